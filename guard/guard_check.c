@@ -1,0 +1,273 @@
+/* guard_check: the ExecutionGuard pipeline. Order, report and commit rules in guard_check.h. */
+#include "guard_check.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "guard_symbol.h"
+
+/* Changes decided by the checks, applied only for an authenticated signal. */
+struct pending {
+	bool consume;        /* last_seq = seq */
+	bool execute;        /* executed++, last_executed_seq = seq */
+	bool trip_equity;
+	uint32_t to_state;   /* GUARD_STATE_NONE = stay */
+};
+
+/* Step 0: what the guard needs to interpret the envelope at all. */
+static bool envelope_ok(const struct guard_sub *sub, const struct guard_envelope *env)
+{
+	enum guard_order_type t = (enum guard_order_type)env->order_type;
+	size_t n = guard_symbol_len(env->symbol, sizeof(env->symbol));
+
+	if (!env->body || env->body_len == 0 || n == 0 || n == sizeof(env->symbol))
+		return false;
+	if (t < GUARD_ORDER_BUY || t >= GUARD_ORDER_TYPE_COUNT)
+		return false;
+	if (env->master_id != sub->master_id || env->sequence == 0)
+		return false;
+	if (env->volume < 0 || env->price < 0 || env->sl < 0 || env->tp < 0)
+		return false;
+	if ((guard_order_opens(t) || t == GUARD_ORDER_CLOSE_PARTIAL) && env->volume == 0)
+		return false;
+	return true;
+}
+
+static bool ttl_expired(const struct guard_sub *sub, const struct guard_clock *clk,
+			const struct guard_envelope *env, const struct guard_view *view,
+			struct guard_verdict *out)
+{
+	int64_t now;
+
+	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, NULL) != 0)
+		return true; /* no server time: fail closed */
+	if (__builtin_sub_overflow(now, env->server_arrival_ns, &out->age_ns))
+		return true;
+	out->age_known = true;
+	/* A signal from the "future" beyond the TTL is as suspect as a stale one. */
+	return out->age_ns > sub->ttl_ns || out->age_ns < -sub->ttl_ns;
+}
+
+/* Step 4 for a market order the policy would send as `side` (after reverse copy). */
+static bool price_deviates(const struct guard_policy *pol, const struct guard_envelope *env,
+			   const struct guard_view *view, enum guard_order_type side,
+			   struct guard_verdict *out)
+{
+	int64_t pip = guard_symbol_pip(env->symbol);
+	int64_t q = side == GUARD_ORDER_BUY ? view->quote.ask : view->quote.bid;
+	int64_t diff, x100;
+
+	out->deviation_pips_x100 = INT64_MAX;
+	if (pip <= 0 || q <= 0 || env->price <= 0)
+		return true; /* unknown instrument or no quote: fail closed */
+	diff = env->price > q ? env->price - q : q - env->price;
+	if (__builtin_mul_overflow(diff, (int64_t)100, &x100))
+		return true;
+	out->deviation_pips_x100 = x100 / pip;
+	return out->deviation_pips_x100 > pol->max_deviation_pips_x100;
+}
+
+static bool funds_short(const struct guard_policy *pol, const struct guard_view *view,
+			bool *empty)
+{
+	int64_t avail;
+
+	if (__builtin_sub_overflow(view->wallet.balance, view->wallet.reserved, &avail))
+		avail = 0;
+	*empty = avail <= 0; /* seed: SYNCED -> LOCKED_NO_FUNDS when balance <= 0 */
+	return avail <= 0 || avail < pol->min_free_funds;
+}
+
+static bool commit(struct guard_sub *sub, const struct guard_envelope *env,
+		   const struct pending *p)
+{
+	bool changed = false;
+
+	if (p->to_state != GUARD_STATE_NONE &&
+	    guard_sub_set_state(sub, (enum guard_state)p->to_state) == 0) {
+		if (p->to_state == GUARD_STATE_DEGRADED_GAP)
+			sub->st.gap_seq = env->sequence; /* > last_seq + 1: I3 holds */
+		changed = true;
+	}
+	if (p->consume) {
+		sub->st.last_seq = env->sequence;
+		changed = true;
+	}
+	if (p->execute) {
+		sub->st.executed++;
+		sub->st.last_executed_seq = env->sequence;
+	}
+	if (p->trip_equity && !sub->st.equity_tripped) {
+		sub->st.equity_tripped = 1;
+		changed = true;
+	}
+	assert(guard_sub_state_valid(&sub->st));
+	return changed;
+}
+
+int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
+		       const struct guard_clock *clk, const struct guard_envelope *env,
+		       const struct guard_view *view, struct guard_verdict *out)
+{
+	struct pending p = {0};
+	enum guard_reason reason = GUARD_REASON_NONE;
+	enum guard_filter filter;
+	enum guard_order_type side;
+	const struct guard_sub_state *st;
+	bool tripped, empty = false;
+
+	if (!sub || !pol || !env || !view || !out)
+		return -EINVAL;
+	st = &sub->st;
+	memset(out, 0, sizeof(*out));
+	out->state_before = out->state_after = (uint32_t)st->state;
+	out->sequence = env->sequence;
+	out->expected_seq = st->last_seq + 1;
+	sub->stats.checks++;
+
+	if (!envelope_ok(sub, env)) {
+		out->reason = GUARD_REASON_MALFORMED;
+		sub->stats.reason[GUARD_REASON_MALFORMED]++;
+		return 0;
+	}
+
+	/* The policy's decision is pure; computed first so Price and Funds know whether
+	 * an order would be placed at all. */
+	tripped = st->equity_tripped ||
+		  (guard_order_opens((enum guard_order_type)env->order_type) &&
+		   guard_equity_breached(pol, st->peak_equity, view->equity));
+	filter = guard_policy_translate(pol, env, view, guard_symbol_pip(env->symbol), tripped,
+					&out->order);
+	side = pol->reverse ? guard_order_reverse((enum guard_order_type)env->order_type)
+			    : (enum guard_order_type)env->order_type;
+
+	/* 1 Sequence */
+	if (env->sequence <= st->last_seq) {
+		reason = GUARD_REASON_REPLAY;
+	} else if (env->sequence > st->last_seq + 1) {
+		reason = GUARD_REASON_SEQUENCE_GAP;
+		if (st->state == GUARD_STATE_SYNCED)
+			p.to_state = GUARD_STATE_DEGRADED_GAP;
+	} else if (st->state != GUARD_STATE_DEGRADED_GAP) {
+		p.consume = true;
+	}
+	/* 2 State */
+	if (!reason && st->state != GUARD_STATE_SYNCED)
+		reason = GUARD_REASON_STATE_LOCKED;
+	/* 3 TTL (age computed for the report even after an earlier failure) */
+	if (ttl_expired(sub, clk, env, view, out) && !reason)
+		reason = GUARD_REASON_TTL_EXPIRED;
+	/* 4 Price */
+	if (!reason && filter == GUARD_FILTER_NONE &&
+	    (side == GUARD_ORDER_BUY || side == GUARD_ORDER_SELL) &&
+	    price_deviates(pol, env, view, side, out))
+		reason = GUARD_REASON_PRICE_DEVIATION;
+	/* 5 Funds */
+	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) &&
+	    funds_short(pol, view, &empty)) {
+		reason = GUARD_REASON_INSUFFICIENT_FUNDS;
+		if (empty)
+			p.to_state = GUARD_STATE_LOCKED_NO_FUNDS;
+	}
+	/* 6 Signature: always verified, it decides whether anything above is committed */
+	out->authenticated = sub->verifier.verify &&
+			     sub->verifier.verify(sub->verifier.key, env->body, env->body_len,
+						  env->sig, env->sig_len) == 0;
+	if (!reason && !out->authenticated)
+		reason = GUARD_REASON_INVALID_SIGNATURE;
+	/* 7 Execute */
+	if (!reason) {
+		if (filter != GUARD_FILTER_NONE) {
+			reason = GUARD_REASON_FILTERED;
+			out->filter = (uint32_t)filter;
+			sub->stats.filter[filter]++;
+			if (filter == GUARD_FILTER_EQUITY && !st->equity_tripped) {
+				p.trip_equity = true;
+				out->close_all = pol->close_all_on_trip;
+			}
+		} else {
+			p.execute = true;
+		}
+	}
+	if (reason != GUARD_REASON_NONE)
+		memset(&out->order, 0, sizeof(out->order));
+
+	out->reason = (uint32_t)reason;
+	if (out->authenticated)
+		out->committed = commit(sub, env, &p);
+	else
+		sub->stats.unauthenticated++;
+	out->state_after = (uint32_t)st->state;
+	sub->stats.reason[reason]++;
+	if (reason == GUARD_REASON_NONE)
+		sub->stats.executed++;
+	return 0;
+}
+
+int guard_wallet_update(struct guard_sub *sub, const struct guard_wallet *w)
+{
+	int64_t avail;
+
+	if (!sub || !w)
+		return -EINVAL;
+	if (sub->st.state != GUARD_STATE_LOCKED_NO_FUNDS ||
+	    __builtin_sub_overflow(w->balance, w->reserved, &avail) || avail <= 0)
+		return 0;
+	return guard_sub_set_state(sub, GUARD_STATE_SYNCED) == 0;
+}
+
+enum guard_trust_event guard_trust_event_of(const struct guard_verdict *v)
+{
+	if (v->reason == GUARD_REASON_MALFORMED)
+		return GUARD_TRUST_MALFORMED;
+	if (!v->authenticated)
+		return GUARD_TRUST_INVALID_SIGNATURE;
+	switch ((enum guard_reason)v->reason) {
+	case GUARD_REASON_NONE: return GUARD_TRUST_SUCCESS;
+	case GUARD_REASON_REPLAY: return GUARD_TRUST_REPLAY;
+	case GUARD_REASON_SEQUENCE_GAP: return GUARD_TRUST_SEQUENCE_GAP;
+	case GUARD_REASON_STATE_LOCKED: return GUARD_TRUST_STATE_LOCKED;
+	case GUARD_REASON_TTL_EXPIRED: return GUARD_TRUST_TTL_EXPIRED;
+	case GUARD_REASON_PRICE_DEVIATION: return GUARD_TRUST_PRICE_DEVIATION;
+	case GUARD_REASON_INSUFFICIENT_FUNDS: return GUARD_TRUST_INSUFFICIENT_FUNDS;
+	case GUARD_REASON_INVALID_SIGNATURE: return GUARD_TRUST_INVALID_SIGNATURE;
+	case GUARD_REASON_FILTERED: return GUARD_TRUST_FILTERED;
+	default: return GUARD_TRUST_MALFORMED;
+	}
+}
+
+const char *guard_reason_name(enum guard_reason r)
+{
+	switch (r) {
+	case GUARD_REASON_NONE: return "EXECUTE";
+	case GUARD_REASON_REPLAY: return "REPLAY";
+	case GUARD_REASON_SEQUENCE_GAP: return "SEQUENCE_GAP";
+	case GUARD_REASON_STATE_LOCKED: return "STATE_LOCKED";
+	case GUARD_REASON_TTL_EXPIRED: return "TTL_EXPIRED";
+	case GUARD_REASON_PRICE_DEVIATION: return "PRICE_DEVIATION";
+	case GUARD_REASON_INSUFFICIENT_FUNDS: return "INSUFFICIENT_FUNDS";
+	case GUARD_REASON_INVALID_SIGNATURE: return "INVALID_SIGNATURE";
+	case GUARD_REASON_FILTERED: return "FILTERED";
+	case GUARD_REASON_MALFORMED: return "MALFORMED";
+	default: return "?";
+	}
+}
+
+const char *guard_order_type_name(enum guard_order_type t)
+{
+	static const char *const names[GUARD_ORDER_TYPE_COUNT] = {
+		[GUARD_ORDER_BUY] = "BUY",
+		[GUARD_ORDER_SELL] = "SELL",
+		[GUARD_ORDER_BUY_LIMIT] = "BUY_LIMIT",
+		[GUARD_ORDER_SELL_LIMIT] = "SELL_LIMIT",
+		[GUARD_ORDER_BUY_STOP] = "BUY_STOP",
+		[GUARD_ORDER_SELL_STOP] = "SELL_STOP",
+		[GUARD_ORDER_CLOSE] = "CLOSE",
+		[GUARD_ORDER_MODIFY] = "MODIFY",
+		[GUARD_ORDER_CLOSE_PARTIAL] = "CLOSE_PARTIAL",
+	};
+	if ((unsigned)t >= GUARD_ORDER_TYPE_COUNT || !names[t])
+		return "?";
+	return names[t];
+}

@@ -1,0 +1,87 @@
+/*
+ * guard_check: the ExecutionGuard pipeline, guard_signal_check().
+ *
+ * Seed order (seed "Execution Pipeline", SPEC.md §5), first failure reported:
+ *   0 envelope well-formed ........ MALFORMED (precondition, not a seed check)
+ *   1 Sequence .................... REPLAY (seq <= last) / SEQUENCE_GAP (seq > last + 1)
+ *   2 State ....................... STATE_LOCKED (state != SYNCED)
+ *   3 TTL ......................... TTL_EXPIRED (|server now - server arrival| > ttl, or
+ *                                   no live clock estimate: fail closed)
+ *   4 Price ....................... PRICE_DEVIATION (market orders: signal price vs the
+ *                                   subscriber's ask for a buy, bid for a sell)
+ *   5 Funds ....................... INSUFFICIENT_FUNDS (orders adding exposure)
+ *   6 Signature ................... INVALID_SIGNATURE (Ed25519 over the exact body)
+ *   7 Execute (copy policy) ....... FILTERED (verdict.filter says why) or execute
+ * Price and Funds apply only to an order the policy would place: a CLOSE needs no
+ * funds, and a signal the policy filters out is reported FILTERED, not as a deviation
+ * against a quote the subscriber does not have.
+ *
+ * Report versus commit. The reason is the first failing check in the seed's order,
+ * whatever the signature. But state is committed only when the signature verifies:
+ * the signature is always verified (step 6 runs even after an earlier failure), and
+ * the changes decided by steps 1..7 (sequence consumed, SYNCED -> DEGRADED_GAP on a
+ * gap, SYNCED -> LOCKED_NO_FUNDS on an empty wallet, equity trip, executed count) are
+ * applied only when verdict.authenticated is true. A forged signal therefore never
+ * advances the sequence, never degrades the subscription and never executes; its
+ * verdict says authenticated = false, and a forged gap is reported SEQUENCE_GAP with
+ * no state change. Consumers act on a reason (resync, trust penalty) only when
+ * authenticated; guard_trust_event_of() maps every unauthenticated verdict to
+ * INVALID_SIGNATURE, the only thing known about a forged signal.
+ *
+ * Sequence consumption: an authenticated signal that passes the sequence check is
+ * consumed (last_seq = seq) whatever the later checks say, so it never executes later
+ * (a stale or refused trade is not retried by a replay). Exception: in DEGRADED_GAP
+ * nothing is consumed; guard_sub_sync_complete() settles the gap.
+ *
+ * Cost: no allocation, no lock, no system call in guard's code; one verifier call.
+ * Thread: the thread that owns sub.
+ */
+#ifndef DECP_GUARD_CHECK_H
+#define DECP_GUARD_CHECK_H
+
+#include "guard_clock.h"
+#include "guard_policy.h"
+#include "guard_signal.h"
+#include "guard_sub.h"
+#include "guard_trust.h"
+
+struct guard_verdict {
+	uint32_t reason;         /* enum guard_reason; GUARD_REASON_NONE = execute `order` */
+	uint32_t filter;         /* enum guard_filter when reason == FILTERED */
+	bool authenticated;      /* the signature verified (false when not checked) */
+	bool committed;          /* sub->st changed */
+	bool close_all;          /* equity protection tripped now and policy says flatten */
+	bool age_known;          /* a live clock estimate existed */
+	uint32_t state_before;   /* enum guard_state */
+	uint32_t state_after;
+	uint64_t sequence;       /* the signal's */
+	uint64_t expected_seq;   /* what the sequence guard expected (last_seq + 1) */
+	int64_t age_ns;          /* server now - server arrival (when age_known) */
+	int64_t deviation_pips_x100; /* |signal price - quote| in 1/100 pip (market orders) */
+	struct guard_order order; /* reason NONE: the translated order to send */
+};
+
+/*
+ * Runs the pipeline for one envelope.
+ *   sub   subscription state (mutated only as described above); pol the copy policy;
+ *   clk   server clock estimate (NULL = none: TTL fails closed);
+ *   env   the decoded envelope; view the subscriber's local view now; out the verdict.
+ * Returns 0 with *out filled (a rejection is a verdict, not an error); -EINVAL when
+ * sub, pol, env, view or out is NULL (nothing changed, out untouched).
+ */
+int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
+		       const struct guard_clock *clk, const struct guard_envelope *env,
+		       const struct guard_view *view, struct guard_verdict *out);
+
+/*
+ * Wallet update (seed: LOCKED_NO_FUNDS -> SYNCED "Balance restored"): moves a
+ * LOCKED_NO_FUNDS subscription back to SYNCED once balance - reserved > 0. Local,
+ * trusted data. Returns 1 when the state changed, 0 when not, -EINVAL on NULL.
+ */
+int guard_wallet_update(struct guard_sub *sub, const struct guard_wallet *w);
+
+/* Trust event a verdict feeds to guard_trust_apply(): SUCCESS for execute,
+ * INVALID_SIGNATURE whenever not authenticated (MALFORMED excepted), else the reason's. */
+enum guard_trust_event guard_trust_event_of(const struct guard_verdict *v);
+
+#endif

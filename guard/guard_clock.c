@@ -1,0 +1,61 @@
+/* guard_clock: server clock offset estimator. Contract in guard_clock.h. */
+#include "guard_clock.h"
+
+#include <errno.h>
+#include <string.h>
+
+void guard_clock_init(struct guard_clock *c, int64_t max_age_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_age_ns = max_age_ns > 0 ? max_age_ns : GUARD_CLOCK_MAX_AGE_DEFAULT_NS;
+}
+
+int guard_clock_add_sample(struct guard_clock *c, int64_t t0, int64_t t1, int64_t t2,
+			   int64_t t3)
+{
+	int64_t round, hold, rtt, a, b, offset;
+
+	if (!c || t3 < t0 || t2 < t1)
+		return -EINVAL;
+	if (__builtin_sub_overflow(t3, t0, &round) || __builtin_sub_overflow(t2, t1, &hold) ||
+	    __builtin_sub_overflow(t1, t0, &a) || __builtin_sub_overflow(t2, t3, &b))
+		return -EOVERFLOW;
+	rtt = round - hold;
+	if (rtt < 0 || rtt > GUARD_CLOCK_MAX_RTT_NS)
+		return -EINVAL;
+	/* a/2 + b/2 avoids overflowing a + b; the lost half-nanosecond is irrelevant. */
+	offset = a / 2 + b / 2;
+
+	c->s[c->next] = (struct guard_clock_sample){
+		.offset_ns = offset, .rtt_ns = rtt, .taken_ns = t3, .used = true};
+	c->next = (c->next + 1) % GUARD_CLOCK_SAMPLES;
+	return 0;
+}
+
+int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
+			   int64_t *server_now_ns, int64_t *err_ns)
+{
+	const struct guard_clock_sample *best = NULL;
+
+	if (!c || !server_now_ns)
+		return -EINVAL;
+	for (unsigned i = 0; i < GUARD_CLOCK_SAMPLES; i++) {
+		const struct guard_clock_sample *s = &c->s[i];
+		int64_t age;
+
+		if (!s->used || __builtin_sub_overflow(local_now_ns, s->taken_ns, &age))
+			continue;
+		/* A sample "from the future" means the local clock jumped back: distrust it. */
+		if (age < 0 || age > c->max_age_ns)
+			continue;
+		if (!best || s->rtt_ns < best->rtt_ns)
+			best = s;
+	}
+	if (!best)
+		return -ENODATA;
+	if (__builtin_add_overflow(local_now_ns, best->offset_ns, server_now_ns))
+		return -ENODATA;
+	if (err_ns)
+		*err_ns = best->rtt_ns / 2;
+	return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * guard_signal: the plain-data inputs and outputs of one guard check.
+ *
+ * The caller decodes the Envelope (proto/decp.proto) into struct guard_envelope: the
+ * trade fields MUST be decoded from `body`, the very bytes the signature covers; the
+ * guard authenticates them only through that signature. master_id/sequence routing
+ * copies outside the body must not be used here. server_arrival_ns is stamped by the
+ * server outside the signed body: it is trusted as far as the subscriber channel (wss)
+ * is trusted, and only ever makes the TTL check stricter or looser, never executes a
+ * forged trade.
+ *
+ * All pointers inside are borrowed for the duration of the call only.
+ */
+#ifndef DECP_GUARD_SIGNAL_H
+#define DECP_GUARD_SIGNAL_H
+
+#include "guard_types.h"
+
+struct guard_envelope {
+	/* decoded from body (proto Signal) */
+	uint64_t master_id;
+	uint64_t sequence;
+	char symbol[GUARD_SYMBOL_MAX]; /* master's symbol, NUL-terminated */
+	uint32_t order_type;           /* enum guard_order_type */
+	int64_t volume;                /* 0.01 lot */
+	int64_t price, sl, tp;         /* 1e-5, 0 = none */
+	uint64_t position_ticket;
+	int64_t master_time_ns;
+	int64_t expiration_ns;
+	/* stamped by ingest (Envelope.server_arrival_ns) */
+	int64_t server_arrival_ns;
+	/* the exact signed bytes and the signature as received */
+	const uint8_t *body;
+	size_t body_len;
+	const uint8_t *sig;
+	size_t sig_len;
+};
+
+/* The subscriber's broker quote for the *mapped* symbol (see guard_policy_map_symbol). */
+struct guard_quote {
+	int64_t bid, ask; /* 1e-5; 0 = no quote */
+};
+
+/* The subscriber's broker's contract for the mapped symbol. */
+struct guard_symbol_spec {
+	int64_t vol_min, vol_max, vol_step; /* 0.01 lot */
+	int64_t pip_value;                  /* money (1e-4) per pip per 1.00 lot */
+};
+
+/* Pre-paid platform credits (seed user_wallets): balance_usd, reserved_usd. */
+struct guard_wallet {
+	int64_t balance, reserved; /* money */
+};
+
+/* The subscriber's own position copied from position_ticket (CLOSE, MODIFY,
+ * CLOSE_PARTIAL); ignored for opening orders. */
+struct guard_position {
+	bool open;
+	int64_t volume;        /* subscriber's volume, 0.01 lot */
+	int64_t master_volume; /* master's volume of that position before this signal */
+};
+
+/* Everything the subscriber knows locally at the moment of the check. */
+struct guard_view {
+	int64_t local_now_ns; /* subscriber's own clock (may be skewed) */
+	struct guard_quote quote;
+	struct guard_symbol_spec spec;
+	struct guard_wallet wallet;
+	int64_t equity;       /* broker account equity, money */
+	struct guard_position position;
+};
+
+/* The order to send, translated by the copy policy. */
+struct guard_order {
+	char symbol[GUARD_SYMBOL_MAX]; /* subscriber's broker symbol */
+	uint32_t type;                 /* enum guard_order_type, after reverse copy */
+	int64_t volume;                /* 0.01 lot, on the broker's step; CLOSE: whole position */
+	int64_t price, sl, tp;         /* 1e-5, 0 = none */
+	uint64_t master_ticket;
+	uint64_t sequence;
+	int64_t expiration_ns;
+};
+
+#endif

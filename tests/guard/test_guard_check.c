@@ -1,0 +1,707 @@
+/*
+ * test_guard_check: guard_signal_check(), the seed's pipeline. One test per reason
+ * code, first-failure-wins combinations, forged signals (state compared bytewise before
+ * and after), exactly-once across reconnect/replay, and ±10 s receiver clock skew.
+ * Real Ed25519 signatures throughout.
+ */
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <string.h>
+
+#include "guard_test_util.h"
+
+static struct gt_key key, other_key;
+static struct guard_sub sub;
+static struct guard_policy pol;
+static struct guard_clock clk;
+static struct guard_view view;
+
+static void fresh(void)
+{
+	gt_sub(&sub, &key);
+	guard_policy_init(&pol);
+	gt_clock(&clk, 0);
+	gt_view(&view, 0);
+}
+
+static struct guard_verdict check(const struct gt_signal *s)
+{
+	struct guard_verdict v;
+
+	CU_ASSERT_EQUAL_FATAL(guard_signal_check(&sub, &pol, &clk, &s->env, &view, &v), 0);
+	return v;
+}
+
+/* Runs s and asserts the subscription's state is bytewise unchanged. */
+static struct guard_verdict check_no_change(const struct gt_signal *s)
+{
+	struct guard_sub_state before;
+	struct guard_verdict v;
+
+	memcpy(&before, &sub.st, sizeof(before));
+	v = check(s);
+	CU_ASSERT_EQUAL(memcmp(&before, &sub.st, sizeof(before)), 0);
+	CU_ASSERT_FALSE(v.committed);
+	return v;
+}
+
+static void execute(uint64_t seq)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	gt_signal_buy(&s, &key, seq);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+}
+
+static void test_execute(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_TRUE(v.authenticated);
+	CU_ASSERT_TRUE(v.committed);
+	CU_ASSERT_STRING_EQUAL(v.order.symbol, "EURUSD");
+	CU_ASSERT_EQUAL(v.order.type, GUARD_ORDER_BUY);
+	CU_ASSERT_EQUAL(v.order.volume, 100);
+	CU_ASSERT_EQUAL(v.order.sl, 109500);
+	CU_ASSERT_EQUAL(v.order.tp, 111000);
+	CU_ASSERT_EQUAL(v.order.sequence, 1);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 20); /* ask 1.10002 vs 1.10000: 0.2 pip */
+	CU_ASSERT_EQUAL(v.age_ns, 100 * GUARD_NS_PER_MS);
+	CU_ASSERT_EQUAL(sub.st.last_seq, 1);
+	CU_ASSERT_EQUAL(sub.st.executed, 1);
+	CU_ASSERT_EQUAL(sub.st.last_executed_seq, 1);
+	CU_ASSERT_EQUAL(guard_sub_next_sequence(&sub), 2);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_SUCCESS);
+}
+
+static void test_reason_replay(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	execute(1);
+	execute(2);
+	gt_signal_buy(&s, &key, 1);
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_REPLAY);
+	CU_ASSERT_TRUE(v.authenticated);
+	CU_ASSERT_EQUAL(v.expected_seq, 3);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_REPLAY);
+	CU_ASSERT_EQUAL(sub.stats.reason[GUARD_REASON_REPLAY], 1);
+}
+
+static void test_reason_gap_and_sync(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	execute(1);
+	gt_signal_buy(&s, &key, 4);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_SEQUENCE_GAP);
+	CU_ASSERT_TRUE(v.committed);
+	CU_ASSERT_EQUAL(v.expected_seq, 2);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_DEGRADED_GAP);
+	CU_ASSERT_EQUAL(sub.st.gap_seq, 4);
+	CU_ASSERT_EQUAL(sub.st.last_seq, 1);
+	CU_ASSERT_EQUAL(v.state_after, GUARD_STATE_DEGRADED_GAP);
+
+	/* While degraded nothing is consumed: the late 2 is refused by State. */
+	gt_signal_buy(&s, &key, 2);
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_STATE_LOCKED);
+	gt_signal_buy(&s, &key, 5);
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_SEQUENCE_GAP);
+
+	/* A full sync up to 5 resumes at 6, never below. */
+	CU_ASSERT_EQUAL(guard_sub_sync_complete(&sub, 0), -EINVAL);
+	CU_ASSERT_EQUAL(guard_sub_sync_complete(&sub, 5), 0);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
+	CU_ASSERT_EQUAL(guard_sub_next_sequence(&sub), 6);
+	CU_ASSERT_EQUAL(guard_sub_sync_complete(&sub, 9), -EPERM);
+	gt_signal_buy(&s, &key, 5);
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_REPLAY);
+	execute(6);
+	CU_ASSERT_EQUAL(sub.st.executed, 2);
+}
+
+static void test_reason_state_locked(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	CU_ASSERT_EQUAL(guard_sub_set_state(&sub, GUARD_STATE_SUSPENDED_ADMIN), 0);
+	gt_signal_buy(&s, &key, 1);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_STATE_LOCKED);
+	CU_ASSERT_TRUE(v.authenticated);
+	/* Consumed, not executed: it never executes later. */
+	CU_ASSERT_EQUAL(sub.st.last_seq, 1);
+	CU_ASSERT_EQUAL(sub.st.executed, 0);
+	CU_ASSERT_EQUAL(guard_sub_set_state(&sub, GUARD_STATE_SYNCED), 0);
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_REPLAY);
+}
+
+static void test_reason_ttl(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 600 * GUARD_NS_PER_MS;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
+	CU_ASSERT_EQUAL(v.age_ns, 600 * GUARD_NS_PER_MS);
+	CU_ASSERT_EQUAL(sub.st.last_seq, 1);
+	CU_ASSERT_EQUAL(sub.st.executed, 0);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_TTL_EXPIRED);
+}
+
+static void test_ttl_boundary(void)
+{
+	struct gt_signal s;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 500 * GUARD_NS_PER_MS; /* exactly the TTL: ok */
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	gt_signal_buy(&s, &key, 2);
+	s.env.server_arrival_ns = GT_NOW - 500 * GUARD_NS_PER_MS - 1;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_TTL_EXPIRED);
+	/* From the future beyond the TTL: refused too. */
+	gt_signal_buy(&s, &key, 3);
+	s.env.server_arrival_ns = GT_NOW + 501 * GUARD_NS_PER_MS;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_TTL_EXPIRED);
+	/* Configurable TTL. */
+	sub.ttl_ns = 2 * GUARD_NS_PER_S;
+	gt_signal_buy(&s, &key, 4);
+	s.env.server_arrival_ns = GT_NOW - 1500 * GUARD_NS_PER_MS;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+}
+
+static void test_reason_price(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	view.quote.ask = 110040; /* 4 pips above the master's fill; max is 3 */
+	gt_signal_buy(&s, &key, 1);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_PRICE_DEVIATION);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 400);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_PRICE_DEVIATION);
+
+	/* A sell compares to the bid, not the ask. */
+	gt_signal_buy(&s, &key, 2);
+	s.env.order_type = GUARD_ORDER_SELL;
+	s.env.sl = 110500;
+	s.env.tp = 109000;
+	gt_seal(&s, &key);
+	view.quote.bid = 109980; /* 2 pips */
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 200);
+
+	/* Threshold per subscription. */
+	pol.max_deviation_pips_x100 = 150;
+	gt_signal_buy(&s, &key, 3);
+	s.env.order_type = GUARD_ORDER_SELL;
+	gt_seal(&s, &key);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
+
+	/* No quote: fail closed. */
+	view.quote.ask = 0;
+	gt_signal_buy(&s, &key, 4);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
+}
+
+static void test_price_jpy(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	memcpy(s.env.symbol, "USDJPY.m", 9);
+	s.env.price = 15000000; /* 150.000 */
+	s.env.sl = 14950000;
+	s.env.tp = 15100000;
+	gt_seal(&s, &key);
+	view.quote.ask = 15002000; /* 150.020: 2 JPY pips (would be 200 "pips" at 0.0001) */
+	view.quote.bid = 15001800;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 200);
+	view.quote.ask = 15004000; /* 4 pips */
+	gt_signal_buy(&s, &key, 2);
+	memcpy(s.env.symbol, "USDJPY.m", 9);
+	s.env.price = 15000000;
+	s.env.sl = 0;
+	gt_seal(&s, &key);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_PRICE_DEVIATION);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 400);
+}
+
+static void test_reason_funds(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	view.wallet.balance = 50 * GUARD_MONEY_SCALE;
+	view.wallet.reserved = 30 * GUARD_MONEY_SCALE;
+	pol.min_free_funds = 25 * GUARD_MONEY_SCALE; /* $20 free < $25 needed */
+	gt_signal_buy(&s, &key, 1);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INSUFFICIENT_FUNDS);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED); /* free > 0: no lock */
+
+	/* Balance minus reserved <= 0: SYNCED -> LOCKED_NO_FUNDS (seed: Balance <= 0). */
+	view.wallet.reserved = 50 * GUARD_MONEY_SCALE;
+	gt_signal_buy(&s, &key, 2);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INSUFFICIENT_FUNDS);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_LOCKED_NO_FUNDS);
+	CU_ASSERT_EQUAL(v.state_after, GUARD_STATE_LOCKED_NO_FUNDS);
+	gt_signal_buy(&s, &key, 3);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_STATE_LOCKED);
+	/* Balance restored: only a positive free balance unlocks. */
+	view.wallet.balance = 40 * GUARD_MONEY_SCALE;
+	CU_ASSERT_EQUAL(guard_wallet_update(&sub, &view.wallet), 0);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_LOCKED_NO_FUNDS);
+	view.wallet.reserved = 0;
+	CU_ASSERT_EQUAL(guard_wallet_update(&sub, &view.wallet), 1);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
+	CU_ASSERT_EQUAL(guard_wallet_update(&sub, &view.wallet), 0);
+	pol.min_free_funds = 0;
+	execute(4);
+}
+
+static void test_funds_not_for_close(void)
+{
+	struct gt_signal s;
+
+	fresh();
+	view.wallet.balance = 0;
+	view.position.open = true;
+	view.position.volume = 100;
+	view.position.master_volume = 100;
+	gt_signal_buy(&s, &key, 1);
+	s.env.order_type = GUARD_ORDER_CLOSE;
+	s.env.volume = 0;
+	gt_seal(&s, &key);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+}
+
+static void test_reason_signature(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	s.sig[10] ^= 0x01;
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE);
+	CU_ASSERT_FALSE(v.authenticated);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_INVALID_SIGNATURE);
+	CU_ASSERT_EQUAL(sub.stats.unauthenticated, 1);
+	/* The genuine signal with the same sequence still executes afterwards. */
+	execute(1);
+}
+
+static void test_reason_filtered(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	memcpy(pol.deny[0], "EURUSD", 7);
+	pol.deny_count = 1;
+	view.quote.ask = 0; /* no quote for a symbol we do not trade: still FILTERED */
+	gt_signal_buy(&s, &key, 1);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_SYMBOL);
+	CU_ASSERT_EQUAL(sub.st.last_seq, 1);
+	CU_ASSERT_EQUAL(sub.st.executed, 0);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_FILTERED);
+	/* An empty wallet does not matter for a trade we would not place: no lock. */
+	view.wallet.balance = 0;
+	gt_signal_buy(&s, &key, 2);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
+}
+
+static void test_reason_malformed(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	s.env.master_id = GT_MASTER + 1; /* another master's signal */
+	gt_seal(&s, &key);
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_MALFORMED);
+	gt_signal_buy(&s, &key, 1);
+	s.env.order_type = 77;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_MALFORMED);
+	gt_signal_buy(&s, &key, 1);
+	memset(s.env.symbol, 'A', sizeof(s.env.symbol)); /* not terminated */
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_MALFORMED);
+	gt_signal_buy(&s, &key, 1);
+	s.env.body = NULL;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_MALFORMED);
+	CU_ASSERT_EQUAL(guard_signal_check(NULL, &pol, &clk, &s.env, &view, &v), -EINVAL);
+}
+
+/* Several failing checks at once: the first in seed order is reported. */
+static void test_first_failure_wins(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	/* Replay + stale + deviation + no funds + bad signature -> REPLAY */
+	fresh();
+	execute(1);
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
+	view.quote.ask = 120000;
+	view.wallet.balance = 0;
+	s.sig[0] ^= 0x80;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_REPLAY);
+
+	/* Gap + locked state + stale -> SEQUENCE_GAP */
+	fresh();
+	CU_ASSERT_EQUAL(guard_sub_set_state(&sub, GUARD_STATE_PAUSED_TOXIC), 0);
+	gt_signal_buy(&s, &key, 3);
+	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
+	gt_seal(&s, &key);
+	v = check_no_change(&s); /* PAUSED_TOXIC -> DEGRADED_GAP is not in the diagram */
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_SEQUENCE_GAP);
+
+	/* State + stale + deviation -> STATE_LOCKED */
+	fresh();
+	CU_ASSERT_EQUAL(guard_sub_set_state(&sub, GUARD_STATE_SUSPENDED_ADMIN), 0);
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
+	gt_seal(&s, &key);
+	view.quote.ask = 120000;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_STATE_LOCKED);
+
+	/* Stale + deviation + no funds -> TTL_EXPIRED, and no LOCKED_NO_FUNDS */
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
+	gt_seal(&s, &key);
+	view.quote.ask = 120000;
+	view.wallet.balance = 0;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_TTL_EXPIRED);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
+
+	/* Deviation + no funds -> PRICE_DEVIATION */
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	view.quote.ask = 120000;
+	view.wallet.balance = 0;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
+
+	/* No funds + bad signature -> INSUFFICIENT_FUNDS, unauthenticated: no lock */
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	view.wallet.balance = 0;
+	s.sig[5] ^= 0x04;
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INSUFFICIENT_FUNDS);
+	CU_ASSERT_FALSE(v.authenticated);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_INVALID_SIGNATURE);
+
+	/* Bad signature + filtered -> INVALID_SIGNATURE (Signature precedes Execute) */
+	fresh();
+	pol.type_mask &= ~GUARD_ORDER_BIT(GUARD_ORDER_BUY);
+	gt_signal_buy(&s, &key, 1);
+	s.sig[63] ^= 0x01;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_INVALID_SIGNATURE);
+}
+
+/* Forged signals: never a state change, whatever else they claim. */
+static void test_forged_wrong_key(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	execute(1);
+	gt_signal_buy(&s, &other_key, 2);
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE);
+	CU_ASSERT_FALSE(v.authenticated);
+}
+
+static void test_forged_truncated(void)
+{
+	struct gt_signal s;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	for (size_t n = 0; n < 64; n += 7) {
+		s.env.sig_len = n;
+		CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_INVALID_SIGNATURE);
+	}
+	s.env.sig = NULL;
+	s.env.sig_len = 0;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_INVALID_SIGNATURE);
+	/* Truncated body with the full signature. */
+	gt_signal_buy(&s, &key, 1);
+	s.env.body_len--;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_INVALID_SIGNATURE);
+}
+
+static void test_forged_other_body(void)
+{
+	struct gt_signal genuine, forged;
+
+	fresh();
+	/* A genuine signature, but over a different body (a 0.01 lot trade) pasted onto
+	 * a 100 lot one. */
+	gt_signal_buy(&genuine, &key, 1);
+	gt_signal_buy(&forged, &key, 1);
+	forged.env.volume = 10000;
+	gt_seal(&forged, &other_key);
+	memcpy(forged.sig, genuine.sig, 64);
+	CU_ASSERT_EQUAL(check_no_change(&forged).reason, GUARD_REASON_INVALID_SIGNATURE);
+}
+
+static void test_forged_gap_no_degrade(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	execute(1);
+	gt_signal_buy(&s, &other_key, 50);
+	v = check_no_change(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_SEQUENCE_GAP); /* reported in seed order */
+	CU_ASSERT_FALSE(v.authenticated);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);     /* ... but not committed */
+	CU_ASSERT_EQUAL(v.state_after, GUARD_STATE_SYNCED);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_INVALID_SIGNATURE);
+	execute(2); /* the real stream continues */
+}
+
+static void test_forged_replay_of_valid(void)
+{
+	struct gt_signal s;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_REPLAY);
+	CU_ASSERT_EQUAL(sub.st.executed, 1);
+}
+
+/* Exactly-once per (master, sequence) across reconnect and a replay from too early,
+ * including a restart that restores the persisted state. */
+static void test_exactly_once_reconnect(void)
+{
+	struct gt_signal s;
+	struct guard_sub restarted;
+	int executed = 0;
+
+	fresh();
+	for (uint64_t q = 1; q <= 3; q++)
+		execute(q);
+	/* reconnect: the server replays 1..5 (asked too early); 4, 5 are new */
+	for (uint64_t q = 1; q <= 5; q++) {
+		gt_signal_buy(&s, &key, q);
+		executed += check(&s).reason == GUARD_REASON_NONE;
+	}
+	CU_ASSERT_EQUAL(executed, 2);
+	CU_ASSERT_EQUAL(sub.st.executed, 5);
+	/* restart: the EA restores its persisted state into a fresh guard_sub */
+	gt_sub(&restarted, &key);
+	memcpy(&restarted.st, &sub.st, sizeof(sub.st));
+	CU_ASSERT_EQUAL(guard_sub_next_sequence(&restarted), 6);
+	gt_signal_buy(&s, &key, 5);
+	sub = restarted;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_REPLAY);
+	execute(6);
+	CU_ASSERT_EQUAL(sub.st.executed, 6);
+}
+
+/* Receiver clock 10 s ahead / behind: after offset samples TTL decisions are right. */
+static void skew_case(int64_t skew)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_view(&view, skew);
+	gt_clock(&clk, skew);
+	gt_signal_buy(&s, &key, 1); /* 100 ms old on the server clock */
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.age_ns, 100 * GUARD_NS_PER_MS);
+	gt_signal_buy(&s, &key, 2);
+	s.env.server_arrival_ns = GT_NOW - 700 * GUARD_NS_PER_MS;
+	gt_seal(&s, &key);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
+	CU_ASSERT_EQUAL(v.age_ns, 700 * GUARD_NS_PER_MS);
+
+	/* Without any sample the guard fails closed instead of trusting its clock. */
+	guard_clock_init(&clk, 0);
+	gt_signal_buy(&s, &key, 3);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
+	CU_ASSERT_FALSE(v.age_known);
+	/* After the samples age out (5 min), likewise. */
+	gt_clock(&clk, skew);
+	view.local_now_ns += 301 * GUARD_NS_PER_S;
+	gt_signal_buy(&s, &key, 4);
+	s.env.server_arrival_ns += 301 * GUARD_NS_PER_S;
+	gt_seal(&s, &key);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_TTL_EXPIRED);
+	/* A fresh sample restores service. */
+	CU_ASSERT_EQUAL(guard_clock_add_sample(&clk, view.local_now_ns - 4 * GUARD_NS_PER_MS,
+					       GT_NOW + 301 * GUARD_NS_PER_S - 2 * GUARD_NS_PER_MS,
+					       GT_NOW + 301 * GUARD_NS_PER_S - 2 * GUARD_NS_PER_MS,
+					       view.local_now_ns),
+			0);
+	gt_signal_buy(&s, &key, 5);
+	s.env.server_arrival_ns += 301 * GUARD_NS_PER_S;
+	gt_seal(&s, &key);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+}
+
+static void test_clock_skew_ahead(void)
+{
+	skew_case(10 * GUARD_NS_PER_S);
+}
+
+static void test_clock_skew_behind(void)
+{
+	skew_case(-10 * GUARD_NS_PER_S);
+}
+
+static void test_equity_protection(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	pol.max_drawdown_bp = 2000; /* 20% */
+	pol.close_all_on_trip = true;
+	CU_ASSERT_EQUAL(guard_equity_update(&sub, &pol, view.equity), 0);
+	view.equity = 7900 * GUARD_MONEY_SCALE; /* 21% down from 10000 */
+	gt_signal_buy(&s, &key, 1);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_EQUITY);
+	CU_ASSERT_TRUE(v.close_all);
+	CU_ASSERT_EQUAL(sub.st.equity_tripped, 1);
+	/* Closing still works; opening stays blocked even if equity recovers. */
+	view.equity = 9000 * GUARD_MONEY_SCALE;
+	gt_signal_buy(&s, &key, 2);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_EQUITY);
+	CU_ASSERT_FALSE(v.close_all);
+	view.position.open = true;
+	view.position.volume = 100;
+	view.position.master_volume = 100;
+	gt_signal_buy(&s, &key, 3);
+	s.env.order_type = GUARD_ORDER_CLOSE;
+	s.env.volume = 0;
+	gt_seal(&s, &key);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(guard_equity_reset(&sub, view.equity), 0);
+	execute(4);
+}
+
+static void test_modify_and_pending(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	pol.reverse = true;
+	gt_signal_buy(&s, &key, 1);
+	s.env.order_type = GUARD_ORDER_BUY_LIMIT;
+	s.env.price = 109000;
+	s.env.sl = 108500;
+	s.env.tp = 110000;
+	gt_seal(&s, &key);
+	view.wallet.balance = 0; /* pending orders add exposure: funds checked */
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_INSUFFICIENT_FUNDS);
+	CU_ASSERT_EQUAL(guard_sub_set_state(&sub, GUARD_STATE_SYNCED), 0);
+	view.wallet.balance = 1000 * GUARD_MONEY_SCALE;
+	gt_signal_buy(&s, &key, 2);
+	s.env.order_type = GUARD_ORDER_BUY_LIMIT;
+	s.env.price = 109000;
+	s.env.sl = 108500;
+	s.env.tp = 110000;
+	gt_seal(&s, &key);
+	v = check(&s); /* far from market: no price check for pending orders */
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.order.type, GUARD_ORDER_SELL_STOP);
+	CU_ASSERT_EQUAL(v.order.price, 109000);
+	CU_ASSERT_EQUAL(v.order.sl, 110000);
+	CU_ASSERT_EQUAL(v.order.tp, 108500);
+}
+
+int main(void)
+{
+	static const struct gt_test tests[] = {
+		{"execute", test_execute},
+		{"reason REPLAY", test_reason_replay},
+		{"reason SEQUENCE_GAP, full sync resumes", test_reason_gap_and_sync},
+		{"reason STATE_LOCKED", test_reason_state_locked},
+		{"reason TTL_EXPIRED", test_reason_ttl},
+		{"TTL boundary (500 ms) and configurable", test_ttl_boundary},
+		{"reason PRICE_DEVIATION, buy ask / sell bid", test_reason_price},
+		{"price deviation JPY pip 0.01, broker suffix", test_price_jpy},
+		{"reason INSUFFICIENT_FUNDS, LOCKED_NO_FUNDS", test_reason_funds},
+		{"funds not needed to close", test_funds_not_for_close},
+		{"reason INVALID_SIGNATURE", test_reason_signature},
+		{"reason FILTERED", test_reason_filtered},
+		{"reason MALFORMED", test_reason_malformed},
+		{"several failures: first in seed order wins", test_first_failure_wins},
+		{"forged: wrong key", test_forged_wrong_key},
+		{"forged: truncated signature/body", test_forged_truncated},
+		{"forged: valid signature over another body", test_forged_other_body},
+		{"forged: gap does not degrade", test_forged_gap_no_degrade},
+		{"forged: replayed valid signal", test_forged_replay_of_valid},
+		{"exactly-once across reconnect and restart", test_exactly_once_reconnect},
+		{"clock skew +10 s", test_clock_skew_ahead},
+		{"clock skew -10 s", test_clock_skew_behind},
+		{"equity protection in the pipeline", test_equity_protection},
+		{"pending order reversed, no price check", test_modify_and_pending},
+		{NULL, NULL},
+	};
+	int rc;
+
+	gt_key_new(&key);
+	gt_key_new(&other_key);
+	rc = gt_run("guard_check", tests);
+	gt_key_free(&key);
+	gt_key_free(&other_key);
+	return rc;
+}
