@@ -1,0 +1,189 @@
+/*
+ * decp-testenv - run a command with a throw-away Redis and/or PostgreSQL 15.
+ *
+ * For shell and Python tests and the demo: the servers are started with the C
+ * harness (tests/harness/harness.h), described to the command through the
+ * environment, and removed afterwards, also when the command or this wrapper
+ * is killed (the harness reaper).
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t forward_sig;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: decp-testenv [OPTIONS] [--] COMMAND [ARG...]\n"
+		"Start a throw-away redis-server and/or PostgreSQL 15 on free loopback ports,\n"
+		"run COMMAND with their addresses in the environment, then stop them and\n"
+		"remove their temporary directories (also if COMMAND or decp-testenv dies).\n"
+		"\n"
+		"Options (with neither --redis nor --pg, both are started):\n"
+		"  --redis          start redis-server\n"
+		"  --redis-aof      start redis-server with appendonly yes, appendfsync always\n"
+		"  --pg             start PostgreSQL 15 (runs as the postgres user; needs root)\n"
+		"  --pg-db NAME     database to create (default decp_test)\n"
+		"  -h, --help       this text\n"
+		"\n"
+		"Environment given to COMMAND:\n"
+		"  DECP_REDIS_HOST DECP_REDIS_PORT DECP_REDIS_DIR DECP_REDIS_PID\n"
+		"  DECP_PG_CONNINFO (libpq conninfo, TCP, superuser postgres)\n"
+		"  DECP_PG_HOST DECP_PG_PORT DECP_PG_DBNAME DECP_PG_USER DECP_PG_SOCKET_DIR\n"
+		"  DECP_PG_DIR DECP_PG_PID, and PGHOST PGPORT PGUSER PGDATABASE for psql\n"
+		"\n"
+		"PostgreSQL runs with fsync=off and trust authentication: tests only.\n"
+		"Exit status: COMMAND's, 128+N if it died of signal N, 125 if a server\n"
+		"could not be started, 127 if COMMAND could not be run.\n"
+		"Example: decp-testenv --pg -- sh -c 'psql \"$DECP_PG_CONNINFO\" -c \"select 1\"'\n");
+}
+
+static void on_signal(int sig)
+{
+	forward_sig = sig;
+}
+
+static int setenv_int(const char *name, long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return setenv(name, buf, 1);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "redis", no_argument, NULL, 'r' },
+		{ "redis-aof", no_argument, NULL, 'a' },
+		{ "pg", no_argument, NULL, 'p' },
+		{ "pg-db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct harness_redis_opts ropts = { .aof = false };
+	struct harness_pg_opts popts = { .dbname = NULL };
+	struct harness_redis *redis = NULL;
+	struct harness_pg *pg = NULL;
+	struct sigaction sa;
+	bool want_redis = false, want_pg = false;
+	int c, status = 0, rc = 125;
+	pid_t child;
+
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			want_redis = true;
+			break;
+		case 'a':
+			want_redis = true;
+			ropts.aof = true;
+			break;
+		case 'p':
+			want_pg = true;
+			break;
+		case 'd':
+			want_pg = true;
+			popts.dbname = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "decp-testenv: no COMMAND given (see --help)\n");
+		return 2;
+	}
+	if (!want_redis && !want_pg)
+		want_redis = want_pg = true;
+
+	if (want_redis) {
+		redis = harness_redis_start(&ropts);
+		if (!redis) {
+			fprintf(stderr, "decp-testenv: redis-server: %s\n", strerror(errno));
+			goto out;
+		}
+		setenv("DECP_REDIS_HOST", harness_redis_host(redis), 1);
+		setenv_int("DECP_REDIS_PORT", harness_redis_port(redis));
+		setenv("DECP_REDIS_DIR", harness_redis_dir(redis), 1);
+		setenv_int("DECP_REDIS_PID", harness_redis_pid(redis));
+	}
+	if (want_pg) {
+		pg = harness_pg_start(&popts);
+		if (!pg) {
+			fprintf(stderr, "decp-testenv: postgres: %s\n", strerror(errno));
+			goto out;
+		}
+		setenv("DECP_PG_CONNINFO", harness_pg_conninfo(pg), 1);
+		setenv("DECP_PG_HOST", harness_pg_host(pg), 1);
+		setenv_int("DECP_PG_PORT", harness_pg_port(pg));
+		setenv("DECP_PG_DBNAME", harness_pg_dbname(pg), 1);
+		setenv("DECP_PG_USER", "postgres", 1);
+		setenv("DECP_PG_SOCKET_DIR", harness_pg_socket_dir(pg), 1);
+		setenv("DECP_PG_DIR", harness_pg_dir(pg), 1);
+		setenv_int("DECP_PG_PID", harness_pg_pid(pg));
+		setenv("PGHOST", harness_pg_host(pg), 1);
+		setenv_int("PGPORT", harness_pg_port(pg));
+		setenv("PGUSER", "postgres", 1);
+		setenv("PGDATABASE", harness_pg_dbname(pg), 1);
+	}
+
+	/* Forward termination requests to COMMAND and still clean up after it. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		fprintf(stderr, "decp-testenv: fork: %s\n", strerror(errno));
+		goto out;
+	}
+	if (child == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execvp(argv[optind], argv + optind);
+		fprintf(stderr, "decp-testenv: %s: %s\n", argv[optind], strerror(errno));
+		_exit(127);
+	}
+	for (;;) {
+		pid_t r = waitpid(child, &status, 0);
+
+		if (r == child)
+			break;
+		if (r < 0 && errno != EINTR) {
+			status = 127 << 8;
+			break;
+		}
+		if (forward_sig) {
+			kill(child, forward_sig);
+			forward_sig = 0;
+		}
+	}
+	if (WIFEXITED(status))
+		rc = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		rc = 128 + WTERMSIG(status);
+	else
+		rc = 127;
+out:
+	harness_redis_destroy(redis);
+	harness_pg_destroy(pg);
+	return rc;
+}

@@ -1,0 +1,150 @@
+/*
+ * harness.h - start and stop a real redis-server and a real PostgreSQL 15 for
+ * integration tests (issue 2, "tests/" bullet).
+ *
+ * Every server runs on a free loopback port (found by binding port 0, retried
+ * up to 5 times on a new port when another process takes the port first; for
+ * testing that, $DECP_HARNESS_TRY_PORT forces the first attempt's port) with its
+ * own temporary directory
+ * under $DECP_TEST_TMPDIR (default /tmp; PostgreSQL's directory must be
+ * reachable by the `postgres` user).
+ *
+ * Cleanup when the test dies
+ * --------------------------
+ * The first *_start() call of a process forks a reaper process:
+ *
+ *     test process ──SOCK_SEQPACKET──▶ reaper (own session, setsid)
+ *        │  "track pid / dir"            │ blocks in recv()
+ *        │                               │ recv() == 0: the test process is
+ *        ▼ exits, crashes, SIGKILL       ▼ gone for any reason
+ *     socket closes by the kernel      signal tracked servers (by PID, checked
+ *                                      against /proc start time so a reused
+ *                                      PID is never hit), wait, SIGKILL what is
+ *                                      left, remove the SysV segment of a
+ *                                      crashed postmaster, rm -rf tracked dirs
+ *
+ * The reaper runs in its own session so a kill of the test's process group
+ * (meson's timeout does killpg) does not take it down. Servers run in their own
+ * process group and also carry PR_SET_PDEATHSIG (redis: SIGKILL; postmaster:
+ * SIGQUIT = immediate shutdown), set after setuid() because a credential change
+ * clears it. PDEATHSIG fires when the *thread* that forked the server exits: start
+ * servers from a thread that lives as long as the server (normally main).
+ *
+ * Threads: the functions are not thread-safe; call them from one thread. Start the
+ * first server before creating threads if possible (the reaper is forked then).
+ *
+ * PostgreSQL settings are for tests only: fsync=off, synchronous_commit=off,
+ * full_page_writes=off (a crash of the *machine* may corrupt the throw-away
+ * cluster; a crash of the server process does not), trust authentication on
+ * loopback and the unix socket, max_connections=100. Never use them elsewhere.
+ *
+ * Errors: functions returning a pointer return NULL, set errno and print one
+ * line saying why on stderr (with the tail of the server log when a server
+ * failed). Functions returning int return 0 or a negative errno.
+ */
+#ifndef DECP_TESTS_HARNESS_H
+#define DECP_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* ---------------------------------------------------------------- redis -- */
+
+struct harness_redis;
+
+struct harness_redis_opts {
+	/* appendonly yes + appendfsync always (SPEC §4): every acknowledged
+	 * write survives kill -9 and harness_redis_restart() reloads it. */
+	bool aof;
+};
+
+/* Start redis-server (from PATH) on 127.0.0.1:<free port>. opts may be NULL
+ * (no AOF). RDB snapshots and AOF rewrites are disabled so redis never forks.
+ * Returns when the server answers PING and INFO reports our PID, or NULL on
+ * failure (errno set). The caller owns the result: harness_redis_destroy(). */
+struct harness_redis *harness_redis_start(const struct harness_redis_opts *opts);
+
+/* Always "127.0.0.1". Valid until destroy. */
+const char *harness_redis_host(const struct harness_redis *r);
+/* The TCP port; it stays the same across kill/stop/restart. */
+int harness_redis_port(const struct harness_redis *r);
+/* The temporary directory (redis `dir`, AOF files, redis.log). */
+const char *harness_redis_dir(const struct harness_redis *r);
+/* Path of the server log inside the directory. */
+const char *harness_redis_log_path(const struct harness_redis *r);
+/* PID of the running server, 0 while stopped or killed. */
+pid_t harness_redis_pid(const struct harness_redis *r);
+
+/* SIGKILL the server and reap it (simulates a crash; the AOF stays).
+ * Returns 0, -ESRCH when not running. */
+int harness_redis_kill(struct harness_redis *r);
+/* SIGTERM (graceful shutdown: redis fsyncs the AOF) and reap, escalating to
+ * SIGKILL after 10 s. Returns 0, -ESRCH when not running, -ETIMEDOUT when it
+ * had to be killed. */
+int harness_redis_stop(struct harness_redis *r);
+/* Start the server again with the same port, directory and options (with AOF
+ * it loads the data back). Returns 0; -EBUSY when already running;
+ * -EADDRINUSE when another process took the port meanwhile; -EIO when the
+ * server did not come up (log tail on stderr). */
+int harness_redis_restart(struct harness_redis *r);
+/* Stop the server if running, remove its directory, free r. r may be NULL. */
+void harness_redis_destroy(struct harness_redis *r);
+
+/* ------------------------------------------------------------- postgres -- */
+
+struct harness_pg;
+
+struct harness_pg_opts {
+	/* Database created for the test; NULL means "decp_test". Must match
+	 * [a-z_][a-z0-9_]{0,62}. */
+	const char *dbname;
+};
+
+/* initdb + postgres from /usr/lib/postgresql/15/bin, run as the `postgres`
+ * system user (PostgreSQL refuses to run as root) on 127.0.0.1:<free port>,
+ * unix socket in <dir>/sock, data in <dir>/data (owned by postgres), log in
+ * <dir>/postgres.log; then creates the database. opts may be NULL.
+ * Takes 1-3 s. Returns NULL on failure (errno set). Caller owns the result. */
+struct harness_pg *harness_pg_start(const struct harness_pg_opts *opts);
+
+/* libpq conninfo over TCP loopback as superuser postgres, e.g.
+ * "host=127.0.0.1 port=40123 dbname=decp_test user=postgres connect_timeout=5".
+ * Valid until destroy; unchanged across stop/restart. */
+const char *harness_pg_conninfo(const struct harness_pg *pg);
+/* Same, through the unix socket directory. */
+const char *harness_pg_conninfo_socket(const struct harness_pg *pg);
+const char *harness_pg_host(const struct harness_pg *pg);	/* "127.0.0.1" */
+int harness_pg_port(const struct harness_pg *pg);
+const char *harness_pg_dbname(const struct harness_pg *pg);
+const char *harness_pg_dir(const struct harness_pg *pg);	/* temp dir */
+const char *harness_pg_socket_dir(const struct harness_pg *pg);
+const char *harness_pg_log_path(const struct harness_pg *pg);
+/* PID of the postmaster, 0 while stopped. */
+pid_t harness_pg_pid(const struct harness_pg *pg);
+
+/* Fast shutdown (SIGINT: abort transactions, disconnect, checkpoint) and reap;
+ * escalates to SIGQUIT after 15 s and SIGKILL after 5 s more.
+ * Returns 0, -ESRCH when not running, -ETIMEDOUT when it had to escalate. */
+int harness_pg_stop(struct harness_pg *pg);
+/* Immediate shutdown (SIGQUIT: like a crash, crash recovery on restart) and
+ * reap. Returns 0 or -ESRCH. */
+int harness_pg_kill(struct harness_pg *pg);
+/* Start the postmaster again on the same port and data directory and wait until
+ * it accepts connections. Returns 0, -EBUSY when running, -EADDRINUSE when the
+ * port was taken meanwhile, -EIO when it did not come up. */
+int harness_pg_restart(struct harness_pg *pg);
+/* Stop if running, remove the directory, free pg. pg may be NULL. */
+void harness_pg_destroy(struct harness_pg *pg);
+
+/* -------------------------------------------------------------- helpers -- */
+
+/* A loopback TCP port that was free a moment ago (bind port 0), or -errno. */
+int harness_free_port(void);
+/* True when nothing listens on 127.0.0.1:port and it can be bound again. */
+bool harness_port_free(int port);
+/* True when pid exists and is not a zombie. */
+bool harness_pid_alive(pid_t pid);
+/* True when path exists (any type). */
+bool harness_path_exists(const char *path);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * harness_pvt.h - shared internals of the test harness (not for tests).
+ */
+#ifndef DECP_TESTS_HARNESS_PVT_H
+#define DECP_TESTS_HARNESS_PVT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HARNESS_PATH_MAX 256
+
+/* How the reaper stops a tracked server. */
+enum harness_kind {
+	HARNESS_KIND_REDIS = 1,		/* SIGKILL */
+	HARNESS_KIND_POSTMASTER = 2,	/* SIGQUIT, then SIGKILL after a grace */
+};
+
+/* Fork the reaper once per process (again in a forked child). 0 or -errno. */
+int harness_reaper_ensure(void);
+/* Tell the reaper about a server PID / temp dir, or that it was cleaned up.
+ * Best effort: failures are printed, never fatal (PDEATHSIG still covers). */
+void harness_reaper_track_pid(pid_t pid, enum harness_kind kind);
+void harness_reaper_untrack_pid(pid_t pid);
+void harness_reaper_track_dir(const char *path);
+void harness_reaper_untrack_dir(const char *path);
+
+/* Process start time (field 22 of /proc/pid/stat) or 0. */
+unsigned long long harness_proc_starttime(pid_t pid);
+/* waitpid with a timeout: 0 reaped, -ETIMEDOUT, -ECHILD. */
+int harness_wait_child(pid_t pid, int timeout_ms, int *status);
+/* rm -rf; 0 or -errno of the first failure. */
+int harness_rm_rf(const char *path);
+/* mkdtemp under $DECP_TEST_TMPDIR or /tmp; prefix like "decp-redis". */
+int harness_make_tmpdir(const char *prefix, char *out, size_t outlen);
+/* Print the last ~2 KiB of a log file to stderr, prefixed by what. */
+void harness_print_log_tail(const char *what, const char *path);
+/* True when the file contains needle at or after byte offset from (server logs:
+ * "Address already in use" written by this start attempt). */
+bool harness_file_contains(const char *path, long from, const char *needle);
+/* Size of a file in bytes, 0 when missing. */
+long harness_file_size(const char *path);
+/* snprintf that reports truncation: 0 or -ENAMETOOLONG. */
+int harness_fmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* After forking server child pid: poll every 20 ms until ready(ctx) is true.
+ * Returns 0 when ready; when the child exits first it is reaped and the result
+ * is -EADDRINUSE if its log (from byte log_from, its size before the fork)
+ * says the port was taken (try another port), else
+ * -EIO (log tail printed, prefixed by what); -ETIMEDOUT after timeout_ms (the
+ * child is left running for the caller to stop). */
+int harness_child_await(pid_t pid, const char *log, long log_from, const char *what,
+			int timeout_ms, bool (*ready)(void *ctx), void *ctx);
+/* Send sig to child pid and reap it. If it has not exited after timeout_ms,
+ * send escalate and wait 5 s, then SIGKILL and wait 5 s more. Returns 0, or
+ * -ETIMEDOUT when it had to escalate. */
+int harness_child_stop(pid_t pid, int sig, int timeout_ms, int escalate);
+/* The port for start attempt number attempt (0, 1, ...): a free one from
+ * harness_free_port(), except that attempt 0 uses $DECP_HARNESS_TRY_PORT when
+ * set (tests of the collision retry). Port or -errno. */
+int harness_pick_port(int attempt);
+/* Sleep ms milliseconds. */
+void harness_sleep_ms(int ms);
+/* Remove the SysV segment named in line 7 of a postmaster.pid, if any and if no
+ * process is attached. Used after a postmaster died without cleaning up. */
+void harness_pg_remove_shm(const char *pidfile);
+
+#endif

@@ -1,0 +1,345 @@
+/*
+ * harness_util.c - small process/file helpers shared by the harness modules.
+ */
+#include "harness.h"
+#include "harness_pvt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int harness_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void harness_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int harness_wait_child(pid_t pid, int timeout_ms, int *status)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			if (status)
+				*status = st;
+			return 0;
+		}
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		harness_sleep_ms(10);
+	}
+}
+
+int harness_child_await(pid_t pid, const char *log, long log_from, const char *what,
+			int timeout_ms, bool (*ready)(void *ctx), void *ctx)
+{
+	char msg[128];
+	int waited, status;
+
+	for (waited = 0; waited < timeout_ms; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (harness_file_contains(log, log_from, "Address already in use"))
+				return -EADDRINUSE;
+			snprintf(msg, sizeof(msg), "%s exited during start", what);
+			harness_print_log_tail(msg, log);
+			return -EIO;
+		}
+		if (ready(ctx))
+			return 0;
+		harness_sleep_ms(20);
+	}
+	snprintf(msg, sizeof(msg), "%s not ready in %d ms", what, timeout_ms);
+	harness_print_log_tail(msg, log);
+	return -ETIMEDOUT;
+}
+
+int harness_child_stop(pid_t pid, int sig, int timeout_ms, int escalate)
+{
+	kill(pid, sig);
+	if (harness_wait_child(pid, timeout_ms, NULL) != -ETIMEDOUT)
+		return 0;
+	kill(pid, escalate);
+	if (harness_wait_child(pid, 5000, NULL) == -ETIMEDOUT) {
+		kill(pid, SIGKILL);
+		harness_wait_child(pid, 5000, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+/* /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces and
+ * parentheses, so parse from the last ')'. Field 3 is the state, 22 starttime. */
+static int read_stat(pid_t pid, char *state, unsigned long long *starttime)
+{
+	char path[64], buf[1024];
+	char *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	p += 2;
+	if (state)
+		*state = *p;
+	for (field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return -EIO;
+	if (starttime)
+		*starttime = strtoull(p, NULL, 10);
+	return 0;
+}
+
+unsigned long long harness_proc_starttime(pid_t pid)
+{
+	unsigned long long t = 0;
+
+	if (read_stat(pid, NULL, &t) < 0)
+		return 0;
+	return t;
+}
+
+bool harness_pid_alive(pid_t pid)
+{
+	char state = 0;
+
+	if (pid <= 0)
+		return false;
+	if (read_stat(pid, &state, NULL) < 0)
+		return false;
+	return state != 'Z' && state != 'X';
+}
+
+bool harness_path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) < 0 && errno != ENOENT)
+		return errno;
+	return 0;
+}
+
+int harness_rm_rf(const char *path)
+{
+	int rc;
+
+	if (!harness_path_exists(path))
+		return 0;
+	rc = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc < 0)
+		return -errno;
+	return rc > 0 ? -rc : 0;
+}
+
+int harness_make_tmpdir(const char *prefix, char *out, size_t outlen)
+{
+	const char *base = getenv("DECP_TEST_TMPDIR");
+	int rc;
+
+	if (!base || !*base)
+		base = "/tmp";
+	rc = harness_fmt(out, outlen, "%s/%s-XXXXXX", base, prefix);
+	if (rc < 0)
+		return rc;
+	if (!mkdtemp(out))
+		return -errno;
+	return 0;
+}
+
+void harness_print_log_tail(const char *what, const char *path)
+{
+	char buf[2048];
+	ssize_t n;
+	off_t size;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "harness: %s: no log at %s\n", what, path);
+		return;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	fprintf(stderr, "harness: %s: tail of %s:\n%s\n", what, path, buf);
+}
+
+bool harness_file_contains(const char *path, long from, const char *needle)
+{
+	char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, (off_t)from);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+long harness_file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+void harness_pg_remove_shm(const char *pidfile)
+{
+	char buf[1024];
+	char *line;
+	ssize_t n;
+	int fd, i;
+	unsigned long key;
+	int shmid;
+	struct shmid_ds ds;
+
+	fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* Line 7 is "<key> <shmid>" (src/include/utils/pidfile.h). */
+	line = buf;
+	for (i = 1; i < 7 && line; i++) {
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	if (!line || sscanf(line, "%lu %d", &key, &shmid) != 2)
+		return;
+	if (shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 0)
+		shmctl(shmid, IPC_RMID, NULL);
+}
+
+int harness_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = 0;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int harness_pick_port(int attempt)
+{
+	const char *forced = getenv("DECP_HARNESS_TRY_PORT");
+
+	if (attempt == 0 && forced && atoi(forced) > 0 && atoi(forced) < 65536)
+		return atoi(forced);
+	return harness_free_port();
+}
+
+bool harness_port_free(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd, one = 1;
+	bool free_port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((unsigned short)port);
+
+	/* Nobody accepts connections there... */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+
+	/* ...and we can listen on it ourselves (SO_REUSEADDR as every server
+	 * does, so TIME_WAIT leftovers of closed connections do not count). */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	free_port = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0;
+	close(fd);
+	return free_port;
+}

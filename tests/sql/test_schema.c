@@ -1,0 +1,616 @@
+/*
+ * test_schema.c - the schema's rules on a real PostgreSQL 15 (issue 4
+ * acceptance): seed HWM example, append-only ledger (application role and
+ * owner), every subscription state transition, money functions, copy policy
+ * validation, token rules, signal_archive idempotency, partition retention.
+ */
+#include "sqltest.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct harness_pg *pg;
+static PGconn *own;	/* migration owner (postgres) */
+static PGconn *app;	/* decp_app */
+
+static const char *const states[] = {
+	"SYNCED", "DEGRADED_GAP", "LOCKED_NO_FUNDS", "PAUSED_TOXIC", "SUSPENDED_ADMIN", "CANCELLED",
+};
+#define NSTATES 6
+
+/* The seed diagram, written independently of the SQL (from, to). */
+static const char *const allowed[][2] = {
+	{ "SYNCED", "DEGRADED_GAP" },	{ "SYNCED", "LOCKED_NO_FUNDS" },
+	{ "SYNCED", "PAUSED_TOXIC" },	{ "SYNCED", "SUSPENDED_ADMIN" },
+	{ "SYNCED", "CANCELLED" },	{ "DEGRADED_GAP", "SYNCED" },
+	{ "DEGRADED_GAP", "PAUSED_TOXIC" }, { "LOCKED_NO_FUNDS", "SYNCED" },
+	{ "PAUSED_TOXIC", "SYNCED" },	{ "SUSPENDED_ADMIN", "SYNCED" },
+};
+
+static bool is_allowed(const char *from, const char *to)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strcmp(allowed[i][0], from) == 0 && strcmp(allowed[i][1], to) == 0)
+			return true;
+	return false;
+}
+
+static int name_seq;
+
+/* A new master (as the application), its id into out. */
+static bool new_master(char *out, size_t len)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "master-%d", ++name_seq);
+	return sqltest_value(app, out, len,
+			     "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
+			     " VALUES ($1, decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex'))"
+			     " RETURNING id", 1, name);
+}
+
+static bool new_subscriber(char *out, size_t len)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "subscriber-%d", ++name_seq);
+	return sqltest_value(app, out, len, "INSERT INTO subscribers (name) VALUES ($1) RETURNING id",
+			     1, name);
+}
+
+/* New master + subscriber + subscription at fee_pct; ids into sub/subscriber. */
+static bool new_subscription(const char *fee_pct, char *sub, char *subscriber, size_t len)
+{
+	char master[32];
+
+	if (!new_master(master, sizeof(master)) || !new_subscriber(subscriber, len))
+		return false;
+	return sqltest_value(app, sub, len,
+			     "INSERT INTO subscriptions (master_id, subscriber_id, fee_pct)"
+			     " VALUES ($1, $2, $3) RETURNING id", 3, master, subscriber, fee_pct);
+}
+
+static int suite_init(void)
+{
+	own = sqltest_setup(&pg);
+	if (!own)
+		return 1;
+	app = sqltest_connect(pg, NULL, "decp_app");
+	return app ? 0 : 1;
+}
+
+static int suite_clean(void)
+{
+	PQfinish(app);
+	PQfinish(own);
+	harness_pg_destroy(pg);
+	return 0;
+}
+
+/* Seed "High-Water Mark (HWM) Billing" example through the SQL functions. */
+static void test_hwm_seed_example(void)
+{
+	static const struct {
+		const char *profit, *outcome, *fee, *hwm, *above, *balance;
+	} steps[] = {
+		{ "1000", "CHARGED", "200.00", "1000.00", "1000.00", "800.00" },
+		{ "500", "NO_FEE", "0.00", "1000.00", "0.00", "800.00" },
+		{ "1500", "CHARGED", "100.00", "1500.00", "500.00", "700.00" },
+	};
+	char sub[32], subscriber[32], v[64];
+	PGresult *r;
+	size_t i;
+
+	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
+				"1000.00"));
+	CU_ASSERT_STRING_EQUAL(v, "1000.00");
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		r = sqltest_q(app, "SELECT outcome, fee_amount, new_hwm, profit_above_hwm, balance_after"
+				   " FROM charge_performance_fee($1, $2)", 2, sub, steps[i].profit);
+		CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+		CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), steps[i].outcome);
+		CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 1), steps[i].fee);
+		CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 2), steps[i].hwm);
+		CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 3), steps[i].above);
+		CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 4), steps[i].balance);
+		PQclear(r);
+		CU_ASSERT(sqltest_value(app, v, sizeof(v),
+					"SELECT high_water_mark FROM subscriptions WHERE id = $1", 1, sub));
+		CU_ASSERT_STRING_EQUAL(v, steps[i].hwm);
+	}
+	/* The ledger rows carry balance and HWM before/after. */
+	r = sqltest_q(app, "SELECT entry_type, amount, balance_before, balance_after, hwm_before,"
+			   " hwm_after FROM billing_ledger WHERE subscriber_id = $1 ORDER BY entry_no",
+		      1, subscriber);
+	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 3);
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), "DEPOSIT");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 1, 0), "FEE_PERFORMANCE");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 1, 1), "-200.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 1, 2), "1000.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 1, 3), "800.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 1, 4), "0.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 1, 5), "1000.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 2, 1), "-100.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 2, 4), "1000.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 2, 5), "1500.00");
+	PQclear(r);
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT lifetime_fees FROM user_wallets WHERE subscriber_id = $1", 1,
+				subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "300.00");
+}
+
+/* calculate_performance_fee(subscription, 1500.00, 20.00) with HWM 1000
+ * returns exactly the seed's 100.00, 1500.00, 500.00 and changes nothing. */
+static void test_calculate_performance_fee(void)
+{
+	char sub[32], subscriber[32], v[64];
+	PGresult *r;
+
+	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
+				"5000"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT outcome FROM charge_performance_fee($1, $2)", 2, sub, "1000"));
+	r = sqltest_q(app, "SELECT * FROM calculate_performance_fee($1, $2, $3)", 3, sub, "1500.00",
+		      "20.00");
+	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+	CU_ASSERT_STRING_EQUAL(PQfname(r, 0), "fee_amount");
+	CU_ASSERT_STRING_EQUAL(PQfname(r, 1), "new_hwm");
+	CU_ASSERT_STRING_EQUAL(PQfname(r, 2), "profit_above_hwm");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), "100.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 1), "1500.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 2), "500.00");
+	PQclear(r);
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT high_water_mark FROM subscriptions WHERE id = $1", 1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "1000.00");
+	/* Boundaries: a loss, exactly the HWM, a fee that rounds, bad pct. */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT fee_amount FROM calculate_performance_fee($1, $2, $3)", 3, sub,
+				"-250", "20"));
+	CU_ASSERT_STRING_EQUAL(v, "0.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT fee_amount FROM calculate_performance_fee($1, $2, $3)", 3, sub,
+				"1000.00", "20"));
+	CU_ASSERT_STRING_EQUAL(v, "0.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT fee_amount FROM calculate_performance_fee($1, $2, $3)", 3, sub,
+				"1000.03", "50"));
+	CU_ASSERT_STRING_EQUAL(v, "0.02");	/* 0.015 rounds half away from zero */
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT * FROM calculate_performance_fee($1, $2, $3)",
+				 3, sub, "1500", "100.01"));
+	CU_ASSERT(sqltest_expect(app, "DP021", "SELECT * FROM calculate_performance_fee($1, $2, $3)",
+				 3, "999999", "1500", "20"));
+}
+
+/* Not enough money: nothing charged, HWM unchanged, LOCKED_NO_FUNDS; a
+ * deposit restores SYNCED and the same profit is then billed in full. */
+static void test_fee_insufficient_funds(void)
+{
+	char sub[32], subscriber[32], v[64];
+	PGresult *r;
+
+	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
+				"10.00"));
+	r = sqltest_q(app, "SELECT outcome, fee_amount, new_hwm, balance_after, ledger_id"
+			   " FROM charge_performance_fee($1, $2)", 2, sub, "1000");
+	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), "INSUFFICIENT_FUNDS");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 1), "200.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 2), "0.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 3), "10.00");
+	CU_ASSERT(PQgetisnull(r, 0, 4));
+	PQclear(r);
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT concat_ws(' ', state, high_water_mark) FROM subscriptions WHERE id = $1",
+				1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "LOCKED_NO_FUNDS 0.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT count(*) FROM billing_ledger WHERE subscriber_id = $1", 1,
+				subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "1");
+
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
+				"500.00"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT state FROM subscriptions WHERE id = $1",
+				1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "SYNCED");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT concat_ws(' ', outcome, fee_amount, balance_after)"
+				" FROM charge_performance_fee($1, $2)", 2, sub, "1000"));
+	CU_ASSERT_STRING_EQUAL(v, "CHARGED 200.00 310.00");
+
+	/* Charging down to exactly 0 locks too (seed: balance <= 0). */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT concat_ws(' ', outcome, balance_after)"
+				" FROM charge_subscription_fee($1, $2)", 2, sub, "310.00"));
+	CU_ASSERT_STRING_EQUAL(v, "CHARGED 0.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT state FROM subscriptions WHERE id = $1",
+				1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "LOCKED_NO_FUNDS");
+}
+
+static void test_wallet_functions(void)
+{
+	char subscriber[32], v[64];
+
+	CU_ASSERT_FATAL(new_subscriber(subscriber, sizeof(subscriber)));
+	CU_ASSERT(sqltest_expect(app, "DP021", "SELECT wallet_withdraw($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
+				"100.00"));
+	/* Never below zero; whole cents only; positive only. */
+	CU_ASSERT(sqltest_expect(app, "DP030", "SELECT wallet_withdraw($1, $2)", 2, subscriber,
+				 "100.01"));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT wallet_withdraw($1, $2)", 2, subscriber,
+				 "1.005"));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT wallet_deposit($1, $2)", 2, subscriber, "0"));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT wallet_deposit($1, $2)", 2, subscriber, "-5"));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT wallet_deposit($1, $2)", 2, subscriber, NULL));
+	/* Reserve and release move money between available and reserved. */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_reserve($1, $2)", 2, subscriber,
+				"30.00"));
+	CU_ASSERT_STRING_EQUAL(v, "70.00");
+	CU_ASSERT(sqltest_expect(app, "DP030", "SELECT wallet_reserve($1, $2)", 2, subscriber,
+				 "70.01"));
+	CU_ASSERT(sqltest_expect(app, "DP031", "SELECT wallet_release($1, $2)", 2, subscriber,
+				 "30.01"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_release($1, $2)", 2, subscriber,
+				"10.00"));
+	CU_ASSERT_STRING_EQUAL(v, "80.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_withdraw($1, $2)", 2, subscriber,
+				"80.00"));
+	CU_ASSERT_STRING_EQUAL(v, "0.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT concat_ws(' ', balance_usd, reserved_usd, ledger_seq)"
+				" FROM user_wallets WHERE subscriber_id = $1", 1, subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "0.00 20.00 4");
+	/* The application cannot touch wallets or call the internals. */
+	CU_ASSERT(sqltest_expect(app, "42501",
+				 "UPDATE user_wallets SET balance_usd = 1e6 WHERE subscriber_id = $1",
+				 1, subscriber));
+	CU_ASSERT(sqltest_expect(app, "42501",
+				 "SELECT wallet_post($1, 'DEPOSIT', 5, 0, NULL, NULL, NULL, NULL, NULL, NULL)",
+				 1, subscriber));
+	CU_ASSERT(sqltest_expect(app, "42501",
+				 "UPDATE subscriptions SET high_water_mark = 0 WHERE id = 1", 0));
+}
+
+/* UPDATE / DELETE / TRUNCATE (and INSERT, ALTER for the app) refused for the
+ * application role by privileges and for the owner by triggers. */
+static void test_ledger_append_only(void)
+{
+	char subscriber[32], v[64];
+
+	CU_ASSERT_FATAL(new_subscriber(subscriber, sizeof(subscriber)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
+				"50.00"));
+
+	CU_ASSERT(sqltest_expect(app, "42501", "UPDATE billing_ledger SET amount = 0", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "DELETE FROM billing_ledger", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "TRUNCATE billing_ledger", 0));
+	CU_ASSERT(sqltest_expect(app, "42501",
+				 "INSERT INTO billing_ledger (subscriber_id, entry_no, entry_type, amount,"
+				 " balance_before, balance_after, reserved_before, reserved_after)"
+				 " VALUES ($1, 99, 'DEPOSIT', 1, 0, 1, 0, 0)", 1, subscriber));
+	CU_ASSERT(sqltest_expect(app, "42501", "ALTER TABLE billing_ledger DISABLE TRIGGER USER", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "DROP TABLE billing_ledger", 0));
+
+	CU_ASSERT(sqltest_expect(own, "DP010", "UPDATE billing_ledger SET amount = 0", 0));
+	CU_ASSERT(sqltest_expect(own, "DP010", "UPDATE billing_ledger SET reference = 'x' WHERE false",
+				 0));
+	CU_ASSERT(sqltest_expect(own, "DP010", "DELETE FROM billing_ledger WHERE subscriber_id = $1",
+				 1, subscriber));
+	CU_ASSERT(sqltest_expect(own, "DP010", "TRUNCATE billing_ledger", 0));
+	CU_ASSERT(sqltest_expect(own, "DP010", "TRUNCATE billing_ledger CASCADE", 0));
+
+	CU_ASSERT(sqltest_value(own, v, sizeof(v),
+				"SELECT count(*) FROM billing_ledger WHERE subscriber_id = $1", 1,
+				subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "1");
+}
+
+/* Every (from, to) pair of the six states: inside the diagram accepted,
+ * outside refused (DP002), through the application role. */
+static void test_state_transitions_all_pairs(void)
+{
+	int f, t, accepted = 0, refused = 0;
+
+	for (f = 0; f < NSTATES; f++) {
+		char sub[32], subscriber[32];
+
+		CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+		if (f != 0)
+			CU_ASSERT_FATAL(sqltest_expect(app, "",
+						       "UPDATE subscriptions SET state = $1 WHERE id = $2",
+						       2, states[f], sub));
+		for (t = 0; t < NSTATES; t++) {
+			bool want = is_allowed(states[f], states[t]);
+			PGresult *r;
+
+			if (f == t)
+				continue;
+			CU_ASSERT_FATAL(sqltest_expect(app, "", "BEGIN", 0));
+			r = sqltest_q(app, "UPDATE subscriptions SET state = $1 WHERE id = $2", 2,
+				      states[t], sub);
+			if (want) {
+				CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "1") == 0);
+				accepted += sqltest_ok(r);
+			} else {
+				CU_ASSERT_STRING_EQUAL(sqltest_state(r), "DP002");
+				refused += !sqltest_ok(r);
+			}
+			if (sqltest_ok(r) != want)
+				fprintf(stderr, "transition %s -> %s: %s\n", states[f], states[t],
+					sqltest_ok(r) ? "accepted" : PQresultErrorMessage(r));
+			PQclear(r);
+			CU_ASSERT_FATAL(sqltest_expect(app, "", "ROLLBACK", 0));
+		}
+	}
+	CU_ASSERT_EQUAL(accepted, 10);
+	CU_ASSERT_EQUAL(refused, NSTATES * (NSTATES - 1) - 10);
+}
+
+static void test_subscription_rules(void)
+{
+	char sub[32], subscriber[32], master[32], v[64];
+
+	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT state FROM subscriptions WHERE id = $1",
+				1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "SYNCED");
+	CU_ASSERT(sqltest_value(app, master, sizeof(master),
+				"SELECT master_id FROM subscriptions WHERE id = $1", 1, sub));
+	/* Initial state is SYNCED: the app may not choose one, the owner may not
+	 * choose another. */
+	CU_ASSERT(sqltest_expect(app, "42501",
+				 "INSERT INTO subscriptions (master_id, subscriber_id, state)"
+				 " VALUES ($1, $2, 'SYNCED')", 2, master, subscriber));
+	CU_ASSERT(sqltest_expect(own, "DP002",
+				 "INSERT INTO subscriptions (master_id, subscriber_id, state)"
+				 " VALUES ($1, $2, 'PAUSED_TOXIC')", 2, master, subscriber));
+	/* One live subscription per pair. */
+	CU_ASSERT(sqltest_expect(app, "23505",
+				 "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($1, $2)",
+				 2, master, subscriber));
+	/* last_sequence_id only moves forward. */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET last_sequence_id = 10 WHERE id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "DP003",
+				 "UPDATE subscriptions SET last_sequence_id = 9 WHERE id = $1", 1, sub));
+	CU_ASSERT(sqltest_expect(app, "23514", "UPDATE subscriptions SET trust_score = 101 WHERE id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "23514", "UPDATE subscriptions SET fee_pct = -1 WHERE id = $1",
+				 1, sub));
+	/* Cancelled is terminal, and frees the pair for a new subscription. */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'CANCELLED' WHERE id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "DP002", "UPDATE subscriptions SET state = 'SYNCED' WHERE id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "",
+				 "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($1, $2)",
+				 2, master, subscriber));
+	CU_ASSERT(sqltest_expect(app, "DP022", "SELECT * FROM charge_performance_fee($1, 10)", 1, sub));
+}
+
+static void test_copy_policy(void)
+{
+	static const char *const good[] = {
+		"{\"mode\": \"MULTIPLIER\", \"multiplier\": 1}",
+		"{\"mode\": \"MULTIPLIER\", \"multiplier\": 0.5, \"reverse\": true, \"copy_sl\": false}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 0.01, \"symbols_allow\": [\"EURUSD\", \"XAUUSD.m\"]}",
+		("{\"mode\": \"EQUITY_RATIO\", \"master_equity\": 10000, \"max_deviation_pips\": 2.5,"
+		 " \"symbols_deny\": [], \"symbol_map\": {\"XAUUSD\": \"GOLD.r\"}, \"suffix\": \".m\"}"),
+		("{\"mode\": \"RISK_PERCENT\", \"risk_pct\": 1, \"order_types\": [\"BUY\", \"SELL\","
+		 " \"CLOSE\"], \"equity_floor\": 500, \"max_drawdown_pct\": 20, \"close_all_on_trip\": true}"),
+	};
+	static const char *const bad[] = {
+		"[]",
+		"{}",
+		"{\"mode\": \"YOLO\"}",
+		"{\"mode\": \"MULTIPLIER\"}",
+		"{\"mode\": \"MULTIPLIER\", \"multiplier\": 0}",
+		"{\"mode\": \"MULTIPLIER\", \"multiplier\": \"2\"}",
+		"{\"mode\": \"MULTIPLIER\", \"multiplier\": 101}",
+		"{\"mode\": \"FIXED\"}",
+		"{\"mode\": \"EQUITY_RATIO\"}",
+		"{\"mode\": \"RISK_PERCENT\", \"risk_pct\": 0}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"symbols_allow\": [1]}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"symbols_allow\": \"EURUSD\"}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"symbols_deny\": [\"EUR USD\"]}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"symbol_map\": {\"XAUUSD\": 5}}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"order_types\": [\"HODL\"]}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"reverse\": 1}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"max_deviation_pips\": -1}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"suffix\": \"much-too-long\"}",
+		"{\"mode\": \"FIXED\", \"lot_fixed\": 1, \"surprise\": 1}",
+	};
+	char sub[32], subscriber[32];
+	size_t i;
+
+	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CU_ASSERT(sqltest_expect(app, "",
+					 "UPDATE subscriptions SET copy_policy = $1 WHERE id = $2", 2,
+					 good[i], sub));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT(sqltest_expect(app, "23514",
+					 "UPDATE subscriptions SET copy_policy = $1 WHERE id = $2", 2,
+					 bad[i], sub));
+}
+
+static void test_tokens(void)
+{
+	char master[32], id[32];
+
+	CU_ASSERT_FATAL(new_master(master, sizeof(master)));
+	CU_ASSERT(sqltest_value(app, id, sizeof(id),
+				"INSERT INTO license_tokens (master_id, token_sha256)"
+				" VALUES ($1, sha256('secret-token'::bytea)) RETURNING id", 1, master));
+	/* Only 32-byte hashes, each once. */
+	CU_ASSERT(sqltest_expect(app, "23514",
+				 "INSERT INTO license_tokens (master_id, token_sha256)"
+				 " VALUES ($1, 'plaintext'::bytea)", 1, master));
+	CU_ASSERT(sqltest_expect(app, "23505",
+				 "INSERT INTO license_tokens (master_id, token_sha256)"
+				 " VALUES ($1, sha256('secret-token'::bytea))", 1, master));
+	CU_ASSERT(sqltest_expect(app, "42501",
+				 "UPDATE license_tokens SET token_sha256 = sha256('x'::bytea) WHERE id = $1",
+				 1, id));
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE license_tokens SET revoked_at = now() WHERE id = $1",
+				 1, id));
+	CU_ASSERT(sqltest_expect(app, "DP001",
+				 "UPDATE license_tokens SET revoked_at = NULL WHERE id = $1", 1, id));
+	CU_ASSERT(sqltest_expect(app, "42501", "DELETE FROM license_tokens WHERE id = $1", 1, id));
+	CU_ASSERT(sqltest_expect(app, "23514",
+				 "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
+				 " VALUES ('short-key', decode(repeat('ab', 32), 'hex'), '\\x00')", 0));
+}
+
+/* Redelivery of an archived signal is a no-op, even with another arrival
+ * time (different partition). */
+static void test_signal_archive_idempotent(void)
+{
+	static const char *ins =
+		"INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,"
+		" order_type, volume, body) VALUES ($1, $2, now() + $3::interval, 1, 'EURUSD', 'BUY',"
+		" 100000, '\\x0a01')";
+	PGresult *r;
+	char v[32];
+
+	r = sqltest_q(app, ins, 3, "77", "1", "0");
+	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "1") == 0);
+	PQclear(r);
+	r = sqltest_q(app, ins, 3, "77", "1", "0");
+	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "0") == 0);
+	PQclear(r);
+	r = sqltest_q(app, ins, 3, "77", "1", "2 days");
+	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "0") == 0);
+	PQclear(r);
+	r = sqltest_q(app, ins, 3, "77", "2", "2 days");
+	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "1") == 0);
+	PQclear(r);
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT count(*) FROM signal_archive WHERE master_id = 77", 0));
+	CU_ASSERT_STRING_EQUAL(v, "2");
+	CU_ASSERT(sqltest_expect(app, "42501", "SELECT * FROM signal_archive_keys", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "DELETE FROM signal_archive", 0));
+}
+
+/* 1 when <table>_p<today+offset> exists, 0 when not, -1 on error. */
+static int partition_exists(const char *table, int offset)
+{
+	char off[16], v[16];
+
+	snprintf(off, sizeof(off), "%d", offset);
+	if (!sqltest_value(own, v, sizeof(v),
+			   "SELECT to_regclass(format('%s_p%s', $1::text, to_char("
+			   "(now() AT TIME ZONE 'UTC')::date + $2::integer, 'YYYYMMDD'))) IS NOT NULL",
+			   2, table, off))
+		return -1;
+	return strcmp(v, "t") == 0;
+}
+
+static const char *log_ins =
+	"INSERT INTO protection_logs (event_time, reason, subscription_id)"
+	" VALUES (((now() AT TIME ZONE 'UTC')::date + $1::integer)::timestamp AT TIME ZONE 'UTC'"
+	" + interval '12 hours', 'TTL_EXPIRED', $2)";
+
+static const char *log_where =
+	"SELECT coalesce(string_agg(tableoid::regclass::text, ','), 'none')"
+	" FROM protection_logs WHERE subscription_id = $1";
+
+static const char *maint =
+	"SELECT count(*) FROM maintain_partitions_at((now() AT TIME ZONE 'UTC')::date + $1::integer,"
+	" $2::integer, 90)";
+
+static void test_partition_retention(void)
+{
+	char v[128], expect[64];
+	int d;
+
+	/* Fresh database: today .. today+7 exist (created by the migration). */
+	for (d = 0; d <= 7; d++) {
+		CU_ASSERT(partition_exists("protection_logs", d) == 1);
+		CU_ASSERT(partition_exists("signal_archive", d) == 1);
+	}
+	/* Partitions for days -95 .. -83 as if created back then, with rows. */
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), maint, 2, "-95", "12"));
+	CU_ASSERT(partition_exists("protection_logs", -95) == 1);
+	CU_ASSERT(sqltest_expect(own, "", log_ins, 2, "-95", "9001"));
+	CU_ASSERT(sqltest_expect(own, "", log_ins, 2, "-90", "9002"));
+	CU_ASSERT(sqltest_expect(own, "", log_ins, 2, "-85", "9003"));
+	CU_ASSERT(sqltest_expect(own, "",
+				 "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns,"
+				 " symbol, order_type, volume, body) VALUES (88, 1, now() - interval '95 days',"
+				 " 1, 'EURUSD', 'BUY', 1, '\\x00')", 0));
+
+	/* Maintenance today: older than 90 days dropped, the rest kept. */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM maintain_partitions()", 0));
+	for (d = -95; d <= -91; d++) {
+		CU_ASSERT(partition_exists("protection_logs", d) == 0);
+		CU_ASSERT(partition_exists("signal_archive", d) == 0);
+	}
+	for (d = -90; d <= -83; d++) {
+		CU_ASSERT(partition_exists("protection_logs", d) == 1);
+		CU_ASSERT(partition_exists("signal_archive", d) == 1);
+	}
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9001"));
+	CU_ASSERT_STRING_EQUAL(v, "none");
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9002"));
+	CU_ASSERT(strncmp(v, "protection_logs_p", 17) == 0);
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9003"));
+	CU_ASSERT(strncmp(v, "protection_logs_p", 17) == 0);
+	CU_ASSERT(sqltest_value(own, v, sizeof(v),
+				"SELECT count(*) FROM signal_archive_keys WHERE master_id = 88", 0));
+	CU_ASSERT_STRING_EQUAL(v, "0");
+
+	/* A day without a partition: the row lands in the default partition... */
+	CU_ASSERT(sqltest_expect(app, "", log_ins, 2, "30", "9004"));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9004"));
+	CU_ASSERT_STRING_EQUAL(v, "protection_logs_default");
+	/* ...and moves into its own partition when that is created. */
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), maint, 2, "25", "7"));
+	CU_ASSERT(partition_exists("protection_logs", 30) == 1);
+	CU_ASSERT(sqltest_value(own, expect, sizeof(expect),
+				"SELECT format('protection_logs_p%s', to_char("
+				"(now() AT TIME ZONE 'UTC')::date + 30, 'YYYYMMDD'))", 0));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9004"));
+	CU_ASSERT_STRING_EQUAL(v, expect);
+	/* Default-partition rows older than retention are pruned too. */
+	CU_ASSERT(sqltest_expect(own, "", log_ins, 2, "-120", "9005"));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9005"));
+	CU_ASSERT_STRING_EQUAL(v, "protection_logs_default");
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), maint, 2, "0", "7"));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9005"));
+	CU_ASSERT_STRING_EQUAL(v, "none");
+
+	/* The policy is the owner's: the app cannot pick dates or retention. */
+	CU_ASSERT(sqltest_expect(app, "42501", maint, 2, "0", "7"));
+}
+
+int main(void)
+{
+	static const struct sqltest_case cases[] = {
+		{ "hwm_seed_example", test_hwm_seed_example },
+		{ "calculate_performance_fee", test_calculate_performance_fee },
+		{ "fee_insufficient_funds", test_fee_insufficient_funds },
+		{ "wallet_functions", test_wallet_functions },
+		{ "ledger_append_only", test_ledger_append_only },
+		{ "state_transitions_all_pairs", test_state_transitions_all_pairs },
+		{ "subscription_rules", test_subscription_rules },
+		{ "copy_policy", test_copy_policy },
+		{ "tokens", test_tokens },
+		{ "signal_archive_idempotent", test_signal_archive_idempotent },
+		{ "partition_retention", test_partition_retention },
+	};
+
+	return sqltest_main("sql_schema", suite_init, suite_clean, cases,
+			    sizeof(cases) / sizeof(cases[0]));
+}
