@@ -1,0 +1,761 @@
+/* dp_session: transport-independent ingest sessions. Contract and state machine in
+ * dp_session.h; reasons and sequence rules in docs/ingest.md. */
+#define _LGPL_SOURCE
+#include "dp_session.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* SHA-256 of the license token: the low-level one-shot does not allocate (EVP would). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "dp_hist.h"
+#include "proto_msg.h"
+#include "proto_signal.h"
+
+static const char *const state_names[] = {
+	[DP_SS_FREE] = "FREE",
+	[DP_SS_AWAIT_HELLO] = "AWAIT_HELLO",
+	[DP_SS_ACTIVE] = "ACTIVE",
+	[DP_SS_CLOSING] = "CLOSING",
+	[DP_SS_CLOSED] = "CLOSED",
+};
+
+const char *dp_session_state_name(enum dp_session_state st)
+{
+	return (unsigned int)st <= DP_SS_CLOSED ? state_names[st] : "?";
+}
+
+/* Allowed transitions: [from][to]. */
+static const uint8_t transition_ok[5][5] = {
+	[DP_SS_FREE] = {[DP_SS_AWAIT_HELLO] = 1},
+	[DP_SS_AWAIT_HELLO] = {[DP_SS_ACTIVE] = 1, [DP_SS_CLOSING] = 1, [DP_SS_CLOSED] = 1},
+	[DP_SS_ACTIVE] = {[DP_SS_CLOSING] = 1, [DP_SS_CLOSED] = 1},
+	[DP_SS_CLOSING] = {[DP_SS_CLOSED] = 1},
+	[DP_SS_CLOSED] = {[DP_SS_FREE] = 1},
+};
+
+void dp_session_set_state(struct dp_session *s, enum dp_session_state to)
+{
+	assert(transition_ok[s->state][to]);
+	(void)transition_ok;
+	s->state = to;
+	switch (to) {
+	case DP_SS_AWAIT_HELLO:
+		assert(s->master_id == 0);
+		break;
+	case DP_SS_ACTIVE:
+		assert(s->master_id != 0 && s->expect >= 1);
+		break;
+	case DP_SS_CLOSING:
+		assert(s->close_reason != DP_REASON_NONE);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ worker */
+
+int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
+		   struct dp_tables *tables, struct dp_login_limiter *login,
+		   const struct dp_session_cfg *cfg, const struct dp_transport_ops *ops,
+		   void *tctx)
+{
+	memset(w, 0, offsetof(struct dp_worker, arena_buf));
+	w->bell_fd = -1;
+	if (login == NULL || id >= shm->hdr->n_workers || cfg->max_frame == 0 ||
+	    cfg->max_frame > DP_FRAME_MAX_LIMIT || cfg->idle_timeout_ns == 0)
+		return -EINVAL;
+	w->id = id;
+	w->st = &shm->stats[id];
+	w->ingress = shm->ingress[id];
+	w->ack = shm->ack[id];
+	w->line = &shm->workers[id];
+	w->hdr = shm->hdr;
+	w->tables = tables;
+	w->cfg = *cfg;
+	w->ops = ops;
+	w->tctx = tctx;
+	w->login = login;
+	proto_arena_init(&w->arena, w->arena_buf, sizeof(w->arena_buf));
+	w->bell_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memset(&w->cp_addr, 0, sizeof(w->cp_addr));
+	w->cp_addr.sun_family = AF_UNIX;
+	size_t n = strnlen(shm->hdr->doorbell_prefix, sizeof(shm->hdr->doorbell_prefix));
+	if (n + 3 < sizeof(w->cp_addr.sun_path)) {
+		memcpy(w->cp_addr.sun_path + 1, shm->hdr->doorbell_prefix, n);
+		memcpy(w->cp_addr.sun_path + 1 + n, "cp", 2);
+		w->cp_addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n + 2);
+	}
+	atomic_store_explicit(&w->line->worker_alive, 1, memory_order_relaxed);
+	return 0;
+}
+
+void dp_worker_fini(struct dp_worker *w)
+{
+	if (w->bell_fd >= 0)
+		close(w->bell_fd);
+	w->bell_fd = -1;
+	if (w->line != NULL)
+		atomic_store_explicit(&w->line->worker_alive, 0, memory_order_relaxed);
+}
+
+void dp_worker_poll_begin(struct dp_worker *w)
+{
+	w->snap = dp_tables_snap(w->tables);
+}
+
+void dp_worker_poll_end(struct dp_worker *w)
+{
+	if (w->enq_since_bell == 0)
+		return;
+	w->enq_since_bell = 0;
+	/* Pairs with cp_wait(): it sets cp_sleeping then re-checks the rings. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (w->bell_fd >= 0 && w->cp_addr_len != 0 &&
+	    atomic_load_explicit(&w->hdr->cp_sleeping, memory_order_relaxed) != 0) {
+		(void)sendto(w->bell_fd, "i", 1, MSG_DONTWAIT, (struct sockaddr *)&w->cp_addr,
+			     w->cp_addr_len);
+		dp_stat_add(w->st, DP_CTR_DOORBELLS, 1);
+	}
+}
+
+/* ------------------------------------------------------------------ output */
+
+static bool out_reserve(struct dp_session *s, size_t need)
+{
+	if (DP_SESSION_OUT_CAP - s->out_tail >= need)
+		return true;
+	if (s->out_head > 0) {
+		memmove(s->out, s->out + s->out_head, s->out_tail - s->out_head);
+		s->out_tail -= s->out_head;
+		s->out_head = 0;
+	}
+	return DP_SESSION_OUT_CAP - s->out_tail >= need;
+}
+
+static void send_frame(struct dp_session *s, Decp__IngestFrame *f)
+{
+	if (s->out_overflow)
+		return;
+	if (!out_reserve(s, 256)) {
+		/* The peer does not read its replies: counted, and the session is closed by the
+		 * caller's next check (dp_session_tick/input see out_overflow). */
+		s->out_overflow = 1;
+		return;
+	}
+	ssize_t n = proto_msg_frame_pack(&f->base, DP_FRAME_MAX_LIMIT, s->out + s->out_tail,
+					 DP_SESSION_OUT_CAP - s->out_tail);
+	if (n > 0)
+		s->out_tail += (uint32_t)n;
+	if (s->w->ops != NULL && s->w->ops->kick != NULL)
+		s->w->ops->kick(s->w->tctx, s);
+}
+
+static void send_ack(struct dp_session *s, uint64_t seq, int64_t arrival_ns, int status)
+{
+	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+	Decp__Ack a = DECP__ACK__INIT;
+	a.sequence = seq;
+	a.server_arrival_ns = arrival_ns;
+	a.status = status;
+	f.kind_case = DECP__INGEST_FRAME__KIND_ACK;
+	f.ack = &a;
+	send_frame(s, &f);
+	dp_stat_add(s->w->st, DP_CTR_ACKS_SENT, 1);
+}
+
+static void send_nack(struct dp_session *s, uint64_t seq, int reason, uint64_t expected)
+{
+	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+	Decp__Nack n = DECP__NACK__INIT;
+	n.sequence = seq;
+	n.reason = reason;
+	n.expected_sequence = expected;
+	f.kind_case = DECP__INGEST_FRAME__KIND_NACK;
+	f.nack = &n;
+	send_frame(s, &f);
+	dp_stat_add(s->w->st, DP_CTR_NACKS_SENT, 1);
+}
+
+static void send_error(struct dp_session *s, int code)
+{
+	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+	Decp__Error e = DECP__ERROR__INIT;
+	e.code = code;
+	f.kind_case = DECP__INGEST_FRAME__KIND_ERROR;
+	f.error = &e;
+	send_frame(s, &f);
+}
+
+size_t dp_session_out(const struct dp_session *s, const uint8_t **p)
+{
+	*p = s->out + s->out_head;
+	return s->out_tail - s->out_head;
+}
+
+void dp_session_out_consume(struct dp_session *s, size_t n)
+{
+	assert(n <= (size_t)(s->out_tail - s->out_head));
+	s->out_head += (uint32_t)n;
+	if (s->out_head == s->out_tail)
+		s->out_head = s->out_tail = 0;
+}
+
+bool dp_session_rx_ok(const struct dp_session *s)
+{
+	return (s->state == DP_SS_AWAIT_HELLO || s->state == DP_SS_ACTIVE) &&
+	       DP_SESSION_OUT_CAP - (s->out_tail - s->out_head) >= DP_SESSION_RX_MIN_FREE;
+}
+
+/* ------------------------------------------------------------------ rejections */
+
+static const uint16_t proto_reason_of[DP_REASON_COUNT] = {
+	[DP_REASON_OVERSIZE] = DECP__PROTECTION_REASON__PROTECTION_REASON_OVERSIZE,
+	[DP_REASON_MALFORMED] = DECP__PROTECTION_REASON__PROTECTION_REASON_MALFORMED,
+	[DP_REASON_PROTOCOL] = DECP__PROTECTION_REASON__PROTECTION_REASON_PROTOCOL,
+	[DP_REASON_BAD_TOKEN] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
+	[DP_REASON_REVOKED] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
+	[DP_REASON_BAD_HMAC] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_HMAC,
+	[DP_REASON_MASTER_MISMATCH] = DECP__PROTECTION_REASON__PROTECTION_REASON_MASTER_MISMATCH,
+	[DP_REASON_DUPLICATE] = DECP__PROTECTION_REASON__PROTECTION_REASON_REPLAY,
+	[DP_REASON_GAP] = DECP__PROTECTION_REASON__PROTECTION_REASON_SEQUENCE_GAP,
+	[DP_REASON_LOGIN_RATE] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
+	[DP_REASON_VERSION] = DECP__PROTECTION_REASON__PROTECTION_REASON_PROTOCOL,
+};
+
+/* Count the reason and publish a protection-event record (never blocks: a full ring is
+ * itself counted). excerpt: the offending payload, truncated to DP_BODY_MAX. */
+static void reject(struct dp_session *s, enum dp_reason r, uint64_t seq, uint64_t expected,
+		   const uint8_t *excerpt, size_t excerpt_len, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+	dp_stat_add(w->st, DP_CTR_REASON_BASE + r, 1);
+	/* BUSY means the ring is full: an event would only fail the same way. */
+	if (r == DP_REASON_BUSY) {
+		dp_stat_add(w->st, DP_CTR_PROT_EVENT_RING_FULL, 1);
+		return;
+	}
+	struct dp_ingress_rec rec;
+	memset(&rec, 0, offsetof(struct dp_ingress_rec, body));
+	rec.kind = DP_REC_PROTECTION;
+	rec.worker = (uint16_t)w->id;
+	rec.reason = (uint16_t)r;
+	rec.proto_reason = proto_reason_of[r];
+	rec.master_id = s->master_id;
+	rec.sequence = seq;
+	rec.expected = expected;
+	rec.arrival_ns = wall_ns;
+	rec.conn_id = s->conn_id;
+	rec.peer_family = s->peer.family;
+	rec.peer_port = s->peer.port;
+	memcpy(rec.peer_addr, s->peer.addr, sizeof(rec.peer_addr));
+	if (excerpt_len > DP_BODY_MAX)
+		excerpt_len = DP_BODY_MAX;
+	rec.body_len = (uint16_t)excerpt_len;
+	if (excerpt_len > 0)
+		memcpy(rec.body, excerpt, excerpt_len);
+	if (rte_ring_sp_enqueue_elem(w->ingress, &rec, sizeof(rec)) != 0) {
+		dp_stat_add(w->st, DP_CTR_PROT_EVENT_RING_FULL, 1);
+		return;
+	}
+	w->enq_since_bell++;
+	dp_stat_add(w->st, DP_CTR_PROT_EVENTS, 1);
+}
+
+static void begin_close(struct dp_session *s, enum dp_reason r)
+{
+	s->close_reason = (uint16_t)r;
+	dp_session_set_state(s, DP_SS_CLOSING);
+	if (s->w->ops != NULL && s->w->ops->kick != NULL)
+		s->w->ops->kick(s->w->tctx, s);
+}
+
+/* ------------------------------------------------------------------ login rate limit */
+
+#define LIM_MS_MASK ((1ull << 40) - 1)
+
+void dp_login_limiter_init(struct dp_login_limiter *l, uint32_t burst, uint64_t refill_ns)
+{
+	l->burst = burst < 1 ? 1 : burst > 10000 ? 10000 : burst;
+	l->refill_ns = refill_ns;
+	for (unsigned int i = 0; i < DP_LOGIN_BUCKETS; i++) {
+		atomic_init(&l->b[i].key, 0);
+		atomic_init(&l->b[i].state, 0);
+	}
+}
+
+static uint64_t peer_key(const struct dp_peer *p)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (unsigned int i = 0; i < 16; i++)
+		h = (h ^ p->addr[i]) * 1099511628211ull;
+	return h | 1u; /* 0 marks an unused bucket */
+}
+
+/* Refilled token count (thousandths) of state at now_ms. */
+static uint64_t lim_tokens(const struct dp_login_limiter *l, uint64_t state, uint64_t now_ms)
+{
+	uint64_t tokens = state >> 40;
+	uint64_t last = state & LIM_MS_MASK;
+	uint64_t cap = (uint64_t)l->burst * 1000u;
+	if (l->refill_ns > 0 && now_ms > last)
+		tokens += (now_ms - last) * 1000000ull * 1000u / l->refill_ns;
+	return tokens > cap ? cap : tokens;
+}
+
+static struct dp_login_bucket *lim_bucket(struct dp_login_limiter *l, const struct dp_peer *p,
+					  uint64_t now_ms)
+{
+	uint64_t key = peer_key(p);
+	struct dp_login_bucket *b = &l->b[(key >> 20) % DP_LOGIN_BUCKETS];
+	if (atomic_load_explicit(&b->key, memory_order_acquire) != key) {
+		atomic_store_explicit(&b->state, (uint64_t)l->burst * 1000u << 40 | (now_ms & LIM_MS_MASK),
+				      memory_order_relaxed);
+		atomic_store_explicit(&b->key, key, memory_order_release);
+	}
+	return b;
+}
+
+static bool login_allowed(struct dp_worker *w, const struct dp_peer *p, uint64_t now_ns)
+{
+	uint64_t now_ms = now_ns / 1000000u;
+	struct dp_login_bucket *b = lim_bucket(w->login, p, now_ms);
+	return lim_tokens(w->login, atomic_load_explicit(&b->state, memory_order_relaxed), now_ms) >=
+	       1000u;
+}
+
+static void login_failed(struct dp_session *s, uint64_t now_ns)
+{
+	uint64_t now_ms = now_ns / 1000000u;
+	struct dp_login_limiter *l = s->w->login;
+	struct dp_login_bucket *b = lim_bucket(l, &s->peer, now_ms);
+	uint64_t old = atomic_load_explicit(&b->state, memory_order_relaxed), nw;
+	do {
+		uint64_t t = lim_tokens(l, old, now_ms);
+		t = t >= 1000u ? t - 1000u : 0;
+		nw = t << 40 | (now_ms & LIM_MS_MASK);
+	} while (!atomic_compare_exchange_weak_explicit(&b->state, &old, nw, memory_order_relaxed,
+							memory_order_relaxed));
+}
+
+/* ------------------------------------------------------------------ frames */
+
+static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8_t *frame,
+			 size_t flen, uint64_t now_ns, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+
+	if (s->state != DP_SS_AWAIT_HELLO) {
+		reject(s, DP_REASON_PROTOCOL, 0, 0, frame, flen, wall_ns);
+		send_nack(s, 0, DECP__NACK__REASON__REASON_STATE, 0);
+		send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
+		begin_close(s, DP_REASON_PROTOCOL);
+		return;
+	}
+	if (!login_allowed(w, &s->peer, now_ns)) {
+		reject(s, DP_REASON_LOGIN_RATE, 0, 0, NULL, 0, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_UNAUTHENTICATED);
+		begin_close(s, DP_REASON_LOGIN_RATE);
+		return;
+	}
+	if (h->protocol_version != PROTO_PROTOCOL_VERSION) {
+		reject(s, DP_REASON_VERSION, 0, 0, NULL, 0, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_VERSION);
+		begin_close(s, DP_REASON_VERSION);
+		return;
+	}
+	if (atomic_load_explicit(&w->hdr->dp_ready, memory_order_acquire) == 0) {
+		/* Control not (yet) ready, e.g. right after a dataplane restart: the token table
+		 * may still be empty, so no login can be judged. Retry later, not a failure. */
+		reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
+		send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
+		begin_close(s, DP_REASON_NOT_READY);
+		return;
+	}
+	uint8_t hash[32];
+	const char *tok = h->license_token != NULL ? h->license_token : "";
+	SHA256((const unsigned char *)tok, strlen(tok), hash);
+	const struct dp_token_ent *te = dp_tables_token_find(w->snap, hash);
+	enum dp_reason bad = DP_REASON_NONE;
+	if (te == NULL)
+		bad = DP_REASON_BAD_TOKEN;
+	else if (te->revoked)
+		bad = DP_REASON_REVOKED;
+	else if (te->master_id != h->master_id)
+		bad = DP_REASON_MASTER_MISMATCH;
+	if (bad != DP_REASON_NONE) {
+		login_failed(s, now_ns);
+		reject(s, bad, 0, 0, NULL, 0, wall_ns);
+		send_nack(s, 0,
+			  bad == DP_REASON_MASTER_MISMATCH ? DECP__NACK__REASON__REASON_MASTER_MISMATCH
+							   : DECP__NACK__REASON__REASON_BAD_TOKEN,
+			  0);
+		send_error(s, DECP__ERROR__CODE__CODE_UNAUTHENTICATED);
+		begin_close(s, bad);
+		return;
+	}
+	const struct dp_master_ent *me = dp_tables_master_find(w->snap, te->master_id);
+	if (me == NULL || !me->has_keys) {
+		/* Token loaded but the master's keys not yet: retry later, not a failure. */
+		reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
+		send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
+		begin_close(s, DP_REASON_NOT_READY);
+		return;
+	}
+	struct dp_master_rt *rt = &w->tables->rt[me->slot];
+	s->master_id = te->master_id;
+	s->master_slot = me->slot;
+	memcpy(s->token_hash, hash, sizeof(hash));
+	/* Newer login replaces the older: the older session sees the owner word change at its
+	 * next frame or tick and closes with REPLACED. */
+	atomic_store_explicit(&rt->owner, dp_owner_word(w->id, s->conn_id), memory_order_release);
+	/* Resume from last durable + 1: anything enqueued but not yet durable is resent by the
+	 * master and deduplicated by the consumer's idempotent write (SPEC §2). */
+	s->expect = atomic_load_explicit(&rt->last_durable, memory_order_acquire) + 1u;
+	s->gap_nacked = 0;
+	dp_session_set_state(s, DP_SS_ACTIVE);
+	dp_stat_add(w->st, DP_CTR_LOGINS, 1);
+
+	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+	Decp__HelloAck ha = DECP__HELLO_ACK__INIT;
+	ha.next_expected_sequence = s->expect;
+	ha.server_time_ns = wall_ns;
+	ha.protocol_version = PROTO_PROTOCOL_VERSION;
+	ha.max_frame = w->cfg.max_frame;
+	f.kind_case = DECP__INGEST_FRAME__KIND_HELLO_ACK;
+	f.hello_ack = &ha;
+	send_frame(s, &f);
+}
+
+/* Step 2 of the check order: the session is still authenticated and still the live one. */
+static bool still_authenticated(struct dp_session *s, const uint8_t *frame, size_t flen,
+				int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+	const struct dp_token_ent *te = dp_tables_token_find(w->snap, s->token_hash);
+	if (te == NULL || te->revoked || te->master_id != s->master_id) {
+		reject(s, DP_REASON_REVOKED, 0, 0, frame, flen, wall_ns);
+		send_nack(s, 0, DECP__NACK__REASON__REASON_BAD_TOKEN, 0);
+		send_error(s, DECP__ERROR__CODE__CODE_UNAUTHENTICATED);
+		begin_close(s, DP_REASON_REVOKED);
+		return false;
+	}
+	uint64_t owner = atomic_load_explicit(&w->tables->rt[s->master_slot].owner,
+					      memory_order_acquire);
+	if (owner != dp_owner_word(w->id, s->conn_id)) {
+		reject(s, DP_REASON_REPLACED, 0, 0, NULL, 0, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_REPLACED);
+		begin_close(s, DP_REASON_REPLACED);
+		return false;
+	}
+	return true;
+}
+
+static void fatal_signal(struct dp_session *s, enum dp_reason r, int nack_reason, uint64_t seq,
+			 const uint8_t *body, size_t blen, int64_t wall_ns)
+{
+	reject(s, r, seq, 0, body, blen, wall_ns);
+	send_nack(s, seq, nack_reason, 0);
+	begin_close(s, r);
+}
+
+static void handle_signal(struct dp_session *s, const Decp__SignedSignal *ss,
+			  const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+
+	if (s->state != DP_SS_ACTIVE) {
+		reject(s, DP_REASON_PROTOCOL, 0, 0, frame, flen, wall_ns);
+		send_nack(s, 0, DECP__NACK__REASON__REASON_STATE, 0);
+		send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
+		begin_close(s, DP_REASON_PROTOCOL);
+		return;
+	}
+	/* 1. sizes (the frame limit was enforced by the decoder) */
+	if (ss->body.len > PROTO_SIGNAL_BODY_MAX) {
+		reject(s, DP_REASON_OVERSIZE, 0, 0, ss->body.data, ss->body.len, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_OVERSIZE);
+		begin_close(s, DP_REASON_OVERSIZE);
+		return;
+	}
+	/* 2. authenticated */
+	if (!still_authenticated(s, frame, flen, wall_ns))
+		return;
+	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->master_id);
+	if (me == NULL || !me->has_keys) {
+		fatal_signal(s, DP_REASON_REVOKED, DECP__NACK__REASON__REASON_BAD_TOKEN, 0,
+			     ss->body.data, ss->body.len, wall_ns);
+		return;
+	}
+	/* 3.+4. HMAC (constant time, proto_hmac_verify), then decode + validate the body */
+	Decp__Signal *sig = NULL;
+	int rc = proto_signal_open(ss, &me->hmac, NULL, proto_arena_allocator(&w->arena), &sig);
+	if (rc == -EBADMSG) {
+		fatal_signal(s, DP_REASON_BAD_HMAC, DECP__NACK__REASON__REASON_BAD_SIGNATURE, 0,
+			     ss->body.data, ss->body.len, wall_ns);
+		return;
+	}
+	if (rc != 0 || ss->ed25519_sig.len != DP_SIG_LEN) {
+		fatal_signal(s, DP_REASON_MALFORMED, DECP__NACK__REASON__REASON_MALFORMED, 0,
+			     ss->body.data, ss->body.len, wall_ns);
+		return;
+	}
+	uint64_t seq = sig->sequence;
+	/* 5. master id */
+	if (sig->master_id != s->master_id) {
+		fatal_signal(s, DP_REASON_MASTER_MISMATCH,
+			     DECP__NACK__REASON__REASON_MASTER_MISMATCH, seq, ss->body.data,
+			     ss->body.len, wall_ns);
+		return;
+	}
+	/* 6. sequence */
+	struct dp_master_rt *rt = &w->tables->rt[s->master_slot];
+	uint64_t durable = atomic_load_explicit(&rt->last_durable, memory_order_acquire);
+	/* ACKs (possibly of another session's copies) may have made sequences durable that this
+	 * session never enqueued: the master may skip those, so expect follows durable. */
+	if (s->expect <= durable) {
+		s->expect = durable + 1u;
+		s->gap_nacked = 0;
+	}
+	if (seq <= durable) {
+		reject(s, DP_REASON_DUPLICATE, seq, durable + 1u, NULL, 0, wall_ns);
+		send_ack(s, seq, 0, DECP__ACK__STATUS__STATUS_DUPLICATE);
+		return;
+	}
+	if (seq > s->expect) {
+		/* One Nack per gap episode: the master rewinds once; the frames it had already
+		 * pipelined behind the gap are counted but not answered again. */
+		reject(s, DP_REASON_GAP, seq, s->expect, NULL, 0, wall_ns);
+		if (!s->gap_nacked)
+			send_nack(s, seq, DECP__NACK__REASON__REASON_GAP, s->expect);
+		s->gap_nacked = 1;
+		return;
+	}
+	/* 7. stamp and enqueue by value. seq < expect here means a resend of a signal this
+	 * session already enqueued that is not durable yet: re-enqueued, harmless (SPEC §2). */
+	struct dp_ingress_rec rec;
+	memset(&rec, 0, offsetof(struct dp_ingress_rec, body));
+	rec.kind = DP_REC_SIGNAL;
+	rec.worker = (uint16_t)w->id;
+	rec.master_id = s->master_id;
+	rec.sequence = seq;
+	rec.arrival_ns = wall_ns;
+	rec.conn_id = s->conn_id;
+	rec.peer_family = s->peer.family;
+	rec.peer_port = s->peer.port;
+	memcpy(rec.peer_addr, s->peer.addr, sizeof(rec.peer_addr));
+	rec.body_len = (uint16_t)ss->body.len;
+	rec.hmac_len = (uint16_t)ss->hmac.len;
+	rec.sig_len = (uint16_t)ss->ed25519_sig.len;
+	memcpy(rec.hmac, ss->hmac.data, DP_HMAC_LEN);
+	memcpy(rec.sig, ss->ed25519_sig.data, DP_SIG_LEN);
+	memcpy(rec.body, ss->body.data, ss->body.len);
+	uint64_t enq_ns = dp_mono_ns();
+	rec.enq_mono_ns = enq_ns;
+	if (rte_ring_sp_enqueue_elem(w->ingress, &rec, sizeof(rec)) != 0) {
+		reject(s, DP_REASON_BUSY, seq, s->expect, NULL, 0, wall_ns);
+		send_nack(s, seq, DECP__NACK__REASON__REASON_BUSY, s->expect);
+		/* Frames pipelined behind the refused one are gaps; the BUSY already told the
+		 * master where to resume. */
+		s->gap_nacked = 1;
+		return;
+	}
+	w->enq_since_bell++;
+	dp_hist_record(&w->st->rx_to_enq, enq_ns > now_ns ? enq_ns - now_ns : 0);
+	if (seq == s->expect) {
+		s->expect++;
+		s->gap_nacked = 0;
+		dp_stat_add(w->st, DP_CTR_SIGNALS_ENQUEUED, 1);
+	} else {
+		dp_stat_add(w->st, DP_CTR_SIGNALS_REENQUEUED, 1);
+	}
+}
+
+static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uint64_t now_ns,
+			 int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+	dp_stat_add(w->st, DP_CTR_RX_FRAMES, 1);
+	proto_arena_reset(&w->arena);
+	Decp__MasterFrame *f = proto_master_frame_decode(p, len, proto_arena_allocator(&w->arena));
+	if (f == NULL) {
+		reject(s, DP_REASON_MALFORMED, 0, 0, p, len, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_MALFORMED);
+		begin_close(s, DP_REASON_MALFORMED);
+		return;
+	}
+	s->last_frame_ns = now_ns;
+	switch (f->kind_case) {
+	case DECP__MASTER_FRAME__KIND_HELLO:
+		handle_hello(s, f->hello, p, len, now_ns, wall_ns);
+		break;
+	case DECP__MASTER_FRAME__KIND_SIGNAL:
+		handle_signal(s, f->signal, p, len, now_ns, wall_ns);
+		break;
+	case DECP__MASTER_FRAME__KIND_HEARTBEAT:
+		if (s->state != DP_SS_ACTIVE) {
+			reject(s, DP_REASON_PROTOCOL, 0, 0, p, len, wall_ns);
+			send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
+			begin_close(s, DP_REASON_PROTOCOL);
+			break;
+		}
+		if (still_authenticated(s, p, len, wall_ns)) {
+			Decp__IngestFrame r = DECP__INGEST_FRAME__INIT;
+			Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+			hb.time_ns = wall_ns;
+			r.kind_case = DECP__INGEST_FRAME__KIND_HEARTBEAT;
+			r.heartbeat = &hb;
+			send_frame(s, &r);
+			dp_stat_add(w->st, DP_CTR_HEARTBEATS, 1);
+		}
+		break;
+	default:
+		reject(s, DP_REASON_MALFORMED, 0, 0, p, len, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_MALFORMED);
+		begin_close(s, DP_REASON_MALFORMED);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ session API */
+
+void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id,
+		     const struct dp_peer *peer, uint64_t now_ns)
+{
+	assert(s->state == DP_SS_FREE);
+	s->close_reason = DP_REASON_NONE;
+	s->gap_nacked = 0;
+	s->out_overflow = 0;
+	s->w = w;
+	s->conn_id = conn_id;
+	if (peer != NULL)
+		s->peer = *peer;
+	else
+		memset(&s->peer, 0, sizeof(s->peer));
+	s->master_id = 0;
+	s->master_slot = 0;
+	s->expect = 0;
+	s->last_frame_ns = now_ns;
+	memset(s->token_hash, 0, sizeof(s->token_hash));
+	s->out_head = s->out_tail = 0;
+	proto_frame_decoder_init(&s->dec, s->dec_buf, sizeof(s->dec_buf), w->cfg.max_frame);
+	dp_session_set_state(s, DP_SS_AWAIT_HELLO);
+	dp_stat_add(w->st, DP_CTR_CONN_ACCEPTED, 1);
+}
+
+static int overflow_check(struct dp_session *s, int64_t wall_ns)
+{
+	if (s->out_overflow && (s->state == DP_SS_AWAIT_HELLO || s->state == DP_SS_ACTIVE)) {
+		reject(s, DP_REASON_OUT_OVERFLOW, 0, 0, NULL, 0, wall_ns);
+		begin_close(s, DP_REASON_OUT_OVERFLOW);
+	}
+	return s->state == DP_SS_CLOSING || s->state == DP_SS_CLOSED ? -ECONNRESET : 0;
+}
+
+int dp_session_input(struct dp_session *s, const uint8_t *data, size_t len, uint64_t now_ns,
+		     int64_t wall_ns)
+{
+	if (s->state != DP_SS_AWAIT_HELLO && s->state != DP_SS_ACTIVE)
+		return -ECONNRESET;
+	dp_stat_add(s->w->st, DP_CTR_RX_BYTES, len);
+	while (len > 0 && (s->state == DP_SS_AWAIT_HELLO || s->state == DP_SS_ACTIVE)) {
+		struct proto_frame fr;
+		ssize_t n = proto_frame_decoder_feed(&s->dec, data, len, &fr);
+		if (n < 0) {
+			/* Length 0 or over max_frame: the stream cannot be resynchronised. */
+			reject(s, DP_REASON_OVERSIZE, 0, 0, data, len < 8 ? len : 8, wall_ns);
+			send_error(s, DECP__ERROR__CODE__CODE_OVERSIZE);
+			begin_close(s, DP_REASON_OVERSIZE);
+			break;
+		}
+		data += n;
+		len -= (size_t)n;
+		if (fr.data != NULL)
+			handle_frame(s, fr.data, fr.len, now_ns, wall_ns);
+	}
+	return overflow_check(s, wall_ns);
+}
+
+int dp_session_tick(struct dp_session *s, uint64_t now_ns)
+{
+	if (s->state != DP_SS_AWAIT_HELLO && s->state != DP_SS_ACTIVE)
+		return s->state == DP_SS_FREE ? 0 : -ECONNRESET;
+	struct dp_worker *w = s->w;
+	if (now_ns > s->last_frame_ns && now_ns - s->last_frame_ns > w->cfg.idle_timeout_ns) {
+		reject(s, DP_REASON_IDLE_TIMEOUT, 0, 0, NULL, 0, dp_wall_ns());
+		begin_close(s, DP_REASON_IDLE_TIMEOUT);
+		return -ECONNRESET;
+	}
+	if (s->state == DP_SS_ACTIVE &&
+	    atomic_load_explicit(&w->tables->rt[s->master_slot].owner, memory_order_acquire) !=
+		    dp_owner_word(w->id, s->conn_id)) {
+		reject(s, DP_REASON_REPLACED, 0, 0, NULL, 0, dp_wall_ns());
+		send_error(s, DECP__ERROR__CODE__CODE_REPLACED);
+		begin_close(s, DP_REASON_REPLACED);
+		return -ECONNRESET;
+	}
+	return overflow_check(s, dp_wall_ns());
+}
+
+void dp_session_close(struct dp_session *s)
+{
+	if (s->state == DP_SS_FREE || s->state == DP_SS_CLOSED)
+		return;
+	if (s->state == DP_SS_ACTIVE) {
+		/* Give up ownership only if still ours: a newer login keeps its claim. */
+		uint64_t mine = dp_owner_word(s->w->id, s->conn_id);
+		atomic_compare_exchange_strong_explicit(&s->w->tables->rt[s->master_slot].owner,
+							&mine, 0, memory_order_acq_rel,
+							memory_order_relaxed);
+	}
+	dp_session_set_state(s, DP_SS_CLOSED);
+	dp_stat_add(s->w->st, DP_CTR_CONN_CLOSED, 1);
+}
+
+void dp_session_release(struct dp_session *s)
+{
+	if (s->state == DP_SS_CLOSED) {
+		s->master_id = 0;
+		dp_session_set_state(s, DP_SS_FREE);
+	}
+}
+
+unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget)
+{
+	struct dp_ack_rec acks[32];
+	unsigned int total = 0;
+	while (total < budget) {
+		unsigned int want = budget - total < 32 ? budget - total : 32;
+		unsigned int n = rte_ring_sc_dequeue_burst_elem(w->ack, acks, sizeof(acks[0]), want,
+								NULL);
+		if (n == 0)
+			break;
+		uint64_t now = dp_mono_ns();
+		for (unsigned int i = 0; i < n; i++) {
+			const struct dp_ack_rec *a = &acks[i];
+			const struct dp_master_ent *me = dp_tables_master_find(w->snap, a->master_id);
+			if (me != NULL)
+				dp_master_durable_advance(&w->tables->rt[me->slot], a->sequence);
+			if (a->enq_mono_ns != 0 && now >= a->enq_mono_ns)
+				dp_hist_record(&w->st->enq_to_ack, now - a->enq_mono_ns);
+			struct dp_session *s = w->ops->lookup(w->tctx, a->conn_id);
+			if (s == NULL || s->state != DP_SS_ACTIVE || s->master_id != a->master_id) {
+				dp_stat_add(w->st, DP_CTR_ACK_STALE, 1);
+				continue;
+			}
+			send_ack(s, a->sequence, a->arrival_ns,
+				 a->status == DP_ACK_DUPLICATE ? DECP__ACK__STATUS__STATUS_DUPLICATE
+							       : DECP__ACK__STATUS__STATUS_OK);
+		}
+		total += n;
+	}
+	return total;
+}

@@ -1,0 +1,249 @@
+/*
+ * dp_session: the ingest session layer, shared by every transport (posix epoll stack now,
+ * the userspace TCP stack later). SPEC.md §2-§3, docs/ingest.md.
+ *
+ * A transport gives each connection a struct dp_session and moves bytes:
+ *
+ *     bytes in  --dp_session_input()-->  [frames -> checks -> ingress ring / replies]
+ *     bytes out <--dp_session_out()/dp_session_out_consume()--  out buffer
+ *     ACK ring  --dp_worker_ack_poll()-->  Ack frames into the owning session's out buffer
+ *
+ * Session state machine (one dp_session_set_state() makes every change):
+ *
+ *            open                Hello ok
+ *   FREE ----------> AWAIT_HELLO ----------> ACTIVE
+ *                         |                    |
+ *                         | fatal rejection,   | fatal rejection, revoked token,
+ *                         | idle timeout       | replaced by newer login, idle timeout
+ *                         v                    v
+ *                      CLOSING <---------------+     (reply + Error queued; reads stop)
+ *                         |
+ *                         | transport flushed the out buffer (or gave up)
+ *                         v
+ *   FREE <----------- CLOSED  <--- any state on peer EOF / socket error (dp_session_close)
+ *          slot reused
+ *
+ *   | from        | event                                   | to          |
+ *   |-------------|-----------------------------------------|-------------|
+ *   | FREE        | dp_session_open                         | AWAIT_HELLO |
+ *   | AWAIT_HELLO | valid Hello, token ok, READY            | ACTIVE      |
+ *   | AWAIT_HELLO | any other frame / bad Hello / timeout   | CLOSING     |
+ *   | ACTIVE      | Signal accepted / DUPLICATE / GAP / BUSY| ACTIVE      |
+ *   | ACTIVE      | Heartbeat                               | ACTIVE      |
+ *   | ACTIVE      | fatal rejection (table in docs)         | CLOSING     |
+ *   | CLOSING     | dp_session_close (transport done)       | CLOSED      |
+ *   | any but FREE| dp_session_close (EOF, error)           | CLOSED      |
+ *   | CLOSED      | dp_session_release                      | FREE        |
+ * Invariants (asserted in dp_session_set_state): ACTIVE has master_id != 0 and expect >= 1;
+ * AWAIT_HELLO has master_id == 0; CLOSING/CLOSED have close_reason set unless the peer
+ * closed first (DP_REASON_NONE).
+ *
+ * Hello is checked for: protocol order, the source address's failed-login budget, protocol
+ * version, control READY (Nack UNAVAILABLE: not a failed login), token known, not revoked,
+ * Hello.master_id == the token's master, master keys loaded. docs/ingest.md has the table.
+ *
+ * Checks on every Signal, in this order (the issue's order; each failure is counted by
+ * reason and sent as a protection-event record through the ingress ring):
+ *   1. frame well-formed and within size        OVERSIZE / MALFORMED   -> Error, close
+ *   2. session authenticated: Hello done, token  PROTOCOL / REVOKED     -> Nack STATE or
+ *      still present and not revoked, session                             BAD_TOKEN, close
+ *      still the master's live one               REPLACED               -> Error, close
+ *   3. HMAC-SHA256 over body (constant time)     BAD_HMAC               -> Nack BAD_SIGNATURE,
+ *                                                                          close
+ *   4. body decodes + validates                  MALFORMED              -> Nack, close
+ *   5. Signal.master_id == the token's master    MASTER_MISMATCH        -> Nack, close
+ *   6. sequence: <= last durable                 DUPLICATE              -> Ack DUPLICATE
+ *                > expected                      GAP                    -> Nack GAP(expected)
+ *   7. stamp Server_Arrival_Time, enqueue by value; ring full  BUSY    -> Nack BUSY
+ *
+ * Threading: a worker's sessions and its struct dp_worker are used by that worker thread
+ * only. Nothing here allocates, locks or makes a syscall after dp_worker_init, except the
+ * consumer doorbell in dp_worker_poll_end (one sendto only when the consumer sleeps).
+ */
+#ifndef DECP_DP_SESSION_H
+#define DECP_DP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "dp_shm.h"
+#include "dp_tables.h"
+#include "proto_arena.h"
+#include "proto_frame.h"
+
+#define DP_FRAME_MAX_LIMIT 4096u
+#define DP_SESSION_OUT_CAP (64u * 1024u)
+/* The transport reads at most this much per dp_session_input call, and only while
+ * dp_session_rx_ok() is true: every input frame yields at most one reply (<= 64 bytes), and
+ * the smallest frame is 6 bytes, so one chunk can never overflow the free space asked for. */
+#define DP_SESSION_RX_CHUNK (4u * 1024u)
+#define DP_SESSION_RX_MIN_FREE (48u * 1024u)
+#define DP_LOGIN_BUCKETS 1024u
+
+enum dp_session_state {
+	DP_SS_FREE = 0,
+	DP_SS_AWAIT_HELLO,
+	DP_SS_ACTIVE,
+	DP_SS_CLOSING,
+	DP_SS_CLOSED,
+};
+
+struct dp_session_cfg {
+	uint32_t max_frame;          /* 1..DP_FRAME_MAX_LIMIT */
+	uint64_t idle_timeout_ns;    /* no complete frame for this long -> close */
+};
+
+struct dp_peer {
+	uint8_t family;              /* AF_INET / AF_INET6 / 0 unknown */
+	uint16_t port;               /* host order */
+	uint8_t addr[16];
+};
+
+struct dp_session;
+
+/* Transport callbacks, called from the worker thread. */
+struct dp_transport_ops {
+	/* The live session of conn_id or NULL (closed, or slot reused: generation differs). */
+	struct dp_session *(*lookup)(void *tctx, uint64_t conn_id);
+	/* The session has new output or wants to close: flush it soon. */
+	void (*kick)(void *tctx, struct dp_session *s);
+};
+
+/*
+ * Failed-login limiter per source address, shared by all workers of a process (SO_REUSEPORT
+ * spreads one address's connections over workers). A token bucket per address hash:
+ * login_fail_burst failures, refilled by one per login_fail_refill_ns. Lock-free: each
+ * bucket is a key word and a state word (tokens in thousandths << 40 | last refill in ms),
+ * updated with CAS. Colliding addresses share or take over a bucket: it is a rate limit,
+ * not an identity check.
+ */
+struct dp_login_bucket {
+	_Atomic uint64_t key;
+	_Atomic uint64_t state;
+};
+
+struct dp_login_limiter {
+	uint32_t burst;              /* 1..10000 */
+	uint64_t refill_ns;          /* 0 = never refill */
+	struct dp_login_bucket b[DP_LOGIN_BUCKETS];
+};
+
+/* Prepare a limiter (burst is clamped to 1..10000). */
+void dp_login_limiter_init(struct dp_login_limiter *l, uint32_t burst, uint64_t refill_ns);
+
+struct dp_worker {
+	unsigned int id;
+	struct dp_stats *st;
+	struct rte_ring *ingress;
+	struct rte_ring *ack;
+	struct dp_shm_worker *line;
+	struct dp_shm_hdr *hdr;
+	struct dp_tables *tables;
+	const struct dp_table_snap *snap; /* refreshed by dp_worker_poll_begin */
+	struct dp_session_cfg cfg;
+	const struct dp_transport_ops *ops;
+	void *tctx;
+	struct proto_arena arena;
+	uint8_t arena_buf[PROTO_ARENA_MIN_FOR(DP_FRAME_MAX_LIMIT)];
+	uint32_t enq_since_bell;
+	int bell_fd;                       /* datagram socket to ring the consumer, -1 none */
+	struct sockaddr_un cp_addr;
+	socklen_t cp_addr_len;
+	struct dp_login_limiter *login;   /* shared by the process's workers */
+};
+
+struct dp_session {
+	enum dp_session_state state;
+	uint16_t close_reason;       /* enum dp_reason */
+	uint8_t gap_nacked;          /* one Nack per gap episode (see docs/ingest.md) */
+	uint8_t out_overflow;
+	struct dp_worker *w;
+	uint64_t conn_id;
+	struct dp_peer peer;
+	uint64_t master_id;
+	uint32_t master_slot;
+	uint64_t expect;             /* next sequence this session accepts as new */
+	uint64_t last_frame_ns;      /* CLOCK_MONOTONIC of the last complete frame (or open) */
+	uint8_t token_hash[32];
+	struct proto_frame_decoder dec;
+	uint32_t out_head;
+	uint32_t out_tail;
+	uint8_t dec_buf[DP_FRAME_MAX_LIMIT];
+	uint8_t out[DP_SESSION_OUT_CAP];
+};
+
+/*
+ * Prepare a worker context (init time). shm must be created; tables and the login limiter
+ * initialised (both outlive the worker); ops and tctx are the transport's. The consumer
+ * doorbell socket may fail to open silently: the consumer then polls.
+ * Returns 0 or -EINVAL (bad cfg / id / NULL).
+ */
+int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
+		   struct dp_tables *tables, struct dp_login_limiter *login,
+		   const struct dp_session_cfg *cfg, const struct dp_transport_ops *ops,
+		   void *tctx);
+void dp_worker_fini(struct dp_worker *w);
+
+/* Start of a poll iteration: take the current table snapshot (caller is QSBR-online). */
+void dp_worker_poll_begin(struct dp_worker *w);
+
+/* End of a poll iteration: ring the consumer's doorbell if it sleeps and we enqueued. */
+void dp_worker_poll_end(struct dp_worker *w);
+
+/*
+ * Drain up to `budget` ACK records from this worker's ACK ring: advance each master's
+ * last durable sequence, append Ack frames to live sessions (kick them), count ACKs for
+ * closed connections as ack_stale. Returns the number of records dequeued.
+ */
+unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget);
+
+/* Open a session on a new connection (state FREE -> AWAIT_HELLO). */
+void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id,
+		     const struct dp_peer *peer, uint64_t now_ns);
+
+/*
+ * Feed received bytes (len <= DP_SESSION_RX_CHUNK). Processes every complete frame.
+ * now_ns: CLOCK_MONOTONIC; wall_ns: CLOCK_REALTIME taken at RX (Server_Arrival_Time).
+ * Returns 0 while the session lives, or -ECONNRESET when it is CLOSING (the transport
+ * flushes dp_session_out then closes) -- bytes after the fatal frame are ignored.
+ */
+int dp_session_input(struct dp_session *s, const uint8_t *data, size_t len, uint64_t now_ns,
+		     int64_t wall_ns);
+
+/* Whether the transport may read another chunk (out buffer has room for its replies). */
+bool dp_session_rx_ok(const struct dp_session *s);
+
+/* Pending output: pointer and length (0 when none). */
+size_t dp_session_out(const struct dp_session *s, const uint8_t **p);
+
+/* n bytes of output were written by the transport. */
+void dp_session_out_consume(struct dp_session *s, size_t n);
+
+/*
+ * Timer check (call every ~10-100 ms per session): idle timeout and "replaced by a newer
+ * login" detection. Returns 0, or -ECONNRESET when the session is now CLOSING.
+ */
+int dp_session_tick(struct dp_session *s, uint64_t now_ns);
+
+/* The connection is gone (EOF, error, or CLOSING flushed): -> CLOSED. Idempotent. */
+void dp_session_close(struct dp_session *s);
+
+/* CLOSED -> FREE: the transport may reuse the slot. */
+void dp_session_release(struct dp_session *s);
+
+/* Every state change goes through here; asserts the target state's invariants. */
+void dp_session_set_state(struct dp_session *s, enum dp_session_state to);
+
+const char *dp_session_state_name(enum dp_session_state st);
+
+/* Owner word of a connection (struct dp_master_rt.owner). */
+static inline uint64_t dp_owner_word(unsigned int worker, uint64_t conn_id)
+{
+	return ((uint64_t)(worker + 1u) << 48) | ((conn_id >> 32) & 0xffffffull) << 24 |
+	       (conn_id & 0xffffffull);
+}
+
+#endif

@@ -1,0 +1,319 @@
+/*
+ * dp_shm: the shared-memory segment between decp-dataplane and the control side
+ * (decp-control, decp-testconsumer, tools). SPEC.md §2. docs/ingest.md has the picture.
+ *
+ * One POSIX shm object (/dev/shm/NAME), created by the dataplane, mapped read-write by the
+ * control side. Everything in it is position independent (offsets from the segment base),
+ * so both processes may map it anywhere. Rings are DPDK rte_ring initialised IN the
+ * segment with rte_ring_init(): the control side links librte_ring only and never calls
+ * rte_eal_init().
+ *
+ *   offset 0   struct dp_shm_hdr       layout (write-once) | dataplane live line | control line
+ *              struct dp_shm_worker[n] per worker: doorbell flags, one writer per line
+ *              struct dp_stats[n]      per worker counters + histograms (worker writes)
+ *   off_ctrl   rte_ring ctrl           control -> dataplane, struct dp_ctrl_cmd   (SP/SC)
+ *   off_in[i]  rte_ring ingress[i]     worker i -> control,  struct dp_ingress_rec (SP/SC)
+ *   off_ack[i] rte_ring ack[i]         control -> worker i,  struct dp_ack_rec     (SP/SC)
+ * Single producer and single consumer everywhere: one control process at a time (cp_pid),
+ * which repairs a dead predecessor's half-done ring operation when it attaches.
+ *
+ * Who writes what (each struct below repeats it per cache line):
+ *   layout fields of the header: dataplane, once, before magic is published (release);
+ *   dp_* live line: dataplane main thread; cp_* line: the attached control process;
+ *   worker line: that worker; its "cp" line: the control process; stats: the worker only.
+ *   Ring head/tail lines are rte_ring's own (producer line / consumer line).
+ *
+ * Restart detection: every dataplane start unlinks and creates a NEW object with a new
+ * generation (CLOCK_REALTIME ns at creation). The control side compares the inode of the
+ * name with the one it mapped, the generation, and the dataplane heartbeat (cp_shm.h).
+ */
+#ifndef DECP_DP_SHM_H
+#define DECP_DP_SHM_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DP_SHM_MAGIC 0x5043454431534d48ull /* "HMS1DECP" little endian */
+#define DP_SHM_LAYOUT_VERSION 2u /* 2: every ring SP/SC (was MP ACK/control rings) */
+#define DP_SHM_MAX_WORKERS 16u
+#define DP_CACHE_LINE 64u
+
+/* ---------------------------------------------------------------- records (by value) */
+
+/* Largest Signal body copied into a record. A Signal is ~60-90 bytes on the wire; a body
+ * longer than this is refused at ingest as OVERSIZE (counted), never truncated. */
+#define DP_BODY_MAX 320u
+#define DP_HMAC_LEN 32u
+#define DP_SIG_LEN 64u
+
+enum dp_rec_kind {
+	DP_REC_SIGNAL = 1,     /* a validated signal to make durable and ACK */
+	DP_REC_PROTECTION = 2, /* a rejection at ingest (protection event), informational */
+};
+
+/* Ingress record: worker -> control. 512 bytes. For DP_REC_PROTECTION the body holds up
+ * to DP_BODY_MAX bytes of the offending frame's payload (body_len) for forensics. */
+struct dp_ingress_rec {
+	uint32_t kind;        /* enum dp_rec_kind */
+	uint16_t worker;      /* worker (= ACK ring) that enqueued it */
+	uint16_t reason;      /* PROTECTION: enum dp_reason; SIGNAL: 0 */
+	uint64_t master_id;   /* from the session (PROTECTION: 0 if not logged in) */
+	uint64_t sequence;    /* Signal.sequence (PROTECTION: when known, else 0) */
+	int64_t arrival_ns;   /* Server_Arrival_Time, CLOCK_REALTIME ns at RX */
+	uint64_t conn_id;     /* (slot << 32 | generation) of the worker's connection */
+	uint64_t expected;    /* PROTECTION GAP: expected sequence; else 0 */
+	uint64_t enq_mono_ns; /* CLOCK_MONOTONIC at enqueue, for the worker's ACK histogram */
+	uint16_t body_len;
+	uint16_t hmac_len;
+	uint16_t sig_len;
+	uint16_t proto_reason; /* PROTECTION: decp.ProtectionReason value */
+	uint16_t peer_port;    /* host order */
+	uint8_t peer_family;   /* AF_INET / AF_INET6 / 0 */
+	uint8_t pad0[5];
+	uint8_t peer_addr[16]; /* IPv4 in the first 4 bytes */
+	uint8_t pad1[8];
+	uint8_t hmac[DP_HMAC_LEN];
+	uint8_t sig[DP_SIG_LEN];
+	uint8_t body[DP_BODY_MAX];
+};
+
+enum dp_ack_status {
+	DP_ACK_OK = 1,        /* durable now (decp.Ack.STATUS_OK) */
+	DP_ACK_DUPLICATE = 2, /* was already durable (STATUS_DUPLICATE) */
+};
+
+/* ACK record: control -> worker (the worker of the ingress record). 48 bytes. */
+struct dp_ack_rec {
+	uint64_t master_id;
+	uint64_t sequence;
+	int64_t arrival_ns;   /* copied from the ingress record */
+	uint64_t conn_id;     /* copied from the ingress record */
+	uint64_t enq_mono_ns; /* copied from the ingress record */
+	uint32_t status;      /* enum dp_ack_status */
+	uint32_t pad;
+};
+
+enum dp_ctrl_type {
+	DP_CTRL_ADD_TOKEN = 1,    /* token_hash -> master_id (re-adding un-revokes) */
+	DP_CTRL_REVOKE_TOKEN = 2, /* token_hash revoked: effective on the session's next frame */
+	DP_CTRL_SET_MASTER = 3,   /* master_id: HMAC secret + Ed25519 public key */
+	DP_CTRL_SET_DURABLE = 4,  /* master_id: last durable sequence (restored from storage) */
+	DP_CTRL_READY = 5,        /* go live: accept logins (before: Nack UNAVAILABLE) */
+	DP_CTRL_NOT_READY = 6,    /* stop accepting logins (control restarting) */
+};
+
+/* Control command: control -> dataplane main thread. 128 bytes. */
+struct dp_ctrl_cmd {
+	uint32_t type;            /* enum dp_ctrl_type */
+	uint32_t secret_len;      /* SET_MASTER: 1..32 */
+	uint64_t master_id;
+	uint64_t sequence;        /* SET_DURABLE */
+	uint64_t cookie;          /* echoed in dp_shm_hdr.dp_ctrl_last_cookie once applied */
+	uint8_t token_hash[32];   /* SHA-256(license token) */
+	uint8_t secret[32];
+	uint8_t pubkey[32];
+};
+
+/* ---------------------------------------------------------------- stats */
+
+/* Every counted event, by name. Rejection reasons first so they index DP_REASON_*. */
+#define DP_REASON_LIST(X)                                                                  \
+	X(OVERSIZE, "oversize")               /* frame length 0 / over max, or body too big */ \
+	X(MALFORMED, "malformed")             /* undecodable frame or Signal body */           \
+	X(PROTOCOL, "protocol")               /* message out of protocol order */              \
+	X(BAD_TOKEN, "bad_token")             /* unknown token hash */                         \
+	X(REVOKED, "revoked")                 /* token revoked (at login or later) */          \
+	X(BAD_HMAC, "bad_hmac")               /* HMAC mismatch or wrong length */              \
+	X(MASTER_MISMATCH, "master_mismatch") /* Hello/Signal master id != token's */          \
+	X(DUPLICATE, "duplicate")             /* seq <= last durable: Ack DUPLICATE */         \
+	X(GAP, "gap")                         /* seq > expected: Nack GAP */                   \
+	X(BUSY, "busy")                       /* ingress ring full: Nack BUSY */               \
+	X(IDLE_TIMEOUT, "idle_timeout")       /* no complete frame for idle timeout */         \
+	X(LOGIN_RATE, "login_rate")           /* too many failed logins from this address */   \
+	X(NOT_READY, "not_ready")             /* login before control said READY */            \
+	X(REPLACED, "replaced")               /* newer login of the same master */             \
+	X(OUT_OVERFLOW, "out_overflow")       /* peer does not read its ACKs */                \
+	X(VERSION, "version")                 /* unsupported protocol_version */
+
+enum dp_reason {
+	DP_REASON_NONE = 0,
+#define DP_X(n, s) DP_REASON_##n,
+	DP_REASON_LIST(DP_X)
+#undef DP_X
+	DP_REASON_COUNT
+};
+
+#define DP_COUNTER_LIST(X)                                                       \
+	X(CONN_ACCEPTED, "conn_accepted")                                        \
+	X(CONN_CLOSED, "conn_closed")                                            \
+	X(CONN_REFUSED, "conn_refused")       /* no free connection slot */     \
+	X(RX_BYTES, "rx_bytes")                                                  \
+	X(RX_FRAMES, "rx_frames")                                                \
+	X(LOGINS, "logins")                                                      \
+	X(HEARTBEATS, "heartbeats")                                              \
+	X(SIGNALS_ENQUEUED, "signals_enqueued")                                  \
+	X(SIGNALS_REENQUEUED, "signals_reenqueued") /* resent, not yet durable */ \
+	X(ACKS_SENT, "acks_sent")                                                \
+	X(NACKS_SENT, "nacks_sent")                                              \
+	X(ACK_STALE, "ack_stale")   /* ACK for a closed connection: not sent */ \
+	X(PROT_EVENTS, "prot_events")                                            \
+	X(PROT_EVENT_RING_FULL, "prot_event_ring_full") /* event counted only */ \
+	X(DOORBELLS, "doorbells")
+
+enum dp_counter {
+	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */
+	DP_CTR_FIRST = DP_REASON_COUNT,
+#define DP_X(n, s) DP_CTR_##n,
+	DP_COUNTER_LIST(DP_X)
+#undef DP_X
+	DP_CTR_COUNT
+};
+
+/* Log-linear histogram of nanoseconds: 16 linear sub-buckets per power of two (<= 6.25 %
+ * relative error), values 0 .. 2^48 ns. Bucket math in dp_hist.h. */
+#define DP_HIST_SUB_BITS 4u
+#define DP_HIST_BUCKETS ((48u - DP_HIST_SUB_BITS + 1u) << DP_HIST_SUB_BITS)
+
+struct dp_hist {
+	_Atomic uint64_t count;
+	_Atomic uint64_t sum_ns;
+	_Atomic uint64_t bucket[DP_HIST_BUCKETS];
+};
+
+/* Per worker. Written by that worker thread only (plain load + relaxed store, no locked
+ * instruction); read by anyone with relaxed loads (monotonic counters, torn reads across
+ * counters are acceptable for monitoring). */
+struct dp_stats {
+	alignas(DP_CACHE_LINE) _Atomic uint64_t ctr[DP_CTR_COUNT];
+	alignas(DP_CACHE_LINE) struct dp_hist rx_to_enq;  /* RX stamp -> ingress enqueue */
+	alignas(DP_CACHE_LINE) struct dp_hist enq_to_ack; /* ingress enqueue -> ACK dequeued */
+};
+
+/* ---------------------------------------------------------------- header */
+
+enum dp_shm_state {
+	DP_SHM_STATE_INIT = 0,    /* being built: do not attach yet */
+	DP_SHM_STATE_RUNNING = 1,
+	DP_SHM_STATE_STOPPED = 2, /* dataplane exited cleanly: re-attach to the next one */
+};
+
+/* Per-worker doorbell flags. A side about to sleep sets its flag, re-checks its ring, then
+ * sleeps; the other side rings (one datagram to the sleeper's abstract unix socket) only
+ * when the flag is set, so a busy pipeline makes no doorbell syscalls. */
+struct dp_shm_worker {
+	/* written by the worker */
+	alignas(DP_CACHE_LINE) _Atomic uint32_t worker_sleeping; /* in epoll_wait */
+	_Atomic uint32_t worker_alive;
+	_Atomic uint64_t worker_heartbeat_ns;
+	/* written by the control process */
+	alignas(DP_CACHE_LINE) _Atomic uint64_t cp_acks;
+};
+
+struct dp_shm_hdr {
+	/* Layout: written once by the dataplane before `magic` is stored (release). */
+	alignas(DP_CACHE_LINE) _Atomic uint64_t magic;
+	uint32_t layout_version;
+	uint32_t hdr_size;            /* sizeof(struct dp_shm_hdr) */
+	uint64_t total_size;          /* bytes of the whole segment */
+	int64_t generation;           /* CLOCK_REALTIME ns at creation: changes per restart */
+	uint32_t n_workers;
+	uint32_t ingress_entries;     /* ring capacity (power of two) */
+	uint32_t ack_entries;
+	uint32_t ctrl_entries;
+	uint32_t ingress_elem_size;   /* sizeof(struct dp_ingress_rec) */
+	uint32_t ack_elem_size;
+	uint32_t ctrl_elem_size;
+	uint32_t stats_size;          /* sizeof(struct dp_stats) */
+	uint32_t counter_count;       /* DP_CTR_COUNT */
+	uint32_t hist_buckets;        /* DP_HIST_BUCKETS */
+	uint32_t max_body;            /* DP_BODY_MAX */
+	int32_t dp_pid;
+	uint64_t off_workers;         /* struct dp_shm_worker[n_workers] */
+	uint64_t off_stats;           /* struct dp_stats[n_workers] */
+	uint64_t off_ctrl;
+	uint64_t off_ingress[DP_SHM_MAX_WORKERS];
+	uint64_t off_ack[DP_SHM_MAX_WORKERS];
+	char doorbell_prefix[96];     /* abstract socket names: "<prefix>w<i>" and "<prefix>cp" */
+
+	/* Dataplane live line: written by the dataplane main thread. */
+	alignas(DP_CACHE_LINE) _Atomic uint32_t dp_state;   /* enum dp_shm_state */
+	_Atomic uint32_t dp_ready;                          /* READY command applied */
+	_Atomic uint64_t dp_heartbeat_ns;                   /* CLOCK_MONOTONIC, every ~10 ms */
+	_Atomic uint64_t dp_ctrl_applied;                   /* commands applied so far */
+	_Atomic uint64_t dp_ctrl_rejected;                  /* malformed commands */
+	_Atomic uint64_t dp_ctrl_last_cookie;
+
+	/* Control line: written by the attached control process. */
+	alignas(DP_CACHE_LINE) _Atomic int32_t cp_pid;      /* 0 when none attached */
+	_Atomic uint32_t cp_sleeping;                       /* waiting for ingress records */
+	_Atomic uint64_t cp_heartbeat_ns;                   /* CLOCK_MONOTONIC */
+	_Atomic uint64_t cp_attach_count;
+};
+
+/* Segment creation parameters. Entries are rounded up to a power of two. */
+struct dp_shm_params {
+	const char *name;           /* shm name, e.g. "/decp-ingest" (leading '/' added if missing) */
+	uint32_t n_workers;         /* 1..DP_SHM_MAX_WORKERS */
+	uint32_t ingress_entries;   /* per worker, >= 8 */
+	uint32_t ack_entries;       /* per worker, >= 8 */
+	uint32_t ctrl_entries;      /* >= 8 */
+};
+
+/* A mapped segment, either side. Pointers are this process's. */
+struct dp_shm {
+	struct dp_shm_hdr *hdr;
+	size_t size;
+	char name[64];
+	struct rte_ring *ctrl;
+	struct rte_ring *ingress[DP_SHM_MAX_WORKERS];
+	struct rte_ring *ack[DP_SHM_MAX_WORKERS];
+	struct dp_shm_worker *workers;
+	struct dp_stats *stats;
+};
+
+/*
+ * Compute the layout for p and write it into a zeroed header h (no memory mapped).
+ * Returns 0, or -EINVAL (bad counts / name), -E2BIG (segment over 4 GiB).
+ */
+int dp_shm_layout(const struct dp_shm_params *p, struct dp_shm_hdr *h);
+
+/*
+ * Create the segment (dataplane side, init only): unlink any old object of that name,
+ * create, size, map, build every ring, then publish magic with state RUNNING.
+ * Returns 0, or a negative errno (-EINVAL bad params, shm_open/ftruncate/mmap errno).
+ * On failure nothing is left behind.
+ */
+int dp_shm_create(struct dp_shm *shm, const struct dp_shm_params *p);
+
+/*
+ * Resolve the ring/stats pointers of an already validated header mapped at shm->hdr.
+ * Used by both sides. Returns 0 or -EPROTO when an offset lies outside the mapping.
+ */
+int dp_shm_resolve(struct dp_shm *shm);
+
+/* Dataplane: mark STOPPED, unmap and unlink. Safe on a zeroed struct. */
+void dp_shm_destroy(struct dp_shm *shm);
+
+/* Names of counters ("bad_hmac", "signals_enqueued"...), or "?" when out of range. */
+const char *dp_counter_name(unsigned int ctr);
+const char *dp_reason_name(unsigned int reason);
+
+/* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds (vDSO, no syscall on Linux x86-64). */
+uint64_t dp_mono_ns(void);
+int64_t dp_wall_ns(void);
+
+/* Single-writer counter increment (see struct dp_stats). */
+static inline void dp_stat_add(struct dp_stats *st, unsigned int ctr, uint64_t v)
+{
+	uint64_t cur = atomic_load_explicit(&st->ctr[ctr], memory_order_relaxed);
+	atomic_store_explicit(&st->ctr[ctr], cur + v, memory_order_relaxed);
+}
+
+static inline uint64_t dp_stat_get(const struct dp_stats *st, unsigned int ctr)
+{
+	return atomic_load_explicit(&st->ctr[ctr], memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,325 @@
+/* Ingest test harness. Contract in ingest_harness.h. */
+#include "ingest_harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto_frame.h"
+#include "proto_hmac.h"
+#include "proto_msg.h"
+
+extern char **environ;
+
+const char *ih_dataplane_bin;
+const char *ih_consumer_bin;
+const char *ih_master_bin;
+
+static unsigned int counter;
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%s", e->dir, name);
+	return buf;
+}
+
+int ih_init(struct ih_env *e, const char *tag)
+{
+	memset(e, 0, sizeof(*e));
+	e->dp_pid = -1;
+	snprintf(e->dir, sizeof(e->dir), "/tmp/decp-ingest-%s-%d-%u-XXXXXX", tag, (int)getpid(),
+		 counter);
+	snprintf(e->shm, sizeof(e->shm), "decpt-%d-%u", (int)getpid(), counter++);
+	return mkdtemp(e->dir) != NULL ? 0 : -1;
+}
+
+pid_t ih_spawn(struct ih_env *e, const char *name, const char *const *argv)
+{
+	char out[512], err[512];
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	snprintf(out, sizeof(out), "%s/%s.out", e->dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", e->dir, name);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc == 0 ? pid : -1;
+}
+
+int ih_wait(pid_t pid, int timeout_ms)
+{
+	int st;
+	for (int waited = 0;; waited += 10) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0)
+			return -1;
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+}
+
+void ih_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGCONT);
+	kill(pid, SIGTERM);
+	if (ih_wait(pid, 5000) < 0)
+		fprintf(stderr, "ih_stop: pid %d needed SIGKILL\n", (int)pid);
+}
+
+int ih_dataplane_start(struct ih_env *e, const char *const *extra)
+{
+	char portfile[512], listen[32];
+	/* A restart reuses the port the first start was given (SO_REUSEADDR). */
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned int)e->port);
+	const char *argv[64];
+	int n = 0;
+	ih_path(e, "port", portfile, sizeof(portfile));
+	argv[n++] = ih_dataplane_bin;
+	argv[n++] = "--stack";
+	argv[n++] = "posix";
+	argv[n++] = "--listen";
+	argv[n++] = listen;
+	argv[n++] = "--shm";
+	argv[n++] = e->shm;
+	argv[n++] = "--port-file";
+	argv[n++] = portfile;
+	for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	unlink(portfile);
+	e->dp_pid = ih_spawn(e, "dataplane", argv);
+	if (e->dp_pid < 0)
+		return -1;
+	for (int i = 0; i < 1000; i++) {
+		FILE *f = fopen(portfile, "r");
+		if (f != NULL) {
+			unsigned int p = 0;
+			int ok = fscanf(f, "%u", &p) == 1;
+			fclose(f);
+			if (ok && p > 0) {
+				e->port = (uint16_t)p;
+				return 0;
+			}
+		}
+		if (waitpid(e->dp_pid, NULL, WNOHANG) == e->dp_pid) {
+			e->dp_pid = -1;
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+void ih_cleanup(struct ih_env *e)
+{
+	if (e->dp_pid > 0)
+		ih_stop(e->dp_pid);
+	e->dp_pid = -1;
+	char p[300];
+	snprintf(p, sizeof(p), "/%s", e->shm);
+	shm_unlink(p);
+	if (getenv("IH_KEEP") != NULL || e->dir[0] == '\0')
+		return;
+	DIR *d = opendir(e->dir);
+	if (d != NULL) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			char f[600];
+			snprintf(f, sizeof(f), "%s/%s", e->dir, de->d_name);
+			unlink(f);
+		}
+		closedir(d);
+	}
+	rmdir(e->dir);
+}
+
+/* ---------------------------------------------------------------- raw client */
+
+int ih_connect(uint16_t port)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int ih_send_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n > 0) {
+		ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int send_master_frame(int fd, Decp__MasterFrame *f)
+{
+	uint8_t buf[8192];
+	ssize_t n = proto_msg_frame_pack(&f->base, sizeof(buf) - 4, buf, sizeof(buf));
+	return n > 0 ? ih_send_all(fd, buf, (size_t)n) : -1;
+}
+
+int ih_send_hello(int fd, const char *token, uint64_t master_id)
+{
+	Decp__Hello h = DECP__HELLO__INIT;
+	h.license_token = (char *)token;
+	h.master_id = master_id;
+	h.client_version = "ingest-test";
+	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+	f.hello = &h;
+	return send_master_frame(fd, &f);
+}
+
+int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
+		   bool corrupt_hmac)
+{
+	Decp__Signal s = DECP__SIGNAL__INIT;
+	s.master_id = master_id;
+	s.sequence = seq;
+	s.symbol = "EURUSD";
+	s.order_type = DECP__ORDER_TYPE__ORDER_TYPE_BUY;
+	s.volume = 10;
+	s.price = 108120;
+	s.position_ticket = 1000 + seq;
+	s.master_time_ns = 1700000000000000000ll;
+	uint8_t body[256], mac[32], sig[64];
+	size_t blen = decp__signal__pack(&s, body);
+	struct proto_hmac_key k;
+	proto_hmac_key_init(&k, secret, 32);
+	proto_hmac_compute(&k, body, blen, mac);
+	if (corrupt_hmac)
+		mac[7] ^= 0x40;
+	memset(sig, 0, sizeof(sig));
+	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
+	ss.body.data = body;
+	ss.body.len = blen;
+	ss.hmac.data = mac;
+	ss.hmac.len = 32;
+	ss.ed25519_sig.data = sig;
+	ss.ed25519_sig.len = 64;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
+	f.signal = &ss;
+	return send_master_frame(fd, &f);
+}
+
+int ih_send_heartbeat(int fd)
+{
+	Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+	hb.time_ns = 1;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
+	f.heartbeat = &hb;
+	return send_master_frame(fd, &f);
+}
+
+/* Read exactly n bytes within the deadline. 1 ok, 0 timeout, -1 EOF/error. */
+static int read_n(int fd, uint8_t *p, size_t n, int timeout_ms)
+{
+	while (n > 0) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int r = poll(&pf, 1, timeout_ms);
+		if (r == 0)
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		ssize_t k = recv(fd, p, n, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+Decp__IngestFrame *ih_recv(int fd, int timeout_ms, bool *eof)
+{
+	uint8_t hdr[4], buf[8192];
+	*eof = false;
+	int r = read_n(fd, hdr, 4, timeout_ms);
+	if (r <= 0) {
+		*eof = r < 0;
+		return NULL;
+	}
+	size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	if (len == 0 || len > sizeof(buf))
+		return NULL;
+	r = read_n(fd, buf, len, timeout_ms);
+	if (r <= 0) {
+		*eof = r < 0;
+		return NULL;
+	}
+	return proto_ingest_frame_decode(buf, len, NULL);
+}
+
+void ih_frame_free(Decp__IngestFrame *f)
+{
+	if (f != NULL)
+		proto_msg_free(&f->base, NULL);
+}
+
+bool ih_wait_closed(int fd, int timeout_ms)
+{
+	for (int i = 0; i < 100; i++) {
+		bool eof;
+		Decp__IngestFrame *f = ih_recv(fd, timeout_ms, &eof);
+		if (f == NULL)
+			return eof;
+		ih_frame_free(f);
+	}
+	return false;
+}

@@ -1,0 +1,74 @@
+/*
+ * Helpers for the ingest tests: start/stop real processes (decp-dataplane,
+ * decp-testconsumer, decp-master) with their own shm names, ports (bound by the dataplane
+ * on port 0 and reported through --port-file) and temp directory; a raw master client
+ * that speaks the wire protocol frame by frame for the bad-input cases.
+ * Everything started is stopped by pid in ih_cleanup(), also after a failed assertion.
+ */
+#ifndef DECP_INGEST_HARNESS_H
+#define DECP_INGEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "decp.pb-c.h"
+
+struct ih_env {
+	char dir[256];       /* private temp dir, removed by ih_cleanup */
+	char shm[64];        /* unique shm name */
+	uint16_t port;
+	pid_t dp_pid;
+};
+
+/* Paths of the programs under test, set by main() from argv. */
+extern const char *ih_dataplane_bin;
+extern const char *ih_consumer_bin;
+extern const char *ih_master_bin;
+
+/* Make dir and shm name unique for this test. Returns 0 or -1. */
+int ih_init(struct ih_env *e, const char *tag);
+
+/* Start decp-dataplane with extra args (NULL-terminated list); waits for the port file.
+ * The first start binds port 0 (any free port); a later start (restart) binds e->port.
+ * Returns 0 or -1. */
+int ih_dataplane_start(struct ih_env *e, const char *const *extra);
+
+/* Spawn a program with argv (argv[0] = path); stdout/stderr to dir/<name>.out/.err.
+ * Returns the pid or -1. */
+pid_t ih_spawn(struct ih_env *e, const char *name, const char *const *argv);
+
+/* Wait for pid up to timeout_ms; returns the exit status (0..255), 128+signal, or -1 on
+ * timeout (the process is then killed). */
+int ih_wait(pid_t pid, int timeout_ms);
+
+/* SIGTERM then SIGKILL after 2 s. */
+void ih_stop(pid_t pid);
+
+/* Stop the dataplane, remove temp files and the shm object. */
+void ih_cleanup(struct ih_env *e);
+
+/* Path helper: dir/name into buf. */
+const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- raw client */
+
+int ih_connect(uint16_t port);   /* blocking TCP connect to 127.0.0.1; fd or -1 */
+int ih_send_all(int fd, const void *p, size_t n);
+int ih_send_hello(int fd, const char *token, uint64_t master_id);
+/* Build and send a signed signal; hmac_key NULL = all-zero MAC. */
+int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
+		   bool corrupt_hmac);
+int ih_send_heartbeat(int fd);
+
+/*
+ * Read the next ingest frame within timeout_ms. Returns the frame (free with
+ * ih_frame_free), or NULL on timeout, EOF or error; *eof is set to true on EOF/reset.
+ */
+Decp__IngestFrame *ih_recv(int fd, int timeout_ms, bool *eof);
+void ih_frame_free(Decp__IngestFrame *f);
+
+/* true when the peer closes the connection within timeout_ms (frames before are skipped). */
+bool ih_wait_closed(int fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * Unit tests of the transport-independent session layer (dp_session): bytes in, bytes out,
+ * records in the real ingress ring of a real segment, ACKs through the real ACK ring. The
+ * "transport" here is just this file handing bytes over, as dp_posix does with sockets.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <rte_ring.h>
+
+#include "dp_session.h"
+#include "dp_shm.h"
+#include "dp_tables.h"
+#include "proto_hmac.h"
+#include "proto_msg.h"
+
+#define NS 4
+static struct dp_shm shm;
+static struct dp_tables tables;
+static struct dp_login_limiter limiter;
+static struct dp_worker *wk;
+static struct dp_session *sess; /* NS sessions */
+static uint32_t gens[NS];
+static uint8_t secret[32] = {1, 2, 3};
+static const char *token = "unit-token";
+
+static struct dp_session *op_lookup(void *tctx, uint64_t conn_id)
+{
+	(void)tctx;
+	uint32_t slot = (uint32_t)(conn_id >> 32);
+	return slot < NS && gens[slot] == (uint32_t)conn_id ? &sess[slot] : NULL;
+}
+
+static void op_kick(void *tctx, struct dp_session *s)
+{
+	(void)tctx;
+	(void)s;
+}
+
+static const struct dp_transport_ops ops = {.lookup = op_lookup, .kick = op_kick};
+
+static void apply(struct dp_ctrl_cmd *c, unsigned int n)
+{
+	unsigned int rej;
+	CU_ASSERT_FATAL(dp_tables_apply(&tables, c, n, &rej) == 0);
+	CU_ASSERT(rej == 0);
+}
+
+static int setup(void)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "decpu-sess-%d", (int)getpid());
+	struct dp_shm_params p = {.name = name, .n_workers = 1, .ingress_entries = 16,
+				  .ack_entries = 64, .ctrl_entries = 16};
+	if (dp_shm_create(&shm, &p) != 0 || dp_tables_init(&tables, 16) != 0)
+		return -1;
+	dp_login_limiter_init(&limiter, 5, 1000000000ull);
+	wk = calloc(1, sizeof(*wk));
+	sess = calloc(NS, sizeof(*sess));
+	struct dp_session_cfg cfg = {.max_frame = 4096, .idle_timeout_ns = 1000000000ull};
+	if (wk == NULL || sess == NULL ||
+	    dp_worker_init(wk, 0, &shm, &tables, &limiter, &cfg, &ops, NULL) != 0)
+		return -1;
+	struct dp_ctrl_cmd c[3];
+	memset(c, 0, sizeof(c));
+	unsigned int len = 0;
+	c[0].type = DP_CTRL_ADD_TOKEN;
+	c[0].master_id = 5;
+	EVP_Digest(token, strlen(token), c[0].token_hash, &len, EVP_sha256(), NULL);
+	c[1].type = DP_CTRL_SET_MASTER;
+	c[1].master_id = 5;
+	c[1].secret_len = 32;
+	memcpy(c[1].secret, secret, 32);
+	unsigned int rej;
+	if (dp_tables_apply(&tables, c, 2, &rej) != 0 || rej != 0)
+		return -1;
+	atomic_store(&shm.hdr->dp_ready, 1);
+	return 0;
+}
+
+static int teardown(void)
+{
+	dp_worker_fini(wk);
+	free(wk);
+	free(sess);
+	dp_tables_fini(&tables);
+	dp_shm_destroy(&shm);
+	return 0;
+}
+
+static struct dp_session *open_session(unsigned int slot)
+{
+	struct dp_session *s = &sess[slot];
+	if (s->state != DP_SS_FREE) {
+		dp_session_close(s);
+		dp_session_release(s);
+	}
+	gens[slot]++;
+	struct dp_peer peer = {.family = 2, .port = 1000 + (uint16_t)slot};
+	peer.addr[0] = 127;
+	peer.addr[3] = 1;
+	dp_worker_poll_begin(wk);
+	dp_session_open(s, wk, (uint64_t)slot << 32 | gens[slot], &peer, 1000);
+	return s;
+}
+
+static size_t frame_hello(uint8_t *out, size_t cap, const char *tok, uint64_t master)
+{
+	Decp__Hello h = DECP__HELLO__INIT;
+	h.license_token = (char *)tok;
+	h.master_id = master;
+	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+	f.hello = &h;
+	ssize_t n = proto_msg_frame_pack(&f.base, 4096, out, cap);
+	CU_ASSERT_FATAL(n > 0);
+	return (size_t)n;
+}
+
+static size_t frame_signal(uint8_t *out, size_t cap, uint64_t master, uint64_t seq)
+{
+	Decp__Signal s = DECP__SIGNAL__INIT;
+	s.master_id = master;
+	s.sequence = seq;
+	s.symbol = "EURUSD";
+	s.order_type = DECP__ORDER_TYPE__ORDER_TYPE_SELL;
+	s.volume = 1;
+	s.price = 108000;
+	s.position_ticket = 9;
+	s.master_time_ns = 5;
+	uint8_t body[200], mac[32], sig[64];
+	size_t blen = decp__signal__pack(&s, body);
+	struct proto_hmac_key k;
+	proto_hmac_key_init(&k, secret, 32);
+	proto_hmac_compute(&k, body, blen, mac);
+	memset(sig, 0xab, sizeof(sig));
+	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
+	ss.body.data = body;
+	ss.body.len = blen;
+	ss.hmac.data = mac;
+	ss.hmac.len = 32;
+	ss.ed25519_sig.data = sig;
+	ss.ed25519_sig.len = 64;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
+	f.signal = &ss;
+	ssize_t n = proto_msg_frame_pack(&f.base, 4096, out, cap);
+	CU_ASSERT_FATAL(n > 0);
+	return (size_t)n;
+}
+
+/* Pop the next reply frame from the session's output. */
+static Decp__IngestFrame *pop_reply(struct dp_session *s)
+{
+	const uint8_t *p;
+	size_t len = dp_session_out(s, &p);
+	if (len < 4)
+		return NULL;
+	size_t flen = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+	if (len < 4 + flen)
+		return NULL;
+	Decp__IngestFrame *f = proto_ingest_frame_decode(p + 4, flen, NULL);
+	dp_session_out_consume(s, 4 + flen);
+	return f;
+}
+
+static int reply_kind(struct dp_session *s, uint64_t *a, uint64_t *b)
+{
+	Decp__IngestFrame *f = pop_reply(s);
+	if (f == NULL)
+		return -1;
+	int k = (int)f->kind_case;
+	if (k == DECP__INGEST_FRAME__KIND_HELLO_ACK)
+		*a = f->hello_ack->next_expected_sequence;
+	else if (k == DECP__INGEST_FRAME__KIND_ACK)
+		*a = f->ack->sequence, *b = (uint64_t)f->ack->status;
+	else if (k == DECP__INGEST_FRAME__KIND_NACK)
+		*a = (uint64_t)f->nack->reason, *b = f->nack->expected_sequence;
+	else if (k == DECP__INGEST_FRAME__KIND_ERROR)
+		*a = (uint64_t)f->error->code;
+	proto_msg_free(&f->base, NULL);
+	return k;
+}
+
+static unsigned int drain_ingress(struct dp_ingress_rec *out, unsigned int max)
+{
+	return rte_ring_sc_dequeue_burst_elem(shm.ingress[0], out, sizeof(*out), max, NULL);
+}
+
+static void ack_all(void)
+{
+	struct dp_ingress_rec r[16];
+	unsigned int n = drain_ingress(r, 16);
+	for (unsigned int i = 0; i < n; i++) {
+		if (r[i].kind != DP_REC_SIGNAL)
+			continue;
+		struct dp_ack_rec a = {.master_id = r[i].master_id, .sequence = r[i].sequence,
+				       .arrival_ns = r[i].arrival_ns, .conn_id = r[i].conn_id,
+				       .status = DP_ACK_OK};
+		CU_ASSERT(rte_ring_enqueue_elem(shm.ack[0], &a, sizeof(a)) == 0);
+	}
+	dp_worker_ack_poll(wk, 64);
+}
+
+static void reset_master(void)
+{
+	struct dp_ctrl_cmd c;
+	memset(&c, 0, sizeof(c));
+	c.type = DP_CTRL_SET_DURABLE;
+	c.master_id = 5;
+	apply(&c, 1);
+	struct dp_ingress_rec r[16];
+	while (drain_ingress(r, 16) > 0) {
+	}
+}
+
+static void test_login_signal_ack(void)
+{
+	uint8_t buf[1024];
+	uint64_t a = 0, b = 0;
+	reset_master();
+	struct dp_session *s = open_session(0);
+	CU_ASSERT(s->state == DP_SS_AWAIT_HELLO);
+	size_t n = frame_hello(buf, sizeof(buf), token, 5);
+	CU_ASSERT(dp_session_input(s, buf, n, 2000, 77) == 0);
+	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK && a == 1);
+	n = frame_signal(buf, sizeof(buf), 5, 1);
+	CU_ASSERT(dp_session_input(s, buf, n, 3000, 123456789) == 0);
+	struct dp_ingress_rec r;
+	CU_ASSERT_FATAL(drain_ingress(&r, 1) == 1);
+	CU_ASSERT(r.kind == DP_REC_SIGNAL && r.master_id == 5 && r.sequence == 1);
+	CU_ASSERT(r.arrival_ns == 123456789); /* stamped with the transport's RX time */
+	CU_ASSERT(r.sig_len == 64 && r.sig[0] == 0xab && r.hmac_len == 32);
+	CU_ASSERT(r.body_len > 0 && r.body_len <= DP_BODY_MAX);
+	CU_ASSERT(reply_kind(s, &a, &b) == -1); /* no ACK before durable */
+	struct dp_ack_rec ack = {.master_id = 5, .sequence = 1, .arrival_ns = r.arrival_ns,
+				 .conn_id = r.conn_id, .status = DP_ACK_OK};
+	CU_ASSERT(rte_ring_enqueue_elem(shm.ack[0], &ack, sizeof(ack)) == 0);
+	CU_ASSERT(dp_worker_ack_poll(wk, 64) == 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_ACK && a == 1 &&
+		  b == DECP__ACK__STATUS__STATUS_OK);
+	const struct dp_master_ent *me = dp_tables_master_find(wk->snap, 5);
+	CU_ASSERT(atomic_load(&tables.rt[me->slot].last_durable) == 1);
+	/* an ACK for a connection that is gone is counted, not delivered */
+	dp_session_close(s);
+	dp_session_release(s);
+	uint64_t stale = dp_stat_get(wk->st, DP_CTR_ACK_STALE);
+	CU_ASSERT(rte_ring_enqueue_elem(shm.ack[0], &ack, sizeof(ack)) == 0);
+	dp_worker_ack_poll(wk, 64);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_ACK_STALE) == stale + 1);
+}
+
+/* Boundary: a stream of several frames fed one byte at a time. */
+static void test_byte_by_byte(void)
+{
+	uint8_t buf[4096];
+	uint64_t a = 0, b = 0;
+	reset_master();
+	struct dp_session *s = open_session(1);
+	size_t n = frame_hello(buf, sizeof(buf), token, 5);
+	for (uint64_t q = 1; q <= 3; q++)
+		n += frame_signal(buf + n, sizeof(buf) - n, 5, q);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT(dp_session_input(s, buf + i, 1, 5000 + i, 1) == 0);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	struct dp_ingress_rec r[4];
+	CU_ASSERT(drain_ingress(r, 4) == 3);
+	CU_ASSERT(r[0].sequence == 1 && r[1].sequence == 2 && r[2].sequence == 3);
+	CU_ASSERT(s->expect == 4);
+}
+
+static void test_busy_then_resend(void)
+{
+	uint8_t buf[1024];
+	uint64_t a = 0, b = 0;
+	reset_master();
+	struct dp_session *s = open_session(2);
+	size_t n = frame_hello(buf, sizeof(buf), token, 5);
+	dp_session_input(s, buf, n, 1, 1);
+	reply_kind(s, &a, &b);
+	/* 16-entry ring holds 15 */
+	for (uint64_t q = 1; q <= 15; q++) {
+		n = frame_signal(buf, sizeof(buf), 5, q);
+		CU_ASSERT(dp_session_input(s, buf, n, 1, 1) == 0);
+	}
+	uint64_t busy0 = dp_stat_get(wk->st, DP_CTR_REASON_BASE + DP_REASON_BUSY);
+	n = frame_signal(buf, sizeof(buf), 5, 16);
+	dp_session_input(s, buf, n, 1, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_BUSY);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_REASON_BASE + DP_REASON_BUSY) == busy0 + 1);
+	/* pipelined 17 is a gap, counted, but the BUSY already told the master: no 2nd Nack */
+	n = frame_signal(buf, sizeof(buf), 5, 17);
+	dp_session_input(s, buf, n, 1, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == -1);
+	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	/* consumer catches up; the resend of 16 goes in */
+	ack_all();
+	for (int i = 0; i < 15; i++)
+		CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_ACK);
+	n = frame_signal(buf, sizeof(buf), 5, 16);
+	dp_session_input(s, buf, n, 1, 1);
+	struct dp_ingress_rec r;
+	CU_ASSERT(drain_ingress(&r, 1) == 1 && r.sequence == 16);
+	/* duplicate of a durable one: Ack DUPLICATE, not enqueued */
+	n = frame_signal(buf, sizeof(buf), 5, 3);
+	dp_session_input(s, buf, n, 1, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_ACK && a == 3 &&
+		  b == DECP__ACK__STATUS__STATUS_DUPLICATE);
+	CU_ASSERT(drain_ingress(&r, 1) == 1 && r.kind == DP_REC_PROTECTION &&
+		  r.reason == DP_REASON_DUPLICATE);
+}
+
+static void test_idle_and_replaced(void)
+{
+	uint8_t buf[1024];
+	uint64_t a = 0, b = 0;
+	reset_master();
+	struct dp_session *s1 = open_session(0);
+	size_t n = frame_hello(buf, sizeof(buf), token, 5);
+	dp_session_input(s1, buf, n, 1000, 1);
+	reply_kind(s1, &a, &b);
+	struct dp_session *s2 = open_session(1);
+	dp_session_input(s2, buf, n, 2000, 1);
+	CU_ASSERT(reply_kind(s2, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	/* the older session notices at its next tick */
+	CU_ASSERT(dp_session_tick(s1, 3000) == -ECONNRESET);
+	CU_ASSERT(s1->state == DP_SS_CLOSING && s1->close_reason == DP_REASON_REPLACED);
+	CU_ASSERT(reply_kind(s1, &a, &b) == DECP__INGEST_FRAME__KIND_ERROR &&
+		  a == DECP__ERROR__CODE__CODE_REPLACED);
+	CU_ASSERT(dp_session_input(s1, buf, n, 3000, 1) == -ECONNRESET); /* no more reads */
+	dp_session_close(s1);
+	CU_ASSERT(s1->state == DP_SS_CLOSED);
+	/* closing the older one does not steal ownership back */
+	CU_ASSERT(dp_session_tick(s2, 4000) == 0);
+	/* idle: exactly the timeout is still fine, one ns more closes */
+	CU_ASSERT(dp_session_tick(s2, 2000 + 1000000000ull) == 0);
+	CU_ASSERT(dp_session_tick(s2, 2001 + 1000000000ull) == -ECONNRESET);
+	CU_ASSERT(s2->close_reason == DP_REASON_IDLE_TIMEOUT);
+}
+
+static void test_out_buffer_backpressure(void)
+{
+	uint8_t buf[1024];
+	uint64_t a = 0, b = 0;
+	reset_master();
+	struct dp_session *s = open_session(3);
+	size_t n = frame_hello(buf, sizeof(buf), token, 5);
+	dp_session_input(s, buf, n, 1, 1);
+	reply_kind(s, &a, &b);
+	Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
+	f.heartbeat = &hb;
+	n = (size_t)proto_msg_frame_pack(&f.base, 4096, buf, sizeof(buf));
+	/* the peer reads nothing: rx_ok turns false before the buffer can overflow */
+	int rounds = 0;
+	while (dp_session_rx_ok(s) && rounds < 100000) {
+		CU_ASSERT(dp_session_input(s, buf, n, 1, 1) == 0);
+		rounds++;
+	}
+	CU_ASSERT(!dp_session_rx_ok(s));
+	CU_ASSERT(s->state == DP_SS_ACTIVE && !s->out_overflow);
+	const uint8_t *p;
+	dp_session_out_consume(s, dp_session_out(s, &p));
+	CU_ASSERT(dp_session_rx_ok(s));
+	CU_ASSERT(strcmp(dp_session_state_name(DP_SS_CLOSING), "CLOSING") == 0);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("ingest_session", setup, teardown);
+	CU_add_test(s, "login, signal, ack", test_login_signal_ack);
+	CU_add_test(s, "frames fed byte by byte", test_byte_by_byte);
+	CU_add_test(s, "busy then resend, duplicate", test_busy_then_resend);
+	CU_add_test(s, "replaced and idle timeout", test_idle_and_replaced);
+	CU_add_test(s, "out buffer backpressure", test_out_buffer_backpressure);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed == 0 ? 0 : 1;
+}

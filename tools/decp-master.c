@@ -1,0 +1,800 @@
+/*
+ * decp-master: master EA simulator and ingest load generator (SPEC.md §3, issue 5).
+ *
+ * Each simulated master connects, logs in (Hello with its license token), and sends its
+ * signals 1..N (from a trade file or a synthetic generator), HMAC-SHA256 + Ed25519 signed,
+ * keeping at most --window unacknowledged. It follows the ingest protocol's recovery rules:
+ *   Ack(seq)            seq is durable: forget it, record its ACK latency
+ *   Nack BUSY(seq)      back off 1 ms, resend from seq
+ *   Nack GAP(expected)  resend from expected
+ *   HelloAck(expected)  everything below expected is durable; resend from expected
+ *   no ACK for --ack-timeout-ms, EOF, Nack UNAVAILABLE: reconnect (then HelloAck rules)
+ *   Nack BAD_TOKEN / BAD_SIGNATURE / MASTER_MISMATCH / STATE / MALFORMED, Error:
+ *                       print why and give up on that master (exit status 3)
+ * Masters are spread over --threads threads, each with one epoll set.
+ *
+ * Exit status: 0 every signal ACKed; 1 time limit reached first; 2 usage or input error;
+ * 3 a login or signal was refused.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cp_testkeys.h"
+#include "dp_addr.h"
+#include "decp-master-trades.h"
+#include "proto_frame.h"
+#include "proto_hmac.h"
+#include "proto_msg.h"
+#include "proto_sign.h"
+#include "proto_signal.h"
+
+#define OUT_CAP (256u * 1024u)
+
+enum mstate { M_IDLE, M_HELLO, M_ACTIVE, M_DONE, M_FAILED };
+
+struct dm_cfg {
+	char addr[64];
+	uint16_t port;
+	uint32_t n_masters;
+	uint64_t base;
+	const char *seed;
+	uint64_t signals;
+	struct dm_trade *trades;
+	size_t n_trades;
+	uint64_t rate;          /* signals/s over all masters, 0 = as fast as possible */
+	uint32_t window;
+	uint32_t threads;
+	uint64_t ack_timeout_ns;
+	uint64_t heartbeat_ns;
+	uint64_t time_limit_ns;
+	int fake_ed25519;
+	int quiet;
+};
+
+struct master {
+	uint64_t id;
+	struct cp_testkeys k;
+	struct proto_hmac_key hk;
+	struct proto_ed25519_key *sk;
+	int fd;
+	enum mstate state;
+	uint64_t connect_at;
+	uint64_t next_send;
+	uint64_t low_unacked;
+	uint64_t busy_until;
+	uint64_t last_tx;
+	uint64_t active_since;  /* HelloAck time: ACK timeouts count from here at the earliest */
+	uint64_t *sent_ns;      /* [seq], 0 = never sent */
+	uint8_t *acked;         /* [seq] */
+	struct proto_frame_decoder dec;
+	uint8_t decbuf[PROTO_FRAME_MAX_DEFAULT];
+	uint8_t *out;
+	size_t out_len;
+	int want_out;
+};
+
+struct dm_stats {
+	uint64_t acked, acked_by_hello, dup_acks, resent, busy, gaps, reconnects, unavailable;
+	uint64_t ack_timeouts;
+	uint64_t sent;
+};
+
+struct dm_thread {
+	pthread_t th;
+	const struct dm_cfg *cfg;
+	struct master *m;
+	uint32_t n;
+	int ep;
+	uint64_t rate;          /* this thread's share */
+	uint64_t t0;
+	uint64_t *lat;
+	size_t n_lat;
+	size_t cap_lat;
+	struct dm_stats st;
+	int refused;
+	uint64_t first_tx, last_ack;
+};
+
+static atomic_int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_flag, 1);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + (int64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ frames out */
+
+static int out_frame(struct master *m, const ProtobufCMessage *msg)
+{
+	if (OUT_CAP - m->out_len < PROTO_FRAME_MAX_DEFAULT + 4)
+		return -ENOBUFS;
+	ssize_t n = proto_msg_frame_pack(msg, PROTO_FRAME_MAX_DEFAULT, m->out + m->out_len,
+					 OUT_CAP - m->out_len);
+	if (n < 0)
+		return (int)n;
+	m->out_len += (size_t)n;
+	return 0;
+}
+
+static int build_signal(const struct dm_cfg *cfg, struct master *m, uint64_t seq)
+{
+	struct dm_trade t;
+	if (cfg->trades != NULL)
+		t = cfg->trades[(seq - 1) % cfg->n_trades];
+	else
+		dm_trade_synthetic(seq - 1, &t);
+	Decp__Signal s = DECP__SIGNAL__INIT;
+	s.master_id = m->id;
+	s.sequence = seq;
+	s.symbol = t.symbol;
+	s.order_type = t.order_type;
+	s.volume = t.volume;
+	s.price = t.price;
+	s.sl = t.sl;
+	s.tp = t.tp;
+	s.position_ticket = t.ticket;
+	s.master_time_ns = wall_ns();
+	uint8_t body[PROTO_SIGNAL_BODY_MAX + 64];
+	size_t blen = decp__signal__get_packed_size(&s);
+	if (blen > sizeof(body))
+		return -EMSGSIZE;
+	decp__signal__pack(&s, body);
+	uint8_t mac[PROTO_HMAC_LEN];
+	uint8_t sig[PROTO_ED25519_SIG_LEN];
+	proto_hmac_compute(&m->hk, body, blen, mac);
+	if (cfg->fake_ed25519)
+		memset(sig, 0, sizeof(sig)); /* ingest-only load: receivers would refuse it */
+	else if (proto_ed25519_key_sign(m->sk, body, blen, sig) != 0)
+		return -EIO;
+	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
+	ss.body.data = body;
+	ss.body.len = blen;
+	ss.hmac.data = mac;
+	ss.hmac.len = sizeof(mac);
+	ss.ed25519_sig.data = sig;
+	ss.ed25519_sig.len = sizeof(sig);
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
+	f.signal = &ss;
+	return out_frame(m, &f.base);
+}
+
+static void flush_out(struct dm_thread *t, struct master *m);
+
+static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
+{
+	if (m->fd >= 0) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	m->out_len = 0;
+	m->want_out = 0;
+	if (m->state == M_HELLO || m->state == M_ACTIVE) {
+		m->state = M_IDLE;
+		m->connect_at = mono_ns() + retry_ns;
+		t->st.reconnects++;
+	}
+}
+
+static void fail_master(struct dm_thread *t, struct master *m, const char *why)
+{
+	fprintf(stderr, "decp-master: master %" PRIu64 ": %s\n", m->id, why);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	m->state = M_FAILED;
+	t->refused = 1;
+}
+
+static void do_connect(struct dm_thread *t, struct master *m)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, cfg->addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(cfg->port);
+		sl = sizeof(*a4);
+	} else {
+		inet_pton(AF_INET6, cfg->addr, &a6->sin6_addr);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(cfg->port);
+		sl = sizeof(*a6);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+		if (fd >= 0)
+			close(fd);
+		m->connect_at = mono_ns() + 100000000ull; /* refused: retry in 100 ms */
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+		close(fd);
+		m->connect_at = mono_ns() + 100000000ull;
+		return;
+	}
+	m->fd = fd;
+	proto_frame_decoder_reset(&m->dec);
+	m->out_len = 0;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)(m - t->m)};
+	epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev);
+	Decp__Hello h = DECP__HELLO__INIT;
+	h.license_token = m->k.token;
+	h.master_id = m->id;
+	h.client_version = "decp-master/0.1.0";
+	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+	f.hello = &h;
+	out_frame(m, &f.base);
+	m->state = M_HELLO;
+	m->last_tx = mono_ns();
+	flush_out(t, m);
+}
+
+static void flush_out(struct dm_thread *t, struct master *m)
+{
+	size_t off = 0;
+	while (off < m->out_len) {
+		ssize_t n = send(m->fd, m->out + off, m->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		drop_conn(t, m, 100000000ull);
+		return;
+	}
+	if (off > 0) {
+		memmove(m->out, m->out + off, m->out_len - off);
+		m->out_len -= off;
+	}
+	m->want_out = m->out_len > 0;
+}
+
+/* ------------------------------------------------------------------ frames in */
+
+static void advance_low(struct master *m, uint64_t total)
+{
+	while (m->low_unacked <= total && m->acked[m->low_unacked])
+		m->low_unacked++;
+}
+
+static void mark_acked(struct dm_thread *t, struct master *m, uint64_t seq, uint64_t now,
+		       int record)
+{
+	if (m->acked[seq])
+		return;
+	m->acked[seq] = 1;
+	t->st.acked++;
+	t->last_ack = now;
+	if (record && m->sent_ns[seq] != 0 && t->n_lat < t->cap_lat)
+		t->lat[t->n_lat++] = now - m->sent_ns[seq];
+}
+
+static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p, size_t len)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	uint64_t now = mono_ns();
+	Decp__IngestFrame *f = proto_ingest_frame_decode(p, len, NULL);
+	if (f == NULL) {
+		fail_master(t, m, "undecodable frame from ingest");
+		return;
+	}
+	switch (f->kind_case) {
+	case DECP__INGEST_FRAME__KIND_HELLO_ACK: {
+		uint64_t e = f->hello_ack->next_expected_sequence;
+		if (e == 0) {
+			fail_master(t, m, "HelloAck with next expected sequence 0");
+			break;
+		}
+		for (uint64_t s = m->low_unacked; s < e && s <= cfg->signals; s++)
+			if (!m->acked[s]) {
+				mark_acked(t, m, s, now, 0);
+				t->st.acked_by_hello++;
+			}
+		advance_low(m, cfg->signals);
+		m->next_send = e > m->low_unacked ? e : m->low_unacked;
+		m->state = M_ACTIVE;
+		m->active_since = now;
+		break;
+	}
+	case DECP__INGEST_FRAME__KIND_ACK: {
+		uint64_t s = f->ack->sequence;
+		if (s >= 1 && s <= cfg->signals) {
+			if (f->ack->status == DECP__ACK__STATUS__STATUS_DUPLICATE)
+				t->st.dup_acks++;
+			mark_acked(t, m, s, now, 1);
+			advance_low(m, cfg->signals);
+		}
+		break;
+	}
+	case DECP__INGEST_FRAME__KIND_NACK: {
+		const Decp__Nack *n = f->nack;
+		switch (n->reason) {
+		case DECP__NACK__REASON__REASON_GAP:
+			t->st.gaps++;
+			if (n->expected_sequence >= 1 && n->expected_sequence < m->next_send)
+				m->next_send = n->expected_sequence;
+			break;
+		case DECP__NACK__REASON__REASON_BUSY:
+			t->st.busy++;
+			if (n->sequence >= 1 && n->sequence < m->next_send)
+				m->next_send = n->sequence;
+			m->busy_until = now + 1000000ull;
+			break;
+		case DECP__NACK__REASON__REASON_UNAVAILABLE:
+			t->st.unavailable++;
+			drop_conn(t, m, 200000000ull);
+			break;
+		case DECP__NACK__REASON__REASON_BAD_TOKEN:
+			fail_master(t, m, "login refused: bad or revoked license token (check "
+					  "--key-seed / --master-base)");
+			break;
+		case DECP__NACK__REASON__REASON_BAD_SIGNATURE:
+			fail_master(t, m, "signal refused: HMAC does not verify (wrong secret?)");
+			break;
+		case DECP__NACK__REASON__REASON_MASTER_MISMATCH:
+			fail_master(t, m, "refused: master id does not match the license token");
+			break;
+		default: {
+			char why[96];
+			snprintf(why, sizeof(why), "refused by ingest: Nack reason %d for sequence %" PRIu64,
+				 (int)n->reason, n->sequence);
+			fail_master(t, m, why);
+			break;
+		}
+		}
+		break;
+	}
+	case DECP__INGEST_FRAME__KIND_ERROR:
+		if (f->error->code == DECP__ERROR__CODE__CODE_SHUTDOWN) {
+			drop_conn(t, m, 200000000ull);
+		} else if (m->state != M_FAILED) {
+			char why[96];
+			snprintf(why, sizeof(why), "ingest closed the session: Error code %d",
+				 (int)f->error->code);
+			fail_master(t, m, why);
+		}
+		break;
+	default:
+		break;
+	}
+	proto_msg_free(&f->base, NULL);
+}
+
+static void read_in(struct dm_thread *t, struct master *m)
+{
+	uint8_t buf[16384];
+	while (m->fd >= 0) {
+		ssize_t n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			drop_conn(t, m, 100000000ull);
+			return;
+		}
+		const uint8_t *p = buf;
+		size_t len = (size_t)n;
+		while (len > 0 && m->fd >= 0) {
+			struct proto_frame fr;
+			ssize_t k = proto_frame_decoder_feed(&m->dec, p, len, &fr);
+			if (k < 0) {
+				fail_master(t, m, "bad framing from ingest");
+				return;
+			}
+			p += k;
+			len -= (size_t)k;
+			if (fr.data != NULL)
+				handle_frame(t, m, fr.data, fr.len);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ thread */
+
+static int pump(struct dm_thread *t, struct master *m, uint64_t now)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	int sent = 0;
+	if (m->state != M_ACTIVE || now < m->busy_until || m->want_out)
+		return 0;
+	while (m->next_send <= cfg->signals && m->next_send - m->low_unacked < cfg->window &&
+	       sent < 64) {
+		if (t->rate != 0 &&
+		    t->st.sent >= (uint64_t)((double)(now - t->t0) * (double)t->rate / 1e9) + 1)
+			break;
+		if (m->acked[m->next_send]) {
+			m->next_send++;
+			continue;
+		}
+		if (build_signal(cfg, m, m->next_send) != 0)
+			break;
+		if (m->sent_ns[m->next_send] != 0)
+			t->st.resent++;
+		else if (t->first_tx == 0)
+			t->first_tx = now;
+		m->sent_ns[m->next_send] = now;
+		m->next_send++;
+		t->st.sent++;
+		sent++;
+	}
+	if (sent > 0) {
+		m->last_tx = now;
+		flush_out(t, m);
+	}
+	return sent;
+}
+
+static void *thread_main(void *arg)
+{
+	struct dm_thread *t = arg;
+	const struct dm_cfg *cfg = t->cfg;
+	struct epoll_event evs[128];
+	uint64_t deadline = mono_ns() + cfg->time_limit_ns;
+	t->t0 = mono_ns();
+	for (;;) {
+		uint64_t now = mono_ns();
+		uint32_t active = 0;
+		int work = 0;
+		for (uint32_t i = 0; i < t->n; i++) {
+			struct master *m = &t->m[i];
+			if (m->state == M_DONE || m->state == M_FAILED)
+				continue;
+			if (m->low_unacked > cfg->signals) {
+				if (m->fd >= 0)
+					close(m->fd);
+				m->fd = -1;
+				m->state = M_DONE;
+				continue;
+			}
+			active++;
+			if (m->state == M_IDLE && now >= m->connect_at)
+				do_connect(t, m);
+			if (m->state != M_ACTIVE && m->state != M_HELLO)
+				continue;
+			work += pump(t, m, now);
+			uint64_t oldest = m->sent_ns[m->low_unacked] > m->active_since
+						  ? m->sent_ns[m->low_unacked]
+						  : m->active_since;
+			/* No HelloAck, no ACK for the oldest signal, or output stuck for the ACK
+			 * timeout: lost in a crashed consumer, or the session died silently. Log in
+			 * again; HelloAck says where durable storage stands. */
+			uint64_t quiet = now > m->last_tx ? now - m->last_tx : 0;
+			if ((m->state == M_HELLO && quiet > cfg->ack_timeout_ns) ||
+			    (m->state == M_ACTIVE && m->low_unacked < m->next_send && oldest != 0 &&
+			     now > oldest && now - oldest > cfg->ack_timeout_ns) ||
+			    (m->want_out && quiet > cfg->ack_timeout_ns)) {
+				t->st.ack_timeouts++;
+				drop_conn(t, m, 0);
+				continue;
+			}
+			if (m->state == M_ACTIVE && !m->want_out && quiet > cfg->heartbeat_ns) {
+				Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+				hb.time_ns = wall_ns();
+				Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+				f.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
+				f.heartbeat = &hb;
+				out_frame(m, &f.base);
+				m->last_tx = now;
+				flush_out(t, m);
+			}
+		}
+		if (active == 0 || atomic_load(&stop_flag) || now > deadline)
+			break;
+		int n = epoll_wait(t->ep, evs, 128, work > 0 ? 0 : 1);
+		for (int i = 0; i < n; i++) {
+			struct master *m = &t->m[evs[i].data.u32];
+			if (m->fd < 0)
+				continue;
+			if (evs[i].events & EPOLLOUT)
+				flush_out(t, m);
+			if (m->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+				read_in(t, m);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: decp-master --connect ADDR:PORT [options]\n"
+		"\n"
+		"Master EA simulator and ingest load generator. Every master logs in with its\n"
+		"license token and sends signals 1..N, HMAC + Ed25519 signed, resending what ingest\n"
+		"has not ACKed after BUSY/GAP/reconnect. Prints ACK latency percentiles.\n"
+		"\n"
+		"  --connect ADDR:PORT    ingest address (numeric; [v6]:port allowed)\n"
+		"  --masters N            simulated masters (default 1)\n"
+		"  --master-base ID       first master id (default 1): ids ID..ID+N-1\n"
+		"  --key-seed S           test credential seed (default \"decp-test\"); tokens and\n"
+		"                         keys are derived as documented in docs/ingest.md\n"
+		"  --signals N            signals per master (default 1000)\n"
+		"  --trades FILE          replay trades from FILE (.csv or .jsonl, see docs/ingest.md)\n"
+		"                         instead of the synthetic generator, cycling as needed\n"
+		"  --rate R               total signals/s over all masters (default 0 = max)\n"
+		"  --window W             unACKed signals in flight per master (default 256)\n"
+		"  --threads T            sender threads (default 1)\n"
+		"  --ack-timeout-ms MS    reconnect when the oldest signal waits longer (default 3000)\n"
+		"  --heartbeat-ms MS      heartbeat when idle this long (default 1000)\n"
+		"  --time-limit-s S       give up after S seconds (default 600)\n"
+		"  --fake-ed25519         all-zero Ed25519 signatures: ingest-only load runs (ingest\n"
+		"                         checks only the HMAC; receivers would refuse these)\n"
+		"  --quiet                no summary unless something failed\n"
+		"  --help\n"
+		"Exit status: 0 all ACKed, 1 time limit, 2 usage/input error, 3 refused.\n");
+}
+
+static int parse_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi || s[0] == '-') {
+		fprintf(stderr, "decp-master: %s: '%s' is not a number in %" PRIu64 "..%" PRIu64 "\n",
+			name, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_connect(const char *s, struct dm_cfg *c)
+{
+	const char *why;
+	if (dp_hostport_parse(s, c->addr, sizeof(c->addr), &c->port, 1, &why) != 0) {
+		fprintf(stderr, "decp-master: --connect '%s': %s\n", s, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"connect", required_argument, NULL, 'c'},
+		{"masters", required_argument, NULL, 'n'},
+		{"master-base", required_argument, NULL, 'b'},
+		{"key-seed", required_argument, NULL, 'k'},
+		{"signals", required_argument, NULL, 's'},
+		{"trades", required_argument, NULL, 'T'},
+		{"rate", required_argument, NULL, 'r'},
+		{"window", required_argument, NULL, 'w'},
+		{"threads", required_argument, NULL, 't'},
+		{"ack-timeout-ms", required_argument, NULL, 'a'},
+		{"heartbeat-ms", required_argument, NULL, 'H'},
+		{"time-limit-s", required_argument, NULL, 'L'},
+		{"fake-ed25519", no_argument, NULL, 'F'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct dm_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_masters = 1;
+	cfg.base = 1;
+	cfg.seed = "decp-test";
+	cfg.signals = 1000;
+	cfg.window = 256;
+	cfg.threads = 1;
+	cfg.ack_timeout_ns = 3000000000ull;
+	cfg.heartbeat_ns = 1000000000ull;
+	cfg.time_limit_ns = 600000000000ull;
+	const char *trades = NULL;
+	int have_connect = 0;
+	int c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		int rc = 0;
+		switch (c) {
+		case 'c': rc = parse_connect(optarg, &cfg); have_connect = 1; break;
+		case 'n': rc = parse_u64("--masters", optarg, 1, 100000, &v); cfg.n_masters = (uint32_t)v; break;
+		case 'b': rc = parse_u64("--master-base", optarg, 1, UINT64_MAX / 2, &cfg.base); break;
+		case 'k': cfg.seed = optarg; break;
+		case 's': rc = parse_u64("--signals", optarg, 1, 100000000, &cfg.signals); break;
+		case 'T': trades = optarg; break;
+		case 'r': rc = parse_u64("--rate", optarg, 0, 100000000, &cfg.rate); break;
+		case 'w': rc = parse_u64("--window", optarg, 1, 100000, &v); cfg.window = (uint32_t)v; break;
+		case 't': rc = parse_u64("--threads", optarg, 1, 64, &v); cfg.threads = (uint32_t)v; break;
+		case 'a': rc = parse_u64("--ack-timeout-ms", optarg, 1, 3600000, &v); cfg.ack_timeout_ns = v * 1000000ull; break;
+		case 'H': rc = parse_u64("--heartbeat-ms", optarg, 1, 3600000, &v); cfg.heartbeat_ns = v * 1000000ull; break;
+		case 'L': rc = parse_u64("--time-limit-s", optarg, 1, 86400, &v); cfg.time_limit_ns = v * 1000000000ull; break;
+		case 'F': cfg.fake_ed25519 = 1; break;
+		case 'q': cfg.quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (rc != 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "decp-master: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (!have_connect) {
+		fprintf(stderr, "decp-master: --connect ADDR:PORT is required (see --help)\n");
+		return 2;
+	}
+	if (trades != NULL && dm_trades_load(trades, &cfg.trades, &cfg.n_trades) != 0)
+		return 2;
+	if (cfg.threads > cfg.n_masters)
+		cfg.threads = cfg.n_masters;
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	struct master *ms = calloc(cfg.n_masters, sizeof(*ms));
+	struct dm_thread *ts = calloc(cfg.threads, sizeof(*ts));
+	if (ms == NULL || ts == NULL)
+		return 1;
+	for (uint32_t i = 0; i < cfg.n_masters; i++) {
+		struct master *m = &ms[i];
+		m->id = cfg.base + i;
+		m->fd = -1;
+		m->next_send = 1;
+		m->low_unacked = 1;
+		if (cp_testkeys_derive(cfg.seed, m->id, &m->k) != 0 ||
+		    proto_hmac_key_init(&m->hk, m->k.secret, sizeof(m->k.secret)) != 0 ||
+		    (m->sk = proto_ed25519_key_new_private(m->k.ed_seed)) == NULL) {
+			fprintf(stderr, "decp-master: cannot derive keys (OpenSSL)\n");
+			return 1;
+		}
+		m->sent_ns = calloc(cfg.signals + 2, sizeof(uint64_t));
+		m->acked = calloc(cfg.signals + 2, 1);
+		m->out = malloc(OUT_CAP);
+		if (m->sent_ns == NULL || m->acked == NULL || m->out == NULL) {
+			fprintf(stderr, "decp-master: out of memory\n");
+			return 1;
+		}
+		proto_frame_decoder_init(&m->dec, m->decbuf, sizeof(m->decbuf), PROTO_FRAME_MAX_DEFAULT);
+	}
+	uint32_t per = cfg.n_masters / cfg.threads, extra = cfg.n_masters % cfg.threads, at = 0;
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		struct dm_thread *t = &ts[i];
+		t->cfg = &cfg;
+		t->m = &ms[at];
+		t->n = per + (i < extra ? 1 : 0);
+		at += t->n;
+		t->rate = cfg.rate == 0 ? 0 : (cfg.rate * t->n + cfg.n_masters - 1) / cfg.n_masters;
+		t->cap_lat = (size_t)t->n * cfg.signals;
+		t->lat = malloc(t->cap_lat * sizeof(uint64_t));
+		t->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (t->lat == NULL || t->ep < 0) {
+			fprintf(stderr, "decp-master: out of memory\n");
+			return 1;
+		}
+	}
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	uint64_t t_start = mono_ns();
+	for (uint32_t i = 0; i < cfg.threads; i++)
+		if (pthread_create(&ts[i].th, NULL, thread_main, &ts[i]) != 0) {
+			fprintf(stderr, "decp-master: cannot start threads\n");
+			return 1;
+		}
+	struct dm_stats tot;
+	memset(&tot, 0, sizeof(tot));
+	size_t n_lat = 0;
+	int refused = 0;
+	uint64_t first_tx = UINT64_MAX, last_ack = 0;
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		pthread_join(ts[i].th, NULL);
+		struct dm_stats *s = &ts[i].st;
+		tot.acked += s->acked;
+		tot.acked_by_hello += s->acked_by_hello;
+		tot.dup_acks += s->dup_acks;
+		tot.resent += s->resent;
+		tot.busy += s->busy;
+		tot.gaps += s->gaps;
+		tot.reconnects += s->reconnects;
+		tot.ack_timeouts += s->ack_timeouts;
+		tot.unavailable += s->unavailable;
+		tot.sent += s->sent;
+		n_lat += ts[i].n_lat;
+		refused |= ts[i].refused;
+		if (ts[i].first_tx != 0 && ts[i].first_tx < first_tx)
+			first_tx = ts[i].first_tx;
+		if (ts[i].last_ack > last_ack)
+			last_ack = ts[i].last_ack;
+	}
+	uint64_t t_end = mono_ns();
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	uint64_t *lat = malloc((n_lat + 1) * sizeof(uint64_t));
+	size_t k = 0;
+	for (uint32_t i = 0; lat != NULL && i < cfg.threads; i++) {
+		memcpy(lat + k, ts[i].lat, ts[i].n_lat * sizeof(uint64_t));
+		k += ts[i].n_lat;
+	}
+	if (lat != NULL)
+		qsort(lat, n_lat, sizeof(uint64_t), cmp_u64);
+#define PCT(q) (n_lat == 0 || lat == NULL ? 0.0 : (double)lat[(size_t)((double)(n_lat - 1) * (q))] / 1000.0)
+	uint64_t want = (uint64_t)cfg.n_masters * cfg.signals;
+	double secs = last_ack > first_tx && first_tx != UINT64_MAX ? (double)(last_ack - first_tx) / 1e9
+								      : (double)(t_end - t_start) / 1e9;
+	double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+	int status = refused ? 3 : tot.acked == want ? 0 : 1;
+	if (!cfg.quiet || status != 0)
+		printf("decp-master: masters=%u signals=%" PRIu64 " acked=%" PRIu64
+		       " acked_by_helloack=%" PRIu64 " dup_acks=%" PRIu64 " sent=%" PRIu64
+		       " resent=%" PRIu64 " nack_busy=%" PRIu64 " nack_gap=%" PRIu64
+		       " reconnects=%" PRIu64 " ack_timeouts=%" PRIu64 " unavailable=%" PRIu64
+		       " seconds=%.3f rate=%.0f/s"
+		       " ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f"
+		       " cpu_s=%.3f\n",
+		       cfg.n_masters, want, tot.acked, tot.acked_by_hello, tot.dup_acks, tot.sent,
+		       tot.resent, tot.busy, tot.gaps, tot.reconnects, tot.ack_timeouts,
+		       tot.unavailable, secs,
+		       secs > 0 ? (double)tot.acked / secs : 0.0, PCT(0.50), PCT(0.99), PCT(0.999),
+		       PCT(1.0), cpu);
+	fflush(stdout);
+	free(lat);
+	for (uint32_t i = 0; i < cfg.n_masters; i++) {
+		proto_ed25519_key_free(ms[i].sk);
+		free(ms[i].sent_ns);
+		free(ms[i].acked);
+		free(ms[i].out);
+		if (ms[i].fd >= 0)
+			close(ms[i].fd);
+	}
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		free(ts[i].lat);
+		close(ts[i].ep);
+	}
+	free(ms);
+	free(ts);
+	free(cfg.trades);
+	return status;
+}

@@ -1,0 +1,125 @@
+/*
+ * decpctl: the operator CLI of decp (issue 10). One program, subcommands dispatched from
+ * the table below; each lives in its own ctl_cmd_*.c module (contract in ctl_cmd.h).
+ * Later subcommands (demo, db migrate, admin: masters, tokens, subscribers,
+ * subscriptions) are one table line each.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_cmd.h"
+#include "ctl_sysfs.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"cores", ctl_cmd_cores, "CPU/NUMA/IRQ/governor/hugepage report and lcore map for the dataplane"},
+	{"hugepages", ctl_cmd_hugepages, "show, reserve and mount hugepages"},
+	{"nic", ctl_cmd_nic, "list NICs; bind/unbind a NIC for DPDK (never the default route's)"},
+	{"top", ctl_cmd_top, "live view of the dataplane's shared stats block"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: decpctl [--root DIR] COMMAND [options]   (decpctl COMMAND --help)\n\n"
+		   "Operator tool for decp: placement and tuning of the dataplane host, live stats.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n"
+		   "  --root DIR  read /proc and /sys below DIR instead of / (captured trees, tests)\n"
+		   "  --help      this text\n\n"
+		   "Exit codes (all commands): 0 ok, 1 failed (see message), 2 usage error,\n"
+		   "3 refused for safety, 4 partially applied. docs/decpctl.md has the details.\n");
+}
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "decpctl %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'decpctl %s --help'.\n", cmd);
+	return CTL_EXIT_USAGE;
+}
+
+const char *ctl_bad_option(char **argv, int optopt_value)
+{
+	static char b[8];
+	extern int optind;
+	if (optopt_value != 0 && optopt_value != '?') {
+		snprintf(b, sizeof(b), "-%c", optopt_value);
+		/* a long option missing its argument also sets optopt to its val */
+		if (optind > 0 && argv[optind - 1] != NULL && argv[optind - 1][0] == '-' &&
+		    argv[optind - 1][1] == '-')
+			return argv[optind - 1];
+		return b;
+	}
+	return optind > 0 && argv[optind - 1] != NULL ? argv[optind - 1] : "?";
+}
+
+int ctl_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+		ctl_usage_error(cmd, "%s: '%s' is not a number in %ld..%ld", opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int ctl_set_root_opt(const char *cmd, const char *dir)
+{
+	if (dir[0] == '\0')
+		return ctl_usage_error(cmd, "--root needs a directory");
+	if (ctl_root_set(dir) != 0)
+		return ctl_usage_error(cmd, "--root: path too long");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return CTL_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+			int rc = ctl_set_root_opt("", argv[i + 1]);
+			if (rc != 0)
+				return rc;
+			i += 2;
+			continue;
+		}
+		if (strncmp(argv[i], "--root=", 7) == 0) {
+			int rc = ctl_set_root_opt("", argv[i] + 7);
+			if (rc != 0)
+				return rc;
+			i++;
+			continue;
+		}
+		fprintf(stderr, "decpctl: unknown option '%s'\nTry 'decpctl --help'.\n", argv[i]);
+		return CTL_EXIT_USAGE;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	for (size_t k = 0; k < N_COMMANDS; k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].run(argc - i, argv + i);
+	fprintf(stderr, "decpctl: unknown command '%s'\nTry 'decpctl --help'.\n", argv[i]);
+	return CTL_EXIT_USAGE;
+}
