@@ -65,14 +65,23 @@ struct apply_log {
 	struct action a[MAX_ACTIONS];
 };
 
+/* Copy for the report only: a longer text is cut (the write itself uses the full value). */
+static void copy_cut(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void act(struct apply_log *log, const char *what, const char *path, const char *value)
 {
 	if (log->n >= MAX_ACTIONS)
 		return;
 	struct action *a = &log->a[log->n++];
-	snprintf(a->what, sizeof(a->what), "%s", what);
-	snprintf(a->path, sizeof(a->path), "%s", path);
-	snprintf(a->value, sizeof(a->value), "%s", value);
+	copy_cut(a->what, sizeof(a->what), what);
+	copy_cut(a->path, sizeof(a->path), path);
+	copy_cut(a->value, sizeof(a->value), value);
 	a->rc = ctl_write(path, value);
 }
 
