@@ -22,6 +22,8 @@ static const struct {
 	{"hugepages", ctl_cmd_hugepages, "show, reserve and mount hugepages"},
 	{"nic", ctl_cmd_nic, "list NICs; bind/unbind a NIC for DPDK (never the default route's)"},
 	{"top", ctl_cmd_top, "live view of the dataplane's shared stats block"},
+	{"db", ctl_cmd_db, "database: 'db migrate' applies the schema migrations"},
+	{"master", ctl_cmd_master, "masters: 'master add' registers one with token and keys"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
