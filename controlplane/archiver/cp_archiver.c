@@ -1,0 +1,698 @@
+#include "cp_archiver.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cp_log.h"
+#include "cp_redis.h"
+#include "proto_msg.h"
+#include "proto_signal.h"
+
+#define ROLE "archiver"
+
+struct feed {
+	char key[64];
+	uint64_t master;   /* 0: the protection feed */
+};
+
+struct entry {
+	unsigned int feed;
+	const redisReply *id;
+	const redisReply *fields; /* array f1 v1 f2 v2 ... */
+};
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+struct arch {
+	const struct cp_config *cfg;
+	const atomic_int *stop;
+	struct cp_redis r;
+	PGconn *pg;
+	uint32_t pg_backoff_ms;
+	uint64_t pg_next_try;
+	bool pg_was_down;
+	char consumer[160];
+	struct feed *feeds;
+	unsigned int n_feeds, cap_feeds;
+	redisReply **replies;      /* held replies the batch points into */
+	unsigned int n_replies;
+	struct entry *ents;
+	unsigned int n_ents, cap_ents;
+	struct buf sig, prot;
+	uint64_t next_refresh, next_claim, next_maint;
+	uint64_t rows, events, batches, claimed;
+};
+
+static bool stopping(const struct arch *a)
+{
+	return atomic_load_explicit(a->stop, memory_order_relaxed) != 0;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (q == NULL)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static int buf_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int buf_fmt(struct buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -EINVAL;
+	return buf_put(b, tmp, (size_t)n);
+}
+
+/* bytea in COPY text format: "\\x" + hex (the backslash itself escaped for COPY). */
+static int buf_bytea(struct buf *b, const char *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	if (buf_put(b, "\\\\x", 3) != 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char two[2] = {hx[(unsigned char)p[i] >> 4], hx[(unsigned char)p[i] & 15]};
+		if (buf_put(b, two, 2) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int buf_hex(struct buf *b, const char *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		char two[2] = {hx[(unsigned char)p[i] >> 4], hx[(unsigned char)p[i] & 15]};
+		if (buf_put(b, two, 2) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* COPY text escaping of a text value (symbols are printable ASCII; be safe anyway). */
+static int buf_text(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		char c = *s;
+		int rc;
+		if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+			char e[2] = {'\\', c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\'};
+			rc = buf_put(b, e, 2);
+		} else {
+			rc = buf_put(b, &c, 1);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int buf_time(struct buf *b, int64_t ns)
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	long us = (long)((ns % 1000000000) / 1000);
+	if (ns < 0) {
+		sec = 0;
+		us = 0;
+	}
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	return buf_fmt(b, "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00", tm.tm_year + 1900,
+		       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+}
+
+static const redisReply *field(const redisReply *f, const char *name)
+{
+	if (f == NULL || f->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (size_t i = 0; i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0)
+			return f->element[i + 1];
+	return NULL;
+}
+
+static const char *order_name(int t)
+{
+	static const char *const n[] = {"UNSPECIFIED", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT",
+					"BUY_STOP", "SELL_STOP", "CLOSE", "MODIFY", "CLOSE_PARTIAL"};
+	return t >= 0 && t < (int)(sizeof(n) / sizeof(n[0])) ? n[t] : "UNKNOWN";
+}
+
+static int row_signal(struct arch *a, const struct entry *e)
+{
+	const redisReply *q = field(e->fields, "q"), *ar = field(e->fields, "a"),
+			 *b = field(e->fields, "b"), *h = field(e->fields, "h"),
+			 *s = field(e->fields, "s");
+	if (q == NULL || ar == NULL || b == NULL || q->type != REDIS_REPLY_STRING ||
+	    ar->type != REDIS_REPLY_STRING || b->type != REDIS_REPLY_STRING) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "%s %s: malformed archive entry skipped",
+			  a->feeds[e->feed].key, e->id->str);
+		return 0;
+	}
+	int64_t arrival = strtoll(ar->str, NULL, 10);
+	Decp__Signal *sg = proto_signal_decode((const uint8_t *)b->str, b->len, NULL);
+	struct buf *o = &a->sig;
+	int rc = buf_fmt(o, "%" PRIu64 "\t%s\t", a->feeds[e->feed].master, q->str);
+	rc |= buf_time(o, arrival);
+	rc |= buf_fmt(o, "\t%" PRId64 "\t", arrival);
+	if (sg != NULL) {
+		rc |= buf_fmt(o, "%" PRId64 "\t", sg->master_time_ns);
+		rc |= buf_text(o, sg->symbol);
+		rc |= buf_fmt(o, "\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRIu64 "\t",
+			      order_name(sg->order_type), sg->volume, sg->price, sg->sl, sg->tp,
+			      sg->position_ticket);
+		proto_msg_free(&sg->base, NULL);
+	} else {
+		/* The dataplane validated it; keep the bytes even if this build cannot read them. */
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "%s %s: body does not decode; archived raw",
+			  a->feeds[e->feed].key, e->id->str);
+		rc |= buf_fmt(o, "\\N\t?\tUNKNOWN\t0\t\\N\t\\N\t\\N\t\\N\t");
+	}
+	rc |= buf_bytea(o, b->str, b->len);
+	rc |= buf_put(o, "\t", 1);
+	if (h != NULL && h->type == REDIS_REPLY_STRING)
+		rc |= buf_bytea(o, h->str, h->len);
+	else
+		rc |= buf_put(o, "\\N", 2);
+	rc |= buf_put(o, "\t", 1);
+	if (s != NULL && s->type == REDIS_REPLY_STRING)
+		rc |= buf_bytea(o, s->str, s->len);
+	else
+		rc |= buf_put(o, "\\N", 2);
+	rc |= buf_put(o, "\n", 1);
+	a->rows++;
+	return rc ? -ENOMEM : 0;
+}
+
+static const char *fstr(const redisReply *f, const char *name)
+{
+	const redisReply *v = field(f, name);
+	return v != NULL && v->type == REDIS_REPLY_STRING ? v->str : "";
+}
+
+static bool digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static int row_event(struct arch *a, const struct entry *e)
+{
+	const char *r = fstr(e->fields, "r"), *m = fstr(e->fields, "m"), *q = fstr(e->fields, "q"),
+		   *ar = fstr(e->fields, "a"), *w = fstr(e->fields, "w"), *ex = fstr(e->fields, "e"),
+		   *x = fstr(e->fields, "x"), *p = fstr(e->fields, "p");
+	const redisReply *b = field(e->fields, "b");
+	/* reason must match the table's CHECK; anything else would fail the whole COPY. */
+	for (const char *c = r; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			r = "UNKNOWN";
+	if (strlen(r) < 2)
+		r = "UNKNOWN";
+	struct buf *o = &a->prot;
+	int rc = buf_time(o, digits(ar) ? strtoll(ar, NULL, 10) : 0);
+	rc |= buf_fmt(o, "\t%s\t%s\t%s\t", digits(m) && strcmp(m, "0") != 0 ? m : "\\N",
+		      digits(q) && strcmp(q, "0") != 0 ? q : "\\N", r);
+	/* details: only digits, hex and a dotted address go in, so no JSON escaping. */
+	rc |= buf_fmt(o, "{\"source\": \"ingest\", \"worker\": %s, \"expected\": %s, "
+		      "\"proto_reason\": %s, \"redis_id\": \"%s\"", digits(w) ? w : "null",
+		      digits(ex) ? ex : "null", digits(x) ? x : "null", e->id->str);
+	bool peer_ok = *p != '\0' && strspn(p, "0123456789.:") == strlen(p);
+	if (peer_ok)
+		rc |= buf_fmt(o, ", \"peer\": \"%s\"", p);
+	if (b != NULL && b->type == REDIS_REPLY_STRING && b->len > 0) {
+		rc |= buf_put(o, ", \"payload_hex\": \"", 18);
+		rc |= buf_hex(o, b->str, b->len);
+		rc |= buf_put(o, "\"", 1);
+	}
+	rc |= buf_put(o, "}\n", 2);
+	a->events++;
+	return rc ? -ENOMEM : 0;
+}
+
+static void pg_fail(struct arch *a, const char *what, PGresult *res)
+{
+	const char *detail = res != NULL ? PQresultErrorMessage(res)
+			   : a->pg != NULL ? PQerrorMessage(a->pg) : "";
+	size_t dl = strcspn(detail, "\n");
+	CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: %s%s%.*s; backlog stays in redis, retrying",
+		  what, dl ? ": " : "", (int)dl, detail);
+	if (a->pg != NULL)
+		PQfinish(a->pg);
+	a->pg = NULL;
+	a->pg_was_down = true;
+	a->pg_next_try = cp_now_ns() + (uint64_t)a->pg_backoff_ms * 1000000ull;
+	a->pg_backoff_ms = a->pg_backoff_ms * 2 > a->cfg->backoff_max_ms ? a->cfg->backoff_max_ms
+									 : a->pg_backoff_ms * 2;
+}
+
+static int pg_ensure(struct arch *a)
+{
+	if (a->pg != NULL && PQstatus(a->pg) == CONNECTION_OK)
+		return 0;
+	if (a->pg != NULL) {
+		PQfinish(a->pg);
+		a->pg = NULL;
+	}
+	if (cp_now_ns() < a->pg_next_try)
+		return -EAGAIN;
+	a->pg = PQconnectdb(a->cfg->pg_conninfo);
+	if (a->pg == NULL || PQstatus(a->pg) != CONNECTION_OK) {
+		pg_fail(a, "connect", NULL);
+		return -EAGAIN;
+	}
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %u", a->cfg->pg_timeout_ms);
+	PGresult *res = PQexec(a->pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_fail(a, "SET statement_timeout", res);
+		PQclear(res);
+		return -EAGAIN;
+	}
+	PQclear(res);
+	a->pg_backoff_ms = 50;
+	if (a->pg_was_down)
+		cp_log(CP_LOG_INFO, ROLE, "postgresql: connected again");
+	a->pg_was_down = false;
+	return 0;
+}
+
+static bool exec_cmd(struct arch *a, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(a->pg, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		pg_fail(a, what, res);
+	PQclear(res);
+	return ok;
+}
+
+static bool copy_in(struct arch *a, const char *sql, const struct buf *b)
+{
+	PGresult *res = PQexec(a->pg, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		pg_fail(a, "COPY", res);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	if (PQputCopyData(a->pg, b->p, (int)b->len) != 1 || PQputCopyEnd(a->pg, NULL) != 1) {
+		pg_fail(a, "COPY data", NULL);
+		return false;
+	}
+	bool ok = true;
+	while ((res = PQgetResult(a->pg)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && ok) {
+			ok = false;
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: COPY failed: %s",
+				  PQresultErrorMessage(res));
+		}
+		PQclear(res);
+	}
+	if (!ok)
+		pg_fail(a, "COPY", NULL);
+	return ok;
+}
+
+/* Insert the held batch in one transaction. Returns 0 committed, -EAGAIN not. */
+static int commit_batch(struct arch *a)
+{
+	a->sig.len = a->prot.len = 0;
+	uint64_t rows0 = a->rows, ev0 = a->events;
+	for (unsigned int i = 0; i < a->n_ents; i++) {
+		const struct entry *e = &a->ents[i];
+		int rc = a->feeds[e->feed].master != 0 ? row_signal(a, e) : row_event(a, e);
+		if (rc != 0) {
+			a->rows = rows0;
+			a->events = ev0;
+			return rc;
+		}
+	}
+	if (pg_ensure(a) != 0)
+		goto undo;
+	if (!exec_cmd(a, "BEGIN", "BEGIN"))
+		goto undo;
+	if (a->sig.len > 0 &&
+	    !copy_in(a, "COPY signal_archive (master_id, sequence, arrival_time, arrival_ns, "
+			"master_time_ns, symbol, order_type, volume, price, sl, tp, position_ticket, "
+			"body, hmac, ed25519_sig) FROM STDIN", &a->sig))
+		goto undo;
+	if (a->prot.len > 0 &&
+	    !copy_in(a, "COPY protection_logs (event_time, master_id, sequence, reason, details) "
+			"FROM STDIN", &a->prot))
+		goto undo;
+	if (!exec_cmd(a, "COMMIT", "COMMIT"))
+		goto undo;
+	return 0;
+undo:
+	a->rows = rows0;
+	a->events = ev0;
+	return -EAGAIN;
+}
+
+static void release_batch(struct arch *a)
+{
+	for (unsigned int i = 0; i < a->n_replies; i++)
+		freeReplyObject(a->replies[i]);
+	a->n_replies = 0;
+	a->n_ents = 0;
+}
+
+static int add_entry(struct arch *a, unsigned int feed, const redisReply *ent)
+{
+	if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2 ||
+	    ent->element[0]->type != REDIS_REPLY_STRING)
+		return 0;
+	if (a->n_ents == a->cap_ents) {
+		unsigned int cap = a->cap_ents ? a->cap_ents * 2 : 1024;
+		struct entry *n = realloc(a->ents, cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		a->ents = n;
+		a->cap_ents = cap;
+	}
+	a->ents[a->n_ents++] = (struct entry){feed, ent->element[0], ent->element[1]};
+	return 0;
+}
+
+static int hold_reply(struct arch *a, redisReply *rep)
+{
+	redisReply **n = realloc(a->replies, (a->n_replies + 1) * sizeof(*n));
+	if (n == NULL) {
+		freeReplyObject(rep);
+		return -ENOMEM;
+	}
+	a->replies = n;
+	a->replies[a->n_replies++] = rep;
+	return 0;
+}
+
+/* XACK then XDEL every entry of the batch, pipelined per feed. Returns 0 or -EAGAIN. */
+static int ack_batch(struct arch *a)
+{
+	/* The connection may have dropped after the entries were read (e.g. XAUTOCLAIM of a
+	 * later feed failed): reconnect once; if Redis is still down the entries stay
+	 * pending and come back through XAUTOCLAIM (the archive dedups them). */
+	if (cp_redis_ensure(&a->r) != 0)
+		return -EAGAIN;
+	const char **argv = malloc((a->n_ents + 3) * sizeof(char *));
+	size_t *lens = malloc((a->n_ents + 3) * sizeof(size_t));
+	int rc = -ENOMEM;
+	if (argv == NULL || lens == NULL)
+		goto out;
+	unsigned int sent = 0;
+	for (unsigned int f = 0; f < a->n_feeds; f++) {
+		for (int pass = 0; pass < 2; pass++) {
+			int argc = 0;
+			argv[argc++] = pass == 0 ? "XACK" : "XDEL";
+			argv[argc++] = a->feeds[f].key;
+			if (pass == 0)
+				argv[argc++] = CP_REDIS_GROUP;
+			int base = argc;
+			for (unsigned int i = 0; i < a->n_ents; i++)
+				if (a->ents[i].feed == f)
+					argv[argc++] = a->ents[i].id->str;
+			if (argc == base)
+				break;
+			for (int i = 0; i < argc; i++)
+				lens[i] = strlen(argv[i]);
+			redisAppendCommandArgv(a->r.ctx, argc, argv, lens);
+			sent++;
+		}
+	}
+	rc = 0;
+	for (unsigned int i = 0; i < sent; i++) {
+		redisReply *rep = NULL;
+		if (redisGetReply(a->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(&a->r, "XACK");
+			rc = -EAGAIN;
+			break;
+		}
+		freeReplyObject(rep);
+	}
+out:
+	free(argv);
+	free(lens);
+	return rc;
+}
+
+static int add_feed(struct arch *a, uint64_t master)
+{
+	for (unsigned int i = 0; i < a->n_feeds; i++)
+		if (a->feeds[i].master == master)
+			return 0;
+	if (a->n_feeds == a->cap_feeds) {
+		unsigned int cap = a->cap_feeds ? a->cap_feeds * 2 : 64;
+		struct feed *n = realloc(a->feeds, cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		a->feeds = n;
+		a->cap_feeds = cap;
+	}
+	struct feed *f = &a->feeds[a->n_feeds];
+	f->master = master;
+	if (master == 0)
+		snprintf(f->key, sizeof(f->key), "%s", CP_REDIS_PROT_ARCHIVE_KEY);
+	else
+		cp_redis_key_archive(f->key, sizeof(f->key), master);
+	redisReply *rep = redisCommand(a->r.ctx, "XGROUP CREATE %s %s 0 MKSTREAM", f->key,
+				       CP_REDIS_GROUP);
+	if (rep == NULL) {
+		cp_redis_fail(&a->r, "XGROUP CREATE");
+		return -EAGAIN;
+	}
+	bool ok = rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "BUSYGROUP", 9) == 0;
+	if (!ok)
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "XGROUP CREATE %s: %s", f->key, rep->str);
+	freeReplyObject(rep);
+	if (ok)
+		a->n_feeds++;
+	return ok ? 0 : -EAGAIN;
+}
+
+static int refresh_feeds(struct arch *a)
+{
+	if (add_feed(a, 0) != 0)
+		return -EAGAIN;
+	redisReply *rep = redisCommand(a->r.ctx, "SMEMBERS %s", CP_REDIS_MASTERS_KEY);
+	if (rep == NULL) {
+		cp_redis_fail(&a->r, "SMEMBERS");
+		return -EAGAIN;
+	}
+	int rc = 0;
+	if (rep->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < rep->elements && rc == 0; i++) {
+			uint64_t m = strtoull(rep->element[i]->str, NULL, 10);
+			if (m != 0)
+				rc = add_feed(a, m);
+		}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Take over entries pending longer than archiver_claim_idle_ms (crashed consumers). */
+static int claim(struct arch *a)
+{
+	char idle[16], count[16];
+	snprintf(idle, sizeof(idle), "%u", a->cfg->archiver_claim_idle_ms);
+	snprintf(count, sizeof(count), "%u", a->cfg->archiver_batch);
+	for (unsigned int f = 0; f < a->n_feeds && a->n_ents < a->cfg->archiver_batch; f++) {
+		const char *argv[] = {"XAUTOCLAIM", a->feeds[f].key, CP_REDIS_GROUP, a->consumer,
+				      idle, "0-0", "COUNT", count};
+		redisReply *rep = redisCommandArgv(a->r.ctx, 8, argv, NULL);
+		if (rep == NULL) {
+			cp_redis_fail(&a->r, "XAUTOCLAIM");
+			return -EAGAIN;
+		}
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+		    rep->element[1]->type == REDIS_REPLY_ARRAY && rep->element[1]->elements > 0) {
+			for (size_t i = 0; i < rep->element[1]->elements; i++)
+				if (add_entry(a, f, rep->element[1]->element[i]) != 0)
+					return -ENOMEM;
+			a->claimed += rep->element[1]->elements;
+			cp_log(CP_LOG_INFO, ROLE, "claimed %zu stale entries of %s",
+			       rep->element[1]->elements, a->feeds[f].key);
+			if (hold_reply(a, rep) != 0)
+				return -ENOMEM;
+		} else {
+			freeReplyObject(rep);
+		}
+	}
+	return 0;
+}
+
+static int read_new(struct arch *a)
+{
+	const char **argv = malloc((10 + 2 * (size_t)a->n_feeds) * sizeof(char *));
+	if (argv == NULL)
+		return -ENOMEM;
+	char count[16], block[16];
+	snprintf(count, sizeof(count), "%u", a->cfg->archiver_batch);
+	snprintf(block, sizeof(block), "%u", a->cfg->archiver_block_ms);
+	size_t k = 0;
+	argv[k++] = "XREADGROUP";
+	argv[k++] = "GROUP";
+	argv[k++] = CP_REDIS_GROUP;
+	argv[k++] = a->consumer;
+	argv[k++] = "COUNT";
+	argv[k++] = count;
+	argv[k++] = "BLOCK";
+	argv[k++] = block;
+	argv[k++] = "STREAMS";
+	for (unsigned int f = 0; f < a->n_feeds; f++)
+		argv[k++] = a->feeds[f].key;
+	for (unsigned int f = 0; f < a->n_feeds; f++)
+		argv[k++] = ">";
+	redisReply *rep = redisCommandArgv(a->r.ctx, (int)k, argv, NULL);
+	free(argv);
+	if (rep == NULL) {
+		cp_redis_fail(&a->r, "XREADGROUP");
+		return -EAGAIN;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		/* NOGROUP after a Redis restart without the group: re-create the groups. */
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "XREADGROUP: %s", rep->str);
+		freeReplyObject(rep);
+		a->n_feeds = 0;
+		return -EAGAIN;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		return 0;
+	}
+	for (size_t s = 0; s < rep->elements; s++) {
+		const redisReply *st = rep->element[s];
+		if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
+			continue;
+		unsigned int f = 0;
+		while (f < a->n_feeds && strcmp(a->feeds[f].key, st->element[0]->str) != 0)
+			f++;
+		if (f == a->n_feeds)
+			continue;
+		for (size_t i = 0; i < st->element[1]->elements; i++)
+			if (add_entry(a, f, st->element[1]->element[i]) != 0) {
+				freeReplyObject(rep);
+				return -ENOMEM;
+			}
+	}
+	return hold_reply(a, rep);
+}
+
+static void maintain(struct arch *a, uint64_t now)
+{
+	if (now < a->next_maint || a->pg == NULL)
+		return;
+	a->next_maint = now + (uint64_t)a->cfg->partition_maint_s * 1000000000ull;
+	PGresult *res = PQexec(a->pg, "SELECT count(*) FROM maintain_partitions()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "maintain_partitions(): %s", PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
+{
+	struct arch a;
+	memset(&a, 0, sizeof(a));
+	a.cfg = cfg;
+	a.stop = stop;
+	a.pg_backoff_ms = 50;
+	cp_redis_init(&a.r, cfg, ROLE);
+	if (cfg->archiver_consumer[0] != '\0') {
+		snprintf(a.consumer, sizeof(a.consumer), "%s", cfg->archiver_consumer);
+	} else {
+		char host[64] = "host";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(a.consumer, sizeof(a.consumer), "%s-%d", host, (int)getpid());
+	}
+	int rc = 0;
+	while (!stopping(&a)) {
+		uint64_t now = cp_now_ns();
+		if (cp_redis_ensure(&a.r) != 0) {
+			a.n_feeds = 0;
+			sleep_ms(10);
+			continue;
+		}
+		if (a.n_ents == 0) {
+			if (now >= a.next_refresh || a.n_feeds == 0) {
+				a.next_refresh = now + 1000000000ull;
+				if (refresh_feeds(&a) != 0)
+					continue;
+			}
+			if (now >= a.next_claim) {
+				a.next_claim = now + (uint64_t)cfg->archiver_claim_idle_ms * 500000ull;
+				rc = claim(&a);
+			}
+			if (rc == 0 && a.n_ents == 0)
+				rc = read_new(&a);
+			if (rc == -ENOMEM)
+				break;
+			rc = 0;
+			if (a.n_ents == 0) {
+				release_batch(&a);
+				continue;
+			}
+		}
+		if (pg_ensure(&a) == 0)
+			maintain(&a, now);
+		int c = commit_batch(&a);
+		if (c == -ENOMEM) {
+			rc = c;
+			break;
+		}
+		if (c != 0) {
+			sleep_ms(20);
+			continue;
+		}
+		/* Committed: a failed XACK only means redelivery, which the dedup absorbs. */
+		(void)ack_batch(&a);
+		a.batches++;
+		release_batch(&a);
+	}
+	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " events=%" PRIu64 " batches=%" PRIu64
+	       " claimed=%" PRIu64, a.rows, a.events, a.batches, a.claimed);
+	if (rc == -ENOMEM)
+		cp_log(CP_LOG_ERR, ROLE, "out of memory");
+	release_batch(&a);
+	free(a.replies);
+	free(a.ents);
+	free(a.feeds);
+	free(a.sig.p);
+	free(a.prot.p);
+	if (a.pg != NULL)
+		PQfinish(a.pg);
+	cp_redis_close(&a.r);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * cp_archiver: decp-control's archiver role (SPEC §4; docs/control.md "archiver").
+ *
+ *   decp:masters (set) ──▶ archive feeds decp:{m<id>}:archive + decp:{prot}:archive
+ *        consumer group "archiver", consumer = archiver_consumer or "<host>-<pid>"
+ *   XREADGROUP ... > ──▶ held batch ──▶ BEGIN; COPY signal_archive; COPY protection_logs;
+ *                                       COMMIT ──▶ XACK + XDEL (only after COMMIT)
+ *
+ * At-least-once: a crash between COMMIT and XACK redelivers; signal_archive drops a
+ * redelivered (master_id, sequence) in its dedup trigger (sql 0003), so the archive holds
+ * each signal once. Entries pending longer than archiver_claim_idle_ms (a crashed or hung
+ * consumer) are taken over with XAUTOCLAIM. While PostgreSQL is down the batch is held and
+ * nothing more is read: the backlog stays in Redis. Several processes share the work
+ * through the group. maintain_partitions() is called at start and every
+ * partition_maint_s.
+ *
+ * Threading: runs in the calling thread until *stop becomes non-zero.
+ */
+#ifndef DECP_CP_ARCHIVER_H
+#define DECP_CP_ARCHIVER_H
+
+#include <stdatomic.h>
+
+#include "cp_config.h"
+
+/* Returns 0 after a requested stop, -ENOMEM on a fatal error (logged). */
+int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop);
+
+#endif

@@ -1,0 +1,323 @@
+#include "cp_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cp_log.h"
+
+enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;      /* K_STR: buffer size */
+	uint32_t min, max; /* K_U32 */
+};
+
+#define F(field) offsetof(struct cp_config, field)
+#define S(field) sizeof(((struct cp_config *)0)->field)
+static const struct key keys[] = {
+	{"roles", K_ROLES, F(roles), 0, 0, 0},
+	{"shm", K_STR, F(shm), S(shm), 0, 0},
+	{"redis_host", K_STR, F(redis_host), S(redis_host), 0, 0},
+	{"redis_port", K_U32, F(redis_port), 0, 1, 65535},
+	{"redis_timeout_ms", K_U32, F(redis_timeout_ms), 0, 10, 600000},
+	{"pg_conninfo", K_STR, F(pg_conninfo), S(pg_conninfo), 0, 0},
+	{"pg_timeout_ms", K_U32, F(pg_timeout_ms), 0, 100, 3600000},
+	{"backoff_max_ms", K_U32, F(backoff_max_ms), 0, 50, 600000},
+	{"edge_batch", K_U32, F(edge_batch), 0, 1, 8192},
+	{"dataplane_stale_ms", K_U32, F(dataplane_stale_ms), 0, 100, 600000},
+	{"notify_trigger", K_BOOL, F(notify_trigger), 0, 0, 0},
+	{"auth_reload_s", K_U32, F(auth_reload_s), 0, 1, 86400},
+	{"archiver_batch", K_U32, F(archiver_batch), 0, 1, 100000},
+	{"archiver_block_ms", K_U32, F(archiver_block_ms), 0, 1, 60000},
+	{"archiver_claim_idle_ms", K_U32, F(archiver_claim_idle_ms), 0, 100, 86400000},
+	{"partition_maint_s", K_U32, F(partition_maint_s), 0, 1, 86400},
+	{"archiver_consumer", K_STR, F(archiver_consumer), S(archiver_consumer), 0, 0},
+	{"log_level", K_LEVEL, F(log_level), 0, 0, 0},
+};
+#undef F
+#undef S
+
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void cp_config_defaults(struct cp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->roles = CP_ROLES_ALL;
+	snprintf(c->shm, sizeof(c->shm), "/decp-ingest");
+	snprintf(c->redis_host, sizeof(c->redis_host), "127.0.0.1");
+	c->redis_port = 6379;
+	c->redis_timeout_ms = 2000;
+	snprintf(c->pg_conninfo, sizeof(c->pg_conninfo), "dbname=decp");
+	c->pg_timeout_ms = 10000;
+	c->backoff_max_ms = 2000;
+	c->edge_batch = 1024;
+	c->dataplane_stale_ms = 3000;
+	c->notify_trigger = true;
+	c->auth_reload_s = 60;
+	c->archiver_batch = 5000;
+	c->archiver_block_ms = 200;
+	c->archiver_claim_idle_ms = 30000;
+	c->partition_maint_s = 3600;
+	c->log_level = CP_LOG_INFO;
+}
+
+int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t errlen)
+{
+	unsigned int r = 0;
+	const char *p = s;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		if (n == 3 && strncmp(p, "all", 3) == 0)
+			r |= CP_ROLES_ALL;
+		else if (n == 4 && strncmp(p, "edge", 4) == 0)
+			r |= CP_ROLE_EDGE;
+		else if (n == 8 && strncmp(p, "archiver", 8) == 0)
+			r |= CP_ROLE_ARCHIVER;
+		else {
+			msg(err, errlen, "unknown role '%.*s' (known: edge, archiver, all)", (int)n, p);
+			return -EINVAL;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (r == 0) {
+		msg(err, errlen, "no role given (known: edge, archiver, all)");
+		return -EINVAL;
+	}
+	*roles = r;
+	return 0;
+}
+
+int cp_config_set(struct cp_config *c, const char *key, const char *value, char *err,
+		  size_t errlen)
+{
+	const struct key *k = NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, key) == 0)
+			k = &keys[i];
+	if (k == NULL) {
+		msg(err, errlen, "unknown key '%s'", key);
+		return -ENOENT;
+	}
+	char *base = (char *)c;
+	char e2[160];
+	switch (k->kind) {
+	case K_STR: {
+		size_t n = strlen(value);
+		if (n == 0 || n >= k->size) {
+			msg(err, errlen, "%s: value must be 1..%zu characters", key, k->size - 1);
+			return -EINVAL;
+		}
+		memcpy(base + k->off, value, n + 1);
+		return 0;
+	}
+	case K_U32: {
+		char *end = NULL;
+		errno = 0;
+		if (!isdigit((unsigned char)value[0])) {
+			msg(err, errlen, "%s: '%s' is not a number", key, value);
+			return -EINVAL;
+		}
+		unsigned long long v = strtoull(value, &end, 10);
+		if (errno != 0 || *end != '\0') {
+			msg(err, errlen, "%s: '%s' is not a number", key, value);
+			return -EINVAL;
+		}
+		if (v < k->min || v > k->max) {
+			msg(err, errlen, "%s: %llu is out of range %u..%u", key, v, k->min, k->max);
+			return -EINVAL;
+		}
+		*(uint32_t *)(void *)(base + k->off) = (uint32_t)v;
+		return 0;
+	}
+	case K_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			*(bool *)(base + k->off) = true;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+			 strcmp(value, "0") == 0)
+			*(bool *)(base + k->off) = false;
+		else {
+			msg(err, errlen, "%s: '%s' is not yes/no", key, value);
+			return -EINVAL;
+		}
+		return 0;
+	case K_ROLES:
+		if (cp_config_parse_roles(value, &c->roles, e2, sizeof(e2)) != 0) {
+			msg(err, errlen, "%s: %s", key, e2);
+			return -EINVAL;
+		}
+		return 0;
+	case K_LEVEL: {
+		int l = cp_log_level_parse(value);
+		if (l < 0) {
+			msg(err, errlen, "%s: '%s' is not error/warn/info/debug", key, value);
+			return -EINVAL;
+		}
+		c->log_level = l;
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+int cp_config_parse(struct cp_config *c, const char *name, const char *text, char *err,
+		    size_t errlen)
+{
+	bool seen[sizeof(keys) / sizeof(keys[0])] = {false};
+	char line[2048];
+	unsigned int lineno = 0;
+	const char *p = text;
+	while (*p != '\0') {
+		lineno++;
+		size_t n = strcspn(p, "\n");
+		if (n >= sizeof(line)) {
+			msg(err, errlen, "%s:%u: line longer than %zu bytes", name, lineno,
+			    sizeof(line) - 1);
+			return -EINVAL;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n;
+		if (*p == '\n')
+			p++;
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		char *eq = strchr(s, '=');
+		if (eq == NULL) {
+			msg(err, errlen, "%s:%u: expected 'key = value'", name, lineno);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		char *key = trim(s);
+		char *val = trim(eq + 1);
+		if (*key == '\0') {
+			msg(err, errlen, "%s:%u: missing key before '='", name, lineno);
+			return -EINVAL;
+		}
+		size_t vl = strlen(val);
+		if (vl >= 1 && val[0] == '"') {
+			if (vl < 2 || val[vl - 1] != '"') {
+				msg(err, errlen, "%s:%u: %s: unterminated quoted value", name, lineno, key);
+				return -EINVAL;
+			}
+			val[vl - 1] = '\0';
+			val++;
+		}
+		if (*val == '\0') {
+			msg(err, errlen, "%s:%u: %s: empty value", name, lineno, key);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strcmp(keys[i].name, key) == 0) {
+				if (seen[i]) {
+					msg(err, errlen, "%s:%u: %s: set twice", name, lineno, key);
+					return -EINVAL;
+				}
+				seen[i] = true;
+			}
+		}
+		char e2[256];
+		if (cp_config_set(c, key, val, e2, sizeof(e2)) != 0) {
+			msg(err, errlen, "%s:%u: %s", name, lineno, e2);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		msg(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	size_t cap = 1u << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	int rc = 0;
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		msg(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + len, cap - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = -errno;
+			msg(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+		if (len == cap) {
+			rc = -EFBIG;
+			msg(err, errlen, "%s: file larger than 1 MiB", path);
+			goto fail;
+		}
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len) != NULL) {
+		rc = -EINVAL;
+		msg(err, errlen, "%s: contains a NUL byte (not a text file?)", path);
+		goto fail;
+	}
+	rc = cp_config_parse(c, path, buf, err, errlen);
+fail:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
+{
+	if (c->roles == 0) {
+		msg(err, errlen, "no role selected");
+		return -EINVAL;
+	}
+	if ((c->roles & CP_ROLE_ARCHIVER) && c->archiver_claim_idle_ms <= c->archiver_block_ms) {
+		msg(err, errlen, "archiver_claim_idle_ms (%u) must exceed archiver_block_ms (%u)",
+		    c->archiver_claim_idle_ms, c->archiver_block_ms);
+		return -EINVAL;
+	}
+	if (c->redis_timeout_ms <= c->archiver_block_ms && (c->roles & CP_ROLE_ARCHIVER)) {
+		msg(err, errlen, "redis_timeout_ms (%u) must exceed archiver_block_ms (%u)",
+		    c->redis_timeout_ms, c->archiver_block_ms);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * cp_config: decp-control's configuration, read in one place (here).
+ *
+ * File format (docs/control.md "Configuration" has the reference):
+ *   # comment            whole-line comments start with '#' or ';'
+ *   key = value          one setting per line; spaces around key and value are trimmed;
+ *                        a value may be enclosed in double quotes (kept verbatim inside)
+ * Unknown keys, duplicate keys, missing '=', empty values and out-of-range numbers are
+ * errors reported as "FILE:LINE: message". Command-line overrides (--set key=value) go
+ * through the same per-key parser, reported as "--set: message".
+ *
+ * Threading: parse in main before starting roles; afterwards the struct is read-only.
+ */
+#ifndef DECP_CP_CONFIG_H
+#define DECP_CP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cp_role {
+	CP_ROLE_EDGE = 1u << 0,
+	CP_ROLE_ARCHIVER = 1u << 1,
+};
+#define CP_ROLES_ALL (CP_ROLE_EDGE | CP_ROLE_ARCHIVER)
+
+struct cp_config {
+	unsigned int roles;              /* enum cp_role bits */
+	char shm[64];                    /* dataplane segment name */
+	char redis_host[256];
+	uint32_t redis_port;
+	uint32_t redis_timeout_ms;       /* connect and per-reply timeout */
+	char pg_conninfo[1024];          /* libpq conninfo */
+	uint32_t pg_timeout_ms;          /* statement_timeout of our sessions */
+	uint32_t backoff_max_ms;         /* reconnect backoff ceiling (doubles from 50 ms) */
+	uint32_t edge_batch;             /* records per Redis pipeline (group commit) */
+	uint32_t dataplane_stale_ms;     /* dataplane heartbeat older than this: re-attach */
+	bool notify_trigger;             /* create the LISTEN/NOTIFY trigger at start */
+	uint32_t auth_reload_s;          /* full token/master reload period (expiry) */
+	uint32_t archiver_batch;         /* entries per XREADGROUP / COPY */
+	uint32_t archiver_block_ms;      /* XREADGROUP BLOCK */
+	uint32_t archiver_claim_idle_ms; /* XAUTOCLAIM entries pending longer than this */
+	uint32_t partition_maint_s;      /* maintain_partitions() period */
+	char archiver_consumer[128];     /* consumer name; "" = "<hostname>-<pid>" */
+	int log_level;                   /* enum cp_log_level */
+};
+
+/* Fill the defaults (docs/control.md). */
+void cp_config_defaults(struct cp_config *c);
+
+/*
+ * Set one key from its text value. Returns 0, -ENOENT unknown key, -EINVAL bad value;
+ * on error err holds a message naming the key (no location prefix).
+ */
+int cp_config_set(struct cp_config *c, const char *key, const char *value, char *err,
+		  size_t errlen);
+
+/*
+ * Parse a whole configuration text; `name` is used in messages ("NAME:LINE: ...").
+ * Stops at the first error. Returns 0 or -EINVAL with err filled.
+ */
+int cp_config_parse(struct cp_config *c, const char *name, const char *text, char *err,
+		    size_t errlen);
+
+/* Read and parse a file. Returns 0, -EINVAL (err filled), or -errno of open/read (err
+ * filled with "NAME: strerror"). Files over 1 MiB are refused (-EFBIG). */
+int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errlen);
+
+/* Cross-field checks after all sources are applied. Returns 0 or -EINVAL with err. */
+int cp_config_validate(const struct cp_config *c, char *err, size_t errlen);
+
+/* Parse "edge,archiver" / "all". Returns 0 or -EINVAL with err. */
+int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * decp-control: the control plane (SPEC §1). Roles are selected at start and each runs in
+ * its own thread with its own Redis/PostgreSQL connections; one process may run them all.
+ * main() is a flat list of checked steps: defaults, config file, command-line overrides,
+ * validation, signals, role threads, wait for SIGINT/SIGTERM, orderly stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cp_archiver.h"
+#include "cp_config.h"
+#include "cp_edge.h"
+#include "cp_log.h"
+
+static atomic_int stop_flag;
+
+struct role_thread {
+	const char *name;
+	unsigned int bit;
+	int (*run)(const struct cp_config *, const atomic_int *);
+	const struct cp_config *cfg;
+	pthread_t tid;
+	bool started;
+	atomic_int done;
+	int rc;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: decp-control [--config FILE] [--roles LIST] [--set KEY=VALUE]... [--check]\n"
+		"\n"
+		"The decp control plane. Roles (default: all, one thread each):\n"
+		"  edge      dataplane rings -> Redis (atomic, idempotent) -> ACKs; tokens and keys\n"
+		"            from PostgreSQL into the dataplane\n"
+		"  archiver  Redis archive feeds -> PostgreSQL signal_archive / protection_logs\n"
+		"\n"
+		"  --config FILE      settings file, 'key = value' lines (docs/control.md)\n"
+		"  --roles LIST       comma-separated roles, or 'all' (overrides the file)\n"
+		"  --set KEY=VALUE    override one setting (repeatable; after the file)\n"
+		"  --check            validate the configuration, print it, and exit\n"
+		"  --help             this text\n"
+		"Keys: roles shm redis_host redis_port redis_timeout_ms pg_conninfo pg_timeout_ms\n"
+		"      backoff_max_ms edge_batch dataplane_stale_ms notify_trigger auth_reload_s\n"
+		"      archiver_batch archiver_block_ms archiver_claim_idle_ms partition_maint_s\n"
+		"      archiver_consumer log_level\n"
+		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"
+		"usage or configuration.\n");
+}
+
+static void *role_main(void *arg)
+{
+	struct role_thread *t = arg;
+	t->rc = t->run(t->cfg, &stop_flag);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"roles", required_argument, NULL, 'r'},
+		{"set", required_argument, NULL, 's'},
+		{"check", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cp_config cfg;
+	char err[512];
+	const char *config_path = NULL;
+	bool check = false;
+	int c;
+
+	cp_config_defaults(&cfg);
+	/* Pass 1: the file first, so command-line settings override it whatever their order. */
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (c == 'c')
+			config_path = optarg;
+		else if (c == '?')
+			return usage(stderr), 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "decp-control: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (config_path != NULL && cp_config_load(&cfg, config_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "decp-control: %s\n", err);
+		return 2;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (c == 'r') {
+			if (cp_config_parse_roles(optarg, &cfg.roles, err, sizeof(err)) != 0) {
+				fprintf(stderr, "decp-control: --roles: %s\n", err);
+				return 2;
+			}
+		} else if (c == 's') {
+			char kv[1200];
+			snprintf(kv, sizeof(kv), "%s", optarg);
+			char *eq = strchr(kv, '=');
+			if (eq == NULL) {
+				fprintf(stderr, "decp-control: --set %s: expected KEY=VALUE\n", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (cp_config_set(&cfg, kv, eq + 1, err, sizeof(err)) != 0) {
+				fprintf(stderr, "decp-control: --set: %s\n", err);
+				return 2;
+			}
+		} else if (c == 'k') {
+			check = true;
+		}
+	}
+	if (cp_config_validate(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "decp-control: %s%s%s\n", config_path ? config_path : "",
+			config_path ? ": " : "", err);
+		return 2;
+	}
+	cp_log_set_level((enum cp_log_level)cfg.log_level);
+	if (check) {
+		printf("roles=%s%s shm=%s redis=%s:%u edge_batch=%u archiver_batch=%u\n",
+		       cfg.roles & CP_ROLE_EDGE ? "edge," : "",
+		       cfg.roles & CP_ROLE_ARCHIVER ? "archiver" : "", cfg.shm, cfg.redis_host,
+		       cfg.redis_port, cfg.edge_batch, cfg.archiver_batch);
+		return 0;
+	}
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Role threads inherit the mask: only main takes the stop signals. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct role_thread roles[] = {
+		{.name = "edge", .bit = CP_ROLE_EDGE, .run = cp_edge_run},
+		{.name = "archiver", .bit = CP_ROLE_ARCHIVER, .run = cp_archiver_run},
+	};
+	size_t nroles = sizeof(roles) / sizeof(roles[0]);
+	int rc = 0;
+	for (size_t i = 0; i < nroles; i++) {
+		if (!(cfg.roles & roles[i].bit))
+			continue;
+		roles[i].cfg = &cfg;
+		int e = pthread_create(&roles[i].tid, NULL, role_main, &roles[i]);
+		if (e != 0) {
+			cp_log(CP_LOG_ERR, NULL, "starting role %s: %s", roles[i].name, strerror(e));
+			atomic_store(&stop_flag, 1);
+			rc = 1;
+			break;
+		}
+		roles[i].started = true;
+		cp_log(CP_LOG_INFO, roles[i].name, "started");
+	}
+	while (!atomic_load(&stop_flag)) {
+		struct timespec ts = {0, 200000000};
+		int s = sigtimedwait(&set, NULL, &ts);
+		if (s == SIGINT || s == SIGTERM) {
+			cp_log(CP_LOG_INFO, NULL, "signal %d: stopping", s);
+			atomic_store(&stop_flag, 1);
+		}
+		for (size_t i = 0; i < nroles; i++)
+			if (roles[i].started && atomic_load(&roles[i].done)) {
+				cp_log(CP_LOG_ERR, roles[i].name, "role ended (%s): stopping",
+				       strerror(-roles[i].rc));
+				atomic_store(&stop_flag, 1);
+				rc = 1;
+			}
+	}
+	for (size_t i = 0; i < nroles; i++)
+		if (roles[i].started) {
+			pthread_join(roles[i].tid, NULL);
+			if (roles[i].rc != 0)
+				rc = 1;
+		}
+	return rc;
+}

@@ -1,0 +1,528 @@
+#include "cp_edge.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cp_auth.h"
+#include "cp_log.h"
+#include "cp_redis.h"
+#include "cp_shm.h"
+
+#define ROLE "edge"
+
+struct edge {
+	const struct cp_config *cfg;
+	const atomic_int *stop;
+	struct cp_shm c;
+	bool attached;
+	bool need_push;          /* attached but credentials/durable/READY not pushed yet */
+	bool batch_stale;        /* held batch came from a segment we no longer map */
+	uint64_t cookie;
+	struct cp_redis r;
+	struct cp_auth a;
+	struct dp_ingress_rec *batch;
+	unsigned int n;
+	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event */
+	struct dp_ack_rec *acks;
+	uint64_t *mkey;          /* open-addressing map master -> group of the batch */
+	unsigned int *mgrp;
+	unsigned int mseen_cap;
+	unsigned int *gfirst, *glast, *nxt; /* per master group: chain of record indices */
+	uint64_t *gmaster;
+	unsigned int ngroups;
+	const char **argv;       /* scratch for one command, 8 + 5 * edge_batch entries */
+	size_t *lens;
+	char (*nums)[2][24];     /* per record: sequence and arrival as text */
+	struct dp_ctrl_cmd *cmds;
+	size_t cmds_cap;
+	uint64_t next_attach, next_health, next_poll, next_reload;
+	uint64_t written, duplicate, gap, events, acked, ack_dropped, attaches, batches;
+};
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static bool stopping(const struct edge *e)
+{
+	return atomic_load_explicit(e->stop, memory_order_relaxed) != 0;
+}
+
+/* Send with a bounded retry on a full control ring (5 s). */
+static int ctrl_send(struct edge *e, struct dp_ctrl_cmd *cmd)
+{
+	cmd->cookie = ++e->cookie;
+	for (int i = 0; i < 5000 && !stopping(e); i++) {
+		int rc = cp_ctrl_send(&e->c, cmd);
+		if (rc != -ENOBUFS)
+			return rc;
+		sleep_ms(1);
+	}
+	return -ETIMEDOUT;
+}
+
+static int push_auth(struct edge *e)
+{
+	size_t need = cp_auth_commands(&e->a, e->cmds, e->cmds_cap);
+	if (need > e->cmds_cap) {
+		struct dp_ctrl_cmd *n = realloc(e->cmds, need * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		e->cmds = n;
+		e->cmds_cap = need;
+		need = cp_auth_commands(&e->a, e->cmds, e->cmds_cap);
+	}
+	for (size_t i = 0; i < need; i++) {
+		int rc = ctrl_send(e, &e->cmds[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Last durable sequence of every usable master, read in one pipeline. */
+static int push_durable(struct edge *e)
+{
+	char key[64];
+	size_t sent = 0;
+	for (size_t i = 0; i < e->a.n_masters; i++) {
+		if (!e->a.masters[i].usable)
+			continue;
+		cp_redis_key_signals(key, sizeof(key), e->a.masters[i].id);
+		redisAppendCommand(e->r.ctx, "XREVRANGE %s + - COUNT 1", key);
+		sent++;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < e->a.n_masters && sent > 0; i++) {
+		if (!e->a.masters[i].usable)
+			continue;
+		redisReply *rep = NULL;
+		sent--;
+		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(&e->r, "XREVRANGE (restoring durable sequences)");
+			return -EAGAIN;
+		}
+		uint64_t seq = 0;
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+		    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements >= 1 &&
+		    rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
+			seq = strtoull(rep->element[0]->element[0]->str, NULL, 10);
+		else if (rep->type != REDIS_REPLY_ARRAY)
+			rc = -EAGAIN;
+		freeReplyObject(rep);
+		if (rc != 0)
+			continue;
+		struct dp_ctrl_cmd cmd;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = DP_CTRL_SET_DURABLE;
+		cmd.master_id = e->a.masters[i].id;
+		cmd.sequence = seq;
+		rc = ctrl_send(e, &cmd);
+	}
+	if (rc == -EAGAIN)
+		cp_redis_fail(&e->r, "XREVRANGE returned an error (restoring durable sequences)");
+	return rc;
+}
+
+static int push_initial(struct edge *e)
+{
+	if (cp_redis_ensure(&e->r) != 0)
+		return -EAGAIN;
+	int rc = push_auth(e);
+	if (rc == 0)
+		rc = push_durable(e);
+	if (rc == 0) {
+		struct dp_ctrl_cmd ready;
+		memset(&ready, 0, sizeof(ready));
+		ready.type = DP_CTRL_READY;
+		rc = ctrl_send(e, &ready);
+	}
+	if (rc == 0)
+		rc = cp_ctrl_wait_applied(&e->c, e->cookie, 5000);
+	if (rc != 0) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "pushing credentials and durable sequences to the "
+			  "dataplane (%s) failed: %s; retrying", e->cfg->shm, strerror(-rc));
+		return rc;
+	}
+	cp_log(CP_LOG_INFO, ROLE, "dataplane %s ready: %zu masters, %zu tokens loaded",
+	       e->cfg->shm, e->a.n_masters, e->a.n_tokens);
+	return 0;
+}
+
+static void try_attach(struct edge *e, uint64_t now)
+{
+	if (now < e->next_attach)
+		return;
+	e->next_attach = now + 100000000ull;
+	int rc = cp_shm_attach(&e->c, e->cfg->shm);
+	if (rc != 0) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "waiting for the dataplane segment %s: %s",
+			  e->cfg->shm, rc == -EPROTO ? "different layout (another build?)"
+						     : strerror(-rc));
+		return;
+	}
+	e->attached = true;
+	e->need_push = true;
+	e->attaches++;
+	e->cookie = atomic_load_explicit(&e->c.s.hdr->dp_ctrl_last_cookie, memory_order_acquire);
+	cp_log(CP_LOG_INFO, ROLE, "attached dataplane segment %s (%u workers, pid %d)",
+	       e->cfg->shm, e->c.s.hdr->n_workers, (int)e->c.s.hdr->dp_pid);
+}
+
+static void check_health(struct edge *e, uint64_t now)
+{
+	if (!e->attached || now < e->next_health)
+		return;
+	e->next_health = now + 100000000ull;
+	int h = cp_shm_check(&e->c, (uint64_t)e->cfg->dataplane_stale_ms * 1000000ull);
+	if (h == CP_SHM_OK)
+		return;
+	cp_log(CP_LOG_WARN, ROLE, "dataplane %s %s: re-attaching", e->cfg->shm,
+	       h == CP_SHM_RESTARTED ? "restarted" : h == CP_SHM_STOPPED ? "stopped"
+			: h == CP_SHM_STALE ? "stopped heartbeating" : "segment gone");
+	cp_shm_detach(&e->c);
+	e->attached = false;
+	e->need_push = false;
+	if (e->n > 0)
+		e->batch_stale = true;
+}
+
+static void check_auth(struct edge *e, uint64_t now)
+{
+	if (now < e->next_poll)
+		return;
+	e->next_poll = now + 50000000ull;
+	int p = cp_auth_poll(&e->a);
+	if (p == 0 && now < e->next_reload)
+		return;
+	if (cp_auth_load(&e->a) != 0)
+		return;
+	e->next_reload = now + (uint64_t)e->cfg->auth_reload_s * 1000000000ull;
+	if (e->attached && !e->need_push) {
+		int rc = push_auth(e);
+		if (rc != 0)
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "pushing token/master changes failed: %s",
+				  strerror(-rc));
+	}
+}
+
+/* Group of master m in this batch, created on first sight. */
+static unsigned int group_of(struct edge *e, uint64_t m, unsigned int rec)
+{
+	unsigned int mask = e->mseen_cap - 1;
+	unsigned int i = (unsigned int)((m * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+	while (e->mkey[i] != 0) {
+		if (e->mkey[i] == m)
+			return e->mgrp[i];
+		i = (i + 1) & mask;
+	}
+	unsigned int g = e->ngroups++;
+	e->mkey[i] = m;
+	e->mgrp[i] = g;
+	e->gmaster[g] = m;
+	e->gfirst[g] = rec;
+	e->glast[g] = UINT32_MAX;
+	return g;
+}
+
+static void reason_upper(char *out, size_t cap, unsigned int reason)
+{
+	const char *s = dp_reason_name(reason);
+	size_t i = 0;
+	for (; s[i] != '\0' && i + 1 < cap; i++)
+		out[i] = (char)toupper((unsigned char)s[i]);
+	out[i] = '\0';
+}
+
+static void append_event(struct edge *e, const struct dp_ingress_rec *r)
+{
+	char seq[24], arr[24], mid[24], w[8], exp[24], pr[8], peer[64], rs[48];
+	snprintf(mid, sizeof(mid), "%" PRIu64, r->master_id);
+	snprintf(seq, sizeof(seq), "%" PRIu64, r->sequence);
+	snprintf(arr, sizeof(arr), "%" PRId64, r->arrival_ns);
+	snprintf(w, sizeof(w), "%u", r->worker);
+	snprintf(exp, sizeof(exp), "%" PRIu64, r->expected);
+	snprintf(pr, sizeof(pr), "%u", r->proto_reason);
+	reason_upper(rs, sizeof(rs), r->reason);
+	peer[0] = '\0';
+	if (r->peer_family == 2 /* AF_INET */)
+		snprintf(peer, sizeof(peer), "%u.%u.%u.%u:%u", r->peer_addr[0], r->peer_addr[1],
+			 r->peer_addr[2], r->peer_addr[3], r->peer_port);
+	const char *argv[] = {"FCALL", CP_REDIS_FN_PROTECTION, "2", CP_REDIS_PROT_KEY,
+			      CP_REDIS_PROT_ARCHIVE_KEY, "r", rs, "m", mid, "q", seq, "a", arr,
+			      "w", w, "e", exp, "x", pr, "p", peer, "b", (const char *)r->body};
+	size_t lens[23];
+	for (int i = 0; i < 22; i++)
+		lens[i] = strlen(argv[i]);
+	lens[22] = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX;
+	redisAppendCommandArgv(e->r.ctx, 23, argv, lens);
+}
+
+/* One pipeline for the held batch: SADD of the batch's masters, one FCALL decp_signals per
+ * master (its records in ring order), one FCALL decp_protection per event. Returns 0
+ * (statuses filled) or -EAGAIN (Redis failed, batch kept). */
+static int write_batch(struct edge *e)
+{
+	memset(e->mkey, 0, e->mseen_cap * sizeof(*e->mkey));
+	e->ngroups = 0;
+	for (unsigned int i = 0; i < e->n; i++) {
+		e->status[i] = -2;
+		e->nxt[i] = UINT32_MAX;
+		if (e->batch[i].kind != DP_REC_SIGNAL || e->batch[i].master_id == 0)
+			continue;
+		unsigned int g = group_of(e, e->batch[i].master_id, i);
+		if (e->glast[g] != UINT32_MAX)
+			e->nxt[e->glast[g]] = i;
+		e->glast[g] = i;
+	}
+	/* The set of masters with an archive feed, for the archiver. It lives outside the
+	 * masters' slots (so it cannot be in the same atomic call on a cluster), but its
+	 * reply is read before any ACK, so an ACKed signal's feed is always listed. */
+	if (e->ngroups > 0) {
+		int argc = 0;
+		e->argv[argc++] = "SADD";
+		e->argv[argc++] = CP_REDIS_MASTERS_KEY;
+		for (unsigned int g = 0; g < e->ngroups; g++) {
+			snprintf(e->nums[g][0], sizeof(e->nums[g][0]), "%" PRIu64, e->gmaster[g]);
+			e->argv[argc++] = e->nums[g][0];
+		}
+		for (int i = 0; i < argc; i++)
+			e->lens[i] = strlen(e->argv[i]);
+		redisAppendCommandArgv(e->r.ctx, argc, e->argv, e->lens);
+	}
+	char k1[64], k2[64];
+	for (unsigned int g = 0; g < e->ngroups; g++) {
+		int argc = 0;
+		e->argv[argc++] = "FCALL";
+		e->argv[argc++] = CP_REDIS_FN_SIGNALS;
+		e->argv[argc++] = "2";
+		e->argv[argc++] = cp_redis_key_signals(k1, sizeof(k1), e->gmaster[g]);
+		e->argv[argc++] = cp_redis_key_archive(k2, sizeof(k2), e->gmaster[g]);
+		for (int i = 0; i < argc; i++)
+			e->lens[i] = strlen(e->argv[i]);
+		for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i]) {
+			const struct dp_ingress_rec *r = &e->batch[i];
+			snprintf(e->nums[i][0], sizeof(e->nums[i][0]), "%" PRIu64, r->sequence);
+			snprintf(e->nums[i][1], sizeof(e->nums[i][1]), "%" PRId64, r->arrival_ns);
+			e->argv[argc] = e->nums[i][0];
+			e->lens[argc] = strlen(e->nums[i][0]);
+			argc++;
+			e->argv[argc] = e->nums[i][1];
+			e->lens[argc] = strlen(e->nums[i][1]);
+			argc++;
+			e->argv[argc] = (const char *)r->body;
+			e->lens[argc++] = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX;
+			e->argv[argc] = (const char *)r->hmac;
+			e->lens[argc++] = r->hmac_len <= DP_HMAC_LEN ? r->hmac_len : DP_HMAC_LEN;
+			e->argv[argc] = (const char *)r->sig;
+			e->lens[argc++] = r->sig_len <= DP_SIG_LEN ? r->sig_len : DP_SIG_LEN;
+		}
+		redisAppendCommandArgv(e->r.ctx, argc, e->argv, e->lens);
+	}
+	unsigned int n_events = 0;
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->batch[i].kind == DP_REC_PROTECTION) {
+			append_event(e, &e->batch[i]);
+			n_events++;
+		}
+
+	bool ok = true;
+	unsigned int base = e->ngroups > 0 ? 1 : 0; /* the SADD reply comes first */
+	unsigned int total = base + e->ngroups + n_events;
+	unsigned int g = 0, ev = 0;
+	for (unsigned int j = 0; j < total; j++) {
+		redisReply *rep = NULL;
+		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(&e->r, "writing a batch");
+			return -EAGAIN;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
+			ok = false;
+		} else if (j >= base && g < e->ngroups) {
+			size_t k = 0;
+			for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i], k++)
+				if (rep->type == REDIS_REPLY_ARRAY && k < rep->elements &&
+				    rep->element[k]->type == REDIS_REPLY_INTEGER)
+					e->status[i] = (int)rep->element[k]->integer;
+		} else if (j >= base) {
+			while (ev < e->n && e->batch[ev].kind != DP_REC_PROTECTION)
+				ev++;
+			if (ev < e->n)
+				e->status[ev++] = 2;
+		}
+		if (j >= base && g < e->ngroups)
+			g++;
+		freeReplyObject(rep);
+	}
+	if (!ok) {
+		/* An error reply (OOM, script error, LOADING...) means not durable: keep the
+		 * batch and retry on a fresh connection. */
+		cp_redis_fail(&e->r, "error reply in a batch");
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static void send_acks(struct edge *e)
+{
+	unsigned int nw = e->attached && !e->batch_stale ? e->c.s.hdr->n_workers : 0;
+	for (unsigned int i = 0; i < e->n; i++) {
+		int s = e->status[i];
+		if (s == 1)
+			e->written++;
+		else if (s == 0)
+			e->duplicate++;
+		else if (s == -1)
+			e->gap++;
+		else if (s == 2)
+			e->events++;
+	}
+	for (unsigned int w = 0; w < nw; w++) {
+		unsigned int na = 0;
+		for (unsigned int i = 0; i < e->n; i++) {
+			const struct dp_ingress_rec *r = &e->batch[i];
+			if (r->worker != w || r->kind != DP_REC_SIGNAL ||
+			    (e->status[i] != 0 && e->status[i] != 1))
+				continue;
+			struct dp_ack_rec *a = &e->acks[na++];
+			memset(a, 0, sizeof(*a));
+			a->master_id = r->master_id;
+			a->sequence = r->sequence;
+			a->arrival_ns = r->arrival_ns;
+			a->conn_id = r->conn_id;
+			a->enq_mono_ns = r->enq_mono_ns;
+			a->status = e->status[i] == 1 ? DP_ACK_OK : DP_ACK_DUPLICATE;
+		}
+		unsigned int done = 0;
+		uint64_t deadline = cp_now_ns() + 1000000000ull;
+		while (done < na) {
+			done += cp_ack_enqueue(&e->c, w, e->acks + done, na - done);
+			if (done < na) {
+				if (cp_now_ns() > deadline || stopping(e))
+					break;
+				sleep_ms(1);
+			}
+		}
+		e->acked += done;
+		if (done < na) {
+			/* The signals are durable; the master resends and gets DUPLICATE. */
+			e->ack_dropped += na - done;
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "ACK ring of worker %u full for 1 s: %u ACKs "
+				  "dropped (masters will resend)", w, na - done);
+		}
+	}
+	e->batch_stale = false;
+	e->n = 0;
+}
+
+static unsigned int dequeue(struct edge *e)
+{
+	unsigned int nw = e->c.s.hdr->n_workers, cap = e->cfg->edge_batch;
+	for (unsigned int w = 0; w < nw && e->n < cap; w++)
+		e->n += cp_ingress_dequeue(&e->c, w, e->batch + e->n, cap - e->n);
+	return e->n;
+}
+
+int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
+{
+	struct edge e;
+	memset(&e, 0, sizeof(e));
+	e.cfg = cfg;
+	e.stop = stop;
+	cp_redis_init(&e.r, cfg, ROLE);
+	cp_auth_init(&e.a, cfg);
+	e.mseen_cap = 1;
+	while (e.mseen_cap < cfg->edge_batch * 2)
+		e.mseen_cap <<= 1;
+	e.batch = calloc(cfg->edge_batch, sizeof(*e.batch));
+	e.status = calloc(cfg->edge_batch, sizeof(*e.status));
+	e.acks = calloc(cfg->edge_batch, sizeof(*e.acks));
+	e.mkey = calloc(e.mseen_cap, sizeof(*e.mkey));
+	e.mgrp = calloc(e.mseen_cap, sizeof(*e.mgrp));
+	e.gfirst = calloc(cfg->edge_batch, sizeof(*e.gfirst));
+	e.glast = calloc(cfg->edge_batch, sizeof(*e.glast));
+	e.nxt = calloc(cfg->edge_batch, sizeof(*e.nxt));
+	e.gmaster = calloc(cfg->edge_batch, sizeof(*e.gmaster));
+	e.argv = calloc(8 + 5 * (size_t)cfg->edge_batch, sizeof(*e.argv));
+	e.lens = calloc(8 + 5 * (size_t)cfg->edge_batch, sizeof(*e.lens));
+	e.nums = calloc(cfg->edge_batch, sizeof(*e.nums));
+	int rc = -ENOMEM;
+	if (e.batch == NULL || e.status == NULL || e.acks == NULL || e.mkey == NULL ||
+	    e.mgrp == NULL || e.gfirst == NULL || e.glast == NULL || e.nxt == NULL ||
+	    e.gmaster == NULL || e.argv == NULL || e.lens == NULL || e.nums == NULL)
+		goto out;
+	rc = 0;
+	while (!stopping(&e)) {
+		uint64_t now = cp_now_ns();
+		if (!e.a.loaded) {
+			/* Never READY without credentials: wait for PostgreSQL. */
+			if (cp_auth_load(&e.a) != 0) {
+				sleep_ms(20);
+				continue;
+			}
+			e.next_reload = now + (uint64_t)cfg->auth_reload_s * 1000000000ull;
+		}
+		if (!e.attached)
+			try_attach(&e, now);
+		if (e.attached && e.need_push) {
+			if (push_initial(&e) != 0) {
+				sleep_ms(20);
+				check_health(&e, cp_now_ns());
+				continue;
+			}
+			e.need_push = false;
+		}
+		check_auth(&e, now);
+		check_health(&e, now);
+		if (e.n == 0 && e.attached && !e.need_push)
+			dequeue(&e);
+		if (e.n > 0) {
+			if (cp_redis_ensure(&e.r) != 0) {
+				sleep_ms(5);
+				continue;
+			}
+			if (write_batch(&e) == 0) {
+				e.batches++;
+				send_acks(&e);
+			}
+			continue;
+		}
+		if (e.attached)
+			cp_wait(&e.c, 10);
+		else
+			sleep_ms(10);
+	}
+out:
+	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64
+	       " events=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64 " batches=%" PRIu64
+	       " attaches=%" PRIu64, e.written, e.duplicate, e.gap, e.events, e.acked, e.ack_dropped,
+	       e.batches, e.attaches);
+	if (e.attached)
+		cp_shm_detach(&e.c);
+	cp_redis_close(&e.r);
+	cp_auth_close(&e.a);
+	free(e.batch);
+	free(e.status);
+	free(e.acks);
+	free(e.mkey);
+	free(e.mgrp);
+	free(e.gfirst);
+	free(e.glast);
+	free(e.nxt);
+	free(e.gmaster);
+	free(e.argv);
+	free(e.lens);
+	free(e.nums);
+	free(e.cmds);
+	if (rc == -ENOMEM)
+		cp_log(CP_LOG_ERR, ROLE, "out of memory");
+	return rc;
+}

@@ -1,0 +1,141 @@
+#include "cp_redis.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "cp_log.h"
+
+/*
+ * decp_signal(KEYS: signals stream, archive stream; ARGV: seq, arrival_ns, body, hmac, sig)
+ *   returns 1  written (stream entry <seq>-0 and one archive-feed entry, atomically)
+ *           0  duplicate: seq <= last entry of the stream (already durable), nothing written
+ *          -1  gap: seq > last + 1 (its predecessor was lost on the way, e.g. dequeued by a
+ *              killed decp-control); nothing written, the master resends from HelloAck
+ * Sequences must stay below 2^53 (Lua numbers are doubles).
+ *
+ * decp_signals(KEYS: as above; ARGV: seq, arrival_ns, body, hmac, sig, seq, ...)
+ *   the same for several signals of one master in one call (what the edge sends: one call
+ *   per master per batch); returns one status per signal, in order.
+ *
+ * decp_protection(KEYS: events stream, archive stream; ARGV: field, value, ...)
+ *   appends the event to both (the events stream is capped near 1,000,000 entries).
+ */
+const char cp_redis_library[] =
+	"#!lua name=" CP_REDIS_LIB "\n"
+	"local function last_seq(key)\n"
+	"  local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)\n"
+	"  if #top == 0 then return 0 end\n"
+	"  return tonumber(string.match(top[1][1], '^(%d+)'))\n"
+	"end\n"
+	"redis.register_function('" CP_REDIS_FN_SIGNAL "', function(keys, args)\n"
+	"  local seq = tonumber(args[1])\n"
+	"  local last = last_seq(keys[1])\n"
+	"  if seq <= last then return 0 end\n"
+	"  if seq ~= last + 1 then return -1 end\n"
+	"  redis.call('XADD', keys[1], args[1] .. '-0', 'a', args[2], 'b', args[3], 'h', args[4], 's', args[5])\n"
+	"  redis.call('XADD', keys[2], '*', 'q', args[1], 'a', args[2], 'b', args[3], 'h', args[4], 's', args[5])\n"
+	"  return 1\n"
+	"end)\n"
+	"redis.register_function('" CP_REDIS_FN_SIGNALS "', function(keys, args)\n"
+	"  local out = {}\n"
+	"  local last = last_seq(keys[1])\n"
+	"  for i = 1, #args, 5 do\n"
+	"    local seq = tonumber(args[i])\n"
+	"    if seq <= last then out[#out + 1] = 0\n"
+	"    elseif seq ~= last + 1 then out[#out + 1] = -1\n"
+	"    else\n"
+	"      redis.call('XADD', keys[1], args[i] .. '-0', 'a', args[i+1], 'b', args[i+2], 'h', args[i+3], 's', args[i+4])\n"
+	"      redis.call('XADD', keys[2], '*', 'q', args[i], 'a', args[i+1], 'b', args[i+2], 'h', args[i+3], 's', args[i+4])\n"
+	"      last = seq\n"
+	"      out[#out + 1] = 1\n"
+	"    end\n"
+	"  end\n"
+	"  return out\n"
+	"end)\n"
+	"redis.register_function('" CP_REDIS_FN_PROTECTION "', function(keys, args)\n"
+	"  redis.call('XADD', keys[1], 'MAXLEN', '~', '1000000', '*', unpack(args))\n"
+	"  redis.call('XADD', keys[2], '*', unpack(args))\n"
+	"  return 1\n"
+	"end)\n";
+
+void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *role)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->role = role;
+	r->backoff_ms = 50;
+}
+
+const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master)
+{
+	snprintf(buf, len, "decp:{m%" PRIu64 "}:signals", master);
+	return buf;
+}
+
+const char *cp_redis_key_archive(char *buf, size_t len, uint64_t master)
+{
+	snprintf(buf, len, "decp:{m%" PRIu64 "}:archive", master);
+	return buf;
+}
+
+void cp_redis_close(struct cp_redis *r)
+{
+	if (r->ctx != NULL)
+		redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+void cp_redis_fail(struct cp_redis *r, const char *what)
+{
+	const char *detail = r->ctx != NULL && r->ctx->err ? r->ctx->errstr : "";
+	CP_LOG_RL(CP_LOG_ERR, r->role, "redis %s:%u: %s%s%s; retrying with backoff",
+		  r->cfg->redis_host, r->cfg->redis_port, what, *detail ? ": " : "", detail);
+	cp_redis_close(r);
+	r->was_down = true;
+	r->next_try_ns = cp_now_ns() + (uint64_t)r->backoff_ms * 1000000ull;
+	r->backoff_ms = r->backoff_ms * 2 > r->cfg->backoff_max_ms ? r->cfg->backoff_max_ms
+								   : r->backoff_ms * 2;
+}
+
+int cp_redis_ensure(struct cp_redis *r)
+{
+	if (r->ctx != NULL)
+		return 0;
+	if (cp_now_ns() < r->next_try_ns)
+		return -EAGAIN;
+	struct timeval tv = {(time_t)(r->cfg->redis_timeout_ms / 1000),
+			     (suseconds_t)(r->cfg->redis_timeout_ms % 1000) * 1000};
+	r->ctx = redisConnectWithTimeout(r->cfg->redis_host, (int)r->cfg->redis_port, tv);
+	if (r->ctx == NULL || r->ctx->err) {
+		cp_redis_fail(r, "connect");
+		return -EAGAIN;
+	}
+	if (redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+		cp_redis_fail(r, "set timeout");
+		return -EAGAIN;
+	}
+	redisReply *rep = redisCommand(r->ctx, "FUNCTION LOAD REPLACE %s", cp_redis_library);
+	if (rep == NULL) {
+		cp_redis_fail(r, "FUNCTION LOAD");
+		return -EAGAIN;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		/* LOADING (AOF replay after a restart) and the like: retry later. */
+		char what[256];
+		snprintf(what, sizeof(what), "FUNCTION LOAD: %s", rep->str);
+		freeReplyObject(rep);
+		cp_redis_fail(r, what);
+		return -EAGAIN;
+	}
+	freeReplyObject(rep);
+	r->connects++;
+	r->backoff_ms = 50;
+	if (r->was_down)
+		cp_log(CP_LOG_INFO, r->role, "redis %s:%u: connected again", r->cfg->redis_host,
+		       r->cfg->redis_port);
+	r->was_down = false;
+	return 0;
+}

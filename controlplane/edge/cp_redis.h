@@ -1,0 +1,68 @@
+/*
+ * cp_redis: one hiredis connection of a decp-control role, with timeouts, reconnect
+ * backoff and the decp Redis function library (docs/control.md "Redis key layout").
+ *
+ * Every command has a reply timeout (config redis_timeout_ms), so no wait is unbounded.
+ * After any I/O or protocol error the caller calls cp_redis_fail(): the context is freed
+ * and the next cp_redis_ensure() reconnects once the backoff (50 ms doubling up to
+ * backoff_max_ms) has passed. Each (re)connect loads the function library with
+ * FUNCTION LOAD REPLACE, so a Redis restarted without it (or with an older version of it)
+ * is fixed before the first write.
+ *
+ * Threading: a struct cp_redis belongs to one thread.
+ */
+#ifndef DECP_CP_REDIS_H
+#define DECP_CP_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cp_config.h"
+
+/* Library name and function names inside it. */
+#define CP_REDIS_LIB "decp"
+#define CP_REDIS_FN_SIGNAL "decp_signal"
+#define CP_REDIS_FN_SIGNALS "decp_signals"
+#define CP_REDIS_FN_PROTECTION "decp_protection"
+
+/* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot). */
+#define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with an archive feed */
+#define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
+#define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"
+#define CP_REDIS_GROUP "archiver"                    /* consumer group on every archive feed */
+
+struct cp_redis {
+	redisContext *ctx;          /* NULL while disconnected */
+	const struct cp_config *cfg;
+	const char *role;           /* for log lines */
+	uint32_t backoff_ms;
+	uint64_t next_try_ns;
+	uint64_t connects;          /* successful (re)connects */
+	bool was_down;              /* a failure was logged: log the recovery */
+};
+
+/* Initialise (no I/O). */
+void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *role);
+
+/*
+ * Make sure we are connected: connect + FUNCTION LOAD REPLACE if needed and the backoff
+ * allows. Returns 0 connected; -EAGAIN still down (backoff running or attempt failed,
+ * logged rate-limited).
+ */
+int cp_redis_ensure(struct cp_redis *r);
+
+/* Drop the connection after an error `what` (logged rate-limited) and start backoff. */
+void cp_redis_fail(struct cp_redis *r, const char *what);
+
+/* Free everything. */
+void cp_redis_close(struct cp_redis *r);
+
+/* Stream keys of master m into buf (returns buf). */
+const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master);
+const char *cp_redis_key_archive(char *buf, size_t len, uint64_t master);
+
+/* The Lua source of the library (for docs and tests). */
+extern const char cp_redis_library[];
+
+#endif

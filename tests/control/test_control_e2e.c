@@ -1,0 +1,555 @@
+/*
+ * test_control_e2e: decp-control end to end (issue 7 acceptance), with a real redis-server
+ * (AOF, appendfsync always), a real PostgreSQL 15 (tests/harness), the real posix
+ * dataplane, decp-control and decp-master as subprocesses.
+ *
+ *   test_control_e2e SCENARIO DATAPLANE CONTROL MASTER [MASTERS SIGNALS]
+ *
+ * Scenarios (one meson test each, so they run in parallel on their own servers):
+ *   e2e           N masters x M signals; every ACKed signal in Redis once and in
+ *                 signal_archive once, in order per master
+ *   kill_control  same while decp-control is killed with SIGKILL 5 times
+ *   kill_redis    same while redis-server is killed with SIGKILL and restarted from AOF
+ *   pg_down       same while PostgreSQL is stopped for 10 s: masters see no error
+ *   dp_restart    same while the dataplane is killed and restarted on the same port
+ *   revoke        a token revoked in PostgreSQL: the master is refused within 1 s
+ *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
+ *                 for docs/perf.md: prints decp-master's ACK latency percentiles
+ * Since decp-master exits 0 only when every signal 1..M of every master was ACKed, "every
+ * ACKed signal is durable" is checked as: each master's stream holds exactly 1..M.
+ *
+ * Prints "N passed, N failed" last. Temporary files under $DECP_TEST_TMPDIR or /tmp.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cp_migrate.h"
+#include "cp_testkeys.h"
+#include "harness.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (cond) {                                                \
+			passed++;                                          \
+		} else {                                                   \
+			failed++;                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                      \
+			fputc('\n', stderr);                               \
+		}                                                          \
+	} while (0)
+
+struct env {
+	const char *dp_bin, *ctl_bin, *master_bin;
+	struct harness_redis *redis;
+	struct harness_pg *pg;
+	char dir[256];
+	char shm[64];
+	char cfg[300];
+	int port;
+	pid_t dp, ctl;
+	unsigned int ctl_starts, dp_starts;
+	uint32_t masters;
+	uint64_t signals;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static pid_t spawn(const char *log, char *const argv[])
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Wait for pid up to timeout_ms. Returns its wait status, or -1 on timeout. */
+static int wait_for(pid_t pid, unsigned int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	for (;;) {
+		int st;
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0 || now_ms() > end)
+			return -1;
+		sleep_ms(10);
+	}
+}
+
+static void stop_pid(pid_t *pid, int sig)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, sig);
+	if (wait_for(*pid, 10000) < 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+static int start_dp(struct env *e)
+{
+	char listen[64], portfile[300], log[300], port_s[16];
+	snprintf(portfile, sizeof(portfile), "%s/dp.port", e->dir);
+	snprintf(log, sizeof(log), "%s/dataplane.log", e->dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", e->port);
+	unlink(portfile);
+	char *argv[] = {(char *)e->dp_bin, "--stack", "posix", "--listen", listen, "--shm", e->shm,
+			"--workers", "2", "--port-file", portfile, NULL};
+	e->dp = spawn(log, argv);
+	e->dp_starts++;
+	for (int i = 0; i < 1000; i++) {
+		FILE *f = fopen(portfile, "r");
+		if (f != NULL) {
+			int ok = fscanf(f, "%15s", port_s) == 1;
+			fclose(f);
+			if (ok) {
+				e->port = atoi(port_s);
+				return 0;
+			}
+		}
+		if (waitpid(e->dp, NULL, WNOHANG) == e->dp) {
+			e->dp = 0;
+			break;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "dataplane did not start (see %s)\n", log);
+	return -1;
+}
+
+static int start_ctl(struct env *e)
+{
+	char log[300];
+	snprintf(log, sizeof(log), "%s/control.log", e->dir);
+	char *argv[] = {(char *)e->ctl_bin, "--config", e->cfg, NULL};
+	e->ctl = spawn(log, argv);
+	e->ctl_starts++;
+	return e->ctl > 0 ? 0 : -1;
+}
+
+static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64_t signals,
+			  const char *rate)
+{
+	char conn[64], n[16], b[24], s[24], log[300];
+	snprintf(conn, sizeof(conn), "127.0.0.1:%d", e->port);
+	snprintf(n, sizeof(n), "%u", masters);
+	snprintf(b, sizeof(b), "%" PRIu64, base);
+	snprintf(s, sizeof(s), "%" PRIu64, signals);
+	snprintf(log, sizeof(log), "%s/master.log", e->dir);
+	char *argv[] = {(char *)e->master_bin, "--connect", conn, "--masters", n, "--master-base", b,
+			"--signals", s, "--threads", "2", "--window", "256", "--ack-timeout-ms",
+			"2000", "--time-limit-s", "800", "--rate", (char *)rate, NULL};
+	return spawn(log, argv);
+}
+
+/* decp-control logs "ready:" each time it has pushed credentials, durable sequences and
+ * READY to a dataplane. Waits until it has done so `count` times (up to timeout_ms). */
+static int wait_ready(struct env *e, int count, unsigned int timeout_ms)
+{
+	char path[300], line[1024];
+	snprintf(path, sizeof(path), "%s/control.log", e->dir);
+	uint64_t end = now_ms() + timeout_ms;
+	do {
+		int n = 0;
+		FILE *f = fopen(path, "r");
+		if (f != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL)
+				if (strstr(line, " ready: ") != NULL)
+					n++;
+			fclose(f);
+		}
+		if (n >= count)
+			return 0;
+		sleep_ms(20);
+	} while (now_ms() < end);
+	fprintf(stderr, "decp-control did not report ready #%d within %u ms\n", count, timeout_ms);
+	return -1;
+}
+
+static int pg_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+static int load_masters(PGconn *c, uint32_t n)
+{
+	for (uint32_t i = 1; i <= n; i++) {
+		struct cp_testkeys k;
+		if (cp_testkeys_derive("decp-test", i, &k) != 0)
+			return -1;
+		char id[24], name[32];
+		snprintf(id, sizeof(id), "%u", i);
+		snprintf(name, sizeof(name), "master-%u", i);
+		const char *v1[] = {id, name, (const char *)k.secret, (const char *)k.ed_pub};
+		int l1[] = {0, 0, 32, 32}, f1[] = {0, 0, 1, 1};
+		PGresult *r = PQexecParams(c, "INSERT INTO masters (id, name, hmac_secret, "
+					   "ed25519_public_key) VALUES ($1, $2, $3, $4)", 4, NULL,
+					   v1, l1, f1, 0);
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok)
+			fprintf(stderr, "insert master: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		const char *v2[] = {id, (const char *)k.token_hash};
+		int l2[] = {0, 32}, f2[] = {0, 1};
+		r = PQexecParams(c, "INSERT INTO license_tokens (master_id, token_sha256) VALUES ($1, $2)",
+				 2, NULL, v2, l2, f2, 0);
+		ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			fprintf(stderr, "insert token: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+static int env_start(struct env *e)
+{
+	const char *tmp = getenv("DECP_TEST_TMPDIR") ? getenv("DECP_TEST_TMPDIR") : "/tmp";
+	snprintf(e->dir, sizeof(e->dir), "%s/decp-control-XXXXXX", tmp);
+	if (mkdtemp(e->dir) == NULL)
+		return -1;
+	chmod(e->dir, 0755);
+	snprintf(e->shm, sizeof(e->shm), "/decp-ctltest-%d", (int)getpid());
+	struct harness_redis_opts ro = {.aof = true};
+	e->redis = harness_redis_start(&ro);
+	e->pg = harness_pg_start(NULL);
+	if (e->redis == NULL || e->pg == NULL)
+		return -1;
+	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
+	char err[512];
+	int rc = PQstatus(c) == CONNECTION_OK ? 0 : -1;
+	if (rc == 0 && cp_migrate_apply(c, NULL, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "migrations: %s\n", err);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = load_masters(c, e->masters);
+	PQfinish(c);
+	if (rc != 0)
+		return rc;
+	snprintf(e->cfg, sizeof(e->cfg), "%s/control.conf", e->dir);
+	FILE *f = fopen(e->cfg, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
+		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
+		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n",
+		e->shm, harness_redis_host(e->redis), harness_redis_port(e->redis),
+		harness_pg_conninfo(e->pg));
+	fclose(f);
+	if (start_dp(e) != 0 || start_ctl(e) != 0)
+		return -1;
+	/* Start the masters once the dataplane is live, so the run measures steady state. */
+	return wait_ready(e, 1, 30000);
+}
+
+static void dump(const char *dir, const char *name)
+{
+	char path[300], line[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- %s (last lines)\n", name);
+	long lines = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		lines++;
+	rewind(f);
+	long skip = lines > 40 ? lines - 40 : 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (skip-- <= 0)
+			fputs(line, stderr);
+	fclose(f);
+}
+
+static void env_stop(struct env *e, bool show_logs)
+{
+	stop_pid(&e->ctl, SIGTERM);
+	stop_pid(&e->dp, SIGTERM);
+	if (show_logs) {
+		dump(e->dir, "master.log");
+		dump(e->dir, "control.log");
+		dump(e->dir, "dataplane.log");
+	}
+	harness_redis_destroy(e->redis);
+	harness_pg_destroy(e->pg);
+	char shm[80];
+	snprintf(shm, sizeof(shm), "/dev/shm%s", e->shm);
+	unlink(shm);
+	if (e->dir[0] != '\0') {
+		const char *files[] = {"dp.port", "dataplane.log", "control.log", "master.log",
+				       "control.conf"};
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			char p[320];
+			snprintf(p, sizeof(p), "%s/%s", e->dir, files[i]);
+			unlink(p);
+		}
+		rmdir(e->dir);
+	}
+}
+
+/* Each master's stream holds exactly 1..M (IDs strictly increase: XLEN = M, first 1,
+ * last M means every sequence once, in order). */
+static void verify_redis(struct env *e)
+{
+	struct timeval tv = {5, 0};
+	redisContext *r = redisConnectWithTimeout(harness_redis_host(e->redis),
+						  harness_redis_port(e->redis), tv);
+	CHECK(r != NULL && !r->err, "connect redis");
+	if (r == NULL || r->err)
+		return;
+	redisSetTimeout(r, tv);
+	unsigned int bad = 0;
+	for (uint32_t m = 1; m <= e->masters; m++) {
+		redisReply *len = redisCommand(r, "XLEN decp:{m%u}:signals", m);
+		redisReply *first = redisCommand(r, "XRANGE decp:{m%u}:signals - + COUNT 1", m);
+		redisReply *last = redisCommand(r, "XREVRANGE decp:{m%u}:signals + - COUNT 1", m);
+		char want_last[32];
+		snprintf(want_last, sizeof(want_last), "%" PRIu64 "-0", e->signals);
+		bool ok = len && len->type == REDIS_REPLY_INTEGER && (uint64_t)len->integer == e->signals &&
+			  first && first->type == REDIS_REPLY_ARRAY && first->elements == 1 &&
+			  strcmp(first->element[0]->element[0]->str, "1-0") == 0 && last &&
+			  last->type == REDIS_REPLY_ARRAY && last->elements == 1 &&
+			  strcmp(last->element[0]->element[0]->str, want_last) == 0;
+		if (!ok && bad++ < 3)
+			fprintf(stderr, "master %u: stream XLEN %lld (want %" PRIu64 ")\n", m,
+				len && len->type == REDIS_REPLY_INTEGER ? len->integer : -1LL,
+				e->signals);
+		freeReplyObject(len);
+		freeReplyObject(first);
+		freeReplyObject(last);
+	}
+	CHECK(bad == 0, "%u masters' streams are not exactly 1..%" PRIu64, bad, e->signals);
+	redisFree(r);
+}
+
+static long long pg_scalar(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	long long v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+/* signal_archive holds each (master, 1..M) exactly once; waits up to 120 s for it. */
+static void verify_archive(struct env *e)
+{
+	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
+	CHECK(PQstatus(c) == CONNECTION_OK, "connect pg");
+	long long want = (long long)e->masters * (long long)e->signals, have = -1;
+	uint64_t t0 = now_ms(), end = t0 + 120000;
+	while (now_ms() < end) {
+		have = pg_scalar(c, "SELECT count(*) FROM signal_archive");
+		if (have >= want)
+			break;
+		sleep_ms(200);
+	}
+	fprintf(stderr, "archive: %lld rows (want %lld), caught up %llu ms after the masters\n",
+		have, want, (unsigned long long)(now_ms() - t0));
+	CHECK(have == want, "signal_archive has %lld rows, want %lld", have, want);
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM (SELECT master_id FROM signal_archive GROUP BY master_id "
+		 "HAVING count(*) <> %" PRIu64 " OR count(DISTINCT sequence) <> %" PRIu64
+		 " OR min(sequence) <> 1 OR max(sequence) <> %" PRIu64 ") x",
+		 e->signals, e->signals, e->signals);
+	CHECK(pg_scalar(c, sql) == 0, "some master's archive is not exactly 1..M once each");
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT master_id) FROM signal_archive");
+	CHECK(pg_scalar(c, sql) == (long long)e->masters, "archive does not hold every master");
+	PGresult *r = PQexec(c, "SELECT reason, count(*) FROM protection_logs GROUP BY 1 ORDER BY 2 DESC");
+	for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+		fprintf(stderr, "protection_logs: %s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	PQclear(r);
+	CHECK(pg_scalar(c, "SELECT count(*) FROM signal_archive WHERE symbol = '?'") == 0,
+	      "undecodable bodies in the archive");
+	PQfinish(c);
+}
+
+static int master_result(pid_t pid, unsigned int timeout_ms)
+{
+	int st = wait_for(pid, timeout_ms);
+	if (st < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static const char *bench_rate = "0";
+
+static void run_with_faults(struct env *e, const char *scenario)
+{
+	uint64_t t0 = now_ms();
+	pid_t m = start_master(e, e->masters, 1, e->signals, bench_rate);
+	int faults = 0;
+	if (strcmp(scenario, "kill_control") == 0) {
+		for (int i = 0; i < 5; i++) {
+			sleep_ms(1500);
+			stop_pid(&e->ctl, SIGKILL);
+			start_ctl(e);
+			faults++;
+		}
+	} else if (strcmp(scenario, "kill_redis") == 0) {
+		for (int i = 0; i < 2; i++) {
+			sleep_ms(2000);
+			CHECK(harness_redis_kill(e->redis) == 0, "kill redis");
+			sleep_ms(500);
+			CHECK(harness_redis_restart(e->redis) == 0, "restart redis from AOF");
+			faults++;
+		}
+	} else if (strcmp(scenario, "pg_down") == 0) {
+		sleep_ms(1500);
+		CHECK(harness_pg_stop(e->pg) == 0, "stop pg");
+		sleep_ms(10000);
+		CHECK(harness_pg_restart(e->pg) == 0, "restart pg");
+		faults++;
+	} else if (strcmp(scenario, "dp_restart") == 0) {
+		for (int i = 0; i < 2; i++) {
+			sleep_ms(2000);
+			stop_pid(&e->dp, SIGKILL);
+			CHECK(start_dp(e) == 0, "restart dataplane on port %d", e->port);
+			faults++;
+		}
+	}
+	/* Wait for the masters, but fail at once if decp-control dies (it must survive every
+	 * fault except its own SIGKILL). */
+	int rc = -1;
+	for (uint64_t end = now_ms() + 900000; now_ms() < end;) {
+		int st;
+		if (waitpid(m, &st, WNOHANG) == m) {
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			m = 0;
+			break;
+		}
+		if (e->ctl > 0 && waitpid(e->ctl, NULL, WNOHANG) == e->ctl) {
+			fprintf(stderr, "decp-control died during the run\n");
+			e->ctl = 0;
+			break;
+		}
+		sleep_ms(50);
+	}
+	if (m > 0) {
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+	}
+	dump(e->dir, "master.log");
+	fprintf(stderr, "%s: %u masters x %" PRIu64 " signals, %d faults, masters done in %llu ms "
+		"(exit %d)\n", scenario, e->masters, e->signals, faults,
+		(unsigned long long)(now_ms() - t0), rc);
+	CHECK(rc == 0, "decp-master exit status %d (0 = every signal ACKed)", rc);
+	CHECK(e->ctl > 0 && waitpid(e->ctl, NULL, WNOHANG) == 0, "decp-control still running");
+	verify_redis(e);
+	verify_archive(e);
+	if (strcmp(scenario, "bench") == 0)
+		fprintf(stderr, "bench: %u x %" PRIu64 " signals at rate %s: end to end (master start "
+			"to last archive row) %llu ms\n", e->masters, e->signals, bench_rate,
+			(unsigned long long)(now_ms() - t0));
+}
+
+static void run_revoke(struct env *e)
+{
+	/* Master 1 sends 200/s; master 2 is the control group and must finish. */
+	pid_t m1 = start_master(e, 1, 1, 1000000, "200");
+	sleep_ms(2000);
+	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
+	CHECK(PQstatus(c) == CONNECTION_OK, "connect pg");
+	CHECK(waitpid(m1, NULL, WNOHANG) == 0, "master 1 runs before the revocation");
+	uint64_t t0 = now_ms();
+	CHECK(pg_exec(c, "UPDATE license_tokens SET revoked_at = now() WHERE master_id = 1") == 0,
+	      "revoke");
+	int rc = master_result(m1, 5000);
+	uint64_t dt = now_ms() - t0;
+	fprintf(stderr, "revoke: master refused %llu ms after the revocation (exit %d)\n",
+		(unsigned long long)dt, rc);
+	CHECK(rc == 3, "master 1 exit %d, want 3 (refused)", rc);
+	CHECK(dt <= 1000, "refusal took %llu ms (> 1 s)", (unsigned long long)dt);
+	pid_t m2 = start_master(e, 1, 2, 1000, "0");
+	CHECK(master_result(m2, 60000) == 0, "master 2 unaffected");
+	pid_t m1b = start_master(e, 1, 1, 10, "0");
+	CHECK(master_result(m1b, 10000) == 3, "master 1 cannot log in again");
+	PQfinish(c);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 5) {
+		fprintf(stderr, "usage: %s SCENARIO DATAPLANE CONTROL MASTER [MASTERS SIGNALS]\n",
+			argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct env e;
+	memset(&e, 0, sizeof(e));
+	e.dp_bin = argv[2];
+	e.ctl_bin = argv[3];
+	e.master_bin = argv[4];
+	e.masters = argc > 5 ? (uint32_t)atoi(argv[5]) : 20;
+	e.signals = argc > 6 ? strtoull(argv[6], NULL, 10) : 20000;
+	if (strcmp(argv[1], "revoke") == 0)
+		e.masters = 2;
+	if (strcmp(argv[1], "bench") == 0 && argc > 7)
+		bench_rate = argv[7];
+	int rc = env_start(&e);
+	CHECK(rc == 0, "environment started");
+	if (rc == 0) {
+		if (strcmp(argv[1], "revoke") == 0)
+			run_revoke(&e);
+		else
+			run_with_faults(&e, argv[1]);
+	}
+	fprintf(stderr, "decp-control started %u times, dataplane %u times\n", e.ctl_starts,
+		e.dp_starts);
+	env_stop(&e, failed > 0);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,127 @@
+/*
+ * test_cp_config: decp-control's configuration parser (controlplane/core/cp_config.h).
+ * Every bad input yields an error naming the file and line (or key), never a silent default.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cp_config.h"
+#include "cp_log.h"
+
+static struct cp_config c;
+static char err[512];
+
+static int parse(const char *text)
+{
+	cp_config_defaults(&c);
+	err[0] = '\0';
+	return cp_config_parse(&c, "t.conf", text, err, sizeof(err));
+}
+
+static void test_defaults_valid(void)
+{
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(c.roles, CP_ROLES_ALL);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+}
+
+static void test_good_file(void)
+{
+	CU_ASSERT_EQUAL(parse("# comment\n; other comment\n\n  roles = edge \n"
+			      "redis_port=7000\r\npg_conninfo = \"host=x dbname=y\"\n"
+			      "notify_trigger = no\nlog_level = debug\nshm = /x\n"), 0);
+	CU_ASSERT_EQUAL(c.roles, CP_ROLE_EDGE);
+	CU_ASSERT_EQUAL(c.redis_port, 7000);
+	CU_ASSERT_STRING_EQUAL(c.pg_conninfo, "host=x dbname=y");
+	CU_ASSERT_FALSE(c.notify_trigger);
+	CU_ASSERT_EQUAL(c.log_level, CP_LOG_DEBUG);
+	CU_ASSERT_STRING_EQUAL(c.shm, "/x");
+}
+
+static void expect_error(const char *text, const char *fragment)
+{
+	CU_ASSERT_EQUAL(parse(text), -EINVAL);
+	if (strstr(err, fragment) == NULL) {
+		fprintf(stderr, "\nerror '%s' lacks '%s'\n", err, fragment);
+		CU_FAIL("message");
+	}
+}
+
+static void test_bad_files(void)
+{
+	expect_error("redis_port = 7000\nbogus = 1\n", "t.conf:2: unknown key 'bogus'");
+	expect_error("\n\nredis_port 7000\n", "t.conf:3: expected 'key = value'");
+	expect_error("redis_port = 70000\n", "t.conf:1: redis_port: 70000 is out of range 1..65535");
+	expect_error("redis_port = 12ab\n", "t.conf:1: redis_port: '12ab' is not a number");
+	expect_error("redis_port = -1\n", "is not a number");
+	expect_error("redis_port = 99999999999999999999999\n", "is not a number");
+	expect_error("redis_port =\n", "t.conf:1: redis_port: empty value");
+	expect_error("= 5\n", "t.conf:1: missing key");
+	expect_error("roles = edge,fanout\n", "t.conf:1: roles: unknown role 'fanout'");
+	expect_error("notify_trigger = maybe\n", "is not yes/no");
+	expect_error("log_level = loud\n", "log_level: 'loud'");
+	expect_error("pg_conninfo = \"abc\n", "unterminated quoted value");
+	expect_error("edge_batch = 1\nedge_batch = 2\n", "t.conf:2: edge_batch: set twice");
+	expect_error("edge_batch = 0\n", "out of range");
+	char big[200];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	char line[300];
+	snprintf(line, sizeof(line), "shm = %s\n", big);
+	expect_error(line, "shm: value must be 1..63 characters");
+}
+
+static void test_set_and_validate(void)
+{
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "nope", "1", err, sizeof(err)), -ENOENT);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_block_ms", "5000", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_claim_idle_ms", "1000", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "archiver_claim_idle_ms"));
+	unsigned int roles = 0;
+	CU_ASSERT_EQUAL(cp_config_parse_roles("all", &roles, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(roles, CP_ROLES_ALL);
+	CU_ASSERT_EQUAL(cp_config_parse_roles("", &roles, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_parse_roles("archiver", &roles, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(roles, CP_ROLE_ARCHIVER);
+}
+
+static void test_load_file(void)
+{
+	char path[] = "/tmp/test_cp_config_XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	const char text[] = "redis_port = 6380\nedge_batch = none\n";
+	CU_ASSERT_EQUAL(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	char want[128];
+	snprintf(want, sizeof(want), "%s:2: edge_batch: 'none' is not a number", path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	unlink(path);
+	CU_ASSERT_EQUAL(cp_config_load(&c, path, err, sizeof(err)), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("cp_config", NULL, NULL);
+	CU_add_test(s, "defaults are valid", test_defaults_valid);
+	CU_add_test(s, "a good file", test_good_file);
+	CU_add_test(s, "bad files name file:line", test_bad_files);
+	CU_add_test(s, "set and cross-field validation", test_set_and_validate);
+	CU_add_test(s, "load from a file", test_load_file);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned int f = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return f == 0 ? 0 : 1;
+}
