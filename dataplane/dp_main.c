@@ -17,6 +17,7 @@
 #include <rte_ring_elem.h>
 
 #include "dp_addr.h"
+#include "dp_dpdk_app.h"
 #include "dp_hist.h"
 #include "dp_posix.h"
 #include "dp_shm.h"
@@ -52,11 +53,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: decp-dataplane --stack posix --listen ADDR:PORT --shm NAME [options]\n"
+		"       decp-dataplane --stack dpdk --listen ADDR:PORT --shm NAME [options] -- EAL-ARGS\n"
+		"                      (decp-dataplane --stack dpdk --help: the DPDK options)\n"
 		"\n"
 		"Ingest server: validates master sessions (token, HMAC, sequence), stamps\n"
 		"Server_Arrival_Time and hands signals to the control side through shared memory.\n"
 		"\n"
-		"  --stack posix            transport: kernel sockets + epoll (only one so far)\n"
+		"  --stack posix|dpdk       transport: kernel sockets + epoll, or DPDK poll mode\n"
+		"                           with decp's userspace TCP stack (docs/dataplane.md)\n"
 		"  --listen ADDR:PORT       numeric address, e.g. 127.0.0.1:7000, [::1]:7000; port 0\n"
 		"                           picks a free port (see --port-file)\n"
 		"  --shm NAME               shared-memory segment name (/dev/shm/NAME)\n"
@@ -154,8 +158,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	if (o->stack == NULL || strcmp(o->stack, "posix") != 0) {
-		fprintf(stderr, "decp-dataplane: --stack posix is required (the DPDK stack is not "
-				"built yet)\n");
+		fprintf(stderr, "decp-dataplane: --stack posix or --stack dpdk is required\n");
 		return -1;
 	}
 	if (!have_listen || o->shm_name == NULL) {
@@ -214,6 +217,11 @@ static void ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
 
 int main(int argc, char **argv)
 {
+	/* The DPDK transport has its own option set (EAL arguments after "--"). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--stack=dpdk") == 0 ||
+		    (strcmp(argv[i], "--stack") == 0 && i + 1 < argc && strcmp(argv[i + 1], "dpdk") == 0))
+			return dp_dpdk_main(argc, argv);
 	struct opts o = {
 		.workers = 1,
 		.ring_entries = 16384,

@@ -1,0 +1,113 @@
+/*
+ * cp_fanout: decp-control's fan-out role (issue 9, SPEC.md §3): the WebSocket server that
+ * delivers each master's durable signals to its subscribers' EAs. Reference: docs/fanout.md.
+ *
+ *   edge role ──cp_fanout_publish()──▶ publish ring (SPSC) ─┐
+ *   (or the Redis tail thread, XREAD BLOCK)                 │ lws_cancel_service()
+ *                                                           ▼
+ *   replay thread (XRANGE) ──replies──▶  lws service thread: masters (history ring of
+ *   db thread (tokens poll, reports) ◀──▶  shared envelopes) → per-connection bounded
+ *                                         queues of pointers → LWS_CALLBACK_SERVER_WRITEABLE
+ *
+ * Each signal is encoded once into a ServerMessage{Envelope} buffer (by the publishing
+ * thread, off the lws thread); the same bytes are queued (a pointer and a reference) to
+ * every subscriber of its master and written only from the writeable callback. A
+ * connection whose queue is full is closed with CP_FANOUT_CLOSE_SLOW (4008); nobody waits
+ * for it. It resumes with Subscribe{from_sequence}.
+ *
+ * One lws context with one service thread per struct cp_fanout (Debian's lws is built with
+ * LWS_MAX_SMP 1). Several instances (threads or processes) may listen on the same port
+ * (SO_REUSEPORT through LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE) to hold more connections than
+ * one process's file limit.
+ *
+ * Return convention: pointer or NULL; 0 or negative errno.
+ */
+#ifndef DECP_CP_FANOUT_H
+#define DECP_CP_FANOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Close codes (RFC 6455 §7.4.2: 4000-4999 are private use). */
+#define CP_FANOUT_CLOSE_MALFORMED 4002 /* undecodable or out-of-order client message */
+#define CP_FANOUT_CLOSE_SLOW 4008      /* send queue overflowed: resume with from_sequence */
+#define CP_FANOUT_CLOSE_SHUTDOWN 1001  /* server stopping (RFC 6455 "going away") */
+
+/* Largest client message accepted (ClientMessage); longer ones close with 1009. */
+#define CP_FANOUT_MAX_RX 1024u
+
+struct cp_fanout_config {
+	const char *listen_addr;   /* interface/address to bind; NULL = all */
+	int port;                  /* 0 = pick a free one (read back with cp_fanout_port) */
+	const char *cert_path;     /* PEM certificate: wss; NULL = plain ws */
+	const char *key_path;      /* PEM private key for cert_path */
+	const char *redis_host;    /* required (replay, and tail when tail is true) */
+	int redis_port;
+	const char *pg_conninfo;   /* required (tokens, subscriptions, reports) */
+	bool tail;                 /* tail Redis streams (no edge in this process) */
+	bool reuse_port;           /* share the listening port with other instances */
+	uint32_t queue_len;        /* per-connection queue of messages; 0 = 1024 */
+	uint32_t history;          /* envelopes kept per master for the replay splice; 0 = 4096 */
+	uint32_t max_conns;        /* 0 = 19000 (fd limit here is 20,000 per process) */
+	uint32_t state_poll_ms;    /* subscription state poll period; 0 = 500 */
+	int sndbuf;                /* SO_SNDBUF of accepted sockets (bytes); 0 = kernel default.
+				    * Bounds kernel memory per connection and makes the queue
+				    * bound, not the socket buffer, decide when a reader is slow */
+};
+
+struct cp_fanout_stats {
+	uint64_t connections;       /* accepted upgrades (authenticated) */
+	uint64_t auth_refused;      /* upgrades refused: no/unknown token, or max_conns reached */
+	uint64_t subscribe_refused; /* Subscribe for a master without a live subscription */
+	uint64_t published;         /* signals accepted by cp_fanout_publish / the tail */
+	uint64_t publish_dropped;   /* publish ring full (subscribers heal by replay) */
+	uint64_t delivered;         /* envelopes written to sockets */
+	uint64_t replayed;          /* envelopes read back from Redis for replays */
+	uint64_t slow_closed;       /* connections closed with CP_FANOUT_CLOSE_SLOW */
+	uint64_t malformed;         /* client messages refused as malformed */
+	uint64_t reports;           /* execution reports and protection events stored */
+	uint64_t reports_dropped;   /* report queue full or insert failed */
+	uint32_t live_connections;
+};
+
+struct cp_fanout;
+
+/*
+ * Create the role: listening socket, lws context, Redis and PostgreSQL connections are
+ * opened here (fails fast with a message on stderr when one is unreachable).
+ * Threads: none started yet. Returns the role or NULL (errno: EINVAL bad config,
+ * EADDRINUSE, ECONNREFUSED, ENOMEM, EIO).
+ */
+struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg);
+
+/* Start the lws service thread, the replay thread, the db thread and (tail) the tail thread.
+ * Returns 0 or a negative errno (nothing left running on error). Call once. */
+int cp_fanout_start(struct cp_fanout *f);
+
+/* The bound TCP port (useful with port 0). */
+int cp_fanout_port(const struct cp_fanout *f);
+
+/*
+ * Hand one durable signal to the fan-out (the edge role calls this after Redis
+ * acknowledged it). signed_signal is the serialised SignedSignal (copied, not retained).
+ * Any one thread at a time (single producer); never blocks, no lock: the signal is encoded
+ * into its Envelope here, queued, and the lws thread is woken.
+ * Signals of one master must be published in sequence order; a missing one is healed by a
+ * Redis replay for the affected subscribers.
+ * Returns 0; -EINVAL bad arguments; -EMSGSIZE len over 4 KiB; -ENOMEM; -ENOBUFS ring full
+ * (counted; the signal is durable, subscribers get it by replay).
+ */
+int cp_fanout_publish(struct cp_fanout *f, uint64_t master_id, uint64_t sequence,
+		      const uint8_t *signed_signal, size_t len, int64_t arrival_ns);
+
+/* Snapshot of the counters (any thread; values are read with relaxed atomics). */
+void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *out);
+
+/* Stop all threads: connections are closed with 1001. Idempotent. Any thread but lws's. */
+void cp_fanout_stop(struct cp_fanout *f);
+
+/* Stop if needed and free everything. NULL is a no-op. */
+void cp_fanout_destroy(struct cp_fanout *f);
+
+#endif

@@ -1,0 +1,840 @@
+/*
+ * decp-subscriber: subscriber EA simulator (issue 9). Many simulated subscribers share one
+ * libwebsockets client context (one connection each). Each one authenticates with its
+ * token, measures the server clock (TimePing), subscribes to its masters from the guard's
+ * next sequence, runs guard/ on every Envelope against a simulated quote feed and wallet,
+ * "executes" into a log (one line "<subscriber> <master> <sequence>" per execution),
+ * reports executions and protection events back, and reconnects with backoff.
+ * See docs/fanout.md "decp-subscriber".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "decp.pb-c.h"
+#include "guard.h"
+#include "guard_proto.h"
+#include "proto_msg.h"
+
+#define MAX_MASTERS 8
+#define KEYS_MAX 1024
+
+struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	uint8_t buf[];
+};
+
+/* Verification memo for load runs (--verify-cache): many simulated EAs in one process
+ * receive the very same (body, signature) bytes; Ed25519 verification is a pure function
+ * of (public key, body, signature), so the first result is reused for identical bytes.
+ * Direct-mapped on the signature's first 8 bytes; a hit compares all bytes. */
+#define VCACHE_SLOTS 4096u
+
+struct vslot {
+	bool used;
+	int result;
+	size_t body_len;
+	uint8_t sig[64];
+	uint8_t body[192];
+};
+
+struct key {
+	uint64_t master;
+	struct guard_ed25519 *k;
+	struct vslot *cache; /* NULL: no memo */
+	uint64_t hits, misses;
+};
+
+struct sim {
+	int idx;
+	char token[160];
+	int nm;
+	uint64_t masters[MAX_MASTERS];
+	uint64_t sub_ids[MAX_MASTERS];
+	bool replaying[MAX_MASTERS]; /* between SyncStart and SyncEnd */
+	struct guard_sub gs[MAX_MASTERS];
+	struct guard_clock clk;
+	struct lws *wsi;
+	lws_sorted_usec_list_t sul;
+	lws_sorted_usec_list_t stall; /* --stop-reading-after: end of the stall */
+	struct outmsg *oh, *ot;
+	bool connected, subscribed, stopped_reading;
+	uint32_t backoff_ms;
+	uint64_t envelopes, executed, rejected, reconnects, refused;
+	uint8_t rx[8192];
+	size_t rx_len;
+};
+
+struct opts {
+	char host[256], path[512];
+	int port;
+	bool tls;
+	int64_t skew_ns, ttl_ns;
+	int64_t quote_off_pips_x100;
+	uint64_t stop_reading_after;
+	uint64_t expect;
+	int timeout_s;
+	int drop_ms;
+	int stall_ms;
+	bool wrong_token, report_exec, status, verify_cache;
+};
+
+static struct opts g_o;
+static struct sim *g_sims;
+static int g_nsims;
+static struct key g_keys[KEYS_MAX];
+static int g_nkeys;
+static FILE *g_log;
+static struct lws_context *g_ctx;
+static volatile sig_atomic_t g_stop; /* signal handler flag */
+
+/* --latency: server arrival -> guard verdict, microseconds, one sample per executed signal
+ * received live (not in a replay: a replayed signal's age is history, not latency). */
+#define LAT_MAX (8u << 20)
+static uint32_t *g_lat;
+static size_t g_nlat;
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void latency_report(void)
+{
+	if (g_lat == NULL || g_nlat == 0)
+		return;
+	qsort(g_lat, g_nlat, sizeof(*g_lat), cmp_u32);
+	fprintf(stderr, "decp-subscriber: latency us n %zu p50 %u p99 %u p99.9 %u max %u\n", g_nlat,
+		g_lat[g_nlat / 2], g_lat[g_nlat * 99 / 100], g_lat[g_nlat * 999 / 1000],
+		g_lat[g_nlat - 1]);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* the simulated EA's own clock, possibly skewed on purpose */
+static int64_t local_ns(void)
+{
+	return now_ns() + g_o.skew_ns;
+}
+
+static struct key *key_of(uint64_t master)
+{
+	for (int i = 0; i < g_nkeys; i++)
+		if (g_keys[i].master == master)
+			return &g_keys[i];
+	return NULL;
+}
+
+static int verify_cached(void *arg, const uint8_t *msg, size_t len, const uint8_t *sig,
+			 size_t sig_len)
+{
+	struct key *k = arg;
+	struct vslot *v;
+	uint64_t h = 0;
+
+	if (sig_len != 64 || len > sizeof(v->body))
+		return guard_ed25519_verify(k->k, msg, len, sig, sig_len);
+	memcpy(&h, sig, sizeof(h));
+	v = &k->cache[h % VCACHE_SLOTS];
+	if (v->used && v->body_len == len && memcmp(v->sig, sig, 64) == 0 &&
+	    memcmp(v->body, msg, len) == 0) {
+		k->hits++;
+		return v->result;
+	}
+	k->misses++;
+	v->result = guard_ed25519_verify(k->k, msg, len, sig, sig_len);
+	v->used = true;
+	v->body_len = len;
+	memcpy(v->sig, sig, 64);
+	memcpy(v->body, msg, len);
+	return v->result;
+}
+
+static void send_client(struct sim *s, const Decp__ClientMessage *cm)
+{
+	size_t n = decp__client_message__get_packed_size(cm);
+	struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + n);
+
+	if (m == NULL)
+		return;
+	m->next = NULL;
+	m->len = n;
+	decp__client_message__pack(cm, m->buf + LWS_PRE);
+	if (s->ot != NULL)
+		s->ot->next = m;
+	else
+		s->oh = m;
+	s->ot = m;
+	if (s->wsi != NULL)
+		lws_callback_on_writable(s->wsi);
+}
+
+static void out_clear(struct sim *s)
+{
+	while (s->oh != NULL) {
+		struct outmsg *n = s->oh->next;
+
+		free(s->oh);
+		s->oh = n;
+	}
+	s->ot = NULL;
+}
+
+static void send_ping(struct sim *s)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__TimePing p = DECP__TIME_PING__INIT;
+
+	p.client_send_ns = local_ns();
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_TIME_PING;
+	cm.time_ping = &p;
+	send_client(s, &cm);
+}
+
+static void send_subscribes(struct sim *s)
+{
+	for (int i = 0; i < s->nm; i++) {
+		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+		Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
+
+		sb.master_id = s->masters[i];
+		sb.from_sequence = guard_sub_next_sequence(&s->gs[i]);
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
+		cm.subscribe = &sb;
+		send_client(s, &cm);
+	}
+	s->subscribed = true;
+}
+
+static void on_envelope(struct sim *s, const Decp__Envelope *e)
+{
+	struct guard_envelope env;
+	struct guard_policy pol;
+	struct guard_view view;
+	struct guard_verdict v;
+	int i;
+
+	s->envelopes++;
+	for (i = 0; i < s->nm; i++)
+		if (s->masters[i] == e->master_id)
+			break;
+	if (i == s->nm)
+		return;
+	guard_policy_init(&pol);
+	memset(&view, 0, sizeof(view));
+	if (guard_envelope_from_proto(e, NULL, &env) != 0) {
+		s->rejected++;
+		return;
+	}
+	view.local_now_ns = local_ns();
+	/* simulated quote feed: the market is where the master traded, plus an optional
+	 * deliberate offset (lagging/bad quotes) */
+	view.quote.bid = env.price + g_o.quote_off_pips_x100 * 10 / 100 - 1; /* 1 pip = 10 */
+	view.quote.ask = env.price + g_o.quote_off_pips_x100 * 10 / 100 + 1;
+	view.spec.vol_min = 1;
+	view.spec.vol_max = 100000;
+	view.spec.vol_step = 1;
+	view.spec.pip_value = 100000;
+	view.wallet.balance = INT64_C(1000000000);
+	view.equity = INT64_C(1000000000);
+	view.position.open = true;
+	view.position.volume = env.volume;
+	view.position.master_volume = env.volume;
+	guard_signal_check(&s->gs[i], &pol, &s->clk, &env, &view, &v);
+	if (v.reason == GUARD_REASON_NONE) {
+		s->executed++;
+		if (g_lat != NULL && g_nlat < LAT_MAX && !s->replaying[i]) {
+			int64_t us = (now_ns() - env.server_arrival_ns) / 1000;
+
+			g_lat[g_nlat++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+		}
+		if (g_log != NULL)
+			fprintf(g_log, "%d %" PRIu64 " %" PRIu64 "\n", s->idx, e->master_id, env.sequence);
+		if (g_o.report_exec) {
+			Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+			Decp__ExecutionReport r = DECP__EXECUTION_REPORT__INIT;
+
+			r.master_id = e->master_id;
+			r.sequence = env.sequence;
+			r.status = DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
+			r.symbol = v.order.symbol;
+			r.volume = v.order.volume;
+			r.price = env.price;
+			r.exec_time_ns = now_ns();
+			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
+			cm.execution_report = &r;
+			send_client(s, &cm);
+		}
+	} else {
+		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+		Decp__ProtectionEvent pe = DECP__PROTECTION_EVENT__INIT;
+
+		s->rejected++;
+		if (v.reason == GUARD_REASON_REPLAY)
+			return; /* a replayed duplicate is expected after a reconnect: not an incident */
+		pe.master_id = e->master_id;
+		pe.sequence = env.sequence;
+		pe.reason = (Decp__ProtectionReason)v.reason;
+		pe.age_ns = v.age_ns;
+		pe.price_deviation_pips_x100 = v.deviation_pips_x100;
+		pe.event_time_ns = now_ns();
+		pe.expected_sequence = v.expected_seq;
+		pe.detail = (char *)"decp-subscriber";
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
+		cm.protection_event = &pe;
+		send_client(s, &cm);
+	}
+}
+
+static void stall_end(lws_sorted_usec_list_t *sul)
+{
+	struct sim *s = lws_container_of(sul, struct sim, stall);
+
+	if (s->wsi != NULL)
+		lws_rx_flow_control(s->wsi, 1);
+}
+
+static void on_server(struct sim *s, const uint8_t *p, size_t len)
+{
+	Decp__ServerMessage *sm = proto_server_message_decode(p, len, NULL);
+
+	if (sm == NULL)
+		return;
+	switch (sm->kind_case) {
+	case DECP__SERVER_MESSAGE__KIND_ENVELOPE:
+		on_envelope(s, sm->envelope);
+		if (g_o.stop_reading_after != 0 && s->envelopes >= g_o.stop_reading_after &&
+		    !s->stopped_reading) {
+			/* a stalled EA: stop reading for --stall-ms, then go on (by then the server
+			 * has dropped us; we reconnect and resume from the guard's next sequence) */
+			s->stopped_reading = true;
+			lws_rx_flow_control(s->wsi, 0);
+			lws_sul_schedule(g_ctx, 0, &s->stall, stall_end,
+					 (lws_usec_t)g_o.stall_ms * LWS_US_PER_MS);
+		}
+		break;
+	case DECP__SERVER_MESSAGE__KIND_TIME_PONG:
+		guard_clock_add_pong(&s->clk, sm->time_pong, local_ns());
+		if (!s->subscribed)
+			send_subscribes(s);
+		break;
+	case DECP__SERVER_MESSAGE__KIND_SYNC_START:
+		for (int i = 0; i < s->nm; i++)
+			if (s->masters[i] == sm->sync_start->master_id)
+				s->replaying[i] = sm->sync_start->from_sequence != 0;
+		break;
+	case DECP__SERVER_MESSAGE__KIND_SYNC_END:
+		for (int i = 0; i < s->nm; i++)
+			if (s->masters[i] == sm->sync_end->master_id)
+				s->replaying[i] = false;
+		for (int i = 0; i < s->nm; i++)
+			if (s->masters[i] == sm->sync_end->master_id &&
+			    s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP)
+				guard_sub_sync_complete(&s->gs[i], sm->sync_end->last_sequence);
+		break;
+	case DECP__SERVER_MESSAGE__KIND_STATE_CHANGE:
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 " state %d -> %d\n", s->idx,
+			sm->state_change->master_id, sm->state_change->old_state,
+			sm->state_change->new_state);
+		if (g_log != NULL)
+			fprintf(g_log, "%d %" PRIu64 " state %d\n", s->idx, sm->state_change->master_id,
+				sm->state_change->new_state);
+		break;
+	case DECP__SERVER_MESSAGE__KIND_ERROR:
+		s->refused++;
+		fprintf(stderr, "decp-subscriber: #%d error %d: %s\n", s->idx, sm->error->code,
+			sm->error->message ? sm->error->message : "");
+		if (g_log != NULL)
+			fprintf(g_log, "%d 0 error %d\n", s->idx, sm->error->code);
+		break;
+	default:
+		break;
+	}
+	proto_msg_free(&sm->base, NULL);
+}
+
+static void sim_connect(lws_sorted_usec_list_t *sul);
+
+static void sim_retry(struct sim *s)
+{
+	s->wsi = NULL;
+	s->connected = false;
+	s->subscribed = false;
+	out_clear(s);
+	if (g_stop)
+		return;
+	s->backoff_ms = s->backoff_ms == 0 ? 50 : (s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2);
+	lws_sul_schedule(g_ctx, 0, &s->sul, sim_connect, (lws_usec_t)s->backoff_ms * 1000);
+}
+
+static void sim_connect(lws_sorted_usec_list_t *sul)
+{
+	struct sim *s = lws_container_of(sul, struct sim, sul);
+	struct lws_client_connect_info ci;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.context = g_ctx;
+	ci.address = g_o.host;
+	ci.port = g_o.port;
+	ci.path = g_o.path;
+	ci.host = g_o.host;
+	ci.origin = g_o.host;
+	ci.protocol = "decp";
+	ci.ssl_connection = g_o.tls ? LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
+					      LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK
+				    : 0;
+	ci.userdata = s;
+	ci.pwsi = &s->wsi;
+	if (lws_client_connect_via_info(&ci) == NULL)
+		sim_retry(s);
+}
+
+static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		     size_t len)
+{
+	struct sim *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		unsigned char **p = in, *end = (*p) + len;
+		char h[200];
+
+		if (s == NULL || s->token[0] == '\0')
+			break;
+		snprintf(h, sizeof(h), "Bearer %s%s", s->token, g_o.wrong_token ? "x" : "");
+		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+						 (unsigned char *)h, (int)strlen(h), p, end))
+			return -1;
+		break;
+	}
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		s->connected = true;
+		s->backoff_ms = 0;
+		s->rx_len = 0;
+		guard_clock_init(&s->clk, 0);
+		send_ping(s);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (lws_is_first_fragment(wsi))
+			s->rx_len = 0;
+		if (s->rx_len + len > sizeof(s->rx))
+			return -1;
+		memcpy(s->rx + s->rx_len, in, len);
+		s->rx_len += len;
+		if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+			on_server(s, s->rx, s->rx_len);
+			s->rx_len = 0;
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		for (int burst = 0; s->oh != NULL && burst < 64 && !lws_send_pipe_choked(wsi);
+		     burst++) {
+			struct outmsg *m = s->oh;
+
+			s->oh = m->next;
+			if (s->oh == NULL)
+				s->ot = NULL;
+			if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY) < (int)m->len) {
+				free(m);
+				return -1;
+			}
+			free(m);
+		}
+		if (s->oh != NULL)
+			lws_callback_on_writable(wsi);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		s->refused++;
+		if (g_log != NULL)
+			fprintf(g_log, "%d 0 refused\n", s->idx);
+		s->reconnects++;
+		sim_retry(s);
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (g_log != NULL)
+			fprintf(g_log, "%d 0 closed\n", s->idx);
+		s->reconnects++;
+		sim_retry(s);
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (g_log != NULL && len >= 2)
+			fprintf(g_log, "%d 0 close-code %d\n", s->idx,
+				((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols client_protocols[] = {
+	{"decp", cb_client, 0, 8192, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+		"usage: decp-subscriber --url ws://HOST:PORT/ --keys FILE (--subs FILE | --token T --master M...)\n"
+		"  --keys FILE          lines \"<master id> <ed25519 public key, 64 hex>\"\n"
+		"  --subs FILE          one simulated subscriber per line: \"<token> <master>[,<master>...]\"\n"
+		"  --token T --master M a single subscriber (repeat --master)\n"
+		"  --log FILE           execution log: \"<subscriber> <master> <sequence>\" per execution\n"
+		"  --expect N           exit 0 once every subscription consumed sequence N\n"
+		"  --timeout S          give up (exit 1) after S seconds (default 60)\n"
+		"  --ttl-ms N           guard TTL (default 500)\n"
+		"  --report-exec        send an ExecutionReport per execution\n"
+		"  --status             live status line on stderr\n"
+		"  --latency            print delivery latency percentiles (arrival -> verdict) at exit\n"
+		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
+		"                       process instead of once per simulated subscriber\n"
+		"misbehaviour: --skew-ms N (clock), --quote-off-pips N (lagging quotes),\n"
+		"  --wrong-token, --stop-reading-after N (envelopes; stall --stall-ms, default 5000),\n"
+		"  --drop-ms N (close a random\n"
+		"  connection every N ms; it reconnects and resumes)\n");
+}
+
+static int parse_url(const char *u)
+{
+	const char *p;
+	const char *slash;
+	const char *colon;
+
+	if (strncmp(u, "ws://", 5) == 0)
+		p = u + 5;
+	else if (strncmp(u, "wss://", 6) == 0) {
+		p = u + 6;
+		g_o.tls = true;
+	} else
+		return -EINVAL;
+	slash = strchr(p, '/');
+	colon = strchr(p, ':');
+	if (colon == NULL || (slash != NULL && colon > slash))
+		return -EINVAL;
+	if ((size_t)(colon - p) >= sizeof(g_o.host))
+		return -EINVAL;
+	memcpy(g_o.host, p, (size_t)(colon - p));
+	g_o.host[colon - p] = '\0';
+	g_o.port = atoi(colon + 1);
+	snprintf(g_o.path, sizeof(g_o.path), "%s", slash != NULL ? slash : "/");
+	return g_o.port > 0 && g_o.port < 65536 ? 0 : -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int load_keys(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL && g_nkeys < KEYS_MAX) {
+		uint64_t m;
+		char hex[80];
+		uint8_t pub[32];
+
+		if (sscanf(line, "%" SCNu64 " %79s", &m, hex) != 2 || strlen(hex) != 64)
+			continue;
+		for (int i = 0; i < 32; i++) {
+			int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
+
+			if (a < 0 || b < 0) {
+				fclose(f);
+				return -EINVAL;
+			}
+			pub[i] = (uint8_t)(a << 4 | b);
+		}
+		if (g_o.verify_cache &&
+		    (g_keys[g_nkeys].cache = calloc(VCACHE_SLOTS, sizeof(struct vslot))) == NULL) {
+			fclose(f);
+			return -ENOMEM;
+		}
+		g_keys[g_nkeys].master = m;
+		g_keys[g_nkeys].k = guard_ed25519_new(pub);
+		if (g_keys[g_nkeys].k == NULL) {
+			fclose(f);
+			return -EINVAL;
+		}
+		g_nkeys++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int sim_add(const char *token, const char *masters)
+{
+	struct sim *s;
+	struct sim *n = realloc(g_sims, (size_t)(g_nsims + 1) * sizeof(*g_sims));
+	char buf[256], *save = NULL, *tok;
+
+	if (n == NULL)
+		return -ENOMEM;
+	g_sims = n;
+	s = &g_sims[g_nsims];
+	memset(s, 0, sizeof(*s));
+	s->idx = g_nsims;
+	snprintf(s->token, sizeof(s->token), "%s", token);
+	snprintf(buf, sizeof(buf), "%s", masters);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL && s->nm < MAX_MASTERS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct guard_verifier v;
+		struct key *k;
+
+		s->masters[s->nm] = strtoull(tok, NULL, 10);
+		k = key_of(s->masters[s->nm]);
+		if (k == NULL) {
+			fprintf(stderr, "decp-subscriber: no key for master %s\n", tok);
+			return -ENOENT;
+		}
+		if (k->cache != NULL) {
+			v.verify = verify_cached;
+			v.key = k;
+		} else {
+			guard_ed25519_verifier(&v, k->k);
+		}
+		guard_sub_init(&s->gs[s->nm], s->masters[s->nm], &v, g_o.ttl_ns, 0);
+		s->nm++;
+	}
+	if (s->nm == 0)
+		return -EINVAL;
+	g_nsims++;
+	return 0;
+}
+
+/* lws_service() sleeps until the next event or timer: this timer bounds the sleep so that
+ * --timeout, --expect and the status line are checked at least every 100 ms. */
+static lws_sorted_usec_list_t g_tick;
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	if (g_log != NULL)
+		fflush(g_log);
+	lws_sul_schedule(g_ctx, 0, sul, tick, 100 * LWS_US_PER_MS);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static bool all_done(void)
+{
+	if (g_o.expect == 0)
+		return false;
+	for (int i = 0; i < g_nsims; i++)
+		for (int j = 0; j < g_sims[i].nm; j++)
+			if (g_sims[i].gs[j].st.last_seq < g_o.expect)
+				return false;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"url", required_argument, NULL, 'u'},     {"keys", required_argument, NULL, 'k'},
+		{"subs", required_argument, NULL, 's'},    {"token", required_argument, NULL, 't'},
+		{"master", required_argument, NULL, 'm'},  {"log", required_argument, NULL, 'l'},
+		{"expect", required_argument, NULL, 'e'},  {"timeout", required_argument, NULL, 'T'},
+		{"ttl-ms", required_argument, NULL, 'L'},  {"report-exec", no_argument, NULL, 'r'},
+		{"status", no_argument, NULL, 'S'},        {"skew-ms", required_argument, NULL, 'K'},
+		{"quote-off-pips", required_argument, NULL, 'Q'},
+		{"wrong-token", no_argument, NULL, 'W'},
+		{"stop-reading-after", required_argument, NULL, 'R'},
+		{"drop-ms", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
+		{"verify-cache", no_argument, NULL, 'V'},
+		{"stall-ms", required_argument, NULL, 'X'},
+		{"latency", no_argument, NULL, 'Y'},
+		{NULL, 0, NULL, 0}};
+	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
+	char masters[256] = "";
+	struct lws_context_creation_info info;
+	int64_t t_end, t_drop = 0, t_status = 0;
+	uint64_t tot_exec = 0, tot_rej = 0, tot_rec = 0, tot_ref = 0;
+	int o, rc = 1;
+
+	g_o.timeout_s = 60;
+	g_o.stall_ms = 5000;
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'u': url = optarg; break;
+		case 'k': keys = optarg; break;
+		case 's': subs = optarg; break;
+		case 't': token = optarg; break;
+		case 'm':
+			if (strlen(masters) + strlen(optarg) + 2 < sizeof(masters)) {
+				if (masters[0] != '\0')
+					strncat(masters, ",", sizeof(masters) - strlen(masters) - 1);
+				strncat(masters, optarg, sizeof(masters) - strlen(masters) - 1);
+			}
+			break;
+		case 'l': logp = optarg; break;
+		case 'e': g_o.expect = strtoull(optarg, NULL, 10); break;
+		case 'T': g_o.timeout_s = atoi(optarg); break;
+		case 'L': g_o.ttl_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+		case 'r': g_o.report_exec = true; break;
+		case 'S': g_o.status = true; break;
+		case 'K': g_o.skew_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+		case 'Q': g_o.quote_off_pips_x100 = strtoll(optarg, NULL, 10) * 100; break;
+		case 'W': g_o.wrong_token = true; break;
+		case 'R': g_o.stop_reading_after = strtoull(optarg, NULL, 10); break;
+		case 'D': g_o.drop_ms = atoi(optarg); break;
+		case 'V': g_o.verify_cache = true; break;
+		case 'X': g_o.stall_ms = atoi(optarg); break;
+		case 'Y':
+			g_lat = malloc(LAT_MAX * sizeof(*g_lat));
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (url == NULL || keys == NULL || parse_url(url) != 0 || (subs == NULL && token == NULL) ||
+	    (token != NULL && masters[0] == '\0')) {
+		fprintf(stderr, "decp-subscriber: need --url ws://HOST:PORT/, --keys and "
+				"--subs or --token with --master\n");
+		usage(stderr);
+		return 2;
+	}
+	if (load_keys(keys) != 0 || g_nkeys == 0) {
+		fprintf(stderr, "decp-subscriber: cannot read keys from %s\n", keys);
+		return 2;
+	}
+	if (token != NULL && sim_add(token, masters) != 0)
+		return 2;
+	if (subs != NULL) {
+		FILE *f = fopen(subs, "r");
+		char line[512], t[200], m[256];
+
+		if (f == NULL) {
+			fprintf(stderr, "decp-subscriber: cannot open %s: %s\n", subs, strerror(errno));
+			return 2;
+		}
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "%199s %255s", t, m) == 2 && sim_add(t, m) != 0) {
+				fclose(f);
+				return 2;
+			}
+		fclose(f);
+	}
+	if (logp != NULL && (g_log = fopen(logp, "w")) == NULL) {
+		fprintf(stderr, "decp-subscriber: cannot open %s\n", logp);
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	lws_set_log_level(LLL_ERR, NULL);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = client_protocols;
+
+	info.max_http_header_pool2 = (unsigned)g_nsims + 16; /* all may be connecting at once */
+	if (g_o.tls)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	g_ctx = lws_create_context(&info);
+	if (g_ctx == NULL) {
+		fprintf(stderr, "decp-subscriber: lws context failed\n");
+		return 1;
+	}
+	srand((unsigned)getpid());
+	for (int i = 0; i < g_nsims; i++)
+		lws_sul_schedule(g_ctx, 0, &g_sims[i].sul, sim_connect, (lws_usec_t)(i % 100) * 1000);
+	lws_sul_schedule(g_ctx, 0, &g_tick, tick, 100 * LWS_US_PER_MS);
+	t_end = now_ns() + (int64_t)g_o.timeout_s * 1000000000;
+	while (!g_stop) {
+		int64_t t = now_ns();
+
+		lws_service(g_ctx, 0);
+		if (all_done()) {
+			/* let the reports still queued reach the server (bounded: 5 s) */
+			int64_t t_drain = t + 5 * INT64_C(1000000000);
+			bool pending = true;
+
+			while (pending && now_ns() < t_drain && !g_stop) {
+				pending = false;
+				for (int i = 0; i < g_nsims && !pending; i++)
+					pending = g_sims[i].oh != NULL && g_sims[i].wsi != NULL;
+				if (pending)
+					lws_service(g_ctx, 0);
+			}
+			rc = 0;
+			break;
+		}
+		if (t > t_end)
+			break;
+		if (g_o.drop_ms > 0 && t > t_drop) {
+			struct sim *s = &g_sims[rand() % g_nsims];
+
+			t_drop = t + (int64_t)g_o.drop_ms * 1000000;
+			if (s->wsi != NULL && s->connected)
+				lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+		if (g_o.status && t > t_status) {
+			uint64_t ex = 0, rj = 0, cn = 0;
+
+			t_status = t + 500000000;
+			for (int i = 0; i < g_nsims; i++) {
+				ex += g_sims[i].executed;
+				rj += g_sims[i].rejected;
+				cn += g_sims[i].connected;
+			}
+			fprintf(stderr, "\rdecp-subscriber: %" PRIu64 "/%d connected, executed %" PRIu64
+					", rejected %" PRIu64 "   ", cn, g_nsims, ex, rj);
+		}
+	}
+	if (g_o.expect == 0 && !g_stop)
+		rc = 0; /* ran for --timeout as asked */
+	else if (g_o.expect == 0)
+		rc = 0;
+	for (int i = 0; i < g_nsims; i++) {
+		tot_exec += g_sims[i].executed;
+		tot_rej += g_sims[i].rejected;
+		tot_rec += g_sims[i].reconnects;
+		tot_ref += g_sims[i].refused;
+	}
+	fprintf(stderr, "%sdecp-subscriber: subscribers %d executed %" PRIu64 " rejected %" PRIu64
+			" reconnects %" PRIu64 " refused %" PRIu64 "%s\n",
+		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref,
+		rc == 0 ? "" : " (timeout)");
+	latency_report();
+	free(g_lat);
+	g_stop = 1;
+	lws_context_destroy(g_ctx);
+	for (int i = 0; i < g_nsims; i++)
+		out_clear(&g_sims[i]);
+	free(g_sims);
+	for (int i = 0; i < g_nkeys; i++) {
+		guard_ed25519_free(g_keys[i].k);
+		free(g_keys[i].cache);
+	}
+	if (g_log != NULL)
+		fclose(g_log);
+	return rc;
+}
