@@ -17,6 +17,7 @@
 #include <rte_ring_elem.h>
 
 #include "dp_addr.h"
+#include "dp_ctrl.h"
 #include "dp_dpdk_app.h"
 #include "dp_hist.h"
 #include "dp_posix.h"
@@ -168,53 +169,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void print_stats(const struct dp_shm *shm)
-{
-	uint32_t n = shm->hdr->n_workers;
-	fprintf(stderr, "decp-dataplane stats:");
-	for (unsigned int c = 1; c < DP_CTR_COUNT; c++) {
-		uint64_t sum = 0;
-		for (uint32_t w = 0; w < n; w++)
-			sum += dp_stat_get(&shm->stats[w], c);
-		if (sum != 0)
-			fprintf(stderr, " %s=%llu", dp_counter_name(c), (unsigned long long)sum);
-	}
-	const struct dp_hist *h[DP_SHM_MAX_WORKERS];
-	for (uint32_t w = 0; w < n; w++)
-		h[w] = &shm->stats[w].enq_to_ack;
-	fprintf(stderr, " enq_to_ack_p50_ns=%llu p99_ns=%llu\n",
-		(unsigned long long)dp_hist_quantile(h, n, 0.5),
-		(unsigned long long)dp_hist_quantile(h, n, 0.99));
-}
-
-/* Apply what the control side sent. Main thread only. */
-static void ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
-{
-	struct dp_ctrl_cmd cmds[256];
-	unsigned int n = rte_ring_sc_dequeue_burst_elem(shm->ctrl, cmds, sizeof(cmds[0]), 256, NULL);
-	if (n == 0)
-		return;
-	unsigned int rejected = 0;
-	while (dp_tables_apply(t, cmds, n, &rejected) != 0) {
-		/* Out of memory: keep the commands and retry; never apply half a batch. */
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	uint64_t cookie = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		if (cmds[i].type == DP_CTRL_READY)
-			atomic_store_explicit(&shm->hdr->dp_ready, 1, memory_order_release);
-		else if (cmds[i].type == DP_CTRL_NOT_READY)
-			atomic_store_explicit(&shm->hdr->dp_ready, 0, memory_order_release);
-		if (cmds[i].cookie > cookie)
-			cookie = cmds[i].cookie;
-	}
-	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_applied, n - rejected, memory_order_relaxed);
-	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_rejected, rejected, memory_order_relaxed);
-	if (cookie > atomic_load_explicit(&shm->hdr->dp_ctrl_last_cookie, memory_order_relaxed))
-		atomic_store_explicit(&shm->hdr->dp_ctrl_last_cookie, cookie, memory_order_release);
-}
-
 int main(int argc, char **argv)
 {
 	/* The DPDK transport has its own option set (EAL arguments after "--"). */
@@ -299,11 +253,11 @@ int main(int argc, char **argv)
 
 	uint64_t next_stats = dp_mono_ns() + (uint64_t)o.stats_ms * 1000000ull;
 	while (!stop_requested) {
-		ctrl_poll(&shm, &tables);
+		dp_ctrl_poll(&shm, &tables);
 		uint64_t now = dp_mono_ns();
 		atomic_store_explicit(&shm.hdr->dp_heartbeat_ns, now, memory_order_relaxed);
 		if (o.stats_ms != 0 && now >= next_stats) {
-			print_stats(&shm);
+			dp_ctrl_print_stats(&shm, stderr, "decp-dataplane");
 			next_stats = now + (uint64_t)o.stats_ms * 1000000ull;
 		}
 		struct timespec ts = {0, 1000000};
@@ -313,7 +267,7 @@ int main(int argc, char **argv)
 fail:
 	dp_posix_stop(stack);
 	if (shm.hdr != NULL && o.stats_ms != 0)
-		print_stats(&shm);
+		dp_ctrl_print_stats(&shm, stderr, "decp-dataplane");
 	dp_tables_fini(&tables);
 	dp_shm_destroy(&shm);
 	return rc;

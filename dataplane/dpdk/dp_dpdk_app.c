@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "dp_ctrl.h"
 #include "dp_dpdk_loop.h"
 #include "dp_dpdk_port.h"
 #include "dp_hist.h"
@@ -204,52 +205,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void print_stats(const struct dp_shm *shm)
-{
-	uint32_t n = shm->hdr->n_workers;
-	fprintf(stderr, "decp-dataplane stats:");
-	for (unsigned int c = 1; c < DP_CTR_COUNT; c++) {
-		uint64_t sum = 0;
-		for (uint32_t w = 0; w < n; w++)
-			sum += dp_stat_get(&shm->stats[w], c);
-		if (sum != 0)
-			fprintf(stderr, " %s=%llu", dp_counter_name(c), (unsigned long long)sum);
-	}
-	const struct dp_hist *h[DP_SHM_MAX_WORKERS];
-	for (uint32_t w = 0; w < n; w++)
-		h[w] = &shm->stats[w].enq_to_ack;
-	fprintf(stderr, " enq_to_ack_p50_ns=%llu p99_ns=%llu\n",
-		(unsigned long long)dp_hist_quantile(h, n, 0.5),
-		(unsigned long long)dp_hist_quantile(h, n, 0.99));
-}
-
-/* Apply what the control side sent (same rules as decp-dataplane's main thread). */
-static void ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
-{
-	struct dp_ctrl_cmd cmds[256];
-	unsigned int n = rte_ring_sc_dequeue_burst_elem(shm->ctrl, cmds, sizeof(cmds[0]), 256, NULL);
-	if (n == 0)
-		return;
-	unsigned int rejected = 0;
-	while (dp_tables_apply(t, cmds, n, &rejected) != 0) {
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	uint64_t cookie = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		if (cmds[i].type == DP_CTRL_READY)
-			atomic_store_explicit(&shm->hdr->dp_ready, 1, memory_order_release);
-		else if (cmds[i].type == DP_CTRL_NOT_READY)
-			atomic_store_explicit(&shm->hdr->dp_ready, 0, memory_order_release);
-		if (cmds[i].cookie > cookie)
-			cookie = cmds[i].cookie;
-	}
-	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_applied, n - rejected, memory_order_relaxed);
-	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_rejected, rejected, memory_order_relaxed);
-	if (cookie > atomic_load_explicit(&shm->hdr->dp_ctrl_last_cookie, memory_order_relaxed))
-		atomic_store_explicit(&shm->hdr->dp_ctrl_last_cookie, cookie, memory_order_release);
-}
-
 int dp_dpdk_main(int argc, char **argv)
 {
 	struct opts o = {
@@ -358,11 +313,11 @@ int dp_dpdk_main(int argc, char **argv)
 
 	uint64_t next_stats = dp_mono_ns() + (uint64_t)o.stats_ms * 1000000ull;
 	while (!stop_requested) {
-		ctrl_poll(&shm, &tables);
+		dp_ctrl_poll(&shm, &tables);
 		uint64_t now = dp_mono_ns();
 		atomic_store_explicit(&shm.hdr->dp_heartbeat_ns, now, memory_order_relaxed);
 		if (o.stats_ms != 0 && now >= next_stats) {
-			print_stats(&shm);
+			dp_ctrl_print_stats(&shm, stderr, "decp-dataplane-dpdk");
 			next_stats = now + (uint64_t)o.stats_ms * 1000000ull;
 		}
 		struct timespec ts = {0, 1000000};
@@ -376,7 +331,7 @@ fail:
 		dp_dpdk_stop(dd);
 	}
 	if (shm.hdr != NULL)
-		print_stats(&shm);
+		dp_ctrl_print_stats(&shm, stderr, "decp-dataplane-dpdk");
 	dp_dpdk_port_stats_print(&port, stderr);
 	dp_dpdk_port_close(&port);
 	dp_tables_fini(&tables);
