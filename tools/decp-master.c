@@ -5,7 +5,8 @@
  * signals 1..N (from a trade file or a synthetic generator), HMAC-SHA256 + Ed25519 signed,
  * keeping at most --window unacknowledged. It follows the ingest protocol's recovery rules:
  *   Ack(seq)            seq is durable: forget it, record its ACK latency
- *   Nack BUSY(seq)      back off 1 ms, resend from seq
+ *   Nack BUSY(seq)      back off (1 ms, doubling per BUSY round up to 256 ms; any ACK resets
+ *                       it), resend from seq
  *   Nack GAP(expected)  resend from expected
  *   HelloAck(expected)  everything below expected is durable; resend from expected
  *   no ACK for --ack-timeout-ms, EOF, Nack UNAVAILABLE: reconnect (then HelloAck rules)
@@ -77,6 +78,8 @@ struct master {
 	uint64_t next_send;
 	uint64_t low_unacked;
 	uint64_t busy_until;
+	uint64_t busy_backoff;  /* ns; 0 after an ACK. Doubles per BUSY round while ingest stays
+				 * full (e.g. decp-control down), so resends do not spin */
 	uint64_t last_tx;
 	uint64_t active_since;  /* HelloAck time: ACK timeouts count from here at the earliest */
 	uint64_t *sent_ns;      /* [seq], 0 = never sent */
@@ -345,6 +348,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 				t->st.dup_acks++;
 			mark_acked(t, m, s, now, 1);
 			advance_low(m, cfg->signals);
+			m->busy_backoff = 0;
 		}
 		break;
 	}
@@ -360,7 +364,13 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 			t->st.busy++;
 			if (n->sequence >= 1 && n->sequence < m->next_send)
 				m->next_send = n->sequence;
-			m->busy_until = now + 1000000ull;
+			/* Every in-flight signal of one round is Nacked: double once per round
+			 * (the Nacks of a round arrive before its back-off has expired). */
+			if (now >= m->busy_until)
+				m->busy_backoff = m->busy_backoff == 0 ? 1000000ull
+					: m->busy_backoff >= 128000000ull ? 256000000ull
+					: m->busy_backoff * 2;
+			m->busy_until = now + m->busy_backoff;
 			break;
 		case DECP__NACK__REASON__REASON_UNAVAILABLE:
 			t->st.unavailable++;
