@@ -23,56 +23,16 @@
 #include "guard.h"
 #include "proto_sign.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-static inline uint64_t ticks(void)
-{
-	return __rdtsc();
-}
-#else
-static inline uint64_t ticks(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-#endif
+#include "bench_util.h"
 
 #define NOW INT64_C(1800000000000000000)
 #define BODY_LEN 64
 
 static double ns_per_tick = 1.0;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void calibrate(void)
-{
-	uint64_t n0 = mono_ns(), t0 = ticks(), n1, t1;
-
-	do
-		n1 = mono_ns();
-	while (n1 - n0 < 200000000ull);
-	t1 = ticks();
-	ns_per_tick = (double)(n1 - n0) / (double)(t1 - t0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void report(const char *name, uint64_t *t, size_t n)
 {
-	qsort(t, n, sizeof(*t), cmp_u64);
+	qsort(t, n, sizeof(*t), bench_cmp_u64);
 	printf("%-16s n=%-8zu p50=%8.0f ns  p99=%8.0f ns  p99.9=%8.0f ns  max=%9.0f ns\n", name,
 	       n, t[n / 2] * ns_per_tick, t[n * 99 / 100] * ns_per_tick,
 	       t[n * 999 / 1000] * ns_per_tick, t[n - 1] * ns_per_tick);
@@ -204,7 +164,7 @@ int main(int argc, char **argv)
 			sigs[i].body[b] = (uint8_t)(i * 31 + b);
 		proto_ed25519_sign(seed, sigs[i].body, BODY_LEN, sigs[i].sig);
 	}
-	calibrate();
+	ns_per_tick = bench_calibrate();
 	setup(&pol, &clk, &view);
 
 	for (size_t i = 0; i < n; i++) {

@@ -27,49 +27,9 @@
 #include "proto_signal.h"
 #include "proto_view.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-static inline uint64_t ticks(void)
-{
-	return __rdtsc();
-}
-#else
-static inline uint64_t ticks(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-#endif
+#include "bench_util.h"
 
 static double ns_per_tick = 1.0;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void calibrate(void)
-{
-	uint64_t n0 = mono_ns(), t0 = ticks(), n1, t1;
-
-	do
-		n1 = mono_ns();
-	while (n1 - n0 < 200000000ull);
-	t1 = ticks();
-	ns_per_tick = (double)(n1 - n0) / (double)(t1 - t0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 struct result {
 	double p50, p99, p999, mean;
@@ -80,7 +40,7 @@ static struct result report(const char *name, uint64_t *s, size_t n)
 	struct result r;
 	double sum = 0;
 
-	qsort(s, n, sizeof(*s), cmp_u64);
+	qsort(s, n, sizeof(*s), bench_cmp_u64);
 	for (size_t i = 0; i < n; i++)
 		sum += (double)s[i];
 	r.p50 = (double)s[n / 2] * ns_per_tick;
@@ -230,7 +190,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	calibrate();
+	ns_per_tick = bench_calibrate();
 	printf("bench_proto: signal body %zu bytes, frame %zd bytes, TSC %.4f ns/tick\n",
 	       sealed.body_len, flen, ns_per_tick);
 	printf("%-34s %9s %10s %10s %10s %10s\n", "operation (ns)", "samples", "p50", "p99",
