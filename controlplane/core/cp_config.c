@@ -80,28 +80,69 @@ void cp_config_defaults(struct cp_config *c)
 	c->log_level = CP_LOG_INFO;
 }
 
+static const struct {
+	const char *name;
+	unsigned int bit;
+} role_names[] = {
+	{"edge", CP_ROLE_EDGE},
+	{"archiver", CP_ROLE_ARCHIVER},
+};
+#define NROLES (sizeof(role_names) / sizeof(role_names[0]))
+
+const char *cp_config_role_name(unsigned int bit)
+{
+	for (size_t i = 0; i < NROLES; i++)
+		if (role_names[i].bit == bit)
+			return role_names[i].name;
+	return NULL;
+}
+
+const char *cp_config_roles_str(unsigned int roles, char *buf, size_t len)
+{
+	size_t at = 0;
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < NROLES && at < len; i++)
+		if (roles & role_names[i].bit) {
+			int n = snprintf(buf + at, len - at, "%s%s", at ? "," : "", role_names[i].name);
+			if (n < 0)
+				break;
+			at += (size_t)n;
+		}
+	return buf;
+}
+
+static void known_roles(char *buf, size_t len)
+{
+	cp_config_roles_str(~0u, buf, len);
+}
+
 int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t errlen)
 {
 	unsigned int r = 0;
 	const char *p = s;
+	char known[160];
+	known_roles(known, sizeof(known));
 	while (*p != '\0') {
 		size_t n = strcspn(p, ",");
+		unsigned int bit = 0;
 		if (n == 3 && strncmp(p, "all", 3) == 0)
-			r |= CP_ROLES_ALL;
-		else if (n == 4 && strncmp(p, "edge", 4) == 0)
-			r |= CP_ROLE_EDGE;
-		else if (n == 8 && strncmp(p, "archiver", 8) == 0)
-			r |= CP_ROLE_ARCHIVER;
-		else {
-			msg(err, errlen, "unknown role '%.*s' (known: edge, archiver, all)", (int)n, p);
+			bit = CP_ROLES_ALL;
+		for (size_t i = 0; i < NROLES && bit == 0; i++)
+			if (strlen(role_names[i].name) == n && strncmp(p, role_names[i].name, n) == 0)
+				bit = role_names[i].bit;
+		if (bit == 0) {
+			msg(err, errlen, "unknown role '%.*s' (known: %s, all)", (int)n, p, known);
 			return -EINVAL;
 		}
+		r |= bit;
 		p += n;
 		if (*p == ',')
 			p++;
 	}
 	if (r == 0) {
-		msg(err, errlen, "no role given (known: edge, archiver, all)");
+		msg(err, errlen, "no role given (known: %s, all)", known);
 		return -EINVAL;
 	}
 	*roles = r;

@@ -18,11 +18,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Roles: one bit each; cp_config.c's role_names table gives their names (one row per role). */
 enum cp_role {
 	CP_ROLE_EDGE = 1u << 0,
 	CP_ROLE_ARCHIVER = 1u << 1,
 };
 #define CP_ROLES_ALL (CP_ROLE_EDGE | CP_ROLE_ARCHIVER)
+
+/* The name of one role bit ("edge"), or NULL. */
+const char *cp_config_role_name(unsigned int bit);
+
+/* Comma-separated names of the bits in roles into buf ("edge,archiver"). Returns buf. */
+const char *cp_config_roles_str(unsigned int roles, char *buf, size_t len);
 
 struct cp_config {
 	unsigned int roles;              /* enum cp_role bits */

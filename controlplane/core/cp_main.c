@@ -130,9 +130,9 @@ int main(int argc, char **argv)
 	}
 	cp_log_set_level((enum cp_log_level)cfg.log_level);
 	if (check) {
-		printf("roles=%s%s shm=%s redis=%s:%u edge_batch=%u archiver_batch=%u\n",
-		       cfg.roles & CP_ROLE_EDGE ? "edge," : "",
-		       cfg.roles & CP_ROLE_ARCHIVER ? "archiver" : "", cfg.shm, cfg.redis_host,
+		char rs[160];
+		printf("roles=%s shm=%s redis=%s:%u edge_batch=%u archiver_batch=%u\n",
+		       cp_config_roles_str(cfg.roles, rs, sizeof(rs)), cfg.shm, cfg.redis_host,
 		       cfg.redis_port, cfg.edge_batch, cfg.archiver_batch);
 		return 0;
 	}
