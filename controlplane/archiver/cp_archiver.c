@@ -20,6 +20,8 @@
 struct feed {
 	char key[64];
 	uint64_t master;   /* 0: the protection feed */
+	uint64_t archived; /* highest sequence this archiver committed (signal feeds) */
+	uint64_t next_trim;
 };
 
 struct entry {
@@ -161,6 +163,17 @@ static const redisReply *field(const redisReply *f, const char *name)
 	return NULL;
 }
 
+/* The sequence of a signals-stream entry ID "<seq>-0"; 0 if it is not one. */
+static uint64_t id_seq(const char *id)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(id, &end, 10);
+	if (errno != 0 || end == id || strcmp(end, "-0") != 0)
+		return 0;
+	return v;
+}
+
 static const char *order_name(int t)
 {
 	static const char *const n[] = {"UNSPECIFIED", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT",
@@ -170,11 +183,11 @@ static const char *order_name(int t)
 
 static int row_signal(struct arch *a, const struct entry *e)
 {
-	const redisReply *q = field(e->fields, "q"), *ar = field(e->fields, "a"),
-			 *b = field(e->fields, "b"), *h = field(e->fields, "h"),
-			 *s = field(e->fields, "s");
-	if (q == NULL || ar == NULL || b == NULL || q->type != REDIS_REPLY_STRING ||
-	    ar->type != REDIS_REPLY_STRING || b->type != REDIS_REPLY_STRING) {
+	const redisReply *ar = field(e->fields, "a"), *b = field(e->fields, "b"),
+			 *h = field(e->fields, "h"), *s = field(e->fields, "s");
+	uint64_t seq = id_seq(e->id->str);
+	if (seq == 0 || ar == NULL || b == NULL || ar->type != REDIS_REPLY_STRING ||
+	    b->type != REDIS_REPLY_STRING) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "%s %s: malformed archive entry skipped",
 			  a->feeds[e->feed].key, e->id->str);
 		return 0;
@@ -182,7 +195,7 @@ static int row_signal(struct arch *a, const struct entry *e)
 	int64_t arrival = strtoll(ar->str, NULL, 10);
 	Decp__Signal *sg = proto_signal_decode((const uint8_t *)b->str, b->len, NULL);
 	struct buf *o = &a->sig;
-	int rc = buf_fmt(o, "%" PRIu64 "\t%s\t", a->feeds[e->feed].master, q->str);
+	int rc = buf_fmt(o, "%" PRIu64 "\t%" PRIu64 "\t", a->feeds[e->feed].master, seq);
 	rc |= buf_time(o, arrival);
 	rc |= buf_fmt(o, "\t%" PRId64 "\t", arrival);
 	if (sg != NULL) {
@@ -420,7 +433,9 @@ static int hold_reply(struct arch *a, redisReply *rep)
 	return 0;
 }
 
-/* XACK then XDEL every entry of the batch, pipelined per feed. Returns 0 or -EAGAIN. */
+/* XACK every entry of the batch, pipelined per feed; XDEL too on the events archive (the
+ * signals streams keep their entries for replay; trim() bounds them). Returns 0 or
+ * -EAGAIN. */
 static int ack_batch(struct arch *a)
 {
 	/* The connection may have dropped after the entries were read (e.g. XAUTOCLAIM of a
@@ -445,7 +460,7 @@ static int ack_batch(struct arch *a)
 			for (unsigned int i = 0; i < a->n_ents; i++)
 				if (a->ents[i].feed == f)
 					argv[argc++] = a->ents[i].id->str;
-			if (argc == base)
+			if (argc == base || (pass == 1 && a->feeds[f].master != 0))
 				break;
 			for (int i = 0; i < argc; i++)
 				lens[i] = strlen(argv[i]);
@@ -487,7 +502,9 @@ static int add_feed(struct arch *a, uint64_t master)
 	if (master == 0)
 		snprintf(f->key, sizeof(f->key), "%s", CP_REDIS_PROT_ARCHIVE_KEY);
 	else
-		cp_redis_key_archive(f->key, sizeof(f->key), master);
+		cp_redis_key_signals(f->key, sizeof(f->key), master);
+	f->archived = 0;
+	f->next_trim = 0;
 	redisReply *rep = redisCommand(a->r.ctx, "XGROUP CREATE %s %s 0 MKSTREAM", f->key,
 				       CP_REDIS_GROUP);
 	if (rep == NULL) {
@@ -611,6 +628,61 @@ static int read_new(struct arch *a)
 	return hold_reply(a, rep);
 }
 
+/* After a commit: the highest sequence archived per signal feed. */
+static void note_archived(struct arch *a)
+{
+	for (unsigned int i = 0; i < a->n_ents; i++) {
+		struct feed *f = &a->feeds[a->ents[i].feed];
+		uint64_t seq = f->master != 0 ? id_seq(a->ents[i].id->str) : 0;
+		if (seq > f->archived)
+			f->archived = seq;
+	}
+}
+
+/*
+ * Bound each signals stream to redis_keep_signals archived entries (the replay window).
+ * Everything below `floor` is archived: entries still pending in the group (delivered to
+ * some archiver, not yet committed) are at or above XPENDING's smallest ID, and entries not
+ * yet delivered are above the group's last delivered ID, which is at or above what this
+ * archiver committed. MINID ~ trims whole macro nodes only, so at most keep + a node
+ * remain. Returns 0 or -EAGAIN (Redis failed).
+ */
+static int trim(struct arch *a, uint64_t now)
+{
+	uint64_t keep = a->cfg->redis_keep_signals;
+	for (unsigned int i = 0; i < a->n_feeds; i++) {
+		struct feed *f = &a->feeds[i];
+		if (f->master == 0 || f->archived <= keep || now < f->next_trim)
+			continue;
+		f->next_trim = now + 1000000000ull;
+		redisReply *rep = redisCommand(a->r.ctx, "XPENDING %s %s", f->key, CP_REDIS_GROUP);
+		if (rep == NULL) {
+			cp_redis_fail(&a->r, "XPENDING");
+			return -EAGAIN;
+		}
+		uint64_t floor = f->archived + 1;
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+		    rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0 &&
+		    rep->element[1]->type == REDIS_REPLY_STRING) {
+			uint64_t low = id_seq(rep->element[1]->str);
+			if (low < floor)
+				floor = low;
+		} else if (rep->type != REDIS_REPLY_ARRAY) {
+			floor = 0; /* unexpected reply: trim nothing */
+		}
+		freeReplyObject(rep);
+		if (floor <= keep + 1)
+			continue;
+		rep = redisCommand(a->r.ctx, "XTRIM %s MINID ~ %" PRIu64 "-0", f->key, floor - keep);
+		if (rep == NULL) {
+			cp_redis_fail(&a->r, "XTRIM");
+			return -EAGAIN;
+		}
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
 static void maintain(struct arch *a, uint64_t now)
 {
 	if (now < a->next_maint || a->pg == NULL)
@@ -662,6 +734,7 @@ int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
 			rc = 0;
 			if (a.n_ents == 0) {
 				release_batch(&a);
+				(void)trim(&a, now); /* idle: catch up with the last batches */
 				continue;
 			}
 		}
@@ -677,7 +750,9 @@ int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
 			continue;
 		}
 		/* Committed: a failed XACK only means redelivery, which the dedup absorbs. */
-		(void)ack_batch(&a);
+		note_archived(&a);
+		if (ack_batch(&a) == 0)
+			(void)trim(&a, now);
 		a.batches++;
 		release_batch(&a);
 	}

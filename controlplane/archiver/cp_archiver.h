@@ -1,10 +1,15 @@
 /*
  * cp_archiver: decp-control's archiver role (SPEC §4; docs/control.md "archiver").
  *
- *   decp:masters (set) ──▶ archive feeds decp:{m<id>}:archive + decp:{prot}:archive
+ *   decp:masters (set) ──▶ feeds: each master's stream decp:{m<id>}:signals (the stream
+ *        the edge writes: it is the archive feed, no second copy) + decp:{prot}:archive
  *        consumer group "archiver", consumer = archiver_consumer or "<host>-<pid>"
  *   XREADGROUP ... > ──▶ held batch ──▶ BEGIN; COPY signal_archive; COPY protection_logs;
- *                                       COMMIT ──▶ XACK + XDEL (only after COMMIT)
+ *                                       COMMIT ──▶ XACK (+ XDEL on the events archive)
+ *                                                  (only after COMMIT)
+ *   every second per master stream: XPENDING ──▶ XTRIM MINID ~ (oldest entry not yet
+ *        archived − redis_keep_signals): archived entries beyond the replay window go;
+ *        an entry not yet archived is never trimmed.
  *
  * At-least-once: a crash between COMMIT and XACK redelivers; signal_archive drops a
  * redelivered (master_id, sequence) in its dedup trigger (sql 0003), so the archive holds

@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"The decp control plane. Roles (default: all, one thread each):\n"
 		"  edge      dataplane rings -> Redis (atomic, idempotent) -> ACKs; tokens and keys\n"
 		"            from PostgreSQL into the dataplane\n"
-		"  archiver  Redis archive feeds -> PostgreSQL signal_archive / protection_logs\n"
+		"  archiver  Redis signal streams and events -> PostgreSQL signal_archive /\n"
+		"            protection_logs\n"
 		"\n"
 		"  --config FILE      settings file, 'key = value' lines (docs/control.md)\n"
 		"  --roles LIST       comma-separated roles, or 'all' (overrides the file)\n"
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 		"Keys: roles shm redis_host redis_port redis_timeout_ms pg_conninfo pg_timeout_ms\n"
 		"      backoff_max_ms edge_batch dataplane_stale_ms notify_trigger auth_reload_s\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms partition_maint_s\n"
-		"      archiver_consumer log_level\n"
+		"      archiver_consumer redis_keep_signals log_level\n"
 		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"
 		"usage or configuration.\n");
 }

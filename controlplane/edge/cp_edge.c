@@ -282,9 +282,9 @@ static int write_batch(struct edge *e)
 			e->nxt[e->glast[g]] = i;
 		e->glast[g] = i;
 	}
-	/* The set of masters with an archive feed, for the archiver. It lives outside the
+	/* The set of masters with a signals stream, for the archiver. It lives outside the
 	 * masters' slots (so it cannot be in the same atomic call on a cluster), but its
-	 * reply is read before any ACK, so an ACKed signal's feed is always listed. */
+	 * reply is read before any ACK, so an ACKed signal's stream is always listed. */
 	if (e->ngroups > 0) {
 		int argc = 0;
 		e->argv[argc++] = "SADD";
@@ -297,14 +297,13 @@ static int write_batch(struct edge *e)
 			e->lens[i] = strlen(e->argv[i]);
 		redisAppendCommandArgv(e->r.ctx, argc, e->argv, e->lens);
 	}
-	char k1[64], k2[64];
+	char k1[64];
 	for (unsigned int g = 0; g < e->ngroups; g++) {
 		int argc = 0;
 		e->argv[argc++] = "FCALL";
 		e->argv[argc++] = CP_REDIS_FN_SIGNALS;
-		e->argv[argc++] = "2";
+		e->argv[argc++] = "1";
 		e->argv[argc++] = cp_redis_key_signals(k1, sizeof(k1), e->gmaster[g]);
-		e->argv[argc++] = cp_redis_key_archive(k2, sizeof(k2), e->gmaster[g]);
 		for (int i = 0; i < argc; i++)
 			e->lens[i] = strlen(e->argv[i]);
 		for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i]) {

@@ -9,8 +9,8 @@
 #include "cp_log.h"
 
 /*
- * decp_signal(KEYS: signals stream, archive stream; ARGV: seq, arrival_ns, body, hmac, sig)
- *   returns 1  written (stream entry <seq>-0 and one archive-feed entry, atomically)
+ * decp_signal(KEYS: signals stream; ARGV: seq, arrival_ns, body, hmac, sig)
+ *   returns 1  written (stream entry <seq>-0)
  *           0  duplicate: seq <= last entry of the stream (already durable), nothing written
  *          -1  gap: seq > last + 1 (its predecessor was lost on the way, e.g. dequeued by a
  *              killed decp-control); nothing written, the master resends from HelloAck
@@ -19,6 +19,9 @@
  * decp_signals(KEYS: as above; ARGV: seq, arrival_ns, body, hmac, sig, seq, ...)
  *   the same for several signals of one master in one call (what the edge sends: one call
  *   per master per batch); returns one status per signal, in order.
+ *
+ * The stream is also the archive feed: the archiver reads it through its consumer group
+ * (docs/control.md), so one XADD per signal is the whole durable write.
  *
  * decp_protection(KEYS: events stream, archive stream; ARGV: field, value, ...)
  *   appends the event to both (the events stream is capped near 1,000,000 entries).
@@ -30,16 +33,7 @@ const char cp_redis_library[] =
 	"  if #top == 0 then return 0 end\n"
 	"  return tonumber(string.match(top[1][1], '^(%d+)'))\n"
 	"end\n"
-	"redis.register_function('" CP_REDIS_FN_SIGNAL "', function(keys, args)\n"
-	"  local seq = tonumber(args[1])\n"
-	"  local last = last_seq(keys[1])\n"
-	"  if seq <= last then return 0 end\n"
-	"  if seq ~= last + 1 then return -1 end\n"
-	"  redis.call('XADD', keys[1], args[1] .. '-0', 'a', args[2], 'b', args[3], 'h', args[4], 's', args[5])\n"
-	"  redis.call('XADD', keys[2], '*', 'q', args[1], 'a', args[2], 'b', args[3], 'h', args[4], 's', args[5])\n"
-	"  return 1\n"
-	"end)\n"
-	"redis.register_function('" CP_REDIS_FN_SIGNALS "', function(keys, args)\n"
+	"local function append(keys, args)\n"
 	"  local out = {}\n"
 	"  local last = last_seq(keys[1])\n"
 	"  for i = 1, #args, 5 do\n"
@@ -48,13 +42,16 @@ const char cp_redis_library[] =
 	"    elseif seq ~= last + 1 then out[#out + 1] = -1\n"
 	"    else\n"
 	"      redis.call('XADD', keys[1], args[i] .. '-0', 'a', args[i+1], 'b', args[i+2], 'h', args[i+3], 's', args[i+4])\n"
-	"      redis.call('XADD', keys[2], '*', 'q', args[i], 'a', args[i+1], 'b', args[i+2], 'h', args[i+3], 's', args[i+4])\n"
 	"      last = seq\n"
 	"      out[#out + 1] = 1\n"
 	"    end\n"
 	"  end\n"
 	"  return out\n"
+	"end\n"
+	"redis.register_function('" CP_REDIS_FN_SIGNAL "', function(keys, args)\n"
+	"  return append(keys, args)[1]\n"
 	"end)\n"
+	"redis.register_function('" CP_REDIS_FN_SIGNALS "', append)\n"
 	"redis.register_function('" CP_REDIS_FN_PROTECTION "', function(keys, args)\n"
 	"  redis.call('XADD', keys[1], 'MAXLEN', '~', '1000000', '*', unpack(args))\n"
 	"  redis.call('XADD', keys[2], '*', unpack(args))\n"
@@ -72,12 +69,6 @@ void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master)
 {
 	snprintf(buf, len, "decp:{m%" PRIu64 "}:signals", master);
-	return buf;
-}
-
-const char *cp_redis_key_archive(char *buf, size_t len, uint64_t master)
-{
-	snprintf(buf, len, "decp:{m%" PRIu64 "}:archive", master);
 	return buf;
 }
 

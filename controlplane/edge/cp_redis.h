@@ -27,10 +27,11 @@
 #define CP_REDIS_FN_PROTECTION "decp_protection"
 
 /* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot). */
-#define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with an archive feed */
+#define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
 #define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
 #define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"
-#define CP_REDIS_GROUP "archiver"                    /* consumer group on every archive feed */
+#define CP_REDIS_GROUP "archiver"                    /* archiver consumer group on every signals
+                                                      * stream and on the events archive */
 
 struct cp_redis {
 	redisContext *ctx;          /* NULL while disconnected */
@@ -58,9 +59,8 @@ void cp_redis_fail(struct cp_redis *r, const char *what);
 /* Free everything. */
 void cp_redis_close(struct cp_redis *r);
 
-/* Stream keys of master m into buf (returns buf). */
+/* Stream key of master m into buf (returns buf). */
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master);
-const char *cp_redis_key_archive(char *buf, size_t len, uint64_t master);
 
 /* The Lua source of the library (for docs and tests). */
 extern const char cp_redis_library[];
