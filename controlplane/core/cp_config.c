@@ -34,7 +34,6 @@ static const struct key keys[] = {
 	{"backoff_max_ms", K_U32, F(backoff_max_ms), 0, 50, 600000},
 	{"edge_batch", K_U32, F(edge_batch), 0, 1, 8192},
 	{"dataplane_stale_ms", K_U32, F(dataplane_stale_ms), 0, 100, 600000},
-	{"notify_trigger", K_BOOL, F(notify_trigger), 0, 0, 0},
 	{"auth_reload_s", K_U32, F(auth_reload_s), 0, 1, 86400},
 	{"archiver_batch", K_U32, F(archiver_batch), 0, 1, 100000},
 	{"archiver_block_ms", K_U32, F(archiver_block_ms), 0, 1, 60000},
@@ -72,7 +71,6 @@ void cp_config_defaults(struct cp_config *c)
 	c->backoff_max_ms = 2000;
 	c->edge_batch = 1024;
 	c->dataplane_stale_ms = 3000;
-	c->notify_trigger = true;
 	c->auth_reload_s = 60;
 	c->archiver_batch = 5000;
 	c->archiver_block_ms = 200;

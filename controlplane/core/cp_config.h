@@ -42,7 +42,6 @@ struct cp_config {
 	uint32_t backoff_max_ms;         /* reconnect backoff ceiling (doubles from 50 ms) */
 	uint32_t edge_batch;             /* records per Redis pipeline (group commit) */
 	uint32_t dataplane_stale_ms;     /* dataplane heartbeat older than this: re-attach */
-	bool notify_trigger;             /* create the LISTEN/NOTIFY trigger at start */
 	uint32_t auth_reload_s;          /* full token/master reload period (expiry) */
 	uint32_t archiver_batch;         /* entries per XREADGROUP / COPY */
 	uint32_t archiver_block_ms;      /* XREADGROUP BLOCK */

@@ -49,7 +49,7 @@ static void usage(FILE *f)
 		"  --check            validate the configuration, print it, and exit\n"
 		"  --help             this text\n"
 		"Keys: roles shm redis_host redis_port redis_timeout_ms pg_conninfo pg_timeout_ms\n"
-		"      backoff_max_ms edge_batch dataplane_stale_ms notify_trigger auth_reload_s\n"
+		"      backoff_max_ms edge_batch dataplane_stale_ms auth_reload_s\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms partition_maint_s\n"
 		"      archiver_consumer redis_keep_signals log_level\n"
 		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"

@@ -8,20 +8,6 @@
 
 #include "cp_log.h"
 
-/* Statement-level trigger: one NOTIFY per changing statement, identical payloads are
- * folded by PostgreSQL within a transaction. The advisory lock serialises concurrent
- * decp-control starts (CREATE OR REPLACE of the same function races otherwise). */
-static const char notify_sql[] =
-	"BEGIN;"
-	"SELECT pg_advisory_xact_lock(7263550001);"
-	"CREATE OR REPLACE FUNCTION decp_auth_notify() RETURNS trigger LANGUAGE plpgsql AS "
-	"$$BEGIN PERFORM pg_notify('decp_auth', TG_TABLE_NAME); RETURN NULL; END$$;"
-	"CREATE OR REPLACE TRIGGER decp_auth_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-	"ON license_tokens FOR EACH STATEMENT EXECUTE FUNCTION decp_auth_notify();"
-	"CREATE OR REPLACE TRIGGER decp_auth_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-	"ON masters FOR EACH STATEMENT EXECUTE FUNCTION decp_auth_notify();"
-	"COMMIT;";
-
 void cp_auth_init(struct cp_auth *a, const struct cp_config *cfg)
 {
 	memset(a, 0, sizeof(*a));
@@ -88,10 +74,6 @@ static int connect_pg(struct cp_auth *a)
 	if (!exec_ok(a, sql, "SET statement_timeout")) {
 		fail(a, "SET statement_timeout");
 		return -EAGAIN;
-	}
-	if (a->cfg->notify_trigger && !exec_ok(a, notify_sql, "creating the NOTIFY trigger")) {
-		/* Not fatal: the periodic reload still follows changes, only slower. */
-		(void)exec_ok(a, "ROLLBACK", "ROLLBACK");
 	}
 	if (!exec_ok(a, "LISTEN decp_auth", "LISTEN")) {
 		fail(a, "LISTEN");

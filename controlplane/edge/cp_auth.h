@@ -4,14 +4,14 @@
  * Loads `masters` (id, HMAC secret, Ed25519 public key, disabled) and `license_tokens`
  * (SHA-256 of the token, master, revoked/expired) into memory, and turns them into
  * dataplane control commands. Changes are followed with LISTEN decp_auth: a statement
- * trigger on both tables NOTIFYs that channel (created at start when notify_trigger = yes,
- * statement in docs/control.md), plus a full reload every auth_reload_s (token expiry
- * needs no NOTIFY).
+ * trigger on both tables NOTIFYs that channel (sql/migrations/0005_auth_notify.sql), plus
+ * a full reload every auth_reload_s (token expiry needs no NOTIFY).
  *
  * A token is pushed as REVOKE_TOKEN when it is revoked, expired, its master is disabled,
  * or it disappeared from the table since the previous load; otherwise ADD_TOKEN.
- * A master whose hmac_secret is longer than 32 bytes cannot be carried by dp_ctrl_cmd:
- * it is skipped with an error line (its tokens are revoked).
+ * The database holds hmac_secret at exactly 32 bytes (sql 0005), the size of
+ * dp_ctrl_cmd's key slot; a longer one (an unmigrated database) is skipped with an error
+ * line (its tokens are revoked).
  *
  * Threading: one thread (the edge's).
  */

@@ -33,11 +33,10 @@ static void test_good_file(void)
 {
 	CU_ASSERT_EQUAL(parse("# comment\n; other comment\n\n  roles = edge \n"
 			      "redis_port=7000\r\npg_conninfo = \"host=x dbname=y\"\n"
-			      "notify_trigger = no\nlog_level = debug\nshm = /x\n"), 0);
+			      "log_level = debug\nshm = /x\n"), 0);
 	CU_ASSERT_EQUAL(c.roles, CP_ROLE_EDGE);
 	CU_ASSERT_EQUAL(c.redis_port, 7000);
 	CU_ASSERT_STRING_EQUAL(c.pg_conninfo, "host=x dbname=y");
-	CU_ASSERT_FALSE(c.notify_trigger);
 	CU_ASSERT_EQUAL(c.log_level, CP_LOG_DEBUG);
 	CU_ASSERT_STRING_EQUAL(c.shm, "/x");
 }
@@ -62,7 +61,7 @@ static void test_bad_files(void)
 	expect_error("redis_port =\n", "t.conf:1: redis_port: empty value");
 	expect_error("= 5\n", "t.conf:1: missing key");
 	expect_error("roles = edge,fanout\n", "t.conf:1: roles: unknown role 'fanout'");
-	expect_error("notify_trigger = maybe\n", "is not yes/no");
+	expect_error("notify_trigger = yes\n", "unknown key 'notify_trigger'"); /* sql 0005 */
 	expect_error("log_level = loud\n", "log_level: 'loud'");
 	expect_error("pg_conninfo = \"abc\n", "unterminated quoted value");
 	expect_error("edge_batch = 1\nedge_batch = 2\n", "t.conf:2: edge_batch: set twice");

@@ -595,6 +595,45 @@ static void test_partition_retention(void)
 	CU_ASSERT(sqltest_expect(app, "42501", maint, 2, "0", "7"));
 }
 
+/* Migration 0005: a change to masters or license_tokens NOTIFYs decp_auth (what
+ * decp-control's edge LISTENs on), also when the application role makes it; and the
+ * HMAC secret is exactly 32 bytes. */
+static void test_auth_notify(void)
+{
+	char m[32];
+	PGnotify *n;
+	int got = 0;
+
+	CU_ASSERT(sqltest_expect(own, "", "LISTEN decp_auth", 0));
+	while ((n = PQnotifies(own)) != NULL)
+		PQfreemem(n);
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)));
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE license_tokens SET revoked_at = now() "
+				 "WHERE master_id = $1", 1, m));
+	/* Notifications arrive with the next command's result on the listening session. */
+	CU_ASSERT(sqltest_expect(own, "", "SELECT 1", 0));
+	PQconsumeInput(own);
+	while ((n = PQnotifies(own)) != NULL) {
+		CU_ASSERT_STRING_EQUAL(n->relname, "decp_auth");
+		if (strcmp(n->extra, "masters") == 0)
+			got |= 1;
+		else if (strcmp(n->extra, "license_tokens") == 0)
+			got |= 2;
+		PQfreemem(n);
+	}
+	CU_ASSERT_EQUAL(got, 3);
+	CU_ASSERT(sqltest_expect(own, "", "UNLISTEN decp_auth", 0));
+
+	CU_ASSERT(sqltest_expect(app, "23514",
+				 "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
+				 " VALUES ('long-key', decode(repeat('ab', 33), 'hex'),"
+				 " decode(repeat('cd', 32), 'hex'))", 0));
+	CU_ASSERT(sqltest_expect(app, "23514",
+				 "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
+				 " VALUES ('short-key', decode(repeat('ab', 31), 'hex'),"
+				 " decode(repeat('cd', 32), 'hex'))", 0));
+}
+
 int main(void)
 {
 	static const struct sqltest_case cases[] = {
@@ -609,6 +648,7 @@ int main(void)
 		{ "tokens", test_tokens },
 		{ "signal_archive_idempotent", test_signal_archive_idempotent },
 		{ "partition_retention", test_partition_retention },
+		{ "auth_notify", test_auth_notify },
 	};
 
 	return sqltest_main("sql_schema", suite_init, suite_clean, cases,
