@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# test_deploy_files.sh: the deployment files in docs/deploy are valid for the tools that
+# read them (issue 10): systemd units (systemd-analyze verify, with the programs pointed at
+# this build), the Prometheus config and alert rules (promtool), the Grafana dashboard
+# (JSON, every panel has a query), and every metric the dashboard or the alerts use is one
+# that decp-control's /metrics documents (docs/api.md).
+#
+# usage: test_deploy_files.sh SOURCE_ROOT BUILD_ROOT
+# Prints "N passed, N failed".
+set -u
+SRC=$1 BLD=$2
+D=$SRC/docs/deploy
+T=$(mktemp -d /tmp/decp-deploy-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# 1. systemd units: syntax and every directive known to this systemd.
+for u in decp-dataplane decp-control; do
+	sed -e "s#/usr/local/bin/decp-dataplane#$BLD/dataplane/decp-dataplane#g" \
+	    -e "s#/usr/local/bin/decp-control#$BLD/controlplane/core/decp-control#g" \
+	    "$D/$u.service" >"$T/$u.service"
+	out=$(cd "$T" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "./$u.service" 2>&1)
+	# Lines about other units (dependencies not installed here) are not ours.
+	mine=$(printf "%s\n" "$out" | grep -F "$u.service" | grep -v "is not executable" || true)
+	if [ -z "$mine" ]; then ok "$u.service verifies"; else bad "$u.service: $mine"; fi
+done
+
+# 2. Prometheus configuration and alert rules.
+cp "$D/prometheus.yml" "$D/decp-alerts.yml" "$T/"
+if out=$(promtool check config "$T/prometheus.yml" 2>&1); then ok "promtool check config"
+else bad "promtool check config: $out"; fi
+if out=$(promtool check rules "$T/decp-alerts.yml" 2>&1); then ok "promtool check rules"
+else bad "promtool check rules: $out"; fi
+
+# 3. Grafana dashboard: valid JSON, unique panel ids, a query in every graph panel.
+if out=$(/usr/bin/python3 - "$D/grafana-dashboard.json" <<'PY' 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+ids = [p["id"] for p in d["panels"]]
+assert len(ids) == len(set(ids)), "duplicate panel ids"
+for p in d["panels"]:
+    assert p.get("targets") and all(t.get("expr") for t in p["targets"]), p["title"]
+print(len(ids), "panels")
+PY
+); then ok "grafana-dashboard.json: $out"; else bad "grafana-dashboard.json: $out"; fi
+
+# 4. Every decp_* series named in the dashboard and the alerts is documented in docs/api.md.
+names=$(grep -oh 'decp_[a-z_]*' "$D/grafana-dashboard.json" "$D/decp-alerts.yml" |
+	sed -E 's/_(bucket|sum|count)$//' | sort -u)
+missing=
+for n in $names; do grep -q "$n" "$SRC/docs/api.md" 2>/dev/null || missing="$missing $n"; done
+if [ -z "$missing" ]; then ok "all $(echo $names | wc -w) series are documented in docs/api.md"
+else bad "series not in docs/api.md:$missing"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
