@@ -22,6 +22,7 @@
  *
  * Prints "N passed, N failed" last. Temporary files under $DECP_TEST_TMPDIR or /tmp.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -460,9 +461,71 @@ static int master_result(pid_t pid, unsigned int timeout_ms)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* CPU seconds (user + system) of pid and its threads, plus its reaped children when
+ * `children` (PostgreSQL's backends are children of the postmaster). 0 if it is gone. */
+static double cpu_s(pid_t pid, bool children)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* fields after the command name */
+	unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+				&ut, &st, &cut, &cst) != 4)
+		return 0;
+	double t = (double)(ut + st + (children ? cut + cst : 0)) / (double)sysconf(_SC_CLK_TCK);
+	return t;
+}
+
+/* PostgreSQL: the postmaster, its reaped children and its live backends. */
+static double pg_cpu_s(pid_t postmaster)
+{
+	double t = cpu_s(postmaster, true);
+	DIR *d = postmaster > 0 ? opendir("/proc") : NULL;
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char path[300], buf[512];
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *p = strrchr(buf, ')');
+		int ppid = 0;
+		if (p != NULL && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == (int)postmaster)
+			t += cpu_s((pid_t)atoi(de->d_name), false);
+	}
+	if (d != NULL)
+		closedir(d);
+	return t;
+}
+
+struct cpu_snap {
+	double dp, ctl, redis, pg;
+};
+
+static void cpu_snap(const struct env *e, struct cpu_snap *c)
+{
+	c->dp = cpu_s(e->dp, false);
+	c->ctl = cpu_s(e->ctl, false);
+	c->redis = cpu_s(harness_redis_pid(e->redis), false);
+	c->pg = pg_cpu_s(harness_pg_pid(e->pg));
+}
+
 static void run_with_faults(struct env *e, const char *scenario)
 {
 	uint64_t t0 = now_ms();
+	struct cpu_snap c0, c1;
+	cpu_snap(e, &c0);
 	pid_t m = start_master(e, e->masters, 1, e->signals, bench_rate ? bench_rate : "0");
 	int faults = 0;
 	if (strcmp(scenario, "kill_control") == 0) {
@@ -523,10 +586,17 @@ static void run_with_faults(struct env *e, const char *scenario)
 	CHECK(e->ctl > 0 && waitpid(e->ctl, NULL, WNOHANG) == 0, "decp-control still running");
 	verify_redis(e);
 	verify_archive(e);
-	if (strcmp(scenario, "bench") == 0)
+	if (strcmp(scenario, "bench") == 0) {
 		fprintf(stderr, "bench: %u x %" PRIu64 " signals at rate %s: end to end (master start "
 			"to last archive row) %llu ms\n", e->masters, e->signals, bench_rate,
 			(unsigned long long)(now_ms() - t0));
+		/* CPU per signal is the load-independent figure on a shared machine. */
+		cpu_snap(e, &c1);
+		double n = (double)e->masters * (double)e->signals / 1e6; /* -> us per signal */
+		fprintf(stderr, "bench: CPU per signal: dataplane %.2f us, decp-control %.2f us, "
+			"redis-server %.2f us, postgresql %.2f us\n", (c1.dp - c0.dp) / n,
+			(c1.ctl - c0.ctl) / n, (c1.redis - c0.redis) / n, (c1.pg - c0.pg) / n);
+	}
 }
 
 static void run_revoke(struct env *e)
