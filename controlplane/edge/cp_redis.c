@@ -68,7 +68,7 @@ void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *
 
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master)
 {
-	snprintf(buf, len, "decp:{m%" PRIu64 "}:signals", master);
+	snprintf(buf, len, CP_REDIS_SIGNALS_KEY_FMT, master);
 	return buf;
 }
 

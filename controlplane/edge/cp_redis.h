@@ -15,6 +15,7 @@
 #define DECP_CP_REDIS_H
 
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +28,7 @@
 #define CP_REDIS_FN_PROTECTION "decp_protection"
 
 /* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot). */
+#define CP_REDIS_SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals" /* printf format, master id */
 #define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
 #define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
 #define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"

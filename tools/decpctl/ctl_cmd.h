@@ -27,6 +27,7 @@ int ctl_cmd_nic(int argc, char **argv);
 int ctl_cmd_top(int argc, char **argv);
 int ctl_cmd_db(int argc, char **argv);
 int ctl_cmd_master(int argc, char **argv);
+int ctl_cmd_redis(int argc, char **argv);
 
 /* "decpctl CMD: <message>\nTry 'decpctl CMD --help'." on stderr; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -24,6 +24,7 @@ static const struct {
 	{"top", ctl_cmd_top, "live view of the dataplane's shared stats block"},
 	{"db", ctl_cmd_db, "database: 'db migrate' applies the schema migrations"},
 	{"master", ctl_cmd_master, "masters: 'master add' registers one with token and keys"},
+	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,75 @@
+#!/bin/sh
+# decpctl redis check / rebuild against a real Redis and PostgreSQL (run under
+# decp-testenv, which exports DECP_REDIS_HOST/PORT and DECP_PG_CONNINFO): a Redis that
+# lost data is found behind the archive, rebuilt from signal_archive with the edge's entry
+# IDs and fields, idempotently, stopping at a hole. Usage: test_decpctl_redis.sh DECPCTL
+# Prints "N passed, N failed" last.
+D="$1"
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { # name, expected exit status, command...
+	name=$1; want=$2; shift 2
+	out=$("$@" 2>&1); got=$?
+	if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want: $out"; fi
+}
+q() { psql -X -q -t -A -d "$DECP_PG_CONNINFO" -c "$1"; }
+r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
+[ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
+	{ echo "usage: run under decp-testenv"; echo "0 passed, 1 failed"; exit 1; }
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+for m in 1 2 3; do "$D" master add --id $m --name m$m --key-seed t >/dev/null; done
+# The archive: master 1 has 1..2500, master 2 has 1..5, master 3 has 1..3 and 5..6 (a hole).
+arch() { # master, first, last
+	q "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,
+	     order_type, volume, body, hmac, ed25519_sig)
+	   SELECT $1, s, to_timestamp(1764500000 + s), (1764500000 + s) * 1000000000::bigint + $1,
+	     'EURUSD', 'BUY', 100, convert_to('body-$1-' || s, 'UTF8'),
+	     convert_to('hmac-' || s, 'UTF8'), convert_to('sig-' || s, 'UTF8')
+	   FROM generate_series($2, $3) s" >/dev/null
+}
+arch 1 1 2500; arch 2 1 5; arch 3 1 3; arch 3 5 6
+# Redis kept only master 1's first 3 entries (as if restored from an old copy).
+for s in 1 2 3; do
+	r XADD 'decp:{m1}:signals' "$s-0" a "$(( (1764500000 + s) * 1000000000 + 1 ))" \
+		b "body-1-$s" h "hmac-$s" s "sig-$s" >/dev/null
+done
+
+check help 0 "$D" redis --help
+check no_sub 2 "$D" redis
+check bad_sub 2 "$D" redis frobnicate
+check bad_master 2 "$D" redis check --master x
+check bad_redis 2 "$D" redis check --redis nocolon
+check no_redis 1 "$D" redis check --redis 127.0.0.1:1
+
+out=$("$D" redis check 2>&1); rc=$?
+[ $rc = 1 ] && ok || bad "check before rebuild: exit $rc, want 1"
+echo "$out" | grep -E "^1 " | grep -q "BEHIND ARCHIVE" && ok || bad "master 1 not reported behind: $out"
+"$D" redis check --json | grep -q '"master":2,"stream_first":0,"stream_last":0,"stream_length":0,"archive_max":5,"archive_rows":5,"pending":-1,"behind":true' &&
+	ok || bad "check --json: $("$D" redis check --json)"
+
+check rebuild_needs_yes 3 "$D" redis rebuild
+out=$("$D" redis rebuild --yes 2>&1); rc=$?
+[ $rc = 1 ] && ok || bad "rebuild with a hole in master 3: exit $rc, want 1: $out"
+echo "$out" | grep -q "master 3: signal_archive has no sequence 4..4; the stream ends at 3" &&
+	ok || bad "hole not reported: $out"
+[ "$(r XLEN 'decp:{m1}:signals')" = 2500 ] && ok || bad "master 1 XLEN $(r XLEN 'decp:{m1}:signals')"
+[ "$(r XLEN 'decp:{m2}:signals')" = 5 ] && ok || bad "master 2 XLEN"
+[ "$(r XLEN 'decp:{m3}:signals')" = 3 ] && ok || bad "master 3 XLEN (stops before the hole)"
+# Same entry ID and fields as the edge writes (a arrival ns, b body, h hmac, s signature).
+got=$(r XRANGE 'decp:{m1}:signals' 2500-0 2500-0 | tr '\n' ' ')
+want="2500-0 a $(( (1764500000 + 2500) * 1000000000 + 1 )) b body-1-2500 h hmac-2500 s sig-2500 "
+[ "$got" = "$want" ] && ok || bad "entry 2500: '$got' != '$want'"
+r SISMEMBER decp:masters 2 | grep -q 1 && ok || bad "master 2 not in decp:masters"
+r XINFO GROUPS 'decp:{m1}:signals' | tr '\n' ' ' | grep -q "archiver .*2500-0" &&
+	ok || bad "archiver group not created after the rebuilt entries"
+
+out=$("$D" redis rebuild --yes --master 1 --master 2 2>&1); rc=$?
+[ $rc = 0 ] && ok || bad "second rebuild: exit $rc: $out"
+echo "$out" | awk '$1 == 1 || $1 == 2 { if ($4 != 0) exit 1 }' && ok || bad "second rebuild added entries: $out"
+check check_after 0 "$D" redis check --master 1 --master 2
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

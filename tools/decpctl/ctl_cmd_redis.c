@@ -1,0 +1,418 @@
+/*
+ * decpctl redis: the Redis side of disaster recovery (docs/operations.md runbooks).
+ *
+ *   check    per master: the signals stream (first, last, length), the archive in
+ *            PostgreSQL (highest sequence, rows) and the archiver group's pending entries.
+ *            A stream whose last sequence is below the archive's highest has lost ACKed
+ *            signals (Redis restored from an old copy, or empty): exit 1, "rebuild".
+ *   rebuild  after Redis lost data: append to each master's stream, from signal_archive,
+ *            every archived signal above the stream's last entry, with the same entry ID
+ *            (<seq>-0) and fields (a b h s) the edge writes, so durable sequences, replay and
+ *            the edge's duplicate check are right again. Contiguous only: at a hole in the
+ *            archive it stops for that master and says so. Idempotent (a second run adds
+ *            nothing). decp-control must be stopped meanwhile (its edge writes the same
+ *            streams); --yes confirms that.
+ *
+ * Keys and fields: controlplane/edge/cp_redis.h and docs/control.md "Redis key layout".
+ */
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "cp_redis.h"
+#include "ctl_cmd.h"
+
+#define REBUILD_BATCH 1000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: decpctl redis check [--master ID]... [--json] [common options]\n"
+		"       decpctl redis rebuild [--master ID]... --yes [common options]\n"
+		"\n"
+		"check    compare each master's Redis stream with its PostgreSQL archive; exit 1 when\n"
+		"         a stream is behind the archive (ACKed signals missing from Redis)\n"
+		"rebuild  append archived signals above each stream's last entry back into Redis\n"
+		"         (after Redis lost data; stop decp-control first). Idempotent.\n"
+		"\n"
+		"  --master ID      only this master (repeatable; default: every master in the\n"
+		"                   database)\n"
+		"  --json           check: one JSON object\n"
+		"  --yes            rebuild: confirm that decp-control is stopped\n"
+		"  --redis H:P      Redis address (default $DECP_REDIS_HOST:$DECP_REDIS_PORT, else\n"
+		"                   127.0.0.1:6379)\n"
+		"  --conninfo STR   libpq connection string (default: $DECP_PG_CONNINFO)\n"
+		"  --help           this text\n"
+		"Exit: 0 done / all streams complete, 1 a stream is behind or a rebuild stopped at a\n"
+		"hole, or a server failed, 2 usage, 3 rebuild without --yes.\n");
+}
+
+struct opts {
+	bool check, json, yes;
+	const char *conninfo;
+	char host[256];
+	int port;
+	uint64_t *masters;
+	size_t n_masters;
+};
+
+struct master_state {
+	uint64_t id;
+	uint64_t first, last, len;   /* stream (0 when empty) */
+	uint64_t arch_max, arch_rows;
+	long long pending;           /* archiver group, -1 when there is no group */
+	uint64_t added;              /* rebuild */
+	uint64_t hole_from, hole_to; /* rebuild stopped: archive lacks hole_from..hole_to */
+};
+
+static int parse_redis(const char *s, struct opts *o)
+{
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+		return -1;
+	char *end = NULL;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || p < 1 || p > 65535)
+		return -1;
+	memcpy(o->host, s, (size_t)(colon - s));
+	o->host[colon - s] = '\0';
+	o->port = (int)p;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"master", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+		{"yes", no_argument, NULL, 'y'},          {"redis", required_argument, NULL, 'r'},
+		{"conninfo", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+		{"root", required_argument, NULL, 'R'},   {NULL, 0, NULL, 0},
+	};
+	const char *h = getenv("DECP_REDIS_HOST"), *p = getenv("DECP_REDIS_PORT");
+	snprintf(o->host, sizeof(o->host), "%s", h != NULL && *h ? h : "127.0.0.1");
+	o->port = p != NULL && atoi(p) > 0 ? atoi(p) : 6379;
+	o->conninfo = getenv("DECP_PG_CONNINFO");
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': {
+			char *end = NULL;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || v == 0 || optarg[0] == '-')
+				return ctl_usage_error("redis", "--master: '%s' is not a master id", optarg);
+			uint64_t *n = realloc(o->masters, (o->n_masters + 1) * sizeof(*n));
+			if (n == NULL)
+				return CTL_EXIT_FAIL;
+			o->masters = n;
+			o->masters[o->n_masters++] = v;
+			break;
+		}
+		case 'j': o->json = true; break;
+		case 'y': o->yes = true; break;
+		case 'r':
+			if (parse_redis(optarg, o) != 0)
+				return ctl_usage_error("redis", "--redis: expected HOST:PORT, got '%s'", optarg);
+			break;
+		case 'c': o->conninfo = optarg; break;
+		case 'R': break; /* accepted by every command; nothing here reads /proc or /sys */
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error("redis", "unexpected argument '%s'", argv[optind]);
+	if (o->conninfo == NULL || o->conninfo[0] == '\0')
+		return ctl_usage_error("redis", "no database: give --conninfo or set DECP_PG_CONNINFO");
+	return 0;
+}
+
+static uint64_t id_seq(const char *id)
+{
+	return strtoull(id, NULL, 10); /* "<seq>-0" */
+}
+
+/* The masters to look at: --master, else every row of `masters`. */
+static int load_masters(PGconn *pg, struct opts *o)
+{
+	if (o->n_masters > 0)
+		return 0;
+	PGresult *r = PQexec(pg, "SELECT id FROM masters ORDER BY id");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "decpctl redis: reading masters: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	int n = PQntuples(r);
+	o->masters = calloc((size_t)n + 1, sizeof(*o->masters));
+	if (o->masters == NULL) {
+		PQclear(r);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		o->masters[o->n_masters++] = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+/* Stream bounds, archive bounds and pending count of one master. Returns 0 or -1. */
+static int inspect(redisContext *rc, PGconn *pg, struct master_state *m)
+{
+	char key[64], ids[24];
+	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
+	redisAppendCommand(rc, "XRANGE %s - + COUNT 1", key);
+	redisAppendCommand(rc, "XREVRANGE %s + - COUNT 1", key);
+	redisAppendCommand(rc, "XLEN %s", key);
+	redisAppendCommand(rc, "XPENDING %s %s", key, CP_REDIS_GROUP);
+	redisReply *rep[4] = {0};
+	int bad = 0;
+	for (int i = 0; i < 4; i++)
+		if (redisGetReply(rc, (void **)&rep[i]) != REDIS_OK || rep[i] == NULL)
+			bad = 1;
+	if (!bad) {
+		if (rep[0]->type == REDIS_REPLY_ARRAY && rep[0]->elements == 1)
+			m->first = id_seq(rep[0]->element[0]->element[0]->str);
+		if (rep[1]->type == REDIS_REPLY_ARRAY && rep[1]->elements == 1)
+			m->last = id_seq(rep[1]->element[0]->element[0]->str);
+		if (rep[2]->type == REDIS_REPLY_INTEGER)
+			m->len = (uint64_t)rep[2]->integer;
+		m->pending = rep[3]->type == REDIS_REPLY_ARRAY && rep[3]->elements >= 1 &&
+				     rep[3]->element[0]->type == REDIS_REPLY_INTEGER
+			     ? rep[3]->element[0]->integer
+			     : -1; /* NOGROUP: no archiver has read this stream yet */
+	}
+	for (int i = 0; i < 4; i++)
+		freeReplyObject(rep[i]);
+	if (bad) {
+		fprintf(stderr, "decpctl redis: %s: %s\n", key, rc->errstr[0] ? rc->errstr : "no reply");
+		return -1;
+	}
+	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
+	const char *v[] = {ids};
+	PGresult *r = PQexecParams(pg, "SELECT coalesce(max(sequence), 0), count(*) FROM "
+				   "signal_archive WHERE master_id = $1", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "decpctl redis: archive of master %" PRIu64 ": %s", m->id,
+			PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	m->arch_max = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	m->arch_rows = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+static uint64_t be64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+/* Append one batch of archived rows (binary result: sequence, arrival_ns, body, hmac,
+ * sig) after m->last. Returns rows appended, 0 at the end, -1 on failure; stops at a
+ * hole (m->hole_*). */
+static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, const char *key)
+{
+	char ids[24], after[24], lim[16];
+	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
+	snprintf(after, sizeof(after), "%" PRIu64, m->last);
+	snprintf(lim, sizeof(lim), "%d", REBUILD_BATCH);
+	const char *v[] = {ids, after, lim};
+	PGresult *r = PQexecParams(pg, "SELECT sequence, arrival_ns, body, "
+				   "coalesce(hmac, ''::bytea), coalesce(ed25519_sig, ''::bytea) "
+				   "FROM signal_archive WHERE master_id = $1 AND sequence > $2 "
+				   "ORDER BY sequence LIMIT $3", 3, NULL, v, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "decpctl redis: reading the archive of master %" PRIu64 ": %s",
+			m->id, PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	int n = PQntuples(r), sent = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t seq = be64(PQgetvalue(r, i, 0));
+		if (seq != m->last + 1 + (uint64_t)i) {
+			m->hole_from = m->last + 1 + (uint64_t)i;
+			m->hole_to = seq - 1;
+			break;
+		}
+		char id[32], arr[24];
+		snprintf(id, sizeof(id), "%" PRIu64 "-0", seq);
+		snprintf(arr, sizeof(arr), "%" PRId64, (int64_t)be64(PQgetvalue(r, i, 1)));
+		const char *argv[] = {"XADD", key, id, "a", arr, "b", PQgetvalue(r, i, 2),
+				      "h", PQgetvalue(r, i, 3), "s", PQgetvalue(r, i, 4)};
+		size_t lens[] = {4, strlen(key), strlen(id), 1, strlen(arr), 1,
+				 (size_t)PQgetlength(r, i, 2), 1, (size_t)PQgetlength(r, i, 3), 1,
+				 (size_t)PQgetlength(r, i, 4)};
+		redisAppendCommandArgv(rc, 11, argv, lens);
+		sent++;
+	}
+	PQclear(r);
+	int ok = 0;
+	for (int i = 0; i < sent; i++) {
+		redisReply *rep = NULL;
+		if (redisGetReply(rc, (void **)&rep) != REDIS_OK || rep == NULL) {
+			fprintf(stderr, "decpctl redis: XADD %s: %s\n", key, rc->errstr);
+			return -1;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, "decpctl redis: XADD %s: %s (is decp-control still "
+				"writing?)\n", key, rep->str);
+			freeReplyObject(rep);
+			return -1;
+		}
+		freeReplyObject(rep);
+		ok++;
+	}
+	m->last += (uint64_t)ok;
+	m->added += (uint64_t)ok;
+	if (m->first == 0 && ok > 0)
+		m->first = m->last - (uint64_t)ok + 1;
+	return m->hole_from != 0 ? 0 : ok;
+}
+
+static int rebuild(redisContext *rc, PGconn *pg, struct master_state *m)
+{
+	char key[64];
+	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
+	long got;
+	while ((got = rebuild_batch(rc, pg, m, key)) > 0)
+		;
+	if (got < 0)
+		return -1;
+	/* The archiver finds the stream through decp:masters; its group starts after what is
+	 * already archived (an existing group is left alone: redelivery is deduplicated). */
+	redisReply *rep = redisCommand(rc, "SADD %s %" PRIu64, CP_REDIS_MASTERS_KEY, m->id);
+	freeReplyObject(rep);
+	if (m->last > 0) {
+		rep = redisCommand(rc, "XGROUP CREATE %s %s $ MKSTREAM", key, CP_REDIS_GROUP);
+		freeReplyObject(rep);
+	}
+	return rc->err ? -1 : 0;
+}
+
+static const char *verdict(const struct master_state *m)
+{
+	if (m->hole_from != 0)
+		return "archive has a hole";
+	return m->last < m->arch_max ? "BEHIND ARCHIVE: run decpctl redis rebuild" : "ok";
+}
+
+static void print_text(const struct master_state *ms, size_t n, bool rebuilt)
+{
+	printf("%-8s %12s %12s %10s %12s %12s %8s  %s\n", "master", "stream first", "stream last",
+	       rebuilt ? "added" : "length", "archive max", "archive rows", "pending", "status");
+	for (size_t i = 0; i < n; i++) {
+		const struct master_state *m = &ms[i];
+		char pend[24];
+		if (m->pending < 0)
+			snprintf(pend, sizeof(pend), "-");
+		else
+			snprintf(pend, sizeof(pend), "%lld", m->pending);
+		printf("%-8" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64 " %12" PRIu64
+		       " %12" PRIu64 " %8s  %s\n", m->id, m->first, m->last,
+		       rebuilt ? m->added : m->len, m->arch_max, m->arch_rows, pend, verdict(m));
+		if (m->hole_from != 0)
+			printf("         master %" PRIu64 ": signal_archive has no sequence %" PRIu64
+			       "..%" PRIu64 "; the stream ends at %" PRIu64 "\n", m->id, m->hole_from,
+			       m->hole_to, m->last);
+	}
+}
+
+static void print_json(const struct master_state *ms, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct master_state *m = &ms[i];
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "master",
+			(json_int_t)m->id, "stream_first", (json_int_t)m->first, "stream_last",
+			(json_int_t)m->last, "stream_length", (json_int_t)m->len, "archive_max",
+			(json_int_t)m->arch_max, "archive_rows", (json_int_t)m->arch_rows, "pending",
+			(json_int_t)m->pending, "behind", m->last < m->arch_max));
+	}
+	json_t *o = json_pack("{s:o}", "masters", arr);
+	char *s = json_dumps(o, JSON_COMPACT);
+	if (s != NULL)
+		puts(s);
+	free(s);
+	json_decref(o);
+}
+
+int ctl_cmd_redis(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	}
+	struct opts o = {0};
+	if (strcmp(argv[1], "check") == 0)
+		o.check = true;
+	else if (strcmp(argv[1], "rebuild") != 0)
+		return ctl_usage_error("redis", "unknown subcommand '%s' (check, rebuild)", argv[1]);
+	int rc = parse_opts(argc - 1, argv + 1, &o);
+	if (rc != 0) {
+		free(o.masters);
+		return rc < 0 ? CTL_EXIT_OK : rc;
+	}
+	if (!o.check && !o.yes) {
+		fprintf(stderr, "decpctl redis rebuild: stop decp-control first (its edge writes the "
+			"same streams), then run again with --yes\n");
+		free(o.masters);
+		return CTL_EXIT_REFUSED;
+	}
+	PGconn *pg = PQconnectdb(o.conninfo);
+	struct timeval tv = {5, 0};
+	redisContext *rd = NULL;
+	struct master_state *ms = NULL;
+	rc = CTL_EXIT_FAIL;
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "decpctl redis: PostgreSQL: %s", PQerrorMessage(pg));
+		goto out;
+	}
+	rd = redisConnectWithTimeout(o.host, o.port, tv);
+	if (rd == NULL || rd->err) {
+		fprintf(stderr, "decpctl redis: Redis %s:%d: %s\n", o.host, o.port,
+			rd ? rd->errstr : "out of memory");
+		goto out;
+	}
+	redisSetTimeout(rd, tv);
+	if (load_masters(pg, &o) != 0)
+		goto out;
+	ms = calloc(o.n_masters + 1, sizeof(*ms));
+	if (ms == NULL)
+		goto out;
+	bool all_ok = true;
+	for (size_t i = 0; i < o.n_masters; i++) {
+		ms[i].id = o.masters[i];
+		if (inspect(rd, pg, &ms[i]) != 0)
+			goto out;
+		if (!o.check && rebuild(rd, pg, &ms[i]) != 0)
+			goto out;
+		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0)
+			all_ok = false;
+	}
+	if (o.json)
+		print_json(ms, o.n_masters);
+	else
+		print_text(ms, o.n_masters, !o.check);
+	rc = all_ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+out:
+	free(ms);
+	free(o.masters);
+	if (rd != NULL)
+		redisFree(rd);
+	PQfinish(pg);
+	return rc;
+}
