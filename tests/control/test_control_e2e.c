@@ -416,6 +416,53 @@ static bool stream_ok(redisContext *r, const struct env *e, uint32_t m, bool rep
 	return ok;
 }
 
+/* One signal per master, archived bytes and arrival equal to the Redis entry's. */
+static void verify_archive_bytes(struct env *e, PGconn *c)
+{
+	struct timeval tv = {5, 0};
+	redisContext *r = redisConnectWithTimeout(harness_redis_host(e->redis),
+						  harness_redis_port(e->redis), tv);
+	if (r == NULL || r->err) {
+		CHECK(0, "connect redis");
+		redisFree(r);
+		return;
+	}
+	unsigned int bad = 0;
+	uint64_t seq = e->signals; /* the last entry: never trimmed */
+	for (uint32_t m = 1; m <= e->masters; m++) {
+		redisReply *x = redisCommand(r, "XRANGE decp:{m%u}:signals %" PRIu64 "-0 %" PRIu64
+					     "-0", m, seq, seq);
+		char ms[16], qs[24];
+		snprintf(ms, sizeof(ms), "%u", m);
+		snprintf(qs, sizeof(qs), "%" PRIu64, seq);
+		const char *v[] = {ms, qs};
+		PGresult *p = PQexecParams(c, "SELECT arrival_ns::text, body, hmac, ed25519_sig FROM "
+					   "signal_archive WHERE master_id = $1 AND sequence = $2",
+					   2, NULL, v, NULL, NULL, 1);
+		bool ok = x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1 &&
+			  PQresultStatus(p) == PGRES_TUPLES_OK && PQntuples(p) == 1;
+		if (ok) {
+			const redisReply *f = x->element[0]->element[1];
+			const char *want[4] = {"a", "b", "h", "s"};
+			for (int k = 0; k < 4 && ok; k++) {
+				const redisReply *val = NULL;
+				for (size_t i = 0; i + 1 < f->elements; i += 2)
+					if (strcmp(f->element[i]->str, want[k]) == 0)
+						val = f->element[i + 1];
+				ok = val != NULL && (size_t)PQgetlength(p, 0, k) == val->len &&
+				     memcmp(PQgetvalue(p, 0, k), val->str, val->len) == 0;
+			}
+		}
+		if (!ok && bad++ < 3)
+			fprintf(stderr, "master %u sequence %" PRIu64 ": archive row differs from the "
+				"Redis entry\n", m, seq);
+		freeReplyObject(x);
+		PQclear(p);
+	}
+	CHECK(bad == 0, "%u masters' archived bytes differ from Redis", bad);
+	redisFree(r);
+}
+
 /* signal_archive holds each (master, 1..M) exactly once; waits up to 120 s for it. */
 static void verify_archive(struct env *e)
 {
@@ -447,6 +494,29 @@ static void verify_archive(struct env *e)
 	PQclear(r);
 	CHECK(pg_scalar(c, "SELECT count(*) FROM signal_archive WHERE symbol = '?'") == 0,
 	      "undecodable bodies in the archive");
+	/* Columns as the archiver wrote them: time from arrival_ns, decoded fields, bytes. */
+	CHECK(pg_scalar(c, "SELECT count(*) FROM signal_archive WHERE arrival_time <> "
+			"'epoch'::timestamptz + (arrival_ns / 1000) * interval '1 microsecond'") == 0,
+	      "arrival_time differs from arrival_ns");
+	static const char implausible[] =
+		"FROM signal_archive WHERE order_type NOT IN ('BUY','SELL','BUY_LIMIT','SELL_LIMIT',"
+		"'BUY_STOP','SELL_STOP','CLOSE','MODIFY','CLOSE_PARTIAL') OR volume < 0 OR "
+		"symbol !~ '^[A-Z]{6}' OR octet_length(hmac) <> 32 OR ed25519_sig IS NULL OR "
+		"master_time_ns IS NULL";
+	snprintf(sql, sizeof(sql), "SELECT count(*) %s", implausible);
+	long long odd = pg_scalar(c, sql);
+	CHECK(odd == 0, "%lld archived rows with implausible columns", odd);
+	if (odd != 0) {
+		snprintf(sql, sizeof(sql), "SELECT master_id, sequence, symbol, order_type, volume, "
+			 "octet_length(hmac), octet_length(ed25519_sig), master_time_ns %s LIMIT 1",
+			 implausible);
+		PGresult *x = PQexec(c, sql);
+		for (int i = 0; PQresultStatus(x) == PGRES_TUPLES_OK && i < PQnfields(x); i++)
+			fprintf(stderr, "  %s = %s\n", PQfname(x, i),
+				PQntuples(x) ? PQgetvalue(x, 0, i) : "-");
+		PQclear(x);
+	}
+	verify_archive_bytes(e, c);
 	PQfinish(c);
 }
 
