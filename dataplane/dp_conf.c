@@ -2,6 +2,8 @@
  * dp_conf.h. */
 #include "dp_conf.h"
 
+#include "dp_kvconf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,18 +47,6 @@ static const struct {
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int push(struct dp_conf_args *a, const char *s, size_t len)
 {
@@ -108,7 +98,7 @@ static int apply(const char *key, const char *val, struct dp_conf_args *opt,
 		if (strcmp(key, option_keys[i]) != 0)
 			continue;
 		if (*seen & (1ull << i)) {
-			msg(err, errlen, "%s: set twice", key);
+			dp_kvconf_msg(err, errlen, "%s: set twice", key);
 			return -EINVAL;
 		}
 		*seen |= 1ull << i;
@@ -123,7 +113,7 @@ static int apply(const char *key, const char *val, struct dp_conf_args *opt,
 			continue;
 		unsigned long long bit = 1ull << (NELEM(option_keys) + i);
 		if (eal_keys[i].kind != E_REPEAT && (*seen & bit)) {
-			msg(err, errlen, "%s: set twice", key);
+			dp_kvconf_msg(err, errlen, "%s: set twice", key);
 			return -EINVAL;
 		}
 		*seen |= bit;
@@ -137,7 +127,7 @@ static int apply(const char *key, const char *val, struct dp_conf_args *opt,
 		case E_FLAG_YES:
 		case E_FLAG_NO:
 			if (!yes_no(val, &b)) {
-				msg(err, errlen, "%s: '%s' is not yes/no", key, val);
+				dp_kvconf_msg(err, errlen, "%s: '%s' is not yes/no", key, val);
 				return -EINVAL;
 			}
 			if (b == (eal_keys[i].kind == E_FLAG_YES))
@@ -157,83 +147,26 @@ static int apply(const char *key, const char *val, struct dp_conf_args *opt,
 			return 0;
 		}
 	}
-	msg(err, errlen, "unknown key '%s'", key);
+	dp_kvconf_msg(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
+}
+
+struct parse_ctx {
+	struct dp_conf_args *opt, *eal;
+	unsigned long long seen;
+};
+
+static int on_setting(void *ctx, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct parse_ctx *c = ctx;
+	return apply(key, value, c->opt, c->eal, &c->seen, err, errlen);
 }
 
 int dp_conf_parse(const char *name, const char *text, struct dp_conf_args *opt,
 		  struct dp_conf_args *eal, char *err, size_t errlen)
 {
-	unsigned long long seen = 0;
-	unsigned int lineno = 0;
-	const char *p = text;
-	char e2[200];
-	while (*p != '\0') {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		lineno++;
-		char line[4096];
-		if (len >= sizeof(line)) {
-			msg(err, errlen, "%s:%u: line longer than %zu bytes", name, lineno,
-			    sizeof(line) - 1);
-			return -EINVAL;
-		}
-		memcpy(line, p, len);
-		line[len] = '\0';
-		p += len + (eol ? 1 : 0);
-		char *s = line;
-		while (isspace((unsigned char)*s))
-			s++;
-		if (*s == '\0' || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		if (eq == NULL) {
-			msg(err, errlen, "%s:%u: expected 'key = value'", name, lineno);
-			return -EINVAL;
-		}
-		char *kend = eq;
-		while (kend > s && isspace((unsigned char)kend[-1]))
-			kend--;
-		*kend = '\0';
-		if (*s == '\0') {
-			msg(err, errlen, "%s:%u: missing key", name, lineno);
-			return -EINVAL;
-		}
-		char *v = eq + 1;
-		while (isspace((unsigned char)*v))
-			v++;
-		if (*v == '"') {
-			char *q = strchr(v + 1, '"');
-			if (q == NULL) {
-				msg(err, errlen, "%s:%u: %s: unterminated quoted value", name, lineno, s);
-				return -EINVAL;
-			}
-			*q = '\0';
-			v++;
-		} else {
-			/* "value  # comment": a '#' after a blank starts a comment. */
-			for (char *c = v; *c != '\0'; c++)
-				if (*c == '#' && (c == v || isspace((unsigned char)c[-1]))) {
-					*c = '\0';
-					break;
-				}
-			char *end = v + strlen(v);
-			while (end > v && isspace((unsigned char)end[-1]))
-				*--end = '\0';
-		}
-		if (*v == '\0') {
-			msg(err, errlen, "%s:%u: %s: empty value", name, lineno, s);
-			return -EINVAL;
-		}
-		int rc = apply(s, v, opt, eal, &seen, e2, sizeof(e2));
-		if (rc == -ENOMEM)
-			return rc;
-		if (rc != 0) {
-			msg(err, errlen, "%s:%u: %s", name, lineno, e2);
-			return rc;
-		}
-	}
-	return 0;
+	struct parse_ctx c = {opt, eal, 0};
+	return dp_kvconf_parse(name, text, on_setting, &c, err, errlen);
 }
 
 static int read_file(const char *path, char **out, char *err, size_t errlen)
@@ -241,13 +174,13 @@ static int read_file(const char *path, char **out, char *err, size_t errlen)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		msg(err, errlen, "%s: %s", path, strerror(e));
+		dp_kvconf_msg(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || st.st_size > CONF_MAX) {
 		close(fd);
-		msg(err, errlen, "%s: larger than 1 MiB", path);
+		dp_kvconf_msg(err, errlen, "%s: larger than 1 MiB", path);
 		return -EFBIG;
 	}
 	char *buf = malloc((size_t)st.st_size + 1);
@@ -268,7 +201,7 @@ static int read_file(const char *path, char **out, char *err, size_t errlen)
 	buf[got] = '\0';
 	if (memchr(buf, '\0', got) != NULL) {
 		free(buf);
-		msg(err, errlen, "%s: not a text file", path);
+		dp_kvconf_msg(err, errlen, "%s: not a text file", path);
 		return -EINVAL;
 	}
 	*out = buf;
@@ -299,7 +232,7 @@ int dp_conf_expand(int argc, char **argv, int *out_argc, char ***out_argv, char 
 		}
 		if (strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc) {
-				msg(err, errlen, "--config needs a file name");
+				dp_kvconf_msg(err, errlen, "--config needs a file name");
 				return -EINVAL;
 			}
 			path = argv[i + 1];
@@ -342,7 +275,7 @@ int dp_conf_expand(int argc, char **argv, int *out_argc, char ***out_argv, char 
 	dp_conf_args_free(&eal);
 	if (rc != 0) {
 		if (rc == -ENOMEM)
-			msg(err, errlen, "%s: out of memory", path);
+			dp_kvconf_msg(err, errlen, "%s: out of memory", path);
 		dp_conf_args_free(&all);
 		return rc;
 	}

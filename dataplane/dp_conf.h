@@ -2,17 +2,14 @@
  * dp_conf: decp-dataplane's configuration file (`--config FILE`), turned into the same
  * options the command line takes, so one parser (dp_opts) and one EAL guard see both.
  *
- * Format (docs/dataplane.md "Configuration file"; `decpctl cores --config` edits it):
- *   # comment              blank lines and lines starting with '#' are ignored
- *   key = value            one setting per line; a value may be followed by "  # comment";
- *                          a value in double quotes is taken verbatim (may hold '#')
- * Option keys are the long options without "--", with '_' for '-' (listen, shm, workers,
+ * Format: dp_kvconf.h (the same as decp-control's file), documented in docs/dataplane.md
+ * "Configuration file"; `decpctl cores --config` edits it. Option keys are the long options without "--", with '_' for '-' (listen, shm, workers,
  * stats_ms, ...). EAL keys become EAL arguments after "--": lcores (-l), main_lcore
  * (--main-lcore), allow (-a, repeatable), vdev (--vdev, repeatable), no_pci (yes: --no-pci),
  * file_prefix, huge (no: --no-huge), memory_mb (-m), socket_mem, log_level (--log-level),
  * eal_extra (split on blanks). EAL keys are used only with stack = dpdk. Unknown keys, a key
- * given twice (except allow and vdev), lines without '=' and empty values are errors,
- * reported as "FILE:LINE: message".
+ * given twice (except allow and vdev) and the syntax errors of dp_kvconf are reported as
+ * "FILE:LINE: message".
  *
  * Precedence: the file first, then the command line, so a command-line option overrides
  * the file's (the option parser keeps the last value it sees).

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cp_log.h"
+#include "dp_kvconf.h"
 
 enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL };
 
@@ -45,18 +46,6 @@ static const struct key keys[] = {
 };
 #undef F
 #undef S
-
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void cp_config_defaults(struct cp_config *c)
 {
@@ -133,7 +122,7 @@ int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t 
 			if (strlen(role_names[i].name) == n && strncmp(p, role_names[i].name, n) == 0)
 				bit = role_names[i].bit;
 		if (bit == 0) {
-			msg(err, errlen, "unknown role '%.*s' (known: %s, all)", (int)n, p, known);
+			dp_kvconf_msg(err, errlen, "unknown role '%.*s' (known: %s, all)", (int)n, p, known);
 			return -EINVAL;
 		}
 		r |= bit;
@@ -142,7 +131,7 @@ int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t 
 			p++;
 	}
 	if (r == 0) {
-		msg(err, errlen, "no role given (known: %s, all)", known);
+		dp_kvconf_msg(err, errlen, "no role given (known: %s, all)", known);
 		return -EINVAL;
 	}
 	*roles = r;
@@ -157,7 +146,7 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 		if (strcmp(keys[i].name, key) == 0)
 			k = &keys[i];
 	if (k == NULL) {
-		msg(err, errlen, "unknown key '%s'", key);
+		dp_kvconf_msg(err, errlen, "unknown key '%s'", key);
 		return -ENOENT;
 	}
 	char *base = (char *)c;
@@ -166,7 +155,7 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 	case K_STR: {
 		size_t n = strlen(value);
 		if (n == 0 || n >= k->size) {
-			msg(err, errlen, "%s: value must be 1..%zu characters", key, k->size - 1);
+			dp_kvconf_msg(err, errlen, "%s: value must be 1..%zu characters", key, k->size - 1);
 			return -EINVAL;
 		}
 		memcpy(base + k->off, value, n + 1);
@@ -176,16 +165,16 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 		char *end = NULL;
 		errno = 0;
 		if (!isdigit((unsigned char)value[0])) {
-			msg(err, errlen, "%s: '%s' is not a number", key, value);
+			dp_kvconf_msg(err, errlen, "%s: '%s' is not a number", key, value);
 			return -EINVAL;
 		}
 		unsigned long long v = strtoull(value, &end, 10);
 		if (errno != 0 || *end != '\0') {
-			msg(err, errlen, "%s: '%s' is not a number", key, value);
+			dp_kvconf_msg(err, errlen, "%s: '%s' is not a number", key, value);
 			return -EINVAL;
 		}
 		if (v < k->min || v > k->max) {
-			msg(err, errlen, "%s: %llu is out of range %u..%u", key, v, k->min, k->max);
+			dp_kvconf_msg(err, errlen, "%s: %llu is out of range %u..%u", key, v, k->min, k->max);
 			return -EINVAL;
 		}
 		*(uint32_t *)(void *)(base + k->off) = (uint32_t)v;
@@ -198,20 +187,20 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 			 strcmp(value, "0") == 0)
 			*(bool *)(base + k->off) = false;
 		else {
-			msg(err, errlen, "%s: '%s' is not yes/no", key, value);
+			dp_kvconf_msg(err, errlen, "%s: '%s' is not yes/no", key, value);
 			return -EINVAL;
 		}
 		return 0;
 	case K_ROLES:
 		if (cp_config_parse_roles(value, &c->roles, e2, sizeof(e2)) != 0) {
-			msg(err, errlen, "%s: %s", key, e2);
+			dp_kvconf_msg(err, errlen, "%s: %s", key, e2);
 			return -EINVAL;
 		}
 		return 0;
 	case K_LEVEL: {
 		int l = cp_log_level_parse(value);
 		if (l < 0) {
-			msg(err, errlen, "%s: '%s' is not error/warn/info/debug", key, value);
+			dp_kvconf_msg(err, errlen, "%s: '%s' is not error/warn/info/debug", key, value);
 			return -EINVAL;
 		}
 		c->log_level = l;
@@ -221,80 +210,32 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 	return -EINVAL;
 }
 
-static char *trim(char *s)
+struct parse_ctx {
+	struct cp_config *c;
+	bool seen[sizeof(keys) / sizeof(keys[0])];
+};
+
+static int on_setting(void *ctx, const char *key, const char *value, char *err, size_t errlen)
 {
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = '\0';
-	return s;
+	struct parse_ctx *p = ctx;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, key) == 0) {
+			if (p->seen[i]) {
+				dp_kvconf_msg(err, errlen, "%s: set twice", key);
+				return -EINVAL;
+			}
+			p->seen[i] = true;
+		}
+	return cp_config_set(p->c, key, value, err, errlen) != 0 ? -EINVAL : 0;
 }
 
 int cp_config_parse(struct cp_config *c, const char *name, const char *text, char *err,
 		    size_t errlen)
 {
-	bool seen[sizeof(keys) / sizeof(keys[0])] = {false};
-	char line[2048];
-	unsigned int lineno = 0;
-	const char *p = text;
-	while (*p != '\0') {
-		lineno++;
-		size_t n = strcspn(p, "\n");
-		if (n >= sizeof(line)) {
-			msg(err, errlen, "%s:%u: line longer than %zu bytes", name, lineno,
-			    sizeof(line) - 1);
-			return -EINVAL;
-		}
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p += n;
-		if (*p == '\n')
-			p++;
-		char *s = trim(line);
-		if (*s == '\0' || *s == '#' || *s == ';')
-			continue;
-		char *eq = strchr(s, '=');
-		if (eq == NULL) {
-			msg(err, errlen, "%s:%u: expected 'key = value'", name, lineno);
-			return -EINVAL;
-		}
-		*eq = '\0';
-		char *key = trim(s);
-		char *val = trim(eq + 1);
-		if (*key == '\0') {
-			msg(err, errlen, "%s:%u: missing key before '='", name, lineno);
-			return -EINVAL;
-		}
-		size_t vl = strlen(val);
-		if (vl >= 1 && val[0] == '"') {
-			if (vl < 2 || val[vl - 1] != '"') {
-				msg(err, errlen, "%s:%u: %s: unterminated quoted value", name, lineno, key);
-				return -EINVAL;
-			}
-			val[vl - 1] = '\0';
-			val++;
-		}
-		if (*val == '\0') {
-			msg(err, errlen, "%s:%u: %s: empty value", name, lineno, key);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			if (strcmp(keys[i].name, key) == 0) {
-				if (seen[i]) {
-					msg(err, errlen, "%s:%u: %s: set twice", name, lineno, key);
-					return -EINVAL;
-				}
-				seen[i] = true;
-			}
-		}
-		char e2[256];
-		if (cp_config_set(c, key, val, e2, sizeof(e2)) != 0) {
-			msg(err, errlen, "%s:%u: %s", name, lineno, e2);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	struct parse_ctx p;
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	return dp_kvconf_parse(name, text, on_setting, &p, err, errlen);
 }
 
 int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errlen)
@@ -302,7 +243,7 @@ int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errl
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		msg(err, errlen, "%s: %s", path, strerror(e));
+		dp_kvconf_msg(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	size_t cap = 1u << 20, len = 0;
@@ -310,7 +251,7 @@ int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errl
 	int rc = 0;
 	if (buf == NULL) {
 		rc = -ENOMEM;
-		msg(err, errlen, "%s: out of memory", path);
+		dp_kvconf_msg(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	for (;;) {
@@ -319,7 +260,7 @@ int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errl
 			continue;
 		if (k < 0) {
 			rc = -errno;
-			msg(err, errlen, "%s: %s", path, strerror(errno));
+			dp_kvconf_msg(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (k == 0)
@@ -327,14 +268,14 @@ int cp_config_load(struct cp_config *c, const char *path, char *err, size_t errl
 		len += (size_t)k;
 		if (len == cap) {
 			rc = -EFBIG;
-			msg(err, errlen, "%s: file larger than 1 MiB", path);
+			dp_kvconf_msg(err, errlen, "%s: file larger than 1 MiB", path);
 			goto fail;
 		}
 	}
 	buf[len] = '\0';
 	if (memchr(buf, '\0', len) != NULL) {
 		rc = -EINVAL;
-		msg(err, errlen, "%s: contains a NUL byte (not a text file?)", path);
+		dp_kvconf_msg(err, errlen, "%s: contains a NUL byte (not a text file?)", path);
 		goto fail;
 	}
 	rc = cp_config_parse(c, path, buf, err, errlen);
@@ -347,16 +288,16 @@ fail:
 int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 {
 	if (c->roles == 0) {
-		msg(err, errlen, "no role selected");
+		dp_kvconf_msg(err, errlen, "no role selected");
 		return -EINVAL;
 	}
 	if ((c->roles & CP_ROLE_ARCHIVER) && c->archiver_claim_idle_ms <= c->archiver_block_ms) {
-		msg(err, errlen, "archiver_claim_idle_ms (%u) must exceed archiver_block_ms (%u)",
+		dp_kvconf_msg(err, errlen, "archiver_claim_idle_ms (%u) must exceed archiver_block_ms (%u)",
 		    c->archiver_claim_idle_ms, c->archiver_block_ms);
 		return -EINVAL;
 	}
 	if (c->redis_timeout_ms <= c->archiver_block_ms && (c->roles & CP_ROLE_ARCHIVER)) {
-		msg(err, errlen, "redis_timeout_ms (%u) must exceed archiver_block_ms (%u)",
+		dp_kvconf_msg(err, errlen, "redis_timeout_ms (%u) must exceed archiver_block_ms (%u)",
 		    c->redis_timeout_ms, c->archiver_block_ms);
 		return -EINVAL;
 	}

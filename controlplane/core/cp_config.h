@@ -1,11 +1,8 @@
 /*
  * cp_config: decp-control's configuration, read in one place (here).
  *
- * File format (docs/control.md "Configuration" has the reference):
- *   # comment            whole-line comments start with '#' or ';'
- *   key = value          one setting per line; spaces around key and value are trimmed;
- *                        a value may be enclosed in double quotes (kept verbatim inside)
- * Unknown keys, duplicate keys, missing '=', empty values and out-of-range numbers are
+ * File format: dataplane/dp_kvconf.h, the same `key = value` syntax as the dataplane's
+ * file (docs/control.md "Configuration" has the reference). Unknown keys, duplicate keys, missing '=', empty values and out-of-range numbers are
  * errors reported as "FILE:LINE: message". Command-line overrides (--set key=value) go
  * through the same per-key parser, reported as "--set: message".
  *

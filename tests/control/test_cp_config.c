@@ -39,6 +39,10 @@ static void test_good_file(void)
 	CU_ASSERT_STRING_EQUAL(c.pg_conninfo, "host=x dbname=y");
 	CU_ASSERT_EQUAL(c.log_level, CP_LOG_DEBUG);
 	CU_ASSERT_STRING_EQUAL(c.shm, "/x");
+	/* Trailing comments after a blank, '#' kept inside quotes (dp_kvconf syntax). */
+	CU_ASSERT_EQUAL(parse("redis_host = h1   # primary\nshm = \"/a#b\"  # quoted\n"), 0);
+	CU_ASSERT_STRING_EQUAL(c.redis_host, "h1");
+	CU_ASSERT_STRING_EQUAL(c.shm, "/a#b");
 }
 
 static void expect_error(const char *text, const char *fragment)
@@ -63,6 +67,7 @@ static void test_bad_files(void)
 	expect_error("roles = edge,fanout\n", "t.conf:1: roles: unknown role 'fanout'");
 	expect_error("notify_trigger = yes\n", "unknown key 'notify_trigger'"); /* sql 0005 */
 	expect_error("log_level = loud\n", "log_level: 'loud'");
+	expect_error("shm = \"/a\" b\n", "t.conf:1: shm: text after the closing quote");
 	expect_error("pg_conninfo = \"abc\n", "unterminated quoted value");
 	expect_error("edge_batch = 1\nedge_batch = 2\n", "t.conf:2: edge_batch: set twice");
 	expect_error("edge_batch = 0\n", "out of range");

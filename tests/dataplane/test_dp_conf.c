@@ -69,6 +69,8 @@ static void test_keys(void)
 			      "huge = yes\nready_file = \"/run/a # b\"\n", o, e), 0);
 	CU_ASSERT_STRING_EQUAL(o, "--ready-file /run/a # b");
 	CU_ASSERT_STRING_EQUAL(e, "--no-pci --vdev net_tap0,iface=t0 --vdev net_tap1");
+	CU_ASSERT_EQUAL(parse("; semicolon comment\r\nshm = a\r\n", o, e), 0);
+	CU_ASSERT_STRING_EQUAL(o, "--shm a");
 	CU_ASSERT_EQUAL(parse("", o, e), 0);
 	CU_ASSERT_STRING_EQUAL(o, "");
 }

@@ -3,16 +3,7 @@
 # decp-testenv --pg, which exports DECP_PG_CONNINFO). Usage: test_decpctl_db.sh DECPCTL
 # Prints "N passed, N failed" last.
 D="$1"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # name, expected exit status, command...
-	name=$1; want=$2; shift 2
-	out=$("$@" 2>&1); got=$?
-	if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want: $out"; fi
-}
-q() { psql -X -q -t -A -d "$DECP_PG_CONNINFO" -c "$1"; }
+. "$(dirname "$0")/testlib.sh"
 [ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] || { echo "usage: run under decp-testenv --pg"; echo "0 passed, 1 failed"; exit 1; }
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT

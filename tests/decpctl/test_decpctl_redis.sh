@@ -5,16 +5,7 @@
 # IDs and fields, idempotently, stopping at a hole. Usage: test_decpctl_redis.sh DECPCTL
 # Prints "N passed, N failed" last.
 D="$1"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # name, expected exit status, command...
-	name=$1; want=$2; shift 2
-	out=$("$@" 2>&1); got=$?
-	if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want: $out"; fi
-}
-q() { psql -X -q -t -A -d "$DECP_PG_CONNINFO" -c "$1"; }
+. "$(dirname "$0")/testlib.sh"
 r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
 [ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
 	{ echo "usage: run under decp-testenv"; echo "0 passed, 1 failed"; exit 1; }
