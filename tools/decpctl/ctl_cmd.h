@@ -28,6 +28,16 @@ int ctl_cmd_top(int argc, char **argv);
 int ctl_cmd_db(int argc, char **argv);
 int ctl_cmd_master(int argc, char **argv);
 int ctl_cmd_redis(int argc, char **argv);
+int ctl_cmd_token(int argc, char **argv);
+int ctl_cmd_subscriber(int argc, char **argv);
+int ctl_cmd_subscription(int argc, char **argv);
+
+/* A new random token (64 hex characters) and its SHA-256 (what the database stores). */
+int ctl_new_token(char hex[65], unsigned char hash[32]);
+
+/* A query result as an aligned table with a header, or one JSON object per row. */
+struct pg_result;
+void ctl_pg_print(const struct pg_result *r, _Bool json);
 
 /* "decpctl CMD: <message>\nTry 'decpctl CMD --help'." on stderr; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

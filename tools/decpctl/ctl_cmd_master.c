@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: decpctl master add --id N --name NAME [--key-seed S | --out FILE]\n"
-		   "                          [--conninfo STR]\n\n"
+		   "                          [--conninfo STR]\n"
+		   "       decpctl master list [--json] [--conninfo STR]\n\n"
 		   "Register a master with a license token, HMAC secret and Ed25519 key.\n\n"
 		   "  --id N          master id (1..2^53)\n"
 		   "  --name NAME     unique display name\n"
@@ -54,19 +56,11 @@ static void hex(const uint8_t *b, size_t n, char *out)
 
 static int random_keys(struct cp_testkeys *k)
 {
-	uint8_t raw[32];
-	unsigned int len = 0;
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1 || RAND_bytes(k->secret, sizeof(k->secret)) != 1 ||
+	if (ctl_new_token(k->token, k->token_hash) != 0 ||
+	    RAND_bytes(k->secret, sizeof(k->secret)) != 1 ||
 	    RAND_bytes(k->ed_seed, sizeof(k->ed_seed)) != 1)
 		return -EIO;
-	hex(raw, sizeof(raw), k->token);
-	if (proto_ed25519_public_from_seed(k->ed_seed, k->ed_pub) != 0)
-		return -EIO;
-	if (EVP_Digest(k->token, strlen(k->token), k->token_hash, &len, EVP_sha256(), NULL) != 1 ||
-	    len != sizeof(k->token_hash))
-		return -EIO;
-	return 0;
+	return proto_ed25519_public_from_seed(k->ed_seed, k->ed_pub) != 0 ? -EIO : 0;
 }
 
 /* Both inserts in one transaction. Returns 0, or -1 after printing the server's reason. */
@@ -205,6 +199,56 @@ static int master_add(int argc, char **argv)
 	return rc;
 }
 
+static int master_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"conninfo", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *conninfo = getenv("DECP_PG_CONNINFO");
+	bool json = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'c': conninfo = optarg; break;
+		case 'h': usage(stdout); return CTL_EXIT_OK;
+		default:
+			return ctl_usage_error("master list", "unknown option '%s'",
+					       ctl_bad_option(argv, optopt));
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("master list", "unexpected argument '%s'", argv[optind]);
+	if (conninfo == NULL || conninfo[0] == '\0')
+		return ctl_usage_error("master list", "no database: give --conninfo or set DECP_PG_CONNINFO");
+	PGconn *conn = PQconnectdb(conninfo);
+	int rc = CTL_EXIT_FAIL;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "decpctl master list: cannot connect: %s", PQerrorMessage(conn));
+	} else {
+		PGresult *r = PQexec(conn, "SELECT m.id, m.name, m.created_at, m.disabled_at, "
+				     "(SELECT count(*) FROM license_tokens t WHERE t.master_id = m.id "
+				     "AND t.revoked_at IS NULL) AS live_tokens, "
+				     "(SELECT count(*) FROM subscriptions s WHERE s.master_id = m.id "
+				     "AND s.state <> 'CANCELLED') AS subscriptions "
+				     "FROM masters m ORDER BY m.id");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			ctl_pg_print(r, json);
+			rc = CTL_EXIT_OK;
+		} else {
+			fprintf(stderr, "decpctl master list: %s", PQresultErrorMessage(r));
+		}
+		PQclear(r);
+	}
+	PQfinish(conn);
+	return rc;
+}
+
 int ctl_cmd_master(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -213,5 +257,7 @@ int ctl_cmd_master(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "add") == 0)
 		return master_add(argc - 1, argv + 1);
-	return ctl_usage_error("master", "unknown subcommand '%s' (known: add)", argv[1]);
+	if (strcmp(argv[1], "list") == 0)
+		return master_list(argc - 1, argv + 1);
+	return ctl_usage_error("master", "unknown subcommand '%s' (known: add, list)", argv[1]);
 }

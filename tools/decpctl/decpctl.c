@@ -24,6 +24,9 @@ static const struct {
 	{"top", ctl_cmd_top, "live view of the dataplane's shared stats block"},
 	{"db", ctl_cmd_db, "database: 'db migrate' applies the schema migrations"},
 	{"master", ctl_cmd_master, "masters: 'master add' registers one with token and keys"},
+	{"token", ctl_cmd_token, "license tokens of a master: add (shown once), list, revoke"},
+	{"subscriber", ctl_cmd_subscriber, "subscribers and their tokens: add, list, token, revoke-token"},
+	{"subscription", ctl_cmd_subscription, "subscriptions: add, list, suspend, resume, cancel"},
 	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
 };
 

@@ -1,0 +1,90 @@
+#!/bin/sh
+# decpctl admin commands (token, subscriber, subscription, master list) against a real
+# PostgreSQL (run under decp-testenv --pg). Tokens are shown once and stored hashed; the
+# database's rules (state machine, copy policy, unrevokable tokens) refuse bad requests and
+# decpctl reports them; SQL metacharacters are data. Usage: test_decpctl_admin.sh DECPCTL
+# Prints "N passed, N failed" last.
+D="$1"
+. "$(dirname "$0")/testlib.sh"
+[ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] || { echo "usage: run under decp-testenv --pg"; echo "0 passed, 1 failed"; exit 1; }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+field() { sed -n "s/^$1 = //p" "$2"; }
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+"$D" master add --id 1 --name m1 --key-seed t >/dev/null || bad "master add"
+
+# Usage errors.
+for c in token subscriber subscription; do
+	check "${c}_help" 0 "$D" $c --help
+	check "${c}_nosub" 2 "$D" $c
+	check "${c}_badsub" 2 "$D" $c frobnicate
+done
+check token_add_no_master 2 "$D" token add
+check token_add_bad_master 2 "$D" token add --master x
+check token_add_unknown_opt 2 "$D" token add --master 1 --policy '{}'
+check sub_add_no_name 2 "$D" subscriber add
+check subn_add_missing 2 "$D" subscription add --master 1
+check subn_suspend_no_id 2 "$D" subscription suspend
+check no_db 2 env -u DECP_PG_CONNINFO "$D" subscriber list
+
+# License tokens: shown once (file 0600), only the hash stored, revocation is final.
+check token_add 0 "$D" token add --master 1 --label second --out "$tmp/t1"
+[ "$(stat -c %a "$tmp/t1")" = 600 ] && ok || bad "token file mode"
+tok=$(field license_token "$tmp/t1"); tid=$(field token_id "$tmp/t1")
+[ ${#tok} = 64 ] && ok || bad "token in file: '$tok'"
+[ "$(q "SELECT count(*) FROM license_tokens WHERE encode(token_sha256,'hex') = '$(sha "$tok")' AND label = 'second'")" = 1 ] &&
+	ok || bad "token hash not stored"
+[ "$(q "SELECT count(*) FROM license_tokens WHERE encode(token_sha256,'hex') = '$tok'")" = 0 ] &&
+	ok || bad "plaintext token stored"
+"$D" token list --master 1 | grep -c "^[0-9]" | grep -qx 2 && ok || bad "token list: $("$D" token list --master 1)"
+check token_revoke 0 "$D" token revoke --id "$tid"
+check token_revoke_again 1 "$D" token revoke --id "$tid"
+[ "$(q "SELECT revoked_at IS NOT NULL FROM license_tokens WHERE id = $tid")" = t ] && ok || bad "not revoked"
+check token_add_no_such_master 1 "$D" token add --master 999 --out "$tmp/t2"
+[ ! -e "$tmp/t2" ] && ok || bad "token file left after a refused add"
+check token_add_file_exists 1 "$D" token add --master 1 --out "$tmp/t1"
+
+# Subscribers and their tokens.
+evil="x'); DROP TABLE subscribers; --"
+check sub_add 0 "$D" subscriber add --name "$evil" --out "$tmp/s1"
+sid=$(field subscriber_id "$tmp/s1"); stok=$(field subscriber_token "$tmp/s1")
+[ "$(q "SELECT name FROM subscribers WHERE id = $sid")" = "$evil" ] && ok || bad "name not stored verbatim"
+[ "$(q "SELECT count(*) FROM subscriber_tokens WHERE subscriber_id = $sid AND encode(token_sha256,'hex') = '$(sha "$stok")'")" = 1 ] &&
+	ok || bad "subscriber token hash"
+check sub_add_id 0 "$D" subscriber add --name bob --id 42 --out "$tmp/s42"
+check sub_add_dup_id 1 "$D" subscriber add --name bob2 --id 42 --out "$tmp/s42b"
+[ "$(q "SELECT count(*) FROM subscribers WHERE name = 'bob2'")" = 0 ] && ok || bad "row left after refused add"
+out=$("$D" subscriber token --id 42) && echo "$out" | grep -q "^subscriber_token = [0-9a-f]\{64\}$" &&
+	ok || bad "subscriber token on stdout: $out"
+"$D" subscriber list --json | grep -q '"id":"42","name":"bob".*"live_tokens":"2"' && ok ||
+	bad "subscriber list --json: $("$D" subscriber list --json)"
+t42=$(q "SELECT min(id) FROM subscriber_tokens WHERE subscriber_id = 42")
+check sub_revoke_token 0 "$D" subscriber revoke-token --id "$t42"
+check sub_revoke_token_again 1 "$D" subscriber revoke-token --id "$t42"
+
+# Subscriptions: copy policy and state machine are the database's.
+check subn_add 0 "$D" subscription add --subscriber 42 --master 1 --fee-pct 15 \
+	--policy '{"mode": "FIXED", "lot_fixed": 0.1}'
+n=$(q "SELECT id FROM subscriptions WHERE subscriber_id = 42")
+[ "$(q "SELECT fee_pct || ' ' || (copy_policy->>'mode') FROM subscriptions WHERE id = $n")" = "15.00 FIXED" ] &&
+	ok || bad "subscription fields"
+out=$("$D" subscription add --subscriber 42 --master 1 --policy '{"mode": "YOLO"}' 2>&1)
+[ $? = 1 ] && echo "$out" | grep -qi "copy_policy" && ok || bad "bad policy accepted or unclear: $out"
+check subn_add_bad_json 1 "$D" subscription add --subscriber 42 --master 1 --policy '{'
+check subn_suspend 0 "$D" subscription suspend --id "$n" --reason "KYC review"
+[ "$(q "SELECT state || '/' || state_reason FROM subscriptions WHERE id = $n")" = "SUSPENDED_ADMIN/KYC review" ] &&
+	ok || bad "suspend state"
+
+check subn_resume 0 "$D" subscription resume --id "$n"
+check subn_cancel 0 "$D" subscription cancel --id "$n"
+check subn_resume_cancelled 1 "$D" subscription resume --id "$n"
+check subn_suspend_cancelled 1 "$D" subscription suspend --id "$n"
+check subn_no_such 1 "$D" subscription suspend --id 9999
+"$D" subscription list --master 1 | grep -q "CANCELLED" && ok || bad "subscription list"
+"$D" master list --json | grep -q '"id":"1","name":"m1"' && ok || bad "master list: $("$D" master list --json)"
+[ "$(q "SELECT count(*) FROM subscribers")" -ge 2 ] && ok || bad "subscribers table damaged"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
