@@ -1,8 +1,13 @@
 #include "dp_ctrl.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -19,6 +24,13 @@ void dp_ctrl_print_stats(const struct dp_shm *shm, FILE *f, const char *prog)
 			sum += dp_stat_get(&shm->stats[w], c);
 		if (sum != 0)
 			fprintf(f, " %s=%llu", dp_counter_name(c), (unsigned long long)sum);
+	}
+	for (uint32_t x = 0; x < shm->hdr->xctr_count; x++) {
+		uint64_t sum = 0;
+		for (uint32_t w = 0; w < n; w++)
+			sum += atomic_load_explicit(&shm->stats[w].xctr[x], memory_order_relaxed);
+		if (sum != 0)
+			fprintf(f, " %s=%llu", shm->hdr->xctr_names[x], (unsigned long long)sum);
 	}
 	const struct dp_hist *h[DP_SHM_MAX_WORKERS];
 	for (uint32_t w = 0; w < n; w++)
@@ -53,4 +65,58 @@ void dp_ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
 	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_rejected, rejected, memory_order_relaxed);
 	if (cookie > atomic_load_explicit(&shm->hdr->dp_ctrl_last_cookie, memory_order_relaxed))
 		atomic_store_explicit(&shm->hdr->dp_ctrl_last_cookie, cookie, memory_order_release);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+const volatile sig_atomic_t *dp_ctrl_signals_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return &stop_requested;
+}
+
+void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms, const char *prog,
+		 const volatile sig_atomic_t *stop)
+{
+	uint64_t next_stats = dp_mono_ns() + (uint64_t)stats_ms * 1000000ull;
+	while (!*stop) {
+		dp_ctrl_poll(shm, t);
+		uint64_t now = dp_mono_ns();
+		atomic_store_explicit(&shm->hdr->dp_heartbeat_ns, now, memory_order_relaxed);
+		if (stats_ms != 0 && now >= next_stats) {
+			dp_ctrl_print_stats(shm, stderr, prog);
+			next_stats = now + (uint64_t)stats_ms * 1000000ull;
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int dp_ctrl_publish_file(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -errno;
+	int bad = fputs(text, f) < 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		int e = errno != 0 ? errno : EIO;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
 }

@@ -5,6 +5,8 @@
 #ifndef DECP_DP_CTRL_H
 #define DECP_DP_CTRL_H
 
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "dp_shm.h"
@@ -18,8 +20,23 @@
  */
 void dp_ctrl_poll(struct dp_shm *shm, struct dp_tables *t);
 
-/* One line of every non-zero counter summed over workers, and the enqueue -> ACK p50/p99,
+/* One line of every non-zero counter (session counters, then the transport's named ones,
+ * dp_stats.xctr) summed over workers, and the enqueue -> ACK p50/p99,
  * prefixed with "<prog> stats:". Any thread (relaxed reads). */
 void dp_ctrl_print_stats(const struct dp_shm *shm, FILE *f, const char *prog);
+
+/* Install the SIGTERM/SIGINT handler (sets the returned flag) and ignore SIGPIPE. Main
+ * thread, once, at start. */
+const volatile sig_atomic_t *dp_ctrl_signals_install(void);
+
+/* The main thread's loop until *stop: control ring (dp_ctrl_poll), heartbeat in the
+ * segment header, counters to stderr every stats_ms (0 = never) prefixed with prog;
+ * sleeps 1 ms between polls. */
+void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms, const char *prog,
+		 const volatile sig_atomic_t *stop);
+
+/* Write text to path atomically (path.tmp, then rename), for port and ready files.
+ * Returns 0 or a negative errno. */
+int dp_ctrl_publish_file(const char *path, const char *text);
 
 #endif

@@ -32,16 +32,23 @@ static inline uint64_t dp_hist_bucket_max(unsigned int i)
 	return ((base + 1u) << shift) - 1u;
 }
 
-static inline void dp_hist_record(struct dp_hist *h, uint64_t v)
+/* Record n samples of the same value v (a burst handled together). */
+static inline void dp_hist_record_n(struct dp_hist *h, uint64_t v, uint64_t n)
 {
 	unsigned int i = dp_hist_index(v);
 	atomic_store_explicit(&h->bucket[i],
-			      atomic_load_explicit(&h->bucket[i], memory_order_relaxed) + 1u,
+			      atomic_load_explicit(&h->bucket[i], memory_order_relaxed) + n,
 			      memory_order_relaxed);
-	atomic_store_explicit(&h->sum_ns, atomic_load_explicit(&h->sum_ns, memory_order_relaxed) + v,
+	atomic_store_explicit(&h->sum_ns,
+			      atomic_load_explicit(&h->sum_ns, memory_order_relaxed) + v * n,
 			      memory_order_relaxed);
-	atomic_store_explicit(&h->count, atomic_load_explicit(&h->count, memory_order_relaxed) + 1u,
+	atomic_store_explicit(&h->count, atomic_load_explicit(&h->count, memory_order_relaxed) + n,
 			      memory_order_relaxed);
+}
+
+static inline void dp_hist_record(struct dp_hist *h, uint64_t v)
+{
+	dp_hist_record_n(h, v, 1);
 }
 
 /* Value at quantile q (0..1) over the sum of n histograms; 0 when empty. Any thread. */

@@ -18,6 +18,7 @@
 #include "dp_hist.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
+#include "proto_view.h"
 
 static const char *const state_names[] = {
 	[DP_SS_FREE] = "FREE",
@@ -467,7 +468,32 @@ static void fatal_signal(struct dp_session *s, enum dp_reason r, int nack_reason
 	begin_close(s, r);
 }
 
-static void handle_signal(struct dp_session *s, const Decp__SignedSignal *ss,
+/* HMAC, then the body: the copy-free parser (proto_view.h) first; it refuses some bodies
+ * protobuf-c accepts, and for those protobuf-c gives the answer, so the outcome is exactly
+ * protobuf-c's. Returns proto_signal_open's codes; *out points at sv or into the arena. */
+static int open_signal(struct dp_worker *w, const struct proto_signed_view *v,
+		       const struct proto_hmac_key *hk, Decp__Signal *sv,
+		       char sym[PROTO_SYMBOL_MAX + 1], const Decp__Signal **out)
+{
+	int rc = proto_signal_open_view(v, hk, NULL, sv, sym);
+	*out = sv;
+	if (rc != -EPROTO)
+		return rc;
+	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
+	ss.body.data = (uint8_t *)v->body;
+	ss.body.len = v->body_len;
+	ss.hmac.data = (uint8_t *)v->hmac;
+	ss.hmac.len = v->hmac_len;
+	ss.ed25519_sig.data = (uint8_t *)v->sig;
+	ss.ed25519_sig.len = v->sig_len;
+	Decp__Signal *g = NULL;
+	rc = proto_signal_open(&ss, hk, NULL, proto_arena_allocator(&w->arena), &g);
+	if (rc == 0)
+		*out = g;
+	return rc;
+}
+
+static void handle_signal(struct dp_session *s, const struct proto_signed_view *ss,
 			  const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
 {
 	struct dp_worker *w = s->w;
@@ -480,8 +506,8 @@ static void handle_signal(struct dp_session *s, const Decp__SignedSignal *ss,
 		return;
 	}
 	/* 1. sizes (the frame limit was enforced by the decoder) */
-	if (ss->body.len > PROTO_SIGNAL_BODY_MAX) {
-		reject(s, DP_REASON_OVERSIZE, 0, 0, ss->body.data, ss->body.len, wall_ns);
+	if (ss->body_len > PROTO_SIGNAL_BODY_MAX) {
+		reject(s, DP_REASON_OVERSIZE, 0, 0, ss->body, ss->body_len, wall_ns);
 		send_error(s, DECP__ERROR__CODE__CODE_OVERSIZE);
 		begin_close(s, DP_REASON_OVERSIZE);
 		return;
@@ -492,28 +518,30 @@ static void handle_signal(struct dp_session *s, const Decp__SignedSignal *ss,
 	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->master_id);
 	if (me == NULL || !me->has_keys) {
 		fatal_signal(s, DP_REASON_REVOKED, DECP__NACK__REASON__REASON_BAD_TOKEN, 0,
-			     ss->body.data, ss->body.len, wall_ns);
+			     ss->body, ss->body_len, wall_ns);
 		return;
 	}
 	/* 3.+4. HMAC (constant time, proto_hmac_verify), then decode + validate the body */
-	Decp__Signal *sig = NULL;
-	int rc = proto_signal_open(ss, &me->hmac, NULL, proto_arena_allocator(&w->arena), &sig);
+	Decp__Signal sv;
+	char sym[PROTO_SYMBOL_MAX + 1];
+	const Decp__Signal *sig = NULL;
+	int rc = open_signal(w, ss, &me->hmac, &sv, sym, &sig);
 	if (rc == -EBADMSG) {
 		fatal_signal(s, DP_REASON_BAD_HMAC, DECP__NACK__REASON__REASON_BAD_SIGNATURE, 0,
-			     ss->body.data, ss->body.len, wall_ns);
+			     ss->body, ss->body_len, wall_ns);
 		return;
 	}
-	if (rc != 0 || ss->ed25519_sig.len != DP_SIG_LEN) {
+	if (rc != 0 || ss->sig_len != DP_SIG_LEN) {
 		fatal_signal(s, DP_REASON_MALFORMED, DECP__NACK__REASON__REASON_MALFORMED, 0,
-			     ss->body.data, ss->body.len, wall_ns);
+			     ss->body, ss->body_len, wall_ns);
 		return;
 	}
 	uint64_t seq = sig->sequence;
 	/* 5. master id */
 	if (sig->master_id != s->master_id) {
 		fatal_signal(s, DP_REASON_MASTER_MISMATCH,
-			     DECP__NACK__REASON__REASON_MASTER_MISMATCH, seq, ss->body.data,
-			     ss->body.len, wall_ns);
+			     DECP__NACK__REASON__REASON_MASTER_MISMATCH, seq, ss->body,
+			     ss->body_len, wall_ns);
 		return;
 	}
 	/* 6. sequence */
@@ -552,12 +580,12 @@ static void handle_signal(struct dp_session *s, const Decp__SignedSignal *ss,
 	rec.peer_family = s->peer.family;
 	rec.peer_port = s->peer.port;
 	memcpy(rec.peer_addr, s->peer.addr, sizeof(rec.peer_addr));
-	rec.body_len = (uint16_t)ss->body.len;
-	rec.hmac_len = (uint16_t)ss->hmac.len;
-	rec.sig_len = (uint16_t)ss->ed25519_sig.len;
-	memcpy(rec.hmac, ss->hmac.data, DP_HMAC_LEN);
-	memcpy(rec.sig, ss->ed25519_sig.data, DP_SIG_LEN);
-	memcpy(rec.body, ss->body.data, ss->body.len);
+	rec.body_len = (uint16_t)ss->body_len;
+	rec.hmac_len = (uint16_t)ss->hmac_len;
+	rec.sig_len = (uint16_t)ss->sig_len;
+	memcpy(rec.hmac, ss->hmac, DP_HMAC_LEN);
+	memcpy(rec.sig, ss->sig, DP_SIG_LEN);
+	memcpy(rec.body, ss->body, ss->body_len);
 	uint64_t enq_ns = dp_mono_ns();
 	rec.enq_mono_ns = enq_ns;
 	if (rte_ring_sp_enqueue_elem(w->ingress, &rec, sizeof(rec)) != 0) {
@@ -585,6 +613,14 @@ static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uin
 	struct dp_worker *w = s->w;
 	dp_stat_add(w->st, DP_CTR_RX_FRAMES, 1);
 	proto_arena_reset(&w->arena);
+	/* Signals (the hot path) through the copy-free view; Hello, Heartbeat and whatever the
+	 * view refuses through protobuf-c, whose verdict stands. */
+	struct proto_signed_view v;
+	if (proto_master_frame_view(p, len, &v) == DECP__MASTER_FRAME__KIND_SIGNAL) {
+		s->last_frame_ns = now_ns;
+		handle_signal(s, &v, p, len, now_ns, wall_ns);
+		return;
+	}
 	Decp__MasterFrame *f = proto_master_frame_decode(p, len, proto_arena_allocator(&w->arena));
 	if (f == NULL) {
 		reject(s, DP_REASON_MALFORMED, 0, 0, p, len, wall_ns);
@@ -597,9 +633,16 @@ static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uin
 	case DECP__MASTER_FRAME__KIND_HELLO:
 		handle_hello(s, f->hello, p, len, now_ns, wall_ns);
 		break;
-	case DECP__MASTER_FRAME__KIND_SIGNAL:
-		handle_signal(s, f->signal, p, len, now_ns, wall_ns);
+	case DECP__MASTER_FRAME__KIND_SIGNAL: {
+		v.body = f->signal->body.data;
+		v.body_len = f->signal->body.len;
+		v.hmac = f->signal->hmac.data;
+		v.hmac_len = f->signal->hmac.len;
+		v.sig = f->signal->ed25519_sig.data;
+		v.sig_len = f->signal->ed25519_sig.len;
+		handle_signal(s, &v, p, len, now_ns, wall_ns);
 		break;
+	}
 	case DECP__MASTER_FRAME__KIND_HEARTBEAT:
 		if (s->state != DP_SS_ACTIVE) {
 			reject(s, DP_REASON_PROTOCOL, 0, 0, p, len, wall_ns);

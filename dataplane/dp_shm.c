@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -72,10 +73,29 @@ static uint64_t align_up(uint64_t v)
 	return (v + DP_CACHE_LINE - 1) & ~(uint64_t)(DP_CACHE_LINE - 1);
 }
 
+/* A transport counter name: 1..DP_XCTR_NAME_LEN-1 characters of [a-z0-9_]. */
+static bool xctr_name_ok(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	if (n == 0 || n >= DP_XCTR_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
 int dp_shm_layout(const struct dp_shm_params *p, struct dp_shm_hdr *h)
 {
-	if (p == NULL || h == NULL || p->n_workers == 0 || p->n_workers > DP_SHM_MAX_WORKERS)
+	if (p == NULL || h == NULL || p->n_workers == 0 || p->n_workers > DP_SHM_MAX_WORKERS ||
+	    p->n_xctr > DP_XCTR_MAX || (p->n_xctr > 0 && p->xctr_names == NULL))
 		return -EINVAL;
+	for (uint32_t i = 0; i < p->n_xctr; i++) {
+		if (!xctr_name_ok(p->xctr_names[i]))
+			return -EINVAL;
+		memcpy(h->xctr_names[i], p->xctr_names[i], strlen(p->xctr_names[i]) + 1);
+	}
+	h->xctr_count = p->n_xctr;
 	h->layout_version = DP_SHM_LAYOUT_VERSION;
 	h->hdr_size = sizeof(*h);
 	h->n_workers = p->n_workers;
@@ -207,6 +227,8 @@ int dp_shm_create(struct dp_shm *shm, const struct dp_shm_params *p)
 	h->off_ctrl = lay.off_ctrl;
 	memcpy(h->off_ingress, lay.off_ingress, sizeof(h->off_ingress));
 	memcpy(h->off_ack, lay.off_ack, sizeof(h->off_ack));
+	h->xctr_count = lay.xctr_count;
+	memcpy(h->xctr_names, lay.xctr_names, sizeof(h->xctr_names));
 	snprintf(h->doorbell_prefix, sizeof(h->doorbell_prefix), "decp%s-%llx-",
 		 shm->name, (unsigned long long)h->generation);
 	rc = dp_shm_resolve(shm);

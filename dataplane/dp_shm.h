@@ -10,7 +10,8 @@
  *
  *   offset 0   struct dp_shm_hdr       layout (write-once) | dataplane live line | control line
  *              struct dp_shm_worker[n] per worker: doorbell flags, one writer per line
- *              struct dp_stats[n]      per worker counters + histograms (worker writes)
+ *              struct dp_stats[n]      per worker counters + histograms + transport
+ *                                      counters (worker writes)
  *   off_ctrl   rte_ring ctrl           control -> dataplane, struct dp_ctrl_cmd   (SP/SC)
  *   off_in[i]  rte_ring ingress[i]     worker i -> control,  struct dp_ingress_rec (SP/SC)
  *   off_ack[i] rte_ring ack[i]         control -> worker i,  struct dp_ack_rec     (SP/SC)
@@ -36,7 +37,9 @@
 #include <stdint.h>
 
 #define DP_SHM_MAGIC 0x5043454431534d48ull /* "HMS1DECP" little endian */
-#define DP_SHM_LAYOUT_VERSION 2u /* 2: every ring SP/SC (was MP ACK/control rings) */
+/* 2: every ring SP/SC (was MP ACK/control rings); 3: transport counters (names in the
+ * header, values per worker) and the ack_to_tx histogram. */
+#define DP_SHM_LAYOUT_VERSION 3u
 #define DP_SHM_MAX_WORKERS 16u
 #define DP_CACHE_LINE 64u
 
@@ -182,13 +185,26 @@ struct dp_hist {
 	_Atomic uint64_t bucket[DP_HIST_BUCKETS];
 };
 
+/* Transport counters: a transport names up to DP_XCTR_MAX counters of its own when it
+ * creates the segment (dp_shm_params.xctr_names, copied into the header), and each worker
+ * publishes their values into dp_stats.xctr. The DPDK transport names its userspace
+ * stack's counters (dataplane/net/dp_net_stats.h: drop_tcp_cookie_bad, ...) followed by its
+ * loop counters (rx_multiseg, ...), and publishes a snapshot every millisecond and at
+ * exit; the posix transport names none (its kernel keeps those counters). */
+#define DP_XCTR_MAX 128u
+#define DP_XCTR_NAME_LEN 32u /* including the NUL */
+
 /* Per worker. Written by that worker thread only (plain load + relaxed store, no locked
  * instruction); read by anyone with relaxed loads (monotonic counters, torn reads across
- * counters are acceptable for monitoring). */
+ * counters are acceptable for monitoring). Every histogram is per worker (= per lcore). */
 struct dp_stats {
 	alignas(DP_CACHE_LINE) _Atomic uint64_t ctr[DP_CTR_COUNT];
 	alignas(DP_CACHE_LINE) struct dp_hist rx_to_enq;  /* RX stamp -> ingress enqueue */
 	alignas(DP_CACHE_LINE) struct dp_hist enq_to_ack; /* ingress enqueue -> ACK dequeued */
+	/* ACK record dequeued -> its reply handed to the NIC (rte_eth_tx_burst returned):
+	 * DPDK transport only (posix replies leave through send() at once). */
+	alignas(DP_CACHE_LINE) struct dp_hist ack_to_tx;
+	alignas(DP_CACHE_LINE) _Atomic uint64_t xctr[DP_XCTR_MAX]; /* names: hdr xctr_names */
 };
 
 /* ---------------------------------------------------------------- header */
@@ -236,6 +252,9 @@ struct dp_shm_hdr {
 	uint64_t off_ingress[DP_SHM_MAX_WORKERS];
 	uint64_t off_ack[DP_SHM_MAX_WORKERS];
 	char doorbell_prefix[96];     /* abstract socket names: "<prefix>w<i>" and "<prefix>cp" */
+	uint32_t xctr_count;          /* transport counters named below (0..DP_XCTR_MAX) */
+	uint32_t pad_x;
+	char xctr_names[DP_XCTR_MAX][DP_XCTR_NAME_LEN]; /* NUL-terminated, [a-z0-9_] */
 
 	/* Dataplane live line: written by the dataplane main thread. */
 	alignas(DP_CACHE_LINE) _Atomic uint32_t dp_state;   /* enum dp_shm_state */
@@ -259,6 +278,10 @@ struct dp_shm_params {
 	uint32_t ingress_entries;   /* per worker, >= 8 */
 	uint32_t ack_entries;       /* per worker, >= 8 */
 	uint32_t ctrl_entries;      /* >= 8 */
+	/* Transport counter names (see DP_XCTR_MAX), copied into the header; NULL/0 = none.
+	 * Each name 1..DP_XCTR_NAME_LEN-1 characters of [a-z0-9_]. */
+	const char *const *xctr_names;
+	uint32_t n_xctr;            /* 0..DP_XCTR_MAX */
 };
 
 /* A mapped segment, either side. Pointers are this process's. */
@@ -275,7 +298,8 @@ struct dp_shm {
 
 /*
  * Compute the layout for p and write it into a zeroed header h (no memory mapped).
- * Returns 0, or -EINVAL (bad counts / name), -E2BIG (segment over 4 GiB).
+ * Returns 0, or -EINVAL (bad counts / name / transport counter names), -E2BIG (segment
+ * over 4 GiB).
  */
 int dp_shm_layout(const struct dp_shm_params *p, struct dp_shm_hdr *h);
 
@@ -309,6 +333,12 @@ static inline void dp_stat_add(struct dp_stats *st, unsigned int ctr, uint64_t v
 {
 	uint64_t cur = atomic_load_explicit(&st->ctr[ctr], memory_order_relaxed);
 	atomic_store_explicit(&st->ctr[ctr], cur + v, memory_order_relaxed);
+}
+
+/* Single-writer publication of a transport counter (struct dp_stats.xctr). */
+static inline void dp_xstat_set(struct dp_stats *st, unsigned int i, uint64_t v)
+{
+	atomic_store_explicit(&st->xctr[i], v, memory_order_relaxed);
 }
 
 static inline uint64_t dp_stat_get(const struct dp_stats *st, unsigned int ctr)

@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 #include <urcu/urcu-qsbr.h>
 
+#include "dp_hist.h"
 #include "dp_stack.h"
 #include "dp_tcp.h"
 
@@ -28,6 +29,7 @@
 #define TICK_NS (50ull * 1000000ull)
 #define STACK_TIMER_NS (100ull * 1000ull)
 #define CLOSING_GRACE_NS (1000ull * 1000000ull)
+#define PUBLISH_NS (1000ull * 1000ull)
 
 /* Transport counters of one worker (the stack's own are in struct dp_net_stats). */
 #define DPDK_CTRS(X) \
@@ -36,7 +38,10 @@
 	X(rx_overflow,      "sessions closed: bytes arrived while the reply buffer was full") \
 	X(closing_timeout,  "CLOSING sessions whose last replies could not be sent in 1 s") \
 	X(busy_ns,          "time in poll iterations that had RX frames or ACK records") \
-	X(busy_iters,       "poll iterations that had RX frames or ACK records")
+	X(busy_iters,       "poll iterations that had RX frames or ACK records") \
+	X(idle_iters,       "poll iterations with nothing to do") \
+	X(conns_in_use,     "gauge: the stack's connection table entries in use") \
+	X(mbufs_in_use,     "gauge: mbufs of the port's pool in use (worker 0 only)")
 
 struct dpdk_ctrs {
 #define X(n, t) uint64_t n;
@@ -54,8 +59,21 @@ struct dconn {
 	struct dp_session s;
 };
 
+/* TSC -> CLOCK_MONOTONIC / CLOCK_REALTIME, per worker (share-nothing). Anchored at start
+ * with rte_get_tsc_hz(), then re-anchored every session tick (50 ms) with the ns-per-cycle
+ * factor measured over the last period: rte_get_tsc_hz() was ~0.05 % off in this VM, which
+ * made the TSC clock drift ~0.5 ms per second from dp_mono_ns() (the session layer's
+ * enqueue stamps) and from CLOCK_REALTIME. */
+struct dclock {
+	uint64_t tsc0;
+	uint64_t mono0;
+	int64_t wall0;
+	uint64_t mult;              /* ns per cycle << 32 */
+};
+
 struct dworker {
 	struct dp_dpdk *d;
+	struct dclock clk;
 	unsigned int id;
 	unsigned int lcore;
 	uint16_t port;
@@ -85,11 +103,7 @@ struct dp_dpdk {
 	struct dp_tables *tables;
 	atomic_int running;
 	int joined;
-	/* TSC calibration, once at start (invariant TSC). */
-	uint64_t tsc0;
-	uint64_t mono0;
-	int64_t wall0;
-	uint64_t mult;              /* ns per cycle << 32 */
+	uint64_t tsc_mult;          /* ns per cycle << 32 from rte_get_tsc_hz() */
 	struct dp_login_limiter login;
 	unsigned int n_workers;
 	struct dworker *wk[DP_SHM_MAX_WORKERS];
@@ -97,15 +111,48 @@ struct dp_dpdk {
 
 /* ------------------------------------------------------------------ clock */
 
-static uint64_t tsc_to_mono(const struct dp_dpdk *d, uint64_t tsc)
+static uint64_t tsc_to_mono(const struct dclock *k, uint64_t tsc)
 {
-	return d->mono0 + (uint64_t)(((unsigned __int128)(tsc - d->tsc0) * d->mult) >> 32);
+	return k->mono0 + (uint64_t)(((unsigned __int128)(tsc - k->tsc0) * k->mult) >> 32);
+}
+
+/* Take one (TSC, CLOCK_MONOTONIC, CLOCK_REALTIME) triple as the new anchor. The clocks are
+ * read between two TSC readings; a pair further apart than ~20 us (the thread was
+ * interrupted) is not used for the rate. vDSO clock reads: no system call. */
+static void clock_anchor(struct dclock *k, uint64_t hz_mult)
+{
+	uint64_t t0 = rte_rdtsc();
+	uint64_t mono = dp_mono_ns();
+	int64_t wall = dp_wall_ns();
+	uint64_t t1 = rte_rdtsc();
+	uint64_t tsc = t0 + (t1 - t0) / 2;
+	uint64_t gap_ns = (uint64_t)(((unsigned __int128)(t1 - t0) * hz_mult) >> 32);
+	if (k->mult == 0) {
+		k->mult = hz_mult;
+	} else if (gap_ns < 20000 && mono > k->mono0 + 10000000ull && tsc > k->tsc0) {
+		uint64_t m = (uint64_t)(((unsigned __int128)(mono - k->mono0) << 32) / (tsc - k->tsc0));
+		/* Accept a measured rate within 1 % of the nominal one (guards a bad sample). */
+		if (m > hz_mult - hz_mult / 100 && m < hz_mult + hz_mult / 100)
+			k->mult = m;
+	} else if (gap_ns >= 20000) {
+		return; /* keep the old anchor, try again next tick */
+	}
+	k->tsc0 = tsc;
+	k->mono0 = mono;
+	k->wall0 = wall;
+}
+
+/* Nanoseconds since t_begin (same iteration); 0 if a re-anchor moved the clock back. */
+static uint64_t since(const struct dworker *dw, uint64_t t_begin)
+{
+	uint64_t now = tsc_to_mono(&dw->clk, rte_rdtsc());
+	return now > t_begin ? now - t_begin : 0;
 }
 
 static void stamp(struct dworker *dw)
 {
-	dw->now_ns = tsc_to_mono(dw->d, rte_rdtsc());
-	dw->wall_ns = dw->d->wall0 + (int64_t)(dw->now_ns - dw->d->mono0);
+	dw->now_ns = tsc_to_mono(&dw->clk, rte_rdtsc());
+	dw->wall_ns = dw->clk.wall0 + (int64_t)(dw->now_ns - dw->clk.mono0);
 }
 
 /* ------------------------------------------------------------------ packet I/O (seam) */
@@ -347,6 +394,44 @@ static void do_ticks(struct dworker *dw)
 	}
 }
 
+/* ------------------------------------------------------------------ counters */
+
+static const char *const dpdk_ctr_names[] = {
+#define X(n, t) #n,
+	DPDK_CTRS(X)
+#undef X
+};
+#define N_DPDK_CTRS (sizeof(dpdk_ctr_names) / sizeof(dpdk_ctr_names[0]))
+
+unsigned int dp_dpdk_xctr_names(const char **names, unsigned int cap)
+{
+	size_t nn = dp_net_stats_count();
+	if (nn + N_DPDK_CTRS > cap)
+		return 0;
+	for (size_t i = 0; i < nn; i++)
+		names[i] = dp_net_stats_name(i);
+	for (size_t k = 0; k < N_DPDK_CTRS; k++)
+		names[nn + k] = dpdk_ctr_names[k];
+	return (unsigned int)(nn + N_DPDK_CTRS);
+}
+
+/* Copy the stack's and the loop's counters into the shared stats block (names in the
+ * segment header, dp_dpdk_xctr_names order). The main lcore and decpctl read them there. */
+static void xctr_publish(struct dworker *dw, const struct dp_net_stats *ns)
+{
+	size_t nn = dp_net_stats_count();
+	if (dw->d->shm->hdr->xctr_count != nn + N_DPDK_CTRS)
+		return; /* segment created without our names */
+	for (size_t i = 0; i < nn; i++)
+		dp_xstat_set(dw->w.st, (unsigned int)i, dp_net_stats_get(ns, i));
+	dw->ctr.conns_in_use = dw->stack != NULL ? dp_stack_conns_in_use(dw->stack) : 0;
+	if (dw->id == 0)
+		dw->ctr.mbufs_in_use = rte_mempool_in_use_count(dw->pool);
+	const uint64_t *v = (const uint64_t *)&dw->ctr;
+	for (size_t k = 0; k < N_DPDK_CTRS; k++)
+		dp_xstat_set(dw->w.st, (unsigned int)(nn + k), v[k]);
+}
+
 /* ------------------------------------------------------------------ worker lcore */
 
 static int worker_main(void *arg)
@@ -359,6 +444,7 @@ static int worker_main(void *arg)
 	stamp(dw);
 	uint64_t next_tick = dw->now_ns + TICK_NS;
 	uint64_t next_timers = dw->now_ns;
+	uint64_t next_publish = dw->now_ns;
 	while (atomic_load_explicit(&d->running, memory_order_relaxed)) {
 		urcu_qsbr_quiescent_state();
 		dp_worker_poll_begin(&dw->w);
@@ -399,15 +485,25 @@ static int worker_main(void *arg)
 		}
 		if (dw->now_ns >= next_tick) {
 			next_tick = dw->now_ns + TICK_NS;
+			clock_anchor(&dw->clk, d->tsc_mult);
 			do_ticks(dw);
 			flush_kicked(dw);
 		}
 		tx_flush(dw);
+		if (acks > 0) /* this iteration's ACK replies left above (send window
+			       * permitting): one sample per ACK record */
+			dp_hist_record_n(&dw->w.st->ack_to_tx, since(dw, t_begin), acks);
 		dp_worker_poll_end(&dw->w);
 		if (n > 0 || acks > 0) {
 			/* CPU cost of the work itself (perf: ns per signal), idle polls excluded. */
-			dw->ctr.busy_ns += tsc_to_mono(d, rte_rdtsc()) - t_begin;
+			dw->ctr.busy_ns += since(dw, t_begin);
 			dw->ctr.busy_iters++;
+		} else {
+			dw->ctr.idle_iters++;
+		}
+		if (dw->now_ns >= next_publish) {
+			next_publish = dw->now_ns + PUBLISH_NS;
+			xctr_publish(dw, dp_stack_stats(dw->stack));
 		}
 	}
 	/* Shutdown: reset every session's connection, keep the counters, free the stack. */
@@ -419,6 +515,7 @@ static int worker_main(void *arg)
 	dp_stack_destroy(dw->stack, dw->now_ns);
 	dw->stack = NULL;
 	tx_flush(dw);
+	xctr_publish(dw, &dw->final);
 	urcu_qsbr_unregister_thread();
 	return 0;
 }
@@ -484,6 +581,7 @@ static struct dworker *dworker_new(struct dp_dpdk *d, unsigned int id, unsigned 
 		goto fail;
 	}
 	const char *err = NULL;
+	clock_anchor(&dw->clk, d->tsc_mult);
 	stamp(dw);
 	dw->stack = dp_stack_create(&sc, &dpdk_io, dw, &dpdk_app, dw, dw->now_ns, &err);
 	if (dw->stack == NULL) {
@@ -520,10 +618,7 @@ struct dp_dpdk *dp_dpdk_start(const struct dp_dpdk_cfg *cfg, struct dp_dpdk_port
 	d->tables = tables;
 	d->n_workers = nw;
 	uint64_t hz = rte_get_tsc_hz();
-	d->mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz);
-	d->tsc0 = rte_rdtsc();
-	d->mono0 = dp_mono_ns();
-	d->wall0 = dp_wall_ns();
+	d->tsc_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / hz);
 	dp_login_limiter_init(&d->login, cfg->login_fail_burst, cfg->login_fail_refill_ns);
 	atomic_store(&d->running, 1);
 
@@ -562,11 +657,7 @@ void dp_dpdk_join(struct dp_dpdk *d)
 
 void dp_dpdk_stats_print(const struct dp_dpdk *d, FILE *f)
 {
-	static const char *const names[] = {
-#define X(n, t) #n,
-		DPDK_CTRS(X)
-#undef X
-	};
+	const char *const *names = dpdk_ctr_names;
 	char buf[8192];
 	for (unsigned int i = 0; i < d->n_workers; i++) {
 		const struct dworker *dw = d->wk[i];
@@ -578,7 +669,7 @@ void dp_dpdk_stats_print(const struct dp_dpdk *d, FILE *f)
 				*p = ' ';
 		fprintf(f, "decp-dataplane dpdk worker %u: %s", i, buf);
 		const uint64_t *v = (const uint64_t *)&dw->ctr;
-		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		for (size_t k = 0; k < N_DPDK_CTRS; k++)
 			if (v[k] != 0)
 				fprintf(f, "%s %llu ", names[k], (unsigned long long)v[k]);
 		fputc('\n', f);

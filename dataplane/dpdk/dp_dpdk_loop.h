@@ -62,6 +62,13 @@ void dp_dpdk_join(struct dp_dpdk *d);
  * Only after dp_dpdk_join: the counters belong to the worker lcore while it runs. */
 void dp_dpdk_stats_print(const struct dp_dpdk *d, FILE *f);
 
+/* Names of the transport counters each worker publishes into its shared stats block
+ * (struct dp_stats.xctr): the stack's (dp_net_stats.h order), then the loop's (rx_multiseg,
+ * tx_nic_dropped, rx_overflow, closing_timeout, busy_ns, busy_iters). Fills names[0..n)
+ * with static strings; returns n, or 0 when cap is too small. Pass them to dp_shm_create
+ * (dp_shm_params.xctr_names) before dp_dpdk_start. Any thread. */
+unsigned int dp_dpdk_xctr_names(const char **names, unsigned int cap);
+
 /* dp_dpdk_join if not done, then free everything. NULL ok. */
 void dp_dpdk_stop(struct dp_dpdk *d);
 

@@ -293,6 +293,14 @@ static bool conn_slow_path(struct dp_stack *st, struct dp_tcp_conn *c, const str
 		dp_tcp_send_challenge_ack(st, c); /* rate-limited: blind senders get no echo */
 		return true;
 	}
+	/* Step 4, RFC 5961 §4.2: a SYN on a synchronized connection gets a (rate-limited)
+	 * challenge ACK "irrespective of the sequence number", so it is checked before the
+	 * acceptability test: a blind SYN must not get the unlimited ACK of an old duplicate. */
+	if (s->flags & DP_TCP_SYN) {
+		st->stats.drop_tcp_syn_challenged++;
+		dp_tcp_send_challenge_ack(st, c);
+		return true;
+	}
 	if (!seq_acceptable(c, s, seglen)) {
 		if (rst) {
 			st->stats.drop_tcp_rst_out_window++;
@@ -322,12 +330,6 @@ static bool conn_slow_path(struct dp_stack *st, struct dp_tcp_conn *c, const str
 			st->stats.drop_tcp_rst_challenged++;
 			dp_tcp_send_challenge_ack(st, c);
 		}
-		return true;
-	}
-	/* Step 4: RFC 5961 §4.2, any SYN on a synchronized connection. */
-	if (s->flags & DP_TCP_SYN) {
-		st->stats.drop_tcp_syn_challenged++;
-		dp_tcp_send_challenge_ack(st, c);
 		return true;
 	}
 	/* Step 5. */

@@ -6,9 +6,10 @@
 #   decp-testconsumer <-- shared-memory rings --> dataplane worker lcore
 #
 # Cases: EAL arguments without --no-pci are refused; ICMP echo from the kernel; 5 masters
-# x 2,000 signals and 50 masters x 20,000 signals exactly once, in order, all ACKed; clean
-# shutdown (exit 0, segment removed). Every process is stopped by PID; the tap, the
-# /dev/shm segment, the DPDK runtime dir and the network lock are removed on any exit.
+# x 2,000 signals and (on a dataplane started from a --config file) 50 masters x 20,000
+# signals exactly once, in order, all ACKed; clean shutdown (exit 0, segment removed).
+# Every process is stopped by PID; the tap, the /dev/shm segment, the DPDK runtime dir and
+# the network lock are removed on any exit.
 #
 # usage: test_dpdk_tap.sh DATAPLANE_DPDK_BIN TESTCONSUMER_BIN MASTER_BIN TOPO_DIR
 # Prints "N passed, N failed"; exit 77 (skip) without root or /dev/net/tun.
@@ -93,11 +94,24 @@ check "dataplane stops on SIGTERM with exit 0" [ "$dp_rc" = 0 ]
 check "shared-memory segment removed" [ ! -e "/dev/shm/$NAME" ]
 check "stack counted the TCP connections" grep -q "tcp_accepted" "$DIR/dataplane.err"
 
-# A second dataplane (fresh master state) for the bulk run.
+# A second dataplane (fresh master state) for the bulk run, started from a configuration
+# file (--config, dp_conf): the same settings as the first start, EAL keys included.
 rm -f "$DIR/dp.ready"; mv "$DIR/dataplane.err" "$DIR/dataplane-1.err"
-"$DP" --listen "$TOPO_NET.1:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
-	-- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 --file-prefix "$NAME" \
-	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/dataplane.out" 2>"$DIR/dataplane.err" &
+cat >"$DIR/dp.conf" <<EOF
+# decp-dataplane settings (docs/dataplane.md "Configuration file")
+stack = dpdk
+listen = $TOPO_NET.1:7000
+shm = $NAME
+lcores = 0-1
+no_pci = yes
+vdev = net_tap0,iface=$TOPO_TAP
+file_prefix = $NAME
+huge = no
+memory_mb = 256
+log_level = lib.eal:error
+EOF
+"$DP" --config "$DIR/dp.conf" --ready-file "$DIR/dp.ready" \
+	>"$DIR/dataplane.out" 2>"$DIR/dataplane.err" &
 DP_PID=$!
 if wait_file "$DIR/dp.ready" 20 && topo_tap_up 10; then
 	run_masters bulk 50 20000 --threads 2

@@ -44,6 +44,46 @@ const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t 
 	return buf;
 }
 
+/* ---------------------------------------------------------------- stack under test */
+
+#define IH_DPDK_PORT 7000u
+
+static bool stack_is_dpdk(void)
+{
+	const char *s = getenv("IH_STACK");
+	return s != NULL && strcmp(s, "dpdk") == 0;
+}
+
+static const char *dpdk_net(void)
+{
+	const char *n = getenv("IH_DPDK_NET");
+	return n != NULL && n[0] != '\0' ? n : "10.99.0";
+}
+
+const char *ih_addr(void)
+{
+	static char a[32];
+	if (!stack_is_dpdk())
+		return "127.0.0.1";
+	snprintf(a, sizeof(a), "%s.1", dpdk_net());
+	return a;
+}
+
+/* Run a helper program (found on PATH) to completion; 0 when it exited 0. */
+static int run_helper(struct ih_env *e, const char *const *argv)
+{
+	char out[512];
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	snprintf(out, sizeof(out), "%s/helpers.out", e->dir);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc == 0 && ih_wait(pid, 10000) == 0 ? 0 : -1;
+}
+
 int ih_init(struct ih_env *e, const char *tag)
 {
 	memset(e, 0, sizeof(*e));
@@ -97,30 +137,9 @@ void ih_stop(pid_t pid)
 		fprintf(stderr, "ih_stop: pid %d needed SIGKILL\n", (int)pid);
 }
 
-int ih_dataplane_start(struct ih_env *e, const char *const *extra)
+/* posix: the bound port from the port file. */
+static int wait_port_file(struct ih_env *e, const char *portfile)
 {
-	char portfile[512], listen[32];
-	/* A restart reuses the port the first start was given (SO_REUSEADDR). */
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned int)e->port);
-	const char *argv[64];
-	int n = 0;
-	ih_path(e, "port", portfile, sizeof(portfile));
-	argv[n++] = ih_dataplane_bin;
-	argv[n++] = "--stack";
-	argv[n++] = "posix";
-	argv[n++] = "--listen";
-	argv[n++] = listen;
-	argv[n++] = "--shm";
-	argv[n++] = e->shm;
-	argv[n++] = "--port-file";
-	argv[n++] = portfile;
-	for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	unlink(portfile);
-	e->dp_pid = ih_spawn(e, "dataplane", argv);
-	if (e->dp_pid < 0)
-		return -1;
 	for (int i = 0; i < 1000; i++) {
 		FILE *f = fopen(portfile, "r");
 		if (f != NULL) {
@@ -141,6 +160,74 @@ int ih_dataplane_start(struct ih_env *e, const char *const *extra)
 	return -1;
 }
 
+/* dpdk: the ready file (port up), then the kernel side of the tap gets its address. */
+static int wait_dpdk_ready(struct ih_env *e, const char *readyfile)
+{
+	for (int i = 0; access(readyfile, F_OK) != 0; i++) {
+		if (i >= 2000 || waitpid(e->dp_pid, NULL, WNOHANG) == e->dp_pid) {
+			if (i < 2000)
+				e->dp_pid = -1;
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	const char *tap = getenv("IH_DPDK_TAP");
+	char addr[40];
+	snprintf(addr, sizeof(addr), "%s.2/24", dpdk_net());
+	const char *add[] = {"ip", "addr", "add", addr, "dev", tap, NULL};
+	/* A long kernel-side queue, as in tests/dataplane/topo/dp_topo.sh. */
+	const char *up[] = {"ip", "link", "set", tap, "txqueuelen", "10000", "up", NULL};
+	if (run_helper(e, add) != 0 || run_helper(e, up) != 0)
+		return -1;
+	e->port = IH_DPDK_PORT;
+	return 0;
+}
+
+int ih_dataplane_start(struct ih_env *e, const char *const *extra)
+{
+	bool dpdk = stack_is_dpdk();
+	if (dpdk && getenv("IH_DPDK_TAP") == NULL) {
+		fprintf(stderr, "ih_dataplane_start: IH_STACK=dpdk needs IH_DPDK_TAP\n");
+		return -1;
+	}
+	char waitfile[512], listen[48], vdev[96];
+	/* posix: a restart reuses the port the first start was given (SO_REUSEADDR). */
+	snprintf(listen, sizeof(listen), "%s:%u", ih_addr(),
+		 dpdk ? IH_DPDK_PORT : (unsigned int)e->port);
+	const char *argv[64];
+	int n = 0;
+	ih_path(e, dpdk ? "dp.ready" : "port", waitfile, sizeof(waitfile));
+	argv[n++] = ih_dataplane_bin;
+	argv[n++] = "--stack";
+	argv[n++] = dpdk ? "dpdk" : "posix";
+	argv[n++] = "--listen";
+	argv[n++] = listen;
+	argv[n++] = "--shm";
+	argv[n++] = e->shm;
+	argv[n++] = dpdk ? "--ready-file" : "--port-file";
+	argv[n++] = waitfile;
+	for (int i = 0; extra != NULL && extra[i] != NULL && n < 44; i++) {
+		argv[n++] = extra[i];
+		if (dpdk && strcmp(extra[i], "--workers") == 0 && extra[i + 1] != NULL) {
+			argv[n++] = "1";
+			i++;
+		}
+	}
+	if (dpdk) {
+		snprintf(vdev, sizeof(vdev), "net_tap0,iface=%s", getenv("IH_DPDK_TAP"));
+		const char *eal[] = {"--", "--no-pci", "--vdev", vdev, "-l", "0-1", "--file-prefix",
+				     e->shm, "--no-huge", "-m", "256", "--log-level=lib.eal:error"};
+		for (size_t i = 0; i < sizeof(eal) / sizeof(eal[0]); i++)
+			argv[n++] = eal[i];
+	}
+	argv[n] = NULL;
+	unlink(waitfile);
+	e->dp_pid = ih_spawn(e, "dataplane", argv);
+	if (e->dp_pid < 0)
+		return -1;
+	return dpdk ? wait_dpdk_ready(e, waitfile) : wait_port_file(e, waitfile);
+}
+
 void ih_cleanup(struct ih_env *e)
 {
 	if (e->dp_pid > 0)
@@ -149,6 +236,12 @@ void ih_cleanup(struct ih_env *e)
 	char p[300];
 	snprintf(p, sizeof(p), "/%s", e->shm);
 	shm_unlink(p);
+	if (stack_is_dpdk() && e->shm[0] != '\0' && e->dir[0] != '\0') {
+		/* The EAL runtime directory of --file-prefix <shm>. */
+		snprintf(p, sizeof(p), "/var/run/dpdk/%s", e->shm);
+		const char *rm[] = {"rm", "-rf", p, NULL};
+		run_helper(e, rm);
+	}
 	if (getenv("IH_KEEP") != NULL || e->dir[0] == '\0')
 		return;
 	DIR *d = opendir(e->dir);
@@ -174,7 +267,8 @@ int ih_connect(uint16_t port)
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, ih_addr(), &a.sin_addr) != 1)
+		return -1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

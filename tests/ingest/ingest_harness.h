@@ -4,6 +4,16 @@
  * on port 0 and reported through --port-file) and temp directory; a raw master client
  * that speaks the wire protocol frame by frame for the bad-input cases.
  * Everything started is stopped by pid in ih_cleanup(), also after a failed assertion.
+ *
+ * The stack under test comes from the environment (tests/ingest/run_dpdk.sh sets it):
+ *   IH_STACK=posix (default)  decp-dataplane --stack posix on 127.0.0.1, port 0
+ *   IH_STACK=dpdk             decp-dataplane --stack dpdk on net_tap interface
+ *                             $IH_DPDK_TAP (the caller's network namespace), the stack at
+ *                             $IH_DPDK_NET.1:7000 and the kernel side at $IH_DPDK_NET.2/24;
+ *                             "--workers N" in extra becomes "--workers 1" (net_tap has no
+ *                             RSS on this kernel, docs/dataplane.md); EAL runs with
+ *                             --no-pci --no-huge -m 256 and --file-prefix = the shm name.
+ * Tests connect to ih_addr():e->port either way.
  */
 #ifndef DECP_INGEST_HARNESS_H
 #define DECP_INGEST_HARNESS_H
@@ -26,11 +36,15 @@ extern const char *ih_dataplane_bin;
 extern const char *ih_consumer_bin;
 extern const char *ih_master_bin;
 
+/* Address of the dataplane under test ("127.0.0.1", or $IH_DPDK_NET.1). */
+const char *ih_addr(void);
+
 /* Make dir and shm name unique for this test. Returns 0 or -1. */
 int ih_init(struct ih_env *e, const char *tag);
 
-/* Start decp-dataplane with extra args (NULL-terminated list); waits for the port file.
- * The first start binds port 0 (any free port); a later start (restart) binds e->port.
+/* Start decp-dataplane with extra args (NULL-terminated list); waits for the port file
+ * (posix) or the ready file and the tap's address (dpdk). posix: the first start binds
+ * port 0 (any free port), a later start (restart) binds e->port; dpdk: port 7000.
  * Returns 0 or -1. */
 int ih_dataplane_start(struct ih_env *e, const char *const *extra);
 
@@ -53,7 +67,7 @@ const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t 
 
 /* ---------------------------------------------------------------- raw client */
 
-int ih_connect(uint16_t port);   /* blocking TCP connect to 127.0.0.1; fd or -1 */
+int ih_connect(uint16_t port);   /* blocking TCP connect to ih_addr(); fd or -1 */
 int ih_send_all(int fd, const void *p, size_t n);
 int ih_send_hello(int fd, const char *token, uint64_t master_id);
 /* Build and send a signed signal; hmac_key NULL = all-zero MAC. */

@@ -125,7 +125,7 @@ static pid_t master_start(struct ih_env *e, const char *const *args)
 	char conn[64];
 	const char *argv[40];
 	int n = 0;
-	snprintf(conn, sizeof(conn), "127.0.0.1:%u", (unsigned int)e->port);
+	snprintf(conn, sizeof(conn), "%s:%u", ih_addr(), (unsigned int)e->port);
 	argv[n++] = ih_master_bin;
 	argv[n++] = "--connect";
 	argv[n++] = conn;

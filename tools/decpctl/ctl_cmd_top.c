@@ -41,7 +41,9 @@ static void usage(FILE *f)
 		"Live view of decp-dataplane's shared stats (read-only: never disturbs decp-control):\n"
 		"signals/s, ACKs/s, connections, ingress/ACK ring depths, ACK latency percentiles\n"
 		"(ingress enqueue -> ACK back at the worker, i.e. durable in Redis) and RX->enqueue\n"
-		"latency, rejects by reason; per worker and in total.\n"
+		"latency, ACK ring -> TX latency (DPDK), rejects by reason, and the transport's\n"
+		"own counters (DPDK: the userspace stack's drop_* counters); per worker and in\n"
+		"total.\n"
 		"\n"
 		"  --shm NAME      segment name as given to decp-dataplane --shm (default: $DECP_SHM,\n"
 		"                  else '%s')\n"
@@ -60,6 +62,9 @@ struct snap {
 	uint64_t ctr[DP_SHM_MAX_WORKERS][DP_CTR_COUNT];
 	uint64_t ack[DP_SHM_MAX_WORKERS][DP_HIST_BUCKETS];
 	uint64_t rx[DP_SHM_MAX_WORKERS][DP_HIST_BUCKETS];
+	uint64_t tx[DP_SHM_MAX_WORKERS][DP_HIST_BUCKETS]; /* ack_to_tx */
+	uint32_t nx;                                      /* transport counters (hdr) */
+	uint64_t x[DP_SHM_MAX_WORKERS][DP_XCTR_MAX];
 	uint32_t in_depth[DP_SHM_MAX_WORKERS], in_cap[DP_SHM_MAX_WORKERS];
 	uint32_t ack_depth[DP_SHM_MAX_WORKERS], ack_cap[DP_SHM_MAX_WORKERS];
 	uint64_t worker_hb[DP_SHM_MAX_WORKERS];
@@ -76,6 +81,7 @@ struct seg {
 };
 
 static volatile sig_atomic_t g_stop;
+static const char (*g_xnames)[DP_XCTR_NAME_LEN]; /* the mapped header's xctr_names */
 
 static void on_signal(int sig)
 {
@@ -126,6 +132,10 @@ static int seg_open(struct seg *g, const char *name)
 		rc = -EPROTO;
 	else
 		rc = dp_shm_resolve(&g->s);
+	if (rc == 0 && h->xctr_count > DP_XCTR_MAX)
+		rc = -EPROTO;
+	if (rc == 0)
+		g_xnames = (const char(*)[DP_XCTR_NAME_LEN])h->xctr_names;
 	if (rc != 0)
 		seg_close(g);
 	return rc;
@@ -147,6 +157,7 @@ static void take(const struct seg *g, struct snap *sn)
 {
 	const struct dp_shm_hdr *h = g->s.hdr;
 	sn->n = h->n_workers;
+	sn->nx = h->xctr_count <= DP_XCTR_MAX ? h->xctr_count : DP_XCTR_MAX;
 	sn->state = atomic_load_explicit(&h->dp_state, memory_order_acquire);
 	sn->ready = atomic_load_explicit(&h->dp_ready, memory_order_relaxed);
 	sn->dp_hb = atomic_load_explicit(&h->dp_heartbeat_ns, memory_order_relaxed);
@@ -159,7 +170,10 @@ static void take(const struct seg *g, struct snap *sn)
 		for (unsigned int b = 0; b < DP_HIST_BUCKETS; b++) {
 			sn->ack[w][b] = atomic_load_explicit(&st->enq_to_ack.bucket[b], memory_order_relaxed);
 			sn->rx[w][b] = atomic_load_explicit(&st->rx_to_enq.bucket[b], memory_order_relaxed);
+			sn->tx[w][b] = atomic_load_explicit(&st->ack_to_tx.bucket[b], memory_order_relaxed);
 		}
+		for (uint32_t x = 0; x < sn->nx; x++)
+			sn->x[w][x] = atomic_load_explicit(&st->xctr[x], memory_order_relaxed);
 		sn->in_depth[w] = rte_ring_count(g->s.ingress[w]);
 		sn->in_cap[w] = rte_ring_get_capacity(g->s.ingress[w]);
 		sn->ack_depth[w] = rte_ring_count(g->s.ack[w]);
@@ -272,6 +286,21 @@ static json_t *group_json(const struct snap *cur, const struct snap *prev, uint3
 		json_object_set_new(rej, dp_reason_name(r), json_integer((json_int_t)sum_ctr(cur, w0, w1, c)));
 		json_object_set_new(rejr, dp_reason_name(r), json_real(rate(cur, prev, w0, w1, c, dt)));
 	}
+	json_object_set_new(o, "ack_to_tx", pct_json(pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->tx,
+						     (uint64_t(*)[DP_HIST_BUCKETS])prev->tx, w0, w1)));
+	json_object_set_new(o, "rx_to_enqueue_total", pct_json(pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->rx,
+							       NULL, w0, w1)));
+	json_object_set_new(o, "ack_to_tx_total", pct_json(pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->tx,
+							   NULL, w0, w1)));
+	/* The transport's own counters (DPDK: the userspace stack's drop_* and events). */
+	json_t *stk = json_object();
+	for (uint32_t x = 0; x < cur->nx; x++) {
+		uint64_t v = 0;
+		for (uint32_t w = w0; w < w1; w++)
+			v += cur->x[w][x];
+		json_object_set_new(stk, g_xnames[x], json_integer((json_int_t)v));
+	}
+	json_object_set_new(o, "transport", stk);
 	json_object_set_new(o, "counters", ctr);
 	json_object_set_new(o, "rejects", rej);
 	json_object_set_new(o, "rejects_per_s", rejr);
@@ -413,6 +442,26 @@ static void print_text(const struct seg *g, const struct snap *cur, const struct
 		any = true;
 	}
 	printf("%s\n", any ? "" : " none");
+	char rl[40], tl[40];
+	fmt_us(rl, sizeof(rl), pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->rx,
+				      (uint64_t(*)[DP_HIST_BUCKETS])prev->rx, 0, cur->n));
+	fmt_us(tl, sizeof(tl), pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->tx,
+				      (uint64_t(*)[DP_HIST_BUCKETS])prev->tx, 0, cur->n));
+	printf("internal us p50/p99/p99.9: RX->enqueue %s  ACK->TX %s\n", rl, tl);
+	if (cur->nx > 0) {
+		printf("transport drops since start:");
+		any = false;
+		for (uint32_t x = 0; x < cur->nx; x++) {
+			uint64_t v = 0;
+			for (uint32_t w = 0; w < cur->n; w++)
+				v += cur->x[w][x];
+			if (v == 0 || strncmp(g_xnames[x], "drop_", 5) != 0)
+				continue;
+			printf(" %s %llu", g_xnames[x] + 5, (unsigned long long)v);
+			any = true;
+		}
+		printf("%s\n", any ? "" : " none");
+	}
 	printf("\n");
 	fflush(stdout);
 }

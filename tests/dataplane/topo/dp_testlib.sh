@@ -14,7 +14,9 @@ stop_pid() {
 	local pid=$1 i
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 50); do
+	# 20 s: a sanitizer build's exit (EAL cleanup, leak check) on a loaded 2-core machine
+	# can take several seconds; SIGKILL after that fails the "exit 0" checks.
+	for i in $(seq 200); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -1,0 +1,258 @@
+/* dp_opts: decp-dataplane's command line. Contract in dp_opts.h. */
+#include "dp_opts.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_addr.h"
+#include "dp_conf.h"
+#include "dp_session.h"
+#include "dp_shm.h"
+
+void dp_opts_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s --stack posix --listen ADDR:PORT --shm NAME [options]\n"
+		"       %s --stack dpdk --listen IPV4:PORT --shm NAME [options] -- EAL-ARGS\n"
+		"\n"
+		"Ingest server: validates master sessions (token, HMAC, sequence), stamps\n"
+		"Server_Arrival_Time and hands signals to the control side through shared memory.\n"
+		"\n"
+		"  --stack posix|dpdk       transport: kernel sockets + epoll, or DPDK poll mode\n"
+		"                           with decp's userspace TCP stack (docs/dataplane.md)\n"
+		"  --listen ADDR:PORT       posix: numeric address, e.g. 127.0.0.1:7000, [::1]:7000;\n"
+		"                           port 0 picks a free port (see --port-file).\n"
+		"                           dpdk: the stack's own IPv4 address (it answers ARP and\n"
+		"                           ICMP echo for it) and TCP port 1..65535\n"
+		"  --shm NAME               shared-memory segment name (/dev/shm/NAME)\n"
+		"  --workers N              worker threads / lcores (1..%u, default 1); dpdk: one\n"
+		"                           port queue each, more than 1 needs a port with RSS\n"
+		"  --ring-size N            ingress ring entries per worker (default 16384)\n"
+		"  --ack-ring-size N        ACK ring entries per worker (default 16384)\n"
+		"  --max-conns N            connections per worker (default 1024)\n"
+		"  --max-masters N          master runtime slots (default 65536)\n"
+		"  --max-frame BYTES        largest frame payload (16..4096, default 4096)\n"
+		"  --idle-timeout-ms MS     close a session without a complete frame for MS\n"
+		"                           (default 30000)\n"
+		"  --login-fail-burst N     failed logins allowed per source address (default 20)\n"
+		"  --login-fail-refill-ms MS  one more allowed per MS (default 1000)\n"
+		"  --stats-ms MS            print counters to stderr every MS (default 0 = never)\n"
+		"  --config FILE            settings file, 'key = value' lines: these options with\n"
+		"                           '_' for '-' and EAL keys (docs/dataplane.md); the\n"
+		"                           command line overrides it\n"
+		"  --help                   this text\n"
+		"posix only:\n"
+		"  --port-file PATH         write the bound port there once listening\n"
+		"dpdk only:\n"
+		"  --prefix-len N           on-link prefix length (default 24)\n"
+		"  --gateway IPV4           next hop for off-link peers (default none)\n"
+		"  --mbufs N                packet buffers in the pool (default 16383)\n"
+		"  --ready-file PATH        written (\"ready\") once the port is up\n"
+		"\n"
+		"dpdk: EAL-ARGS must contain --no-pci (with --vdev devices) or a PCI allow-list\n"
+		"(-a); otherwise the program refuses to start. Example:\n"
+		"  %s --stack dpdk --listen 10.77.0.1:7000 --shm dp1 -- --no-pci \\\n"
+		"      --vdev net_tap0,iface=dtap0 -l 0-1 --file-prefix dp1 --no-huge -m 256\n"
+		"\n"
+		"Logins are refused (Nack UNAVAILABLE) until the control side sends READY on the\n"
+		"control ring. SIGTERM/SIGINT: stop, close sessions, print counters (dpdk),\n"
+		"remove the segment.\n",
+		prog, prog, DP_SHM_MAX_WORKERS, prog);
+}
+
+static int parse_u32(const char *prog, const char *name, const char *s, uint32_t lo,
+		     uint32_t hi, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "%s: %s: '%s' is not a number in %u..%u\n", prog, name, s, lo, hi);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_ipv4(const char *prog, const char *name, const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		fprintf(stderr, "%s: %s: '%s' is not an IPv4 address\n", prog, name, s);
+		return -1;
+	}
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/* Options that belong to one stack only: (getopt value, name, stack). */
+static const struct {
+	int val;
+	const char *name;
+	enum dp_stack_kind stack;
+} only[] = {
+	{'p', "--port-file", DP_STACK_POSIX},
+	{'P', "--prefix-len", DP_STACK_DPDK},
+	{'g', "--gateway", DP_STACK_DPDK},
+	{'n', "--mbufs", DP_STACK_DPDK},
+	{'y', "--ready-file", DP_STACK_DPDK},
+};
+
+static int parse_stack(const char *prog, const char *s, enum dp_stack_kind *k)
+{
+	if (strcmp(s, "posix") == 0)
+		*k = DP_STACK_POSIX;
+	else if (strcmp(s, "dpdk") == 0)
+		*k = DP_STACK_DPDK;
+	else {
+		fprintf(stderr, "%s: --stack '%s': posix or dpdk\n", prog, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen)
+{
+	switch (c) {
+	case 's': return parse_stack(prog, optarg, &o->stack);
+	case 'l': *listen = optarg; return 0;
+	case 'm': o->shm_name = optarg; return 0;
+	case 'w': return parse_u32(prog, "--workers", optarg, 1, DP_SHM_MAX_WORKERS, &o->workers);
+	case 'r': return parse_u32(prog, "--ring-size", optarg, 8, 1u << 24, &o->ring_entries);
+	case 'a': return parse_u32(prog, "--ack-ring-size", optarg, 8, 1u << 24, &o->ack_entries);
+	case 'c': return parse_u32(prog, "--max-conns", optarg, 1, 100000, &o->max_conns);
+	case 'M': return parse_u32(prog, "--max-masters", optarg, 1, 1u << 24, &o->max_masters);
+	case 'f': return parse_u32(prog, "--max-frame", optarg, 16, DP_FRAME_MAX_LIMIT, &o->max_frame);
+	case 'i': return parse_u32(prog, "--idle-timeout-ms", optarg, 1, 86400000, &o->idle_ms);
+	case 'b': return parse_u32(prog, "--login-fail-burst", optarg, 1, 10000, &o->login_burst);
+	case 'R':
+		return parse_u32(prog, "--login-fail-refill-ms", optarg, 0, 86400000,
+				 &o->login_refill_ms);
+	case 'S': return parse_u32(prog, "--stats-ms", optarg, 0, 86400000, &o->stats_ms);
+	case 'p': o->port_file = optarg; return 0;
+	case 'P': return parse_u32(prog, "--prefix-len", optarg, 1, 31, &o->prefix_len);
+	case 'g': return parse_ipv4(prog, "--gateway", optarg, &o->gateway);
+	case 'n': return parse_u32(prog, "--mbufs", optarg, 1023, 1u << 22, &o->mbufs);
+	case 'y': o->ready_file = optarg; return 0;
+	default: return -1;
+	}
+}
+
+/* --listen, once the stack is known: posix any numeric address and port 0..65535, dpdk
+ * IPv4 and port 1..65535. */
+static int parse_listen(const char *prog, const char *s, struct dp_opts *o)
+{
+	const char *why;
+	bool dpdk = o->stack == DP_STACK_DPDK;
+	if (dp_hostport_parse(s, o->listen_addr, sizeof(o->listen_addr), &o->listen_port,
+			      dpdk ? 1 : 0, &why) != 0) {
+		fprintf(stderr, "%s: --listen '%s': %s\n", prog, s, why);
+		return -1;
+	}
+	return dpdk ? parse_ipv4(prog, "--listen", o->listen_addr, &o->listen_ipv4) : 0;
+}
+
+int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *prog,
+		  struct dp_opts *o)
+{
+	static const struct option lo[] = {
+		{"stack", required_argument, NULL, 's'},
+		{"listen", required_argument, NULL, 'l'},
+		{"shm", required_argument, NULL, 'm'},
+		{"workers", required_argument, NULL, 'w'},
+		{"ring-size", required_argument, NULL, 'r'},
+		{"ack-ring-size", required_argument, NULL, 'a'},
+		{"max-conns", required_argument, NULL, 'c'},
+		{"max-masters", required_argument, NULL, 'M'},
+		{"max-frame", required_argument, NULL, 'f'},
+		{"idle-timeout-ms", required_argument, NULL, 'i'},
+		{"login-fail-burst", required_argument, NULL, 'b'},
+		{"login-fail-refill-ms", required_argument, NULL, 'R'},
+		{"stats-ms", required_argument, NULL, 'S'},
+		{"port-file", required_argument, NULL, 'p'},
+		{"prefix-len", required_argument, NULL, 'P'},
+		{"gateway", required_argument, NULL, 'g'},
+		{"mbufs", required_argument, NULL, 'n'},
+		{"ready-file", required_argument, NULL, 'y'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *listen = NULL;
+	bool seen[sizeof(only) / sizeof(only[0])] = {false};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->stack = preset;
+	o->workers = 1;
+	o->ring_entries = 16384;
+	o->ack_entries = 16384;
+	o->max_conns = 1024;
+	o->max_masters = 65536;
+	o->max_frame = DP_FRAME_MAX_LIMIT;
+	o->idle_ms = 30000;
+	o->login_burst = 20;
+	o->login_refill_ms = 1000;
+	o->prefix_len = 24;
+	o->mbufs = 16383;
+	optind = 1;
+	/* '+': stop at the first non-option, so EAL arguments after "--" stay untouched. */
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (c == 'h') {
+			dp_opts_usage(stdout, prog);
+			return 1;
+		}
+		if (c == '?' || c == ':' || parse_one(c, prog, o, &listen) != 0) {
+			if (c == '?' || c == ':')
+				fprintf(stderr, "%s: see --help\n", prog);
+			return -1;
+		}
+		for (size_t k = 0; k < sizeof(only) / sizeof(only[0]); k++)
+			seen[k] |= only[k].val == c;
+	}
+	if (o->stack == DP_STACK_NONE) {
+		fprintf(stderr, "%s: --stack posix or --stack dpdk is required\n", prog);
+		return -1;
+	}
+	for (size_t k = 0; k < sizeof(only) / sizeof(only[0]); k++)
+		if (seen[k] && only[k].stack != o->stack) {
+			fprintf(stderr, "%s: %s is for --stack %s only\n", prog, only[k].name,
+				only[k].stack == DP_STACK_DPDK ? "dpdk" : "posix");
+			return -1;
+		}
+	if (listen == NULL || o->shm_name == NULL) {
+		fprintf(stderr, "%s: --listen and --shm are required (see --help)\n", prog);
+		return -1;
+	}
+	if (parse_listen(prog, listen, o) != 0)
+		return -1;
+	if (o->stack == DP_STACK_POSIX) {
+		if (optind < argc) {
+			fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog,
+				argv[optind]);
+			return -1;
+		}
+		return 0;
+	}
+	if (optind >= argc || strcmp(argv[optind - 1], "--") != 0) {
+		fprintf(stderr, "%s: EAL arguments are required after '--' (see --help)\n", prog);
+		return -1;
+	}
+	o->eal_first = optind;
+	o->eal_argc = argc - optind;
+	return 0;
+}
+
+int dp_opts_load(int *argc, char ***argv, enum dp_stack_kind preset, const char *prog,
+		 struct dp_opts *o)
+{
+	char err[256];
+	if (dp_conf_expand(*argc, *argv, argc, argv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return -1;
+	}
+	return dp_opts_parse(*argc, *argv, preset, prog, o);
+}

@@ -1,0 +1,68 @@
+/*
+ * dp_opts: decp-dataplane's command line, parsed in one place for both transports
+ * (conventions.md: configuration is read once, in one place). dp_main.c parses, then
+ * runs the posix transport itself or hands the result to dp_dpdk_run() (dpdk/
+ * dp_dpdk_app.h); decp-dataplane-dpdk parses the same options with --stack preset to dpdk.
+ *
+ *   decp-dataplane --stack posix --listen ADDR:PORT --shm NAME [common] [posix options]
+ *   decp-dataplane --stack dpdk --listen IPV4:PORT --shm NAME [common] [dpdk options]
+ *                  -- EAL-ARGS
+ * Options of the other stack are refused, not ignored. Main thread, at start only.
+ */
+#ifndef DECP_DP_OPTS_H
+#define DECP_DP_OPTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum dp_stack_kind {
+	DP_STACK_NONE = 0,
+	DP_STACK_POSIX = 1, /* kernel sockets + epoll (dp_posix) */
+	DP_STACK_DPDK = 2,  /* DPDK poll mode + userspace TCP/IP stack (dpdk/) */
+};
+
+struct dp_opts {
+	enum dp_stack_kind stack;
+	char listen_addr[64];       /* numeric; IPv4 for dpdk */
+	uint16_t listen_port;       /* posix: 0 = any free port; dpdk: 1..65535 */
+	uint32_t listen_ipv4;       /* dpdk: listen_addr, host order */
+	const char *shm_name;
+	uint32_t workers;
+	uint32_t ring_entries;
+	uint32_t ack_entries;
+	uint32_t max_conns;
+	uint32_t max_masters;
+	uint32_t max_frame;
+	uint32_t idle_ms;
+	uint32_t login_burst;
+	uint32_t login_refill_ms;
+	uint32_t stats_ms;
+	/* posix only */
+	const char *port_file;
+	/* dpdk only */
+	uint32_t prefix_len;
+	uint32_t gateway;           /* host order, 0 = none */
+	uint32_t mbufs;
+	const char *ready_file;
+	int eal_argc;               /* EAL arguments: argv[eal_first .. argc) */
+	int eal_first;
+};
+
+/* Parse argv (argv[0] = program name) into o. preset: the stack when argv may omit
+ * --stack (decp-dataplane-dpdk), DP_STACK_NONE to require it. prog names the program in
+ * messages and --help. Returns 0, 1 when --help was printed to stdout, or -1 after a
+ * usage error printed to stderr (exit status 2). */
+int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *prog,
+		  struct dp_opts *o);
+
+/* A program's start: dp_conf_expand (a --config FILE becomes options before the command
+ * line's, dp_conf.h), then dp_opts_parse over the result. *argc and *argv are replaced by the
+ * expanded vector the options point into; free it with dp_conf_free(*argv, original argv)
+ * after the run. Returns what dp_opts_parse returns (a bad file is a usage error, -1). */
+int dp_opts_load(int *argc, char ***argv, enum dp_stack_kind preset, const char *prog,
+		 struct dp_opts *o);
+
+/* The --help text. */
+void dp_opts_usage(FILE *f, const char *prog);
+
+#endif

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# dataplane_bench.sh: dataplane CPU per validated signal and ACK latency, --stack dpdk versus
+# --stack posix, same load, one run (docs/perf.md "dataplane"; issue 6 benchmark).
+#
+#   posix: decp-master (kernel TCP, loopback) -> decp-dataplane --stack posix
+#   dpdk:  bench_dpgen (DPDK, hand-made TCP) -net_memif-> decp-dataplane --stack dpdk
+#   both:  -> shared-memory rings -> decp-testconsumer (pinned to CPU 0) -> ACKs back
+#
+# Same masters, signals per master, window and rate on both sides; real HMAC-SHA256 on every
+# signal, all-zero Ed25519 signatures (ingest checks only the HMAC).
+# CPU per signal:
+#   posix: utime+stime of the whole decp-dataplane process over the run / signals (it
+#          sleeps in epoll when idle, so its CPU time is its work; the kernel's loopback
+#          receive processing mostly runs in the sender's context and is NOT included)
+#   dpdk:  two figures. "busy": busy_ns / signals, the wall time of the worker's poll
+#          iterations that had frames or ACK records (TSC, dp_dpdk_loop.c), read from the
+#          shared stats block (decpctl top --json); an upper bound, because a worker that
+#          loses its core inside a busy iteration counts the wait. "cpu": the worker
+#          thread's on-CPU time over the run (/proc/PID/task/TID/schedstat, so preemption
+#          is excluded) minus its idle polls (idle_iters x the cost of one idle poll,
+#          measured in a quiet second before the load) / signals. Both include the memif
+#          PMD's copies.
+# ACK latency: at the client (decp-master / bench_dpgen), signal handed to the transport ->
+# Ack frame received.
+#
+# usage: perf/dataplane_bench.sh BUILD_DIR [MASTERS] [SIGNALS_PER_MASTER] [RATE] [WINDOW]
+#   RATE 0 = as fast as possible. Needs root (DPDK), 2 free-ish cores. Run on a release
+#   build: meson setup build/rel --buildtype=release -Db_lundef=false
+set -u
+B=${1:?usage: dataplane_bench.sh BUILD_DIR [MASTERS] [SIGNALS] [RATE] [WINDOW]}
+M=${2:-10} N=${3:-100000} RATE=${4:-0} W=${5:-256}
+B=$(cd "$B" && pwd)
+DP=$B/dataplane/decp-dataplane CONS=$B/controlplane/decp-testconsumer
+MASTER=$B/tools/decp-master GEN=$B/perf/bench_dpgen CTL=$B/tools/decpctl/decpctl
+DIR=$(mktemp -d /tmp/decp-dpbench.XXXXXX)
+SHM=decp-dpbench-$$
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -f "/dev/shm/$SHM-p" "/dev/shm/$SHM-d"
+	rm -rf "/var/run/dpdk/$SHM-d" "/var/run/dpdk/$SHM-g" "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wait_file() { local _; for _ in $(seq 200); do [ -f "$1" ] && return 0; sleep 0.1; done; return 1; }
+json_get() { # FILE PATH...: a number from decpctl top --json
+	/usr/bin/python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: o=o[k]
+print(o)' "$@"
+}
+consumer() { # SHM TAG
+	taskset -c 0 "$CONS" --shm "$1" --masters "$M" --out "$DIR/durable-$2.log" \
+		--ready-file "$DIR/cons-$2.ready" >"$DIR/cons-$2.out" 2>"$DIR/cons-$2.err" &
+	PIDS+=("$!")
+	wait_file "$DIR/cons-$2.ready"
+}
+HZ=$(getconf CLK_TCK)
+RATE_ARGS=()
+[ "$RATE" != 0 ] && RATE_ARGS=(--rate "$RATE")
+echo "load: $M masters x $N signals, window $W, rate ${RATE} (0 = max); $(nproc) CPUs," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- posix
+"$DP" --stack posix --listen 127.0.0.1:0 --shm "$SHM-p" --port-file "$DIR/port" \
+	>"$DIR/dp-p.out" 2>"$DIR/dp-p.err" &
+DPP=$!; PIDS+=("$DPP")
+wait_file "$DIR/port" || { echo "posix dataplane did not start"; exit 1; }
+consumer "$SHM-p" p || { echo "consumer (posix) not ready"; exit 1; }
+c0=$(cpu_ticks "$DPP")
+"$MASTER" --connect "127.0.0.1:$(cat "$DIR/port")" --masters "$M" --signals "$N" --window "$W" \
+	--fake-ed25519 --time-limit-s 300 "${RATE_ARGS[@]}" >"$DIR/master.out" 2>"$DIR/master.err"
+mrc=$?
+c1=$(cpu_ticks "$DPP")
+posix_ns=$(echo "($c1 - $c0) * 1000000000 / $HZ / ($M * $N)" | bc)
+echo "posix: $(cat "$DIR/master.out") (exit $mrc)"
+echo "posix: dataplane CPU $(( (c1 - c0) * 1000 / HZ )) ms = $posix_ns ns/signal (process)"
+
+# ---- dpdk
+"$DP" --stack dpdk --listen 10.88.0.1:7000 --shm "$SHM-d" --ready-file "$DIR/dp-d.ready" \
+	-- --no-pci --vdev "net_memif0,role=server,socket=$DIR/memif.sock" -l 0-1 \
+	--file-prefix "$SHM-d" --no-huge -m 256 --log-level=lib.eal:error \
+	>"$DIR/dp-d.out" 2>"$DIR/dp-d.err" &
+DPD=$!; PIDS+=("$DPD")
+wait_file "$DIR/dp-d.ready" || { echo "dpdk dataplane did not start"; cat "$DIR/dp-d.err"; exit 1; }
+consumer "$SHM-d" d || { echo "consumer (dpdk) not ready"; exit 1; }
+WT=
+for t in /proc/"$DPD"/task/*; do
+	case "$(cat "$t/comm")" in *worker*) WT=${t##*/}; break ;; esac
+done
+run_ns() { awk '{print $1}' "/proc/$DPD/task/$WT/schedstat"; }
+"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/idle0.json"; r0=$(run_ns)
+sleep 1
+"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/idle1.json"; r1=$(run_ns)
+idle_cost=$(echo "scale=3; ($r1 - $r0) / ($(json_get "$DIR/idle1.json" total transport idle_iters) - $(json_get "$DIR/idle0.json" total transport idle_iters))" | bc)
+"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/top0.json"; r2=$(run_ns)
+"$GEN" --src 10.88.0.2 --dst 10.88.0.1:7000 --masters "$M" --signals "$N" --window "$W" \
+	--time-limit-s 300 "${RATE_ARGS[@]}" -- --no-pci \
+	--vdev "net_memif0,role=client,socket=$DIR/memif.sock" -l 0 --file-prefix "$SHM-g" \
+	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/gen.out" 2>"$DIR/gen.err"
+grc=$?
+"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/top1.json"; r3=$(run_ns)
+b0=$(json_get "$DIR/top0.json" total transport busy_ns)
+b1=$(json_get "$DIR/top1.json" total transport busy_ns)
+i0=$(json_get "$DIR/top0.json" total transport busy_iters)
+i1=$(json_get "$DIR/top1.json" total transport busy_iters)
+s1=$(json_get "$DIR/top1.json" total counters signals_enqueued)
+d0=$(json_get "$DIR/top0.json" total transport idle_iters)
+d1=$(json_get "$DIR/top1.json" total transport idle_iters)
+busy_ns=$(( (b1 - b0) / (M * N) ))
+dpdk_ns=$(echo "(($r3 - $r2) - ($d1 - $d0) * $idle_cost) / ($M * $N)" | bc)
+echo "dpdk:  $(cat "$DIR/gen.out") (exit $grc)"
+echo "dpdk:  worker busy $(( (b1 - b0) / 1000000 )) ms in $((i1 - i0)) iterations =" \
+	"$busy_ns ns/signal (busy); on-CPU $(( (r3 - r2) / 1000000 )) ms, $((d1 - d0)) idle polls" \
+	"x $idle_cost ns = $dpdk_ns ns/signal (cpu); signals_enqueued=$s1"
+hist() { # NAME: p50/p99/p99.9 in us over the whole run
+	local k out=""
+	for k in p50_us p99_us p999_us; do
+		out="$out/$(json_get "$DIR/top1.json" total "$1" "$k")"
+	done
+	echo "${out#/}"
+}
+echo "dpdk:  internal us p50/p99/p99.9 (whole run): RX->enqueue $(hist rx_to_enqueue_total)," \
+	"ACK ring->TX $(hist ack_to_tx_total), enqueue->ACK ring $(hist ack_latency_total)"
+[ "$dpdk_ns" -gt 0 ] && echo "ratio posix/dpdk CPU per signal: $(echo "scale=1; $posix_ns / $dpdk_ns" | bc) (cpu)," \
+	"$(echo "scale=1; $posix_ns / $busy_ns" | bc) (busy)"
+[ "$mrc" = 0 ] && [ "$grc" = 0 ]

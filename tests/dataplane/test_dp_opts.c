@@ -1,0 +1,192 @@
+/*
+ * dp_opts: decp-dataplane's one command-line parser for both stacks. Defaults, every
+ * option of each stack, refusal of the other stack's options, --listen rules per stack,
+ * the EAL argument range after "--", usage errors, and a --config file (dp_opts_load).
+ * Messages go to stderr; stdout is touched only by --help.
+ */
+#include <CUnit/Basic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dp_conf.h"
+#include "dp_opts.h"
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
+
+static int parse(int argc, char **argv, enum dp_stack_kind preset, struct dp_opts *o)
+{
+	return dp_opts_parse(argc, argv, preset, "test", o);
+}
+
+static void test_posix_defaults_and_options(void)
+{
+	struct dp_opts o;
+	char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(a), a, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_EQUAL(o.stack, DP_STACK_POSIX);
+	CU_ASSERT_STRING_EQUAL(o.listen_addr, "127.0.0.1");
+	CU_ASSERT_EQUAL(o.listen_port, 0);
+	CU_ASSERT_EQUAL(o.workers, 1);
+	CU_ASSERT_EQUAL(o.ring_entries, 16384);
+	CU_ASSERT_EQUAL(o.max_frame, 4096);
+	CU_ASSERT_EQUAL(o.idle_ms, 30000);
+	CU_ASSERT_EQUAL(o.eal_argc, 0);
+
+	char *b[] = {"x", "--stack=posix", "--listen", "[::1]:7000", "--shm", "s", "--workers", "3",
+		     "--max-conns", "10", "--idle-timeout-ms", "5", "--port-file", "/tmp/p",
+		     "--stats-ms", "100", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(b), b, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_STRING_EQUAL(o.listen_addr, "::1");
+	CU_ASSERT_EQUAL(o.listen_port, 7000);
+	CU_ASSERT_EQUAL(o.workers, 3);
+	CU_ASSERT_EQUAL(o.max_conns, 10);
+	CU_ASSERT_EQUAL(o.idle_ms, 5);
+	CU_ASSERT_STRING_EQUAL(o.port_file, "/tmp/p");
+	CU_ASSERT_EQUAL(o.stats_ms, 100);
+}
+
+static void test_dpdk_options_and_eal_range(void)
+{
+	struct dp_opts o;
+	char *a[] = {"x", "--stack", "dpdk", "--listen", "10.1.2.3:7000", "--shm", "s",
+		     "--prefix-len", "16", "--gateway", "10.1.0.1", "--mbufs", "4095",
+		     "--ready-file", "/tmp/r", "--", "--no-pci", "-l", "0-1", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(a), a, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_EQUAL(o.stack, DP_STACK_DPDK);
+	CU_ASSERT_EQUAL(o.listen_ipv4, 0x0a010203u);
+	CU_ASSERT_EQUAL(o.listen_port, 7000);
+	CU_ASSERT_EQUAL(o.prefix_len, 16);
+	CU_ASSERT_EQUAL(o.gateway, 0x0a010001u);
+	CU_ASSERT_EQUAL(o.mbufs, 4095);
+	CU_ASSERT_STRING_EQUAL(o.ready_file, "/tmp/r");
+	CU_ASSERT_EQUAL(o.eal_argc, 3);
+	CU_ASSERT_STRING_EQUAL(a[o.eal_first], "--no-pci");
+
+	/* decp-dataplane-dpdk: --stack may be omitted. */
+	char *b[] = {"x", "--listen", "10.1.2.3:7000", "--shm", "s", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(b), b, DP_STACK_DPDK, &o), 0);
+	CU_ASSERT_EQUAL(o.stack, DP_STACK_DPDK);
+	CU_ASSERT_EQUAL(o.prefix_len, 24);
+	CU_ASSERT_EQUAL(o.mbufs, 16383);
+	CU_ASSERT_EQUAL(o.eal_argc, 1);
+}
+
+static void test_other_stack_options_refused(void)
+{
+	struct dp_opts o;
+	char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		     "--gateway", "1.2.3.4", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(a), a, DP_STACK_NONE, &o), -1);
+	char *b[] = {"x", "--stack", "dpdk", "--listen", "10.0.0.1:7", "--shm", "s",
+		     "--port-file", "/tmp/p", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(b), b, DP_STACK_NONE, &o), -1);
+}
+
+static void test_listen_rules_per_stack(void)
+{
+	struct dp_opts o;
+	/* dpdk: IPv4 only, port 1..65535 */
+	char *a[] = {"x", "--stack", "dpdk", "--listen", "::1:7000", "--shm", "s", "--",
+		     "--no-pci", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(a), a, DP_STACK_NONE, &o), -1);
+	char *b[] = {"x", "--stack", "dpdk", "--listen", "10.0.0.1:0", "--shm", "s", "--",
+		     "--no-pci", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(b), b, DP_STACK_NONE, &o), -1);
+	char *c[] = {"x", "--stack", "posix", "--listen", "localhost:7000", "--shm", "s", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(c), c, DP_STACK_NONE, &o), -1);
+}
+
+static void test_usage_errors(void)
+{
+	struct dp_opts o;
+	char *no_stack[] = {"x", "--listen", "127.0.0.1:0", "--shm", "s", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(no_stack), no_stack, DP_STACK_NONE, &o), -1);
+	char *bad_stack[] = {"x", "--stack", "kernel", "--listen", "127.0.0.1:0", "--shm", "s",
+			     NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(bad_stack), bad_stack, DP_STACK_NONE, &o), -1);
+	char *no_shm[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(no_shm), no_shm, DP_STACK_NONE, &o), -1);
+	char *range[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			 "--workers", "17", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(range), range, DP_STACK_NONE, &o), -1);
+	char *junk[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			"--max-frame", "12x", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(junk), junk, DP_STACK_NONE, &o), -1);
+	char *extra[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			 "stray", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(extra), extra, DP_STACK_NONE, &o), -1);
+	/* dpdk without "--" EAL arguments, or with a stray word before "--" */
+	char *no_eal[] = {"x", "--stack", "dpdk", "--listen", "10.0.0.1:7", "--shm", "s", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(no_eal), no_eal, DP_STACK_NONE, &o), -1);
+	char *stray[] = {"x", "--stack", "dpdk", "--listen", "10.0.0.1:7", "--shm", "s", "w",
+			 "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(stray), stray, DP_STACK_NONE, &o), -1);
+	char *unknown[] = {"x", "--stack", "posix", "--bogus", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(unknown), unknown, DP_STACK_NONE, &o), -1);
+}
+
+/* dp_opts_load: a --config file's settings, the command line winning, EAL keys after "--". */
+static void test_load_config_file(void)
+{
+	char path[] = "/tmp/decp-dp-opts-XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	const char text[] = "stack = dpdk\nlisten = 10.1.2.3:7000\nshm = fromfile\n"
+			    "workers = 1\nno_pci = yes\nvdev = net_tap0,iface=t0\nlcores = 0-1\n";
+	CU_ASSERT_FATAL(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	char *a[] = {"x", "--config", path, "--shm", "fromcli", NULL};
+	int ac = ARGC(a);
+	char **av = a;
+	struct dp_opts o;
+	CU_ASSERT_EQUAL(dp_opts_load(&ac, &av, DP_STACK_NONE, "test", &o), 0);
+	CU_ASSERT_EQUAL(o.stack, DP_STACK_DPDK);
+	CU_ASSERT_EQUAL(o.listen_ipv4, 0x0a010203u);
+	CU_ASSERT_STRING_EQUAL(o.shm_name, "fromcli"); /* the command line wins */
+	CU_ASSERT(o.eal_argc >= 4);
+	bool no_pci = false;
+	for (int i = o.eal_first; i < o.eal_first + o.eal_argc; i++)
+		no_pci |= strcmp(av[i], "--no-pci") == 0;
+	CU_ASSERT(no_pci);
+	dp_conf_free(av, a);
+
+	char *b[] = {"x", "--config", "/nonexistent/decp.conf", NULL};
+	ac = ARGC(b);
+	av = b;
+	CU_ASSERT_EQUAL(dp_opts_load(&ac, &av, DP_STACK_NONE, "test", &o), -1);
+	unlink(path);
+}
+
+static void test_help(void)
+{
+	struct dp_opts o;
+	char *a[] = {"x", "--help", NULL};
+	FILE *saved = stdout;
+	stdout = fopen("/dev/null", "w");
+	int rc = parse(ARGC(a), a, DP_STACK_NONE, &o);
+	fclose(stdout);
+	stdout = saved;
+	CU_ASSERT_EQUAL(rc, 1);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("dp_opts", NULL, NULL);
+	CU_add_test(s, "posix defaults and options", test_posix_defaults_and_options);
+	CU_add_test(s, "dpdk options and EAL range", test_dpdk_options_and_eal_range);
+	CU_add_test(s, "other stack's options refused", test_other_stack_options_refused);
+	CU_add_test(s, "--listen rules per stack", test_listen_rules_per_stack);
+	CU_add_test(s, "usage errors", test_usage_errors);
+	CU_add_test(s, "--config file via dp_opts_load", test_load_config_file);
+	CU_add_test(s, "--help", test_help);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed == 0 ? 0 : 1;
+}
