@@ -17,6 +17,9 @@
  *                 back to its last ~1000 entries, and the archive still holds 1..M
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
  *                 for docs/perf.md: prints decp-master's ACK latency percentiles
+ *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
+ *                 edge while the masters send; then a second decp-control with only the
+ *                 archiver drains the backlog from Redis: rows/s and CPU per row
  * Since decp-master exits 0 only when every signal 1..M of every master was ACKed, "every
  * ACKed signal is durable" is checked as: each master's stream holds exactly 1..M.
  *
@@ -161,11 +164,14 @@ static int start_dp(struct env *e)
 	return -1;
 }
 
+static const char *ctl_roles; /* --roles for decp-control; NULL = the default (all) */
+
 static int start_ctl(struct env *e)
 {
 	char log[300];
 	snprintf(log, sizeof(log), "%s/control.log", e->dir);
-	char *argv[] = {(char *)e->ctl_bin, "--config", e->cfg, NULL};
+	char *argv[] = {(char *)e->ctl_bin, "--config", e->cfg, ctl_roles ? "--roles" : NULL,
+			(char *)ctl_roles, NULL};
 	e->ctl = spawn(log, argv);
 	e->ctl_starts++;
 	return e->ctl > 0 ? 0 : -1;
@@ -669,6 +675,39 @@ static void run_with_faults(struct env *e, const char *scenario)
 	}
 }
 
+/* Archive throughput: the backlog of e2e's signals, left in Redis by an edge-only
+ * decp-control, drained by an archiver-only one. */
+static void run_bench_archive(struct env *e)
+{
+	pid_t m = start_master(e, e->masters, 1, e->signals, "0");
+	int rc = master_result(m, 900000);
+	CHECK(rc == 0, "decp-master exit status %d (0 = every signal ACKed)", rc);
+	verify_redis(e);
+	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
+	CHECK(PQstatus(c) == CONNECTION_OK, "connect pg");
+	CHECK(pg_scalar(c, "SELECT count(*) FROM signal_archive") == 0, "nothing archived yet");
+	stop_pid(&e->ctl, SIGTERM);
+	struct cpu_snap c0, c1;
+	ctl_roles = "archiver";
+	start_ctl(e);
+	cpu_snap(e, &c0);
+	uint64_t t0 = now_ms();
+	long long want = (long long)e->masters * (long long)e->signals, have = 0;
+	while (have < want && now_ms() < t0 + 600000) {
+		sleep_ms(20);
+		have = pg_scalar(c, "SELECT count(*) FROM signal_archive");
+	}
+	uint64_t dt = now_ms() - t0;
+	cpu_snap(e, &c1);
+	PQfinish(c);
+	double n = (double)want / 1e6;
+	fprintf(stderr, "bench_archive: %lld rows archived in %llu ms: %.0f rows/s; CPU per row: "
+		"decp-control (archiver) %.2f us, redis-server %.2f us, postgresql %.2f us\n",
+		have, (unsigned long long)dt, dt ? (double)have * 1000.0 / (double)dt : 0.0,
+		(c1.ctl - c0.ctl) / n, (c1.redis - c0.redis) / n, (c1.pg - c0.pg) / n);
+	verify_archive(e);
+}
+
 static void run_revoke(struct env *e)
 {
 	/* Master 1 sends 200/s; master 2 is the control group and must finish. */
@@ -714,11 +753,15 @@ int main(int argc, char **argv)
 		bench_rate = argc > 7 ? argv[7] : "0";
 	if (strcmp(argv[1], "trim") == 0)
 		keep_signals = 1000;
+	if (strcmp(argv[1], "bench_archive") == 0)
+		ctl_roles = "edge";
 	int rc = env_start(&e);
 	CHECK(rc == 0, "environment started");
 	if (rc == 0) {
 		if (strcmp(argv[1], "revoke") == 0)
 			run_revoke(&e);
+		else if (strcmp(argv[1], "bench_archive") == 0)
+			run_bench_archive(&e);
 		else
 			run_with_faults(&e, argv[1]);
 	}
