@@ -30,7 +30,8 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           ICMP echo for it) and TCP port 1..65535\n"
 		"  --shm NAME               shared-memory segment name (/dev/shm/NAME)\n"
 		"  --workers N              worker threads / lcores (1..%u, default 1); dpdk: one\n"
-		"                           port queue each, more than 1 needs a port with RSS\n"
+		"                           port queue each, more than 1 needs RSS on the port\n"
+		"                           or --steering external\n"
 		"  --ring-size N            ingress ring entries per worker (default 16384)\n"
 		"  --ack-ring-size N        ACK ring entries per worker (default 16384)\n"
 		"  --max-conns N            connections per worker (default 1024)\n"
@@ -52,6 +53,12 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"  --gateway IPV4           next hop for off-link peers (default none)\n"
 		"  --mbufs N                packet buffers in the pool (default 16383)\n"
 		"  --ready-file PATH        written (\"ready\") once the port is up\n"
+		"  --steering rss|external  how a connection's frames reach one worker's queue\n"
+		"                           with --workers > 1: rss (default) = the port hashes\n"
+		"                           the IPv4/TCP 4-tuple (Toeplitz RSS, refused if the\n"
+		"                           port has none); external = the port is not configured\n"
+		"                           for RSS and the device or its peer already delivers\n"
+		"                           each 4-tuple to one fixed queue (memif/vhost peers)\n"
 		"\n"
 		"dpdk: EAL-ARGS must contain --no-pci (with --vdev devices) or a PCI allow-list\n"
 		"(-a); otherwise the program refuses to start. Example:\n"
@@ -100,6 +107,7 @@ static const struct {
 	{'g', "--gateway", DP_STACK_DPDK},
 	{'n', "--mbufs", DP_STACK_DPDK},
 	{'y', "--ready-file", DP_STACK_DPDK},
+	{'e', "--steering", DP_STACK_DPDK},
 };
 
 static int parse_stack(const char *prog, const char *s, enum dp_stack_kind *k)
@@ -138,6 +146,13 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case 'g': return parse_ipv4(prog, "--gateway", optarg, &o->gateway);
 	case 'n': return parse_u32(prog, "--mbufs", optarg, 1023, 1u << 22, &o->mbufs);
 	case 'y': o->ready_file = optarg; return 0;
+	case 'e':
+		if (strcmp(optarg, "rss") != 0 && strcmp(optarg, "external") != 0) {
+			fprintf(stderr, "%s: --steering '%s': rss or external\n", prog, optarg);
+			return -1;
+		}
+		o->steer_external = optarg[0] == 'e';
+		return 0;
 	default: return -1;
 	}
 }
@@ -178,6 +193,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"gateway", required_argument, NULL, 'g'},
 		{"mbufs", required_argument, NULL, 'n'},
 		{"ready-file", required_argument, NULL, 'y'},
+		{"steering", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

@@ -12,6 +12,7 @@
 #ifndef DECP_DP_OPTS_H
 #define DECP_DP_OPTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,6 +44,7 @@ struct dp_opts {
 	uint32_t prefix_len;
 	uint32_t gateway;           /* host order, 0 = none */
 	uint32_t mbufs;
+	bool steer_external;        /* --steering external: queues fed per flow by the peer */
 	const char *ready_file;
 	int eal_argc;               /* EAL arguments: argv[eal_first .. argc) */
 	int eal_first;

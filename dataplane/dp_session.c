@@ -14,7 +14,9 @@
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <rte_ring_peek_zc.h>
 
+#include "dp_ack_frame.h"
 #include "dp_hist.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
@@ -128,6 +130,11 @@ void dp_worker_poll_end(struct dp_worker *w)
 	}
 }
 
+static inline uint64_t worker_now(const struct dp_worker *w)
+{
+	return w->ops != NULL && w->ops->now_ns != NULL ? w->ops->now_ns(w->tctx) : dp_mono_ns();
+}
+
 /* ------------------------------------------------------------------ output */
 
 static bool out_reserve(struct dp_session *s, size_t need)
@@ -160,16 +167,20 @@ static void send_frame(struct dp_session *s, Decp__IngestFrame *f)
 		s->w->ops->kick(s->w->tctx, s);
 }
 
+/* One per durable signal: the fixed-layout encoder (dp_ack_frame.h, bytes identical to
+ * protobuf-c's), same buffer rules as send_frame. */
 static void send_ack(struct dp_session *s, uint64_t seq, int64_t arrival_ns, int status)
 {
-	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
-	Decp__Ack a = DECP__ACK__INIT;
-	a.sequence = seq;
-	a.server_arrival_ns = arrival_ns;
-	a.status = status;
-	f.kind_case = DECP__INGEST_FRAME__KIND_ACK;
-	f.ack = &a;
-	send_frame(s, &f);
+	if (!s->out_overflow) {
+		if (out_reserve(s, 256)) {
+			s->out_tail += (uint32_t)dp_ack_frame_encode(s->out + s->out_tail, seq,
+								     arrival_ns, status);
+			if (s->w->ops != NULL && s->w->ops->kick != NULL)
+				s->w->ops->kick(s->w->tctx, s);
+		} else {
+			s->out_overflow = 1;
+		}
+	}
 	dp_stat_add(s->w->st, DP_CTR_ACKS_SENT, 1);
 }
 
@@ -568,27 +579,12 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 		return;
 	}
 	/* 7. stamp and enqueue by value. seq < expect here means a resend of a signal this
-	 * session already enqueued that is not durable yet: re-enqueued, harmless (SPEC §2). */
-	struct dp_ingress_rec rec;
-	memset(&rec, 0, offsetof(struct dp_ingress_rec, body));
-	rec.kind = DP_REC_SIGNAL;
-	rec.worker = (uint16_t)w->id;
-	rec.master_id = s->master_id;
-	rec.sequence = seq;
-	rec.arrival_ns = wall_ns;
-	rec.conn_id = s->conn_id;
-	rec.peer_family = s->peer.family;
-	rec.peer_port = s->peer.port;
-	memcpy(rec.peer_addr, s->peer.addr, sizeof(rec.peer_addr));
-	rec.body_len = (uint16_t)ss->body_len;
-	rec.hmac_len = (uint16_t)ss->hmac_len;
-	rec.sig_len = (uint16_t)ss->sig_len;
-	memcpy(rec.hmac, ss->hmac, DP_HMAC_LEN);
-	memcpy(rec.sig, ss->sig, DP_SIG_LEN);
-	memcpy(rec.body, ss->body, ss->body_len);
-	uint64_t enq_ns = dp_mono_ns();
-	rec.enq_mono_ns = enq_ns;
-	if (rte_ring_sp_enqueue_elem(w->ingress, &rec, sizeof(rec)) != 0) {
+	 * session already enqueued that is not durable yet: re-enqueued, harmless (SPEC §2).
+	 * The record is written in place in the ring's slot (zero-copy enqueue of the
+	 * single-producer ring): no 512-byte copy through the stack. */
+	struct rte_ring_zc_data zcd;
+	if (rte_ring_enqueue_zc_bulk_elem_start(w->ingress, sizeof(struct dp_ingress_rec), 1,
+						&zcd, NULL) == 0) {
 		reject(s, DP_REASON_BUSY, seq, s->expect, NULL, 0, wall_ns);
 		send_nack(s, seq, DECP__NACK__REASON__REASON_BUSY, s->expect);
 		/* Frames pipelined behind the refused one are gaps; the BUSY already told the
@@ -596,6 +592,26 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 		s->gap_nacked = 1;
 		return;
 	}
+	struct dp_ingress_rec *rec = zcd.ptr1; /* one element: never split */
+	memset(rec, 0, offsetof(struct dp_ingress_rec, body));
+	rec->kind = DP_REC_SIGNAL;
+	rec->worker = (uint16_t)w->id;
+	rec->master_id = s->master_id;
+	rec->sequence = seq;
+	rec->arrival_ns = wall_ns;
+	rec->conn_id = s->conn_id;
+	rec->peer_family = s->peer.family;
+	rec->peer_port = s->peer.port;
+	memcpy(rec->peer_addr, s->peer.addr, sizeof(rec->peer_addr));
+	rec->body_len = (uint16_t)ss->body_len;
+	rec->hmac_len = (uint16_t)ss->hmac_len;
+	rec->sig_len = (uint16_t)ss->sig_len;
+	memcpy(rec->hmac, ss->hmac, DP_HMAC_LEN);
+	memcpy(rec->sig, ss->sig, DP_SIG_LEN);
+	memcpy(rec->body, ss->body, ss->body_len);
+	uint64_t enq_ns = worker_now(w);
+	rec->enq_mono_ns = enq_ns;
+	rte_ring_enqueue_zc_elem_finish(w->ingress, 1);
 	w->enq_since_bell++;
 	dp_hist_record(&w->st->rx_to_enq, enq_ns > now_ns ? enq_ns - now_ns : 0);
 	if (seq == s->expect) {
@@ -781,7 +797,7 @@ unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget)
 								NULL);
 		if (n == 0)
 			break;
-		uint64_t now = dp_mono_ns();
+		uint64_t now = worker_now(w);
 		for (unsigned int i = 0; i < n; i++) {
 			const struct dp_ack_rec *a = &acks[i];
 			const struct dp_master_ent *me = dp_tables_master_find(w->snap, a->master_id);

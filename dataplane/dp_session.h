@@ -110,6 +110,10 @@ struct dp_transport_ops {
 	struct dp_session *(*lookup)(void *tctx, uint64_t conn_id);
 	/* The session has new output or wants to close: flush it soon. */
 	void (*kick)(void *tctx, struct dp_session *s);
+	/* CLOCK_MONOTONIC ns now, the cheapest way the transport has (DPDK: the worker's TSC
+	 * clock, re-anchored to CLOCK_MONOTONIC); stamps enqueues and ACK polls. NULL =
+	 * dp_mono_ns(). */
+	uint64_t (*now_ns)(void *tctx);
 };
 
 /*

@@ -17,7 +17,15 @@
  * and ends the run with status 1), no FIN (the dataplane's connections are reset when the
  * generator exits and the idle timeout or SIGTERM cleans up).
  *
- * Output (stdout, one line): masters, signals, acked, seconds, rate, ACK p50/p99/p99.9/max.
+ * Several queues (--queues Q, for decp-dataplane --workers Q --steering external): each
+ * connection's queue is chosen as a NIC's RSS would (Toeplitz hash of the IPv4/TCP 4-tuple
+ * with the common default key, 128-entry round-robin redirection table), all its frames are
+ * sent there, and a frame of it arriving on another queue is an error: the worker that owns
+ * the connection must be the one answering. ARP is answered on the queue it came from.
+ * Every Ack must be status OK for exactly the next sequence of its master (in order, once).
+ *
+ * Output (stdout, one line): masters, signals, acked, seconds, rate, ACK p50/p99/p99.9/max,
+ * and with --queues > 1 the connections per queue.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_arp.h>
 #include <rte_byteorder.h>
@@ -38,6 +47,7 @@
 #include <rte_mbuf.h>
 #include <rte_random.h>
 #include <rte_tcp.h>
+#include <rte_thash.h>
 
 #include "bench_util.h"
 #include "cp_testkeys.h"
@@ -49,6 +59,8 @@
 #define MSS 1460u
 #define OUR_WND 65535u
 #define FRAME_MAX 512u
+#define MAX_QUEUES 8u
+#define RETA_SIZE 128u
 
 enum gstate { G_SYN_SENT = 1, G_HELLO_SENT, G_STREAMING, G_DONE };
 
@@ -58,6 +70,7 @@ struct gconn {
 	char token[65];
 	enum gstate state;
 	uint16_t sport;
+	uint16_t queue;          /* RX/TX queue of this connection (RSS emulation) */
 	uint32_t snd_una, snd_nxt, rcv_nxt, peer_wnd;
 	uint64_t next_seq;       /* next signal sequence to send */
 	uint64_t acked;
@@ -77,8 +90,9 @@ struct gen {
 	uint64_t signals;
 	uint32_t window;
 	struct gconn *c;
-	struct rte_mbuf *tx[BURST * 4];
-	uint16_t n_tx;
+	uint16_t n_queues;
+	struct rte_mbuf *tx[MAX_QUEUES][BURST * 4];
+	uint16_t n_tx[MAX_QUEUES];
 	uint64_t *lat;           /* ACK latencies, ticks */
 	uint64_t n_lat;
 	double rate;             /* signals/s over all masters, 0 = as fast as possible */
@@ -112,29 +126,68 @@ static void usage(FILE *f)
 		"  --rate R            signals/s over all masters (default 0 = as fast as possible)\n"
 		"  --key-seed S        test credential seed (default \"decp-test\")\n"
 		"  --time-limit-s S    give up after S seconds (default 120)\n"
+		"  --queues Q          port queues (1..%u, default 1); each connection on the\n"
+		"                      queue a NIC's RSS would pick (Toeplitz, 4-tuple); the\n"
+		"                      peer runs --workers Q --steering external\n"
+		"  --linger-s S        after the report, keep the port open (not polled) until\n"
+		"                      SIGTERM/SIGINT or S seconds: stop the dataplane first, then\n"
+		"                      us (net_memif unmaps a peer's rings on disconnect while a\n"
+		"                      poller may still touch them: the side still polling can crash)\n"
 		"  --help\n"
 		"EAL-ARGS must contain --no-pci, e.g. --no-pci --vdev\n"
 		"net_memif0,role=client,socket=/tmp/x.sock -l 0 --file-prefix gen --no-huge -m 256\n"
-		"Exit: 0 all ACKed, 1 failure or time limit, 2 usage.\n");
+		"Exit: 0 all ACKed, 1 failure or time limit, 2 usage.\n", MAX_QUEUES);
 }
 
 /* ------------------------------------------------------------------ frames out */
 
-static void tx_flush(struct gen *g)
+static void tx_flush_queue(struct gen *g, uint16_t q)
 {
 	uint16_t sent = 0;
-	while (sent < g->n_tx && !stop)
-		sent += rte_eth_tx_burst(g->port, 0, g->tx + sent, g->n_tx - sent);
-	if (sent < g->n_tx)
-		rte_pktmbuf_free_bulk(g->tx + sent, g->n_tx - sent);
-	g->n_tx = 0;
+	while (sent < g->n_tx[q] && !stop)
+		sent += rte_eth_tx_burst(g->port, q, g->tx[q] + sent, g->n_tx[q] - sent);
+	if (sent < g->n_tx[q])
+		rte_pktmbuf_free_bulk(g->tx[q] + sent, g->n_tx[q] - sent);
+	g->n_tx[q] = 0;
 }
 
-static void tx_add(struct gen *g, struct rte_mbuf *m)
+static void tx_flush(struct gen *g)
 {
-	if (g->n_tx == sizeof(g->tx) / sizeof(g->tx[0]))
-		tx_flush(g);
-	g->tx[g->n_tx++] = m;
+	for (uint16_t q = 0; q < g->n_queues; q++)
+		tx_flush_queue(g, q);
+}
+
+static bool tx_pending(const struct gen *g)
+{
+	for (uint16_t q = 0; q < g->n_queues; q++)
+		if (g->n_tx[q] > 0)
+			return true;
+	return false;
+}
+
+static void tx_add(struct gen *g, uint16_t q, struct rte_mbuf *m)
+{
+	if (g->n_tx[q] == sizeof(g->tx[q]) / sizeof(g->tx[q][0]))
+		tx_flush_queue(g, q);
+	g->tx[q][g->n_tx[q]++] = m;
+}
+
+/* The queue a NIC's RSS would give the dataplane-bound 4-tuple of c: Toeplitz hash with the
+ * common default key over (src, dst, sport, dport), then a round-robin redirection table. */
+static uint16_t rss_queue(const struct gen *g, uint16_t sport)
+{
+	static const uint8_t key[40] = {
+		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+		0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+		0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+	union rte_thash_tuple t;
+	memset(&t, 0, sizeof(t));
+	t.v4.src_addr = g->sip;
+	t.v4.dst_addr = g->dip;
+	t.v4.sport = sport;
+	t.v4.dport = g->dport;
+	uint32_t h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, key);
+	return (uint16_t)((h % RETA_SIZE) % g->n_queues); /* reta[i] = i % n_queues */
 }
 
 /* An Ethernet + IPv4 + TCP frame of c (flags, our sequence seq, payload p/n, MSS option
@@ -187,7 +240,7 @@ static struct rte_mbuf *tcp_frame(struct gen *g, const struct gconn *c, uint8_t 
 	return m;
 }
 
-static void arp_frame(struct gen *g, uint16_t op, const uint8_t *tha, uint32_t tip)
+static void arp_frame(struct gen *g, uint16_t q, uint16_t op, const uint8_t *tha, uint32_t tip)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
 	if (m == NULL)
@@ -213,7 +266,7 @@ static void arp_frame(struct gen *g, uint16_t op, const uint8_t *tha, uint32_t t
 	memcpy(&a->arp_data.arp_tha, op == RTE_ARP_OP_REQUEST ? (const uint8_t *)"\0\0\0\0\0\0" : tha,
 	       6);
 	a->arp_data.arp_tip = rte_cpu_to_be_32(tip);
-	tx_add(g, m);
+	tx_add(g, q, m);
 }
 
 /* ------------------------------------------------------------------ protocol */
@@ -285,7 +338,9 @@ static void on_ingest_frame(struct gen *g, struct gconn *c, const uint8_t *p, si
 		c->state = c->next_seq > g->signals ? G_DONE : G_STREAMING;
 	} else if (f->kind_case == DECP__INGEST_FRAME__KIND_ACK) {
 		uint64_t s = f->ack->sequence;
-		if (s >= 1 && s <= g->signals && c->sent_tsc[s] != 0) {
+		if (s != c->acked + 1 || f->ack->status != DECP__ACK__STATUS__STATUS_OK)
+			fail(g, "Ack out of order, twice, or not status OK");
+		else if (s >= 1 && s <= g->signals && c->sent_tsc[s] != 0) {
 			g->lat[g->n_lat++] = now - c->sent_tsc[s];
 			c->sent_tsc[s] = 0;
 			c->acked++;
@@ -298,8 +353,8 @@ static void on_ingest_frame(struct gen *g, struct gconn *c, const uint8_t *p, si
 	proto_msg_free(&f->base, NULL);
 }
 
-static void on_tcp(struct gen *g, const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th,
-		   size_t l4len)
+static void on_tcp(struct gen *g, uint16_t q, const struct rte_ipv4_hdr *ip,
+		   const struct rte_tcp_hdr *th, size_t l4len)
 {
 	uint16_t dport = rte_be_to_cpu_16(th->dst_port);
 	uint16_t first = g->c[0].sport;
@@ -307,6 +362,10 @@ static void on_tcp(struct gen *g, const struct rte_ipv4_hdr *ip, const struct rt
 		return;
 	struct gconn *c = &g->c[dport - first];
 	(void)ip;
+	if (q != c->queue) {
+		fail(g, "a connection's segment arrived on another queue (not its owner worker)");
+		return;
+	}
 	size_t hl = (size_t)(th->data_off >> 4) * 4;
 	if (hl < 20 || hl > l4len)
 		return;
@@ -328,7 +387,7 @@ static void on_tcp(struct gen *g, const struct rte_ipv4_hdr *ip, const struct rt
 			struct rte_mbuf *m = tcp_frame(g, c, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
 						       c->snd_nxt, hello, n);
 			if (m != NULL) {
-				tx_add(g, m);
+				tx_add(g, c->queue, m);
 				c->snd_nxt += (uint32_t)n;
 				c->state = G_HELLO_SENT;
 			}
@@ -367,18 +426,18 @@ static void on_tcp(struct gen *g, const struct rte_ipv4_hdr *ip, const struct rt
 	c->rx_len -= off;
 }
 
-static void on_arp(struct gen *g, const struct rte_arp_hdr *a)
+static void on_arp(struct gen *g, uint16_t q, const struct rte_arp_hdr *a)
 {
 	if (rte_be_to_cpu_32(a->arp_data.arp_tip) != g->sip)
 		return;
 	if (rte_be_to_cpu_32(a->arp_data.arp_sip) == g->dip)
 		memcpy(g->dmac, &a->arp_data.arp_sha, 6);
 	if (rte_be_to_cpu_16(a->arp_opcode) == RTE_ARP_OP_REQUEST)
-		arp_frame(g, RTE_ARP_OP_REPLY, (const uint8_t *)&a->arp_data.arp_sha,
+		arp_frame(g, q, RTE_ARP_OP_REPLY, (const uint8_t *)&a->arp_data.arp_sha,
 			  rte_be_to_cpu_32(a->arp_data.arp_sip));
 }
 
-static void on_frame(struct gen *g, struct rte_mbuf *m)
+static void on_frame(struct gen *g, uint16_t q, struct rte_mbuf *m)
 {
 	size_t len = rte_pktmbuf_data_len(m);
 	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -387,7 +446,7 @@ static void on_frame(struct gen *g, struct rte_mbuf *m)
 		return;
 	uint16_t et = rte_be_to_cpu_16(eh->ether_type);
 	if (et == RTE_ETHER_TYPE_ARP && len >= sizeof(*eh) + sizeof(struct rte_arp_hdr)) {
-		on_arp(g, (const struct rte_arp_hdr *)(eh + 1));
+		on_arp(g, q, (const struct rte_arp_hdr *)(eh + 1));
 		return;
 	}
 	if (et != RTE_ETHER_TYPE_IPV4 || len < sizeof(*eh) + 40)
@@ -397,7 +456,7 @@ static void on_frame(struct gen *g, struct rte_mbuf *m)
 	if (ip->next_proto_id != IPPROTO_TCP || (ip->version_ihl & 0xf) != 5 || tot < 40 ||
 	    tot > len - sizeof(*eh))
 		return;
-	on_tcp(g, ip, (const struct rte_tcp_hdr *)(ip + 1), tot - 20);
+	on_tcp(g, q, ip, (const struct rte_tcp_hdr *)(ip + 1), tot - 20);
 }
 
 /* Send what the window allows: signals packed into MSS-sized segments. */
@@ -427,7 +486,7 @@ static void pump(struct gen *g, struct gconn *c)
 					       c->snd_nxt, seg, n);
 		if (m == NULL)
 			return;
-		tx_add(g, m);
+		tx_add(g, c->queue, m);
 		uint64_t t = ticks();
 		for (uint64_t q = first; q < s; q++)
 			c->sent_tsc[q] = t;
@@ -439,7 +498,7 @@ static void pump(struct gen *g, struct gconn *c)
 	if (c->need_ack) {
 		struct rte_mbuf *m = tcp_frame(g, c, RTE_TCP_ACK_FLAG, c->snd_nxt, NULL, 0);
 		if (m != NULL) {
-			tx_add(g, m);
+			tx_add(g, c->queue, m);
 			c->need_ack = false;
 		}
 	}
@@ -475,11 +534,14 @@ static int setup_port(struct gen *g)
 					  (int)rte_socket_id());
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	if (g->pool == NULL || rte_eth_dev_configure(g->port, 1, 1, &conf) != 0 ||
-	    rte_eth_rx_queue_setup(g->port, 0, 1024, (unsigned int)rte_socket_id(), NULL, g->pool) != 0 ||
-	    rte_eth_tx_queue_setup(g->port, 0, 1024, (unsigned int)rte_socket_id(), NULL) != 0 ||
-	    rte_eth_dev_start(g->port) != 0) {
-		fprintf(stderr, "bench_dpgen: port setup failed\n");
+	bool ok = g->pool != NULL &&
+		  rte_eth_dev_configure(g->port, g->n_queues, g->n_queues, &conf) == 0;
+	unsigned int sock = (unsigned int)rte_socket_id();
+	for (uint16_t q = 0; ok && q < g->n_queues; q++)
+		ok = rte_eth_rx_queue_setup(g->port, q, 1024, sock, NULL, g->pool) == 0 &&
+		     rte_eth_tx_queue_setup(g->port, q, 1024, sock, NULL) == 0;
+	if (!ok || rte_eth_dev_start(g->port) != 0) {
+		fprintf(stderr, "bench_dpgen: port setup with %u queue(s) failed\n", g->n_queues);
 		return -1;
 	}
 	struct rte_ether_addr a;
@@ -503,12 +565,28 @@ static int conns_init(struct gen *g, const char *seed)
 			return -1;
 		memcpy(c->token, k.token, sizeof(c->token));
 		c->sport = (uint16_t)(20000 + i);
+		c->queue = rss_queue(g, c->sport);
 		c->snd_nxt = (uint32_t)rte_rand();
 		c->sent_tsc = calloc(g->signals + 1, sizeof(uint64_t));
 		if (c->sent_tsc == NULL)
 			return -1;
 	}
 	return 0;
+}
+
+/* Receive a burst from every queue. Returns the number of frames. */
+static unsigned int poll_rx(struct gen *g, struct rte_mbuf **rx)
+{
+	unsigned int total = 0;
+	for (uint16_t q = 0; q < g->n_queues; q++) {
+		uint16_t n = rte_eth_rx_burst(g->port, q, rx, BURST);
+		for (uint16_t i = 0; i < n; i++) {
+			on_frame(g, q, rx[i]);
+			rte_pktmbuf_free(rx[i]);
+		}
+		total += n;
+	}
+	return total;
 }
 
 /* Resolve the dataplane's MAC, then open every connection. */
@@ -521,27 +599,33 @@ static int connect_all(struct gen *g, uint64_t deadline)
 		if (stop || bench_mono_ns() > deadline)
 			return -1;
 		if (bench_mono_ns() >= next_arp) {
-			arp_frame(g, RTE_ARP_OP_REQUEST, NULL, g->dip);
+			arp_frame(g, 0, RTE_ARP_OP_REQUEST, NULL, g->dip);
 			tx_flush(g);
 			next_arp = bench_mono_ns() + 200000000ull;
 		}
-		uint16_t n = rte_eth_rx_burst(g->port, 0, rx, BURST);
-		for (uint16_t i = 0; i < n; i++) {
-			on_frame(g, rx[i]);
-			rte_pktmbuf_free(rx[i]);
-		}
+		poll_rx(g, rx);
 	}
 	for (uint32_t i = 0; i < g->masters; i++) {
 		struct gconn *c = &g->c[i];
 		struct rte_mbuf *m = tcp_frame(g, c, RTE_TCP_SYN_FLAG, c->snd_nxt, NULL, 0);
 		if (m == NULL)
 			return -1;
-		tx_add(g, m);
+		tx_add(g, c->queue, m);
 		c->snd_nxt++;
 		c->state = G_SYN_SENT;
 	}
 	tx_flush(g);
 	return 0;
+}
+
+static void conns_free(struct gen *g)
+{
+	for (uint32_t i = 0; g->c != NULL && i < g->masters; i++)
+		free(g->c[i].sent_tsc);
+	free(g->c);
+	free(g->lat);
+	g->c = NULL;
+	g->lat = NULL;
 }
 
 static bool all_done(const struct gen *g)
@@ -560,23 +644,36 @@ static void report(struct gen *g, double secs, double ns_per_tick)
 	qsort(g->lat, g->n_lat, sizeof(uint64_t), bench_cmp_u64);
 #define PCT(q) (g->n_lat ? (double)g->lat[(size_t)((double)(g->n_lat - 1) * (q))] * ns_per_tick / 1e3 : 0.0)
 	printf("bench_dpgen: masters=%u signals=%llu acked=%llu errors=%llu seconds=%.3f "
-	       "rate=%.0f/s ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f\n",
+	       "rate=%.0f/s ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f",
 	       g->masters, (unsigned long long)((uint64_t)g->masters * g->signals),
 	       (unsigned long long)acked, (unsigned long long)g->errors, secs,
 	       secs > 0 ? (double)acked / secs : 0.0, PCT(0.50), PCT(0.99), PCT(0.999), PCT(1.0));
 #undef PCT
+	if (g->n_queues > 1) {
+		printf(" conns_per_queue=");
+		for (uint16_t q = 0; q < g->n_queues; q++) {
+			unsigned int k = 0;
+			for (uint32_t i = 0; i < g->masters; i++)
+				k += g->c[i].queue == q;
+			printf("%s%u", q ? "," : "", k);
+		}
+	}
+	printf("\n");
+	fflush(stdout);
 	if (g->error_why != NULL)
 		fprintf(stderr, "bench_dpgen: first error: %s\n", g->error_why);
 }
 
 static int parse_args(int argc, char **argv, struct gen *g, const char **seed,
-		      uint32_t *limit_s)
+		      uint32_t *limit_s, uint32_t *linger_s)
 {
 	static const struct option lo[] = {
 		{"src", required_argument, NULL, 's'},      {"dst", required_argument, NULL, 'd'},
 		{"masters", required_argument, NULL, 'm'},  {"signals", required_argument, NULL, 'n'},
 		{"window", required_argument, NULL, 'w'},   {"key-seed", required_argument, NULL, 'k'},
 		{"time-limit-s", required_argument, NULL, 't'}, {"rate", required_argument, NULL, 'r'},
+		{"queues", required_argument, NULL, 'q'},
+		{"linger-s", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -602,6 +699,8 @@ static int parse_args(int argc, char **argv, struct gen *g, const char **seed,
 		case 'k': *seed = optarg; break;
 		case 'r': if (v < 0 || v > 100000000) return -1; g->rate = (double)v; break;
 		case 't': if (v < 1 || v > 3600) return -1; *limit_s = (uint32_t)v; break;
+		case 'q': if (v < 1 || v > MAX_QUEUES) return -1; g->n_queues = (uint16_t)v; break;
+		case 'L': if (v < 0 || v > 3600) return -1; *linger_s = (uint32_t)v; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -615,12 +714,13 @@ int main(int argc, char **argv)
 {
 	struct gen g;
 	const char *seed = "decp-test";
-	uint32_t limit_s = 120;
+	uint32_t limit_s = 120, linger_s = 0;
 	memset(&g, 0, sizeof(g));
 	g.masters = 10;
 	g.signals = 100000;
 	g.window = 256;
-	if (parse_args(argc, argv, &g, &seed, &limit_s) != 0) {
+	g.n_queues = 1;
+	if (parse_args(argc, argv, &g, &seed, &limit_s, &linger_s) != 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -648,21 +748,20 @@ int main(int argc, char **argv)
 	struct rte_mbuf *rx[BURST];
 	g.t0_ns = bench_mono_ns();
 	while (!stop && !all_done(&g) && g.errors == 0 && bench_mono_ns() < deadline) {
-		uint16_t n = rte_eth_rx_burst(g.port, 0, rx, BURST);
-		if (n == 0 && g.n_tx == 0)
+		if (poll_rx(&g, rx) == 0 && !tx_pending(&g))
 			sched_yield(); /* share the core with the consumer when idle */
-		for (uint16_t i = 0; i < n; i++) {
-			on_frame(&g, rx[i]);
-			rte_pktmbuf_free(rx[i]);
-		}
 		for (uint32_t i = 0; i < g.masters; i++)
 			pump(&g, &g.c[i]);
 		tx_flush(&g);
 	}
 	report(&g, (double)(bench_mono_ns() - t0) / 1e9, ns_per_tick);
 	rc = all_done(&g) && g.errors == 0 ? 0 : 1;
+	for (uint64_t end = bench_mono_ns() + (uint64_t)linger_s * 1000000000ull;
+	     !stop && bench_mono_ns() < end;)
+		usleep(10000);
 out:
 	rte_eth_dev_stop(g.port);
 	rte_eal_cleanup();
+	conns_free(&g);
 	return rc;
 }

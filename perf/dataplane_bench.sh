@@ -20,6 +20,14 @@
 #          is excluded) minus its idle polls (idle_iters x the cost of one idle poll,
 #          measured in a quiet second before the load) / signals. Both include the memif
 #          PMD's copies.
+#   both:  "process": utime+stime of the whole dataplane process over the run / signals. For
+#          dpdk this includes the busy-polling worker's idle polls (a full core whatever the
+#          load), so it only means something at full load.
+# posix kernel work charged to the sender: on loopback the receive path of the dataplane's
+# sockets (and the ACKs' receive path) runs in softirq context of the sending task, so part
+# of it is billed to decp-master's system time, printed as "master sys" (an upper bound of
+# what the dataplane's figure misses: it also holds the master's own send syscalls).
+# doorbells: consumer wake-ups (one sendto each, when the consumer sleeps) per signal.
 # ACK latency: at the client (decp-master / bench_dpgen), signal handed to the transport ->
 # Ack frame received.
 #
@@ -71,13 +79,21 @@ DPP=$!; PIDS+=("$DPP")
 wait_file "$DIR/port" || { echo "posix dataplane did not start"; exit 1; }
 consumer "$SHM-p" p || { echo "consumer (posix) not ready"; exit 1; }
 c0=$(cpu_ticks "$DPP")
-"$MASTER" --connect "127.0.0.1:$(cat "$DIR/port")" --masters "$M" --signals "$N" --window "$W" \
-	--fake-ed25519 --time-limit-s 300 "${RATE_ARGS[@]}" >"$DIR/master.out" 2>"$DIR/master.err"
+"$CTL" top --shm "$SHM-p" --once --json --interval 0.05 >"$DIR/ptop0.json"
+TIMEFORMAT='%U %S'
+{ time "$MASTER" --connect "127.0.0.1:$(cat "$DIR/port")" --masters "$M" --signals "$N" \
+	--window "$W" --fake-ed25519 --time-limit-s 300 "${RATE_ARGS[@]}" >"$DIR/master.out" \
+	2>"$DIR/master.err"; } 2>"$DIR/master.time"
 mrc=$?
 c1=$(cpu_ticks "$DPP")
+"$CTL" top --shm "$SHM-p" --once --json --interval 0.05 >"$DIR/ptop1.json"
 posix_ns=$(echo "($c1 - $c0) * 1000000000 / $HZ / ($M * $N)" | bc)
+msys_ns=$(echo "$(tail -1 "$DIR/master.time" | cut -d' ' -f2) * 1000000000 / ($M * $N)" | bc)
+pbell=$(( $(json_get "$DIR/ptop1.json" total counters doorbells) - \
+	$(json_get "$DIR/ptop0.json" total counters doorbells) ))
 echo "posix: $(cat "$DIR/master.out") (exit $mrc)"
-echo "posix: dataplane CPU $(( (c1 - c0) * 1000 / HZ )) ms = $posix_ns ns/signal (process)"
+echo "posix: dataplane CPU $(( (c1 - c0) * 1000 / HZ )) ms = $posix_ns ns/signal (process);" \
+	"master sys $msys_ns ns/signal; doorbells/signal $(echo "scale=3; $pbell / ($M * $N)" | bc)"
 
 # ---- dpdk
 "$DP" --stack dpdk --listen 10.88.0.1:7000 --shm "$SHM-d" --ready-file "$DIR/dp-d.ready" \
@@ -92,17 +108,32 @@ for t in /proc/"$DPD"/task/*; do
 	case "$(cat "$t/comm")" in *worker*) WT=${t##*/}; break ;; esac
 done
 run_ns() { awk '{print $1}' "/proc/$DPD/task/$WT/schedstat"; }
-"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/idle0.json"; r0=$(run_ns)
-sleep 1
-"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/idle1.json"; r1=$(run_ns)
-idle_cost=$(echo "scale=3; ($r1 - $r0) / ($(json_get "$DIR/idle1.json" total transport idle_iters) - $(json_get "$DIR/idle0.json" total transport idle_iters))" | bc)
+idle_poll_cost() { # TAG: ns of worker CPU per idle poll over one quiet second
+	local a b
+	"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/$1-0.json"; a=$(run_ns)
+	sleep 1
+	"$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/$1-1.json"; b=$(run_ns)
+	echo "scale=3; ($b - $a) / ($(json_get "$DIR/$1-1.json" total transport idle_iters) -" \
+		"$(json_get "$DIR/$1-0.json" total transport idle_iters))" | bc
+}
+idle_cost=$(idle_poll_cost idle)
 "$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/top0.json"; r2=$(run_ns)
+p2=$(cpu_ticks "$DPD")
+# The generator reports, then lingers with the memif link up (not polling) until it is
+# stopped after the dataplane: net_memif unmaps the peer's rings on disconnect while the side
+# still polling may read them (a segfault seen once in the dataplane's worker).
 "$GEN" --src 10.88.0.2 --dst 10.88.0.1:7000 --masters "$M" --signals "$N" --window "$W" \
-	--time-limit-s 300 "${RATE_ARGS[@]}" -- --no-pci \
+	--time-limit-s 300 --linger-s 600 "${RATE_ARGS[@]}" -- --no-pci \
 	--vdev "net_memif0,role=client,socket=$DIR/memif.sock" -l 0 --file-prefix "$SHM-g" \
-	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/gen.out" 2>"$DIR/gen.err"
-grc=$?
+	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/gen.out" 2>"$DIR/gen.err" &
+GENP=$!; PIDS+=("$GENP")
+for _ in $(seq 3200); do
+	grep -q "^bench_dpgen:" "$DIR/gen.out" 2>/dev/null && break
+	kill -0 "$GENP" 2>/dev/null || break
+	sleep 0.1
+done
 "$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/top1.json"; r3=$(run_ns)
+p3=$(cpu_ticks "$DPD")
 b0=$(json_get "$DIR/top0.json" total transport busy_ns)
 b1=$(json_get "$DIR/top1.json" total transport busy_ns)
 i0=$(json_get "$DIR/top0.json" total transport busy_iters)
@@ -111,11 +142,25 @@ s1=$(json_get "$DIR/top1.json" total counters signals_enqueued)
 d0=$(json_get "$DIR/top0.json" total transport idle_iters)
 d1=$(json_get "$DIR/top1.json" total transport idle_iters)
 busy_ns=$(( (b1 - b0) / (M * N) ))
+dbell=$(( $(json_get "$DIR/top1.json" total counters doorbells) - \
+	$(json_get "$DIR/top0.json" total counters doorbells) ))
 dpdk_ns=$(echo "(($r3 - $r2) - ($d1 - $d0) * $idle_cost) / ($M * $N)" | bc)
+# The same calibration after the load: how far the subtraction can be off (the idle polls'
+# cost moves with the machine's load; every 0.1 ns matters when idle polls outnumber signals).
+idle_after=$(idle_poll_cost idle-after)
+dpdk_ns_after=$(echo "(($r3 - $r2) - ($d1 - $d0) * $idle_after) / ($M * $N)" | bc)
+kill -TERM "$DPD"; wait "$DPD"
+kill -TERM "$GENP"; wait "$GENP"
+grc=$?
 echo "dpdk:  $(cat "$DIR/gen.out") (exit $grc)"
 echo "dpdk:  worker busy $(( (b1 - b0) / 1000000 )) ms in $((i1 - i0)) iterations =" \
 	"$busy_ns ns/signal (busy); on-CPU $(( (r3 - r2) / 1000000 )) ms, $((d1 - d0)) idle polls" \
 	"x $idle_cost ns = $dpdk_ns ns/signal (cpu); signals_enqueued=$s1"
+echo "dpdk:  idle poll cost re-measured after the load: $idle_after ns -> $dpdk_ns_after" \
+	"ns/signal (cpu)"
+echo "dpdk:  dataplane CPU $(( (p3 - p2) * 1000 / HZ )) ms =" \
+	"$(echo "($p3 - $p2) * 1000000000 / $HZ / ($M * $N)" | bc) ns/signal (process, idle polls" \
+	"included); doorbells/signal $(echo "scale=3; $dbell / ($M * $N)" | bc)"
 hist() { # NAME: p50/p99/p99.9 in us over the whole run
 	local k out=""
 	for k in p50_us p99_us p999_us; do

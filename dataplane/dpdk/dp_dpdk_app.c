@@ -69,7 +69,7 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 	eal_up = 1;
 	const volatile sig_atomic_t *stop = dp_ctrl_signals_install();
 
-	if (dp_dpdk_port_open(&port, (uint16_t)o->workers, o->mbufs) != 0)
+	if (dp_dpdk_port_open(&port, (uint16_t)o->workers, o->mbufs, o->steer_external) != 0)
 		goto fail;
 	const char *xnames[DP_XCTR_MAX];
 	struct dp_shm_params sp = {
@@ -112,7 +112,8 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 			"%u worker(s)%s, shm %s\n", prog,
 		o->listen_addr, (unsigned int)o->listen_port, (unsigned int)port.port_id,
 		port.mac[0], port.mac[1], port.mac[2], port.mac[3], port.mac[4], port.mac[5],
-		o->workers, port.rss ? " with RSS" : "", shm.name);
+		o->workers, port.rss ? " with RSS" : o->workers > 1 ? " with external steering" : "",
+		shm.name);
 	if (o->ready_file != NULL && (e = dp_ctrl_publish_file(o->ready_file, "ready\n")) != 0) {
 		fprintf(stderr, "%s: cannot write %s: %s\n", prog, o->ready_file, strerror(-e));
 		goto fail;

@@ -62,8 +62,9 @@ struct dconn {
 /* TSC -> CLOCK_MONOTONIC / CLOCK_REALTIME, per worker (share-nothing). Anchored at start
  * with rte_get_tsc_hz(), then re-anchored every session tick (50 ms) with the ns-per-cycle
  * factor measured over the last period: rte_get_tsc_hz() was ~0.05 % off in this VM, which
- * made the TSC clock drift ~0.5 ms per second from dp_mono_ns() (the session layer's
- * enqueue stamps) and from CLOCK_REALTIME. */
+ * made the TSC clock drift ~0.5 ms per second from CLOCK_MONOTONIC and CLOCK_REALTIME.
+ * The session layer stamps enqueues and ACK polls with this clock too (op_now), so the
+ * per-signal clock read is an rdtsc, not a clock_gettime. */
 struct dclock {
 	uint64_t tsc0;
 	uint64_t mono0;
@@ -235,7 +236,14 @@ static void op_kick(void *tctx, struct dp_session *s)
 	}
 }
 
-static const struct dp_transport_ops dpdk_ops = {.lookup = op_lookup, .kick = op_kick};
+static uint64_t op_now(void *tctx)
+{
+	const struct dworker *dw = tctx;
+	return tsc_to_mono(&dw->clk, rte_rdtsc());
+}
+
+static const struct dp_transport_ops dpdk_ops = {.lookup = op_lookup, .kick = op_kick,
+						  .now_ns = op_now};
 
 /* End the session; graceful TCP close (queued replies still go out, then FIN) unless the
  * stack already ended the connection. */

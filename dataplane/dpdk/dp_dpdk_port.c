@@ -48,7 +48,8 @@ int dp_dpdk_eal_start(int argc, char **argv)
 	return 0;
 }
 
-int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbufs)
+int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbufs,
+		      bool steer_external)
 {
 	int rc;
 	uint16_t pid = RTE_MAX_ETHPORTS;
@@ -79,14 +80,15 @@ int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbuf
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	if (n_queues > 1) {
+	if (n_queues > 1 && !steer_external) {
 		uint64_t want = RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4;
 		uint64_t hf = want & info.flow_type_rss_offloads;
 		if (hf == 0) {
 			/* Without flow affinity a connection's segments would reach stacks that
 			 * do not know it. */
-			fprintf(stderr, "decp-dataplane: port %u (%s) has no RSS: use --workers 1\n",
-				pid, info.driver_name);
+			fprintf(stderr, "decp-dataplane: port %u (%s) has no RSS: use --workers 1, "
+					"or --steering external if the device's peer delivers each "
+					"4-tuple to one fixed queue\n", pid, info.driver_name);
 			return -ENOTSUP;
 		}
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;

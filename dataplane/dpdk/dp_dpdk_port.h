@@ -41,9 +41,12 @@ int dp_dpdk_eal_args_check(int argc, char *const *argv);
 int dp_dpdk_eal_start(int argc, char **argv);
 
 /* Configure and start the first available port with n_queues queue pairs and a pool of
- * n_mbufs buffers. Returns 0, -ENODEV (no port), -ENOTSUP (n_queues > 1 without RSS or
+ * n_mbufs buffers. n_queues > 1: RSS on the IPv4/TCP 4-tuple, unless steer_external (the
+ * device or its peer already delivers each 4-tuple to one fixed queue: no RSS configured).
+ * Returns 0, -ENODEV (no port), -ENOTSUP (n_queues > 1 without RSS nor steer_external, or
  * beyond the port's limits), or the DPDK error. */
-int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbufs);
+int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbufs,
+		      bool steer_external);
 
 /* Print the port's counters (packets, bytes, imissed, ierrors, oerrors, rx_nombuf) as one
  * line to f. */

@@ -74,6 +74,31 @@ static void test_dpdk_options_and_eal_range(void)
 	CU_ASSERT_EQUAL(o.eal_argc, 1);
 }
 
+/* --steering: rss (default) or external, dpdk only, nothing else. */
+static void test_steering(void)
+{
+	struct dp_opts o;
+	char *a[] = {"x", "--stack", "dpdk", "--listen", "10.1.2.3:7000", "--shm", "s",
+		     "--workers", "2", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(a), a, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_FALSE(o.steer_external);
+	CU_ASSERT_EQUAL(o.workers, 2);
+	char *b[] = {"x", "--stack", "dpdk", "--listen", "10.1.2.3:7000", "--shm", "s",
+		     "--workers", "2", "--steering", "external", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(b), b, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_TRUE(o.steer_external);
+	char *c[] = {"x", "--stack", "dpdk", "--listen", "10.1.2.3:7000", "--shm", "s",
+		     "--steering", "rss", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(c), c, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_FALSE(o.steer_external);
+	char *d[] = {"x", "--stack", "dpdk", "--listen", "10.1.2.3:7000", "--shm", "s",
+		     "--steering", "hash", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(d), d, DP_STACK_NONE, &o), -1);
+	char *e[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		     "--steering", "external", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(e), e, DP_STACK_NONE, &o), -1);
+}
+
 static void test_other_stack_options_refused(void)
 {
 	struct dp_opts o;
@@ -179,6 +204,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("dp_opts", NULL, NULL);
 	CU_add_test(s, "posix defaults and options", test_posix_defaults_and_options);
 	CU_add_test(s, "dpdk options and EAL range", test_dpdk_options_and_eal_range);
+	CU_add_test(s, "--steering", test_steering);
 	CU_add_test(s, "other stack's options refused", test_other_stack_options_refused);
 	CU_add_test(s, "--listen rules per stack", test_listen_rules_per_stack);
 	CU_add_test(s, "usage errors", test_usage_errors);
