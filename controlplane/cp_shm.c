@@ -62,6 +62,46 @@ static int validate(const struct dp_shm_hdr *h, size_t size)
 	return 0;
 }
 
+int cp_shm_peek(struct dp_shm *s, const char *name)
+{
+	char path[64];
+	struct stat st;
+	memset(s, 0, sizeof(*s));
+	if (name == NULL || name[0] == '\0')
+		return -EINVAL;
+	int n = snprintf(path, sizeof(path), "%s%s", name[0] == '/' ? "" : "/", name);
+	if (n <= 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = shm_open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(struct dp_shm_hdr)) {
+		close(fd);
+		return -EAGAIN;
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	int err = errno;
+	close(fd);
+	if (m == MAP_FAILED)
+		return -err;
+	s->hdr = m;
+	s->size = (size_t)st.st_size;
+	snprintf(s->name, sizeof(s->name), "%s", path);
+	int rc = validate(s->hdr, s->size);
+	if (rc == 0)
+		rc = dp_shm_resolve(s);
+	if (rc != 0)
+		cp_shm_unpeek(s);
+	return rc;
+}
+
+void cp_shm_unpeek(struct dp_shm *s)
+{
+	if (s->hdr != NULL)
+		munmap(s->hdr, s->size);
+	memset(s, 0, sizeof(*s));
+}
+
 int cp_shm_attach(struct cp_shm *c, const char *name)
 {
 	char path[64];

@@ -61,6 +61,18 @@ int cp_shm_attach(struct cp_shm *c, const char *name);
 void cp_shm_detach(struct cp_shm *c);
 
 /*
+ * Map the segment `name` READ-ONLY for monitoring (the api role's /metrics): the same
+ * validation as cp_shm_attach() but no registration, no doorbells and no ring repair, so
+ * it never disturbs the attached control process. Counters, histograms and ring depths
+ * may be read (relaxed loads) through s. Returns 0 or the errors of cp_shm_attach()
+ * (except -EBUSY). Release with cp_shm_unpeek().
+ */
+int cp_shm_peek(struct dp_shm *s, const char *name);
+
+/* Unmap what cp_shm_peek() mapped. Safe on a zeroed struct. */
+void cp_shm_unpeek(struct dp_shm *s);
+
+/*
  * Health of the attachment: compares the name's current object with the mapped one, the
  * segment state, and the dataplane heartbeat against stale_ns (0 disables that check).
  * Also refreshes our own heartbeat. Makes a few syscalls: call every ~100 ms, not per record.

@@ -43,6 +43,26 @@ static const struct key keys[] = {
 	{"redis_keep_signals", K_U32, F(redis_keep_signals), 0, 1000, 1000000000},
 	{"archiver_consumer", K_STR, F(archiver_consumer), S(archiver_consumer), 0, 0},
 	{"log_level", K_LEVEL, F(log_level), 0, 0, 0},
+	{"fanout_listen", K_STR, F(fanout_listen), S(fanout_listen), 0, 0},
+	{"fanout_port", K_U32, F(fanout_port), 0, 0, 65535},
+	{"fanout_cert", K_STR, F(fanout_cert), S(fanout_cert), 0, 0},
+	{"fanout_key", K_STR, F(fanout_key), S(fanout_key), 0, 0},
+	{"fanout_queue", K_U32, F(fanout_queue), 0, 16, 65536},
+	{"fanout_history", K_U32, F(fanout_history), 0, 16, 1048576},
+	{"fanout_max_conns", K_U32, F(fanout_max_conns), 0, 1, 1000000},
+	{"fanout_sndbuf", K_U32, F(fanout_sndbuf), 0, 0, 64 << 20},
+	{"fanout_reuse_port", K_BOOL, F(fanout_reuse_port), 0, 0, 0},
+	{"fanout_state_poll_ms", K_U32, F(fanout_state_poll_ms), 0, 10, 600000},
+	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
+	{"api_port", K_U32, F(api_port), 0, 1, 65535},
+	{"api_threads", K_U32, F(api_threads), 0, 1, 16},
+	{"api_admin_token_sha256", K_STR, F(api_admin_token_sha256), S(api_admin_token_sha256), 0, 0},
+	{"api_max_body", K_U32, F(api_max_body), 0, 1024, 16 << 20},
+	{"api_max_batch", K_U32, F(api_max_batch), 0, 1, 10000},
+	{"api_timeout_s", K_U32, F(api_timeout_s), 0, 1, 3600},
+	{"api_rate_per_s", K_U32, F(api_rate_per_s), 0, 0, 1000000},
+	{"trust_tick_s", K_U32, F(trust_tick_s), 0, 1, 86400},
+	{"trust_time_offset_s", K_U32, F(trust_time_offset_s), 0, 0, 400000000},
 };
 #undef F
 #undef S
@@ -67,6 +87,19 @@ void cp_config_defaults(struct cp_config *c)
 	c->partition_maint_s = 3600;
 	c->redis_keep_signals = 1000000;
 	c->log_level = CP_LOG_INFO;
+	snprintf(c->fanout_listen, sizeof(c->fanout_listen), "127.0.0.1");
+	c->fanout_port = 8443;
+	c->fanout_queue = 1024;
+	c->fanout_history = 4096;
+	c->fanout_max_conns = 19000;
+	c->fanout_state_poll_ms = 500;
+	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
+	c->api_port = 8080;
+	c->api_threads = 1;
+	c->api_max_body = 65536;
+	c->api_max_batch = 500;
+	c->api_timeout_s = 10;
+	c->trust_tick_s = 60;
 }
 
 static const struct {
@@ -75,6 +108,9 @@ static const struct {
 } role_names[] = {
 	{"edge", CP_ROLE_EDGE},
 	{"archiver", CP_ROLE_ARCHIVER},
+	{"fanout", CP_ROLE_FANOUT},
+	{"api", CP_ROLE_API},
+	{"trust", CP_ROLE_TRUST},
 };
 #define NROLES (sizeof(role_names) / sizeof(role_names[0]))
 
@@ -294,6 +330,15 @@ int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 	if ((c->roles & CP_ROLE_ARCHIVER) && c->archiver_claim_idle_ms <= c->archiver_block_ms) {
 		dp_kvconf_msg(err, errlen, "archiver_claim_idle_ms (%u) must exceed archiver_block_ms (%u)",
 		    c->archiver_claim_idle_ms, c->archiver_block_ms);
+		return -EINVAL;
+	}
+	if (c->api_admin_token_sha256[0] != '\0' &&
+	    strspn(c->api_admin_token_sha256, "0123456789abcdef") != 64) {
+		dp_kvconf_msg(err, errlen, "api_admin_token_sha256: expected 64 lower-case hex digits");
+		return -EINVAL;
+	}
+	if ((c->roles & CP_ROLE_FANOUT) && (c->fanout_cert[0] == '\0') != (c->fanout_key[0] == '\0')) {
+		dp_kvconf_msg(err, errlen, "fanout_cert and fanout_key go together");
 		return -EINVAL;
 	}
 	if (c->redis_timeout_ms <= c->archiver_block_ms && (c->roles & CP_ROLE_ARCHIVER)) {

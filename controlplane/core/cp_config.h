@@ -19,8 +19,11 @@
 enum cp_role {
 	CP_ROLE_EDGE = 1u << 0,
 	CP_ROLE_ARCHIVER = 1u << 1,
+	CP_ROLE_FANOUT = 1u << 2,
+	CP_ROLE_API = 1u << 3,   /* not in 'all': named explicitly (docs/api.md) */
+	CP_ROLE_TRUST = 1u << 4, /* not in 'all': named explicitly */
 };
-#define CP_ROLES_ALL (CP_ROLE_EDGE | CP_ROLE_ARCHIVER)
+#define CP_ROLES_ALL (CP_ROLE_EDGE | CP_ROLE_ARCHIVER | CP_ROLE_FANOUT)
 
 /* The name of one role bit ("edge"), or NULL. */
 const char *cp_config_role_name(unsigned int bit);
@@ -47,6 +50,26 @@ struct cp_config {
 	uint32_t redis_keep_signals;     /* archived entries kept per master stream (replay) */
 	char archiver_consumer[128];     /* consumer name; "" = "<hostname>-<pid>" */
 	int log_level;                   /* enum cp_log_level */
+	char fanout_listen[256];         /* fanout: address to bind (0.0.0.0 = all) */
+	uint32_t fanout_port;            /* fanout: WebSocket port; 0 = any free one (logged) */
+	char fanout_cert[512];           /* fanout: PEM certificate: wss ("" = plain ws) */
+	char fanout_key[512];            /* fanout: PEM key of fanout_cert */
+	uint32_t fanout_queue;           /* fanout: per-connection queue bound (messages) */
+	uint32_t fanout_history;         /* fanout: envelopes kept per master for replay */
+	uint32_t fanout_max_conns;       /* fanout: connections per process */
+	uint32_t fanout_sndbuf;          /* fanout: SO_SNDBUF of subscriber sockets; 0 = kernel */
+	bool fanout_reuse_port;          /* fanout: share the port with other processes */
+	uint32_t fanout_state_poll_ms;   /* fanout: subscription state poll period */
+	char api_listen[256];            /* api: address to bind */
+	uint32_t api_port;               /* api: HTTP port */
+	uint32_t api_threads;            /* api: workers (threads) sharing one listener */
+	char api_admin_token_sha256[65]; /* api: hex SHA-256 of the admin token ("" = none) */
+	uint32_t api_max_body;           /* api: request body limit, bytes */
+	uint32_t api_max_batch;          /* api: protection events per POST */
+	uint32_t api_timeout_s;          /* api: slow-client limit per request */
+	uint32_t api_rate_per_s;         /* api: requests per second per caller (0 = off) */
+	uint32_t trust_tick_s;           /* trust: recovery check period */
+	uint32_t trust_time_offset_s;    /* trust: added to "now" (tests: simulated days) */
 };
 
 /* Fill the defaults (docs/control.md). */

@@ -17,7 +17,10 @@
 #include "cp_archiver.h"
 #include "cp_config.h"
 #include "cp_edge.h"
+#include "cp_fanout_role.h"
 #include "cp_log.h"
+#include "cp_api.h"
+#include "cp_trust.h"
 
 static atomic_int stop_flag;
 
@@ -42,6 +45,11 @@ static void usage(FILE *f)
 		"            from PostgreSQL into the dataplane\n"
 		"  archiver  Redis signal streams and events -> PostgreSQL signal_archive /\n"
 		"            protection_logs\n"
+		"  fanout    WebSocket server: durable signals -> subscriber EAs (fed by the edge\n"
+		"            in-process, or tailing Redis without it; docs/fanout.md)\n"
+		"  api       HTTP/JSON operator and subscriber API, /metrics (docs/api.md; not in\n"
+		"            'all')\n"
+		"  trust     trust scoring, auto-pause and recovery (docs/api.md; not in 'all')\n"
 		"\n"
 		"  --config FILE      settings file, 'key = value' lines (docs/control.md)\n"
 		"  --roles LIST       comma-separated roles, or 'all' (overrides the file)\n"
@@ -51,7 +59,11 @@ static void usage(FILE *f)
 		"Keys: roles shm redis_host redis_port redis_timeout_ms pg_conninfo pg_timeout_ms\n"
 		"      backoff_max_ms edge_batch dataplane_stale_ms auth_reload_s\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms partition_maint_s\n"
-		"      archiver_consumer redis_keep_signals log_level\n"
+		"      archiver_consumer redis_keep_signals log_level fanout_listen fanout_port fanout_cert\n"
+		"      fanout_key fanout_queue fanout_history fanout_max_conns fanout_sndbuf\n"
+		"      fanout_reuse_port fanout_state_poll_ms api_listen api_port api_threads\n"
+		"      api_admin_token_sha256 api_max_body api_max_batch api_timeout_s\n"
+		"      api_rate_per_s trust_tick_s trust_time_offset_s\n"
 		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"
 		"usage or configuration.\n");
 }
@@ -149,6 +161,9 @@ int main(int argc, char **argv)
 	struct role_thread roles[] = {
 		{.name = "edge", .bit = CP_ROLE_EDGE, .run = cp_edge_run},
 		{.name = "archiver", .bit = CP_ROLE_ARCHIVER, .run = cp_archiver_run},
+		{.name = "fanout", .bit = CP_ROLE_FANOUT, .run = cp_fanout_role_run},
+		{.name = "api", .bit = CP_ROLE_API, .run = cp_api_run},
+		{.name = "trust", .bit = CP_ROLE_TRUST, .run = cp_trust_run},
 	};
 	size_t nroles = sizeof(roles) / sizeof(roles[0]);
 	int rc = 0;

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,31 @@ struct edge {
 	uint64_t next_attach, next_health, next_poll, next_reload;
 	uint64_t written, duplicate, gap, events, acked, ack_dropped, attaches, batches;
 };
+
+static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER; /* taken once per batch */
+static cp_edge_durable_fn hook_fn;
+static void *hook_arg;
+
+void cp_edge_set_durable_hook(cp_edge_durable_fn fn, void *arg)
+{
+	pthread_mutex_lock(&hook_mu);
+	hook_fn = fn;
+	hook_arg = arg;
+	pthread_mutex_unlock(&hook_mu);
+}
+
+/* Hand the batch's newly durable signals to the hook (see cp_edge.h). */
+static void publish_durable(const struct edge *e)
+{
+	pthread_mutex_lock(&hook_mu);
+	if (hook_fn != NULL) {
+		for (unsigned int i = 0; i < e->n; i++)
+			if (e->status[i] == 1 && e->batch[i].kind == DP_REC_SIGNAL)
+				hook_fn(hook_arg, &e->batch[i]);
+		hook_fn(hook_arg, NULL);
+	}
+	pthread_mutex_unlock(&hook_mu);
+}
 
 static void sleep_ms(unsigned int ms)
 {
@@ -490,6 +516,7 @@ int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
 			}
 			if (write_batch(&e) == 0) {
 				e.batches++;
+				publish_durable(&e);
 				send_acks(&e);
 			}
 			continue;

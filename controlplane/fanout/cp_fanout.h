@@ -17,8 +17,8 @@
  *
  * One lws context with one service thread per struct cp_fanout (Debian's lws is built with
  * LWS_MAX_SMP 1). Several instances (threads or processes) may listen on the same port
- * (SO_REUSEPORT through LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE) to hold more connections than
- * one process's file limit.
+ * (reuse_port: our own SO_REUSEPORT listener, whose accepted sockets are adopted into lws)
+ * to hold more connections than one process's file limit.
  *
  * Return convention: pointer or NULL; 0 or negative errno.
  */
@@ -100,6 +100,20 @@ int cp_fanout_port(const struct cp_fanout *f);
  */
 int cp_fanout_publish(struct cp_fanout *f, uint64_t master_id, uint64_t sequence,
 		      const uint8_t *signed_signal, size_t len, int64_t arrival_ns);
+
+/*
+ * As cp_fanout_publish from the parts the edge holds (the ingress record's Signal body and
+ * Ed25519 signature; the HMAC is never forwarded), without waking the lws thread: the
+ * caller publishes a whole batch, then calls cp_fanout_publish_flush() once (one wake-up
+ * per batch instead of one per signal). Same thread rules and return values as
+ * cp_fanout_publish (-EMSGSIZE when body_len + sig_len exceeds 4 KiB).
+ */
+int cp_fanout_publish_parts(struct cp_fanout *f, uint64_t master_id, uint64_t sequence,
+			    const uint8_t *body, size_t body_len, const uint8_t *sig,
+			    size_t sig_len, int64_t arrival_ns);
+
+/* Wake the lws thread for what cp_fanout_publish_parts queued. NULL is a no-op. */
+void cp_fanout_publish_flush(struct cp_fanout *f);
 
 /* Snapshot of the counters (any thread; values are read with relaxed atomics). */
 void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *out);

@@ -155,9 +155,10 @@ int main(int argc, char **argv)
 		cp_fanout_stats_get(f, &st);
 		fprintf(stderr,
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64
-			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " reports %" PRIu64 "\n",
+			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " reports %" PRIu64
+			" malformed %" PRIu64 "\n",
 			st.live_connections, st.connections, st.auth_refused, st.published, st.delivered,
-			st.replayed, st.slow_closed, st.reports);
+			st.replayed, st.slow_closed, st.reports, st.malformed);
 	}
 	cp_fanout_destroy(f);
 	return 0;

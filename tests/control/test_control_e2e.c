@@ -88,24 +88,6 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
-static pid_t spawn(const char *log, char *const argv[])
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	execv(argv[0], argv);
-	_exit(127);
-}
-
 /* Wait for pid up to timeout_ms. Returns its wait status, or -1 on timeout. */
 static int wait_for(pid_t pid, unsigned int timeout_ms)
 {
@@ -142,7 +124,7 @@ static int start_dp(struct env *e)
 	unlink(portfile);
 	char *argv[] = {(char *)e->dp_bin, "--stack", "posix", "--listen", listen, "--shm", e->shm,
 			"--workers", "2", "--port-file", portfile, NULL};
-	e->dp = spawn(log, argv);
+	e->dp = harness_spawn(log, argv);
 	e->dp_starts++;
 	for (int i = 0; i < 1000; i++) {
 		FILE *f = fopen(portfile, "r");
@@ -172,7 +154,7 @@ static int start_ctl(struct env *e)
 	snprintf(log, sizeof(log), "%s/control.log", e->dir);
 	char *argv[] = {(char *)e->ctl_bin, "--config", e->cfg, ctl_roles ? "--roles" : NULL,
 			(char *)ctl_roles, NULL};
-	e->ctl = spawn(log, argv);
+	e->ctl = harness_spawn(log, argv);
 	e->ctl_starts++;
 	return e->ctl > 0 ? 0 : -1;
 }
@@ -196,7 +178,7 @@ static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64
 			"--signals", s, "--threads", "2", "--window", "256", "--ack-timeout-ms",
 			"2000", "--time-limit-s", "800", "--rate", (char *)rate,
 			bench_rate != NULL ? "--fake-ed25519" : NULL, NULL};
-	return spawn(log, argv);
+	return harness_spawn(log, argv);
 }
 
 /* decp-control logs "ready:" each time it has pushed credentials, durable sequences and
@@ -298,7 +280,8 @@ static int env_start(struct env *e)
 		fprintf(f, "redis_keep_signals = %u\n", keep_signals);
 	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
 		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
-		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n",
+		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n"
+		"fanout_port = 0\n",
 		e->shm, harness_redis_host(e->redis), harness_redis_port(e->redis),
 		harness_pg_conninfo(e->pg));
 	fclose(f);

@@ -64,7 +64,8 @@ static void test_bad_files(void)
 	expect_error("redis_port = 99999999999999999999999\n", "is not a number");
 	expect_error("redis_port =\n", "t.conf:1: redis_port: empty value");
 	expect_error("= 5\n", "t.conf:1: missing key");
-	expect_error("roles = edge,fanout\n", "t.conf:1: roles: unknown role 'fanout'");
+	expect_error("roles = edge,bogus\n", "t.conf:1: roles: unknown role 'bogus'");
+	expect_error("fanout_port = 70000\n", "fanout_port: 70000 is out of range 0..65535");
 	expect_error("notify_trigger = yes\n", "unknown key 'notify_trigger'"); /* sql 0005 */
 	expect_error("log_level = loud\n", "log_level: 'loud'");
 	expect_error("shm = \"/a\" b\n", "t.conf:1: shm: text after the closing quote");
@@ -93,6 +94,13 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_parse_roles("", &roles, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_parse_roles("archiver", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLE_ARCHIVER);
+	/* fanout: a certificate without its key is refused */
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_cert", "/x.pem", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fanout_cert and fanout_key"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_key", "/x.key", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 
 static void test_load_file(void)

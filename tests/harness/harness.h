@@ -147,4 +147,11 @@ bool harness_pid_alive(pid_t pid);
 /* True when path exists (any type). */
 bool harness_path_exists(const char *path);
 
+/*
+ * Start argv[0] (a path, or a name looked up in PATH) as a child with stdout and stderr
+ * appended to the file log; the child is killed with SIGKILL if the test process dies
+ * (PR_SET_PDEATHSIG), so a crashed test leaves no server behind. Returns the pid or -1.
+ */
+pid_t harness_spawn(const char *log, char *const argv[]);
+
 #endif

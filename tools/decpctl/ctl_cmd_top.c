@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <rte_ring.h>
 
+#include "cp_shm.h"
 #include "ctl_cmd.h"
 #include "ctl_cores.h"
 #include "dp_hist.h"
@@ -91,54 +92,37 @@ static void on_signal(int sig)
 
 static void seg_close(struct seg *g)
 {
-	if (g->s.hdr != NULL)
-		munmap(g->s.hdr, g->s.size);
+	cp_shm_unpeek(&g->s);
 	memset(g, 0, sizeof(*g));
 }
 
-/* Map and validate (the same checks as cp_shm's attach, but PROT_READ and no registration).
- * Returns 0, -ENOENT, -EAGAIN (being built / stopped), -EPROTO (other layout), -errno. */
+/* Map read-only and validate (cp_shm_peek: cp_shm's checks, no registration), and note
+ * the object's identity for seg_replaced(). Returns 0, -ENOENT, -EAGAIN (being built /
+ * stopped), -EPROTO (other layout), -errno. */
 static int seg_open(struct seg *g, const char *name)
 {
-	char path[sizeof(g->s.name)];
 	struct stat st;
 	memset(g, 0, sizeof(*g));
-	if (snprintf(path, sizeof(path), "%s%s", name[0] == '/' ? "" : "/", name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	int fd = shm_open(path, O_RDONLY, 0);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(struct dp_shm_hdr)) {
-		close(fd);
+	int rc = cp_shm_peek(&g->s, name);
+	if (rc != 0)
+		return rc;
+	int fd = shm_open(g->s.name, O_RDONLY, 0);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		seg_close(g);
 		return -EAGAIN;
 	}
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	int err = errno;
 	close(fd);
-	if (m == MAP_FAILED)
-		return -err;
-	g->s.hdr = m;
-	g->s.size = (size_t)st.st_size;
-	snprintf(g->s.name, sizeof(g->s.name), "%s", path);
 	g->dev = st.st_dev;
 	g->ino = st.st_ino;
 	const struct dp_shm_hdr *h = g->s.hdr;
-	int rc = 0;
-	if (atomic_load_explicit(&h->magic, memory_order_acquire) != DP_SHM_MAGIC)
-		rc = -EAGAIN;
-	else if (h->layout_version != DP_SHM_LAYOUT_VERSION || h->hdr_size != sizeof(*h) ||
-		 h->total_size != g->s.size || h->stats_size != sizeof(struct dp_stats) ||
-		 h->counter_count != DP_CTR_COUNT || h->hist_buckets != DP_HIST_BUCKETS)
-		rc = -EPROTO;
-	else
-		rc = dp_shm_resolve(&g->s);
-	if (rc == 0 && h->xctr_count > DP_XCTR_MAX)
-		rc = -EPROTO;
-	if (rc == 0)
-		g_xnames = (const char(*)[DP_XCTR_NAME_LEN])h->xctr_names;
-	if (rc != 0)
+	if (h->xctr_count > DP_XCTR_MAX) {
 		seg_close(g);
-	return rc;
+		return -EPROTO;
+	}
+	g_xnames = (const char(*)[DP_XCTR_NAME_LEN])h->xctr_names;
+	return 0;
 }
 
 /* Has the name been re-created (dataplane restart) or removed? */

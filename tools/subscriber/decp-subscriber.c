@@ -23,6 +23,7 @@
 #include "guard.h"
 #include "guard_proto.h"
 #include "proto_msg.h"
+#include "proto_signal.h"
 
 #define MAX_MASTERS 8
 #define KEYS_MAX 1024
@@ -70,6 +71,8 @@ struct sim {
 	bool connected, subscribed, stopped_reading;
 	uint32_t backoff_ms;
 	uint64_t envelopes, executed, rejected, reconnects, refused;
+	uint64_t forge_n, forged, forgery_accepted; /* --forge-every */
+	int64_t last_sync_ns;                        /* last TimePing (or local sample) */
 	uint8_t rx[8192];
 	size_t rx_len;
 };
@@ -86,6 +89,8 @@ struct opts {
 	int drop_ms;
 	int stall_ms;
 	bool wrong_token, report_exec, status, verify_cache;
+	bool no_time_sync;  /* trust the (skewed) local clock: no TimePing */
+	uint64_t forge_every; /* every Nth envelope: a forged copy goes through the guard first */
 };
 
 static struct opts g_o;
@@ -197,8 +202,18 @@ static void out_clear(struct sim *s)
 	s->ot = NULL;
 }
 
+/* --no-time-sync: the EA believes its own clock (a zero-offset sample instead of a
+ * TimePing), so a skewed clock shows as stale or future signals (TTL_EXPIRED). */
+static void local_sample(struct sim *s)
+{
+	int64_t t = local_ns();
+	guard_clock_add_sample(&s->clk, t, t, t, t);
+	s->last_sync_ns = now_ns();
+}
+
 static void send_ping(struct sim *s)
 {
+	s->last_sync_ns = now_ns();
 	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
 	Decp__TimePing p = DECP__TIME_PING__INIT;
 
@@ -221,6 +236,66 @@ static void send_subscribes(struct sim *s)
 		send_client(s, &cm);
 	}
 	s->subscribed = true;
+}
+
+static void report_protection(struct sim *s, uint64_t master, const struct guard_envelope *env,
+			      const struct guard_verdict *v)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__ProtectionEvent pe = DECP__PROTECTION_EVENT__INIT;
+
+	pe.master_id = master;
+	pe.sequence = env->sequence;
+	pe.reason = (Decp__ProtectionReason)v->reason;
+	pe.age_ns = v->age_ns;
+	pe.price_deviation_pips_x100 = v->deviation_pips_x100;
+	pe.event_time_ns = now_ns();
+	pe.expected_sequence = v->expected_seq;
+	pe.detail = (char *)"decp-subscriber";
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
+	cm.protection_event = &pe;
+	send_client(s, &cm);
+}
+
+/*
+ * --forge-every N: every Nth envelope, a forged copy (the same sequence, the price moved by
+ * one point, the genuine signature) reaches the guard first, as if injected into the feed.
+ * The guard must refuse it (INVALID_SIGNATURE: the signature covers the exact body bytes)
+ * without touching the subscription's state, so the genuine envelope that follows executes.
+ */
+static void forge_check(struct sim *s, int i, uint64_t master, const struct guard_envelope *env,
+			const struct guard_policy *pol, const struct guard_view *view)
+{
+	Decp__Signal *sg = proto_signal_decode(env->body, env->body_len, NULL);
+	uint8_t buf[2048];
+	struct guard_verdict v;
+
+	if (sg == NULL)
+		return;
+	if (sg->price > 0)
+		sg->price += 1;
+	else
+		sg->master_time_ns += 1;
+	size_t n = protobuf_c_message_get_packed_size(&sg->base);
+	if (n <= sizeof(buf)) {
+		struct guard_envelope f = *env;
+
+		protobuf_c_message_pack(&sg->base, buf);
+		f.body = buf;
+		f.body_len = n;
+		f.price = sg->price;
+		f.master_time_ns = sg->master_time_ns;
+		guard_signal_check(&s->gs[i], pol, &s->clk, &f, view, &v);
+		s->forged++;
+		if (v.reason == GUARD_REASON_NONE) {
+			s->forgery_accepted++;
+			fprintf(stderr, "decp-subscriber: #%d EXECUTED A FORGED SIGNAL (master %" PRIu64
+				" sequence %" PRIu64 ")\n", s->idx, master, env->sequence);
+		} else {
+			report_protection(s, master, &f, &v);
+		}
+	}
+	proto_msg_free(&sg->base, NULL);
 }
 
 static void on_envelope(struct sim *s, const Decp__Envelope *e)
@@ -246,17 +321,25 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	view.local_now_ns = local_ns();
 	/* simulated quote feed: the market is where the master traded, plus an optional
 	 * deliberate offset (lagging/bad quotes) */
-	view.quote.bid = env.price + g_o.quote_off_pips_x100 * 10 / 100 - 1; /* 1 pip = 10 */
-	view.quote.ask = env.price + g_o.quote_off_pips_x100 * 10 / 100 + 1;
+	{
+		int64_t pip = guard_symbol_pip(env.symbol); /* price units (1e-5) per pip */
+		int64_t off = g_o.quote_off_pips_x100 * (pip > 0 ? pip : 10) / 100;
+
+		view.quote.bid = env.price + off - 1;
+		view.quote.ask = env.price + off + 1;
+	}
 	view.spec.vol_min = 1;
 	view.spec.vol_max = 100000;
 	view.spec.vol_step = 1;
 	view.spec.pip_value = 100000;
 	view.wallet.balance = INT64_C(1000000000);
 	view.equity = INT64_C(1000000000);
+	/* the copied position exists (a CLOSE carries no volume: keep a lot open for it) */
 	view.position.open = true;
-	view.position.volume = env.volume;
-	view.position.master_volume = env.volume;
+	view.position.volume = env.volume > 0 ? env.volume : 10;
+	view.position.master_volume = view.position.volume;
+	if (g_o.forge_every != 0 && ++s->forge_n % g_o.forge_every == 0 && !s->replaying[i])
+		forge_check(s, i, e->master_id, &env, &pol, &view);
 	guard_signal_check(&s->gs[i], &pol, &s->clk, &env, &view, &v);
 	if (v.reason == GUARD_REASON_NONE) {
 		s->executed++;
@@ -283,23 +366,10 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			send_client(s, &cm);
 		}
 	} else {
-		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
-		Decp__ProtectionEvent pe = DECP__PROTECTION_EVENT__INIT;
-
 		s->rejected++;
 		if (v.reason == GUARD_REASON_REPLAY)
 			return; /* a replayed duplicate is expected after a reconnect: not an incident */
-		pe.master_id = e->master_id;
-		pe.sequence = env.sequence;
-		pe.reason = (Decp__ProtectionReason)v.reason;
-		pe.age_ns = v.age_ns;
-		pe.price_deviation_pips_x100 = v.deviation_pips_x100;
-		pe.event_time_ns = now_ns();
-		pe.expected_sequence = v.expected_seq;
-		pe.detail = (char *)"decp-subscriber";
-		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
-		cm.protection_event = &pe;
-		send_client(s, &cm);
+		report_protection(s, e->master_id, &env, &v);
 	}
 }
 
@@ -429,7 +499,12 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		s->backoff_ms = 0;
 		s->rx_len = 0;
 		guard_clock_init(&s->clk, 0);
-		send_ping(s);
+		if (g_o.no_time_sync) {
+			local_sample(s);
+			send_subscribes(s);
+		} else {
+			send_ping(s);
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (lws_is_first_fragment(wsi))
@@ -505,7 +580,9 @@ static void usage(FILE *o)
 		"  --latency            print delivery latency percentiles (arrival -> verdict) at exit\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
 		"                       process instead of once per simulated subscriber\n"
-		"misbehaviour: --skew-ms N (clock), --quote-off-pips N (lagging quotes),\n"
+		"misbehaviour: --skew-ms N (clock), --no-time-sync (trust the local clock: no\n"
+		"  TimePing), --quote-off-pips N (lagging quotes), --forge-every N (every Nth\n"
+		"  signal, a forged copy with the price moved reaches the guard first),\n"
 		"  --wrong-token, --stop-reading-after N (envelopes; stall --stall-ms, default 5000),\n"
 		"  --drop-ms N (close a random\n"
 		"  connection every N ms; it reconnects and resumes)\n");
@@ -636,6 +713,18 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
 	if (g_log != NULL)
 		fflush(g_log);
+	/* Re-measure the server clock every 60 s: samples age out after 300 s, and then the
+	 * guard fails closed (TTL) on every signal. */
+	int64_t now = now_ns();
+	for (int i = 0; i < g_nsims; i++) {
+		struct sim *s = &g_sims[i];
+		if (s->connected && s->subscribed && now - s->last_sync_ns > INT64_C(60000000000)) {
+			if (g_o.no_time_sync)
+				local_sample(s);
+			else
+				send_ping(s);
+		}
+	}
 	lws_sul_schedule(g_ctx, 0, sul, tick, 100 * LWS_US_PER_MS);
 }
 
@@ -667,6 +756,8 @@ int main(int argc, char **argv)
 		{"status", no_argument, NULL, 'S'},        {"skew-ms", required_argument, NULL, 'K'},
 		{"quote-off-pips", required_argument, NULL, 'Q'},
 		{"wrong-token", no_argument, NULL, 'W'},
+		{"no-time-sync", no_argument, NULL, 'N'},
+		{"forge-every", required_argument, NULL, 'F'},
 		{"stop-reading-after", required_argument, NULL, 'R'},
 		{"drop-ms", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
 		{"verify-cache", no_argument, NULL, 'V'},
@@ -704,6 +795,18 @@ int main(int argc, char **argv)
 		case 'K': g_o.skew_ns = strtoll(optarg, NULL, 10) * 1000000; break;
 		case 'Q': g_o.quote_off_pips_x100 = strtoll(optarg, NULL, 10) * 100; break;
 		case 'W': g_o.wrong_token = true; break;
+		case 'N': g_o.no_time_sync = true; break;
+		case 'F': {
+			char *end = NULL;
+			long long v = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || v < 1) {
+				fprintf(stderr, "decp-subscriber: --forge-every: '%s' is not a positive "
+					"number\n", optarg);
+				return 2;
+			}
+			g_o.forge_every = (uint64_t)v;
+			break;
+		}
 		case 'R': g_o.stop_reading_after = strtoull(optarg, NULL, 10); break;
 		case 'D': g_o.drop_ms = atoi(optarg); break;
 		case 'V': g_o.verify_cache = true; break;
@@ -823,6 +926,17 @@ int main(int argc, char **argv)
 			" reconnects %" PRIu64 " refused %" PRIu64 "%s\n",
 		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref,
 		rc == 0 ? "" : " (timeout)");
+	if (g_o.forge_every != 0) {
+		uint64_t forged = 0, accepted = 0;
+		for (int i = 0; i < g_nsims; i++) {
+			forged += g_sims[i].forged;
+			accepted += g_sims[i].forgery_accepted;
+		}
+		fprintf(stderr, "decp-subscriber: forged copies %" PRIu64 ", executed %" PRIu64
+			" (must be 0)\n", forged, accepted);
+		if (accepted != 0)
+			rc = 1;
+	}
 	latency_report();
 	free(g_lat);
 	g_stop = 1;

@@ -1,0 +1,864 @@
+/* cp_api: the api role's HTTP server, authentication, limits and dispatch (cp_api.h). */
+#include "cp_api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "cp_api_pvt.h"
+#include "cp_log.h"
+
+#define ROLE "api"
+#define URI_MAX 512
+#define TOKEN_MAX 256
+#define RATE_SLOTS 1024u
+
+const uint64_t cp_api_lat_bounds_us[API_LAT_BUCKETS] = {100, 250, 500, 1000, 2000, 5000,
+							10000, 25000, 50000, 100000, 1000000,
+							UINT64_MAX};
+
+/* Per-caller token bucket, indexed by a hash of the caller (admin or subscriber id). */
+struct api_bucket {
+	int64_t who;        /* -1 admin, else subscriber id; 0 = empty slot */
+	double tokens;
+	uint64_t last_ns;
+};
+
+/* Per-connection state of one HTTP transaction. */
+struct pss {
+	char uri[URI_MAX];
+	char query[URI_MAX];
+	char auth[TOKEN_MAX + 16];
+	enum api_method method;
+	bool bad_method, uri_too_long, no_length;
+	char *body;
+	size_t len, cap;
+	bool too_big;
+	unsigned char *resp;      /* LWS_PRE + body */
+	size_t resp_len;
+	bool close_after;
+	bool served;              /* reply queued: lws may still report BODY_COMPLETION */
+	uint64_t start_ns;
+};
+
+/* ------------------------------------------------------------------ replies */
+
+void api_reply(struct api_req *r, int status, json_t *body)
+{
+	json_decref(r->out);
+	r->status = status;
+	r->out = body;
+}
+
+void api_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char m[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	json_t *o = json_pack("{s:s, s:s}", "code", code, "message", m);
+	if (o == NULL) /* m is not valid UTF-8: client text cut by a %.Ns inside a character */
+		o = json_pack("{s:s, s:s}", "code", code, "message", "(detail not representable)");
+	api_reply(r, status, o);
+}
+
+/*
+ * The one map from a PostgreSQL error to a reply. Bad input reaches here only as a
+ * constraint or data error (22xxx, 23xxx, our DPxxx codes): all 4xx. Only a server
+ * that is down (503) or a genuine internal failure (500) are 5xx.
+ */
+void api_pg_error(struct api_req *r, const PGresult *res)
+{
+	if (res == NULL) {
+		api_error(r, 503, "db_unavailable", "PostgreSQL is unreachable; retry later");
+		return;
+	}
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	static const struct {
+		const char *state; /* exact, or a 2-character class */
+		int status;
+		const char *code;
+	} map[] = {
+		{"DP001", 409, "immutable"},
+		{"DP002", 409, "invalid_transition"},
+		{"DP003", 409, "not_monotonic"},
+		{"DP020", 422, "invalid_amount"},
+		{"DP021", 404, "not_found"},
+		{"DP022", 409, "cancelled"},
+		{"DP030", 409, "insufficient_funds"},
+		{"DP031", 409, "insufficient_reserved"},
+		{"23505", 409, "conflict"},
+		{"23503", 404, "not_found"},
+		{"23514", 422, "invalid_value"},
+		{"23502", 422, "missing_value"},
+		{"57014", 503, "timeout"},
+		{"22", 422, "invalid_value"},
+		{"08", 503, "db_unavailable"},
+	};
+	if (st == NULL)
+		st = "";
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		size_t n = strlen(map[i].state);
+		if (strncmp(st, map[i].state, n) == 0) {
+			api_error(r, map[i].status, map[i].code, "%s", msg ? msg : st);
+			return;
+		}
+	}
+	CP_LOG_RL(CP_LOG_ERR, ROLE, "%s %s: sqlstate %s: %s", r->method == API_GET ? "GET" : "POST",
+		  r->path, st, msg ? msg : "?");
+	api_error(r, 500, "internal", "internal error (logged)");
+}
+
+/* The result check of api_q / api_q_prep. */
+static PGresult *api_checked(struct api_req *r, PGresult *res)
+{
+	if (res == NULL)
+		api_pg_error(r, NULL);
+	else if (!cp_pg_ok(res)) {
+		api_pg_error(r, res);
+		PQclear(res);
+		res = NULL;
+	}
+	return res;
+}
+
+PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = NULL;
+	if (cp_pg_ensure(&r->api->pg) == 0)
+		res = cp_pg_exec(&r->api->pg, sql, n, params);
+	return api_checked(r, res);
+}
+
+PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int n,
+		     const char *const *params)
+{
+	PGresult *res = NULL;
+	if (cp_pg_ensure(&r->api->pg) == 0)
+		res = cp_pg_exec_prepared(&r->api->pg, slot, sql, n, params);
+	return api_checked(r, res);
+}
+
+/* Type OIDs of pg_type we convert (stable since forever). */
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_JSON = 114,
+       OID_JSONB = 3802 };
+
+json_t *api_row(const PGresult *res, int i)
+{
+	json_t *o = json_object();
+	for (int c = 0; c < PQnfields(res); c++) {
+		const char *v = PQgetvalue(res, i, c);
+		json_t *j;
+		if (PQgetisnull(res, i, c))
+			j = json_null();
+		else switch (PQftype(res, c)) {
+		case OID_BOOL: j = json_boolean(v[0] == 't'); break;
+		case OID_INT2: case OID_INT4: case OID_INT8:
+			j = json_integer(strtoll(v, NULL, 10)); break;
+		case OID_JSON: case OID_JSONB:
+			j = json_loads(v, JSON_DECODE_ANY, NULL);
+			if (j == NULL)
+				j = json_null();
+			break;
+		default: j = json_string(v); break; /* text, numeric (money as "12.34"), times */
+		}
+		json_object_set_new(o, PQfname(res, c), j);
+	}
+	return o;
+}
+
+json_t *api_rows(const PGresult *res)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(a, api_row(res, i));
+	return a;
+}
+
+/* ------------------------------------------------------------------ auth, limits */
+
+char *api_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[b[i] >> 4];
+		out[2 * i + 1] = d[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
+}
+
+static int hex_decode(const char *hex, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned int b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Keep the token cache true: LISTEN decp_subauth on every new session (dropping the cache,
+ * since changes made while disconnected were not heard), and drop it on any notification.
+ * Returns 0, or -EIO when PostgreSQL is unreachable (reply set).
+ */
+static int auth_cache_sync(struct api_req *r)
+{
+	struct api *a = r->api;
+	if (cp_pg_ensure(&a->pg) != 0) {
+		api_pg_error(r, NULL);
+		return -EIO;
+	}
+	bool drop = false;
+	if (a->listening != a->pg.conn) {
+		PGresult *res = api_q(r, "LISTEN decp_subauth", 0, NULL);
+		if (res == NULL)
+			return -EIO;
+		PQclear(res);
+		a->listening = a->pg.conn;
+		drop = true;
+	}
+	uint64_t gen = atomic_load_explicit(&a->sh->auth_gen, memory_order_acquire);
+	if (gen != a->auth_gen_seen) {
+		a->auth_gen_seen = gen;
+		drop = true;
+	}
+	PQconsumeInput(a->pg.conn);
+	PGnotify *n;
+	while ((n = PQnotifies(a->pg.conn)) != NULL) {
+		PQfreemem(n);
+		drop = true;
+	}
+	if (drop)
+		memset(a->auth, 0, API_AUTH_SLOTS * sizeof(*a->auth));
+	return 0;
+}
+
+void api_auth_changed(struct api_req *r)
+{
+	atomic_fetch_add_explicit(&r->api->sh->auth_gen, 1, memory_order_release);
+}
+
+static struct api_auth_entry *auth_slot(struct api *a, const uint8_t h[32])
+{
+	uint64_t k;
+	memcpy(&k, h, sizeof(k));
+	return &a->auth[k % API_AUTH_SLOTS];
+}
+
+/* The subscriber of token digest h (cache, then subscriber_tokens), 0 when none, -EIO. */
+static int64_t subscriber_of(struct api_req *r, const uint8_t h[32])
+{
+	struct api *a = r->api;
+	if (auth_cache_sync(r) != 0)
+		return -EIO;
+	struct api_auth_entry *e = auth_slot(a, h);
+	if (e->subscriber > 0 && CRYPTO_memcmp(e->hash, h, 32) == 0 && wall_us() < e->expires_us)
+		return e->subscriber;
+	char hex[3 + 64];
+	hex[0] = '\\';
+	hex[1] = 'x';
+	api_hex(h, 32, hex + 2);
+	const char *p[1] = {hex};
+	PGresult *res = api_q_prep(r, API_STMT_TOKEN, "SELECT t.subscriber_id,"
+			      " coalesce((extract(epoch FROM t.expires_at)"
+			      " * 1000000)::bigint, 9223372036854775807) FROM subscriber_tokens t"
+			      " JOIN subscribers s ON s.id = t.subscriber_id"
+			      " WHERE t.token_sha256 = $1::bytea AND t.revoked_at IS NULL"
+			      " AND (t.expires_at IS NULL OR t.expires_at > now())"
+			      " AND s.disabled_at IS NULL", 1, p);
+	if (res == NULL)
+		return -EIO;
+	int64_t sub = 0;
+	if (PQntuples(res) == 1) {
+		sub = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		memcpy(e->hash, h, 32);
+		e->subscriber = sub; /* only valid tokens are cached: garbage cannot evict them */
+		e->expires_us = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	}
+	PQclear(res);
+	return sub;
+}
+
+/*
+ * "Bearer <token>" -> caller. 0 on success; otherwise the reply (401/503) is set.
+ * Tokens are compared as SHA-256 digests: with the admin digest and with cached digests
+ * by CRYPTO_memcmp; in PostgreSQL by the unique index on the digest (a lookup by a hash
+ * reveals nothing about the token through timing).
+ */
+static int authenticate(struct api_req *r, const char *hdr)
+{
+	static const char pfx[] = "Bearer ";
+	uint8_t h[32];
+	unsigned int hl = 0;
+	if (hdr[0] == '\0') {
+		api_error(r, 401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
+		return -EACCES;
+	}
+	const char *tok = hdr + sizeof(pfx) - 1;
+	size_t tl = strlen(hdr) >= sizeof(pfx) - 1 ? strlen(tok) : 0;
+	if (strncmp(hdr, pfx, sizeof(pfx) - 1) != 0 || tl == 0 || tl > TOKEN_MAX ||
+	    EVP_Digest(tok, tl, h, &hl, EVP_sha256(), NULL) != 1) {
+		api_error(r, 401, "unauthenticated", "malformed Authorization header");
+		return -EACCES;
+	}
+	if (r->api->sh->has_admin && CRYPTO_memcmp(h, r->api->sh->admin_hash, sizeof(h)) == 0) {
+		r->admin = true;
+		return 0;
+	}
+	int64_t sub = subscriber_of(r, h);
+	if (sub < 0)
+		return -EIO;
+	if (sub == 0) {
+		api_error(r, 401, "unauthenticated", "unknown, revoked or expired token");
+		return -EACCES;
+	}
+	r->subscriber = sub;
+	return 0;
+}
+
+/* Token bucket per caller: api_rate_per_s per second, burst of the same size, shared by
+ * all workers (one short critical section per request). */
+static int rate_check(struct api_req *r)
+{
+	struct api_shared *sh = r->api->sh;
+	uint32_t rate = sh->cfg->api_rate_per_s;
+	if (rate == 0 || sh->buckets == NULL)
+		return 0;
+	int64_t who = r->admin ? -1 : r->subscriber;
+	uint64_t now = cp_now_ns();
+	bool ok;
+	pthread_mutex_lock(&sh->rate_mu);
+	struct api_bucket *b = &sh->buckets[(uint64_t)who * 0x9E3779B97F4A7C15ull >> 54];
+	if (b->who != who) {
+		b->who = who;
+		b->tokens = rate;
+		b->last_ns = now;
+	}
+	b->tokens += (double)(now - b->last_ns) * rate / 1e9;
+	if (b->tokens > rate)
+		b->tokens = rate;
+	b->last_ns = now;
+	ok = b->tokens >= 1.0;
+	if (ok)
+		b->tokens -= 1.0;
+	pthread_mutex_unlock(&sh->rate_mu);
+	if (!ok) {
+		API_STAT_ADD(sh->st.rate_limited, 1);
+		api_error(r, 429, "rate_limited", "more than %u requests per second", rate);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ routing */
+
+/* Match "/v1/x/:id/y" against path, filling ids. Ids are 1..2^62 in decimal. */
+static bool route_match(const char *pat, const char *path, int64_t *ids)
+{
+	int k = 0;
+	while (*pat != '\0' && *path != '\0') {
+		if (pat[0] == ':') {
+			char *end;
+			if (path[0] < '1' || path[0] > '9')
+				return false;
+			errno = 0;
+			long long v = strtoll(path, &end, 10);
+			if (errno != 0 || v > (1ll << 62) || (*end != '/' && *end != '\0') || k >= 2)
+				return false;
+			ids[k++] = v;
+			path = end;
+			pat += strcspn(pat, "/");
+			continue;
+		}
+		if (*pat++ != *path++)
+			return false;
+	}
+	return *pat == '\0' && *path == '\0';
+}
+
+static void dispatch(struct api_req *r, const char *body, size_t len, const char *auth)
+{
+	const struct api_route *rt = NULL;
+	bool path_known = false;
+	for (unsigned int i = 0; i < cp_api_nroutes; i++) {
+		int64_t ids[2] = {0, 0};
+		if (!route_match(cp_api_routes[i].pattern, r->path, ids))
+			continue;
+		path_known = true;
+		if (cp_api_routes[i].method == r->method) {
+			rt = &cp_api_routes[i];
+			memcpy(r->id, ids, sizeof(ids));
+			break;
+		}
+	}
+	if (rt == NULL) {
+		if (path_known)
+			api_error(r, 405, "method_not_allowed", "%s is not allowed on %s",
+				  r->method == API_GET ? "GET" : "POST", r->path);
+		else
+			api_error(r, 404, "not_found", "no such endpoint");
+		return;
+	}
+	if (rt->auth != API_PUBLIC) {
+		if (authenticate(r, auth) != 0 || rate_check(r) != 0)
+			return;
+		if (rt->auth == API_ADMIN && !r->admin) {
+			api_error(r, 403, "forbidden", "operator token required");
+			return;
+		}
+	}
+	if (rt->body) {
+		json_error_t je;
+		if (len == 0) {
+			api_error(r, 400, "bad_json", "a JSON object body is required");
+			return;
+		}
+		r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+		if (r->body == NULL) {
+			api_error(r, 400, "bad_json", "line %d column %d: %s", je.line, je.column,
+				  je.text);
+			return;
+		}
+		if (!json_is_object(r->body)) {
+			api_error(r, 400, "bad_json", "the body must be a JSON object");
+			return;
+		}
+	}
+	rt->fn(r);
+}
+
+static void account(struct api *a, int status, uint64_t start_ns)
+{
+	struct api_stats *st = &a->sh->st;
+	uint64_t us = (cp_now_ns() - start_ns) / 1000;
+	API_STAT_ADD(st->requests, 1);
+	if (status >= 100 && status < 600)
+		API_STAT_ADD(st->by_status[status / 100], 1);
+	for (int i = 0; i < API_LAT_BUCKETS; i++)
+		if (us <= cp_api_lat_bounds_us[i]) {
+			API_STAT_ADD(st->lat_bucket[i], 1);
+			break;
+		}
+	API_STAT_ADD(st->lat_count, 1);
+	API_STAT_ADD(st->lat_sum_us, us);
+}
+
+/* ------------------------------------------------------------------ lws glue */
+
+/* Serve the complete request of pss: dispatch, then write headers now and the body when
+ * writable. Returns what the lws callback should return. */
+static int serve(struct lws *wsi, struct api *a, struct pss *ps)
+{
+	struct api_req r = {.api = a, .method = ps->method, .path = ps->uri, .query = ps->query};
+	if (ps->served)
+		return 0;
+	ps->served = true;
+	if (ps->bad_method)
+		api_error(&r, 405, "method_not_allowed", "only GET and POST are served");
+	else if (ps->no_length)
+		api_error(&r, 411, "length_required", "a POST needs a Content-Length header");
+	else if (ps->uri_too_long)
+		api_error(&r, 414, "uri_too_long", "request URI longer than %d bytes", URI_MAX - 1);
+	else if (ps->too_big) {
+		api_error(&r, 413, "body_too_large", "request body over %u bytes", a->cfg->api_max_body);
+		ps->close_after = true;
+	} else
+		dispatch(&r, ps->body, ps->len, ps->auth);
+	if (r.out == NULL && r.text == NULL)
+		api_error(&r, 500, "internal", "handler gave no reply");
+
+	char *txt = r.text;
+	if (txt == NULL)
+		txt = json_dumps(r.out, JSON_COMPACT);
+	size_t n = txt ? strlen(txt) : 0;
+	free(ps->resp);
+	ps->resp = malloc(LWS_PRE + n + 1);
+	if (ps->resp == NULL) {
+		free(txt);
+		json_decref(r.out);
+		json_decref(r.body);
+		return -1;
+	}
+	memcpy(ps->resp + LWS_PRE, txt, n);
+	ps->resp_len = n;
+	free(txt);
+	json_decref(r.out);
+	json_decref(r.body);
+	account(a, r.status, ps->start_ns);
+
+	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned int)r.status,
+					r.ctype ? r.ctype : "application/json", n, &p, end))
+		return 1;
+	if (r.status == 401 &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+					(const unsigned char *)"Bearer", 6, &p, end))
+		return 1;
+	if (r.status == 429 &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+					(const unsigned char *)"1", 1, &p, end))
+		return 1;
+	if (ps->close_after &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+					 (const unsigned char *)"close", 5, &p, end))
+		return 1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void pss_reset(struct pss *ps)
+{
+	free(ps->body);
+	free(ps->resp);
+	memset(ps, 0, sizeof(*ps));
+}
+
+static enum api_method method_of(struct lws *wsi, bool *bad)
+{
+	*bad = false;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+		return API_GET;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+		return API_POST;
+	*bad = true;
+	return API_GET;
+}
+
+/* Copy "a=1&b=2" from the URI arguments. */
+static void copy_query(struct lws *wsi, char *q, size_t cap)
+{
+	size_t at = 0;
+	q[0] = '\0';
+	for (int i = 0; i < 16; i++) {
+		char frag[256];
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n <= 0)
+			break;
+		int w = snprintf(q + at, cap - at, "%s%s", at ? "&" : "", frag);
+		if (w < 0 || (size_t)w >= cap - at)
+			break;
+		at += (size_t)w;
+	}
+}
+
+static int on_http(struct lws *wsi, struct api *a, struct pss *ps, const char *in, size_t len)
+{
+	pss_reset(ps);
+	ps->start_ns = cp_now_ns();
+	ps->method = method_of(wsi, &ps->bad_method);
+	if (len >= sizeof(ps->uri))
+		ps->uri_too_long = true;
+	else
+		memcpy(ps->uri, in, len);
+	copy_query(wsi, ps->query, sizeof(ps->query));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(ps->auth))
+		snprintf(ps->auth, sizeof(ps->auth), "oversize");
+	else if (lws_hdr_copy(wsi, ps->auth, sizeof(ps->auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		ps->auth[0] = '\0';
+	if (ps->method == API_POST && !ps->bad_method) {
+		char cl[32];
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+			/* No chunked request bodies: a POST says how long its body is. */
+			ps->no_length = true;
+			ps->close_after = true;
+		} else if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+			unsigned long long v = strtoull(cl, NULL, 10);
+			if (v > a->cfg->api_max_body)
+				ps->too_big = true;
+			if (v > 0) {
+				/* A body follows: bound the time the client may take to send it. */
+				lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)a->cfg->api_timeout_s);
+				return 0;
+			}
+		}
+	}
+	return serve(wsi, a, ps);
+}
+
+static int on_body(struct pss *ps, struct api *a, const char *in, size_t len)
+{
+	if (len == 0 || in == NULL || ps->served)
+		return 0; /* lws reports an empty body of a Content-Length: 0 request too */
+	if (ps->too_big || ps->len + len > a->cfg->api_max_body) {
+		ps->too_big = true; /* keep reading (and dropping) so the 413 reaches the client */
+		return 0;
+	}
+	if (ps->len + len + 1 > ps->cap) {
+		size_t cap = ps->cap ? ps->cap : 1024;
+		while (cap < ps->len + len + 1)
+			cap *= 2;
+		char *b = realloc(ps->body, cap);
+		if (b == NULL)
+			return -1;
+		ps->body = b;
+		ps->cap = cap;
+	}
+	memcpy(ps->body + ps->len, in, len);
+	ps->len += len;
+	return 0;
+}
+
+/*
+ * With several workers the role owns the listening socket: every worker polls it (its own
+ * dup, adopted by lws as a raw file) and accepts what it can when it is readable, handing
+ * each connection to its lws context as if lws had accepted it. Workers race for
+ * connections; the losers get EAGAIN. Returns 0.
+ */
+static int accept_all(struct api *a, struct lws *wsi)
+{
+	for (int n = 0; n < 64; n++) {
+		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		/* What lws does for sockets it accepts itself: no Nagle delay on replies
+		 * (a keep-alive client otherwise waits ~40 ms for the delayed ACK). */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (lws_adopt_socket_vhost(lws_get_vhost(wsi), fd) == NULL)
+			close(fd);
+	}
+	return 0;
+}
+
+static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			size_t len)
+{
+	struct pss *ps = user;
+	struct api *a = lws_context_user(lws_get_context(wsi));
+
+	if (reason == LWS_CALLBACK_RAW_RX_FILE && a != NULL && wsi == a->listen_wsi)
+		return accept_all(a, wsi);
+	if (ps == NULL) /* a connection refused before it had a transaction (e.g. huge headers) */
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(wsi, a, ps, in, len);
+	case LWS_CALLBACK_HTTP_BODY:
+		return on_body(ps, a, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		return serve(wsi, a, ps);
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		if (ps->resp == NULL)
+			return 0;
+		int w = lws_write(wsi, ps->resp + LWS_PRE, ps->resp_len, LWS_WRITE_HTTP_FINAL);
+		bool close_after = ps->close_after;
+		pss_reset(ps);
+		if (w < 0 || close_after)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	case LWS_CALLBACK_CLOSED_HTTP:
+		pss_reset(ps);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{"http", callback_api, sizeof(struct pss), 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+/* lws 4 sleeps until its next timer: a 100 ms timer bounds how late *stop is noticed. */
+struct waker {
+	lws_sorted_usec_list_t sul;
+	struct lws_context *ctx;
+};
+
+static void wake_cb(lws_sorted_usec_list_t *sul)
+{
+	struct waker *w = lws_container_of(sul, struct waker, sul);
+	lws_sul_schedule(w->ctx, 0, &w->sul, wake_cb, 100000);
+}
+
+/* The listening socket several workers share (api_listen:api_port, IPv4). fd or -errno. */
+static int shared_listener(const struct cp_config *cfg)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->api_port)};
+	int one = 1, fd, err;
+	if (inet_pton(AF_INET, cfg->api_listen, &sa.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int shared_init(struct api_shared *sh, const struct cp_config *cfg)
+{
+	memset(sh, 0, sizeof(*sh));
+	sh->cfg = cfg;
+	sh->listen_fd = -1;
+	pthread_mutex_init(&sh->rate_mu, NULL);
+	if (cfg->api_threads > 1 && (sh->listen_fd = shared_listener(cfg)) < 0) {
+		int e = sh->listen_fd;
+		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u: %s", cfg->api_listen, cfg->api_port,
+		       strerror(-e));
+		sh->listen_fd = -1;
+		return e;
+	}
+	if (cfg->api_admin_token_sha256[0] != '\0') {
+		if (hex_decode(cfg->api_admin_token_sha256, sh->admin_hash, 32) != 0)
+			return -EINVAL;
+		sh->has_admin = true;
+	} else {
+		cp_log(CP_LOG_WARN, ROLE, "api_admin_token_sha256 not set: operator endpoints refuse "
+		       "every token (docs/api.md: bootstrap)");
+	}
+	if (cfg->api_rate_per_s > 0 &&
+	    (sh->buckets = calloc(RATE_SLOTS, sizeof(*sh->buckets))) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* One worker: its lws context (listening itself, or polling the shared listener),
+ * served until *stop. Returns 0, or -EADDRINUSE / -ENOMEM at start. */
+static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int *stop)
+{
+	const struct cp_config *cfg = sh->cfg;
+	struct api a = {.cfg = cfg, .sh = sh};
+	struct lws_context_creation_info info;
+
+	cp_pg_init(&a.pg, cfg, ROLE);
+	a.listen_fd = sh->listen_fd >= 0 ? fcntl(sh->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL ||
+	    (sh->listen_fd >= 0 && a.listen_fd < 0)) {
+		atomic_store(&sh->abort, 1);
+		free(a.auth);
+		if (a.listen_fd >= 0)
+			close(a.listen_fd);
+		return -ENOMEM;
+	}
+	memset(&info, 0, sizeof(info));
+	/* One worker: lws listens. Several: they share the role's socket (accept_all). */
+	info.port = a.listen_fd >= 0 ? CONTEXT_PORT_NO_LISTEN_SERVER : (int)cfg->api_port;
+	info.iface = cfg->api_listen;
+	info.protocols = protocols;
+	info.user = &a;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.timeout_secs = cfg->api_timeout_s;      /* slow headers / idle transactions */
+	info.keepalive_timeout = (int)cfg->api_timeout_s;
+	info.max_http_header_data = 4096;           /* larger header sets are refused */
+	info.max_http_header_pool = 64;
+	info.count_threads = 1;
+	struct lws_context *ctx = lws_create_context(&info);
+	if (ctx != NULL && a.listen_fd >= 0) {
+		lws_sock_file_fd_type fd = {.filefd = a.listen_fd};
+		struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
+		a.listen_wsi = vh ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+							      "http", NULL) : NULL;
+		if (a.listen_wsi == NULL) {
+			lws_context_destroy(ctx);
+			ctx = NULL;
+		}
+	}
+	if (ctx == NULL) {
+		cp_log(CP_LOG_ERR, ROLE, "worker %u: cannot listen on %s:%u", idx, cfg->api_listen,
+		       cfg->api_port);
+		atomic_store(&sh->abort, 1);
+		if (a.listen_fd >= 0 && a.listen_wsi == NULL)
+			close(a.listen_fd);
+		free(a.auth);
+		return -EADDRINUSE;
+	}
+	if (idx == 0)
+		cp_log(CP_LOG_INFO, ROLE, "listening on http://%s:%u/v1 with %u worker(s) (operator "
+		       "token %s)", cfg->api_listen, cfg->api_port, cfg->api_threads,
+		       sh->has_admin ? "configured" : "NOT configured");
+	cp_pg_ensure(&a.pg);
+	struct waker w = {.ctx = ctx};
+	lws_sul_schedule(ctx, 0, &w.sul, wake_cb, 100000);
+	while (!atomic_load(stop) && !atomic_load(&sh->abort))
+		if (lws_service(ctx, 100) < 0)
+			break;
+	lws_sul_cancel(&w.sul);
+	lws_context_destroy(ctx);
+	cp_pg_close(&a.pg);
+	free(a.auth);
+	return 0;
+}
+
+struct worker_arg {
+	struct api_shared *sh;
+	unsigned int idx;
+	const atomic_int *stop;
+	int rc;
+};
+
+static void *worker_main(void *p)
+{
+	struct worker_arg *w = p;
+	w->rc = worker_run(w->sh, w->idx, w->stop);
+	return NULL;
+}
+
+int cp_api_run(const struct cp_config *cfg, const atomic_int *stop)
+{
+	struct api_shared sh;
+	struct worker_arg args[CP_API_MAX_THREADS];
+	pthread_t tids[CP_API_MAX_THREADS];
+	unsigned int n = cfg->api_threads, started = 1;
+	int rc = shared_init(&sh, cfg);
+
+	lws_set_log_level(LLL_ERR, NULL);
+	/* Workers 1..n-1 in their own threads, worker 0 in the role thread. A worker that
+	 * cannot start fails the role (main stops the process). */
+	for (unsigned int i = 1; rc == 0 && i < n; i++) {
+		args[i] = (struct worker_arg){.sh = &sh, .idx = i, .stop = stop};
+		if (pthread_create(&tids[i], NULL, worker_main, &args[i]) != 0) {
+			atomic_store(&sh.abort, 1);
+			rc = -EAGAIN;
+			break;
+		}
+		started++;
+	}
+	if (rc == 0)
+		rc = worker_run(&sh, 0, stop);
+	for (unsigned int i = 1; i < started; i++) {
+		pthread_join(tids[i], NULL);
+		if (rc == 0)
+			rc = args[i].rc;
+	}
+	pthread_mutex_destroy(&sh.rate_mu);
+	free(sh.buckets);
+	if (sh.listen_fd >= 0)
+		close(sh.listen_fd);
+	return rc;
+}

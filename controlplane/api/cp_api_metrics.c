@@ -1,0 +1,270 @@
+/*
+ * cp_api_metrics: /metrics in the Prometheus text format (version 0.0.4).
+ *
+ *   decp_ingest_*            the dataplane's shared stats block (dp_shm.h), mapped
+ *                            read-only per scrape with cp_shm_peek(): counters per worker,
+ *                            rejects by reason, latency histograms, ring depths
+ *   decp_api_*               this api thread's requests, statuses, latency, events
+ *   decp_trust_*             the trust role's counters (when it runs in this process)
+ *   decp_fanout_*            the fan-out role's counters (when it runs in this process)
+ *   decp_postgresql_up, decp_redis_up, decp_subscriptions{state}
+ * A scrape costs one mmap, one SELECT and one Redis PING: scrape every few seconds, not
+ * per millisecond.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <rte_ring.h>
+
+#include "cp_api_pvt.h"
+#include "cp_fanout.h"
+#include "cp_fanout_role.h"
+#include "cp_shm.h"
+#include "cp_trust.h"
+#include "dp_hist.h"
+
+/* Histogram bounds exported for the dataplane latencies (ns); +Inf is added. */
+static const uint64_t ingest_bounds_ns[] = {1000, 5000, 10000, 25000, 50000, 100000, 250000,
+					    500000, 1000000, 5000000, 20000000, 100000000};
+#define NB (sizeof(ingest_bounds_ns) / sizeof(ingest_bounds_ns[0]))
+
+/* Growable text buffer; on ENOMEM it stops growing and `oom` is set. */
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0 || o->oom)
+			return;
+		if (o->buf && o->len + (size_t)n < o->cap) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t cap = o->cap ? o->cap * 2 : 16384;
+		while (cap < o->len + (size_t)n + 1)
+			cap *= 2;
+		char *b = realloc(o->buf, cap);
+		if (b == NULL) {
+			o->oom = true;
+			return;
+		}
+		o->buf = b;
+		o->cap = cap;
+	}
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static uint64_t ld(const _Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+/* One dataplane histogram summed over workers, as a Prometheus histogram in seconds. */
+static void ingest_hist(struct out *o, const struct dp_shm *s, const char *stage, size_t off)
+{
+	uint64_t cum[NB] = {0}, count = 0, sum = 0;
+	for (uint32_t w = 0; w < s->hdr->n_workers; w++) {
+		const struct dp_hist *h = (const struct dp_hist *)((const char *)&s->stats[w] + off);
+		count += ld(&h->count);
+		sum += ld(&h->sum_ns);
+		for (unsigned int i = 0; i < DP_HIST_BUCKETS; i++) {
+			uint64_t c = ld(&h->bucket[i]);
+			if (c == 0)
+				continue;
+			for (size_t b = 0; b < NB; b++)
+				if (dp_hist_bucket_max(i) <= ingest_bounds_ns[b])
+					cum[b] += c;
+		}
+	}
+	for (size_t b = 0; b < NB; b++)
+		put(o, "decp_ingest_latency_seconds_bucket{stage=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+		    stage, (double)ingest_bounds_ns[b] / 1e9, cum[b]);
+	put(o, "decp_ingest_latency_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", stage,
+	    count);
+	put(o, "decp_ingest_latency_seconds_sum{stage=\"%s\"} %.9f\n", stage, (double)sum / 1e9);
+	put(o, "decp_ingest_latency_seconds_count{stage=\"%s\"} %" PRIu64 "\n", stage, count);
+}
+
+static void ingest(struct out *o, const struct cp_config *cfg)
+{
+	struct dp_shm s;
+	int rc = cp_shm_peek(&s, cfg->shm);
+	head(o, "decp_dataplane_up", "gauge", "1 when the dataplane segment is mapped and running");
+	put(o, "decp_dataplane_up %d\n", rc == 0);
+	if (rc != 0)
+		return;
+	uint32_t nw = s.hdr->n_workers;
+	head(o, "decp_ingest_events_total", "counter",
+	     "dataplane counters per worker (signals_enqueued, acks_sent, ...)");
+	for (unsigned int c = DP_CTR_FIRST; c < DP_CTR_COUNT; c++) {
+		const char *name = dp_counter_name(c);
+		if (strcmp(name, "?") == 0)
+			continue;
+		for (uint32_t w = 0; w < nw; w++)
+			put(o, "decp_ingest_events_total{event=\"%s\",worker=\"%u\"} %" PRIu64 "\n",
+			    name, w, dp_stat_get(&s.stats[w], c));
+	}
+	head(o, "decp_ingest_signals_enqueued_total", "counter",
+	     "validated signals handed to the control plane (all workers)");
+	uint64_t enq = 0;
+	for (uint32_t w = 0; w < nw; w++)
+		enq += dp_stat_get(&s.stats[w], DP_CTR_SIGNALS_ENQUEUED);
+	put(o, "decp_ingest_signals_enqueued_total %" PRIu64 "\n", enq);
+	head(o, "decp_ingest_rejects_total", "counter", "ingest rejections by reason (all workers)");
+	for (unsigned int r = 1; r < DP_REASON_COUNT; r++) {
+		uint64_t v = 0;
+		for (uint32_t w = 0; w < nw; w++)
+			v += dp_stat_get(&s.stats[w], DP_CTR_REASON_BASE + r);
+		put(o, "decp_ingest_rejects_total{reason=\"%s\"} %" PRIu64 "\n", dp_reason_name(r), v);
+	}
+	head(o, "decp_ingest_latency_seconds", "histogram",
+	     "rx_to_enq: RX to ingress ring; enq_to_ack: ingress ring to durable ACK");
+	ingest_hist(o, &s, "rx_to_enq", offsetof(struct dp_stats, rx_to_enq));
+	ingest_hist(o, &s, "enq_to_ack", offsetof(struct dp_stats, enq_to_ack));
+	head(o, "decp_ring_depth", "gauge", "entries waiting in the shared-memory rings");
+	for (uint32_t w = 0; w < nw; w++) {
+		put(o, "decp_ring_depth{ring=\"ingress\",worker=\"%u\"} %u\n", w,
+		    rte_ring_count(s.ingress[w]));
+		put(o, "decp_ring_depth{ring=\"ack\",worker=\"%u\"} %u\n", w, rte_ring_count(s.ack[w]));
+	}
+	put(o, "decp_ring_depth{ring=\"ctrl\",worker=\"main\"} %u\n", rte_ring_count(s.ctrl));
+	cp_shm_unpeek(&s);
+}
+
+static int redis_up(const struct cp_config *cfg)
+{
+	struct timeval tv = {cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000};
+	redisContext *c = redisConnectWithTimeout(cfg->redis_host, (int)cfg->redis_port, tv);
+	int up = 0;
+	if (c != NULL && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK) {
+		redisReply *r = redisCommand(c, "PING");
+		up = r != NULL && r->type == REDIS_REPLY_STATUS;
+		freeReplyObject(r);
+	}
+	redisFree(c);
+	return up;
+}
+
+static void api_part(struct out *o, const struct api *a)
+{
+	head(o, "decp_api_requests_total", "counter", "requests served, by status class");
+	for (int c = 1; c <= 5; c++)
+		put(o, "decp_api_requests_total{code=\"%dxx\"} %" PRIu64 "\n", c, ld(&a->sh->st.by_status[c]));
+	head(o, "decp_api_request_duration_seconds", "histogram", "request service time");
+	uint64_t cum = 0;
+	for (size_t i = 0; i + 1 < API_LAT_BUCKETS; i++) { /* the last bound is +Inf */
+		cum += ld(&a->sh->st.lat_bucket[i]);
+		put(o, "decp_api_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		    (double)cp_api_lat_bounds_us[i] / 1e6, cum);
+	}
+	put(o, "decp_api_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+	    ld(&a->sh->st.lat_count));
+	put(o, "decp_api_request_duration_seconds_sum %.6f\n", (double)ld(&a->sh->st.lat_sum_us) / 1e6);
+	put(o, "decp_api_request_duration_seconds_count %" PRIu64 "\n", ld(&a->sh->st.lat_count));
+	head(o, "decp_api_protection_events_total", "counter",
+	     "protection events stored in protection_logs through the API");
+	put(o, "decp_api_protection_events_total %" PRIu64 "\n", ld(&a->sh->st.events_stored));
+	head(o, "decp_api_executions_total", "counter", "successful executions reported (EXECUTE)");
+	put(o, "decp_api_executions_total %" PRIu64 "\n", ld(&a->sh->st.executions_reported));
+	head(o, "decp_api_rate_limited_total", "counter", "requests refused with 429");
+	put(o, "decp_api_rate_limited_total %" PRIu64 "\n", ld(&a->sh->st.rate_limited));
+
+	const struct cp_trust_counters *t = cp_trust_counters();
+	head(o, "decp_trust_events_total", "counter", "events scored by the trust role");
+	put(o, "decp_trust_events_total %" PRIu64 "\n", ld(&t->events));
+	head(o, "decp_trust_auto_pauses_total", "counter", "subscriptions moved to PAUSED_TOXIC");
+	put(o, "decp_trust_auto_pauses_total %" PRIu64 "\n", ld(&t->auto_pauses));
+	head(o, "decp_trust_recoveries_total", "counter", "PAUSED_TOXIC -> SYNCED on recovery");
+	put(o, "decp_trust_recoveries_total %" PRIu64 "\n", ld(&t->recoveries));
+}
+
+static void db_part(struct out *o, struct api *a)
+{
+	PGresult *res = NULL;
+	if (cp_pg_ensure(&a->pg) == 0)
+		res = cp_pg_exec(&a->pg, "SELECT state, count(*) FROM subscriptions GROUP BY state"
+				 " ORDER BY state", 0, NULL);
+	bool up = res != NULL && cp_pg_ok(res);
+	head(o, "decp_postgresql_up", "gauge", "1 when PostgreSQL answered this scrape");
+	put(o, "decp_postgresql_up %d\n", up);
+	if (up) {
+		head(o, "decp_subscriptions", "gauge", "subscriptions by state");
+		for (int i = 0; i < PQntuples(res); i++)
+			put(o, "decp_subscriptions{state=\"%s\"} %s\n", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+}
+
+/* The fan-out role's counters, when it runs in this process. */
+static void fanout_part(struct out *o)
+{
+	struct cp_fanout_stats st;
+	if (cp_fanout_role_stats(&st) != 0)
+		return;
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} c[] = {
+		{"decp_fanout_connections_total", "WebSocket upgrades accepted (authenticated)",
+		 offsetof(struct cp_fanout_stats, connections)},
+		{"decp_fanout_auth_refused_total", "upgrades refused (token, or connection limit)",
+		 offsetof(struct cp_fanout_stats, auth_refused)},
+		{"decp_fanout_subscribe_refused_total", "Subscribe refused (no live subscription)",
+		 offsetof(struct cp_fanout_stats, subscribe_refused)},
+		{"decp_fanout_published_total", "durable signals handed to the fan-out",
+		 offsetof(struct cp_fanout_stats, published)},
+		{"decp_fanout_delivered_total", "envelopes written to subscriber sockets",
+		 offsetof(struct cp_fanout_stats, delivered)},
+		{"decp_fanout_replayed_total", "envelopes replayed from Redis",
+		 offsetof(struct cp_fanout_stats, replayed)},
+		{"decp_fanout_slow_closed_total", "connections closed as slow consumers (4008)",
+		 offsetof(struct cp_fanout_stats, slow_closed)},
+		{"decp_fanout_reports_total", "execution reports and protection events stored",
+		 offsetof(struct cp_fanout_stats, reports)},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&st + c[i].off, sizeof(v));
+		head(o, c[i].name, "counter", c[i].help);
+		put(o, "%s %" PRIu64 "\n", c[i].name, v);
+	}
+	head(o, "decp_fanout_live_connections", "gauge", "subscriber connections open now");
+	put(o, "decp_fanout_live_connections %u\n", st.live_connections);
+}
+
+char *cp_api_metrics_text(struct api *a)
+{
+	struct out o = {0};
+	api_part(&o, a);
+	db_part(&o, a);
+	head(&o, "decp_redis_up", "gauge", "1 when Redis answered PING during this scrape");
+	put(&o, "decp_redis_up %d\n", redis_up(a->cfg));
+	ingest(&o, a->cfg);
+	fanout_part(&o);
+	if (o.oom) {
+		free(o.buf);
+		return NULL;
+	}
+	return o.buf;
+}

@@ -1,0 +1,136 @@
+/*
+ * cp_api_pvt: what the api role's files share: the request being served, reply and
+ * error helpers, the route table, metrics. Everything runs on the api thread.
+ */
+#ifndef DECP_CP_API_PVT_H
+#define DECP_CP_API_PVT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cp_config.h"
+#include "cp_pg.h"
+
+enum api_method { API_GET = 1, API_POST = 2 };
+
+/* Who may call a route. */
+enum api_auth {
+	API_PUBLIC = 0, /* no token (health, metrics) */
+	API_ADMIN,      /* operator token only */
+	API_ANY,        /* operator, or a subscriber for their own data (checked by the handler) */
+};
+
+/* Upper bounds (µs) of the request latency histogram in /metrics; the last is +Inf. */
+#define API_LAT_BUCKETS 12
+extern const uint64_t cp_api_lat_bounds_us[API_LAT_BUCKETS];
+
+/* Counters of all api workers, exported by /metrics (relaxed atomics: monitoring). */
+struct api_stats {
+	_Atomic uint64_t requests;
+	_Atomic uint64_t by_status[6];         /* 1xx..5xx by first digit (index 1..5) */
+	_Atomic uint64_t events_stored;        /* protection events stored */
+	_Atomic uint64_t executions_reported;  /* EXECUTE reports fed to trust */
+	_Atomic uint64_t rate_limited;
+	_Atomic uint64_t lat_bucket[API_LAT_BUCKETS]; /* service time (cp_api_lat_bounds_us) */
+	_Atomic uint64_t lat_count, lat_sum_us;
+};
+
+/* Add v to a counter of struct api_stats. */
+#define API_STAT_ADD(ctr, v) atomic_fetch_add_explicit(&(ctr), (uint64_t)(v), memory_order_relaxed)
+
+/* Subscriber-token cache (cp_api.c): digest -> subscriber, dropped on NOTIFY decp_subauth. */
+#define API_AUTH_SLOTS 4096u
+struct api_auth_entry {
+	uint8_t hash[32];
+	int64_t subscriber;      /* 0 = empty slot */
+	int64_t expires_us;      /* wall clock; INT64_MAX = never */
+};
+
+/* What the api workers share (read-only after start, except stats and the buckets). */
+struct api_shared {
+	const struct cp_config *cfg;
+	uint8_t admin_hash[32];
+	bool has_admin;
+	struct api_stats st;
+	atomic_int abort;              /* a worker failed: all stop, the role ends */
+	int listen_fd;                 /* api_threads > 1: the one listener, else -1 */
+	_Atomic uint64_t auth_gen;     /* bumped by a revocation: every worker drops its cache */
+	pthread_mutex_t rate_mu;       /* guards buckets */
+	struct api_bucket *buckets;    /* rate limiter (cp_api.c), NULL when off */
+};
+
+/* One api worker: its own lws context, thread, PostgreSQL session and token cache. */
+struct api {
+	const struct cp_config *cfg;
+	struct api_shared *sh;
+	struct cp_pg pg;
+	PGconn *listening;             /* the session that LISTENs decp_subauth */
+	struct api_auth_entry *auth;   /* API_AUTH_SLOTS entries */
+	uint64_t auth_gen_seen;        /* sh->auth_gen when the cache was last checked */
+	int listen_fd;                 /* this worker's dup of sh->listen_fd, or -1 */
+	struct lws *listen_wsi;        /* that fd adopted as a raw file (poll only) */
+};
+
+struct api_req {
+	struct api *api;
+	enum api_method method;
+	const char *path;              /* without the query string */
+	const char *query;             /* "a=1&b=2" or "" */
+	int64_t id[2];                 /* numeric path parameters, in order */
+	json_t *body;                  /* parsed POST body (object), or NULL */
+	bool admin;                    /* operator token */
+	int64_t subscriber;            /* caller's subscriber id (when !admin) */
+	/* reply */
+	int status;
+	json_t *out;                   /* JSON body; or text when text != NULL */
+	char *text;                    /* malloc'd text body (metrics) */
+	const char *ctype;
+};
+
+struct api_route {
+	enum api_method method;
+	const char *pattern;           /* "/v1/subscriptions/:id/trust" */
+	enum api_auth auth;
+	bool body;                     /* needs a JSON object body */
+	void (*fn)(struct api_req *r);
+};
+
+/* The route table (cp_api_routes.c) and its length. */
+extern const struct api_route cp_api_routes[];
+extern const unsigned int cp_api_nroutes;
+
+/* Reply with status and a JSON body (stolen). */
+void api_reply(struct api_req *r, int status, json_t *body);
+/* Reply {"code": code, "message": ...}. */
+void api_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Map a failed query (or NULL: not connected) to a reply; one place for every SQLSTATE. */
+void api_pg_error(struct api_req *r, const PGresult *res);
+
+/* A subscriber token was revoked by this process: every worker's token cache is dropped
+ * before its next lookup (other processes' changes arrive by NOTIFY decp_subauth). */
+void api_auth_changed(struct api_req *r);
+
+/* Query with text params; NULL when PostgreSQL is unreachable (reply already set 503). */
+PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *params);
+
+/* api_q for a hot statement, prepared once per session (slot: enum api_stmt). */
+enum api_stmt { API_STMT_TOKEN = 0, API_STMT_EVENTS, API_STMT_SUB_GET, API_STMT_SUB_OWNER };
+PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int n,
+		     const char *const *params);
+
+/* n bytes as 2n lower-case hex digits + NUL into out (2n + 1 bytes). Returns out. */
+char *api_hex(const uint8_t *b, size_t n, char *out);
+
+/* Row i as a JSON object (column name -> typed value), or all rows as an array. */
+json_t *api_row(const PGresult *res, int i);
+json_t *api_rows(const PGresult *res);
+
+/* Prometheus text exposition (cp_api_metrics.c). Returns a malloc'd string or NULL. */
+char *cp_api_metrics_text(struct api *a);
+
+#endif

@@ -1,0 +1,948 @@
+/*
+ * cp_api_routes: the /v1 endpoints (docs/api.md), one small handler each. Handlers
+ * validate every input before any SQL runs (unknown keys, types, ranges, patterns), pass
+ * values only as query parameters, and leave constraint checks to the database, whose
+ * errors api_pg_error() maps to 4xx.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "cp_api_pvt.h"
+#include "cp_trust.h"
+
+#define NAME_MAX_LEN 200
+#define LABEL_MAX_LEN 200
+#define LEDGER_PAGE_MAX 500
+#define LIST_PAGE_MAX 1000
+#define ID_MAX (INT64_C(1) << 62)
+
+/* ------------------------------------------------------------------ input checks */
+
+/* Refuse keys other than the NULL-terminated list. 0 or -EINVAL (reply set). */
+static int only_keys(struct api_req *r, json_t *o, const char *const *keys)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) {
+		bool ok = false;
+		for (const char *const *p = keys; *p && !ok; p++)
+			ok = strcmp(*p, k) == 0;
+		if (!ok) {
+			api_error(r, 422, "unknown_field", "unknown field '%.64s'", k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Printable text without control characters, 1..max bytes (UTF-8 is validated by
+ * jansson). *out NULL when absent and optional. */
+static int get_text(struct api_req *r, json_t *o, const char *key, bool required, size_t max,
+		    const char **out)
+{
+	json_t *v = json_object_get(o, key);
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return 0;
+		api_error(r, 422, "missing_field", "'%s' is required", key);
+		return -EINVAL;
+	}
+	if (!json_is_string(v)) {
+		api_error(r, 422, "wrong_type", "'%s' must be a string", key);
+		return -EINVAL;
+	}
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	if (n == 0 || n > max || strlen(s) != n) {
+		api_error(r, 422, "invalid_value", "'%s' must be 1..%zu characters", key, max);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			api_error(r, 422, "invalid_value", "'%s' contains a control character", key);
+			return -EINVAL;
+		}
+	*out = s;
+	return 0;
+}
+
+/* A positive id (1..2^62) into buf as decimal; "" when absent and optional. */
+static int get_id(struct api_req *r, json_t *o, const char *key, bool required, char *buf,
+		  size_t len)
+{
+	json_t *v = json_object_get(o, key);
+	buf[0] = '\0';
+	if (v == NULL) {
+		if (!required)
+			return 0;
+		api_error(r, 422, "missing_field", "'%s' is required", key);
+		return -EINVAL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > ID_MAX) {
+		api_error(r, 422, "invalid_value", "'%s' must be an integer id >= 1", key);
+		return -EINVAL;
+	}
+	snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	return 0;
+}
+
+/*
+ * Money: a JSON string "123.45" (or an integer) of at most 15 integer digits and 2
+ * decimals, never a JSON real (floats are not money). signed_ok allows a leading '-'.
+ * Canonical text into buf.
+ */
+static int get_money(struct api_req *r, json_t *o, const char *key, bool signed_ok, char *buf,
+		     size_t len)
+{
+	json_t *v = json_object_get(o, key);
+	if (v == NULL) {
+		api_error(r, 422, "missing_field", "'%s' is required", key);
+		return -EINVAL;
+	}
+	if (json_is_integer(v)) {
+		json_int_t x = json_integer_value(v);
+		if ((x < 0 && !signed_ok) || x > INT64_C(999999999999999) ||
+		    x < -INT64_C(999999999999999)) {
+			api_error(r, 422, "invalid_amount", "'%s' is out of range", key);
+			return -EINVAL;
+		}
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, x);
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		api_error(r, 422, "wrong_type", "'%s' must be a decimal string like \"12.34\"", key);
+		return -EINVAL;
+	}
+	const char *s = json_string_value(v), *p = s;
+	if (*p == '-' && signed_ok)
+		p++;
+	size_t ip = strspn(p, "0123456789");
+	size_t fp = p[ip] == '.' ? strspn(p + ip + 1, "0123456789") : 0;
+	size_t tail = ip + (p[ip] == '.' ? 1 + fp : 0);
+	if (ip < 1 || ip > 15 || (p[ip] == '.' && (fp < 1 || fp > 2)) || p[tail] != '\0' ||
+	    strlen(s) >= len) {
+		api_error(r, 422, "invalid_amount",
+			  "'%s' must be %sdigits with at most 2 decimals (max 15 integer digits)",
+			  key, signed_ok ? "[-]" : "");
+		return -EINVAL;
+	}
+	snprintf(buf, len, "%s", s);
+	return 0;
+}
+
+/* A finite number within [lo, hi] as text; "" when absent. */
+static int get_num(struct api_req *r, json_t *o, const char *key, double lo, double hi,
+		   char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+	buf[0] = '\0';
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < lo ||
+	    json_number_value(v) > hi) {
+		api_error(r, 422, "invalid_value", "'%s' must be a number in %g..%g", key, lo, hi);
+		return -EINVAL;
+	}
+	if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		snprintf(buf, len, "%.6f", json_real_value(v));
+	return 0;
+}
+
+/* Query-string parameter `key` as text (URL-decoded by lws); NULL when absent. */
+static const char *query_str(struct api_req *r, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+	for (const char *p = r->query; *p;) {
+		size_t n = strcspn(p, "&");
+		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=' && n - kl - 1 < len) {
+			memcpy(buf, p + kl + 1, n - kl - 1);
+			buf[n - kl - 1] = '\0';
+			return buf;
+		}
+		p += n + (p[n] == '&');
+	}
+	return NULL;
+}
+
+/* Query-string parameter as an integer in [lo, hi]; dflt when absent. 0 or -EINVAL. */
+static int query_int(struct api_req *r, const char *key, int64_t lo, int64_t hi, int64_t dflt,
+		     int64_t *out)
+{
+	char v[32], *end;
+	const char *q = query_str(r, key, v, sizeof(v));
+	*out = dflt;
+	if (q == NULL)
+		return 0;
+	errno = 0;
+	long long x = strtoll(q, &end, 10);
+	if (errno == 0 && *end == '\0' && end != q && x >= lo && x <= hi) {
+		*out = x;
+		return 0;
+	}
+	api_error(r, 422, "invalid_value", "query parameter '%s' must be an integer in %" PRId64
+		  "..%" PRId64, key, lo, hi);
+	return -EINVAL;
+}
+
+/* ------------------------------------------------------------------ ownership */
+
+/* A subscriber may only address itself. 0 or -EPERM (403 set). */
+static int own_subscriber(struct api_req *r, int64_t id)
+{
+	if (r->admin || r->subscriber == id)
+		return 0;
+	api_error(r, 403, "forbidden", "not your subscriber account");
+	return -EPERM;
+}
+
+/* The subscription exists (404) and is the caller's (403). */
+static int own_subscription(struct api_req *r, int64_t id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%" PRId64, id);
+	const char *p[1] = {ids};
+	PGresult *res = api_q_prep(r, API_STMT_SUB_OWNER,
+				   "SELECT subscriber_id FROM subscriptions WHERE id = $1", 1, p);
+	if (res == NULL)
+		return -EIO;
+	int n = PQntuples(res);
+	int64_t owner = n ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	PQclear(res);
+	if (n == 0) {
+		api_error(r, 404, "not_found", "no subscription %" PRId64, id);
+		return -ENOENT;
+	}
+	if (!r->admin && owner != r->subscriber) {
+		api_error(r, 403, "forbidden", "not your subscription");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Run sql (n params) and reply with one row (404 when none) or all rows. */
+static void reply_one(struct api_req *r, int status, const char *what, const char *sql, int n,
+		      const char *const *p)
+{
+	PGresult *res = api_q(r, sql, n, p);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		api_error(r, 404, "not_found", "no such %s", what);
+	else
+		api_reply(r, status, api_row(res, 0));
+	PQclear(res);
+}
+
+static void reply_list(struct api_req *r, const char *key, const char *sql, int n,
+		       const char *const *p)
+{
+	PGresult *res = api_q(r, sql, n, p);
+	if (res == NULL)
+		return;
+	api_reply(r, 200, json_pack("{s:o}", key, api_rows(res)));
+	PQclear(res);
+}
+
+static void id_text(int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRId64, id);
+}
+
+/* reply_one / reply_list with the path's id as the only parameter $1. */
+static void one_by_id(struct api_req *r, const char *what, const char *sql)
+{
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[1] = {id};
+	reply_one(r, 200, what, sql, 1, p);
+}
+
+static void list_by_id(struct api_req *r, const char *key, const char *sql)
+{
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[1] = {id};
+	reply_list(r, key, sql, 1, p);
+}
+
+/*
+ * A page of a list ordered by its first column: ?after=<cursor>&limit=<1..max> (default
+ * 100). sql takes $1 after, $2 limit and $3 = scope (NULL for none). Replies
+ * {key: [...], "next_after": <first column of the last row> | null when the page is not
+ * full}.
+ */
+static void reply_page(struct api_req *r, const char *key, int64_t max, const char *sql,
+		       const char *scope)
+{
+	char after_s[24], limit_s[24];
+	int64_t after, limit;
+	if (query_int(r, "after", 0, ID_MAX, 0, &after) ||
+	    query_int(r, "limit", 1, max, 100, &limit))
+		return;
+	id_text(after, after_s, sizeof(after_s));
+	id_text(limit, limit_s, sizeof(limit_s));
+	const char *p[3] = {after_s, limit_s, scope};
+	PGresult *res = api_q(r, sql, 3, p);
+	if (res == NULL)
+		return;
+	int n = PQntuples(res);
+	json_t *next = n == limit ? json_integer(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10))
+				  : json_null();
+	api_reply(r, 200, json_pack("{s:o, s:o}", key, api_rows(res), "next_after", next));
+	PQclear(res);
+}
+
+/* A new secret token: 32 random bytes as 64 hex digits, and "\x<sha256 hex>" of it. */
+static int new_token(char tok[65], char hash[67])
+{
+	uint8_t raw[32], h[32];
+	unsigned int hl = 0;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	api_hex(raw, sizeof(raw), tok);
+	if (EVP_Digest(tok, 64, h, &hl, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	hash[0] = '\\';
+	hash[1] = 'x';
+	api_hex(h, sizeof(h), hash + 2);
+	return 0;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+/* ------------------------------------------------------------------ health, metrics */
+
+static void h_healthz(struct api_req *r)
+{
+	api_reply(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct api_req *r)
+{
+	PGresult *res = api_q(r, "SELECT 1", 0, NULL);
+	if (res == NULL)
+		return;
+	PQclear(res);
+	api_reply(r, 200, json_pack("{s:s, s:s}", "status", "ready", "postgresql", "ok"));
+}
+
+static void h_metrics(struct api_req *r)
+{
+	r->text = cp_api_metrics_text(r->api);
+	if (r->text == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->ctype = "text/plain; version=0.0.4";
+}
+
+/* ------------------------------------------------------------------ masters, tokens */
+
+static void h_master_create(struct api_req *r)
+{
+	static const char *const keys[] = {"name", "ed25519_public_key", NULL};
+	const char *name, *pub;
+	uint8_t secret[32];
+	char sec[65];
+	if (only_keys(r, r->body, keys) || get_text(r, r->body, "name", true, NAME_MAX_LEN, &name) ||
+	    get_text(r, r->body, "ed25519_public_key", true, 64, &pub))
+		return;
+	if (!is_hex(pub, 64)) {
+		api_error(r, 422, "invalid_value", "'ed25519_public_key' must be 64 hex digits");
+		return;
+	}
+	if (RAND_bytes(secret, sizeof(secret)) != 1) {
+		api_error(r, 500, "internal", "no randomness");
+		return;
+	}
+	api_hex(secret, sizeof(secret), sec);
+	const char *p[3] = {name, sec, pub};
+	PGresult *res = api_q(r, "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
+			      " VALUES ($1, decode($2, 'hex'), decode($3, 'hex'))"
+			      " RETURNING id, name, encode(ed25519_public_key, 'hex') AS"
+			      " ed25519_public_key, created_at", 3, p);
+	if (res == NULL)
+		return;
+	json_t *o = api_row(res, 0);
+	json_object_set_new(o, "hmac_secret", json_string(sec)); /* shown once */
+	PQclear(res);
+	api_reply(r, 201, o);
+}
+
+#define MASTER_COLS "id, name, encode(ed25519_public_key, 'hex') AS ed25519_public_key," \
+		    " created_at, disabled_at"
+
+static void h_master_list(struct api_req *r)
+{
+	reply_page(r, "masters", LIST_PAGE_MAX, "SELECT " MASTER_COLS " FROM masters WHERE id > $1"
+		   " AND $3::bigint IS NULL ORDER BY id LIMIT $2", NULL);
+}
+
+static void h_master_get(struct api_req *r)
+{
+	one_by_id(r, "master", "SELECT " MASTER_COLS " FROM masters WHERE id = $1");
+}
+
+/* POST {label?, expires_at?} to a master's or a subscriber's token table. */
+static void token_create(struct api_req *r, const char *table, const char *owner_col)
+{
+	static const char *const keys[] = {"label", "expires_at", NULL};
+	const char *label, *exp;
+	char owner[24], tok[65], hash[67], sql[512];
+	if (only_keys(r, r->body, keys) ||
+	    get_text(r, r->body, "label", false, LABEL_MAX_LEN, &label) ||
+	    get_text(r, r->body, "expires_at", false, 64, &exp))
+		return;
+	if (new_token(tok, hash) != 0) {
+		api_error(r, 500, "internal", "no randomness");
+		return;
+	}
+	id_text(r->id[0], owner, sizeof(owner));
+	const char *p[4] = {owner, hash, label, exp};
+	snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, token_sha256, label, expires_at)"
+		 " VALUES ($1, $2::bytea, $3, $4::timestamptz)"
+		 " RETURNING id, %s, label, created_at, expires_at", table, owner_col, owner_col);
+	PGresult *res = api_q(r, sql, 4, p);
+	if (res == NULL)
+		return;
+	json_t *o = api_row(res, 0);
+	json_object_set_new(o, "token", json_string(tok)); /* shown once, stored as SHA-256 */
+	PQclear(res);
+	api_reply(r, 201, o);
+}
+
+/* The tokens of the path's master or subscriber (never the token itself). */
+static void token_list(struct api_req *r, const char *table, const char *owner_col)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT id, %s, label, created_at, expires_at, revoked_at"
+		 " FROM %s WHERE %s = $1 ORDER BY id", owner_col, table, owner_col);
+	list_by_id(r, "tokens", sql);
+}
+
+/* Revoking twice is not an error: revoked_at keeps its first value (token_row_guard). */
+static void token_revoke(struct api_req *r, const char *table, const char *owner_col)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "UPDATE %s SET revoked_at = coalesce(revoked_at, now())"
+		 " WHERE id = $1 RETURNING id, %s, label, created_at, expires_at, revoked_at",
+		 table, owner_col);
+	one_by_id(r, "token", sql);
+}
+
+static void h_license_create(struct api_req *r)
+{
+	token_create(r, "license_tokens", "master_id");
+}
+
+static void h_license_list(struct api_req *r)
+{
+	token_list(r, "license_tokens", "master_id");
+}
+
+/* The edge follows a revocation through its NOTIFY trigger on license_tokens. */
+static void h_license_revoke(struct api_req *r)
+{
+	token_revoke(r, "license_tokens", "master_id");
+}
+
+/* ------------------------------------------------------------------ subscribers */
+
+static void h_subscriber_create(struct api_req *r)
+{
+	static const char *const keys[] = {"name", NULL};
+	const char *name;
+	if (only_keys(r, r->body, keys) || get_text(r, r->body, "name", true, NAME_MAX_LEN, &name))
+		return;
+	const char *p[1] = {name};
+	reply_one(r, 201, "subscriber", "INSERT INTO subscribers (name) VALUES ($1)"
+		  " RETURNING id, name, created_at, disabled_at", 1, p);
+}
+
+static void h_subscriber_list(struct api_req *r)
+{
+	reply_page(r, "subscribers", LIST_PAGE_MAX, "SELECT id, name, created_at, disabled_at"
+		   " FROM subscribers WHERE id > $1 AND $3::bigint IS NULL ORDER BY id LIMIT $2",
+		   NULL);
+}
+
+static void h_subscriber_get(struct api_req *r)
+{
+	if (own_subscriber(r, r->id[0]) == 0)
+		one_by_id(r, "subscriber", "SELECT id, name, created_at, disabled_at FROM subscribers"
+			  " WHERE id = $1");
+}
+
+static void h_subtoken_create(struct api_req *r)
+{
+	token_create(r, "subscriber_tokens", "subscriber_id");
+}
+
+static void h_subtoken_list(struct api_req *r)
+{
+	if (own_subscriber(r, r->id[0]) == 0)
+		token_list(r, "subscriber_tokens", "subscriber_id");
+}
+
+static void h_subtoken_revoke(struct api_req *r)
+{
+	token_revoke(r, "subscriber_tokens", "subscriber_id");
+	if (r->status == 200)
+		api_auth_changed(r); /* other workers may have it cached: refused from now on */
+}
+
+/* ------------------------------------------------------------------ subscriptions */
+
+#define SUB_COLS "id, master_id, subscriber_id, state, state_reason, state_changed_at," \
+		 " last_sequence_id, high_water_mark, trust_score, fee_pct, copy_policy," \
+		 " created_at, updated_at"
+
+/* POST {master_id, subscriber_id?, copy_policy?, fee_pct?}. A subscriber subscribes
+ * itself; fee_pct is the operator's. The policy is checked by copy_policy_is_valid(). */
+static void h_subscription_create(struct api_req *r)
+{
+	static const char *const keys[] = {"master_id", "subscriber_id", "copy_policy", "fee_pct",
+					   NULL};
+	char master[24], sub[24], fee[32] = "";
+	char *policy = NULL;
+	if (only_keys(r, r->body, keys) ||
+	    get_id(r, r->body, "master_id", true, master, sizeof(master)) ||
+	    get_id(r, r->body, "subscriber_id", r->admin, sub, sizeof(sub)))
+		return;
+	if (!r->admin) {
+		if (sub[0] != '\0' && strtoll(sub, NULL, 10) != r->subscriber) {
+			api_error(r, 403, "forbidden", "a subscriber subscribes only itself");
+			return;
+		}
+		id_text(r->subscriber, sub, sizeof(sub));
+	}
+	if (json_object_get(r->body, "fee_pct") != NULL) {
+		if (!r->admin) {
+			api_error(r, 403, "forbidden", "'fee_pct' is set by the operator");
+			return;
+		}
+		if (get_money(r, r->body, "fee_pct", false, fee, sizeof(fee)))
+			return;
+	}
+	json_t *cp = json_object_get(r->body, "copy_policy");
+	if (cp != NULL) {
+		if (!json_is_object(cp)) {
+			api_error(r, 422, "wrong_type", "'copy_policy' must be an object");
+			return;
+		}
+		policy = json_dumps(cp, JSON_COMPACT);
+	}
+	/* Absent optional columns keep their column defaults (not restated here); every
+	 * parameter sent must appear in the statement, so they are numbered as added. */
+	const char *p[4] = {master, sub, NULL, NULL};
+	int n = 2;
+	char cols[64] = "", vals[64] = "";
+	if (policy != NULL) {
+		p[n++] = policy;
+		snprintf(cols, sizeof(cols), ", copy_policy");
+		snprintf(vals, sizeof(vals), ", $%d::jsonb", n);
+	}
+	if (fee[0] != '\0') {
+		p[n++] = fee;
+		size_t cl = strlen(cols), vl = strlen(vals);
+		snprintf(cols + cl, sizeof(cols) - cl, ", fee_pct");
+		snprintf(vals + vl, sizeof(vals) - vl, ", $%d::numeric", n);
+	}
+	char sql[640];
+	snprintf(sql, sizeof(sql), "INSERT INTO subscriptions (master_id, subscriber_id%s)"
+		 " VALUES ($1, $2%s) RETURNING " SUB_COLS, cols, vals);
+	reply_one(r, 201, "subscription", sql, n, p);
+	free(policy);
+}
+
+static void h_subscription_list(struct api_req *r)
+{
+	char sub[24];
+	id_text(r->subscriber, sub, sizeof(sub));
+	reply_page(r, "subscriptions", LIST_PAGE_MAX, "SELECT " SUB_COLS " FROM subscriptions"
+		   " WHERE id > $1 AND ($3::bigint IS NULL OR subscriber_id = $3) ORDER BY id"
+		   " LIMIT $2", r->admin ? NULL : sub);
+}
+
+static void h_subscription_get(struct api_req *r)
+{
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[1] = {id};
+	/* One round trip for the hot GET: the row, then ownership in C. */
+	PGresult *res = api_q_prep(r, API_STMT_SUB_GET,
+				   "SELECT " SUB_COLS " FROM subscriptions WHERE id = $1", 1, p);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		api_error(r, 404, "not_found", "no subscription %s", id);
+	else if (!r->admin &&
+		 strtoll(PQgetvalue(res, 0, PQfnumber(res, "subscriber_id")), NULL, 10) !=
+		 r->subscriber)
+		api_error(r, 403, "forbidden", "not your subscription");
+	else
+		api_reply(r, 200, api_row(res, 0));
+	PQclear(res);
+}
+
+/* Move a subscription to `to` if the database's rules allow it from its state. */
+static void set_state(struct api_req *r, const char *to, const char *from, const char *why)
+{
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[4] = {id, to, from, why};
+	if (!r->admin && own_subscription(r, r->id[0]))
+		return;
+	PGresult *res = api_q(r, "UPDATE subscriptions SET state = $2, state_reason = $4"
+			      " WHERE id = $1 AND ($3::text IS NULL OR state = $3)"
+			      " RETURNING " SUB_COLS, 4, p);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 1) {
+		api_reply(r, 200, api_row(res, 0));
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	const char *q[1] = {id};
+	res = api_q(r, "SELECT state FROM subscriptions WHERE id = $1", 1, q);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		api_error(r, 404, "not_found", "no subscription %s", id);
+	else
+		api_error(r, 409, "invalid_transition", "subscription %s is %s: no transition to %s",
+			  id, PQgetvalue(res, 0, 0), to);
+	PQclear(res);
+}
+
+static void h_subscription_suspend(struct api_req *r)
+{
+	set_state(r, "SUSPENDED_ADMIN", NULL, "suspended by operator");
+}
+
+static void h_subscription_resume(struct api_req *r)
+{
+	set_state(r, "SYNCED", "SUSPENDED_ADMIN", "re-enabled by operator");
+}
+
+static void h_subscription_cancel(struct api_req *r)
+{
+	set_state(r, "CANCELLED", NULL, r->admin ? "cancelled by operator"
+						 : "cancelled by subscriber");
+}
+
+/* ------------------------------------------------------------------ money */
+
+static void h_wallet_get(struct api_req *r)
+{
+	if (own_subscriber(r, r->id[0]))
+		return;
+	one_by_id(r, "subscriber",
+		  "SELECT s.id AS subscriber_id, coalesce(w.balance_usd, 0.00) AS balance_usd,"
+		  " coalesce(w.reserved_usd, 0.00) AS reserved_usd,"
+		  " coalesce(w.lifetime_fees, 0.00) AS lifetime_fees,"
+		  " coalesce(w.ledger_seq, 0) AS ledger_seq, w.updated_at"
+		  " FROM subscribers s LEFT JOIN user_wallets w ON w.subscriber_id = s.id"
+		  " WHERE s.id = $1");
+}
+
+/* POST {amount, reference?} through wallet_deposit()/wallet_withdraw(). */
+static void wallet_move(struct api_req *r, const char *fn)
+{
+	static const char *const keys[] = {"amount", "reference", NULL};
+	char id[24], amount[40], sql[160];
+	const char *ref;
+	if (own_subscriber(r, r->id[0]) || only_keys(r, r->body, keys) ||
+	    get_money(r, r->body, "amount", false, amount, sizeof(amount)) ||
+	    get_text(r, r->body, "reference", false, LABEL_MAX_LEN, &ref))
+		return;
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[3] = {id, amount, ref};
+	snprintf(sql, sizeof(sql), "SELECT $1::bigint AS subscriber_id,"
+		 " %s($1, $2::numeric, $3) AS balance_usd", fn);
+	reply_one(r, 200, "wallet", sql, 3, p);
+}
+
+static void h_wallet_deposit(struct api_req *r)
+{
+	wallet_move(r, "wallet_deposit");
+}
+
+static void h_wallet_withdraw(struct api_req *r)
+{
+	wallet_move(r, "wallet_withdraw");
+}
+
+/* GET ?after=<entry_no>&limit=<n>: entries after `after`, oldest first. */
+static void h_ledger(struct api_req *r)
+{
+	char id[24];
+	if (own_subscriber(r, r->id[0]))
+		return;
+	id_text(r->id[0], id, sizeof(id));
+	reply_page(r, "entries", LEDGER_PAGE_MAX,
+		   "SELECT entry_no, entry_type, amount, balance_before, balance_after,"
+		   " reserved_before, reserved_after, hwm_before, hwm_after, profit, fee_pct,"
+		   " subscription_id, reference, created_at FROM billing_ledger"
+		   " WHERE subscriber_id = $3 AND entry_no > $1 ORDER BY entry_no LIMIT $2", id);
+}
+
+/* POST {profit, reference?}: charge_performance_fee() at the subscription's fee_pct. */
+static void h_fee_charge(struct api_req *r)
+{
+	static const char *const keys[] = {"profit", "reference", NULL};
+	char id[24], profit[40];
+	const char *ref;
+	if (only_keys(r, r->body, keys) ||
+	    get_money(r, r->body, "profit", true, profit, sizeof(profit)) ||
+	    get_text(r, r->body, "reference", false, LABEL_MAX_LEN, &ref))
+		return;
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[3] = {id, profit, ref};
+	reply_one(r, 200, "subscription", "SELECT * FROM charge_performance_fee($1, $2::numeric, $3)",
+		  3, p);
+}
+
+/* GET ?profit=<cumulative profit>: calculate_performance_fee() at the subscription's
+ * fee_pct; nothing is charged. */
+static void h_fee_preview(struct api_req *r)
+{
+	char id[24], raw[48], profit[40];
+	if (own_subscription(r, r->id[0]))
+		return;
+	const char *q = query_str(r, "profit", raw, sizeof(raw));
+	json_t *o = json_pack("{s:s?}", "profit", q);
+	int rc = get_money(r, o, "profit", true, profit, sizeof(profit));
+	json_decref(o);
+	if (rc != 0)
+		return;
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[2] = {id, profit};
+	reply_one(r, 200, "subscription", "SELECT f.fee_amount, f.new_hwm, f.profit_above_hwm,"
+		  " s.high_water_mark AS hwm, s.fee_pct FROM subscriptions s,"
+		  " calculate_performance_fee(s.id, $2::numeric, s.fee_pct) f WHERE s.id = $1", 2, p);
+}
+
+/* ------------------------------------------------------------------ trust, events */
+
+static void h_trust(struct api_req *r)
+{
+	char id[24];
+	if (own_subscription(r, r->id[0]))
+		return;
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[1] = {id};
+	PGresult *res = api_q(r, "SELECT s.id AS subscription_id, s.trust_score, s.state,"
+			      " s.state_reason, t.quiet_since, coalesce(t.incidents, 0) AS incidents,"
+			      " coalesce(t.executions, 0) AS executions,"
+			      " coalesce(t.auto_pauses, 0) AS auto_pauses,"
+			      " (SELECT count(*) FROM trust_inbox i WHERE i.subscription_id = s.id)"
+			      " AS pending_events FROM subscriptions s"
+			      " LEFT JOIN subscription_trust t ON t.subscription_id = s.id"
+			      " WHERE s.id = $1", 1, p);
+	if (res == NULL)
+		return;
+	json_t *o = api_row(res, 0);
+	PQclear(res);
+	res = api_q(r, "SELECT event_time, reason, sequence, latency_ms, price_deviation, symbol"
+		    " FROM protection_logs WHERE subscription_id = $1"
+		    " ORDER BY event_time DESC, id DESC LIMIT 20", 1, p);
+	if (res == NULL) {
+		json_decref(o);
+		return;
+	}
+	json_object_set_new(o, "recent_events", api_rows(res));
+	PQclear(res);
+	api_reply(r, 200, o);
+}
+
+/* One batch item, validated and normalised into `norm` (keys of the SQL recordset). */
+static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
+{
+	static const char *const keys[] = {"subscription_id", "reason", "sequence", "latency_ms",
+					   "price_deviation", "symbol", "event_time_ms", NULL};
+	char sid[24], seq[32], lat[48], dev[48], at[32];
+	const char *reason, *sym;
+	enum guard_trust_event ev;
+	if (!json_is_object(e)) {
+		api_error(r, 422, "wrong_type", "events[%zu] must be an object", i);
+		return -EINVAL;
+	}
+	if (only_keys(r, e, keys) || get_id(r, e, "subscription_id", true, sid, sizeof(sid)) ||
+	    get_text(r, e, "reason", true, 48, &reason) ||
+	    get_num(r, e, "sequence", 0, 9007199254740991.0, seq, sizeof(seq)) ||
+	    get_num(r, e, "latency_ms", 0, 1e9, lat, sizeof(lat)) ||
+	    get_num(r, e, "price_deviation", -1e9, 1e9, dev, sizeof(dev)) ||
+	    get_num(r, e, "event_time_ms", 0, 9e15, at, sizeof(at)) ||
+	    get_text(r, e, "symbol", false, 31, &sym))
+		goto fail;
+	if (cp_trust_event_parse(reason, &ev) != 0) {
+		api_error(r, 422, "unknown_reason", "events[%zu]: unknown reason code '%.48s'", i,
+			  reason);
+		return -EINVAL;
+	}
+	if (sym != NULL && strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789._#-") != strlen(sym)) {
+		api_error(r, 422, "invalid_value", "events[%zu]: 'symbol' has invalid characters", i);
+		return -EINVAL;
+	}
+	if ((seq[0] && !json_is_integer(json_object_get(e, "sequence"))) ||
+	    (at[0] && !json_is_integer(json_object_get(e, "event_time_ms")))) {
+		api_error(r, 422, "wrong_type", "events[%zu]: 'sequence' and 'event_time_ms' are "
+			  "integers", i);
+		return -EINVAL;
+	}
+	json_object_set_new(norm, "subscription_id", json_string(sid));
+	json_object_set_new(norm, "reason", json_string(reason));
+	json_object_set_new(norm, "sequence", seq[0] ? json_string(seq) : json_null());
+	json_object_set_new(norm, "latency_ms", lat[0] ? json_string(lat) : json_null());
+	json_object_set_new(norm, "price_deviation", dev[0] ? json_string(dev) : json_null());
+	json_object_set_new(norm, "symbol", sym ? json_string(sym) : json_null());
+	json_object_set_new(norm, "event_time_ms", at[0] ? json_string(at) : json_null());
+	return 0;
+fail:
+	/* Say which item: prefix the message of the reply already set. */
+	if (r->out != NULL && json_is_object(r->out)) {
+		char m[600];
+		snprintf(m, sizeof(m), "events[%zu]: %s", i,
+			 json_string_value(json_object_get(r->out, "message")));
+		json_object_set_new(r->out, "message", json_string(m));
+	}
+	return -EINVAL;
+}
+
+/*
+ * POST {"events": [...]}: validate all, then one statement stores the protection events
+ * (EXECUTE reports are not protections: trust only) and queues every item for trust, or
+ * stores nothing when any subscription is unknown (404) or not the caller's (403).
+ * event_time_ms (receiver's clock) must be within the last 7 days or 5 minutes ahead.
+ */
+static void h_events(struct api_req *r)
+{
+	static const char *const keys[] = {"events", NULL};
+	json_t *ev = json_object_get(r->body, "events");
+	if (only_keys(r, r->body, keys))
+		return;
+	if (!json_is_array(ev) || json_array_size(ev) == 0) {
+		api_error(r, 422, "invalid_value", "'events' must be a non-empty array");
+		return;
+	}
+	if (json_array_size(ev) > r->api->cfg->api_max_batch) {
+		api_error(r, 413, "batch_too_large", "at most %u events per request",
+			  r->api->cfg->api_max_batch);
+		return;
+	}
+	json_t *norm = json_array();
+	for (size_t i = 0; i < json_array_size(ev); i++) {
+		json_t *o = json_object();
+		json_array_append_new(norm, o);
+		if (event_check(r, json_array_get(ev, i), i, o) != 0) {
+			json_decref(norm);
+			return;
+		}
+	}
+	char *doc = json_dumps(norm, JSON_COMPACT);
+	json_decref(norm);
+	char who[24];
+	id_text(r->subscriber, who, sizeof(who));
+	const char *p[2] = {doc, r->admin ? NULL : who};
+	PGresult *res = api_q_prep(r, API_STMT_EVENTS,
+		"WITH ev AS (SELECT e.*, CASE WHEN e.event_time_ms IS NULL THEN now()"
+		"   ELSE timestamptz 'epoch' + e.event_time_ms * interval '1 millisecond' END AS at"
+		"   FROM jsonb_to_recordset($1::jsonb) AS e(subscription_id bigint, reason text,"
+		"   sequence bigint, latency_ms numeric, price_deviation numeric, symbol text,"
+		"   event_time_ms bigint)),"
+		" j AS (SELECT ev.*, s.master_id, s.subscriber_id FROM ev"
+		"   JOIN subscriptions s ON s.id = ev.subscription_id),"
+		" chk AS (SELECT (SELECT count(*) FROM ev) AS n,"
+		"   (SELECT count(*) FROM j) AS known,"
+		"   (SELECT count(*) FROM j WHERE $2::bigint IS NULL OR j.subscriber_id = $2) AS mine,"
+		"   (SELECT count(*) FROM ev WHERE at < now() - interval '7 days'"
+		"      OR at > now() + interval '5 minutes') AS stale),"
+		" ok AS (SELECT n = known AND known = mine AND stale = 0 AS ok FROM chk),"
+		" p AS (INSERT INTO protection_logs (event_time, master_id, subscriber_id,"
+		"   subscription_id, sequence, reason, latency_ms, price_deviation, symbol)"
+		"   SELECT at, master_id, subscriber_id, subscription_id, sequence, reason, latency_ms,"
+		"   price_deviation, symbol FROM j, ok WHERE ok.ok AND j.reason <> 'EXECUTE'"
+		"   RETURNING 1),"
+		" t AS (INSERT INTO trust_inbox (subscription_id, event)"
+		"   SELECT subscription_id, reason FROM j, ok WHERE ok.ok RETURNING 1)"
+		" SELECT chk.n, chk.known, chk.mine, chk.stale, (SELECT count(*) FROM p) AS stored,"
+		" (SELECT count(*) FROM t) AS queued FROM chk", 2, p);
+	free(doc);
+	if (res == NULL)
+		return;
+	long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	long long known = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	long long mine = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	long long stale = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	long long stored = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+	PQclear(res);
+	if (known < n)
+		api_error(r, 404, "not_found", "%lld event(s) name an unknown subscription; nothing "
+			  "stored", n - known);
+	else if (mine < known)
+		api_error(r, 403, "forbidden", "%lld event(s) name another subscriber's subscription;"
+			  " nothing stored", known - mine);
+	else if (stale > 0)
+		api_error(r, 422, "invalid_value", "%lld event(s) have event_time_ms outside"
+			  " [now - 7 days, now + 5 minutes]; nothing stored", stale);
+	else {
+		API_STAT_ADD(r->api->sh->st.events_stored, stored);
+		API_STAT_ADD(r->api->sh->st.executions_reported, n - stored);
+		api_reply(r, 202, json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)n, "stored",
+					    (json_int_t)stored, "executions", (json_int_t)(n - stored)));
+	}
+}
+
+/* ------------------------------------------------------------------ table */
+
+const struct api_route cp_api_routes[] = {
+	{API_GET, "/healthz", API_PUBLIC, false, h_healthz},
+	{API_GET, "/readyz", API_PUBLIC, false, h_readyz},
+	{API_GET, "/metrics", API_PUBLIC, false, h_metrics},
+	{API_POST, "/v1/protection-events", API_ANY, true, h_events},
+	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list},
+	{API_POST, "/v1/masters", API_ADMIN, true, h_master_create},
+	{API_GET, "/v1/masters/:id", API_ADMIN, false, h_master_get},
+	{API_GET, "/v1/masters/:id/license-tokens", API_ADMIN, false, h_license_list},
+	{API_POST, "/v1/masters/:id/license-tokens", API_ADMIN, true, h_license_create},
+	{API_POST, "/v1/license-tokens/:id/revoke", API_ADMIN, false, h_license_revoke},
+	{API_GET, "/v1/subscribers", API_ADMIN, false, h_subscriber_list},
+	{API_POST, "/v1/subscribers", API_ADMIN, true, h_subscriber_create},
+	{API_GET, "/v1/subscribers/:id", API_ANY, false, h_subscriber_get},
+	{API_GET, "/v1/subscribers/:id/tokens", API_ANY, false, h_subtoken_list},
+	{API_POST, "/v1/subscribers/:id/tokens", API_ADMIN, true, h_subtoken_create},
+	{API_POST, "/v1/subscriber-tokens/:id/revoke", API_ADMIN, false, h_subtoken_revoke},
+	{API_GET, "/v1/subscribers/:id/wallet", API_ANY, false, h_wallet_get},
+	{API_POST, "/v1/subscribers/:id/wallet/deposit", API_ADMIN, true, h_wallet_deposit},
+	{API_POST, "/v1/subscribers/:id/wallet/withdraw", API_ANY, true, h_wallet_withdraw},
+	{API_GET, "/v1/subscribers/:id/ledger", API_ANY, false, h_ledger},
+	{API_GET, "/v1/subscriptions", API_ANY, false, h_subscription_list},
+	{API_POST, "/v1/subscriptions", API_ANY, true, h_subscription_create},
+	{API_GET, "/v1/subscriptions/:id", API_ANY, false, h_subscription_get},
+	{API_POST, "/v1/subscriptions/:id/suspend", API_ADMIN, false, h_subscription_suspend},
+	{API_POST, "/v1/subscriptions/:id/resume", API_ADMIN, false, h_subscription_resume},
+	{API_POST, "/v1/subscriptions/:id/cancel", API_ANY, false, h_subscription_cancel},
+	{API_GET, "/v1/subscriptions/:id/performance-fee", API_ANY, false, h_fee_preview},
+	{API_POST, "/v1/subscriptions/:id/performance-fee", API_ADMIN, true, h_fee_charge},
+	{API_GET, "/v1/subscriptions/:id/trust", API_ANY, false, h_trust},
+};
+const unsigned int cp_api_nroutes = sizeof(cp_api_routes) / sizeof(cp_api_routes[0]);

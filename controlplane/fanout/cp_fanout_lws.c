@@ -1,0 +1,889 @@
+/* cp_fanout_lws: the lws service thread (masters, sessions, splice, auth, callbacks).
+ * Design and the attachment state machine: cp_fanout_pvt.h. */
+#include "cp_fanout_pvt.h"
+
+#include <openssl/sha.h>
+
+#include "cp_fanout_json.h"
+#include "cp_ws_guard.h"
+#include "proto_msg.h"
+
+/* ---------------------------------------------------------------- lws thread: masters -- */
+
+static struct master *master_find(struct cp_fanout *f, uint64_t id)
+{
+	struct master *m;
+
+	for (m = f->mbucket[id % MASTER_BUCKETS]; m != NULL; m = m->hnext)
+		if (m->id == id)
+			return m;
+	return NULL;
+}
+
+static struct master *master_get(struct cp_fanout *f, uint64_t id)
+{
+	struct master *m = master_find(f, id);
+
+	if (m != NULL)
+		return m;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->hist = calloc(f->cfg.history, sizeof(*m->hist));
+	if (m->hist == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->id = id;
+	m->hnext = f->mbucket[id % MASTER_BUCKETS];
+	f->mbucket[id % MASTER_BUCKETS] = m;
+	if (f->cfg.tail) {
+		pthread_mutex_lock(&f->watch_mu);
+		if (f->nwatch == f->watch_cap) {
+			size_t cap = f->watch_cap ? f->watch_cap * 2 : 64;
+			uint64_t *w = realloc(f->watch, cap * sizeof(*w));
+
+			if (w != NULL) {
+				f->watch = w;
+				f->watch_cap = cap;
+			}
+		}
+		if (f->nwatch < f->watch_cap)
+			f->watch[f->nwatch++] = id;
+		pthread_mutex_unlock(&f->watch_mu);
+	}
+	m->watched = true;
+	return m;
+}
+
+void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m)
+{
+	for (uint32_t i = 0; i < f->cfg.history; i++) {
+		cp_fmsg_unref(m->hist[i]);
+		m->hist[i] = NULL;
+	}
+	m->hist_first = 0;
+}
+
+static bool master_in_hist(const struct master *m, uint64_t seq)
+{
+	return m->hist_first != 0 && seq >= m->hist_first && seq <= m->last_seq;
+}
+
+/* ---------------------------------------------------------------- lws thread: sessions -- */
+
+static void sess_wake(struct sess *s)
+{
+	lws_callback_on_writable(s->wsi);
+}
+
+/* Queue m (takes a reference). reserve: slots that must stay free afterwards. */
+static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
+{
+	uint32_t cap = s->f->cfg.queue_len;
+
+	if (s->dead || s->closing)
+		return -EPIPE;
+	if (s->qcount + reserve >= cap)
+		return -ENOBUFS;
+	s->q[(s->qhead + s->qcount) % cap] = cp_fmsg_ref(m);
+	s->qcount++;
+	sess_wake(s);
+	return 0;
+}
+
+static void sess_queue_clear(struct sess *s)
+{
+	uint32_t cap = s->f->cfg.queue_len;
+
+	while (s->qcount > 0) {
+		cp_fmsg_unref(s->q[s->qhead]);
+		s->qhead = (s->qhead + 1) % cap;
+		s->qcount--;
+	}
+}
+
+/* The subscriber fell behind its queue bound: drop it; nobody waits for it. The close
+ * frame (4008) is written if the socket takes it; a client that stopped reading is cut
+ * off by the timeout. */
+static void sess_drop_slow(struct sess *s)
+{
+	if (s->dead)
+		return;
+	s->dead = true;
+	s->close_code = CP_FANOUT_CLOSE_SLOW;
+	sess_queue_clear(s);
+	cnt(&s->f->c_slow);
+	sess_wake(s);
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
+}
+
+/* Queue a control message (built here, one reference dropped after queueing). */
+static void sess_send_ctl(struct sess *s, struct cp_fmsg *m)
+{
+	if (m == NULL)
+		return;
+	if (sess_enqueue(s, m, 0) == -ENOBUFS)
+		sess_drop_slow(s);
+	cp_fmsg_unref(m);
+}
+
+static void sess_close_after(struct sess *s, uint16_t code)
+{
+	s->closing = true;
+	s->close_code = code;
+	sess_wake(s);
+}
+
+static struct subrow *sess_subrow(struct sess *s, uint64_t master)
+{
+	for (uint32_t i = 0; i < s->nsubs; i++)
+		if (s->subs[i].master == master)
+			return &s->subs[i];
+	return NULL;
+}
+
+static struct attach *sess_attach_of(struct sess *s, uint64_t master)
+{
+	for (struct attach *a = s->att; a != NULL; a = a->s_next)
+		if (a->m->id == master)
+			return a;
+	return NULL;
+}
+
+/* States in which signals are delivered: SYNCED, and DEGRADED_GAP (the subscriber needs
+ * the replay to leave it). LOCKED_NO_FUNDS, PAUSED_TOXIC, SUSPENDED_ADMIN hold delivery. */
+static bool state_delivers(Decp__SubscriptionState st)
+{
+	return st == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED ||
+	       st == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP;
+}
+
+static Decp__StateChange__Cause state_cause(Decp__SubscriptionState st)
+{
+	switch (st) {
+	case DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_LOCKED_NO_FUNDS:
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_NO_FUNDS;
+	case DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_PAUSED_TOXIC:
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_TRUST_LOW;
+	case DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SUSPENDED_ADMIN:
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_ADMIN;
+	case DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED:
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_CANCELLED;
+	default:
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_UNSPECIFIED;
+	}
+}
+
+Decp__SubscriptionState cp_fo_state_parse(const char *s)
+{
+	static const char *const names[] = {"", "SYNCED", "DEGRADED_GAP", "LOCKED_NO_FUNDS",
+					    "PAUSED_TOXIC", "SUSPENDED_ADMIN", "CANCELLED"};
+
+	for (int i = 1; i < 7; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (Decp__SubscriptionState)i;
+	return DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_UNSPECIFIED;
+}
+
+/* ---------------------------------------------------------------- lws thread: splice -- */
+
+static void attach_request(struct cp_fanout *f, struct attach *a, uint32_t room)
+{
+	struct replay_msg *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return; /* retried on the next writeable */
+	r->a = a;
+	r->master = a->m->id;
+	r->from = a->next;
+	r->count = room < REPLAY_CHUNK ? room : REPLAY_CHUNK;
+	a->pending = true;
+	cp_fo_mq_push(&f->replay_req, r);
+}
+
+static void attach_go_live(struct attach *a)
+{
+	a->mode = ATT_LIVE;
+	sess_send_ctl(a->s, cp_fmsg_sync_end(a->m->id, a->next - 1));
+}
+
+/* Move an attachment in REPLAY forward as far as its queue allows. */
+static void attach_pump(struct cp_fanout *f, struct attach *a)
+{
+	struct sess *s = a->s;
+	struct master *m = a->m;
+
+	while (a->mode == ATT_REPLAY && !a->pending && !s->dead) {
+		uint32_t room = f->cfg.queue_len - QUEUE_RESERVE - s->qcount;
+
+		if (s->qcount + QUEUE_RESERVE >= f->cfg.queue_len)
+			return; /* resumed from the writeable callback */
+		if (master_in_hist(m, a->next)) {
+			while (a->next <= m->last_seq &&
+			       sess_enqueue(s, m->hist[a->next % f->cfg.history], QUEUE_RESERVE) == 0)
+				a->next++;
+			if (a->next > m->last_seq)
+				attach_go_live(a);
+			return;
+		}
+		if (a->at_end && (m->last_seq == 0 || a->next > m->last_seq)) {
+			attach_go_live(a);
+			return;
+		}
+		a->at_end = false;
+		attach_request(f, a, room);
+	}
+}
+
+static void attach_start_replay(struct cp_fanout *f, struct attach *a, uint64_t from)
+{
+	a->next = from;
+	a->mode = ATT_REPLAY;
+	a->at_end = false;
+	sess_send_ctl(a->s, cp_fmsg_sync_start(a->m->id, from, a->m->last_seq));
+	attach_pump(f, a);
+}
+
+static void attach_free(struct attach *a)
+{
+	struct master *m = a->m;
+
+	if (a->m_prev != NULL)
+		a->m_prev->m_next = a->m_next;
+	else if (m->subs == a)
+		m->subs = a->m_next;
+	if (a->m_next != NULL)
+		a->m_next->m_prev = a->m_prev;
+	a->m_next = a->m_prev = NULL;
+	if (a->pending)
+		a->s = NULL; /* the reply frees it */
+	else
+		free(a);
+}
+
+static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
+{
+	struct attach *a = r->a;
+
+	a->pending = false;
+	if (a->s == NULL) {
+		free(a);
+		goto out;
+	}
+	if (a->mode == ATT_HELD) { /* held while the chunk was read: it is not sent */
+		if (a->resume) {
+			a->resume = false;
+			attach_start_replay(f, a, a->next);
+		}
+		goto out;
+	}
+	if (r->err != 0) {
+		/* Redis unavailable: retry later from the writeable callback */
+		sess_wake(a->s);
+		goto out;
+	}
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct cp_fmsg *m = r->msgs[i];
+
+		if (m->seq < a->next)
+			continue;
+		if (m->seq > a->next)
+			break; /* a hole in the stream cannot happen (XADD ids are +1); re-read */
+		if (sess_enqueue(a->s, m, QUEUE_RESERVE) != 0)
+			break;
+		a->next++;
+	}
+	a->at_end = r->end;
+	attach_pump(f, a);
+out:
+	for (uint32_t i = 0; i < r->n; i++)
+		cp_fmsg_unref(r->msgs[i]);
+	free(r);
+}
+
+static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg)
+{
+	struct master *m = master_get(f, msg->master);
+	uint64_t seq = msg->seq;
+	struct attach *a, *nx;
+
+	if (m == NULL)
+		return;
+	if (m->last_seq != 0 && seq <= m->last_seq)
+		return; /* already published (tail restart): idempotent */
+	if (m->last_seq == 0 || seq != m->last_seq + 1)
+		cp_fo_master_hist_clear(f, m); /* history holds a contiguous run only */
+	if (m->hist_first != 0 && seq - m->hist_first >= f->cfg.history) {
+		cp_fmsg_unref(m->hist[m->hist_first % f->cfg.history]);
+		m->hist[m->hist_first % f->cfg.history] = NULL;
+		m->hist_first++;
+	}
+	m->hist[seq % f->cfg.history] = cp_fmsg_ref(msg);
+	if (m->hist_first == 0)
+		m->hist_first = seq;
+	m->last_seq = seq;
+
+	for (a = m->subs; a != NULL; a = nx) {
+		nx = a->m_next;
+		if (a->mode != ATT_LIVE || a->s->dead)
+			continue;
+		if (a->next == 0)
+			a->next = seq; /* live-only attachment made before any publish */
+		if (seq < a->next)
+			continue;
+		if (seq > a->next) { /* missed one (publish ring overflow): heal by replay */
+			a->mode = ATT_REPLAY;
+			a->at_end = false;
+			attach_pump(f, a);
+			continue;
+		}
+		if (sess_enqueue(a->s, msg, QUEUE_RESERVE) != 0) {
+			sess_drop_slow(a->s);
+			continue;
+		}
+		a->next++;
+	}
+}
+
+/* ---------------------------------------------------------------- lws thread: messages -- */
+
+static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscribe *sub)
+{
+	struct subrow *row = sess_subrow(s, sub->master_id);
+	struct attach *a;
+	struct master *m;
+
+	if (row == NULL || row->state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED) {
+		cnt(&f->c_sub_refused);
+		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_FORBIDDEN,
+					       "no live subscription to this master"));
+		return;
+	}
+	a = sess_attach_of(s, sub->master_id);
+	if (a == NULL) {
+		m = master_get(f, sub->master_id);
+		a = calloc(1, sizeof(*a));
+		if (m == NULL || a == NULL) {
+			free(a);
+			sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_INTERNAL, "out of memory"));
+			return;
+		}
+		a->s = s;
+		a->m = m;
+		a->sub_id = row->id;
+		a->s_next = s->att;
+		s->att = a;
+		a->m_next = m->subs;
+		if (m->subs != NULL)
+			m->subs->m_prev = a;
+		m->subs = a;
+	} else if (a->pending) {
+		/* a re-subscribe during a replay: let the pending chunk land, then restart */
+		cnt(&f->c_malformed);
+		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_PROTOCOL,
+					       "subscribe while a replay is running"));
+		return;
+	}
+	m = a->m;
+	if (!state_delivers(row->state)) {
+		a->mode = ATT_HELD;
+		a->next = sub->from_sequence != 0 ? sub->from_sequence : m->last_seq + 1;
+		sess_send_ctl(s, cp_fmsg_state_change(row->id, m->id, row->state, row->state,
+						      state_cause(row->state), now_ns()));
+		return;
+	}
+	if (sub->from_sequence == 0) {
+		/* live only; 0 = this process has not seen the master's stream yet (fed by
+		 * the edge, or the tail just started): take whatever is published next */
+		a->next = m->last_seq != 0 ? m->last_seq + 1 : 0;
+		sess_send_ctl(s, cp_fmsg_sync_start(m->id, 0, m->last_seq));
+		a->mode = ATT_LIVE;
+		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
+		return;
+	}
+	attach_start_replay(f, a, sub->from_sequence);
+}
+
+static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMessage *cm)
+{
+	struct report *r;
+	uint64_t master = cm->kind_case == DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT
+				  ? cm->execution_report->master_id
+				  : cm->protection_event->master_id;
+	struct subrow *row = sess_subrow(s, master);
+
+	if (row == NULL) {
+		cnt(&f->c_sub_refused);
+		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_FORBIDDEN,
+					       "report for a master without subscription"));
+		return;
+	}
+	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
+		cnt(&f->c_reports_dropped);
+		return;
+	}
+	/* identities come from the authenticated session, never from the client's fields */
+	r->subscriber = s->subscriber_id;
+	r->sub_id = row->id;
+	r->master = master;
+	if (cm->kind_case == DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT) {
+		r->exec = true;
+		r->seq = cm->execution_report->sequence;
+		r->time_ns = cm->execution_report->exec_time_ns;
+	} else {
+		const Decp__ProtectionEvent *e = cm->protection_event;
+
+		r->seq = e->sequence;
+		r->reason = e->reason;
+		r->age_ns = e->age_ns;
+		r->dev_x100 = e->price_deviation_pips_x100;
+		r->time_ns = e->event_time_ns;
+		if (e->detail != NULL)
+			snprintf(r->detail, sizeof(r->detail), "%s", e->detail);
+	}
+	cp_fo_mq_push(&f->report_q, r);
+}
+
+static void sess_malformed(struct cp_fanout *f, struct sess *s)
+{
+	cnt(&f->c_malformed);
+	sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_MALFORMED,
+				       "undecodable ClientMessage"));
+	sess_close_after(s, CP_FANOUT_CLOSE_MALFORMED);
+}
+
+static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, size_t len,
+		      int64_t recv_ns)
+{
+	Decp__ClientMessage *cm = proto_client_message_decode(p, len, NULL);
+
+	if (cm == NULL) {
+		if (!s->dead)
+			sess_malformed(f, s);
+		return 0;
+	}
+	/* a session dropped as slow still stores the reports already on their way; it
+	 * answers nothing else */
+	if (s->dead && cm->kind_case != DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT &&
+	    cm->kind_case != DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT) {
+		proto_msg_free(&cm->base, NULL);
+		return 0;
+	}
+	switch (cm->kind_case) {
+	case DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE:
+		on_subscribe(f, s, cm->subscribe);
+		break;
+	case DECP__CLIENT_MESSAGE__KIND_TIME_PING: {
+		Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+		Decp__TimePong pong = DECP__TIME_PONG__INIT;
+
+		pong.client_send_ns = cm->time_ping->client_send_ns;
+		pong.server_recv_ns = recv_ns;
+		/* stamped when queued: the queue wait counts as network delay, which the
+		 * estimator's lowest-RTT choice discards (RFC 5905 §8) */
+		pong.server_send_ns = now_ns();
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_TIME_PONG;
+		sm.time_pong = &pong;
+		sess_send_ctl(s, cp_fmsg_pack(&sm));
+		break;
+	}
+	case DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT:
+	case DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT:
+		on_report(f, s, cm);
+		break;
+	default:
+		break;
+	}
+	proto_msg_free(&cm->base, NULL);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- lws thread: auth -- */
+
+static bool pg_ok(struct cp_fanout *f)
+{
+	if (PQstatus(f->pg_auth) == CONNECTION_OK)
+		return true;
+	PQreset(f->pg_auth);
+	return PQstatus(f->pg_auth) == CONNECTION_OK;
+}
+
+/* Token from "Authorization: Bearer <t>" or "?token=<t>". Returns its length or 0. */
+static size_t token_of(struct lws *wsi, char *buf, size_t cap)
+{
+	char h[512];
+	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+
+	if (n > 7 && strncasecmp(h, "Bearer ", 7) == 0) {
+		size_t l = (size_t)n - 7;
+
+		if (l >= cap)
+			return 0; /* longer than any token we issue */
+		memcpy(buf, h + 7, l);
+		buf[l] = '\0';
+		return l;
+	}
+	if (lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap) != NULL) {
+		const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap);
+
+		memmove(buf, v, strlen(v) + 1);
+		return strlen(buf);
+	}
+	return 0;
+}
+
+/* "?format=json" in the upgrade request: the debug mode (docs/fanout.md). */
+static bool sess_wants_json(struct lws *wsi)
+{
+	char v[32];
+	const char *p = lws_get_urlarg_by_name(wsi, "format=", v, (int)sizeof(v));
+
+	return p != NULL && strcmp(p, "json") == 0;
+}
+
+/* Blocking lookups on the lws thread's own connection: one indexed query each on
+ * loopback (~0.1 ms); accepted because upgrades are rare next to signals (docs/fanout.md). */
+static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+{
+	char tok[256];
+	unsigned char dig[SHA256_DIGEST_LENGTH];
+	const char *vals[1];
+	int lens[1], fmts[1] = {1};
+	PGresult *r;
+	char idbuf[24];
+	size_t tl = token_of(wsi, tok, sizeof(tok));
+
+	if (tl == 0 || !pg_ok(f))
+		return -EACCES;
+	SHA256((const unsigned char *)tok, tl, dig);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	vals[0] = (const char *)dig;
+	lens[0] = sizeof(dig);
+	r = PQexecParams(f->pg_auth,
+			 "SELECT t.subscriber_id FROM subscriber_tokens t "
+			 "JOIN subscribers s ON s.id = t.subscriber_id "
+			 "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL "
+			 "AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL",
+			 1, NULL, vals, lens, fmts, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		PQclear(r);
+		return -EACCES;
+	}
+	s->subscriber_id = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, s->subscriber_id);
+	vals[0] = idbuf;
+	r = PQexecParams(f->pg_auth,
+			 "SELECT id, master_id, state FROM subscriptions "
+			 "WHERE subscriber_id = $1 AND state <> 'CANCELLED' ORDER BY id LIMIT 32",
+			 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return -EIO;
+	}
+	s->nsubs = 0;
+	for (int i = 0; i < PQntuples(r) && s->nsubs < SESS_MAX_SUBS; i++) {
+		struct subrow *row = &s->subs[s->nsubs++];
+
+		row->id = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+		row->master = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		row->state = cp_fo_state_parse(PQgetvalue(r, i, 2));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- lws thread: events -- */
+
+static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
+{
+	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+		struct subrow *row;
+		struct attach *a;
+		Decp__SubscriptionState old;
+
+		if (s->subscriber_id != ev->subscriber || (row = sess_subrow(s, ev->master)) == NULL ||
+		    row->state == ev->state)
+			continue;
+		old = row->state;
+		row->state = ev->state;
+		a = sess_attach_of(s, ev->master);
+		if (a == NULL)
+			continue;
+		sess_send_ctl(s, cp_fmsg_state_change(row->id, ev->master, old, ev->state,
+						      state_cause(state_delivers(ev->state) ? old : ev->state),
+						      now_ns()));
+		if (!state_delivers(ev->state)) {
+			a->mode = ATT_HELD; /* a pending replay chunk is discarded on arrival */
+			a->resume = false;
+		} else if (a->mode == ATT_HELD) {
+			if (a->pending)
+				a->resume = true;
+			else if (a->next == 0)
+				a->mode = ATT_LIVE; /* live only, nothing published yet: no replay */
+			else
+				attach_start_replay(f, a, a->next);
+		}
+	}
+}
+
+static void drain_inputs(struct cp_fanout *f)
+{
+	struct cp_fmsg *m;
+	struct replay_msg *r, *rn;
+	struct state_ev *e, *en;
+	int n = 0;
+
+	while ((m = cp_fo_ring_get(f)) != NULL) {
+		master_publish(f, m);
+		cp_fmsg_unref(m);
+		if (++n == 4096) { /* keep the loop responsive; continue on the next wake */
+			lws_cancel_service(f->ctx);
+			break;
+		}
+	}
+	for (r = cp_fo_mq_take_all(&f->replay_rep, 0); r != NULL; r = rn) {
+		rn = r->next;
+		on_replay_reply(f, r);
+	}
+	for (e = cp_fo_mq_take_all(&f->state_q, 0); e != NULL; e = en) {
+		en = e->next;
+		on_state_ev(f, e);
+		free(e);
+	}
+}
+
+/* A text message of a ?format=json session: JSON -> ClientMessage -> the binary path. */
+static void on_json_message(struct cp_fanout *f, struct sess *s, int64_t recv_ns)
+{
+	uint8_t pb[CP_FANOUT_MAX_RX];
+	int n = cp_fjson_to_pb(&decp__client_message__descriptor, (const char *)s->rx, s->rx_len,
+			       pb, sizeof(pb));
+
+	if (n < 0)
+		sess_malformed(f, s);
+	else
+		on_message(f, s, pb, (size_t)n, recv_ns);
+}
+
+/* One queued message to a ?format=json session, as a JSON text frame. Returns lws_write's
+ * result (-1: the connection is broken). */
+static int write_json(struct lws *wsi, struct cp_fmsg *m)
+{
+	size_t len = 0;
+	uint8_t *buf = cp_fjson_from_pb(&decp__server_message__descriptor, cp_fmsg_payload(m),
+					m->len, LWS_PRE, &len);
+	int n;
+
+	if (buf == NULL)
+		return -1;
+	n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
+	free(buf);
+	return n;
+}
+
+static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	struct cp_fanout *f = lws_context_user(lws_get_context(wsi));
+	struct sess *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (f == NULL || s == NULL)
+			return -1;
+		memset(s, 0, sizeof(*s));
+		s->f = f;
+		if (f->c_live >= f->cfg.max_conns || sess_auth(f, s, wsi) != 0) {
+			cnt(&f->c_auth_refused);
+			lws_return_http_status(wsi, 401, NULL);
+			cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+			return -1;
+		}
+		s->authed = true;
+		s->json = sess_wants_json(wsi);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
+		int fd = (int)lws_get_socket_fd(wsi);
+
+		if (f == NULL || fd < 0)
+			break;
+		if (f->cfg.sndbuf > 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &f->cfg.sndbuf, sizeof(f->cfg.sndbuf));
+		/* every byte the client sends goes through cp_ws_check before lws parses it */
+		if (cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0)
+			return -1;
+		break;
+	}
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+		break;
+
+	case LWS_CALLBACK_ESTABLISHED:
+		if (!s->authed)
+			return -1;
+		if (cp_ws_guard_verdict((int)lws_get_socket_fd(wsi)) != 0)
+			lws_callback_on_writable(wsi); /* frames sent with the upgrade request */
+		s->wsi = wsi;
+		s->q = calloc(f->cfg.queue_len, sizeof(*s->q));
+		if (s->q == NULL)
+			return -1;
+		s->next_all = f->all;
+		if (f->all != NULL)
+			f->all->prev_all = s;
+		f->all = s;
+		cnt(&f->c_conn);
+		atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
+		return 0;
+
+	case LWS_CALLBACK_CLOSED: {
+		struct attach *a, *an;
+
+		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+		if (s->q == NULL)
+			return 0;
+		for (a = s->att; a != NULL; a = an) {
+			an = a->s_next;
+			attach_free(a);
+		}
+		s->att = NULL;
+		sess_queue_clear(s);
+		free(s->q);
+		s->q = NULL;
+		if (s->prev_all != NULL)
+			s->prev_all->next_all = s->next_all;
+		else
+			f->all = s->next_all;
+		if (s->next_all != NULL)
+			s->next_all->prev_all = s->prev_all;
+		atomic_fetch_sub_explicit(&f->c_live, 1, memory_order_relaxed);
+		return 0;
+	}
+
+	case LWS_CALLBACK_RECEIVE: {
+		size_t rest = lws_remaining_packet_payload(wsi);
+		int64_t t = now_ns();
+
+		if (s->q == NULL)
+			return 0;
+		if (lws_is_first_fragment(wsi)) {
+			s->rx_len = 0;
+			s->rx_text = !lws_frame_is_binary(wsi);
+		}
+		/* refuse before buffering: this fragment plus what the frame header announces */
+		if (s->rx_len + len + rest > CP_FANOUT_MAX_RX) {
+			cnt(&f->c_malformed);
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+					 (unsigned char *)"message too large", 17);
+			return -1;
+		}
+		if (s->rx_text && !s->json) {
+			cnt(&f->c_malformed);
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+					 (unsigned char *)"binary protobuf only", 20);
+			return -1;
+		}
+		memcpy(s->rx + s->rx_len, in, len);
+		s->rx_len += len;
+		if (rest == 0 && lws_is_final_fragment(wsi)) {
+			if (s->rx_text)
+				on_json_message(f, s, t);
+			else
+				on_message(f, s, s->rx, s->rx_len, t);
+			s->rx_len = 0;
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		uint32_t cap = f->cfg.queue_len;
+		int burst = 0;
+		int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
+
+		if (verdict != 0) { /* RFC 6455 violation seen by cp_ws_check */
+			cnt(&f->c_malformed);
+			lws_close_reason(wsi, (enum lws_close_status)verdict,
+					 (unsigned char *)"protocol violation", 18);
+			return -1;
+		}
+		if (s->q == NULL)
+			return 0;
+		if (s->dead) {
+			lws_close_reason(wsi, CP_FANOUT_CLOSE_SLOW, (unsigned char *)"slow consumer", 13);
+			return -1;
+		}
+		while (s->qcount > 0 && burst++ < 32 && !lws_send_pipe_choked(wsi)) {
+			struct cp_fmsg *m = s->q[s->qhead];
+			int n;
+
+			s->qhead = (s->qhead + 1) % cap;
+			s->qcount--;
+			n = s->json ? write_json(wsi, m)
+				    : lws_write(wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY);
+			if (m->master != 0)
+				cnt(&f->c_delivered);
+			cp_fmsg_unref(m);
+			/* a short write is buffered by lws (it keeps a copy): nothing to do */
+			if (n < 0)
+				return -1;
+		}
+		if (s->qcount < cap / 2)
+			for (struct attach *a = s->att; a != NULL; a = a->s_next)
+				if (a->mode == ATT_REPLAY && !a->pending)
+					attach_pump(f, a);
+		if (s->qcount > 0) {
+			sess_wake(s);
+		} else if (s->closing) {
+			lws_close_reason(wsi, s->close_code, NULL, 0);
+			return -1;
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_RAW_RX_FILE:
+		/* our SO_REUSEPORT listener is readable: accept and hand each connection to lws
+		 * as if its own listener had accepted it (HTTP, then the WebSocket upgrade) */
+		if (f != NULL && wsi == f->listen_wsi) {
+			for (int n = 0; n < 64; n++) {
+				int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+				if (fd < 0)
+					break;
+				if (atomic_load_explicit(&f->c_live, memory_order_relaxed) >=
+					    f->cfg.max_conns ||
+				    lws_adopt_socket_vhost(f->vh, fd) == NULL) {
+					cnt(&f->c_auth_refused);
+					close(fd);
+				}
+			}
+		}
+		return 0;
+
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (f != NULL)
+			drain_inputs(f);
+		return 0;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols cp_fo_protocols[] = {
+	{"decp", cb_decp, sizeof(struct sess), CP_FANOUT_MAX_RX, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+void *cp_fo_lws_main(void *arg)
+{
+	struct cp_fanout *f = arg;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_acquire))
+		if (lws_service(f->ctx, 0) < 0)
+			break;
+	return NULL;
+}

@@ -1,0 +1,233 @@
+/*
+ * cp_fanout_pvt.h: the fan-out's internals, shared by its files (docs/fanout.md):
+ *   cp_fanout.c        lifecycle, the publish ring (publish API), the mutex queues
+ *   cp_fanout_lws.c    the lws service thread: masters, sessions, replay/live splice,
+ *                      client messages, upgrade auth, lws callbacks
+ *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
+ *   cp_fanout_db.c     the db thread: subscription-state poll, reports into PostgreSQL
+ * Functions shared between the files carry the prefix cp_fo_.
+ *
+ * Everything below "lws thread" runs on the one service thread and needs no lock:
+ * masters, sessions, attachments, queues, reference counts. Other threads talk to it
+ * through the publish ring (lock-free SPSC) and three small mutex queues (replay replies,
+ * state events in; replay requests, reports out), each followed by lws_cancel_service().
+ *
+ * Per (connection, master) an attachment moves through:
+ *
+ *   Subscribe ─▶ REPLAY ──(replay reached the master's history ring or the stream end)──▶ LIVE
+ *                  ▲  │                                                                │
+ *                  │  └──────── state not deliverable (poll) ──▶ HELD ◀────────────────┤
+ *                  └────────── live gap (publish ring overflow) ◀──────────────────────┘
+ *                  HELD ── state deliverable again ──▶ REPLAY (from the next sequence)
+ *
+ * Exactly once at the switch-over: an attachment owns `next`, the one sequence it may send
+ * next; every path (Redis replay chunk, history ring, live publish) sends a sequence only
+ * when it equals `next`, then increments it. Older sequences are skipped, a newer one
+ * sends the attachment back to REPLAY.
+ */
+#ifndef DECP_CP_FANOUT_PVT_H
+#define DECP_CP_FANOUT_PVT_H
+
+#include "cp_fanout.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <libwebsockets.h>
+
+#include "cp_fanout_msg.h"
+#include "decp.pb-c.h"
+
+#define FLOG(...) fprintf(stderr, "decp-fanout: " __VA_ARGS__)
+
+#define SESS_MAX_SUBS 32u     /* live subscriptions loaded per subscriber at the upgrade */
+#define QUEUE_RESERVE 8u      /* queue slots kept for control messages */
+#define REPLAY_CHUNK 256u     /* XRANGE COUNT */
+#define REPORT_QUEUE_MAX 100000u
+#define PUB_RING 65536u       /* power of two */
+#define MASTER_BUCKETS 1024u
+
+/* Same layout as the edge's cp_redis_key_signals() (controlplane/edge/cp_redis.c). */
+#define SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals"
+
+enum att_mode { ATT_REPLAY, ATT_LIVE, ATT_HELD };
+
+struct master;
+struct sess;
+
+struct attach {
+	struct sess *s;           /* NULL: session closed while a replay was pending */
+	struct master *m;
+	struct attach *m_next, *m_prev;
+	struct attach *s_next;
+	uint64_t sub_id;
+	uint64_t next;            /* the only sequence this attachment may send next; 0: live
+				   * only, subscribed before this process saw the master's
+				   * stream (takes the next published sequence) */
+	enum att_mode mode;
+	bool pending;             /* a replay request is with the replay thread */
+	bool at_end;              /* the last replay chunk reached the stream's end */
+	bool resume;              /* HELD: state deliverable again while a chunk was pending */
+};
+
+struct master {
+	uint64_t id;
+	struct master *hnext;
+	uint64_t last_seq;        /* highest published; 0 = none seen */
+	uint64_t hist_first;      /* lowest sequence in hist, 0 = empty */
+	struct cp_fmsg **hist;    /* seq % hcap */
+	struct attach *subs;
+	bool watched;
+};
+
+struct subrow {
+	uint64_t id, master;
+	Decp__SubscriptionState state;
+};
+
+struct sess {
+	struct cp_fanout *f;
+	struct lws *wsi;
+	struct sess *next_all, *prev_all;
+	uint64_t subscriber_id;
+	uint32_t nsubs;
+	struct subrow subs[SESS_MAX_SUBS];
+	struct attach *att;
+	struct cp_fmsg **q;
+	uint32_t qhead, qcount;
+	uint16_t close_code;
+	bool closing;             /* close once the queue is written */
+	bool dead;                /* dropped (slow): nothing more is queued */
+	bool authed;
+	bool json;                /* ?format=json: JSON text frames (debug mode) */
+	bool rx_text;             /* the message being received is a text message */
+	size_t rx_len;
+	uint8_t rx[CP_FANOUT_MAX_RX];
+};
+
+/* Replay request (lws -> replay thread) and reply (back). */
+struct replay_msg {
+	struct replay_msg *next;
+	struct attach *a;
+	uint64_t master, from;
+	uint32_t count;
+	uint32_t n;
+	bool end;
+	int err;
+	struct cp_fmsg *msgs[REPLAY_CHUNK];
+};
+
+/* Subscription state seen by the db poll (db -> lws thread). */
+struct state_ev {
+	struct state_ev *next;
+	uint64_t sub_id, master, subscriber;
+	Decp__SubscriptionState state;
+};
+
+/* Execution report or protection event (lws -> db thread). */
+struct report {
+	struct report *next;
+	bool exec;
+	uint64_t subscriber, sub_id, master, seq;
+	int reason;
+	int64_t age_ns, dev_x100, time_ns;
+	char detail[128];
+};
+
+struct mq {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	void *head, *tail;  /* singly linked through a leading `next` pointer */
+	size_t n;
+};
+
+struct cp_fanout {
+	struct cp_fanout_config cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	int port;
+	int listen_fd;            /* reuse_port: our own SO_REUSEPORT listener, else -1 */
+	struct lws *listen_wsi;   /* listen_fd adopted as a raw descriptor into lws's poll */
+	pthread_t lws_thr, replay_thr, db_thr, tail_thr;
+	bool started, tail_started;
+	atomic_bool stop;
+
+	/* publish ring: one producer (edge thread or tail thread), consumer lws thread */
+	struct cp_fmsg *ring[PUB_RING];
+	_Alignas(64) atomic_uint_fast64_t ring_head; /* producer writes */
+	_Alignas(64) atomic_uint_fast64_t ring_tail; /* consumer writes */
+
+	struct mq replay_req, replay_rep, state_q, report_q;
+
+	/* tail watch list (lws -> tail thread) */
+	pthread_mutex_t watch_mu;
+	uint64_t *watch;
+	size_t nwatch, watch_cap;
+
+	/* lws thread only */
+	PGconn *pg_auth;
+	struct master *mbucket[MASTER_BUCKETS];
+	struct sess *all;
+
+	/* counters: written by one thread each, read by any (relaxed) */
+	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
+		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped;
+	atomic_uint c_live;
+};
+
+static inline int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cnt(atomic_uint_fast64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* ---- shared between the files (see the top of this header) ---- */
+
+/* Mutex queues (cp_fanout.c): items are singly linked through a leading `next` pointer.
+ * init before use; push from any thread (signals the condition); take_all detaches the
+ * whole list (FIFO order), waiting up to wait_ms when empty (0 = no wait), NULL if none;
+ * len is the current length (any thread). */
+void cp_fo_mq_init(struct mq *q);
+void cp_fo_mq_push(struct mq *q, void *item);
+void *cp_fo_mq_take_all(struct mq *q, int wait_ms);
+size_t cp_fo_mq_len(struct mq *q);
+/* Publish ring (cp_fanout.c), single producer (edge or tail thread) / single consumer (lws
+ * thread): put returns 0 or -ENOBUFS (full, m not taken); get returns NULL when empty. */
+int cp_fo_ring_put(struct cp_fanout *f, struct cp_fmsg *m);
+struct cp_fmsg *cp_fo_ring_get(struct cp_fanout *f);
+/* cp_fanout_lws.c. hist_clear: drop a master's history references (lws thread, or after
+ * it stopped); state_parse: a subscriptions.state text to the enum (pure); protocols:
+ * the lws protocol table; lws_main: the service thread (arg = struct cp_fanout). */
+void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m);
+Decp__SubscriptionState cp_fo_state_parse(const char *s);
+extern const struct lws_protocols cp_fo_protocols[];
+void *cp_fo_lws_main(void *arg);
+/* cp_fanout_redis.c. redis_open: a connection with connect/command timeout timeout_ms, or
+ * NULL; replay_main / tail_main: the replay and tail threads (arg = struct cp_fanout). */
+redisContext *cp_fo_redis_open(const struct cp_fanout_config *cfg, int timeout_ms);
+void *cp_fo_replay_main(void *arg);
+void *cp_fo_tail_main(void *arg);
+/* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
+void *cp_fo_db_main(void *arg);
+
+#endif

@@ -1,0 +1,249 @@
+/* cp_fanout_redis: the replay thread (XRANGE chunks) and the tail thread (XREAD BLOCK).
+ * Design: cp_fanout_pvt.h. */
+#include "cp_fanout_pvt.h"
+
+/* ---------------------------------------------------------------- redis threads -- */
+
+redisContext *cp_fo_redis_open(const struct cp_fanout_config *cfg, int timeout_ms)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+
+	if (c == NULL || c->err) {
+		if (c != NULL)
+			redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	return c;
+}
+
+/* One stream entry [id, [field, value, ...]] into a message. NULL when incomplete. */
+static struct cp_fmsg *entry_msg(uint64_t master, const redisReply *e)
+{
+	const redisReply *fl;
+	const char *b = NULL, *sg = NULL;
+	size_t bl = 0, sl = 0;
+	int64_t arr = 0;
+	uint64_t seq;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	seq = strtoull(e->element[0]->str, NULL, 10);
+	fl = e->element[1];
+	for (size_t i = 0; i + 1 < fl->elements; i += 2) {
+		const redisReply *k = fl->element[i], *v = fl->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1)
+			continue;
+		if (k->str[0] == 'a')
+			arr = strtoll(v->str, NULL, 10);
+		else if (k->str[0] == 'b') {
+			b = v->str;
+			bl = v->len;
+		} else if (k->str[0] == 's') {
+			sg = v->str;
+			sl = v->len;
+		}
+	}
+	if (b == NULL || sg == NULL || seq == 0)
+		return NULL;
+	return cp_fmsg_envelope_parts(master, seq, arr, (const uint8_t *)b, bl,
+				      (const uint8_t *)sg, sl);
+}
+
+void *cp_fo_replay_main(void *arg)
+{
+	struct cp_fanout *f = arg;
+	redisContext *c = NULL;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		struct replay_msg *r, *rn;
+
+		for (r = cp_fo_mq_take_all(&f->replay_req, 200); r != NULL; r = rn) {
+			char key[64], from[32];
+			redisReply *rep;
+
+			rn = r->next;
+			if (c == NULL)
+				c = cp_fo_redis_open(&f->cfg, 2000);
+			snprintf(key, sizeof(key), SIGNALS_KEY_FMT, r->master);
+			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
+			rep = c != NULL ? redisCommand(c, "XRANGE %s %s + COUNT %u", key, from, r->count)
+					: NULL;
+			if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+				r->err = -EIO;
+				if (rep == NULL && c != NULL) {
+					redisFree(c);
+					c = NULL;
+				}
+			} else {
+				for (size_t i = 0; i < rep->elements && r->n < REPLAY_CHUNK; i++) {
+					struct cp_fmsg *m = entry_msg(r->master, rep->element[i]);
+
+					if (m == NULL)
+						continue;
+					r->msgs[r->n++] = m;
+					cnt(&f->c_replayed);
+				}
+				r->end = rep->elements < r->count;
+			}
+			if (rep != NULL)
+				freeReplyObject(rep);
+			cp_fo_mq_push(&f->replay_rep, r);
+			lws_cancel_service(f->ctx);
+		}
+	}
+	if (c != NULL)
+		redisFree(c);
+	return NULL;
+}
+
+struct tailed {
+	uint64_t master, last;
+	char key[64];
+	char id[32];
+};
+
+void *cp_fo_tail_main(void *arg)
+{
+	struct cp_fanout *f = arg;
+	redisContext *c = NULL;
+	struct tailed *t = NULL;
+	size_t nt = 0;
+	const char **argv = NULL;
+	size_t *argl = NULL;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		redisReply *rep;
+		size_t ac = 0;
+
+		if (c == NULL && (c = cp_fo_redis_open(&f->cfg, 2000)) == NULL) {
+			usleep(100000);
+			continue;
+		}
+		pthread_mutex_lock(&f->watch_mu);
+		if (f->nwatch > nt) {
+			struct tailed *nt2 = realloc(t, f->nwatch * sizeof(*t));
+			const char **a2 = realloc(argv, (4 + 2 * f->nwatch) * sizeof(*argv));
+			size_t *l2 = realloc(argl, (4 + 2 * f->nwatch) * sizeof(*argl));
+
+			if (nt2 != NULL)
+				t = nt2;
+			if (a2 != NULL)
+				argv = a2;
+			if (l2 != NULL)
+				argl = l2;
+			if (nt2 != NULL && a2 != NULL && l2 != NULL) {
+				for (; nt < f->nwatch; nt++) {
+					t[nt].master = f->watch[nt];
+					t[nt].last = UINT64_MAX; /* resolved below */
+					snprintf(t[nt].key, sizeof(t[nt].key), SIGNALS_KEY_FMT,
+						 t[nt].master);
+				}
+			}
+		}
+		pthread_mutex_unlock(&f->watch_mu);
+		if (nt == 0) {
+			usleep(20000);
+			continue;
+		}
+		for (size_t i = 0; i < nt; i++) {
+			if (t[i].last != UINT64_MAX)
+				continue;
+			/* start after the last durable entry: earlier ones reach subscribers by replay */
+			rep = redisCommand(c, "XREVRANGE %s + - COUNT 1", t[i].key);
+			if (rep == NULL)
+				break;
+			if (rep->type == REDIS_REPLY_ARRAY) {
+				t[i].last = 0;
+				if (rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY)
+					t[i].last = strtoull(rep->element[0]->element[0]->str, NULL, 10);
+			}
+			freeReplyObject(rep);
+		}
+		argv[ac] = "XREAD";
+		argl[ac++] = 5;
+		argv[ac] = "COUNT";
+		argl[ac++] = 5;
+		argv[ac] = "512";
+		argl[ac++] = 3;
+		argv[ac] = "BLOCK";
+		argl[ac++] = 5;
+		argv[ac] = "100";
+		argl[ac++] = 3;
+		argv[ac] = "STREAMS";
+		argl[ac++] = 7;
+		{
+			size_t base = ac, k = 0;
+
+			for (size_t i = 0; i < nt; i++)
+				if (t[i].last != UINT64_MAX)
+					k++;
+			if (k == 0) {
+				usleep(20000);
+				continue;
+			}
+			/* argv needs 6 + 2k slots: grown above with 4 + 2n; realloc once more */
+			argv = realloc(argv, (6 + 2 * nt) * sizeof(*argv));
+			argl = realloc(argl, (6 + 2 * nt) * sizeof(*argl));
+			if (argv == NULL || argl == NULL)
+				break;
+			for (size_t i = 0; i < nt; i++)
+				if (t[i].last != UINT64_MAX) {
+					argv[ac] = t[i].key;
+					argl[ac++] = strlen(t[i].key);
+				}
+			for (size_t i = 0; i < nt; i++)
+				if (t[i].last != UINT64_MAX) {
+					snprintf(t[i].id, sizeof(t[i].id), "%" PRIu64 "-0", t[i].last);
+					argv[ac] = t[i].id;
+					argl[ac++] = strlen(t[i].id);
+				}
+			(void)base;
+		}
+		rep = redisCommandArgv(c, (int)ac, argv, argl);
+		if (rep == NULL) {
+			redisFree(c);
+			c = NULL;
+			continue;
+		}
+		if (rep->type == REDIS_REPLY_ARRAY) {
+			for (size_t i = 0; i < rep->elements; i++) {
+				const redisReply *sr = rep->element[i];
+				struct tailed *tt = NULL;
+
+				if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2)
+					continue;
+				for (size_t j = 0; j < nt; j++)
+					if (strcmp(t[j].key, sr->element[0]->str) == 0)
+						tt = &t[j];
+				if (tt == NULL)
+					continue;
+				for (size_t j = 0; j < sr->element[1]->elements; j++) {
+					struct cp_fmsg *m = entry_msg(tt->master, sr->element[1]->element[j]);
+
+					if (m == NULL)
+						continue;
+					tt->last = m->seq;
+					/* the tail may wait (unlike the edge): Redis holds the backlog */
+					while (cp_fo_ring_put(f, m) != 0 &&
+					       !atomic_load_explicit(&f->stop, memory_order_acquire)) {
+						lws_cancel_service(f->ctx);
+						usleep(1000);
+					}
+					cnt(&f->c_published);
+				}
+			}
+			lws_cancel_service(f->ctx);
+		}
+		freeReplyObject(rep);
+	}
+	free(t);
+	free(argv);
+	free(argl);
+	if (c != NULL)
+		redisFree(c);
+	return NULL;
+}

@@ -1,0 +1,110 @@
+/* cp_pg: a role thread's PostgreSQL session. Contract in cp_pg.h. */
+#include "cp_pg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cp_log.h"
+
+void cp_pg_init(struct cp_pg *p, const struct cp_config *cfg, const char *role)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->role = role;
+	p->backoff_ms = 50;
+}
+
+void cp_pg_reset(struct cp_pg *p)
+{
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	p->conn = NULL;
+}
+
+void cp_pg_close(struct cp_pg *p)
+{
+	cp_pg_reset(p);
+}
+
+static int session_setup(struct cp_pg *p)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %u; SET application_name = 'decp-%s';"
+		 " SET TimeZone = 'UTC'",
+		 p->cfg->pg_timeout_ms, p->role);
+	PGresult *r = PQexec(p->conn, sql);
+	int ok = cp_pg_ok(r);
+	if (!ok)
+		cp_log(CP_LOG_ERR, p->role, "postgresql session setup: %s",
+		       PQerrorMessage(p->conn));
+	PQclear(r);
+	return ok ? 0 : -EIO;
+}
+
+int cp_pg_ensure(struct cp_pg *p)
+{
+	if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK)
+		return 0;
+	cp_pg_reset(p);
+	uint64_t now = cp_now_ns();
+	if (now < p->next_try_ns)
+		return -EAGAIN;
+	p->conn = PQconnectdb(p->cfg->pg_conninfo);
+	if (PQstatus(p->conn) != CONNECTION_OK || session_setup(p) != 0) {
+		CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql: %s", PQerrorMessage(p->conn));
+		cp_pg_reset(p);
+		p->next_try_ns = now + (uint64_t)p->backoff_ms * 1000000ull;
+		p->backoff_ms *= 2;
+		if (p->backoff_ms > p->cfg->backoff_max_ms)
+			p->backoff_ms = p->cfg->backoff_max_ms;
+		return -EAGAIN;
+	}
+	p->backoff_ms = 50;
+	return 0;
+}
+
+/* r of a statement just run: NULL (session reset) when the connection broke under it. */
+static PGresult *unless_lost(struct cp_pg *p, PGresult *r)
+{
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		return r;
+	CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql connection lost: %s", PQerrorMessage(p->conn));
+	PQclear(r);
+	cp_pg_reset(p);
+	return NULL;
+}
+
+PGresult *cp_pg_exec(struct cp_pg *p, const char *sql, int n, const char *const *params)
+{
+	if (p->conn == NULL)
+		return NULL;
+	return unless_lost(p, PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0));
+}
+
+PGresult *cp_pg_exec_prepared(struct cp_pg *p, unsigned int slot, const char *sql, int n,
+			      const char *const *params)
+{
+	char name[16];
+	if (p->conn == NULL || slot >= 32)
+		return NULL;
+	if (p->prepared_on != p->conn) {
+		p->prepared_on = p->conn;
+		p->prepared_mask = 0;
+	}
+	snprintf(name, sizeof(name), "cp%u", slot);
+	if (!(p->prepared_mask & (1u << slot))) {
+		PGresult *r = unless_lost(p, PQprepare(p->conn, name, sql, n, NULL));
+		if (!cp_pg_ok(r))
+			return r; /* the statement's result: the caller maps the error (or NULL) */
+		PQclear(r);
+		p->prepared_mask |= 1u << slot;
+	}
+	return unless_lost(p, PQexecPrepared(p->conn, name, n, params, NULL, NULL, 0));
+}
+
+int cp_pg_ok(const PGresult *r)
+{
+	ExecStatusType s = PQresultStatus(r);
+	return r != NULL && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK);
+}

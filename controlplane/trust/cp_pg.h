@@ -1,0 +1,60 @@
+/*
+ * cp_pg: one PostgreSQL session of an api or trust role thread.
+ *
+ * cp_pg_ensure() (re)connects when there is no healthy connection, at most once per
+ * backoff interval (50 ms doubling to backoff_max_ms), and sets statement_timeout and
+ * application_name. So a role never blocks on a dead server for longer than
+ * connect_timeout (put it in pg_conninfo) and never spins reconnecting.
+ *
+ * Threading: a struct cp_pg belongs to one thread.
+ */
+#ifndef DECP_CP_PG_H
+#define DECP_CP_PG_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "cp_config.h"
+
+struct cp_pg {
+	PGconn *conn;              /* NULL while disconnected */
+	const struct cp_config *cfg;
+	const char *role;          /* log tag and application_name suffix */
+	uint64_t next_try_ns;      /* CLOCK_MONOTONIC of the next connect attempt */
+	uint32_t backoff_ms;
+	PGconn *prepared_on;       /* the session prepared_mask refers to */
+	uint32_t prepared_mask;    /* slots of cp_pg_exec_prepared() prepared on it */
+};
+
+/* Zero the session; connects lazily. Cannot fail. */
+void cp_pg_init(struct cp_pg *p, const struct cp_config *cfg, const char *role);
+
+/* Returns 0 with p->conn usable, or -EAGAIN (down; retry later, backoff applies). */
+int cp_pg_ensure(struct cp_pg *p);
+
+/* Drop the connection (after an error that left it unusable). */
+void cp_pg_reset(struct cp_pg *p);
+
+/* Close for good. */
+void cp_pg_close(struct cp_pg *p);
+
+/*
+ * PQexecParams with n text parameters; on a broken connection the session is reset
+ * (the next cp_pg_ensure reconnects). Returns the result (PQclear it) or NULL when not
+ * connected / out of memory.
+ */
+PGresult *cp_pg_exec(struct cp_pg *p, const char *sql, int n, const char *const *params);
+
+/*
+ * Like cp_pg_exec() for a hot statement: prepared once per session as "cp<slot>" (slot
+ * 0..31, one fixed sql per slot chosen by the caller), then executed without parsing and
+ * planning it again. A session re-established after a failure prepares again.
+ */
+PGresult *cp_pg_exec_prepared(struct cp_pg *p, unsigned int slot, const char *sql, int n,
+			      const char *const *params);
+
+/* True for PGRES_COMMAND_OK / PGRES_TUPLES_OK. */
+int cp_pg_ok(const PGresult *r);
+
+#endif

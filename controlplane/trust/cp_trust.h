@@ -1,0 +1,51 @@
+/*
+ * cp_trust: decp-control's trust role, the seed's Toxic Flow Detector (docs/api.md
+ * "Trust"). It scores protection events and successful executions with guard/'s rule
+ * table (guard_trust.h: the one table; nothing here restates a delta), persists the
+ * score, and moves subscriptions through the database's state rules:
+ *
+ *   trust_inbox row ──guard_trust_apply()──▶ subscriptions.trust_score,
+ *                                            subscription_trust.quiet_since
+ *   score < 50 and subscription_transition_allowed(state, PAUSED_TOXIC)
+ *                 ──▶ PAUSED_TOXIC, alert log line, decp_trust_auto_pauses_total + 1
+ *   every trust_tick_s: guard_trust_tick() (+10 per 24 h without incident);
+ *   PAUSED_TOXIC and score >= 50 ──▶ SYNCED
+ *
+ * "Now" is the wall clock plus trust_time_offset_s (a test setting: simulated days).
+ * An inbox row is scored at its received_at plus the offset, so replaying a backlog
+ * after an outage gives the same scores as live processing.
+ *
+ * Threading: cp_trust_run() is one role thread. The counters below are process-wide
+ * atomics read by the api role's /metrics.
+ */
+#ifndef DECP_CP_TRUST_H
+#define DECP_CP_TRUST_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "cp_config.h"
+#include "guard_trust.h"
+
+/* Role entry: runs until *stop. Returns 0 when stopped. */
+int cp_trust_run(const struct cp_config *cfg, const atomic_int *stop);
+
+/*
+ * Map a reported event name to guard's trust event: a guard reason name
+ * (guard_reason_name(): "TTL_EXPIRED", "REPLAY", ...) or "EXECUTE" (a successful
+ * execution). MALFORMED and unknown names are refused: they cannot be attributed.
+ * Returns 0 with *ev set, or -EINVAL.
+ */
+int cp_trust_event_parse(const char *name, enum guard_trust_event *ev);
+
+struct cp_trust_counters {
+	_Atomic uint64_t events;       /* inbox rows scored */
+	_Atomic uint64_t auto_pauses;  /* -> PAUSED_TOXIC */
+	_Atomic uint64_t recoveries;   /* PAUSED_TOXIC -> SYNCED */
+	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
+};
+
+/* This process's counters (zero when no trust role runs here). Never NULL. */
+const struct cp_trust_counters *cp_trust_counters(void);
+
+#endif

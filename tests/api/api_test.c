@@ -1,0 +1,311 @@
+/* api_test: environment and HTTP client of the api suite (api_test.h). */
+#include "api_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cp_migrate.h"
+
+int api_failures;
+
+void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int connect_to(int port, unsigned int timeout_ms)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read until close or timeout into a growing buffer. */
+static char *read_all(int fd, size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *b = malloc(cap);
+	for (;;) {
+		if (n + 4096 + 1 > cap)
+			b = realloc(b, cap *= 2);
+		ssize_t r = recv(fd, b + n, cap - n - 1, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
+
+int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,
+	     unsigned int timeout_ms, char *out, size_t outlen)
+{
+	int fd = connect_to(e->port, timeout_ms);
+	if (fd < 0)
+		return 0;
+	size_t half = pause_ms ? n / 2 : n;
+	if (send_all(fd, bytes, half) == 0 && pause_ms) {
+		sleep_ms(pause_ms);
+		send_all(fd, bytes + half, n - half);
+	}
+	size_t len;
+	char *b = read_all(fd, &len);
+	close(fd);
+	int status = 0;
+	sscanf(b, "HTTP/1.%*d %d", &status);
+	if (out != NULL && outlen > 0)
+		snprintf(out, outlen, "%s", b);
+	free(b);
+	return status;
+}
+
+int http(const struct api_env *e, const char *method, const char *path, const char *token,
+	 const char *body, struct http_resp *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	size_t bl = body ? strlen(body) : 0;
+	size_t cap = bl + strlen(path) + 512;
+	char *req = malloc(cap);
+	char auth[400] = "", clh[96] = "";
+	if (token != NULL)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
+	if (body != NULL || strcmp(method, "POST") == 0)
+		snprintf(clh, sizeof(clh), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+			 bl);
+	int hl = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sConnection: close"
+			  "\r\n\r\n", method, path, auth, clh);
+	memcpy(req + hl, body ? body : "", bl);
+	int fd = connect_to(e->port, 10000);
+	if (fd < 0) {
+		free(req);
+		return 0;
+	}
+	size_t len = 0;
+	char *b = NULL;
+	if (send_all(fd, req, (size_t)hl + bl) == 0)
+		b = read_all(fd, &len);
+	close(fd);
+	free(req);
+	if (b == NULL)
+		return 0;
+	sscanf(b, "HTTP/1.%*d %d", &resp->status);
+	char *sep = strstr(b, "\r\n\r\n");
+	resp->body = strdup(sep ? sep + 4 : "");
+	free(b);
+	resp->json = json_loads(resp->body, JSON_DECODE_ANY, NULL);
+	return resp->status;
+}
+
+void http_free(struct http_resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+long long jint(const struct http_resp *r, const char *key)
+{
+	json_t *v = json_object_get(r->json, key);
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+const char *jstr(const struct http_resp *r, const char *key)
+{
+	json_t *v = json_object_get(r->json, key);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+long long db_count(struct api_env *e, const char *sql)
+{
+	PGresult *r = PQexec(e->db, sql);
+	long long v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		fprintf(stderr, "db_count(%s): %s\n", sql, PQerrorMessage(e->db));
+	PQclear(r);
+	return v;
+}
+
+static void stop_ctl(struct api_env *e)
+{
+	if (e->ctl <= 0)
+		return;
+	kill(e->ctl, SIGTERM);
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(e->ctl, NULL, WNOHANG) == e->ctl) {
+			e->ctl = 0;
+			return;
+		}
+		sleep_ms(10);
+	}
+	kill(e->ctl, SIGKILL);
+	waitpid(e->ctl, NULL, 0);
+	e->ctl = 0;
+}
+
+static int write_cfg(struct api_env *e, const char *extra)
+{
+	uint8_t h[32];
+	unsigned int hl = 0;
+	char hex[65];
+	EVP_Digest(API_TEST_ADMIN, strlen(API_TEST_ADMIN), h, &hl, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	/* decp-control connects as decp_app, the least-privileged role of 0004/0006, so a
+	 * statement needing more than it was granted fails here as it would in production. */
+	char conninfo[600];
+	const char *ci = harness_pg_conninfo(e->pg), *u = strstr(ci, "user=postgres");
+	if (u == NULL)
+		return -1;
+	snprintf(conninfo, sizeof(conninfo), "%.*suser=decp_app%s", (int)(u - ci), ci,
+		 u + strlen("user=postgres"));
+	FILE *f = fopen(e->cfg, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "# written by the api suite\nroles = api,trust\nshm = %s\nredis_host = %s\n"
+		"redis_port = %d\npg_conninfo = %s\napi_port = %d\napi_admin_token_sha256 = %s\n"
+		"trust_tick_s = 1\nbackoff_max_ms = 500\nlog_level = info\n%s\n", e->shm,
+		harness_redis_host(e->redis), harness_redis_port(e->redis),
+		conninfo, e->port, hex, extra ? extra : "");
+	fclose(f);
+	return 0;
+}
+
+static int start_ctl(struct api_env *e, const char *extra)
+{
+	if (write_cfg(e, extra) != 0)
+		return -1;
+	char *argv[] = {(char *)e->ctl_bin, "--config", e->cfg, NULL};
+	e->ctl = harness_spawn(e->log, argv);
+	for (int i = 0; i < 1000; i++) {
+		struct http_resp r;
+		if (http(e, "GET", "/healthz", NULL, NULL, &r) == 200) {
+			http_free(&r);
+			return 0;
+		}
+		http_free(&r);
+		if (waitpid(e->ctl, NULL, WNOHANG) == e->ctl) {
+			e->ctl = 0;
+			break;
+		}
+		sleep_ms(20);
+	}
+	fprintf(stderr, "decp-control did not serve /healthz (log %s)\n", e->log);
+	return -1;
+}
+
+int api_env_start(struct api_env *e, const char *ctl_bin, const char *extra)
+{
+	const char *tmp = getenv("DECP_TEST_TMPDIR") ? getenv("DECP_TEST_TMPDIR") : "/tmp";
+	e->ctl_bin = ctl_bin;
+	snprintf(e->dir, sizeof(e->dir), "%s/decp-api-XXXXXX", tmp);
+	if (mkdtemp(e->dir) == NULL)
+		return -1;
+	chmod(e->dir, 0755);
+	snprintf(e->cfg, sizeof(e->cfg), "%s/control.conf", e->dir);
+	snprintf(e->log, sizeof(e->log), "%s/control.log", e->dir);
+	snprintf(e->shm, sizeof(e->shm), "/decp-apitest-%d", (int)getpid());
+	e->redis = harness_redis_start(NULL);
+	e->pg = harness_pg_start(NULL);
+	if (e->redis == NULL || e->pg == NULL)
+		return -1;
+	e->db = PQconnectdb(harness_pg_conninfo(e->pg));
+	char err[512];
+	if (PQstatus(e->db) != CONNECTION_OK ||
+	    cp_migrate_apply(e->db, NULL, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "migrations: %s\n", err);
+		return -1;
+	}
+	e->port = harness_free_port();
+	return e->port > 0 ? start_ctl(e, extra) : -1;
+}
+
+int api_env_restart(struct api_env *e, const char *extra)
+{
+	stop_ctl(e);
+	return start_ctl(e, extra);
+}
+
+/* ASan/UBSan/LSan reports in decp-control's log (printed at the latest at its exit). */
+static bool sanitizer_report(const struct api_env *e)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[1024];
+	bool found = false;
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, "Sanitizer") != NULL || strstr(line, "runtime error") != NULL;
+	if (f != NULL)
+		fclose(f);
+	if (found)
+		fprintf(stderr, "sanitizer report in %s\n", e->log);
+	return found;
+}
+
+int api_env_stop(struct api_env *e, bool keep)
+{
+	stop_ctl(e);
+	if (e->db != NULL)
+		PQfinish(e->db);
+	harness_pg_destroy(e->pg);
+	harness_redis_destroy(e->redis);
+	int rc = e->dir[0] != '\0' && sanitizer_report(e) ? -1 : 0;
+	if (keep || rc != 0) {
+		fprintf(stderr, "kept %s (control.log)\n", e->dir);
+		return rc;
+	}
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", e->dir);
+	return 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * api_test: what the api suite's scenarios share: a throw-away PostgreSQL (migrated) and
+ * Redis from tests/harness, decp-control running the api and trust roles as a child
+ * process, and a plain HTTP/1.1 client over kernel TCP (one connection per request).
+ */
+#ifndef DECP_TESTS_API_TEST_H
+#define DECP_TESTS_API_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "harness.h"
+
+#define API_TEST_ADMIN "test-admin-token-0123456789"
+
+struct api_env {
+	char dir[256];           /* temp dir: control.conf, control.log */
+	char cfg[300];
+	char log[300];
+	char shm[64];
+	const char *ctl_bin;
+	struct harness_pg *pg;
+	struct harness_redis *redis;
+	PGconn *db;              /* owner connection for checks */
+	int port;                /* api port */
+	pid_t ctl;
+	const char *extra;       /* extra config lines, or NULL */
+};
+
+/* Start PostgreSQL (migrated), Redis and decp-control (--roles api,trust) with `extra`
+ * config lines; waits for /healthz. 0 or -1 (reason on stderr). */
+int api_env_start(struct api_env *e, const char *ctl_bin, const char *extra);
+/* Stop decp-control (SIGTERM, then SIGKILL) and start it again with `extra` config. */
+int api_env_restart(struct api_env *e, const char *extra);
+/* Stop everything and remove the temp dir (kept when keep is true, for debugging, or when
+ * decp-control's log holds a sanitizer report). Returns 0, or -1 for such a report. */
+int api_env_stop(struct api_env *e, bool keep);
+
+struct http_resp {
+	int status;              /* 0 when no response (connection closed / timeout) */
+	char *body;              /* NUL-terminated */
+	json_t *json;            /* parsed body, or NULL */
+};
+
+/* One request; token NULL = no Authorization header. Returns resp.status. */
+int http(const struct api_env *e, const char *method, const char *path, const char *token,
+	 const char *body, struct http_resp *resp);
+void http_free(struct http_resp *r);
+
+/* Send raw bytes (possibly slowly: pause_ms between the two halves) and read the reply
+ * until the server closes or timeout_ms passes. Returns the status line's code or 0. */
+int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,
+	     unsigned int timeout_ms, char *out, size_t outlen);
+
+/* One SQL value as a long long (-1 on error). */
+long long db_count(struct api_env *e, const char *sql);
+
+/* Integer / string member of a JSON reply, -1 / "" when absent. */
+long long jint(const struct http_resp *r, const char *key);
+const char *jstr(const struct http_resp *r, const char *key);
+
+void sleep_ms(unsigned int ms);
+uint64_t now_ms(void);
+
+/* Check helper: prints file:line and the message, counts the failure. */
+extern int api_failures;
+#define CHECK(cond, ...)                                                                  \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                     \
+			fputc('\n', stderr);                                              \
+			api_failures++;                                                   \
+		}                                                                         \
+	} while (0)
+
+#endif

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench_api.sh: wrk latency of the api role (docs/perf.md "api").
+#   tests/harness/decp-testenv -- tests/api/bench_api.sh BUILD_DIR [SECONDS] [CONNECTIONS]
+# Environment: DECP_BENCH_ROLES (default api,trust), DECP_BENCH_THREADS (api_threads, 1).
+# Needs DECP_PG_CONNINFO and DECP_REDIS_PORT (decp-testenv), wrk and curl. Starts
+# decp-control --roles api,trust on a free port, creates a master, a subscriber with a
+# token and a subscription through the API, then measures with the subscriber's token:
+#   1. POST /v1/protection-events (one TTL_EXPIRED event per request)
+#   2. GET  /v1/subscriptions/ID
+set -euo pipefail
+B=${1:?build dir}; SECS=${2:-10}; CONNS=${3:-8}
+TMP=$(mktemp -d /tmp/decp-apibench-XXXXXX)
+CTL_PID=
+cleanup() { [ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+"$B/sql/decp-migrate" --conninfo "$DECP_PG_CONNINFO" >/dev/null
+ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+HASH=$(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$B/controlplane/core/decp-control" --roles "${DECP_BENCH_ROLES:-api,trust}" --set pg_conninfo="$DECP_PG_CONNINFO" \
+  --set redis_port="$DECP_REDIS_PORT" --set api_port="$PORT" \
+  --set api_admin_token_sha256="$HASH" --set api_threads="${DECP_BENCH_THREADS:-1}" \
+  --set log_level=warn >"$TMP/control.log" 2>&1 &
+CTL_PID=$!
+URL=http://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.05; done
+api() { curl -sf -H "Authorization: Bearer $ADMIN" "$@"; }
+num() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+M=$(api -d '{"name":"bench","ed25519_public_key":"'"$(printf '%064d' 7)"'"}' "$URL/v1/masters" | num id)
+S=$(api -d '{"name":"bench-sub"}' "$URL/v1/subscribers" | num id)
+TOK=$(api -d '{}' "$URL/v1/subscribers/$S/tokens" | num token)
+SUB=$(api -d '{"master_id":'"$M"',"subscriber_id":'"$S"'}' "$URL/v1/subscriptions" | num id)
+cat >"$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"events":[{"subscription_id":$SUB,"reason":"TTL_EXPIRED","latency_ms":612.5,"symbol":"EURUSD"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOK"
+LUA
+cat >"$TMP/get.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $TOK"
+LUA
+echo "== POST /v1/protection-events (1 event per request), $CONNS connections, ${SECS}s"
+wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/post.lua" "$URL/v1/protection-events"
+echo "== GET /v1/subscriptions/$SUB, $CONNS connections, ${SECS}s"
+wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/get.lua" "$URL/v1/subscriptions/$SUB"
+echo "== server-side request time (decp_api_request_duration_seconds)"
+curl -s "$URL/metrics" | grep -E '^decp_api_request_duration_seconds_(bucket\{le="0.00(1|2)"\}|count)|^decp_api_requests_total'

@@ -1,0 +1,895 @@
+/*
+ * test_api_e2e: decp-control's api and trust roles end to end (issue 8), against a real
+ * PostgreSQL and Redis (tests/harness) with decp-control as a child process and a plain
+ * HTTP client over kernel TCP. One scenario per run:
+ *
+ *   trust       seed trust example (65, not paused); incidents pause (alert line, metric);
+ *               simulated days (trust_time_offset_s) recover to SYNCED; an admin
+ *               suspension is never turned into PAUSED_TOXIC (database rules)
+ *   money       seed HWM table through the API, ledger paging, LOCKED_NO_FUNDS on a fee
+ *               the balance cannot cover and back to SYNCED on deposit
+ *   authz       every endpoint: no token, wrong token, revoked token, another
+ *               subscriber's token, a subscriber token on an operator endpoint
+ *   badinput    malformed JSON, wrong types, huge and negative numbers, unknown reasons,
+ *               oversize bodies, SQL metacharacters, slow clients: 4xx, nothing stored,
+ *               the server keeps serving and never answers 5xx
+ *   prometheus  a real Prometheus scrapes /metrics (with a posix dataplane running);
+ *               its HTTP API returns our ingest counter
+ *   pgdown      PostgreSQL stopped: 503 (never 500), /readyz 503, /healthz 200, metrics
+ *               say so; restarted: served again, and events queued meanwhile are scored
+ *
+ * usage: test_api_e2e SCENARIO DECP_CONTROL DECP_DATAPLANE
+ * Exit: 0 pass, 1 fail, 77 skipped (prometheus not installed).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api_test.h"
+
+#define ADMIN API_TEST_ADMIN
+
+struct world {
+	long long master, sub_a, sub_b, sa, sb, tok_b_id;
+	char tok_a[80], tok_b[80];
+};
+
+static long long post_id(struct api_env *e, const char *path, const char *body, char *tok,
+			 size_t toklen)
+{
+	struct http_resp r;
+	long long id = -1;
+	if (http(e, "POST", path, ADMIN, body, &r) == 201) {
+		id = jint(&r, "id");
+		if (tok != NULL)
+			snprintf(tok, toklen, "%s", jstr(&r, "token"));
+	} else {
+		fprintf(stderr, "POST %s: %d %s\n", path, r.status, r.body ? r.body : "");
+	}
+	http_free(&r);
+	return id;
+}
+
+/* A master, subscribers A and B with a token each, a subscription each. */
+static int world_make(struct api_env *e, struct world *w)
+{
+	char path[128], body[256];
+	memset(w, 0, sizeof(*w));
+	w->master = post_id(e, "/v1/masters", "{\"name\":\"master-1\",\"ed25519_public_key\":"
+			    "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+			    NULL, 0);
+	w->sub_a = post_id(e, "/v1/subscribers", "{\"name\":\"alice\"}", NULL, 0);
+	w->sub_b = post_id(e, "/v1/subscribers", "{\"name\":\"bob\"}", NULL, 0);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w->sub_a);
+	post_id(e, path, "{\"label\":\"ea-a\"}", w->tok_a, sizeof(w->tok_a));
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w->sub_b);
+	w->tok_b_id = post_id(e, path, "{}", w->tok_b, sizeof(w->tok_b));
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld}", w->master,
+		 w->sub_a);
+	w->sa = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,\"copy_policy\":"
+		 "{\"mode\":\"FIXED\",\"lot_fixed\":0.1}}", w->master, w->sub_b);
+	w->sb = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	if (w->master < 1 || w->sub_a < 1 || w->sub_b < 1 || w->sa < 1 || w->sb < 1 ||
+	    strlen(w->tok_a) != 64 || strlen(w->tok_b) != 64) {
+		fprintf(stderr, "world setup failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int post_events(struct api_env *e, const char *tok, long long sub, const char *reasons)
+{
+	char body[4096], reason[64];
+	size_t at = (size_t)snprintf(body, sizeof(body), "{\"events\":[");
+	for (const char *p = reasons; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n >= sizeof(reason))
+			n = sizeof(reason) - 1;
+		memcpy(reason, p, n);
+		reason[n] = '\0';
+		at += (size_t)snprintf(body + at, sizeof(body) - at,
+				       "%s{\"subscription_id\":%lld,\"reason\":\"%s\","
+				       "\"latency_ms\":612.5,\"symbol\":\"EURUSD\"}",
+				       p == reasons ? "" : ",", sub, reason);
+		p += n + (p[n] == ',');
+	}
+	snprintf(body + at, sizeof(body) - at, "]}");
+	struct http_resp r;
+	int st = http(e, "POST", "/v1/protection-events", tok, body, &r);
+	if (st != 202)
+		fprintf(stderr, "protection-events: %d %s\n", st, r.body ? r.body : "");
+	http_free(&r);
+	return st;
+}
+
+/* Trust state once the inbox is drained and (want_score >= 0) the score is reached. */
+static int trust_wait(struct api_env *e, long long sub, int want_score, struct http_resp *r)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/trust", sub);
+	uint64_t end = now_ms() + 10000;
+	for (;;) {
+		if (http(e, "GET", path, ADMIN, NULL, r) == 200 && jint(r, "pending_events") == 0 &&
+		    (want_score < 0 || jint(r, "trust_score") == want_score))
+			return 0;
+		if (now_ms() > end)
+			return -1;
+		http_free(r);
+		sleep_ms(50);
+	}
+}
+
+static bool log_has(const struct api_env *e, const char *needle)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[1024];
+	bool found = false;
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, needle) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/* Value of one metric line ("name{labels} value") in /metrics, -1 when absent. */
+static double metric(struct api_env *e, const char *series)
+{
+	struct http_resp r;
+	double v = -1;
+	if (http(e, "GET", "/metrics", NULL, NULL, &r) == 200) {
+		size_t n = strlen(series);
+		for (char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+			if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+				v = strtod(p + n + 1, NULL);
+				break;
+			}
+	}
+	http_free(&r);
+	return v;
+}
+
+/* ------------------------------------------------------------------ trust */
+
+static const char *sub_state(struct api_env *e, long long sub, struct http_resp *r);
+
+static void scenario_trust(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	char path[96], needle[96];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	/* Seed example: 3 x TTL_EXPIRED (-5) + 1 x SEQUENCE_GAP (-20) from 100 = 65. */
+	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,SEQUENCE_GAP")
+	      == 202, "seed events");
+	CHECK(trust_wait(e, w.sa, 65, &r) == 0, "score 65, got %lld", jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "SYNCED") == 0, "65 is not paused: %s", jstr(&r, "state"));
+	CHECK(json_array_size(json_object_get(r.json, "recent_events")) == 4, "4 recent events");
+	http_free(&r);
+
+	/* A replay (-50): 15 < 50 pauses. */
+	CHECK(post_events(e, w.tok_a, w.sa, "REPLAY") == 202, "replay");
+	CHECK(trust_wait(e, w.sa, 15, &r) == 0, "score 15, got %lld", jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "paused: %s", jstr(&r, "state"));
+	CHECK(jint(&r, "auto_pauses") == 1, "auto_pauses 1");
+	http_free(&r);
+	snprintf(needle, sizeof(needle), "ALERT auto-pause: subscription %lld ", w.sa);
+	CHECK(log_has(e, needle), "alert line '%s' in %s", needle, e->log);
+	CHECK(metric(e, "decp_trust_auto_pauses_total") == 1, "auto-pause metric");
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs") == 5, "5 events stored");
+
+	/* An admin suspension is not an edge to PAUSED_TOXIC: B stays SUSPENDED_ADMIN. */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/suspend", w.sb);
+	CHECK(http(e, "POST", path, ADMIN, NULL, &r) == 200, "suspend");
+	http_free(&r);
+	CHECK(post_events(e, w.tok_b, w.sb, "INVALID_SIGNATURE,INVALID_SIGNATURE") == 202, "B");
+	CHECK(trust_wait(e, w.sb, 20, &r) == 0, "B score 20");
+	CHECK(strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") == 0, "B: %s", jstr(&r, "state"));
+	http_free(&r);
+	/* Resumed with a score below 50: the next tick pauses it. */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/resume", w.sb);
+	CHECK(http(e, "POST", path, ADMIN, NULL, &r) == 200, "resume B");
+	http_free(&r);
+	uint64_t end = now_ms() + 5000;
+	while (strcmp(sub_state(e, w.sb, &r), "PAUSED_TOXIC") != 0 && now_ms() < end) {
+		http_free(&r);
+		sleep_ms(100);
+	}
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "B paused by the tick: %s",
+	      jstr(&r, "state"));
+	http_free(&r);
+
+	/* Two simulated days: +20 -> 35, still paused. */
+	CHECK(api_env_restart(e, "trust_time_offset_s = 173400") == 0, "restart +2 d");
+	CHECK(trust_wait(e, w.sa, 35, &r) == 0, "score 35 after 2 days, got %lld",
+	      jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "35 stays paused");
+	http_free(&r);
+	/* Four days after the incident: 55 >= 50 -> SYNCED. */
+	CHECK(api_env_restart(e, "trust_time_offset_s = 346200") == 0, "restart +4 d");
+	CHECK(trust_wait(e, w.sa, 55, &r) == 0, "score 55 after 4 days, got %lld",
+	      jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "SYNCED") == 0, "recovered: %s", jstr(&r, "state"));
+	http_free(&r);
+	snprintf(needle, sizeof(needle), "subscription %lld trust score recovered to 55", w.sa);
+	CHECK(log_has(e, needle), "recovery line");
+	/* A successful execution: +1, not a protection event. */
+	CHECK(post_events(e, w.tok_a, w.sa, "EXECUTE") == 202, "execute");
+	CHECK(trust_wait(e, w.sa, 56, &r) == 0, "56 after EXECUTE");
+	CHECK(jint(&r, "executions") == 1, "executions 1");
+	http_free(&r);
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs") == 7, "EXECUTE not stored");
+	CHECK(db_count(e, "SELECT sum(auto_pauses) FROM subscription_trust") == 2,
+	      "two auto-pauses recorded (A by an event, B by the tick)");
+}
+
+/* ------------------------------------------------------------------ money */
+
+static void fee(struct api_env *e, long long sub, const char *profit, const char *outcome,
+		const char *amount, const char *hwm, const char *above)
+{
+	char path[96], body[96];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/performance-fee", sub);
+	snprintf(body, sizeof(body), "{\"profit\":\"%s\"}", profit);
+	CHECK(http(e, "POST", path, ADMIN, body, &r) == 200, "fee %s: %d %s", profit, r.status,
+	      r.body);
+	CHECK(strcmp(jstr(&r, "outcome"), outcome) == 0 && strcmp(jstr(&r, "fee_amount"), amount) == 0
+	      && strcmp(jstr(&r, "new_hwm"), hwm) == 0
+	      && strcmp(jstr(&r, "profit_above_hwm"), above) == 0,
+	      "profit %s: want %s %s hwm %s above %s, got %s", profit, outcome, amount, hwm, above,
+	      r.body);
+	http_free(&r);
+}
+
+static const char *sub_state(struct api_env *e, long long sub, struct http_resp *r)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", sub);
+	http(e, "GET", path, ADMIN, NULL, r);
+	return jstr(r, "state");
+}
+
+static void scenario_money(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	char path[128];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
+	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":\"1000.00\",\"reference\":\"wire 1\"}", &r)
+	      == 200 && strcmp(jstr(&r, "balance_usd"), "1000.00") == 0, "deposit: %s", r.body);
+	http_free(&r);
+	/* The seed's HWM table at 20 %. */
+	fee(e, w.sa, "0", "NO_FEE", "0.00", "0.00", "0.00");
+	fee(e, w.sa, "1000", "CHARGED", "200.00", "1000.00", "1000.00");
+	fee(e, w.sa, "-500", "NO_FEE", "0.00", "1000.00", "0.00");
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/performance-fee?profit=1500.00", w.sa);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "fee_amount"), "100.00") == 0 &&
+	      strcmp(jstr(&r, "new_hwm"), "1500.00") == 0 &&
+	      strcmp(jstr(&r, "profit_above_hwm"), "500.00") == 0, "preview: %s", r.body);
+	http_free(&r);
+	fee(e, w.sa, "1500", "CHARGED", "100.00", "1500.00", "500.00");
+
+	/* Ledger, two per page: DEPOSIT, FEE 200 | FEE 100. */
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/ledger?limit=2", w.sub_a);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "ledger page 1");
+	json_t *en = json_object_get(r.json, "entries");
+	CHECK(json_array_size(en) == 2 && jint(&r, "next_after") == 2, "page 1: %s", r.body);
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(en, 0), "entry_type")),
+		     "DEPOSIT") == 0, "first is DEPOSIT");
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(en, 1), "hwm_after")),
+		     "1000.00") == 0, "second hwm_after 1000");
+	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/ledger?after=2&limit=2", w.sub_a);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "ledger page 2");
+	en = json_object_get(r.json, "entries");
+	CHECK(json_array_size(en) == 1 && json_is_null(json_object_get(r.json, "next_after")),
+	      "page 2: %s", r.body);
+	CHECK(json_array_size(en) == 1 &&
+	      strcmp(json_string_value(json_object_get(json_array_get(en, 0), "amount")),
+		     "-100.00") == 0 &&
+	      strcmp(json_string_value(json_object_get(json_array_get(en, 0), "hwm_before")),
+		     "1000.00") == 0, "fee 100 from hwm 1000");
+	http_free(&r);
+
+	/* Withdrawals: more than the balance is refused; the owner may withdraw; B may not. */
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/withdraw", w.sub_a);
+	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":\"700.01\"}", &r) == 409 &&
+	      strcmp(jstr(&r, "code"), "insufficient_funds") == 0, "overdraw: %s", r.body);
+	http_free(&r);
+	CHECK(http(e, "POST", path, w.tok_b, "{\"amount\":\"1\"}", &r) == 403, "B withdraws A");
+	http_free(&r);
+	CHECK(http(e, "POST", path, w.tok_a, "{\"amount\":\"650\"}", &r) == 200 &&
+	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "withdraw 650: %s", r.body);
+	http_free(&r);
+
+	/* A fee of 100 with 50 available: nothing charged, LOCKED_NO_FUNDS; a deposit that
+	 * restores the balance brings it back to SYNCED. */
+	fee(e, w.sa, "2000", "INSUFFICIENT_FUNDS", "100.00", "1500.00", "500.00");
+	CHECK(strcmp(sub_state(e, w.sa, &r), "LOCKED_NO_FUNDS") == 0, "locked: %s", r.body);
+	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
+	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":100}", &r) == 200, "deposit 100");
+	http_free(&r);
+	CHECK(strcmp(sub_state(e, w.sa, &r), "SYNCED") == 0, "unlocked: %s", r.body);
+	http_free(&r);
+	fee(e, w.sa, "2000", "CHARGED", "100.00", "2000.00", "500.00");
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0 &&
+	      strcmp(jstr(&r, "lifetime_fees"), "400.00") == 0, "wallet: %s", r.body);
+	http_free(&r);
+	/* deposit, fee 200, fee 100, withdrawal, deposit, fee 100 */
+	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == 6, "6 ledger rows");
+	/* List paging: one per page, then the rest. */
+	CHECK(http(e, "GET", "/v1/subscriptions?limit=1", ADMIN, NULL, &r) == 200 &&
+	      json_array_size(json_object_get(r.json, "subscriptions")) == 1 &&
+	      jint(&r, "next_after") == w.sa, "page 1: %s", r.body);
+	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscriptions?after=%lld", w.sa);
+	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200 &&
+	      json_array_size(json_object_get(r.json, "subscriptions")) == 1 &&
+	      json_is_null(json_object_get(r.json, "next_after")), "page 2: %s", r.body);
+	http_free(&r);
+}
+
+/* ------------------------------------------------------------------ authz */
+
+enum who { OPERATOR_ONLY, OWNED_BY_A, CALLER_SCOPED };
+
+static void scenario_authz(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	char ev_a[160];
+	snprintf(ev_a, sizeof(ev_a), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"TTL_EXPIRED\"}]}", w.sa);
+	struct {
+		const char *method;
+		char path[256];
+		const char *body;
+		enum who who;
+	} ep[] = {
+		{"POST", "/v1/protection-events", ev_a, OWNED_BY_A},
+		{"GET", "/v1/masters", NULL, OPERATOR_ONLY},
+		{"POST", "/v1/masters", "{\"name\":\"x\",\"ed25519_public_key\":\"00\"}", OPERATOR_ONLY},
+		{"GET", "/v1/masters/%M", NULL, OPERATOR_ONLY},
+		{"GET", "/v1/masters/%M/license-tokens", NULL, OPERATOR_ONLY},
+		{"POST", "/v1/masters/%M/license-tokens", "{}", OPERATOR_ONLY},
+		{"POST", "/v1/license-tokens/1/revoke", NULL, OPERATOR_ONLY},
+		{"GET", "/v1/subscribers", NULL, OPERATOR_ONLY},
+		{"POST", "/v1/subscribers", "{\"name\":\"x\"}", OPERATOR_ONLY},
+		{"GET", "/v1/subscribers/%A", NULL, OWNED_BY_A},
+		{"GET", "/v1/subscribers/%A/tokens", NULL, OWNED_BY_A},
+		{"POST", "/v1/subscribers/%A/tokens", "{}", OPERATOR_ONLY},
+		{"POST", "/v1/subscriber-tokens/1/revoke", NULL, OPERATOR_ONLY},
+		{"GET", "/v1/subscribers/%A/wallet", NULL, OWNED_BY_A},
+		{"POST", "/v1/subscribers/%A/wallet/deposit", "{\"amount\":\"1\"}", OPERATOR_ONLY},
+		{"POST", "/v1/subscribers/%A/wallet/withdraw", "{\"amount\":\"1\"}", OWNED_BY_A},
+		{"GET", "/v1/subscribers/%A/ledger", NULL, OWNED_BY_A},
+		{"GET", "/v1/subscriptions", NULL, CALLER_SCOPED},
+		{"POST", "/v1/subscriptions", "{\"master_id\":%M,\"subscriber_id\":%A}", OWNED_BY_A},
+		{"GET", "/v1/subscriptions/%S", NULL, OWNED_BY_A},
+		{"POST", "/v1/subscriptions/%S/suspend", NULL, OPERATOR_ONLY},
+		{"POST", "/v1/subscriptions/%S/resume", NULL, OPERATOR_ONLY},
+		{"POST", "/v1/subscriptions/%S/cancel", NULL, OWNED_BY_A},
+		{"GET", "/v1/subscriptions/%S/performance-fee?profit=1", NULL, OWNED_BY_A},
+		{"POST", "/v1/subscriptions/%S/performance-fee", "{\"profit\":\"1\"}", OPERATOR_ONLY},
+		{"GET", "/v1/subscriptions/%S/trust", NULL, OWNED_BY_A},
+	};
+	char bodies[sizeof(ep) / sizeof(ep[0])][256];
+	for (size_t i = 0; i < sizeof(ep) / sizeof(ep[0]); i++) {
+		/* %M master, %A subscriber A, %S A's subscription */
+		char out[256];
+		for (int pass = 0; pass < 2; pass++) {
+			const char *src = pass == 0 ? ep[i].path : ep[i].body;
+			if (src == NULL)
+				continue;
+			size_t at = 0;
+			for (const char *p = src; *p && at < sizeof(out) - 24; p++) {
+				if (p[0] == '%' && (p[1] == 'M' || p[1] == 'A' || p[1] == 'S')) {
+					long long v = p[1] == 'M' ? w.master : p[1] == 'A' ? w.sub_a : w.sa;
+					at += (size_t)snprintf(out + at, sizeof(out) - at, "%lld", v);
+					p++;
+				} else {
+					out[at++] = *p;
+				}
+			}
+			out[at] = '\0';
+			if (pass == 0)
+				snprintf(ep[i].path, sizeof(ep[i].path), "%s", out);
+			else {
+				snprintf(bodies[i], sizeof(bodies[i]), "%s", out);
+				ep[i].body = bodies[i];
+			}
+		}
+	}
+	long long before = db_count(e, "SELECT (SELECT count(*) FROM protection_logs) +"
+				    " (SELECT count(*) FROM subscriptions) + (SELECT count(*) FROM"
+				    " billing_ledger) + (SELECT count(*) FROM masters)");
+	for (size_t i = 0; i < sizeof(ep) / sizeof(ep[0]); i++) {
+		const char *m = ep[i].method, *p = ep[i].path, *b = ep[i].body;
+		CHECK(http(e, m, p, NULL, b, &r) == 401, "%s %s no token: %d", m, p, r.status);
+		http_free(&r);
+		CHECK(http(e, m, p, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			   b, &r) == 401, "%s %s wrong token: %d", m, p, r.status);
+		http_free(&r);
+		if (ep[i].who == OPERATOR_ONLY) {
+			CHECK(http(e, m, p, w.tok_a, b, &r) == 403, "%s %s subscriber on operator "
+			      "endpoint: %d", m, p, r.status);
+			http_free(&r);
+		} else if (ep[i].who == OWNED_BY_A) {
+			CHECK(http(e, m, p, w.tok_b, b, &r) == 403, "%s %s other subscriber: %d %s",
+			      m, p, r.status, r.body);
+			http_free(&r);
+		}
+	}
+	CHECK(db_count(e, "SELECT (SELECT count(*) FROM protection_logs) +"
+		       " (SELECT count(*) FROM subscriptions) + (SELECT count(*) FROM"
+		       " billing_ledger) + (SELECT count(*) FROM masters)") == before,
+	      "refused requests changed nothing");
+	/* Caller-scoped list: B sees only its own subscription. */
+	CHECK(http(e, "GET", "/v1/subscriptions", w.tok_b, NULL, &r) == 200, "B list");
+	json_t *subs = json_object_get(r.json, "subscriptions");
+	CHECK(json_array_size(subs) == 1 &&
+	      json_integer_value(json_object_get(json_array_get(subs, 0), "id")) == w.sb,
+	      "B sees only its own: %s", r.body);
+	http_free(&r);
+	/* The owner is served. */
+	char path[96];
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "A reads its subscription");
+	http_free(&r);
+	/* A revoked token is refused at once. */
+	snprintf(path, sizeof(path), "/v1/subscriber-tokens/%lld/revoke", w.tok_b_id);
+	CHECK(http(e, "POST", path, ADMIN, NULL, &r) == 200 &&
+	      !json_is_null(json_object_get(r.json, "revoked_at")), "revoke B's token");
+	http_free(&r);
+	CHECK(http(e, "GET", "/v1/subscriptions", w.tok_b, NULL, &r) == 401, "revoked: %d",
+	      r.status);
+	http_free(&r);
+
+	/* Rate limit per caller: 5/s with a burst of 5, shared by both workers (every request
+	 * is a new connection, taken by either worker); A's excess gets 429, the operator
+	 * (another bucket) is still served. */
+	CHECK(api_env_restart(e, "api_threads = 2\napi_rate_per_s = 5") == 0,
+	      "restart with a rate limit");
+	int ok = 0, limited = 0;
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
+	for (int i = 0; i < 20; i++) {
+		int st = http(e, "GET", path, w.tok_a, NULL, &r);
+		ok += st == 200;
+		limited += st == 429 && strcmp(jstr(&r, "code"), "rate_limited") == 0;
+		http_free(&r);
+	}
+	/* 20 requests take well under 2 s here: at most 5 + 2 s x 5/s can pass. */
+	CHECK(ok >= 5 && ok <= 15 && limited >= 5 && ok + limited == 20,
+	      "rate limit: %d ok, %d limited", ok, limited);
+	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200, "operator has its own bucket");
+	http_free(&r);
+
+	/* A token revoked in SQL by another session (the api caches token lookups): refused
+	 * as soon as the NOTIFY has arrived. */
+	sleep_ms(1100); /* refill A's bucket */
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "A cached and valid");
+	http_free(&r);
+	CHECK(db_count(e, "WITH u AS (UPDATE subscriber_tokens SET revoked_at = now() WHERE"
+		       " revoked_at IS NULL RETURNING 1) SELECT count(*) FROM u") >= 1, "SQL revoke");
+	sleep_ms(300);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 401, "revoked in SQL: %d", r.status);
+	http_free(&r);
+}
+
+/* ------------------------------------------------------------------ bad input */
+
+static long long stored_rows(struct api_env *e)
+{
+	return db_count(e, "SELECT (SELECT count(*) FROM protection_logs) + (SELECT count(*) FROM"
+			" trust_inbox) + (SELECT count(*) FROM subscription_trust) + (SELECT count(*)"
+			" FROM masters) + (SELECT count(*) FROM subscribers) + (SELECT count(*) FROM"
+			" subscriptions) + (SELECT count(*) FROM billing_ledger) + (SELECT count(*)"
+			" FROM license_tokens) + (SELECT count(*) FROM subscriber_tokens)");
+}
+
+static void expect(struct api_env *e, const char *m, const char *path, const char *tok,
+		   const char *body, int want)
+{
+	struct http_resp r;
+	int st = http(e, m, path, tok, body, &r);
+	CHECK(st == want, "%s %s %.200s: want %d, got %d %s", m, path, body ? body : "", want, st,
+	      r.body ? r.body : "");
+	CHECK(st == 0 || (r.json != NULL && json_is_string(json_object_get(r.json, "code")) &&
+			  json_is_string(json_object_get(r.json, "message"))),
+	      "error body {code, message}: %s", r.body ? r.body : "");
+	http_free(&r);
+}
+
+static void scenario_badinput(struct api_env *e)
+{
+	struct world w;
+	char p_dep[96], p_wd[96], p_fee[96], p_tok[96], p_sub[96], body[512], raw_nl[256];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	snprintf(p_dep, sizeof(p_dep), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
+	snprintf(p_wd, sizeof(p_wd), "/v1/subscribers/%lld/wallet/withdraw", w.sub_a);
+	snprintf(p_fee, sizeof(p_fee), "/v1/subscriptions/%lld/performance-fee", w.sa);
+	snprintf(p_tok, sizeof(p_tok), "/v1/masters/%lld/license-tokens", w.master);
+	snprintf(p_sub, sizeof(p_sub), "/v1/subscriptions/%lld", w.sa);
+	long long before = stored_rows(e);
+	const char *ev = "/v1/protection-events";
+
+	/* Malformed JSON and non-objects. */
+	const char *posts[] = {ev, "/v1/masters", "/v1/subscribers", p_dep, p_wd, p_fee, p_tok,
+			       "/v1/subscriptions"};
+	for (size_t i = 0; i < sizeof(posts) / sizeof(posts[0]); i++) {
+		expect(e, "POST", posts[i], ADMIN, "{\"x\":", 400);
+		expect(e, "POST", posts[i], ADMIN, "[1,2]", 400);
+		expect(e, "POST", posts[i], ADMIN, "", 400);
+		expect(e, "POST", posts[i], ADMIN, "{\"a\":1,\"a\":2}", 400);
+		expect(e, "POST", posts[i], ADMIN, "{\"bogus_field\":1}", 422);
+	}
+	/* Wrong types. */
+	expect(e, "POST", "/v1/subscribers", ADMIN, "{\"name\":5}", 422);
+	expect(e, "POST", "/v1/subscribers", ADMIN, "{\"name\":\"\"}", 422);
+	expect(e, "POST", "/v1/subscribers", ADMIN, "{\"name\":\"a\\u0000b\"}", 400);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":10.5}", 422);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":true}", 422);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":\"1e3\"}", 422);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":\"12.345\"}", 422);
+	expect(e, "POST", "/v1/subscriptions", ADMIN, "{\"master_id\":\"1\",\"subscriber_id\":1}",
+	       422);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":\"%lld\",\"reason\":"
+		 "\"REPLAY\"}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 422);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":7}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 422);
+	expect(e, "POST", ev, ADMIN, "{\"events\":{}}", 422);
+	expect(e, "POST", ev, ADMIN, "{\"events\":[]}", 422);
+	expect(e, "POST", ev, ADMIN, "{\"events\":[5]}", 422);
+	/* A long multibyte key: the error message cuts it; still a 422, never a 500. */
+	char mb[400];
+	size_t mbl = (size_t)snprintf(mb, sizeof(mb), "{\"a"); /* odd: the cut splits an 'é' */
+	for (int i = 0; i < 60; i++)
+		mbl += (size_t)snprintf(mb + mbl, sizeof(mb) - mbl, "\\u00e9");
+	snprintf(mb + mbl, sizeof(mb) - mbl, "\":1}");
+	expect(e, "POST", "/v1/subscribers", ADMIN, mb, 422);
+	/* Huge numbers. */
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":99999999999999999999999}", 400);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":\"9999999999999999\"}", 422);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":1e400}", 400);
+	expect(e, "POST", p_fee, ADMIN, "{\"profit\":\"-99999999999999999.00\"}", 422);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"REPLAY\","
+		 "\"latency_ms\":1e300}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 422);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"REPLAY\","
+		 "\"sequence\":1e20}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 422);
+	expect(e, "POST", ev, ADMIN, "{\"events\":[{\"subscription_id\":4611686018427387905,"
+	       "\"reason\":\"REPLAY\"}]}", 422);
+	expect(e, "GET", "/v1/subscriptions/99999999999999999999999", ADMIN, NULL, 404);
+	expect(e, "GET", "/v1/subscribers/1/ledger?limit=100000", ADMIN, NULL, 422);
+	expect(e, "GET", "/v1/subscribers/1/ledger?after=-1", ADMIN, NULL, 422);
+	/* Negative and zero amounts. */
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":\"-5.00\"}", 422);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":-5}", 422);
+	expect(e, "POST", p_dep, ADMIN, "{\"amount\":\"0\"}", 422);
+	expect(e, "POST", p_wd, ADMIN, "{\"amount\":\"-1\"}", 422);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"REPLAY\","
+		 "\"latency_ms\":-1}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 422);
+	/* Unknown reason codes (MALFORMED cannot be attributed: refused too). */
+	const char *bad_reasons[] = {"FOO", "ttl_expired", "MALFORMED", "EXECUTED", "?"};
+	for (size_t i = 0; i < sizeof(bad_reasons) / sizeof(bad_reasons[0]); i++) {
+		snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+			 "\"TTL_EXPIRED\"},{\"subscription_id\":%lld,\"reason\":\"%s\"}]}", w.sa,
+			 w.sa, bad_reasons[i]);
+		expect(e, "POST", ev, w.tok_a, body, 422);
+	}
+	/* Unknown subscription in a batch: nothing of the batch is stored. */
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"REPLAY\"},"
+		 "{\"subscription_id\":999999,\"reason\":\"REPLAY\"}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 404);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"REPLAY\","
+		 "\"event_time_ms\":1000}]}", w.sa);
+	expect(e, "POST", ev, ADMIN, body, 422);
+	/* SQL metacharacters in every validated string field: refused by the checks. */
+	const char *sqls[] = {"x'); DROP TABLE masters; --", "' OR '1'='1", "\\\"; SELECT pg_sleep(5); --",
+			      "$1::text", "EURUSD'--"};
+	for (size_t i = 0; i < sizeof(sqls) / sizeof(sqls[0]); i++) {
+		const char *q = sqls[i];
+		snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"%s\"}]}",
+			 w.sa, q);
+		expect(e, "POST", ev, w.tok_a, body, 422);
+		snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+			 "\"REPLAY\",\"symbol\":\"%s\"}]}", w.sa, q);
+		expect(e, "POST", ev, w.tok_a, body, 422);
+		snprintf(body, sizeof(body), "{\"amount\":\"%s\"}", q);
+		expect(e, "POST", p_dep, ADMIN, body, 422);
+		snprintf(body, sizeof(body), "{\"profit\":\"%s\"}", q);
+		expect(e, "POST", p_fee, ADMIN, body, 422);
+		snprintf(body, sizeof(body), "{\"expires_at\":\"%s\"}", q);
+		expect(e, "POST", p_tok, ADMIN, body, 422);
+		snprintf(body, sizeof(body), "{\"name\":\"m\",\"ed25519_public_key\":\"%s\"}", q);
+		expect(e, "POST", "/v1/masters", ADMIN, body, 422);
+		snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,\"copy_policy\":"
+			 "{\"mode\":\"%s\"}}", w.master, w.sub_a, q);
+		expect(e, "POST", "/v1/subscriptions", ADMIN, body, 422);
+		snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,\"copy_policy\":"
+			 "{\"mode\":\"FIXED\",\"lot_fixed\":1,\"suffix\":\"%s\"}}", w.master, w.sub_b, q);
+		expect(e, "POST", "/v1/subscriptions", ADMIN, body, 422);
+	}
+	/* Oversize body and batch. */
+	size_t big = 70 * 1024;
+	char *huge = malloc(big + 64);
+	snprintf(huge, big + 64, "{\"name\":\"%0*d\"}", (int)big, 0);
+	expect(e, "POST", "/v1/subscribers", ADMIN, huge, 413);
+	free(huge);
+	size_t cap = 501 * 64 + 64, at = 0;
+	char *batch = malloc(cap);
+	at += (size_t)snprintf(batch, cap, "{\"events\":[");
+	for (int i = 0; i < 501; i++)
+		at += (size_t)snprintf(batch + at, cap - at, "%s{\"subscription_id\":%lld,\"reason\":"
+				       "\"REPLAY\"}", i ? "," : "", w.sa);
+	snprintf(batch + at, cap - at, "]}");
+	expect(e, "POST", ev, ADMIN, batch, 413);
+	free(batch);
+	CHECK(stored_rows(e) == before, "bad input stored nothing (%lld -> %lld)", before,
+	      stored_rows(e));
+
+	/* Free-text fields keep metacharacters verbatim, as data. */
+	for (size_t i = 0; i < sizeof(sqls) / sizeof(sqls[0]); i++) {
+		struct http_resp r;
+		json_t *o = json_pack("{s:s}", "name", sqls[i]);
+		char *b = json_dumps(o, JSON_COMPACT);
+		CHECK(http(e, "POST", "/v1/subscribers", ADMIN, b, &r) == 201 &&
+		      strcmp(jstr(&r, "name"), sqls[i]) == 0, "verbatim name: %s", r.body);
+		http_free(&r);
+		free(b);
+		json_decref(o);
+		o = json_pack("{s:s, s:s}", "amount", "1.00", "reference", sqls[i]);
+		b = json_dumps(o, JSON_COMPACT);
+		CHECK(http(e, "POST", p_dep, ADMIN, b, &r) == 200, "deposit with reference");
+		http_free(&r);
+		free(b);
+		json_decref(o);
+	}
+	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger WHERE reference LIKE '%DROP TABLE%'")
+	      == 1, "reference stored verbatim");
+	CHECK(db_count(e, "SELECT count(*) FROM masters") == 1, "masters intact");
+
+	/* A POST without Content-Length (e.g. chunked): 411. */
+	snprintf(raw_nl, sizeof(raw_nl), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\n"
+		 "Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "d\r\n{\"name\":\"c\"}\r\n0\r\n\r\n", ADMIN);
+	long long rows = stored_rows(e);
+	CHECK(http_raw(e, raw_nl, strlen(raw_nl), 0, 5000, NULL, 0) == 411, "chunked POST: 411");
+	CHECK(stored_rows(e) == rows, "chunked POST stored nothing");
+
+	/* Other methods, unknown paths, bad ids. */
+	expect(e, "DELETE", p_sub, ADMIN, NULL, 405);
+	expect(e, "GET", "/v1/nothing", ADMIN, NULL, 404);
+	expect(e, "GET", "/v1/subscriptions/0", ADMIN, NULL, 404);
+	expect(e, "GET", "/v1/subscriptions/-1", ADMIN, NULL, 404);
+	expect(e, "POST", "/v1/subscribers/1", ADMIN, "{}", 405);
+
+	/* Slow client: half a request, then silence past api_timeout_s (2 s): the server
+	 * closes it, and serves others meanwhile. */
+	char raw[256], out[512];
+	snprintf(raw, sizeof(raw), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\nAuthorization: "
+		 "Bearer %s\r\nContent-Length: 40\r\n\r\n{\"name\":", ADMIN);
+	pid_t kid = fork();
+	if (kid == 0) {
+		uint64_t t0 = now_ms();
+		http_raw(e, raw, strlen(raw), 0, 8000, out, sizeof(out));
+		_exit(now_ms() - t0 < 7000 ? 0 : 1); /* closed by the server, not by our timeout */
+	}
+	sleep_ms(300);
+	struct http_resp r;
+	CHECK(http(e, "GET", "/healthz", NULL, NULL, &r) == 200, "served during a slow client");
+	http_free(&r);
+	int st = 0;
+	waitpid(kid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "slow client closed by the server");
+	/* Headers too large: refused, server fine. */
+	size_t hn = 16384;
+	char *hdr = malloc(hn + 128);
+	int n = snprintf(hdr, hn + 128, "GET /healthz HTTP/1.1\r\nX-Big: %0*d\r\n\r\n",
+			 (int)hn, 0);
+	CHECK(http_raw(e, hdr, (size_t)n, 0, 5000, NULL, 0) != 200, "oversize header refused");
+	free(hdr);
+	CHECK(http(e, "GET", "/readyz", NULL, NULL, &r) == 200, "still serving");
+	http_free(&r);
+	CHECK(metric(e, "decp_api_requests_total{code=\"5xx\"}") == 0, "no 5xx at all");
+}
+
+/* ------------------------------------------------------------------ pgdown */
+
+static void scenario_pgdown(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	char path[96];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
+	CHECK(harness_pg_stop(e->pg) == 0, "stop PostgreSQL");
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 503 &&
+	      strcmp(jstr(&r, "code"), "db_unavailable") == 0, "down: %d %s", r.status, r.body);
+	http_free(&r);
+	CHECK(post_events(e, ADMIN, w.sa, "REPLAY") == 503, "events refused while down");
+	CHECK(http(e, "GET", "/readyz", NULL, NULL, &r) == 503, "readyz: %d", r.status);
+	http_free(&r);
+	CHECK(http(e, "GET", "/healthz", NULL, NULL, &r) == 200, "healthz");
+	http_free(&r);
+	CHECK(metric(e, "decp_postgresql_up") == 0, "metric says down");
+	CHECK(harness_pg_restart(e->pg) == 0, "restart PostgreSQL");
+	PQfinish(e->db);
+	e->db = PQconnectdb(harness_pg_conninfo(e->pg));
+	uint64_t end = now_ms() + 15000;
+	int st = 0, unavailable = 3; /* GET, POST and /readyz above */
+	while ((st = http(e, "GET", path, w.tok_a, NULL, &r)) != 200 && now_ms() < end) {
+		unavailable += st == 503;
+		http_free(&r);
+		sleep_ms(100);
+	}
+	http_free(&r);
+	CHECK(st == 200, "served again after the restart: %d", st);
+	CHECK(post_events(e, w.tok_a, w.sa, "REPLAY") == 202, "events accepted again");
+	CHECK(trust_wait(e, w.sa, 50, &r) == 0, "trust scores after the outage: %lld",
+	      jint(&r, "trust_score"));
+	http_free(&r);
+	CHECK(metric(e, "decp_postgresql_up") == 1, "metric says up");
+	CHECK(metric(e, "decp_api_requests_total{code=\"5xx\"}") == unavailable,
+	      "every 5xx was one of the %d outage 503s", unavailable);
+}
+
+/* ------------------------------------------------------------------ prometheus */
+
+static void stop_child(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		sleep_ms(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* GET http://127.0.0.1:port/path with the suite's client (Prometheus's API). */
+static int prom_get(int port, const char *path, struct http_resp *r)
+{
+	struct api_env p = {.port = port};
+	return http(&p, "GET", path, NULL, NULL, r);
+}
+
+static void scenario_prometheus(struct api_env *e, const char *dp_bin)
+{
+	char cfg[400], data[440], log[400], dplog[400], listen[440], web[64];
+	snprintf(dplog, sizeof(dplog), "%s/dataplane.log", e->dir);
+	char *dargv[] = {(char *)dp_bin, "--stack", "posix", "--listen", "127.0.0.1:0", "--shm",
+			 e->shm, "--workers", "1", NULL};
+	pid_t dp = harness_spawn(dplog, dargv);
+	uint64_t end = now_ms() + 20000;
+	while (metric(e, "decp_dataplane_up") != 1 && now_ms() < end)
+		sleep_ms(100);
+	CHECK(metric(e, "decp_dataplane_up") == 1, "api maps the dataplane's stats block");
+	CHECK(metric(e, "decp_ingest_signals_enqueued_total") == 0, "ingest counter exported");
+
+	int pport = harness_free_port();
+	snprintf(cfg, sizeof(cfg), "%s/prometheus.yml", e->dir);
+	snprintf(data, sizeof(data), "--storage.tsdb.path=%s/prom-data", e->dir);
+	snprintf(log, sizeof(log), "%s/prometheus.log", e->dir);
+	snprintf(web, sizeof(web), "--web.listen-address=127.0.0.1:%d", pport);
+	snprintf(listen, sizeof(listen), "--config.file=%s", cfg);
+	FILE *f = fopen(cfg, "w");
+	if (f == NULL) {
+		api_failures++;
+		stop_child(dp);
+		return;
+	}
+	fprintf(f, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+		"  - job_name: decp\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n",
+		e->port);
+	fclose(f);
+	char *pargv[] = {"prometheus", listen, data, web, "--web.enable-lifecycle", NULL};
+	pid_t prom = harness_spawn(log, pargv);
+	struct http_resp r = {0};
+	bool found = false;
+	end = now_ms() + 60000;
+	while (!found && now_ms() < end) {
+		sleep_ms(500);
+		if (prom_get(pport, "/api/v1/query?query=decp_ingest_signals_enqueued_total", &r) ==
+		    200) {
+			json_t *res = json_object_get(json_object_get(r.json, "data"), "result");
+			found = json_array_size(res) == 1 &&
+				strcmp(json_string_value(json_object_get(json_object_get(
+					json_array_get(res, 0), "metric"), "job")), "decp") == 0;
+		}
+		http_free(&r);
+	}
+	CHECK(found, "Prometheus returns decp_ingest_signals_enqueued_total (log %s)", log);
+	CHECK(prom_get(pport, "/api/v1/query?query=decp_api_requests_total", &r) == 200 &&
+	      json_array_size(json_object_get(json_object_get(r.json, "data"), "result")) == 5,
+	      "api request counters scraped: %s", r.body ? r.body : "");
+	http_free(&r);
+	CHECK(prom_get(pport, "/api/v1/query?query=up%7Bjob%3D%22decp%22%7D", &r) == 200 &&
+	      strstr(r.body, "\"1\"") != NULL, "target up: %s", r.body ? r.body : "");
+	http_free(&r);
+	stop_child(prom);
+	stop_child(dp);
+}
+
+int main(int argc, char **argv)
+{
+	struct api_env e;
+	const char *extra = NULL;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown DECP_CONTROL "
+		       "DECP_DATAPLANE\n");
+		return 0;
+	}
+	if (argc != 4) {
+		fprintf(stderr, "usage: test_api_e2e SCENARIO DECP_CONTROL DECP_DATAPLANE\n");
+		return 2;
+	}
+	const char *sc = argv[1];
+	if (strcmp(sc, "prometheus") == 0 && system("prometheus --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "prometheus not installed (tools/bootstrap): skipped\n");
+		return 77;
+	}
+	if (strcmp(sc, "badinput") == 0)
+		extra = "api_timeout_s = 2";
+	if (strcmp(sc, "authz") == 0 || strcmp(sc, "prometheus") == 0)
+		extra = "api_threads = 2"; /* two workers accepting from one listener */
+	memset(&e, 0, sizeof(e));
+	signal(SIGPIPE, SIG_IGN);
+	if (api_env_start(&e, argv[2], extra) != 0) {
+		api_env_stop(&e, true);
+		return 1;
+	}
+	if (strcmp(sc, "trust") == 0)
+		scenario_trust(&e);
+	else if (strcmp(sc, "money") == 0)
+		scenario_money(&e);
+	else if (strcmp(sc, "authz") == 0)
+		scenario_authz(&e);
+	else if (strcmp(sc, "badinput") == 0)
+		scenario_badinput(&e);
+	else if (strcmp(sc, "prometheus") == 0)
+		scenario_prometheus(&e, argv[3]);
+	else if (strcmp(sc, "pgdown") == 0)
+		scenario_pgdown(&e);
+	else {
+		fprintf(stderr, "unknown scenario %s\n", sc);
+		api_failures++;
+	}
+	if (api_env_stop(&e, api_failures != 0) != 0)
+		api_failures++;
+	printf("%s: %s (%d failed checks)\n", sc, api_failures ? "FAIL" : "PASS", api_failures);
+	return api_failures ? 1 : 0;
+}
