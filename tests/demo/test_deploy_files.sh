@@ -27,14 +27,20 @@ for u in decp-dataplane decp-control; do
 	if [ -z "$mine" ]; then ok "$u.service verifies"; else bad "$u.service: $mine"; fi
 done
 
-# 2. Prometheus configuration and alert rules.
+# 2. The sample control.conf is valid for decp-control (--check parses and cross-checks it
+# without connecting anywhere; the TLS files need not exist for the check).
+if out=$("$BLD/controlplane/core/decp-control" --config "$D/control.conf" --check 2>&1); then
+	ok "control.conf passes decp-control --check"
+else bad "control.conf: $out"; fi
+
+# 3. Prometheus configuration and alert rules.
 cp "$D/prometheus.yml" "$D/decp-alerts.yml" "$T/"
 if out=$(promtool check config "$T/prometheus.yml" 2>&1); then ok "promtool check config"
 else bad "promtool check config: $out"; fi
 if out=$(promtool check rules "$T/decp-alerts.yml" 2>&1); then ok "promtool check rules"
 else bad "promtool check rules: $out"; fi
 
-# 3. Grafana dashboard: valid JSON, unique panel ids, a query in every graph panel.
+# 4. Grafana dashboard: valid JSON, unique panel ids, a query in every graph panel.
 if out=$(/usr/bin/python3 - "$D/grafana-dashboard.json" <<'PY' 2>&1
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -46,7 +52,7 @@ print(len(ids), "panels")
 PY
 ); then ok "grafana-dashboard.json: $out"; else bad "grafana-dashboard.json: $out"; fi
 
-# 4. Every decp_* series named in the dashboard and the alerts is documented in docs/api.md.
+# 5. Every decp_* series named in the dashboard and the alerts is documented in docs/api.md.
 names=$(grep -oh 'decp_[a-z_]*' "$D/grafana-dashboard.json" "$D/decp-alerts.yml" |
 	sed -E 's/_(bucket|sum|count)$//' | sort -u)
 missing=
