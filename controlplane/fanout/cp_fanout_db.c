@@ -28,6 +28,12 @@ struct exec_max {
 	uint32_t n;
 };
 
+static int exec_cmp(const void *a, const void *b)
+{
+	const struct exec_max *x = a, *y = b;
+	return x->sub_id < y->sub_id ? -1 : x->sub_id > y->sub_id;
+}
+
 static void db_store_exec(struct cp_fanout *f, PGconn *c, struct report *list)
 {
 	struct exec_max *em = NULL;
@@ -57,6 +63,10 @@ static void db_store_exec(struct cp_fanout *f, PGconn *c, struct report *list)
 			em[i].seq = p->seq;
 		em[i].n++;
 	}
+	/* Row locks in ascending subscription id, the order the trust role takes them in:
+	 * the two never deadlock. */
+	if (n > 1)
+		qsort(em, n, sizeof(*em), exec_cmp);
 	for (size_t i = 0; i < n; i++) {
 		char v[5][24];
 		const char *vals[5] = {v[0], v[1], v[2], v[3], v[4]};

@@ -83,9 +83,14 @@ static bool exec1(struct trust *t, const char *sql)
 /*
  * Apply the score to the subscription's state through the database's rules: pause only
  * where subscription_transition_allowed() has the edge (SYNCED, DEGRADED_GAP), recover
- * only from PAUSED_TOXIC (an admin suspension is not lifted by a good score).
+ * only from PAUSED_TOXIC (an admin suspension is not lifted by a good score), and only
+ * through the recovery credit of a quiet period (may_resume: the tick). Events never
+ * resume: the +1 of executions that happened before the pause, scored after it, would
+ * otherwise flap a paused subscription back to SYNCED and let the flow that paused it
+ * through again.
  */
-static int enforce(struct trust *t, const char *id, const struct guard_trust *g)
+static int enforce(struct trust *t, const char *id, const struct guard_trust *g,
+		   bool may_resume)
 {
 	char score[16];
 	const char *p[2] = {id, score};
@@ -98,7 +103,7 @@ static int enforce(struct trust *t, const char *id, const struct guard_trust *g)
 			       "state_reason = 'trust score ' || $2 || ' < 50' "
 			       "WHERE id = $1 AND subscription_transition_allowed(state, 'PAUSED_TOXIC')",
 			       2, p);
-	else if (g->score >= GUARD_TRUST_RECOVERED_AT)
+	else if (may_resume && g->score >= GUARD_TRUST_RECOVERED_AT)
 		r = cp_pg_exec(&t->pg,
 			       "UPDATE subscriptions SET state = 'SYNCED', "
 			       "state_reason = 'trust score recovered to ' || $2 "
@@ -200,7 +205,7 @@ static int score_one(struct trust *t, PGresult *in, int from, int to)
 	}
 	rc = store(t, id, &g, incidents, executions);
 	if (rc == 0)
-		rc = enforce(t, id, &g) < 0 ? -EIO : 0;
+		rc = enforce(t, id, &g, false) < 0 ? -EIO : 0;
 	atomic_fetch_add(&counters.events, (uint64_t)(to - from));
 	return rc;
 }
@@ -310,7 +315,7 @@ static int tick(struct trust *t)
 			if (g.score != before || g.quiet_since_ns != q)
 				rc = store(t, id, &g, 0, 0);
 			if (rc == 0)
-				rc = enforce(t, id, &g) < 0 ? -EIO : 0;
+				rc = enforce(t, id, &g, true) < 0 ? -EIO : 0;
 		} else if (rc == -ENOENT) {
 			rc = 0;
 		}
