@@ -1,23 +1,17 @@
 /* cp_fanout_db: the db thread (subscription-state poll, reports into PostgreSQL).
  * Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
+#include "guard_types.h"
 
 /* ---------------------------------------------------------------- db thread -- */
 
+/* The stored reason of a subscriber's protection event: guard's own name for its reason
+ * code (one table, guard_check.c); anything guard does not name is UNSPECIFIED (the column
+ * accepts only upper-case names). */
 static const char *reason_name(int r)
 {
-	switch (r) {
-	case 1: return "REPLAY";
-	case 2: return "SEQUENCE_GAP";
-	case 3: return "STATE_LOCKED";
-	case 4: return "TTL_EXPIRED";
-	case 5: return "PRICE_DEVIATION";
-	case 6: return "INSUFFICIENT_FUNDS";
-	case 7: return "INVALID_SIGNATURE";
-	case 8: return "FILTERED";
-	case 22: return "MALFORMED";
-	default: return "UNSPECIFIED";
-	}
+	const char *n = r > 0 ? guard_reason_name((enum guard_reason)r) : "?";
+	return n[0] == '?' ? "UNSPECIFIED" : n;
 }
 
 /* Execution reports only move last_sequence_id forward: one UPDATE per subscription and
