@@ -234,12 +234,86 @@ static int add_token(PGconn *c, const struct aopts *o, bool subscriber, const ch
 	return rc;
 }
 
-static bool tx(PGconn *c, const char *what)
+/* BEGIN already ran: COMMIT when ok, else ROLLBACK. True when committed. */
+static bool end_tx(PGconn *c, bool ok)
 {
-	PGresult *r = PQexec(c, what);
+	PGresult *r = PQexec(c, ok ? "COMMIT" : "ROLLBACK");
+	ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok;
+}
+
+static bool begin_tx(PGconn *c)
+{
+	PGresult *r = PQexec(c, "BEGIN");
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	return ok;
+}
+
+/* One subcommand of token / subscriber / subscription: its name and its options. */
+struct subcmd {
+	const char *name;
+	unsigned int allowed;
+};
+
+/*
+ * What every admin command does first: --help, pick the subcommand from subs[], parse its
+ * options into o (o->cmd = "GROUP SUB", in cmd). Returns -1 to go on (*which set), or the
+ * exit code to return at once.
+ */
+static int begin(int argc, char **argv, const char *group, const struct subcmd *subs,
+		 size_t n, void (*help)(FILE *), struct aopts *o, char cmd[64],
+		 const struct subcmd **which)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	}
+	*which = NULL;
+	char known[160] = "";
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], subs[i].name) == 0)
+			*which = &subs[i];
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
+			 subs[i].name);
+	}
+	if (*which == NULL)
+		return ctl_usage_error(group, "unknown subcommand '%s' (%s)", argv[1], known);
+	memset(o, 0, sizeof(*o));
+	snprintf(cmd, 64, "%s %s", group, argv[1]);
+	o->cmd = cmd;
+	int rc = parse(argc - 1, argv + 1, (*which)->allowed, o, help);
+	return rc == 0 ? -1 : rc < 0 ? CTL_EXIT_OK : rc;
+}
+
+/* Run sql and print its rows. A change that matched no row prints `none` (when not NULL)
+ * and fails. Returns the exit code. */
+static int print_query(PGconn *c, const struct aopts *o, const char *sql, int n,
+		       const char *const *v, const char *none)
+{
+	PGresult *r = run(c, o, sql, n, v);
+	int rc = CTL_EXIT_FAIL;
+	if (r != NULL && none != NULL && PQntuples(r) == 0) {
+		fprintf(stderr, "decpctl %s: %s\n", o->cmd, none);
+	} else if (r != NULL) {
+		ctl_pg_print(r, o->json);
+		rc = CTL_EXIT_OK;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Close the connection and --out FILE; the file is removed unless the command succeeded. */
+static int finish(PGconn *c, FILE *f, const struct aopts *o, int rc)
+{
+	PQfinish(c);
+	if (f != NULL) {
+		fclose(f);
+		if (rc != CTL_EXIT_OK)
+			unlink(o->out);
+	}
+	return rc;
 }
 
 /* ---- decpctl token ---- */
@@ -257,63 +331,42 @@ static void token_usage(FILE *f)
 
 int ctl_cmd_token(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		token_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
-	}
-	struct aopts o = {0};
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "token %s", argv[1]);
-	o.cmd = cmd;
-	const char *sub = argv[1];
-	unsigned int allowed = strcmp(sub, "add") == 0 ? O_MASTER | O_LABEL | O_OUT | O_EXPIRES
-			     : strcmp(sub, "list") == 0 ? O_MASTER | O_JSON
-			     : strcmp(sub, "revoke") == 0 ? O_ID : 0;
-	if (allowed == 0)
-		return ctl_usage_error("token", "unknown subcommand '%s' (add, list, revoke)", sub);
-	int rc = parse(argc - 1, argv + 1, allowed, &o, token_usage);
-	if (rc != 0)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	if ((allowed & O_MASTER) && o.master == 0)
+	static const struct subcmd subs[] = {
+		{"add", O_MASTER | O_LABEL | O_OUT | O_EXPIRES},
+		{"list", O_MASTER | O_JSON},
+		{"revoke", O_ID},
+	};
+	struct aopts o;
+	char cmd[64], ids[24], none[64];
+	const struct subcmd *sc;
+	int rc = begin(argc, argv, "token", subs, 3, token_usage, &o, cmd, &sc);
+	if (rc >= 0)
+		return rc;
+	if ((sc->allowed & O_MASTER) && o.master == 0)
 		return ctl_usage_error(cmd, "--master is required");
-	if ((allowed & O_ID) && o.id == 0)
+	if ((sc->allowed & O_ID) && o.id == 0)
 		return ctl_usage_error(cmd, "--id is required");
-	char ids[24];
 	snprintf(ids, sizeof(ids), "%lld", o.master != 0 ? o.master : o.id);
 	FILE *f = NULL;
 	if (open_out(&o, &f) != 0)
 		return CTL_EXIT_FAIL;
 	PGconn *c = connect_db(&o);
-	rc = CTL_EXIT_FAIL;
+	const char *v[] = {ids};
+	snprintf(none, sizeof(none), "no unrevoked token %s", ids);
 	if (c == NULL)
-		goto out;
-	if (strcmp(sub, "add") == 0) {
-		bool ok = tx(c, "BEGIN") && add_token(c, &o, false, ids, f) == 0;
-		rc = tx(c, ok ? "COMMIT" : "ROLLBACK") && ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
-	} else {
-		const char *sql = strcmp(sub, "list") == 0
-			? "SELECT id, master_id, label, created_at, expires_at, revoked_at "
-			  "FROM license_tokens WHERE master_id = $1 ORDER BY id"
-			: "UPDATE license_tokens SET revoked_at = now() WHERE id = $1 "
-			  "AND revoked_at IS NULL RETURNING id, master_id, revoked_at";
-		const char *v[] = {ids};
-		PGresult *r = run(c, &o, sql, 1, v);
-		if (r != NULL) {
-			if (strcmp(sub, "revoke") == 0 && PQntuples(r) == 0)
-				fprintf(stderr, "decpctl %s: no unrevoked token %s\n", cmd, ids);
-			else
-				ctl_pg_print(r, o.json), rc = CTL_EXIT_OK;
-			PQclear(r);
-		}
-	}
-out:
-	PQfinish(c);
-	if (f != NULL) {
-		fclose(f);
-		if (rc != CTL_EXIT_OK)
-			unlink(o.out);
-	}
-	return rc;
+		rc = CTL_EXIT_FAIL;
+	else if (sc == &subs[0])
+		rc = end_tx(c, begin_tx(c) && add_token(c, &o, false, ids, f) == 0) ? CTL_EXIT_OK
+										  : CTL_EXIT_FAIL;
+	else if (sc == &subs[1])
+		rc = print_query(c, &o, "SELECT id, master_id, label, created_at, expires_at, "
+				 "revoked_at FROM license_tokens WHERE master_id = $1 ORDER BY id",
+				 1, v, NULL);
+	else
+		rc = print_query(c, &o, "UPDATE license_tokens SET revoked_at = now() WHERE id = $1 "
+				 "AND revoked_at IS NULL RETURNING id, master_id, revoked_at", 1, v,
+				 none);
+	return finish(c, f, &o, rc);
 }
 
 /* ---- decpctl subscriber ---- */
@@ -330,85 +383,69 @@ static void subscriber_usage(FILE *f)
 		   "is shown once (stdout, or --out FILE with mode 0600); only its SHA-256 is kept.\n");
 }
 
+/* subscriber add: the row and its first token, in one transaction; ids receives the id. */
+static bool subscriber_add(PGconn *c, const struct aopts *o, char ids[24], FILE *f)
+{
+	const char *v[] = {o->name, ids};
+	bool ok = begin_tx(c);
+	PGresult *r = ok ? run(c, o, o->id ? "INSERT INTO subscribers (name, id) VALUES "
+			       "($1, $2::bigint) RETURNING id"
+			       : "INSERT INTO subscribers (name) VALUES ($1) RETURNING id",
+			       o->id ? 2 : 1, v) : NULL;
+	ok = r != NULL;
+	if (ok)
+		snprintf(ids, 24, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return end_tx(c, ok && add_token(c, o, true, ids, f) == 0);
+}
+
 int ctl_cmd_subscriber(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		subscriber_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
-	}
-	struct aopts o = {0};
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "subscriber %s", argv[1]);
-	o.cmd = cmd;
-	const char *sub = argv[1];
-	unsigned int allowed = strcmp(sub, "add") == 0 ? O_NAME | O_ID | O_LABEL | O_OUT
-			     : strcmp(sub, "list") == 0 ? O_JSON
-			     : strcmp(sub, "token") == 0 ? O_ID | O_LABEL | O_OUT | O_EXPIRES
-			     : strcmp(sub, "revoke-token") == 0 ? O_ID : 0;
-	if (allowed == 0)
-		return ctl_usage_error("subscriber", "unknown subcommand '%s' "
-				       "(add, list, token, revoke-token)", sub);
-	int rc = parse(argc - 1, argv + 1, allowed, &o, subscriber_usage);
-	if (rc != 0)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	if (strcmp(sub, "add") == 0 && (o.name == NULL || o.name[0] == '\0'))
+	static const struct subcmd subs[] = {
+		{"add", O_NAME | O_ID | O_LABEL | O_OUT},
+		{"list", O_JSON},
+		{"token", O_ID | O_LABEL | O_OUT | O_EXPIRES},
+		{"revoke-token", O_ID},
+	};
+	struct aopts o;
+	char cmd[64], ids[24] = "", none[64];
+	const struct subcmd *sc;
+	int rc = begin(argc, argv, "subscriber", subs, 4, subscriber_usage, &o, cmd, &sc);
+	if (rc >= 0)
+		return rc;
+	if (sc == &subs[0] && (o.name == NULL || o.name[0] == '\0'))
 		return ctl_usage_error(cmd, "--name is required");
-	if (strcmp(sub, "add") != 0 && (allowed & O_ID) && o.id == 0)
+	if (sc != &subs[0] && (sc->allowed & O_ID) && o.id == 0)
 		return ctl_usage_error(cmd, "--id is required");
-	char ids[24] = "";
 	if (o.id != 0)
 		snprintf(ids, sizeof(ids), "%lld", o.id);
 	FILE *f = NULL;
 	if (open_out(&o, &f) != 0)
 		return CTL_EXIT_FAIL;
 	PGconn *c = connect_db(&o);
-	rc = CTL_EXIT_FAIL;
-	if (c == NULL)
-		goto out;
-	if (strcmp(sub, "add") == 0 || strcmp(sub, "token") == 0) {
-		bool ok = tx(c, "BEGIN");
-		if (ok && strcmp(sub, "add") == 0) {
-			const char *v[] = {o.name, ids};
-			PGresult *r = run(c, &o, o.id ? "INSERT INTO subscribers (name, id) VALUES "
-					  "($1, $2::bigint) RETURNING id"
-					  : "INSERT INTO subscribers (name) VALUES ($1) RETURNING id",
-					  o.id ? 2 : 1, v);
-			ok = r != NULL;
-			if (ok)
-				snprintf(ids, sizeof(ids), "%s", PQgetvalue(r, 0, 0));
-			PQclear(r);
-		}
-		ok = ok && add_token(c, &o, true, ids, f) == 0;
-		rc = tx(c, ok ? "COMMIT" : "ROLLBACK") && ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
-		if (rc == CTL_EXIT_OK && strcmp(sub, "add") == 0)
+	const char *v[] = {ids};
+	snprintf(none, sizeof(none), "no unrevoked token %s", ids);
+	if (c == NULL) {
+		rc = CTL_EXIT_FAIL;
+	} else if (sc == &subs[0]) {
+		rc = subscriber_add(c, &o, ids, f) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+		if (rc == CTL_EXIT_OK)
 			fprintf(f != NULL ? stdout : stderr, "subscriber %s '%s' added\n", ids, o.name);
+	} else if (sc == &subs[2]) {
+		rc = end_tx(c, begin_tx(c) && add_token(c, &o, true, ids, f) == 0) ? CTL_EXIT_OK
+										 : CTL_EXIT_FAIL;
+	} else if (sc == &subs[1]) {
+		rc = print_query(c, &o, "SELECT s.id, s.name, s.created_at, s.disabled_at, "
+				 "(SELECT count(*) FROM subscriber_tokens t WHERE t.subscriber_id = s.id "
+				 "AND t.revoked_at IS NULL) AS live_tokens, "
+				 "(SELECT count(*) FROM subscriptions p WHERE p.subscriber_id = s.id) "
+				 "AS subscriptions FROM subscribers s ORDER BY s.id", 0, v, NULL);
 	} else {
-		const char *sql = strcmp(sub, "list") == 0
-			? "SELECT s.id, s.name, s.created_at, s.disabled_at, "
-			  "(SELECT count(*) FROM subscriber_tokens t WHERE t.subscriber_id = s.id "
-			  "AND t.revoked_at IS NULL) AS live_tokens, "
-			  "(SELECT count(*) FROM subscriptions p WHERE p.subscriber_id = s.id) "
-			  "AS subscriptions FROM subscribers s ORDER BY s.id"
-			: "UPDATE subscriber_tokens SET revoked_at = now() WHERE id = $1 "
-			  "AND revoked_at IS NULL RETURNING id, subscriber_id, revoked_at";
-		const char *v[] = {ids};
-		PGresult *r = run(c, &o, sql, strcmp(sub, "list") == 0 ? 0 : 1, v);
-		if (r != NULL) {
-			if (strcmp(sub, "revoke-token") == 0 && PQntuples(r) == 0)
-				fprintf(stderr, "decpctl %s: no unrevoked token %s\n", cmd, ids);
-			else
-				ctl_pg_print(r, o.json), rc = CTL_EXIT_OK;
-			PQclear(r);
-		}
+		rc = print_query(c, &o, "UPDATE subscriber_tokens SET revoked_at = now() WHERE id = $1 "
+				 "AND revoked_at IS NULL RETURNING id, subscriber_id, revoked_at", 1, v,
+				 none);
 	}
-out:
-	PQfinish(c);
-	if (f != NULL) {
-		fclose(f);
-		if (rc != CTL_EXIT_OK)
-			unlink(o.out);
-	}
-	return rc;
+	return finish(c, f, &o, rc);
 }
 
 /* ---- decpctl subscription ---- */
@@ -427,33 +464,24 @@ static void subscription_usage(FILE *f)
 
 int ctl_cmd_subscription(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		subscription_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
-	}
-	struct aopts o = {0};
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "subscription %s", argv[1]);
-	o.cmd = cmd;
-	const char *sub = argv[1], *to_state = NULL;
-	unsigned int allowed = 0;
-	if (strcmp(sub, "add") == 0)
-		allowed = O_SUBSCRIBER | O_MASTER | O_ID | O_FEE | O_POLICY;
-	else if (strcmp(sub, "list") == 0)
-		allowed = O_SUBSCRIBER | O_MASTER | O_JSON;
-	else if (strcmp(sub, "suspend") == 0)
-		allowed = O_ID | O_REASON, to_state = "SUSPENDED_ADMIN";
-	else if (strcmp(sub, "resume") == 0)
-		allowed = O_ID | O_REASON, to_state = "SYNCED";
-	else if (strcmp(sub, "cancel") == 0)
-		allowed = O_ID | O_REASON, to_state = "CANCELLED";
-	else
-		return ctl_usage_error("subscription", "unknown subcommand '%s' "
-				       "(add, list, suspend, resume, cancel)", sub);
-	int rc = parse(argc - 1, argv + 1, allowed, &o, subscription_usage);
-	if (rc != 0)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	if (strcmp(sub, "add") == 0 && (o.subscriber == 0 || o.master == 0))
+	/* suspend, resume and cancel differ only in the state they ask the database for. */
+	static const struct subcmd subs[] = {
+		{"add", O_SUBSCRIBER | O_MASTER | O_ID | O_FEE | O_POLICY},
+		{"list", O_SUBSCRIBER | O_MASTER | O_JSON},
+		{"suspend", O_ID | O_REASON},
+		{"resume", O_ID | O_REASON},
+		{"cancel", O_ID | O_REASON},
+	};
+	static const char *const to_states[] = {NULL, NULL, "SUSPENDED_ADMIN", "SYNCED",
+						"CANCELLED"};
+	struct aopts o;
+	char cmd[64], none[64];
+	const struct subcmd *sc;
+	int rc = begin(argc, argv, "subscription", subs, 5, subscription_usage, &o, cmd, &sc);
+	if (rc >= 0)
+		return rc;
+	const char *to_state = to_states[sc - subs];
+	if (sc == &subs[0] && (o.subscriber == 0 || o.master == 0))
 		return ctl_usage_error(cmd, "--subscriber and --master are required");
 	if (to_state != NULL && o.id == 0)
 		return ctl_usage_error(cmd, "--id is required");
@@ -467,8 +495,7 @@ int ctl_cmd_subscription(int argc, char **argv)
 	PGconn *c = connect_db(&o);
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
-	PGresult *r;
-	if (strcmp(sub, "add") == 0) {
+	if (sc == &subs[0]) {
 		/* The id column only when asked for: the application role may not choose ids. */
 		char sql[600];
 		bool with_id = id[0] != '\0';
@@ -478,31 +505,19 @@ int ctl_cmd_subscription(int argc, char **argv)
 			 "RETURNING id, master_id, subscriber_id, state, fee_pct, copy_policy",
 			 with_id ? "id, " : "", with_id ? "$5::bigint, " : "");
 		const char *v[] = {m, s, o.fee, o.policy, id};
-		r = run(c, &o, sql, with_id ? 5 : 4, v);
-	} else if (strcmp(sub, "list") == 0) {
+		rc = print_query(c, &o, sql, with_id ? 5 : 4, v, NULL);
+	} else if (sc == &subs[1]) {
 		const char *v[] = {s[0] ? s : NULL, m[0] ? m : NULL};
-		r = run(c, &o, "SELECT id, master_id, subscriber_id, state, state_reason, trust_score, "
-			"last_sequence_id, high_water_mark, fee_pct FROM subscriptions WHERE "
-			"($1::bigint IS NULL OR subscriber_id = $1) AND "
-			"($2::bigint IS NULL OR master_id = $2) ORDER BY id", 2, v);
+		rc = print_query(c, &o, "SELECT id, master_id, subscriber_id, state, state_reason, "
+				 "trust_score, last_sequence_id, high_water_mark, fee_pct FROM "
+				 "subscriptions WHERE ($1::bigint IS NULL OR subscriber_id = $1) AND "
+				 "($2::bigint IS NULL OR master_id = $2) ORDER BY id", 2, v, NULL);
 	} else {
-		char reason[160];
-		snprintf(reason, sizeof(reason), "%s", o.reason ? o.reason : "operator (decpctl)");
-		const char *v[] = {id, to_state, reason};
-		r = run(c, &o, "UPDATE subscriptions SET state = $2, state_reason = $3 WHERE id = $1 "
-			"RETURNING id, master_id, subscriber_id, state, state_reason", 3, v);
-		if (r != NULL && PQntuples(r) == 0) {
-			fprintf(stderr, "decpctl %s: no subscription %s\n", cmd, id);
-			PQclear(r);
-			r = NULL;
-		}
+		const char *v[] = {id, to_state, o.reason ? o.reason : "operator (decpctl)"};
+		snprintf(none, sizeof(none), "no subscription %s", id);
+		rc = print_query(c, &o, "UPDATE subscriptions SET state = $2, state_reason = $3 "
+				 "WHERE id = $1 RETURNING id, master_id, subscriber_id, state, "
+				 "state_reason", 3, v, none);
 	}
-	rc = CTL_EXIT_FAIL;
-	if (r != NULL) {
-		ctl_pg_print(r, o.json);
-		PQclear(r);
-		rc = CTL_EXIT_OK;
-	}
-	PQfinish(c);
-	return rc;
+	return finish(c, NULL, &o, rc);
 }
