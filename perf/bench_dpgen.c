@@ -53,6 +53,7 @@
 #include "cp_testkeys.h"
 #include "decp.pb-c.h"
 #include "proto_hmac.h"
+#include "proto_signal.h"
 #include "proto_msg.h"
 
 #define BURST 32
@@ -301,16 +302,12 @@ static size_t signal_frame(const struct gconn *c, uint64_t seq, uint8_t *out, si
 	s.price = 108120;
 	s.position_ticket = 1000 + seq;
 	s.master_time_ns = 1700000000000000000ll;
-	uint8_t body[256], mac[32], sig[64] = {0};
-	size_t blen = decp__signal__pack(&s, body);
-	proto_hmac_compute(&c->hk, body, blen, mac);
-	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
-	ss.body.data = body;
-	ss.body.len = blen;
-	ss.hmac.data = mac;
-	ss.hmac.len = 32;
-	ss.ed25519_sig.data = sig;
-	ss.ed25519_sig.len = 64;
+	/* Zero signature: ingest checks the HMAC only, and signing would measure Ed25519. */
+	struct proto_sealed_signal sealed;
+	if (proto_signal_seal_unsigned(&c->hk, &s, &sealed) != 0)
+		return 0;
+	Decp__SignedSignal ss;
+	proto_sealed_signal_view(&sealed, &ss);
 	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
 	f.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
 	f.signal = &ss;

@@ -43,13 +43,14 @@ int proto_signal_validate(const Decp__Signal *s)
 	return 0;
 }
 
-int proto_signal_seal(const struct proto_hmac_key *hk, const struct proto_ed25519_key *sk,
-		      const Decp__Signal *s, struct proto_sealed_signal *out)
+/* Validate, serialise and MAC s into out (the signature is left to the caller). */
+static int seal_body(const struct proto_hmac_key *hk, const Decp__Signal *s,
+		     struct proto_sealed_signal *out)
 {
 	size_t len;
 	int rc;
 
-	if (hk == NULL || sk == NULL || out == NULL)
+	if (hk == NULL || out == NULL)
 		return -EINVAL;
 	rc = proto_signal_validate(s);
 	if (rc != 0)
@@ -59,8 +60,28 @@ int proto_signal_seal(const struct proto_hmac_key *hk, const struct proto_ed2551
 		return -EMSGSIZE;
 	out->body_len = decp__signal__pack(s, out->body);
 	proto_hmac_compute(hk, out->body, out->body_len, out->hmac);
+	return 0;
+}
+
+int proto_signal_seal(const struct proto_hmac_key *hk, const struct proto_ed25519_key *sk,
+		      const Decp__Signal *s, struct proto_sealed_signal *out)
+{
+	if (sk == NULL)
+		return -EINVAL;
+	int rc = seal_body(hk, s, out);
+	if (rc != 0)
+		return rc;
 	rc = proto_ed25519_key_sign(sk, out->body, out->body_len, out->sig);
 	return rc == -EINVAL ? -EINVAL : (rc != 0 ? -EIO : 0);
+}
+
+int proto_signal_seal_unsigned(const struct proto_hmac_key *hk, const Decp__Signal *s,
+			       struct proto_sealed_signal *out)
+{
+	int rc = seal_body(hk, s, out);
+	if (rc == 0)
+		memset(out->sig, 0, sizeof(out->sig));
+	return rc;
 }
 
 void proto_sealed_signal_view(const struct proto_sealed_signal *in, Decp__SignedSignal *ss)

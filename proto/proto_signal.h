@@ -55,6 +55,14 @@ int proto_signal_validate(const Decp__Signal *s);
 int proto_signal_seal(const struct proto_hmac_key *hk, const struct proto_ed25519_key *sk,
 		      const Decp__Signal *s, struct proto_sealed_signal *out);
 
+/*
+ * proto_signal_seal without the Ed25519 signature (an all-zero one): for ingest-only loads
+ * and tests (ingest checks the HMAC only; receivers refuse such a signal). Same returns,
+ * without -EIO.
+ */
+int proto_signal_seal_unsigned(const struct proto_hmac_key *hk, const Decp__Signal *s,
+			       struct proto_sealed_signal *out);
+
 /* Point a SignedSignal message at the sealed bytes (no copy; ss borrows from in). */
 void proto_sealed_signal_view(const struct proto_sealed_signal *in, Decp__SignedSignal *ss);
 

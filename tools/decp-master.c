@@ -167,25 +167,14 @@ static int build_signal(const struct dm_cfg *cfg, struct master *m, uint64_t seq
 	s.tp = t.tp;
 	s.position_ticket = t.ticket;
 	s.master_time_ns = wall_ns();
-	uint8_t body[PROTO_SIGNAL_BODY_MAX + 64];
-	size_t blen = decp__signal__get_packed_size(&s);
-	if (blen > sizeof(body))
-		return -EMSGSIZE;
-	decp__signal__pack(&s, body);
-	uint8_t mac[PROTO_HMAC_LEN];
-	uint8_t sig[PROTO_ED25519_SIG_LEN];
-	proto_hmac_compute(&m->hk, body, blen, mac);
-	if (cfg->fake_ed25519)
-		memset(sig, 0, sizeof(sig)); /* ingest-only load: receivers would refuse it */
-	else if (proto_ed25519_key_sign(m->sk, body, blen, sig) != 0)
-		return -EIO;
-	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
-	ss.body.data = body;
-	ss.body.len = blen;
-	ss.hmac.data = mac;
-	ss.hmac.len = sizeof(mac);
-	ss.ed25519_sig.data = sig;
-	ss.ed25519_sig.len = sizeof(sig);
+	struct proto_sealed_signal sealed;
+	/* --fake-ed25519: an all-zero signature (ingest-only loads; receivers would refuse it) */
+	int rc = cfg->fake_ed25519 ? proto_signal_seal_unsigned(&m->hk, &s, &sealed)
+				   : proto_signal_seal(&m->hk, m->sk, &s, &sealed);
+	if (rc != 0)
+		return rc;
+	Decp__SignedSignal ss;
+	proto_sealed_signal_view(&sealed, &ss);
 	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
 	f.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
 	f.signal = &ss;

@@ -85,6 +85,31 @@ static void test_seal_open_roundtrip(void)
 	decp__signed_signal__free_unpacked(rx, NULL);
 }
 
+/* Unsigned seal (ingest-only loads): the same body and HMAC as a signed seal, an all-zero
+ * signature; ingest accepts it, a receiver refuses it. */
+static void test_seal_unsigned(void)
+{
+	Decp__Signal s, *got = NULL;
+	Decp__SignedSignal ss;
+	struct proto_sealed_signal a, b;
+	static const uint8_t zero[PROTO_ED25519_SIG_LEN];
+
+	sample(&s);
+	CU_ASSERT_EQUAL_FATAL(proto_signal_seal_unsigned(&hk, &s, &a), 0);
+	CU_ASSERT_EQUAL_FATAL(proto_signal_seal(&hk, sk, &s, &b), 0);
+	CU_ASSERT_EQUAL(a.body_len, b.body_len);
+	CU_ASSERT(memcmp(a.body, b.body, a.body_len) == 0);
+	CU_ASSERT(memcmp(a.hmac, b.hmac, sizeof(a.hmac)) == 0);
+	CU_ASSERT(memcmp(a.sig, zero, sizeof(zero)) == 0);
+	proto_sealed_signal_view(&a, &ss);
+	CU_ASSERT_EQUAL(proto_signal_open(&ss, &hk, NULL, NULL, &got), 0);
+	proto_msg_free(&got->base, NULL);
+	CU_ASSERT_EQUAL(proto_signal_open(&ss, NULL, pk, NULL, &got), -EBADMSG);
+	CU_ASSERT_EQUAL(proto_signal_seal_unsigned(NULL, &s, &a), -EINVAL);
+	s.sequence = 0;
+	CU_ASSERT_EQUAL(proto_signal_seal_unsigned(&hk, &s, &a), -EINVAL);
+}
+
 static void flip(uint8_t *p, size_t bit)
 {
 	p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
@@ -309,6 +334,7 @@ int main(void)
 {
 	static const struct tu_case cases[] = {
 		TU_CASE(test_seal_open_roundtrip),
+		TU_CASE(test_seal_unsigned),
 		TU_CASE(test_every_bit_flip_rejected),
 		TU_CASE(test_validation),
 		TU_CASE(test_open_bad_bodies),
