@@ -17,6 +17,7 @@
  *                 back to its last ~1000 entries, and the archive still holds 1..M
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
  *                 for docs/perf.md: prints decp-master's ACK latency percentiles
+ *                 (DECP_BENCH_APPENDFSYNC=no|everysec overrides Redis's appendfsync always)
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
@@ -247,6 +248,27 @@ static int load_masters(PGconn *c, uint32_t n)
 	return 0;
 }
 
+/* bench only: DECP_BENCH_APPENDFSYNC=always|everysec|no overrides the AOF policy, so one
+ * run can show the code path without the disk's fsync (perf/control_bench.sh). */
+static int bench_set_appendfsync(const struct env *e)
+{
+	const char *policy = getenv("DECP_BENCH_APPENDFSYNC");
+	if (bench_rate == NULL || policy == NULL || *policy == '\0')
+		return 0;
+	struct timeval tv = {5, 0};
+	redisContext *r = redisConnectWithTimeout(harness_redis_host(e->redis),
+						  harness_redis_port(e->redis), tv);
+	redisReply *rep = r != NULL && r->err == 0 ?
+		redisCommand(r, "CONFIG SET appendfsync %s", policy) : NULL;
+	int rc = rep != NULL && rep->type == REDIS_REPLY_STATUS ? 0 : -1;
+	fprintf(stderr, "bench: appendfsync %s%s\n", policy, rc == 0 ? "" : ": refused by Redis");
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (r != NULL)
+		redisFree(r);
+	return rc;
+}
+
 static int env_start(struct env *e)
 {
 	const char *tmp = getenv("DECP_TEST_TMPDIR") ? getenv("DECP_TEST_TMPDIR") : "/tmp";
@@ -258,7 +280,7 @@ static int env_start(struct env *e)
 	struct harness_redis_opts ro = {.aof = true};
 	e->redis = harness_redis_start(&ro);
 	e->pg = harness_pg_start(NULL);
-	if (e->redis == NULL || e->pg == NULL)
+	if (e->redis == NULL || e->pg == NULL || bench_set_appendfsync(e) != 0)
 		return -1;
 	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
 	char err[512];
