@@ -30,6 +30,9 @@
 # doorbells: consumer wake-ups (one sendto each, when the consumer sleeps) per signal.
 # ACK latency: at the client (decp-master / bench_dpgen), signal handed to the transport ->
 # Ack frame received.
+# floor: perf/bench_proto's "decode + HMAC verify (view)" p50, in the same run: the per-signal
+# session-layer work both stacks must do (frame view, body parse, HMAC-SHA256 verify), set
+# against posix / 5 (the ">= 5x less than posix" goal, SPEC §6).
 #
 # usage: perf/dataplane_bench.sh BUILD_DIR [MASTERS] [SIGNALS_PER_MASTER] [RATE] [WINDOW]
 #   RATE 0 = as fast as possible. Needs root (DPDK), 2 free-ish cores. Run on a release
@@ -40,6 +43,7 @@ M=${2:-10} N=${3:-100000} RATE=${4:-0} W=${5:-256}
 B=$(cd "$B" && pwd)
 DP=$B/dataplane/decp-dataplane CONS=$B/controlplane/decp-testconsumer
 MASTER=$B/tools/decp-master GEN=$B/perf/bench_dpgen CTL=$B/tools/decpctl/decpctl
+PROTO=$B/perf/bench_proto
 DIR=$(mktemp -d /tmp/decp-dpbench.XXXXXX)
 SHM=decp-dpbench-$$
 PIDS=()
@@ -172,4 +176,9 @@ echo "dpdk:  internal us p50/p99/p99.9 (whole run): RX->enqueue $(hist rx_to_enq
 	"ACK ring->TX $(hist ack_to_tx_total), enqueue->ACK ring $(hist ack_latency_total)"
 [ "$dpdk_ns" -gt 0 ] && echo "ratio posix/dpdk CPU per signal: $(echo "scale=1; $posix_ns / $dpdk_ns" | bc) (cpu)," \
 	"$(echo "scale=1; $posix_ns / $busy_ns" | bc) (busy)"
+if [ -x "$PROTO" ]; then
+	floor_ns=$("$PROTO" -n 200000 -s 100 | awk '/^decode \+ HMAC verify \(view\)/ { printf "%d", $(NF-3) }')
+	echo "floor: decode + HMAC verify (view) p50 $floor_ns ns/signal (bench_proto, same run);" \
+		"5x less than posix needs <= $((posix_ns / 5)) ns/signal in total"
+fi
 [ "$mrc" = 0 ] && [ "$grc" = 0 ]
