@@ -34,11 +34,10 @@ struct edge {
 	unsigned int *mgrp;
 	unsigned int mseen_cap;
 	unsigned int *gfirst, *glast, *nxt; /* per master group: chain of record indices */
+	unsigned int *gcount;    /* per master group: records */
 	uint64_t *gmaster;
 	unsigned int ngroups;
-	const char **argv;       /* scratch for one command, 8 + 5 * edge_batch entries */
-	size_t *lens;
-	char (*nums)[2][24];     /* per record: sequence and arrival as text */
+	struct cp_resp out;      /* the batch's pipeline, formatted here (RESP) */
 	struct dp_ctrl_cmd *cmds;
 	size_t cmds_cap;
 	uint64_t next_attach, next_health, next_poll, next_reload;
@@ -255,6 +254,7 @@ static unsigned int group_of(struct edge *e, uint64_t m, unsigned int rec)
 	e->gmaster[g] = m;
 	e->gfirst[g] = rec;
 	e->glast[g] = UINT32_MAX;
+	e->gcount[g] = 0;
 	return g;
 }
 
@@ -291,6 +291,59 @@ static void append_event(struct edge *e, const struct dp_ingress_rec *r)
 	redisAppendCommandArgv(e->r.ctx, 23, argv, lens);
 }
 
+/* The batch's signal commands into e->out: SADD of the batch's masters, then one FCALL
+ * decp_signals per master with its records in ring order. The set of masters with a
+ * signals stream is for the archiver. It lives outside the masters' slots (so it cannot be
+ * in the same atomic call on a cluster), but its reply is read before any ACK, so an
+ * ACKed signal's stream is always listed. Returns 0 or -ENOMEM. */
+static int format_signals(struct edge *e)
+{
+	struct cp_resp *b = &e->out;
+	int rc = 0;
+	char key[64];
+
+	b->len = 0;
+	if (e->ngroups == 0)
+		return 0;
+	rc |= cp_resp_array(b, 2 + (size_t)e->ngroups);
+	rc |= cp_resp_str(b, "SADD");
+	rc |= cp_resp_str(b, CP_REDIS_MASTERS_KEY);
+	for (unsigned int g = 0; g < e->ngroups; g++)
+		rc |= cp_resp_u64(b, e->gmaster[g]);
+	for (unsigned int g = 0; g < e->ngroups && rc == 0; g++) {
+		rc |= cp_resp_array(b, 4 + 5 * (size_t)e->gcount[g]);
+		rc |= cp_resp_str(b, "FCALL");
+		rc |= cp_resp_str(b, CP_REDIS_FN_SIGNALS);
+		rc |= cp_resp_str(b, "1");
+		rc |= cp_resp_str(b, cp_redis_key_signals(key, sizeof(key), e->gmaster[g]));
+		for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i]) {
+			const struct dp_ingress_rec *r = &e->batch[i];
+			rc |= cp_resp_u64(b, r->sequence);
+			rc |= cp_resp_i64(b, r->arrival_ns);
+			rc |= cp_resp_bulk(b, r->body, r->body_len <= DP_BODY_MAX ? r->body_len
+										   : DP_BODY_MAX);
+			rc |= cp_resp_bulk(b, r->hmac, r->hmac_len <= DP_HMAC_LEN ? r->hmac_len
+										   : DP_HMAC_LEN);
+			rc |= cp_resp_bulk(b, r->sig, r->sig_len <= DP_SIG_LEN ? r->sig_len
+										: DP_SIG_LEN);
+		}
+	}
+	return rc != 0 ? -ENOMEM : 0;
+}
+
+/* Statuses of group g from decp_signals' reply (one character per record, cp_redis.c).
+ * Returns false if the reply does not have that shape. */
+static bool group_statuses(struct edge *e, unsigned int g, const redisReply *rep)
+{
+	if (rep->type != REDIS_REPLY_STRING || rep->len != e->gcount[g])
+		return false;
+	size_t k = 0;
+	for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i], k++)
+		e->status[i] = rep->str[k] == '1' ? 1 : rep->str[k] == '0' ? 0
+			     : rep->str[k] == '-' ? -1 : -2;
+	return true;
+}
+
 /* One pipeline for the held batch: SADD of the batch's masters, one FCALL decp_signals per
  * master (its records in ring order), one FCALL decp_protection per event. Returns 0
  * (statuses filled) or -EAGAIN (Redis failed, batch kept). */
@@ -307,49 +360,16 @@ static int write_batch(struct edge *e)
 		if (e->glast[g] != UINT32_MAX)
 			e->nxt[e->glast[g]] = i;
 		e->glast[g] = i;
+		e->gcount[g]++;
 	}
-	/* The set of masters with a signals stream, for the archiver. It lives outside the
-	 * masters' slots (so it cannot be in the same atomic call on a cluster), but its
-	 * reply is read before any ACK, so an ACKed signal's stream is always listed. */
-	if (e->ngroups > 0) {
-		int argc = 0;
-		e->argv[argc++] = "SADD";
-		e->argv[argc++] = CP_REDIS_MASTERS_KEY;
-		for (unsigned int g = 0; g < e->ngroups; g++) {
-			snprintf(e->nums[g][0], sizeof(e->nums[g][0]), "%" PRIu64, e->gmaster[g]);
-			e->argv[argc++] = e->nums[g][0];
-		}
-		for (int i = 0; i < argc; i++)
-			e->lens[i] = strlen(e->argv[i]);
-		redisAppendCommandArgv(e->r.ctx, argc, e->argv, e->lens);
+	if (format_signals(e) != 0) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "out of memory formatting a batch; retrying");
+		return -EAGAIN;
 	}
-	char k1[64];
-	for (unsigned int g = 0; g < e->ngroups; g++) {
-		int argc = 0;
-		e->argv[argc++] = "FCALL";
-		e->argv[argc++] = CP_REDIS_FN_SIGNALS;
-		e->argv[argc++] = "1";
-		e->argv[argc++] = cp_redis_key_signals(k1, sizeof(k1), e->gmaster[g]);
-		for (int i = 0; i < argc; i++)
-			e->lens[i] = strlen(e->argv[i]);
-		for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i]) {
-			const struct dp_ingress_rec *r = &e->batch[i];
-			snprintf(e->nums[i][0], sizeof(e->nums[i][0]), "%" PRIu64, r->sequence);
-			snprintf(e->nums[i][1], sizeof(e->nums[i][1]), "%" PRId64, r->arrival_ns);
-			e->argv[argc] = e->nums[i][0];
-			e->lens[argc] = strlen(e->nums[i][0]);
-			argc++;
-			e->argv[argc] = e->nums[i][1];
-			e->lens[argc] = strlen(e->nums[i][1]);
-			argc++;
-			e->argv[argc] = (const char *)r->body;
-			e->lens[argc++] = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX;
-			e->argv[argc] = (const char *)r->hmac;
-			e->lens[argc++] = r->hmac_len <= DP_HMAC_LEN ? r->hmac_len : DP_HMAC_LEN;
-			e->argv[argc] = (const char *)r->sig;
-			e->lens[argc++] = r->sig_len <= DP_SIG_LEN ? r->sig_len : DP_SIG_LEN;
-		}
-		redisAppendCommandArgv(e->r.ctx, argc, e->argv, e->lens);
+	if (e->out.len > 0 &&
+	    redisAppendFormattedCommand(e->r.ctx, e->out.p, e->out.len) != REDIS_OK) {
+		cp_redis_fail(&e->r, "queueing a batch");
+		return -EAGAIN;
 	}
 	unsigned int n_events = 0;
 	for (unsigned int i = 0; i < e->n; i++)
@@ -372,11 +392,11 @@ static int write_batch(struct edge *e)
 			CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
 			ok = false;
 		} else if (j >= base && g < e->ngroups) {
-			size_t k = 0;
-			for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i], k++)
-				if (rep->type == REDIS_REPLY_ARRAY && k < rep->elements &&
-				    rep->element[k]->type == REDIS_REPLY_INTEGER)
-					e->status[i] = (int)rep->element[k]->integer;
+			if (!group_statuses(e, g, rep)) {
+				CP_LOG_RL(CP_LOG_ERR, ROLE, "unexpected reply type %d to %s",
+					  rep->type, CP_REDIS_FN_SIGNALS);
+				ok = false;
+			}
 		} else if (j >= base) {
 			while (ev < e->n && e->batch[ev].kind != DP_REC_PROTECTION)
 				ev++;
@@ -476,13 +496,12 @@ int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
 	e.glast = calloc(cfg->edge_batch, sizeof(*e.glast));
 	e.nxt = calloc(cfg->edge_batch, sizeof(*e.nxt));
 	e.gmaster = calloc(cfg->edge_batch, sizeof(*e.gmaster));
-	e.argv = calloc(8 + 5 * (size_t)cfg->edge_batch, sizeof(*e.argv));
-	e.lens = calloc(8 + 5 * (size_t)cfg->edge_batch, sizeof(*e.lens));
-	e.nums = calloc(cfg->edge_batch, sizeof(*e.nums));
+	e.gcount = calloc(cfg->edge_batch, sizeof(*e.gcount));
 	int rc = -ENOMEM;
 	if (e.batch == NULL || e.status == NULL || e.acks == NULL || e.mkey == NULL ||
 	    e.mgrp == NULL || e.gfirst == NULL || e.glast == NULL || e.nxt == NULL ||
-	    e.gmaster == NULL || e.argv == NULL || e.lens == NULL || e.nums == NULL)
+	    e.gmaster == NULL || e.gcount == NULL ||
+	    cp_resp_reserve(&e.out, (size_t)cfg->edge_batch * 600 + 4096) != 0)
 		goto out;
 	rc = 0;
 	while (!stopping(&e)) {
@@ -544,9 +563,8 @@ out:
 	free(e.glast);
 	free(e.nxt);
 	free(e.gmaster);
-	free(e.argv);
-	free(e.lens);
-	free(e.nums);
+	free(e.gcount);
+	free(e.out.p);
 	free(e.cmds);
 	if (rc == -ENOMEM)
 		cp_log(CP_LOG_ERR, ROLE, "out of memory");

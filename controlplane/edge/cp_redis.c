@@ -3,22 +3,24 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "cp_log.h"
 
 /*
- * decp_signal(KEYS: signals stream; ARGV: seq, arrival_ns, body, hmac, sig)
- *   returns 1  written (stream entry <seq>-0)
- *           0  duplicate: seq <= last entry of the stream (already durable), nothing written
- *          -1  gap: seq > last + 1 (its predecessor was lost on the way, e.g. dequeued by a
- *              killed decp-control); nothing written, the master resends from HelloAck
+ * decp_signals(KEYS: signals stream; ARGV: seq, arrival_ns, body, hmac, sig, seq, ...)
+ *   appends each signal of one master as stream entry <seq>-0 (what the edge sends: one
+ *   call per master per batch) and returns one status character per signal, in order:
+ *     '1'  written
+ *     '0'  duplicate: seq <= last entry of the stream (already durable), nothing written
+ *     '-'  gap: seq > last + 1 (its predecessor was lost on the way, e.g. dequeued by a
+ *          killed decp-control); nothing written, the master resends from HelloAck
+ *   (a string rather than an array of integers: one reply object per call, not one per
+ *   signal, for the edge to parse).
+ * decp_signal(the same ARGV for one signal) returns 1, 0 or -1 for the same three cases.
  * Sequences must stay below 2^53 (Lua numbers are doubles).
- *
- * decp_signals(KEYS: as above; ARGV: seq, arrival_ns, body, hmac, sig, seq, ...)
- *   the same for several signals of one master in one call (what the edge sends: one call
- *   per master per batch); returns one status per signal, in order.
  *
  * The stream is also the archive feed: the archiver reads it through its consumer group
  * (docs/control.md), so one XADD per signal is the whole durable write.
@@ -38,18 +40,19 @@ const char cp_redis_library[] =
 	"  local last = last_seq(keys[1])\n"
 	"  for i = 1, #args, 5 do\n"
 	"    local seq = tonumber(args[i])\n"
-	"    if seq <= last then out[#out + 1] = 0\n"
-	"    elseif seq ~= last + 1 then out[#out + 1] = -1\n"
+	"    if seq <= last then out[#out + 1] = '0'\n"
+	"    elseif seq ~= last + 1 then out[#out + 1] = '-'\n"
 	"    else\n"
 	"      redis.call('XADD', keys[1], args[i] .. '-0', 'a', args[i+1], 'b', args[i+2], 'h', args[i+3], 's', args[i+4])\n"
 	"      last = seq\n"
-	"      out[#out + 1] = 1\n"
+	"      out[#out + 1] = '1'\n"
 	"    end\n"
 	"  end\n"
-	"  return out\n"
+	"  return table.concat(out)\n"
 	"end\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNAL "', function(keys, args)\n"
-	"  return append(keys, args)[1]\n"
+	"  local s = append(keys, args)\n"
+	"  if s == '1' then return 1 elseif s == '0' then return 0 else return -1 end\n"
 	"end)\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNALS "', append)\n"
 	"redis.register_function('" CP_REDIS_FN_PROTECTION "', function(keys, args)\n"
@@ -108,6 +111,9 @@ int cp_redis_ensure(struct cp_redis *r)
 		cp_redis_fail(r, "set timeout");
 		return -EAGAIN;
 	}
+	/* Keep the reply buffer between reads: by default hiredis frees it whenever it is
+	 * empty and larger than 16 KiB, and a busy role re-grows it on every batch. */
+	r->ctx->reader->maxbuf = 0;
 	redisReply *rep = redisCommand(r->ctx, "FUNCTION LOAD REPLACE %s", cp_redis_library);
 	if (rep == NULL) {
 		cp_redis_fail(r, "FUNCTION LOAD");
@@ -129,4 +135,80 @@ int cp_redis_ensure(struct cp_redis *r)
 		       r->cfg->redis_port);
 	r->was_down = false;
 	return 0;
+}
+
+int cp_resp_reserve(struct cp_resp *b, size_t extra)
+{
+	if (b->cap - b->len >= extra)
+		return 0;
+	size_t cap = b->cap > 0 ? b->cap : 4096;
+	while (cap - b->len < extra)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (p == NULL)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Decimal digits of v written backwards ending at end; returns the first digit. */
+static char *u64_text(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+/* b has room (cp_resp_reserve) for a header: type character, number, CRLF. */
+static void resp_header(struct cp_resp *b, char type, uint64_t n)
+{
+	char tmp[24], *d = u64_text(tmp + sizeof(tmp), n);
+	size_t k = (size_t)(tmp + sizeof(tmp) - d);
+	b->p[b->len++] = type;
+	memcpy(b->p + b->len, d, k);
+	b->len += k;
+	b->p[b->len++] = '\r';
+	b->p[b->len++] = '\n';
+}
+
+int cp_resp_array(struct cp_resp *b, size_t n)
+{
+	if (cp_resp_reserve(b, 24) != 0)
+		return -ENOMEM;
+	resp_header(b, '*', n);
+	return 0;
+}
+
+int cp_resp_bulk(struct cp_resp *b, const void *data, size_t len)
+{
+	if (cp_resp_reserve(b, 26 + len) != 0)
+		return -ENOMEM;
+	resp_header(b, '$', len);
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len++] = '\r';
+	b->p[b->len++] = '\n';
+	return 0;
+}
+
+int cp_resp_str(struct cp_resp *b, const char *s)
+{
+	return cp_resp_bulk(b, s, strlen(s));
+}
+
+int cp_resp_u64(struct cp_resp *b, uint64_t v)
+{
+	char tmp[24], *d = u64_text(tmp + sizeof(tmp), v);
+	return cp_resp_bulk(b, d, (size_t)(tmp + sizeof(tmp) - d));
+}
+
+int cp_resp_i64(struct cp_resp *b, int64_t v)
+{
+	char tmp[24], *d = u64_text(tmp + sizeof(tmp), v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+	if (v < 0)
+		*--d = '-';
+	return cp_resp_bulk(b, d, (size_t)(tmp + sizeof(tmp) - d));
 }

@@ -64,6 +64,23 @@ void cp_redis_close(struct cp_redis *r);
 /* Stream key of master m into buf (returns buf). */
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master);
 
+/*
+ * RESP writer for pipelines the caller formats itself (the edge's batch): append to a
+ * growable buffer, then hand it to hiredis with redisAppendFormattedCommand(). Each append
+ * returns 0 or -ENOMEM (the buffer is then unchanged up to a partial element: discard it).
+ * A zeroed struct is an empty buffer; free(b->p) releases it.
+ */
+struct cp_resp {
+	char *p;
+	size_t len, cap;
+};
+int cp_resp_reserve(struct cp_resp *b, size_t extra); /* room for extra more bytes */
+int cp_resp_array(struct cp_resp *b, size_t n);       /* "*n": an n-element command */
+int cp_resp_bulk(struct cp_resp *b, const void *data, size_t len);
+int cp_resp_str(struct cp_resp *b, const char *s);
+int cp_resp_u64(struct cp_resp *b, uint64_t v);        /* as decimal text */
+int cp_resp_i64(struct cp_resp *b, int64_t v);
+
 /* The Lua source of the library (for docs and tests). */
 extern const char cp_redis_library[];
 
