@@ -28,6 +28,7 @@ static const struct {
 	{"subscriber", ctl_cmd_subscriber, "subscribers and their tokens: add, list, token, revoke-token"},
 	{"subscription", ctl_cmd_subscription, "subscriptions: add, list, suspend, resume, cancel"},
 	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
+	{"disk", ctl_cmd_disk, "is a disk fast enough for Redis's AOF: fdatasync latency vs the ACK target"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
