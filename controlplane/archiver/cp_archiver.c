@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct buf {
 struct arch {
 	const struct cp_config *cfg;
 	const atomic_int *stop;
+	atomic_int *halt;          /* shared by the process's loops: one failed, all stop */
 	struct cp_redis r;
 	PGconn *pg;
 	uint32_t pg_backoff_ms;
@@ -51,13 +53,16 @@ struct arch {
 	struct entry *ents;
 	unsigned int n_ents, cap_ents;
 	struct buf sig, prot;
+	unsigned int sig_rows;     /* rows in sig */
+	bool filter;               /* the held batch may hold archived signals: stage it */
 	uint64_t next_refresh, next_claim, next_maint;
-	uint64_t rows, events, batches, claimed;
+	uint64_t rows, skipped, events, batches, claimed;
 };
 
 static bool stopping(const struct arch *a)
 {
-	return atomic_load_explicit(a->stop, memory_order_relaxed) != 0;
+	return atomic_load_explicit(a->stop, memory_order_relaxed) != 0 ||
+	       atomic_load_explicit(a->halt, memory_order_relaxed) != 0;
 }
 
 static void sleep_ms(unsigned int ms)
@@ -247,7 +252,7 @@ static int row_signal(struct arch *a, const struct entry *e)
 	rc |= bin_bytes(o, b->str, b->len);
 	rc |= h != NULL && h->type == REDIS_REPLY_STRING ? bin_bytes(o, h->str, h->len) : bin_null(o);
 	rc |= s != NULL && s->type == REDIS_REPLY_STRING ? bin_bytes(o, s->str, s->len) : bin_null(o);
-	a->rows++;
+	a->sig_rows++;
 	return rc ? -ENOMEM : 0;
 }
 
@@ -296,7 +301,6 @@ static int row_event(struct arch *a, const struct entry *e)
 		rc |= buf_put(o, "\"", 1);
 	}
 	rc |= buf_put(o, "}\n", 2);
-	a->events++;
 	return rc ? -ENOMEM : 0;
 }
 
@@ -331,11 +335,15 @@ static int pg_ensure(struct arch *a)
 		pg_fail(a, "connect", NULL);
 		return -EAGAIN;
 	}
-	char sql[96];
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %u", a->cfg->pg_timeout_ms);
+	/* The staging table of filtered batches (commit_batch): per session, emptied at
+	 * every COMMIT that used it. Same columns as signal_archive, no keys, no triggers. */
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %u; CREATE TEMP TABLE "
+		 "signal_archive_stage (LIKE signal_archive INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+		 a->cfg->pg_timeout_ms);
 	PGresult *res = PQexec(a->pg, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		pg_fail(a, "SET statement_timeout", res);
+		pg_fail(a, "session setup", res);
 		PQclear(res);
 		return -EAGAIN;
 	}
@@ -347,78 +355,145 @@ static int pg_ensure(struct arch *a)
 	return 0;
 }
 
-static bool exec_cmd(struct arch *a, const char *sql, const char *what)
+/*
+ * Outcome of one statement of the batch transaction. RETRY: refused because some signal
+ * of the batch is archived already (unique_violation from signal_archive_keys, sql 0007)
+ * or lost a deadlock against another archiver that claimed the same entries; the
+ * transaction is aborted, the session is fine. FAILED: logged, session closed (pg_fail).
+ */
+enum pg_step { STEP_OK, STEP_RETRY, STEP_FAILED };
+
+static enum pg_step step_result(struct arch *a, PGresult *res, const char *what)
 {
-	PGresult *res = PQexec(a->pg, sql);
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-	if (!ok)
-		pg_fail(a, what, res);
-	PQclear(res);
-	return ok;
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return STEP_OK;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "40P01") == 0) &&
+	    PQstatus(a->pg) == CONNECTION_OK)
+		return STEP_RETRY;
+	pg_fail(a, what, res);
+	return STEP_FAILED;
 }
 
-static bool copy_in(struct arch *a, const char *sql, const struct buf *b)
+/* Run sql; *tuples (may be NULL) gets the affected row count. */
+static enum pg_step exec_cmd(struct arch *a, const char *sql, const char *what, uint64_t *tuples)
+{
+	PGresult *res = PQexec(a->pg, sql);
+	enum pg_step r = step_result(a, res, what);
+	if (r == STEP_OK && tuples != NULL)
+		*tuples = strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return r;
+}
+
+/* COPY b in; *tuples (may be NULL) gets the rows PostgreSQL reports copied. */
+static enum pg_step copy_in(struct arch *a, const char *sql, const struct buf *b,
+			    uint64_t *tuples)
 {
 	PGresult *res = PQexec(a->pg, sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		pg_fail(a, "COPY", res);
 		PQclear(res);
-		return false;
+		return STEP_FAILED;
 	}
 	PQclear(res);
 	if (PQputCopyData(a->pg, b->p, (int)b->len) != 1 || PQputCopyEnd(a->pg, NULL) != 1) {
 		pg_fail(a, "COPY data", NULL);
-		return false;
+		return STEP_FAILED;
 	}
-	bool ok = true;
+	enum pg_step r = STEP_OK;
 	while ((res = PQgetResult(a->pg)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && ok) {
-			ok = false;
-			CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: COPY failed: %s",
-				  PQresultErrorMessage(res));
+		if (r == STEP_OK) {
+			r = step_result(a, res, "COPY");
+			if (r == STEP_OK && tuples != NULL)
+				*tuples = strtoull(PQcmdTuples(res), NULL, 10);
 		}
 		PQclear(res);
+		if (a->pg == NULL)
+			break;
 	}
-	if (!ok)
-		pg_fail(a, "COPY", NULL);
-	return ok;
+	return r;
 }
 
-/* Insert the held batch in one transaction. Returns 0 committed, -EAGAIN not. */
+#define SIG_COLS "master_id, sequence, arrival_time, arrival_ns, master_time_ns, symbol, " \
+		 "order_type, volume, price, sl, tp, position_ticket, body, hmac, ed25519_sig"
+
+/*
+ * The signal rows of the batch. Fresh entries (XREADGROUP ">": never delivered before) go
+ * straight into signal_archive with COPY; the statement trigger of sql 0007 adds their
+ * keys. A batch that may hold signals already archived (claimed entries, or a batch that
+ * was just refused with unique_violation) is COPYed into the session's staging table and
+ * inserted with one INSERT ... SELECT that skips the keys signal_archive_keys already
+ * holds, so a redelivered signal changes nothing. *inserted gets the rows added.
+ */
+static enum pg_step put_signals(struct arch *a, uint64_t *inserted)
+{
+	*inserted = 0;
+	if (a->sig_rows == 0)
+		return STEP_OK;
+	if (bin_i16(&a->sig, -1) != 0)
+		return STEP_FAILED;
+	if (!a->filter)
+		return copy_in(a, "COPY signal_archive (" SIG_COLS ") FROM STDIN (FORMAT binary)",
+			       &a->sig, inserted);
+	enum pg_step r = copy_in(a, "COPY signal_archive_stage (" SIG_COLS ") FROM STDIN "
+				 "(FORMAT binary)", &a->sig, NULL);
+	if (r != STEP_OK)
+		return r;
+	return exec_cmd(a, "INSERT INTO signal_archive (" SIG_COLS ") SELECT " SIG_COLS
+			" FROM signal_archive_stage s WHERE NOT EXISTS (SELECT 1 FROM "
+			"signal_archive_keys k WHERE k.master_id = s.master_id AND "
+			"k.sequence = s.sequence)", "INSERT", inserted);
+}
+
+/*
+ * Insert the held batch in one transaction. Returns 0 committed, -EBUSY refused for
+ * signals already archived (retry at once: a->filter is now set), -EAGAIN not committed
+ * (PostgreSQL down or failing: retry later), -ENOMEM.
+ */
 static int commit_batch(struct arch *a)
 {
 	a->sig.len = a->prot.len = 0;
-	uint64_t rows0 = a->rows, ev0 = a->events;
+	a->sig_rows = 0;
+	unsigned int events = 0;
 	for (unsigned int i = 0; i < a->n_ents; i++) {
 		const struct entry *e = &a->ents[i];
-		int rc = a->feeds[e->feed].master != 0 ? row_signal(a, e) : row_event(a, e);
-		if (rc != 0) {
-			a->rows = rows0;
-			a->events = ev0;
+		bool sig = a->feeds[e->feed].master != 0;
+		int rc = sig ? row_signal(a, e) : row_event(a, e);
+		if (rc != 0)
 			return rc;
-		}
+		events += !sig;
 	}
 	if (pg_ensure(a) != 0)
-		goto undo;
-	if (!exec_cmd(a, "BEGIN", "BEGIN"))
-		goto undo;
-	if (a->sig.len > 0 && (bin_i16(&a->sig, -1) != 0 ||
-				!copy_in(a, "COPY signal_archive (master_id, sequence, arrival_time, "
-					 "arrival_ns, master_time_ns, symbol, order_type, volume, "
-					 "price, sl, tp, position_ticket, body, hmac, ed25519_sig) "
-					 "FROM STDIN (FORMAT binary)", &a->sig)))
-		goto undo;
-	if (a->prot.len > 0 &&
-	    !copy_in(a, "COPY protection_logs (event_time, master_id, sequence, reason, details) "
-			"FROM STDIN", &a->prot))
-		goto undo;
-	if (!exec_cmd(a, "COMMIT", "COMMIT"))
-		goto undo;
+		return -EAGAIN;
+	uint64_t inserted = 0;
+	enum pg_step r = exec_cmd(a, "BEGIN", "BEGIN", NULL);
+	if (r == STEP_OK)
+		r = put_signals(a, &inserted);
+	if (r == STEP_OK && a->prot.len > 0)
+		r = copy_in(a, "COPY protection_logs (event_time, master_id, sequence, reason, "
+			    "details) FROM STDIN", &a->prot, NULL);
+	if (r == STEP_OK)
+		r = exec_cmd(a, "COMMIT", "COMMIT", NULL);
+	if (r == STEP_RETRY) {
+		if (exec_cmd(a, "ROLLBACK", "ROLLBACK", NULL) != STEP_OK)
+			return -EAGAIN;
+		if (a->filter) /* lost a race with another archiver: redo, after a pause */
+			return -EAGAIN;
+		CP_LOG_RL(CP_LOG_INFO, ROLE, "batch holds signals already archived (redelivery): "
+			  "skipping them");
+		a->filter = true;
+		return -EBUSY;
+	}
+	if (r != STEP_OK)
+		return -EAGAIN;
+	a->rows += inserted;
+	a->skipped += a->sig_rows - inserted;
+	a->events += events;
+	/* Keep filtering while redeliveries turn up (e.g. a re-created group re-reads). */
+	a->filter = a->filter && inserted < a->sig_rows;
 	return 0;
-undo:
-	a->rows = rows0;
-	a->events = ev0;
-	return -EAGAIN;
 }
 
 static void release_batch(struct arch *a)
@@ -585,6 +660,7 @@ static int claim(struct arch *a)
 				if (add_entry(a, f, rep->element[1]->element[i]) != 0)
 					return -ENOMEM;
 			a->claimed += rep->element[1]->elements;
+			a->filter = true; /* another archiver may have committed them */
 			cp_log(CP_LOG_INFO, ROLE, "claimed %zu stale entries of %s",
 			       rep->element[1]->elements, a->feeds[f].key);
 			if (hold_reply(a, rep) != 0)
@@ -601,8 +677,12 @@ static int read_new(struct arch *a)
 	const char **argv = malloc((10 + 2 * (size_t)a->n_feeds) * sizeof(char *));
 	if (argv == NULL)
 		return -ENOMEM;
+	/* COUNT is per stream: archiver_batch entries in all, if every feed has that many.
+	 * (Replies of tens of thousands of entries cost hiredis and Redis more per entry:
+	 * docs/perf.md "control".) */
 	char count[16], block[16];
-	snprintf(count, sizeof(count), "%u", a->cfg->archiver_batch);
+	snprintf(count, sizeof(count), "%u",
+		 (a->cfg->archiver_batch + a->n_feeds - 1) / (a->n_feeds ? a->n_feeds : 1));
 	snprintf(block, sizeof(block), "%u", a->cfg->archiver_block_ms);
 	size_t k = 0;
 	argv[k++] = "XREADGROUP";
@@ -719,21 +799,38 @@ static void maintain(struct arch *a, uint64_t now)
 	PQclear(res);
 }
 
-int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
+struct worker {
+	const struct cp_config *cfg;
+	const atomic_int *stop;
+	atomic_int *halt;
+	unsigned int index, count;
+	pthread_t tid;
+	int rc;
+};
+
+/* One archiver loop (its own Redis consumer and PostgreSQL session) until *stop. */
+static int archiver_loop(const struct worker *w)
 {
+	const struct cp_config *cfg = w->cfg;
 	struct arch a;
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
-	a.stop = stop;
+	a.stop = w->stop;
+	a.halt = w->halt;
 	a.pg_backoff_ms = 50;
 	cp_redis_init(&a.r, cfg, ROLE);
+	char base[128];
 	if (cfg->archiver_consumer[0] != '\0') {
-		snprintf(a.consumer, sizeof(a.consumer), "%s", cfg->archiver_consumer);
+		snprintf(base, sizeof(base), "%s", cfg->archiver_consumer);
 	} else {
 		char host[64] = "host";
 		gethostname(host, sizeof(host) - 1);
-		snprintf(a.consumer, sizeof(a.consumer), "%s-%d", host, (int)getpid());
+		snprintf(base, sizeof(base), "%s-%d", host, (int)getpid());
 	}
+	if (w->count > 1)
+		snprintf(a.consumer, sizeof(a.consumer), "%s-%u", base, w->index);
+	else
+		snprintf(a.consumer, sizeof(a.consumer), "%s", base);
 	int rc = 0;
 	while (!stopping(&a)) {
 		uint64_t now = cp_now_ns();
@@ -751,6 +848,8 @@ int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
 			if (now >= a.next_claim) {
 				a.next_claim = now + (uint64_t)cfg->archiver_claim_idle_ms * 500000ull;
 				rc = claim(&a);
+				if (a.n_ents > 0)
+					a.next_claim = now; /* more may be stale: again after this batch */
 			}
 			if (rc == 0 && a.n_ents == 0)
 				rc = read_new(&a);
@@ -770,6 +869,8 @@ int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
 			rc = c;
 			break;
 		}
+		if (c == -EBUSY)
+			continue; /* at once, filtered */
 		if (c != 0) {
 			sleep_ms(20);
 			continue;
@@ -781,8 +882,9 @@ int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
 		a.batches++;
 		release_batch(&a);
 	}
-	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " events=%" PRIu64 " batches=%" PRIu64
-	       " claimed=%" PRIu64, a.rows, a.events, a.batches, a.claimed);
+	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " skipped=%" PRIu64 " events=%" PRIu64
+	       " batches=%" PRIu64 " claimed=%" PRIu64, a.rows, a.skipped, a.events, a.batches,
+	       a.claimed);
 	if (rc == -ENOMEM)
 		cp_log(CP_LOG_ERR, ROLE, "out of memory");
 	release_batch(&a);
@@ -794,5 +896,41 @@ int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
 	if (a.pg != NULL)
 		PQfinish(a.pg);
 	cp_redis_close(&a.r);
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = archiver_loop(w);
+	if (w->rc != 0)
+		atomic_store(w->halt, 1);
+	return NULL;
+}
+
+int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
+{
+	struct worker w[16];
+	atomic_int halt = 0;
+	unsigned int n = cfg->archiver_threads;
+	if (n < 1 || n > sizeof(w) / sizeof(w[0]))
+		n = 1;
+	for (unsigned int i = 0; i < n; i++)
+		w[i] = (struct worker){.cfg = cfg, .stop = stop, .halt = &halt, .index = i,
+				       .count = n};
+	unsigned int started = 1;
+	for (unsigned int i = 1; i < n; i++, started++)
+		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
+			cp_log(CP_LOG_WARN, ROLE, "cannot start archiver thread %u: running %u", i, i);
+			break;
+		}
+	int rc = archiver_loop(&w[0]);
+	if (rc != 0)
+		atomic_store(&halt, 1);
+	for (unsigned int i = 1; i < started; i++) {
+		pthread_join(w[i].tid, NULL);
+		if (rc == 0)
+			rc = w[i].rc;
+	}
 	return rc;
 }

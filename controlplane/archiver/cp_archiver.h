@@ -11,15 +11,20 @@
  *        archived − redis_keep_signals): archived entries beyond the replay window go;
  *        an entry not yet archived is never trimmed.
  *
- * At-least-once: a crash between COMMIT and XACK redelivers; signal_archive drops a
- * redelivered (master_id, sequence) in its dedup trigger (sql 0003), so the archive holds
- * each signal once. Entries pending longer than archiver_claim_idle_ms (a crashed or hung
+ * At-least-once: a crash between COMMIT and XACK redelivers. signal_archive refuses a
+ * second (master_id, sequence) with unique_violation (statement trigger, sql 0007), so a
+ * fresh batch (XREADGROUP >) is COPYed straight in, and a batch that may hold archived
+ * signals (claimed, or just refused) goes through a temporary staging table and one
+ * INSERT ... SELECT that skips keys already in signal_archive_keys: the archive holds each
+ * signal once. Entries pending longer than archiver_claim_idle_ms (a crashed or hung
  * consumer) are taken over with XAUTOCLAIM. While PostgreSQL is down the batch is held and
  * nothing more is read: the backlog stays in Redis. Several processes share the work
  * through the group. maintain_partitions() is called at start and every
  * partition_maint_s.
  *
- * Threading: runs in the calling thread until *stop becomes non-zero.
+ * Threading: runs archiver_threads loops (the calling thread and archiver_threads - 1 more,
+ * each its own consumer "<consumer>-<i>", Redis connection and PostgreSQL session) until
+ * *stop becomes non-zero or one loop fails.
  */
 #ifndef DECP_CP_ARCHIVER_H
 #define DECP_CP_ARCHIVER_H

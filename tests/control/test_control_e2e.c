@@ -21,6 +21,15 @@
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
+ *                 (DECP_TEST_MIGRATIONS_DIR=DIR: migrate from DIR, for A/B runs against
+ *                 an older schema and decp-control; DECP_TEST_CONF_EXTRA="k = v;k = v":
+ *                 more lines for decp-control's file; DECP_BENCH_ARCHIVE_APPENDONLY=no:
+ *                 Redis without AOF while the archiver drains)
+ *   share         two archiver processes share an edge-only run's backlog (each archives
+ *                 some, together every signal once); then every entry is redelivered:
+ *                 the group is rewound and a "ghost" consumer takes half and never ACKs
+ *                 (an archiver that crashed after COMMIT), which the archivers XAUTOCLAIM;
+ *                 the archive must still hold each signal once and nothing stays pending
  * Since decp-master exits 0 only when every signal 1..M of every master was ACKed, "every
  * ACKed signal is durable" is checked as: each master's stream holds exactly 1..M.
  *
@@ -285,7 +294,8 @@ static int env_start(struct env *e)
 	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
 	char err[512];
 	int rc = PQstatus(c) == CONNECTION_OK ? 0 : -1;
-	if (rc == 0 && cp_migrate_apply(c, NULL, NULL, err, sizeof(err)) != 0) {
+	if (rc == 0 && cp_migrate_apply(c, getenv("DECP_TEST_MIGRATIONS_DIR"), NULL, err,
+					sizeof(err)) != 0) {
 		fprintf(stderr, "migrations: %s\n", err);
 		rc = -1;
 	}
@@ -300,6 +310,12 @@ static int env_start(struct env *e)
 		return -1;
 	if (keep_signals > 0)
 		fprintf(f, "redis_keep_signals = %u\n", keep_signals);
+	/* Benches: DECP_TEST_CONF_EXTRA="key = value;key = value" is added to the file. */
+	for (const char *x = getenv("DECP_TEST_CONF_EXTRA"); x != NULL && *x != '\0';) {
+		size_t n = strcspn(x, ";");
+		fprintf(f, "%.*s\n", (int)n, x);
+		x += n + (x[n] == ';');
+	}
 	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
 		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
 		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n"
@@ -348,7 +364,7 @@ static void env_stop(struct env *e, bool show_logs)
 	unlink(shm);
 	if (e->dir[0] != '\0') {
 		const char *files[] = {"dp.port", "dataplane.log", "control.log", "master.log",
-				       "control.conf"};
+				       "control.conf", "arch-a.log", "arch-b.log"};
 		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 			char p[320];
 			snprintf(p, sizeof(p), "%s/%s", e->dir, files[i]);
@@ -680,6 +696,62 @@ static void run_with_faults(struct env *e, const char *scenario)
 	}
 }
 
+static redisContext *redis_open(const struct env *e)
+{
+	struct timeval tv = {5, 0};
+	redisContext *r = redisConnectWithTimeout(harness_redis_host(e->redis),
+						  harness_redis_port(e->redis), tv);
+	if (r == NULL || r->err) {
+		fprintf(stderr, "connect redis: %s\n", r ? r->errstr : "out of memory");
+		redisFree(r);
+		return NULL;
+	}
+	redisSetTimeout(r, tv);
+	return r;
+}
+
+/* Value of field name in a flat reply array [name1, v1, name2, v2, ...], or NULL. */
+static const redisReply *reply_field(const redisReply *a, const char *name)
+{
+	for (size_t i = 0; a != NULL && a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2)
+		if (a->element[i]->type == REDIS_REPLY_STRING && strcmp(a->element[i]->str, name) == 0)
+			return a->element[i + 1];
+	return NULL;
+}
+
+/* The archivers have caught up: in every master's stream the group "archiver" was
+ * delivered up to M and holds nothing pending (entries are XACKed only after COMMIT). */
+static bool archive_drained(redisContext *r, const struct env *e)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "%" PRIu64 "-0", e->signals);
+	for (uint32_t m = 1; m <= e->masters; m++) {
+		redisReply *x = redisCommand(r, "XINFO GROUPS decp:{m%u}:signals", m);
+		const redisReply *g = x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1 ?
+				      x->element[0] : NULL;
+		const redisReply *pend = reply_field(g, "pending"), *last =
+			reply_field(g, "last-delivered-id");
+		bool ok = pend != NULL && pend->type == REDIS_REPLY_INTEGER && pend->integer == 0 &&
+			  last != NULL && last->type == REDIS_REPLY_STRING &&
+			  strcmp(last->str, want) == 0;
+		freeReplyObject(x);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool wait_drained(struct env *e, unsigned int timeout_ms)
+{
+	redisContext *r = redis_open(e);
+	uint64_t end = now_ms() + timeout_ms;
+	bool ok = false;
+	while (r != NULL && !(ok = archive_drained(r, e)) && now_ms() < end)
+		sleep_ms(50);
+	redisFree(r);
+	return ok;
+}
+
 /* Archive throughput: the backlog of e2e's signals, left in Redis by an edge-only
  * decp-control, drained by an archiver-only one. */
 static void run_bench_archive(struct env *e)
@@ -703,17 +775,28 @@ static void run_bench_archive(struct env *e)
 	CHECK(pg_scalar(c, "SELECT count(*) FROM signal_archive") == 0, "nothing archived yet");
 	stop_pid(&e->ctl, SIGTERM);
 	struct cpu_snap c0, c1;
+	/* Done when Redis says so (a count(*) every 20 ms would cost PostgreSQL more CPU
+	 * than some of what is measured). */
+	redisContext *r = redis_open(e);
+	/* DECP_BENCH_ARCHIVE_APPENDONLY=no: the archive phase without Redis's AOF (what the
+	 * consumer group's XREADGROUP/XACK propagation costs Redis). */
+	const char *aof = getenv("DECP_BENCH_ARCHIVE_APPENDONLY");
+	if (r != NULL && aof != NULL && *aof != '\0') {
+		redisReply *x = redisCommand(r, "CONFIG SET appendonly %s", aof);
+		CHECK(x != NULL && x->type == REDIS_REPLY_STATUS, "CONFIG SET appendonly %s", aof);
+		freeReplyObject(x);
+	}
 	ctl_roles = "archiver";
 	start_ctl(e);
 	cpu_snap(e, &c0);
 	uint64_t t0 = now_ms();
 	long long want = (long long)e->masters * (long long)e->signals, have = 0;
-	while (have < want && now_ms() < t0 + 600000) {
+	while (r != NULL && !archive_drained(r, e) && now_ms() < t0 + 600000)
 		sleep_ms(20);
-		have = pg_scalar(c, "SELECT count(*) FROM signal_archive");
-	}
 	uint64_t dt = now_ms() - t0;
 	cpu_snap(e, &c1);
+	redisFree(r);
+	have = pg_scalar(c, "SELECT count(*) FROM signal_archive");
 	PQfinish(c);
 	double n = (double)want / 1e6;
 	fprintf(stderr, "bench_archive: %lld rows archived in %llu ms: %.0f rows/s; CPU per row: "
@@ -721,6 +804,107 @@ static void run_bench_archive(struct env *e)
 		have, (unsigned long long)dt, dt ? (double)have * 1000.0 / (double)dt : 0.0,
 		(c1.ctl - c0.ctl) / n, (c1.redis - c0.redis) / n, (c1.pg - c0.pg) / n);
 	verify_archive(e);
+}
+
+static pid_t start_archiver(struct env *e, const char *name)
+{
+	char log[300], consumer[64];
+	snprintf(log, sizeof(log), "%s/%s.log", e->dir, name);
+	snprintf(consumer, sizeof(consumer), "archiver_consumer=%s", name);
+	/* Small reads (COUNT is per stream), so two processes interleave on a backlog. */
+	char *argv[] = {(char *)e->ctl_bin, "--config", e->cfg, "--roles", "archiver", "--set",
+			consumer, "--set", "archiver_batch=100", NULL};
+	return harness_spawn(log, argv);
+}
+
+/* Sums of the "stopped: rows=R skipped=S ... claimed=C" lines of an archiver process (one
+ * per archiver loop, archiver_threads). */
+static bool archiver_counts(const struct env *e, const char *name, uint64_t *rows,
+			    uint64_t *skipped, uint64_t *claimed)
+{
+	char path[300], line[1024];
+	snprintf(path, sizeof(path), "%s/%s.log", e->dir, name);
+	FILE *f = fopen(path, "r");
+	bool ok = false;
+	*rows = *skipped = *claimed = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *p = strstr(line, "stopped: rows=");
+		unsigned long long r, s, ev, b, c;
+		if (p != NULL && sscanf(p, "stopped: rows=%llu skipped=%llu events=%llu batches=%llu "
+					"claimed=%llu", &r, &s, &ev, &b, &c) == 5) {
+			*rows += r;
+			*skipped += s;
+			*claimed += c;
+			ok = true;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	return ok;
+}
+
+/* Rewind the group of every master's stream and let consumer "ghost" take the first half
+ * (in one MULTI, before an archiver reads); ghost never ACKs. Returns the entries taken. */
+static long long ghost_takes_half(struct env *e)
+{
+	redisContext *r = redis_open(e);
+	long long taken = 0;
+	for (uint32_t m = 1; r != NULL && m <= e->masters; m++) {
+		redisAppendCommand(r, "MULTI");
+		redisAppendCommand(r, "XGROUP SETID decp:{m%u}:signals archiver 0", m);
+		redisAppendCommand(r, "XREADGROUP GROUP archiver ghost COUNT %" PRIu64
+				   " STREAMS decp:{m%u}:signals >", e->signals / 2, m);
+		redisAppendCommand(r, "EXEC");
+		for (int i = 0; i < 4; i++) {
+			redisReply *x = NULL;
+			if (redisGetReply(r, (void **)&x) != REDIS_OK || x == NULL)
+				break;
+			/* EXEC: [OK, [[key, [entries...]]]] */
+			if (i == 3 && x->type == REDIS_REPLY_ARRAY && x->elements == 2 &&
+			    x->element[1]->type == REDIS_REPLY_ARRAY && x->element[1]->elements == 1)
+				taken += (long long)x->element[1]->element[0]->element[1]->elements;
+			freeReplyObject(x);
+		}
+	}
+	redisFree(r);
+	return taken;
+}
+
+static void run_share(struct env *e)
+{
+	pid_t m = start_master(e, e->masters, 1, e->signals, "0");
+	CHECK(master_result(m, 900000) == 0, "decp-master: every signal ACKed");
+	verify_redis(e);
+	stop_pid(&e->ctl, SIGTERM); /* the edge's work is done */
+	const uint64_t total = (uint64_t)e->masters * e->signals;
+	pid_t a = start_archiver(e, "arch-a"), b = start_archiver(e, "arch-b");
+	CHECK(wait_drained(e, 120000), "two archivers drained the backlog");
+	/* Everything again: half through ghost's stale entries (XAUTOCLAIM after
+	 * archiver_claim_idle_ms), half through XREADGROUP > of the rewound group. */
+	long long ghost = ghost_takes_half(e);
+	fprintf(stderr, "share: ghost consumer holds %lld archived entries\n", ghost);
+	CHECK(ghost == (long long)(total / 2), "ghost took %lld entries, want %" PRIu64, ghost,
+	      total / 2);
+	CHECK(wait_drained(e, 120000), "redelivered and claimed entries all XACKed");
+	stop_pid(&a, SIGTERM);
+	stop_pid(&b, SIGTERM);
+	uint64_t ra = 0, sa = 0, ca = 0, rb = 0, sb = 0, cb = 0;
+	CHECK(archiver_counts(e, "arch-a", &ra, &sa, &ca) &&
+	      archiver_counts(e, "arch-b", &rb, &sb, &cb), "both archivers logged their counts");
+	fprintf(stderr, "share: arch-a rows=%" PRIu64 " skipped=%" PRIu64 " claimed=%" PRIu64
+		", arch-b rows=%" PRIu64 " skipped=%" PRIu64 " claimed=%" PRIu64 "\n", ra, sa, ca,
+		rb, sb, cb);
+	CHECK(ra > 0 && rb > 0, "both archivers archived some signals");
+	CHECK(ra + rb == total, "rows inserted %" PRIu64 ", want each signal once (%" PRIu64 ")",
+	      ra + rb, total);
+	CHECK(sa + sb >= total, "redeliveries skipped %" PRIu64 ", want >= %" PRIu64, sa + sb,
+	      total);
+	CHECK(ca + cb >= (uint64_t)ghost, "claimed %" PRIu64 " of ghost's %lld", ca + cb, ghost);
+	verify_archive(e);
+	if (failed > 0) {
+		dump(e->dir, "arch-a.log");
+		dump(e->dir, "arch-b.log");
+	}
 }
 
 static void run_revoke(struct env *e)
@@ -768,7 +952,7 @@ int main(int argc, char **argv)
 		bench_rate = argc > 7 ? argv[7] : "0";
 	if (strcmp(argv[1], "trim") == 0)
 		keep_signals = 1000;
-	if (strcmp(argv[1], "bench_archive") == 0)
+	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
 	int rc = env_start(&e);
 	CHECK(rc == 0, "environment started");
@@ -777,6 +961,8 @@ int main(int argc, char **argv)
 			run_revoke(&e);
 		else if (strcmp(argv[1], "bench_archive") == 0)
 			run_bench_archive(&e);
+		else if (strcmp(argv[1], "share") == 0)
+			run_share(&e);
 		else
 			run_with_faults(&e, argv[1]);
 	}

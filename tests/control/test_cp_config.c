@@ -88,6 +88,13 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_claim_idle_ms", "1000", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "archiver_claim_idle_ms"));
+	/* archiver_threads: 1..16, default 2 */
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(c.archiver_threads, 2);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "0", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "17", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "16", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.archiver_threads, 16);
 	unsigned int roles = 0;
 	CU_ASSERT_EQUAL(cp_config_parse_roles("all", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLES_ALL);

@@ -2,7 +2,7 @@
  * test_schema.c - the schema's rules on a real PostgreSQL 15 (issue 4
  * acceptance): seed HWM example, append-only ledger (application role and
  * owner), every subscription state transition, money functions, copy policy
- * validation, token rules, signal_archive idempotency, partition retention.
+ * validation, token rules, signal_archive once per (master, sequence), partition retention.
  */
 #include "sqltest.h"
 
@@ -473,34 +473,141 @@ static void test_tokens(void)
 				 " VALUES ('short-key', decode(repeat('ab', 32), 'hex'), '\\x00')", 0));
 }
 
-/* Redelivery of an archived signal is a no-op, even with another arrival
- * time (different partition). */
-static void test_signal_archive_idempotent(void)
+/* signal_archive holds each (master_id, sequence) once, across partitions, for every
+ * client (sql 0007: a statement trigger adds the keys; a duplicate is refused with
+ * 23505, a whole statement at once); a client that may redeliver filters against
+ * signal_archive_keys, which the application may read but not write. */
+static const char *sa_ins =
+	"INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,"
+	" order_type, volume, body) VALUES ($1, $2, now() + $3::interval, 1, 'EURUSD', 'BUY',"
+	" 100000, '\\x0a01')";
+
+static void test_signal_archive_once(void)
 {
-	static const char *ins =
-		"INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,"
-		" order_type, volume, body) VALUES ($1, $2, now() + $3::interval, 1, 'EURUSD', 'BUY',"
-		" 100000, '\\x0a01')";
 	PGresult *r;
 	char v[32];
 
-	r = sqltest_q(app, ins, 3, "77", "1", "0");
+	r = sqltest_q(app, sa_ins, 3, "77", "1", "0");
 	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "1") == 0);
 	PQclear(r);
-	r = sqltest_q(app, ins, 3, "77", "1", "0");
-	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "0") == 0);
-	PQclear(r);
-	r = sqltest_q(app, ins, 3, "77", "1", "2 days");
-	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "0") == 0);
-	PQclear(r);
-	r = sqltest_q(app, ins, 3, "77", "2", "2 days");
-	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "1") == 0);
-	PQclear(r);
+	CU_ASSERT(sqltest_expect(app, "23505", sa_ins, 3, "77", "1", "0"));
+	CU_ASSERT(sqltest_expect(app, "23505", sa_ins, 3, "77", "1", "2 days"));
+	CU_ASSERT(sqltest_expect(app, "", sa_ins, 3, "77", "2", "2 days"));
+	/* One statement with a key twice: refused as a whole. */
+	CU_ASSERT(sqltest_expect(app, "23505",
+				 "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns,"
+				 " symbol, order_type, volume, body) SELECT 77, 3, now() + d, 1, 'EURUSD',"
+				 " 'BUY', 1, '\\x00' FROM unnest(ARRAY[interval '0', interval '1 day']) d", 0));
 	CU_ASSERT(sqltest_value(app, v, sizeof(v),
 				"SELECT count(*) FROM signal_archive WHERE master_id = 77", 0));
 	CU_ASSERT_STRING_EQUAL(v, "2");
-	CU_ASSERT(sqltest_expect(app, "42501", "SELECT * FROM signal_archive_keys", 0));
+	/* The archiver's filtered path, as the application role: staging table, then one
+	 * INSERT ... SELECT that skips archived keys (77/1, 77/2) and adds 77/4. */
+	CU_ASSERT(sqltest_expect(app, "", "CREATE TEMP TABLE stage (LIKE signal_archive"
+				 " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", 0));
+	CU_ASSERT(sqltest_expect(app, "", "BEGIN", 0));
+	CU_ASSERT(sqltest_expect(app, "", "INSERT INTO stage (master_id, sequence, arrival_time,"
+				 " arrival_ns, symbol, order_type, volume, body) SELECT 77, q,"
+				 " now() + interval '1 day', 1, 'EURUSD', 'BUY', 1, '\\x00'"
+				 " FROM unnest(ARRAY[1, 2, 4]) q", 0));
+	r = sqltest_q(app, "INSERT INTO signal_archive SELECT * FROM stage s WHERE NOT EXISTS"
+		      " (SELECT 1 FROM signal_archive_keys k WHERE k.master_id = s.master_id"
+		      " AND k.sequence = s.sequence)", 0);
+	CU_ASSERT(sqltest_ok(r) && strcmp(PQcmdTuples(r), "1") == 0);
+	PQclear(r);
+	CU_ASSERT(sqltest_expect(app, "", "COMMIT", 0));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT string_agg(sequence::text, ','"
+				" ORDER BY sequence) FROM signal_archive WHERE master_id = 77", 0));
+	CU_ASSERT_STRING_EQUAL(v, "1,2,4");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT count(*) FROM signal_archive_keys WHERE master_id = 77", 0));
+	CU_ASSERT_STRING_EQUAL(v, "3");
+	CU_ASSERT(sqltest_expect(app, "", "DROP TABLE stage", 0));
+	/* Keys are readable, never writable, by the application; the archive is append-only. */
+	CU_ASSERT(sqltest_expect(app, "42501", "INSERT INTO signal_archive_keys VALUES (77, 9, now())",
+				 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "DELETE FROM signal_archive_keys", 0));
 	CU_ASSERT(sqltest_expect(app, "42501", "DELETE FROM signal_archive", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "UPDATE signal_archive SET sequence = 5", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "ALTER TABLE signal_archive DISABLE TRIGGER ALL", 0));
+}
+
+/* Two sessions insert the same key (two archivers after an XAUTOCLAIM): the second waits
+ * for the first and is refused once the first commits; never two rows. */
+static void test_signal_archive_race(void)
+{
+	PGconn *b = sqltest_connect(pg, NULL, "decp_app");
+	const char *params[] = { "78", "1", "0" };
+	PGresult *r;
+	char v[32];
+
+	CU_ASSERT_FATAL(b != NULL);
+	CU_ASSERT(sqltest_expect(app, "", "BEGIN", 0));
+	CU_ASSERT(sqltest_expect(app, "", sa_ins, 3, "78", "1", "0"));
+	CU_ASSERT(PQsendQueryParams(b, sa_ins, 3, NULL, params, NULL, NULL, 0) == 1);
+	CU_ASSERT(sqltest_expect(app, "", "COMMIT", 0));
+	r = PQgetResult(b);
+	CU_ASSERT_STRING_EQUAL(sqltest_state(r), "23505");
+	PQclear(r);
+	while ((r = PQgetResult(b)) != NULL)
+		PQclear(r);
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT count(*) FROM signal_archive WHERE master_id = 78", 0));
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	PQfinish(b);
+}
+
+/* Statement triggers of the parent do not fire for a statement aimed at a partition:
+ * every partition, present and future (maintain_partitions), carries its own, so a
+ * direct insert into a partition (only the owner has the rights) is refused too. */
+static void test_signal_archive_partitions_guarded(void)
+{
+	static const char *ins_part =
+		"SELECT format('INSERT INTO signal_archive_p%s (master_id, sequence, arrival_time,"
+		" arrival_ns, symbol, order_type, volume, body) VALUES (99, %s, %L, 1, ''EURUSD'',"
+		" ''BUY'', 1, ''\\x00'')', to_char(d, 'YYYYMMDD'), $2::integer,"
+		" (d::timestamp AT TIME ZONE 'UTC') + interval '1 hour')"
+		" FROM (SELECT (now() AT TIME ZONE 'UTC')::date + $1::integer AS d) x";
+	static const char *maint_at =
+		"SELECT count(*) FROM maintain_partitions_at((now() AT TIME ZONE 'UTC')::date"
+		" + $1::integer, $2::integer, 90)";
+	char sql[512], v[32];
+
+	/* A partition of today's migration, and fresh ones made by maintenance later. */
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), maint_at, 2, "20", "3"));
+	CU_ASSERT(sqltest_value(own, sql, sizeof(sql), ins_part, 2, "1", "1"));
+	CU_ASSERT(sqltest_expect(own, "", sql, 0));
+	CU_ASSERT(sqltest_value(own, sql, sizeof(sql), ins_part, 2, "21", "1"));
+	CU_ASSERT(sqltest_expect(own, "23505", sql, 0));
+	CU_ASSERT(sqltest_value(own, sql, sizeof(sql), ins_part, 2, "22", "2"));
+	CU_ASSERT(sqltest_expect(own, "", sql, 0));
+	CU_ASSERT(sqltest_value(own, sql, sizeof(sql), ins_part, 2, "2", "2"));
+	CU_ASSERT(sqltest_expect(own, "23505", sql, 0));
+	CU_ASSERT(sqltest_expect(own, "23505", "INSERT INTO signal_archive_default (master_id,"
+				 " sequence, arrival_time, arrival_ns, symbol, order_type, volume, body)"
+				 " VALUES (99, 1, now() + interval '60 days', 1, 'EURUSD', 'BUY', 1,"
+				 " '\\x00')", 0));
+	/* A day whose rows sat in the default partition: maintenance moves them into the new
+	 * partition (their keys stay) and guards it like the others. */
+	CU_ASSERT(sqltest_expect(app, "", sa_ins, 3, "99", "3", "40 days"));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), maint_at, 2, "40", "0"));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT tableoid::regclass::text FROM"
+				" signal_archive WHERE master_id = 99 AND sequence = 3", 0));
+	CU_ASSERT(strncmp(v, "signal_archive_p", 16) == 0);
+	CU_ASSERT(sqltest_value(own, sql, sizeof(sql), ins_part, 2, "40", "3"));
+	CU_ASSERT(sqltest_expect(own, "23505", sql, 0));
+	CU_ASSERT(sqltest_value(own, sql, sizeof(sql), ins_part, 2, "40", "4"));
+	CU_ASSERT(sqltest_expect(own, "", sql, 0));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT count(*) FROM signal_archive_keys"
+				" WHERE master_id = 99", 0));
+	CU_ASSERT_STRING_EQUAL(v, "4");
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT count(*) FROM pg_inherits i WHERE"
+				" i.inhparent = 'signal_archive'::regclass AND NOT EXISTS (SELECT 1"
+				" FROM pg_trigger t WHERE t.tgrelid = i.inhrelid AND"
+				" t.tgname = 'signal_archive_keys_add')", 0));
+	CU_ASSERT_STRING_EQUAL(v, "0");
+	/* The rows routed through the parent fired the parent's trigger only (else 23505). */
+	CU_ASSERT(sqltest_expect(app, "", sa_ins, 3, "99", "5", "21 days"));
 }
 
 /* 1 when <table>_p<today+offset> exists, 0 when not, -1 on error. */
@@ -646,7 +753,9 @@ int main(void)
 		{ "subscription_rules", test_subscription_rules },
 		{ "copy_policy", test_copy_policy },
 		{ "tokens", test_tokens },
-		{ "signal_archive_idempotent", test_signal_archive_idempotent },
+		{ "signal_archive_once", test_signal_archive_once },
+		{ "signal_archive_race", test_signal_archive_race },
+		{ "signal_archive_partitions_guarded", test_signal_archive_partitions_guarded },
 		{ "partition_retention", test_partition_retention },
 		{ "auth_notify", test_auth_notify },
 	};
