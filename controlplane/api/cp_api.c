@@ -38,6 +38,18 @@ struct api_bucket {
 	uint64_t last_ns;
 };
 
+/* Decoder of a chunked request body (RFC 9112 §7.1): lws 4.1 hands such a body to
+ * LWS_CALLBACK_HTTP_BODY still chunk-coded and never reports its end. */
+enum chunk_state { CK_SIZE = 0, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF,
+		   CK_TRAILER, CK_TRAILER_LF };
+struct chunk {
+	enum chunk_state st;
+	uint64_t left;            /* size being parsed (CK_SIZE), data left (CK_DATA) */
+	unsigned int line;        /* digits of the size, or bytes of a line being skipped */
+	bool empty_line;          /* CK_TRAILER_LF: the line was empty (end of trailers) */
+};
+#define CHUNK_LINE_MAX 4096u      /* a chunk-size line (with extensions) or trailer line */
+
 /* Per-connection state of one HTTP transaction. */
 struct pss {
 	char uri[URI_MAX];
@@ -45,6 +57,8 @@ struct pss {
 	char auth[TOKEN_MAX + 16];
 	enum api_method method;
 	bool bad_method, uri_too_long, no_length;
+	bool chunked, bad_framing; /* Transfer-Encoding: chunked body; unusable framing */
+	struct chunk ck;
 	char *body;
 	size_t len, cap;
 	bool too_big;
@@ -52,6 +66,7 @@ struct pss {
 	size_t resp_len;
 	bool close_after;
 	bool served;              /* reply queued: lws may still report BODY_COMPLETION */
+	struct api_pend *pend;    /* deferred: waiting for its transaction (cp_api_batch.c) */
 	uint64_t start_ns;
 };
 
@@ -141,6 +156,7 @@ static PGresult *api_checked(struct api_req *r, PGresult *res)
 PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *params)
 {
 	PGresult *res = NULL;
+	api_batch_idle(r->api);
 	if (cp_pg_ensure(&r->api->pg) == 0)
 		res = cp_pg_exec(&r->api->pg, sql, n, params);
 	return api_checked(r, res);
@@ -150,6 +166,7 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
 		     const char *const *params)
 {
 	PGresult *res = NULL;
+	api_batch_idle(r->api);
 	if (cp_pg_ensure(&r->api->pg) == 0)
 		res = cp_pg_exec_prepared(&r->api->pg, slot, sql, n, params);
 	return api_checked(r, res);
@@ -225,22 +242,24 @@ static int64_t wall_us(void)
 /*
  * Keep the token cache true: LISTEN decp_subauth on every new session (dropping the cache,
  * since changes made while disconnected were not heard), and drop it on any notification.
+ * Does not wait for an in-flight protection-event transaction (the session is healthy
+ * while one is in flight; reading notifications meanwhile is fine).
  * Returns 0, or -EIO when PostgreSQL is unreachable (reply set).
  */
 static int auth_cache_sync(struct api_req *r)
 {
 	struct api *a = r->api;
-	if (cp_pg_ensure(&a->pg) != 0) {
+	if ((a->batch.inflight == NULL && cp_pg_ensure(&a->pg) != 0) || a->pg.conn == NULL) {
 		api_pg_error(r, NULL);
 		return -EIO;
 	}
 	bool drop = false;
-	if (a->listening != a->pg.conn) {
+	if (a->listen_session != a->pg.session) {
 		PGresult *res = api_q(r, "LISTEN decp_subauth", 0, NULL);
 		if (res == NULL)
 			return -EIO;
 		PQclear(res);
-		a->listening = a->pg.conn;
+		a->listen_session = a->pg.session;
 		drop = true;
 	}
 	uint64_t gen = atomic_load_explicit(&a->sh->auth_gen, memory_order_acquire);
@@ -471,56 +490,39 @@ static void account(struct api *a, int status, uint64_t start_ns)
 
 /* ------------------------------------------------------------------ lws glue */
 
-/* Serve the complete request of pss: dispatch, then write headers now and the body when
- * writable. Returns what the lws callback should return. */
-static int serve(struct lws *wsi, struct api *a, struct pss *ps)
+/* Send the reply of r: headers now, the body when writable. Returns what the lws callback
+ * should return. */
+static int reply_send(struct lws *wsi, struct api *a, struct pss *ps, struct api_req *r)
 {
-	struct api_req r = {.api = a, .method = ps->method, .path = ps->uri, .query = ps->query};
-	if (ps->served)
-		return 0;
-	ps->served = true;
-	if (ps->bad_method)
-		api_error(&r, 405, "method_not_allowed", "only GET and POST are served");
-	else if (ps->no_length)
-		api_error(&r, 411, "length_required", "a POST needs a Content-Length header");
-	else if (ps->uri_too_long)
-		api_error(&r, 414, "uri_too_long", "request URI longer than %d bytes", URI_MAX - 1);
-	else if (ps->too_big) {
-		api_error(&r, 413, "body_too_large", "request body over %u bytes", a->cfg->api_max_body);
-		ps->close_after = true;
-	} else
-		dispatch(&r, ps->body, ps->len, ps->auth);
-	if (r.out == NULL && r.text == NULL)
-		api_error(&r, 500, "internal", "handler gave no reply");
+	if (r->out == NULL && r->text == NULL)
+		api_error(r, 500, "internal", "handler gave no reply");
 
-	char *txt = r.text;
+	char *txt = r->text;
 	if (txt == NULL)
-		txt = json_dumps(r.out, JSON_COMPACT);
+		txt = json_dumps(r->out, JSON_COMPACT);
+	json_decref(r->out);
+	r->out = NULL;
 	size_t n = txt ? strlen(txt) : 0;
 	free(ps->resp);
 	ps->resp = malloc(LWS_PRE + n + 1);
 	if (ps->resp == NULL) {
 		free(txt);
-		json_decref(r.out);
-		json_decref(r.body);
 		return -1;
 	}
 	memcpy(ps->resp + LWS_PRE, txt, n);
 	ps->resp_len = n;
 	free(txt);
-	json_decref(r.out);
-	json_decref(r.body);
-	account(a, r.status, ps->start_ns);
+	account(a, r->status, ps->start_ns);
 
 	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
-	if (lws_add_http_common_headers(wsi, (unsigned int)r.status,
-					r.ctype ? r.ctype : "application/json", n, &p, end))
+	if (lws_add_http_common_headers(wsi, (unsigned int)r->status,
+					r->ctype ? r->ctype : "application/json", n, &p, end))
 		return 1;
-	if (r.status == 401 &&
+	if (r->status == 401 &&
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
 					(const unsigned char *)"Bearer", 6, &p, end))
 		return 1;
-	if (r.status == 429 &&
+	if (r->status == 429 &&
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
 					(const unsigned char *)"1", 1, &p, end))
 		return 1;
@@ -534,8 +536,56 @@ static int serve(struct lws *wsi, struct api *a, struct pss *ps)
 	return 0;
 }
 
+void api_finish(struct api *a, struct lws *wsi, struct api_req *r)
+{
+	struct pss *ps = lws_wsi_user(wsi);
+	if (ps == NULL || ps->pend == NULL) {
+		json_decref(r->out);
+		return;
+	}
+	ps->pend = NULL;
+	if (reply_send(wsi, a, ps, r) != 0) /* not in this wsi's callback: close it later */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* Serve the complete request of pss: dispatch, then reply (reply_send), or leave it to
+ * api_finish() when the handler deferred it. Returns what the lws callback should return. */
+static int serve(struct lws *wsi, struct api *a, struct pss *ps)
+{
+	struct api_req r = {.api = a, .wsi = wsi, .method = ps->method, .path = ps->uri,
+			    .query = ps->query};
+	if (ps->served)
+		return 0;
+	ps->served = true;
+	if (ps->bad_method)
+		api_error(&r, 405, "method_not_allowed", "only GET and POST are served");
+	else if (ps->no_length)
+		api_error(&r, 411, "length_required", "a POST needs a Content-Length header or a "
+			  "chunked body");
+	else if (ps->bad_framing)
+		api_error(&r, 400, "bad_framing", "malformed chunked body, or a Transfer-Encoding "
+			  "other than chunked, or both Transfer-Encoding and Content-Length");
+	else if (ps->uri_too_long)
+		api_error(&r, 414, "uri_too_long", "request URI longer than %d bytes", URI_MAX - 1);
+	else if (ps->too_big) {
+		api_error(&r, 413, "body_too_large", "request body over %u bytes", a->cfg->api_max_body);
+		ps->close_after = true;
+	} else
+		dispatch(&r, ps->body, ps->len, ps->auth);
+	json_decref(r.body);
+	int rc = 0;
+	if (r.pend != NULL)
+		ps->pend = r.pend;   /* answered by api_finish() after its commit */
+	else
+		rc = reply_send(wsi, a, ps, &r);
+	api_batch_kick(a);
+	return rc;
+}
+
 static void pss_reset(struct pss *ps)
 {
+	if (ps->pend != NULL)
+		api_batch_detach(ps->pend);
 	free(ps->body);
 	free(ps->resp);
 	memset(ps, 0, sizeof(*ps));
@@ -584,9 +634,25 @@ static int on_http(struct lws *wsi, struct api *a, struct pss *ps, const char *i
 	else if (lws_hdr_copy(wsi, ps->auth, sizeof(ps->auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
 		ps->auth[0] = '\0';
 	if (ps->method == API_POST && !ps->bad_method) {
-		char cl[32];
-		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-			/* No chunked request bodies: a POST says how long its body is. */
+		char cl[32], te[16];
+		bool has_cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+			/* Only "chunked" alone, and never with a Content-Length (RFC 9112 §6.1:
+			 * such a request is a smuggling attempt). The reply closes the connection:
+			 * lws 4.1 would take the bytes after the body as more body. */
+			ps->close_after = true;
+			if (has_cl || lws_hdr_copy(wsi, te, sizeof(te),
+						   WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0 ||
+			    strcasecmp(te, "chunked") != 0) {
+				ps->bad_framing = true;
+				return serve(wsi, a, ps);
+			}
+			ps->chunked = true;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)a->cfg->api_timeout_s);
+			return 0;
+		}
+		if (!has_cl) {
+			/* A POST says how long its body is (or sends it chunked). */
 			ps->no_length = true;
 			ps->close_after = true;
 		} else if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
@@ -603,12 +669,12 @@ static int on_http(struct lws *wsi, struct api *a, struct pss *ps, const char *i
 	return serve(wsi, a, ps);
 }
 
-static int on_body(struct pss *ps, struct api *a, const char *in, size_t len)
+/* Append body bytes; beyond api_max_body they are dropped and the request is a 413 (the
+ * body is still read to its end, so that the 413 reaches the client). 0 or -1 (no memory). */
+static int body_append(struct pss *ps, struct api *a, const char *in, size_t len)
 {
-	if (len == 0 || in == NULL || ps->served)
-		return 0; /* lws reports an empty body of a Content-Length: 0 request too */
 	if (ps->too_big || ps->len + len > a->cfg->api_max_body) {
-		ps->too_big = true; /* keep reading (and dropping) so the 413 reaches the client */
+		ps->too_big = true;
 		return 0;
 	}
 	if (ps->len + len + 1 > ps->cap) {
@@ -624,6 +690,116 @@ static int on_body(struct pss *ps, struct api *a, const char *in, size_t len)
 	memcpy(ps->body + ps->len, in, len);
 	ps->len += len;
 	return 0;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * Decode chunked bytes (RFC 9112 §7.1: size in hex, optional ;extensions, CRLF, data,
+ * CRLF, ..., a zero size, trailer lines, an empty line) into the body. Extensions and
+ * trailers are skipped (lines up to CHUNK_LINE_MAX). Returns 1 at the end of the body, 0
+ * when more is needed, -EINVAL for bad framing, -EFBIG for a chunk over api_max_body
+ * (its data would never be kept), -ENOMEM.
+ */
+static int chunk_feed(struct pss *ps, struct api *a, const char *in, size_t len)
+{
+	struct chunk *c = &ps->ck;
+	for (size_t i = 0; i < len;) {
+		char ch = in[i];
+		int d;
+		switch (c->st) {
+		case CK_SIZE:
+			if ((d = hex_digit(ch)) >= 0) {
+				c->left = c->left * 16 + (unsigned int)d;
+				if (c->left > a->cfg->api_max_body)
+					return -EFBIG;
+				c->line++;
+			} else if (c->line == 0) {
+				return -EINVAL;
+			} else if (ch == '\r') {
+				c->st = CK_SIZE_LF;
+			} else if (ch == ';' || ch == ' ' || ch == '\t') {
+				c->st = CK_EXT;
+			} else {
+				return -EINVAL;
+			}
+			i++;
+			break;
+		case CK_EXT:
+			if (ch == '\r')
+				c->st = CK_SIZE_LF;
+			else if (++c->line > CHUNK_LINE_MAX)
+				return -EINVAL;
+			i++;
+			break;
+		case CK_SIZE_LF:
+			if (ch != '\n')
+				return -EINVAL;
+			c->st = c->left > 0 ? CK_DATA : CK_TRAILER;
+			c->line = 0;
+			i++;
+			break;
+		case CK_DATA: {
+			size_t n = len - i < c->left ? len - i : (size_t)c->left;
+			if (body_append(ps, a, in + i, n) != 0)
+				return -ENOMEM;
+			c->left -= n;
+			i += n;
+			if (c->left == 0)
+				c->st = CK_DATA_CR;
+			break;
+		}
+		case CK_DATA_CR:
+		case CK_DATA_LF:
+			if (ch != (c->st == CK_DATA_CR ? '\r' : '\n'))
+				return -EINVAL;
+			c->st = c->st == CK_DATA_CR ? CK_DATA_LF : CK_SIZE;
+			i++;
+			break;
+		case CK_TRAILER:
+			if (ch == '\r') {
+				c->empty_line = c->line == 0;
+				c->st = CK_TRAILER_LF;
+			} else if (++c->line > CHUNK_LINE_MAX) {
+				return -EINVAL;
+			}
+			i++;
+			break;
+		case CK_TRAILER_LF:
+			if (ch != '\n')
+				return -EINVAL;
+			if (c->empty_line)
+				return 1;   /* bytes after the body: dropped (the reply closes) */
+			c->line = 0;
+			c->st = CK_TRAILER;
+			i++;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int on_body(struct lws *wsi, struct pss *ps, struct api *a, const char *in, size_t len)
+{
+	if (len == 0 || in == NULL || ps->served)
+		return 0; /* lws reports an empty body of a Content-Length: 0 request too */
+	if (!ps->chunked)
+		return body_append(ps, a, in, len);
+	int rc = chunk_feed(ps, a, in, len);
+	if (rc == -ENOMEM)
+		return -1;
+	if (rc == 0)
+		return 0;
+	if (rc == -EFBIG)
+		ps->too_big = true;
+	else if (rc < 0)
+		ps->bad_framing = true;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	return serve(wsi, a, ps);
 }
 
 /*
@@ -654,15 +830,19 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct pss *ps = user;
 	struct api *a = lws_context_user(lws_get_context(wsi));
 
-	if (reason == LWS_CALLBACK_RAW_RX_FILE && a != NULL && wsi == a->listen_wsi)
-		return accept_all(a, wsi);
+	if (reason == LWS_CALLBACK_RAW_RX_FILE && a != NULL)
+		return wsi == a->listen_wsi ? accept_all(a, wsi) : api_batch_readable(a, wsi);
+	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && a != NULL) {
+		api_batch_closed(a, wsi);
+		return 0;
+	}
 	if (ps == NULL) /* a connection refused before it had a transaction (e.g. huge headers) */
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		return on_http(wsi, a, ps, in, len);
 	case LWS_CALLBACK_HTTP_BODY:
-		return on_body(ps, a, in, len);
+		return on_body(wsi, ps, a, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 		return serve(wsi, a, ps);
@@ -699,6 +879,7 @@ struct waker {
 static void wake_cb(lws_sorted_usec_list_t *sul)
 {
 	struct waker *w = lws_container_of(sul, struct waker, sul);
+	api_batch_kick(lws_context_user(w->ctx)); /* backstop: a result read by another call */
 	lws_sul_schedule(w->ctx, 0, &w->sul, wake_cb, 100000);
 }
 
@@ -802,6 +983,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 		cp_log(CP_LOG_INFO, ROLE, "listening on http://%s:%u/v1 with %u worker(s) (operator "
 		       "token %s)", cfg->api_listen, cfg->api_port, cfg->api_threads,
 		       sh->has_admin ? "configured" : "NOT configured");
+	a.ctx = ctx;
 	cp_pg_ensure(&a.pg);
 	struct waker w = {.ctx = ctx};
 	lws_sul_schedule(ctx, 0, &w.sul, wake_cb, 100000);
@@ -810,6 +992,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 			break;
 	lws_sul_cancel(&w.sul);
 	lws_context_destroy(ctx);
+	api_batch_free(&a);
 	cp_pg_close(&a.pg);
 	free(a.auth);
 	return 0;

@@ -188,6 +188,17 @@ static void api_part(struct out *o, const struct api *a)
 	put(o, "decp_api_executions_total %" PRIu64 "\n", ld(&a->sh->st.executions_reported));
 	head(o, "decp_api_rate_limited_total", "counter", "requests refused with 429");
 	put(o, "decp_api_rate_limited_total %" PRIu64 "\n", ld(&a->sh->st.rate_limited));
+	head(o, "decp_api_event_commits_total", "counter",
+	     "transactions that stored protection-event POSTs (group commit)");
+	put(o, "decp_api_event_commits_total %" PRIu64 "\n", ld(&a->sh->st.event_commits));
+	head(o, "decp_api_event_commit_requests_total", "counter",
+	     "protection-event POSTs those transactions carried");
+	put(o, "decp_api_event_commit_requests_total %" PRIu64 "\n",
+	    ld(&a->sh->st.event_commit_requests));
+	head(o, "decp_api_event_commit_splits_total", "counter",
+	     "failed group transactions retried one request per transaction");
+	put(o, "decp_api_event_commit_splits_total %" PRIu64 "\n",
+	    ld(&a->sh->st.event_commit_splits));
 
 	const struct cp_trust_counters *t = cp_trust_counters();
 	head(o, "decp_trust_events_total", "counter", "events scored by the trust role");
@@ -201,6 +212,7 @@ static void api_part(struct out *o, const struct api *a)
 static void db_part(struct out *o, struct api *a)
 {
 	PGresult *res = NULL;
+	api_batch_idle(a);
 	if (cp_pg_ensure(&a->pg) == 0)
 		res = cp_pg_exec(&a->pg, "SELECT state, count(*) FROM subscriptions GROUP BY state"
 				 " ORDER BY state", 0, NULL);

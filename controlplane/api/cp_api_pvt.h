@@ -35,6 +35,9 @@ struct api_stats {
 	_Atomic uint64_t events_stored;        /* protection events stored */
 	_Atomic uint64_t executions_reported;  /* EXECUTE reports fed to trust */
 	_Atomic uint64_t rate_limited;
+	_Atomic uint64_t event_commits;        /* transactions storing protection-event POSTs */
+	_Atomic uint64_t event_commit_requests;/* POSTs those transactions carried */
+	_Atomic uint64_t event_commit_splits;  /* failed ones retried a request at a time */
 	_Atomic uint64_t lat_bucket[API_LAT_BUCKETS]; /* service time (cp_api_lat_bounds_us) */
 	_Atomic uint64_t lat_count, lat_sum_us;
 };
@@ -63,12 +66,29 @@ struct api_shared {
 	struct api_bucket *buckets;    /* rate limiter (cp_api.c), NULL when off */
 };
 
+struct lws;
+struct lws_context;
+struct api_pend;                   /* a deferred protection-event POST (cp_api_batch.c) */
+
+/* Group commit of protection-event POSTs (cp_api_batch.c): on the worker's session. */
+struct api_batch {
+	struct api_pend *head, *tail;  /* validated, waiting for the next transaction */
+	struct api_pend *inflight;     /* the transaction sent and not yet answered */
+	unsigned int n_inflight;
+	PGresult *res;                 /* its result, once read */
+	unsigned int solo;             /* requests at the head to send one per transaction */
+	struct lws *watch;             /* lws raw-file watcher of the session's socket */
+	uint64_t watch_session;        /* cp_pg.session it watches */
+};
+
 /* One api worker: its own lws context, thread, PostgreSQL session and token cache. */
 struct api {
 	const struct cp_config *cfg;
 	struct api_shared *sh;
+	struct lws_context *ctx;
 	struct cp_pg pg;
-	PGconn *listening;             /* the session that LISTENs decp_subauth */
+	struct api_batch batch;
+	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
 	struct api_auth_entry *auth;   /* API_AUTH_SLOTS entries */
 	uint64_t auth_gen_seen;        /* sh->auth_gen when the cache was last checked */
 	int listen_fd;                 /* this worker's dup of sh->listen_fd, or -1 */
@@ -77,6 +97,8 @@ struct api {
 
 struct api_req {
 	struct api *api;
+	struct lws *wsi;               /* the client connection (NULL for a deferred reply's) */
+	struct api_pend *pend;         /* set by a handler that answers later (api_finish) */
 	enum api_method method;
 	const char *path;              /* without the query string */
 	const char *query;             /* "a=1&b=2" or "" */
@@ -122,6 +144,31 @@ PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *pa
 enum api_stmt { API_STMT_TOKEN = 0, API_STMT_EVENTS, API_STMT_SUB_GET, API_STMT_SUB_OWNER };
 PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int n,
 		     const char *const *params);
+
+/*
+ * Protection-event group commit (cp_api_batch.c), all on the worker's thread.
+ * api_events_defer: queue the validated, normalised events (a JSON array, stolen) of r
+ *   for the next transaction; r is answered by api_finish() after the commit. 0, or
+ *   -ENOMEM with r's reply set.
+ * api_batch_kick: without blocking, answer a finished transaction and send the next.
+ * api_batch_idle: wait for the in-flight transaction (answering it), so that the session
+ *   can run a synchronous statement; api_q, api_q_prep and /metrics call it.
+ * api_batch_readable: lws callback of a session watcher. Returns what the callback
+ *   returns (-1 closes a stale watcher). api_batch_closed: a watcher was closed.
+ * api_batch_detach: the client of a deferred request closed its connection.
+ * api_batch_free: at worker exit, after its lws context is destroyed.
+ */
+int api_events_defer(struct api_req *r, json_t *events);
+void api_batch_kick(struct api *a);
+void api_batch_idle(struct api *a);
+int api_batch_readable(struct api *a, struct lws *wsi);
+void api_batch_closed(struct api *a, struct lws *wsi);
+void api_batch_detach(struct api_pend *p);
+void api_batch_free(struct api *a);
+
+/* Send r's reply (set by api_reply / api_error) on wsi: the end of a deferred request
+ * (cp_api.c). Takes r->out. */
+void api_finish(struct api *a, struct lws *wsi, struct api_req *r);
 
 /* n bytes as 2n lower-case hex digits + NUL into out (2n + 1 bytes). Returns out. */
 char *api_hex(const uint8_t *b, size_t n, char *out);

@@ -829,10 +829,11 @@ fail:
 }
 
 /*
- * POST {"events": [...]}: validate all, then one statement stores the protection events
- * (EXECUTE reports are not protections: trust only) and queues every item for trust, or
- * stores nothing when any subscription is unknown (404) or not the caller's (403).
- * event_time_ms (receiver's clock) must be within the last 7 days or 5 minutes ahead.
+ * POST {"events": [...]}: validate all here, then the group commit (cp_api_batch.c) stores
+ * the protection events (EXECUTE reports are not protections: trust only) and queues every
+ * item for trust, or stores nothing when any subscription is unknown (404) or not the
+ * caller's (403), or an event_time_ms (receiver's clock) is not within the last 7 days or
+ * 5 minutes ahead (422).
  */
 static void h_events(struct api_req *r)
 {
@@ -858,58 +859,7 @@ static void h_events(struct api_req *r)
 			return;
 		}
 	}
-	char *doc = json_dumps(norm, JSON_COMPACT);
-	json_decref(norm);
-	char who[24];
-	id_text(r->subscriber, who, sizeof(who));
-	const char *p[2] = {doc, r->admin ? NULL : who};
-	PGresult *res = api_q_prep(r, API_STMT_EVENTS,
-		"WITH ev AS (SELECT e.*, CASE WHEN e.event_time_ms IS NULL THEN now()"
-		"   ELSE timestamptz 'epoch' + e.event_time_ms * interval '1 millisecond' END AS at"
-		"   FROM jsonb_to_recordset($1::jsonb) AS e(subscription_id bigint, reason text,"
-		"   sequence bigint, latency_ms numeric, price_deviation numeric, symbol text,"
-		"   event_time_ms bigint)),"
-		" j AS (SELECT ev.*, s.master_id, s.subscriber_id FROM ev"
-		"   JOIN subscriptions s ON s.id = ev.subscription_id),"
-		" chk AS (SELECT (SELECT count(*) FROM ev) AS n,"
-		"   (SELECT count(*) FROM j) AS known,"
-		"   (SELECT count(*) FROM j WHERE $2::bigint IS NULL OR j.subscriber_id = $2) AS mine,"
-		"   (SELECT count(*) FROM ev WHERE at < now() - interval '7 days'"
-		"      OR at > now() + interval '5 minutes') AS stale),"
-		" ok AS (SELECT n = known AND known = mine AND stale = 0 AS ok FROM chk),"
-		" p AS (INSERT INTO protection_logs (event_time, master_id, subscriber_id,"
-		"   subscription_id, sequence, reason, latency_ms, price_deviation, symbol)"
-		"   SELECT at, master_id, subscriber_id, subscription_id, sequence, reason, latency_ms,"
-		"   price_deviation, symbol FROM j, ok WHERE ok.ok AND j.reason <> 'EXECUTE'"
-		"   RETURNING 1),"
-		" t AS (INSERT INTO trust_inbox (subscription_id, event)"
-		"   SELECT subscription_id, reason FROM j, ok WHERE ok.ok RETURNING 1)"
-		" SELECT chk.n, chk.known, chk.mine, chk.stale, (SELECT count(*) FROM p) AS stored,"
-		" (SELECT count(*) FROM t) AS queued FROM chk", 2, p);
-	free(doc);
-	if (res == NULL)
-		return;
-	long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	long long known = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	long long mine = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	long long stale = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	long long stored = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	PQclear(res);
-	if (known < n)
-		api_error(r, 404, "not_found", "%lld event(s) name an unknown subscription; nothing "
-			  "stored", n - known);
-	else if (mine < known)
-		api_error(r, 403, "forbidden", "%lld event(s) name another subscriber's subscription;"
-			  " nothing stored", known - mine);
-	else if (stale > 0)
-		api_error(r, 422, "invalid_value", "%lld event(s) have event_time_ms outside"
-			  " [now - 7 days, now + 5 minutes]; nothing stored", stale);
-	else {
-		API_STAT_ADD(r->api->sh->st.events_stored, stored);
-		API_STAT_ADD(r->api->sh->st.executions_reported, n - stored);
-		api_reply(r, 202, json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)n, "stored",
-					    (json_int_t)stored, "executions", (json_int_t)(n - stored)));
-	}
+	api_events_defer(r, norm);   /* stored and answered by the next group commit */
 }
 
 /* ------------------------------------------------------------------ table */

@@ -20,6 +20,7 @@ void cp_pg_reset(struct cp_pg *p)
 	if (p->conn != NULL)
 		PQfinish(p->conn);
 	p->conn = NULL;
+	p->prepared_mask = 0;
 }
 
 void cp_pg_close(struct cp_pg *p)
@@ -61,6 +62,7 @@ int cp_pg_ensure(struct cp_pg *p)
 		return -EAGAIN;
 	}
 	p->backoff_ms = 50;
+	p->session++;
 	return 0;
 }
 
@@ -82,25 +84,36 @@ PGresult *cp_pg_exec(struct cp_pg *p, const char *sql, int n, const char *const 
 	return unless_lost(p, PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0));
 }
 
+const char *cp_pg_stmt_name(unsigned int slot, char out[16])
+{
+	snprintf(out, 16, "cp%u", slot);
+	return out;
+}
+
+PGresult *cp_pg_prepare(struct cp_pg *p, unsigned int slot, const char *sql, int n)
+{
+	char name[16];
+	if (p->conn == NULL || slot >= 32 || (p->prepared_mask & (1u << slot)))
+		return NULL;
+	PGresult *r = unless_lost(p, PQprepare(p->conn, cp_pg_stmt_name(slot, name), sql, n, NULL));
+	if (!cp_pg_ok(r))
+		return r; /* the statement's result: the caller maps the error (or NULL: lost) */
+	PQclear(r);
+	p->prepared_mask |= 1u << slot;
+	return NULL;
+}
+
 PGresult *cp_pg_exec_prepared(struct cp_pg *p, unsigned int slot, const char *sql, int n,
 			      const char *const *params)
 {
 	char name[16];
 	if (p->conn == NULL || slot >= 32)
 		return NULL;
-	if (p->prepared_on != p->conn) {
-		p->prepared_on = p->conn;
-		p->prepared_mask = 0;
-	}
-	snprintf(name, sizeof(name), "cp%u", slot);
-	if (!(p->prepared_mask & (1u << slot))) {
-		PGresult *r = unless_lost(p, PQprepare(p->conn, name, sql, n, NULL));
-		if (!cp_pg_ok(r))
-			return r; /* the statement's result: the caller maps the error (or NULL) */
-		PQclear(r);
-		p->prepared_mask |= 1u << slot;
-	}
-	return unless_lost(p, PQexecPrepared(p->conn, name, n, params, NULL, NULL, 0));
+	PGresult *r = cp_pg_prepare(p, slot, sql, n);
+	if (r != NULL || p->conn == NULL)
+		return r;
+	return unless_lost(p, PQexecPrepared(p->conn, cp_pg_stmt_name(slot, name), n, params, NULL,
+					       NULL, 0));
 }
 
 int cp_pg_ok(const PGresult *r)

@@ -23,8 +23,9 @@ struct cp_pg {
 	const char *role;          /* log tag and application_name suffix */
 	uint64_t next_try_ns;      /* CLOCK_MONOTONIC of the next connect attempt */
 	uint32_t backoff_ms;
-	PGconn *prepared_on;       /* the session prepared_mask refers to */
-	uint32_t prepared_mask;    /* slots of cp_pg_exec_prepared() prepared on it */
+	uint64_t session;          /* 1, 2, ...: counts connections made (0: none yet); a
+				    * PGconn pointer may be reused by the next connection */
+	uint32_t prepared_mask;    /* slots prepared on this session (cleared by a reset) */
 };
 
 /* Zero the session; connects lazily. Cannot fail. */
@@ -53,6 +54,19 @@ PGresult *cp_pg_exec(struct cp_pg *p, const char *sql, int n, const char *const 
  */
 PGresult *cp_pg_exec_prepared(struct cp_pg *p, unsigned int slot, const char *sql, int n,
 			      const char *const *params);
+
+/*
+ * Prepare slot's statement on this session unless already done (the first half of
+ * cp_pg_exec_prepared(), for callers that then send it asynchronously with
+ * PQsendQueryPrepared(conn, cp_pg_stmt_name(...), ...)). Returns NULL when prepared;
+ * otherwise the failed result (PQclear it), or NULL with p->conn == NULL when the
+ * connection is gone. slot is 0..31 (as for cp_pg_exec_prepared). Call only while no
+ * asynchronous query is in flight.
+ */
+PGresult *cp_pg_prepare(struct cp_pg *p, unsigned int slot, const char *sql, int n);
+
+/* The name slot's statement is prepared under ("cp<slot>") into out[16]. Returns out. */
+const char *cp_pg_stmt_name(unsigned int slot, char out[16]);
 
 /* True for PGRES_COMMAND_OK / PGRES_TUPLES_OK. */
 int cp_pg_ok(const PGresult *r);

@@ -108,10 +108,10 @@ int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int 
 	return status;
 }
 
-int http(const struct api_env *e, const char *method, const char *path, const char *token,
-	 const char *body, struct http_resp *resp)
+/* The bytes of one request (Connection: close). Returns a malloc'd buffer, length in *n. */
+static char *request_make(const char *method, const char *path, const char *token,
+			  const char *body, size_t *n)
 {
-	memset(resp, 0, sizeof(*resp));
 	size_t bl = body ? strlen(body) : 0;
 	size_t cap = bl + strlen(path) + 512;
 	char *req = malloc(cap);
@@ -124,17 +124,14 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 	int hl = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sConnection: close"
 			  "\r\n\r\n", method, path, auth, clh);
 	memcpy(req + hl, body ? body : "", bl);
-	int fd = connect_to(e->port, 10000);
-	if (fd < 0) {
-		free(req);
-		return 0;
-	}
-	size_t len = 0;
-	char *b = NULL;
-	if (send_all(fd, req, (size_t)hl + bl) == 0)
-		b = read_all(fd, &len);
-	close(fd);
-	free(req);
+	*n = (size_t)hl + bl;
+	return req;
+}
+
+/* Parse a whole reply b (freed) into resp. Returns resp->status. */
+static int reply_parse(char *b, struct http_resp *resp)
+{
+	memset(resp, 0, sizeof(*resp));
 	if (b == NULL)
 		return 0;
 	sscanf(b, "HTTP/1.%*d %d", &resp->status);
@@ -143,6 +140,44 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 	free(b);
 	resp->json = json_loads(resp->body, JSON_DECODE_ANY, NULL);
 	return resp->status;
+}
+
+int http(const struct api_env *e, const char *method, const char *path, const char *token,
+	 const char *body, struct http_resp *resp)
+{
+	size_t n, len = 0;
+	char *req = request_make(method, path, token, body, &n), *b = NULL;
+	int fd = connect_to(e->port, 10000);
+	if (fd >= 0 && send_all(fd, req, n) == 0)
+		b = read_all(fd, &len);
+	if (fd >= 0)
+		close(fd);
+	free(req);
+	return reply_parse(b, resp);
+}
+
+int http_many(const struct api_env *e, unsigned int n, const char *method, const char *path,
+	      const char *const *tokens, const char *const *bodies, struct http_resp *out)
+{
+	int *fd = calloc(n, sizeof(*fd));
+	int failed = 0;
+	for (unsigned int i = 0; i < n; i++)
+		fd[i] = connect_to(e->port, 10000);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t len;
+		char *req = request_make(method, path, tokens[i], bodies[i], &len);
+		if (fd[i] < 0 || send_all(fd[i], req, len) != 0)
+			failed++;
+		free(req);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		size_t len;
+		reply_parse(fd[i] >= 0 ? read_all(fd[i], &len) : NULL, &out[i]);
+		if (fd[i] >= 0)
+			close(fd[i]);
+	}
+	free(fd);
+	return failed ? -1 : 0;
 }
 
 void http_free(struct http_resp *r)

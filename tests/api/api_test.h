@@ -52,6 +52,12 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 	 const char *body, struct http_resp *resp);
 void http_free(struct http_resp *r);
 
+/* n requests at once, each on its own connection: all are sent before any reply is read
+ * (so the server has them all queued). tokens[i] may be NULL; out[i] gets reply i
+ * (status 0 when none). Returns 0, or -1 when a request could not be sent. */
+int http_many(const struct api_env *e, unsigned int n, const char *method, const char *path,
+	      const char *const *tokens, const char *const *bodies, struct http_resp *out);
+
 /* Send raw bytes (possibly slowly: pause_ms between the two halves) and read the reply
  * until the server closes or timeout_ms passes. Returns the status line's code or 0. */
 int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,

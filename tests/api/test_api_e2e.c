@@ -17,6 +17,12 @@
  *               its HTTP API returns our ingest counter
  *   pgdown      PostgreSQL stopped: 503 (never 500), /readyz 503, /healthz 200, metrics
  *               say so; restarted: served again, and events queued meanwhile are scored
+ *   batch       group commit of protection-event POSTs: the event loop answers while a
+ *               transaction is in flight; POSTs arriving meanwhile commit together, each
+ *               with its own 202/403/404/422; a group failing in the database is retried
+ *               a request at a time (only the faulty one refused); hundreds of
+ *               simultaneous POSTs stored exactly once and scored; the session killed
+ *               under a transaction: 503 for it, then served on a new session
  *
  * usage: test_api_e2e SCENARIO DECP_CONTROL DECP_DATAPLANE
  * Exit: 0 pass, 1 fail, 77 skipped (prometheus not installed).
@@ -521,10 +527,84 @@ static void expect(struct api_env *e, const char *m, const char *path, const cha
 	http_free(&r);
 }
 
+/* body as a chunked request to path (pieces of `piece` bytes, the first with a chunk
+ * extension, a trailer at the end), sent in two halves 100 ms apart. Returns the status;
+ * the reply in out. */
+static int chunked_post(struct api_env *e, const char *path, const char *tok,
+			const char *body, size_t piece, char *out, size_t outlen)
+{
+	size_t bl = strlen(body), cap = bl * 2 + 1024, at;
+	char *req = malloc(cap);
+	at = (size_t)snprintf(req, cap, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+			      "\r\nTransfer-Encoding: chunked\r\n\r\n", path, tok);
+	for (size_t off = 0; off < bl; off += piece) {
+		size_t n = bl - off < piece ? bl - off : piece;
+		at += (size_t)snprintf(req + at, cap - at, "%zx%s\r\n", n, off ? "" : ";x=1");
+		memcpy(req + at, body + off, n);
+		at += n;
+		at += (size_t)snprintf(req + at, cap - at, "\r\n");
+	}
+	at += (size_t)snprintf(req + at, cap - at, "0\r\nX-Trailer: t\r\n\r\n");
+	int st = http_raw(e, req, at, 100, 5000, out, outlen);
+	free(req);
+	return st;
+}
+
+/* Request framing: chunked bodies are accepted (decoded by us, within api_max_body: 413
+ * beyond it), and go through the same handlers (a protection event is stored once);
+ * broken chunking, Transfer-Encoding other than chunked, or with a Content-Length: 400;
+ * a POST with neither header: 411. */
+static void badinput_framing(struct api_env *e, const struct world *w)
+{
+	char raw[512], out[1024], body[256];
+	CHECK(chunked_post(e, "/v1/subscribers", ADMIN, "{\"name\":\"chunky\"}", 5, out,
+			   sizeof(out)) == 201, "chunked POST: %s", out);
+	CHECK(db_count(e, "SELECT count(*) FROM subscribers WHERE name = 'chunky'") == 1,
+	      "chunked body stored");
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"TTL_EXPIRED\",\"symbol\":\"CHUNKED\"}]}", w->sa);
+	CHECK(chunked_post(e, "/v1/protection-events", w->tok_a, body, 7, out, sizeof(out)) ==
+	      202, "chunked events: %s", out);
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'CHUNKED'") == 1,
+	      "chunked event stored once");
+	struct http_resp tr;
+	CHECK(trust_wait(e, w->sa, -1, &tr) == 0, "scored"); /* stored_rows counts the inbox */
+	http_free(&tr);
+	long long rows = stored_rows(e);
+	/* 70,000 bytes in 4 KiB chunks (api_max_body 65536): 413, nothing stored */
+	size_t big = 70000;
+	char *huge = malloc(big + 64);
+	int hl = snprintf(huge, big + 64, "{\"name\":\"");
+	memset(huge + hl, 'x', big - (size_t)hl - 2);
+	memcpy(huge + big - 2, "\"}", 3);
+	CHECK(chunked_post(e, "/v1/subscribers", ADMIN, huge, 4096, out, sizeof(out)) == 413,
+	      "oversize chunked body: %s", out);
+	free(huge);
+	const char *bad[] = {
+		"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",          /* not hex */
+		"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n",             /* no CRLF */
+		"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+		"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(raw, sizeof(raw), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\n"
+			 "Authorization: Bearer %s\r\n%s", ADMIN, bad[i]);
+		CHECK(http_raw(e, raw, strlen(raw), 0, 5000, out, sizeof(out)) == 400 &&
+		      strstr(out, "bad_framing") != NULL, "bad framing %zu: %s", i, out);
+	}
+	snprintf(raw, sizeof(raw), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\nAuthorization: "
+		 "Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\n", ADMIN);
+	CHECK(http_raw(e, raw, strlen(raw), 0, 5000, NULL, 0) == 413, "chunk size over the limit");
+	snprintf(raw, sizeof(raw), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\nAuthorization: "
+		 "Bearer %s\r\n\r\n", ADMIN);
+	CHECK(http_raw(e, raw, strlen(raw), 0, 5000, NULL, 0) == 411, "no length: 411");
+	CHECK(stored_rows(e) == rows, "refused framing stored nothing");
+}
+
 static void scenario_badinput(struct api_env *e)
 {
 	struct world w;
-	char p_dep[96], p_wd[96], p_fee[96], p_tok[96], p_sub[96], body[512], raw_nl[256];
+	char p_dep[96], p_wd[96], p_fee[96], p_tok[96], p_sub[96], body[512];
 	if (world_make(e, &w) != 0) {
 		api_failures++;
 		return;
@@ -676,13 +756,7 @@ static void scenario_badinput(struct api_env *e)
 	      == 1, "reference stored verbatim");
 	CHECK(db_count(e, "SELECT count(*) FROM masters") == 1, "masters intact");
 
-	/* A POST without Content-Length (e.g. chunked): 411. */
-	snprintf(raw_nl, sizeof(raw_nl), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\n"
-		 "Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n"
-		 "d\r\n{\"name\":\"c\"}\r\n0\r\n\r\n", ADMIN);
-	long long rows = stored_rows(e);
-	CHECK(http_raw(e, raw_nl, strlen(raw_nl), 0, 5000, NULL, 0) == 411, "chunked POST: 411");
-	CHECK(stored_rows(e) == rows, "chunked POST stored nothing");
+	badinput_framing(e, &w);
 
 	/* Other methods, unknown paths, bad ids. */
 	expect(e, "DELETE", p_sub, ADMIN, NULL, 405);
@@ -844,12 +918,223 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
 	stop_child(dp);
 }
 
+/* ------------------------------------------------------------------ batch */
+
+/* A test-only fault on protection_logs (the owner installs it; decp_app fires it): symbol
+ * SLOWW holds its transaction 1 s, symbol BOOM fails it (23514, as a constraint would). */
+static const char fault_sql[] =
+	"CREATE FUNCTION test_pl_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	" IF NEW.symbol = 'SLOWW' THEN PERFORM pg_sleep(1.0); END IF;"
+	" IF NEW.symbol = 'BOOM' THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = '23514';"
+	" END IF; RETURN NEW; END $$;"
+	"CREATE TRIGGER test_pl_fault BEFORE INSERT ON protection_logs FOR EACH ROW"
+	" EXECUTE FUNCTION test_pl_fault()";
+
+/* One-event body: reason TTL_EXPIRED unless given, `extra` appended inside the event. */
+static char *event_body(long long sub, const char *symbol, const char *extra)
+{
+	char *b = malloc(256);
+	snprintf(b, 256, "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"TTL_EXPIRED\","
+		 "\"symbol\":\"%s\"%s]}", sub, symbol, extra ? extra : "}");
+	return b;
+}
+
+/* While a slow transaction is in flight: /healthz still answers at once, and the POSTs
+ * that arrive meanwhile are committed together; one of them fails in the database, so the
+ * group is retried a request at a time: only that one is refused, every other request
+ * gets its own answer and is stored exactly once. */
+/* Wait (up to 3 s) until the api's session runs a statement. 0, or -1. */
+static int api_session_busy(struct api_env *e)
+{
+	for (int i = 0; i < 300; i++) {
+		if (db_count(e, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+			     " 'decp-api' AND state = 'active'") == 1)
+			return 0;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+static void batch_fault(struct api_env *e, const struct world *w)
+{
+	enum { N = 12 };
+	const char *tok[N];
+	char *body[N];
+	struct http_resp out[N];
+	int want[N];
+	for (int i = 0; i < N; i++) {
+		char sym[16];
+		bool a = i % 2 == 0;
+		snprintf(sym, sizeof(sym), "GOOD%d", i);
+		tok[i] = a ? w->tok_a : w->tok_b;
+		body[i] = event_body(a ? w->sa : w->sb, sym, NULL);
+		want[i] = 202;
+	}
+	free(body[1]);
+	body[1] = event_body(w->sb, "BOOM", NULL);                 /* fails in the database */
+	want[1] = 422;
+	free(body[3]);
+	body[3] = event_body(w->sa, "OTHER", NULL);                /* B's token, A's subscription */
+	want[3] = 403;
+	free(body[5]);
+	body[5] = event_body(987654, "NOSUCH", NULL);              /* unknown subscription */
+	want[5] = 404;
+	free(body[7]);
+	body[7] = event_body(w->sb, "STALE", ",\"event_time_ms\":1000}");
+	want[7] = 422;
+
+	pid_t slow = fork();
+	if (slow == 0) {   /* the slow POST, on its own connection */
+		struct http_resp r;
+		char *b = event_body(w->sa, "SLOWW", NULL);
+		int st = http(e, "POST", "/v1/protection-events", w->tok_a, b, &r);
+		_exit(st == 202 ? 0 : 1);
+	}
+	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	uint64_t t0 = now_ms();
+	struct http_resp h;
+	CHECK(http(e, "GET", "/healthz", NULL, NULL, &h) == 200, "healthz during a commit");
+	uint64_t healthz_ms = now_ms() - t0;
+	http_free(&h);
+	CHECK(healthz_ms < 500, "/healthz took %" PRIu64 " ms while a POST waited for PostgreSQL "
+	      "(the event loop must not wait)", healthz_ms);
+	CHECK(http_many(e, N, "POST", "/v1/protection-events", tok, (const char *const *)body,
+			out) == 0, "send");
+	int st = -1;
+	waitpid(slow, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the slow POST was not accepted");
+	for (int i = 0; i < N; i++) {
+		CHECK(out[i].status == want[i], "request %d: %d, want %d: %s", i, out[i].status,
+		      want[i], out[i].body ? out[i].body : "");
+		if (want[i] == 202)
+			CHECK(jint(&out[i], "stored") == 1, "request %d: %s", i, out[i].body);
+		http_free(&out[i]);
+		free(body[i]);
+	}
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol LIKE 'GOOD%'") ==
+	      N - 4, "each accepted request stored once");
+	CHECK(db_count(e, "SELECT count(DISTINCT symbol) FROM protection_logs WHERE symbol LIKE "
+		       "'GOOD%'") == N - 4, "distinct");
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol IN ('BOOM', 'OTHER',"
+		       " 'NOSUCH', 'STALE')") == 0, "refused requests stored nothing");
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'SLOWW'") == 1,
+	      "slow one stored once");
+	CHECK(metric(e, "decp_api_event_commit_splits_total") >= 1,
+	      "the failing group was split");
+	CHECK(metric(e, "decp_api_event_commit_requests_total") >
+	      metric(e, "decp_api_event_commits_total"), "POSTs were committed together");
+}
+
+/* Rounds of many simultaneous POSTs (both subscribers): every one accepted, stored exactly
+ * once (distinct sequence numbers), queued for trust and scored. */
+static void batch_bulk(struct api_env *e, const struct world *w, int *scored_a)
+{
+	enum { ROUNDS = 6, N = 40 };
+	const char *tok[N];
+	char *body[N];
+	struct http_resp out[N];
+	int seq = 0, ok = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		for (int i = 0; i < N; i++) {
+			bool a = i % 2 == 0;
+			tok[i] = a ? w->tok_a : w->tok_b;
+			body[i] = malloc(256);
+			seq++;
+			snprintf(body[i], 256, "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+				 "\"FILTERED\",\"symbol\":\"BULK\",\"sequence\":%d},{\"subscription_id\":"
+				 "%lld,\"reason\":\"EXECUTE\",\"sequence\":%d}]}", a ? w->sa : w->sb,
+				 seq, a ? w->sa : w->sb, seq);
+			*scored_a += a ? 2 : 0;
+		}
+		CHECK(http_many(e, N, "POST", "/v1/protection-events", tok,
+				(const char *const *)body, out) == 0, "send");
+		for (int i = 0; i < N; i++) {
+			ok += out[i].status == 202 && jint(&out[i], "stored") == 1 &&
+			      jint(&out[i], "executions") == 1;
+			if (out[i].status != 202)
+				fprintf(stderr, "bulk: %d %s\n", out[i].status, out[i].body);
+			http_free(&out[i]);
+			free(body[i]);
+		}
+	}
+	CHECK(ok == ROUNDS * N, "%d of %d accepted", ok, ROUNDS * N);
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'BULK'") ==
+	      ROUNDS * N, "stored once each");
+	CHECK(db_count(e, "SELECT count(DISTINCT sequence) FROM protection_logs WHERE symbol = "
+		       "'BULK'") == ROUNDS * N, "no duplicates");
+}
+
+/* The api's session is killed while a transaction is in flight: that POST gets 503 (it
+ * stored nothing), and the next ones are served on a new session (watched again). */
+static void batch_session_lost(struct api_env *e, const struct world *w)
+{
+	pid_t slow = fork();
+	if (slow == 0) {
+		struct http_resp r;
+		char *b = event_body(w->sa, "SLOWW", NULL);
+		int st = http(e, "POST", "/v1/protection-events", w->tok_a, b, &r);
+		_exit(st == 503 ? 0 : 1);
+	}
+	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	CHECK(db_count(e, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE"
+		       " application_name = 'decp-api' AND state = 'active'") == 1,
+	      "one api session busy");
+	int st = -1;
+	waitpid(slow, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the POST cut off by the lost session: 503");
+	for (int i = 0; i < 3; i++) {
+		char sym[16];
+		snprintf(sym, sizeof(sym), "AFTER%d", i);
+		char *b = event_body(w->sb, sym, NULL);
+		struct http_resp r;
+		CHECK(http(e, "POST", "/v1/protection-events", w->tok_b, b, &r) == 202,
+		      "after reconnect: %d %s", r.status, r.body ? r.body : "");
+		http_free(&r);
+		free(b);
+	}
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol LIKE 'AFTER%'") == 3,
+	      "stored after reconnect");
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'SLOWW'") == 1,
+	      "the cut-off POST stored nothing");
+}
+
+static void scenario_batch(struct api_env *e)
+{
+	struct world w;
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	PGresult *res = PQexec(e->db, fault_sql);
+	CHECK(PQresultStatus(res) == PGRES_COMMAND_OK, "fault trigger: %s", PQerrorMessage(e->db));
+	PQclear(res);
+	double scored0 = metric(e, "decp_trust_events_total");
+	int scored_a = 0;
+	batch_fault(e, &w);
+	batch_bulk(e, &w, &scored_a);
+	/* Scored once each: incidents (negative deltas) are A's slow + 6 good TTL_EXPIRED and
+	 * B's 2 good ones (FILTERED is 0); executions the bulk EXECUTE reports. */
+	struct http_resp r;
+	CHECK(trust_wait(e, w.sa, -1, &r) == 0, "A's inbox drained");
+	CHECK(jint(&r, "incidents") == 7, "A incidents %lld: %s", jint(&r, "incidents"), r.body);
+	CHECK(jint(&r, "executions") == scored_a / 2, "A executions %lld", jint(&r, "executions"));
+	http_free(&r);
+	CHECK(trust_wait(e, w.sb, -1, &r) == 0, "B's inbox drained");
+	CHECK(jint(&r, "incidents") == 2, "B incidents %lld: %s", jint(&r, "incidents"), r.body);
+	http_free(&r);
+	CHECK(db_count(e, "SELECT count(*) FROM trust_inbox") == 0, "inbox empty");
+	/* 1 slow + 8 good + 6 x 40 x 2 bulk events were scored by our trust role */
+	CHECK(metric(e, "decp_trust_events_total") - scored0 == 9 + 6 * 40 * 2,
+	      "events scored: %.0f", metric(e, "decp_trust_events_total") - scored0);
+	batch_session_lost(e, &w);
+}
+
 int main(int argc, char **argv)
 {
 	struct api_env e;
 	const char *extra = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown DECP_CONTROL "
+		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch DECP_CONTROL "
 		       "DECP_DATAPLANE\n");
 		return 0;
 	}
@@ -884,6 +1169,8 @@ int main(int argc, char **argv)
 		scenario_prometheus(&e, argv[3]);
 	else if (strcmp(sc, "pgdown") == 0)
 		scenario_pgdown(&e);
+	else if (strcmp(sc, "batch") == 0)
+		scenario_batch(&e);
 	else {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		api_failures++;
