@@ -601,6 +601,37 @@ static long rss_kib(pid_t p)
 	return kib;
 }
 
+/* utime + stime of process p in ms (/proc/<p>/stat fields 14, 15), -1 if unreadable */
+static long cpu_ms(pid_t p)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	char *c = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (c == NULL || hz <= 0 ||
+	    sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long)hz);
+}
+
+/* "label CPU: X ms for N envelopes = Y us per delivery, load Z" (server CPU over the
+ * publishing window: robust to the other agents' load, unlike the latency) */
+static void print_cpu(const char *label, long ms, size_t n)
+{
+	double la[1] = {0};
+	if (getloadavg(la, 1) != 1)
+		la[0] = -1;
+	printf("%-34s CPU %6ld ms for %zu envelopes: %.2f us per delivery  (load %.2f)\n", label,
+	       ms, n, n ? ms * 1000.0 / (double)n : 0.0, la[0]);
+	fflush(stdout);
+}
+
 struct run {
 	const char *self, *fanout_bin;
 	char dir[256];
@@ -610,6 +641,7 @@ struct run {
 	struct harness_pg *pg;
 	pid_t cpid[64];
 	int cout[64];
+	size_t last_n; /* envelopes the clients received in the last finish_clients() */
 };
 
 static int load_db(struct run *r)
@@ -716,6 +748,7 @@ static int finish_clients(struct run *r, const char *tag, const char *label, dou
 		return -1;
 	}
 	qsort(all, n, sizeof(*all), cmp_u32);
+	r->last_n = n;
 	printf("%-34s %9zu envelopes %8.0f/s  p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms  max %7.3f ms%s\n",
 	       label, n, (double)n / secs, all[n / 2] / 1e3, all[n * 99 / 100] / 1e3,
 	       all[n * 999 / 1000] / 1e3, all[n - 1] / 1e3, bad ? "  (a client failed)" : "");
@@ -755,11 +788,14 @@ static int phase_floor(struct run *r)
 	pid_t fl = spawn(argv, log, NULL);
 	int port = read_port(pf, fl), rc = -1;
 	if (port > 0 && start_clients(r, port, "floor") == 0) {
+		long c0 = cpu_ms(fl);
 		kill(fl, SIGUSR1);
 		sleep((unsigned int)r->seconds);
 		kill(fl, SIGSTOP); /* no more frames; connections stay open */
+		long c1 = cpu_ms(fl);
 		usleep(500000);
 		rc = finish_clients(r, "floor", "floor (bare epoll, same frames)", r->seconds);
+		print_cpu("floor", c1 - c0, r->last_n);
 		kill(fl, SIGCONT);
 	}
 	kill(fl, SIGTERM);
@@ -799,6 +835,7 @@ static int phase_fanout(struct run *r)
 	int64_t period = (int64_t)(1e9 / r->rate), next = now_ns(),
 		end = next + (int64_t)r->seconds * 1000000000;
 	uint64_t seq[1024] = {0};
+	long c0 = cpu_ms(fo);
 	for (uint64_t k = 0; now_ns() < end; k++) {
 		int m = (int)(k % (uint64_t)r->masters) + 1;
 		char key[64], id[32], arr[32];
@@ -813,7 +850,9 @@ static int phase_fanout(struct run *r)
 		sleep_until(next);
 	}
 	usleep(1000000);
+	long c1 = cpu_ms(fo);
 	rc = finish_clients(r, "fanout", "decp-fanout (tail mode)", r->seconds);
+	print_cpu("decp-fanout", c1 - c0, r->last_n);
 	printf("decp-fanout RSS: %ld KiB idle, %ld KiB with %d subscribers: %.2f KiB per "
 	       "connection (user space)\n", rss0, rss1, r->subs,
 	       (double)(rss1 - rss0) / r->subs);

@@ -1,6 +1,8 @@
 /* cp_fanout: lifecycle, the publish ring and the mutex queues. Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 
+#include <ev.h>
+
 /* ---------------------------------------------------------------- mutex queues -- */
 
 struct mq_node {
@@ -77,6 +79,13 @@ int cp_fo_ring_put(struct cp_fanout *f, struct cp_fmsg *m)
 	return 0;
 }
 
+size_t cp_fo_ring_len(struct cp_fanout *f)
+{
+	uint64_t t = atomic_load_explicit(&f->ring_tail, memory_order_relaxed);
+
+	return (size_t)(atomic_load_explicit(&f->ring_head, memory_order_acquire) - t);
+}
+
 struct cp_fmsg *cp_fo_ring_get(struct cp_fanout *f)
 {
 	uint64_t t = atomic_load_explicit(&f->ring_tail, memory_order_relaxed);
@@ -98,6 +107,7 @@ static int publish_msg(struct cp_fanout *f, struct cp_fmsg *m)
 	if (cp_fo_ring_put(f, m) != 0) {
 		cp_fmsg_unref(m);
 		cnt(&f->c_pub_dropped);
+		atomic_store_explicit(&f->ring_lost, true, memory_order_release);
 		return -ENOBUFS;
 	}
 	cnt(&f->c_published);
@@ -167,6 +177,10 @@ static int reuse_listener(const struct cp_fanout_config *cfg, int *port)
 	return fd;
 }
 
+/* secs_since_valid_hangup = 0: lws 4.1 arms no validity timer on its connections */
+static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+					   .secs_since_valid_hangup = 0};
+
 struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 {
 	struct lws_context_creation_info info;
@@ -192,6 +206,10 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 		f->cfg.max_conns = 19000;
 	if (f->cfg.state_poll_ms == 0)
 		f->cfg.state_poll_ms = 500;
+	if (f->cfg.keepalive_ms == 0)
+		f->cfg.keepalive_ms = 300000;
+	if (f->cfg.keepalive_timeout_ms == 0)
+		f->cfg.keepalive_timeout_ms = 10000;
 	cp_fo_mq_init(&f->replay_req);
 	cp_fo_mq_init(&f->replay_rep);
 	cp_fo_mq_init(&f->state_q);
@@ -236,6 +254,23 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 		info.ssl_cert_filepath = cfg->cert_path;
 		info.ssl_private_key_filepath = cfg->key_path;
 	}
+	if (!cfg->poll_loop) {
+		/* lws 4.1's own loop is poll(2): every iteration walks all descriptors, which
+		 * dominated the CPU at 10,000 connections (docs/perf.md "fanout"). On libev's
+		 * epoll backend an iteration costs what is ready. The loop is ours ("foreign"):
+		 * the lws thread runs it and breaks it at stop (cp_fo_lws_main). */
+		f->evloop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+		if (f->evloop == NULL) {
+			FLOG("cannot create the libev epoll loop\n");
+			errno = ENOMEM;
+			goto fail;
+		}
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+		info.foreign_loops = (void **)&f->evloop;
+	}
+	/* No lws validity policy (its per-connection timer re-inserted into a sorted list,
+	 * O(connections) each): our keep-alive sweep does the same job (cp_fanout_lws.c) */
+	info.retry_and_idle_policy = &no_validity;
 	info.timeout_secs = 10;
 	/* header buffers held only during handshakes; lws's default pool is small and a
 	 * reconnect storm would queue upgrades behind it */
@@ -271,6 +306,8 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 fail:
 	if (f->ctx != NULL)
 		lws_context_destroy(f->ctx);
+	if (f->evloop != NULL)
+		ev_loop_destroy(f->evloop);
 	if (f->listen_fd >= 0 && f->listen_wsi == NULL)
 		close(f->listen_fd);
 	if (f->pg_auth != NULL)
@@ -327,6 +364,7 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->delivered = atomic_load_explicit(&w->c_delivered, memory_order_relaxed);
 	o->replayed = atomic_load_explicit(&w->c_replayed, memory_order_relaxed);
 	o->slow_closed = atomic_load_explicit(&w->c_slow, memory_order_relaxed);
+	o->keepalive_closed = atomic_load_explicit(&w->c_ka_closed, memory_order_relaxed);
 	o->malformed = atomic_load_explicit(&w->c_malformed, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
@@ -359,6 +397,8 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		return;
 	cp_fanout_stop(f);
 	lws_context_destroy(f->ctx); /* closes connections: LWS_CALLBACK_CLOSED frees them */
+	if (f->evloop != NULL)
+		ev_loop_destroy(f->evloop);
 	while ((m = cp_fo_ring_get(f)) != NULL)
 		cp_fmsg_unref(m);
 	for (r = cp_fo_mq_take_all(&f->replay_rep, 0); r != NULL; r = rn) {

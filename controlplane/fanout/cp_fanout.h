@@ -6,12 +6,14 @@
  *   (or the Redis tail thread, XREAD BLOCK)                 │ lws_cancel_service()
  *                                                           ▼
  *   replay thread (XRANGE) ──replies──▶  lws service thread: masters (history ring of
- *   db thread (tokens poll, reports) ◀──▶  shared envelopes) → per-connection bounded
- *                                         queues of pointers → LWS_CALLBACK_SERVER_WRITEABLE
+ *   db thread (tokens poll, reports) ◀──▶  shared envelopes) → send at once, or per-
+ *                                         connection bounded queues of pointers →
+ *                                         LWS_CALLBACK_SERVER_WRITEABLE
  *
  * Each signal is encoded once into a ServerMessage{Envelope} buffer (by the publishing
- * thread, off the lws thread); the same bytes are queued (a pointer and a reference) to
- * every subscriber of its master and written only from the writeable callback. A
+ * thread, off the lws thread); the same bytes are written at once to every subscriber of
+ * its master with nothing queued, and queued (a pointer and a reference) to the others,
+ * whose writeable callback writes them. lws runs on a libev epoll loop. A
  * connection whose queue is full is closed with CP_FANOUT_CLOSE_SLOW (4008); nobody waits
  * for it. It resumes with Subscribe{from_sequence}.
  *
@@ -51,6 +53,13 @@ struct cp_fanout_config {
 	uint32_t history;          /* envelopes kept per master for the replay splice; 0 = 4096 */
 	uint32_t max_conns;        /* 0 = 19000 (fd limit here is 20,000 per process) */
 	uint32_t state_poll_ms;    /* subscription state poll period; 0 = 500 */
+	uint32_t keepalive_ms;     /* a connection with no byte from its peer for this long is
+				    * pinged; 0 = 300,000 */
+	uint32_t keepalive_timeout_ms; /* ...and closed when still nothing came this long after
+				    * the ping was due; 0 = 10,000 (docs/fanout.md "Keep-alive") */
+	bool poll_loop;            /* lws's own poll(2) loop instead of libev on epoll (the
+				    * default): poll walks every descriptor per loop iteration,
+				    * kept for comparison (docs/perf.md "fanout") */
 	int sndbuf;                /* SO_SNDBUF of accepted sockets (bytes); 0 = kernel default.
 				    * Bounds kernel memory per connection and makes the queue
 				    * bound, not the socket buffer, decide when a reader is slow */
@@ -65,6 +74,7 @@ struct cp_fanout_stats {
 	uint64_t delivered;         /* envelopes written to sockets */
 	uint64_t replayed;          /* envelopes read back from Redis for replays */
 	uint64_t slow_closed;       /* connections closed with CP_FANOUT_CLOSE_SLOW */
+	uint64_t keepalive_closed;  /* connections closed as dead (no answer to the keep-alive) */
 	uint64_t malformed;         /* client messages refused as malformed */
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */

@@ -2,6 +2,7 @@
  * Design and the attachment state machine: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 
+#include <ev.h>
 #include <openssl/sha.h>
 
 #include "cp_fanout_json.h"
@@ -116,6 +117,27 @@ static void sess_drop_slow(struct sess *s)
 	cnt(&s->f->c_slow);
 	sess_wake(s);
 	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
+}
+
+/* Write a live envelope at once, in the publishing pass, when nothing is queued before it
+ * and lws holds no unsent bytes of this connection: one send(2), no writeable request and
+ * no second trip through the event loop. lws_write() outside the writeable callback is
+ * safe here: same thread, whole frames only, and a short write is kept by lws (then
+ * lws_partial_buffered() is set and everything after it goes through the queue, whose
+ * bound still decides when a reader is slow). Returns true when m was consumed. */
+static bool sess_write_now(struct sess *s, struct cp_fmsg *m)
+{
+	if (s->qcount != 0 || s->json || s->dead || s->closing || s->peer_closing ||
+	    s->ping_due || lws_partial_buffered(s->wsi))
+		return false;
+	if (lws_write(s->wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY) < 0) {
+		/* broken connection: not ours to close from here, lws does it at once */
+		s->closing = true;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return true;
+	}
+	cnt(&s->f->c_delivered);
+	return true;
 }
 
 /* Queue a control message (built here, one reference dropped after queueing). */
@@ -302,7 +324,10 @@ out:
 	free(r);
 }
 
-static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg)
+/* direct: write at once where the queue is empty (sess_write_now); false when the lws
+ * thread is behind, so that draining the publish ring stays a pointer store per
+ * subscriber and the writeable callbacks do the writing. */
+static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct)
 {
 	struct master *m = master_get(f, msg->master);
 	uint64_t seq = msg->seq;
@@ -338,9 +363,13 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg)
 			attach_pump(f, a);
 			continue;
 		}
-		if (sess_enqueue(a->s, msg, QUEUE_RESERVE) != 0) {
-			sess_drop_slow(a->s);
-			continue;
+		if (!direct || !sess_write_now(a->s, msg)) {
+			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE);
+
+			if (rc == -ENOBUFS)
+				sess_drop_slow(a->s);
+			if (rc != 0)
+				continue; /* dropped, or closing: nothing more is sent */
 		}
 		a->next++;
 	}
@@ -594,6 +623,73 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- lws thread: keep-alive -- */
+
+/* Dead-peer detection without lws's validity policy (which re-inserts a timer into a
+ * sorted list per connection: O(connections) each time). Every session records when its
+ * peer last sent anything (any frame, pongs included). A sweep visits every session once
+ * per quarter of the shorter period, a slice per KA_TICK_US tick (so no tick stalls
+ * deliveries for long): it marks a ping due after keepalive_ms of silence and cuts the
+ * connection keepalive_timeout_ms after that if still nothing came. The hang-up clock
+ * starts when the ping is due, not when it is written, so a peer that stopped reading
+ * (the ping never leaves our queue) is cut as well. */
+#define KA_TICK_US 50000u
+
+static uint64_t ka_period_us(const struct cp_fanout *f)
+{
+	uint32_t ms = f->cfg.keepalive_ms < f->cfg.keepalive_timeout_ms ? f->cfg.keepalive_ms
+									 : f->cfg.keepalive_timeout_ms;
+
+	return ms >= 40 ? (uint64_t)ms * 250 : 10000; /* ms / 4, in us */
+}
+
+static void ka_check(struct cp_fanout *f, struct sess *s, int64_t now)
+{
+	int64_t idle = (int64_t)f->cfg.keepalive_ms * 1000000,
+		grace = (int64_t)f->cfg.keepalive_timeout_ms * 1000000;
+
+	if (s->ka_cut)
+		return;
+	if (s->ping_at_ns != 0 && now - s->ping_at_ns >= grace) {
+		/* Cut, no close handshake (lws would wait for an answer the peer cannot give):
+		 * the shutdown makes the socket read end-of-stream, and lws closes it and frees
+		 * the session in this loop's next turn. */
+		cnt(&f->c_ka_closed);
+		s->ka_cut = true;
+		s->closing = true;
+		shutdown((int)lws_get_socket_fd(s->wsi), SHUT_RDWR);
+	} else if (s->ping_at_ns == 0 && now - s->last_rx_ns >= idle) {
+		s->ping_at_ns = now;
+		s->ping_due = true;
+		sess_wake(s);
+	}
+}
+
+static void ka_sweep(lws_sorted_usec_list_t *sul)
+{
+	struct cp_fanout *f = lws_container_of(sul, struct cp_fanout, ka_sul);
+	uint64_t period = ka_period_us(f), tick = period < KA_TICK_US ? period : KA_TICK_US;
+	uint64_t live = atomic_load_explicit(&f->c_live, memory_order_relaxed);
+	uint64_t n = live * tick / period + 1;
+	int64_t now = mono_ns();
+
+	for (n = n < live ? n : live; n > 0; n--) {
+		struct sess *s = f->ka_cursor != NULL ? f->ka_cursor : f->all;
+
+		if (s == NULL)
+			break;
+		f->ka_cursor = s->next_all; /* NULL: the next slice starts over */
+		ka_check(f, s, now);
+	}
+	lws_sul_schedule(f->ctx, 0, &f->ka_sul, ka_sweep, (lws_usec_t)tick);
+}
+
+static void sess_heard(struct sess *s)
+{
+	s->last_rx_ns = mono_ns();
+	s->ping_at_ns = 0;
+}
+
 /* ---------------------------------------------------------------- lws thread: events -- */
 
 static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
@@ -628,21 +724,42 @@ static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 	}
 }
 
+/* The publisher found the ring full and dropped signals (counted in publish_dropped). A
+ * drop in the middle of a master's stream shows up as a gap at its next publish, but the
+ * last signals of a stream have no successor: so once the ring is empty again, every
+ * live attachment re-reads from its `next` in Redis (where every dropped signal already
+ * is) and goes live again at the stream's end. Rare: only after an overflow. */
+static void heal_lost(struct cp_fanout *f)
+{
+	for (uint32_t b = 0; b < MASTER_BUCKETS; b++)
+		for (struct master *m = f->mbucket[b]; m != NULL; m = m->hnext)
+			for (struct attach *a = m->subs; a != NULL; a = a->m_next) {
+				if (a->mode != ATT_LIVE || a->s->dead || a->next == 0)
+					continue;
+				a->mode = ATT_REPLAY;
+				a->at_end = false;
+				attach_pump(f, a);
+			}
+}
+
 static void drain_inputs(struct cp_fanout *f)
 {
 	struct cp_fmsg *m;
 	struct replay_msg *r, *rn;
 	struct state_ev *e, *en;
 	int n = 0;
+	bool direct = cp_fo_ring_len(f) <= RING_DIRECT_MAX;
 
 	while ((m = cp_fo_ring_get(f)) != NULL) {
-		master_publish(f, m);
+		master_publish(f, m, direct);
 		cp_fmsg_unref(m);
 		if (++n == 4096) { /* keep the loop responsive; continue on the next wake */
 			lws_cancel_service(f->ctx);
 			break;
 		}
 	}
+	if (m == NULL && atomic_exchange_explicit(&f->ring_lost, false, memory_order_acq_rel))
+		heal_lost(f);
 	for (r = cp_fo_mq_take_all(&f->replay_rep, 0); r != NULL; r = rn) {
 		rn = r->next;
 		on_replay_reply(f, r);
@@ -728,6 +845,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (cp_ws_guard_verdict((int)lws_get_socket_fd(wsi)) != 0)
 			lws_callback_on_writable(wsi); /* frames sent with the upgrade request */
 		s->wsi = wsi;
+		sess_heard(s);
 		s->q = calloc(f->cfg.queue_len, sizeof(*s->q));
 		if (s->q == NULL)
 			return -1;
@@ -753,6 +871,8 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		sess_queue_clear(s);
 		free(s->q);
 		s->q = NULL;
+		if (f->ka_cursor == s)
+			f->ka_cursor = s->next_all;
 		if (s->prev_all != NULL)
 			s->prev_all->next_all = s->next_all;
 		else
@@ -769,6 +889,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 		if (s->q == NULL)
 			return 0;
+		sess_heard(s);
 		if (lws_is_first_fragment(wsi)) {
 			s->rx_len = 0;
 			s->rx_text = !lws_frame_is_binary(wsi);
@@ -798,6 +919,16 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 0;
 	}
 
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (s != NULL && s->q != NULL)
+			sess_heard(s);
+		return 0;
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (s != NULL)
+			s->peer_closing = true; /* lws answers the close; nothing more from us */
+		return 0;
+
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		uint32_t cap = f->cfg.queue_len;
 		int burst = 0;
@@ -815,7 +946,17 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			lws_close_reason(wsi, CP_FANOUT_CLOSE_SLOW, (unsigned char *)"slow consumer", 13);
 			return -1;
 		}
-		while (s->qcount > 0 && burst++ < 32 && !lws_send_pipe_choked(wsi)) {
+		if (s->ping_due) {
+			uint8_t ping[LWS_PRE + 2] = {0};
+
+			s->ping_due = false;
+			memcpy(ping + LWS_PRE, "ka", 2);
+			if (lws_write(wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+				return -1;
+		}
+		/* lws_partial_buffered (a flag) rather than lws_send_pipe_choked (a poll(2) per
+		 * message): write until the kernel takes no more; lws keeps the rest */
+		while (s->qcount > 0 && burst++ < 32 && !lws_partial_buffered(wsi)) {
 			struct cp_fmsg *m = s->q[s->qhead];
 			int n;
 
@@ -863,8 +1004,13 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 0;
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (f != NULL)
-			drain_inputs(f);
+		if (f == NULL)
+			return 0;
+		if (f->evloop != NULL && atomic_load_explicit(&f->stop, memory_order_acquire)) {
+			ev_break(f->evloop, EVBREAK_ALL); /* cp_fanout_stop: leave ev_run */
+			return 0;
+		}
+		drain_inputs(f);
 		return 0;
 
 	default:
@@ -882,8 +1028,12 @@ void *cp_fo_lws_main(void *arg)
 {
 	struct cp_fanout *f = arg;
 
-	while (!atomic_load_explicit(&f->stop, memory_order_acquire))
-		if (lws_service(f->ctx, 0) < 0)
+	lws_sul_schedule(f->ctx, 0, &f->ka_sul, ka_sweep, (lws_usec_t)ka_period_us(f));
+	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		if (f->evloop != NULL)
+			ev_run(f->evloop, 0); /* until ev_break at stop */
+		else if (lws_service(f->ctx, 0) < 0)
 			break;
+	}
 	return NULL;
 }

@@ -58,6 +58,8 @@
 #define REPLAY_CHUNK 256u     /* XRANGE COUNT */
 #define REPORT_QUEUE_MAX 100000u
 #define PUB_RING 65536u       /* power of two */
+#define RING_DIRECT_MAX 64u   /* publish ring backlog up to which envelopes are written at
+			       * once (sess_write_now); beyond, they are only queued */
 #define MASTER_BUCKETS 1024u
 
 /* Same layout as the edge's cp_redis_key_signals() (controlplane/edge/cp_redis.c). */
@@ -109,6 +111,11 @@ struct sess {
 	struct cp_fmsg **q;
 	uint32_t qhead, qcount;
 	uint16_t close_code;
+	int64_t last_rx_ns;       /* monotonic time of the last bytes from the peer */
+	int64_t ping_at_ns;       /* keep-alive ping due since (monotonic); 0 = none */
+	bool ping_due;            /* write a ping at the next writeable */
+	bool peer_closing;        /* the peer sent a close frame: write nothing more */
+	bool ka_cut;              /* cut by the keep-alive sweep, closing */
 	bool closing;             /* close once the queue is written */
 	bool dead;                /* dropped (slow): nothing more is queued */
 	bool authed;
@@ -158,9 +165,12 @@ struct cp_fanout {
 	struct cp_fanout_config cfg;
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	struct ev_loop *evloop;   /* libev (epoll) loop lws runs on; NULL: lws's poll loop */
 	int port;
 	int listen_fd;            /* reuse_port: our own SO_REUSEPORT listener, else -1 */
 	struct lws *listen_wsi;   /* listen_fd adopted as a raw descriptor into lws's poll */
+	lws_sorted_usec_list_t ka_sul; /* the keep-alive sweep's timer (lws thread) */
+	struct sess *ka_cursor;   /* the next session the sweep visits; NULL: from f->all */
 	pthread_t lws_thr, replay_thr, db_thr, tail_thr;
 	bool started, tail_started;
 	atomic_bool stop;
@@ -169,6 +179,8 @@ struct cp_fanout {
 	struct cp_fmsg *ring[PUB_RING];
 	_Alignas(64) atomic_uint_fast64_t ring_head; /* producer writes */
 	_Alignas(64) atomic_uint_fast64_t ring_tail; /* consumer writes */
+	atomic_bool ring_lost;    /* publisher: a signal was dropped (ring full); lws thread
+				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
 	struct mq replay_req, replay_rep, state_q, report_q;
 
@@ -184,7 +196,8 @@ struct cp_fanout {
 
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
-		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped;
+		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
+		c_ka_closed;
 	atomic_uint c_live;
 };
 
@@ -193,6 +206,14 @@ static inline int64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -215,6 +236,8 @@ size_t cp_fo_mq_len(struct mq *q);
  * thread): put returns 0 or -ENOBUFS (full, m not taken); get returns NULL when empty. */
 int cp_fo_ring_put(struct cp_fanout *f, struct cp_fmsg *m);
 struct cp_fmsg *cp_fo_ring_get(struct cp_fanout *f);
+/* Entries waiting in the publish ring (lws thread). */
+size_t cp_fo_ring_len(struct cp_fanout *f);
 /* cp_fanout_lws.c. hist_clear: drop a master's history references (lws thread, or after
  * it stopped); state_parse: a subscriptions.state text to the enum (pure); protocols:
  * the lws protocol table; lws_main: the service thread (arg = struct cp_fanout). */

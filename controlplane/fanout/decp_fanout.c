@@ -33,6 +33,9 @@ static void usage(FILE *o)
 		"  --history N            envelopes kept per master for replay splicing (default 4096)\n"
 		"  --sndbuf BYTES         SO_SNDBUF of subscriber sockets (default: kernel's)\n"
 		"  --reuse-port           share the port with other decp-fanout processes (SO_REUSEPORT)\n"
+		"  --keepalive-ms N       ping a connection silent for N ms (default 300000)\n"
+		"  --keepalive-timeout-ms N  close it N ms later if still silent (default 10000)\n"
+		"  --poll-loop            lws's own poll(2) loop instead of libev/epoll (comparison only)\n"
 		"  --port-file PATH       write the bound port there once listening\n"
 		"  --stats-ms N           print counters to stderr every N ms (0 = off)\n"
 		"  --help\n");
@@ -68,7 +71,9 @@ int main(int argc, char **argv)
 		{"key", required_argument, NULL, 'k'},    {"queue", required_argument, NULL, 'q'},
 		{"history", required_argument, NULL, 'H'}, {"reuse-port", no_argument, NULL, 'R'},
 		{"port-file", required_argument, NULL, 'P'}, {"stats-ms", required_argument, NULL, 's'},
-		{"sndbuf", required_argument, NULL, 'B'},
+		{"sndbuf", required_argument, NULL, 'B'}, {"poll-loop", no_argument, NULL, 'L'},
+		{"keepalive-ms", required_argument, NULL, 'K'},
+		{"keepalive-timeout-ms", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	struct cp_fanout_config cfg = {0};
 	char lhost[256] = "127.0.0.1", rhost[256] = "";
@@ -99,6 +104,9 @@ int main(int argc, char **argv)
 		case 'q': cfg.queue_len = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'H': cfg.history = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'R': cfg.reuse_port = true; break;
+		case 'L': cfg.poll_loop = true; break;
+		case 'K': cfg.keepalive_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'T': cfg.keepalive_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'B': cfg.sndbuf = atoi(optarg); break;
 		case 'P': port_file = optarg; break;
 		case 's': stats_ms = strtol(optarg, NULL, 10); break;
@@ -155,10 +163,10 @@ int main(int argc, char **argv)
 		cp_fanout_stats_get(f, &st);
 		fprintf(stderr,
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64
-			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " reports %" PRIu64
+			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " dead %" PRIu64 " reports %" PRIu64
 			" malformed %" PRIu64 "\n",
 			st.live_connections, st.connections, st.auth_refused, st.published, st.delivered,
-			st.replayed, st.slow_closed, st.reports, st.malformed);
+			st.replayed, st.slow_closed, st.keepalive_closed, st.reports, st.malformed);
 	}
 	cp_fanout_destroy(f);
 	return 0;

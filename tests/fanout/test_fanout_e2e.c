@@ -12,6 +12,8 @@
  *   reuseport  two decp-fanout processes on one port (SO_REUSEPORT) share the subscribers
  *   refused    wrong token, master without subscription, paused subscription
  *   abuse      raw-socket WebSocket protocol violations
+ *   keepalive  dead-peer detection (our sweep, lws's validity policy is off): a raw client
+ *              that answers pings stays connected, one that never answers is cut
  *   pipeline   the real pipeline: decp-master -> posix decp-dataplane -> decp-control
  *              (roles edge,fanout,archiver: the edge hands durable signals to the fan-out
  *              in-process) -> decp-subscriber. The main group executes every signal once,
@@ -88,6 +90,7 @@ struct env {
 	struct master_keys *mk;
 	const char *fanout_bin, *sub_bin;
 	const char *dp_bin, *master_bin; /* pipeline scenarios */
+	const char *const *fanout_extra; /* more decp-fanout options, NULL-terminated */
 	pid_t dp;
 	char shm[64];
 };
@@ -282,6 +285,8 @@ static int start_fanout(struct env *e, const char *queue, const char *tag, bool 
 		argv[a++] = (char *)"--sndbuf";
 		argv[a++] = (char *)"16384";
 	}
+	for (int i = 0; e->fanout_extra != NULL && e->fanout_extra[i] != NULL && a < 19; i++)
+		argv[a++] = (char *)e->fanout_extra[i];
 	argv[a] = NULL;
 	*pid = spawn(argv, out);
 	for (int t = 0; t < 500; t++) {
@@ -701,6 +706,90 @@ static void scenario_abuse(struct env *e)
 		CHECK(strstr(buf, " 101 ") == NULL, "no token: upgraded anyway");
 		close(fd);
 	}
+}
+
+/* ---------------------------------------------------------------- keep-alive -- */
+
+/* A raw WebSocket client for the keep-alive scenario: counts the server's pings and, when
+ * `answer`, replies to each with a (masked) pong carrying the same payload. */
+struct ka_client {
+	int fd;
+	bool answer, closed;
+	int pings;
+	int64_t closed_ns;
+	uint8_t b[1024];
+	size_t have;
+};
+
+/* Reads what is there; returns -1 when the connection ended. */
+static int ka_client_input(struct ka_client *c)
+{
+	ssize_t n = recv(c->fd, c->b + c->have, sizeof(c->b) - c->have, MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		return -1;
+	if (n > 0)
+		c->have += (size_t)n;
+	while (c->have >= 2 && (c->b[1] & 0x7f) < 126 && c->have >= 2u + (c->b[1] & 0x7f)) {
+		size_t len = c->b[1] & 0x7f;
+
+		if ((c->b[0] & 0x0f) == 0x8)
+			return -1; /* close frame */
+		if ((c->b[0] & 0x0f) == 0x9) {
+			uint8_t pong[2 + 4 + 125] = {0x8a, (uint8_t)(0x80 | len), 0, 0, 0, 0};
+
+			c->pings++;
+			memcpy(pong + 6, c->b + 2, len); /* mask 0: payload as is */
+			if (c->answer && write(c->fd, pong, 6 + len) != (ssize_t)(6 + len))
+				return -1;
+		}
+		memmove(c->b, c->b + 2 + len, c->have - 2 - len);
+		c->have -= 2 + len;
+	}
+	return c->have == sizeof(c->b) ? -1 : 0;
+}
+
+/* decp-fanout runs with --keepalive-ms 300 --keepalive-timeout-ms 400. Over 4 s: the
+ * client answering pings is pinged again and again and stays; the silent one gets its
+ * ping, and is cut once 300 + 400 ms passed without a byte from it (not before). The
+ * answering client goes on answering until decp-fanout's stats line has been read. */
+static void scenario_keepalive(struct env *e)
+{
+	char req[512];
+	struct ka_client c[2] = {{.fd = -1, .answer = true}, {.fd = -1, .answer = false}};
+	int64_t t0 = now_ns();
+
+	for (int i = 0; i < 2; i++)
+		c[i].fd = raw_connect(e, upgrade_req(e->port, req, sizeof(req)));
+	if (c[0].fd < 0 || c[1].fd < 0) {
+		CHECK(0, "keepalive: connect failed");
+		goto out;
+	}
+	while (now_ns() - t0 < 4000000000LL) {
+		struct pollfd p[2] = {{c[0].fd, POLLIN, 0}, {c[1].fd, POLLIN, 0}};
+
+		if (poll(p, 2, 50) < 0)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (!c[i].closed && (p[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    ka_client_input(&c[i]) != 0) {
+				c[i].closed = true;
+				c[i].closed_ns = now_ns() - t0;
+			}
+	}
+	CHECK(!c[0].closed && c[0].pings >= 3,
+	      "keepalive: the client answering pings stays (closed %d after %.2f s, %d pings)",
+	      c[0].closed, (double)c[0].closed_ns / 1e9, c[0].pings);
+	CHECK(c[1].closed && c[1].pings >= 1 && c[1].closed_ns >= 650000000LL &&
+	      c[1].closed_ns < 2000000000LL,
+	      "keepalive: the silent client is pinged, then cut after 0.7 s (closed %d after "
+	      "%.2f s, %d pings)", c[1].closed, (double)c[1].closed_ns / 1e9, c[1].pings);
+	CHECK(last_number(e, "fanout.log", " dead ") == 1, "keepalive: counted once as dead (%lu)",
+	      last_number(e, "fanout.log", " dead "));
+out:
+	for (int i = 0; i < 2; i++)
+		if (c[i].fd >= 0)
+			close(c[i].fd);
 }
 
 /* ---------------------------------------------------------------- main -- */
@@ -1138,6 +1227,12 @@ int main(int argc, char **argv)
 		}
 		e.tls = true;
 	}
+	if (strcmp(sc, "keepalive") == 0) {
+		static const char *const ka[] = {"--keepalive-ms", "300", "--keepalive-timeout-ms",
+						 "400", NULL};
+
+		e.fanout_extra = ka;
+	}
 	if (strcmp(sc, "reuseport") == 0) {
 		/* two processes share the port (SO_REUSEPORT): the kernel spreads the
 		 * connections; every subscriber still gets everything, exactly once */
@@ -1201,9 +1296,18 @@ int main(int argc, char **argv)
 		if (strcmp(sc, "e2e") == 0) {
 			PGresult *r;
 
-			usleep(1500000); /* reports are stored by the db thread in batches */
-			r = PQexec(e.db, "SELECT count(*) FROM subscriptions WHERE last_sequence_id = "
-				   "(SELECT max(last_sequence_id) FROM subscriptions)");
+			/* reports are stored by the db thread in batches: the backlog left when the
+			 * subscribers finish takes a few seconds on this loaded machine */
+			for (int t = 0; t < 120; t++) {
+				r = PQexec(e.db, "SELECT count(*) FROM subscriptions WHERE "
+					   "last_sequence_id = (SELECT max(last_sequence_id) FROM "
+					   "subscriptions)");
+				if (t == 119 || PQresultStatus(r) != PGRES_TUPLES_OK ||
+				    atoi(PQgetvalue(r, 0, 0)) >= e.nsubs)
+					break;
+				PQclear(r);
+				usleep(250000);
+			}
 			CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) >= e.nsubs,
 			      "execution reports stored (last_sequence_id of %s subscriptions)",
 			      PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?");
@@ -1257,6 +1361,8 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(sc, "abuse") == 0) {
 		scenario_abuse(&e);
+	} else if (strcmp(sc, "keepalive") == 0) {
+		scenario_keepalive(&e);
 	} else if (strcmp(sc, "wsclient") == 0) {
 		scenario_wsclient(&e);
 	} else {
