@@ -17,7 +17,8 @@
  *                 back to its last ~1000 entries, and the archive still holds 1..M
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
  *                 for docs/perf.md: prints decp-master's ACK latency percentiles
- *                 (DECP_BENCH_APPENDFSYNC=no|everysec overrides Redis's appendfsync always)
+ *                 (DECP_BENCH_APPENDFSYNC=no|everysec overrides Redis's appendfsync always;
+ *                 DECP_BENCH_ROLES=edge runs decp-control without the archiver)
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
@@ -682,7 +683,8 @@ static void run_with_faults(struct env *e, const char *scenario)
 	CHECK(rc == 0, "decp-master exit status %d (0 = every signal ACKed)", rc);
 	CHECK(e->ctl > 0 && waitpid(e->ctl, NULL, WNOHANG) == 0, "decp-control still running");
 	verify_redis(e);
-	verify_archive(e);
+	if (ctl_roles == NULL || strstr(ctl_roles, "archiver") != NULL)
+		verify_archive(e);
 	if (strcmp(scenario, "bench") == 0) {
 		fprintf(stderr, "bench: %u x %" PRIu64 " signals at rate %s: end to end (master start "
 			"to last archive row) %llu ms\n", e->masters, e->signals, bench_rate,
@@ -948,8 +950,13 @@ int main(int argc, char **argv)
 	e.signals = argc > 6 ? strtoull(argv[6], NULL, 10) : 20000;
 	if (strcmp(argv[1], "revoke") == 0)
 		e.masters = 2;
-	if (strcmp(argv[1], "bench") == 0)
+	if (strcmp(argv[1], "bench") == 0) {
 		bench_rate = argc > 7 ? argv[7] : "0";
+		/* DECP_BENCH_ROLES=edge: the ingest path alone (nothing archived meanwhile) */
+		const char *roles = getenv("DECP_BENCH_ROLES");
+		if (roles != NULL && *roles != '\0')
+			ctl_roles = roles;
+	}
 	if (strcmp(argv[1], "trim") == 0)
 		keep_signals = 1000;
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)

@@ -95,6 +95,11 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "17", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "16", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.archiver_threads, 16);
+	/* archiver_linger_ms: 0..10000, default 100 */
+	CU_ASSERT_EQUAL(c.archiver_linger_ms, 100);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "10001", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "0", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.archiver_linger_ms, 0);
 	unsigned int roles = 0;
 	CU_ASSERT_EQUAL(cp_config_parse_roles("all", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLES_ALL);
