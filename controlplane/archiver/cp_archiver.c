@@ -65,12 +65,6 @@ static bool stopping(const struct arch *a)
 	       atomic_load_explicit(a->halt, memory_order_relaxed) != 0;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static int buf_put(struct buf *b, const void *p, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -816,7 +810,7 @@ static void linger(const struct arch *a)
 {
 	for (uint32_t left = a->cfg->archiver_linger_ms; left > 0 && !stopping(a);) {
 		uint32_t step = left < 10 ? left : 10;
-		sleep_ms(step);
+		cp_sleep_ms(step);
 		left -= step;
 	}
 }
@@ -849,7 +843,7 @@ static int archiver_loop(const struct worker *w)
 		uint64_t now = cp_now_ns();
 		if (cp_redis_ensure(&a.r) != 0) {
 			a.n_feeds = 0;
-			sleep_ms(10);
+			cp_sleep_ms(10);
 			continue;
 		}
 		if (a.n_ents == 0) {
@@ -885,7 +879,7 @@ static int archiver_loop(const struct worker *w)
 		if (c == -EBUSY)
 			continue; /* at once, filtered */
 		if (c != 0) {
-			sleep_ms(20);
+			cp_sleep_ms(20);
 			continue;
 		}
 		/* Committed: a failed XACK only means redelivery, which the dedup absorbs. */

@@ -31,6 +31,12 @@ uint64_t cp_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void cp_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
 static void vlog(enum cp_log_level lvl, const char *role, uint64_t suppressed, const char *fmt,
 		 va_list ap)
 {

@@ -56,4 +56,7 @@ void cp_log_rl(struct cp_log_site *site, uint64_t interval_ns, enum cp_log_level
 /* CLOCK_MONOTONIC in ns. */
 uint64_t cp_now_ns(void);
 
+/* Sleep ms milliseconds (a signal may end it early). */
+void cp_sleep_ms(unsigned int ms);
+
 #endif

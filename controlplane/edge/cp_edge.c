@@ -69,12 +69,6 @@ static void publish_durable(const struct edge *e)
 	pthread_mutex_unlock(&hook_mu);
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static bool stopping(const struct edge *e)
 {
 	return atomic_load_explicit(e->stop, memory_order_relaxed) != 0;
@@ -88,7 +82,7 @@ static int ctrl_send(struct edge *e, struct dp_ctrl_cmd *cmd)
 		int rc = cp_ctrl_send(&e->c, cmd);
 		if (rc != -ENOBUFS)
 			return rc;
-		sleep_ms(1);
+		cp_sleep_ms(1);
 	}
 	return -ETIMEDOUT;
 }
@@ -453,7 +447,7 @@ static void send_acks(struct edge *e)
 			if (done < na) {
 				if (cp_now_ns() > deadline || stopping(e))
 					break;
-				sleep_ms(1);
+				cp_sleep_ms(1);
 			}
 		}
 		e->acked += done;
@@ -509,7 +503,7 @@ int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
 		if (!e.a.loaded) {
 			/* Never READY without credentials: wait for PostgreSQL. */
 			if (cp_auth_load(&e.a) != 0) {
-				sleep_ms(20);
+				cp_sleep_ms(20);
 				continue;
 			}
 			e.next_reload = now + (uint64_t)cfg->auth_reload_s * 1000000000ull;
@@ -518,7 +512,7 @@ int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
 			try_attach(&e, now);
 		if (e.attached && e.need_push) {
 			if (push_initial(&e) != 0) {
-				sleep_ms(20);
+				cp_sleep_ms(20);
 				check_health(&e, cp_now_ns());
 				continue;
 			}
@@ -530,7 +524,7 @@ int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
 			dequeue(&e);
 		if (e.n > 0) {
 			if (cp_redis_ensure(&e.r) != 0) {
-				sleep_ms(5);
+				cp_sleep_ms(5);
 				continue;
 			}
 			if (write_batch(&e) == 0) {
@@ -543,7 +537,7 @@ int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
 		if (e.attached)
 			cp_wait(&e.c, 10);
 		else
-			sleep_ms(10);
+			cp_sleep_ms(10);
 	}
 out:
 	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64

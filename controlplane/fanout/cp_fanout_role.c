@@ -40,12 +40,6 @@ int cp_fanout_role_stats(struct cp_fanout_stats *out)
 	return live ? 0 : -ENOENT;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static bool stopping(const atomic_int *stop)
 {
 	return atomic_load_explicit(stop, memory_order_relaxed) != 0;
@@ -108,7 +102,7 @@ static struct cp_fanout *create_retrying(const struct cp_config *cfg, const atom
 			return NULL;
 		}
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "Redis or PostgreSQL unreachable at start; retrying");
-		sleep_ms(backoff);
+		cp_sleep_ms(backoff);
 		backoff = backoff * 2 > cfg->backoff_max_ms ? cfg->backoff_max_ms : backoff * 2;
 	}
 	return NULL;
@@ -135,7 +129,7 @@ int cp_fanout_role_run(const struct cp_config *cfg, const atomic_int *stop)
 	       hooked ? "fed by the edge in-process" : "tailing Redis");
 	while (!stopping(stop)) {
 		publish_stats(f, true);
-		sleep_ms(100);
+		cp_sleep_ms(100);
 	}
 	publish_stats(f, false);
 	if (hooked)
