@@ -318,6 +318,27 @@ static int finish(PGconn *c, FILE *f, const struct aopts *o, int rc)
 
 /* ---- decpctl token ---- */
 
+/* add_token in a transaction of its own; an exit code. */
+static int add_token_tx(PGconn *c, const struct aopts *o, bool subscriber, const char *owner,
+			FILE *f)
+{
+	return end_tx(c, begin_tx(c) && add_token(c, o, subscriber, owner, f) == 0)
+		? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
+/* Revoke license or subscriber token id: prints the revoked row, or says there is none. */
+static int revoke_token(PGconn *c, const struct aopts *o, bool subscriber, const char *id)
+{
+	char none[64];
+	const char *v[] = {id};
+	snprintf(none, sizeof(none), "no unrevoked token %s", id);
+	return print_query(c, o, subscriber
+			   ? "UPDATE subscriber_tokens SET revoked_at = now() WHERE id = $1 AND "
+			     "revoked_at IS NULL RETURNING id, subscriber_id, revoked_at"
+			   : "UPDATE license_tokens SET revoked_at = now() WHERE id = $1 AND "
+			     "revoked_at IS NULL RETURNING id, master_id, revoked_at", 1, v, none);
+}
+
 static void token_usage(FILE *f)
 {
 	fprintf(f, "usage: decpctl token add --master M [--label L] [--expires TIMESTAMP] [--out FILE]\n"
@@ -337,7 +358,7 @@ int ctl_cmd_token(int argc, char **argv)
 		{"revoke", O_ID},
 	};
 	struct aopts o;
-	char cmd[64], ids[24], none[64];
+	char cmd[64], ids[24];
 	const struct subcmd *sc;
 	int rc = begin(argc, argv, "token", subs, 3, token_usage, &o, cmd, &sc);
 	if (rc >= 0)
@@ -352,20 +373,16 @@ int ctl_cmd_token(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	PGconn *c = connect_db(&o);
 	const char *v[] = {ids};
-	snprintf(none, sizeof(none), "no unrevoked token %s", ids);
 	if (c == NULL)
 		rc = CTL_EXIT_FAIL;
 	else if (sc == &subs[0])
-		rc = end_tx(c, begin_tx(c) && add_token(c, &o, false, ids, f) == 0) ? CTL_EXIT_OK
-										  : CTL_EXIT_FAIL;
+		rc = add_token_tx(c, &o, false, ids, f);
 	else if (sc == &subs[1])
 		rc = print_query(c, &o, "SELECT id, master_id, label, created_at, expires_at, "
 				 "revoked_at FROM license_tokens WHERE master_id = $1 ORDER BY id",
 				 1, v, NULL);
 	else
-		rc = print_query(c, &o, "UPDATE license_tokens SET revoked_at = now() WHERE id = $1 "
-				 "AND revoked_at IS NULL RETURNING id, master_id, revoked_at", 1, v,
-				 none);
+		rc = revoke_token(c, &o, false, ids);
 	return finish(c, f, &o, rc);
 }
 
@@ -408,7 +425,7 @@ int ctl_cmd_subscriber(int argc, char **argv)
 		{"revoke-token", O_ID},
 	};
 	struct aopts o;
-	char cmd[64], ids[24] = "", none[64];
+	char cmd[64], ids[24] = "";
 	const struct subcmd *sc;
 	int rc = begin(argc, argv, "subscriber", subs, 4, subscriber_usage, &o, cmd, &sc);
 	if (rc >= 0)
@@ -423,8 +440,6 @@ int ctl_cmd_subscriber(int argc, char **argv)
 	if (open_out(&o, &f) != 0)
 		return CTL_EXIT_FAIL;
 	PGconn *c = connect_db(&o);
-	const char *v[] = {ids};
-	snprintf(none, sizeof(none), "no unrevoked token %s", ids);
 	if (c == NULL) {
 		rc = CTL_EXIT_FAIL;
 	} else if (sc == &subs[0]) {
@@ -432,18 +447,15 @@ int ctl_cmd_subscriber(int argc, char **argv)
 		if (rc == CTL_EXIT_OK)
 			fprintf(f != NULL ? stdout : stderr, "subscriber %s '%s' added\n", ids, o.name);
 	} else if (sc == &subs[2]) {
-		rc = end_tx(c, begin_tx(c) && add_token(c, &o, true, ids, f) == 0) ? CTL_EXIT_OK
-										 : CTL_EXIT_FAIL;
+		rc = add_token_tx(c, &o, true, ids, f);
 	} else if (sc == &subs[1]) {
 		rc = print_query(c, &o, "SELECT s.id, s.name, s.created_at, s.disabled_at, "
 				 "(SELECT count(*) FROM subscriber_tokens t WHERE t.subscriber_id = s.id "
 				 "AND t.revoked_at IS NULL) AS live_tokens, "
 				 "(SELECT count(*) FROM subscriptions p WHERE p.subscriber_id = s.id) "
-				 "AS subscriptions FROM subscribers s ORDER BY s.id", 0, v, NULL);
+				 "AS subscriptions FROM subscribers s ORDER BY s.id", 0, NULL, NULL);
 	} else {
-		rc = print_query(c, &o, "UPDATE subscriber_tokens SET revoked_at = now() WHERE id = $1 "
-				 "AND revoked_at IS NULL RETURNING id, subscriber_id, revoked_at", 1, v,
-				 none);
+		rc = revoke_token(c, &o, true, ids);
 	}
 	return finish(c, f, &o, rc);
 }
