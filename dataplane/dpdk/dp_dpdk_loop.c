@@ -498,13 +498,16 @@ static int worker_main(void *arg)
 			flush_kicked(dw);
 		}
 		tx_flush(dw);
-		if (acks > 0) /* this iteration's ACK replies left above (send window
-			       * permitting): one sample per ACK record */
-			dp_hist_record_n(&dw->w.st->ack_to_tx, since(dw, t_begin), acks);
+		bool busy = n > 0 || acks > 0;
+		/* One clock read serves both: the iteration's work time (perf: ns per signal,
+		 * idle polls excluded) and, when it answered ACK records, their ACK ring -> TX
+		 * time (the replies left in tx_flush above, send window permitting). */
+		uint64_t spent = busy ? since(dw, t_begin) : 0;
+		if (acks > 0)
+			dp_hist_record_n(&dw->w.st->ack_to_tx, spent, acks);
 		dp_worker_poll_end(&dw->w);
-		if (n > 0 || acks > 0) {
-			/* CPU cost of the work itself (perf: ns per signal), idle polls excluded. */
-			dw->ctr.busy_ns += since(dw, t_begin);
+		if (busy) {
+			dw->ctr.busy_ns += spent;
 			dw->ctr.busy_iters++;
 		} else {
 			dw->ctr.idle_iters++;
