@@ -85,6 +85,16 @@ int cp_shm_check(struct cp_shm *c, uint64_t stale_ns);
 unsigned int cp_ingress_dequeue(struct cp_shm *c, unsigned int w, struct dp_ingress_rec *recs,
 				unsigned int n);
 
+/* The ACK for ingress record r with status (enum dp_ack_status): the fields the worker
+ * matches it by (master, sequence, connection) and its latency stamps, copied. */
+static inline void cp_ack_for(struct dp_ack_rec *a, const struct dp_ingress_rec *r,
+			      uint32_t status)
+{
+	*a = (struct dp_ack_rec){.master_id = r->master_id, .sequence = r->sequence,
+				 .arrival_ns = r->arrival_ns, .conn_id = r->conn_id,
+				 .enq_mono_ns = r->enq_mono_ns, .status = status};
+}
+
 /* Enqueue up to n ACKs to worker w (all-or-nothing per call is NOT promised: returns how
  * many went in; the caller retries the rest). Rings the worker's doorbell if it sleeps. */
 unsigned int cp_ack_enqueue(struct cp_shm *c, unsigned int w, const struct dp_ack_rec *acks,

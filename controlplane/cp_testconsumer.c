@@ -205,14 +205,7 @@ static int drain_worker(struct tc *t, unsigned int w)
 			t->n_ooo++;
 			continue;
 		}
-		struct dp_ack_rec *a = &acks[na++];
-		memset(a, 0, sizeof(*a));
-		a->master_id = r->master_id;
-		a->sequence = r->sequence;
-		a->arrival_ns = r->arrival_ns;
-		a->conn_id = r->conn_id;
-		a->enq_mono_ns = r->enq_mono_ns;
-		a->status = status;
+		cp_ack_for(&acks[na++], r, status);
 	}
 	/* Durable first (write), ACK second: an ACKed signal is never lost. */
 	if (blen > 0 && t->out_fd >= 0 && write_all(t->out_fd, buf, blen) != 0) {

@@ -431,14 +431,8 @@ static void send_acks(struct edge *e)
 			if (r->worker != w || r->kind != DP_REC_SIGNAL ||
 			    (e->status[i] != 0 && e->status[i] != 1))
 				continue;
-			struct dp_ack_rec *a = &e->acks[na++];
-			memset(a, 0, sizeof(*a));
-			a->master_id = r->master_id;
-			a->sequence = r->sequence;
-			a->arrival_ns = r->arrival_ns;
-			a->conn_id = r->conn_id;
-			a->enq_mono_ns = r->enq_mono_ns;
-			a->status = e->status[i] == 1 ? DP_ACK_OK : DP_ACK_DUPLICATE;
+			cp_ack_for(&e->acks[na++], r,
+				   e->status[i] == 1 ? DP_ACK_OK : DP_ACK_DUPLICATE);
 		}
 		unsigned int done = 0;
 		uint64_t deadline = cp_now_ns() + 1000000000ull;

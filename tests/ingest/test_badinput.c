@@ -106,13 +106,7 @@ static void pump(void)
 				last_enq_seq[r->master_id] = r->sequence;
 			}
 			struct dp_ack_rec a;
-			memset(&a, 0, sizeof(a));
-			a.master_id = r->master_id;
-			a.sequence = r->sequence;
-			a.arrival_ns = r->arrival_ns;
-			a.conn_id = r->conn_id;
-			a.enq_mono_ns = r->enq_mono_ns;
-			a.status = DP_ACK_OK;
+			cp_ack_for(&a, r, DP_ACK_OK);
 			while (cp_ack_enqueue(&cs, w, &a, 1) != 1)
 				sleep_ms(1);
 		}
