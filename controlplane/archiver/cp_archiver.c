@@ -666,22 +666,18 @@ static int claim(struct arch *a)
 	return 0;
 }
 
-/*
- * One XREADGROUP of up to `want` new entries in all, appended to the batch; waits up to
- * block_ms when there are none (0: does not wait). COUNT is per stream (want / n_feeds);
- * *more tells that some stream gave that many: it may hold more, read on. Returns 0,
- * -EAGAIN (Redis failed) or -ENOMEM.
- */
-static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bool *more)
+static int read_new(struct arch *a)
 {
-	*more = false;
 	const char **argv = malloc((10 + 2 * (size_t)a->n_feeds) * sizeof(char *));
 	if (argv == NULL)
 		return -ENOMEM;
-	unsigned int per = (want + a->n_feeds - 1) / (a->n_feeds ? a->n_feeds : 1);
+	/* COUNT is per stream: archiver_batch entries in all, if every feed has that many.
+	 * (Replies of tens of thousands of entries cost hiredis and Redis more per entry:
+	 * docs/perf.md "control".) */
 	char count[16], block[16];
-	snprintf(count, sizeof(count), "%u", per);
-	snprintf(block, sizeof(block), "%u", block_ms);
+	snprintf(count, sizeof(count), "%u",
+		 (a->cfg->archiver_batch + a->n_feeds - 1) / (a->n_feeds ? a->n_feeds : 1));
+	snprintf(block, sizeof(block), "%u", a->cfg->archiver_block_ms);
 	size_t k = 0;
 	argv[k++] = "XREADGROUP";
 	argv[k++] = "GROUP";
@@ -689,10 +685,8 @@ static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bo
 	argv[k++] = a->consumer;
 	argv[k++] = "COUNT";
 	argv[k++] = count;
-	if (block_ms > 0) {
-		argv[k++] = "BLOCK";
-		argv[k++] = block;
-	}
+	argv[k++] = "BLOCK";
+	argv[k++] = block;
 	argv[k++] = "STREAMS";
 	for (unsigned int f = 0; f < a->n_feeds; f++)
 		argv[k++] = a->feeds[f].key;
@@ -724,8 +718,6 @@ static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bo
 			f++;
 		if (f == a->n_feeds)
 			continue;
-		if (st->element[1]->elements >= per)
-			*more = true; /* this stream may hold more */
 		for (size_t i = 0; i < st->element[1]->elements; i++)
 			if (add_entry(a, f, st->element[1]->element[i]) != 0) {
 				freeReplyObject(rep);
@@ -733,51 +725,6 @@ static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bo
 			}
 	}
 	return hold_reply(a, rep);
-}
-
-/*
- * The next batch of new entries (docs/control.md "archiver"). Redis is single-threaded:
- * the edge's writes wait behind any command the archiver sends, and an XREADGROUP costs
- * Redis ~2 us per entry (it records each in the pending list and logs an XCLAIM to the AOF),
- * so one read of the ~1,000 entries that 100 ms bring at 10k/s holds the edge up for
- * milliseconds. Instead the batch is gathered in small reads spread over
- * archiver_linger_ms: a read of archiver_read_min entries; while some stream gives all a read
- * asks of it (a backlog) the next follows at once and twice as large, up to archiver_batch;
- * otherwise the next small read follows after a pause of linger / 16 (1 to 50 ms). The batch ends when
- * it is full or archiver_linger_ms after its first entry (0: as soon as the feeds are
- * drained). Returns 0, -EAGAIN (Redis failed; the batch keeps what was read) or -ENOMEM.
- */
-static int read_batch(struct arch *a)
-{
-	const struct cp_config *cfg = a->cfg;
-	unsigned int batch = cfg->archiver_batch;
-	unsigned int least = cfg->archiver_read_min < batch ? cfg->archiver_read_min : batch;
-	unsigned int want = least, block_ms = cfg->archiver_block_ms;
-	uint32_t pause_ms = cfg->archiver_linger_ms / 16;
-	pause_ms = pause_ms < 1 ? 1 : pause_ms > 50 ? 50 : pause_ms;
-	uint64_t until = 0;
-	for (;;) {
-		bool more;
-		int rc = read_new(a, want, block_ms, &more);
-		if (rc != 0 || a->n_ents >= batch || stopping(a))
-			return rc;
-		if (a->n_ents == 0)
-			return 0; /* waited block_ms: nothing */
-		uint64_t now = cp_now_ns();
-		if (until == 0)
-			until = now + (uint64_t)cfg->archiver_linger_ms * 1000000ull;
-		block_ms = 0;
-		if (more) {
-			unsigned int left = batch - a->n_ents;
-			want = want * 2 < left ? want * 2 : left;
-			continue;
-		}
-		if (now >= until)
-			return 0;
-		want = least;
-		uint64_t left_ms = (until - now) / 1000000ull;
-		cp_sleep_ms(left_ms < pause_ms ? (uint32_t)left_ms + 1 : pause_ms);
-	}
 }
 
 /* After a commit: the highest sequence archived per signal feed. */
@@ -855,6 +802,19 @@ struct worker {
 	int rc;
 };
 
+/* After a small batch: let the next one accumulate (archiver_linger_ms, docs/control.md).
+ * A transaction and an XREADGROUP/XACK per few rows cost several times more per row than
+ * per thousand, and at moderate rates that CPU is taken from the ACK path on the same
+ * cores. Stops promptly. */
+static void linger(const struct arch *a)
+{
+	for (uint32_t left = a->cfg->archiver_linger_ms; left > 0 && !stopping(a);) {
+		uint32_t step = left < 10 ? left : 10;
+		cp_sleep_ms(step);
+		left -= step;
+	}
+}
+
 /* One archiver loop (its own Redis consumer and PostgreSQL session) until *stop. */
 static int archiver_loop(const struct worker *w)
 {
@@ -899,7 +859,7 @@ static int archiver_loop(const struct worker *w)
 					a.next_claim = now; /* more may be stale: again after this batch */
 			}
 			if (rc == 0 && a.n_ents == 0)
-				rc = read_batch(&a);
+				rc = read_new(&a);
 			if (rc == -ENOMEM)
 				break;
 			rc = 0;
@@ -927,7 +887,10 @@ static int archiver_loop(const struct worker *w)
 		if (ack_batch(&a) == 0)
 			(void)trim(&a, now);
 		a.batches++;
+		bool small = a.n_ents < cfg->archiver_batch / 2;
 		release_batch(&a);
+		if (small)
+			linger(&a);
 	}
 	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " skipped=%" PRIu64 " events=%" PRIu64
 	       " batches=%" PRIu64 " claimed=%" PRIu64, a.rows, a.skipped, a.events, a.batches,

@@ -48,7 +48,6 @@ struct cp_config {
 	uint32_t archiver_claim_idle_ms; /* XAUTOCLAIM entries pending longer than this */
 	uint32_t archiver_threads;       /* archiver loops (consumers, PG sessions) */
 	uint32_t archiver_linger_ms;     /* pause after a small batch, so the next is larger */
-	uint32_t archiver_read_min;      /* entries in a batch's first XREADGROUP; doubles */
 	uint32_t partition_maint_s;      /* maintain_partitions() period */
 	uint32_t redis_keep_signals;     /* archived entries kept per master stream (replay) */
 	char archiver_consumer[128];     /* consumer name; "" = "<hostname>-<pid>" */

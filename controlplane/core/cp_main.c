@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"Keys: roles shm redis_host redis_port redis_timeout_ms pg_conninfo pg_timeout_ms\n"
 		"      backoff_max_ms edge_batch dataplane_stale_ms auth_reload_s\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms archiver_threads\n"
-		"      archiver_linger_ms archiver_read_min\n"
+		"      archiver_linger_ms\n"
 		"      partition_maint_s archiver_consumer redis_keep_signals log_level fanout_listen\n"
 		"      fanout_port fanout_cert\n"
 		"      fanout_key fanout_queue fanout_history fanout_max_conns fanout_sndbuf\n"

@@ -100,12 +100,6 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "10001", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "0", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.archiver_linger_ms, 0);
-	/* archiver_read_min: 1..100000, default 32 */
-	CU_ASSERT_EQUAL(c.archiver_read_min, 32);
-	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_min", "0", err, sizeof(err)), -EINVAL);
-	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_min", "100001", err, sizeof(err)), -EINVAL);
-	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_min", "256", err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(c.archiver_read_min, 256);
 	unsigned int roles = 0;
 	CU_ASSERT_EQUAL(cp_config_parse_roles("all", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLES_ALL);
