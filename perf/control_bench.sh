@@ -1,23 +1,31 @@
 #!/bin/bash
-# Control-plane ACK latency against the disk's floor (issue 7, SPEC §6; docs/perf.md
-# "control"). Every ACK waits for Redis's write + fdatasync of its AOF (appendfsync always),
-# so this script measures, alternately and REPEATS times in one run:
-#   floor  decpctl disk: write + fdatasync of 2 KiB appends on the same filesystem
-#          ($DECP_TEST_TMPDIR or /tmp, where the test harness keeps Redis's AOF), 1 ms apart;
-#   always test_control_e2e bench: MASTERS x SIGNALS at RATE signals/s through the posix
-#          dataplane, decp-control (edge + archiver), Redis (appendfsync always), PostgreSQL;
-#   no     the same with Redis switched to appendfsync no: the code path without the disk.
+# Control-plane ACK latency against what limits it (issue 7, SPEC §6; docs/perf.md
+# "control"). MASTERS x SIGNALS at RATE signals/s through the posix dataplane, decp-control,
+# Redis and PostgreSQL (test_control_e2e bench), REPEATS rounds, each alternating:
+# MODE fsync (default): every ACK waits for Redis's write + fdatasync of its AOF
+#   floor    decpctl disk: write + fdatasync of 2 KiB appends on the same filesystem
+#            ($DECP_TEST_TMPDIR or /tmp, where the test harness keeps Redis's AOF), 1 ms apart
+#   always   all roles, Redis with appendfsync always
+#   no       the same with appendfsync no: the code path without the disk
+# MODE cpu: does CPU work beside the ACK path disturb it, whatever its priority?
+#   edge     decp-control with the edge role only: the ingest path alone
+#   idle-hog the same beside a busy loop at SCHED_IDLE (run only when nothing else wants a CPU)
+#   idle-25  the same beside a SCHED_IDLE loop busy 10 ms of every 40 ms (the archiver's duty
+#            cycle at 10k/s)
+#   all      every role at normal priority
 # Each line gives p50 / p99 / p99.9 (ms), and the load average; compare within one run.
 #
-# usage: perf/control_bench.sh BUILD_DIR [MASTERS SIGNALS RATE [REPEATS]]
+# usage: perf/control_bench.sh BUILD_DIR [MASTERS SIGNALS RATE [REPEATS [MODE]]]
 #   BUILD_DIR: a release build (meson setup BUILD --buildtype=release)
-#   defaults: 20 masters x 5000 signals at 10000 signals/s, 2 repeats
+#   defaults: 20 masters x 5000 signals at 10000 signals/s, 2 repeats, mode fsync
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	[ $# -ge 1 ] && exit 0 || exit 2
 fi
-B=$1 MASTERS=${2:-20} SIGNALS=${3:-5000} RATE=${4:-10000} REPEATS=${5:-2}
+B=$1 MASTERS=${2:-20} SIGNALS=${3:-5000} RATE=${4:-10000} REPEATS=${5:-2} MODE=${6:-fsync}
+case $MODE in fsync | cpu) ;; *) echo "MODE must be fsync or cpu, not '$MODE'" >&2; exit 2 ;; esac
+[ "$MODE" = fsync ] || command -v chrt >/dev/null || { echo "chrt (util-linux) is needed" >&2; exit 2; }
 T=$B/tests/control/test_control_e2e CTL=$B/tools/decpctl/decpctl
 for x in "$T" "$CTL" "$B/dataplane/decp-dataplane" "$B/controlplane/core/decp-control" \
 	 "$B/tools/decp-master"; do
@@ -36,23 +44,61 @@ floor() {
 		"$(ms "$(field p999_us "$out")")" "$(load)"
 }
 
-bench() { # policy
-	local log line
-	log=$(DECP_BENCH_APPENDFSYNC=$1 "$T" bench "$B/dataplane/decp-dataplane" \
+bench() { # label [VAR=value...]: the environment of test_control_e2e bench
+	local log line label=$1
+	shift
+	log=$(env "$@" "$T" bench "$B/dataplane/decp-dataplane" \
 		"$B/controlplane/core/decp-control" "$B/tools/decp-master" \
 		"$MASTERS" "$SIGNALS" "$RATE" 2>&1) || { echo "$log" | tail -20 >&2; exit 1; }
 	line=$(grep -m1 '^decp-master:' <<<"$log")
-	printf '%-7s p50 %6s  p99 %6s  p99.9 %6s ms  load %s  rate %s/s\n' "$1" \
+	printf '%-8s p50 %6s  p99 %6s  p99.9 %6s ms  load %s  rate %s/s\n' "$label" \
 		"$(ms "$(field ack_p50_us "$line")")" "$(ms "$(field ack_p99_us "$line")")" \
 		"$(ms "$(field ack_p999_us "$line")")" "$(load)" "$(field rate "$line" | tr -d /s)"
+}
+
+HOG=
+stop_hog() {
+	if [ -n "$HOG" ]; then
+		kill "$HOG" 2>/dev/null || true
+		wait "$HOG" 2>/dev/null || true
+	fi
+	HOG=
+}
+trap stop_hog EXIT
+# hog ON_MS PERIOD_MS: a SCHED_IDLE loop busy ON_MS of every PERIOD_MS, in the background;
+# it stops by itself after 10 minutes at the latest.
+hog() {
+	chrt -i 0 python3 -c '
+import sys, time
+on, period = float(sys.argv[1]) / 1000, float(sys.argv[2]) / 1000
+end = time.monotonic() + 600
+while time.monotonic() < end:
+    t = time.monotonic() + on
+    while time.monotonic() < t:
+        pass
+    if period > on:
+        time.sleep(period - on)' "$1" "$2" &
+	HOG=$!
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "load: $MASTERS masters x $SIGNALS signals at $RATE signals/s; ACK latency at decp-master"
 for i in $(seq "$REPEATS"); do
 	echo "-- round $i"
-	floor
-	bench always
-	bench no
+	if [ "$MODE" = fsync ]; then
+		floor
+		bench always DECP_BENCH_APPENDFSYNC=always
+		bench no DECP_BENCH_APPENDFSYNC=no
+	else
+		bench edge DECP_BENCH_ROLES=edge
+		hog 1000 1000
+		bench idle-hog DECP_BENCH_ROLES=edge
+		stop_hog
+		hog 10 40
+		bench idle-25 DECP_BENCH_ROLES=edge
+		stop_hog
+		bench all DECP_BENCH_ROLES=all
+	fi
 done
-floor
+[ "$MODE" = fsync ] && floor
+exit 0
