@@ -13,6 +13,7 @@
 
 #include "cp_log.h"
 #include "cp_redis.h"
+#include "cp_redis_rec.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
 
@@ -202,17 +203,15 @@ static const char *order_name(int t)
 
 static int row_signal(struct arch *a, const struct entry *e)
 {
-	const redisReply *ar = field(e->fields, "a"), *b = field(e->fields, "b"),
-			 *h = field(e->fields, "h"), *s = field(e->fields, "s");
+	struct cp_rec r;
 	uint64_t seq = id_seq(e->id->str);
-	if (seq == 0 || ar == NULL || b == NULL || ar->type != REDIS_REPLY_STRING ||
-	    b->type != REDIS_REPLY_STRING) {
+	if (seq == 0 || !cp_rec_from_fields(e->fields, &r)) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "%s %s: malformed archive entry skipped",
 			  a->feeds[e->feed].key, e->id->str);
 		return 0;
 	}
-	int64_t arrival = strtoll(ar->str, NULL, 10);
-	Decp__Signal *sg = proto_signal_decode((const uint8_t *)b->str, b->len, NULL);
+	int64_t arrival = r.arrival_ns;
+	Decp__Signal *sg = proto_signal_decode(r.body, r.body_len, NULL);
 	struct buf *o = &a->sig;
 	if (o->len == 0)
 		bin_header(o);
@@ -243,9 +242,9 @@ static int row_signal(struct arch *a, const struct entry *e)
 		for (int i = 0; i < 4; i++)
 			rc |= bin_null(o);
 	}
-	rc |= bin_bytes(o, b->str, b->len);
-	rc |= h != NULL && h->type == REDIS_REPLY_STRING ? bin_bytes(o, h->str, h->len) : bin_null(o);
-	rc |= s != NULL && s->type == REDIS_REPLY_STRING ? bin_bytes(o, s->str, s->len) : bin_null(o);
+	rc |= bin_bytes(o, r.body, r.body_len);
+	rc |= r.hmac != NULL ? bin_bytes(o, r.hmac, r.hmac_len) : bin_null(o);
+	rc |= r.sig != NULL ? bin_bytes(o, r.sig, r.sig_len) : bin_null(o);
 	a->sig_rows++;
 	return rc ? -ENOMEM : 0;
 }

@@ -12,6 +12,7 @@
 #include "cp_auth.h"
 #include "cp_log.h"
 #include "cp_redis.h"
+#include "cp_redis_rec.h"
 #include "cp_shm.h"
 
 #define ROLE "edge"
@@ -305,7 +306,7 @@ static int format_signals(struct edge *e)
 	for (unsigned int g = 0; g < e->ngroups; g++)
 		rc |= cp_resp_u64(b, e->gmaster[g]);
 	for (unsigned int g = 0; g < e->ngroups && rc == 0; g++) {
-		rc |= cp_resp_array(b, 4 + 5 * (size_t)e->gcount[g]);
+		rc |= cp_resp_array(b, 4 + 2 * (size_t)e->gcount[g]);
 		rc |= cp_resp_str(b, "FCALL");
 		rc |= cp_resp_str(b, CP_REDIS_FN_SIGNALS);
 		rc |= cp_resp_str(b, "1");
@@ -313,13 +314,16 @@ static int format_signals(struct edge *e)
 		for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i]) {
 			const struct dp_ingress_rec *r = &e->batch[i];
 			rc |= cp_resp_u64(b, r->sequence);
-			rc |= cp_resp_i64(b, r->arrival_ns);
-			rc |= cp_resp_bulk(b, r->body, r->body_len <= DP_BODY_MAX ? r->body_len
-										   : DP_BODY_MAX);
-			rc |= cp_resp_bulk(b, r->hmac, r->hmac_len <= DP_HMAC_LEN ? r->hmac_len
-										   : DP_HMAC_LEN);
-			rc |= cp_resp_bulk(b, r->sig, r->sig_len <= DP_SIG_LEN ? r->sig_len
-										: DP_SIG_LEN);
+			uint8_t rec[CP_REC_HDR + DP_HMAC_LEN + DP_SIG_LEN + DP_BODY_MAX];
+			const struct cp_rec sr = {
+				.arrival_ns = r->arrival_ns,
+				.body = r->body, .hmac = r->hmac, .sig = r->sig,
+				.body_len = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX,
+				.hmac_len = r->hmac_len <= DP_HMAC_LEN ? r->hmac_len : DP_HMAC_LEN,
+				.sig_len = r->sig_len <= DP_SIG_LEN ? r->sig_len : DP_SIG_LEN,
+			};
+			size_t n = cp_rec_pack(rec, sizeof(rec), &sr);
+			rc |= n == 0 ? -1 : cp_resp_bulk(b, rec, n);
 		}
 	}
 	return rc != 0 ? -ENOMEM : 0;

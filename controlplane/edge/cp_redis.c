@@ -10,8 +10,9 @@
 #include "cp_log.h"
 
 /*
- * decp_signals(KEYS: signals stream; ARGV: seq, arrival_ns, body, hmac, sig, seq, ...)
- *   appends each signal of one master as stream entry <seq>-0 (what the edge sends: one
+ * decp_signals(KEYS: signals stream; ARGV: seq, record, seq, record, ...)
+ *   appends each signal of one master as stream entry <seq>-0 with the one field "r" =
+ *   record (the packed layout of cp_redis_rec.h) (what the edge sends: one
  *   call per master per batch) and returns one status character per signal, in order:
  *     '1'  written
  *     '0'  duplicate: seq <= last entry of the stream (already durable), nothing written
@@ -38,12 +39,12 @@ const char cp_redis_library[] =
 	"local function append(keys, args)\n"
 	"  local out = {}\n"
 	"  local last = last_seq(keys[1])\n"
-	"  for i = 1, #args, 5 do\n"
+	"  for i = 1, #args, 2 do\n"
 	"    local seq = tonumber(args[i])\n"
 	"    if seq <= last then out[#out + 1] = '0'\n"
 	"    elseif seq ~= last + 1 then out[#out + 1] = '-'\n"
 	"    else\n"
-	"      redis.call('XADD', keys[1], args[i] .. '-0', 'a', args[i+1], 'b', args[i+2], 'h', args[i+3], 's', args[i+4])\n"
+	"      redis.call('XADD', keys[1], args[i] .. '-0', 'r', args[i+1])\n"
 	"      last = seq\n"
 	"      out[#out + 1] = '1'\n"
 	"    end\n"

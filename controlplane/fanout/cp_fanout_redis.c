@@ -1,6 +1,7 @@
 /* cp_fanout_redis: the replay thread (XRANGE chunks) and the tail thread (XREAD BLOCK).
  * Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
+#include "cp_redis_rec.h"
 
 /* ---------------------------------------------------------------- redis threads -- */
 
@@ -18,39 +19,20 @@ redisContext *cp_fo_redis_open(const struct cp_fanout_config *cfg, int timeout_m
 	return c;
 }
 
-/* One stream entry [id, [field, value, ...]] into a message. NULL when incomplete. */
+/* One stream entry [id, [field, value, ...]] into a message (either record layout,
+ * cp_redis_rec.h). NULL when incomplete. */
 static struct cp_fmsg *entry_msg(uint64_t master, const redisReply *e)
 {
-	const redisReply *fl;
-	const char *b = NULL, *sg = NULL;
-	size_t bl = 0, sl = 0;
-	int64_t arr = 0;
-	uint64_t seq;
+	struct cp_rec r;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
 		return NULL;
-	seq = strtoull(e->element[0]->str, NULL, 10);
-	fl = e->element[1];
-	for (size_t i = 0; i + 1 < fl->elements; i += 2) {
-		const redisReply *k = fl->element[i], *v = fl->element[i + 1];
-
-		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1)
-			continue;
-		if (k->str[0] == 'a')
-			arr = strtoll(v->str, NULL, 10);
-		else if (k->str[0] == 'b') {
-			b = v->str;
-			bl = v->len;
-		} else if (k->str[0] == 's') {
-			sg = v->str;
-			sl = v->len;
-		}
-	}
-	if (b == NULL || sg == NULL || seq == 0)
+	uint64_t seq = strtoull(e->element[0]->str, NULL, 10);
+	if (seq == 0 || !cp_rec_from_fields(e->element[1], &r) || r.sig == NULL)
 		return NULL;
-	return cp_fmsg_envelope_parts(master, seq, arr, (const uint8_t *)b, bl,
-				      (const uint8_t *)sg, sl);
+	return cp_fmsg_envelope_parts(master, seq, r.arrival_ns, r.body, r.body_len, r.sig,
+				      r.sig_len);
 }
 
 void *cp_fo_replay_main(void *arg)

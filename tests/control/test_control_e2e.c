@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "cp_migrate.h"
+#include "cp_redis_rec.h"
 #include "cp_testkeys.h"
 #include "harness.h"
 
@@ -469,17 +470,18 @@ static void verify_archive_bytes(struct env *e, PGconn *c)
 					   2, NULL, v, NULL, NULL, 1);
 		bool ok = x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1 &&
 			  PQresultStatus(p) == PGRES_TUPLES_OK && PQntuples(p) == 1;
+		struct cp_rec rec;
+		if (ok)
+			ok = cp_rec_from_fields(x->element[0]->element[1], &rec) &&
+			     rec.hmac != NULL && rec.sig != NULL;
 		if (ok) {
-			const redisReply *f = x->element[0]->element[1];
-			const char *want[4] = {"a", "b", "h", "s"};
-			for (int k = 0; k < 4 && ok; k++) {
-				const redisReply *val = NULL;
-				for (size_t i = 0; i + 1 < f->elements; i += 2)
-					if (strcmp(f->element[i]->str, want[k]) == 0)
-						val = f->element[i + 1];
-				ok = val != NULL && (size_t)PQgetlength(p, 0, k) == val->len &&
-				     memcmp(PQgetvalue(p, 0, k), val->str, val->len) == 0;
-			}
+			char arr[24];
+			snprintf(arr, sizeof(arr), "%" PRId64, rec.arrival_ns);
+			const void *val[4] = {arr, rec.body, rec.hmac, rec.sig};
+			size_t len[4] = {strlen(arr), rec.body_len, rec.hmac_len, rec.sig_len};
+			for (int k = 0; k < 4 && ok; k++)
+				ok = (size_t)PQgetlength(p, 0, k) == len[k] &&
+				     memcmp(PQgetvalue(p, 0, k), val[k], len[k]) == 0;
 		}
 		if (!ok && bad++ < 3)
 			fprintf(stderr, "master %u sequence %" PRIu64 ": archive row differs from the "

@@ -49,9 +49,14 @@ echo "$out" | grep -q "master 3: signal_archive has no sequence 4..4; the stream
 [ "$(r XLEN 'decp:{m1}:signals')" = 2500 ] && ok || bad "master 1 XLEN $(r XLEN 'decp:{m1}:signals')"
 [ "$(r XLEN 'decp:{m2}:signals')" = 5 ] && ok || bad "master 2 XLEN"
 [ "$(r XLEN 'decp:{m3}:signals')" = 3 ] && ok || bad "master 3 XLEN (stops before the hole)"
-# Same entry ID and fields as the edge writes (a arrival ns, b body, h hmac, s signature).
-got=$(r XRANGE 'decp:{m1}:signals' 2500-0 2500-0 | tr '\n' ' ')
-want="2500-0 a $(( (1764500000 + 2500) * 1000000000 + 1 )) b body-1-2500 h hmac-2500 s sig-2500 "
+# Same entry ID and record as the edge writes: one field "r", version 1, arrival ns
+# (int64 little-endian), HMAC and signature lengths, HMAC, signature, body (cp_redis_rec.h).
+hex() { od -An -tx1 | tr -d ' \n'; }
+got=$(r XRANGE 'decp:{m1}:signals' 2500-0 2500-0 | hex)
+want=$(python3 -c 'import struct, sys
+h, s, b = b"hmac-2500", b"sig-2500", b"body-1-2500"
+rec = bytes([1]) + struct.pack("<q", (1764500000 + 2500) * 1000000000 + 1) + bytes([len(h), len(s)]) + h + s + b
+sys.stdout.buffer.write(b"2500-0\nr\n" + rec + b"\n")' | hex)
 [ "$got" = "$want" ] && ok || bad "entry 2500: '$got' != '$want'"
 r SISMEMBER decp:masters 2 | grep -q 1 && ok || bad "master 2 not in decp:masters"
 r XINFO GROUPS 'decp:{m1}:signals' | tr '\n' ' ' | grep -q "archiver .*2500-0" &&

@@ -29,6 +29,7 @@
 #include <libpq-fe.h>
 
 #include "cp_redis.h"
+#include "cp_redis_rec.h"
 #include "ctl_cmd.h"
 
 #define REBUILD_BATCH 1000
@@ -248,15 +249,34 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 			m->hole_to = seq - 1;
 			break;
 		}
-		char id[32], arr[24];
+		char id[32];
 		snprintf(id, sizeof(id), "%" PRIu64 "-0", seq);
-		snprintf(arr, sizeof(arr), "%" PRId64, (int64_t)be64(PQgetvalue(r, i, 1)));
-		const char *argv[] = {"XADD", key, id, "a", arr, "b", PQgetvalue(r, i, 2),
-				      "h", PQgetvalue(r, i, 3), "s", PQgetvalue(r, i, 4)};
-		size_t lens[] = {4, strlen(key), strlen(id), 1, strlen(arr), 1,
-				 (size_t)PQgetlength(r, i, 2), 1, (size_t)PQgetlength(r, i, 3), 1,
-				 (size_t)PQgetlength(r, i, 4)};
-		redisAppendCommandArgv(rc, 11, argv, lens);
+		/* The edge's record layout (cp_redis_rec.h); the archive's columns fit it: the
+		 * body is at most 64 KiB and HMAC and signature are checked below. */
+		const struct cp_rec sr = {
+			.arrival_ns = (int64_t)be64(PQgetvalue(r, i, 1)),
+			.body = (const uint8_t *)PQgetvalue(r, i, 2),
+			.hmac = (const uint8_t *)PQgetvalue(r, i, 3),
+			.sig = (const uint8_t *)PQgetvalue(r, i, 4),
+			.body_len = (size_t)PQgetlength(r, i, 2),
+			.hmac_len = (size_t)PQgetlength(r, i, 3),
+			.sig_len = (size_t)PQgetlength(r, i, 4),
+		};
+		uint8_t *rec = malloc(cp_rec_size(&sr));
+		size_t n = rec != NULL ? cp_rec_pack(rec, cp_rec_size(&sr), &sr) : 0;
+		if (n == 0) {
+			fprintf(stderr, "decpctl redis: master %" PRIu64 " sequence %" PRIu64 ": %s\n",
+				m->id, seq, rec == NULL ? "out of memory" :
+				"HMAC or signature longer than 255 bytes in the archive");
+			free(rec);
+			m->hole_from = seq;
+			m->hole_to = seq;
+			break;
+		}
+		const char *argv[] = {"XADD", key, id, CP_REC_FIELD, (const char *)rec};
+		size_t lens[] = {4, strlen(key), strlen(id), 1, n};
+		redisAppendCommandArgv(rc, 5, argv, lens);
+		free(rec);
 		sent++;
 	}
 	PQclear(r);
