@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "cp_log.h"
+#include "cp_redis_rec.h"
 
 /*
  * decp_signals(KEYS: signals stream; ARGV: seq, record, seq, record, ...)
@@ -44,7 +45,7 @@ const char cp_redis_library[] =
 	"    if seq <= last then out[#out + 1] = '0'\n"
 	"    elseif seq ~= last + 1 then out[#out + 1] = '-'\n"
 	"    else\n"
-	"      redis.call('XADD', keys[1], args[i] .. '-0', 'r', args[i+1])\n"
+	"      redis.call('XADD', keys[1], args[i] .. '-0', '" CP_REC_FIELD "', args[i+1])\n"
 	"      last = seq\n"
 	"      out[#out + 1] = '1'\n"
 	"    end\n"

@@ -242,6 +242,7 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 		return -1;
 	}
 	int n = PQntuples(r), sent = 0;
+	bool unpackable = false;
 	for (int i = 0; i < n; i++) {
 		uint64_t seq = be64(PQgetvalue(r, i, 0));
 		if (seq != m->last + 1 + (uint64_t)i) {
@@ -251,8 +252,7 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 		}
 		char id[32];
 		snprintf(id, sizeof(id), "%" PRIu64 "-0", seq);
-		/* The edge's record layout (cp_redis_rec.h); the archive's columns fit it: the
-		 * body is at most 64 KiB and HMAC and signature are checked below. */
+		/* The edge's record layout (cp_redis_rec.h). */
 		const struct cp_rec sr = {
 			.arrival_ns = (int64_t)be64(PQgetvalue(r, i, 1)),
 			.body = (const uint8_t *)PQgetvalue(r, i, 2),
@@ -263,18 +263,17 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 			.sig_len = (size_t)PQgetlength(r, i, 4),
 		};
 		uint8_t *rec = malloc(cp_rec_size(&sr));
-		size_t n = rec != NULL ? cp_rec_pack(rec, cp_rec_size(&sr), &sr) : 0;
-		if (n == 0) {
+		size_t len = rec != NULL ? cp_rec_pack(rec, cp_rec_size(&sr), &sr) : 0;
+		if (len == 0) { /* the rows before it are still written, then the rebuild fails */
 			fprintf(stderr, "decpctl redis: master %" PRIu64 " sequence %" PRIu64 ": %s\n",
 				m->id, seq, rec == NULL ? "out of memory" :
 				"HMAC or signature longer than 255 bytes in the archive");
 			free(rec);
-			m->hole_from = seq;
-			m->hole_to = seq;
+			unpackable = true;
 			break;
 		}
 		const char *argv[] = {"XADD", key, id, CP_REC_FIELD, (const char *)rec};
-		size_t lens[] = {4, strlen(key), strlen(id), 1, n};
+		size_t lens[] = {4, strlen(key), strlen(id), 1, len};
 		redisAppendCommandArgv(rc, 5, argv, lens);
 		free(rec);
 		sent++;
@@ -300,6 +299,8 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 	m->added += (uint64_t)ok;
 	if (m->first == 0 && ok > 0)
 		m->first = m->last - (uint64_t)ok + 1;
+	if (unpackable)
+		return -1;
 	return m->hole_from != 0 ? 0 : ok;
 }
 
