@@ -29,6 +29,7 @@
 set -u
 DP=$1 CONSUMER=$2 MASTER=$3 DECPCTL=$4 TOPO=$5
 . "$TOPO/dp_testlib.sh"
+. "$TOPO/../../harness/rootns_guard.sh"
 
 PY=/usr/bin/python3   # Debian's: the python3 first on PATH cannot import scapy
 if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
@@ -58,6 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+rootns_guard_start
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
@@ -100,7 +102,12 @@ wait_file "$DIR/consumer.ready" 10 || bad "consumer ready"
 ip netns exec "$NS" timeout 150 "$MASTER" --connect "$NET.1:7000" --masters 1 --signals "$SIGNALS" \
 	--rate 600 --fake-ed25519 --time-limit-s 120 >"$DIR/master.out" 2>"$DIR/master.err" &
 M_PID=$!
-sleep 1   # the legitimate session is logged in and streaming
+# The attacks start once the legitimate session is logged in and its signals are ACKed.
+acks() { "$DECPCTL" top --shm "$NAME" --once --json --interval 0.05 2>/dev/null |
+	"$PY" -c 'import json,sys; print(json.loads(sys.stdin.readline())["total"]["counters"]["acks_sent"])' 2>/dev/null; }
+for _ in $(seq 300); do [ "$(acks)" -gt 0 ] 2>/dev/null && break; sleep 0.1; done
+check "legitimate master logged in and ACKed before the attacks (acks_sent $(acks))" \
+	[ "$(acks)" -gt 0 ]
 
 in_ns timeout 100 "$PY" "$TOPO/dp_adversary.py" --iface "$TAP" --dst "$NET.1" --port 7000 \
 	--src "$NET.2" --decpctl "$DECPCTL" --shm "$NAME" --dp-pid "$DP_PID" --seed 6 \
@@ -126,6 +133,7 @@ check "legitimate master: durable log exactly once, in order" \
 stop_pid "$DP_PID"; dp_rc=$?; DP_PID=
 check "dataplane stops on SIGTERM with exit 0" [ "$dp_rc" = 0 ]
 grep "decp-dataplane dpdk worker" "$DIR/dataplane.err" | tail -n 1
+check "root namespace: no private address added during the test" rootns_guard_report
 
 [ "$failed" = 0 ] || dump
 echo "$passed passed, $failed failed"

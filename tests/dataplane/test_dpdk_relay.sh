@@ -19,6 +19,7 @@ set -u
 DP=$1 CONSUMER=$2 MASTER=$3 TOPO=$4 RELAY=$5
 . "$TOPO/dp_topo.sh"
 . "$TOPO/dp_testlib.sh"
+. "$TOPO/../../harness/rootns_guard.sh"
 MASTERS=${DPDK_RELAY_MASTERS:-50}
 SIGNALS=${DPDK_RELAY_SIGNALS:-20000}
 
@@ -43,12 +44,14 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 finish() {
+	check "root namespace: no private address added during the test" rootns_guard_report
 	[ "$failed" = 0 ] || dump
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit
 }
 
+rootns_guard_start
 topo_reserve || { bad "reserve a test network"; finish; }
 "$DP" --listen "$TOPO_NET.1:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 	-- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 --file-prefix "$NAME" \
@@ -64,14 +67,14 @@ RL_PID=$!
 sleep 0.3
 ok "topology: $TOPO_NS/$TOPO_VA <-> relay <-> $TOPO_TAP ($TOPO_NET.0/24)"
 
-replies=$(ip netns exec "$TOPO_NS" python3 "$TOPO/icmp_echo.py" "$TOPO_NET.1" 10 2>/dev/null)
+replies=$(topo_exec python3 "$TOPO/icmp_echo.py" "$TOPO_NET.1" 10 2>/dev/null)
 check "ICMP echo through the relay: ${replies:-0} of 10 (>= 5)" [ "${replies:-0}" -ge 5 ]
 
 "$CONSUMER" --shm "$NAME" --masters "$MASTERS" --out "$DIR/durable.log" \
 	--ready-file "$DIR/cready" >"$DIR/consumer.out" 2>"$DIR/consumer.err" &
 CP_PID=$!
 wait_file "$DIR/cready" 10 || bad "consumer ready"
-ip netns exec "$TOPO_NS" timeout 200 "$MASTER" --connect "$TOPO_NET.1:7000" \
+topo_exec timeout 200 "$MASTER" --connect "$TOPO_NET.1:7000" \
 	--masters "$MASTERS" --signals "$SIGNALS" --fake-ed25519 --time-limit-s 180 \
 	>"$DIR/master.out" 2>"$DIR/master.err"
 rc=$?

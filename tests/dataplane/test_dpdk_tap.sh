@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # test_dpdk_tap.sh: `--stack dpdk` end to end over a net_tap interface (issue 6).
 #
-#   kernel (10.77.X.2, tap dpt<pid>)  <-- net_tap -->  decp-dataplane-dpdk (10.77.X.1)
-#   decp-master (Linux TCP) ----------------------------------> userspace TCP stack
+#   namespace dpns<pid>: kernel (10.77.1.2, tap dpt<pid>)  <-- net_tap -->  decp-dataplane (10.77.1.1)
+#   decp-master (Linux TCP, in the namespace) ------------------------------> userspace TCP stack
 #   decp-testconsumer <-- shared-memory rings --> dataplane worker lcore
 #
 # Cases: EAL arguments without --no-pci are refused; ICMP echo from the kernel; 5 masters
 # x 2,000 signals and (on a dataplane started from a --config file) 50 masters x 20,000
 # signals exactly once, in order, all ACKed; clean shutdown (exit 0, segment removed).
-# Every process is stopped by PID; the tap, the /dev/shm segment, the DPDK runtime dir and
-# the network lock are removed on any exit.
+# Every process is stopped by PID; the tap, the namespace, the /dev/shm segment and the DPDK
+# runtime dir are removed on any exit. The root namespace never carries the test's addresses
+# (rootns_guard.sh checks it for the whole run).
 #
 # usage: test_dpdk_tap.sh DATAPLANE_DPDK_BIN TESTCONSUMER_BIN MASTER_BIN TOPO_DIR
 # Prints "N passed, N failed"; exit 77 (skip) without root or /dev/net/tun.
@@ -17,6 +18,7 @@ set -u
 DP=$1 CONSUMER=$2 MASTER=$3 TOPO=$4
 . "$TOPO/dp_topo.sh"
 . "$TOPO/dp_testlib.sh"
+. "$TOPO/../../harness/rootns_guard.sh"
 
 if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
 	echo "SKIP: needs root and /dev/net/tun to create a tap interface"
@@ -36,6 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+rootns_guard_start
 
 run_masters() { # TAG MASTERS SIGNALS EXTRA...
 	local tag=$1 m=$2 n=$3
@@ -48,7 +51,7 @@ run_masters() { # TAG MASTERS SIGNALS EXTRA...
 		bad "$tag: consumer ready"; return
 	fi
 	local t0=$(date +%s.%N)
-	timeout 200 "$MASTER" --connect "$TOPO_NET.1:7000" --masters "$m" --signals "$n" \
+	topo_exec timeout 200 "$MASTER" --connect "$TOPO_NET.1:7000" --masters "$m" --signals "$n" \
 		--fake-ed25519 --time-limit-s 180 "$@" >"$DIR/master-$tag.out" 2>"$DIR/master-$tag.err"
 	local rc=$?
 	local t1=$(date +%s.%N)
@@ -83,7 +86,7 @@ fi
 ok "dataplane started on $TOPO_TAP ($TOPO_NET.1)"
 
 # 3. ICMP echo from the kernel side.
-replies=$(python3 "$TOPO/icmp_echo.py" "$TOPO_NET.1" 3 2>"$DIR/icmp.err")
+replies=$(topo_exec python3 "$TOPO/icmp_echo.py" "$TOPO_NET.1" 3 2>"$DIR/icmp.err")
 check "ICMP echo: 3 of 3 replies (got ${replies:-none})" [ "${replies:-0}" = 3 ]
 
 # 4. Real Linux TCP masters over the tap. Each run uses new master ids on a fresh consumer
@@ -121,6 +124,7 @@ fi
 stop_pid "$DP_PID"; dp_rc=$?; DP_PID=
 check "dataplane (bulk) stops on SIGTERM with exit 0" [ "$dp_rc" = 0 ]
 grep "decp-dataplane" "$DIR/dataplane.err" | tail -n 3
+check "root namespace: no private address added during the test" rootns_guard_report
 
 [ "$failed" = 0 ] || dump
 echo "$passed passed, $failed failed"

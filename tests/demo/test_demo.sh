@@ -8,7 +8,9 @@
 #   - one protection event of each injected kind was recorded: TTL_EXPIRED (skewed clock,
 #     no time sync), PRICE_DEVIATION (lagging quotes), INVALID_SIGNATURE (the forger);
 #   - the forger's subscription was auto-paused (PAUSED_TOXIC), an honest one was not;
-#   - the demo exits 0 and leaves nothing running: no process, segment, tap or DPDK dir.
+#   - the demo exits 0 and leaves nothing running: no process, segment, tap, namespace or
+#     DPDK dir; the root namespace never carried a private address (the demo's test network
+#     lives in its own namespace; tests/harness/rootns_guard.sh).
 #
 # usage: test_demo.sh SOURCE_ROOT BUILD_ROOT     Prints "N passed, N failed".
 set -u
@@ -27,6 +29,8 @@ cleanup() {
 	rm -f "$LOG"
 }
 trap cleanup EXIT
+. "$SRC/tests/harness/rootns_guard.sh"
+rootns_guard_start
 
 [ -n "${DECP_PG_CONNINFO:-}" ] || { echo "run under decp-testenv --redis-aof --pg"; exit 2; }
 "$SRC/tools/demo" --build "$BLD" --use-env --shm "$SHM" --duration 60 >"$LOG" 2>&1 &
@@ -35,9 +39,12 @@ demo_pid=$!
 # Counters move while it runs: two samples of the dataplane's total enqueued signals.
 sample() { "$DECPCTL" top --shm "$SHM" --once --json 2>/dev/null |
 	/usr/bin/python3 -c 'import json,sys; t=json.loads(sys.stdin.readline())["total"]; print(t["counters"]["signals_enqueued"], t["signals_per_s"])' 2>/dev/null; }
-for _ in $(seq 120); do s1=$(sample) && [ -n "$s1" ] && [ "${s1%% *}" -gt 0 ] && break; sleep 0.5; done
-sleep 5
-s2=$(sample)
+for _ in $(seq 240); do s1=$(sample) && [ -n "$s1" ] && [ "${s1%% *}" -gt 0 ] && break; sleep 0.5; done
+for _ in $(seq 120); do
+	s2=$(sample)
+	[ -n "${s1:-}" ] && [ -n "$s2" ] && [ "${s2%% *}" -gt "${s1%% *}" ] && break
+	sleep 0.5
+done
 echo "decpctl top --json: '${s1:-none}' then '${s2:-none}' (signals, signals/s)"
 check "decpctl top --json: the signal counter moves while the demo runs" \
 	test -n "${s1:-}" -a -n "${s2:-}" -a "${s2%% *}" -gt "${s1%% *}" 2>/dev/null
@@ -82,7 +89,9 @@ left=$(pgrep -af "decp-(dataplane|control|master|subscriber)" | grep -F -e "$SHM
 check "no demo process left running" test -z "$left"
 check "shared-memory segment removed" test ! -e "/dev/shm/$SHM"
 check "DPDK runtime directory removed" test ! -e "/var/run/dpdk/$SHM"
-check "tap interface removed" bash -c '! ip link show decpdemo0 >/dev/null 2>&1'
+check "tap interface and namespace removed" \
+	bash -c '! ip -o link show | grep -q " dd[0-9]*:" && ! ip netns list | grep -q "^decpdemo"'
+check "root namespace: no private address added during the demo" rootns_guard_report
 
 [ "$failed" = 0 ] || tail -60 "$LOG"
 echo "$passed passed, $failed failed"

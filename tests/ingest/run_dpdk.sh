@@ -18,12 +18,21 @@ if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
 	echo "SKIP: --stack dpdk on net_tap needs root and /dev/net/tun"
 	exit 77
 fi
+. "$(dirname "$0")/../harness/rootns_guard.sh"
 NS=ihns$$
 cleanup() { ip netns del "$NS" 2>/dev/null; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+rootns_guard_start
 ip netns add "$NS" || exit 1
 ip -n "$NS" link set lo up
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 	net.ipv6.conf.default.disable_ipv6=1
 IH_STACK=dpdk IH_DPDK_TAP=iht$$ IH_DPDK_NET=10.99.0 ip netns exec "$NS" "$@"
+rc=$?
+# The root-namespace rule (issue 16) turns a passing run into a failure.
+if ! rootns_guard_report && [ "$rc" = 0 ]; then
+	echo "FAIL: the root namespace carried a private address during the test"
+	rc=1
+fi
+exit "$rc"
