@@ -29,6 +29,7 @@ rootns_guard_start() {
 			rootns_private | comm -13 "$ROOTNS_DIR/before" - >>"$ROOTNS_DIR/seen" 2>/dev/null
 			sleep 0.2
 		done
+		kill -0 "$owner" 2>/dev/null || rm -rf "$ROOTNS_DIR"   # the test is gone: tidy up
 	) >/dev/null 2>&1 &
 	ROOTNS_PID=$!
 }
