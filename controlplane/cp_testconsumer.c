@@ -68,7 +68,8 @@ static void usage(FILE *f)
 		"  --out FILE            durable log, one line \"master seq arrival_ns\" per signal;\n"
 		"                        read back at start to restore last durable sequences\n"
 		"  --events FILE         protection events, one line \"reason master seq\"\n"
-		"  --attach-timeout-ms MS  wait this long for the segment (default 10000)\n"
+		"  --attach-timeout-ms MS  wait this long for the segment and for the dataplane to\n"
+		"                          apply the tables, at start and after a restart (default 60000)\n"
 		"  --ready-file FILE     created once the dataplane has applied READY\n"
 		"  --help\n"
 		"SIGSTOP/SIGCONT pause it (rings fill: masters get Nack BUSY); SIGTERM stops it and\n"
@@ -136,13 +137,29 @@ static int load_dataplane(struct tc *t)
 	return cp_ctrl_wait_applied(&t->c, t->cookie, 10000);
 }
 
+/* Attach and load the dataplane's tables. A dataplane that is still starting (or starved
+ * of CPU on a loaded machine) may not apply the commands in time: then detach and try again
+ * until --attach-timeout-ms has passed, as decp-control does. */
 static int attach(struct tc *t)
 {
 	uint64_t deadline = dp_mono_ns() + (uint64_t)t->attach_ms * 1000000ull;
 	for (;;) {
 		int rc = cp_shm_attach(&t->c, t->shm_name);
-		if (rc == 0)
-			break;
+		if (rc == 0) {
+			t->cookie = atomic_load(&t->c.s.hdr->dp_ctrl_last_cookie);
+			rc = load_dataplane(t);
+			if (rc == 0)
+				return 0;
+			cp_shm_detach(&t->c);
+			if (dp_mono_ns() > deadline || stop_requested) {
+				fprintf(stderr, "decp-testconsumer: loading credentials failed: %s\n",
+					strerror(-rc));
+				return rc;
+			}
+			fprintf(stderr, "decp-testconsumer: loading credentials: %s, again\n",
+				strerror(-rc));
+			continue;
+		}
 		if (rc == -EPROTO) {
 			fprintf(stderr, "decp-testconsumer: segment %s has a different layout "
 					"(another build?)\n", t->shm_name);
@@ -156,11 +173,6 @@ static int attach(struct tc *t)
 		struct timespec ts = {0, 5000000};
 		nanosleep(&ts, NULL);
 	}
-	t->cookie = atomic_load(&t->c.s.hdr->dp_ctrl_last_cookie);
-	int rc = load_dataplane(t);
-	if (rc != 0)
-		fprintf(stderr, "decp-testconsumer: loading credentials failed: %s\n", strerror(-rc));
-	return rc;
 }
 
 static int drain_worker(struct tc *t, unsigned int w)
@@ -244,7 +256,7 @@ int main(int argc, char **argv)
 	memset(&t, 0, sizeof(t));
 	t.seed = "decp-test";
 	t.base = 1;
-	t.attach_ms = 10000;
+	t.attach_ms = 60000;
 	t.out_fd = t.ev_fd = -1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {

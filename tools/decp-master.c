@@ -9,13 +9,18 @@
  *                       it), resend from seq
  *   Nack GAP(expected)  resend from expected
  *   HelloAck(expected)  everything below expected is durable; resend from expected
- *   no ACK for --ack-timeout-ms, EOF, Nack UNAVAILABLE: reconnect (then HelloAck rules)
+ *   no ACK for --ack-timeout-ms, EOF, Nack UNAVAILABLE: reconnect (then HelloAck rules);
+ *                       the abandoned connection is reset, so none of its bytes arrive late
+ *   Error REPLACED      a newer login of this master took the session: log in again (a
+ *                       master replaced 10 times gives up: another instance is running)
  *   Nack BAD_TOKEN / BAD_SIGNATURE / MASTER_MISMATCH / STATE / MALFORMED, Error:
  *                       print why and give up on that master (exit status 3)
  * Masters are spread over --threads threads, each with one epoll set.
+ * SIGTERM/SIGINT stops cleanly: no new signals, what was sent is drained (ACKed, or resent
+ * after a reconnect) for up to max(10 s, 3 ACK timeouts); a second signal stops at once.
  *
- * Exit status: 0 every signal ACKed; 1 time limit reached first; 2 usage or input error;
- * 3 a login or signal was refused.
+ * Exit status: 0 every signal ACKed (after a stop: every signal sent); 1 time limit reached
+ * first (or the drain's bound); 2 usage or input error; 3 a login or signal was refused.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,6 +82,10 @@ struct master {
 	uint64_t connect_at;
 	uint64_t next_send;
 	uint64_t low_unacked;
+	uint64_t high_sent;     /* highest sequence sent so far */
+	uint64_t last_seq;      /* the last sequence to send: --signals, or high_sent once a
+				 * SIGTERM/SIGINT asked for a stop (what was sent is drained) */
+	uint32_t replaced;      /* sessions taken over by a newer login of this master */
 	uint64_t busy_until;
 	uint64_t busy_backoff;  /* ns; 0 after an ACK. Doubles per BUSY round while ingest stays
 				 * full (e.g. decp-control down), so resends do not spin */
@@ -93,7 +102,7 @@ struct master {
 
 struct dm_stats {
 	uint64_t acked, acked_by_hello, dup_acks, resent, busy, gaps, reconnects, unavailable;
-	uint64_t ack_timeouts;
+	uint64_t ack_timeouts, replaced;
 	uint64_t sent;
 };
 
@@ -113,12 +122,16 @@ struct dm_thread {
 	uint64_t first_tx, last_ack;
 };
 
+/* SIGTERM/SIGINT: the first stops new signals and drains (what was sent is ACKed, bounded by
+ * DRAIN_NS); a second stops at once. */
 static atomic_int stop_flag;
+#define DRAIN_MIN_NS 10000000000ull     /* at least 10 s, or 3 ACK timeouts */
+#define REPLACED_MAX 10                 /* takeovers before "another instance is running" */
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	atomic_store(&stop_flag, 1);
+	atomic_fetch_add(&stop_flag, 1);
 }
 
 static uint64_t mono_ns(void)
@@ -183,10 +196,21 @@ static int build_signal(const struct dm_cfg *cfg, struct master *m, uint64_t seq
 
 static void flush_out(struct dm_thread *t, struct master *m);
 
+/* A connection we abandon is reset, not closed gracefully: after a graceful close the kernel
+ * keeps retransmitting what the peer has not acknowledged, and a Hello of ours delivered
+ * late (a lossy or congested path) would log in over our newer session, which ingest then
+ * closes as REPLACED. */
+static void close_abort(int fd)
+{
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
 static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
 {
 	if (m->fd >= 0) {
-		close(m->fd);
+		close_abort(m->fd);
 		m->fd = -1;
 	}
 	m->out_len = 0;
@@ -388,6 +412,17 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 	case DECP__INGEST_FRAME__KIND_ERROR:
 		if (f->error->code == DECP__ERROR__CODE__CODE_SHUTDOWN) {
 			drop_conn(t, m, 200000000ull);
+		} else if (f->error->code == DECP__ERROR__CODE__CODE_REPLACED &&
+			   m->replaced < REPLACED_MAX) {
+			/* A login of this master took the session over: one of our own older
+			 * connections whose Hello arrived late, or somebody else. Log in again; a
+			 * master replaced again and again has a twin running somewhere. */
+			m->replaced++;
+			t->st.replaced++;
+			drop_conn(t, m, 200000000ull);
+		} else if (f->error->code == DECP__ERROR__CODE__CODE_REPLACED) {
+			fail_master(t, m, "replaced by a newer login 10 times: is another instance "
+					  "of this master running?");
 		} else if (m->state != M_FAILED) {
 			char why[96];
 			snprintf(why, sizeof(why), "ingest closed the session: Error code %d",
@@ -439,7 +474,7 @@ static int pump(struct dm_thread *t, struct master *m, uint64_t now)
 	int sent = 0;
 	if (m->state != M_ACTIVE || now < m->busy_until || m->want_out)
 		return 0;
-	while (m->next_send <= cfg->signals && m->next_send - m->low_unacked < cfg->window &&
+	while (m->next_send <= m->last_seq && m->next_send - m->low_unacked < cfg->window &&
 	       sent < 64) {
 		if (t->rate != 0 &&
 		    t->st.sent >= (uint64_t)((double)(now - t->t0) * (double)t->rate / 1e9) + 1)
@@ -455,6 +490,8 @@ static int pump(struct dm_thread *t, struct master *m, uint64_t now)
 		else if (t->first_tx == 0)
 			t->first_tx = now;
 		m->sent_ns[m->next_send] = now;
+		if (m->next_send > m->high_sent)
+			m->high_sent = m->next_send;
 		m->next_send++;
 		t->st.sent++;
 		sent++;
@@ -472,16 +509,25 @@ static void *thread_main(void *arg)
 	const struct dm_cfg *cfg = t->cfg;
 	struct epoll_event evs[128];
 	uint64_t deadline = mono_ns() + cfg->time_limit_ns;
+	uint64_t drain = 3 * cfg->ack_timeout_ns > DRAIN_MIN_NS ? 3 * cfg->ack_timeout_ns : DRAIN_MIN_NS;
+	int draining = 0;
 	t->t0 = mono_ns();
 	for (;;) {
 		uint64_t now = mono_ns();
 		uint32_t active = 0;
 		int work = 0;
+		if (!draining && atomic_load(&stop_flag) > 0) {
+			draining = 1;
+			for (uint32_t i = 0; i < t->n; i++)
+				t->m[i].last_seq = t->m[i].high_sent;
+			if (now + drain < deadline)
+				deadline = now + drain;
+		}
 		for (uint32_t i = 0; i < t->n; i++) {
 			struct master *m = &t->m[i];
 			if (m->state == M_DONE || m->state == M_FAILED)
 				continue;
-			if (m->low_unacked > cfg->signals) {
+			if (m->low_unacked > m->last_seq) {
 				if (m->fd >= 0)
 					close(m->fd);
 				m->fd = -1;
@@ -520,7 +566,7 @@ static void *thread_main(void *arg)
 				flush_out(t, m);
 			}
 		}
-		if (active == 0 || atomic_load(&stop_flag) || now > deadline)
+		if (active == 0 || atomic_load(&stop_flag) > 1 || now > deadline)
 			break;
 		int n = epoll_wait(t->ep, evs, 128, work > 0 ? 0 : 1);
 		for (int i = 0; i < n; i++) {
@@ -565,7 +611,10 @@ static void usage(FILE *f)
 		"                         checks only the HMAC; receivers would refuse these)\n"
 		"  --quiet                no summary unless something failed\n"
 		"  --help\n"
-		"Exit status: 0 all ACKed, 1 time limit, 2 usage/input error, 3 refused.\n");
+		"SIGTERM/SIGINT: stop sending and drain (every signal sent is ACKed, up to\n"
+		"max(10 s, 3 ACK timeouts)); a second one stops at once. The summary says stopped=1.\n"
+		"Exit status: 0 all ACKed (after a stop: all sent), 1 time limit, 2 usage/input\n"
+		"error, 3 refused.\n");
 }
 
 static int parse_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -685,6 +734,7 @@ int main(int argc, char **argv)
 		m->fd = -1;
 		m->next_send = 1;
 		m->low_unacked = 1;
+		m->last_seq = cfg.signals;
 		if (cp_testkeys_derive(cfg.seed, m->id, &m->k) != 0 ||
 		    proto_hmac_key_init(&m->hk, m->k.secret, sizeof(m->k.secret)) != 0 ||
 		    (m->sk = proto_ed25519_key_new_private(m->k.ed_seed)) == NULL) {
@@ -740,6 +790,7 @@ int main(int argc, char **argv)
 		tot.gaps += s->gaps;
 		tot.reconnects += s->reconnects;
 		tot.ack_timeouts += s->ack_timeouts;
+		tot.replaced += s->replaced;
 		tot.unavailable += s->unavailable;
 		tot.sent += s->sent;
 		n_lat += ts[i].n_lat;
@@ -760,7 +811,10 @@ int main(int argc, char **argv)
 	if (lat != NULL)
 		qsort(lat, n_lat, sizeof(uint64_t), cmp_u64);
 #define PCT(q) (n_lat == 0 || lat == NULL ? 0.0 : (double)lat[(size_t)((double)(n_lat - 1) * (q))] / 1000.0)
-	uint64_t want = (uint64_t)cfg.n_masters * cfg.signals;
+	uint64_t want = 0;     /* --signals per master, or what was sent before a stop */
+	for (uint32_t i = 0; i < cfg.n_masters; i++)
+		want += ms[i].last_seq;
+	int stopped = atomic_load(&stop_flag) > 0;
 	double secs = last_ack > first_tx && first_tx != UINT64_MAX ? (double)(last_ack - first_tx) / 1e9
 								      : (double)(t_end - t_start) / 1e9;
 	double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
@@ -770,12 +824,12 @@ int main(int argc, char **argv)
 		       " acked_by_helloack=%" PRIu64 " dup_acks=%" PRIu64 " sent=%" PRIu64
 		       " resent=%" PRIu64 " nack_busy=%" PRIu64 " nack_gap=%" PRIu64
 		       " reconnects=%" PRIu64 " ack_timeouts=%" PRIu64 " unavailable=%" PRIu64
-		       " seconds=%.3f rate=%.0f/s"
+		       " replaced=%" PRIu64 " stopped=%d seconds=%.3f rate=%.0f/s"
 		       " ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f"
 		       " cpu_s=%.3f\n",
 		       cfg.n_masters, want, tot.acked, tot.acked_by_hello, tot.dup_acks, tot.sent,
 		       tot.resent, tot.busy, tot.gaps, tot.reconnects, tot.ack_timeouts,
-		       tot.unavailable, secs,
+		       tot.unavailable, tot.replaced, stopped, secs,
 		       secs > 0 ? (double)tot.acked / secs : 0.0, PCT(0.50), PCT(0.99), PCT(0.999),
 		       PCT(1.0), cpu);
 	fflush(stdout);

@@ -289,6 +289,7 @@ def case_blind_rst_syn(c, n=1000, exact=5):
         return (nxt + (4 << 20) + c.rng.randrange((1 << 32) - (8 << 20))) & 0xFFFFFFFF
 
     a = c.dp.sample()
+    t0 = time.monotonic()
     seq, nxt = in_window()
     c.w.send([seg("R", seq) for _ in range(exact)])
     c.w.send([seg("R", blind_seq(nxt)) for _ in range(n)])
@@ -298,15 +299,20 @@ def case_blind_rst_syn(c, n=1000, exact=5):
     want = (("drop_tcp_rst_out_window", n), ("drop_tcp_rst_challenged", exact),
             ("drop_tcp_syn_challenged", n + exact))
     b = c.dp.settle(lambda s: all(delta(a, s, k) >= v for k, v in want))
+    secs = time.monotonic() - t0
     for name, v in want:
         check("blind RST/SYN: %s +%d (== %d)" % (name, delta(a, b, name), v),
               delta(a, b, name) == v)
     # Challenge ACKs: in-window RSTs and every SYN (RFC 5961 §3.2, §4.2), at most
-    # challenge_ack_per_sec (10) per second on the connection (§7).
+    # challenge_ack_per_sec (10) per second on the connection (§7). The injection takes
+    # longer on a loaded machine, so the bound is the rate over the time it took (one more
+    # second for the bucket's initial burst).
     ch = delta(a, b, "tcp_challenge_ack_tx") + delta(a, b, "tcp_challenge_ack_limited")
+    cap = 10 * (int(secs) + 2)
     check("blind RST/SYN: challenge-ACK rule met by %d segments (>= %d), rate-limited "
-          "(sent %d)" % (ch, n + 2 * exact, delta(a, b, "tcp_challenge_ack_tx")),
-          ch >= n + 2 * exact and delta(a, b, "tcp_challenge_ack_tx") <= 50)
+          "(sent %d in %.1f s, <= %d)" % (ch, n + 2 * exact, delta(a, b, "tcp_challenge_ack_tx"),
+                                         secs, cap),
+          ch >= n + 2 * exact and delta(a, b, "tcp_challenge_ack_tx") <= cap)
     check("blind RST/SYN: the legitimate connection was not reset (tcp_rst_rx +%d)" %
           delta(a, b, "tcp_rst_rx"), delta(a, b, "tcp_rst_rx") == 0)
     return True
