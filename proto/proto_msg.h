@@ -24,9 +24,8 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "decp.pb-c.h"
+#include "proto_wire.h" /* PROTO_PROTOCOL_VERSION */
 
-/* Wire protocol version carried in Hello/HelloAck (docs/protocol.md "Versioning"). */
-#define PROTO_PROTOCOL_VERSION 1u
 
 /* Return the decoded message or NULL (malformed, no oneof member set, or out of memory). */
 Decp__MasterFrame *proto_master_frame_decode(const uint8_t *p, size_t len,

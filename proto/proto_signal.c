@@ -6,41 +6,28 @@
 
 int proto_signal_validate(const Decp__Signal *s)
 {
+	struct proto_wire_signal w;
 	size_t sym_len;
 
 	if (s == NULL || s->symbol == NULL)
 		return -EINVAL;
-	if (s->master_id == 0 || s->sequence == 0 || s->position_ticket == 0)
-		return -EINVAL;
 	sym_len = strnlen(s->symbol, PROTO_SYMBOL_MAX + 1);
-	if (sym_len == 0 || sym_len > PROTO_SYMBOL_MAX)
+	if (sym_len > PROTO_SYMBOL_MAX)
 		return -EINVAL;
-	for (size_t i = 0; i < sym_len; i++)
-		if (s->symbol[i] < 0x21 || s->symbol[i] > 0x7e)
-			return -EINVAL;
-	switch (s->order_type) {
-	case DECP__ORDER_TYPE__ORDER_TYPE_BUY:
-	case DECP__ORDER_TYPE__ORDER_TYPE_SELL:
-	case DECP__ORDER_TYPE__ORDER_TYPE_BUY_LIMIT:
-	case DECP__ORDER_TYPE__ORDER_TYPE_SELL_LIMIT:
-	case DECP__ORDER_TYPE__ORDER_TYPE_BUY_STOP:
-	case DECP__ORDER_TYPE__ORDER_TYPE_SELL_STOP:
-	case DECP__ORDER_TYPE__ORDER_TYPE_CLOSE_PARTIAL:
-		if (s->volume <= 0)
-			return -EINVAL;
-		break;
-	case DECP__ORDER_TYPE__ORDER_TYPE_CLOSE:
-	case DECP__ORDER_TYPE__ORDER_TYPE_MODIFY:
-		if (s->volume < 0)
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (s->price < 0 || s->sl < 0 || s->tp < 0 || s->master_time_ns <= 0 ||
-	    s->expiration_ns < 0)
-		return -EINVAL;
-	return 0;
+	/* One rule book (proto_wire.c) for this and the protobuf-c-free hosts. */
+	memcpy(w.symbol, s->symbol, sym_len);
+	w.symbol[sym_len] = '\0';
+	w.master_id = s->master_id;
+	w.sequence = s->sequence;
+	w.order_type = (int32_t)s->order_type;
+	w.volume = s->volume;
+	w.price = s->price;
+	w.sl = s->sl;
+	w.tp = s->tp;
+	w.position_ticket = s->position_ticket;
+	w.master_time_ns = s->master_time_ns;
+	w.expiration_ns = s->expiration_ns;
+	return proto_wire_signal_validate(&w);
 }
 
 /* Validate, serialise and MAC s into out (the signature is left to the caller). */

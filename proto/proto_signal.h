@@ -29,11 +29,8 @@
 #include "decp.pb-c.h"
 #include "proto_hmac.h"
 #include "proto_sign.h"
+#include "proto_wire.h" /* PROTO_SYMBOL_MAX, PROTO_SIGNAL_BODY_MAX */
 
-#define PROTO_SYMBOL_MAX 32u
-/* A valid Signal encodes to at most 129 bytes (10 varint fields of <= 11 bytes plus a
- * 34-byte symbol field); bodies longer than this bound are refused before any decoding. */
-#define PROTO_SIGNAL_BODY_MAX 192u
 
 /* A sealed signal with inline storage (no allocation). */
 struct proto_sealed_signal {

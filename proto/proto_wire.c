@@ -1,0 +1,604 @@
+/* protobuf-c-free encoding/decoding of the EA-facing messages; contract in proto_wire.h. */
+#include "proto_wire.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ readers -- */
+
+int proto_wire_read_varint(struct proto_wire_cursor *c, uint64_t *v, unsigned maxb)
+{
+	uint64_t r = 0;
+
+	for (unsigned i = 0; i < maxb; i++) {
+		uint8_t b;
+
+		if (c->p == c->end)
+			return -1;
+		b = *c->p++;
+		if (i == 9 && b > 1)
+			return -1;
+		r |= (uint64_t)(b & 0x7f) << (7 * i);
+		if ((b & 0x80) == 0) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int proto_wire_read_tag(struct proto_wire_cursor *c, uint32_t *field, unsigned *wt)
+{
+	uint64_t t;
+
+	if (proto_wire_read_varint(c, &t, 5) != 0 || t > UINT32_MAX || (t >> 3) == 0)
+		return -1;
+	*field = (uint32_t)(t >> 3);
+	*wt = (unsigned)(t & 7);
+	return 0;
+}
+
+int proto_wire_read_len(struct proto_wire_cursor *c, const uint8_t **data, size_t *len)
+{
+	uint64_t n;
+
+	if (proto_wire_read_varint(c, &n, 5) != 0 || n > UINT32_MAX ||
+	    n > (uint64_t)(c->end - c->p))
+		return -1;
+	*data = c->p;
+	*len = (size_t)n;
+	c->p += n;
+	return 0;
+}
+
+int proto_wire_skip(struct proto_wire_cursor *c, unsigned wt)
+{
+	uint64_t v;
+	const uint8_t *d;
+	size_t n;
+
+	switch (wt) {
+	case PROTO_WT_VARINT:
+		return proto_wire_read_varint(c, &v, 10);
+	case PROTO_WT_I64:
+		if (c->end - c->p < 8)
+			return -1;
+		c->p += 8;
+		return 0;
+	case PROTO_WT_LEN:
+		return proto_wire_read_len(c, &d, &n);
+	case PROTO_WT_I32:
+		if (c->end - c->p < 4)
+			return -1;
+		c->p += 4;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* ------------------------------------------------------------------- Signal -- */
+
+int proto_wire_signal_validate(const struct proto_wire_signal *s)
+{
+	size_t sym_len;
+
+	if (s == NULL || s->master_id == 0 || s->sequence == 0 || s->position_ticket == 0)
+		return -EINVAL;
+	sym_len = strnlen(s->symbol, sizeof(s->symbol));
+	if (sym_len == 0 || sym_len > PROTO_SYMBOL_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < sym_len; i++)
+		if (s->symbol[i] < 0x21 || s->symbol[i] > 0x7e)
+			return -EINVAL;
+	switch (s->order_type) {
+	case 1: case 2: case 3: case 4: case 5: case 6: case 9: /* opening, CLOSE_PARTIAL */
+		if (s->volume <= 0)
+			return -EINVAL;
+		break;
+	case 7: case 8: /* CLOSE, MODIFY: 0 = whole position / no volume */
+		if (s->volume < 0)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (s->price < 0 || s->sl < 0 || s->tp < 0 || s->master_time_ns <= 0 ||
+	    s->expiration_ns < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int proto_wire_signal_parse(const uint8_t *body, size_t len, struct proto_wire_signal *out)
+{
+	struct proto_wire_cursor c;
+
+	if (body == NULL || out == NULL || len == 0 || len > PROTO_SIGNAL_BODY_MAX)
+		return -EPROTO;
+	c.p = body;
+	c.end = body + len;
+	memset(out, 0, sizeof(*out));
+	while (c.p < c.end) {
+		uint32_t f;
+		unsigned wt;
+		uint64_t v;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			return -EPROTO;
+		if (f == 3) {
+			const uint8_t *d;
+			size_t n;
+
+			if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &n) != 0 ||
+			    n > PROTO_SYMBOL_MAX)
+				return -EPROTO;
+			/* Printable ASCII only, so no embedded NUL can shorten what protobuf-c sees. */
+			for (size_t i = 0; i < n; i++)
+				if (d[i] < 0x21 || d[i] > 0x7e)
+					return -EPROTO;
+			memcpy(out->symbol, d, n);
+			out->symbol[n] = '\0';
+			continue;
+		}
+		if (f > 11) {
+			if (proto_wire_skip(&c, wt) != 0)
+				return -EPROTO;
+			continue;
+		}
+		/* Fields 1, 2, 4..11 are all varint-encoded scalars. */
+		if (wt != PROTO_WT_VARINT || proto_wire_read_varint(&c, &v, 10) != 0)
+			return -EPROTO;
+		switch (f) {
+		case 1: out->master_id = v; break;
+		case 2: out->sequence = v; break;
+		case 4:
+			/* Enum: protobuf-c keeps the low 32 bits; refuse anything wider. */
+			if (v > INT32_MAX)
+				return -EPROTO;
+			out->order_type = (int32_t)v;
+			break;
+		case 5: out->volume = (int64_t)v; break;
+		case 6: out->price = (int64_t)v; break;
+		case 7: out->sl = (int64_t)v; break;
+		case 8: out->tp = (int64_t)v; break;
+		case 9: out->position_ticket = v; break;
+		case 10: out->master_time_ns = (int64_t)v; break;
+		case 11: out->expiration_ns = (int64_t)v; break;
+		default: break;
+		}
+	}
+	return proto_wire_signal_validate(out) == 0 ? 0 : -EPROTO;
+}
+
+/* ------------------------------------------------------------------ writers -- */
+
+/*
+ * Output buffer. p == NULL measures only (len counts what would be written): nested
+ * messages are measured first, then written after their length prefix.
+ */
+struct wbuf {
+	uint8_t *p;
+	size_t cap, len;
+	bool overflow;
+};
+
+static void put_byte(struct wbuf *w, uint8_t b)
+{
+	if (w->p != NULL) {
+		if (w->len >= w->cap) {
+			w->overflow = true;
+			return;
+		}
+		w->p[w->len] = b;
+	}
+	w->len++;
+}
+
+static void put_varint(struct wbuf *w, uint64_t v)
+{
+	while (v >= 0x80) {
+		put_byte(w, (uint8_t)(v | 0x80));
+		v >>= 7;
+	}
+	put_byte(w, (uint8_t)v);
+}
+
+static void put_tag(struct wbuf *w, uint32_t field, unsigned wt)
+{
+	put_varint(w, ((uint64_t)field << 3) | wt);
+}
+
+/* uint64/int64/enum/uint32 scalar (proto3: zero omitted); negative int64 and int32
+ * values are sign-extended to ten bytes, as protobuf-c writes them. */
+static void put_u64(struct wbuf *w, uint32_t field, uint64_t v)
+{
+	if (v == 0)
+		return;
+	put_tag(w, field, PROTO_WT_VARINT);
+	put_varint(w, v);
+}
+
+static void put_i64(struct wbuf *w, uint32_t field, int64_t v)
+{
+	put_u64(w, field, (uint64_t)v);
+}
+
+static void put_bytes(struct wbuf *w, uint32_t field, const uint8_t *d, size_t n)
+{
+	if (n == 0)
+		return;
+	put_tag(w, field, PROTO_WT_LEN);
+	put_varint(w, n);
+	for (size_t i = 0; i < n; i++)
+		put_byte(w, d[i]);
+}
+
+static void put_str(struct wbuf *w, uint32_t field, const char *s)
+{
+	put_bytes(w, field, (const uint8_t *)s, strlen(s));
+}
+
+/* A nested message (always written, even empty: oneof members are). */
+static void put_msg(struct wbuf *w, uint32_t field, void (*enc)(struct wbuf *, const void *),
+		    const void *ctx)
+{
+	struct wbuf m = { NULL, 0, 0, false };
+
+	enc(&m, ctx);
+	put_tag(w, field, PROTO_WT_LEN);
+	put_varint(w, m.len);
+	enc(w, ctx);
+}
+
+static int finish(const struct wbuf *w)
+{
+	return w->overflow ? -ENOBUFS : (int)w->len;
+}
+
+static void enc_signal(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_signal *s = ctx;
+
+	put_u64(w, 1, s->master_id);
+	put_u64(w, 2, s->sequence);
+	put_str(w, 3, s->symbol);
+	put_i64(w, 4, s->order_type);
+	put_i64(w, 5, s->volume);
+	put_i64(w, 6, s->price);
+	put_i64(w, 7, s->sl);
+	put_i64(w, 8, s->tp);
+	put_u64(w, 9, s->position_ticket);
+	put_i64(w, 10, s->master_time_ns);
+	put_i64(w, 11, s->expiration_ns);
+}
+
+int proto_wire_signal_encode(const struct proto_wire_signal *s, uint8_t *out, size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || proto_wire_signal_validate(s) != 0)
+		return -EINVAL;
+	enc_signal(&w, s);
+	return finish(&w);
+}
+
+/* Strings the encoders take: NUL-terminated within PROTO_WIRE_TEXT_MAX. */
+static bool text_ok(const char *s, bool may_be_empty)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strnlen(s, PROTO_WIRE_TEXT_MAX + 1);
+	return n <= PROTO_WIRE_TEXT_MAX && (may_be_empty || n > 0);
+}
+
+struct hello_ctx {
+	const char *token;
+	uint64_t master_id;
+	const char *client_version;
+	uint32_t protocol_version;
+};
+
+static void enc_hello(struct wbuf *w, const void *ctx)
+{
+	const struct hello_ctx *h = ctx;
+
+	put_str(w, 1, h->token);
+	put_u64(w, 2, h->master_id);
+	put_str(w, 3, h->client_version);
+	put_u64(w, 4, h->protocol_version);
+}
+
+int proto_wire_hello_encode(const char *token, uint64_t master_id, const char *client_version,
+			    uint32_t protocol_version, uint8_t *out, size_t cap)
+{
+	struct hello_ctx h = { token, master_id, client_version, protocol_version };
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || !text_ok(token, false) || !text_ok(client_version, true) ||
+	    master_id == 0)
+		return -EINVAL;
+	put_msg(&w, 1, enc_hello, &h);
+	return finish(&w);
+}
+
+struct signed_ctx {
+	const uint8_t *body, *hmac, *sig;
+	size_t body_len, hmac_len, sig_len;
+};
+
+static void enc_signed(struct wbuf *w, const void *ctx)
+{
+	const struct signed_ctx *s = ctx;
+
+	put_bytes(w, 1, s->body, s->body_len);
+	put_bytes(w, 2, s->hmac, s->hmac_len);
+	put_bytes(w, 3, s->sig, s->sig_len);
+}
+
+int proto_wire_signed_encode(const uint8_t *body, size_t body_len, const uint8_t *hmac,
+			     size_t hmac_len, const uint8_t *sig, size_t sig_len, uint8_t *out,
+			     size_t cap)
+{
+	struct signed_ctx s = { body, hmac, sig, body_len, hmac_len, sig_len };
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || body == NULL || body_len == 0 || body_len > PROTO_SIGNAL_BODY_MAX ||
+	    (hmac == NULL && hmac_len != 0) || (sig == NULL && sig_len != 0) ||
+	    hmac_len > 64 || sig_len > 128)
+		return -EINVAL;
+	put_msg(&w, 2, enc_signed, &s);
+	return finish(&w);
+}
+
+static void enc_one_i64(struct wbuf *w, const void *ctx)
+{
+	put_i64(w, 1, *(const int64_t *)ctx);
+}
+
+int proto_wire_heartbeat_encode(int64_t time_ns, uint8_t *out, size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL)
+		return -EINVAL;
+	put_msg(&w, 3, enc_one_i64, &time_ns);
+	return finish(&w);
+}
+
+static void enc_subscribe(struct wbuf *w, const void *ctx)
+{
+	const uint64_t *v = ctx;
+
+	put_u64(w, 1, v[0]);
+	put_u64(w, 2, v[1]);
+}
+
+int proto_wire_subscribe_encode(uint64_t master_id, uint64_t from_sequence, uint8_t *out,
+				size_t cap)
+{
+	uint64_t v[2] = { master_id, from_sequence };
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || master_id == 0)
+		return -EINVAL;
+	put_msg(&w, 1, enc_subscribe, v);
+	return finish(&w);
+}
+
+int proto_wire_time_ping_encode(int64_t client_send_ns, uint8_t *out, size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL)
+		return -EINVAL;
+	put_msg(&w, 2, enc_one_i64, &client_send_ns);
+	return finish(&w);
+}
+
+static void enc_exec(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_exec_report *r = ctx;
+
+	put_u64(w, 1, r->subscription_id);
+	put_u64(w, 2, r->master_id);
+	put_u64(w, 3, r->sequence);
+	put_i64(w, 4, r->status);
+	put_str(w, 5, r->symbol);
+	put_i64(w, 6, r->volume);
+	put_i64(w, 7, r->price);
+	put_i64(w, 8, r->slippage_points);
+	put_u64(w, 9, r->broker_ticket);
+	put_i64(w, 10, r->broker_retcode);
+	put_i64(w, 11, r->realized_profit);
+	put_i64(w, 12, r->exec_time_ns);
+	put_i64(w, 13, r->latency_ns);
+}
+
+int proto_wire_exec_report_encode(const struct proto_wire_exec_report *r, uint8_t *out,
+				  size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || r == NULL || strnlen(r->symbol, sizeof(r->symbol)) == sizeof(r->symbol))
+		return -EINVAL;
+	put_msg(&w, 3, enc_exec, r);
+	return finish(&w);
+}
+
+static void enc_protection(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_protection *e = ctx;
+
+	put_u64(w, 1, e->subscription_id);
+	put_u64(w, 2, e->subscriber_id);
+	put_u64(w, 3, e->master_id);
+	put_u64(w, 4, e->sequence);
+	put_i64(w, 5, e->reason);
+	put_i64(w, 6, e->age_ns);
+	put_i64(w, 7, e->price_deviation_pips_x100);
+	put_i64(w, 8, e->event_time_ns);
+	put_u64(w, 9, e->expected_sequence);
+	put_str(w, 10, e->detail);
+}
+
+int proto_wire_protection_encode(const struct proto_wire_protection *e, uint8_t *out,
+				 size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || e == NULL || strnlen(e->detail, sizeof(e->detail)) == sizeof(e->detail))
+		return -EINVAL;
+	put_msg(&w, 4, enc_protection, e);
+	return finish(&w);
+}
+
+/* ------------------------------------------------------------------ decoders -- */
+
+/* What a known field is: its wire type and how its value is kept. */
+enum fkind {
+	F_UNKNOWN = 0, /* skipped */
+	F_U64,         /* varint, any 64-bit value (uint64, int64) */
+	F_U32,         /* varint, at most 32 bits (uint32, enum): wider is refused */
+	F_BYTES,       /* length-delimited bytes, last occurrence wins */
+	F_STR,         /* a string: as F_BYTES, and an embedded NUL is refused (C readers of
+			* protobuf-c's NUL-terminated copy would see a shorter string) */
+	F_MSG,         /* nested message (SignedSignal): at most one occurrence */
+};
+
+struct schema {
+	const uint8_t *kind; /* enum fkind by field number */
+	size_t n;
+	const struct schema *nested; /* schema of the F_MSG field, if any */
+};
+
+#define SCHEMA(k, nest) { k, sizeof(k), nest }
+
+static const uint8_t k_hello_ack[] = { 0, F_U64, F_U64, F_U32, F_U32 };
+static const uint8_t k_ack[] = { 0, F_U64, F_U64, F_U32 };
+static const uint8_t k_nack[] = { 0, F_U64, F_U32, F_U64 };
+static const uint8_t k_error[] = { 0, F_U32, F_STR };
+static const uint8_t k_heartbeat[] = { 0, F_U64 };
+static const uint8_t k_signed[] = { 0, F_BYTES, F_BYTES, F_BYTES };
+static const uint8_t k_envelope[] = { 0, F_MSG, F_U64, F_U64, F_U64 };
+static const uint8_t k_sync_start[] = { 0, F_U64, F_U64, F_U64 };
+static const uint8_t k_sync_end[] = { 0, F_U64, F_U64 };
+static const uint8_t k_time_pong[] = { 0, F_U64, F_U64, F_U64 };
+static const uint8_t k_state_change[] = { 0, F_U64, F_U64, F_U32, F_U32, F_U32, F_U64 };
+
+static const struct schema s_signed = SCHEMA(k_signed, NULL);
+/* Index = IngestFrame field number. */
+static const struct schema s_ingest[] = {
+	{ NULL, 0, NULL },
+	SCHEMA(k_hello_ack, NULL), SCHEMA(k_ack, NULL), SCHEMA(k_nack, NULL),
+	SCHEMA(k_error, NULL), SCHEMA(k_heartbeat, NULL),
+};
+/* Index = ServerMessage field number. */
+static const struct schema s_server[] = {
+	{ NULL, 0, NULL },
+	SCHEMA(k_envelope, &s_signed), SCHEMA(k_sync_start, NULL), SCHEMA(k_sync_end, NULL),
+	SCHEMA(k_time_pong, NULL), SCHEMA(k_state_change, NULL), SCHEMA(k_error, NULL),
+};
+
+static int wt_of(uint8_t kind)
+{
+	return kind == F_U64 || kind == F_U32 ? PROTO_WT_VARINT : PROTO_WT_LEN;
+}
+
+/* Decodes one message of schema sc into *m (and its nested message into *sub). */
+static int decode_msg(const uint8_t *p, size_t len, const struct schema *sc,
+		      struct proto_wire_msg *m, struct proto_wire_msg *sub)
+{
+	struct proto_wire_cursor c = { p, p + len };
+	bool nested_seen = false;
+
+	memset(m, 0, sizeof(*m));
+	if (sub != NULL)
+		memset(sub, 0, sizeof(*sub));
+	while (c.p < c.end) {
+		uint32_t f;
+		unsigned wt;
+		uint8_t k;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			return -1;
+		k = f < sc->n ? sc->kind[f] : F_UNKNOWN;
+		if (k == F_UNKNOWN) {
+			if (proto_wire_skip(&c, wt) != 0)
+				return -1;
+			continue;
+		}
+		if ((int)wt != wt_of(k))
+			return -1;
+		if (k == F_U64 || k == F_U32) {
+			uint64_t v;
+
+			if (proto_wire_read_varint(&c, &v, 10) != 0 || (k == F_U32 && v > UINT32_MAX))
+				return -1;
+			m->v[f] = v;
+			continue;
+		}
+		if (proto_wire_read_len(&c, &m->b[f], &m->bl[f]) != 0 ||
+		    (k == F_STR && memchr(m->b[f], 0, m->bl[f]) != NULL))
+			return -1;
+		if (k == F_MSG) {
+			/* protobuf-c merges a repeated nested message; we refuse it instead */
+			if (nested_seen || sc->nested == NULL || sub == NULL ||
+			    decode_msg(m->b[f], m->bl[f], sc->nested, sub, NULL) != 0)
+				return -1;
+			nested_seen = true;
+		}
+	}
+	return 0;
+}
+
+/* A oneof wrapper whose members are all messages: the last member on the wire wins. */
+static int decode_oneof(const uint8_t *p, size_t len, const struct schema *members, size_t n,
+			struct proto_wire_msg *m, struct proto_wire_msg *sub)
+{
+	struct proto_wire_cursor c;
+	int kind = 0;
+
+	if (p == NULL || m == NULL)
+		return -EBADMSG;
+	c.p = p;
+	c.end = p + len;
+	while (c.p < c.end) {
+		struct proto_wire_msg one, one_sub;
+		uint32_t f;
+		unsigned wt;
+		const uint8_t *d;
+		size_t dl;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			return -EBADMSG;
+		if (f >= n) {
+			if (proto_wire_skip(&c, wt) != 0)
+				return -EBADMSG;
+			continue;
+		}
+		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &dl) != 0 ||
+		    decode_msg(d, dl, &members[f], &one, &one_sub) != 0)
+			return -EBADMSG;
+		*m = one;
+		if (sub != NULL)
+			*sub = one_sub;
+		kind = (int)f;
+	}
+	return kind != 0 ? kind : -EBADMSG;
+}
+
+int proto_wire_ingest_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m)
+{
+	return decode_oneof(p, len, s_ingest, sizeof(s_ingest) / sizeof(s_ingest[0]), m, NULL);
+}
+
+int proto_wire_server_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m,
+			     struct proto_wire_msg *sig)
+{
+	if (sig == NULL)
+		return -EBADMSG;
+	return decode_oneof(p, len, s_server, sizeof(s_server) / sizeof(s_server[0]), m, sig);
+}

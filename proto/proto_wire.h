@@ -1,0 +1,195 @@
+/*
+ * proto_wire: the protobuf wire format of decp.proto's EA-facing messages without
+ * protobuf-c, for hosts that cannot link it (the MetaTrader DLL, tools/mt5/, built
+ * with mingw-w64) and for the zero-copy readers of proto_view.h.
+ *
+ * What it covers, and nothing more:
+ *   encode  Signal (the body that is signed), MasterFrame{Hello | SignedSignal |
+ *           Heartbeat}, ClientMessage{Subscribe | TimePing | ExecutionReport |
+ *           ProtectionEvent}
+ *   decode  Signal (validated), IngestFrame (every member), ServerMessage (every
+ *           member; an Envelope's SignedSignal as pointers into the input)
+ *
+ * Byte equality with protobuf-c (the encoders): fields are written in field-number
+ * order, proto3 zero scalars and empty strings/bytes are omitted, negative int32/int64
+ * take ten bytes, a oneof member is written even when empty. tests/proto/test_wire.c
+ * packs the same values with protobuf-c and compares the bytes.
+ *
+ * Equivalence rule (the decoders), as proto_view.h's: never MORE permissive than
+ * protobuf-c. Whatever they accept, protobuf-c decodes to the same values; they refuse
+ * some inputs protobuf-c accepts: a known field with another wire type, over-long
+ * varints, groups, field number 0, a uint32/enum value wider than 32 bits, a nested
+ * message field that occurs twice (protobuf-c would merge them), a symbol with bytes
+ * outside 0x21..0x7e, a string with an embedded NUL. Unknown fields are skipped. The
+ * oneof member last on the wire wins, every occurrence must be valid. tests/proto/test_wire.c checks this
+ * differentially on mutated messages, fuzz_wire on arbitrary input.
+ *
+ * Return convention: encoders return the encoded length, or -ENOBUFS (out too small),
+ * -EINVAL (NULL argument or invalid content). Decoders return the oneof member
+ * (field number, >= 1) or -EBADMSG. No function allocates, locks or makes a system
+ * call; all are stateless (any thread).
+ */
+#ifndef DECP_PROTO_WIRE_H
+#define DECP_PROTO_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wire protocol version carried in Hello/HelloAck (docs/protocol.md "Versioning"). */
+#define PROTO_PROTOCOL_VERSION 1u
+
+#define PROTO_SYMBOL_MAX 32u
+/* A valid Signal encodes to at most 129 bytes (10 varint fields of <= 11 bytes plus a
+ * 34-byte symbol field); bodies longer than this bound are refused before any decoding. */
+#define PROTO_SIGNAL_BODY_MAX 192u
+/* Longest license token / client version / detail string the encoders accept. */
+#define PROTO_WIRE_TEXT_MAX 256u
+
+/* Protobuf wire types (https://protobuf.dev/programming-guides/encoding/). */
+enum proto_wire_type { PROTO_WT_VARINT = 0, PROTO_WT_I64 = 1, PROTO_WT_LEN = 2, PROTO_WT_I32 = 5 };
+
+/* A read position in a buffer: p advances towards end. */
+struct proto_wire_cursor {
+	const uint8_t *p, *end;
+};
+
+/*
+ * Readers (protobuf-c's limits): a varint of at most maxb bytes (values 10, the 10th
+ * byte only 0 or 1; tags and lengths 5); a tag (32 bits, field >= 1); a length prefix
+ * and the bytes it covers; skipping one unknown field's value (groups refused).
+ * Each returns 0 and advances c, or -1 (c then points somewhere inside the input).
+ */
+int proto_wire_read_varint(struct proto_wire_cursor *c, uint64_t *v, unsigned maxb);
+int proto_wire_read_tag(struct proto_wire_cursor *c, uint32_t *field, unsigned *wt);
+int proto_wire_read_len(struct proto_wire_cursor *c, const uint8_t **data, size_t *len);
+int proto_wire_skip(struct proto_wire_cursor *c, unsigned wt);
+
+/* decp.Signal with its symbol inline (plain data). */
+struct proto_wire_signal {
+	uint64_t master_id;
+	uint64_t sequence;
+	char symbol[PROTO_SYMBOL_MAX + 1]; /* NUL-terminated */
+	int32_t order_type;                /* decp.OrderType */
+	int64_t volume;
+	int64_t price, sl, tp;
+	uint64_t position_ticket;
+	int64_t master_time_ns;
+	int64_t expiration_ns;
+};
+
+/* The validity rules of proto_signal.h. Returns 0, or -EINVAL (also for NULL). */
+int proto_wire_signal_validate(const struct proto_wire_signal *s);
+
+/* Validate, then encode s (the body to sign). Returns the length (<= PROTO_SIGNAL_BODY_MAX),
+ * -EINVAL invalid, -ENOBUFS. */
+int proto_wire_signal_encode(const struct proto_wire_signal *s, uint8_t *out, size_t cap);
+
+/* Parse and validate a Signal body (1..PROTO_SIGNAL_BODY_MAX bytes). Returns 0 or -EPROTO. */
+int proto_wire_signal_parse(const uint8_t *body, size_t len, struct proto_wire_signal *out);
+
+/* ------------------------------------------------------------- master -> ingest -- */
+
+/*
+ * MasterFrame{Hello{license_token, master_id, client_version, protocol_version}}: the
+ * master's login, the one place it is built for every host (decp.dll wraps it). token
+ * and client_version are NUL-terminated, 1..PROTO_WIRE_TEXT_MAX bytes (client_version
+ * may be empty). Returns the payload length (unframed).
+ */
+int proto_wire_hello_encode(const char *token, uint64_t master_id, const char *client_version,
+			    uint32_t protocol_version, uint8_t *out, size_t cap);
+
+/* MasterFrame{SignedSignal{body, hmac, sig}}; body 1..PROTO_SIGNAL_BODY_MAX bytes,
+ * hmac/sig any length (empty ones are omitted, as protobuf-c does). */
+int proto_wire_signed_encode(const uint8_t *body, size_t body_len, const uint8_t *hmac,
+			     size_t hmac_len, const uint8_t *sig, size_t sig_len, uint8_t *out,
+			     size_t cap);
+
+/* MasterFrame{Heartbeat{time_ns}}. */
+int proto_wire_heartbeat_encode(int64_t time_ns, uint8_t *out, size_t cap);
+
+/* ------------------------------------------------------------- ingest -> master -- */
+
+/*
+ * A decoded IngestFrame or ServerMessage member: its scalar fields by field number
+ * (v[n], unsigned 64-bit as on the wire; absent = 0) and its length-delimited fields
+ * (b[n]/bl[n], pointing into the input; absent = NULL/0). Fields above
+ * PROTO_WIRE_FIELDS - 1 are unknown to decp and skipped.
+ */
+#define PROTO_WIRE_FIELDS 14
+struct proto_wire_msg {
+	uint64_t v[PROTO_WIRE_FIELDS];
+	const uint8_t *b[PROTO_WIRE_FIELDS];
+	size_t bl[PROTO_WIRE_FIELDS];
+};
+
+/* IngestFrame members (decp.proto field numbers). */
+enum {
+	PROTO_INGEST_HELLO_ACK = 1,
+	PROTO_INGEST_ACK = 2,
+	PROTO_INGEST_NACK = 3,
+	PROTO_INGEST_ERROR = 4,
+	PROTO_INGEST_HEARTBEAT = 5,
+};
+
+/* Decode an IngestFrame payload. Returns the member (PROTO_INGEST_*) with *m filled,
+ * or -EBADMSG (malformed, no member, NULL argument). */
+int proto_wire_ingest_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m);
+
+/* ------------------------------------------------------- fanout -> subscriber -- */
+
+enum {
+	PROTO_SERVER_ENVELOPE = 1,
+	PROTO_SERVER_SYNC_START = 2,
+	PROTO_SERVER_SYNC_END = 3,
+	PROTO_SERVER_TIME_PONG = 4,
+	PROTO_SERVER_STATE_CHANGE = 5,
+	PROTO_SERVER_ERROR = 6,
+};
+
+/*
+ * Decode a ServerMessage payload. For an Envelope, m->v holds server_arrival_ns (2),
+ * master_id (3), sequence (4), and *sig receives its SignedSignal: body (b[1]), hmac
+ * (b[2]) and ed25519_sig (b[3]); for other members *sig is zeroed. Both m and sig are
+ * required. Returns the member (PROTO_SERVER_*) or -EBADMSG.
+ */
+int proto_wire_server_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m,
+			     struct proto_wire_msg *sig);
+
+/* ------------------------------------------------------- subscriber -> fanout -- */
+
+/* ClientMessage{Subscribe{master_id, from_sequence}}. */
+int proto_wire_subscribe_encode(uint64_t master_id, uint64_t from_sequence, uint8_t *out,
+				size_t cap);
+
+/* ClientMessage{TimePing{client_send_ns}}. */
+int proto_wire_time_ping_encode(int64_t client_send_ns, uint8_t *out, size_t cap);
+
+/* decp.ExecutionReport, fields as in decp.proto (symbol NUL-terminated, may be empty). */
+struct proto_wire_exec_report {
+	uint64_t subscription_id, master_id, sequence;
+	int32_t status;
+	char symbol[PROTO_SYMBOL_MAX + 1];
+	int64_t volume, price, slippage_points;
+	uint64_t broker_ticket;
+	int32_t broker_retcode;
+	int64_t realized_profit, exec_time_ns, latency_ns;
+};
+
+/* ClientMessage{ExecutionReport}. */
+int proto_wire_exec_report_encode(const struct proto_wire_exec_report *r, uint8_t *out,
+				  size_t cap);
+
+/* decp.ProtectionEvent (detail NUL-terminated, may be empty). */
+struct proto_wire_protection {
+	uint64_t subscription_id, subscriber_id, master_id, sequence;
+	int32_t reason;
+	int64_t age_ns, price_deviation_pips_x100, event_time_ns;
+	uint64_t expected_sequence;
+	char detail[64];
+};
+
+/* ClientMessage{ProtectionEvent}. */
+int proto_wire_protection_encode(const struct proto_wire_protection *e, uint8_t *out,
+				 size_t cap);
+
+#endif
