@@ -1,0 +1,628 @@
+/* decp.dll test body; see dll_calls.h. Plain C (no CUnit): it also runs under Wine. */
+#include "dll_calls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decp_dll.h" /* status codes and sizes only: the calls go through struct decp_fns */
+
+static int g_pass, g_fail;
+
+#define CHECK(cond, ...)                                                                   \
+	do {                                                                               \
+		if (cond) {                                                                \
+			g_pass++;                                                          \
+		} else {                                                                   \
+			g_fail++;                                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
+			fprintf(stderr, __VA_ARGS__);                                      \
+			fputc('\n', stderr);                                               \
+		}                                                                          \
+	} while (0)
+
+#define T0 INT64_C(1764892800000000000) /* mt5_vectors' envelope arrival time */
+#define MS INT64_C(1000000)
+
+/* ----------------------------------------------------------------- vectors -- */
+
+struct vec {
+	char name[32];
+	uint8_t b[2048];
+	int n;
+};
+static struct vec vecs[64];
+static int nvecs;
+
+static int load_vectors(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char name[32], hexs[4200];
+
+	if (f == NULL)
+		return -1;
+	while (nvecs < 64 && fscanf(f, "%31s %4199s", name, hexs) == 2) {
+		struct vec *v = &vecs[nvecs++];
+		size_t n = strlen(hexs) / 2;
+
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		for (size_t i = 0; i < n && i < sizeof(v->b); i++) {
+			unsigned x;
+
+			sscanf(hexs + 2 * i, "%2x", &x);
+			v->b[i] = (uint8_t)x;
+		}
+		v->n = (int)n;
+	}
+	fclose(f);
+	return nvecs > 0 ? 0 : -1;
+}
+
+static const struct vec *V(const char *name)
+{
+	static struct vec none;
+
+	for (int i = 0; i < nvecs; i++)
+		if (strcmp(vecs[i].name, name) == 0)
+			return &vecs[i];
+	fprintf(stderr, "FAIL: no vector %s\n", name);
+	g_fail++;
+	return &none;
+}
+
+static int same(const uint8_t *a, int an, const struct vec *v)
+{
+	return an == v->n && memcmp(a, v->b, (size_t)an) == 0;
+}
+
+static uint64_t rng = 0x243f6a8885a308d3ULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* ----------------------------------------------------------------- general -- */
+
+static void t_general(const struct decp_fns *f)
+{
+	uint8_t s[32];
+
+	CHECK(f->decp_version() == DECP_DLL_VERSION, "version");
+	CHECK(f->decp_strerror(DECP_E_BADSIG, s, sizeof(s)) == 13 &&
+	      strcmp((char *)s, "DECP_E_BADSIG") == 0, "strerror");
+	CHECK(f->decp_strerror(0, s, sizeof(s)) == 2, "strerror OK");
+	CHECK(f->decp_strerror(-999, s, sizeof(s)) == 1 && s[0] == '?', "strerror unknown");
+	CHECK(f->decp_strerror(7, s, sizeof(s)) == 1, "strerror positive");
+	CHECK(f->decp_strerror(DECP_E_BADSIG, s, 5) == DECP_E_NOBUFS, "strerror short");
+	CHECK(f->decp_strerror(DECP_E_BADSIG, NULL, 32) == DECP_E_INVAL, "strerror NULL");
+	CHECK(f->decp_strerror(DECP_E_BADSIG, s, -1) == DECP_E_INVAL, "strerror negative cap");
+	for (int i = 0; i < 1000; i++)
+		CHECK(f->decp_handle_free((int64_t)rnd()) == DECP_E_HANDLE, "free of a random handle");
+	CHECK(f->decp_handle_free(0) == DECP_E_HANDLE && f->decp_handle_free(-1) == DECP_E_HANDLE,
+	      "free 0 / -1");
+}
+
+/* ------------------------------------------------------------------ crypto -- */
+
+static void t_crypto(const struct decp_fns *f)
+{
+	/* RFC 4231 test case 2 */
+	static const uint8_t want[32] = {
+		0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95,
+		0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9,
+		0x64, 0xec, 0x38, 0x43,
+	};
+	const char *msg = "what do ya want for nothing?";
+	const struct vec *seed = V("seed"), *pub = V("pub"), *body = V("body1"), *sig = V("sig1");
+	uint8_t mac[32], p[32], sg[64], bad[64], big[5000] = { 0 };
+
+	CHECK(f->decp_hmac_sha256((const uint8_t *)"Jefe", 4, (const uint8_t *)msg,
+				  (int)strlen(msg), mac, 32) == 32 && memcmp(mac, want, 32) == 0,
+	      "HMAC-SHA256 RFC 4231 #2");
+	CHECK(f->decp_hmac_sha256(NULL, 0, NULL, 0, mac, 32) == 32, "HMAC empty key and message");
+	CHECK(f->decp_hmac_sha256(NULL, 4, (const uint8_t *)msg, 3, mac, 32) == DECP_E_INVAL,
+	      "HMAC NULL key");
+	CHECK(f->decp_hmac_sha256(big, 4, NULL, 3, mac, 32) == DECP_E_INVAL, "HMAC NULL msg");
+	CHECK(f->decp_hmac_sha256(big, -1, big, 3, mac, 32) == DECP_E_INVAL, "HMAC negative len");
+	CHECK(f->decp_hmac_sha256(big, 4, big, -5, mac, 32) == DECP_E_INVAL, "HMAC negative len");
+	CHECK(f->decp_hmac_sha256(big, 4, big, 3, mac, 31) == DECP_E_NOBUFS, "HMAC short mac");
+	CHECK(f->decp_hmac_sha256(big, 4, big, 3, NULL, 32) == DECP_E_INVAL, "HMAC NULL mac");
+	CHECK(f->decp_hmac_sha256(big, 4097, big, 3, mac, 32) == DECP_E_INVAL, "HMAC key too long");
+
+	CHECK(f->decp_ed25519_public(seed->b, 32, p, 32) == 32 && same(p, 32, pub),
+	      "public key equals OpenSSL's");
+	CHECK(f->decp_ed25519_sign(seed->b, 32, body->b, body->n, sg, 64) == 64 &&
+	      same(sg, 64, sig), "signature equals OpenSSL's (Ed25519 is deterministic)");
+	CHECK(f->decp_ed25519_verify(pub->b, 32, body->b, body->n, sig->b, 64) == DECP_OK,
+	      "OpenSSL's signature verifies");
+	memcpy(bad, sig->b, 64);
+	bad[10] ^= 4;
+	CHECK(f->decp_ed25519_verify(pub->b, 32, body->b, body->n, bad, 64) == DECP_E_BADSIG,
+	      "flipped signature refused");
+	CHECK(f->decp_ed25519_verify(pub->b, 32, body->b, body->n - 1, sig->b, 64) ==
+	      DECP_E_BADSIG, "shortened message refused");
+	CHECK(f->decp_ed25519_verify(pub->b, 32, body->b, body->n, sig->b, 63) == DECP_E_BADSIG,
+	      "short signature refused");
+	memset(bad, 0xff, 32);
+	CHECK(f->decp_ed25519_verify(bad, 32, body->b, body->n, sig->b, 64) == DECP_E_BADSIG,
+	      "public key that is not a point");
+	CHECK(f->decp_ed25519_verify(NULL, 32, body->b, body->n, sig->b, 64) == DECP_E_INVAL,
+	      "verify NULL pub");
+	CHECK(f->decp_ed25519_verify(pub->b, 31, body->b, body->n, sig->b, 64) == DECP_E_INVAL,
+	      "verify pub_len 31");
+	CHECK(f->decp_ed25519_verify(pub->b, 32, NULL, 5, sig->b, 64) == DECP_E_INVAL,
+	      "verify NULL msg");
+	CHECK(f->decp_ed25519_verify(pub->b, 32, body->b, body->n, NULL, 64) == DECP_E_INVAL,
+	      "verify NULL sig");
+	CHECK(f->decp_ed25519_sign(NULL, 32, body->b, 3, sg, 64) == DECP_E_INVAL, "sign NULL");
+	CHECK(f->decp_ed25519_sign(seed->b, 33, body->b, 3, sg, 64) == DECP_E_INVAL, "sign 33");
+	CHECK(f->decp_ed25519_sign(seed->b, 32, body->b, 3, sg, 63) == DECP_E_NOBUFS, "sign 63");
+	CHECK(f->decp_ed25519_sign(seed->b, 32, body->b, -3, sg, 64) == DECP_E_INVAL, "sign -3");
+	CHECK(f->decp_ed25519_public(seed->b, 32, p, 31) == DECP_E_NOBUFS, "public 31");
+	CHECK(f->decp_ed25519_public(seed->b, 0, p, 32) == DECP_E_INVAL, "public 0");
+	CHECK(f->decp_ed25519_public(seed->b, 32, NULL, 32) == DECP_E_INVAL, "public NULL");
+}
+
+/* ------------------------------------------------------------------ master -- */
+
+static void t_master(const struct decp_fns *f)
+{
+	const struct vec *seed = V("seed"), *secret = V("secret");
+	uint8_t out[4200], small[8];
+	int64_t h, fields[8];
+	int n;
+
+	CHECK(f->decp_master_new(0, secret->b, 32, seed->b, 32) == DECP_E_INVAL, "master id 0");
+	CHECK(f->decp_master_new(7, NULL, 32, seed->b, 32) == DECP_E_INVAL, "master NULL key");
+	CHECK(f->decp_master_new(7, secret->b, 0, seed->b, 32) == DECP_E_INVAL, "master key 0");
+	CHECK(f->decp_master_new(7, secret->b, 32, seed->b, 31) == DECP_E_INVAL, "master seed 31");
+	CHECK(f->decp_master_new(7, secret->b, 32, NULL, 32) == DECP_E_INVAL, "master NULL seed");
+	h = f->decp_master_new(7, secret->b, 32, seed->b, 32);
+	CHECK(h > 0, "master handle %lld", (long long)h);
+
+	n = f->decp_master_hello(h, L"tok-mt5-1", L"DecpMaster/1", out, sizeof(out));
+	CHECK(same(out, n, V("hello")), "Hello frame equals protobuf-c's (%d)", n);
+	CHECK(f->decp_master_hello(h, L"", L"x", out, sizeof(out)) == DECP_E_INVAL, "empty token");
+	CHECK(f->decp_master_hello(h, L"to ken", L"x", out, sizeof(out)) == DECP_E_INVAL,
+	      "token with a space");
+	CHECK(f->decp_master_hello(h, L"t\x00e9", L"x", out, sizeof(out)) == DECP_E_INVAL,
+	      "non-ASCII token");
+	CHECK(f->decp_master_hello(h, NULL, L"x", out, sizeof(out)) == DECP_E_INVAL, "NULL token");
+	CHECK(f->decp_master_hello(h, L"t", NULL, out, sizeof(out)) == DECP_E_INVAL, "NULL version");
+	CHECK(f->decp_master_hello(h, L"tok", L"v", small, sizeof(small)) == DECP_E_NOBUFS,
+	      "hello short buffer");
+	CHECK(f->decp_master_hello(h, L"tok", L"v", NULL, 100) == DECP_E_INVAL, "hello NULL out");
+	CHECK(f->decp_master_hello(h + 1, L"tok", L"v", out, sizeof(out)) == DECP_E_HANDLE,
+	      "hello bad handle");
+
+	n = f->decp_master_signal(h, 1, L"EURUSD", 1, 10, 108512, 108012, 109512, 901,
+				  T0 - 5 * MS, 0, out, sizeof(out));
+	CHECK(same(out, n, V("signal1")),
+	      "signed Signal frame equals proto_signal_seal + protobuf-c (%d)", n);
+	n = f->decp_master_signal(h, 2, L"EURUSD", 8, 0, 108512, 108012, 109512, 902,
+				  T0 - 5 * MS, 0, out, sizeof(out));
+	CHECK(same(out, n, V("signal2")), "MODIFY frame equals protobuf-c's (%d)", n);
+	CHECK(f->decp_master_signal(h, 0, L"EURUSD", 1, 10, 1, 0, 0, 901, 1, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "sequence 0");
+	CHECK(f->decp_master_signal(h, 1, L"", 1, 10, 1, 0, 0, 901, 1, 0, out, sizeof(out)) ==
+	      DECP_E_INVAL, "empty symbol");
+	CHECK(f->decp_master_signal(h, 1, L"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", 1, 10, 1, 0, 0,
+				    901, 1, 0, out, sizeof(out)) == DECP_E_INVAL, "33-char symbol");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 0, 10, 1, 0, 0, 901, 1, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "order type 0");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 10, 10, 1, 0, 0, 901, 1, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "order type 10");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 1, 0, 1, 0, 0, 901, 1, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "BUY of volume 0");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 1, 10, -1, 0, 0, 901, 1, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "negative price");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 1, 10, 1, 0, 0, 0, 1, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "ticket 0");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 1, 10, 1, 0, 0, 901, 0, 0, out,
+				    sizeof(out)) == DECP_E_INVAL, "master time 0");
+	CHECK(f->decp_master_signal(h, 1, NULL, 1, 10, 1, 0, 0, 901, 1, 0, out, sizeof(out)) ==
+	      DECP_E_INVAL, "NULL symbol");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 1, 10, 1, 0, 0, 901, 1, 0, small,
+				    sizeof(small)) == DECP_E_NOBUFS, "signal short buffer");
+	CHECK(f->decp_master_signal(h, 1, L"EURUSD", 1, 10, 1, 0, 0, 901, 1, 0, out, -1) ==
+	      DECP_E_INVAL, "signal negative cap");
+	n = f->decp_master_heartbeat(T0, out, sizeof(out));
+	CHECK(same(out, n, V("heartbeat")), "Heartbeat frame equals protobuf-c's");
+	CHECK(f->decp_master_heartbeat(T0, small, 3) == DECP_E_NOBUFS, "heartbeat short");
+	CHECK(f->decp_master_heartbeat(T0, NULL, 30) == DECP_E_INVAL, "heartbeat NULL");
+
+	/* framing */
+	CHECK(f->decp_frame_split(V("signal1")->b, V("signal1")->n, DECP_FRAME_MAX) ==
+	      V("signal1")->n, "frame split: whole frame");
+	CHECK(f->decp_frame_split(V("signal1")->b, V("signal1")->n - 1, DECP_FRAME_MAX) == 0,
+	      "frame split: one byte short");
+	CHECK(f->decp_frame_split(V("signal1")->b, 3, DECP_FRAME_MAX) == 0, "frame split: 3 bytes");
+	CHECK(f->decp_frame_split((const uint8_t *)"\0\0\0\0", 4, 4096) == DECP_E_MSGSIZE,
+	      "frame split: length 0");
+	CHECK(f->decp_frame_split((const uint8_t *)"\0\0\x10\x01", 4, 4096) == DECP_E_MSGSIZE,
+	      "frame split: 4097");
+	CHECK(f->decp_frame_split(NULL, 4, 4096) == DECP_E_INVAL, "frame split NULL");
+	CHECK(f->decp_frame_split(out, -4, 4096) == DECP_E_INVAL, "frame split negative");
+	CHECK(f->decp_frame_split(out, 4, 0) == DECP_E_INVAL, "frame split max 0");
+	CHECK(f->decp_frame_split(out, 4, 5000) == DECP_E_INVAL, "frame split max 5000");
+
+	/* ingest replies */
+	CHECK(f->decp_ingest_decode(V("hello_ack")->b, V("hello_ack")->n, fields, 8) == 1 &&
+	      fields[0] == 5 && fields[1] == T0 && fields[2] == 1 && fields[3] == 4096,
+	      "HelloAck decoded");
+	CHECK(f->decp_ingest_decode(V("ack")->b, V("ack")->n, fields, 4) == 2 && fields[0] == 5 &&
+	      fields[1] == T0 && fields[2] == 1, "Ack decoded");
+	CHECK(f->decp_ingest_decode(V("nack")->b, V("nack")->n, fields, 4) == 3 &&
+	      fields[0] == 9 && fields[1] == 1 && fields[2] == 6, "Nack GAP decoded");
+	CHECK(f->decp_ingest_decode(V("ack")->b, V("ack")->n, fields, 3) == DECP_E_INVAL,
+	      "ingest nfields 3");
+	CHECK(f->decp_ingest_decode(NULL, 5, fields, 4) == DECP_E_INVAL, "ingest NULL");
+	CHECK(f->decp_ingest_decode(V("ack")->b, 0, fields, 4) == DECP_E_MALFORMED, "ingest empty");
+	CHECK(f->decp_ingest_decode(V("ack")->b, V("ack")->n - 1, fields, 4) == DECP_E_MALFORMED,
+	      "ingest truncated");
+	CHECK(f->decp_ingest_decode(V("ack")->b, V("ack")->n, NULL, 4) == DECP_E_INVAL,
+	      "ingest NULL fields");
+	for (int i = 0; i < 5000; i++) {
+		uint8_t g[64];
+		int gl = (int)(rnd() % sizeof(g)), k;
+
+		for (int j = 0; j < gl; j++)
+			g[j] = (uint8_t)rnd();
+		k = f->decp_ingest_decode(g, gl, fields, 4);
+		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 5)))
+			CHECK(0, "ingest garbage gave %d", k);
+		k = f->decp_frame_split(g, gl, 1 + (int32_t)(rnd() % 4096));
+		if (!(k == DECP_E_MSGSIZE || (k >= 0 && k <= gl)))
+			CHECK(0, "frame split garbage gave %d", k);
+	}
+	CHECK(f->decp_rx_subscribe(h, out, sizeof(out)) == DECP_E_HANDLE,
+	      "master handle used as a receiver");
+	CHECK(f->decp_handle_free(h) == DECP_OK, "master freed");
+	CHECK(f->decp_handle_free(h) == DECP_E_HANDLE, "double free refused");
+	CHECK(f->decp_master_heartbeat(T0, out, sizeof(out)) > 0, "heartbeat needs no handle");
+	CHECK(f->decp_master_hello(h, L"tok", L"v", out, sizeof(out)) == DECP_E_HANDLE,
+	      "use after free refused");
+}
+
+/* ------------------------------------------------------------- websocket -- */
+
+/* Unmasks a client frame (from decp_ws_encode / decp_rx_*) into payload; returns its
+ * length or -1. */
+static int unmask(const uint8_t *fr, int n, uint8_t *payload)
+{
+	int off = 2, len;
+
+	if (n < 6 || fr[0] != 0x82 || (fr[1] & 0x80) == 0)
+		return -1;
+	len = fr[1] & 0x7f;
+	if (len == 126) {
+		len = fr[2] << 8 | fr[3];
+		off = 4;
+	}
+	if (off + 4 + len != n)
+		return -1;
+	for (int i = 0; i < len; i++)
+		payload[i] = fr[off + 4 + i] ^ fr[off + (i & 3)];
+	return len;
+}
+
+static void t_ws(const struct decp_fns *f)
+{
+	uint8_t out[512], pl[512];
+	int64_t info[4];
+	static const uint8_t text3[] = { 0x81, 0x03, 'a', 'b', 'c', 0x82 };
+	uint8_t f126[4 + 200];
+	int n;
+
+	CHECK(f->decp_ws_decode(text3, 5, info, 4) == 5 && info[0] == 1 && info[1] == 2 &&
+	      info[2] == 3 && info[3] == 1, "text frame decoded");
+	CHECK(f->decp_ws_decode(text3, 4, info, 4) == 0, "incomplete frame");
+	CHECK(f->decp_ws_decode(text3, 1, info, 4) == 0, "one byte");
+	f126[0] = 0x02; /* binary, FIN clear (a fragment) */
+	f126[1] = 126;
+	f126[2] = 0;
+	f126[3] = 200;
+	memset(f126 + 4, 7, 200);
+	CHECK(f->decp_ws_decode(f126, sizeof(f126), info, 4) == 204 && info[1] == 4 &&
+	      info[2] == 200 && info[3] == 0, "16-bit length, fragment reported");
+	f126[3] = 100;
+	CHECK(f->decp_ws_decode(f126, sizeof(f126), info, 4) == DECP_E_MALFORMED,
+	      "non-minimal length refused");
+	{
+		static const uint8_t masked[] = { 0x82, 0x81, 1, 2, 3, 4, 5 };
+		static const uint8_t rsv[] = { 0xc2, 0x00 };
+		static const uint8_t op3[] = { 0x83, 0x00 };
+		static const uint8_t bigping[] = { 0x89, 126, 0, 200 };
+		static const uint8_t fragping[] = { 0x09, 0 };
+		static const uint8_t huge[] = { 0x82, 127, 0, 0, 0, 0, 0x10, 0, 0, 1 };
+
+		CHECK(f->decp_ws_decode(masked, sizeof(masked), info, 4) == DECP_E_MALFORMED,
+		      "masked server frame refused");
+		CHECK(f->decp_ws_decode(rsv, 2, info, 4) == DECP_E_MALFORMED, "RSV bits refused");
+		CHECK(f->decp_ws_decode(op3, 2, info, 4) == DECP_E_MALFORMED, "opcode 3 refused");
+		CHECK(f->decp_ws_decode(bigping, 4, info, 4) == DECP_E_MALFORMED, "ping of 200");
+		CHECK(f->decp_ws_decode(fragping, 2, info, 4) == DECP_E_MALFORMED, "fragmented ping");
+		CHECK(f->decp_ws_decode(huge, sizeof(huge), info, 4) == DECP_E_MALFORMED,
+		      "payload over 1 MiB refused");
+	}
+	CHECK(f->decp_ws_decode(NULL, 5, info, 4) == DECP_E_INVAL, "ws decode NULL");
+	CHECK(f->decp_ws_decode(text3, 5, info, 3) == DECP_E_INVAL, "ws decode ninfo 3");
+	CHECK(f->decp_ws_decode(text3, -5, info, 4) == DECP_E_INVAL, "ws decode negative");
+
+	n = f->decp_ws_encode(2, (const uint8_t *)"hello", 5, out, sizeof(out));
+	CHECK(n == 11 && unmask(out, n, pl) == 5 && memcmp(pl, "hello", 5) == 0,
+	      "binary frame encoded, masked");
+	CHECK(f->decp_ws_decode(out, n, info, 4) == DECP_E_MALFORMED,
+	      "our own (masked) frame is not a server frame");
+	n = f->decp_ws_encode(2, f126 + 4, 200, out, sizeof(out));
+	CHECK(n == 208 && unmask(out, n, pl) == 200 && memcmp(pl, f126 + 4, 200) == 0,
+	      "200-byte frame encoded");
+	CHECK(f->decp_ws_encode(9, f126, 126, out, sizeof(out)) == DECP_E_INVAL, "ping of 126");
+	CHECK(f->decp_ws_encode(3, f126, 1, out, sizeof(out)) == DECP_E_INVAL, "opcode 3");
+	CHECK(f->decp_ws_encode(-1, f126, 1, out, sizeof(out)) == DECP_E_INVAL, "opcode -1");
+	CHECK(f->decp_ws_encode(2, f126, 100, out, 50) == DECP_E_NOBUFS, "encode short buffer");
+	CHECK(f->decp_ws_encode(2, NULL, 100, out, 500) == DECP_E_INVAL, "encode NULL payload");
+	CHECK(f->decp_ws_encode(2, f126, 10, NULL, 500) == DECP_E_INVAL, "encode NULL out");
+	for (int i = 0; i < 5000; i++) {
+		uint8_t g[64];
+		int gl = (int)(rnd() % sizeof(g)), k;
+
+		for (int j = 0; j < gl; j++)
+			g[j] = (uint8_t)rnd();
+		k = f->decp_ws_decode(g, gl, info, 4);
+		if (!(k == DECP_E_MALFORMED || (k >= 0 && k <= gl)))
+			CHECK(0, "ws decode garbage gave %d", k);
+	}
+}
+
+/* --------------------------------------------------------------- receiver -- */
+
+static int64_t view[12];
+
+static void quote_at(int64_t price)
+{
+	view[0] = price - 1; /* bid */
+	view[1] = price + 1; /* ask */
+	view[2] = 1;         /* vol_min 0.01 */
+	view[3] = 10000;     /* vol_max */
+	view[4] = 1;         /* vol_step */
+	view[5] = 100000;    /* pip value: 10.0000 per pip per lot */
+	view[6] = INT64_C(100000000); /* wallet 10,000.0000 */
+	view[7] = 0;
+	view[8] = INT64_C(100000000);
+	view[9] = 1; /* the copied position exists (MODIFY/CLOSE) */
+	view[10] = 10;
+	view[11] = 10;
+}
+
+static void t_rx(const struct decp_fns *f)
+{
+	const struct vec *pub = V("pub");
+	uint8_t out[1024], pl[512], sym[40], osym[40];
+	int64_t h, info[12], verdict[16], st[6];
+	int n, k;
+
+	CHECK(f->decp_rx_new(0, pub->b, 32, 0, 0) == DECP_E_INVAL, "rx master 0");
+	CHECK(f->decp_rx_new(7, NULL, 32, 0, 0) == DECP_E_INVAL, "rx NULL pub");
+	CHECK(f->decp_rx_new(7, pub->b, 31, 0, 0) == DECP_E_INVAL, "rx pub 31");
+	CHECK(f->decp_rx_new(7, pub->b, 32, -1, 0) == DECP_E_INVAL, "rx last_seq -1");
+	CHECK(f->decp_rx_new(7, pub->b, 32, 0, -1) == DECP_E_INVAL, "rx ttl -1");
+	h = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h > 0, "rx handle");
+
+	CHECK(f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L"") == DECP_OK, "policy");
+	CHECK(f->decp_rx_policy(h, 5, 1000, 0, 1, 1, 1, 300, L"", L"") == DECP_E_INVAL,
+	      "lot mode 5");
+	CHECK(f->decp_rx_policy(h, 2, 0, 0, 1, 1, 1, 300, L"", L"") == DECP_E_INVAL, "lot 0");
+	CHECK(f->decp_rx_policy(h, 2, 1000, 2, 1, 1, 1, 300, L"", L"") == DECP_E_INVAL,
+	      "reverse 2");
+	CHECK(f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 0, L"", L"") == DECP_E_INVAL, "dev 0");
+	CHECK(f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L"123456789012") ==
+	      DECP_E_INVAL, "suffix of 12");
+	CHECK(f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, NULL, L"") == DECP_E_INVAL,
+	      "NULL prefix");
+	CHECK(f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L".m") == DECP_OK,
+	      "suffix .m");
+
+	/* the upgrade */
+	CHECK(f->decp_ws_response(h, (const uint8_t *)"HTTP/1.1 101\r\n\r\n", 16) == DECP_E_STATE,
+	      "response before request");
+	n = f->decp_ws_request(h, L"127.0.0.1", 8080, L"/", L"tok-1", out, sizeof(out));
+	CHECK(n > 0 && strstr((char *)out, "Authorization: Bearer tok-1\r\n") != NULL &&
+	      strstr((char *)out, "Sec-WebSocket-Protocol: decp\r\n") != NULL &&
+	      strstr((char *)out, "Host: 127.0.0.1:8080\r\n") != NULL, "upgrade request");
+	CHECK(f->decp_ws_request(h, L"host", 0, L"/", L"t", out, sizeof(out)) == DECP_E_INVAL,
+	      "port 0");
+	CHECK(f->decp_ws_request(h, L"host", 80, L"x", L"t", out, sizeof(out)) == DECP_E_INVAL,
+	      "path without /");
+	CHECK(f->decp_ws_request(h, L"host", 80, L"/", L"a b", out, sizeof(out)) == DECP_E_INVAL,
+	      "token with a space");
+	CHECK(f->decp_ws_request(h, L"host", 80, L"/", L"t", out, 20) == DECP_E_NOBUFS,
+	      "request short buffer");
+	CHECK(f->decp_ws_request(h, NULL, 80, L"/", L"t", out, sizeof(out)) == DECP_E_INVAL,
+	      "NULL host");
+	CHECK(f->decp_ws_response(h, (const uint8_t *)"HTTP/1.1 101 Switching", 22) == 0,
+	      "incomplete response");
+	CHECK(f->decp_ws_response(h, (const uint8_t *)"HTTP/1.1 401 No\r\n\r\n", 19) ==
+	      DECP_E_HANDSHAKE, "401 refused");
+	{
+		const char *r = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+		CHECK(f->decp_ws_response(h, (const uint8_t *)r, (int)strlen(r)) ==
+		      DECP_E_HANDSHAKE, "wrong accept refused");
+	}
+	CHECK(f->decp_ws_response(h, NULL, 10) == DECP_E_INVAL, "response NULL");
+	for (int i = 0; i < 2000; i++) {
+		uint8_t g[64];
+		int gl = (int)(rnd() % sizeof(g));
+
+		for (int j = 0; j < gl; j++)
+			g[j] = (uint8_t)rnd();
+		k = f->decp_ws_response(h, g, gl);
+		if (!(k == 0 || k == DECP_E_HANDSHAKE))
+			CHECK(0, "response garbage gave %d", k);
+	}
+
+	/* subscribe and clock */
+	n = f->decp_rx_subscribe(h, out, sizeof(out));
+	k = unmask(out, n, pl);
+	CHECK(same(pl, k, V("subscribe")), "Subscribe{7, from 1} equals protobuf-c's");
+	CHECK(f->decp_rx_subscribe(h, out, 4) == DECP_E_NOBUFS, "subscribe short");
+	n = f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out));
+	CHECK(n > 0 && unmask(out, n, pl) > 0, "TimePing frame");
+	CHECK(f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	      info[0] > -2 * MS && info[0] < 2 * MS && info[1] == 2 * MS,
+	      "TimePong: offset %lld rtt %lld", (long long)info[0], (long long)info[1]);
+	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[0] == 1 && st[1] == 0 && st[4] == 1 &&
+	      st[5] == 1, "state: SYNCED, next 1, clock valid");
+	CHECK(f->decp_rx_message(h, V("sync_start")->b, V("sync_start")->n, T0, info, 12, sym,
+				 40) == 2 && info[0] == 7 && info[1] == 1, "SyncStart");
+	CHECK(f->decp_rx_message(h, V("sync_end")->b, V("sync_end")->n, T0, info, 12, sym, 40) ==
+	      3, "SyncEnd");
+	CHECK(f->decp_rx_message(h, V("state_change")->b, V("state_change")->n, T0, info, 12, sym,
+				 40) == 5 && info[3] == 4, "StateChange to PAUSED_TOXIC reported");
+	CHECK(f->decp_rx_message(h, V("error")->b, V("error")->n, T0, info, 12, sym, 40) == 6 &&
+	      info[0] == 5, "Error FORBIDDEN");
+
+	/* no envelope yet */
+	quote_at(108512);
+	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
+	      "check without an envelope");
+	CHECK(f->decp_rx_protection(h, T0, out, sizeof(out)) == DECP_E_STATE,
+	      "protection before any check");
+
+	/* a forged first signal: refused, nothing consumed */
+	CHECK(f->decp_rx_message(h, V("forged1")->b, V("forged1")->n, T0, info, 12, sym, 40) == 1,
+	      "forged envelope decodes");
+	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	CHECK(k == 7 && verdict[2] == 0, "forged signal: INVALID_SIGNATURE, not authenticated (%d)",
+	      k);
+	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[1] == 0 && st[0] == 1,
+	      "forgery changed nothing");
+	n = f->decp_rx_protection(h, T0 + 10 * MS, out, sizeof(out));
+	CHECK(n > 0, "ProtectionEvent frame for the forgery");
+	CHECK(f->decp_rx_report(h, 1, 10, 108512, 1, 10009, 0, T0, out, sizeof(out)) ==
+	      DECP_E_STATE, "no report for a refused signal");
+
+	/* the genuine one executes */
+	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+				 40) == 1 && info[0] == 7 && info[1] == 1 && info[2] == 1 &&
+	      info[3] == 10 && info[4] == 108512 && info[7] == 901 && info[8] == T0 &&
+	      strcmp((char *)sym, "EURUSD.m") == 0, "envelope 1 decoded, symbol mapped (%s)", sym);
+	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	CHECK(k == 0 && verdict[2] == 1 && verdict[3] == 1 && verdict[4] == 10 &&
+	      verdict[9] == 1 && strcmp((char *)osym, "EURUSD.m") == 0,
+	      "envelope 1: execute BUY 0.10 EURUSD.m (%d)", k);
+	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
+	      "an envelope is checked once");
+	n = f->decp_rx_report(h, 1, 10, 108513, 55501, 10009, 0, T0 + 20 * MS, out, sizeof(out));
+	CHECK(n > 0, "ExecutionReport frame");
+	CHECK(f->decp_rx_protection(h, T0, out, sizeof(out)) == DECP_E_STATE,
+	      "no protection event for an execution");
+	CHECK(f->decp_rx_report(h, 7, 10, 1, 1, 0, 0, T0, out, sizeof(out)) == DECP_E_INVAL,
+	      "report status 7");
+
+	/* replayed: REPLAY */
+	f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
+	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 1,
+	      "the same envelope again: REPLAY");
+	/* stale: TTL (500 ms) */
+	f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym, 40);
+	CHECK(f->decp_rx_check(h, T0 + 900 * MS, view, 12, verdict, 16, osym, 40) == 4,
+	      "900 ms old: TTL_EXPIRED");
+	/* envelope 3 (CLOSE) executes */
+	f->decp_rx_message(h, V("envelope3")->b, V("envelope3")->n, T0, info, 12, sym, 40);
+	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
+	      verdict[3] == 7, "CLOSE executes");
+	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[1] == 3 && st[2] == 3 && st[3] == 2 &&
+	      st[4] == 4, "state: last 3, executed 2, next 4");
+
+	/* bad input */
+	CHECK(f->decp_rx_check(h, T0, view, 11, verdict, 16, osym, 40) == DECP_E_INVAL, "nview 11");
+	CHECK(f->decp_rx_check(h, T0, view, 12, verdict, 15, osym, 40) == DECP_E_INVAL,
+	      "nverdict 15");
+	CHECK(f->decp_rx_check(h, T0, view, 12, verdict, 16, osym, 10) == DECP_E_INVAL,
+	      "symbol cap 10");
+	CHECK(f->decp_rx_check(h, T0, NULL, 12, verdict, 16, osym, 40) == DECP_E_INVAL,
+	      "NULL view");
+	CHECK(f->decp_rx_message(h, NULL, 5, T0, info, 12, sym, 40) == DECP_E_INVAL,
+	      "message NULL");
+	CHECK(f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 11, sym, 40) ==
+	      DECP_E_INVAL, "message ninfo 11");
+	CHECK(f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 32) ==
+	      DECP_E_INVAL, "message symbol cap 32");
+	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n - 3, T0, info, 12, sym,
+				 40) == DECP_E_MALFORMED, "truncated envelope");
+	CHECK(f->decp_rx_state(h, st, 5) == DECP_E_INVAL, "state n 5");
+	CHECK(f->decp_rx_account(h, 1, -1, 1) == DECP_E_INVAL, "reserved -1");
+	CHECK(f->decp_rx_account(h, 100, 0, 100) >= 0, "account update");
+	for (int i = 0; i < 5000; i++) {
+		uint8_t g[160];
+		const struct vec *e = V("envelope2");
+		int gl;
+
+		/* garbage, and the genuine envelope with a few bytes changed */
+		if (i % 2) {
+			gl = (int)(rnd() % sizeof(g));
+			for (int j = 0; j < gl; j++)
+				g[j] = (uint8_t)rnd();
+		} else {
+			gl = e->n < (int)sizeof(g) ? e->n : (int)sizeof(g);
+			memcpy(g, e->b, (size_t)gl);
+			for (int j = 0; j < 3; j++)
+				g[rnd() % (uint64_t)gl] ^= (uint8_t)(1u << (rnd() % 8));
+		}
+		k = f->decp_rx_message(h, g, gl, T0, info, 12, sym, 40);
+		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 6)))
+			CHECK(0, "message garbage gave %d", k);
+		if (k == 1) {
+			k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+			if (k == 0 && verdict[2] != 1)
+				CHECK(0, "an unauthenticated envelope executed");
+		}
+	}
+	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[3] == 2,
+	      "mutated envelopes never executed (executed %lld)", (long long)st[3]);
+	CHECK(f->decp_master_hello(h, L"tok", L"v", out, sizeof(out)) == DECP_E_HANDLE,
+	      "receiver handle used as a master");
+	CHECK(f->decp_handle_free(h) == DECP_OK, "rx freed");
+	CHECK(f->decp_rx_state(h, st, 6) == DECP_E_HANDLE, "rx use after free");
+	/* every slot can be taken and given back; the table's end is reported */
+	{
+		int64_t hs[300];
+		int got = 0;
+
+		for (int i = 0; i < 300; i++) {
+			hs[i] = f->decp_rx_new(7, pub->b, 32, 0, 0);
+			got += hs[i] > 0;
+		}
+		CHECK(got == 256 && hs[299] == DECP_E_NOMEM, "256 handles, then DECP_E_NOMEM (%d)",
+		      got);
+		for (int i = 0; i < 300; i++)
+			if (hs[i] > 0)
+				f->decp_handle_free(hs[i]);
+		hs[0] = f->decp_rx_new(7, pub->b, 32, 0, 0);
+		CHECK(hs[0] > 0 && f->decp_handle_free(hs[0]) == DECP_OK, "slots reusable");
+	}
+}
+
+int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
+{
+	if (load_vectors(vectors_path) != 0) {
+		fprintf(stderr, "cannot read vectors %s\n", vectors_path);
+		g_fail++;
+	} else {
+		t_general(f);
+		t_crypto(f);
+		t_master(f);
+		t_ws(f);
+		t_rx(f);
+	}
+	printf("%d passed, %d failed\n", g_pass, g_fail);
+	return g_fail;
+}

@@ -1,0 +1,228 @@
+/*
+ * mt5_vectors: reference bytes made by proto/ (protobuf-c, OpenSSL) for the decp.dll tests,
+ * one "name hex" line each, so that the DLL (mingw, libgcrypt, proto_wire) is checked
+ * against the implementation the servers use: frames it must build byte for byte
+ * (Hello, a signed Signal -- Ed25519 is deterministic, so equal signatures prove the two
+ * signers agree --, Heartbeat, Subscribe) and messages it must decode (IngestFrame and
+ * ServerMessage members, genuine and forged envelopes).
+ *
+ * usage: mt5_vectors OUT_FILE      (fixed inputs: the output never changes)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "proto_msg.h"
+#include "proto_signal.h"
+
+#define MASTER 7
+#define T0 INT64_C(1764892800000000000) /* arrival time of the envelopes */
+
+static const uint8_t seed[32] = {
+	0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+	0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+};
+static const uint8_t secret[32] = "decp mt5 test hmac secret 32 by";
+
+static FILE *out;
+
+static void hex(const char *name, const uint8_t *p, size_t n)
+{
+	fprintf(out, "%s ", name);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%02x", p[i]);
+	fputc('\n', out);
+}
+
+static void packed(const char *name, const ProtobufCMessage *m)
+{
+	uint8_t b[2048];
+	size_t n = protobuf_c_message_pack(m, b);
+
+	hex(name, b, n);
+}
+
+static void framed(const char *name, const ProtobufCMessage *m)
+{
+	uint8_t b[4200];
+	ssize_t n = proto_msg_frame_pack(m, 4096, b, sizeof(b));
+
+	hex(name, b, n > 0 ? (size_t)n : 0);
+}
+
+static void signal_of(Decp__Signal *s, uint64_t seq, int type)
+{
+	decp__signal__init(s);
+	s->master_id = MASTER;
+	s->sequence = seq;
+	s->symbol = "EURUSD";
+	s->order_type = (Decp__OrderType)type;
+	s->volume = type == DECP__ORDER_TYPE__ORDER_TYPE_MODIFY ? 0 : 10;
+	s->price = 108512;
+	s->sl = 108012;
+	s->tp = 109512;
+	s->position_ticket = 900 + seq;
+	s->master_time_ns = T0 - 5000000;
+}
+
+/* ServerMessage{Envelope} of a sealed signal; forge: the body's price moved by a point. */
+static void envelope(const char *name, const struct proto_sealed_signal *sealed, uint64_t seq,
+		     int forge)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	Decp__Envelope e = DECP__ENVELOPE__INIT;
+	Decp__SignedSignal ss;
+	struct proto_sealed_signal copy = *sealed;
+
+	if (forge) {
+		Decp__Signal *s = proto_signal_decode(copy.body, copy.body_len, NULL);
+
+		s->price += 1;
+		copy.body_len = decp__signal__pack(s, copy.body);
+		proto_msg_free(&s->base, NULL);
+	}
+	proto_sealed_signal_view(&copy, &ss);
+	e.signal = &ss;
+	e.server_arrival_ns = T0;
+	e.master_id = MASTER;
+	e.sequence = seq;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_ENVELOPE;
+	sm.envelope = &e;
+	packed(name, &sm.base);
+}
+
+int main(int argc, char **argv)
+{
+	struct proto_hmac_key hk;
+	struct proto_ed25519_key *sk;
+	uint8_t pub[32];
+
+	if (argc != 2 || (out = fopen(argv[1], "w")) == NULL) {
+		fprintf(stderr, "usage: mt5_vectors OUT_FILE\n");
+		return 2;
+	}
+	if (proto_hmac_key_init(&hk, secret, sizeof(secret)) != 0 ||
+	    (sk = proto_ed25519_key_new_private(seed)) == NULL ||
+	    proto_ed25519_key_public(sk, pub) != 0)
+		return 1;
+	hex("seed", seed, sizeof(seed));
+	hex("pub", pub, sizeof(pub));
+	hex("secret", secret, sizeof(secret));
+	{
+		Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+		Decp__Hello h = DECP__HELLO__INIT;
+		Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+
+		h.license_token = "tok-mt5-1";
+		h.master_id = MASTER;
+		h.client_version = "DecpMaster/1";
+		h.protocol_version = PROTO_PROTOCOL_VERSION;
+		mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+		mf.hello = &h;
+		framed("hello", &mf.base);
+		hb.time_ns = T0;
+		mf.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
+		mf.heartbeat = &hb;
+		framed("heartbeat", &mf.base);
+	}
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+		Decp__Signal s;
+		Decp__SignedSignal ss;
+		struct proto_sealed_signal sealed;
+		char name[32];
+
+		/* 1 BUY (price-checked), 2 MODIFY, 3 CLOSE */
+		signal_of(&s, seq, seq == 1 ? 1 : seq == 2 ? 8 : 7);
+		if (proto_signal_seal(&hk, sk, &s, &sealed) != 0)
+			return 1;
+		proto_sealed_signal_view(&sealed, &ss);
+		mf.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
+		mf.signal = &ss;
+		snprintf(name, sizeof(name), "signal%d", (int)seq);
+		framed(name, &mf.base);
+		snprintf(name, sizeof(name), "body%d", (int)seq);
+		hex(name, sealed.body, sealed.body_len);
+		snprintf(name, sizeof(name), "sig%d", (int)seq);
+		hex(name, sealed.sig, sizeof(sealed.sig));
+		snprintf(name, sizeof(name), "envelope%d", (int)seq);
+		envelope(name, &sealed, seq, 0);
+		snprintf(name, sizeof(name), "forged%d", (int)seq);
+		envelope(name, &sealed, seq, 1);
+	}
+	{
+		Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+		Decp__HelloAck ha = DECP__HELLO_ACK__INIT;
+		Decp__Ack a = DECP__ACK__INIT;
+		Decp__Nack n = DECP__NACK__INIT;
+
+		ha.next_expected_sequence = 5;
+		ha.server_time_ns = T0;
+		ha.protocol_version = 1;
+		ha.max_frame = 4096;
+		f.kind_case = DECP__INGEST_FRAME__KIND_HELLO_ACK;
+		f.hello_ack = &ha;
+		packed("hello_ack", &f.base);
+		a.sequence = 5;
+		a.server_arrival_ns = T0;
+		a.status = DECP__ACK__STATUS__STATUS_OK;
+		f.kind_case = DECP__INGEST_FRAME__KIND_ACK;
+		f.ack = &a;
+		packed("ack", &f.base);
+		n.sequence = 9;
+		n.reason = DECP__NACK__REASON__REASON_GAP;
+		n.expected_sequence = 6;
+		f.kind_case = DECP__INGEST_FRAME__KIND_NACK;
+		f.nack = &n;
+		packed("nack", &f.base);
+	}
+	{
+		Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+		Decp__TimePong tp = DECP__TIME_PONG__INIT;
+		Decp__SyncStart st = DECP__SYNC_START__INIT;
+		Decp__SyncEnd en = DECP__SYNC_END__INIT;
+		Decp__StateChange sc = DECP__STATE_CHANGE__INIT;
+		Decp__Error er = DECP__ERROR__INIT;
+		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+		Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
+
+		/* the client sent at T0 - 2 ms (local), the pong came back at T0 (local): the
+		 * server's clock equals the local one, rtt 2 ms */
+		tp.client_send_ns = T0 - 2000000;
+		tp.server_recv_ns = T0 - 1000000;
+		tp.server_send_ns = T0 - 1000000;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_TIME_PONG;
+		sm.time_pong = &tp;
+		packed("pong", &sm.base);
+		st.master_id = MASTER;
+		st.from_sequence = 1;
+		st.to_sequence = 0;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SYNC_START;
+		sm.sync_start = &st;
+		packed("sync_start", &sm.base);
+		en.master_id = MASTER;
+		en.last_sequence = 0;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SYNC_END;
+		sm.sync_end = &en;
+		packed("sync_end", &sm.base);
+		sc.subscription_id = 3;
+		sc.master_id = MASTER;
+		sc.old_state = DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED;
+		sc.new_state = DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_PAUSED_TOXIC;
+		sc.cause = DECP__STATE_CHANGE__CAUSE__CAUSE_TRUST_LOW;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_STATE_CHANGE;
+		sm.state_change = &sc;
+		packed("state_change", &sm.base);
+		er.code = DECP__ERROR__CODE__CODE_FORBIDDEN;
+		er.message = "not subscribed";
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_ERROR;
+		sm.error = &er;
+		packed("error", &sm.base);
+		sb.master_id = MASTER;
+		sb.from_sequence = 1;
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
+		cm.subscribe = &sb;
+		packed("subscribe", &cm.base);
+	}
+	proto_ed25519_key_free(sk);
+	return fclose(out) == 0 ? 0 : 1;
+}

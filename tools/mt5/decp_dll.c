@@ -1,0 +1,815 @@
+/*
+ * decp.dll's exports; the ABI contract is decp_dll.h. This file only adapts: MQL5 types
+ * in, proto_wire / proto_frame / guard / decp_crypto / decp_ws calls, status codes out.
+ */
+#include "decp_dll.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decp_crypto.h"
+#include "decp_ws.h"
+#include "guard.h"
+#include "proto_frame.h"
+#include "proto_wire.h"
+
+/* ------------------------------------------------------------------ handles -- */
+
+/*
+ * Handles index a fixed table; a handle is (kind << 40 | generation << 16 | slot), so a
+ * stale or forged number is recognised (generation or kind mismatch) and never
+ * dereferenced. Slots are claimed with a CAS: EAs in one terminal run in different
+ * threads.
+ */
+#define SLOTS 256
+enum kind { K_FREE = 0, K_BUSY = 1, K_MASTER = 2, K_RX = 3 };
+
+struct master {
+	uint64_t id;
+	uint8_t hmac_key[DECP_CRYPTO_HMAC_KEY_MAX];
+	size_t hmac_len;
+	struct decp_ed25519 *key;
+};
+
+struct rx {
+	struct guard_sub sub;
+	struct guard_policy pol;
+	struct guard_clock clk;
+	struct decp_ed25519 *key;
+	char ws_key[DECP_WS_KEY_LEN + 1];
+	bool replaying;
+	/* the envelope decp_rx_message kept for decp_rx_check (owns its bytes) */
+	bool pending;
+	struct guard_envelope env;
+	uint8_t body[PROTO_SIGNAL_BODY_MAX], sig[DECP_ED25519_SIG_LEN];
+	/* the last check, for decp_rx_report / decp_rx_protection */
+	bool checked;
+	struct guard_verdict verdict;
+	struct guard_envelope checked_env;
+};
+
+struct slot {
+	atomic_int kind;
+	uint32_t gen;
+	void *obj;
+};
+
+static struct slot table[SLOTS];
+
+static int64_t handle_new(enum kind k, void *obj)
+{
+	for (int i = 0; i < SLOTS; i++) {
+		int expected = K_FREE;
+
+		if (atomic_compare_exchange_strong(&table[i].kind, &expected, K_BUSY)) {
+			table[i].gen = (table[i].gen + 1) & 0xffffff;
+			table[i].obj = obj;
+			atomic_store(&table[i].kind, (int)k);
+			return (int64_t)k << 40 | (int64_t)table[i].gen << 16 | i;
+		}
+	}
+	return DECP_E_NOMEM;
+}
+
+static void *handle_get(int64_t h, enum kind k)
+{
+	int64_t slot = h & 0xffff;
+
+	if (h <= 0 || slot >= SLOTS || (h >> 40) != k ||
+	    atomic_load(&table[slot].kind) != (int)k ||
+	    ((h >> 16) & 0xffffff) != (int64_t)table[slot].gen)
+		return NULL;
+	return table[slot].obj;
+}
+
+static void master_free(struct master *m)
+{
+	decp_ed25519_free(m->key);
+	memset(m, 0, sizeof(*m)); /* the HMAC secret */
+	free(m);
+}
+
+static void rx_free(struct rx *r)
+{
+	decp_ed25519_free(r->key);
+	free(r);
+}
+
+int32_t decp_handle_free(int64_t h)
+{
+	void *obj;
+	int64_t slot = h & 0xffff;
+	int k;
+
+	if ((obj = handle_get(h, K_MASTER)) != NULL)
+		k = K_MASTER;
+	else if ((obj = handle_get(h, K_RX)) != NULL)
+		k = K_RX;
+	else
+		return DECP_E_HANDLE;
+	if (!atomic_compare_exchange_strong(&table[slot].kind, &k, K_BUSY))
+		return DECP_E_HANDLE;
+	if (k == K_MASTER)
+		master_free(obj);
+	else
+		rx_free(obj);
+	table[slot].obj = NULL;
+	atomic_store(&table[slot].kind, K_FREE);
+	return DECP_OK;
+}
+
+/* ----------------------------------------------------------------- helpers -- */
+
+/* Maps a negative errno of the modules below to a DECP_E_* code. */
+static int32_t status_of(long rc)
+{
+	switch (rc) {
+	case -ENOBUFS: return DECP_E_NOBUFS;
+	case -EMSGSIZE: return DECP_E_MSGSIZE;
+	case -EBADMSG: return DECP_E_BADSIG;
+	case -EPROTO: return DECP_E_MALFORMED;
+	case -ENOMEM: return DECP_E_NOMEM;
+	case -EIO: return DECP_E_CRYPTO;
+	case -ECONNREFUSED: return DECP_E_HANDSHAKE;
+	default: return rc >= 0 ? (int32_t)rc : DECP_E_INVAL;
+	}
+}
+
+/* A buffer argument: non-NULL with 0 <= len (NULL allowed only when len == 0). */
+static bool buf_ok(const void *p, int32_t len)
+{
+	return len >= 0 && (p != NULL || len == 0);
+}
+
+/* MQL5 string (UTF-16) -> ASCII: printable characters only (0x20..0x7e when spaces are
+ * allowed, else 0x21..0x7e), 0..cap-1 of them, NUL-terminated. Returns the length or -1. */
+static int ascii_of(const wchar_t *w, char *out, size_t cap, bool spaces)
+{
+	size_t n = 0;
+
+	if (w == NULL)
+		return -1;
+	for (; w[n] != 0; n++) {
+		if (n + 1 >= cap || w[n] > 0x7e || w[n] < (spaces ? 0x20 : 0x21))
+			return -1;
+		out[n] = (char)w[n];
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* Frames a payload with the 4-byte length prefix (proto_frame) into out. */
+static int32_t tcp_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap)
+{
+	if (n < 0)
+		return status_of(n);
+	return status_of(proto_frame_encode(out, (size_t)cap, payload, (size_t)n));
+}
+
+/* Wraps a ClientMessage payload into a masked binary WebSocket frame. */
+static int32_t ws_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap)
+{
+	uint8_t mask[4];
+
+	if (n < 0)
+		return status_of(n);
+	decp_random(mask, sizeof(mask));
+	return status_of(decp_ws_frame_encode(2, payload, (size_t)n, mask, out, (size_t)cap));
+}
+
+static int32_t copy_name(const char *s, uint8_t *out, int32_t cap)
+{
+	size_t n = strlen(s);
+
+	if (!buf_ok(out, cap) || out == NULL)
+		return DECP_E_INVAL;
+	if ((size_t)cap < n + 1)
+		return DECP_E_NOBUFS;
+	memcpy(out, s, n + 1);
+	return (int32_t)n;
+}
+
+/* ------------------------------------------------------------------ general -- */
+
+int32_t decp_version(void)
+{
+	return DECP_DLL_VERSION;
+}
+
+int32_t decp_strerror(int32_t code, uint8_t *out, int32_t out_cap)
+{
+	static const char *const names[] = {
+		"OK", "DECP_E_INVAL", "DECP_E_NOBUFS", "DECP_E_MSGSIZE", "DECP_E_MALFORMED",
+		"DECP_E_BADSIG", "DECP_E_HANDLE", "DECP_E_NOMEM", "DECP_E_CRYPTO", "DECP_E_STATE",
+		"DECP_E_HANDSHAKE",
+	};
+
+	if (code > 0 || code < -(int32_t)(sizeof(names) / sizeof(names[0]) - 1))
+		return copy_name("?", out, out_cap);
+	return copy_name(names[-code], out, out_cap);
+}
+
+/* ------------------------------------------------------------------- crypto -- */
+
+int32_t decp_hmac_sha256(const uint8_t *key, int32_t key_len, const uint8_t *msg,
+			 int32_t msg_len, uint8_t *mac, int32_t mac_cap)
+{
+	if (!buf_ok(key, key_len) || !buf_ok(msg, msg_len) || mac == NULL || mac_cap < 0)
+		return DECP_E_INVAL;
+	if (mac_cap < DECP_HMAC_LEN)
+		return DECP_E_NOBUFS;
+	if (decp_hmac_sha256_compute(key, (size_t)key_len, msg, (size_t)msg_len, mac) != 0)
+		return key_len > (int32_t)DECP_CRYPTO_HMAC_KEY_MAX ? DECP_E_INVAL : DECP_E_CRYPTO;
+	return DECP_HMAC_LEN;
+}
+
+int32_t decp_ed25519_public(const uint8_t *seed, int32_t seed_len, uint8_t *pub,
+			    int32_t pub_cap)
+{
+	struct decp_ed25519 *k;
+
+	if (seed == NULL || seed_len != DECP_ED25519_SEED_LEN || pub == NULL || pub_cap < 0)
+		return DECP_E_INVAL;
+	if (pub_cap < DECP_ED25519_PUB_LEN)
+		return DECP_E_NOBUFS;
+	if ((k = decp_ed25519_from_seed(seed)) == NULL)
+		return DECP_E_CRYPTO;
+	decp_ed25519_pub(k, pub);
+	decp_ed25519_free(k);
+	return DECP_ED25519_PUB_LEN;
+}
+
+int32_t decp_ed25519_sign(const uint8_t *seed, int32_t seed_len, const uint8_t *msg,
+			  int32_t msg_len, uint8_t *sig, int32_t sig_cap)
+{
+	struct decp_ed25519 *k;
+	int rc;
+
+	if (seed == NULL || seed_len != DECP_ED25519_SEED_LEN || !buf_ok(msg, msg_len) ||
+	    sig == NULL || sig_cap < 0)
+		return DECP_E_INVAL;
+	if (sig_cap < DECP_ED25519_SIG_LEN)
+		return DECP_E_NOBUFS;
+	if ((k = decp_ed25519_from_seed(seed)) == NULL)
+		return DECP_E_CRYPTO;
+	rc = decp_ed25519_sign_msg(k, msg, (size_t)msg_len, sig);
+	decp_ed25519_free(k);
+	return rc == 0 ? DECP_ED25519_SIG_LEN : DECP_E_CRYPTO;
+}
+
+int32_t decp_ed25519_verify(const uint8_t *pub, int32_t pub_len, const uint8_t *msg,
+			    int32_t msg_len, const uint8_t *sig, int32_t sig_len)
+{
+	struct decp_ed25519 *k;
+	int rc;
+
+	if (pub == NULL || pub_len != DECP_ED25519_PUB_LEN || !buf_ok(msg, msg_len) ||
+	    !buf_ok(sig, sig_len))
+		return DECP_E_INVAL;
+	if ((k = decp_ed25519_from_public(pub)) == NULL)
+		return DECP_E_BADSIG;
+	rc = decp_ed25519_verify_msg(k, msg, (size_t)msg_len, sig, (size_t)sig_len);
+	decp_ed25519_free(k);
+	return rc == 0 ? DECP_OK : DECP_E_BADSIG;
+}
+
+/* ----------------------------------------------------------------- master -- */
+
+int32_t decp_frame_split(const uint8_t *buf, int32_t len, int32_t max_payload)
+{
+	uint32_t n;
+
+	if (!buf_ok(buf, len) || max_payload < 1 || max_payload > DECP_FRAME_MAX)
+		return DECP_E_INVAL;
+	if (len < (int32_t)PROTO_FRAME_HDR_LEN)
+		return 0;
+	n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+	if (n == 0 || n > (uint32_t)max_payload)
+		return DECP_E_MSGSIZE;
+	return len - (int32_t)PROTO_FRAME_HDR_LEN >= (int32_t)n ? (int32_t)(n + PROTO_FRAME_HDR_LEN)
+								   : 0;
+}
+
+int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int32_t key_len,
+			const uint8_t *seed, int32_t seed_len)
+{
+	struct master *m;
+	int64_t h;
+
+	if (master_id <= 0 || hmac_key == NULL || key_len < 1 ||
+	    key_len > (int32_t)DECP_CRYPTO_HMAC_KEY_MAX || seed == NULL ||
+	    seed_len != DECP_ED25519_SEED_LEN)
+		return DECP_E_INVAL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return DECP_E_NOMEM;
+	m->id = (uint64_t)master_id;
+	memcpy(m->hmac_key, hmac_key, (size_t)key_len);
+	m->hmac_len = (size_t)key_len;
+	if ((m->key = decp_ed25519_from_seed(seed)) == NULL) {
+		master_free(m);
+		return DECP_E_CRYPTO;
+	}
+	h = handle_new(K_MASTER, m);
+	if (h < 0)
+		master_free(m);
+	return h;
+}
+
+int32_t decp_master_hello(int64_t master, const wchar_t *token, const wchar_t *client_version,
+			  uint8_t *out, int32_t out_cap)
+{
+	struct master *m = handle_get(master, K_MASTER);
+	char tok[PROTO_WIRE_TEXT_MAX + 1], ver[PROTO_WIRE_TEXT_MAX + 1];
+	uint8_t p[2 * PROTO_WIRE_TEXT_MAX + 64];
+
+	if (m == NULL)
+		return DECP_E_HANDLE;
+	if (ascii_of(token, tok, sizeof(tok), false) < 1 ||
+	    ascii_of(client_version, ver, sizeof(ver), true) < 0 || !buf_ok(out, out_cap) ||
+	    out == NULL)
+		return DECP_E_INVAL;
+	/* the login is proto/'s; this wrapper only converts the strings */
+	return tcp_frame(p, proto_wire_hello_encode(tok, m->id, ver, PROTO_PROTOCOL_VERSION, p,
+						    sizeof(p)), out, out_cap);
+}
+
+int32_t decp_master_signal(int64_t master, int64_t sequence, const wchar_t *symbol,
+			   int32_t order_type, int64_t volume, int64_t price, int64_t sl,
+			   int64_t tp, int64_t position_ticket, int64_t master_time_ns,
+			   int64_t expiration_ns, uint8_t *out, int32_t out_cap)
+{
+	struct master *m = handle_get(master, K_MASTER);
+	struct proto_wire_signal s = { 0 };
+	uint8_t body[PROTO_SIGNAL_BODY_MAX], mac[DECP_HMAC_LEN], sig[DECP_ED25519_SIG_LEN];
+	uint8_t p[PROTO_SIGNAL_BODY_MAX + 128];
+	int n;
+
+	if (m == NULL)
+		return DECP_E_HANDLE;
+	if (ascii_of(symbol, s.symbol, sizeof(s.symbol), false) < 1 || sequence <= 0 ||
+	    position_ticket <= 0 || !buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	s.master_id = m->id;
+	s.sequence = (uint64_t)sequence;
+	s.order_type = order_type;
+	s.volume = volume;
+	s.price = price;
+	s.sl = sl;
+	s.tp = tp;
+	s.position_ticket = (uint64_t)position_ticket;
+	s.master_time_ns = master_time_ns;
+	s.expiration_ns = expiration_ns;
+	n = proto_wire_signal_encode(&s, body, sizeof(body));
+	if (n < 0)
+		return status_of(n);
+	if (decp_hmac_sha256_compute(m->hmac_key, m->hmac_len, body, (size_t)n, mac) != 0 ||
+	    decp_ed25519_sign_msg(m->key, body, (size_t)n, sig) != 0)
+		return DECP_E_CRYPTO;
+	return tcp_frame(p, proto_wire_signed_encode(body, (size_t)n, mac, sizeof(mac), sig,
+						     sizeof(sig), p, sizeof(p)), out, out_cap);
+}
+
+int32_t decp_master_heartbeat(int64_t time_ns, uint8_t *out, int32_t out_cap)
+{
+	uint8_t p[32];
+
+	if (!buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	return tcp_frame(p, proto_wire_heartbeat_encode(time_ns, p, sizeof(p)), out, out_cap);
+}
+
+int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
+			   int32_t nfields)
+{
+	struct proto_wire_msg m;
+	int k;
+
+	if (!buf_ok(payload, len) || fields == NULL || nfields < 4)
+		return DECP_E_INVAL;
+	memset(fields, 0, sizeof(*fields) * (size_t)nfields);
+	k = proto_wire_ingest_decode(payload, (size_t)len, &m);
+	if (k < 0)
+		return DECP_E_MALFORMED;
+	for (int i = 0; i < 4; i++)
+		fields[i] = (int64_t)m.v[i + 1];
+	return k;
+}
+
+/* ---------------------------------------------------------------- receiver -- */
+
+int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_len,
+		    int64_t last_seq, int64_t ttl_ms)
+{
+	struct guard_verifier v;
+	struct rx *r;
+	int64_t h;
+
+	if (master_id <= 0 || master_pub == NULL || pub_len != DECP_ED25519_PUB_LEN ||
+	    last_seq < 0 || ttl_ms < 0 || ttl_ms > INT64_C(86400000))
+		return DECP_E_INVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return DECP_E_NOMEM;
+	if ((r->key = decp_ed25519_from_public(master_pub)) == NULL) {
+		rx_free(r);
+		return DECP_E_CRYPTO;
+	}
+	v.verify = decp_ed25519_verify_msg;
+	v.key = r->key;
+	guard_policy_init(&r->pol);
+	guard_clock_init(&r->clk, 0);
+	if (guard_sub_init(&r->sub, (uint64_t)master_id, &v, ttl_ms * GUARD_NS_PER_MS,
+			   (uint64_t)last_seq) != 0) {
+		rx_free(r);
+		return DECP_E_INVAL;
+	}
+	h = handle_new(K_RX, r);
+	if (h < 0)
+		rx_free(r);
+	return h;
+}
+
+int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t reverse,
+		       int32_t copy_sl, int32_t copy_tp, int32_t pending,
+		       int64_t max_dev_pips_x100, const wchar_t *prefix, const wchar_t *suffix)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct guard_policy p;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (lot_mode < GUARD_LOT_FIXED || lot_mode > GUARD_LOT_RISK_PERCENT || lot_value <= 0 ||
+	    (reverse | copy_sl | copy_tp | pending) & ~1 || max_dev_pips_x100 <= 0)
+		return DECP_E_INVAL;
+	p = r->pol;
+	if (ascii_of(prefix, p.prefix, sizeof(p.prefix), false) < 0 ||
+	    ascii_of(suffix, p.suffix, sizeof(p.suffix), false) < 0)
+		return DECP_E_INVAL;
+	p.lot_mode = (uint32_t)lot_mode;
+	if (lot_mode == GUARD_LOT_FIXED)
+		p.lot_fixed = lot_value;
+	else if (lot_mode == GUARD_LOT_MULTIPLIER)
+		p.lot_multiplier_milli = lot_value;
+	else if (lot_mode == GUARD_LOT_EQUITY_RATIO)
+		p.master_equity = lot_value;
+	else
+		p.risk_bp = lot_value;
+	p.reverse = reverse;
+	p.copy_sl = copy_sl;
+	p.copy_tp = copy_tp;
+	guard_policy_pending(&p, pending);
+	p.max_deviation_pips_x100 = max_dev_pips_x100;
+	r->pol = p;
+	return DECP_OK;
+}
+
+int32_t decp_ws_request(int64_t rx, const wchar_t *host, int32_t port, const wchar_t *path,
+			const wchar_t *token, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	char h[DECP_WS_TEXT_MAX + 1], p[DECP_WS_TEXT_MAX + 1], t[DECP_WS_TEXT_MAX + 1];
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (ascii_of(host, h, sizeof(h), false) < 1 || ascii_of(path, p, sizeof(p), false) < 1 ||
+	    ascii_of(token, t, sizeof(t), false) < 1 || !buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	decp_ws_new_key(r->ws_key);
+	return status_of(decp_ws_make_request(r->ws_key, h, port, p, t, out, (size_t)out_cap));
+}
+
+int32_t decp_ws_response(int64_t rx, const uint8_t *buf, int32_t len)
+{
+	struct rx *r = handle_get(rx, K_RX);
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(buf, len))
+		return DECP_E_INVAL;
+	if (r->ws_key[0] == '\0')
+		return DECP_E_STATE;
+	return status_of(decp_ws_check_response(r->ws_key, buf, (size_t)len));
+}
+
+int32_t decp_ws_decode(const uint8_t *buf, int32_t len, int64_t *info, int32_t ninfo)
+{
+	struct decp_ws_frame f;
+	long n;
+
+	if (!buf_ok(buf, len) || info == NULL || ninfo < 4)
+		return DECP_E_INVAL;
+	memset(info, 0, sizeof(*info) * (size_t)ninfo);
+	n = decp_ws_frame_decode(buf, (size_t)len, &f);
+	if (n <= 0)
+		return n == 0 ? 0 : DECP_E_MALFORMED;
+	info[0] = f.opcode;
+	info[1] = (int64_t)f.payload_off;
+	info[2] = (int64_t)f.payload_len;
+	info[3] = f.fin;
+	return (int32_t)n;
+}
+
+int32_t decp_ws_encode(int32_t opcode, const uint8_t *payload, int32_t len, uint8_t *out,
+		       int32_t out_cap)
+{
+	uint8_t mask[4];
+
+	if (!buf_ok(payload, len) || !buf_ok(out, out_cap) || out == NULL || opcode < 0)
+		return DECP_E_INVAL;
+	decp_random(mask, sizeof(mask));
+	return status_of(decp_ws_frame_encode((unsigned)opcode, payload, (size_t)len, mask, out,
+					      (size_t)out_cap));
+}
+
+int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	uint8_t p[32];
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	return ws_frame(p, proto_wire_subscribe_encode(r->sub.master_id,
+							guard_sub_next_sequence(&r->sub), p,
+							sizeof(p)), out, out_cap);
+}
+
+int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	uint8_t p[32];
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	return ws_frame(p, proto_wire_time_ping_encode(local_now_ns, p, sizeof(p)), out, out_cap);
+}
+
+/* The envelope as the guard wants it: trade fields from the signed body only; the
+ * routing copies must agree with it (guard_signal.h). Copies body and signature. */
+static int keep_envelope(struct rx *r, const struct proto_wire_msg *m,
+			 const struct proto_wire_msg *ss)
+{
+	struct proto_wire_signal s;
+	struct guard_envelope *e = &r->env;
+
+	if (ss->b[1] == NULL || proto_wire_signal_parse(ss->b[1], ss->bl[1], &s) != 0 ||
+	    s.master_id != m->v[3] || s.sequence != m->v[4] || ss->bl[3] > sizeof(r->sig))
+		return -1;
+	memset(e, 0, sizeof(*e));
+	e->master_id = s.master_id;
+	e->sequence = s.sequence;
+	memcpy(e->symbol, s.symbol, sizeof(e->symbol));
+	e->order_type = (uint32_t)s.order_type;
+	e->volume = s.volume;
+	e->price = s.price;
+	e->sl = s.sl;
+	e->tp = s.tp;
+	e->position_ticket = s.position_ticket;
+	e->master_time_ns = s.master_time_ns;
+	e->expiration_ns = s.expiration_ns;
+	e->server_arrival_ns = (int64_t)m->v[2];
+	memcpy(r->body, ss->b[1], ss->bl[1]);
+	e->body = r->body;
+	e->body_len = ss->bl[1];
+	if (ss->bl[3] != 0)
+		memcpy(r->sig, ss->b[3], ss->bl[3]);
+	e->sig = r->sig;
+	e->sig_len = ss->bl[3];
+	r->pending = true;
+	return 0;
+}
+
+int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t local_now_ns,
+			int64_t *info, int32_t ninfo, uint8_t *symbol, int32_t sym_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct proto_wire_msg m, ss;
+	int k;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(payload, len) || info == NULL || ninfo < 12 || symbol == NULL ||
+	    sym_cap < DECP_SYMBOL_MAX)
+		return DECP_E_INVAL;
+	memset(info, 0, sizeof(*info) * (size_t)ninfo);
+	symbol[0] = 0;
+	k = proto_wire_server_decode(payload, (size_t)len, &m, &ss);
+	switch (k) {
+	case PROTO_SERVER_ENVELOPE: {
+		const struct guard_envelope *e = &r->env;
+
+		r->pending = false;
+		if (keep_envelope(r, &m, &ss) != 0)
+			return DECP_E_MALFORMED;
+		if (guard_policy_map_symbol(&r->pol, e->symbol, (char *)symbol, (size_t)sym_cap) < 0)
+			symbol[0] = 0;
+		info[0] = (int64_t)e->master_id;
+		info[1] = (int64_t)e->sequence;
+		info[2] = e->order_type;
+		info[3] = e->volume;
+		info[4] = e->price;
+		info[5] = e->sl;
+		info[6] = e->tp;
+		info[7] = (int64_t)e->position_ticket;
+		info[8] = e->server_arrival_ns;
+		info[9] = e->expiration_ns;
+		info[10] = e->master_time_ns;
+		info[11] = r->replaying;
+		break;
+	}
+	case PROTO_SERVER_SYNC_START:
+		if (m.v[1] == r->sub.master_id)
+			r->replaying = m.v[2] != 0;
+		break;
+	case PROTO_SERVER_SYNC_END:
+		if (m.v[1] == r->sub.master_id) {
+			r->replaying = false;
+			if (r->sub.st.state == GUARD_STATE_DEGRADED_GAP)
+				guard_sub_sync_complete(&r->sub, m.v[2]);
+		}
+		break;
+	case PROTO_SERVER_TIME_PONG: {
+		int64_t now = 0, err = 0;
+
+		if (guard_clock_add_sample(&r->clk, (int64_t)m.v[1], (int64_t)m.v[2],
+					   (int64_t)m.v[3], local_now_ns) != 0)
+			return DECP_E_MALFORMED;
+		guard_clock_server_now(&r->clk, local_now_ns, &now, &err);
+		info[0] = now - local_now_ns;
+		info[1] = 2 * err;
+		break;
+	}
+	case PROTO_SERVER_STATE_CHANGE:
+	case PROTO_SERVER_ERROR:
+		break;
+	default:
+		return DECP_E_MALFORMED;
+	}
+	if (k == PROTO_SERVER_SYNC_START || k == PROTO_SERVER_SYNC_END ||
+	    k == PROTO_SERVER_STATE_CHANGE || k == PROTO_SERVER_ERROR)
+		for (int i = 0; i < 5; i++)
+			info[i] = (int64_t)m.v[i + 1];
+	return k;
+}
+
+int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int32_t nview,
+		      int64_t *verdict, int32_t nverdict, uint8_t *order_symbol, int32_t sym_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct guard_view v;
+	struct guard_verdict *d;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (view == NULL || nview < 12 || verdict == NULL || nverdict < 16 ||
+	    order_symbol == NULL || sym_cap < DECP_SYMBOL_MAX || (view[9] & ~INT64_C(1)) != 0)
+		return DECP_E_INVAL;
+	if (!r->pending)
+		return DECP_E_STATE;
+	memset(&v, 0, sizeof(v));
+	v.local_now_ns = local_now_ns;
+	v.quote.bid = view[0];
+	v.quote.ask = view[1];
+	v.spec.vol_min = view[2];
+	v.spec.vol_max = view[3];
+	v.spec.vol_step = view[4];
+	v.spec.pip_value = view[5];
+	v.wallet.balance = view[6];
+	v.wallet.reserved = view[7];
+	v.equity = view[8];
+	v.position.open = view[9] != 0;
+	v.position.volume = view[10];
+	v.position.master_volume = view[11];
+	d = &r->verdict;
+	r->pending = false;
+	if (guard_signal_check(&r->sub, &r->pol, &r->clk, &r->env, &v, d) != 0)
+		return DECP_E_INVAL;
+	r->checked = true;
+	r->checked_env = r->env;
+	memset(verdict, 0, sizeof(*verdict) * (size_t)nverdict);
+	verdict[0] = d->reason;
+	verdict[1] = d->filter;
+	verdict[2] = d->authenticated;
+	verdict[3] = d->order.type;
+	verdict[4] = d->order.volume;
+	verdict[5] = d->order.price;
+	verdict[6] = d->order.sl;
+	verdict[7] = d->order.tp;
+	verdict[8] = (int64_t)d->order.master_ticket;
+	verdict[9] = (int64_t)d->sequence;
+	verdict[10] = d->order.expiration_ns;
+	verdict[11] = d->age_ns;
+	verdict[12] = d->deviation_pips_x100;
+	verdict[13] = d->state_after;
+	verdict[14] = (int64_t)d->expected_seq;
+	verdict[15] = d->close_all;
+	order_symbol[0] = 0;
+	if (d->reason == GUARD_REASON_NONE)
+		memcpy(order_symbol, d->order.symbol, sizeof(d->order.symbol));
+	return (int32_t)d->reason;
+}
+
+/* The server-clock time of a local time (the guard's estimate; local when none). */
+static int64_t server_time(const struct rx *r, int64_t local_ns)
+{
+	int64_t s;
+
+	return guard_clock_server_now(&r->clk, local_ns, &s, NULL) == 0 ? s : local_ns;
+}
+
+int32_t decp_rx_report(int64_t rx, int32_t status, int64_t volume, int64_t price,
+		       int64_t broker_ticket, int32_t retcode, int64_t profit,
+		       int64_t exec_local_ns, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct proto_wire_exec_report e = { 0 };
+	uint8_t p[256];
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (status < 1 || status > 6 || volume < 0 || price < 0 || !buf_ok(out, out_cap) ||
+	    out == NULL)
+		return DECP_E_INVAL;
+	if (!r->checked || r->verdict.reason != GUARD_REASON_NONE)
+		return DECP_E_STATE;
+	e.master_id = r->checked_env.master_id;
+	e.sequence = r->checked_env.sequence;
+	e.status = status;
+	memcpy(e.symbol, r->verdict.order.symbol, sizeof(r->verdict.order.symbol));
+	e.volume = volume;
+	e.price = price;
+	e.slippage_points = price != 0 && r->checked_env.price != 0 ? price - r->checked_env.price
+								      : 0;
+	e.broker_ticket = (uint64_t)broker_ticket;
+	e.broker_retcode = retcode;
+	e.realized_profit = profit;
+	e.exec_time_ns = server_time(r, exec_local_ns);
+	e.latency_ns = e.exec_time_ns - r->checked_env.server_arrival_ns;
+	return ws_frame(p, proto_wire_exec_report_encode(&e, p, sizeof(p)), out, out_cap);
+}
+
+int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct proto_wire_protection e = { 0 };
+	uint8_t p[256];
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	if (!r->checked || r->verdict.reason == GUARD_REASON_NONE)
+		return DECP_E_STATE;
+	e.master_id = r->checked_env.master_id;
+	e.sequence = r->checked_env.sequence;
+	/* a forged signal is known only as that (guard_check.h) */
+	e.reason = r->verdict.authenticated ? (int32_t)r->verdict.reason
+					    : GUARD_REASON_INVALID_SIGNATURE;
+	e.age_ns = r->verdict.age_ns;
+	e.price_deviation_pips_x100 = r->verdict.deviation_pips_x100;
+	e.event_time_ns = server_time(r, local_now_ns);
+	e.expected_sequence = r->verdict.expected_seq;
+	memcpy(e.detail, "decp.dll", sizeof("decp.dll"));
+	return ws_frame(p, proto_wire_protection_encode(&e, p, sizeof(p)), out, out_cap);
+}
+
+int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, int64_t equity)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct guard_wallet w = { balance, reserved };
+	int32_t bits = 0;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (reserved < 0)
+		return DECP_E_INVAL;
+	if (guard_wallet_update(&r->sub, &w) == 1)
+		bits |= 1;
+	if (guard_equity_update(&r->sub, &r->pol, equity) == 1 && r->pol.close_all_on_trip)
+		bits |= 2;
+	return bits;
+}
+
+int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
+{
+	struct rx *r = handle_get(rx, K_RX);
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (st == NULL || n < 6)
+		return DECP_E_INVAL;
+	memset(st, 0, sizeof(*st) * (size_t)n);
+	st[0] = (int64_t)r->sub.st.state;
+	st[1] = (int64_t)r->sub.st.last_seq;
+	st[2] = (int64_t)r->sub.st.last_executed_seq;
+	st[3] = (int64_t)r->sub.st.executed;
+	st[4] = (int64_t)guard_sub_next_sequence(&r->sub);
+	for (int i = 0; i < GUARD_CLOCK_SAMPLES; i++)
+		st[5] |= r->clk.s[i].used;
+	return DECP_OK;
+}

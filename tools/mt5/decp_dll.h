@@ -1,0 +1,286 @@
+/*
+ * decp.dll: the C ABI MetaTrader 5 EAs (DecpMaster.mq5, DecpReceiver.mq5) #import.
+ * Reference: docs/mt5.md. The MQL5 #import block, decp.mqh, is generated from this
+ * header by tools/mt5/gen_mqh.py; a test fails when the two disagree.
+ *
+ * What the DLL is: pure computation, no threads, no sockets, no files. The EA owns the
+ * sockets (MQL5 SocketCreate/SocketTlsHandshake) and hands the DLL the bytes it read;
+ * the DLL builds the bytes to send. Inside: proto/proto_wire (decp.proto without
+ * protobuf-c), proto/proto_frame (TCP framing), guard/ (ExecutionGuard, compiled from
+ * the same sources as decp-subscriber's), and libgcrypt (HMAC-SHA256, SHA-1, Ed25519,
+ * random numbers), linked statically.
+ *
+ * ABI rules, so that MQL5 can call every function and no input can crash the terminal:
+ *   - parameter types: int32_t (MQL5 int), int64_t (long), const uint8_t * / uint8_t *
+ *     (const uchar &x[] / uchar &x[]), const int64_t * / int64_t * (const long &x[] /
+ *     long &x[]), const wchar_t * (string, UTF-16, NUL-terminated). No structs, no
+ *     callbacks, no other pointer types. Every buffer comes with its length in elements.
+ *   - every function returns int32_t or int64_t: >= 0 success (a length, a count, a
+ *     kind, a handle), < 0 one of the DECP_E_* codes below. No errno, no exceptions.
+ *   - NULL buffers, negative or short lengths, garbage bytes, unknown or freed handles
+ *     and handles of the wrong kind are refused with a code, never dereferenced.
+ *   - state lives behind opaque handles (int64_t > 0) created and freed by the EA; a
+ *     handle is used by one thread at a time (its EA's); different handles may be used
+ *     from different threads (one terminal runs each EA in its own thread).
+ *
+ * Units (decp.proto): prices 1e-5, volumes 0.01 lot, money 1e-4, times ns since the
+ * Unix epoch. The EA converts MQL5 doubles once, at the edge (docs/mt5.md).
+ */
+#ifndef DECP_DLL_H
+#define DECP_DLL_H
+
+#include <stdint.h>
+#include <wchar.h>
+
+#ifdef DECP_DLL_BUILD
+#define DECP_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define DECP_API __declspec(dllimport)
+#else
+#define DECP_API
+#endif
+
+/* ABI version: decp_version() returns it; bump on any incompatible change. */
+#define DECP_DLL_VERSION 1
+
+/* Status codes (negative returns). Stable numbers: the EAs log them. */
+#define DECP_OK 0
+#define DECP_E_INVAL (-1)      /* bad argument: NULL buffer, negative length, out of range */
+#define DECP_E_NOBUFS (-2)     /* the output buffer is too small */
+#define DECP_E_MSGSIZE (-3)    /* a frame length of 0 or over the limit */
+#define DECP_E_MALFORMED (-4)  /* bytes that do not decode */
+#define DECP_E_BADSIG (-5)     /* a signature or MAC that does not verify */
+#define DECP_E_HANDLE (-6)     /* unknown, freed or wrong-kind handle */
+#define DECP_E_NOMEM (-7)      /* out of memory or of handle slots */
+#define DECP_E_CRYPTO (-8)     /* libgcrypt failed (no entropy, ...) */
+#define DECP_E_STATE (-9)      /* call out of order (nothing to check, no request made) */
+#define DECP_E_HANDSHAKE (-10) /* the WebSocket upgrade was refused or is invalid */
+
+/* Sizes. */
+#define DECP_HMAC_LEN 32
+#define DECP_ED25519_SEED_LEN 32
+#define DECP_ED25519_PUB_LEN 32
+#define DECP_ED25519_SIG_LEN 64
+#define DECP_FRAME_MAX 4096 /* largest TCP frame payload (proto_frame's default) */
+#define DECP_SYMBOL_MAX 33  /* symbol buffers: 32 characters and the NUL */
+
+/* ------------------------------------------------------------------ general -- */
+
+/* Returns DECP_DLL_VERSION. */
+DECP_API int32_t decp_version(void);
+
+/* Writes the name of a status code ("DECP_E_INVAL", "OK", "?") as ASCII with a NUL into
+ * out. Returns its length without the NUL, or DECP_E_INVAL / DECP_E_NOBUFS. */
+DECP_API int32_t decp_strerror(int32_t code, uint8_t *out, int32_t out_cap);
+
+/* Frees a handle of any kind (wiping its keys). Returns DECP_OK or DECP_E_HANDLE. */
+DECP_API int32_t decp_handle_free(int64_t handle);
+
+/* ------------------------------------------------------------------- crypto -- */
+
+/* mac = HMAC-SHA256(key, msg). key_len 0..4096, msg_len >= 0 (buffers may be empty
+ * arrays only when their length is 0). Returns DECP_HMAC_LEN. */
+DECP_API int32_t decp_hmac_sha256(const uint8_t *key, int32_t key_len, const uint8_t *msg,
+				  int32_t msg_len, uint8_t *mac, int32_t mac_cap);
+
+/* The Ed25519 public key of a 32-byte seed (RFC 8032). Returns DECP_ED25519_PUB_LEN. */
+DECP_API int32_t decp_ed25519_public(const uint8_t *seed, int32_t seed_len, uint8_t *pub,
+				     int32_t pub_cap);
+
+/* sig = Ed25519-Sign(seed, msg). Returns DECP_ED25519_SIG_LEN. */
+DECP_API int32_t decp_ed25519_sign(const uint8_t *seed, int32_t seed_len, const uint8_t *msg,
+				   int32_t msg_len, uint8_t *sig, int32_t sig_cap);
+
+/* Returns DECP_OK when sig is a valid Ed25519 signature of msg under pub, DECP_E_BADSIG
+ * when it is not (also: sig_len != 64, pub not a point), DECP_E_INVAL on bad arguments. */
+DECP_API int32_t decp_ed25519_verify(const uint8_t *pub, int32_t pub_len, const uint8_t *msg,
+				     int32_t msg_len, const uint8_t *sig, int32_t sig_len);
+
+/* --------------------------------------------------------- TCP (master) side -- */
+
+/*
+ * Length-prefixed framing (docs/protocol.md): is a whole frame at the start of buf?
+ * Returns its total length (4 + payload) when complete, 0 when more bytes are needed,
+ * DECP_E_MSGSIZE when its length is 0 or over max_payload (1..DECP_FRAME_MAX; the
+ * connection must then be closed), DECP_E_INVAL on bad arguments.
+ */
+DECP_API int32_t decp_frame_split(const uint8_t *buf, int32_t len, int32_t max_payload);
+
+/*
+ * A master: its id, its HMAC secret (1..4096 bytes) and its Ed25519 seed (32 bytes).
+ * Returns the handle (> 0) or DECP_E_INVAL / DECP_E_NOMEM / DECP_E_CRYPTO.
+ */
+DECP_API int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int32_t key_len,
+				 const uint8_t *seed, int32_t seed_len);
+
+/*
+ * The login frame (framed: 4-byte length + MasterFrame{Hello}), built by proto/'s
+ * proto_wire_hello_encode. token: the license token (printable ASCII, 1..256);
+ * client_version: free text (ASCII, 0..256). Returns the frame length.
+ */
+DECP_API int32_t decp_master_hello(int64_t master, const wchar_t *token,
+				   const wchar_t *client_version, uint8_t *out, int32_t out_cap);
+
+/*
+ * One signal, framed: Signal{...} serialised once, HMAC-SHA256 and Ed25519 over those
+ * bytes, MasterFrame{SignedSignal}. order_type: decp.OrderType 1..9; symbol: the
+ * master's symbol (printable ASCII, 1..32); other fields as decp.proto's Signal (the
+ * validity rules of docs/protocol.md apply: DECP_E_INVAL otherwise). The EA keeps the
+ * frame until the signal is ACKed and resends the same bytes after a reconnect.
+ * Returns the frame length.
+ */
+DECP_API int32_t decp_master_signal(int64_t master, int64_t sequence, const wchar_t *symbol,
+				    int32_t order_type, int64_t volume, int64_t price, int64_t sl,
+				    int64_t tp, int64_t position_ticket, int64_t master_time_ns,
+				    int64_t expiration_ns, uint8_t *out, int32_t out_cap);
+
+/* A Heartbeat frame (framed) carrying time_ns. Returns the frame length. */
+DECP_API int32_t decp_master_heartbeat(int64_t time_ns, uint8_t *out, int32_t out_cap);
+
+/*
+ * Decodes one IngestFrame payload (a frame without its 4-byte header) into fields[]
+ * (nfields >= 4; unused entries 0). Returns the member:
+ *   1 HelloAck   fields: next_expected_sequence, server_time_ns, protocol_version, max_frame
+ *   2 Ack        fields: sequence, server_arrival_ns, status (1 OK, 2 DUPLICATE)
+ *   3 Nack       fields: sequence, reason (decp.Nack.Reason), expected_sequence
+ *   4 Error      fields: code (decp.Error.Code)
+ *   5 Heartbeat  fields: time_ns
+ * or DECP_E_MALFORMED (the session must then be closed), DECP_E_INVAL.
+ */
+DECP_API int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
+				    int32_t nfields);
+
+/* ------------------------------------------------------- WebSocket (receiver) -- */
+
+/*
+ * A receiver of one master's signals: the master's Ed25519 public key (32 bytes), the
+ * last sequence this account consumed (persisted by the EA; 0 for a new subscription),
+ * the TTL in ms (0 = the default 500 ms). The copy policy starts at guard/'s defaults
+ * (decp_rx_policy overrides it). Returns the handle or DECP_E_INVAL / DECP_E_NOMEM.
+ */
+DECP_API int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_len,
+			     int64_t last_seq, int64_t ttl_ms);
+
+/*
+ * The local copy-policy override (docs/mt5.md "inputs"): lot_mode 1 fixed (lot_value =
+ * lots in 0.01), 2 multiplier (lot_value = multiplier in 1/1000), 3 equity ratio
+ * (lot_value = the master's equity in 1e-4), 4 risk percent (lot_value = basis points of
+ * equity); reverse, copy_sl, copy_tp, pending: 0 or 1; max_dev_pips_x100 > 0 (hundredths
+ * of a pip); prefix/suffix: the broker's symbol decorations (ASCII, 0..11).
+ * Returns DECP_OK, DECP_E_INVAL, DECP_E_HANDLE.
+ */
+DECP_API int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value,
+				int32_t reverse, int32_t copy_sl, int32_t copy_tp, int32_t pending,
+				int64_t max_dev_pips_x100, const wchar_t *prefix,
+				const wchar_t *suffix);
+
+/*
+ * The WebSocket upgrade request (RFC 6455 §4.1) for ws://host:port/path, with the
+ * subscriber token as "Authorization: Bearer" and subprotocol "decp". A fresh random
+ * Sec-WebSocket-Key is kept in the handle for decp_ws_response. host, path, token:
+ * printable ASCII (path starts with '/'). Returns the request length.
+ */
+DECP_API int32_t decp_ws_request(int64_t rx, const wchar_t *host, int32_t port,
+				 const wchar_t *path, const wchar_t *token, uint8_t *out,
+				 int32_t out_cap);
+
+/*
+ * Checks the server's upgrade response at the start of buf: returns the length of its
+ * header (the bytes after it are WebSocket frames) when it is a complete "101" with the
+ * right Sec-WebSocket-Accept, 0 when the header is not complete yet (len < 8192),
+ * DECP_E_HANDSHAKE when refused or invalid, DECP_E_STATE before decp_ws_request.
+ */
+DECP_API int32_t decp_ws_response(int64_t rx, const uint8_t *buf, int32_t len);
+
+/*
+ * Is a whole server frame at the start of buf? Returns its total length when complete,
+ * 0 when more bytes are needed, DECP_E_MALFORMED on a protocol violation (a masked
+ * server frame, reserved bits, an unknown opcode, a fragmented or oversized control
+ * frame, a payload over 1 MiB). info (ninfo >= 4): opcode, payload offset, payload
+ * length, FIN (1/0). Fragmented data messages are reported frame by frame (FIN 0);
+ * decp's fan-out sends each message in one frame.
+ */
+DECP_API int32_t decp_ws_decode(const uint8_t *buf, int32_t len, int64_t *info, int32_t ninfo);
+
+/*
+ * A masked client frame (RFC 6455 §5.3, fresh random mask) with FIN set: opcode 1 text,
+ * 2 binary, 8 close, 9 ping, 10 pong (control payloads <= 125). Returns its length.
+ */
+DECP_API int32_t decp_ws_encode(int32_t opcode, const uint8_t *payload, int32_t len,
+				uint8_t *out, int32_t out_cap);
+
+/* A binary WebSocket frame carrying ClientMessage{Subscribe{master, next sequence}}
+ * (the guard's: history the account has consumed is not resent). Returns its length. */
+DECP_API int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap);
+
+/* A binary WebSocket frame carrying ClientMessage{TimePing{local_now_ns}}: the reply
+ * (TimePong, via decp_rx_message) feeds the guard's server-clock estimate. */
+DECP_API int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *out,
+				   int32_t out_cap);
+
+/*
+ * Handles one ServerMessage (a binary frame's payload) received at local_now_ns.
+ * Returns its member, with info[] (ninfo >= 12) and symbol filled:
+ *   1 Envelope: decoded (from the signed body, never from routing copies) and kept for
+ *     decp_rx_check. info: master_id, sequence, order_type, volume, price, sl, tp,
+ *     position_ticket, server_arrival_ns, expiration_ns, master_time_ns, 1 when the
+ *     envelope is part of a replay (between SyncStart and SyncEnd) else 0. symbol
+ *     (sym_cap >= DECP_SYMBOL_MAX): the SUBSCRIBER's symbol after the policy's mapping,
+ *     whose quote and contract the EA passes to decp_rx_check.
+ *   2 SyncStart (info: master, from, to), 3 SyncEnd (info: master, last; a DEGRADED_GAP
+ *     subscription is re-synced here), 4 TimePong (the clock sample is taken here; info:
+ *     offset estimate ns, rtt ns), 5 StateChange (info: subscription, master, old, new,
+ *     cause), 6 Error (info: code).
+ * DECP_E_MALFORMED: undecodable, or an envelope whose body is invalid or disagrees with
+ * its routing copies (report it; no state changed).
+ */
+DECP_API int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len,
+				 int64_t local_now_ns, int64_t *info, int32_t ninfo,
+				 uint8_t *symbol, int32_t sym_cap);
+
+/*
+ * Runs the ExecutionGuard (guard_signal_check: Sequence, State, TTL, Price, Funds,
+ * Signature, copy policy) on the envelope decp_rx_message kept, with the account as the
+ * EA sees it now. view (nview >= 12): bid, ask (1e-5; 0 = no quote), vol_min, vol_max,
+ * vol_step (0.01 lot), pip_value (1e-4 money per pip per lot), wallet balance, wallet
+ * reserved (1e-4), equity (1e-4), position open (0/1), position volume (0.01 lot),
+ * master's volume of that position (0.01 lot).
+ * Returns the reason: 0 execute, else decp.ProtectionReason (1..8, 22). verdict (nverdict
+ * >= 16): reason, filter, authenticated, order type, volume, price, sl, tp, master
+ * ticket, sequence, expiration_ns, age_ns, deviation_pips_x100, state after,
+ * expected sequence, close_all. order_symbol: the symbol to trade (sym_cap >=
+ * DECP_SYMBOL_MAX). A forged envelope (signature invalid) changes nothing. The envelope
+ * is consumed: a second call returns DECP_E_STATE.
+ */
+DECP_API int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view,
+			       int32_t nview, int64_t *verdict, int32_t nverdict,
+			       uint8_t *order_symbol, int32_t sym_cap);
+
+/*
+ * A binary WebSocket frame carrying ClientMessage{ExecutionReport} for the last checked
+ * envelope that was to execute: status (decp.ExecutionReport.Status), the executed
+ * volume and fill price, the broker's ticket and retcode, realised profit (1e-4), and
+ * when it filled (local clock: converted with the guard's offset). Returns its length,
+ * DECP_E_STATE when the last check did not say execute.
+ */
+DECP_API int32_t decp_rx_report(int64_t rx, int32_t status, int64_t volume, int64_t price,
+				int64_t broker_ticket, int32_t retcode, int64_t profit,
+				int64_t exec_local_ns, uint8_t *out, int32_t out_cap);
+
+/* A binary WebSocket frame carrying ClientMessage{ProtectionEvent} for the last
+ * check's rejection (reason, age, deviation, expected sequence). Returns its length,
+ * DECP_E_STATE when the last check said execute or nothing was checked. */
+DECP_API int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out,
+				    int32_t out_cap);
+
+/* Account update (trusted, local): wallet balance/reserved and equity (1e-4). Returns a
+ * bit set: 1 the subscription left LOCKED_NO_FUNDS, 2 equity protection tripped now and
+ * the policy says close everything. */
+DECP_API int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, int64_t equity);
+
+/* The guard's state for persistence and display. st (n >= 6): state, last_seq,
+ * last_executed_seq, executed, next sequence to subscribe from, clock estimate valid
+ * (0/1). Returns DECP_OK. */
+DECP_API int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n);
+
+#endif
