@@ -1,0 +1,491 @@
+/*
+ * wine_e2e (mingw-w64, run under Wine): both EAs' logic through decp.dll and Winsock, against
+ * a real decp-dataplane and decp-control on loopback (started by test_mt5_e2e). It does what
+ * DecpMaster.mq5 and DecpReceiver.mq5 do, in C, with the DLL calls they make:
+ *
+ *   receiver thread  WebSocket upgrade to the fan-out (subscriber token), TimePing, Subscribe;
+ *                    for every Envelope first a forged copy (one signature byte flipped):
+ *                    the guard must refuse it (INVALID_SIGNATURE, reported as a
+ *                    ProtectionEvent), then the genuine one: guard, "executed" into a
+ *                    simulated account (positions by master ticket), ExecutionReport sent
+ *   master thread    (starts once the receiver is subscribed) Hello, HelloAck, N signals of
+ *                    a trade cycle (BUY, MODIFY, CLOSE_PARTIAL, CLOSE, BUY_LIMIT, CLOSE of
+ *                    the pending order), every one signed by the DLL; resends on Nack
+ *                    BUSY/GAP; done when all are ACKed
+ * The two threads use their own handles at the same time (one terminal runs EAs in threads).
+ *
+ * usage: wine_e2e.exe DECP_DLL HOST INGEST_PORT FANOUT_PORT MASTER_ID LICENSE_TOKEN
+ *                     SECRET_HEX SEED_HEX SUBSCRIBER_TOKEN SIGNALS
+ * Prints the counts and "N passed, N failed"; exit 0 when every check passed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+#include <winsock2.h>
+#include <windows.h>
+
+#include "decp_dll.h" /* codes and sizes only: calls go through struct decp_fns */
+#include "wine_load.h"
+
+#define NMAX 4096
+#define TIMEOUT_MS 180000
+
+static struct decp_fns F;
+static const char *g_host;
+static int g_ingest_port, g_fanout_port, g_n;
+static int64_t g_master;
+static wchar_t g_token[128], g_sub_token[128];
+static uint8_t g_secret[32], g_seed[32], g_pub[32];
+static HANDLE g_subscribed;
+
+static int g_pass, g_fail;
+static CRITICAL_SECTION g_lock;
+
+#define CHECK(cond, ...)                                                                   \
+	do {                                                                               \
+		EnterCriticalSection(&g_lock);                                             \
+		if (cond) {                                                                \
+			g_pass++;                                                          \
+		} else {                                                                   \
+			g_fail++;                                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
+			fprintf(stderr, __VA_ARGS__);                                      \
+			fputc('\n', stderr);                                               \
+		}                                                                          \
+		LeaveCriticalSection(&g_lock);                                             \
+	} while (0)
+
+/* Wall clock, ns since the Unix epoch (what MQL5's TimeGMT + GetMicrosecondCount give). */
+static int64_t now_ns(void)
+{
+	FILETIME ft;
+	ULARGE_INTEGER u;
+
+	GetSystemTimePreciseAsFileTime(&ft);
+	u.LowPart = ft.dwLowDateTime;
+	u.HighPart = ft.dwHighDateTime;
+	return ((int64_t)u.QuadPart - INT64_C(116444736000000000)) * 100;
+}
+
+static int unhex(const char *h, uint8_t *out, size_t n)
+{
+	if (strlen(h) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(h + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static SOCKET dial(int port)
+{
+	SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	struct sockaddr_in a;
+	DWORD tmo = 500;
+
+	if (s == INVALID_SOCKET)
+		return s;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)port);
+	a.sin_addr.s_addr = inet_addr(g_host);
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&tmo, sizeof(tmo));
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		closesocket(s);
+		return INVALID_SOCKET;
+	}
+	return s;
+}
+
+static int send_all(SOCKET s, const uint8_t *p, int n)
+{
+	while (n > 0) {
+		int k = send(s, (const char *)p, n, 0);
+
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Input buffer of one connection: bytes read and not yet consumed. */
+struct inbuf {
+	uint8_t b[1 << 16];
+	int n;
+};
+
+/* Reads more bytes (waits up to the socket's 500 ms timeout). Returns -1 on EOF/error. */
+static int fill(SOCKET s, struct inbuf *in)
+{
+	int k;
+
+	if (in->n == (int)sizeof(in->b))
+		return -1;
+	k = recv(s, (char *)in->b + in->n, (int)sizeof(in->b) - in->n, 0);
+	if (k > 0) {
+		in->n += k;
+		return 0;
+	}
+	return k == SOCKET_ERROR && WSAGetLastError() == WSAETIMEDOUT ? 0 : -1;
+}
+
+static void consume(struct inbuf *in, int n)
+{
+	memmove(in->b, in->b + n, (size_t)(in->n - n));
+	in->n -= n;
+}
+
+/* ---------------------------------------------------------------- receiver -- */
+
+/* The simulated account: one position or pending order per master ticket. */
+struct pos {
+	int64_t ticket, volume, master_volume;
+	int open;
+};
+static struct pos acct[NMAX];
+static int nacct;
+
+static struct pos *pos_of(int64_t ticket)
+{
+	for (int i = 0; i < nacct; i++)
+		if (acct[i].ticket == ticket && acct[i].open)
+			return &acct[i];
+	return NULL;
+}
+
+/* "Executes" the guard's order (verdict) for master order type t of master volume mv. */
+static void execute(const int64_t *v, int64_t mv)
+{
+	int64_t type = v[3], vol = v[4], ticket = v[8];
+	struct pos *p = pos_of(ticket);
+
+	if (type >= 1 && type <= 6) {
+		if (nacct < NMAX)
+			acct[nacct++] = (struct pos){ ticket, vol, mv, 1 };
+	} else if (type == 7 && p != NULL) {
+		p->open = 0;
+	} else if (type == 9 && p != NULL) {
+		p->volume -= vol;
+		p->master_volume -= mv;
+		if (p->volume <= 0)
+			p->open = 0;
+	}
+}
+
+static int ws_send(SOCKET s, const uint8_t *fr, int n)
+{
+	return n > 0 ? send_all(s, fr, n) : -1;
+}
+
+/* Flips a byte of the Envelope's Ed25519 signature (tag 0x1a, length 64). */
+static int forge(uint8_t *p, int n)
+{
+	for (int i = 0; i + 66 <= n; i++)
+		if (p[i] == 0x1a && p[i + 1] == 0x40) {
+			p[i + 2 + 17] ^= 0x20;
+			return 0;
+		}
+	return -1;
+}
+
+static DWORD WINAPI receiver(LPVOID arg)
+{
+	int64_t h = F.decp_rx_new(g_master, g_pub, 32, 0, 5000), info[12], verdict[16], view[12],
+		st[6];
+	uint8_t out[4096], sym[40], osym[40], pl[4096];
+	struct inbuf *in = calloc(1, sizeof(*in));
+	int executed = 0, forged_refused = 0, forged_accepted = 0, rejected = 0, envelopes = 0;
+	int upgraded = 0, pinged = 0, subscribed = 0;
+	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
+	SOCKET s;
+	int n;
+
+	(void)arg;
+	/* the account as the EA reads it: quote at the signal's price (set per envelope),
+	 * lots 0.01..100 by 0.01, 10.0000 per pip per lot, 10,000.0000 wallet and equity */
+	view[2] = 1;
+	view[3] = 10000;
+	view[4] = 1;
+	view[5] = 100000;
+	view[6] = INT64_C(100000000);
+	view[7] = 0;
+	view[8] = INT64_C(100000000);
+	CHECK(h > 0, "receiver handle");
+	CHECK(F.decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L"") == DECP_OK, "copy policy");
+	s = dial(g_fanout_port);
+	CHECK(s != INVALID_SOCKET, "connected to the fan-out");
+	if (s == INVALID_SOCKET || in == NULL)
+		goto out;
+	n = F.decp_ws_request(h, L"127.0.0.1", g_fanout_port, L"/", g_sub_token, out, sizeof(out));
+	CHECK(n > 0 && send_all(s, out, n) == 0, "upgrade request sent");
+	while (executed + rejected < g_n && now_ns() < deadline) {
+		if (fill(s, in) != 0) {
+			CHECK(0, "fan-out connection lost");
+			break;
+		}
+		if (!upgraded) {
+			n = F.decp_ws_response(h, in->b, in->n);
+			if (n == 0)
+				continue;
+			CHECK(n > 0, "WebSocket upgrade accepted (%d)", n);
+			if (n < 0)
+				break;
+			consume(in, n);
+			upgraded = 1;
+			n = F.decp_rx_time_ping(h, now_ns(), out, sizeof(out));
+			CHECK(ws_send(s, out, n) == 0, "TimePing sent");
+			pinged = 1;
+		}
+		for (;;) {
+			int64_t wi[4];
+			int k, fl = F.decp_ws_decode(in->b, in->n, wi, 4);
+
+			if (fl == 0)
+				break;
+			if (fl < 0) {
+				CHECK(0, "server frame malformed");
+				goto out;
+			}
+			memcpy(pl, in->b + wi[1], (size_t)wi[2]);
+			n = (int)wi[2];
+			consume(in, fl);
+			if (wi[0] == 9) { /* ping: pong with the same payload */
+				ws_send(s, out, F.decp_ws_encode(10, pl, n, out, sizeof(out)));
+				continue;
+			}
+			if (wi[0] == 8)
+				goto out;
+			if (wi[0] != 2)
+				continue;
+			k = F.decp_rx_message(h, pl, n, now_ns(), info, 12, sym, sizeof(sym));
+			if (k == 4 && pinged && !subscribed) {
+				n = F.decp_rx_subscribe(h, out, sizeof(out));
+				CHECK(ws_send(s, out, n) == 0, "Subscribe sent");
+				subscribed = 1;
+			} else if (k == 3 && subscribed) {
+				SetEvent(g_subscribed); /* live: the master may start */
+			} else if (k == 6) {
+				CHECK(0, "fan-out Error %lld", (long long)info[0]);
+			} else if (k == 1) {
+				uint8_t fp[4096];
+				int64_t mv = info[3];
+				struct pos *p;
+
+				envelopes++;
+				/* the forged copy first: refused, state untouched */
+				memcpy(fp, pl, (size_t)n);
+				if (forge(fp, n) == 0 &&
+				    F.decp_rx_message(h, fp, n, now_ns(), info, 12, sym, sizeof(sym)) == 1) {
+					view[0] = info[4] - 1;
+					view[1] = info[4] + 1;
+					p = pos_of(info[7]);
+					view[9] = p != NULL;
+					view[10] = p ? p->volume : 0;
+					view[11] = p ? p->master_volume : 0;
+					k = F.decp_rx_check(h, now_ns(), view, 12, verdict, 16, osym,
+							    sizeof(osym));
+					if (k == 0) {
+						forged_accepted++;
+					} else {
+						forged_refused += k == 7 && verdict[2] == 0;
+						ws_send(s, out, F.decp_rx_protection(h, now_ns(), out,
+										     sizeof(out)));
+					}
+				}
+				/* the genuine envelope */
+				k = F.decp_rx_message(h, pl, n, now_ns(), info, 12, sym, sizeof(sym));
+				if (k != 1) {
+					CHECK(0, "genuine envelope refused by decode (%d)", k);
+					continue;
+				}
+				mv = info[3];
+				p = pos_of(info[7]);
+				view[9] = p != NULL;
+				view[10] = p ? p->volume : 0;
+				view[11] = p ? p->master_volume : 0;
+				view[0] = info[4] - 1;
+				view[1] = info[4] + 1;
+				k = F.decp_rx_check(h, now_ns(), view, 12, verdict, 16, osym,
+						    sizeof(osym));
+				if (k == 0) {
+					execute(verdict, mv);
+					executed++;
+					n = F.decp_rx_report(h, verdict[3] == 7 ? 5 : 1, verdict[4],
+							     info[4], 100000 + verdict[9], 10009, 0,
+							     now_ns(), out, sizeof(out));
+					CHECK(ws_send(s, out, n) == 0, "ExecutionReport sent");
+				} else {
+					rejected++;
+					fprintf(stderr, "envelope %lld refused: reason %d filter %lld\n",
+						(long long)info[1], k, (long long)verdict[1]);
+					ws_send(s, out, F.decp_rx_protection(h, now_ns(), out, sizeof(out)));
+				}
+			}
+		}
+	}
+	F.decp_rx_state(h, st, 6);
+	CHECK(executed == g_n && rejected == 0,
+	      "receiver: %d of %d signals executed, %d refused", executed, g_n, rejected);
+	CHECK(forged_refused == envelopes && forged_accepted == 0,
+	      "forgeries: %d of %d refused as INVALID_SIGNATURE, %d accepted", forged_refused,
+	      envelopes, forged_accepted);
+	CHECK(st[1] == g_n && st[3] == g_n, "guard state: last %lld executed %lld",
+	      (long long)st[1], (long long)st[3]);
+	{
+		int open = 0;
+
+		for (int i = 0; i < nacct; i++)
+			open += acct[i].open;
+		CHECK(open == 0, "simulated account flat after the cycle (%d open)", open);
+	}
+	printf("receiver: executed=%d forged_refused=%d forged_accepted=%d rejected=%d\n", executed,
+	       forged_refused, forged_accepted, rejected);
+	/* let the reports reach the server before the close */
+	Sleep(200);
+	ws_send(s, out, F.decp_ws_encode(8, (const uint8_t *)"\x03\xe8", 2, out, sizeof(out)));
+out:
+	SetEvent(g_subscribed);
+	if (s != INVALID_SOCKET)
+		closesocket(s);
+	F.decp_handle_free(h);
+	free(in);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ master -- */
+
+static uint8_t frames[NMAX + 1][512];
+static int frame_len[NMAX + 1];
+
+/* The trade cycle of sequence q (6 signals per cycle, tickets per cycle). */
+static int make_signal(int64_t h, int q)
+{
+	int c = (q - 1) / 6, k = (q - 1) % 6;
+	int64_t t = 1000 + 2 * c, price = 108512 + c;
+	static const int type[] = { 1, 8, 9, 7, 3, 7 };
+	static const int64_t vol[] = { 10, 0, 4, 0, 10, 0 };
+
+	frame_len[q] = F.decp_master_signal(h, q, L"EURUSD", type[k], vol[k],
+					    k == 4 ? price - 200 : price, price - 500 - k,
+					    price + 500 + k, k >= 4 ? t + 1 : t, now_ns(), 0,
+					    frames[q], sizeof(frames[q]));
+	return frame_len[q];
+}
+
+static DWORD WINAPI master(LPVOID arg)
+{
+	int64_t h = F.decp_master_new(g_master, g_secret, 32, g_seed, 32), fields[4];
+	struct inbuf *in = calloc(1, sizeof(*in));
+	uint8_t out[1024];
+	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, n;
+	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
+	static int ack_of[NMAX + 1];
+	SOCKET s;
+
+	(void)arg;
+	CHECK(h > 0, "master handle");
+	for (int q = 1; q <= g_n; q++)
+		if (make_signal(h, q) <= 0)
+			CHECK(0, "signal %d built", q);
+	s = dial(g_ingest_port);
+	CHECK(s != INVALID_SOCKET, "connected to the ingest");
+	if (s == INVALID_SOCKET || in == NULL)
+		goto out;
+	n = F.decp_master_hello(h, g_token, L"wine_e2e/1", out, sizeof(out));
+	CHECK(n > 0 && send_all(s, out, n) == 0, "Hello sent");
+	while (acked < g_n && now_ns() < deadline) {
+		/* a window of 64 unACKed signals, as DecpMaster keeps */
+		while (hello_ok && next_send <= g_n && next_send - acked <= 64) {
+			if (send_all(s, frames[next_send], frame_len[next_send]) != 0)
+				break;
+			next_send++;
+		}
+		if (fill(s, in) != 0) {
+			CHECK(0, "ingest connection lost");
+			break;
+		}
+		for (;;) {
+			int fl = F.decp_frame_split(in->b, in->n, DECP_FRAME_MAX), k;
+
+			if (fl == 0)
+				break;
+			if (fl < 0) {
+				CHECK(0, "ingest frame refused %d", fl);
+				goto out;
+			}
+			k = F.decp_ingest_decode(in->b + 4, fl - 4, fields, 4);
+			consume(in, fl);
+			if (k == 1) {
+				hello_ok = 1;
+				next_send = (int)fields[0]; /* resend from what is not durable */
+				CHECK(fields[0] == 1, "HelloAck: next expected %lld",
+				      (long long)fields[0]);
+			} else if (k == 2 && fields[0] >= 1 && fields[0] <= g_n) {
+				if (!ack_of[fields[0]]++)
+					acked++;
+			} else if (k == 3) {
+				if (fields[1] == 2) /* BUSY: send it again */
+					busy++;
+				next_send = (int)(fields[1] == 1 ? fields[2] : fields[0]);
+				if (next_send < 1)
+					next_send = 1;
+			} else {
+				CHECK(0, "unexpected ingest message %d", k);
+				goto out;
+			}
+		}
+	}
+	CHECK(acked == g_n, "master: %d of %d signals ACKed (%d BUSY)", acked, g_n, busy);
+	printf("master: acked=%d busy=%d\n", acked, busy);
+out:
+	if (s != INVALID_SOCKET)
+		closesocket(s);
+	F.decp_handle_free(h);
+	free(in);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	WSADATA wsa;
+	HANDLE rt, mt;
+
+	if (argc != 11) {
+		fprintf(stderr, "usage: wine_e2e.exe DECP_DLL HOST INGEST_PORT FANOUT_PORT MASTER_ID "
+			"LICENSE_TOKEN SECRET_HEX SEED_HEX SUBSCRIBER_TOKEN SIGNALS\n");
+		return 2;
+	}
+	InitializeCriticalSection(&g_lock);
+	g_host = argv[2];
+	g_ingest_port = atoi(argv[3]);
+	g_fanout_port = atoi(argv[4]);
+	g_master = atoll(argv[5]);
+	g_n = atoi(argv[10]);
+	if (mbstowcs(g_token, argv[6], 127) == (size_t)-1 ||
+	    mbstowcs(g_sub_token, argv[9], 127) == (size_t)-1 || unhex(argv[7], g_secret, 32) ||
+	    unhex(argv[8], g_seed, 32) || g_n < 1 || g_n > NMAX) {
+		fprintf(stderr, "wine_e2e: bad arguments\n");
+		return 2;
+	}
+	if (wine_load_dll(argv[1], &F) != 0 || WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	CHECK(F.decp_ed25519_public(g_seed, 32, g_pub, 32) == 32, "master public key");
+	g_subscribed = CreateEventW(NULL, TRUE, FALSE, NULL);
+	rt = CreateThread(NULL, 0, receiver, NULL, 0, NULL);
+	WaitForSingleObject(g_subscribed, TIMEOUT_MS);
+	mt = CreateThread(NULL, 0, master, NULL, 0, NULL);
+	WaitForSingleObject(mt, INFINITE);
+	WaitForSingleObject(rt, INFINITE);
+	WSACleanup();
+	printf("%d passed, %d failed\n", g_pass, g_fail);
+	return g_fail == 0 ? 0 : 1;
+}
