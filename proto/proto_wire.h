@@ -21,8 +21,9 @@
  * varints, groups, field number 0, a uint32/enum value wider than 32 bits, a nested
  * message field that occurs twice (protobuf-c would merge them), a symbol with bytes
  * outside 0x21..0x7e, a string with an embedded NUL. Unknown fields are skipped. The
- * oneof member last on the wire wins, every occurrence must be valid. tests/proto/test_wire.c checks this
- * differentially on mutated messages, fuzz_wire on arbitrary input.
+ * oneof member last on the wire wins, every occurrence must be valid.
+ * tests/proto/test_wire.c checks this differentially on mutated messages, fuzz_wire on
+ * arbitrary input.
  *
  * Return convention: encoders return the encoded length, or -ENOBUFS (out too small),
  * -EINVAL (NULL argument or invalid content). Decoders return the oneof member

@@ -1,0 +1,55 @@
+/*
+ * libFuzzer target: decp.dll's parsers of network bytes, built natively (decp_mt5_native),
+ * on arbitrary input: the TCP framing and IngestFrame decoder (master side), the WebSocket
+ * upgrade response check and frame decoder, and ServerMessage handling followed by a guard
+ * check (receiver side). Nothing may crash or read out of bounds (ASan), every return must
+ * be a documented one, and no envelope whose signature does not verify may execute.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decp_dll.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* the master's public key of tests/mt5/mt5_vectors (RFC 8032 test 1) */
+static const uint8_t pub[32] = {
+	0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+	0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int64_t rx;
+	int64_t info[12], verdict[16], view[12] = { 99999, 200001, 1, 10000, 1, 100000,
+						     100000000, 0, 100000000, 1, 10, 10 };
+	uint8_t sym[40], req[1024];
+	int32_t n = size > 65536 ? 65536 : (int32_t)size, k;
+
+	if (rx == 0) {
+		rx = decp_rx_new(7, pub, 32, 0, 0);
+		if (rx <= 0 || decp_ws_request(rx, L"h", 1, L"/", L"t", req, sizeof(req)) <= 0)
+			abort();
+	}
+	k = decp_frame_split(data, n, DECP_FRAME_MAX);
+	if (!(k == DECP_E_MSGSIZE || (k >= 0 && k <= n)))
+		abort();
+	k = decp_ingest_decode(data, n, info, 4);
+	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 5)))
+		abort();
+	k = decp_ws_decode(data, n, info, 4);
+	if (!(k == DECP_E_MALFORMED || (k >= 0 && k <= n)))
+		abort();
+	k = decp_ws_response(rx, data, n);
+	if (!(k == 0 || k == DECP_E_HANDSHAKE))
+		abort(); /* a random key: a valid accept is out of reach */
+	k = decp_rx_message(rx, data, n, 1, info, 12, sym, sizeof(sym));
+	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 6)))
+		abort();
+	if (k == 1) {
+		k = decp_rx_check(rx, info[8] + 1000, view, 12, verdict, 16, sym, sizeof(sym));
+		if (k == 0 && verdict[2] != 1)
+			abort(); /* executed without a valid signature */
+	}
+	return 0;
+}

@@ -1,0 +1,284 @@
+//+------------------------------------------------------------------+
+//| DecpMaster.mq5: publishes this account's trades to decp's ingest. |
+//| Thin on purpose: every byte is built and checked by decp.dll      |
+//| (decp.mqh); this file only moves bytes and reads the terminal.    |
+//| Reference: docs/mt5.md. Not compiled in decp's CI (no MetaEditor);|
+//| tests/mt5/wine_e2e.c runs the same DLL calls against the servers. |
+//+------------------------------------------------------------------+
+#property strict
+#property description "decp master: trades -> signed signals -> decp ingest"
+
+#include "decp.mqh"
+
+input string InpServer        = "ingest.example.com"; // ingest host (add to the socket allow-list)
+input int    InpPort          = 7000;                 // ingest TCP port
+input bool   InpTls           = true;                 // TLS 1.3 (SocketTlsHandshake)
+input long   InpMasterId      = 0;                    // master id (decpctl master add)
+input string InpLicenseToken  = "";                   // license token (decpctl master add)
+input string InpHmacSecretHex = "";                   // 64 hex digits: HMAC-SHA256 secret
+input string InpEd25519SeedHex= "";                   // 64 hex digits: Ed25519 private seed
+input int    InpHeartbeatSec  = 5;                    // heartbeat period
+input int    InpReconnectSec  = 3;                    // wait before reconnecting
+
+#define DECP_WINDOW 64       // unACKed signals in flight
+#define DECP_QUEUE  4096     // unACKed signals kept (memory and journal file)
+
+long   g_master = 0;         // decp.dll handle
+int    g_sock = INVALID_HANDLE;
+bool   g_ready = false;      // HelloAck received
+uchar  g_in[];               // bytes read, not yet a whole frame
+int    g_in_len = 0;
+long   g_next_seq = 1;       // next sequence to assign (persisted)
+long   g_acked = 0;          // highest ACKed sequence
+long   g_sent = 0;           // highest sequence sent on this connection
+datetime g_last_hb = 0, g_down_since = 0;
+// unACKed frames by sequence (ring): resent after a reconnect from HelloAck's next
+uchar  g_q[DECP_QUEUE][512];
+int    g_q_len[DECP_QUEUE];
+long   g_q_seq[DECP_QUEUE];
+
+string GvSeq() { return "decp.master." + IntegerToString(InpMasterId) + ".next_seq"; }
+string Journal() { return "decp_master_" + IntegerToString(InpMasterId) + ".journal"; }
+
+int Hex(string h, uchar &out[], int n)
+{
+   if(StringLen(h) != 2 * n) return -1;
+   ArrayResize(out, n);
+   for(int i = 0; i < n; i++)
+   {
+      int v = 0;
+      for(int j = 0; j < 2; j++)
+      {
+         ushort c = StringGetCharacter(h, 2 * i + j);
+         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+                 c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+         if(d < 0) return -1;
+         v = v * 16 + d;
+      }
+      out[i] = (uchar)v;
+   }
+   return n;
+}
+
+long NowNs() { return (long)TimeGMT() * 1000000000 + (long)(GetMicrosecondCount() % 1000000) * 1000; }
+long Px(double p)  { return (long)MathRound(p * 100000.0); }   // 1e-5
+long Lots(double v){ return (long)MathRound(v * 100.0); }      // 0.01 lot
+
+void Log(string what, int rc)
+{
+   uchar s[64];
+   decp_strerror(rc, s, 64);
+   PrintFormat("decp: %s: %d %s", what, rc, CharArrayToString(s));
+}
+
+//--- transport: the EA's only job besides reading the terminal
+bool Send(const uchar &b[], int n)
+{
+   if(g_sock == INVALID_HANDLE) return false;
+   uchar tmp[];
+   ArrayCopy(tmp, b, 0, 0, n);
+   int k = InpTls ? SocketTlsSend(g_sock, tmp, n) : SocketSend(g_sock, tmp, n);
+   return k == n;
+}
+
+void Disconnect(string why)
+{
+   if(g_sock != INVALID_HANDLE) { SocketClose(g_sock); g_sock = INVALID_HANDLE; }
+   g_ready = false; g_in_len = 0; g_down_since = TimeLocal();
+   Print("decp: disconnected: ", why);
+}
+
+bool Connect()
+{
+   g_sock = SocketCreate();
+   if(g_sock == INVALID_HANDLE) { Print("decp: SocketCreate failed ", GetLastError()); return false; }
+   if(!SocketConnect(g_sock, InpServer, InpPort, 5000) || (InpTls && !SocketTlsHandshake(g_sock, InpServer)))
+   {
+      Print("decp: connect to ", InpServer, ":", InpPort, " failed ", GetLastError(),
+            " (is the host in Tools > Options > Expert Advisors > allowed URLs?)");
+      SocketClose(g_sock); g_sock = INVALID_HANDLE; return false;
+   }
+   uchar f[1024];
+   int n = decp_master_hello(g_master, InpLicenseToken, "DecpMaster/1", f, 1024);
+   if(n < 0) { Log("hello", n); Disconnect("hello"); return false; }
+   Send(f, n);
+   return true;
+}
+
+//--- the queue of unACKed signals (memory + journal file, survives a terminal restart)
+void Enqueue(long seq, const uchar &f[], int n)
+{
+   int i = (int)(seq % DECP_QUEUE);
+   ArrayCopy(g_q[i], f, 0, 0, n); g_q_len[i] = n; g_q_seq[i] = seq;
+   int h = FileOpen(Journal(), FILE_READ | FILE_WRITE | FILE_BIN | FILE_COMMON);
+   if(h != INVALID_HANDLE)
+   {
+      FileSeek(h, 0, SEEK_END);
+      FileWriteLong(h, seq); FileWriteInteger(h, n); FileWriteArray(h, f, 0, n);
+      FileClose(h);
+   }
+   GlobalVariableSet(GvSeq(), (double)(seq + 1));
+}
+
+void LoadJournal()
+{
+   int h = FileOpen(Journal(), FILE_READ | FILE_BIN | FILE_COMMON);
+   if(h == INVALID_HANDLE) return;
+   while(!FileIsEnding(h))
+   {
+      long seq = FileReadLong(h); int n = FileReadInteger(h);
+      if(n <= 0 || n > 512) break;
+      int i = (int)(seq % DECP_QUEUE);
+      FileReadArray(h, g_q[i], 0, n); g_q_len[i] = n; g_q_seq[i] = seq;
+   }
+   FileClose(h);
+}
+
+void Pump()
+{
+   // send what HelloAck did not cover, within the window
+   while(g_ready && g_sent + 1 < g_next_seq && g_sent + 1 - g_acked <= DECP_WINDOW)
+   {
+      int i = (int)((g_sent + 1) % DECP_QUEUE);
+      if(g_q_seq[i] != g_sent + 1) { Print("decp: signal ", g_sent + 1, " lost from the queue"); break; }
+      if(!Send(g_q[i], g_q_len[i])) { Disconnect("send"); return; }
+      g_sent++;
+   }
+}
+
+void Signal(int type, string symbol, double volume, double price, double sl, double tp, ulong ticket,
+            datetime expiration)
+{
+   uchar f[512];
+   long seq = g_next_seq;
+   int n = decp_master_signal(g_master, seq, symbol, type, Lots(volume), Px(price), Px(sl), Px(tp),
+                              (long)ticket, NowNs(), expiration > 0 ? (long)expiration * 1000000000 : 0,
+                              f, 512);
+   if(n < 0) { Log("signal " + symbol, n); return; }
+   g_next_seq++;
+   Enqueue(seq, f, n);
+   Pump();
+}
+
+//--- terminal events -> signals (decp.OrderType numbers)
+int PendingType(ENUM_ORDER_TYPE t)
+{
+   switch(t)
+   {
+      case ORDER_TYPE_BUY_LIMIT:  return 3;
+      case ORDER_TYPE_SELL_LIMIT: return 4;
+      case ORDER_TYPE_BUY_STOP:   return 5;
+      case ORDER_TYPE_SELL_STOP:  return 6;
+   }
+   return 0;
+}
+
+void OnTradeTransaction(const MqlTradeTransaction &t, const MqlTradeRequest &req, const MqlTradeResult &res)
+{
+   if(t.type == TRADE_TRANSACTION_DEAL_ADD && HistoryDealSelect(t.deal))
+   {
+      ENUM_DEAL_ENTRY e = (ENUM_DEAL_ENTRY)HistoryDealGetInteger(t.deal, DEAL_ENTRY);
+      ulong pos = (ulong)HistoryDealGetInteger(t.deal, DEAL_POSITION_ID);
+      double vol = HistoryDealGetDouble(t.deal, DEAL_VOLUME), px = HistoryDealGetDouble(t.deal, DEAL_PRICE);
+      string sym = HistoryDealGetString(t.deal, DEAL_SYMBOL);
+      if(e == DEAL_ENTRY_IN)
+      {
+         long dt = HistoryDealGetInteger(t.deal, DEAL_TYPE);
+         double sl = 0, tp = 0;
+         if(PositionSelectByTicket(pos)) { sl = PositionGetDouble(POSITION_SL); tp = PositionGetDouble(POSITION_TP); }
+         Signal(dt == DEAL_TYPE_BUY ? 1 : 2, sym, vol, px, sl, tp, pos, 0);
+      }
+      else if(e == DEAL_ENTRY_OUT || e == DEAL_ENTRY_OUT_BY)
+      {
+         if(PositionSelectByTicket(pos)) Signal(9, sym, vol, px, 0, 0, pos, 0);   // partial close
+         else                            Signal(7, sym, 0, px, 0, 0, pos, 0);     // close
+      }
+   }
+   else if(t.type == TRADE_TRANSACTION_POSITION)                                 // SL/TP changed
+      Signal(8, t.symbol, 0, 0, t.price_sl, t.price_tp, t.position, 0);
+   else if(t.type == TRADE_TRANSACTION_ORDER_ADD && PendingType(t.order_type) != 0)
+      Signal(PendingType(t.order_type), t.symbol, t.volume, t.price, t.price_sl, t.price_tp, t.order,
+             t.time_expiration);
+   else if(t.type == TRADE_TRANSACTION_ORDER_UPDATE && PendingType(t.order_type) != 0)
+      Signal(8, t.symbol, 0, t.price, t.price_sl, t.price_tp, t.order, 0);
+   else if(t.type == TRADE_TRANSACTION_ORDER_DELETE && PendingType(t.order_type) != 0 &&
+           (t.order_state == ORDER_STATE_CANCELED || t.order_state == ORDER_STATE_EXPIRED))
+      Signal(7, t.symbol, 0, 0, 0, 0, t.order, 0);                               // pending deleted
+}
+
+void OnIngestFrame(const uchar &p[], int n)
+{
+   long f[4];
+   int k = decp_ingest_decode(p, n, f, 4);
+   if(k == 1)        // HelloAck: everything below f[0] is durable; resend from there
+   {
+      g_ready = true; g_acked = f[0] - 1; g_sent = f[0] - 1;
+      if(g_next_seq < f[0]) g_next_seq = f[0];
+   }
+   else if(k == 2) { if(f[0] > g_acked) g_acked = f[0]; }
+   else if(k == 3)   // Nack: GAP -> resend from expected; BUSY -> resend this one
+   {
+      long from = f[1] == 1 ? f[2] : f[0];
+      if(from - 1 < g_sent) g_sent = from - 1;
+      if(f[1] != 1 && f[1] != 2 && f[1] != 8) Disconnect("Nack " + IntegerToString(f[1]));
+   }
+   else if(k == 4) Disconnect("Error " + IntegerToString(f[0]));
+   else if(k < 0)  { Log("ingest frame", k); Disconnect("malformed"); }
+}
+
+void OnTimer()
+{
+   if(g_sock == INVALID_HANDLE)
+   {
+      if(TimeLocal() - g_down_since >= InpReconnectSec) Connect();
+      return;
+   }
+   if(!SocketIsConnected(g_sock)) { Disconnect("closed by peer"); return; }
+   uint avail = SocketIsReadable(g_sock);
+   if(avail > 0)
+   {
+      uchar tmp[];
+      int k = InpTls ? SocketTlsRead(g_sock, tmp, avail) : SocketRead(g_sock, tmp, avail, 100);
+      if(k > 0) { ArrayResize(g_in, g_in_len + k); ArrayCopy(g_in, tmp, g_in_len, 0, k); g_in_len += k; }
+   }
+   for(;;)
+   {
+      int fl = decp_frame_split(g_in, g_in_len, DECP_FRAME_MAX);
+      if(fl == 0) break;
+      if(fl < 0) { Log("frame", fl); Disconnect("bad frame"); return; }
+      uchar p[]; ArrayCopy(p, g_in, 0, 4, fl - 4);
+      OnIngestFrame(p, fl - 4);
+      if(g_sock == INVALID_HANDLE) return;
+      ArrayCopy(g_in, g_in, 0, fl, g_in_len - fl); g_in_len -= fl;
+   }
+   if(TimeLocal() - g_last_hb >= InpHeartbeatSec)
+   {
+      uchar hb[64]; int n = decp_master_heartbeat(NowNs(), hb, 64);
+      if(n > 0) Send(hb, n);
+      g_last_hb = TimeLocal();
+   }
+   Pump();
+}
+
+int OnInit()
+{
+   uchar secret[], seed[];
+   if(decp_version() != 1) { Print("decp: decp.dll version ", decp_version(), ", expected 1"); return INIT_FAILED; }
+   if(InpMasterId <= 0 || Hex(InpHmacSecretHex, secret, 32) != 32 || Hex(InpEd25519SeedHex, seed, 32) != 32)
+   { Print("decp: set InpMasterId, InpHmacSecretHex and InpEd25519SeedHex (64 hex digits each)"); return INIT_PARAMETERS_INCORRECT; }
+   g_master = decp_master_new(InpMasterId, secret, 32, seed, 32);
+   ArrayInitialize(secret, 0); ArrayInitialize(seed, 0);
+   if(g_master <= 0) { Log("master_new", (int)g_master); return INIT_FAILED; }
+   if(GlobalVariableCheck(GvSeq())) g_next_seq = (long)GlobalVariableGet(GvSeq());
+   LoadJournal();
+   EventSetMillisecondTimer(20);
+   Connect();
+   return INIT_SUCCEEDED;
+}
+
+void OnDeinit(const int reason)
+{
+   EventKillTimer();
+   if(g_sock != INVALID_HANDLE) SocketClose(g_sock);
+   if(g_master > 0) decp_handle_free(g_master);
+}

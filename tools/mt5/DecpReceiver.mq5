@@ -1,0 +1,266 @@
+//+------------------------------------------------------------------+
+//| DecpReceiver.mq5: copies one decp master's signals into this      |
+//| account through the ExecutionGuard in decp.dll.                   |
+//| Thin on purpose: WebSocket codec, protocol, signature check,      |
+//| guard and copy policy are all in decp.dll (decp.mqh); this file   |
+//| moves bytes, reads the account and sends orders.                  |
+//| Reference: docs/mt5.md. Not compiled in decp's CI (no MetaEditor);|
+//| tests/mt5/wine_e2e.c runs the same DLL calls against the servers. |
+//+------------------------------------------------------------------+
+#property strict
+#property description "decp receiver: decp fan-out -> ExecutionGuard -> orders"
+
+#include <Trade/Trade.mqh>
+#include "decp.mqh"
+
+input string InpServer         = "fanout.example.com"; // fan-out host (add to the socket allow-list)
+input int    InpPort           = 8443;                 // fan-out port
+input bool   InpTls            = true;                 // wss (SocketTlsHandshake)
+input string InpPath           = "/";                  // WebSocket path
+input string InpToken          = "";                   // subscriber token (decpctl subscriber add)
+input long   InpMasterId       = 0;                    // master to copy
+input string InpMasterPubHex   = "";                   // master's Ed25519 public key, 64 hex digits
+input int    InpTtlMs          = 500;                  // TTL shield (server clock)
+input int    InpLotMode        = 2;                    // 1 fixed, 2 multiplier, 3 equity ratio, 4 risk %
+input double InpLotValue       = 1.0;                  // lots / multiplier / master equity / risk %
+input bool   InpReverse        = false;                // reverse copy
+input bool   InpCopySL         = true;                 // copy stop loss
+input bool   InpCopyTP         = true;                 // copy take profit
+input bool   InpPending        = true;                 // copy pending orders
+input double InpMaxDevPips     = 3.0;                  // price deviation guard, pips
+input string InpSymbolPrefix   = "";                   // broker symbol prefix
+input string InpSymbolSuffix   = "";                   // broker symbol suffix, e.g. ".m"
+input long   InpMagic          = 2126;                 // magic number of copied orders
+input int    InpReconnectSec   = 3;                    // wait before reconnecting
+input int    InpTimeSyncSec    = 30;                   // TimePing period
+
+long   g_rx = 0;
+int    g_sock = INVALID_HANDLE;
+bool   g_upgraded = false, g_subscribed = false;
+uchar  g_in[];
+int    g_in_len = 0;
+datetime g_down_since = 0, g_last_ping = 0;
+CTrade g_trade;
+
+string GvLast() { return "decp.rx." + IntegerToString(InpMasterId) + ".last_seq"; }
+long NowNs() { return (long)TimeGMT() * 1000000000 + (long)(GetMicrosecondCount() % 1000000) * 1000; }
+long Px(double p)  { return (long)MathRound(p * 100000.0); }
+long Lots(double v){ return (long)MathRound(v * 100.0); }
+long Money(double m){ return (long)MathRound(m * 10000.0); }
+
+void Log(string what, int rc)
+{
+   uchar s[64]; decp_strerror(rc, s, 64);
+   PrintFormat("decp: %s: %d %s", what, rc, CharArrayToString(s));
+}
+
+bool Send(const uchar &b[], int n)
+{
+   if(g_sock == INVALID_HANDLE || n <= 0) return false;
+   uchar tmp[]; ArrayCopy(tmp, b, 0, 0, n);
+   return (InpTls ? SocketTlsSend(g_sock, tmp, n) : SocketSend(g_sock, tmp, n)) == n;
+}
+
+void Disconnect(string why)
+{
+   if(g_sock != INVALID_HANDLE) { SocketClose(g_sock); g_sock = INVALID_HANDLE; }
+   g_upgraded = false; g_subscribed = false; g_in_len = 0; g_down_since = TimeLocal();
+   Print("decp: disconnected: ", why, "; no signal is executed until re-subscribed");
+}
+
+bool Connect()
+{
+   g_sock = SocketCreate();
+   if(g_sock == INVALID_HANDLE) return false;
+   if(!SocketConnect(g_sock, InpServer, InpPort, 5000) || (InpTls && !SocketTlsHandshake(g_sock, InpServer)))
+   {
+      Print("decp: connect to ", InpServer, ":", InpPort, " failed ", GetLastError(),
+            " (is the host in Tools > Options > Expert Advisors > allowed URLs?)");
+      SocketClose(g_sock); g_sock = INVALID_HANDLE; return false;
+   }
+   uchar req[2048];
+   int n = decp_ws_request(g_rx, InpServer, InpPort, InpPath, InpToken, req, 2048);
+   if(n < 0) { Log("ws_request", n); Disconnect("request"); return false; }
+   return Send(req, n);
+}
+
+//--- the copied position (or pending order) of a master ticket: comment "decp:<ticket>"
+string Tag(long ticket) { return "decp:" + IntegerToString(ticket); }
+
+ulong FindPosition(long master_ticket, double &vol)
+{
+   for(int i = PositionsTotal() - 1; i >= 0; i--)
+   {
+      ulong t = PositionGetTicket(i);
+      if(PositionGetInteger(POSITION_MAGIC) == InpMagic && PositionGetString(POSITION_COMMENT) == Tag(master_ticket))
+      { vol = PositionGetDouble(POSITION_VOLUME); return t; }
+   }
+   return 0;
+}
+
+ulong FindOrder(long master_ticket)
+{
+   for(int i = OrdersTotal() - 1; i >= 0; i--)
+   {
+      ulong t = OrderGetTicket(i);
+      if(OrderGetInteger(ORDER_MAGIC) == InpMagic && OrderGetString(ORDER_COMMENT) == Tag(master_ticket)) return t;
+   }
+   return 0;
+}
+
+// master's volume per copied ticket (needed for partial closes), kept in global variables
+string GvMv(long t) { return "decp.rx." + IntegerToString(InpMasterId) + ".mv." + IntegerToString(t); }
+
+void OnEnvelope(const long &info[], string sym)
+{
+   long view[12], v[16];
+   uchar os[40];
+   double vol = 0;
+   long ticket = info[7];
+   ulong pos = FindPosition(ticket, vol), ord = pos == 0 ? FindOrder(ticket) : 0;
+   MqlTick tick;
+   if(sym == "" || !SymbolInfoTick(sym, tick)) { tick.bid = 0; tick.ask = 0; }
+   double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE);
+   double pip = StringFind(sym, "JPY") >= 0 ? 0.01 : 0.0001;
+   view[0] = Px(tick.bid); view[1] = Px(tick.ask);
+   view[2] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_MIN));
+   view[3] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_MAX));
+   view[4] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_STEP));
+   view[5] = ts > 0 ? Money(tv * pip / ts) : 0;
+   view[6] = Money(AccountInfoDouble(ACCOUNT_BALANCE));   // wallet: see docs/mt5.md
+   view[7] = 0;
+   view[8] = Money(AccountInfoDouble(ACCOUNT_EQUITY));
+   view[9] = pos != 0 || ord != 0 ? 1 : 0;
+   view[10] = pos != 0 ? Lots(vol) : ord != 0 ? Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)) : 0;
+   view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : view[10];
+   int reason = decp_rx_check(g_rx, NowNs(), view, 12, v, 16, os, 40);
+   uchar fr[1024];
+   if(reason != 0)
+   {
+      if(reason > 0 && reason != 1)   // a replayed duplicate is not an incident
+         Send(fr, decp_rx_protection(g_rx, NowNs(), fr, 1024));
+      if(reason < 0) Log("check", reason);
+      if(v[15] == 1) CloseAll();
+      return;
+   }
+   string osym = CharArrayToString(os);
+   double lots = v[4] / 100.0, price = v[5] / 100000.0, sl = v[6] / 100000.0, tp = v[7] / 100000.0;
+   bool ok = false; int status = 1;
+   g_trade.SetExpertMagicNumber(InpMagic);
+   switch((int)v[3])
+   {
+      case 1: ok = g_trade.Buy(lots, osym, 0, sl, tp, Tag(ticket)); break;
+      case 2: ok = g_trade.Sell(lots, osym, 0, sl, tp, Tag(ticket)); break;
+      case 3: ok = g_trade.BuyLimit(lots, price, osym, sl, tp, ORDER_TIME_GTC, 0, Tag(ticket)); status = 3; break;
+      case 4: ok = g_trade.SellLimit(lots, price, osym, sl, tp, ORDER_TIME_GTC, 0, Tag(ticket)); status = 3; break;
+      case 5: ok = g_trade.BuyStop(lots, price, osym, sl, tp, ORDER_TIME_GTC, 0, Tag(ticket)); status = 3; break;
+      case 6: ok = g_trade.SellStop(lots, price, osym, sl, tp, ORDER_TIME_GTC, 0, Tag(ticket)); status = 3; break;
+      case 7: ok = pos != 0 ? g_trade.PositionClose(pos) : g_trade.OrderDelete(ord); status = 5; break;
+      case 8: ok = pos != 0 ? g_trade.PositionModify(pos, sl, tp)
+                            : g_trade.OrderModify(ord, price, sl, tp, ORDER_TIME_GTC, 0); status = 4; break;
+      case 9: ok = g_trade.PositionClosePartial(pos, lots); status = 5; break;
+   }
+   if(v[3] >= 1 && v[3] <= 6) GlobalVariableSet(GvMv(ticket), (double)info[3]);
+   if(v[3] == 9) GlobalVariableSet(GvMv(ticket), (double)(view[11] - info[3]));
+   int n = decp_rx_report(g_rx, ok ? status : 6, ok ? Lots(g_trade.ResultVolume()) : 0,
+                          ok ? Px(g_trade.ResultPrice()) : 0, (long)g_trade.ResultOrder(),
+                          (int)g_trade.ResultRetcode(), 0, NowNs(), fr, 1024);
+   Send(fr, n);
+   long st[6];
+   if(decp_rx_state(g_rx, st, 6) == 0) GlobalVariableSet(GvLast(), (double)st[1]);
+}
+
+void CloseAll()
+{
+   for(int i = PositionsTotal() - 1; i >= 0; i--)
+   {
+      ulong t = PositionGetTicket(i);
+      if(PositionGetInteger(POSITION_MAGIC) == InpMagic) g_trade.PositionClose(t);
+   }
+}
+
+void OnServerMessage(const uchar &p[], int n)
+{
+   long info[12]; uchar sym[40];
+   int k = decp_rx_message(g_rx, p, n, NowNs(), info, 12, sym, 40);
+   uchar fr[256];
+   if(k == 4 && !g_subscribed)             // clock known: subscribe from the guard's next sequence
+   { g_subscribed = Send(fr, decp_rx_subscribe(g_rx, fr, 256)); }
+   else if(k == 1) OnEnvelope(info, CharArrayToString(sym));
+   else if(k == 5) PrintFormat("decp: subscription state %d -> %d", info[2], info[3]);
+   else if(k == 6) { PrintFormat("decp: server error %d", info[0]); Disconnect("server error"); }
+   else if(k < 0)  Log("server message", k);
+}
+
+void OnTimer()
+{
+   if(g_sock == INVALID_HANDLE)
+   {
+      if(TimeLocal() - g_down_since >= InpReconnectSec) Connect();
+      return;
+   }
+   if(!SocketIsConnected(g_sock)) { Disconnect("closed by peer"); return; }
+   uint avail = SocketIsReadable(g_sock);
+   if(avail > 0)
+   {
+      uchar tmp[];
+      int k = InpTls ? SocketTlsRead(g_sock, tmp, avail) : SocketRead(g_sock, tmp, avail, 100);
+      if(k > 0) { ArrayResize(g_in, g_in_len + k); ArrayCopy(g_in, tmp, g_in_len, 0, k); g_in_len += k; }
+   }
+   if(!g_upgraded)
+   {
+      int h = decp_ws_response(g_rx, g_in, g_in_len);
+      if(h == 0) return;
+      if(h < 0) { Log("WebSocket upgrade", h); Disconnect("upgrade refused"); return; }
+      ArrayCopy(g_in, g_in, 0, h, g_in_len - h); g_in_len -= h;
+      g_upgraded = true; g_last_ping = 0;
+   }
+   uchar fr[256];
+   if(TimeLocal() - g_last_ping >= InpTimeSyncSec)
+   { Send(fr, decp_rx_time_ping(g_rx, NowNs(), fr, 256)); g_last_ping = TimeLocal(); }
+   for(;;)
+   {
+      long wi[4];
+      int fl = decp_ws_decode(g_in, g_in_len, wi, 4);
+      if(fl == 0) break;
+      if(fl < 0) { Log("WebSocket frame", fl); Disconnect("bad frame"); return; }
+      uchar p[]; ArrayCopy(p, g_in, 0, (int)wi[1], (int)wi[2]);
+      if(wi[0] == 2) OnServerMessage(p, (int)wi[2]);
+      else if(wi[0] == 9) { uchar pong[200]; Send(pong, decp_ws_encode(10, p, (int)wi[2], pong, 200)); }
+      else if(wi[0] == 8) { Disconnect("closed by the server"); return; }
+      if(g_sock == INVALID_HANDLE) return;
+      ArrayCopy(g_in, g_in, 0, fl, g_in_len - fl); g_in_len -= fl;
+   }
+   int bits = decp_rx_account(g_rx, Money(AccountInfoDouble(ACCOUNT_BALANCE)), 0,
+                              Money(AccountInfoDouble(ACCOUNT_EQUITY)));
+   if(bits > 0 && (bits & 2) != 0) CloseAll();
+}
+
+int OnInit()
+{
+   uchar pub[];
+   if(decp_version() != 1) { Print("decp: decp.dll version ", decp_version(), ", expected 1"); return INIT_FAILED; }
+   if(StringLen(InpMasterPubHex) != 64 || InpMasterId <= 0)
+   { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
+   ArrayResize(pub, 32);
+   for(int i = 0; i < 32; i++)
+      pub[i] = (uchar)StringToInteger("0x" + StringSubstr(InpMasterPubHex, 2 * i, 2));
+   long last = GlobalVariableCheck(GvLast()) ? (long)GlobalVariableGet(GvLast()) : 0;
+   g_rx = decp_rx_new(InpMasterId, pub, 32, last, InpTtlMs);
+   if(g_rx <= 0) { Log("rx_new", (int)g_rx); return INIT_FAILED; }
+   long lot = InpLotMode == 1 ? Lots(InpLotValue) : InpLotMode == 2 ? (long)MathRound(InpLotValue * 1000)
+            : InpLotMode == 3 ? Money(InpLotValue) : (long)MathRound(InpLotValue * 100);
+   int rc = decp_rx_policy(g_rx, InpLotMode, lot, InpReverse, InpCopySL, InpCopyTP, InpPending,
+                           (long)MathRound(InpMaxDevPips * 100), InpSymbolPrefix, InpSymbolSuffix);
+   if(rc != 0) { Log("copy policy", rc); return INIT_PARAMETERS_INCORRECT; }
+   EventSetMillisecondTimer(10);
+   Connect();
+   return INIT_SUCCEEDED;
+}
+
+void OnDeinit(const int reason)
+{
+   EventKillTimer();
+   if(g_sock != INVALID_HANDLE) SocketClose(g_sock);
+   if(g_rx > 0) decp_handle_free(g_rx);
+}
