@@ -202,9 +202,9 @@ static DWORD WINAPI receiver(LPVOID arg)
 	uint8_t out[4096], sym[40], osym[40], pl[4096];
 	struct inbuf *in = calloc(1, sizeof(*in));
 	int executed = 0, forged_refused = 0, forged_accepted = 0, rejected = 0, envelopes = 0;
-	int upgraded = 0, pinged = 0, subscribed = 0;
+	int upgraded = 0, pinged = 0, subscribed = 0, connects = 0, cut = 0;
 	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
-	SOCKET s;
+	SOCKET s = INVALID_SOCKET;
 	int n;
 
 	(void)arg;
@@ -219,16 +219,32 @@ static DWORD WINAPI receiver(LPVOID arg)
 	view[8] = INT64_C(100000000);
 	CHECK(h > 0, "receiver handle");
 	CHECK(F.decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L"") == DECP_OK, "copy policy");
-	s = dial(g_fanout_port);
-	CHECK(s != INVALID_SOCKET, "connected to the fan-out");
-	if (s == INVALID_SOCKET || in == NULL)
+	if (in == NULL)
 		goto out;
-	n = F.decp_ws_request(h, L"127.0.0.1", g_fanout_port, L"/", g_sub_token, out, sizeof(out));
-	CHECK(n > 0 && send_all(s, out, n) == 0, "upgrade request sent");
 	while (executed + rejected < g_n && now_ns() < deadline) {
+		/* once, after a third: the connection drops (EA: reconnect, upgrade, TimePing,
+		 * Subscribe from the guard's next sequence; the fan-out replays what was missed) */
+		if (!cut && executed >= g_n / 3 && s != INVALID_SOCKET) {
+			cut = 1;
+			closesocket(s);
+			s = INVALID_SOCKET;
+		}
+		if (s == INVALID_SOCKET) {
+			upgraded = pinged = subscribed = 0;
+			in->n = 0;
+			s = dial(g_fanout_port);
+			n = F.decp_ws_request(h, L"127.0.0.1", g_fanout_port, L"/", g_sub_token, out,
+					      sizeof(out));
+			if (s == INVALID_SOCKET || n <= 0 || send_all(s, out, n) != 0) {
+				CHECK(0, "connect and upgrade request to the fan-out");
+				break;
+			}
+			connects++;
+		}
 		if (fill(s, in) != 0) {
-			CHECK(0, "fan-out connection lost");
-			break;
+			closesocket(s);
+			s = INVALID_SOCKET;
+			continue;
 		}
 		if (!upgraded) {
 			n = F.decp_ws_response(h, in->b, in->n);
@@ -260,8 +276,11 @@ static DWORD WINAPI receiver(LPVOID arg)
 				ws_send(s, out, F.decp_ws_encode(10, pl, n, out, sizeof(out)));
 				continue;
 			}
-			if (wi[0] == 8)
-				goto out;
+			if (wi[0] == 8) {
+				closesocket(s);
+				s = INVALID_SOCKET;
+				break;
+			}
 			if (wi[0] != 2)
 				continue;
 			k = F.decp_rx_message(h, pl, n, now_ns(), info, 12, sym, sizeof(sym));
@@ -338,6 +357,7 @@ static DWORD WINAPI receiver(LPVOID arg)
 	      envelopes, forged_accepted);
 	CHECK(st[1] == g_n && st[3] == g_n, "guard state: last %lld executed %lld",
 	      (long long)st[1], (long long)st[3]);
+	CHECK(connects == 2, "receiver: reconnected once after the cut (%d connections)", connects);
 	{
 		int open = 0;
 
@@ -345,8 +365,8 @@ static DWORD WINAPI receiver(LPVOID arg)
 			open += acct[i].open;
 		CHECK(open == 0, "simulated account flat after the cycle (%d open)", open);
 	}
-	printf("receiver: executed=%d forged_refused=%d forged_accepted=%d rejected=%d\n", executed,
-	       forged_refused, forged_accepted, rejected);
+	printf("receiver: executed=%d forged_refused=%d forged_accepted=%d rejected=%d "
+	       "connections=%d\n", executed, forged_refused, forged_accepted, rejected, connects);
 	/* let the reports reach the server before the close */
 	Sleep(200);
 	ws_send(s, out, F.decp_ws_encode(8, (const uint8_t *)"\x03\xe8", 2, out, sizeof(out)));
@@ -379,37 +399,68 @@ static int make_signal(int64_t h, int q)
 	return frame_len[q];
 }
 
+/* Connects to the ingest and sends the Hello (a fresh session: nothing buffered). */
+static SOCKET master_login(int64_t h, struct inbuf *in)
+{
+	uint8_t out[1024];
+	SOCKET s = dial(g_ingest_port);
+	int n;
+
+	in->n = 0;
+	if (s == INVALID_SOCKET)
+		return s;
+	n = F.decp_master_hello(h, g_token, L"wine_e2e/1", out, sizeof(out));
+	if (n <= 0 || send_all(s, out, n) != 0) {
+		closesocket(s);
+		return INVALID_SOCKET;
+	}
+	return s;
+}
+
 static DWORD WINAPI master(LPVOID arg)
 {
 	int64_t h = F.decp_master_new(g_master, g_secret, 32, g_seed, 32), fields[4];
 	struct inbuf *in = calloc(1, sizeof(*in));
-	uint8_t out[1024];
-	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, n;
+	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, logins = 0, cut = 0;
 	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
 	static int ack_of[NMAX + 1];
-	SOCKET s;
+	SOCKET s = INVALID_SOCKET;
 
 	(void)arg;
 	CHECK(h > 0, "master handle");
 	for (int q = 1; q <= g_n; q++)
 		if (make_signal(h, q) <= 0)
 			CHECK(0, "signal %d built", q);
-	s = dial(g_ingest_port);
-	CHECK(s != INVALID_SOCKET, "connected to the ingest");
-	if (s == INVALID_SOCKET || in == NULL)
+	if (in == NULL)
 		goto out;
-	n = F.decp_master_hello(h, g_token, L"wine_e2e/1", out, sizeof(out));
-	CHECK(n > 0 && send_all(s, out, n) == 0, "Hello sent");
 	while (acked < g_n && now_ns() < deadline) {
+		if (s == INVALID_SOCKET) {
+			s = master_login(h, in);
+			hello_ok = 0;
+			if (s == INVALID_SOCKET) {
+				Sleep(200);
+				continue;
+			}
+			logins++;
+		}
 		/* a window of 64 unACKed signals, as DecpMaster keeps */
 		while (hello_ok && next_send <= g_n && next_send - acked <= 64) {
 			if (send_all(s, frames[next_send], frame_len[next_send]) != 0)
 				break;
 			next_send++;
 		}
+		/* once, halfway: the connection drops with signals in flight (EA: reconnect,
+		 * log in, resend from HelloAck's next expected sequence, the same bytes) */
+		if (!cut && next_send > g_n / 2) {
+			cut = 1;
+			closesocket(s);
+			s = INVALID_SOCKET;
+			continue;
+		}
 		if (fill(s, in) != 0) {
-			CHECK(0, "ingest connection lost");
-			break;
+			closesocket(s);
+			s = INVALID_SOCKET;
+			continue;
 		}
 		for (;;) {
 			int fl = F.decp_frame_split(in->b, in->n, DECP_FRAME_MAX), k;
@@ -423,10 +474,14 @@ static DWORD WINAPI master(LPVOID arg)
 			k = F.decp_ingest_decode(in->b + 4, fl - 4, fields, 4);
 			consume(in, fl);
 			if (k == 1) {
+				/* everything below next expected is durable: ACKed by the HelloAck */
 				hello_ok = 1;
-				next_send = (int)fields[0]; /* resend from what is not durable */
-				CHECK(fields[0] == 1, "HelloAck: next expected %lld",
-				      (long long)fields[0]);
+				for (int q = 1; q < fields[0] && q <= g_n; q++)
+					if (!ack_of[q]++)
+						acked++;
+				next_send = (int)fields[0];
+				CHECK(fields[0] >= 1 && fields[0] <= next_send + g_n,
+				      "HelloAck: next expected %lld", (long long)fields[0]);
 			} else if (k == 2 && fields[0] >= 1 && fields[0] <= g_n) {
 				if (!ack_of[fields[0]]++)
 					acked++;
@@ -443,7 +498,8 @@ static DWORD WINAPI master(LPVOID arg)
 		}
 	}
 	CHECK(acked == g_n, "master: %d of %d signals ACKed (%d BUSY)", acked, g_n, busy);
-	printf("master: acked=%d busy=%d\n", acked, busy);
+	CHECK(logins == 2, "master: logged in again after the cut (%d logins)", logins);
+	printf("master: acked=%d busy=%d logins=%d\n", acked, busy, logins);
 out:
 	if (s != INVALID_SOCKET)
 		closesocket(s);

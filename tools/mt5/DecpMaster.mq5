@@ -33,9 +33,8 @@ long   g_acked = 0;          // highest ACKed sequence
 long   g_sent = 0;           // highest sequence sent on this connection
 datetime g_last_hb = 0, g_down_since = 0;
 // unACKed frames by sequence (ring): resent after a reconnect from HelloAck's next
-uchar  g_q[DECP_QUEUE][512];
-int    g_q_len[DECP_QUEUE];
-long   g_q_seq[DECP_QUEUE];
+struct QueuedFrame { uchar b[512]; int n; long seq; };
+QueuedFrame g_q[DECP_QUEUE];
 
 string GvSeq() { return "decp.master." + IntegerToString(InpMasterId) + ".next_seq"; }
 string Journal() { return "decp_master_" + IntegerToString(InpMasterId) + ".journal"; }
@@ -69,6 +68,16 @@ void Log(string what, int rc)
    uchar s[64];
    decp_strerror(rc, s, 64);
    PrintFormat("decp: %s: %d %s", what, rc, CharArrayToString(s));
+}
+
+// drops the first n bytes of a (len bytes used)
+void Consume(uchar &a[], int &len, int n)
+{
+   uchar t[];
+   if(len > n) ArrayCopy(t, a, 0, n, len - n);
+   ArrayFree(a);
+   if(len > n) ArrayCopy(a, t);
+   len -= n;
 }
 
 //--- transport: the EA's only job besides reading the terminal
@@ -109,7 +118,7 @@ bool Connect()
 void Enqueue(long seq, const uchar &f[], int n)
 {
    int i = (int)(seq % DECP_QUEUE);
-   ArrayCopy(g_q[i], f, 0, 0, n); g_q_len[i] = n; g_q_seq[i] = seq;
+   ArrayCopy(g_q[i].b, f, 0, 0, n); g_q[i].n = n; g_q[i].seq = seq;
    int h = FileOpen(Journal(), FILE_READ | FILE_WRITE | FILE_BIN | FILE_COMMON);
    if(h != INVALID_HANDLE)
    {
@@ -129,7 +138,7 @@ void LoadJournal()
       long seq = FileReadLong(h); int n = FileReadInteger(h);
       if(n <= 0 || n > 512) break;
       int i = (int)(seq % DECP_QUEUE);
-      FileReadArray(h, g_q[i], 0, n); g_q_len[i] = n; g_q_seq[i] = seq;
+      FileReadArray(h, g_q[i].b, 0, n); g_q[i].n = n; g_q[i].seq = seq;
    }
    FileClose(h);
 }
@@ -140,8 +149,8 @@ void Pump()
    while(g_ready && g_sent + 1 < g_next_seq && g_sent + 1 - g_acked <= DECP_WINDOW)
    {
       int i = (int)((g_sent + 1) % DECP_QUEUE);
-      if(g_q_seq[i] != g_sent + 1) { Print("decp: signal ", g_sent + 1, " lost from the queue"); break; }
-      if(!Send(g_q[i], g_q_len[i])) { Disconnect("send"); return; }
+      if(g_q[i].seq != g_sent + 1) { Print("decp: signal ", g_sent + 1, " lost from the queue"); break; }
+      if(!Send(g_q[i].b, g_q[i].n)) { Disconnect("send"); return; }
       g_sent++;
    }
 }
@@ -249,7 +258,7 @@ void OnTimer()
       uchar p[]; ArrayCopy(p, g_in, 0, 4, fl - 4);
       OnIngestFrame(p, fl - 4);
       if(g_sock == INVALID_HANDLE) return;
-      ArrayCopy(g_in, g_in, 0, fl, g_in_len - fl); g_in_len -= fl;
+      Consume(g_in, g_in_len, fl);
    }
    if(TimeLocal() - g_last_hb >= InpHeartbeatSec)
    {

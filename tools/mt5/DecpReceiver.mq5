@@ -54,6 +54,16 @@ void Log(string what, int rc)
    PrintFormat("decp: %s: %d %s", what, rc, CharArrayToString(s));
 }
 
+// drops the first n bytes of a (len bytes used)
+void Consume(uchar &a[], int &len, int n)
+{
+   uchar t[];
+   if(len > n) ArrayCopy(t, a, 0, n, len - n);
+   ArrayFree(a);
+   if(len > n) ArrayCopy(a, t);
+   len -= n;
+}
+
 bool Send(const uchar &b[], int n)
 {
    if(g_sock == INVALID_HANDLE || n <= 0) return false;
@@ -212,7 +222,7 @@ void OnTimer()
       int h = decp_ws_response(g_rx, g_in, g_in_len);
       if(h == 0) return;
       if(h < 0) { Log("WebSocket upgrade", h); Disconnect("upgrade refused"); return; }
-      ArrayCopy(g_in, g_in, 0, h, g_in_len - h); g_in_len -= h;
+      Consume(g_in, g_in_len, h);
       g_upgraded = true; g_last_ping = 0;
    }
    uchar fr[256];
@@ -229,7 +239,7 @@ void OnTimer()
       else if(wi[0] == 9) { uchar pong[200]; Send(pong, decp_ws_encode(10, p, (int)wi[2], pong, 200)); }
       else if(wi[0] == 8) { Disconnect("closed by the server"); return; }
       if(g_sock == INVALID_HANDLE) return;
-      ArrayCopy(g_in, g_in, 0, fl, g_in_len - fl); g_in_len -= fl;
+      Consume(g_in, g_in_len, fl);
    }
    int bits = decp_rx_account(g_rx, Money(AccountInfoDouble(ACCOUNT_BALANCE)), 0,
                               Money(AccountInfoDouble(ACCOUNT_EQUITY)));
