@@ -229,21 +229,6 @@ static pid_t spawn(char *const argv[], const char *out)
 	return p;
 }
 
-/* Wait for pid up to ms; returns the exit status, or -1 after killing it on timeout. */
-static int wait_exit(pid_t pid, int ms)
-{
-	int st;
-
-	for (int t = 0; t < ms; t += 20) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(20000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
 /* tag "fanout" is the first instance; reuse: SO_REUSEPORT on e->port (0 = pick one). */
 static int start_fanout(struct env *e, const char *queue, const char *tag, bool reuse,
 			pid_t *pid)
@@ -826,44 +811,15 @@ static void scenario_wsclient(struct env *e)
 	json = start_node_client(e, "ws-json", 2, "json");
 	usleep(1500000); /* node starts slowly: most of the run is then live delivery */
 	CHECK(publish_all(e, 5) == 0, "publish signals");
-	rc = wait_exit(bin, 90000);
+	rc = harness_wait_exit(bin, 90000);
 	CHECK(rc == 0, "npm ws client, binary protobuf: every signal once, in order (exit %d, "
 	      "see %s/ws-binary.err)", rc, e->dir);
-	rc = wait_exit(json, 90000);
+	rc = harness_wait_exit(json, 90000);
 	CHECK(rc == 0, "npm ws client, ?format=json: every signal once, in order (exit %d, "
 	      "see %s/ws-json.err)", rc, e->dir);
 }
 
 /* ---------------------------------------------------------- pipeline (real ingest) -- */
-
-/* Wait until `path` has a line containing `needle`; copies the text after it to out. */
-static int wait_log(const char *path, const char *needle, char *out, size_t cap, pid_t pid,
-		    int ms)
-{
-	char line[1024];
-
-	for (int t = 0; t < ms; t += 20) {
-		FILE *f = fopen(path, "r");
-
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			const char *p = strstr(line, needle);
-
-			if (p != NULL) {
-				fclose(f);
-				if (out != NULL)
-					snprintf(out, cap, "%s", p + strlen(needle));
-				return 0;
-			}
-		}
-		if (f != NULL)
-			fclose(f);
-		if (pid > 0 && !harness_pid_alive(pid))
-			break;
-		usleep(20000);
-	}
-	fprintf(stderr, "'%s' not seen in %s\n", needle, path);
-	return -1;
-}
 
 /* posix decp-dataplane + decp-control (edge,fanout,archiver); sets e->port to the fan-out's. */
 static int start_pipeline(struct env *e, int *dp_port)
@@ -910,8 +866,8 @@ static int start_pipeline(struct env *e, int *dp_port)
 
 		e->fanout = spawn(argv, out);
 	}
-	if (wait_log(out, "listening on 127.0.0.1:", rest, sizeof(rest), e->fanout, 30000) != 0 ||
-	    wait_log(out, " ready: ", NULL, 0, e->fanout, 30000) != 0)
+	if (harness_wait_line(out, "listening on 127.0.0.1:", rest, sizeof(rest), e->fanout, 30000) != 0 ||
+	    harness_wait_line(out, " ready: ", NULL, 0, e->fanout, 30000) != 0)
 		return -1;
 	e->port = atoi(rest);
 	CHECK(strstr(rest, "fed by the edge in-process") != NULL, "fan-out fed by the edge: %s",
@@ -953,7 +909,7 @@ static long long ctl_published(struct env *e)
 	char p[512], rest[256];
 
 	snprintf(p, sizeof(p), "%s/fanout.log", e->dir);
-	if (wait_log(p, " published=", rest, sizeof(rest), 0, 100) != 0)
+	if (harness_wait_line(p, " published=", rest, sizeof(rest), 0, 100) != 0)
 		return -1;
 	return atoll(rest);
 }
@@ -1027,11 +983,11 @@ static void scenario_pipeline(struct env *e, bool drop)
 		t0 = now_ns();
 		master = spawn(argv, out);
 	}
-	rc = wait_exit(master, atoi(timeout) * 1000);
+	rc = harness_wait_exit(master, atoi(timeout) * 1000);
 	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
 	fprintf(stderr, "pipeline: %d masters x %d signals ACKed in %.2f s\n", e->nmasters,
 		e->nsignals, (double)(now_ns() - t0) / 1e9);
-	rc = wait_exit(sub, atoi(timeout) * 1000);
+	rc = harness_wait_exit(sub, atoi(timeout) * 1000);
 	CHECK(rc == 0, "decp-subscriber (main group) finished (exit %d)", rc);
 	fprintf(stderr, "pipeline: %d subscribers x %d signals executed %.2f s after the masters "
 		"started\n", e->nsubs, e->nsignals, (double)(now_ns() - t0) / 1e9);
@@ -1041,11 +997,11 @@ static void scenario_pipeline(struct env *e, bool drop)
 		CHECK(sub_reconnects(e) >= 5, "connections were cut during the run (%lu reconnects)",
 		      sub_reconnects(e));
 	if (nfault > 0) {
-		CHECK(wait_exit(skew, 60000) == 0, "skewed-clock group finished");
+		CHECK(harness_wait_exit(skew, 60000) == 0, "skewed-clock group finished");
 		good = check_log(e, "skew", nmain, nfault);
 		CHECK(good == nfault, "skewed clock (60 s, TTL 30 s): every signal executed once, in "
 		      "order by %d of %d", good, nfault);
-		CHECK(wait_exit(lag, 60000) == 0, "lagging-quotes group finished");
+		CHECK(harness_wait_exit(lag, 60000) == 0, "lagging-quotes group finished");
 		/* decp-master's synthetic signals: sequence 4k+1 opens (BUY, price-checked), the
 		 * others modify or close (no price check) */
 		long long opens = (e->nsignals + 3) / 4, want = (long long)nfault * opens;
@@ -1083,7 +1039,7 @@ static void scenario_pipeline(struct env *e, bool drop)
 	CHECK(pg_count(e, q) == (long long)e->nmasters * e->nsignals,
 	      "archiver: signal_archive holds every signal (%lld)", pg_count(e, q));
 	kill(e->fanout, SIGTERM);
-	rc = wait_exit(e->fanout, 20000);
+	rc = harness_wait_exit(e->fanout, 20000);
 	e->fanout = 0;
 	CHECK(rc == 0, "decp-control exit %d", rc);
 	CHECK(ctl_published(e) == (long long)e->nmasters * e->nsignals,
@@ -1095,7 +1051,7 @@ static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
 		kill(e->fanout, SIGTERM);
-		int rc = wait_exit(e->fanout, 10000);
+		int rc = harness_wait_exit(e->fanout, 10000);
 
 		/* a clean exit also means no sanitizer report (leaks included) */
 		CHECK(rc == 0, "decp-fanout exit %d (see %s/fanout.log)", rc, e->dir);
@@ -1104,14 +1060,14 @@ static void env_free(struct env *e)
 		int rc;
 
 		kill(e->fanout2, SIGTERM);
-		rc = wait_exit(e->fanout2, 10000);
+		rc = harness_wait_exit(e->fanout2, 10000);
 		CHECK(rc == 0, "second decp-fanout exit %d", rc);
 	}
 	if (e->dp > 0) {
 		char shm[80];
 
 		kill(e->dp, SIGTERM);
-		CHECK(wait_exit(e->dp, 10000) == 0, "decp-dataplane exit (see %s/dataplane.log)", e->dir);
+		CHECK(harness_wait_exit(e->dp, 10000) == 0, "decp-dataplane exit (see %s/dataplane.log)", e->dir);
 		snprintf(shm, sizeof(shm), "/dev/shm%s", e->shm);
 		unlink(shm);
 	}
@@ -1270,7 +1226,7 @@ int main(int argc, char **argv)
 		CHECK(publish_all(&e, 5) == 0, "publish signals");
 		fprintf(stderr, "%s: published %d x %d signals in %.2f s\n", sc, e.nmasters, e.nsignals,
 			(double)(now_ns() - t0) / 1e9);
-		rc = wait_exit(sub, 240000);
+		rc = harness_wait_exit(sub, 240000);
 		CHECK(rc == 0, "decp-subscriber finished (exit %d)", rc);
 		fprintf(stderr, "%s: %d subscribers x %d signals in %.2f s after publish start\n", sc,
 			e.nsubs, e.nsignals, (double)(now_ns() - t0) / 1e9);
@@ -1289,7 +1245,7 @@ int main(int argc, char **argv)
 			CHECK(rec >= 5, "connections were cut during the run (%lu reconnects)", rec);
 		}
 		if (slow > 0) {
-			rc = wait_exit(slow, 120000);
+			rc = harness_wait_exit(slow, 120000);
 			CHECK(rc == 0, "slow subscriber resumed and finished (exit %d)", rc);
 			CHECK(log_has(&e, "slow", " closed"), "slow subscriber was dropped");
 		}
@@ -1341,10 +1297,10 @@ int main(int argc, char **argv)
 		/* the operator resumes it: StateChange, then everything missed, exactly once */
 		snprintf(q, sizeof(q), "UPDATE subscriptions SET state = 'SYNCED' WHERE id = 1");
 		CHECK(sql(e.db, q) == 0, "resume subscription 1");
-		wait_exit(p1, 10000);
-		wait_exit(p2, 10000);
-		wait_exit(p3, 10000);
-		CHECK(wait_exit(p4, 30000) == 0, "resumed subscriber received everything");
+		harness_wait_exit(p1, 10000);
+		harness_wait_exit(p2, 10000);
+		harness_wait_exit(p3, 10000);
+		CHECK(harness_wait_exit(p4, 30000) == 0, "resumed subscriber received everything");
 		CHECK(log_has(&e, "wrong", "refused"), "wrong token refused at the upgrade");
 		CHECK(!log_has(&e, "wrong", " 1 1\n"), "wrong token received nothing");
 		CHECK(log_has(&e, "nosub", "error 5"), "master without subscription: Error FORBIDDEN");

@@ -154,4 +154,18 @@ bool harness_path_exists(const char *path);
  */
 pid_t harness_spawn(const char *log, char *const argv[]);
 
+/*
+ * Wait up to ms for the child pid to exit (polling every 20 ms). Returns its exit status
+ * (128 + signal when killed), or -1 after killing it with SIGKILL on timeout (reaped).
+ */
+int harness_wait_exit(pid_t pid, int ms);
+
+/*
+ * Wait up to ms until the file path has a line containing needle (a log line, a port
+ * file); the text after needle goes to out (cap bytes, NUL-terminated) unless out is NULL.
+ * pid > 0: stop early when that process is gone. Returns 0, or -1 (message on stderr).
+ */
+int harness_wait_line(const char *path, const char *needle, char *out, size_t cap, pid_t pid,
+		      int ms);
+
 #endif

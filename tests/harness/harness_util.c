@@ -362,3 +362,45 @@ pid_t harness_spawn(const char *log, char *const argv[])
 	execvp(argv[0], argv);
 	_exit(127);
 }
+
+int harness_wait_exit(pid_t pid, int ms)
+{
+	int st;
+
+	for (int t = 0; t < ms; t += 20) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+int harness_wait_line(const char *path, const char *needle, char *out, size_t cap, pid_t pid,
+		      int ms)
+{
+	char line[1024];
+
+	for (int t = 0; t < ms; t += 20) {
+		FILE *f = fopen(path, "r");
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			const char *p = strstr(line, needle);
+
+			if (p != NULL) {
+				fclose(f);
+				if (out != NULL)
+					snprintf(out, cap, "%s", p + strlen(needle));
+				return 0;
+			}
+		}
+		if (f != NULL)
+			fclose(f);
+		if (pid > 0 && !harness_pid_alive(pid))
+			break;
+		usleep(20000);
+	}
+	fprintf(stderr, "'%s' not seen in %s\n", needle, path);
+	return -1;
+}

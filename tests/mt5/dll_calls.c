@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "decp_dll.h" /* status codes and sizes only: the calls go through struct decp_fns */
+#include "mt5_check.h"
 
-static int g_pass, g_fail;
-
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (cond) {                                                                \
-			g_pass++;                                                          \
-		} else {                                                                   \
-			g_fail++;                                                          \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-		}                                                                          \
-	} while (0)
 
 #define T0 INT64_C(1764892800000000000) /* mt5_vectors' envelope arrival time */
 #define MS INT64_C(1000000)
@@ -65,8 +53,7 @@ static const struct vec *V(const char *name)
 	for (int i = 0; i < nvecs; i++)
 		if (strcmp(vecs[i].name, name) == 0)
 			return &vecs[i];
-	fprintf(stderr, "FAIL: no vector %s\n", name);
-	g_fail++;
+	CHECK(0, "no vector %s", name);
 	return &none;
 }
 
@@ -614,8 +601,7 @@ static void t_rx(const struct decp_fns *f)
 int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 {
 	if (load_vectors(vectors_path) != 0) {
-		fprintf(stderr, "cannot read vectors %s\n", vectors_path);
-		g_fail++;
+		CHECK(0, "cannot read vectors %s", vectors_path);
 	} else {
 		t_general(f);
 		t_crypto(f);
@@ -623,6 +609,6 @@ int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 		t_ws(f);
 		t_rx(f);
 	}
-	printf("%d passed, %d failed\n", g_pass, g_fail);
-	return g_fail;
+	printf("%d passed, %d failed\n", mt5_passed(), mt5_failed());
+	return mt5_failed();
 }

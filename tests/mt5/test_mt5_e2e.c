@@ -31,70 +31,14 @@
 #include "cp_migrate.h"
 #include "cp_testkeys.h"
 #include "harness.h"
+#include "mt5_check.h"
 
-static int g_pass, g_fail;
-
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (cond) {                                                                \
-			g_pass++;                                                          \
-		} else {                                                                   \
-			g_fail++;                                                          \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-		}                                                                          \
-	} while (0)
 
 #define MASTER 1
 #define SUB_TOKEN_FMT "mt5-sub-%d"
 
 static char g_dir[256];
 static pid_t g_dp, g_ctl;
-
-/* Wait for pid up to ms; its exit status, or -1 after killing it (SIGKILL) on timeout. */
-static int wait_exit(pid_t pid, int ms)
-{
-	int st;
-
-	for (int t = 0; t < ms; t += 50) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(50000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
-/* Wait until file path has a line containing needle; the text after it into out. */
-static int wait_log(const char *path, const char *needle, char *out, size_t cap, pid_t pid,
-		    int ms)
-{
-	char line[1024];
-
-	for (int t = 0; t < ms; t += 50) {
-		FILE *f = fopen(path, "r");
-
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			const char *p = strstr(line, needle);
-
-			if (p != NULL) {
-				fclose(f);
-				if (out != NULL)
-					snprintf(out, cap, "%s", p + strlen(needle));
-				return 0;
-			}
-		}
-		if (f != NULL)
-			fclose(f);
-		if (pid > 0 && !harness_pid_alive(pid))
-			break;
-		usleep(50000);
-	}
-	fprintf(stderr, "'%s' not seen in %s\n", needle, path);
-	return -1;
-}
 
 static int sql_params(PGconn *c, const char *q, int n, const char *const *v, const int *l,
 		      const int *f)
@@ -168,7 +112,7 @@ static int start_pipeline(const char *dp_bin, const char *ctl_bin, struct harnes
 
 		g_dp = harness_spawn(out, argv);
 	}
-	if (wait_log(pf, "", rest, sizeof(rest), g_dp, 30000) != 0 ||
+	if (harness_wait_line(pf, "", rest, sizeof(rest), g_dp, 30000) != 0 ||
 	    (*dp_port = atoi(rest)) <= 0) {
 		fprintf(stderr, "decp-dataplane did not start (see %s)\n", out);
 		return -1;
@@ -187,8 +131,8 @@ static int start_pipeline(const char *dp_bin, const char *ctl_bin, struct harnes
 
 		g_ctl = harness_spawn(out, argv);
 	}
-	if (wait_log(out, "listening on 127.0.0.1:", rest, sizeof(rest), g_ctl, 60000) != 0 ||
-	    wait_log(out, " ready: ", NULL, 0, g_ctl, 60000) != 0)
+	if (harness_wait_line(out, "listening on 127.0.0.1:", rest, sizeof(rest), g_ctl, 60000) != 0 ||
+	    harness_wait_line(out, " ready: ", NULL, 0, g_ctl, 60000) != 0)
 		return -1;
 	*fo_port = atoi(rest);
 	return *fo_port > 0 ? 0 : -1;
@@ -270,7 +214,7 @@ int main(int argc, char **argv)
 
 		w = harness_spawn(log, wargv);
 	}
-	rc = wait_exit(w, 500000);
+	rc = harness_wait_exit(w, 500000);
 	if (rc == 77) {
 		printf("skipped: Wine cannot start (see %s)\n", log);
 		skipped = 1;
@@ -303,17 +247,17 @@ int main(int argc, char **argv)
 out:
 	if (g_ctl > 0) {
 		kill(g_ctl, SIGTERM);
-		wait_exit(g_ctl, 20000);
+		harness_wait_exit(g_ctl, 20000);
 	}
 	if (g_dp > 0) {
 		kill(g_dp, SIGTERM);
-		wait_exit(g_dp, 20000);
+		harness_wait_exit(g_dp, 20000);
 	}
 	if (db != NULL)
 		PQfinish(db);
 	harness_redis_destroy(rd);
 	harness_pg_destroy(pg);
-	if ((g_fail == 0 || skipped) && getenv("DECP_TEST_KEEP") == NULL) {
+	if ((mt5_failed() == 0 || skipped) && getenv("DECP_TEST_KEEP") == NULL) {
 		char cmd[300];
 
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
@@ -324,6 +268,6 @@ out:
 	}
 	if (skipped)
 		return 77;
-	printf("%d passed, %d failed\n", g_pass, g_fail);
-	return g_fail == 0 ? 0 : 1;
+	printf("%d passed, %d failed\n", mt5_passed(), mt5_failed());
+	return mt5_failed() == 0 ? 0 : 1;
 }

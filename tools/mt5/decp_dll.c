@@ -98,6 +98,24 @@ static void rx_free(struct rx *r)
 	free(r);
 }
 
+static void obj_free(int k, void *obj)
+{
+	if (k == K_MASTER)
+		master_free(obj);
+	else
+		rx_free(obj);
+}
+
+/* A new handle for obj; obj is freed when there is none. Returns the handle or the code. */
+static int64_t handle_or_free(enum kind k, void *obj)
+{
+	int64_t h = handle_new(k, obj);
+
+	if (h < 0)
+		obj_free(k, obj);
+	return h;
+}
+
 int32_t decp_handle_free(int64_t h)
 {
 	void *obj;
@@ -112,10 +130,7 @@ int32_t decp_handle_free(int64_t h)
 		return DECP_E_HANDLE;
 	if (!atomic_compare_exchange_strong(&table[slot].kind, &k, K_BUSY))
 		return DECP_E_HANDLE;
-	if (k == K_MASTER)
-		master_free(obj);
-	else
-		rx_free(obj);
+	obj_free(k, obj);
 	table[slot].obj = NULL;
 	atomic_store(&table[slot].kind, K_FREE);
 	return DECP_OK;
@@ -297,7 +312,6 @@ int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int32_t key_
 			const uint8_t *seed, int32_t seed_len)
 {
 	struct master *m;
-	int64_t h;
 
 	if (master_id <= 0 || hmac_key == NULL || key_len < 1 ||
 	    key_len > (int32_t)DECP_CRYPTO_HMAC_KEY_MAX || seed == NULL ||
@@ -312,10 +326,7 @@ int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int32_t key_
 		master_free(m);
 		return DECP_E_CRYPTO;
 	}
-	h = handle_new(K_MASTER, m);
-	if (h < 0)
-		master_free(m);
-	return h;
+	return handle_or_free(K_MASTER, m);
 }
 
 int32_t decp_master_hello(int64_t master, const wchar_t *token, const wchar_t *client_version,
@@ -405,7 +416,6 @@ int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_le
 {
 	struct guard_verifier v;
 	struct rx *r;
-	int64_t h;
 
 	if (master_id <= 0 || master_pub == NULL || pub_len != DECP_ED25519_PUB_LEN ||
 	    last_seq < 0 || ttl_ms < 0 || ttl_ms > INT64_C(86400000))
@@ -425,10 +435,7 @@ int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_le
 		rx_free(r);
 		return DECP_E_INVAL;
 	}
-	h = handle_new(K_RX, r);
-	if (h < 0)
-		rx_free(r);
-	return h;
+	return handle_or_free(K_RX, r);
 }
 
 int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t reverse,
