@@ -97,6 +97,17 @@ static int parse_u32(const char *prog, const char *name, const char *s, uint32_t
 	return 0;
 }
 
+/* Milliseconds lo..hi into nanoseconds. */
+static int parse_ms_ns(const char *prog, const char *name, const char *s, uint32_t lo,
+		       uint32_t hi, uint64_t *out_ns)
+{
+	uint32_t ms;
+	if (parse_u32(prog, name, s, lo, hi, &ms) != 0)
+		return -1;
+	*out_ns = (uint64_t)ms * 1000000ull;
+	return 0;
+}
+
 static int parse_ipv4(const char *prog, const char *name, const char *s, uint32_t *out)
 {
 	struct in_addr a;
@@ -171,22 +182,14 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 		}
 		*client_cert_set = true;
 		return 0;
-	case 'H': {
-		uint32_t ms;
-		if (parse_u32(prog, "--tls-handshake-timeout-ms", optarg, 1, 600000, &ms) != 0)
-			return -1;
-		o->tls.handshake_timeout_ns = (uint64_t)ms * 1000000ull;
-		return 0;
-	}
+	case 'H':
+		return parse_ms_ns(prog, "--tls-handshake-timeout-ms", optarg, 1, 600000,
+				   &o->tls.handshake_timeout_ns);
 	case 'B': return parse_u32(prog, "--tls-handshake-burst", optarg, 1, 10000,
 				   &o->tls.handshake_burst);
-	case 'F': {
-		uint32_t ms;
-		if (parse_u32(prog, "--tls-handshake-refill-ms", optarg, 0, 86400000, &ms) != 0)
-			return -1;
-		o->tls.handshake_refill_ns = (uint64_t)ms * 1000000ull;
-		return 0;
-	}
+	case 'F':
+		return parse_ms_ns(prog, "--tls-handshake-refill-ms", optarg, 0, 86400000,
+				   &o->tls.handshake_refill_ns);
 	case 'p': o->port_file = optarg; return 0;
 	case 'P': return parse_u32(prog, "--prefix-len", optarg, 1, 31, &o->prefix_len);
 	case 'g': return parse_ipv4(prog, "--gateway", optarg, &o->gateway);
