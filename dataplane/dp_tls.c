@@ -320,6 +320,14 @@ static void kick(struct dp_tls_conn *t)
 		w->ops->kick(w->tctx, t->s);
 }
 
+/* The link just became able to carry session output: flush what waited for it. */
+static void kick_if_queued(struct dp_tls_conn *t)
+{
+	const uint8_t *q;
+	if (dp_session_out(t->s, &q) > 0)
+		kick(t);
+}
+
 static int link_fail(struct dp_tls_conn *t, enum dp_counter why)
 {
 	dp_stat_add(t->s->w->st, why, 1);
@@ -368,6 +376,7 @@ static int link_start(struct dp_tls_conn *t, uint8_t first, uint64_t now_ns)
 			return link_fail(t, DP_CTR_TLS_REFUSED_PLAIN);
 		dp_stat_add(st, DP_CTR_TLS_PLAIN_CONNS, 1);
 		link_set_state(t, DP_TLS_LINK_PLAIN);
+		kick_if_queued(t);
 		return 0;
 	}
 	if (!dp_login_limiter_take(&tls->hs_limit, &t->s->peer, now_ns))
@@ -398,6 +407,7 @@ static void handshake_done(struct dp_tls_conn *t)
 		t->s->cert_master_id = id != 0 ? id : UINT64_MAX;
 	}
 	link_set_state(t, DP_TLS_LINK_OPEN);
+	kick_if_queued(t);
 }
 
 /* Which refusal an SSL error during the handshake was (OpenSSL's reason codes). */
@@ -570,14 +580,9 @@ size_t dp_tls_conn_out(struct dp_tls_conn *t, const uint8_t **p)
 			ERR_clear_error();
 			t->shut_sent = 1;
 		}
-	} else if (t->state != DP_TLS_LINK_FREE) {
-		/* No plaintext may leave before the handshake (a session closing while
-		 * UNDECIDED or HANDSHAKE has nothing for the peer anyway). */
-		const uint8_t *q;
-		size_t n = dp_session_out(t->s, &q);
-		if (n > 0)
-			dp_session_out_consume(t->s, n);
 	}
+	/* UNDECIDED / HANDSHAKE: whatever the session queued (a greeting at open) waits in its
+	 * own buffer until the link is OPEN (sealed) or PLAIN; nothing leaves in clear first. */
 	*p = t->out + t->out_head;
 	return t->out_tail - t->out_head;
 }

@@ -173,7 +173,9 @@ bool dp_tls_conn_stalled(const struct dp_tls_conn *t);
 /*
  * Bytes for TCP: encrypts what the session queued (one record per call, at most 16 KiB
  * plaintext, as room allows; then close_notify once the session is CLOSING and drained)
- * and returns the pending ciphertext (plaintext when not TLS). 0 when none.
+ * and returns the pending ciphertext (plaintext when PLAIN). 0 when none. Before the link
+ * is OPEN or PLAIN the session's output stays queued in the session (never sent in clear);
+ * the session is kicked when the link opens.
  */
 size_t dp_tls_conn_out(struct dp_tls_conn *t, const uint8_t **p);
 
