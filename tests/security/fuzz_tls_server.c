@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cctx = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 1);
 		if (cctx == NULL)
 			abort();
+		tls_fx_remove_files(&fx); /* libFuzzer never returns to clean up */
 	}
 	if (size < 2)
 		return 0;

@@ -163,6 +163,11 @@ void tls_fx_fini(struct tls_fx *fx)
 	if (fx->stage >= 1)
 		dp_shm_destroy(&fx->shm);
 	fx->stage = 0;
+	tls_fx_remove_files(fx);
+}
+
+void tls_fx_remove_files(struct tls_fx *fx)
+{
 	DIR *d = fx->dir[0] == '/' ? opendir(fx->dir) : NULL;
 	if (d != NULL) {
 		struct dirent *de;

@@ -48,6 +48,10 @@ int tls_fx_init(struct tls_fx *fx, enum dp_tls_mode mode, enum dp_tls_client_cer
 		uint32_t hs_burst);
 void tls_fx_fini(struct tls_fx *fx);
 
+/* Remove the certificate directory now (what is loaded stays usable): for processes that
+ * never reach tls_fx_fini, such as a fuzzer. tls_fx_client_ctx needs the files. */
+void tls_fx_remove_files(struct tls_fx *fx);
+
 /* A client context trusting the fixture's CA, TLS versions min..max, with master
  * `cert_master`'s certificate (0: none). NULL on failure. */
 SSL_CTX *tls_fx_client_ctx(struct tls_fx *fx, int min_version, int max_version,
