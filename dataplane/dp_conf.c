@@ -22,7 +22,9 @@ static const char *const option_keys[] = {
 	"stack", "listen", "shm", "workers", "ring_size", "ack_ring_size", "max_conns",
 	"max_masters", "max_frame", "idle_timeout_ms", "login_fail_burst",
 	"login_fail_refill_ms", "stats_ms", "port_file", "prefix_len", "gateway", "mbufs",
-	"ready_file", "steering",
+	"ready_file", "steering", "tls", "tls_cert", "tls_key", "tls_client_ca",
+	"tls_client_cert", "tls_handshake_timeout_ms", "tls_handshake_burst",
+	"tls_handshake_refill_ms",
 };
 
 enum eal_kind { E_VALUE, E_REPEAT, E_FLAG_YES, E_FLAG_NO, E_SPLIT };

@@ -15,6 +15,7 @@
 #include "dp_posix.h"
 #include "dp_shm.h"
 #include "dp_tables.h"
+#include "dp_tls.h"
 
 /* --stack posix: the epoll transport (dp_posix) under the main thread's control loop. */
 static int posix_run(const struct dp_opts *o)
@@ -22,6 +23,7 @@ static int posix_run(const struct dp_opts *o)
 	struct dp_shm shm;
 	struct dp_tables tables;
 	struct dp_posix *stack = NULL;
+	struct dp_tls *tls = NULL;
 	int rc = 1;
 
 	memset(&shm, 0, sizeof(shm));
@@ -45,6 +47,12 @@ static int posix_run(const struct dp_opts *o)
 		fprintf(stderr, "decp-dataplane: tables: %s\n", strerror(-e));
 		goto fail;
 	}
+	char terr[512];
+	tls = dp_tls_create(&o->tls, terr, sizeof(terr));
+	if (tls == NULL && o->tls.mode != DP_TLS_OFF) {
+		fprintf(stderr, "decp-dataplane: %s\n", terr);
+		goto fail;
+	}
 	struct dp_posix_cfg pc = {
 		.listen_addr = o->listen_addr,
 		.listen_port = o->listen_port,
@@ -56,6 +64,7 @@ static int posix_run(const struct dp_opts *o)
 			.max_frame = o->max_frame,
 			.idle_timeout_ns = (uint64_t)o->idle_ms * 1000000ull,
 		},
+		.tls = tls,
 	};
 	stack = dp_posix_start(&pc, &shm, &tables);
 	if (stack == NULL)
@@ -76,6 +85,7 @@ static int posix_run(const struct dp_opts *o)
 	rc = 0;
 fail:
 	dp_posix_stop(stack);
+	dp_tls_destroy(tls);
 	if (shm.hdr != NULL && o->stats_ms != 0)
 		dp_ctrl_print_stats(&shm, stderr, "decp-dataplane");
 	dp_tables_fini(&tables);

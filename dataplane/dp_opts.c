@@ -42,6 +42,18 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"  --login-fail-burst N     failed logins allowed per source address (default 20)\n"
 		"  --login-fail-refill-ms MS  one more allowed per MS (default 1000)\n"
 		"  --stats-ms MS            print counters to stderr every MS (default 0 = never)\n"
+		"  --tls required|optional|off  TLS 1.3 for masters (default required; optional:\n"
+		"                           a first byte 0x16 starts TLS, anything else is\n"
+		"                           plaintext)\n"
+		"  --tls-cert FILE          PEM server certificate (chain); needed unless off\n"
+		"  --tls-key FILE           PEM private key of --tls-cert\n"
+		"  --tls-client-ca FILE     PEM CA of masters' client certificates (mTLS)\n"
+		"  --tls-client-cert none|optional|required  ask masters for a certificate\n"
+		"                           (default optional with --tls-client-ca, else none);\n"
+		"                           one that names another master is refused at login\n"
+		"  --tls-handshake-timeout-ms MS  cut a handshake not done in MS (default 3000)\n"
+		"  --tls-handshake-burst N  handshakes allowed per source address (default 64)\n"
+		"  --tls-handshake-refill-ms MS  one more allowed per MS (default 100)\n"
 		"  --config FILE            settings file, 'key = value' lines: these options with\n"
 		"                           '_' for '-' and EAL keys (docs/dataplane.md); the\n"
 		"                           command line overrides it\n"
@@ -85,6 +97,17 @@ static int parse_u32(const char *prog, const char *name, const char *s, uint32_t
 	return 0;
 }
 
+/* Milliseconds lo..hi into nanoseconds. */
+static int parse_ms_ns(const char *prog, const char *name, const char *s, uint32_t lo,
+		       uint32_t hi, uint64_t *out_ns)
+{
+	uint32_t ms;
+	if (parse_u32(prog, name, s, lo, hi, &ms) != 0)
+		return -1;
+	*out_ns = (uint64_t)ms * 1000000ull;
+	return 0;
+}
+
 static int parse_ipv4(const char *prog, const char *name, const char *s, uint32_t *out)
 {
 	struct in_addr a;
@@ -123,7 +146,8 @@ static int parse_stack(const char *prog, const char *s, enum dp_stack_kind *k)
 	return 0;
 }
 
-static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen)
+static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen,
+		     bool *client_cert_set)
 {
 	switch (c) {
 	case 's': return parse_stack(prog, optarg, &o->stack);
@@ -141,6 +165,31 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 		return parse_u32(prog, "--login-fail-refill-ms", optarg, 0, 86400000,
 				 &o->login_refill_ms);
 	case 'S': return parse_u32(prog, "--stats-ms", optarg, 0, 86400000, &o->stats_ms);
+	case 'T':
+		if (dp_tls_mode_parse(optarg, &o->tls.mode) != 0) {
+			fprintf(stderr, "%s: --tls '%s': required, optional or off\n", prog, optarg);
+			return -1;
+		}
+		return 0;
+	case 'C': o->tls.cert_file = optarg; return 0;
+	case 'K': o->tls.key_file = optarg; return 0;
+	case 'A': o->tls.client_ca_file = optarg; return 0;
+	case 'Q':
+		if (dp_tls_client_cert_parse(optarg, &o->tls.client_cert) != 0) {
+			fprintf(stderr, "%s: --tls-client-cert '%s': none, optional or required\n",
+				prog, optarg);
+			return -1;
+		}
+		*client_cert_set = true;
+		return 0;
+	case 'H':
+		return parse_ms_ns(prog, "--tls-handshake-timeout-ms", optarg, 1, 600000,
+				   &o->tls.handshake_timeout_ns);
+	case 'B': return parse_u32(prog, "--tls-handshake-burst", optarg, 1, 10000,
+				   &o->tls.handshake_burst);
+	case 'F':
+		return parse_ms_ns(prog, "--tls-handshake-refill-ms", optarg, 0, 86400000,
+				   &o->tls.handshake_refill_ns);
 	case 'p': o->port_file = optarg; return 0;
 	case 'P': return parse_u32(prog, "--prefix-len", optarg, 1, 31, &o->prefix_len);
 	case 'g': return parse_ipv4(prog, "--gateway", optarg, &o->gateway);
@@ -188,6 +237,14 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"login-fail-burst", required_argument, NULL, 'b'},
 		{"login-fail-refill-ms", required_argument, NULL, 'R'},
 		{"stats-ms", required_argument, NULL, 'S'},
+		{"tls", required_argument, NULL, 'T'},
+		{"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-client-ca", required_argument, NULL, 'A'},
+		{"tls-client-cert", required_argument, NULL, 'Q'},
+		{"tls-handshake-timeout-ms", required_argument, NULL, 'H'},
+		{"tls-handshake-burst", required_argument, NULL, 'B'},
+		{"tls-handshake-refill-ms", required_argument, NULL, 'F'},
 		{"port-file", required_argument, NULL, 'p'},
 		{"prefix-len", required_argument, NULL, 'P'},
 		{"gateway", required_argument, NULL, 'g'},
@@ -198,6 +255,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL;
+	bool client_cert_set = false;
 	bool seen[sizeof(only) / sizeof(only[0])] = {false};
 	int c;
 
@@ -214,6 +272,10 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	o->login_refill_ms = 1000;
 	o->prefix_len = 24;
 	o->mbufs = 16383;
+	o->tls.mode = DP_TLS_REQUIRED;
+	o->tls.handshake_timeout_ns = 3000ull * 1000000ull;
+	o->tls.handshake_burst = 64;
+	o->tls.handshake_refill_ns = 100ull * 1000000ull;
 	optind = 1;
 	/* '+': stop at the first non-option, so EAL arguments after "--" stay untouched. */
 	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
@@ -221,7 +283,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 			dp_opts_usage(stdout, prog);
 			return 1;
 		}
-		if (c == '?' || c == ':' || parse_one(c, prog, o, &listen) != 0) {
+		if (c == '?' || c == ':' || parse_one(c, prog, o, &listen, &client_cert_set) != 0) {
 			if (c == '?' || c == ':')
 				fprintf(stderr, "%s: see --help\n", prog);
 			return -1;
@@ -245,6 +307,14 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	}
 	if (parse_listen(prog, listen, o) != 0)
 		return -1;
+	if (!client_cert_set)
+		o->tls.client_cert = o->tls.client_ca_file != NULL ? DP_TLS_CLIENT_CERT_OPTIONAL
+								   : DP_TLS_CLIENT_CERT_NONE;
+	if (o->tls.client_cert != DP_TLS_CLIENT_CERT_NONE && o->tls.client_ca_file == NULL) {
+		fprintf(stderr, "%s: --tls-client-cert %s needs --tls-client-ca\n", prog,
+			o->tls.client_cert == DP_TLS_CLIENT_CERT_REQUIRED ? "required" : "optional");
+		return -1;
+	}
 	if (o->stack == DP_STACK_POSIX) {
 		if (optind < argc) {
 			fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog,

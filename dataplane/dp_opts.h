@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dp_tls.h"
+
 enum dp_stack_kind {
 	DP_STACK_NONE = 0,
 	DP_STACK_POSIX = 1, /* kernel sockets + epoll (dp_posix) */
@@ -38,6 +40,8 @@ struct dp_opts {
 	uint32_t login_burst;
 	uint32_t login_refill_ms;
 	uint32_t stats_ms;
+	/* TLS (both stacks): the settings dp_tls_create takes */
+	struct dp_tls_cfg tls;
 	/* posix only */
 	const char *port_file;
 	/* dpdk only */

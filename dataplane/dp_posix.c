@@ -37,6 +37,7 @@ struct pconn {
 	uint8_t rx_again;       /* read budget used up with data left: on the again list */
 	uint64_t closing_since;
 	struct dp_session s;
+	struct dp_tls_conn t;   /* TCP bytes <-> session bytes (TLS or plain) */
 };
 
 struct pworker {
@@ -104,6 +105,7 @@ static void conn_close(struct pworker *pw, struct pconn *c)
 	if (!c->in_use)
 		return;
 	dp_session_close(&c->s);
+	dp_tls_conn_close(&c->t);
 	close(c->fd); /* also removes it from the epoll set */
 	c->fd = -1;
 	dp_session_release(&c->s);
@@ -120,10 +122,16 @@ static void conn_flush(struct pworker *pw, struct pconn *c)
 {
 	const uint8_t *p;
 	size_t len;
-	while (c->in_use && (len = dp_session_out(&c->s, &p)) > 0) {
+	while (c->in_use && (len = dp_tls_conn_out(&c->t, &p)) > 0) {
 		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
-			dp_session_out_consume(&c->s, (size_t)n);
+			dp_tls_conn_out_consume(&c->t, (size_t)n);
+			/* Records that waited for the session's room: their replies follow. */
+			if (dp_tls_conn_stalled(&c->t) && dp_session_rx_ok(&c->s) &&
+			    dp_tls_conn_input(&c->t, NULL, 0, dp_mono_ns(), dp_wall_ns()) == -EPIPE) {
+				conn_close(pw, c);
+				return;
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -139,7 +147,7 @@ static void conn_flush(struct pworker *pw, struct pconn *c)
 		conn_close(pw, c);
 		return;
 	}
-	if (c->rx_pending && dp_session_rx_ok(&c->s))
+	if (c->rx_pending && dp_tls_conn_rx_ok(&c->t))
 		conn_read(pw, c);
 }
 
@@ -155,7 +163,7 @@ static void conn_read(struct pworker *pw, struct pconn *c)
 			}
 			return;
 		}
-		if (!dp_session_rx_ok(&c->s)) {
+		if (!dp_tls_conn_rx_ok(&c->t)) {
 			if (c->s.state == DP_SS_AWAIT_HELLO || c->s.state == DP_SS_ACTIVE)
 				c->rx_pending = 1;
 			op_kick(pw, &c->s);
@@ -165,7 +173,11 @@ static void conn_read(struct pworker *pw, struct pconn *c)
 		if (n > 0) {
 			/* Server_Arrival_Time: wall clock right after the bytes left the kernel. */
 			int64_t wall = dp_wall_ns();
-			dp_session_input(&c->s, buf, (size_t)n, dp_mono_ns(), wall);
+			int rc = dp_tls_conn_input(&c->t, buf, (size_t)n, dp_mono_ns(), wall);
+			if (rc == -EPIPE || rc == -ENOBUFS) {
+				conn_close(pw, c); /* TLS close_notify: the peer is done */
+				return;
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -216,6 +228,7 @@ static void do_accept(struct pworker *pw, uint64_t now)
 		c->rx_pending = 0;
 		c->closing_since = 0;
 		dp_session_open(&c->s, &pw->w, (uint64_t)slot << 32 | c->gen, &peer, now);
+		dp_tls_conn_open(&c->t, pw->p->cfg.tls, &c->s, now);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 					 .data.u64 = slot};
 		if (epoll_ctl(pw->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -239,7 +252,7 @@ static void do_ticks(struct pworker *pw, uint64_t now)
 				conn_close(pw, c); /* peer never read its last replies */
 			continue;
 		}
-		if (dp_session_tick(&c->s, now) != 0)
+		if (dp_tls_conn_tick(&c->t, now) != 0 || dp_session_tick(&c->s, now) != 0)
 			op_kick(pw, &c->s);
 	}
 }

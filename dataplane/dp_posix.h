@@ -19,6 +19,7 @@
 #include "dp_session.h"
 #include "dp_shm.h"
 #include "dp_tables.h"
+#include "dp_tls.h"
 
 struct dp_posix_cfg {
 	const char *listen_addr;    /* numeric IPv4/IPv6 address */
@@ -28,6 +29,7 @@ struct dp_posix_cfg {
 	uint32_t login_fail_burst;       /* failed logins allowed per source address ... */
 	uint64_t login_fail_refill_ns;   /* ... plus one more per this interval */
 	struct dp_session_cfg session;
+	struct dp_tls *tls;              /* NULL: plaintext (tls off); shared by the workers */
 };
 
 struct dp_posix;

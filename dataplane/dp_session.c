@@ -241,6 +241,7 @@ static const uint16_t proto_reason_of[DP_REASON_COUNT] = {
 	[DP_REASON_GAP] = DECP__PROTECTION_REASON__PROTECTION_REASON_SEQUENCE_GAP,
 	[DP_REASON_LOGIN_RATE] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
 	[DP_REASON_VERSION] = DECP__PROTECTION_REASON__PROTECTION_REASON_PROTOCOL,
+	[DP_REASON_CERT_MISMATCH] = DECP__PROTECTION_REASON__PROTECTION_REASON_MASTER_MISMATCH,
 };
 
 /* Count the reason and publish a protection-event record (never blocks: a full ring is
@@ -344,6 +345,21 @@ static bool login_allowed(struct dp_worker *w, const struct dp_peer *p, uint64_t
 	       1000u;
 }
 
+bool dp_login_limiter_take(struct dp_login_limiter *l, const struct dp_peer *p, uint64_t now_ns)
+{
+	uint64_t now_ms = now_ns / 1000000u;
+	struct dp_login_bucket *b = lim_bucket(l, p, now_ms);
+	uint64_t old = atomic_load_explicit(&b->state, memory_order_relaxed), nw;
+	do {
+		uint64_t t = lim_tokens(l, old, now_ms);
+		if (t < 1000u)
+			return false;
+		nw = (t - 1000u) << 40 | (now_ms & LIM_MS_MASK);
+	} while (!atomic_compare_exchange_weak_explicit(&b->state, &old, nw, memory_order_relaxed,
+							memory_order_relaxed));
+	return true;
+}
+
 static void login_failed(struct dp_session *s, uint64_t now_ns)
 {
 	uint64_t now_ms = now_ns / 1000000u;
@@ -403,6 +419,8 @@ static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8
 		bad = DP_REASON_REVOKED;
 	else if (te->master_id != h->master_id)
 		bad = DP_REASON_MASTER_MISMATCH;
+	else if (s->cert_master_id != 0 && s->cert_master_id != te->master_id)
+		bad = DP_REASON_CERT_MISMATCH;
 	if (bad != DP_REASON_NONE) {
 		login_failed(s, now_ns);
 		reject(s, bad, 0, 0, NULL, 0, wall_ns);
@@ -702,6 +720,7 @@ void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id
 	s->master_id = 0;
 	s->master_slot = 0;
 	s->expect = 0;
+	s->cert_master_id = 0;
 	s->last_frame_ns = now_ns;
 	memset(s->token_hash, 0, sizeof(s->token_hash));
 	s->out_head = s->out_tail = 0;
@@ -777,6 +796,14 @@ void dp_session_close(struct dp_session *s)
 	}
 	dp_session_set_state(s, DP_SS_CLOSED);
 	dp_stat_add(s->w->st, DP_CTR_CONN_CLOSED, 1);
+}
+
+void dp_session_abort(struct dp_session *s, enum dp_reason r)
+{
+	if (s->state != DP_SS_AWAIT_HELLO && s->state != DP_SS_ACTIVE)
+		return;
+	dp_stat_add(s->w->st, DP_CTR_REASON_BASE + r, 1);
+	begin_close(s, r);
 }
 
 void dp_session_release(struct dp_session *s)

@@ -40,7 +40,8 @@
  *
  * Hello is checked for: protocol order, the source address's failed-login budget, protocol
  * version, control READY (Nack UNAVAILABLE: not a failed login), token known, not revoked,
- * Hello.master_id == the token's master, master keys loaded. docs/ingest.md has the table.
+ * Hello.master_id == the token's master, a TLS client certificate (if any) names that
+ * master, master keys loaded. docs/ingest.md has the table.
  *
  * Checks on every Signal, in this order (the issue's order; each failure is counted by
  * reason and sent as a protection-event record through the ingress ring):
@@ -138,6 +139,11 @@ struct dp_login_limiter {
 /* Prepare a limiter (burst is clamped to 1..10000). */
 void dp_login_limiter_init(struct dp_login_limiter *l, uint32_t burst, uint64_t refill_ns);
 
+/* Take one token of p's bucket if it has one (the TLS layer's per-source handshake limit
+ * uses a limiter of its own). Returns whether a token was taken. Any worker thread. */
+bool dp_login_limiter_take(struct dp_login_limiter *l, const struct dp_peer *p,
+			   uint64_t now_ns);
+
 struct dp_worker {
 	unsigned int id;
 	struct dp_stats *st;
@@ -170,6 +176,10 @@ struct dp_session {
 	uint64_t master_id;
 	uint32_t master_slot;
 	uint64_t expect;             /* next sequence this session accepts as new */
+	/* Set by the TLS layer (dp_tls) once a client certificate verified: the master it
+	 * names (UINT64_MAX: a certificate naming none); 0 = no certificate. Hello refuses
+	 * any other master (CERT_MISMATCH). */
+	uint64_t cert_master_id;
 	uint64_t last_frame_ns;      /* CLOCK_MONOTONIC of the last complete frame (or open) */
 	uint8_t token_hash[32];
 	struct proto_frame_decoder dec;
@@ -234,6 +244,13 @@ int dp_session_tick(struct dp_session *s, uint64_t now_ns);
 
 /* The connection is gone (EOF, error, or CLOSING flushed): -> CLOSED. Idempotent. */
 void dp_session_close(struct dp_session *s);
+
+/*
+ * A layer below the session (TLS: dataplane/dp_tls.h) refused the connection: count
+ * reason r and go CLOSING without a reply frame (that layer sends its own alert). No-op
+ * unless AWAIT_HELLO or ACTIVE.
+ */
+void dp_session_abort(struct dp_session *s, enum dp_reason r);
 
 /* CLOSED -> FREE: the transport may reuse the slot. */
 void dp_session_release(struct dp_session *s);

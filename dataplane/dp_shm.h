@@ -138,7 +138,9 @@ struct dp_ctrl_cmd {
 	X(NOT_READY, "not_ready")             /* login before control said READY */            \
 	X(REPLACED, "replaced")               /* newer login of the same master */             \
 	X(OUT_OVERFLOW, "out_overflow")       /* peer does not read its ACKs */                \
-	X(VERSION, "version")                 /* unsupported protocol_version */
+	X(VERSION, "version")                 /* unsupported protocol_version */              \
+	X(TLS, "tls")                         /* refused by the TLS layer (tls_* says why) */  \
+	X(CERT_MISMATCH, "cert_mismatch")     /* client certificate names another master */
 
 enum dp_reason {
 	DP_REASON_NONE = 0,
@@ -163,7 +165,19 @@ enum dp_reason {
 	X(ACK_STALE, "ack_stale")   /* ACK for a closed connection: not sent */ \
 	X(PROT_EVENTS, "prot_events")                                            \
 	X(PROT_EVENT_RING_FULL, "prot_event_ring_full") /* event counted only */ \
-	X(DOORBELLS, "doorbells")
+	X(DOORBELLS, "doorbells")                                                \
+	X(TLS_HANDSHAKES, "tls_handshakes")   /* full handshakes completed */   \
+	X(TLS_RESUMED, "tls_resumed")         /* resumed with a session ticket */ \
+	X(TLS_RECORDS_TX, "tls_records_tx")   /* records sealed (one per flush) */ \
+	X(TLS_PLAIN_CONNS, "tls_plain_conns") /* tls optional: plaintext chosen */ \
+	X(TLS_REFUSED_PLAIN, "tls_refused_plain")     /* required: not TLS */  \
+	X(TLS_REFUSED_VERSION, "tls_refused_version") /* below TLS 1.3 */      \
+	X(TLS_REFUSED_HANDSHAKE, "tls_refused_handshake") /* bad ClientHello ... */ \
+	X(TLS_REFUSED_CERT, "tls_refused_cert") /* client cert bad / missing */ \
+	X(TLS_HANDSHAKE_TIMEOUT, "tls_handshake_timeout") /* deadline passed */ \
+	X(TLS_HANDSHAKE_RATE, "tls_handshake_rate") /* per-source limit */      \
+	X(TLS_KEYUPDATE_FLOOD, "tls_keyupdate_flood") /* too many KeyUpdates */ \
+	X(TLS_RECORD_ERRORS, "tls_record_errors") /* bad record after handshake */
 
 enum dp_counter {
 	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */

@@ -77,7 +77,7 @@ echo "load: $M masters x $N signals, window $W, rate ${RATE} (0 = max); $(nproc)
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- posix
-"$DP" --stack posix --listen 127.0.0.1:0 --shm "$SHM-p" --port-file "$DIR/port" \
+"$DP" --stack posix --tls off --listen 127.0.0.1:0 --shm "$SHM-p" --port-file "$DIR/port" \
 	>"$DIR/dp-p.out" 2>"$DIR/dp-p.err" &
 DPP=$!; PIDS+=("$DPP")
 wait_file "$DIR/port" || { echo "posix dataplane did not start"; exit 1; }
@@ -100,7 +100,7 @@ echo "posix: dataplane CPU $(( (c1 - c0) * 1000 / HZ )) ms = $posix_ns ns/signal
 	"master sys $msys_ns ns/signal; doorbells/signal $(echo "scale=3; $pbell / ($M * $N)" | bc)"
 
 # ---- dpdk
-"$DP" --stack dpdk --listen 10.88.0.1:7000 --shm "$SHM-d" --ready-file "$DIR/dp-d.ready" \
+"$DP" --stack dpdk --tls off --listen 10.88.0.1:7000 --shm "$SHM-d" --ready-file "$DIR/dp-d.ready" \
 	-- --no-pci --vdev "net_memif0,role=server,socket=$DIR/memif.sock" -l 0-1 \
 	--file-prefix "$SHM-d" --no-huge -m 256 --log-level=lib.eal:error \
 	>"$DIR/dp-d.out" 2>"$DIR/dp-d.err" &

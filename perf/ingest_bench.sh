@@ -26,7 +26,7 @@ cpu_ns() { local s=0 t; for t in /proc/"$1"/task/*/schedstat; do read -r a _ < "
 run() { # name masters signals rate window threads
   local name=$1 masters=$2 signals=$3 rate=$4 window=$5 threads=$6
   rm -f "$T"/port "$T"/ready "$T"/durable.log
-  "$DP" --stack posix --listen 127.0.0.1:0 --shm "$SHM" --workers "$W" --port-file "$T/port" \
+  "$DP" --stack posix --tls off --listen 127.0.0.1:0 --shm "$SHM" --workers "$W" --port-file "$T/port" \
         2>"$T/dp.err" & local dp=$!; pids+=($dp)
   for _ in $(seq 500); do [ -s "$T/port" ] && break; sleep 0.01; done
   "$TC" --shm "$SHM" --masters "$masters" --out "$T/durable.log" --ready-file "$T/ready" \

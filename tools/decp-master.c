@@ -19,6 +19,13 @@
  * SIGTERM/SIGINT stops cleanly: no new signals, what was sent is drained (ACKed, or resent
  * after a reconnect) for up to max(10 s, 3 ACK timeouts); a second signal stops at once.
  *
+ * TLS (SPEC §3, docs/ingest.md "TLS"): with --ca FILE (or --tls on) every connection is
+ * TLS 1.3, the dataplane's certificate verified against FILE and its address (or
+ * --server-name); --cert/--key present a client certificate (mTLS). The handshake runs
+ * blocking right after connect (bounded by --ack-timeout-ms); a reconnect resumes the
+ * previous TLS session from its ticket. Without --ca the connection is plaintext, which a
+ * dataplane with tls = required refuses (a hint is printed).
+ *
  * Exit status: 0 every signal ACKed (after a stop: every signal sent); 1 time limit reached
  * first (or the drain's bound); 2 usage or input error; 3 a login or signal was refused.
  */
@@ -39,6 +46,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "cp_testkeys.h"
 #include "dp_addr.h"
@@ -70,6 +81,8 @@ struct dm_cfg {
 	uint64_t time_limit_ns;
 	int fake_ed25519;
 	int quiet;
+	SSL_CTX *tls;           /* NULL: plaintext */
+	const char *server_name; /* verify this DNS name instead of the address */
 };
 
 struct master {
@@ -78,6 +91,8 @@ struct master {
 	struct proto_hmac_key hk;
 	struct proto_ed25519_key *sk;
 	int fd;
+	SSL *ssl;               /* TLS connection, NULL when plaintext */
+	SSL_SESSION *sess;      /* last TLS session: resumed on reconnect */
 	enum mstate state;
 	uint64_t connect_at;
 	uint64_t next_send;
@@ -104,6 +119,7 @@ struct dm_stats {
 	uint64_t acked, acked_by_hello, dup_acks, resent, busy, gaps, reconnects, unavailable;
 	uint64_t ack_timeouts, replaced;
 	uint64_t sent;
+	uint64_t tls_full, tls_resumed, tls_failed;
 };
 
 struct dm_thread {
@@ -207,12 +223,85 @@ static void close_abort(int fd)
 	close(fd);
 }
 
-static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
+/* Close the connection (reset it when abandoned, see close_abort); keep its TLS session
+ * (ticket) for the next connect. */
+static void conn_end(struct master *m, int abandon)
 {
+	if (m->ssl != NULL) {
+		SSL_SESSION *ss = SSL_get1_session(m->ssl);
+		if (ss != NULL && SSL_SESSION_is_resumable(ss)) {
+			SSL_SESSION_free(m->sess);
+			m->sess = ss;
+		} else {
+			SSL_SESSION_free(ss);
+		}
+		SSL_shutdown(m->ssl); /* close_notify, not waiting for the reply */
+		SSL_free(m->ssl);
+		m->ssl = NULL;
+		ERR_clear_error();
+	}
 	if (m->fd >= 0) {
-		close_abort(m->fd);
+		if (abandon)
+			close_abort(m->fd);
+		else
+			close(m->fd);
 		m->fd = -1;
 	}
+}
+
+/* TLS 1.3 handshake on the still-blocking socket, bounded by the ACK timeout. */
+static int tls_handshake(struct dm_thread *t, struct master *m, int fd)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	struct timeval tv = {.tv_sec = (time_t)(cfg->ack_timeout_ns / 1000000000ull),
+			     .tv_usec = (suseconds_t)(cfg->ack_timeout_ns % 1000000000ull / 1000u)};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	SSL *ssl = SSL_new(cfg->tls);
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1)
+		goto fail;
+	if (cfg->server_name != NULL) {
+		SSL_set_tlsext_host_name(ssl, cfg->server_name);
+		if (SSL_set1_host(ssl, cfg->server_name) != 1)
+			goto fail;
+	} else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), cfg->addr) != 1) {
+		goto fail;
+	}
+	if (m->sess != NULL)
+		SSL_set_session(ssl, m->sess);
+	if (SSL_connect(ssl) != 1) {
+		if (!cfg->quiet || t->st.tls_failed == 0) {
+			char why[256];
+			ERR_error_string_n(ERR_peek_error(), why, sizeof(why));
+			long vr = SSL_get_verify_result(ssl);
+			fprintf(stderr, "decp-master: master %" PRIu64 ": TLS handshake failed: %s%s%s\n",
+				m->id, why, vr != X509_V_OK ? ": " : "",
+				vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
+		}
+		t->st.tls_failed++;
+		goto fail;
+	}
+	if (SSL_session_reused(ssl))
+		t->st.tls_resumed++;
+	else
+		t->st.tls_full++;
+	struct timeval zero = {0, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof(zero));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero));
+	m->ssl = ssl;
+	return 0;
+fail:
+	SSL_free(ssl);
+	ERR_clear_error();
+	return -1;
+}
+
+static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
+{
+	if (m->state == M_HELLO && m->ssl == NULL && t->cfg->tls == NULL && t->st.reconnects == 0)
+		fprintf(stderr, "decp-master: master %" PRIu64 ": closed before HelloAck; a "
+				"dataplane with tls = required needs --ca FILE\n", m->id);
+	conn_end(m, 1);
 	m->out_len = 0;
 	m->want_out = 0;
 	if (m->state == M_HELLO || m->state == M_ACTIVE) {
@@ -225,9 +314,7 @@ static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
 static void fail_master(struct dm_thread *t, struct master *m, const char *why)
 {
 	fprintf(stderr, "decp-master: master %" PRIu64 ": %s\n", m->id, why);
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
+	conn_end(m, 0);
 	m->state = M_FAILED;
 	t->refused = 1;
 }
@@ -259,9 +346,15 @@ static void do_connect(struct dm_thread *t, struct master *m)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (cfg->tls != NULL && tls_handshake(t, m, fd) != 0) {
+		close(fd);
+		m->connect_at = mono_ns() + 100000000ull;
+		return;
+	}
 	int flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-		close(fd);
+		m->fd = fd;
+		conn_end(m, 1);
 		m->connect_at = mono_ns() + 100000000ull;
 		return;
 	}
@@ -288,6 +381,20 @@ static void flush_out(struct dm_thread *t, struct master *m)
 {
 	size_t off = 0;
 	while (off < m->out_len) {
+		if (m->ssl != NULL) {
+			/* Partial writes on, moving buffer allowed: a retry passes the same first
+			 * unsent byte (and at least as many bytes). */
+			int n = SSL_write(m->ssl, m->out + off, (int)(m->out_len - off));
+			if (n > 0) {
+				off += (size_t)n;
+				continue;
+			}
+			int e = SSL_get_error(m->ssl, n);
+			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+				break;
+			drop_conn(t, m, 100000000ull);
+			return;
+		}
 		ssize_t n = send(m->fd, m->out + off, m->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			off += (size_t)n;
@@ -440,7 +547,21 @@ static void read_in(struct dm_thread *t, struct master *m)
 {
 	uint8_t buf[16384];
 	while (m->fd >= 0) {
-		ssize_t n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n;
+		if (m->ssl != NULL) {
+			int r = SSL_read(m->ssl, buf, sizeof(buf));
+			if (r <= 0) {
+				int e = SSL_get_error(m->ssl, r);
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					return;
+				ERR_clear_error();
+				drop_conn(t, m, 100000000ull); /* close_notify, EOF or a bad record */
+				return;
+			}
+			n = r;
+		} else {
+			n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -528,9 +649,7 @@ static void *thread_main(void *arg)
 			if (m->state == M_DONE || m->state == M_FAILED)
 				continue;
 			if (m->low_unacked > m->last_seq) {
-				if (m->fd >= 0)
-					close(m->fd);
-				m->fd = -1;
+				conn_end(m, 0);
 				m->state = M_DONE;
 				continue;
 			}
@@ -610,6 +729,13 @@ static void usage(FILE *f)
 		"  --fake-ed25519         all-zero Ed25519 signatures: ingest-only load runs (ingest\n"
 		"                         checks only the HMAC; receivers would refuse these)\n"
 		"  --quiet                no summary unless something failed\n"
+		"  --ca FILE              TLS 1.3: verify the dataplane's certificate against this\n"
+		"                         CA (decpctl tls init writes ca.crt); implies --tls on\n"
+		"  --tls on|off           TLS (default: on with --ca, else off; a dataplane with\n"
+		"                         tls = required refuses plaintext)\n"
+		"  --cert FILE --key FILE client certificate (mTLS; decpctl tls init --master ID)\n"
+		"  --server-name NAME     verify this DNS name in the dataplane's certificate\n"
+		"                         (default: the --connect address)\n"
 		"  --help\n"
 		"SIGTERM/SIGINT: stop sending and drain (every signal sent is ACKed, up to\n"
 		"max(10 s, 3 ACK timeouts)); a second one stops at once. The summary says stopped=1.\n"
@@ -664,6 +790,11 @@ int main(int argc, char **argv)
 		{"time-limit-s", required_argument, NULL, 'L'},
 		{"fake-ed25519", no_argument, NULL, 'F'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"ca", required_argument, NULL, 'A'},
+		{"tls", required_argument, NULL, 'S'},
+		{"cert", required_argument, NULL, 'C'},
+		{"key", required_argument, NULL, 'K'},
+		{"server-name", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -679,6 +810,8 @@ int main(int argc, char **argv)
 	cfg.heartbeat_ns = 1000000000ull;
 	cfg.time_limit_ns = 600000000000ull;
 	const char *trades = NULL;
+	const char *ca = NULL, *cert = NULL, *key = NULL;
+	int tls_opt = -1; /* -1: on iff --ca */
 	int have_connect = 0;
 	int c;
 	uint64_t v;
@@ -699,6 +832,17 @@ int main(int argc, char **argv)
 		case 'L': rc = parse_u64("--time-limit-s", optarg, 1, 86400, &v); cfg.time_limit_ns = v * 1000000000ull; break;
 		case 'F': cfg.fake_ed25519 = 1; break;
 		case 'q': cfg.quiet = 1; break;
+		case 'A': ca = optarg; break;
+		case 'C': cert = optarg; break;
+		case 'K': key = optarg; break;
+		case 'N': cfg.server_name = optarg; break;
+		case 'S':
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "decp-master: --tls '%s': on or off\n", optarg);
+				return 2;
+			}
+			tls_opt = optarg[1] == 'n';
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -715,6 +859,34 @@ int main(int argc, char **argv)
 	}
 	if (trades != NULL && dm_trades_load(trades, &cfg.trades, &cfg.n_trades) != 0)
 		return 2;
+	if (tls_opt == -1)
+		tls_opt = ca != NULL;
+	if ((cert != NULL) != (key != NULL) || (!tls_opt && (ca != NULL || cert != NULL))) {
+		fprintf(stderr, "decp-master: --cert and --key go together, and with TLS on\n");
+		return 2;
+	}
+	if (tls_opt && ca == NULL) {
+		fprintf(stderr, "decp-master: --tls on needs --ca FILE (the CA of the dataplane's "
+				"certificate)\n");
+		return 2;
+	}
+	if (tls_opt) {
+		cfg.tls = SSL_CTX_new(TLS_client_method());
+		if (cfg.tls == NULL || SSL_CTX_set_min_proto_version(cfg.tls, TLS1_3_VERSION) != 1 ||
+		    SSL_CTX_load_verify_locations(cfg.tls, ca, NULL) != 1 ||
+		    (cert != NULL && (SSL_CTX_use_certificate_chain_file(cfg.tls, cert) != 1 ||
+				      SSL_CTX_use_PrivateKey_file(cfg.tls, key, SSL_FILETYPE_PEM) != 1))) {
+			char why[256];
+			ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+			fprintf(stderr, "decp-master: TLS setup (--ca %s%s%s): %s\n", ca,
+				cert != NULL ? ", --cert " : "", cert != NULL ? cert : "", why);
+			return 2;
+		}
+		SSL_CTX_set_verify(cfg.tls, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_mode(cfg.tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+						  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		SSL_CTX_set_session_cache_mode(cfg.tls, SSL_SESS_CACHE_CLIENT);
+	}
 	if (cfg.threads > cfg.n_masters)
 		cfg.threads = cfg.n_masters;
 	signal(SIGPIPE, SIG_IGN);
@@ -793,6 +965,9 @@ int main(int argc, char **argv)
 		tot.replaced += s->replaced;
 		tot.unavailable += s->unavailable;
 		tot.sent += s->sent;
+		tot.tls_full += s->tls_full;
+		tot.tls_resumed += s->tls_resumed;
+		tot.tls_failed += s->tls_failed;
 		n_lat += ts[i].n_lat;
 		refused |= ts[i].refused;
 		if (ts[i].first_tx != 0 && ts[i].first_tx < first_tx)
@@ -824,12 +999,15 @@ int main(int argc, char **argv)
 		       " acked_by_helloack=%" PRIu64 " dup_acks=%" PRIu64 " sent=%" PRIu64
 		       " resent=%" PRIu64 " nack_busy=%" PRIu64 " nack_gap=%" PRIu64
 		       " reconnects=%" PRIu64 " ack_timeouts=%" PRIu64 " unavailable=%" PRIu64
-		       " replaced=%" PRIu64 " stopped=%d seconds=%.3f rate=%.0f/s"
+		       " replaced=%" PRIu64 " stopped=%d"
+		       " tls_full=%" PRIu64 " tls_resumed=%" PRIu64 " tls_failed=%" PRIu64
+		       " seconds=%.3f rate=%.0f/s"
 		       " ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f"
 		       " cpu_s=%.3f\n",
 		       cfg.n_masters, want, tot.acked, tot.acked_by_hello, tot.dup_acks, tot.sent,
 		       tot.resent, tot.busy, tot.gaps, tot.reconnects, tot.ack_timeouts,
-		       tot.unavailable, tot.replaced, stopped, secs,
+		       tot.unavailable, tot.replaced, stopped, tot.tls_full, tot.tls_resumed,
+		       tot.tls_failed, secs,
 		       secs > 0 ? (double)tot.acked / secs : 0.0, PCT(0.50), PCT(0.99), PCT(0.999),
 		       PCT(1.0), cpu);
 	fflush(stdout);
@@ -839,8 +1017,8 @@ int main(int argc, char **argv)
 		free(ms[i].sent_ns);
 		free(ms[i].acked);
 		free(ms[i].out);
-		if (ms[i].fd >= 0)
-			close(ms[i].fd);
+		conn_end(&ms[i], 0);
+		SSL_SESSION_free(ms[i].sess);
 	}
 	for (uint32_t i = 0; i < cfg.threads; i++) {
 		free(ts[i].lat);
@@ -849,5 +1027,6 @@ int main(int argc, char **argv)
 	free(ms);
 	free(ts);
 	free(cfg.trades);
+	SSL_CTX_free(cfg.tls);
 	return status;
 }

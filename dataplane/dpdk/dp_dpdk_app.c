@@ -19,6 +19,7 @@
 #include "dp_dpdk_port.h"
 #include "dp_shm.h"
 #include "dp_tables.h"
+#include "dp_tls.h"
 
 int dp_dpdk_main(int argc, char **argv)
 {
@@ -44,6 +45,7 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 	struct dp_tables tables;
 	struct dp_dpdk_port port;
 	struct dp_dpdk *dd = NULL;
+	struct dp_tls *tls = NULL;
 	int rc = 1, eal_up = 0;
 
 	memset(&shm, 0, sizeof(shm));
@@ -92,6 +94,12 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 		fprintf(stderr, "%s: tables: %s\n", prog, strerror(-e));
 		goto fail;
 	}
+	char terr[512];
+	tls = dp_tls_create(&o->tls, terr, sizeof(terr));
+	if (tls == NULL && o->tls.mode != DP_TLS_OFF) {
+		fprintf(stderr, "%s: %s\n", prog, terr);
+		goto fail;
+	}
 	struct dp_dpdk_cfg dc = {
 		.ip = o->listen_ipv4,
 		.netmask = ~0u << (32 - o->prefix_len),
@@ -104,6 +112,7 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 			.max_frame = o->max_frame,
 			.idle_timeout_ns = (uint64_t)o->idle_ms * 1000000ull,
 		},
+		.tls = tls,
 	};
 	dd = dp_dpdk_start(&dc, &port, &shm, &tables);
 	if (dd == NULL)
@@ -128,6 +137,7 @@ fail:
 	}
 	if (shm.hdr != NULL)
 		dp_ctrl_print_stats(&shm, stderr, prog);
+	dp_tls_destroy(tls);
 	dp_dpdk_port_stats_print(&port, stderr);
 	dp_dpdk_port_close(&port);
 	dp_tables_fini(&tables);

@@ -57,6 +57,7 @@ struct dconn {
 	uint8_t peer_fin;           /* peer finished: close once our output is flushed */
 	uint64_t closing_since;
 	struct dp_session s;
+	struct dp_tls_conn t;       /* TCP bytes <-> session bytes (TLS or plain) */
 };
 
 /* TSC -> CLOCK_MONOTONIC / CLOCK_REALTIME, per worker (share-nothing). Anchored at start
@@ -260,6 +261,7 @@ static void conn_finish(struct dworker *dw, struct dconn *c, int abort)
 	}
 	dp_session_close(&c->s);
 	dp_session_release(&c->s);
+	dp_tls_conn_close(&c->t);
 	c->in_use = 0;
 	c->gen++;
 	c->peer_fin = 0;
@@ -272,7 +274,7 @@ static int conn_flush(struct dworker *dw, struct dconn *c)
 {
 	const uint8_t *p;
 	size_t len;
-	while (c->in_use && c->tc != NULL && (len = dp_session_out(&c->s, &p)) > 0) {
+	while (c->in_use && c->tc != NULL && (len = dp_tls_conn_out(&c->t, &p)) > 0) {
 		int n = dp_tcp_send(dw->stack, c->tc, p, len, dw->now_ns);
 		if (n < 0) {
 			conn_finish(dw, c, 1);
@@ -280,7 +282,11 @@ static int conn_flush(struct dworker *dw, struct dconn *c)
 		}
 		if (n == 0)
 			return 1; /* send buffer full: next iteration (kicked again below) */
-		dp_session_out_consume(&c->s, (size_t)n);
+		dp_tls_conn_out_consume(&c->t, (size_t)n);
+		/* Records that waited for the session's room: their replies follow. */
+		if (dp_tls_conn_stalled(&c->t) && dp_session_rx_ok(&c->s) &&
+		    dp_tls_conn_input(&c->t, NULL, 0, dw->now_ns, dw->wall_ns) == -EPIPE)
+			c->peer_fin = 1;
 		if ((size_t)n < len)
 			return 1;
 	}
@@ -306,7 +312,7 @@ static void flush_kicked(struct dworker *dw)
 		if (!c->in_use)
 			continue;
 		const uint8_t *p;
-		if (conn_flush(dw, c) && dp_session_out(&c->s, &p) > 0)
+		if (conn_flush(dw, c) && dp_tls_conn_out(&c->t, &p) > 0)
 			op_kick(dw, &c->s);
 	}
 }
@@ -331,21 +337,23 @@ static void *app_accept(void *app, struct dp_tcp_conn *tc, const struct dp_conn_
 	c->peer_fin = 0;
 	c->closing_since = 0;
 	dp_session_open(&c->s, &dw->w, (uint64_t)slot << 32 | c->gen, &peer, dw->now_ns);
+	dp_tls_conn_open(&c->t, dw->d->cfg.tls, &c->s, dw->now_ns);
 	return c;
 }
+
+static void app_fin(void *ctx, struct dp_tcp_conn *tc);
 
 static void app_data(void *ctx, struct dp_tcp_conn *tc, const uint8_t *data, size_t len)
 {
 	struct dconn *c = ctx;
 	struct dworker *dw = c->s.w->tctx;
-	(void)tc;
 	while (len > 0 && c->in_use) {
 		if (c->s.state != DP_SS_AWAIT_HELLO && c->s.state != DP_SS_ACTIVE)
 			return; /* CLOSING: bytes after the fatal frame are ignored */
-		if (!dp_session_rx_ok(&c->s)) {
+		if (!dp_tls_conn_rx_ok(&c->t)) {
 			if (!conn_flush(dw, c))
 				return;
-			if (!dp_session_rx_ok(&c->s)) {
+			if (!dp_tls_conn_rx_ok(&c->t)) {
 				/* The stack has no back-pressure hook: the peer sends while not
 				 * reading our replies. Same outcome as an overflowing session. */
 				dw->ctr.rx_overflow++;
@@ -354,7 +362,16 @@ static void app_data(void *ctx, struct dp_tcp_conn *tc, const uint8_t *data, siz
 			}
 		}
 		size_t chunk = len < DP_SESSION_RX_CHUNK ? len : DP_SESSION_RX_CHUNK;
-		dp_session_input(&c->s, data, chunk, dw->now_ns, dw->wall_ns);
+		int rc = dp_tls_conn_input(&c->t, data, chunk, dw->now_ns, dw->wall_ns);
+		if (rc == -EPIPE) { /* TLS close_notify: as a FIN */
+			app_fin(ctx, tc);
+			return;
+		}
+		if (rc == -ENOBUFS) {
+			dw->ctr.rx_overflow++;
+			conn_finish(dw, c, 1);
+			return;
+		}
 		data += chunk;
 		len -= chunk;
 	}
@@ -397,7 +414,8 @@ static void do_ticks(struct dworker *dw)
 			}
 			continue;
 		}
-		if (dp_session_tick(&c->s, dw->now_ns) != 0)
+		if (dp_tls_conn_tick(&c->t, dw->now_ns) != 0 ||
+		    dp_session_tick(&c->s, dw->now_ns) != 0)
 			op_kick(dw, &c->s);
 	}
 }

@@ -13,9 +13,11 @@
  *   -> poll_end (consumer doorbell).
  *
  * Stack callbacks -> session layer: on_accept opens a dp_session (conn_id = slot << 32 |
- * generation), on_data feeds dp_session_input in DP_SESSION_RX_CHUNK pieces, on_fin /
- * on_close end it. Session output (dp_session_out) goes to dp_tcp_send; what the send
- * buffer took is consumed, the rest waits for the next iteration.
+ * generation), on_data feeds dp_tls_conn_input (TLS records, or plaintext straight to
+ * dp_session_input) in DP_SESSION_RX_CHUNK pieces, on_fin / on_close end it. Output
+ * (dp_tls_conn_out: one sealed record of everything the session queued, or plaintext)
+ * goes to dp_tcp_send; what the send buffer took is consumed, the rest waits for the
+ * next iteration.
  *
  * Clock: TSC converted to CLOCK_MONOTONIC / CLOCK_REALTIME nanoseconds with one
  * calibration at dp_dpdk_start (rte_get_tsc_hz; invariant TSC assumed).
@@ -32,6 +34,7 @@
 #include "dp_session.h"
 #include "dp_shm.h"
 #include "dp_tables.h"
+#include "dp_tls.h"
 
 struct dp_dpdk_cfg {
 	uint32_t ip;                /* our IPv4 address, host order */
@@ -42,6 +45,7 @@ struct dp_dpdk_cfg {
 	uint32_t login_fail_burst;
 	uint64_t login_fail_refill_ns;
 	struct dp_session_cfg session;
+	struct dp_tls *tls;         /* NULL: plaintext (tls off); shared by the workers */
 };
 
 struct dp_dpdk;

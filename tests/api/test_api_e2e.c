@@ -865,7 +865,7 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
 {
 	char cfg[400], data[440], log[400], dplog[400], listen[440], web[64];
 	snprintf(dplog, sizeof(dplog), "%s/dataplane.log", e->dir);
-	char *dargv[] = {(char *)dp_bin, "--stack", "posix", "--listen", "127.0.0.1:0", "--shm",
+	char *dargv[] = {(char *)dp_bin, "--stack", "posix", "--tls", "off", "--listen", "127.0.0.1:0", "--shm",
 			 e->shm, "--workers", "1", NULL};
 	pid_t dp = harness_spawn(dplog, dargv);
 	uint64_t end = now_ms() + 20000;

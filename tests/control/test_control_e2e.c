@@ -134,7 +134,7 @@ static int start_dp(struct env *e)
 	snprintf(log, sizeof(log), "%s/dataplane.log", e->dir);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", e->port);
 	unlink(portfile);
-	char *argv[] = {(char *)e->dp_bin, "--stack", "posix", "--listen", listen, "--shm", e->shm,
+	char *argv[] = {(char *)e->dp_bin, "--stack", "posix", "--tls", "off", "--listen", listen, "--shm", e->shm,
 			"--workers", "2", "--port-file", portfile, NULL};
 	e->dp = harness_spawn(log, argv);
 	e->dp_starts++;

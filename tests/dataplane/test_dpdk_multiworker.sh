@@ -62,7 +62,7 @@ print(o)' "$@"
 }
 
 # 1. Two workers on a port without RSS and without --steering external: refused.
-timeout 60 "$DP" --stack dpdk --listen 10.88.0.1:7000 --shm "$NAME-r" --workers 2 \
+timeout 60 "$DP" --stack dpdk --tls off --listen 10.88.0.1:7000 --shm "$NAME-r" --workers 2 \
 	-- --no-pci --vdev "net_memif0,role=server,socket=$DIR/refuse.sock" --lcores "$LCORES" \
 	--file-prefix "$NAME-r" --no-huge -m 256 --log-level=lib.eal:error \
 	>"$DIR/refuse.out" 2>"$DIR/refuse.err"
@@ -72,7 +72,7 @@ check "refusal names RSS and --steering external" \
 	grep -q "has no RSS.*--steering external" "$DIR/refuse.err"
 
 # 2. Two workers, external steering, generator on two queues.
-"$DP" --stack dpdk --listen 10.88.0.1:7000 --shm "$NAME" --workers 2 --steering external \
+"$DP" --stack dpdk --tls off --listen 10.88.0.1:7000 --shm "$NAME" --workers 2 --steering external \
 	--ready-file "$DIR/dp.ready" -- --no-pci \
 	--vdev "net_memif0,role=server,socket=$DIR/memif.sock" --lcores "$LCORES" \
 	--file-prefix "$NAME-d" --no-huge -m 256 --log-level=lib.eal:error \

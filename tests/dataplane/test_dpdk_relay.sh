@@ -53,7 +53,7 @@ finish() {
 
 rootns_guard_start
 topo_reserve || { bad "reserve a test network"; finish; }
-"$DP" --listen "$TOPO_NET.1:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
+"$DP" --tls off --listen "$TOPO_NET.1:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 	-- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 --file-prefix "$NAME" \
 	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/dataplane.out" 2>"$DIR/dataplane.err" &
 DP_PID=$!

@@ -73,7 +73,7 @@ check "refused before EAL: no tap created" bash -c "! ip link show dptx$$ >/dev/
 
 # 2. Start the dataplane on a fresh tap.
 topo_reserve || { bad "reserve a test network"; echo "$passed passed, $failed failed"; exit 1; }
-"$DP" --listen "$TOPO_NET.1:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
+"$DP" --tls off --listen "$TOPO_NET.1:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 	-- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 --file-prefix "$NAME" \
 	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/dataplane.out" 2>"$DIR/dataplane.err" &
 DP_PID=$!
@@ -104,6 +104,7 @@ cat >"$DIR/dp.conf" <<EOF
 # decp-dataplane settings (docs/dataplane.md "Configuration file")
 stack = dpdk
 listen = $TOPO_NET.1:7000
+tls = off
 shm = $NAME
 lcores = 0-1
 no_pci = yes

@@ -152,7 +152,7 @@ static void test_top_real_dataplane(void)
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
 		dup2(nul, 1);
-		execl(g_dataplane, g_dataplane, "--stack", "posix", "--listen", "127.0.0.1:0", "--shm",
+		execl(g_dataplane, g_dataplane, "--stack", "posix", "--tls", "off", "--listen", "127.0.0.1:0", "--shm",
 		      name, "--workers", "2", (char *)NULL);
 		_exit(127);
 	}

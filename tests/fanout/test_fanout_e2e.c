@@ -831,7 +831,7 @@ static int start_pipeline(struct env *e, int *dp_port)
 	snprintf(pf, sizeof(pf), "%s/dp.port", e->dir);
 	snprintf(out, sizeof(out), "%s/dataplane.log", e->dir);
 	{
-		char *argv[] = {(char *)e->dp_bin, (char *)"--stack", (char *)"posix",
+		char *argv[] = {(char *)e->dp_bin, (char *)"--stack", (char *)"posix", (char *)"--tls", (char *)"off",
 				(char *)"--listen", (char *)"127.0.0.1:0", (char *)"--shm", e->shm,
 				(char *)"--workers", (char *)"2", (char *)"--port-file", pf, NULL};
 

@@ -204,6 +204,8 @@ int ih_dataplane_start(struct ih_env *e, const char *const *extra)
 	argv[n++] = listen;
 	argv[n++] = "--shm";
 	argv[n++] = e->shm;
+	argv[n++] = "--tls"; /* the protocol tests speak plaintext; tests/security has TLS */
+	argv[n++] = "off";
 	argv[n++] = dpdk ? "--ready-file" : "--port-file";
 	argv[n++] = waitfile;
 	for (int i = 0; extra != NULL && extra[i] != NULL && n < 44; i++) {

@@ -432,6 +432,18 @@ static void print_text(const struct seg *g, const struct snap *cur, const struct
 	fmt_us(tl, sizeof(tl), pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->tx,
 				      (uint64_t(*)[DP_HIST_BUCKETS])prev->tx, 0, cur->n));
 	printf("internal us p50/p99/p99.9: RX->enqueue %s  ACK->TX %s\n", rl, tl);
+	/* TLS: one line of every non-zero tls_* counter (handshakes, resumptions, refusals). */
+	any = false;
+	for (unsigned int c = DP_CTR_TLS_HANDSHAKES; c <= DP_CTR_TLS_RECORD_ERRORS; c++) {
+		uint64_t v = sum_ctr(cur, 0, cur->n, c);
+		if (v == 0)
+			continue;
+		printf("%s %s %llu", any ? "" : "tls since start:", dp_counter_name(c) + 4,
+		       (unsigned long long)v);
+		any = true;
+	}
+	if (any)
+		printf("\n");
 	if (cur->nx > 0) {
 		printf("transport drops since start:");
 		any = false;

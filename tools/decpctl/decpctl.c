@@ -29,6 +29,7 @@ static const struct {
 	{"subscription", ctl_cmd_subscription, "subscriptions: add, list, suspend, resume, cancel"},
 	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
 	{"disk", ctl_cmd_disk, "is a disk fast enough for Redis's AOF: fdatasync latency vs the ACK target"},
+	{"tls", ctl_cmd_tls, "certificates for masters' TLS: a local CA, the dataplane's, one per master"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

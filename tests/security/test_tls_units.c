@@ -1,0 +1,244 @@
+/*
+ * test_tls_units: dp_tls in one process (tls_fx.h: real segment, tables, worker and
+ * certificates; in-memory OpenSSL clients). The session layer behind TLS sees the same
+ * frames as without it; each refusal is counted where docs/dataplane.md "TLS" says.
+ */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "ctl_certs.h"
+#include "decp.pb-c.h"
+#include "proto_frame.h"
+#include "proto_msg.h"
+#include "tls_fx.h"
+
+static struct tls_fx fx;
+
+static int fx_up(enum dp_tls_mode mode, enum dp_tls_client_cert cc, uint32_t burst)
+{
+	tls_fx_fini(&fx);
+	return tls_fx_init(&fx, mode, cc, burst);
+}
+
+/* The ingest frame kind of the first frame the client got, or -1. */
+static int first_reply(struct tls_fx_conn *c)
+{
+	uint8_t buf[4096];
+	size_t n = tls_fx_client_read(c, buf, sizeof(buf));
+	if (n < 4)
+		return -1;
+	size_t len = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
+	if (len + 4 > n)
+		return -1;
+	Decp__IngestFrame *f = proto_ingest_frame_decode(buf + 4, len, NULL);
+	int k = f != NULL ? (int)f->kind_case : -1;
+	proto_msg_free(f != NULL ? &f->base : NULL, NULL);
+	return k;
+}
+
+static void test_cert_identity(void)
+{
+	char err[256];
+	EVP_PKEY *ck, *k;
+	X509 *ca, *c;
+	struct ctl_cert_req r = {.kind = CTL_CERT_CA, .cn = "t", .days = 1};
+	CU_ASSERT_FATAL(ctl_certs_make(&r, NULL, NULL, &ck, &ca, err, sizeof(err)) == 0);
+	CU_ASSERT(dp_tls_cert_master_id(ca) == 0);
+	struct ctl_cert_req cr = {.kind = CTL_CERT_CLIENT, .master_id = 9007199254740993ull, .days = 1};
+	CU_ASSERT_FATAL(ctl_certs_make(&cr, ck, ca, &k, &c, err, sizeof(err)) == 0);
+	CU_ASSERT(dp_tls_cert_master_id(c) == 9007199254740993ull);
+	CU_ASSERT(X509_verify(c, ck) == 1);
+	EVP_PKEY_free(k);
+	X509_free(c);
+	/* Boundary: a bad request is refused, not signed. */
+	struct ctl_cert_req bad = {.kind = CTL_CERT_CLIENT, .master_id = 0, .days = 1};
+	CU_ASSERT(ctl_certs_make(&bad, ck, ca, &k, &c, err, sizeof(err)) == -EINVAL);
+	EVP_PKEY_free(ck);
+	X509_free(ca);
+}
+
+static void test_hello_over_tls_and_resume(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	SSL_CTX *cc = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	CU_ASSERT_FATAL(cc != NULL);
+	struct tls_fx_conn c;
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, cc, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	CU_ASSERT(c.t->state == DP_TLS_LINK_OPEN);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_HANDSHAKES) == 1);
+	CU_ASSERT(tls_fx_send_hello(&c, 1, 1) == 0);
+	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
+	CU_ASSERT(first_reply(&c) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_RECORDS_TX) >= 1);
+	SSL_SESSION *sess = SSL_get1_session(c.c);
+	CU_ASSERT(sess != NULL && SSL_SESSION_is_resumable(sess));
+	tls_fx_close(&c);
+	/* Resumption from the ticket: no certificate, counted as tls_resumed. */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, cc, sess) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	CU_ASSERT(SSL_session_reused(c.c) == 1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_RESUMED) == 1);
+	tls_fx_close(&c);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cc);
+}
+
+static void test_tls12_refused(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	SSL_CTX *cc = tls_fx_client_ctx(&fx, TLS1_2_VERSION, TLS1_2_VERSION, 0);
+	struct tls_fx_conn c;
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, cc, NULL) == 0);
+	CU_ASSERT(tls_fx_handshake(&c) == -1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_REFUSED_VERSION) == 1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_TLS) == 1);
+	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	tls_fx_close(&c);
+	SSL_CTX_free(cc);
+}
+
+static void test_plain_required_and_optional(void)
+{
+	static const uint8_t plain[] = {0, 0, 0, 4, 1, 2, 3, 4};
+	struct tls_fx_conn c;
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, NULL, NULL) == 0);
+	CU_ASSERT(tls_fx_raw(&c, plain, sizeof(plain)) == -ECONNRESET);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_REFUSED_PLAIN) == 1);
+	tls_fx_close(&c);
+	/* optional: the first byte decides; plaintext reaches the session unchanged. */
+	CU_ASSERT_FATAL(fx_up(DP_TLS_OPTIONAL, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, NULL, NULL) == 0);
+	tls_fx_raw(&c, plain, sizeof(plain));
+	CU_ASSERT(c.t->state == DP_TLS_LINK_PLAIN);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_PLAIN_CONNS) == 1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_RX_BYTES) == sizeof(plain));
+	tls_fx_close(&c);
+}
+
+static void test_garbage_and_deadline(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	uint8_t junk[300] = {0x16, 0x03, 0x01, 0x01, 0x20};
+	for (size_t i = 5; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37u);
+	struct tls_fx_conn c;
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, NULL, NULL) == 0);
+	CU_ASSERT(tls_fx_raw(&c, junk, sizeof(junk)) == -ECONNRESET);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_REFUSED_HANDSHAKE) == 1);
+	tls_fx_close(&c);
+	/* Boundary: one byte short of the deadline lives, past it is cut. */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, NULL, NULL) == 0);
+	CU_ASSERT(tls_fx_raw(&c, junk, 3) == 0);
+	CU_ASSERT(dp_tls_conn_tick(c.t, fx.now_ns + 2000000000ull) == 0);
+	CU_ASSERT(dp_tls_conn_tick(c.t, fx.now_ns + 2000000001ull) == -ECONNRESET);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_HANDSHAKE_TIMEOUT) == 1);
+	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	tls_fx_close(&c);
+}
+
+static void test_handshake_rate(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 3) == 0);
+	static const uint8_t start[] = {0x16, 0x03, 0x01};
+	for (int i = 0; i < 5; i++) {
+		struct tls_fx_conn c;
+		CU_ASSERT_FATAL(tls_fx_open(&fx, &c, NULL, NULL) == 0);
+		int rc = tls_fx_raw(&c, start, sizeof(start));
+		CU_ASSERT(i < 3 ? rc == 0 : rc == -ECONNRESET);
+		tls_fx_close(&c);
+	}
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_HANDSHAKE_RATE) == 2);
+}
+
+static void test_client_cert_for_another_master(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_OPTIONAL, 64) == 0);
+	SSL_CTX *c2 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 2);
+	SSL_CTX *c1 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 1);
+	struct tls_fx_conn c;
+	/* Master 1 logging in with master 2's certificate: refused at Hello. */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c2, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	CU_ASSERT(c.s->cert_master_id == 2);
+	tls_fx_send_hello(&c, 1, 1);
+	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_MISMATCH) == 1);
+	tls_fx_close(&c);
+	/* Its own certificate: logged in. */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c1, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	tls_fx_send_hello(&c, 1, 1);
+	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
+	tls_fx_close(&c);
+	/* No certificate at all while optional: logged in on the token alone. */
+	SSL_CTX *c0 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	tls_fx_send_hello(&c, 2, 2);
+	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
+	tls_fx_close(&c);
+	/* required: no certificate, no handshake. */
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_REQUIRED, 64) == 0);
+	SSL_CTX_free(c0);
+	c0 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
+	tls_fx_handshake(&c);
+	tls_fx_pump(&c);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_REFUSED_CERT) == 1);
+	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	tls_fx_close(&c);
+	SSL_CTX_free(c0);
+	SSL_CTX_free(c1);
+	SSL_CTX_free(c2);
+}
+
+static void test_keyupdate_flood(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	SSL_CTX *cc = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	struct tls_fx_conn c;
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, cc, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	tls_fx_send_hello(&c, 1, 1);
+	int rc = 0;
+	for (unsigned int i = 0; i < 2 * DP_TLS_KEYUPDATE_BURST && rc == 0; i++) {
+		SSL_key_update(c.c, SSL_KEY_UPDATE_REQUESTED);
+		SSL_do_handshake(c.c); /* sends the KeyUpdate */
+		ERR_clear_error();
+		rc = tls_fx_pump(&c);
+		uint8_t b[256];
+		tls_fx_client_read(&c, b, sizeof(b)); /* take the server's KeyUpdate reply */
+	}
+	CU_ASSERT(rc == -ECONNRESET);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_KEYUPDATE_FLOOD) == 1);
+	tls_fx_close(&c);
+	SSL_CTX_free(cc);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("tls_units", NULL, NULL);
+	CU_add_test(s, "client certificate identity (SAN URI) and bad requests", test_cert_identity);
+	CU_add_test(s, "Hello/HelloAck over TLS 1.3, resumption from a ticket",
+		    test_hello_over_tls_and_resume);
+	CU_add_test(s, "TLS 1.2 ClientHello refused (tls_refused_version)", test_tls12_refused);
+	CU_add_test(s, "plaintext: refused when required, passed through when optional",
+		    test_plain_required_and_optional);
+	CU_add_test(s, "garbage handshake; deadline boundary", test_garbage_and_deadline);
+	CU_add_test(s, "handshakes per source limited (burst 3)", test_handshake_rate);
+	CU_add_test(s, "client certificate naming another master refused at Hello",
+		    test_client_cert_for_another_master);
+	CU_add_test(s, "KeyUpdate flood cut", test_keyupdate_flood);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned int f = CU_get_number_of_failures();
+	tls_fx_fini(&fx);
+	CU_cleanup_registry();
+	return f == 0 ? 0 : 1;
+}

@@ -1,0 +1,206 @@
+/*
+ * decpctl tls: certificates for masters' TLS 1.3 connections (docs/decpctl.md "tls").
+ *
+ *   decpctl tls init --dir DIR [--server-name NAME]... [--server-ip IP]... [--master ID]...
+ *                    [--days N] [--force]
+ *       a local CA (DIR/ca.crt, ca.key), the dataplane's certificate (DIR/server.crt,
+ *       server.key) and a client certificate per --master (DIR/master-ID.crt, .key)
+ *   decpctl tls client --dir DIR --master ID... [--days N] [--force]
+ *       more client certificates signed by DIR's existing CA
+ *
+ * Everything through OpenSSL's C API (ctl_certs.h). Keys are written mode 0600 and never
+ * overwritten without --force. For demos, tests and small deployments; a production
+ * deployment may use its own PKI: the dataplane only needs PEM files.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+
+#include "ctl_certs.h"
+#include "ctl_cmd.h"
+
+#define MAX_MASTERS 256
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: decpctl tls init --dir DIR [--server-name NAME]... [--server-ip IP]...\n"
+		"                        [--master ID]... [--days N] [--force]\n"
+		"       decpctl tls client --dir DIR --master ID... [--days N] [--force]\n\n"
+		"Make the certificates of masters' TLS 1.3 connections to the dataplane.\n"
+		"init: a local CA (ca.crt, ca.key), the dataplane's server certificate\n"
+		"(server.crt, server.key) and one client certificate per --master\n"
+		"(master-ID.crt, master-ID.key, naming the master: CN decp-master-ID and SAN URI\n"
+		"decp:master:ID). client: more master certificates from DIR's existing CA.\n\n"
+		"  --dir DIR          output directory (created mode 0700 if missing)\n"
+		"  --server-name NAME DNS name in the server certificate (repeatable; default\n"
+		"                     localhost)\n"
+		"  --server-ip IP     IP address in the server certificate (repeatable; default\n"
+		"                     127.0.0.1 and ::1)\n"
+		"  --master ID        a client certificate for master ID (repeatable, 1..2^53)\n"
+		"  --days N           validity (default 825; CA: 3650)\n"
+		"  --force            overwrite existing files\n"
+		"  --help             this text\n\n"
+		"Dataplane: --tls-cert DIR/server.crt --tls-key DIR/server.key\n"
+		"           [--tls-client-ca DIR/ca.crt]; decp-master: --ca DIR/ca.crt\n"
+		"           [--cert DIR/master-ID.crt --key DIR/master-ID.key].\n");
+}
+
+static int write_pair(const char *dir, const char *name, EVP_PKEY *k, X509 *c, bool force)
+{
+	char err[512];
+	if (ctl_certs_write(dir, name, k, c, force, err, sizeof(err)) != 0) {
+		fprintf(stderr, "decpctl tls: %s%s\n", err,
+			strstr(err, "File exists") != NULL ? " (--force overwrites)" : "");
+		return -1;
+	}
+	printf("wrote %s/%s.crt %s/%s.key\n", dir, name, dir, name);
+	return 0;
+}
+
+static int make_clients(const char *dir, EVP_PKEY *ca_key, X509 *ca, const long *ids,
+			int n_ids, unsigned int days, bool force)
+{
+	for (int i = 0; i < n_ids; i++) {
+		struct ctl_cert_req r = {.kind = CTL_CERT_CLIENT, .master_id = (uint64_t)ids[i],
+					 .days = days};
+		EVP_PKEY *k;
+		X509 *c;
+		char err[512], name[48];
+		if (ctl_certs_make(&r, ca_key, ca, &k, &c, err, sizeof(err)) != 0) {
+			fprintf(stderr, "decpctl tls: master %ld: %s\n", ids[i], err);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "master-%ld", ids[i]);
+		int rc = write_pair(dir, name, k, c, force);
+		EVP_PKEY_free(k);
+		X509_free(c);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ctl_cmd_tls(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"server-name", required_argument, NULL, 'n'},
+		{"server-ip", required_argument, NULL, 'i'},
+		{"master", required_argument, NULL, 'm'},
+		{"days", required_argument, NULL, 'D'},
+		{"force", no_argument, NULL, 'f'},
+		{"root", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL;
+	struct ctl_cert_req srv = {.kind = CTL_CERT_SERVER, .cn = "decp-dataplane"};
+	int n_dns = 0, n_ip = 0, n_ids = 0;
+	long ids[MAX_MASTERS], days = 825;
+	bool force = false;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "init") != 0 && strcmp(sub, "client") != 0)
+		return ctl_usage_error("tls", "unknown subcommand '%s' (init or client)", sub);
+	argc--;
+	argv++;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'n':
+			if (n_dns == CTL_CERT_MAX_NAMES - 1)
+				return ctl_usage_error("tls", "at most %d --server-name",
+						       CTL_CERT_MAX_NAMES - 1);
+			srv.dns[n_dns++] = optarg;
+			break;
+		case 'i': {
+			unsigned char b[16];
+			if (inet_pton(AF_INET, optarg, b) != 1 && inet_pton(AF_INET6, optarg, b) != 1)
+				return ctl_usage_error("tls", "--server-ip '%s' is not an IP address",
+						       optarg);
+			if (n_ip == CTL_CERT_MAX_NAMES - 1)
+				return ctl_usage_error("tls", "at most %d --server-ip",
+						       CTL_CERT_MAX_NAMES - 1);
+			srv.ip[n_ip++] = optarg;
+			break;
+		}
+		case 'm':
+			if (n_ids == MAX_MASTERS)
+				return ctl_usage_error("tls", "at most %d --master", MAX_MASTERS);
+			if (ctl_parse_long("tls", "--master", optarg, 1, 1L << 53, &ids[n_ids]) != 0)
+				return CTL_EXIT_USAGE;
+			n_ids++;
+			break;
+		case 'D':
+			if (ctl_parse_long("tls", "--days", optarg, 1, 36500, &days) != 0)
+				return CTL_EXIT_USAGE;
+			break;
+		case 'f': force = true; break;
+		case 'r': break; /* --root: nothing here reads /proc or /sys */
+		case 'h': usage(stdout); return CTL_EXIT_OK;
+		default: return ctl_usage_error("tls", "unknown option '%s'", ctl_bad_option(argv, optopt));
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error("tls", "unexpected argument '%s'", argv[optind]);
+	if (dir == NULL)
+		return ctl_usage_error("tls", "--dir DIR is required");
+	if (strcmp(sub, "client") == 0 && n_ids == 0)
+		return ctl_usage_error("tls", "tls client needs at least one --master ID");
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "decpctl tls: %s: %s\n", dir, strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	EVP_PKEY *ca_key = NULL, *sk = NULL;
+	X509 *ca = NULL, *sc = NULL;
+	char err[512];
+	int rc = CTL_EXIT_FAIL;
+	if (strcmp(sub, "client") == 0) {
+		if (ctl_certs_read(dir, "ca", &ca_key, &ca, err, sizeof(err)) != 0) {
+			fprintf(stderr, "decpctl tls: %s (run 'decpctl tls init' first)\n", err);
+			return CTL_EXIT_FAIL;
+		}
+	} else {
+		struct ctl_cert_req r = {.kind = CTL_CERT_CA, .cn = "decp local CA",
+					 .days = days > 3650 ? (unsigned int)days : 3650};
+		if (ctl_certs_make(&r, NULL, NULL, &ca_key, &ca, err, sizeof(err)) != 0) {
+			fprintf(stderr, "decpctl tls: CA: %s\n", err);
+			goto done;
+		}
+		if (n_dns == 0)
+			srv.dns[n_dns++] = "localhost";
+		if (n_ip == 0) {
+			srv.ip[n_ip++] = "127.0.0.1";
+			srv.ip[n_ip++] = "::1";
+		}
+		srv.days = (unsigned int)days;
+		if (ctl_certs_make(&srv, ca_key, ca, &sk, &sc, err, sizeof(err)) != 0) {
+			fprintf(stderr, "decpctl tls: server: %s\n", err);
+			goto done;
+		}
+		if (write_pair(dir, "ca", ca_key, ca, force) != 0 ||
+		    write_pair(dir, "server", sk, sc, force) != 0)
+			goto done;
+	}
+	if (make_clients(dir, ca_key, ca, ids, n_ids, (unsigned int)days, force) != 0)
+		goto done;
+	rc = CTL_EXIT_OK;
+done:
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(sk);
+	X509_free(ca);
+	X509_free(sc);
+	return rc;
+}
