@@ -10,7 +10,8 @@
  *   guard_check.h   guard_signal_check(): the seed's check pipeline
  *   guard_trust.h   trust score rule table, auto-pause / recovery
  *   guard_fee.h     HWM performance fee
- *   guard_symbol.h  instruments, broker decorations, pip table
+ *   guard_symbol.h  instrument names, broker decorations
+ *   guard_instrument.h  instrument registry (digits, point, pip, contract size)
  *   guard_verify.h  signature seam; guard_ed25519.h its OpenSSL implementation
  */
 #ifndef DECP_GUARD_H
@@ -20,6 +21,7 @@
 #include "guard_clock.h"
 #include "guard_ed25519.h"
 #include "guard_fee.h"
+#include "guard_instrument.h"
 #include "guard_policy.h"
 #include "guard_signal.h"
 #include "guard_sub.h"

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "guard_instrument.h"
 #include "guard_symbol.h"
 
 /* Changes decided by the checks, applied only for an authenticated signal. */
@@ -49,23 +50,30 @@ static bool ttl_expired(const struct guard_sub *sub, const struct guard_clock *c
 	return out->age_ns > sub->ttl_ns || out->age_ns < -sub->ttl_ns;
 }
 
-/* Step 4 for a market order the policy would send as `side` (after reverse copy). */
+/*
+ * Step 4 for a market order the policy would send as `side` (after reverse copy).
+ * Exact: |price - quote| * 100 > max_deviation_pips_x100 * pip, all in price units
+ * (1e-5, whole multiples of the instrument's point), so 3.009 pips fail a 3-pip limit
+ * and exactly 3.000 pass. The reported deviation is rounded up to 1/100 pip, so it
+ * exceeds the limit exactly when the check failed.
+ */
 static bool price_deviates(const struct guard_policy *pol, const struct guard_envelope *env,
-			   const struct guard_view *view, enum guard_order_type side,
-			   struct guard_verdict *out)
+			   const struct guard_view *view, const struct guard_instrument *in,
+			   enum guard_order_type side, struct guard_verdict *out)
 {
-	int64_t pip = guard_symbol_pip(env->symbol);
 	int64_t q = side == GUARD_ORDER_BUY ? view->quote.ask : view->quote.bid;
-	int64_t diff, x100;
+	int64_t diff, x100, limit;
 
 	out->deviation_pips_x100 = INT64_MAX;
-	if (pip <= 0 || q <= 0 || env->price <= 0)
-		return true; /* unknown instrument or no quote: fail closed */
+	if (q <= 0 || env->price <= 0)
+		return true; /* no quote: fail closed */
 	diff = env->price > q ? env->price - q : q - env->price;
 	if (__builtin_mul_overflow(diff, (int64_t)100, &x100))
 		return true;
-	out->deviation_pips_x100 = x100 / pip;
-	return out->deviation_pips_x100 > pol->max_deviation_pips_x100;
+	out->deviation_pips_x100 = x100 / in->pip + (x100 % in->pip != 0);
+	if (__builtin_mul_overflow(pol->max_deviation_pips_x100, in->pip, &limit))
+		return false; /* a limit beyond any representable distance */
+	return x100 > limit;
 }
 
 static bool funds_short(const struct guard_policy *pol, const struct guard_view *view,
@@ -115,6 +123,7 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	enum guard_filter filter;
 	enum guard_order_type side;
 	const struct guard_sub_state *st;
+	const struct guard_instrument *in;
 	bool tripped, empty = false;
 
 	if (!sub || !pol || !env || !view || !out)
@@ -137,8 +146,8 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	tripped = st->equity_tripped ||
 		  (guard_order_opens((enum guard_order_type)env->order_type) &&
 		   guard_equity_breached(pol, st->peak_equity, view->equity));
-	filter = guard_policy_translate(pol, env, view, guard_symbol_pip(env->symbol), tripped,
-					&out->order);
+	in = guard_instrument_find(view->instruments, env->symbol);
+	filter = guard_policy_translate(pol, env, view, in ? in->pip : 0, tripped, &out->order);
 	side = pol->reverse ? guard_order_reverse((enum guard_order_type)env->order_type)
 			    : (enum guard_order_type)env->order_type;
 
@@ -158,10 +167,13 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	/* 3 TTL (age computed for the report even after an earlier failure) */
 	if (ttl_expired(sub, clk, env, view, out) && !reason)
 		reason = GUARD_REASON_TTL_EXPIRED;
-	/* 4 Price */
+	/* 4 Price, and before it the instrument it needs: an order adding exposure on an
+	 * instrument the registry does not know is refused for that, not as a deviation */
+	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) && !in)
+		reason = GUARD_REASON_UNKNOWN_INSTRUMENT;
 	if (!reason && filter == GUARD_FILTER_NONE &&
 	    (side == GUARD_ORDER_BUY || side == GUARD_ORDER_SELL) &&
-	    price_deviates(pol, env, view, side, out))
+	    price_deviates(pol, env, view, in, side, out))
 		reason = GUARD_REASON_PRICE_DEVIATION;
 	/* 5 Funds */
 	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) &&
@@ -174,8 +186,8 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	out->authenticated = sub->verifier.verify &&
 			     sub->verifier.verify(sub->verifier.key, env->body, env->body_len,
 						  env->sig, env->sig_len) == 0;
-	if (!reason && !out->authenticated)
-		reason = GUARD_REASON_INVALID_SIGNATURE;
+	if (!out->authenticated)
+		reason = GUARD_REASON_INVALID_SIGNATURE; /* whatever else failed: see the header */
 	/* 7 Execute */
 	if (!reason) {
 		if (filter != GUARD_FILTER_NONE) {
@@ -233,6 +245,7 @@ enum guard_trust_event guard_trust_event_of(const struct guard_verdict *v)
 	case GUARD_REASON_INSUFFICIENT_FUNDS: return GUARD_TRUST_INSUFFICIENT_FUNDS;
 	case GUARD_REASON_INVALID_SIGNATURE: return GUARD_TRUST_INVALID_SIGNATURE;
 	case GUARD_REASON_FILTERED: return GUARD_TRUST_FILTERED;
+	case GUARD_REASON_UNKNOWN_INSTRUMENT: return GUARD_TRUST_UNKNOWN_INSTRUMENT;
 	default: return GUARD_TRUST_MALFORMED;
 	}
 }
@@ -249,6 +262,7 @@ const char *guard_reason_name(enum guard_reason r)
 	case GUARD_REASON_INSUFFICIENT_FUNDS: return "INSUFFICIENT_FUNDS";
 	case GUARD_REASON_INVALID_SIGNATURE: return "INVALID_SIGNATURE";
 	case GUARD_REASON_FILTERED: return "FILTERED";
+	case GUARD_REASON_UNKNOWN_INSTRUMENT: return "UNKNOWN_INSTRUMENT";
 	case GUARD_REASON_MALFORMED: return "MALFORMED";
 	default: return "?";
 	}

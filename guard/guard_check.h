@@ -7,8 +7,11 @@
  *   2 State ....................... STATE_LOCKED (state != SYNCED)
  *   3 TTL ......................... TTL_EXPIRED (|server now - server arrival| > ttl, or
  *                                   no live clock estimate: fail closed)
- *   4 Price ....................... PRICE_DEVIATION (market orders: signal price vs the
- *                                   subscriber's ask for a buy, bid for a sell)
+ *   4 Price ....................... UNKNOWN_INSTRUMENT (an order adding exposure on an
+ *                                   instrument the registry does not know), then
+ *                                   PRICE_DEVIATION (market orders: signal price vs the
+ *                                   subscriber's ask for a buy, bid for a sell, compared
+ *                                   exactly in price units with the registry's pip)
  *   5 Funds ....................... INSUFFICIENT_FUNDS (orders adding exposure)
  *   6 Signature ................... INVALID_SIGNATURE (Ed25519 over the exact body)
  *   7 Execute (copy policy) ....... FILTERED (verdict.filter says why) or execute
@@ -16,17 +19,18 @@
  * funds, and a signal the policy filters out is reported FILTERED, not as a deviation
  * against a quote the subscriber does not have.
  *
- * Report versus commit. The reason is the first failing check in the seed's order,
- * whatever the signature. But state is committed only when the signature verifies:
- * the signature is always verified (step 6 runs even after an earlier failure), and
+ * Report versus commit. The checks run in the seed's order on every well-formed
+ * envelope, and the signature is always verified (step 6 runs even after an earlier
+ * failure). A signal whose signature fails is reported INVALID_SIGNATURE whatever else
+ * failed: every other property of a forged signal (its sequence, its stamp, its price)
+ * is chosen by whoever forged it, so reporting a forged gap as SEQUENCE_GAP would blame
+ * the subscriber's feed for the forger's choice (issue 18). Otherwise the reason is the
+ * first failing check in order. State is committed only when the signature verifies:
  * the changes decided by steps 1..7 (sequence consumed, SYNCED -> DEGRADED_GAP on a
  * gap, SYNCED -> LOCKED_NO_FUNDS on an empty wallet, equity trip, executed count) are
- * applied only when verdict.authenticated is true. A forged signal therefore never
- * advances the sequence, never degrades the subscription and never executes; its
- * verdict says authenticated = false, and a forged gap is reported SEQUENCE_GAP with
- * no state change. Consumers act on a reason (resync, trust penalty) only when
- * authenticated; guard_trust_event_of() maps every unauthenticated verdict to
- * INVALID_SIGNATURE, the only thing known about a forged signal.
+ * applied only when verdict.authenticated is true (SPEC.md §5: a check on
+ * unauthenticated input never mutates state). A forged signal therefore never advances
+ * the sequence, never degrades the subscription and never executes.
  *
  * Sequence consumption: an authenticated signal that passes the sequence check is
  * consumed (last_seq = seq) whatever the later checks say, so it never executes later
@@ -57,7 +61,7 @@ struct guard_verdict {
 	uint64_t sequence;       /* the signal's */
 	uint64_t expected_seq;   /* what the sequence guard expected (last_seq + 1) */
 	int64_t age_ns;          /* server now - server arrival (when age_known) */
-	int64_t deviation_pips_x100; /* |signal price - quote| in 1/100 pip (market orders) */
+	int64_t deviation_pips_x100; /* |signal price - quote| in 1/100 pip, rounded up */
 	struct guard_order order; /* reason NONE: the translated order to send */
 };
 
@@ -81,7 +85,8 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 int guard_wallet_update(struct guard_sub *sub, const struct guard_wallet *w);
 
 /* Trust event a verdict feeds to guard_trust_apply(): SUCCESS for execute,
- * INVALID_SIGNATURE whenever not authenticated (MALFORMED excepted), else the reason's. */
+ * INVALID_SIGNATURE whenever not authenticated (MALFORMED excepted; the reason already
+ * says so), else the reason's. */
 enum guard_trust_event guard_trust_event_of(const struct guard_verdict *v);
 
 #endif

@@ -60,6 +60,8 @@ struct guard_position {
 	int64_t master_volume; /* master's volume of that position before this signal */
 };
 
+struct guard_instruments; /* guard_instrument.h */
+
 /* Everything the subscriber knows locally at the moment of the check. */
 struct guard_view {
 	int64_t local_now_ns; /* subscriber's own clock (may be skewed) */
@@ -68,6 +70,9 @@ struct guard_view {
 	struct guard_wallet wallet;
 	int64_t equity;       /* broker account equity, money */
 	struct guard_position position;
+	/* instrument registry (borrowed; NULL = empty: every order that needs an instrument
+	 * is refused UNKNOWN_INSTRUMENT) */
+	const struct guard_instruments *instruments;
 };
 
 /* The order to send, translated by the copy policy. */

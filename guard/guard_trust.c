@@ -15,6 +15,7 @@ static const int8_t trust_rules[GUARD_TRUST_EVENT_COUNT] = {
 	[GUARD_TRUST_INSUFFICIENT_FUNDS] = 0,
 	[GUARD_TRUST_FILTERED] = 0,
 	[GUARD_TRUST_MALFORMED] = 0,
+	[GUARD_TRUST_UNKNOWN_INSTRUMENT] = 0,
 };
 
 static int32_t clamp_score(int64_t s)
@@ -84,7 +85,19 @@ int guard_trust_enforce(struct guard_sub *sub, const struct guard_trust *t)
 	if (guard_trust_should_pause(t) &&
 	    (s == GUARD_STATE_SYNCED || s == GUARD_STATE_DEGRADED_GAP))
 		return guard_sub_set_state(sub, GUARD_STATE_PAUSED_TOXIC) == 0;
-	if (t->score >= GUARD_TRUST_RECOVERED_AT && s == GUARD_STATE_PAUSED_TOXIC)
-		return guard_sub_set_state(sub, GUARD_STATE_SYNCED) == 0;
 	return 0;
+}
+
+int guard_trust_recover(struct guard_sub *sub, struct guard_trust *t, int64_t now_ns)
+{
+	int64_t before;
+
+	if (!sub || !t)
+		return -EINVAL;
+	before = t->quiet_since_ns;
+	guard_trust_tick(t, now_ns);
+	if (t->quiet_since_ns == before || t->score < GUARD_TRUST_RECOVERED_AT ||
+	    sub->st.state != GUARD_STATE_PAUSED_TOXIC)
+		return 0;
+	return guard_sub_set_state(sub, GUARD_STATE_SYNCED) == 0;
 }

@@ -12,12 +12,16 @@
  *   INSUFFICIENT_FUNDS        0    ours: money, not behaviour (LOCKED_NO_FUNDS handles it)
  *   FILTERED                  0    ours: the subscriber's own policy choice
  *   MALFORMED                 0    ours: unattributable garbage; counted, not scored
+ *   UNKNOWN_INSTRUMENT        0    ours: the registry's gap, not the subscriber's (alert)
  * Score clamped to 0..100 after each event (seed: max(0, min(100, ...))); starts at 100.
  * An event with delta < 0 is an incident. Recovery: +10 for each full 24 h without an
  * incident (seed), counted from the last incident or the last recovery credit.
  * Auto-pause: score < 50 moves SYNCED or DEGRADED_GAP to PAUSED_TOXIC. Recovery
- * threshold: score >= 50 moves PAUSED_TOXIC back to SYNCED (the first score that would
- * not pause; the seed says "Trust score recovered" without a number).
+ * (issue 18, SPEC.md §5): a PAUSED_TOXIC subscription returns to SYNCED only through
+ * the quiet-period credit (or an operator): when a tick credits a full quiet period
+ * and the score is then >= 50 (the first score that would not pause; the seed says
+ * "Trust score recovered" without a number). Events never resume: no +1, however many,
+ * lifts a pause, so a subscriber cannot report its way out of one.
  *
  * Thread: one owner per struct guard_trust. No allocation.
  */
@@ -43,6 +47,7 @@ enum guard_trust_event {
 	GUARD_TRUST_INSUFFICIENT_FUNDS,
 	GUARD_TRUST_FILTERED,
 	GUARD_TRUST_MALFORMED,
+	GUARD_TRUST_UNKNOWN_INSTRUMENT,
 	GUARD_TRUST_EVENT_COUNT
 };
 
@@ -71,11 +76,18 @@ int guard_trust_tick(struct guard_trust *t, int64_t now_ns);
 bool guard_trust_should_pause(const struct guard_trust *t);
 
 /*
- * Moves sub according to the score: PAUSED_TOXIC when paused-worthy and the diagram
- * allows it (from SYNCED or DEGRADED_GAP); SYNCED from PAUSED_TOXIC when score >= 50.
- * Other states are left alone (an admin suspension is not lifted by a good score).
+ * Pauses sub when the score says so: PAUSED_TOXIC when score < 50 and the diagram
+ * allows it (from SYNCED or DEGRADED_GAP). Never resumes (guard_trust_recover does).
  * Returns 1 when the state changed, 0 when not, -EINVAL on NULL.
  */
 int guard_trust_enforce(struct guard_sub *sub, const struct guard_trust *t);
+
+/*
+ * The tick with its one resume edge: applies guard_trust_tick(t, now_ns); when it
+ * credited at least one full quiet period, sub is PAUSED_TOXIC and the score is now
+ * >= 50, moves sub to SYNCED. Other states are left alone (an admin suspension is not
+ * lifted by a good score). Returns 1 when the state changed, 0 when not, -EINVAL on NULL.
+ */
+int guard_trust_recover(struct guard_sub *sub, struct guard_trust *t, int64_t now_ns);
 
 #endif

@@ -92,6 +92,7 @@ static void setup(struct guard_policy *pol, struct guard_clock *clk, struct guar
 					     .pip_value = 10 * GUARD_MONEY_SCALE};
 	v->wallet.balance = 1000 * GUARD_MONEY_SCALE;
 	v->equity = 10000 * GUARD_MONEY_SCALE;
+	v->instruments = guard_instruments_builtin();
 }
 
 static void usage(FILE *f)

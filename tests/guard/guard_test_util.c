@@ -83,6 +83,7 @@ void gt_view(struct guard_view *v, int64_t skew_ns)
 	v->wallet.balance = 1000 * GUARD_MONEY_SCALE;
 	v->wallet.reserved = 0;
 	v->equity = 10000 * GUARD_MONEY_SCALE;
+	v->instruments = guard_instruments_builtin();
 }
 
 void gt_clock(struct guard_clock *c, int64_t skew_ns)

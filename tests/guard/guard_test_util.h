@@ -40,7 +40,7 @@ void gt_seal(struct gt_signal *s, const struct gt_key *k);
 void gt_signal_buy(struct gt_signal *s, const struct gt_key *k, uint64_t seq);
 
 /* Quote 1.10000/1.10002, lots 0.01..100 step 0.01, pip value $10, wallet $1000,
- * equity $10000, local clock = GT_NOW + skew_ns. */
+ * equity $10000, the built-in instrument registry, local clock = GT_NOW + skew_ns. */
 void gt_view(struct guard_view *v, int64_t skew_ns);
 
 /* Clock estimator whose local clock is skew_ns ahead of the server (one 2 ms sample). */

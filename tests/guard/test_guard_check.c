@@ -377,15 +377,17 @@ static void test_first_failure_wins(void)
 	struct gt_signal s;
 	struct guard_verdict v;
 
-	/* Replay + stale + deviation + no funds + bad signature -> REPLAY */
+	/* Replay + stale + deviation + no funds -> REPLAY */
 	fresh();
 	execute(1);
 	gt_signal_buy(&s, &key, 1);
 	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
 	view.quote.ask = 120000;
 	view.wallet.balance = 0;
-	s.sig[0] ^= 0x80;
 	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_REPLAY);
+	/* ... and with a bad signature too -> INVALID_SIGNATURE (issue 18) */
+	s.sig[0] ^= 0x80;
+	CU_ASSERT_EQUAL(check_no_change(&s).reason, GUARD_REASON_INVALID_SIGNATURE);
 
 	/* Gap + locked state + stale -> SEQUENCE_GAP */
 	fresh();
@@ -423,13 +425,13 @@ static void test_first_failure_wins(void)
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
 	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
 
-	/* No funds + bad signature -> INSUFFICIENT_FUNDS, unauthenticated: no lock */
+	/* No funds + bad signature -> INVALID_SIGNATURE, unauthenticated: no lock */
 	fresh();
 	gt_signal_buy(&s, &key, 1);
 	view.wallet.balance = 0;
 	s.sig[5] ^= 0x04;
 	v = check_no_change(&s);
-	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INSUFFICIENT_FUNDS);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE);
 	CU_ASSERT_FALSE(v.authenticated);
 	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_INVALID_SIGNATURE);
 
@@ -498,9 +500,9 @@ static void test_forged_gap_no_degrade(void)
 	execute(1);
 	gt_signal_buy(&s, &other_key, 50);
 	v = check_no_change(&s);
-	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_SEQUENCE_GAP); /* reported in seed order */
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE); /* not SEQUENCE_GAP */
 	CU_ASSERT_FALSE(v.authenticated);
-	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);     /* ... but not committed */
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);     /* ... and not committed */
 	CU_ASSERT_EQUAL(v.state_after, GUARD_STATE_SYNCED);
 	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_INVALID_SIGNATURE);
 	execute(2); /* the real stream continues */
@@ -667,6 +669,184 @@ static void test_modify_and_pending(void)
 	CU_ASSERT_EQUAL(v.order.tp, 108500);
 }
 
+/*
+ * Issue 18: a forged signal of each kind is reported INVALID_SIGNATURE whatever else
+ * it fails (replay, gap, locked state, stale, price, unknown instrument, funds,
+ * filtered), never changes state, and costs -40 (guard_trust_event_of).
+ */
+static void forged_is_invalid_signature(struct gt_signal *s)
+{
+	struct guard_verdict v;
+
+	gt_seal(s, &other_key);
+	v = check_no_change(s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE);
+	CU_ASSERT_FALSE(v.authenticated);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_INVALID_SIGNATURE);
+	CU_ASSERT_EQUAL(guard_trust_delta(guard_trust_event_of(&v)), -40);
+}
+
+static void test_forged_each_kind(void)
+{
+	struct gt_signal s;
+
+	fresh(); /* replay */
+	execute(1);
+	gt_signal_buy(&s, &key, 1);
+	forged_is_invalid_signature(&s);
+	fresh(); /* gap */
+	gt_signal_buy(&s, &key, 7);
+	forged_is_invalid_signature(&s);
+	fresh(); /* state locked */
+	CU_ASSERT_EQUAL(guard_sub_set_state(&sub, GUARD_STATE_PAUSED_TOXIC), 0);
+	gt_signal_buy(&s, &key, 1);
+	forged_is_invalid_signature(&s);
+	fresh(); /* stale */
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
+	forged_is_invalid_signature(&s);
+	fresh(); /* price */
+	view.quote.ask = 120000;
+	gt_signal_buy(&s, &key, 1);
+	forged_is_invalid_signature(&s);
+	fresh(); /* unknown instrument */
+	gt_signal_buy(&s, &key, 1);
+	memcpy(s.env.symbol, "US30", 5);
+	forged_is_invalid_signature(&s);
+	fresh(); /* funds */
+	view.wallet.balance = 0;
+	gt_signal_buy(&s, &key, 1);
+	forged_is_invalid_signature(&s);
+	fresh(); /* filtered */
+	pol.type_mask &= ~GUARD_ORDER_BIT(GUARD_ORDER_BUY);
+	gt_signal_buy(&s, &key, 1);
+	forged_is_invalid_signature(&s);
+}
+
+/* Price deviation compared exactly (issue 18): USDJPY at 3.009 pips fails a 3-pip limit
+ * (it passed when the deviation was truncated to 1/100 pip). */
+static void jpy_buy(struct gt_signal *s, uint64_t seq, int64_t ask)
+{
+	gt_signal_buy(s, &key, seq);
+	memcpy(s->env.symbol, "USDJPY", 7);
+	s->env.price = 15000000; /* 150.000 */
+	s->env.sl = 0;
+	s->env.tp = 0;
+	gt_seal(s, &key);
+	view.quote.ask = ask;
+	view.quote.bid = ask - 2000;
+}
+
+static void test_price_boundary_exact(void)
+{
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	jpy_buy(&s, 1, 15003009); /* boundary: 3.009 pips over a 3-pip limit */
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_PRICE_DEVIATION);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 301); /* rounded up: over the limit */
+	jpy_buy(&s, 2, 15003000); /* boundary: exactly 3.000 pips passes */
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.deviation_pips_x100, 300);
+	jpy_buy(&s, 3, 15003001); /* boundary: one price unit over */
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
+	jpy_buy(&s, 4, 14996991); /* below the price: 3.009 pips under */
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
+	/* EURUSD: 3.1 points over 3 pips (30 units) */
+	gt_signal_buy(&s, &key, 5);
+	view.quote.ask = 110031;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_PRICE_DEVIATION);
+	gt_signal_buy(&s, &key, 6);
+	view.quote.ask = 110030; /* boundary: exactly 3 pips */
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+}
+
+/* An instrument the registry does not know: its own reason, not a price deviation, not
+ * scored; known once the registry has it. */
+static void test_unknown_instrument(void)
+{
+	static const struct guard_instrument us30 = {"US30", 2, 1000, 100000, 1};
+	struct guard_instruments reg = {&us30, 1};
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	memcpy(s.env.symbol, "US30", 5);
+	s.env.price = 3400000000; /* 34000.00, quote equal to the signal price */
+	s.env.sl = 0;
+	s.env.tp = 0;
+	gt_seal(&s, &key);
+	view.quote.ask = view.quote.bid = s.env.price;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_UNKNOWN_INSTRUMENT);
+	CU_ASSERT_TRUE(v.authenticated);
+	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_UNKNOWN_INSTRUMENT);
+	CU_ASSERT_EQUAL(guard_trust_delta(guard_trust_event_of(&v)), 0);
+	CU_ASSERT_STRING_EQUAL(guard_reason_name(GUARD_REASON_UNKNOWN_INSTRUMENT),
+			       "UNKNOWN_INSTRUMENT");
+	/* a CLOSE needs no instrument data: it passes */
+	gt_signal_buy(&s, &key, 2);
+	memcpy(s.env.symbol, "US30", 5);
+	s.env.order_type = GUARD_ORDER_CLOSE;
+	gt_seal(&s, &key);
+	view.position.open = true;
+	view.position.volume = view.position.master_volume = 100;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	/* no registry at all: unknown */
+	view.instruments = NULL;
+	gt_signal_buy(&s, &key, 3);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_UNKNOWN_INSTRUMENT);
+	/* the registry learns it */
+	view.instruments = &reg;
+	gt_signal_buy(&s, &key, 4);
+	memcpy(s.env.symbol, "us30.cash", 10);
+	s.env.price = 3400000000;
+	s.env.sl = s.env.tp = 0;
+	gt_seal(&s, &key);
+	view.quote.ask = view.quote.bid = s.env.price;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_UNKNOWN_INSTRUMENT); /* no base rule */
+	s.env.sequence = 5; /* 4 was consumed by the refusal */
+	memcpy(s.env.symbol, "us30", 5);
+	gt_seal(&s, &key);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+}
+
+/* Registry entries: the built-in set is valid, lookups strip broker decorations. */
+static void test_instrument_registry(void)
+{
+	const struct guard_instruments *b = guard_instruments_builtin();
+	struct guard_instrument in = {"USDJPY", 3, 100, 1000, 100000};
+
+	CU_ASSERT_TRUE(b->n >= 28);
+	for (size_t i = 0; i < b->n; i++)
+		CU_ASSERT_EQUAL(guard_instrument_valid(&b->v[i]), 0);
+	CU_ASSERT_PTR_NOT_NULL(guard_instrument_find(b, "eurusd.m"));
+	CU_ASSERT_EQUAL(guard_instrument_find(b, "USDJPY.pro")->pip, 1000);
+	CU_ASSERT_EQUAL(guard_instrument_find(b, "XAUUSD")->digits, 2);
+	CU_ASSERT_PTR_NULL(guard_instrument_find(b, "US30"));
+	CU_ASSERT_PTR_NULL(guard_instrument_find(NULL, "EURUSD"));
+	CU_ASSERT_EQUAL(guard_instrument_valid(&in), 0);
+	in.point = 10; /* not 10^(5 - digits) */
+	CU_ASSERT_EQUAL(guard_instrument_valid(&in), -EINVAL);
+	in.point = 100;
+	in.pip = 150; /* not a multiple of the point */
+	CU_ASSERT_EQUAL(guard_instrument_valid(&in), -EINVAL);
+	in.pip = 1000;
+	in.digits = 6; /* boundary: more digits than the price scale */
+	CU_ASSERT_EQUAL(guard_instrument_valid(&in), -EINVAL);
+	in.digits = 3;
+	in.contract_size = 0;
+	CU_ASSERT_EQUAL(guard_instrument_valid(&in), -EINVAL);
+	in.contract_size = 1;
+	memcpy(in.symbol, "usdjpy", 7); /* upper case only */
+	CU_ASSERT_EQUAL(guard_instrument_valid(&in), -EINVAL);
+	CU_ASSERT_EQUAL(guard_instrument_valid(NULL), -EINVAL);
+}
+
 int main(void)
 {
 	static const struct gt_test tests[] = {
@@ -689,6 +869,10 @@ int main(void)
 		{"forged: valid signature over another body", test_forged_other_body},
 		{"forged: gap does not degrade", test_forged_gap_no_degrade},
 		{"forged: replayed valid signal", test_forged_replay_of_valid},
+		{"forged of each kind: INVALID_SIGNATURE, -40, no change", test_forged_each_kind},
+		{"price deviation exact: boundary 3.009 / 3.000 pips", test_price_boundary_exact},
+		{"reason UNKNOWN_INSTRUMENT until the registry knows it", test_unknown_instrument},
+		{"instrument registry entries and lookups", test_instrument_registry},
 		{"exactly-once across reconnect and restart", test_exactly_once_reconnect},
 		{"clock skew +10 s", test_clock_skew_ahead},
 		{"clock skew -10 s", test_clock_skew_behind},

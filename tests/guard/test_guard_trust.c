@@ -36,6 +36,7 @@ static void test_rule_table(void)
 		{GUARD_TRUST_REPLAY, -50},         {GUARD_TRUST_INVALID_SIGNATURE, -40},
 		{GUARD_TRUST_STATE_LOCKED, 0},     {GUARD_TRUST_INSUFFICIENT_FUNDS, 0},
 		{GUARD_TRUST_FILTERED, 0},         {GUARD_TRUST_MALFORMED, 0},
+		{GUARD_TRUST_UNKNOWN_INSTRUMENT, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
@@ -81,11 +82,12 @@ static void test_pause_and_recover(void)
 	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 0); /* idempotent */
 
 	/* 23h59m quiet: no credit yet */
-	CU_ASSERT_EQUAL(guard_trust_tick(&t, now + DAY - 60 * GUARD_NS_PER_S), 40);
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, now + DAY - 60 * GUARD_NS_PER_S), 0);
+	CU_ASSERT_EQUAL(t.score, 40);
 	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_PAUSED_TOXIC);
 	/* one full day: +10 -> 50 = recovered */
-	CU_ASSERT_EQUAL(guard_trust_tick(&t, now + DAY), 50);
-	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 1);
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, now + DAY), 1);
+	CU_ASSERT_EQUAL(t.score, 50);
 	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
 	/* credit counted per full period, not twice */
 	CU_ASSERT_EQUAL(guard_trust_tick(&t, now + DAY + DAY / 2), 50);
@@ -99,6 +101,40 @@ static void test_pause_and_recover(void)
 	CU_ASSERT_EQUAL(guard_trust_tick(&t, now + 5 * DAY + 5), 86);
 	/* long quiet: clamped at 100 */
 	CU_ASSERT_EQUAL(guard_trust_tick(&t, now + 400 * DAY), 100);
+}
+
+/* Issue 18: events never lift a pause, however many; only a quiet-period credit does. */
+static void test_events_never_resume(void)
+{
+	static const struct guard_verifier none = {NULL, NULL};
+	struct guard_sub sub;
+	struct guard_trust t;
+	int64_t now = 1000;
+
+	CU_ASSERT_EQUAL_FATAL(guard_sub_init(&sub, 1, &none, 0, 0), 0);
+	guard_trust_init(&t, now);
+	guard_trust_apply(&t, GUARD_TRUST_REPLAY, now);
+	guard_trust_apply(&t, GUARD_TRUST_REPLAY, now); /* 0 */
+	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 1);
+	for (int i = 0; i < 60; i++)
+		guard_trust_apply(&t, GUARD_TRUST_SUCCESS, now + 1 + i);
+	CU_ASSERT_EQUAL(t.score, 60);
+	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 0);
+	/* boundary: a tick with no full quiet period does not resume at 60 either */
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, now + DAY - 1), 0);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_PAUSED_TOXIC);
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, now + DAY), 1);
+	CU_ASSERT_EQUAL(t.score, 70);
+	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
+	/* a credit that leaves the score below 50 does not resume */
+	guard_trust_init(&t, now);
+	t.score = 0;
+	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 1);
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, now + 4 * DAY), 0);
+	CU_ASSERT_EQUAL(t.score, 40);
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, now + 5 * DAY), 1);
+	CU_ASSERT_EQUAL(t.score, 50);
+	CU_ASSERT_EQUAL(guard_trust_delta(GUARD_TRUST_UNKNOWN_INSTRUMENT), 0);
 }
 
 static void test_pause_from_degraded_not_admin(void)
@@ -119,6 +155,7 @@ static void test_pause_from_degraded_not_admin(void)
 	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 0);
 	t.score = 100;
 	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 0);
+	CU_ASSERT_EQUAL(guard_trust_recover(&sub, &t, 400 * DAY), 0);
 	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SUSPENDED_ADMIN);
 }
 
@@ -130,6 +167,7 @@ int main(void)
 		{"clamped 0..100", test_clamp},
 		{"auto-pause < 50, +10 per 24 h, recovery >= 50", test_pause_and_recover},
 		{"pause from DEGRADED_GAP, admin untouched", test_pause_from_degraded_not_admin},
+		{"events never resume; only a quiet-period credit does", test_events_never_resume},
 		{NULL, NULL},
 	};
 	return gt_run("guard_trust", tests);

@@ -22,11 +22,13 @@
 #include "decp.pb-c.h"
 #include "guard.h"
 #include "guard_proto.h"
+#include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
 
 #define MAX_MASTERS 8
 #define KEYS_MAX 1024
+#define INSTRUMENTS_MAX 4096
 
 struct outmsg {
 	struct outmsg *next;
@@ -99,6 +101,10 @@ static int g_nsims;
 static struct key g_keys[KEYS_MAX];
 static int g_nkeys;
 static FILE *g_log;
+/* The instrument registry the guard's price check reads (--instruments, else guard's
+ * built-in set: docs/guard.md "Instrument registry"). */
+static struct guard_instrument *g_instr;
+static struct guard_instruments g_reg;
 static struct lws_context *g_ctx;
 static volatile sig_atomic_t g_stop; /* signal handler flag */
 
@@ -319,6 +325,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		return;
 	}
 	view.local_now_ns = local_ns();
+	view.instruments = &g_reg;
 	/* simulated quote feed: the market is where the master traded, plus an optional
 	 * deliberate offset (lagging/bad quotes) */
 	{
@@ -367,8 +374,9 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		}
 	} else {
 		s->rejected++;
-		if (v.reason == GUARD_REASON_REPLAY)
-			return; /* a replayed duplicate is expected after a reconnect: not an incident */
+		/* Every refusal is reported, REPLAY included: the fan-out never sends a sequence
+		 * below Subscribe.from_sequence (docs/fanout.md), so a replayed signal did not
+		 * come from the platform's normal resume. */
 		report_protection(s, e->master_id, &env, &v);
 	}
 }
@@ -578,6 +586,8 @@ static void usage(FILE *o)
 		"  --report-exec        send an ExecutionReport per execution\n"
 		"  --status             live status line on stderr\n"
 		"  --latency            print delivery latency percentiles (arrival -> verdict) at exit\n"
+		"  --instruments FILE   instrument registry (`decpctl instrument list` output);\n"
+		"                       default: guard's built-in set (docs/guard.md)\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
 		"                       process instead of once per simulated subscriber\n"
 		"misbehaviour: --skew-ms N (clock), --no-time-sync (trust the local clock: no\n"
@@ -663,6 +673,58 @@ static int load_keys(const char *path)
 	}
 	fclose(f);
 	return 0;
+}
+
+/*
+ * --instruments FILE: the output of `decpctl instrument list` (docs/decpctl.md), one
+ * instrument a line, "symbol digits point pip_size contract_size" (decimals), a header
+ * line and '#' comments skipped. Every row must pass guard_instrument_valid().
+ * Returns the number loaded, or -errno / -EINVAL with line set.
+ */
+static int load_instruments(const char *path, int *line_no)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	int n = 0;
+
+	*line_no = 0;
+	if (f == NULL)
+		return -errno;
+	g_instr = calloc(INSTRUMENTS_MAX, sizeof(*g_instr));
+	if (g_instr == NULL) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char sym[64], point[32], pip[32];
+		unsigned int digits;
+		long long contract;
+		struct guard_instrument *in = &g_instr[n];
+
+		++*line_no;
+		if (line[0] == '#' || line[0] == '\n' || strncmp(line, "symbol", 6) == 0)
+			continue;
+		if (n == INSTRUMENTS_MAX || sscanf(line, "%63s %u %31s %31s %lld", sym, &digits,
+						   point, pip, &contract) != 5 ||
+		    strlen(sym) >= sizeof(in->symbol) ||
+		    proto_decimal_parse(point, strlen(point), PROTO_PRICE_DECIMALS, &in->point) != 0 ||
+		    proto_decimal_parse(pip, strlen(pip), PROTO_PRICE_DECIMALS, &in->pip) != 0) {
+			fclose(f);
+			return -EINVAL;
+		}
+		memcpy(in->symbol, sym, strlen(sym) + 1);
+		in->digits = digits;
+		in->contract_size = contract;
+		if (guard_instrument_valid(in) != 0) {
+			fclose(f);
+			return -EINVAL;
+		}
+		n++;
+	}
+	fclose(f);
+	g_reg.v = g_instr;
+	g_reg.n = (size_t)n;
+	return n;
 }
 
 static int sim_add(const char *token, const char *masters)
@@ -763,8 +825,10 @@ int main(int argc, char **argv)
 		{"verify-cache", no_argument, NULL, 'V'},
 		{"stall-ms", required_argument, NULL, 'X'},
 		{"latency", no_argument, NULL, 'Y'},
+		{"instruments", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
+	const char *instr = NULL;
 	char masters[256] = "";
 	struct lws_context_creation_info info;
 	int64_t t_end, t_drop = 0, t_status = 0;
@@ -814,6 +878,7 @@ int main(int argc, char **argv)
 		case 'Y':
 			g_lat = malloc(LAT_MAX * sizeof(*g_lat));
 			break;
+		case 'I': instr = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -824,6 +889,18 @@ int main(int argc, char **argv)
 				"--subs or --token with --master\n");
 		usage(stderr);
 		return 2;
+	}
+	g_reg = *guard_instruments_builtin();
+	if (instr != NULL) {
+		int line_no, n = load_instruments(instr, &line_no);
+
+		if (n < 0) {
+			fprintf(stderr, "decp-subscriber: --instruments %s: %s (line %d: expected "
+				"\"symbol digits point pip_size contract_size\", as decpctl "
+				"instrument list prints)\n", instr, strerror(-n), line_no);
+			free(g_instr);
+			return 2;
+		}
 	}
 	if (load_keys(keys) != 0 || g_nkeys == 0) {
 		fprintf(stderr, "decp-subscriber: cannot read keys from %s\n", keys);
@@ -950,5 +1027,6 @@ int main(int argc, char **argv)
 	}
 	if (g_log != NULL)
 		fclose(g_log);
+	free(g_instr);
 	return rc;
 }
