@@ -78,8 +78,8 @@ static const char events_sql[] =
 	"   SELECT at, master_id, subscriber_id, subscription_id, sequence, reason, latency_ms,"
 	"   price_deviation, symbol FROM j WHERE req IN (SELECT req FROM ok)"
 	"   AND reason <> 'EXECUTE' ORDER BY k RETURNING 1),"
-	" t AS (INSERT INTO trust_inbox (subscription_id, event)"
-	"   SELECT subscription_id, reason FROM j WHERE req IN (SELECT req FROM ok)"
+	" t AS (INSERT INTO trust_inbox (subscription_id, event, sequence)"
+	"   SELECT subscription_id, reason, sequence FROM j WHERE req IN (SELECT req FROM ok)"
 	"   ORDER BY k RETURNING 1)"
 	" SELECT req, n, known, mine, stale, prot FROM chk ORDER BY req";
 

@@ -207,6 +207,13 @@ static void api_part(struct out *o, const struct api *a)
 	put(o, "decp_trust_auto_pauses_total %" PRIu64 "\n", ld(&t->auto_pauses));
 	head(o, "decp_trust_recoveries_total", "counter", "PAUSED_TOXIC -> SYNCED on recovery");
 	put(o, "decp_trust_recoveries_total %" PRIu64 "\n", ld(&t->recoveries));
+	head(o, "decp_trust_executions_uncredited_total", "counter",
+	     "EXECUTE reports stored but not scored (not delivered live, late, duplicate)");
+	put(o, "decp_trust_executions_uncredited_total %" PRIu64 "\n",
+	    ld(&t->executions_uncredited));
+	head(o, "decp_trust_unknown_instrument_total", "counter",
+	     "UNKNOWN_INSTRUMENT reports: the instrument registry lacks a traded symbol");
+	put(o, "decp_trust_unknown_instrument_total %" PRIu64 "\n", ld(&t->unknown_instrument));
 }
 
 static void db_part(struct out *o, struct api *a)

@@ -65,6 +65,7 @@ static const struct key keys[] = {
 	{"api_rate_per_s", K_U32, F(api_rate_per_s), 0, 0, 1000000},
 	{"trust_tick_s", K_U32, F(trust_tick_s), 0, 1, 86400},
 	{"trust_time_offset_s", K_U32, F(trust_time_offset_s), 0, 0, 400000000},
+	{"trust_credit_window_s", K_U32, F(trust_credit_window_s), 0, 1, 86400},
 };
 #undef F
 #undef S
@@ -104,6 +105,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->api_max_batch = 500;
 	c->api_timeout_s = 10;
 	c->trust_tick_s = 60;
+	c->trust_credit_window_s = 60;
 }
 
 static const struct {

@@ -72,6 +72,7 @@ struct cp_config {
 	uint32_t api_rate_per_s;         /* api: requests per second per caller (0 = off) */
 	uint32_t trust_tick_s;           /* trust: recovery check period */
 	uint32_t trust_time_offset_s;    /* trust: added to "now" (tests: simulated days) */
+	uint32_t trust_credit_window_s;  /* trust: an EXECUTE scores only this soon after delivery */
 };
 
 /* Fill the defaults (docs/control.md). */

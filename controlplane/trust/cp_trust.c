@@ -135,14 +135,23 @@ static int enforce(struct trust *t, const char *id, const struct guard_trust *g,
 	return 1;
 }
 
+/* A subscription's persisted trust: guard's score and clock, and the highest sequence
+ * credited +1 (exactly once per envelope). */
+struct trust_row {
+	struct guard_trust g;
+	int64_t credited_seq;
+};
+
 /* Load (locking the subscription row) the persisted trust state. 0, -ENOENT, -EIO. */
-static int load(struct trust *t, const char *id, struct guard_trust *g)
+static int load(struct trust *t, const char *id, struct trust_row *row)
 {
 	const char *p[1] = {id};
+	struct guard_trust *g = &row->g;
 	PGresult *r = cp_pg_exec(&t->pg,
 		"SELECT s.trust_score, (extract(epoch FROM coalesce(x.quiet_since, s.created_at))"
-		" * 1000000)::bigint FROM subscriptions s LEFT JOIN subscription_trust x"
-		" ON x.subscription_id = s.id WHERE s.id = $1 FOR NO KEY UPDATE OF s", 1, p);
+		" * 1000000)::bigint, coalesce(x.credited_sequence, 0) FROM subscriptions s"
+		" LEFT JOIN subscription_trust x ON x.subscription_id = s.id WHERE s.id = $1"
+		" FOR NO KEY UPDATE OF s", 1, p);
 	if (!q_ok(t, r, "load trust")) {
 		PQclear(r);
 		return -EIO;
@@ -153,59 +162,166 @@ static int load(struct trust *t, const char *id, struct guard_trust *g)
 	}
 	g->score = atoi(PQgetvalue(r, 0, 0));
 	g->quiet_since_ns = us_to_ns(strtoll(PQgetvalue(r, 0, 1), NULL, 10));
+	row->credited_seq = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
 	PQclear(r);
 	return 0;
 }
 
-static int store(struct trust *t, const char *id, const struct guard_trust *g,
+static int store(struct trust *t, const char *id, const struct trust_row *row,
 		 int64_t incidents, int64_t executions)
 {
-	char score[16], quiet[32], inc[32], exe[32];
-	snprintf(score, sizeof(score), "%d", g->score);
-	snprintf(quiet, sizeof(quiet), "%" PRId64, ns_to_us(g->quiet_since_ns));
+	char score[16], quiet[32], inc[32], exe[32], cred[32];
+	snprintf(score, sizeof(score), "%d", row->g.score);
+	snprintf(quiet, sizeof(quiet), "%" PRId64, ns_to_us(row->g.quiet_since_ns));
 	snprintf(inc, sizeof(inc), "%" PRId64, incidents);
 	snprintf(exe, sizeof(exe), "%" PRId64, executions);
-	const char *p[5] = {id, score, quiet, inc, exe};
+	snprintf(cred, sizeof(cred), "%" PRId64, row->credited_seq);
+	const char *p[6] = {id, score, quiet, inc, exe, cred};
 	PGresult *r = cp_pg_exec(&t->pg,
 		"WITH s AS (UPDATE subscriptions SET trust_score = $2 WHERE id = $1"
 		" AND trust_score IS DISTINCT FROM $2::smallint RETURNING id)"
-		" INSERT INTO subscription_trust (subscription_id, quiet_since, incidents, executions)"
-		" VALUES ($1, timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4, $5)"
+		" INSERT INTO subscription_trust (subscription_id, quiet_since, incidents, executions,"
+		" credited_sequence)"
+		" VALUES ($1, timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4, $5, $6)"
 		" ON CONFLICT (subscription_id) DO UPDATE SET quiet_since = excluded.quiet_since,"
 		" incidents = subscription_trust.incidents + excluded.incidents,"
 		" executions = subscription_trust.executions + excluded.executions,"
-		" updated_at = now()", 5, p);
+		" credited_sequence = excluded.credited_sequence, updated_at = now()", 6, p);
 	bool ok = q_ok(t, r, "store trust");
 	PQclear(r);
 	return ok ? 0 : -EIO;
 }
 
-/* Score the events of one subscription: rows [from, to) of the inbox result. */
-static int score_one(struct trust *t, PGresult *in, int from, int to)
+/*
+ * Execution reports of one subscription, kept in the scoring transaction: every EXECUTE
+ * inbox row becomes an execution_reports row, credited or with the reason why not.
+ */
+struct exec_rows {
+	char *sub, *seq, *at, *why; /* Postgres array literals being built */
+	size_t len[4], cap[4];
+	int n;
+};
+
+static int arr_add(char **a, size_t *len, size_t *cap, const char *v)
 {
-	const char *id = PQgetvalue(in, from, 1);
-	struct guard_trust g;
+	size_t need = *len + strlen(v) + 4;
+	if (need > *cap) {
+		size_t nc = need * 2 + 64;
+		char *b = realloc(*a, nc);
+		if (b == NULL)
+			return -ENOMEM;
+		*a = b;
+		*cap = nc;
+	}
+	*len += (size_t)snprintf(*a + *len, *cap - *len, "%s%s", *len ? "," : "", v);
+	return 0;
+}
+
+static int exec_add(struct exec_rows *x, const char *sub, const char *seq, const char *at_us,
+		    const char *why)
+{
+	char *const *a[4] = {&x->sub, &x->seq, &x->at, &x->why};
+	const char *v[4] = {sub, seq[0] ? seq : "NULL", at_us, why ? why : "NULL"};
+	for (int k = 0; k < 4; k++)
+		if (arr_add((char **)a[k], &x->len[k], &x->cap[k], v[k]) != 0)
+			return -ENOMEM;
+	x->n++;
+	return 0;
+}
+
+static void exec_free(struct exec_rows *x)
+{
+	free(x->sub);
+	free(x->seq);
+	free(x->at);
+	free(x->why);
+	memset(x, 0, sizeof(*x));
+}
+
+/* One INSERT for all execution reports of the batch. 0 or -EIO. */
+static int exec_store(struct trust *t, struct exec_rows *x)
+{
+	if (x->n == 0)
+		return 0;
+	char *lit[4];
+	char *const src[4] = {x->sub, x->seq, x->at, x->why};
+	int rc = 0;
+	for (int k = 0; k < 4; k++) {
+		size_t n = strlen(src[k]) + 3;
+		lit[k] = malloc(n);
+		if (lit[k] != NULL)
+			snprintf(lit[k], n, "{%s}", src[k]);
+	}
+	if (lit[0] == NULL || lit[1] == NULL || lit[2] == NULL || lit[3] == NULL) {
+		rc = -EIO;
+	} else {
+		const char *p[4] = {lit[0], lit[1], lit[2], lit[3]};
+		PGresult *r = cp_pg_exec(&t->pg,
+			"INSERT INTO execution_reports (subscription_id, sequence, received_at,"
+			" credited, why_not) SELECT s, q, timestamptz 'epoch' + a * interval"
+			" '1 microsecond', w IS NULL, w FROM unnest($1::bigint[], $2::bigint[],"
+			" $3::bigint[], $4::text[]) AS u(s, q, a, w)", 4, p);
+		rc = q_ok(t, r, "store execution reports") ? 0 : -EIO;
+		PQclear(r);
+	}
+	for (int k = 0; k < 4; k++)
+		free(lit[k]);
+	return rc;
+}
+
+/*
+ * Inbox result columns (drain_once): 0 id, 1 subscription_id, 2 event, 3 received_at (us),
+ * 4 sequence (empty = NULL), 5 why an EXECUTE cannot be credited (empty = it can, as
+ * far as the deliveries say: the once-per-envelope rule is applied here).
+ */
+enum { IN_ID, IN_SUB, IN_EVENT, IN_AT, IN_SEQ, IN_WHY };
+
+/* Score the events of one subscription: rows [from, to) of the inbox result. */
+static int score_one(struct trust *t, PGresult *in, int from, int to, struct exec_rows *x)
+{
+	const char *id = PQgetvalue(in, from, IN_SUB);
+	struct trust_row row;
 	int64_t incidents = 0, executions = 0;
-	int rc = load(t, id, &g);
+	int rc = load(t, id, &row);
 	if (rc == -ENOENT)
 		return 0; /* FK makes this impossible; nothing to score */
 	if (rc != 0)
 		return rc;
 	for (int i = from; i < to; i++) {
 		enum guard_trust_event ev;
-		if (cp_trust_event_parse(PQgetvalue(in, i, 2), &ev) != 0) {
-			CP_LOG_RL(CP_LOG_WARN, ROLE, "inbox event '%s' unknown: ignored",
-				  PQgetvalue(in, i, 2));
+		const char *name = PQgetvalue(in, i, IN_EVENT);
+		if (cp_trust_event_parse(name, &ev) != 0) {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "inbox event '%s' unknown: ignored", name);
 			continue;
 		}
-		int64_t at = strtoll(PQgetvalue(in, i, 3), NULL, 10) + t->offset_us;
-		guard_trust_apply(&g, ev, us_to_ns(at));
+		int64_t at = strtoll(PQgetvalue(in, i, IN_AT), NULL, 10);
+		if (ev == GUARD_TRUST_SUCCESS) {
+			/* The credit rule (sql 0011): delivered live, in time, once. */
+			const char *why = PQgetisnull(in, i, IN_WHY) ? NULL : PQgetvalue(in, i, IN_WHY);
+			int64_t seq = strtoll(PQgetvalue(in, i, IN_SEQ), NULL, 10);
+			if (why == NULL && seq <= row.credited_seq)
+				why = "duplicate";
+			if (exec_add(x, id, PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_AT), why) != 0)
+				return -ENOMEM;
+			if (why != NULL) {
+				atomic_fetch_add(&counters.executions_uncredited, 1);
+				continue;
+			}
+			row.credited_seq = seq;
+		}
+		if (ev == GUARD_TRUST_UNKNOWN_INSTRUMENT) {
+			atomic_fetch_add(&counters.unknown_instrument, 1);
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "ALERT unknown instrument: subscription %s "
+				  "refused sequence %s: the instrument registry lacks its symbol "
+				  "(decpctl instrument add)", id, PQgetvalue(in, i, IN_SEQ));
+		}
+		guard_trust_apply(&row.g, ev, us_to_ns(at + t->offset_us));
 		incidents += guard_trust_delta(ev) < 0;
 		executions += ev == GUARD_TRUST_SUCCESS;
 	}
-	rc = store(t, id, &g, incidents, executions);
+	rc = store(t, id, &row, incidents, executions);
 	if (rc == 0)
-		rc = enforce(t, id, &g, false) < 0 ? -EIO : 0;
+		rc = enforce(t, id, &row.g, false) < 0 ? -EIO : 0;
 	atomic_fetch_add(&counters.events, (uint64_t)(to - from));
 	return rc;
 }
@@ -228,26 +344,43 @@ static char *id_array(PGresult *in, int n)
  * number of rows scored, or -EIO (rolled back: the rows are scored again later). */
 static int drain_once(struct trust *t)
 {
+	char win[24];
+	snprintf(win, sizeof(win), "%u", t->cfg->trust_credit_window_s);
+	const char *wp[1] = {win};
 	if (!exec1(t, "BEGIN"))
 		return -EIO;
 	PGresult *in = cp_pg_exec(&t->pg,
-		/* The oldest rows (primary key order), then grouped per subscription. */
-		"SELECT id, subscription_id, event, (extract(epoch FROM received_at) * 1000000)::bigint"
+		/* The oldest rows (primary key order), then grouped per subscription. For an
+		 * EXECUTE, whether trust_deliveries shows it delivered live and in time. */
+		"SELECT id, subscription_id, event,"
+		" (extract(epoch FROM received_at) * 1000000)::bigint, sequence,"
+		" CASE WHEN event <> 'EXECUTE' THEN NULL"
+		"  WHEN sequence IS NULL THEN 'no_sequence'"
+		"  WHEN NOT EXISTS (SELECT 1 FROM trust_deliveries d WHERE d.subscription_id ="
+		"   q.subscription_id AND q.sequence BETWEEN d.first_sequence AND d.last_sequence)"
+		"   THEN 'not_delivered_live'"
+		"  WHEN NOT EXISTS (SELECT 1 FROM trust_deliveries d WHERE d.subscription_id ="
+		"   q.subscription_id AND q.sequence BETWEEN d.first_sequence AND d.last_sequence"
+		"   AND q.received_at <= d.last_sent_at + $1::int * interval '1 second')"
+		"   THEN 'too_late' END"
 		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " INBOX_BATCH
-		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 0, NULL);
+		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 1, wp);
 	char *ids = NULL;
+	struct exec_rows x = {0};
 	int n = -EIO;
 	if (!q_ok(t, in, "read inbox"))
 		goto fail;
 	n = PQntuples(in);
 	for (int i = 0; i < n;) {
 		int j = i + 1;
-		while (j < n && strcmp(PQgetvalue(in, j, 1), PQgetvalue(in, i, 1)) == 0)
+		while (j < n && strcmp(PQgetvalue(in, j, IN_SUB), PQgetvalue(in, i, IN_SUB)) == 0)
 			j++;
-		if (score_one(t, in, i, j) != 0)
+		if (score_one(t, in, i, j, &x) != 0)
 			goto fail;
 		i = j;
 	}
+	if (exec_store(t, &x) != 0)
+		goto fail;
 	if (n > 0) {
 		ids = id_array(in, n);
 		const char *p[1] = {ids};
@@ -259,10 +392,12 @@ static int drain_once(struct trust *t)
 			goto fail;
 	}
 	free(ids);
+	exec_free(&x);
 	PQclear(in);
 	return exec1(t, "COMMIT") ? n : -EIO;
 fail:
 	free(ids);
+	exec_free(&x);
 	PQclear(in);
 	if (t->pg.conn != NULL)
 		exec1(t, "ROLLBACK");
@@ -275,47 +410,58 @@ fail:
  */
 static int tick(struct trust *t)
 {
-	/* Only rows a tick can change: a full quiet period has passed (a credit is due), a
-	 * paused subscription already has a recovered score, or a low score could not pause
-	 * its subscription earlier (it was LOCKED_NO_FUNDS or SUSPENDED_ADMIN then) and now can. */
-	char off[32], period[32], rec[16], max[16], below[16];
+	/* Only rows a tick can change: a full quiet period has passed (a credit is due; for
+	 * a paused subscription even at 100, as the credit is what resumes it), or a low
+	 * score could not pause its subscription earlier (it was LOCKED_NO_FUNDS or
+	 * SUSPENDED_ADMIN then) and now can. */
+	char off[32], period[32], max[16], below[16];
 	snprintf(off, sizeof(off), "%" PRId64, t->offset_us);
 	snprintf(period, sizeof(period), "%" PRId64, ns_to_us(GUARD_TRUST_RECOVERY_PERIOD_NS));
-	snprintf(rec, sizeof(rec), "%d", GUARD_TRUST_RECOVERED_AT);
 	snprintf(max, sizeof(max), "%d", GUARD_TRUST_MAX);
 	snprintf(below, sizeof(below), "%d", GUARD_TRUST_PAUSE_BELOW);
-	const char *p[5] = {off, period, rec, max, below};
+	const char *p[4] = {off, period, max, below};
 	PGresult *r = cp_pg_exec(&t->pg, "SELECT s.id FROM subscriptions s LEFT JOIN"
 				 " subscription_trust x ON x.subscription_id = s.id"
-				 " WHERE s.state <> 'CANCELLED' AND ((s.trust_score < $4::int AND"
-				 " coalesce(x.quiet_since, s.created_at) <= now() + ($1::bigint -"
-				 " $2::bigint) * interval '1 microsecond') OR (s.state = 'PAUSED_TOXIC'"
-				 " AND s.trust_score >= $3::int) OR (s.trust_score < $5::int AND"
+				 " WHERE s.state <> 'CANCELLED' AND (((s.trust_score < $3::int OR"
+				 " s.state = 'PAUSED_TOXIC') AND coalesce(x.quiet_since, s.created_at)"
+				 " <= now() + ($1::bigint - $2::bigint) * interval '1 microsecond') OR"
+				 " (s.trust_score < $4::int AND"
 				 " subscription_transition_allowed(s.state, 'PAUSED_TOXIC')))"
-				 " ORDER BY s.id", 5, p);
+				 " ORDER BY s.id", 4, p);
 	if (!q_ok(t, r, "tick: list")) {
 		PQclear(r);
 		return -EIO;
 	}
+	/* Deliveries no report can be credited for any more (the inbox is empty when a tick
+	 * runs, so nothing pending still needs them). */
+	char win[24];
+	snprintf(win, sizeof(win), "%u", t->cfg->trust_credit_window_s + 600);
+	const char *wp[1] = {win};
+	PGresult *d = cp_pg_exec(&t->pg, "DELETE FROM trust_deliveries WHERE last_sent_at <"
+				 " now() - $1::int * interval '1 second'", 1, wp);
+	q_ok(t, d, "tick: prune deliveries");
+	PQclear(d);
 	int rc = 0;
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
 		const char *id = PQgetvalue(r, i, 0);
-		struct guard_trust g;
+		struct trust_row row;
 		if (!exec1(t, "BEGIN")) {
 			rc = -EIO;
 			break;
 		}
-		rc = load(t, id, &g);
+		rc = load(t, id, &row);
 		if (rc == 0) {
-			int before = g.score;
-			int64_t q = g.quiet_since_ns;
-			guard_trust_tick(&g, us_to_ns(wall_us() + t->offset_us));
-			if (g.score != before)
+			int before = row.g.score;
+			int64_t q = row.g.quiet_since_ns;
+			guard_trust_tick(&row.g, us_to_ns(wall_us() + t->offset_us));
+			bool credited = row.g.quiet_since_ns != q; /* a full quiet period passed */
+			if (row.g.score != before)
 				atomic_fetch_add(&counters.recovery_credits, 1);
-			if (g.score != before || g.quiet_since_ns != q)
-				rc = store(t, id, &g, 0, 0);
+			if (credited)
+				rc = store(t, id, &row, 0, 0);
+			/* the one resume edge: the quiet-period credit (guard_trust_recover) */
 			if (rc == 0)
-				rc = enforce(t, id, &g, true) < 0 ? -EIO : 0;
+				rc = enforce(t, id, &row.g, credited) < 0 ? -EIO : 0;
 		} else if (rc == -ENOENT) {
 			rc = 0;
 		}

@@ -6,10 +6,15 @@
  *
  *   trust_inbox row ──guard_trust_apply()──▶ subscriptions.trust_score,
  *                                            subscription_trust.quiet_since
+ *   EXECUTE row: +1 only when trust_deliveries shows that (subscription, sequence)
+ *                delivered live within trust_credit_window_s, once per envelope
+ *                (subscription_trust.credited_sequence); every EXECUTE is stored in
+ *                execution_reports, credited or not (sql 0011 states the rule)
  *   score < 50 and subscription_transition_allowed(state, PAUSED_TOXIC)
  *                 ──▶ PAUSED_TOXIC, alert log line, decp_trust_auto_pauses_total + 1
  *   every trust_tick_s: guard_trust_tick() (+10 per 24 h without incident);
- *   PAUSED_TOXIC and score >= 50 ──▶ SYNCED
+ *   PAUSED_TOXIC, this tick credited a quiet period, score >= 50 ──▶ SYNCED (the
+ *   only resume besides an operator's; events never resume)
  *
  * "Now" is the wall clock plus trust_time_offset_s (a test setting: simulated days).
  * An inbox row is scored at its received_at plus the offset, so replaying a backlog
@@ -43,6 +48,8 @@ struct cp_trust_counters {
 	_Atomic uint64_t auto_pauses;  /* -> PAUSED_TOXIC */
 	_Atomic uint64_t recoveries;   /* PAUSED_TOXIC -> SYNCED */
 	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
+	_Atomic uint64_t executions_uncredited; /* EXECUTE stored, not scored (sql 0011) */
+	_Atomic uint64_t unknown_instrument;    /* UNKNOWN_INSTRUMENT reports (alert) */
 };
 
 /* This process's counters (zero when no trust role runs here). Never NULL. */

@@ -344,3 +344,129 @@ int api_env_stop(struct api_env *e, bool keep)
 		fprintf(stderr, "could not remove %s\n", e->dir);
 	return 0;
 }
+
+/* ---- scenario helpers shared by the api and trust suites ---- */
+
+long long post_id(struct api_env *e, const char *path, const char *body, char *tok,
+			 size_t toklen)
+{
+	struct http_resp r;
+	long long id = -1;
+	if (http(e, "POST", path, API_TEST_ADMIN, body, &r) == 201) {
+		id = jint(&r, "id");
+		if (tok != NULL)
+			snprintf(tok, toklen, "%s", jstr(&r, "token"));
+	} else {
+		fprintf(stderr, "POST %s: %d %s\n", path, r.status, r.body ? r.body : "");
+	}
+	http_free(&r);
+	return id;
+}
+
+/* A master, subscribers A and B with a token each, a subscription each. */
+int world_make(struct api_env *e, struct world *w)
+{
+	char path[128], body[256];
+	memset(w, 0, sizeof(*w));
+	w->master = post_id(e, "/v1/masters", "{\"name\":\"master-1\",\"ed25519_public_key\":"
+			    "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+			    NULL, 0);
+	w->sub_a = post_id(e, "/v1/subscribers", "{\"name\":\"alice\"}", NULL, 0);
+	w->sub_b = post_id(e, "/v1/subscribers", "{\"name\":\"bob\"}", NULL, 0);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w->sub_a);
+	post_id(e, path, "{\"label\":\"ea-a\"}", w->tok_a, sizeof(w->tok_a));
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w->sub_b);
+	w->tok_b_id = post_id(e, path, "{}", w->tok_b, sizeof(w->tok_b));
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld}", w->master,
+		 w->sub_a);
+	w->sa = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,\"copy_policy\":"
+		 "{\"mode\":\"FIXED\",\"lot_fixed\":0.1}}", w->master, w->sub_b);
+	w->sb = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	if (w->master < 1 || w->sub_a < 1 || w->sub_b < 1 || w->sa < 1 || w->sb < 1 ||
+	    strlen(w->tok_a) != 64 || strlen(w->tok_b) != 64) {
+		fprintf(stderr, "world setup failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+int post_events(struct api_env *e, const char *tok, long long sub, const char *reasons)
+{
+	char body[4096], reason[64];
+	size_t at = (size_t)snprintf(body, sizeof(body), "{\"events\":[");
+	for (const char *p = reasons; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n >= sizeof(reason))
+			n = sizeof(reason) - 1;
+		memcpy(reason, p, n);
+		reason[n] = '\0';
+		at += (size_t)snprintf(body + at, sizeof(body) - at,
+				       "%s{\"subscription_id\":%lld,\"reason\":\"%s\","
+				       "\"latency_ms\":612.5,\"symbol\":\"EURUSD\"}",
+				       p == reasons ? "" : ",", sub, reason);
+		p += n + (p[n] == ',');
+	}
+	snprintf(body + at, sizeof(body) - at, "]}");
+	struct http_resp r;
+	int st = http(e, "POST", "/v1/protection-events", tok, body, &r);
+	if (st != 202)
+		fprintf(stderr, "protection-events: %d %s\n", st, r.body ? r.body : "");
+	http_free(&r);
+	return st;
+}
+
+/* Trust state once the inbox is drained and (want_score >= 0) the score is reached. */
+int trust_wait(struct api_env *e, long long sub, int want_score, struct http_resp *r)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/trust", sub);
+	uint64_t end = now_ms() + 10000;
+	for (;;) {
+		if (http(e, "GET", path, API_TEST_ADMIN, NULL, r) == 200 && jint(r, "pending_events") == 0 &&
+		    (want_score < 0 || jint(r, "trust_score") == want_score))
+			return 0;
+		if (now_ms() > end)
+			return -1;
+		http_free(r);
+		sleep_ms(50);
+	}
+}
+
+bool log_has(const struct api_env *e, const char *needle)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[1024];
+	bool found = false;
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, needle) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/* Value of one metric line ("name{labels} value") in /metrics, -1 when absent. */
+double metric(struct api_env *e, const char *series)
+{
+	struct http_resp r;
+	double v = -1;
+	if (http(e, "GET", "/metrics", NULL, NULL, &r) == 200) {
+		size_t n = strlen(series);
+		for (char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+			if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+				v = strtod(p + n + 1, NULL);
+				break;
+			}
+	}
+	http_free(&r);
+	return v;
+}
+
+const char *sub_state(struct api_env *e, long long sub, struct http_resp *r)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", sub);
+	http(e, "GET", path, API_TEST_ADMIN, NULL, r);
+	return jstr(r, "state");
+}
+

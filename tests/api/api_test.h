@@ -73,6 +73,28 @@ const char *jstr(const struct http_resp *r, const char *key);
 void sleep_ms(unsigned int ms);
 uint64_t now_ms(void);
 
+/* A master, subscribers A and B with a token each, a subscription each (sa, sb). */
+struct world {
+	long long master, sub_a, sub_b, sa, sb, tok_b_id;
+	char tok_a[80], tok_b[80];
+};
+int world_make(struct api_env *e, struct world *w);
+/* POST /v1/subscriptions|masters|... as the operator; the new id (token copied when
+ * tok != NULL), -1 on failure. */
+long long post_id(struct api_env *e, const char *path, const char *body, char *tok,
+		  size_t toklen);
+/* POST /v1/protection-events with one event per comma-separated reason; the status. */
+int post_events(struct api_env *e, const char *tok, long long sub, const char *reasons);
+/* GET .../trust until its inbox is drained and (want_score >= 0) the score is reached
+ * (10 s). 0 or -1; *r holds the last reply either way. */
+int trust_wait(struct api_env *e, long long sub, int want_score, struct http_resp *r);
+/* decp-control's log holds needle. */
+bool log_has(const struct api_env *e, const char *needle);
+/* Value of one metric line ("name{labels} value") in /metrics, -1 when absent. */
+double metric(struct api_env *e, const char *series);
+/* GET /v1/subscriptions/{sub} into *r; its state ("" when none). */
+const char *sub_state(struct api_env *e, long long sub, struct http_resp *r);
+
 /* Check helper: prints file:line and the message, counts the failure. */
 extern int api_failures;
 #define CHECK(cond, ...)                                                                  \

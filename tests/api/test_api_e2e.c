@@ -40,129 +40,7 @@
 
 #define ADMIN API_TEST_ADMIN
 
-struct world {
-	long long master, sub_a, sub_b, sa, sb, tok_b_id;
-	char tok_a[80], tok_b[80];
-};
-
-static long long post_id(struct api_env *e, const char *path, const char *body, char *tok,
-			 size_t toklen)
-{
-	struct http_resp r;
-	long long id = -1;
-	if (http(e, "POST", path, ADMIN, body, &r) == 201) {
-		id = jint(&r, "id");
-		if (tok != NULL)
-			snprintf(tok, toklen, "%s", jstr(&r, "token"));
-	} else {
-		fprintf(stderr, "POST %s: %d %s\n", path, r.status, r.body ? r.body : "");
-	}
-	http_free(&r);
-	return id;
-}
-
-/* A master, subscribers A and B with a token each, a subscription each. */
-static int world_make(struct api_env *e, struct world *w)
-{
-	char path[128], body[256];
-	memset(w, 0, sizeof(*w));
-	w->master = post_id(e, "/v1/masters", "{\"name\":\"master-1\",\"ed25519_public_key\":"
-			    "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
-			    NULL, 0);
-	w->sub_a = post_id(e, "/v1/subscribers", "{\"name\":\"alice\"}", NULL, 0);
-	w->sub_b = post_id(e, "/v1/subscribers", "{\"name\":\"bob\"}", NULL, 0);
-	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w->sub_a);
-	post_id(e, path, "{\"label\":\"ea-a\"}", w->tok_a, sizeof(w->tok_a));
-	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w->sub_b);
-	w->tok_b_id = post_id(e, path, "{}", w->tok_b, sizeof(w->tok_b));
-	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld}", w->master,
-		 w->sub_a);
-	w->sa = post_id(e, "/v1/subscriptions", body, NULL, 0);
-	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,\"copy_policy\":"
-		 "{\"mode\":\"FIXED\",\"lot_fixed\":0.1}}", w->master, w->sub_b);
-	w->sb = post_id(e, "/v1/subscriptions", body, NULL, 0);
-	if (w->master < 1 || w->sub_a < 1 || w->sub_b < 1 || w->sa < 1 || w->sb < 1 ||
-	    strlen(w->tok_a) != 64 || strlen(w->tok_b) != 64) {
-		fprintf(stderr, "world setup failed\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int post_events(struct api_env *e, const char *tok, long long sub, const char *reasons)
-{
-	char body[4096], reason[64];
-	size_t at = (size_t)snprintf(body, sizeof(body), "{\"events\":[");
-	for (const char *p = reasons; *p;) {
-		size_t n = strcspn(p, ",");
-		if (n >= sizeof(reason))
-			n = sizeof(reason) - 1;
-		memcpy(reason, p, n);
-		reason[n] = '\0';
-		at += (size_t)snprintf(body + at, sizeof(body) - at,
-				       "%s{\"subscription_id\":%lld,\"reason\":\"%s\","
-				       "\"latency_ms\":612.5,\"symbol\":\"EURUSD\"}",
-				       p == reasons ? "" : ",", sub, reason);
-		p += n + (p[n] == ',');
-	}
-	snprintf(body + at, sizeof(body) - at, "]}");
-	struct http_resp r;
-	int st = http(e, "POST", "/v1/protection-events", tok, body, &r);
-	if (st != 202)
-		fprintf(stderr, "protection-events: %d %s\n", st, r.body ? r.body : "");
-	http_free(&r);
-	return st;
-}
-
-/* Trust state once the inbox is drained and (want_score >= 0) the score is reached. */
-static int trust_wait(struct api_env *e, long long sub, int want_score, struct http_resp *r)
-{
-	char path[96];
-	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/trust", sub);
-	uint64_t end = now_ms() + 10000;
-	for (;;) {
-		if (http(e, "GET", path, ADMIN, NULL, r) == 200 && jint(r, "pending_events") == 0 &&
-		    (want_score < 0 || jint(r, "trust_score") == want_score))
-			return 0;
-		if (now_ms() > end)
-			return -1;
-		http_free(r);
-		sleep_ms(50);
-	}
-}
-
-static bool log_has(const struct api_env *e, const char *needle)
-{
-	FILE *f = fopen(e->log, "r");
-	char line[1024];
-	bool found = false;
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, needle) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
-}
-
-/* Value of one metric line ("name{labels} value") in /metrics, -1 when absent. */
-static double metric(struct api_env *e, const char *series)
-{
-	struct http_resp r;
-	double v = -1;
-	if (http(e, "GET", "/metrics", NULL, NULL, &r) == 200) {
-		size_t n = strlen(series);
-		for (char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-			if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-				v = strtod(p + n + 1, NULL);
-				break;
-			}
-	}
-	http_free(&r);
-	return v;
-}
-
 /* ------------------------------------------------------------------ trust */
-
-static const char *sub_state(struct api_env *e, long long sub, struct http_resp *r);
 
 static void scenario_trust(struct api_env *e)
 {
@@ -227,11 +105,14 @@ static void scenario_trust(struct api_env *e)
 	http_free(&r);
 	snprintf(needle, sizeof(needle), "subscription %lld trust score recovered to 55", w.sa);
 	CHECK(log_has(e, needle), "recovery line");
-	/* A successful execution: +1, not a protection event. */
+	/* An execution report naming no envelope delivered live: stored, not scored (issue
+	 * 18; tests/trust covers the credited case), not a protection event. */
 	CHECK(post_events(e, w.tok_a, w.sa, "EXECUTE") == 202, "execute");
-	CHECK(trust_wait(e, w.sa, 56, &r) == 0, "56 after EXECUTE");
-	CHECK(jint(&r, "executions") == 1, "executions 1");
+	CHECK(trust_wait(e, w.sa, 55, &r) == 0, "still 55 after an unverifiable EXECUTE");
+	CHECK(jint(&r, "executions") == 0, "executions 0");
 	http_free(&r);
+	CHECK(db_count(e, "SELECT count(*) FROM execution_reports WHERE NOT credited AND"
+		       " why_not = 'no_sequence'") == 1, "the EXECUTE stored, uncredited");
 	CHECK(db_count(e, "SELECT count(*) FROM protection_logs") == 7, "EXECUTE not stored");
 	CHECK(db_count(e, "SELECT sum(auto_pauses) FROM subscription_trust") == 2,
 	      "two auto-pauses recorded (A by an event, B by the tick)");
@@ -254,14 +135,6 @@ static void fee(struct api_env *e, long long sub, const char *profit, const char
 	      "profit %s: want %s %s hwm %s above %s, got %s", profit, outcome, amount, hwm, above,
 	      r.body);
 	http_free(&r);
-}
-
-static const char *sub_state(struct api_env *e, long long sub, struct http_resp *r)
-{
-	char path[96];
-	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", sub);
-	http(e, "GET", path, ADMIN, NULL, r);
-	return jstr(r, "state");
 }
 
 static void scenario_money(struct api_env *e)
@@ -1117,7 +990,12 @@ static void scenario_batch(struct api_env *e)
 	struct http_resp r;
 	CHECK(trust_wait(e, w.sa, -1, &r) == 0, "A's inbox drained");
 	CHECK(jint(&r, "incidents") == 7, "A incidents %lld: %s", jint(&r, "incidents"), r.body);
-	CHECK(jint(&r, "executions") == scored_a / 2, "A executions %lld", jint(&r, "executions"));
+	/* none of the bulk EXECUTE reports names a live delivery: all stored, none scored */
+	CHECK(jint(&r, "executions") == 0, "A executions %lld", jint(&r, "executions"));
+	char q[160];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM execution_reports WHERE subscription_id = %lld"
+		 " AND why_not = 'not_delivered_live'", w.sa);
+	CHECK(db_count(e, q) == scored_a / 2, "A's EXECUTE reports stored: %lld", db_count(e, q));
 	http_free(&r);
 	CHECK(trust_wait(e, w.sb, -1, &r) == 0, "B's inbox drained");
 	CHECK(jint(&r, "incidents") == 2, "B incidents %lld: %s", jint(&r, "incidents"), r.body);

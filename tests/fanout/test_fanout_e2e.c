@@ -21,6 +21,11 @@
  *              clock offset); a group with quotes 50 pips off executes every signal but the
  *              price-checked BUYs and reports PRICE_DEVIATION for those (protection_logs)
  *   pipeline_drop  the same while subscriber connections are cut at random (--drop-ms)
+ *   forged     (suite trust, issue 18) the pipeline with the trust role: one subscriber per
+ *              forgery kind (decp-subscriber --forge-kind: price, gap, replay, stale,
+ *              deviation, instrument, funds); each reports every forged copy as
+ *              INVALID_SIGNATURE and nothing else, each costs -40 (score 100 - 40 n), and
+ *              every genuine signal still executes once, in order
  *   wsclient   an independent client (npm `ws`, tests/fanout/ws-client, path in
  *              $DECP_WS_CLIENT) receives every signal once, in order: binary protobuf for
  *              subscriber 1, and ?format=json (JSON text frames) for subscriber 2
@@ -93,6 +98,7 @@ struct env {
 	const char *const *fanout_extra; /* more decp-fanout options, NULL-terminated */
 	pid_t dp;
 	char shm[64];
+	const char *roles; /* pipeline: decp-control's roles (NULL: edge,fanout,archiver) */
 };
 
 static int64_t now_ns(void)
@@ -855,10 +861,11 @@ static int start_pipeline(struct env *e, int *dp_port)
 	f = fopen(cfg, "w");
 	if (f == NULL)
 		return -1;
-	fprintf(f, "roles = edge,fanout,archiver\nshm = %s\nredis_host = 127.0.0.1\n"
+	fprintf(f, "roles = %s\nshm = %s\nredis_host = 127.0.0.1\n"
 		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = 0\n"
 		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n",
-		e->shm, harness_redis_port(e->redis), harness_pg_conninfo(e->pg));
+		e->roles != NULL ? e->roles : "edge,fanout,archiver", e->shm,
+		harness_redis_port(e->redis), harness_pg_conninfo(e->pg));
 	fclose(f);
 	snprintf(out, sizeof(out), "%s/fanout.log", e->dir);
 	{
@@ -1047,6 +1054,86 @@ static void scenario_pipeline(struct env *e, bool drop)
 	      ctl_published(e));
 }
 
+static void scenario_forged(struct env *e)
+{
+	static const char *const kinds[] = {"price", "gap", "replay", "stale", "deviation",
+					    "instrument", "funds"};
+	enum { NK = sizeof(kinds) / sizeof(kinds[0]) };
+	char mport[48], ns[16], q[512], err[64];
+	pid_t sub[NK], master;
+	int dp_port;
+
+	if (e->nsubs != NK || e->nmasters != 1) {
+		CHECK(0, "forged needs %d subscribers and 1 master", NK);
+		return;
+	}
+	e->roles = "edge,fanout,archiver,trust";
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		return;
+	}
+	for (int k = 0; k < NK; k++) {
+		/* TTL 5 s (the later --ttl-ms wins): the stale copy is 10 s old */
+		const char *x[] = {"--subs", group_file(e, kinds[k], k + 1, 1), "--expect",
+				   expect_arg(e), "--timeout", "120", "--ttl-ms", "5000",
+				   "--forge-every", "9", "--forge-kind", kinds[k], NULL};
+
+		sub[k] = start_subscriber(e, kinds[k], x);
+	}
+	usleep(2000000); /* connected and subscribed: forgeries are made on live envelopes */
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	snprintf(ns, sizeof(ns), "%d", e->nsignals);
+	{
+		char out[512];
+		char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport, (char *)"--masters",
+				(char *)"1", (char *)"--signals", ns, (char *)"--rate", (char *)"200",
+				(char *)"--time-limit-s", (char *)"60", NULL};
+
+		snprintf(out, sizeof(out), "%s/master.log", e->dir);
+		master = spawn(argv, out);
+	}
+	CHECK(wait_exit(master, 60000) == 0, "decp-master: every signal ACKed");
+	for (int k = 0; k < NK; k++) {
+		int rc = wait_exit(sub[k], 120000);
+
+		CHECK(rc == 0, "%s: decp-subscriber finished (exit %d)", kinds[k], rc);
+		CHECK(check_log(e, kinds[k], k, 1) == 1, "%s: every genuine signal once, in order",
+		      kinds[k]);
+	}
+	for (int k = 0; k < NK; k++) {
+		long long f, stored = -1, n, score, inc;
+
+		snprintf(err, sizeof(err), "%s.err", kinds[k]);
+		f = (long long)last_number(e, err, "forged copies ");
+		CHECK(f >= 1, "%s: forged copies made (%lld)", kinds[k], f);
+		CHECK(last_number(e, err, ", executed ") == 0, "%s: no forgery executed", kinds[k]);
+		/* the fan-out's db thread stores reports in batches; the trust role scores them */
+		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id = %d",
+			 k + 1);
+		for (int t = 0; t < 300; t++) {
+			stored = pg_count(e, q);
+			if (stored >= f && pg_count(e, "SELECT count(*) FROM trust_inbox") == 0)
+				break;
+			usleep(100000);
+		}
+		CHECK(stored == f, "%s: one protection event per forged copy (%lld of %lld)",
+		      kinds[k], stored, f);
+		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id = %d"
+			 " AND reason <> 'INVALID_SIGNATURE'", k + 1);
+		n = pg_count(e, q);
+		CHECK(n == 0, "%s: every report is INVALID_SIGNATURE (%lld others)", kinds[k], n);
+		snprintf(q, sizeof(q), "SELECT trust_score FROM subscriptions WHERE subscriber_id = %d",
+			 k + 1);
+		score = pg_count(e, q);
+		snprintf(q, sizeof(q), "SELECT incidents FROM subscription_trust t JOIN subscriptions s"
+			 " ON s.id = t.subscription_id WHERE s.subscriber_id = %d", k + 1);
+		inc = pg_count(e, q);
+		CHECK(inc == f && score == (100 - 40 * f > 0 ? 100 - 40 * f : 0),
+		      "%s: %lld forgeries cost -40 each: score %lld, incidents %lld", kinds[k], f,
+		      score, inc);
+	}
+}
+
 static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
@@ -1161,6 +1248,13 @@ int main(int argc, char **argv)
 	e.rc = redisConnect("127.0.0.1", harness_redis_port(e.redis));
 	if (e.rc == NULL || e.rc->err) {
 		CHECK(0, "redis connect");
+		goto out;
+	}
+	if (strcmp(sc, "forged") == 0) {
+		if (e.dp_bin == NULL)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
+		else
+			scenario_forged(&e);
 		goto out;
 	}
 	if (strncmp(sc, "pipeline", 8) == 0) {

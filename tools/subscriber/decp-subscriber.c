@@ -93,6 +93,7 @@ struct opts {
 	bool wrong_token, report_exec, status, verify_cache;
 	bool no_time_sync;  /* trust the (skewed) local clock: no TimePing */
 	uint64_t forge_every; /* every Nth envelope: a forged copy goes through the guard first */
+	int forge_kind;       /* enum forge_kind: what else the forged copy fails */
 };
 
 static struct opts g_o;
@@ -264,22 +265,51 @@ static void report_protection(struct sim *s, uint64_t master, const struct guard
 }
 
 /*
- * --forge-every N: every Nth envelope, a forged copy (the same sequence, the price moved by
- * one point, the genuine signature) reaches the guard first, as if injected into the feed.
- * The guard must refuse it (INVALID_SIGNATURE: the signature covers the exact body bytes)
- * without touching the subscription's state, so the genuine envelope that follows executes.
+ * --forge-every N: every Nth envelope, a forged copy reaches the guard first, as if
+ * injected into the feed. --forge-kind says what else the copy fails besides its
+ * signature (the genuine signature of another body):
+ *   price       the same sequence, the price moved by one point (the default)
+ *   gap         a sequence 5 ahead                    (would be SEQUENCE_GAP)
+ *   replay      the previous sequence                 (would be REPLAY)
+ *   stale       its server stamp 10 s old             (would be TTL_EXPIRED)
+ *   deviation   the price 100 pips off the quote      (would be PRICE_DEVIATION)
+ *   instrument  on "US30", not in the registry        (would be UNKNOWN_INSTRUMENT)
+ *   funds       seen with an empty wallet             (would be INSUFFICIENT_FUNDS)
+ *   mixed       each of the above in turn
+ * The guard must refuse every one as INVALID_SIGNATURE (docs/guard.md: whatever else a
+ * forged signal fails) without touching the subscription's state, so the genuine
+ * envelope that follows executes.
  */
+enum forge_kind { FK_PRICE, FK_GAP, FK_REPLAY, FK_STALE, FK_DEVIATION, FK_INSTRUMENT, FK_FUNDS,
+		  FK_COUNT, FK_MIXED = FK_COUNT };
+static const char *const forge_kinds[] = {"price", "gap", "replay", "stale", "deviation",
+					  "instrument", "funds", "mixed"};
+
 static void forge_check(struct sim *s, int i, uint64_t master, const struct guard_envelope *env,
 			const struct guard_policy *pol, const struct guard_view *view)
 {
 	Decp__Signal *sg = proto_signal_decode(env->body, env->body_len, NULL);
 	uint8_t buf[2048];
 	struct guard_verdict v;
+	struct guard_view fv = *view;
+	int kind = g_o.forge_kind == FK_MIXED ? (int)(s->forged % FK_COUNT) : g_o.forge_kind;
+	int64_t arrival = env->server_arrival_ns;
+	char *symbol;
 
 	if (sg == NULL)
 		return;
+	symbol = sg->symbol;
+	switch (kind) {
+	case FK_GAP: sg->sequence += 5; break;
+	case FK_REPLAY: sg->sequence -= sg->sequence > 1 ? 1 : 0; break;
+	case FK_STALE: arrival -= INT64_C(10) * 1000000000; break;
+	case FK_DEVIATION: sg->price += 100 * guard_symbol_pip(env->symbol); break;
+	case FK_INSTRUMENT: sg->symbol = (char *)"US30"; break;
+	case FK_FUNDS: fv.wallet.balance = 0; break;
+	default: break;
+	}
 	if (sg->price > 0)
-		sg->price += 1;
+		sg->price += 1; /* the body always differs from the signed one */
 	else
 		sg->master_time_ns += 1;
 	size_t n = protobuf_c_message_get_packed_size(&sg->base);
@@ -290,8 +320,11 @@ static void forge_check(struct sim *s, int i, uint64_t master, const struct guar
 		f.body = buf;
 		f.body_len = n;
 		f.price = sg->price;
+		f.sequence = sg->sequence;
 		f.master_time_ns = sg->master_time_ns;
-		guard_signal_check(&s->gs[i], pol, &s->clk, &f, view, &v);
+		f.server_arrival_ns = arrival;
+		snprintf(f.symbol, sizeof(f.symbol), "%s", sg->symbol);
+		guard_signal_check(&s->gs[i], pol, &s->clk, &f, &fv, &v);
 		s->forged++;
 		if (v.reason == GUARD_REASON_NONE) {
 			s->forgery_accepted++;
@@ -301,6 +334,7 @@ static void forge_check(struct sim *s, int i, uint64_t master, const struct guar
 			report_protection(s, master, &f, &v);
 		}
 	}
+	sg->symbol = symbol; /* the decoded one, which proto_msg_free frees */
 	proto_msg_free(&sg->base, NULL);
 }
 
@@ -592,7 +626,9 @@ static void usage(FILE *o)
 		"                       process instead of once per simulated subscriber\n"
 		"misbehaviour: --skew-ms N (clock), --no-time-sync (trust the local clock: no\n"
 		"  TimePing), --quote-off-pips N (lagging quotes), --forge-every N (every Nth\n"
-		"  signal, a forged copy with the price moved reaches the guard first),\n"
+		"  signal, a forged copy with the price moved reaches the guard first;\n"
+		"  --forge-kind price|gap|replay|stale|deviation|instrument|funds|mixed: what else\n"
+		"  the copy fails),\n"
 		"  --wrong-token, --stop-reading-after N (envelopes; stall --stall-ms, default 5000),\n"
 		"  --drop-ms N (close a random\n"
 		"  connection every N ms; it reconnects and resumes)\n");
@@ -820,6 +856,7 @@ int main(int argc, char **argv)
 		{"wrong-token", no_argument, NULL, 'W'},
 		{"no-time-sync", no_argument, NULL, 'N'},
 		{"forge-every", required_argument, NULL, 'F'},
+		{"forge-kind", required_argument, NULL, 'G'},
 		{"stop-reading-after", required_argument, NULL, 'R'},
 		{"drop-ms", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
 		{"verify-cache", no_argument, NULL, 'V'},
@@ -869,6 +906,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			g_o.forge_every = (uint64_t)v;
+			break;
+		}
+		case 'G': {
+			int k = 0;
+
+			while (k <= FK_MIXED && strcmp(forge_kinds[k], optarg) != 0)
+				k++;
+			if (k > FK_MIXED) {
+				fprintf(stderr, "decp-subscriber: --forge-kind: '%s' is none of price, "
+					"gap, replay, stale, deviation, instrument, funds, mixed\n", optarg);
+				return 2;
+			}
+			g_o.forge_kind = k;
 			break;
 		}
 		case 'R': g_o.stop_reading_after = strtoull(optarg, NULL, 10); break;

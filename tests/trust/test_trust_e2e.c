@@ -1,0 +1,272 @@
+/*
+ * test_trust_e2e: issue 18's trust rules end to end: decp-control's api and trust roles
+ * against a real PostgreSQL and Redis (tests/api's api_test: decp-control as a child
+ * process, a plain HTTP client over kernel TCP). One scenario per run:
+ *
+ *   unpause      the self-un-pause of the issue: two REPLAYs pause a subscription (score
+ *                0); its subscriber then posts 50 EXECUTE reports for envelopes never
+ *                delivered: all stored (execution_reports), none scored, the subscription
+ *                stays PAUSED_TOXIC. One simulated day later the quiet-period credit gives
+ *                10 and it stays paused; five days after the pause the credit reaches 50
+ *                and resumes it: the only way back besides an operator.
+ *   credit       an EXECUTE scores +1 only for an envelope the fan-out delivered live
+ *                (trust_deliveries, sql 0011), within trust_credit_window_s, once: three
+ *                duplicates in one request and one more later score once; a sequence
+ *                outside every delivery, a delivery older than the window and a report
+ *                without a sequence are stored with the reason and not scored; an
+ *                UNKNOWN_INSTRUMENT report is stored, not scored, and alerts
+ *   instruments  the instruments table's seed (sql 0010) is guard_instruments_builtin()
+ *                row for row, and the table refuses what guard_instrument_valid() refuses
+ *
+ * trust_deliveries rows are inserted here with SQL, standing in for the fan-out, which
+ * does not write them yet (docs/api.md "Trust": the interface and who writes it).
+ *
+ * usage: test_trust_e2e SCENARIO DECP_CONTROL
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_test.h"
+#include "guard_instrument.h"
+
+/* POST one request of EXECUTE reports for sequences seq[0..n-1] (0 = no sequence). */
+static int post_exec(struct api_env *e, const char *tok, long long sub, const long long *seq,
+		     int n)
+{
+	size_t cap = 128 + (size_t)n * 96, at;
+	char *body = malloc(cap);
+	struct http_resp r;
+	if (body == NULL)
+		return -1;
+	at = (size_t)snprintf(body, cap, "{\"events\":[");
+	for (int i = 0; i < n; i++) {
+		char s[48] = "";
+		if (seq[i] > 0)
+			snprintf(s, sizeof(s), ",\"sequence\":%lld", seq[i]);
+		at += (size_t)snprintf(body + at, cap - at, "%s{\"subscription_id\":%lld,"
+				       "\"reason\":\"EXECUTE\"%s}", i ? "," : "", sub, s);
+	}
+	snprintf(body + at, cap - at, "]}");
+	int st = http(e, "POST", "/v1/protection-events", tok, body, &r);
+	if (st != 202)
+		fprintf(stderr, "EXECUTE reports: %d %s\n", st, r.body ? r.body : "");
+	http_free(&r);
+	free(body);
+	return st;
+}
+
+static long long reports(struct api_env *e, long long sub, const char *where)
+{
+	char q[256];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM execution_reports WHERE subscription_id = %lld"
+		 " AND %s", sub, where);
+	return db_count(e, q);
+}
+
+/* A delivery record as the fan-out would write it: sequences first..last sent live to
+ * sub, the last one `age_s` seconds ago. */
+static void delivered(struct api_env *e, long long sub, long long first, long long last,
+		      int age_s)
+{
+	char q[320];
+	snprintf(q, sizeof(q), "INSERT INTO trust_deliveries VALUES (%lld, %lld, %lld,"
+		 " now() - interval '%d seconds', now() - interval '%d seconds')", sub, first,
+		 last, age_s, age_s);
+	PGresult *r = PQexec(e->db, q);
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+static void scenario_unpause(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	long long seq[50];
+	char needle[96];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	CHECK(post_events(e, w.tok_a, w.sa, "REPLAY,REPLAY") == 202, "two replays");
+	CHECK(trust_wait(e, w.sa, 0, &r) == 0, "score 0, got %lld", jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "paused: %s", jstr(&r, "state"));
+	http_free(&r);
+
+	/* The attack: 50 EXECUTE reports naming envelopes the fan-out never delivered (the
+	 * subscription is paused: nothing is delivered to it). */
+	for (int i = 0; i < 50; i++)
+		seq[i] = 1000 + i;
+	CHECK(post_exec(e, w.tok_a, w.sa, seq, 50) == 202, "50 EXECUTE reports accepted");
+	CHECK(trust_wait(e, w.sa, -1, &r) == 0, "inbox drained");
+	CHECK(jint(&r, "trust_score") == 0, "score still 0: %lld", jint(&r, "trust_score"));
+	CHECK(jint(&r, "executions") == 0, "no execution scored: %lld", jint(&r, "executions"));
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "still paused: %s",
+	      jstr(&r, "state"));
+	http_free(&r);
+	CHECK(reports(e, w.sa, "NOT credited AND why_not = 'not_delivered_live'") == 50,
+	      "all 50 stored, not scored: %lld",
+	      reports(e, w.sa, "NOT credited AND why_not = 'not_delivered_live'"));
+	CHECK(metric(e, "decp_trust_executions_uncredited_total") == 50, "uncredited metric");
+	/* the issue's second form: from 47 three more were enough; here any number is not */
+	long long more[3] = {1050, 1051, 1052};
+	CHECK(post_exec(e, w.tok_a, w.sa, more, 3) == 202, "3 more");
+	CHECK(trust_wait(e, w.sa, -1, &r) == 0 && jint(&r, "trust_score") == 0 &&
+	      strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "still 0 and paused: %s", r.body);
+	http_free(&r);
+
+	/* One simulated day: the quiet-period credit (+10) runs, 10 < 50 stays paused. */
+	CHECK(api_env_restart(e, "trust_time_offset_s = 87000") == 0, "restart +1 d");
+	CHECK(trust_wait(e, w.sa, 10, &r) == 0, "10 after a quiet day, got %lld",
+	      jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "10 stays paused: %s",
+	      jstr(&r, "state"));
+	http_free(&r);
+	/* Five quiet days: 50, resumed by the credit. */
+	CHECK(api_env_restart(e, "trust_time_offset_s = 432600") == 0, "restart +5 d");
+	CHECK(trust_wait(e, w.sa, 50, &r) == 0, "50 after five quiet days, got %lld",
+	      jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), "SYNCED") == 0, "resumed by the credit: %s",
+	      jstr(&r, "state"));
+	http_free(&r);
+	snprintf(needle, sizeof(needle), "subscription %lld trust score recovered to 50", w.sa);
+	CHECK(log_has(e, needle), "recovery line '%s'", needle);
+}
+
+static void scenario_credit(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	char needle[96];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	CHECK(post_events(e, w.tok_b, w.sb, "TTL_EXPIRED,TTL_EXPIRED") == 202, "two TTL");
+	CHECK(trust_wait(e, w.sb, 90, &r) == 0, "90, got %lld", jint(&r, "trust_score"));
+	http_free(&r);
+	delivered(e, w.sb, 100, 102, 0);
+
+	/* A real one, reported three times in one request: +1 once. */
+	long long dup[3] = {100, 100, 100};
+	CHECK(post_exec(e, w.tok_b, w.sb, dup, 3) == 202, "three reports of 100");
+	CHECK(trust_wait(e, w.sb, 91, &r) == 0, "91 once, got %lld", jint(&r, "trust_score"));
+	http_free(&r);
+	/* ... and once more, later. */
+	CHECK(post_exec(e, w.tok_b, w.sb, dup, 1) == 202, "100 again");
+	CHECK(trust_wait(e, w.sb, -1, &r) == 0 && jint(&r, "trust_score") == 91,
+	      "still 91: %s", r.body);
+	http_free(&r);
+	CHECK(reports(e, w.sb, "sequence = 100 AND credited") == 1, "one credited report of 100");
+	CHECK(reports(e, w.sb, "sequence = 100 AND why_not = 'duplicate'") == 3,
+	      "three duplicates stored: %lld", reports(e, w.sb, "why_not = 'duplicate'"));
+	/* The next delivered one scores; one never delivered and a report naming none do not. */
+	long long mix[3] = {101, 103, 0};
+	CHECK(post_exec(e, w.tok_b, w.sb, mix, 3) == 202, "101, 103, none");
+	CHECK(trust_wait(e, w.sb, -1, &r) == 0 && jint(&r, "trust_score") == 92,
+	      "92: %s", r.body);
+	http_free(&r);
+	CHECK(reports(e, w.sb, "sequence = 103 AND why_not = 'not_delivered_live'") == 1,
+	      "103 not delivered");
+	CHECK(reports(e, w.sb, "sequence IS NULL AND why_not = 'no_sequence'") == 1,
+	      "no sequence");
+	/* Boundary: a delivery 5 minutes old, the window is 60 s. */
+	delivered(e, w.sb, 200, 200, 300);
+	long long late[1] = {200};
+	CHECK(post_exec(e, w.tok_b, w.sb, late, 1) == 202, "late report");
+	CHECK(trust_wait(e, w.sb, -1, &r) == 0 && jint(&r, "trust_score") == 92,
+	      "still 92: %s", r.body);
+	CHECK(jint(&r, "executions") == 2, "two executions scored: %lld", jint(&r, "executions"));
+	http_free(&r);
+	CHECK(reports(e, w.sb, "sequence = 200 AND why_not = 'too_late'") == 1, "200 too late");
+	CHECK(reports(e, w.sb, "true") == 8, "every report stored: %lld", reports(e, w.sb, "true"));
+
+	/* UNKNOWN_INSTRUMENT: stored as a protection event, not scored, alerted. */
+	CHECK(post_events(e, w.tok_a, w.sa, "UNKNOWN_INSTRUMENT,UNKNOWN_INSTRUMENT") == 202,
+	      "unknown instrument");
+	CHECK(trust_wait(e, w.sa, 100, &r) == 0, "not scored: %lld", jint(&r, "trust_score"));
+	CHECK(jint(&r, "incidents") == 0, "no incident");
+	http_free(&r);
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE reason ="
+		       " 'UNKNOWN_INSTRUMENT'") == 2, "stored");
+	snprintf(needle, sizeof(needle), "ALERT unknown instrument: subscription %lld", w.sa);
+	CHECK(log_has(e, needle), "alert line '%s'", needle);
+	CHECK(metric(e, "decp_trust_unknown_instrument_total") == 2, "unknown-instrument metric");
+}
+
+/* The seed rows of sql 0010 are guard_instruments_builtin(), and the table's checks are
+ * guard_instrument_valid()'s. */
+static void scenario_instruments(struct api_env *e)
+{
+	const struct guard_instruments *b = guard_instruments_builtin();
+	PGresult *r = PQexec(e->db, "SELECT symbol, digits, (point * 100000)::bigint,"
+			     " (pip_size * 100000)::bigint, contract_size FROM instruments"
+			     " ORDER BY symbol");
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && (size_t)PQntuples(r) == b->n,
+	      "%d rows in the table, %zu built in", PQntuples(r), b->n);
+	for (int i = 0; i < PQntuples(r); i++) {
+		const struct guard_instrument *in = guard_instrument_find(b, PQgetvalue(r, i, 0));
+		CHECK(in != NULL && strcmp(in->symbol, PQgetvalue(r, i, 0)) == 0 &&
+		      in->digits == (uint32_t)atoi(PQgetvalue(r, i, 1)) &&
+		      in->point == atoll(PQgetvalue(r, i, 2)) &&
+		      in->pip == atoll(PQgetvalue(r, i, 3)) &&
+		      in->contract_size == atoll(PQgetvalue(r, i, 4)),
+		      "row %s %s %s %s %s matches guard's", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		      PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+	}
+	PQclear(r);
+	/* what guard refuses, the table refuses (23514 check_violation) */
+	static const char *const bad[] = {
+		"('usdjpy', 3, 0.001, 0.01, 100000)",  /* lower case */
+		"('US30', 6, 0.000001, 0.01, 1)",      /* more digits than the price scale */
+		"('US30', 2, 0.001, 0.01, 1)",         /* point is not 10^-digits */
+		"('US30', 2, 0.01, 0.015, 1)",         /* pip not a whole number of points */
+		"('US30', 2, 0.01, 1, 0)",             /* no contract */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char q[256];
+		snprintf(q, sizeof(q), "INSERT INTO instruments (symbol, digits, point, pip_size,"
+			 " contract_size) VALUES %s", bad[i]);
+		r = PQexec(e->db, q);
+		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		CHECK(st != NULL && strcmp(st, "23514") == 0, "refused: %s (%s)", bad[i],
+		      st ? st : "accepted");
+		PQclear(r);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct api_env e;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: test_trust_e2e unpause|credit|instruments DECP_CONTROL\n");
+		return 0;
+	}
+	if (argc != 3) {
+		fprintf(stderr, "usage: test_trust_e2e SCENARIO DECP_CONTROL\n");
+		return 2;
+	}
+	const char *sc = argv[1];
+	memset(&e, 0, sizeof(e));
+	signal(SIGPIPE, SIG_IGN);
+	if (api_env_start(&e, argv[2], NULL) != 0) { /* api_test sets trust_tick_s = 1 */
+		api_env_stop(&e, true);
+		return 1;
+	}
+	if (strcmp(sc, "unpause") == 0)
+		scenario_unpause(&e);
+	else if (strcmp(sc, "credit") == 0)
+		scenario_credit(&e);
+	else if (strcmp(sc, "instruments") == 0)
+		scenario_instruments(&e);
+	else {
+		fprintf(stderr, "unknown scenario %s\n", sc);
+		api_failures++;
+	}
+	if (api_env_stop(&e, api_failures != 0) != 0)
+		api_failures++;
+	printf("%s: %s (%d failed checks)\n", sc, api_failures ? "FAIL" : "PASS", api_failures);
+	return api_failures ? 1 : 0;
+}
