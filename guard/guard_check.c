@@ -87,6 +87,22 @@ static bool funds_short(const struct guard_policy *pol, const struct guard_view 
 	return avail <= 0 || avail < pol->min_free_funds;
 }
 
+/* Whose delay: see enum guard_attribution. A send stamp before the arrival stamp is
+ * nonsense (clocks of one platform) and proves nothing: unspecified. */
+static uint32_t attribute(const struct guard_sub *sub, const struct guard_envelope *env)
+{
+	int64_t send_age;
+
+	if (env->replay)
+		return GUARD_ATTRIBUTION_PLATFORM_REPLAY;
+	if (env->fanout_send_ns == 0 ||
+	    __builtin_sub_overflow(env->fanout_send_ns, env->server_arrival_ns, &send_age) ||
+	    send_age < 0)
+		return GUARD_ATTRIBUTION_UNSPECIFIED;
+	return send_age > sub->ttl_ns / 2 ? GUARD_ATTRIBUTION_PLATFORM_LATE_SEND
+					  : GUARD_ATTRIBUTION_SUBSCRIBER;
+}
+
 static bool commit(struct guard_sub *sub, const struct guard_envelope *env,
 		   const struct pending *p)
 {
@@ -165,8 +181,10 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	if (!reason && st->state != GUARD_STATE_SYNCED)
 		reason = GUARD_REASON_STATE_LOCKED;
 	/* 3 TTL (age computed for the report even after an earlier failure) */
-	if (ttl_expired(sub, clk, env, view, out) && !reason)
+	if (ttl_expired(sub, clk, env, view, out) && !reason) {
 		reason = GUARD_REASON_TTL_EXPIRED;
+		out->attribution = attribute(sub, env);
+	}
 	/* 4 Price, and before it the instrument it needs: an order adding exposure on an
 	 * instrument the registry does not know is refused for that, not as a deviation */
 	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) && !in)
@@ -186,8 +204,10 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	out->authenticated = sub->verifier.verify &&
 			     sub->verifier.verify(sub->verifier.key, env->body, env->body_len,
 						  env->sig, env->sig_len) == 0;
-	if (!out->authenticated)
+	if (!out->authenticated) {
 		reason = GUARD_REASON_INVALID_SIGNATURE; /* whatever else failed: see the header */
+		out->attribution = GUARD_ATTRIBUTION_UNSPECIFIED;
+	}
 	/* 7 Execute */
 	if (!reason) {
 		if (filter != GUARD_FILTER_NONE) {
@@ -265,6 +285,16 @@ const char *guard_reason_name(enum guard_reason r)
 	case GUARD_REASON_UNKNOWN_INSTRUMENT: return "UNKNOWN_INSTRUMENT";
 	case GUARD_REASON_MALFORMED: return "MALFORMED";
 	default: return "?";
+	}
+}
+
+const char *guard_attribution_name(enum guard_attribution a)
+{
+	switch (a) {
+	case GUARD_ATTRIBUTION_SUBSCRIBER: return "SUBSCRIBER";
+	case GUARD_ATTRIBUTION_PLATFORM_LATE_SEND: return "PLATFORM_LATE_SEND";
+	case GUARD_ATTRIBUTION_PLATFORM_REPLAY: return "PLATFORM_REPLAY";
+	default: return NULL;
 	}
 }
 

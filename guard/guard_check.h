@@ -6,7 +6,10 @@
  *   1 Sequence .................... REPLAY (seq <= last) / SEQUENCE_GAP (seq > last + 1)
  *   2 State ....................... STATE_LOCKED (state != SYNCED)
  *   3 TTL ......................... TTL_EXPIRED (|server now - server arrival| > ttl, or
- *                                   no live clock estimate: fail closed)
+ *                                   no live clock estimate: fail closed); every stale
+ *                                   signal is refused, verdict.attribution says whose
+ *                                   delay it was (the envelope's send stamp and replay
+ *                                   flag; guard_types.h enum guard_attribution)
  *   4 Price ....................... UNKNOWN_INSTRUMENT (an order adding exposure on an
  *                                   instrument the registry does not know), then
  *                                   PRICE_DEVIATION (market orders: signal price vs the
@@ -61,6 +64,7 @@ struct guard_verdict {
 	uint64_t sequence;       /* the signal's */
 	uint64_t expected_seq;   /* what the sequence guard expected (last_seq + 1) */
 	int64_t age_ns;          /* server now - server arrival (when age_known) */
+	uint32_t attribution;    /* TTL_EXPIRED: enum guard_attribution (guard_types.h) */
 	int64_t deviation_pips_x100; /* |signal price - quote| in 1/100 pip, rounded up */
 	struct guard_order order; /* reason NONE: the translated order to send */
 };

@@ -40,6 +40,8 @@ int guard_envelope_from_proto(const Decp__Envelope *e, ProtobufCAllocator *alloc
 	out->master_time_ns = s->master_time_ns;
 	out->expiration_ns = s->expiration_ns;
 	out->server_arrival_ns = e->server_arrival_ns;
+	out->fanout_send_ns = e->fanout_send_ns;
+	out->replay = e->replay;
 	out->body = ss->body.data;
 	out->body_len = ss->body.len;
 	out->sig = ss->ed25519_sig.data;

@@ -29,6 +29,10 @@ struct guard_envelope {
 	int64_t expiration_ns;
 	/* stamped by ingest (Envelope.server_arrival_ns) */
 	int64_t server_arrival_ns;
+	/* stamped by the fan-out (Envelope.fanout_send_ns, 0 = none; Envelope.replay):
+	 * only used to attribute a stale signal, never to accept one */
+	int64_t fanout_send_ns;
+	bool replay;
 	/* the exact signed bytes and the signature as received */
 	const uint8_t *body;
 	size_t body_len;

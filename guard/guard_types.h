@@ -82,6 +82,20 @@ enum guard_reason {
 	GUARD_REASON_MAX = 23
 };
 
+/*
+ * Whose delay made a signal stale (TTL_EXPIRED only; values equal proto
+ * StalenessAttribution). The guard's claim, from the envelope's stamps: a replay, or a
+ * live envelope the fan-out sent more than TTL/2 after its arrival, is the platform's;
+ * one sent in time that arrived late is the subscriber's (its link or clock); without a
+ * send stamp nothing can be told apart (UNSPECIFIED, scored as the subscriber's).
+ */
+enum guard_attribution {
+	GUARD_ATTRIBUTION_UNSPECIFIED = 0,
+	GUARD_ATTRIBUTION_SUBSCRIBER = 1,
+	GUARD_ATTRIBUTION_PLATFORM_LATE_SEND = 2,
+	GUARD_ATTRIBUTION_PLATFORM_REPLAY = 3,
+};
+
 /* The seed's subscription states; values equal proto SubscriptionState. */
 enum guard_state {
 	GUARD_STATE_NONE = 0,
@@ -98,5 +112,8 @@ enum guard_state {
 const char *guard_reason_name(enum guard_reason r);
 const char *guard_state_name(enum guard_state s);
 const char *guard_order_type_name(enum guard_order_type t);
+/* "SUBSCRIBER", "PLATFORM_LATE_SEND", "PLATFORM_REPLAY"; NULL for UNSPECIFIED and
+ * unknown values (stored as SQL NULL). */
+const char *guard_attribution_name(enum guard_attribution a);
 
 #endif

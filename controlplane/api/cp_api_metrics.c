@@ -214,6 +214,12 @@ static void api_part(struct out *o, const struct api *a)
 	head(o, "decp_trust_unknown_instrument_total", "counter",
 	     "UNKNOWN_INSTRUMENT reports: the instrument registry lacks a traded symbol");
 	put(o, "decp_trust_unknown_instrument_total %" PRIu64 "\n", ld(&t->unknown_instrument));
+	head(o, "decp_trust_platform_stale_total", "counter",
+	     "TTL_EXPIRED confirmed as the platform's (late send, replay): stored, not scored");
+	put(o, "decp_trust_platform_stale_total %" PRIu64 "\n", ld(&t->platform_stale));
+	head(o, "decp_trust_attribution_refuted_total", "counter",
+	     "TTL_EXPIRED claimed as the platform's that our records do not confirm: scored");
+	put(o, "decp_trust_attribution_refuted_total %" PRIu64 "\n", ld(&t->attribution_refuted));
 }
 
 static void db_part(struct out *o, struct api *a)

@@ -777,9 +777,10 @@ static void h_trust(struct api_req *r)
 static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 {
 	static const char *const keys[] = {"subscription_id", "reason", "sequence", "latency_ms",
-					   "price_deviation", "symbol", "event_time_ms", NULL};
+					   "price_deviation", "symbol", "event_time_ms",
+					   "attribution", NULL};
 	char sid[24], seq[32], lat[48], dev[48], at[32];
-	const char *reason, *sym;
+	const char *reason, *sym, *attr;
 	enum guard_trust_event ev;
 	if (!json_is_object(e)) {
 		api_error(r, 422, "wrong_type", "events[%zu] must be an object", i);
@@ -791,8 +792,21 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 	    get_num(r, e, "latency_ms", 0, 1e9, lat, sizeof(lat)) ||
 	    get_num(r, e, "price_deviation", -1e9, 1e9, dev, sizeof(dev)) ||
 	    get_num(r, e, "event_time_ms", 0, 9e15, at, sizeof(at)) ||
-	    get_text(r, e, "symbol", false, 31, &sym))
+	    get_text(r, e, "symbol", false, 31, &sym) ||
+	    get_text(r, e, "attribution", false, 31, &attr))
 		goto fail;
+	if (attr != NULL) { /* guard's names (proto StalenessAttribution), TTL_EXPIRED only */
+		unsigned int a = 1;
+		while (guard_attribution_name((enum guard_attribution)a) != NULL &&
+		       strcmp(guard_attribution_name((enum guard_attribution)a), attr) != 0)
+			a++;
+		if (guard_attribution_name((enum guard_attribution)a) == NULL ||
+		    strcmp(reason, "TTL_EXPIRED") != 0) {
+			api_error(r, 422, "invalid_value", "events[%zu]: 'attribution' is SUBSCRIBER, "
+				  "PLATFORM_LATE_SEND or PLATFORM_REPLAY, for TTL_EXPIRED only", i);
+			return -EINVAL;
+		}
+	}
 	if (cp_trust_event_parse(reason, &ev) != 0) {
 		api_error(r, 422, "unknown_reason", "events[%zu]: unknown reason code '%.48s'", i,
 			  reason);
@@ -816,6 +830,7 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 	json_object_set_new(norm, "price_deviation", dev[0] ? json_string(dev) : json_null());
 	json_object_set_new(norm, "symbol", sym ? json_string(sym) : json_null());
 	json_object_set_new(norm, "event_time_ms", at[0] ? json_string(at) : json_null());
+	json_object_set_new(norm, "attribution", attr ? json_string(attr) : json_null());
 	return 0;
 fail:
 	/* Say which item: prefix the message of the reply already set. */

@@ -95,7 +95,7 @@ static void db_store(struct cp_fanout *f, PGconn *c, struct report *list)
 	db_store_exec(f, c, list);
 	for (struct report *p = list; p != NULL; p = p->next) {
 		char v[8][32];
-		const char *vals[9];
+		const char *vals[10];
 
 		snprintf(v[0], 32, "%" PRIu64, p->subscriber);
 		snprintf(v[1], 32, "%" PRIu64, p->sub_id);
@@ -108,6 +108,7 @@ static void db_store(struct cp_fanout *f, PGconn *c, struct report *list)
 			vals[i] = v[i];
 		vals[7] = reason_name(p->reason);
 		vals[8] = p->detail;
+		vals[9] = guard_attribution_name((enum guard_attribution)p->attribution);
 		if (p->exec)
 			continue;
 		/* Stored and scored as through the API: the event and its trust_inbox row in
@@ -115,14 +116,15 @@ static void db_store(struct cp_fanout *f, PGconn *c, struct report *list)
 		r = PQexecParams(c,
 			 "WITH p AS (INSERT INTO protection_logs (event_time, master_id, "
 			 "subscriber_id, subscription_id, sequence, reason, latency_ms, "
-			 "price_deviation, details) "
+			 "price_deviation, details, attribution) "
 			 "VALUES (to_timestamp($5::bigint / 1e9), $3::bigint, $1::bigint, "
 			 "$2::bigint, $4::bigint, $8, $6::bigint / 1e6, $7::bigint / 100.0, "
-			 "jsonb_build_object('detail', $9::text, 'source', 'subscriber')) "
-			 "RETURNING subscription_id, reason) "
-			 "INSERT INTO trust_inbox (subscription_id, event) "
-			 "SELECT subscription_id, reason FROM p WHERE subscription_id IS NOT NULL",
-			 9, NULL, vals, NULL, NULL, 0);
+			 "jsonb_build_object('detail', $9::text, 'source', 'subscriber'), $10) "
+			 "RETURNING subscription_id, reason, sequence, attribution) "
+			 "INSERT INTO trust_inbox (subscription_id, event, sequence, attribution) "
+			 "SELECT subscription_id, reason, sequence, attribution FROM p "
+			 "WHERE subscription_id IS NOT NULL",
+			 10, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
 			cnt(&f->c_reports);
 		else

@@ -465,6 +465,7 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 
 		r->seq = e->sequence;
 		r->reason = e->reason;
+		r->attribution = e->attribution;
 		r->age_ns = e->age_ns;
 		r->dev_x100 = e->price_deviation_pips_x100;
 		r->time_ns = e->event_time_ns;

@@ -150,6 +150,7 @@ struct report {
 	bool exec;
 	uint64_t subscriber, sub_id, master, seq;
 	int reason;
+	int attribution; /* TTL_EXPIRED: proto StalenessAttribution, the guard's claim */
 	int64_t age_ns, dev_x100, time_ns;
 	char detail[128];
 };

@@ -271,10 +271,11 @@ static int exec_store(struct trust *t, struct exec_rows *x)
 
 /*
  * Inbox result columns (drain_once): 0 id, 1 subscription_id, 2 event, 3 received_at (us),
- * 4 sequence (empty = NULL), 5 why an EXECUTE cannot be credited (empty = it can, as
- * far as the deliveries say: the once-per-envelope rule is applied here).
+ * 4 sequence (empty = NULL), 5 why an EXECUTE cannot be credited (NULL = it can, as far
+ * as the deliveries say: the once-per-envelope rule is applied here), 6 the guard's
+ * staleness attribution, 7 "t" when our records confirm it is the platform's.
  */
-enum { IN_ID, IN_SUB, IN_EVENT, IN_AT, IN_SEQ, IN_WHY };
+enum { IN_ID, IN_SUB, IN_EVENT, IN_AT, IN_SEQ, IN_WHY, IN_ATTR, IN_PLATFORM };
 
 /* Score the events of one subscription: rows [from, to) of the inbox result. */
 static int score_one(struct trust *t, PGresult *in, int from, int to, struct exec_rows *x)
@@ -308,6 +309,19 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 				continue;
 			}
 			row.credited_seq = seq;
+		}
+		if (ev == GUARD_TRUST_TTL_EXPIRED && !PQgetisnull(in, i, IN_ATTR) &&
+		    strncmp(PQgetvalue(in, i, IN_ATTR), "PLATFORM", 8) == 0) {
+			/* The staleness rule (sql 0011): the platform's lag is stored, alerted
+			 * and not scored; a claim our records do not confirm is scored. */
+			if (PQgetvalue(in, i, IN_PLATFORM)[0] == 't') {
+				atomic_fetch_add(&counters.platform_stale, 1);
+				CP_LOG_RL(CP_LOG_WARN, ROLE, "ALERT platform lag: subscription %s "
+					  "sequence %s stale by the platform (%s): not scored", id,
+					  PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_ATTR));
+				continue;
+			}
+			atomic_fetch_add(&counters.attribution_refuted, 1);
 		}
 		if (ev == GUARD_TRUST_UNKNOWN_INSTRUMENT) {
 			atomic_fetch_add(&counters.unknown_instrument, 1);
@@ -344,9 +358,10 @@ static char *id_array(PGresult *in, int n)
  * number of rows scored, or -EIO (rolled back: the rows are scored again later). */
 static int drain_once(struct trust *t)
 {
-	char win[24];
+	char win[24], half_ttl[24];
 	snprintf(win, sizeof(win), "%u", t->cfg->trust_credit_window_s);
-	const char *wp[1] = {win};
+	snprintf(half_ttl, sizeof(half_ttl), "%" PRId64, ns_to_us(GUARD_TTL_DEFAULT_NS / 2));
+	const char *wp[2] = {win, half_ttl};
 	if (!exec1(t, "BEGIN"))
 		return -EIO;
 	PGresult *in = cp_pg_exec(&t->pg,
@@ -357,14 +372,29 @@ static int drain_once(struct trust *t)
 		" CASE WHEN event <> 'EXECUTE' THEN NULL"
 		"  WHEN sequence IS NULL THEN 'no_sequence'"
 		"  WHEN NOT EXISTS (SELECT 1 FROM trust_deliveries d WHERE d.subscription_id ="
-		"   q.subscription_id AND q.sequence BETWEEN d.first_sequence AND d.last_sequence)"
-		"   THEN 'not_delivered_live'"
+		"   q.subscription_id AND d.live AND q.sequence BETWEEN d.first_sequence AND"
+		"   d.last_sequence) THEN 'not_delivered_live'"
 		"  WHEN NOT EXISTS (SELECT 1 FROM trust_deliveries d WHERE d.subscription_id ="
-		"   q.subscription_id AND q.sequence BETWEEN d.first_sequence AND d.last_sequence"
-		"   AND q.received_at <= d.last_sent_at + $1::int * interval '1 second')"
-		"   THEN 'too_late' END"
+		"   q.subscription_id AND d.live AND q.sequence BETWEEN d.first_sequence AND"
+		"   d.last_sequence AND q.received_at <= d.last_sent_at + $1::int * interval"
+		"   '1 second') THEN 'too_late' END,"
+		/* A TTL_EXPIRED the guard calls the platform's: confirmed by our own records? */
+		" attribution, CASE"
+		"  WHEN event <> 'TTL_EXPIRED' OR sequence IS NULL THEN false"
+		"  WHEN attribution = 'PLATFORM_REPLAY' THEN EXISTS (SELECT 1 FROM trust_deliveries d"
+		"   WHERE d.subscription_id = q.subscription_id AND NOT d.live AND q.sequence BETWEEN"
+		"   d.first_sequence AND d.last_sequence) AND NOT EXISTS (SELECT 1 FROM"
+		"   trust_deliveries d WHERE d.subscription_id = q.subscription_id AND d.live AND"
+		"   q.sequence BETWEEN d.first_sequence AND d.last_sequence)"
+		"  WHEN attribution = 'PLATFORM_LATE_SEND' THEN EXISTS (SELECT 1 FROM"
+		"   trust_deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN"
+		"   signal_archive_keys k ON k.master_id = s.master_id AND k.sequence = q.sequence"
+		"   WHERE d.subscription_id = q.subscription_id AND d.live AND q.sequence BETWEEN"
+		"   d.first_sequence AND d.last_sequence AND d.first_sent_at > k.arrival_time +"
+		"   $2::bigint * interval '1 microsecond')"
+		"  ELSE false END"
 		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " INBOX_BATCH
-		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 1, wp);
+		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 2, wp);
 	char *ids = NULL;
 	struct exec_rows x = {0};
 	int n = -EIO;

@@ -12,6 +12,9 @@
  *                execution_reports, credited or not (sql 0011 states the rule)
  *   score < 50 and subscription_transition_allowed(state, PAUSED_TOXIC)
  *                 ──▶ PAUSED_TOXIC, alert log line, decp_trust_auto_pauses_total + 1
+ *   TTL_EXPIRED row claimed PLATFORM_*: not scored when trust_deliveries and
+ *                signal_archive_keys confirm it (replay run; live run sent > TTL/2 after
+ *                arrival), alert + decp_trust_platform_stale_total; else scored
  *   every trust_tick_s: guard_trust_tick() (+10 per 24 h without incident);
  *   PAUSED_TOXIC, this tick credited a quiet period, score >= 50 ──▶ SYNCED (the
  *   only resume besides an operator's; events never resume)
@@ -50,6 +53,8 @@ struct cp_trust_counters {
 	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
 	_Atomic uint64_t executions_uncredited; /* EXECUTE stored, not scored (sql 0011) */
 	_Atomic uint64_t unknown_instrument;    /* UNKNOWN_INSTRUMENT reports (alert) */
+	_Atomic uint64_t platform_stale;        /* TTL_EXPIRED confirmed the platform's */
+	_Atomic uint64_t attribution_refuted;   /* platform claims our records refute */
 };
 
 /* This process's counters (zero when no trust role runs here). Never NULL. */

@@ -847,6 +847,53 @@ static void test_instrument_registry(void)
 	CU_ASSERT_EQUAL(guard_instrument_valid(NULL), -EINVAL);
 }
 
+/* Issue 18: every stale signal is refused; the verdict says whose delay it was. */
+static void test_ttl_attribution(void)
+{
+	const int64_t ms = GUARD_NS_PER_MS;
+	struct {
+		int64_t arrival_ago, send_after; /* ms before now; ms after the arrival (-1: 0) */
+		bool replay;
+		uint32_t want;
+	} c[] = {
+		{700, 10, false, GUARD_ATTRIBUTION_SUBSCRIBER},        /* sent at once, late link */
+		{700, 250, false, GUARD_ATTRIBUTION_SUBSCRIBER},       /* boundary: exactly TTL/2 */
+		{700, 251, false, GUARD_ATTRIBUTION_PLATFORM_LATE_SEND}, /* boundary: just over */
+		{700, 600, false, GUARD_ATTRIBUTION_PLATFORM_LATE_SEND}, /* sent already stale */
+		{700, 10, true, GUARD_ATTRIBUTION_PLATFORM_REPLAY},    /* a replay */
+		{700, -1, false, GUARD_ATTRIBUTION_UNSPECIFIED},       /* no send stamp */
+		{700, -700, false, GUARD_ATTRIBUTION_UNSPECIFIED},     /* sent before arrival */
+	};
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		fresh();
+		gt_signal_buy(&s, &key, 1);
+		s.env.server_arrival_ns = GT_NOW - c[i].arrival_ago * ms;
+		s.env.fanout_send_ns = c[i].send_after == -1 ? 0
+				       : s.env.server_arrival_ns + c[i].send_after * ms;
+		s.env.replay = c[i].replay;
+		v = check(&s);
+		CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED); /* refused, whoever's delay */
+		CU_ASSERT_EQUAL(v.attribution, c[i].want);
+	}
+	/* a fresh signal has no attribution; a forged stale one neither */
+	fresh();
+	gt_signal_buy(&s, &key, 1);
+	s.env.replay = true;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.attribution, GUARD_ATTRIBUTION_UNSPECIFIED);
+	gt_signal_buy(&s, &key, 2);
+	s.env.server_arrival_ns = GT_NOW - 5 * GUARD_NS_PER_S;
+	s.env.replay = true;
+	gt_seal(&s, &other_key);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE);
+	CU_ASSERT_EQUAL(v.attribution, GUARD_ATTRIBUTION_UNSPECIFIED);
+}
+
 int main(void)
 {
 	static const struct gt_test tests[] = {
@@ -856,6 +903,7 @@ int main(void)
 		{"reason STATE_LOCKED", test_reason_state_locked},
 		{"reason TTL_EXPIRED", test_reason_ttl},
 		{"TTL boundary (500 ms) and configurable", test_ttl_boundary},
+		{"TTL_EXPIRED attribution: subscriber, late send, replay", test_ttl_attribution},
 		{"reason PRICE_DEVIATION, buy ask / sell bid", test_reason_price},
 		{"price deviation JPY pip 0.01, broker suffix", test_price_jpy},
 		{"reason INSUFFICIENT_FUNDS, LOCKED_NO_FUNDS", test_reason_funds},

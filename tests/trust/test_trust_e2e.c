@@ -15,11 +15,17 @@
  *                outside every delivery, a delivery older than the window and a report
  *                without a sequence are stored with the reason and not scored; an
  *                UNKNOWN_INSTRUMENT report is stored, not scored, and alerts
+ *   stale        a TTL_EXPIRED whose guard claims it the platform's is not scored when our
+ *                records confirm it (a replay run covers it and no live run; a live run
+ *                sent it more than TTL/2 after its arrival), and scored otherwise: a
+ *                subscriber that claims platform attribution for its own late receipt, or
+ *                for a signal it got live, or with nothing on record, pays -5
  *   instruments  the instruments table's seed (sql 0010) is guard_instruments_builtin()
  *                row for row, and the table refuses what guard_instrument_valid() refuses
  *
  * trust_deliveries rows are inserted here with SQL, standing in for the fan-out, which
- * does not write them yet (docs/api.md "Trust": the interface and who writes it).
+ * does not write them yet (docs/api.md "Trust": the interface and who writes it), and so
+ * are signal_archive_keys rows (the archiver's record of each signal's arrival).
  *
  * usage: test_trust_e2e SCENARIO DECP_CONTROL
  */
@@ -66,18 +72,29 @@ static long long reports(struct api_env *e, long long sub, const char *where)
 	return db_count(e, q);
 }
 
-/* A delivery record as the fan-out would write it: sequences first..last sent live to
- * sub, the last one `age_s` seconds ago. */
-static void delivered(struct api_env *e, long long sub, long long first, long long last,
-		      int age_s)
+static void sql(struct api_env *e, const char *q)
 {
-	char q[320];
-	snprintf(q, sizeof(q), "INSERT INTO trust_deliveries VALUES (%lld, %lld, %lld,"
-		 " now() - interval '%d seconds', now() - interval '%d seconds')", sub, first,
-		 last, age_s, age_s);
 	PGresult *r = PQexec(e->db, q);
 	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q, PQresultErrorMessage(r));
 	PQclear(r);
+}
+
+/* A delivery record as the fan-out would write it: sequences first..last sent to sub
+ * (live or by a replay), the last one `age_s` seconds ago. */
+static void sent(struct api_env *e, long long sub, bool live, long long first, long long last,
+		 int age_s)
+{
+	char q[320];
+	snprintf(q, sizeof(q), "INSERT INTO trust_deliveries VALUES (%lld, %s, %lld, %lld,"
+		 " now() - interval '%d seconds', now() - interval '%d seconds')", sub,
+		 live ? "true" : "false", first, last, age_s, age_s);
+	sql(e, q);
+}
+
+static void delivered(struct api_env *e, long long sub, long long first, long long last,
+		      int age_s)
+{
+	sent(e, sub, true, first, last, age_s);
 }
 
 static void scenario_unpause(struct api_env *e)
@@ -196,6 +213,82 @@ static void scenario_credit(struct api_env *e)
 	CHECK(metric(e, "decp_trust_unknown_instrument_total") == 2, "unknown-instrument metric");
 }
 
+static int post_ttl(struct api_env *e, const char *tok, long long sub, long long seq,
+		    const char *attribution)
+{
+	char body[256];
+	struct http_resp r;
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"TTL_EXPIRED\",\"sequence\":%lld,\"latency_ms\":612.5,\"attribution\":"
+		 "\"%s\"}]}", sub, seq, attribution);
+	int st = http(e, "POST", "/v1/protection-events", tok, body, &r);
+	if (st != 202)
+		fprintf(stderr, "TTL_EXPIRED: %d %s\n", st, r.body ? r.body : "");
+	http_free(&r);
+	return st;
+}
+
+static int score_after(struct api_env *e, long long sub)
+{
+	struct http_resp r;
+	int s = trust_wait(e, sub, -1, &r) == 0 ? (int)jint(&r, "trust_score") : -1;
+	http_free(&r);
+	return s;
+}
+
+static void scenario_stale(struct api_env *e)
+{
+	struct world w;
+	char q[320];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	/* the archiver's arrival stamps: 40 arrived 10 s before its live send, 50 100 ms */
+	snprintf(q, sizeof(q), "INSERT INTO signal_archive_keys VALUES (%lld, 40, now() -"
+		 " interval '70 seconds'), (%lld, 50, now() - interval '60.1 seconds')",
+		 w.master, w.master);
+	sql(e, q);
+	sent(e, w.sa, false, 5, 20, 60);  /* a replay after a reconnect */
+	sent(e, w.sa, true, 30, 30, 60);  /* 30 went out live */
+	sent(e, w.sa, true, 40, 50, 60);  /* a live run, first sent 60 s ago */
+
+	CHECK(post_ttl(e, w.tok_a, w.sa, 10, "PLATFORM_REPLAY") == 202, "replayed 10");
+	CHECK(score_after(e, w.sa) == 100, "a confirmed replay is not scored");
+	CHECK(post_ttl(e, w.tok_a, w.sa, 40, "PLATFORM_LATE_SEND") == 202, "late-sent 40");
+	CHECK(score_after(e, w.sa) == 100, "a confirmed late send is not scored");
+	CHECK(metric(e, "decp_trust_platform_stale_total") == 2, "platform metric 2");
+	CHECK(post_ttl(e, w.tok_a, w.sa, 30, "PLATFORM_REPLAY") == 202, "30 (went out live)");
+	CHECK(score_after(e, w.sa) == 95, "a live envelope claimed a replay: -5");
+	/* boundary: sent 100 ms after arrival, TTL/2 is 250 ms: the subscriber's own lag */
+	CHECK(post_ttl(e, w.tok_a, w.sa, 50, "PLATFORM_LATE_SEND") == 202, "50 (sent in time)");
+	CHECK(score_after(e, w.sa) == 90, "its own late receipt claimed the platform's: -5");
+	CHECK(post_ttl(e, w.tok_a, w.sa, 70, "PLATFORM_REPLAY") == 202, "70 (nothing on record)");
+	CHECK(score_after(e, w.sa) == 85, "a claim with nothing on record: -5");
+	CHECK(post_ttl(e, w.tok_a, w.sa, 60, "SUBSCRIBER") == 202, "60 (the subscriber's)");
+	CHECK(score_after(e, w.sa) == 80, "the subscriber's own: -5");
+	CHECK(metric(e, "decp_trust_attribution_refuted_total") == 3, "refuted metric 3");
+	CHECK(metric(e, "decp_trust_platform_stale_total") == 2, "platform metric still 2");
+	/* both kinds stored, with the claim */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscription_id = %lld"
+		 " AND reason = 'TTL_EXPIRED' AND attribution IS NOT NULL", w.sa);
+	CHECK(db_count(e, q) == 6, "6 stored with their attribution: %lld", db_count(e, q));
+	CHECK(log_has(e, "ALERT platform lag: subscription"), "platform-lag alert line");
+	/* attribution only on TTL_EXPIRED, only guard's names */
+	struct http_resp r;
+	char body[200];
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"REPLAY\",\"attribution\":\"PLATFORM_REPLAY\"}]}", w.sa);
+	CHECK(http(e, "POST", "/v1/protection-events", w.tok_a, body, &r) == 422,
+	      "attribution on a REPLAY: %d", r.status);
+	http_free(&r);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"TTL_EXPIRED\",\"attribution\":\"PLATFORM\"}]}", w.sa);
+	CHECK(http(e, "POST", "/v1/protection-events", w.tok_a, body, &r) == 422,
+	      "an unknown attribution: %d", r.status);
+	http_free(&r);
+}
+
 /* The seed rows of sql 0010 are guard_instruments_builtin(), and the table's checks are
  * guard_instrument_valid()'s. */
 static void scenario_instruments(struct api_env *e)
@@ -241,7 +334,7 @@ int main(int argc, char **argv)
 {
 	struct api_env e;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: test_trust_e2e unpause|credit|instruments DECP_CONTROL\n");
+		printf("usage: test_trust_e2e unpause|credit|stale|instruments DECP_CONTROL\n");
 		return 0;
 	}
 	if (argc != 3) {
@@ -259,6 +352,8 @@ int main(int argc, char **argv)
 		scenario_unpause(&e);
 	else if (strcmp(sc, "credit") == 0)
 		scenario_credit(&e);
+	else if (strcmp(sc, "stale") == 0)
+		scenario_stale(&e);
 	else if (strcmp(sc, "instruments") == 0)
 		scenario_instruments(&e);
 	else {

@@ -259,6 +259,8 @@ static void report_protection(struct sim *s, uint64_t master, const struct guard
 	pe.event_time_ns = now_ns();
 	pe.expected_sequence = v->expected_seq;
 	pe.detail = (char *)"decp-subscriber";
+	pe.attribution = (Decp__StalenessAttribution)v->attribution;
+	pe.fanout_send_ns = env->fanout_send_ns;
 	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
 	cm.protection_event = &pe;
 	send_client(s, &cm);
