@@ -86,5 +86,27 @@ check subn_no_such 1 "$D" subscription suspend --id 9999
 "$D" master list --json | grep -q '"id":"1","name":"m1"' && ok || bad "master list: $("$D" master list --json)"
 [ "$(q "SELECT count(*) FROM subscribers")" -ge 2 ] && ok || bad "subscribers table damaged"
 
+# The instrument registry (issue 18): guard's rules, refused with a clear message; `list`
+# is what decp-subscriber --instruments reads.
+check instr_help 0 "$D" instrument --help
+check instr_add_missing 2 "$D" instrument add --symbol US30 --digits 2
+check instr_set_nothing 2 "$D" instrument set --symbol US30
+check instr_add_bad_digits 2 "$D" instrument add --symbol US30 --digits 6 --pip 1 --contract 1
+check instr_add_bad_pip 2 "$D" instrument add --symbol US30 --digits 2 --pip 0.015 --contract 1
+check instr_add_lower 2 "$D" instrument add --symbol us30 --digits 2 --pip 1 --contract 1
+check instr_add_bad_contract 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 0
+check instr_add 0 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 1
+check instr_add_again 1 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 1
+[ "$(q "SELECT digits || ' ' || point || ' ' || pip_size || ' ' || contract_size FROM instruments WHERE symbol = 'US30'")" = "2 0.01000 1.00000 1" ] &&
+	ok || bad "US30 row: $(q "SELECT * FROM instruments WHERE symbol = 'US30'")"
+check instr_set 0 "$D" instrument set --symbol US30 --pip 0.1
+check instr_set_bad 2 "$D" instrument set --symbol US30 --digits 0
+[ "$(q "SELECT pip_size FROM instruments WHERE symbol = 'US30'")" = "0.10000" ] && ok || bad "US30 pip not set"
+check instr_set_none 1 "$D" instrument set --symbol NOPE --pip 1
+"$D" instrument list > "$tmp/instr" && grep -q "^US30 " "$tmp/instr" && grep -q "^USDJPY " "$tmp/instr" &&
+	ok || bad "instrument list: $(cat "$tmp/instr")"
+check instr_remove 0 "$D" instrument remove --symbol US30
+check instr_remove_again 1 "$D" instrument remove --symbol US30
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

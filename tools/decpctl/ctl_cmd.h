@@ -31,6 +31,7 @@ int ctl_cmd_redis(int argc, char **argv);
 int ctl_cmd_token(int argc, char **argv);
 int ctl_cmd_subscriber(int argc, char **argv);
 int ctl_cmd_subscription(int argc, char **argv);
+int ctl_cmd_instrument(int argc, char **argv);
 int ctl_cmd_disk(int argc, char **argv);
 int ctl_cmd_tls(int argc, char **argv);
 

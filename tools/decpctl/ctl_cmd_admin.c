@@ -26,6 +26,8 @@
 #include <openssl/rand.h>
 
 #include "ctl_cmd.h"
+#include "guard_instrument.h"
+#include "proto_money.h"
 
 int ctl_new_token(char hex[65], unsigned char hash[32])
 {
@@ -50,12 +52,14 @@ struct aopts {
 	const char *cmd;      /* "subscriber add", for messages */
 	const char *conninfo;
 	const char *name, *label, *out, *policy, *reason, *fee, *expires;
+	const char *symbol, *digits, *pip, *contract; /* decpctl instrument */
 	long long id, master, subscriber;
 	bool json;
 };
 
 enum { O_ID = 1, O_MASTER = 2, O_SUBSCRIBER = 4, O_NAME = 8, O_LABEL = 16, O_OUT = 32,
-       O_POLICY = 64, O_REASON = 128, O_FEE = 256, O_EXPIRES = 512, O_JSON = 1024 };
+       O_POLICY = 64, O_REASON = 128, O_FEE = 256, O_EXPIRES = 512, O_JSON = 1024,
+       O_SYMBOL = 2048, O_DIGITS = 4096, O_PIP = 8192, O_CONTRACT = 16384 };
 
 static int parse_id(const char *cmd, const char *opt, const char *s, long long *out)
 {
@@ -85,6 +89,10 @@ static int parse(int argc, char **argv, unsigned int allowed, struct aopts *o,
 		{"fee-pct", required_argument, NULL, O_FEE},
 		{"expires", required_argument, NULL, O_EXPIRES},
 		{"json", no_argument, NULL, O_JSON},
+		{"symbol", required_argument, NULL, O_SYMBOL},
+		{"digits", required_argument, NULL, O_DIGITS},
+		{"pip", required_argument, NULL, O_PIP},
+		{"contract", required_argument, NULL, O_CONTRACT},
 		{"conninfo", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -113,6 +121,10 @@ static int parse(int argc, char **argv, unsigned int allowed, struct aopts *o,
 		case O_FEE: o->fee = optarg; rc = 0; break;
 		case O_EXPIRES: o->expires = optarg; rc = 0; break;
 		case O_JSON: o->json = true; rc = 0; break;
+		case O_SYMBOL: o->symbol = optarg; rc = 0; break;
+		case O_DIGITS: o->digits = optarg; rc = 0; break;
+		case O_PIP: o->pip = optarg; rc = 0; break;
+		case O_CONTRACT: o->contract = optarg; rc = 0; break;
 		default: o->conninfo = optarg; rc = 0; break;
 		}
 		if (rc != 0)
@@ -531,5 +543,144 @@ int ctl_cmd_subscription(int argc, char **argv)
 				 "WHERE id = $1 RETURNING id, master_id, subscriber_id, state, "
 				 "state_reason", 3, v, none);
 	}
+	return finish(c, NULL, &o, rc);
+}
+
+/* ---- decpctl instrument ---- */
+
+static void instrument_usage(FILE *f)
+{
+	fprintf(f, "usage: decpctl instrument list [--json]\n"
+		   "       decpctl instrument add --symbol S --digits D --pip P --contract N\n"
+		   "       decpctl instrument set --symbol S [--digits D] [--pip P] [--contract N]\n"
+		   "       decpctl instrument remove --symbol S\n"
+		   "  (all: [--conninfo STR], default $DECP_PG_CONNINFO)\n\n"
+		   "The instrument registry the guard's price check reads (docs/guard.md): per\n"
+		   "symbol (the master's, without broker decorations, upper case: EURUSD, US30)\n"
+		   "the quote digits (0..5; the point is 10^-digits), the pip size (a decimal, a\n"
+		   "whole number of points: 0.0001 for EURUSD, 0.01 for USDJPY) and the contract\n"
+		   "size (units per 1.00 lot). Signals on a symbol it lacks are refused\n"
+		   "UNKNOWN_INSTRUMENT. `list` prints what decp-subscriber --instruments reads.\n");
+}
+
+/* The entry the options describe over `base` (set: the stored row). Prints what is wrong
+ * (the rules of guard_instrument_valid(), which the table's checks repeat). 0 or -1. */
+static int instrument_from_opts(const struct aopts *o, struct guard_instrument *in)
+{
+	char *end;
+	size_t n = strlen(o->symbol);
+	if (n == 0 || n >= sizeof(in->symbol)) {
+		fprintf(stderr, "decpctl %s: --symbol must be 1..32 characters\n", o->cmd);
+		return -1;
+	}
+	memcpy(in->symbol, o->symbol, n + 1);
+	if (o->digits != NULL) {
+		long d = strtol(o->digits, &end, 10);
+		if (end == o->digits || *end != '\0' || d < 0 || d > GUARD_DIGITS_MAX) {
+			fprintf(stderr, "decpctl %s: --digits '%s' is not in 0..5\n", o->cmd, o->digits);
+			return -1;
+		}
+		in->digits = (uint32_t)d;
+		in->point = 1;
+		for (long k = d; k < GUARD_DIGITS_MAX; k++)
+			in->point *= 10;
+	}
+	if (o->pip != NULL && (proto_decimal_parse(o->pip, strlen(o->pip), PROTO_PRICE_DECIMALS,
+						   &in->pip) != 0 || in->pip <= 0)) {
+		fprintf(stderr, "decpctl %s: --pip '%s' is not a positive decimal with at most 5 "
+			"decimals\n", o->cmd, o->pip);
+		return -1;
+	}
+	if (o->contract != NULL) {
+		long long v = strtoll(o->contract, &end, 10);
+		if (end == o->contract || *end != '\0' || v <= 0) {
+			fprintf(stderr, "decpctl %s: --contract '%s' is not a positive integer\n",
+				o->cmd, o->contract);
+			return -1;
+		}
+		in->contract_size = v;
+	}
+	if (guard_instrument_valid(in) != 0) {
+		fprintf(stderr, "decpctl %s: --symbol must be upper case [A-Z0-9._#-], and the pip "
+			"(%s) a whole number of points (10^-%u)\n", o->cmd,
+			o->pip != NULL ? o->pip : "stored", in->digits);
+		return -1;
+	}
+	return 0;
+}
+
+/* Decimal text of v price units (1e-5) for a NUMERIC parameter. */
+static void price_text(int64_t v, char out[32])
+{
+	snprintf(out, 32, "%" PRId64 ".%05" PRId64, v / 100000, v % 100000);
+}
+
+int ctl_cmd_instrument(int argc, char **argv)
+{
+	static const struct subcmd subs[] = {
+		{"list", O_JSON},
+		{"add", O_SYMBOL | O_DIGITS | O_PIP | O_CONTRACT},
+		{"set", O_SYMBOL | O_DIGITS | O_PIP | O_CONTRACT},
+		{"remove", O_SYMBOL},
+	};
+	struct aopts o;
+	char cmd[64], none[96], digits[16], point[32], pip[32], contract[24];
+	const struct subcmd *sc;
+	struct guard_instrument in = {0};
+	int rc = begin(argc, argv, "instrument", subs, 4, instrument_usage, &o, cmd, &sc);
+	if (rc >= 0)
+		return rc;
+	if (sc != &subs[0] && o.symbol == NULL)
+		return ctl_usage_error(cmd, "--symbol is required");
+	if (sc == &subs[1] && (o.digits == NULL || o.pip == NULL || o.contract == NULL))
+		return ctl_usage_error(cmd, "--digits, --pip and --contract are required");
+	if (sc == &subs[2] && o.digits == NULL && o.pip == NULL && o.contract == NULL)
+		return ctl_usage_error(cmd, "nothing to set: give --digits, --pip or --contract");
+	PGconn *c = connect_db(&o);
+	if (c == NULL)
+		return CTL_EXIT_FAIL;
+	snprintf(none, sizeof(none), "no instrument '%s'", o.symbol ? o.symbol : "");
+	if (sc == &subs[0]) {
+		rc = print_query(c, &o, "SELECT symbol, digits, point, pip_size, contract_size, "
+				 "updated_at FROM instruments ORDER BY symbol", 0, NULL, NULL);
+		return finish(c, NULL, &o, rc);
+	}
+	if (sc == &subs[3]) {
+		const char *v[] = {o.symbol};
+		rc = print_query(c, &o, "DELETE FROM instruments WHERE symbol = $1 RETURNING symbol, "
+				 "digits, point, pip_size, contract_size", 1, v, none);
+		return finish(c, NULL, &o, rc);
+	}
+	if (sc == &subs[2]) { /* set: the stored row, then the options over it */
+		const char *v[] = {o.symbol};
+		PGresult *r = run(c, &o, "SELECT digits, (point * 100000)::bigint, (pip_size * "
+				  "100000)::bigint, contract_size FROM instruments WHERE symbol = $1",
+				  1, v);
+		if (r == NULL || PQntuples(r) != 1) {
+			if (r != NULL)
+				fprintf(stderr, "decpctl %s: %s\n", cmd, none);
+			PQclear(r);
+			return finish(c, NULL, &o, CTL_EXIT_FAIL);
+		}
+		in.digits = (uint32_t)atoi(PQgetvalue(r, 0, 0));
+		in.point = atoll(PQgetvalue(r, 0, 1));
+		in.pip = atoll(PQgetvalue(r, 0, 2));
+		in.contract_size = atoll(PQgetvalue(r, 0, 3));
+		PQclear(r);
+	}
+	if (instrument_from_opts(&o, &in) != 0)
+		return finish(c, NULL, &o, CTL_EXIT_USAGE);
+	snprintf(digits, sizeof(digits), "%u", in.digits);
+	price_text(in.point, point);
+	price_text(in.pip, pip);
+	snprintf(contract, sizeof(contract), "%" PRId64, in.contract_size);
+	const char *v[] = {in.symbol, digits, point, pip, contract};
+	rc = print_query(c, &o, sc == &subs[1]
+			 ? "INSERT INTO instruments (symbol, digits, point, pip_size, contract_size) "
+			   "VALUES ($1, $2, $3, $4, $5) RETURNING symbol, digits, point, pip_size, "
+			   "contract_size"
+			 : "UPDATE instruments SET digits = $2, point = $3, pip_size = $4, "
+			   "contract_size = $5, updated_at = now() WHERE symbol = $1 RETURNING symbol, "
+			   "digits, point, pip_size, contract_size", 5, v, none);
 	return finish(c, NULL, &o, rc);
 }

@@ -27,6 +27,7 @@ static const struct {
 	{"token", ctl_cmd_token, "license tokens of a master: add (shown once), list, revoke"},
 	{"subscriber", ctl_cmd_subscriber, "subscribers and their tokens: add, list, token, revoke-token"},
 	{"subscription", ctl_cmd_subscription, "subscriptions: add, list, suspend, resume, cancel"},
+	{"instrument", ctl_cmd_instrument, "instrument registry (digits, pip, contract): add, list, set, remove"},
 	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
 	{"disk", ctl_cmd_disk, "is a disk fast enough for Redis's AOF: fdatasync latency vs the ACK target"},
 	{"tls", ctl_cmd_tls, "certificates for masters' TLS: a local CA, the dataplane's, one per master"},
