@@ -6,7 +6,7 @@
 #include "guard_symbol.h"
 
 /* FX: 5 digits (point 0.00001, pip 0.0001), JPY quotes 3 digits (point 0.001, pip 0.01),
- * contract 100000. These rows are also sql/migrations/0010_instruments.sql's seed. */
+ * contract 100000. These rows are also sql/migrations/0008_instruments.sql's seed. */
 #define FX(s) {s, 5, 1, 10, 100000}
 #define JPY(s) {s, 3, 100, 1000, 100000}
 static const struct guard_instrument builtin[] = {

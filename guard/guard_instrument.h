@@ -1,7 +1,7 @@
 /*
  * guard_instrument: the instrument registry the guard's price check reads (docs/guard.md
  * "Instrument registry"; operators edit it with `decpctl instrument`, table `instruments`
- * in sql/migrations/0010_instruments.sql).
+ * in sql/migrations/0008_instruments.sql).
  *
  * Per instrument (the master's symbol without broker decorations, upper case):
  *   digits ........ quote digits (EURUSD 5, USDJPY 3, XAUUSD 2), 0..5

@@ -297,7 +297,7 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 		}
 		int64_t at = strtoll(PQgetvalue(in, i, IN_AT), NULL, 10);
 		if (ev == GUARD_TRUST_SUCCESS) {
-			/* The credit rule (sql 0011): delivered live, in time, once. */
+			/* The credit rule (sql 0009): delivered live, in time, once. */
 			const char *why = PQgetisnull(in, i, IN_WHY) ? NULL : PQgetvalue(in, i, IN_WHY);
 			int64_t seq = strtoll(PQgetvalue(in, i, IN_SEQ), NULL, 10);
 			if (why == NULL && seq <= row.credited_seq)
@@ -312,7 +312,7 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 		}
 		if (ev == GUARD_TRUST_TTL_EXPIRED && !PQgetisnull(in, i, IN_ATTR) &&
 		    strncmp(PQgetvalue(in, i, IN_ATTR), "PLATFORM", 8) == 0) {
-			/* The staleness rule (sql 0011): the platform's lag is stored, alerted
+			/* The staleness rule (sql 0009): the platform's lag is stored, alerted
 			 * and not scored; a claim our records do not confirm is scored. */
 			if (PQgetvalue(in, i, IN_PLATFORM)[0] == 't') {
 				atomic_fetch_add(&counters.platform_stale, 1);

@@ -9,7 +9,7 @@
  *   EXECUTE row: +1 only when trust_deliveries shows that (subscription, sequence)
  *                delivered live within trust_credit_window_s, once per envelope
  *                (subscription_trust.credited_sequence); every EXECUTE is stored in
- *                execution_reports, credited or not (sql 0011 states the rule)
+ *                execution_reports, credited or not (sql 0009 states the rule)
  *   score < 50 and subscription_transition_allowed(state, PAUSED_TOXIC)
  *                 ──▶ PAUSED_TOXIC, alert log line, decp_trust_auto_pauses_total + 1
  *   TTL_EXPIRED row claimed PLATFORM_*: not scored when trust_deliveries and
@@ -51,7 +51,7 @@ struct cp_trust_counters {
 	_Atomic uint64_t auto_pauses;  /* -> PAUSED_TOXIC */
 	_Atomic uint64_t recoveries;   /* PAUSED_TOXIC -> SYNCED */
 	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
-	_Atomic uint64_t executions_uncredited; /* EXECUTE stored, not scored (sql 0011) */
+	_Atomic uint64_t executions_uncredited; /* EXECUTE stored, not scored (sql 0009) */
 	_Atomic uint64_t unknown_instrument;    /* UNKNOWN_INSTRUMENT reports (alert) */
 	_Atomic uint64_t platform_stale;        /* TTL_EXPIRED confirmed the platform's */
 	_Atomic uint64_t attribution_refuted;   /* platform claims our records refute */

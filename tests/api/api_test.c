@@ -470,3 +470,11 @@ const char *sub_state(struct api_env *e, long long sub, struct http_resp *r)
 	return jstr(r, "state");
 }
 
+int api_env_finish(struct api_env *e, const char *scenario)
+{
+	if (api_env_stop(e, api_failures != 0) != 0)
+		api_failures++;
+	printf("%s: %s (%d failed checks)\n", scenario, api_failures ? "FAIL" : "PASS",
+	       api_failures);
+	return api_failures ? 1 : 0;
+}

@@ -37,6 +37,9 @@ struct api_env {
 int api_env_start(struct api_env *e, const char *ctl_bin, const char *extra);
 /* Stop decp-control (SIGTERM, then SIGKILL) and start it again with `extra` config. */
 int api_env_restart(struct api_env *e, const char *extra);
+/* The end of a scenario program: api_env_stop (kept on failure), print "<scenario>: PASS"
+ * or FAIL with the count of failed checks; returns the exit status (0 or 1). */
+int api_env_finish(struct api_env *e, const char *scenario);
 /* Stop everything and remove the temp dir (kept when keep is true, for debugging, or when
  * decp-control's log holds a sanitizer report). Returns 0, or -1 for such a report. */
 int api_env_stop(struct api_env *e, bool keep);

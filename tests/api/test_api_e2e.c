@@ -1049,12 +1049,7 @@ int main(int argc, char **argv)
 		scenario_pgdown(&e);
 	else if (strcmp(sc, "batch") == 0)
 		scenario_batch(&e);
-	else {
-		fprintf(stderr, "unknown scenario %s\n", sc);
-		api_failures++;
-	}
-	if (api_env_stop(&e, api_failures != 0) != 0)
-		api_failures++;
-	printf("%s: %s (%d failed checks)\n", sc, api_failures ? "FAIL" : "PASS", api_failures);
-	return api_failures ? 1 : 0;
+	else
+		CHECK(0, "unknown scenario %s", sc);
+	return api_env_finish(&e, sc);
 }

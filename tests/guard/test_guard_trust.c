@@ -63,15 +63,22 @@ static void test_clamp(void)
 	CU_ASSERT_EQUAL(guard_trust_apply(NULL, GUARD_TRUST_SUCCESS, 5), -EINVAL);
 }
 
-static void test_pause_and_recover(void)
+/* A SYNCED subscription (no verifier: never used here) and a trust score of 100 at now. */
+static void sub_and_trust(struct guard_sub *sub, struct guard_trust *t, int64_t now)
 {
 	static const struct guard_verifier none = {NULL, NULL};
+
+	CU_ASSERT_EQUAL_FATAL(guard_sub_init(sub, 1, &none, 0, 0), 0);
+	guard_trust_init(t, now);
+}
+
+static void test_pause_and_recover(void)
+{
 	struct guard_sub sub;
 	struct guard_trust t;
 	int64_t now = 1000;
 
-	CU_ASSERT_EQUAL_FATAL(guard_sub_init(&sub, 1, &none, 0, 0), 0);
-	guard_trust_init(&t, now);
+	sub_and_trust(&sub, &t, now);
 	guard_trust_apply(&t, GUARD_TRUST_INVALID_SIGNATURE, now); /* 60 */
 	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 0);
 	CU_ASSERT_EQUAL(sub.st.state, GUARD_STATE_SYNCED);
@@ -106,13 +113,11 @@ static void test_pause_and_recover(void)
 /* Issue 18: events never lift a pause, however many; only a quiet-period credit does. */
 static void test_events_never_resume(void)
 {
-	static const struct guard_verifier none = {NULL, NULL};
 	struct guard_sub sub;
 	struct guard_trust t;
 	int64_t now = 1000;
 
-	CU_ASSERT_EQUAL_FATAL(guard_sub_init(&sub, 1, &none, 0, 0), 0);
-	guard_trust_init(&t, now);
+	sub_and_trust(&sub, &t, now);
 	guard_trust_apply(&t, GUARD_TRUST_REPLAY, now);
 	guard_trust_apply(&t, GUARD_TRUST_REPLAY, now); /* 0 */
 	CU_ASSERT_EQUAL(guard_trust_enforce(&sub, &t), 1);

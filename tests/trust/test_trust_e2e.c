@@ -10,7 +10,7 @@
  *                10 and it stays paused; five days after the pause the credit reaches 50
  *                and resumes it: the only way back besides an operator.
  *   credit       an EXECUTE scores +1 only for an envelope the fan-out delivered live
- *                (trust_deliveries, sql 0011), within trust_credit_window_s, once: three
+ *                (trust_deliveries, sql 0009), within trust_credit_window_s, once: three
  *                duplicates in one request and one more later score once; a sequence
  *                outside every delivery, a delivery older than the window and a report
  *                without a sequence are stored with the reason and not scored; an
@@ -20,7 +20,7 @@
  *                sent it more than TTL/2 after its arrival), and scored otherwise: a
  *                subscriber that claims platform attribution for its own late receipt, or
  *                for a signal it got live, or with nothing on record, pays -5
- *   instruments  the instruments table's seed (sql 0010) is guard_instruments_builtin()
+ *   instruments  the instruments table's seed (sql 0008) is guard_instruments_builtin()
  *                row for row, and the table refuses what guard_instrument_valid() refuses
  *
  * trust_deliveries rows are inserted here with SQL, standing in for the fan-out, which
@@ -97,6 +97,20 @@ static void delivered(struct api_env *e, long long sub, long long first, long lo
 	sent(e, sub, true, first, last, age_s);
 }
 
+/* decp-control restarted with simulated time `offset`: the tick brings sub to `score`
+ * and `state`. */
+static void after_days(struct api_env *e, long long sub, const char *offset, int score,
+		       const char *state)
+{
+	struct http_resp r;
+	CHECK(api_env_restart(e, offset) == 0, "restart with %s", offset);
+	CHECK(trust_wait(e, sub, score, &r) == 0, "%d after %s, got %lld", score, offset,
+	      jint(&r, "trust_score"));
+	CHECK(strcmp(jstr(&r, "state"), state) == 0, "%s after %s: %s", state, offset,
+	      jstr(&r, "state"));
+	http_free(&r);
+}
+
 static void scenario_unpause(struct api_env *e)
 {
 	struct world w;
@@ -134,20 +148,10 @@ static void scenario_unpause(struct api_env *e)
 	      strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "still 0 and paused: %s", r.body);
 	http_free(&r);
 
-	/* One simulated day: the quiet-period credit (+10) runs, 10 < 50 stays paused. */
-	CHECK(api_env_restart(e, "trust_time_offset_s = 87000") == 0, "restart +1 d");
-	CHECK(trust_wait(e, w.sa, 10, &r) == 0, "10 after a quiet day, got %lld",
-	      jint(&r, "trust_score"));
-	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "10 stays paused: %s",
-	      jstr(&r, "state"));
-	http_free(&r);
-	/* Five quiet days: 50, resumed by the credit. */
-	CHECK(api_env_restart(e, "trust_time_offset_s = 432600") == 0, "restart +5 d");
-	CHECK(trust_wait(e, w.sa, 50, &r) == 0, "50 after five quiet days, got %lld",
-	      jint(&r, "trust_score"));
-	CHECK(strcmp(jstr(&r, "state"), "SYNCED") == 0, "resumed by the credit: %s",
-	      jstr(&r, "state"));
-	http_free(&r);
+	/* One simulated day: the quiet-period credit (+10) runs, 10 < 50 stays paused; five
+	 * quiet days: 50, resumed by the credit. */
+	after_days(e, w.sa, "trust_time_offset_s = 87000", 10, "PAUSED_TOXIC");
+	after_days(e, w.sa, "trust_time_offset_s = 432600", 50, "SYNCED");
 	snprintf(needle, sizeof(needle), "subscription %lld trust score recovered to 50", w.sa);
 	CHECK(log_has(e, needle), "recovery line '%s'", needle);
 }
@@ -289,7 +293,7 @@ static void scenario_stale(struct api_env *e)
 	http_free(&r);
 }
 
-/* The seed rows of sql 0010 are guard_instruments_builtin(), and the table's checks are
+/* The seed rows of sql 0008 are guard_instruments_builtin(), and the table's checks are
  * guard_instrument_valid()'s. */
 static void scenario_instruments(struct api_env *e)
 {
@@ -348,20 +352,17 @@ int main(int argc, char **argv)
 		api_env_stop(&e, true);
 		return 1;
 	}
-	if (strcmp(sc, "unpause") == 0)
-		scenario_unpause(&e);
-	else if (strcmp(sc, "credit") == 0)
-		scenario_credit(&e);
-	else if (strcmp(sc, "stale") == 0)
-		scenario_stale(&e);
-	else if (strcmp(sc, "instruments") == 0)
-		scenario_instruments(&e);
-	else {
-		fprintf(stderr, "unknown scenario %s\n", sc);
-		api_failures++;
-	}
-	if (api_env_stop(&e, api_failures != 0) != 0)
-		api_failures++;
-	printf("%s: %s (%d failed checks)\n", sc, api_failures ? "FAIL" : "PASS", api_failures);
-	return api_failures ? 1 : 0;
+	static const struct {
+		const char *name;
+		void (*run)(struct api_env *);
+	} scenarios[] = {{"unpause", scenario_unpause}, {"credit", scenario_credit},
+			 {"stale", scenario_stale}, {"instruments", scenario_instruments}};
+	size_t i = 0;
+	while (i < sizeof(scenarios) / sizeof(scenarios[0]) && strcmp(scenarios[i].name, sc) != 0)
+		i++;
+	if (i < sizeof(scenarios) / sizeof(scenarios[0]))
+		scenarios[i].run(&e);
+	else
+		CHECK(0, "unknown scenario %s", sc);
+	return api_env_finish(&e, sc);
 }

@@ -1,4 +1,4 @@
--- 0011_trust_credit: credit only what the server can check (issue 18 items 1
+-- 0009_trust_credit: credit only what the server can check (issue 18 items 1
 -- and 2, docs/guard.md "Trust score", docs/api.md "Trust").
 --
 -- The rule, written once (the trust role applies it, cp_trust.c):

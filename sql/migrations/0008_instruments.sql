@@ -1,10 +1,11 @@
--- 0010_instruments: the instrument registry (issue 18 item 4, docs/guard.md
+-- 0008_instruments: the instrument registry (issue 18 item 4, docs/guard.md
 -- "Instrument registry"): per symbol the quote digits, the point (smallest price
 -- step), the pip size and the contract size, which the guard's price check reads
 -- (guard_instrument.h). Operators edit it with `decpctl instrument`.
 --
--- Numbered 0010 because another branch adds 0008 and 0009 (renumber at merge if
--- needed; this file does not depend on them).
+-- Branch `money` also adds 0008 and 0009 (the migration runner wants contiguous
+-- versions): renumber at merge; this file and 0009_trust_credit depend on none of
+-- theirs.
 --
 -- Prices on the wire are integers of 1e-5 (proto), so digits is at most 5 and a
 -- point is 10^-digits exactly; the pip is a whole number of points. The same
