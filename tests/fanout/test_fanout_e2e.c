@@ -1092,9 +1092,9 @@ static void scenario_forged(struct env *e)
 		snprintf(out, sizeof(out), "%s/master.log", e->dir);
 		master = spawn(argv, out);
 	}
-	CHECK(wait_exit(master, 60000) == 0, "decp-master: every signal ACKed");
+	CHECK(harness_wait_exit(master, 60000) == 0, "decp-master: every signal ACKed");
 	for (int k = 0; k < NK; k++) {
-		int rc = wait_exit(sub[k], 120000);
+		int rc = harness_wait_exit(sub[k], 120000);
 
 		CHECK(rc == 0, "%s: decp-subscriber finished (exit %d)", kinds[k], rc);
 		CHECK(check_log(e, kinds[k], k, 1) == 1, "%s: every genuine signal once, in order",

@@ -692,6 +692,9 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	v.position.open = view[9] != 0;
 	v.position.volume = view[10];
 	v.position.master_volume = view[11];
+	/* guard's built-in instrument registry (the instruments table's seed, docs/guard.md);
+	 * an ABI call to load the operator's registry is not there yet */
+	v.instruments = guard_instruments_builtin();
 	d = &r->verdict;
 	r->pending = false;
 	if (guard_signal_check(&r->sub, &r->pol, &r->clk, &r->env, &v, d) != 0)
