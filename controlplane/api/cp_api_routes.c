@@ -642,10 +642,22 @@ static void h_subscription_resume(struct api_req *r)
 	set_state(r, "SYNCED", "SUSPENDED_ADMIN", "re-enabled by operator");
 }
 
+/* subscription_cancel() settles the period in the same transaction and takes the wallet
+ * lock before the subscription's, the order of every money function (docs/database.md
+ * "Settlement at cancellation"); a state it may not leave is DP002 -> 409. */
 static void h_subscription_cancel(struct api_req *r)
 {
-	set_state(r, "CANCELLED", NULL, r->admin ? "cancelled by operator"
-						 : "cancelled by subscriber");
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[2] = {id, r->admin ? "cancelled by operator" : "cancelled by subscriber"};
+	if (!r->admin && own_subscription(r, r->id[0]))
+		return;
+	PGresult *res = api_q(r, "SELECT 1 FROM subscription_cancel($1, $2)", 2, p);
+	if (res == NULL)
+		return;
+	PQclear(res);
+	reply_one(r, 200, "subscription", "SELECT " SUB_COLS " FROM subscriptions WHERE id = $1",
+		  1, p);
 }
 
 /* ------------------------------------------------------------------ money */

@@ -20,6 +20,19 @@
 ALTER TABLE subscriptions ALTER COLUMN fee_pct TYPE numeric;
 ALTER TABLE subscriptions ADD CONSTRAINT subscriptions_fee_pct_cents
     CHECK (fee_pct = round(fee_pct, 2));
+-- ... and stored with two decimals as before (15 -> 15.00): the value is checked by the
+-- CHECK above, the scale normalised here (a BEFORE trigger sees the value unrounded).
+CREATE FUNCTION subscriptions_fee_pct_scale() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF NEW.fee_pct = round(NEW.fee_pct, 2) THEN
+        NEW.fee_pct := round(NEW.fee_pct, 2);
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER subscriptions_fee_pct_scale BEFORE INSERT OR UPDATE OF fee_pct ON subscriptions
+    FOR EACH ROW EXECUTE FUNCTION subscriptions_fee_pct_scale();
 
 -- NULL when performance_fee() accepts the arguments, else why not. A function of its
 -- own so a test can ask for 100,000 cases in one statement without one error aborting
