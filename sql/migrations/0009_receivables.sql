@@ -337,6 +337,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     prev subscriptions;
 BEGIN
+    -- Wait for a cancellation of the pair's live subscription in flight (it holds that
+    -- row's lock until it commits); the next statement's snapshot then sees it settled.
+    -- Without this, a subscription inserted while the previous one was being cancelled
+    -- started from the HWM before (found by tests/money/test_money_stress.c).
+    PERFORM 1 FROM subscriptions x
+     WHERE x.master_id = NEW.master_id AND x.subscriber_id = NEW.subscriber_id
+       AND x.state <> 'CANCELLED' FOR UPDATE;
     SELECT * INTO prev FROM subscriptions x
      WHERE x.master_id = NEW.master_id AND x.subscriber_id = NEW.subscriber_id
        AND x.state = 'CANCELLED'
