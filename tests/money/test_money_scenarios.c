@@ -237,12 +237,86 @@ static void test_exact_fee_rules(void)
 				 "SELECT subscription_record_profit($1, '922337203685477.5808')", 1, sub));
 }
 
+/* Profit from execution reports (idempotent per report) billed by the scheduler at the
+ * end of each period: a hand-computed table, fee 20 %, wallet 1000.00.
+ *   period  reports (seq ticket status realized)        profit      fee     HWM      balance
+ *   1       1 11 FILLED 0; 2 11 CLOSED +1000 (sent twice)  1000.0000   200.00  1000.00  800.00
+ *   2       3 12 FILLED 0; 4 12 CLOSED -1500.0049          -500.0049   -       1000.00  800.00
+ *   3       5 13 CLOSED +2000.0099                         1500.0050   100.00  1500.01  700.00
+ * (period 3: the profit rounds to 1500.01, 500.01 above the HWM, 20 % = 100.002 -> 100.00) */
+static void test_profit_from_executions(void)
+{
+	char m[32], s[32], sub[32], t1[64], t2[64], t3[64], v[160];
+	static const char *const run =
+		"SELECT coalesce((SELECT concat_ws(' ', outcome, fee_amount) FROM billing_run($1)"
+		" WHERE subscription_id = $2), 'none')";
+	static const char *const report =
+		"SELECT concat_ws(' ', recorded, cumulative_profit, profit_exact)"
+		" FROM subscription_report_execution($1, $2, $3, $4, 100, 110000, $5)";
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_subscriber(s, sizeof(s)) &&
+			subscribe(m, s, sub, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '1000.00')", 1, s));
+	CU_ASSERT_FATAL(sqltest_value(app, t1, sizeof(t1), "SELECT billing_period_end("
+				      "billing_period, created_at) FROM subscriptions WHERE id = $1", 1, sub));
+	CU_ASSERT_FATAL(sqltest_value(app, t2, sizeof(t2),
+				      "SELECT billing_period_end('MONTHLY', $1)", 1, t1));
+	CU_ASSERT_FATAL(sqltest_value(app, t3, sizeof(t3),
+				      "SELECT billing_period_end('MONTHLY', $1)", 1, t2));
+	/* period 1 */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "1", "11", "FILLED", "0"));
+	CU_ASSERT_STRING_EQUAL(v, "t 0.00 0.0000");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "2", "11", "CLOSED", "1000"));
+	CU_ASSERT_STRING_EQUAL(v, "t 1000.00 1000.0000");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "2", "11", "CLOSED", "1000"));
+	CU_ASSERT_STRING_EQUAL(v, "f 1000.00 1000.0000");	/* the same report: once */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, "-infinity", sub));
+	CU_ASSERT_STRING_EQUAL(v, "none");			/* the period has not ended */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "CHARGED 200.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "none");			/* billed once per period */
+	/* period 2 */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "3", "12", "FILLED", "0"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "4", "12", "CLOSED",
+				"-1500.0049"));
+	CU_ASSERT_STRING_EQUAL(v, "t -500.00 -500.0049");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t2, sub));
+	CU_ASSERT_STRING_EQUAL(v, "NO_FEE 0.00");
+	/* period 3 */
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "5", "13", "CLOSED",
+				"2000.0099"));
+	CU_ASSERT_STRING_EQUAL(v, "t 1500.01 1500.0050");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t3, sub));
+	CU_ASSERT_STRING_EQUAL(v, "CHARGED 100.00");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "SYNCED 1500.01 1500.01");
+	CU_ASSERT_STRING_EQUAL(one(WALLET, s), "700.00 0.00 300.00 3");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT string_agg(hwm_before || '>' || hwm_after || ' '"
+				" || reference, ', ' ORDER BY entry_no) = '0.00>1000.00 period to '"
+				" || to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+				" || ', 1000.00>1500.01 period to '"
+				" || to_char($3::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+				" FROM billing_ledger WHERE subscription_id = $1", 3, sub, t1, t3));
+	CU_ASSERT_STRING_EQUAL(v, "t");
+	/* bad reports; none after the cancellation (its settlement closed the books) */
+	CU_ASSERT(sqltest_expect(app, "DP020", report, 5, sub, "6", "14", "OPENED", "0"));
+	CU_ASSERT(sqltest_expect(app, "DP020", report, 5, sub, "6", "14", "CLOSED", "0.00001"));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT * FROM subscription_cancel($1)", 1, sub));
+	CU_ASSERT(sqltest_expect(app, "DP022", report, 5, sub, "6", "14", "CLOSED", "5"));
+	/* weekly periods are ISO weeks, UTC */
+	CU_ASSERT_STRING_EQUAL(one("SELECT to_char(billing_period_end('WEEKLY', $1::timestamptz)"
+				   " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI Dy')",
+				   "2026-12-04 10:00+00"), "2026-12-07 00:00 Mon");
+}
+
 int main(void)
 {
 	static const struct sqltest_case cases[] = {
 		{"unpaid fee -> receivable -> deposit pays it -> unlocked", test_receivable},
 		{"cancel settles once; a new subscription continues", test_settlement_and_continuation},
 		{"fee_pct refused not rounded; sub-cent fee writes nothing", test_exact_fee_rules},
+		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
 	};
 
 	return sqltest_main("money_scenarios", suite_init, suite_clean, cases,

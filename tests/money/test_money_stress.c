@@ -103,7 +103,7 @@ static void *worker_main(void *arg)
 		snprintf(amount, sizeof(amount), "%d.%02d", cents / 100, cents % 100);
 		snprintf(profit, sizeof(profit), "%s%d.%02d", p < 0 ? "-" : "", abs(p) / 100,
 			 abs(p) % 100);
-		switch (rand_r(&seed) % 10) {
+		switch (rand_r(&seed) % 11) {
 		case 0:
 		case 1:
 			r = sqltest_q(c, "SELECT wallet_deposit($1, $2)", 2, s, amount);
@@ -136,6 +136,15 @@ static void *worker_main(void *arg)
 			else
 				r = sqltest_q(c, "SELECT * FROM subscription_cancel(" LIVE ")", 2, m, s);
 			break;
+		case 9: {
+			/* the billing scheduler, as several archivers would run it, at a moment
+			 * up to a year ahead (so periods end) */
+			char days[16];
+			snprintf(days, sizeof(days), "%u", rand_r(&seed) % 366);
+			r = sqltest_q(c, "SELECT count(*) FROM billing_run(now() + $1::int * interval"
+				      " '1 day')", 1, days);
+			break;
+		}
 		default:
 			r = sqltest_q(c, "INSERT INTO subscriptions (master_id, subscriber_id, fee_pct)"
 				      " VALUES ($1, $2, '25.00')", 2, m, s);
