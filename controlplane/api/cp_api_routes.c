@@ -669,6 +669,7 @@ static void h_wallet_get(struct api_req *r)
 	one_by_id(r, "subscriber",
 		  "SELECT s.id AS subscriber_id, coalesce(w.balance_usd, 0.00) AS balance_usd,"
 		  " coalesce(w.reserved_usd, 0.00) AS reserved_usd,"
+		  " coalesce(w.receivable_usd, 0.00) AS receivable_usd,"
 		  " coalesce(w.lifetime_fees, 0.00) AS lifetime_fees,"
 		  " coalesce(w.ledger_seq, 0) AS ledger_seq, w.updated_at"
 		  " FROM subscribers s LEFT JOIN user_wallets w ON w.subscriber_id = s.id"
@@ -711,7 +712,8 @@ static void h_ledger(struct api_req *r)
 	id_text(r->id[0], id, sizeof(id));
 	reply_page(r, "entries", LEDGER_PAGE_MAX,
 		   "SELECT entry_no, entry_type, amount, balance_before, balance_after,"
-		   " reserved_before, reserved_after, hwm_before, hwm_after, profit, fee_pct,"
+		   " reserved_before, reserved_after, receivable_before, receivable_after,"
+		   " hwm_before, hwm_after, profit, fee_pct,"
 		   " subscription_id, reference, created_at FROM billing_ledger"
 		   " WHERE subscriber_id = $3 AND entry_no > $1 ORDER BY entry_no LIMIT $2", id);
 }

@@ -328,6 +328,11 @@ static void scenario_money(struct api_env *e)
 	fee(e, w.sa, "2000", "RECEIVABLE", "100.00", "2000.00", "500.00");
 	CHECK(strcmp(sub_state(e, w.sa, &r), "LOCKED_NO_FUNDS") == 0, "locked: %s", r.body);
 	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "balance_usd"), "0.00") == 0 &&
+	      strcmp(jstr(&r, "receivable_usd"), "50.00") == 0, "owes 50: %s", r.body);
+	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
 	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":100}", &r) == 200 &&
 	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "deposit 100: %s", r.body);
