@@ -69,14 +69,22 @@ GRANT decp_money TO decp_maintenance;
 -- their canonical text, created_at as epoch seconds (independent of TimeZone and
 -- DateStyle). decpctl's verifier builds the same string from the same columns
 -- (tools/decpctl/ctl_cmd_ledger.c); a change here is a new chain version.
+-- PL/pgSQL rather than SQL functions: called once per appended row from the chain
+-- trigger, a SQL function with a row argument is planned again on every call, which
+-- made a deposit 2.5 times slower; PL/pgSQL keeps its expression plans.
+-- ledger_field has no SET search_path (a GUC change per call, 18 per row): it is only
+-- called by ledger_row_content, whose own setting applies to it.
 CREATE FUNCTION ledger_field(v text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
-    SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(v) || ':' || v END
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN CASE WHEN v IS NULL THEN '-' ELSE octet_length(v) || ':' || v END;
+END
 $$;
 
 CREATE FUNCTION ledger_row_content(r billing_ledger) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
-    SELECT ledger_field(r.id::text) || ledger_field(r.subscriber_id::text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN ledger_field(r.id::text) || ledger_field(r.subscriber_id::text)
         || ledger_field(r.entry_no::text) || ledger_field(r.subscription_id::text)
         || ledger_field(r.entry_type) || ledger_field(r.amount::text)
         || ledger_field(r.balance_before::text) || ledger_field(r.balance_after::text)
@@ -85,12 +93,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
         || ledger_field(r.hwm_before::text) || ledger_field(r.hwm_after::text)
         || ledger_field(r.profit::text) || ledger_field(r.fee_pct::text)
         || ledger_field(r.reference)
-        || ledger_field(extract(epoch FROM r.created_at)::text)
+        || ledger_field(extract(epoch FROM r.created_at)::text);
+END
 $$;
 
 CREATE FUNCTION ledger_row_hash(p_prev bytea, r billing_ledger) RETURNS bytea
-LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
-    SELECT sha256(p_prev || convert_to(ledger_row_content(r), 'UTF8'))
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN sha256(p_prev || convert_to(ledger_row_content(r), 'UTF8'));
+END
 $$;
 
 ALTER TABLE billing_ledger ADD COLUMN prev_hash bytea, ADD COLUMN row_hash bytea;
