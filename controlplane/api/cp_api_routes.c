@@ -642,10 +642,22 @@ static void h_subscription_resume(struct api_req *r)
 	set_state(r, "SYNCED", "SUSPENDED_ADMIN", "re-enabled by operator");
 }
 
+/* subscription_cancel() settles the period in the same transaction and takes the wallet
+ * lock before the subscription's, the order of every money function (docs/database.md
+ * "Settlement at cancellation"); a state it may not leave is DP002 -> 409. */
 static void h_subscription_cancel(struct api_req *r)
 {
-	set_state(r, "CANCELLED", NULL, r->admin ? "cancelled by operator"
-						 : "cancelled by subscriber");
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[2] = {id, r->admin ? "cancelled by operator" : "cancelled by subscriber"};
+	if (!r->admin && own_subscription(r, r->id[0]))
+		return;
+	PGresult *res = api_q(r, "SELECT 1 FROM subscription_cancel($1, $2)", 2, p);
+	if (res == NULL)
+		return;
+	PQclear(res);
+	reply_one(r, 200, "subscription", "SELECT " SUB_COLS " FROM subscriptions WHERE id = $1",
+		  1, p);
 }
 
 /* ------------------------------------------------------------------ money */
@@ -657,6 +669,7 @@ static void h_wallet_get(struct api_req *r)
 	one_by_id(r, "subscriber",
 		  "SELECT s.id AS subscriber_id, coalesce(w.balance_usd, 0.00) AS balance_usd,"
 		  " coalesce(w.reserved_usd, 0.00) AS reserved_usd,"
+		  " coalesce(w.receivable_usd, 0.00) AS receivable_usd,"
 		  " coalesce(w.lifetime_fees, 0.00) AS lifetime_fees,"
 		  " coalesce(w.ledger_seq, 0) AS ledger_seq, w.updated_at"
 		  " FROM subscribers s LEFT JOIN user_wallets w ON w.subscriber_id = s.id"
@@ -699,7 +712,8 @@ static void h_ledger(struct api_req *r)
 	id_text(r->id[0], id, sizeof(id));
 	reply_page(r, "entries", LEDGER_PAGE_MAX,
 		   "SELECT entry_no, entry_type, amount, balance_before, balance_after,"
-		   " reserved_before, reserved_after, hwm_before, hwm_after, profit, fee_pct,"
+		   " reserved_before, reserved_after, receivable_before, receivable_after,"
+		   " hwm_before, hwm_after, profit, fee_pct,"
 		   " subscription_id, reference, created_at FROM billing_ledger"
 		   " WHERE subscriber_id = $3 AND entry_no > $1 ORDER BY entry_no LIMIT $2", id);
 }

@@ -790,6 +790,33 @@ static void maintain(struct arch *a, uint64_t now)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "maintain_partitions(): %s", PQresultErrorMessage(res));
 	PQclear(res);
+	/* The money ledger's chain head, recorded and copied to the log: the copy outside the
+	 * database that `decpctl ledger verify` checkpoints are compared with (issue 20,
+	 * docs/database.md "Tamper evidence"). */
+	res = PQexec(a->pg, "SELECT id, rows, wallets, head FROM ledger_checkpoint()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		cp_log(CP_LOG_INFO, ROLE, "ledger checkpoint %s: rows %s wallets %s head %s",
+		       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+		       PQgetvalue(res, 0, 3));
+	else
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "ledger_checkpoint(): %s", PQresultErrorMessage(res));
+	PQclear(res);
+	/* The billing scheduler: performance fees of the periods that have ended (sql 0013),
+	 * 100 subscriptions per transaction, until none is due (bounded). */
+	long billed = 0;
+	for (int i = 0; i < 10000; i++) {
+		res = PQexec(a->pg, "SELECT count(*) FROM billing_run()");
+		long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
+		if (n < 0)
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "billing_run(): %s", PQresultErrorMessage(res));
+		PQclear(res);
+		if (n <= 0)
+			break;
+		billed += n;
+	}
+	if (billed > 0)
+		cp_log(CP_LOG_INFO, ROLE, "billing: %ld subscriptions billed at the end of their period",
+		       billed);
 }
 
 struct worker {

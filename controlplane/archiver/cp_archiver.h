@@ -19,8 +19,9 @@
  * signal once. Entries pending longer than archiver_claim_idle_ms (a crashed or hung
  * consumer) are taken over with XAUTOCLAIM. While PostgreSQL is down the batch is held and
  * nothing more is read: the backlog stays in Redis. Several processes share the work
- * through the group. maintain_partitions() is called at start and every
- * partition_maint_s.
+ * through the group. maintain_partitions(), ledger_checkpoint() (its chain head logged) and
+ * billing_run() (fees of the billing periods that have ended) are called at start and
+ * every partition_maint_s.
  *
  * Threading: runs archiver_threads loops (the calling thread and archiver_threads - 1 more,
  * each its own consumer "<consumer>-<i>", Redis connection and PostgreSQL session) until

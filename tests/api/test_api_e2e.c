@@ -195,24 +195,31 @@ static void scenario_money(struct api_env *e)
 	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "withdraw 650: %s", r.body);
 	http_free(&r);
 
-	/* A fee of 100 with 50 available: nothing charged, LOCKED_NO_FUNDS; a deposit that
-	 * restores the balance brings it back to SYNCED. */
-	fee(e, w.sa, "2000", "INSUFFICIENT_FUNDS", "100.00", "1500.00", "500.00");
+	/* A fee of 100 with 50 available (issue 20, migration 0011): the 50 is taken, 50 is
+	 * a receivable, the HWM moves, LOCKED_NO_FUNDS; a deposit of 100 pays the 50 owed
+	 * first and leaves 50, which unlocks; the same profit is not billed again. */
+	fee(e, w.sa, "2000", "RECEIVABLE", "100.00", "2000.00", "500.00");
 	CHECK(strcmp(sub_state(e, w.sa, &r), "LOCKED_NO_FUNDS") == 0, "locked: %s", r.body);
 	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "balance_usd"), "0.00") == 0 &&
+	      strcmp(jstr(&r, "receivable_usd"), "50.00") == 0, "owes 50: %s", r.body);
+	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
-	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":100}", &r) == 200, "deposit 100");
+	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":100}", &r) == 200 &&
+	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "deposit 100: %s", r.body);
 	http_free(&r);
 	CHECK(strcmp(sub_state(e, w.sa, &r), "SYNCED") == 0, "unlocked: %s", r.body);
 	http_free(&r);
-	fee(e, w.sa, "2000", "CHARGED", "100.00", "2000.00", "500.00");
+	fee(e, w.sa, "2000", "NO_FEE", "0.00", "2000.00", "0.00");
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
 	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
 	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0 &&
 	      strcmp(jstr(&r, "lifetime_fees"), "400.00") == 0, "wallet: %s", r.body);
 	http_free(&r);
-	/* deposit, fee 200, fee 100, withdrawal, deposit, fee 100 */
-	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == 6, "6 ledger rows");
+	/* deposit, fee 200, fee 100, withdrawal, receivable, deposit, receivable paid */
+	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == 7, "7 ledger rows");
 	/* List paging: one per page, then the rest. */
 	CHECK(http(e, "GET", "/v1/subscriptions?limit=1", ADMIN, NULL, &r) == 200 &&
 	      json_array_size(json_object_get(r.json, "subscriptions")) == 1 &&

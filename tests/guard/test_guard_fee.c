@@ -65,6 +65,9 @@ static void test_rounding(void)
 	/* $0.24 at 2% = $0.0048 -> $0.00 */
 	CU_ASSERT_EQUAL(guard_fee_hwm(0, 2400, 200, &f), 0);
 	CU_ASSERT_EQUAL(f.fee, 0);
+	/* sub-cent rule (issue 20): no fee, so the HWM stays and the gain is billed later */
+	CU_ASSERT_EQUAL(f.hwm_after, 0);
+	CU_ASSERT_EQUAL(f.profit_above_hwm, 2400);
 	/* the profit itself is rounded to the cent first: $1000.005 -> $1000.01 */
 	CU_ASSERT_EQUAL(guard_fee_hwm(0, 10000050, 2000, &f), 0);
 	CU_ASSERT_EQUAL(f.hwm_after, 10000100);
@@ -79,7 +82,12 @@ static void test_rounding(void)
 	CU_ASSERT_EQUAL(r, -100);
 	CU_ASSERT_EQUAL(guard_money_round_cent(-49, &r), 0);
 	CU_ASSERT_EQUAL(r, 0);
-	CU_ASSERT_EQUAL(guard_money_round_cent(INT64_MIN, &r), -EOVERFLOW);
+	/* 128-bit intermediates: the extremes round without overflow (issue 20) */
+	CU_ASSERT_EQUAL(guard_money_round_cent(INT64_MIN, &r), 0);
+	CU_ASSERT_EQUAL(r, INT64_MIN + 8);
+	CU_ASSERT_EQUAL(guard_money_round_cent(INT64_MAX, &r), 0);
+	CU_ASSERT_EQUAL(r, INT64_MAX - 7);
+	CU_ASSERT_EQUAL(guard_money_round_cent(0, NULL), -EINVAL);
 	/* always whole cents, within half a cent of the exact percentage of cents */
 	for (int64_t c = 1; c < 20000; c += 37) {
 		int64_t exact2 = c * GUARD_MONEY_CENT * 2000 * 2; /* 2 x exact, money x bp */
@@ -97,20 +105,34 @@ static void test_boundaries(void)
 
 	CU_ASSERT_EQUAL(guard_fee_hwm(0, USD(100), 10001, &f), -EINVAL);
 	CU_ASSERT_EQUAL(guard_fee_hwm(0, USD(100), 2000, NULL), -EINVAL);
-	CU_ASSERT_EQUAL(guard_fee_hwm(INT64_MIN, INT64_MAX, 2000, &f), -EOVERFLOW);
-	CU_ASSERT_EQUAL(guard_fee_hwm(0, INT64_MAX, 2000, &f), -EOVERFLOW);
+	/* An HWM comes from the ledger: never negative, always whole cents (issue 20). */
+	CU_ASSERT_EQUAL(guard_fee_hwm(INT64_MIN, INT64_MAX, 2000, &f), -EINVAL);
+	CU_ASSERT_EQUAL(guard_fee_hwm(USD(-100), USD(100), 2000, &f), -EINVAL);
+	CU_ASSERT_EQUAL(guard_fee_hwm(1, USD(100), 2000, &f), -EINVAL);
+	/* The whole int64 range: was -EOVERFLOW above 461,168,601,843 at 20 % (issue 20). */
+	CU_ASSERT_EQUAL(guard_fee_hwm(0, INT64_MAX, 2000, &f), 0);
+	CU_ASSERT_EQUAL(f.profit_above_hwm, INT64_MAX - 7);
+	/* 92233720368547758.00 cents x 20 % = 18446744073709551.60 -> ...552 cents */
+	CU_ASSERT_EQUAL(f.fee, INT64_C(18446744073709552) * GUARD_MONEY_CENT);
+	CU_ASSERT_EQUAL(f.hwm_after, INT64_MAX - 7);
+	CU_ASSERT_EQUAL(guard_fee_hwm(0, INT64_MAX, 10000, &f), 0);
+	CU_ASSERT_EQUAL(f.fee, INT64_MAX - 7);
+	CU_ASSERT_EQUAL(guard_fee_hwm(INT64_MAX - 7, INT64_MIN, 10000, &f), 0);
+	CU_ASSERT_EQUAL(f.fee, 0);
+	CU_ASSERT_EQUAL(f.hwm_after, INT64_MAX - 7);
+	/* 461,168,601,843 above the HWM at 20 % (the old overflow point) */
+	CU_ASSERT_EQUAL(guard_fee_hwm(0, USD(461168601843), 2000, &f), 0);
+	CU_ASSERT_EQUAL(f.fee, USD(461168601843) / 5);
+	/* fee_pct 0: no fee, and by the sub-cent rule the HWM stays (issue 20) */
 	CU_ASSERT_EQUAL(guard_fee_hwm(0, USD(100), 0, &f), 0);
 	CU_ASSERT_EQUAL(f.fee, 0);
-	CU_ASSERT_EQUAL(f.hwm_after, USD(100));
+	CU_ASSERT_EQUAL(f.hwm_after, 0);
 	CU_ASSERT_EQUAL(guard_fee_hwm(0, USD(100), 10000, &f), 0);
 	CU_ASSERT_EQUAL(f.fee, USD(100));
 	/* profit equal to the HWM: nothing above */
 	CU_ASSERT_EQUAL(guard_fee_hwm(USD(100), USD(100), 2000, &f), 0);
 	CU_ASSERT_EQUAL(f.fee, 0);
 	CU_ASSERT_EQUAL(f.profit_above_hwm, 0);
-	/* negative HWM (initial losses) */
-	CU_ASSERT_EQUAL(guard_fee_hwm(USD(-100), USD(100), 2000, &f), 0);
-	CU_ASSERT_EQUAL(f.fee, USD(40));
 }
 
 int main(void)

@@ -156,3 +156,25 @@ int sqltest_main(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
 }
+
+static int name_seq;
+
+bool sqltest_new_master(PGconn *c, char *out, size_t len)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "master-%d", ++name_seq);
+	return sqltest_value(c, out, len,
+			     "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
+			     " VALUES ($1, decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex'))"
+			     " RETURNING id", 1, name);
+}
+
+bool sqltest_new_subscriber(PGconn *c, char *out, size_t len)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "subscriber-%d", ++name_seq);
+	return sqltest_value(c, out, len, "INSERT INTO subscribers (name) VALUES ($1) RETURNING id",
+			     1, name);
+}

@@ -40,6 +40,11 @@ bool sqltest_expect(PGconn *c, const char *want, const char *sql, int n, ...);
  * string for NULL). Returns true on success. */
 bool sqltest_value(PGconn *c, char *out, size_t outlen, const char *sql, int n, ...);
 
+/* A new master (fixed test keys) / subscriber with a unique name, inserted through c;
+ * its id into out. Returns true on success. */
+bool sqltest_new_master(PGconn *c, char *out, size_t len);
+bool sqltest_new_subscriber(PGconn *c, char *out, size_t len);
+
 struct sqltest_case {
 	const char *name;
 	CU_TestFunc fn;

@@ -39,27 +39,15 @@ static bool is_allowed(const char *from, const char *to)
 	return false;
 }
 
-static int name_seq;
-
-/* A new master (as the application), its id into out. */
+/* A new master / subscriber (as the application), its id into out. */
 static bool new_master(char *out, size_t len)
 {
-	char name[32];
-
-	snprintf(name, sizeof(name), "master-%d", ++name_seq);
-	return sqltest_value(app, out, len,
-			     "INSERT INTO masters (name, hmac_secret, ed25519_public_key)"
-			     " VALUES ($1, decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex'))"
-			     " RETURNING id", 1, name);
+	return sqltest_new_master(app, out, len);
 }
 
 static bool new_subscriber(char *out, size_t len)
 {
-	char name[32];
-
-	snprintf(name, sizeof(name), "subscriber-%d", ++name_seq);
-	return sqltest_value(app, out, len, "INSERT INTO subscribers (name) VALUES ($1) RETURNING id",
-			     1, name);
+	return sqltest_new_subscriber(app, out, len);
 }
 
 /* New master + subscriber + subscription at fee_pct; ids into sub/subscriber. */
@@ -189,11 +177,13 @@ static void test_calculate_performance_fee(void)
 				 3, "999999", "1500", "20"));
 }
 
-/* Not enough money: nothing charged, HWM unchanged, LOCKED_NO_FUNDS; a
- * deposit restores SYNCED and the same profit is then billed in full. */
+/* Not enough money (0011): what is available is taken, the rest is a receivable, the
+ * HWM moves (the profit is billed once), LOCKED_NO_FUNDS; a deposit pays the receivable
+ * first and restores SYNCED; the same profit is not billed again. (Until 0011 nothing
+ * was charged, the HWM stayed, and the fee could be lost: issue 20.) */
 static void test_fee_insufficient_funds(void)
 {
-	char sub[32], subscriber[32], v[64];
+	char sub[32], subscriber[32], v[128];
 	PGresult *r;
 
 	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
@@ -202,30 +192,36 @@ static void test_fee_insufficient_funds(void)
 	r = sqltest_q(app, "SELECT outcome, fee_amount, new_hwm, balance_after, ledger_id"
 			   " FROM charge_performance_fee($1, $2)", 2, sub, "1000");
 	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
-	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), "INSUFFICIENT_FUNDS");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), "RECEIVABLE");
 	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 1), "200.00");
-	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 2), "0.00");
-	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 3), "10.00");
-	CU_ASSERT(PQgetisnull(r, 0, 4));
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 2), "1000.00");
+	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 3), "0.00");
+	CU_ASSERT(!PQgetisnull(r, 0, 4));
 	PQclear(r);
 	CU_ASSERT(sqltest_value(app, v, sizeof(v),
 				"SELECT concat_ws(' ', state, high_water_mark) FROM subscriptions WHERE id = $1",
 				1, sub));
-	CU_ASSERT_STRING_EQUAL(v, "LOCKED_NO_FUNDS 0.00");
+	CU_ASSERT_STRING_EQUAL(v, "LOCKED_NO_FUNDS 1000.00");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v),
-				"SELECT count(*) FROM billing_ledger WHERE subscriber_id = $1", 1,
-				subscriber));
-	CU_ASSERT_STRING_EQUAL(v, "1");
+				"SELECT concat_ws(' ', entry_type, amount, receivable_before, receivable_after,"
+				" hwm_before, hwm_after) FROM billing_ledger WHERE subscriber_id = $1"
+				" AND entry_no = 2", 1, subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "RECEIVABLE -10.00 0.00 190.00 0.00 1000.00");
 
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
 				"500.00"));
+	CU_ASSERT_STRING_EQUAL(v, "310.00");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT state FROM subscriptions WHERE id = $1",
 				1, sub));
 	CU_ASSERT_STRING_EQUAL(v, "SYNCED");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v),
 				"SELECT concat_ws(' ', outcome, fee_amount, balance_after)"
 				" FROM charge_performance_fee($1, $2)", 2, sub, "1000"));
-	CU_ASSERT_STRING_EQUAL(v, "CHARGED 200.00 310.00");
+	CU_ASSERT_STRING_EQUAL(v, "NO_FEE 0.00 310.00");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT concat_ws(' ', balance_usd, receivable_usd, lifetime_fees, ledger_seq)"
+				" FROM user_wallets WHERE subscriber_id = $1", 1, subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "310.00 0.00 200.00 4");
 
 	/* Charging down to exactly 0 locks too (seed: balance <= 0). */
 	CU_ASSERT(sqltest_value(app, v, sizeof(v),
@@ -276,7 +272,7 @@ static void test_wallet_functions(void)
 				 "UPDATE user_wallets SET balance_usd = 1e6 WHERE subscriber_id = $1",
 				 1, subscriber));
 	CU_ASSERT(sqltest_expect(app, "42501",
-				 "SELECT wallet_post($1, 'DEPOSIT', 5, 0, NULL, NULL, NULL, NULL, NULL, NULL)",
+				 "SELECT wallet_post($1, 'DEPOSIT', 5, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL)",
 				 1, subscriber));
 	CU_ASSERT(sqltest_expect(app, "42501",
 				 "UPDATE subscriptions SET high_water_mark = 0 WHERE id = 1", 0));

@@ -19,6 +19,7 @@ enum ctl_exit {
 	CTL_EXIT_REFUSED = 3, /* refused for safety: default-route NIC, no confirmation,
 			       * an action on the live system asked with --root DIR */
 	CTL_EXIT_PARTIAL = 4, /* --apply: some settings applied, some refused (see report) */
+	CTL_EXIT_MISMATCH = 5, /* a check found data that does not match (ledger verify) */
 };
 
 int ctl_cmd_cores(int argc, char **argv);
@@ -34,6 +35,7 @@ int ctl_cmd_subscription(int argc, char **argv);
 int ctl_cmd_instrument(int argc, char **argv);
 int ctl_cmd_disk(int argc, char **argv);
 int ctl_cmd_tls(int argc, char **argv);
+int ctl_cmd_ledger(int argc, char **argv);
 
 /* A new random token (64 hex characters) and its SHA-256 (what the database stores). */
 int ctl_new_token(char hex[65], unsigned char hash[32]);

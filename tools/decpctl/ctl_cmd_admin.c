@@ -539,9 +539,15 @@ int ctl_cmd_subscription(int argc, char **argv)
 	} else {
 		const char *v[] = {id, to_state, o.reason ? o.reason : "operator (decpctl)"};
 		snprintf(none, sizeof(none), "no subscription %s", id);
-		rc = print_query(c, &o, "UPDATE subscriptions SET state = $2, state_reason = $3 "
-				 "WHERE id = $1 RETURNING id, master_id, subscriber_id, state, "
-				 "state_reason", 3, v, none);
+		/* cancel settles the period: subscription_cancel() locks the wallet first */
+		if (sc == &subs[4])
+			rc = print_query(c, &o, "SELECT subscription_id AS id, state, high_water_mark, "
+					 "settled_fee FROM subscription_cancel($1, $2)", 2,
+					 (const char *[]){id, v[2]}, none);
+		else
+			rc = print_query(c, &o, "UPDATE subscriptions SET state = $2, state_reason = $3 "
+					 "WHERE id = $1 RETURNING id, master_id, subscriber_id, state, "
+					 "state_reason", 3, v, none);
 	}
 	return finish(c, NULL, &o, rc);
 }

@@ -1,0 +1,505 @@
+/*
+ * decpctl ledger verify | head: check the money in PostgreSQL against itself
+ * (docs/decpctl.md "decpctl ledger", docs/database.md "Tamper evidence"; issue 20).
+ *
+ * verify reads, in one REPEATABLE READ snapshot, every billing_ledger row (streamed, in
+ * wallet and entry order), every wallet and the latest checkpoints, and recomputes here,
+ * in C, without trusting any function in the database:
+ *   - the hash chain: row_hash = SHA-256(prev_hash || content), content being each
+ *     column as "<octets>:<text>" or "-" for NULL in the order of the SQL function
+ *     ledger_row_content() (sql/migrations/0012_ledger_guard.sql); entry 1 links to 32
+ *     zero bytes, entry n to entry n-1's hash, entry numbers without gaps;
+ *   - the running balances: each row starts where the previous one ended (available,
+ *     reserved, owed), balance_after = balance_before + amount;
+ *   - each wallet against its ledger: balance, reserved, receivable, lifetime fees (the
+ *     fee and receivable rows) and ledger_seq; a wallet without rows is empty;
+ *   - each checkpoint: the head over every wallet's last row at taken_at.
+ * It stops at the first row that does not match and names it (id, wallet, entry, what).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "ctl_cmd.h"
+
+#define HASH_LEN 32
+#define HEX_LEN (2 * HASH_LEN)
+#define MAX_CHECKPOINTS 1000
+
+/* Columns of LEDGER_QUERY; C_ID .. C_CREATED are the hashed content, in order. */
+enum { C_ID, C_SUB, C_ENTRY, C_SUBSCRIPTION, C_TYPE, C_AMOUNT, C_BAL_B, C_BAL_A, C_RES_B,
+       C_RES_A, C_REC_B, C_REC_A, C_HWM_B, C_HWM_A, C_PROFIT, C_FEE_PCT, C_REF, C_CREATED,
+       C_PREV, C_HASH, C_COUNT };
+
+static const char LEDGER_QUERY[] =
+	"SELECT id, subscriber_id, entry_no, subscription_id, entry_type, amount,"
+	" balance_before, balance_after, reserved_before, reserved_after, receivable_before,"
+	" receivable_after, hwm_before, hwm_after, profit, fee_pct, reference,"
+	" extract(epoch FROM created_at), encode(prev_hash, 'hex'), encode(row_hash, 'hex')"
+	" FROM billing_ledger ORDER BY subscriber_id, entry_no";
+
+struct wallet {
+	long long sub, seq;
+	__int128 bal, res, rec, fees; /* cents */
+};
+
+struct checkpoint {
+	long long id, taken_us, rows;
+	char head[HEX_LEN + 1];
+	EVP_MD_CTX *ctx;
+	long long my_rows;
+	long long cand_entry; /* the current wallet's last entry at taken_at, 0 = none */
+	char cand_hash[HEX_LEN + 1];
+};
+
+struct verify {
+	struct wallet *w;
+	size_t nw, wi;         /* wallets, the next one not yet matched */
+	struct checkpoint *cp;
+	size_t ncp;
+	EVP_MD_CTX *head;      /* over every wallet's last row */
+	/* the wallet being read */
+	long long sub, entry, rows, wallets;
+	unsigned char prev[HASH_LEN];
+	__int128 bal, res, rec, fees;
+	char last_hash[HEX_LEN + 1];
+	char mismatch[512];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: decpctl ledger verify [--conninfo STR] [--checkpoints N]\n"
+		   "       decpctl ledger head [--conninfo STR] [--checkpoint]\n\n"
+		   "verify  recompute, here and not in the database, the hash chain of every\n"
+		   "        billing_ledger row, the running balances, every wallet against its\n"
+		   "        ledger, and the last N checkpoints (default 100, max %d); stops at\n"
+		   "        the first row that does not match and names it.\n"
+		   "head    print the database's chain head (rows, wallets, SHA-256);\n"
+		   "        --checkpoint records it in ledger_checkpoints first.\n\n"
+		   "  --conninfo STR  libpq connection string (default: $DECP_PG_CONNINFO);\n"
+		   "                  decp_app may run both\n"
+		   "  --help          this text\n\n"
+		   "Exit codes: 0 verified / printed, 1 could not connect or read, 2 usage error,\n"
+		   "5 mismatch found (the first one is printed).\n", MAX_CHECKPOINTS);
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[b[i] >> 4];
+		out[2 * i + 1] = d[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void digest_hex(EVP_MD_CTX *ctx, char out[HEX_LEN + 1])
+{
+	unsigned char md[HASH_LEN];
+	unsigned int n = 0;
+	EVP_DigestFinal_ex(ctx, md, &n);
+	hex(md, HASH_LEN, out);
+}
+
+/* "-12.34" (at most 2 decimals, as numeric(20,2) prints) -> cents. */
+static __int128 cents(const char *s)
+{
+	bool neg = *s == '-';
+	__int128 v = 0;
+	int dec = -1;
+	if (neg)
+		s++;
+	for (; *s; s++) {
+		if (*s == '.') {
+			dec = 0;
+			continue;
+		}
+		v = v * 10 + (*s - '0');
+		if (dec >= 0)
+			dec++;
+	}
+	for (; dec < 2; dec = dec < 0 ? 1 : dec + 1)
+		v *= 10;
+	return neg ? -v : v;
+}
+
+/* "1796426400.123456" -> microseconds. */
+static long long epoch_us(const char *s)
+{
+	char *end;
+	long long sec = strtoll(s, &end, 10), us = 0;
+	int digits = 0;
+	if (*end == '.')
+		for (end++; *end >= '0' && *end <= '9' && digits < 6; end++, digits++)
+			us = us * 10 + (*end - '0');
+	for (; digits < 6; digits++)
+		us *= 10;
+	return sec * 1000000 + us;
+}
+
+static void money_text(__int128 c, char *out, size_t len)
+{
+	bool neg = c < 0;
+	unsigned long long u = (unsigned long long)(neg ? -c : c);
+	snprintf(out, len, "%s%llu.%02llu", neg ? "-" : "", u / 100, u % 100);
+}
+
+/* Feed "<sub>:<entry>:<hash>\n" to a head digest. */
+static void head_line(EVP_MD_CTX *ctx, long long sub, long long entry, const char *hash)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%lld:%lld:%s\n", sub, entry, hash);
+	EVP_DigestUpdate(ctx, line, (size_t)n);
+}
+
+static bool wallet_is_empty(const struct wallet *w)
+{
+	return w->seq == 0 && w->bal == 0 && w->res == 0 && w->rec == 0 && w->fees == 0;
+}
+
+/* The wallet just read is complete: compare it with user_wallets, feed the heads. */
+static bool finish_wallet(struct verify *v)
+{
+	char a[48], b[48];
+	for (; v->wi < v->nw && v->w[v->wi].sub < v->sub; v->wi++)
+		if (!wallet_is_empty(&v->w[v->wi])) {
+			snprintf(v->mismatch, sizeof(v->mismatch),
+				 "wallet %lld: not empty (ledger_seq %lld) but has no ledger rows",
+				 v->w[v->wi].sub, v->w[v->wi].seq);
+			return false;
+		}
+	if (v->wi == v->nw || v->w[v->wi].sub != v->sub) {
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "wallet %lld: ledger rows but no user_wallets row", v->sub);
+		return false;
+	}
+	const struct wallet *w = &v->w[v->wi++];
+	if (w->seq != v->entry) {
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "wallet %lld: ledger_seq is %lld but its ledger ends at entry %lld", v->sub,
+			 w->seq, v->entry);
+		return false;
+	}
+	static const char *const names[] = {"balance_usd", "reserved_usd", "receivable_usd",
+					    "lifetime_fees"};
+	const __int128 theirs[] = {w->bal, w->res, w->rec, w->fees};
+	const __int128 mine[] = {v->bal, v->res, v->rec, v->fees};
+	for (int i = 0; i < 4; i++)
+		if (theirs[i] != mine[i]) {
+			money_text(theirs[i], a, sizeof(a));
+			money_text(mine[i], b, sizeof(b));
+			snprintf(v->mismatch, sizeof(v->mismatch),
+				 "wallet %lld: %s is %s but its ledger says %s", v->sub, names[i], a, b);
+			return false;
+		}
+	head_line(v->head, v->sub, v->entry, v->last_hash);
+	for (size_t k = 0; k < v->ncp; k++) {
+		struct checkpoint *c = &v->cp[k];
+		if (c->cand_entry > 0) {
+			head_line(c->ctx, v->sub, c->cand_entry, c->cand_hash);
+			c->my_rows += c->cand_entry;
+		}
+		c->cand_entry = 0;
+	}
+	v->wallets++;
+	return true;
+}
+
+/* One ledger row; false (with v->mismatch) when it does not match. */
+static bool check_row(struct verify *v, const PGresult *r)
+{
+	long long id = strtoll(PQgetvalue(r, 0, C_ID), NULL, 10);
+	long long sub = strtoll(PQgetvalue(r, 0, C_SUB), NULL, 10);
+	long long entry = strtoll(PQgetvalue(r, 0, C_ENTRY), NULL, 10);
+	const char *what = NULL;
+
+	if (v->rows == 0 || sub != v->sub) {
+		if (v->rows > 0 && !finish_wallet(v))
+			return false;
+		v->sub = sub;
+		v->entry = 0;
+		memset(v->prev, 0, sizeof(v->prev));
+		v->bal = v->res = v->rec = v->fees = 0;
+	}
+	v->rows++;
+	/* the chain */
+	char prev_hex[HEX_LEN + 1], mine[HEX_LEN + 1];
+	hex(v->prev, HASH_LEN, prev_hex);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		snprintf(v->mismatch, sizeof(v->mismatch), "out of memory");
+		return false;
+	}
+	EVP_DigestUpdate(ctx, v->prev, HASH_LEN);
+	for (int c = C_ID; c <= C_CREATED; c++) {
+		char len[24];
+		if (PQgetisnull(r, 0, c)) {
+			EVP_DigestUpdate(ctx, "-", 1);
+			continue;
+		}
+		const char *s = PQgetvalue(r, 0, c);
+		size_t n = strlen(s);
+		int ln = snprintf(len, sizeof(len), "%zu:", n);
+		EVP_DigestUpdate(ctx, len, (size_t)ln);
+		EVP_DigestUpdate(ctx, s, n);
+	}
+	unsigned char md[HASH_LEN];
+	unsigned int mdn = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdn);
+	EVP_MD_CTX_free(ctx);
+	hex(md, HASH_LEN, mine);
+
+	__int128 amount = cents(PQgetvalue(r, 0, C_AMOUNT));
+	__int128 bal_b = cents(PQgetvalue(r, 0, C_BAL_B)), bal_a = cents(PQgetvalue(r, 0, C_BAL_A));
+	const char *type = PQgetvalue(r, 0, C_TYPE);
+	if (entry != v->entry + 1)
+		what = "entry_no does not follow the previous entry (a row is missing or moved)";
+	else if (strcmp(PQgetvalue(r, 0, C_PREV), prev_hex) != 0)
+		what = "prev_hash is not the previous row's hash (the chain is broken before it)";
+	else if (strcmp(PQgetvalue(r, 0, C_HASH), mine) != 0)
+		what = "row_hash does not match the row's content (a column was changed)";
+	else if (bal_b != v->bal || bal_a != bal_b + amount)
+		what = "balance_before/after do not continue the wallet's running balance";
+	else if (cents(PQgetvalue(r, 0, C_RES_B)) != v->res)
+		what = "reserved_before does not continue the running reserved amount";
+	else if (cents(PQgetvalue(r, 0, C_REC_B)) != v->rec)
+		what = "receivable_before does not continue the running receivable";
+	if (what != NULL) {
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "billing_ledger row id %lld (wallet %lld, entry %lld, %s): %s", id, sub, entry,
+			 type, what);
+		return false;
+	}
+	memcpy(v->prev, md, HASH_LEN);
+	memcpy(v->last_hash, mine, sizeof(mine));
+	v->entry = entry;
+	v->bal = bal_a;
+	v->res = cents(PQgetvalue(r, 0, C_RES_A));
+	v->rec = cents(PQgetvalue(r, 0, C_REC_A));
+	if (strncmp(type, "FEE_", 4) == 0 || strncmp(type, "RECEIVABLE", 10) == 0)
+		v->fees -= amount;
+	long long at = epoch_us(PQgetvalue(r, 0, C_CREATED));
+	for (size_t k = 0; k < v->ncp; k++)
+		if (at <= v->cp[k].taken_us) {
+			v->cp[k].cand_entry = entry;
+			memcpy(v->cp[k].cand_hash, mine, sizeof(mine));
+		}
+	return true;
+}
+
+static PGresult *query(PGconn *c, const char *sql, ExecStatusType want)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != want) {
+		fprintf(stderr, "decpctl ledger: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int load_wallets(PGconn *c, struct verify *v)
+{
+	PGresult *r = query(c, "SELECT subscriber_id, ledger_seq, balance_usd, reserved_usd,"
+			    " receivable_usd, lifetime_fees FROM user_wallets ORDER BY subscriber_id",
+			    PGRES_TUPLES_OK);
+	if (r == NULL)
+		return -1;
+	v->nw = (size_t)PQntuples(r);
+	v->w = calloc(v->nw ? v->nw : 1, sizeof(*v->w));
+	for (size_t i = 0; v->w != NULL && i < v->nw; i++) {
+		v->w[i].sub = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		v->w[i].seq = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+		v->w[i].bal = cents(PQgetvalue(r, (int)i, 2));
+		v->w[i].res = cents(PQgetvalue(r, (int)i, 3));
+		v->w[i].rec = cents(PQgetvalue(r, (int)i, 4));
+		v->w[i].fees = cents(PQgetvalue(r, (int)i, 5));
+	}
+	PQclear(r);
+	return v->w ? 0 : -1;
+}
+
+static int load_checkpoints(PGconn *c, struct verify *v, long n)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT id, extract(epoch FROM taken_at), rows, head"
+		 " FROM ledger_checkpoints ORDER BY id DESC LIMIT %ld", n);
+	PGresult *r = query(c, sql, PGRES_TUPLES_OK);
+	if (r == NULL)
+		return -1;
+	v->ncp = (size_t)PQntuples(r);
+	v->cp = calloc(v->ncp ? v->ncp : 1, sizeof(*v->cp));
+	for (size_t i = 0; v->cp != NULL && i < v->ncp; i++) {
+		struct checkpoint *k = &v->cp[i];
+		k->id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		k->taken_us = epoch_us(PQgetvalue(r, (int)i, 1));
+		k->rows = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
+		snprintf(k->head, sizeof(k->head), "%s", PQgetvalue(r, (int)i, 3));
+		k->ctx = EVP_MD_CTX_new();
+		if (k->ctx == NULL || EVP_DigestInit_ex(k->ctx, EVP_sha256(), NULL) != 1) {
+			PQclear(r);
+			return -1;
+		}
+	}
+	PQclear(r);
+	return v->cp ? 0 : -1;
+}
+
+/* Stream the ledger through check_row. 0 read to the end (v->mismatch may be set),
+ * -1 could not read. */
+static int stream_ledger(PGconn *c, struct verify *v)
+{
+	if (!PQsendQuery(c, LEDGER_QUERY) || !PQsetSingleRowMode(c)) {
+		fprintf(stderr, "decpctl ledger: %s", PQerrorMessage(c));
+		return -1;
+	}
+	int rc = 0;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_SINGLE_TUPLE && v->mismatch[0] == '\0' && PQnfields(r) == C_COUNT)
+			check_row(v, r);
+		else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+			fprintf(stderr, "decpctl ledger: %s", PQresultErrorMessage(r));
+			rc = -1;
+		}
+		PQclear(r);
+	}
+	return rc;
+}
+
+static int ledger_verify(PGconn *c, long ncheck)
+{
+	struct verify v = {0};
+	int rc = CTL_EXIT_FAIL;
+	char head[HEX_LEN + 1];
+
+	v.head = EVP_MD_CTX_new();
+	PGresult *r = query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
+	if (r == NULL || v.head == NULL || EVP_DigestInit_ex(v.head, EVP_sha256(), NULL) != 1)
+		goto fail;
+	PQclear(r);
+	r = query(c, "SET LOCAL client_encoding = 'UTF8'", PGRES_COMMAND_OK);
+	if (r == NULL)
+		goto fail;
+	PQclear(r);
+	if (load_wallets(c, &v) != 0 || load_checkpoints(c, &v, ncheck) != 0 ||
+	    stream_ledger(c, &v) != 0)
+		goto fail;
+	if (v.mismatch[0] == '\0' && v.rows > 0)
+		finish_wallet(&v);
+	for (; v.mismatch[0] == '\0' && v.wi < v.nw; v.wi++)
+		if (!wallet_is_empty(&v.w[v.wi]))
+			snprintf(v.mismatch, sizeof(v.mismatch),
+				 "wallet %lld: not empty (ledger_seq %lld) but has no ledger rows",
+				 v.w[v.wi].sub, v.w[v.wi].seq);
+	for (size_t k = 0; v.mismatch[0] == '\0' && k < v.ncp; k++) {
+		char mine[HEX_LEN + 1];
+		digest_hex(v.cp[k].ctx, mine);
+		if (strcmp(mine, v.cp[k].head) != 0 || v.cp[k].my_rows != v.cp[k].rows)
+			snprintf(v.mismatch, sizeof(v.mismatch),
+				 "checkpoint %lld: recorded head %s over %lld rows, the ledger now gives"
+				 " %s over %lld rows (rows of that time were changed or removed)",
+				 v.cp[k].id, v.cp[k].head, v.cp[k].rows, mine, v.cp[k].my_rows);
+	}
+	if (v.mismatch[0] != '\0') {
+		printf("MISMATCH %s\n", v.mismatch);
+		rc = CTL_EXIT_MISMATCH;
+		goto fail;
+	}
+	digest_hex(v.head, head);
+	printf("verified %lld ledger rows in %lld wallets (%zu wallets in all), %zu checkpoints;"
+	       " chain head %s\n", v.rows, v.wallets, v.nw, v.ncp, head);
+	rc = CTL_EXIT_OK;
+fail:
+	for (size_t k = 0; k < v.ncp; k++)
+		EVP_MD_CTX_free(v.cp[k].ctx);
+	free(v.cp);
+	free(v.w);
+	EVP_MD_CTX_free(v.head);
+	return rc;
+}
+
+static int ledger_head(PGconn *c, bool checkpoint)
+{
+	PGresult *r = query(c, checkpoint ? "SELECT rows, wallets, head, id, taken_at"
+				" FROM ledger_checkpoint()"
+				: "SELECT rows, wallets, head FROM ledger_chain_head()", PGRES_TUPLES_OK);
+	if (r == NULL)
+		return CTL_EXIT_FAIL;
+	printf("rows %s wallets %s head %s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+	       PQgetvalue(r, 0, 2));
+	if (checkpoint)
+		printf(" checkpoint %s at %s", PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4));
+	printf("\n");
+	PQclear(r);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_ledger(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"conninfo", required_argument, NULL, 'c'},
+		{"checkpoints", required_argument, NULL, 'n'},
+		{"checkpoint", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *conninfo = getenv("DECP_PG_CONNINFO");
+	long ncheck = 100;
+	bool checkpoint = false;
+	int c;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	}
+	bool verify = strcmp(argv[1], "verify") == 0;
+	if (!verify && strcmp(argv[1], "head") != 0)
+		return ctl_usage_error("ledger", "unknown subcommand '%s' (known: verify, head)",
+				       argv[1]);
+	const char *cmd = verify ? "ledger verify" : "ledger head";
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conninfo = optarg; break;
+		case 'n':
+			if (!verify)
+				return ctl_usage_error(cmd, "--checkpoints is an option of verify");
+			if (ctl_parse_long(cmd, "--checkpoints", optarg, 0, MAX_CHECKPOINTS, &ncheck))
+				return CTL_EXIT_USAGE;
+			break;
+		case 'k':
+			if (verify)
+				return ctl_usage_error(cmd, "--checkpoint is an option of head");
+			checkpoint = true;
+			break;
+		case 'h': usage(stdout); return CTL_EXIT_OK;
+		default:
+			return ctl_usage_error(cmd, "unknown option '%s'", ctl_bad_option(argv, optopt));
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (conninfo == NULL || conninfo[0] == '\0')
+		return ctl_usage_error(cmd, "no database: give --conninfo or set DECP_PG_CONNINFO");
+	PGconn *conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "decpctl %s: cannot connect: %s", cmd, PQerrorMessage(conn));
+		PQfinish(conn);
+		return CTL_EXIT_FAIL;
+	}
+	int rc = verify ? ledger_verify(conn, ncheck) : ledger_head(conn, checkpoint);
+	PQfinish(conn);
+	return rc;
+}
