@@ -937,7 +937,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	struct api a = {.cfg = cfg, .sh = sh};
 	struct lws_context_creation_info info;
 
-	cp_pg_init(&a.pg, cfg, ROLE);
+	cp_pg_init(&a.pg, cfg, ROLE, NULL);
 	a.listen_fd = sh->listen_fd >= 0 ? fcntl(sh->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL ||
 	    (sh->listen_fd >= 0 && a.listen_fd < 0)) {

@@ -30,7 +30,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	m->hist = calloc(f->cfg.history, sizeof(*m->hist));
+	m->hist = calloc(f->cfg.fanout_history, sizeof(*m->hist));
 	if (m->hist == NULL) {
 		free(m);
 		return NULL;
@@ -38,7 +38,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 	m->id = id;
 	m->hnext = f->mbucket[id % MASTER_BUCKETS];
 	f->mbucket[id % MASTER_BUCKETS] = m;
-	if (f->cfg.tail) {
+	if (f->tail) {
 		pthread_mutex_lock(&f->watch_mu);
 		if (f->nwatch == f->watch_cap) {
 			size_t cap = f->watch_cap ? f->watch_cap * 2 : 64;
@@ -59,7 +59,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 
 void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m)
 {
-	for (uint32_t i = 0; i < f->cfg.history; i++) {
+	for (uint32_t i = 0; i < f->cfg.fanout_history; i++) {
 		cp_fmsg_unref(m->hist[i]);
 		m->hist[i] = NULL;
 	}
@@ -81,7 +81,7 @@ static void sess_wake(struct sess *s)
 /* Queue m (takes a reference). reserve: slots that must stay free afterwards. */
 static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
 {
-	uint32_t cap = s->f->cfg.queue_len;
+	uint32_t cap = s->f->cfg.fanout_queue;
 
 	if (s->dead || s->closing)
 		return -EPIPE;
@@ -95,7 +95,7 @@ static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
 
 static void sess_queue_clear(struct sess *s)
 {
-	uint32_t cap = s->f->cfg.queue_len;
+	uint32_t cap = s->f->cfg.fanout_queue;
 
 	while (s->qcount > 0) {
 		cp_fmsg_unref(s->q[s->qhead]);
@@ -237,13 +237,13 @@ static void attach_pump(struct cp_fanout *f, struct attach *a)
 	struct master *m = a->m;
 
 	while (a->mode == ATT_REPLAY && !a->pending && !s->dead) {
-		uint32_t room = f->cfg.queue_len - QUEUE_RESERVE - s->qcount;
+		uint32_t room = f->cfg.fanout_queue - QUEUE_RESERVE - s->qcount;
 
-		if (s->qcount + QUEUE_RESERVE >= f->cfg.queue_len)
+		if (s->qcount + QUEUE_RESERVE >= f->cfg.fanout_queue)
 			return; /* resumed from the writeable callback */
 		if (master_in_hist(m, a->next)) {
 			while (a->next <= m->last_seq &&
-			       sess_enqueue(s, m->hist[a->next % f->cfg.history], QUEUE_RESERVE) == 0)
+			       sess_enqueue(s, m->hist[a->next % f->cfg.fanout_history], QUEUE_RESERVE) == 0)
 				a->next++;
 			if (a->next > m->last_seq)
 				attach_go_live(a);
@@ -339,12 +339,12 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 		return; /* already published (tail restart): idempotent */
 	if (m->last_seq == 0 || seq != m->last_seq + 1)
 		cp_fo_master_hist_clear(f, m); /* history holds a contiguous run only */
-	if (m->hist_first != 0 && seq - m->hist_first >= f->cfg.history) {
-		cp_fmsg_unref(m->hist[m->hist_first % f->cfg.history]);
-		m->hist[m->hist_first % f->cfg.history] = NULL;
+	if (m->hist_first != 0 && seq - m->hist_first >= f->cfg.fanout_history) {
+		cp_fmsg_unref(m->hist[m->hist_first % f->cfg.fanout_history]);
+		m->hist[m->hist_first % f->cfg.fanout_history] = NULL;
 		m->hist_first++;
 	}
-	m->hist[seq % f->cfg.history] = cp_fmsg_ref(msg);
+	m->hist[seq % f->cfg.fanout_history] = cp_fmsg_ref(msg);
 	if (m->hist_first == 0)
 		m->hist_first = seq;
 	m->last_seq = seq;
@@ -530,14 +530,6 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 
 /* ---------------------------------------------------------------- lws thread: auth -- */
 
-static bool pg_ok(struct cp_fanout *f)
-{
-	if (PQstatus(f->pg_auth) == CONNECTION_OK)
-		return true;
-	PQreset(f->pg_auth);
-	return PQstatus(f->pg_auth) == CONNECTION_OK;
-}
-
 /* Token from "Authorization: Bearer <t>" or "?token=<t>". Returns its length or 0. */
 static size_t token_of(struct lws *wsi, char *buf, size_t cap)
 {
@@ -583,19 +575,21 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	char idbuf[24];
 	size_t tl = token_of(wsi, tok, sizeof(tok));
 
-	if (tl == 0 || !pg_ok(f))
+	if (tl == 0 || cp_pg_ensure(&f->pg_auth) != 0)
 		return -EACCES;
 	SHA256((const unsigned char *)tok, tl, dig);
 	OPENSSL_cleanse(tok, sizeof(tok));
 	vals[0] = (const char *)dig;
 	lens[0] = sizeof(dig);
-	r = PQexecParams(f->pg_auth,
+	r = PQexecParams(f->pg_auth.conn,
 			 "SELECT t.subscriber_id FROM subscriber_tokens t "
 			 "JOIN subscribers s ON s.id = t.subscriber_id "
 			 "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL "
 			 "AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL",
 			 1, NULL, vals, lens, fmts, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		if (PQstatus(f->pg_auth.conn) != CONNECTION_OK)
+			cp_pg_fail(&f->pg_auth, "token lookup", r);
 		PQclear(r);
 		return -EACCES;
 	}
@@ -603,11 +597,13 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	PQclear(r);
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, s->subscriber_id);
 	vals[0] = idbuf;
-	r = PQexecParams(f->pg_auth,
+	r = PQexecParams(f->pg_auth.conn,
 			 "SELECT id, master_id, state FROM subscriptions "
 			 "WHERE subscriber_id = $1 AND state <> 'CANCELLED' ORDER BY id LIMIT 32",
 			 1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (PQstatus(f->pg_auth.conn) != CONNECTION_OK)
+			cp_pg_fail(&f->pg_auth, "subscriptions lookup", r);
 		PQclear(r);
 		return -EIO;
 	}
@@ -637,16 +633,16 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 
 static uint64_t ka_period_us(const struct cp_fanout *f)
 {
-	uint32_t ms = f->cfg.keepalive_ms < f->cfg.keepalive_timeout_ms ? f->cfg.keepalive_ms
-									 : f->cfg.keepalive_timeout_ms;
+	uint32_t idle = f->cfg.fanout_keepalive_ms, grace = f->cfg.fanout_keepalive_timeout_ms;
+	uint32_t ms = idle < grace ? idle : grace;
 
 	return ms >= 40 ? (uint64_t)ms * 250 : 10000; /* ms / 4, in us */
 }
 
 static void ka_check(struct cp_fanout *f, struct sess *s, int64_t now)
 {
-	int64_t idle = (int64_t)f->cfg.keepalive_ms * 1000000,
-		grace = (int64_t)f->cfg.keepalive_timeout_ms * 1000000;
+	int64_t idle = (int64_t)f->cfg.fanout_keepalive_ms * 1000000,
+		grace = (int64_t)f->cfg.fanout_keepalive_timeout_ms * 1000000;
 
 	if (s->ka_cut)
 		return;
@@ -812,7 +808,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			return -1;
 		memset(s, 0, sizeof(*s));
 		s->f = f;
-		if (f->c_live >= f->cfg.max_conns || sess_auth(f, s, wsi) != 0) {
+		if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, wsi) != 0) {
 			cnt(&f->c_auth_refused);
 			lws_return_http_status(wsi, 401, NULL);
 			cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
@@ -827,8 +823,11 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 		if (f == NULL || fd < 0)
 			break;
-		if (f->cfg.sndbuf > 0)
-			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &f->cfg.sndbuf, sizeof(f->cfg.sndbuf));
+		if (f->cfg.fanout_sndbuf > 0) {
+			int sb = (int)f->cfg.fanout_sndbuf;
+
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		}
 		/* every byte the client sends goes through cp_ws_check before lws parses it */
 		if (cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0)
 			return -1;
@@ -846,7 +845,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			lws_callback_on_writable(wsi); /* frames sent with the upgrade request */
 		s->wsi = wsi;
 		sess_heard(s);
-		s->q = calloc(f->cfg.queue_len, sizeof(*s->q));
+		s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
 		if (s->q == NULL)
 			return -1;
 		s->next_all = f->all;
@@ -930,7 +929,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		uint32_t cap = f->cfg.queue_len;
+		uint32_t cap = f->cfg.fanout_queue;
 		int burst = 0;
 		int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
 
@@ -994,7 +993,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				if (fd < 0)
 					break;
 				if (atomic_load_explicit(&f->c_live, memory_order_relaxed) >=
-					    f->cfg.max_conns ||
+					    f->cfg.fanout_max_conns ||
 				    lws_adopt_socket_vhost(f->vh, fd) == NULL) {
 					cnt(&f->c_auth_refused);
 					close(fd);

@@ -49,9 +49,12 @@
 #include <libwebsockets.h>
 
 #include "cp_fanout_msg.h"
+#include "cp_log.h"
+#include "cp_pg.h"
+#include "cp_redis.h"
 #include "decp.pb-c.h"
 
-#define FLOG(...) fprintf(stderr, "decp-fanout: " __VA_ARGS__)
+#define ROLE "fanout" /* log tag and PostgreSQL application_name suffix */
 
 #define SESS_MAX_SUBS 32u     /* live subscriptions loaded per subscriber at the upgrade */
 #define QUEUE_RESERVE 8u      /* queue slots kept for control messages */
@@ -61,9 +64,6 @@
 #define RING_DIRECT_MAX 64u   /* publish ring backlog up to which envelopes are written at
 			       * once (sess_write_now); beyond, they are only queued */
 #define MASTER_BUCKETS 1024u
-
-/* Same layout as the edge's cp_redis_key_signals() (controlplane/edge/cp_redis.c). */
-#define SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals"
 
 enum att_mode { ATT_REPLAY, ATT_LIVE, ATT_HELD };
 
@@ -162,7 +162,8 @@ struct mq {
 };
 
 struct cp_fanout {
-	struct cp_fanout_config cfg;
+	struct cp_config cfg;     /* the fanout_* keys; read-only after create */
+	bool tail;                /* tail Redis (no in-process publisher) */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	struct ev_loop *evloop;   /* libev (epoll) loop lws runs on; NULL: lws's poll loop */
@@ -190,7 +191,7 @@ struct cp_fanout {
 	size_t nwatch, watch_cap;
 
 	/* lws thread only */
-	PGconn *pg_auth;
+	struct cp_pg pg_auth;
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
 
@@ -245,9 +246,7 @@ void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m);
 Decp__SubscriptionState cp_fo_state_parse(const char *s);
 extern const struct lws_protocols cp_fo_protocols[];
 void *cp_fo_lws_main(void *arg);
-/* cp_fanout_redis.c. redis_open: a connection with connect/command timeout timeout_ms, or
- * NULL; replay_main / tail_main: the replay and tail threads (arg = struct cp_fanout). */
-redisContext *cp_fo_redis_open(const struct cp_fanout_config *cfg, int timeout_ms);
+/* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout). */
 void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */

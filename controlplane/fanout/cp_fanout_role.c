@@ -61,37 +61,16 @@ static void on_durable(void *arg, const struct dp_ingress_rec *rec)
 				      slen, rec->arrival_ns);
 }
 
-static void fill_config(const struct cp_config *cfg, struct cp_fanout_config *fc)
-{
-	memset(fc, 0, sizeof(*fc));
-	fc->listen_addr = cfg->fanout_listen;
-	fc->port = (int)cfg->fanout_port;
-	fc->cert_path = cfg->fanout_cert[0] != '\0' ? cfg->fanout_cert : NULL;
-	fc->key_path = cfg->fanout_key[0] != '\0' ? cfg->fanout_key : NULL;
-	fc->redis_host = cfg->redis_host;
-	fc->redis_port = (int)cfg->redis_port;
-	fc->pg_conninfo = cfg->pg_conninfo;
-	fc->tail = !(cfg->roles & CP_ROLE_EDGE);
-	fc->reuse_port = cfg->fanout_reuse_port;
-	fc->queue_len = cfg->fanout_queue;
-	fc->history = cfg->fanout_history;
-	fc->max_conns = cfg->fanout_max_conns;
-	fc->state_poll_ms = cfg->fanout_state_poll_ms;
-	fc->sndbuf = (int)cfg->fanout_sndbuf;
-}
-
 /* Create the fan-out, retrying while Redis or PostgreSQL is unreachable (ECONNREFUSED).
  * NULL on a fatal error (*rc set) or when stopped meanwhile (*rc 0). */
 static struct cp_fanout *create_retrying(const struct cp_config *cfg, const atomic_int *stop,
 					 int *rc)
 {
-	struct cp_fanout_config fc;
 	unsigned int backoff = 50;
 
-	fill_config(cfg, &fc);
 	*rc = 0;
 	while (!stopping(stop)) {
-		struct cp_fanout *f = cp_fanout_create(&fc);
+		struct cp_fanout *f = cp_fanout_create(cfg, !(cfg->roles & CP_ROLE_EDGE));
 		if (f != NULL)
 			return f;
 		int e = errno;

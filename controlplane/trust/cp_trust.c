@@ -359,7 +359,7 @@ int cp_trust_run(const struct cp_config *cfg, const atomic_int *stop)
 	uint64_t next_tick = 0;
 	bool listening = false;
 
-	cp_pg_init(&t.pg, cfg, ROLE);
+	cp_pg_init(&t.pg, cfg, ROLE, NULL);
 	cp_log(CP_LOG_INFO, ROLE, "scoring with guard's rule table; tick every %u s, clock "
 	       "offset %u s", cfg->trust_tick_s, cfg->trust_time_offset_s);
 	while (!atomic_load(stop)) {
