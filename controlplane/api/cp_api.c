@@ -1012,13 +1012,17 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
-int cp_api_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_api_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
+	const atomic_int *stop = ctx->stop;
 	struct api_shared sh;
 	struct worker_arg args[CP_API_MAX_THREADS];
 	pthread_t tids[CP_API_MAX_THREADS];
 	unsigned int n = cfg->api_threads, started = 1;
 	int rc = shared_init(&sh, cfg);
+
+	sh.pctx = ctx;
 
 	lws_set_log_level(LLL_ERR, NULL);
 	/* Workers 1..n-1 in their own threads, worker 0 in the role thread. A worker that

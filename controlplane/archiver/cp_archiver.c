@@ -868,8 +868,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_archiver_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
+	const atomic_int *stop = ctx->stop;
 	struct worker w[16];
 	atomic_int halt = 0;
 	unsigned int n = cfg->archiver_threads;
