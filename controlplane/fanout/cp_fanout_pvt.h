@@ -5,6 +5,10 @@
  *                      client messages, upgrade auth, lws callbacks
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
  *   cp_fanout_db.c     the db thread: subscription-state poll, reports into PostgreSQL
+ *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
+ *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
+ *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
+ * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
  * Functions shared between the files carry the prefix cp_fo_.
  *
  * Everything below "lws thread" runs on the one service thread and needs no lock:
@@ -12,18 +16,9 @@
  * through the publish ring (lock-free SPSC) and three small mutex queues (replay replies,
  * state events in; replay requests, reports out), each followed by lws_cancel_service().
  *
- * Per (connection, master) an attachment moves through:
- *
- *   Subscribe ─▶ REPLAY ──(replay reached the master's history ring or the stream end)──▶ LIVE
- *                  ▲  │                                                                │
- *                  │  └──────── state not deliverable (poll) ──▶ HELD ◀────────────────┤
- *                  └────────── live gap (publish ring overflow) ◀──────────────────────┘
- *                  HELD ── state deliverable again ──▶ REPLAY (from the next sequence)
- *
- * Exactly once at the switch-over: an attachment owns `next`, the one sequence it may send
- * next; every path (Redis replay chunk, history ring, live publish) sends a sequence only
- * when it equals `next`, then increments it. Older sequences are skipped, a newer one
- * sends the attachment back to REPLAY.
+ * Per (connection, master) an attachment moves through NEW, REPLAY, LIVE and HELD; the
+ * rules of that switch-over (diagram, transition table, the exactly-once invariant on
+ * `next`) are cp_fanout_splice.h's, and only its functions change an attachment's mode.
  */
 #ifndef DECP_CP_FANOUT_PVT_H
 #define DECP_CP_FANOUT_PVT_H
@@ -49,6 +44,7 @@
 #include <libwebsockets.h>
 
 #include "cp_fanout_msg.h"
+#include "cp_fanout_splice.h"
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "cp_redis.h"
@@ -65,8 +61,6 @@
 			       * once (sess_write_now); beyond, they are only queued */
 #define MASTER_BUCKETS 1024u
 
-enum att_mode { ATT_REPLAY, ATT_LIVE, ATT_HELD };
-
 struct master;
 struct sess;
 
@@ -76,13 +70,7 @@ struct attach {
 	struct attach *m_next, *m_prev;
 	struct attach *s_next;
 	uint64_t sub_id;
-	uint64_t next;            /* the only sequence this attachment may send next; 0: live
-				   * only, subscribed before this process saw the master's
-				   * stream (takes the next published sequence) */
-	enum att_mode mode;
-	bool pending;             /* a replay request is with the replay thread */
-	bool at_end;              /* the last replay chunk reached the stream's end */
-	bool resume;              /* HELD: state deliverable again while a chunk was pending */
+	struct cp_splice sp;      /* mode, next, pending chunk (cp_fanout_splice.h) */
 };
 
 struct master {
