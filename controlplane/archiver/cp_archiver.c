@@ -1,3 +1,6 @@
+/* cp_archiver: the archiver role: Redis signal streams and the protection-event archive
+ * into PostgreSQL (COPY per batch, XACK after COMMIT), partition maintenance, stream
+ * trimming. Design and contract in cp_archiver.h; docs/control.md "archiver". */
 #include "cp_archiver.h"
 
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cp_buf.h"
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "cp_redis.h"
@@ -66,16 +70,8 @@ static bool stopping(const struct arch *a)
 
 static int buf_put(struct buf *b, const void *p, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (q == NULL)
-			return -ENOMEM;
-		b->p = q;
-		b->cap = cap;
-	}
+	if (cp_buf_grow(&b->p, &b->cap, b->len + n + 1, 65536) != 0)
+		return -ENOMEM;
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	return 0;

@@ -1,3 +1,6 @@
+/* cp_config: decp-control's settings, their defaults and ranges (the keys table below is
+ * the only place a key is defined), parsed from the file and --set. Contract in
+ * cp_config.h; reference in docs/control.md "Configuration". */
 #include "cp_config.h"
 
 #include <ctype.h>

@@ -1,6 +1,8 @@
 /* cp_metrics: Prometheus text being written. Contract in cp_metrics.h. */
 #include "cp_metrics.h"
 
+#include "cp_buf.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,16 +21,10 @@ void cp_metrics_put(struct cp_metrics *m, const char *fmt, ...)
 			m->len += (size_t)n;
 			return;
 		}
-		size_t cap = m->cap ? m->cap * 2 : 16384;
-		while (cap < m->len + (size_t)n + 1)
-			cap *= 2;
-		char *b = realloc(m->buf, cap);
-		if (b == NULL) {
+		if (cp_buf_grow(&m->buf, &m->cap, m->len + (size_t)n + 1, 16384) != 0) {
 			m->oom = true;
 			return;
 		}
-		m->buf = b;
-		m->cap = cap;
 	}
 }
 

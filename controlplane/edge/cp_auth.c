@@ -1,3 +1,5 @@
+/* cp_auth: the edge's masters and license tokens from PostgreSQL (LISTEN decp_auth, full
+ * reload) turned into dataplane control commands. Contract in cp_auth.h. */
 #include "cp_auth.h"
 
 #include <errno.h>

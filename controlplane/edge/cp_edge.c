@@ -1,3 +1,6 @@
+/* cp_edge: the edge role: dataplane ingress rings -> Redis (one pipeline per batch) ->
+ * ACK rings, credentials pushed into the dataplane, durable signals handed to the process
+ * context's consumers. Design and contract in cp_edge.h; docs/control.md "edge". */
 #include "cp_edge.h"
 
 #include <ctype.h>

@@ -1,5 +1,6 @@
 /* cp_fanout: lifecycle, the publish ring and the mutex queues. Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
+#include "cp_net.h"
 
 #include <ev.h>
 
@@ -150,34 +151,6 @@ void cp_fanout_publish_flush(struct cp_fanout *f)
 
 /* ---------------------------------------------------------------- lifecycle -- */
 
-/* Listening socket shared with other processes (SO_REUSEPORT, Linux >= 3.9: the kernel
- * spreads new connections over all listeners of the port). lws 4.1 sets SO_REUSEPORT only
- * for its own SMP threads, so we listen ourselves and adopt accepted sockets.
- * Returns the fd (port in *port) or a negative errno. */
-static int reuse_listener(const struct cp_config *cfg, int *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)cfg->fanout_port)};
-	socklen_t al = sizeof(a);
-	int one = 1, fd, err;
-
-	if (inet_pton(AF_INET, cfg->fanout_listen, &a.sin_addr) != 1)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4096) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 /* secs_since_valid_hangup = 0: lws 4.1 arms no validity timer on its connections */
 static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
 					   .secs_since_valid_hangup = 0};
@@ -216,7 +189,11 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	}
 
 	f->listen_fd = -1;
-	if (cfg->fanout_reuse_port && (f->listen_fd = reuse_listener(cfg, &f->port)) < 0) {
+	/* lws 4.1 sets SO_REUSEPORT only for its own SMP threads, so with reuse_port we listen
+	 * ourselves and adopt the accepted sockets (on_listener_readable, cp_fanout_lws.c) */
+	if (cfg->fanout_reuse_port &&
+	    (f->listen_fd = cp_net_listen(cfg->fanout_listen, cfg->fanout_port, true, 4096,
+					  &f->port)) < 0) {
 		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u with SO_REUSEPORT: %s",
 		       cfg->fanout_listen, cfg->fanout_port, strerror(-f->listen_fd));
 		errno = -f->listen_fd;

@@ -6,7 +6,7 @@
  *   (or the Redis tail thread, XREAD BLOCK)                 │ lws_cancel_service()
  *                                                           ▼
  *   replay thread (XRANGE) ──replies──▶  lws service thread: masters (history ring of
- *   db thread (tokens poll, reports) ◀──▶  shared envelopes) → send at once, or per-
+ *   db thread (state poll, reports)  ◀──▶  shared envelopes) → send at once, or per-
  *                                         connection bounded queues of pointers →
  *                                         LWS_CALLBACK_SERVER_WRITEABLE
  *

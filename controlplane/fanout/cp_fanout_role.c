@@ -1,3 +1,6 @@
+/* cp_fanout_role: decp-control's fanout role: runs one struct cp_fanout from the config,
+ * registers its durable-signal consumer and stats provider in the process context.
+ * Contract in cp_fanout_role.h. */
 #include "cp_fanout_role.h"
 
 #include <pthread.h>
