@@ -6,7 +6,7 @@
  *
  * Per master: ARP for the dataplane, TCP handshake through its SYN cookie (SYN with MSS,
  * no window scaling or timestamps), Hello riding on the handshake's ACK, then signed
- * Signals (real HMAC-SHA256 with the test credentials of cp_testkeys.h, all-zero Ed25519
+ * Signals (real HMAC-SHA256 with the derived credentials of proto_creds.h, all-zero Ed25519
  * signature as decp-master --fake-ed25519) packed into MSS-sized segments, at most --window
  * signals unACKed per master and never more bytes in flight than the peer's window. It
  * ACKs every segment it receives, decodes HelloAck / Ack / Nack and measures each signal's
@@ -50,7 +50,7 @@
 #include <rte_thash.h>
 
 #include "bench_util.h"
-#include "cp_testkeys.h"
+#include "proto_creds.h"
 #include "decp.pb-c.h"
 #include "proto_hmac.h"
 #include "proto_signal.h"
@@ -555,9 +555,9 @@ static int conns_init(struct gen *g, const char *seed)
 		return -1;
 	for (uint32_t i = 0; i < g->masters; i++) {
 		struct gconn *c = &g->c[i];
-		struct cp_testkeys k;
+		struct proto_creds k;
 		c->master = i + 1;
-		if (cp_testkeys_derive(seed, c->master, &k) != 0 ||
+		if (proto_creds_derive(seed, c->master, &k) != 0 ||
 		    proto_hmac_key_init(&c->hk, k.secret, 32) != 0)
 			return -1;
 		memcpy(c->token, k.token, sizeof(c->token));

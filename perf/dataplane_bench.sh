@@ -41,7 +41,7 @@ set -u
 B=${1:?usage: dataplane_bench.sh BUILD_DIR [MASTERS] [SIGNALS] [RATE] [WINDOW]}
 M=${2:-10} N=${3:-100000} RATE=${4:-0} W=${5:-256}
 B=$(cd "$B" && pwd)
-DP=$B/dataplane/decp-dataplane CONS=$B/controlplane/decp-testconsumer
+DP=$B/dataplane/decp-dataplane CONS=$B/tests/doubles/decp-testconsumer
 MASTER=$B/tools/decp-master GEN=$B/perf/bench_dpgen CTL=$B/tools/decpctl/decpctl
 PROTO=$B/perf/bench_proto
 DIR=$(mktemp -d /tmp/decp-dpbench.XXXXXX)

@@ -11,7 +11,7 @@ set -euo pipefail
 B=${1:?usage: $0 BUILD_DIR [WORKERS]}
 W=${2:-1}
 DP=$B/dataplane/decp-dataplane
-TC=$B/controlplane/decp-testconsumer
+TC=$B/tests/doubles/decp-testconsumer
 MA=$B/tools/decp-master
 for x in "$DP" "$TC" "$MA"; do [ -x "$x" ] || { echo "missing $x (build it first)" >&2; exit 2; }; done
 T=$(mktemp -d /tmp/decp-ingest-bench-XXXXXX)

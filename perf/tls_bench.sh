@@ -26,7 +26,7 @@ B=${1:?usage: tls_bench.sh BUILD_DIR [MASTERS] [SIGNALS] [RATE] [WINDOW]}
 M=${2:-10} N=${3:-20000} RATE=${4:-10000} W=${5:-256}
 B=$(cd "$B" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-DP=$B/dataplane/decp-dataplane CONS=$B/controlplane/decp-testconsumer
+DP=$B/dataplane/decp-dataplane CONS=$B/tests/doubles/decp-testconsumer
 MASTER=$B/tools/decp-master CTL=$B/tools/decpctl/decpctl BENCH=$B/tests/security/bench_tls
 for x in "$DP" "$CONS" "$MASTER" "$CTL" "$BENCH"; do
 	[ -x "$x" ] || { echo "missing $x (build it first)" >&2; exit 2; }

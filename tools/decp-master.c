@@ -51,7 +51,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "cp_testkeys.h"
+#include "proto_creds.h"
 #include "dp_addr.h"
 #include "decp-master-trades.h"
 #include "proto_frame.h"
@@ -87,7 +87,7 @@ struct dm_cfg {
 
 struct master {
 	uint64_t id;
-	struct cp_testkeys k;
+	struct proto_creds k;
 	struct proto_hmac_key hk;
 	struct proto_ed25519_key *sk;
 	int fd;
@@ -907,7 +907,7 @@ int main(int argc, char **argv)
 		m->next_send = 1;
 		m->low_unacked = 1;
 		m->last_seq = cfg.signals;
-		if (cp_testkeys_derive(cfg.seed, m->id, &m->k) != 0 ||
+		if (proto_creds_derive(cfg.seed, m->id, &m->k) != 0 ||
 		    proto_hmac_key_init(&m->hk, m->k.secret, sizeof(m->k.secret)) != 0 ||
 		    (m->sk = proto_ed25519_key_new_private(m->k.ed_seed)) == NULL) {
 			fprintf(stderr, "decp-master: cannot derive keys (OpenSSL)\n");

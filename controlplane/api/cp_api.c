@@ -20,7 +20,9 @@
 #include <openssl/evp.h>
 
 #include "cp_api_pvt.h"
+#include "cp_buf.h"
 #include "cp_log.h"
+#include "cp_net.h"
 
 #define ROLE "api"
 #define URI_MAX 512
@@ -677,16 +679,8 @@ static int body_append(struct pss *ps, struct api *a, const char *in, size_t len
 		ps->too_big = true;
 		return 0;
 	}
-	if (ps->len + len + 1 > ps->cap) {
-		size_t cap = ps->cap ? ps->cap : 1024;
-		while (cap < ps->len + len + 1)
-			cap *= 2;
-		char *b = realloc(ps->body, cap);
-		if (b == NULL)
-			return -1;
-		ps->body = b;
-		ps->cap = cap;
-	}
+	if (cp_buf_grow(&ps->body, &ps->cap, ps->len + len + 1, 1024) != 0)
+		return -1;
 	memcpy(ps->body + ps->len, in, len);
 	ps->len += len;
 	return 0;
@@ -883,32 +877,14 @@ static void wake_cb(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(w->ctx, 0, &w->sul, wake_cb, 100000);
 }
 
-/* The listening socket several workers share (api_listen:api_port, IPv4). fd or -errno. */
-static int shared_listener(const struct cp_config *cfg)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->api_port)};
-	int one = 1, fd, err;
-	if (inet_pton(AF_INET, cfg->api_listen, &sa.sin_addr) != 1)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static int shared_init(struct api_shared *sh, const struct cp_config *cfg)
 {
 	memset(sh, 0, sizeof(*sh));
 	sh->cfg = cfg;
 	sh->listen_fd = -1;
 	pthread_mutex_init(&sh->rate_mu, NULL);
-	if (cfg->api_threads > 1 && (sh->listen_fd = shared_listener(cfg)) < 0) {
+	if (cfg->api_threads > 1 && (sh->listen_fd = cp_net_listen(cfg->api_listen, cfg->api_port, false, 1024,
+								      NULL)) < 0) {
 		int e = sh->listen_fd;
 		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u: %s", cfg->api_listen, cfg->api_port,
 		       strerror(-e));
@@ -937,7 +913,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	struct api a = {.cfg = cfg, .sh = sh};
 	struct lws_context_creation_info info;
 
-	cp_pg_init(&a.pg, cfg, ROLE);
+	cp_pg_init(&a.pg, cfg, ROLE, NULL);
 	a.listen_fd = sh->listen_fd >= 0 ? fcntl(sh->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL ||
 	    (sh->listen_fd >= 0 && a.listen_fd < 0)) {
@@ -1012,13 +988,17 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
-int cp_api_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_api_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
+	const atomic_int *stop = ctx->stop;
 	struct api_shared sh;
 	struct worker_arg args[CP_API_MAX_THREADS];
 	pthread_t tids[CP_API_MAX_THREADS];
 	unsigned int n = cfg->api_threads, started = 1;
 	int rc = shared_init(&sh, cfg);
+
+	sh.pctx = ctx;
 
 	lws_set_log_level(LLL_ERR, NULL);
 	/* Workers 1..n-1 in their own threads, worker 0 in the role thread. A worker that

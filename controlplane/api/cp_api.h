@@ -24,13 +24,13 @@
 
 #include <stdatomic.h>
 
-#include "cp_config.h"
+#include "cp_ctx.h"
 
 /* Most api workers (api_threads): each one thread, lws context and PostgreSQL session. */
 #define CP_API_MAX_THREADS 16
 
 /* Role entry: serves until *stop. Returns 0 when stopped, or -EADDRINUSE / -ENOMEM /
  * -EAGAIN when a worker could not start (then every worker stops). */
-int cp_api_run(const struct cp_config *cfg, const atomic_int *stop);
+int cp_api_run(struct cp_ctx *ctx);
 
 #endif

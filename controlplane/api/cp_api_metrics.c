@@ -5,8 +5,8 @@
  *                            read-only per scrape with cp_shm_peek(): counters per worker,
  *                            rejects by reason, latency histograms, ring depths
  *   decp_api_*               this api thread's requests, statuses, latency, events
- *   decp_trust_*             the trust role's counters (when it runs in this process)
- *   decp_fanout_*            the fan-out role's counters (when it runs in this process)
+ *   decp_trust_*, decp_fanout_*  what the other roles of this process register as stats
+ *                            providers (cp_ctx.h); the api knows none of their types
  *   decp_postgresql_up, decp_redis_up, decp_subscriptions{state}
  * A scrape costs one mmap, one SELECT and one Redis PING: scrape every few seconds, not
  * per millisecond.
@@ -24,10 +24,9 @@
 #include <rte_ring.h>
 
 #include "cp_api_pvt.h"
-#include "cp_fanout.h"
-#include "cp_fanout_role.h"
+#include "cp_ctx.h"
+#include "cp_metrics.h"
 #include "cp_shm.h"
-#include "cp_trust.h"
 #include "dp_hist.h"
 
 /* Histogram bounds exported for the dataplane latencies (ns); +Inf is added. */
@@ -35,44 +34,9 @@ static const uint64_t ingest_bounds_ns[] = {1000, 5000, 10000, 25000, 50000, 100
 					    500000, 1000000, 5000000, 20000000, 100000000};
 #define NB (sizeof(ingest_bounds_ns) / sizeof(ingest_bounds_ns[0]))
 
-/* Growable text buffer; on ENOMEM it stops growing and `oom` is set. */
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0 || o->oom)
-			return;
-		if (o->buf && o->len + (size_t)n < o->cap) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = o->cap ? o->cap * 2 : 16384;
-		while (cap < o->len + (size_t)n + 1)
-			cap *= 2;
-		char *b = realloc(o->buf, cap);
-		if (b == NULL) {
-			o->oom = true;
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-}
-
-static void head(struct out *o, const char *name, const char *type, const char *help)
-{
-	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+/* The api writes through cp_metrics (common); short names for the many lines below. */
+#define put cp_metrics_put
+#define head cp_metrics_head
 
 static uint64_t ld(const _Atomic uint64_t *p)
 {
@@ -80,7 +44,7 @@ static uint64_t ld(const _Atomic uint64_t *p)
 }
 
 /* One dataplane histogram summed over workers, as a Prometheus histogram in seconds. */
-static void ingest_hist(struct out *o, const struct dp_shm *s, const char *stage, size_t off)
+static void ingest_hist(struct cp_metrics *o, const struct dp_shm *s, const char *stage, size_t off)
 {
 	uint64_t cum[NB] = {0}, count = 0, sum = 0;
 	for (uint32_t w = 0; w < s->hdr->n_workers; w++) {
@@ -105,7 +69,7 @@ static void ingest_hist(struct out *o, const struct dp_shm *s, const char *stage
 	put(o, "decp_ingest_latency_seconds_count{stage=\"%s\"} %" PRIu64 "\n", stage, count);
 }
 
-static void ingest(struct out *o, const struct cp_config *cfg)
+static void ingest(struct cp_metrics *o, const struct cp_config *cfg)
 {
 	struct dp_shm s;
 	int rc = cp_shm_peek(&s, cfg->shm);
@@ -165,7 +129,7 @@ static int redis_up(const struct cp_config *cfg)
 	return up;
 }
 
-static void api_part(struct out *o, const struct api *a)
+static void api_part(struct cp_metrics *o, const struct api *a)
 {
 	head(o, "decp_api_requests_total", "counter", "requests served, by status class");
 	for (int c = 1; c <= 5; c++)
@@ -199,30 +163,9 @@ static void api_part(struct out *o, const struct api *a)
 	     "failed group transactions retried one request per transaction");
 	put(o, "decp_api_event_commit_splits_total %" PRIu64 "\n",
 	    ld(&a->sh->st.event_commit_splits));
-
-	const struct cp_trust_counters *t = cp_trust_counters();
-	head(o, "decp_trust_events_total", "counter", "events scored by the trust role");
-	put(o, "decp_trust_events_total %" PRIu64 "\n", ld(&t->events));
-	head(o, "decp_trust_auto_pauses_total", "counter", "subscriptions moved to PAUSED_TOXIC");
-	put(o, "decp_trust_auto_pauses_total %" PRIu64 "\n", ld(&t->auto_pauses));
-	head(o, "decp_trust_recoveries_total", "counter", "PAUSED_TOXIC -> SYNCED on recovery");
-	put(o, "decp_trust_recoveries_total %" PRIu64 "\n", ld(&t->recoveries));
-	head(o, "decp_trust_executions_uncredited_total", "counter",
-	     "EXECUTE reports stored but not scored (not delivered live, late, duplicate)");
-	put(o, "decp_trust_executions_uncredited_total %" PRIu64 "\n",
-	    ld(&t->executions_uncredited));
-	head(o, "decp_trust_unknown_instrument_total", "counter",
-	     "UNKNOWN_INSTRUMENT reports: the instrument registry lacks a traded symbol");
-	put(o, "decp_trust_unknown_instrument_total %" PRIu64 "\n", ld(&t->unknown_instrument));
-	head(o, "decp_trust_platform_stale_total", "counter",
-	     "TTL_EXPIRED confirmed as the platform's (late send, replay): stored, not scored");
-	put(o, "decp_trust_platform_stale_total %" PRIu64 "\n", ld(&t->platform_stale));
-	head(o, "decp_trust_attribution_refuted_total", "counter",
-	     "TTL_EXPIRED claimed as the platform's that our records do not confirm: scored");
-	put(o, "decp_trust_attribution_refuted_total %" PRIu64 "\n", ld(&t->attribution_refuted));
 }
 
-static void db_part(struct out *o, struct api *a)
+static void db_part(struct cp_metrics *o, struct api *a)
 {
 	PGresult *res = NULL;
 	api_batch_idle(a);
@@ -241,52 +184,15 @@ static void db_part(struct out *o, struct api *a)
 	PQclear(res);
 }
 
-/* The fan-out role's counters, when it runs in this process. */
-static void fanout_part(struct out *o)
-{
-	struct cp_fanout_stats st;
-	if (cp_fanout_role_stats(&st) != 0)
-		return;
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} c[] = {
-		{"decp_fanout_connections_total", "WebSocket upgrades accepted (authenticated)",
-		 offsetof(struct cp_fanout_stats, connections)},
-		{"decp_fanout_auth_refused_total", "upgrades refused (token, or connection limit)",
-		 offsetof(struct cp_fanout_stats, auth_refused)},
-		{"decp_fanout_subscribe_refused_total", "Subscribe refused (no live subscription)",
-		 offsetof(struct cp_fanout_stats, subscribe_refused)},
-		{"decp_fanout_published_total", "durable signals handed to the fan-out",
-		 offsetof(struct cp_fanout_stats, published)},
-		{"decp_fanout_delivered_total", "envelopes written to subscriber sockets",
-		 offsetof(struct cp_fanout_stats, delivered)},
-		{"decp_fanout_replayed_total", "envelopes replayed from Redis",
-		 offsetof(struct cp_fanout_stats, replayed)},
-		{"decp_fanout_slow_closed_total", "connections closed as slow consumers (4008)",
-		 offsetof(struct cp_fanout_stats, slow_closed)},
-		{"decp_fanout_reports_total", "execution reports and protection events stored",
-		 offsetof(struct cp_fanout_stats, reports)},
-	};
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		uint64_t v;
-		memcpy(&v, (const char *)&st + c[i].off, sizeof(v));
-		head(o, c[i].name, "counter", c[i].help);
-		put(o, "%s %" PRIu64 "\n", c[i].name, v);
-	}
-	head(o, "decp_fanout_live_connections", "gauge", "subscriber connections open now");
-	put(o, "decp_fanout_live_connections %u\n", st.live_connections);
-}
-
 char *cp_api_metrics_text(struct api *a)
 {
-	struct out o = {0};
+	struct cp_metrics o = {0};
 	api_part(&o, a);
 	db_part(&o, a);
 	head(&o, "decp_redis_up", "gauge", "1 when Redis answered PING during this scrape");
 	put(&o, "decp_redis_up %d\n", redis_up(a->cfg));
 	ingest(&o, a->cfg);
-	fanout_part(&o);
+	cp_ctx_stats_write(a->sh->pctx, &o); /* the other roles' families (fanout, trust) */
 	if (o.oom) {
 		free(o.buf);
 		return NULL;

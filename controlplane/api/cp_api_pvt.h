@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cp_config.h"
+#include "cp_ctx.h"
 #include "cp_pg.h"
 
 enum api_method { API_GET = 1, API_POST = 2 };
@@ -56,6 +57,7 @@ struct api_auth_entry {
 /* What the api workers share (read-only after start, except stats and the buckets). */
 struct api_shared {
 	const struct cp_config *cfg;
+	struct cp_ctx *pctx;           /* the process context: /metrics walks its providers */
 	uint8_t admin_hash[32];
 	bool has_admin;
 	struct api_stats st;

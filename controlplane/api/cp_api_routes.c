@@ -15,7 +15,7 @@
 #include <openssl/rand.h>
 
 #include "cp_api_pvt.h"
-#include "cp_trust.h"
+#include "cp_trust_event.h"
 
 #define NAME_MAX_LEN 200
 #define LABEL_MAX_LEN 200

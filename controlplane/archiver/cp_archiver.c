@@ -1,3 +1,6 @@
+/* cp_archiver: the archiver role: Redis signal streams and the protection-event archive
+ * into PostgreSQL (COPY per batch, XACK after COMMIT), partition maintenance, stream
+ * trimming. Design and contract in cp_archiver.h; docs/control.md "archiver". */
 #include "cp_archiver.h"
 
 #include <errno.h>
@@ -11,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cp_buf.h"
 #include "cp_log.h"
+#include "cp_pg.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
 #include "proto_msg.h"
@@ -42,10 +47,7 @@ struct arch {
 	const atomic_int *stop;
 	atomic_int *halt;          /* shared by the process's loops: one failed, all stop */
 	struct cp_redis r;
-	PGconn *pg;
-	uint32_t pg_backoff_ms;
-	uint64_t pg_next_try;
-	bool pg_was_down;
+	struct cp_pg pg;           /* each session creates the staging table (STAGE_SQL) */
 	char consumer[160];
 	struct feed *feeds;
 	unsigned int n_feeds, cap_feeds;
@@ -68,16 +70,8 @@ static bool stopping(const struct arch *a)
 
 static int buf_put(struct buf *b, const void *p, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (q == NULL)
-			return -ENOMEM;
-		b->p = q;
-		b->cap = cap;
-	}
+	if (cp_buf_grow(&b->p, &b->cap, b->len + n + 1, 65536) != 0)
+		return -ENOMEM;
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	return 0;
@@ -297,62 +291,16 @@ static int row_event(struct arch *a, const struct entry *e)
 	return rc ? -ENOMEM : 0;
 }
 
-static void pg_fail(struct arch *a, const char *what, PGresult *res)
-{
-	const char *detail = res != NULL ? PQresultErrorMessage(res)
-			   : a->pg != NULL ? PQerrorMessage(a->pg) : "";
-	size_t dl = strcspn(detail, "\n");
-	CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: %s%s%.*s; backlog stays in redis, retrying",
-		  what, dl ? ": " : "", (int)dl, detail);
-	if (a->pg != NULL)
-		PQfinish(a->pg);
-	a->pg = NULL;
-	a->pg_was_down = true;
-	a->pg_next_try = cp_now_ns() + (uint64_t)a->pg_backoff_ms * 1000000ull;
-	a->pg_backoff_ms = a->pg_backoff_ms * 2 > a->cfg->backoff_max_ms ? a->cfg->backoff_max_ms
-									 : a->pg_backoff_ms * 2;
-}
-
-static int pg_ensure(struct arch *a)
-{
-	if (a->pg != NULL && PQstatus(a->pg) == CONNECTION_OK)
-		return 0;
-	if (a->pg != NULL) {
-		PQfinish(a->pg);
-		a->pg = NULL;
-	}
-	if (cp_now_ns() < a->pg_next_try)
-		return -EAGAIN;
-	a->pg = PQconnectdb(a->cfg->pg_conninfo);
-	if (a->pg == NULL || PQstatus(a->pg) != CONNECTION_OK) {
-		pg_fail(a, "connect", NULL);
-		return -EAGAIN;
-	}
-	/* The staging table of filtered batches (commit_batch): per session, emptied at
-	 * every COMMIT that used it. Same columns as signal_archive, no keys, no triggers. */
-	char sql[200];
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %u; CREATE TEMP TABLE "
-		 "signal_archive_stage (LIKE signal_archive INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-		 a->cfg->pg_timeout_ms);
-	PGresult *res = PQexec(a->pg, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		pg_fail(a, "session setup", res);
-		PQclear(res);
-		return -EAGAIN;
-	}
-	PQclear(res);
-	a->pg_backoff_ms = 50;
-	if (a->pg_was_down)
-		cp_log(CP_LOG_INFO, ROLE, "postgresql: connected again");
-	a->pg_was_down = false;
-	return 0;
-}
+/* The staging table of filtered batches (commit_batch): per session, emptied at every
+ * COMMIT that used it. Same columns as signal_archive, no keys, no triggers. */
+#define STAGE_SQL "CREATE TEMP TABLE signal_archive_stage (LIKE signal_archive INCLUDING " \
+	"DEFAULTS) ON COMMIT DELETE ROWS"
 
 /*
  * Outcome of one statement of the batch transaction. RETRY: refused because some signal
  * of the batch is archived already (unique_violation from signal_archive_keys, sql 0007)
  * or lost a deadlock against another archiver that claimed the same entries; the
- * transaction is aborted, the session is fine. FAILED: logged, session closed (pg_fail).
+ * transaction is aborted, the session is fine. FAILED: logged, session closed (cp_pg_fail).
  */
 enum pg_step { STEP_OK, STEP_RETRY, STEP_FAILED };
 
@@ -363,16 +311,16 @@ static enum pg_step step_result(struct arch *a, PGresult *res, const char *what)
 		return STEP_OK;
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (state != NULL && (strcmp(state, "23505") == 0 || strcmp(state, "40P01") == 0) &&
-	    PQstatus(a->pg) == CONNECTION_OK)
+	    PQstatus(a->pg.conn) == CONNECTION_OK)
 		return STEP_RETRY;
-	pg_fail(a, what, res);
+	cp_pg_fail(&a->pg, what, res);
 	return STEP_FAILED;
 }
 
 /* Run sql; *tuples (may be NULL) gets the affected row count. */
 static enum pg_step exec_cmd(struct arch *a, const char *sql, const char *what, uint64_t *tuples)
 {
-	PGresult *res = PQexec(a->pg, sql);
+	PGresult *res = PQexec(a->pg.conn, sql);
 	enum pg_step r = step_result(a, res, what);
 	if (r == STEP_OK && tuples != NULL)
 		*tuples = strtoull(PQcmdTuples(res), NULL, 10);
@@ -384,26 +332,26 @@ static enum pg_step exec_cmd(struct arch *a, const char *sql, const char *what, 
 static enum pg_step copy_in(struct arch *a, const char *sql, const struct buf *b,
 			    uint64_t *tuples)
 {
-	PGresult *res = PQexec(a->pg, sql);
+	PGresult *res = PQexec(a->pg.conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		pg_fail(a, "COPY", res);
+		cp_pg_fail(&a->pg, "COPY", res);
 		PQclear(res);
 		return STEP_FAILED;
 	}
 	PQclear(res);
-	if (PQputCopyData(a->pg, b->p, (int)b->len) != 1 || PQputCopyEnd(a->pg, NULL) != 1) {
-		pg_fail(a, "COPY data", NULL);
+	if (PQputCopyData(a->pg.conn, b->p, (int)b->len) != 1 || PQputCopyEnd(a->pg.conn, NULL) != 1) {
+		cp_pg_fail(&a->pg, "COPY data", NULL);
 		return STEP_FAILED;
 	}
 	enum pg_step r = STEP_OK;
-	while ((res = PQgetResult(a->pg)) != NULL) {
+	while ((res = PQgetResult(a->pg.conn)) != NULL) {
 		if (r == STEP_OK) {
 			r = step_result(a, res, "COPY");
 			if (r == STEP_OK && tuples != NULL)
 				*tuples = strtoull(PQcmdTuples(res), NULL, 10);
 		}
 		PQclear(res);
-		if (a->pg == NULL)
+		if (a->pg.conn == NULL)
 			break;
 	}
 	return r;
@@ -458,7 +406,7 @@ static int commit_batch(struct arch *a)
 			return rc;
 		events += !sig;
 	}
-	if (pg_ensure(a) != 0)
+	if (cp_pg_ensure(&a->pg) != 0)
 		return -EAGAIN;
 	uint64_t inserted = 0;
 	enum pg_step r = exec_cmd(a, "BEGIN", "BEGIN", NULL);
@@ -783,17 +731,17 @@ static int trim(struct arch *a, uint64_t now)
 
 static void maintain(struct arch *a, uint64_t now)
 {
-	if (now < a->next_maint || a->pg == NULL)
+	if (now < a->next_maint || a->pg.conn == NULL)
 		return;
 	a->next_maint = now + (uint64_t)a->cfg->partition_maint_s * 1000000000ull;
-	PGresult *res = PQexec(a->pg, "SELECT count(*) FROM maintain_partitions()");
+	PGresult *res = PQexec(a->pg.conn, "SELECT count(*) FROM maintain_partitions()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "maintain_partitions(): %s", PQresultErrorMessage(res));
 	PQclear(res);
 	/* The money ledger's chain head, recorded and copied to the log: the copy outside the
 	 * database that `decpctl ledger verify` checkpoints are compared with (issue 20,
 	 * docs/database.md "Tamper evidence"). */
-	res = PQexec(a->pg, "SELECT id, rows, wallets, head FROM ledger_checkpoint()");
+	res = PQexec(a->pg.conn, "SELECT id, rows, wallets, head FROM ledger_checkpoint()");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		cp_log(CP_LOG_INFO, ROLE, "ledger checkpoint %s: rows %s wallets %s head %s",
 		       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
@@ -805,7 +753,7 @@ static void maintain(struct arch *a, uint64_t now)
 	 * 100 subscriptions per transaction, until none is due (bounded). */
 	long billed = 0;
 	for (int i = 0; i < 10000; i++) {
-		res = PQexec(a->pg, "SELECT count(*) FROM billing_run()");
+		res = PQexec(a->pg.conn, "SELECT count(*) FROM billing_run()");
 		long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
 		if (n < 0)
 			CP_LOG_RL(CP_LOG_WARN, ROLE, "billing_run(): %s", PQresultErrorMessage(res));
@@ -850,7 +798,7 @@ static int archiver_loop(const struct worker *w)
 	a.cfg = cfg;
 	a.stop = w->stop;
 	a.halt = w->halt;
-	a.pg_backoff_ms = 50;
+	cp_pg_init(&a.pg, cfg, ROLE, STAGE_SQL);
 	cp_redis_init(&a.r, cfg, ROLE);
 	char base[128];
 	if (cfg->archiver_consumer[0] != '\0') {
@@ -895,7 +843,7 @@ static int archiver_loop(const struct worker *w)
 				continue;
 			}
 		}
-		if (pg_ensure(&a) == 0)
+		if (cp_pg_ensure(&a.pg) == 0)
 			maintain(&a, now);
 		int c = commit_batch(&a);
 		if (c == -ENOMEM) {
@@ -929,8 +877,7 @@ static int archiver_loop(const struct worker *w)
 	free(a.feeds);
 	free(a.sig.p);
 	free(a.prot.p);
-	if (a.pg != NULL)
-		PQfinish(a.pg);
+	cp_pg_close(&a.pg);
 	cp_redis_close(&a.r);
 	return rc;
 }
@@ -944,8 +891,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_archiver_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
+	const atomic_int *stop = ctx->stop;
 	struct worker w[16];
 	atomic_int halt = 0;
 	unsigned int n = cfg->archiver_threads;

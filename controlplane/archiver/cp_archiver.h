@@ -32,9 +32,10 @@
 
 #include <stdatomic.h>
 
-#include "cp_config.h"
+#include "cp_ctx.h"
 
-/* Returns 0 after a requested stop, -ENOMEM on a fatal error (logged). */
-int cp_archiver_run(const struct cp_config *cfg, const atomic_int *stop);
+/* Runs until ctx->stop. Returns 0 after a requested stop, -ENOMEM on a fatal error
+ * (logged). */
+int cp_archiver_run(struct cp_ctx *ctx);
 
 #endif

@@ -2,7 +2,8 @@
  * decp-control: the control plane (SPEC §1). Roles are selected at start and each runs in
  * its own thread with its own Redis/PostgreSQL connections; one process may run them all.
  * main() is a flat list of checked steps: defaults, config file, command-line overrides,
- * validation, signals, role threads, wait for SIGINT/SIGTERM, orderly stop.
+ * validation, signals, the process context (cp_ctx.h: the only thing the roles share),
+ * role threads, wait for SIGINT/SIGTERM, orderly stop.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 
 #include "cp_archiver.h"
 #include "cp_config.h"
+#include "cp_ctx.h"
 #include "cp_edge.h"
 #include "cp_fanout_role.h"
 #include "cp_log.h"
@@ -27,8 +29,8 @@ static atomic_int stop_flag;
 struct role_thread {
 	const char *name;
 	unsigned int bit;
-	int (*run)(const struct cp_config *, const atomic_int *);
-	const struct cp_config *cfg;
+	int (*run)(struct cp_ctx *);
+	struct cp_ctx *ctx;
 	pthread_t tid;
 	bool started;
 	atomic_int done;
@@ -63,7 +65,8 @@ static void usage(FILE *f)
 		"      partition_maint_s archiver_consumer redis_keep_signals log_level fanout_listen\n"
 		"      fanout_port fanout_cert\n"
 		"      fanout_key fanout_queue fanout_history fanout_max_conns fanout_sndbuf\n"
-		"      fanout_reuse_port fanout_state_poll_ms api_listen api_port api_threads\n"
+		"      fanout_reuse_port fanout_state_poll_ms fanout_keepalive_ms\n"
+		"      fanout_keepalive_timeout_ms fanout_poll_loop api_listen api_port api_threads\n"
 		"      api_admin_token_sha256 api_max_body api_max_batch api_timeout_s\n"
 		"      api_rate_per_s trust_tick_s trust_time_offset_s\n"
 		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"
@@ -73,7 +76,7 @@ static void usage(FILE *f)
 static void *role_main(void *arg)
 {
 	struct role_thread *t = arg;
-	t->rc = t->run(t->cfg, &stop_flag);
+	t->rc = t->run(t->ctx);
 	atomic_store(&t->done, 1);
 	return NULL;
 }
@@ -169,10 +172,13 @@ int main(int argc, char **argv)
 	};
 	size_t nroles = sizeof(roles) / sizeof(roles[0]);
 	int rc = 0;
+	struct cp_ctx ctx;
+
+	cp_ctx_init(&ctx, &cfg, &stop_flag);
 	for (size_t i = 0; i < nroles; i++) {
 		if (!(cfg.roles & roles[i].bit))
 			continue;
-		roles[i].cfg = &cfg;
+		roles[i].ctx = &ctx;
 		int e = pthread_create(&roles[i].tid, NULL, role_main, &roles[i]);
 		if (e != 0) {
 			cp_log(CP_LOG_ERR, NULL, "starting role %s: %s", roles[i].name, strerror(e));
@@ -204,5 +210,6 @@ int main(int argc, char **argv)
 			if (roles[i].rc != 0)
 				rc = 1;
 		}
+	cp_ctx_fini(&ctx);
 	return rc;
 }

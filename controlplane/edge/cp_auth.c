@@ -1,3 +1,5 @@
+/* cp_auth: the edge's masters and license tokens from PostgreSQL (LISTEN decp_auth, full
+ * reload) turned into dataplane control commands. Contract in cp_auth.h. */
 #include "cp_auth.h"
 
 #include <errno.h>
@@ -12,14 +14,12 @@ void cp_auth_init(struct cp_auth *a, const struct cp_config *cfg)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
-	a->backoff_ms = 50;
+	cp_pg_init(&a->pg, cfg, "edge", "LISTEN decp_auth");
 }
 
 void cp_auth_close(struct cp_auth *a)
 {
-	if (a->pg != NULL)
-		PQfinish(a->pg);
-	a->pg = NULL;
+	cp_pg_close(&a->pg);
 	free(a->masters);
 	free(a->tokens);
 	free(a->gone);
@@ -28,23 +28,9 @@ void cp_auth_close(struct cp_auth *a)
 	a->n_masters = a->n_tokens = a->n_gone = 0;
 }
 
-static void fail(struct cp_auth *a, const char *what)
-{
-	const char *detail = a->pg != NULL ? PQerrorMessage(a->pg) : "";
-	size_t dl = strcspn(detail, "\n");
-	CP_LOG_RL(CP_LOG_ERR, "edge", "postgresql: %s%s%.*s; retrying with backoff", what,
-		  dl ? ": " : "", (int)dl, detail);
-	if (a->pg != NULL)
-		PQfinish(a->pg);
-	a->pg = NULL;
-	a->next_try_ns = cp_now_ns() + (uint64_t)a->backoff_ms * 1000000ull;
-	a->backoff_ms = a->backoff_ms * 2 > a->cfg->backoff_max_ms ? a->cfg->backoff_max_ms
-								   : a->backoff_ms * 2;
-}
-
 static bool exec_ok(struct cp_auth *a, const char *sql, const char *what)
 {
-	PGresult *res = PQexec(a->pg, sql);
+	PGresult *res = PQexec(a->pg.conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 	if (!ok)
@@ -52,35 +38,6 @@ static bool exec_ok(struct cp_auth *a, const char *sql, const char *what)
 			  PQresultErrorMessage(res));
 	PQclear(res);
 	return ok;
-}
-
-static int connect_pg(struct cp_auth *a)
-{
-	if (a->pg != NULL && PQstatus(a->pg) == CONNECTION_OK)
-		return 0;
-	if (a->pg != NULL) {
-		PQfinish(a->pg);
-		a->pg = NULL;
-	}
-	if (cp_now_ns() < a->next_try_ns)
-		return -EAGAIN;
-	a->pg = PQconnectdb(a->cfg->pg_conninfo);
-	if (a->pg == NULL || PQstatus(a->pg) != CONNECTION_OK) {
-		fail(a, "connect");
-		return -EAGAIN;
-	}
-	char sql[96];
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %u", a->cfg->pg_timeout_ms);
-	if (!exec_ok(a, sql, "SET statement_timeout")) {
-		fail(a, "SET statement_timeout");
-		return -EAGAIN;
-	}
-	if (!exec_ok(a, "LISTEN decp_auth", "LISTEN")) {
-		fail(a, "LISTEN");
-		return -EAGAIN;
-	}
-	a->backoff_ms = 50;
-	return 0;
 }
 
 static int tok_cmp(const void *x, const void *y)
@@ -106,18 +63,18 @@ static bool get_bytea(PGresult *res, int row, int col, uint8_t *out, size_t cap,
 
 int cp_auth_load(struct cp_auth *a)
 {
-	if (connect_pg(a) != 0)
+	if (cp_pg_ensure(&a->pg) != 0)
 		return -EAGAIN;
 	PGresult *rm = NULL, *rt = NULL;
 	struct cp_auth_master *ms = NULL;
 	struct cp_auth_token *ts = NULL, *gone = NULL;
 	if (!exec_ok(a, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN"))
 		goto fail;
-	rm = PQexec(a->pg, "SELECT id, hmac_secret, ed25519_public_key, disabled_at IS NOT NULL "
+	rm = PQexec(a->pg.conn, "SELECT id, hmac_secret, ed25519_public_key, disabled_at IS NOT NULL "
 			   "FROM masters ORDER BY id");
 	if (PQresultStatus(rm) != PGRES_TUPLES_OK)
 		goto fail;
-	rt = PQexec(a->pg, "SELECT t.token_sha256, t.master_id, "
+	rt = PQexec(a->pg.conn, "SELECT t.token_sha256, t.master_id, "
 			   "(t.revoked_at IS NOT NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= now())) "
 			   "FROM license_tokens t");
 	if (PQresultStatus(rt) != PGRES_TUPLES_OK)
@@ -190,21 +147,21 @@ fail:
 	free(ms);
 	free(ts);
 	free(gone);
-	fail(a, "loading masters and license_tokens");
+	cp_pg_fail(&a->pg, "loading masters and license_tokens", NULL);
 	return -EAGAIN;
 }
 
 int cp_auth_poll(struct cp_auth *a)
 {
-	if (a->pg == NULL)
+	if (a->pg.conn == NULL)
 		return -EAGAIN;
-	if (PQconsumeInput(a->pg) == 0) {
-		fail(a, "connection lost");
+	if (PQconsumeInput(a->pg.conn) == 0) {
+		cp_pg_fail(&a->pg, "connection lost", NULL);
 		return -EAGAIN;
 	}
 	int got = 0;
 	PGnotify *n;
-	while ((n = PQnotifies(a->pg)) != NULL) {
+	while ((n = PQnotifies(a->pg.conn)) != NULL) {
 		got = 1;
 		PQfreemem(n);
 	}

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cp_config.h"
+#include "cp_pg.h"
 #include "dp_shm.h"
 
 struct cp_auth_master {
@@ -42,7 +43,7 @@ struct cp_auth_token {
 
 struct cp_auth {
 	const struct cp_config *cfg;
-	PGconn *pg;
+	struct cp_pg pg;                /* LISTEN decp_auth on every session */
 	struct cp_auth_master *masters;
 	size_t n_masters;
 	struct cp_auth_token *tokens;   /* sorted by hash */
@@ -50,8 +51,6 @@ struct cp_auth {
 	struct cp_auth_token *gone;     /* tokens of the previous load missing now */
 	size_t n_gone;
 	bool loaded;                    /* at least one successful load */
-	uint32_t backoff_ms;
-	uint64_t next_try_ns;
 	uint64_t loads;
 };
 

@@ -1,3 +1,6 @@
+/* cp_edge: the edge role: dataplane ingress rings -> Redis (one pipeline per batch) ->
+ * ACK rings, credentials pushed into the dataplane, durable signals handed to the process
+ * context's consumers. Design and contract in cp_edge.h; docs/control.md "edge". */
 #include "cp_edge.h"
 
 #include <ctype.h>
@@ -18,6 +21,7 @@
 #define ROLE "edge"
 
 struct edge {
+	struct cp_ctx *ctx;      /* durable-signal consumers */
 	const struct cp_config *cfg;
 	const atomic_int *stop;
 	struct cp_shm c;
@@ -45,29 +49,15 @@ struct edge {
 	uint64_t written, duplicate, gap, events, acked, ack_dropped, attaches, batches;
 };
 
-static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER; /* taken once per batch */
-static cp_edge_durable_fn hook_fn;
-static void *hook_arg;
-
-void cp_edge_set_durable_hook(cp_edge_durable_fn fn, void *arg)
-{
-	pthread_mutex_lock(&hook_mu);
-	hook_fn = fn;
-	hook_arg = arg;
-	pthread_mutex_unlock(&hook_mu);
-}
-
-/* Hand the batch's newly durable signals to the hook (see cp_edge.h). */
+/* Hand the batch's newly durable signals to the process's consumers (see cp_edge.h). */
 static void publish_durable(const struct edge *e)
 {
-	pthread_mutex_lock(&hook_mu);
-	if (hook_fn != NULL) {
-		for (unsigned int i = 0; i < e->n; i++)
-			if (e->status[i] == 1 && e->batch[i].kind == DP_REC_SIGNAL)
-				hook_fn(hook_arg, &e->batch[i]);
-		hook_fn(hook_arg, NULL);
-	}
-	pthread_mutex_unlock(&hook_mu);
+	if (!cp_ctx_durable_begin(e->ctx))
+		return;
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->status[i] == 1 && e->batch[i].kind == DP_REC_SIGNAL)
+			cp_ctx_durable_put(e->ctx, &e->batch[i]);
+	cp_ctx_durable_end(e->ctx);
 }
 
 static bool stopping(const struct edge *e)
@@ -468,12 +458,14 @@ static unsigned int dequeue(struct edge *e)
 	return e->n;
 }
 
-int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_edge_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
 	struct edge e;
 	memset(&e, 0, sizeof(e));
+	e.ctx = ctx;
 	e.cfg = cfg;
-	e.stop = stop;
+	e.stop = ctx->stop;
 	cp_redis_init(&e.r, cfg, ROLE);
 	cp_auth_init(&e.a, cfg);
 	e.mseen_cap = 1;

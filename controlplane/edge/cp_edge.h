@@ -30,22 +30,14 @@
 
 #include <stdatomic.h>
 
-#include "cp_config.h"
-
-struct dp_ingress_rec;
+#include "cp_ctx.h"
 
 /*
- * Durable-signal hook (the fanout role in the same process, docs/fanout.md): after Redis
- * replied to a batch and before its ACKs go out, the edge thread calls fn(arg, rec) for
- * every signal that batch made durable (status OK; never a DUPLICATE, GAP or event), in
- * ring order, then fn(arg, NULL) once to end the batch. fn must not block.
- * cp_edge_set_durable_hook(NULL, NULL) removes it; once that call returns no call of the
- * old hook is running or will start. Any thread.
+ * Runs until ctx->stop. After Redis replied to a batch and before its ACKs go out, every
+ * signal the batch made durable goes to the process context's durable-signal consumers
+ * (cp_ctx.h; the fanout role in the same process, docs/fanout.md).
+ * Returns 0 after a requested stop, -ENOMEM / -EPROTO on a fatal error (logged).
  */
-typedef void (*cp_edge_durable_fn)(void *arg, const struct dp_ingress_rec *rec);
-void cp_edge_set_durable_hook(cp_edge_durable_fn fn, void *arg);
-
-/* Returns 0 after a requested stop, -ENOMEM / -EPROTO on a fatal error (logged). */
-int cp_edge_run(const struct cp_config *cfg, const atomic_int *stop);
+int cp_edge_run(struct cp_ctx *ctx);
 
 #endif

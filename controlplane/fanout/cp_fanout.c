@@ -1,5 +1,6 @@
 /* cp_fanout: lifecycle, the publish ring and the mutex queues. Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
+#include "cp_net.h"
 
 #include <ev.h>
 
@@ -150,45 +151,17 @@ void cp_fanout_publish_flush(struct cp_fanout *f)
 
 /* ---------------------------------------------------------------- lifecycle -- */
 
-/* Listening socket shared with other processes (SO_REUSEPORT, Linux >= 3.9: the kernel
- * spreads new connections over all listeners of the port). lws 4.1 sets SO_REUSEPORT only
- * for its own SMP threads, so we listen ourselves and adopt accepted sockets.
- * Returns the fd (port in *port) or a negative errno. */
-static int reuse_listener(const struct cp_fanout_config *cfg, int *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-	socklen_t al = sizeof(a);
-	int one = 1, fd, err;
-
-	if (cfg->listen_addr != NULL && inet_pton(AF_INET, cfg->listen_addr, &a.sin_addr) != 1)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4096) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 /* secs_since_valid_hangup = 0: lws 4.1 arms no validity timer on its connections */
 static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
 					   .secs_since_valid_hangup = 0};
 
-struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
+struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 {
 	struct lws_context_creation_info info;
 	struct cp_fanout *f;
-	redisContext *rc;
+	struct cp_redis probe;
 
-	if (cfg == NULL || cfg->redis_host == NULL || cfg->pg_conninfo == NULL || cfg->port < 0 ||
-	    cfg->port > 65535 || (cfg->cert_path != NULL) != (cfg->key_path != NULL)) {
+	if (cfg == NULL || (cfg->fanout_cert[0] == '\0') != (cfg->fanout_key[0] == '\0')) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -196,44 +169,33 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 	if (f == NULL)
 		return NULL;
 	f->cfg = *cfg;
-	if (f->cfg.queue_len == 0)
-		f->cfg.queue_len = 1024;
-	if (f->cfg.queue_len < 4 * QUEUE_RESERVE)
-		f->cfg.queue_len = 4 * QUEUE_RESERVE;
-	if (f->cfg.history == 0)
-		f->cfg.history = 4096;
-	if (f->cfg.max_conns == 0)
-		f->cfg.max_conns = 19000;
-	if (f->cfg.state_poll_ms == 0)
-		f->cfg.state_poll_ms = 500;
-	if (f->cfg.keepalive_ms == 0)
-		f->cfg.keepalive_ms = 300000;
-	if (f->cfg.keepalive_timeout_ms == 0)
-		f->cfg.keepalive_timeout_ms = 10000;
+	f->tail = tail;
+	/* room for data beside the QUEUE_RESERVE control slots (cp_config's floor is 16) */
+	if (f->cfg.fanout_queue < 4 * QUEUE_RESERVE)
+		f->cfg.fanout_queue = 4 * QUEUE_RESERVE;
 	cp_fo_mq_init(&f->replay_req);
 	cp_fo_mq_init(&f->replay_rep);
 	cp_fo_mq_init(&f->state_q);
 	cp_fo_mq_init(&f->report_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
+	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
 
-	rc = cp_fo_redis_open(cfg, 2000);
-	if (rc == NULL) {
-		FLOG("redis %s:%d unreachable\n", cfg->redis_host, cfg->redis_port);
-		errno = ECONNREFUSED;
-		goto fail;
-	}
-	redisFree(rc);
-	f->pg_auth = PQconnectdb(cfg->pg_conninfo);
-	if (PQstatus(f->pg_auth) != CONNECTION_OK) {
-		FLOG("postgresql: %s", PQerrorMessage(f->pg_auth));
-		errno = ECONNREFUSED;
+	cp_redis_init(&probe, &f->cfg, ROLE);
+	int down = cp_redis_ensure(&probe);
+	cp_redis_close(&probe);
+	if (down != 0 || cp_pg_ensure(&f->pg_auth) != 0) {
+		errno = ECONNREFUSED; /* logged by cp_redis / cp_pg */
 		goto fail;
 	}
 
 	f->listen_fd = -1;
-	if (cfg->reuse_port && (f->listen_fd = reuse_listener(cfg, &f->port)) < 0) {
-		FLOG("cannot listen on %s:%d with SO_REUSEPORT: %s\n",
-		     cfg->listen_addr ? cfg->listen_addr : "*", cfg->port, strerror(-f->listen_fd));
+	/* lws 4.1 sets SO_REUSEPORT only for its own SMP threads, so with reuse_port we listen
+	 * ourselves and adopt the accepted sockets (on_listener_readable, cp_fanout_lws.c) */
+	if (cfg->fanout_reuse_port &&
+	    (f->listen_fd = cp_net_listen(cfg->fanout_listen, cfg->fanout_port, true, 4096,
+					  &f->port)) < 0) {
+		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u with SO_REUSEPORT: %s",
+		       cfg->fanout_listen, cfg->fanout_port, strerror(-f->listen_fd));
 		errno = -f->listen_fd;
 		goto fail;
 	}
@@ -242,26 +204,26 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 							 : LLL_ERR,
 			  NULL);
 	memset(&info, 0, sizeof(info));
-	info.port = cfg->port; /* 0: the kernel picks; read back from the vhost below */
-	info.iface = cfg->listen_addr;
+	info.port = (int)cfg->fanout_port; /* 0: the kernel picks; read back from the vhost */
+	info.iface = cfg->fanout_listen;
 	info.protocols = cp_fo_protocols;
 	info.user = f;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (f->listen_fd >= 0)
 		info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	if (cfg->cert_path != NULL) {
+	if (cfg->fanout_cert[0] != '\0') {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		info.ssl_cert_filepath = cfg->cert_path;
-		info.ssl_private_key_filepath = cfg->key_path;
+		info.ssl_cert_filepath = cfg->fanout_cert;
+		info.ssl_private_key_filepath = cfg->fanout_key;
 	}
-	if (!cfg->poll_loop) {
+	if (!cfg->fanout_poll_loop) {
 		/* lws 4.1's own loop is poll(2): every iteration walks all descriptors, which
 		 * dominated the CPU at 10,000 connections (docs/perf.md "fanout"). On libev's
 		 * epoll backend an iteration costs what is ready. The loop is ours ("foreign"):
 		 * the lws thread runs it and breaks it at stop (cp_fo_lws_main). */
 		f->evloop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
 		if (f->evloop == NULL) {
-			FLOG("cannot create the libev epoll loop\n");
+			cp_log(CP_LOG_ERR, ROLE, "cannot create the libev epoll loop");
 			errno = ENOMEM;
 			goto fail;
 		}
@@ -278,13 +240,14 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 	/* fd_limit_per_thread stays 0: lws sizes its table from RLIMIT_NOFILE */
 	f->ctx = lws_create_context(&info);
 	if (f->ctx == NULL) {
-		FLOG("cannot listen on %s:%d\n", cfg->listen_addr ? cfg->listen_addr : "*", cfg->port);
+		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u", cfg->fanout_listen,
+		       cfg->fanout_port);
 		errno = EADDRINUSE;
 		goto fail;
 	}
 	f->vh = lws_get_vhost_by_name(f->ctx, "default");
 	if (f->vh == NULL) {
-		FLOG("no default vhost\n");
+		cp_log(CP_LOG_ERR, ROLE, "no default vhost");
 		errno = EIO;
 		goto fail;
 	}
@@ -295,7 +258,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg)
 		f->listen_wsi = lws_adopt_descriptor_vhost(f->vh, LWS_ADOPT_RAW_FILE_DESC, fd, "decp",
 							   NULL);
 		if (f->listen_wsi == NULL) {
-			FLOG("cannot poll the listening socket\n");
+			cp_log(CP_LOG_ERR, ROLE, "cannot poll the listening socket");
 			errno = EIO;
 			goto fail;
 		}
@@ -310,8 +273,7 @@ fail:
 		ev_loop_destroy(f->evloop);
 	if (f->listen_fd >= 0 && f->listen_wsi == NULL)
 		close(f->listen_fd);
-	if (f->pg_auth != NULL)
-		PQfinish(f->pg_auth);
+	cp_pg_close(&f->pg_auth);
 	free(f);
 	return NULL;
 }
@@ -329,7 +291,7 @@ int cp_fanout_start(struct cp_fanout *f)
 		return -EAGAIN;
 	if (pthread_create(&f->db_thr, NULL, cp_fo_db_main, f) != 0)
 		goto fail_replay;
-	if (f->cfg.tail) {
+	if (f->tail) {
 		if (pthread_create(&f->tail_thr, NULL, cp_fo_tail_main, f) != 0)
 			goto fail_db;
 		f->tail_started = true;
@@ -432,6 +394,6 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		}
 	}
 	free(f->watch);
-	PQfinish(f->pg_auth);
+	cp_pg_close(&f->pg_auth);
 	free(f);
 }

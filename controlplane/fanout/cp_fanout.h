@@ -6,7 +6,7 @@
  *   (or the Redis tail thread, XREAD BLOCK)                 │ lws_cancel_service()
  *                                                           ▼
  *   replay thread (XRANGE) ──replies──▶  lws service thread: masters (history ring of
- *   db thread (tokens poll, reports) ◀──▶  shared envelopes) → send at once, or per-
+ *   db thread (state poll, reports)  ◀──▶  shared envelopes) → send at once, or per-
  *                                         connection bounded queues of pointers →
  *                                         LWS_CALLBACK_SERVER_WRITEABLE
  *
@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cp_config.h"
+
 /* Close codes (RFC 6455 §7.4.2: 4000-4999 are private use). */
 #define CP_FANOUT_CLOSE_MALFORMED 4002 /* undecodable or out-of-order client message */
 #define CP_FANOUT_CLOSE_SLOW 4008      /* send queue overflowed: resume with from_sequence */
@@ -38,32 +40,6 @@
 
 /* Largest client message accepted (ClientMessage); longer ones close with 1009. */
 #define CP_FANOUT_MAX_RX 1024u
-
-struct cp_fanout_config {
-	const char *listen_addr;   /* interface/address to bind; NULL = all */
-	int port;                  /* 0 = pick a free one (read back with cp_fanout_port) */
-	const char *cert_path;     /* PEM certificate: wss; NULL = plain ws */
-	const char *key_path;      /* PEM private key for cert_path */
-	const char *redis_host;    /* required (replay, and tail when tail is true) */
-	int redis_port;
-	const char *pg_conninfo;   /* required (tokens, subscriptions, reports) */
-	bool tail;                 /* tail Redis streams (no edge in this process) */
-	bool reuse_port;           /* share the listening port with other instances */
-	uint32_t queue_len;        /* per-connection queue of messages; 0 = 1024 */
-	uint32_t history;          /* envelopes kept per master for the replay splice; 0 = 4096 */
-	uint32_t max_conns;        /* 0 = 19000 (fd limit here is 20,000 per process) */
-	uint32_t state_poll_ms;    /* subscription state poll period; 0 = 500 */
-	uint32_t keepalive_ms;     /* a connection with no byte from its peer for this long is
-				    * pinged; 0 = 300,000 */
-	uint32_t keepalive_timeout_ms; /* ...and closed when still nothing came this long after
-				    * the ping was due; 0 = 10,000 (docs/fanout.md "Keep-alive") */
-	bool poll_loop;            /* lws's own poll(2) loop instead of libev on epoll (the
-				    * default): poll walks every descriptor per loop iteration,
-				    * kept for comparison (docs/perf.md "fanout") */
-	int sndbuf;                /* SO_SNDBUF of accepted sockets (bytes); 0 = kernel default.
-				    * Bounds kernel memory per connection and makes the queue
-				    * bound, not the socket buffer, decide when a reader is slow */
-};
 
 struct cp_fanout_stats {
 	uint64_t connections;       /* accepted upgrades (authenticated) */
@@ -84,12 +60,19 @@ struct cp_fanout_stats {
 struct cp_fanout;
 
 /*
- * Create the role: listening socket, lws context, Redis and PostgreSQL connections are
- * opened here (fails fast with a message on stderr when one is unreachable).
- * Threads: none started yet. Returns the role or NULL (errno: EINVAL bad config,
- * EADDRINUSE, ECONNREFUSED, ENOMEM, EIO).
+ * Create the role from the fanout_* keys of cfg (copied; docs/control.md has their
+ * defaults, the only ones): listen address and port (0 = any free one), fanout_cert/key
+ * (wss; both empty = plain ws), queue, history, max_conns, sndbuf (0 = kernel default;
+ * bounds kernel memory per connection so the queue bound decides when a reader is slow),
+ * reuse_port (share the port with other instances), state_poll_ms, keepalive_ms and
+ * keepalive_timeout_ms (docs/fanout.md "Keep-alive"), poll_loop (lws's poll(2) loop
+ * instead of libev's epoll, for comparison only); Redis and PostgreSQL from redis_* and
+ * pg_*. tail: tail the Redis streams (no edge in this process publishes).
+ * The listening socket, lws context, and Redis and PostgreSQL sessions are opened here
+ * (fails fast, logged, when one is unreachable). Threads: none started yet.
+ * Returns the role or NULL (errno: EINVAL bad config, EADDRINUSE, ECONNREFUSED, ENOMEM, EIO).
  */
-struct cp_fanout *cp_fanout_create(const struct cp_fanout_config *cfg);
+struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail);
 
 /* Start the lws service thread, the replay thread, the db thread and (tail) the tail thread.
  * Returns 0 or a negative errno (nothing left running on error). Call once. */

@@ -176,18 +176,21 @@ static bool seen_changed(struct seen_tab *t, uint64_t id, int state)
 void *cp_fo_db_main(void *arg)
 {
 	struct cp_fanout *f = arg;
-	PGconn *c = PQconnectdb(f->cfg.pg_conninfo);
+	struct cp_pg db;
+	PGconn *c;
 	char since[64] = "";
 	struct seen_tab seen = {NULL, 0, 0};
 	int posted = 0;
 
+	cp_pg_init(&db, &f->cfg, ROLE, NULL);
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
-		struct report *list = cp_fo_mq_take_all(&f->report_q, (int)f->cfg.state_poll_ms), *p, *pn;
+		struct report *list = cp_fo_mq_take_all(&f->report_q,
+							(int)f->cfg.fanout_state_poll_ms), *p, *pn;
 		PGresult *r;
+		bool up = cp_pg_ensure(&db) == 0;
 
-		if (PQstatus(c) != CONNECTION_OK)
-			PQreset(c);
-		if (list != NULL && PQstatus(c) == CONNECTION_OK)
+		c = db.conn;
+		if (list != NULL && up)
 			db_store(f, c, list);
 		else if (list != NULL)
 			for (p = list; p != NULL; p = p->next)
@@ -196,8 +199,11 @@ void *cp_fo_db_main(void *arg)
 			pn = p->next;
 			free(p);
 		}
-		if (PQstatus(c) != CONNECTION_OK)
+		if (!up || PQstatus(c) != CONNECTION_OK) {
+			if (up)
+				cp_pg_fail(&db, "connection lost", NULL);
 			continue;
+		}
 		if (since[0] == '\0') {
 			r = PQexec(c, "SELECT now()::text");
 			if (PQresultStatus(r) == PGRES_TUPLES_OK)
@@ -247,6 +253,6 @@ void *cp_fo_db_main(void *arg)
 		PQclear(r);
 	}
 	free(seen.s);
-	PQfinish(c);
+	cp_pg_close(&db);
 	return NULL;
 }

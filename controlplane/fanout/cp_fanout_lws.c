@@ -1,5 +1,7 @@
-/* cp_fanout_lws: the lws service thread (masters, sessions, splice, auth, callbacks).
- * Design and the attachment state machine: cp_fanout_pvt.h. */
+/* cp_fanout_lws: the lws service thread: masters and their history rings, sessions and
+ * their queues, attachments (driven by cp_fanout_splice's rules), client messages, upgrade
+ * auth, keep-alive, and one function per lws event (cb_decp dispatches).
+ * Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 
 #include <ev.h>
@@ -30,7 +32,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	m->hist = calloc(f->cfg.history, sizeof(*m->hist));
+	m->hist = calloc(f->cfg.fanout_history, sizeof(*m->hist));
 	if (m->hist == NULL) {
 		free(m);
 		return NULL;
@@ -38,7 +40,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 	m->id = id;
 	m->hnext = f->mbucket[id % MASTER_BUCKETS];
 	f->mbucket[id % MASTER_BUCKETS] = m;
-	if (f->cfg.tail) {
+	if (f->tail) {
 		pthread_mutex_lock(&f->watch_mu);
 		if (f->nwatch == f->watch_cap) {
 			size_t cap = f->watch_cap ? f->watch_cap * 2 : 64;
@@ -59,7 +61,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 
 void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m)
 {
-	for (uint32_t i = 0; i < f->cfg.history; i++) {
+	for (uint32_t i = 0; i < f->cfg.fanout_history; i++) {
 		cp_fmsg_unref(m->hist[i]);
 		m->hist[i] = NULL;
 	}
@@ -81,7 +83,7 @@ static void sess_wake(struct sess *s)
 /* Queue m (takes a reference). reserve: slots that must stay free afterwards. */
 static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
 {
-	uint32_t cap = s->f->cfg.queue_len;
+	uint32_t cap = s->f->cfg.fanout_queue;
 
 	if (s->dead || s->closing)
 		return -EPIPE;
@@ -95,7 +97,7 @@ static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
 
 static void sess_queue_clear(struct sess *s)
 {
-	uint32_t cap = s->f->cfg.queue_len;
+	uint32_t cap = s->f->cfg.fanout_queue;
 
 	while (s->qcount > 0) {
 		cp_fmsg_unref(s->q[s->qhead]);
@@ -218,16 +220,16 @@ static void attach_request(struct cp_fanout *f, struct attach *a, uint32_t room)
 		return; /* retried on the next writeable */
 	r->a = a;
 	r->master = a->m->id;
-	r->from = a->next;
+	r->from = a->sp.next;
 	r->count = room < REPLAY_CHUNK ? room : REPLAY_CHUNK;
-	a->pending = true;
+	cp_splice_request(&a->sp);
 	cp_fo_mq_push(&f->replay_req, r);
 }
 
 static void attach_go_live(struct attach *a)
 {
-	a->mode = ATT_LIVE;
-	sess_send_ctl(a->s, cp_fmsg_sync_end(a->m->id, a->next - 1));
+	cp_splice_go_live(&a->sp);
+	sess_send_ctl(a->s, cp_fmsg_sync_end(a->m->id, a->sp.next - 1));
 }
 
 /* Move an attachment in REPLAY forward as far as its queue allows. */
@@ -236,33 +238,33 @@ static void attach_pump(struct cp_fanout *f, struct attach *a)
 	struct sess *s = a->s;
 	struct master *m = a->m;
 
-	while (a->mode == ATT_REPLAY && !a->pending && !s->dead) {
-		uint32_t room = f->cfg.queue_len - QUEUE_RESERVE - s->qcount;
+	while (a->sp.mode == CP_SPLICE_REPLAY && !a->sp.pending && !s->dead) {
+		uint32_t room = f->cfg.fanout_queue - QUEUE_RESERVE - s->qcount;
 
-		if (s->qcount + QUEUE_RESERVE >= f->cfg.queue_len)
+		if (s->qcount + QUEUE_RESERVE >= f->cfg.fanout_queue)
 			return; /* resumed from the writeable callback */
-		if (master_in_hist(m, a->next)) {
-			while (a->next <= m->last_seq &&
-			       sess_enqueue(s, m->hist[a->next % f->cfg.history], QUEUE_RESERVE) == 0)
-				a->next++;
-			if (a->next > m->last_seq)
+		switch (cp_splice_pump_step(&a->sp, master_in_hist(m, a->sp.next), m->last_seq)) {
+		case CP_SPLICE_FROM_HISTORY:
+			while (a->sp.next <= m->last_seq &&
+			       sess_enqueue(s, m->hist[a->sp.next % f->cfg.fanout_history],
+					    QUEUE_RESERVE) == 0)
+				cp_splice_sent(&a->sp);
+			if (a->sp.next > m->last_seq)
 				attach_go_live(a);
 			return;
-		}
-		if (a->at_end && (m->last_seq == 0 || a->next > m->last_seq)) {
+		case CP_SPLICE_GO_LIVE:
 			attach_go_live(a);
 			return;
+		case CP_SPLICE_REQUEST:
+			attach_request(f, a, room);
+			break;
 		}
-		a->at_end = false;
-		attach_request(f, a, room);
 	}
 }
 
 static void attach_start_replay(struct cp_fanout *f, struct attach *a, uint64_t from)
 {
-	a->next = from;
-	a->mode = ATT_REPLAY;
-	a->at_end = false;
+	cp_splice_start(&a->sp, from);
 	sess_send_ctl(a->s, cp_fmsg_sync_start(a->m->id, from, a->m->last_seq));
 	attach_pump(f, a);
 }
@@ -278,7 +280,7 @@ static void attach_free(struct attach *a)
 	if (a->m_next != NULL)
 		a->m_next->m_prev = a->m_prev;
 	a->m_next = a->m_prev = NULL;
-	if (a->pending)
+	if (a->sp.pending)
 		a->s = NULL; /* the reply frees it */
 	else
 		free(a);
@@ -288,17 +290,18 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 {
 	struct attach *a = r->a;
 
-	a->pending = false;
-	if (a->s == NULL) {
+	if (a->s == NULL) { /* the session closed while the chunk was read */
 		free(a);
 		goto out;
 	}
-	if (a->mode == ATT_HELD) { /* held while the chunk was read: it is not sent */
-		if (a->resume) {
-			a->resume = false;
-			attach_start_replay(f, a, a->next);
-		}
+	switch (cp_splice_on_reply(&a->sp)) {
+	case CP_SPLICE_START_REPLAY: /* held while read, deliverable again since */
+		attach_start_replay(f, a, a->sp.next);
 		goto out;
+	case CP_SPLICE_DROP_CHUNK:   /* held while the chunk was read: it is not sent */
+		goto out;
+	default:
+		break;
 	}
 	if (r->err != 0) {
 		/* Redis unavailable: retry later from the writeable callback */
@@ -308,15 +311,17 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 	for (uint32_t i = 0; i < r->n; i++) {
 		struct cp_fmsg *m = r->msgs[i];
 
-		if (m->seq < a->next)
+		enum cp_splice_order o = cp_splice_order(&a->sp, m->seq);
+
+		if (o == CP_SPLICE_OLD)
 			continue;
-		if (m->seq > a->next)
+		if (o == CP_SPLICE_GAP)
 			break; /* a hole in the stream cannot happen (XADD ids are +1); re-read */
 		if (sess_enqueue(a->s, m, QUEUE_RESERVE) != 0)
 			break;
-		a->next++;
+		cp_splice_sent(&a->sp);
 	}
-	a->at_end = r->end;
+	cp_splice_chunk_end(&a->sp, r->end);
 	attach_pump(f, a);
 out:
 	for (uint32_t i = 0; i < r->n; i++)
@@ -339,29 +344,28 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 		return; /* already published (tail restart): idempotent */
 	if (m->last_seq == 0 || seq != m->last_seq + 1)
 		cp_fo_master_hist_clear(f, m); /* history holds a contiguous run only */
-	if (m->hist_first != 0 && seq - m->hist_first >= f->cfg.history) {
-		cp_fmsg_unref(m->hist[m->hist_first % f->cfg.history]);
-		m->hist[m->hist_first % f->cfg.history] = NULL;
+	if (m->hist_first != 0 && seq - m->hist_first >= f->cfg.fanout_history) {
+		cp_fmsg_unref(m->hist[m->hist_first % f->cfg.fanout_history]);
+		m->hist[m->hist_first % f->cfg.fanout_history] = NULL;
 		m->hist_first++;
 	}
-	m->hist[seq % f->cfg.history] = cp_fmsg_ref(msg);
+	m->hist[seq % f->cfg.fanout_history] = cp_fmsg_ref(msg);
 	if (m->hist_first == 0)
 		m->hist_first = seq;
 	m->last_seq = seq;
 
 	for (a = m->subs; a != NULL; a = nx) {
 		nx = a->m_next;
-		if (a->mode != ATT_LIVE || a->s->dead)
+		if (a->sp.mode != CP_SPLICE_LIVE || a->s->dead)
 			continue;
-		if (a->next == 0)
-			a->next = seq; /* live-only attachment made before any publish */
-		if (seq < a->next)
+		switch (cp_splice_on_publish(&a->sp, seq)) {
+		case CP_SPLICE_OLD:
 			continue;
-		if (seq > a->next) { /* missed one (publish ring overflow): heal by replay */
-			a->mode = ATT_REPLAY;
-			a->at_end = false;
+		case CP_SPLICE_GAP: /* missed one (publish ring overflow): heal by replay */
 			attach_pump(f, a);
 			continue;
+		case CP_SPLICE_SEND:
+			break;
 		}
 		if (!direct || !sess_write_now(a->s, msg)) {
 			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE);
@@ -371,7 +375,7 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 			if (rc != 0)
 				continue; /* dropped, or closing: nothing more is sent */
 		}
-		a->next++;
+		cp_splice_sent(&a->sp);
 	}
 }
 
@@ -401,13 +405,14 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		a->s = s;
 		a->m = m;
 		a->sub_id = row->id;
+		cp_splice_init(&a->sp);
 		a->s_next = s->att;
 		s->att = a;
 		a->m_next = m->subs;
 		if (m->subs != NULL)
 			m->subs->m_prev = a;
 		m->subs = a;
-	} else if (a->pending) {
+	} else if (a->sp.pending) {
 		/* a re-subscribe during a replay: let the pending chunk land, then restart */
 		cnt(&f->c_malformed);
 		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_PROTOCOL,
@@ -416,8 +421,7 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 	}
 	m = a->m;
 	if (!state_delivers(row->state)) {
-		a->mode = ATT_HELD;
-		a->next = sub->from_sequence != 0 ? sub->from_sequence : m->last_seq + 1;
+		cp_splice_hold(&a->sp, sub->from_sequence, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, m->id, row->state, row->state,
 						      state_cause(row->state), now_ns()));
 		return;
@@ -425,9 +429,8 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 	if (sub->from_sequence == 0) {
 		/* live only; 0 = this process has not seen the master's stream yet (fed by
 		 * the edge, or the tail just started): take whatever is published next */
-		a->next = m->last_seq != 0 ? m->last_seq + 1 : 0;
 		sess_send_ctl(s, cp_fmsg_sync_start(m->id, 0, m->last_seq));
-		a->mode = ATT_LIVE;
+		cp_splice_live_only(&a->sp, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
 		return;
 	}
@@ -531,14 +534,6 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 
 /* ---------------------------------------------------------------- lws thread: auth -- */
 
-static bool pg_ok(struct cp_fanout *f)
-{
-	if (PQstatus(f->pg_auth) == CONNECTION_OK)
-		return true;
-	PQreset(f->pg_auth);
-	return PQstatus(f->pg_auth) == CONNECTION_OK;
-}
-
 /* Token from "Authorization: Bearer <t>" or "?token=<t>". Returns its length or 0. */
 static size_t token_of(struct lws *wsi, char *buf, size_t cap)
 {
@@ -584,19 +579,21 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	char idbuf[24];
 	size_t tl = token_of(wsi, tok, sizeof(tok));
 
-	if (tl == 0 || !pg_ok(f))
+	if (tl == 0 || cp_pg_ensure(&f->pg_auth) != 0)
 		return -EACCES;
 	SHA256((const unsigned char *)tok, tl, dig);
 	OPENSSL_cleanse(tok, sizeof(tok));
 	vals[0] = (const char *)dig;
 	lens[0] = sizeof(dig);
-	r = PQexecParams(f->pg_auth,
+	r = PQexecParams(f->pg_auth.conn,
 			 "SELECT t.subscriber_id FROM subscriber_tokens t "
 			 "JOIN subscribers s ON s.id = t.subscriber_id "
 			 "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL "
 			 "AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL",
 			 1, NULL, vals, lens, fmts, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		if (PQstatus(f->pg_auth.conn) != CONNECTION_OK)
+			cp_pg_fail(&f->pg_auth, "token lookup", r);
 		PQclear(r);
 		return -EACCES;
 	}
@@ -604,11 +601,13 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	PQclear(r);
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, s->subscriber_id);
 	vals[0] = idbuf;
-	r = PQexecParams(f->pg_auth,
+	r = PQexecParams(f->pg_auth.conn,
 			 "SELECT id, master_id, state FROM subscriptions "
 			 "WHERE subscriber_id = $1 AND state <> 'CANCELLED' ORDER BY id LIMIT 32",
 			 1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (PQstatus(f->pg_auth.conn) != CONNECTION_OK)
+			cp_pg_fail(&f->pg_auth, "subscriptions lookup", r);
 		PQclear(r);
 		return -EIO;
 	}
@@ -638,16 +637,16 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 
 static uint64_t ka_period_us(const struct cp_fanout *f)
 {
-	uint32_t ms = f->cfg.keepalive_ms < f->cfg.keepalive_timeout_ms ? f->cfg.keepalive_ms
-									 : f->cfg.keepalive_timeout_ms;
+	uint32_t idle = f->cfg.fanout_keepalive_ms, grace = f->cfg.fanout_keepalive_timeout_ms;
+	uint32_t ms = idle < grace ? idle : grace;
 
 	return ms >= 40 ? (uint64_t)ms * 250 : 10000; /* ms / 4, in us */
 }
 
 static void ka_check(struct cp_fanout *f, struct sess *s, int64_t now)
 {
-	int64_t idle = (int64_t)f->cfg.keepalive_ms * 1000000,
-		grace = (int64_t)f->cfg.keepalive_timeout_ms * 1000000;
+	int64_t idle = (int64_t)f->cfg.fanout_keepalive_ms * 1000000,
+		grace = (int64_t)f->cfg.fanout_keepalive_timeout_ms * 1000000;
 
 	if (s->ka_cut)
 		return;
@@ -711,17 +710,8 @@ static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, ev->master, old, ev->state,
 						      state_cause(state_delivers(ev->state) ? old : ev->state),
 						      now_ns()));
-		if (!state_delivers(ev->state)) {
-			a->mode = ATT_HELD; /* a pending replay chunk is discarded on arrival */
-			a->resume = false;
-		} else if (a->mode == ATT_HELD) {
-			if (a->pending)
-				a->resume = true;
-			else if (a->next == 0)
-				a->mode = ATT_LIVE; /* live only, nothing published yet: no replay */
-			else
-				attach_start_replay(f, a, a->next);
-		}
+		if (cp_splice_on_state(&a->sp, state_delivers(ev->state)) == CP_SPLICE_START_REPLAY)
+			attach_start_replay(f, a, a->sp.next);
 	}
 }
 
@@ -735,11 +725,10 @@ static void heal_lost(struct cp_fanout *f)
 	for (uint32_t b = 0; b < MASTER_BUCKETS; b++)
 		for (struct master *m = f->mbucket[b]; m != NULL; m = m->hnext)
 			for (struct attach *a = m->subs; a != NULL; a = a->m_next) {
-				if (a->mode != ATT_LIVE || a->s->dead || a->next == 0)
+				if (a->s->dead)
 					continue;
-				a->mode = ATT_REPLAY;
-				a->at_end = false;
-				attach_pump(f, a);
+				if (cp_splice_on_lost(&a->sp) == CP_SPLICE_PUMP)
+					attach_pump(f, a);
 			}
 }
 
@@ -801,6 +790,223 @@ static int write_json(struct lws *wsi, struct cp_fmsg *m)
 	return n;
 }
 
+/* ---------------------------------------------------------------- lws thread: callbacks -- */
+/* One function per lws event of protocol "decp"; cb_decp only dispatches. Each returns what
+ * lws expects of the callback: 0 to go on, -1 to close the connection. */
+
+/* The upgrade request is complete: authenticate it (token cache, connection limit). */
+static int on_filter_connection(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+{
+	if (f == NULL || s == NULL)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	s->f = f;
+	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, wsi) != 0) {
+		cnt(&f->c_auth_refused);
+		lws_return_http_status(wsi, 401, NULL);
+		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+		return -1;
+	}
+	s->authed = true;
+	s->json = sess_wants_json(wsi);
+	return 0;
+}
+
+/* A TCP connection was accepted (by lws or adopted from our listener). */
+static int on_new_client(struct cp_fanout *f, struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (f == NULL || fd < 0)
+		return 0;
+	if (f->cfg.fanout_sndbuf > 0) {
+		int sb = (int)f->cfg.fanout_sndbuf;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+	}
+	/* every byte the client sends goes through cp_ws_check before lws parses it */
+	return cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0 ? -1 : 0;
+}
+
+/* The WebSocket is open: the session joins the fan-out. */
+static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+{
+	if (!s->authed)
+		return -1;
+	if (cp_ws_guard_verdict((int)lws_get_socket_fd(wsi)) != 0)
+		lws_callback_on_writable(wsi); /* frames sent with the upgrade request */
+	s->wsi = wsi;
+	sess_heard(s);
+	s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
+	if (s->q == NULL)
+		return -1;
+	s->next_all = f->all;
+	if (f->all != NULL)
+		f->all->prev_all = s;
+	f->all = s;
+	cnt(&f->c_conn);
+	atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* The WebSocket closed: free its attachments and queue, leave the session list. */
+static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+{
+	struct attach *a, *an;
+
+	cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+	if (s->q == NULL)
+		return 0;
+	for (a = s->att; a != NULL; a = an) {
+		an = a->s_next;
+		attach_free(a);
+	}
+	s->att = NULL;
+	sess_queue_clear(s);
+	free(s->q);
+	s->q = NULL;
+	if (f->ka_cursor == s)
+		f->ka_cursor = s->next_all;
+	if (s->prev_all != NULL)
+		s->prev_all->next_all = s->next_all;
+	else
+		f->all = s->next_all;
+	if (s->next_all != NULL)
+		s->next_all->prev_all = s->prev_all;
+	atomic_fetch_sub_explicit(&f->c_live, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* A fragment of a client message: gather it, handle the message once whole. */
+static int on_receive(struct cp_fanout *f, struct sess *s, struct lws *wsi, const void *in,
+		      size_t len)
+{
+	size_t rest = lws_remaining_packet_payload(wsi);
+	int64_t t = now_ns();
+
+	if (s->q == NULL)
+		return 0;
+	sess_heard(s);
+	if (lws_is_first_fragment(wsi)) {
+		s->rx_len = 0;
+		s->rx_text = !lws_frame_is_binary(wsi);
+	}
+	/* refuse before buffering: this fragment plus what the frame header announces */
+	if (s->rx_len + len + rest > CP_FANOUT_MAX_RX) {
+		cnt(&f->c_malformed);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				 (unsigned char *)"message too large", 17);
+		return -1;
+	}
+	if (s->rx_text && !s->json) {
+		cnt(&f->c_malformed);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+				 (unsigned char *)"binary protobuf only", 20);
+		return -1;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += len;
+	if (rest == 0 && lws_is_final_fragment(wsi)) {
+		if (s->rx_text)
+			on_json_message(f, s, t);
+		else
+			on_message(f, s, s->rx, s->rx_len, t);
+		s->rx_len = 0;
+	}
+	return 0;
+}
+
+/* The socket takes more: a pending close, the keep-alive ping, then up to 32 queued
+ * messages; attachments in REPLAY get more once the queue is half empty. */
+static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+{
+	uint32_t cap = f->cfg.fanout_queue;
+	int burst = 0;
+	int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
+
+	if (verdict != 0) { /* RFC 6455 violation seen by cp_ws_check */
+		cnt(&f->c_malformed);
+		lws_close_reason(wsi, (enum lws_close_status)verdict,
+				 (unsigned char *)"protocol violation", 18);
+		return -1;
+	}
+	if (s->q == NULL)
+		return 0;
+	if (s->dead) {
+		lws_close_reason(wsi, CP_FANOUT_CLOSE_SLOW, (unsigned char *)"slow consumer", 13);
+		return -1;
+	}
+	if (s->ping_due) {
+		uint8_t ping[LWS_PRE + 2] = {0};
+
+		s->ping_due = false;
+		memcpy(ping + LWS_PRE, "ka", 2);
+		if (lws_write(wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+			return -1;
+	}
+	/* lws_partial_buffered (a flag) rather than lws_send_pipe_choked (a poll(2) per
+	 * message): write until the kernel takes no more; lws keeps the rest */
+	while (s->qcount > 0 && burst++ < 32 && !lws_partial_buffered(wsi)) {
+		struct cp_fmsg *m = s->q[s->qhead];
+		int n;
+
+		s->qhead = (s->qhead + 1) % cap;
+		s->qcount--;
+		n = s->json ? write_json(wsi, m)
+			    : lws_write(wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY);
+		if (m->master != 0)
+			cnt(&f->c_delivered);
+		cp_fmsg_unref(m);
+		/* a short write is buffered by lws (it keeps a copy): nothing to do */
+		if (n < 0)
+			return -1;
+	}
+	if (s->qcount < cap / 2)
+		for (struct attach *a = s->att; a != NULL; a = a->s_next)
+			if (a->sp.mode == CP_SPLICE_REPLAY && !a->sp.pending)
+				attach_pump(f, a);
+	if (s->qcount > 0) {
+		sess_wake(s);
+	} else if (s->closing) {
+		lws_close_reason(wsi, s->close_code, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* Our SO_REUSEPORT listener is readable: accept and hand each connection to lws as if its
+ * own listener had accepted it (HTTP, then the WebSocket upgrade). */
+static int on_listener_readable(struct cp_fanout *f, struct lws *wsi)
+{
+	if (f == NULL || wsi != f->listen_wsi)
+		return 0;
+	for (int n = 0; n < 64; n++) {
+		int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		if (atomic_load_explicit(&f->c_live, memory_order_relaxed) >= f->cfg.fanout_max_conns ||
+		    lws_adopt_socket_vhost(f->vh, fd) == NULL) {
+			cnt(&f->c_auth_refused);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+/* lws_cancel_service() from another thread: stop, or take what the others queued. */
+static int on_wait_cancelled(struct cp_fanout *f)
+{
+	if (f == NULL)
+		return 0;
+	if (f->evloop != NULL && atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		ev_break(f->evloop, EVBREAK_ALL); /* cp_fanout_stop: leave ev_run */
+		return 0;
+	}
+	drain_inputs(f);
+	return 0;
+}
+
 static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
@@ -809,211 +1015,34 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		if (f == NULL || s == NULL)
+		return on_filter_connection(f, s, wsi);
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		if (on_new_client(f, wsi) != 0)
 			return -1;
-		memset(s, 0, sizeof(*s));
-		s->f = f;
-		if (f->c_live >= f->cfg.max_conns || sess_auth(f, s, wsi) != 0) {
-			cnt(&f->c_auth_refused);
-			lws_return_http_status(wsi, 401, NULL);
-			cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
-			return -1;
-		}
-		s->authed = true;
-		s->json = sess_wants_json(wsi);
-		return 0;
-
-	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
-		int fd = (int)lws_get_socket_fd(wsi);
-
-		if (f == NULL || fd < 0)
-			break;
-		if (f->cfg.sndbuf > 0)
-			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &f->cfg.sndbuf, sizeof(f->cfg.sndbuf));
-		/* every byte the client sends goes through cp_ws_check before lws parses it */
-		if (cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0)
-			return -1;
-		break;
-	}
-
+		break; /* lws's HTTP handling goes on */
 	case LWS_CALLBACK_CLOSED_HTTP:
 		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
 		break;
-
 	case LWS_CALLBACK_ESTABLISHED:
-		if (!s->authed)
-			return -1;
-		if (cp_ws_guard_verdict((int)lws_get_socket_fd(wsi)) != 0)
-			lws_callback_on_writable(wsi); /* frames sent with the upgrade request */
-		s->wsi = wsi;
-		sess_heard(s);
-		s->q = calloc(f->cfg.queue_len, sizeof(*s->q));
-		if (s->q == NULL)
-			return -1;
-		s->next_all = f->all;
-		if (f->all != NULL)
-			f->all->prev_all = s;
-		f->all = s;
-		cnt(&f->c_conn);
-		atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
-		return 0;
-
-	case LWS_CALLBACK_CLOSED: {
-		struct attach *a, *an;
-
-		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
-		if (s->q == NULL)
-			return 0;
-		for (a = s->att; a != NULL; a = an) {
-			an = a->s_next;
-			attach_free(a);
-		}
-		s->att = NULL;
-		sess_queue_clear(s);
-		free(s->q);
-		s->q = NULL;
-		if (f->ka_cursor == s)
-			f->ka_cursor = s->next_all;
-		if (s->prev_all != NULL)
-			s->prev_all->next_all = s->next_all;
-		else
-			f->all = s->next_all;
-		if (s->next_all != NULL)
-			s->next_all->prev_all = s->prev_all;
-		atomic_fetch_sub_explicit(&f->c_live, 1, memory_order_relaxed);
-		return 0;
-	}
-
-	case LWS_CALLBACK_RECEIVE: {
-		size_t rest = lws_remaining_packet_payload(wsi);
-		int64_t t = now_ns();
-
-		if (s->q == NULL)
-			return 0;
-		sess_heard(s);
-		if (lws_is_first_fragment(wsi)) {
-			s->rx_len = 0;
-			s->rx_text = !lws_frame_is_binary(wsi);
-		}
-		/* refuse before buffering: this fragment plus what the frame header announces */
-		if (s->rx_len + len + rest > CP_FANOUT_MAX_RX) {
-			cnt(&f->c_malformed);
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-					 (unsigned char *)"message too large", 17);
-			return -1;
-		}
-		if (s->rx_text && !s->json) {
-			cnt(&f->c_malformed);
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-					 (unsigned char *)"binary protobuf only", 20);
-			return -1;
-		}
-		memcpy(s->rx + s->rx_len, in, len);
-		s->rx_len += len;
-		if (rest == 0 && lws_is_final_fragment(wsi)) {
-			if (s->rx_text)
-				on_json_message(f, s, t);
-			else
-				on_message(f, s, s->rx, s->rx_len, t);
-			s->rx_len = 0;
-		}
-		return 0;
-	}
-
+		return on_established(f, s, wsi);
+	case LWS_CALLBACK_CLOSED:
+		return on_closed(f, s, wsi);
+	case LWS_CALLBACK_RECEIVE:
+		return on_receive(f, s, wsi, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (s != NULL && s->q != NULL)
 			sess_heard(s);
 		return 0;
-
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (s != NULL)
 			s->peer_closing = true; /* lws answers the close; nothing more from us */
 		return 0;
-
-	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		uint32_t cap = f->cfg.queue_len;
-		int burst = 0;
-		int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
-
-		if (verdict != 0) { /* RFC 6455 violation seen by cp_ws_check */
-			cnt(&f->c_malformed);
-			lws_close_reason(wsi, (enum lws_close_status)verdict,
-					 (unsigned char *)"protocol violation", 18);
-			return -1;
-		}
-		if (s->q == NULL)
-			return 0;
-		if (s->dead) {
-			lws_close_reason(wsi, CP_FANOUT_CLOSE_SLOW, (unsigned char *)"slow consumer", 13);
-			return -1;
-		}
-		if (s->ping_due) {
-			uint8_t ping[LWS_PRE + 2] = {0};
-
-			s->ping_due = false;
-			memcpy(ping + LWS_PRE, "ka", 2);
-			if (lws_write(wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
-				return -1;
-		}
-		/* lws_partial_buffered (a flag) rather than lws_send_pipe_choked (a poll(2) per
-		 * message): write until the kernel takes no more; lws keeps the rest */
-		while (s->qcount > 0 && burst++ < 32 && !lws_partial_buffered(wsi)) {
-			struct cp_fmsg *m = s->q[s->qhead];
-			int n;
-
-			s->qhead = (s->qhead + 1) % cap;
-			s->qcount--;
-			n = s->json ? write_json(wsi, m)
-				    : lws_write(wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY);
-			if (m->master != 0)
-				cnt(&f->c_delivered);
-			cp_fmsg_unref(m);
-			/* a short write is buffered by lws (it keeps a copy): nothing to do */
-			if (n < 0)
-				return -1;
-		}
-		if (s->qcount < cap / 2)
-			for (struct attach *a = s->att; a != NULL; a = a->s_next)
-				if (a->mode == ATT_REPLAY && !a->pending)
-					attach_pump(f, a);
-		if (s->qcount > 0) {
-			sess_wake(s);
-		} else if (s->closing) {
-			lws_close_reason(wsi, s->close_code, NULL, 0);
-			return -1;
-		}
-		return 0;
-	}
-
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return on_writeable(f, s, wsi);
 	case LWS_CALLBACK_RAW_RX_FILE:
-		/* our SO_REUSEPORT listener is readable: accept and hand each connection to lws
-		 * as if its own listener had accepted it (HTTP, then the WebSocket upgrade) */
-		if (f != NULL && wsi == f->listen_wsi) {
-			for (int n = 0; n < 64; n++) {
-				int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-				if (fd < 0)
-					break;
-				if (atomic_load_explicit(&f->c_live, memory_order_relaxed) >=
-					    f->cfg.max_conns ||
-				    lws_adopt_socket_vhost(f->vh, fd) == NULL) {
-					cnt(&f->c_auth_refused);
-					close(fd);
-				}
-			}
-		}
-		return 0;
-
+		return on_listener_readable(f, wsi);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (f == NULL)
-			return 0;
-		if (f->evloop != NULL && atomic_load_explicit(&f->stop, memory_order_acquire)) {
-			ev_break(f->evloop, EVBREAK_ALL); /* cp_fanout_stop: leave ev_run */
-			return 0;
-		}
-		drain_inputs(f);
-		return 0;
-
+		return on_wait_cancelled(f);
 	default:
 		break;
 	}

@@ -1,3 +1,5 @@
+/* cp_fanout_msg: the fan-out's reference-counted, pre-encoded ServerMessages (one
+ * encoding per signal, shared by every subscriber's queue). Contract in cp_fanout_msg.h. */
 #include "cp_fanout_msg.h"
 
 #include <errno.h>

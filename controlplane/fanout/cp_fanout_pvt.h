@@ -5,6 +5,10 @@
  *                      client messages, upgrade auth, lws callbacks
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
  *   cp_fanout_db.c     the db thread: subscription-state poll, reports into PostgreSQL
+ *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
+ *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
+ *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
+ * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
  * Functions shared between the files carry the prefix cp_fo_.
  *
  * Everything below "lws thread" runs on the one service thread and needs no lock:
@@ -12,18 +16,9 @@
  * through the publish ring (lock-free SPSC) and three small mutex queues (replay replies,
  * state events in; replay requests, reports out), each followed by lws_cancel_service().
  *
- * Per (connection, master) an attachment moves through:
- *
- *   Subscribe ─▶ REPLAY ──(replay reached the master's history ring or the stream end)──▶ LIVE
- *                  ▲  │                                                                │
- *                  │  └──────── state not deliverable (poll) ──▶ HELD ◀────────────────┤
- *                  └────────── live gap (publish ring overflow) ◀──────────────────────┘
- *                  HELD ── state deliverable again ──▶ REPLAY (from the next sequence)
- *
- * Exactly once at the switch-over: an attachment owns `next`, the one sequence it may send
- * next; every path (Redis replay chunk, history ring, live publish) sends a sequence only
- * when it equals `next`, then increments it. Older sequences are skipped, a newer one
- * sends the attachment back to REPLAY.
+ * Per (connection, master) an attachment moves through NEW, REPLAY, LIVE and HELD; the
+ * rules of that switch-over (diagram, transition table, the exactly-once invariant on
+ * `next`) are cp_fanout_splice.h's, and only its functions change an attachment's mode.
  */
 #ifndef DECP_CP_FANOUT_PVT_H
 #define DECP_CP_FANOUT_PVT_H
@@ -49,9 +44,13 @@
 #include <libwebsockets.h>
 
 #include "cp_fanout_msg.h"
+#include "cp_fanout_splice.h"
+#include "cp_log.h"
+#include "cp_pg.h"
+#include "cp_redis.h"
 #include "decp.pb-c.h"
 
-#define FLOG(...) fprintf(stderr, "decp-fanout: " __VA_ARGS__)
+#define ROLE "fanout" /* log tag and PostgreSQL application_name suffix */
 
 #define SESS_MAX_SUBS 32u     /* live subscriptions loaded per subscriber at the upgrade */
 #define QUEUE_RESERVE 8u      /* queue slots kept for control messages */
@@ -62,11 +61,6 @@
 			       * once (sess_write_now); beyond, they are only queued */
 #define MASTER_BUCKETS 1024u
 
-/* Same layout as the edge's cp_redis_key_signals() (controlplane/edge/cp_redis.c). */
-#define SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals"
-
-enum att_mode { ATT_REPLAY, ATT_LIVE, ATT_HELD };
-
 struct master;
 struct sess;
 
@@ -76,13 +70,7 @@ struct attach {
 	struct attach *m_next, *m_prev;
 	struct attach *s_next;
 	uint64_t sub_id;
-	uint64_t next;            /* the only sequence this attachment may send next; 0: live
-				   * only, subscribed before this process saw the master's
-				   * stream (takes the next published sequence) */
-	enum att_mode mode;
-	bool pending;             /* a replay request is with the replay thread */
-	bool at_end;              /* the last replay chunk reached the stream's end */
-	bool resume;              /* HELD: state deliverable again while a chunk was pending */
+	struct cp_splice sp;      /* mode, next, pending chunk (cp_fanout_splice.h) */
 };
 
 struct master {
@@ -163,7 +151,8 @@ struct mq {
 };
 
 struct cp_fanout {
-	struct cp_fanout_config cfg;
+	struct cp_config cfg;     /* the fanout_* keys; read-only after create */
+	bool tail;                /* tail Redis (no in-process publisher) */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	struct ev_loop *evloop;   /* libev (epoll) loop lws runs on; NULL: lws's poll loop */
@@ -191,7 +180,7 @@ struct cp_fanout {
 	size_t nwatch, watch_cap;
 
 	/* lws thread only */
-	PGconn *pg_auth;
+	struct cp_pg pg_auth;
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
 
@@ -246,9 +235,7 @@ void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m);
 Decp__SubscriptionState cp_fo_state_parse(const char *s);
 extern const struct lws_protocols cp_fo_protocols[];
 void *cp_fo_lws_main(void *arg);
-/* cp_fanout_redis.c. redis_open: a connection with connect/command timeout timeout_ms, or
- * NULL; replay_main / tail_main: the replay and tail threads (arg = struct cp_fanout). */
-redisContext *cp_fo_redis_open(const struct cp_fanout_config *cfg, int timeout_ms);
+/* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout). */
 void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */

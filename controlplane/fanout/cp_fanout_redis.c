@@ -5,20 +5,6 @@
 
 /* ---------------------------------------------------------------- redis threads -- */
 
-redisContext *cp_fo_redis_open(const struct cp_fanout_config *cfg, int timeout_ms)
-{
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
-
-	if (c == NULL || c->err) {
-		if (c != NULL)
-			redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	return c;
-}
-
 /* One stream entry [id, [field, value, ...]] into a message (either record layout,
  * cp_redis_rec.h). NULL when incomplete. */
 static struct cp_fmsg *entry_msg(uint64_t master, const redisReply *e)
@@ -38,8 +24,9 @@ static struct cp_fmsg *entry_msg(uint64_t master, const redisReply *e)
 void *cp_fo_replay_main(void *arg)
 {
 	struct cp_fanout *f = arg;
-	redisContext *c = NULL;
+	struct cp_redis rd;
 
+	cp_redis_init(&rd, &f->cfg, ROLE);
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		struct replay_msg *r, *rn;
 
@@ -48,18 +35,15 @@ void *cp_fo_replay_main(void *arg)
 			redisReply *rep;
 
 			rn = r->next;
-			if (c == NULL)
-				c = cp_fo_redis_open(&f->cfg, 2000);
-			snprintf(key, sizeof(key), SIGNALS_KEY_FMT, r->master);
+			cp_redis_key_signals(key, sizeof(key), r->master);
 			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
-			rep = c != NULL ? redisCommand(c, "XRANGE %s %s + COUNT %u", key, from, r->count)
-					: NULL;
+			rep = cp_redis_ensure(&rd) == 0
+				      ? redisCommand(rd.ctx, "XRANGE %s %s + COUNT %u", key, from, r->count)
+				      : NULL;
 			if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
 				r->err = -EIO;
-				if (rep == NULL && c != NULL) {
-					redisFree(c);
-					c = NULL;
-				}
+				if (rep == NULL && rd.ctx != NULL)
+					cp_redis_fail(&rd, "XRANGE");
 			} else {
 				for (size_t i = 0; i < rep->elements && r->n < REPLAY_CHUNK; i++) {
 					struct cp_fmsg *m = entry_msg(r->master, rep->element[i]);
@@ -77,8 +61,7 @@ void *cp_fo_replay_main(void *arg)
 			lws_cancel_service(f->ctx);
 		}
 	}
-	if (c != NULL)
-		redisFree(c);
+	cp_redis_close(&rd);
 	return NULL;
 }
 
@@ -91,25 +74,30 @@ struct tailed {
 void *cp_fo_tail_main(void *arg)
 {
 	struct cp_fanout *f = arg;
-	redisContext *c = NULL;
+	struct cp_redis rd;
+	redisContext *c;
 	struct tailed *t = NULL;
 	size_t nt = 0;
 	const char **argv = NULL;
 	size_t *argl = NULL;
 
+	cp_redis_init(&rd, &f->cfg, ROLE);
+
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		redisReply *rep;
 		size_t ac = 0;
 
-		if (c == NULL && (c = cp_fo_redis_open(&f->cfg, 2000)) == NULL) {
-			usleep(100000);
+		if (cp_redis_ensure(&rd) != 0) {
+			cp_sleep_ms(20); /* the backoff decides when the next connect happens */
 			continue;
 		}
+		c = rd.ctx;
 		pthread_mutex_lock(&f->watch_mu);
 		if (f->nwatch > nt) {
 			struct tailed *nt2 = realloc(t, f->nwatch * sizeof(*t));
-			const char **a2 = realloc(argv, (4 + 2 * f->nwatch) * sizeof(*argv));
-			size_t *l2 = realloc(argl, (4 + 2 * f->nwatch) * sizeof(*argl));
+			/* XREAD COUNT n BLOCK ms STREAMS, then a key and an id per stream */
+			const char **a2 = realloc(argv, (6 + 2 * f->nwatch) * sizeof(*argv));
+			size_t *l2 = realloc(argl, (6 + 2 * f->nwatch) * sizeof(*argl));
 
 			if (nt2 != NULL)
 				t = nt2;
@@ -121,8 +109,8 @@ void *cp_fo_tail_main(void *arg)
 				for (; nt < f->nwatch; nt++) {
 					t[nt].master = f->watch[nt];
 					t[nt].last = UINT64_MAX; /* resolved below */
-					snprintf(t[nt].key, sizeof(t[nt].key), SIGNALS_KEY_FMT,
-						 t[nt].master);
+					cp_redis_key_signals(t[nt].key, sizeof(t[nt].key),
+							     t[nt].master);
 				}
 			}
 		}
@@ -167,11 +155,7 @@ void *cp_fo_tail_main(void *arg)
 				usleep(20000);
 				continue;
 			}
-			/* argv needs 6 + 2k slots: grown above with 4 + 2n; realloc once more */
-			argv = realloc(argv, (6 + 2 * nt) * sizeof(*argv));
-			argl = realloc(argl, (6 + 2 * nt) * sizeof(*argl));
-			if (argv == NULL || argl == NULL)
-				break;
+			/* argv has 6 + 2 nt >= 6 + 2k slots (grown with the watch list above) */
 			for (size_t i = 0; i < nt; i++)
 				if (t[i].last != UINT64_MAX) {
 					argv[ac] = t[i].key;
@@ -187,8 +171,7 @@ void *cp_fo_tail_main(void *arg)
 		}
 		rep = redisCommandArgv(c, (int)ac, argv, argl);
 		if (rep == NULL) {
-			redisFree(c);
-			c = NULL;
+			cp_redis_fail(&rd, "XREAD");
 			continue;
 		}
 		if (rep->type == REDIS_REPLY_ARRAY) {
@@ -225,7 +208,6 @@ void *cp_fo_tail_main(void *arg)
 	free(t);
 	free(argv);
 	free(argl);
-	if (c != NULL)
-		redisFree(c);
+	cp_redis_close(&rd);
 	return NULL;
 }

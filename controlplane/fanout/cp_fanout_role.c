@@ -1,3 +1,6 @@
+/* cp_fanout_role: decp-control's fanout role: runs one struct cp_fanout from the config,
+ * registers its durable-signal consumer and stats provider in the process context.
+ * Contract in cp_fanout_role.h. */
 #include "cp_fanout_role.h"
 
 #include <pthread.h>
@@ -7,45 +10,40 @@
 #include <string.h>
 #include <time.h>
 
-#include "cp_edge.h"
 #include "cp_fanout.h"
 #include "cp_log.h"
 #include "dp_shm.h"
 
 #define ROLE "fanout"
 
-static pthread_mutex_t g_stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cp_fanout_stats g_stats;
-static bool g_stats_live;
-
-static void publish_stats(const struct cp_fanout *f, bool live)
+/* The role's stats provider (cp_ctx.h): the fan-out's counters, read on the scraping
+ * thread with relaxed atomics (cp_fanout_stats_get may be called from any thread). */
+static void fanout_stats(void *arg, struct cp_metrics *m)
 {
 	struct cp_fanout_stats st;
-	if (live)
-		cp_fanout_stats_get(f, &st);
-	pthread_mutex_lock(&g_stats_lock);
-	if (live)
-		g_stats = st;
-	g_stats_live = live;
-	pthread_mutex_unlock(&g_stats_lock);
+	cp_fanout_stats_get(arg, &st);
+	cp_metrics_counter(m, "decp_fanout_connections_total",
+			   "WebSocket upgrades accepted (authenticated)", st.connections);
+	cp_metrics_counter(m, "decp_fanout_auth_refused_total",
+			   "upgrades refused (token, or connection limit)", st.auth_refused);
+	cp_metrics_counter(m, "decp_fanout_subscribe_refused_total",
+			   "Subscribe refused (no live subscription)", st.subscribe_refused);
+	cp_metrics_counter(m, "decp_fanout_published_total",
+			   "durable signals handed to the fan-out", st.published);
+	cp_metrics_counter(m, "decp_fanout_delivered_total",
+			   "envelopes written to subscriber sockets", st.delivered);
+	cp_metrics_counter(m, "decp_fanout_replayed_total", "envelopes replayed from Redis",
+			   st.replayed);
+	cp_metrics_counter(m, "decp_fanout_slow_closed_total",
+			   "connections closed as slow consumers (4008)", st.slow_closed);
+	cp_metrics_counter(m, "decp_fanout_reports_total",
+			   "execution reports and protection events stored", st.reports);
+	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",
+			 st.live_connections);
 }
 
-int cp_fanout_role_stats(struct cp_fanout_stats *out)
-{
-	pthread_mutex_lock(&g_stats_lock);
-	bool live = g_stats_live;
-	if (live)
-		*out = g_stats;
-	pthread_mutex_unlock(&g_stats_lock);
-	return live ? 0 : -ENOENT;
-}
-
-static bool stopping(const atomic_int *stop)
-{
-	return atomic_load_explicit(stop, memory_order_relaxed) != 0;
-}
-
-/* The edge's durable hook: one envelope per signal, one wake-up per batch (rec NULL). */
+/* The durable-signal consumer (cp_ctx.h): one envelope per signal, one wake-up per batch
+ * (rec NULL). */
 static void on_durable(void *arg, const struct dp_ingress_rec *rec)
 {
 	struct cp_fanout *f = arg;
@@ -61,37 +59,16 @@ static void on_durable(void *arg, const struct dp_ingress_rec *rec)
 				      slen, rec->arrival_ns);
 }
 
-static void fill_config(const struct cp_config *cfg, struct cp_fanout_config *fc)
-{
-	memset(fc, 0, sizeof(*fc));
-	fc->listen_addr = cfg->fanout_listen;
-	fc->port = (int)cfg->fanout_port;
-	fc->cert_path = cfg->fanout_cert[0] != '\0' ? cfg->fanout_cert : NULL;
-	fc->key_path = cfg->fanout_key[0] != '\0' ? cfg->fanout_key : NULL;
-	fc->redis_host = cfg->redis_host;
-	fc->redis_port = (int)cfg->redis_port;
-	fc->pg_conninfo = cfg->pg_conninfo;
-	fc->tail = !(cfg->roles & CP_ROLE_EDGE);
-	fc->reuse_port = cfg->fanout_reuse_port;
-	fc->queue_len = cfg->fanout_queue;
-	fc->history = cfg->fanout_history;
-	fc->max_conns = cfg->fanout_max_conns;
-	fc->state_poll_ms = cfg->fanout_state_poll_ms;
-	fc->sndbuf = (int)cfg->fanout_sndbuf;
-}
-
 /* Create the fan-out, retrying while Redis or PostgreSQL is unreachable (ECONNREFUSED).
  * NULL on a fatal error (*rc set) or when stopped meanwhile (*rc 0). */
-static struct cp_fanout *create_retrying(const struct cp_config *cfg, const atomic_int *stop,
-					 int *rc)
+static struct cp_fanout *create_retrying(const struct cp_ctx *ctx, int *rc)
 {
-	struct cp_fanout_config fc;
+	const struct cp_config *cfg = ctx->cfg;
 	unsigned int backoff = 50;
 
-	fill_config(cfg, &fc);
 	*rc = 0;
-	while (!stopping(stop)) {
-		struct cp_fanout *f = cp_fanout_create(&fc);
+	while (!cp_ctx_stopping(ctx)) {
+		struct cp_fanout *f = cp_fanout_create(cfg, !(cfg->roles & CP_ROLE_EDGE));
 		if (f != NULL)
 			return f;
 		int e = errno;
@@ -108,10 +85,11 @@ static struct cp_fanout *create_retrying(const struct cp_config *cfg, const atom
 	return NULL;
 }
 
-int cp_fanout_role_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_fanout_role_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
 	int rc;
-	struct cp_fanout *f = create_retrying(cfg, stop, &rc);
+	struct cp_fanout *f = create_retrying(ctx, &rc);
 
 	if (f == NULL)
 		return rc;
@@ -122,18 +100,22 @@ int cp_fanout_role_run(const struct cp_config *cfg, const atomic_int *stop)
 		return rc;
 	}
 	bool hooked = (cfg->roles & CP_ROLE_EDGE) != 0;
-	if (hooked)
-		cp_edge_set_durable_hook(on_durable, f);
+	if (hooked && cp_ctx_durable_add(ctx, on_durable, f) != 0) {
+		cp_log(CP_LOG_ERR, ROLE, "too many durable-signal consumers");
+		cp_fanout_destroy(f);
+		return -ENOSPC;
+	}
+	if (cp_ctx_stats_add(ctx, fanout_stats, f) != 0)
+		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_fanout_* metrics");
 	cp_log(CP_LOG_INFO, ROLE, "listening on %s:%d (%s), %s", cfg->fanout_listen,
 	       cp_fanout_port(f), cfg->fanout_cert[0] != '\0' ? "wss" : "ws",
 	       hooked ? "fed by the edge in-process" : "tailing Redis");
-	while (!stopping(stop)) {
-		publish_stats(f, true);
+	while (!cp_ctx_stopping(ctx))
 		cp_sleep_ms(100);
-	}
-	publish_stats(f, false);
+	/* no edge or scrape call into f after these */
+	cp_ctx_stats_remove(ctx, fanout_stats, f);
 	if (hooked)
-		cp_edge_set_durable_hook(NULL, NULL); /* no edge call into f after this */
+		cp_ctx_durable_remove(ctx, on_durable, f);
 	struct cp_fanout_stats st;
 	cp_fanout_stats_get(f, &st);
 	cp_fanout_destroy(f);

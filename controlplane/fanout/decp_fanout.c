@@ -1,6 +1,9 @@
 /*
- * decp-fanout: the fan-out role alone (tails Redis), until decp-control runs it in-process
- * next to the edge. See docs/fanout.md.
+ * decp-fanout: the fan-out role alone, tailing Redis (docs/fanout.md). The same role as
+ * `decp-control --roles fanout`; this front end keeps the command line the fan-out tests
+ * and perf/bench_fanout.c drive, and its periodic "decp-fanout: conns ..." counter line.
+ * Every option is one cp_config key (set through cp_config_set, so ranges and defaults are
+ * decp-control's own).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cp_config.h"
 #include "cp_fanout.h"
+#include "cp_log.h"
 
 static volatile sig_atomic_t g_stop; /* signal handler flag: sig_atomic_t is what C allows */
 
@@ -41,26 +46,38 @@ static void usage(FILE *o)
 		"  --help\n");
 }
 
-static int split_hostport(const char *s, char *host, size_t hl, int *port)
+/* "[HOST:]PORT" into two cp_config keys (HOST defaults to 127.0.0.1). 0 or -EINVAL. */
+static int set_hostport(struct cp_config *c, const char *opt, const char *s, const char *hkey,
+			const char *pkey)
 {
-	const char *c = strrchr(s, ':');
-	char *end;
-	long p;
+	char host[256] = "127.0.0.1", err[256];
+	const char *colon = strrchr(s, ':'), *port = s;
 
-	if (c == NULL) {
-		snprintf(host, hl, "127.0.0.1");
-		c = s - 1;
-	} else {
-		if ((size_t)(c - s) >= hl || c == s)
-			return -EINVAL;
-		memcpy(host, s, (size_t)(c - s));
-		host[c - s] = '\0';
+	if (colon != NULL) {
+		if (colon == s || (size_t)(colon - s) >= sizeof(host))
+			goto bad;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		port = colon + 1;
 	}
-	p = strtol(c + 1, &end, 10);
-	if (*end != '\0' || end == c + 1 || p < 0 || p > 65535)
-		return -EINVAL;
-	*port = (int)p;
+	if (cp_config_set(c, hkey, host, err, sizeof(err)) != 0 ||
+	    cp_config_set(c, pkey, port, err, sizeof(err)) != 0)
+		goto bad;
 	return 0;
+bad:
+	fprintf(stderr, "decp-fanout: bad %s '%s'\n", opt, s);
+	return -EINVAL;
+}
+
+/* One option = one key. 0 or -EINVAL (reported). */
+static int set_key(struct cp_config *c, const char *key, const char *value)
+{
+	char err[256];
+
+	if (cp_config_set(c, key, value, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "decp-fanout: %s\n", err);
+	return -EINVAL;
 }
 
 int main(int argc, char **argv)
@@ -75,61 +92,55 @@ int main(int argc, char **argv)
 		{"keepalive-ms", required_argument, NULL, 'K'},
 		{"keepalive-timeout-ms", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-	struct cp_fanout_config cfg = {0};
-	char lhost[256] = "127.0.0.1", rhost[256] = "";
+	struct cp_config cfg;
+	char err[512];
 	const char *port_file = NULL;
+	bool have_redis = false, have_pg = false;
 	long stats_ms = 0;
 	struct cp_fanout *f;
-	int o;
+	int o, bad = 0;
 
-	cfg.port = 8443;
+	cp_config_defaults(&cfg);
+	cfg.roles = CP_ROLE_FANOUT;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'l':
-			if (split_hostport(optarg, lhost, sizeof(lhost), &cfg.port) != 0) {
-				fprintf(stderr, "decp-fanout: bad --listen '%s'\n", optarg);
-				return 2;
-			}
-			break;
+		case 'l': bad |= set_hostport(&cfg, "--listen", optarg, "fanout_listen", "fanout_port"); break;
 		case 'r':
-			if (split_hostport(optarg, rhost, sizeof(rhost), &cfg.redis_port) != 0 ||
-			    cfg.redis_port == 0) {
-				fprintf(stderr, "decp-fanout: bad --redis '%s'\n", optarg);
-				return 2;
-			}
+			bad |= set_hostport(&cfg, "--redis", optarg, "redis_host", "redis_port");
+			have_redis = true;
 			break;
-		case 'p': cfg.pg_conninfo = optarg; break;
-		case 'c': cfg.cert_path = optarg; break;
-		case 'k': cfg.key_path = optarg; break;
-		case 'q': cfg.queue_len = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'H': cfg.history = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'R': cfg.reuse_port = true; break;
-		case 'L': cfg.poll_loop = true; break;
-		case 'K': cfg.keepalive_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'T': cfg.keepalive_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'B': cfg.sndbuf = atoi(optarg); break;
+		case 'p': bad |= set_key(&cfg, "pg_conninfo", optarg); have_pg = true; break;
+		case 'c': bad |= set_key(&cfg, "fanout_cert", optarg); break;
+		case 'k': bad |= set_key(&cfg, "fanout_key", optarg); break;
+		case 'q': bad |= set_key(&cfg, "fanout_queue", optarg); break;
+		case 'H': bad |= set_key(&cfg, "fanout_history", optarg); break;
+		case 'R': cfg.fanout_reuse_port = true; break;
+		case 'L': cfg.fanout_poll_loop = true; break;
+		case 'K': bad |= set_key(&cfg, "fanout_keepalive_ms", optarg); break;
+		case 'T': bad |= set_key(&cfg, "fanout_keepalive_timeout_ms", optarg); break;
+		case 'B': bad |= set_key(&cfg, "fanout_sndbuf", optarg); break;
 		case 'P': port_file = optarg; break;
 		case 's': stats_ms = strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || rhost[0] == '\0' || cfg.pg_conninfo == NULL) {
+	if (bad)
+		return 2;
+	if (optind != argc || !have_redis || !have_pg) {
 		fprintf(stderr, "decp-fanout: --redis and --pg are required\n");
 		usage(stderr);
 		return 2;
 	}
-	if ((cfg.cert_path == NULL) != (cfg.key_path == NULL)) {
-		fprintf(stderr, "decp-fanout: --cert and --key go together\n");
+	if (cp_config_validate(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "decp-fanout: %s\n", err);
 		return 2;
 	}
-	cfg.listen_addr = lhost;
-	cfg.redis_host = rhost;
-	cfg.tail = true;
+	cp_log_set_program("decp-fanout");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	f = cp_fanout_create(&cfg);
+	f = cp_fanout_create(&cfg, true);
 	if (f == NULL) {
 		fprintf(stderr, "decp-fanout: cannot start: %s\n", strerror(errno));
 		return 1;
@@ -152,8 +163,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	fprintf(stderr, "decp-fanout: listening on %s:%d (%s)\n", lhost, cp_fanout_port(f),
-		cfg.cert_path ? "wss" : "ws");
+	fprintf(stderr, "decp-fanout: listening on %s:%d (%s)\n", cfg.fanout_listen,
+		cp_fanout_port(f), cfg.fanout_cert[0] != '\0' ? "wss" : "ws");
 	while (!g_stop) {
 		struct cp_fanout_stats st;
 

@@ -17,32 +17,53 @@
 #define INBOX_BATCH "1000"
 #define US_PER_S INT64_C(1000000)
 
-static struct cp_trust_counters counters;
-
-const struct cp_trust_counters *cp_trust_counters(void)
-{
-	return &counters;
-}
-
-int cp_trust_event_parse(const char *name, enum guard_trust_event *ev)
-{
-	for (unsigned int r = 0; r < GUARD_REASON_MAX; r++) {
-		const char *n = guard_reason_name((enum guard_reason)r);
-		if (strcmp(n, "?") == 0 || strcmp(n, name) != 0 || r == GUARD_REASON_MALFORMED)
-			continue;
-		/* Reported by the receiver after its guard verified the signature. */
-		struct guard_verdict v = {.reason = r, .authenticated = true};
-		*ev = guard_trust_event_of(&v);
-		return 0;
-	}
-	return -EINVAL;
-}
+/* What /metrics shows of the role (written by the role thread, read by the scrape). */
+struct trust_counters {
+	_Atomic uint64_t events;       /* inbox rows scored */
+	_Atomic uint64_t auto_pauses;  /* -> PAUSED_TOXIC */
+	_Atomic uint64_t recoveries;   /* PAUSED_TOXIC -> SYNCED */
+	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
+	_Atomic uint64_t executions_uncredited; /* EXECUTE stored, not scored (sql 0009) */
+	_Atomic uint64_t unknown_instrument;    /* UNKNOWN_INSTRUMENT reports (alert) */
+	_Atomic uint64_t platform_stale;        /* TTL_EXPIRED confirmed the platform's */
+	_Atomic uint64_t attribution_refuted;   /* platform claims our records refute */
+};
 
 struct trust {
 	const struct cp_config *cfg;
 	struct cp_pg pg;
 	int64_t offset_us;
+	struct trust_counters counters;
 };
+
+static uint64_t ld(const _Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+/* The role's stats provider (cp_ctx.h), on the scraping thread. */
+static void trust_stats(void *arg, struct cp_metrics *m)
+{
+	const struct trust_counters *c = arg;
+	cp_metrics_counter(m, "decp_trust_events_total", "events scored by the trust role",
+			   ld(&c->events));
+	cp_metrics_counter(m, "decp_trust_auto_pauses_total",
+			   "subscriptions moved to PAUSED_TOXIC", ld(&c->auto_pauses));
+	cp_metrics_counter(m, "decp_trust_recoveries_total", "PAUSED_TOXIC -> SYNCED on recovery",
+			   ld(&c->recoveries));
+	cp_metrics_counter(m, "decp_trust_executions_uncredited_total",
+			   "EXECUTE reports stored but not scored (not delivered live, late, duplicate)",
+			   ld(&c->executions_uncredited));
+	cp_metrics_counter(m, "decp_trust_unknown_instrument_total",
+			   "UNKNOWN_INSTRUMENT reports: the instrument registry lacks a traded symbol",
+			   ld(&c->unknown_instrument));
+	cp_metrics_counter(m, "decp_trust_platform_stale_total",
+			   "TTL_EXPIRED confirmed as the platform's (late send, replay): stored, not scored",
+			   ld(&c->platform_stale));
+	cp_metrics_counter(m, "decp_trust_attribution_refuted_total",
+			   "TTL_EXPIRED claimed as the platform's that our records do not confirm: scored",
+			   ld(&c->attribution_refuted));
+}
 
 static int64_t wall_us(void)
 {
@@ -120,7 +141,7 @@ static int enforce(struct trust *t, const char *id, const struct guard_trust *g,
 	if (!changed)
 		return 0;
 	if (pause) {
-		atomic_fetch_add(&counters.auto_pauses, 1);
+		atomic_fetch_add(&t->counters.auto_pauses, 1);
 		cp_log(CP_LOG_WARN, ROLE, "ALERT auto-pause: subscription %s trust score %d < 50: "
 		       "PAUSED_TOXIC", id, g->score);
 		PGresult *u = cp_pg_exec(&t->pg, "UPDATE subscription_trust SET auto_pauses = "
@@ -129,7 +150,7 @@ static int enforce(struct trust *t, const char *id, const struct guard_trust *g,
 		PQclear(u);
 		return ok ? 1 : -EIO;
 	}
-	atomic_fetch_add(&counters.recoveries, 1);
+	atomic_fetch_add(&t->counters.recoveries, 1);
 	cp_log(CP_LOG_INFO, ROLE, "subscription %s trust score recovered to %d: SYNCED", id,
 	       g->score);
 	return 1;
@@ -305,7 +326,7 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 			if (exec_add(x, id, PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_AT), why) != 0)
 				return -ENOMEM;
 			if (why != NULL) {
-				atomic_fetch_add(&counters.executions_uncredited, 1);
+				atomic_fetch_add(&t->counters.executions_uncredited, 1);
 				continue;
 			}
 			row.credited_seq = seq;
@@ -315,16 +336,16 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 			/* The staleness rule (sql 0009): the platform's lag is stored, alerted
 			 * and not scored; a claim our records do not confirm is scored. */
 			if (PQgetvalue(in, i, IN_PLATFORM)[0] == 't') {
-				atomic_fetch_add(&counters.platform_stale, 1);
+				atomic_fetch_add(&t->counters.platform_stale, 1);
 				CP_LOG_RL(CP_LOG_WARN, ROLE, "ALERT platform lag: subscription %s "
 					  "sequence %s stale by the platform (%s): not scored", id,
 					  PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_ATTR));
 				continue;
 			}
-			atomic_fetch_add(&counters.attribution_refuted, 1);
+			atomic_fetch_add(&t->counters.attribution_refuted, 1);
 		}
 		if (ev == GUARD_TRUST_UNKNOWN_INSTRUMENT) {
-			atomic_fetch_add(&counters.unknown_instrument, 1);
+			atomic_fetch_add(&t->counters.unknown_instrument, 1);
 			CP_LOG_RL(CP_LOG_WARN, ROLE, "ALERT unknown instrument: subscription %s "
 				  "refused sequence %s: the instrument registry lacks its symbol "
 				  "(decpctl instrument add)", id, PQgetvalue(in, i, IN_SEQ));
@@ -336,7 +357,7 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 	rc = store(t, id, &row, incidents, executions);
 	if (rc == 0)
 		rc = enforce(t, id, &row.g, false) < 0 ? -EIO : 0;
-	atomic_fetch_add(&counters.events, (uint64_t)(to - from));
+	atomic_fetch_add(&t->counters.events, (uint64_t)(to - from));
 	return rc;
 }
 
@@ -486,7 +507,7 @@ static int tick(struct trust *t)
 			guard_trust_tick(&row.g, us_to_ns(wall_us() + t->offset_us));
 			bool credited = row.g.quiet_since_ns != q; /* a full quiet period passed */
 			if (row.g.score != before)
-				atomic_fetch_add(&counters.recovery_credits, 1);
+				atomic_fetch_add(&t->counters.recovery_credits, 1);
 			if (credited)
 				rc = store(t, id, &row, 0, 0);
 			/* the one resume edge: the quiet-period credit (guard_trust_recover) */
@@ -529,16 +550,19 @@ static void wait_notify(struct trust *t, int timeout_ms)
 	}
 }
 
-int cp_trust_run(const struct cp_config *cfg, const atomic_int *stop)
+int cp_trust_run(struct cp_ctx *ctx)
 {
+	const struct cp_config *cfg = ctx->cfg;
 	struct trust t = {.cfg = cfg, .offset_us = (int64_t)cfg->trust_time_offset_s * US_PER_S};
 	uint64_t next_tick = 0;
 	bool listening = false;
 
-	cp_pg_init(&t.pg, cfg, ROLE);
+	if (cp_ctx_stats_add(ctx, trust_stats, &t.counters) != 0)
+		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_trust_* metrics");
+	cp_pg_init(&t.pg, cfg, ROLE, NULL);
 	cp_log(CP_LOG_INFO, ROLE, "scoring with guard's rule table; tick every %u s, clock "
 	       "offset %u s", cfg->trust_tick_s, cfg->trust_time_offset_s);
-	while (!atomic_load(stop)) {
+	while (!cp_ctx_stopping(ctx)) {
 		if (cp_pg_ensure(&t.pg) != 0) {
 			listening = false;
 			wait_notify(&t, 100);
@@ -559,6 +583,7 @@ int cp_trust_run(const struct cp_config *cfg, const atomic_int *stop)
 		}
 		wait_notify(&t, 100);
 	}
+	cp_ctx_stats_remove(ctx, trust_stats, &t.counters);
 	cp_pg_close(&t.pg);
 	return 0;
 }

@@ -23,8 +23,8 @@
  * An inbox row is scored at its received_at plus the offset, so replaying a backlog
  * after an outage gives the same scores as live processing.
  *
- * Threading: cp_trust_run() is one role thread. The counters below are process-wide
- * atomics read by the api role's /metrics.
+ * Threading: cp_trust_run() is one role thread. Its counters (decp_trust_*) reach the api
+ * role's /metrics through the process context's stats providers (cp_ctx.h).
  */
 #ifndef DECP_CP_TRUST_H
 #define DECP_CP_TRUST_H
@@ -32,32 +32,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "cp_config.h"
+#include "cp_ctx.h"
+#include "cp_trust_event.h" /* cp_trust_event_parse: the names the role scores */
 #include "guard_trust.h"
 
-/* Role entry: runs until *stop. Returns 0 when stopped. */
-int cp_trust_run(const struct cp_config *cfg, const atomic_int *stop);
-
-/*
- * Map a reported event name to guard's trust event: a guard reason name
- * (guard_reason_name(): "TTL_EXPIRED", "REPLAY", ...) or "EXECUTE" (a successful
- * execution). MALFORMED and unknown names are refused: they cannot be attributed.
- * Returns 0 with *ev set, or -EINVAL.
- */
-int cp_trust_event_parse(const char *name, enum guard_trust_event *ev);
-
-struct cp_trust_counters {
-	_Atomic uint64_t events;       /* inbox rows scored */
-	_Atomic uint64_t auto_pauses;  /* -> PAUSED_TOXIC */
-	_Atomic uint64_t recoveries;   /* PAUSED_TOXIC -> SYNCED */
-	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
-	_Atomic uint64_t executions_uncredited; /* EXECUTE stored, not scored (sql 0009) */
-	_Atomic uint64_t unknown_instrument;    /* UNKNOWN_INSTRUMENT reports (alert) */
-	_Atomic uint64_t platform_stale;        /* TTL_EXPIRED confirmed the platform's */
-	_Atomic uint64_t attribution_refuted;   /* platform claims our records refute */
-};
-
-/* This process's counters (zero when no trust role runs here). Never NULL. */
-const struct cp_trust_counters *cp_trust_counters(void);
+/* Role entry: runs until ctx->stop. Returns 0 when stopped. */
+int cp_trust_run(struct cp_ctx *ctx);
 
 #endif

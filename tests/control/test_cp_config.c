@@ -1,5 +1,5 @@
 /*
- * test_cp_config: decp-control's configuration parser (controlplane/core/cp_config.h).
+ * test_cp_config: decp-control's configuration parser (controlplane/common/cp_config.h).
  * Every bad input yields an error naming the file and line (or key), never a silent default.
  */
 #include <CUnit/Basic.h>

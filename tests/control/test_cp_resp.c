@@ -1,5 +1,5 @@
 /*
- * test_cp_resp: the edge's RESP writer (controlplane/edge/cp_redis.h, struct cp_resp).
+ * test_cp_resp: the edge's RESP writer (controlplane/common/cp_redis.h, struct cp_resp).
  * What it writes is parsed back with hiredis's own reader, the parser Redis clients and
  * (in the same format) redis-server use: every element must come back byte for byte.
  * Also the stream record of one signal (cp_redis_rec.h): packed by the edge, read back by

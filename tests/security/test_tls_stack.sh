@@ -26,7 +26,7 @@ STACK=$1 B=$2 S=$3
 TOPO=$S/tests/dataplane/topo
 . "$TOPO/dp_topo.sh"
 . "$TOPO/dp_testlib.sh"
-DP=$B/dataplane/decp-dataplane CONSUMER=$B/controlplane/decp-testconsumer
+DP=$B/dataplane/decp-dataplane CONSUMER=$B/tests/doubles/decp-testconsumer
 MASTER=$B/tools/decp-master CTL=$B/tools/decpctl/decpctl
 PROBE=(/usr/bin/python3 "$S/tests/security/tls_probe.py")
 case $STACK in posix | dpdk) ;; *) echo "usage: $0 posix|dpdk BUILD_DIR SOURCE_DIR" >&2; exit 2 ;; esac

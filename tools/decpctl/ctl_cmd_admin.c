@@ -28,23 +28,11 @@
 #include "ctl_cmd.h"
 #include "guard_instrument.h"
 #include "proto_money.h"
+#include "proto_creds.h"
 
 int ctl_new_token(char hex[65], unsigned char hash[32])
 {
-	static const char d[] = "0123456789abcdef";
-	uint8_t raw[32];
-	unsigned int len = 0;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -EIO;
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		hex[2 * i] = d[raw[i] >> 4];
-		hex[2 * i + 1] = d[raw[i] & 15];
-	}
-	hex[64] = '\0';
-	OPENSSL_cleanse(raw, sizeof(raw));
-	if (EVP_Digest(hex, 64, hash, &len, EVP_sha256(), NULL) != 1 || len != 32)
-		return -EIO;
-	return 0;
+	return proto_token_new(hex, hash);
 }
 
 /* Options every admin subcommand understands; each uses the ones it needs. */

@@ -6,7 +6,7 @@
  *   default      fresh random ones (OpenSSL RAND_bytes); the token, secret and Ed25519 seed
  *                are shown ONCE, written to --out FILE (mode 0600, never overwritten) for the
  *                master's operator; decp keeps only the token hash, secret and public key.
- *   --key-seed S the deterministic test credentials of cp_testkeys.h (what decp-master
+ *   --key-seed S the deterministic credentials of proto_creds.h (what decp-master
  *                --key-seed S uses): for demos and load runs only, never for real money.
  * Both rows are written in one transaction, so a refused insert leaves nothing behind.
  */
@@ -24,9 +24,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "cp_testkeys.h"
 #include "ctl_cmd.h"
-#include "proto_sign.h"
+#include "proto_creds.h"
 
 static void usage(FILE *f)
 {
@@ -54,17 +53,8 @@ static void hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int random_keys(struct cp_testkeys *k)
-{
-	if (ctl_new_token(k->token, k->token_hash) != 0 ||
-	    RAND_bytes(k->secret, sizeof(k->secret)) != 1 ||
-	    RAND_bytes(k->ed_seed, sizeof(k->ed_seed)) != 1)
-		return -EIO;
-	return proto_ed25519_public_from_seed(k->ed_seed, k->ed_pub) != 0 ? -EIO : 0;
-}
-
 /* Both inserts in one transaction. Returns 0, or -1 after printing the server's reason. */
-static int store(PGconn *c, uint64_t id, const char *name, const struct cp_testkeys *k)
+static int store(PGconn *c, uint64_t id, const char *name, const struct proto_creds *k)
 {
 	char ids[24];
 	snprintf(ids, sizeof(ids), "%" PRIu64, id);
@@ -97,7 +87,7 @@ static int store(PGconn *c, uint64_t id, const char *name, const struct cp_testk
 	return ok ? 0 : -1;
 }
 
-static int write_credentials(FILE *f, uint64_t id, const struct cp_testkeys *k)
+static int write_credentials(FILE *f, uint64_t id, const struct proto_creds *k)
 {
 	char secret[65], seed[65], pub[65];
 	hex(k->secret, 32, secret);
@@ -156,8 +146,8 @@ static int master_add(int argc, char **argv)
 	if (conninfo == NULL || conninfo[0] == '\0')
 		return ctl_usage_error("master add", "no database: give --conninfo or set DECP_PG_CONNINFO");
 
-	struct cp_testkeys k;
-	int rc = seed != NULL ? cp_testkeys_derive(seed, (uint64_t)id, &k) : random_keys(&k);
+	struct proto_creds k;
+	int rc = seed != NULL ? proto_creds_derive(seed, (uint64_t)id, &k) : proto_creds_random(&k);
 	if (rc != 0) {
 		fprintf(stderr, "decpctl master add: cannot make credentials (OpenSSL)\n");
 		return CTL_EXIT_FAIL;

@@ -13,7 +13,7 @@
  *            nothing). decp-control must be stopped meanwhile (its edge writes the same
  *            streams); --yes confirms that.
  *
- * Keys and fields: controlplane/edge/cp_redis.h and docs/control.md "Redis key layout".
+ * Keys and fields: controlplane/common/cp_redis.h and docs/control.md "Redis key layout".
  */
 #include <endian.h>
 #include <errno.h>

@@ -1,16 +1,25 @@
 /*
- * cp_pg: one PostgreSQL session of an api or trust role thread.
+ * cp_pg: one PostgreSQL session of a decp-control role thread; every role (edge, archiver,
+ * fanout, api, trust) holds its sessions through this module and no other.
  *
  * cp_pg_ensure() (re)connects when there is no healthy connection, at most once per
- * backoff interval (50 ms doubling to backoff_max_ms), and sets statement_timeout and
- * application_name. So a role never blocks on a dead server for longer than
- * connect_timeout (put it in pg_conninfo) and never spins reconnecting.
+ * backoff interval (50 ms doubling to backoff_max_ms), and sets statement_timeout,
+ * application_name ('decp-<role>') and TimeZone 'UTC', then runs the session's own setup
+ * (cp_pg_init's `setup`: a LISTEN, a TEMP table). So a role never blocks on a dead server
+ * for longer than connect_timeout (put it in pg_conninfo) and never spins reconnecting.
+ * Prepared statements belong to a session: a reconnect forgets them (prepared_mask) and
+ * cp_pg_exec_prepared prepares again.
+ *
+ *   connected ──error that left it unusable──▶ cp_pg_fail (logged, backoff starts)
+ *       ▲                                            │
+ *       └── cp_pg_ensure after the backoff ◀─────────┘   ("connected again" is logged)
  *
  * Threading: a struct cp_pg belongs to one thread.
  */
 #ifndef DECP_CP_PG_H
 #define DECP_CP_PG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -26,16 +35,28 @@ struct cp_pg {
 	uint64_t session;          /* 1, 2, ...: counts connections made (0: none yet); a
 				    * PGconn pointer may be reused by the next connection */
 	uint32_t prepared_mask;    /* slots prepared on this session (cleared by a reset) */
+	const char *setup;         /* the role's statements for each new session, or NULL */
+	bool was_down;             /* a failure was logged: log the recovery */
 };
 
-/* Zero the session; connects lazily. Cannot fail. */
-void cp_pg_init(struct cp_pg *p, const struct cp_config *cfg, const char *role);
+/* Zero the session; connects lazily. setup (may be NULL; not copied, must outlive p):
+ * statements run on every new session after the common settings. Cannot fail. */
+void cp_pg_init(struct cp_pg *p, const struct cp_config *cfg, const char *role,
+		const char *setup);
 
 /* Returns 0 with p->conn usable, or -EAGAIN (down; retry later, backoff applies). */
 int cp_pg_ensure(struct cp_pg *p);
 
-/* Drop the connection (after an error that left it unusable). */
+/* Drop the connection (after an error that left it unusable); the next cp_pg_ensure
+ * reconnects without waiting. */
 void cp_pg_reset(struct cp_pg *p);
+
+/*
+ * A failure of `what`: log it rate-limited with res's error (or the connection's when res is
+ * NULL) and " retrying with backoff", drop the connection and start the backoff.
+ * res is not freed.
+ */
+void cp_pg_fail(struct cp_pg *p, const char *what, const PGresult *res);
 
 /* Close for good. */
 void cp_pg_close(struct cp_pg *p);

@@ -1,4 +1,5 @@
-/* cp_pg: a role thread's PostgreSQL session. Contract in cp_pg.h. */
+/* cp_pg: a role thread's PostgreSQL session (the only one in decp-control). Contract in
+ * cp_pg.h. */
 #include "cp_pg.h"
 
 #include <errno.h>
@@ -7,11 +8,13 @@
 
 #include "cp_log.h"
 
-void cp_pg_init(struct cp_pg *p, const struct cp_config *cfg, const char *role)
+void cp_pg_init(struct cp_pg *p, const struct cp_config *cfg, const char *role,
+		const char *setup)
 {
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
 	p->role = role;
+	p->setup = setup;
 	p->backoff_ms = 50;
 }
 
@@ -28,19 +31,29 @@ void cp_pg_close(struct cp_pg *p)
 	cp_pg_reset(p);
 }
 
-static int session_setup(struct cp_pg *p)
+void cp_pg_fail(struct cp_pg *p, const char *what, const PGresult *res)
 {
-	char sql[160];
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %u; SET application_name = 'decp-%s';"
-		 " SET TimeZone = 'UTC'",
-		 p->cfg->pg_timeout_ms, p->role);
+	const char *detail = res != NULL ? PQresultErrorMessage(res)
+			   : p->conn != NULL ? PQerrorMessage(p->conn) : "";
+	size_t dl = strcspn(detail, "\n");
+	CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql: %s%s%.*s; retrying with backoff", what,
+		  dl ? ": " : "", (int)dl, detail);
+	cp_pg_reset(p);
+	p->was_down = true;
+	p->next_try_ns = cp_now_ns() + (uint64_t)p->backoff_ms * 1000000ull;
+	p->backoff_ms = p->backoff_ms * 2 > p->cfg->backoff_max_ms ? p->cfg->backoff_max_ms
+								   : p->backoff_ms * 2;
+}
+
+/* One statement (or several, ';'-separated) of the session setup; false: failed (p dropped). */
+static bool setup_step(struct cp_pg *p, const char *sql)
+{
 	PGresult *r = PQexec(p->conn, sql);
-	int ok = cp_pg_ok(r);
+	bool ok = cp_pg_ok(r);
 	if (!ok)
-		cp_log(CP_LOG_ERR, p->role, "postgresql session setup: %s",
-		       PQerrorMessage(p->conn));
+		cp_pg_fail(p, "session setup", r);
 	PQclear(r);
-	return ok ? 0 : -EIO;
+	return ok;
 }
 
 int cp_pg_ensure(struct cp_pg *p)
@@ -48,21 +61,24 @@ int cp_pg_ensure(struct cp_pg *p)
 	if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK)
 		return 0;
 	cp_pg_reset(p);
-	uint64_t now = cp_now_ns();
-	if (now < p->next_try_ns)
+	if (cp_now_ns() < p->next_try_ns)
 		return -EAGAIN;
 	p->conn = PQconnectdb(p->cfg->pg_conninfo);
-	if (PQstatus(p->conn) != CONNECTION_OK || session_setup(p) != 0) {
-		CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql: %s", PQerrorMessage(p->conn));
-		cp_pg_reset(p);
-		p->next_try_ns = now + (uint64_t)p->backoff_ms * 1000000ull;
-		p->backoff_ms *= 2;
-		if (p->backoff_ms > p->cfg->backoff_max_ms)
-			p->backoff_ms = p->cfg->backoff_max_ms;
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		cp_pg_fail(p, "connect", NULL);
 		return -EAGAIN;
 	}
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %u; SET application_name = 'decp-%s';"
+		 " SET TimeZone = 'UTC'",
+		 p->cfg->pg_timeout_ms, p->role);
+	if (!setup_step(p, sql) || (p->setup != NULL && !setup_step(p, p->setup)))
+		return -EAGAIN;
 	p->backoff_ms = 50;
 	p->session++;
+	if (p->was_down)
+		cp_log(CP_LOG_INFO, p->role, "postgresql: connected again");
+	p->was_down = false;
 	return 0;
 }
 
@@ -74,6 +90,7 @@ static PGresult *unless_lost(struct cp_pg *p, PGresult *r)
 	CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql connection lost: %s", PQerrorMessage(p->conn));
 	PQclear(r);
 	cp_pg_reset(p);
+	p->was_down = true;
 	return NULL;
 }
 

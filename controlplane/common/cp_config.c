@@ -1,3 +1,6 @@
+/* cp_config: decp-control's settings, their defaults and ranges (the keys table below is
+ * the only place a key is defined), parsed from the file and --set. Contract in
+ * cp_config.h; reference in docs/control.md "Configuration". */
 #include "cp_config.h"
 
 #include <ctype.h>
@@ -55,6 +58,9 @@ static const struct key keys[] = {
 	{"fanout_sndbuf", K_U32, F(fanout_sndbuf), 0, 0, 64 << 20},
 	{"fanout_reuse_port", K_BOOL, F(fanout_reuse_port), 0, 0, 0},
 	{"fanout_state_poll_ms", K_U32, F(fanout_state_poll_ms), 0, 10, 600000},
+	{"fanout_keepalive_ms", K_U32, F(fanout_keepalive_ms), 0, 10, 86400000},
+	{"fanout_keepalive_timeout_ms", K_U32, F(fanout_keepalive_timeout_ms), 0, 10, 3600000},
+	{"fanout_poll_loop", K_BOOL, F(fanout_poll_loop), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
 	{"api_port", K_U32, F(api_port), 0, 1, 65535},
 	{"api_threads", K_U32, F(api_threads), 0, 1, 16},
@@ -98,6 +104,8 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_history = 4096;
 	c->fanout_max_conns = 19000;
 	c->fanout_state_poll_ms = 500;
+	c->fanout_keepalive_ms = 300000;
+	c->fanout_keepalive_timeout_ms = 10000;
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
 	c->api_port = 8080;
 	c->api_threads = 1;

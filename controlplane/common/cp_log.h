@@ -1,5 +1,6 @@
 /*
- * cp_log: decp-control's logging. One line per event on stderr:
+ * cp_log: the control plane's logging (every role, and decp-fanout). One line per event
+ * on stderr:
  *
  *   2026-11-23T23:45:01.123Z decp-control[1234] edge error: redis 127.0.0.1:6379: ...
  *
@@ -29,6 +30,10 @@ struct cp_log_site {
 	_Atomic uint64_t next_ns;    /* CLOCK_MONOTONIC before which the site is silent */
 	_Atomic uint64_t suppressed; /* lines dropped since the last printed one */
 };
+
+/* The program name at the start of every line ("decp-control" unless set; the string
+ * must outlive the process's logging). Call once before any thread starts. */
+void cp_log_set_program(const char *name);
 
 /* Lines above max_level are dropped. Call once before any thread starts. */
 void cp_log_set_level(enum cp_log_level max_level);

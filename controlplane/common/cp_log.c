@@ -1,3 +1,4 @@
+/* cp_log: the control plane's log lines and their rate limiter. Contract in cp_log.h. */
 #include "cp_log.h"
 
 #include <errno.h>
@@ -10,6 +11,13 @@
 static _Atomic int max_level = CP_LOG_INFO;
 
 static const char *const level_name[] = {"error", "warn", "info", "debug"};
+
+static const char *program = "decp-control";
+
+void cp_log_set_program(const char *name)
+{
+	program = name;
+}
 
 void cp_log_set_level(enum cp_log_level lvl)
 {
@@ -45,9 +53,9 @@ static void vlog(enum cp_log_level lvl, const char *role, uint64_t suppressed, c
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ decp-control[%d] %s%s%s: ",
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s%s%s: ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid(), role ? role : "",
+			 tm.tm_sec, ts.tv_nsec / 1000000, program, (int)getpid(), role ? role : "",
 			 role ? " " : "", level_name[lvl]);
 	if (n < 0)
 		return;

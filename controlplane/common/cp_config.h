@@ -62,6 +62,11 @@ struct cp_config {
 	uint32_t fanout_sndbuf;          /* fanout: SO_SNDBUF of subscriber sockets; 0 = kernel */
 	bool fanout_reuse_port;          /* fanout: share the port with other processes */
 	uint32_t fanout_state_poll_ms;   /* fanout: subscription state poll period */
+	uint32_t fanout_keepalive_ms;    /* fanout: ping a connection silent this long */
+	uint32_t fanout_keepalive_timeout_ms; /* fanout: ...and close it when still silent
+					  * this long after the ping was due */
+	bool fanout_poll_loop;           /* fanout: lws's poll(2) loop instead of libev/epoll
+					  * (kept for comparison, docs/perf.md "fanout") */
 	char api_listen[256];            /* api: address to bind */
 	uint32_t api_port;               /* api: HTTP port */
 	uint32_t api_threads;            /* api: workers (threads) sharing one listener */

@@ -1,3 +1,6 @@
+/* cp_redis: one Redis connection of a role (timeouts, backoff, the decp function library
+ * loaded on every connect) and the RESP writer for hand-formatted pipelines. Contract in
+ * cp_redis.h; key layout in docs/control.md "Redis key layout". */
 #include "cp_redis.h"
 
 #include <errno.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cp_buf.h"
 #include "cp_log.h"
 #include "cp_redis_rec.h"
 
@@ -141,17 +145,7 @@ int cp_redis_ensure(struct cp_redis *r)
 
 int cp_resp_reserve(struct cp_resp *b, size_t extra)
 {
-	if (b->cap - b->len >= extra)
-		return 0;
-	size_t cap = b->cap > 0 ? b->cap : 4096;
-	while (cap - b->len < extra)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (p == NULL)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
+	return cp_buf_grow(&b->p, &b->cap, b->len + extra, 4096);
 }
 
 /* Decimal digits of v written backwards ending at end; returns the first digit. */
