@@ -146,7 +146,7 @@ static void test_reason_names(void)
 					reason_re, event_re));
 		CU_ASSERT_STRING_EQUAL(ok, "t");
 	}
-	CU_ASSERT_EQUAL(named, 9); /* REPLAY .. FILTERED, MALFORMED */
+	CU_ASSERT_EQUAL(named, 10); /* REPLAY .. FILTERED, MALFORMED, UNKNOWN_INSTRUMENT */
 	CU_ASSERT_STRING_EQUAL(guard_reason_name(GUARD_REASON_NONE), "EXECUTE");
 }
 
