@@ -142,7 +142,10 @@ static void test_master_frames(void)
 		size_t bl = 1 + tu_rand(&rng) % PROTO_SIGNAL_BODY_MAX;
 
 		snprintf(tok, sizeof(tok), "token-%llu", (unsigned long long)rnd());
-		snprintf(ver, sizeof(ver), i % 3 ? "decp.dll/%d" : "", i);
+		if (i % 3)
+			snprintf(ver, sizeof(ver), "decp.dll/%d", i);
+		else
+			ver[0] = '\0';      /* an empty client version, every third case */
 		h.license_token = tok;
 		h.master_id = 1 + rnd() % 100000;
 		h.client_version = ver;
