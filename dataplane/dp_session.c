@@ -5,12 +5,12 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
-/* SHA-256 of the license token: the low-level one-shot does not allocate (EVP would). */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
+#include <openssl/crypto.h>
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -87,6 +87,12 @@ int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
 	w->ops = ops;
 	w->tctx = tctx;
 	w->login = login;
+	uint8_t nk[32];
+	if (getrandom(nk, sizeof(nk), 0) != (ssize_t)sizeof(nk))
+		return -EIO;
+	proto_hmac_key_init(&w->nonce_key, nk, sizeof(nk));
+	OPENSSL_cleanse(nk, sizeof(nk));
+	w->nonce_ctr = 0;
 	proto_arena_init(&w->arena, w->arena_buf, sizeof(w->arena_buf));
 	w->bell_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	memset(&w->cp_addr, 0, sizeof(w->cp_addr));
@@ -103,6 +109,7 @@ int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
 
 void dp_worker_fini(struct dp_worker *w)
 {
+	proto_hmac_key_wipe(&w->nonce_key);
 	if (w->bell_fd >= 0)
 		close(w->bell_fd);
 	w->bell_fd = -1;
@@ -197,14 +204,21 @@ static void send_nack(struct dp_session *s, uint64_t seq, int reason, uint64_t e
 	dp_stat_add(s->w->st, DP_CTR_NACKS_SENT, 1);
 }
 
-static void send_error(struct dp_session *s, int code)
+static void send_error_msg(struct dp_session *s, int code, const char *msg)
 {
 	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
 	Decp__Error e = DECP__ERROR__INIT;
 	e.code = code;
+	if (msg != NULL)
+		e.message = (char *)msg;
 	f.kind_case = DECP__INGEST_FRAME__KIND_ERROR;
 	f.error = &e;
 	send_frame(s, &f);
+}
+
+static void send_error(struct dp_session *s, int code)
+{
+	send_error_msg(s, code, NULL);
 }
 
 size_t dp_session_out(const struct dp_session *s, const uint8_t **p)
@@ -376,64 +390,143 @@ static void login_failed(struct dp_session *s, uint64_t now_ns)
 
 /* ------------------------------------------------------------------ frames */
 
+/* Refuse a login attempt: out of order, or a failed credential (which costs the source's
+ * failed-login budget). nack_reason 0 = none. */
+static void login_refused(struct dp_session *s, enum dp_reason r, int nack_reason, int code,
+			  const uint8_t *frame, size_t flen, int64_t wall_ns)
+{
+	reject(s, r, 0, 0, frame, flen, wall_ns);
+	if (nack_reason != 0)
+		send_nack(s, 0, nack_reason, 0);
+	send_error(s, code);
+	begin_close(s, r);
+}
+
+static bool control_ready(struct dp_session *s, int64_t wall_ns)
+{
+	if (atomic_load_explicit(&s->w->hdr->dp_ready, memory_order_acquire) != 0)
+		return true;
+	/* Control not attached or not ready (e.g. restarting, or right after a dataplane
+	 * restart: the token table may be empty), so no login can be judged. Retry later,
+	 * not a failed login. */
+	reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
+	send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
+	begin_close(s, DP_REASON_NOT_READY);
+	return false;
+}
+
+/* Step 1 of the login: Hello{master_id, version 2} -> ServerChallenge{fresh nonce}. */
 static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8_t *frame,
 			 size_t flen, uint64_t now_ns, int64_t wall_ns)
 {
 	struct dp_worker *w = s->w;
 
-	if (s->state != DP_SS_AWAIT_HELLO) {
-		reject(s, DP_REASON_PROTOCOL, 0, 0, frame, flen, wall_ns);
-		send_nack(s, 0, DECP__NACK__REASON__REASON_STATE, 0);
-		send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
-		begin_close(s, DP_REASON_PROTOCOL);
+	if (s->state != DP_SS_AWAIT_HELLO || s->login_step != 0) {
+		login_refused(s, DP_REASON_PROTOCOL, DECP__NACK__REASON__REASON_STATE,
+			      DECP__ERROR__CODE__CODE_PROTOCOL, frame, flen, wall_ns);
 		return;
 	}
 	if (!login_allowed(w, &s->peer, now_ns)) {
-		reject(s, DP_REASON_LOGIN_RATE, 0, 0, NULL, 0, wall_ns);
-		send_error(s, DECP__ERROR__CODE__CODE_UNAUTHENTICATED);
-		begin_close(s, DP_REASON_LOGIN_RATE);
+		login_refused(s, DP_REASON_LOGIN_RATE, 0, DECP__ERROR__CODE__CODE_UNAUTHENTICATED,
+			      NULL, 0, wall_ns);
 		return;
 	}
 	if (h->protocol_version != PROTO_PROTOCOL_VERSION) {
+		/* Version 1 carried the token in clear: tell the operator exactly why. */
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+			 "protocol_version %u is not supported: this ingest speaks %u only "
+			 "(challenge-response login, no token on the wire; docs/protocol.md)",
+			 h->protocol_version, PROTO_PROTOCOL_VERSION);
 		reject(s, DP_REASON_VERSION, 0, 0, NULL, 0, wall_ns);
-		send_error(s, DECP__ERROR__CODE__CODE_VERSION);
+		send_error_msg(s, DECP__ERROR__CODE__CODE_VERSION, msg);
 		begin_close(s, DP_REASON_VERSION);
 		return;
 	}
-	if (atomic_load_explicit(&w->hdr->dp_ready, memory_order_acquire) == 0) {
-		/* Control not (yet) ready, e.g. right after a dataplane restart: the token table
-		 * may still be empty, so no login can be judged. Retry later, not a failure. */
-		reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
-		send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
-		begin_close(s, DP_REASON_NOT_READY);
+	if (h->master_id == 0 || (h->license_token != NULL && h->license_token[0] != '\0')) {
+		/* Protocol 2 never sends the token: refusing it makes a broken client fail at
+		 * once instead of leaking its token on every login. */
+		reject(s, DP_REASON_MALFORMED, 0, 0, NULL, 0, wall_ns);
+		send_error_msg(s, DECP__ERROR__CODE__CODE_MALFORMED,
+			       "protocol 2 Hello must name the master and carry no license_token");
+		begin_close(s, DP_REASON_MALFORMED);
 		return;
 	}
-	uint8_t hash[32];
-	const char *tok = h->license_token != NULL ? h->license_token : "";
-	SHA256((const unsigned char *)tok, strlen(tok), hash);
-	const struct dp_token_ent *te = dp_tables_token_find(w->snap, hash);
-	enum dp_reason bad = DP_REASON_NONE;
-	if (te == NULL)
-		bad = DP_REASON_BAD_TOKEN;
-	else if (te->revoked)
-		bad = DP_REASON_REVOKED;
-	else if (te->master_id != h->master_id)
-		bad = DP_REASON_MASTER_MISMATCH;
-	else if (s->cert_master_id != 0 && s->cert_master_id != te->master_id)
-		bad = DP_REASON_CERT_MISMATCH;
+	if (!control_ready(s, wall_ns))
+		return;
+	/* Nonce = HMAC(per-worker random key, counter): unpredictable, never repeated. */
+	uint8_t ctr[8];
+	uint64_t c = ++w->nonce_ctr;
+	memcpy(ctr, &c, sizeof(ctr));
+	proto_hmac_compute(&w->nonce_key, ctr, sizeof(ctr), s->nonce);
+	s->login_master = h->master_id;
+	s->login_step = 1;
+
+	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+	Decp__ServerChallenge ch = DECP__SERVER_CHALLENGE__INIT;
+	ch.nonce.data = s->nonce;
+	ch.nonce.len = sizeof(s->nonce);
+	ch.protocol_version = PROTO_PROTOCOL_VERSION;
+	f.kind_case = DECP__INGEST_FRAME__KIND_CHALLENGE;
+	f.challenge = &ch;
+	send_frame(s, &f);
+}
+
+/* The master's token whose SHA-256 keys `proof`, or NULL. At most DP_LOGIN_TOKENS_MAX of
+ * the master's tokens are tried (each costs an HMAC key schedule and an HMAC). */
+#define DP_LOGIN_TOKENS_MAX 16u
+static const struct dp_token_ent *proof_token(struct dp_session *s,
+					      const struct dp_master_ent *me,
+					      const uint8_t *proof, size_t plen)
+{
+	const struct dp_table_snap *snap = s->w->snap;
+	const struct dp_token_ent *found = NULL;
+	unsigned int tried = 0;
+	for (uint32_t i = me->tok_first; i != DP_TOK_NONE && tried < DP_LOGIN_TOKENS_MAX;
+	     i = snap->tok[i].next, tried++) {
+		struct proto_hmac_key k;
+		proto_hmac_key_init(&k, snap->tok[i].hash, sizeof(snap->tok[i].hash));
+		int rc = proto_login_verify(&k, s->nonce, sizeof(s->nonce), s->login_master,
+					    s->has_binding ? s->binding : NULL, proof, plen);
+		proto_hmac_key_wipe(&k);
+		if (rc == 0) {
+			found = &snap->tok[i];
+			break;
+		}
+	}
+	return found;
+}
+
+/* Step 2 of the login: LoginProof -> HelloAck (ACTIVE), or a refusal. */
+static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
+			       const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+
+	if (s->state != DP_SS_AWAIT_HELLO || s->login_step != 1) {
+		login_refused(s, DP_REASON_PROTOCOL, DECP__NACK__REASON__REASON_STATE,
+			      DECP__ERROR__CODE__CODE_PROTOCOL, frame, flen, wall_ns);
+		return;
+	}
+	if (!control_ready(s, wall_ns))
+		return;
+	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->login_master);
+	const struct dp_token_ent *te =
+		me != NULL ? proof_token(s, me, lp->proof.data, lp->proof.len) : NULL;
+	enum dp_reason bad = te == NULL ? DP_REASON_BAD_TOKEN
+			     : te->revoked ? DP_REASON_REVOKED
+			     : s->cert_master_id != 0 && s->cert_master_id != te->master_id
+				     ? DP_REASON_CERT_MISMATCH
+				     : DP_REASON_NONE;
 	if (bad != DP_REASON_NONE) {
+		/* Unknown master, no token of it matches, or a revoked one: one answer for all,
+		 * so the reply does not tell which masters exist. */
 		login_failed(s, now_ns);
-		reject(s, bad, 0, 0, NULL, 0, wall_ns);
-		send_nack(s, 0,
-			  bad == DP_REASON_MASTER_MISMATCH ? DECP__NACK__REASON__REASON_MASTER_MISMATCH
-							   : DECP__NACK__REASON__REASON_BAD_TOKEN,
-			  0);
-		send_error(s, DECP__ERROR__CODE__CODE_UNAUTHENTICATED);
-		begin_close(s, bad);
+		login_refused(s, bad, DECP__NACK__REASON__REASON_BAD_TOKEN,
+			      DECP__ERROR__CODE__CODE_UNAUTHENTICATED, NULL, 0, wall_ns);
 		return;
 	}
-	const struct dp_master_ent *me = dp_tables_master_find(w->snap, te->master_id);
-	if (me == NULL || !me->has_keys) {
+	if (!me->has_keys) {
 		/* Token loaded but the master's keys not yet: retry later, not a failure. */
 		reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
 		send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
@@ -441,9 +534,9 @@ static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8
 		return;
 	}
 	struct dp_master_rt *rt = &w->tables->rt[me->slot];
-	s->master_id = te->master_id;
+	s->master_id = me->master_id;
 	s->master_slot = me->slot;
-	memcpy(s->token_hash, hash, sizeof(hash));
+	memcpy(s->token_hash, te->hash, sizeof(s->token_hash));
 	/* Newer login replaces the older: the older session sees the owner word change at its
 	 * next frame or tick and closes with REPLACED. */
 	atomic_store_explicit(&rt->owner, dp_owner_word(w->id, s->conn_id), memory_order_release);
@@ -451,6 +544,7 @@ static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8
 	 * master and deduplicated by the consumer's idempotent write (SPEC §2). */
 	s->expect = atomic_load_explicit(&rt->last_durable, memory_order_acquire) + 1u;
 	s->gap_nacked = 0;
+	s->login_step = 0;
 	dp_session_set_state(s, DP_SS_ACTIVE);
 	dp_stat_add(w->st, DP_CTR_LOGINS, 1);
 
@@ -667,6 +761,9 @@ static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uin
 	case DECP__MASTER_FRAME__KIND_HELLO:
 		handle_hello(s, f->hello, p, len, now_ns, wall_ns);
 		break;
+	case DECP__MASTER_FRAME__KIND_LOGIN_PROOF:
+		handle_login_proof(s, f->login_proof, p, len, now_ns, wall_ns);
+		break;
 	case DECP__MASTER_FRAME__KIND_SIGNAL: {
 		v.body = f->signal->body.data;
 		v.body_len = f->signal->body.len;
@@ -723,10 +820,19 @@ void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id
 	s->cert_master_id = 0;
 	s->last_frame_ns = now_ns;
 	memset(s->token_hash, 0, sizeof(s->token_hash));
+	s->login_step = 0;
+	s->has_binding = 0;
+	s->login_master = 0;
 	s->out_head = s->out_tail = 0;
 	proto_frame_decoder_init(&s->dec, s->dec_buf, sizeof(s->dec_buf), w->cfg.max_frame);
 	dp_session_set_state(s, DP_SS_AWAIT_HELLO);
 	dp_stat_add(w->st, DP_CTR_CONN_ACCEPTED, 1);
+}
+
+void dp_session_set_binding(struct dp_session *s, const uint8_t b[PROTO_LOGIN_BINDING_LEN])
+{
+	memcpy(s->binding, b, sizeof(s->binding));
+	s->has_binding = 1;
 }
 
 static int overflow_check(struct dp_session *s, int64_t wall_ns)

@@ -26,7 +26,8 @@
  *   | from        | event                                   | to          |
  *   |-------------|-----------------------------------------|-------------|
  *   | FREE        | dp_session_open                         | AWAIT_HELLO |
- *   | AWAIT_HELLO | valid Hello, token ok, READY            | ACTIVE      |
+ *   | AWAIT_HELLO | valid Hello: ServerChallenge sent        | AWAIT_HELLO |
+ *   | AWAIT_HELLO | LoginProof verifies, READY, keys loaded | ACTIVE      |
  *   | AWAIT_HELLO | any other frame / bad Hello / timeout   | CLOSING     |
  *   | ACTIVE      | Signal accepted / DUPLICATE / GAP / BUSY| ACTIVE      |
  *   | ACTIVE      | Heartbeat                               | ACTIVE      |
@@ -38,10 +39,14 @@
  * AWAIT_HELLO has master_id == 0; CLOSING/CLOSED have close_reason set unless the peer
  * closed first (DP_REASON_NONE).
  *
- * Hello is checked for: protocol order, the source address's failed-login budget, protocol
- * version, control READY (Nack UNAVAILABLE: not a failed login), token known, not revoked,
- * Hello.master_id == the token's master, a TLS client certificate (if any) names that
- * master, master keys loaded. docs/ingest.md has the table.
+ * Login (protocol 2, proto_login.h) happens inside AWAIT_HELLO in two steps (login_step):
+ * Hello{master_id, version} is answered with ServerChallenge{nonce}, and LoginProof{proof}
+ * with HelloAck. Hello is checked for: protocol order, the source address's failed-login
+ * budget, protocol version (version 1 sent the token in clear: Error VERSION naming it),
+ * no license_token, master id set, control READY (Nack UNAVAILABLE: not a failed login).
+ * LoginProof for: order (a challenge was sent), READY, a token of that master whose
+ * SHA-256 keys a proof equal to the one received (BAD_TOKEN otherwise), that token not
+ * revoked, a TLS client certificate (if any) names that master, master keys loaded. docs/ingest.md has the table.
  *
  * Checks on every Signal, in this order (the issue's order; each failure is counted by
  * reason and sent as a protection-event record through the ingress ring):
@@ -74,6 +79,8 @@
 #include "dp_tables.h"
 #include "proto_arena.h"
 #include "proto_frame.h"
+#include "proto_hmac.h"
+#include "proto_login.h"
 
 #define DP_FRAME_MAX_LIMIT 4096u
 #define DP_SESSION_OUT_CAP (64u * 1024u)
@@ -163,6 +170,10 @@ struct dp_worker {
 	struct sockaddr_un cp_addr;
 	socklen_t cp_addr_len;
 	struct dp_login_limiter *login;   /* shared by the process's workers */
+	/* Login nonces: HMAC-SHA256(random per-worker key, counter), unpredictable and never
+	 * repeated, with no system call per connection (getrandom once, at init). */
+	struct proto_hmac_key nonce_key;
+	uint64_t nonce_ctr;
 };
 
 struct dp_session {
@@ -182,6 +193,13 @@ struct dp_session {
 	uint64_t cert_master_id;
 	uint64_t last_frame_ns;      /* CLOCK_MONOTONIC of the last complete frame (or open) */
 	uint8_t token_hash[32];
+	/* Login (protocol 2) while AWAIT_HELLO: 0 = waiting for Hello, 1 = ServerChallenge
+	 * sent, waiting for LoginProof (for login_master). */
+	uint8_t login_step;
+	uint8_t has_binding;         /* binding set by the transport (TLS exporter) */
+	uint64_t login_master;
+	uint8_t nonce[PROTO_LOGIN_NONCE_LEN];
+	uint8_t binding[PROTO_LOGIN_BINDING_LEN];
 	struct proto_frame_decoder dec;
 	uint32_t out_head;
 	uint32_t out_tail;
@@ -193,7 +211,7 @@ struct dp_session {
  * Prepare a worker context (init time). shm must be created; tables and the login limiter
  * initialised (both outlive the worker); ops and tctx are the transport's. The consumer
  * doorbell socket may fail to open silently: the consumer then polls.
- * Returns 0 or -EINVAL (bad cfg / id / NULL).
+ * Returns 0, -EINVAL (bad cfg / id / NULL) or -EIO (no random bytes for the nonce key).
  */
 int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
 		   struct dp_tables *tables, struct dp_login_limiter *login,

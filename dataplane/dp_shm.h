@@ -129,7 +129,7 @@ struct dp_ctrl_cmd {
 	X(BAD_TOKEN, "bad_token")             /* unknown token hash */                         \
 	X(REVOKED, "revoked")                 /* token revoked (at login or later) */          \
 	X(BAD_HMAC, "bad_hmac")               /* HMAC mismatch or wrong length */              \
-	X(MASTER_MISMATCH, "master_mismatch") /* Hello/Signal master id != token's */          \
+	X(MASTER_MISMATCH, "master_mismatch") /* Signal master id != session's */              \
 	X(DUPLICATE, "duplicate")             /* seq <= last durable: Ack DUPLICATE */         \
 	X(GAP, "gap")                         /* seq > expected: Nack GAP */                   \
 	X(BUSY, "busy")                       /* ingress ring full: Nack BUSY */               \

@@ -175,6 +175,8 @@ static int apply_one(struct dp_tables *t, struct dp_table_snap *s, const struct 
 	case DP_CTRL_ADD_TOKEN:
 		if (c->master_id == 0)
 			return -EINVAL;
+		if (master_get_or_add(t, s, c->master_id) == NULL)
+			return -ENOSPC;
 		e = tok_slot(s, c->token_hash);
 		if (!e->used)
 			s->tok_n++;
@@ -221,6 +223,26 @@ static int apply_one(struct dp_tables *t, struct dp_table_snap *s, const struct 
 	}
 }
 
+/* Chain every token to its master (rebuilt per snapshot: a snapshot is a full copy
+ * anyway). Tokens whose master has no entry (a revocation tombstone never added) stay
+ * unchained. */
+static void link_tokens(struct dp_table_snap *s)
+{
+	for (uint32_t i = 0; i < s->mst_cap; i++)
+		s->mst[i].tok_first = DP_TOK_NONE;
+	for (uint32_t i = 0; i < s->tok_cap; i++) {
+		struct dp_token_ent *e = &s->tok[i];
+		e->next = DP_TOK_NONE;
+		if (!e->used || e->master_id == 0)
+			continue;
+		struct dp_master_ent *m = mst_slot(s, e->master_id);
+		if (!m->used)
+			continue;
+		e->next = m->tok_first;
+		m->tok_first = i;
+	}
+}
+
 int dp_tables_apply(struct dp_tables *t, const struct dp_ctrl_cmd *cmds, unsigned int n,
 		    unsigned int *rejected)
 {
@@ -232,6 +254,7 @@ int dp_tables_apply(struct dp_tables *t, const struct dp_ctrl_cmd *cmds, unsigne
 	for (unsigned int i = 0; i < n; i++)
 		if (apply_one(t, s, &cmds[i]) != 0)
 			bad++;
+	link_tokens(s);
 	rcu_assign_pointer(t->snap, s);
 	/* Workers go offline while blocked in epoll_wait, so the grace period is bounded by
 	 * one poll iteration of each busy worker. */

@@ -25,9 +25,12 @@
 #include "dp_shm.h"
 #include "proto_hmac.h"
 
+#define DP_TOK_NONE UINT32_MAX
+
 struct dp_token_ent {
 	uint8_t hash[32];
 	uint64_t master_id;
+	uint32_t next;        /* next token of the same master (index into tok), DP_TOK_NONE */
 	uint8_t used;
 	uint8_t revoked;
 };
@@ -37,6 +40,7 @@ struct dp_master_ent {
 	uint32_t slot;        /* index into dp_tables.rt */
 	uint8_t used;
 	uint8_t has_keys;     /* SET_MASTER received: logins are refused until then */
+	uint32_t tok_first;   /* the master's tokens (revoked ones too), chained by next */
 	uint8_t pubkey[32];
 	struct proto_hmac_key hmac;
 };
@@ -74,7 +78,10 @@ void dp_tables_fini(struct dp_tables *t);
 /* Worker (registered QSBR reader, online): the current snapshot, never NULL after init. */
 const struct dp_table_snap *dp_tables_snap(struct dp_tables *t);
 
-/* Lookups in a snapshot: the entry or NULL. Hot path safe. */
+/* Lookups in a snapshot: the entry or NULL. Hot path safe. A master's tokens (for the
+ * login proof, which names the master, not the token) are me->tok_first, then
+ * s->tok[i].next, until DP_TOK_NONE; an ADD_TOKEN creates its master's entry (without
+ * keys) so that its token can be found. */
 const struct dp_token_ent *dp_tables_token_find(const struct dp_table_snap *s,
 						const uint8_t hash[32]);
 const struct dp_master_ent *dp_tables_master_find(const struct dp_table_snap *s,

@@ -54,6 +54,7 @@
 #include "decp.pb-c.h"
 #include "proto_hmac.h"
 #include "proto_signal.h"
+#include "proto_login.h"
 #include "proto_msg.h"
 
 #define BURST 32
@@ -280,15 +281,8 @@ static size_t pack_master_frame(Decp__MasterFrame *f, uint8_t *out, size_t cap)
 
 static size_t hello_frame(const struct gconn *c, uint8_t *out, size_t cap)
 {
-	Decp__Hello h = DECP__HELLO__INIT;
-	h.license_token = (char *)c->token;
-	h.master_id = c->master;
-	h.client_version = "bench_dpgen";
-	h.protocol_version = 1;
-	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
-	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
-	f.hello = &h;
-	return pack_master_frame(&f, out, cap);
+	ssize_t n = proto_login_hello_frame(c->master, "bench_dpgen", out, cap);
+	return n > 0 ? (size_t)n : 0;
 }
 
 static size_t signal_frame(const struct gconn *c, uint64_t seq, uint8_t *out, size_t cap)
@@ -329,7 +323,23 @@ static void on_ingest_frame(struct gen *g, struct gconn *c, const uint8_t *p, si
 		return;
 	}
 	uint64_t now = ticks();
-	if (f->kind_case == DECP__INGEST_FRAME__KIND_HELLO_ACK && c->state == G_HELLO_SENT) {
+	if (f->kind_case == DECP__INGEST_FRAME__KIND_CHALLENGE && c->state == G_HELLO_SENT) {
+		/* Protocol 2 login: answer the challenge with the token's proof. */
+		uint8_t fr[FRAME_MAX];
+		ssize_t n = proto_login_proof_frame(c->token, strlen(c->token),
+						    f->challenge->nonce.data,
+						    f->challenge->nonce.len, c->master, NULL, fr,
+						    sizeof(fr));
+		struct rte_mbuf *m = n > 0 ? tcp_frame(g, c, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+						       c->snd_nxt, fr, (size_t)n)
+					   : NULL;
+		if (m == NULL) {
+			fail(g, "cannot answer the login challenge");
+		} else {
+			tx_add(g, c->queue, m);
+			c->snd_nxt += (uint32_t)n;
+		}
+	} else if (f->kind_case == DECP__INGEST_FRAME__KIND_HELLO_ACK && c->state == G_HELLO_SENT) {
 		c->next_seq = f->hello_ack->next_expected_sequence;
 		c->acked = c->next_seq - 1;
 		c->state = c->next_seq > g->signals ? G_DONE : G_STREAMING;

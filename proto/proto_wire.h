@@ -36,8 +36,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wire protocol version carried in Hello/HelloAck (docs/protocol.md "Versioning"). */
-#define PROTO_PROTOCOL_VERSION 1u
+/* Wire protocol version carried in Hello/HelloAck (docs/protocol.md "Versioning").
+ * 2: challenge-response login (ServerChallenge, LoginProof; proto_login.h), no token on
+ * the wire. Version 1 Hellos are refused with Error{CODE_VERSION}. */
+#define PROTO_PROTOCOL_VERSION 2u
 
 #define PROTO_SYMBOL_MAX 32u
 /* A valid Signal encodes to at most 129 bytes (10 varint fields of <= 11 bytes plus a

@@ -1,7 +1,8 @@
 /*
  * decp-master: master EA simulator and ingest load generator (SPEC.md §3, issue 5).
  *
- * Each simulated master connects, logs in (Hello with its license token), and sends its
+ * Each simulated master connects, logs in (Hello, then a LoginProof answering ingest's
+ * challenge: the license token never leaves the process), and sends its
  * signals 1..N (from a trade file or a synthetic generator), HMAC-SHA256 + Ed25519 signed,
  * keeping at most --window unacknowledged. It follows the ingest protocol's recovery rules:
  *   Ack(seq)            seq is durable: forget it, record its ACK latency
@@ -56,6 +57,7 @@
 #include "decp-master-trades.h"
 #include "proto_frame.h"
 #include "proto_hmac.h"
+#include "proto_login.h"
 #include "proto_msg.h"
 #include "proto_sign.h"
 #include "proto_signal.h"
@@ -165,6 +167,12 @@ static int64_t wall_ns(void)
 }
 
 /* ------------------------------------------------------------------ frames out */
+
+/* Room for one more frame of any kind in the output buffer. */
+static uint8_t *out_room(struct master *m)
+{
+	return OUT_CAP - m->out_len < PROTO_FRAME_MAX_DEFAULT + 4 ? NULL : m->out + m->out_len;
+}
 
 static int out_frame(struct master *m, const ProtobufCMessage *msg)
 {
@@ -363,15 +371,11 @@ static void do_connect(struct dm_thread *t, struct master *m)
 	m->out_len = 0;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)(m - t->m)};
 	epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev);
-	Decp__Hello h = DECP__HELLO__INIT;
-	h.license_token = m->k.token;
-	h.master_id = m->id;
-	h.client_version = "decp-master/0.1.0";
-	h.protocol_version = PROTO_PROTOCOL_VERSION;
-	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
-	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
-	f.hello = &h;
-	out_frame(m, &f.base);
+	/* Protocol 2: Hello names the master only; the token proves itself in LoginProof,
+	 * after ingest's challenge (proto_login.h). */
+	ssize_t hn = proto_login_hello_frame(m->id, "decp-master/0.2.0", m->out, OUT_CAP);
+	if (hn > 0)
+		m->out_len = (size_t)hn;
 	m->state = M_HELLO;
 	m->last_tx = mono_ns();
 	flush_out(t, m);
@@ -444,6 +448,23 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		return;
 	}
 	switch (f->kind_case) {
+	case DECP__INGEST_FRAME__KIND_CHALLENGE: {
+		uint8_t *room = out_room(m);
+		ssize_t n = -EPROTO;
+		if (m->state == M_HELLO && room != NULL)
+			n = proto_login_proof_frame(m->k.token, strlen(m->k.token),
+						    f->challenge->nonce.data, f->challenge->nonce.len,
+						    m->id, NULL, room, PROTO_FRAME_MAX_DEFAULT + 4);
+		if (n < 0) {
+			fail_master(t, m, "unusable ServerChallenge from ingest (nonce must be 32 "
+					  "bytes, once, after Hello)");
+			break;
+		}
+		m->out_len += (size_t)n;
+		m->last_tx = now;
+		flush_out(t, m);
+		break;
+	}
 	case DECP__INGEST_FRAME__KIND_HELLO_ACK: {
 		uint64_t e = f->hello_ack->next_expected_sequence;
 		if (e == 0) {
@@ -531,9 +552,10 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 			fail_master(t, m, "replaced by a newer login 10 times: is another instance "
 					  "of this master running?");
 		} else if (m->state != M_FAILED) {
-			char why[96];
-			snprintf(why, sizeof(why), "ingest closed the session: Error code %d",
-				 (int)f->error->code);
+			char why[320];
+			snprintf(why, sizeof(why), "ingest closed the session: Error code %d%s%s",
+				 (int)f->error->code, f->error->message[0] != '\0' ? ": " : "",
+				 f->error->message);
 			fail_master(t, m, why);
 		}
 		break;

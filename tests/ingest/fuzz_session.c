@@ -1,9 +1,13 @@
 /*
  * libFuzzer target: arbitrary byte streams into one ingest session (dp_session_input), with
  * a real segment, real tables holding one master (token "fuzz-token", master 5, secret
- * 32 x 0x11), ticks and ACKs in between. The first input byte picks the chunk size, so the
- * framing is exercised at every split. Seeds: tests/ingest/session_seeds/.
+ * 32 x 0x11), ticks and ACKs in between. The first input byte picks the chunk size (low 6
+ * bits), so the framing is exercised at every split, and whether the harness answers a
+ * ServerChallenge with the right LoginProof (bit 7: the fuzzer cannot guess the random
+ * nonce, so without it nothing after the login would be reached; with bit 7 clear it
+ * exercises wrong proofs of its own). Seeds: tests/ingest/session_seeds/.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,8 @@
 #include "dp_session.h"
 #include "dp_shm.h"
 #include "dp_tables.h"
+#include "proto_login.h"
+#include "proto_msg.h"
 
 static struct dp_shm shm;
 static struct dp_tables tables;
@@ -76,6 +82,38 @@ static void init_once(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Drop the session's output; when it holds a ServerChallenge and answer is set, feed the
+ * correct LoginProof for "fuzz-token" / master 5 back in. */
+static void drain_output(bool answer, uint64_t now)
+{
+	const uint8_t *p;
+	size_t len = dp_session_out(sess, &p);
+	uint8_t nonce[32];
+	bool got = false;
+	for (size_t off = 0; answer && off + 4 <= len;) {
+		size_t fl = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 |
+			    (size_t)p[off + 2] << 8 | p[off + 3];
+		if (off + 4 + fl > len)
+			break;
+		Decp__IngestFrame *f = proto_ingest_frame_decode(p + off + 4, fl, NULL);
+		if (f != NULL && f->kind_case == DECP__INGEST_FRAME__KIND_CHALLENGE &&
+		    f->challenge->nonce.len == 32) {
+			memcpy(nonce, f->challenge->nonce.data, 32);
+			got = true;
+		}
+		proto_msg_free(f != NULL ? &f->base : NULL, NULL);
+		off += 4 + fl;
+	}
+	dp_session_out_consume(sess, len);
+	if (got && dp_session_rx_ok(sess)) {
+		uint8_t fr[128];
+		ssize_t n = proto_login_proof_frame("fuzz-token", 10, nonce, 32, 5, NULL, fr,
+						    sizeof(fr));
+		if (n > 0)
+			dp_session_input(sess, fr, (size_t)n, now, (int64_t)now);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (wk == NULL)
@@ -83,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	size_t chunk = (size_t)(data[0] % 64) + 1;
+	bool answer = (data[0] & 0x80) != 0;
 	data++;
 	size--;
 	for (unsigned int i = 0; i < tables.rt_cap; i++) {
@@ -116,8 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rte_ring_enqueue_elem(shm.ack[0], &a, sizeof(a));
 		}
 		dp_worker_ack_poll(wk, 64);
-		const uint8_t *p;
-		dp_session_out_consume(sess, dp_session_out(sess, &p));
+		drain_output(answer, now);
 	}
 	dp_session_tick(sess, now + 2000000000ull);
 	dp_session_close(sess);

@@ -22,6 +22,7 @@
 
 #include "proto_frame.h"
 #include "proto_hmac.h"
+#include "proto_login.h"
 #include "proto_msg.h"
 
 extern char **environ;
@@ -305,17 +306,55 @@ static int send_master_frame(int fd, Decp__MasterFrame *f)
 	return n > 0 ? ih_send_all(fd, buf, (size_t)n) : -1;
 }
 
-int ih_send_hello(int fd, const char *token, uint64_t master_id)
+int ih_send_hello_raw(int fd, uint32_t version, const char *token, uint64_t master_id)
 {
 	Decp__Hello h = DECP__HELLO__INIT;
-	h.license_token = (char *)token;
+	h.license_token = (char *)(token != NULL ? token : "");
 	h.master_id = master_id;
 	h.client_version = "ingest-test";
-	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	h.protocol_version = version;
 	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
 	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
 	f.hello = &h;
 	return send_master_frame(fd, &f);
+}
+
+/* One frame read by ih_send_hello that was not the challenge, handed to the next ih_recv
+ * of that fd (the tests expect to read the refusal themselves). */
+static struct {
+	int fd;
+	Decp__IngestFrame *f;
+} pushback = {-1, NULL};
+
+int ih_send_proof(int fd, const char *token, uint64_t master_id, const uint8_t *nonce,
+		  size_t nonce_len)
+{
+	uint8_t buf[256];
+	ssize_t n = proto_login_proof_frame(token, strlen(token), nonce, nonce_len, master_id,
+					    NULL, buf, sizeof(buf));
+	return n > 0 ? ih_send_all(fd, buf, (size_t)n) : -1;
+}
+
+int ih_send_hello(int fd, const char *token, uint64_t master_id)
+{
+	uint8_t buf[256];
+	ssize_t n = proto_login_hello_frame(master_id, "ingest-test", buf, sizeof(buf));
+	if (n <= 0 || ih_send_all(fd, buf, (size_t)n) != 0)
+		return -1;
+	bool eof;
+	Decp__IngestFrame *f = ih_recv(fd, 5000, &eof);
+	if (f == NULL)
+		return 0; /* the test's next read sees the close */
+	if (f->kind_case != DECP__INGEST_FRAME__KIND_CHALLENGE) {
+		ih_frame_free(pushback.f);
+		pushback.fd = fd;
+		pushback.f = f;
+		return 0;
+	}
+	int rc = ih_send_proof(fd, token, master_id, f->challenge->nonce.data,
+			       f->challenge->nonce.len);
+	ih_frame_free(f);
+	return rc;
 }
 
 int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
@@ -386,6 +425,12 @@ Decp__IngestFrame *ih_recv(int fd, int timeout_ms, bool *eof)
 {
 	uint8_t hdr[4], buf[8192];
 	*eof = false;
+	if (pushback.f != NULL && pushback.fd == fd) {
+		Decp__IngestFrame *f = pushback.f;
+		pushback.f = NULL;
+		pushback.fd = -1;
+		return f;
+	}
 	int r = read_n(fd, hdr, 4, timeout_ms);
 	if (r <= 0) {
 		*eof = r < 0;

@@ -69,7 +69,15 @@ const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t 
 
 int ih_connect(uint16_t port);   /* blocking TCP connect to ih_addr(); fd or -1 */
 int ih_send_all(int fd, const void *p, size_t n);
+/* Log in (protocol 2): Hello, then -- if ingest answers with ServerChallenge -- the
+ * LoginProof computed from token. Any other answer is kept for the next ih_recv on fd.
+ * Returns 0, or -1 when a send failed. */
 int ih_send_hello(int fd, const char *token, uint64_t master_id);
+/* Just a Hello of any version, optionally carrying a token (protocol 1 did). */
+int ih_send_hello_raw(int fd, uint32_t version, const char *token, uint64_t master_id);
+/* The LoginProof for a nonce received in ServerChallenge. */
+int ih_send_proof(int fd, const char *token, uint64_t master_id, const uint8_t *nonce,
+		  size_t nonce_len);
 /* Build and send a signed signal; hmac_key NULL = all-zero MAC. */
 int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
 		   bool corrupt_hmac);

@@ -17,6 +17,8 @@
 #include "cp_shm.h"
 #include "cp_testkeys.h"
 #include "ingest_harness.h"
+#include "proto_login.h"
+#include "proto_msg.h"
 
 #define SEED "badinput"
 
@@ -383,13 +385,94 @@ static void test_master_mismatch(void)
 	CU_ASSERT(reason_count(DP_REASON_MASTER_MISMATCH) == 1);
 	CU_ASSERT(expect_event(DP_REASON_MASTER_MISMATCH));
 	close(fd);
-	/* Hello naming master 3 with master 2's token. */
+	/* Hello naming master 3 with a proof from master 2's token: no token of master 3
+	 * verifies it, so it is a bad token (the reply does not say whose it was). */
 	fd = ih_connect(env.port);
 	CU_ASSERT(ih_send_hello(fd, keys[2].token, 3) == 0);
-	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_MASTER_MISMATCH, 0));
+	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_BAD_TOKEN, 0));
 	CU_ASSERT(expect_closed(fd, 2000));
-	CU_ASSERT(reason_count(DP_REASON_MASTER_MISMATCH) == 2);
+	CU_ASSERT(reason_count(DP_REASON_BAD_TOKEN) == 1);
 	CU_ASSERT(enq_count[2] == 0 && enq_count[3] == 0);
+	close(fd);
+	good_check();
+	stop();
+}
+
+/* Hello, then the ServerChallenge's nonce. */
+static bool hello_challenge(int fd, uint64_t master, uint8_t nonce[32])
+{
+	bool eof;
+	if (ih_send_hello_raw(fd, PROTO_PROTOCOL_VERSION, NULL, master) != 0)
+		return false;
+	Decp__IngestFrame *f = next_frame(fd, 3000, &eof);
+	bool ok = f != NULL && f->kind_case == DECP__INGEST_FRAME__KIND_CHALLENGE &&
+		  f->challenge->nonce.len == 32 &&
+		  f->challenge->protocol_version == PROTO_PROTOCOL_VERSION;
+	if (ok)
+		memcpy(nonce, f->challenge->nonce.data, 32);
+	ih_frame_free(f);
+	return ok;
+}
+
+/* The issue's attack: an observer copies a whole login (Hello + LoginProof) and plays it
+ * back on a connection of its own. The nonce differs, so the proof does not verify. */
+static void test_login_replay(void)
+{
+	CU_ASSERT_FATAL(start("replay", "10000", "100", true) == 0);
+	good_open();
+	uint8_t n1[32], n2[32], proof[256];
+	int fd = ih_connect(env.port);
+	CU_ASSERT_FATAL(hello_challenge(fd, 2, n1));
+	ssize_t pl = proto_login_proof_frame(keys[2].token, strlen(keys[2].token), n1, 32, 2, NULL,
+					     proof, sizeof(proof));
+	CU_ASSERT_FATAL(pl > 0);
+	CU_ASSERT(ih_send_all(fd, proof, (size_t)pl) == 0);
+	CU_ASSERT(expect_hello_ack(fd, 1));
+	close(fd);
+	/* The captured bytes, replayed. */
+	fd = ih_connect(env.port);
+	CU_ASSERT_FATAL(hello_challenge(fd, 2, n2));
+	CU_ASSERT(memcmp(n1, n2, 32) != 0);
+	CU_ASSERT(ih_send_all(fd, proof, (size_t)pl) == 0);
+	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_BAD_TOKEN, 0));
+	CU_ASSERT(expect_error(fd, DECP__ERROR__CODE__CODE_UNAUTHENTICATED));
+	CU_ASSERT(expect_closed(fd, 2000));
+	CU_ASSERT(reason_count(DP_REASON_BAD_TOKEN) == 1);
+	CU_ASSERT(reason_count(DP_REASON_LOGIN_RATE) == 0);
+	close(fd);
+	/* A proof sent without a challenge (no Hello first) is out of order. */
+	fd = ih_connect(env.port);
+	CU_ASSERT(ih_send_all(fd, proof, (size_t)pl) == 0);
+	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_STATE, 0));
+	CU_ASSERT(expect_error(fd, DECP__ERROR__CODE__CODE_PROTOCOL));
+	CU_ASSERT(expect_closed(fd, 2000));
+	close(fd);
+	good_check();
+	stop();
+}
+
+/* An old client (protocol 1: token in Hello) is told which version it needs; a version-2
+ * Hello that still carries the token is refused as malformed. */
+static void test_old_client(void)
+{
+	CU_ASSERT_FATAL(start("oldclient", "10000", "100", true) == 0);
+	good_open();
+	int fd = ih_connect(env.port);
+	CU_ASSERT(ih_send_hello_raw(fd, 1, keys[2].token, 2) == 0);
+	bool eof;
+	Decp__IngestFrame *f = next_frame(fd, 3000, &eof);
+	CU_ASSERT_FATAL(f != NULL && f->kind_case == DECP__INGEST_FRAME__KIND_ERROR);
+	CU_ASSERT(f->error->code == DECP__ERROR__CODE__CODE_VERSION);
+	CU_ASSERT(strstr(f->error->message, "protocol_version 1 ") != NULL);
+	CU_ASSERT(strstr(f->error->message, "speaks 2") != NULL);
+	ih_frame_free(f);
+	CU_ASSERT(expect_closed(fd, 2000));
+	CU_ASSERT(reason_count(DP_REASON_VERSION) == 1);
+	close(fd);
+	fd = ih_connect(env.port);
+	CU_ASSERT(ih_send_hello_raw(fd, PROTO_PROTOCOL_VERSION, keys[2].token, 2) == 0);
+	CU_ASSERT(expect_error(fd, DECP__ERROR__CODE__CODE_MALFORMED));
+	CU_ASSERT(expect_closed(fd, 2000));
 	close(fd);
 	good_check();
 	stop();
@@ -556,6 +639,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "newer login replaces older", test_replaced);
 	CU_add_test(s, "failed login rate limit", test_login_rate_limit);
 	CU_add_test(s, "not ready", test_not_ready);
+	CU_add_test(s, "captured login replayed", test_login_replay);
+	CU_add_test(s, "old client protocol 1", test_old_client);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	if (running)

@@ -17,6 +17,7 @@
 #include "dp_shm.h"
 #include "dp_tables.h"
 #include "proto_hmac.h"
+#include "proto_login.h"
 #include "proto_msg.h"
 
 #define NS 4
@@ -109,18 +110,49 @@ static struct dp_session *open_session(unsigned int slot)
 	return s;
 }
 
-static size_t frame_hello(uint8_t *out, size_t cap, const char *tok, uint64_t master)
+static size_t frame_hello(uint8_t *out, size_t cap, uint64_t master)
 {
-	Decp__Hello h = DECP__HELLO__INIT;
-	h.license_token = (char *)tok;
-	h.master_id = master;
-	h.protocol_version = PROTO_PROTOCOL_VERSION;
-	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
-	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
-	f.hello = &h;
-	ssize_t n = proto_msg_frame_pack(&f.base, 4096, out, cap);
+	ssize_t n = proto_login_hello_frame(master, "test", out, cap);
 	CU_ASSERT_FATAL(n > 0);
 	return (size_t)n;
+}
+
+static Decp__IngestFrame *pop_reply(struct dp_session *s);
+
+/* Log in (protocol 2): Hello, read the challenge, send the proof of tok. Leaves the
+ * answer to the proof (HelloAck or a refusal) in the session's output. feed_bytewise:
+ * one byte per dp_session_input call. Returns the challenge's nonce in nonce_out. */
+static void login_ex(struct dp_session *s, const char *tok, uint64_t master, uint64_t now,
+		     bool feed_bytewise, uint8_t nonce_out[32])
+{
+	uint8_t buf[512];
+	size_t n = frame_hello(buf, sizeof(buf), master);
+	if (feed_bytewise) {
+		for (size_t i = 0; i < n; i++)
+			CU_ASSERT(dp_session_input(s, buf + i, 1, now, 1) == 0);
+	} else {
+		CU_ASSERT(dp_session_input(s, buf, n, now, 1) == 0);
+	}
+	Decp__IngestFrame *f = pop_reply(s);
+	CU_ASSERT_FATAL(f != NULL && f->kind_case == DECP__INGEST_FRAME__KIND_CHALLENGE);
+	CU_ASSERT_FATAL(f->challenge->nonce.len == 32);
+	if (nonce_out != NULL)
+		memcpy(nonce_out, f->challenge->nonce.data, 32);
+	ssize_t k = proto_login_proof_frame(tok, strlen(tok), f->challenge->nonce.data, 32,
+					    master, NULL, buf, sizeof(buf));
+	proto_msg_free(&f->base, NULL);
+	CU_ASSERT_FATAL(k > 0);
+	if (feed_bytewise) {
+		for (ssize_t i = 0; i < k; i++)
+			dp_session_input(s, buf + i, 1, now, 1);
+	} else {
+		dp_session_input(s, buf, (size_t)k, now, 1);
+	}
+}
+
+static void login(struct dp_session *s, uint64_t now)
+{
+	login_ex(s, token, 5, now, false, NULL);
 }
 
 static size_t frame_signal(uint8_t *out, size_t cap, uint64_t master, uint64_t seq)
@@ -227,9 +259,9 @@ static void test_login_signal_ack(void)
 	reset_master();
 	struct dp_session *s = open_session(0);
 	CU_ASSERT(s->state == DP_SS_AWAIT_HELLO);
-	size_t n = frame_hello(buf, sizeof(buf), token, 5);
-	CU_ASSERT(dp_session_input(s, buf, n, 2000, 77) == 0);
+	login(s, 2000);
 	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	size_t n;
 	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK && a == 1);
 	n = frame_signal(buf, sizeof(buf), 5, 1);
 	CU_ASSERT(dp_session_input(s, buf, n, 3000, 123456789) == 0);
@@ -264,7 +296,8 @@ static void test_byte_by_byte(void)
 	uint64_t a = 0, b = 0;
 	reset_master();
 	struct dp_session *s = open_session(1);
-	size_t n = frame_hello(buf, sizeof(buf), token, 5);
+	login_ex(s, token, 5, 5000, true, NULL);
+	size_t n = 0;
 	for (uint64_t q = 1; q <= 3; q++)
 		n += frame_signal(buf + n, sizeof(buf) - n, 5, q);
 	for (size_t i = 0; i < n; i++)
@@ -282,8 +315,8 @@ static void test_busy_then_resend(void)
 	uint64_t a = 0, b = 0;
 	reset_master();
 	struct dp_session *s = open_session(2);
-	size_t n = frame_hello(buf, sizeof(buf), token, 5);
-	dp_session_input(s, buf, n, 1, 1);
+	size_t n;
+	login(s, 1);
 	reply_kind(s, &a, &b);
 	/* 16-entry ring holds 15 */
 	for (uint64_t q = 1; q <= 15; q++) {
@@ -324,11 +357,11 @@ static void test_idle_and_replaced(void)
 	uint64_t a = 0, b = 0;
 	reset_master();
 	struct dp_session *s1 = open_session(0);
-	size_t n = frame_hello(buf, sizeof(buf), token, 5);
-	dp_session_input(s1, buf, n, 1000, 1);
+	size_t n = frame_hello(buf, sizeof(buf), 5);
+	login(s1, 1000);
 	reply_kind(s1, &a, &b);
 	struct dp_session *s2 = open_session(1);
-	dp_session_input(s2, buf, n, 2000, 1);
+	login(s2, 2000);
 	CU_ASSERT(reply_kind(s2, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
 	/* the older session notices at its next tick */
 	CU_ASSERT(dp_session_tick(s1, 3000) == -ECONNRESET);
@@ -352,8 +385,8 @@ static void test_out_buffer_backpressure(void)
 	uint64_t a = 0, b = 0;
 	reset_master();
 	struct dp_session *s = open_session(3);
-	size_t n = frame_hello(buf, sizeof(buf), token, 5);
-	dp_session_input(s, buf, n, 1, 1);
+	size_t n;
+	login(s, 1);
 	reply_kind(s, &a, &b);
 	Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
 	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;

@@ -89,9 +89,8 @@ int main(int argc, char **argv)
 		Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
 		ssize_t n;
 
-		h.license_token = "lic-abc";
 		h.master_id = 7;
-		h.client_version = "decp-master/0.1.0";
+		h.client_version = "decp-master/0.2.0";
 		h.protocol_version = PROTO_PROTOCOL_VERSION;
 		mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
 		mf.hello = &h;
@@ -111,6 +110,15 @@ int main(int argc, char **argv)
 		rc |= put_msg("master_frame", 3, &mf.base);
 		n = proto_msg_frame_pack(&mf.base, 4096, stream + slen, sizeof(stream) - slen);
 		slen += n > 0 ? (size_t)n : 0;
+		Decp__LoginProof lp = DECP__LOGIN_PROOF__INIT;
+		uint8_t proof[32];
+		memset(proof, 0x5a, sizeof(proof));
+		lp.proof.data = proof;
+		lp.proof.len = sizeof(proof);
+		mf.kind_case = DECP__MASTER_FRAME__KIND_LOGIN_PROOF;
+		mf.login_proof = &lp;
+		rc |= put_msg("master_frame", 4, &mf.base);
+		rc |= put_msg("view", 3, &mf.base);
 	}
 	{ /* ingest -> master */
 		Decp__IngestFrame in = DECP__INGEST_FRAME__INIT;
@@ -143,6 +151,15 @@ int main(int argc, char **argv)
 		in.kind_case = DECP__INGEST_FRAME__KIND_ERROR;
 		in.error = &err;
 		rc |= put_msg("ingest_frame", 4, &in.base);
+		Decp__ServerChallenge ch = DECP__SERVER_CHALLENGE__INIT;
+		uint8_t nonce[32];
+		memset(nonce, 0xa5, sizeof(nonce));
+		ch.nonce.data = nonce;
+		ch.nonce.len = sizeof(nonce);
+		ch.protocol_version = PROTO_PROTOCOL_VERSION;
+		in.kind_case = DECP__INGEST_FRAME__KIND_CHALLENGE;
+		in.challenge = &ch;
+		rc |= put_msg("ingest_frame", 5, &in.base);
 	}
 	{ /* subscriber -> fanout */
 		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
