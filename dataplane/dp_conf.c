@@ -25,6 +25,7 @@ static const char *const option_keys[] = {
 	"ready_file", "steering", "tls", "tls_cert", "tls_key", "tls_client_ca",
 	"tls_client_cert", "tls_handshake_timeout_ms", "tls_handshake_burst",
 	"tls_handshake_refill_ms",
+	"preauth_per_source", "preauth_max", "hello_timeout_ms", "control_stale_ms",
 };
 
 enum eal_kind { E_VALUE, E_REPEAT, E_FLAG_YES, E_FLAG_NO, E_SPLIT };

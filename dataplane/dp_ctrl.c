@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -53,18 +54,46 @@ void dp_ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
 		nanosleep(&ts, NULL);
 	}
 	uint64_t cookie = 0;
+	struct dp_shm_hdr *h = shm->hdr;
 	for (unsigned int i = 0; i < n; i++) {
-		if (cmds[i].type == DP_CTRL_READY)
-			atomic_store_explicit(&shm->hdr->dp_ready, 1, memory_order_release);
-		else if (cmds[i].type == DP_CTRL_NOT_READY)
-			atomic_store_explicit(&shm->hdr->dp_ready, 0, memory_order_release);
+		if (cmds[i].type == DP_CTRL_READY) {
+			atomic_store_explicit(&h->dp_ready_attach,
+					      atomic_load_explicit(&h->cp_attach_count,
+								   memory_order_acquire),
+					      memory_order_relaxed);
+			atomic_store_explicit(&h->dp_ready_cmd, 1, memory_order_relaxed);
+		} else if (cmds[i].type == DP_CTRL_NOT_READY) {
+			atomic_store_explicit(&h->dp_ready_cmd, 0, memory_order_relaxed);
+		}
 		if (cmds[i].cookie > cookie)
 			cookie = cmds[i].cookie;
 	}
+	/* Tables first, then readiness: a READY in this batch sees its tokens published. */
+	dp_ctrl_liveness(shm, dp_mono_ns(), 0);
 	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_applied, n - rejected, memory_order_relaxed);
 	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_rejected, rejected, memory_order_relaxed);
 	if (cookie > atomic_load_explicit(&shm->hdr->dp_ctrl_last_cookie, memory_order_relaxed))
 		atomic_store_explicit(&shm->hdr->dp_ctrl_last_cookie, cookie, memory_order_release);
+}
+
+bool dp_ctrl_liveness(struct dp_shm *shm, uint64_t now_ns, uint64_t stale_ns)
+{
+	struct dp_shm_hdr *h = shm->hdr;
+	int32_t pid = atomic_load_explicit(&h->cp_pid, memory_order_acquire);
+	uint64_t hb = atomic_load_explicit(&h->cp_heartbeat_ns, memory_order_relaxed);
+	bool alive = pid != 0 && (stale_ns == 0 || hb + stale_ns >= now_ns);
+	/* A READY counts only for the control process that sent it: a newly attached one
+	 * (restart) must reload tokens, keys and durable sequences and say READY again. */
+	bool ready = alive && atomic_load_explicit(&h->dp_ready_cmd, memory_order_relaxed) != 0 &&
+		     atomic_load_explicit(&h->dp_ready_attach, memory_order_relaxed) ==
+			     atomic_load_explicit(&h->cp_attach_count, memory_order_acquire);
+	uint32_t was = atomic_load_explicit(&h->dp_ready, memory_order_relaxed);
+	if (was != (uint32_t)ready) {
+		if (was && !alive)
+			atomic_fetch_add_explicit(&h->dp_cp_lost, 1, memory_order_relaxed);
+		atomic_store_explicit(&h->dp_ready, ready ? 1u : 0u, memory_order_release);
+	}
+	return ready;
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -86,14 +115,21 @@ const volatile sig_atomic_t *dp_ctrl_signals_install(void)
 	return &stop_requested;
 }
 
-void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms, const char *prog,
-		 const volatile sig_atomic_t *stop)
+void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms,
+		 uint32_t cp_stale_ms, const char *prog, const volatile sig_atomic_t *stop)
 {
 	uint64_t next_stats = dp_mono_ns() + (uint64_t)stats_ms * 1000000ull;
+	bool ready = false;
 	while (!*stop) {
 		dp_ctrl_poll(shm, t);
 		uint64_t now = dp_mono_ns();
 		atomic_store_explicit(&shm->hdr->dp_heartbeat_ns, now, memory_order_relaxed);
+		bool r = dp_ctrl_liveness(shm, now, (uint64_t)cp_stale_ms * 1000000ull);
+		if (r != ready)
+			fprintf(stderr, "%s: %s\n", prog,
+				r ? "control ready: accepting logins"
+				  : "control not ready, detached or silent: logins get Nack UNAVAILABLE");
+		ready = r;
 		if (stats_ms != 0 && now >= next_stats) {
 			dp_ctrl_print_stats(shm, stderr, prog);
 			next_stats = now + (uint64_t)stats_ms * 1000000ull;

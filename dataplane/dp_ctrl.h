@@ -6,6 +6,7 @@
 #define DECP_DP_CTRL_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -14,11 +15,19 @@
 
 /*
  * Apply every command waiting on the control ring to the tables (READY / NOT_READY set
- * hdr->dp_ready; applied/rejected counts and the highest cookie are published in the
- * header). Main thread only: the control ring has one consumer. A batch is applied whole:
+ * hdr->dp_ready_cmd, then dp_ctrl_liveness without a staleness bound; applied/rejected
+ * counts and the highest cookie are published in the header). Main thread only: the control ring has one consumer. A batch is applied whole:
  * on allocation failure it sleeps 10 ms and retries, never applying half of it.
  */
 void dp_ctrl_poll(struct dp_shm *shm, struct dp_tables *t);
+
+/*
+ * Publish hdr->dp_ready = the control process that sent the last READY is still the
+ * attached one (cp_attach_count unchanged), cp_pid is set and its heartbeat is at most
+ * stale_ns old (0 = no age bound). Counts a loss (dp_cp_lost) when readiness ends because
+ * control went away or silent. Main thread only. Returns the new readiness.
+ */
+bool dp_ctrl_liveness(struct dp_shm *shm, uint64_t now_ns, uint64_t stale_ns);
 
 /* One line of every non-zero counter (session counters, then the transport's named ones,
  * dp_stats.xctr) summed over workers, and the enqueue -> ACK p50/p99,
@@ -30,10 +39,11 @@ void dp_ctrl_print_stats(const struct dp_shm *shm, FILE *f, const char *prog);
 const volatile sig_atomic_t *dp_ctrl_signals_install(void);
 
 /* The main thread's loop until *stop: control ring (dp_ctrl_poll), heartbeat in the
- * segment header, counters to stderr every stats_ms (0 = never) prefixed with prog;
- * sleeps 1 ms between polls. */
-void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms, const char *prog,
-		 const volatile sig_atomic_t *stop);
+ * segment header, control liveness (dp_ctrl_liveness with cp_stale_ms, 0 = pid only; a
+ * line on stderr when readiness changes), counters to stderr every stats_ms (0 = never)
+ * prefixed with prog; sleeps 1 ms between polls. */
+void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms,
+		 uint32_t cp_stale_ms, const char *prog, const volatile sig_atomic_t *stop);
 
 /* Write text to path atomically (path.tmp, then rename), for port and ready files.
  * Returns 0 or a negative errno. */

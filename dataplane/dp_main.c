@@ -60,12 +60,9 @@ static int posix_run(const struct dp_opts *o)
 		.max_conns = o->max_conns,
 		.login_fail_burst = o->login_burst,
 		.login_fail_refill_ns = (uint64_t)o->login_refill_ms * 1000000ull,
-		.session = {
-			.max_frame = o->max_frame,
-			.idle_timeout_ns = (uint64_t)o->idle_ms * 1000000ull,
-		},
 		.tls = tls,
 	};
+	dp_opts_session_cfg(o, &pc.session);
 	stack = dp_posix_start(&pc, &shm, &tables);
 	if (stack == NULL)
 		goto fail;
@@ -81,7 +78,7 @@ static int posix_run(const struct dp_opts *o)
 	}
 	fprintf(stderr, "decp-dataplane: listening on %s:%u, %u worker(s), shm %s\n",
 		o->listen_addr, (unsigned int)dp_posix_port(stack), o->workers, shm.name);
-	dp_ctrl_run(&shm, &tables, o->stats_ms, "decp-dataplane", stop);
+	dp_ctrl_run(&shm, &tables, o->stats_ms, o->cp_stale_ms, "decp-dataplane", stop);
 	rc = 0;
 fail:
 	dp_posix_stop(stack);

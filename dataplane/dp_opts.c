@@ -41,6 +41,17 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           (default 30000)\n"
 		"  --login-fail-burst N     failed logins allowed per source address (default 20)\n"
 		"  --login-fail-refill-ms MS  one more allowed per MS (default 1000)\n"
+		"  --preauth-per-source N   connections not logged in yet per source address,\n"
+		"                           all workers together (default 16, 0 = no limit)\n"
+		"  --preauth-max N          connections not logged in yet per worker, below\n"
+		"                           --max-conns: the rest is for logged-in sessions; a\n"
+		"                           new connection beyond it evicts the oldest (default\n"
+		"                           max-conns / 2)\n"
+		"  --hello-timeout-ms MS    close a connection not logged in after MS (default\n"
+		"                           2000, 0 = only --idle-timeout-ms)\n"
+		"  --control-stale-ms MS    refuse logins (Nack UNAVAILABLE) once the control\n"
+		"                           process has not heartbeaten for MS (default 3000,\n"
+		"                           0 = only when it detaches)\n"
 		"  --stats-ms MS            print counters to stderr every MS (default 0 = never)\n"
 		"  --tls required|optional|off  TLS 1.3 for masters (default required; optional:\n"
 		"                           a first byte 0x16 starts TLS, anything else is\n"
@@ -146,6 +157,14 @@ static int parse_stack(const char *prog, const char *s, enum dp_stack_kind *k)
 	return 0;
 }
 
+/* Long-only options (no short letter is left for them). */
+enum {
+	OPT_PREAUTH_PER_SRC = 1000,
+	OPT_PREAUTH_MAX,
+	OPT_HELLO_TIMEOUT,
+	OPT_CONTROL_STALE,
+};
+
 static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen,
 		     bool *client_cert_set)
 {
@@ -190,6 +209,13 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case 'F':
 		return parse_ms_ns(prog, "--tls-handshake-refill-ms", optarg, 0, 86400000,
 				   &o->tls.handshake_refill_ns);
+	case OPT_PREAUTH_PER_SRC:
+		return parse_u32(prog, "--preauth-per-source", optarg, 0, 100000, &o->preauth_per_src);
+	case OPT_PREAUTH_MAX: return parse_u32(prog, "--preauth-max", optarg, 1, 100000, &o->preauth_max);
+	case OPT_HELLO_TIMEOUT:
+		return parse_u32(prog, "--hello-timeout-ms", optarg, 0, 86400000, &o->hello_ms);
+	case OPT_CONTROL_STALE:
+		return parse_u32(prog, "--control-stale-ms", optarg, 0, 86400000, &o->cp_stale_ms);
 	case 'p': o->port_file = optarg; return 0;
 	case 'P': return parse_u32(prog, "--prefix-len", optarg, 1, 31, &o->prefix_len);
 	case 'g': return parse_ipv4(prog, "--gateway", optarg, &o->gateway);
@@ -245,6 +271,10 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"tls-handshake-timeout-ms", required_argument, NULL, 'H'},
 		{"tls-handshake-burst", required_argument, NULL, 'B'},
 		{"tls-handshake-refill-ms", required_argument, NULL, 'F'},
+		{"preauth-per-source", required_argument, NULL, OPT_PREAUTH_PER_SRC},
+		{"preauth-max", required_argument, NULL, OPT_PREAUTH_MAX},
+		{"hello-timeout-ms", required_argument, NULL, OPT_HELLO_TIMEOUT},
+		{"control-stale-ms", required_argument, NULL, OPT_CONTROL_STALE},
 		{"port-file", required_argument, NULL, 'p'},
 		{"prefix-len", required_argument, NULL, 'P'},
 		{"gateway", required_argument, NULL, 'g'},
@@ -270,6 +300,9 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	o->idle_ms = 30000;
 	o->login_burst = 20;
 	o->login_refill_ms = 1000;
+	o->preauth_per_src = 16;
+	o->hello_ms = 2000;
+	o->cp_stale_ms = 3000;
 	o->prefix_len = 24;
 	o->mbufs = 16383;
 	o->tls.mode = DP_TLS_REQUIRED;
@@ -315,6 +348,13 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 			o->tls.client_cert == DP_TLS_CLIENT_CERT_REQUIRED ? "required" : "optional");
 		return -1;
 	}
+	if (o->preauth_max == 0)
+		o->preauth_max = o->max_conns > 1 ? o->max_conns / 2 : 1;
+	else if (o->preauth_max >= o->max_conns && o->max_conns > 1) {
+		fprintf(stderr, "%s: --preauth-max %u must be below --max-conns %u (the rest is "
+				"kept for logged-in sessions)\n", prog, o->preauth_max, o->max_conns);
+		return -1;
+	}
 	if (o->stack == DP_STACK_POSIX) {
 		if (optind < argc) {
 			fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog,
@@ -341,4 +381,14 @@ int dp_opts_load(int *argc, char ***argv, enum dp_stack_kind preset, const char 
 		return -1;
 	}
 	return dp_opts_parse(*argc, *argv, preset, prog, o);
+}
+
+void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_frame = o->max_frame;
+	c->idle_timeout_ns = (uint64_t)o->idle_ms * 1000000ull;
+	c->hello_timeout_ns = (uint64_t)o->hello_ms * 1000000ull;
+	c->preauth_per_src = o->preauth_per_src;
+	c->preauth_max = o->preauth_max;
 }

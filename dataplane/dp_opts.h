@@ -42,6 +42,10 @@ struct dp_opts {
 	uint32_t stats_ms;
 	/* TLS (both stacks): the settings dp_tls_create takes */
 	struct dp_tls_cfg tls;
+	uint32_t preauth_per_src;   /* 0 = no per-source limit */
+	uint32_t preauth_max;       /* per worker, < max_conns */
+	uint32_t hello_ms;          /* 0 = none */
+	uint32_t cp_stale_ms;       /* 0 = pid only */
 	/* posix only */
 	const char *port_file;
 	/* dpdk only */
@@ -67,6 +71,12 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
  * after the run. Returns what dp_opts_parse returns (a bad file is a usage error, -1). */
 int dp_opts_load(int *argc, char ***argv, enum dp_stack_kind preset, const char *prog,
 		 struct dp_opts *o);
+
+struct dp_session_cfg;
+
+/* The session layer's settings (dp_session.h) from parsed options: one place for both
+ * transports. */
+void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c);
 
 /* The --help text. */
 void dp_opts_usage(FILE *f, const char *prog);

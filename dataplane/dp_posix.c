@@ -96,8 +96,6 @@ static void op_kick(void *tctx, struct dp_session *s)
 	}
 }
 
-static const struct dp_transport_ops posix_ops = {.lookup = op_lookup, .kick = op_kick};
-
 /* ------------------------------------------------------------------ connections */
 
 static void conn_close(struct pworker *pw, struct pconn *c)
@@ -117,6 +115,24 @@ static void conn_close(struct pworker *pw, struct pconn *c)
 }
 
 static void conn_read(struct pworker *pw, struct pconn *c);
+
+/* Refuse or evict with a reset (SO_LINGER 0): the peer learns at once, and no TIME_WAIT
+ * is left behind for a connection that never logged in. */
+static void fd_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static void op_evict(void *tctx, struct dp_session *s)
+{
+	struct pconn *c = conn_of(s);
+	fd_reset(c->fd);
+	conn_close(tctx, c);
+}
+
+static const struct dp_transport_ops posix_ops = {.lookup = op_lookup, .kick = op_kick,
+						   .evict = op_evict};
 
 static void conn_flush(struct pworker *pw, struct pconn *c)
 {
@@ -201,15 +217,6 @@ static void do_accept(struct pworker *pw, uint64_t now)
 				continue;
 			return; /* EAGAIN, or EMFILE: retried on the next edge/tick */
 		}
-		if (pw->n_free == 0) {
-			dp_stat_add(pw->w.st, DP_CTR_CONN_REFUSED, 1);
-			close(fd);
-			continue;
-		}
-		uint32_t slot = pw->free_list[--pw->n_free];
-		struct pconn *c = &pw->conns[slot];
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct dp_peer peer;
 		memset(&peer, 0, sizeof(peer));
 		if (ss.ss_family == AF_INET) {
@@ -223,6 +230,16 @@ static void do_accept(struct pworker *pw, uint64_t now)
 			peer.port = ntohs(a->sin6_port);
 			memcpy(peer.addr, &a->sin6_addr, 16);
 		}
+		/* Pre-login budget (may evict the oldest pre-login connection first). */
+		if (dp_worker_admit(&pw->w, &peer, pw->n_free) != 0) {
+			fd_reset(fd);
+			close(fd);
+			continue;
+		}
+		uint32_t slot = pw->free_list[--pw->n_free];
+		struct pconn *c = &pw->conns[slot];
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
 		c->in_use = 1;
 		c->rx_pending = 0;

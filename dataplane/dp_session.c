@@ -44,10 +44,15 @@ static const uint8_t transition_ok[5][5] = {
 	[DP_SS_CLOSED] = {[DP_SS_FREE] = 1},
 };
 
+static void pre_leave(struct dp_session *s);
+
 void dp_session_set_state(struct dp_session *s, enum dp_session_state to)
 {
 	assert(transition_ok[s->state][to]);
 	(void)transition_ok;
+	/* Leaving AWAIT_HELLO ends the pre-login budget's hold on the connection. */
+	if (s->on_pre && to != DP_SS_AWAIT_HELLO)
+		pre_leave(s);
 	s->state = to;
 	switch (to) {
 	case DP_SS_AWAIT_HELLO:
@@ -87,6 +92,10 @@ int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
 	w->ops = ops;
 	w->tctx = tctx;
 	w->login = login;
+	w->pre_head[0] = w->pre_head[1] = NULL;
+	w->pre_tail[0] = w->pre_tail[1] = NULL;
+	w->n_pre = 0;
+	w->admit_bucket = DP_PRE_NONE;
 	uint8_t nk[32];
 	if (getrandom(nk, sizeof(nk), 0) != (ssize_t)sizeof(nk))
 		return -EIO;
@@ -317,6 +326,12 @@ void dp_login_limiter_init(struct dp_login_limiter *l, uint32_t burst, uint64_t 
 		atomic_init(&l->b[i].key, 0);
 		atomic_init(&l->b[i].state, 0);
 	}
+	/* A keyed hash, so nobody can pick addresses that collide in the pre-login table;
+	 * without random bytes the table still works, only predictably. */
+	if (getrandom(&l->seed, sizeof(l->seed), 0) != (ssize_t)sizeof(l->seed))
+		l->seed = 0x9e3779b97f4a7c15ull;
+	for (unsigned int i = 0; i < DP_PRE_BUCKETS; i++)
+		atomic_init(&l->pre[i], 0);
 }
 
 static uint64_t peer_key(const struct dp_peer *p)
@@ -386,6 +401,146 @@ static void login_failed(struct dp_session *s, uint64_t now_ns)
 		nw = t << 40 | (now_ms & LIM_MS_MASK);
 	} while (!atomic_compare_exchange_weak_explicit(&b->state, &old, nw, memory_order_relaxed,
 							memory_order_relaxed));
+}
+
+/* ------------------------------------------------------------------ pre-login budget */
+
+#define PRE_CNT_MASK ((1ull << 24) - 1)
+
+static uint64_t pre_key(const struct dp_login_limiter *l, const struct dp_peer *p)
+{
+	uint64_t h = 1469598103934665603ull ^ l->seed;
+	for (unsigned int i = 0; i < 16; i++)
+		h = (h ^ p->addr[i]) * 1099511628211ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return (h & ((1ull << 40) - 1)) | 1u; /* 40 bits, never 0 */
+}
+
+/* Count one more pre-login connection of p. Returns 0 with *bucket set (DP_PRE_NONE when
+ * no bucket was found: admitted uncounted), or -EMFILE when p is at limit. */
+static int pre_claim(struct dp_login_limiter *l, const struct dp_peer *p, uint32_t limit,
+		     uint32_t *bucket)
+{
+	uint64_t key = pre_key(l, p);
+	uint32_t start = (uint32_t)(key % DP_PRE_BUCKETS);
+	*bucket = DP_PRE_NONE;
+	for (;;) {
+		/* The source's own bucket anywhere in the window first, else the first free. */
+		uint32_t mine = DP_PRE_NONE, free_b = DP_PRE_NONE;
+		uint64_t w_mine = 0, w_free = 0;
+		for (uint32_t k = 0; k < DP_PRE_PROBE; k++) {
+			uint32_t i = (start + k) % DP_PRE_BUCKETS;
+			uint64_t w = atomic_load_explicit(&l->pre[i], memory_order_relaxed);
+			if ((w & PRE_CNT_MASK) != 0 && w >> 24 == key) {
+				mine = i;
+				w_mine = w;
+				break;
+			}
+			if ((w & PRE_CNT_MASK) == 0 && free_b == DP_PRE_NONE) {
+				free_b = i;
+				w_free = w;
+			}
+		}
+		if (mine != DP_PRE_NONE) {
+			if ((w_mine & PRE_CNT_MASK) >= limit)
+				return -EMFILE;
+			if (atomic_compare_exchange_weak_explicit(&l->pre[mine], &w_mine, w_mine + 1,
+								  memory_order_relaxed,
+								  memory_order_relaxed)) {
+				*bucket = mine;
+				return 0;
+			}
+			continue; /* another worker changed it: look again */
+		}
+		if (free_b == DP_PRE_NONE)
+			return 0;
+		if (atomic_compare_exchange_weak_explicit(&l->pre[free_b], &w_free, key << 24 | 1u,
+							  memory_order_relaxed, memory_order_relaxed)) {
+			*bucket = free_b;
+			return 0;
+		}
+	}
+}
+
+static void pre_release(struct dp_login_limiter *l, uint32_t bucket)
+{
+	if (bucket != DP_PRE_NONE)
+		atomic_fetch_sub_explicit(&l->pre[bucket], 1, memory_order_relaxed);
+}
+
+static void pre_leave(struct dp_session *s)
+{
+	struct dp_worker *w = s->w;
+	unsigned int l = s->on_pre - 1u;
+	if (s->pre_prev != NULL)
+		s->pre_prev->pre_next = s->pre_next;
+	else
+		w->pre_head[l] = s->pre_next;
+	if (s->pre_next != NULL)
+		s->pre_next->pre_prev = s->pre_prev;
+	else
+		w->pre_tail[l] = s->pre_prev;
+	s->pre_prev = s->pre_next = NULL;
+	s->on_pre = 0;
+	w->n_pre--;
+	atomic_store_explicit(&w->st->ctr[DP_CTR_PRELOGIN], w->n_pre, memory_order_relaxed);
+	pre_release(w->login, s->src_bucket);
+	s->src_bucket = DP_PRE_NONE;
+}
+
+/* Append s to pre-login list l (0 silent, 1 challenged), keeping its source count. */
+static void pre_enter(struct dp_session *s, unsigned int l)
+{
+	struct dp_worker *w = s->w;
+	s->pre_next = NULL;
+	s->pre_prev = w->pre_tail[l];
+	if (w->pre_tail[l] != NULL)
+		w->pre_tail[l]->pre_next = s;
+	else
+		w->pre_head[l] = s;
+	w->pre_tail[l] = s;
+	s->on_pre = (uint8_t)(l + 1u);
+	w->n_pre++;
+	atomic_store_explicit(&w->st->ctr[DP_CTR_PRELOGIN], w->n_pre, memory_order_relaxed);
+}
+
+/* A valid Hello: the session moves to the challenged list (evicted after silent ones). */
+static void pre_challenged(struct dp_session *s)
+{
+	if (s->on_pre != 1)
+		return;
+	uint32_t b = s->src_bucket;
+	s->src_bucket = DP_PRE_NONE; /* keep the source count across the move */
+	pre_leave(s);
+	s->src_bucket = b;
+	pre_enter(s, 1);
+}
+
+int dp_worker_admit(struct dp_worker *w, const struct dp_peer *peer, uint32_t n_free)
+{
+	uint32_t b = DP_PRE_NONE;
+	if (w->cfg.preauth_per_src != 0 &&
+	    pre_claim(w->login, peer, w->cfg.preauth_per_src, &b) != 0) {
+		dp_stat_add(w->st, DP_CTR_PREAUTH_SRC_REFUSED, 1);
+		return -EMFILE;
+	}
+	bool full = w->cfg.preauth_max != 0 && w->n_pre >= w->cfg.preauth_max;
+	struct dp_session *victim = w->pre_head[0] != NULL ? w->pre_head[0] : w->pre_head[1];
+	if ((full || n_free == 0) && victim != NULL && w->ops != NULL && w->ops->evict != NULL) {
+		/* The oldest silent connection had the longest chance to say Hello. */
+		dp_stat_add(w->st, DP_CTR_PREAUTH_EVICTED, 1);
+		w->ops->evict(w->tctx, victim);
+		n_free++;
+	}
+	if (n_free == 0) {
+		pre_release(w->login, b);
+		dp_stat_add(w->st, DP_CTR_CONN_REFUSED, 1);
+		return -ENOSPC;
+	}
+	w->admit_bucket = b;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ frames */
@@ -461,6 +616,7 @@ static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8
 	proto_hmac_compute(&w->nonce_key, ctr, sizeof(ctr), s->nonce);
 	s->login_master = h->master_id;
 	s->login_step = 1;
+	pre_challenged(s);
 
 	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
 	Decp__ServerChallenge ch = DECP__SERVER_CHALLENGE__INIT;
@@ -638,6 +794,15 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 	/* 2. authenticated */
 	if (!still_authenticated(s, frame, flen, wall_ns))
 		return;
+	if (atomic_load_explicit(&w->hdr->dp_ready, memory_order_acquire) == 0) {
+		/* Control went away or silent (dp_ctrl_liveness): nothing would make this signal
+		 * durable soon. Tell the master now rather than let it time out; it logs in
+		 * again (UNAVAILABLE until control is back) and resends. */
+		reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
+		send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
+		begin_close(s, DP_REASON_NOT_READY);
+		return;
+	}
 	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->master_id);
 	if (me == NULL || !me->has_keys) {
 		fatal_signal(s, DP_REASON_REVOKED, DECP__NACK__REASON__REASON_BAD_TOKEN, 0,
@@ -819,6 +984,11 @@ void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id
 	s->expect = 0;
 	s->cert_master_id = 0;
 	s->last_frame_ns = now_ns;
+	s->opened_ns = now_ns;
+	s->pre_prev = s->pre_next = NULL;
+	s->on_pre = 0;
+	s->src_bucket = w->admit_bucket;
+	w->admit_bucket = DP_PRE_NONE;
 	memset(s->token_hash, 0, sizeof(s->token_hash));
 	s->login_step = 0;
 	s->has_binding = 0;
@@ -826,6 +996,7 @@ void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id
 	s->out_head = s->out_tail = 0;
 	proto_frame_decoder_init(&s->dec, s->dec_buf, sizeof(s->dec_buf), w->cfg.max_frame);
 	dp_session_set_state(s, DP_SS_AWAIT_HELLO);
+	pre_enter(s, 0);
 	dp_stat_add(w->st, DP_CTR_CONN_ACCEPTED, 1);
 }
 
@@ -873,6 +1044,14 @@ int dp_session_tick(struct dp_session *s, uint64_t now_ns)
 	if (s->state != DP_SS_AWAIT_HELLO && s->state != DP_SS_ACTIVE)
 		return s->state == DP_SS_FREE ? 0 : -ECONNRESET;
 	struct dp_worker *w = s->w;
+	if (s->state == DP_SS_AWAIT_HELLO && w->cfg.hello_timeout_ns != 0 &&
+	    now_ns > s->opened_ns && now_ns - s->opened_ns > w->cfg.hello_timeout_ns) {
+		/* Counted, no protection event: a flood of idle connections would otherwise
+		 * flood the event stream too. */
+		dp_stat_add(w->st, DP_CTR_REASON_BASE + DP_REASON_HELLO_TIMEOUT, 1);
+		begin_close(s, DP_REASON_HELLO_TIMEOUT);
+		return -ECONNRESET;
+	}
 	if (now_ns > s->last_frame_ns && now_ns - s->last_frame_ns > w->cfg.idle_timeout_ns) {
 		reject(s, DP_REASON_IDLE_TIMEOUT, 0, 0, NULL, 0, dp_wall_ns());
 		begin_close(s, DP_REASON_IDLE_TIMEOUT);

@@ -54,6 +54,8 @@
  *   2. session authenticated: Hello done, token  PROTOCOL / REVOKED     -> Nack STATE or
  *      still present and not revoked, session                             BAD_TOKEN, close
  *      still the master's live one               REPLACED               -> Error, close
+ *      control ready (attached, heartbeating)    NOT_READY              -> Nack UNAVAILABLE,
+ *                                                                          close
  *   3. HMAC-SHA256 over body (constant time)     BAD_HMAC               -> Nack BAD_SIGNATURE,
  *                                                                          close
  *   4. body decodes + validates                  MALFORMED              -> Nack, close
@@ -102,6 +104,11 @@ enum dp_session_state {
 struct dp_session_cfg {
 	uint32_t max_frame;          /* 1..DP_FRAME_MAX_LIMIT */
 	uint64_t idle_timeout_ns;    /* no complete frame for this long -> close */
+	/* Pre-authentication budget (docs/ingest.md "Connections that have not logged in"):
+	 * a connection is "pre-login" from open until it leaves AWAIT_HELLO. */
+	uint64_t hello_timeout_ns;   /* pre-login for this long -> close; 0 = no bound */
+	uint32_t preauth_per_src;    /* pre-login per source address, process-wide; 0 = none */
+	uint32_t preauth_max;        /* pre-login per worker; 0 = no bound (tests) */
 };
 
 struct dp_peer {
@@ -118,6 +125,10 @@ struct dp_transport_ops {
 	struct dp_session *(*lookup)(void *tctx, uint64_t conn_id);
 	/* The session has new output or wants to close: flush it soon. */
 	void (*kick)(void *tctx, struct dp_session *s);
+	/* End a pre-login connection at once (abort, RST), to make room for a new one
+	 * (dp_worker_admit): the transport closes the session (dp_session_close) and frees
+	 * its slot before returning. NULL = nothing is ever evicted. */
+	void (*evict)(void *tctx, struct dp_session *s);
 	/* CLOCK_MONOTONIC ns now, the cheapest way the transport has (DPDK: the worker's TSC
 	 * clock, re-anchored to CLOCK_MONOTONIC); stamps enqueues and ACK polls. NULL =
 	 * dp_mono_ns(). */
@@ -137,10 +148,26 @@ struct dp_login_bucket {
 	_Atomic uint64_t state;
 };
 
+/*
+ * The same object also counts each source address's pre-login connections (the
+ * per-source part of the pre-authentication budget): DP_PRE_BUCKETS words, each the
+ * source's 40-bit keyed hash << 24 | its count, claimed and counted with CAS, found by
+ * linear probing over DP_PRE_PROBE buckets. A bucket whose count is 0 may be taken by
+ * another source. Two workers admitting the same new source at the same instant may
+ * claim two buckets for it (its limit then counts twice, at most once per worker); a
+ * source that finds no bucket within the probe window (more than ~3,000 sources with
+ * pre-login connections at once) is admitted uncounted: the per-worker cap still holds.
+ */
+#define DP_PRE_BUCKETS 4096u
+#define DP_PRE_PROBE 32u
+#define DP_PRE_NONE UINT32_MAX
+
 struct dp_login_limiter {
 	uint32_t burst;              /* 1..10000 */
 	uint64_t refill_ns;          /* 0 = never refill */
+	uint64_t seed;               /* keys the pre-login hash (random at init) */
 	struct dp_login_bucket b[DP_LOGIN_BUCKETS];
+	_Atomic uint64_t pre[DP_PRE_BUCKETS];
 };
 
 /* Prepare a limiter (burst is clamped to 1..10000). */
@@ -170,6 +197,14 @@ struct dp_worker {
 	struct sockaddr_un cp_addr;
 	socklen_t cp_addr_len;
 	struct dp_login_limiter *login;   /* shared by the process's workers */
+	/* Pre-login sessions of this worker, oldest first: [0] silent (nothing but a TCP
+	 * handshake yet), [1] challenged (a valid Hello came in, its proof is due). Eviction
+	 * takes the oldest silent one first: idle connections go before a master that is in
+	 * the middle of logging in. */
+	struct dp_session *pre_head[2];
+	struct dp_session *pre_tail[2];
+	uint32_t n_pre;
+	uint32_t admit_bucket;             /* dp_worker_admit -> dp_session_open */
 	/* Login nonces: HMAC-SHA256(random per-worker key, counter), unpredictable and never
 	 * repeated, with no system call per connection (getrandom once, at init). */
 	struct proto_hmac_key nonce_key;
@@ -192,6 +227,11 @@ struct dp_session {
 	 * any other master (CERT_MISMATCH). */
 	uint64_t cert_master_id;
 	uint64_t last_frame_ns;      /* CLOCK_MONOTONIC of the last complete frame (or open) */
+	uint64_t opened_ns;          /* CLOCK_MONOTONIC at dp_session_open */
+	struct dp_session *pre_prev; /* on the worker's pre-login list while on_pre */
+	struct dp_session *pre_next;
+	uint32_t src_bucket;         /* limiter pre[] bucket counting us, or DP_PRE_NONE */
+	uint8_t on_pre;              /* 0 no, 1 on pre list [0], 2 on pre list [1] */
 	uint8_t token_hash[32];
 	/* Login (protocol 2) while AWAIT_HELLO: 0 = waiting for Hello, 1 = ServerChallenge
 	 * sent, waiting for LoginProof (for login_master). */
@@ -232,7 +272,23 @@ void dp_worker_poll_end(struct dp_worker *w);
  */
 unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget);
 
-/* Open a session on a new connection (state FREE -> AWAIT_HELLO). */
+/*
+ * Admission of a new connection from peer, before the transport takes a slot for it:
+ *   - the source's pre-login count is at cfg.preauth_per_src: refused (-EMFILE, counted
+ *     preauth_src_refused);
+ *   - the worker already has cfg.preauth_max pre-login connections, or n_free (the
+ *     transport's free slots) is 0: the oldest pre-login connection that has sent nothing
+ *     (else the oldest one waiting for its LoginProof) is evicted through ops->evict
+ *     (counted preauth_evicted), which frees a slot;
+ *   - no free slot and nothing to evict (every slot logged in or closing): refused
+ *     (-ENOSPC, counted conn_refused).
+ * On 0 the caller must take a free slot and call dp_session_open for this peer next
+ * (it inherits the source count taken here). Worker thread only.
+ */
+int dp_worker_admit(struct dp_worker *w, const struct dp_peer *peer, uint32_t n_free);
+
+/* Open a session on a new connection (state FREE -> AWAIT_HELLO): the newest pre-login
+ * connection of the worker. */
 void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id,
 		     const struct dp_peer *peer, uint64_t now_ns);
 
@@ -255,8 +311,9 @@ size_t dp_session_out(const struct dp_session *s, const uint8_t **p);
 void dp_session_out_consume(struct dp_session *s, size_t n);
 
 /*
- * Timer check (call every ~10-100 ms per session): idle timeout and "replaced by a newer
- * login" detection. Returns 0, or -ECONNRESET when the session is now CLOSING.
+ * Timer check (call every ~10-100 ms per session): Hello timeout (pre-login for longer than
+ * cfg.hello_timeout_ns: closed, counted hello_timeout, no protection event), idle timeout
+ * and "replaced by a newer login" detection. Returns 0, or -ECONNRESET when the session is now CLOSING.
  */
 int dp_session_tick(struct dp_session *s, uint64_t now_ns);
 

@@ -38,8 +38,9 @@
 
 #define DP_SHM_MAGIC 0x5043454431534d48ull /* "HMS1DECP" little endian */
 /* 2: every ring SP/SC (was MP ACK/control rings); 3: transport counters (names in the
- * header, values per worker) and the ack_to_tx histogram. */
-#define DP_SHM_LAYOUT_VERSION 3u
+ * header, values per worker) and the ack_to_tx histogram; 4: dp_ready follows the control
+ * process's liveness (dp_ready_cmd, dp_ready_attach, dp_cp_lost), pre-login counters. */
+#define DP_SHM_LAYOUT_VERSION 4u
 #define DP_SHM_MAX_WORKERS 16u
 #define DP_CACHE_LINE 64u
 
@@ -103,7 +104,8 @@ enum dp_ctrl_type {
 	DP_CTRL_REVOKE_TOKEN = 2, /* token_hash revoked: effective on the session's next frame */
 	DP_CTRL_SET_MASTER = 3,   /* master_id: HMAC secret + Ed25519 public key */
 	DP_CTRL_SET_DURABLE = 4,  /* master_id: last durable sequence (restored from storage) */
-	DP_CTRL_READY = 5,        /* go live: accept logins (before: Nack UNAVAILABLE) */
+	DP_CTRL_READY = 5,        /* go live: accept logins (before: Nack UNAVAILABLE) while this
+				   * control process stays attached and heartbeating */
 	DP_CTRL_NOT_READY = 6,    /* stop accepting logins (control restarting) */
 };
 
@@ -140,7 +142,8 @@ struct dp_ctrl_cmd {
 	X(OUT_OVERFLOW, "out_overflow")       /* peer does not read its ACKs */                \
 	X(VERSION, "version")                 /* unsupported protocol_version */              \
 	X(TLS, "tls")                         /* refused by the TLS layer (tls_* says why) */  \
-	X(CERT_MISMATCH, "cert_mismatch")     /* client certificate names another master */
+	X(CERT_MISMATCH, "cert_mismatch")     /* client certificate names another master */ \
+	X(HELLO_TIMEOUT, "hello_timeout")     /* not logged in within hello_timeout (no event) */
 
 enum dp_reason {
 	DP_REASON_NONE = 0,
@@ -153,7 +156,10 @@ enum dp_reason {
 #define DP_COUNTER_LIST(X)                                                       \
 	X(CONN_ACCEPTED, "conn_accepted")                                        \
 	X(CONN_CLOSED, "conn_closed")                                            \
-	X(CONN_REFUSED, "conn_refused")       /* no free connection slot */     \
+	X(CONN_REFUSED, "conn_refused")       /* no free slot, none to evict */  \
+	X(PREAUTH_SRC_REFUSED, "preauth_src_refused") /* source at its pre-login limit */ \
+	X(PREAUTH_EVICTED, "preauth_evicted") /* oldest pre-login conn evicted */ \
+	X(PRELOGIN, "prelogin")     /* gauge: this worker's pre-login conns */  \
 	X(RX_BYTES, "rx_bytes")                                                  \
 	X(RX_FRAMES, "rx_frames")                                                \
 	X(LOGINS, "logins")                                                      \
@@ -272,7 +278,13 @@ struct dp_shm_hdr {
 
 	/* Dataplane live line: written by the dataplane main thread. */
 	alignas(DP_CACHE_LINE) _Atomic uint32_t dp_state;   /* enum dp_shm_state */
-	_Atomic uint32_t dp_ready;                          /* READY command applied */
+	/* Logins accepted now: the attached control process sent READY (dp_ready_cmd) after it
+	 * attached (dp_ready_attach == cp_attach_count) and is alive (cp_pid set, heartbeat
+	 * younger than the dataplane's control_stale_ms). Workers read only this word. */
+	_Atomic uint32_t dp_ready;
+	_Atomic uint32_t dp_ready_cmd;                      /* last READY (1) / NOT_READY (0) */
+	_Atomic uint64_t dp_ready_attach;                   /* cp_attach_count at that READY */
+	_Atomic uint64_t dp_cp_lost;                        /* times control went silent/away */
 	_Atomic uint64_t dp_heartbeat_ns;                   /* CLOCK_MONOTONIC, every ~10 ms */
 	_Atomic uint64_t dp_ctrl_applied;                   /* commands applied so far */
 	_Atomic uint64_t dp_ctrl_rejected;                  /* malformed commands */

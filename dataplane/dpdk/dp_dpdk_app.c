@@ -108,12 +108,9 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 		.max_conns = o->max_conns,
 		.login_fail_burst = o->login_burst,
 		.login_fail_refill_ns = (uint64_t)o->login_refill_ms * 1000000ull,
-		.session = {
-			.max_frame = o->max_frame,
-			.idle_timeout_ns = (uint64_t)o->idle_ms * 1000000ull,
-		},
 		.tls = tls,
 	};
+	dp_opts_session_cfg(o, &dc.session);
 	dd = dp_dpdk_start(&dc, &port, &shm, &tables);
 	if (dd == NULL)
 		goto fail;
@@ -127,7 +124,7 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 		fprintf(stderr, "%s: cannot write %s: %s\n", prog, o->ready_file, strerror(-e));
 		goto fail;
 	}
-	dp_ctrl_run(&shm, &tables, o->stats_ms, prog, stop);
+	dp_ctrl_run(&shm, &tables, o->stats_ms, o->cp_stale_ms, prog, stop);
 	rc = 0;
 fail:
 	if (dd != NULL) {

@@ -243,8 +243,16 @@ static uint64_t op_now(void *tctx)
 	return tsc_to_mono(&dw->clk, rte_rdtsc());
 }
 
+static void conn_finish(struct dworker *dw, struct dconn *c, int abort);
+
+/* A pre-login connection evicted for a newer one: reset at once (dp_worker_admit). */
+static void op_evict(void *tctx, struct dp_session *s)
+{
+	conn_finish(tctx, dconn_of(s), 1);
+}
+
 static const struct dp_transport_ops dpdk_ops = {.lookup = op_lookup, .kick = op_kick,
-						  .now_ns = op_now};
+						  .evict = op_evict, .now_ns = op_now};
 
 /* End the session; graceful TCP close (queued replies still go out, then FIN) unless the
  * stack already ended the connection. */
@@ -320,18 +328,18 @@ static void flush_kicked(struct dworker *dw)
 static void *app_accept(void *app, struct dp_tcp_conn *tc, const struct dp_conn_info *info)
 {
 	struct dworker *dw = app;
-	if (dw->n_free == 0) {
-		dp_stat_add(dw->w.st, DP_CTR_CONN_REFUSED, 1);
-		return NULL;
-	}
-	uint32_t slot = dw->free_list[--dw->n_free];
-	struct dconn *c = &dw->conns[slot];
 	struct dp_peer peer;
 	memset(&peer, 0, sizeof(peer));
 	peer.family = AF_INET;
 	peer.port = info->peer_port;
 	uint32_t be = htonl(info->peer_ip);
 	memcpy(peer.addr, &be, 4);
+	/* Pre-login budget (may evict the oldest pre-login connection first); refused: the
+	 * stack resets the connection. */
+	if (dp_worker_admit(&dw->w, &peer, dw->n_free) != 0)
+		return NULL;
+	uint32_t slot = dw->free_list[--dw->n_free];
+	struct dconn *c = &dw->conns[slot];
 	c->tc = tc;
 	c->in_use = 1;
 	c->peer_fin = 0;

@@ -80,6 +80,8 @@
 	X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the per-connection limit") \
 	X(tcp_rst_rx,             "connections reset by a valid RST") \
 	X(tcp_rst_tx,             "RSTs sent") \
+	X(tcp_rst_no_conn_tx,     "RSTs for a closed port or no connection (RFC 9293 3.10.7.1-2)") \
+	X(tcp_rst_limited,        "such RSTs not sent: over rst_per_sec") \
 	X(tcp_rto,                "retransmission timeouts") \
 	X(tcp_fast_retrans,       "fast retransmits (three duplicate ACKs)") \
 	X(tcp_retrans_segs,       "segments retransmitted") \

@@ -34,6 +34,7 @@ void dp_stack_config_defaults(struct dp_stack_config *c)
 	c->fin_wait2_ns = 10 * SEC;
 	c->idle_timeout_ns = 300 * SEC;
 	c->challenge_ack_per_sec = 10;
+	c->rst_per_sec = 200;
 	c->cookie_period_ns = 64 * SEC;
 	c->arp_entries = 256;
 	c->arp_ttl_ns = 300 * SEC;

@@ -50,6 +50,9 @@ struct dp_stack_config {
 	uint64_t fin_wait2_ns;       /* FIN_WAIT_2 without the peer's FIN: reset after this */
 	uint64_t idle_timeout_ns;    /* nothing received for this long: reset; 0 = never */
 	uint32_t challenge_ack_per_sec; /* RFC 5961 §7 limit per connection, >= 1 */
+	/* RSTs answering segments to a closed port or for no connection (RFC 9293 §3.10.7.1,
+	 * §3.10.7.2), per stack instance per second; 0 = never send them (default 200). */
+	uint32_t rst_per_sec;
 	uint64_t cookie_period_ns;   /* SYN cookie time counter period (default 64 s) */
 	uint8_t secret[32];          /* keys: cookie MAC and table hash; caller supplies random */
 

@@ -39,6 +39,8 @@ struct dp_stack {
 	struct dp_timer_wheel wheel;
 	struct dp_timer **wheel_slots;
 	struct dp_tcp_table tcp;
+	uint64_t rst_window_ns;   /* start of the current second of rst_per_sec */
+	uint32_t rst_in_window;   /* RSTs for closed ports / no connection sent in it */
 };
 
 /* A TX buffer of at least 14 + mtu bytes, or NULL (counted tx_pool_empty). */

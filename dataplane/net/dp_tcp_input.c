@@ -11,7 +11,8 @@
  *
  * Step 3 (security/compartment) and 6 (URG) do not apply: URG is ignored, data is data.
  * Segments for which no connection exists go to listen_input() (§3.10.7.2 with SYN
- * cookies instead of SYN_RECEIVED state).
+ * cookies instead of SYN_RECEIVED state); those and segments to closed ports are answered
+ * with a rate-limited RST (no_conn_rst, §3.10.7.1).
  *
  * Output caused by a segment is deferred until the segment is processed (c->in_input), so
  * callbacks into the application may send or close without re-entering this file.
@@ -431,6 +432,37 @@ static void conn_input(struct dp_stack *st, struct dp_tcp_conn *c, const struct 
 
 /* ---- no connection: LISTEN with SYN cookies ------------------------------------------ */
 
+/*
+ * RFC 9293 §3.10.7.1 (no TCB) and §3.10.7.2 (LISTEN, an ACK-bearing segment): answer a
+ * segment that is not itself a RST with <SEQ=SEG.ACK><CTL=RST> if it carries an ACK, else
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, so a master pointed at the wrong port, or whose
+ * connection this stack no longer knows (dataplane restart), is refused at once instead of
+ * retrying into silence. At most cfg.rst_per_sec per second: a flood of stray segments
+ * costs a bounded number of replies (counted tcp_rst_limited beyond).
+ */
+static void no_conn_rst(struct dp_stack *st, const struct dp_rx *rx, const struct seg *s)
+{
+	if (s->flags & DP_TCP_RST)
+		return;
+	if (st->now_ns - st->rst_window_ns >= 1000000000ull) {
+		st->rst_window_ns = st->now_ns;
+		st->rst_in_window = 0;
+	}
+	if (st->rst_in_window >= st->cfg.rst_per_sec) {
+		st->stats.tcp_rst_limited++;
+		return;
+	}
+	st->rst_in_window++;
+	st->stats.tcp_rst_no_conn_tx++;
+	if (s->flags & DP_TCP_ACK) {
+		dp_tcp_reply_rst(st, rx, s->ack, 0, DP_TCP_RST);
+	} else {
+		uint32_t len = s->len + ((s->flags & DP_TCP_SYN) ? 1u : 0u) +
+			       ((s->flags & DP_TCP_FIN) ? 1u : 0u);
+		dp_tcp_reply_rst(st, rx, 0, s->seq + len, DP_TCP_RST | DP_TCP_ACK);
+	}
+}
+
 static void syn_input(struct dp_stack *st, const struct dp_rx *rx, const struct seg *s)
 {
 	struct dp_syncookie_tuple t = { rx->src, rx->dst, s->sport, s->dport };
@@ -460,6 +492,7 @@ static void cookie_ack_input(struct dp_stack *st, const struct dp_rx *rx, const 
 
 	if (!dp_syncookie_check(&st->cookie_key, &t, s->seq - 1, cookie_counter(st), s->ack - 1, &o)) {
 		st->stats.drop_tcp_cookie_bad++;
+		no_conn_rst(st, rx, s);
 		return;
 	}
 	c = dp_tcp_conn_alloc(st, rx->src, s->sport, rx->dst, s->dport, &err);
@@ -527,11 +560,14 @@ static void listen_input(struct dp_stack *st, const struct dp_rx *rx, const stru
 		syn_input(st, rx, s);
 	} else if (s->flags & DP_TCP_SYN) {
 		st->stats.drop_tcp_syn_bad++; /* SYN-ACK: we never open connections */
+		no_conn_rst(st, rx, s);
 	} else if (s->flags & DP_TCP_ACK) {
-		/* A bad cookie is dropped silently: a RST would confirm a blind guess's tuple. */
+		/* Not a valid cookie: a connection we do not know (§3.10.7.2, reset below). The
+		 * RST tells a blind guesser nothing a SYN would not (the port listens). */
 		cookie_ack_input(st, rx, s);
 	} else {
 		st->stats.drop_tcp_no_conn++;
+		no_conn_rst(st, rx, s);
 	}
 }
 
@@ -579,6 +615,7 @@ void dp_tcp_input(struct dp_stack *st, const struct dp_rx *rx)
 	}
 	if (!listening(st, s.dport)) {
 		st->stats.drop_tcp_port_closed++;
+		no_conn_rst(st, rx, &s);
 		return;
 	}
 	c = dp_tcp_lookup(st, rx->src, s.sport, rx->dst, s.dport);

@@ -132,12 +132,21 @@ static void test_bad_cookie_dropped(void)
 	t_input(E, f, t_build_tcp(f, E, &q, DP_TCP_ACK, p.isn + 1, cookie + 1, 65535, NULL, 0, NULL, 0));
 	CU_ASSERT_EQUAL(t_stat(E, "drop_tcp_cookie_bad"), 3);
 	CU_ASSERT_EQUAL(dp_stack_conns_in_use(E->st), 0);
-	CU_ASSERT_EQUAL(t_cap_count(E), 0); /* dropped silently */
+	/* Each is a connection we do not know: <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2). */
+	{
+		static const uint32_t acks[3] = {2, 1, 1};
+		for (int i = 0; i < 3; i++) {
+			CU_ASSERT_FATAL(t_pop_tcp(E, &s));
+			CU_ASSERT(s.flags == DP_TCP_RST && s.seq == cookie + acks[i]);
+		}
+		CU_ASSERT_EQUAL(t_cap_count(E), 0);
+	}
 	/* stale: two periods later the same cookie is refused */
 	t_advance(E, 129 * T_SEC);
 	t_input(E, f, t_build_tcp(f, E, &p, DP_TCP_ACK, p.isn + 1, cookie + 1, 65535, NULL, 0, NULL, 0));
 	CU_ASSERT_EQUAL(t_stat(E, "drop_tcp_cookie_bad"), 4);
 	CU_ASSERT_EQUAL(dp_stack_conns_in_use(E->st), 0);
+	CU_ASSERT(t_pop_tcp(E, &s) && (s.flags & DP_TCP_RST));
 	/* fresh cookie still valid in the next period */
 	t_input(E, f, t_build_tcp(f, E, &p, DP_TCP_SYN, p.isn, 0, 65535, NULL, 0, NULL, 0));
 	CU_ASSERT_FATAL(t_pop_tcp(E, &s));
@@ -1065,6 +1074,31 @@ static void test_stray_segments(void)
 	CU_ASSERT_EQUAL(t_stat(E, "drop_tcp_syn_bad"), 1);
 	CU_ASSERT_EQUAL(t_stat(E, "drop_tcp_flags"), 2);
 	CU_ASSERT_EQUAL(t_stat(E, "drop_tcp_port_closed"), 1);
+	/* RFC 9293 §3.10.7.1-2: the FIN, the SYN-ACK and the closed port's SYN get a RST (not the
+	 * RST, not the impossible flags); without ACK it acknowledges SEG.SEQ + SEG.LEN. */
+	CU_ASSERT_EQUAL(t_stat(E, "tcp_rst_no_conn_tx"), 3);
+	{
+		struct t_seg r;
+		int n = 0;
+		while (t_pop_tcp(E, &r)) {
+			CU_ASSERT(r.flags & DP_TCP_RST);
+			if (r.sport == 7001)
+				CU_ASSERT(r.flags == (DP_TCP_RST | DP_TCP_ACK) && r.seq == 0 && r.ack == 2);
+			n++;
+		}
+		CU_ASSERT_EQUAL(n, 3);
+	}
+	/* Boundary: a flood of strays gets rst_per_sec (200) RSTs per second, no more. */
+	p.dport = 7001;
+	for (int i = 0; i < 500; i++)
+		t_send(E, &p, DP_TCP_FIN, 1, 0, NULL, 0);
+	CU_ASSERT_EQUAL(t_stat(E, "tcp_rst_no_conn_tx"), 200);
+	CU_ASSERT_EQUAL(t_stat(E, "tcp_rst_limited"), 303);
+	t_cap_clear(E);
+	t_advance(E, T_SEC);
+	t_send(E, &p, DP_TCP_FIN, 1, 0, NULL, 0);
+	CU_ASSERT_EQUAL(t_stat(E, "tcp_rst_no_conn_tx"), 201);
+	t_cap_clear(E);
 	/* bad TCP checksum */
 	p.dport = 7000;
 	{

@@ -28,7 +28,7 @@ static void test_names_published(void)
 	struct dp_shm_params p = params(name, names, 3);
 	struct dp_shm shm;
 	CU_ASSERT_EQUAL_FATAL(dp_shm_create(&shm, &p), 0);
-	CU_ASSERT_EQUAL(shm.hdr->layout_version, 3);
+	CU_ASSERT_EQUAL(shm.hdr->layout_version, DP_SHM_LAYOUT_VERSION);
 	CU_ASSERT_EQUAL(shm.hdr->xctr_count, 3);
 	CU_ASSERT_STRING_EQUAL(shm.hdr->xctr_names[0], "drop_tcp_cookie_bad");
 	CU_ASSERT_STRING_EQUAL(shm.hdr->xctr_names[2], "x9_");

@@ -464,3 +464,30 @@ bool ih_wait_closed(int fd, int timeout_ms)
 	}
 	return false;
 }
+
+bool ih_wait_file(const char *path, int timeout_ms)
+{
+	struct stat st;
+	for (int t = 0; t < timeout_ms; t += 10) {
+		if (stat(path, &st) == 0)
+			return true;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+pid_t ih_consumer_start(struct ih_env *e, const char *masters, const char *ready)
+{
+	char out[512], rp[512];
+	ih_path(e, "durable.log", out, sizeof(out));
+	ih_path(e, ready, rp, sizeof(rp));
+	const char *argv[] = {ih_consumer_bin, "--shm", e->shm, "--masters", masters,
+			      "--out", out, "--ready-file", rp, NULL};
+	pid_t pid = ih_spawn(e, "consumer", argv);
+	if (pid > 0 && !ih_wait_file(rp, 10000)) {
+		ih_stop(pid);
+		return -1;
+	}
+	return pid;
+}

@@ -62,6 +62,14 @@ void ih_stop(pid_t pid);
 /* Stop the dataplane, remove temp files and the shm object. */
 void ih_cleanup(struct ih_env *e);
 
+/* Whether path exists within timeout_ms. */
+bool ih_wait_file(const char *path, int timeout_ms);
+
+/* Start decp-testconsumer (ih_consumer_bin) for masters 1..masters with the durable log
+ * dir/durable.log, and wait (10 s) until it has made the dataplane READY (dir/<ready>).
+ * Returns its pid, or -1 (then it is stopped). */
+pid_t ih_consumer_start(struct ih_env *e, const char *masters, const char *ready);
+
 /* Path helper: dir/name into buf. */
 const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t cap);
 

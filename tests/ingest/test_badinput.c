@@ -58,9 +58,11 @@ static int start(const char *tag, const char *idle_ms, const char *burst, bool r
 		stop();
 	running = true;
 	/* Refill slower than any test runs, so the rate-limit case cannot flake under load. */
+	/* This program is the control side and heartbeats only while it pumps: control
+	 * liveness is tested by tests/security, not here (--control-stale-ms 0). */
 	const char *extra[] = {"--workers", "2", "--idle-timeout-ms", idle_ms,
 			       "--login-fail-burst", burst, "--login-fail-refill-ms", "600000",
-			       NULL};
+			       "--control-stale-ms", "0", NULL};
 	memset(enq_count, 0, sizeof(enq_count));
 	memset(last_enq_seq, 0, sizeof(last_enq_seq));
 	memset(events, 0, sizeof(events));

@@ -23,17 +23,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static bool wait_file(const char *path, int timeout_ms)
-{
-	struct stat st;
-	for (int t = 0; t < timeout_ms; t += 10) {
-		if (stat(path, &st) == 0)
-			return true;
-		sleep_ms(10);
-	}
-	return false;
-}
-
 /* The durable log holds masters 1..n_masters with exactly 1..n_signals each, in order. */
 static bool check_log(const char *path, uint32_t n_masters, uint64_t n_signals)
 {
@@ -105,21 +94,6 @@ static void dump_logs(struct ih_env *e, unsigned int failures_before)
 	}
 }
 
-static pid_t consumer_start(struct ih_env *e, const char *masters, const char *ready)
-{
-	char out[512], rp[512];
-	ih_path(e, "durable.log", out, sizeof(out));
-	ih_path(e, ready, rp, sizeof(rp));
-	const char *argv[] = {ih_consumer_bin, "--shm", e->shm, "--masters", masters,
-			      "--out", out, "--ready-file", rp, NULL};
-	pid_t pid = ih_spawn(e, "consumer", argv);
-	if (pid > 0 && !wait_file(rp, 10000)) {
-		ih_stop(pid);
-		return -1;
-	}
-	return pid;
-}
-
 static pid_t master_start(struct ih_env *e, const char *const *args)
 {
 	char conn[64];
@@ -147,7 +121,7 @@ static void test_50_masters_exactly_once(void)
 		ih_cleanup(&e);
 		return;
 	}
-	pid_t c = consumer_start(&e, "50", "ready");
+	pid_t c = ih_consumer_start(&e, "50", "ready");
 	CU_ASSERT(c > 0);
 	const char *margs[] = {"--masters", "50", "--signals", "20000", "--threads", "2",
 			       "--fake-ed25519", "--time-limit-s", "240", NULL};
@@ -172,7 +146,7 @@ static void test_ring_full_busy_then_resend(void)
 		ih_cleanup(&e);
 		return;
 	}
-	pid_t c = consumer_start(&e, "2", "ready");
+	pid_t c = ih_consumer_start(&e, "2", "ready");
 	CU_ASSERT_FATAL(c > 0);
 	kill(c, SIGSTOP); /* consumer paused: the 63-entry ring fills */
 	const char *margs[] = {"--masters", "2", "--signals", "3000", "--ack-timeout-ms", "20000",
@@ -199,7 +173,7 @@ static bool crash_run_start(struct ih_env *e, const char *tag, pid_t *c, pid_t *
 					    "--time-limit-s", "90", NULL};
 	*c = *m = -1;
 	if (ih_init(e, tag) != 0 || ih_dataplane_start(e, dp) != 0 ||
-	    (*c = consumer_start(e, "10", "ready1")) <= 0)
+	    (*c = ih_consumer_start(e, "10", "ready1")) <= 0)
 		return false;
 	*m = master_start(e, margs);
 	return *m > 0;
@@ -234,7 +208,7 @@ static void test_consumer_killed_and_restarted(void)
 	kill(c, SIGKILL); /* mid-stream: records it dequeued but did not write are lost */
 	CU_ASSERT(ih_wait(c, 5000) == 128 + SIGKILL);
 	sleep_ms(700);
-	c = consumer_start(&e, "10", "ready2");
+	c = ih_consumer_start(&e, "10", "ready2");
 	CU_ASSERT(c > 0);
 	CU_ASSERT(ih_wait(m, 100000) == 0);
 	m = -1;
@@ -290,7 +264,7 @@ static void test_master_refused_and_bad_files(void)
 		ih_cleanup(&e);
 		return;
 	}
-	pid_t c = consumer_start(&e, "1", "ready");
+	pid_t c = ih_consumer_start(&e, "1", "ready");
 	CU_ASSERT_FATAL(c > 0);
 	/* Wrong credentials: a clear message and exit status 3. */
 	const char *wrong[] = {"--key-seed", "someone-else", "--signals", "5", NULL};

@@ -43,7 +43,19 @@ static void op_kick(void *tctx, struct dp_session *s)
 	(void)s;
 }
 
-static const struct dp_transport_ops ops = {.lookup = op_lookup, .kick = op_kick};
+static int evicted = -1;
+
+/* What a transport does: end the connection now, free the slot. */
+static void op_evict(void *tctx, struct dp_session *s)
+{
+	(void)tctx;
+	evicted = (int)(s - sess);
+	dp_session_close(s);
+	dp_session_release(s);
+}
+
+static const struct dp_transport_ops ops = {.lookup = op_lookup, .kick = op_kick,
+					     .evict = op_evict};
 
 static void apply(struct dp_ctrl_cmd *c, unsigned int n)
 {
@@ -407,6 +419,105 @@ static void test_out_buffer_backpressure(void)
 	CU_ASSERT(strcmp(dp_session_state_name(DP_SS_CLOSING), "CLOSING") == 0);
 }
 
+/* Admit and open a connection from 10.0.0.<src> in slot (whatever was there is closed). */
+static int admit_open(unsigned int slot, uint8_t src, uint32_t n_free, uint64_t now)
+{
+	struct dp_peer peer = {.family = 2, .port = 2000};
+	peer.addr[0] = 10;
+	peer.addr[3] = src;
+	int rc = dp_worker_admit(wk, &peer, n_free);
+	if (rc != 0)
+		return rc;
+	struct dp_session *s = &sess[slot];
+	if (s->state != DP_SS_FREE) {
+		dp_session_close(s);
+		dp_session_release(s);
+	}
+	gens[slot]++;
+	dp_worker_poll_begin(wk);
+	dp_session_open(s, wk, (uint64_t)slot << 32 | gens[slot], &peer, now);
+	return 0;
+}
+
+static uint64_t ctr(unsigned int c)
+{
+	return dp_stat_get(wk->st, c);
+}
+
+/* The pre-authentication budget: per-source limit, cap with eviction (silent ones first),
+ * no room when every slot is logged in, Hello timeout. */
+static void test_preauth_budget(void)
+{
+	uint64_t a = 0, b = 0;
+	reset_master();
+	for (unsigned int i = 0; i < NS; i++)
+		if (sess[i].state != DP_SS_FREE) {
+			dp_session_close(&sess[i]);
+			dp_session_release(&sess[i]);
+		}
+	struct dp_session_cfg saved = wk->cfg;
+	wk->cfg.preauth_per_src = 2;
+	wk->cfg.preauth_max = 3;
+	wk->cfg.hello_timeout_ns = 500;
+	uint64_t src0 = ctr(DP_CTR_PREAUTH_SRC_REFUSED), ev0 = ctr(DP_CTR_PREAUTH_EVICTED);
+	uint64_t full0 = ctr(DP_CTR_CONN_REFUSED);
+	/* per source: the third pre-login connection of 10.0.0.1 is refused */
+	CU_ASSERT(admit_open(0, 1, 4, 100) == 0);
+	CU_ASSERT(admit_open(1, 1, 3, 110) == 0);
+	CU_ASSERT(admit_open(2, 1, 2, 120) == -EMFILE);
+	CU_ASSERT(ctr(DP_CTR_PREAUTH_SRC_REFUSED) == src0 + 1);
+	CU_ASSERT(admit_open(2, 2, 2, 130) == 0);
+	CU_ASSERT(wk->n_pre == 3 && ctr(DP_CTR_PRELOGIN) == 3);
+	/* slot 1 says Hello: it is now "challenged" and outlives silent ones */
+	uint8_t buf[256];
+	ssize_t hn = proto_login_hello_frame(5, "t", buf, sizeof(buf));
+	CU_ASSERT(dp_session_input(&sess[1], buf, (size_t)hn, 140, 1) == 0);
+	Decp__IngestFrame *f = pop_reply(&sess[1]);
+	CU_ASSERT_FATAL(f != NULL && f->kind_case == DECP__INGEST_FRAME__KIND_CHALLENGE);
+	/* cap reached: the oldest silent one (slot 0) goes, not slot 1 */
+	evicted = -1;
+	CU_ASSERT(admit_open(3, 3, 1, 150) == 0);
+	CU_ASSERT(evicted == 0 && ctr(DP_CTR_PREAUTH_EVICTED) == ev0 + 1);
+	CU_ASSERT(wk->n_pre == 3);
+	/* 10.0.0.1 has one pre-login connection left (slot 1): room for one more */
+	evicted = -1;
+	CU_ASSERT(admit_open(0, 1, 1, 160) == 0);
+	CU_ASSERT(evicted == 2); /* the cap again: the oldest silent is slot 2 now */
+	/* slot 1 logs in: it leaves the budget */
+	ssize_t pn = proto_login_proof_frame(token, strlen(token), f->challenge->nonce.data, 32, 5,
+					     NULL, buf, sizeof(buf));
+	proto_msg_free(&f->base, NULL);
+	CU_ASSERT(dp_session_input(&sess[1], buf, (size_t)pn, 170, 1) == 0);
+	CU_ASSERT(sess[1].state == DP_SS_ACTIVE);
+	CU_ASSERT(reply_kind(&sess[1], &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(wk->n_pre == 2);
+	/* no free slot, but pre-login ones to evict: the oldest silent goes */
+	evicted = -1;
+	CU_ASSERT(admit_open(2, 4, 0, 180) == 0);
+	CU_ASSERT(evicted == 3);
+	/* Hello timeout: silent for longer than 500 ns of (test) time */
+	CU_ASSERT(dp_session_tick(&sess[0], 160 + 500) == 0);
+	uint64_t ht0 = ctr(DP_CTR_REASON_BASE + DP_REASON_HELLO_TIMEOUT);
+	CU_ASSERT(dp_session_tick(&sess[0], 160 + 501) == -ECONNRESET);
+	CU_ASSERT(sess[0].close_reason == DP_REASON_HELLO_TIMEOUT);
+	CU_ASSERT(ctr(DP_CTR_REASON_BASE + DP_REASON_HELLO_TIMEOUT) == ht0 + 1);
+	CU_ASSERT(dp_session_tick(&sess[1], 100000) == 0); /* logged in: not a Hello timeout */
+	dp_session_close(&sess[0]);
+	dp_session_release(&sess[0]);
+	dp_session_close(&sess[2]);
+	dp_session_release(&sess[2]);
+	CU_ASSERT(wk->n_pre == 0 && ctr(DP_CTR_PRELOGIN) == 0);
+	/* every slot logged in (none pre-login) and none free: refused */
+	CU_ASSERT(admit_open(0, 9, 0, 200) == -ENOSPC);
+	CU_ASSERT(ctr(DP_CTR_CONN_REFUSED) == full0 + 1);
+	/* every source count went back to zero */
+	for (unsigned int i = 0; i < DP_PRE_BUCKETS; i++)
+		CU_ASSERT((atomic_load(&limiter.pre[i]) & 0xffffff) == 0);
+	dp_session_close(&sess[1]);
+	dp_session_release(&sess[1]);
+	wk->cfg = saved;
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -417,6 +528,7 @@ int main(void)
 	CU_add_test(s, "busy then resend, duplicate", test_busy_then_resend);
 	CU_add_test(s, "replaced and idle timeout", test_idle_and_replaced);
 	CU_add_test(s, "out buffer backpressure", test_out_buffer_backpressure);
+	CU_add_test(s, "pre-login budget", test_preauth_budget);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
