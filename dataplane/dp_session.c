@@ -814,6 +814,13 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 	char sym[PROTO_SYMBOL_MAX + 1];
 	const Decp__Signal *sig = NULL;
 	int rc = open_signal(w, ss, &me->hmac, &sv, sym, &sig);
+	if (rc == -EBADMSG && me->has_prev && wall_ns < me->prev_until_ns) {
+		/* Key rotation overlap (docs/security.md): the master may still sign with the
+		 * key being retired until prev_until_ns. Costs a second HMAC only on a mismatch. */
+		rc = open_signal(w, ss, &me->hmac_prev, &sv, sym, &sig);
+		if (rc == 0)
+			dp_stat_add(w->st, DP_CTR_HMAC_PREV_USED, 1);
+	}
 	if (rc == -EBADMSG) {
 		fatal_signal(s, DP_REASON_BAD_HMAC, DECP__NACK__REASON__REASON_BAD_SIGNATURE, 0,
 			     ss->body, ss->body_len, wall_ns);

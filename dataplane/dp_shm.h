@@ -107,6 +107,10 @@ enum dp_ctrl_type {
 	DP_CTRL_READY = 5,        /* go live: accept logins (before: Nack UNAVAILABLE) while this
 				   * control process stays attached and heartbeating */
 	DP_CTRL_NOT_READY = 6,    /* stop accepting logins (control restarting) */
+	/* master_id: the previous HMAC secret, still accepted until valid_until_ns (key
+	 * rotation overlap); secret_len 0 = no previous key (revoked or overlap over).
+	 * Send after the master's SET_MASTER. */
+	DP_CTRL_SET_MASTER_PREV = 7,
 };
 
 /* Control command: control -> dataplane main thread. 128 bytes. */
@@ -114,7 +118,10 @@ struct dp_ctrl_cmd {
 	uint32_t type;            /* enum dp_ctrl_type */
 	uint32_t secret_len;      /* SET_MASTER: 1..32 */
 	uint64_t master_id;
-	uint64_t sequence;        /* SET_DURABLE */
+	union {
+		uint64_t sequence;        /* SET_DURABLE */
+		int64_t valid_until_ns;   /* SET_MASTER_PREV: CLOCK_REALTIME ns */
+	};
 	uint64_t cookie;          /* echoed in dp_shm_hdr.dp_ctrl_last_cookie once applied */
 	uint8_t token_hash[32];   /* SHA-256(license token) */
 	uint8_t secret[32];
@@ -183,7 +190,8 @@ enum dp_reason {
 	X(TLS_HANDSHAKE_TIMEOUT, "tls_handshake_timeout") /* deadline passed */ \
 	X(TLS_HANDSHAKE_RATE, "tls_handshake_rate") /* per-source limit */      \
 	X(TLS_KEYUPDATE_FLOOD, "tls_keyupdate_flood") /* too many KeyUpdates */ \
-	X(TLS_RECORD_ERRORS, "tls_record_errors") /* bad record after handshake */
+	X(TLS_RECORD_ERRORS, "tls_record_errors") /* bad record after handshake */ \
+	X(HMAC_PREV_USED, "hmac_prev_used") /* verified with the previous key */
 
 enum dp_counter {
 	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */

@@ -48,8 +48,10 @@ static void snap_free(struct dp_table_snap *s)
 	if (s == NULL)
 		return;
 	for (uint32_t i = 0; i < s->mst_cap; i++)
-		if (s->mst[i].used && s->mst[i].has_keys)
+		if (s->mst[i].used) {
 			proto_hmac_key_wipe(&s->mst[i].hmac);
+			proto_hmac_key_wipe(&s->mst[i].hmac_prev);
+		}
 	free(s->tok);
 	free(s->mst);
 	free(s);
@@ -205,6 +207,24 @@ static int apply_one(struct dp_tables *t, struct dp_table_snap *s, const struct 
 			return -EINVAL;
 		memcpy(m->pubkey, c->pubkey, sizeof(m->pubkey));
 		m->has_keys = 1;
+		return 0;
+	case DP_CTRL_SET_MASTER_PREV:
+		if (c->master_id == 0 || c->secret_len > sizeof(c->secret))
+			return -EINVAL;
+		m = master_get_or_add(t, s, c->master_id);
+		if (m == NULL)
+			return -ENOSPC;
+		if (c->secret_len == 0) {
+			/* Revoked, or the overlap is over: only the current key from now on. */
+			proto_hmac_key_wipe(&m->hmac_prev);
+			m->has_prev = 0;
+			m->prev_until_ns = 0;
+			return 0;
+		}
+		if (proto_hmac_key_init(&m->hmac_prev, c->secret, c->secret_len) != 0)
+			return -EINVAL;
+		m->prev_until_ns = c->valid_until_ns;
+		m->has_prev = 1;
 		return 0;
 	case DP_CTRL_SET_DURABLE:
 		if (c->master_id == 0)

@@ -41,8 +41,11 @@ struct dp_master_ent {
 	uint8_t used;
 	uint8_t has_keys;     /* SET_MASTER received: logins are refused until then */
 	uint32_t tok_first;   /* the master's tokens (revoked ones too), chained by next */
+	uint8_t has_prev;     /* SET_MASTER_PREV with a key: hmac_prev valid until prev_until */
+	int64_t prev_until_ns; /* CLOCK_REALTIME: the previous key is refused from then on */
 	uint8_t pubkey[32];
 	struct proto_hmac_key hmac;
+	struct proto_hmac_key hmac_prev; /* key rotation: the key being retired */
 };
 
 /* Immutable once published. Open addressing, linear probing, capacity a power of two and

@@ -72,6 +72,7 @@ struct dm_cfg {
 	uint32_t n_masters;
 	uint64_t base;
 	const char *seed;
+	const char *hmac_seed;  /* NULL = seed's */
 	uint64_t signals;
 	struct dm_trade *trades;
 	size_t n_trades;
@@ -739,6 +740,8 @@ static void usage(FILE *f)
 		"  --master-base ID       first master id (default 1): ids ID..ID+N-1\n"
 		"  --key-seed S           test credential seed (default \"decp-test\"); tokens and\n"
 		"                         keys are derived as documented in docs/ingest.md\n"
+		"  --hmac-seed S          the HMAC secret of seed S instead (after `decpctl master\n"
+		"                         rotate-hmac --key-seed S`: the master's new secret)\n"
 		"  --signals N            signals per master (default 1000)\n"
 		"  --trades FILE          replay trades from FILE (.csv or .jsonl, see docs/ingest.md)\n"
 		"                         instead of the synthetic generator, cycling as needed\n"
@@ -802,6 +805,7 @@ int main(int argc, char **argv)
 		{"masters", required_argument, NULL, 'n'},
 		{"master-base", required_argument, NULL, 'b'},
 		{"key-seed", required_argument, NULL, 'k'},
+		{"hmac-seed", required_argument, NULL, 1001},
 		{"signals", required_argument, NULL, 's'},
 		{"trades", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'r'},
@@ -844,6 +848,7 @@ int main(int argc, char **argv)
 		case 'n': rc = parse_u64("--masters", optarg, 1, 100000, &v); cfg.n_masters = (uint32_t)v; break;
 		case 'b': rc = parse_u64("--master-base", optarg, 1, UINT64_MAX / 2, &cfg.base); break;
 		case 'k': cfg.seed = optarg; break;
+		case 1001: cfg.hmac_seed = optarg; break; /* --hmac-seed: long only */
 		case 's': rc = parse_u64("--signals", optarg, 1, 100000000, &cfg.signals); break;
 		case 'T': trades = optarg; break;
 		case 'r': rc = parse_u64("--rate", optarg, 0, 100000000, &cfg.rate); break;
@@ -929,8 +934,11 @@ int main(int argc, char **argv)
 		m->next_send = 1;
 		m->low_unacked = 1;
 		m->last_seq = cfg.signals;
+		struct proto_creds hk;
 		if (proto_creds_derive(cfg.seed, m->id, &m->k) != 0 ||
-		    proto_hmac_key_init(&m->hk, m->k.secret, sizeof(m->k.secret)) != 0 ||
+		    proto_creds_derive(cfg.hmac_seed != NULL ? cfg.hmac_seed : cfg.seed, m->id,
+				       &hk) != 0 ||
+		    proto_hmac_key_init(&m->hk, hk.secret, sizeof(hk.secret)) != 0 ||
 		    (m->sk = proto_ed25519_key_new_private(m->k.ed_seed)) == NULL) {
 			fprintf(stderr, "decp-master: cannot derive keys (OpenSSL)\n");
 			return 1;

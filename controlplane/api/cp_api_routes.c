@@ -385,8 +385,13 @@ static void h_master_create(struct api_req *r)
 	api_reply(r, 201, o);
 }
 
+/* During a signing-key rotation receivers accept signatures by either key until
+ * ed25519_previous_until (sql 0014; docs/security.md). */
 #define MASTER_COLS "id, name, encode(ed25519_public_key, 'hex') AS ed25519_public_key," \
-		    " created_at, disabled_at"
+		    " CASE WHEN ed25519_prev_until > now() THEN" \
+		    " encode(ed25519_public_key_prev, 'hex') END AS ed25519_previous_public_key," \
+		    " CASE WHEN ed25519_prev_until > now() THEN ed25519_prev_until END AS" \
+		    " ed25519_previous_until, keys_rotated_at, created_at, disabled_at"
 
 static void h_master_list(struct api_req *r)
 {

@@ -70,7 +70,11 @@ int cp_auth_load(struct cp_auth *a)
 	struct cp_auth_token *ts = NULL, *gone = NULL;
 	if (!exec_ok(a, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN"))
 		goto fail;
-	rm = PQexec(a->pg.conn, "SELECT id, hmac_secret, ed25519_public_key, disabled_at IS NOT NULL "
+	/* The previous HMAC secret only while its overlap lasts; the dataplane also ends it by
+	 * itself at hmac_prev_until (nothing NOTIFYs when a time passes). */
+	rm = PQexec(a->pg.conn, "SELECT id, hmac_secret, ed25519_public_key, disabled_at IS NOT NULL, "
+			   "CASE WHEN hmac_prev_until > now() THEN hmac_secret_prev END, "
+			   "(extract(epoch FROM hmac_prev_until) * 1000000)::int8 * 1000 "
 			   "FROM masters ORDER BY id");
 	if (PQresultStatus(rm) != PGRES_TUPLES_OK)
 		goto fail;
@@ -103,6 +107,12 @@ int cp_auth_load(struct cp_auth *a)
 		if (ok) {
 			memcpy(m->secret, secret, sl);
 			m->secret_len = (uint32_t)sl;
+		}
+		size_t pvl = 0;
+		if (ok && !PQgetisnull(rm, (int)i, 4) &&
+		    get_bytea(rm, (int)i, 4, m->prev, sizeof(m->prev), &pvl) && pvl == 32) {
+			m->prev_len = 32;
+			m->prev_until_ns = strtoll(PQgetvalue(rm, (int)i, 5), NULL, 10);
 		}
 		m->usable = ok && sl > 0 && strcmp(PQgetvalue(rm, (int)i, 3), "t") != 0;
 	}
@@ -183,6 +193,16 @@ size_t cp_auth_commands(const struct cp_auth *a, struct dp_ctrl_cmd *cmds, size_
 			c->secret_len = m->secret_len;
 			memcpy(c->secret, m->secret, m->secret_len);
 			memcpy(c->pubkey, m->pubkey, 32);
+		}
+		k++;
+		if (k < cap) {
+			struct dp_ctrl_cmd *c = &cmds[k];
+			memset(c, 0, sizeof(*c));
+			c->type = DP_CTRL_SET_MASTER_PREV;
+			c->master_id = m->id;
+			c->secret_len = m->prev_len;
+			memcpy(c->secret, m->prev, m->prev_len);
+			c->valid_until_ns = m->prev_until_ns;
 		}
 		k++;
 	}

@@ -32,6 +32,11 @@ struct cp_auth_master {
 	uint32_t secret_len;
 	uint8_t secret[32];
 	uint8_t pubkey[32];
+	/* Key rotation overlap (sql 0014): the previous HMAC secret while hmac_prev_until is
+	 * in the future; prev_len 0 = none (never rotated, revoked, or the overlap is over). */
+	uint32_t prev_len;
+	uint8_t prev[32];
+	int64_t prev_until_ns;       /* CLOCK_REALTIME */
 	bool usable; /* not disabled and keys fit */
 };
 
@@ -71,7 +76,8 @@ int cp_auth_load(struct cp_auth *a);
 int cp_auth_poll(struct cp_auth *a);
 
 /*
- * Fill up to cap commands for the current data: SET_MASTER for usable masters,
+ * Fill up to cap commands for the current data: SET_MASTER then SET_MASTER_PREV (the
+ * previous HMAC secret and its end of overlap, or none) for usable masters,
  * ADD_TOKEN / REVOKE_TOKEN for every token (and REVOKE_TOKEN for gone ones).
  * Cookies are left 0. Returns the number of commands needed (may exceed cap: call again
  * with a bigger array).

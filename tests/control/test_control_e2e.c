@@ -172,6 +172,7 @@ static int start_ctl(struct env *e)
 }
 
 static const char *bench_rate; /* set in the bench scenario only */
+static const char *master_hmac_seed; /* rotate scenario: decp-master --hmac-seed */
 static unsigned int keep_signals; /* trim scenario: redis_keep_signals */
 
 static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64_t signals,
@@ -189,7 +190,13 @@ static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64
 	char *argv[] = {(char *)e->master_bin, "--connect", conn, "--masters", n, "--master-base", b,
 			"--signals", s, "--threads", "2", "--window", "256", "--ack-timeout-ms",
 			"2000", "--time-limit-s", "800", "--rate", (char *)rate,
-			bench_rate != NULL ? "--fake-ed25519" : NULL, NULL};
+			bench_rate != NULL ? "--fake-ed25519" : NULL, NULL, NULL, NULL};
+	if (master_hmac_seed != NULL) {
+		/* In the --fake-ed25519 slot: the bench (which sets it) never rotates keys. */
+		size_t k = sizeof(argv) / sizeof(argv[0]) - 4;
+		argv[k] = "--hmac-seed";
+		argv[k + 1] = (char *)master_hmac_seed;
+	}
 	return harness_spawn(log, argv);
 }
 
@@ -935,6 +942,56 @@ static void run_revoke(struct env *e)
 	PQfinish(c);
 }
 
+/*
+ * Key rotation under load (issue 17): master 1 streams with its HMAC secret while the
+ * operator rotates it (the UPDATE of `decpctl master rotate-hmac`, 60 s overlap): nothing
+ * is refused or lost. A master with the new secret continues; one still on the old secret
+ * keeps working until the previous key is revoked (`decpctl master revoke-key --hmac`),
+ * and is refused within a second after that; the new secret stays good.
+ */
+static void run_rotate(struct env *e)
+{
+	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
+	CHECK(PQstatus(c) == CONNECTION_OK, "connect pg");
+	struct cp_testkeys nk;
+	CHECK(cp_testkeys_derive("decp-rot", 1, &nk) == 0, "new key");
+	master_hmac_seed = NULL;
+	pid_t m1 = start_master(e, 1, 1, 4000, "400");
+	sleep_ms(1500);
+	CHECK(waitpid(m1, NULL, WNOHANG) == 0, "master 1 streams before the rotation");
+	const char *v[] = {(const char *)nk.secret};
+	const int l[] = {32}, f[] = {1};
+	PGresult *r = PQexecParams(c, "UPDATE masters SET hmac_secret_prev = hmac_secret, "
+				   "hmac_prev_until = now() + interval '60 s', hmac_secret = $1, "
+				   "keys_rotated_at = now() WHERE id = 1", 1, NULL, v, l, f, 0);
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "rotate: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	int rc = master_result(m1, 120000);
+	CHECK(rc == 0, "old-key master across the rotation: exit %d, want 0 (all ACKed)", rc);
+	master_hmac_seed = "decp-rot";
+	rc = master_result(start_master(e, 1, 1, 6000, "0"), 120000);
+	CHECK(rc == 0, "new-key master: exit %d, want 0", rc);
+	/* A master still on the old key during the overlap, then the old key is revoked. */
+	master_hmac_seed = NULL;
+	pid_t m3 = start_master(e, 1, 1, 1000000, "200");
+	sleep_ms(2000);
+	CHECK(waitpid(m3, NULL, WNOHANG) == 0, "old key accepted during the overlap");
+	uint64_t t0 = now_ms();
+	CHECK(pg_exec(c, "UPDATE masters SET hmac_secret_prev = NULL, hmac_prev_until = NULL "
+			 "WHERE id = 1") == 0, "revoke the previous key");
+	rc = master_result(m3, 5000);
+	uint64_t dt = now_ms() - t0;
+	fprintf(stderr, "rotate: old-key master refused %llu ms after revoke-key (exit %d)\n",
+		(unsigned long long)dt, rc);
+	CHECK(rc == 3, "old-key master after revoke-key: exit %d, want 3 (refused)", rc);
+	CHECK(dt <= 1000, "revoke took %llu ms (> 1 s)", (unsigned long long)dt);
+	master_hmac_seed = "decp-rot";
+	rc = master_result(start_master(e, 1, 1, 8000, "0"), 120000);
+	CHECK(rc == 0, "new-key master after revoke-key: exit %d, want 0", rc);
+	master_hmac_seed = NULL;
+	PQfinish(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
@@ -950,7 +1007,7 @@ int main(int argc, char **argv)
 	e.master_bin = argv[4];
 	e.masters = argc > 5 ? (uint32_t)atoi(argv[5]) : 20;
 	e.signals = argc > 6 ? strtoull(argv[6], NULL, 10) : 20000;
-	if (strcmp(argv[1], "revoke") == 0)
+	if (strcmp(argv[1], "revoke") == 0 || strcmp(argv[1], "rotate") == 0)
 		e.masters = 2;
 	if (strcmp(argv[1], "bench") == 0) {
 		bench_rate = argc > 7 ? argv[7] : "0";
@@ -968,6 +1025,8 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		if (strcmp(argv[1], "revoke") == 0)
 			run_revoke(&e);
+		else if (strcmp(argv[1], "rotate") == 0)
+			run_rotate(&e);
 		else if (strcmp(argv[1], "bench_archive") == 0)
 			run_bench_archive(&e);
 		else if (strcmp(argv[1], "share") == 0)

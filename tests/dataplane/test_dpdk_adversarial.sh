@@ -74,8 +74,10 @@ in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_
 # --idle-timeout-ms: the hand-made connections of the 1-byte and out-of-window cases never
 # complete a frame; on a loaded machine scapy needs longer than the default 30 s for them,
 # and the idle timeout is not what this test is about (ingest_badinput tests it).
+# --hello-timeout-ms 0: those connections never log in either; the pre-login budget
+# (tests/security) would close them after 2 s, mid-case.
 ip netns exec "$NS" "$DP" --stack dpdk --tls off --listen "$NET.1:7000" --shm "$NAME" \
-	--ready-file "$DIR/dp.ready" --idle-timeout-ms 600000 \
+	--ready-file "$DIR/dp.ready" --idle-timeout-ms 600000 --hello-timeout-ms 0 \
 	-- --no-pci --vdev "net_tap0,iface=$TAP" -l 0-1 --file-prefix "$NAME" \
 	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/dataplane.out" 2>"$DIR/dataplane.err" &
 DP_PID=$!

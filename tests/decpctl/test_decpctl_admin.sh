@@ -108,5 +108,29 @@ check instr_set_none 1 "$D" instrument set --symbol NOPE --pip 1
 check instr_remove 0 "$D" instrument remove --symbol US30
 check instr_remove_again 1 "$D" instrument remove --symbol US30
 
+# Key rotation and revocation (issue 17): the old key kept for the overlap, revoked at once.
+old=$(q "SELECT encode(hmac_secret, 'hex') FROM masters WHERE id = 1")
+check rot_no_id 2 "$D" master rotate-hmac
+check rot_bad_overlap 2 "$D" master rotate-hmac --id 1 --overlap-s -5
+check rot_hmac 0 "$D" master rotate-hmac --id 1 --overlap-s 120 --out "$tmp/h1"
+grep -q "^hmac_secret = $(q "SELECT encode(hmac_secret, 'hex') FROM masters WHERE id = 1")\$" "$tmp/h1" \
+	&& ok || bad "rotate-hmac: the file holds the new secret"
+[ "$(stat -c %a "$tmp/h1")" = 600 ] && ok || bad "rotate-hmac: --out mode 0600"
+[ "$(q "SELECT encode(hmac_secret_prev, 'hex') = '$old' AND hmac_prev_until > now() + interval '100 s' FROM masters WHERE id = 1")" = t ] \
+	&& ok || bad "rotate-hmac: previous secret kept for the overlap"
+check rot_no_master 1 "$D" master rotate-hmac --id 999 --key-seed x
+check revoke_key_which 2 "$D" master revoke-key --id 1
+check revoke_key_hmac 0 "$D" master revoke-key --id 1 --hmac
+[ "$(q "SELECT hmac_secret_prev IS NULL AND hmac_prev_until IS NULL FROM masters WHERE id = 1")" = t ] \
+	&& ok || bad "revoke-key: previous secret gone"
+check revoke_key_again 1 "$D" master revoke-key --id 1 --hmac
+pub=$(q "SELECT encode(ed25519_public_key, 'hex') FROM masters WHERE id = 1")
+check rot_signing 0 "$D" master rotate-signing-key --id 1 --key-seed t2
+[ "$(q "SELECT encode(ed25519_public_key_prev, 'hex') = '$pub' AND ed25519_public_key <> ed25519_public_key_prev FROM masters WHERE id = 1")" = t ] \
+	&& ok || bad "rotate-signing-key: previous public key kept"
+check rot_signing_now 0 "$D" master rotate-signing-key --id 1 --overlap-s 0 --key-seed t3
+[ "$(q "SELECT ed25519_public_key_prev IS NULL FROM masters WHERE id = 1")" = t ] \
+	&& ok || bad "rotate-signing-key --overlap-s 0: no previous key"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -167,7 +167,16 @@ static void login(struct dp_session *s, uint64_t now)
 	login_ex(s, token, 5, now, false, NULL);
 }
 
+static size_t frame_signal_key(uint8_t *out, size_t cap, uint64_t master, uint64_t seq,
+			       const uint8_t key[32]);
+
 static size_t frame_signal(uint8_t *out, size_t cap, uint64_t master, uint64_t seq)
+{
+	return frame_signal_key(out, cap, master, seq, secret);
+}
+
+static size_t frame_signal_key(uint8_t *out, size_t cap, uint64_t master, uint64_t seq,
+			       const uint8_t key[32])
 {
 	Decp__Signal s = DECP__SIGNAL__INIT;
 	s.master_id = master;
@@ -181,7 +190,7 @@ static size_t frame_signal(uint8_t *out, size_t cap, uint64_t master, uint64_t s
 	uint8_t body[200], mac[32], sig[64];
 	size_t blen = decp__signal__pack(&s, body);
 	struct proto_hmac_key k;
-	proto_hmac_key_init(&k, secret, 32);
+	proto_hmac_key_init(&k, key, 32);
 	proto_hmac_compute(&k, body, blen, mac);
 	memset(sig, 0xab, sizeof(sig));
 	Decp__SignedSignal ss = DECP__SIGNED_SIGNAL__INIT;
@@ -518,6 +527,68 @@ static void test_preauth_budget(void)
 	wk->cfg = saved;
 }
 
+/* Key rotation: the previous HMAC key is accepted until its end of overlap (wall clock),
+ * not after, not once dropped; the current one always. */
+static void test_hmac_rotation(void)
+{
+	uint8_t buf[1024], fresh[32];
+	uint64_t a = 0, b = 0;
+	memset(fresh, 0x77, sizeof(fresh));
+	reset_master();
+	struct dp_ctrl_cmd c[2];
+	memset(c, 0, sizeof(c));
+	c[0].type = DP_CTRL_SET_MASTER;
+	c[0].master_id = 5;
+	c[0].secret_len = 32;
+	memcpy(c[0].secret, fresh, 32);
+	c[1].type = DP_CTRL_SET_MASTER_PREV;
+	c[1].master_id = 5;
+	c[1].secret_len = 32;
+	memcpy(c[1].secret, secret, 32);
+	c[1].valid_until_ns = 5000;
+	apply(c, 2);
+	struct dp_session *s = open_session(0);
+	login(s, 10);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	uint64_t used0 = dp_stat_get(wk->st, DP_CTR_HMAC_PREV_USED);
+	size_t n = frame_signal(buf, sizeof(buf), 5, 1); /* the old key, inside the overlap */
+	CU_ASSERT(dp_session_input(s, buf, n, 20, 4999) == 0);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_HMAC_PREV_USED) == used0 + 1);
+	n = frame_signal_key(buf, sizeof(buf), 5, 2, fresh); /* the new key */
+	CU_ASSERT(dp_session_input(s, buf, n, 30, 4999) == 0);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_HMAC_PREV_USED) == used0 + 1);
+	struct dp_ingress_rec r[4];
+	CU_ASSERT(drain_ingress(r, 4) == 2);
+	/* the overlap is over at 5000 (wall ns): the old key is a bad HMAC */
+	n = frame_signal(buf, sizeof(buf), 5, 3);
+	CU_ASSERT(dp_session_input(s, buf, n, 40, 5000) == -ECONNRESET);
+	CU_ASSERT(s->close_reason == DP_REASON_BAD_HMAC);
+	drain_ingress(r, 4);
+	/* revoked before its time (secret_len 0): refused at once */
+	c[1].valid_until_ns = INT64_MAX;
+	apply(&c[1], 1);
+	s = open_session(1);
+	login(s, 50);
+	reply_kind(s, &a, &b);
+	n = frame_signal(buf, sizeof(buf), 5, 3);
+	CU_ASSERT(dp_session_input(s, buf, n, 60, 1) == 0);
+	c[1].secret_len = 0;
+	memset(c[1].secret, 0, 32);
+	apply(&c[1], 1);
+	dp_worker_poll_begin(wk);
+	n = frame_signal(buf, sizeof(buf), 5, 4);
+	CU_ASSERT(dp_session_input(s, buf, n, 70, 1) == -ECONNRESET);
+	CU_ASSERT(s->close_reason == DP_REASON_BAD_HMAC);
+	drain_ingress(r, 4);
+	/* back to the original key for the other tests */
+	memcpy(c[0].secret, secret, 32);
+	apply(c, 1);
+	dp_session_close(&sess[0]);
+	dp_session_release(&sess[0]);
+	dp_session_close(&sess[1]);
+	dp_session_release(&sess[1]);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -529,6 +600,7 @@ int main(void)
 	CU_add_test(s, "replaced and idle timeout", test_idle_and_replaced);
 	CU_add_test(s, "out buffer backpressure", test_out_buffer_backpressure);
 	CU_add_test(s, "pre-login budget", test_preauth_budget);
+	CU_add_test(s, "HMAC key rotation overlap", test_hmac_rotation);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -31,16 +31,28 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: decpctl master add --id N --name NAME [--key-seed S | --out FILE]\n"
 		   "                          [--conninfo STR]\n"
-		   "       decpctl master list [--json] [--conninfo STR]\n\n"
-		   "Register a master with a license token, HMAC secret and Ed25519 key.\n\n"
+		   "       decpctl master list [--json] [--conninfo STR]\n"
+		   "       decpctl master rotate-hmac --id N [--overlap-s S] [--out FILE | --key-seed S]\n"
+		   "       decpctl master rotate-signing-key --id N [--overlap-s S] [--out FILE |\n"
+		   "                                         --key-seed S]\n"
+		   "       decpctl master revoke-key --id N (--hmac | --signing)\n\n"
+		   "Register a master with a license token, HMAC secret and Ed25519 key; rotate\n"
+		   "its keys; revoke the key being retired.\n\n"
 		   "  --id N          master id (1..2^53)\n"
 		   "  --name NAME     unique display name\n"
 		   "  --out FILE      write the new credentials there (mode 0600; must not exist);\n"
 		   "                  without it they are printed once on stdout\n"
 		   "  --key-seed S    use the deterministic test credentials for seed S instead\n"
 		   "                  (decp-master --key-seed S); demos and load runs only\n"
+		   "  --overlap-s S   rotate: the old key stays valid S seconds more (default 3600),\n"
+		   "                  so the master can switch without a refused signal; 0 = the\n"
+		   "                  old key is refused at once (a leaked key)\n"
+		   "  --hmac, --signing  revoke-key: which previous key stops being accepted now\n"
 		   "  --conninfo STR  libpq connection string (default: $DECP_PG_CONNINFO)\n"
-		   "  --help          this text\n");
+		   "  --help          this text\n"
+		   "rotate-* print the new secret (or write it to --out) once: install it on the\n"
+		   "master within the overlap. Receivers read both Ed25519 public keys from the\n"
+		   "API (GET /v1/masters/ID) during the overlap.\n");
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -239,6 +251,217 @@ static int master_list(int argc, char **argv)
 	return rc;
 }
 
+enum rotate_kind { ROT_HMAC, ROT_SIGNING };
+
+/* The UPDATE of one rotation: new key in, old key kept for $3 seconds (none when 0). */
+static const char *const rotate_sql[] = {
+	[ROT_HMAC] = "UPDATE masters SET hmac_secret_prev = CASE WHEN $3::int8 > 0 THEN "
+		     "hmac_secret END, hmac_prev_until = CASE WHEN $3::int8 > 0 THEN now() + "
+		     "make_interval(secs => $3::int8) END, hmac_secret = $2, keys_rotated_at = now() "
+		     "WHERE id = $1 AND disabled_at IS NULL RETURNING id, hmac_prev_until",
+	[ROT_SIGNING] = "UPDATE masters SET ed25519_public_key_prev = CASE WHEN $3::int8 > 0 "
+			"THEN ed25519_public_key END, ed25519_prev_until = CASE WHEN $3::int8 > 0 "
+			"THEN now() + make_interval(secs => $3::int8) END, ed25519_public_key = $2, "
+			"keys_rotated_at = now() WHERE id = $1 AND disabled_at IS NULL "
+			"RETURNING id, ed25519_prev_until",
+};
+
+static int write_rotated(FILE *f, uint64_t id, enum rotate_kind kind, const struct proto_creds *k)
+{
+	char a[65], b[65];
+	if (kind == ROT_HMAC) {
+		hex(k->secret, 32, a);
+		return fprintf(f, "# decp master %" PRIu64 ": new HMAC secret (keep secret)\n"
+				  "master_id = %" PRIu64 "\nhmac_secret = %s\n", id, id, a) < 0 ? -1 : 0;
+	}
+	hex(k->ed_seed, 32, a);
+	hex(k->ed_pub, 32, b);
+	return fprintf(f, "# decp master %" PRIu64 ": new Ed25519 key (keep the seed secret)\n"
+			  "master_id = %" PRIu64 "\ned25519_seed = %s\ned25519_public_key = %s\n",
+		       id, id, a, b) < 0 ? -1 : 0;
+}
+
+/* Parse --id / --overlap-s / --out / --key-seed / --hmac / --signing / --conninfo.
+ * Returns -1 to go on, or the exit status (--help printed, usage error). */
+struct rot_opts {
+	long long id;
+	long long overlap_s;
+	const char *out, *seed, *conninfo;
+	bool hmac, signing;
+};
+
+static int rot_parse(const char *cmd, int argc, char **argv, struct rot_opts *o)
+{
+	static const struct option opts[] = {
+		{"id", required_argument, NULL, 'i'},
+		{"overlap-s", required_argument, NULL, 'v'},
+		{"out", required_argument, NULL, 'o'},
+		{"key-seed", required_argument, NULL, 's'},
+		{"hmac", no_argument, NULL, 'H'},
+		{"signing", no_argument, NULL, 'S'},
+		{"conninfo", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->overlap_s = 3600;
+	o->conninfo = getenv("DECP_PG_CONNINFO");
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'i':
+			errno = 0;
+			o->id = strtoll(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || o->id < 1 || o->id > (1LL << 53))
+				return ctl_usage_error(cmd, "--id: '%s' is not in 1..2^53", optarg);
+			break;
+		case 'v':
+			errno = 0;
+			o->overlap_s = strtoll(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || o->overlap_s < 0 || o->overlap_s > 31622400)
+				return ctl_usage_error(cmd, "--overlap-s: '%s' is not in 0..31622400 "
+							    "(366 days)", optarg);
+			break;
+		case 'o': o->out = optarg; break;
+		case 's': o->seed = optarg; break;
+		case 'H': o->hmac = true; break;
+		case 'S': o->signing = true; break;
+		case 'c': o->conninfo = optarg; break;
+		case 'h': usage(stdout); return CTL_EXIT_OK;
+		default:
+			return ctl_usage_error(cmd, "unknown option '%s'", ctl_bad_option(argv, optopt));
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (o->id == 0)
+		return ctl_usage_error(cmd, "--id is required");
+	if (o->seed != NULL && o->out != NULL)
+		return ctl_usage_error(cmd, "--key-seed and --out exclude each other");
+	if (o->conninfo == NULL || o->conninfo[0] == '\0')
+		return ctl_usage_error(cmd, "no database: give --conninfo or set DECP_PG_CONNINFO");
+	return -1; /* parsed, go on */
+}
+
+static int master_rotate(int argc, char **argv, enum rotate_kind kind)
+{
+	const char *cmd = kind == ROT_HMAC ? "master rotate-hmac" : "master rotate-signing-key";
+	struct rot_opts o;
+	int rc = rot_parse(cmd, argc, argv, &o);
+	if (rc >= 0)
+		return rc; /* --help printed, or a usage error */
+	if (o.hmac || o.signing)
+		return ctl_usage_error(cmd, "--hmac / --signing belong to revoke-key");
+	struct proto_creds k;
+	rc = o.seed != NULL ? proto_creds_derive(o.seed, (uint64_t)o.id, &k) : proto_creds_random(&k);
+	if (rc != 0) {
+		fprintf(stderr, "decpctl %s: cannot make the new key (OpenSSL)\n", cmd);
+		return CTL_EXIT_FAIL;
+	}
+	FILE *f = NULL;
+	if (o.out != NULL) {
+		int fd = open(o.out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "decpctl %s: %s: %s\n", cmd, o.out, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			OPENSSL_cleanse(&k, sizeof(k));
+			return CTL_EXIT_FAIL;
+		}
+	}
+	char ids[24], ov[24];
+	snprintf(ids, sizeof(ids), "%lld", o.id);
+	snprintf(ov, sizeof(ov), "%lld", o.overlap_s);
+	const char *v[] = {ids, (const char *)(kind == ROT_HMAC ? k.secret : k.ed_pub), ov};
+	const int l[] = {0, 32, 0}, fm[] = {0, 1, 0};
+	rc = CTL_EXIT_FAIL;
+	PGconn *conn = PQconnectdb(o.conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "decpctl %s: cannot connect: %s", cmd, PQerrorMessage(conn));
+	} else {
+		PGresult *r = PQexecParams(conn, rotate_sql[kind], 3, NULL, v, l, fm, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "decpctl %s: %s", cmd, PQresultErrorMessage(r));
+		} else if (PQntuples(r) != 1) {
+			fprintf(stderr, "decpctl %s: no enabled master %lld\n", cmd, o.id);
+		} else if (f != NULL ? write_rotated(f, (uint64_t)o.id, kind, &k) != 0 || fflush(f) != 0
+				     : o.seed == NULL &&
+					       write_rotated(stdout, (uint64_t)o.id, kind, &k) != 0) {
+			/* The row changed: the operator must rotate again to get a key he holds. */
+			fprintf(stderr, "decpctl %s: key stored but cannot be written out: rotate "
+					"again\n", cmd);
+		} else {
+			const char *until = PQgetvalue(r, 0, 1);
+			printf("master %lld: new %s key stored; %s%s\n", o.id,
+			       kind == ROT_HMAC ? "HMAC" : "Ed25519",
+			       until[0] != '\0' ? "the previous one stays valid until " :
+						   "the previous one is refused from now on", until);
+			rc = CTL_EXIT_OK;
+		}
+		PQclear(r);
+	}
+	PQfinish(conn);
+	if (f != NULL) {
+		fclose(f);
+		if (rc != CTL_EXIT_OK)
+			unlink(o.out);
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+	return rc;
+}
+
+/* End the overlap now: the previous key of the kind(s) named is refused from now on. */
+static int master_revoke_key(int argc, char **argv)
+{
+	const char *cmd = "master revoke-key";
+	struct rot_opts o;
+	int rc = rot_parse(cmd, argc, argv, &o);
+	if (rc >= 0)
+		return rc; /* --help printed, or a usage error */
+	if (!o.hmac && !o.signing)
+		return ctl_usage_error(cmd, "say which previous key: --hmac and/or --signing");
+	if (o.out != NULL || o.seed != NULL)
+		return ctl_usage_error(cmd, "--out / --key-seed belong to rotate-*");
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", o.id);
+	const char *v[] = {ids, o.hmac ? "t" : "f", o.signing ? "t" : "f"};
+	PGconn *conn = PQconnectdb(o.conninfo);
+	rc = CTL_EXIT_FAIL;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "decpctl %s: cannot connect: %s", cmd, PQerrorMessage(conn));
+	} else {
+		PGresult *r = PQexecParams(
+			conn,
+			"UPDATE masters SET "
+			"hmac_secret_prev = CASE WHEN $2::bool THEN NULL ELSE hmac_secret_prev END, "
+			"hmac_prev_until = CASE WHEN $2::bool THEN NULL ELSE hmac_prev_until END, "
+			"ed25519_public_key_prev = CASE WHEN $3::bool THEN NULL ELSE "
+			"ed25519_public_key_prev END, "
+			"ed25519_prev_until = CASE WHEN $3::bool THEN NULL ELSE ed25519_prev_until END "
+			"WHERE id = $1 AND (($2::bool AND hmac_secret_prev IS NOT NULL) OR "
+			"($3::bool AND ed25519_public_key_prev IS NOT NULL)) RETURNING id",
+			3, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "decpctl %s: %s", cmd, PQresultErrorMessage(r));
+		} else if (PQntuples(r) != 1) {
+			fprintf(stderr, "decpctl %s: master %lld has no previous key of that kind (a "
+					"leaked current key: rotate-hmac / rotate-signing-key "
+					"--overlap-s 0)\n", cmd, o.id);
+		} else {
+			printf("master %lld: previous %s%s%s key revoked: refused from now on\n", o.id,
+			       o.hmac ? "HMAC" : "", o.hmac && o.signing ? " and " : "",
+			       o.signing ? "Ed25519" : "");
+			rc = CTL_EXIT_OK;
+		}
+		PQclear(r);
+	}
+	PQfinish(conn);
+	return rc;
+}
+
 int ctl_cmd_master(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -249,5 +472,12 @@ int ctl_cmd_master(int argc, char **argv)
 		return master_add(argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") == 0)
 		return master_list(argc - 1, argv + 1);
-	return ctl_usage_error("master", "unknown subcommand '%s' (known: add, list)", argv[1]);
+	if (strcmp(argv[1], "rotate-hmac") == 0)
+		return master_rotate(argc - 1, argv + 1, ROT_HMAC);
+	if (strcmp(argv[1], "rotate-signing-key") == 0)
+		return master_rotate(argc - 1, argv + 1, ROT_SIGNING);
+	if (strcmp(argv[1], "revoke-key") == 0)
+		return master_revoke_key(argc - 1, argv + 1);
+	return ctl_usage_error("master", "unknown subcommand '%s' (known: add, list, rotate-hmac, "
+					 "rotate-signing-key, revoke-key)", argv[1]);
 }
