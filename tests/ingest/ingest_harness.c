@@ -1,6 +1,8 @@
 /* Ingest test harness. Contract in ingest_harness.h. */
 #include "ingest_harness.h"
 
+#include <CUnit/Basic.h>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -490,4 +492,34 @@ pid_t ih_consumer_start(struct ih_env *e, const char *masters, const char *ready
 		return -1;
 	}
 	return pid;
+}
+
+int ih_run_tests(const char *suite, const struct ih_test *tests, size_t n, const char *only_env)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+	const char *only = getenv(only_env);
+	for (size_t i = 0; i < n; i++)
+		if (only == NULL || strstr(tests[i].name, only) != NULL)
+			CU_add_test(s, tests[i].name, tests[i].fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed == 0 ? 0 : 1;
+}
+
+void ih_dump_logs(const struct ih_env *e, const char *const *names)
+{
+	for (size_t i = 0; names[i] != NULL; i++) {
+		char p[512], line[1024];
+		FILE *f = fopen(ih_path(e, names[i], p, sizeof(p)), "r");
+		if (f == NULL)
+			continue;
+		fprintf(stderr, "---- %s\n", names[i]);
+		while (fgets(line, sizeof(line), f) != NULL)
+			fputs(line, stderr);
+		fclose(f);
+	}
 }

@@ -70,6 +70,22 @@ bool ih_wait_file(const char *path, int timeout_ms);
  * Returns its pid, or -1 (then it is stopped). */
 pid_t ih_consumer_start(struct ih_env *e, const char *masters, const char *ready);
 
+/* Copy dir/<name> for each of the programs' log names (NULL-terminated) to stderr, so a
+ * failed test's CI log says what happened. Missing files are skipped. */
+void ih_dump_logs(const struct ih_env *e, const char *const *names);
+
+/* One test of a CUnit program run through ih_run_tests. */
+struct ih_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/*
+ * Run the tests whose name contains getenv(only_env) (all when unset) as CUnit suite
+ * `suite`, verbosely. Returns the process exit status: 0 all passed, 1 otherwise.
+ */
+int ih_run_tests(const char *suite, const struct ih_test *tests, size_t n, const char *only_env);
+
 /* Path helper: dir/name into buf. */
 const char *ih_path(const struct ih_env *e, const char *name, char *buf, size_t cap);
 

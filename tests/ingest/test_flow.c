@@ -81,17 +81,8 @@ static void dump_logs(struct ih_env *e, unsigned int failures_before)
 	if (CU_get_number_of_failures() == failures_before)
 		return;
 	static const char *const names[] = {"master.out", "master.err", "consumer.err",
-					    "dataplane.err"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char p[512], line[1024];
-		FILE *f = fopen(ih_path(e, names[i], p, sizeof(p)), "r");
-		if (f == NULL)
-			continue;
-		fprintf(stderr, "---- %s\n", names[i]);
-		while (fgets(line, sizeof(line), f) != NULL)
-			fputs(line, stderr);
-		fclose(f);
-	}
+					    "dataplane.err", NULL};
+	ih_dump_logs(e, names);
 }
 
 static pid_t master_start(struct ih_env *e, const char *const *args)
@@ -311,26 +302,13 @@ int main(int argc, char **argv)
 	ih_dataplane_bin = argv[1];
 	ih_consumer_bin = argv[2];
 	ih_master_bin = argv[3];
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	CU_pSuite s = CU_add_suite("ingest_flow", NULL, NULL);
-	const char *only = getenv("INGEST_FLOW_ONLY");
-	struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct ih_test tests[] = {
 		{"50 masters x 20000 signals exactly once", test_50_masters_exactly_once},
 		{"ring full: Nack BUSY then resend", test_ring_full_busy_then_resend},
 		{"consumer killed and restarted", test_consumer_killed_and_restarted},
 		{"master refused login and trade files", test_master_refused_and_bad_files},
 		{"dataplane killed and restarted", test_dataplane_killed_and_restarted},
 	};
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (only == NULL || strstr(tests[i].name, only) != NULL)
-			CU_add_test(s, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed == 0 ? 0 : 1;
+	return ih_run_tests("ingest_flow", tests, sizeof(tests) / sizeof(tests[0]),
+			    "INGEST_FLOW_ONLY");
 }

@@ -59,21 +59,6 @@ static bool dpdk(void)
 	return s != NULL && strcmp(s, "dpdk") == 0;
 }
 
-static void dump_logs(struct ih_env *e)
-{
-	static const char *const names[] = {"consumer.err", "dataplane.err"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char p[512], line[1024];
-		FILE *f = fopen(ih_path(e, names[i], p, sizeof(p)), "r");
-		if (f == NULL)
-			continue;
-		fprintf(stderr, "---- %s\n", names[i]);
-		while (fgets(line, sizeof(line), f) != NULL)
-			fputs(line, stderr);
-		fclose(f);
-	}
-}
-
 /* Run a short command from PATH to completion (ip addr add ...). */
 static int run(const char *const *argv)
 {
@@ -287,8 +272,9 @@ static int bed_up(struct bed *b, const char *tag, const char *const *dp_extra)
 
 static void bed_down(struct bed *b, bool failed)
 {
+	static const char *const names[] = {"consumer.err", "dataplane.err", NULL};
 	if (failed)
-		dump_logs(&b->e);
+		ih_dump_logs(&b->e, names);
 	if (b->consumer > 0)
 		ih_stop(b->consumer);
 	ih_cleanup(&b->e);
@@ -493,25 +479,12 @@ int main(int argc, char **argv)
 	ih_dataplane_bin = argv[1];
 	ih_consumer_bin = argv[2];
 	signal(SIGPIPE, SIG_IGN);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	CU_pSuite s = CU_add_suite(dpdk() ? "security_dpdk" : "security_posix", NULL, NULL);
-	const char *only = getenv("SECURITY_ONLY");
-	struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct ih_test tests[] = {
 		{"captured login replayed", test_replay},
 		{"pre-login flood from 51 addresses", test_flood},
 		{"control down: UNAVAILABLE", test_control_down},
 		{"closed port RST and hello timeout", test_closed_port_and_hello_timeout},
 	};
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (only == NULL || strstr(tests[i].name, only) != NULL)
-			CU_add_test(s, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed == 0 ? 0 : 1;
+	return ih_run_tests(dpdk() ? "security_dpdk" : "security_posix", tests,
+			    sizeof(tests) / sizeof(tests[0]), "SECURITY_ONLY");
 }
