@@ -38,6 +38,16 @@
 #include "proto_msg.h"
 
 #define SEED "decp-test" /* decp-testconsumer's default credential seed */
+
+/* A failed precondition ends the case through its `out:` label, which stops everything it
+ * started (CU_ASSERT_FATAL would leave the dataplane and consumer running). */
+#define REQUIRE(cond)                                                                   \
+	do {                                                                            \
+		bool ok_ = (cond);                                                      \
+		CU_assertImplementation(ok_, __LINE__, #cond, __FILE__, "", CU_FALSE);  \
+		if (!ok_)                                                               \
+			goto out;                                                       \
+	} while (0)
 #define MASTER 1u
 
 static uint64_t now_ms(void)
@@ -284,20 +294,20 @@ static void test_replay(void)
 {
 	struct bed b;
 	const char *dp[] = {"--workers", "1", NULL};
-	CU_ASSERT_FATAL(bed_up(&b, "sec-replay", dp) == 0);
 	int fails0 = (int)CU_get_number_of_failures();
+	REQUIRE(bed_up(&b, "sec-replay", dp) == 0);
 	/* The legitimate login, captured byte for byte. */
 	int fd = ih_connect(b.e.port);
 	uint8_t hello[256], proof[256];
 	ssize_t hn = proto_login_hello_frame(MASTER, "victim", hello, sizeof(hello));
-	CU_ASSERT_FATAL(hn > 0 && ih_send_all(fd, hello, (size_t)hn) == 0);
+	REQUIRE(hn > 0 && ih_send_all(fd, hello, (size_t)hn) == 0);
 	Decp__IngestFrame *f = recv_kind(fd, DECP__INGEST_FRAME__KIND_CHALLENGE, 3000);
-	CU_ASSERT_FATAL(f != NULL);
+	REQUIRE(f != NULL);
 	ssize_t pn = proto_login_proof_frame(b.k.token, strlen(b.k.token), f->challenge->nonce.data,
 					     f->challenge->nonce.len, MASTER, NULL, proof,
 					     sizeof(proof));
 	ih_frame_free(f);
-	CU_ASSERT_FATAL(pn > 0 && ih_send_all(fd, proof, (size_t)pn) == 0);
+	REQUIRE(pn > 0 && ih_send_all(fd, proof, (size_t)pn) == 0);
 	f = recv_kind(fd, DECP__INGEST_FRAME__KIND_HELLO_ACK, 3000);
 	CU_ASSERT(f != NULL);
 	ih_frame_free(f);
@@ -305,7 +315,7 @@ static void test_replay(void)
 	CU_ASSERT(memmem(proof, (size_t)pn, b.k.token, strlen(b.k.token)) == NULL);
 	/* The observer replays both frames on a connection of its own. */
 	int a = ih_connect(b.e.port);
-	CU_ASSERT_FATAL(a >= 0);
+	REQUIRE(a >= 0);
 	CU_ASSERT(ih_send_all(a, hello, (size_t)hn) == 0);
 	f = recv_kind(a, DECP__INGEST_FRAME__KIND_CHALLENGE, 3000);
 	CU_ASSERT(f != NULL);
@@ -319,6 +329,7 @@ static void test_replay(void)
 	/* ... and the real master's session was not disturbed. */
 	CU_ASSERT(signals_acked(fd, &b.k, 1, 3, 10000) == 3);
 	close(fd);
+out:
 	bed_down(&b, (int)CU_get_number_of_failures() != fails0);
 }
 
@@ -326,18 +337,19 @@ static void test_flood(void)
 {
 	struct bed b;
 	const char *dp[] = {"--workers", "2", "--stats-ms", "2000", NULL};
-	CU_ASSERT_FATAL(bed_up(&b, "sec-flood", dp) == 0);
 	int fails0 = (int)CU_get_number_of_failures();
+	pid_t att = -1;
+	REQUIRE(bed_up(&b, "sec-flood", dp) == 0);
 	enum { N_SRC = 51, ROUNDS = 8, SIGS = 5 };
 	int per_src[N_SRC];
 	per_src[0] = 2000;
 	for (int i = 1; i < N_SRC; i++)
 		per_src[i] = 40;
-	CU_ASSERT_FATAL(add_sources(N_SRC) == 0);
-	pid_t att = fork();
+	REQUIRE(add_sources(N_SRC) == 0);
+	att = fork();
 	if (att == 0)
 		attacker(b.e.port, N_SRC, per_src, ROUNDS * 1000 + 6000, dpdk() ? 2000 : 1000);
-	CU_ASSERT_FATAL(att > 0);
+	REQUIRE(att > 0);
 	sleep_ms(3000); /* let the attackers fill every budget they can */
 	/*
 	 * A login is on time when the HelloAck arrives within 1 s of the TCP handshake: that
@@ -381,6 +393,12 @@ static void test_flood(void)
 	CU_ASSERT(acked == ROUNDS * SIGS);
 	int st = ih_wait(att, 30000);
 	CU_ASSERT(st == 0);
+	att = -1;
+out:
+	if (att > 0) {
+		kill(att, SIGKILL);
+		waitpid(att, NULL, 0);
+	}
 	bed_down(&b, (int)CU_get_number_of_failures() != fails0);
 }
 
@@ -388,11 +406,11 @@ static void test_control_down(void)
 {
 	struct bed b;
 	const char *dp[] = {"--workers", "1", "--control-stale-ms", "1000", NULL};
-	CU_ASSERT_FATAL(bed_up(&b, "sec-ctl", dp) == 0);
 	int fails0 = (int)CU_get_number_of_failures();
+	REQUIRE(bed_up(&b, "sec-ctl", dp) == 0);
 	uint64_t next = 0;
 	int fd = login(&b.k, b.e.port, &next);
-	CU_ASSERT_FATAL(fd >= 0);
+	REQUIRE(fd >= 0);
 	CU_ASSERT(signals_acked(fd, &b.k, next, 2, 10000) == 2);
 	next += 2;
 	/* Control dies without a word (no NOT_READY, cp_pid left behind). */
@@ -429,12 +447,13 @@ static void test_control_down(void)
 	close(fd);
 	/* Control back: logins and signals work again, nothing lost. */
 	b.consumer = ih_consumer_start(&b.e, "2", "ready2");
-	CU_ASSERT_FATAL(b.consumer > 0);
+	REQUIRE(b.consumer > 0);
 	fd = login(&b.k, b.e.port, &next);
-	CU_ASSERT_FATAL(fd >= 0);
+	REQUIRE(fd >= 0);
 	CU_ASSERT(next == 3);
 	CU_ASSERT(signals_acked(fd, &b.k, next, 2, 10000) == 2);
 	close(fd);
+out:
 	bed_down(&b, (int)CU_get_number_of_failures() != fails0);
 }
 
@@ -442,8 +461,8 @@ static void test_closed_port_and_hello_timeout(void)
 {
 	struct bed b;
 	const char *dp[] = {"--workers", "1", "--hello-timeout-ms", "1000", NULL};
-	CU_ASSERT_FATAL(bed_up(&b, "sec-rst", dp) == 0);
 	int fails0 = (int)CU_get_number_of_failures();
+	REQUIRE(bed_up(&b, "sec-rst", dp) == 0);
 	/* A master configured with the wrong port is refused at once (RST). */
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(b.e.port + 1)};
 	inet_pton(AF_INET, ih_addr(), &a.sin_addr);
@@ -460,13 +479,14 @@ static void test_closed_port_and_hello_timeout(void)
 	close(fd);
 	/* Hello timeout: connected, silent, closed by the server after ~1 s. */
 	fd = ih_connect(b.e.port);
-	CU_ASSERT_FATAL(fd >= 0);
+	REQUIRE(fd >= 0);
 	t0 = now_ms();
 	CU_ASSERT(ih_wait_closed(fd, 5000));
 	dt = now_ms() - t0;
 	fprintf(stderr, "hello timeout: closed after %llu ms\n", (unsigned long long)dt);
 	CU_ASSERT(dt >= 900 && dt < 4000);
 	close(fd);
+out:
 	bed_down(&b, (int)CU_get_number_of_failures() != fails0);
 }
 
