@@ -52,6 +52,9 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"  --control-stale-ms MS    refuse logins (Nack UNAVAILABLE) once the control\n"
 		"                           process has not heartbeaten for MS (default 3000,\n"
 		"                           0 = only when it detaches)\n"
+		"  --allow-protocol-1       also accept protocol-1 logins (the license token in\n"
+		"                           Hello, in clear) from clients not upgraded yet;\n"
+		"                           counted logins_protocol_1 (default: refused)\n"
 		"  --stats-ms MS            print counters to stderr every MS (default 0 = never)\n"
 		"  --tls required|optional|off  TLS 1.3 for masters (default required; optional:\n"
 		"                           a first byte 0x16 starts TLS, anything else is\n"
@@ -163,6 +166,7 @@ enum {
 	OPT_PREAUTH_MAX,
 	OPT_HELLO_TIMEOUT,
 	OPT_CONTROL_STALE,
+	OPT_ALLOW_PROTOCOL_1,
 };
 
 static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen,
@@ -214,6 +218,7 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case OPT_PREAUTH_MAX: return parse_u32(prog, "--preauth-max", optarg, 1, 100000, &o->preauth_max);
 	case OPT_HELLO_TIMEOUT:
 		return parse_u32(prog, "--hello-timeout-ms", optarg, 0, 86400000, &o->hello_ms);
+	case OPT_ALLOW_PROTOCOL_1: o->allow_protocol_1 = true; return 0;
 	case OPT_CONTROL_STALE:
 		return parse_u32(prog, "--control-stale-ms", optarg, 0, 86400000, &o->cp_stale_ms);
 	case 'p': o->port_file = optarg; return 0;
@@ -275,6 +280,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"preauth-max", required_argument, NULL, OPT_PREAUTH_MAX},
 		{"hello-timeout-ms", required_argument, NULL, OPT_HELLO_TIMEOUT},
 		{"control-stale-ms", required_argument, NULL, OPT_CONTROL_STALE},
+		{"allow-protocol-1", no_argument, NULL, OPT_ALLOW_PROTOCOL_1},
 		{"port-file", required_argument, NULL, 'p'},
 		{"prefix-len", required_argument, NULL, 'P'},
 		{"gateway", required_argument, NULL, 'g'},
@@ -391,4 +397,5 @@ void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c)
 	c->hello_timeout_ns = (uint64_t)o->hello_ms * 1000000ull;
 	c->preauth_per_src = o->preauth_per_src;
 	c->preauth_max = o->preauth_max;
+	c->allow_protocol_1 = o->allow_protocol_1;
 }

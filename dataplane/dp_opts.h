@@ -46,6 +46,7 @@ struct dp_opts {
 	uint32_t preauth_max;       /* per worker, < max_conns */
 	uint32_t hello_ms;          /* 0 = none */
 	uint32_t cp_stale_ms;       /* 0 = pid only */
+	bool allow_protocol_1;      /* --allow-protocol-1 */
 	/* posix only */
 	const char *port_file;
 	/* dpdk only */

@@ -570,6 +570,10 @@ static bool control_ready(struct dp_session *s, int64_t wall_ns)
 	return false;
 }
 
+static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
+			 const struct dp_token_ent *te, uint32_t version, uint64_t now_ns,
+			 int64_t wall_ns);
+
 /* Step 1 of the login: Hello{master_id, version 2} -> ServerChallenge{fresh nonce}. */
 static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8_t *frame,
 			 size_t flen, uint64_t now_ns, int64_t wall_ns)
@@ -584,6 +588,22 @@ static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8
 	if (!login_allowed(w, &s->peer, now_ns)) {
 		login_refused(s, DP_REASON_LOGIN_RATE, 0, DECP__ERROR__CODE__CODE_UNAUTHENTICATED,
 			      NULL, 0, wall_ns);
+		return;
+	}
+	if (h->protocol_version == 1 && w->cfg.allow_protocol_1) {
+		/* --allow-protocol-1 (off by default): a client not upgraded yet sends its token
+		 * in Hello, as protocol 1 did. Counted, so the operator sees who still does. */
+		if (!control_ready(s, wall_ns))
+			return;
+		uint8_t hash[32];
+		const char *tok = h->license_token != NULL ? h->license_token : "";
+		proto_login_key(tok, strlen(tok), hash);
+		const struct dp_token_ent *te = dp_tables_token_find(w->snap, hash);
+		if (te != NULL && te->master_id != h->master_id)
+			te = NULL;
+		dp_stat_add(w->st, DP_CTR_LOGINS_PROTOCOL_1, 1);
+		login_decide(s, te != NULL ? dp_tables_master_find(w->snap, te->master_id) : NULL,
+			     te, 1, now_ns, wall_ns);
 		return;
 	}
 	if (h->protocol_version != PROTO_PROTOCOL_VERSION) {
@@ -653,22 +673,16 @@ static const struct dp_token_ent *proof_token(struct dp_session *s,
 	return found;
 }
 
-/* Step 2 of the login: LoginProof -> HelloAck (ACTIVE), or a refusal. */
-static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
-			       const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
+/* The end of a login, whichever protocol proved the token: te is the token that matched
+ * (NULL: none), me its master. Refuses (bad or revoked token, certificate of another
+ * master, keys not loaded yet) or makes the session ACTIVE and answers HelloAck{version}. */
+static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
+			 const struct dp_token_ent *te, uint32_t version, uint64_t now_ns,
+			 int64_t wall_ns)
 {
 	struct dp_worker *w = s->w;
-
-	if (s->state != DP_SS_AWAIT_HELLO || s->login_step != 1) {
-		login_refused(s, DP_REASON_PROTOCOL, DECP__NACK__REASON__REASON_STATE,
-			      DECP__ERROR__CODE__CODE_PROTOCOL, frame, flen, wall_ns);
-		return;
-	}
-	if (!control_ready(s, wall_ns))
-		return;
-	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->login_master);
-	const struct dp_token_ent *te =
-		me != NULL ? proof_token(s, me, lp->proof.data, lp->proof.len) : NULL;
+	if (me == NULL)
+		te = NULL;
 	enum dp_reason bad = te == NULL ? DP_REASON_BAD_TOKEN
 			     : te->revoked ? DP_REASON_REVOKED
 			     : s->cert_master_id != 0 && s->cert_master_id != te->master_id
@@ -708,11 +722,30 @@ static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
 	Decp__HelloAck ha = DECP__HELLO_ACK__INIT;
 	ha.next_expected_sequence = s->expect;
 	ha.server_time_ns = wall_ns;
-	ha.protocol_version = PROTO_PROTOCOL_VERSION;
+	ha.protocol_version = version;
 	ha.max_frame = w->cfg.max_frame;
 	f.kind_case = DECP__INGEST_FRAME__KIND_HELLO_ACK;
 	f.hello_ack = &ha;
 	send_frame(s, &f);
+}
+
+/* Step 2 of the login: LoginProof -> HelloAck (ACTIVE), or a refusal. */
+static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
+			       const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+
+	if (s->state != DP_SS_AWAIT_HELLO || s->login_step != 1) {
+		login_refused(s, DP_REASON_PROTOCOL, DECP__NACK__REASON__REASON_STATE,
+			      DECP__ERROR__CODE__CODE_PROTOCOL, frame, flen, wall_ns);
+		return;
+	}
+	if (!control_ready(s, wall_ns))
+		return;
+	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->login_master);
+	const struct dp_token_ent *te =
+		me != NULL ? proof_token(s, me, lp->proof.data, lp->proof.len) : NULL;
+	login_decide(s, me, te, PROTO_PROTOCOL_VERSION, now_ns, wall_ns);
 }
 
 /* Step 2 of the check order: the session is still authenticated and still the live one. */

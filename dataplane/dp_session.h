@@ -109,6 +109,9 @@ struct dp_session_cfg {
 	uint64_t hello_timeout_ns;   /* pre-login for this long -> close; 0 = no bound */
 	uint32_t preauth_per_src;    /* pre-login per source address, process-wide; 0 = none */
 	uint32_t preauth_max;        /* pre-login per worker; 0 = no bound (tests) */
+	/* Accept protocol 1 (the token in Hello, in clear) from clients not upgraded yet;
+	 * false (the default) refuses it with Error VERSION. */
+	bool allow_protocol_1;
 };
 
 struct dp_peer {

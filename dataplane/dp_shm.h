@@ -170,6 +170,7 @@ enum dp_reason {
 	X(RX_BYTES, "rx_bytes")                                                  \
 	X(RX_FRAMES, "rx_frames")                                                \
 	X(LOGINS, "logins")                                                      \
+	X(LOGINS_PROTOCOL_1, "logins_protocol_1") /* token in Hello: --allow-protocol-1 */ \
 	X(HEARTBEATS, "heartbeats")                                              \
 	X(SIGNALS_ENQUEUED, "signals_enqueued")                                  \
 	X(SIGNALS_REENQUEUED, "signals_reenqueued") /* resent, not yet durable */ \

@@ -40,6 +40,10 @@
  * 2: challenge-response login (ServerChallenge, LoginProof; proto_login.h), no token on
  * the wire. Version 1 Hellos are refused with Error{CODE_VERSION}. */
 #define PROTO_PROTOCOL_VERSION 2u
+/* Protocol 1: the license token in Hello (proto_wire_hello_encode). Only a dataplane
+ * started with --allow-protocol-1 accepts it; decp.dll logs in this way until it wraps
+ * proto_login_proof (docs/protocol.md "Versioning"). */
+#define PROTO_PROTOCOL_VERSION_TOKEN 1u
 
 #define PROTO_SYMBOL_MAX 32u
 /* A valid Signal encodes to at most 129 bytes (10 varint fields of <= 11 bytes plus a

@@ -52,6 +52,8 @@ static void stop(void)
 }
 
 /* A failed CU_ASSERT_FATAL leaves the previous test's dataplane up: start() stops it. */
+static bool allow_v1; /* start the next dataplane with --allow-protocol-1 */
+
 static int start(const char *tag, const char *idle_ms, const char *burst, bool ready)
 {
 	if (running)
@@ -62,7 +64,8 @@ static int start(const char *tag, const char *idle_ms, const char *burst, bool r
 	 * liveness is tested by tests/security, not here (--control-stale-ms 0). */
 	const char *extra[] = {"--workers", "2", "--idle-timeout-ms", idle_ms,
 			       "--login-fail-burst", burst, "--login-fail-refill-ms", "600000",
-			       "--control-stale-ms", "0", NULL};
+			       "--control-stale-ms", "0", allow_v1 ? "--allow-protocol-1" : NULL,
+			       NULL};
 	memset(enq_count, 0, sizeof(enq_count));
 	memset(last_enq_seq, 0, sizeof(last_enq_seq));
 	memset(events, 0, sizeof(events));
@@ -480,6 +483,37 @@ static void test_old_client(void)
 	stop();
 }
 
+/* --allow-protocol-1: a client not upgraded yet logs in with its token in Hello (counted);
+ * a wrong token is still refused. */
+static void test_protocol_1_allowed(void)
+{
+	allow_v1 = true;
+	CU_ASSERT_FATAL(start("v1", "10000", "100", true) == 0);
+	allow_v1 = false;
+	good_open();
+	int fd = ih_connect(env.port);
+	CU_ASSERT(ih_send_hello_raw(fd, 1, keys[2].token, 2) == 0);
+	bool eof;
+	Decp__IngestFrame *f = next_frame(fd, 3000, &eof);
+	CU_ASSERT(f != NULL && f->kind_case == DECP__INGEST_FRAME__KIND_HELLO_ACK &&
+		  f->hello_ack->protocol_version == 1);
+	ih_frame_free(f);
+	CU_ASSERT(ih_send_signal(fd, keys[2].secret, 2, 1, false) == 0);
+	CU_ASSERT(expect_ack(fd, 1, DECP__ACK__STATUS__STATUS_OK));
+	close(fd);
+	fd = ih_connect(env.port);
+	CU_ASSERT(ih_send_hello_raw(fd, 1, keys[3].token, 2) == 0); /* master 3's token */
+	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_BAD_TOKEN, 0));
+	CU_ASSERT(expect_closed(fd, 2000));
+	close(fd);
+	uint64_t v1 = 0;
+	for (unsigned int w = 0; w < cs.s.hdr->n_workers; w++)
+		v1 += dp_stat_get(&cs.s.stats[w], DP_CTR_LOGINS_PROTOCOL_1);
+	CU_ASSERT(v1 == 2);
+	good_check();
+	stop();
+}
+
 static void test_duplicate(void)
 {
 	CU_ASSERT_FATAL(start("dup", "10000", "100", true) == 0);
@@ -643,6 +677,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "not ready", test_not_ready);
 	CU_add_test(s, "captured login replayed", test_login_replay);
 	CU_add_test(s, "old client protocol 1", test_old_client);
+	CU_add_test(s, "protocol 1 with --allow-protocol-1", test_protocol_1_allowed);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	if (running)

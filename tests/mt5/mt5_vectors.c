@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		h.license_token = "tok-mt5-1";
 		h.master_id = MASTER;
 		h.client_version = "DecpMaster/1";
-		h.protocol_version = PROTO_PROTOCOL_VERSION;
+		h.protocol_version = PROTO_PROTOCOL_VERSION_TOKEN; /* what decp.dll sends */
 		mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
 		mf.hello = &h;
 		framed("hello", &mf.base);

@@ -342,8 +342,10 @@ int32_t decp_master_hello(int64_t master, const wchar_t *token, const wchar_t *c
 	    ascii_of(client_version, ver, sizeof(ver), true) < 0 || !buf_ok(out, out_cap) ||
 	    out == NULL)
 		return DECP_E_INVAL;
-	/* the login is proto/'s; this wrapper only converts the strings */
-	return tcp_frame(p, proto_wire_hello_encode(tok, m->id, ver, PROTO_PROTOCOL_VERSION, p,
+	/* the login is proto/'s; this wrapper only converts the strings. Protocol 1 (token in
+	 * Hello) until this DLL wraps proto_login_proof: the dataplane needs
+	 * --allow-protocol-1 for it (issue 17; docs/protocol.md "Versioning"). */
+	return tcp_frame(p, proto_wire_hello_encode(tok, m->id, ver, PROTO_PROTOCOL_VERSION_TOKEN, p,
 						    sizeof(p)), out, out_cap);
 }
 
