@@ -114,7 +114,10 @@ int tls_fx_init(struct tls_fx *fx, enum dp_tls_mode mode, enum dp_tls_client_cer
 	snprintf(name, sizeof(name), "decp-tlsfx-%d", (int)getpid());
 	struct dp_shm_params p = {.name = name, .n_workers = 1, .ingress_entries = 1024,
 				  .ack_entries = 1024, .ctrl_entries = 16};
-	struct dp_session_cfg cfg = {.max_frame = 4096, .idle_timeout_ns = 30000000000ull};
+	/* allow_protocol_1: the fixture logs in with the token in Hello (tls_fx_send_hello);
+	 * what it tests is the TLS layer, the protocol-2 login is tests/ingest's. */
+	struct dp_session_cfg cfg = {.max_frame = 4096, .idle_timeout_ns = 30000000000ull,
+				     .allow_protocol_1 = true};
 	fx->w = calloc(1, sizeof(*fx->w));
 	if (fx->w == NULL || dp_shm_create(&fx->shm, &p) != 0)
 		return -1;
@@ -334,7 +337,7 @@ ssize_t tls_fx_hello_frame(uint8_t *buf, size_t cap, uint64_t master_id, uint64_
 	h.license_token = tok;
 	h.master_id = master_id;
 	h.client_version = "tls_fx";
-	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	h.protocol_version = PROTO_PROTOCOL_VERSION_TOKEN; /* allow_protocol_1, above */
 	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
 	f.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
 	f.hello = &h;
