@@ -71,9 +71,10 @@ check "--workers 2 without RSS or --steering external refused (exit $rc)" [ "$rc
 check "refusal names RSS and --steering external" \
 	grep -q "has no RSS.*--steering external" "$DIR/refuse.err"
 
-# 2. Two workers, external steering, generator on two queues.
+# 2. Two workers, external steering, generator on two queues. --preauth-per-source 64: the
+# generator opens all 20 masters' connections at once from one address (default limit 16).
 "$DP" --stack dpdk --tls off --listen 10.88.0.1:7000 --shm "$NAME" --workers 2 --steering external \
-	--ready-file "$DIR/dp.ready" -- --no-pci \
+	--preauth-per-source 64 --ready-file "$DIR/dp.ready" -- --no-pci \
 	--vdev "net_memif0,role=server,socket=$DIR/memif.sock" --lcores "$LCORES" \
 	--file-prefix "$NAME-d" --no-huge -m 256 --log-level=lib.eal:error \
 	>"$DIR/dataplane.out" 2>"$DIR/dataplane.err" &

@@ -84,9 +84,11 @@ check "decpctl tls init" "$CTL" tls init --dir "$DIR/tls" --server-ip "$HOST" --
 T=$DIR/tls
 
 # 2. The dataplane, TLS required, client certificates optional (asked, verified, matched).
+# --hello-timeout-ms 20000: the KeyUpdate case keeps a TLS connection that never logs in
+# open for ~3 s; the default 2 s Hello timeout (pre-login budget) would cut it first.
 tls=(--tls required --tls-cert "$T/server.crt" --tls-key "$T/server.key"
 	--tls-client-ca "$T/ca.crt" --tls-handshake-timeout-ms 2000
-	--tls-handshake-burst 10 --tls-handshake-refill-ms 1000)
+	--tls-handshake-burst 10 --tls-handshake-refill-ms 1000 --hello-timeout-ms 20000)
 if [ "$STACK" = dpdk ]; then
 	"$DP" --stack dpdk --listen "$HOST:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 		"${tls[@]}" -- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 \
