@@ -13,6 +13,9 @@
  *             || channel binding (32)
  *   proof   = HMAC-SHA256(key, message)                       (proto_login_proof*)
  *
+ * The message is built by proto_login_message (proto_login_msg.h), which decp.dll also
+ * compiles (it has libgcrypt, not OpenSSL): one layout for every client.
+ *
  * Why the key is SHA-256(token) and not the token: ingest holds only SHA-256(token) (the
  * database and the dataplane's table never hold the plaintext, SPEC §4), so that is the
  * secret both sides share. The hash is therefore password-equivalent for *this* login:
@@ -36,13 +39,7 @@
 #include <sys/types.h>
 
 #include "proto_hmac.h"
-
-#define PROTO_LOGIN_NONCE_LEN 32u
-#define PROTO_LOGIN_PROOF_LEN 32u
-#define PROTO_LOGIN_BINDING_LEN 32u
-#define PROTO_LOGIN_KEY_LEN 32u
-/* Bytes HMACed: label 16 + nonce 32 + master id 8 + binding 32. */
-#define PROTO_LOGIN_MSG_LEN 88u
+#include "proto_login_msg.h" /* the message layout and the lengths */
 
 /* key = SHA-256(token[0..len)). token may be NULL only when len == 0. */
 void proto_login_key(const char *token, size_t len, uint8_t key[PROTO_LOGIN_KEY_LEN]);
@@ -76,7 +73,9 @@ int proto_login_verify(const struct proto_hmac_key *k, const uint8_t *nonce, siz
  * Client frames (4-byte length + MasterFrame), so every client builds them the same way:
  * Hello{master_id, client_version, PROTO_PROTOCOL_VERSION} (no token), and
  * LoginProof{proof_for(token, nonce, master_id, binding)}.
- * Return the frame length, or -EINVAL (bad arguments as above), -ENOBUFS (cap too small).
+ * Both are proto_wire's encoders (proto_wire_hello_encode, proto_wire_login_proof_encode),
+ * framed. Return the frame length, or -EINVAL (bad arguments as above, client_version
+ * over PROTO_WIRE_TEXT_MAX), -ENOBUFS (cap too small).
  */
 ssize_t proto_login_hello_frame(uint64_t master_id, const char *client_version, uint8_t *out,
 				size_t cap);

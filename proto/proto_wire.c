@@ -295,7 +295,6 @@ static bool text_ok(const char *s, bool may_be_empty)
 }
 
 struct hello_ctx {
-	const char *token;
 	uint64_t master_id;
 	const char *client_version;
 	uint32_t protocol_version;
@@ -305,22 +304,44 @@ static void enc_hello(struct wbuf *w, const void *ctx)
 {
 	const struct hello_ctx *h = ctx;
 
-	put_str(w, 1, h->token);
+	/* field 1, license_token, is protocol 1's: never written */
 	put_u64(w, 2, h->master_id);
 	put_str(w, 3, h->client_version);
 	put_u64(w, 4, h->protocol_version);
 }
 
-int proto_wire_hello_encode(const char *token, uint64_t master_id, const char *client_version,
+int proto_wire_hello_encode(uint64_t master_id, const char *client_version,
 			    uint32_t protocol_version, uint8_t *out, size_t cap)
 {
-	struct hello_ctx h = { token, master_id, client_version, protocol_version };
+	struct hello_ctx h = { master_id, client_version, protocol_version };
 	struct wbuf w = { out, cap, 0, false };
 
-	if (out == NULL || !text_ok(token, false) || !text_ok(client_version, true) ||
-	    master_id == 0)
+	if (out == NULL || !text_ok(client_version, true) || master_id == 0)
 		return -EINVAL;
 	put_msg(&w, 1, enc_hello, &h);
+	return finish(&w);
+}
+
+struct bytes_ctx {
+	const uint8_t *p;
+	size_t n;
+};
+
+static void enc_one_bytes(struct wbuf *w, const void *ctx)
+{
+	const struct bytes_ctx *b = ctx;
+
+	put_bytes(w, 1, b->p, b->n);
+}
+
+int proto_wire_login_proof_encode(const uint8_t *proof, size_t len, uint8_t *out, size_t cap)
+{
+	struct bytes_ctx b = { proof, len };
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || proof == NULL || len == 0 || len > 64)
+		return -EINVAL;
+	put_msg(&w, 4, enc_one_bytes, &b);
 	return finish(&w);
 }
 
@@ -481,6 +502,7 @@ static const uint8_t k_ack[] = { 0, F_U64, F_U64, F_U32 };
 static const uint8_t k_nack[] = { 0, F_U64, F_U32, F_U64 };
 static const uint8_t k_error[] = { 0, F_U32, F_STR };
 static const uint8_t k_heartbeat[] = { 0, F_U64 };
+static const uint8_t k_challenge[] = { 0, F_BYTES, F_U32 };
 static const uint8_t k_signed[] = { 0, F_BYTES, F_BYTES, F_BYTES };
 static const uint8_t k_envelope[] = { 0, F_MSG, F_U64, F_U64, F_U64 };
 static const uint8_t k_sync_start[] = { 0, F_U64, F_U64, F_U64 };
@@ -493,7 +515,7 @@ static const struct schema s_signed = SCHEMA(k_signed, NULL);
 static const struct schema s_ingest[] = {
 	{ NULL, 0, NULL },
 	SCHEMA(k_hello_ack, NULL), SCHEMA(k_ack, NULL), SCHEMA(k_nack, NULL),
-	SCHEMA(k_error, NULL), SCHEMA(k_heartbeat, NULL),
+	SCHEMA(k_error, NULL), SCHEMA(k_heartbeat, NULL), SCHEMA(k_challenge, NULL),
 };
 /* Index = ServerMessage field number. */
 static const struct schema s_server[] = {

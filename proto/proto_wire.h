@@ -5,7 +5,7 @@
  *
  * What it covers, and nothing more:
  *   encode  Signal (the body that is signed), MasterFrame{Hello | SignedSignal |
- *           Heartbeat}, ClientMessage{Subscribe | TimePing | ExecutionReport |
+ *           Heartbeat | LoginProof}, ClientMessage{Subscribe | TimePing | ExecutionReport |
  *           ProtectionEvent}
  *   decode  Signal (validated), IngestFrame (every member), ServerMessage (every
  *           member; an Envelope's SignedSignal as pointers into the input)
@@ -40,9 +40,9 @@
  * 2: challenge-response login (ServerChallenge, LoginProof; proto_login.h), no token on
  * the wire. Version 1 Hellos are refused with Error{CODE_VERSION}. */
 #define PROTO_PROTOCOL_VERSION 2u
-/* Protocol 1: the license token in Hello (proto_wire_hello_encode). Only a dataplane
- * started with --allow-protocol-1 accepts it; decp.dll logs in this way until it wraps
- * proto_login_proof (docs/protocol.md "Versioning"). */
+/* Protocol 1: the license token in Hello, from clients not upgraded yet; only a dataplane
+ * started with --allow-protocol-1 accepts it (docs/protocol.md "Versioning"). No decp
+ * client sends it any more (proto_wire_hello_encode writes no token). */
 #define PROTO_PROTOCOL_VERSION_TOKEN 1u
 
 #define PROTO_SYMBOL_MAX 32u
@@ -97,13 +97,17 @@ int proto_wire_signal_parse(const uint8_t *body, size_t len, struct proto_wire_s
 /* ------------------------------------------------------------- master -> ingest -- */
 
 /*
- * MasterFrame{Hello{license_token, master_id, client_version, protocol_version}}: the
- * master's login, the one place it is built for every host (decp.dll wraps it). token
- * and client_version are NUL-terminated, 1..PROTO_WIRE_TEXT_MAX bytes (client_version
- * may be empty). Returns the payload length (unframed).
+ * MasterFrame{Hello{master_id, client_version, protocol_version}}: the master's login
+ * (protocol 2 never sends the license token; proto_login.h), the one place it is built
+ * for every host (proto_login_hello_frame and decp.dll wrap it). client_version is
+ * NUL-terminated, 0..PROTO_WIRE_TEXT_MAX bytes. Returns the payload length (unframed).
  */
-int proto_wire_hello_encode(const char *token, uint64_t master_id, const char *client_version,
+int proto_wire_hello_encode(uint64_t master_id, const char *client_version,
 			    uint32_t protocol_version, uint8_t *out, size_t cap);
+
+/* MasterFrame{LoginProof{proof}}: the answer to ServerChallenge (proof 1..64 bytes; the
+ * login's is PROTO_LOGIN_PROOF_LEN, proto_login_msg.h). Returns the payload length. */
+int proto_wire_login_proof_encode(const uint8_t *proof, size_t len, uint8_t *out, size_t cap);
 
 /* MasterFrame{SignedSignal{body, hmac, sig}}; body 1..PROTO_SIGNAL_BODY_MAX bytes,
  * hmac/sig any length (empty ones are omitted, as protobuf-c does). */
@@ -136,6 +140,7 @@ enum {
 	PROTO_INGEST_NACK = 3,
 	PROTO_INGEST_ERROR = 4,
 	PROTO_INGEST_HEARTBEAT = 5,
+	PROTO_INGEST_CHALLENGE = 6, /* ServerChallenge: nonce b[1]/bl[1], protocol_version v[2] */
 };
 
 /* Decode an IngestFrame payload. Returns the member (PROTO_INGEST_*) with *m filled,

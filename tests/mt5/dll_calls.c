@@ -171,20 +171,83 @@ static void t_master(const struct decp_fns *f)
 	h = f->decp_master_new(7, secret->b, 32, seed->b, 32);
 	CHECK(h > 0, "master handle %lld", (long long)h);
 
-	n = f->decp_master_hello(h, L"tok-mt5-1", L"DecpMaster/1", out, sizeof(out));
-	CHECK(same(out, n, V("hello")), "Hello frame equals protobuf-c's (%d)", n);
-	CHECK(f->decp_master_hello(h, L"", L"x", out, sizeof(out)) == DECP_E_INVAL, "empty token");
-	CHECK(f->decp_master_hello(h, L"to ken", L"x", out, sizeof(out)) == DECP_E_INVAL,
-	      "token with a space");
-	CHECK(f->decp_master_hello(h, L"t\x00e9", L"x", out, sizeof(out)) == DECP_E_INVAL,
-	      "non-ASCII token");
-	CHECK(f->decp_master_hello(h, NULL, L"x", out, sizeof(out)) == DECP_E_INVAL, "NULL token");
-	CHECK(f->decp_master_hello(h, L"t", NULL, out, sizeof(out)) == DECP_E_INVAL, "NULL version");
-	CHECK(f->decp_master_hello(h, L"tok", L"v", small, sizeof(small)) == DECP_E_NOBUFS,
+	/* protocol 2's login: Hello without the token, then the proof for ingest's nonce */
+	n = f->decp_master_hello(h, L"DecpMaster/1", out, sizeof(out));
+	CHECK(same(out, n, V("hello")), "Hello frame (version 2, no token) equals protobuf-c's (%d)",
+	      n);
+	CHECK(f->decp_master_hello(h, L"", out, sizeof(out)) > 0, "empty client version");
+	CHECK(f->decp_master_hello(h, L"v\x00e9", out, sizeof(out)) == DECP_E_INVAL,
+	      "non-ASCII version");
+	CHECK(f->decp_master_hello(h, NULL, out, sizeof(out)) == DECP_E_INVAL, "NULL version");
+	CHECK(f->decp_master_hello(h, L"v", small, sizeof(small)) == DECP_E_NOBUFS,
 	      "hello short buffer");
-	CHECK(f->decp_master_hello(h, L"tok", L"v", NULL, 100) == DECP_E_INVAL, "hello NULL out");
-	CHECK(f->decp_master_hello(h + 1, L"tok", L"v", out, sizeof(out)) == DECP_E_HANDLE,
+	CHECK(f->decp_master_hello(h, L"v", NULL, 100) == DECP_E_INVAL, "hello NULL out");
+	CHECK(f->decp_master_hello(h + 1, L"v", out, sizeof(out)) == DECP_E_HANDLE,
 	      "hello bad handle");
+	{
+		const struct vec *ch = V("challenge"), *chs = V("challenge_short");
+		uint8_t bad[128];
+		int64_t h8 = f->decp_master_new(8, secret->b, 32, seed->b, 32);
+
+		CHECK(f->decp_ingest_decode(ch->b, ch->n, fields, 4) == 6 && fields[0] == 32 &&
+		      fields[1] == 2, "ServerChallenge decoded (nonce length 32, protocol 2)");
+		n = f->decp_master_login_proof(h, L"tok-mt5-1", ch->b, ch->n, out, sizeof(out));
+		CHECK(same(out, n, V("login_proof")),
+		      "LoginProof equals proto_login_proof (OpenSSL) + protobuf-c (%d)", n);
+		n = f->decp_master_login_proof(h8, L"tok-mt5-1", ch->b, ch->n, out, sizeof(out));
+		CHECK(same(out, n, V("login_proof_m8")), "the proof binds the master id (%d)", n);
+		n = f->decp_master_login_proof(h, L"tok-mt5-2", ch->b, ch->n, out, sizeof(out));
+		CHECK(n == V("login_proof")->n && !same(out, n, V("login_proof")),
+		      "another token, another proof");
+		memcpy(bad, ch->b, (size_t)ch->n);
+		bad[ch->n - 3] ^= 1; /* a nonce byte (protocol_version is last, 2 bytes) */
+		n = f->decp_master_login_proof(h, L"tok-mt5-1", bad, ch->n, out, sizeof(out));
+		CHECK(n == V("login_proof")->n && !same(out, n, V("login_proof")),
+		      "another nonce, another proof");
+		CHECK(f->decp_master_login_proof(h, L"tok-mt5-1", chs->b, chs->n, out,
+						 sizeof(out)) == DECP_E_MALFORMED, "31-byte nonce");
+		CHECK(f->decp_master_login_proof(h, L"tok-mt5-1", V("hello_ack")->b,
+						 V("hello_ack")->n, out, sizeof(out)) ==
+		      DECP_E_MALFORMED, "a HelloAck is not a challenge");
+		CHECK(f->decp_master_login_proof(h, L"tok-mt5-1", ch->b, ch->n - 1, out,
+						 sizeof(out)) == DECP_E_MALFORMED,
+		      "truncated challenge");
+		CHECK(f->decp_master_login_proof(h, L"tok-mt5-1", ch->b, 0, out, sizeof(out)) ==
+		      DECP_E_MALFORMED, "empty challenge");
+		CHECK(f->decp_master_login_proof(h, L"", ch->b, ch->n, out, sizeof(out)) ==
+		      DECP_E_INVAL, "empty token");
+		CHECK(f->decp_master_login_proof(h, L"to ken", ch->b, ch->n, out, sizeof(out)) ==
+		      DECP_E_INVAL, "token with a space");
+		CHECK(f->decp_master_login_proof(h, L"t\x00e9", ch->b, ch->n, out, sizeof(out)) ==
+		      DECP_E_INVAL, "non-ASCII token");
+		CHECK(f->decp_master_login_proof(h, NULL, ch->b, ch->n, out, sizeof(out)) ==
+		      DECP_E_INVAL, "NULL token");
+		CHECK(f->decp_master_login_proof(h, L"tok", NULL, 5, out, sizeof(out)) ==
+		      DECP_E_INVAL, "NULL challenge");
+		CHECK(f->decp_master_login_proof(h, L"tok", ch->b, -1, out, sizeof(out)) ==
+		      DECP_E_INVAL, "negative length");
+		CHECK(f->decp_master_login_proof(h, L"tok", ch->b, ch->n, NULL, 64) ==
+		      DECP_E_INVAL, "proof NULL out");
+		CHECK(f->decp_master_login_proof(h, L"tok", ch->b, ch->n, out, 39) ==
+		      DECP_E_NOBUFS, "proof short buffer (needs 40)");
+		/* another generation of h's slot (h + 1 would be h8's slot) */
+		CHECK(f->decp_master_login_proof(h + 0x10000, L"tok", ch->b, ch->n, out,
+						 sizeof(out)) == DECP_E_HANDLE, "proof bad handle");
+		for (int i = 0; i < 2000; i++) {
+			int bl = (int)(rnd() % sizeof(bad)), k;
+
+			for (int j = 0; j < bl; j++)
+				bad[j] = (uint8_t)rnd();
+			if (i % 2 == 0 && ch->n <= bl) { /* a mutated challenge */
+				memcpy(bad, ch->b, (size_t)ch->n);
+				bad[rnd() % (uint64_t)ch->n] ^= (uint8_t)(1u << (rnd() % 8));
+			}
+			k = f->decp_master_login_proof(h, L"tok", bad, bl, out, sizeof(out));
+			if (!(k == DECP_E_MALFORMED || k == 40))
+				CHECK(0, "login proof of garbage gave %d", k);
+		}
+		CHECK(f->decp_handle_free(h8) == DECP_OK, "master 8 freed");
+	}
 
 	n = f->decp_master_signal(h, 1, L"EURUSD", 1, 10, 108512, 108012, 109512, 901,
 				  T0 - 5 * MS, 0, out, sizeof(out));
@@ -260,7 +323,7 @@ static void t_master(const struct decp_fns *f)
 		for (int j = 0; j < gl; j++)
 			g[j] = (uint8_t)rnd();
 		k = f->decp_ingest_decode(g, gl, fields, 4);
-		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 5)))
+		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 6)))
 			CHECK(0, "ingest garbage gave %d", k);
 		k = f->decp_frame_split(g, gl, 1 + (int32_t)(rnd() % 4096));
 		if (!(k == DECP_E_MSGSIZE || (k >= 0 && k <= gl)))
@@ -271,7 +334,7 @@ static void t_master(const struct decp_fns *f)
 	CHECK(f->decp_handle_free(h) == DECP_OK, "master freed");
 	CHECK(f->decp_handle_free(h) == DECP_E_HANDLE, "double free refused");
 	CHECK(f->decp_master_heartbeat(T0, out, sizeof(out)) > 0, "heartbeat needs no handle");
-	CHECK(f->decp_master_hello(h, L"tok", L"v", out, sizeof(out)) == DECP_E_HANDLE,
+	CHECK(f->decp_master_hello(h, L"v", out, sizeof(out)) == DECP_E_HANDLE,
 	      "use after free refused");
 }
 
@@ -575,7 +638,7 @@ static void t_rx(const struct decp_fns *f)
 	}
 	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[3] == 2,
 	      "mutated envelopes never executed (executed %lld)", (long long)st[3]);
-	CHECK(f->decp_master_hello(h, L"tok", L"v", out, sizeof(out)) == DECP_E_HANDLE,
+	CHECK(f->decp_master_hello(h, L"v", out, sizeof(out)) == DECP_E_HANDLE,
 	      "receiver handle used as a master");
 	CHECK(f->decp_handle_free(h) == DECP_OK, "rx freed");
 	CHECK(f->decp_rx_state(h, st, 6) == DECP_E_HANDLE, "rx use after free");

@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: decp.dll's parsers of network bytes, built natively (decp_mt5_native),
- * on arbitrary input: the TCP framing and IngestFrame decoder (master side), the WebSocket
- * upgrade response check and frame decoder, and ServerMessage handling followed by a guard
- * check (receiver side). Nothing may crash or read out of bounds (ASan), every return must
+ * on arbitrary input: the TCP framing, IngestFrame decoder and login proof from a
+ * ServerChallenge (master side), the WebSocket upgrade response check and frame decoder,
+ * and ServerMessage handling followed by a guard check (receiver side). Nothing may crash or read out of bounds (ASan), every return must
  * be a documented one, and no envelope whose signature does not verify may execute.
  */
 #include <stdlib.h>
@@ -20,7 +20,8 @@ static const uint8_t pub[32] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int64_t rx;
+	static const uint8_t seed[32] = { 1 };
+	static int64_t rx, master;
 	int64_t info[12], verdict[16], view[12] = { 99999, 200001, 1, 10000, 1, 100000,
 						     100000000, 0, 100000000, 1, 10, 10 };
 	uint8_t sym[40], req[1024];
@@ -30,12 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rx = decp_rx_new(7, pub, 32, 0, 0);
 		if (rx <= 0 || decp_ws_request(rx, L"h", 1, L"/", L"t", req, sizeof(req)) <= 0)
 			abort();
+		master = decp_master_new(7, seed, 1, seed, 32);
+		if (master <= 0)
+			abort();
 	}
 	k = decp_frame_split(data, n, DECP_FRAME_MAX);
 	if (!(k == DECP_E_MSGSIZE || (k >= 0 && k <= n)))
 		abort();
 	k = decp_ingest_decode(data, n, info, 4);
-	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 5)))
+	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 6)))
+		abort();
+	/* a proof exactly when the bytes are a challenge with a 32-byte nonce */
+	if ((decp_master_login_proof(master, L"t", data, n, req, sizeof(req)) == 40) !=
+	    (k == 6 && info[0] == 32))
 		abort();
 	k = decp_ws_decode(data, n, info, 4);
 	if (!(k == DECP_E_MALFORMED || (k >= 0 && k <= n)))

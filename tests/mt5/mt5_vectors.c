@@ -2,7 +2,8 @@
  * mt5_vectors: reference bytes made by proto/ (protobuf-c, OpenSSL) for the decp.dll tests,
  * one "name hex" line each, so that the DLL (mingw, libgcrypt, proto_wire) is checked
  * against the implementation the servers use: frames it must build byte for byte
- * (Hello, a signed Signal -- Ed25519 is deterministic, so equal signatures prove the two
+ * (Hello, the LoginProof of protocol 2's login -- proto_login_proof's HMAC over a fixed
+ * challenge --, a signed Signal -- Ed25519 is deterministic, so equal signatures prove the two
  * signers agree --, Heartbeat, Subscribe) and messages it must decode (IngestFrame and
  * ServerMessage members, genuine and forged envelopes).
  *
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto_login.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
 
@@ -22,6 +24,7 @@ static const uint8_t seed[32] = {
 	0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
 };
 static const uint8_t secret[32] = "decp mt5 test hmac secret 32 by";
+static const char token[] = "tok-mt5-1"; /* the license token dll_calls passes */
 
 static FILE *out;
 
@@ -112,10 +115,9 @@ int main(int argc, char **argv)
 		Decp__Hello h = DECP__HELLO__INIT;
 		Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
 
-		h.license_token = "tok-mt5-1";
-		h.master_id = MASTER;
+		h.master_id = MASTER; /* protocol 2: no license_token */
 		h.client_version = "DecpMaster/1";
-		h.protocol_version = PROTO_PROTOCOL_VERSION_TOKEN; /* what decp.dll sends */
+		h.protocol_version = PROTO_PROTOCOL_VERSION;
 		mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
 		mf.hello = &h;
 		framed("hello", &mf.base);
@@ -123,6 +125,38 @@ int main(int argc, char **argv)
 		mf.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
 		mf.heartbeat = &hb;
 		framed("heartbeat", &mf.base);
+	}
+	{
+		/* protocol 2's login: ingest's challenge and the proof that answers it */
+		Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+		Decp__ServerChallenge ch = DECP__SERVER_CHALLENGE__INIT;
+		Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+		Decp__LoginProof lp = DECP__LOGIN_PROOF__INIT;
+		uint8_t nonce[PROTO_LOGIN_NONCE_LEN], proof[PROTO_LOGIN_PROOF_LEN];
+
+		for (unsigned i = 0; i < sizeof(nonce); i++)
+			nonce[i] = (uint8_t)(0xa0 + i);
+		ch.nonce.data = nonce;
+		ch.nonce.len = sizeof(nonce);
+		ch.protocol_version = PROTO_PROTOCOL_VERSION;
+		f.kind_case = DECP__INGEST_FRAME__KIND_CHALLENGE;
+		f.challenge = &ch;
+		packed("challenge", &f.base);
+		ch.nonce.len = sizeof(nonce) - 1;
+		packed("challenge_short", &f.base);
+		if (proto_login_proof(token, strlen(token), nonce, sizeof(nonce), MASTER, NULL,
+				      proof) != 0)
+			return 1;
+		lp.proof.data = proof;
+		lp.proof.len = sizeof(proof);
+		mf.kind_case = DECP__MASTER_FRAME__KIND_LOGIN_PROOF;
+		mf.login_proof = &lp;
+		framed("login_proof", &mf.base);
+		/* another master id: the proof binds it */
+		if (proto_login_proof(token, strlen(token), nonce, sizeof(nonce), MASTER + 1, NULL,
+				      proof) != 0)
+			return 1;
+		framed("login_proof_m8", &mf.base);
 	}
 	for (uint64_t seq = 1; seq <= 3; seq++) {
 		Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;

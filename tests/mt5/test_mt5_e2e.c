@@ -108,11 +108,11 @@ static int start_pipeline(const char *dp_bin, const char *ctl_bin, struct harnes
 	snprintf(out, sizeof(out), "%s/dataplane.log", g_dir);
 	{
 		/* --tls off: the Wine test program speaks plain Winsock; in a terminal the EA's
-		 * socket is TLS through MQL5's SocketTlsHandshake (docs/mt5.md).
-		 * --allow-protocol-1: decp.dll still logs in with the token in Hello. */
+		 * socket is TLS through MQL5's SocketTlsHandshake (docs/mt5.md). No
+		 * --allow-protocol-1: decp.dll logs in with protocol 2. */
 		char *argv[] = { (char *)dp_bin, "--stack", "posix", "--listen", "127.0.0.1:0",
 				 "--shm", shm, "--workers", "1", "--port-file", pf, "--tls", "off",
-				 "--allow-protocol-1", NULL };
+				 NULL };
 
 		g_dp = harness_spawn(out, argv);
 	}

@@ -401,7 +401,8 @@ static int make_signal(int64_t h, int q)
 	return frame_len[q];
 }
 
-/* Connects to the ingest and sends the Hello (a fresh session: nothing buffered). */
+/* Connects to the ingest and sends the Hello (a fresh session: nothing buffered); the
+ * challenge, the proof and the HelloAck follow in master()'s loop. */
 static SOCKET master_login(int64_t h, struct inbuf *in)
 {
 	uint8_t out[1024];
@@ -411,7 +412,7 @@ static SOCKET master_login(int64_t h, struct inbuf *in)
 	in->n = 0;
 	if (s == INVALID_SOCKET)
 		return s;
-	n = F.decp_master_hello(h, g_token, L"wine_e2e/1", out, sizeof(out));
+	n = F.decp_master_hello(h, L"wine_e2e/1", out, sizeof(out));
 	if (n <= 0 || send_all(s, out, n) != 0) {
 		closesocket(s);
 		return INVALID_SOCKET;
@@ -423,7 +424,7 @@ static DWORD WINAPI master(LPVOID arg)
 {
 	int64_t h = F.decp_master_new(g_master, g_secret, 32, g_seed, 32), fields[4];
 	struct inbuf *in = calloc(1, sizeof(*in));
-	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, logins = 0, cut = 0;
+	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, logins = 0, cut = 0, proofs = 0;
 	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
 	static int ack_of[NMAX + 1];
 	SOCKET s = INVALID_SOCKET;
@@ -474,6 +475,22 @@ static DWORD WINAPI master(LPVOID arg)
 				goto out;
 			}
 			k = F.decp_ingest_decode(in->b + 4, fl - 4, fields, 4);
+			if (k == 6) {
+				/* protocol 2: the proof for this connection's nonce (the token
+				 * stays here) */
+				uint8_t pf[64];
+				int pn = F.decp_master_login_proof(h, g_token, in->b + 4, fl - 4, pf,
+								   sizeof(pf));
+
+				consume(in, fl);
+				CHECK(!hello_ok && fields[0] == 32 && fields[1] == 2 && pn > 0,
+				      "ServerChallenge answered (nonce %lld bytes, version %lld, "
+				      "proof %d)", (long long)fields[0], (long long)fields[1], pn);
+				if (pn <= 0 || send_all(s, pf, pn) != 0)
+					goto out;
+				proofs++;
+				continue;
+			}
 			consume(in, fl);
 			if (k == 1) {
 				/* everything below next expected is durable: ACKed by the HelloAck */
@@ -500,8 +517,10 @@ static DWORD WINAPI master(LPVOID arg)
 		}
 	}
 	CHECK(acked == g_n, "master: %d of %d signals ACKed (%d BUSY)", acked, g_n, busy);
-	CHECK(logins == 2, "master: logged in again after the cut (%d logins)", logins);
-	printf("master: acked=%d busy=%d logins=%d\n", acked, busy, logins);
+	CHECK(logins == 2 && proofs == 2,
+	      "master: logged in again after the cut (%d logins, %d challenges answered)", logins,
+	      proofs);
+	printf("master: acked=%d busy=%d logins=%d proofs=%d\n", acked, busy, logins, proofs);
 out:
 	if (s != INVALID_SOCKET)
 		closesocket(s);

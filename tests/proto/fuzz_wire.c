@@ -3,7 +3,9 @@
  * bytes (proto_wire.h's equivalence rule). Whenever proto_wire accepts an IngestFrame or a
  * ServerMessage, protobuf-c must decode the same member with the same scalar values and
  * byte lengths; whenever proto_wire_signal_parse accepts a body, proto_signal_decode must
- * accept it with the same fields. Any disagreement aborts.
+ * accept it with the same fields. Any disagreement aborts. The input also serves as a
+ * LoginProof's proof and a Hello's client_version: proto_wire's encoders must write
+ * protobuf-c's bytes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +49,10 @@ static void check_ingest(const uint8_t *p, size_t n)
 	    (k == 2 && (f->ack->sequence != m.v[1] || (uint32_t)f->ack->status != m.v[3])) ||
 	    (k == 3 && (f->nack->sequence != m.v[1] || f->nack->expected_sequence != m.v[3])) ||
 	    (k == 4 && strlen(f->error->message) != m.bl[2]) ||
-	    (k == 5 && (uint64_t)f->heartbeat->time_ns != m.v[1]))
+	    (k == 5 && (uint64_t)f->heartbeat->time_ns != m.v[1]) ||
+	    (k == 6 && (f->challenge->nonce.len != m.bl[1] ||
+			f->challenge->protocol_version != m.v[2] ||
+			(m.bl[1] != 0 && memcmp(f->challenge->nonce.data, m.b[1], m.bl[1]) != 0))))
 		abort();
 	proto_msg_free(&f->base, NULL);
 }
@@ -80,6 +85,40 @@ static void check_server(const uint8_t *p, size_t n)
 	proto_msg_free(&s->base, NULL);
 }
 
+/* The master's login frames (protocol 2) from fuzzed content, against protobuf-c. */
+static void check_login_encoders(const uint8_t *p, size_t n)
+{
+	uint8_t a[512], b[512];
+	char ver[PROTO_WIRE_TEXT_MAX + 1];
+	Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+	Decp__LoginProof lp = DECP__LOGIN_PROOF__INIT;
+	Decp__Hello h = DECP__HELLO__INIT;
+	size_t vl = n < PROTO_WIRE_TEXT_MAX ? n : PROTO_WIRE_TEXT_MAX;
+	int k;
+
+	if (n >= 1 && n <= 64) {
+		k = proto_wire_login_proof_encode(p, n, b, sizeof(b));
+		lp.proof.data = (uint8_t *)p;
+		lp.proof.len = n;
+		mf.kind_case = DECP__MASTER_FRAME__KIND_LOGIN_PROOF;
+		mf.login_proof = &lp;
+		if (k < 0 || protobuf_c_message_pack(&mf.base, a) != (size_t)k ||
+		    memcmp(a, b, (size_t)k) != 0)
+			abort();
+	}
+	memcpy(ver, p, vl);
+	ver[vl] = '\0';
+	h.master_id = n + 1;
+	h.client_version = ver;
+	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+	mf.hello = &h;
+	k = proto_wire_hello_encode(h.master_id, ver, PROTO_PROTOCOL_VERSION, b, sizeof(b));
+	if (k < 0 || protobuf_c_message_pack(&mf.base, a) != (size_t)k ||
+	    memcmp(a, b, (size_t)k) != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 4096)
@@ -87,5 +126,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_signal(data, size);
 	check_ingest(data, size);
 	check_server(data, size);
+	check_login_encoders(data, size);
 	return 0;
 }

@@ -40,8 +40,18 @@ static void test_matches_documented_layout(void)
 	HMAC(EVP_sha256(), key, 32, msg, sizeof(msg), want, &wl);
 	CU_ASSERT_EQUAL(proto_login_proof(tok, strlen(tok), nonce, 32, 298, bind, got), 0);
 	CU_ASSERT_EQUAL(memcmp(want, got, 32), 0);
+	/* the builder decp.dll HMACs with libgcrypt writes exactly these bytes */
+	uint8_t built[PROTO_LOGIN_MSG_LEN];
+	CU_ASSERT_EQUAL(proto_login_message(nonce, 32, 298, bind, built), 0);
+	CU_ASSERT_EQUAL(memcmp(built, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(proto_login_message(nonce, 31, 298, bind, built), -EINVAL);
+	CU_ASSERT_EQUAL(proto_login_message(NULL, 32, 298, bind, built), -EINVAL);
+	CU_ASSERT_EQUAL(proto_login_message(nonce, 32, 0, bind, built), -EINVAL);
+	CU_ASSERT_EQUAL(proto_login_message(nonce, 32, 298, bind, NULL), -EINVAL);
 	/* No binding = 32 zero bytes. */
 	memset(msg + 56, 0, 32);
+	CU_ASSERT_EQUAL(proto_login_message(nonce, 32, 298, NULL, built), 0);
+	CU_ASSERT_EQUAL(memcmp(built, msg, sizeof(msg)), 0);
 	HMAC(EVP_sha256(), key, 32, msg, sizeof(msg), want, &wl);
 	CU_ASSERT_EQUAL(proto_login_proof(tok, strlen(tok), nonce, 32, 298, NULL, got), 0);
 	CU_ASSERT_EQUAL(memcmp(want, got, 32), 0);

@@ -108,7 +108,7 @@ bool Connect()
       SocketClose(g_sock); g_sock = INVALID_HANDLE; return false;
    }
    uchar f[1024];
-   int n = decp_master_hello(g_master, InpLicenseToken, "DecpMaster/1", f, 1024);
+   int n = decp_master_hello(g_master, "DecpMaster/1", f, 1024);   // protocol 2: no token on the wire
    if(n < 0) { Log("hello", n); Disconnect("hello"); return false; }
    Send(f, n);
    return true;
@@ -219,7 +219,14 @@ void OnIngestFrame(const uchar &p[], int n)
 {
    long f[4];
    int k = decp_ingest_decode(p, n, f, 4);
-   if(k == 1)        // HelloAck: everything below f[0] is durable; resend from there
+   if(k == 6 && !g_ready)   // ServerChallenge: the DLL proves the token for this nonce
+   {
+      uchar proof[64];
+      int m = decp_master_login_proof(g_master, InpLicenseToken, p, n, proof, 64);
+      if(m < 0) { Log("login proof", m); Disconnect("challenge"); return; }
+      Send(proof, m);
+   }
+   else if(k == 1)   // HelloAck: everything below f[0] is durable; resend from there
    {
       g_ready = true; g_acked = f[0] - 1; g_sent = f[0] - 1;
       if(g_next_seq < f[0]) g_next_seq = f[0];
@@ -232,6 +239,7 @@ void OnIngestFrame(const uchar &p[], int n)
       if(f[1] != 1 && f[1] != 2 && f[1] != 8) Disconnect("Nack " + IntegerToString(f[1]));
    }
    else if(k == 4) Disconnect("Error " + IntegerToString(f[0]));
+   else if(k == 6) Disconnect("challenge after login");
    else if(k < 0)  { Log("ingest frame", k); Disconnect("malformed"); }
 }
 
@@ -272,7 +280,7 @@ void OnTimer()
 int OnInit()
 {
    uchar secret[], seed[];
-   if(decp_version() != 1) { Print("decp: decp.dll version ", decp_version(), ", expected 1"); return INIT_FAILED; }
+   if(decp_version() != 2) { Print("decp: decp.dll version ", decp_version(), ", expected 2"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpHmacSecretHex, secret, 32) != 32 || Hex(InpEd25519SeedHex, seed, 32) != 32)
    { Print("decp: set InpMasterId, InpHmacSecretHex and InpEd25519SeedHex (64 hex digits each)"); return INIT_PARAMETERS_INCORRECT; }
    g_master = decp_master_new(InpMasterId, secret, 32, seed, 32);

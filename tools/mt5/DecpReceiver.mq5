@@ -249,7 +249,7 @@ void OnTimer()
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 1) { Print("decp: decp.dll version ", decp_version(), ", expected 1"); return INIT_FAILED; }
+   if(decp_version() != 2) { Print("decp: decp.dll version ", decp_version(), ", expected 2"); return INIT_FAILED; }
    if(StringLen(InpMasterPubHex) != 64 || InpMasterId <= 0)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    ArrayResize(pub, 32);

@@ -13,7 +13,8 @@ int decp_ed25519_sign(const uchar &seed[], int seed_len, const uchar &msg[], int
 int decp_ed25519_verify(const uchar &pub[], int pub_len, const uchar &msg[], int msg_len, const uchar &sig[], int sig_len);
 int decp_frame_split(const uchar &buf[], int len, int max_payload);
 long decp_master_new(long master_id, const uchar &hmac_key[], int key_len, const uchar &seed[], int seed_len);
-int decp_master_hello(long master, string token, string client_version, uchar &out[], int out_cap);
+int decp_master_hello(long master, string client_version, uchar &out[], int out_cap);
+int decp_master_login_proof(long master, string token, const uchar &challenge[], int len, uchar &out[], int out_cap);
 int decp_master_signal(long master, long sequence, string symbol, int order_type, long volume, long price, long sl, long tp, long position_ticket, long master_time_ns, long expiration_ns, uchar &out[], int out_cap);
 int decp_master_heartbeat(long time_ns, uchar &out[], int out_cap);
 int decp_ingest_decode(const uchar &payload[], int len, long &fields[], int nfields);

@@ -63,12 +63,28 @@ int decp_hmac_sha256_compute(const uint8_t *key, size_t key_len, const uint8_t *
 	return rc;
 }
 
+int decp_sha256(const uint8_t *msg, size_t len, uint8_t out[32])
+{
+	if (decp_crypto_init() != 0)
+		return -EIO;
+	gcry_md_hash_buffer(GCRY_MD_SHA256, out, msg, len);
+	return 0;
+}
+
 int decp_sha1(const uint8_t *msg, size_t len, uint8_t out[20])
 {
 	if (decp_crypto_init() != 0)
 		return -EIO;
 	gcry_md_hash_buffer(GCRY_MD_SHA1, out, msg, len);
 	return 0;
+}
+
+void decp_wipe(void *p, size_t n)
+{
+	volatile uint8_t *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
 }
 
 void decp_random(uint8_t *out, size_t n)

@@ -2,7 +2,7 @@
  * decp_crypto: the crypto decp.dll needs, from libgcrypt (linked statically into the
  * DLL; the native build of the same file links Debian's libgcrypt20 for tests and
  * fuzzing). Nothing here is hand-written crypto: HMAC-SHA256 (gcry_md with
- * GCRY_MD_FLAG_HMAC), SHA-1 (RFC 6455's accept key only), Ed25519 (gcry_pk_sign /
+ * GCRY_MD_FLAG_HMAC), SHA-256 (the login key), SHA-1 (RFC 6455's accept key only), Ed25519 (gcry_pk_sign /
  * gcry_pk_verify, curve Ed25519, flags eddsa: RFC 8032 pure Ed25519, the same bytes as
  * proto/proto_sign.c's OpenSSL), random bytes (gcry_create_nonce: WebSocket keys and
  * masks, which need unpredictability, not secrecy).
@@ -26,11 +26,18 @@ int decp_crypto_init(void);
 int decp_hmac_sha256_compute(const uint8_t *key, size_t key_len, const uint8_t *msg,
 			     size_t len, uint8_t mac[32]);
 
+/* out = SHA-256(msg) (the login key, proto_login.h). Returns 0 or -EIO. */
+int decp_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
+
 /* out = SHA-1(msg). Returns 0 or -EIO. */
 int decp_sha1(const uint8_t *msg, size_t len, uint8_t out[20]);
 
 /* Fills out with n unpredictable bytes. */
 void decp_random(uint8_t *out, size_t n);
+
+/* Overwrites n bytes with zeros in a way the compiler does not drop (secrets on the
+ * stack: the license token and its hash). */
+void decp_wipe(void *p, size_t n);
 
 /* Constant-time equality of two n-byte strings (MACs): 1 equal, 0 not. */
 int decp_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);

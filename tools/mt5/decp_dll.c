@@ -14,6 +14,7 @@
 #include "decp_ws.h"
 #include "guard.h"
 #include "proto_frame.h"
+#include "proto_login_msg.h"
 #include "proto_wire.h"
 
 /* ------------------------------------------------------------------ handles -- */
@@ -329,24 +330,58 @@ int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int32_t key_
 	return handle_or_free(K_MASTER, m);
 }
 
-int32_t decp_master_hello(int64_t master, const wchar_t *token, const wchar_t *client_version,
-			  uint8_t *out, int32_t out_cap)
+int32_t decp_master_hello(int64_t master, const wchar_t *client_version, uint8_t *out,
+			  int32_t out_cap)
 {
 	struct master *m = handle_get(master, K_MASTER);
-	char tok[PROTO_WIRE_TEXT_MAX + 1], ver[PROTO_WIRE_TEXT_MAX + 1];
-	uint8_t p[2 * PROTO_WIRE_TEXT_MAX + 64];
+	char ver[PROTO_WIRE_TEXT_MAX + 1];
+	uint8_t p[PROTO_WIRE_TEXT_MAX + 32];
 
 	if (m == NULL)
 		return DECP_E_HANDLE;
-	if (ascii_of(token, tok, sizeof(tok), false) < 1 ||
-	    ascii_of(client_version, ver, sizeof(ver), true) < 0 || !buf_ok(out, out_cap) ||
+	if (ascii_of(client_version, ver, sizeof(ver), true) < 0 || !buf_ok(out, out_cap) ||
 	    out == NULL)
 		return DECP_E_INVAL;
-	/* the login is proto/'s; this wrapper only converts the strings. Protocol 1 (token in
-	 * Hello) until this DLL wraps proto_login_proof: the dataplane needs
-	 * --allow-protocol-1 for it (issue 17; docs/protocol.md "Versioning"). */
-	return tcp_frame(p, proto_wire_hello_encode(tok, m->id, ver, PROTO_PROTOCOL_VERSION_TOKEN, p,
+	/* the login is proto/'s; this wrapper only converts the string */
+	return tcp_frame(p, proto_wire_hello_encode(m->id, ver, PROTO_PROTOCOL_VERSION, p,
 						    sizeof(p)), out, out_cap);
+}
+
+int32_t decp_master_login_proof(int64_t master, const wchar_t *token, const uint8_t *challenge,
+				int32_t len, uint8_t *out, int32_t out_cap)
+{
+	struct master *m = handle_get(master, K_MASTER);
+	struct proto_wire_msg c;
+	char tok[PROTO_WIRE_TEXT_MAX + 1];
+	uint8_t key[PROTO_LOGIN_KEY_LEN], msg[PROTO_LOGIN_MSG_LEN], proof[PROTO_LOGIN_PROOF_LEN];
+	uint8_t p[PROTO_LOGIN_PROOF_LEN + 8];
+	int tl;
+	int32_t rc;
+
+	if (m == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(challenge, len) || !buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	tl = ascii_of(token, tok, sizeof(tok), false);
+	if (tl < 1)
+		rc = DECP_E_INVAL;
+	else if (proto_wire_ingest_decode(challenge, (size_t)len, &c) != PROTO_INGEST_CHALLENGE ||
+		 c.bl[1] != PROTO_LOGIN_NONCE_LEN)
+		rc = DECP_E_MALFORMED;
+	/* The message is proto/'s builder (the bytes proto_login_proof HMACs); NULL binding:
+	 * the EA has no TLS exporter (decp_dll.h). */
+	else if (proto_login_message(c.b[1], c.bl[1], m->id, NULL, msg) != 0)
+		rc = DECP_E_INVAL;
+	else if (decp_sha256((const uint8_t *)tok, (size_t)tl, key) != 0 ||
+		 decp_hmac_sha256_compute(key, sizeof(key), msg, sizeof(msg), proof) != 0)
+		rc = DECP_E_CRYPTO;
+	else
+		rc = tcp_frame(p, proto_wire_login_proof_encode(proof, sizeof(proof), p, sizeof(p)),
+			       out, out_cap);
+	/* the token and SHA-256(token), the login's secret (also a prefix of a refused one) */
+	decp_wipe(tok, sizeof(tok));
+	decp_wipe(key, sizeof(key));
+	return rc;
 }
 
 int32_t decp_master_signal(int64_t master, int64_t sequence, const wchar_t *symbol,
@@ -408,6 +443,8 @@ int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
 		return DECP_E_MALFORMED;
 	for (int i = 0; i < 4; i++)
 		fields[i] = (int64_t)m.v[i + 1];
+	if (k == PROTO_INGEST_CHALLENGE)
+		fields[0] = (int64_t)m.bl[1]; /* the nonce itself stays in the payload */
 	return k;
 }
 

@@ -6,9 +6,10 @@
  * What the DLL is: pure computation, no threads, no sockets, no files. The EA owns the
  * sockets (MQL5 SocketCreate/SocketTlsHandshake) and hands the DLL the bytes it read;
  * the DLL builds the bytes to send. Inside: proto/proto_wire (decp.proto without
- * protobuf-c), proto/proto_frame (TCP framing), guard/ (ExecutionGuard, compiled from
- * the same sources as decp-subscriber's), and libgcrypt (HMAC-SHA256, SHA-1, Ed25519,
- * random numbers), linked statically.
+ * protobuf-c), proto/proto_login_msg (the login proof's message), proto/proto_frame
+ * (TCP framing), guard/ (ExecutionGuard, compiled from the same sources as
+ * decp-subscriber's), and libgcrypt (HMAC-SHA256, SHA-256, SHA-1, Ed25519, random
+ * numbers), linked statically.
  *
  * ABI rules, so that MQL5 can call every function and no input can crash the terminal:
  *   - parameter types: int32_t (MQL5 int), int64_t (long), const uint8_t * / uint8_t *
@@ -41,7 +42,7 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 1
+#define DECP_DLL_VERSION 2 /* 2: protocol-2 login (decp_master_login_proof) */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -114,12 +115,33 @@ DECP_API int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int
 				 const uint8_t *seed, int32_t seed_len);
 
 /*
- * The login frame (framed: 4-byte length + MasterFrame{Hello}), built by proto/'s
- * proto_wire_hello_encode. token: the license token (printable ASCII, 1..256);
- * client_version: free text (ASCII, 0..256). Returns the frame length.
+ * The login (docs/protocol.md "Login", protocol 2), two frames; the license token never
+ * crosses the network:
+ *   EA -> ingest   decp_master_hello           Hello{master_id, client_version, version 2}
+ *   ingest -> EA   decp_ingest_decode == 6     ServerChallenge{nonce}
+ *   EA -> ingest   decp_master_login_proof     LoginProof{proof}
+ *   ingest -> EA   decp_ingest_decode == 1     HelloAck (or 3 Nack BAD_TOKEN, 4 Error)
+ *
+ * decp_master_hello: the first frame (framed: 4-byte length + MasterFrame{Hello}), built
+ * by proto/'s proto_wire_hello_encode. client_version: free text (ASCII, 0..256).
+ * Returns the frame length.
  */
-DECP_API int32_t decp_master_hello(int64_t master, const wchar_t *token,
-				   const wchar_t *client_version, uint8_t *out, int32_t out_cap);
+DECP_API int32_t decp_master_hello(int64_t master, const wchar_t *client_version, uint8_t *out,
+				   int32_t out_cap);
+
+/*
+ * decp_master_login_proof: the answer to ingest's challenge (framed MasterFrame{LoginProof}).
+ * challenge/len: the IngestFrame payload (without its 4-byte header) for which
+ * decp_ingest_decode returned 6; token: the license token (printable ASCII, 1..256).
+ * proof = HMAC-SHA256(SHA-256(token), proto_login_message(nonce, master id, binding)), the
+ * bytes proto_login_proof computes; the binding is always 32 zero bytes (the EA cannot
+ * read its TLS connection's exporter: docs/mt5.md "Login"). Returns the frame length, or
+ * DECP_E_MALFORMED (not a ServerChallenge, or its nonce is not 32 bytes: close the
+ * connection), DECP_E_INVAL, DECP_E_NOBUFS, DECP_E_HANDLE, DECP_E_CRYPTO.
+ */
+DECP_API int32_t decp_master_login_proof(int64_t master, const wchar_t *token,
+					 const uint8_t *challenge, int32_t len, uint8_t *out,
+					 int32_t out_cap);
 
 /*
  * One signal, framed: Signal{...} serialised once, HMAC-SHA256 and Ed25519 over those
@@ -145,6 +167,8 @@ DECP_API int32_t decp_master_heartbeat(int64_t time_ns, uint8_t *out, int32_t ou
  *   3 Nack       fields: sequence, reason (decp.Nack.Reason), expected_sequence
  *   4 Error      fields: code (decp.Error.Code)
  *   5 Heartbeat  fields: time_ns
+ *   6 ServerChallenge  fields: nonce length (32 from a sound ingest), protocol_version;
+ *                the nonce stays in the payload: pass it to decp_master_login_proof
  * or DECP_E_MALFORMED (the session must then be closed), DECP_E_INVAL.
  */
 DECP_API int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
