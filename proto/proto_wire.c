@@ -504,7 +504,9 @@ static const uint8_t k_error[] = { 0, F_U32, F_STR };
 static const uint8_t k_heartbeat[] = { 0, F_U64 };
 static const uint8_t k_challenge[] = { 0, F_BYTES, F_U32 };
 static const uint8_t k_signed[] = { 0, F_BYTES, F_BYTES, F_BYTES };
-static const uint8_t k_envelope[] = { 0, F_MSG, F_U64, F_U64, F_U64 };
+/* Envelope 5 fanout_send_ns (int64), 6 replay (bool): read so that a wrong wire type is
+ * refused as protobuf-c refuses it; decp.dll does not use them. */
+static const uint8_t k_envelope[] = { 0, F_MSG, F_U64, F_U64, F_U64, F_U64, F_U64 };
 static const uint8_t k_sync_start[] = { 0, F_U64, F_U64, F_U64 };
 static const uint8_t k_sync_end[] = { 0, F_U64, F_U64 };
 static const uint8_t k_time_pong[] = { 0, F_U64, F_U64, F_U64 };

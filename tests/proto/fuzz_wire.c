@@ -75,6 +75,7 @@ static void check_server(const uint8_t *p, size_t n)
 
 		if (e->master_id != m.v[3] || e->sequence != m.v[4] ||
 		    (uint64_t)e->server_arrival_ns != m.v[2] || bl != sig.bl[1] || sl != sig.bl[3] ||
+		    (uint64_t)e->fanout_send_ns != m.v[5] || e->replay != (m.v[6] != 0) ||
 		    (bl != 0 && memcmp(e->signal->body.data, sig.b[1], bl) != 0))
 			abort();
 	} else if ((k == 4 && (uint64_t)s->time_pong->server_send_ns != m.v[3]) ||
