@@ -255,7 +255,7 @@ static void test_client_messages(void)
 		wp.price_deviation_pips_x100 = pe.price_deviation_pips_x100 = (int64_t)rnd();
 		wp.event_time_ns = pe.event_time_ns = (int64_t)rnd();
 		wp.expected_sequence = pe.expected_sequence = rnd();
-		snprintf(wp.detail, sizeof(wp.detail), i % 3 ? "decp.dll" : "");
+		snprintf(wp.detail, sizeof(wp.detail), "%s", i % 3 ? "decp.dll" : "");
 		pe.detail = wp.detail;
 		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
 		cm.protection_event = &pe;
