@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,11 @@
 
 #include "cp_buf.h"
 #include "cp_log.h"
+#include "cp_metrics.h"
 #include "cp_pg.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
+#include "cp_tier.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
 
@@ -60,7 +63,72 @@ struct arch {
 	bool filter;               /* the held batch may hold archived signals: stage it */
 	uint64_t next_refresh, next_claim, next_maint;
 	uint64_t rows, skipped, events, batches, claimed;
+	struct tier_stats *tier;   /* the process's archive counters; NULL: not this loop's job */
 };
+
+/* Archival to the warm/cold tiers (cp_tier), done by the first loop only (one exporter
+ * per process; the database's advisory lock and row-count check cover several hosts). */
+struct tier_stats {
+	atomic_uint_fast64_t runs, exported, dropped, cooled, failures, rows, due;
+};
+
+static uint64_t ld(const atomic_uint_fast64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void tier_stats_write(void *arg, struct cp_metrics *m)
+{
+	const struct tier_stats *t = arg;
+	cp_metrics_counter(m, "decp_archive_runs_total", "archival passes", ld(&t->runs));
+	cp_metrics_counter(m, "decp_archive_exported_days_total",
+			   "day partitions exported to the warm tier and verified", ld(&t->exported));
+	cp_metrics_counter(m, "decp_archive_dropped_days_total",
+			   "day partitions dropped after their verified export", ld(&t->dropped));
+	cp_metrics_counter(m, "decp_archive_cooled_days_total",
+			   "days moved from the warm to the cold tier", ld(&t->cooled));
+	cp_metrics_counter(m, "decp_archive_failures_total",
+			   "days an archival step failed for (nothing dropped)", ld(&t->failures));
+	cp_metrics_counter(m, "decp_archive_rows_total", "rows exported", ld(&t->rows));
+	cp_metrics_gauge(m, "decp_archive_due_days",
+			 "day partitions past the hot window still in PostgreSQL", ld(&t->due));
+}
+
+static void tier_run(struct arch *a)
+{
+	const struct cp_config *cfg = a->cfg;
+	struct tier_stats *t = a->tier;
+	if (cfg->archive_warm_dir[0] != '\0') {
+		struct cp_tier_conf tc = {
+			.warm_dir = cfg->archive_warm_dir, .cold_dir = cfg->archive_cold_dir,
+			.today = NULL, .hot_days = 90, .cold_after_days = (int)cfg->archive_cold_after_days,
+		};
+		struct cp_tier_result r;
+		int rc = cp_tier_run(a->pg.conn, &tc, &r);
+		atomic_fetch_add_explicit(&t->runs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->exported, r.exported, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->dropped, r.dropped, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->cooled, r.cooled, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->failures, r.failed, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->rows, r.rows, memory_order_relaxed);
+		if (rc != 0)
+			cp_log(CP_LOG_ERR, ROLE, "archive: %u day(s) failed, nothing of them dropped: %s",
+			       r.failed, r.error);
+		if (r.exported || r.cooled)
+			cp_log(CP_LOG_INFO, ROLE, "archive: %u day(s) exported (%" PRIu64 " rows), %u "
+			       "dropped, %u moved to cold", r.exported, r.rows, r.dropped, r.cooled);
+	}
+	PGresult *res = PQexec(a->pg.conn, "SELECT count(*) FROM archive_due_partitions()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		uint64_t due = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		atomic_store_explicit(&t->due, due, memory_order_relaxed);
+		if (due > 0 && cfg->archive_warm_dir[0] == '\0')
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "%" PRIu64 " day partition(s) past the hot window "
+				  "are kept in PostgreSQL: set archive_warm_dir to archive them",
+				  due);
+	}
+	PQclear(res);
+}
 
 static bool stopping(const struct arch *a)
 {
@@ -738,6 +806,8 @@ static void maintain(struct arch *a, uint64_t now)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "maintain_partitions(): %s", PQresultErrorMessage(res));
 	PQclear(res);
+	if (a->tier != NULL)
+		tier_run(a);
 	/* The money ledger's chain head, recorded and copied to the log: the copy outside the
 	 * database that `decpctl ledger verify` checkpoints are compared with (issue 20,
 	 * docs/database.md "Tamper evidence"). */
@@ -772,6 +842,7 @@ struct worker {
 	const atomic_int *stop;
 	atomic_int *halt;
 	unsigned int index, count;
+	struct tier_stats *tier;
 	pthread_t tid;
 	int rc;
 };
@@ -796,6 +867,7 @@ static int archiver_loop(const struct worker *w)
 	struct arch a;
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.tier = w->index == 0 ? w->tier : NULL;
 	a.stop = w->stop;
 	a.halt = w->halt;
 	cp_pg_init(&a.pg, cfg, ROLE, STAGE_SQL);
@@ -840,6 +912,10 @@ static int archiver_loop(const struct worker *w)
 			if (a.n_ents == 0) {
 				release_batch(&a);
 				(void)trim(&a, now); /* idle: catch up with the last batches */
+				/* An idle system still needs its partitions ahead and its
+				 * archival (maintenance used to run only with a batch). */
+				if (cp_pg_ensure(&a.pg) == 0)
+					maintain(&a, now);
 				continue;
 			}
 		}
@@ -897,11 +973,15 @@ int cp_archiver_run(struct cp_ctx *ctx)
 	const atomic_int *stop = ctx->stop;
 	struct worker w[16];
 	atomic_int halt = 0;
+	struct tier_stats tier;
+	memset(&tier, 0, sizeof(tier));
+	if (cp_ctx_stats_add(ctx, tier_stats_write, &tier) != 0)
+		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_archive_* metrics");
 	unsigned int n = cfg->archiver_threads;
 	if (n < 1 || n > sizeof(w) / sizeof(w[0]))
 		n = 1;
 	for (unsigned int i = 0; i < n; i++)
-		w[i] = (struct worker){.cfg = cfg, .stop = stop, .halt = &halt, .index = i,
+		w[i] = (struct worker){.cfg = cfg, .stop = stop, .halt = &halt, .tier = &tier, .index = i,
 				       .count = n};
 	unsigned int started = 1;
 	for (unsigned int i = 1; i < n; i++, started++)
@@ -917,5 +997,6 @@ int cp_archiver_run(struct cp_ctx *ctx)
 		if (rc == 0)
 			rc = w[i].rc;
 	}
+	cp_ctx_stats_remove(ctx, tier_stats_write, &tier);
 	return rc;
 }

@@ -46,6 +46,9 @@ static const struct key keys[] = {
 	{"archiver_linger_ms", K_U32, F(archiver_linger_ms), 0, 0, 10000},
 	{"partition_maint_s", K_U32, F(partition_maint_s), 0, 1, 86400},
 	{"redis_keep_signals", K_U32, F(redis_keep_signals), 0, 1000, 1000000000},
+	{"archive_warm_dir", K_STR, F(archive_warm_dir), S(archive_warm_dir), 0, 0},
+	{"archive_cold_dir", K_STR, F(archive_cold_dir), S(archive_cold_dir), 0, 0},
+	{"archive_cold_after_days", K_U32, F(archive_cold_after_days), 0, 91, 36500},
 	{"archiver_consumer", K_STR, F(archiver_consumer), S(archiver_consumer), 0, 0},
 	{"log_level", K_LEVEL, F(log_level), 0, 0, 0},
 	{"fanout_listen", K_STR, F(fanout_listen), S(fanout_listen), 0, 0},
@@ -97,6 +100,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->archiver_linger_ms = 100;
 	c->partition_maint_s = 3600;
 	c->redis_keep_signals = 1000000;
+	c->archive_cold_after_days = 365; /* the seed: warm for a year, then cold */
 	c->log_level = CP_LOG_INFO;
 	snprintf(c->fanout_listen, sizeof(c->fanout_listen), "127.0.0.1");
 	c->fanout_port = 8443;

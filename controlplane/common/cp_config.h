@@ -50,6 +50,11 @@ struct cp_config {
 	uint32_t archiver_linger_ms;     /* pause after a small batch, so the next is larger */
 	uint32_t partition_maint_s;      /* maintain_partitions() period */
 	uint32_t redis_keep_signals;     /* archived entries kept per master stream (replay) */
+	char archive_warm_dir[512];      /* warm tier: days past the hot window are exported
+					  * here before their partition is dropped; "" = archival
+					  * off, nothing is ever dropped (docs/database.md) */
+	char archive_cold_dir[512];      /* cold tier; "" = files stay in the warm tier */
+	uint32_t archive_cold_after_days; /* a day older than this moves warm -> cold */
 	char archiver_consumer[128];     /* consumer name; "" = "<hostname>-<pid>" */
 	int log_level;                   /* enum cp_log_level */
 	char fanout_listen[256];         /* fanout: address to bind (0.0.0.0 = all) */

@@ -2,7 +2,7 @@
  * test_schema.c - the schema's rules on a real PostgreSQL 15 (issue 4
  * acceptance): seed HWM example, append-only ledger (application role and
  * owner), every subscription state transition, money functions, copy policy
- * validation, token rules, signal_archive once per (master, sequence), partition retention.
+ * validation, token rules, signal_archive once per (master, sequence), partitions kept for archival.
  */
 #include "sqltest.h"
 
@@ -654,25 +654,24 @@ static void test_partition_retention(void)
 				 " symbol, order_type, volume, body) VALUES (88, 1, now() - interval '95 days',"
 				 " 1, 'EURUSD', 'BUY', 1, '\\x00')", 0));
 
-	/* Maintenance today: older than 90 days dropped, the rest kept. */
+	/* Maintenance today drops nothing (0015): days past the 90-day hot window are kept
+	 * until archival has exported and verified them (tests/lifecycle), and listed as due. */
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM maintain_partitions()", 0));
-	for (d = -95; d <= -91; d++) {
-		CU_ASSERT(partition_exists("protection_logs", d) == 0);
-		CU_ASSERT(partition_exists("signal_archive", d) == 0);
-	}
-	for (d = -90; d <= -83; d++) {
+	for (d = -95; d <= -83; d++) {
 		CU_ASSERT(partition_exists("protection_logs", d) == 1);
 		CU_ASSERT(partition_exists("signal_archive", d) == 1);
 	}
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM archive_due_partitions()", 0));
+	CU_ASSERT_STRING_EQUAL(v, "10");
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9001"));
-	CU_ASSERT_STRING_EQUAL(v, "none");
+	CU_ASSERT(strncmp(v, "protection_logs_p", 17) == 0);
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9002"));
 	CU_ASSERT(strncmp(v, "protection_logs_p", 17) == 0);
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9003"));
 	CU_ASSERT(strncmp(v, "protection_logs_p", 17) == 0);
 	CU_ASSERT(sqltest_value(own, v, sizeof(v),
 				"SELECT count(*) FROM signal_archive_keys WHERE master_id = 88", 0));
-	CU_ASSERT_STRING_EQUAL(v, "0");
+	CU_ASSERT_STRING_EQUAL(v, "1");
 
 	/* A day without a partition: the row lands in the default partition... */
 	CU_ASSERT(sqltest_expect(app, "", log_ins, 2, "30", "9004"));
@@ -686,13 +685,15 @@ static void test_partition_retention(void)
 				"(now() AT TIME ZONE 'UTC')::date + 30, 'YYYYMMDD'))", 0));
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9004"));
 	CU_ASSERT_STRING_EQUAL(v, expect);
-	/* Default-partition rows older than retention are pruned too. */
+	/* An old row in the default partition is no longer deleted: it moves into its own
+	 * day's partition, which archival then finds like any other. */
 	CU_ASSERT(sqltest_expect(own, "", log_ins, 2, "-120", "9005"));
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9005"));
 	CU_ASSERT_STRING_EQUAL(v, "protection_logs_default");
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), maint, 2, "0", "7"));
+	CU_ASSERT(partition_exists("protection_logs", -120) == 1);
 	CU_ASSERT(sqltest_value(own, v, sizeof(v), log_where, 1, "9005"));
-	CU_ASSERT_STRING_EQUAL(v, "none");
+	CU_ASSERT(strncmp(v, "protection_logs_p", 17) == 0);
 
 	/* The policy is the owner's: the app cannot pick dates or retention. */
 	CU_ASSERT(sqltest_expect(app, "42501", maint, 2, "0", "7"));

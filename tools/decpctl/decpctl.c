@@ -29,6 +29,7 @@ static const struct {
 	{"subscription", ctl_cmd_subscription, "subscriptions: add, list, suspend, resume, cancel"},
 	{"instrument", ctl_cmd_instrument, "instrument registry (digits, pip, contract): add, list, set, remove"},
 	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
+	{"archive", ctl_cmd_archive, "warm/cold archive tiers: 'archive list|verify|restore DAY|run'"},
 	{"ledger", ctl_cmd_ledger, "money: 'ledger verify' recomputes the hash chain and the wallets"},
 	{"disk", ctl_cmd_disk, "is a disk fast enough for Redis's AOF: fdatasync latency vs the ACK target"},
 	{"tls", ctl_cmd_tls, "certificates for masters' TLS: a local CA, the dataplane's, one per master"},
@@ -47,7 +48,7 @@ static void usage(FILE *f)
 		   "  --root DIR  read /proc and /sys below DIR instead of / (captured trees, tests)\n"
 		   "  --help      this text\n\n"
 		   "Exit codes (all commands): 0 ok, 1 failed (see message), 2 usage error,\n"
-		   "3 refused for safety, 4 partially applied, 5 mismatch found (ledger verify).\n"
+		   "3 refused for safety, 4 partially applied, 5 mismatch found (ledger verify, archive verify).\n"
 		   "docs/decpctl.md has the details.\n");
 }
 

@@ -1,0 +1,231 @@
+#!/bin/bash
+# Archival instead of deletion (issue 22 items 1-2), against a real PostgreSQL, run under
+# decp-testenv --pg --redis. Usage: test_archive.sh DECPCTL DECP_CONTROL.
+# Prints "N passed, N failed".
+#   - 100 simulated days (decpctl archive run --today D, hot window 30 days, cold after 60):
+#     every day past the hot window is exported, verified and dropped once; the warm and
+#     cold tiers each hold their days once; PostgreSQL holds only the hot window;
+#   - decpctl archive verify passes, restore of a cold day and a warm day gives back
+#     rows identical in every column (awkward values included) to what was written;
+#   - a flipped byte: verify names the day (exit 5), the day is not moved to cold nor
+#     removed, other days go on; fixed, the next run moves it;
+#   - a full disk during export: nothing dropped, a clear error; with space, the next run
+#     completes;
+#   - archive_drop refuses a partition whose row count changed since the export, and a day
+#     inside the hot window;
+#   - decp-control's archiver role does the same by itself with archive_warm_dir set
+#     (today's clock, the application role), and counts it on its metrics.
+D="$1"
+CTL="$2"
+. "$(dirname "$0")/../decpctl/testlib.sh"
+[ -n "$D" ] && [ -n "$CTL" ] && [ -n "$DECP_PG_CONNINFO" ] ||
+	{ echo "usage: run under decp-testenv --pg --redis"; echo "0 passed, 1 failed"; exit 1; }
+
+T=$(mktemp -d /tmp/decp-lifecycle.XXXXXX)
+MNT="$T/small"
+CTL_PID=
+cleanup() {
+	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+WARM="$T/warm"
+COLD="$T/cold"
+app="$DECP_PG_CONNINFO user=decp_app"
+qa() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$app" -c "$1"; }
+qo() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DECP_PG_CONNINFO" -c "$1"; }
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# Usage.
+check help 0 "$D" archive --help
+check no_sub 2 "$D" archive
+check bad_sub 2 "$D" archive frobnicate
+check bad_opt 2 "$D" archive list --frob
+check run_no_warm 2 "$D" archive run
+check hot_without_today 2 "$D" archive run --warm "$WARM" --hot-days 3
+check restore_args 2 "$D" archive restore --warm "$WARM" signal_archive
+check restore_table 2 "$D" archive restore --warm "$WARM" users 2026-01-01
+check no_db 2 env -u DECP_PG_CONNINFO "$D" archive list
+check relative_dir 1 "$D" archive run --warm relative/dir
+
+# The simulated days: 200 days ago .. 101 days ago, so today's real partitions stay hot.
+B=$(qo "SELECT (now() AT TIME ZONE 'UTC')::date - 200")
+day() { qo "SELECT '$B'::date + $1"; }
+# Day i's rows: three signals (one with a NULL price and odd bytes) and two protection
+# events (tab, newline, backslash, quote and non-ASCII in text and jsonb).
+write_day() { # index
+	local i=$1
+	qa "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, master_time_ns,
+	      symbol, order_type, volume, price, sl, tp, position_ticket, body, hmac, ed25519_sig)
+	    SELECT 7 + k % 2, $i * 10 + k, ('$B'::date + $i)::timestamp AT TIME ZONE 'UTC'
+	             + make_interval(hours => k * 5, secs => 0.123456 * k),
+	           1, -5, 'EURUSD.r', 'BUY', k, CASE WHEN k = 2 THEN NULL ELSE 108000 + k END,
+	           0, 0, 99 + k, decode('00ff0a0d5c09' || lpad(to_hex(k), 2, '0'), 'hex'),
+	           NULL, decode(repeat('ab', 64), 'hex')
+	      FROM generate_series(1, 3) k" >/dev/null
+	qa "INSERT INTO protection_logs (event_time, master_id, subscriber_id, subscription_id,
+	      sequence, reason, latency_ms, price_deviation, symbol, details)
+	    SELECT ('$B'::date + $i)::timestamp AT TIME ZONE 'UTC' + make_interval(hours => k),
+	           7, 11, 13, $i * 10 + k, 'TTL_EXPIRED', 512.125, 3.25,
+	           E'US30\\tcash\\nline \\\\ \"q\" ünï', jsonb_build_object('k', k, 's', E'a\\tb\\nc')
+	      FROM generate_series(1, 2) k" >/dev/null
+}
+digest() { # table, day index, [table to read]: every column of the day's rows
+	local t=$1 src=${3:-$1} col key
+	case $t in signal_archive) col=arrival_time; key="master_id, sequence";;
+		   *) col=event_time; key=id;; esac
+	qo "SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, E'\n' ORDER BY $key)), '-')
+	      FROM $src x WHERE $col >= ('$B'::date + $2)::timestamp AT TIME ZONE 'UTC'
+	       AND $col < ('$B'::date + $2 + 1)::timestamp AT TIME ZONE 'UTC'" | sed "s/^/$t:/"
+}
+
+declare -A before
+runs_ok=0
+for i in $(seq 0 99); do
+	write_day "$i"
+	if [ "$i" = 5 ] || [ "$i" = 50 ]; then
+		before[sig$i]=$(digest signal_archive "$i")
+		before[log$i]=$(digest protection_logs "$i")
+	fi
+	out=$("$D" archive run --warm "$WARM" --cold "$COLD" --today "$(day "$i")" \
+		--hot-days 30 --cold-after-days 60 2>&1) && runs_ok=$((runs_ok + 1)) ||
+		echo "run day $i: $out"
+done
+[ "$runs_ok" = 100 ] && ok || bad "100 daily runs: $runs_ok succeeded"
+# Day 99's run: days 0..68 past the hot window (69 days), of which 0..38 past 60 days.
+[ "$(qo "SELECT count(*) FROM archive_catalog")" = 138 ] && ok || bad "catalog: $(qo "SELECT count(*) FROM archive_catalog")"
+[ "$(qo "SELECT count(*) FROM archive_catalog WHERE tier = 'cold'")" = 78 ] && ok || bad "cold days"
+[ "$(qo "SELECT count(*) FROM archive_catalog WHERE tier = 'warm'")" = 60 ] && ok || bad "warm days"
+for t in signal_archive protection_logs; do
+	w=$(ls "$WARM/$t" | grep -c '\.tsv\.gz$'); c=$(ls "$COLD/$t" | grep -c '\.tsv\.gz$')
+	[ "$w" = 30 ] && [ "$c" = 39 ] && ok || bad "$t files: warm $w cold $c"
+	both=$(comm -12 <(ls "$WARM/$t") <(ls "$COLD/$t") | wc -l)
+	[ "$both" = 0 ] && ok || bad "$t: $both files in both tiers"
+	[ -z "$(ls "$WARM/$t" "$COLD/$t" | grep '\.tmp$')" ] && ok || bad "$t: temporary files left"
+done
+# Only the hot window (days 69..99 and the partitions ahead) is left in PostgreSQL.
+old=$(qo "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	   WHERE i.inhparent IN ('signal_archive'::regclass, 'protection_logs'::regclass)
+	     AND c.relname ~ '_p[0-9]{8}$'
+	     AND to_date(substring(c.relname FROM '_p([0-9]{8})$'), 'YYYYMMDD') < '$B'::date + 69")
+[ "$old" = 0 ] && ok || bad "$old old partitions left"
+hot="SELECT count(*) FROM signal_archive WHERE arrival_time >= ('$B'::date + 69)::timestamp AT TIME ZONE 'UTC'
+	AND arrival_time < ('$B'::date + 100)::timestamp AT TIME ZONE 'UTC'"
+[ "$(qo "$hot")" = 93 ] && ok || bad "hot rows: $(qo "$hot")"
+[ "$(qo "SELECT count(*) FROM signal_archive_keys WHERE arrival_time < ('$B'::date + 69)::timestamp AT TIME ZONE 'UTC'")" = 0 ] &&
+	ok || bad "dedup keys of dropped days left"
+# Each day archived once, with its rows.
+[ "$(qo "SELECT sum(rows) FROM archive_catalog WHERE parent = 'signal_archive'")" = 207 ] && ok || bad "archived signal rows"
+[ "$(qo "SELECT sum(rows) FROM archive_catalog WHERE parent = 'protection_logs'")" = 138 ] && ok || bad "archived log rows"
+
+out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "^138 day(s) verified (345 rows), 0 mismatch" && ok || bad "verify: $rc $out"
+out=$("$D" archive list --json 2>&1)
+[ "$(echo "$out" | grep -c '"tier":"cold"')" = 78 ] && ok || bad "list --json: $out"
+
+# Restore a cold day and a warm day: every column as written.
+for i in 5 50; do
+	d=$(day "$i")
+	check "restore_$i" 0 "$D" archive restore --warm "$WARM" --cold "$COLD" signal_archive "$d"
+	check "restore_log_$i" 0 "$D" archive restore --warm "$WARM" --cold "$COLD" protection_logs "$d" --into "r_log_$i"
+	dc=$(echo "$d" | tr -d -)
+	got=$(digest signal_archive "$i" "restored_signal_archive_p$dc")
+	[ "$got" = "${before[sig$i]}" ] && ok || bad "restored signals day $i: $got vs ${before[sig$i]}"
+	got=$(digest protection_logs "$i" "r_log_$i")
+	[ "$got" = "${before[log$i]}" ] && ok || bad "restored logs day $i: $got vs ${before[log$i]}"
+done
+check restore_exists 1 "$D" archive restore --warm "$WARM" --cold "$COLD" protection_logs "$(day 5)" --into r_log_5
+check restore_absent 1 "$D" archive restore --warm "$WARM" --cold "$COLD" protection_logs "$(day 95)"
+
+# One byte flipped in a warm file (day 40, due for the cold tier at day 101).
+f40="$WARM/signal_archive/signal_archive_p$(day 40 | tr -d -).tsv.gz"
+flip() { # file offset
+	local b; b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+flip "$f40" 20
+out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1); rc=$?
+[ $rc = 5 ] && echo "$out" | grep -q "MISMATCH signal_archive $(day 40) (warm).*SHA-256" && ok || bad "verify flipped: $rc $out"
+write_day 100; write_day 101
+out=$("$D" archive run --warm "$WARM" --cold "$COLD" --today "$(day 101)" --hot-days 30 --cold-after-days 60 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "signal_archive_p$(day 40 | tr -d -).tsv.gz: SHA-256" && ok || bad "run with flipped file: $rc $out"
+[ "$(qo "SELECT tier FROM archive_catalog WHERE parent = 'signal_archive' AND day = '$(day 40)'")" = warm ] && [ -f "$f40" ] &&
+	ok || bad "flipped day moved or removed"
+[ "$(qo "SELECT tier FROM archive_catalog WHERE parent = 'protection_logs' AND day = '$(day 40)'")" = cold ] &&
+	ok || bad "the other table's day 40 did not go on"
+[ "$(qo "SELECT count(*) FROM archive_catalog WHERE day = '$(day 70)'")" = 2 ] && ok || bad "day 70 not exported"
+flip "$f40" 20
+check run_after_fix 0 "$D" archive run --warm "$WARM" --cold "$COLD" --today "$(day 101)" --hot-days 30 --cold-after-days 60
+[ "$(qo "SELECT tier FROM archive_catalog WHERE parent = 'signal_archive' AND day = '$(day 40)'")" = cold ] && [ ! -f "$f40" ] &&
+	ok || bad "fixed day not moved"
+
+# A full disk during export: a 64 KiB tmpfs as the warm tier, a day of incompressible rows.
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=64k decp-lifecycle "$MNT" 2>/dev/null; then
+	write_day 102
+	qa "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,
+	      order_type, volume, body)
+	    SELECT 9, 5000 + k, ('$B'::date + 71)::timestamp AT TIME ZONE 'UTC' + make_interval(secs => k),
+	           1, 'EURUSD', 'BUY', 1, decode(md5(k::text) || md5((k + 1)::text) || md5((k + 2)::text), 'hex')
+	      FROM generate_series(1, 20000) k" >/dev/null
+	out=$("$D" archive run --warm "$MNT" --today "$(day 102)" --hot-days 30 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q "No space left on device" && ok || bad "full disk: $rc $out"
+	[ "$(qo "SELECT count(*) FROM signal_archive WHERE master_id = 9")" = 20000 ] && ok || bad "rows dropped on a full disk"
+	[ "$(qo "SELECT count(*) FROM archive_catalog WHERE parent = 'signal_archive' AND day = '$(day 71)'")" = 0 ] && ok || bad "catalogued on a full disk"
+	[ -z "$(ls "$MNT"/signal_archive 2>/dev/null | grep "$(day 71 | tr -d -)")" ] && ok || bad "partial file left on a full disk"
+	mount -o remount,size=64m "$MNT"
+	check run_with_space 0 "$D" archive run --warm "$MNT" --today "$(day 102)" --hot-days 30
+	[ "$(qo "SELECT rows FROM archive_catalog WHERE parent = 'signal_archive' AND day = '$(day 71)'")" = 20003 ] && ok || bad "day 71 after space"
+	[ "$(qo "SELECT count(*) FROM signal_archive WHERE master_id = 9")" = 0 ] && ok || bad "day 71 still in PostgreSQL"
+else
+	echo "SKIP full-disk case: cannot mount a tmpfs here (needs root)"
+fi
+
+# archive_drop's own checks: rows changed since the export, a day inside the hot window,
+# and the application cannot use the test clock.
+p=$(day 85)
+got=$(qo "SELECT archive_drop_at('$(day 110)'::date, 20, 'signal_archive', '$p'::date, 2, 1,
+	'signal_archive/signal_archive_p$(echo "$p" | tr -d -).tsv.gz', repeat('0', 64), repeat('0', 64))" 2>&1)
+echo "$got" | grep -q "holds 3 rows, the export has 2" && ok || bad "row count check: $got"
+[ "$(qo "SELECT count(*) FROM signal_archive WHERE arrival_time >= '$p'::date AND arrival_time < '$p'::date + 1")" = 3 ] && ok || bad "day 85 dropped"
+got=$(qa "SELECT archive_drop('signal_archive', (now() AT TIME ZONE 'UTC')::date - 3, 0, 0,
+	'signal_archive/signal_archive_p20260101.tsv.gz', repeat('0', 64), repeat('0', 64))" 2>&1)
+echo "$got" | grep -q "inside the hot window" && ok || bad "hot-window check: $got"
+got=$(qa "SELECT * FROM archive_due_at(current_date, 1)" 2>&1)
+echo "$got" | grep -q "permission denied" && ok || bad "app used the test clock: $got"
+
+# decp-control's archiver role, on today's clock and the application role: a day 95 days
+# ago (past the seed's 90) is exported and dropped by itself, and counted on /metrics.
+p=$(qo "SELECT (now() AT TIME ZONE 'UTC')::date - 95")
+qo "SELECT count(*) FROM maintain_partitions_at('$p'::date, 0)" >/dev/null
+qa "INSERT INTO protection_logs (event_time, reason, subscription_id)
+    VALUES ('$p'::date + time '12:00', 'REPLAY', 4242)" >/dev/null
+API_PORT=$((20000 + $$ % 20000))
+"$CTL" --roles archiver,api --set "pg_conninfo=$app" --set "redis_host=$DECP_REDIS_HOST" \
+	--set "redis_port=$DECP_REDIS_PORT" --set partition_maint_s=1 \
+	--set "archive_warm_dir=$T/role-warm" --set "api_port=$API_PORT" \
+	--set "shm=/decp-lifecycle-$$" >"$T/control.log" 2>&1 &
+CTL_PID=$!
+for _ in $(seq 1 600); do
+	[ "$(qo "SELECT count(*) FROM archive_catalog WHERE day = '$p' AND parent = 'protection_logs'")" = 1 ] && break
+	kill -0 "$CTL_PID" 2>/dev/null || break
+	sleep 0.1
+done
+[ "$(qo "SELECT rows FROM archive_catalog WHERE day = '$p' AND parent = 'protection_logs'")" = 1 ] && ok ||
+	bad "archiver role did not archive $p: $(tail -5 "$T/control.log")"
+[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = 4242")" = 0 ] && ok || bad "archiver role did not drop"
+ls "$T/role-warm/protection_logs/protection_logs_p$(echo "$p" | tr -d -).manifest.json" >/dev/null 2>&1 &&
+	ok || bad "archiver role's files"
+m=""
+for _ in $(seq 1 100); do
+	m=$(curl -s --max-time 2 "http://127.0.0.1:$API_PORT/metrics" | grep '^decp_archive_dropped_days_total')
+	[ -n "$m" ] && [ "${m##* }" != 0 ] && break
+	sleep 0.1
+done
+[ -n "$m" ] && [ "${m##* }" -ge 1 ] && ok || bad "metrics: '$m'"
+kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
