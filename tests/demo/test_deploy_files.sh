@@ -17,14 +17,18 @@ ok() { passed=$((passed + 1)); echo "ok: $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 # 1. systemd units: syntax and every directive known to this systemd.
-for u in decp-dataplane decp-control; do
-	sed -e "s#/usr/local/bin/decp-dataplane#$BLD/dataplane/decp-dataplane#g" \
-	    -e "s#/usr/local/bin/decp-control#$BLD/controlplane/core/decp-control#g" \
-	    "$D/$u.service" >"$T/$u.service"
-	out=$(cd "$T" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "./$u.service" 2>&1)
+for u in decp-dataplane.service decp-control.service decp-backup-full.service \
+	 decp-backup-incr.service decp-backup-full.timer decp-backup-incr.timer; do
+	for f in "$D"/decp-*.service "$D"/decp-*.timer; do
+		sed -e "s#/usr/local/bin/decp-dataplane#$BLD/dataplane/decp-dataplane#g" \
+		    -e "s#/usr/local/bin/decp-control#$BLD/controlplane/core/decp-control#g" \
+		    -e "s#/usr/local/bin/decpctl#$BLD/tools/decpctl/decpctl#g" \
+		    "$f" >"$T/${f##*/}"
+	done
+	out=$(cd "$T" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "./$u" 2>&1)
 	# Lines about other units (dependencies not installed here) are not ours.
-	mine=$(printf "%s\n" "$out" | grep -F "$u.service" | grep -v "is not executable" || true)
-	if [ -z "$mine" ]; then ok "$u.service verifies"; else bad "$u.service: $mine"; fi
+	mine=$(printf "%s\n" "$out" | grep -F "$u" | grep -v "is not executable" || true)
+	if [ -z "$mine" ]; then ok "$u verifies"; else bad "$u: $mine"; fi
 done
 
 # 2. The sample control.conf is valid for decp-control (--check parses and cross-checks it

@@ -37,6 +37,7 @@ int ctl_cmd_disk(int argc, char **argv);
 int ctl_cmd_tls(int argc, char **argv);
 int ctl_cmd_ledger(int argc, char **argv);
 int ctl_cmd_archive(int argc, char **argv);
+int ctl_cmd_backup(int argc, char **argv);
 
 /* A new random token (64 hex characters) and its SHA-256 (what the database stores). */
 int ctl_new_token(char hex[65], unsigned char hash[32]);

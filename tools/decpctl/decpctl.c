@@ -30,6 +30,7 @@ static const struct {
 	{"instrument", ctl_cmd_instrument, "instrument registry (digits, pip, contract): add, list, set, remove"},
 	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
 	{"archive", ctl_cmd_archive, "warm/cold archive tiers: 'archive list|verify|restore DAY|run'"},
+	{"backup", ctl_cmd_backup, "PostgreSQL backups with pgBackRest: 'backup init|full|incr|list|restore'"},
 	{"ledger", ctl_cmd_ledger, "money: 'ledger verify' recomputes the hash chain and the wallets"},
 	{"disk", ctl_cmd_disk, "is a disk fast enough for Redis's AOF: fdatasync latency vs the ACK target"},
 	{"tls", ctl_cmd_tls, "certificates for masters' TLS: a local CA, the dataplane's, one per master"},
