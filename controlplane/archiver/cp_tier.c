@@ -125,7 +125,7 @@ static int fsync_dir(const char *file)
 }
 
 /* SHA-256 and size of a whole file. */
-static int file_sha256(const char *path, char hex[65], long long *bytes)
+int cp_tier_file_sha256(const char *path, char hex[65], long long *bytes)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -219,7 +219,7 @@ static int write_atomic(const char *path, const char *buf, size_t len)
 	return rc ? rc : fsync_dir(path);
 }
 
-static int copy_file(const char *from, const char *to)
+int cp_tier_copy_file(const char *from, const char *to)
 {
 	int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -265,7 +265,7 @@ static int manifest_load(const char *path, json_t **out, struct cp_tier_manifest
 			 char *err, size_t errlen)
 {
 	long long bytes;
-	int rc = file_sha256(path, m->manifest_sha256, &bytes);
+	int rc = cp_tier_file_sha256(path, m->manifest_sha256, &bytes);
 	if (rc == -ENOENT)
 		return rc;
 	if (rc != 0)
@@ -327,7 +327,7 @@ int cp_tier_verify_day(const char *tier_dir, const char *table, const char *day,
 		return fail(err, errlen, -EBADMSG, "%s: manifest names %s %s", mpath, m->table, m->day);
 	char sha[65];
 	long long bytes;
-	rc = file_sha256(dpath, sha, &bytes);
+	rc = cp_tier_file_sha256(dpath, sha, &bytes);
 	if (rc != 0)
 		return fail(err, errlen, rc, "%s: %s", dpath, strerror(-rc));
 	if (bytes != m->bytes || strcmp(sha, m->file_sha256) != 0)
@@ -561,7 +561,7 @@ static int export_day(PGconn *c, const struct cp_tier_conf *tc, struct export *e
 			  (long long)json_integer_value(json_object_get(man, "expected_rows")));
 
 	/* Read back what was written before anything relies on it. */
-	if (rc == 0 && (rc = file_sha256(tmp, e->file_sha, &e->bytes)) != 0)
+	if (rc == 0 && (rc = cp_tier_file_sha256(tmp, e->file_sha, &e->bytes)) != 0)
 		fail(err, errlen, rc, "%s: %s", tmp, strerror(-rc));
 	if (rc == 0) {
 		long long rows;
@@ -656,7 +656,7 @@ static int cool_day(PGconn *c, const struct cp_tier_conf *tc, const char *table,
 	for (int i = 0; i < 2; i++) {
 		day_path(from[i], sizeof(from[i]), tc->warm_dir, table, day, suffix[i]);
 		day_path(to[i], sizeof(to[i]), tc->cold_dir, table, day, suffix[i]);
-		if ((rc = copy_file(from[i], to[i])) != 0)
+		if ((rc = cp_tier_copy_file(from[i], to[i])) != 0)
 			return fail(err, errlen, rc, "%s -> %s: %s", from[i], to[i], strerror(-rc));
 	}
 	struct cp_tier_manifest cm;

@@ -78,4 +78,10 @@ int cp_tier_verify_day(const char *tier_dir, const char *table, const char *day,
 long long cp_tier_restore(PGconn *c, const char *tier_dir, const char *table, const char *day,
 			  const char *into, char *err, size_t errlen);
 
+/* File helpers of the tiers, also used by decpctl's backups: SHA-256 (hex) and size of a
+ * whole file; copy a file to `to` atomically (to.tmp, fsync, rename, fsync the directory).
+ * 0 or -errno. */
+int cp_tier_file_sha256(const char *path, char hex[65], long long *bytes);
+int cp_tier_copy_file(const char *from, const char *to);
+
 #endif

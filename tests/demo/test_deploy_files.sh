@@ -18,7 +18,8 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 # 1. systemd units: syntax and every directive known to this systemd.
 for u in decp-dataplane.service decp-control.service decp-backup-full.service \
-	 decp-backup-incr.service decp-backup-full.timer decp-backup-incr.timer; do
+	 decp-backup-incr.service decp-backup-full.timer decp-backup-incr.timer \
+	 decp-redis-backup.service decp-redis-backup.timer; do
 	for f in "$D"/decp-*.service "$D"/decp-*.timer; do
 		sed -e "s#/usr/local/bin/decp-dataplane#$BLD/dataplane/decp-dataplane#g" \
 		    -e "s#/usr/local/bin/decp-control#$BLD/controlplane/core/decp-control#g" \

@@ -24,13 +24,7 @@ pg_stop() { [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$DATA" -m "
 cleanup() { pg_stop immediate; rm -rf "$T"; }
 trap cleanup EXIT
 
-# A free loopback port.
-PORT=
-for _ in $(seq 1 50); do
-	p=$((20000 + RANDOM % 30000))
-	ss -ltnH "sport = :$p" | grep -q . || { PORT=$p; break; }
-done
-[ -n "$PORT" ] || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
 CONN="host=127.0.0.1 port=$PORT dbname=decp user=postgres connect_timeout=5"
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$CONN" -c "$1"; }
 qapp() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$CONN user=decp_app" -c "$1"; }

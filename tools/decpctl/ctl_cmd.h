@@ -38,6 +38,10 @@ int ctl_cmd_tls(int argc, char **argv);
 int ctl_cmd_ledger(int argc, char **argv);
 int ctl_cmd_archive(int argc, char **argv);
 int ctl_cmd_backup(int argc, char **argv);
+/* decpctl redis's parts (ctl_cmd_redis.c, ctl_cmd_redis_backup.c). */
+void ctl_redis_usage(FILE *f);
+int ctl_redis_backup(int argc, char **argv);
+int ctl_redis_restore(int argc, char **argv);
 
 /* A new random token (64 hex characters) and its SHA-256 (what the database stores). */
 int ctl_new_token(char hex[65], unsigned char hash[32]);

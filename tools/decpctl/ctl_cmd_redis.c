@@ -34,16 +34,23 @@
 
 #define REBUILD_BATCH 1000
 
-static void usage(FILE *f)
+void ctl_redis_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: decpctl redis check [--master ID]... [--json] [common options]\n"
 		"       decpctl redis rebuild [--master ID]... --yes [common options]\n"
+		"       decpctl redis backup --to DIR [--redis H:P]\n"
+		"       decpctl redis restore --from BACKUP --data-dir DIR --yes [--redis H:P]\n"
 		"\n"
 		"check    compare each master's Redis stream with its PostgreSQL archive; exit 1 when\n"
 		"         a stream is behind the archive (ACKed signals missing from Redis)\n"
 		"rebuild  append archived signals above each stream's last entry back into Redis\n"
 		"         (after Redis lost data; stop decp-control first). Idempotent.\n"
+		"backup   BGSAVE and copy the RDB into DIR/redis-<UTC time>/ with a MANIFEST (size,\n"
+		"         SHA-256, each stream's last entry); run on the Redis host\n"
+		"restore  with Redis stopped: verify BACKUP, move DIR's appendonlydir and dump.rdb\n"
+		"         aside, install the RDB as the base of a new AOF; then start Redis, check,\n"
+		"         rebuild --yes. Exit 5 when BACKUP does not match its MANIFEST.\n"
 		"\n"
 		"  --master ID      only this master (repeatable; default: every master in the\n"
 		"                   database)\n"
@@ -127,8 +134,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'c': o->conninfo = optarg; break;
 		case 'R': break; /* accepted by every command; nothing here reads /proc or /sys */
-		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return CTL_EXIT_USAGE;
+		case 'h': ctl_redis_usage(stdout); return -1;
+		default: ctl_redis_usage(stderr); return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
@@ -374,14 +381,18 @@ static void print_json(const struct master_state *ms, size_t n)
 int ctl_cmd_redis(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(argc < 2 ? stderr : stdout);
+		ctl_redis_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 	}
+	if (strcmp(argv[1], "backup") == 0)
+		return ctl_redis_backup(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return ctl_redis_restore(argc - 1, argv + 1);
 	struct opts o = {0};
 	if (strcmp(argv[1], "check") == 0)
 		o.check = true;
 	else if (strcmp(argv[1], "rebuild") != 0)
-		return ctl_usage_error("redis", "unknown subcommand '%s' (check, rebuild)", argv[1]);
+		return ctl_usage_error("redis", "unknown subcommand '%s' (check, rebuild, backup, restore)", argv[1]);
 	int rc = parse_opts(argc - 1, argv + 1, &o);
 	if (rc != 0) {
 		free(o.masters);

@@ -1,0 +1,111 @@
+#!/bin/bash
+# Redis backup and restore drill (issue 22 items 4 and 5), run under decp-testenv --pg with
+# a Redis of its own (appendonly yes, appendfsync always, as deployed), so it can kill it
+# and delete its data. Usage: test_redis_drill.sh DECPCTL. Prints "N passed, N failed" and
+# the time the recovery took.
+#   signals 1..1000 durable in the stream and archived; decpctl redis backup; 1001..1500
+#   durable and archived after it; Redis killed and its data directory lost; decpctl redis
+#   restore; Redis started: the stream ends at the backup (1000); decpctl redis check says
+#   BEHIND ARCHIVE; rebuild --yes: 1..1500 with the edge's entry IDs, check clean.
+D="$1"
+. "$(dirname "$0")/../decpctl/testlib.sh"
+[ -x "$D" ] && [ -n "$DECP_PG_CONNINFO" ] ||
+	{ echo "usage: run under decp-testenv --pg"; echo "0 passed, 1 failed"; exit 1; }
+
+T=$(mktemp -d /tmp/decp-redis-drill.XXXXXX)
+RDIR="$T/redis"
+mkdir -p "$RDIR"
+RPID=
+stop_redis() { # signal
+	[ -n "$RPID" ] || return 0
+	kill "-${1:-TERM}" "$RPID" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.05; done
+	wait "$RPID" 2>/dev/null
+	RPID=
+}
+cleanup() { stop_redis KILL; rm -rf "$T"; }
+trap cleanup EXIT
+PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+export DECP_REDIS_HOST=127.0.0.1 DECP_REDIS_PORT=$PORT
+r() { redis-cli -h 127.0.0.1 -p "$PORT" --raw "$@"; }
+start_redis() {
+	redis-server --bind 127.0.0.1 --port "$PORT" --dir "$RDIR" --appendonly yes \
+		--appendfsync always --save "" --daemonize no --logfile "$T/redis.log" &
+	RPID=$!
+	for _ in $(seq 1 200); do
+		[ "$(r PING 2>/dev/null)" = PONG ] && [ "$(r INFO persistence | tr -d '\r' | sed -n 's/^loading://p')" = 0 ] && return 0
+		kill -0 "$RPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
+arch() { # first last: signals of master 1 in the archive
+	q "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,
+	     order_type, volume, body, hmac, ed25519_sig)
+	   SELECT 1, s, to_timestamp(1764500000 + s), (1764500000 + s) * 1000000000::bigint + 1,
+	     'EURUSD', 'BUY', 100, convert_to('body-' || s, 'UTF8'), convert_to('hmac-' || s, 'UTF8'),
+	     convert_to('sig-' || s, 'UTF8')
+	   FROM generate_series($1, $2) s" >/dev/null
+}
+now_s() { date +%s.%N; }
+since() { echo "$1 $(now_s)" | awk '{printf "%.2f", $2 - $1}'; }
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+"$D" master add --id 1 --name m1 --key-seed drill >/dev/null
+start_redis || { echo "redis did not start: $(tail -3 "$T/redis.log")"; echo "0 passed, 1 failed"; exit 1; }
+
+# Usage.
+check backup_no_to 2 "$D" redis backup
+check backup_relative 2 "$D" redis backup --to bk
+check restore_args 2 "$D" redis restore --from "$T/bk"
+check restore_running 3 "$D" redis restore --from "$T/bk" --data-dir "$RDIR" --yes
+
+# Durable signals 1..1000 (written as the edge writes them: rebuild reproduces its entries).
+arch 1 1000
+"$D" redis rebuild --yes >/dev/null
+[ "$(r XLEN 'decp:{m1}:signals')" = 1000 ] && ok || bad "setup XLEN $(r XLEN 'decp:{m1}:signals')"
+out=$("$D" redis backup --to "$T/bk" 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "stream decp:{m1}:signals last 1000-0" && ok || bad "backup: $rc $out"
+BK=$(ls -d "$T"/bk/redis-* | head -1)
+[ -f "$BK/dump.rdb" ] && grep -q "^file dump.rdb size [0-9]* sha256 [0-9a-f]\{64\}$" "$BK/MANIFEST" && ok || bad "backup files: $(cat "$BK/MANIFEST")"
+# After the backup: 1001..1500 durable and archived.
+arch 1001 1500
+"$D" redis rebuild --yes >/dev/null
+[ "$(r XLEN 'decp:{m1}:signals')" = 1500 ] && ok || bad "XLEN after backup"
+entry_before=$(r XRANGE 'decp:{m1}:signals' 1234-0 1234-0 | od -An -tx1 | tr -d ' \n')
+
+# Disaster: Redis dies and its disk is lost.
+stop_redis KILL
+rm -rf "$RDIR" && mkdir -p "$RDIR"
+check restore_no_yes 3 "$D" redis restore --from "$BK" --data-dir "$RDIR"
+cp -r "$BK" "$T/corrupt"
+printf 'X' | dd of="$T/corrupt/dump.rdb" bs=1 seek=30 conv=notrunc status=none
+check restore_corrupt 5 "$D" redis restore --from "$T/corrupt" --data-dir "$RDIR" --yes
+[ -z "$(ls -A "$RDIR")" ] && ok || bad "a corrupt backup changed the data directory"
+
+t0=$(now_s)
+out=$("$D" redis restore --from "$BK" --data-dir "$RDIR" --yes 2>&1) && ok || bad "restore: $out"
+start_redis || bad "redis after restore: $(tail -3 "$T/redis.log")"
+t_start=$(since "$t0")
+[ "$(r XLEN 'decp:{m1}:signals')" = 1000 ] && ok || bad "restored XLEN $(r XLEN 'decp:{m1}:signals'), want 1000"
+out=$("$D" redis check 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "BEHIND ARCHIVE" && ok || bad "check after restore: $rc $out"
+t1=$(now_s)
+check rebuild 0 "$D" redis rebuild --yes
+t_rebuild=$(since "$t1")
+[ "$(r XLEN 'decp:{m1}:signals')" = 1500 ] && ok || bad "XLEN after rebuild"
+got=$(r XRANGE 'decp:{m1}:signals' 1234-0 1234-0 | od -An -tx1 | tr -d ' \n')
+[ -n "$entry_before" ] && [ "$got" = "$entry_before" ] && ok || bad "entry 1234 differs after rebuild: $got vs $entry_before"
+check check_clean 0 "$D" redis check
+# The AOF is live again: a restart keeps everything.
+stop_redis TERM
+start_redis || bad "restart"
+[ "$(r XLEN 'decp:{m1}:signals')" = 1500 ] && ok || bad "XLEN after restart $(r XLEN 'decp:{m1}:signals')"
+# A second restore moves the current data aside, never deletes it.
+stop_redis TERM
+check restore_again 0 "$D" redis restore --from "$BK" --data-dir "$RDIR" --yes
+[ "$(ls -d "$RDIR"/appendonlydir.before-restore-* | wc -l)" = 1 ] && ok || bad "old data not kept aside"
+echo "Redis drill: restore and start $t_start s, rebuild of 500 signals $t_rebuild s"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

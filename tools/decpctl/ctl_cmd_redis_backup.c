@@ -1,0 +1,367 @@
+/*
+ * decpctl redis backup | restore: Redis snapshots for the seed's "AOF persistence + daily
+ * RDB snapshots" (docs/operations.md "Redis backups"; issue 22 item 4).
+ *
+ * backup   BGSAVE, wait for it, and copy the RDB into a new directory
+ *          <to>/redis-YYYYMMDDTHHMMSSZ/ with a MANIFEST: the file's size and SHA-256, the
+ *          Redis version, the time, and each decp signal stream's last entry ID (where a
+ *          restore from this backup ends; `decpctl redis rebuild` appends the rest from
+ *          PostgreSQL). The RDB is a consistent point in time; the live AOF is not copied
+ *          (a copy taken while Redis appends can end mid-command) — its durability is the
+ *          redundant disk it lives on.
+ * restore  Redis stopped (refused while it answers): verify the backup, move the data
+ *          directory's appendonlydir and RDB aside (never deleted), and install the RDB as
+ *          the base of a new AOF directory (manifest "file appendonly.aof.1.base.rdb seq 1
+ *          type b"), which Redis 7 with appendonly yes loads (a bare dump.rdb is ignored
+ *          when appendonly is on). Then start Redis, `decpctl redis check`, `rebuild --yes`.
+ *
+ * Both run on the Redis host (the files are Redis's).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis.h>
+
+#include "cp_tier.h"
+#include "ctl_cmd.h"
+
+#define BGSAVE_WAIT_S 600
+
+struct ropts {
+	char host[256];
+	int port;
+	const char *to, *from, *data_dir;
+	bool yes;
+};
+
+static int parse(int argc, char **argv, struct ropts *o, const char *sub)
+{
+	static const struct option lo[] = {
+		{"redis", required_argument, NULL, 'r'}, {"to", required_argument, NULL, 't'},
+		{"from", required_argument, NULL, 'f'},  {"data-dir", required_argument, NULL, 'd'},
+		{"yes", no_argument, NULL, 'y'},         {"help", no_argument, NULL, 'h'},
+		{"root", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
+	};
+	const char *h = getenv("DECP_REDIS_HOST"), *p = getenv("DECP_REDIS_PORT");
+	snprintf(o->host, sizeof(o->host), "%s", h != NULL && *h ? h : "127.0.0.1");
+	o->port = p != NULL && atoi(p) > 0 ? atoi(p) : 6379;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': {
+			const char *colon = strrchr(optarg, ':');
+			long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+			if (colon == NULL || colon == optarg || port < 1 || port > 65535 ||
+			    (size_t)(colon - optarg) >= sizeof(o->host))
+				return ctl_usage_error("redis", "--redis: expected HOST:PORT, got '%s'",
+						       optarg);
+			memcpy(o->host, optarg, (size_t)(colon - optarg));
+			o->host[colon - optarg] = '\0';
+			o->port = (int)port;
+			break;
+		}
+		case 't': o->to = optarg; break;
+		case 'f': o->from = optarg; break;
+		case 'd': o->data_dir = optarg; break;
+		case 'y': o->yes = true; break;
+		case 'R': break;
+		case 'h': ctl_redis_usage(stdout); return -1;
+		default:
+			return ctl_usage_error("redis", "unknown option %s", ctl_bad_option(argv, optopt));
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error("redis", "unexpected argument '%s'", argv[optind]);
+	if (strcmp(sub, "backup") == 0 && (o->to == NULL || o->to[0] != '/'))
+		return ctl_usage_error("redis", "backup needs --to DIR (absolute)");
+	if (strcmp(sub, "restore") == 0 &&
+	    (o->from == NULL || o->data_dir == NULL || o->data_dir[0] != '/'))
+		return ctl_usage_error("redis", "restore needs --from BACKUP and --data-dir DIR "
+				       "(absolute)");
+	return 0;
+}
+
+static redisReply *cmd(redisContext *rd, const char *fmt, const char *arg)
+{
+	return arg ? redisCommand(rd, fmt, arg) : redisCommand(rd, fmt);
+}
+
+/* CONFIG GET name -> value. */
+static int config_get(redisContext *rd, const char *name, char *out, size_t len)
+{
+	redisReply *r = cmd(rd, "CONFIG GET %s", name);
+	int rc = -EIO;
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING) {
+		snprintf(out, len, "%s", r->element[1]->str);
+		rc = 0;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+static long long info_field(redisContext *rd, const char *field)
+{
+	redisReply *r = redisCommand(rd, "INFO persistence");
+	long long v = -1;
+	if (r != NULL && r->type == REDIS_REPLY_STRING) {
+		const char *p = strstr(r->str, field);
+		if (p != NULL && p[strlen(field)] == ':')
+			v = atoll(p + strlen(field) + 1);
+	}
+	freeReplyObject(r);
+	return v;
+}
+
+int ctl_redis_backup(int argc, char **argv)
+{
+	struct ropts o = {0};
+	int rc = parse(argc, argv, &o, "backup");
+	if (rc != 0)
+		return rc < 0 ? CTL_EXIT_OK : rc;
+	struct timeval tv = {10, 0};
+	redisContext *rd = redisConnectWithTimeout(o.host, o.port, tv);
+	if (rd == NULL || rd->err) {
+		fprintf(stderr, "decpctl redis backup: Redis %s:%d: %s\n", o.host, o.port,
+			rd ? rd->errstr : "out of memory");
+		redisFree(rd);
+		return CTL_EXIT_FAIL;
+	}
+	redisSetTimeout(rd, tv);
+	char dir[2048], dbfile[256], version[64] = "?";
+	if (config_get(rd, "dir", dir, sizeof(dir)) != 0 ||
+	    config_get(rd, "dbfilename", dbfile, sizeof(dbfile)) != 0) {
+		fprintf(stderr, "decpctl redis backup: CONFIG GET dir/dbfilename refused\n");
+		redisFree(rd);
+		return CTL_EXIT_FAIL;
+	}
+	redisReply *r = redisCommand(rd, "INFO server");
+	if (r != NULL && r->type == REDIS_REPLY_STRING) {
+		const char *p = strstr(r->str, "redis_version:");
+		if (p != NULL)
+			sscanf(p + 14, "%63[^\r\n]", version);
+	}
+	freeReplyObject(r);
+
+	/* The streams' ends before the snapshot: the RDB holds at least these. */
+	char ends[8192] = "";
+	size_t elen = 0;
+	unsigned long long cursor = 0;
+	do {
+		char cur[32];
+		snprintf(cur, sizeof(cur), "%llu", cursor);
+		r = redisCommand(rd, "SCAN %s MATCH decp:{m*}:signals COUNT 1000", cur);
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+			break;
+		cursor = strtoull(r->element[0]->str, NULL, 10);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			const char *key = r->element[1]->element[i]->str;
+			redisReply *x = redisCommand(rd, "XINFO STREAM %s", key);
+			const char *last = "?";
+			for (size_t k = 0; x && x->type == REDIS_REPLY_ARRAY && k + 1 < x->elements; k += 2)
+				if (strcmp(x->element[k]->str, "last-generated-id") == 0)
+					last = x->element[k + 1]->str;
+			int n = snprintf(ends + elen, sizeof(ends) - elen, "stream %s last %s\n", key, last);
+			if (n > 0 && (size_t)n < sizeof(ends) - elen)
+				elen += (size_t)n;
+			freeReplyObject(x);
+		}
+		freeReplyObject(r);
+		r = NULL;
+	} while (cursor != 0);
+	freeReplyObject(r);
+
+	long long before = info_field(rd, "rdb_last_save_time");
+	r = redisCommand(rd, "BGSAVE");
+	bool started = r != NULL && r->type == REDIS_REPLY_STATUS;
+	if (!started && r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strstr(r->str, "in progress") != NULL)
+		started = true; /* one is running: wait for it, then take ours */
+	freeReplyObject(r);
+	if (!started) {
+		fprintf(stderr, "decpctl redis backup: BGSAVE refused\n");
+		redisFree(rd);
+		return CTL_EXIT_FAIL;
+	}
+	time_t t0 = time(NULL);
+	long long saved = before;
+	for (;;) {
+		saved = info_field(rd, "rdb_last_save_time");
+		long long busy = info_field(rd, "rdb_bgsave_in_progress");
+		if (busy == 0 && saved > before)
+			break;
+		if (busy == 0 && saved == before) {
+			/* The running save finished before ours could start: start ours now. */
+			r = redisCommand(rd, "BGSAVE");
+			freeReplyObject(r);
+		}
+		if (time(NULL) - t0 > BGSAVE_WAIT_S) {
+			fprintf(stderr, "decpctl redis backup: BGSAVE not done after %d s\n",
+				BGSAVE_WAIT_S);
+			redisFree(rd);
+			return CTL_EXIT_FAIL;
+		}
+		usleep(50 * 1000);
+	}
+	redisReply *st = redisCommand(rd, "INFO persistence");
+	bool okst = st != NULL && st->type == REDIS_REPLY_STRING &&
+		    strstr(st->str, "rdb_last_bgsave_status:ok") != NULL;
+	freeReplyObject(st);
+	redisFree(rd);
+	if (!okst) {
+		fprintf(stderr, "decpctl redis backup: BGSAVE failed (see Redis's log)\n");
+		return CTL_EXIT_FAIL;
+	}
+
+	char stamp[32], out[4096], src[4096], dst[4200], man[4200];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, sizeof(out), "%s/redis-%s", o.to, stamp);
+	if ((mkdir(o.to, 0750) != 0 && errno != EEXIST) || mkdir(out, 0750) != 0) {
+		fprintf(stderr, "decpctl redis backup: %s: %s\n", out, strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	snprintf(src, sizeof(src), "%s/%s", dir, dbfile);
+	snprintf(dst, sizeof(dst), "%s/dump.rdb", out);
+	if ((rc = cp_tier_copy_file(src, dst)) != 0) {
+		fprintf(stderr, "decpctl redis backup: %s -> %s: %s\n", src, dst, strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	char sha[65];
+	long long size;
+	if ((rc = cp_tier_file_sha256(dst, sha, &size)) != 0) {
+		fprintf(stderr, "decpctl redis backup: %s: %s\n", dst, strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	snprintf(man, sizeof(man), "%s/MANIFEST", out);
+	FILE *f = fopen(man, "w");
+	if (f == NULL) {
+		fprintf(stderr, "decpctl redis backup: %s: %s\n", man, strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	fprintf(f, "format decp-redis-backup/1\nredis_version %s\nsaved_at %lld\nfile dump.rdb "
+		   "size %lld sha256 %s\n%s", version, saved, size, sha, ends);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
+		fprintf(stderr, "decpctl redis backup: %s: %s\n", man, strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	printf("%s: dump.rdb %lld bytes, sha256 %s (BGSAVE %ld s)\n%s", out, size, sha,
+	       (long)(time(NULL) - t0), ends);
+	return CTL_EXIT_OK;
+}
+
+int ctl_redis_restore(int argc, char **argv)
+{
+	struct ropts o = {0};
+	int rc = parse(argc, argv, &o, "restore");
+	if (rc != 0)
+		return rc < 0 ? CTL_EXIT_OK : rc;
+	if (!o.yes) {
+		fprintf(stderr, "decpctl redis restore: REFUSED: this replaces Redis's data in %s "
+				"(moved aside, not deleted); stop Redis and decp-control, then add --yes\n",
+			o.data_dir);
+		return CTL_EXIT_REFUSED;
+	}
+	struct timeval tv = {1, 0};
+	redisContext *rd = redisConnectWithTimeout(o.host, o.port, tv);
+	bool running = rd != NULL && rd->err == 0;
+	if (running) {
+		redisReply *r = redisCommand(rd, "PING");
+		running = r != NULL;
+		freeReplyObject(r);
+	}
+	redisFree(rd);
+	if (running) {
+		fprintf(stderr, "decpctl redis restore: REFUSED: Redis answers on %s:%d: stop it "
+				"first\n", o.host, o.port);
+		return CTL_EXIT_REFUSED;
+	}
+	/* Verify the backup against its manifest. */
+	char man[4200], rdb[4200], line[512], want[65] = "";
+	long long want_size = -1;
+	snprintf(man, sizeof(man), "%s/MANIFEST", o.from);
+	snprintf(rdb, sizeof(rdb), "%s/dump.rdb", o.from);
+	FILE *f = fopen(man, "r");
+	if (f == NULL) {
+		fprintf(stderr, "decpctl redis restore: %s: %s\n", man, strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "file dump.rdb size %lld sha256 %64s", &want_size, want) == 2)
+			break;
+	fclose(f);
+	char sha[65];
+	long long size;
+	if ((rc = cp_tier_file_sha256(rdb, sha, &size)) != 0) {
+		fprintf(stderr, "decpctl redis restore: %s: %s\n", rdb, strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	if (want_size < 0 || size != want_size || strcmp(sha, want) != 0) {
+		fprintf(stderr, "decpctl redis restore: %s does not match its MANIFEST (sha256 %s, "
+				"%lld bytes; manifest %s, %lld bytes): nothing changed\n", rdb, sha, size,
+			want[0] ? want : "-", want_size);
+		return CTL_EXIT_MISMATCH;
+	}
+	struct stat ds;
+	if (stat(o.data_dir, &ds) != 0 || !S_ISDIR(ds.st_mode)) {
+		fprintf(stderr, "decpctl redis restore: %s is not a directory\n", o.data_dir);
+		return CTL_EXIT_FAIL;
+	}
+	/* Move the old data aside. */
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	const char *old[] = {"appendonlydir", "dump.rdb"};
+	for (size_t i = 0; i < 2; i++) {
+		char a[4200], b[4300];
+		snprintf(a, sizeof(a), "%s/%s", o.data_dir, old[i]);
+		snprintf(b, sizeof(b), "%s.before-restore-%s", a, stamp);
+		if (access(a, F_OK) == 0 && rename(a, b) != 0) {
+			fprintf(stderr, "decpctl redis restore: %s: %s\n", a, strerror(errno));
+			return CTL_EXIT_FAIL;
+		}
+		if (access(b, F_OK) == 0)
+			printf("moved %s aside to %s\n", a, b);
+	}
+	char aof[4200], base[4300], mf[4300];
+	snprintf(aof, sizeof(aof), "%s/appendonlydir", o.data_dir);
+	snprintf(base, sizeof(base), "%s/appendonly.aof.1.base.rdb", aof);
+	snprintf(mf, sizeof(mf), "%s/appendonly.aof.manifest", aof);
+	if (mkdir(aof, 0750) != 0 || (rc = cp_tier_copy_file(rdb, base)) != 0) {
+		fprintf(stderr, "decpctl redis restore: %s: %s\n", aof,
+			strerror(rc ? -rc : errno));
+		return CTL_EXIT_FAIL;
+	}
+	f = fopen(mf, "w");
+	if (f == NULL || fputs("file appendonly.aof.1.base.rdb seq 1 type b\n", f) < 0 ||
+	    fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
+		fprintf(stderr, "decpctl redis restore: %s: %s\n", mf, strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	/* Owned like the data directory (the redis user), when run as root. */
+	if (geteuid() == 0 && (chown(aof, ds.st_uid, ds.st_gid) != 0 ||
+			       chown(base, ds.st_uid, ds.st_gid) != 0 ||
+			       chown(mf, ds.st_uid, ds.st_gid) != 0)) {
+		fprintf(stderr, "decpctl redis restore: chown: %s\n", strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	printf("restored %s into %s (the base of a new AOF; start Redis with appendonly yes),\n"
+	       "then: decpctl redis check; decpctl redis rebuild --yes (signals archived after "
+	       "the backup)\n", o.from, aof);
+	return CTL_EXIT_OK;
+}
