@@ -182,6 +182,25 @@ static void db_part(struct cp_metrics *o, struct api *a)
 			    PQgetvalue(res, i, 1));
 	}
 	PQclear(res);
+	if (!up)
+		return;
+	/* The money ledger's last checkpoint (the archiver takes one each maintenance
+	 * period): scraped, its head is kept by Prometheus, a copy of the chain head outside
+	 * the database that `decpctl ledger verify` output can be compared with (docs/database.md
+	 * "Tamper evidence"). */
+	res = cp_pg_exec(&a->pg, "SELECT head, rows, wallets, extract(epoch FROM taken_at)::bigint"
+			 " FROM ledger_checkpoints ORDER BY id DESC LIMIT 1", 0, NULL);
+	if (res != NULL && cp_pg_ok(res) && PQntuples(res) == 1) {
+		head(o, "decp_ledger_checkpoint_info", "gauge",
+		     "the last ledger checkpoint's chain head (SHA-256), as a label");
+		put(o, "decp_ledger_checkpoint_info{head=\"%s\"} 1\n", PQgetvalue(res, 0, 0));
+		head(o, "decp_ledger_checkpoint_rows", "gauge", "ledger rows under that head");
+		put(o, "decp_ledger_checkpoint_rows %s\n", PQgetvalue(res, 0, 1));
+		head(o, "decp_ledger_checkpoint_timestamp_seconds", "gauge",
+		     "when that checkpoint was taken (Unix time)");
+		put(o, "decp_ledger_checkpoint_timestamp_seconds %s\n", PQgetvalue(res, 0, 3));
+	}
+	PQclear(res);
 }
 
 char *cp_api_metrics_text(struct api *a)

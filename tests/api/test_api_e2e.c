@@ -220,6 +220,19 @@ static void scenario_money(struct api_env *e)
 	http_free(&r);
 	/* deposit, fee 200, fee 100, withdrawal, receivable, deposit, receivable paid */
 	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == 7, "7 ledger rows");
+	/* A checkpoint's chain head reaches /metrics (issue 20): Prometheus keeps the copy. */
+	PGresult *cp = PQexec(e->db, "SELECT head, rows FROM ledger_checkpoint()");
+	if (PQresultStatus(cp) == PGRES_TUPLES_OK && PQntuples(cp) == 1) {
+		char series[160];
+		snprintf(series, sizeof(series), "decp_ledger_checkpoint_info{head=\"%s\"}",
+			 PQgetvalue(cp, 0, 0));
+		CHECK(metric(e, series) == 1, "chain head on /metrics: %s", series);
+		CHECK(metric(e, "decp_ledger_checkpoint_rows") == atof(PQgetvalue(cp, 0, 1)),
+		      "checkpoint rows on /metrics");
+	} else {
+		CHECK(0, "ledger_checkpoint(): %s", PQerrorMessage(e->db));
+	}
+	PQclear(cp);
 	/* List paging: one per page, then the rest. */
 	CHECK(http(e, "GET", "/v1/subscriptions?limit=1", ADMIN, NULL, &r) == 200 &&
 	      json_array_size(json_object_get(r.json, "subscriptions")) == 1 &&
