@@ -85,6 +85,11 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           port has none); external = the port is not configured\n"
 		"                           for RSS and the device or its peer already delivers\n"
 		"                           each 4-tuple to one fixed queue (memif/vhost peers)\n"
+		"  --poll busy|adaptive|auto  busy = spin on the queue (a whole core, lowest\n"
+		"                           latency); adaptive = spin while traffic flows, sleep on\n"
+		"                           the RX interrupt after 10 ms idle (first frame after\n"
+		"                           idle: up to 1 ms later); auto (default) = busy when\n"
+		"                           every worker lcore is an isolated CPU, else adaptive\n"
 		"\n"
 		"dpdk: EAL-ARGS must contain --no-pci (with --vdev devices) or a PCI allow-list\n"
 		"(-a); otherwise the program refuses to start. Example:\n"
@@ -145,6 +150,7 @@ static const struct {
 	{'n', "--mbufs", DP_STACK_DPDK},
 	{'y', "--ready-file", DP_STACK_DPDK},
 	{'e', "--steering", DP_STACK_DPDK},
+	{'L', "--poll", DP_STACK_DPDK},
 };
 
 static int parse_stack(const char *prog, const char *s, enum dp_stack_kind *k)
@@ -233,6 +239,18 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 		}
 		o->steer_external = optarg[0] == 'e';
 		return 0;
+	case 'L':
+		if (strcmp(optarg, "auto") == 0)
+			o->poll = DP_POLL_AUTO;
+		else if (strcmp(optarg, "busy") == 0)
+			o->poll = DP_POLL_BUSY;
+		else if (strcmp(optarg, "adaptive") == 0)
+			o->poll = DP_POLL_ADAPTIVE;
+		else {
+			fprintf(stderr, "%s: --poll '%s': busy, adaptive or auto\n", prog, optarg);
+			return -1;
+		}
+		return 0;
 	default: return -1;
 	}
 }
@@ -287,6 +305,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"mbufs", required_argument, NULL, 'n'},
 		{"ready-file", required_argument, NULL, 'y'},
 		{"steering", required_argument, NULL, 'e'},
+		{"poll", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

@@ -24,6 +24,14 @@ enum dp_stack_kind {
 	DP_STACK_DPDK = 2,  /* DPDK poll mode + userspace TCP/IP stack (dpdk/) */
 };
 
+/* --poll (dpdk): how a worker waits when no frame and no ACK arrives. */
+enum dp_poll_mode {
+	DP_POLL_AUTO = 0,   /* busy when every worker lcore is on an isolated CPU, else adaptive */
+	DP_POLL_BUSY,       /* spin on the queue: lowest latency, a whole core */
+	DP_POLL_ADAPTIVE,   /* spin while traffic flows; after DP_POLL_IDLE_MS idle, sleep on the
+			     * queue's RX interrupt (or a 1 ms pause where the PMD has none) */
+};
+
 struct dp_opts {
 	enum dp_stack_kind stack;
 	char listen_addr[64];       /* numeric; IPv4 for dpdk */
@@ -54,6 +62,7 @@ struct dp_opts {
 	uint32_t gateway;           /* host order, 0 = none */
 	uint32_t mbufs;
 	bool steer_external;        /* --steering external: queues fed per flow by the peer */
+	enum dp_poll_mode poll;     /* --poll */
 	const char *ready_file;
 	int eal_argc;               /* EAL arguments: argv[eal_first .. argc) */
 	int eal_first;

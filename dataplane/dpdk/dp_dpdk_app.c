@@ -6,12 +6,14 @@
 #include "dp_dpdk_app.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_eal.h>
+#include <rte_lcore.h>
 
 #include "dp_conf.h"
 #include "dp_ctrl.h"
@@ -37,6 +39,46 @@ int dp_dpdk_main(int argc, char **argv)
 	}
 	dp_conf_free(av, argv);
 	return rc;
+}
+
+/* True when cpu is in a kernel CPU list ("2-5,8"). */
+static bool cpulist_has(const char *list, unsigned int cpu)
+{
+	const char *p = list;
+	while (*p >= '0' && *p <= '9') {
+		char *end;
+		unsigned long lo = strtoul(p, &end, 10), hi = lo;
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (cpu >= lo && cpu <= hi)
+			return true;
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+/* --poll resolved: auto is busy only when every worker lcore runs on a CPU the kernel
+ * keeps for it (isolcpus), where spinning takes nothing from anyone; elsewhere the
+ * control plane's threads share the core and the ACK waits for them (issue 26). */
+static bool poll_adaptive(const struct dp_opts *o)
+{
+	if (o->poll != DP_POLL_AUTO)
+		return o->poll == DP_POLL_ADAPTIVE;
+	char list[1024] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/isolated", "r");
+	if (f != NULL) {
+		if (fgets(list, sizeof(list), f) == NULL)
+			list[0] = '\0';
+		fclose(f);
+	}
+	unsigned int lc;
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		if (!cpulist_has(list, rte_lcore_to_cpu_id((int)lc)))
+			return true;
+	}
+	return false;
 }
 
 int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog)
@@ -71,7 +113,9 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 	eal_up = 1;
 	const volatile sig_atomic_t *stop = dp_ctrl_signals_install();
 
-	if (dp_dpdk_port_open(&port, (uint16_t)o->workers, o->mbufs, o->steer_external) != 0)
+	bool adaptive = poll_adaptive(o);
+	if (dp_dpdk_port_open(&port, (uint16_t)o->workers, o->mbufs, o->steer_external,
+			      adaptive) != 0)
 		goto fail;
 	const char *xnames[DP_XCTR_MAX];
 	struct dp_shm_params sp = {
@@ -109,17 +153,19 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 		.login_fail_burst = o->login_burst,
 		.login_fail_refill_ns = (uint64_t)o->login_refill_ms * 1000000ull,
 		.tls = tls,
+		.poll_adaptive = adaptive,
 	};
 	dp_opts_session_cfg(o, &dc.session);
 	dd = dp_dpdk_start(&dc, &port, &shm, &tables);
 	if (dd == NULL)
 		goto fail;
 	fprintf(stderr, "%s: %s:%u on port %u (%02x:%02x:%02x:%02x:%02x:%02x), "
-			"%u worker(s)%s, shm %s\n", prog,
+			"%u worker(s)%s, %s polling%s, shm %s\n", prog,
 		o->listen_addr, (unsigned int)o->listen_port, (unsigned int)port.port_id,
 		port.mac[0], port.mac[1], port.mac[2], port.mac[3], port.mac[4], port.mac[5],
 		o->workers, port.rss ? " with RSS" : o->workers > 1 ? " with external steering" : "",
-		shm.name);
+		adaptive ? "adaptive" : "busy",
+		adaptive ? (port.rx_intr ? " (RX interrupts)" : " (pauses)") : "", shm.name);
 	if (o->ready_file != NULL && (e = dp_ctrl_publish_file(o->ready_file, "ready\n")) != 0) {
 		fprintf(stderr, "%s: cannot write %s: %s\n", prog, o->ready_file, strerror(-e));
 		goto fail;

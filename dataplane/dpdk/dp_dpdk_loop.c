@@ -11,7 +11,10 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <time.h>
+
 #include <rte_cycles.h>
+#include <rte_epoll.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -30,6 +33,14 @@
 #define STACK_TIMER_NS (100ull * 1000ull)
 #define CLOSING_GRACE_NS (1000ull * 1000000ull)
 #define PUBLISH_NS (1000ull * 1000ull)
+/* Adaptive polling: after this long without a frame or an ACK record the worker sleeps,
+ * at most SLEEP_MAX_NS at a time (stack timers and the 1 ms counter publication run on
+ * each wake), on the queue's RX interrupt when the port has one. An ACK record arrives
+ * only after a signal was received, within the idle window, so sleeping does not delay
+ * ACKs; the first frame after an idle period waits up to SLEEP_MAX_NS (the interrupt
+ * usually wakes the worker at once). */
+#define IDLE_BEFORE_SLEEP_NS (10ull * 1000000ull)
+#define SLEEP_MAX_NS (1000ull * 1000ull)
 
 /* Transport counters of one worker (the stack's own are in struct dp_net_stats). */
 #define DPDK_CTRS(X) \
@@ -41,7 +52,11 @@
 	X(busy_iters,       "poll iterations that had RX frames or ACK records") \
 	X(idle_iters,       "poll iterations with nothing to do") \
 	X(conns_in_use,     "gauge: the stack's connection table entries in use") \
-	X(mbufs_in_use,     "gauge: mbufs of the port's pool in use (worker 0 only)")
+	X(mbufs_in_use,     "gauge: mbufs of the port's pool in use (worker 0 only)") \
+	X(poll_adaptive,    "gauge: 1 = adaptive polling (sleeps when idle), 0 = busy polling") \
+	X(poll_rx_intr,     "gauge: 1 = idle sleeps wake on the RX interrupt, 0 = timed pauses") \
+	X(poll_sleeps,      "idle sleeps (adaptive polling)") \
+	X(poll_sleep_ns,    "time asleep in idle sleeps")
 
 struct dpdk_ctrs {
 #define X(n, t) uint64_t n;
@@ -94,6 +109,8 @@ struct dworker {
 	struct rte_mbuf *tx[TX_BUF];
 	struct dpdk_ctrs ctr;
 	struct dp_net_stats final;  /* stack counters copied before dp_stack_destroy */
+	bool adaptive;              /* --poll adaptive (resolved) */
+	bool rx_intr;               /* this worker's queue wakes it by interrupt */
 	int launched;
 	int worker_ok;
 };
@@ -468,6 +485,35 @@ static void xctr_publish(struct dworker *dw, const struct dp_net_stats *ns)
 
 /* ------------------------------------------------------------------ worker lcore */
 
+/* Adaptive polling's sleep, at most until `until` (monotonic ns): offline for RCU (a table
+ * update need not wait for us), then the RX interrupt or a pause. */
+static void idle_sleep(struct dworker *dw, uint64_t until)
+{
+	uint64_t now = dw->now_ns;
+	uint64_t ns = until > now ? until - now : 0;
+	if (ns > SLEEP_MAX_NS)
+		ns = SLEEP_MAX_NS;
+	if (ns < 50000)
+		return; /* not worth a system call */
+	urcu_qsbr_thread_offline();
+	uint64_t t0 = rte_rdtsc();
+	if (dw->rx_intr) {
+		struct rte_epoll_event ev;
+		rte_eth_dev_rx_intr_enable(dw->port, dw->queue);
+		/* A frame that arrived before the interrupt was armed raises none: look once. */
+		if (rte_eth_rx_queue_count(dw->port, dw->queue) <= 0)
+			rte_epoll_wait(RTE_EPOLL_PER_THREAD, &ev, 1,
+				       (int)((ns + 999999) / 1000000));
+		rte_eth_dev_rx_intr_disable(dw->port, dw->queue);
+	} else {
+		struct timespec ts = {0, (long)ns};
+		nanosleep(&ts, NULL);
+	}
+	urcu_qsbr_thread_online();
+	dw->ctr.poll_sleeps++;
+	dw->ctr.poll_sleep_ns += (rte_rdtsc() - t0) * dw->d->tsc_mult >> 32;
+}
+
 static int worker_main(void *arg)
 {
 	struct dworker *dw = arg;
@@ -479,6 +525,13 @@ static int worker_main(void *arg)
 	uint64_t next_tick = dw->now_ns + TICK_NS;
 	uint64_t next_timers = dw->now_ns;
 	uint64_t next_publish = dw->now_ns;
+	uint64_t last_busy = dw->now_ns;
+	dw->adaptive = d->cfg.poll_adaptive;
+	dw->rx_intr = dw->adaptive && d->port->rx_intr &&
+		      rte_eth_dev_rx_intr_ctl_q(dw->port, dw->queue, RTE_EPOLL_PER_THREAD,
+						RTE_INTR_EVENT_ADD, NULL) == 0;
+	dw->ctr.poll_adaptive = dw->adaptive;
+	dw->ctr.poll_rx_intr = dw->rx_intr;
 	while (atomic_load_explicit(&d->running, memory_order_relaxed)) {
 		urcu_qsbr_quiescent_state();
 		dp_worker_poll_begin(&dw->w);
@@ -535,6 +588,7 @@ static int worker_main(void *arg)
 		if (busy) {
 			dw->ctr.busy_ns += spent;
 			dw->ctr.busy_iters++;
+			last_busy = dw->now_ns;
 		} else {
 			dw->ctr.idle_iters++;
 		}
@@ -542,6 +596,9 @@ static int worker_main(void *arg)
 			next_publish = dw->now_ns + PUBLISH_NS;
 			xctr_publish(dw, dp_stack_stats(dw->stack));
 		}
+		if (dw->adaptive && !busy && dw->n_kick == 0 && dw->n_tx == 0 &&
+		    dw->now_ns - last_busy >= IDLE_BEFORE_SLEEP_NS)
+			idle_sleep(dw, next_tick);
 	}
 	/* Shutdown: reset every session's connection, keep the counters, free the stack. */
 	stamp(dw);

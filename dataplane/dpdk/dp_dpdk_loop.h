@@ -46,6 +46,7 @@ struct dp_dpdk_cfg {
 	uint64_t login_fail_refill_ns;
 	struct dp_session_cfg session;
 	struct dp_tls *tls;         /* NULL: plaintext (tls off); shared by the workers */
+	bool poll_adaptive;         /* sleep when idle (--poll adaptive, resolved) */
 };
 
 struct dp_dpdk;

@@ -49,7 +49,7 @@ int dp_dpdk_eal_start(int argc, char **argv)
 }
 
 int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbufs,
-		      bool steer_external)
+		      bool steer_external, bool want_rx_intr)
 {
 	int rc;
 	uint16_t pid = RTE_MAX_ETHPORTS;
@@ -95,7 +95,20 @@ int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbuf
 		conf.rx_adv_conf.rss_conf.rss_hf = hf;
 		p->rss = true;
 	}
-	rc = rte_eth_dev_configure(pid, n_queues, n_queues, &conf);
+	if (want_rx_intr) {
+		conf.intr_conf.rxq = 1;
+		rc = rte_eth_dev_configure(pid, n_queues, n_queues, &conf);
+		if (rc == 0) {
+			p->rx_intr = true;
+		} else {
+			fprintf(stderr, "decp-dataplane: port %u (%s): no RX interrupts (%s): "
+					"adaptive polling pauses 1 ms instead\n", pid, info.driver_name,
+				rte_strerror(-rc));
+			conf.intr_conf.rxq = 0;
+		}
+	}
+	if (!p->rx_intr)
+		rc = rte_eth_dev_configure(pid, n_queues, n_queues, &conf);
 	if (rc != 0) {
 		fprintf(stderr, "decp-dataplane: configure port %u: %s\n", pid, rte_strerror(-rc));
 		return rc;

@@ -28,6 +28,7 @@ struct dp_dpdk_port {
 	uint16_t port_id;
 	uint16_t n_queues;
 	bool rss;                /* RSS configured (n_queues > 1) */
+	bool rx_intr;            /* RX queue interrupts configured (adaptive polling) */
 	uint8_t mac[6];          /* the port's MAC: our stack's address */
 	struct rte_mempool *pool;
 	bool started;
@@ -43,10 +44,12 @@ int dp_dpdk_eal_start(int argc, char **argv);
 /* Configure and start the first available port with n_queues queue pairs and a pool of
  * n_mbufs buffers. n_queues > 1: RSS on the IPv4/TCP 4-tuple, unless steer_external (the
  * device or its peer already delivers each 4-tuple to one fixed queue: no RSS configured).
- * Returns 0, -ENODEV (no port), -ENOTSUP (n_queues > 1 without RSS nor steer_external, or
- * beyond the port's limits), or the DPDK error. */
+ * want_rx_intr: configure RX queue interrupts (adaptive polling); a port that cannot is
+ * configured without them (p->rx_intr false, the workers then pause instead of sleeping on
+ * the interrupt). Returns 0, -ENODEV (no port), -ENOTSUP (n_queues > 1 without RSS nor
+ * steer_external, or beyond the port's limits), or the DPDK error. */
 int dp_dpdk_port_open(struct dp_dpdk_port *p, uint16_t n_queues, uint32_t n_mbufs,
-		      bool steer_external);
+		      bool steer_external, bool want_rx_intr);
 
 /* Print the port's counters (packets, bytes, imissed, ierrors, oerrors, rx_nombuf) as one
  * line to f. */
