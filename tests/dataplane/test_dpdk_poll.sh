@@ -3,9 +3,12 @@
 # interface moved into a namespace of the test's own.
 #
 # Cases: --poll refused values; with --poll busy and then --poll adaptive, the dataplane
-# sits idle for a measured window: its CPU time (from /proc/PID/stat) in adaptive mode is
-# under a quarter of busy mode's in the same run (a ratio: the machine may be loaded); the
-# adaptive worker counts its sleeps and says how it wakes (decpctl top --json); after the
+# sits idle for a measured window. Busy: the worker never sleeps. Adaptive: the worker
+# thread was asleep for most of the window (its own poll_sleep_ns, read with decpctl top
+# --json before and after: wall time, so a loaded machine cannot fake it) and used under
+# 0.15 of a core (a loaded machine can only lower that); both modes' CPU are printed (on a
+# loaded machine busy mode gets only what the scheduler gives it, so no ratio is asserted);
+# after the
 # idle period 3 masters x 2,000 signals are all ACKed exactly once, in order, so sleeping
 # lost nothing. Every process is stopped by PID; tap, namespace, segment and runtime dir
 # are removed on any exit; the root namespace is watched.
@@ -45,8 +48,17 @@ check "refusal names the choices" grep -q "busy, adaptive or auto" "$DIR/bad.err
 
 topo_reserve || { bad "reserve a test network"; echo "$passed passed, $failed failed"; exit 1; }
 
-cpu_ticks() { # PID: user + system clock ticks
-	awk '{print $14 + $15}' "/proc/$1/stat"
+cpu_ticks() { # PID [THREAD NAME]: user + system clock ticks of the process or that thread
+	local f
+	if [ -z "${2:-}" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; return; fi
+	for f in /proc/$1/task/*; do
+		[ "$(cat "$f/comm" 2>/dev/null)" = "$2" ] && { awk '{print $14 + $15}' "$f/stat"; return; }
+	done
+	echo 0
+}
+sleep_ns() { # the worker's poll_sleep_ns now
+	"$DECPCTL" top --shm "$NAME" --once --json --interval 0.05 >"$DIR/top-now.json" 2>/dev/null
+	json_get "$DIR/top-now.json" workers 0 transport poll_sleep_ns 2>/dev/null || echo 0
 }
 json_get() { # FILE PATH...
 	/usr/bin/python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))
@@ -72,11 +84,24 @@ for mode in busy adaptive; do
 		bad "$mode: dataplane start"; dump; continue
 	fi
 	sleep 1   # settle: start-up work is not idle time (measured below, not waited for)
-	a=$(cpu_ticks "$DP_PID"); t0=$(date +%s.%N)
+	s0=$(sleep_ns)
+	a=$(cpu_ticks "$DP_PID"); w0=$(cpu_ticks "$DP_PID" rte-worker-1); t0=$(date +%s.%N)
 	sleep 3   # the measurement window itself
-	b=$(cpu_ticks "$DP_PID"); t1=$(date +%s.%N)
-	used[$mode]=$(echo "$a $b $t0 $t1 $(getconf CLK_TCK)" | awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')
-	echo "$mode: idle CPU ${used[$mode]} cores"
+	b=$(cpu_ticks "$DP_PID"); w1=$(cpu_ticks "$DP_PID" rte-worker-1); t1=$(date +%s.%N)
+	s1=$(sleep_ns)
+	hz=$(getconf CLK_TCK)
+	used[$mode]=$(echo "$a $b $t0 $t1 $hz" | awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')
+	wused=$(echo "$w0 $w1 $t0 $t1 $hz" | awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')
+	asleep=$(echo "$s0 $s1 $t0 $t1" | awk '{printf "%.2f", ($2 - $1) / 1e9 / ($4 - $3)}')
+	echo "$mode: idle CPU ${used[$mode]} cores (worker thread $wused), worker asleep $asleep of the window"
+	if [ "$mode" = adaptive ]; then
+		check "adaptive: worker asleep most of the idle window ($asleep >= 0.7)" \
+			awk -v x="$asleep" 'BEGIN { exit !(x >= 0.7) }'
+		check "adaptive: worker thread under 0.15 of a core ($wused)" \
+			awk -v x="$wused" 'BEGIN { exit !(x < 0.15) }'
+	else
+		check "busy: worker never asleep ($asleep)" [ "$asleep" = 0.00 ]
+	fi
 	check "$mode: banner names the mode" grep -q "$mode polling" "$DIR/dataplane-$mode.err"
 	"$DECPCTL" top --shm "$NAME" --once --json --interval 0.05 >"$DIR/top-$mode.json" 2>/dev/null
 	if [ "$mode" = adaptive ]; then
@@ -111,10 +136,7 @@ for mode in busy adaptive; do
 	fi
 	stop_pid "$DP_PID"; DP_PID=
 done
-if [ -n "${used[busy]:-}" ] && [ -n "${used[adaptive]:-}" ]; then
-	check "idle CPU adaptive ${used[adaptive]} < busy ${used[busy]} / 4" \
-		awk -v a="${used[adaptive]}" -v b="${used[busy]}" 'BEGIN { exit !(a < b / 4) }'
-fi
+echo "idle CPU of the whole process: busy ${used[busy]:-?} cores, adaptive ${used[adaptive]:-?}"
 check "root namespace: no private address added during the test" rootns_guard_report
 [ "$failed" = 0 ] || dump
 echo "$passed passed, $failed failed"
