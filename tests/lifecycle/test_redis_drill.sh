@@ -1,21 +1,24 @@
 #!/bin/bash
 # Redis backup and restore drill (issue 22 items 4 and 5), run under decp-testenv --pg with
 # a Redis of its own (appendonly yes, appendfsync always, as deployed), so it can kill it
-# and delete its data. Usage: test_redis_drill.sh DECPCTL. Prints "N passed, N failed" and
-# the time the recovery took.
+# and delete its data. Usage: test_redis_drill.sh DECPCTL DATAPLANE CONTROL MASTER.
+# Prints "N passed, N failed" and the time the recovery took.
 #   signals 1..1000 durable in the stream and archived; decpctl redis backup; 1001..1500
 #   durable and archived after it; Redis killed and its data directory lost; decpctl redis
 #   restore; Redis started: the stream ends at the backup (1000); decpctl redis check says
-#   BEHIND ARCHIVE; rebuild --yes: 1..1500 with the edge's entry IDs, check clean.
-D="$1"
+#   BEHIND ARCHIVE; rebuild --yes: 1..1500 with the edge's entry IDs, check clean; then the
+#   pipeline (posix dataplane, decp-control edge + archiver, decp-master) resumes: the
+#   master is told 1501 in HelloAck and its next 100 signals are durable and archived.
+D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
 . "$(dirname "$0")/../decpctl/testlib.sh"
-[ -x "$D" ] && [ -n "$DECP_PG_CONNINFO" ] ||
+[ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] && [ -n "$DECP_PG_CONNINFO" ] ||
 	{ echo "usage: run under decp-testenv --pg"; echo "0 passed, 1 failed"; exit 1; }
 
 T=$(mktemp -d /tmp/decp-redis-drill.XXXXXX)
 RDIR="$T/redis"
 mkdir -p "$RDIR"
-RPID=
+RPID= DPPID= CPPID=
+SHM=decp-drill-$$
 stop_redis() { # signal
 	[ -n "$RPID" ] || return 0
 	kill "-${1:-TERM}" "$RPID" 2>/dev/null
@@ -23,7 +26,10 @@ stop_redis() { # signal
 	wait "$RPID" 2>/dev/null
 	RPID=
 }
-cleanup() { stop_redis KILL; rm -rf "$T"; }
+cleanup() {
+	for p in $CPPID $DPPID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	stop_redis KILL; rm -f "/dev/shm/$SHM"; rm -rf "$T"
+}
 trap cleanup EXIT
 PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
 export DECP_REDIS_HOST=127.0.0.1 DECP_REDIS_PORT=$PORT
@@ -101,6 +107,34 @@ check check_clean 0 "$D" redis check
 stop_redis TERM
 start_redis || bad "restart"
 [ "$(r XLEN 'decp:{m1}:signals')" = 1500 ] && ok || bad "XLEN after restart $(r XLEN 'decp:{m1}:signals')"
+
+# The pipeline resumes on the restored and rebuilt Redis: the edge reads each master's
+# durable sequence from its stream, so HelloAck says 1501.
+"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$T/dp.port" --shm "$SHM" \
+	>"$T/dp.log" 2>&1 &
+DPPID=$!
+for _ in $(seq 1 200); do [ -s "$T/dp.port" ] && break; sleep 0.05; done
+printf '%s\n' "roles = edge,archiver" "shm = /$SHM" "redis_host = 127.0.0.1" \
+	"redis_port = $PORT" "pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" >"$T/control.conf"
+"$CTLBIN" --config "$T/control.conf" >"$T/control.log" 2>&1 &
+CPPID=$!
+for _ in $(seq 1 600); do
+	"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":true' && break
+	sleep 0.05
+done
+out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --signals 1600 \
+	--key-seed drill --time-limit-s 100 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q " acked=1600 " && echo "$out" | grep -q " acked_by_helloack=1500 " &&
+	ok || bad "master after the drill: $rc $out $(tail -3 "$T/control.log")"
+[ "$(r XLEN 'decp:{m1}:signals')" = 1600 ] && ok || bad "XLEN after resuming $(r XLEN 'decp:{m1}:signals')"
+arch_q="SELECT count(*) || ' ' || max(sequence) FROM signal_archive WHERE master_id = 1"
+for _ in $(seq 1 600); do
+	[ "$(q "$arch_q")" = "1600 1600" ] && break
+	sleep 0.05
+done
+[ "$(q "$arch_q")" = "1600 1600" ] && ok || bad "archive after resuming: $(q "$arch_q")"
+kill "$CPPID" "$DPPID"; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
+
 # A second restore moves the current data aside, never deletes it.
 stop_redis TERM
 check restore_again 0 "$D" redis restore --from "$BK" --data-dir "$RDIR" --yes
