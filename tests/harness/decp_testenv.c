@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"  --redis-aof      start redis-server with appendonly yes, appendfsync always\n"
 		"  --pg             start PostgreSQL 15 (runs as the postgres user; needs root)\n"
 		"  --pg-db NAME     database to create (default decp_test)\n"
+		"  --pg-archive-command CMD  WAL archiving on, with this archive_command\n"
 		"  -h, --help       this text\n"
 		"\n"
 		"Environment given to COMMAND:\n"
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
 		{ "redis-aof", no_argument, NULL, 'a' },
 		{ "pg", no_argument, NULL, 'p' },
 		{ "pg-db", required_argument, NULL, 'd' },
+		{ "pg-archive-command", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -93,6 +95,10 @@ int main(int argc, char **argv)
 		case 'd':
 			want_pg = true;
 			popts.dbname = optarg;
+			break;
+		case 'A':
+			want_pg = true;
+			popts.archive_command = optarg;
 			break;
 		case 'h':
 			usage(stdout);

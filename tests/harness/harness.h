@@ -98,6 +98,9 @@ struct harness_pg_opts {
 	/* Database created for the test; NULL means "decp_test". Must match
 	 * [a-z_][a-z0-9_]{0,62}. */
 	const char *dbname;
+	/* WAL archiving: archive_mode=on with this archive_command (e.g. pgBackRest's
+	 * archive-push, tools/demo); NULL = off. */
+	const char *archive_command;
 };
 
 /* initdb + postgres from /usr/lib/postgresql/15/bin, run as the `postgres`

@@ -41,6 +41,7 @@ struct harness_pg {
 	char pidfile[HARNESS_PATH_MAX + 32];
 	char conninfo[HARNESS_PATH_MAX + 160];
 	char conninfo_sock[HARNESS_PATH_MAX + 160];
+	char archive_opt[HARNESS_PATH_MAX + 64]; /* "archive_command=...", "" = no archiving */
 };
 
 static bool dbname_ok(const char *s)
@@ -162,8 +163,18 @@ static int pg_spawn(struct harness_pg *pg)
 		 * so a crashed cluster leaves nothing outside its dir. */
 		"-c", "dynamic_shared_memory_type=mmap",
 		"-c", "logging_collector=off",
+		NULL, NULL, NULL, NULL, /* archive_mode, archive_command when asked */
 		NULL,
 	};
+	if (pg->archive_opt[0] != '\0') {
+		size_t n = 0;
+		while (argv[n] != NULL)
+			n++;
+		argv[n++] = "-c";
+		argv[n++] = "archive_mode=on";
+		argv[n++] = "-c";
+		argv[n++] = pg->archive_opt;
+	}
 
 	snprintf(port, sizeof(port), "%d", pg->port);
 	rc = harness_fmt(sockopt, sizeof(sockopt), "unix_socket_directories=%s", pg->sock);
@@ -250,6 +261,12 @@ struct harness_pg *harness_pg_start(const struct harness_pg_opts *opts)
 		goto fail;
 	}
 	memcpy(pg->dbname, db, strlen(db) + 1);
+	if (opts && opts->archive_command &&
+	    harness_fmt(pg->archive_opt, sizeof(pg->archive_opt), "archive_command=%s",
+			opts->archive_command) < 0) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
 	pw = getpwnam("postgres");
 	if (!pw) {
 		fprintf(stderr, "harness: no 'postgres' system user (apt-get install postgresql-15)\n");
