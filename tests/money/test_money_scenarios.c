@@ -119,6 +119,43 @@ static void test_receivable(void)
 	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "SYNCED 1000.00 500.00");
 }
 
+/* A fee charged while the subscription is PAUSED_TOXIC becomes a receivable; coming back to
+ * SYNCED (trust recovery, an operator's resume) while it is owed lands in LOCKED_NO_FUNDS
+ * (migration 0016); paying unlocks it; with nothing owed a resume stays SYNCED. */
+static void test_resume_owing(void)
+{
+	char m[32], s[32], sub[32], s2[32], sub2[32], v[128];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_subscriber(s, sizeof(s)) &&
+			subscribe(m, s, sub, sizeof(sub)) && new_subscriber(s2, sizeof(s2)) &&
+			subscribe(m, s2, sub2, sizeof(sub2)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '50.00')", 1, s));
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'PAUSED_TOXIC',"
+				 " state_reason = 'trust' WHERE id = $1", 1, sub));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT outcome FROM charge_performance_fee($1, '1000.00')", 1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "RECEIVABLE");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "PAUSED_TOXIC 1000.00 1000.00");
+	/* the trust role's recovery statement (cp_trust.c), as the application */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'SYNCED',"
+				 " state_reason = 'trust score recovered to 60'"
+				 " WHERE id = $1 AND state = 'PAUSED_TOXIC'", 1, sub));
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "LOCKED_NO_FUNDS 1000.00 1000.00");
+	CU_ASSERT_STRING_EQUAL(one("SELECT state_reason FROM subscriptions WHERE id = $1", sub),
+			       "owes 150.00 (receivable)");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '160.00')", 1, s));
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "SYNCED 1000.00 1000.00");
+	/* nothing owed: an operator's resume from SUSPENDED_ADMIN stays SYNCED */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'SUSPENDED_ADMIN'"
+				 " WHERE id = $1", 1, sub2));
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'SYNCED'"
+				 " WHERE id = $1", 1, sub2));
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub2), "SYNCED 0.00 0.00");
+	/* the trigger is a guarded money object: the owner cannot disable it */
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE subscriptions DISABLE TRIGGER"
+				 " subscriptions_resume_relock", 0));
+}
+
 /* cancel -> settled once; a new subscription continues from the settled HWM */
 static void test_settlement_and_continuation(void)
 {
@@ -317,6 +354,7 @@ int main(void)
 		{"cancel settles once; a new subscription continues", test_settlement_and_continuation},
 		{"fee_pct refused not rounded; sub-cent fee writes nothing", test_exact_fee_rules},
 		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
+		{"back to SYNCED while owing: LOCKED_NO_FUNDS until paid", test_resume_owing},
 	};
 
 	return sqltest_main("money_scenarios", suite_init, suite_clean, cases,
