@@ -68,6 +68,11 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"  --tls-handshake-timeout-ms MS  cut a handshake not done in MS (default 3000)\n"
 		"  --tls-handshake-burst N  handshakes allowed per source address (default 64)\n"
 		"  --tls-handshake-refill-ms MS  one more allowed per MS (default 100)\n"
+		"  --tls-unbound-masters ID[,ID...]  masters whose TLS login may carry the zero\n"
+		"                           channel binding (a client without the TLS exporter:\n"
+		"                           the MetaTrader EA, docs/mt5.md); counted\n"
+		"                           logins_unbound. Every other TLS login must bind the\n"
+		"                           exporter (refused as 'unbound'). Up to 32, repeatable\n"
 		"  --config FILE            settings file, 'key = value' lines: these options with\n"
 		"                           '_' for '-' and EAL keys (docs/dataplane.md); the\n"
 		"                           command line overrides it\n"
@@ -127,6 +132,32 @@ static int parse_ms_ns(const char *prog, const char *name, const char *s, uint32
 	return 0;
 }
 
+/* --tls-unbound-masters "ID[,ID...]": master ids 1..UINT64_MAX-1, appended (repeatable). */
+static int parse_unbound(const char *prog, const char *s, struct dp_opts *o)
+{
+	const char *p = s;
+	for (;;) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (errno != 0 || end == p || *p == '-' || *p == '+' || v == 0 ||
+		    v == UINT64_MAX || (*end != ',' && *end != '\0')) {
+			fprintf(stderr, "%s: --tls-unbound-masters '%s': master ids (1.., decimal) "
+					"separated by commas\n", prog, s);
+			return -1;
+		}
+		if (o->n_unbound == DP_UNBOUND_MAX) {
+			fprintf(stderr, "%s: --tls-unbound-masters: at most %u masters\n", prog,
+				DP_UNBOUND_MAX);
+			return -1;
+		}
+		o->unbound_masters[o->n_unbound++] = v;
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
 static int parse_ipv4(const char *prog, const char *name, const char *s, uint32_t *out)
 {
 	struct in_addr a;
@@ -173,6 +204,7 @@ enum {
 	OPT_HELLO_TIMEOUT,
 	OPT_CONTROL_STALE,
 	OPT_ALLOW_PROTOCOL_1,
+	OPT_TLS_UNBOUND,
 };
 
 static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen,
@@ -225,6 +257,7 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case OPT_HELLO_TIMEOUT:
 		return parse_u32(prog, "--hello-timeout-ms", optarg, 0, 86400000, &o->hello_ms);
 	case OPT_ALLOW_PROTOCOL_1: o->allow_protocol_1 = true; return 0;
+	case OPT_TLS_UNBOUND: return parse_unbound(prog, optarg, o);
 	case OPT_CONTROL_STALE:
 		return parse_u32(prog, "--control-stale-ms", optarg, 0, 86400000, &o->cp_stale_ms);
 	case 'p': o->port_file = optarg; return 0;
@@ -299,6 +332,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"hello-timeout-ms", required_argument, NULL, OPT_HELLO_TIMEOUT},
 		{"control-stale-ms", required_argument, NULL, OPT_CONTROL_STALE},
 		{"allow-protocol-1", no_argument, NULL, OPT_ALLOW_PROTOCOL_1},
+		{"tls-unbound-masters", required_argument, NULL, OPT_TLS_UNBOUND},
 		{"port-file", required_argument, NULL, 'p'},
 		{"prefix-len", required_argument, NULL, 'P'},
 		{"gateway", required_argument, NULL, 'g'},
@@ -417,4 +451,6 @@ void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c)
 	c->preauth_per_src = o->preauth_per_src;
 	c->preauth_max = o->preauth_max;
 	c->allow_protocol_1 = o->allow_protocol_1;
+	c->n_unbound = o->n_unbound;
+	memcpy(c->unbound_masters, o->unbound_masters, sizeof(c->unbound_masters));
 }

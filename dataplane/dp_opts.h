@@ -55,6 +55,8 @@ struct dp_opts {
 	uint32_t hello_ms;          /* 0 = none */
 	uint32_t cp_stale_ms;       /* 0 = pid only */
 	bool allow_protocol_1;      /* --allow-protocol-1 */
+	uint32_t n_unbound;         /* --tls-unbound-masters */
+	uint64_t unbound_masters[DP_UNBOUND_MAX];
 	/* posix only */
 	const char *port_file;
 	/* dpdk only */

@@ -265,6 +265,7 @@ static const uint16_t proto_reason_of[DP_REASON_COUNT] = {
 	[DP_REASON_LOGIN_RATE] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
 	[DP_REASON_VERSION] = DECP__PROTECTION_REASON__PROTECTION_REASON_PROTOCOL,
 	[DP_REASON_CERT_MISMATCH] = DECP__PROTECTION_REASON__PROTECTION_REASON_MASTER_MISMATCH,
+	[DP_REASON_UNBOUND] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
 };
 
 /* Count the reason and publish a protection-event record (never blocks: a full ring is
@@ -648,12 +649,14 @@ static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8
 	send_frame(s, &f);
 }
 
-/* The master's token whose SHA-256 keys `proof`, or NULL. At most DP_LOGIN_TOKENS_MAX of
- * the master's tokens are tried (each costs an HMAC key schedule and an HMAC). */
+/* The master's token whose SHA-256 keys `proof` over `binding` (NULL: 32 zero bytes), or
+ * NULL. At most DP_LOGIN_TOKENS_MAX of the master's tokens are tried (each costs an HMAC
+ * key schedule and an HMAC). */
 #define DP_LOGIN_TOKENS_MAX 16u
 static const struct dp_token_ent *proof_token(struct dp_session *s,
 					      const struct dp_master_ent *me,
-					      const uint8_t *proof, size_t plen)
+					      const uint8_t *binding, const uint8_t *proof,
+					      size_t plen)
 {
 	const struct dp_table_snap *snap = s->w->snap;
 	const struct dp_token_ent *found = NULL;
@@ -663,7 +666,7 @@ static const struct dp_token_ent *proof_token(struct dp_session *s,
 		struct proto_hmac_key k;
 		proto_hmac_key_init(&k, snap->tok[i].hash, sizeof(snap->tok[i].hash));
 		int rc = proto_login_verify(&k, s->nonce, sizeof(s->nonce), s->login_master,
-					    s->has_binding ? s->binding : NULL, proof, plen);
+					    binding, proof, plen);
 		proto_hmac_key_wipe(&k);
 		if (rc == 0) {
 			found = &snap->tok[i];
@@ -729,6 +732,14 @@ static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 	send_frame(s, &f);
 }
 
+static bool unbound_allowed(const struct dp_session_cfg *c, uint64_t master_id)
+{
+	for (uint32_t i = 0; i < c->n_unbound; i++)
+		if (c->unbound_masters[i] == master_id)
+			return true;
+	return false;
+}
+
 /* Step 2 of the login: LoginProof -> HelloAck (ACTIVE), or a refusal. */
 static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
 			       const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
@@ -743,9 +754,29 @@ static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
 	if (!control_ready(s, wall_ns))
 		return;
 	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->login_master);
-	const struct dp_token_ent *te =
-		me != NULL ? proof_token(s, me, lp->proof.data, lp->proof.len) : NULL;
+	const struct dp_token_ent *te = NULL;
+	bool unbound = false;
+	if (me != NULL) {
+		te = proof_token(s, me, s->has_binding ? s->binding : NULL, lp->proof.data,
+				 lp->proof.len);
+		if (te == NULL && s->has_binding) {
+			/* A TLS connection whose proof carries the zero binding: a client that
+			 * cannot read its exporter (the MetaTrader EA), or a proof relayed from a
+			 * plaintext connection. Told apart from a wrong token so the operator
+			 * sees why (reject "unbound"); the reply is the same. */
+			te = proof_token(s, me, NULL, lp->proof.data, lp->proof.len);
+			unbound = te != NULL;
+		}
+	}
+	if (unbound && !unbound_allowed(&w->cfg, me->master_id)) {
+		login_failed(s, now_ns);
+		login_refused(s, DP_REASON_UNBOUND, DECP__NACK__REASON__REASON_BAD_TOKEN,
+			      DECP__ERROR__CODE__CODE_UNAUTHENTICATED, NULL, 0, wall_ns);
+		return;
+	}
 	login_decide(s, me, te, PROTO_PROTOCOL_VERSION, now_ns, wall_ns);
+	if (unbound && s->state == DP_SS_ACTIVE)
+		dp_stat_add(w->st, DP_CTR_LOGINS_UNBOUND, 1);
 }
 
 /* Step 2 of the check order: the session is still authenticated and still the live one. */

@@ -47,6 +47,13 @@
  * LoginProof for: order (a challenge was sent), READY, a token of that master whose
  * SHA-256 keys a proof equal to the one received (BAD_TOKEN otherwise), that token not
  * revoked, a TLS client certificate (if any) names that master, master keys loaded. docs/ingest.md has the table.
+ * The proof covers the channel binding (docs/protocol.md "Login"): on a TLS connection the
+ * transport sets the TLS exporter with dp_session_set_binding when the handshake completes,
+ * before any plaintext reaches the session; on a plaintext one (tls = off, or optional and
+ * the client chose plaintext) it is 32 zero bytes. A TLS login whose proof verifies only
+ * with the zero binding (a client that cannot read its exporter, such as MQL5's TLS) is
+ * refused as UNBOUND (Nack BAD_TOKEN, a failed login) unless its master is one of
+ * cfg.unbound_masters (--tls-unbound-masters; then counted logins_unbound).
  *
  * Checks on every Signal, in this order (the issue's order; each failure is counted by
  * reason and sent as a protection-event record through the ingress ring):
@@ -92,6 +99,7 @@
 #define DP_SESSION_RX_CHUNK (4u * 1024u)
 #define DP_SESSION_RX_MIN_FREE (48u * 1024u)
 #define DP_LOGIN_BUCKETS 1024u
+#define DP_UNBOUND_MAX 32u /* --tls-unbound-masters entries */
 
 enum dp_session_state {
 	DP_SS_FREE = 0,
@@ -112,6 +120,11 @@ struct dp_session_cfg {
 	/* Accept protocol 1 (the token in Hello, in clear) from clients not upgraded yet;
 	 * false (the default) refuses it with Error VERSION. */
 	bool allow_protocol_1;
+	/* Masters allowed to log in over TLS with the zero channel binding (their client
+	 * cannot export keying material: the MetaTrader EA, docs/mt5.md); every other TLS
+	 * login must bind the exporter. */
+	uint32_t n_unbound;
+	uint64_t unbound_masters[DP_UNBOUND_MAX];
 };
 
 struct dp_peer {
@@ -322,6 +335,14 @@ int dp_session_tick(struct dp_session *s, uint64_t now_ns);
 
 /* The connection is gone (EOF, error, or CLOSING flushed): -> CLOSED. Idempotent. */
 void dp_session_close(struct dp_session *s);
+
+/*
+ * The channel binding of this connection (the TLS exporter, PROTO_LOGIN_EXPORTER_LABEL in
+ * proto_login.h), set by the TLS layer once its handshake completed and before it hands the
+ * session any plaintext; the LoginProof must cover it. Not called on a plaintext
+ * connection: the binding stays 32 zero bytes (dp_session_open clears it). Worker thread.
+ */
+void dp_session_set_binding(struct dp_session *s, const uint8_t b[PROTO_LOGIN_BINDING_LEN]);
 
 /*
  * A layer below the session (TLS: dataplane/dp_tls.h) refused the connection: count

@@ -39,8 +39,9 @@
 #define DP_SHM_MAGIC 0x5043454431534d48ull /* "HMS1DECP" little endian */
 /* 2: every ring SP/SC (was MP ACK/control rings); 3: transport counters (names in the
  * header, values per worker) and the ack_to_tx histogram; 4: dp_ready follows the control
- * process's liveness (dp_ready_cmd, dp_ready_attach, dp_cp_lost), pre-login counters. */
-#define DP_SHM_LAYOUT_VERSION 4u
+ * process's liveness (dp_ready_cmd, dp_ready_attach, dp_cp_lost), pre-login counters;
+ * 5: TLS channel binding (reject reason "unbound", counter logins_unbound). */
+#define DP_SHM_LAYOUT_VERSION 5u
 #define DP_SHM_MAX_WORKERS 16u
 #define DP_CACHE_LINE 64u
 
@@ -150,7 +151,8 @@ struct dp_ctrl_cmd {
 	X(VERSION, "version")                 /* unsupported protocol_version */              \
 	X(TLS, "tls")                         /* refused by the TLS layer (tls_* says why) */  \
 	X(CERT_MISMATCH, "cert_mismatch")     /* client certificate names another master */ \
-	X(HELLO_TIMEOUT, "hello_timeout")     /* not logged in within hello_timeout (no event) */
+	X(HELLO_TIMEOUT, "hello_timeout")     /* not logged in within hello_timeout (no event) */ \
+	X(UNBOUND, "unbound")                 /* TLS login proved with the zero binding */
 
 enum dp_reason {
 	DP_REASON_NONE = 0,
@@ -192,7 +194,8 @@ enum dp_reason {
 	X(TLS_HANDSHAKE_RATE, "tls_handshake_rate") /* per-source limit */      \
 	X(TLS_KEYUPDATE_FLOOD, "tls_keyupdate_flood") /* too many KeyUpdates */ \
 	X(TLS_RECORD_ERRORS, "tls_record_errors") /* bad record after handshake */ \
-	X(HMAC_PREV_USED, "hmac_prev_used") /* verified with the previous key */
+	X(HMAC_PREV_USED, "hmac_prev_used") /* verified with the previous key */ \
+	X(LOGINS_UNBOUND, "logins_unbound") /* TLS login, zero binding, allowed master */
 
 enum dp_counter {
 	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */

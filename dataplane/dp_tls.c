@@ -396,7 +396,7 @@ static int link_start(struct dp_tls_conn *t, uint8_t first, uint64_t now_ns)
 	return 0;
 }
 
-static void handshake_done(struct dp_tls_conn *t)
+static int handshake_done(struct dp_tls_conn *t)
 {
 	struct dp_stats *st = t->s->w->st;
 	dp_stat_add(st, SSL_session_reused(t->ssl) ? DP_CTR_TLS_RESUMED : DP_CTR_TLS_HANDSHAKES,
@@ -406,8 +406,17 @@ static void handshake_done(struct dp_tls_conn *t)
 		uint64_t id = dp_tls_cert_master_id(peer);
 		t->s->cert_master_id = id != 0 ? id : UINT64_MAX;
 	}
+	/* Channel binding (docs/protocol.md "Login"): the exporter of this connection, set
+	 * before pump hands the session its first plaintext byte, so every LoginProof on a
+	 * TLS connection is checked against it. RFC 8446 §7.5, no context (RFC 9266 style). */
+	uint8_t b[PROTO_LOGIN_BINDING_LEN];
+	if (SSL_export_keying_material(t->ssl, b, sizeof(b), PROTO_LOGIN_EXPORTER_LABEL,
+				       sizeof(PROTO_LOGIN_EXPORTER_LABEL) - 1, NULL, 0, 0) != 1)
+		return link_fail(t, DP_CTR_TLS_RECORD_ERRORS);
+	dp_session_set_binding(t->s, b);
 	link_set_state(t, DP_TLS_LINK_OPEN);
 	kick_if_queued(t);
+	return 0;
 }
 
 /* Which refusal an SSL error during the handshake was (OpenSSL's reason codes). */
@@ -461,8 +470,9 @@ static int pump(struct dp_tls_conn *t, uint64_t now_ns, int64_t wall_ns)
 			kick(t); /* handshake flight, ticket, KeyUpdate reply or alert to send */
 		if (keyupdate_flood(t, now_ns))
 			return link_fail(t, DP_CTR_TLS_KEYUPDATE_FLOOD);
-		if (t->state == DP_TLS_LINK_HANDSHAKE && SSL_is_init_finished(t->ssl))
-			handshake_done(t);
+		if (t->state == DP_TLS_LINK_HANDSHAKE && SSL_is_init_finished(t->ssl) &&
+		    handshake_done(t) != 0)
+			return -ECONNRESET;
 		if (n > 0) {
 			int rc = dp_session_input(s, buf, (size_t)n, now_ns, wall_ns);
 			if (rc != 0)

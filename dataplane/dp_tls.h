@@ -39,7 +39,10 @@
  * client trickling one byte per second is cut. Client certificates (mTLS) are asked for when
  * a client CA is configured; a presented certificate must verify, and its identity (the SAN
  * URI "decp:master:<id>", else the CN "decp-master-<id>") must name the master that logs in
- * (dp_session.cert_master_id, checked by the session at Hello).
+ * (dp_session.cert_master_id, checked by the session at Hello). When the handshake
+ * completes, the connection's exporter (PROTO_LOGIN_EXPORTER_LABEL, proto_login.h) becomes the session's
+ * channel binding, before any plaintext reaches it: a LoginProof made for another
+ * connection (an active man in the middle relaying a login) does not verify.
  *
  * Records: dp_tls_conn_out encrypts everything the session has queued (up to 16 KiB) as one
  * record, and the transports call it once per poll iteration after the ACK ring, so a burst

@@ -25,9 +25,11 @@
  * useless on another connection because the nonce differs.
  *
  * Channel binding: 32 bytes that both ends derive from the connection they share -- the
- * TLS exporter when the connection is TLS (RFC 9266 style, label "EXPORTER-decp-login"),
- * 32 zero bytes on a plaintext connection (pass NULL). With a binding, a proof relayed by
- * an active man in the middle does not verify on the server's side of his connection.
+ * TLS exporter when the connection is TLS (RFC 8446 §7.5, RFC 9266 style: label
+ * PROTO_LOGIN_EXPORTER_LABEL, no context, 32 bytes; OpenSSL's
+ * SSL_export_keying_material(ssl, out, 32, label, 19, NULL, 0, 0)), 32 zero bytes on a
+ * plaintext connection (pass NULL). With a binding, a proof relayed by an active man in
+ * the middle does not verify on the server's side of his connection.
  *
  * Threading: stateless; any thread. Nothing allocates.
  */
@@ -40,6 +42,8 @@
 
 #include "proto_hmac.h"
 #include "proto_login_msg.h" /* the message layout and the lengths */
+
+#define PROTO_LOGIN_EXPORTER_LABEL "EXPORTER-decp-login"
 
 /* key = SHA-256(token[0..len)). token may be NULL only when len == 0. */
 void proto_login_key(const char *token, size_t len, uint8_t key[PROTO_LOGIN_KEY_LEN]);

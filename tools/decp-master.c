@@ -24,7 +24,8 @@
  * TLS 1.3, the dataplane's certificate verified against FILE and its address (or
  * --server-name); --cert/--key present a client certificate (mTLS). The handshake runs
  * blocking right after connect (bounded by --ack-timeout-ms); a reconnect resumes the
- * previous TLS session from its ticket. Without --ca the connection is plaintext, which a
+ * previous TLS session from its ticket. The LoginProof binds the connection's TLS exporter
+ * (channel binding, docs/protocol.md "Login"). Without --ca the connection is plaintext, which a
  * dataplane with tls = required refuses (a hint is printed).
  *
  * Exit status: 0 every signal ACKed (after a stop: every signal sent); 1 time limit reached
@@ -95,6 +96,9 @@ struct master {
 	struct proto_ed25519_key *sk;
 	int fd;
 	SSL *ssl;               /* TLS connection, NULL when plaintext */
+	/* The login's channel binding: this connection's TLS exporter (docs/protocol.md
+	 * "Login"); unused (zero binding) when plaintext. */
+	uint8_t binding[PROTO_LOGIN_BINDING_LEN];
 	SSL_SESSION *sess;      /* last TLS session: resumed on reconnect */
 	enum mstate state;
 	uint64_t connect_at;
@@ -290,6 +294,13 @@ static int tls_handshake(struct dm_thread *t, struct master *m, int fd)
 		t->st.tls_failed++;
 		goto fail;
 	}
+	if (SSL_export_keying_material(ssl, m->binding, sizeof(m->binding),
+				       PROTO_LOGIN_EXPORTER_LABEL,
+				       sizeof(PROTO_LOGIN_EXPORTER_LABEL) - 1, NULL, 0, 0) != 1) {
+		fprintf(stderr, "decp-master: master %" PRIu64 ": no TLS exporter\n", m->id);
+		t->st.tls_failed++;
+		goto fail;
+	}
 	if (SSL_session_reused(ssl))
 		t->st.tls_resumed++;
 	else
@@ -455,7 +466,8 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		if (m->state == M_HELLO && room != NULL)
 			n = proto_login_proof_frame(m->k.token, strlen(m->k.token),
 						    f->challenge->nonce.data, f->challenge->nonce.len,
-						    m->id, NULL, room, PROTO_FRAME_MAX_DEFAULT + 4);
+						    m->id, m->ssl != NULL ? m->binding : NULL, room,
+						    PROTO_FRAME_MAX_DEFAULT + 4);
 		if (n < 0) {
 			fail_master(t, m, "unusable ServerChallenge from ingest (nonce must be 32 "
 					  "bytes, once, after Hello)");

@@ -13,6 +13,7 @@
 
 #include "dp_conf.h"
 #include "dp_opts.h"
+#include "dp_session.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
 
@@ -153,6 +154,43 @@ static void test_usage_errors(void)
 	CU_ASSERT_EQUAL(parse(ARGC(unknown), unknown, DP_STACK_NONE, &o), -1);
 }
 
+/* --tls-unbound-masters: comma lists appended across repetitions into the session cfg;
+ * boundaries (0, UINT64_MAX, signs, empty items, more than DP_UNBOUND_MAX) refused. */
+static void test_tls_unbound_masters(void)
+{
+	struct dp_opts o;
+	struct dp_session_cfg c;
+	char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		     "--tls-unbound-masters", "7,18446744073709551614",
+		     "--tls-unbound-masters", "9", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(a), a, DP_STACK_NONE, &o), 0);
+	dp_opts_session_cfg(&o, &c);
+	CU_ASSERT_EQUAL(c.n_unbound, 3);
+	CU_ASSERT_EQUAL(c.unbound_masters[0], 7);
+	CU_ASSERT_EQUAL(c.unbound_masters[1], UINT64_MAX - 1);
+	CU_ASSERT_EQUAL(c.unbound_masters[2], 9);
+	char *none[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s", NULL};
+	CU_ASSERT_EQUAL_FATAL(parse(ARGC(none), none, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_EQUAL(o.n_unbound, 0);
+	const char *bad[] = {"0", "18446744073709551615", "-1", "+1", "1,,2", "1,", "", "x",
+			     "1 2"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *b[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			     "--tls-unbound-masters", (char *)bad[i], NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(b), b, DP_STACK_NONE, &o), -1);
+	}
+	char many[DP_UNBOUND_MAX * 4 + 8];
+	size_t n = 0;
+	for (unsigned int i = 1; i <= DP_UNBOUND_MAX + 1; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s%u", i > 1 ? "," : "", i);
+	char *m[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		     "--tls-unbound-masters", many, NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(m), m, DP_STACK_NONE, &o), -1);
+	many[strlen(many) - 3] = '\0'; /* drop ",33": exactly DP_UNBOUND_MAX */
+	CU_ASSERT_EQUAL(parse(ARGC(m), m, DP_STACK_NONE, &o), 0);
+	CU_ASSERT_EQUAL(o.n_unbound, DP_UNBOUND_MAX);
+}
+
 /* dp_opts_load: a --config file's settings, the command line winning, EAL keys after "--". */
 static void test_load_config_file(void)
 {
@@ -208,6 +246,7 @@ int main(void)
 	CU_add_test(s, "other stack's options refused", test_other_stack_options_refused);
 	CU_add_test(s, "--listen rules per stack", test_listen_rules_per_stack);
 	CU_add_test(s, "usage errors", test_usage_errors);
+	CU_add_test(s, "--tls-unbound-masters list and boundaries", test_tls_unbound_masters);
 	CU_add_test(s, "--config file via dp_opts_load", test_load_config_file);
 	CU_add_test(s, "--help", test_help);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

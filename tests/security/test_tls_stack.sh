@@ -40,8 +40,9 @@ fi
 
 NAME=decp-tls-$STACK-$$
 DIR=$(mktemp -d /tmp/decp-tls.XXXXXX)
-DP_PID= CP_PID= M_PID=
+DP_PID= CP_PID= M_PID= MITM_PID=
 cleanup() {
+	[ -n "$MITM_PID" ] && stop_pid "$MITM_PID"
 	[ -n "$M_PID" ] && stop_pid "$M_PID"
 	[ -n "$CP_PID" ] && stop_pid "$CP_PID"
 	[ -n "$DP_PID" ] && stop_pid "$DP_PID"
@@ -76,9 +77,11 @@ wait_ctr() {
 if [ "$STACK" = dpdk ]; then
 	rootns_guard_start
 	topo_reserve || { bad "reserve a test network"; finish; }
-	HOST=$TOPO_NET.1 PORT=7000 EVIL=$TOPO_NET.3 EVIL2=$TOPO_NET.4 X=(topo_exec)
+	HOST=$TOPO_NET.1 PORT=7000 EVIL=$TOPO_NET.3 EVIL2=$TOPO_NET.4 EVIL3=$TOPO_NET.5 X=(topo_exec)
+	MITM_HOST=$TOPO_NET.2
 else
-	HOST=127.0.0.1 PORT= EVIL=127.0.0.2 EVIL2=127.0.0.3 X=()
+	HOST=127.0.0.1 PORT= EVIL=127.0.0.2 EVIL2=127.0.0.3 EVIL3=127.0.0.4 X=()
+	MITM_HOST=127.0.0.1
 fi
 check "decpctl tls init" "$CTL" tls init --dir "$DIR/tls" --server-ip "$HOST" --master 1 --master 2
 T=$DIR/tls
@@ -88,7 +91,8 @@ T=$DIR/tls
 # open for ~3 s; the default 2 s Hello timeout (pre-login budget) would cut it first.
 tls=(--tls required --tls-cert "$T/server.crt" --tls-key "$T/server.key"
 	--tls-client-ca "$T/ca.crt" --tls-handshake-timeout-ms 2000
-	--tls-handshake-burst 10 --tls-handshake-refill-ms 1000 --hello-timeout-ms 20000)
+	--tls-handshake-burst 10 --tls-handshake-refill-ms 1000 --hello-timeout-ms 20000
+	--tls-unbound-masters 3)
 if [ "$STACK" = dpdk ]; then
 	"$DP" --stack dpdk --listen "$HOST:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 		"${tls[@]}" -- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 \
@@ -97,7 +101,8 @@ if [ "$STACK" = dpdk ]; then
 	DP_PID=$!
 	if ! wait_file "$DIR/dp.ready" 30 || ! topo_tap_up 10 ||
 	   ! ip -n "$TOPO_NS" addr add "$EVIL/24" dev "$TOPO_TAP" ||
-	   ! ip -n "$TOPO_NS" addr add "$EVIL2/24" dev "$TOPO_TAP"; then
+	   ! ip -n "$TOPO_NS" addr add "$EVIL2/24" dev "$TOPO_TAP" ||
+	   ! ip -n "$TOPO_NS" addr add "$EVIL3/24" dev "$TOPO_TAP"; then
 		bad "dataplane start on tap $TOPO_TAP"; dump; finish
 	fi
 else
@@ -132,6 +137,40 @@ check "openssl s_client: TLS 1.3 handshake, certificate verified" \
 check "openssl s_client: protocol TLSv1.3" grep -Eq "^New, TLSv1.3|Protocol  *: TLSv1.3" "$DIR/s_client.out"
 check "python ssl: TLS 1.3 and a resumed session" "${X[@]}" "${PROBE[@]}" handshake "$HOST" "$PORT" "$T/ca.crt"
 check "resumption counted (tls_resumed)" wait_ctr tls_resumed 1 10
+
+# 4b. Channel binding (docs/protocol.md "Login"): the proof must cover this connection's
+# TLS exporter. Python (pyOpenSSL) logs in as master 2 from $EVIL3: with the exporter ->
+# HelloAck; with the zero binding -> refused (reject "unbound"); with another TLS
+# connection's exporter (what a relaying man in the middle delivers) -> refused
+# (bad_token). Master 3 is --tls-unbound-masters: its zero binding is accepted and counted.
+B=("${X[@]}" "${PROBE[@]}" login "$HOST" "$PORT" "$EVIL3" "$T/ca.crt")
+check "binding: proof over this connection's exporter logs in" "${B[@]}" 2 exporter ok
+check "binding: zero binding over TLS refused (Nack BAD_TOKEN)" "${B[@]}" 2 zeros refused
+check "binding: zero binding counted (unbound)" wait_ctr unbound 1 10
+check "binding: another connection's exporter refused (relayed proof)" "${B[@]}" 2 other refused
+check "binding: relayed proof counted (bad_token)" wait_ctr bad_token 1 10
+check "binding: --tls-unbound-masters 3 accepts master 3's zero binding" "${B[@]}" 3 zeros ok
+check "binding: counted logins_unbound" wait_ctr logins_unbound 1 10
+# A real decp-master (master 2) through an active man in the middle that holds a
+# certificate the master trusts (the dataplane's own: DNS name localhost) and relays
+# every byte into its own TLS connection: the master's proof binds the wrong exporter.
+rm -f "$DIR/mitm.port"
+"${X[@]}" "${PROBE[@]}" mitm "$MITM_HOST" "$DIR/mitm.port" "$HOST" "$PORT" "$EVIL3" \
+	"$T/ca.crt" "$T/server.crt" "$T/server.key" >"$DIR/mitm.out" 2>&1 &
+MITM_PID=$!
+if wait_file "$DIR/mitm.port" 20; then
+	"${X[@]}" timeout 30 "$MASTER" --connect "$MITM_HOST:$(cat "$DIR/mitm.port")" \
+		--server-name localhost --ca "$T/ca.crt" --masters 1 --master-base 2 \
+		--signals 5 --fake-ed25519 --time-limit-s 20 >"$DIR/mitm-master.out" \
+		2>"$DIR/mitm-master.err"
+	check "binding: decp-master through a relaying MITM refused (exit 3)" [ $? = 3 ]
+else
+	bad "binding: MITM relay did not start"
+fi
+wait "$MITM_PID"; mitm_rc=$? MITM_PID=
+cat "$DIR/mitm.out"
+check "binding: the MITM's relayed login got no HelloAck" [ "$mitm_rc" = 0 ]
+check "binding: relayed decp-master login counted (bad_token >= 2)" wait_ctr bad_token 2 10
 
 # 5. Attacks, each refused and counted.
 echo | "${X[@]}" timeout 10 openssl s_client -connect "$HOST:$PORT" -tls1_2 >"$DIR/tls12.out" 2>&1

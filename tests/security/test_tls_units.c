@@ -11,6 +11,7 @@
 #include "ctl_certs.h"
 #include "decp.pb-c.h"
 #include "proto_frame.h"
+#include "proto_login.h"
 #include "proto_msg.h"
 #include "tls_fx.h"
 
@@ -22,17 +23,21 @@ static int fx_up(enum dp_tls_mode mode, enum dp_tls_client_cert cc, uint32_t bur
 	return tls_fx_init(&fx, mode, cc, burst);
 }
 
-/* The ingest frame kind of the first frame the client got, or -1. */
-static int first_reply(struct tls_fx_conn *c)
+/* One frame from the client's side: the decoded IngestFrame (free it) or NULL. */
+static Decp__IngestFrame *client_frame(struct tls_fx_conn *c)
 {
 	uint8_t buf[4096];
 	size_t n = tls_fx_client_read(c, buf, sizeof(buf));
 	if (n < 4)
-		return -1;
+		return NULL;
 	size_t len = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
-	if (len + 4 > n)
-		return -1;
-	Decp__IngestFrame *f = proto_ingest_frame_decode(buf + 4, len, NULL);
+	return len + 4 <= n ? proto_ingest_frame_decode(buf + 4, len, NULL) : NULL;
+}
+
+/* The ingest frame kind of the first frame the client got, or -1. */
+static int first_reply(struct tls_fx_conn *c)
+{
+	Decp__IngestFrame *f = client_frame(c);
 	int k = f != NULL ? (int)f->kind_case : -1;
 	proto_msg_free(f != NULL ? &f->base : NULL, NULL);
 	return k;
@@ -219,6 +224,84 @@ static void test_keyupdate_flood(void)
 	SSL_CTX_free(cc);
 }
 
+enum bind_as { BIND_EXPORTER, BIND_ZEROS, BIND_OTHER };
+
+/*
+ * A protocol-2 login of master 1 (token "tls-token-1") over a fresh TLS connection, the
+ * proof computed over: this connection's exporter, the zero binding, or the exporter of
+ * `other` (another TLS connection: what a relaying man in the middle delivers). Returns the
+ * kind of the first frame answering the proof (HELLO_ACK, NACK ...), -1 on a fixture error.
+ */
+static int login_bound(SSL_CTX *cc, enum bind_as as, struct tls_fx_conn *other)
+{
+	struct tls_fx_conn c;
+	int kind = -1;
+	if (tls_fx_open(&fx, &c, cc, NULL) != 0)
+		return -1;
+	Decp__Hello h = DECP__HELLO__INIT;
+	h.master_id = 1;
+	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+	mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+	mf.hello = &h;
+	uint8_t buf[512], b[PROTO_LOGIN_BINDING_LEN] = {0};
+	ssize_t n = proto_msg_frame_pack(&mf.base, 4096, buf, sizeof(buf));
+	if (tls_fx_handshake(&c) != 0 || n < 0 || SSL_write(c.c, buf, (int)n) != (int)n)
+		goto out;
+	tls_fx_pump(&c);
+	Decp__IngestFrame *ch = client_frame(&c);
+	SSL *exp = as == BIND_EXPORTER ? c.c : as == BIND_OTHER ? other->c : NULL;
+	if (ch == NULL || ch->kind_case != DECP__INGEST_FRAME__KIND_CHALLENGE ||
+	    (exp != NULL && SSL_export_keying_material(exp, b, sizeof(b),
+						       PROTO_LOGIN_EXPORTER_LABEL,
+						       sizeof(PROTO_LOGIN_EXPORTER_LABEL) - 1,
+						       NULL, 0, 0) != 1)) {
+		proto_msg_free(ch != NULL ? &ch->base : NULL, NULL);
+		goto out;
+	}
+	n = proto_login_proof_frame("tls-token-1", 11, ch->challenge->nonce.data,
+				    ch->challenge->nonce.len, 1, b, buf, sizeof(buf));
+	proto_msg_free(&ch->base, NULL);
+	if (n < 0 || SSL_write(c.c, buf, (int)n) != (int)n)
+		goto out;
+	tls_fx_pump(&c);
+	kind = first_reply(&c);
+out:
+	tls_fx_close(&c);
+	return kind;
+}
+
+static void test_channel_binding(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	SSL_CTX *cc = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	CU_ASSERT_FATAL(cc != NULL);
+	struct tls_fx_conn other;
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &other, cc, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&other) == 0);
+	CU_ASSERT(login_bound(cc, BIND_EXPORTER, NULL) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_LOGINS) == 1);
+	/* The zero binding on TLS: refused, told apart as "unbound". */
+	CU_ASSERT(login_bound(cc, BIND_ZEROS, NULL) == DECP__INGEST_FRAME__KIND_NACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_UNBOUND) == 1);
+	/* Relayed across two TLS connections: the other connection's exporter. */
+	CU_ASSERT(login_bound(cc, BIND_OTHER, &other) == DECP__INGEST_FRAME__KIND_NACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_BAD_TOKEN) == 1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_LOGINS) == 1);
+	/* --tls-unbound-masters 1: the zero binding logs in, counted; the exporter still does,
+	 * another connection's still does not. */
+	fx.w->cfg.unbound_masters[0] = 1;
+	fx.w->cfg.n_unbound = 1;
+	CU_ASSERT(login_bound(cc, BIND_ZEROS, NULL) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_LOGINS_UNBOUND) == 1);
+	CU_ASSERT(login_bound(cc, BIND_EXPORTER, NULL) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_LOGINS_UNBOUND) == 1);
+	CU_ASSERT(login_bound(cc, BIND_OTHER, &other) == DECP__INGEST_FRAME__KIND_NACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_LOGINS) == 3);
+	tls_fx_close(&other);
+	SSL_CTX_free(cc);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -235,6 +318,8 @@ int main(void)
 	CU_add_test(s, "client certificate naming another master refused at Hello",
 		    test_client_cert_for_another_master);
 	CU_add_test(s, "KeyUpdate flood cut", test_keyupdate_flood);
+	CU_add_test(s, "channel binding: exporter logs in; zeros (unbound) and another "
+		       "connection's exporter refused; --tls-unbound-masters", test_channel_binding);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int f = CU_get_number_of_failures();

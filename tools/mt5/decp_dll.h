@@ -135,7 +135,8 @@ DECP_API int32_t decp_master_hello(int64_t master, const wchar_t *client_version
  * decp_ingest_decode returned 6; token: the license token (printable ASCII, 1..256).
  * proof = HMAC-SHA256(SHA-256(token), proto_login_message(nonce, master id, binding)), the
  * bytes proto_login_proof computes; the binding is always 32 zero bytes (the EA cannot
- * read its TLS connection's exporter: docs/mt5.md "Login"). Returns the frame length, or
+ * read its TLS connection's exporter: over TLS the dataplane accepts that only for masters
+ * in --tls-unbound-masters, docs/mt5.md "Login"). Returns the frame length, or
  * DECP_E_MALFORMED (not a ServerChallenge, or its nonce is not 32 bytes: close the
  * connection), DECP_E_INVAL, DECP_E_NOBUFS, DECP_E_HANDLE, DECP_E_CRYPTO.
  */
