@@ -74,6 +74,7 @@ struct dm_cfg {
 	uint64_t base;
 	const char *seed;
 	const char *hmac_seed;  /* NULL = seed's */
+	const char *ed_seed;    /* --ed25519-seed: signing key of that seed; NULL = seed's */
 	uint64_t signals;
 	struct dm_trade *trades;
 	size_t n_trades;
@@ -754,6 +755,8 @@ static void usage(FILE *f)
 		"                         keys are derived as documented in docs/ingest.md\n"
 		"  --hmac-seed S          the HMAC secret of seed S instead (after `decpctl master\n"
 		"                         rotate-hmac --key-seed S`: the master's new secret)\n"
+		"  --ed25519-seed S       the Ed25519 signing key of seed S instead (after `decpctl\n"
+		"                         master rotate-signing-key --key-seed S`)\n"
 		"  --signals N            signals per master (default 1000)\n"
 		"  --trades FILE          replay trades from FILE (.csv or .jsonl, see docs/ingest.md)\n"
 		"                         instead of the synthetic generator, cycling as needed\n"
@@ -818,6 +821,7 @@ int main(int argc, char **argv)
 		{"master-base", required_argument, NULL, 'b'},
 		{"key-seed", required_argument, NULL, 'k'},
 		{"hmac-seed", required_argument, NULL, 1001},
+		{"ed25519-seed", required_argument, NULL, 1002},
 		{"signals", required_argument, NULL, 's'},
 		{"trades", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'r'},
@@ -861,6 +865,7 @@ int main(int argc, char **argv)
 		case 'b': rc = parse_u64("--master-base", optarg, 1, UINT64_MAX / 2, &cfg.base); break;
 		case 'k': cfg.seed = optarg; break;
 		case 1001: cfg.hmac_seed = optarg; break; /* --hmac-seed: long only */
+		case 1002: cfg.ed_seed = optarg; break;   /* --ed25519-seed: long only */
 		case 's': rc = parse_u64("--signals", optarg, 1, 100000000, &cfg.signals); break;
 		case 'T': trades = optarg; break;
 		case 'r': rc = parse_u64("--rate", optarg, 0, 100000000, &cfg.rate); break;
@@ -946,12 +951,14 @@ int main(int argc, char **argv)
 		m->next_send = 1;
 		m->low_unacked = 1;
 		m->last_seq = cfg.signals;
-		struct proto_creds hk;
+		struct proto_creds hk, ek;
 		if (proto_creds_derive(cfg.seed, m->id, &m->k) != 0 ||
 		    proto_creds_derive(cfg.hmac_seed != NULL ? cfg.hmac_seed : cfg.seed, m->id,
 				       &hk) != 0 ||
+		    proto_creds_derive(cfg.ed_seed != NULL ? cfg.ed_seed : cfg.seed, m->id,
+				       &ek) != 0 ||
 		    proto_hmac_key_init(&m->hk, hk.secret, sizeof(hk.secret)) != 0 ||
-		    (m->sk = proto_ed25519_key_new_private(m->k.ed_seed)) == NULL) {
+		    (m->sk = proto_ed25519_key_new_private(ek.ed_seed)) == NULL) {
 			fprintf(stderr, "decp-master: cannot derive keys (OpenSSL)\n");
 			return 1;
 		}

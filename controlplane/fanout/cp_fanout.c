@@ -177,6 +177,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->replay_rep);
 	cp_fo_mq_init(&f->state_q);
 	cp_fo_mq_init(&f->report_q);
+	cp_fo_mq_init(&f->key_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
 
@@ -331,6 +332,7 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
 	o->live_connections = atomic_load_explicit(&w->c_live, memory_order_relaxed);
+	o->key_announcements = atomic_load_explicit(&w->c_keys_sent, memory_order_relaxed);
 }
 
 void cp_fanout_stop(struct cp_fanout *f)
@@ -383,12 +385,18 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		nn = n->next;
 		free(n);
 	}
+	for (struct key_ev *k = cp_fo_mq_take_all(&f->key_q, 0), *kn; k != NULL; k = kn) {
+		kn = k->next;
+		cp_fmsg_unref(k->msg);
+		free(k);
+	}
 	for (uint32_t b = 0; b < MASTER_BUCKETS; b++) {
 		struct master *mm, *mn;
 
 		for (mm = f->mbucket[b]; mm != NULL; mm = mn) {
 			mn = mm->hnext;
 			cp_fo_master_hist_clear(f, mm);
+			cp_fmsg_unref(mm->key_ann);
 			free(mm->hist);
 			free(mm);
 		}

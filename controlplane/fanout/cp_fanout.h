@@ -55,6 +55,7 @@ struct cp_fanout_stats {
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */
 	uint32_t live_connections;
+	uint64_t key_announcements; /* key announcements written to subscribers (queued) */
 };
 
 struct cp_fanout;

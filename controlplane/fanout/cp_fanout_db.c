@@ -180,6 +180,7 @@ void *cp_fo_db_main(void *arg)
 	PGconn *c;
 	char since[64] = "";
 	struct seen_tab seen = {NULL, 0, 0};
+	struct cp_fo_keys_seen keys = {NULL, 0, 0};
 	int posted = 0;
 
 	cp_pg_init(&db, &f->cfg, ROLE, NULL);
@@ -251,7 +252,9 @@ void *cp_fo_db_main(void *arg)
 			posted = 0;
 		}
 		PQclear(r);
+		cp_fo_keys_poll(f, c, &keys);
 	}
+	cp_fo_keys_seen_free(&keys);
 	free(seen.s);
 	cp_pg_close(&db);
 	return NULL;

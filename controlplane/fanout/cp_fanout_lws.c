@@ -420,6 +420,11 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		return;
 	}
 	m = a->m;
+	if (m->key_ann != NULL) {
+		/* before any envelope: the new key may sign what the replay or live part holds */
+		sess_send_ctl(s, cp_fmsg_ref(m->key_ann));
+		cnt(&f->c_keys_sent);
+	}
 	if (!state_delivers(row->state)) {
 		cp_splice_hold(&a->sp, sub->from_sequence, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, m->id, row->state, row->state,
@@ -715,6 +720,27 @@ static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 	}
 }
 
+/* A master's key announcement appeared or changed (cp_fanout_keys.h): kept for later
+ * subscribers and sent to every attached one now. NULL: withdrawn. */
+static void on_key_ev(struct cp_fanout *f, struct key_ev *k)
+{
+	struct master *m = k->msg != NULL ? master_get(f, k->master) : master_find(f, k->master);
+
+	if (m == NULL) {
+		cp_fmsg_unref(k->msg);
+		return;
+	}
+	cp_fmsg_unref(m->key_ann);
+	m->key_ann = k->msg;
+	if (m->key_ann == NULL)
+		return;
+	for (struct attach *a = m->subs; a != NULL; a = a->m_next)
+		if (a->s != NULL && !a->s->dead) {
+			sess_send_ctl(a->s, cp_fmsg_ref(m->key_ann));
+			cnt(&f->c_keys_sent);
+		}
+}
+
 /* The publisher found the ring full and dropped signals (counted in publish_dropped). A
  * drop in the middle of a master's stream shows up as a gap at its next publish, but the
  * last signals of a stream have no successor: so once the ring is empty again, every
@@ -758,6 +784,11 @@ static void drain_inputs(struct cp_fanout *f)
 		en = e->next;
 		on_state_ev(f, e);
 		free(e);
+	}
+	for (struct key_ev *k = cp_fo_mq_take_all(&f->key_q, 0), *kn; k != NULL; k = kn) {
+		kn = k->next;
+		on_key_ev(f, k);
+		free(k);
 	}
 }
 

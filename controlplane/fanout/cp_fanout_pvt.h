@@ -43,6 +43,7 @@
 #include <libpq-fe.h>
 #include <libwebsockets.h>
 
+#include "cp_fanout_keys.h"
 #include "cp_fanout_msg.h"
 #include "cp_fanout_splice.h"
 #include "cp_log.h"
@@ -80,6 +81,7 @@ struct master {
 	uint64_t hist_first;      /* lowest sequence in hist, 0 = empty */
 	struct cp_fmsg **hist;    /* seq % hcap */
 	struct attach *subs;
+	struct cp_fmsg *key_ann;  /* the master's key announcement (cp_fanout_keys.h), or NULL */
 	bool watched;
 };
 
@@ -173,6 +175,7 @@ struct cp_fanout {
 				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
 	struct mq replay_req, replay_rep, state_q, report_q;
+	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
 
 	/* tail watch list (lws -> tail thread) */
 	pthread_mutex_t watch_mu;
@@ -187,7 +190,7 @@ struct cp_fanout {
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed;
+		c_ka_closed, c_keys_sent;
 	atomic_uint c_live;
 };
 

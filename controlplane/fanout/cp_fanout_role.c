@@ -40,6 +40,8 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   "execution reports and protection events stored", st.reports);
 	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",
 			 st.live_connections);
+	cp_metrics_counter(m, "decp_fanout_key_announcements_total",
+			   "key announcements sent to subscribers", st.key_announcements);
 }
 
 /* The durable-signal consumer (cp_ctx.h): one envelope per signal, one wake-up per batch

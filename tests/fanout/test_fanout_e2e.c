@@ -26,6 +26,14 @@
  *              deviation, instrument, funds); each reports every forged copy as
  *              INVALID_SIGNATURE and nothing else, each costs -40 (score 100 - 40 n), and
  *              every genuine signal still executes once, in order
+ *   keyrotate  (issue 17) the pipeline across a signing-key rotation: SIGNALS/2 signed by
+ *              the old key; a forged announcement (a row written straight into masters,
+ *              as an attacker with the database would: new key X, signed by X) reaches
+ *              the subscribers and is refused by each; the operator restores the row and
+ *              rotates with `decpctl master rotate-signing-key --old-key-seed` ($DECPCTL):
+ *              the announcement signed by the old key is accepted; a subscriber started
+ *              after it learns it when it subscribes; the rest of the signals, signed by
+ *              the new key only, are executed by all of them exactly once, in order
  *   wsclient   an independent client (npm `ws`, tests/fanout/ws-client, path in
  *              $DECP_WS_CLIENT) receives every signal once, in order: binary protobuf for
  *              subscriber 1, and ?format=json (JSON text frames) for subscriber 2
@@ -57,6 +65,7 @@
 #include "cp_migrate.h"
 #include "cp_testkeys.h"
 #include "harness.h"
+#include "proto_keyann.h"
 #include "proto_signal.h"
 
 static int g_pass, g_fail;
@@ -1134,6 +1143,147 @@ static void scenario_forged(struct env *e)
 	}
 }
 
+/* decp-master for master 1 up to sequence `signals` (resuming after what is durable),
+ * signed by the Ed25519 key of seed ed_seed (NULL: the test credentials'). Exit status. */
+static int run_master(struct env *e, int dp_port, int signals, const char *ed_seed,
+		      const char *log)
+{
+	char mport[48], ns[16], out[512];
+	const char *argv[16];
+	int a = 0;
+
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	snprintf(ns, sizeof(ns), "%d", signals);
+	snprintf(out, sizeof(out), "%s/%s", e->dir, log);
+	argv[a++] = e->master_bin;
+	argv[a++] = "--connect";
+	argv[a++] = mport;
+	argv[a++] = "--masters";
+	argv[a++] = "1";
+	argv[a++] = "--signals";
+	argv[a++] = ns;
+	argv[a++] = "--rate";
+	argv[a++] = "500";
+	argv[a++] = "--time-limit-s";
+	argv[a++] = "60";
+	if (ed_seed != NULL) {
+		argv[a++] = "--ed25519-seed";
+		argv[a++] = ed_seed;
+	}
+	argv[a] = NULL;
+	return harness_wait_exit(spawn((char *const *)argv, out), 90000);
+}
+
+static void scenario_keyrotate(struct env *e)
+{
+	const char *ctl = getenv("DECPCTL");
+	char err[512], p[512], from[24], until[24], timeout[16];
+	int dp_port, half = e->nsignals / 2, rc;
+	pid_t subs, late;
+	struct cp_testkeys evil;
+	struct proto_keyann a = {.master_id = 1};
+	uint8_t m[PROTO_KEYANN_MSG_LEN], sig[64];
+
+	if (ctl == NULL || e->nmasters != 1 || e->nsubs != 3 || half < 1) {
+		CHECK(0, "keyrotate needs $DECPCTL, 3 subscribers, 1 master, 2+ signals");
+		return;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", 240);
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		return;
+	}
+	{
+		/* --verify-cache: the memo is cleared at a rotation (its results were the old
+		 * key's) */
+		const char *x[] = {"--subs", group_file(e, "keys", 1, 2), "--expect", expect_arg(e),
+				   "--timeout", timeout, "--verify-cache", NULL};
+
+		subs = start_subscriber(e, "keys", x);
+	}
+	snprintf(p, sizeof(p), "%s/keys.err", e->dir);
+	/* subscribed: the first signal of phase 1 reaches them live or by replay either way */
+	rc = run_master(e, dp_port, half, NULL, "master1.log");
+	CHECK(rc == 0, "phase 1: %d signals signed by the old key ACKed (exit %d)", half, rc);
+
+	/* The forgery: an attacker who can write the database announces his own key X, and
+	 * signs the announcement with X (he does not hold the master's seed). */
+	CHECK(cp_testkeys_derive("evil", 1, &evil) == 0, "attacker key");
+	memcpy(a.old_pub, e->mk[0].pub, 32);
+	memcpy(a.new_pub, evil.ed_pub, 32);
+	a.valid_from_ns = now_ns();
+	a.overlap_until_ns = a.valid_from_ns + 60 * INT64_C(1000000000);
+	CHECK(proto_keyann_message(&a, m) == 0 &&
+	      proto_ed25519_sign(evil.ed_seed, m, sizeof(m), sig) == 0, "forged announcement");
+	snprintf(from, sizeof(from), "%" PRId64, a.valid_from_ns);
+	snprintf(until, sizeof(until), "%" PRId64, a.overlap_until_ns);
+	{
+		const char *v[] = {(const char *)evil.ed_pub, (const char *)sig, from, until};
+		const int l[] = {32, 64, 0, 0}, f[] = {1, 1, 0, 0};
+
+		CHECK(sql_params(e->db, "UPDATE masters SET ed25519_public_key_prev = "
+				 "ed25519_public_key, ed25519_prev_until = now() + interval '60 s', "
+				 "ed25519_public_key = $1, ed25519_announce_sig = $2, "
+				 "ed25519_announce_from_ns = $3::int8, ed25519_announce_until_ns = "
+				 "$4::int8 WHERE id = 1", 4, v, l, f) == 0, "forged row written");
+	}
+	rc = harness_wait_line(p, "key announcement REFUSED", NULL, 0, subs, 30000);
+	CHECK(rc == 0, "the forged announcement reached the subscribers and was refused");
+	/* The operator puts the row back (the key receivers trust) and rotates properly. */
+	{
+		const char *v[] = {(const char *)e->mk[0].pub};
+		const int l[] = {32}, f[] = {1};
+
+		CHECK(sql_params(e->db, "UPDATE masters SET ed25519_public_key = $1, "
+				 "ed25519_public_key_prev = NULL, ed25519_prev_until = NULL, "
+				 "ed25519_announce_sig = NULL, ed25519_announce_from_ns = NULL, "
+				 "ed25519_announce_until_ns = NULL WHERE id = 1", 1, v, l, f) == 0,
+		      "row restored");
+	}
+	{
+		char out[512];
+		const char *argv[] = {ctl, "master", "rotate-signing-key", "--id", "1",
+				      "--key-seed", "rotated", "--old-key-seed", "decp-test",
+				      "--overlap-s", "120", "--conninfo", harness_pg_conninfo(e->pg),
+				      NULL};
+
+		snprintf(out, sizeof(out), "%s/decpctl.log", e->dir);
+		rc = harness_wait_exit(spawn((char *const *)argv, out), 30000);
+		CHECK(rc == 0, "decpctl master rotate-signing-key --old-key-seed (exit %d)", rc);
+	}
+	rc = harness_wait_line(p, "key announcement accepted", NULL, 0, subs, 30000);
+	CHECK(rc == 0, "the announcement signed by the old key was accepted");
+	{
+		/* a subscriber that connects during the overlap: told when it subscribes; it
+		 * replays phase 1 (old key, still valid) and goes live */
+		const char *x[] = {"--subs", group_file(e, "late", 3, 1), "--expect",
+				   expect_arg(e), "--timeout", timeout, NULL};
+
+		late = start_subscriber(e, "late", x);
+	}
+	snprintf(err, sizeof(err), "%s/late.err", e->dir);
+	rc = harness_wait_line(err, "key announcement accepted", NULL, 0, late, 30000);
+	CHECK(rc == 0, "a subscriber connecting during the overlap learned the new key");
+	rc = run_master(e, dp_port, e->nsignals, "rotated", "master2.log");
+	CHECK(rc == 0, "phase 2: signals %d..%d signed by the new key only ACKed (exit %d)",
+	      half + 1, e->nsignals, rc);
+	rc = harness_wait_exit(subs, 240000);
+	CHECK(rc == 0, "subscribers 1-2 executed everything (exit %d)", rc);
+	rc = harness_wait_exit(late, 240000);
+	CHECK(rc == 0, "late subscriber executed everything (exit %d)", rc);
+	CHECK(check_log(e, "keys", 0, 2) == 2, "subscribers 1-2: every signal once, in order, "
+	      "across the rotation");
+	CHECK(check_log(e, "late", 0, 1) == 1, "late subscriber: every signal once, in order");
+	CHECK(last_number(e, "keys.err", "key announcements accepted ") == 1 &&
+	      last_number(e, "keys.err", ", refused ") == 2,
+	      "subscribers 1-2: 1 announcement accepted, the forged one refused by each (%lu, %lu)",
+	      last_number(e, "keys.err", "key announcements accepted "),
+	      last_number(e, "keys.err", ", refused "));
+	CHECK(pg_count(e, "SELECT count(*) FROM protection_logs") == 0,
+	      "no protection event: no signal was refused (%lld)",
+	      pg_count(e, "SELECT count(*) FROM protection_logs"));
+}
+
 static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
@@ -1250,11 +1400,13 @@ int main(int argc, char **argv)
 		CHECK(0, "redis connect");
 		goto out;
 	}
-	if (strcmp(sc, "forged") == 0) {
+	if (strcmp(sc, "forged") == 0 || strcmp(sc, "keyrotate") == 0) {
 		if (e.dp_bin == NULL)
 			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
-		else
+		else if (sc[0] == 'f')
 			scenario_forged(&e);
+		else
+			scenario_keyrotate(&e);
 		goto out;
 	}
 	if (strncmp(sc, "pipeline", 8) == 0) {

@@ -232,6 +232,24 @@ int main(int argc, char **argv)
 		sm.kind_case = DECP__SERVER_MESSAGE__KIND_STATE_CHANGE;
 		sm.state_change = &sc;
 		rc |= put_msg("server_message", 4, &sm.base);
+
+		Decp__KeyAnnouncement ka = DECP__KEY_ANNOUNCEMENT__INIT;
+		uint8_t keys[64 + 64];
+
+		for (size_t i = 0; i < sizeof(keys); i++)
+			keys[i] = (uint8_t)(i * 7 + 1);
+		ka.master_id = 7;
+		ka.old_public_key.data = keys;
+		ka.old_public_key.len = 32;
+		ka.new_public_key.data = keys + 32;
+		ka.new_public_key.len = 32;
+		ka.valid_from_ns = 1763942400000000000LL;
+		ka.overlap_until_ns = 1763946000000000000LL;
+		ka.signature.data = keys + 64;
+		ka.signature.len = 64;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
+		sm.key_announcement = &ka;
+		rc |= put_msg("server_message", 5, &sm.base);
 	}
 	/* fuzz_frame: 8 split-seed bytes, then a stream of three frames. */
 	{

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -26,6 +27,7 @@
 
 #include "ctl_cmd.h"
 #include "proto_creds.h"
+#include "proto_keyann.h"
 
 static void usage(FILE *f)
 {
@@ -35,6 +37,7 @@ static void usage(FILE *f)
 		   "       decpctl master rotate-hmac --id N [--overlap-s S] [--out FILE | --key-seed S]\n"
 		   "       decpctl master rotate-signing-key --id N [--overlap-s S] [--out FILE |\n"
 		   "                                         --key-seed S]\n"
+		   "                                         [--old-key FILE | --old-key-seed S]\n"
 		   "       decpctl master revoke-key --id N (--hmac | --signing)\n\n"
 		   "Register a master with a license token, HMAC secret and Ed25519 key; rotate\n"
 		   "its keys; revoke the key being retired.\n\n"
@@ -48,11 +51,18 @@ static void usage(FILE *f)
 		   "                  so the master can switch without a refused signal; 0 = the\n"
 		   "                  old key is refused at once (a leaked key)\n"
 		   "  --hmac, --signing  revoke-key: which previous key stops being accepted now\n"
+		   "  --old-key FILE  rotate-signing-key: the CURRENT Ed25519 seed (a file with an\n"
+		   "                  'ed25519_seed = HEX' line, as --out writes): signs the\n"
+		   "                  announcement of the new key that the fan-out relays to the\n"
+		   "                  master's subscribers (docs/fanout.md); it must be the master's\n"
+		   "                  current key. Without it no announcement is stored\n"
+		   "  --old-key-seed S  the current seed is the test credential of seed S\n"
 		   "  --conninfo STR  libpq connection string (default: $DECP_PG_CONNINFO)\n"
 		   "  --help          this text\n"
 		   "rotate-* print the new secret (or write it to --out) once: install it on the\n"
 		   "master within the overlap. Receivers read both Ed25519 public keys from the\n"
-		   "API (GET /v1/masters/ID) during the overlap.\n");
+		   "API (GET /v1/masters/ID) during the overlap, and with --old-key they are told\n"
+		   "by the fan-out in a message signed by the old key.\n");
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -262,8 +272,10 @@ static const char *const rotate_sql[] = {
 	[ROT_SIGNING] = "UPDATE masters SET ed25519_public_key_prev = CASE WHEN $3::int8 > 0 "
 			"THEN ed25519_public_key END, ed25519_prev_until = CASE WHEN $3::int8 > 0 "
 			"THEN now() + make_interval(secs => $3::int8) END, ed25519_public_key = $2, "
-			"keys_rotated_at = now() WHERE id = $1 AND disabled_at IS NULL "
-			"RETURNING id, ed25519_prev_until",
+			"keys_rotated_at = now(), ed25519_announce_sig = $4, "
+			"ed25519_announce_from_ns = $5::int8, ed25519_announce_until_ns = $6::int8 "
+			"WHERE id = $1 AND disabled_at IS NULL AND ($7::bytea IS NULL OR "
+			"ed25519_public_key = $7::bytea) RETURNING id, ed25519_prev_until",
 };
 
 static int write_rotated(FILE *f, uint64_t id, enum rotate_kind kind, const struct proto_creds *k)
@@ -287,6 +299,7 @@ struct rot_opts {
 	long long id;
 	long long overlap_s;
 	const char *out, *seed, *conninfo;
+	const char *old_key, *old_seed; /* rotate-signing-key: the current seed */
 	bool hmac, signing;
 };
 
@@ -297,6 +310,8 @@ static int rot_parse(const char *cmd, int argc, char **argv, struct rot_opts *o)
 		{"overlap-s", required_argument, NULL, 'v'},
 		{"out", required_argument, NULL, 'o'},
 		{"key-seed", required_argument, NULL, 's'},
+		{"old-key", required_argument, NULL, 'K'},
+		{"old-key-seed", required_argument, NULL, 'O'},
 		{"hmac", no_argument, NULL, 'H'},
 		{"signing", no_argument, NULL, 'S'},
 		{"conninfo", required_argument, NULL, 'c'},
@@ -327,6 +342,8 @@ static int rot_parse(const char *cmd, int argc, char **argv, struct rot_opts *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case 's': o->seed = optarg; break;
+		case 'K': o->old_key = optarg; break;
+		case 'O': o->old_seed = optarg; break;
 		case 'H': o->hmac = true; break;
 		case 'S': o->signing = true; break;
 		case 'c': o->conninfo = optarg; break;
@@ -341,9 +358,81 @@ static int rot_parse(const char *cmd, int argc, char **argv, struct rot_opts *o)
 		return ctl_usage_error(cmd, "--id is required");
 	if (o->seed != NULL && o->out != NULL)
 		return ctl_usage_error(cmd, "--key-seed and --out exclude each other");
+	if (o->old_key != NULL && o->old_seed != NULL)
+		return ctl_usage_error(cmd, "--old-key and --old-key-seed exclude each other");
+	if ((o->old_key != NULL || o->old_seed != NULL) &&
+	    strcmp(cmd, "master rotate-signing-key") != 0)
+		return ctl_usage_error(cmd, "--old-key / --old-key-seed belong to rotate-signing-key");
 	if (o->conninfo == NULL || o->conninfo[0] == '\0')
 		return ctl_usage_error(cmd, "no database: give --conninfo or set DECP_PG_CONNINFO");
 	return -1; /* parsed, go on */
+}
+
+/* The "ed25519_seed = HEX" line of a credentials file (what --out writes). Returns 0, or
+ * -1 after a message naming the file. */
+static int read_seed_file(const char *cmd, const char *path, uint8_t seed[32])
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "decpctl %s: --old-key %s: %s\n", cmd, path, strerror(errno));
+		return -1;
+	}
+	char line[256];
+	int rc = -1;
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		char h[65];
+		int n = 0;
+		if (sscanf(line, " ed25519_seed = %64[0-9a-f] %n", h, &n) != 1 || strlen(h) != 64 ||
+		    line[n] != '\0')
+			continue;
+		for (int i = 0; i < 32; i++) {
+			unsigned int b;
+			sscanf(h + 2 * i, "%2x", &b);
+			seed[i] = (uint8_t)b;
+		}
+		rc = 0;
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	if (rc != 0)
+		fprintf(stderr, "decpctl %s: --old-key %s: no line 'ed25519_seed = <64 lower-case "
+				"hex>'\n", cmd, path);
+	return rc;
+}
+
+/* rotate-signing-key with the old seed: the announcement of new_pub (proto_keyann.h),
+ * valid from now, the old key valid overlap_s more. a and sig are filled; returns 0, or
+ * -1 after a message. */
+static int announce(const char *cmd, const struct rot_opts *o, const uint8_t new_pub[32],
+		    struct proto_keyann *a, uint8_t sig[64])
+{
+	uint8_t seed[32];
+	struct proto_creds old;
+	int rc = -1;
+	if (o->old_seed != NULL) {
+		if (proto_creds_derive(o->old_seed, (uint64_t)o->id, &old) != 0) {
+			fprintf(stderr, "decpctl %s: cannot derive --old-key-seed\n", cmd);
+			return -1;
+		}
+		memcpy(seed, old.ed_seed, sizeof(seed));
+		OPENSSL_cleanse(&old, sizeof(old));
+	} else if (read_seed_file(cmd, o->old_key, seed) != 0) {
+		return -1;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(a, 0, sizeof(*a));
+	a->master_id = (uint64_t)o->id;
+	memcpy(a->new_pub, new_pub, 32);
+	a->valid_from_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	a->overlap_until_ns = a->valid_from_ns + (int64_t)o->overlap_s * 1000000000;
+	if (proto_ed25519_public_from_seed(seed, a->old_pub) != 0 ||
+	    proto_keyann_sign(a, seed, sig) != 0)
+		fprintf(stderr, "decpctl %s: cannot sign the key announcement (OpenSSL)\n", cmd);
+	else
+		rc = 0;
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return rc;
 }
 
 static int master_rotate(int argc, char **argv, enum rotate_kind kind)
@@ -355,6 +444,11 @@ static int master_rotate(int argc, char **argv, enum rotate_kind kind)
 		return rc; /* --help printed, or a usage error */
 	if (o.hmac || o.signing)
 		return ctl_usage_error(cmd, "--hmac / --signing belong to revoke-key");
+	if ((o.old_key != NULL || o.old_seed != NULL) && o.overlap_s == 0)
+		/* A zero overlap is for a leaked key: whatever it signs proves nothing. */
+		return ctl_usage_error(cmd, "--overlap-s 0 (a leaked key) takes no --old-key: an "
+					    "announcement signed by a leaked key proves nothing; "
+					    "receivers take the new key from the API");
 	struct proto_creds k;
 	rc = o.seed != NULL ? proto_creds_derive(o.seed, (uint64_t)o.id, &k) : proto_creds_random(&k);
 	if (rc != 0) {
@@ -372,21 +466,40 @@ static int master_rotate(int argc, char **argv, enum rotate_kind kind)
 			return CTL_EXIT_FAIL;
 		}
 	}
-	char ids[24], ov[24];
+	char ids[24], ov[24], from[24], until[24];
+	struct proto_keyann a;
+	uint8_t sig[64];
+	bool ann = o.old_key != NULL || o.old_seed != NULL;
+	if (ann && announce(cmd, &o, k.ed_pub, &a, sig) != 0) {
+		if (f != NULL) {
+			fclose(f);
+			unlink(o.out);
+		}
+		OPENSSL_cleanse(&k, sizeof(k));
+		return CTL_EXIT_FAIL;
+	}
 	snprintf(ids, sizeof(ids), "%lld", o.id);
 	snprintf(ov, sizeof(ov), "%lld", o.overlap_s);
-	const char *v[] = {ids, (const char *)(kind == ROT_HMAC ? k.secret : k.ed_pub), ov};
-	const int l[] = {0, 32, 0}, fm[] = {0, 1, 0};
+	snprintf(from, sizeof(from), "%" PRId64, ann ? a.valid_from_ns : 0);
+	snprintf(until, sizeof(until), "%" PRId64, ann ? a.overlap_until_ns : 0);
+	/* Signing: $4..$7 the announcement and the old key it must replace (NULL: none). */
+	const char *v[] = {ids, (const char *)(kind == ROT_HMAC ? k.secret : k.ed_pub), ov,
+			   ann ? (const char *)sig : NULL, ann ? from : NULL, ann ? until : NULL,
+			   ann ? (const char *)a.old_pub : NULL};
+	const int l[] = {0, 32, 0, 64, 0, 0, 32}, fm[] = {0, 1, 0, 1, 0, 0, 1};
 	rc = CTL_EXIT_FAIL;
 	PGconn *conn = PQconnectdb(o.conninfo);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "decpctl %s: cannot connect: %s", cmd, PQerrorMessage(conn));
 	} else {
-		PGresult *r = PQexecParams(conn, rotate_sql[kind], 3, NULL, v, l, fm, 0);
+		PGresult *r = PQexecParams(conn, rotate_sql[kind], kind == ROT_HMAC ? 3 : 7, NULL,
+					   v, l, fm, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "decpctl %s: %s", cmd, PQresultErrorMessage(r));
 		} else if (PQntuples(r) != 1) {
-			fprintf(stderr, "decpctl %s: no enabled master %lld\n", cmd, o.id);
+			fprintf(stderr, "decpctl %s: no enabled master %lld%s\n", cmd, o.id,
+				ann ? " whose current signing key is the --old-key's (nothing changed)"
+				    : "");
 		} else if (f != NULL ? write_rotated(f, (uint64_t)o.id, kind, &k) != 0 || fflush(f) != 0
 				     : o.seed == NULL &&
 					       write_rotated(stdout, (uint64_t)o.id, kind, &k) != 0) {
@@ -394,11 +507,14 @@ static int master_rotate(int argc, char **argv, enum rotate_kind kind)
 			fprintf(stderr, "decpctl %s: key stored but cannot be written out: rotate "
 					"again\n", cmd);
 		} else {
-			const char *until = PQgetvalue(r, 0, 1);
-			printf("master %lld: new %s key stored; %s%s\n", o.id,
+			const char *end = PQgetvalue(r, 0, 1);
+			printf("master %lld: new %s key stored; %s%s%s\n", o.id,
 			       kind == ROT_HMAC ? "HMAC" : "Ed25519",
-			       until[0] != '\0' ? "the previous one stays valid until " :
-						   "the previous one is refused from now on", until);
+			       end[0] != '\0' ? "the previous one stays valid until " :
+						 "the previous one is refused from now on", end,
+			       kind == ROT_HMAC ? ""
+			       : ann ? "; announced to subscribers, signed by the previous key"
+				     : "; not announced to subscribers (no --old-key)");
 			rc = CTL_EXIT_OK;
 		}
 		PQclear(r);

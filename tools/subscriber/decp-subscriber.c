@@ -22,6 +22,7 @@
 #include "decp.pb-c.h"
 #include "guard.h"
 #include "guard_proto.h"
+#include "proto_keyann.h"
 #include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
@@ -50,10 +51,18 @@ struct vslot {
 	uint8_t body[192];
 };
 
+/* A master's signing key as this process trusts it. A verified key announcement
+ * (ServerMessage.key_announcement, docs/protocol.md "Key announcement") makes the
+ * announced key current and keeps the old one as prev until the announced overlap end;
+ * every simulated subscriber of the master verifies through this one struct
+ * (verify_key), so one announcement switches them all. */
 struct key {
 	uint64_t master;
-	struct guard_ed25519 *k;
-	struct vslot *cache; /* NULL: no memo */
+	uint8_t pub[32];            /* the trusted (current) public key */
+	struct guard_ed25519 *k;    /* pub's verifier */
+	struct guard_ed25519 *prev; /* the key before the last rotation, or NULL */
+	int64_t prev_until_ns;      /* prev verifies until then (wall clock) */
+	struct vslot *cache; /* NULL: no memo; results of k only, cleared at a rotation */
 	uint64_t hits, misses;
 };
 
@@ -154,14 +163,13 @@ static struct key *key_of(uint64_t master)
 	return NULL;
 }
 
-static int verify_cached(void *arg, const uint8_t *msg, size_t len, const uint8_t *sig,
+static int verify_cached(struct key *k, const uint8_t *msg, size_t len, const uint8_t *sig,
 			 size_t sig_len)
 {
-	struct key *k = arg;
 	struct vslot *v;
 	uint64_t h = 0;
 
-	if (sig_len != 64 || len > sizeof(v->body))
+	if (k->cache == NULL || sig_len != 64 || len > sizeof(v->body))
 		return guard_ed25519_verify(k->k, msg, len, sig, sig_len);
 	memcpy(&h, sig, sizeof(h));
 	v = &k->cache[h % VCACHE_SLOTS];
@@ -177,6 +185,74 @@ static int verify_cached(void *arg, const uint8_t *msg, size_t len, const uint8_
 	memcpy(v->sig, sig, 64);
 	memcpy(v->body, msg, len);
 	return v->result;
+}
+
+/* The guard's verifier for master k->master (guard_verify.h): the current key, or during
+ * an announced overlap the previous one. */
+static int verify_key(void *arg, const uint8_t *msg, size_t len, const uint8_t *sig,
+		      size_t sig_len)
+{
+	struct key *k = arg;
+	int rc = verify_cached(k, msg, len, sig, sig_len);
+
+	if (rc != 0 && k->prev != NULL && now_ns() < k->prev_until_ns)
+		rc = guard_ed25519_verify(k->prev, msg, len, sig, sig_len);
+	return rc;
+}
+
+static uint64_t g_keys_accepted, g_keys_refused;
+
+/*
+ * ServerMessage.key_announcement: a master's new signing key, signed by its old one.
+ * Accepted only when it is signed by the key this process trusts for that master
+ * (proto_keyann_verify); then the new key verifies that master's signals, and the old one
+ * until the announced overlap end. Anything else is refused and reported, and the trusted
+ * key stays. An announcement of the key already trusted (each subscriber of a master
+ * gets one, and again at every subscribe) changes nothing.
+ */
+static void on_key_announcement(struct sim *s, const Decp__KeyAnnouncement *ka)
+{
+	struct key *k = key_of(ka->master_id);
+	struct proto_keyann a = {.master_id = ka->master_id, .valid_from_ns = ka->valid_from_ns,
+				 .overlap_until_ns = ka->overlap_until_ns};
+	const char *why = NULL;
+	struct guard_ed25519 *nk;
+	int rc;
+
+	if (k == NULL) {
+		why = "no trusted key for that master";
+	} else if (ka->old_public_key.len != 32 || ka->new_public_key.len != 32) {
+		why = "malformed";
+	} else if (memcmp(ka->new_public_key.data, k->pub, 32) == 0) {
+		return; /* already the trusted key */
+	} else {
+		memcpy(a.old_pub, ka->old_public_key.data, 32);
+		memcpy(a.new_pub, ka->new_public_key.data, 32);
+		rc = proto_keyann_verify(&a, k->pub, ka->signature.data, ka->signature.len);
+		why = rc == -EPERM	? "it names an old key that is not the trusted one"
+		      : rc == -EBADMSG ? "its signature does not verify with the trusted key"
+		      : rc != 0		? "malformed"
+					: NULL;
+	}
+	if (why == NULL && (nk = guard_ed25519_new(a.new_pub)) == NULL)
+		why = "cannot use the new key";
+	if (why != NULL) {
+		g_keys_refused++;
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": key announcement REFUSED "
+			"(%s): the trusted key stays\n", s->idx, ka->master_id, why);
+		return;
+	}
+	guard_ed25519_free(k->prev);
+	k->prev = k->k;
+	k->prev_until_ns = a.overlap_until_ns;
+	k->k = nk;
+	memcpy(k->pub, a.new_pub, 32);
+	if (k->cache != NULL)
+		memset(k->cache, 0, VCACHE_SLOTS * sizeof(*k->cache));
+	g_keys_accepted++;
+	fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": key announcement accepted "
+		"(signed by the trusted key): new signing key, the old one valid %.1f s more\n",
+		s->idx, ka->master_id, (double)(a.overlap_until_ns - now_ns()) / 1e9);
 }
 
 static void send_client(struct sim *s, const Decp__ClientMessage *cm)
@@ -471,6 +547,9 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 			fprintf(g_log, "%d %" PRIu64 " state %d\n", s->idx, sm->state_change->master_id,
 				sm->state_change->new_state);
 		break;
+	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT:
+		on_key_announcement(s, sm->key_announcement);
+		break;
 	case DECP__SERVER_MESSAGE__KIND_ERROR:
 		s->refused++;
 		fprintf(stderr, "decp-subscriber: #%d error %d: %s\n", s->idx, sm->error->code,
@@ -702,6 +781,7 @@ static int load_keys(const char *path)
 			return -ENOMEM;
 		}
 		g_keys[g_nkeys].master = m;
+		memcpy(g_keys[g_nkeys].pub, pub, sizeof(pub));
 		g_keys[g_nkeys].k = guard_ed25519_new(pub);
 		if (g_keys[g_nkeys].k == NULL) {
 			fclose(f);
@@ -790,12 +870,8 @@ static int sim_add(const char *token, const char *masters)
 			fprintf(stderr, "decp-subscriber: no key for master %s\n", tok);
 			return -ENOENT;
 		}
-		if (k->cache != NULL) {
-			v.verify = verify_cached;
-			v.key = k;
-		} else {
-			guard_ed25519_verifier(&v, k->k);
-		}
+		v.verify = verify_key; /* through the key struct: a rotation switches all */
+		v.key = k;
 		guard_sub_init(&s->gs[s->nm], s->masters[s->nm], &v, g_o.ttl_ns, 0);
 		s->nm++;
 	}
@@ -1066,6 +1142,9 @@ int main(int argc, char **argv)
 		if (accepted != 0)
 			rc = 1;
 	}
+	if (g_keys_accepted != 0 || g_keys_refused != 0)
+		fprintf(stderr, "decp-subscriber: key announcements accepted %" PRIu64
+			", refused %" PRIu64 "\n", g_keys_accepted, g_keys_refused);
 	latency_report();
 	free(g_lat);
 	g_stop = 1;
@@ -1075,6 +1154,7 @@ int main(int argc, char **argv)
 	free(g_sims);
 	for (int i = 0; i < g_nkeys; i++) {
 		guard_ed25519_free(g_keys[i].k);
+		guard_ed25519_free(g_keys[i].prev);
 		free(g_keys[i].cache);
 	}
 	if (g_log != NULL)
