@@ -2,10 +2,9 @@
  * proto_keyann: the bytes a master's OLD Ed25519 key signs to announce its NEW one
  * (ServerMessage.key_announcement, issue 17; docs/protocol.md "Key announcement").
  *
- *   message = "decp-key-announce-v1" + 4 zero bytes (24)
- *             || master_id (8, big endian) || old_public_key (32) || new_public_key (32)
- *             || valid_from_ns (8, big endian, two's complement) || overlap_until_ns (8)
- *   signature = Ed25519(old seed, message)           (112 bytes signed, RFC 8032)
+ *   message   = proto_keyann_message(): 112 bytes (proto_keyann_msg.h, pure C: decp.dll
+ *               builds the same bytes)
+ *   signature = Ed25519(old seed, message)           (RFC 8032)
  *
  * Who signs: whoever holds the old seed when the key is rotated (`decpctl master
  * rotate-signing-key --old-key-seed/--old-key`); decp stores only public keys. Who
@@ -22,21 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto_keyann_msg.h" /* the message layout */
 #include "proto_sign.h"
-
-#define PROTO_KEYANN_LABEL "decp-key-announce-v1"
-#define PROTO_KEYANN_MSG_LEN 112u
-
-struct proto_keyann {
-	uint64_t master_id;                       /* != 0 */
-	uint8_t old_pub[PROTO_ED25519_PUB_LEN];
-	uint8_t new_pub[PROTO_ED25519_PUB_LEN];
-	int64_t valid_from_ns;
-	int64_t overlap_until_ns;                 /* >= valid_from_ns */
-};
-
-/* The signed bytes of a. Returns 0, or -EINVAL (NULL, master 0, until < from). */
-int proto_keyann_message(const struct proto_keyann *a, uint8_t out[PROTO_KEYANN_MSG_LEN]);
 
 /* sig = Ed25519(old_seed, message(a)); a->old_pub must be old_seed's public key.
  * Returns 0, -EINVAL (bad a, or old_pub is not old_seed's), -EIO (OpenSSL). */

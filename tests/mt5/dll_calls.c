@@ -661,6 +661,58 @@ static void t_rx(const struct decp_fns *f)
 	}
 }
 
+/* Key rotation (docs/protocol.md "Key announcement"): the new key's signal is a forgery
+ * until the announcement signed by the trusted key arrives; a forged announcement (signed
+ * by the new key itself) changes nothing; afterwards the new key verifies and the old one
+ * still does within the overlap. */
+static void t_rx_keys(const struct decp_fns *f)
+{
+	const struct vec *pub = V("pub");
+	uint8_t out[256], sym[40], osym[40];
+	int64_t h, info[12], verdict[16], st[6];
+	int k;
+
+	h = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h > 0, "keys: rx handle");
+	CHECK(f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+	      f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4,
+	      "keys: clock");
+	quote_at(108512);
+	CHECK(f->decp_rx_message(h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
+				 12, sym, 40) == 1 &&
+	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 7 &&
+	      verdict[2] == 0, "keys: the new key's signal before any announcement: "
+	      "INVALID_SIGNATURE");
+	k = f->decp_rx_message(h, V("key_announcement_forged")->b, V("key_announcement_forged")->n,
+			       T0, info, 12, sym, 40);
+	CHECK(k == 10 && info[0] == 7 && info[1] == -1,
+	      "keys: announcement signed by the new key itself refused (%d, %lld)", k,
+	      (long long)info[1]);
+	CHECK(f->decp_rx_message(h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
+				 12, sym, 40) == 1 &&
+	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 7,
+	      "keys: still refused after the forged announcement");
+	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[1] == 0, "keys: nothing consumed");
+	k = f->decp_rx_message(h, V("key_announcement")->b, V("key_announcement")->n, T0, info, 12,
+			       sym, 40);
+	CHECK(k == 10 && info[0] == 7 && info[1] == 1 && info[2] == T0 + INT64_C(3600000000000),
+	      "keys: announcement signed by the trusted key accepted (%d, %lld)", k,
+	      (long long)info[1]);
+	k = f->decp_rx_message(h, V("key_announcement")->b, V("key_announcement")->n, T0, info, 12,
+			       sym, 40);
+	CHECK(k == 10 && info[1] == 0, "keys: the same announcement again changes nothing");
+	CHECK(f->decp_rx_message(h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
+				 12, sym, 40) == 1 &&
+	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
+	      verdict[2] == 1, "keys: the new key's signal executes");
+	view[9] = 1; /* MODIFY acts on the copied position */
+	CHECK(f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym,
+				 40) == 1 &&
+	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
+	      verdict[2] == 1, "keys: the old key's signal still executes within the overlap");
+	CHECK(f->decp_handle_free(h) == DECP_OK, "keys: handle freed");
+}
+
 int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 {
 	if (load_vectors(vectors_path) != 0) {
@@ -671,6 +723,7 @@ int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 		t_master(f);
 		t_ws(f);
 		t_rx(f);
+		t_rx_keys(f);
 	}
 	printf("%d passed, %d failed\n", mt5_passed(), mt5_failed());
 	return mt5_failed();

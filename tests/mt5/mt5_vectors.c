@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto_keyann.h"
 #include "proto_login.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
@@ -22,6 +23,11 @@
 static const uint8_t seed[32] = {
 	0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
 	0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+};
+/* the key the master rotates to (key announcement vectors) */
+static const uint8_t seed2[32] = {
+	0x4c, 0xcd, 0x08, 0x9b, 0x28, 0xff, 0x96, 0xda, 0x9d, 0xb6, 0xc3, 0x46, 0xec, 0x11, 0x4e, 0x0f,
+	0x5b, 0x8a, 0x31, 0x9f, 0x35, 0xab, 0xa6, 0x24, 0xda, 0x8c, 0xf6, 0xed, 0x4f, 0xb8, 0xa6, 0xfb,
 };
 static const uint8_t secret[32] = "decp mt5 test hmac secret 32 by";
 static const char token[] = "tok-mt5-1"; /* the license token dll_calls passes */
@@ -182,6 +188,43 @@ int main(int argc, char **argv)
 		envelope(name, &sealed, seq, 0);
 		snprintf(name, sizeof(name), "forged%d", (int)seq);
 		envelope(name, &sealed, seq, 1);
+	}
+	{
+		/* Key rotation: the announcement of seed2's key signed by seed's (genuine), the
+		 * same signed by seed2 itself (forged), and signal 1 signed by seed2 only. */
+		Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+		Decp__KeyAnnouncement ka = DECP__KEY_ANNOUNCEMENT__INIT;
+		struct proto_keyann a = {.master_id = MASTER, .valid_from_ns = T0 - 1000000000,
+					 .overlap_until_ns = T0 + INT64_C(3600000000000)};
+		uint8_t sig[64], m[PROTO_KEYANN_MSG_LEN];
+		struct proto_ed25519_key *sk2 = proto_ed25519_key_new_private(seed2);
+		Decp__Signal s;
+		struct proto_sealed_signal sealed;
+
+		memcpy(a.old_pub, pub, 32);
+		if (sk2 == NULL || proto_ed25519_public_from_seed(seed2, a.new_pub) != 0 ||
+		    proto_keyann_sign(&a, seed, sig) != 0)
+			return 1;
+		ka.master_id = MASTER;
+		ka.old_public_key.data = a.old_pub;
+		ka.old_public_key.len = 32;
+		ka.new_public_key.data = a.new_pub;
+		ka.new_public_key.len = 32;
+		ka.valid_from_ns = a.valid_from_ns;
+		ka.overlap_until_ns = a.overlap_until_ns;
+		ka.signature.data = sig;
+		ka.signature.len = 64;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
+		sm.key_announcement = &ka;
+		packed("key_announcement", &sm.base);
+		if (proto_keyann_message(&a, m) != 0 || proto_ed25519_sign(seed2, m, sizeof(m), sig))
+			return 1;
+		packed("key_announcement_forged", &sm.base);
+		signal_of(&s, 1, 1);
+		if (proto_signal_seal(&hk, sk2, &s, &sealed) != 0)
+			return 1;
+		envelope("envelope1_newkey", &sealed, 1, 0);
+		proto_ed25519_key_free(sk2);
 	}
 	{
 		Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;

@@ -345,6 +345,14 @@ static int server_ref(const Decp__ServerMessage *s, struct proto_wire_msg *m,
 		m->v[1] = (uint32_t)s->error->code;
 		m->bl[2] = s->error->message ? strlen(s->error->message) : 0;
 		break;
+	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT:
+		m->v[1] = s->key_announcement->master_id;
+		m->bl[2] = s->key_announcement->old_public_key.len;
+		m->bl[3] = s->key_announcement->new_public_key.len;
+		m->v[4] = (uint64_t)s->key_announcement->valid_from_ns;
+		m->v[5] = (uint64_t)s->key_announcement->overlap_until_ns;
+		m->bl[6] = s->key_announcement->signature.len;
+		break;
 	default:
 		return -1;
 	}
@@ -417,6 +425,7 @@ static size_t random_server(uint8_t *out)
 	Decp__TimePong tp = DECP__TIME_PONG__INIT;
 	Decp__StateChange sc = DECP__STATE_CHANGE__INIT;
 	Decp__Error err = DECP__ERROR__INIT;
+	Decp__KeyAnnouncement ka = DECP__KEY_ANNOUNCEMENT__INIT;
 	static uint8_t body[100], mac[32], sig[64];
 
 	memset(body, 0x42, sizeof(body));
@@ -448,13 +457,25 @@ static size_t random_server(uint8_t *out)
 	sc.time_ns = (int64_t)rnd();
 	err.code = (Decp__Error__Code)(tu_rand(&rng) % 12);
 	err.message = "no";
-	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 6);
+	ka.master_id = rnd();
+	ka.old_public_key.data = mac;
+	ka.old_public_key.len = tu_rand(&rng) % 33;
+	ka.new_public_key.data = mac;
+	ka.new_public_key.len = 32;
+	ka.valid_from_ns = (int64_t)rnd();
+	ka.overlap_until_ns = (int64_t)rnd();
+	ka.signature.data = sig;
+	ka.signature.len = sizeof(sig);
+	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 7);
+	if (s.kind_case == 7)
+		s.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
 	switch (s.kind_case) {
 	case DECP__SERVER_MESSAGE__KIND_ENVELOPE: s.envelope = &e; break;
 	case DECP__SERVER_MESSAGE__KIND_SYNC_START: s.sync_start = &st; break;
 	case DECP__SERVER_MESSAGE__KIND_SYNC_END: s.sync_end = &en; break;
 	case DECP__SERVER_MESSAGE__KIND_TIME_PONG: s.time_pong = &tp; break;
 	case DECP__SERVER_MESSAGE__KIND_STATE_CHANGE: s.state_change = &sc; break;
+	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT: s.key_announcement = &ka; break;
 	default: s.error = &err; break;
 	}
 	return decp__server_message__pack(&s, out);

@@ -199,6 +199,9 @@ void OnServerMessage(const uchar &p[], int n)
    else if(k == 1) OnEnvelope(info, CharArrayToString(sym));
    else if(k == 5) PrintFormat("decp: subscription state %d -> %d", info[2], info[3]);
    else if(k == 6) { PrintFormat("decp: server error %d", info[0]); Disconnect("server error"); }
+   else if(k == 10)                        // the master's new signing key (checked by the DLL)
+   { if(info[1] == 1) PrintFormat("decp: master %I64d announced a new signing key: accepted (signed by the trusted key)", info[0]);
+     else if(info[1] < 0) PrintFormat("decp: master %I64d key announcement REFUSED (not signed by the trusted key): InpMasterPubHex stays", info[0]); }
    else if(k < 0)  Log("server message", k);
 }
 

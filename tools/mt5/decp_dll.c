@@ -14,6 +14,7 @@
 #include "decp_ws.h"
 #include "guard.h"
 #include "proto_frame.h"
+#include "proto_keyann_msg.h"
 #include "proto_login_msg.h"
 #include "proto_wire.h"
 
@@ -40,6 +41,13 @@ struct rx {
 	struct guard_policy pol;
 	struct guard_clock clk;
 	struct decp_ed25519 *key;
+	/* Key rotation (decp_rx_message kind 10, docs/protocol.md "Key announcement"): pub is
+	 * the trusted key (key's public half); after an accepted announcement prev is the old
+	 * key, still verifying until prev_until_ns on the server clock. */
+	uint8_t pub[DECP_ED25519_PUB_LEN];
+	struct decp_ed25519 *prev;
+	int64_t prev_until_ns;
+	int64_t check_server_ns; /* server clock at the running decp_rx_check (INT64_MAX: none) */
 	char ws_key[DECP_WS_KEY_LEN + 1];
 	bool replaying;
 	/* the envelope decp_rx_message kept for decp_rx_check (owns its bytes) */
@@ -96,6 +104,7 @@ static void master_free(struct master *m)
 static void rx_free(struct rx *r)
 {
 	decp_ed25519_free(r->key);
+	decp_ed25519_free(r->prev);
 	free(r);
 }
 
@@ -450,6 +459,54 @@ int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
 
 /* ---------------------------------------------------------------- receiver -- */
 
+/* The guard's verifier (guard_verify.h): the trusted key, or during an announced overlap
+ * the previous one. */
+static int rx_verify(void *arg, const uint8_t *msg, size_t len, const uint8_t *sig,
+		     size_t sig_len)
+{
+	struct rx *r = arg;
+	int rc = decp_ed25519_verify_msg(r->key, msg, len, sig, sig_len);
+
+	if (rc != 0 && r->prev != NULL && r->check_server_ns < r->prev_until_ns)
+		rc = decp_ed25519_verify_msg(r->prev, msg, len, sig, sig_len);
+	return rc;
+}
+
+/* A KeyAnnouncement (m: proto_wire's fields). info[1]: 1 accepted (info[2] the old key's
+ * end), 0 the key already trusted, -1 refused (not signed by the trusted key, naming
+ * another old key, malformed). */
+static void rx_key_announcement(struct rx *r, const struct proto_wire_msg *m, int64_t *info)
+{
+	struct proto_keyann a = {.master_id = m->v[1], .valid_from_ns = (int64_t)m->v[4],
+				 .overlap_until_ns = (int64_t)m->v[5]};
+	uint8_t msg[PROTO_KEYANN_MSG_LEN];
+	struct decp_ed25519 *nk;
+
+	info[0] = (int64_t)m->v[1];
+	info[1] = -1;
+	if (m->v[1] != r->sub.master_id || m->bl[2] != sizeof(r->pub) ||
+	    m->bl[3] != sizeof(r->pub))
+		return;
+	if (memcmp(m->b[3], r->pub, sizeof(r->pub)) == 0) {
+		info[1] = 0;
+		return;
+	}
+	memcpy(a.old_pub, m->b[2], sizeof(a.old_pub));
+	memcpy(a.new_pub, m->b[3], sizeof(a.new_pub));
+	if (!decp_ct_equal(a.old_pub, r->pub, sizeof(r->pub)) ||
+	    proto_keyann_message(&a, msg) != 0 ||
+	    decp_ed25519_verify_msg(r->key, msg, sizeof(msg), m->b[6], m->bl[6]) != 0 ||
+	    (nk = decp_ed25519_from_public(a.new_pub)) == NULL)
+		return;
+	decp_ed25519_free(r->prev);
+	r->prev = r->key;
+	r->prev_until_ns = a.overlap_until_ns;
+	r->key = nk;
+	memcpy(r->pub, a.new_pub, sizeof(r->pub));
+	info[1] = 1;
+	info[2] = a.overlap_until_ns;
+}
+
 int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_len,
 		    int64_t last_seq, int64_t ttl_ms)
 {
@@ -465,8 +522,9 @@ int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_le
 		rx_free(r);
 		return DECP_E_CRYPTO;
 	}
-	v.verify = decp_ed25519_verify_msg;
-	v.key = r->key;
+	memcpy(r->pub, master_pub, sizeof(r->pub));
+	v.verify = rx_verify;
+	v.key = r;
 	guard_policy_init(&r->pol);
 	guard_clock_init(&r->clk, 0);
 	if (guard_sub_init(&r->sub, (uint64_t)master_id, &v, ttl_ms * GUARD_NS_PER_MS,
@@ -693,6 +751,9 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 	case PROTO_SERVER_STATE_CHANGE:
 	case PROTO_SERVER_ERROR:
 		break;
+	case PROTO_SERVER_KEY_ANNOUNCEMENT:
+		rx_key_announcement(r, &m, info);
+		break;
 	default:
 		return DECP_E_MALFORMED;
 	}
@@ -736,6 +797,9 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	v.instruments = guard_instruments_builtin();
 	d = &r->verdict;
 	r->pending = false;
+	/* the previous key's overlap is on the server clock; none measured: it is over */
+	if (guard_clock_server_now(&r->clk, local_now_ns, &r->check_server_ns, NULL) != 0)
+		r->check_server_ns = INT64_MAX;
 	if (guard_signal_check(&r->sub, &r->pol, &r->clk, &r->env, &v, d) != 0)
 		return DECP_E_INVAL;
 	r->checked = true;
