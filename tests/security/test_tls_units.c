@@ -226,6 +226,18 @@ static void test_keyupdate_flood(void)
 
 enum bind_as { BIND_EXPORTER, BIND_ZEROS, BIND_OTHER };
 
+/* A protocol-2 Hello frame for master 1 into buf. Returns its length or a negative errno. */
+static ssize_t hello2_frame(uint8_t *buf, size_t cap)
+{
+	Decp__Hello h = DECP__HELLO__INIT;
+	h.master_id = 1;
+	h.protocol_version = PROTO_PROTOCOL_VERSION;
+	Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+	mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
+	mf.hello = &h;
+	return proto_msg_frame_pack(&mf.base, 4096, buf, cap);
+}
+
 /*
  * A protocol-2 login of master 1 (token "tls-token-1") over a fresh TLS connection, the
  * proof computed over: this connection's exporter, the zero binding, or the exporter of
@@ -238,14 +250,8 @@ static int login_bound(SSL_CTX *cc, enum bind_as as, struct tls_fx_conn *other)
 	int kind = -1;
 	if (tls_fx_open(&fx, &c, cc, NULL) != 0)
 		return -1;
-	Decp__Hello h = DECP__HELLO__INIT;
-	h.master_id = 1;
-	h.protocol_version = PROTO_PROTOCOL_VERSION;
-	Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
-	mf.kind_case = DECP__MASTER_FRAME__KIND_HELLO;
-	mf.hello = &h;
 	uint8_t buf[512], b[PROTO_LOGIN_BINDING_LEN] = {0};
-	ssize_t n = proto_msg_frame_pack(&mf.base, 4096, buf, sizeof(buf));
+	ssize_t n = hello2_frame(buf, sizeof(buf));
 	if (tls_fx_handshake(&c) != 0 || n < 0 || SSL_write(c.c, buf, (int)n) != (int)n)
 		goto out;
 	tls_fx_pump(&c);
@@ -269,6 +275,70 @@ static int login_bound(SSL_CTX *cc, enum bind_as as, struct tls_fx_conn *other)
 out:
 	tls_fx_close(&c);
 	return kind;
+}
+
+/* The first frame the server wrote on a plaintext link (consumed), decoded, or NULL. */
+static Decp__IngestFrame *plain_frame(struct tls_fx_conn *c)
+{
+	const uint8_t *o;
+	size_t m = dp_tls_conn_out(c->t, &o), len;
+	Decp__IngestFrame *f = NULL;
+	if (m >= 4 && (len = (size_t)o[0] << 24 | (size_t)o[1] << 16 | (size_t)o[2] << 8 | o[3]) +
+			      4 <= m)
+		f = proto_ingest_frame_decode(o + 4, len, NULL);
+	dp_tls_conn_out_consume(c->t, m);
+	return f;
+}
+
+/* tls = optional, a plaintext client: Hello, then a proof over `binding` (NULL: zeros).
+ * Returns the kind of the frame answering the proof, -1 on a fixture error. */
+static int plain_login(const uint8_t *binding)
+{
+	struct tls_fx_conn c;
+	uint8_t buf[512];
+	int kind = -1;
+	if (tls_fx_open(&fx, &c, NULL, NULL) != 0)
+		return -1;
+	ssize_t n = hello2_frame(buf, sizeof(buf));
+	if (n < 0 || dp_tls_conn_input(c.t, buf, (size_t)n, fx.now_ns, (int64_t)fx.now_ns) != 0)
+		goto out;
+	Decp__IngestFrame *ch = plain_frame(&c);
+	if (ch == NULL || ch->kind_case != DECP__INGEST_FRAME__KIND_CHALLENGE) {
+		proto_msg_free(ch != NULL ? &ch->base : NULL, NULL);
+		goto out;
+	}
+	n = proto_login_proof_frame("tls-token-1", 11, ch->challenge->nonce.data,
+				    ch->challenge->nonce.len, 1, binding, buf, sizeof(buf));
+	proto_msg_free(&ch->base, NULL);
+	if (n < 0)
+		goto out;
+	dp_tls_conn_input(c.t, buf, (size_t)n, fx.now_ns, (int64_t)fx.now_ns);
+	Decp__IngestFrame *r = plain_frame(&c);
+	kind = r != NULL ? (int)r->kind_case : -1;
+	proto_msg_free(r != NULL ? &r->base : NULL, NULL);
+out:
+	tls_fx_close(&c);
+	return kind;
+}
+
+/* tls = optional (docs/protocol.md "Channel binding"): a client that chose plaintext proves
+ * over the zero binding, as with tls = off; a proof over an exporter is refused there; a
+ * client that chose TLS must bind its exporter, as under required. */
+static void test_binding_optional(void)
+{
+	static const uint8_t some[PROTO_LOGIN_BINDING_LEN] = {1, 2, 3};
+	CU_ASSERT_FATAL(fx_up(DP_TLS_OPTIONAL, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
+	CU_ASSERT(plain_login(NULL) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_PLAIN_CONNS) == 1);
+	CU_ASSERT(plain_login(some) == DECP__INGEST_FRAME__KIND_NACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_BAD_TOKEN) == 1);
+	SSL_CTX *cc = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	CU_ASSERT_FATAL(cc != NULL);
+	CU_ASSERT(login_bound(cc, BIND_EXPORTER, NULL) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(login_bound(cc, BIND_ZEROS, NULL) == DECP__INGEST_FRAME__KIND_NACK);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_UNBOUND) == 1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_LOGINS) == 2);
+	SSL_CTX_free(cc);
 }
 
 static void test_channel_binding(void)
@@ -320,6 +390,8 @@ int main(void)
 	CU_add_test(s, "KeyUpdate flood cut", test_keyupdate_flood);
 	CU_add_test(s, "channel binding: exporter logs in; zeros (unbound) and another "
 		       "connection's exporter refused; --tls-unbound-masters", test_channel_binding);
+	CU_add_test(s, "channel binding under tls = optional: plaintext proves over zeros, TLS "
+		       "over its exporter", test_binding_optional);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int f = CU_get_number_of_failures();
