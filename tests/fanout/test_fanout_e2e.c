@@ -328,6 +328,14 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 	argv[a++] = logp;
 	argv[a++] = (char *)"--ttl-ms";
 	argv[a++] = (char *)"600000";
+	if (e->tls) {
+		/* wss: the fan-out's certificate verified (its own self-signed one is the CA) */
+		static char ca[512];
+
+		snprintf(ca, sizeof(ca), "%s/cert.pem", e->dir);
+		argv[a++] = (char *)"--ca";
+		argv[a++] = ca;
+	}
 	for (int i = 0; extra != NULL && extra[i] != NULL && a < 38; i++)
 		argv[a++] = (char *)extra[i];
 	argv[a] = NULL;
@@ -1420,9 +1428,11 @@ int main(int argc, char **argv)
 		char cmd[1400];
 
 		snprintf(cmd, sizeof(cmd),
-			 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-			 "-days 1 -subj /CN=127.0.0.1 -keyout '%s/key.pem' -out '%s/cert.pem' "
-			 ">/dev/null 2>&1", e.dir, e.dir);
+			 "for n in cert other; do openssl req -x509 -newkey ec -pkeyopt "
+			 "ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+			 "subjectAltName=IP:127.0.0.1 -keyout '%s/'$n.key -out '%s/'$n.pem "
+			 ">/dev/null 2>&1 || exit 1; done; mv '%s/cert.key' '%s/key.pem'",
+			 e.dir, e.dir, e.dir, e.dir);
 		if (system(cmd) != 0) {
 			CHECK(0, "self-signed certificate");
 			goto out;
@@ -1489,6 +1499,19 @@ int main(int argc, char **argv)
 			unsigned long rec = sub_reconnects(&e);
 
 			CHECK(rec >= 5, "connections were cut during the run (%lu reconnects)", rec);
+		}
+		if (e.tls) {
+			/* a fan-out whose certificate does not chain to the subscriber's --ca (an
+			 * impostor, to this subscriber): nothing is received, nothing executed */
+			char other[512];
+			const char *xi[] = {"--token", "tok-1", "--master", "1", "--expect", "1",
+					    "--timeout", "5", "--ca", other, NULL};
+
+			snprintf(other, sizeof(other), "%s/other.pem", e.dir);
+			rc = harness_wait_exit(start_subscriber(&e, "impostor", xi), 60000);
+			CHECK(rc != 0 && !log_has(&e, "impostor", " 1 1"),
+			      "wss: a certificate that does not chain to --ca is refused (exit %d)",
+			      rc);
 		}
 		if (slow > 0) {
 			rc = harness_wait_exit(slow, 120000);

@@ -100,6 +100,7 @@ struct opts {
 	int drop_ms;
 	int stall_ms;
 	bool wrong_token, report_exec, status, verify_cache;
+	const char *ca;     /* --ca: verify the fan-out's certificate (wss); NULL: not verified */
 	bool no_time_sync;  /* trust the (skewed) local clock: no TimePing */
 	uint64_t forge_every; /* every Nth envelope: a forged copy goes through the guard first */
 	int forge_kind;       /* enum forge_kind: what else the forged copy fails */
@@ -590,9 +591,12 @@ static void sim_connect(lws_sorted_usec_list_t *sul)
 	ci.host = g_o.host;
 	ci.origin = g_o.host;
 	ci.protocol = "decp";
-	ci.ssl_connection = g_o.tls ? LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
-					      LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK
-				    : 0;
+	/* wss: with --ca the certificate must chain to it and name the host (an impostor
+	 * fan-out is refused); without, anything is taken (tests with throw-away certs). */
+	ci.ssl_connection = !g_o.tls ? 0
+			    : g_o.ca != NULL ? LCCSCF_USE_SSL
+					     : LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
+						       LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
 	ci.userdata = s;
 	ci.pwsi = &s->wsi;
 	if (lws_client_connect_via_info(&ci) == NULL)
@@ -692,6 +696,8 @@ static void usage(FILE *o)
 	fprintf(o,
 		"usage: decp-subscriber --url ws://HOST:PORT/ --keys FILE (--subs FILE | --token T --master M...)\n"
 		"  --keys FILE          lines \"<master id> <ed25519 public key, 64 hex>\"\n"
+		"  --ca FILE            wss: the fan-out's certificate must chain to FILE (PEM) and\n"
+		"                       name the URL's host; without it nothing is verified\n"
 		"  --subs FILE          one simulated subscriber per line: \"<token> <master>[,<master>...]\"\n"
 		"  --token T --master M a single subscriber (repeat --master)\n"
 		"  --log FILE           execution log: \"<subscriber> <master> <sequence>\" per execution\n"
@@ -941,6 +947,7 @@ int main(int argc, char **argv)
 		{"stall-ms", required_argument, NULL, 'X'},
 		{"latency", no_argument, NULL, 'Y'},
 		{"instruments", required_argument, NULL, 'I'},
+		{"ca", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
 	const char *instr = NULL;
@@ -1002,6 +1009,7 @@ int main(int argc, char **argv)
 		case 'R': g_o.stop_reading_after = strtoull(optarg, NULL, 10); break;
 		case 'D': g_o.drop_ms = atoi(optarg); break;
 		case 'V': g_o.verify_cache = true; break;
+		case 'C': g_o.ca = optarg; break;
 		case 'X': g_o.stall_ms = atoi(optarg); break;
 		case 'Y':
 			g_lat = malloc(LAT_MAX * sizeof(*g_lat));
@@ -1018,6 +1026,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (g_o.ca != NULL && !g_o.tls) {
+		fprintf(stderr, "decp-subscriber: --ca needs a wss:// URL\n");
+		return 2;
+	}
+	if (g_o.ca != NULL && access(g_o.ca, R_OK) != 0) {
+		fprintf(stderr, "decp-subscriber: --ca %s: %s\n", g_o.ca, strerror(errno));
+		return 2;
+	}
+	if (g_o.tls && g_o.ca == NULL)
+		fprintf(stderr, "decp-subscriber: wss without --ca: the fan-out's certificate is "
+				"NOT verified (tests only)\n");
 	g_reg = *guard_instruments_builtin();
 	if (instr != NULL) {
 		int line_no, n = load_instruments(instr, &line_no);
@@ -1066,6 +1085,7 @@ int main(int argc, char **argv)
 	info.max_http_header_pool2 = (unsigned)g_nsims + 16; /* all may be connecting at once */
 	if (g_o.tls)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_ca_filepath = g_o.ca;
 	g_ctx = lws_create_context(&info);
 	if (g_ctx == NULL) {
 		fprintf(stderr, "decp-subscriber: lws context failed\n");
