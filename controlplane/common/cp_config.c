@@ -63,6 +63,7 @@ static const struct key keys[] = {
 	{"fanout_state_poll_ms", K_U32, F(fanout_state_poll_ms), 0, 10, 600000},
 	{"fanout_keepalive_ms", K_U32, F(fanout_keepalive_ms), 0, 10, 86400000},
 	{"fanout_keepalive_timeout_ms", K_U32, F(fanout_keepalive_timeout_ms), 0, 10, 3600000},
+	{"fanout_replay_rate", K_U32, F(fanout_replay_rate), 0, 1, 1000000},
 	{"fanout_poll_loop", K_BOOL, F(fanout_poll_loop), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
 	{"api_port", K_U32, F(api_port), 0, 1, 65535},
@@ -110,6 +111,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_state_poll_ms = 500;
 	c->fanout_keepalive_ms = 300000;
 	c->fanout_keepalive_timeout_ms = 10000;
+	c->fanout_replay_rate = 2000;
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
 	c->api_port = 8080;
 	c->api_threads = 1;

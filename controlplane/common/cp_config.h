@@ -70,6 +70,8 @@ struct cp_config {
 	uint32_t fanout_keepalive_ms;    /* fanout: ping a connection silent this long */
 	uint32_t fanout_keepalive_timeout_ms; /* fanout: ...and close it when still silent
 					  * this long after the ping was due */
+	uint32_t fanout_replay_rate;     /* fanout: Redis replay reads (XRANGE) per second,
+					  * whole process */
 	bool fanout_poll_loop;           /* fanout: lws's poll(2) loop instead of libev/epoll
 					  * (kept for comparison, docs/perf.md "fanout") */
 	char api_listen[256];            /* api: address to bind */

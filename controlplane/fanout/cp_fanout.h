@@ -52,6 +52,7 @@ struct cp_fanout_stats {
 	uint64_t slow_closed;       /* connections closed with CP_FANOUT_CLOSE_SLOW */
 	uint64_t keepalive_closed;  /* connections closed as dead (no answer to the keep-alive) */
 	uint64_t malformed;         /* client messages refused as malformed */
+	uint64_t range_lost;        /* replays ended with Error{CODE_RANGE} (range not retained) */
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */
 	uint32_t live_connections;

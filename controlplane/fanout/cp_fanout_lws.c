@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "cp_fanout_json.h"
+#include "cp_fanout_range.h"
 #include "cp_ws_guard.h"
 #include "proto_msg.h"
 
@@ -286,6 +287,35 @@ static void attach_free(struct attach *a)
 		free(a);
 }
 
+/* Take attachment a off its session and its master (lws thread); freed at once unless a
+ * chunk is pending (then the reply frees it). */
+static void attach_detach(struct attach *a)
+{
+	for (struct attach **pp = &a->s->att; *pp != NULL; pp = &(*pp)->s_next)
+		if (*pp == a) {
+			*pp = a->s_next;
+			break;
+		}
+	attach_free(a);
+}
+
+/*
+ * The sequences from `next` on are no longer in Redis (trimmed by the archiver, or missing):
+ * the replay ends here, with Error{CODE_RANGE} naming the first sequence still deliverable
+ * (cp_range_message), and the attachment is dropped so that a new Subscribe on the same
+ * connection starts afresh (docs/fanout.md "Resume from before the retained range"). This
+ * is the one place a lost range is answered: re-sync by snapshot replaces the answer here.
+ */
+static void attach_range_lost(struct cp_fanout *f, struct attach *a, uint64_t first_avail)
+{
+	char msg[160];
+
+	cnt(&f->c_range_lost);
+	cp_range_message(msg, sizeof(msg), a->m->id, a->sp.next, first_avail);
+	sess_send_ctl(a->s, cp_fmsg_error(DECP__ERROR__CODE__CODE_RANGE, msg));
+	attach_detach(a);
+}
+
 static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 {
 	struct attach *a = r->a;
@@ -308,20 +338,42 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 		sess_wake(a->s);
 		goto out;
 	}
-	for (uint32_t i = 0; i < r->n; i++) {
+	{
+		struct cp_range_chunk rc = {.next = a->sp.next, .first_seq = r->first,
+					    .end = r->end, .last_seq = a->m->last_seq,
+					    .hist_first = a->m->hist_first, .dry = a->dry};
+		uint64_t first_avail = 0;
+
+		switch (cp_range_check(&rc, &first_avail)) {
+		case CP_RANGE_LOST:
+			attach_range_lost(f, a, first_avail);
+			goto out;
+		case CP_RANGE_RETRY:
+			a->dry++;
+			break;
+		case CP_RANGE_TAKE:
+			a->dry = 0;
+			break;
+		}
+	}
+	/* whole: every entry of the chunk was taken, so its `end` is the stream's end; a chunk
+	 * cut short (a hole, or no room) is not, and the next read starts at the cut */
+	bool whole = true;
+	for (uint32_t i = 0; i < r->n && whole; i++) {
 		struct cp_fmsg *m = r->msgs[i];
 
 		enum cp_splice_order o = cp_splice_order(&a->sp, m->seq);
 
 		if (o == CP_SPLICE_OLD)
 			continue;
-		if (o == CP_SPLICE_GAP)
-			break; /* a hole in the stream cannot happen (XADD ids are +1); re-read */
-		if (sess_enqueue(a->s, m, QUEUE_RESERVE) != 0)
+		/* a hole (missing entries): the read from the hole proves it (cp_fanout_range) */
+		if (o == CP_SPLICE_GAP || sess_enqueue(a->s, m, QUEUE_RESERVE) != 0) {
+			whole = false;
 			break;
+		}
 		cp_splice_sent(&a->sp);
 	}
-	cp_splice_chunk_end(&a->sp, r->end);
+	cp_splice_chunk_end(&a->sp, r->end && whole);
 	attach_pump(f, a);
 out:
 	for (uint32_t i = 0; i < r->n; i++)

@@ -72,6 +72,7 @@ struct attach {
 	struct attach *s_next;
 	uint64_t sub_id;
 	struct cp_splice sp;      /* mode, next, pending chunk (cp_fanout_splice.h) */
+	uint32_t dry;             /* empty chunks in a row while behind (cp_fanout_range.h) */
 };
 
 struct master {
@@ -122,6 +123,7 @@ struct replay_msg {
 	uint64_t master, from;
 	uint32_t count;
 	uint32_t n;
+	uint64_t first;           /* sequence of XRANGE's first entry; 0: none */
 	bool end;
 	int err;
 	struct cp_fmsg *msgs[REPLAY_CHUNK];
@@ -190,7 +192,7 @@ struct cp_fanout {
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed, c_keys_sent;
+		c_ka_closed, c_keys_sent, c_range_lost;
 	atomic_uint c_live;
 };
 

@@ -1,6 +1,7 @@
 /* cp_fanout_redis: the replay thread (XRANGE chunks) and the tail thread (XREAD BLOCK).
  * Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
+#include "cp_rate.h"
 #include "cp_redis_rec.h"
 
 /* ---------------------------------------------------------------- redis threads -- */
@@ -21,11 +22,25 @@ static struct cp_fmsg *entry_msg(uint64_t master, const redisReply *e)
 				      r.sig_len);
 }
 
+/* The sequence of a stream entry's id "<seq>-0" (0 when it is not an entry). */
+static uint64_t entry_seq(const redisReply *e)
+{
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+	    e->element[0]->type != REDIS_REPLY_STRING)
+		return 0;
+	return strtoull(e->element[0]->str, NULL, 10);
+}
+
 void *cp_fo_replay_main(void *arg)
 {
 	struct cp_fanout *f = arg;
 	struct cp_redis rd;
+	/* Every replay's Redis reads share one bound (fanout_replay_rate XRANGE/s, a tenth of
+	 * a second's burst): no subscriber, and no number of them, can make the fan-out read
+	 * Redis faster; a replay beyond it only takes longer. */
+	struct cp_rate rate;
 
+	cp_rate_init(&rate, f->cfg.fanout_replay_rate, f->cfg.fanout_replay_rate / 10, mono_ns());
 	cp_redis_init(&rd, &f->cfg, ROLE);
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		struct replay_msg *r, *rn;
@@ -35,6 +50,10 @@ void *cp_fo_replay_main(void *arg)
 			redisReply *rep;
 
 			rn = r->next;
+			for (int64_t w; (w = cp_rate_wait_ns(&rate, mono_ns())) > 0 &&
+					!atomic_load_explicit(&f->stop, memory_order_acquire);)
+				cp_sleep_ms((unsigned int)(w / 1000000) + 1);
+			(void)cp_rate_take(&rate, mono_ns());
 			cp_redis_key_signals(key, sizeof(key), r->master);
 			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
 			rep = cp_redis_ensure(&rd) == 0
@@ -53,6 +72,14 @@ void *cp_fo_replay_main(void *arg)
 					r->msgs[r->n++] = m;
 					cnt(&f->c_replayed);
 				}
+				/* The first deliverable sequence of the chunk: a trimmed stream
+				 * answers a read from before its start with its first retained
+				 * entry, an unreadable entry counts as missing; either way the
+				 * lws thread learns the range is gone (cp_fanout_range.h). */
+				if (r->n > 0)
+					r->first = r->msgs[0]->seq;
+				else if (rep->elements > 0)
+					r->first = entry_seq(rep->element[rep->elements - 1]) + 1;
 				r->end = rep->elements < r->count;
 			}
 			if (rep != NULL)

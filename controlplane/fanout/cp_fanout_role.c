@@ -36,6 +36,9 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   st.replayed);
 	cp_metrics_counter(m, "decp_fanout_slow_closed_total",
 			   "connections closed as slow consumers (4008)", st.slow_closed);
+	cp_metrics_counter(m, "decp_fanout_range_lost_total",
+			   "replays ended with Error RANGE (sequences no longer retained)",
+			   st.range_lost);
 	cp_metrics_counter(m, "decp_fanout_reports_total",
 			   "execution reports and protection events stored", st.reports);
 	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",

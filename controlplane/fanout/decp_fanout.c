@@ -41,6 +41,7 @@ static void usage(FILE *o)
 		"  --keepalive-ms N       ping a connection silent for N ms (default 300000)\n"
 		"  --keepalive-timeout-ms N  close it N ms later if still silent (default 10000)\n"
 		"  --poll-loop            lws's own poll(2) loop instead of libev/epoll (comparison only)\n"
+		"  --set KEY=VALUE        any other fanout_* key of decp-control (docs/control.md)\n"
 		"  --port-file PATH       write the bound port there once listening\n"
 		"  --stats-ms N           print counters to stderr every N ms (0 = off)\n"
 		"  --help\n");
@@ -80,6 +81,21 @@ static int set_key(struct cp_config *c, const char *key, const char *value)
 	return -EINVAL;
 }
 
+/* --set KEY=VALUE: a fanout_* key (the role's keys only). 0 or -EINVAL (reported). */
+static int set_pair(struct cp_config *c, const char *kv)
+{
+	char key[64];
+	const char *eq = strchr(kv, '=');
+
+	if (eq == NULL || (size_t)(eq - kv) >= sizeof(key) || strncmp(kv, "fanout_", 7) != 0) {
+		fprintf(stderr, "decp-fanout: --set wants fanout_KEY=VALUE, got '%s'\n", kv);
+		return -EINVAL;
+	}
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = '\0';
+	return set_key(c, key, eq + 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -91,6 +107,7 @@ int main(int argc, char **argv)
 		{"sndbuf", required_argument, NULL, 'B'}, {"poll-loop", no_argument, NULL, 'L'},
 		{"keepalive-ms", required_argument, NULL, 'K'},
 		{"keepalive-timeout-ms", required_argument, NULL, 'T'},
+		{"set", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	struct cp_config cfg;
 	char err[512];
@@ -119,6 +136,7 @@ int main(int argc, char **argv)
 		case 'K': bad |= set_key(&cfg, "fanout_keepalive_ms", optarg); break;
 		case 'T': bad |= set_key(&cfg, "fanout_keepalive_timeout_ms", optarg); break;
 		case 'B': bad |= set_key(&cfg, "fanout_sndbuf", optarg); break;
+		case 'S': bad |= set_pair(&cfg, optarg); break;
 		case 'P': port_file = optarg; break;
 		case 's': stats_ms = strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
@@ -175,9 +193,10 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64
 			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " dead %" PRIu64 " reports %" PRIu64
-			" malformed %" PRIu64 "\n",
+			" malformed %" PRIu64 " range_lost %" PRIu64 "\n",
 			st.live_connections, st.connections, st.auth_refused, st.published, st.delivered,
-			st.replayed, st.slow_closed, st.keepalive_closed, st.reports, st.malformed);
+			st.replayed, st.slow_closed, st.keepalive_closed, st.reports, st.malformed,
+			st.range_lost);
 	}
 	cp_fanout_destroy(f);
 	return 0;

@@ -34,6 +34,9 @@
  *              the announcement signed by the old key is accepted; a subscriber started
  *              after it learns it when it subscribes; the rest of the signals, signed by
  *              the new key only, are executed by all of them exactly once, in order
+ *   range      (issue 28) Subscribe from before the trimmed start of a stream, or across a
+ *              hole: Error{CODE_RANGE, first_available}, the connection stays usable,
+ *              XRANGE calls bounded (Redis INFO commandstats)
  *   wsclient   an independent client (npm `ws`, tests/fanout/ws-client, path in
  *              $DECP_WS_CLIENT) receives every signal once, in order: binary protobuf for
  *              subscriber 1, and ?format=json (JSON text frames) for subscriber 2
@@ -800,8 +803,6 @@ out:
 			close(c[i].fd);
 }
 
-/* ---------------------------------------------------------------- main -- */
-
 /* ---------------------------------------------------- npm ws client (independent) -- */
 
 static pid_t start_node_client(struct env *e, const char *tag, int sub, const char *mode)
@@ -1292,6 +1293,308 @@ static void scenario_keyrotate(struct env *e)
 	      pg_count(e, "SELECT count(*) FROM protection_logs"));
 }
 
+/* ------------------------------------------- issue 28: replay range, close codes -- */
+
+/* A raw WebSocket client speaking decp's binary protobuf (the frames by hand, so that the
+ * tests can send what no library would: invalid close codes, ...). */
+struct wsc {
+	int fd;
+	uint8_t b[65536];
+	size_t have;
+	int close_code; /* the server's close frame: its code (1005: none in it); 0 = none yet */
+	int frames_after_close; /* frames that came after the server's close frame */
+};
+
+/* Upgrade with token tok; 0 or -1. */
+static int wsc_open(struct env *e, struct wsc *c, const char *tok)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req),
+		 "GET /?token=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+		 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		 "Sec-WebSocket-Version: 13\r\n\r\n", tok, e->port);
+	memset(c, 0, sizeof(*c));
+	c->fd = raw_connect(e, req);
+	return c->fd >= 0 ? 0 : -1;
+}
+
+/* One masked client frame (mask 0x01020304). */
+static int wsc_send_frame(struct wsc *c, uint8_t opcode, const uint8_t *p, size_t len)
+{
+	uint8_t f[16 + 1024];
+	size_t h = 0;
+	static const uint8_t mask[4] = {1, 2, 3, 4};
+
+	if (len > 1024)
+		return -1;
+	f[h++] = (uint8_t)(0x80 | opcode);
+	if (len < 126) {
+		f[h++] = (uint8_t)(0x80 | len);
+	} else {
+		f[h++] = 0x80 | 126;
+		f[h++] = (uint8_t)(len >> 8);
+		f[h++] = (uint8_t)len;
+	}
+	memcpy(f + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < len; i++)
+		f[h + i] = p[i] ^ mask[i % 4];
+	return write(c->fd, f, h + len) == (ssize_t)(h + len) ? 0 : -1;
+}
+
+static int wsc_send_msg(struct wsc *c, const Decp__ClientMessage *cm)
+{
+	uint8_t buf[1024];
+	size_t n = decp__client_message__get_packed_size(cm);
+
+	if (n > sizeof(buf))
+		return -1;
+	decp__client_message__pack(cm, buf);
+	return wsc_send_frame(c, 0x2, buf, n);
+}
+
+static int wsc_subscribe(struct wsc *c, uint64_t master, uint64_t from)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__Subscribe s = DECP__SUBSCRIBE__INIT;
+
+	s.master_id = master;
+	s.from_sequence = from;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
+	cm.subscribe = &s;
+	return wsc_send_msg(c, &cm);
+}
+
+/* The next binary message within timeout_ms, decoded (free with
+ * decp__server_message__free_unpacked). NULL on timeout, on the end of the connection or
+ * on a close frame (c->close_code set; frames after it are counted). */
+static Decp__ServerMessage *wsc_next(struct wsc *c, int timeout_ms)
+{
+	int64_t until = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		while (c->have >= 2) {
+			size_t len = c->b[1] & 0x7f, hl = 2;
+			uint8_t op = c->b[0] & 0x0f;
+
+			if (len == 126) {
+				if (c->have < 4)
+					break;
+				len = (size_t)c->b[2] << 8 | c->b[3];
+				hl = 4;
+			} else if (len == 127) {
+				return NULL; /* we never receive anything that big */
+			}
+			if (c->have < hl + len)
+				break;
+			Decp__ServerMessage *m = NULL;
+			if (c->close_code != 0)
+				c->frames_after_close++;
+			else if (op == 0x8)
+				c->close_code = len >= 2 ? c->b[hl] << 8 | c->b[hl + 1] : 1005;
+			else if (op == 0x2)
+				m = decp__server_message__unpack(NULL, len, c->b + hl);
+			memmove(c->b, c->b + hl + len, c->have - hl - len);
+			c->have -= hl + len;
+			if (m != NULL)
+				return m;
+			if (c->close_code != 0 && c->frames_after_close == 0 && op == 0x8)
+				return NULL;
+		}
+		int64_t left = (until - now_ns()) / 1000000;
+		struct pollfd p = {c->fd, POLLIN, 0};
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return NULL;
+		ssize_t n = recv(c->fd, c->b + c->have, sizeof(c->b) - c->have, 0);
+		if (n <= 0)
+			return NULL;
+		c->have += (size_t)n;
+	}
+}
+
+static void wsc_close(struct wsc *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* XRANGE calls Redis has served so far (INFO commandstats, cmdstat_xrange:calls=N). */
+static long redis_xrange_calls(struct env *e)
+{
+	redisReply *r = redisCommand(e->rc, "INFO commandstats");
+	const char *t = r != NULL && r->str != NULL ? strstr(r->str, "cmdstat_xrange:calls=") : NULL;
+	long n = t != NULL ? atol(t + 21) : 0;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return n;
+}
+
+/* Reads messages until an Error (returns its code, *msg gets its text) or timeout (-1);
+ * counts the envelopes before it in *envs and checks they are from..., in order (*next). */
+static int wsc_until_error(struct wsc *c, int timeout_ms, char *msg, size_t cap, int *envs,
+			   uint64_t *next, bool *sync_end)
+{
+	int64_t until = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (now_ns() < until) {
+		Decp__ServerMessage *m = wsc_next(c, (int)((until - now_ns()) / 1000000) + 1);
+		int code = -1;
+
+		if (m == NULL)
+			return -1;
+		if (m->kind_case == DECP__SERVER_MESSAGE__KIND_ERROR) {
+			code = (int)m->error->code;
+			snprintf(msg, cap, "%s", m->error->message != NULL ? m->error->message : "");
+		} else if (m->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE) {
+			if (next != NULL && m->envelope->sequence == *next)
+				(*next)++;
+			(*envs)++;
+		} else if (m->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_END && sync_end != NULL) {
+			*sync_end = true;
+		}
+		decp__server_message__free_unpacked(m, NULL);
+		if (code >= 0)
+			return code;
+		if (sync_end != NULL && *sync_end)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Resume from before the trimmed start of a stream (issue 28, High): master 1's stream
+ * holds 1..N, trimmed to its last 100. Every Subscribe{from 1} ends at once with
+ * Error{CODE_RANGE, "... first_available=N-99"}, no envelope; the connection stays usable
+ * (Subscribe{from first_available} replays to the end); a hole in the middle (XDEL) ends a
+ * replay at the hole with first_available = the entry after it; Redis serves a bounded
+ * number of XRANGE per Subscribe (INFO commandstats) and never more than
+ * fanout_replay_rate (200/s here) however many subscribers hammer it; nothing is read
+ * once the answers are out.
+ */
+static void scenario_range(struct env *e)
+{
+	enum { NC = 5, HAMMER = 20 };
+	struct wsc c[HAMMER];
+	uint64_t first = (uint64_t)e->nsignals - 99;
+	char need[64], msg[256];
+	redisReply *r;
+	long x0, x1;
+
+	CHECK(publish_all(e, 0) == 0, "range: publish");
+	r = redisCommand(e->rc, "XTRIM decp:{m1}:signals MAXLEN 100");
+	CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER, "range: XTRIM");
+	if (r != NULL)
+		freeReplyObject(r);
+	snprintf(need, sizeof(need), "first_available=%" PRIu64, first);
+	for (int i = 0; i < HAMMER; i++)
+		c[i].fd = -1;
+	for (int i = 0; i < HAMMER; i++)
+		if (wsc_open(e, &c[i], "tok-1") != 0) {
+			CHECK(0, "range: connect %d", i);
+			goto out;
+		}
+
+	/* five resumes from before the start: each answered at once, with the range */
+	x0 = redis_xrange_calls(e);
+	for (int i = 0; i < NC; i++) {
+		int envs = 0, code;
+		int64_t t0 = now_ns();
+
+		CHECK(wsc_subscribe(&c[i], 1, 1) == 0, "range: subscribe %d", i);
+		code = wsc_until_error(&c[i], 5000, msg, sizeof(msg), &envs, NULL, NULL);
+		CHECK(code == DECP__ERROR__CODE__CODE_RANGE && strstr(msg, need) != NULL && envs == 0,
+		      "range: Subscribe{from 1} on a trimmed stream: Error %d '%s' after %d envelopes "
+		      "(expected CODE_RANGE with %s, none)", code, msg, envs, need);
+		CHECK(now_ns() - t0 < 1000000000LL, "range: answered in %.3f s (< 1 s)",
+		      (double)(now_ns() - t0) / 1e9);
+	}
+	x1 = redis_xrange_calls(e);
+	CHECK(x1 - x0 <= 3 * NC, "range: %ld XRANGE for %d trimmed resumes (<= 3 each)", x1 - x0,
+	      NC);
+	/* no loop left behind: nothing more is read */
+	usleep(1000000);
+	CHECK(redis_xrange_calls(e) == x1, "range: no XRANGE after the answers (%ld more)",
+	      redis_xrange_calls(e) - x1);
+
+	/* the connection stays usable: resume from the first available sequence */
+	{
+		int envs = 0, code;
+		uint64_t next = first;
+		bool end = false;
+
+		CHECK(wsc_subscribe(&c[0], 1, first) == 0, "range: re-subscribe");
+		code = wsc_until_error(&c[0], 10000, msg, sizeof(msg), &envs, &next, &end);
+		CHECK(code == 0 && end && next == (uint64_t)e->nsignals + 1 && envs == 100,
+		      "range: Subscribe{from %" PRIu64 "} on the same connection: %d envelopes, next "
+		      "%" PRIu64 ", SyncEnd %d (error %d '%s')", first, envs, next, end, code, msg);
+	}
+
+	/* a hole in the middle ends the replay there, with the entry after it */
+	{
+		int envs = 0, code;
+		uint64_t next = first, hole = first + 50;
+		char id[32], need2[64];
+		bool end = false;
+
+		snprintf(id, sizeof(id), "%" PRIu64 "-0", hole);
+		r = redisCommand(e->rc, "XDEL decp:{m1}:signals %s", id);
+		CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1, "range: XDEL");
+		if (r != NULL)
+			freeReplyObject(r);
+		snprintf(need2, sizeof(need2), "first_available=%" PRIu64, hole + 1);
+		CHECK(wsc_subscribe(&c[1], 1, first) == 0, "range: subscribe across the hole");
+		code = wsc_until_error(&c[1], 5000, msg, sizeof(msg), &envs, &next, &end);
+		CHECK(code == DECP__ERROR__CODE__CODE_RANGE && strstr(msg, need2) != NULL &&
+		      next == hole && envs == 50,
+		      "range: hole at %" PRIu64 ": %d envelopes up to %" PRIu64 ", then Error %d '%s' "
+		      "(expected 50, CODE_RANGE with %s)", hole, envs, next - 1, code, msg, need2);
+		/* and live-only still works on that connection */
+		end = false;
+		CHECK(wsc_subscribe(&c[1], 1, 0) == 0, "range: subscribe live only");
+		code = wsc_until_error(&c[1], 5000, msg, sizeof(msg), &envs, NULL, &end);
+		CHECK(code == 0 && end, "range: live-only Subscribe after a RANGE answer: SyncEnd %d "
+		      "(error %d '%s')", end, code, msg);
+	}
+
+	/* twenty connections asking again and again for 2 s: Redis reads stay within
+	 * fanout_replay_rate (200/s, a burst of 20) */
+	{
+		int64_t t0 = now_ns(), dt;
+		long answers = 0, calls;
+
+		x0 = redis_xrange_calls(e);
+		while (now_ns() - t0 < 2000000000LL) {
+			for (int i = 0; i < HAMMER; i++)
+				(void)wsc_subscribe(&c[i], 1, 1);
+			for (int i = 0; i < HAMMER; i++) {
+				int envs = 0;
+
+				if (wsc_until_error(&c[i], 3000, msg, sizeof(msg), &envs, NULL, NULL) >= 0)
+					answers++;
+			}
+		}
+		dt = now_ns() - t0;
+		calls = redis_xrange_calls(e) - x0;
+		fprintf(stderr, "range: %ld answers, %ld XRANGE in %.2f s (%.0f/s)\n", answers, calls,
+			(double)dt / 1e9, (double)calls * 1e9 / (double)dt);
+		CHECK(answers >= HAMMER, "range: every hammered Subscribe answered (%ld)", answers);
+		CHECK((double)calls <= 200.0 * (double)dt / 1e9 * 1.1 + 20 + 2 * HAMMER,
+		      "range: %ld XRANGE in %.2f s: within fanout_replay_rate 200/s", calls,
+		      (double)dt / 1e9);
+	}
+	CHECK(last_number(e, "fanout.log", "range_lost ") >= NC + 1, "range: counted (range_lost %lu)",
+	      last_number(e, "fanout.log", "range_lost "));
+out:
+	for (int i = 0; i < HAMMER; i++)
+		wsc_close(&c[i]);
+}
+
+/* ---------------------------------------------------------------- main -- */
+
 static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
@@ -1445,6 +1748,11 @@ int main(int argc, char **argv)
 
 		e.fanout_extra = ka;
 	}
+	if (strcmp(sc, "range") == 0) {
+		static const char *const rr[] = {"--set", "fanout_replay_rate=200", NULL};
+
+		e.fanout_extra = rr;
+	}
 	if (strcmp(sc, "reuseport") == 0) {
 		/* two processes share the port (SO_REUSEPORT): the kernel spreads the
 		 * connections; every subscriber still gets everything, exactly once */
@@ -1588,6 +1896,8 @@ int main(int argc, char **argv)
 		scenario_abuse(&e);
 	} else if (strcmp(sc, "keepalive") == 0) {
 		scenario_keepalive(&e);
+	} else if (strcmp(sc, "range") == 0) {
+		scenario_range(&e);
 	} else if (strcmp(sc, "wsclient") == 0) {
 		scenario_wsclient(&e);
 	} else {
