@@ -329,6 +329,7 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->slow_closed = atomic_load_explicit(&w->c_slow, memory_order_relaxed);
 	o->keepalive_closed = atomic_load_explicit(&w->c_ka_closed, memory_order_relaxed);
 	o->malformed = atomic_load_explicit(&w->c_malformed, memory_order_relaxed);
+	o->revoked_closed = atomic_load_explicit(&w->c_revoked, memory_order_relaxed);
 	o->range_lost = atomic_load_explicit(&w->c_range_lost, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);

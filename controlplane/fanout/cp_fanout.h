@@ -37,6 +37,8 @@
 #define CP_FANOUT_CLOSE_MALFORMED 4002 /* undecodable or out-of-order client message */
 #define CP_FANOUT_CLOSE_SLOW 4008      /* send queue overflowed: resume with from_sequence */
 #define CP_FANOUT_CLOSE_SHUTDOWN 1001  /* server stopping (RFC 6455 "going away") */
+#define CP_FANOUT_CLOSE_REVOKED 4001   /* the session's token was revoked or expired, or its
+					* subscriber disabled (after Error{UNAUTHENTICATED}) */
 
 /* Largest client message accepted (ClientMessage); longer ones close with 1009. */
 #define CP_FANOUT_MAX_RX 1024u
@@ -52,6 +54,7 @@ struct cp_fanout_stats {
 	uint64_t slow_closed;       /* connections closed with CP_FANOUT_CLOSE_SLOW */
 	uint64_t keepalive_closed;  /* connections closed as dead (no answer to the keep-alive) */
 	uint64_t malformed;         /* client messages refused as malformed */
+	uint64_t revoked_closed;    /* sessions closed because their token stopped being valid */
 	uint64_t range_lost;        /* replays ended with Error{CODE_RANGE} (range not retained) */
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */

@@ -173,6 +173,69 @@ static bool seen_changed(struct seen_tab *t, uint64_t id, int state)
 	return true;
 }
 
+/*
+ * Revocation (docs/fanout.md "Revocation"): sql 0006's statement trigger NOTIFYs
+ * decp_subauth whenever subscriber_tokens or subscribers change; the db thread LISTENs on
+ * its session and, when told (or every REVOKE_SWEEP_NS, for tokens that simply expire, and
+ * after a reconnect), posts every token that stopped being valid since its last look
+ * (60 s overlap: a revoking transaction whose now() is older than its commit is still
+ * seen; repeats are no-ops) to the lws thread, which closes the sessions authenticated
+ * with it. The poll wait (fanout_state_poll_ms, 500 ms) bounds the delay.
+ */
+#define REVOKE_SWEEP_NS (30 * 1000000000LL)
+
+static bool db_notified(PGconn *c)
+{
+	PGnotify *n;
+	bool any = false;
+
+	if (PQconsumeInput(c) == 0)
+		return false;
+	while ((n = PQnotifies(c)) != NULL) {
+		any = true;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+/* Posts the tokens invalid since `since` (updated to the server's now()); false on error. */
+static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t cap)
+{
+	const char *vals[1] = {since};
+	PGresult *r = PQexecParams(c,
+		"WITH w AS (SELECT $1::timestamptz - interval '60 seconds' AS t) "
+		"SELECT tk.id, (SELECT now()::text) FROM subscriber_tokens tk "
+		"JOIN subscribers s ON s.id = tk.subscriber_id, w "
+		"WHERE tk.revoked_at > w.t OR s.disabled_at > w.t "
+		"OR (tk.expires_at > w.t AND tk.expires_at <= now()) "
+		"UNION ALL SELECT 0, now()::text",
+		1, NULL, vals, NULL, NULL, 0);
+	int posted = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return false;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint64_t id = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+		struct state_ev *e;
+
+		if (id == 0) {
+			snprintf(since, cap, "%s", PQgetvalue(r, i, 1));
+			continue;
+		}
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			continue;
+		e->revoked_token = id;
+		cp_fo_mq_push(&f->state_q, e);
+		posted++;
+	}
+	PQclear(r);
+	if (posted > 0)
+		lws_cancel_service(f->ctx);
+	return true;
+}
+
 void *cp_fo_db_main(void *arg)
 {
 	struct cp_fanout *f = arg;
@@ -182,8 +245,11 @@ void *cp_fo_db_main(void *arg)
 	struct seen_tab seen = {NULL, 0, 0};
 	struct cp_fo_keys_seen keys = {NULL, 0, 0};
 	int posted = 0;
+	char rsince[64] = "";
+	int64_t rsweep = 0;
+	uint64_t rsession = 0;
 
-	cp_pg_init(&db, &f->cfg, ROLE, NULL);
+	cp_pg_init(&db, &f->cfg, ROLE, "LISTEN decp_subauth");
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		struct report *list = cp_fo_mq_take_all(&f->report_q,
 							(int)f->cfg.fanout_state_poll_ms), *p, *pn;
@@ -207,10 +273,21 @@ void *cp_fo_db_main(void *arg)
 		}
 		if (since[0] == '\0') {
 			r = PQexec(c, "SELECT now()::text");
-			if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 				snprintf(since, sizeof(since), "%s", PQgetvalue(r, 0, 0));
+				snprintf(rsince, sizeof(rsince), "%s", since);
+			}
 			PQclear(r);
+			rsession = db.session;
+			rsweep = mono_ns();
 			continue;
+		}
+		/* a new session may have missed NOTIFYs: look once at once */
+		if (db_notified(c) || db.session != rsession || mono_ns() - rsweep >= REVOKE_SWEEP_NS) {
+			if (db_revocations(f, c, rsince, sizeof(rsince))) {
+				rsession = db.session;
+				rsweep = mono_ns();
+			}
 		}
 		{
 			const char *vals[1] = {since};

@@ -9,6 +9,7 @@
 
 #include "cp_fanout_json.h"
 #include "cp_fanout_range.h"
+#include "cp_ws_check.h"
 #include "cp_ws_guard.h"
 #include "proto_msg.h"
 
@@ -130,7 +131,7 @@ static void sess_drop_slow(struct sess *s)
  * bound still decides when a reader is slow). Returns true when m was consumed. */
 static bool sess_write_now(struct sess *s, struct cp_fmsg *m)
 {
-	if (s->qcount != 0 || s->json || s->dead || s->closing || s->peer_closing ||
+	if (s->qcount != 0 || s->json || s->dead || s->closing || s->close_sent || s->peer_closing ||
 	    s->ping_due || lws_partial_buffered(s->wsi))
 		return false;
 	if (lws_write(s->wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY) < 0) {
@@ -158,6 +159,37 @@ static void sess_close_after(struct sess *s, uint16_t code)
 	s->closing = true;
 	s->close_code = code;
 	sess_wake(s);
+}
+
+/* Close s at once with code: whatever is queued is dropped (a revoked session gets nothing
+ * more; a stopping server does not make its close wait behind a backlog), then `last`
+ * (may be NULL; its reference is taken over) and the close frame go out. No-op when a
+ * close is already under way (ours sent, the peer's, a keep-alive cut, a slow drop). */
+static void sess_close_now(struct sess *s, uint16_t code, struct cp_fmsg *last)
+{
+	if (s->q == NULL || s->close_sent || s->peer_closing || s->ka_cut || s->dead) {
+		cp_fmsg_unref(last);
+		return;
+	}
+	sess_queue_clear(s);
+	s->closing = false;
+	sess_send_ctl(s, last);
+	sess_close_after(s, code);
+}
+
+/* The caller has set our close frame's code (lws_close_reason) and returns what this
+ * returns (-1) to lws, which sends it: from here on nothing is written on s (RFC 6455
+ * §5.5.1: no data after a close frame), although lws keeps the connection until the peer
+ * answers or its timeout, and publishes go on meanwhile. */
+static int sess_close_sent(struct sess *s)
+{
+	if (s != NULL) {
+		if (s->q != NULL)
+			sess_queue_clear(s);
+		s->closing = true;
+		s->close_sent = true;
+	}
+	return -1;
 }
 
 static struct subrow *sess_subrow(struct sess *s, uint64_t master)
@@ -643,7 +675,7 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	vals[0] = (const char *)dig;
 	lens[0] = sizeof(dig);
 	r = PQexecParams(f->pg_auth.conn,
-			 "SELECT t.subscriber_id FROM subscriber_tokens t "
+			 "SELECT t.subscriber_id, t.id FROM subscriber_tokens t "
 			 "JOIN subscribers s ON s.id = t.subscriber_id "
 			 "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL "
 			 "AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL",
@@ -655,6 +687,7 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		return -EACCES;
 	}
 	s->subscriber_id = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	s->token_id = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, s->subscriber_id);
 	vals[0] = idbuf;
@@ -749,8 +782,27 @@ static void sess_heard(struct sess *s)
 
 /* ---------------------------------------------------------------- lws thread: events -- */
 
+/* A token stopped being valid (revoked, expired, or its subscriber disabled; the db
+ * thread's revocation check): every live session it authenticated is told
+ * Error{UNAUTHENTICATED} and closed with CP_FANOUT_CLOSE_REVOKED, its queue dropped. */
+static void on_token_revoked(struct cp_fanout *f, uint64_t token_id)
+{
+	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+		if (s->token_id != token_id || s->closing || s->close_sent)
+			continue;
+		cnt(&f->c_revoked);
+		sess_close_now(s, CP_FANOUT_CLOSE_REVOKED,
+			       cp_fmsg_error(DECP__ERROR__CODE__CODE_UNAUTHENTICATED,
+					     "token revoked or expired, or subscriber disabled"));
+	}
+}
+
 static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 {
+	if (ev->revoked_token != 0) {
+		on_token_revoked(f, ev->revoked_token);
+		return;
+	}
 	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
 		struct subrow *row;
 		struct attach *a;
@@ -873,6 +925,39 @@ static int write_json(struct lws *wsi, struct cp_fmsg *m)
 	return n;
 }
 
+/* ---------------------------------------------------------------- lws thread: stop -- */
+
+#define DRAIN_US 1000000u /* longest wait for the peers' answers to our 1001 */
+
+/* The lws thread leaves its loop (cp_fo_lws_main); lws_context_destroy closes the rest. */
+static void drain_done(struct cp_fanout *f)
+{
+	f->drained = true;
+	if (f->evloop != NULL)
+		ev_break(f->evloop, EVBREAK_ALL);
+}
+
+static void drain_deadline(lws_sorted_usec_list_t *sul)
+{
+	drain_done(lws_container_of(sul, struct cp_fanout, drain_sul));
+}
+
+/* cp_fanout_stop: every session is closed with 1001 (going away, RFC 6455 §7.4.1), its
+ * queue dropped so the close is not stuck behind a backlog; new upgrades are refused. The
+ * loop runs on until every session is closed or DRAIN_US passed. */
+static void drain_start(struct cp_fanout *f)
+{
+	if (f->draining)
+		return;
+	f->draining = true;
+	for (struct sess *s = f->all; s != NULL; s = s->next_all)
+		sess_close_now(s, CP_FANOUT_CLOSE_SHUTDOWN, NULL);
+	if (f->all == NULL)
+		drain_done(f);
+	else
+		lws_sul_schedule(f->ctx, 0, &f->drain_sul, drain_deadline, (lws_usec_t)DRAIN_US);
+}
+
 /* ---------------------------------------------------------------- lws thread: callbacks -- */
 /* One function per lws event of protocol "decp"; cb_decp only dispatches. Each returns what
  * lws expects of the callback: 0 to go on, -1 to close the connection. */
@@ -884,6 +969,11 @@ static int on_filter_connection(struct cp_fanout *f, struct sess *s, struct lws 
 		return -1;
 	memset(s, 0, sizeof(*s));
 	s->f = f;
+	if (f->draining) { /* stopping: the 1001s are going out */
+		lws_return_http_status(wsi, 503, NULL);
+		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+		return -1;
+	}
 	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, wsi) != 0) {
 		cnt(&f->c_auth_refused);
 		lws_return_http_status(wsi, 401, NULL);
@@ -957,6 +1047,8 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	if (s->next_all != NULL)
 		s->next_all->prev_all = s->prev_all;
 	atomic_fetch_sub_explicit(&f->c_live, 1, memory_order_relaxed);
+	if (f->draining && f->all == NULL)
+		drain_done(f); /* the last session answered our 1001 */
 	return 0;
 }
 
@@ -979,13 +1071,13 @@ static int on_receive(struct cp_fanout *f, struct sess *s, struct lws *wsi, cons
 		cnt(&f->c_malformed);
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				 (unsigned char *)"message too large", 17);
-		return -1;
+		return sess_close_sent(s);
 	}
 	if (s->rx_text && !s->json) {
 		cnt(&f->c_malformed);
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
 				 (unsigned char *)"binary protobuf only", 20);
-		return -1;
+		return sess_close_sent(s);
 	}
 	memcpy(s->rx + s->rx_len, in, len);
 	s->rx_len += len;
@@ -1011,15 +1103,15 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		cnt(&f->c_malformed);
 		lws_close_reason(wsi, (enum lws_close_status)verdict,
 				 (unsigned char *)"protocol violation", 18);
-		return -1;
+		return sess_close_sent(s);
 	}
-	if (s->q == NULL)
-		return 0;
+	if (s->q == NULL || s->close_sent || s->peer_closing)
+		return 0; /* a close is under way: not a byte more from us */
 	if (s->dead) {
 		lws_close_reason(wsi, CP_FANOUT_CLOSE_SLOW, (unsigned char *)"slow consumer", 13);
-		return -1;
+		return sess_close_sent(s);
 	}
-	if (s->ping_due) {
+	if (s->ping_due && !s->closing) {
 		uint8_t ping[LWS_PRE + 2] = {0};
 
 		s->ping_due = false;
@@ -1052,8 +1144,29 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		sess_wake(s);
 	} else if (s->closing) {
 		lws_close_reason(wsi, s->close_code, NULL, 0);
-		return -1;
+		return sess_close_sent(s);
 	}
+	return 0;
+}
+
+/* The peer sent a close frame (in, len: its payload). lws echoes a valid one and closes.
+ * A status code a peer may not send (RFC 6455 §7.4: 1005, 1006, 5000, 65535, ...,
+ * cp_ws_close_code_valid) is answered with our own close 1002 instead of an echo; either
+ * way nothing more is written after it. */
+static int on_peer_close(struct cp_fanout *f, struct sess *s, struct lws *wsi,
+			 const uint8_t *in, size_t len)
+{
+	if (s == NULL)
+		return 0;
+	if (in != NULL && len >= 2 && !cp_ws_close_code_valid((unsigned int)in[0] << 8 | in[1])) {
+		cnt(&f->c_malformed);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+				 (unsigned char *)"invalid close code", 18);
+		return sess_close_sent(s);
+	}
+	if (s->q != NULL)
+		sess_queue_clear(s);
+	s->peer_closing = true; /* lws answers the close; nothing more from us */
 	return 0;
 }
 
@@ -1082,8 +1195,8 @@ static int on_wait_cancelled(struct cp_fanout *f)
 {
 	if (f == NULL)
 		return 0;
-	if (f->evloop != NULL && atomic_load_explicit(&f->stop, memory_order_acquire)) {
-		ev_break(f->evloop, EVBREAK_ALL); /* cp_fanout_stop: leave ev_run */
+	if (atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		drain_start(f);
 		return 0;
 	}
 	drain_inputs(f);
@@ -1117,9 +1230,7 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			sess_heard(s);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (s != NULL)
-			s->peer_closing = true; /* lws answers the close; nothing more from us */
-		return 0;
+		return on_peer_close(f, s, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(f, s, wsi);
 	case LWS_CALLBACK_RAW_RX_FILE:
@@ -1142,9 +1253,9 @@ void *cp_fo_lws_main(void *arg)
 	struct cp_fanout *f = arg;
 
 	lws_sul_schedule(f->ctx, 0, &f->ka_sul, ka_sweep, (lws_usec_t)ka_period_us(f));
-	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+	while (!f->drained) {
 		if (f->evloop != NULL)
-			ev_run(f->evloop, 0); /* until ev_break at stop */
+			ev_run(f->evloop, 0); /* until ev_break (drain_done) */
 		else if (lws_service(f->ctx, 0) < 0)
 			break;
 	}

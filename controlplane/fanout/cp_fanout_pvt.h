@@ -96,6 +96,7 @@ struct sess {
 	struct lws *wsi;
 	struct sess *next_all, *prev_all;
 	uint64_t subscriber_id;
+	uint64_t token_id;        /* subscriber_tokens.id the upgrade authenticated with */
 	uint32_t nsubs;
 	struct subrow subs[SESS_MAX_SUBS];
 	struct attach *att;
@@ -108,6 +109,8 @@ struct sess {
 	bool peer_closing;        /* the peer sent a close frame: write nothing more */
 	bool ka_cut;              /* cut by the keep-alive sweep, closing */
 	bool closing;             /* close once the queue is written */
+	bool close_sent;          /* our close frame is out: nothing more is written, ever
+				   * (RFC 6455 §5.5.1) */
 	bool dead;                /* dropped (slow): nothing more is queued */
 	bool authed;
 	bool json;                /* ?format=json: JSON text frames (debug mode) */
@@ -132,6 +135,8 @@ struct replay_msg {
 /* Subscription state seen by the db poll (db -> lws thread). */
 struct state_ev {
 	struct state_ev *next;
+	uint64_t revoked_token;   /* not 0: this token (subscriber_tokens.id) is no longer
+				   * valid (revoked, expired, subscriber disabled); the rest unused */
 	uint64_t sub_id, master, subscriber;
 	Decp__SubscriptionState state;
 };
@@ -165,6 +170,9 @@ struct cp_fanout {
 	struct lws *listen_wsi;   /* listen_fd adopted as a raw descriptor into lws's poll */
 	lws_sorted_usec_list_t ka_sul; /* the keep-alive sweep's timer (lws thread) */
 	struct sess *ka_cursor;   /* the next session the sweep visits; NULL: from f->all */
+	lws_sorted_usec_list_t drain_sul; /* stop: the deadline of the 1001 close handshakes */
+	bool draining;            /* stop: every session was told 1001 (lws thread) */
+	bool drained;             /* stop: the lws thread leaves its loop (lws thread) */
 	pthread_t lws_thr, replay_thr, db_thr, tail_thr;
 	bool started, tail_started;
 	atomic_bool stop;
@@ -192,7 +200,7 @@ struct cp_fanout {
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed, c_keys_sent, c_range_lost;
+		c_ka_closed, c_keys_sent, c_range_lost, c_revoked;
 	atomic_uint c_live;
 };
 

@@ -39,6 +39,9 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 	cp_metrics_counter(m, "decp_fanout_range_lost_total",
 			   "replays ended with Error RANGE (sequences no longer retained)",
 			   st.range_lost);
+	cp_metrics_counter(m, "decp_fanout_revoked_closed_total",
+			   "sessions closed (4001): token revoked or expired, subscriber disabled",
+			   st.revoked_closed);
 	cp_metrics_counter(m, "decp_fanout_reports_total",
 			   "execution reports and protection events stored", st.reports);
 	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",

@@ -264,3 +264,9 @@ int cp_ws_check_feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *
 		*ok_len = done;
 	return c->verdict;
 }
+
+bool cp_ws_close_code_valid(unsigned int code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}

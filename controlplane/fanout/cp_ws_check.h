@@ -81,4 +81,15 @@ int cp_ws_check_feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *
  */
 bool cp_ws_check_handshake(const char *req, size_t len);
 
+/*
+ * May a peer send this status code in a close frame (RFC 6455 §7.4)? Yes for 1000-1003
+ * and 1007-1011 (§7.4.1), 1012-1014 (registered since in the IANA registry, §11.7) and
+ * 3000-4999 (libraries, applications: §7.4.2). No for anything below 1000, 1004 (reserved),
+ * 1005 and 1006 (must never be on the wire: they stand for "none" and "abnormal"), 1015
+ * (TLS failure, not sent either), 1016-2999 (reserved) and 5000 and above. A close frame
+ * without a code (an empty payload) is valid and is not asked about here. The fan-out
+ * answers an invalid one with close 1002.
+ */
+bool cp_ws_close_code_valid(unsigned int code);
+
 #endif

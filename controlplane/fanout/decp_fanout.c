@@ -193,10 +193,10 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64
 			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " dead %" PRIu64 " reports %" PRIu64
-			" malformed %" PRIu64 " range_lost %" PRIu64 "\n",
+			" malformed %" PRIu64 " range_lost %" PRIu64 " revoked %" PRIu64 "\n",
 			st.live_connections, st.connections, st.auth_refused, st.published, st.delivered,
 			st.replayed, st.slow_closed, st.keepalive_closed, st.reports, st.malformed,
-			st.range_lost);
+			st.range_lost, st.revoked_closed);
 	}
 	cp_fanout_destroy(f);
 	return 0;

@@ -37,6 +37,8 @@
  *   range      (issue 28) Subscribe from before the trimmed start of a stream, or across a
  *              hole: Error{CODE_RANGE, first_available}, the connection stays usable,
  *              XRANGE calls bounded (Redis INFO commandstats)
+ *   close      (issue 28) invalid client close codes -> 1002, nothing after our close
+ *              frame, revocation closes a session (4001) within 1 s, 1001 at the stop
  *   wsclient   an independent client (npm `ws`, tests/fanout/ws-client, path in
  *              $DECP_WS_CLIENT) receives every signal once, in order: binary protobuf for
  *              subscriber 1, and ?format=json (JSON text frames) for subscriber 2
@@ -361,15 +363,23 @@ static char *expect_arg(struct env *e)
 	return x;
 }
 
+static int publish_span(struct env *e, int first, int last, int per_ms);
+
 /* Signals seq 1..N of every master, XADD'ed as the edge does; rate-limited so that the
  * run is a live stream, not only a replay. */
 static int publish_all(struct env *e, int per_ms)
+{
+	return publish_span(e, 1, e->nsignals, per_ms);
+}
+
+/* Signals seq first..last of every master, as publish_all. */
+static int publish_span(struct env *e, int first, int last, int per_ms)
 {
 	/* DECP_FANOUT_ROUND_US: pause after each sequence round (one signal per master), for
 	 * latency measurements at a given rate (docs/perf.md "fanout") */
 	long round_us = getenv("DECP_FANOUT_ROUND_US") ? atol(getenv("DECP_FANOUT_ROUND_US")) : 0;
 
-	for (int s = 1; s <= e->nsignals; s++) {
+	for (int s = first; s <= last; s++) {
 		for (int m = 1; m <= e->nmasters; m++) {
 			Decp__Signal sg = DECP__SIGNAL__INIT;
 			struct proto_sealed_signal ss;
@@ -1414,6 +1424,46 @@ static Decp__ServerMessage *wsc_next(struct wsc *c, int timeout_ms)
 	}
 }
 
+/* Waits for the server's close frame (or the end of the connection) for up to timeout_ms,
+ * then keeps reading until the server closes TCP (up to 3 s more) to count frames sent
+ * after its close frame. Returns the close code, 0 when the connection ended without a
+ * close frame, -1 on timeout. */
+static int wsc_wait_close(struct wsc *c, int timeout_ms)
+{
+	int64_t until = now_ns() + (int64_t)timeout_ms * 1000000;
+	Decp__ServerMessage *m;
+
+	while (c->close_code == 0 && now_ns() < until) {
+		m = wsc_next(c, 100);
+		if (m != NULL) {
+			decp__server_message__free_unpacked(m, NULL);
+			continue;
+		}
+		if (c->close_code != 0)
+			break;
+		struct pollfd p = {c->fd, POLLIN, 0};
+		char x;
+		if (poll(&p, 1, 0) > 0 && recv(c->fd, &x, 1, MSG_PEEK) == 0)
+			return 0;
+	}
+	if (c->close_code == 0)
+		return -1;
+	/* drain to the end of the connection: anything after the close frame is counted */
+	until = now_ns() + 3000000000LL;
+	while (now_ns() < until) {
+		struct pollfd p = {c->fd, POLLIN, 0};
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = recv(c->fd, c->b + c->have, sizeof(c->b) - c->have, 0);
+		if (n <= 0)
+			break;
+		c->have += (size_t)n;
+		(void)wsc_next(c, 0);
+	}
+	return c->close_code;
+}
+
 static void wsc_close(struct wsc *c)
 {
 	if (c->fd >= 0)
@@ -1591,6 +1641,160 @@ static void scenario_range(struct env *e)
 out:
 	for (int i = 0; i < HAMMER; i++)
 		wsc_close(&c[i]);
+}
+
+/* A close frame from the client with status code `code` (masked, no reason). */
+static int wsc_send_close(struct wsc *c, unsigned int code)
+{
+	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+
+	return wsc_send_frame(c, 0x8, p, 2);
+}
+
+/* Reads whatever arrives for ms milliseconds (envelopes counted). */
+static int wsc_drain(struct wsc *c, int ms)
+{
+	int64_t until = now_ns() + (int64_t)ms * 1000000;
+	int envs = 0;
+
+	while (now_ns() < until) {
+		Decp__ServerMessage *m = wsc_next(c, (int)((until - now_ns()) / 1000000) + 1);
+
+		if (m == NULL)
+			break;
+		envs += m->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE;
+		decp__server_message__free_unpacked(m, NULL);
+	}
+	return envs;
+}
+
+/* Waits for the Error frame and then the close, returning the close code; *err gets the
+ * Error's code (-1: none came), *ms the time from t0 to the close frame. */
+static int wsc_error_close(struct wsc *c, int timeout_ms, int *err, int64_t t0, double *ms)
+{
+	int64_t until = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	*err = -1;
+	while (c->close_code == 0 && now_ns() < until) {
+		Decp__ServerMessage *m = wsc_next(c, 100);
+
+		if (m != NULL) {
+			if (m->kind_case == DECP__SERVER_MESSAGE__KIND_ERROR)
+				*err = (int)m->error->code;
+			decp__server_message__free_unpacked(m, NULL);
+		}
+	}
+	*ms = (double)(now_ns() - t0) / 1e6;
+	return wsc_wait_close(c, 100);
+}
+
+/*
+ * Close codes (issue 28): invalid codes from the client (5000, 65535, 1005, 1006 on the
+ * wire; RFC 6455 §7.4) are answered with 1002, a valid one (1000) echoed; nothing is sent
+ * after the server's own close frame (1003 for a text frame while a replay and live
+ * publishing go on); a revoked token's session gets Error{UNAUTHENTICATED} and close 4001
+ * within 1 s, as does a disabled subscriber's, while the others stay; and when decp-fanout
+ * stops, every session gets 1001 and nothing after it.
+ */
+static void scenario_close(struct env *e)
+{
+	static const unsigned int bad[] = {5000, 65535, 1005, 1006, 999, 1004, 2000};
+	struct wsc c, a, b, d[3];
+	char q[160];
+	int code, err;
+	double ms;
+
+	CHECK(publish_all(e, 0) == 0, "close: publish");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (wsc_open(e, &c, "tok-1") != 0) {
+			CHECK(0, "close: connect");
+			return;
+		}
+		(void)wsc_send_close(&c, bad[i]);
+		code = wsc_wait_close(&c, 5000);
+		CHECK(code == 1002 && c.frames_after_close == 0,
+		      "close: client close code %u answered with %d, %d frames after (expected 1002, 0)",
+		      bad[i], code, c.frames_after_close);
+		wsc_close(&c);
+	}
+	if (wsc_open(e, &c, "tok-1") == 0) {
+		(void)wsc_send_close(&c, 1000);
+		code = wsc_wait_close(&c, 5000);
+		CHECK(code == 1000, "close: client close 1000 echoed (%d)", code);
+		wsc_close(&c);
+	}
+
+	/* our own close frame (1003: a text frame on a binary session) while a replay runs and
+	 * live signals keep coming: not one frame after it */
+	if (wsc_open(e, &c, "tok-1") == 0) {
+		static const uint8_t txt[] = {'h', 'i'};
+
+		(void)wsc_subscribe(&c, 1, 1);
+		(void)wsc_drain(&c, 50);
+		(void)wsc_send_frame(&c, 0x1, txt, sizeof(txt));
+		CHECK(publish_span(e, e->nsignals + 1, e->nsignals + 300, 5) == 0, "close: publish more");
+		code = wsc_wait_close(&c, 5000);
+		CHECK(code == 1003 && c.frames_after_close == 0,
+		      "close: text frame -> %d, then %d frames after the close frame (expected 1003, 0)",
+		      code, c.frames_after_close);
+		wsc_close(&c);
+	}
+
+	/* revocation: tok-1's session closes within 1 s, tok-2's stays; then subscriber 2 is
+	 * disabled and its session closes too */
+	if (wsc_open(e, &a, "tok-1") != 0 || wsc_open(e, &b, "tok-2") != 0) {
+		CHECK(0, "close: connect a, b");
+		return;
+	}
+	(void)wsc_subscribe(&a, 1, 0);
+	(void)wsc_subscribe(&b, 1, 0);
+	(void)wsc_drain(&a, 300);
+	(void)wsc_drain(&b, 10);
+	{
+		int64_t t0 = now_ns();
+
+		CHECK(sql(e->db, "UPDATE subscriber_tokens SET revoked_at = now() "
+			  "WHERE subscriber_id = 1") == 0, "close: revoke tok-1");
+		code = wsc_error_close(&a, 3000, &err, t0, &ms);
+		CHECK(code == 4001 && err == DECP__ERROR__CODE__CODE_UNAUTHENTICATED && ms < 1000.0 &&
+		      a.frames_after_close == 0,
+		      "close: revoked token: Error %d, close %d after %.0f ms (expected %d, 4001, < 1000)",
+		      err, code, ms, DECP__ERROR__CODE__CODE_UNAUTHENTICATED);
+		CHECK(b.close_code == 0 && wsc_drain(&b, 200) >= 0 && b.close_code == 0,
+		      "close: the other subscriber's session stays (close %d)", b.close_code);
+		t0 = now_ns();
+		CHECK(sql(e->db, "UPDATE subscribers SET disabled_at = now() WHERE id = 2") == 0,
+		      "close: disable subscriber 2");
+		code = wsc_error_close(&b, 3000, &err, t0, &ms);
+		CHECK(code == 4001 && ms < 1000.0, "close: disabled subscriber: close %d after %.0f ms "
+		      "(expected 4001, < 1000)", code, ms);
+		CHECK(last_number(e, "fanout.log", "revoked ") >= 2, "close: counted (revoked %lu)",
+		      last_number(e, "fanout.log", "revoked "));
+	}
+	wsc_close(&a);
+	wsc_close(&b);
+
+	/* shutdown: every session gets 1001, nothing after it, and decp-fanout exits 0 */
+	snprintf(q, sizeof(q), "tok-%d", 3);
+	for (int i = 0; i < 3; i++)
+		if (wsc_open(e, &d[i], q) != 0)
+			d[i].fd = -1;
+	for (int i = 0; i < 3; i++) {
+		if (d[i].fd >= 0)
+			(void)wsc_subscribe(&d[i], 1, 1); /* a replay is running at the stop */
+	}
+	(void)wsc_drain(&d[0], 20);
+	kill(e->fanout, SIGTERM);
+	for (int i = 0; i < 3; i++) {
+		code = d[i].fd >= 0 ? wsc_wait_close(&d[i], 5000) : -2;
+		CHECK(code == 1001 && d[i].frames_after_close == 0,
+		      "close: stop: session %d got close %d, %d frames after (expected 1001, 0)", i, code,
+		      d[i].frames_after_close);
+		wsc_close(&d[i]);
+	}
+	code = harness_wait_exit(e->fanout, 10000);
+	CHECK(code == 0, "close: decp-fanout exit %d after the 1001s", code);
+	e->fanout = 0;
 }
 
 /* ---------------------------------------------------------------- main -- */
@@ -1898,6 +2102,8 @@ int main(int argc, char **argv)
 		scenario_keepalive(&e);
 	} else if (strcmp(sc, "range") == 0) {
 		scenario_range(&e);
+	} else if (strcmp(sc, "close") == 0) {
+		scenario_close(&e);
 	} else if (strcmp(sc, "wsclient") == 0) {
 		scenario_wsclient(&e);
 	} else {

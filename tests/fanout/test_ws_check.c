@@ -200,6 +200,20 @@ static void test_http_phase_stream(void)
 	cp_ws_check_fini(&c); /* idempotent */
 }
 
+/* RFC 6455 §7.4: which close codes a peer may send; each range's boundaries */
+static void test_close_codes(void)
+{
+	static const unsigned int ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
+					  1012, 1013, 1014, 3000, 3999, 4000, 4999};
+	static const unsigned int bad[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000,
+					   2999, 5000, 65535};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		CU_ASSERT_TRUE(cp_ws_close_code_valid(ok[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_FALSE(cp_ws_close_code_valid(bad[i]));
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -214,6 +228,7 @@ int main(void)
 	CU_add_test(s, "too big -> 1009 on the header", test_too_big);
 	CU_add_test(s, "handshake", test_handshake);
 	CU_add_test(s, "HTTP phase then frames", test_http_phase_stream);
+	CU_add_test(s, "close codes (RFC 6455 7.4)", test_close_codes);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures();
