@@ -64,6 +64,11 @@ static const struct key keys[] = {
 	{"fanout_keepalive_ms", K_U32, F(fanout_keepalive_ms), 0, 10, 86400000},
 	{"fanout_keepalive_timeout_ms", K_U32, F(fanout_keepalive_timeout_ms), 0, 10, 3600000},
 	{"fanout_replay_rate", K_U32, F(fanout_replay_rate), 0, 1, 1000000},
+	{"fanout_max_conns_per_subscriber", K_U32, F(fanout_max_conns_per_subscriber), 0, 1, 1000000},
+	{"fanout_preauth_max", K_U32, F(fanout_preauth_max), 0, 1, 1000000},
+	{"fanout_preauth_per_source", K_U32, F(fanout_preauth_per_source), 0, 1, 1000000},
+	{"fanout_preauth_rate", K_U32, F(fanout_preauth_rate), 0, 0, 1000000},
+	{"fanout_header_timeout_ms", K_U32, F(fanout_header_timeout_ms), 0, 100, 600000},
 	{"fanout_poll_loop", K_BOOL, F(fanout_poll_loop), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
 	{"api_port", K_U32, F(api_port), 0, 1, 65535},
@@ -72,6 +77,10 @@ static const struct key keys[] = {
 	{"api_max_body", K_U32, F(api_max_body), 0, 1024, 16 << 20},
 	{"api_max_batch", K_U32, F(api_max_batch), 0, 1, 10000},
 	{"api_timeout_s", K_U32, F(api_timeout_s), 0, 1, 3600},
+	{"api_preauth_max", K_U32, F(api_preauth_max), 0, 1, 1000000},
+	{"api_preauth_per_source", K_U32, F(api_preauth_per_source), 0, 1, 1000000},
+	{"api_preauth_rate", K_U32, F(api_preauth_rate), 0, 0, 1000000},
+	{"api_header_timeout_ms", K_U32, F(api_header_timeout_ms), 0, 100, 600000},
 	{"api_rate_per_s", K_U32, F(api_rate_per_s), 0, 0, 1000000},
 	{"trust_tick_s", K_U32, F(trust_tick_s), 0, 1, 86400},
 	{"trust_time_offset_s", K_U32, F(trust_time_offset_s), 0, 0, 400000000},
@@ -112,12 +121,21 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_keepalive_ms = 300000;
 	c->fanout_keepalive_timeout_ms = 10000;
 	c->fanout_replay_rate = 2000;
+	c->fanout_max_conns_per_subscriber = 8;
+	c->fanout_preauth_max = 1024;
+	c->fanout_preauth_per_source = 64;
+	c->fanout_preauth_rate = 200;
+	c->fanout_header_timeout_ms = 5000;
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
 	c->api_port = 8080;
 	c->api_threads = 1;
 	c->api_max_body = 65536;
 	c->api_max_batch = 500;
 	c->api_timeout_s = 10;
+	c->api_preauth_max = 512;
+	c->api_preauth_per_source = 32;
+	c->api_preauth_rate = 200;
+	c->api_header_timeout_ms = 5000;
 	c->trust_tick_s = 60;
 	c->trust_credit_window_s = 60;
 }

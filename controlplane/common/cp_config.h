@@ -72,6 +72,12 @@ struct cp_config {
 					  * this long after the ping was due */
 	uint32_t fanout_replay_rate;     /* fanout: Redis replay reads (XRANGE) per second,
 					  * whole process */
+	uint32_t fanout_max_conns_per_subscriber; /* fanout: sessions of one subscriber */
+	uint32_t fanout_preauth_max;     /* fanout: connections held before their upgrade request
+					  * is complete (cp_gate; the oldest evicted beyond) */
+	uint32_t fanout_preauth_per_source; /* fanout: ...of them from one IPv4 address */
+	uint32_t fanout_preauth_rate;    /* fanout: new connections/s per address (0 = off) */
+	uint32_t fanout_header_timeout_ms; /* fanout: the upgrade request must arrive within */
 	bool fanout_poll_loop;           /* fanout: lws's poll(2) loop instead of libev/epoll
 					  * (kept for comparison, docs/perf.md "fanout") */
 	char api_listen[256];            /* api: address to bind */
@@ -81,6 +87,11 @@ struct cp_config {
 	uint32_t api_max_body;           /* api: request body limit, bytes */
 	uint32_t api_max_batch;          /* api: protection events per POST */
 	uint32_t api_timeout_s;          /* api: slow-client limit per request */
+	uint32_t api_preauth_max;        /* api: connections held before their request head is
+					  * complete (cp_gate; the oldest evicted beyond) */
+	uint32_t api_preauth_per_source; /* api: ...of them from one IPv4 address */
+	uint32_t api_preauth_rate;       /* api: new connections/s per address (0 = off) */
+	uint32_t api_header_timeout_ms;  /* api: the request head must arrive within */
 	uint32_t api_rate_per_s;         /* api: requests per second per caller (0 = off) */
 	uint32_t trust_tick_s;           /* trust: recovery check period */
 	uint32_t trust_time_offset_s;    /* trust: added to "now" (tests: simulated days) */

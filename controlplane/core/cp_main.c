@@ -67,8 +67,11 @@ static void usage(FILE *f)
 		"      fanout_port fanout_cert\n"
 		"      fanout_key fanout_queue fanout_history fanout_max_conns fanout_sndbuf\n"
 		"      fanout_reuse_port fanout_state_poll_ms fanout_keepalive_ms\n"
-		"      fanout_keepalive_timeout_ms fanout_replay_rate fanout_poll_loop api_listen api_port api_threads\n"
+		"      fanout_keepalive_timeout_ms fanout_replay_rate fanout_max_conns_per_subscriber\n"
+		"      fanout_preauth_max fanout_preauth_per_source fanout_preauth_rate\n"
+		"      fanout_header_timeout_ms fanout_poll_loop api_listen api_port api_threads\n"
 		"      api_admin_token_sha256 api_max_body api_max_batch api_timeout_s\n"
+		"      api_preauth_max api_preauth_per_source api_preauth_rate api_header_timeout_ms\n"
 		"      api_rate_per_s trust_tick_s trust_time_offset_s\n"
 		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"
 		"usage or configuration.\n");

@@ -1,6 +1,7 @@
 /* cp_fanout: lifecycle, the publish ring and the mutex queues. Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 #include "cp_net.h"
+#include "cp_ws_check.h"
 
 #include <ev.h>
 
@@ -151,6 +152,16 @@ void cp_fanout_publish_flush(struct cp_fanout *f)
 
 /* ---------------------------------------------------------------- lifecycle -- */
 
+/* lws's log lines to stderr, but for one: lws 4.1.6 logs every adoption with a read
+ * buffer at error level ("adopt_socket_readbuf: calling service"), a debugging leftover;
+ * each connection that passes the gate is one. */
+static void lws_log_filtered(int level, const char *line)
+{
+	(void)level;
+	if (strstr(line, "adopt_socket_readbuf: calling service") == NULL)
+		fputs(line, stderr);
+}
+
 /* secs_since_valid_hangup = 0: lws 4.1 arms no validity timer on its connections */
 static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
 					   .secs_since_valid_hangup = 0};
@@ -189,29 +200,29 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 		goto fail;
 	}
 
-	f->listen_fd = -1;
-	/* lws 4.1 sets SO_REUSEPORT only for its own SMP threads, so with reuse_port we listen
-	 * ourselves and adopt the accepted sockets (on_listener_readable, cp_fanout_lws.c) */
-	if (cfg->fanout_reuse_port &&
-	    (f->listen_fd = cp_net_listen(cfg->fanout_listen, cfg->fanout_port, true, 4096,
-					  &f->port)) < 0) {
-		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u with SO_REUSEPORT: %s",
-		       cfg->fanout_listen, cfg->fanout_port, strerror(-f->listen_fd));
+	/* We listen ourselves, never lws: the gate (cp_gate.h, started with the threads)
+	 * accepts and holds each connection until its upgrade request is complete, so idle
+	 * sockets never take lws's header buffers (issue 28). SO_REUSEPORT with reuse_port
+	 * (lws 4.1 sets it only for its own SMP threads). */
+	cp_fo_mq_init(&f->adopt_q);
+	if ((f->listen_fd = cp_net_listen(cfg->fanout_listen, cfg->fanout_port,
+					  cfg->fanout_reuse_port, 4096, &f->port)) < 0) {
+		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u: %s", cfg->fanout_listen,
+		       cfg->fanout_port, strerror(-f->listen_fd));
 		errno = -f->listen_fd;
 		goto fail;
 	}
 	/* DECP_FANOUT_LWS_LOG: lws log level bits (lws-logs.h), for debugging only */
 	lws_set_log_level(getenv("DECP_FANOUT_LWS_LOG") ? atoi(getenv("DECP_FANOUT_LWS_LOG"))
 							 : LLL_ERR,
-			  NULL);
+			  lws_log_filtered);
 	memset(&info, 0, sizeof(info));
 	info.port = (int)cfg->fanout_port; /* 0: the kernel picks; read back from the vhost */
 	info.iface = cfg->fanout_listen;
 	info.protocols = cp_fo_protocols;
 	info.user = f;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (f->listen_fd >= 0)
-		info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	if (cfg->fanout_cert[0] != '\0') {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->fanout_cert;
@@ -235,8 +246,8 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	 * O(connections) each): our keep-alive sweep does the same job (cp_fanout_lws.c) */
 	info.retry_and_idle_policy = &no_validity;
 	info.timeout_secs = 10;
-	/* header buffers held only during handshakes; lws's default pool is small and a
-	 * reconnect storm would queue upgrades behind it */
+	/* header buffers are held only while lws parses a head that is already complete (the
+	 * gate read it), within one loop turn; the pool only bounds a reconnect burst */
 	info.max_http_header_pool2 = 1024;
 	/* fd_limit_per_thread stays 0: lws sizes its table from RLIMIT_NOFILE */
 	f->ctx = lws_create_context(&info);
@@ -252,27 +263,13 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 		errno = EIO;
 		goto fail;
 	}
-	if (f->listen_fd >= 0) {
-		lws_sock_file_fd_type fd;
-
-		fd.filefd = f->listen_fd;
-		f->listen_wsi = lws_adopt_descriptor_vhost(f->vh, LWS_ADOPT_RAW_FILE_DESC, fd, "decp",
-							   NULL);
-		if (f->listen_wsi == NULL) {
-			cp_log(CP_LOG_ERR, ROLE, "cannot poll the listening socket");
-			errno = EIO;
-			goto fail;
-		}
-	} else {
-		f->port = lws_get_vhost_listen_port(f->vh);
-	}
 	return f;
 fail:
 	if (f->ctx != NULL)
 		lws_context_destroy(f->ctx);
 	if (f->evloop != NULL)
 		ev_loop_destroy(f->evloop);
-	if (f->listen_fd >= 0 && f->listen_wsi == NULL)
+	if (f->listen_fd >= 0)
 		close(f->listen_fd);
 	cp_pg_close(&f->pg_auth);
 	free(f);
@@ -282,6 +279,62 @@ fail:
 int cp_fanout_port(const struct cp_fanout *f)
 {
 	return f->port;
+}
+
+/* ---------------------------------------------------------------- the gate -- */
+
+static const char http_400[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+			       "Content-Length: 38\r\nConnection: close\r\n\r\n"
+			       "not a valid WebSocket upgrade request\n";
+
+/* The gate's check of a complete plain-ws head: a valid RFC 6455 opening handshake
+ * (cp_ws_check_handshake) or HTTP 400, before lws sees it. */
+static size_t gate_head_check(void *arg, const char *head, size_t len, char *reply, size_t cap)
+{
+	(void)arg;
+	if (cp_ws_check_handshake(head, len) || cap < sizeof(http_400))
+		return 0;
+	memcpy(reply, http_400, sizeof(http_400) - 1);
+	return sizeof(http_400) - 1;
+}
+
+/* A connection passed the gate (gate thread): queued for the lws thread (drain_inputs
+ * adopts it). Out of memory: closed. */
+static void gate_handoff(void *arg, int fd, const char *head, size_t len)
+{
+	struct cp_fanout *f = arg;
+	struct adopt *a = malloc(sizeof(*a) + len);
+
+	if (a == NULL) {
+		close(fd);
+		return;
+	}
+	a->fd = fd;
+	a->len = len;
+	memcpy(a->head, head, len);
+	cp_fo_mq_push(&f->adopt_q, a);
+	lws_cancel_service(f->ctx);
+}
+
+static int gate_start(struct cp_fanout *f)
+{
+	bool tls = f->cfg.fanout_cert[0] != '\0';
+	struct cp_gate_cfg g = {
+		.name = ROLE, .listen_fd = f->listen_fd, .max_pending = f->cfg.fanout_preauth_max,
+		.per_source = f->cfg.fanout_preauth_per_source,
+		.source_rate = f->cfg.fanout_preauth_rate,
+		.head_timeout_ms = f->cfg.fanout_header_timeout_ms,
+		/* wss: the head is encrypted; lws reads it (and cp_ws_guard checks it) */
+		.peek_only = tls, .head_check = tls ? NULL : gate_head_check,
+		.handoff = gate_handoff, .arg = f};
+
+	f->listen_fd = -1; /* the gate's now, also on failure */
+	f->gate = cp_gate_start(&g);
+	if (f->gate == NULL) {
+		cp_log(CP_LOG_ERR, ROLE, "cannot start the connection gate: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 int cp_fanout_start(struct cp_fanout *f)
@@ -299,6 +352,12 @@ int cp_fanout_start(struct cp_fanout *f)
 	}
 	if (pthread_create(&f->lws_thr, NULL, cp_fo_lws_main, f) != 0)
 		goto fail_tail;
+	if (gate_start(f) != 0) {
+		atomic_store(&f->stop, true);
+		lws_cancel_service(f->ctx);
+		pthread_join(f->lws_thr, NULL);
+		goto fail_tail;
+	}
 	f->started = true;
 	return 0;
 fail_tail:
@@ -330,6 +389,18 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->keepalive_closed = atomic_load_explicit(&w->c_ka_closed, memory_order_relaxed);
 	o->malformed = atomic_load_explicit(&w->c_malformed, memory_order_relaxed);
 	o->revoked_closed = atomic_load_explicit(&w->c_revoked, memory_order_relaxed);
+	o->sub_limited = atomic_load_explicit(&w->c_sub_limited, memory_order_relaxed);
+	if (w->gate != NULL) {
+		struct cp_gate_stats g;
+
+		cp_gate_stats_get(w->gate, &g);
+		o->preauth_pending = g.pending;
+		o->preauth_evicted = g.evicted;
+		o->preauth_source_capped = g.source_capped;
+		o->preauth_source_rated = g.source_rated;
+		o->preauth_timed_out = g.timed_out;
+		o->preauth_refused = g.refused_head;
+	}
 	o->range_lost = atomic_load_explicit(&w->c_range_lost, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
@@ -341,6 +412,8 @@ void cp_fanout_stop(struct cp_fanout *f)
 {
 	if (f == NULL || !f->started)
 		return;
+	cp_gate_stop(f->gate); /* no new connections from here on */
+	f->gate = NULL;
 	atomic_store_explicit(&f->stop, true, memory_order_release);
 	lws_cancel_service(f->ctx);
 	pthread_join(f->lws_thr, NULL);
@@ -379,6 +452,20 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		free(r->a);
 		free(r);
 	}
+	for (struct adopt *a = cp_fo_mq_take_all(&f->adopt_q, 0), *an; a != NULL; a = an) {
+		an = a->next;
+		close(a->fd);
+		free(a);
+	}
+	for (uint32_t b = 0; b < SUBCOUNT_BUCKETS; b++)
+		while (f->subcnt[b] != NULL) {
+			struct subcount *sc = f->subcnt[b];
+
+			f->subcnt[b] = sc->next;
+			free(sc);
+		}
+	if (f->listen_fd >= 0)
+		close(f->listen_fd);
 	for (n = cp_fo_mq_take_all(&f->state_q, 0); n != NULL; n = nn) {
 		nn = n->next;
 		free(n);

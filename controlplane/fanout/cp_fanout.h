@@ -55,6 +55,13 @@ struct cp_fanout_stats {
 	uint64_t keepalive_closed;  /* connections closed as dead (no answer to the keep-alive) */
 	uint64_t malformed;         /* client messages refused as malformed */
 	uint64_t revoked_closed;    /* sessions closed because their token stopped being valid */
+	uint64_t sub_limited;       /* upgrades refused: fanout_max_conns_per_subscriber reached */
+	uint64_t preauth_evicted;   /* the gate (cp_gate.h): oldest held connection evicted */
+	uint64_t preauth_source_capped; /* ...closed at accept: the address holds enough */
+	uint64_t preauth_source_rated;  /* ...closed at accept: the address connects too fast */
+	uint64_t preauth_timed_out; /* ...upgrade request not complete in time */
+	uint64_t preauth_refused;   /* ...not a valid upgrade request (HTTP 400) */
+	uint32_t preauth_pending;   /* ...held now */
 	uint64_t range_lost;        /* replays ended with Error{CODE_RANGE} (range not retained) */
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */

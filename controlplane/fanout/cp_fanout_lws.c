@@ -884,6 +884,18 @@ static void drain_inputs(struct cp_fanout *f)
 		rn = r->next;
 		on_replay_reply(f, r);
 	}
+	/* connections that passed the gate: lws parses the head the gate read at once */
+	for (struct adopt *ad = cp_fo_mq_take_all(&f->adopt_q, 0), *an; ad != NULL; ad = an) {
+		an = ad->next;
+		if (f->draining || lws_adopt_socket_vhost_readbuf(f->vh, ad->fd, ad->len ? ad->head
+										   : NULL,
+							       ad->len) == NULL) {
+			if (f->draining)
+				close(ad->fd); /* lws closed it already when adoption failed */
+			cnt(&f->c_auth_refused);
+		}
+		free(ad);
+	}
 	for (e = cp_fo_mq_take_all(&f->state_q, 0); e != NULL; e = en) {
 		en = e->next;
 		on_state_ev(f, e);
@@ -962,6 +974,32 @@ static void drain_start(struct cp_fanout *f)
 /* One function per lws event of protocol "decp"; cb_decp only dispatches. Each returns what
  * lws expects of the callback: 0 to go on, -1 to close the connection. */
 
+/* Live sessions of a subscriber, changed by delta (+1 at ESTABLISHED, -1 at CLOSED; 0
+ * reads). Lws thread only. An out-of-memory count is 0 (the limit is then not applied to
+ * that subscriber: the process limit still is). */
+static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
+{
+	struct subcount **pp = &f->subcnt[subscriber % SUBCOUNT_BUCKETS], *c;
+
+	for (; (c = *pp) != NULL; pp = &c->next)
+		if (c->subscriber == subscriber)
+			break;
+	if (c == NULL) {
+		if (delta <= 0 || (c = calloc(1, sizeof(*c))) == NULL)
+			return 0;
+		c->subscriber = subscriber;
+		c->next = *pp;
+		*pp = c;
+	}
+	c->n = delta < 0 && c->n == 0 ? 0 : (uint32_t)((int64_t)c->n + delta);
+	if (c->n == 0) {
+		*pp = c->next;
+		free(c);
+		return 0;
+	}
+	return c->n;
+}
+
 /* The upgrade request is complete: authenticate it (token cache, connection limit). */
 static int on_filter_connection(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 {
@@ -977,6 +1015,13 @@ static int on_filter_connection(struct cp_fanout *f, struct sess *s, struct lws 
 	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, wsi) != 0) {
 		cnt(&f->c_auth_refused);
 		lws_return_http_status(wsi, 401, NULL);
+		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+		return -1;
+	}
+	if (subcount_of(f, s->subscriber_id, 0) >= f->cfg.fanout_max_conns_per_subscriber) {
+		/* one subscriber's connections never crowd out another's */
+		cnt(&f->c_sub_limited);
+		lws_return_http_status(wsi, 429, NULL);
 		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
 		return -1;
 	}
@@ -997,8 +1042,12 @@ static int on_new_client(struct cp_fanout *f, struct lws *wsi)
 
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 	}
-	/* every byte the client sends goes through cp_ws_check before lws parses it */
-	return cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0 ? -1 : 0;
+	/* every byte the client sends goes through cp_ws_check before lws parses it; on plain
+	 * ws the gate has read and checked the upgrade request already, so from its frames on;
+	 * on wss from the request on (the gate could not read it) */
+	return cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX, f->cfg.fanout_cert[0] != '\0') != 0
+		       ? -1
+		       : 0;
 }
 
 /* The WebSocket is open: the session joins the fan-out. */
@@ -1019,6 +1068,7 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	f->all = s;
 	cnt(&f->c_conn);
 	atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
+	(void)subcount_of(f, s->subscriber_id, +1);
 	return 0;
 }
 
@@ -1047,6 +1097,7 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	if (s->next_all != NULL)
 		s->next_all->prev_all = s->prev_all;
 	atomic_fetch_sub_explicit(&f->c_live, 1, memory_order_relaxed);
+	(void)subcount_of(f, s->subscriber_id, -1);
 	if (f->draining && f->all == NULL)
 		drain_done(f); /* the last session answered our 1001 */
 	return 0;
@@ -1170,26 +1221,6 @@ static int on_peer_close(struct cp_fanout *f, struct sess *s, struct lws *wsi,
 	return 0;
 }
 
-/* Our SO_REUSEPORT listener is readable: accept and hand each connection to lws as if its
- * own listener had accepted it (HTTP, then the WebSocket upgrade). */
-static int on_listener_readable(struct cp_fanout *f, struct lws *wsi)
-{
-	if (f == NULL || wsi != f->listen_wsi)
-		return 0;
-	for (int n = 0; n < 64; n++) {
-		int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0)
-			break;
-		if (atomic_load_explicit(&f->c_live, memory_order_relaxed) >= f->cfg.fanout_max_conns ||
-		    lws_adopt_socket_vhost(f->vh, fd) == NULL) {
-			cnt(&f->c_auth_refused);
-			close(fd);
-		}
-	}
-	return 0;
-}
-
 /* lws_cancel_service() from another thread: stop, or take what the others queued. */
 static int on_wait_cancelled(struct cp_fanout *f)
 {
@@ -1233,8 +1264,6 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return on_peer_close(f, s, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(f, s, wsi);
-	case LWS_CALLBACK_RAW_RX_FILE:
-		return on_listener_readable(f, wsi);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		return on_wait_cancelled(f);
 	default:

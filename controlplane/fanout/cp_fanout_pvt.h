@@ -46,6 +46,7 @@
 #include "cp_fanout_keys.h"
 #include "cp_fanout_msg.h"
 #include "cp_fanout_splice.h"
+#include "cp_gate.h"
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "cp_redis.h"
@@ -132,6 +133,23 @@ struct replay_msg {
 	struct cp_fmsg *msgs[REPLAY_CHUNK];
 };
 
+/* A connection that passed the gate (gate thread -> lws thread): adopted into lws with
+ * the request head the gate read (lws_adopt_socket_vhost_readbuf). */
+struct adopt {
+	struct adopt *next;
+	int fd;
+	size_t len;
+	char head[];
+};
+
+/* Sessions of one subscriber (lws thread), for fanout_max_conns_per_subscriber. */
+#define SUBCOUNT_BUCKETS 1024u
+struct subcount {
+	struct subcount *next;
+	uint64_t subscriber;
+	uint32_t n;
+};
+
 /* Subscription state seen by the db poll (db -> lws thread). */
 struct state_ev {
 	struct state_ev *next;
@@ -166,8 +184,11 @@ struct cp_fanout {
 	struct lws_vhost *vh;
 	struct ev_loop *evloop;   /* libev (epoll) loop lws runs on; NULL: lws's poll loop */
 	int port;
-	int listen_fd;            /* reuse_port: our own SO_REUSEPORT listener, else -1 */
-	struct lws *listen_wsi;   /* listen_fd adopted as a raw descriptor into lws's poll */
+	int listen_fd;            /* our listener (SO_REUSEPORT with reuse_port), until the
+				   * gate takes it at start; -1 after */
+	struct cp_gate *gate;     /* accepts and holds connections until their upgrade
+				   * request is complete (cp_gate.h), then hands them over */
+	struct mq adopt_q;        /* gate -> lws thread: struct adopt, adopted into lws */
 	lws_sorted_usec_list_t ka_sul; /* the keep-alive sweep's timer (lws thread) */
 	struct sess *ka_cursor;   /* the next session the sweep visits; NULL: from f->all */
 	lws_sorted_usec_list_t drain_sul; /* stop: the deadline of the 1001 close handshakes */
@@ -194,13 +215,14 @@ struct cp_fanout {
 
 	/* lws thread only */
 	struct cp_pg pg_auth;
+	struct subcount *subcnt[SUBCOUNT_BUCKETS]; /* live sessions per subscriber */
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
 
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed, c_keys_sent, c_range_lost, c_revoked;
+		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited;
 	atomic_uint c_live;
 };
 

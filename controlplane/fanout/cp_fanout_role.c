@@ -44,6 +44,24 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   st.revoked_closed);
 	cp_metrics_counter(m, "decp_fanout_reports_total",
 			   "execution reports and protection events stored", st.reports);
+	cp_metrics_counter(m, "decp_fanout_subscriber_limited_total",
+			   "upgrades refused (429): fanout_max_conns_per_subscriber reached",
+			   st.sub_limited);
+	cp_metrics_counter(m, "decp_fanout_preauth_evicted_total",
+			   "connections evicted before their upgrade request (oldest, at the cap)",
+			   st.preauth_evicted);
+	cp_metrics_counter(m, "decp_fanout_preauth_source_capped_total",
+			   "connections closed at accept: the address holds enough", st.preauth_source_capped);
+	cp_metrics_counter(m, "decp_fanout_preauth_source_rated_total",
+			   "connections closed at accept: the address connects too fast",
+			   st.preauth_source_rated);
+	cp_metrics_counter(m, "decp_fanout_preauth_timed_out_total",
+			   "connections closed: upgrade request not complete in time",
+			   st.preauth_timed_out);
+	cp_metrics_counter(m, "decp_fanout_preauth_refused_total",
+			   "connections answered 400: not a WebSocket upgrade request", st.preauth_refused);
+	cp_metrics_gauge(m, "decp_fanout_preauth_pending",
+			 "connections held before their upgrade request is complete", st.preauth_pending);
 	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",
 			 st.live_connections);
 	cp_metrics_counter(m, "decp_fanout_key_announcements_total",

@@ -171,4 +171,39 @@ int harness_wait_exit(pid_t pid, int ms);
 int harness_wait_line(const char *path, const char *needle, char *out, size_t cap, pid_t pid,
 		      int ms);
 
+/* ---------------------------------------------------------------- flood -- */
+
+/* Raise this process's RLIMIT_NOFILE soft limit to want (bounded by the hard limit);
+ * children started afterwards inherit it. 0, or -EMFILE when the hard limit is lower, or
+ * -errno. */
+int harness_nofile_raise(unsigned long want);
+
+#define HARNESS_FLOOD_PROBES_MAX 1024
+
+/* An idle-connection flood (harness_flood.c): `conns` TCP connections to 127.0.0.1:port
+ * from 127.0.0.2 .. 127.0.0.(1 + naddrs) (Linux routes all of 127/8 to lo); every other
+ * group sends half a request head and stops, the rest send nothing. Whatever the server
+ * closes is reopened, at most reconnect_per_s. Every probe_every_ms, probe(probe_arg)
+ * runs (a legitimate request; returns its latency in ms, or < 0 when it failed). The
+ * flood stops by itself after `seconds` and closes everything. */
+struct harness_flood_cfg {
+	int port, conns, naddrs, seconds;
+	int reconnect_per_s;
+	int probe_every_ms;
+	double (*probe)(void *arg);
+	void *probe_arg;
+};
+
+struct harness_flood_result {
+	long opened;           /* connections opened (reopens included) */
+	long closed_by_server; /* ...that the server closed (or refused) */
+	long still_open;       /* open at the end */
+	int probes, probe_failed;
+	double probe_max_ms, probe_p99_ms;
+	double probe_ms[HARNESS_FLOOD_PROBES_MAX];
+};
+
+/* Run it (blocks for cfg->seconds). 0, or -ENOMEM. */
+int harness_flood(const struct harness_flood_cfg *cfg, struct harness_flood_result *res);
+
 #endif
