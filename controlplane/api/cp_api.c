@@ -19,13 +19,16 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "cp_api_head.h"
 #include "cp_api_pvt.h"
+#include "cp_gate.h"
 #include "cp_buf.h"
 #include "cp_log.h"
 #include "cp_net.h"
 
 #define ROLE "api"
 #define URI_MAX 512
+#define API_QUERY_ARGS_MAX 32 /* query arguments per request (cp_api_head) */
 #define TOKEN_MAX 256
 #define RATE_SLOTS 1024u
 
@@ -796,24 +799,93 @@ static int on_body(struct lws *wsi, struct pss *ps, struct api *a, const char *i
 	return serve(wsi, a, ps);
 }
 
-/*
- * With several workers the role owns the listening socket: every worker polls it (its own
- * dup, adopted by lws as a raw file) and accepts what it can when it is readable, handing
- * each connection to its lws context as if lws had accepted it. Workers race for
- * connections; the losers get EAGAIN. Returns 0.
- */
-static int accept_all(struct api *a, struct lws *wsi)
+/* ---------------------------------------------------------------- the gate -- */
+
+/* The gate's check of a complete head (cp_api_head.h): 0 to serve it, else the JSON
+ * refusal written into reply. */
+static size_t api_head_check(void *arg, const char *head, size_t len, char *reply, size_t cap)
 {
-	for (int n = 0; n < 64; n++) {
-		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			break;
-		/* What lws does for sockets it accepts itself: no Nagle delay on replies
-		 * (a keep-alive client otherwise waits ~40 ms for the delayed ACK). */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (lws_adopt_socket_vhost(lws_get_vhost(wsi), fd) == NULL)
-			close(fd);
+	const struct api_shared *sh = arg;
+	struct api_head_limits lim = {.target_max = URI_MAX - 1, .query_args_max = API_QUERY_ARGS_MAX,
+				      .max_body = sh->cfg->api_max_body};
+	struct api_head_verdict v;
+
+	api_head_check_pure(head, len, &lim, &v);
+	if (v.status == 0)
+		return 0;
+	API_STAT_ADD(((struct api_shared *)sh)->st.head_refused, 1);
+	return api_head_reply(&v, reply, cap);
+}
+
+static const char api_head_too_large[] =
+	"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+	"Content-Length: 70\r\nConnection: close\r\n\r\n"
+	"{\"code\":\"headers_too_large\",\"message\":\"request head over 4096 bytes\"}\n";
+
+/* A connection that passed the gate, waiting in a worker's inbox. */
+struct api_adopt {
+	struct api_adopt *next;
+	int fd;
+	size_t len;
+	char head[];
+};
+
+/* A connection passed the gate (gate thread): to the next serving worker, round robin;
+ * it adopts it with the head the gate read (adopt_inbox). None serving: closed. */
+static void gate_handoff(void *arg, int fd, const char *head, size_t len)
+{
+	struct api_shared *sh = arg;
+	unsigned int n = sh->cfg->api_threads;
+	struct api_adopt *ad = malloc(sizeof(*ad) + len);
+
+	if (ad == NULL) {
+		close(fd);
+		return;
+	}
+	ad->fd = fd;
+	ad->len = len;
+	memcpy(ad->head, head, len);
+	for (unsigned int t = 0; t < n; t++) {
+		struct api_inbox *in = &sh->inbox[atomic_fetch_add(&sh->next_worker, 1) % n];
+
+		pthread_mutex_lock(&in->mu);
+		if (in->ctx != NULL) {
+			struct api_adopt **pp = &in->head;
+
+			while (*pp != NULL) /* FIFO; an inbox holds what arrived in one loop turn */
+				pp = &(*pp)->next;
+			ad->next = NULL;
+			*pp = ad;
+			lws_cancel_service(in->ctx);
+			pthread_mutex_unlock(&in->mu);
+			return;
+		}
+		pthread_mutex_unlock(&in->mu);
+	}
+	close(fd);
+	free(ad);
+}
+
+/* The worker's inbox into its lws context (EVENT_WAIT_CANCELLED): lws parses each head at
+ * once, so its header buffer is held for one loop turn only. */
+static int adopt_inbox(struct api *a)
+{
+	struct api_inbox *in = &a->sh->inbox[a->idx];
+	struct api_adopt *ad, *next;
+	struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
+
+	pthread_mutex_lock(&in->mu);
+	ad = in->head;
+	in->head = NULL;
+	pthread_mutex_unlock(&in->mu);
+	for (; ad != NULL; ad = next) {
+		next = ad->next;
+		/* lws closes fd itself when the adoption fails */
+		if (vh == NULL)
+			close(ad->fd);
+		else
+			(void)lws_adopt_socket_vhost(vh, ad->fd);
+		free(ad);
 	}
 	return 0;
 }
@@ -825,7 +897,9 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct api *a = lws_context_user(lws_get_context(wsi));
 
 	if (reason == LWS_CALLBACK_RAW_RX_FILE && a != NULL)
-		return wsi == a->listen_wsi ? accept_all(a, wsi) : api_batch_readable(a, wsi);
+		return api_batch_readable(a, wsi);
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && a != NULL)
+		return adopt_inbox(a);
 	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && a != NULL) {
 		api_batch_closed(a, wsi);
 		return 0;
@@ -883,8 +957,11 @@ static int shared_init(struct api_shared *sh, const struct cp_config *cfg)
 	sh->cfg = cfg;
 	sh->listen_fd = -1;
 	pthread_mutex_init(&sh->rate_mu, NULL);
-	if (cfg->api_threads > 1 && (sh->listen_fd = cp_net_listen(cfg->api_listen, cfg->api_port, false, 1024,
-								      NULL)) < 0) {
+	for (unsigned int i = 0; i < CP_API_MAX_THREADS; i++)
+		pthread_mutex_init(&sh->inbox[i].mu, NULL);
+	/* the role listens, never lws: the gate (cp_gate.h) accepts and holds connections
+	 * until their request head is complete, then hands them to a worker */
+	if ((sh->listen_fd = cp_net_listen(cfg->api_listen, cfg->api_port, false, 1024, NULL)) < 0) {
 		int e = sh->listen_fd;
 		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u: %s", cfg->api_listen, cfg->api_port,
 		       strerror(-e));
@@ -905,6 +982,25 @@ static int shared_init(struct api_shared *sh, const struct cp_config *cfg)
 	return 0;
 }
 
+/* The gate in front of the workers (worker 0 starts it once its context exists). */
+static int gate_start(struct api_shared *sh)
+{
+	const struct cp_config *cfg = sh->cfg;
+	struct cp_gate_cfg g = {
+		.name = ROLE, .listen_fd = sh->listen_fd, .max_pending = cfg->api_preauth_max,
+		.per_source = cfg->api_preauth_per_source, .source_rate = cfg->api_preauth_rate,
+		.head_timeout_ms = cfg->api_header_timeout_ms, .head_check = api_head_check,
+		.too_large_reply = api_head_too_large, .handoff = gate_handoff, .arg = sh};
+
+	sh->listen_fd = -1; /* the gate's now, also on failure */
+	sh->gate = cp_gate_start(&g);
+	if (sh->gate == NULL) {
+		cp_log(CP_LOG_ERR, ROLE, "cannot start the connection gate: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 /* One worker: its lws context (listening itself, or polling the shared listener),
  * served until *stop. Returns 0, or -EADDRINUSE / -ENOMEM at start. */
 static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int *stop)
@@ -914,18 +1010,14 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	struct lws_context_creation_info info;
 
 	cp_pg_init(&a.pg, cfg, ROLE, NULL);
-	a.listen_fd = sh->listen_fd >= 0 ? fcntl(sh->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL ||
-	    (sh->listen_fd >= 0 && a.listen_fd < 0)) {
+	a.idx = idx;
+	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {
 		atomic_store(&sh->abort, 1);
-		free(a.auth);
-		if (a.listen_fd >= 0)
-			close(a.listen_fd);
 		return -ENOMEM;
 	}
 	memset(&info, 0, sizeof(info));
-	/* One worker: lws listens. Several: they share the role's socket (accept_all). */
-	info.port = a.listen_fd >= 0 ? CONTEXT_PORT_NO_LISTEN_SERVER : (int)cfg->api_port;
+	/* lws listens on nothing: the gate hands each connection to a worker's inbox */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.iface = cfg->api_listen;
 	info.protocols = protocols;
 	info.user = &a;
@@ -936,30 +1028,22 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	info.max_http_header_pool = 64;
 	info.count_threads = 1;
 	struct lws_context *ctx = lws_create_context(&info);
-	if (ctx != NULL && a.listen_fd >= 0) {
-		lws_sock_file_fd_type fd = {.filefd = a.listen_fd};
-		struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
-		a.listen_wsi = vh ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd,
-							      "http", NULL) : NULL;
-		if (a.listen_wsi == NULL) {
-			lws_context_destroy(ctx);
-			ctx = NULL;
-		}
-	}
 	if (ctx == NULL) {
-		cp_log(CP_LOG_ERR, ROLE, "worker %u: cannot listen on %s:%u", idx, cfg->api_listen,
-		       cfg->api_port);
+		cp_log(CP_LOG_ERR, ROLE, "worker %u: cannot create its lws context", idx);
 		atomic_store(&sh->abort, 1);
-		if (a.listen_fd >= 0 && a.listen_wsi == NULL)
-			close(a.listen_fd);
 		free(a.auth);
-		return -EADDRINUSE;
+		return -ENOMEM;
 	}
+	a.ctx = ctx;
+	pthread_mutex_lock(&sh->inbox[idx].mu);
+	sh->inbox[idx].ctx = ctx; /* the gate may hand connections to this worker now */
+	pthread_mutex_unlock(&sh->inbox[idx].mu);
+	if (idx == 0 && gate_start(sh) != 0)
+		atomic_store(&sh->abort, 1);
 	if (idx == 0)
 		cp_log(CP_LOG_INFO, ROLE, "listening on http://%s:%u/v1 with %u worker(s) (operator "
 		       "token %s)", cfg->api_listen, cfg->api_port, cfg->api_threads,
 		       sh->has_admin ? "configured" : "NOT configured");
-	a.ctx = ctx;
 	cp_pg_ensure(&a.pg);
 	struct waker w = {.ctx = ctx};
 	lws_sul_schedule(ctx, 0, &w.sul, wake_cb, 100000);
@@ -967,6 +1051,20 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 		if (lws_service(ctx, 100) < 0)
 			break;
 	lws_sul_cancel(&w.sul);
+	/* no more handoffs to this worker; the gate itself stops once every worker has
+	 * (cp_api_run), so that no /metrics reads a stopped gate */
+	pthread_mutex_lock(&sh->inbox[idx].mu);
+	sh->inbox[idx].ctx = NULL;
+	struct api_adopt *left = sh->inbox[idx].head;
+	sh->inbox[idx].head = NULL;
+	pthread_mutex_unlock(&sh->inbox[idx].mu);
+	while (left != NULL) {
+		struct api_adopt *nx = left->next;
+
+		close(left->fd);
+		free(left);
+		left = nx;
+	}
 	lws_context_destroy(ctx);
 	api_batch_free(&a);
 	cp_pg_close(&a.pg);
@@ -1019,7 +1117,10 @@ int cp_api_run(struct cp_ctx *ctx)
 		if (rc == 0)
 			rc = args[i].rc;
 	}
+	cp_gate_stop(sh.gate); /* every worker has stopped: nothing reads it any more */
 	pthread_mutex_destroy(&sh.rate_mu);
+	for (unsigned int i = 0; i < CP_API_MAX_THREADS; i++)
+		pthread_mutex_destroy(&sh.inbox[i].mu);
 	free(sh.buckets);
 	if (sh.listen_fd >= 0)
 		close(sh.listen_fd);

@@ -24,6 +24,7 @@
 #include <rte_ring.h>
 
 #include "cp_api_pvt.h"
+#include "cp_gate.h"
 #include "cp_ctx.h"
 #include "cp_metrics.h"
 #include "cp_shm.h"
@@ -152,6 +153,25 @@ static void api_part(struct cp_metrics *o, const struct api *a)
 	put(o, "decp_api_executions_total %" PRIu64 "\n", ld(&a->sh->st.executions_reported));
 	head(o, "decp_api_rate_limited_total", "counter", "requests refused with 429");
 	put(o, "decp_api_rate_limited_total %" PRIu64 "\n", ld(&a->sh->st.rate_limited));
+	head(o, "decp_api_head_refused_total", "counter",
+	     "request heads refused before lws (bad method, target, Content-Length; early 413)");
+	put(o, "decp_api_head_refused_total %" PRIu64 "\n", ld(&a->sh->st.head_refused));
+	if (a->sh->gate != NULL) {
+		struct cp_gate_stats g;
+
+		cp_gate_stats_get(a->sh->gate, &g);
+		head(o, "decp_api_preauth_closed_total", "counter",
+		     "connections closed before their request head was complete, by budget");
+		put(o, "decp_api_preauth_closed_total{budget=\"evicted\"} %" PRIu64 "\n", g.evicted);
+		put(o, "decp_api_preauth_closed_total{budget=\"per_source\"} %" PRIu64 "\n",
+		    g.source_capped);
+		put(o, "decp_api_preauth_closed_total{budget=\"source_rate\"} %" PRIu64 "\n",
+		    g.source_rated);
+		put(o, "decp_api_preauth_closed_total{budget=\"timeout\"} %" PRIu64 "\n", g.timed_out);
+		head(o, "decp_api_preauth_pending", "gauge",
+		     "connections held before their request head is complete");
+		put(o, "decp_api_preauth_pending %" PRIu32 "\n", g.pending);
+	}
 	head(o, "decp_api_event_commits_total", "counter",
 	     "transactions that stored protection-event POSTs (group commit)");
 	put(o, "decp_api_event_commits_total %" PRIu64 "\n", ld(&a->sh->st.event_commits));

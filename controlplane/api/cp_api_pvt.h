@@ -36,6 +36,7 @@ struct api_stats {
 	_Atomic uint64_t events_stored;        /* protection events stored */
 	_Atomic uint64_t executions_reported;  /* EXECUTE reports fed to trust */
 	_Atomic uint64_t rate_limited;
+	_Atomic uint64_t head_refused;         /* request heads refused by cp_api_head (gate) */
 	_Atomic uint64_t event_commits;        /* transactions storing protection-event POSTs */
 	_Atomic uint64_t event_commit_requests;/* POSTs those transactions carried */
 	_Atomic uint64_t event_commit_splits;  /* failed ones retried a request at a time */
@@ -54,6 +55,15 @@ struct api_auth_entry {
 	int64_t expires_us;      /* wall clock; INT64_MAX = never */
 };
 
+/* A worker's inbox of connections that passed the gate (cp_gate.h): the gate thread
+ * pushes under mu and wakes ctx; the worker adopts them into lws. ctx NULL: the worker is
+ * not (or no longer) serving; nothing is pushed. */
+struct api_inbox {
+	pthread_mutex_t mu;
+	struct lws_context *ctx;
+	struct api_adopt *head;
+};
+
 /* What the api workers share (read-only after start, except stats and the buckets). */
 struct api_shared {
 	const struct cp_config *cfg;
@@ -62,7 +72,10 @@ struct api_shared {
 	bool has_admin;
 	struct api_stats st;
 	atomic_int abort;              /* a worker failed: all stop, the role ends */
-	int listen_fd;                 /* api_threads > 1: the one listener, else -1 */
+	int listen_fd;                 /* the listener, until the gate takes it (then -1) */
+	struct cp_gate *gate;          /* accepts, holds and reads request heads (cp_gate.h) */
+	struct api_inbox inbox[16];    /* per worker (CP_API_MAX_THREADS) */
+	atomic_uint next_worker;       /* the gate's round robin */
 	_Atomic uint64_t auth_gen;     /* bumped by a revocation: every worker drops its cache */
 	pthread_mutex_t rate_mu;       /* guards buckets */
 	struct api_bucket *buckets;    /* rate limiter (cp_api.c), NULL when off */
@@ -93,8 +106,7 @@ struct api {
 	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
 	struct api_auth_entry *auth;   /* API_AUTH_SLOTS entries */
 	uint64_t auth_gen_seen;        /* sh->auth_gen when the cache was last checked */
-	int listen_fd;                 /* this worker's dup of sh->listen_fd, or -1 */
-	struct lws *listen_wsi;        /* that fd adopted as a raw file (poll only) */
+	unsigned int idx;              /* the worker's number (its sh->inbox) */
 };
 
 struct api_req {

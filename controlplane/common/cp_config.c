@@ -133,8 +133,8 @@ void cp_config_defaults(struct cp_config *c)
 	c->api_max_batch = 500;
 	c->api_timeout_s = 10;
 	c->api_preauth_max = 512;
-	c->api_preauth_per_source = 32;
-	c->api_preauth_rate = 200;
+	c->api_preauth_per_source = 64;
+	c->api_preauth_rate = 0;
 	c->api_header_timeout_ms = 5000;
 	c->trust_tick_s = 60;
 	c->trust_credit_window_s = 60;

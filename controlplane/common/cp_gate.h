@@ -7,10 +7,12 @@
  * idle sockets stalled every upgrade of the fan-out for seconds, 130 the api (issue 28).
  * lws has no hook before that. So lws never sees a connection whose request head has not
  * fully arrived: the gate owns the listening socket, accepts on its own thread and epoll,
- * holds each new connection under budgets, reads its request head itself and only then
- * hands (descriptor, head bytes) to the owner, which adopts them into lws
- * (lws_adopt_socket_vhost_readbuf) on its service thread; lws parses the head at once and
- * its header buffer is back in the pool within the same loop turn.
+ * holds each new connection under budgets, looks at its request head (MSG_PEEK: nothing
+ * is consumed) and only once the whole head is in the socket hands the descriptor to the
+ * owner, which adopts it into lws (lws_adopt_socket_vhost) on its service thread; lws
+ * reads and parses the complete head at once and its header buffer is back in the pool
+ * within the same loop turn. (Handing the head over as bytes, lws_adopt_socket_vhost_
+ * readbuf, made lws 4.1.6 answer a POST with 400 and stall the worker.)
  *
  *   accept ─▶ per-source cap ─▶ per-source rate ─▶ held (cap, oldest evicted) ─▶ head
  *   complete ─▶ head_check ─▶ handoff to lws           │ head_timeout_ms: closed
@@ -28,9 +30,8 @@
  * Capacity for authenticated sessions is reserved by the owner: held connections are at
  * most max_pending, so an owner limit of N sessions keeps N - max_pending for sessions.
  *
- * Plain TCP only reads the head: the head is read with MSG_PEEK until its blank line,
- * then exactly its bytes are consumed, so anything sent after it (WebSocket frames)
- * stays in the socket for lws. With `peek_only` (TLS: the head is encrypted) a connection
+ * The head is only peeked, never read: lws reads it (and anything after it) itself, as
+ * from a connection it accepted. With `peek_only` (TLS: the head is encrypted) a connection
  * is handed over as soon as its first byte arrives, nothing read; the TLS handshake and the
  * head are then lws's, under its own timeout.
  *
@@ -64,8 +65,9 @@ struct cp_gate_cfg {
 	/* The reply to a head longer than CP_GATE_HEAD_MAX (NULL: a plain 431). */
 	const char *too_large_reply;
 	/*
-	 * A connection passed the gate: fd (non-blocking, TCP_NODELAY; now the callee's) and
-	 * its head (len bytes, 0 with peek_only; valid during the call only). Must not block:
+	 * A connection passed the gate: fd (non-blocking, TCP_NODELAY; now the callee's; its
+	 * complete head is waiting in it, unread) and a copy of that head (len bytes, 0 with
+	 * peek_only; valid during the call only). Must not block:
 	 * queue it for the service thread and wake it.
 	 */
 	void (*handoff)(void *arg, int fd, const char *head, size_t len);

@@ -152,16 +152,6 @@ void cp_fanout_publish_flush(struct cp_fanout *f)
 
 /* ---------------------------------------------------------------- lifecycle -- */
 
-/* lws's log lines to stderr, but for one: lws 4.1.6 logs every adoption with a read
- * buffer at error level ("adopt_socket_readbuf: calling service"), a debugging leftover;
- * each connection that passes the gate is one. */
-static void lws_log_filtered(int level, const char *line)
-{
-	(void)level;
-	if (strstr(line, "adopt_socket_readbuf: calling service") == NULL)
-		fputs(line, stderr);
-}
-
 /* secs_since_valid_hangup = 0: lws 4.1 arms no validity timer on its connections */
 static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
 					   .secs_since_valid_hangup = 0};
@@ -215,7 +205,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	/* DECP_FANOUT_LWS_LOG: lws log level bits (lws-logs.h), for debugging only */
 	lws_set_log_level(getenv("DECP_FANOUT_LWS_LOG") ? atoi(getenv("DECP_FANOUT_LWS_LOG"))
 							 : LLL_ERR,
-			  lws_log_filtered);
+			  NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = (int)cfg->fanout_port; /* 0: the kernel picks; read back from the vhost */
 	info.iface = cfg->fanout_listen;

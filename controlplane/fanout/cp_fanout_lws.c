@@ -887,9 +887,7 @@ static void drain_inputs(struct cp_fanout *f)
 	/* connections that passed the gate: lws parses the head the gate read at once */
 	for (struct adopt *ad = cp_fo_mq_take_all(&f->adopt_q, 0), *an; ad != NULL; ad = an) {
 		an = ad->next;
-		if (f->draining || lws_adopt_socket_vhost_readbuf(f->vh, ad->fd, ad->len ? ad->head
-										   : NULL,
-							       ad->len) == NULL) {
+		if (f->draining || lws_adopt_socket_vhost(f->vh, ad->fd) == NULL) {
 			if (f->draining)
 				close(ad->fd); /* lws closed it already when adoption failed */
 			cnt(&f->c_auth_refused);
@@ -1042,12 +1040,9 @@ static int on_new_client(struct cp_fanout *f, struct lws *wsi)
 
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 	}
-	/* every byte the client sends goes through cp_ws_check before lws parses it; on plain
-	 * ws the gate has read and checked the upgrade request already, so from its frames on;
-	 * on wss from the request on (the gate could not read it) */
-	return cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX, f->cfg.fanout_cert[0] != '\0') != 0
-		       ? -1
-		       : 0;
+	/* every byte the client sends goes through cp_ws_check before lws parses it (the gate
+	 * only peeked at the upgrade request: lws reads it, so the guard sees it too) */
+	return cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0 ? -1 : 0;
 }
 
 /* The WebSocket is open: the session joins the fan-out. */

@@ -133,8 +133,8 @@ struct replay_msg {
 	struct cp_fmsg *msgs[REPLAY_CHUNK];
 };
 
-/* A connection that passed the gate (gate thread -> lws thread): adopted into lws with
- * the request head the gate read (lws_adopt_socket_vhost_readbuf). */
+/* A connection that passed the gate (gate thread -> lws thread), its complete request head
+ * waiting unread in the socket: adopted into lws (lws_adopt_socket_vhost). */
 struct adopt {
 	struct adopt *next;
 	int fd;

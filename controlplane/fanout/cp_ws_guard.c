@@ -63,7 +63,7 @@ static struct guard *lookup(int fd)
 	return g != NULL && pthread_equal(g->owner, pthread_self()) ? g : NULL;
 }
 
-int cp_ws_guard_attach(int fd, struct lws *wsi, uint64_t max_msg, bool http_phase)
+int cp_ws_guard_attach(int fd, struct lws *wsi, uint64_t max_msg)
 {
 	pthread_once(&tab_once, tab_init);
 	resolve();
@@ -72,7 +72,7 @@ int cp_ws_guard_attach(int fd, struct lws *wsi, uint64_t max_msg, bool http_phas
 	struct guard *g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return -ENOMEM;
-	if (cp_ws_check_init(&g->chk, http_phase, max_msg) != 0) {
+	if (cp_ws_check_init(&g->chk, true, max_msg) != 0) {
 		free(g);
 		return -ENOMEM;
 	}

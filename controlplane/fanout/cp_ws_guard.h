@@ -24,16 +24,14 @@
 #ifndef DECP_CP_WS_GUARD_H
 #define DECP_CP_WS_GUARD_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 struct lws;
 
-/* Start checking fd's stream for wsi: http_phase: from its first byte (the HTTP upgrade
- * request); else from its first frame (the request was read and checked before lws got
- * the socket: cp_gate). max_msg: largest data message accepted. Replaces an earlier
- * attachment of fd. Returns 0, -EBADF (fd beyond the process's file limit), -ENOMEM. */
-int cp_ws_guard_attach(int fd, struct lws *wsi, uint64_t max_msg, bool http_phase);
+/* Start checking fd's stream from its first byte (the HTTP upgrade request), for wsi.
+ * max_msg: largest data message accepted. Replaces an earlier attachment of fd.
+ * Returns 0, -EBADF (fd beyond the process's file limit), -ENOMEM. */
+int cp_ws_guard_attach(int fd, struct lws *wsi, uint64_t max_msg);
 
 /* Stop checking fd and free its state. Unknown fd: no-op. */
 void cp_ws_guard_detach(int fd);
