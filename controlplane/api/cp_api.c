@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "cp_api_head.h"
 #include "cp_api_pvt.h"
@@ -97,10 +98,25 @@ void api_error(struct api_req *r, int status, const char *code, const char *fmt,
 	api_reply(r, status, o);
 }
 
+/* A request id for a reply whose cause is only in our log: 16 hex digits, random (so it
+ * says nothing about the request rate) and unique enough to grep for. */
+static void api_request_id(char out[17])
+{
+	uint8_t b[8];
+
+	if (RAND_bytes(b, sizeof(b)) != 1) { /* never on Linux; the clock then */
+		uint64_t t = (uint64_t)cp_now_ns();
+		memcpy(b, &t, sizeof(b));
+	}
+	api_hex(b, sizeof(b), out);
+}
+
 /*
  * The one map from a PostgreSQL error to a reply. Bad input reaches here only as a
  * constraint or data error (22xxx, 23xxx, our DPxxx codes): all 4xx. Only a server
- * that is down (503) or a genuine internal failure (500) are 5xx.
+ * that is down (503) or a genuine internal failure (500) are 5xx. The database's own
+ * text (constraint, column and table names) never reaches the client: it is logged with
+ * a request id, and the reply carries a fixed message per code and that id (issue 28).
  */
 void api_pg_error(struct api_req *r, const PGresult *res)
 {
@@ -114,35 +130,42 @@ void api_pg_error(struct api_req *r, const PGresult *res)
 		const char *state; /* exact, or a 2-character class */
 		int status;
 		const char *code;
+		const char *text;  /* the reply's message */
 	} map[] = {
-		{"DP001", 409, "immutable"},
-		{"DP002", 409, "invalid_transition"},
-		{"DP003", 409, "not_monotonic"},
-		{"DP020", 422, "invalid_amount"},
-		{"DP021", 404, "not_found"},
-		{"DP022", 409, "cancelled"},
-		{"DP030", 409, "insufficient_funds"},
-		{"DP031", 409, "insufficient_reserved"},
-		{"23505", 409, "conflict"},
-		{"23503", 404, "not_found"},
-		{"23514", 422, "invalid_value"},
-		{"23502", 422, "missing_value"},
-		{"57014", 503, "timeout"},
-		{"22", 422, "invalid_value"},
-		{"08", 503, "db_unavailable"},
+		{"DP001", 409, "immutable", "this field cannot be changed"},
+		{"DP002", 409, "invalid_transition", "this state change is not allowed"},
+		{"DP003", 409, "not_monotonic", "the value may only grow"},
+		{"DP020", 422, "invalid_amount", "invalid amount"},
+		{"DP021", 404, "not_found", "not found"},
+		{"DP022", 409, "cancelled", "the subscription is cancelled"},
+		{"DP030", 409, "insufficient_funds", "the balance does not cover this"},
+		{"DP031", 409, "insufficient_reserved", "the reserved balance does not cover this"},
+		{"23505", 409, "conflict", "a row with this key or name exists already"},
+		{"23503", 404, "not_found", "a referenced row does not exist"},
+		{"23514", 422, "invalid_value", "a value is out of its allowed range"},
+		{"23502", 422, "missing_value", "a required value is missing"},
+		{"57014", 503, "timeout", "the database took too long; retry later"},
+		{"22", 422, "invalid_value", "a value is invalid"},
+		{"08", 503, "db_unavailable", "PostgreSQL is unreachable; retry later"},
 	};
+	char rid[17];
+
 	if (st == NULL)
 		st = "";
+	api_request_id(rid);
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		size_t n = strlen(map[i].state);
 		if (strncmp(st, map[i].state, n) == 0) {
-			api_error(r, map[i].status, map[i].code, "%s", msg ? msg : st);
+			cp_log(CP_LOG_INFO, ROLE, "request %s: %s %s: %d %s: sqlstate %s: %s", rid,
+			       r->method == API_GET ? "GET" : "POST", r->path, map[i].status,
+			       map[i].code, st, msg ? msg : "?");
+			api_error(r, map[i].status, map[i].code, "%s (request %s)", map[i].text, rid);
 			return;
 		}
 	}
-	CP_LOG_RL(CP_LOG_ERR, ROLE, "%s %s: sqlstate %s: %s", r->method == API_GET ? "GET" : "POST",
-		  r->path, st, msg ? msg : "?");
-	api_error(r, 500, "internal", "internal error (logged)");
+	cp_log(CP_LOG_ERR, ROLE, "request %s: %s %s: sqlstate %s: %s", rid,
+	       r->method == API_GET ? "GET" : "POST", r->path, st, msg ? msg : "?");
+	api_error(r, 500, "internal", "internal error (request %s)", rid);
 }
 
 /* The result check of api_q / api_q_prep. */

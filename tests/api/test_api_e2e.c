@@ -24,6 +24,10 @@
  *               simultaneous POSTs stored exactly once and scored; the session killed
  *               under a transaction: 503 for it, then served on a new session
  *
+ *   http        (issue 28) CONNECT, TRACE, unknown and lowercase methods, bad Content-Length,
+ *               %00, long targets, many query arguments, early 413: JSON errors, closed at
+ *               once; no PostgreSQL text in replies (request id); explicit master ids and
+ *               POST /v1/masters share one allocation
  *   flood       (issue 28) 3,000 idle connections from 20 loopback addresses for 30 s:
  *               GET /healthz p99 < 10 ms throughout; the budgets close them (metrics)
  *
@@ -1033,6 +1037,25 @@ static void scenario_batch(struct api_env *e)
 
 /* ------------------------------------------------------------------ flood (issue 28) */
 
+static double probe_healthz(void *arg);
+
+/* p99 of 100 probes 10 ms apart, without a flood: what this shared machine gives now. */
+static double healthz_p99(struct api_env *e)
+{
+	double v[100];
+
+	for (int i = 0; i < 100; i++) {
+		v[i] = probe_healthz(e);
+		for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+		sleep_ms(10);
+	}
+	return v[98];
+}
+
 /* The flood's probe: GET /healthz from 127.0.0.1, its latency in ms (< 0: failed). */
 static double probe_healthz(void *arg)
 {
@@ -1063,27 +1086,20 @@ static void scenario_flood(struct api_env *e)
 				       .seconds = 30, .reconnect_per_s = 300,
 				       .probe_every_ms = 100, .probe = probe_healthz, .probe_arg = e};
 	struct harness_flood_result *fr = calloc(1, sizeof(*fr));
-	double base[100], base_p99, bound;
+	double before, after, bound;
 
 	if (fr == NULL)
 		return;
-	/* the same probe without a flood: what this shared machine gives right now */
-	for (int i = 0; i < 100; i++) {
-		base[i] = probe_healthz(e);
-		for (int j = i; j > 0 && base[j] < base[j - 1]; j--) {
-			double t = base[j];
-			base[j] = base[j - 1];
-			base[j - 1] = t;
-		}
-		sleep_ms(10);
-	}
-	base_p99 = base[98];
-	/* 10 ms (the issue's bound, met on a quiet machine); when the machine alone already
-	 * costs more than 5 ms at p99, the flood may add no more than that again */
-	bound = base_p99 > 5.0 ? 2.0 * base_p99 : 10.0;
-	fprintf(stderr, "flood: without a flood, 100 GET /healthz: p99 %.1f ms, max %.1f ms; "
-		"bound %.1f ms\n", base_p99, base[99], bound);
+	before = healthz_p99(e);
 	CHECK(harness_flood(&fc, fr) == 0, "flood ran");
+	after = healthz_p99(e);
+	/* 10 ms (the issue's bound, met on a quiet machine); when the machine alone, just
+	 * before or just after, already costs more than 5 ms at p99 (other jobs on these 2
+	 * shared cores), the flood may add no more than that again */
+	bound = before > after ? before : after;
+	bound = bound > 5.0 ? 2.0 * bound : 10.0;
+	fprintf(stderr, "flood: without a flood, 100 GET /healthz before / after: p99 %.1f / "
+		"%.1f ms; bound %.1f ms\n", before, after, bound);
 	fprintf(stderr, "flood: %ld opened, %ld closed by the server, %d probes: p99 %.1f ms, max "
 		"%.1f ms, %d failed\n", fr->opened, fr->closed_by_server, fr->probes,
 		fr->probe_p99_ms, fr->probe_max_ms, fr->probe_failed);
@@ -1102,6 +1118,149 @@ static void scenario_flood(struct api_env *e)
 	CHECK(ev > 0 && ps >= 0 && to >= 0 && ev + ps + to >= 3000,
 	      "metrics: evicted %.0f, per_source %.0f, timeout %.0f", ev, ps, to);
 	free(fr);
+}
+
+/* ------------------------------------------------------------------ http (issue 28) */
+
+/* Raw bytes; the reply must be `want` with a JSON error `code`, and the server must close
+ * the connection at once (well within the 2 s read timeout). */
+static void raw_expect(struct api_env *e, const char *what, const char *req, size_t n, int want,
+		       const char *code)
+{
+	char out[4096];
+	uint64_t t0 = now_ms();
+	int st = http_raw(e, req, n, 0, 2000, out, sizeof(out));
+	uint64_t ms = now_ms() - t0;
+	const char *body = strstr(out, "\r\n\r\n");
+	char need[96];
+
+	snprintf(need, sizeof(need), "{\"code\":\"%s\"", code);
+	CHECK(st == want && body != NULL && strstr(body, need) != NULL && ms < 1500,
+	      "%s: want %d %s, closed at once; got %d after %llu ms: %.200s", what, want, code, st,
+	      (unsigned long long)ms, out);
+}
+
+/*
+ * HTTP hardening (issue 28): every malformed request answered with the documented JSON
+ * error and closed at once (CONNECT, TRACE, unknown and lowercase methods, a negative or
+ * overflowing Content-Length, %00 in the path, a target over 511 bytes with its query
+ * string, too many query arguments, an early 413 for a Content-Length over the limit with
+ * no body sent); a database error shows no PostgreSQL text, only a request id that the log
+ * has; and decpctl's explicit master ids and POST /v1/masters share one allocation.
+ */
+static void scenario_http(struct api_env *e)
+{
+	static const struct {
+		const char *what, *req;
+		int want;
+		const char *code;
+	} cases[] = {
+		{"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", 405,
+		 "method_not_allowed"},
+		{"TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed"},
+		{"unknown method", "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed"},
+		{"lowercase get", "get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed"},
+		{"negative Content-Length", "POST /v1/masters HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: -1\r\n\r\n", 400, "bad_content_length"},
+		{"overflowing Content-Length", "POST /v1/masters HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: 184467440737095516160\r\n\r\n", 400, "bad_content_length"},
+		{"%00 in the path", "GET /v1/masters%00/x HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+		 "bad_target"},
+		{"early 413", "POST /v1/protection-events HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: 100000000\r\n\r\n", 413, "body_too_large"},
+	};
+	char req[4096];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		raw_expect(e, cases[i].what, cases[i].req, strlen(cases[i].req), cases[i].want,
+			   cases[i].code);
+	/* a 3,018-byte target (query string included) */
+	n = (size_t)snprintf(req, sizeof(req), "GET /healthz?x=");
+	memset(req + n, 'a', 3018 - 13);
+	n += 3018 - 13;
+	n += (size_t)snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(e, "3,018-byte target", req, n, 414, "uri_too_long");
+	/* 200 query arguments in a target under 511 bytes */
+	n = (size_t)snprintf(req, sizeof(req), "GET /healthz?a");
+	for (int i = 1; i < 200; i++)
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "&a");
+	n += (size_t)snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(e, "200 query arguments", req, n, 414, "too_many_args");
+	/* the well-formed requests still pass: 32 arguments, a 511-byte target */
+	{
+		struct http_resp r;
+		char path[600];
+
+		n = (size_t)snprintf(path, sizeof(path), "/healthz?a=1");
+		for (int i = 1; i < 32; i++)
+			n += (size_t)snprintf(path + n, sizeof(path) - n, "&a=1");
+		CHECK(http(e, "GET", path, NULL, NULL, &r) == 200, "32 query arguments: %d", r.status);
+		http_free(&r);
+		n = (size_t)snprintf(path, sizeof(path), "/healthz?x=");
+		memset(path + n, 'b', 511 - n);
+		path[511] = '\0';
+		CHECK(http(e, "GET", path, NULL, NULL, &r) == 200, "511-byte target: %d", r.status);
+		http_free(&r);
+	}
+	CHECK(metric(e, "decp_api_head_refused_total") >= 10, "decp_api_head_refused_total %.0f",
+	      metric(e, "decp_api_head_refused_total"));
+
+	/* decpctl master add --id 3 (its statement, explicit id), then POST /v1/masters: no
+	 * collision; the new master's id is above 3 */
+	{
+		static const uint8_t secret[32] = {1}, pub[32] = {2};
+		const char *v[] = {"3", "ctl-master", (const char *)secret, (const char *)pub};
+		const int l[] = {0, 0, 32, 32}, f[] = {0, 0, 1, 1};
+		PGresult *pr = PQexecParams(e->db, "INSERT INTO masters (id, name, hmac_secret, "
+					    "ed25519_public_key) VALUES ($1, $2, $3, $4)", 4, NULL, v,
+					    l, f, 0);
+		struct http_resp r;
+		char body[200], hex[65];
+
+		CHECK(PQresultStatus(pr) == PGRES_COMMAND_OK, "decpctl's insert with --id 3: %s",
+		      PQresultErrorMessage(pr));
+		PQclear(pr);
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", 0x40 + i);
+		for (int k = 0; k < 3; k++) {
+			snprintf(body, sizeof(body), "{\"name\":\"api-master-%d\",\"ed25519_public_key\":"
+				 "\"%s\"}", k, hex);
+			int st = http(e, "POST", "/v1/masters", ADMIN, body, &r);
+			CHECK(st == 201 && jint(&r, "id") > 3, "POST /v1/masters after --id 3: %d id %lld "
+			      "%s", st, jint(&r, "id"), r.body ? r.body : "");
+			http_free(&r);
+		}
+		/* no PostgreSQL text in a reply: a duplicate name is 409 conflict with a
+		 * request id, and the log has the constraint */
+		snprintf(body, sizeof(body), "{\"name\":\"api-master-0\",\"ed25519_public_key\":"
+			 "\"%s\"}", hex);
+		int st = http(e, "POST", "/v1/masters", ADMIN, body, &r);
+		const char *msg = jstr(&r, "message"), *rid = strstr(msg, "(request ");
+		char needle[64] = "";
+
+		if (rid != NULL)
+			snprintf(needle, sizeof(needle), "request %.16s:", rid + 9);
+		CHECK(st == 409 && strcmp(jstr(&r, "code"), "conflict") == 0 &&
+		      strstr(r.body, "masters_") == NULL && strstr(r.body, "duplicate key") == NULL &&
+		      strstr(r.body, "constraint") == NULL && rid != NULL,
+		      "duplicate master name: 409 conflict with a request id and no database text: "
+		      "%d %s", st, r.body ? r.body : "");
+		http_free(&r);
+		bool logged = false;
+		for (int t = 0; t < 50 && !logged && needle[0] != '\0'; t++) {
+			FILE *lf = fopen(e->log, "r");
+			char line[1024];
+
+			while (lf != NULL && !logged && fgets(line, sizeof(line), lf) != NULL)
+				logged = strstr(line, needle) != NULL && strstr(line, "masters_name") != NULL;
+			if (lf != NULL)
+				fclose(lf);
+			if (!logged)
+				sleep_ms(100);
+		}
+		CHECK(logged, "the log has '%s' with the constraint", needle);
+	}
 }
 
 int main(int argc, char **argv)
@@ -1156,6 +1315,8 @@ int main(int argc, char **argv)
 		scenario_batch(&e);
 	else if (strcmp(sc, "flood") == 0)
 		scenario_flood(&e);
+	else if (strcmp(sc, "http") == 0)
+		scenario_http(&e);
 	else
 		CHECK(0, "unknown scenario %s", sc);
 	return api_env_finish(&e, sc);
