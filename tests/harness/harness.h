@@ -180,7 +180,9 @@ int harness_nofile_raise(unsigned long want);
 
 #define HARNESS_FLOOD_PROBES_MAX 1024
 
-/* An idle-connection flood (harness_flood.c): `conns` TCP connections to 127.0.0.1:port
+/* An idle-connection flood (harness_flood.c), from a child process at nice 10 (a real
+ * flood comes from other machines: the attacking loop must not take the probe's CPU on
+ * a shared machine): `conns` TCP connections to 127.0.0.1:port
  * from 127.0.0.2 .. 127.0.0.(1 + naddrs) (Linux routes all of 127/8 to lo); every other
  * group sends half a request head and stops, the rest send nothing. Whatever the server
  * closes is reopened, at most reconnect_per_s. Every probe_every_ms, probe(probe_arg)
@@ -203,7 +205,8 @@ struct harness_flood_result {
 	double probe_ms[HARNESS_FLOOD_PROBES_MAX];
 };
 
-/* Run it (blocks for cfg->seconds). 0, or -ENOMEM. */
+/* Run it (blocks for cfg->seconds; the probes run in this process). 0, or -ENOMEM, or
+ * -ECHILD when the attacking child failed. */
 int harness_flood(const struct harness_flood_cfg *cfg, struct harness_flood_result *res);
 
 #endif
