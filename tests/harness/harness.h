@@ -185,7 +185,8 @@ int harness_nofile_raise(unsigned long want);
  * a shared machine): `conns` TCP connections to 127.0.0.1:port
  * from 127.0.0.2 .. 127.0.0.(1 + naddrs) (Linux routes all of 127/8 to lo); every other
  * group sends half a request head and stops, the rest send nothing. Whatever the server
- * closes is reopened, at most reconnect_per_s. Every probe_every_ms, probe(probe_arg)
+ * closes is reopened, at most reconnect_per_s (in bursts of 50 ms worth at most). Once all
+ * are open, the hold lasts `seconds`; during it, every probe_every_ms, probe(probe_arg)
  * runs (a legitimate request; returns its latency in ms, or < 0 when it failed). The
  * flood stops by itself after `seconds` and closes everything. */
 struct harness_flood_cfg {
@@ -197,6 +198,7 @@ struct harness_flood_cfg {
 };
 
 struct harness_flood_result {
+	_Atomic int holding;   /* set once every connection was opened: the hold begins */
 	long opened;           /* connections opened (reopens included) */
 	long closed_by_server; /* ...that the server closed (or refused) */
 	long still_open;       /* open at the end */

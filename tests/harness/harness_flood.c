@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,6 +90,9 @@ static int flood_attack(const struct harness_flood_cfg *c, struct harness_flood_
 			(void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
 	}
+	/* the connections are open: the hold (and the probes) start now, for c->seconds */
+	end = mono_ns() + (int64_t)c->seconds * 1000000000LL;
+	atomic_store(&r->holding, 1);
 	while (mono_ns() < end) {
 		struct epoll_event evs[512];
 		int64_t now = mono_ns();
@@ -111,8 +115,10 @@ static int flood_attack(const struct harness_flood_cfg *c, struct harness_flood_
 		now = mono_ns();
 		budget += (double)(now - reconnect_budget_at) / 1e6 * reconnects_per_ms;
 		reconnect_budget_at = now;
-		if (budget > c->conns)
-			budget = c->conns;
+		/* a steady rate, bursts of 50 ms at most: a budget saved up while the server
+		 * held everything would otherwise come back as one burst of thousands */
+		if (budget > c->reconnect_per_s / 20.0 + 1)
+			budget = c->reconnect_per_s / 20.0 + 1;
 		for (int i = 0; i < c->conns && budget >= 1; i++) {
 			struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i};
 
@@ -167,11 +173,12 @@ int harness_flood(const struct harness_flood_cfg *c, struct harness_flood_result
 			_exit(3);
 		_exit(flood_attack(c, shared) == 0 ? 0 : 2);
 	}
-	next_probe = mono_ns() + 200000000; /* let the flood build up first */
+	next_probe = 0;
 	while (waitpid(child, &st, WNOHANG) == 0) {
 		int64_t now = mono_ns();
 
-		if (c->probe == NULL || now < next_probe) {
+		/* probes during the hold: once the child has opened all its connections */
+		if (c->probe == NULL || !atomic_load(&shared->holding) || now < next_probe) {
 			usleep(5000);
 			continue;
 		}
