@@ -1,138 +1,47 @@
-/* cp_fanout_db: the db thread (subscription-state poll, reports into PostgreSQL).
- * Design: cp_fanout_pvt.h. */
+/* cp_fanout_db: the db thread (subscription-state poll; reports and delivery runs into
+ * PostgreSQL through common/cp_report). Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
-#include "guard_types.h"
 
 /* ---------------------------------------------------------------- db thread -- */
 
-/* The stored reason of a subscriber's protection event: guard's own name for its reason
- * code (one table, guard_check.c); anything guard does not name is UNSPECIFIED (the column
- * accepts only upper-case names). */
-static const char *reason_name(int r)
+/* Store one batch taken from report_q in one transaction (common/cp_report), then free
+ * it. PostgreSQL down or the batch failed: the reports are counted dropped (delivery
+ * runs are not reports and are not counted). */
+static void db_store(struct cp_fanout *f, struct cp_pg *db, struct report *list)
 {
-	const char *n = r > 0 ? guard_reason_name((enum guard_reason)r) : "?";
-	return n[0] == '?' ? "UNSPECIFIED" : n;
-}
+	struct cp_report *v = NULL;
+	size_t n = 0, cap = 0, nrep = 0;
+	struct cp_report_result res = {0, 0};
+	struct report *p, *pn;
+	int rc = -ENOMEM;
 
-/* Execution reports only move last_sequence_id forward: one UPDATE per subscription and
- * batch (its highest sequence), not one per report. Each one is also an EXECUTE event in
- * trust_inbox (sql 0006), scored by the trust role exactly as through the API. */
-struct exec_max {
-	uint64_t sub_id, subscriber, master, seq;
-	uint32_t n;
-};
+	for (p = list; p != NULL; p = p->next) {
+		if (n == cap) {
+			struct cp_report *v2 = realloc(v, (cap ? cap * 2 : 256) * sizeof(*v));
 
-static int exec_cmp(const void *a, const void *b)
-{
-	const struct exec_max *x = a, *y = b;
-	return x->sub_id < y->sub_id ? -1 : x->sub_id > y->sub_id;
-}
-
-static void db_store_exec(struct cp_fanout *f, PGconn *c, struct report *list)
-{
-	struct exec_max *em = NULL;
-	size_t n = 0, cap = 0;
-
-	for (struct report *p = list; p != NULL; p = p->next) {
-		size_t i;
-
-		if (!p->exec)
-			continue;
-		for (i = 0; i < n && em[i].sub_id != p->sub_id; i++)
-			;
-		if (i == n) {
-			if (n == cap) {
-				struct exec_max *e2 = realloc(em, (cap ? cap * 2 : 64) * sizeof(*em));
-
-				if (e2 == NULL) {
-					cnt(&f->c_reports_dropped);
-					continue;
-				}
-				em = e2;
-				cap = cap ? cap * 2 : 64;
-			}
-			em[n++] = (struct exec_max){p->sub_id, p->subscriber, p->master, 0, 0};
+			if (v2 == NULL)
+				break;
+			v = v2;
+			cap = cap ? cap * 2 : 256;
 		}
-		if (p->seq > em[i].seq)
-			em[i].seq = p->seq;
-		em[i].n++;
+		v[n++] = p->r;
+		nrep += p->r.kind != CP_REPORT_DELIVERY;
 	}
-	/* Row locks in ascending subscription id, the order the trust role takes them in:
-	 * the two never deadlock. */
-	if (n > 1)
-		qsort(em, n, sizeof(*em), exec_cmp);
-	for (size_t i = 0; i < n; i++) {
-		char v[5][24];
-		const char *vals[5] = {v[0], v[1], v[2], v[3], v[4]};
-		PGresult *r;
-
-		snprintf(v[0], 24, "%" PRIu64, em[i].subscriber);
-		snprintf(v[1], 24, "%" PRIu64, em[i].sub_id);
-		snprintf(v[2], 24, "%" PRIu64, em[i].master);
-		snprintf(v[3], 24, "%" PRIu64, em[i].seq);
-		snprintf(v[4], 24, "%" PRIu32, em[i].n);
-		r = PQexecParams(c,
-				 "WITH u AS (UPDATE subscriptions SET last_sequence_id = $4::bigint "
-				 "WHERE id = $2::bigint AND subscriber_id = $1::bigint "
-				 "AND master_id = $3::bigint AND last_sequence_id < $4::bigint) "
-				 "INSERT INTO trust_inbox (subscription_id, event) "
-				 "SELECT s.id, 'EXECUTE' FROM subscriptions s, generate_series(1, $5::int) "
-				 "WHERE s.id = $2::bigint AND s.subscriber_id = $1::bigint "
-				 "AND s.master_id = $3::bigint",
-				 5, NULL, vals, NULL, NULL, 0);
-		for (uint32_t k = 0; k < em[i].n; k++)
-			cnt(PQresultStatus(r) == PGRES_COMMAND_OK ? &f->c_reports : &f->c_reports_dropped);
-		PQclear(r);
-	}
-	free(em);
-}
-
-static void db_store(struct cp_fanout *f, PGconn *c, struct report *list)
-{
-	PGresult *r = PQexec(c, "BEGIN");
-
-	PQclear(r);
-	db_store_exec(f, c, list);
-	for (struct report *p = list; p != NULL; p = p->next) {
-		char v[8][32];
-		const char *vals[10];
-
-		snprintf(v[0], 32, "%" PRIu64, p->subscriber);
-		snprintf(v[1], 32, "%" PRIu64, p->sub_id);
-		snprintf(v[2], 32, "%" PRIu64, p->master);
-		snprintf(v[3], 32, "%" PRIu64, p->seq);
-		snprintf(v[4], 32, "%" PRId64, p->time_ns > 0 ? p->time_ns : now_ns());
-		snprintf(v[5], 32, "%" PRId64, p->age_ns);
-		snprintf(v[6], 32, "%" PRId64, p->dev_x100);
-		for (int i = 0; i < 7; i++)
-			vals[i] = v[i];
-		vals[7] = reason_name(p->reason);
-		vals[8] = p->detail;
-		vals[9] = guard_attribution_name((enum guard_attribution)p->attribution);
-		if (p->exec)
-			continue;
-		/* Stored and scored as through the API: the event and its trust_inbox row in
-		 * one statement. */
-		r = PQexecParams(c,
-			 "WITH p AS (INSERT INTO protection_logs (event_time, master_id, "
-			 "subscriber_id, subscription_id, sequence, reason, latency_ms, "
-			 "price_deviation, details, attribution) "
-			 "VALUES (to_timestamp($5::bigint / 1e9), $3::bigint, $1::bigint, "
-			 "$2::bigint, $4::bigint, $8, $6::bigint / 1e6, $7::bigint / 100.0, "
-			 "jsonb_build_object('detail', $9::text, 'source', 'subscriber'), $10) "
-			 "RETURNING subscription_id, reason, sequence, attribution) "
-			 "INSERT INTO trust_inbox (subscription_id, event, sequence, attribution) "
-			 "SELECT subscription_id, reason, sequence, attribution FROM p "
-			 "WHERE subscription_id IS NOT NULL",
-			 10, NULL, vals, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_COMMAND_OK)
+	if (p == NULL)
+		rc = cp_report_store(db, v, n, &res);
+	if (rc != 0) {
+		for (p = list; p != NULL; p = p->next)
+			if (p->r.kind != CP_REPORT_DELIVERY)
+				cnt(&f->c_reports_dropped);
+	} else {
+		for (size_t i = 0; i < nrep; i++)
 			cnt(&f->c_reports);
-		else
-			cnt(&f->c_reports_dropped);
-		PQclear(r);
 	}
-	r = PQexec(c, "COMMIT");
-	PQclear(r);
+	for (p = list; p != NULL; p = pn) {
+		pn = p->next;
+		free(p);
+	}
+	free(v);
 }
 
 /* Last state seen per subscription id (db thread only): only changes are posted to the
@@ -186,20 +95,14 @@ void *cp_fo_db_main(void *arg)
 	cp_pg_init(&db, &f->cfg, ROLE, NULL);
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		struct report *list = cp_fo_mq_take_all(&f->report_q,
-							(int)f->cfg.fanout_state_poll_ms), *p, *pn;
+							(int)f->cfg.fanout_state_poll_ms);
 		PGresult *r;
-		bool up = cp_pg_ensure(&db) == 0;
+		bool up;
 
+		if (list != NULL)
+			db_store(f, &db, list);
+		up = cp_pg_ensure(&db) == 0;
 		c = db.conn;
-		if (list != NULL && up)
-			db_store(f, c, list);
-		else if (list != NULL)
-			for (p = list; p != NULL; p = p->next)
-				cnt(&f->c_reports_dropped);
-		for (p = list; p != NULL; p = pn) {
-			pn = p->next;
-			free(p);
-		}
 		if (!up || PQstatus(c) != CONNECTION_OK) {
 			if (up)
 				cp_pg_fail(&db, "connection lost", NULL);

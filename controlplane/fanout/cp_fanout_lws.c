@@ -80,16 +80,18 @@ static void sess_wake(struct sess *s)
 	lws_callback_on_writable(s->wsi);
 }
 
-/* Queue m (takes a reference). reserve: slots that must stay free afterwards. */
-static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
+/* Queue m (takes a reference). reserve: slots that must stay free afterwards; replay:
+ * an envelope sent by a replay (its stamp says so when it is written). */
+static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve, bool replay)
 {
-	uint32_t cap = s->f->cfg.fanout_queue;
+	uint32_t cap = s->f->cfg.fanout_queue, at = (s->qhead + s->qcount) % cap;
 
 	if (s->dead || s->closing)
 		return -EPIPE;
 	if (s->qcount + reserve >= cap)
 		return -ENOBUFS;
-	s->q[(s->qhead + s->qcount) % cap] = cp_fmsg_ref(m);
+	s->q[at] = cp_fmsg_ref(m);
+	s->qreplay[at] = replay;
 	s->qcount++;
 	sess_wake(s);
 	return 0;
@@ -121,17 +123,65 @@ static void sess_drop_slow(struct sess *s)
 	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
 }
 
+/* Queue a snapshot of a delivery run for trust_deliveries (db thread). A full report
+ * queue drops it: the credit and staleness rules then fail safe (no credit, scored). */
+static void deliv_push(struct cp_fanout *f, const struct attach *a, const struct cp_deliv_run *run)
+{
+	struct report *r;
+
+	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	r->r.kind = CP_REPORT_DELIVERY;
+	r->r.sub_id = a->sub_id;
+	r->r.master = a->m->id;
+	r->r.live = run->live;
+	r->r.seq = run->first;
+	r->r.last_seq = run->last;
+	r->r.time_ns = run->first_ns;
+	r->r.last_ns = run->last_ns;
+	cp_fo_mq_push(&f->report_q, r);
+}
+
+/* The open run of a, if it grew since its last snapshot (before a report, at close). */
+static void deliv_flush(struct cp_fanout *f, struct attach *a)
+{
+	struct cp_deliv_run run;
+
+	if (cp_deliv_take(&a->deliv, &run))
+		deliv_push(f, a, &run);
+}
+
+/* Envelope m goes to the socket now: stamp it for this connection (cp_fmsg_stamp; the
+ * shared bytes are patched right before lws_write copies or sends them) and record the
+ * send in a's delivery run (a NULL: the attachment is gone, nothing to record). */
+static void sess_stamp(struct cp_fanout *f, struct attach *a, struct cp_fmsg *m, bool replay,
+		       int64_t t)
+{
+	struct cp_deliv_run out[2];
+	int n;
+
+	cp_fmsg_stamp(m, t, replay);
+	if (a == NULL)
+		return;
+	n = cp_deliv_sent(&a->deliv, m->seq, !replay, t, DELIV_SNAPSHOT_NS, out);
+	for (int i = 0; i < n; i++)
+		deliv_push(f, a, &out[i]);
+}
+
 /* Write a live envelope at once, in the publishing pass, when nothing is queued before it
  * and lws holds no unsent bytes of this connection: one send(2), no writeable request and
  * no second trip through the event loop. lws_write() outside the writeable callback is
  * safe here: same thread, whole frames only, and a short write is kept by lws (then
  * lws_partial_buffered() is set and everything after it goes through the queue, whose
  * bound still decides when a reader is slow). Returns true when m was consumed. */
-static bool sess_write_now(struct sess *s, struct cp_fmsg *m)
+static bool sess_write_now(struct attach *a, struct cp_fmsg *m, int64_t t)
 {
+	struct sess *s = a->s;
+
 	if (s->qcount != 0 || s->json || s->dead || s->closing || s->peer_closing ||
 	    s->ping_due || lws_partial_buffered(s->wsi))
 		return false;
+	sess_stamp(s->f, a, m, false, t);
 	if (lws_write(s->wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY) < 0) {
 		/* broken connection: not ours to close from here, lws does it at once */
 		s->closing = true;
@@ -147,7 +197,7 @@ static void sess_send_ctl(struct sess *s, struct cp_fmsg *m)
 {
 	if (m == NULL)
 		return;
-	if (sess_enqueue(s, m, 0) == -ENOBUFS)
+	if (sess_enqueue(s, m, 0, false) == -ENOBUFS)
 		sess_drop_slow(s);
 	cp_fmsg_unref(m);
 }
@@ -247,7 +297,7 @@ static void attach_pump(struct cp_fanout *f, struct attach *a)
 		case CP_SPLICE_FROM_HISTORY:
 			while (a->sp.next <= m->last_seq &&
 			       sess_enqueue(s, m->hist[a->sp.next % f->cfg.fanout_history],
-					    QUEUE_RESERVE) == 0)
+					    QUEUE_RESERVE, true) == 0)
 				cp_splice_sent(&a->sp);
 			if (a->sp.next > m->last_seq)
 				attach_go_live(a);
@@ -317,7 +367,7 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 			continue;
 		if (o == CP_SPLICE_GAP)
 			break; /* a hole in the stream cannot happen (XADD ids are +1); re-read */
-		if (sess_enqueue(a->s, m, QUEUE_RESERVE) != 0)
+		if (sess_enqueue(a->s, m, QUEUE_RESERVE, true) != 0)
 			break;
 		cp_splice_sent(&a->sp);
 	}
@@ -337,6 +387,7 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 	struct master *m = master_get(f, msg->master);
 	uint64_t seq = msg->seq;
 	struct attach *a, *nx;
+	int64_t t = 0; /* the send stamp of direct writes, read once per publish */
 
 	if (m == NULL)
 		return;
@@ -367,8 +418,10 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 		case CP_SPLICE_SEND:
 			break;
 		}
-		if (!direct || !sess_write_now(a->s, msg)) {
-			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE);
+		if (direct && t == 0)
+			t = now_ns();
+		if (!direct || !sess_write_now(a, msg, t)) {
+			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE, false);
 
 			if (rc == -ENOBUFS)
 				sess_drop_slow(a->s);
@@ -449,6 +502,7 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 				  ? cm->execution_report->master_id
 				  : cm->protection_event->master_id;
 	struct subrow *row = sess_subrow(s, master);
+	struct attach *a = sess_attach_of(s, master);
 
 	if (row == NULL) {
 		cnt(&f->c_sub_refused);
@@ -456,29 +510,40 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 					       "report for a master without subscription"));
 		return;
 	}
+	/* what this connection sent reaches the database before the report naming it */
+	if (a != NULL)
+		deliv_flush(f, a);
 	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
 		cnt(&f->c_reports_dropped);
 		return;
 	}
 	/* identities come from the authenticated session, never from the client's fields */
-	r->subscriber = s->subscriber_id;
-	r->sub_id = row->id;
-	r->master = master;
+	r->r.subscriber = s->subscriber_id;
+	r->r.sub_id = row->id;
+	r->r.master = master;
 	if (cm->kind_case == DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT) {
-		r->exec = true;
-		r->seq = cm->execution_report->sequence;
-		r->time_ns = cm->execution_report->exec_time_ns;
+		const Decp__ExecutionReport *x = cm->execution_report;
+
+		r->r.kind = CP_REPORT_EXECUTION;
+		r->r.seq = x->sequence;
+		r->r.time_ns = x->exec_time_ns;
+		r->r.status = x->status;
+		r->r.ticket = x->broker_ticket;
+		r->r.volume = x->volume;
+		r->r.price = x->price;
+		r->r.realized_profit = x->realized_profit;
 	} else {
 		const Decp__ProtectionEvent *e = cm->protection_event;
 
-		r->seq = e->sequence;
-		r->reason = e->reason;
-		r->attribution = e->attribution;
-		r->age_ns = e->age_ns;
-		r->dev_x100 = e->price_deviation_pips_x100;
-		r->time_ns = e->event_time_ns;
+		r->r.kind = CP_REPORT_PROTECTION;
+		r->r.seq = e->sequence;
+		r->r.reason = e->reason;
+		r->r.attribution = e->attribution;
+		r->r.age_ns = e->age_ns;
+		r->r.dev_x100 = e->price_deviation_pips_x100;
+		r->r.time_ns = e->event_time_ns;
 		if (e->detail != NULL)
-			snprintf(r->detail, sizeof(r->detail), "%s", e->detail);
+			snprintf(r->r.detail, sizeof(r->r.detail), "%s", e->detail);
 	}
 	cp_fo_mq_push(&f->report_q, r);
 }
@@ -869,8 +934,14 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	s->wsi = wsi;
 	sess_heard(s);
 	s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
-	if (s->q == NULL)
+	s->qreplay = calloc(f->cfg.fanout_queue, sizeof(*s->qreplay));
+	if (s->q == NULL || s->qreplay == NULL) {
+		free(s->q);
+		free(s->qreplay);
+		s->q = NULL;
+		s->qreplay = NULL;
 		return -1;
+	}
 	s->next_all = f->all;
 	if (f->all != NULL)
 		f->all->prev_all = s;
@@ -890,12 +961,15 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		return 0;
 	for (a = s->att; a != NULL; a = an) {
 		an = a->s_next;
+		deliv_flush(f, a);
 		attach_free(a);
 	}
 	s->att = NULL;
 	sess_queue_clear(s);
 	free(s->q);
+	free(s->qreplay);
 	s->q = NULL;
+	s->qreplay = NULL;
 	if (f->ka_cursor == s)
 		f->ka_cursor = s->next_all;
 	if (s->prev_all != NULL)
@@ -953,6 +1027,7 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 {
 	uint32_t cap = f->cfg.fanout_queue;
 	int burst = 0;
+	int64_t t = 0; /* the send stamp of this burst, read at its first envelope */
 	int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
 
 	if (verdict != 0) { /* RFC 6455 violation seen by cp_ws_check */
@@ -979,10 +1054,16 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	 * message): write until the kernel takes no more; lws keeps the rest */
 	while (s->qcount > 0 && burst++ < 32 && !lws_partial_buffered(wsi)) {
 		struct cp_fmsg *m = s->q[s->qhead];
+		bool replay = s->qreplay[s->qhead];
 		int n;
 
 		s->qhead = (s->qhead + 1) % cap;
 		s->qcount--;
+		if (m->master != 0) {
+			if (t == 0)
+				t = now_ns();
+			sess_stamp(f, sess_attach_of(s, m->master), m, replay, t);
+		}
 		n = s->json ? write_json(wsi, m)
 			    : lws_write(wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY);
 		if (m->master != 0)

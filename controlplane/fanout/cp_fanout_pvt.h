@@ -4,8 +4,10 @@
  *   cp_fanout_lws.c    the lws service thread: masters, sessions, replay/live splice,
  *                      client messages, upgrade auth, lws callbacks
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
- *   cp_fanout_db.c     the db thread: subscription-state poll, reports into PostgreSQL
+ *   cp_fanout_db.c     the db thread: subscription-state poll, reports and delivery runs
+ *                      into PostgreSQL (common/cp_report)
  *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
+ *   cp_fanout_deliv.c  delivery runs per attachment (pure; own header)
  *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
  *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
  * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
@@ -43,12 +45,14 @@
 #include <libpq-fe.h>
 #include <libwebsockets.h>
 
+#include "cp_fanout_deliv.h"
 #include "cp_fanout_keys.h"
 #include "cp_fanout_msg.h"
 #include "cp_fanout_splice.h"
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "cp_redis.h"
+#include "cp_report.h"
 #include "decp.pb-c.h"
 
 #define ROLE "fanout" /* log tag and PostgreSQL application_name suffix */
@@ -58,6 +62,8 @@
 #define REPLAY_CHUNK 256u     /* XRANGE COUNT */
 #define REPORT_QUEUE_MAX 100000u
 #define PUB_RING 65536u       /* power of two */
+#define DELIV_SNAPSHOT_NS 1000000000 /* an open delivery run reaches the database at least
+			       * this often while it grows (cp_fanout_deliv.h) */
 #define RING_DIRECT_MAX 64u   /* publish ring backlog up to which envelopes are written at
 			       * once (sess_write_now); beyond, they are only queued */
 #define MASTER_BUCKETS 1024u
@@ -72,6 +78,7 @@ struct attach {
 	struct attach *s_next;
 	uint64_t sub_id;
 	struct cp_splice sp;      /* mode, next, pending chunk (cp_fanout_splice.h) */
+	struct cp_deliv deliv;    /* what was sent, for trust_deliveries (cp_fanout_deliv.h) */
 };
 
 struct master {
@@ -99,6 +106,7 @@ struct sess {
 	struct subrow subs[SESS_MAX_SUBS];
 	struct attach *att;
 	struct cp_fmsg **q;
+	uint8_t *qreplay;         /* per queue slot: the envelope is sent by a replay */
 	uint32_t qhead, qcount;
 	uint16_t close_code;
 	int64_t last_rx_ns;       /* monotonic time of the last bytes from the peer */
@@ -134,15 +142,10 @@ struct state_ev {
 	Decp__SubscriptionState state;
 };
 
-/* Execution report or protection event (lws -> db thread). */
+/* Execution report, protection event or delivery run (lws -> db thread). */
 struct report {
 	struct report *next;
-	bool exec;
-	uint64_t subscriber, sub_id, master, seq;
-	int reason;
-	int attribution; /* TTL_EXPIRED: proto StalenessAttribution, the guard's claim */
-	int64_t age_ns, dev_x100, time_ns;
-	char detail[128];
+	struct cp_report r;
 };
 
 struct mq {

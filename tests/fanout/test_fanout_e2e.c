@@ -1537,6 +1537,32 @@ int main(int argc, char **argv)
 			      "execution reports stored (last_sequence_id of %s subscriptions)",
 			      PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?");
 			PQclear(r);
+			/* issue 18: every execution names a sequence the fan-out's delivery runs show
+			 * sent live to that subscription (its credit rule needs nothing more) */
+			CHECK(pg_count(&e, "SELECT count(*) FROM trust_inbox i WHERE i.event = 'EXECUTE'"
+				       " AND NOT EXISTS (SELECT 1 FROM trust_deliveries d WHERE"
+				       " d.subscription_id = i.subscription_id AND d.live AND i.sequence"
+				       " BETWEEN d.first_sequence AND d.last_sequence)") == 0 &&
+			      pg_count(&e, "SELECT count(*) FROM trust_inbox WHERE event = 'EXECUTE'"
+				       " AND sequence IS NOT NULL") > 0,
+			      "every EXECUTE names a sequence delivered live (trust_deliveries)");
+			/* issue 20: each fill recorded once (this scenario's signals only open
+			 * positions: realized profit is tests/money's test_sub_pnl and the money
+			 * scenario's), and each subscription's profit is the sum of its records */
+			{
+				long long fills = pg_count(&e, "SELECT count(*) FROM execution_pnl"
+							   " WHERE status = 'FILLED'");
+				long long reps = pg_count(&e, "SELECT count(*) FROM trust_inbox"
+							  " WHERE event = 'EXECUTE'");
+				long long off = pg_count(&e, "SELECT count(*) FROM subscriptions s WHERE"
+							 " s.profit_exact <> (SELECT coalesce(sum("
+							 "realized_profit), 0) FROM execution_pnl p"
+							 " WHERE p.subscription_id = s.id)");
+
+				CHECK(fills > 0 && fills == reps && off == 0, "execution reports recorded"
+				      " once each in execution_pnl (%lld of %lld), profit the sum of its"
+				      " records (subscriptions off %lld)", fills, reps, off);
+			}
 		}
 	} else if (strcmp(sc, "refused") == 0) {
 		char tok_nosub[32], tok_paused[32];

@@ -26,6 +26,7 @@
 #include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
+#include "sub_pnl.h"
 
 #define MAX_MASTERS 8
 #define KEYS_MAX 1024
@@ -73,6 +74,8 @@ struct sim {
 	uint64_t masters[MAX_MASTERS];
 	uint64_t sub_ids[MAX_MASTERS];
 	bool replaying[MAX_MASTERS]; /* between SyncStart and SyncEnd */
+	struct sub_pnl_book *book[MAX_MASTERS]; /* --report-exec: copied positions (lazy) */
+	bool book_full;                         /* said once that positions were not booked */
 	struct guard_sub gs[MAX_MASTERS];
 	struct guard_clock clk;
 	struct lws *wsi;
@@ -417,6 +420,46 @@ static void forge_check(struct sim *s, int i, uint64_t master, const struct guar
 	proto_msg_free(&sg->base, NULL);
 }
 
+/* The simulated fill of an executed order in the position book of master i (sub_pnl.h):
+ * market orders open at the signal's price, CLOSE / CLOSE_PARTIAL realize the P&L (into
+ * *profit, 1e-4); pending orders are only placed (the simulator never fills them), so a
+ * close of a position it never opened realizes 0. Returns the report's status. */
+static Decp__ExecutionReport__Status exec_outcome(struct sim *s, int i,
+						  const struct guard_envelope *env,
+						  const struct guard_verdict *v, int64_t *profit)
+{
+	const struct guard_instrument *in = guard_instrument_find(&g_reg, env->symbol);
+	int64_t contract = in != NULL ? in->contract_size : 100000;
+	int rc;
+
+	*profit = 0;
+	if (s->book[i] == NULL && (s->book[i] = calloc(1, sizeof(*s->book[i]))) == NULL)
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
+	switch (v->order.type) {
+	case GUARD_ORDER_BUY:
+	case GUARD_ORDER_SELL:
+		rc = sub_pnl_open(s->book[i], env->position_ticket,
+				  v->order.type == GUARD_ORDER_BUY ? 1 : -1, v->order.volume,
+				  env->price, contract);
+		if (rc != 0 && !s->book_full) /* once: a full book stays full until closes */
+			fprintf(stderr, "decp-subscriber: #%d position %" PRIu64 " not booked: %s\n",
+				s->idx, env->position_ticket, strerror(-rc));
+		s->book_full = rc == -ENOSPC;
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
+	case GUARD_ORDER_CLOSE:
+	case GUARD_ORDER_CLOSE_PARTIAL:
+		if (sub_pnl_close(s->book[i], env->position_ticket,
+				  v->order.type == GUARD_ORDER_CLOSE ? 0 : v->order.volume, env->price,
+				  profit) != 0)
+			*profit = 0;
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_CLOSED;
+	case GUARD_ORDER_MODIFY:
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_MODIFIED;
+	default:
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_PLACED;
+	}
+}
+
 static void on_envelope(struct sim *s, const Decp__Envelope *e)
 {
 	struct guard_envelope env;
@@ -476,10 +519,11 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 
 			r.master_id = e->master_id;
 			r.sequence = env.sequence;
-			r.status = DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
 			r.symbol = v.order.symbol;
 			r.volume = v.order.volume;
 			r.price = env.price;
+			r.broker_ticket = env.position_ticket;
+			r.status = exec_outcome(s, i, &env, &v, &r.realized_profit);
 			r.exec_time_ns = now_ns();
 			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
 			cm.execution_report = &r;
@@ -1171,6 +1215,9 @@ int main(int argc, char **argv)
 	lws_context_destroy(g_ctx);
 	for (int i = 0; i < g_nsims; i++)
 		out_clear(&g_sims[i]);
+	for (int i = 0; i < g_nsims; i++)
+		for (int j = 0; j < MAX_MASTERS; j++)
+			free(g_sims[i].book[j]);
 	free(g_sims);
 	for (int i = 0; i < g_nkeys; i++) {
 		guard_ed25519_free(g_keys[i].k);
