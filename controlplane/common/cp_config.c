@@ -64,6 +64,7 @@ static const struct key keys[] = {
 	{"fanout_keepalive_ms", K_U32, F(fanout_keepalive_ms), 0, 10, 86400000},
 	{"fanout_keepalive_timeout_ms", K_U32, F(fanout_keepalive_timeout_ms), 0, 10, 3600000},
 	{"fanout_poll_loop", K_BOOL, F(fanout_poll_loop), 0, 0, 0},
+	{"fanout_reports_redis", K_BOOL, F(fanout_reports_redis), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
 	{"api_port", K_U32, F(api_port), 0, 1, 65535},
 	{"api_threads", K_U32, F(api_threads), 0, 1, 16},
@@ -108,6 +109,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_history = 4096;
 	c->fanout_max_conns = 19000;
 	c->fanout_state_poll_ms = 500;
+	c->fanout_reports_redis = true;
 	c->fanout_keepalive_ms = 300000;
 	c->fanout_keepalive_timeout_ms = 10000;
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");

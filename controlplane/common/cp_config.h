@@ -70,6 +70,9 @@ struct cp_config {
 	uint32_t fanout_keepalive_ms;    /* fanout: ping a connection silent this long */
 	uint32_t fanout_keepalive_timeout_ms; /* fanout: ...and close it when still silent
 					  * this long after the ping was due */
+	bool fanout_reports_redis;       /* fanout: subscriber reports to the Redis reports
+					  * stream (the archiver stores them); no: the fan-out
+					  * stores them in PostgreSQL itself (decp-fanout alone) */
 	bool fanout_poll_loop;           /* fanout: lws's poll(2) loop instead of libev/epoll
 					  * (kept for comparison, docs/perf.md "fanout") */
 	char api_listen[256];            /* api: address to bind */

@@ -32,6 +32,8 @@
 #define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
 #define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
 #define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"
+#define CP_REDIS_REPORTS_KEY "decp:{rep}:reports"    /* subscriber reports and delivery runs
+						      * (cp_report.h), archived and deleted */
 #define CP_REDIS_GROUP "archiver"                    /* archiver consumer group on every signals
                                                       * stream and on the events archive */
 

@@ -78,13 +78,14 @@ const char *cp_report_pnl_status(int status)
 static int store_deliveries(struct cp_pg *pg, const struct cp_report *r, size_t n,
 			    struct cp_report_result *res)
 {
-	struct arr a[6] = {{0}};
+	struct arr a[7] = {{0}};
 	uint32_t k = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].kind != CP_REPORT_DELIVERY)
 			continue;
+		arr_add(&a[6], "%s", r[i].late ? "t" : "f");
 		arr_add(&a[0], "%" PRIu64, r[i].sub_id);
 		arr_add(&a[1], "%s", r[i].live ? "t" : "f");
 		arr_add(&a[2], "%" PRIu64, r[i].seq);
@@ -94,28 +95,28 @@ static int store_deliveries(struct cp_pg *pg, const struct cp_report *r, size_t 
 		k++;
 	}
 	if (k > 0) {
-		const char *p[6];
+		const char *p[7];
 
-		for (int j = 0; j < 6; j++)
+		for (int j = 0; j < 7; j++)
 			if ((p[j] = arr_end(&a[j])) == NULL)
 				rc = -EIO;
 		if (rc == 0 && !ok(cp_pg_exec(pg,
 			"INSERT INTO trust_deliveries (subscription_id, live, first_sequence,"
-			" last_sequence, first_sent_at, last_sent_at)"
+			" last_sequence, first_sent_at, last_sent_at, late)"
 			" SELECT s, l, f, max(la), timestamptz 'epoch' + min(fa) * interval"
 			" '1 microsecond', timestamptz 'epoch' + max(greatest(fa, lat)) * interval"
-			" '1 microsecond' FROM unnest($1::bigint[], $2::boolean[], $3::bigint[],"
-			" $4::bigint[], $5::bigint[], $6::bigint[]) AS u(s, l, f, la, fa, lat)"
-			" GROUP BY s, l, f"
+			" '1 microsecond', bool_and(lt) FROM unnest($1::bigint[], $2::boolean[],"
+			" $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[])"
+			" AS u(s, l, f, la, fa, lat, lt) GROUP BY s, l, f"
 			" ON CONFLICT (subscription_id, live, first_sequence) DO UPDATE SET"
 			" last_sequence = greatest(trust_deliveries.last_sequence, excluded.last_sequence),"
 			" last_sent_at = greatest(trust_deliveries.last_sent_at, excluded.last_sent_at)",
-			6, p), "store deliveries"))
+			7, p), "store deliveries"))
 			rc = -EIO;
 		if (rc == 0)
 			res->stored += k;
 	}
-	for (int j = 0; j < 6; j++)
+	for (int j = 0; j < 7; j++)
 		free(a[j].p);
 	return rc;
 }
@@ -279,14 +280,14 @@ out:
 }
 
 static int store_executions(struct cp_pg *pg, const struct cp_report *r, size_t n,
-			    struct cp_report_result *res)
+			    const bool *dup, struct cp_report_result *res)
 {
 	const struct cp_report **e = NULL;
 	size_t k = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
-		k += r[i].kind == CP_REPORT_EXECUTION;
+		k += r[i].kind == CP_REPORT_EXECUTION && !dup[i];
 	if (k == 0)
 		return 0;
 	e = malloc(k * sizeof(*e));
@@ -294,7 +295,7 @@ static int store_executions(struct cp_pg *pg, const struct cp_report *r, size_t 
 		return -EIO;
 	k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (r[i].kind == CP_REPORT_EXECUTION)
+		if (r[i].kind == CP_REPORT_EXECUTION && !dup[i])
 			e[k++] = &r[i];
 	/* Row locks in ascending subscription id, the order the trust role takes them in:
 	 * the two never deadlock. */
@@ -361,32 +362,172 @@ static int store_protection(struct cp_pg *pg, const struct cp_report *p,
 	return 0;
 }
 
-int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
-		    struct cp_report_result *res)
+struct rkey {
+	int64_t subscriber, id;
+	bool used;
+};
+
+static int rkey_cmp(const void *x, const void *y)
+{
+	const struct rkey *a = x, *b = y;
+
+	if (a->subscriber != b->subscriber)
+		return a->subscriber < b->subscriber ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Reports with a report_id: record their keys in subscriber_reports; dup[i] is set for
+ * each whose key was there already or appears earlier in this batch. 0 or -EIO. */
+static int dedup(struct cp_pg *pg, const struct cp_report *r, size_t n, bool *dup,
+		 struct cp_report_result *res)
+{
+	struct arr a[2] = {{0}};
+	const char *p[2];
+	struct rkey *keys = NULL;
+	PGresult *q = NULL;
+	size_t k = 0;
+	int rc = 0, rows;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].kind != CP_REPORT_DELIVERY && r[i].report_id != 0) {
+			arr_add(&a[0], "%" PRIu64, r[i].subscriber);
+			arr_add(&a[1], "%" PRId64, (int64_t)r[i].report_id);
+			k++;
+		}
+	if (k == 0)
+		goto out;
+	if ((p[0] = arr_end(&a[0])) == NULL || (p[1] = arr_end(&a[1])) == NULL) {
+		rc = -EIO;
+		goto out;
+	}
+	q = cp_pg_exec(pg, "INSERT INTO subscriber_reports (subscriber_id, report_id)"
+		       " SELECT DISTINCT s, i FROM unnest($1::bigint[], $2::bigint[]) AS u(s, i)"
+		       " ON CONFLICT DO NOTHING RETURNING subscriber_id, report_id", 2, p);
+	if (!cp_pg_ok(q)) {
+		ok(q, "record report ids");
+		q = NULL;
+		rc = -EIO;
+		goto out;
+	}
+	rows = PQntuples(q);
+	keys = malloc(((size_t)rows + 1) * sizeof(*keys));
+	if (keys == NULL) {
+		rc = -EIO;
+		goto out;
+	}
+	for (int i = 0; i < rows; i++)
+		keys[i] = (struct rkey){strtoll(PQgetvalue(q, i, 0), NULL, 10),
+					strtoll(PQgetvalue(q, i, 1), NULL, 10), false};
+	qsort(keys, (size_t)rows, sizeof(*keys), rkey_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct rkey want = {(int64_t)r[i].subscriber, (int64_t)r[i].report_id, false}, *hit;
+
+		if (r[i].kind == CP_REPORT_DELIVERY || r[i].report_id == 0)
+			continue;
+		hit = bsearch(&want, keys, (size_t)rows, sizeof(*keys), rkey_cmp);
+		dup[i] = hit == NULL || hit->used; /* new only at its first occurrence */
+		if (hit != NULL)
+			hit->used = true;
+		res->duplicates += dup[i];
+	}
+out:
+	PQclear(q);
+	free(keys);
+	free(a[0].p);
+	free(a[1].p);
+	return rc;
+}
+
+int cp_report_store_tx(struct cp_pg *pg, const struct cp_report *reports, size_t n,
+		       struct cp_report_result *res)
 {
 	struct timespec ts;
+	bool *dup;
 	int64_t now;
 	int rc;
 
-	*res = (struct cp_report_result){0, 0};
+	*res = (struct cp_report_result){0, 0, 0};
 	if (n == 0)
 		return 0;
-	if (cp_pg_ensure(pg) != 0)
+	dup = calloc(n, sizeof(*dup));
+	if (dup == NULL)
 		return -EIO;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (!exec0(pg, "BEGIN"))
-		return -EIO;
-	rc = store_deliveries(pg, reports, n, res);
+	rc = dedup(pg, reports, n, dup, res);
 	if (rc == 0)
-		rc = store_executions(pg, reports, n, res);
+		rc = store_deliveries(pg, reports, n, res);
+	if (rc == 0)
+		rc = store_executions(pg, reports, n, dup, res);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (reports[i].kind == CP_REPORT_PROTECTION)
+		if (reports[i].kind == CP_REPORT_PROTECTION && !dup[i])
 			rc = store_protection(pg, &reports[i], res, now);
-	if (rc == 0 && exec0(pg, "COMMIT"))
+	free(dup);
+	return rc;
+}
+
+int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
+		    struct cp_report_result *res)
+{
+	*res = (struct cp_report_result){0, 0, 0};
+	if (n == 0)
+		return 0;
+	if (cp_pg_ensure(pg) != 0 || !exec0(pg, "BEGIN"))
+		return -EIO;
+	if (cp_report_store_tx(pg, reports, n, res) == 0 && exec0(pg, "COMMIT"))
 		return 0;
 	if (pg->conn != NULL)
 		exec0(pg, "ROLLBACK");
-	*res = (struct cp_report_result){0, 0};
+	*res = (struct cp_report_result){0, 0, 0};
 	return -EIO;
+}
+
+/* Version tag of the "r" text: a change of the members is a new tag. */
+#define REPORT_TEXT_V "r1"
+
+int cp_report_encode(const struct cp_report *r, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, REPORT_TEXT_V " %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			 " %" PRId64 " %d %d %" PRId64 " %" PRId64 " %d %" PRIu64 " %" PRId64
+			 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %d %d %" PRIu64,
+			 (int)r->kind, r->subscriber, r->sub_id, r->master, r->seq, r->time_ns,
+			 r->reason, r->attribution, r->age_ns, r->dev_x100, r->status, r->ticket,
+			 r->volume, r->price, r->realized_profit, r->last_seq, r->last_ns,
+			 (int)r->live, (int)r->late, r->report_id);
+
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+}
+
+int cp_report_decode(const char *text, size_t len, const char *detail, size_t dlen,
+		     struct cp_report *r)
+{
+	char t[CP_REPORT_TEXT_MAX];
+	int kind, live, late, used = 0;
+
+	if (text == NULL || len >= sizeof(t))
+		return -EINVAL;
+	memcpy(t, text, len);
+	t[len] = '\0';
+	memset(r, 0, sizeof(*r));
+	if (sscanf(t, REPORT_TEXT_V " %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		   " %" SCNd64 " %d %d %" SCNd64 " %" SCNd64 " %d %" SCNu64 " %" SCNd64
+		   " %" SCNd64 " %" SCNd64 " %" SCNu64 " %" SCNd64 " %d %d %" SCNu64 "%n",
+		   &kind, &r->subscriber, &r->sub_id, &r->master, &r->seq, &r->time_ns,
+		   &r->reason, &r->attribution, &r->age_ns, &r->dev_x100, &r->status, &r->ticket,
+		   &r->volume, &r->price, &r->realized_profit, &r->last_seq, &r->last_ns,
+		   &live, &late, &r->report_id, &used) != 20 || (size_t)used != len ||
+	    kind < CP_REPORT_PROTECTION || kind > CP_REPORT_DELIVERY || r->sub_id == 0)
+		return -EINVAL;
+	r->kind = (enum cp_report_kind)kind;
+	r->live = live != 0;
+	r->late = late != 0;
+	if (detail != NULL) {
+		size_t n = dlen < sizeof(r->detail) - 1 ? dlen : sizeof(r->detail) - 1;
+
+		memcpy(r->detail, detail, n);
+		r->detail[n] = '\0';
+		if (strlen(r->detail) != n) /* an embedded NUL: not ours */
+			return -EINVAL;
+	}
+	return 0;
 }

@@ -11,7 +11,15 @@
  *   PROTECTION  ──▶ protection_logs and its trust_inbox row (the attribution claimed)
  *
  * Deliveries are written first, so a report never reaches the trust role before the
- * delivery it names. Identities (subscriber, subscription, master) must come from an
+ * delivery it names. A report with a report_id is stored once per (subscriber,
+ * report_id) (sql 0017 subscriber_reports): a redelivered stream entry or an EA's resend
+ * is counted a duplicate and changes nothing.
+ *
+ * Durable path (issue 18 item 5): the fan-out XADDs each report to the reports stream
+ * (CP_REDIS_REPORTS_KEY; one entry, fields "r" = cp_report_encode(), "d" = detail) and
+ * acknowledges it to the EA once Redis has it; the archiver reads the stream in its
+ * batches and calls cp_report_store_tx() inside its batch transaction, XACK/XDEL after
+ * COMMIT. PostgreSQL down: the entries wait in the stream. Identities (subscriber, subscription, master) must come from an
  * authenticated session, never from the report's own fields: the statements check that
  * the subscription belongs to that subscriber and master, and store nothing else.
  *
@@ -45,11 +53,14 @@ struct cp_report {
 	uint64_t last_seq;
 	int64_t last_ns;
 	bool live;
+	bool late;                /* every envelope of the run sent > default TTL/2 late */
+	uint64_t report_id;       /* EXECUTION, PROTECTION: the EA's id, 0 = none (no dedup) */
 	char detail[128];
 };
 
 struct cp_report_result {
 	uint32_t stored;   /* reports written */
+	uint32_t duplicates; /* reports whose (subscriber, report_id) was stored before */
 	uint32_t refused;  /* reports the database refused by rule (cancelled, bad field,
 			    * not the session's subscription): kept out, never retried */
 };
@@ -58,6 +69,21 @@ struct cp_report_result {
  * connection lost: nothing stored, the caller may retry the whole batch). */
 int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
 		    struct cp_report_result *res);
+
+/* As cp_report_store inside the caller's transaction (no BEGIN/COMMIT; savepoints are
+ * used). 0, or -EIO: the caller rolls its transaction back. */
+int cp_report_store_tx(struct cp_pg *pg, const struct cp_report *reports, size_t n,
+		       struct cp_report_result *res);
+
+/* The stream entry's "r" field: every member but detail, as text, into buf. Returns the
+ * length, or -ENOSPC. CP_REPORT_TEXT_MAX always suffices. */
+#define CP_REPORT_TEXT_MAX 512
+int cp_report_encode(const struct cp_report *r, char *buf, size_t cap);
+
+/* Parse an "r" field of len bytes (and the detail, may be NULL) into *r. 0, or -EINVAL
+ * (not a report of this version: the caller logs and drops the entry). */
+int cp_report_decode(const char *text, size_t len, const char *detail, size_t dlen,
+		     struct cp_report *r);
 
 /* ExecutionReport status as execution_pnl's name, or NULL when it carries no money
  * (PLACED, MODIFIED, BROKER_REJECTED, unknown). */

@@ -178,6 +178,14 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->state_q);
 	cp_fo_mq_init(&f->report_q);
 	cp_fo_mq_init(&f->key_q);
+	cp_fo_mq_init(&f->ack_q);
+	for (f->stab_cap = 64; f->stab_cap < 2 * f->cfg.fanout_max_conns + 2; f->stab_cap *= 2)
+		;
+	f->stab = calloc(f->stab_cap, sizeof(*f->stab));
+	if (f->stab == NULL) {
+		free(f);
+		return NULL;
+	}
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
 
@@ -275,6 +283,7 @@ fail:
 	if (f->listen_fd >= 0 && f->listen_wsi == NULL)
 		close(f->listen_fd);
 	cp_pg_close(&f->pg_auth);
+	free(f->stab);
 	free(f);
 	return NULL;
 }
@@ -390,6 +399,10 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		cp_fmsg_unref(k->msg);
 		free(k);
 	}
+	for (n = cp_fo_mq_take_all(&f->ack_q, 0); n != NULL; n = nn) {
+		nn = n->next;
+		free(n);
+	}
 	for (uint32_t b = 0; b < MASTER_BUCKETS; b++) {
 		struct master *mm, *mn;
 
@@ -402,6 +415,7 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		}
 	}
 	free(f->watch);
+	free(f->stab);
 	cp_pg_close(&f->pg_auth);
 	free(f);
 }

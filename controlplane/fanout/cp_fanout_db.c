@@ -4,44 +4,138 @@
 
 /* ---------------------------------------------------------------- db thread -- */
 
-/* Store one batch taken from report_q in one transaction (common/cp_report), then free
- * it. PostgreSQL down or the batch failed: the reports are counted dropped (delivery
- * runs are not reports and are not counted). */
-static void db_store(struct cp_fanout *f, struct cp_pg *db, struct report *list)
+/*
+ * Reports (and delivery runs) are made durable before they are acknowledged: XADD to the
+ * reports stream (fanout_reports_redis; the archiver stores them in PostgreSQL, exactly
+ * once per report id) or, for decp-fanout alone, stored in PostgreSQL at once (common/
+ * cp_report). Until that succeeds they wait here, in order (Redis or PostgreSQL down: no
+ * report is lost while the queue has room); then each report with a report_id is
+ * acknowledged to its session (ReportAck through ack_q). Beyond REPORT_QUEUE_MAX waiting,
+ * the oldest are dropped, counted, unacknowledged: their EA resends them.
+ */
+#define FLUSH_MAX 4096u
+
+struct pending {
+	struct report *head, *tail;
+	size_t n;
+};
+
+static void pending_add(struct cp_fanout *f, struct pending *p, struct report *list)
 {
-	struct cp_report *v = NULL;
-	size_t n = 0, cap = 0, nrep = 0;
-	struct cp_report_result res = {0, 0};
-	struct report *p, *pn;
-	int rc = -ENOMEM;
+	while (list != NULL) {
+		struct report *r = list;
 
-	for (p = list; p != NULL; p = p->next) {
-		if (n == cap) {
-			struct cp_report *v2 = realloc(v, (cap ? cap * 2 : 256) * sizeof(*v));
+		list = r->next;
+		r->next = NULL;
+		if (p->tail != NULL)
+			p->tail->next = r;
+		else
+			p->head = r;
+		p->tail = r;
+		p->n++;
+	}
+	while (p->n > REPORT_QUEUE_MAX) {
+		struct report *r = p->head;
 
-			if (v2 == NULL)
-				break;
-			v = v2;
-			cap = cap ? cap * 2 : 256;
+		p->head = r->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		p->n--;
+		if (r->r.kind != CP_REPORT_DELIVERY)
+			cnt(&f->c_reports_dropped);
+		free(r);
+	}
+}
+
+/* XADD v[0..n) in one pipeline. 0 or -EIO (connection reset: retried later; entries
+ * already added come again, which the archiver's report-id check makes harmless). */
+static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
+{
+	char text[CP_REPORT_TEXT_MAX];
+	int rc = 0;
+
+	if (cp_redis_ensure(rd) != 0)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[7] = {"XADD", CP_REDIS_REPORTS_KEY, "*", "r", text, "d",
+				       v[i]->r.detail};
+		size_t lens[7];
+		int len = cp_report_encode(&v[i]->r, text, sizeof(text));
+
+		if (len < 0)
+			return -EIO; /* cannot happen: CP_REPORT_TEXT_MAX fits every report */
+		for (int k = 0; k < 7; k++)
+			lens[k] = strlen(argv[k]);
+		redisAppendCommandArgv(rd->ctx, 7, argv, lens);
+	}
+	for (size_t i = 0; i < n; i++) {
+		redisReply *rep = NULL;
+
+		if (redisGetReply(rd->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(rd, "XADD reports");
+			return -EIO;
 		}
-		v[n++] = p->r;
-		nrep += p->r.kind != CP_REPORT_DELIVERY;
+		if (rep->type == REDIS_REPLY_ERROR) {
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "XADD %s: %s", CP_REDIS_REPORTS_KEY, rep->str);
+			rc = -EIO;
+		}
+		freeReplyObject(rep);
 	}
-	if (p == NULL)
-		rc = cp_report_store(db, v, n, &res);
-	if (rc != 0) {
-		for (p = list; p != NULL; p = p->next)
-			if (p->r.kind != CP_REPORT_DELIVERY)
-				cnt(&f->c_reports_dropped);
+	return rc;
+}
+
+/* Make up to FLUSH_MAX waiting reports durable; acknowledge and free them. Returns true
+ * when some were flushed (more may wait). */
+static bool flush_some(struct cp_fanout *f, struct cp_pg *db, struct cp_redis *rd,
+		       struct pending *p)
+{
+	struct report *v[FLUSH_MAX];
+	struct cp_report *flat = NULL;
+	struct cp_report_result res;
+	size_t n = 0, acks = 0;
+	struct report *r;
+	int rc;
+
+	for (r = p->head; r != NULL && n < FLUSH_MAX; r = r->next)
+		v[n++] = r;
+	if (n == 0)
+		return false;
+	if (f->cfg.fanout_reports_redis) {
+		rc = flush_redis(rd, v, n);
 	} else {
-		for (size_t i = 0; i < nrep; i++)
+		flat = malloc(n * sizeof(*flat));
+		if (flat == NULL)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			flat[i] = v[i]->r;
+		rc = cp_report_store(db, flat, n, &res);
+		free(flat);
+	}
+	if (rc != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		r = v[i];
+		p->head = r->next;
+		p->n--;
+		if (r->r.kind != CP_REPORT_DELIVERY)
 			cnt(&f->c_reports);
+		if (r->r.kind != CP_REPORT_DELIVERY && r->r.report_id != 0) {
+			struct report_ack *a = calloc(1, sizeof(*a));
+
+			if (a != NULL) {
+				a->sess = r->sess;
+				a->report_id = r->r.report_id;
+				cp_fo_mq_push(&f->ack_q, a);
+				acks++;
+			}
+		}
+		free(r);
 	}
-	for (p = list; p != NULL; p = pn) {
-		pn = p->next;
-		free(p);
-	}
-	free(v);
+	if (p->head == NULL)
+		p->tail = NULL;
+	if (acks > 0)
+		lws_cancel_service(f->ctx);
+	return true;
 }
 
 /* Last state seen per subscription id (db thread only): only changes are posted to the
@@ -86,21 +180,30 @@ void *cp_fo_db_main(void *arg)
 {
 	struct cp_fanout *f = arg;
 	struct cp_pg db;
+	struct cp_redis rd;
+	struct pending pend = {NULL, NULL, 0};
 	PGconn *c;
 	char since[64] = "";
 	struct seen_tab seen = {NULL, 0, 0};
 	struct cp_fo_keys_seen keys = {NULL, 0, 0};
 	int posted = 0;
+	int64_t next_poll = 0;
 
 	cp_pg_init(&db, &f->cfg, ROLE, NULL);
+	cp_redis_init(&rd, &f->cfg, ROLE);
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
-		struct report *list = cp_fo_mq_take_all(&f->report_q,
+		/* waiting reports: a short wait, so a recovered sink is used soon */
+		struct report *list = cp_fo_mq_take_all(&f->report_q, pend.n > 0 ? 100 :
 							(int)f->cfg.fanout_state_poll_ms);
 		PGresult *r;
 		bool up;
 
-		if (list != NULL)
-			db_store(f, &db, list);
+		pending_add(f, &pend, list);
+		while (flush_some(f, &db, &rd, &pend))
+			;
+		if (mono_ns() < next_poll)
+			continue; /* the state poll keeps its own period */
+		next_poll = mono_ns() + (int64_t)f->cfg.fanout_state_poll_ms * 1000000 / 2;
 		up = cp_pg_ensure(&db) == 0;
 		c = db.conn;
 		if (!up || PQstatus(c) != CONNECTION_OK) {
@@ -158,7 +261,16 @@ void *cp_fo_db_main(void *arg)
 		cp_fo_keys_poll(f, c, &keys);
 	}
 	cp_fo_keys_seen_free(&keys);
+	/* stopping: a last chance for what waits (unacknowledged: the EA resends the rest) */
+	pending_add(f, &pend, cp_fo_mq_take_all(&f->report_q, 0));
+	while (flush_some(f, &db, &rd, &pend))
+		;
+	for (struct report *p = pend.head, *pn; p != NULL; p = pn) {
+		pn = p->next;
+		free(p);
+	}
 	free(seen.s);
+	cp_redis_close(&rd);
 	cp_pg_close(&db);
 	return NULL;
 }

@@ -1,13 +1,13 @@
 /* cp_fanout_deliv: delivery runs for trust_deliveries. Contract in cp_fanout_deliv.h. */
 #include "cp_fanout_deliv.h"
 
-int cp_deliv_sent(struct cp_deliv *d, uint64_t seq, bool live, int64_t send_ns,
+int cp_deliv_sent(struct cp_deliv *d, uint64_t seq, bool live, bool late, int64_t send_ns,
 		  int64_t period_ns, struct cp_deliv_run out[2])
 {
 	struct cp_deliv_run *r = &d->open;
 	int n = 0;
 
-	if (r->first != 0 && r->live == live && seq == r->last + 1) {
+	if (r->first != 0 && r->live == live && r->late == late && seq == r->last + 1) {
 		r->last = seq;
 		if (send_ns > r->last_ns)
 			r->last_ns = send_ns; /* a wall clock may step back: the run never shrinks */
@@ -19,7 +19,7 @@ int cp_deliv_sent(struct cp_deliv *d, uint64_t seq, bool live, int64_t send_ns,
 	}
 	if (r->first != 0 && d->dirty)
 		out[n++] = *r;
-	*r = (struct cp_deliv_run){seq, seq, send_ns, send_ns, live};
+	*r = (struct cp_deliv_run){seq, seq, send_ns, send_ns, live, late};
 	d->snap_ns = 0;
 	d->dirty = true;
 	return n;

@@ -4,9 +4,11 @@
  * records").
  *
  * A run is consecutive sequences sent on one connection to one subscription, all live or
- * all by a replay, first_sent_ns .. last_sent_ns (fan-out wall clock). One run per
- * attachment is open; cp_deliv_sent() extends it or, when the next send does not continue
- * it (a gap, live <-> replay), closes it and starts another. A run reaches the database
+ * all by a replay, and all on time or all late (sent more than half the default TTL after
+ * their arrival: the platform's lag, which the trust role then confirms per envelope),
+ * first_sent_ns .. last_sent_ns (fan-out wall clock). One run per attachment is open;
+ * cp_deliv_sent() extends it or, when the next send does not continue it (a gap, live <->
+ * replay, on time <-> late), closes it and starts another. A run reaches the database
  * as snapshots (an upsert by (subscription, live, first_sequence) that only grows it):
  *   - the closed run, when the next send breaks it;
  *   - the open run every `period_ns` while it grows (bounds the rows per connection);
@@ -26,6 +28,7 @@ struct cp_deliv_run {
 	uint64_t first, last;     /* sequences; first == 0: no run */
 	int64_t first_ns, last_ns; /* wall clock of the first and last send */
 	bool live;
+	bool late;                 /* every send of the run was late (see above) */
 };
 
 struct cp_deliv {
@@ -37,7 +40,7 @@ struct cp_deliv {
 /* Record one send of seq (live or replayed) at send_ns. Returns how many snapshots to
  * queue (0..2), written to out[0..1] in order: the run it closed, then the open run
  * when period_ns passed since its last snapshot (period_ns <= 0: never). */
-int cp_deliv_sent(struct cp_deliv *d, uint64_t seq, bool live, int64_t send_ns,
+int cp_deliv_sent(struct cp_deliv *d, uint64_t seq, bool live, bool late, int64_t send_ns,
 		  int64_t period_ns, struct cp_deliv_run out[2]);
 
 /* A snapshot of the open run if it grew since its last one (true, *out set). */

@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "cp_fanout_json.h"
+#include "guard_sub.h"
 #include "cp_ws_guard.h"
 #include "proto_msg.h"
 
@@ -75,6 +76,52 @@ static bool master_in_hist(const struct master *m, uint64_t seq)
 
 /* ---------------------------------------------------------------- lws thread: sessions -- */
 
+/* Sessions by serial (f->stab): linear probing, deletion by backward shift, so a lookup
+ * never meets a tombstone. At most fanout_max_conns live entries in a table of more than
+ * twice that: probes stay short. */
+static uint32_t stab_slot(const struct cp_fanout *f, uint64_t serial)
+{
+	return (uint32_t)(serial * 0x9e3779b97f4a7c15ull >> 32) & (f->stab_cap - 1);
+}
+
+static void stab_add(struct cp_fanout *f, struct sess *s)
+{
+	uint32_t i = stab_slot(f, s->serial);
+
+	while (f->stab[i] != NULL)
+		i = (i + 1) & (f->stab_cap - 1);
+	f->stab[i] = s;
+}
+
+static struct sess *stab_find(struct cp_fanout *f, uint64_t serial)
+{
+	for (uint32_t i = stab_slot(f, serial); f->stab[i] != NULL; i = (i + 1) & (f->stab_cap - 1))
+		if (f->stab[i]->serial == serial)
+			return f->stab[i];
+	return NULL;
+}
+
+static void stab_del(struct cp_fanout *f, const struct sess *s)
+{
+	uint32_t mask = f->stab_cap - 1, i = stab_slot(f, s->serial);
+
+	while (f->stab[i] != NULL && f->stab[i] != s)
+		i = (i + 1) & mask;
+	if (f->stab[i] == NULL)
+		return;
+	f->stab[i] = NULL;
+	/* move back every following entry of the run that may sit before its home slot */
+	for (uint32_t j = (i + 1) & mask; f->stab[j] != NULL; j = (j + 1) & mask) {
+		uint32_t home = stab_slot(f, f->stab[j]->serial);
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			f->stab[i] = f->stab[j];
+			f->stab[j] = NULL;
+			i = j;
+		}
+	}
+}
+
 static void sess_wake(struct sess *s)
 {
 	lws_callback_on_writable(s->wsi);
@@ -135,6 +182,7 @@ static void deliv_push(struct cp_fanout *f, const struct attach *a, const struct
 	r->r.sub_id = a->sub_id;
 	r->r.master = a->m->id;
 	r->r.live = run->live;
+	r->r.late = run->late;
 	r->r.seq = run->first;
 	r->r.last_seq = run->last;
 	r->r.time_ns = run->first_ns;
@@ -163,7 +211,10 @@ static void sess_stamp(struct cp_fanout *f, struct attach *a, struct cp_fmsg *m,
 	cp_fmsg_stamp(m, t, replay);
 	if (a == NULL)
 		return;
-	n = cp_deliv_sent(&a->deliv, m->seq, !replay, t, DELIV_SNAPSHOT_NS, out);
+	/* late: as the guard would attribute it with the default TTL (guard_check.c) */
+	n = cp_deliv_sent(&a->deliv, m->seq, !replay,
+			  m->arrival_ns > 0 && t - m->arrival_ns > GUARD_TTL_DEFAULT_NS / 2, t,
+			  DELIV_SNAPSHOT_NS, out);
 	for (int i = 0; i < n; i++)
 		deliv_push(f, a, &out[i]);
 }
@@ -518,6 +569,7 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 		return;
 	}
 	/* identities come from the authenticated session, never from the client's fields */
+	r->sess = s->serial;
 	r->r.subscriber = s->subscriber_id;
 	r->r.sub_id = row->id;
 	r->r.master = master;
@@ -532,6 +584,7 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 		r->r.volume = x->volume;
 		r->r.price = x->price;
 		r->r.realized_profit = x->realized_profit;
+		r->r.report_id = x->report_id;
 	} else {
 		const Decp__ProtectionEvent *e = cm->protection_event;
 
@@ -542,6 +595,7 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 		r->r.age_ns = e->age_ns;
 		r->r.dev_x100 = e->price_deviation_pips_x100;
 		r->r.time_ns = e->event_time_ns;
+		r->r.report_id = e->report_id;
 		if (e->detail != NULL)
 			snprintf(r->r.detail, sizeof(r->r.detail), "%s", e->detail);
 	}
@@ -828,6 +882,7 @@ static void drain_inputs(struct cp_fanout *f)
 	struct cp_fmsg *m;
 	struct replay_msg *r, *rn;
 	struct state_ev *e, *en;
+	struct report_ack *ak, *akn;
 	int n = 0;
 	bool direct = cp_fo_ring_len(f) <= RING_DIRECT_MAX;
 
@@ -854,6 +909,17 @@ static void drain_inputs(struct cp_fanout *f)
 		kn = k->next;
 		on_key_ev(f, k);
 		free(k);
+	}
+	for (ak = cp_fo_mq_take_all(&f->ack_q, 0); ak != NULL; ak = akn) {
+		struct sess *s = stab_find(f, ak->sess);
+
+		akn = ak->next;
+		/* gone since: its EA resends the report after reconnecting (stored once) */
+		if (s != NULL && !s->dead) {
+			sess_send_ctl(s, cp_fmsg_report_ack(ak->report_id));
+			cnt(&f->c_reports_acked);
+		}
+		free(ak);
 	}
 }
 
@@ -946,6 +1012,8 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	if (f->all != NULL)
 		f->all->prev_all = s;
 	f->all = s;
+	s->serial = ++f->next_serial;
+	stab_add(f, s);
 	cnt(&f->c_conn);
 	atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
 	return 0;
@@ -970,6 +1038,7 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	free(s->qreplay);
 	s->q = NULL;
 	s->qreplay = NULL;
+	stab_del(f, s);
 	if (f->ka_cursor == s)
 		f->ka_cursor = s->next_all;
 	if (s->prev_all != NULL)

@@ -203,6 +203,17 @@ struct cp_fmsg *cp_fmsg_sync_end(uint64_t master, uint64_t last)
 	return cp_fmsg_pack(&sm);
 }
 
+struct cp_fmsg *cp_fmsg_report_ack(uint64_t report_id)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	Decp__ReportAck a = DECP__REPORT_ACK__INIT;
+
+	a.report_id = report_id;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_REPORT_ACK;
+	sm.report_ack = &a;
+	return cp_fmsg_pack(&sm);
+}
+
 struct cp_fmsg *cp_fmsg_state_change(uint64_t sub_id, uint64_t master,
 				     Decp__SubscriptionState old_state,
 				     Decp__SubscriptionState new_state,

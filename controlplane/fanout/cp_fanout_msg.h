@@ -66,6 +66,7 @@ struct cp_fmsg *cp_fmsg_pack(const Decp__ServerMessage *sm);
 struct cp_fmsg *cp_fmsg_error(Decp__Error__Code code, const char *text);
 struct cp_fmsg *cp_fmsg_sync_start(uint64_t master, uint64_t from, uint64_t to);
 struct cp_fmsg *cp_fmsg_sync_end(uint64_t master, uint64_t last);
+struct cp_fmsg *cp_fmsg_report_ack(uint64_t report_id);
 struct cp_fmsg *cp_fmsg_state_change(uint64_t sub_id, uint64_t master,
 				     Decp__SubscriptionState old_state,
 				     Decp__SubscriptionState new_state,

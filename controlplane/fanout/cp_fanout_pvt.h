@@ -101,6 +101,7 @@ struct sess {
 	struct cp_fanout *f;
 	struct lws *wsi;
 	struct sess *next_all, *prev_all;
+	uint64_t serial;          /* 1, 2, ...: names the session to other threads (acks) */
 	uint64_t subscriber_id;
 	uint32_t nsubs;
 	struct subrow subs[SESS_MAX_SUBS];
@@ -145,7 +146,14 @@ struct state_ev {
 /* Execution report, protection event or delivery run (lws -> db thread). */
 struct report {
 	struct report *next;
+	uint64_t sess;            /* the reporting session's serial (its ReportAck goes there) */
 	struct cp_report r;
+};
+
+/* A report is durable (db -> lws thread): ReportAck{report_id} to session `sess`. */
+struct report_ack {
+	struct report_ack *next;
+	uint64_t sess, report_id;
 };
 
 struct mq {
@@ -177,7 +185,7 @@ struct cp_fanout {
 	atomic_bool ring_lost;    /* publisher: a signal was dropped (ring full); lws thread
 				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
-	struct mq replay_req, replay_rep, state_q, report_q;
+	struct mq replay_req, replay_rep, state_q, report_q, ack_q;
 	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
 
 	/* tail watch list (lws -> tail thread) */
@@ -189,10 +197,15 @@ struct cp_fanout {
 	struct cp_pg pg_auth;
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
+	struct sess **stab;       /* sessions by serial: open addressing, stab_cap a power of
+				   * two above twice fanout_max_conns */
+	uint32_t stab_cap;
+	uint64_t next_serial;
 
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
+		c_reports_acked,
 		c_ka_closed, c_keys_sent;
 	atomic_uint c_live;
 };

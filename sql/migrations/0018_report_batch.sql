@@ -1,5 +1,31 @@
--- 0018_report_batch: the profit of a batch of execution reports in one call (issue 20
--- item 4; the fan-out's report path, controlplane/common/cp_report.c).
+-- 0018_report_batch: subscriber reports stored exactly once, and the profit of a batch of
+-- execution reports in one call (issues 18 item 5, 20 item 4; controlplane/common/cp_report.c).
+--
+-- subscriber_reports: the (subscriber, report_id) of every report stored (ExecutionReport
+-- 14 / ProtectionEvent 13). The fan-out acknowledges a report once it is durable (in
+-- Redis), the archiver may deliver a stream entry twice (a crash between COMMIT and XACK)
+-- and an EA resends what was not acknowledged: a report whose key is here already is
+-- skipped, so each is stored once. Rows older than the resend horizon are pruned by the
+-- archiver (an EA resends only what it sent on a connection it lost).
+
+-- trust_deliveries.late: every envelope of the run was sent more than half the guard's
+-- default TTL after its arrival (the fan-out's clock against the edge's stamp). A run of
+-- late sends confirms a PLATFORM_LATE_SEND claim for each sequence in it (the trust role;
+-- 0009's rule compared the run's first send with the sequence's arrival, which a backlog
+-- sent in one run after a stall does not meet for the sequences at its start).
+-- (The trust role also confirms PLATFORM_REPLAY when the last run covering the sequence is
+-- a replay, rather than only when no live run covers it: a live send on a connection cut
+-- as a slow consumer before the subscriber read it is followed by the replay.)
+ALTER TABLE trust_deliveries ADD COLUMN late boolean NOT NULL DEFAULT false;
+
+CREATE TABLE subscriber_reports (
+    subscriber_id bigint NOT NULL REFERENCES subscribers (id),
+    report_id     bigint NOT NULL CHECK (report_id <> 0),
+    stored_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (subscriber_id, report_id)
+);
+CREATE INDEX subscriber_reports_stored ON subscriber_reports (stored_at);
+GRANT SELECT, INSERT, DELETE ON subscriber_reports TO decp_app;
 --
 -- subscription_report_executions(arrays) applies subscription_report_execution()'s rule
 -- (0013) to many reports at once: each (subscription, sequence, ticket, status) recorded

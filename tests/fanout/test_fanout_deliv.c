@@ -90,16 +90,16 @@ static void test_runs(void)
 	const int64_t s = 1000000000; /* the snapshot period of the test: 1 s */
 
 	CU_ASSERT_FALSE(cp_deliv_take(&d, &r)); /* nothing sent */
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 10, false, 100, s, out), 0); /* a replay run starts */
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 11, false, 200, s, out), 0);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 10, false, false, 100, s, out), 0); /* a replay run starts */
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 11, false, false, 200, s, out), 0);
 	/* live after the replay: the replay run is closed and queued */
-	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 12, true, 300, s, out), 1);
+	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 12, true, false, 300, s, out), 1);
 	CU_ASSERT_EQUAL(out[0].first, 10);
 	CU_ASSERT_EQUAL(out[0].last, 11);
 	CU_ASSERT_FALSE(out[0].live);
 	CU_ASSERT_EQUAL(out[0].first_ns, 100);
 	CU_ASSERT_EQUAL(out[0].last_ns, 200);
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 13, true, 250, s, out), 0); /* clock stepped back */
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 13, true, false, 250, s, out), 0); /* clock stepped back */
 	CU_ASSERT_TRUE_FATAL(cp_deliv_take(&d, &r)); /* a report: the open run */
 	CU_ASSERT_EQUAL(r.first, 12);
 	CU_ASSERT_EQUAL(r.last, 13);
@@ -107,19 +107,19 @@ static void test_runs(void)
 	CU_ASSERT_EQUAL(r.last_ns, 300); /* never shrinks */
 	CU_ASSERT_FALSE(cp_deliv_take(&d, &r)); /* unchanged since */
 	/* a gap: the run taken already is not queued again; a new one starts */
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 20, true, 400, s, out), 0);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 20, true, false, 400, s, out), 0);
 	CU_ASSERT_EQUAL(d.open.first, 20);
 	/* the period: a growing run is snapshotted once a period passed */
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 21, true, 400 + s / 2, s, out), 0);
-	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 22, true, 400 + s, s, out), 1);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 21, true, false, 400 + s / 2, s, out), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 22, true, false, 400 + s, s, out), 1);
 	CU_ASSERT_EQUAL(out[0].first, 20);
 	CU_ASSERT_EQUAL(out[0].last, 22);
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 23, true, 400 + s + s / 2, s, out), 0);
-	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 24, true, 400 + 2 * s, s, out), 1);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 23, true, false, 400 + s + s / 2, s, out), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 24, true, false, 400 + 2 * s, s, out), 1);
 	CU_ASSERT_EQUAL(out[0].last, 24);
 	/* both at once: a break closes the grown run; the new one is not due yet */
-	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 25, true, 401 + 2 * s, s, out), 0);
-	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 25, false, 402 + 2 * s, s, out), 1);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 25, true, false, 401 + 2 * s, s, out), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 25, false, false, 402 + 2 * s, s, out), 1);
 	CU_ASSERT_EQUAL(out[0].first, 20);
 	CU_ASSERT_EQUAL(out[0].last, 25);
 	CU_ASSERT_TRUE(out[0].live);
@@ -127,6 +127,19 @@ static void test_runs(void)
 	CU_ASSERT_TRUE_FATAL(cp_deliv_take(&d, &r));
 	CU_ASSERT_EQUAL(r.first, 25);
 	CU_ASSERT_FALSE(r.live);
+	/* late sends (a stall) break an on-time run and make their own, and back */
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 30, true, false, 500 + 3 * s, s, out), 0);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 31, true, false, 501 + 3 * s, s, out), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 32, true, true, 502 + 3 * s, s, out), 1);
+	CU_ASSERT_EQUAL(out[0].first, 30);
+	CU_ASSERT_EQUAL(out[0].last, 31);
+	CU_ASSERT_FALSE(out[0].late);
+	CU_ASSERT_EQUAL(cp_deliv_sent(&d, 33, true, true, 503 + 3 * s, s, out), 0);
+	CU_ASSERT_EQUAL_FATAL(cp_deliv_sent(&d, 34, true, false, 504 + 3 * s, s, out), 1);
+	CU_ASSERT_EQUAL(out[0].first, 32);
+	CU_ASSERT_EQUAL(out[0].last, 33);
+	CU_ASSERT_TRUE(out[0].late);
+	CU_ASSERT_TRUE(out[0].live);
 }
 
 int main(void)

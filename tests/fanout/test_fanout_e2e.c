@@ -108,6 +108,7 @@ struct env {
 	pid_t dp;
 	char shm[64];
 	const char *roles; /* pipeline: decp-control's roles (NULL: edge,fanout,archiver) */
+	const char *conf;  /* pipeline: more decp-control config lines (NULL: none) */
 };
 
 static int64_t now_ns(void)
@@ -883,6 +884,8 @@ static int start_pipeline(struct env *e, int *dp_port)
 		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n",
 		e->roles != NULL ? e->roles : "edge,fanout,archiver", e->shm,
 		harness_redis_port(e->redis), harness_pg_conninfo(e->pg));
+	if (e->conf != NULL)
+		fputs(e->conf, f);
 	fclose(f);
 	snprintf(out, sizeof(out), "%s/fanout.log", e->dir);
 	{
@@ -1069,6 +1072,364 @@ static void scenario_pipeline(struct env *e, bool drop)
 	CHECK(ctl_published(e) == (long long)e->nmasters * e->nsignals,
 	      "every durable signal handed to the fan-out once by the edge (published=%lld)",
 	      ctl_published(e));
+}
+
+/* A count after PostgreSQL came back: the test's own session reconnects once. */
+static long long pg_count_again(struct env *e, const char *q)
+{
+	long long n = pg_count(e, q);
+
+	if (n < 0 && PQstatus(e->db) != CONNECTION_OK) {
+		PQreset(e->db);
+		n = pg_count(e, q);
+	}
+	return n;
+}
+
+/*
+ * Issue 18 item 5: subscriber reports are durable before they are acknowledged. The
+ * pipeline (edge, fanout, archiver) with subscribers reporting every execution and cut
+ * every 300 ms (so reports are resent after reconnects); PostgreSQL is stopped for 10 s
+ * while they report. Afterwards every report is archived exactly once: one EXECUTE inbox
+ * row per (subscription, sequence) executed, none twice, one subscriber_reports row each.
+ */
+static void scenario_reports_pgdown(struct env *e)
+{
+	char mport[48], nm[16], ns[16], timeout[16], q[512];
+	const long long want = (long long)e->nsubs * e->nsignals;
+	long long have = 0, distinct = 0, ids = 0;
+	pid_t sub, master;
+	int dp_port, rc;
+
+	snprintf(timeout, sizeof(timeout), "%d", 180);
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		return;
+	}
+	{
+		const char *x[] = {"--subs", group_file(e, "main", 1, e->nsubs), "--expect",
+				   expect_arg(e), "--timeout", timeout, "--report-exec",
+				   "--drop-ms", "300", NULL};
+
+		sub = start_subscriber(e, "subs", x);
+	}
+	usleep(2000000 + (useconds_t)e->nsubs * 2000); /* let them connect and subscribe */
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	snprintf(nm, sizeof(nm), "%d", e->nmasters);
+	snprintf(ns, sizeof(ns), "%d", e->nsignals);
+	{
+		char out[512];
+		/* ~20 s of signals: the outage falls in the middle of the reporting */
+		char rate[16];
+		char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport, (char *)"--masters",
+				nm, (char *)"--signals", ns, (char *)"--threads", (char *)"1",
+				(char *)"--rate", rate, (char *)"--time-limit-s", timeout, NULL};
+
+		snprintf(rate, sizeof(rate), "%d", e->nmasters * e->nsignals / 20 + 1);
+		snprintf(out, sizeof(out), "%s/master.log", e->dir);
+		master = spawn(argv, out);
+	}
+	/* reports are flowing into PostgreSQL before it goes */
+	for (int t = 0; t < 600 && pg_count(e, "SELECT count(*) FROM subscriber_reports") <= 0; t++)
+		usleep(50000);
+	CHECK(pg_count(e, "SELECT count(*) FROM subscriber_reports") > 0,
+	      "reports archived before the outage");
+	CHECK(harness_pg_stop(e->pg) == 0, "PostgreSQL stopped");
+	sleep(10); /* the outage itself (the scenario), not a wait for a condition */
+	CHECK(harness_pg_restart(e->pg) == 0, "PostgreSQL restarted after 10 s");
+	rc = harness_wait_exit(master, 180000);
+	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
+	rc = harness_wait_exit(sub, 180000);
+	CHECK(rc == 0, "decp-subscriber finished (exit %d)", rc);
+	CHECK(check_log(e, "subs", 0, e->nsubs) == e->nsubs, "every signal executed once");
+	CHECK(sub_reconnects(e) >= 5, "connections were cut during the run (%lu reconnects)",
+	      sub_reconnects(e));
+	for (int t = 0; t < 1200 && (ids = pg_count_again(e, "SELECT count(*) FROM "
+							   "subscriber_reports")) < want; t++)
+		usleep(100000);
+	have = pg_count_again(e, "SELECT count(*) FROM trust_inbox WHERE event = 'EXECUTE'");
+	distinct = pg_count_again(e, "SELECT count(DISTINCT (subscription_id, sequence)) FROM "
+				  "trust_inbox WHERE event = 'EXECUTE'");
+	CHECK(ids == want && have == want && distinct == want,
+	      "every report archived exactly once after a 10 s outage: %lld report ids, %lld "
+	      "EXECUTE rows, %lld distinct, want %lld", ids, have, distinct, want);
+	/* decp-master's synthetic trades: BUY, MODIFY, CLOSE_PARTIAL, CLOSE per 4 sequences;
+	 * all but MODIFY carry money (FILLED, CLOSED) */
+	{
+		long long money = 0, off;
+
+		for (int k = 1; k <= e->nsignals; k++)
+			money += (k - 1) % 4 != 1;
+		money *= e->nsubs;
+		snprintf(q, sizeof(q), "SELECT count(*) FROM execution_pnl");
+		off = pg_count_again(e, "SELECT count(*) FROM subscriptions s WHERE s.profit_exact"
+				     " <> (SELECT coalesce(sum(realized_profit), 0) FROM execution_pnl"
+				     " p WHERE p.subscription_id = s.id)");
+		CHECK(pg_count_again(e, q) == money && off == 0 &&
+		      pg_count_again(e, "SELECT count(*) FROM execution_pnl WHERE status = 'CLOSED'"
+				     " AND realized_profit <> 0") > 0,
+		      "profit recorded once per money report (%lld, want %lld), closes realize "
+		      "profit, each subscription's profit their sum (off %lld)", pg_count_again(e, q),
+		      money, off);
+	}
+	{
+		char line[256] = "";
+
+		snprintf(q, sizeof(q), "%s/subs.err", e->dir);
+		if (harness_wait_line(q, "reports acknowledged", line, sizeof(line), 0, 1000) == 0)
+			fprintf(stderr, "reports_pgdown: decp-subscriber: reports acknowledged%s\n",
+				line);
+	}
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control exit %d", rc);
+}
+
+/* Trust state of subscription `sub`: score, incidents, state ("" on error). */
+static void trust_of(struct env *e, int sub, long long *score, long long *incidents, char *state,
+		     size_t cap)
+{
+	char q[256];
+	PGresult *r;
+
+	snprintf(q, sizeof(q), "SELECT s.trust_score, coalesce(x.incidents, 0), s.state FROM "
+		 "subscriptions s LEFT JOIN subscription_trust x ON x.subscription_id = s.id "
+		 "WHERE s.id = %d", sub);
+	r = PQexec(e->db, q);
+	*score = *incidents = -1;
+	snprintf(state, cap, "%s", "");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		*score = atoll(PQgetvalue(r, 0, 0));
+		*incidents = atoll(PQgetvalue(r, 0, 1));
+		snprintf(state, cap, "%s", PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+}
+
+/* Every inbox row scored (bounded). */
+static bool inbox_drained(struct env *e)
+{
+	for (int t = 0; t < 600; t++) {
+		if (pg_count(e, "SELECT count(*) FROM trust_inbox") == 0)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/*
+ * Issue 18 acceptance: the platform's lag is never the honest subscriber's. The real
+ * pipeline (edge, fanout, archiver, trust) and one master at 40 signals/s:
+ *   subscribers 1-3 honest (TTL 1 s), 4 honest and paused by an operator for a while then
+ *   resumed, 5 a liar (clock 5 s off, claims every TTL_EXPIRED as the platform's).
+ *   decp-control is stopped with SIGSTOP for 2 s, twice: with a 128-message queue the
+ *   backlog reaches the subscribers live and late (trust_lag); with 32 and 4 KiB socket
+ *   buffers it cuts them as slow consumers, and they reconnect and are replayed history
+ *   (trust_lag_cut).
+ * Then: no signal refused as stale was executed; no incident was scored against 1-4 and
+ * they stay SYNCED; every EXECUTE credited at most once per envelope, and subscriber 1
+ * (started at 60) ends at min(100, 60 + its credited executions); the liar is scored.
+ * Finally decp-control restarts with the trust clock 25 h ahead (trust_time_offset_s: the
+ * role's simulated time; the envelopes' own ages are real): the quiet-period credit runs,
+ * 1-4 stay SYNCED with no incident.
+ */
+static void scenario_trust_lag(struct env *e, bool cut_them)
+{
+	char mport[48], ns[16], q[640], state[32], rate[16];
+	pid_t honest, paused, liar, master;
+	long long score, inc, credited, cut;
+	int dp_port, rc;
+
+	if (e->nsubs != 5 || e->nmasters != 1) {
+		CHECK(0, "trust_lag needs 5 subscribers and 1 master");
+		return;
+	}
+	e->roles = "edge,fanout,archiver,trust";
+	/* 128 messages take the backlog of the stalls (late live sends); 32 do not, every
+	 * stall cuts the subscribers as slow consumers (replays) */
+	e->conf = cut_them ? "fanout_queue = 32\nfanout_sndbuf = 4096\ntrust_tick_s = 1\n"
+			   : "fanout_queue = 128\nfanout_sndbuf = 4096\ntrust_tick_s = 1\n";
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		return;
+	}
+	CHECK(sql(e->db, "UPDATE subscriptions SET trust_score = 60 WHERE id = 1") == 0,
+	      "subscriber 1 starts at 60");
+	{
+		const char *xh[] = {"--subs", group_file(e, "honest", 1, 3), "--expect", expect_arg(e),
+				    "--timeout", "240", "--report-exec", "--ttl-ms", "1000", NULL};
+		const char *xp[] = {"--subs", group_file(e, "paused", 4, 1), "--expect", expect_arg(e),
+				    "--timeout", "240", "--report-exec", "--ttl-ms", "1000", NULL};
+		const char *xl[] = {"--subs", group_file(e, "liar", 5, 1), "--expect", expect_arg(e),
+				    "--timeout", "240", "--report-exec", "--ttl-ms", "1000",
+				    "--skew-ms", "5000", "--no-time-sync", "--claim-platform", NULL};
+
+		honest = start_subscriber(e, "honest", xh);
+		paused = start_subscriber(e, "paused", xp);
+		liar = start_subscriber(e, "liar", xl);
+	}
+	usleep(3000000); /* let them connect and subscribe */
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	snprintf(ns, sizeof(ns), "%d", e->nsignals);
+	snprintf(rate, sizeof(rate), "%d", 40);
+	{
+		char out[512];
+		char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport, (char *)"--masters",
+				(char *)"1", (char *)"--signals", ns, (char *)"--threads", (char *)"1",
+				(char *)"--rate", rate, (char *)"--time-limit-s", (char *)"240", NULL};
+
+		snprintf(out, sizeof(out), "%s/master.log", e->dir);
+		master = spawn(argv, out);
+	}
+	usleep(2500000);
+	/* the fan-out (with the whole of decp-control) stalls for 2 s, twice: a backlog of
+	 * ~80 envelopes, older than the TTL when it goes out */
+	for (int k = 0; k < 2; k++) {
+		kill(e->fanout, SIGSTOP);
+		usleep(2000000);
+		kill(e->fanout, SIGCONT);
+		usleep(3000000);
+	}
+	/* an operator pauses subscription 4 for a while; resumed, it is replayed history */
+	CHECK(sql(e->db, "UPDATE subscriptions SET state = 'SUSPENDED_ADMIN' WHERE id = 4") == 0,
+	      "subscription 4 paused");
+	usleep(2000000);
+	CHECK(sql(e->db, "UPDATE subscriptions SET state = 'SYNCED' WHERE id = 4") == 0,
+	      "subscription 4 resumed");
+	rc = harness_wait_exit(master, 240000);
+	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
+	CHECK(harness_wait_exit(honest, 240000) == 0, "honest subscribers finished");
+	CHECK(harness_wait_exit(paused, 240000) == 0, "paused subscriber finished");
+	/* the liar is paused by its score long before the end: it waits for nothing more */
+	kill(liar, SIGTERM);
+	harness_wait_exit(liar, 20000);
+	/* every report archived (the subscribers exit only once all were acknowledged, i.e.
+	 * are in Redis) and scored: the stored counts stop moving with an empty inbox */
+	{
+		long long prev = -1, n = 0;
+
+		for (int t = 0; t < 120; t++, prev = n) {
+			n = pg_count(e, "SELECT (SELECT count(*) FROM protection_logs) + (SELECT "
+				     "count(*) FROM execution_reports) + (SELECT count(*) FROM "
+				     "trust_inbox)");
+			if (n == prev && pg_count(e, "SELECT count(*) FROM trust_inbox") == 0)
+				break;
+			usleep(1000000);
+		}
+		CHECK(n == prev && inbox_drained(e), "every report archived and scored");
+	}
+
+	cut = 0;
+	{
+		const char *tags[] = {"honest", "paused"};
+
+		for (int g = 0; g < 2; g++) {
+			char p[600];
+			FILE *f;
+
+			snprintf(p, sizeof(p), "%s/%s.log", e->dir, tags[g]);
+			f = fopen(p, "r");
+			for (char line[256]; f != NULL && fgets(line, sizeof(line), f) != NULL;)
+				cut += strstr(line, "close-code 4008") != NULL;
+			if (f != NULL)
+				fclose(f);
+		}
+	}
+	fprintf(stderr, "trust_lag: honest connections cut as slow consumers: %lld; TTL_EXPIRED "
+		"of 1-4: late send %lld, replay %lld, subscriber %lld\n", cut,
+		pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id <= 4 AND "
+			 "reason = 'TTL_EXPIRED' AND attribution = 'PLATFORM_LATE_SEND'"),
+		pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id <= 4 AND "
+			 "reason = 'TTL_EXPIRED' AND attribution = 'PLATFORM_REPLAY'"),
+		pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id <= 4 AND "
+			 "reason = 'TTL_EXPIRED' AND attribution NOT LIKE 'PLATFORM%'"));
+	if (cut_them)
+		CHECK(cut > 0, "the stalls cut subscribers as slow consumers (%lld)", cut);
+	else
+		CHECK(pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id <= 4 "
+			       "AND reason = 'TTL_EXPIRED' AND attribution = 'PLATFORM_LATE_SEND'") > 0,
+		      "the stalls made live envelopes reach subscribers 1-4 late (refused)");
+	CHECK(pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 4 AND "
+		       "reason = 'TTL_EXPIRED' AND attribution = 'PLATFORM_REPLAY'") > 0,
+	      "the resumed subscription was replayed stale history (refused)");
+	/* no stale signal executed: no EXECUTE of a sequence the same subscriber refused as
+	 * stale */
+	CHECK(pg_count(e, "SELECT count(*) FROM protection_logs p JOIN execution_reports x ON "
+		       "x.subscription_id = p.subscription_id AND x.sequence = p.sequence WHERE "
+		       "p.reason = 'TTL_EXPIRED'") == 0, "no signal refused as stale was executed");
+	{
+		PGresult *r = PQexec(e->db, "SELECT subscriber_id, reason, coalesce(attribution, '-'),"
+				     " count(*) FROM protection_logs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+
+		for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+			fprintf(stderr, "trust_lag: subscriber %s %s %s: %s\n", PQgetvalue(r, i, 0),
+				PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+		PQclear(r);
+	}
+	for (int s = 1; s <= 4; s++) {
+		trust_of(e, s, &score, &inc, state, sizeof(state));
+		CHECK(inc == 0 && strcmp(state, "SYNCED") == 0 && score >= (s == 1 ? 60 : 100),
+		      "honest subscriber %d: no incident scored (%lld), SYNCED (%s), trust %lld", s,
+		      inc, state, score);
+	}
+	/* +1 exactly once per really delivered envelope */
+	CHECK(pg_count(e, "SELECT count(*) FROM (SELECT subscription_id, sequence FROM "
+		       "execution_reports WHERE credited GROUP BY 1, 2 HAVING count(*) > 1) d") == 0,
+	      "no envelope credited twice");
+	CHECK(pg_count(e, "SELECT count(*) FROM execution_reports x WHERE credited AND NOT EXISTS"
+		       " (SELECT 1 FROM trust_deliveries d WHERE d.subscription_id = "
+		       "x.subscription_id AND d.live AND x.sequence BETWEEN d.first_sequence AND "
+		       "d.last_sequence)") == 0, "only envelopes delivered live credited");
+	credited = pg_count(e, "SELECT count(*) FROM execution_reports WHERE subscription_id = 1 "
+			    "AND credited");
+	trust_of(e, 1, &score, &inc, state, sizeof(state));
+	CHECK(credited > 0 && score == (60 + credited > 100 ? 100 : 60 + credited),
+	      "subscriber 1: +1 per credited execution (60 + %lld -> %lld)", credited, score);
+	/* the liar's false platform claims are scored */
+	trust_of(e, 5, &score, &inc, state, sizeof(state));
+	CHECK(pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 5 AND "
+		       "attribution = 'PLATFORM_LATE_SEND'") > 0 && inc > 0 && score < 100,
+	      "false platform claims scored: liar trust %lld, incidents %lld, %s", score, inc, state);
+	long long liar_score = score;
+
+	/* 25 simulated hours later (the trust role's clock) */
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control exit %d", rc);
+	{
+		char cfg[512], out[512];
+		FILE *f;
+
+		snprintf(cfg, sizeof(cfg), "%s/control.conf", e->dir);
+		f = fopen(cfg, "a");
+		if (f != NULL) {
+			fputs("trust_time_offset_s = 90000\n", f);
+			fclose(f);
+		}
+		snprintf(out, sizeof(out), "%s/fanout2.log", e->dir);
+		char *argv[] = {(char *)e->fanout_bin, (char *)"--config", cfg, NULL};
+
+		e->fanout = spawn(argv, out);
+		CHECK(harness_wait_line(out, " ready: ", NULL, 0, e->fanout, 30000) == 0,
+		      "decp-control restarted with the trust clock 25 h ahead");
+	}
+	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id = 5 AND trust_score = "
+		 "least(100, %lld + 10)", liar_score);
+	for (int t = 0; t < 300 && pg_count(e, q) != 1; t++)
+		usleep(100000);
+	CHECK(pg_count(e, q) == 1, "the quiet-period credit ran (liar +10 after 25 h)");
+	for (int s = 1; s <= 4; s++) {
+		trust_of(e, s, &score, &inc, state, sizeof(state));
+		CHECK(inc == 0 && strcmp(state, "SYNCED") == 0 && score >= (s == 1 ? 70 : 100),
+		      "after 25 h subscriber %d: no incident (%lld), SYNCED (%s), trust %lld", s, inc,
+		      state, score);
+	}
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control exit %d", rc);
 }
 
 static void scenario_forged(struct env *e)
@@ -1415,6 +1776,20 @@ int main(int argc, char **argv)
 			scenario_forged(&e);
 		else
 			scenario_keyrotate(&e);
+		goto out;
+	}
+	if (strncmp(sc, "trust_lag", 9) == 0) {
+		if (e.dp_bin == NULL)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
+		else
+			scenario_trust_lag(&e, strcmp(sc, "trust_lag_cut") == 0);
+		goto out;
+	}
+	if (strcmp(sc, "reports_pgdown") == 0) {
+		if (e.dp_bin == NULL)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
+		else
+			scenario_reports_pgdown(&e);
 		goto out;
 	}
 	if (strncmp(sc, "pipeline", 8) == 0) {

@@ -34,9 +34,14 @@
 
 struct outmsg {
 	struct outmsg *next;
+	uint64_t report_id; /* a report kept until ReportAck (unacked list), else 0 */
 	size_t len;
 	uint8_t buf[];
 };
+
+/* Reports kept per simulated EA until acknowledged; beyond, the oldest is forgotten
+ * (counted): a bound on memory while the server cannot store reports. */
+#define UNACKED_MAX 100000u
 
 /* Verification memo for load runs (--verify-cache): many simulated EAs in one process
  * receive the very same (body, signature) bytes; Ed25519 verification is a pure function
@@ -82,6 +87,9 @@ struct sim {
 	lws_sorted_usec_list_t sul;
 	lws_sorted_usec_list_t stall; /* --stop-reading-after: end of the stall */
 	struct outmsg *oh, *ot;
+	struct outmsg *uh, *ut;    /* reports sent, not yet acknowledged (ReportAck) */
+	size_t nunacked;
+	uint64_t acked, resent, unacked_dropped;
 	bool connected, subscribed, stopped_reading;
 	uint32_t backoff_ms;
 	uint64_t envelopes, executed, rejected, reconnects, refused;
@@ -105,6 +113,7 @@ struct opts {
 	bool wrong_token, report_exec, status, verify_cache;
 	const char *ca;     /* --ca: verify the fan-out's certificate (wss); NULL: not verified */
 	bool no_time_sync;  /* trust the (skewed) local clock: no TimePing */
+	bool claim_platform; /* misbehaviour: every TTL_EXPIRED claimed PLATFORM_LATE_SEND */
 	uint64_t forge_every; /* every Nth envelope: a forged copy goes through the guard first */
 	int forge_kind;       /* enum forge_kind: what else the forged copy fails */
 };
@@ -259,16 +268,9 @@ static void on_key_announcement(struct sim *s, const Decp__KeyAnnouncement *ka)
 		s->idx, ka->master_id, (double)(a.overlap_until_ns - now_ns()) / 1e9);
 }
 
-static void send_client(struct sim *s, const Decp__ClientMessage *cm)
+static void out_push(struct sim *s, struct outmsg *m)
 {
-	size_t n = decp__client_message__get_packed_size(cm);
-	struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + n);
-
-	if (m == NULL)
-		return;
 	m->next = NULL;
-	m->len = n;
-	decp__client_message__pack(cm, m->buf + LWS_PRE);
 	if (s->ot != NULL)
 		s->ot->next = m;
 	else
@@ -278,15 +280,121 @@ static void send_client(struct sim *s, const Decp__ClientMessage *cm)
 		lws_callback_on_writable(s->wsi);
 }
 
+static struct outmsg *out_copy(const struct outmsg *m)
+{
+	struct outmsg *c = malloc(sizeof(*c) + LWS_PRE + m->len);
+
+	if (c != NULL)
+		memcpy(c, m, sizeof(*c) + LWS_PRE + m->len);
+	return c;
+}
+
+static void send_client(struct sim *s, const Decp__ClientMessage *cm)
+{
+	size_t n = decp__client_message__get_packed_size(cm);
+	struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + n);
+
+	if (m == NULL)
+		return;
+	m->report_id = 0;
+	m->len = n;
+	decp__client_message__pack(cm, m->buf + LWS_PRE);
+	out_push(s, m);
+}
+
+/* Report ids: unique per subscriber across runs (ExecutionReport 14, ProtectionEvent 13):
+ * the start time in ms shifted left by 22 bits, plus a counter of the process (4 M ids
+ * per ms of run time before the next run's range: never reached). */
+static uint64_t g_report_base, g_report_n;
+
+static uint64_t next_report_id(void)
+{
+	if (g_report_base == 0)
+		g_report_base = (uint64_t)(now_ns() / 1000000) << 22;
+	return g_report_base + ++g_report_n;
+}
+
+/* A report: sent, and kept until the server acknowledges it as durable (ReportAck); sent
+ * again after a reconnect if not (the server stores each report id once). */
+static void send_report(struct sim *s, const Decp__ClientMessage *cm, uint64_t report_id)
+{
+	struct outmsg *keep;
+
+	send_client(s, cm);
+	if (s->ot == NULL || (keep = out_copy(s->ot)) == NULL)
+		return;
+	keep->report_id = report_id;
+	keep->next = NULL;
+	if (s->ut != NULL)
+		s->ut->next = keep;
+	else
+		s->uh = keep;
+	s->ut = keep;
+	if (++s->nunacked > UNACKED_MAX) {
+		struct outmsg *old = s->uh;
+
+		s->uh = old->next;
+		free(old);
+		s->nunacked--;
+		if (s->unacked_dropped++ == 0)
+			fprintf(stderr, "decp-subscriber: #%d more than %u reports unacknowledged: "
+				"forgetting the oldest\n", s->idx, UNACKED_MAX);
+	}
+}
+
+/* ReportAck: forget the report (acks come in sending order: the head, mostly). */
+static void on_report_ack(struct sim *s, uint64_t id)
+{
+	for (struct outmsg **pp = &s->uh, *prev = NULL; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+		struct outmsg *m = *pp;
+
+		if (m->report_id != id)
+			continue;
+		*pp = m->next;
+		if (s->ut == m)
+			s->ut = prev;
+		free(m);
+		s->nunacked--;
+		s->acked++;
+		return;
+	}
+}
+
+/* After a reconnect: every report not acknowledged goes again. */
+static void resend_unacked(struct sim *s)
+{
+	for (struct outmsg *m = s->uh; m != NULL; m = m->next) {
+		struct outmsg *c = out_copy(m);
+
+		if (c == NULL)
+			return;
+		c->report_id = 0;
+		out_push(s, c);
+		s->resent++;
+	}
+}
+
+/* Free a list of messages (the send queue, the unacknowledged reports). */
+static void msgs_free(struct outmsg **head, struct outmsg **tail)
+{
+	while (*head != NULL) {
+		struct outmsg *n = (*head)->next;
+
+		free(*head);
+		*head = n;
+	}
+	*tail = NULL;
+}
+
 static void out_clear(struct sim *s)
 {
-	while (s->oh != NULL) {
-		struct outmsg *n = s->oh->next;
+	msgs_free(&s->oh, &s->ot);
+}
 
-		free(s->oh);
-		s->oh = n;
-	}
-	s->ot = NULL;
+static void unacked_clear(struct sim *s)
+{
+	msgs_free(&s->uh, &s->ut);
+	s->nunacked = 0;
 }
 
 /* --no-time-sync: the EA believes its own clock (a zero-offset sample instead of a
@@ -340,10 +448,13 @@ static void report_protection(struct sim *s, uint64_t master, const struct guard
 	pe.expected_sequence = v->expected_seq;
 	pe.detail = (char *)"decp-subscriber";
 	pe.attribution = (Decp__StalenessAttribution)v->attribution;
+	if (g_o.claim_platform && v->reason == GUARD_REASON_TTL_EXPIRED)
+		pe.attribution = DECP__STALENESS_ATTRIBUTION__STALENESS_ATTRIBUTION_PLATFORM_LATE_SEND;
 	pe.fanout_send_ns = env->fanout_send_ns;
+	pe.report_id = next_report_id();
 	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
 	cm.protection_event = &pe;
-	send_client(s, &cm);
+	send_report(s, &cm, pe.report_id);
 }
 
 /*
@@ -525,9 +636,10 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			r.broker_ticket = env.position_ticket;
 			r.status = exec_outcome(s, i, &env, &v, &r.realized_profit);
 			r.exec_time_ns = now_ns();
+			r.report_id = next_report_id();
 			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
 			cm.execution_report = &r;
-			send_client(s, &cm);
+			send_report(s, &cm, r.report_id);
 		}
 	} else {
 		s->rejected++;
@@ -594,6 +706,9 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 		break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT:
 		on_key_announcement(s, sm->key_announcement);
+		break;
+	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK:
+		on_report_ack(s, sm->report_ack->report_id);
 		break;
 	case DECP__SERVER_MESSAGE__KIND_ERROR:
 		s->refused++;
@@ -676,6 +791,7 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		} else {
 			send_ping(s);
 		}
+		resend_unacked(s);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (lws_is_first_fragment(wsi))
@@ -762,7 +878,9 @@ static void usage(FILE *o)
 		"  the copy fails),\n"
 		"  --wrong-token, --stop-reading-after N (envelopes; stall --stall-ms, default 5000),\n"
 		"  --drop-ms N (close a random\n"
-		"  connection every N ms; it reconnects and resumes)\n");
+		"  connection every N ms; it reconnects and resumes), --claim-platform (report every\n"
+		"  TTL_EXPIRED as the platform's late send, whatever the guard said: a false claim\n"
+		"  the server must refute and score)\n");
 }
 
 static int parse_url(const char *u)
@@ -990,6 +1108,7 @@ int main(int argc, char **argv)
 		{"verify-cache", no_argument, NULL, 'V'},
 		{"stall-ms", required_argument, NULL, 'X'},
 		{"latency", no_argument, NULL, 'Y'},
+		{"claim-platform", no_argument, NULL, 'P'},
 		{"instruments", required_argument, NULL, 'I'},
 		{"ca", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0}};
@@ -1026,6 +1145,7 @@ int main(int argc, char **argv)
 		case 'Q': g_o.quote_off_pips_x100 = strtoll(optarg, NULL, 10) * 100; break;
 		case 'W': g_o.wrong_token = true; break;
 		case 'N': g_o.no_time_sync = true; break;
+		case 'P': g_o.claim_platform = true; break;
 		case 'F': {
 			char *end = NULL;
 			long long v = strtoll(optarg, &end, 10);
@@ -1145,14 +1265,16 @@ int main(int argc, char **argv)
 
 		lws_service(g_ctx, 0);
 		if (all_done()) {
-			/* let the reports still queued reach the server (bounded: 5 s) */
-			int64_t t_drain = t + 5 * INT64_C(1000000000);
+			/* let the reports still queued reach the server and be acknowledged,
+			 * reconnecting if need be (bounded: 10 s) */
+			int64_t t_drain = t + 10 * INT64_C(1000000000);
 			bool pending = true;
 
 			while (pending && now_ns() < t_drain && !g_stop) {
 				pending = false;
 				for (int i = 0; i < g_nsims && !pending; i++)
-					pending = g_sims[i].oh != NULL && g_sims[i].wsi != NULL;
+					pending = (g_sims[i].oh != NULL && g_sims[i].wsi != NULL) ||
+						  g_sims[i].uh != NULL;
 				if (pending)
 					lws_service(g_ctx, 0);
 			}
@@ -1213,8 +1335,24 @@ int main(int argc, char **argv)
 	free(g_lat);
 	g_stop = 1;
 	lws_context_destroy(g_ctx);
-	for (int i = 0; i < g_nsims; i++)
+	{
+		uint64_t acked = 0, unacked = 0, resent = 0, forgot = 0;
+
+		for (int i = 0; i < g_nsims; i++) {
+			acked += g_sims[i].acked;
+			unacked += g_sims[i].nunacked;
+			resent += g_sims[i].resent;
+			forgot += g_sims[i].unacked_dropped;
+		}
+		if (acked + unacked + resent + forgot > 0)
+			fprintf(stderr, "decp-subscriber: reports acknowledged %" PRIu64 ", resent %"
+				PRIu64 ", unacknowledged %" PRIu64 ", forgotten %" PRIu64 "\n", acked,
+				resent, unacked, forgot);
+	}
+	for (int i = 0; i < g_nsims; i++) {
 		out_clear(&g_sims[i]);
+		unacked_clear(&g_sims[i]);
+	}
 	for (int i = 0; i < g_nsims; i++)
 		for (int j = 0; j < MAX_MASTERS; j++)
 			free(g_sims[i].book[j]);
