@@ -179,8 +179,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->report_q);
 	cp_fo_mq_init(&f->key_q);
 	cp_fo_mq_init(&f->ack_q);
-	for (f->stab_cap = 64; f->stab_cap < 2 * f->cfg.fanout_max_conns + 2; f->stab_cap *= 2)
-		;
+	f->stab_cap = 64;
 	f->stab = calloc(f->stab_cap, sizeof(*f->stab));
 	if (f->stab == NULL) {
 		free(f);

@@ -84,13 +84,37 @@ static uint32_t stab_slot(const struct cp_fanout *f, uint64_t serial)
 	return (uint32_t)(serial * 0x9e3779b97f4a7c15ull >> 32) & (f->stab_cap - 1);
 }
 
-static void stab_add(struct cp_fanout *f, struct sess *s)
+static void stab_put(struct cp_fanout *f, struct sess *s)
 {
 	uint32_t i = stab_slot(f, s->serial);
 
 	while (f->stab[i] != NULL)
 		i = (i + 1) & (f->stab_cap - 1);
 	f->stab[i] = s;
+}
+
+/* Add s, doubling the table first when it would be more than half full (sized by the
+ * connections there are, not by fanout_max_conns). -ENOMEM leaves s out: its reports are
+ * then stored but not acknowledged (the EA resends them; stored once). */
+static int stab_add(struct cp_fanout *f, struct sess *s)
+{
+	if (2 * (f->stab_n + 1) > f->stab_cap) {
+		struct sess **old = f->stab;
+		uint32_t cap = f->stab_cap;
+		struct sess **n = calloc((size_t)cap * 2, sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		f->stab = n;
+		f->stab_cap = cap * 2;
+		for (uint32_t i = 0; i < cap; i++)
+			if (old[i] != NULL)
+				stab_put(f, old[i]);
+		free(old);
+	}
+	stab_put(f, s);
+	f->stab_n++;
+	return 0;
 }
 
 static struct sess *stab_find(struct cp_fanout *f, uint64_t serial)
@@ -110,6 +134,7 @@ static void stab_del(struct cp_fanout *f, const struct sess *s)
 	if (f->stab[i] == NULL)
 		return;
 	f->stab[i] = NULL;
+	f->stab_n--;
 	/* move back every following entry of the run that may sit before its home slot */
 	for (uint32_t j = (i + 1) & mask; f->stab[j] != NULL; j = (j + 1) & mask) {
 		uint32_t home = stab_slot(f, f->stab[j]->serial);
@@ -138,7 +163,10 @@ static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve, boo
 	if (s->qcount + reserve >= cap)
 		return -ENOBUFS;
 	s->q[at] = cp_fmsg_ref(m);
-	s->qreplay[at] = replay;
+	if (replay)
+		s->qreplay[at >> 3] |= (uint8_t)(1u << (at & 7));
+	else
+		s->qreplay[at >> 3] &= (uint8_t)~(1u << (at & 7));
 	s->qcount++;
 	sess_wake(s);
 	return 0;
@@ -1000,7 +1028,7 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	s->wsi = wsi;
 	sess_heard(s);
 	s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
-	s->qreplay = calloc(f->cfg.fanout_queue, sizeof(*s->qreplay));
+	s->qreplay = calloc((f->cfg.fanout_queue + 7) / 8, 1);
 	if (s->q == NULL || s->qreplay == NULL) {
 		free(s->q);
 		free(s->qreplay);
@@ -1013,7 +1041,9 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		f->all->prev_all = s;
 	f->all = s;
 	s->serial = ++f->next_serial;
-	stab_add(f, s);
+	if (stab_add(f, s) != 0)
+		cp_log(CP_LOG_WARN, ROLE, "out of memory: session %" PRIu64 " gets no ReportAck",
+		       s->serial);
 	cnt(&f->c_conn);
 	atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
 	return 0;
@@ -1123,7 +1153,7 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	 * message): write until the kernel takes no more; lws keeps the rest */
 	while (s->qcount > 0 && burst++ < 32 && !lws_partial_buffered(wsi)) {
 		struct cp_fmsg *m = s->q[s->qhead];
-		bool replay = s->qreplay[s->qhead];
+		bool replay = s->qreplay[s->qhead >> 3] >> (s->qhead & 7) & 1;
 		int n;
 
 		s->qhead = (s->qhead + 1) % cap;

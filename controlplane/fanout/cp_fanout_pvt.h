@@ -107,7 +107,7 @@ struct sess {
 	struct subrow subs[SESS_MAX_SUBS];
 	struct attach *att;
 	struct cp_fmsg **q;
-	uint8_t *qreplay;         /* per queue slot: the envelope is sent by a replay */
+	uint8_t *qreplay;         /* bit per queue slot: the envelope is sent by a replay */
 	uint32_t qhead, qcount;
 	uint16_t close_code;
 	int64_t last_rx_ns;       /* monotonic time of the last bytes from the peer */
@@ -198,8 +198,8 @@ struct cp_fanout {
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
 	struct sess **stab;       /* sessions by serial: open addressing, stab_cap a power of
-				   * two above twice fanout_max_conns */
-	uint32_t stab_cap;
+				   * two, at least twice stab_n (grows) */
+	uint32_t stab_cap, stab_n;
 	uint64_t next_serial;
 
 	/* counters: written by one thread each, read by any (relaxed) */
