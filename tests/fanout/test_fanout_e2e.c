@@ -1165,6 +1165,38 @@ static void scenario_reports_pgdown(struct env *e)
 		off = pg_count_again(e, "SELECT count(*) FROM subscriptions s WHERE s.profit_exact"
 				     " <> (SELECT coalesce(sum(realized_profit), 0) FROM execution_pnl"
 				     " p WHERE p.subscription_id = s.id)");
+		/* the profit by hand from the trade table (tools/decp-master-trades.c, synthetic):
+		 * trade i: symbol i/4 % 6 at base + i % 97; BUY 0.10, CLOSE_PARTIAL 0.05, CLOSE
+		 * the rest; profit (1e-4) = (close - open) * volume * contract / 1000, copied 1:1 */
+		static const int64_t base[6] = {108120, 126510, 15012300, 203450000, 65430, 88210};
+		static const int64_t contract[6] = {100000, 100000, 100000, 100, 100000, 100000};
+		int64_t want_profit = 0;
+
+		for (int i = 0; i + 3 < e->nsignals; i += 4) {
+			int sy = i / 4 % 6;
+			int64_t open = base[sy] + i % 97;
+
+			/* each close rounded half away from zero to 1e-4 */
+			for (int c = 2; c <= 3; c++) {
+				int64_t v = (base[sy] + (i + c) % 97 - open) * 5 * contract[sy];
+
+				want_profit += v >= 0 ? (v + 500) / 1000 : -((-v + 500) / 1000);
+			}
+		}
+		snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id <= %d AND "
+			 "profit_exact * 10000 <> %" PRId64, e->nsubs, want_profit);
+		CHECK(pg_count_again(e, q) == 0, "every subscription's profit is the hand-computed "
+		      "%" PRId64 " (1e-4)", want_profit);
+		if (pg_count_again(e, q) != 0) {
+			PGresult *r = PQexec(e->db, "SELECT id, master_id, profit_exact FROM "
+					     "subscriptions ORDER BY id");
+
+			for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+				fprintf(stderr, "  subscription %s master %s profit %s\n",
+					PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+			PQclear(r);
+		}
+		snprintf(q, sizeof(q), "SELECT count(*) FROM execution_pnl");
 		CHECK(pg_count_again(e, q) == money && off == 0 &&
 		      pg_count_again(e, "SELECT count(*) FROM execution_pnl WHERE status = 'CLOSED'"
 				     " AND realized_profit <> 0") > 0,
