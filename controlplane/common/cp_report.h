@@ -12,7 +12,7 @@
  *
  * Deliveries are written first, so a report never reaches the trust role before the
  * delivery it names. A report with a report_id is stored once per (subscriber,
- * report_id) (sql 0017 subscriber_reports): a redelivered stream entry or an EA's resend
+ * report_id) (sql 0018 subscriber_reports): a redelivered stream entry or an EA's resend
  * is counted a duplicate and changes nothing.
  *
  * Durable path (issue 18 item 5): the fan-out XADDs each report to the reports stream
