@@ -178,6 +178,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->state_q);
 	cp_fo_mq_init(&f->report_q);
 	cp_fo_mq_init(&f->key_q);
+	cp_fo_mq_init(&f->policy_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
 
@@ -292,9 +293,11 @@ int cp_fanout_start(struct cp_fanout *f)
 		return -EAGAIN;
 	if (pthread_create(&f->db_thr, NULL, cp_fo_db_main, f) != 0)
 		goto fail_replay;
+	if (pthread_create(&f->policy_thr, NULL, cp_fo_policy_main, f) != 0)
+		goto fail_db;
 	if (f->tail) {
 		if (pthread_create(&f->tail_thr, NULL, cp_fo_tail_main, f) != 0)
-			goto fail_db;
+			goto fail_policy;
 		f->tail_started = true;
 	}
 	if (pthread_create(&f->lws_thr, NULL, cp_fo_lws_main, f) != 0)
@@ -306,6 +309,9 @@ fail_tail:
 	if (f->tail_started)
 		pthread_join(f->tail_thr, NULL);
 	f->tail_started = false;
+fail_policy:
+	atomic_store(&f->stop, true);
+	pthread_join(f->policy_thr, NULL);
 fail_db:
 	atomic_store(&f->stop, true);
 	pthread_join(f->db_thr, NULL);
@@ -345,6 +351,7 @@ void cp_fanout_stop(struct cp_fanout *f)
 	pthread_cond_broadcast(&f->replay_req.cv);
 	pthread_join(f->replay_thr, NULL);
 	pthread_join(f->db_thr, NULL);
+	pthread_join(f->policy_thr, NULL);
 	if (f->tail_started)
 		pthread_join(f->tail_thr, NULL);
 	f->started = false;
@@ -389,6 +396,11 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		kn = k->next;
 		cp_fmsg_unref(k->msg);
 		free(k);
+	}
+	for (struct policy_ev *e = cp_fo_mq_take_all(&f->policy_q, 0), *en; e != NULL; e = en) {
+		en = e->next;
+		cp_fmsg_unref(e->msg);
+		free(e);
 	}
 	for (uint32_t b = 0; b < MASTER_BUCKETS; b++) {
 		struct master *mm, *mn;

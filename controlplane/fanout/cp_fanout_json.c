@@ -117,8 +117,23 @@ static json_t *msg_to_json(const ProtobufCMessage *m)
 		const char *base = (const char *)m;
 		bool force = false;
 
-		if (fd->label == PROTOBUF_C_LABEL_REPEATED)
-			continue; /* none in the fan-out's messages */
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			/* CopyPolicy's lists: strings and messages (elements are pointers);
+			 * the fan-out sends no repeated scalar */
+			size_t n = *(const size_t *)(base + fd->quantifier_offset);
+			void *const *elem = *(void *const *const *)(base + fd->offset);
+			json_t *a;
+
+			if (n == 0 || (fd->type != PROTOBUF_C_TYPE_STRING &&
+				       fd->type != PROTOBUF_C_TYPE_MESSAGE))
+				continue;
+			a = json_array();
+			for (size_t k = 0; a != NULL && k < n; k++)
+				json_array_append_new(a, field_to_json(fd, &elem[k], true));
+			if (a != NULL)
+				json_object_set_new(o, fd->name, a);
+			continue;
+		}
 		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			if (*(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
 				continue;

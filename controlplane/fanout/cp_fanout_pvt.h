@@ -5,6 +5,8 @@
  *                      client messages, upgrade auth, lws callbacks
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
  *   cp_fanout_db.c     the db thread: subscription-state poll, reports into PostgreSQL
+ *   cp_fanout_policy.c the policy thread: LISTEN decp_policy, CopyPolicy messages built
+ *                      from the changed rows (cp_policy_msg.h) for the lws thread
  *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
  *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
  *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
@@ -88,6 +90,8 @@ struct master {
 struct subrow {
 	uint64_t id, master;
 	Decp__SubscriptionState state;
+	uint64_t policy_version;  /* of `policy`; 0 = none */
+	struct cp_fmsg *policy;   /* ServerMessage{CopyPolicy}, one reference; NULL = none */
 };
 
 struct sess {
@@ -134,6 +138,14 @@ struct state_ev {
 	Decp__SubscriptionState state;
 };
 
+/* A subscription's copy policy, read after a change (policy -> lws thread); msg holds
+ * one reference. */
+struct policy_ev {
+	struct policy_ev *next;
+	uint64_t sub_id, master, subscriber, version;
+	struct cp_fmsg *msg;
+};
+
 /* Execution report or protection event (lws -> db thread). */
 struct report {
 	struct report *next;
@@ -163,7 +175,7 @@ struct cp_fanout {
 	struct lws *listen_wsi;   /* listen_fd adopted as a raw descriptor into lws's poll */
 	lws_sorted_usec_list_t ka_sul; /* the keep-alive sweep's timer (lws thread) */
 	struct sess *ka_cursor;   /* the next session the sweep visits; NULL: from f->all */
-	pthread_t lws_thr, replay_thr, db_thr, tail_thr;
+	pthread_t lws_thr, replay_thr, db_thr, tail_thr, policy_thr;
 	bool started, tail_started;
 	atomic_bool stop;
 
@@ -174,7 +186,7 @@ struct cp_fanout {
 	atomic_bool ring_lost;    /* publisher: a signal was dropped (ring full); lws thread
 				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
-	struct mq replay_req, replay_rep, state_q, report_q;
+	struct mq replay_req, replay_rep, state_q, report_q, policy_q;
 	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
 
 	/* tail watch list (lws -> tail thread) */
@@ -190,7 +202,7 @@ struct cp_fanout {
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed, c_keys_sent;
+		c_ka_closed, c_keys_sent, c_policies, c_policies_sent;
 	atomic_uint c_live;
 };
 
@@ -213,6 +225,11 @@ static inline int64_t mono_ns(void)
 static inline void cnt(atomic_uint_fast64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static inline void cnt_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 /* ---- shared between the files (see the top of this header) ---- */
@@ -243,5 +260,7 @@ void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);
+/* cp_fanout_policy.c: the policy thread (arg = struct cp_fanout). */
+void *cp_fo_policy_main(void *arg);
 
 #endif

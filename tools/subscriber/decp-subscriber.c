@@ -74,6 +74,7 @@ struct sim {
 	uint64_t sub_ids[MAX_MASTERS];
 	bool replaying[MAX_MASTERS]; /* between SyncStart and SyncEnd */
 	struct guard_sub gs[MAX_MASTERS];
+	struct guard_policy pol[MAX_MASTERS]; /* the server's CopyPolicy, else the defaults */
 	struct guard_clock clk;
 	struct lws *wsi;
 	lws_sorted_usec_list_t sul;
@@ -112,6 +113,8 @@ static int g_nsims;
 static struct key g_keys[KEYS_MAX];
 static int g_nkeys;
 static FILE *g_log;
+/* --orders: what each execution sent (after the copy policy) and each policy applied */
+static FILE *g_orders;
 /* The instrument registry the guard's price check reads (--instruments, else guard's
  * built-in set: docs/guard.md "Instrument registry"). */
 static struct guard_instrument *g_instr;
@@ -431,7 +434,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			break;
 	if (i == s->nm)
 		return;
-	guard_policy_init(&pol);
+	pol = s->pol[i];
 	memset(&view, 0, sizeof(view));
 	if (guard_envelope_from_proto(e, NULL, &env) != 0) {
 		s->rejected++;
@@ -470,6 +473,11 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		}
 		if (g_log != NULL)
 			fprintf(g_log, "%d %" PRIu64 " %" PRIu64 "\n", s->idx, e->master_id, env.sequence);
+		if (g_orders != NULL)
+			fprintf(g_orders, "%d %" PRIu64 " %" PRIu64 " order %s %s %" PRId64 " %" PRIu64
+				" %" PRId64 "\n", s->idx, e->master_id, env.sequence,
+				guard_order_type_name((enum guard_order_type)v.order.type),
+				v.order.symbol, v.order.volume, pol.version, env.server_arrival_ns);
 		if (g_o.report_exec) {
 			Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
 			Decp__ExecutionReport r = DECP__EXECUTION_REPORT__INIT;
@@ -492,6 +500,30 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		 * come from the platform's normal resume. */
 		report_protection(s, e->master_id, &env, &v);
 	}
+}
+
+/* The subscription's copy policy from the server (on Subscribe and on every change): the
+ * guard uses it from the next envelope on; an older or repeated version changes nothing,
+ * an invalid one is refused and the policy in force kept. */
+static void on_policy(struct sim *s, const Decp__CopyPolicy *cp)
+{
+	struct guard_policy next;
+	int i, rc;
+
+	for (i = 0; i < s->nm && s->masters[i] != cp->master_id; i++)
+		;
+	if (i == s->nm)
+		return;
+	if (guard_policy_from_proto(cp, &next) != 0) {
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": invalid CopyPolicy version %"
+			PRIu64 " refused\n", s->idx, cp->master_id, cp->version);
+		return;
+	}
+	rc = guard_policy_apply(&s->pol[i], &next);
+	s->sub_ids[i] = cp->subscription_id;
+	if (rc == 1 && g_orders != NULL)
+		fprintf(g_orders, "%d %" PRIu64 " policy %" PRIu64 " %" PRId64 "\n", s->idx,
+			cp->master_id, cp->version, now_ns());
 }
 
 static void stall_end(lws_sorted_usec_list_t *sul)
@@ -520,6 +552,9 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 			lws_sul_schedule(g_ctx, 0, &s->stall, stall_end,
 					 (lws_usec_t)g_o.stall_ms * LWS_US_PER_MS);
 		}
+		break;
+	case DECP__SERVER_MESSAGE__KIND_COPY_POLICY:
+		on_policy(s, sm->copy_policy);
 		break;
 	case DECP__SERVER_MESSAGE__KIND_TIME_PONG:
 		guard_clock_add_pong(&s->clk, sm->time_pong, local_ns());
@@ -707,6 +742,10 @@ static void usage(FILE *o)
 		"  --report-exec        send an ExecutionReport per execution\n"
 		"  --status             live status line on stderr\n"
 		"  --latency            print delivery latency percentiles (arrival -> verdict) at exit\n"
+		"  --orders FILE        per execution \"<subscriber> <master> <sequence> order <type>\n"
+		"                       <symbol> <volume> <policy version> <arrival ns>\" (the order\n"
+		"                       after the copy policy), per CopyPolicy applied \"<subscriber>\n"
+		"                       <master> policy <version> <time ns>\"\n"
 		"  --instruments FILE   instrument registry (`decpctl instrument list` output);\n"
 		"                       default: guard's built-in set (docs/guard.md)\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
@@ -879,6 +918,7 @@ static int sim_add(const char *token, const char *masters)
 		v.verify = verify_key; /* through the key struct: a rotation switches all */
 		v.key = k;
 		guard_sub_init(&s->gs[s->nm], s->masters[s->nm], &v, g_o.ttl_ns, 0);
+		guard_policy_init(&s->pol[s->nm]); /* until the server's CopyPolicy arrives */
 		s->nm++;
 	}
 	if (s->nm == 0)
@@ -895,6 +935,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
 	if (g_log != NULL)
 		fflush(g_log);
+	if (g_orders != NULL)
+		fflush(g_orders);
 	/* Re-measure the server clock every 60 s: samples age out after 300 s, and then the
 	 * guard fails closed (TTL) on every signal. */
 	int64_t now = now_ns();
@@ -948,8 +990,10 @@ int main(int argc, char **argv)
 		{"latency", no_argument, NULL, 'Y'},
 		{"instruments", required_argument, NULL, 'I'},
 		{"ca", required_argument, NULL, 'C'},
+		{"orders", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
+	const char *ordersp = NULL;
 	const char *instr = NULL;
 	char masters[256] = "";
 	struct lws_context_creation_info info;
@@ -1015,6 +1059,7 @@ int main(int argc, char **argv)
 			g_lat = malloc(LAT_MAX * sizeof(*g_lat));
 			break;
 		case 'I': instr = optarg; break;
+		case 'O': ordersp = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1072,6 +1117,10 @@ int main(int argc, char **argv)
 	}
 	if (logp != NULL && (g_log = fopen(logp, "w")) == NULL) {
 		fprintf(stderr, "decp-subscriber: cannot open %s\n", logp);
+		return 2;
+	}
+	if (ordersp != NULL && (g_orders = fopen(ordersp, "w")) == NULL) {
+		fprintf(stderr, "decp-subscriber: cannot open %s: %s\n", ordersp, strerror(errno));
 		return 2;
 	}
 	signal(SIGINT, on_signal);
@@ -1179,6 +1228,8 @@ int main(int argc, char **argv)
 	}
 	if (g_log != NULL)
 		fclose(g_log);
+	if (g_orders != NULL)
+		fclose(g_orders);
 	free(g_instr);
 	return rc;
 }
