@@ -337,6 +337,8 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->malformed = atomic_load_explicit(&w->c_malformed, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
+	o->policies_sent = atomic_load_explicit(&w->c_policies_sent, memory_order_relaxed);
+	o->account_states = atomic_load_explicit(&w->c_accounts, memory_order_relaxed);
 	o->live_connections = atomic_load_explicit(&w->c_live, memory_order_relaxed);
 	o->key_announcements = atomic_load_explicit(&w->c_keys_sent, memory_order_relaxed);
 }

@@ -515,6 +515,23 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 	cp_fo_mq_push(&f->report_q, r);
 }
 
+/* The subscriber's broker account (issue 19): counted, kept on the session (the last one)
+ * and logged (rate-limited). Informational: the guard acts on it on the EA's side; the
+ * identity is the session's. */
+static void on_account(struct cp_fanout *f, struct sess *s, const Decp__AccountState *as)
+{
+	cnt(&f->c_accounts);
+	s->acct_at_ns = now_ns();
+	s->acct_equity = as->equity;
+	s->acct_free_margin = as->free_margin;
+	s->acct_positions = as->position_count;
+	CP_LOG_RL(CP_LOG_INFO, ROLE, "account of subscriber %" PRIu64 ": %s balance %" PRId64
+		  " equity %" PRId64 " margin %" PRId64 " free %" PRId64 " (1e-4), 1:%" PRIu32
+		  ", %" PRIu32 " positions", s->subscriber_id, as->currency ? as->currency : "",
+		  as->balance, as->equity, as->margin, as->free_margin, as->leverage,
+		  as->position_count);
+}
+
 static void sess_malformed(struct cp_fanout *f, struct sess *s)
 {
 	cnt(&f->c_malformed);
@@ -561,6 +578,9 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 	case DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT:
 	case DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT:
 		on_report(f, s, cm);
+		break;
+	case DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE:
+		on_account(f, s, cm->account_state);
 		break;
 	default:
 		break;

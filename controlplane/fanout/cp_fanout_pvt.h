@@ -113,7 +113,10 @@ struct sess {
 	bool closing;             /* close once the queue is written */
 	bool dead;                /* dropped (slow): nothing more is queued */
 	bool authed;
-	bool json;                /* ?format=json: JSON text frames (debug mode) */
+	bool json;
+	/* the subscriber's broker account as its EA last reported it (AccountState) */
+	int64_t acct_at_ns, acct_equity, acct_free_margin;
+	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */
 	bool rx_text;             /* the message being received is a text message */
 	size_t rx_len;
 	uint8_t rx[CP_FANOUT_MAX_RX];
@@ -202,7 +205,7 @@ struct cp_fanout {
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed, c_keys_sent, c_policies, c_policies_sent;
+		c_ka_closed, c_keys_sent, c_policies, c_policies_sent, c_accounts;
 	atomic_uint c_live;
 };
 

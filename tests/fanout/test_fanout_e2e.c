@@ -337,6 +337,11 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 		argv[a++] = (char *)"--ca";
 		argv[a++] = ca;
 	}
+	/* delivery tests open positions they never close (fanout_e2e: 1,000 0.10-lot opens
+	 * per subscriber): a broker account large enough that its margin never refuses one
+	 * (an --account in extra comes later and wins) */
+	argv[a++] = (char *)"--account";
+	argv[a++] = (char *)"1000000000:1000:USD";
 	for (int i = 0; extra != NULL && extra[i] != NULL && a < 38; i++)
 		argv[a++] = (char *)extra[i];
 	argv[a] = NULL;
@@ -1033,9 +1038,11 @@ static void scenario_pipeline(struct env *e, bool drop)
 		long long ex_open = 0, ex_other = 0;
 
 		lag_executions(e, &ex_open, &ex_other);
-		CHECK(ex_open == 0 && ex_other == (long long)nfault * (e->nsignals - opens),
-		      "lagging quotes: no BUY executed (%lld), every other signal once (%lld)",
-		      ex_open, ex_other);
+		/* a BUY refused opens no position: its MODIFY, CLOSE_PARTIAL and CLOSE find
+		 * none on the subscriber's account and are FILTERED (NO_POSITION) */
+		CHECK(ex_open == 0 && ex_other == 0,
+		      "lagging quotes: no BUY executed (%lld), nor anything on the positions never "
+		      "opened (%lld)", ex_open, ex_other);
 		snprintf(q, sizeof(q), "SELECT count(DISTINCT (subscriber_id, sequence)) FROM "
 			 "protection_logs WHERE reason LIKE '%%PRICE%%' AND subscriber_id > %d "
 			 "AND sequence %% 4 = 1", nmain + nfault);
@@ -1050,7 +1057,8 @@ static void scenario_pipeline(struct env *e, bool drop)
 		      "lagging quotes: one PRICE_DEVIATION per BUY and subscriber (%lld, want %lld%s)",
 		      have, want, cut ? ", connections were cut" : "");
 		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id > %d "
-			 "AND (reason NOT LIKE '%%PRICE%%' OR sequence %% 4 <> 1)", nmain + nfault);
+			 "AND NOT (reason LIKE '%%PRICE%%' AND sequence %% 4 = 1) AND NOT "
+			 "(reason = 'FILTERED' AND sequence %% 4 <> 1)", nmain + nfault);
 		CHECK(pg_count(e, q) == 0, "lagging quotes: no other protection event (%lld)",
 		      pg_count(e, q));
 		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id <= %d",
@@ -1352,7 +1360,11 @@ static int count_lines(struct env *e, const char *file, const char *needle, bool
  * with the next signal: every order carries the policy version applied last before
  * it, orders of each version are sized and named by that version, every signal that
  * arrived more than a second after the api's answer used the new policy, and
- * subscriber 2 (untouched) keeps the defaults throughout. */
+ * subscriber 2 (untouched) keeps the defaults throughout. Subscriber 3 (its own
+ * decp-subscriber) has a broker account of 150 USD at 1:100: every 0.10-lot BUY fits
+ * its free margin but XAUUSD's (203.45 USD), which is refused INSUFFICIENT_MARGIN (stored
+ * in protection_logs, the subscription stays SYNCED, nothing locked), and the close of
+ * a position it never opened is FILTERED (NO_POSITION). */
 static void scenario_policy(struct env *e)
 {
 	static const char *const bodies[2] = {
@@ -1361,7 +1373,7 @@ static void scenario_policy(struct env *e)
 	char mport[48], ns[16], timeout[16], orders[512], resp[4096], line[256];
 	int dp_port, api_port = harness_free_port(), rc;
 	int64_t t_reply[2] = {0, 0};
-	pid_t sub, master;
+	pid_t sub, msub, master;
 	FILE *f;
 
 	e->roles = "edge,fanout,archiver,api";
@@ -1376,7 +1388,12 @@ static void scenario_policy(struct env *e)
 		const char *x[] = {"--subs", group_file(e, "policy", 1, 2), "--expect", expect_arg(e),
 				   "--timeout", timeout, "--orders", orders, NULL};
 
+		const char *xm[] = {"--subs", group_file(e, "margin", 3, 1), "--expect",
+				    expect_arg(e), "--timeout", timeout, "--account", "150:100:USD",
+				    NULL};
+
 		sub = start_subscriber(e, "policy", x);
+		msub = start_subscriber(e, "margin", xm);
 	}
 	for (int t = 0; t < 300 && count_lines(e, "policy.orders", " policy 1 ", false) < 2; t++)
 		usleep(100000);
@@ -1424,6 +1441,36 @@ static void scenario_policy(struct env *e)
 	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
 	rc = harness_wait_exit(sub, 120000);
 	CHECK(rc == 0, "decp-subscriber finished (exit %d)", rc);
+	rc = harness_wait_exit(msub, 120000);
+	CHECK(rc == 0, "decp-subscriber (small account) finished (exit %d)", rc);
+	{
+		/* decp-master's synthetic trades: sequence 4k+1 is a 0.10-lot BUY of the
+		 * (k % 6)th of EURUSD GBPUSD USDJPY XAUUSD AUDUSD USDCHF */
+		long long xau = 0, q_margin, q_filtered, q_other;
+		char q[512];
+
+		for (int i = 0; i < e->nsignals; i += 4)
+			xau += i / 4 % 6 == 3;
+		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+			 "AND reason = 'INSUFFICIENT_MARGIN' AND sequence %% 24 = 13");
+		for (int t = 0; t < 100 && pg_count(e, q) < xau; t++)
+			usleep(100000); /* stored in batches */
+		q_margin = pg_count(e, q);
+		q_filtered = pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+				      "AND reason = 'FILTERED' AND sequence % 24 IN (14, 15, 16)");
+		q_other = pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+				   "AND reason NOT IN ('INSUFFICIENT_MARGIN', 'FILTERED')");
+		CHECK(q_margin == xau, "small account: every XAUUSD BUY refused INSUFFICIENT_MARGIN "
+		      "(%lld of %lld)", q_margin, xau);
+		CHECK(q_filtered == 3 * xau, "small account: its modify/partial/close FILTERED, no "
+		      "position (%lld of %lld)", q_filtered, 3 * xau);
+		CHECK(q_other == 0, "small account: no other protection event (%lld)", q_other);
+		CHECK(pg_count(e, "SELECT count(*) FROM subscriptions WHERE id = 3 AND state = "
+			       "'SYNCED'") == 1, "small account: the subscription stays SYNCED");
+		CHECK(count_lines(e, "margin.log", "0 1 ", true) == e->nsignals - 4 * (int)xau,
+		      "small account: every other signal executed (%d of %lld)",
+		      count_lines(e, "margin.log", "0 1 ", true), e->nsignals - 4 * xau);
+	}
 	/* every order against the policy in force when it was made */
 	{
 		int64_t version[2] = {0, 0};

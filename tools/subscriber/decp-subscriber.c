@@ -26,6 +26,7 @@
 #include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
+#include "sub_account.h"
 
 #define MAX_MASTERS 8
 #define KEYS_MAX 1024
@@ -76,6 +77,10 @@ struct sim {
 	struct guard_sub gs[MAX_MASTERS];
 	struct guard_policy pol[MAX_MASTERS]; /* the server's CopyPolicy, else the defaults */
 	struct guard_clock clk;
+	struct sub_account acct;   /* the simulated broker account (sub_account.h) */
+	bool acct_dirty;           /* changed since the last AccountState sent */
+	int64_t acct_sent_ns;      /* when the last AccountState went out */
+	uint64_t margin_refused;   /* INSUFFICIENT_MARGIN verdicts */
 	struct lws *wsi;
 	lws_sorted_usec_list_t sul;
 	lws_sorted_usec_list_t stall; /* --stop-reading-after: end of the stall */
@@ -104,6 +109,9 @@ struct opts {
 	const char *ca;     /* --ca: verify the fan-out's certificate (wss); NULL: not verified */
 	bool no_time_sync;  /* trust the (skewed) local clock: no TimePing */
 	uint64_t forge_every; /* every Nth envelope: a forged copy goes through the guard first */
+	char acct_ccy[4];     /* --account: the simulated broker account */
+	uint32_t acct_leverage;
+	int64_t acct_balance;
 	int forge_kind;       /* enum forge_kind: what else the forged copy fails */
 };
 
@@ -120,6 +128,8 @@ static FILE *g_orders;
 static struct guard_instrument *g_instr;
 static struct guard_instruments g_reg;
 static struct lws_context *g_ctx;
+/* The simulated market: each instrument's last price traded by a master (sub_account.h) */
+static struct sub_quotes g_quotes;
 static volatile sig_atomic_t g_stop; /* signal handler flag */
 
 /* --latency: server arrival -> guard verdict, microseconds, one sample per executed signal
@@ -310,6 +320,50 @@ static void send_ping(struct sim *s)
 	send_client(s, &cm);
 }
 
+/* AccountState: the simulated account now, with as many positions as fit the fan-out's
+ * 1,024-byte message limit (the rest only counted in position_count). */
+#define ACCT_POS_MAX 12
+
+static void send_account(struct sim *s)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__AccountState as = DECP__ACCOUNT_STATE__INIT;
+	Decp__AccountState__Position pos[ACCT_POS_MAX], *pp[ACCT_POS_MAX];
+	struct guard_account ga;
+
+	sub_account_view(&s->acct, &g_quotes, NULL, &ga);
+	as.time_ns = local_ns();
+	as.currency = s->acct.currency;
+	as.leverage = ga.leverage;
+	as.balance = ga.balance;
+	as.equity = ga.equity;
+	as.margin = ga.margin;
+	as.free_margin = ga.free_margin;
+	as.position_count = (uint32_t)s->acct.n;
+	for (size_t k = 0; k < s->acct.n && k < ACCT_POS_MAX; k++) {
+		const struct sub_position *p = &s->acct.pos[k];
+
+		decp__account_state__position__init(&pos[k]);
+		pos[k].master_id = p->master;
+		pos[k].master_ticket = p->ticket;
+		pos[k].symbol = (char *)p->symbol;
+		pos[k].type = (Decp__OrderType)p->type;
+		pos[k].volume = p->volume;
+		pos[k].price = p->price;
+		pos[k].sl = p->sl;
+		pos[k].tp = p->tp;
+		pos[k].profit = sub_position_profit(&s->acct, p, &g_quotes, &g_reg);
+		pp[k] = &pos[k];
+		as.n_positions = k + 1;
+	}
+	as.positions = pp;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE;
+	cm.account_state = &as;
+	send_client(s, &cm);
+	s->acct_dirty = false;
+	s->acct_sent_ns = now_ns();
+}
+
 static void send_subscribes(struct sim *s)
 {
 	for (int i = 0; i < s->nm; i++) {
@@ -323,6 +377,7 @@ static void send_subscribes(struct sim *s)
 		send_client(s, &cm);
 	}
 	s->subscribed = true;
+	send_account(s);
 }
 
 static void report_protection(struct sim *s, uint64_t master, const struct guard_envelope *env,
@@ -426,6 +481,9 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	struct guard_policy pol;
 	struct guard_view view;
 	struct guard_verdict v;
+	char instrument[GUARD_SYMBOL_MAX];
+	const struct sub_position *held;
+	int64_t realized = 0;
 	int i;
 
 	s->envelopes++;
@@ -440,6 +498,16 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		s->rejected++;
 		return;
 	}
+	{
+		const struct guard_instrument *in = guard_instrument_find(&g_reg, env.symbol);
+
+		if (in != NULL)
+			snprintf(instrument, sizeof(instrument), "%s", in->symbol);
+		else if (guard_symbol_base(env.symbol, instrument, sizeof(instrument)) < 0)
+			snprintf(instrument, sizeof(instrument), "%s", env.symbol);
+	}
+	/* the market is where the master traded (replayed history moves it too) */
+	sub_quotes_set(&g_quotes, instrument, env.price);
 	view.local_now_ns = local_ns();
 	view.instruments = &g_reg;
 	/* simulated quote feed: the market is where the master traded, plus an optional
@@ -455,17 +523,39 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	view.spec.vol_max = 100000;
 	view.spec.vol_step = 1;
 	view.spec.pip_value = 100000;
+	/* The platform wallet (seed user_wallets) is the server's: an empty one locks the
+	 * subscription there (LOCKED_NO_FUNDS arrives as StateChange), so the simulator
+	 * holds no copy and never refuses on it locally. */
 	view.wallet.balance = INT64_C(1000000000);
-	view.equity = INT64_C(1000000000);
-	/* the copied position exists (a CLOSE carries no volume: keep a lot open for it) */
-	view.position.open = true;
-	view.position.volume = env.volume > 0 ? env.volume : 10;
-	view.position.master_volume = view.position.volume;
+	/* the broker account: margin check, equity protection, sizing by equity */
+	sub_account_view(&s->acct, &g_quotes, instrument, &view.account);
+	view.equity = view.account.equity;
+	if (guard_account_update(&s->gs[i], &pol, &view.account) == 1 && pol.close_all_on_trip) {
+		size_t n = sub_account_close_all(&s->acct, e->master_id, &g_quotes, &g_reg);
+
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": equity protection "
+			"tripped, %zu positions closed\n", s->idx, e->master_id, n);
+		s->acct_dirty = true;
+		sub_account_view(&s->acct, &g_quotes, instrument, &view.account);
+		view.equity = view.account.equity;
+	}
+	/* the copied position, if this account holds one (CLOSE, MODIFY, CLOSE_PARTIAL) */
+	held = sub_account_find(&s->acct, e->master_id, env.position_ticket);
+	view.position.open = held != NULL;
+	view.position.volume = held != NULL ? held->volume : 0;
+	view.position.master_volume = held != NULL ? held->master_volume : 0;
 	if (g_o.forge_every != 0 && ++s->forge_n % g_o.forge_every == 0 && !s->replaying[i])
 		forge_check(s, i, e->master_id, &env, &pol, &view);
 	guard_signal_check(&s->gs[i], &pol, &s->clk, &env, &view, &v);
 	if (v.reason == GUARD_REASON_NONE) {
 		s->executed++;
+		if (v.order.price <= 0 && held != NULL)
+			v.order.price = sub_quotes_get(&g_quotes, instrument);
+		if (sub_account_apply(&s->acct, &env, instrument, &v.order, &g_quotes, &g_reg,
+				      &realized) == -ENOMEM)
+			fprintf(stderr, "decp-subscriber: #%d: out of memory booking a position\n",
+				s->idx);
+		s->acct_dirty = true;
 		if (g_lat != NULL && g_nlat < LAT_MAX && !s->replaying[i]) {
 			int64_t us = (now_ns() - env.server_arrival_ns) / 1000;
 
@@ -488,6 +578,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			r.symbol = v.order.symbol;
 			r.volume = v.order.volume;
 			r.price = env.price;
+			r.realized_profit = realized;
 			r.exec_time_ns = now_ns();
 			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
 			cm.execution_report = &r;
@@ -495,6 +586,11 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		}
 	} else {
 		s->rejected++;
+		s->margin_refused += v.reason == GUARD_REASON_INSUFFICIENT_MARGIN;
+		if (g_orders != NULL && v.reason == GUARD_REASON_INSUFFICIENT_MARGIN)
+			fprintf(g_orders, "%d %" PRIu64 " %" PRIu64 " margin %" PRId64 " free %" PRId64
+				"\n", s->idx, e->master_id, env.sequence, v.margin_needed,
+				view.account.free_margin);
 		/* Every refusal is reported, REPLAY included: the fan-out never sends a sequence
 		 * below Subscribe.from_sequence (docs/fanout.md), so a replayed signal did not
 		 * come from the platform's normal resume. */
@@ -746,6 +842,9 @@ static void usage(FILE *o)
 		"                       <symbol> <volume> <policy version> <arrival ns>\" (the order\n"
 		"                       after the copy policy), per CopyPolicy applied \"<subscriber>\n"
 		"                       <master> policy <version> <time ns>\"\n"
+		"  --account B[:L[:C]]  the simulated broker account: balance B (money, e.g. 10000.00),\n"
+		"                       leverage 1:L, currency C (default 10000:100:USD); its margin\n"
+		"                       and P&L come from the masters' prices (docs/fanout.md)\n"
 		"  --instruments FILE   instrument registry (`decpctl instrument list` output);\n"
 		"                       default: guard's built-in set (docs/guard.md)\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
@@ -758,6 +857,34 @@ static void usage(FILE *o)
 		"  --wrong-token, --stop-reading-after N (envelopes; stall --stall-ms, default 5000),\n"
 		"  --drop-ms N (close a random\n"
 		"  connection every N ms; it reconnects and resumes)\n");
+}
+
+/* --account BALANCE[:LEVERAGE[:CURRENCY]] into g_o. 0 or -EINVAL. */
+static int parse_account(const char *arg)
+{
+	const char *c1 = strchr(arg, ':'), *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	size_t blen = c1 != NULL ? (size_t)(c1 - arg) : strlen(arg);
+	char *end = NULL;
+	unsigned long lev = 100;
+
+	if (proto_decimal_parse(arg, blen, PROTO_MONEY_DECIMALS, &g_o.acct_balance) != 0 ||
+	    g_o.acct_balance < 0)
+		return -EINVAL;
+	if (c1 != NULL) {
+		lev = strtoul(c1 + 1, &end, 10);
+		if (end == c1 + 1 || (*end != '\0' && *end != ':') || lev < 1 || lev > 100000)
+			return -EINVAL;
+	}
+	g_o.acct_leverage = (uint32_t)lev;
+	if (c2 != NULL) {
+		if (strlen(c2 + 1) != 3)
+			return -EINVAL;
+		for (int k = 0; k < 3; k++)
+			if (c2[1 + k] < 'A' || c2[1 + k] > 'Z')
+				return -EINVAL;
+		memcpy(g_o.acct_ccy, c2 + 1, 4);
+	}
+	return 0;
 }
 
 static int parse_url(const char *u)
@@ -902,6 +1029,8 @@ static int sim_add(const char *token, const char *masters)
 	s = &g_sims[g_nsims];
 	memset(s, 0, sizeof(*s));
 	s->idx = g_nsims;
+	if (sub_account_init(&s->acct, g_o.acct_ccy, g_o.acct_leverage, g_o.acct_balance) != 0)
+		return -EINVAL; /* parse_account() admitted only valid ones */
 	snprintf(s->token, sizeof(s->token), "%s", token);
 	snprintf(buf, sizeof(buf), "%s", masters);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL && s->nm < MAX_MASTERS;
@@ -942,6 +1071,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 	int64_t now = now_ns();
 	for (int i = 0; i < g_nsims; i++) {
 		struct sim *s = &g_sims[i];
+		/* the account after executions (at most every 500 ms), else every 5 s */
+		if (s->connected && s->subscribed &&
+		    now - s->acct_sent_ns > (s->acct_dirty ? INT64_C(500000000) : INT64_C(5000000000)))
+			send_account(s);
 		if (s->connected && s->subscribed && now - s->last_sync_ns > INT64_C(60000000000)) {
 			if (g_o.no_time_sync)
 				local_sample(s);
@@ -991,6 +1124,7 @@ int main(int argc, char **argv)
 		{"instruments", required_argument, NULL, 'I'},
 		{"ca", required_argument, NULL, 'C'},
 		{"orders", required_argument, NULL, 'O'},
+		{"account", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
 	const char *ordersp = NULL;
@@ -998,11 +1132,14 @@ int main(int argc, char **argv)
 	char masters[256] = "";
 	struct lws_context_creation_info info;
 	int64_t t_end, t_drop = 0, t_status = 0;
-	uint64_t tot_exec = 0, tot_rej = 0, tot_rec = 0, tot_ref = 0;
+	uint64_t tot_exec = 0, tot_rej = 0, tot_rec = 0, tot_ref = 0, tot_margin = 0;
 	int o, rc = 1;
 
 	g_o.timeout_s = 60;
 	g_o.stall_ms = 5000;
+	memcpy(g_o.acct_ccy, "USD", 4); /* --account default: 10,000.00 USD at 1:100 */
+	g_o.acct_leverage = 100;
+	g_o.acct_balance = INT64_C(10000) * GUARD_MONEY_SCALE;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
 		case 'u': url = optarg; break;
@@ -1060,6 +1197,13 @@ int main(int argc, char **argv)
 			break;
 		case 'I': instr = optarg; break;
 		case 'O': ordersp = optarg; break;
+		case 'A':
+			if (parse_account(optarg) != 0) {
+				fprintf(stderr, "decp-subscriber: --account: '%s' is not BALANCE[:LEVERAGE"
+					"[:CURRENCY]] (e.g. 10000.00:100:USD; leverage >= 1)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1083,6 +1227,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-subscriber: wss without --ca: the fan-out's certificate is "
 				"NOT verified (tests only)\n");
 	g_reg = *guard_instruments_builtin();
+	sub_quotes_seed(&g_quotes); /* crosses convertible before a master trades the majors */
 	if (instr != NULL) {
 		int line_no, n = load_instruments(instr, &line_no);
 
@@ -1195,10 +1340,11 @@ int main(int argc, char **argv)
 		tot_rej += g_sims[i].rejected;
 		tot_rec += g_sims[i].reconnects;
 		tot_ref += g_sims[i].refused;
+		tot_margin += g_sims[i].margin_refused;
 	}
 	fprintf(stderr, "%sdecp-subscriber: subscribers %d executed %" PRIu64 " rejected %" PRIu64
-			" reconnects %" PRIu64 " refused %" PRIu64 "%s\n",
-		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref,
+			" reconnects %" PRIu64 " refused %" PRIu64 " margin %" PRIu64 "%s\n",
+		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref, tot_margin,
 		rc == 0 ? "" : " (timeout)");
 	if (g_o.forge_every != 0) {
 		uint64_t forged = 0, accepted = 0;
@@ -1218,8 +1364,10 @@ int main(int argc, char **argv)
 	free(g_lat);
 	g_stop = 1;
 	lws_context_destroy(g_ctx);
-	for (int i = 0; i < g_nsims; i++)
+	for (int i = 0; i < g_nsims; i++) {
 		out_clear(&g_sims[i]);
+		sub_account_free(&g_sims[i].acct);
+	}
 	free(g_sims);
 	for (int i = 0; i < g_nkeys; i++) {
 		guard_ed25519_free(g_keys[i].k);
