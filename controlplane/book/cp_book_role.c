@@ -12,6 +12,7 @@
 #include "cp_book_store.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
+#include "cp_pg.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
 #include "proto_msg.h"
@@ -27,13 +28,14 @@ struct tracked {
 	struct cp_book b;
 	uint64_t saved;    /* sequence of the stored book */
 	bool loaded;
-	bool gap;          /* the stream cannot complete this book: left out */
+	bool behind;       /* the stream starts after seq + 1: catch up from signal_archive */
+	bool gap;          /* neither the stream nor the archive can complete it: left out */
 };
 
 struct books {
 	struct tracked *t;
 	size_t n, cap;
-	_Atomic uint64_t masters, signals, anomalies, gaps, saves;
+	_Atomic uint64_t masters, signals, anomalies, gaps, saves, from_archive;
 };
 
 static void book_stats(void *arg, struct cp_metrics *m)
@@ -52,6 +54,9 @@ static void book_stats(void *arg, struct cp_metrics *m)
 			   atomic_load(&bk->gaps));
 	cp_metrics_counter(m, "decp_book_saves_total", "position books stored in Redis",
 			   atomic_load(&bk->saves));
+	cp_metrics_counter(m, "decp_book_archive_signals_total",
+			   "signals applied from signal_archive (trimmed from the stream)",
+			   atomic_load(&bk->from_archive));
 }
 
 /* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. */
@@ -91,31 +96,25 @@ static int refresh_masters(struct books *bk, redisContext *c)
 	return 0;
 }
 
-/* One stream entry into the book. */
-static void apply_entry(struct books *bk, struct tracked *t, const redisReply *e)
+/* Signal `seq` (its exact body) into the book. Returns 0, or -ERANGE when seq is beyond
+ * the book's next sequence (history missing), or -EINVAL (unreadable: the book stops). */
+static int apply_body(struct books *bk, struct tracked *t, uint64_t seq, const uint8_t *body,
+		      size_t len)
 {
 	static const char *const kinds[] = {
 		[CP_BOOK_ANOMALY_UNKNOWN] = "acts on a ticket the book does not hold",
 		[CP_BOOK_ANOMALY_REOPENED] = "opens a ticket the book already holds",
 		[CP_BOOK_ANOMALY_NOT_POSITION] = "partly closes a pending order",
 	};
-	struct cp_rec rec;
 	struct cp_book_signal s;
 	enum cp_book_effect eff;
-	Decp__Signal *sg;
-	uint64_t seq;
+	Decp__Signal *sg = proto_signal_decode(body, len, NULL);
 	int rc;
 
-	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    e->element[0]->type != REDIS_REPLY_STRING)
-		return;
-	seq = strtoull(e->element[0]->str, NULL, 10);
-	if (!cp_rec_from_fields(e->element[1], &rec) ||
-	    (sg = proto_signal_decode(rec.body, rec.body_len, NULL)) == NULL) {
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " entry %" PRIu64 " unreadable: the "
-			  "book stops before it", t->master, seq);
-		t->gap = true;
-		return;
+	if (sg == NULL) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 " unreadable: "
+			  "the book stops before it", t->master, seq);
+		return -EINVAL;
 	}
 	s = (struct cp_book_signal){.master_id = sg->master_id, .sequence = sg->sequence,
 				    .ticket = sg->position_ticket, .order_type = sg->order_type,
@@ -124,20 +123,13 @@ static void apply_entry(struct books *bk, struct tracked *t, const redisReply *e
 	rc = sg->sequence == seq ? cp_book_apply(&t->b, &s, &eff) : -EINVAL;
 	proto_msg_free(&sg->base, NULL);
 	if (rc == -EALREADY)
-		return;
-	if (rc == -ERANGE) {
-		cp_log(CP_LOG_WARN, ROLE, "ALERT master %" PRIu64 ": its stream starts at %" PRIu64
-		       " but the book reflects %" PRIu64 ": history trimmed, the book cannot be "
-		       "completed from Redis", t->master, seq, t->b.seq);
-		t->gap = true;
-		atomic_fetch_add(&bk->gaps, 1);
-		return;
-	}
+		return 0;
+	if (rc == -ERANGE)
+		return -ERANGE;
 	if (rc != 0) {
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 ": not applied "
 			  "(%s): the book stops before it", t->master, seq, strerror(-rc));
-		t->gap = true;
-		return;
+		return -EINVAL;
 	}
 	atomic_fetch_add(&bk->signals, 1);
 	if (eff >= CP_BOOK_ANOMALY_UNKNOWN) {
@@ -145,11 +137,83 @@ static void apply_entry(struct books *bk, struct tracked *t, const redisReply *e
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 " ticket %" PRIu64
 			  " %s", t->master, seq, s.ticket, kinds[eff]);
 	}
+	return 0;
+}
+
+/* The book cannot go on: left out, alerted, counted. */
+static void give_up(struct books *bk, struct tracked *t, const char *why)
+{
+	cp_log(CP_LOG_WARN, ROLE, "ALERT master %" PRIu64 ": the book reflects %" PRIu64 " and %s:"
+	       " it is no longer kept", t->master, t->b.seq, why);
+	t->gap = true;
+	atomic_fetch_add(&bk->gaps, 1);
+}
+
+/* One stream entry into the book. */
+static void apply_entry(struct books *bk, struct tracked *t, const redisReply *e)
+{
+	struct cp_rec rec;
+	uint64_t seq;
+	int rc;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	seq = strtoull(e->element[0]->str, NULL, 10);
+	rc = cp_rec_from_fields(e->element[1], &rec) ? apply_body(bk, t, seq, rec.body,
+								  rec.body_len)
+						     : -EINVAL;
+	if (rc == -ERANGE)
+		t->behind = true; /* trimmed: signal_archive holds what is missing */
+	else if (rc != 0)
+		give_up(bk, t, "a stream entry cannot be applied");
+}
+
+/*
+ * The archiver trims a stream only below what PostgreSQL holds, so what the stream lacks
+ * is in signal_archive: up to 1,024 signals after the book, applied in order. Returns the
+ * number applied, 0 when PostgreSQL is unavailable (tried again later), or -ENODATA when
+ * the archive lacks the next sequence too.
+ */
+static long catch_up(struct books *bk, struct tracked *t, struct cp_pg *pg)
+{
+	char m[24], after[24];
+	const char *vals[2] = {m, after};
+	PGresult *r;
+	long n = 0;
+
+	if (cp_pg_ensure(pg) != 0)
+		return 0;
+	snprintf(m, sizeof(m), "%" PRIu64, t->master);
+	snprintf(after, sizeof(after), "%" PRIu64, t->b.seq);
+	r = cp_pg_exec(pg, "SELECT sequence, body FROM signal_archive WHERE master_id = $1 "
+		       "AND sequence > $2 ORDER BY sequence LIMIT 1024", 2, vals);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		cp_pg_fail(pg, "signal_archive read", r);
+		PQclear(r);
+		return 0;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		size_t len = 0;
+		unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 1),
+						      &len);
+		int rc = body != NULL ? apply_body(bk, t, strtoull(PQgetvalue(r, i, 0), NULL, 10),
+						   body, len)
+				      : -ENOMEM;
+
+		PQfreemem(body);
+		if (rc != 0)
+			break; /* -ERANGE: the archive has a hole too */
+		n++;
+		atomic_fetch_add(&bk->from_archive, 1);
+	}
+	PQclear(r);
+	return n > 0 ? n : -ENODATA;
 }
 
 /* Reads and applies what the stream holds after the book. Returns the entries read, or
  * -EIO. */
-static long follow(struct books *bk, struct tracked *t, redisContext *c)
+static long follow(struct books *bk, struct tracked *t, redisContext *c, struct cp_pg *pg)
 {
 	char key[64], from[32];
 	redisReply *r;
@@ -168,6 +232,16 @@ static long follow(struct books *bk, struct tracked *t, redisContext *c)
 	}
 	if (t->gap)
 		return 0;
+	if (t->behind) {
+		long k = catch_up(bk, t, pg);
+
+		if (k == -ENODATA)
+			give_up(bk, t, "neither its stream nor signal_archive holds the next sequence");
+		else if (k > 0)
+			t->behind = false; /* the stream may continue from here */
+		n = k > 0 ? (size_t)k : 0;
+		goto save;
+	}
 	cp_redis_key_signals(key, sizeof(key), t->master);
 	snprintf(from, sizeof(from), "%" PRIu64 "-0", t->b.seq + 1);
 	r = redisCommand(c, "XRANGE %s %s + COUNT %u", key, from, BOOK_CHUNK);
@@ -175,10 +249,11 @@ static long follow(struct books *bk, struct tracked *t, redisContext *c)
 		freeReplyObject(r);
 		return -EIO;
 	}
-	for (size_t i = 0; i < r->elements && !t->gap; i++)
+	for (size_t i = 0; i < r->elements && !t->gap && !t->behind; i++)
 		apply_entry(bk, t, r->element[i]);
 	n = r->elements;
 	freeReplyObject(r);
+save:
 	if (t->b.seq > t->saved) {
 		int rc = cp_book_store_save(c, &t->b);
 
@@ -196,11 +271,13 @@ int cp_book_run(struct cp_ctx *ctx)
 {
 	struct books *bk = calloc(1, sizeof(*bk));
 	struct cp_redis r;
+	struct cp_pg pg;
 	uint64_t next_masters = 0;
 
 	if (bk == NULL)
 		return 1;
 	cp_redis_init(&r, ctx->cfg, ROLE);
+	cp_pg_init(&pg, ctx->cfg, ROLE, NULL); /* connected only to catch up a trimmed stream */
 	if (cp_ctx_stats_add(ctx, book_stats, bk) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_book_* metrics");
 	while (!atomic_load(ctx->stop)) {
@@ -218,7 +295,7 @@ int cp_book_run(struct cp_ctx *ctx)
 			next_masters = cp_now_ns() + BOOK_MASTERS_EVERY_NS;
 		}
 		for (size_t i = 0; i < bk->n && r.ctx != NULL; i++) {
-			long n = follow(bk, &bk->t[i], r.ctx);
+			long n = follow(bk, &bk->t[i], r.ctx, &pg);
 
 			if (n < 0)
 				cp_redis_fail(&r, "position book");
@@ -229,12 +306,14 @@ int cp_book_run(struct cp_ctx *ctx)
 	}
 	cp_ctx_stats_remove(ctx, book_stats, bk);
 	cp_log(CP_LOG_INFO, ROLE, "stopped: masters=%zu signals=%" PRIu64 " anomalies=%" PRIu64
-	       " gaps=%" PRIu64 " saves=%" PRIu64, bk->n, atomic_load(&bk->signals),
-	       atomic_load(&bk->anomalies), atomic_load(&bk->gaps), atomic_load(&bk->saves));
+	       " gaps=%" PRIu64 " saves=%" PRIu64 " from_archive=%" PRIu64, bk->n,
+	       atomic_load(&bk->signals), atomic_load(&bk->anomalies), atomic_load(&bk->gaps),
+	       atomic_load(&bk->saves), atomic_load(&bk->from_archive));
 	for (size_t i = 0; i < bk->n; i++)
 		cp_book_free(&bk->t[i].b);
 	free(bk->t);
 	free(bk);
 	cp_redis_close(&r);
+	cp_pg_close(&pg);
 	return 0;
 }

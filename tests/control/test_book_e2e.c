@@ -8,6 +8,9 @@
  *   - killed (SIGKILL) and restarted, the role goes on from the stored sequence: signals
  *     written while it was down are applied once (the stored book equals the model);
  *   - a save of an older book is refused (the stored book never moves back);
+ *   - a third master whose stream was trimmed (its signals 1..1,000 only in PostgreSQL's
+ *     signal_archive, 1,001..1,500 in the stream) gets its book completed from the
+ *     archive, then the stream;
  *   - decp-control exits 0 at SIGTERM (no sanitizer report) and logs its counters.
  * Usage: test_book_e2e DECP_CONTROL
  */
@@ -23,9 +26,11 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 
 #include "cp_book.h"
 #include "cp_book_store.h"
+#include "cp_migrate.h"
 #include "cp_redis_rec.h"
 #include "cp_testkeys.h"
 #include "harness.h"
@@ -46,12 +51,15 @@ static int g_pass, g_fail;
 	} while (0)
 
 #define MASTERS 2
+#define TRIMMED 3   /* the master whose early history is only in signal_archive */
+#define ARCHIVED 1000
 #define FIRST 3000  /* signals before the kill */
 #define SECOND 1000 /* written while the role is down */
 
-static struct proto_hmac_key g_hk[MASTERS + 1];
-static struct proto_ed25519_key *g_sk[MASTERS + 1];
-static struct cp_book g_model[MASTERS + 1];
+static struct proto_hmac_key g_hk[TRIMMED + 1];
+static struct proto_ed25519_key *g_sk[TRIMMED + 1];
+static struct cp_book g_model[TRIMMED + 1];
+static PGconn *g_db; /* NULL: signals go to the stream */
 
 /* Signal i of a master: per ticket a cycle of place pending / modify / delete / open /
  * modify / partial close / close, with every 7th ticket left open (i counts from 0). */
@@ -104,12 +112,35 @@ static int write_signals(redisContext *rc, uint64_t master, uint64_t from, uint6
 				    .body_len = ss.body_len, .hmac = ss.hmac, .hmac_len = 32,
 				    .sig = ss.sig, .sig_len = 64};
 		n = cp_rec_pack(rec, sizeof(rec), &r);
-		rep = redisCommand(rc, "XADD %s %" PRIu64 "-0 r %b", key, i + 1, rec, n);
-		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+		if (g_db != NULL) {
+			/* as the archiver stores it (only what the book role reads matters) */
+			char sq[24], ns[24];
+			const char *v[5] = {key, sq, ns, s.symbol, (const char *)ss.body};
+			int l[5] = {0, 0, 0, 0, (int)ss.body_len}, fm[5] = {0, 0, 0, 0, 1};
+			PGresult *pr;
+
+			snprintf(key, sizeof(key), "%" PRIu64, master);
+			snprintf(sq, sizeof(sq), "%" PRIu64, i + 1);
+			snprintf(ns, sizeof(ns), "%" PRId64, r.arrival_ns);
+			pr = PQexecParams(g_db, "INSERT INTO signal_archive (master_id, sequence, "
+					  "arrival_time, arrival_ns, symbol, order_type, volume, body) "
+					  "VALUES ($1, $2, to_timestamp($3::bigint / 1e9), $3, $4, 'X', 0, "
+					  "$5)", 5, NULL, v, l, fm, 0);
+			if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+				fprintf(stderr, "signal_archive: %s", PQresultErrorMessage(pr));
+				PQclear(pr);
+				return -1;
+			}
+			PQclear(pr);
+			snprintf(key, sizeof(key), "decp:{m%" PRIu64 "}:signals", master);
+		} else {
+			rep = redisCommand(rc, "XADD %s %" PRIu64 "-0 r %b", key, i + 1, rec, n);
+			if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+				freeReplyObject(rep);
+				return -1;
+			}
 			freeReplyObject(rep);
-			return -1;
 		}
-		freeReplyObject(rep);
 		bs = (struct cp_book_signal){.master_id = master, .sequence = i + 1,
 					     .ticket = s.position_ticket, .order_type = s.order_type,
 					     .symbol = s.symbol, .volume = s.volume, .price = s.price,
@@ -140,12 +171,12 @@ static bool stored_equals_model(redisContext *rc, uint64_t master)
 	return eq;
 }
 
-static bool wait_books(redisContext *rc, int ms)
+static bool wait_books(redisContext *rc, uint64_t last, int ms)
 {
 	for (int t = 0; t < ms / 50; t++) {
 		bool all = true;
 
-		for (uint64_t m = 1; m <= MASTERS; m++)
+		for (uint64_t m = 1; m <= last; m++)
 			all = all && stored_equals_model(rc, m);
 		if (all)
 			return true;
@@ -175,6 +206,9 @@ int main(int argc, char **argv)
 {
 	struct harness_redis_opts ro = {.aof = true};
 	struct harness_redis *redis = NULL;
+	struct harness_pg *pg = NULL;
+	PGconn *db = NULL;
+	char err[512];
 	redisContext *rc = NULL;
 	char dir[256], cfg[300], log[300];
 	const char *tmp = getenv("DECP_TEST_TMPDIR") ? getenv("DECP_TEST_TMPDIR") : "/tmp";
@@ -190,7 +224,7 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(cfg, sizeof(cfg), "%s/control.conf", dir);
 	snprintf(log, sizeof(log), "%s/control.log", dir);
-	for (uint64_t m = 1; m <= MASTERS; m++) {
+	for (uint64_t m = 1; m <= TRIMMED; m++) {
 		struct cp_testkeys tk;
 
 		if (cp_testkeys_derive("decp-test", m, &tk) != 0 ||
@@ -202,9 +236,15 @@ int main(int argc, char **argv)
 		cp_book_init(&g_model[m], m);
 	}
 	redis = harness_redis_start(&ro);
-	CHECK(redis != NULL, "redis-server started");
-	if (redis == NULL)
+	pg = harness_pg_start(NULL);
+	CHECK(redis != NULL && pg != NULL, "redis-server and PostgreSQL started");
+	if (redis == NULL || pg == NULL)
 		goto out;
+	db = PQconnectdb(harness_pg_conninfo(pg));
+	if (PQstatus(db) != CONNECTION_OK || cp_migrate_apply(db, NULL, NULL, err, sizeof(err))) {
+		CHECK(0, "migrations: %s", err);
+		goto out;
+	}
 	rc = redisConnect("127.0.0.1", harness_redis_port(redis));
 	if (rc == NULL || rc->err) {
 		CHECK(0, "redis connect");
@@ -214,7 +254,8 @@ int main(int argc, char **argv)
 	if (f == NULL)
 		goto out;
 	fprintf(f, "roles = book\nshm = /decp-booktest-%d\nredis_host = 127.0.0.1\n"
-		"redis_port = %d\nlog_level = info\n", (int)getpid(), harness_redis_port(redis));
+		"redis_port = %d\npg_conninfo = %s\nlog_level = info\n", (int)getpid(),
+		harness_redis_port(redis), harness_pg_conninfo(pg));
 	fclose(f);
 
 	for (uint64_t m = 1; m <= MASTERS; m++)
@@ -222,8 +263,8 @@ int main(int argc, char **argv)
 	ctl = start_ctl(argv[1], cfg, log);
 	for (uint64_t m = 1; m <= MASTERS; m++) /* the rest while it runs */
 		CHECK(write_signals(rc, m, FIRST / 2, FIRST) == 0, "second half written");
-	CHECK(wait_books(rc, 60000), "both books stored, equal to the model at sequence %d",
-	      FIRST);
+	CHECK(wait_books(rc, MASTERS, 60000), "both books stored, equal to the model at "
+	      "sequence %d", FIRST);
 	CHECK(g_model[1].n > 0 && g_model[1].anomalies == 0,
 	      "the model holds positions (%zu), no anomaly", g_model[1].n);
 
@@ -234,7 +275,16 @@ int main(int argc, char **argv)
 	for (uint64_t m = 1; m <= MASTERS; m++)
 		CHECK(write_signals(rc, m, FIRST, FIRST + SECOND) == 0, "written while down");
 	ctl = start_ctl(argv[1], cfg, log);
-	CHECK(wait_books(rc, 60000), "after the restart both books reflect %d", FIRST + SECOND);
+	CHECK(wait_books(rc, MASTERS, 60000), "after the restart both books reflect %d",
+	      FIRST + SECOND);
+
+	/* a trimmed stream: the first ARCHIVED signals only in signal_archive */
+	g_db = db;
+	CHECK(write_signals(rc, TRIMMED, 0, ARCHIVED) == 0, "archived signals written");
+	g_db = NULL;
+	CHECK(write_signals(rc, TRIMMED, ARCHIVED, ARCHIVED + 500) == 0, "the stream's rest");
+	CHECK(wait_books(rc, TRIMMED, 60000), "the trimmed master's book completed from "
+	      "signal_archive, then the stream (%d)", ARCHIVED + 500);
 
 	/* the stored book never moves back */
 	{
@@ -252,8 +302,9 @@ int main(int argc, char **argv)
 
 		ctl = 0;
 		CHECK(rcode == 0, "decp-control exit %d (see %s)", rcode, log);
-		CHECK(harness_wait_line(log, "book info: stopped: masters=2", rest, sizeof(rest), 0,
-					100) == 0, "stop line with the counters");
+		CHECK(harness_wait_line(log, "book info: stopped: masters=3", rest, sizeof(rest), 0,
+					100) == 0 && strstr(rest, "from_archive=1000") != NULL,
+		      "stop line with the counters: %s", rest);
 	}
 out:
 	if (ctl > 0) {
@@ -263,7 +314,10 @@ out:
 	if (rc != NULL)
 		redisFree(rc);
 	harness_redis_destroy(redis);
-	for (uint64_t m = 1; m <= MASTERS; m++) {
+	if (db != NULL)
+		PQfinish(db);
+	harness_pg_destroy(pg);
+	for (uint64_t m = 1; m <= TRIMMED; m++) {
 		cp_book_free(&g_model[m]);
 		proto_ed25519_key_free(g_sk[m]);
 	}
