@@ -332,8 +332,34 @@ static int json_to_msg(const ProtobufCMessageDescriptor *d, json_t *o, ProtobufC
 		const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(d, key);
 		char *base = (char *)m;
 
-		if (fd == NULL || fd->label == PROTOBUF_C_LABEL_REPEATED)
+		if (fd == NULL)
 			return -EINVAL;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			/* AccountState.positions: arrays of messages (or strings), whose elements
+			 * are pointers; the count grows with each element set, so that
+			 * protobuf_c_message_free_unpacked frees exactly what was made */
+			size_t *count = (size_t *)(base + fd->quantifier_offset);
+			void ***arr = (void ***)(base + fd->offset);
+			size_t k;
+			json_t *ev;
+
+			if (!json_is_array(v) || (fd->type != PROTOBUF_C_TYPE_MESSAGE &&
+						  fd->type != PROTOBUF_C_TYPE_STRING))
+				return -EINVAL;
+			if (json_array_size(v) == 0)
+				continue;
+			*arr = calloc(json_array_size(v), sizeof(void *));
+			if (*arr == NULL)
+				return -ENOMEM;
+			json_array_foreach(v, k, ev) {
+				int rc;
+
+				*count = k + 1;
+				if ((rc = set_field(fd, ev, &(*arr)[k])) != 0)
+					return rc;
+			}
+			continue;
+		}
 		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			uint32_t *which = (uint32_t *)(base + fd->quantifier_offset);
 			if (*which != 0)

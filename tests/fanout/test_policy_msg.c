@@ -3,7 +3,8 @@
  * the fan-out sends, controlplane/fanout/cp_policy_msg.h) and of its receiving end,
  * guard_policy_from_proto() (guard/guard_proto.h): every key of the JSON reaches the
  * guard's struct, absent keys take guard_policy_init()'s defaults, rows the database
- * would refuse are refused, and the JSON debug mode shows the lists. Pure: no sockets.
+ * would refuse are refused, and the JSON debug mode shows the lists (and takes an
+ * AccountState's positions). Pure: no sockets.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -209,6 +210,37 @@ static void test_json_mode(void)
 	cp_fmsg_unref(m);
 }
 
+/* ?format=json clients may send an AccountState with its positions (a repeated message),
+ * decoded to the same bytes as the binary message. */
+static void test_json_account_state(void)
+{
+	const char *txt = "{\"account_state\":{\"currency\":\"USD\",\"leverage\":100,"
+			  "\"balance\":\"100000000\",\"equity\":\"99000000\",\"position_count\":2,"
+			  "\"positions\":[{\"master_id\":\"1\",\"master_ticket\":\"7\",\"symbol\":"
+			  "\"EURUSD.m\",\"type\":\"ORDER_TYPE_BUY\",\"volume\":\"10\"},"
+			  "{\"master_id\":\"1\",\"master_ticket\":\"8\",\"type\":2}]}}";
+	uint8_t pb[1024];
+	int n = cp_fjson_to_pb(&decp__client_message__descriptor, txt, strlen(txt), pb, sizeof(pb));
+	Decp__ClientMessage *cm;
+
+	CU_ASSERT_TRUE_FATAL(n > 0);
+	cm = decp__client_message__unpack(NULL, (size_t)n, pb);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cm);
+	CU_ASSERT_EQUAL(cm->kind_case, DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE);
+	CU_ASSERT_EQUAL(cm->account_state->n_positions, 2);
+	CU_ASSERT_STRING_EQUAL(cm->account_state->positions[0]->symbol, "EURUSD.m");
+	CU_ASSERT_EQUAL(cm->account_state->positions[1]->type, DECP__ORDER_TYPE__ORDER_TYPE_SELL);
+	CU_ASSERT_EQUAL(cm->account_state->equity, 99000000);
+	decp__client_message__free_unpacked(cm, NULL);
+	/* a bad element anywhere refuses the whole message (and frees what was made) */
+	txt = "{\"account_state\":{\"positions\":[{\"volume\":\"1\"},{\"nope\":1}]}}";
+	CU_ASSERT_EQUAL(cp_fjson_to_pb(&decp__client_message__descriptor, txt, strlen(txt), pb,
+				       sizeof(pb)), -EINVAL);
+	txt = "{\"account_state\":{\"positions\":{\"volume\":\"1\"}}}";
+	CU_ASSERT_EQUAL(cp_fjson_to_pb(&decp__client_message__descriptor, txt, strlen(txt), pb,
+				       sizeof(pb)), -EINVAL);
+}
+
 /* guard_policy_apply: a version not above the one in force changes nothing. */
 static void test_apply_versions(void)
 {
@@ -242,6 +274,7 @@ int main(void)
 	CU_add_test(s, "rows the database refuses are refused", test_refused_rows);
 	CU_add_test(s, "guard_policy_from_proto refuses", test_guard_refuses);
 	CU_add_test(s, "JSON debug mode shows the lists", test_json_mode);
+	CU_add_test(s, "JSON debug mode takes AccountState with positions", test_json_account_state);
 	CU_add_test(s, "guard_policy_apply versions", test_apply_versions);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
