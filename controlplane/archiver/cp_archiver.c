@@ -866,7 +866,7 @@ static void maintain(struct arch *a, uint64_t now)
 	else
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "ledger_checkpoint(): %s", PQresultErrorMessage(res));
 	PQclear(res);
-	/* Report ids older than any EA's resend (sql 0018): an EA resends what it sent on a
+	/* Report ids older than any EA's resend (sql 0019): an EA resends what it sent on a
 	 * connection it lost, within minutes; a week is far beyond. */
 	res = PQexec(a->pg.conn, "DELETE FROM subscriber_reports WHERE stored_at < now() - "
 		     "interval '7 days'");

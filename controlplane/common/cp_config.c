@@ -131,6 +131,7 @@ static const struct {
 	{"fanout", CP_ROLE_FANOUT},
 	{"api", CP_ROLE_API},
 	{"trust", CP_ROLE_TRUST},
+	{"book", CP_ROLE_BOOK},
 };
 #define NROLES (sizeof(role_names) / sizeof(role_names[0]))
 

@@ -22,6 +22,7 @@ enum cp_role {
 	CP_ROLE_FANOUT = 1u << 2,
 	CP_ROLE_API = 1u << 3,   /* not in 'all': named explicitly (docs/api.md) */
 	CP_ROLE_TRUST = 1u << 4, /* not in 'all': named explicitly */
+	CP_ROLE_BOOK = 1u << 5,  /* not in 'all': named explicitly (issue 19) */
 };
 #define CP_ROLES_ALL (CP_ROLE_EDGE | CP_ROLE_ARCHIVER | CP_ROLE_FANOUT)
 

@@ -216,7 +216,7 @@ static int store_pnl_one(struct cp_pg *pg, const struct cp_report *e, struct cp_
 
 /* The money of every execution report that carries some (e[0..k), sorted by
  * subscription: the lock order), in one statement: subscription_report_execution() per
- * report, once per (subscription, sequence, ticket, status): sql 0018's batch function.
+ * report, once per (subscription, sequence, ticket, status): sql 0019's batch function.
  * Cancelled subscriptions are skipped (their period is settled). When the database
  * refuses the batch by rule, it is redone one report at a time (store_pnl_one). */
 static int store_pnl(struct cp_pg *pg, const struct cp_report *const *e, size_t k,

@@ -1,6 +1,6 @@
 /*
  * cp_report: what subscribers report and what the fan-out delivered, stored in PostgreSQL
- * in one transaction (docs/fanout.md "Reports", sql 0006/0009/0013/0018):
+ * in one transaction (docs/fanout.md "Reports", sql 0006/0009/0013/0019):
  *
  *   DELIVERY    a run of sequences sent to a subscription (cp_fanout_deliv.h) ──▶
  *               trust_deliveries (upsert that only grows a run)
@@ -12,7 +12,7 @@
  *
  * Deliveries are written first, so a report never reaches the trust role before the
  * delivery it names. A report with a report_id is stored once per (subscriber,
- * report_id) (sql 0018 subscriber_reports): a redelivered stream entry or an EA's resend
+ * report_id) (sql 0019 subscriber_reports): a redelivered stream entry or an EA's resend
  * is counted a duplicate and changes nothing.
  *
  * Durable path (issue 18 item 5): the fan-out XADDs each report to the reports stream

@@ -185,6 +185,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 		free(f);
 		return NULL;
 	}
+	cp_fo_mq_init(&f->policy_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
 
@@ -300,9 +301,11 @@ int cp_fanout_start(struct cp_fanout *f)
 		return -EAGAIN;
 	if (pthread_create(&f->db_thr, NULL, cp_fo_db_main, f) != 0)
 		goto fail_replay;
+	if (pthread_create(&f->policy_thr, NULL, cp_fo_policy_main, f) != 0)
+		goto fail_db;
 	if (f->tail) {
 		if (pthread_create(&f->tail_thr, NULL, cp_fo_tail_main, f) != 0)
-			goto fail_db;
+			goto fail_policy;
 		f->tail_started = true;
 	}
 	if (pthread_create(&f->lws_thr, NULL, cp_fo_lws_main, f) != 0)
@@ -314,6 +317,9 @@ fail_tail:
 	if (f->tail_started)
 		pthread_join(f->tail_thr, NULL);
 	f->tail_started = false;
+fail_policy:
+	atomic_store(&f->stop, true);
+	pthread_join(f->policy_thr, NULL);
 fail_db:
 	atomic_store(&f->stop, true);
 	pthread_join(f->db_thr, NULL);
@@ -339,6 +345,8 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->malformed = atomic_load_explicit(&w->c_malformed, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
+	o->policies_sent = atomic_load_explicit(&w->c_policies_sent, memory_order_relaxed);
+	o->account_states = atomic_load_explicit(&w->c_accounts, memory_order_relaxed);
 	o->live_connections = atomic_load_explicit(&w->c_live, memory_order_relaxed);
 	o->key_announcements = atomic_load_explicit(&w->c_keys_sent, memory_order_relaxed);
 }
@@ -353,6 +361,7 @@ void cp_fanout_stop(struct cp_fanout *f)
 	pthread_cond_broadcast(&f->replay_req.cv);
 	pthread_join(f->replay_thr, NULL);
 	pthread_join(f->db_thr, NULL);
+	pthread_join(f->policy_thr, NULL);
 	if (f->tail_started)
 		pthread_join(f->tail_thr, NULL);
 	f->started = false;
@@ -401,6 +410,11 @@ void cp_fanout_destroy(struct cp_fanout *f)
 	for (n = cp_fo_mq_take_all(&f->ack_q, 0); n != NULL; n = nn) {
 		nn = n->next;
 		free(n);
+	}
+	for (struct policy_ev *e = cp_fo_mq_take_all(&f->policy_q, 0), *en; e != NULL; e = en) {
+		en = e->next;
+		cp_fmsg_unref(e->msg);
+		free(e);
 	}
 	for (uint32_t b = 0; b < MASTER_BUCKETS; b++) {
 		struct master *mm, *mn;

@@ -54,6 +54,8 @@ struct cp_fanout_stats {
 	uint64_t malformed;         /* client messages refused as malformed */
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */
+	uint64_t policies_sent;     /* CopyPolicy messages queued to subscribers (issue 19) */
+	uint64_t account_states;    /* AccountState messages received (issue 19) */
 	uint32_t live_connections;
 	uint64_t key_announcements; /* key announcements written to subscribers (queued) */
 };

@@ -9,6 +9,7 @@
 
 #include "cp_fanout_json.h"
 #include "guard_sub.h"
+#include "cp_policy_msg.h"
 #include "cp_ws_guard.h"
 #include "proto_msg.h"
 
@@ -513,6 +514,36 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 
 /* ---------------------------------------------------------------- lws thread: messages -- */
 
+/* The subscription's CopyPolicy goes out on every Subscribe, ahead of SyncStart or
+ * StateChange, so the guard applies it before the first envelope (issue 19). Read once
+ * per session (one indexed query on the lws thread's connection, like the upgrade's
+ * lookups); later versions arrive from the policy thread (on_policy_ev). Without
+ * PostgreSQL nothing is sent: the EA keeps the policy it holds. */
+static void sess_send_policy(struct cp_fanout *f, struct sess *s, struct subrow *row)
+{
+	if (row->policy == NULL && cp_pg_ensure(&f->pg_auth) == 0) {
+		char id[24];
+		const char *vals[1] = {id};
+		struct cp_policy_row pr;
+		PGresult *r;
+
+		snprintf(id, sizeof(id), "%" PRIu64, row->id);
+		r = cp_pg_exec(&f->pg_auth, CP_POLICY_SELECT "WHERE s.id = $1::bigint", 1, vals);
+		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			row->policy = cp_policy_fmsg_of(r, 0, &pr);
+			row->policy_version = row->policy != NULL ? pr.version : 0;
+		} else {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": copy policy not read: %s",
+				  row->id, r != NULL ? PQresultErrorMessage(r) : "no connection");
+		}
+		PQclear(r);
+	}
+	if (row->policy != NULL) {
+		cnt(&f->c_policies_sent);
+		sess_send_ctl(s, cp_fmsg_ref(row->policy));
+	}
+}
+
 static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscribe *sub)
 {
 	struct subrow *row = sess_subrow(s, sub->master_id);
@@ -557,6 +588,7 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		sess_send_ctl(s, cp_fmsg_ref(m->key_ann));
 		cnt(&f->c_keys_sent);
 	}
+	sess_send_policy(f, s, row);
 	if (!state_delivers(row->state)) {
 		cp_splice_hold(&a->sp, sub->from_sequence, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, m->id, row->state, row->state,
@@ -630,6 +662,23 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 	cp_fo_mq_push(&f->report_q, r);
 }
 
+/* The subscriber's broker account (issue 19): counted, kept on the session (the last one)
+ * and logged (rate-limited). Informational: the guard acts on it on the EA's side; the
+ * identity is the session's. */
+static void on_account(struct cp_fanout *f, struct sess *s, const Decp__AccountState *as)
+{
+	cnt(&f->c_accounts);
+	s->acct_at_ns = now_ns();
+	s->acct_equity = as->equity;
+	s->acct_free_margin = as->free_margin;
+	s->acct_positions = as->position_count;
+	CP_LOG_RL(CP_LOG_INFO, ROLE, "account of subscriber %" PRIu64 ": %s balance %" PRId64
+		  " equity %" PRId64 " margin %" PRId64 " free %" PRId64 " (1e-4), 1:%" PRIu32
+		  ", %" PRIu32 " positions", s->subscriber_id, as->currency ? as->currency : "",
+		  as->balance, as->equity, as->margin, as->free_margin, as->leverage,
+		  as->position_count);
+}
+
 static void sess_malformed(struct cp_fanout *f, struct sess *s)
 {
 	cnt(&f->c_malformed);
@@ -676,6 +725,9 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 	case DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT:
 	case DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT:
 		on_report(f, s, cm);
+		break;
+	case DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE:
+		on_account(f, s, cm->account_state);
 		break;
 	default:
 		break;
@@ -888,6 +940,27 @@ static void on_key_ev(struct cp_fanout *f, struct key_ev *k)
 		}
 }
 
+/* A newer copy policy of one subscription (policy thread): kept on the session's row
+ * and sent at once when the subscriber is attached to that master; otherwise its next
+ * Subscribe sends it. An older or equal version changes nothing. */
+static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev)
+{
+	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+		struct subrow *row;
+
+		if (s->subscriber_id != ev->subscriber || (row = sess_subrow(s, ev->master)) == NULL ||
+		    row->id != ev->sub_id || ev->version <= row->policy_version)
+			continue;
+		cp_fmsg_unref(row->policy);
+		row->policy = cp_fmsg_ref(ev->msg);
+		row->policy_version = ev->version;
+		if (sess_attach_of(s, ev->master) != NULL && !s->dead) {
+			cnt(&f->c_policies_sent);
+			sess_send_ctl(s, cp_fmsg_ref(row->policy));
+		}
+	}
+}
+
 /* The publisher found the ring full and dropped signals (counted in publish_dropped). A
  * drop in the middle of a master's stream shows up as a gap at its next publish, but the
  * last signals of a stream have no successor: so once the ring is empty again, every
@@ -911,6 +984,7 @@ static void drain_inputs(struct cp_fanout *f)
 	struct replay_msg *r, *rn;
 	struct state_ev *e, *en;
 	struct report_ack *ak, *akn;
+	struct policy_ev *pe, *pen;
 	int n = 0;
 	bool direct = cp_fo_ring_len(f) <= RING_DIRECT_MAX;
 
@@ -948,6 +1022,12 @@ static void drain_inputs(struct cp_fanout *f)
 			cnt(&f->c_reports_acked);
 		}
 		free(ak);
+	}
+	for (pe = cp_fo_mq_take_all(&f->policy_q, 0); pe != NULL; pe = pen) {
+		pen = pe->next;
+		on_policy_ev(f, pe);
+		cp_fmsg_unref(pe->msg);
+		free(pe);
 	}
 }
 
@@ -1063,6 +1143,10 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		attach_free(a);
 	}
 	s->att = NULL;
+	for (uint32_t i = 0; i < s->nsubs; i++) {
+		cp_fmsg_unref(s->subs[i].policy);
+		s->subs[i].policy = NULL;
+	}
 	sess_queue_clear(s);
 	free(s->q);
 	free(s->qreplay);

@@ -6,6 +6,8 @@
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
  *   cp_fanout_db.c     the db thread: subscription-state poll, reports and delivery runs
  *                      into PostgreSQL (common/cp_report)
+ *   cp_fanout_policy.c the policy thread: LISTEN decp_policy, CopyPolicy messages built
+ *                      from the changed rows (cp_policy_msg.h) for the lws thread
  *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
  *   cp_fanout_deliv.c  delivery runs per attachment (pure; own header)
  *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
@@ -95,6 +97,8 @@ struct master {
 struct subrow {
 	uint64_t id, master;
 	Decp__SubscriptionState state;
+	uint64_t policy_version;  /* of `policy`; 0 = none */
+	struct cp_fmsg *policy;   /* ServerMessage{CopyPolicy}, one reference; NULL = none */
 };
 
 struct sess {
@@ -118,7 +122,10 @@ struct sess {
 	bool closing;             /* close once the queue is written */
 	bool dead;                /* dropped (slow): nothing more is queued */
 	bool authed;
-	bool json;                /* ?format=json: JSON text frames (debug mode) */
+	bool json;
+	/* the subscriber's broker account as its EA last reported it (AccountState) */
+	int64_t acct_at_ns, acct_equity, acct_free_margin;
+	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */
 	bool rx_text;             /* the message being received is a text message */
 	size_t rx_len;
 	uint8_t rx[CP_FANOUT_MAX_RX];
@@ -141,6 +148,14 @@ struct state_ev {
 	struct state_ev *next;
 	uint64_t sub_id, master, subscriber;
 	Decp__SubscriptionState state;
+};
+
+/* A subscription's copy policy, read after a change (policy -> lws thread); msg holds
+ * one reference. */
+struct policy_ev {
+	struct policy_ev *next;
+	uint64_t sub_id, master, subscriber, version;
+	struct cp_fmsg *msg;
 };
 
 /* Execution report, protection event or delivery run (lws -> db thread). */
@@ -174,7 +189,7 @@ struct cp_fanout {
 	struct lws *listen_wsi;   /* listen_fd adopted as a raw descriptor into lws's poll */
 	lws_sorted_usec_list_t ka_sul; /* the keep-alive sweep's timer (lws thread) */
 	struct sess *ka_cursor;   /* the next session the sweep visits; NULL: from f->all */
-	pthread_t lws_thr, replay_thr, db_thr, tail_thr;
+	pthread_t lws_thr, replay_thr, db_thr, tail_thr, policy_thr;
 	bool started, tail_started;
 	atomic_bool stop;
 
@@ -185,7 +200,7 @@ struct cp_fanout {
 	atomic_bool ring_lost;    /* publisher: a signal was dropped (ring full); lws thread
 				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
-	struct mq replay_req, replay_rep, state_q, report_q, ack_q;
+	struct mq replay_req, replay_rep, state_q, report_q, ack_q, policy_q;
 	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
 
 	/* tail watch list (lws -> tail thread) */
@@ -206,7 +221,7 @@ struct cp_fanout {
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
 		c_reports_acked,
-		c_ka_closed, c_keys_sent;
+		c_ka_closed, c_keys_sent, c_policies, c_policies_sent, c_accounts;
 	atomic_uint c_live;
 };
 
@@ -229,6 +244,11 @@ static inline int64_t mono_ns(void)
 static inline void cnt(atomic_uint_fast64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static inline void cnt_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 /* ---- shared between the files (see the top of this header) ---- */
@@ -259,5 +279,7 @@ void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);
+/* cp_fanout_policy.c: the policy thread (arg = struct cp_fanout). */
+void *cp_fo_policy_main(void *arg);
 
 #endif

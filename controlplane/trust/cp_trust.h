@@ -15,7 +15,7 @@
  *   TTL_EXPIRED row claimed PLATFORM_*: not scored when trust_deliveries and
  *                signal_archive_keys confirm it (the last run covering it a replay; a live
  *                run of late sends,
- *                sql 0018, or one first sent > TTL/2 after the arrival), alert +
+ *                sql 0019, or one first sent > TTL/2 after the arrival), alert +
  *                decp_trust_platform_stale_total; else scored
  *   every trust_tick_s: guard_trust_tick() (+10 per 24 h without incident);
  *   PAUSED_TOXIC, this tick credited a quiet period, score >= 50 ──▶ SYNCED (the

@@ -109,6 +109,7 @@ struct env {
 	char shm[64];
 	const char *roles; /* pipeline: decp-control's roles (NULL: edge,fanout,archiver) */
 	const char *conf;  /* pipeline: more decp-control config lines (NULL: none) */
+	char ctl_extra[128]; /* pipeline: more decp-control config lines */
 };
 
 static int64_t now_ns(void)
@@ -337,6 +338,11 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 		argv[a++] = (char *)"--ca";
 		argv[a++] = ca;
 	}
+	/* delivery tests open positions they never close (fanout_e2e: 1,000 0.10-lot opens
+	 * per subscriber): a broker account large enough that its margin never refuses one
+	 * (an --account in extra comes later and wins) */
+	argv[a++] = (char *)"--account";
+	argv[a++] = (char *)"1000000000:1000:USD";
 	for (int i = 0; extra != NULL && extra[i] != NULL && a < 38; i++)
 		argv[a++] = (char *)extra[i];
 	argv[a] = NULL;
@@ -881,9 +887,9 @@ static int start_pipeline(struct env *e, int *dp_port)
 		return -1;
 	fprintf(f, "roles = %s\nshm = %s\nredis_host = 127.0.0.1\n"
 		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = 0\n"
-		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n",
+		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n%s",
 		e->roles != NULL ? e->roles : "edge,fanout,archiver", e->shm,
-		harness_redis_port(e->redis), harness_pg_conninfo(e->pg));
+		harness_redis_port(e->redis), harness_pg_conninfo(e->pg), e->ctl_extra);
 	if (e->conf != NULL)
 		fputs(e->conf, f);
 	fclose(f);
@@ -1035,9 +1041,11 @@ static void scenario_pipeline(struct env *e, bool drop)
 		long long ex_open = 0, ex_other = 0;
 
 		lag_executions(e, &ex_open, &ex_other);
-		CHECK(ex_open == 0 && ex_other == (long long)nfault * (e->nsignals - opens),
-		      "lagging quotes: no BUY executed (%lld), every other signal once (%lld)",
-		      ex_open, ex_other);
+		/* a BUY refused opens no position: its MODIFY, CLOSE_PARTIAL and CLOSE find
+		 * none on the subscriber's account and are FILTERED (NO_POSITION) */
+		CHECK(ex_open == 0 && ex_other == 0,
+		      "lagging quotes: no BUY executed (%lld), nor anything on the positions never "
+		      "opened (%lld)", ex_open, ex_other);
 		snprintf(q, sizeof(q), "SELECT count(DISTINCT (subscriber_id, sequence)) FROM "
 			 "protection_logs WHERE reason LIKE '%%PRICE%%' AND subscriber_id > %d "
 			 "AND sequence %% 4 = 1", nmain + nfault);
@@ -1052,7 +1060,8 @@ static void scenario_pipeline(struct env *e, bool drop)
 		      "lagging quotes: one PRICE_DEVIATION per BUY and subscriber (%lld, want %lld%s)",
 		      have, want, cut ? ", connections were cut" : "");
 		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id > %d "
-			 "AND (reason NOT LIKE '%%PRICE%%' OR sequence %% 4 <> 1)", nmain + nfault);
+			 "AND NOT (reason LIKE '%%PRICE%%' AND sequence %% 4 = 1) AND NOT "
+			 "(reason = 'FILTERED' AND sequence %% 4 <> 1)", nmain + nfault);
 		CHECK(pg_count(e, q) == 0, "lagging quotes: no other protection event (%lld)",
 		      pg_count(e, q));
 		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id <= %d",
@@ -1689,6 +1698,251 @@ static void scenario_keyrotate(struct env *e)
 	      pg_count(e, "SELECT count(*) FROM protection_logs"));
 }
 
+/* One HTTP/1.1 POST to the api on 127.0.0.1:port (a kernel TCP client, one connection);
+ * the reply's body into out. Returns the status code, 0 when there is no reply. */
+static int http_post(int port, const char *path, const char *token, const char *body,
+		     char *out, size_t cap)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char req[1024];
+	size_t len = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), n, status = 0;
+	struct timeval tv = {10, 0};
+
+	out[0] = '\0';
+	if (fd < 0)
+		return 0;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+		     "Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n%s", path, token, strlen(body), body);
+	if (n < 0 || (size_t)n >= sizeof(req) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return 0;
+	}
+	while (len + 1 < cap && (n = (int)read(fd, out + len, cap - len - 1)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fd);
+	if (sscanf(out, "HTTP/1.1 %d", &status) != 1)
+		return 0;
+	char *b = strstr(out, "\r\n\r\n");
+	if (b != NULL)
+		memmove(out, b + 4, strlen(b + 4) + 1);
+	return status;
+}
+
+/* Lines of dir/<file> containing needle (starting with it when prefix). */
+static int count_lines(struct env *e, const char *file, const char *needle, bool prefix)
+{
+	char p[512], line[256];
+	FILE *f;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/%s", e->dir, file);
+	f = fopen(p, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += prefix ? strncmp(line, needle, strlen(needle)) == 0 : strstr(line, needle) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* The copy policy delivered (issue 19): two subscribers of one master on the real
+ * pipeline; while signals flow, subscriber 1 changes its policy twice through the api
+ * (multiplier 2.5 with suffix ".m"; then a fixed 0.07 lot with USDJPY denied). Its
+ * orders (decp-subscriber --orders: the order after the guard's copy policy) change
+ * with the next signal: every order carries the policy version applied last before
+ * it, orders of each version are sized and named by that version, every signal that
+ * arrived more than a second after the api's answer used the new policy, and
+ * subscriber 2 (untouched) keeps the defaults throughout. Subscriber 3 (its own
+ * decp-subscriber) has a broker account of 150 USD at 1:100: every 0.10-lot BUY fits
+ * its free margin but XAUUSD's (203.45 USD), which is refused INSUFFICIENT_MARGIN (stored
+ * in protection_logs, the subscription stays SYNCED, nothing locked), and the close of
+ * a position it never opened is FILTERED (NO_POSITION). */
+static void scenario_policy(struct env *e)
+{
+	static const char *const bodies[2] = {
+		"{\"mode\":\"MULTIPLIER\",\"multiplier\":2.5,\"suffix\":\".m\"}",
+		"{\"mode\":\"FIXED\",\"lot_fixed\":0.07,\"symbols_deny\":[\"USDJPY\"]}"};
+	char mport[48], ns[16], timeout[16], orders[512], resp[4096], line[256];
+	int dp_port, api_port = harness_free_port(), rc;
+	int64_t t_reply[2] = {0, 0};
+	pid_t sub, msub, master;
+	FILE *f;
+
+	e->roles = "edge,fanout,archiver,api";
+	snprintf(e->ctl_extra, sizeof(e->ctl_extra), "api_port = %d\n", api_port);
+	snprintf(timeout, sizeof(timeout), "%d", 120);
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		return;
+	}
+	snprintf(orders, sizeof(orders), "%s/policy.orders", e->dir);
+	{
+		const char *x[] = {"--subs", group_file(e, "policy", 1, 2), "--expect", expect_arg(e),
+				   "--timeout", timeout, "--orders", orders, NULL};
+
+		const char *xm[] = {"--subs", group_file(e, "margin", 3, 1), "--expect",
+				    expect_arg(e), "--timeout", timeout, "--account", "150:100:USD",
+				    NULL};
+
+		sub = start_subscriber(e, "policy", x);
+		msub = start_subscriber(e, "margin", xm);
+	}
+	for (int t = 0; t < 300 && count_lines(e, "policy.orders", " policy 1 ", false) < 2; t++)
+		usleep(100000);
+	CHECK(count_lines(e, "policy.orders", " policy 1 ", false) == 2,
+	      "both subscribers received their policy (version 1) on Subscribe");
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	snprintf(ns, sizeof(ns), "%d", e->nsignals);
+	{
+		char out[512];
+		char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport, (char *)"--masters",
+				(char *)"1", (char *)"--signals", ns, (char *)"--rate", (char *)"40",
+				(char *)"--time-limit-s", timeout, NULL};
+
+		snprintf(out, sizeof(out), "%s/master.log", e->dir);
+		master = spawn(argv, out);
+	}
+	for (int k = 0; k < 2; k++) {
+		char want[32];
+		int64_t t_applied = 0;
+
+		/* a third of the stream under each policy */
+		for (int t = 0; t < 600 && count_lines(e, "policy.orders", "0 1 ", true) <
+		     (k + 1) * e->nsignals / 4; t++)
+			usleep(50000);
+		rc = http_post(api_port, "/v1/subscriptions/1/copy-policy", "tok-1", bodies[k], resp,
+			       sizeof(resp));
+		t_reply[k] = now_ns();
+		snprintf(want, sizeof(want), "\"copy_policy_version\":%d", k + 2);
+		CHECK(rc == 200 && strstr(resp, want) != NULL, "api: policy change %d (%d %s)", k + 1,
+		      rc, resp);
+		snprintf(want, sizeof(want), "0 1 policy %d ", k + 2);
+		for (int t = 0; t < 500 && count_lines(e, "policy.orders", want, true) == 0; t++)
+			usleep(10000);
+		f = fopen(orders, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, want, strlen(want)) == 0)
+				t_applied = strtoll(line + strlen(want), NULL, 10);
+		if (f != NULL)
+			fclose(f);
+		CHECK(t_applied > 0, "subscriber 1 applied policy version %d", k + 2);
+		fprintf(stderr, "policy: version %d applied by the connected subscriber %.1f ms "
+			"after the api's answer\n", k + 2, (double)(t_applied - t_reply[k]) / 1e6);
+	}
+	/* The fan-out's PostgreSQL sessions killed, and the policy changed at once: whether
+	 * the change lands before the policy thread's new LISTEN (its catch-up query finds
+	 * it) or after (the NOTIFY), it reaches the connected subscriber. */
+	CHECK(sql(e->db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+		  "application_name = 'decp-fanout'") == 0, "fan-out sessions terminated");
+	CHECK(sql(e->db, "UPDATE subscriptions SET copy_policy = '{\"mode\": \"FIXED\", "
+		  "\"lot_fixed\": 0.07, \"symbols_deny\": [\"USDJPY\"], \"copy_tp\": true}' "
+		  "WHERE id = 1") == 0, "policy changed while the fan-out reconnects");
+	for (int t = 0; t < 1000 && count_lines(e, "policy.orders", "0 1 policy 4 ", true) == 0; t++)
+		usleep(10000);
+	CHECK(count_lines(e, "policy.orders", "0 1 policy 4 ", true) == 1,
+	      "version 4 reached the subscriber after the fan-out lost its LISTEN session");
+	rc = harness_wait_exit(master, 120000);
+	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
+	rc = harness_wait_exit(sub, 120000);
+	CHECK(rc == 0, "decp-subscriber finished (exit %d)", rc);
+	rc = harness_wait_exit(msub, 120000);
+	CHECK(rc == 0, "decp-subscriber (small account) finished (exit %d)", rc);
+	{
+		/* decp-master's synthetic trades: sequence 4k+1 is a 0.10-lot BUY of the
+		 * (k % 6)th of EURUSD GBPUSD USDJPY XAUUSD AUDUSD USDCHF */
+		long long xau = 0, q_margin, q_filtered, q_other;
+		char q[512];
+
+		for (int i = 0; i < e->nsignals; i += 4)
+			xau += i / 4 % 6 == 3;
+		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+			 "AND reason = 'INSUFFICIENT_MARGIN' AND sequence %% 24 = 13");
+		for (int t = 0; t < 100 && pg_count(e, q) < xau; t++)
+			usleep(100000); /* stored in batches */
+		q_margin = pg_count(e, q);
+		q_filtered = pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+				      "AND reason = 'FILTERED' AND sequence % 24 IN (14, 15, 16)");
+		q_other = pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+				   "AND reason NOT IN ('INSUFFICIENT_MARGIN', 'FILTERED')");
+		CHECK(q_margin == xau, "small account: every XAUUSD BUY refused INSUFFICIENT_MARGIN "
+		      "(%lld of %lld)", q_margin, xau);
+		CHECK(q_filtered == 3 * xau, "small account: its modify/partial/close FILTERED, no "
+		      "position (%lld of %lld)", q_filtered, 3 * xau);
+		CHECK(q_other == 0, "small account: no other protection event (%lld)", q_other);
+		CHECK(pg_count(e, "SELECT count(*) FROM subscriptions WHERE id = 3 AND state = "
+			       "'SYNCED'") == 1, "small account: the subscription stays SYNCED");
+		CHECK(count_lines(e, "margin.log", "0 1 ", true) == e->nsignals - 4 * (int)xau,
+		      "small account: every other signal executed (%d of %lld)",
+		      count_lines(e, "margin.log", "0 1 ", true), e->nsignals - 4 * xau);
+	}
+	/* every order against the policy in force when it was made */
+	{
+		int64_t version[2] = {0, 0};
+		int bad = 0, late = 0, n[2][4] = {{0}};
+
+		f = fopen(orders, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			int idx;
+			uint64_t m, x;
+			char kind[16], type[24], sym[40];
+			long long vol, ver, arrival;
+
+			if (sscanf(line, "%d %" SCNu64 " policy %" SCNu64, &idx, &m, &x) == 3 &&
+			    idx >= 0 && idx < 2) {
+				version[idx] = (int64_t)x;
+				continue;
+			}
+			if (sscanf(line, "%d %" SCNu64 " %" SCNu64 " %15s %23s %39s %lld %lld %lld",
+				   &idx, &m, &x, kind, type, sym, &vol, &ver, &arrival) != 9 ||
+			    idx < 0 || idx > 1 || strcmp(kind, "order") != 0) {
+				bad++;
+				continue;
+			}
+			bool is_buy = strcmp(type, "BUY") == 0, ok;
+			size_t sl = strlen(sym);
+
+			n[idx][ver >= 1 && ver <= 3 ? ver : ver == 4 ? 3 : 0]++;
+			if (idx == 1 || ver == 1)
+				ok = ver == (idx == 1 ? 1 : version[idx]) && strchr(sym, '.') == NULL &&
+				     (!is_buy || vol == 10);
+			else if (ver == 2)
+				ok = version[0] == 2 && sl > 2 && strcmp(sym + sl - 2, ".m") == 0 &&
+				     (!is_buy || vol == 25);
+			else /* 3, and 4: the same policy written again after the session kill */
+				ok = version[0] == ver && (ver == 3 || ver == 4) &&
+				     strchr(sym, '.') == NULL && strcmp(sym, "USDJPY") != 0 &&
+				     (!is_buy || vol == 7);
+			if (!ok) {
+				bad++;
+				fprintf(stderr, "policy: unexpected order (policy %lld in force): %s",
+					(long long)version[idx], line);
+			}
+			for (int k = 0; k < 2 && idx == 0; k++)
+				if (arrival > t_reply[k] + INT64_C(1000000000) && ver < k + 2)
+					late++;
+		}
+		if (f != NULL)
+			fclose(f);
+		CHECK(bad == 0, "every order sized and named by the policy in force (%d not)", bad);
+		CHECK(late == 0, "every signal arriving over 1 s after a change used it (%d did not)",
+		      late);
+		CHECK(n[0][1] > 0 && n[0][2] > 0 && n[0][3] > 0,
+		      "subscriber 1 executed under each version (%d, %d, %d)", n[0][1], n[0][2],
+		      n[0][3]);
+		CHECK(n[1][1] == e->nsignals && n[1][2] == 0 && n[1][3] == 0,
+		      "subscriber 2 kept its policy for all %d signals (%d)", e->nsignals, n[1][1]);
+	}
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control exit %d", rc);
+}
+
 static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
@@ -1803,6 +2057,13 @@ int main(int argc, char **argv)
 	e.rc = redisConnect("127.0.0.1", harness_redis_port(e.redis));
 	if (e.rc == NULL || e.rc->err) {
 		CHECK(0, "redis connect");
+		goto out;
+	}
+	if (strcmp(sc, "policy") == 0) {
+		if (e.dp_bin == NULL)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
+		else
+			scenario_policy(&e);
 		goto out;
 	}
 	if (strcmp(sc, "forged") == 0 || strcmp(sc, "keyrotate") == 0) {

@@ -1,4 +1,4 @@
--- 0018_report_batch: subscriber reports stored exactly once, and the profit of a batch of
+-- 0019_report_batch: subscriber reports stored exactly once, and the profit of a batch of
 -- execution reports in one call (issues 18 item 5, 20 item 4; controlplane/common/cp_report.c).
 --
 -- subscriber_reports: the (subscriber, report_id) of every report stored (ExecutionReport
