@@ -22,6 +22,7 @@
 #include "guard_ed25519.h"
 #include "guard_fee.h"
 #include "guard_instrument.h"
+#include "guard_margin.h"
 #include "guard_policy.h"
 #include "guard_signal.h"
 #include "guard_sub.h"

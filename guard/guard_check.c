@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "guard_instrument.h"
+#include "guard_margin.h"
 #include "guard_symbol.h"
 
 /* Changes decided by the checks, applied only for an authenticated signal. */
@@ -85,6 +86,31 @@ static bool funds_short(const struct guard_policy *pol, const struct guard_view 
 		avail = 0;
 	*empty = avail <= 0; /* seed: SYNCED -> LOCKED_NO_FUNDS when balance <= 0 */
 	return avail <= 0 || avail < pol->min_free_funds;
+}
+
+/*
+ * Step 5, the broker account: the margin the translated order needs against the free
+ * margin. A market order is priced at the side it trades (ask for a buy, bid for a sell,
+ * the signal's price without a quote), a pending order at its own price (it takes the
+ * margin when it fills). A margin that cannot be computed is a refusal (fail closed).
+ */
+static bool margin_short(const struct guard_view *view, const struct guard_instrument *in,
+			 const struct guard_order *o, enum guard_order_type side,
+			 struct guard_verdict *out)
+{
+	int64_t price = o->price;
+
+	if (!view->account.known)
+		return false;
+	if (side == GUARD_ORDER_BUY && view->quote.ask > 0)
+		price = view->quote.ask;
+	else if (side == GUARD_ORDER_SELL && view->quote.bid > 0)
+		price = view->quote.bid;
+	if (guard_margin_needed(in, &view->account, o->volume, price, &out->margin_needed) != 0) {
+		out->margin_needed = INT64_MAX;
+		return true;
+	}
+	return out->margin_needed > view->account.free_margin;
 }
 
 /* Whose delay: see enum guard_attribution. A send stamp before the arrival stamp is
@@ -200,6 +226,9 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 		if (empty)
 			p.to_state = GUARD_STATE_LOCKED_NO_FUNDS;
 	}
+	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) &&
+	    margin_short(view, in, &out->order, side, out))
+		reason = GUARD_REASON_INSUFFICIENT_MARGIN;
 	/* 6 Signature: always verified, it decides whether anything above is committed */
 	out->authenticated = sub->verifier.verify &&
 			     sub->verifier.verify(sub->verifier.key, env->body, env->body_len,
@@ -266,6 +295,7 @@ enum guard_trust_event guard_trust_event_of(const struct guard_verdict *v)
 	case GUARD_REASON_INVALID_SIGNATURE: return GUARD_TRUST_INVALID_SIGNATURE;
 	case GUARD_REASON_FILTERED: return GUARD_TRUST_FILTERED;
 	case GUARD_REASON_UNKNOWN_INSTRUMENT: return GUARD_TRUST_UNKNOWN_INSTRUMENT;
+	case GUARD_REASON_INSUFFICIENT_MARGIN: return GUARD_TRUST_INSUFFICIENT_MARGIN;
 	default: return GUARD_TRUST_MALFORMED;
 	}
 }
@@ -283,6 +313,7 @@ const char *guard_reason_name(enum guard_reason r)
 	case GUARD_REASON_INVALID_SIGNATURE: return "INVALID_SIGNATURE";
 	case GUARD_REASON_FILTERED: return "FILTERED";
 	case GUARD_REASON_UNKNOWN_INSTRUMENT: return "UNKNOWN_INSTRUMENT";
+	case GUARD_REASON_INSUFFICIENT_MARGIN: return "INSUFFICIENT_MARGIN";
 	case GUARD_REASON_MALFORMED: return "MALFORMED";
 	default: return "?";
 	}

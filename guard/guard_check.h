@@ -15,7 +15,11 @@
  *                                   PRICE_DEVIATION (market orders: signal price vs the
  *                                   subscriber's ask for a buy, bid for a sell, compared
  *                                   exactly in price units with the registry's pip)
- *   5 Funds ....................... INSUFFICIENT_FUNDS (orders adding exposure)
+ *   5 Funds ....................... INSUFFICIENT_FUNDS (orders adding exposure: the
+ *                                   platform wallet; empty -> LOCKED_NO_FUNDS), then
+ *                                   INSUFFICIENT_MARGIN (the broker account's free
+ *                                   margin cannot carry the order: guard_margin.h; no
+ *                                   state change; only when view.account.known)
  *   6 Signature ................... INVALID_SIGNATURE (Ed25519 over the exact body)
  *   7 Execute (copy policy) ....... FILTERED (verdict.filter says why) or execute
  * Price and Funds apply only to an order the policy would place: a CLOSE needs no
@@ -66,6 +70,7 @@ struct guard_verdict {
 	int64_t age_ns;          /* server now - server arrival (when age_known) */
 	uint32_t attribution;    /* TTL_EXPIRED: enum guard_attribution (guard_types.h) */
 	int64_t deviation_pips_x100; /* |signal price - quote| in 1/100 pip, rounded up */
+	int64_t margin_needed;   /* step 5 on a known account: the order's margin (money) */
 	struct guard_order order; /* reason NONE: the translated order to send */
 };
 

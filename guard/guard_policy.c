@@ -22,6 +22,58 @@ void guard_policy_init(struct guard_policy *p)
 	p->max_deviation_pips_x100 = 300;
 }
 
+/* A NUL inside the array and, unless may_be_empty, at least one character before it. */
+static bool text_ok(const char *s, size_t cap, bool may_be_empty)
+{
+	const char *nul = memchr(s, '\0', cap);
+
+	return nul != NULL && (may_be_empty || nul != s);
+}
+
+int guard_policy_valid(const struct guard_policy *p)
+{
+	if (!p || p->map_count > GUARD_POLICY_MAP_MAX || p->allow_count > GUARD_POLICY_LIST_MAX ||
+	    p->deny_count > GUARD_POLICY_LIST_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < p->map_count; i++)
+		if (!text_ok(p->map[i].from, sizeof(p->map[i].from), false) ||
+		    !text_ok(p->map[i].to, sizeof(p->map[i].to), false))
+			return -EINVAL;
+	for (uint32_t i = 0; i < p->allow_count; i++)
+		if (!text_ok(p->allow[i], sizeof(p->allow[i]), false))
+			return -EINVAL;
+	for (uint32_t i = 0; i < p->deny_count; i++)
+		if (!text_ok(p->deny[i], sizeof(p->deny[i]), false))
+			return -EINVAL;
+	if (!text_ok(p->prefix, sizeof(p->prefix), true) ||
+	    !text_ok(p->suffix, sizeof(p->suffix), true))
+		return -EINVAL;
+	if ((p->type_mask & ~(uint32_t)GUARD_ORDER_MASK_ALL) != 0)
+		return -EINVAL;
+	if (p->lot_fixed < 0 || p->lot_multiplier_milli < 0 || p->master_equity < 0 ||
+	    p->risk_bp < 0 || p->risk_bp > GUARD_BP_SCALE || p->max_deviation_pips_x100 < 0 ||
+	    p->min_free_funds < 0 || p->equity_floor < 0 || p->max_drawdown_bp < 0 ||
+	    p->max_drawdown_bp > GUARD_BP_SCALE)
+		return -EINVAL;
+	switch (p->lot_mode) {
+	case GUARD_LOT_FIXED: return p->lot_fixed > 0 ? 0 : -EINVAL;
+	case GUARD_LOT_MULTIPLIER: return p->lot_multiplier_milli > 0 ? 0 : -EINVAL;
+	case GUARD_LOT_EQUITY_RATIO: return p->master_equity > 0 ? 0 : -EINVAL;
+	case GUARD_LOT_RISK_PERCENT: return p->risk_bp > 0 ? 0 : -EINVAL;
+	default: return -EINVAL;
+	}
+}
+
+int guard_policy_apply(struct guard_policy *cur, const struct guard_policy *next)
+{
+	if (!cur || guard_policy_valid(next) != 0)
+		return -EINVAL;
+	if (next->version <= cur->version)
+		return 0;
+	*cur = *next;
+	return 1;
+}
+
 void guard_policy_pending(struct guard_policy *p, bool on)
 {
 	if (on)

@@ -54,6 +54,10 @@ struct guard_symbol_map {
 };
 
 struct guard_policy {
+	/* the server's version of this policy (CopyPolicy.version, +1 per change); 0 = local
+	 * defaults, never delivered */
+	uint64_t version;
+
 	/* symbols */
 	struct guard_symbol_map map[GUARD_POLICY_MAP_MAX];
 	uint32_t map_count;
@@ -91,6 +95,24 @@ struct guard_policy {
 /* Defaults: copy everything, multiplier 1.0x, SL/TP and modifications copied, max
  * deviation 3 pips, min_free_funds 0 (wallet must be > 0), no equity protection. */
 void guard_policy_init(struct guard_policy *p);
+
+/*
+ * Checks a policy from outside (a CopyPolicy from the server, a persisted one): counts
+ * within the arrays, every symbol and affix NUL-terminated, non-empty map and list
+ * entries, a known lot_mode with its parameter (FIXED: lot_fixed > 0; MULTIPLIER:
+ * lot_multiplier_milli > 0; EQUITY_RATIO: master_equity > 0; RISK_PERCENT:
+ * 0 < risk_bp <= 10000), no negative amount or threshold, max_drawdown_bp <= 10000,
+ * type_mask only of known order types. Returns 0, or -EINVAL (NULL or a rule broken).
+ */
+int guard_policy_valid(const struct guard_policy *p);
+
+/*
+ * Replaces *cur by *next when next is valid and next->version > cur->version (a late
+ * or repeated delivery never rolls a policy back). Returns 1 when applied, 0 when next
+ * is not newer (cur unchanged), -EINVAL when an argument is NULL or next is invalid
+ * (cur unchanged). Thread: the owner of cur, between checks.
+ */
+int guard_policy_apply(struct guard_policy *cur, const struct guard_policy *next);
 
 /* Turns copying of the four pending order types on or off. */
 void guard_policy_pending(struct guard_policy *p, bool on);

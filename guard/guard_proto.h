@@ -13,6 +13,7 @@
 
 #include "decp.pb-c.h"
 #include "guard_clock.h"
+#include "guard_policy.h"
 #include "guard_signal.h"
 
 /*
@@ -26,6 +27,17 @@
  */
 int guard_envelope_from_proto(const Decp__Envelope *e, ProtobufCAllocator *alloc,
 			      struct guard_envelope *out);
+
+/*
+ * Fills out from a CopyPolicy the server sent (docs/protocol.md): every field taken as
+ * it is (the server resolved the defaults), version included. Symbols and affixes must
+ * fit guard's arrays (GUARD_SYMBOL_MAX - 1, GUARD_AFFIX_MAX - 1 bytes), lists at most
+ * GUARD_POLICY_MAP_MAX / GUARD_POLICY_LIST_MAX entries, and the result must pass
+ * guard_policy_valid(). Returns 0; -EINVAL on NULL arguments; -EPROTO when the message
+ * breaks a rule (out zeroed: keep the policy in force and report it). Apply it with
+ * guard_policy_apply(), which ignores a version not above the current one.
+ */
+int guard_policy_from_proto(const Decp__CopyPolicy *m, struct guard_policy *out);
 
 /* Adds a TimePong received at local time client_recv_ns to the estimator.
  * Returns as guard_clock_add_sample(); -EINVAL also on NULL pong. */

@@ -64,6 +64,23 @@ struct guard_position {
 	int64_t master_volume; /* master's volume of that position before this signal */
 };
 
+/* The subscriber's broker account as its EA last reported it (proto AccountState;
+ * guard_margin.h). known = false: never reported, and then no margin check is made
+ * (the platform wallet is still checked). */
+struct guard_account {
+	bool known;
+	char currency[4];   /* ISO 4217, upper case, e.g. "USD" */
+	uint32_t leverage;  /* 1:leverage, >= 1 */
+	int64_t balance;    /* money */
+	int64_t equity;     /* money: balance + floating P&L */
+	int64_t margin;     /* money in use by open positions */
+	int64_t free_margin; /* money: equity - margin */
+	/* account currency per 1 unit of the order's quote currency, 1e-5; needed only when
+	 * neither the instrument's base nor its quote currency is the account's (0 = unknown:
+	 * such an order is refused INSUFFICIENT_MARGIN, fail closed) */
+	int64_t quote_rate;
+};
+
 struct guard_instruments; /* guard_instrument.h */
 
 /* Everything the subscriber knows locally at the moment of the check. */
@@ -74,6 +91,7 @@ struct guard_view {
 	struct guard_wallet wallet;
 	int64_t equity;       /* broker account equity, money */
 	struct guard_position position;
+	struct guard_account account; /* broker account (margin check, step 5) */
 	/* instrument registry (borrowed; NULL = empty: every order that needs an instrument
 	 * is refused UNKNOWN_INSTRUMENT) */
 	const struct guard_instruments *instruments;

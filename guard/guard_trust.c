@@ -16,6 +16,7 @@ static const int8_t trust_rules[GUARD_TRUST_EVENT_COUNT] = {
 	[GUARD_TRUST_FILTERED] = 0,
 	[GUARD_TRUST_MALFORMED] = 0,
 	[GUARD_TRUST_UNKNOWN_INSTRUMENT] = 0,
+	[GUARD_TRUST_INSUFFICIENT_MARGIN] = 0,
 };
 
 static int32_t clamp_score(int64_t s)

@@ -13,6 +13,7 @@
  *   FILTERED                  0    ours: the subscriber's own policy choice
  *   MALFORMED                 0    ours: unattributable garbage; counted, not scored
  *   UNKNOWN_INSTRUMENT        0    ours: the registry's gap, not the subscriber's (alert)
+ *   INSUFFICIENT_MARGIN       0    ours: the size of the subscriber's broker account
  * Score clamped to 0..100 after each event (seed: max(0, min(100, ...))); starts at 100.
  * An event with delta < 0 is an incident. Recovery: +10 for each full 24 h without an
  * incident (seed), counted from the last incident or the last recovery credit.
@@ -48,6 +49,7 @@ enum guard_trust_event {
 	GUARD_TRUST_FILTERED,
 	GUARD_TRUST_MALFORMED,
 	GUARD_TRUST_UNKNOWN_INSTRUMENT,
+	GUARD_TRUST_INSUFFICIENT_MARGIN,
 	GUARD_TRUST_EVENT_COUNT
 };
 

@@ -15,7 +15,7 @@
  *   ratios ..................... basis points (1/10000) unless the name says otherwise
  * Never floating point: every product is overflow-checked.
  *
- * Enum values equal proto's (ProtectionReason 1..9 and 22, SubscriptionState 1..6,
+ * Enum values equal proto's (ProtectionReason 1..10 and 22, SubscriptionState 1..6,
  * OrderType 1..9) so a verdict maps to a ProtectionEvent without a table.
  */
 #ifndef DECP_GUARD_TYPES_H
@@ -64,8 +64,9 @@ enum guard_order_type {
  * Why a signal was not executed. GUARD_REASON_NONE means "execute". The seed's checks,
  * in the seed's order, are 1..7; FILTERED is the copy policy's refusal (its cause is in
  * struct guard_verdict.filter); UNKNOWN_INSTRUMENT an order on an instrument the
- * registry (guard_instrument.h) does not know; MALFORMED is an envelope the guard
- * cannot interpret.
+ * registry (guard_instrument.h) does not know; INSUFFICIENT_MARGIN an order the
+ * subscriber's broker account cannot carry (guard_margin.h; INSUFFICIENT_FUNDS is the
+ * platform wallet); MALFORMED is an envelope the guard cannot interpret.
  */
 enum guard_reason {
 	GUARD_REASON_NONE = 0,
@@ -78,6 +79,7 @@ enum guard_reason {
 	GUARD_REASON_INVALID_SIGNATURE = 7,
 	GUARD_REASON_FILTERED = 8,
 	GUARD_REASON_UNKNOWN_INSTRUMENT = 9, /* not in the instrument registry (ours) */
+	GUARD_REASON_INSUFFICIENT_MARGIN = 10, /* the broker account's free margin (ours) */
 	GUARD_REASON_MALFORMED = 22,
 	GUARD_REASON_MAX = 23
 };

@@ -511,6 +511,7 @@ static const uint8_t k_sync_start[] = { 0, F_U64, F_U64, F_U64 };
 static const uint8_t k_sync_end[] = { 0, F_U64, F_U64 };
 static const uint8_t k_time_pong[] = { 0, F_U64, F_U64, F_U64 };
 static const uint8_t k_state_change[] = { 0, F_U64, F_U64, F_U32, F_U32, F_U32, F_U64 };
+static const uint8_t k_report_ack[] = { 0, F_U64 };
 /* KeyAnnouncement: master_id, old key, new key, valid_from_ns, overlap_until_ns, sig */
 static const uint8_t k_key_announcement[] = { 0, F_U64, F_BYTES, F_BYTES, F_U64, F_U64,
 					      F_BYTES };
@@ -527,7 +528,8 @@ static const struct schema s_server[] = {
 	{ NULL, 0, NULL },
 	SCHEMA(k_envelope, &s_signed), SCHEMA(k_sync_start, NULL), SCHEMA(k_sync_end, NULL),
 	SCHEMA(k_time_pong, NULL), SCHEMA(k_state_change, NULL), SCHEMA(k_error, NULL),
-	{ NULL, 0, NULL }, { NULL, 0, NULL }, { NULL, 0, NULL }, /* 7..9: not read here */
+	SCHEMA(k_report_ack, NULL),
+	{ NULL, 0, NULL }, { NULL, 0, NULL }, /* 8..9: not read here */
 	SCHEMA(k_key_announcement, NULL),
 };
 

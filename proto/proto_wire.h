@@ -156,6 +156,7 @@ enum {
 	PROTO_SERVER_TIME_PONG = 4,
 	PROTO_SERVER_STATE_CHANGE = 5,
 	PROTO_SERVER_ERROR = 6,
+	PROTO_SERVER_REPORT_ACK = 7, /* report_id v[1] */
 	/* KeyAnnouncement: master_id v[1], old key b[2], new key b[3], valid_from_ns v[4],
 	 * overlap_until_ns v[5], signature b[6] (docs/protocol.md "Key announcement") */
 	PROTO_SERVER_KEY_ANNOUNCEMENT = 10,

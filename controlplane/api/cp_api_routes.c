@@ -516,7 +516,7 @@ static void h_subtoken_revoke(struct api_req *r)
 
 #define SUB_COLS "id, master_id, subscriber_id, state, state_reason, state_changed_at," \
 		 " last_sequence_id, high_water_mark, trust_score, fee_pct, copy_policy," \
-		 " created_at, updated_at"
+		 " copy_policy_version, created_at, updated_at"
 
 /* POST {master_id, subscriber_id?, copy_policy?, fee_pct?}. A subscriber subscribes
  * itself; fee_pct is the operator's. The policy is checked by copy_policy_is_valid(). */
@@ -663,6 +663,28 @@ static void h_subscription_cancel(struct api_req *r)
 	PQclear(res);
 	reply_one(r, 200, "subscription", "SELECT " SUB_COLS " FROM subscriptions WHERE id = $1",
 		  1, p);
+}
+
+/* POST the subscription's new copy policy: the body is the policy object itself,
+ * checked by copy_policy_is_valid() (422). The database versions it and NOTIFYs the
+ * fan-out, which pushes it to a connected subscriber (docs/api.md, docs/fanout.md). */
+static void h_subscription_policy(struct api_req *r)
+{
+	char id[24];
+	char *policy;
+
+	if (!r->admin && own_subscription(r, r->id[0]))
+		return;
+	policy = json_dumps(r->body, JSON_COMPACT);
+	if (policy == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[2] = {id, policy};
+	reply_one(r, 200, "live subscription", "UPDATE subscriptions SET copy_policy = $2::jsonb"
+		  " WHERE id = $1 AND state <> 'CANCELLED' RETURNING " SUB_COLS, 2, p);
+	free(policy);
 }
 
 /* ------------------------------------------------------------------ money */
@@ -925,6 +947,7 @@ const struct api_route cp_api_routes[] = {
 	{API_POST, "/v1/subscriptions/:id/suspend", API_ADMIN, false, h_subscription_suspend},
 	{API_POST, "/v1/subscriptions/:id/resume", API_ADMIN, false, h_subscription_resume},
 	{API_POST, "/v1/subscriptions/:id/cancel", API_ANY, false, h_subscription_cancel},
+	{API_POST, "/v1/subscriptions/:id/copy-policy", API_ANY, true, h_subscription_policy},
 	{API_GET, "/v1/subscriptions/:id/performance-fee", API_ANY, false, h_fee_preview},
 	{API_POST, "/v1/subscriptions/:id/performance-fee", API_ADMIN, true, h_fee_charge},
 	{API_GET, "/v1/subscriptions/:id/trust", API_ANY, false, h_trust},

@@ -21,6 +21,7 @@
 #include "cp_pg.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
+#include "cp_report.h"
 #include "cp_tier.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
@@ -29,7 +30,8 @@
 
 struct feed {
 	char key[64];
-	uint64_t master;   /* 0: the protection feed */
+	uint64_t master;   /* 0: the protection feed or the reports feed */
+	bool reports;      /* the fan-out's reports stream (cp_report.h) */
 	uint64_t archived; /* highest sequence this archiver committed (signal feeds) */
 	uint64_t next_trim;
 };
@@ -60,9 +62,14 @@ struct arch {
 	unsigned int n_ents, cap_ents;
 	struct buf sig, prot;
 	unsigned int sig_rows;     /* rows in sig */
+	bool read_reports;         /* this loop archives the reports stream: one loop per
+				    * process, so a delivery run (an earlier entry) is never
+				    * committed after the report that names it by a sibling */
+	struct cp_report *reps;    /* the batch's reports (feed `reports`), decoded */
+	unsigned int n_reps, cap_reps;
 	bool filter;               /* the held batch may hold archived signals: stage it */
 	uint64_t next_refresh, next_claim, next_maint;
-	uint64_t rows, skipped, events, batches, claimed;
+	uint64_t rows, skipped, events, batches, claimed, reports, report_dups;
 	struct tier_stats *tier;   /* the process's archive counters; NULL: not this loop's job */
 };
 
@@ -456,6 +463,33 @@ static enum pg_step put_signals(struct arch *a, uint64_t *inserted)
 			"k.sequence = s.sequence)", "INSERT", inserted);
 }
 
+/* A reports-stream entry into a->reps. An entry that is not a report of this version is
+ * logged and dropped (acknowledged with the batch): it can never be stored. */
+static int row_report(struct arch *a, const struct entry *e)
+{
+	const redisReply *r = field(e->fields, "r"), *d = field(e->fields, "d");
+
+	if (a->n_reps == a->cap_reps) {
+		unsigned int cap = a->cap_reps ? a->cap_reps * 2 : 1024;
+		struct cp_report *n = realloc(a->reps, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		a->reps = n;
+		a->cap_reps = cap;
+	}
+	if (r == NULL || r->type != REDIS_REPLY_STRING ||
+	    cp_report_decode(r->str, r->len, d != NULL && d->type == REDIS_REPLY_STRING ? d->str : NULL,
+			     d != NULL && d->type == REDIS_REPLY_STRING ? d->len : 0,
+			     &a->reps[a->n_reps]) != 0) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "%s entry %s is not a report: dropped",
+			  CP_REDIS_REPORTS_KEY, e->id->str);
+		return 0;
+	}
+	a->n_reps++;
+	return 0;
+}
+
 /*
  * Insert the held batch in one transaction. Returns 0 committed, -EBUSY refused for
  * signals already archived (retry at once: a->filter is now set), -EAGAIN not committed
@@ -465,14 +499,16 @@ static int commit_batch(struct arch *a)
 {
 	a->sig.len = a->prot.len = 0;
 	a->sig_rows = 0;
+	a->n_reps = 0;
 	unsigned int events = 0;
 	for (unsigned int i = 0; i < a->n_ents; i++) {
 		const struct entry *e = &a->ents[i];
-		bool sig = a->feeds[e->feed].master != 0;
-		int rc = sig ? row_signal(a, e) : row_event(a, e);
+		const struct feed *f = &a->feeds[e->feed];
+		int rc = f->reports ? row_report(a, e) : f->master != 0 ? row_signal(a, e)
+									  : row_event(a, e);
 		if (rc != 0)
 			return rc;
-		events += !sig;
+		events += f->master == 0 && !f->reports;
 	}
 	if (cp_pg_ensure(&a->pg) != 0)
 		return -EAGAIN;
@@ -483,6 +519,12 @@ static int commit_batch(struct arch *a)
 	if (r == STEP_OK && a->prot.len > 0)
 		r = copy_in(a, "COPY protection_logs (event_time, master_id, sequence, reason, "
 			    "details) FROM STDIN", &a->prot, NULL);
+	struct cp_report_result rr = {0, 0, 0};
+	if (r == STEP_OK && a->n_reps > 0 && cp_report_store_tx(&a->pg, a->reps, a->n_reps, &rr) != 0) {
+		if (a->pg.conn != NULL)
+			exec_cmd(a, "ROLLBACK", "ROLLBACK", NULL);
+		return -EAGAIN; /* logged by cp_report; the entries stay pending */
+	}
 	if (r == STEP_OK)
 		r = exec_cmd(a, "COMMIT", "COMMIT", NULL);
 	if (r == STEP_RETRY) {
@@ -500,6 +542,8 @@ static int commit_batch(struct arch *a)
 	a->rows += inserted;
 	a->skipped += a->sig_rows - inserted;
 	a->events += events;
+	a->reports += rr.stored;
+	a->report_dups += rr.duplicates;
 	/* Keep filtering while redeliveries turn up (e.g. a re-created group re-reads). */
 	a->filter = a->filter && inserted < a->sig_rows;
 	return 0;
@@ -593,10 +637,10 @@ out:
 	return rc;
 }
 
-static int add_feed(struct arch *a, uint64_t master)
+static int add_feed(struct arch *a, uint64_t master, bool reports)
 {
 	for (unsigned int i = 0; i < a->n_feeds; i++)
-		if (a->feeds[i].master == master)
+		if (a->feeds[i].master == master && a->feeds[i].reports == reports)
 			return 0;
 	if (a->n_feeds == a->cap_feeds) {
 		unsigned int cap = a->cap_feeds ? a->cap_feeds * 2 : 64;
@@ -608,7 +652,10 @@ static int add_feed(struct arch *a, uint64_t master)
 	}
 	struct feed *f = &a->feeds[a->n_feeds];
 	f->master = master;
-	if (master == 0)
+	f->reports = reports;
+	if (reports)
+		snprintf(f->key, sizeof(f->key), "%s", CP_REDIS_REPORTS_KEY);
+	else if (master == 0)
 		snprintf(f->key, sizeof(f->key), "%s", CP_REDIS_PROT_ARCHIVE_KEY);
 	else
 		cp_redis_key_signals(f->key, sizeof(f->key), master);
@@ -631,7 +678,7 @@ static int add_feed(struct arch *a, uint64_t master)
 
 static int refresh_feeds(struct arch *a)
 {
-	if (add_feed(a, 0) != 0)
+	if (add_feed(a, 0, false) != 0 || (a->read_reports && add_feed(a, 0, true) != 0))
 		return -EAGAIN;
 	redisReply *rep = redisCommand(a->r.ctx, "SMEMBERS %s", CP_REDIS_MASTERS_KEY);
 	if (rep == NULL) {
@@ -643,7 +690,7 @@ static int refresh_feeds(struct arch *a)
 		for (size_t i = 0; i < rep->elements && rc == 0; i++) {
 			uint64_t m = strtoull(rep->element[i]->str, NULL, 10);
 			if (m != 0)
-				rc = add_feed(a, m);
+				rc = add_feed(a, m, false);
 		}
 	freeReplyObject(rep);
 	return rc;
@@ -819,6 +866,13 @@ static void maintain(struct arch *a, uint64_t now)
 	else
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "ledger_checkpoint(): %s", PQresultErrorMessage(res));
 	PQclear(res);
+	/* Report ids older than any EA's resend (sql 0019): an EA resends what it sent on a
+	 * connection it lost, within minutes; a week is far beyond. */
+	res = PQexec(a->pg.conn, "DELETE FROM subscriber_reports WHERE stored_at < now() - "
+		     "interval '7 days'");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "prune subscriber_reports: %s", PQresultErrorMessage(res));
+	PQclear(res);
 	/* The billing scheduler: performance fees of the periods that have ended (sql 0013),
 	 * 100 subscriptions per transaction, until none is due (bounded). */
 	long billed = 0;
@@ -870,6 +924,7 @@ static int archiver_loop(const struct worker *w)
 	a.tier = w->index == 0 ? w->tier : NULL;
 	a.stop = w->stop;
 	a.halt = w->halt;
+	a.read_reports = w->index == 0;
 	cp_pg_init(&a.pg, cfg, ROLE, STAGE_SQL);
 	cp_redis_init(&a.r, cfg, ROLE);
 	char base[128];
@@ -943,13 +998,14 @@ static int archiver_loop(const struct worker *w)
 			linger(&a);
 	}
 	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " skipped=%" PRIu64 " events=%" PRIu64
-	       " batches=%" PRIu64 " claimed=%" PRIu64, a.rows, a.skipped, a.events, a.batches,
-	       a.claimed);
+	       " batches=%" PRIu64 " claimed=%" PRIu64 " reports=%" PRIu64 " report_duplicates=%"
+	       PRIu64, a.rows, a.skipped, a.events, a.batches, a.claimed, a.reports, a.report_dups);
 	if (rc == -ENOMEM)
 		cp_log(CP_LOG_ERR, ROLE, "out of memory");
 	release_batch(&a);
 	free(a.replies);
 	free(a.ents);
+	free(a.reps);
 	free(a.feeds);
 	free(a.sig.p);
 	free(a.prot.p);

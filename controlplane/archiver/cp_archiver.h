@@ -3,7 +3,10 @@
  *
  *   decp:masters (set) ──▶ feeds: each master's stream decp:{m<id>}:signals (the stream
  *        the edge writes: it is the archive feed, no second copy) + decp:{prot}:archive
- *        consumer group "archiver", consumer = archiver_consumer or "<host>-<pid>"
+ *        consumer group "archiver", consumer = archiver_consumer or "<host>-<pid>";
+ *        the first loop also reads decp:{rep}:reports (subscriber reports and delivery
+ *        runs from the fan-out, common/cp_report.h), stored in the same transaction
+ *        through cp_report_store_tx() (once per report id), XACK + XDEL after COMMIT
  *   XREADGROUP ... > ──▶ held batch ──▶ BEGIN; COPY signal_archive; COPY protection_logs;
  *                                       COMMIT ──▶ XACK (+ XDEL on the events archive)
  *                                                  (only after COMMIT)

@@ -70,6 +70,7 @@ static const struct key keys[] = {
 	{"fanout_preauth_rate", K_U32, F(fanout_preauth_rate), 0, 0, 1000000},
 	{"fanout_header_timeout_ms", K_U32, F(fanout_header_timeout_ms), 0, 100, 600000},
 	{"fanout_poll_loop", K_BOOL, F(fanout_poll_loop), 0, 0, 0},
+	{"fanout_reports_redis", K_BOOL, F(fanout_reports_redis), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
 	{"api_port", K_U32, F(api_port), 0, 1, 65535},
 	{"api_threads", K_U32, F(api_threads), 0, 1, 16},
@@ -118,6 +119,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_history = 4096;
 	c->fanout_max_conns = 19000;
 	c->fanout_state_poll_ms = 500;
+	c->fanout_reports_redis = true;
 	c->fanout_keepalive_ms = 300000;
 	c->fanout_keepalive_timeout_ms = 10000;
 	c->fanout_replay_rate = 2000;
@@ -149,6 +151,7 @@ static const struct {
 	{"fanout", CP_ROLE_FANOUT},
 	{"api", CP_ROLE_API},
 	{"trust", CP_ROLE_TRUST},
+	{"book", CP_ROLE_BOOK},
 };
 #define NROLES (sizeof(role_names) / sizeof(role_names[0]))
 

@@ -22,6 +22,7 @@ enum cp_role {
 	CP_ROLE_FANOUT = 1u << 2,
 	CP_ROLE_API = 1u << 3,   /* not in 'all': named explicitly (docs/api.md) */
 	CP_ROLE_TRUST = 1u << 4, /* not in 'all': named explicitly */
+	CP_ROLE_BOOK = 1u << 5,  /* not in 'all': named explicitly (issue 19) */
 };
 #define CP_ROLES_ALL (CP_ROLE_EDGE | CP_ROLE_ARCHIVER | CP_ROLE_FANOUT)
 
@@ -78,6 +79,9 @@ struct cp_config {
 	uint32_t fanout_preauth_per_source; /* fanout: ...of them from one IPv4 address */
 	uint32_t fanout_preauth_rate;    /* fanout: new connections/s per address (0 = off) */
 	uint32_t fanout_header_timeout_ms; /* fanout: the upgrade request must arrive within */
+	bool fanout_reports_redis;       /* fanout: subscriber reports to the Redis reports
+					  * stream (the archiver stores them); no: the fan-out
+					  * stores them in PostgreSQL itself (decp-fanout alone) */
 	bool fanout_poll_loop;           /* fanout: lws's poll(2) loop instead of libev/epoll
 					  * (kept for comparison, docs/perf.md "fanout") */
 	char api_listen[256];            /* api: address to bind */

@@ -30,8 +30,11 @@
 /* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot). */
 #define CP_REDIS_SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals" /* printf format, master id */
 #define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
+#define CP_REDIS_BOOK_KEY_FMT "decp:{m%" PRIu64 "}:book" /* hash: seq, b (cp_book_store.h) */
 #define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
 #define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"
+#define CP_REDIS_REPORTS_KEY "decp:{rep}:reports"    /* subscriber reports and delivery runs
+						      * (cp_report.h), archived and deleted */
 #define CP_REDIS_GROUP "archiver"                    /* archiver consumer group on every signals
                                                       * stream and on the events archive */
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cp_archiver.h"
+#include "cp_book_role.h"
 #include "cp_config.h"
 #include "cp_ctx.h"
 #include "cp_edge.h"
@@ -52,6 +53,8 @@ static void usage(FILE *f)
 		"  api       HTTP/JSON operator and subscriber API, /metrics (docs/api.md; not in\n"
 		"            'all')\n"
 		"  trust     trust scoring, auto-pause and recovery (docs/api.md; not in 'all')\n"
+		"  book      every master's position book from its stream, durable in Redis\n"
+		"            (docs/resync.md; not in 'all')\n"
 		"\n"
 		"  --config FILE      settings file, 'key = value' lines (docs/control.md)\n"
 		"  --roles LIST       comma-separated roles, or 'all' (overrides the file)\n"
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
 		{.name = "fanout", .bit = CP_ROLE_FANOUT, .run = cp_fanout_role_run},
 		{.name = "api", .bit = CP_ROLE_API, .run = cp_api_run},
 		{.name = "trust", .bit = CP_ROLE_TRUST, .run = cp_trust_run},
+		{.name = "book", .bit = CP_ROLE_BOOK, .run = cp_book_run},
 	};
 	size_t nroles = sizeof(roles) / sizeof(roles[0]);
 	int rc = 0;

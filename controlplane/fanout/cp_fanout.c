@@ -179,6 +179,14 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->state_q);
 	cp_fo_mq_init(&f->report_q);
 	cp_fo_mq_init(&f->key_q);
+	cp_fo_mq_init(&f->ack_q);
+	f->stab_cap = 64;
+	f->stab = calloc(f->stab_cap, sizeof(*f->stab));
+	if (f->stab == NULL) {
+		free(f);
+		return NULL;
+	}
+	cp_fo_mq_init(&f->policy_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
 
@@ -262,6 +270,7 @@ fail:
 	if (f->listen_fd >= 0)
 		close(f->listen_fd);
 	cp_pg_close(&f->pg_auth);
+	free(f->stab);
 	free(f);
 	return NULL;
 }
@@ -335,9 +344,11 @@ int cp_fanout_start(struct cp_fanout *f)
 		return -EAGAIN;
 	if (pthread_create(&f->db_thr, NULL, cp_fo_db_main, f) != 0)
 		goto fail_replay;
+	if (pthread_create(&f->policy_thr, NULL, cp_fo_policy_main, f) != 0)
+		goto fail_db;
 	if (f->tail) {
 		if (pthread_create(&f->tail_thr, NULL, cp_fo_tail_main, f) != 0)
-			goto fail_db;
+			goto fail_policy;
 		f->tail_started = true;
 	}
 	if (pthread_create(&f->lws_thr, NULL, cp_fo_lws_main, f) != 0)
@@ -355,6 +366,9 @@ fail_tail:
 	if (f->tail_started)
 		pthread_join(f->tail_thr, NULL);
 	f->tail_started = false;
+fail_policy:
+	atomic_store(&f->stop, true);
+	pthread_join(f->policy_thr, NULL);
 fail_db:
 	atomic_store(&f->stop, true);
 	pthread_join(f->db_thr, NULL);
@@ -394,6 +408,8 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->range_lost = atomic_load_explicit(&w->c_range_lost, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
+	o->policies_sent = atomic_load_explicit(&w->c_policies_sent, memory_order_relaxed);
+	o->account_states = atomic_load_explicit(&w->c_accounts, memory_order_relaxed);
 	o->live_connections = atomic_load_explicit(&w->c_live, memory_order_relaxed);
 	o->key_announcements = atomic_load_explicit(&w->c_keys_sent, memory_order_relaxed);
 }
@@ -410,6 +426,7 @@ void cp_fanout_stop(struct cp_fanout *f)
 	pthread_cond_broadcast(&f->replay_req.cv);
 	pthread_join(f->replay_thr, NULL);
 	pthread_join(f->db_thr, NULL);
+	pthread_join(f->policy_thr, NULL);
 	if (f->tail_started)
 		pthread_join(f->tail_thr, NULL);
 	f->started = false;
@@ -469,6 +486,15 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		cp_fmsg_unref(k->msg);
 		free(k);
 	}
+	for (n = cp_fo_mq_take_all(&f->ack_q, 0); n != NULL; n = nn) {
+		nn = n->next;
+		free(n);
+	}
+	for (struct policy_ev *e = cp_fo_mq_take_all(&f->policy_q, 0), *en; e != NULL; e = en) {
+		en = e->next;
+		cp_fmsg_unref(e->msg);
+		free(e);
+	}
 	for (uint32_t b = 0; b < MASTER_BUCKETS; b++) {
 		struct master *mm, *mn;
 
@@ -481,6 +507,7 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		}
 	}
 	free(f->watch);
+	free(f->stab);
 	cp_pg_close(&f->pg_auth);
 	free(f);
 }

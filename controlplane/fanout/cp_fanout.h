@@ -65,6 +65,8 @@ struct cp_fanout_stats {
 	uint64_t range_lost;        /* replays ended with Error{CODE_RANGE} (range not retained) */
 	uint64_t reports;           /* execution reports and protection events stored */
 	uint64_t reports_dropped;   /* report queue full or insert failed */
+	uint64_t policies_sent;     /* CopyPolicy messages queued to subscribers (issue 19) */
+	uint64_t account_states;    /* AccountState messages received (issue 19) */
 	uint32_t live_connections;
 	uint64_t key_announcements; /* key announcements written to subscribers (queued) */
 };

@@ -1,138 +1,141 @@
-/* cp_fanout_db: the db thread (subscription-state poll, reports into PostgreSQL).
- * Design: cp_fanout_pvt.h. */
+/* cp_fanout_db: the db thread (subscription-state poll; reports and delivery runs into
+ * PostgreSQL through common/cp_report). Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
-#include "guard_types.h"
 
 /* ---------------------------------------------------------------- db thread -- */
 
-/* The stored reason of a subscriber's protection event: guard's own name for its reason
- * code (one table, guard_check.c); anything guard does not name is UNSPECIFIED (the column
- * accepts only upper-case names). */
-static const char *reason_name(int r)
-{
-	const char *n = r > 0 ? guard_reason_name((enum guard_reason)r) : "?";
-	return n[0] == '?' ? "UNSPECIFIED" : n;
-}
+/*
+ * Reports (and delivery runs) are made durable before they are acknowledged: XADD to the
+ * reports stream (fanout_reports_redis; the archiver stores them in PostgreSQL, exactly
+ * once per report id) or, for decp-fanout alone, stored in PostgreSQL at once (common/
+ * cp_report). Until that succeeds they wait here, in order (Redis or PostgreSQL down: no
+ * report is lost while the queue has room); then each report with a report_id is
+ * acknowledged to its session (ReportAck through ack_q). Beyond REPORT_QUEUE_MAX waiting,
+ * the oldest are dropped, counted, unacknowledged: their EA resends them.
+ */
+#define FLUSH_MAX 4096u
 
-/* Execution reports only move last_sequence_id forward: one UPDATE per subscription and
- * batch (its highest sequence), not one per report. Each one is also an EXECUTE event in
- * trust_inbox (sql 0006), scored by the trust role exactly as through the API. */
-struct exec_max {
-	uint64_t sub_id, subscriber, master, seq;
-	uint32_t n;
+struct pending {
+	struct report *head, *tail;
+	size_t n;
 };
 
-static int exec_cmp(const void *a, const void *b)
+static void pending_add(struct cp_fanout *f, struct pending *p, struct report *list)
 {
-	const struct exec_max *x = a, *y = b;
-	return x->sub_id < y->sub_id ? -1 : x->sub_id > y->sub_id;
-}
+	while (list != NULL) {
+		struct report *r = list;
 
-static void db_store_exec(struct cp_fanout *f, PGconn *c, struct report *list)
-{
-	struct exec_max *em = NULL;
-	size_t n = 0, cap = 0;
-
-	for (struct report *p = list; p != NULL; p = p->next) {
-		size_t i;
-
-		if (!p->exec)
-			continue;
-		for (i = 0; i < n && em[i].sub_id != p->sub_id; i++)
-			;
-		if (i == n) {
-			if (n == cap) {
-				struct exec_max *e2 = realloc(em, (cap ? cap * 2 : 64) * sizeof(*em));
-
-				if (e2 == NULL) {
-					cnt(&f->c_reports_dropped);
-					continue;
-				}
-				em = e2;
-				cap = cap ? cap * 2 : 64;
-			}
-			em[n++] = (struct exec_max){p->sub_id, p->subscriber, p->master, 0, 0};
-		}
-		if (p->seq > em[i].seq)
-			em[i].seq = p->seq;
-		em[i].n++;
-	}
-	/* Row locks in ascending subscription id, the order the trust role takes them in:
-	 * the two never deadlock. */
-	if (n > 1)
-		qsort(em, n, sizeof(*em), exec_cmp);
-	for (size_t i = 0; i < n; i++) {
-		char v[5][24];
-		const char *vals[5] = {v[0], v[1], v[2], v[3], v[4]};
-		PGresult *r;
-
-		snprintf(v[0], 24, "%" PRIu64, em[i].subscriber);
-		snprintf(v[1], 24, "%" PRIu64, em[i].sub_id);
-		snprintf(v[2], 24, "%" PRIu64, em[i].master);
-		snprintf(v[3], 24, "%" PRIu64, em[i].seq);
-		snprintf(v[4], 24, "%" PRIu32, em[i].n);
-		r = PQexecParams(c,
-				 "WITH u AS (UPDATE subscriptions SET last_sequence_id = $4::bigint "
-				 "WHERE id = $2::bigint AND subscriber_id = $1::bigint "
-				 "AND master_id = $3::bigint AND last_sequence_id < $4::bigint) "
-				 "INSERT INTO trust_inbox (subscription_id, event) "
-				 "SELECT s.id, 'EXECUTE' FROM subscriptions s, generate_series(1, $5::int) "
-				 "WHERE s.id = $2::bigint AND s.subscriber_id = $1::bigint "
-				 "AND s.master_id = $3::bigint",
-				 5, NULL, vals, NULL, NULL, 0);
-		for (uint32_t k = 0; k < em[i].n; k++)
-			cnt(PQresultStatus(r) == PGRES_COMMAND_OK ? &f->c_reports : &f->c_reports_dropped);
-		PQclear(r);
-	}
-	free(em);
-}
-
-static void db_store(struct cp_fanout *f, PGconn *c, struct report *list)
-{
-	PGresult *r = PQexec(c, "BEGIN");
-
-	PQclear(r);
-	db_store_exec(f, c, list);
-	for (struct report *p = list; p != NULL; p = p->next) {
-		char v[8][32];
-		const char *vals[10];
-
-		snprintf(v[0], 32, "%" PRIu64, p->subscriber);
-		snprintf(v[1], 32, "%" PRIu64, p->sub_id);
-		snprintf(v[2], 32, "%" PRIu64, p->master);
-		snprintf(v[3], 32, "%" PRIu64, p->seq);
-		snprintf(v[4], 32, "%" PRId64, p->time_ns > 0 ? p->time_ns : now_ns());
-		snprintf(v[5], 32, "%" PRId64, p->age_ns);
-		snprintf(v[6], 32, "%" PRId64, p->dev_x100);
-		for (int i = 0; i < 7; i++)
-			vals[i] = v[i];
-		vals[7] = reason_name(p->reason);
-		vals[8] = p->detail;
-		vals[9] = guard_attribution_name((enum guard_attribution)p->attribution);
-		if (p->exec)
-			continue;
-		/* Stored and scored as through the API: the event and its trust_inbox row in
-		 * one statement. */
-		r = PQexecParams(c,
-			 "WITH p AS (INSERT INTO protection_logs (event_time, master_id, "
-			 "subscriber_id, subscription_id, sequence, reason, latency_ms, "
-			 "price_deviation, details, attribution) "
-			 "VALUES (to_timestamp($5::bigint / 1e9), $3::bigint, $1::bigint, "
-			 "$2::bigint, $4::bigint, $8, $6::bigint / 1e6, $7::bigint / 100.0, "
-			 "jsonb_build_object('detail', $9::text, 'source', 'subscriber'), $10) "
-			 "RETURNING subscription_id, reason, sequence, attribution) "
-			 "INSERT INTO trust_inbox (subscription_id, event, sequence, attribution) "
-			 "SELECT subscription_id, reason, sequence, attribution FROM p "
-			 "WHERE subscription_id IS NOT NULL",
-			 10, NULL, vals, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_COMMAND_OK)
-			cnt(&f->c_reports);
+		list = r->next;
+		r->next = NULL;
+		if (p->tail != NULL)
+			p->tail->next = r;
 		else
-			cnt(&f->c_reports_dropped);
-		PQclear(r);
+			p->head = r;
+		p->tail = r;
+		p->n++;
 	}
-	r = PQexec(c, "COMMIT");
-	PQclear(r);
+	while (p->n > REPORT_QUEUE_MAX) {
+		struct report *r = p->head;
+
+		p->head = r->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		p->n--;
+		if (r->r.kind != CP_REPORT_DELIVERY)
+			cnt(&f->c_reports_dropped);
+		free(r);
+	}
+}
+
+/* XADD v[0..n) in one pipeline. 0 or -EIO (connection reset: retried later; entries
+ * already added come again, which the archiver's report-id check makes harmless). */
+static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
+{
+	char text[CP_REPORT_TEXT_MAX];
+	int rc = 0;
+
+	if (cp_redis_ensure(rd) != 0)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[7] = {"XADD", CP_REDIS_REPORTS_KEY, "*", "r", text, "d",
+				       v[i]->r.detail};
+		size_t lens[7];
+		int len = cp_report_encode(&v[i]->r, text, sizeof(text));
+
+		if (len < 0)
+			return -EIO; /* cannot happen: CP_REPORT_TEXT_MAX fits every report */
+		for (int k = 0; k < 7; k++)
+			lens[k] = strlen(argv[k]);
+		redisAppendCommandArgv(rd->ctx, 7, argv, lens);
+	}
+	for (size_t i = 0; i < n; i++) {
+		redisReply *rep = NULL;
+
+		if (redisGetReply(rd->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(rd, "XADD reports");
+			return -EIO;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "XADD %s: %s", CP_REDIS_REPORTS_KEY, rep->str);
+			rc = -EIO;
+		}
+		freeReplyObject(rep);
+	}
+	return rc;
+}
+
+/* Make up to FLUSH_MAX waiting reports durable; acknowledge and free them. Returns true
+ * when some were flushed (more may wait). */
+static bool flush_some(struct cp_fanout *f, struct cp_pg *db, struct cp_redis *rd,
+		       struct pending *p)
+{
+	struct report *v[FLUSH_MAX];
+	struct cp_report *flat = NULL;
+	struct cp_report_result res;
+	size_t n = 0, acks = 0;
+	struct report *r;
+	int rc;
+
+	for (r = p->head; r != NULL && n < FLUSH_MAX; r = r->next)
+		v[n++] = r;
+	if (n == 0)
+		return false;
+	if (f->cfg.fanout_reports_redis) {
+		rc = flush_redis(rd, v, n);
+	} else {
+		flat = malloc(n * sizeof(*flat));
+		if (flat == NULL)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			flat[i] = v[i]->r;
+		rc = cp_report_store(db, flat, n, &res);
+		free(flat);
+	}
+	if (rc != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		r = v[i];
+		p->head = r->next;
+		p->n--;
+		if (r->r.kind != CP_REPORT_DELIVERY)
+			cnt(&f->c_reports);
+		if (r->r.kind != CP_REPORT_DELIVERY && r->r.report_id != 0) {
+			struct report_ack *a = calloc(1, sizeof(*a));
+
+			if (a != NULL) {
+				a->sess = r->sess;
+				a->report_id = r->r.report_id;
+				cp_fo_mq_push(&f->ack_q, a);
+				acks++;
+			}
+		}
+		free(r);
+	}
+	if (p->head == NULL)
+		p->tail = NULL;
+	if (acks > 0)
+		lws_cancel_service(f->ctx);
+	return true;
 }
 
 /* Last state seen per subscription id (db thread only): only changes are posted to the
@@ -240,6 +243,8 @@ void *cp_fo_db_main(void *arg)
 {
 	struct cp_fanout *f = arg;
 	struct cp_pg db;
+	struct cp_redis rd;
+	struct pending pend = {NULL, NULL, 0};
 	PGconn *c;
 	char since[64] = "";
 	struct seen_tab seen = {NULL, 0, 0};
@@ -248,24 +253,25 @@ void *cp_fo_db_main(void *arg)
 	char rsince[64] = "";
 	int64_t rsweep = 0;
 	uint64_t rsession = 0;
+	int64_t next_poll = 0;
 
 	cp_pg_init(&db, &f->cfg, ROLE, "LISTEN decp_subauth");
+	cp_redis_init(&rd, &f->cfg, ROLE);
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
-		struct report *list = cp_fo_mq_take_all(&f->report_q,
-							(int)f->cfg.fanout_state_poll_ms), *p, *pn;
+		/* waiting reports: a short wait, so a recovered sink is used soon */
+		struct report *list = cp_fo_mq_take_all(&f->report_q, pend.n > 0 ? 100 :
+							(int)f->cfg.fanout_state_poll_ms);
 		PGresult *r;
-		bool up = cp_pg_ensure(&db) == 0;
+		bool up;
 
+		pending_add(f, &pend, list);
+		while (flush_some(f, &db, &rd, &pend))
+			;
+		if (mono_ns() < next_poll)
+			continue; /* the state poll keeps its own period */
+		next_poll = mono_ns() + (int64_t)f->cfg.fanout_state_poll_ms * 1000000 / 2;
+		up = cp_pg_ensure(&db) == 0;
 		c = db.conn;
-		if (list != NULL && up)
-			db_store(f, c, list);
-		else if (list != NULL)
-			for (p = list; p != NULL; p = p->next)
-				cnt(&f->c_reports_dropped);
-		for (p = list; p != NULL; p = pn) {
-			pn = p->next;
-			free(p);
-		}
 		if (!up || PQstatus(c) != CONNECTION_OK) {
 			if (up)
 				cp_pg_fail(&db, "connection lost", NULL);
@@ -332,7 +338,16 @@ void *cp_fo_db_main(void *arg)
 		cp_fo_keys_poll(f, c, &keys);
 	}
 	cp_fo_keys_seen_free(&keys);
+	/* stopping: a last chance for what waits (unacknowledged: the EA resends the rest) */
+	pending_add(f, &pend, cp_fo_mq_take_all(&f->report_q, 0));
+	while (flush_some(f, &db, &rd, &pend))
+		;
+	for (struct report *p = pend.head, *pn; p != NULL; p = pn) {
+		pn = p->next;
+		free(p);
+	}
 	free(seen.s);
+	cp_redis_close(&rd);
 	cp_pg_close(&db);
 	return NULL;
 }

@@ -117,8 +117,23 @@ static json_t *msg_to_json(const ProtobufCMessage *m)
 		const char *base = (const char *)m;
 		bool force = false;
 
-		if (fd->label == PROTOBUF_C_LABEL_REPEATED)
-			continue; /* none in the fan-out's messages */
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			/* CopyPolicy's lists: strings and messages (elements are pointers);
+			 * the fan-out sends no repeated scalar */
+			size_t n = *(const size_t *)(base + fd->quantifier_offset);
+			void *const *elem = *(void *const *const *)(base + fd->offset);
+			json_t *a;
+
+			if (n == 0 || (fd->type != PROTOBUF_C_TYPE_STRING &&
+				       fd->type != PROTOBUF_C_TYPE_MESSAGE))
+				continue;
+			a = json_array();
+			for (size_t k = 0; a != NULL && k < n; k++)
+				json_array_append_new(a, field_to_json(fd, &elem[k], true));
+			if (a != NULL)
+				json_object_set_new(o, fd->name, a);
+			continue;
+		}
 		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			if (*(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
 				continue;
@@ -317,8 +332,34 @@ static int json_to_msg(const ProtobufCMessageDescriptor *d, json_t *o, ProtobufC
 		const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(d, key);
 		char *base = (char *)m;
 
-		if (fd == NULL || fd->label == PROTOBUF_C_LABEL_REPEATED)
+		if (fd == NULL)
 			return -EINVAL;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			/* AccountState.positions: arrays of messages (or strings), whose elements
+			 * are pointers; the count grows with each element set, so that
+			 * protobuf_c_message_free_unpacked frees exactly what was made */
+			size_t *count = (size_t *)(base + fd->quantifier_offset);
+			void ***arr = (void ***)(base + fd->offset);
+			size_t k;
+			json_t *ev;
+
+			if (!json_is_array(v) || (fd->type != PROTOBUF_C_TYPE_MESSAGE &&
+						  fd->type != PROTOBUF_C_TYPE_STRING))
+				return -EINVAL;
+			if (json_array_size(v) == 0)
+				continue;
+			*arr = calloc(json_array_size(v), sizeof(void *));
+			if (*arr == NULL)
+				return -ENOMEM;
+			json_array_foreach(v, k, ev) {
+				int rc;
+
+				*count = k + 1;
+				if ((rc = set_field(fd, ev, &(*arr)[k])) != 0)
+					return rc;
+			}
+			continue;
+		}
 		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			uint32_t *which = (uint32_t *)(base + fd->quantifier_offset);
 			if (*which != 0)

@@ -30,7 +30,7 @@ uint8_t *cp_fjson_from_pb(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 /*
  * Serialised message of type d from JSON text (len bytes, need not be NUL-terminated)
  * into out (cap bytes). Returns the serialised length, -EINVAL (not JSON, unknown field,
- * wrong type, repeated field), -EMSGSIZE (larger than cap), -ENOMEM.
+ * wrong type, a repeated field of scalars), -EMSGSIZE (larger than cap), -ENOMEM.
  */
 int cp_fjson_to_pb(const ProtobufCMessageDescriptor *d, const char *text, size_t len,
 		   uint8_t *out, size_t cap);

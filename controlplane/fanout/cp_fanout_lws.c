@@ -10,6 +10,8 @@
 #include "cp_fanout_json.h"
 #include "cp_fanout_range.h"
 #include "cp_ws_check.h"
+#include "guard_sub.h"
+#include "cp_policy_msg.h"
 #include "cp_ws_guard.h"
 #include "proto_msg.h"
 
@@ -77,21 +79,97 @@ static bool master_in_hist(const struct master *m, uint64_t seq)
 
 /* ---------------------------------------------------------------- lws thread: sessions -- */
 
+/* Sessions by serial (f->stab): linear probing, deletion by backward shift, so a lookup
+ * never meets a tombstone. At most fanout_max_conns live entries in a table of more than
+ * twice that: probes stay short. */
+static uint32_t stab_slot(const struct cp_fanout *f, uint64_t serial)
+{
+	return (uint32_t)(serial * 0x9e3779b97f4a7c15ull >> 32) & (f->stab_cap - 1);
+}
+
+static void stab_put(struct cp_fanout *f, struct sess *s)
+{
+	uint32_t i = stab_slot(f, s->serial);
+
+	while (f->stab[i] != NULL)
+		i = (i + 1) & (f->stab_cap - 1);
+	f->stab[i] = s;
+}
+
+/* Add s, doubling the table first when it would be more than half full (sized by the
+ * connections there are, not by fanout_max_conns). -ENOMEM leaves s out: its reports are
+ * then stored but not acknowledged (the EA resends them; stored once). */
+static int stab_add(struct cp_fanout *f, struct sess *s)
+{
+	if (2 * (f->stab_n + 1) > f->stab_cap) {
+		struct sess **old = f->stab;
+		uint32_t cap = f->stab_cap;
+		struct sess **n = calloc((size_t)cap * 2, sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		f->stab = n;
+		f->stab_cap = cap * 2;
+		for (uint32_t i = 0; i < cap; i++)
+			if (old[i] != NULL)
+				stab_put(f, old[i]);
+		free(old);
+	}
+	stab_put(f, s);
+	f->stab_n++;
+	return 0;
+}
+
+static struct sess *stab_find(struct cp_fanout *f, uint64_t serial)
+{
+	for (uint32_t i = stab_slot(f, serial); f->stab[i] != NULL; i = (i + 1) & (f->stab_cap - 1))
+		if (f->stab[i]->serial == serial)
+			return f->stab[i];
+	return NULL;
+}
+
+static void stab_del(struct cp_fanout *f, const struct sess *s)
+{
+	uint32_t mask = f->stab_cap - 1, i = stab_slot(f, s->serial);
+
+	while (f->stab[i] != NULL && f->stab[i] != s)
+		i = (i + 1) & mask;
+	if (f->stab[i] == NULL)
+		return;
+	f->stab[i] = NULL;
+	f->stab_n--;
+	/* move back every following entry of the run that may sit before its home slot */
+	for (uint32_t j = (i + 1) & mask; f->stab[j] != NULL; j = (j + 1) & mask) {
+		uint32_t home = stab_slot(f, f->stab[j]->serial);
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			f->stab[i] = f->stab[j];
+			f->stab[j] = NULL;
+			i = j;
+		}
+	}
+}
+
 static void sess_wake(struct sess *s)
 {
 	lws_callback_on_writable(s->wsi);
 }
 
-/* Queue m (takes a reference). reserve: slots that must stay free afterwards. */
-static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve)
+/* Queue m (takes a reference). reserve: slots that must stay free afterwards; replay:
+ * an envelope sent by a replay (its stamp says so when it is written). */
+static int sess_enqueue(struct sess *s, struct cp_fmsg *m, uint32_t reserve, bool replay)
 {
-	uint32_t cap = s->f->cfg.fanout_queue;
+	uint32_t cap = s->f->cfg.fanout_queue, at = (s->qhead + s->qcount) % cap;
 
 	if (s->dead || s->closing)
 		return -EPIPE;
 	if (s->qcount + reserve >= cap)
 		return -ENOBUFS;
-	s->q[(s->qhead + s->qcount) % cap] = cp_fmsg_ref(m);
+	s->q[at] = cp_fmsg_ref(m);
+	if (replay)
+		s->qreplay[at >> 3] |= (uint8_t)(1u << (at & 7));
+	else
+		s->qreplay[at >> 3] &= (uint8_t)~(1u << (at & 7));
 	s->qcount++;
 	sess_wake(s);
 	return 0;
@@ -123,17 +201,69 @@ static void sess_drop_slow(struct sess *s)
 	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
 }
 
+/* Queue a snapshot of a delivery run for trust_deliveries (db thread). A full report
+ * queue drops it: the credit and staleness rules then fail safe (no credit, scored). */
+static void deliv_push(struct cp_fanout *f, const struct attach *a, const struct cp_deliv_run *run)
+{
+	struct report *r;
+
+	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	r->r.kind = CP_REPORT_DELIVERY;
+	r->r.sub_id = a->sub_id;
+	r->r.master = a->m->id;
+	r->r.live = run->live;
+	r->r.late = run->late;
+	r->r.seq = run->first;
+	r->r.last_seq = run->last;
+	r->r.time_ns = run->first_ns;
+	r->r.last_ns = run->last_ns;
+	cp_fo_mq_push(&f->report_q, r);
+}
+
+/* The open run of a, if it grew since its last snapshot (before a report, at close). */
+static void deliv_flush(struct cp_fanout *f, struct attach *a)
+{
+	struct cp_deliv_run run;
+
+	if (cp_deliv_take(&a->deliv, &run))
+		deliv_push(f, a, &run);
+}
+
+/* Envelope m goes to the socket now: stamp it for this connection (cp_fmsg_stamp; the
+ * shared bytes are patched right before lws_write copies or sends them) and record the
+ * send in a's delivery run (a NULL: the attachment is gone, nothing to record). */
+static void sess_stamp(struct cp_fanout *f, struct attach *a, struct cp_fmsg *m, bool replay,
+		       int64_t t)
+{
+	struct cp_deliv_run out[2];
+	int n;
+
+	cp_fmsg_stamp(m, t, replay);
+	if (a == NULL)
+		return;
+	/* late: as the guard would attribute it with the default TTL (guard_check.c) */
+	n = cp_deliv_sent(&a->deliv, m->seq, !replay,
+			  m->arrival_ns > 0 && t - m->arrival_ns > GUARD_TTL_DEFAULT_NS / 2, t,
+			  DELIV_SNAPSHOT_NS, out);
+	for (int i = 0; i < n; i++)
+		deliv_push(f, a, &out[i]);
+}
+
 /* Write a live envelope at once, in the publishing pass, when nothing is queued before it
  * and lws holds no unsent bytes of this connection: one send(2), no writeable request and
  * no second trip through the event loop. lws_write() outside the writeable callback is
  * safe here: same thread, whole frames only, and a short write is kept by lws (then
  * lws_partial_buffered() is set and everything after it goes through the queue, whose
  * bound still decides when a reader is slow). Returns true when m was consumed. */
-static bool sess_write_now(struct sess *s, struct cp_fmsg *m)
+static bool sess_write_now(struct attach *a, struct cp_fmsg *m, int64_t t)
 {
+	struct sess *s = a->s;
+
 	if (s->qcount != 0 || s->json || s->dead || s->closing || s->close_sent || s->peer_closing ||
 	    s->ping_due || lws_partial_buffered(s->wsi))
 		return false;
+	sess_stamp(s->f, a, m, false, t);
 	if (lws_write(s->wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY) < 0) {
 		/* broken connection: not ours to close from here, lws does it at once */
 		s->closing = true;
@@ -149,7 +279,7 @@ static void sess_send_ctl(struct sess *s, struct cp_fmsg *m)
 {
 	if (m == NULL)
 		return;
-	if (sess_enqueue(s, m, 0) == -ENOBUFS)
+	if (sess_enqueue(s, m, 0, false) == -ENOBUFS)
 		sess_drop_slow(s);
 	cp_fmsg_unref(m);
 }
@@ -280,7 +410,7 @@ static void attach_pump(struct cp_fanout *f, struct attach *a)
 		case CP_SPLICE_FROM_HISTORY:
 			while (a->sp.next <= m->last_seq &&
 			       sess_enqueue(s, m->hist[a->sp.next % f->cfg.fanout_history],
-					    QUEUE_RESERVE) == 0)
+					    QUEUE_RESERVE, true) == 0)
 				cp_splice_sent(&a->sp);
 			if (a->sp.next > m->last_seq)
 				attach_go_live(a);
@@ -399,7 +529,7 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 		if (o == CP_SPLICE_OLD)
 			continue;
 		/* a hole (missing entries): the read from the hole proves it (cp_fanout_range) */
-		if (o == CP_SPLICE_GAP || sess_enqueue(a->s, m, QUEUE_RESERVE) != 0) {
+		if (o == CP_SPLICE_GAP || sess_enqueue(a->s, m, QUEUE_RESERVE, true) != 0) {
 			whole = false;
 			break;
 		}
@@ -421,6 +551,7 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 	struct master *m = master_get(f, msg->master);
 	uint64_t seq = msg->seq;
 	struct attach *a, *nx;
+	int64_t t = 0; /* the send stamp of direct writes, read once per publish */
 
 	if (m == NULL)
 		return;
@@ -451,8 +582,10 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 		case CP_SPLICE_SEND:
 			break;
 		}
-		if (!direct || !sess_write_now(a->s, msg)) {
-			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE);
+		if (direct && t == 0)
+			t = now_ns();
+		if (!direct || !sess_write_now(a, msg, t)) {
+			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE, false);
 
 			if (rc == -ENOBUFS)
 				sess_drop_slow(a->s);
@@ -464,6 +597,36 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 }
 
 /* ---------------------------------------------------------------- lws thread: messages -- */
+
+/* The subscription's CopyPolicy goes out on every Subscribe, ahead of SyncStart or
+ * StateChange, so the guard applies it before the first envelope (issue 19). Read once
+ * per session (one indexed query on the lws thread's connection, like the upgrade's
+ * lookups); later versions arrive from the policy thread (on_policy_ev). Without
+ * PostgreSQL nothing is sent: the EA keeps the policy it holds. */
+static void sess_send_policy(struct cp_fanout *f, struct sess *s, struct subrow *row)
+{
+	if (row->policy == NULL && cp_pg_ensure(&f->pg_auth) == 0) {
+		char id[24];
+		const char *vals[1] = {id};
+		struct cp_policy_row pr;
+		PGresult *r;
+
+		snprintf(id, sizeof(id), "%" PRIu64, row->id);
+		r = cp_pg_exec(&f->pg_auth, CP_POLICY_SELECT "WHERE s.id = $1::bigint", 1, vals);
+		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			row->policy = cp_policy_fmsg_of(r, 0, &pr);
+			row->policy_version = row->policy != NULL ? pr.version : 0;
+		} else {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": copy policy not read: %s",
+				  row->id, r != NULL ? PQresultErrorMessage(r) : "no connection");
+		}
+		PQclear(r);
+	}
+	if (row->policy != NULL) {
+		cnt(&f->c_policies_sent);
+		sess_send_ctl(s, cp_fmsg_ref(row->policy));
+	}
+}
 
 static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscribe *sub)
 {
@@ -509,6 +672,7 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		sess_send_ctl(s, cp_fmsg_ref(m->key_ann));
 		cnt(&f->c_keys_sent);
 	}
+	sess_send_policy(f, s, row);
 	if (!state_delivers(row->state)) {
 		cp_splice_hold(&a->sp, sub->from_sequence, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, m->id, row->state, row->state,
@@ -533,6 +697,7 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 				  ? cm->execution_report->master_id
 				  : cm->protection_event->master_id;
 	struct subrow *row = sess_subrow(s, master);
+	struct attach *a = sess_attach_of(s, master);
 
 	if (row == NULL) {
 		cnt(&f->c_sub_refused);
@@ -540,31 +705,62 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 					       "report for a master without subscription"));
 		return;
 	}
+	/* what this connection sent reaches the database before the report naming it */
+	if (a != NULL)
+		deliv_flush(f, a);
 	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
 		cnt(&f->c_reports_dropped);
 		return;
 	}
 	/* identities come from the authenticated session, never from the client's fields */
-	r->subscriber = s->subscriber_id;
-	r->sub_id = row->id;
-	r->master = master;
+	r->sess = s->serial;
+	r->r.subscriber = s->subscriber_id;
+	r->r.sub_id = row->id;
+	r->r.master = master;
 	if (cm->kind_case == DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT) {
-		r->exec = true;
-		r->seq = cm->execution_report->sequence;
-		r->time_ns = cm->execution_report->exec_time_ns;
+		const Decp__ExecutionReport *x = cm->execution_report;
+
+		r->r.kind = CP_REPORT_EXECUTION;
+		r->r.seq = x->sequence;
+		r->r.time_ns = x->exec_time_ns;
+		r->r.status = x->status;
+		r->r.ticket = x->broker_ticket;
+		r->r.volume = x->volume;
+		r->r.price = x->price;
+		r->r.realized_profit = x->realized_profit;
+		r->r.report_id = x->report_id;
 	} else {
 		const Decp__ProtectionEvent *e = cm->protection_event;
 
-		r->seq = e->sequence;
-		r->reason = e->reason;
-		r->attribution = e->attribution;
-		r->age_ns = e->age_ns;
-		r->dev_x100 = e->price_deviation_pips_x100;
-		r->time_ns = e->event_time_ns;
+		r->r.kind = CP_REPORT_PROTECTION;
+		r->r.seq = e->sequence;
+		r->r.reason = e->reason;
+		r->r.attribution = e->attribution;
+		r->r.age_ns = e->age_ns;
+		r->r.dev_x100 = e->price_deviation_pips_x100;
+		r->r.time_ns = e->event_time_ns;
+		r->r.report_id = e->report_id;
 		if (e->detail != NULL)
-			snprintf(r->detail, sizeof(r->detail), "%s", e->detail);
+			snprintf(r->r.detail, sizeof(r->r.detail), "%s", e->detail);
 	}
 	cp_fo_mq_push(&f->report_q, r);
+}
+
+/* The subscriber's broker account (issue 19): counted, kept on the session (the last one)
+ * and logged (rate-limited). Informational: the guard acts on it on the EA's side; the
+ * identity is the session's. */
+static void on_account(struct cp_fanout *f, struct sess *s, const Decp__AccountState *as)
+{
+	cnt(&f->c_accounts);
+	s->acct_at_ns = now_ns();
+	s->acct_equity = as->equity;
+	s->acct_free_margin = as->free_margin;
+	s->acct_positions = as->position_count;
+	CP_LOG_RL(CP_LOG_INFO, ROLE, "account of subscriber %" PRIu64 ": %s balance %" PRId64
+		  " equity %" PRId64 " margin %" PRId64 " free %" PRId64 " (1e-4), 1:%" PRIu32
+		  ", %" PRIu32 " positions", s->subscriber_id, as->currency ? as->currency : "",
+		  as->balance, as->equity, as->margin, as->free_margin, as->leverage,
+		  as->position_count);
 }
 
 static void sess_malformed(struct cp_fanout *f, struct sess *s)
@@ -613,6 +809,9 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 	case DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT:
 	case DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT:
 		on_report(f, s, cm);
+		break;
+	case DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE:
+		on_account(f, s, cm->account_state);
 		break;
 	default:
 		break;
@@ -845,6 +1044,27 @@ static void on_key_ev(struct cp_fanout *f, struct key_ev *k)
 		}
 }
 
+/* A newer copy policy of one subscription (policy thread): kept on the session's row
+ * and sent at once when the subscriber is attached to that master; otherwise its next
+ * Subscribe sends it. An older or equal version changes nothing. */
+static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev)
+{
+	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+		struct subrow *row;
+
+		if (s->subscriber_id != ev->subscriber || (row = sess_subrow(s, ev->master)) == NULL ||
+		    row->id != ev->sub_id || ev->version <= row->policy_version)
+			continue;
+		cp_fmsg_unref(row->policy);
+		row->policy = cp_fmsg_ref(ev->msg);
+		row->policy_version = ev->version;
+		if (sess_attach_of(s, ev->master) != NULL && !s->dead) {
+			cnt(&f->c_policies_sent);
+			sess_send_ctl(s, cp_fmsg_ref(row->policy));
+		}
+	}
+}
+
 /* The publisher found the ring full and dropped signals (counted in publish_dropped). A
  * drop in the middle of a master's stream shows up as a gap at its next publish, but the
  * last signals of a stream have no successor: so once the ring is empty again, every
@@ -867,6 +1087,8 @@ static void drain_inputs(struct cp_fanout *f)
 	struct cp_fmsg *m;
 	struct replay_msg *r, *rn;
 	struct state_ev *e, *en;
+	struct report_ack *ak, *akn;
+	struct policy_ev *pe, *pen;
 	int n = 0;
 	bool direct = cp_fo_ring_len(f) <= RING_DIRECT_MAX;
 
@@ -903,6 +1125,23 @@ static void drain_inputs(struct cp_fanout *f)
 		kn = k->next;
 		on_key_ev(f, k);
 		free(k);
+	}
+	for (ak = cp_fo_mq_take_all(&f->ack_q, 0); ak != NULL; ak = akn) {
+		struct sess *s = stab_find(f, ak->sess);
+
+		akn = ak->next;
+		/* gone since: its EA resends the report after reconnecting (stored once) */
+		if (s != NULL && !s->dead) {
+			sess_send_ctl(s, cp_fmsg_report_ack(ak->report_id));
+			cnt(&f->c_reports_acked);
+		}
+		free(ak);
+	}
+	for (pe = cp_fo_mq_take_all(&f->policy_q, 0); pe != NULL; pe = pen) {
+		pen = pe->next;
+		on_policy_ev(f, pe);
+		cp_fmsg_unref(pe->msg);
+		free(pe);
 	}
 }
 
@@ -1055,12 +1294,22 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	s->wsi = wsi;
 	sess_heard(s);
 	s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
-	if (s->q == NULL)
+	s->qreplay = calloc((f->cfg.fanout_queue + 7) / 8, 1);
+	if (s->q == NULL || s->qreplay == NULL) {
+		free(s->q);
+		free(s->qreplay);
+		s->q = NULL;
+		s->qreplay = NULL;
 		return -1;
+	}
 	s->next_all = f->all;
 	if (f->all != NULL)
 		f->all->prev_all = s;
 	f->all = s;
+	s->serial = ++f->next_serial;
+	if (stab_add(f, s) != 0)
+		cp_log(CP_LOG_WARN, ROLE, "out of memory: session %" PRIu64 " gets no ReportAck",
+		       s->serial);
 	cnt(&f->c_conn);
 	atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
 	(void)subcount_of(f, s->subscriber_id, +1);
@@ -1077,12 +1326,20 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		return 0;
 	for (a = s->att; a != NULL; a = an) {
 		an = a->s_next;
+		deliv_flush(f, a);
 		attach_free(a);
 	}
 	s->att = NULL;
+	for (uint32_t i = 0; i < s->nsubs; i++) {
+		cp_fmsg_unref(s->subs[i].policy);
+		s->subs[i].policy = NULL;
+	}
 	sess_queue_clear(s);
 	free(s->q);
+	free(s->qreplay);
 	s->q = NULL;
+	s->qreplay = NULL;
+	stab_del(f, s);
 	if (f->ka_cursor == s)
 		f->ka_cursor = s->next_all;
 	if (s->prev_all != NULL)
@@ -1143,6 +1400,7 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 {
 	uint32_t cap = f->cfg.fanout_queue;
 	int burst = 0;
+	int64_t t = 0; /* the send stamp of this burst, read at its first envelope */
 	int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
 
 	if (verdict != 0) { /* RFC 6455 violation seen by cp_ws_check */
@@ -1169,10 +1427,16 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	 * message): write until the kernel takes no more; lws keeps the rest */
 	while (s->qcount > 0 && burst++ < 32 && !lws_partial_buffered(wsi)) {
 		struct cp_fmsg *m = s->q[s->qhead];
+		bool replay = s->qreplay[s->qhead >> 3] >> (s->qhead & 7) & 1;
 		int n;
 
 		s->qhead = (s->qhead + 1) % cap;
 		s->qcount--;
+		if (m->master != 0) {
+			if (t == 0)
+				t = now_ns();
+			sess_stamp(f, sess_attach_of(s, m->master), m, replay, t);
+		}
 		n = s->json ? write_json(wsi, m)
 			    : lws_write(wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY);
 		if (m->master != 0)

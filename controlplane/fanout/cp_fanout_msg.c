@@ -46,14 +46,27 @@ static struct cp_fmsg *fmsg_alloc(size_t len)
 	m->master = 0;
 	m->seq = 0;
 	m->arrival_ns = 0;
+	m->stamp_off = 0;
 	return m;
 }
 
-/* Envelope fields 2..4 after the signal. */
+/* The stamp fields: tag 5 (varint) + 10-byte varint, tag 6 (varint) + one byte. */
+#define STAMP_VARINT 10u
+#define STAMP_LEN (1u + STAMP_VARINT + 1u + 1u)
+
+/* v as exactly STAMP_VARINT bytes (a padded varint: continuation bits on the first nine). */
+static void varint_put_fixed(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 0; i < STAMP_VARINT - 1; i++, v >>= 7)
+		p[i] = (uint8_t)(v | 0x80);
+	p[STAMP_VARINT - 1] = (uint8_t)(v & 0x01); /* bit 63: at most 1 in a tenth byte */
+}
+
+/* Envelope fields 2..6 after the signal. */
 static size_t env_tail_len(uint64_t master, uint64_t seq, int64_t arrival_ns)
 {
 	return 1 + varint_len((uint64_t)arrival_ns) + 1 + varint_len(master) + 1 +
-	       varint_len(seq);
+	       varint_len(seq) + STAMP_LEN;
 }
 
 static uint8_t *env_tail_put(uint8_t *p, uint64_t master, uint64_t seq, int64_t arrival_ns)
@@ -63,7 +76,24 @@ static uint8_t *env_tail_put(uint8_t *p, uint64_t master, uint64_t seq, int64_t 
 	*p++ = 0x18;
 	p = varint_put(p, master);
 	*p++ = 0x20;
-	return varint_put(p, seq);
+	p = varint_put(p, seq);
+	*p++ = 0x28; /* Envelope.fanout_send_ns = 5, stamped per send */
+	varint_put_fixed(p, 0);
+	p += STAMP_VARINT;
+	*p++ = 0x30; /* Envelope.replay = 6 */
+	*p++ = 0;
+	return p;
+}
+
+void cp_fmsg_stamp(struct cp_fmsg *m, int64_t send_ns, bool replay)
+{
+	uint8_t *p;
+
+	if (m->stamp_off == 0)
+		return;
+	p = cp_fmsg_payload(m) + m->stamp_off;
+	varint_put_fixed(p, (uint64_t)send_ns);
+	p[STAMP_VARINT + 1] = replay;
 }
 
 static struct cp_fmsg *envelope_build(uint64_t master, uint64_t seq, int64_t arrival_ns,
@@ -97,6 +127,7 @@ static struct cp_fmsg *envelope_build(uint64_t master, uint64_t seq, int64_t arr
 		p += blen;
 	}
 	p = env_tail_put(p, master, seq, arrival_ns);
+	m->stamp_off = (uint32_t)(p - cp_fmsg_payload(m)) - STAMP_LEN + 1;
 	m->master = master;
 	m->seq = seq;
 	m->arrival_ns = arrival_ns;
@@ -169,6 +200,17 @@ struct cp_fmsg *cp_fmsg_sync_end(uint64_t master, uint64_t last)
 	s.last_sequence = last;
 	sm.kind_case = DECP__SERVER_MESSAGE__KIND_SYNC_END;
 	sm.sync_end = &s;
+	return cp_fmsg_pack(&sm);
+}
+
+struct cp_fmsg *cp_fmsg_report_ack(uint64_t report_id)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	Decp__ReportAck a = DECP__REPORT_ACK__INIT;
+
+	a.report_id = report_id;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_REPORT_ACK;
+	sm.report_ack = &a;
 	return cp_fmsg_pack(&sm);
 }
 

@@ -6,12 +6,21 @@
  * Envelope is encoded once and the same buffer is queued to every subscriber of its
  * master; each queue slot and each history slot holds one reference.
  *
+ * Per-connection stamps without a re-encode: an Envelope is encoded with its
+ * fanout_send_ns (5) as a fixed-width 10-byte varint (a non-minimal varint, which every
+ * protobuf decoder accepts, proto_wire included) and replay (6) as one byte, both at
+ * stamp_off. The lws thread patches them in the shared buffer with cp_fmsg_stamp()
+ * immediately before each lws_write(): lws_write either sends the bytes or copies what
+ * the socket did not take, so the next connection's patch cannot change bytes already
+ * handed over. Cost: 13 bytes per envelope and a 12-byte store per send.
+ *
  * Threads: a message is created by any thread and, once handed to the lws thread, its
- * reference count is touched only there (plain integer, no atomics needed).
+ * reference count and stamps are touched only there (plain integers, no atomics needed).
  */
 #ifndef DECP_CP_FANOUT_MSG_H
 #define DECP_CP_FANOUT_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +34,7 @@ struct cp_fmsg {
 	uint64_t master;  /* envelopes: routing copies, 0 for other messages */
 	uint64_t seq;
 	int64_t arrival_ns;
+	uint32_t stamp_off; /* envelopes: payload offset of the stamp fields, 0 = none */
 	uint8_t data[];   /* LWS_PRE headroom + payload */
 };
 
@@ -34,7 +44,8 @@ static inline uint8_t *cp_fmsg_payload(struct cp_fmsg *m)
 }
 
 /* ServerMessage{Envelope{signal = signed_signal (serialised SignedSignal, embedded as is),
- * server_arrival_ns, master_id, sequence}}. refs = 1. Returns NULL (errno ENOMEM, EINVAL). */
+ * server_arrival_ns, master_id, sequence, fanout_send_ns = 0, replay = false}}: the last
+ * two fixed-width, for cp_fmsg_stamp. refs = 1. Returns NULL (errno ENOMEM, EINVAL). */
 struct cp_fmsg *cp_fmsg_envelope(uint64_t master, uint64_t seq, int64_t arrival_ns,
 				 const uint8_t *signed_signal, size_t len);
 
@@ -44,6 +55,10 @@ struct cp_fmsg *cp_fmsg_envelope_parts(uint64_t master, uint64_t seq, int64_t ar
 				       const uint8_t *body, size_t body_len,
 				       const uint8_t *sig, size_t sig_len);
 
+/* Envelopes: set fanout_send_ns and replay in m's bytes (lws thread, right before the
+ * write). No-op for messages without stamp fields. */
+void cp_fmsg_stamp(struct cp_fmsg *m, int64_t send_ns, bool replay);
+
 /* Pack any ServerMessage. refs = 1. Returns NULL (errno ENOMEM). */
 struct cp_fmsg *cp_fmsg_pack(const Decp__ServerMessage *sm);
 
@@ -51,6 +66,7 @@ struct cp_fmsg *cp_fmsg_pack(const Decp__ServerMessage *sm);
 struct cp_fmsg *cp_fmsg_error(Decp__Error__Code code, const char *text);
 struct cp_fmsg *cp_fmsg_sync_start(uint64_t master, uint64_t from, uint64_t to);
 struct cp_fmsg *cp_fmsg_sync_end(uint64_t master, uint64_t last);
+struct cp_fmsg *cp_fmsg_report_ack(uint64_t report_id);
 struct cp_fmsg *cp_fmsg_state_change(uint64_t sub_id, uint64_t master,
 				     Decp__SubscriptionState old_state,
 				     Decp__SubscriptionState new_state,

@@ -4,8 +4,12 @@
  *   cp_fanout_lws.c    the lws service thread: masters, sessions, replay/live splice,
  *                      client messages, upgrade auth, lws callbacks
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
- *   cp_fanout_db.c     the db thread: subscription-state poll, reports into PostgreSQL
+ *   cp_fanout_db.c     the db thread: subscription-state poll, reports and delivery runs
+ *                      into PostgreSQL (common/cp_report)
+ *   cp_fanout_policy.c the policy thread: LISTEN decp_policy, CopyPolicy messages built
+ *                      from the changed rows (cp_policy_msg.h) for the lws thread
  *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
+ *   cp_fanout_deliv.c  delivery runs per attachment (pure; own header)
  *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
  *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
  * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
@@ -43,6 +47,7 @@
 #include <libpq-fe.h>
 #include <libwebsockets.h>
 
+#include "cp_fanout_deliv.h"
 #include "cp_fanout_keys.h"
 #include "cp_fanout_msg.h"
 #include "cp_fanout_splice.h"
@@ -50,6 +55,7 @@
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "cp_redis.h"
+#include "cp_report.h"
 #include "decp.pb-c.h"
 
 #define ROLE "fanout" /* log tag and PostgreSQL application_name suffix */
@@ -59,6 +65,8 @@
 #define REPLAY_CHUNK 256u     /* XRANGE COUNT */
 #define REPORT_QUEUE_MAX 100000u
 #define PUB_RING 65536u       /* power of two */
+#define DELIV_SNAPSHOT_NS 1000000000 /* an open delivery run reaches the database at least
+			       * this often while it grows (cp_fanout_deliv.h) */
 #define RING_DIRECT_MAX 64u   /* publish ring backlog up to which envelopes are written at
 			       * once (sess_write_now); beyond, they are only queued */
 #define MASTER_BUCKETS 1024u
@@ -74,6 +82,7 @@ struct attach {
 	uint64_t sub_id;
 	struct cp_splice sp;      /* mode, next, pending chunk (cp_fanout_splice.h) */
 	uint32_t dry;             /* empty chunks in a row while behind (cp_fanout_range.h) */
+	struct cp_deliv deliv;    /* what was sent, for trust_deliveries (cp_fanout_deliv.h) */
 };
 
 struct master {
@@ -90,18 +99,22 @@ struct master {
 struct subrow {
 	uint64_t id, master;
 	Decp__SubscriptionState state;
+	uint64_t policy_version;  /* of `policy`; 0 = none */
+	struct cp_fmsg *policy;   /* ServerMessage{CopyPolicy}, one reference; NULL = none */
 };
 
 struct sess {
 	struct cp_fanout *f;
 	struct lws *wsi;
 	struct sess *next_all, *prev_all;
+	uint64_t serial;          /* 1, 2, ...: names the session to other threads (acks) */
 	uint64_t subscriber_id;
 	uint64_t token_id;        /* subscriber_tokens.id the upgrade authenticated with */
 	uint32_t nsubs;
 	struct subrow subs[SESS_MAX_SUBS];
 	struct attach *att;
 	struct cp_fmsg **q;
+	uint8_t *qreplay;         /* bit per queue slot: the envelope is sent by a replay */
 	uint32_t qhead, qcount;
 	uint16_t close_code;
 	int64_t last_rx_ns;       /* monotonic time of the last bytes from the peer */
@@ -114,7 +127,10 @@ struct sess {
 				   * (RFC 6455 §5.5.1) */
 	bool dead;                /* dropped (slow): nothing more is queued */
 	bool authed;
-	bool json;                /* ?format=json: JSON text frames (debug mode) */
+	bool json;
+	/* the subscriber's broker account as its EA last reported it (AccountState) */
+	int64_t acct_at_ns, acct_equity, acct_free_margin;
+	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */
 	bool rx_text;             /* the message being received is a text message */
 	size_t rx_len;
 	uint8_t rx[CP_FANOUT_MAX_RX];
@@ -159,15 +175,25 @@ struct state_ev {
 	Decp__SubscriptionState state;
 };
 
-/* Execution report or protection event (lws -> db thread). */
+/* A subscription's copy policy, read after a change (policy -> lws thread); msg holds
+ * one reference. */
+struct policy_ev {
+	struct policy_ev *next;
+	uint64_t sub_id, master, subscriber, version;
+	struct cp_fmsg *msg;
+};
+
+/* Execution report, protection event or delivery run (lws -> db thread). */
 struct report {
 	struct report *next;
-	bool exec;
-	uint64_t subscriber, sub_id, master, seq;
-	int reason;
-	int attribution; /* TTL_EXPIRED: proto StalenessAttribution, the guard's claim */
-	int64_t age_ns, dev_x100, time_ns;
-	char detail[128];
+	uint64_t sess;            /* the reporting session's serial (its ReportAck goes there) */
+	struct cp_report r;
+};
+
+/* A report is durable (db -> lws thread): ReportAck{report_id} to session `sess`. */
+struct report_ack {
+	struct report_ack *next;
+	uint64_t sess, report_id;
 };
 
 struct mq {
@@ -194,7 +220,7 @@ struct cp_fanout {
 	lws_sorted_usec_list_t drain_sul; /* stop: the deadline of the 1001 close handshakes */
 	bool draining;            /* stop: every session was told 1001 (lws thread) */
 	bool drained;             /* stop: the lws thread leaves its loop (lws thread) */
-	pthread_t lws_thr, replay_thr, db_thr, tail_thr;
+	pthread_t lws_thr, replay_thr, db_thr, tail_thr, policy_thr;
 	bool started, tail_started;
 	atomic_bool stop;
 
@@ -205,7 +231,7 @@ struct cp_fanout {
 	atomic_bool ring_lost;    /* publisher: a signal was dropped (ring full); lws thread
 				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
-	struct mq replay_req, replay_rep, state_q, report_q;
+	struct mq replay_req, replay_rep, state_q, report_q, ack_q, policy_q;
 	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
 
 	/* tail watch list (lws -> tail thread) */
@@ -218,11 +244,17 @@ struct cp_fanout {
 	struct subcount *subcnt[SUBCOUNT_BUCKETS]; /* live sessions per subscriber */
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
+	struct sess **stab;       /* sessions by serial: open addressing, stab_cap a power of
+				   * two, at least twice stab_n (grows) */
+	uint32_t stab_cap, stab_n;
+	uint64_t next_serial;
 
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
-		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited;
+		c_reports_acked,
+		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited,
+		c_policies, c_policies_sent, c_accounts;
 	atomic_uint c_live;
 };
 
@@ -245,6 +277,11 @@ static inline int64_t mono_ns(void)
 static inline void cnt(atomic_uint_fast64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static inline void cnt_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 /* ---- shared between the files (see the top of this header) ---- */
@@ -275,5 +312,7 @@ void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);
+/* cp_fanout_policy.c: the policy thread (arg = struct cp_fanout). */
+void *cp_fo_policy_main(void *arg);
 
 #endif

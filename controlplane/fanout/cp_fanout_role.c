@@ -62,6 +62,11 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   "connections answered 400: not a WebSocket upgrade request", st.preauth_refused);
 	cp_metrics_gauge(m, "decp_fanout_preauth_pending",
 			 "connections held before their upgrade request is complete", st.preauth_pending);
+	cp_metrics_counter(m, "decp_fanout_policies_sent_total",
+			   "copy policies sent to subscribers (on Subscribe and on change)",
+			   st.policies_sent);
+	cp_metrics_counter(m, "decp_fanout_account_states_total",
+			   "broker account states received from subscriber EAs", st.account_states);
 	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",
 			 st.live_connections);
 	cp_metrics_counter(m, "decp_fanout_key_announcements_total",
@@ -147,8 +152,9 @@ int cp_fanout_role_run(struct cp_ctx *ctx)
 	cp_fanout_destroy(f);
 	cp_log(CP_LOG_INFO, ROLE, "stopped: connections=%" PRIu64 " refused=%" PRIu64
 	       " published=%" PRIu64 " publish_dropped=%" PRIu64 " delivered=%" PRIu64
-	       " replayed=%" PRIu64 " slow_closed=%" PRIu64 " reports=%" PRIu64, st.connections,
+	       " replayed=%" PRIu64 " slow_closed=%" PRIu64 " reports=%" PRIu64
+	       " policies_sent=%" PRIu64 " account_states=%" PRIu64, st.connections,
 	       st.auth_refused, st.published, st.publish_dropped, st.delivered, st.replayed,
-	       st.slow_closed, st.reports);
+	       st.slow_closed, st.reports, st.policies_sent, st.account_states);
 	return 0;
 }

@@ -42,6 +42,9 @@ static void usage(FILE *o)
 		"  --keepalive-timeout-ms N  close it N ms later if still silent (default 10000)\n"
 		"  --poll-loop            lws's own poll(2) loop instead of libev/epoll (comparison only)\n"
 		"  --set KEY=VALUE        any other fanout_* key of decp-control (docs/control.md)\n"
+		"  --reports-redis        subscriber reports to the Redis reports stream for an\n"
+		"                         archiver (decp-control's default); without it decp-fanout\n"
+		"                         stores them in PostgreSQL itself before acknowledging\n"
 		"  --port-file PATH       write the bound port there once listening\n"
 		"  --stats-ms N           print counters to stderr every N ms (0 = off)\n"
 		"  --help\n");
@@ -105,6 +108,7 @@ int main(int argc, char **argv)
 		{"history", required_argument, NULL, 'H'}, {"reuse-port", no_argument, NULL, 'R'},
 		{"port-file", required_argument, NULL, 'P'}, {"stats-ms", required_argument, NULL, 's'},
 		{"sndbuf", required_argument, NULL, 'B'}, {"poll-loop", no_argument, NULL, 'L'},
+		{"reports-redis", no_argument, NULL, 'D'},
 		{"keepalive-ms", required_argument, NULL, 'K'},
 		{"keepalive-timeout-ms", required_argument, NULL, 'T'},
 		{"set", required_argument, NULL, 'S'},
@@ -119,6 +123,7 @@ int main(int argc, char **argv)
 
 	cp_config_defaults(&cfg);
 	cfg.roles = CP_ROLE_FANOUT;
+	cfg.fanout_reports_redis = false; /* alone: no archiver reads the reports stream */
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': bad |= set_hostport(&cfg, "--listen", optarg, "fanout_listen", "fanout_port"); break;
@@ -133,6 +138,7 @@ int main(int argc, char **argv)
 		case 'H': bad |= set_key(&cfg, "fanout_history", optarg); break;
 		case 'R': cfg.fanout_reuse_port = true; break;
 		case 'L': cfg.fanout_poll_loop = true; break;
+		case 'D': cfg.fanout_reports_redis = true; break;
 		case 'K': bad |= set_key(&cfg, "fanout_keepalive_ms", optarg); break;
 		case 'T': bad |= set_key(&cfg, "fanout_keepalive_timeout_ms", optarg); break;
 		case 'B': bad |= set_key(&cfg, "fanout_sndbuf", optarg); break;

@@ -402,12 +402,19 @@ static int drain_once(struct trust *t)
 		/* A TTL_EXPIRED the guard calls the platform's: confirmed by our own records? */
 		" attribution, CASE"
 		"  WHEN event <> 'TTL_EXPIRED' OR sequence IS NULL THEN false"
+		/* the last delivery of the sequence was a replay: a replay run covers it and
+		 * no live run covering it began later (a live send on a connection that was
+		 * then cut, before the subscriber read it, is followed by the replay) */
 		"  WHEN attribution = 'PLATFORM_REPLAY' THEN EXISTS (SELECT 1 FROM trust_deliveries d"
 		"   WHERE d.subscription_id = q.subscription_id AND NOT d.live AND q.sequence BETWEEN"
-		"   d.first_sequence AND d.last_sequence) AND NOT EXISTS (SELECT 1 FROM"
-		"   trust_deliveries d WHERE d.subscription_id = q.subscription_id AND d.live AND"
-		"   q.sequence BETWEEN d.first_sequence AND d.last_sequence)"
+		"   d.first_sequence AND d.last_sequence AND NOT EXISTS (SELECT 1 FROM"
+		"   trust_deliveries l WHERE l.subscription_id = q.subscription_id AND l.live AND"
+		"   q.sequence BETWEEN l.first_sequence AND l.last_sequence AND"
+		"   l.first_sent_at >= d.first_sent_at))"
 		"  WHEN attribution = 'PLATFORM_LATE_SEND' THEN EXISTS (SELECT 1 FROM"
+		"   trust_deliveries d WHERE d.subscription_id = q.subscription_id AND d.live AND"
+		"   d.late AND q.sequence BETWEEN d.first_sequence AND d.last_sequence) OR EXISTS"
+		"   (SELECT 1 FROM"
 		"   trust_deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN"
 		"   signal_archive_keys k ON k.master_id = s.master_id AND k.sequence = q.sequence"
 		"   WHERE d.subscription_id = q.subscription_id AND d.live AND q.sequence BETWEEN"

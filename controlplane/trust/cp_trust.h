@@ -13,8 +13,10 @@
  *   score < 50 and subscription_transition_allowed(state, PAUSED_TOXIC)
  *                 ──▶ PAUSED_TOXIC, alert log line, decp_trust_auto_pauses_total + 1
  *   TTL_EXPIRED row claimed PLATFORM_*: not scored when trust_deliveries and
- *                signal_archive_keys confirm it (replay run; live run sent > TTL/2 after
- *                arrival), alert + decp_trust_platform_stale_total; else scored
+ *                signal_archive_keys confirm it (the last run covering it a replay; a live
+ *                run of late sends,
+ *                sql 0019, or one first sent > TTL/2 after the arrival), alert +
+ *                decp_trust_platform_stale_total; else scored
  *   every trust_tick_s: guard_trust_tick() (+10 per 24 h without incident);
  *   PAUSED_TOXIC, this tick credited a quiet period, score >= 50 ──▶ SYNCED (the
  *   only resume besides an operator's; events never resume)

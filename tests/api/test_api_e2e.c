@@ -296,6 +296,8 @@ static void scenario_authz(struct api_env *e)
 		{"GET", "/v1/subscriptions/%S", NULL, OWNED_BY_A},
 		{"POST", "/v1/subscriptions/%S/suspend", NULL, OPERATOR_ONLY},
 		{"POST", "/v1/subscriptions/%S/resume", NULL, OPERATOR_ONLY},
+		{"POST", "/v1/subscriptions/%S/copy-policy", "{\"mode\":\"FIXED\",\"lot_fixed\":0.5}",
+		 OWNED_BY_A},
 		{"POST", "/v1/subscriptions/%S/cancel", NULL, OWNED_BY_A},
 		{"GET", "/v1/subscriptions/%S/performance-fee?profit=1", NULL, OWNED_BY_A},
 		{"POST", "/v1/subscriptions/%S/performance-fee", "{\"profit\":\"1\"}", OPERATOR_ONLY},
@@ -363,6 +365,22 @@ static void scenario_authz(struct api_env *e)
 	char path[96];
 	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
 	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "A reads its subscription");
+	http_free(&r);
+	/* A changes its copy policy: checked by the database, versioned (issue 19). */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/copy-policy", w.sa);
+	CHECK(http(e, "POST", path, w.tok_a, "{\"mode\":\"FIXED\"}", &r) == 422 &&
+	      strcmp(jstr(&r, "code"), "invalid_value") == 0, "policy without its lot: %d %s",
+	      r.status, r.body);
+	http_free(&r);
+	CHECK(http(e, "POST", path, w.tok_a, "{\"mode\":\"FIXED\",\"lot_fixed\":0.5,"
+		   "\"suffix\":\".m\"}", &r) == 200 && jint(&r, "copy_policy_version") == 2 &&
+	      strcmp(json_string_value(json_object_get(json_object_get(r.json, "copy_policy"),
+						       "suffix")), ".m") == 0,
+	      "A's policy changed to version 2: %s", r.body);
+	http_free(&r);
+	CHECK(http(e, "POST", path, w.tok_a, "{\"mode\":\"FIXED\",\"lot_fixed\":0.5,"
+		   "\"suffix\":\".m\"}", &r) == 200 && jint(&r, "copy_policy_version") == 2,
+	      "the same policy again is no new version: %s", r.body);
 	http_free(&r);
 	/* A revoked token is refused at once. */
 	snprintf(path, sizeof(path), "/v1/subscriber-tokens/%lld/revoke", w.tok_b_id);

@@ -381,9 +381,48 @@ static void test_equity_protection(void)
 	CU_ASSERT_FALSE(guard_equity_breached(&pol, 10000, 1));
 }
 
+/* guard_policy_valid: each rule broken once, from a valid policy (the DLL and
+ * decp-subscriber check a delivered CopyPolicy with it). */
+static void test_policy_valid(void)
+{
+	struct guard_policy ok, p;
+
+	guard_policy_init(&ok);
+	CU_ASSERT_EQUAL(guard_policy_valid(&ok), 0);
+	CU_ASSERT_EQUAL(guard_policy_valid(NULL), -EINVAL);
+#define BROKEN(stmt)                                            \
+	do {                                                    \
+		p = ok;                                         \
+		stmt;                                           \
+		CU_ASSERT_EQUAL(guard_policy_valid(&p), -EINVAL); \
+	} while (0)
+	BROKEN(p.map_count = GUARD_POLICY_MAP_MAX + 1);
+	BROKEN(p.allow_count = 1); /* an empty entry */
+	BROKEN(p.deny_count = GUARD_POLICY_LIST_MAX + 1);
+	BROKEN(memset(p.suffix, 'x', sizeof(p.suffix))); /* no NUL */
+	BROKEN((p.map_count = 1, snprintf(p.map[0].from, sizeof(p.map[0].from), "XAUUSD")));
+	BROKEN(p.type_mask |= 1u);
+	BROKEN(p.lot_mode = 0);
+	BROKEN(p.lot_multiplier_milli = 0);
+	BROKEN((p.lot_mode = GUARD_LOT_FIXED, p.lot_fixed = 0));
+	BROKEN((p.lot_mode = GUARD_LOT_EQUITY_RATIO, p.master_equity = 0));
+	BROKEN((p.lot_mode = GUARD_LOT_RISK_PERCENT, p.risk_bp = 10001));
+	BROKEN(p.max_deviation_pips_x100 = -1);
+	BROKEN(p.min_free_funds = -1);
+	BROKEN(p.equity_floor = -1);
+	BROKEN(p.max_drawdown_bp = 10001);
+#undef BROKEN
+	p = ok;
+	p.map_count = 1;
+	snprintf(p.map[0].from, sizeof(p.map[0].from), "XAUUSD");
+	snprintf(p.map[0].to, sizeof(p.map[0].to), "GOLD");
+	CU_ASSERT_EQUAL(guard_policy_valid(&p), 0);
+}
+
 int main(void)
 {
 	static const struct gt_test tests[] = {
+		{"policy validity (delivered policies)", test_policy_valid},
 		{"lots: fixed", test_lot_fixed},
 		{"lots: multiplier, step rounding, min/max", test_lot_multiplier},
 		{"lots: equity ratio", test_lot_equity_ratio},

@@ -36,7 +36,7 @@ static void test_rule_table(void)
 		{GUARD_TRUST_REPLAY, -50},         {GUARD_TRUST_INVALID_SIGNATURE, -40},
 		{GUARD_TRUST_STATE_LOCKED, 0},     {GUARD_TRUST_INSUFFICIENT_FUNDS, 0},
 		{GUARD_TRUST_FILTERED, 0},         {GUARD_TRUST_MALFORMED, 0},
-		{GUARD_TRUST_UNKNOWN_INSTRUMENT, 0},
+		{GUARD_TRUST_UNKNOWN_INSTRUMENT, 0}, {GUARD_TRUST_INSUFFICIENT_MARGIN, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {

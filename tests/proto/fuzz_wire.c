@@ -80,7 +80,8 @@ static void check_server(const uint8_t *p, size_t n)
 			abort();
 	} else if ((k == 4 && (uint64_t)s->time_pong->server_send_ns != m.v[3]) ||
 		   (k == 3 && s->sync_end->last_sequence != m.v[2]) ||
-		   (k == 5 && (uint32_t)s->state_change->new_state != m.v[4])) {
+		   (k == 5 && (uint32_t)s->state_change->new_state != m.v[4]) ||
+		   (k == 7 && s->report_ack->report_id != m.v[1])) {
 		abort();
 	}
 	proto_msg_free(&s->base, NULL);

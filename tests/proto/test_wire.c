@@ -345,6 +345,9 @@ static int server_ref(const Decp__ServerMessage *s, struct proto_wire_msg *m,
 		m->v[1] = (uint32_t)s->error->code;
 		m->bl[2] = s->error->message ? strlen(s->error->message) : 0;
 		break;
+	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK:
+		m->v[1] = s->report_ack->report_id;
+		break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT:
 		m->v[1] = s->key_announcement->master_id;
 		m->bl[2] = s->key_announcement->old_public_key.len;
@@ -426,6 +429,7 @@ static size_t random_server(uint8_t *out)
 	Decp__StateChange sc = DECP__STATE_CHANGE__INIT;
 	Decp__Error err = DECP__ERROR__INIT;
 	Decp__KeyAnnouncement ka = DECP__KEY_ANNOUNCEMENT__INIT;
+	Decp__ReportAck ra = DECP__REPORT_ACK__INIT;
 	static uint8_t body[100], mac[32], sig[64];
 
 	memset(body, 0x42, sizeof(body));
@@ -466,15 +470,17 @@ static size_t random_server(uint8_t *out)
 	ka.overlap_until_ns = (int64_t)rnd();
 	ka.signature.data = sig;
 	ka.signature.len = sizeof(sig);
-	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 7);
-	if (s.kind_case == 7)
+	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 8);
+	if (s.kind_case == 8)
 		s.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
+	ra.report_id = rnd();
 	switch (s.kind_case) {
 	case DECP__SERVER_MESSAGE__KIND_ENVELOPE: s.envelope = &e; break;
 	case DECP__SERVER_MESSAGE__KIND_SYNC_START: s.sync_start = &st; break;
 	case DECP__SERVER_MESSAGE__KIND_SYNC_END: s.sync_end = &en; break;
 	case DECP__SERVER_MESSAGE__KIND_TIME_PONG: s.time_pong = &tp; break;
 	case DECP__SERVER_MESSAGE__KIND_STATE_CHANGE: s.state_change = &sc; break;
+	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK: s.report_ack = &ra; break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT: s.key_announcement = &ka; break;
 	default: s.error = &err; break;
 	}

@@ -16,7 +16,7 @@
  *                without a sequence are stored with the reason and not scored; an
  *                UNKNOWN_INSTRUMENT report is stored, not scored, and alerts
  *   stale        a TTL_EXPIRED whose guard claims it the platform's is not scored when our
- *                records confirm it (a replay run covers it and no live run; a live run
+ *                records confirm it (its last delivery was a replay; a live run
  *                sent it more than TTL/2 after its arrival), and scored otherwise: a
  *                subscriber that claims platform attribution for its own late receipt, or
  *                for a signal it got live, or with nothing on record, pays -5
@@ -255,13 +255,17 @@ static void scenario_stale(struct api_env *e)
 	sql(e, q);
 	sent(e, w.sa, false, 5, 20, 60);  /* a replay after a reconnect */
 	sent(e, w.sa, true, 30, 30, 60);  /* 30 went out live */
+	sent(e, w.sa, true, 11, 11, 61);  /* 11 went out live, then the connection was cut
+					   * (slow consumer) and the replay sent it again */
 	sent(e, w.sa, true, 40, 50, 60);  /* a live run, first sent 60 s ago */
 
 	CHECK(post_ttl(e, w.tok_a, w.sa, 10, "PLATFORM_REPLAY") == 202, "replayed 10");
 	CHECK(score_after(e, w.sa) == 100, "a confirmed replay is not scored");
+	CHECK(post_ttl(e, w.tok_a, w.sa, 11, "PLATFORM_REPLAY") == 202, "live, cut, replayed 11");
+	CHECK(score_after(e, w.sa) == 100, "a replay after a live send is the platform's");
 	CHECK(post_ttl(e, w.tok_a, w.sa, 40, "PLATFORM_LATE_SEND") == 202, "late-sent 40");
 	CHECK(score_after(e, w.sa) == 100, "a confirmed late send is not scored");
-	CHECK(metric(e, "decp_trust_platform_stale_total") == 2, "platform metric 2");
+	CHECK(metric(e, "decp_trust_platform_stale_total") == 3, "platform metric 3");
 	CHECK(post_ttl(e, w.tok_a, w.sa, 30, "PLATFORM_REPLAY") == 202, "30 (went out live)");
 	CHECK(score_after(e, w.sa) == 95, "a live envelope claimed a replay: -5");
 	/* boundary: sent 100 ms after arrival, TTL/2 is 250 ms: the subscriber's own lag */
@@ -272,11 +276,11 @@ static void scenario_stale(struct api_env *e)
 	CHECK(post_ttl(e, w.tok_a, w.sa, 60, "SUBSCRIBER") == 202, "60 (the subscriber's)");
 	CHECK(score_after(e, w.sa) == 80, "the subscriber's own: -5");
 	CHECK(metric(e, "decp_trust_attribution_refuted_total") == 3, "refuted metric 3");
-	CHECK(metric(e, "decp_trust_platform_stale_total") == 2, "platform metric still 2");
+	CHECK(metric(e, "decp_trust_platform_stale_total") == 3, "platform metric still 3");
 	/* both kinds stored, with the claim */
 	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscription_id = %lld"
 		 " AND reason = 'TTL_EXPIRED' AND attribution IS NOT NULL", w.sa);
-	CHECK(db_count(e, q) == 6, "6 stored with their attribution: %lld", db_count(e, q));
+	CHECK(db_count(e, q) == 7, "7 stored with their attribution: %lld", db_count(e, q));
 	CHECK(log_has(e, "ALERT platform lag: subscription"), "platform-lag alert line");
 	/* attribution only on TTL_EXPIRED, only guard's names */
 	struct http_resp r;

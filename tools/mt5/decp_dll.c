@@ -754,6 +754,9 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 	case PROTO_SERVER_KEY_ANNOUNCEMENT:
 		rx_key_announcement(r, &m, info);
 		break;
+	case PROTO_SERVER_REPORT_ACK: /* info[0] = report_id (the EA sends none yet) */
+		info[0] = (int64_t)m.v[1];
+		break;
 	default:
 		return DECP_E_MALFORMED;
 	}

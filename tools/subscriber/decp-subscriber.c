@@ -26,6 +26,8 @@
 #include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
+#include "sub_pnl.h"
+#include "sub_account.h"
 
 #define MAX_MASTERS 8
 #define KEYS_MAX 1024
@@ -33,9 +35,14 @@
 
 struct outmsg {
 	struct outmsg *next;
+	uint64_t report_id; /* a report kept until ReportAck (unacked list), else 0 */
 	size_t len;
 	uint8_t buf[];
 };
+
+/* Reports kept per simulated EA until acknowledged; beyond, the oldest is forgotten
+ * (counted): a bound on memory while the server cannot store reports. */
+#define UNACKED_MAX 100000u
 
 /* Verification memo for load runs (--verify-cache): many simulated EAs in one process
  * receive the very same (body, signature) bytes; Ed25519 verification is a pure function
@@ -73,12 +80,22 @@ struct sim {
 	uint64_t masters[MAX_MASTERS];
 	uint64_t sub_ids[MAX_MASTERS];
 	bool replaying[MAX_MASTERS]; /* between SyncStart and SyncEnd */
+	struct sub_pnl_book *book[MAX_MASTERS]; /* --report-exec: copied positions (lazy) */
+	bool book_full;                         /* said once that positions were not booked */
 	struct guard_sub gs[MAX_MASTERS];
+	struct guard_policy pol[MAX_MASTERS]; /* the server's CopyPolicy, else the defaults */
 	struct guard_clock clk;
+	struct sub_account acct;   /* the simulated broker account (sub_account.h) */
+	bool acct_dirty;           /* changed since the last AccountState sent */
+	int64_t acct_sent_ns;      /* when the last AccountState went out */
+	uint64_t margin_refused;   /* INSUFFICIENT_MARGIN verdicts */
 	struct lws *wsi;
 	lws_sorted_usec_list_t sul;
 	lws_sorted_usec_list_t stall; /* --stop-reading-after: end of the stall */
 	struct outmsg *oh, *ot;
+	struct outmsg *uh, *ut;    /* reports sent, not yet acknowledged (ReportAck) */
+	size_t nunacked;
+	uint64_t acked, resent, unacked_dropped;
 	bool connected, subscribed, stopped_reading;
 	uint32_t backoff_ms;
 	uint64_t envelopes, executed, rejected, reconnects, refused;
@@ -102,7 +119,11 @@ struct opts {
 	bool wrong_token, report_exec, status, verify_cache;
 	const char *ca;     /* --ca: verify the fan-out's certificate (wss); NULL: not verified */
 	bool no_time_sync;  /* trust the (skewed) local clock: no TimePing */
+	bool claim_platform; /* misbehaviour: every TTL_EXPIRED claimed PLATFORM_LATE_SEND */
 	uint64_t forge_every; /* every Nth envelope: a forged copy goes through the guard first */
+	char acct_ccy[4];     /* --account: the simulated broker account */
+	uint32_t acct_leverage;
+	int64_t acct_balance;
 	int forge_kind;       /* enum forge_kind: what else the forged copy fails */
 };
 
@@ -112,11 +133,15 @@ static int g_nsims;
 static struct key g_keys[KEYS_MAX];
 static int g_nkeys;
 static FILE *g_log;
+/* --orders: what each execution sent (after the copy policy) and each policy applied */
+static FILE *g_orders;
 /* The instrument registry the guard's price check reads (--instruments, else guard's
  * built-in set: docs/guard.md "Instrument registry"). */
 static struct guard_instrument *g_instr;
 static struct guard_instruments g_reg;
 static struct lws_context *g_ctx;
+/* The simulated market: each instrument's last price traded by a master (sub_account.h) */
+static struct sub_quotes g_quotes;
 static volatile sig_atomic_t g_stop; /* signal handler flag */
 
 /* --latency: server arrival -> guard verdict, microseconds, one sample per executed signal
@@ -256,16 +281,9 @@ static void on_key_announcement(struct sim *s, const Decp__KeyAnnouncement *ka)
 		s->idx, ka->master_id, (double)(a.overlap_until_ns - now_ns()) / 1e9);
 }
 
-static void send_client(struct sim *s, const Decp__ClientMessage *cm)
+static void out_push(struct sim *s, struct outmsg *m)
 {
-	size_t n = decp__client_message__get_packed_size(cm);
-	struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + n);
-
-	if (m == NULL)
-		return;
 	m->next = NULL;
-	m->len = n;
-	decp__client_message__pack(cm, m->buf + LWS_PRE);
 	if (s->ot != NULL)
 		s->ot->next = m;
 	else
@@ -275,15 +293,121 @@ static void send_client(struct sim *s, const Decp__ClientMessage *cm)
 		lws_callback_on_writable(s->wsi);
 }
 
+static struct outmsg *out_copy(const struct outmsg *m)
+{
+	struct outmsg *c = malloc(sizeof(*c) + LWS_PRE + m->len);
+
+	if (c != NULL)
+		memcpy(c, m, sizeof(*c) + LWS_PRE + m->len);
+	return c;
+}
+
+static void send_client(struct sim *s, const Decp__ClientMessage *cm)
+{
+	size_t n = decp__client_message__get_packed_size(cm);
+	struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + n);
+
+	if (m == NULL)
+		return;
+	m->report_id = 0;
+	m->len = n;
+	decp__client_message__pack(cm, m->buf + LWS_PRE);
+	out_push(s, m);
+}
+
+/* Report ids: unique per subscriber across runs (ExecutionReport 14, ProtectionEvent 13):
+ * the start time in ms shifted left by 22 bits, plus a counter of the process (4 M ids
+ * per ms of run time before the next run's range: never reached). */
+static uint64_t g_report_base, g_report_n;
+
+static uint64_t next_report_id(void)
+{
+	if (g_report_base == 0)
+		g_report_base = (uint64_t)(now_ns() / 1000000) << 22;
+	return g_report_base + ++g_report_n;
+}
+
+/* A report: sent, and kept until the server acknowledges it as durable (ReportAck); sent
+ * again after a reconnect if not (the server stores each report id once). */
+static void send_report(struct sim *s, const Decp__ClientMessage *cm, uint64_t report_id)
+{
+	struct outmsg *keep;
+
+	send_client(s, cm);
+	if (s->ot == NULL || (keep = out_copy(s->ot)) == NULL)
+		return;
+	keep->report_id = report_id;
+	keep->next = NULL;
+	if (s->ut != NULL)
+		s->ut->next = keep;
+	else
+		s->uh = keep;
+	s->ut = keep;
+	if (++s->nunacked > UNACKED_MAX) {
+		struct outmsg *old = s->uh;
+
+		s->uh = old->next;
+		free(old);
+		s->nunacked--;
+		if (s->unacked_dropped++ == 0)
+			fprintf(stderr, "decp-subscriber: #%d more than %u reports unacknowledged: "
+				"forgetting the oldest\n", s->idx, UNACKED_MAX);
+	}
+}
+
+/* ReportAck: forget the report (acks come in sending order: the head, mostly). */
+static void on_report_ack(struct sim *s, uint64_t id)
+{
+	for (struct outmsg **pp = &s->uh, *prev = NULL; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+		struct outmsg *m = *pp;
+
+		if (m->report_id != id)
+			continue;
+		*pp = m->next;
+		if (s->ut == m)
+			s->ut = prev;
+		free(m);
+		s->nunacked--;
+		s->acked++;
+		return;
+	}
+}
+
+/* After a reconnect: every report not acknowledged goes again. */
+static void resend_unacked(struct sim *s)
+{
+	for (struct outmsg *m = s->uh; m != NULL; m = m->next) {
+		struct outmsg *c = out_copy(m);
+
+		if (c == NULL)
+			return;
+		c->report_id = 0;
+		out_push(s, c);
+		s->resent++;
+	}
+}
+
+/* Free a list of messages (the send queue, the unacknowledged reports). */
+static void msgs_free(struct outmsg **head, struct outmsg **tail)
+{
+	while (*head != NULL) {
+		struct outmsg *n = (*head)->next;
+
+		free(*head);
+		*head = n;
+	}
+	*tail = NULL;
+}
+
 static void out_clear(struct sim *s)
 {
-	while (s->oh != NULL) {
-		struct outmsg *n = s->oh->next;
+	msgs_free(&s->oh, &s->ot);
+}
 
-		free(s->oh);
-		s->oh = n;
-	}
-	s->ot = NULL;
+static void unacked_clear(struct sim *s)
+{
+	msgs_free(&s->uh, &s->ut);
+	s->nunacked = 0;
 }
 
 /* --no-time-sync: the EA believes its own clock (a zero-offset sample instead of a
@@ -307,6 +431,50 @@ static void send_ping(struct sim *s)
 	send_client(s, &cm);
 }
 
+/* AccountState: the simulated account now, with as many positions as fit the fan-out's
+ * 1,024-byte message limit (the rest only counted in position_count). */
+#define ACCT_POS_MAX 12
+
+static void send_account(struct sim *s)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__AccountState as = DECP__ACCOUNT_STATE__INIT;
+	Decp__AccountState__Position pos[ACCT_POS_MAX], *pp[ACCT_POS_MAX];
+	struct guard_account ga;
+
+	sub_account_view(&s->acct, &g_quotes, NULL, &ga);
+	as.time_ns = local_ns();
+	as.currency = s->acct.currency;
+	as.leverage = ga.leverage;
+	as.balance = ga.balance;
+	as.equity = ga.equity;
+	as.margin = ga.margin;
+	as.free_margin = ga.free_margin;
+	as.position_count = (uint32_t)s->acct.n;
+	for (size_t k = 0; k < s->acct.n && k < ACCT_POS_MAX; k++) {
+		const struct sub_position *p = &s->acct.pos[k];
+
+		decp__account_state__position__init(&pos[k]);
+		pos[k].master_id = p->master;
+		pos[k].master_ticket = p->ticket;
+		pos[k].symbol = (char *)p->symbol;
+		pos[k].type = (Decp__OrderType)p->type;
+		pos[k].volume = p->volume;
+		pos[k].price = p->price;
+		pos[k].sl = p->sl;
+		pos[k].tp = p->tp;
+		pos[k].profit = sub_position_profit(&s->acct, p, &g_quotes, &g_reg);
+		pp[k] = &pos[k];
+		as.n_positions = k + 1;
+	}
+	as.positions = pp;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE;
+	cm.account_state = &as;
+	send_client(s, &cm);
+	s->acct_dirty = false;
+	s->acct_sent_ns = now_ns();
+}
+
 static void send_subscribes(struct sim *s)
 {
 	for (int i = 0; i < s->nm; i++) {
@@ -320,6 +488,7 @@ static void send_subscribes(struct sim *s)
 		send_client(s, &cm);
 	}
 	s->subscribed = true;
+	send_account(s);
 }
 
 static void report_protection(struct sim *s, uint64_t master, const struct guard_envelope *env,
@@ -337,10 +506,13 @@ static void report_protection(struct sim *s, uint64_t master, const struct guard
 	pe.expected_sequence = v->expected_seq;
 	pe.detail = (char *)"decp-subscriber";
 	pe.attribution = (Decp__StalenessAttribution)v->attribution;
+	if (g_o.claim_platform && v->reason == GUARD_REASON_TTL_EXPIRED)
+		pe.attribution = DECP__STALENESS_ATTRIBUTION__STALENESS_ATTRIBUTION_PLATFORM_LATE_SEND;
 	pe.fanout_send_ns = env->fanout_send_ns;
+	pe.report_id = next_report_id();
 	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
 	cm.protection_event = &pe;
-	send_client(s, &cm);
+	send_report(s, &cm, pe.report_id);
 }
 
 /*
@@ -417,12 +589,55 @@ static void forge_check(struct sim *s, int i, uint64_t master, const struct guar
 	proto_msg_free(&sg->base, NULL);
 }
 
+/* The simulated fill of an executed order in the position book of master i (sub_pnl.h):
+ * market orders open at the signal's price, CLOSE / CLOSE_PARTIAL realize the P&L (into
+ * *profit, 1e-4); pending orders are only placed (the simulator never fills them), so a
+ * close of a position it never opened realizes 0. Returns the report's status. */
+static Decp__ExecutionReport__Status exec_outcome(struct sim *s, int i,
+						  const struct guard_envelope *env,
+						  const struct guard_verdict *v, int64_t *profit)
+{
+	const struct guard_instrument *in = guard_instrument_find(&g_reg, env->symbol);
+	int64_t contract = in != NULL ? in->contract_size : 100000;
+	int rc;
+
+	*profit = 0;
+	if (s->book[i] == NULL && (s->book[i] = calloc(1, sizeof(*s->book[i]))) == NULL)
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
+	switch (v->order.type) {
+	case GUARD_ORDER_BUY:
+	case GUARD_ORDER_SELL:
+		rc = sub_pnl_open(s->book[i], env->position_ticket,
+				  v->order.type == GUARD_ORDER_BUY ? 1 : -1, v->order.volume,
+				  env->price, contract);
+		if (rc != 0 && !s->book_full) /* once: a full book stays full until closes */
+			fprintf(stderr, "decp-subscriber: #%d position %" PRIu64 " not booked: %s\n",
+				s->idx, env->position_ticket, strerror(-rc));
+		s->book_full = rc == -ENOSPC;
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
+	case GUARD_ORDER_CLOSE:
+	case GUARD_ORDER_CLOSE_PARTIAL:
+		if (sub_pnl_close(s->book[i], env->position_ticket,
+				  v->order.type == GUARD_ORDER_CLOSE ? 0 : v->order.volume, env->price,
+				  profit) != 0)
+			*profit = 0;
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_CLOSED;
+	case GUARD_ORDER_MODIFY:
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_MODIFIED;
+	default:
+		return DECP__EXECUTION_REPORT__STATUS__STATUS_PLACED;
+	}
+}
+
 static void on_envelope(struct sim *s, const Decp__Envelope *e)
 {
 	struct guard_envelope env;
 	struct guard_policy pol;
 	struct guard_view view;
 	struct guard_verdict v;
+	char instrument[GUARD_SYMBOL_MAX];
+	const struct sub_position *held;
+	int64_t realized = 0;
 	int i;
 
 	s->envelopes++;
@@ -431,12 +646,22 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			break;
 	if (i == s->nm)
 		return;
-	guard_policy_init(&pol);
+	pol = s->pol[i];
 	memset(&view, 0, sizeof(view));
 	if (guard_envelope_from_proto(e, NULL, &env) != 0) {
 		s->rejected++;
 		return;
 	}
+	{
+		const struct guard_instrument *in = guard_instrument_find(&g_reg, env.symbol);
+
+		if (in != NULL)
+			snprintf(instrument, sizeof(instrument), "%s", in->symbol);
+		else if (guard_symbol_base(env.symbol, instrument, sizeof(instrument)) < 0)
+			snprintf(instrument, sizeof(instrument), "%s", env.symbol);
+	}
+	/* the market is where the master traded (replayed history moves it too) */
+	sub_quotes_set(&g_quotes, instrument, env.price);
 	view.local_now_ns = local_ns();
 	view.instruments = &g_reg;
 	/* simulated quote feed: the market is where the master traded, plus an optional
@@ -452,17 +677,39 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	view.spec.vol_max = 100000;
 	view.spec.vol_step = 1;
 	view.spec.pip_value = 100000;
+	/* The platform wallet (seed user_wallets) is the server's: an empty one locks the
+	 * subscription there (LOCKED_NO_FUNDS arrives as StateChange), so the simulator
+	 * holds no copy and never refuses on it locally. */
 	view.wallet.balance = INT64_C(1000000000);
-	view.equity = INT64_C(1000000000);
-	/* the copied position exists (a CLOSE carries no volume: keep a lot open for it) */
-	view.position.open = true;
-	view.position.volume = env.volume > 0 ? env.volume : 10;
-	view.position.master_volume = view.position.volume;
+	/* the broker account: margin check, equity protection, sizing by equity */
+	sub_account_view(&s->acct, &g_quotes, instrument, &view.account);
+	view.equity = view.account.equity;
+	if (guard_account_update(&s->gs[i], &pol, &view.account) == 1 && pol.close_all_on_trip) {
+		size_t n = sub_account_close_all(&s->acct, e->master_id, &g_quotes, &g_reg);
+
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": equity protection "
+			"tripped, %zu positions closed\n", s->idx, e->master_id, n);
+		s->acct_dirty = true;
+		sub_account_view(&s->acct, &g_quotes, instrument, &view.account);
+		view.equity = view.account.equity;
+	}
+	/* the copied position, if this account holds one (CLOSE, MODIFY, CLOSE_PARTIAL) */
+	held = sub_account_find(&s->acct, e->master_id, env.position_ticket);
+	view.position.open = held != NULL;
+	view.position.volume = held != NULL ? held->volume : 0;
+	view.position.master_volume = held != NULL ? held->master_volume : 0;
 	if (g_o.forge_every != 0 && ++s->forge_n % g_o.forge_every == 0 && !s->replaying[i])
 		forge_check(s, i, e->master_id, &env, &pol, &view);
 	guard_signal_check(&s->gs[i], &pol, &s->clk, &env, &view, &v);
 	if (v.reason == GUARD_REASON_NONE) {
 		s->executed++;
+		if (v.order.price <= 0 && held != NULL)
+			v.order.price = sub_quotes_get(&g_quotes, instrument);
+		if (sub_account_apply(&s->acct, &env, instrument, &v.order, &g_quotes, &g_reg,
+				      &realized) == -ENOMEM)
+			fprintf(stderr, "decp-subscriber: #%d: out of memory booking a position\n",
+				s->idx);
+		s->acct_dirty = true;
 		if (g_lat != NULL && g_nlat < LAT_MAX && !s->replaying[i]) {
 			int64_t us = (now_ns() - env.server_arrival_ns) / 1000;
 
@@ -470,28 +717,64 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		}
 		if (g_log != NULL)
 			fprintf(g_log, "%d %" PRIu64 " %" PRIu64 "\n", s->idx, e->master_id, env.sequence);
+		if (g_orders != NULL)
+			fprintf(g_orders, "%d %" PRIu64 " %" PRIu64 " order %s %s %" PRId64 " %" PRIu64
+				" %" PRId64 "\n", s->idx, e->master_id, env.sequence,
+				guard_order_type_name((enum guard_order_type)v.order.type),
+				v.order.symbol, v.order.volume, pol.version, env.server_arrival_ns);
 		if (g_o.report_exec) {
 			Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
 			Decp__ExecutionReport r = DECP__EXECUTION_REPORT__INIT;
 
 			r.master_id = e->master_id;
 			r.sequence = env.sequence;
-			r.status = DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
 			r.symbol = v.order.symbol;
 			r.volume = v.order.volume;
 			r.price = env.price;
+			r.broker_ticket = env.position_ticket;
+			r.status = exec_outcome(s, i, &env, &v, &r.realized_profit);
 			r.exec_time_ns = now_ns();
+			r.report_id = next_report_id();
 			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
 			cm.execution_report = &r;
-			send_client(s, &cm);
+			send_report(s, &cm, r.report_id);
 		}
 	} else {
 		s->rejected++;
+		s->margin_refused += v.reason == GUARD_REASON_INSUFFICIENT_MARGIN;
+		if (g_orders != NULL && v.reason == GUARD_REASON_INSUFFICIENT_MARGIN)
+			fprintf(g_orders, "%d %" PRIu64 " %" PRIu64 " margin %" PRId64 " free %" PRId64
+				"\n", s->idx, e->master_id, env.sequence, v.margin_needed,
+				view.account.free_margin);
 		/* Every refusal is reported, REPLAY included: the fan-out never sends a sequence
 		 * below Subscribe.from_sequence (docs/fanout.md), so a replayed signal did not
 		 * come from the platform's normal resume. */
 		report_protection(s, e->master_id, &env, &v);
 	}
+}
+
+/* The subscription's copy policy from the server (on Subscribe and on every change): the
+ * guard uses it from the next envelope on; an older or repeated version changes nothing,
+ * an invalid one is refused and the policy in force kept. */
+static void on_policy(struct sim *s, const Decp__CopyPolicy *cp)
+{
+	struct guard_policy next;
+	int i, rc;
+
+	for (i = 0; i < s->nm && s->masters[i] != cp->master_id; i++)
+		;
+	if (i == s->nm)
+		return;
+	if (guard_policy_from_proto(cp, &next) != 0) {
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": invalid CopyPolicy version %"
+			PRIu64 " refused\n", s->idx, cp->master_id, cp->version);
+		return;
+	}
+	rc = guard_policy_apply(&s->pol[i], &next);
+	s->sub_ids[i] = cp->subscription_id;
+	if (rc == 1 && g_orders != NULL)
+		fprintf(g_orders, "%d %" PRIu64 " policy %" PRIu64 " %" PRId64 "\n", s->idx,
+			cp->master_id, cp->version, now_ns());
 }
 
 static void stall_end(lws_sorted_usec_list_t *sul)
@@ -520,6 +803,9 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 			lws_sul_schedule(g_ctx, 0, &s->stall, stall_end,
 					 (lws_usec_t)g_o.stall_ms * LWS_US_PER_MS);
 		}
+		break;
+	case DECP__SERVER_MESSAGE__KIND_COPY_POLICY:
+		on_policy(s, sm->copy_policy);
 		break;
 	case DECP__SERVER_MESSAGE__KIND_TIME_PONG:
 		guard_clock_add_pong(&s->clk, sm->time_pong, local_ns());
@@ -550,6 +836,9 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 		break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT:
 		on_key_announcement(s, sm->key_announcement);
+		break;
+	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK:
+		on_report_ack(s, sm->report_ack->report_id);
 		break;
 	case DECP__SERVER_MESSAGE__KIND_ERROR:
 		s->refused++;
@@ -632,6 +921,7 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		} else {
 			send_ping(s);
 		}
+		resend_unacked(s);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (lws_is_first_fragment(wsi))
@@ -707,6 +997,13 @@ static void usage(FILE *o)
 		"  --report-exec        send an ExecutionReport per execution\n"
 		"  --status             live status line on stderr\n"
 		"  --latency            print delivery latency percentiles (arrival -> verdict) at exit\n"
+		"  --orders FILE        per execution \"<subscriber> <master> <sequence> order <type>\n"
+		"                       <symbol> <volume> <policy version> <arrival ns>\" (the order\n"
+		"                       after the copy policy), per CopyPolicy applied \"<subscriber>\n"
+		"                       <master> policy <version> <time ns>\"\n"
+		"  --account B[:L[:C]]  the simulated broker account: balance B (money, e.g. 10000.00),\n"
+		"                       leverage 1:L, currency C (default 10000:100:USD); its margin\n"
+		"                       and P&L come from the masters' prices (docs/fanout.md)\n"
 		"  --instruments FILE   instrument registry (`decpctl instrument list` output);\n"
 		"                       default: guard's built-in set (docs/guard.md)\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
@@ -718,7 +1015,37 @@ static void usage(FILE *o)
 		"  the copy fails),\n"
 		"  --wrong-token, --stop-reading-after N (envelopes; stall --stall-ms, default 5000),\n"
 		"  --drop-ms N (close a random\n"
-		"  connection every N ms; it reconnects and resumes)\n");
+		"  connection every N ms; it reconnects and resumes), --claim-platform (report every\n"
+		"  TTL_EXPIRED as the platform's late send, whatever the guard said: a false claim\n"
+		"  the server must refute and score)\n");
+}
+
+/* --account BALANCE[:LEVERAGE[:CURRENCY]] into g_o. 0 or -EINVAL. */
+static int parse_account(const char *arg)
+{
+	const char *c1 = strchr(arg, ':'), *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	size_t blen = c1 != NULL ? (size_t)(c1 - arg) : strlen(arg);
+	char *end = NULL;
+	unsigned long lev = 100;
+
+	if (proto_decimal_parse(arg, blen, PROTO_MONEY_DECIMALS, &g_o.acct_balance) != 0 ||
+	    g_o.acct_balance < 0)
+		return -EINVAL;
+	if (c1 != NULL) {
+		lev = strtoul(c1 + 1, &end, 10);
+		if (end == c1 + 1 || (*end != '\0' && *end != ':') || lev < 1 || lev > 100000)
+			return -EINVAL;
+	}
+	g_o.acct_leverage = (uint32_t)lev;
+	if (c2 != NULL) {
+		if (strlen(c2 + 1) != 3)
+			return -EINVAL;
+		for (int k = 0; k < 3; k++)
+			if (c2[1 + k] < 'A' || c2[1 + k] > 'Z')
+				return -EINVAL;
+		memcpy(g_o.acct_ccy, c2 + 1, 4);
+	}
+	return 0;
 }
 
 static int parse_url(const char *u)
@@ -863,6 +1190,8 @@ static int sim_add(const char *token, const char *masters)
 	s = &g_sims[g_nsims];
 	memset(s, 0, sizeof(*s));
 	s->idx = g_nsims;
+	if (sub_account_init(&s->acct, g_o.acct_ccy, g_o.acct_leverage, g_o.acct_balance) != 0)
+		return -EINVAL; /* parse_account() admitted only valid ones */
 	snprintf(s->token, sizeof(s->token), "%s", token);
 	snprintf(buf, sizeof(buf), "%s", masters);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL && s->nm < MAX_MASTERS;
@@ -879,6 +1208,7 @@ static int sim_add(const char *token, const char *masters)
 		v.verify = verify_key; /* through the key struct: a rotation switches all */
 		v.key = k;
 		guard_sub_init(&s->gs[s->nm], s->masters[s->nm], &v, g_o.ttl_ns, 0);
+		guard_policy_init(&s->pol[s->nm]); /* until the server's CopyPolicy arrives */
 		s->nm++;
 	}
 	if (s->nm == 0)
@@ -895,11 +1225,17 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
 	if (g_log != NULL)
 		fflush(g_log);
+	if (g_orders != NULL)
+		fflush(g_orders);
 	/* Re-measure the server clock every 60 s: samples age out after 300 s, and then the
 	 * guard fails closed (TTL) on every signal. */
 	int64_t now = now_ns();
 	for (int i = 0; i < g_nsims; i++) {
 		struct sim *s = &g_sims[i];
+		/* the account after executions (at most every 500 ms), else every 5 s */
+		if (s->connected && s->subscribed &&
+		    now - s->acct_sent_ns > (s->acct_dirty ? INT64_C(500000000) : INT64_C(5000000000)))
+			send_account(s);
 		if (s->connected && s->subscribed && now - s->last_sync_ns > INT64_C(60000000000)) {
 			if (g_o.no_time_sync)
 				local_sample(s);
@@ -946,19 +1282,26 @@ int main(int argc, char **argv)
 		{"verify-cache", no_argument, NULL, 'V'},
 		{"stall-ms", required_argument, NULL, 'X'},
 		{"latency", no_argument, NULL, 'Y'},
+		{"claim-platform", no_argument, NULL, 'P'},
 		{"instruments", required_argument, NULL, 'I'},
 		{"ca", required_argument, NULL, 'C'},
+		{"orders", required_argument, NULL, 'O'},
+		{"account", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
+	const char *ordersp = NULL;
 	const char *instr = NULL;
 	char masters[256] = "";
 	struct lws_context_creation_info info;
 	int64_t t_end, t_drop = 0, t_status = 0;
-	uint64_t tot_exec = 0, tot_rej = 0, tot_rec = 0, tot_ref = 0;
+	uint64_t tot_exec = 0, tot_rej = 0, tot_rec = 0, tot_ref = 0, tot_margin = 0;
 	int o, rc = 1;
 
 	g_o.timeout_s = 60;
 	g_o.stall_ms = 5000;
+	memcpy(g_o.acct_ccy, "USD", 4); /* --account default: 10,000.00 USD at 1:100 */
+	g_o.acct_leverage = 100;
+	g_o.acct_balance = INT64_C(10000) * GUARD_MONEY_SCALE;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
 		case 'u': url = optarg; break;
@@ -982,6 +1325,7 @@ int main(int argc, char **argv)
 		case 'Q': g_o.quote_off_pips_x100 = strtoll(optarg, NULL, 10) * 100; break;
 		case 'W': g_o.wrong_token = true; break;
 		case 'N': g_o.no_time_sync = true; break;
+		case 'P': g_o.claim_platform = true; break;
 		case 'F': {
 			char *end = NULL;
 			long long v = strtoll(optarg, &end, 10);
@@ -1015,6 +1359,14 @@ int main(int argc, char **argv)
 			g_lat = malloc(LAT_MAX * sizeof(*g_lat));
 			break;
 		case 'I': instr = optarg; break;
+		case 'O': ordersp = optarg; break;
+		case 'A':
+			if (parse_account(optarg) != 0) {
+				fprintf(stderr, "decp-subscriber: --account: '%s' is not BALANCE[:LEVERAGE"
+					"[:CURRENCY]] (e.g. 10000.00:100:USD; leverage >= 1)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1038,6 +1390,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-subscriber: wss without --ca: the fan-out's certificate is "
 				"NOT verified (tests only)\n");
 	g_reg = *guard_instruments_builtin();
+	sub_quotes_seed(&g_quotes); /* crosses convertible before a master trades the majors */
 	if (instr != NULL) {
 		int line_no, n = load_instruments(instr, &line_no);
 
@@ -1074,6 +1427,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-subscriber: cannot open %s\n", logp);
 		return 2;
 	}
+	if (ordersp != NULL && (g_orders = fopen(ordersp, "w")) == NULL) {
+		fprintf(stderr, "decp-subscriber: cannot open %s: %s\n", ordersp, strerror(errno));
+		return 2;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -1101,14 +1458,16 @@ int main(int argc, char **argv)
 
 		lws_service(g_ctx, 0);
 		if (all_done()) {
-			/* let the reports still queued reach the server (bounded: 5 s) */
-			int64_t t_drain = t + 5 * INT64_C(1000000000);
+			/* let the reports still queued reach the server and be acknowledged,
+			 * reconnecting if need be (bounded: 10 s) */
+			int64_t t_drain = t + 10 * INT64_C(1000000000);
 			bool pending = true;
 
 			while (pending && now_ns() < t_drain && !g_stop) {
 				pending = false;
 				for (int i = 0; i < g_nsims && !pending; i++)
-					pending = g_sims[i].oh != NULL && g_sims[i].wsi != NULL;
+					pending = (g_sims[i].oh != NULL && g_sims[i].wsi != NULL) ||
+						  g_sims[i].uh != NULL;
 				if (pending)
 					lws_service(g_ctx, 0);
 			}
@@ -1146,10 +1505,11 @@ int main(int argc, char **argv)
 		tot_rej += g_sims[i].rejected;
 		tot_rec += g_sims[i].reconnects;
 		tot_ref += g_sims[i].refused;
+		tot_margin += g_sims[i].margin_refused;
 	}
 	fprintf(stderr, "%sdecp-subscriber: subscribers %d executed %" PRIu64 " rejected %" PRIu64
-			" reconnects %" PRIu64 " refused %" PRIu64 "%s\n",
-		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref,
+			" reconnects %" PRIu64 " refused %" PRIu64 " margin %" PRIu64 "%s\n",
+		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref, tot_margin,
 		rc == 0 ? "" : " (timeout)");
 	if (g_o.forge_every != 0) {
 		uint64_t forged = 0, accepted = 0;
@@ -1169,8 +1529,28 @@ int main(int argc, char **argv)
 	free(g_lat);
 	g_stop = 1;
 	lws_context_destroy(g_ctx);
-	for (int i = 0; i < g_nsims; i++)
+	{
+		uint64_t acked = 0, unacked = 0, resent = 0, forgot = 0;
+
+		for (int i = 0; i < g_nsims; i++) {
+			acked += g_sims[i].acked;
+			unacked += g_sims[i].nunacked;
+			resent += g_sims[i].resent;
+			forgot += g_sims[i].unacked_dropped;
+		}
+		if (acked + unacked + resent + forgot > 0)
+			fprintf(stderr, "decp-subscriber: reports acknowledged %" PRIu64 ", resent %"
+				PRIu64 ", unacknowledged %" PRIu64 ", forgotten %" PRIu64 "\n", acked,
+				resent, unacked, forgot);
+	}
+	for (int i = 0; i < g_nsims; i++) {
 		out_clear(&g_sims[i]);
+		unacked_clear(&g_sims[i]);
+		sub_account_free(&g_sims[i].acct);
+	}
+	for (int i = 0; i < g_nsims; i++)
+		for (int j = 0; j < MAX_MASTERS; j++)
+			free(g_sims[i].book[j]);
 	free(g_sims);
 	for (int i = 0; i < g_nkeys; i++) {
 		guard_ed25519_free(g_keys[i].k);
@@ -1179,6 +1559,8 @@ int main(int argc, char **argv)
 	}
 	if (g_log != NULL)
 		fclose(g_log);
+	if (g_orders != NULL)
+		fclose(g_orders);
 	free(g_instr);
 	return rc;
 }

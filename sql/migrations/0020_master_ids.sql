@@ -1,4 +1,4 @@
--- 0018_master_ids: one id allocation for masters, whoever inserts (issue 28).
+-- 0020_master_ids: one id allocation for masters, whoever inserts (issue 28).
 --
 -- `decpctl master add --id N` (the demo registers its masters so) inserts an explicit id;
 -- POST /v1/masters takes the identity sequence's next value. The sequence never learnt of

@@ -1,0 +1,92 @@
+/*
+ * cp_report: what subscribers report and what the fan-out delivered, stored in PostgreSQL
+ * in one transaction (docs/fanout.md "Reports", sql 0006/0009/0013/0019):
+ *
+ *   DELIVERY    a run of sequences sent to a subscription (cp_fanout_deliv.h) ──▶
+ *               trust_deliveries (upsert that only grows a run)
+ *   EXECUTION   ──▶ subscriptions.last_sequence_id (forward only), a trust_inbox EXECUTE
+ *               row naming the sequence (the trust role's credit rule), and for FILLED,
+ *               PARTIAL and CLOSED subscription_report_execution() (profit, once per
+ *               report; a cancelled subscription's report is kept out, counted refused)
+ *   PROTECTION  ──▶ protection_logs and its trust_inbox row (the attribution claimed)
+ *
+ * Deliveries are written first, so a report never reaches the trust role before the
+ * delivery it names. A report with a report_id is stored once per (subscriber,
+ * report_id) (sql 0019 subscriber_reports): a redelivered stream entry or an EA's resend
+ * is counted a duplicate and changes nothing.
+ *
+ * Durable path (issue 18 item 5): the fan-out XADDs each report to the reports stream
+ * (CP_REDIS_REPORTS_KEY; one entry, fields "r" = cp_report_encode(), "d" = detail) and
+ * acknowledges it to the EA once Redis has it; the archiver reads the stream in its
+ * batches and calls cp_report_store_tx() inside its batch transaction, XACK/XDEL after
+ * COMMIT. PostgreSQL down: the entries wait in the stream. Identities (subscriber, subscription, master) must come from an
+ * authenticated session, never from the report's own fields: the statements check that
+ * the subscription belongs to that subscriber and master, and store nothing else.
+ *
+ * Threading: the caller's PostgreSQL session (one thread).
+ */
+#ifndef DECP_CP_REPORT_H
+#define DECP_CP_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cp_pg.h"
+
+enum cp_report_kind { CP_REPORT_PROTECTION, CP_REPORT_EXECUTION, CP_REPORT_DELIVERY };
+
+struct cp_report {
+	enum cp_report_kind kind;
+	uint64_t subscriber, sub_id, master;
+	uint64_t seq;             /* DELIVERY: first sequence of the run */
+	int64_t time_ns;          /* event/exec time (0 = now); DELIVERY: first send */
+	/* PROTECTION */
+	int reason;               /* guard_reason */
+	int attribution;          /* guard_attribution: TTL_EXPIRED, the guard's claim */
+	int64_t age_ns, dev_x100;
+	/* EXECUTION (proto ExecutionReport) */
+	int status;               /* Decp__ExecutionReport__Status */
+	uint64_t ticket;
+	int64_t volume, price, realized_profit; /* 0.01 lot, 1e-5, 1e-4 account currency */
+	/* DELIVERY */
+	uint64_t last_seq;
+	int64_t last_ns;
+	bool live;
+	bool late;                /* every envelope of the run sent > default TTL/2 late */
+	uint64_t report_id;       /* EXECUTION, PROTECTION: the EA's id, 0 = none (no dedup) */
+	char detail[128];
+};
+
+struct cp_report_result {
+	uint32_t stored;   /* reports written */
+	uint32_t duplicates; /* reports whose (subscriber, report_id) was stored before */
+	uint32_t refused;  /* reports the database refused by rule (cancelled, bad field,
+			    * not the session's subscription): kept out, never retried */
+};
+
+/* Store reports[0..n) in one transaction. 0 with *res filled, or -EIO (rolled back or
+ * connection lost: nothing stored, the caller may retry the whole batch). */
+int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
+		    struct cp_report_result *res);
+
+/* As cp_report_store inside the caller's transaction (no BEGIN/COMMIT; savepoints are
+ * used). 0, or -EIO: the caller rolls its transaction back. */
+int cp_report_store_tx(struct cp_pg *pg, const struct cp_report *reports, size_t n,
+		       struct cp_report_result *res);
+
+/* The stream entry's "r" field: every member but detail, as text, into buf. Returns the
+ * length, or -ENOSPC. CP_REPORT_TEXT_MAX always suffices. */
+#define CP_REPORT_TEXT_MAX 512
+int cp_report_encode(const struct cp_report *r, char *buf, size_t cap);
+
+/* Parse an "r" field of len bytes (and the detail, may be NULL) into *r. 0, or -EINVAL
+ * (not a report of this version: the caller logs and drops the entry). */
+int cp_report_decode(const char *text, size_t len, const char *detail, size_t dlen,
+		     struct cp_report *r);
+
+/* ExecutionReport status as execution_pnl's name, or NULL when it carries no money
+ * (PLACED, MODIFIED, BROKER_REJECTED, unknown). */
+const char *cp_report_pnl_status(int status);
+
+#endif
