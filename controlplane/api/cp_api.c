@@ -867,7 +867,8 @@ static void gate_handoff(void *arg, int fd, const char *head, size_t len)
 	}
 	ad->fd = fd;
 	ad->len = len;
-	memcpy(ad->head, head, len);
+	if (len > 0) /* a gate that only peeked hands over no head (NULL) */
+		memcpy(ad->head, head, len);
 	for (unsigned int t = 0; t < n; t++) {
 		struct api_inbox *in = &sh->inbox[atomic_fetch_add(&sh->next_worker, 1) % n];
 

@@ -310,7 +310,8 @@ static void gate_handoff(void *arg, int fd, const char *head, size_t len)
 	}
 	a->fd = fd;
 	a->len = len;
-	memcpy(a->head, head, len);
+	if (len > 0) /* wss: nothing read (peek only), head is NULL */
+		memcpy(a->head, head, len);
 	cp_fo_mq_push(&f->adopt_q, a);
 	lws_cancel_service(f->ctx);
 }

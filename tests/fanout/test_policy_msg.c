@@ -123,8 +123,8 @@ static void test_refused_rows(void)
 		"{\"mode\": \"FIXED\", \"reverse\": 1}",
 		"{\"mode\": \"FIXED\", \"suffix\": 3}",
 		"{\"mode\": \"FIXED\", \"symbol_map\": {\"A\": 1}}",
-		"{\"mode\": \"FIXED\", \"symbols_deny\": [\"A\",\"B\",\"C\",\"D\",\"E\",\"F\",\"G\","
-		"\"H\",\"I\",\"J\",\"K\",\"L\",\"M\",\"N\",\"O\",\"P\",\"Q\"]}",
+		("{\"mode\": \"FIXED\", \"symbols_deny\": [\"A\",\"B\",\"C\",\"D\",\"E\",\"F\",\"G\","
+		 "\"H\",\"I\",\"J\",\"K\",\"L\",\"M\",\"N\",\"O\",\"P\",\"Q\"]}"),
 		"{\"mode\": \"FIXED\", \"mode\": \"MULTIPLIER\"}",
 	};
 
