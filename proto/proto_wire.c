@@ -512,6 +512,9 @@ static const uint8_t k_sync_end[] = { 0, F_U64, F_U64 };
 static const uint8_t k_time_pong[] = { 0, F_U64, F_U64, F_U64 };
 static const uint8_t k_state_change[] = { 0, F_U64, F_U64, F_U32, F_U32, F_U32, F_U64 };
 static const uint8_t k_report_ack[] = { 0, F_U64 };
+/* A member this decoder does not read but protobuf-c checks in depth (CopyPolicy, 8):
+ * refused rather than skipped, so nothing protobuf-c refuses is accepted here. */
+static const uint8_t k_not_decoded[] = { 0 };
 /* KeyAnnouncement: master_id, old key, new key, valid_from_ns, overlap_until_ns, sig */
 static const uint8_t k_key_announcement[] = { 0, F_U64, F_BYTES, F_BYTES, F_U64, F_U64,
 					      F_BYTES };
@@ -529,7 +532,8 @@ static const struct schema s_server[] = {
 	SCHEMA(k_envelope, &s_signed), SCHEMA(k_sync_start, NULL), SCHEMA(k_sync_end, NULL),
 	SCHEMA(k_time_pong, NULL), SCHEMA(k_state_change, NULL), SCHEMA(k_error, NULL),
 	SCHEMA(k_report_ack, NULL),
-	{ NULL, 0, NULL }, { NULL, 0, NULL }, /* 8..9: not read here */
+	SCHEMA(k_not_decoded, NULL), /* 8 CopyPolicy: refused (decp.dll keeps its policy) */
+	{ NULL, 0, NULL },           /* 9: reserved, unknown to both: skipped */
 	SCHEMA(k_key_announcement, NULL),
 };
 
@@ -610,6 +614,8 @@ static int decode_oneof(const uint8_t *p, size_t len, const struct schema *membe
 				return -EBADMSG;
 			continue;
 		}
+		if (members[f].kind == k_not_decoded)
+			return -EBADMSG;
 		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &dl) != 0 ||
 		    decode_msg(d, dl, &members[f], &one, &one_sub) != 0)
 			return -EBADMSG;

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(k == 0 || k == DECP_E_HANDSHAKE))
 		abort(); /* a random key: a valid accept is out of reach */
 	k = decp_rx_message(rx, data, n, 1, info, 12, sym, sizeof(sym));
-	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 6) || k == 10))
+	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 7) || k == 10))
 		abort();
 	if (k == 10 && (info[1] < -1 || info[1] > 1))
 		abort(); /* a key announcement: accepted, already trusted or refused */

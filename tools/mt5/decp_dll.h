@@ -255,7 +255,7 @@ DECP_API int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *ou
  *   2 SyncStart (info: master, from, to), 3 SyncEnd (info: master, last; a DEGRADED_GAP
  *     subscription is re-synced here), 4 TimePong (the clock sample is taken here; info:
  *     offset estimate ns, rtt ns), 5 StateChange (info: subscription, master, old, new,
- *     cause), 6 Error (info: code), 10 KeyAnnouncement (docs/protocol.md "Key
+ *     cause), 6 Error (info: code), 7 ReportAck (info: report_id), 10 KeyAnnouncement (docs/protocol.md "Key
  *     announcement"; info: master, 1 accepted -- the new key verifies from now on, the
  *     old one until info[2] ns on the server clock --, 0 the key already trusted, -1
  *     refused: not signed by the trusted key, another master, or malformed; the trusted
