@@ -40,6 +40,10 @@ int ctl_cmd_archive(int argc, char **argv);
 int ctl_cmd_backup(int argc, char **argv);
 /* decpctl redis's parts (ctl_cmd_redis.c, ctl_cmd_redis_backup.c). */
 void ctl_redis_usage(FILE *f);
+/* "HOST:PORT" -> host, port (1..65535); 0 or -1. The default: $DECP_REDIS_HOST and
+ * $DECP_REDIS_PORT, else 127.0.0.1:6379. */
+int ctl_redis_addr(const char *s, char *host, size_t hostlen, int *port);
+void ctl_redis_addr_default(char *host, size_t hostlen, int *port);
 int ctl_redis_backup(int argc, char **argv);
 int ctl_redis_restore(int argc, char **argv);
 

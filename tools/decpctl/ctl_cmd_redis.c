@@ -82,19 +82,26 @@ struct master_state {
 	uint64_t hole_from, hole_to; /* rebuild stopped: archive lacks hole_from..hole_to */
 };
 
-static int parse_redis(const char *s, struct opts *o)
+int ctl_redis_addr(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(s, ':');
-	if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+	if (colon == NULL || colon == s || (size_t)(colon - s) >= hostlen)
 		return -1;
 	char *end = NULL;
 	long p = strtol(colon + 1, &end, 10);
 	if (*end != '\0' || p < 1 || p > 65535)
 		return -1;
-	memcpy(o->host, s, (size_t)(colon - s));
-	o->host[colon - s] = '\0';
-	o->port = (int)p;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	*port = (int)p;
 	return 0;
+}
+
+void ctl_redis_addr_default(char *host, size_t hostlen, int *port)
+{
+	const char *h = getenv("DECP_REDIS_HOST"), *p = getenv("DECP_REDIS_PORT");
+	snprintf(host, hostlen, "%s", h != NULL && *h ? h : "127.0.0.1");
+	*port = p != NULL && atoi(p) > 0 ? atoi(p) : 6379;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -105,9 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"conninfo", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
 		{"root", required_argument, NULL, 'R'},   {NULL, 0, NULL, 0},
 	};
-	const char *h = getenv("DECP_REDIS_HOST"), *p = getenv("DECP_REDIS_PORT");
-	snprintf(o->host, sizeof(o->host), "%s", h != NULL && *h ? h : "127.0.0.1");
-	o->port = p != NULL && atoi(p) > 0 ? atoi(p) : 6379;
+	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
 	o->conninfo = getenv("DECP_PG_CONNINFO");
 	int c;
 	optind = 1;
@@ -129,7 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'j': o->json = true; break;
 		case 'y': o->yes = true; break;
 		case 'r':
-			if (parse_redis(optarg, o) != 0)
+			if (ctl_redis_addr(optarg, o->host, sizeof(o->host), &o->port) != 0)
 				return ctl_usage_error("redis", "--redis: expected HOST:PORT, got '%s'", optarg);
 			break;
 		case 'c': o->conninfo = optarg; break;

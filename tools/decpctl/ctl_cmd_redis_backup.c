@@ -51,26 +51,17 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		{"yes", no_argument, NULL, 'y'},         {"help", no_argument, NULL, 'h'},
 		{"root", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
 	};
-	const char *h = getenv("DECP_REDIS_HOST"), *p = getenv("DECP_REDIS_PORT");
-	snprintf(o->host, sizeof(o->host), "%s", h != NULL && *h ? h : "127.0.0.1");
-	o->port = p != NULL && atoi(p) > 0 ? atoi(p) : 6379;
+	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
 	optind = 1;
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'r': {
-			const char *colon = strrchr(optarg, ':');
-			long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-			if (colon == NULL || colon == optarg || port < 1 || port > 65535 ||
-			    (size_t)(colon - optarg) >= sizeof(o->host))
+		case 'r':
+			if (ctl_redis_addr(optarg, o->host, sizeof(o->host), &o->port) != 0)
 				return ctl_usage_error("redis", "--redis: expected HOST:PORT, got '%s'",
 						       optarg);
-			memcpy(o->host, optarg, (size_t)(colon - optarg));
-			o->host[colon - optarg] = '\0';
-			o->port = (int)port;
 			break;
-		}
 		case 't': o->to = optarg; break;
 		case 'f': o->from = optarg; break;
 		case 'd': o->data_dir = optarg; break;
