@@ -1190,9 +1190,12 @@ static void scenario_reports_pgdown(struct env *e)
 				     " p WHERE p.subscription_id = s.id)");
 		/* the profit by hand from the trade table (tools/decp-master-trades.c, synthetic):
 		 * trade i: symbol i/4 % 6 at base + i % 97; BUY 0.10, CLOSE_PARTIAL 0.05, CLOSE
-		 * the rest; profit (1e-4) = (close - open) * volume * contract / 1000, copied 1:1 */
+		 * the rest, copied 1:1 into a USD account; profit (1e-4 USD) of a close at p =
+		 * (p - open) * volume * contract / 1000 for a USD quote, and / (p / 1e5) for
+		 * USDJPY and USDCHF (tools/subscriber/sub_account.h) */
 		static const int64_t base[6] = {108120, 126510, 15012300, 203450000, 65430, 88210};
 		static const int64_t contract[6] = {100000, 100000, 100000, 100, 100000, 100000};
+		static const bool usd_base[6] = {false, false, true, false, false, true};
 		int64_t want_profit = 0;
 
 		for (int i = 0; i + 3 < e->nsignals; i += 4) {
@@ -1201,9 +1204,15 @@ static void scenario_reports_pgdown(struct env *e)
 
 			/* each close rounded half away from zero to 1e-4 */
 			for (int c = 2; c <= 3; c++) {
-				int64_t v = (base[sy] + (i + c) % 97 - open) * 5 * contract[sy];
+				int64_t p = base[sy] + (i + c) % 97;
+				int64_t v = (p - open) * 5 * contract[sy];
+				int64_t d = 1000;
 
-				want_profit += v >= 0 ? (v + 500) / 1000 : -((-v + 500) / 1000);
+				if (usd_base[sy]) {
+					v *= 10000;
+					d = 100 * p;
+				}
+				want_profit += v >= 0 ? (v + d / 2) / d : -((-v + d / 2) / d);
 			}
 		}
 		snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id <= %d AND "
@@ -2592,6 +2601,168 @@ static void scenario_policy(struct env *e)
 	CHECK(rc == 0, "decp-control exit %d", rc);
 }
 
+/* One text value of a query (its first row and column), "" when none or on error. */
+static const char *pg_text(struct env *e, const char *q, char *buf, size_t cap)
+{
+	PGresult *r = PQexec(e->db, q);
+
+	snprintf(buf, cap, "%s", PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+				     ? PQgetvalue(r, 0, 0) : "");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "sql: %s: %s", q, PQresultErrorMessage(r));
+	PQclear(r);
+	return buf;
+}
+
+/*
+ * Issue 20 acceptance: the profit, HWM and fee of subscribers driven by a replayed day of
+ * trades through decp-subscriber match a hand-computed table. The real pipeline (edge,
+ * fanout, archiver); decp-master replays the day below from a CSV file; subscriber 1
+ * copies 1:1, subscriber 2 at x2 with XAUUSD denied; both report every execution, and
+ * the archiver books the realized P&L (subscription_report_executions). Billing at the
+ * end of the period charges 20 % of the profit above the HWM (0) from wallets of 1000.00.
+ *
+ *   seq ticket  signal                       realized P&L, 1e-4 USD
+ *                                            sub 1 (1:1)            sub 2 (x2, no XAUUSD)
+ *    1  101  EURUSD BUY 0.50 @1.08120         -                      -
+ *    2  102  USDJPY SELL 0.30 @150.250        -                      -
+ *    3  101  EURUSD MODIFY (SL/TP)            -                      -
+ *    4  103  XAUUSD BUY 0.02 @2034.50         -                      refused (denied)
+ *    5  101  EURUSD CLOSE_PARTIAL 0.20        0.20: +12.5 pips       0.40:
+ *            @1.08245                         = +25.0000             +50.0000
+ *    6  104  GBPUSD SELL_LIMIT 0.40 @1.27000  placed                 placed (0.80)
+ *    7  102  USDJPY CLOSE @150.010            24 pips x 30,000       x 60,000
+ *                                             = 7,200 JPY / 150.010  14,400 JPY / 150.010
+ *                                             = +47.99680021 -> +47.9968   +95.9936
+ *    8  104  GBPUSD MODIFY (pending @1.27100) -                      -
+ *    9  103  XAUUSD CLOSE @2031.25            -3.25 x 2 oz = -6.5000 refused (no position)
+ *   10  101  EURUSD CLOSE (0.30) @1.08010     -11 pips x 0.30 lot    x 0.60 lot
+ *                                             = -33.0000             = -66.0000
+ *   11  104  GBPUSD CLOSE (pending deleted)   0                      0
+ *   12  105  GBPUSD BUY 1.00 @1.26800         -                      -
+ *   13  105  GBPUSD CLOSE @1.27055            +25.5 pips x 1.00 lot  x 2.00
+ *                                             = +255.0000            = +510.0000
+ *   profit                                    288.4968 -> 288.50     589.9936 -> 589.99
+ *   fee 20 % above HWM 0.00                   57.70                  117.998 -> 118.00
+ *   HWM after billing                         288.50                 589.99
+ *   wallet 1000.00 - fee                      942.30                 882.00
+ *   next period, no new profit                NO_FEE                 NO_FEE
+ */
+static void scenario_money_day(struct env *e)
+{
+	static const char day[] =
+		"symbol,order_type,volume,price,sl,tp,position_ticket\n"
+		"EURUSD,BUY,0.50,1.08120,1.07800,1.08600,101\n"
+		"USDJPY,SELL,0.30,150.250,150.600,149.800,102\n"
+		"EURUSD,MODIFY,0.50,1.08180,1.08000,1.08600,101\n"
+		"XAUUSD,BUY,0.02,2034.50,2025.00,2050.00,103\n"
+		"EURUSD,CLOSE_PARTIAL,0.20,1.08245,0,0,101\n"
+		"GBPUSD,SELL_LIMIT,0.40,1.27000,1.27400,1.26500,104\n"
+		"USDJPY,CLOSE,0.30,150.010,0,0,102\n"
+		"GBPUSD,MODIFY,0.40,1.27100,1.27500,1.26600,104\n"
+		"XAUUSD,CLOSE,0.02,2031.25,0,0,103\n"
+		"EURUSD,CLOSE,0.30,1.08010,0,0,101\n"
+		"GBPUSD,CLOSE,0.40,1.26800,0,0,104\n"
+		"GBPUSD,BUY,1.00,1.26800,1.26500,1.27500,105\n"
+		"GBPUSD,CLOSE,1.00,1.27055,0,0,105\n";
+	static const struct {
+		const char *profit, *charge, *after, *wallet;
+	} want[2] = {
+		{"288.4968", "CHARGED 57.70", "SYNCED 288.50 288.50", "942.30 0.00 57.70"},
+		{"589.9936", "CHARGED 118.00", "SYNCED 589.99 589.99", "882.00 0.00 118.00"},
+	};
+	char mport[48], timeout[16], csv[512], orders[512], q[512], v[256];
+	int dp_port, rc;
+	pid_t sub, master;
+	FILE *f;
+
+	if (e->nsubs != 2 || e->nmasters != 1 || e->nsignals != 13) {
+		CHECK(0, "money_day runs with 2 subscribers, 1 master, 13 signals");
+		return;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", 120);
+	snprintf(csv, sizeof(csv), "%s/day.csv", e->dir);
+	f = fopen(csv, "w");
+	CHECK(f != NULL && fputs(day, f) >= 0 && fclose(f) == 0, "the day's trades written");
+	CHECK(sql(e->db, "UPDATE subscriptions SET copy_policy = '{\"mode\": \"MULTIPLIER\", "
+		  "\"multiplier\": 2, \"symbols_deny\": [\"XAUUSD\"]}' WHERE id = 2") == 0 &&
+	      sql(e->db, "SELECT wallet_deposit(1, '1000.00', 'day'), "
+		  "wallet_deposit(2, '1000.00', 'day')") == 0, "subscriber 2's policy, deposits");
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		return;
+	}
+	snprintf(orders, sizeof(orders), "%s/day.orders", e->dir);
+	{
+		const char *x[] = {"--subs", group_file(e, "day", 1, 2), "--expect", expect_arg(e),
+				   "--timeout", timeout, "--report-exec", "--orders", orders, NULL};
+
+		sub = start_subscriber(e, "day", x);
+	}
+	for (int t = 0; t < 600 && count_lines(e, "day.orders", " policy ", false) < 2; t++)
+		usleep(50000);
+	CHECK(count_lines(e, "day.orders", " policy ", false) == 2,
+	      "both subscribers subscribed (their copy policy applied)");
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	{
+		char out[512];
+		char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport, (char *)"--trades",
+				csv, (char *)"--signals", (char *)"13", (char *)"--rate", (char *)"20",
+				(char *)"--time-limit-s", timeout, NULL};
+
+		snprintf(out, sizeof(out), "%s/master.log", e->dir);
+		master = spawn(argv, out);
+	}
+	rc = harness_wait_exit(master, 150000);
+	CHECK(rc == 0, "decp-master: the day's 13 signals ACKed (exit %d)", rc);
+	rc = harness_wait_exit(sub, 150000);
+	CHECK(rc == 0, "decp-subscriber: both subscriptions consumed sequence 13 (exit %d)", rc);
+	/* money reports: every FILLED and CLOSED (sub 1: 10; sub 2: 8, XAUUSD refused) */
+	for (int t = 0; t < 1200 && pg_count(e, "SELECT count(*) FROM execution_pnl") < 18; t++)
+		usleep(50000);
+	CHECK(pg_count(e, "SELECT count(*) FROM execution_pnl WHERE subscription_id = 1") == 10 &&
+	      pg_count(e, "SELECT count(*) FROM execution_pnl WHERE subscription_id = 2") == 8,
+	      "every fill and close booked once (%lld and %lld, want 10 and 8)",
+	      pg_count(e, "SELECT count(*) FROM execution_pnl WHERE subscription_id = 1"),
+	      pg_count(e, "SELECT count(*) FROM execution_pnl WHERE subscription_id = 2"));
+	for (int i = 0; i < 2; i++) {
+		snprintf(q, sizeof(q), "SELECT profit_exact FROM subscriptions WHERE id = %d", i + 1);
+		CHECK(strcmp(pg_text(e, q, v, sizeof(v)), want[i].profit) == 0,
+		      "subscription %d: profit %s (hand-computed %s)", i + 1, v, want[i].profit);
+	}
+	/* one billing run at the end of both periods (they started together), then one at the
+	 * end of the next */
+	for (int run = 0; run < 2; run++) {
+		char end[64];
+		char exp[128];
+
+		pg_text(e, run == 0 ? "SELECT max(billing_period_end(billing_period, created_at)) "
+				      "FROM subscriptions WHERE id <= 2"
+				    : "SELECT max(billing_period_end(billing_period, billed_until)) "
+				      "FROM subscriptions WHERE id <= 2", end, sizeof(end));
+		snprintf(q, sizeof(q), "SELECT string_agg(concat_ws(' ', subscription_id, outcome, "
+			 "fee_amount), ', ' ORDER BY subscription_id) FROM billing_run('%s') WHERE "
+			 "subscription_id <= 2", end);
+		snprintf(exp, sizeof(exp), "1 %s, 2 %s", run == 0 ? want[0].charge : "NO_FEE 0.00",
+			 run == 0 ? want[1].charge : "NO_FEE 0.00");
+		CHECK(strcmp(pg_text(e, q, v, sizeof(v)), exp) == 0,
+		      "billing at the end of period %d: %s (hand-computed %s%s)", run + 1, v, exp,
+		      run == 1 ? ": no new profit, the HWM holds" : "");
+		for (int i = 0; i < 2; i++) {
+			snprintf(q, sizeof(q), "SELECT concat_ws(' ', state, high_water_mark, "
+				 "cumulative_profit) FROM subscriptions WHERE id = %d", i + 1);
+			CHECK(strcmp(pg_text(e, q, v, sizeof(v)), want[i].after) == 0,
+			      "subscription %d after billing run %d: %s (hand-computed %s)", i + 1,
+			      run + 1, v, want[i].after);
+			snprintf(q, sizeof(q), "SELECT concat_ws(' ', balance_usd, receivable_usd, "
+				 "lifetime_fees) FROM user_wallets WHERE subscriber_id = %d", i + 1);
+			CHECK(strcmp(pg_text(e, q, v, sizeof(v)), want[i].wallet) == 0,
+			      "subscriber %d's wallet after billing run %d: %s (hand-computed %s)",
+			      i + 1, run + 1, v, want[i].wallet);
+		}
+	}
+}
+
 static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
@@ -2729,6 +2900,13 @@ int main(int argc, char **argv)
 			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
 		else
 			scenario_trust_lag(&e, strcmp(sc, "trust_lag_cut") == 0);
+		goto out;
+	}
+	if (strcmp(sc, "money_day") == 0) {
+		if (e.dp_bin == NULL)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
+		else
+			scenario_money_day(&e);
 		goto out;
 	}
 	if (strcmp(sc, "reports_pgdown") == 0) {
@@ -2881,7 +3059,7 @@ int main(int argc, char **argv)
 				       " AND sequence IS NOT NULL") > 0,
 			      "every EXECUTE names a sequence delivered live (trust_deliveries)");
 			/* issue 20: each fill recorded once (this scenario's signals only open
-			 * positions: realized profit is tests/money's test_sub_pnl and the money
+			 * positions: realized profit is tests/money's test_sub_realized and the money
 			 * scenario's), and each subscription's profit is the sum of its records */
 			{
 				long long fills = pg_count(&e, "SELECT count(*) FROM execution_pnl"

@@ -26,7 +26,6 @@
 #include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
-#include "sub_pnl.h"
 #include "sub_account.h"
 
 #define MAX_MASTERS 8
@@ -80,8 +79,6 @@ struct sim {
 	uint64_t masters[MAX_MASTERS];
 	uint64_t sub_ids[MAX_MASTERS];
 	bool replaying[MAX_MASTERS]; /* between SyncStart and SyncEnd */
-	struct sub_pnl_book *book[MAX_MASTERS]; /* --report-exec: copied positions (lazy) */
-	bool book_full;                         /* said once that positions were not booked */
 	struct guard_sub gs[MAX_MASTERS];
 	struct guard_policy pol[MAX_MASTERS]; /* the server's CopyPolicy, else the defaults */
 	struct guard_clock clk;
@@ -589,38 +586,16 @@ static void forge_check(struct sim *s, int i, uint64_t master, const struct guar
 	proto_msg_free(&sg->base, NULL);
 }
 
-/* The simulated fill of an executed order in the position book of master i (sub_pnl.h):
- * market orders open at the signal's price, CLOSE / CLOSE_PARTIAL realize the P&L (into
- * *profit, 1e-4); pending orders are only placed (the simulator never fills them), so a
- * close of a position it never opened realizes 0. Returns the report's status. */
-static Decp__ExecutionReport__Status exec_outcome(struct sim *s, int i,
-						  const struct guard_envelope *env,
-						  const struct guard_verdict *v, int64_t *profit)
+/* The report's status for an executed order; its realized P&L is what the simulated
+ * account booked for it (sub_account_apply). */
+static Decp__ExecutionReport__Status exec_status(const struct guard_verdict *v)
 {
-	const struct guard_instrument *in = guard_instrument_find(&g_reg, env->symbol);
-	int64_t contract = in != NULL ? in->contract_size : 100000;
-	int rc;
-
-	*profit = 0;
-	if (s->book[i] == NULL && (s->book[i] = calloc(1, sizeof(*s->book[i]))) == NULL)
-		return DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
 	switch (v->order.type) {
 	case GUARD_ORDER_BUY:
 	case GUARD_ORDER_SELL:
-		rc = sub_pnl_open(s->book[i], env->position_ticket,
-				  v->order.type == GUARD_ORDER_BUY ? 1 : -1, v->order.volume,
-				  env->price, contract);
-		if (rc != 0 && !s->book_full) /* once: a full book stays full until closes */
-			fprintf(stderr, "decp-subscriber: #%d position %" PRIu64 " not booked: %s\n",
-				s->idx, env->position_ticket, strerror(-rc));
-		s->book_full = rc == -ENOSPC;
 		return DECP__EXECUTION_REPORT__STATUS__STATUS_FILLED;
 	case GUARD_ORDER_CLOSE:
 	case GUARD_ORDER_CLOSE_PARTIAL:
-		if (sub_pnl_close(s->book[i], env->position_ticket,
-				  v->order.type == GUARD_ORDER_CLOSE ? 0 : v->order.volume, env->price,
-				  profit) != 0)
-			*profit = 0;
 		return DECP__EXECUTION_REPORT__STATUS__STATUS_CLOSED;
 	case GUARD_ORDER_MODIFY:
 		return DECP__EXECUTION_REPORT__STATUS__STATUS_MODIFIED;
@@ -732,7 +707,8 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			r.volume = v.order.volume;
 			r.price = env.price;
 			r.broker_ticket = env.position_ticket;
-			r.status = exec_outcome(s, i, &env, &v, &r.realized_profit);
+			r.status = exec_status(&v);
+			r.realized_profit = realized;
 			r.exec_time_ns = now_ns();
 			r.report_id = next_report_id();
 			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
@@ -1548,9 +1524,6 @@ int main(int argc, char **argv)
 		unacked_clear(&g_sims[i]);
 		sub_account_free(&g_sims[i].acct);
 	}
-	for (int i = 0; i < g_nsims; i++)
-		for (int j = 0; j < MAX_MASTERS; j++)
-			free(g_sims[i].book[j]);
 	free(g_sims);
 	for (int i = 0; i < g_nkeys; i++) {
 		guard_ed25519_free(g_keys[i].k);

@@ -114,10 +114,17 @@ static bool is_market(uint32_t t)
 	return t == GUARD_ORDER_BUY || t == GUARD_ORDER_SELL;
 }
 
+/* n / d (d > 0) rounded half away from zero: money is rounded once, as a broker books it. */
+static int64_t div_round(__int128 n, __int128 d)
+{
+	return (int64_t)(n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d));
+}
+
 /* Money (account currency) of a quote-currency amount `v` given as volume (0.01 lot) x
  * price (1e-5) products of instrument `in` (instrument name `name`) trading at `price`;
  * 0 when it cannot be converted. When the base is the account currency the amount is
- * divided by the price itself (exact), else multiplied by the quote currency's rate. */
+ * divided by the price itself, else multiplied by the quote currency's rate; the result
+ * is rounded half away from zero to the money unit (1e-4). */
 static int64_t money_of(const struct sub_account *a, const struct guard_instrument *in,
 			const char *name, __int128 v, int64_t price, const struct sub_quotes *q)
 {
@@ -127,13 +134,13 @@ static int64_t money_of(const struct sub_account *a, const struct guard_instrume
 	if (in == NULL || qc == NULL || price <= 0)
 		return 0;
 	if (memcmp(name, a->currency, 3) == 0)
-		return (int64_t)(v * in->contract_size * GUARD_MONEY_SCALE / ((__int128)100 * price));
+		return div_round(v * in->contract_size * GUARD_MONEY_SCALE, (__int128)100 * price);
 	if ((rate = rate_of(q, qc, a->currency)) <= 0)
 		return 0;
 	/* volume/100 lots x contract units x price/1e5 quote units x 1e4 money units x
 	 * rate/1e5 account units per quote unit */
-	return (int64_t)(v * in->contract_size * rate /
-			 ((__int128)100 * GUARD_PRICE_SCALE * GUARD_PRICE_SCALE / GUARD_MONEY_SCALE));
+	return div_round(v * in->contract_size * rate,
+			 (__int128)100 * GUARD_PRICE_SCALE * GUARD_PRICE_SCALE / GUARD_MONEY_SCALE);
 }
 
 /* The instrument's exposure entry, created when missing (NULL: out of memory). */

@@ -16,7 +16,10 @@
  *     P&L   = units * (p - open) (buy) or (open - p) (sell), in the quote currency,
  * converted into the account currency: x1 when the quote is the account's, / p when the
  * base is, else x the quote currency's rate derived from the last prices (QUOTE+ACCOUNT
- * or ACCOUNT+QUOTE pair seen), 0 when none was seen (counted as no P&L).
+ * or ACCOUNT+QUOTE pair seen), 0 when none was seen (counted as no P&L). Each amount is
+ * rounded half away from zero to the money unit. A close realizes its P&L at the close's
+ * fill price: the figure ExecutionReport.realized_profit carries (issue 20), so the
+ * subscription's profit on the server is this account's realized P&L.
  *
  * Margin per instrument is computed on the summed volume at the last price (one rounding
  * per instrument, not per position).
