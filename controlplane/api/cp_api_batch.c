@@ -56,33 +56,47 @@ struct api_pend {
 /*
  * Per request k of a transaction ("req" of its events, in order): n events, known (the
  * subscription exists), mine (known and the caller's own), stale (event time out of
- * range), prot (non-EXECUTE: stored in protection_logs). A request is stored only when
- * n = known = mine and stale = 0. Data-modifying CTEs always run to completion.
+ * range). A request is stored only when n = known = mine and stale = 0. An event with a
+ * report_id is stored once per (subscriber, report_id), the key the WebSocket path's
+ * reports use (subscriber_reports, 0019): the first of a request's events with that key,
+ * and only when no earlier transaction stored it (kept); the others are duplicates (a
+ * retried POST). prot: kept non-EXECUTE events (stored in protection_logs). Data-modifying
+ * CTEs always run to completion; the ON CONFLICT insert waits for a concurrent
+ * transaction holding the same key, so a key is kept by one transaction only.
  */
 static const char events_sql[] =
 	"WITH ev AS (SELECT e.*, CASE WHEN e.event_time_ms IS NULL THEN now()"
 	"   ELSE timestamptz 'epoch' + e.event_time_ms * interval '1 millisecond' END AS at"
 	"   FROM jsonb_to_recordset($1::jsonb) AS e(k int, req int, who bigint,"
 	"   subscription_id bigint, reason text, sequence bigint, latency_ms numeric,"
-	"   price_deviation numeric, symbol text, event_time_ms bigint, attribution text)),"
+	"   price_deviation numeric, symbol text, event_time_ms bigint, attribution text,"
+	"   report_id bigint)),"
 	" j AS (SELECT ev.*, s.id AS sid, s.master_id, s.subscriber_id FROM ev"
 	"   LEFT JOIN subscriptions s ON s.id = ev.subscription_id),"
 	" chk AS (SELECT req, count(*) AS n, count(sid) AS known,"
 	"   count(sid) FILTER (WHERE who IS NULL OR subscriber_id = who) AS mine,"
 	"   count(*) FILTER (WHERE at < now() - interval '7 days'"
-	"      OR at > now() + interval '5 minutes') AS stale,"
-	"   count(*) FILTER (WHERE reason <> 'EXECUTE') AS prot FROM j GROUP BY req),"
+	"      OR at > now() + interval '5 minutes') AS stale FROM j GROUP BY req),"
 	" ok AS (SELECT req FROM chk WHERE n = known AND known = mine AND stale = 0),"
+	" first AS (SELECT DISTINCT ON (subscriber_id, report_id) k, subscriber_id, report_id"
+	"   FROM j WHERE req IN (SELECT req FROM ok) AND report_id IS NOT NULL"
+	"   ORDER BY subscriber_id, report_id, k),"
+	" r AS (INSERT INTO subscriber_reports (subscriber_id, report_id)"
+	"   SELECT subscriber_id, report_id FROM first ORDER BY subscriber_id, report_id"
+	"   ON CONFLICT DO NOTHING RETURNING subscriber_id, report_id),"
+	" kept AS (SELECT j.* FROM j WHERE req IN (SELECT req FROM ok) AND (report_id IS NULL"
+	"   OR k IN (SELECT f.k FROM first f JOIN r USING (subscriber_id, report_id)))),"
 	" p AS (INSERT INTO protection_logs (event_time, master_id, subscriber_id,"
 	"   subscription_id, sequence, reason, latency_ms, price_deviation, symbol, attribution)"
 	"   SELECT at, master_id, subscriber_id, subscription_id, sequence, reason, latency_ms,"
-	"   price_deviation, symbol, attribution FROM j WHERE req IN (SELECT req FROM ok)"
-	"   AND reason <> 'EXECUTE' ORDER BY k RETURNING 1),"
+	"   price_deviation, symbol, attribution FROM kept"
+	"   WHERE reason <> 'EXECUTE' ORDER BY k RETURNING 1),"
 	" t AS (INSERT INTO trust_inbox (subscription_id, event, sequence, attribution)"
-	"   SELECT subscription_id, reason, sequence, attribution FROM j"
-	"   WHERE req IN (SELECT req FROM ok)"
+	"   SELECT subscription_id, reason, sequence, attribution FROM kept"
 	"   ORDER BY k RETURNING 1)"
-	" SELECT req, n, known, mine, stale, prot FROM chk ORDER BY req";
+	" SELECT req, n, known, mine, stale,"
+	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req AND reason <> 'EXECUTE'),"
+	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req) FROM chk ORDER BY req";
 
 static void pend_free(struct api_pend *p)
 {
@@ -124,6 +138,7 @@ static void outcome(struct api_req *r, const PGresult *res, int row)
 	long long mine = strtoll(PQgetvalue(res, row, 3), NULL, 10);
 	long long stale = strtoll(PQgetvalue(res, row, 4), NULL, 10);
 	long long stored = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+	long long kept = strtoll(PQgetvalue(res, row, 6), NULL, 10);
 	if (known < n)
 		api_error(r, 404, "not_found", "%lld event(s) name an unknown subscription; nothing "
 			  "stored", n - known);
@@ -135,9 +150,11 @@ static void outcome(struct api_req *r, const PGresult *res, int row)
 			  " [now - 7 days, now + 5 minutes]; nothing stored", stale);
 	else {
 		API_STAT_ADD(r->api->sh->st.events_stored, stored);
-		API_STAT_ADD(r->api->sh->st.executions_reported, n - stored);
-		api_reply(r, 202, json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)n, "stored",
-					    (json_int_t)stored, "executions", (json_int_t)(n - stored)));
+		API_STAT_ADD(r->api->sh->st.executions_reported, kept - stored);
+		api_reply(r, 202, json_pack("{s:I, s:I, s:I, s:I}", "accepted", (json_int_t)n,
+					    "stored", (json_int_t)stored, "executions",
+					    (json_int_t)(kept - stored), "duplicates",
+					    (json_int_t)(n - kept)));
 	}
 }
 

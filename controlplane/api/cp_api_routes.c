@@ -819,8 +819,8 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 {
 	static const char *const keys[] = {"subscription_id", "reason", "sequence", "latency_ms",
 					   "price_deviation", "symbol", "event_time_ms",
-					   "attribution", NULL};
-	char sid[24], seq[32], lat[48], dev[48], at[32];
+					   "attribution", "report_id", NULL};
+	char sid[24], seq[32], lat[48], dev[48], at[32], rid[32];
 	const char *reason, *sym, *attr;
 	enum guard_trust_event ev;
 	if (!json_is_object(e)) {
@@ -833,6 +833,7 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 	    get_num(r, e, "latency_ms", 0, 1e9, lat, sizeof(lat)) ||
 	    get_num(r, e, "price_deviation", -1e9, 1e9, dev, sizeof(dev)) ||
 	    get_num(r, e, "event_time_ms", 0, 9e15, at, sizeof(at)) ||
+	    get_num(r, e, "report_id", 1, 9007199254740991.0, rid, sizeof(rid)) ||
 	    get_text(r, e, "symbol", false, 31, &sym) ||
 	    get_text(r, e, "attribution", false, 31, &attr))
 		goto fail;
@@ -859,9 +860,10 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 		return -EINVAL;
 	}
 	if ((seq[0] && !json_is_integer(json_object_get(e, "sequence"))) ||
-	    (at[0] && !json_is_integer(json_object_get(e, "event_time_ms")))) {
-		api_error(r, 422, "wrong_type", "events[%zu]: 'sequence' and 'event_time_ms' are "
-			  "integers", i);
+	    (at[0] && !json_is_integer(json_object_get(e, "event_time_ms"))) ||
+	    (rid[0] && !json_is_integer(json_object_get(e, "report_id")))) {
+		api_error(r, 422, "wrong_type", "events[%zu]: 'sequence', 'event_time_ms' and "
+			  "'report_id' are integers", i);
 		return -EINVAL;
 	}
 	json_object_set_new(norm, "subscription_id", json_string(sid));
@@ -872,6 +874,7 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 	json_object_set_new(norm, "symbol", sym ? json_string(sym) : json_null());
 	json_object_set_new(norm, "event_time_ms", at[0] ? json_string(at) : json_null());
 	json_object_set_new(norm, "attribution", attr ? json_string(attr) : json_null());
+	json_object_set_new(norm, "report_id", rid[0] ? json_string(rid) : json_null());
 	return 0;
 fail:
 	/* Say which item: prefix the message of the reply already set. */

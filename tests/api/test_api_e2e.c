@@ -843,7 +843,7 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
  * SLOWW holds its transaction 1 s, symbol BOOM fails it (23514, as a constraint would). */
 static const char fault_sql[] =
 	"CREATE FUNCTION test_pl_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	" IF NEW.symbol = 'SLOWW' THEN PERFORM pg_sleep(1.0); END IF;"
+	" IF NEW.symbol LIKE 'SLOW%' THEN PERFORM pg_sleep(1.0); END IF;"
 	" IF NEW.symbol = 'BOOM' THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = '23514';"
 	" END IF; RETURN NEW; END $$;"
 	"CREATE TRIGGER test_pl_fault BEFORE INSERT ON protection_logs FOR EACH ROW"
@@ -1017,6 +1017,114 @@ static void batch_session_lost(struct api_env *e, const struct world *w)
 	      "the cut-off POST stored nothing");
 }
 
+/* POST {"events": [one FILTERED event of subscription sub, symbol sym, report_id
+ * rid]} with token tok; returns the status, the reply in *r. */
+static int post_rid(struct api_env *e, const char *tok, long long sub, const char *sym,
+		    const char *rid, struct http_resp *r)
+{
+	char b[256];
+
+	snprintf(b, sizeof(b), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"FILTERED\","
+		 "\"symbol\":\"%s\",\"report_id\":%s}]}", sub, sym, rid);
+	return http(e, "POST", "/v1/protection-events", tok, b, r);
+}
+
+static long long rows_of(struct api_env *e, const char *sym)
+{
+	char q[128];
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE symbol = '%s'", sym);
+	return db_count(e, q);
+}
+
+/*
+ * report_id (issue 18): an event is stored once per (subscriber, report_id), so a POST
+ * retried after a lost answer stores nothing twice: the same POST again (a later
+ * transaction), the same id twice in one request, eight concurrent POSTs of one id
+ * committed together behind a slow transaction (one group), an EXECUTE retried; another
+ * subscriber's equal id is its own; bad ids refused 422.
+ */
+static void batch_report_ids(struct api_env *e, const struct world *w)
+{
+	enum { N = 8 };
+	struct http_resp r, out[N];
+	const char *tok[N], *body[N];
+	char b[512];
+
+	CHECK(post_rid(e, w->tok_b, w->sb, "RID1", "777", &r) == 202 && jint(&r, "stored") == 1 &&
+	      jint(&r, "duplicates") == 0, "report 777 stored: %s", r.body ? r.body : "");
+	http_free(&r);
+	CHECK(post_rid(e, w->tok_b, w->sb, "RID1", "777", &r) == 202 && jint(&r, "stored") == 0 &&
+	      jint(&r, "duplicates") == 1, "report 777 again: a duplicate: %s",
+	      r.body ? r.body : "");
+	http_free(&r);
+	CHECK(rows_of(e, "RID1") == 1, "report 777 stored once (%lld)", rows_of(e, "RID1"));
+	CHECK(post_rid(e, w->tok_a, w->sa, "RID1", "777", &r) == 202 && jint(&r, "stored") == 1,
+	      "another subscriber's report 777 is its own: %s", r.body ? r.body : "");
+	http_free(&r);
+	snprintf(b, sizeof(b), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"FILTERED\","
+		 "\"symbol\":\"RID2\",\"report_id\":778},{\"subscription_id\":%lld,\"reason\":"
+		 "\"FILTERED\",\"symbol\":\"RID2\",\"report_id\":778},{\"subscription_id\":%lld,"
+		 "\"reason\":\"FILTERED\",\"symbol\":\"RID2\",\"report_id\":779},"
+		 "{\"subscription_id\":%lld,\"reason\":\"FILTERED\",\"symbol\":\"RID2\"}]}",
+		 w->sb, w->sb, w->sb, w->sb);
+	CHECK(http(e, "POST", "/v1/protection-events", w->tok_b, b, &r) == 202 &&
+	      jint(&r, "accepted") == 4 && jint(&r, "stored") == 3 && jint(&r, "duplicates") == 1,
+	      "one request naming 778 twice, 779 and no id: %s", r.body ? r.body : "");
+	http_free(&r);
+	CHECK(rows_of(e, "RID2") == 3, "778, 779 and the event without an id stored (%lld)",
+	      rows_of(e, "RID2"));
+	/* eight concurrent POSTs of report 780, grouped into one transaction */
+	pid_t slow = fork();
+	if (slow == 0) {
+		struct http_resp sr;
+		char *sb = event_body(w->sa, "SLOWR", NULL);
+		int st = http(e, "POST", "/v1/protection-events", w->tok_a, sb, &sr);
+		_exit(st == 202 ? 0 : 1);
+	}
+	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	snprintf(b, sizeof(b), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"FILTERED\","
+		 "\"symbol\":\"RID3\",\"report_id\":780}]}", w->sb);
+	for (int i = 0; i < N; i++) {
+		tok[i] = w->tok_b;
+		body[i] = b;
+	}
+	CHECK(http_many(e, N, "POST", "/v1/protection-events", tok, body, out) == 0, "send");
+	int st = -1, stored = 0, dups = 0;
+	waitpid(slow, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the slow POST was accepted");
+	for (int i = 0; i < N; i++) {
+		CHECK(out[i].status == 202, "concurrent POST %d: %d %s", i, out[i].status,
+		      out[i].body ? out[i].body : "");
+		stored += (int)jint(&out[i], "stored");
+		dups += (int)jint(&out[i], "duplicates");
+		http_free(&out[i]);
+	}
+	CHECK(stored == 1 && dups == N - 1 && rows_of(e, "RID3") == 1,
+	      "report 780 posted %d times at once: stored %d, duplicates %d, rows %lld", N, stored,
+	      dups, rows_of(e, "RID3"));
+	/* an EXECUTE report retried: queued for trust once */
+	snprintf(b, sizeof(b), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"EXECUTE\","
+		 "\"sequence\":5,\"report_id\":781}]}", w->sb);
+	CHECK(http(e, "POST", "/v1/protection-events", w->tok_b, b, &r) == 202 &&
+	      jint(&r, "executions") == 1, "EXECUTE 781: %s", r.body ? r.body : "");
+	http_free(&r);
+	CHECK(http(e, "POST", "/v1/protection-events", w->tok_b, b, &r) == 202 &&
+	      jint(&r, "executions") == 0 && jint(&r, "duplicates") == 1,
+	      "EXECUTE 781 again: %s", r.body ? r.body : "");
+	http_free(&r);
+	CHECK(db_count(e, "SELECT count(*) FROM subscriber_reports WHERE report_id = 781") == 1,
+	      "report 781 recorded once");
+	/* bad ids */
+	const char *bad[] = {"0", "-1", "1.5", "\"7\"", "9007199254740992", "true"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(post_rid(e, w->tok_b, w->sb, "RIDBAD", bad[i], &r) == 422,
+		      "report_id %s refused: %d %s", bad[i], r.status, r.body ? r.body : "");
+		http_free(&r);
+	}
+	CHECK(rows_of(e, "RIDBAD") == 0, "nothing stored for bad ids");
+}
+
 static void scenario_batch(struct api_env *e)
 {
 	struct world w;
@@ -1050,6 +1158,7 @@ static void scenario_batch(struct api_env *e)
 	/* 1 slow + 8 good + 6 x 40 x 2 bulk events were scored by our trust role */
 	CHECK(metric(e, "decp_trust_events_total") - scored0 == 9 + 6 * 40 * 2,
 	      "events scored: %.0f", metric(e, "decp_trust_events_total") - scored0);
+	batch_report_ids(e, &w);
 	batch_session_lost(e, &w);
 }
 
