@@ -874,6 +874,23 @@ static int api_session_busy(struct api_env *e)
 	return -1;
 }
 
+/* A POST of subscription sub's event `sym` (a SLOW% symbol: the test trigger holds its
+ * transaction 1 s) on its own connection, in a child process that exits 0 when the answer
+ * is `want`; then waits until the api's session runs it. Returns the child's pid. */
+static pid_t slow_post(struct api_env *e, long long sub, const char *tok, const char *sym,
+		       int want)
+{
+	pid_t slow = fork();
+	if (slow == 0) {
+		struct http_resp r;
+		char *b = event_body(sub, sym, NULL);
+		int st = http(e, "POST", "/v1/protection-events", tok, b, &r);
+		_exit(st == want ? 0 : 1);
+	}
+	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	return slow;
+}
+
 static void batch_fault(struct api_env *e, const struct world *w)
 {
 	enum { N = 12 };
@@ -902,14 +919,7 @@ static void batch_fault(struct api_env *e, const struct world *w)
 	body[7] = event_body(w->sb, "STALE", ",\"event_time_ms\":1000}");
 	want[7] = 422;
 
-	pid_t slow = fork();
-	if (slow == 0) {   /* the slow POST, on its own connection */
-		struct http_resp r;
-		char *b = event_body(w->sa, "SLOWW", NULL);
-		int st = http(e, "POST", "/v1/protection-events", w->tok_a, b, &r);
-		_exit(st == 202 ? 0 : 1);
-	}
-	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	pid_t slow = slow_post(e, w->sa, w->tok_a, "SLOWW", 202);
 	uint64_t t0 = now_ms();
 	struct http_resp h;
 	CHECK(http(e, "GET", "/healthz", NULL, NULL, &h) == 200, "healthz during a commit");
@@ -987,14 +997,7 @@ static void batch_bulk(struct api_env *e, const struct world *w, int *scored_a)
  * stored nothing), and the next ones are served on a new session (watched again). */
 static void batch_session_lost(struct api_env *e, const struct world *w)
 {
-	pid_t slow = fork();
-	if (slow == 0) {
-		struct http_resp r;
-		char *b = event_body(w->sa, "SLOWW", NULL);
-		int st = http(e, "POST", "/v1/protection-events", w->tok_a, b, &r);
-		_exit(st == 503 ? 0 : 1);
-	}
-	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	pid_t slow = slow_post(e, w->sa, w->tok_a, "SLOWW", 503);
 	CHECK(db_count(e, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE"
 		       " application_name = 'decp-api' AND state = 'active'") == 1,
 	      "one api session busy");
@@ -1075,14 +1078,7 @@ static void batch_report_ids(struct api_env *e, const struct world *w)
 	CHECK(rows_of(e, "RID2") == 3, "778, 779 and the event without an id stored (%lld)",
 	      rows_of(e, "RID2"));
 	/* eight concurrent POSTs of report 780, grouped into one transaction */
-	pid_t slow = fork();
-	if (slow == 0) {
-		struct http_resp sr;
-		char *sb = event_body(w->sa, "SLOWR", NULL);
-		int st = http(e, "POST", "/v1/protection-events", w->tok_a, sb, &sr);
-		_exit(st == 202 ? 0 : 1);
-	}
-	CHECK(api_session_busy(e) == 0, "the slow POST reached PostgreSQL");
+	pid_t slow = slow_post(e, w->sa, w->tok_a, "SLOWR", 202);
 	snprintf(b, sizeof(b), "{\"events\":[{\"subscription_id\":%lld,\"reason\":\"FILTERED\","
 		 "\"symbol\":\"RID3\",\"report_id\":780}]}", w->sb);
 	for (int i = 0; i < N; i++) {
