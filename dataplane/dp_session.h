@@ -1,6 +1,8 @@
 /*
- * dp_session: the ingest session layer, shared by every transport (posix epoll stack now,
- * the userspace TCP stack later). SPEC.md §2-§3, docs/ingest.md.
+ * dp_session: the ingest session layer, shared by both transports (dp_posix: kernel
+ * sockets and epoll; dpdk/dp_dpdk_loop: the userspace TCP stack of dataplane/net), with
+ * dp_tls between either transport and the session when TLS is on. SPEC.md §2-§3,
+ * docs/ingest.md.
  *
  * A transport gives each connection a struct dp_session and moves bytes:
  *

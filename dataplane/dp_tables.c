@@ -65,7 +65,7 @@ const struct dp_token_ent *dp_tables_token_find(const struct dp_table_snap *s,
 		const struct dp_token_ent *e = &s->tok[i];
 		if (!e->used)
 			return NULL;
-		if (memcmp(e->hash, hash, 32) == 0)
+		if (CRYPTO_memcmp(e->hash, hash, 32) == 0)
 			return e;
 	}
 }
@@ -87,7 +87,7 @@ static struct dp_token_ent *tok_slot(struct dp_table_snap *s, const uint8_t hash
 {
 	uint32_t mask = s->tok_cap - 1;
 	for (uint32_t i = tok_hash(hash) & mask;; i = (i + 1) & mask)
-		if (!s->tok[i].used || memcmp(s->tok[i].hash, hash, 32) == 0)
+		if (!s->tok[i].used || CRYPTO_memcmp(s->tok[i].hash, hash, 32) == 0)
 			return &s->tok[i];
 }
 

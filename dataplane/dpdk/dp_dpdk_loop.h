@@ -10,7 +10,10 @@
  *   -> rte_eth_rx_burst -> TSC once per burst (Server_Arrival_Time) -> dp_stack_input per
  *   frame (mbuf freed right after: the stack copies what it keeps) -> flush sessions ->
  *   stack timers -> session ticks every 50 ms -> rte_eth_tx_burst of everything queued
- *   -> poll_end (consumer doorbell).
+ *   -> poll_end (consumer doorbell). With adaptive polling (poll_adaptive), an iteration
+ *   that finds nothing after 10 ms of idleness goes RCU-offline and sleeps up to 1 ms on
+ *   the queue's RX interrupt (or pauses 1 ms where the port has none): docs/dataplane.md
+ *   "Operating it", --poll.
  *
  * Stack callbacks -> session layer: on_accept opens a dp_session (conn_id = slot << 32 |
  * generation), on_data feeds dp_tls_conn_input (TLS records, or plaintext straight to
@@ -19,8 +22,9 @@
  * goes to dp_tcp_send; what the send buffer took is consumed, the rest waits for the
  * next iteration.
  *
- * Clock: TSC converted to CLOCK_MONOTONIC / CLOCK_REALTIME nanoseconds with one
- * calibration at dp_dpdk_start (rte_get_tsc_hz; invariant TSC assumed).
+ * Clock: TSC converted to CLOCK_MONOTONIC / CLOCK_REALTIME nanoseconds per worker,
+ * anchored at dp_dpdk_start with rte_get_tsc_hz() and re-anchored every session tick with
+ * the ns-per-cycle factor measured over the last period (invariant TSC assumed).
  *
  * Threading: dp_dpdk_start / dp_dpdk_stop / dp_dpdk_stats_print run on the main lcore.
  */
@@ -68,8 +72,8 @@ void dp_dpdk_join(struct dp_dpdk *d);
 void dp_dpdk_stats_print(const struct dp_dpdk *d, FILE *f);
 
 /* Names of the transport counters each worker publishes into its shared stats block
- * (struct dp_stats.xctr): the stack's (dp_net_stats.h order), then the loop's (rx_multiseg,
- * tx_nic_dropped, rx_overflow, closing_timeout, busy_ns, busy_iters). Fills names[0..n)
+ * (struct dp_stats.xctr): the stack's (dp_net_stats.h order), then the loop's (DPDK_CTRS
+ * in dp_dpdk_loop.c: RX/TX drops, busy/idle time, gauges, adaptive polling). Fills names[0..n)
  * with static strings; returns n, or 0 when cap is too small. Pass them to dp_shm_create
  * (dp_shm_params.xctr_names) before dp_dpdk_start. Any thread. */
 unsigned int dp_dpdk_xctr_names(const char **names, unsigned int cap);
