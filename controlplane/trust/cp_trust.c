@@ -102,125 +102,16 @@ static bool exec1(struct trust *t, const char *sql)
 }
 
 /*
- * Apply the score to the subscription's state through the database's rules: pause only
- * where subscription_transition_allowed() has the edge (SYNCED, DEGRADED_GAP), recover
- * only from PAUSED_TOXIC (an admin suspension is not lifted by a good score), and only
- * through the recovery credit of a quiet period (may_resume: the tick). Events never
- * resume: the +1 of executions that happened before the pause, scored after it, would
- * otherwise flap a paused subscription back to SYNCED and let the flow that paused it
- * through again.
+ * Columns of rows being built as PostgreSQL array literals, sent as one statement's
+ * unnest() arguments: a batch costs one round trip, not one per row. Values are numbers,
+ * NULL or fixed words of ours (never text from a client).
  */
-static int enforce(struct trust *t, const char *id, const struct guard_trust *g,
-		   bool may_resume)
-{
-	char score[16];
-	const char *p[2] = {id, score};
-	snprintf(score, sizeof(score), "%d", g->score);
-	bool pause = guard_trust_should_pause(g);
-	PGresult *r;
-	if (pause)
-		r = cp_pg_exec(&t->pg,
-			       "UPDATE subscriptions SET state = 'PAUSED_TOXIC', "
-			       "state_reason = 'trust score ' || $2 || ' < 50' "
-			       "WHERE id = $1 AND subscription_transition_allowed(state, 'PAUSED_TOXIC')",
-			       2, p);
-	else if (may_resume && g->score >= GUARD_TRUST_RECOVERED_AT)
-		r = cp_pg_exec(&t->pg,
-			       "UPDATE subscriptions SET state = 'SYNCED', "
-			       "state_reason = 'trust score recovered to ' || $2 "
-			       "WHERE id = $1 AND state = 'PAUSED_TOXIC'",
-			       2, p);
-	else
-		return 0;
-	if (!q_ok(t, r, "state change")) {
-		PQclear(r);
-		return -EIO;
-	}
-	bool changed = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-	if (!changed)
-		return 0;
-	if (pause) {
-		atomic_fetch_add(&t->counters.auto_pauses, 1);
-		cp_log(CP_LOG_WARN, ROLE, "ALERT auto-pause: subscription %s trust score %d < 50: "
-		       "PAUSED_TOXIC", id, g->score);
-		PGresult *u = cp_pg_exec(&t->pg, "UPDATE subscription_trust SET auto_pauses = "
-					 "auto_pauses + 1 WHERE subscription_id = $1", 1, p);
-		bool ok = q_ok(t, u, "auto_pauses");
-		PQclear(u);
-		return ok ? 1 : -EIO;
-	}
-	atomic_fetch_add(&t->counters.recoveries, 1);
-	cp_log(CP_LOG_INFO, ROLE, "subscription %s trust score recovered to %d: SYNCED", id,
-	       g->score);
-	return 1;
-}
-
-/* A subscription's persisted trust: guard's score and clock, and the highest sequence
- * credited +1 (exactly once per envelope). */
-struct trust_row {
-	struct guard_trust g;
-	int64_t credited_seq;
-};
-
-/* Load (locking the subscription row) the persisted trust state. 0, -ENOENT, -EIO. */
-static int load(struct trust *t, const char *id, struct trust_row *row)
-{
-	const char *p[1] = {id};
-	struct guard_trust *g = &row->g;
-	PGresult *r = cp_pg_exec(&t->pg,
-		"SELECT s.trust_score, (extract(epoch FROM coalesce(x.quiet_since, s.created_at))"
-		" * 1000000)::bigint, coalesce(x.credited_sequence, 0) FROM subscriptions s"
-		" LEFT JOIN subscription_trust x ON x.subscription_id = s.id WHERE s.id = $1"
-		" FOR NO KEY UPDATE OF s", 1, p);
-	if (!q_ok(t, r, "load trust")) {
-		PQclear(r);
-		return -EIO;
-	}
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return -ENOENT;
-	}
-	g->score = atoi(PQgetvalue(r, 0, 0));
-	g->quiet_since_ns = us_to_ns(strtoll(PQgetvalue(r, 0, 1), NULL, 10));
-	row->credited_seq = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-	PQclear(r);
-	return 0;
-}
-
-static int store(struct trust *t, const char *id, const struct trust_row *row,
-		 int64_t incidents, int64_t executions)
-{
-	char score[16], quiet[32], inc[32], exe[32], cred[32];
-	snprintf(score, sizeof(score), "%d", row->g.score);
-	snprintf(quiet, sizeof(quiet), "%" PRId64, ns_to_us(row->g.quiet_since_ns));
-	snprintf(inc, sizeof(inc), "%" PRId64, incidents);
-	snprintf(exe, sizeof(exe), "%" PRId64, executions);
-	snprintf(cred, sizeof(cred), "%" PRId64, row->credited_seq);
-	const char *p[6] = {id, score, quiet, inc, exe, cred};
-	PGresult *r = cp_pg_exec(&t->pg,
-		"WITH s AS (UPDATE subscriptions SET trust_score = $2 WHERE id = $1"
-		" AND trust_score IS DISTINCT FROM $2::smallint RETURNING id)"
-		" INSERT INTO subscription_trust (subscription_id, quiet_since, incidents, executions,"
-		" credited_sequence)"
-		" VALUES ($1, timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4, $5, $6)"
-		" ON CONFLICT (subscription_id) DO UPDATE SET quiet_since = excluded.quiet_since,"
-		" incidents = subscription_trust.incidents + excluded.incidents,"
-		" executions = subscription_trust.executions + excluded.executions,"
-		" credited_sequence = excluded.credited_sequence, updated_at = now()", 6, p);
-	bool ok = q_ok(t, r, "store trust");
-	PQclear(r);
-	return ok ? 0 : -EIO;
-}
-
-/*
- * Execution reports of one subscription, kept in the scoring transaction: every EXECUTE
- * inbox row becomes an execution_reports row, credited or with the reason why not.
- */
-struct exec_rows {
-	char *sub, *seq, *at, *why; /* Postgres array literals being built */
-	size_t len[4], cap[4];
-	int n;
+#define COLS_MAX 6
+struct cols {
+	int k;                      /* columns */
+	char *a[COLS_MAX];          /* "v1,v2,..." per column */
+	size_t len[COLS_MAX], cap[COLS_MAX];
+	int n;                      /* rows */
 };
 
 static int arr_add(char **a, size_t *len, size_t *cap, const char *v)
@@ -238,56 +129,185 @@ static int arr_add(char **a, size_t *len, size_t *cap, const char *v)
 	return 0;
 }
 
-static int exec_add(struct exec_rows *x, const char *sub, const char *seq, const char *at_us,
-		    const char *why)
+/* One row of c->k values (NULL: SQL NULL). 0 or -ENOMEM. */
+static int cols_add(struct cols *c, const char *const *v)
 {
-	char *const *a[4] = {&x->sub, &x->seq, &x->at, &x->why};
-	const char *v[4] = {sub, seq[0] ? seq : "NULL", at_us, why ? why : "NULL"};
-	for (int k = 0; k < 4; k++)
-		if (arr_add((char **)a[k], &x->len[k], &x->cap[k], v[k]) != 0)
+	for (int i = 0; i < c->k; i++)
+		if (arr_add(&c->a[i], &c->len[i], &c->cap[i], v[i] ? v[i] : "NULL") != 0)
 			return -ENOMEM;
-	x->n++;
+	c->n++;
 	return 0;
 }
 
-static void exec_free(struct exec_rows *x)
+static void cols_free(struct cols *c)
 {
-	free(x->sub);
-	free(x->seq);
-	free(x->at);
-	free(x->why);
-	memset(x, 0, sizeof(*x));
+	int k = c->k;
+	for (int i = 0; i < COLS_MAX; i++)
+		free(c->a[i]);
+	memset(c, 0, sizeof(*c));
+	c->k = k;
 }
 
-/* One INSERT for all execution reports of the batch. 0 or -EIO. */
-static int exec_store(struct trust *t, struct exec_rows *x)
+/* Runs sql with the columns as array literals $1..$k (nothing when there are no rows).
+ * Returns the result (the caller clears it) or NULL: no rows, out of memory or failed
+ * (logged; *failed set). */
+static PGresult *cols_exec(struct trust *t, struct cols *c, const char *sql, const char *what,
+			   bool *failed)
 {
-	if (x->n == 0)
-		return 0;
-	char *lit[4];
-	char *const src[4] = {x->sub, x->seq, x->at, x->why};
-	int rc = 0;
-	for (int k = 0; k < 4; k++) {
-		size_t n = strlen(src[k]) + 3;
-		lit[k] = malloc(n);
-		if (lit[k] != NULL)
-			snprintf(lit[k], n, "{%s}", src[k]);
+	char *lit[COLS_MAX] = {0};
+	const char *p[COLS_MAX];
+	PGresult *r = NULL;
+
+	*failed = false;
+	if (c->n == 0)
+		return NULL;
+	for (int i = 0; i < c->k; i++) {
+		size_t n = c->len[i] + 3;
+		if ((lit[i] = malloc(n)) == NULL) {
+			*failed = true;
+			goto out;
+		}
+		snprintf(lit[i], n, "{%s}", c->a[i] ? c->a[i] : "");
+		p[i] = lit[i];
 	}
-	if (lit[0] == NULL || lit[1] == NULL || lit[2] == NULL || lit[3] == NULL) {
-		rc = -EIO;
-	} else {
-		const char *p[4] = {lit[0], lit[1], lit[2], lit[3]};
-		PGresult *r = cp_pg_exec(&t->pg,
-			"INSERT INTO execution_reports (subscription_id, sequence, received_at,"
-			" credited, why_not) SELECT s, q, timestamptz 'epoch' + a * interval"
-			" '1 microsecond', w IS NULL, w FROM unnest($1::bigint[], $2::bigint[],"
-			" $3::bigint[], $4::text[]) AS u(s, q, a, w)", 4, p);
-		rc = q_ok(t, r, "store execution reports") ? 0 : -EIO;
+	r = cp_pg_exec(&t->pg, sql, c->k, p);
+	if (!q_ok(t, r, what)) {
 		PQclear(r);
+		r = NULL;
+		*failed = true;
 	}
-	for (int k = 0; k < 4; k++)
-		free(lit[k]);
-	return rc;
+out:
+	for (int i = 0; i < c->k; i++)
+		free(lit[i]);
+	return r;
+}
+
+/* cols_exec for a statement whose result is not needed. 0 or -EIO. */
+static int cols_run(struct trust *t, struct cols *c, const char *sql, const char *what)
+{
+	bool failed;
+	PQclear(cols_exec(t, c, sql, what, &failed));
+	return failed ? -EIO : 0;
+}
+
+/*
+ * Pause the subscriptions of `c` (id, score) whose score is below 50, through the
+ * database's rules: only where subscription_transition_allowed() has the edge (SYNCED,
+ * DEGRADED_GAP; a LOCKED_NO_FUNDS or SUSPENDED_ADMIN one is paused by a later tick once it
+ * can be). One statement for the batch; an alert line per subscription paused. Returns
+ * how many were paused, or -EIO.
+ */
+static int pause_many(struct trust *t, struct cols *c)
+{
+	bool failed;
+	PGresult *r = cols_exec(t, c,
+		"WITH p AS (UPDATE subscriptions s SET state = 'PAUSED_TOXIC', state_reason ="
+		" 'trust score ' || u.score || ' < 50' FROM unnest($1::bigint[], $2::int[])"
+		" AS u(id, score) WHERE s.id = u.id"
+		" AND subscription_transition_allowed(s.state, 'PAUSED_TOXIC')"
+		" RETURNING s.id, u.score),"
+		" a AS (UPDATE subscription_trust x SET auto_pauses = auto_pauses + 1 FROM p"
+		" WHERE x.subscription_id = p.id)"
+		" SELECT id, score FROM p ORDER BY id", "pause", &failed);
+	int n = r != NULL ? PQntuples(r) : 0;
+
+	for (int i = 0; i < n; i++) {
+		atomic_fetch_add(&t->counters.auto_pauses, 1);
+		cp_log(CP_LOG_WARN, ROLE, "ALERT auto-pause: subscription %s trust score %s < 50: "
+		       "PAUSED_TOXIC", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	}
+	PQclear(r);
+	return failed ? -EIO : n;
+}
+
+/*
+ * The tick's resume: PAUSED_TOXIC -> SYNCED only through the recovery credit of a quiet
+ * period that this tick credited, at a score >= 50 (an admin suspension is not lifted by
+ * a good score). Events never resume: the +1 of executions that happened before the
+ * pause, scored after it, would otherwise flap a paused subscription back to SYNCED and
+ * let the flow that paused it through again. 1 resumed, 0 not, -EIO.
+ */
+static int resume(struct trust *t, const char *id, int score)
+{
+	char sc[16];
+	const char *p[2] = {id, sc};
+	snprintf(sc, sizeof(sc), "%d", score);
+	PGresult *r = cp_pg_exec(&t->pg,
+				 "UPDATE subscriptions SET state = 'SYNCED', "
+				 "state_reason = 'trust score recovered to ' || $2 "
+				 "WHERE id = $1 AND state = 'PAUSED_TOXIC'", 2, p);
+	if (!q_ok(t, r, "resume")) {
+		PQclear(r);
+		return -EIO;
+	}
+	bool changed = strcmp(PQcmdTuples(r), "1") == 0;
+	PQclear(r);
+	if (!changed)
+		return 0;
+	atomic_fetch_add(&t->counters.recoveries, 1);
+	cp_log(CP_LOG_INFO, ROLE, "subscription %s trust score recovered to %d: SYNCED", id,
+	       score);
+	return 1;
+}
+
+/* A subscription's persisted trust: guard's score and clock, and the highest sequence
+ * credited +1 (exactly once per envelope). */
+struct trust_row {
+	struct guard_trust g;
+	int64_t credited_seq;
+};
+
+/* Load, locking the subscription rows in ascending id (the order billing and the
+ * archiver's money paths take them), the persisted trust state of the ids in `ids`
+ * (one column). Result rows: id, score, quiet_since (us), credited sequence, in id
+ * order; NULL on failure. */
+static PGresult *load_many(struct trust *t, struct cols *ids)
+{
+	bool failed;
+	return cols_exec(t, ids,
+		"SELECT s.id, s.trust_score, (extract(epoch FROM coalesce(x.quiet_since,"
+		" s.created_at)) * 1000000)::bigint, coalesce(x.credited_sequence, 0)"
+		" FROM subscriptions s LEFT JOIN subscription_trust x ON x.subscription_id = s.id"
+		" WHERE s.id = ANY($1::bigint[]) ORDER BY s.id FOR NO KEY UPDATE OF s",
+		"load trust", &failed);
+}
+
+static void row_of(PGresult *r, int i, struct trust_row *row)
+{
+	row->g.score = atoi(PQgetvalue(r, i, 1));
+	row->g.quiet_since_ns = us_to_ns(strtoll(PQgetvalue(r, i, 2), NULL, 10));
+	row->credited_seq = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+}
+
+/* Rows to store: id, score, quiet_since (us), incidents, executions (added), credited. */
+static int store_add(struct cols *st, const char *id, const struct trust_row *row,
+		     int64_t incidents, int64_t executions)
+{
+	char score[16], quiet[32], inc[32], exe[32], cred[32];
+	snprintf(score, sizeof(score), "%d", row->g.score);
+	snprintf(quiet, sizeof(quiet), "%" PRId64, ns_to_us(row->g.quiet_since_ns));
+	snprintf(inc, sizeof(inc), "%" PRId64, incidents);
+	snprintf(exe, sizeof(exe), "%" PRId64, executions);
+	snprintf(cred, sizeof(cred), "%" PRId64, row->credited_seq);
+	const char *v[6] = {id, score, quiet, inc, exe, cred};
+	return cols_add(st, v);
+}
+
+static int store_many(struct trust *t, struct cols *st)
+{
+	return cols_run(t, st,
+		"WITH u AS (SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[],"
+		" $4::bigint[], $5::bigint[], $6::bigint[]) AS u(id, score, quiet, inc, exe, cred)),"
+		" s AS (UPDATE subscriptions s SET trust_score = u.score FROM u WHERE s.id = u.id"
+		" AND s.trust_score IS DISTINCT FROM u.score RETURNING s.id)"
+		" INSERT INTO subscription_trust (subscription_id, quiet_since, incidents, executions,"
+		" credited_sequence) SELECT id, timestamptz 'epoch' + quiet * interval"
+		" '1 microsecond', inc, exe, cred FROM u ORDER BY id"
+		" ON CONFLICT (subscription_id) DO UPDATE SET quiet_since = excluded.quiet_since,"
+		" incidents = subscription_trust.incidents + excluded.incidents,"
+		" executions = subscription_trust.executions + excluded.executions,"
+		" credited_sequence = excluded.credited_sequence, updated_at = now()",
+		"store trust");
 }
 
 /*
@@ -298,17 +318,12 @@ static int exec_store(struct trust *t, struct exec_rows *x)
  */
 enum { IN_ID, IN_SUB, IN_EVENT, IN_AT, IN_SEQ, IN_WHY, IN_ATTR, IN_PLATFORM };
 
-/* Score the events of one subscription: rows [from, to) of the inbox result. */
-static int score_one(struct trust *t, PGresult *in, int from, int to, struct exec_rows *x)
+/* Score the events of one subscription, rows [from, to) of the inbox result, into `row`;
+ * every EXECUTE into `x` (subscription, sequence, received_at, why not). */
+static int score_one(struct trust *t, PGresult *in, int from, int to, struct trust_row *row,
+		     int64_t *incidents, int64_t *executions, struct cols *x)
 {
 	const char *id = PQgetvalue(in, from, IN_SUB);
-	struct trust_row row;
-	int64_t incidents = 0, executions = 0;
-	int rc = load(t, id, &row);
-	if (rc == -ENOENT)
-		return 0; /* FK makes this impossible; nothing to score */
-	if (rc != 0)
-		return rc;
 	for (int i = from; i < to; i++) {
 		enum guard_trust_event ev;
 		const char *name = PQgetvalue(in, i, IN_EVENT);
@@ -321,15 +336,17 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 			/* The credit rule (sql 0009): delivered live, in time, once. */
 			const char *why = PQgetisnull(in, i, IN_WHY) ? NULL : PQgetvalue(in, i, IN_WHY);
 			int64_t seq = strtoll(PQgetvalue(in, i, IN_SEQ), NULL, 10);
-			if (why == NULL && seq <= row.credited_seq)
+			if (why == NULL && seq <= row->credited_seq)
 				why = "duplicate";
-			if (exec_add(x, id, PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_AT), why) != 0)
+			const char *v[4] = {id, PQgetisnull(in, i, IN_SEQ) ? NULL
+					    : PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_AT), why};
+			if (cols_add(x, v) != 0)
 				return -ENOMEM;
 			if (why != NULL) {
 				atomic_fetch_add(&t->counters.executions_uncredited, 1);
 				continue;
 			}
-			row.credited_seq = seq;
+			row->credited_seq = seq;
 		}
 		if (ev == GUARD_TRUST_TTL_EXPIRED && !PQgetisnull(in, i, IN_ATTR) &&
 		    strncmp(PQgetvalue(in, i, IN_ATTR), "PLATFORM", 8) == 0) {
@@ -350,14 +367,76 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct exe
 				  "refused sequence %s: the instrument registry lacks its symbol "
 				  "(decpctl instrument add)", id, PQgetvalue(in, i, IN_SEQ));
 		}
-		guard_trust_apply(&row.g, ev, us_to_ns(at + t->offset_us));
-		incidents += guard_trust_delta(ev) < 0;
-		executions += ev == GUARD_TRUST_SUCCESS;
+		guard_trust_apply(&row->g, ev, us_to_ns(at + t->offset_us));
+		*incidents += guard_trust_delta(ev) < 0;
+		*executions += ev == GUARD_TRUST_SUCCESS;
 	}
-	rc = store(t, id, &row, incidents, executions);
-	if (rc == 0)
-		rc = enforce(t, id, &row.g, false) < 0 ? -EIO : 0;
 	atomic_fetch_add(&t->counters.events, (uint64_t)(to - from));
+	return 0;
+}
+
+/* One statement for all execution reports of the batch. 0 or -EIO. */
+static int exec_store(struct trust *t, struct cols *x)
+{
+	return cols_run(t, x,
+		"INSERT INTO execution_reports (subscription_id, sequence, received_at,"
+		" credited, why_not) SELECT s, q, timestamptz 'epoch' + a * interval"
+		" '1 microsecond', w IS NULL, w FROM unnest($1::bigint[], $2::bigint[],"
+		" $3::bigint[], $4::text[]) AS u(s, q, a, w)", "store execution reports");
+}
+
+/*
+ * Score a batch of inbox rows (`in`, ordered by subscription): load every subscription
+ * it names in one statement, score each group in C, then store the scores, the
+ * execution reports and the pauses in one statement each, so a batch spread over a
+ * thousand subscriptions costs five round trips, not four per subscription.
+ */
+static int score_batch(struct trust *t, PGresult *in, int n)
+{
+	struct cols ids = {.k = 1}, st = {.k = 6}, x = {.k = 4}, pz = {.k = 2};
+	PGresult *loaded = NULL;
+	int rc = -EIO, l = 0;
+
+	for (int i = 0; i < n; i++)
+		if ((i == 0 || strcmp(PQgetvalue(in, i, IN_SUB), PQgetvalue(in, i - 1, IN_SUB)) != 0)
+		    && cols_add(&ids, (const char *const[]){PQgetvalue(in, i, IN_SUB)}) != 0)
+			goto out;
+	if (n > 0 && (loaded = load_many(t, &ids)) == NULL)
+		goto out;
+	for (int i = 0; i < n;) {
+		const char *id = PQgetvalue(in, i, IN_SUB);
+		int64_t sid = strtoll(id, NULL, 10), incidents = 0, executions = 0;
+		struct trust_row row;
+		int j = i + 1;
+
+		while (j < n && strcmp(PQgetvalue(in, j, IN_SUB), id) == 0)
+			j++;
+		while (l < PQntuples(loaded) && strtoll(PQgetvalue(loaded, l, 0), NULL, 10) < sid)
+			l++;
+		if (l == PQntuples(loaded) || strtoll(PQgetvalue(loaded, l, 0), NULL, 10) != sid) {
+			i = j; /* FK makes this impossible; nothing to score */
+			continue;
+		}
+		row_of(loaded, l, &row);
+		if (score_one(t, in, i, j, &row, &incidents, &executions, &x) != 0 ||
+		    store_add(&st, id, &row, incidents, executions) != 0)
+			goto out;
+		if (guard_trust_should_pause(&row.g)) {
+			char sc[16];
+			snprintf(sc, sizeof(sc), "%d", row.g.score);
+			if (cols_add(&pz, (const char *const[]){id, sc}) != 0)
+				goto out;
+		}
+		i = j;
+	}
+	if (store_many(t, &st) == 0 && exec_store(t, &x) == 0 && pause_many(t, &pz) >= 0)
+		rc = 0;
+out:
+	PQclear(loaded);
+	cols_free(&ids);
+	cols_free(&st);
+	cols_free(&x);
+	cols_free(&pz);
 	return rc;
 }
 
@@ -424,20 +503,11 @@ static int drain_once(struct trust *t)
 		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " INBOX_BATCH
 		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 2, wp);
 	char *ids = NULL;
-	struct exec_rows x = {0};
 	int n = -EIO;
 	if (!q_ok(t, in, "read inbox"))
 		goto fail;
 	n = PQntuples(in);
-	for (int i = 0; i < n;) {
-		int j = i + 1;
-		while (j < n && strcmp(PQgetvalue(in, j, IN_SUB), PQgetvalue(in, i, IN_SUB)) == 0)
-			j++;
-		if (score_one(t, in, i, j, &x) != 0)
-			goto fail;
-		i = j;
-	}
-	if (exec_store(t, &x) != 0)
+	if (score_batch(t, in, n) != 0)
 		goto fail;
 	if (n > 0) {
 		ids = id_array(in, n);
@@ -450,12 +520,10 @@ static int drain_once(struct trust *t)
 			goto fail;
 	}
 	free(ids);
-	exec_free(&x);
 	PQclear(in);
 	return exec1(t, "COMMIT") ? n : -EIO;
 fail:
 	free(ids);
-	exec_free(&x);
 	PQclear(in);
 	if (t->pg.conn != NULL)
 		exec1(t, "ROLLBACK");
@@ -502,13 +570,17 @@ static int tick(struct trust *t)
 	int rc = 0;
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
 		const char *id = PQgetvalue(r, i, 0);
+		struct cols one = {.k = 1}, st = {.k = 6}, pz = {.k = 2};
+		PGresult *loaded = NULL;
 		struct trust_row row;
 		if (!exec1(t, "BEGIN")) {
 			rc = -EIO;
 			break;
 		}
-		rc = load(t, id, &row);
-		if (rc == 0) {
+		rc = cols_add(&one, (const char *const[]){id}) != 0 ? -ENOMEM
+		     : (loaded = load_many(t, &one)) == NULL ? -EIO : 0;
+		if (rc == 0 && PQntuples(loaded) == 1) {
+			row_of(loaded, 0, &row);
 			int before = row.g.score;
 			int64_t q = row.g.quiet_since_ns;
 			guard_trust_tick(&row.g, us_to_ns(wall_us() + t->offset_us));
@@ -516,13 +588,21 @@ static int tick(struct trust *t)
 			if (row.g.score != before)
 				atomic_fetch_add(&t->counters.recovery_credits, 1);
 			if (credited)
-				rc = store(t, id, &row, 0, 0);
-			/* the one resume edge: the quiet-period credit (guard_trust_recover) */
-			if (rc == 0)
-				rc = enforce(t, id, &row.g, credited) < 0 ? -EIO : 0;
-		} else if (rc == -ENOENT) {
-			rc = 0;
+				rc = store_add(&st, id, &row, 0, 0) != 0 ? -ENOMEM : store_many(t, &st);
+			if (rc == 0 && guard_trust_should_pause(&row.g)) {
+				char sc[16];
+				snprintf(sc, sizeof(sc), "%d", row.g.score);
+				rc = cols_add(&pz, (const char *const[]){id, sc}) != 0 ? -ENOMEM
+				     : pause_many(t, &pz) < 0 ? -EIO : 0;
+			} else if (rc == 0 && credited && row.g.score >= GUARD_TRUST_RECOVERED_AT) {
+				/* the one resume edge: the quiet-period credit (guard_trust_recover) */
+				rc = resume(t, id, row.g.score) < 0 ? -EIO : 0;
+			}
 		}
+		PQclear(loaded);
+		cols_free(&one);
+		cols_free(&st);
+		cols_free(&pz);
 		if (rc == 0 && !exec1(t, "COMMIT"))
 			rc = -EIO;
 		if (rc != 0 && t->pg.conn != NULL)
