@@ -156,6 +156,29 @@ void cp_fanout_publish_flush(struct cp_fanout *f)
 static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
 					   .secs_since_valid_hangup = 0};
 
+/* The authentication cache's first lists (cp_fanout_auth.h), read before any thread runs,
+ * so no upgrade is ever judged against an empty cache; the db thread keeps them current.
+ * 0, or -1 (PostgreSQL unreachable or failing: logged). */
+static int auth_load(struct cp_fanout *f)
+{
+	struct cp_pg pg;
+	struct cp_fo_auth_tok *toks = NULL;
+	struct cp_fo_auth_sub *subs = NULL;
+	size_t ntoks = 0, nsubs = 0;
+	int rc = -1;
+
+	cp_pg_init(&pg, &f->cfg, ROLE, NULL);
+	if (cp_pg_ensure(&pg) == 0 &&
+	    cp_fo_auth_read(f, pg.conn, &toks, &ntoks, &subs, &nsubs) == 0 &&
+	    cp_fo_auth_tokens_replace(&f->auth, toks, ntoks) == 0 &&
+	    cp_fo_auth_subs_replace(&f->auth, subs, nsubs) == 0)
+		rc = 0;
+	free(toks);
+	cp_fo_auth_rows_free(subs, nsubs);
+	cp_pg_close(&pg);
+	return rc;
+}
+
 struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 {
 	struct lws_context_creation_info info;
@@ -188,12 +211,12 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	}
 	cp_fo_mq_init(&f->policy_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
-	cp_pg_init(&f->pg_auth, &f->cfg, ROLE, NULL);
+	cp_fo_auth_init(&f->auth);
 
 	cp_redis_init(&probe, &f->cfg, ROLE);
 	int down = cp_redis_ensure(&probe);
 	cp_redis_close(&probe);
-	if (down != 0 || cp_pg_ensure(&f->pg_auth) != 0) {
+	if (down != 0 || auth_load(f) != 0) {
 		errno = ECONNREFUSED; /* logged by cp_redis / cp_pg */
 		goto fail;
 	}
@@ -269,7 +292,7 @@ fail:
 		ev_loop_destroy(f->evloop);
 	if (f->listen_fd >= 0)
 		close(f->listen_fd);
-	cp_pg_close(&f->pg_auth);
+	cp_fo_auth_free(&f->auth);
 	free(f->stab);
 	free(f);
 	return NULL;
@@ -474,9 +497,12 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		}
 	if (f->listen_fd >= 0)
 		close(f->listen_fd);
-	for (n = cp_fo_mq_take_all(&f->state_q, 0); n != NULL; n = nn) {
-		nn = n->next;
-		free(n);
+	for (struct state_ev *e = cp_fo_mq_take_all(&f->state_q, 0), *en; e != NULL; e = en) {
+		en = e->next;
+		cp_fmsg_unref(e->policy);
+		free(e->toks);
+		cp_fo_auth_rows_free(e->subs, e->nsubs);
+		free(e);
 	}
 	for (n = cp_fo_mq_take_all(&f->report_q, 0); n != NULL; n = nn) {
 		nn = n->next;
@@ -509,6 +535,6 @@ void cp_fanout_destroy(struct cp_fanout *f)
 	}
 	free(f->watch);
 	free(f->stab);
-	cp_pg_close(&f->pg_auth);
+	cp_fo_auth_free(&f->auth);
 	free(f);
 }

@@ -2,6 +2,8 @@
  * PostgreSQL through common/cp_report). Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 
+#include "cp_policy_msg.h"
+
 /* ---------------------------------------------------------------- db thread -- */
 
 /*
@@ -239,6 +241,131 @@ static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t c
 	return true;
 }
 
+/* ------------------------------------------------- the authentication cache's lists -- */
+
+void cp_fo_auth_rows_free(struct cp_fo_auth_sub *subs, size_t n)
+{
+	for (size_t i = 0; subs != NULL && i < n; i++)
+		cp_fmsg_unref(subs[i].policy);
+	free(subs);
+}
+
+static int hex32(const char *hex, uint8_t out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		unsigned int b;
+
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -1;
+		out[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+/* Row i of a CP_POLICY_SELECT result as a cache row (its policy message built; NULL
+ * when it cannot be: logged, the subscription still listed). */
+static void auth_row_of(PGresult *r, int i, struct cp_fo_auth_sub *out)
+{
+	struct cp_policy_row pr;
+
+	memset(out, 0, sizeof(*out));
+	out->id = strtoull(PQgetvalue(r, i, CP_POLICY_COL_ID), NULL, 10);
+	out->master = strtoull(PQgetvalue(r, i, CP_POLICY_COL_MASTER), NULL, 10);
+	out->subscriber = strtoull(PQgetvalue(r, i, CP_POLICY_COL_SUBSCRIBER), NULL, 10);
+	out->state = cp_fo_state_parse(PQgetvalue(r, i, CP_POLICY_COL_STATE));
+	out->policy = cp_policy_fmsg_of(r, i, &pr);
+	if (out->policy != NULL)
+		out->policy_version = pr.version;
+	else
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": copy policy not built (%s)",
+			  out->id, strerror(errno));
+}
+
+int cp_fo_auth_read(struct cp_fanout *f, PGconn *c, struct cp_fo_auth_tok **toks,
+		    size_t *ntoks, struct cp_fo_auth_sub **subs, size_t *nsubs)
+{
+	PGresult *r;
+	int n;
+
+	(void)f;
+	if (toks != NULL) {
+		*toks = NULL;
+		*ntoks = 0;
+		r = PQexec(c, "SELECT encode(t.token_sha256, 'hex'), t.id, t.subscriber_id,"
+			   " coalesce((extract(epoch FROM t.expires_at) * 1000000)::bigint, 0)"
+			   " FROM subscriber_tokens t JOIN subscribers s ON s.id = t.subscriber_id"
+			   " WHERE t.revoked_at IS NULL AND s.disabled_at IS NULL"
+			   " AND (t.expires_at IS NULL OR t.expires_at > now())");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "token list not read: %s",
+				  PQresultErrorMessage(r));
+			PQclear(r);
+			return -1;
+		}
+		n = PQntuples(r);
+		*toks = calloc((size_t)n + 1, sizeof(**toks));
+		for (int i = 0; *toks != NULL && i < n; i++) {
+			struct cp_fo_auth_tok *t = &(*toks)[*ntoks];
+
+			if (hex32(PQgetvalue(r, i, 0), t->hash) != 0)
+				continue;
+			t->token_id = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+			t->subscriber = strtoull(PQgetvalue(r, i, 2), NULL, 10);
+			t->expires_us = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+			(*ntoks)++;
+		}
+		PQclear(r);
+		if (*toks == NULL)
+			return -1;
+	}
+	if (subs != NULL) {
+		*subs = NULL;
+		*nsubs = 0;
+		r = PQexec(c, CP_POLICY_SELECT "WHERE s.state <> 'CANCELLED'");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription list not read: %s",
+				  PQresultErrorMessage(r));
+			PQclear(r);
+			if (toks != NULL) {
+				free(*toks);
+				*toks = NULL;
+			}
+			return -1;
+		}
+		n = PQntuples(r);
+		*subs = calloc((size_t)n + 1, sizeof(**subs));
+		for (int i = 0; *subs != NULL && i < n; i++)
+			auth_row_of(r, i, &(*subs)[(*nsubs)++]);
+		PQclear(r);
+		if (*subs == NULL) {
+			if (toks != NULL) {
+				free(*toks);
+				*toks = NULL;
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads the lists (tokens always, subscriptions when `subs`) and posts them to the lws
+ * thread. false on error (nothing posted). */
+static bool db_auth_post(struct cp_fanout *f, PGconn *c, bool subs)
+{
+	struct state_ev *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return false;
+	if (cp_fo_auth_read(f, c, &e->toks, &e->ntoks, subs ? &e->subs : NULL,
+			    subs ? &e->nsubs : NULL) != 0) {
+		free(e);
+		return false;
+	}
+	cp_fo_mq_push(&f->state_q, e);
+	lws_cancel_service(f->ctx);
+	return true;
+}
+
 void *cp_fo_db_main(void *arg)
 {
 	struct cp_fanout *f = arg;
@@ -284,50 +411,63 @@ void *cp_fo_db_main(void *arg)
 				snprintf(rsince, sizeof(rsince), "%s", since);
 			}
 			PQclear(r);
+			/* lists read after `since`: what changed before is in them, what changes
+			 * after reaches the poll below */
+			if (since[0] != '\0' && !db_auth_post(f, c, true))
+				since[0] = '\0';
 			rsession = db.session;
 			rsweep = mono_ns();
 			continue;
 		}
-		/* a new session may have missed NOTIFYs: look once at once */
+		/* a new session may have missed NOTIFYs: look once at once (and re-read every
+		 * list the authentication cache holds) */
 		if (db_notified(c) || db.session != rsession || mono_ns() - rsweep >= REVOKE_SWEEP_NS) {
-			if (db_revocations(f, c, rsince, sizeof(rsince))) {
+			if (db_auth_post(f, c, db.session != rsession) &&
+			    db_revocations(f, c, rsince, sizeof(rsince))) {
 				rsession = db.session;
 				rsweep = mono_ns();
 			}
 		}
 		{
 			const char *vals[1] = {since};
+			char now[64] = "";
 
+			r = PQexec(c, "SELECT now()::text");
+			if (PQresultStatus(r) == PGRES_TUPLES_OK)
+				snprintf(now, sizeof(now), "%s", PQgetvalue(r, 0, 0));
+			PQclear(r);
 			/* overlap of 2 s: a transaction committing late with an older updated_at
-			 * is still seen; repeated rows are no-ops on the lws thread */
-			r = PQexecParams(c,
-					 "SELECT id, master_id, subscriber_id, state, "
-					 "(SELECT now()::text) FROM subscriptions "
-					 "WHERE updated_at > $1::timestamptz - interval '2 seconds' "
-					 "UNION ALL SELECT 0, 0, 0, '', now()::text",
-					 1, NULL, vals, NULL, NULL, 0);
+			 * is still seen; repeated rows are no-ops on the lws thread. Each row
+			 * carries its CopyPolicy, so a new subscription reaches the cache with
+			 * it (an INSERT sends no decp_policy NOTIFY). */
+			r = now[0] == '\0' ? NULL
+			    : PQexecParams(c, CP_POLICY_SELECT "WHERE s.updated_at > $1::timestamptz"
+					   " - interval '2 seconds'", 1, NULL, vals, NULL, NULL, 0);
+			if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK)
+				snprintf(since, sizeof(since), "%s", now);
 		}
-		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
 			int n = PQntuples(r);
 
 			for (int i = 0; i < n; i++) {
+				struct cp_fo_auth_sub row;
 				struct state_ev *e;
 
-				if (strcmp(PQgetvalue(r, i, 0), "0") == 0) {
-					snprintf(since, sizeof(since), "%s", PQgetvalue(r, i, 4));
-					continue;
-				}
-				if (!seen_changed(&seen, strtoull(PQgetvalue(r, i, 0), NULL, 10),
-						  cp_fo_state_parse(PQgetvalue(r, i, 3))))
+				if (!seen_changed(&seen, strtoull(PQgetvalue(r, i, CP_POLICY_COL_ID),
+								  NULL, 10),
+						  cp_fo_state_parse(PQgetvalue(r, i, CP_POLICY_COL_STATE))))
 					continue;
 				e = calloc(1, sizeof(*e));
 				if (e == NULL)
 					continue;
+				auth_row_of(r, i, &row);
 				posted++;
-				e->sub_id = strtoull(PQgetvalue(r, i, 0), NULL, 10);
-				e->master = strtoull(PQgetvalue(r, i, 1), NULL, 10);
-				e->subscriber = strtoull(PQgetvalue(r, i, 2), NULL, 10);
-				e->state = cp_fo_state_parse(PQgetvalue(r, i, 3));
+				e->sub_id = row.id;
+				e->master = row.master;
+				e->subscriber = row.subscriber;
+				e->state = row.state;
+				e->policy = row.policy;
+				e->policy_version = row.policy_version;
 				cp_fo_mq_push(&f->state_q, e);
 			}
 			if (posted > 0)

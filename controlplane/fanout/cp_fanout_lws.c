@@ -599,29 +599,12 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 /* ---------------------------------------------------------------- lws thread: messages -- */
 
 /* The subscription's CopyPolicy goes out on every Subscribe, ahead of SyncStart or
- * StateChange, so the guard applies it before the first envelope (issue 19). Read once
- * per session (one indexed query on the lws thread's connection, like the upgrade's
- * lookups); later versions arrive from the policy thread (on_policy_ev). Without
- * PostgreSQL nothing is sent: the EA keeps the policy it holds. */
+ * StateChange, so the guard applies it before the first envelope (issue 19). The session
+ * took it from the authentication cache at the upgrade; later versions arrive from the
+ * policy thread (on_policy_ev) and the db thread's state poll. A subscription whose policy
+ * could not be built has none: the EA keeps the policy it holds. */
 static void sess_send_policy(struct cp_fanout *f, struct sess *s, struct subrow *row)
 {
-	if (row->policy == NULL && cp_pg_ensure(&f->pg_auth) == 0) {
-		char id[24];
-		const char *vals[1] = {id};
-		struct cp_policy_row pr;
-		PGresult *r;
-
-		snprintf(id, sizeof(id), "%" PRIu64, row->id);
-		r = cp_pg_exec(&f->pg_auth, CP_POLICY_SELECT "WHERE s.id = $1::bigint", 1, vals);
-		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-			row->policy = cp_policy_fmsg_of(r, 0, &pr);
-			row->policy_version = row->policy != NULL ? pr.version : 0;
-		} else {
-			CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": copy policy not read: %s",
-				  row->id, r != NULL ? PQresultErrorMessage(r) : "no connection");
-		}
-		PQclear(r);
-	}
 	if (row->policy != NULL) {
 		cnt(&f->c_policies_sent);
 		sess_send_ctl(s, cp_fmsg_ref(row->policy));
@@ -855,60 +838,35 @@ static bool sess_wants_json(struct lws *wsi)
 	return p != NULL && strcmp(p, "json") == 0;
 }
 
-/* Blocking lookups on the lws thread's own connection: one indexed query each on
- * loopback (~0.1 ms); accepted because upgrades are rare next to signals (docs/fanout.md). */
+/* The upgrade's token and subscriptions, from the authentication cache (cp_fanout_auth.h):
+ * no query on this thread. -EACCES for a token the cache does not hold as valid now. */
 static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 {
 	char tok[256];
 	unsigned char dig[SHA256_DIGEST_LENGTH];
-	const char *vals[1];
-	int lens[1], fmts[1] = {1};
-	PGresult *r;
-	char idbuf[24];
-	size_t tl = token_of(wsi, tok, sizeof(tok));
+	const struct cp_fo_auth_sub *rows[SESS_MAX_SUBS];
+	const struct cp_fo_auth_tok *t;
+	size_t tl = token_of(wsi, tok, sizeof(tok)), n;
 
-	if (tl == 0 || cp_pg_ensure(&f->pg_auth) != 0)
+	if (tl == 0)
 		return -EACCES;
 	SHA256((const unsigned char *)tok, tl, dig);
 	OPENSSL_cleanse(tok, sizeof(tok));
-	vals[0] = (const char *)dig;
-	lens[0] = sizeof(dig);
-	r = PQexecParams(f->pg_auth.conn,
-			 "SELECT t.subscriber_id, t.id FROM subscriber_tokens t "
-			 "JOIN subscribers s ON s.id = t.subscriber_id "
-			 "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL "
-			 "AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL",
-			 1, NULL, vals, lens, fmts, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		if (PQstatus(f->pg_auth.conn) != CONNECTION_OK)
-			cp_pg_fail(&f->pg_auth, "token lookup", r);
-		PQclear(r);
+	if ((t = cp_fo_auth_token(&f->auth, dig, now_ns() / 1000)) == NULL)
 		return -EACCES;
-	}
-	s->subscriber_id = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-	s->token_id = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-	PQclear(r);
-	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, s->subscriber_id);
-	vals[0] = idbuf;
-	r = PQexecParams(f->pg_auth.conn,
-			 "SELECT id, master_id, state FROM subscriptions "
-			 "WHERE subscriber_id = $1 AND state <> 'CANCELLED' ORDER BY id LIMIT 32",
-			 1, NULL, vals, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (PQstatus(f->pg_auth.conn) != CONNECTION_OK)
-			cp_pg_fail(&f->pg_auth, "subscriptions lookup", r);
-		PQclear(r);
-		return -EIO;
-	}
+	s->subscriber_id = t->subscriber;
+	s->token_id = t->token_id;
+	n = cp_fo_auth_subs_of(&f->auth, t->subscriber, rows, SESS_MAX_SUBS);
 	s->nsubs = 0;
-	for (int i = 0; i < PQntuples(r) && s->nsubs < SESS_MAX_SUBS; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct subrow *row = &s->subs[s->nsubs++];
 
-		row->id = strtoull(PQgetvalue(r, i, 0), NULL, 10);
-		row->master = strtoull(PQgetvalue(r, i, 1), NULL, 10);
-		row->state = cp_fo_state_parse(PQgetvalue(r, i, 2));
+		row->id = rows[i]->id;
+		row->master = rows[i]->master;
+		row->state = rows[i]->state;
+		row->policy = rows[i]->policy != NULL ? cp_fmsg_ref(rows[i]->policy) : NULL;
+		row->policy_version = rows[i]->policy_version;
 	}
-	PQclear(r);
 	return 0;
 }
 
@@ -996,11 +954,36 @@ static void on_token_revoked(struct cp_fanout *f, uint64_t token_id)
 	}
 }
 
+static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev);
+
 static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 {
 	if (ev->revoked_token != 0) {
 		on_token_revoked(f, ev->revoked_token);
 		return;
+	}
+	if (ev->toks != NULL || ev->subs != NULL) {
+		if ((ev->toks != NULL && cp_fo_auth_tokens_replace(&f->auth, ev->toks, ev->ntoks)) ||
+		    (ev->subs != NULL && cp_fo_auth_subs_replace(&f->auth, ev->subs, ev->nsubs)))
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "authentication cache not renewed: out of memory");
+		return;
+	}
+	{
+		struct cp_fo_auth_sub row = {.id = ev->sub_id, .master = ev->master,
+					     .subscriber = ev->subscriber, .state = ev->state,
+					     .policy = ev->policy,
+					     .policy_version = ev->policy_version};
+
+		if (cp_fo_auth_sub_set(&f->auth, &row) != 0)
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "authentication cache: subscription %" PRIu64
+				  " not kept: out of memory", ev->sub_id);
+		if (ev->policy != NULL) {
+			struct policy_ev pe = {.sub_id = ev->sub_id, .master = ev->master,
+					       .subscriber = ev->subscriber,
+					       .version = ev->policy_version, .msg = ev->policy};
+
+			on_policy_ev(f, &pe);
+		}
 	}
 	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
 		struct subrow *row;
@@ -1049,6 +1032,7 @@ static void on_key_ev(struct cp_fanout *f, struct key_ev *k)
  * Subscribe sends it. An older or equal version changes nothing. */
 static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev)
 {
+	cp_fo_auth_policy_set(&f->auth, ev->sub_id, ev->subscriber, ev->version, ev->msg);
 	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
 		struct subrow *row;
 
@@ -1119,6 +1103,9 @@ static void drain_inputs(struct cp_fanout *f)
 	for (e = cp_fo_mq_take_all(&f->state_q, 0); e != NULL; e = en) {
 		en = e->next;
 		on_state_ev(f, e);
+		cp_fmsg_unref(e->policy);
+		free(e->toks);
+		cp_fo_auth_rows_free(e->subs, e->nsubs);
 		free(e);
 	}
 	for (struct key_ev *k = cp_fo_mq_take_all(&f->key_q, 0), *kn; k != NULL; k = kn) {

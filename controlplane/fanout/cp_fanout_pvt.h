@@ -10,6 +10,7 @@
  *                      from the changed rows (cp_policy_msg.h) for the lws thread
  *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
  *   cp_fanout_deliv.c  delivery runs per attachment (pure; own header)
+ *   cp_fanout_auth.c   the authentication cache the upgrade reads (pure; own header)
  *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
  *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
  * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
@@ -47,6 +48,7 @@
 #include <libpq-fe.h>
 #include <libwebsockets.h>
 
+#include "cp_fanout_auth.h"
 #include "cp_fanout_deliv.h"
 #include "cp_fanout_keys.h"
 #include "cp_fanout_msg.h"
@@ -173,6 +175,14 @@ struct state_ev {
 				   * valid (revoked, expired, subscriber disabled); the rest unused */
 	uint64_t sub_id, master, subscriber;
 	Decp__SubscriptionState state;
+	uint64_t policy_version;  /* of policy; 0 = none */
+	struct cp_fmsg *policy;   /* the subscription's CopyPolicy, one reference, or NULL */
+	/* full lists for the authentication cache (cp_fanout_auth.h), when not NULL: the
+	 * event carries only them (rows own one policy reference each) */
+	struct cp_fo_auth_tok *toks;
+	size_t ntoks;
+	struct cp_fo_auth_sub *subs;
+	size_t nsubs;
 };
 
 /* A subscription's copy policy, read after a change (policy -> lws thread); msg holds
@@ -239,8 +249,8 @@ struct cp_fanout {
 	uint64_t *watch;
 	size_t nwatch, watch_cap;
 
-	/* lws thread only */
-	struct cp_pg pg_auth;
+	/* lws thread only (filled once by cp_fanout_create before it runs) */
+	struct cp_fo_auth auth;   /* tokens and subscriptions: upgrades never query */
 	struct subcount *subcnt[SUBCOUNT_BUCKETS]; /* live sessions per subscriber */
 	struct master *mbucket[MASTER_BUCKETS];
 	struct sess *all;
@@ -312,6 +322,12 @@ void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);
+/* The authentication cache's full lists (cp_fanout_db.c), read on session c: every valid
+ * token into *toks, every subscription that is not CANCELLED with its CopyPolicy into
+ * *subs (either may be NULL: not read). 0, or -1 (logged; nothing returned). Any thread. */
+int cp_fo_auth_read(struct cp_fanout *f, PGconn *c, struct cp_fo_auth_tok **toks,
+		    size_t *ntoks, struct cp_fo_auth_sub **subs, size_t *nsubs);
+void cp_fo_auth_rows_free(struct cp_fo_auth_sub *subs, size_t n);
 /* cp_fanout_policy.c: the policy thread (arg = struct cp_fanout). */
 void *cp_fo_policy_main(void *arg);
 

@@ -2601,6 +2601,121 @@ static void scenario_policy(struct env *e)
 	CHECK(rc == 0, "decp-control exit %d", rc);
 }
 
+/* Upgrade with tok: the HTTP status (101 when let in). */
+static int upgrade_status(struct env *e, const char *tok)
+{
+	int st, fd = upgrade_from(e, tok, 0, &st);
+
+	if (fd >= 0)
+		close(fd);
+	return st;
+}
+
+/* Until an upgrade with tok answers `want`, up to ms; returns the last status. */
+static int upgrade_until(struct env *e, const char *tok, int want, int ms)
+{
+	int st = 0;
+
+	for (int t = 0; t < ms / 50 && (st = upgrade_status(e, tok)) != want; t++)
+		usleep(50000);
+	return st;
+}
+
+/* Add token `tok` of subscriber `sub`; 0 or -1. */
+static int token_add(struct env *e, const char *tok, int sub)
+{
+	unsigned char d[32];
+	char id[16];
+	const char *v[2] = {id, (const char *)d};
+	int l[] = {0, 32}, f[] = {0, 1};
+
+	SHA256((const unsigned char *)tok, strlen(tok), d);
+	snprintf(id, sizeof(id), "%d", sub);
+	return sql_params(e->db, "INSERT INTO subscriber_tokens (subscriber_id, token_sha256) "
+			  "VALUES ($1, $2)", 2, v, l, f);
+}
+
+/*
+ * Issues 25 and 28: the upgrade is authenticated from the fan-out's cache, never by a
+ * query on the thread that delivers. With PostgreSQL stopped, known tokens are let in
+ * (101) and unknown ones refused (401), each at once; a token added after PostgreSQL is
+ * back is let in once its NOTIFY is heard, refused once revoked; a subscription created
+ * while the fan-out runs is in the next session's list with its copy policy, sent ahead
+ * of SyncStart.
+ */
+static void scenario_authcache(struct env *e)
+{
+	char tok[32];
+	int ok = 0, refused = 0;
+	int64_t worst = 0;
+
+	CHECK(upgrade_status(e, "tok-1") == 101, "a known token is let in");
+	CHECK(upgrade_status(e, "tok-none") == 401, "an unknown token is refused 401");
+	CHECK(harness_pg_stop(e->pg) == 0, "PostgreSQL stopped");
+	for (int i = 0; i < 50; i++) {
+		int64_t t0 = now_ns();
+
+		ok += upgrade_status(e, "tok-1") == 101;
+		refused += upgrade_status(e, "tok-bogus") == 401;
+		if (now_ns() - t0 > worst)
+			worst = now_ns() - t0;
+	}
+	CHECK(ok == 50 && refused == 50, "PostgreSQL down: 50 known tokens let in (%d), 50 "
+	      "unknown refused (%d), from memory", ok, refused);
+	fprintf(stderr, "authcache: slowest pair of upgrades with PostgreSQL down: %.1f ms\n",
+		(double)worst / 1e6);
+	CHECK(harness_pg_restart(e->pg) == 0, "PostgreSQL restarted");
+	PQreset(e->db);
+	/* a token added now: let in once the fan-out's db session is back and heard it */
+	snprintf(tok, sizeof(tok), "tok-fresh-%d", (int)getpid());
+	CHECK(token_add(e, tok, 2) == 0, "a new token of subscriber 2");
+	CHECK(upgrade_until(e, tok, 101, 30000) == 101, "the new token is let in");
+	CHECK(sql(e->db, "UPDATE subscriber_tokens SET revoked_at = now() WHERE id = (SELECT "
+		  "max(id) FROM subscriber_tokens)") == 0, "the new token revoked");
+	CHECK(upgrade_until(e, tok, 401, 10000) == 401, "the revoked token is refused");
+	/* subscriber nsubs+1 had no subscription: one created now reaches its next session,
+	 * with its policy first */
+	{
+		char q[256];
+		struct wsc c;
+		bool sync = false, policy_first = false, forbidden = false;
+
+		snprintf(q, sizeof(q), "INSERT INTO subscriptions (id, master_id, subscriber_id, "
+			 "copy_policy) VALUES (1000, 1, %d, '{\"mode\": \"MULTIPLIER\", \"multiplier\": 3}')",
+			 e->nsubs + 1);
+		CHECK(sql(e->db, q) == 0, "a subscription for subscriber %d", e->nsubs + 1);
+		snprintf(tok, sizeof(tok), "tok-%d", e->nsubs + 1);
+		for (int t = 0; t < 100 && !sync; t++) {
+			Decp__ServerMessage *m;
+
+			if (wsc_open(e, &c, tok) != 0 || wsc_subscribe(&c, 1, 1) != 0) {
+				wsc_close(&c);
+				usleep(100000);
+				continue;
+			}
+			/* until SyncStart or an Error: a CopyPolicy before SyncStart is the one */
+			while ((m = wsc_next(&c, 3000)) != NULL) {
+				Decp__ServerMessage__KindCase k = m->kind_case;
+
+				if (k == DECP__SERVER_MESSAGE__KIND_COPY_POLICY && !sync)
+					policy_first = m->copy_policy->lot_multiplier_milli == 3000;
+				sync = sync || k == DECP__SERVER_MESSAGE__KIND_SYNC_START;
+				forbidden = forbidden || k == DECP__SERVER_MESSAGE__KIND_ERROR;
+				decp__server_message__free_unpacked(m, NULL);
+				if (k == DECP__SERVER_MESSAGE__KIND_SYNC_START ||
+				    k == DECP__SERVER_MESSAGE__KIND_ERROR)
+					break;
+			}
+			wsc_close(&c);
+			if (!sync)
+				usleep(100000);
+		}
+		CHECK(sync, "the new subscription is subscribed (SyncStart)%s",
+		      forbidden ? "; Error FORBIDDEN came before it" : "");
+		CHECK(policy_first, "its CopyPolicy (x3) came first");
+	}
+}
+
 /* One text value of a query (its first row and column), "" when none or on error. */
 static const char *pg_text(struct env *e, const char *q, char *buf, size_t cap)
 {
@@ -3122,6 +3237,8 @@ int main(int argc, char **argv)
 			CHECK(log_has(&e, "live", last), "resumed: executed up to %d", e.nsignals);
 			CHECK(check_log(&e, "live", 0, 1) == 1, "resumed: each signal once, in order");
 		}
+	} else if (strcmp(sc, "authcache") == 0) {
+		scenario_authcache(&e);
 	} else if (strcmp(sc, "abuse") == 0) {
 		scenario_abuse(&e);
 	} else if (strcmp(sc, "keepalive") == 0) {
