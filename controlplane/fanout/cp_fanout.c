@@ -347,7 +347,7 @@ static int gate_start(struct cp_fanout *f)
 		.per_source = f->cfg.fanout_preauth_per_source,
 		.source_rate = f->cfg.fanout_preauth_rate,
 		.head_timeout_ms = f->cfg.fanout_header_timeout_ms,
-		/* wss: the head is encrypted; lws reads it (and cp_ws_guard checks it) */
+		/* wss: the head is encrypted; lws decrypts it and cp_ws_check reads it */
 		.peek_only = tls, .head_check = tls ? NULL : gate_head_check,
 		.handoff = gate_handoff, .arg = f};
 

@@ -1,6 +1,11 @@
 /* cp_fanout_lws: the lws service thread: masters and their history rings, sessions and
  * their queues, attachments (driven by cp_fanout_splice's rules), client messages, upgrade
  * auth, keep-alive, and one function per lws event (cb_decp dispatches).
+ *
+ * lws carries bytes only (its raw-socket role, with TLS for wss): the WebSocket protocol
+ * is ours. Every byte a client sends goes through cp_ws_check_deliver (RFC 6455 checks,
+ * then the handshake, unmasked payloads and control frames to the sink below); frames
+ * out are written with cp_ws_frame_header into the headroom in front of each payload.
  * Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 
@@ -12,7 +17,6 @@
 #include "cp_ws_check.h"
 #include "guard_sub.h"
 #include "cp_policy_msg.h"
-#include "cp_ws_guard.h"
 #include "proto_msg.h"
 
 /* ---------------------------------------------------------------- lws thread: masters -- */
@@ -250,6 +254,50 @@ static void sess_stamp(struct cp_fanout *f, struct attach *a, struct cp_fmsg *m,
 		deliv_push(f, a, &out[i]);
 }
 
+/* Write one WebSocket frame of opcode whose payload p[0..len) has LWS_PRE bytes of
+ * headroom before it (every cp_fmsg and our own buffers): the header goes there, and
+ * header and payload leave in one lws_write (lws keeps what the socket did not take, so
+ * a later frame never overtakes it). Returns lws_write's result (< 0: broken). */
+static int ws_write(struct sess *s, unsigned int opcode, uint8_t *p, size_t len)
+{
+	uint8_t h[10];
+	size_t hl = cp_ws_frame_header(h, opcode, len);
+
+	memcpy(p - hl, h, hl);
+	return lws_write(s->wsi, p - hl, hl + len, LWS_WRITE_RAW);
+}
+
+/* Our close frame (code, reason: may be NULL) goes out now: from here on nothing is
+ * written on s (RFC 6455 §5.5.1: no data after a close frame), the queue is dropped, and
+ * the connection ends when the peer answers with its own close (sink_control), after 2 s,
+ * or when it hangs up. Publishes go on meanwhile. Returns what the callback returns to
+ * lws: 0, or -1 when the socket is broken. */
+static int sess_close_frame(struct sess *s, uint16_t code, const char *reason)
+{
+	uint8_t b[LWS_PRE + 125];
+	size_t rl = reason != NULL ? strlen(reason) : 0;
+
+	if (rl > 123)
+		rl = 123;
+	b[LWS_PRE] = (uint8_t)(code >> 8);
+	b[LWS_PRE + 1] = (uint8_t)code;
+	memcpy(b + LWS_PRE + 2, reason != NULL ? reason : "", rl);
+	if (s->q != NULL)
+		sess_queue_clear(s);
+	s->closing = true;
+	s->close_sent = true;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
+	return ws_write(s, 8, b + LWS_PRE, 2 + rl) < 0 ? -1 : 0;
+}
+
+/* Close the connection once lws has sent what it holds (the writeable callback). */
+static void sess_hangup(struct sess *s)
+{
+	s->hangup = true;
+	lws_callback_on_writable(s->wsi);
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2); /* a peer that does not read */
+}
+
 /* Write a live envelope at once, in the publishing pass, when nothing is queued before it
  * and lws holds no unsent bytes of this connection: one send(2), no writeable request and
  * no second trip through the event loop. lws_write() outside the writeable callback is
@@ -261,10 +309,10 @@ static bool sess_write_now(struct attach *a, struct cp_fmsg *m, int64_t t)
 	struct sess *s = a->s;
 
 	if (s->qcount != 0 || s->json || s->dead || s->closing || s->close_sent || s->peer_closing ||
-	    s->ping_due || lws_partial_buffered(s->wsi))
+	    s->ping_due || s->pong_due || s->hangup || lws_partial_buffered(s->wsi))
 		return false;
 	sess_stamp(s->f, a, m, false, t);
-	if (lws_write(s->wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY) < 0) {
+	if (ws_write(s, 2, cp_fmsg_payload(m), m->len) < 0) {
 		/* broken connection: not ours to close from here, lws does it at once */
 		s->closing = true;
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -305,21 +353,6 @@ static void sess_close_now(struct sess *s, uint16_t code, struct cp_fmsg *last)
 	s->closing = false;
 	sess_send_ctl(s, last);
 	sess_close_after(s, code);
-}
-
-/* The caller has set our close frame's code (lws_close_reason) and returns what this
- * returns (-1) to lws, which sends it: from here on nothing is written on s (RFC 6455
- * §5.5.1: no data after a close frame), although lws keeps the connection until the peer
- * answers or its timeout, and publishes go on meanwhile. */
-static int sess_close_sent(struct sess *s)
-{
-	if (s != NULL) {
-		if (s->q != NULL)
-			sess_queue_clear(s);
-		s->closing = true;
-		s->close_sent = true;
-	}
-	return -1;
 }
 
 static struct subrow *sess_subrow(struct sess *s, uint64_t master)
@@ -805,48 +838,42 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 
 /* ---------------------------------------------------------------- lws thread: auth -- */
 
-/* Token from "Authorization: Bearer <t>" or "?token=<t>". Returns its length or 0. */
-static size_t token_of(struct lws *wsi, char *buf, size_t cap)
+/* Token from "Authorization: Bearer <t>" or "?token=<t>" of the upgrade request. Returns
+ * its length or 0. */
+static size_t token_of(const char *req, size_t len, char *buf, size_t cap)
 {
 	char h[512];
-	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+	int n = cp_ws_head_value(req, len, "authorization", h, sizeof(h));
 
 	if (n > 7 && strncasecmp(h, "Bearer ", 7) == 0) {
 		size_t l = (size_t)n - 7;
 
 		if (l >= cap)
 			return 0; /* longer than any token we issue */
-		memcpy(buf, h + 7, l);
-		buf[l] = '\0';
+		memcpy(buf, h + 7, l + 1);
 		return l;
 	}
-	if (lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap) != NULL) {
-		const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap);
-
-		memmove(buf, v, strlen(v) + 1);
-		return strlen(buf);
-	}
-	return 0;
+	n = cp_ws_query_value(req, len, "token", buf, cap);
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* "?format=json" in the upgrade request: the debug mode (docs/fanout.md). */
-static bool sess_wants_json(struct lws *wsi)
+static bool sess_wants_json(const char *req, size_t len)
 {
-	char v[32];
-	const char *p = lws_get_urlarg_by_name(wsi, "format=", v, (int)sizeof(v));
+	char v[8];
 
-	return p != NULL && strcmp(p, "json") == 0;
+	return cp_ws_query_value(req, len, "format", v, sizeof(v)) == 4 && strcmp(v, "json") == 0;
 }
 
 /* The upgrade's token and subscriptions, from the authentication cache (cp_fanout_auth.h):
  * no query on this thread. -EACCES for a token the cache does not hold as valid now. */
-static int sess_auth(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+static int sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_t len)
 {
 	char tok[256];
 	unsigned char dig[SHA256_DIGEST_LENGTH];
 	const struct cp_fo_auth_sub *rows[SESS_MAX_SUBS];
 	const struct cp_fo_auth_tok *t;
-	size_t tl = token_of(wsi, tok, sizeof(tok)), n;
+	size_t tl = token_of(req, len, tok, sizeof(tok)), n;
 
 	if (tl == 0)
 		return -EACCES;
@@ -1093,7 +1120,11 @@ static void drain_inputs(struct cp_fanout *f)
 	/* connections that passed the gate: lws parses the head the gate read at once */
 	for (struct adopt *ad = cp_fo_mq_take_all(&f->adopt_q, 0), *an; ad != NULL; ad = an) {
 		an = ad->next;
-		if (f->draining || lws_adopt_socket_vhost(f->vh, ad->fd) == NULL) {
+		lws_sock_file_fd_type sock = {.sockfd = ad->fd};
+		int type = LWS_ADOPT_SOCKET | (f->cfg.fanout_cert[0] != '\0' ? LWS_ADOPT_ALLOW_SSL : 0);
+
+		if (f->draining ||
+		    lws_adopt_descriptor_vhost(f->vh, (lws_adoption_type)type, sock, "decp", NULL) == NULL) {
 			if (f->draining)
 				close(ad->fd); /* lws closed it already when adoption failed */
 			cnt(&f->c_auth_refused);
@@ -1147,7 +1178,7 @@ static void on_json_message(struct cp_fanout *f, struct sess *s, int64_t recv_ns
 
 /* One queued message to a ?format=json session, as a JSON text frame. Returns lws_write's
  * result (-1: the connection is broken). */
-static int write_json(struct lws *wsi, struct cp_fmsg *m)
+static int write_json(struct sess *s, struct cp_fmsg *m)
 {
 	size_t len = 0;
 	uint8_t *buf = cp_fjson_from_pb(&decp__server_message__descriptor, cp_fmsg_payload(m),
@@ -1156,7 +1187,7 @@ static int write_json(struct lws *wsi, struct cp_fmsg *m)
 
 	if (buf == NULL)
 		return -1;
-	n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
+	n = ws_write(s, 1, buf + LWS_PRE, len);
 	free(buf);
 	return n;
 }
@@ -1224,61 +1255,28 @@ static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
 	return c->n;
 }
 
-/* The upgrade request is complete: authenticate it (token cache, connection limit). */
-static int on_filter_connection(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+/* An HTTP answer to the upgrade request (a refusal), then the connection ends. Returns
+ * SINK_STOP. */
+#define SINK_STOP (-2) /* a sink callback answered and ends the feed; the connection stays
+			* until its answer is sent */
+static int http_refuse(struct sess *s, int status)
 {
-	if (f == NULL || s == NULL)
-		return -1;
-	memset(s, 0, sizeof(*s));
-	s->f = f;
-	if (f->draining) { /* stopping: the 1001s are going out */
-		lws_return_http_status(wsi, 503, NULL);
-		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
-		return -1;
-	}
-	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, wsi) != 0) {
-		cnt(&f->c_auth_refused);
-		lws_return_http_status(wsi, 401, NULL);
-		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
-		return -1;
-	}
-	if (subcount_of(f, s->subscriber_id, 0) >= f->cfg.fanout_max_conns_per_subscriber) {
-		/* one subscriber's connections never crowd out another's */
-		cnt(&f->c_sub_limited);
-		lws_return_http_status(wsi, 429, NULL);
-		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
-		return -1;
-	}
-	s->authed = true;
-	s->json = sess_wants_json(wsi);
-	return 0;
+	char b[LWS_PRE + 256];
+	const char *why = status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
+			  : status == 429 ? "Too Many Requests" : "Service Unavailable";
+	const char *body = status == 400 ? "not a valid WebSocket upgrade request\n" : "";
+	int n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 %d %s\r\nContent-Type: "
+			 "text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 status, why, strlen(body), body);
+
+	(void)lws_write(s->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW);
+	sess_hangup(s);
+	return SINK_STOP;
 }
 
-/* A TCP connection was accepted (by lws or adopted from our listener). */
-static int on_new_client(struct cp_fanout *f, struct lws *wsi)
+/* The WebSocket is open (our 101 is out): the session joins the fan-out. */
+static int on_established(struct cp_fanout *f, struct sess *s)
 {
-	int fd = (int)lws_get_socket_fd(wsi);
-
-	if (f == NULL || fd < 0)
-		return 0;
-	if (f->cfg.fanout_sndbuf > 0) {
-		int sb = (int)f->cfg.fanout_sndbuf;
-
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
-	}
-	/* every byte the client sends goes through cp_ws_check before lws parses it (the gate
-	 * only peeked at the upgrade request: lws reads it, so the guard sees it too) */
-	return cp_ws_guard_attach(fd, wsi, CP_FANOUT_MAX_RX) != 0 ? -1 : 0;
-}
-
-/* The WebSocket is open: the session joins the fan-out. */
-static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
-{
-	if (!s->authed)
-		return -1;
-	if (cp_ws_guard_verdict((int)lws_get_socket_fd(wsi)) != 0)
-		lws_callback_on_writable(wsi); /* frames sent with the upgrade request */
-	s->wsi = wsi;
 	sess_heard(s);
 	s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
 	s->qreplay = calloc((f->cfg.fanout_queue + 7) / 8, 1);
@@ -1303,12 +1301,190 @@ static int on_established(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	return 0;
 }
 
-/* The WebSocket closed: free its attachments and queue, leave the session list. */
-static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+/* Sink: the complete, valid upgrade request. Authenticate it (token cache, connection
+ * limits), answer 101 and open the session, or refuse it with an HTTP status. */
+static int sink_head(void *arg, const char *req, size_t len)
+{
+	struct sess *s = arg;
+	struct cp_fanout *f = s->f;
+	char key[64], acc[29], b[LWS_PRE + 160];
+	int n;
+
+	if (f->draining) /* stopping: the 1001s are going out */
+		return http_refuse(s, 503);
+	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, req, len) != 0) {
+		cnt(&f->c_auth_refused);
+		return http_refuse(s, 401);
+	}
+	if (subcount_of(f, s->subscriber_id, 0) >= f->cfg.fanout_max_conns_per_subscriber) {
+		/* one subscriber's connections never crowd out another's */
+		cnt(&f->c_sub_limited);
+		return http_refuse(s, 429);
+	}
+	n = cp_ws_head_value(req, len, "sec-websocket-key", key, sizeof(key));
+	if (n <= 0)
+		return http_refuse(s, 400); /* cp_ws_check_handshake saw exactly one */
+	cp_ws_accept_key(key, (size_t)n, acc);
+	n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 101 Switching Protocols\r\n"
+		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		     acc);
+	if (lws_write(s->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW) < 0)
+		return -1;
+	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+	s->authed = true;
+	s->upgraded = true;
+	s->json = sess_wants_json(req, len);
+	return on_established(f, s) != 0 ? -1 : 0;
+}
+
+/* Sink: data-message bytes (unmasked; cp_ws_check bounded the message to
+ * CP_FANOUT_MAX_RX): gather them, handle the message once whole. */
+static int sink_data(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin)
+{
+	struct sess *s = arg;
+	struct cp_fanout *f = s->f;
+	int64_t t = now_ns();
+
+	if (s->q == NULL || s->close_sent || s->peer_closing)
+		return 0; /* closing: what the peer still sends is read and dropped */
+	if (first) {
+		s->rx_len = 0;
+		s->rx_text = text;
+		if (text && !s->json) {
+			cnt(&f->c_malformed);
+			return sess_close_frame(s, 1003, "binary protobuf only") < 0 ? -1 : SINK_STOP;
+		}
+	}
+	if (s->rx_len + n > sizeof(s->rx)) { /* the checker's bound makes this impossible */
+		cnt(&f->c_malformed);
+		return sess_close_frame(s, 1009, "message too large") < 0 ? -1 : SINK_STOP;
+	}
+	memcpy(s->rx + s->rx_len, p, n);
+	s->rx_len += n;
+	if (fin) {
+		if (s->rx_text)
+			on_json_message(f, s, t);
+		else
+			on_message(f, s, s->rx, s->rx_len, t);
+		s->rx_len = 0;
+	}
+	return 0;
+}
+
+/* Sink: a control frame. A ping is answered with its payload, a pong only shows the peer
+ * is there. A close ends the session: after ours, it completes the handshake; from the
+ * peer first, it is echoed (RFC 6455 §5.5.1) with nothing written after it, unless its
+ * status code is one a peer may not send (§7.4: 1005, 1006, 5000, ...), which gets our
+ * own close 1002 instead. */
+static int sink_control(void *arg, unsigned int opcode, const uint8_t *p, size_t n)
+{
+	struct sess *s = arg;
+	struct cp_fanout *f = s->f;
+	uint8_t b[LWS_PRE + 125];
+
+	if (s->q == NULL)
+		return 0;
+	if (opcode == 9) {
+		if (!s->close_sent && !s->peer_closing) {
+			memcpy(s->pong, p, n);
+			s->pong_len = (uint8_t)n;
+			s->pong_due = true;
+			sess_wake(s);
+		}
+		return 0;
+	}
+	if (opcode == 10)
+		return 0;
+	/* close */
+	if (s->close_sent || s->peer_closing) {
+		sess_hangup(s);
+		return SINK_STOP;
+	}
+	if (n >= 2 && !cp_ws_close_code_valid((unsigned int)p[0] << 8 | p[1])) {
+		cnt(&f->c_malformed);
+		if (sess_close_frame(s, 1002, "invalid close code") < 0)
+			return -1;
+		sess_hangup(s);
+		return SINK_STOP;
+	}
+	sess_queue_clear(s);
+	s->peer_closing = true;
+	s->closing = true;
+	memcpy(b + LWS_PRE, p, n < 2 ? n : 2); /* the echo carries the code, not the reason */
+	if (ws_write(s, 8, b + LWS_PRE, n < 2 ? n : 2) < 0)
+		return -1;
+	sess_hangup(s);
+	return SINK_STOP;
+}
+
+/* A socket passed the gate and lws adopted it (raw, with TLS for wss): a session waits
+ * for its upgrade request. */
+static int on_adopt(struct cp_fanout *f, struct sess *s, struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (f == NULL || s == NULL)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	s->f = f;
+	s->wsi = wsi;
+	if (cp_ws_check_init(&s->chk, true, CP_FANOUT_MAX_RX) != 0)
+		return -1;
+	if (f->cfg.fanout_sndbuf > 0 && fd >= 0) {
+		int sb = (int)f->cfg.fanout_sndbuf;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+	}
+	/* the TLS handshake and the request within lws's timeout (the gate bounded only the
+	 * first byte on wss) */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)f->cfg.fanout_header_timeout_ms / 1000 + 1);
+	return 0;
+}
+
+/* Bytes from the client (plaintext after TLS): checked and decoded by cp_ws_check. */
+static int on_rx(struct cp_fanout *f, struct sess *s, const uint8_t *in, size_t len)
+{
+	const struct cp_ws_sink k = {.head = sink_head, .data = sink_data,
+				     .control = sink_control, .arg = s};
+	int v;
+
+	if (s->hangup)
+		return 0; /* our last bytes are going out: the rest is not read */
+	if (s->upgraded)
+		sess_heard(s);
+	v = cp_ws_check_deliver(&s->chk, in, len, &k);
+	if (v == CP_WS_VERDICT_HTTP_400) {
+		cnt(&f->c_malformed);
+		http_refuse(s, 400);
+		return 0;
+	}
+	if (v == CP_WS_VERDICT_PROTOCOL || v == CP_WS_VERDICT_TOO_BIG) {
+		/* an RFC 6455 violation: our close with its code (after ours: hang up) */
+		if (s->close_sent || s->peer_closing) {
+			sess_hangup(s);
+			return 0;
+		}
+		cnt(&f->c_malformed);
+		return sess_close_frame(s, (uint16_t)v, v == CP_WS_VERDICT_TOO_BIG
+					? "message too large" : "protocol violation");
+	}
+	return v == -1 ? -1 : 0;
+}
+
+/* The connection closed: free its attachments and queue, leave the session list. */
+static int on_closed(struct cp_fanout *f, struct sess *s)
 {
 	struct attach *a, *an;
 
-	cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
+	if (s == NULL)
+		return 0;
+	cp_ws_check_fini(&s->chk);
+	/* the policies taken at authentication, also by an upgrade refused after it (429) */
+	for (uint32_t i = 0; i < s->nsubs; i++) {
+		cp_fmsg_unref(s->subs[i].policy);
+		s->subs[i].policy = NULL;
+	}
+	s->nsubs = 0;
 	if (s->q == NULL)
 		return 0;
 	for (a = s->att; a != NULL; a = an) {
@@ -1317,10 +1493,6 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		attach_free(a);
 	}
 	s->att = NULL;
-	for (uint32_t i = 0; i < s->nsubs; i++) {
-		cp_fmsg_unref(s->subs[i].policy);
-		s->subs[i].policy = NULL;
-	}
 	sess_queue_clear(s);
 	free(s->q);
 	free(s->qreplay);
@@ -1342,72 +1514,39 @@ static int on_closed(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 	return 0;
 }
 
-/* A fragment of a client message: gather it, handle the message once whole. */
-static int on_receive(struct cp_fanout *f, struct sess *s, struct lws *wsi, const void *in,
-		      size_t len)
-{
-	size_t rest = lws_remaining_packet_payload(wsi);
-	int64_t t = now_ns();
-
-	if (s->q == NULL)
-		return 0;
-	sess_heard(s);
-	if (lws_is_first_fragment(wsi)) {
-		s->rx_len = 0;
-		s->rx_text = !lws_frame_is_binary(wsi);
-	}
-	/* refuse before buffering: this fragment plus what the frame header announces */
-	if (s->rx_len + len + rest > CP_FANOUT_MAX_RX) {
-		cnt(&f->c_malformed);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				 (unsigned char *)"message too large", 17);
-		return sess_close_sent(s);
-	}
-	if (s->rx_text && !s->json) {
-		cnt(&f->c_malformed);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-				 (unsigned char *)"binary protobuf only", 20);
-		return sess_close_sent(s);
-	}
-	memcpy(s->rx + s->rx_len, in, len);
-	s->rx_len += len;
-	if (rest == 0 && lws_is_final_fragment(wsi)) {
-		if (s->rx_text)
-			on_json_message(f, s, t);
-		else
-			on_message(f, s, s->rx, s->rx_len, t);
-		s->rx_len = 0;
-	}
-	return 0;
-}
-
-/* The socket takes more: a pending close, the keep-alive ping, then up to 32 queued
- * messages; attachments in REPLAY get more once the queue is half empty. */
+/* The socket takes more: a hang-up once flushed, a pending close, the answer to a ping,
+ * the keep-alive ping, then up to 32 queued messages; attachments in REPLAY get more once
+ * the queue is half empty. */
 static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 {
 	uint32_t cap = f->cfg.fanout_queue;
 	int burst = 0;
 	int64_t t = 0; /* the send stamp of this burst, read at its first envelope */
-	int verdict = cp_ws_guard_verdict((int)lws_get_socket_fd(wsi));
 
-	if (verdict != 0) { /* RFC 6455 violation seen by cp_ws_check */
-		cnt(&f->c_malformed);
-		lws_close_reason(wsi, (enum lws_close_status)verdict,
-				 (unsigned char *)"protocol violation", 18);
-		return sess_close_sent(s);
+	if (s->hangup) {
+		if (!lws_partial_buffered(wsi))
+			return -1; /* everything we wrote is out */
+		lws_callback_on_writable(wsi);
+		return 0;
 	}
 	if (s->q == NULL || s->close_sent || s->peer_closing)
-		return 0; /* a close is under way: not a byte more from us */
-	if (s->dead) {
-		lws_close_reason(wsi, CP_FANOUT_CLOSE_SLOW, (unsigned char *)"slow consumer", 13);
-		return sess_close_sent(s);
+		return 0; /* not open yet, or a close is under way: not a byte more from us */
+	if (s->dead)
+		return sess_close_frame(s, CP_FANOUT_CLOSE_SLOW, "slow consumer");
+	if (s->pong_due) {
+		uint8_t b[LWS_PRE + 125];
+
+		s->pong_due = false;
+		memcpy(b + LWS_PRE, s->pong, s->pong_len);
+		if (ws_write(s, 10, b + LWS_PRE, s->pong_len) < 0)
+			return -1;
 	}
 	if (s->ping_due && !s->closing) {
 		uint8_t ping[LWS_PRE + 2] = {0};
 
 		s->ping_due = false;
 		memcpy(ping + LWS_PRE, "ka", 2);
-		if (lws_write(wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+		if (ws_write(s, 9, ping + LWS_PRE, 2) < 0)
 			return -1;
 	}
 	/* lws_partial_buffered (a flag) rather than lws_send_pipe_choked (a poll(2) per
@@ -1424,8 +1563,7 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 				t = now_ns();
 			sess_stamp(f, sess_attach_of(s, m->master), m, replay, t);
 		}
-		n = s->json ? write_json(wsi, m)
-			    : lws_write(wsi, cp_fmsg_payload(m), m->len, LWS_WRITE_BINARY);
+		n = s->json ? write_json(s, m) : ws_write(s, 2, cp_fmsg_payload(m), m->len);
 		if (m->master != 0)
 			cnt(&f->c_delivered);
 		cp_fmsg_unref(m);
@@ -1437,33 +1575,10 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		for (struct attach *a = s->att; a != NULL; a = a->s_next)
 			if (a->sp.mode == CP_SPLICE_REPLAY && !a->sp.pending)
 				attach_pump(f, a);
-	if (s->qcount > 0) {
+	if (s->qcount > 0)
 		sess_wake(s);
-	} else if (s->closing) {
-		lws_close_reason(wsi, s->close_code, NULL, 0);
-		return sess_close_sent(s);
-	}
-	return 0;
-}
-
-/* The peer sent a close frame (in, len: its payload). lws echoes a valid one and closes.
- * A status code a peer may not send (RFC 6455 §7.4: 1005, 1006, 5000, 65535, ...,
- * cp_ws_close_code_valid) is answered with our own close 1002 instead of an echo; either
- * way nothing more is written after it. */
-static int on_peer_close(struct cp_fanout *f, struct sess *s, struct lws *wsi,
-			 const uint8_t *in, size_t len)
-{
-	if (s == NULL)
-		return 0;
-	if (in != NULL && len >= 2 && !cp_ws_close_code_valid((unsigned int)in[0] << 8 | in[1])) {
-		cnt(&f->c_malformed);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
-				 (unsigned char *)"invalid close code", 18);
-		return sess_close_sent(s);
-	}
-	if (s->q != NULL)
-		sess_queue_clear(s);
-	s->peer_closing = true; /* lws answers the close; nothing more from us */
+	else if (s->closing)
+		return sess_close_frame(s, s->close_code, NULL);
 	return 0;
 }
 
@@ -1487,35 +1602,19 @@ static int cb_decp(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	struct sess *s = user;
 
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return on_filter_connection(f, s, wsi);
-	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		if (on_new_client(f, wsi) != 0)
-			return -1;
-		break; /* lws's HTTP handling goes on */
-	case LWS_CALLBACK_CLOSED_HTTP:
-		cp_ws_guard_detach((int)lws_get_socket_fd(wsi));
-		break;
-	case LWS_CALLBACK_ESTABLISHED:
-		return on_established(f, s, wsi);
-	case LWS_CALLBACK_CLOSED:
-		return on_closed(f, s, wsi);
-	case LWS_CALLBACK_RECEIVE:
-		return on_receive(f, s, wsi, in, len);
-	case LWS_CALLBACK_RECEIVE_PONG:
-		if (s != NULL && s->q != NULL)
-			sess_heard(s);
-		return 0;
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		return on_peer_close(f, s, wsi, in, len);
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return on_writeable(f, s, wsi);
+	case LWS_CALLBACK_RAW_ADOPT:
+		return on_adopt(f, s, wsi);
+	case LWS_CALLBACK_RAW_RX:
+		return s != NULL ? on_rx(f, s, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return s != NULL ? on_writeable(f, s, wsi) : -1;
+	case LWS_CALLBACK_RAW_CLOSE:
+		return on_closed(f, s);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		return on_wait_cancelled(f);
 	default:
-		break;
+		return 0;
 	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 const struct lws_protocols cp_fo_protocols[] = {

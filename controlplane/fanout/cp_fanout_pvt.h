@@ -11,7 +11,7 @@
  *   cp_fanout_splice.c the REPLAY/LIVE/HELD switch-over rules (pure; own header)
  *   cp_fanout_deliv.c  delivery runs per attachment (pure; own header)
  *   cp_fanout_auth.c   the authentication cache the upgrade reads (pure; own header)
- *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c, cp_ws_guard.c: own headers
+ *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c: own headers
  *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
  * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
  * Functions shared between the files carry the prefix cp_fo_.
@@ -53,6 +53,7 @@
 #include "cp_fanout_keys.h"
 #include "cp_fanout_msg.h"
 #include "cp_fanout_splice.h"
+#include "cp_ws_check.h"
 #include "cp_gate.h"
 #include "cp_log.h"
 #include "cp_pg.h"
@@ -130,6 +131,13 @@ struct sess {
 	bool dead;                /* dropped (slow): nothing more is queued */
 	bool authed;
 	bool json;
+	bool upgraded;            /* our 101 went out: WebSocket frames from here on */
+	bool hangup;              /* close the connection once lws has sent what it holds (an
+				   * HTTP refusal, the close handshake done) */
+	bool pong_due;            /* answer the peer's ping (pong[0..pong_len)) */
+	uint8_t pong_len;
+	uint8_t pong[125];
+	struct cp_ws_check chk;   /* RFC 6455 checks and decoding of the client's bytes */
 	/* the subscriber's broker account as its EA last reported it (AccountState) */
 	int64_t acct_at_ns, acct_equity, acct_free_margin;
 	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */

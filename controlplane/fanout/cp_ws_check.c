@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 int cp_ws_check_init(struct cp_ws_check *c, bool http_phase, uint64_t max_msg)
 {
 	memset(c, 0, sizeof(*c));
@@ -138,8 +141,10 @@ bool cp_ws_check_handshake(const char *req, size_t len)
 	       h.key_valid;
 }
 
-/* Collect the request; on its blank line decide. Returns bytes consumed of p. */
-static size_t feed_http(struct cp_ws_check *c, const uint8_t *p, size_t n)
+/* Collect the request; on its blank line decide (and hand it to k's head). Returns bytes
+ * consumed of p; *stop receives a callback's negative return. */
+static size_t feed_http(struct cp_ws_check *c, const uint8_t *p, size_t n,
+			const struct cp_ws_sink *k, int *stop)
 {
 	size_t i = 0;
 
@@ -155,6 +160,8 @@ static size_t feed_http(struct cp_ws_check *c, const uint8_t *p, size_t n)
 				c->verdict = CP_WS_VERDICT_HTTP_400;
 				return i - 1;
 			}
+			if (k != NULL && k->head != NULL && (*stop = k->head(k->arg, c->http, l)) < 0)
+				return i;
 			cp_ws_check_fini(c);
 			c->phase = CP_WS_FRAMES;
 			return i;
@@ -213,12 +220,55 @@ static int frame_header(struct cp_ws_check *c)
 	}
 	c->payload_left = len;
 	c->frames++;
+	c->opcode = (uint8_t)op;
+	c->fin = fin;
+	c->pos = 0;
+	c->ctl_len = 0;
+	memcpy(c->mask, h + hdr_need(h) - 4, 4);
+	if (op == 1 || op == 2) {
+		c->msg_text = op == 1;
+		c->msg_first = true;
+	}
 	return CP_WS_VERDICT_OK;
 }
 
+/* Deliver payload p[0..n) of the current frame (n may be 0), unmasked; `end`: the frame's
+ * payload is complete with these bytes. Returns 0 or a callback's negative value. */
+static int deliver(struct cp_ws_check *c, const uint8_t *p, size_t n, bool end,
+		   const struct cp_ws_sink *k)
+{
+	uint8_t buf[512];
+
+	if (c->opcode >= 8) {
+		for (size_t i = 0; i < n; i++)
+			c->ctl[c->ctl_len++] = p[i] ^ c->mask[(c->pos + i) & 3];
+		c->pos += n;
+		return end && k->control != NULL ? k->control(k->arg, c->opcode, c->ctl, c->ctl_len)
+						 : 0;
+	}
+	do {
+		size_t take = n < sizeof(buf) ? n : sizeof(buf);
+		bool last = end && take == n;
+		int rc;
+
+		for (size_t i = 0; i < take; i++)
+			buf[i] = p[i] ^ c->mask[(c->pos + i) & 3];
+		c->pos += take;
+		p += take;
+		n -= take;
+		if ((take > 0 || last || c->msg_first) && k->data != NULL &&
+		    (rc = k->data(k->arg, buf, take, c->msg_first, c->msg_text, last && c->fin)) < 0)
+			return rc;
+		c->msg_first = false;
+	} while (n > 0);
+	return 0;
+}
+
 /* Returns the bytes of p before the one that completed a violating frame header (all
- * of them when none); sets c->verdict on a violation. */
-static size_t feed_frames(struct cp_ws_check *c, const uint8_t *p, size_t n)
+ * of them when none); sets c->verdict on a violation. With a sink k, hands the payloads
+ * on (a callback's negative return goes to *stop and ends the feed). */
+static size_t feed_frames(struct cp_ws_check *c, const uint8_t *p, size_t n,
+			  const struct cp_ws_sink *k, int *stop)
 {
 	size_t i = 0;
 
@@ -226,6 +276,9 @@ static size_t feed_frames(struct cp_ws_check *c, const uint8_t *p, size_t n)
 		if (c->payload_left > 0) {
 			uint64_t take = n - i < c->payload_left ? n - i : c->payload_left;
 			c->payload_left -= take;
+			if (k != NULL &&
+			    (*stop = deliver(c, p + i, (size_t)take, c->payload_left == 0, k)) < 0)
+				return i + (size_t)take;
 			i += (size_t)take;
 			continue;
 		}
@@ -239,13 +292,17 @@ static size_t feed_frames(struct cp_ws_check *c, const uint8_t *p, size_t n)
 			c->verdict = v;
 			return i - 1;
 		}
+		if (k != NULL && c->payload_left == 0 && (*stop = deliver(c, p, 0, true, k)) < 0)
+			return i;
 	}
 	return i;
 }
 
-int cp_ws_check_feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *ok_len)
+static int feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *ok_len,
+		const struct cp_ws_sink *k)
 {
 	size_t done = 0;
+	int stop = 0;
 
 	if (c->verdict != CP_WS_VERDICT_OK) {
 		if (ok_len != NULL)
@@ -253,16 +310,140 @@ int cp_ws_check_feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *
 		return c->verdict;
 	}
 	if (c->phase == CP_WS_HTTP)
-		done = feed_http(c, p, n);
-	if (c->verdict == CP_WS_VERDICT_OK && c->phase == CP_WS_FRAMES)
-		done += feed_frames(c, p + done, n - done);
+		done = feed_http(c, p, n, k, &stop);
+	if (stop == 0 && c->verdict == CP_WS_VERDICT_OK && c->phase == CP_WS_FRAMES)
+		done += feed_frames(c, p + done, n - done, k, &stop);
 	if (c->verdict != CP_WS_VERDICT_OK) {
 		c->phase = CP_WS_FAILED;
 		cp_ws_check_fini(c);
 	}
 	if (ok_len != NULL)
 		*ok_len = done;
-	return c->verdict;
+	return stop < 0 ? stop : c->verdict;
+}
+
+int cp_ws_check_feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *ok_len)
+{
+	return feed(c, p, n, ok_len, NULL);
+}
+
+int cp_ws_check_deliver(struct cp_ws_check *c, const uint8_t *p, size_t n,
+			const struct cp_ws_sink *k)
+{
+	return feed(c, p, n, NULL, k);
+}
+
+size_t cp_ws_frame_header(uint8_t *out, unsigned int opcode, uint64_t len)
+{
+	out[0] = (uint8_t)(0x80u | (opcode & 0x0fu));
+	if (len < 126) {
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		out[1] = 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+	return 10;
+}
+
+void cp_ws_accept_key(const char *key, size_t key_len, char out[29])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char buf[64 + sizeof(guid)], d[SHA_DIGEST_LENGTH];
+	size_t n = key_len < 64 ? key_len : 64;
+
+	memcpy(buf, key, n);
+	memcpy(buf + n, guid, sizeof(guid) - 1);
+	SHA1(buf, n + sizeof(guid) - 1, d);
+	EVP_EncodeBlock((unsigned char *)out, d, sizeof(d));
+}
+
+int cp_ws_head_value(const char *req, size_t len, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name), i = 0;
+	bool first = true;
+
+	while (i < len) {
+		const char *eol = memchr(req + i, '\n', len - i);
+		size_t e = eol != NULL ? (size_t)(eol - req) : len, ll = e - i;
+		const char *l = req + i;
+
+		i = e + 1;
+		if (ll > 0 && l[ll - 1] == '\r')
+			ll--;
+		if (first) {
+			first = false;
+			continue;
+		}
+		if (ll == 0)
+			break;
+		if (ll > nl && l[nl] == ':' && strncasecmp(l, name, nl) == 0) {
+			size_t vs = nl + 1, ve = ll;
+
+			while (vs < ve && (l[vs] == ' ' || l[vs] == '\t'))
+				vs++;
+			while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
+				ve--;
+			if (ve - vs >= cap)
+				return -1;
+			memcpy(out, l + vs, ve - vs);
+			out[ve - vs] = '\0';
+			return (int)(ve - vs);
+		}
+	}
+	return -1;
+}
+
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+int cp_ws_query_value(const char *req, size_t len, const char *name, char *out, size_t cap)
+{
+	const char *sp = memchr(req, ' ', len), *end, *q;
+	size_t nl = strlen(name);
+
+	if (sp == NULL || (end = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - req))) == NULL ||
+	    (q = memchr(sp + 1, '?', (size_t)(end - sp - 1))) == NULL)
+		return -1;
+	for (const char *a = q + 1; a < end;) {
+		const char *amp = memchr(a, '&', (size_t)(end - a));
+		const char *ae = amp != NULL ? amp : end;
+
+		if ((size_t)(ae - a) > nl && a[nl] == '=' && strncmp(a, name, nl) == 0) {
+			size_t o = 0;
+
+			for (const char *v = a + nl + 1; v < ae; v++) {
+				int ch = (unsigned char)*v;
+
+				if (ch == '%') {
+					int hi, lo;
+
+					if (ae - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0)
+						return -1;
+					ch = hi << 4 | lo;
+					v += 2;
+				} else if (ch == '+') {
+					ch = ' ';
+				}
+				if (o + 1 >= cap)
+					return -1;
+				out[o++] = (char)ch;
+			}
+			out[o] = '\0';
+			return (int)o;
+		}
+		a = ae + 1;
+	}
+	return -1;
 }
 
 bool cp_ws_close_code_valid(unsigned int code)

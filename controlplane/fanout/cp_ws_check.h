@@ -20,6 +20,14 @@
  * State is a few words per connection (plus a header buffer only during the handshake).
  * Pure logic: no I/O, no locks; one checker per connection, used by one thread.
  * Return convention: see each function.
+ *
+ * Deliver mode (cp_ws_check_deliver): the same checks, and what passes them handed to a
+ * sink: the valid handshake request once, data-message payload unmasked as it arrives,
+ * each control frame whole (at most 125 bytes, kept here). The fan-out reads its sockets
+ * through lws's raw mode and decodes the WebSocket protocol with this, so nothing
+ * unchecked ever reaches a parser. The server side's own pieces are here too: frame
+ * headers (cp_ws_frame_header), the handshake answer's key (cp_ws_accept_key), header
+ * and query values of the request (cp_ws_head_value, cp_ws_query_value).
  */
 #ifndef DECP_CP_WS_CHECK_H
 #define DECP_CP_WS_CHECK_H
@@ -54,6 +62,28 @@ struct cp_ws_check {
 	bool in_message;        /* a fragmented data message is open (FIN 0 seen) */
 	uint64_t msg_len;       /* bytes of the open data message so far (announced) */
 	uint64_t frames;        /* complete frame headers checked (statistics, tests) */
+	/* deliver mode: the frame being read */
+	uint8_t mask[4];        /* its masking key */
+	uint8_t opcode;         /* its opcode */
+	bool fin;               /* its FIN bit */
+	bool msg_text;          /* the open data message is text */
+	bool msg_first;         /* nothing of the open data message delivered yet */
+	uint64_t pos;           /* payload bytes of it read so far (mask offset) */
+	uint8_t ctl_len;        /* control payload gathered in ctl */
+	uint8_t ctl[125];
+};
+
+/* What deliver mode hands on; each callback returns 0 to go on, or a negative value that
+ * stops the feed and is returned by cp_ws_check_deliver. */
+struct cp_ws_sink {
+	/* the complete valid handshake request (len bytes, up to its blank line) */
+	int (*head)(void *arg, const char *req, size_t len);
+	/* payload bytes of a data message, unmasked (n may be 0 for an empty frame): first
+	 * = the message's first bytes, text = a text message, fin = the message ends here */
+	int (*data)(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin);
+	/* a complete control frame: opcode 8 (close), 9 (ping), 10 (pong), payload unmasked */
+	int (*control)(void *arg, unsigned int opcode, const uint8_t *p, size_t n);
+	void *arg;
 };
 
 /*
@@ -74,6 +104,36 @@ void cp_ws_check_fini(struct cp_ws_check *c);
  * is returned every later call returns it again with *ok_len = 0.
  */
 int cp_ws_check_feed(struct cp_ws_check *c, const uint8_t *p, size_t n, size_t *ok_len);
+
+/*
+ * Feed the next n bytes as cp_ws_check_feed and hand what passes the checks to sink k.
+ * Returns CP_WS_VERDICT_OK, a verdict (sticky, as cp_ws_check_feed), or the negative
+ * value a callback returned (the rest of p is not read; the caller closes).
+ */
+int cp_ws_check_deliver(struct cp_ws_check *c, const uint8_t *p, size_t n,
+			const struct cp_ws_sink *k);
+
+/* The header of an unmasked server frame (FIN set) of opcode and payload length len into
+ * out (at least 10 bytes). Returns its length: 2, 4 or 10. */
+size_t cp_ws_frame_header(uint8_t *out, unsigned int opcode, uint64_t len);
+
+/* Sec-WebSocket-Accept for the request's Sec-WebSocket-Key (RFC 6455 §4.2.2: base64 of
+ * SHA-1 of the key and the protocol's GUID) into out (29 bytes with the NUL). */
+void cp_ws_accept_key(const char *key, size_t key_len, char out[29]);
+
+/*
+ * The value of header `name` (case-insensitive; the first such header) in request req,
+ * blanks trimmed, into out (cap bytes, NUL-terminated). Returns its length, or -1 when
+ * absent or longer than cap - 1.
+ */
+int cp_ws_head_value(const char *req, size_t len, const char *name, char *out, size_t cap);
+
+/*
+ * The value of query argument `name` (e.g. "token") of the request line's target,
+ * percent-decoded, into out (cap bytes, NUL-terminated). Returns its length, or -1 when
+ * absent, badly encoded or longer than cap - 1.
+ */
+int cp_ws_query_value(const char *req, size_t len, const char *name, char *out, size_t cap);
 
 /*
  * Check one complete HTTP upgrade request (text up to and including the blank line, or
