@@ -901,6 +901,24 @@ static void t_rx_policy(const struct decp_fns *f)
 	CHECK(k == 10 && f->decp_rx_state(h2, st, 11) == DECP_OK && st[0] == 1 && st[1] == 1,
 	      "margin: INSUFFICIENT_MARGIN (%d), SYNCED, sequence consumed", k);
 	CHECK(f->decp_handle_free(h2) == DECP_OK, "margin: handle freed");
+
+	/* equity protection from the server's policy, fed by the account: the floor trips,
+	 * the EA is told to close everything (2) once, and no new exposure opens */
+	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h2 > 0 && f->decp_rx_message(h2, V("policy_floor")->b, V("policy_floor")->n, T0,
+					   info, 12, sym, 40) == 8 && info[1] == 1 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 2000000, 0, 2000000, 0, 0) == 0 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 900000, 0, 900000, 0, 0) == 2 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 800000, 0, 800000, 0, 0) == 0 &&
+	      f->decp_rx_state(h2, st, 11) == DECP_OK && st[10] == 1,
+	      "equity: the server's floor trips once on the account's equity (close all)");
+	CHECK(f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+	      f->decp_rx_message(h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	      f->decp_rx_message(h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+				 40) == 1 &&
+	      f->decp_rx_check(h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 8,
+	      "equity: no new exposure once tripped (FILTERED)");
+	CHECK(f->decp_handle_free(h2) == DECP_OK, "equity: handle freed");
 }
 
 int dll_calls_run(const struct decp_fns *f, const char *vectors_path)

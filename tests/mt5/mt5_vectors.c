@@ -107,8 +107,9 @@ static void envelope(const char *name, const struct proto_sealed_signal *sealed,
 
 /* ServerMessage{CopyPolicy} for master m, version v: multiplier 2.0x, 5 pips, every order
  * type, SL/TP and modifications copied, no affixes; deny: one denied instrument (or NULL);
- * mult 0 makes it invalid for the guard. */
-static void policy(const char *name, uint64_t m, uint64_t v, const char *deny, int64_t mult)
+ * mult 0 makes it invalid for the guard; equity_floor (money, 0 = off) with close all. */
+static void policy(const char *name, uint64_t m, uint64_t v, const char *deny, int64_t mult,
+		   int64_t equity_floor)
 {
 	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
 	Decp__CopyPolicy cp = DECP__COPY_POLICY__INIT;
@@ -124,6 +125,8 @@ static void policy(const char *name, uint64_t m, uint64_t v, const char *deny, i
 	cp.max_deviation_pips_x100 = 500;
 	cp.symbols_deny = d;
 	cp.n_symbols_deny = deny != NULL;
+	cp.equity_floor = equity_floor;
+	cp.close_all_on_trip = equity_floor != 0;
 	sm.kind_case = DECP__SERVER_MESSAGE__KIND_COPY_POLICY;
 	sm.copy_policy = &cp;
 	packed(name, &sm.base);
@@ -136,10 +139,12 @@ static void policies(void)
 	Decp__AccountState as = DECP__ACCOUNT_STATE__INIT;
 	Decp__AccountState__Position pos = DECP__ACCOUNT_STATE__POSITION__INIT, *pp = &pos;
 
-	policy("policy_v1", MASTER, 1, NULL, 2000);
-	policy("policy_v2", MASTER, 2, "EURUSD", 2000);
-	policy("policy_bad", MASTER, 3, NULL, 0);
-	policy("policy_other", MASTER + 1, 4, NULL, 2000);
+	policy("policy_v1", MASTER, 1, NULL, 2000, 0);
+	policy("policy_v2", MASTER, 2, "EURUSD", 2000, 0);
+	policy("policy_bad", MASTER, 3, NULL, 0, 0);
+	policy("policy_other", MASTER + 1, 4, NULL, 2000, 0);
+	/* equity protection: below 100.0000 nothing new opens, and everything is closed */
+	policy("policy_floor", MASTER, 1, NULL, 1000, 1000000);
 	as.time_ns = T0;
 	as.currency = "USD";
 	as.leverage = 100;
