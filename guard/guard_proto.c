@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "guard_wire.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
+#include "proto_wire.h"
 
 int guard_envelope_from_proto(const Decp__Envelope *e, ProtobufCAllocator *alloc,
 			      struct guard_envelope *out)
@@ -63,65 +65,21 @@ int guard_clock_add_pong(struct guard_clock *c, const Decp__TimePong *pong,
 				      pong->server_send_ns, client_recv_ns);
 }
 
-/* src (may be NULL = "") into dst[cap]: false when it does not fit with its NUL. */
-static bool text_in(char *dst, size_t cap, const char *src, bool may_be_empty)
-{
-	size_t n = src ? strlen(src) : 0;
-
-	if (n >= cap || (n == 0 && !may_be_empty))
-		return false;
-	memcpy(dst, src ? src : "", n);
-	dst[n] = '\0';
-	return true;
-}
-
+/*
+ * One conversion for both receivers (guard_wire.h): the message packed again and read
+ * by proto_wire, whose limits (lists of 16, symbols of 32 and affixes of 11 printable
+ * bytes) are guard's arrays'. Once per policy version, not per signal.
+ */
 int guard_policy_from_proto(const Decp__CopyPolicy *m, struct guard_policy *out)
 {
-	struct guard_policy *p = out;
+	struct proto_wire_copy_policy w;
+	uint8_t buf[8192];
 
 	if (!m || !out)
 		return -EINVAL;
-	memset(p, 0, sizeof(*p));
-	if (m->n_symbol_map > GUARD_POLICY_MAP_MAX || m->n_symbols_allow > GUARD_POLICY_LIST_MAX ||
-	    m->n_symbols_deny > GUARD_POLICY_LIST_MAX)
-		goto fail;
-	for (size_t i = 0; i < m->n_symbol_map; i++)
-		if (!m->symbol_map[i] ||
-		    !text_in(p->map[i].from, sizeof(p->map[i].from), m->symbol_map[i]->from, false) ||
-		    !text_in(p->map[i].to, sizeof(p->map[i].to), m->symbol_map[i]->to, false))
-			goto fail;
-	p->map_count = (uint32_t)m->n_symbol_map;
-	for (size_t i = 0; i < m->n_symbols_allow; i++)
-		if (!text_in(p->allow[i], sizeof(p->allow[i]), m->symbols_allow[i], false))
-			goto fail;
-	p->allow_count = (uint32_t)m->n_symbols_allow;
-	for (size_t i = 0; i < m->n_symbols_deny; i++)
-		if (!text_in(p->deny[i], sizeof(p->deny[i]), m->symbols_deny[i], false))
-			goto fail;
-	p->deny_count = (uint32_t)m->n_symbols_deny;
-	if (!text_in(p->prefix, sizeof(p->prefix), m->prefix, true) ||
-	    !text_in(p->suffix, sizeof(p->suffix), m->suffix, true))
-		goto fail;
-	p->version = m->version;
-	p->type_mask = m->order_type_mask;
-	p->lot_mode = (uint32_t)m->lot_mode; /* enum values equal guard_lot_mode's */
-	p->lot_fixed = m->lot_fixed;
-	p->lot_multiplier_milli = m->lot_multiplier_milli;
-	p->master_equity = m->master_equity;
-	p->risk_bp = m->risk_bp;
-	p->reverse = m->reverse;
-	p->copy_sl = m->copy_sl;
-	p->copy_tp = m->copy_tp;
-	p->sync_modify = m->sync_modify;
-	p->max_deviation_pips_x100 = m->max_deviation_pips_x100;
-	p->min_free_funds = m->min_free_funds;
-	p->equity_floor = m->equity_floor;
-	p->max_drawdown_bp = m->max_drawdown_bp;
-	p->close_all_on_trip = m->close_all_on_trip;
-	if (m->version == 0 || guard_policy_valid(p) != 0)
-		goto fail;
-	return 0;
-fail:
 	memset(out, 0, sizeof(*out));
-	return -EPROTO;
+	if (protobuf_c_message_get_packed_size(&m->base) > sizeof(buf) ||
+	    proto_wire_copy_policy_decode(buf, protobuf_c_message_pack(&m->base, buf), &w) != 0)
+		return -EPROTO;
+	return guard_policy_from_wire(&w, out);
 }

@@ -128,6 +128,9 @@ static int native_guard(const struct bench_mt5_input *in, uint64_t *ns)
 			view.spec.pip_value = 100000;
 			view.wallet.balance = INT64_C(100000000000);
 			view.equity = INT64_C(100000000000);
+			/* the registry decp.dll's check uses (without it every signal stops at
+			 * UNKNOWN_INSTRUMENT, before the signature: not the path measured) */
+			view.instruments = guard_instruments_builtin();
 			guard_signal_check(&sub, &pol, &clk, &env, &view, &d);
 			executed += d.reason == GUARD_REASON_NONE;
 		}

@@ -436,6 +436,7 @@ static void enc_exec(struct wbuf *w, const void *ctx)
 	put_i64(w, 11, r->realized_profit);
 	put_i64(w, 12, r->exec_time_ns);
 	put_i64(w, 13, r->latency_ns);
+	put_u64(w, 14, r->report_id);
 }
 
 int proto_wire_exec_report_encode(const struct proto_wire_exec_report *r, uint8_t *out,
@@ -463,6 +464,9 @@ static void enc_protection(struct wbuf *w, const void *ctx)
 	put_i64(w, 8, e->event_time_ns);
 	put_u64(w, 9, e->expected_sequence);
 	put_str(w, 10, e->detail);
+	put_i64(w, 11, e->attribution);
+	put_i64(w, 12, e->fanout_send_ns);
+	put_u64(w, 13, e->report_id);
 }
 
 int proto_wire_protection_encode(const struct proto_wire_protection *e, uint8_t *out,
@@ -473,6 +477,54 @@ int proto_wire_protection_encode(const struct proto_wire_protection *e, uint8_t 
 	if (out == NULL || e == NULL || strnlen(e->detail, sizeof(e->detail)) == sizeof(e->detail))
 		return -EINVAL;
 	put_msg(&w, 4, enc_protection, e);
+	return finish(&w);
+}
+
+static void enc_position(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_account_position *p = ctx;
+
+	put_u64(w, 1, p->master_id);
+	put_u64(w, 2, p->master_ticket);
+	put_str(w, 3, p->symbol);
+	put_i64(w, 4, p->type);
+	put_i64(w, 5, p->volume);
+	put_i64(w, 6, p->price);
+	put_i64(w, 7, p->sl);
+	put_i64(w, 8, p->tp);
+	put_i64(w, 9, p->profit);
+}
+
+static void enc_account(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_account_state *a = ctx;
+
+	put_i64(w, 1, a->time_ns);
+	put_str(w, 2, a->currency);
+	put_u64(w, 3, a->leverage);
+	put_i64(w, 4, a->balance);
+	put_i64(w, 5, a->equity);
+	put_i64(w, 6, a->margin);
+	put_i64(w, 7, a->free_margin);
+	put_u64(w, 8, a->position_count);
+	/* repeated: every element written, an empty one as tag and zero length */
+	for (uint32_t i = 0; i < a->n_positions; i++)
+		put_msg(w, 9, enc_position, &a->positions[i]);
+}
+
+int proto_wire_account_state_encode(const struct proto_wire_account_state *a, uint8_t *out,
+				    size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || a == NULL || a->n_positions > PROTO_WIRE_ACCOUNT_POS_MAX ||
+	    strnlen(a->currency, sizeof(a->currency)) == sizeof(a->currency))
+		return -EINVAL;
+	for (uint32_t i = 0; i < a->n_positions; i++)
+		if (strnlen(a->positions[i].symbol, sizeof(a->positions[i].symbol)) ==
+		    sizeof(a->positions[i].symbol))
+			return -EINVAL;
+	put_msg(&w, 5, enc_account, a);
 	return finish(&w);
 }
 
@@ -512,9 +564,9 @@ static const uint8_t k_sync_end[] = { 0, F_U64, F_U64 };
 static const uint8_t k_time_pong[] = { 0, F_U64, F_U64, F_U64 };
 static const uint8_t k_state_change[] = { 0, F_U64, F_U64, F_U32, F_U32, F_U32, F_U64 };
 static const uint8_t k_report_ack[] = { 0, F_U64 };
-/* A member this decoder does not read but protobuf-c checks in depth (CopyPolicy, 8):
- * refused rather than skipped, so nothing protobuf-c refuses is accepted here. */
-static const uint8_t k_not_decoded[] = { 0 };
+/* CopyPolicy (8): decoded by proto_wire_copy_policy_decode (repeated fields), not by a
+ * schema; this marks the member. */
+static const uint8_t k_copy_policy[] = { 0 };
 /* KeyAnnouncement: master_id, old key, new key, valid_from_ns, overlap_until_ns, sig */
 static const uint8_t k_key_announcement[] = { 0, F_U64, F_BYTES, F_BYTES, F_U64, F_U64,
 					      F_BYTES };
@@ -532,7 +584,7 @@ static const struct schema s_server[] = {
 	SCHEMA(k_envelope, &s_signed), SCHEMA(k_sync_start, NULL), SCHEMA(k_sync_end, NULL),
 	SCHEMA(k_time_pong, NULL), SCHEMA(k_state_change, NULL), SCHEMA(k_error, NULL),
 	SCHEMA(k_report_ack, NULL),
-	SCHEMA(k_not_decoded, NULL), /* 8 CopyPolicy: refused (decp.dll keeps its policy) */
+	SCHEMA(k_copy_policy, NULL), /* 8 CopyPolicy: proto_wire_copy_policy_decode */
 	{ NULL, 0, NULL },           /* 9: reserved, unknown to both: skipped */
 	SCHEMA(k_key_announcement, NULL),
 };
@@ -589,6 +641,145 @@ static int decode_msg(const uint8_t *p, size_t len, const struct schema *sc,
 	return 0;
 }
 
+/* Bytes of a symbol or affix: 0..cap-1 bytes of 0x21..0x7e, copied with a NUL. */
+static int policy_text(const uint8_t *d, size_t n, char *dst, size_t cap)
+{
+	if (n >= cap)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (d[i] < 0x21 || d[i] > 0x7e)
+			return -1;
+	if (n != 0)
+		memcpy(dst, d, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* CopyPolicy.SymbolMap{from, to}: one entry of a repeated field (never merged). */
+static int policy_map(const uint8_t *p, size_t len, char *from, char *to)
+{
+	static const uint8_t k_symbol_map[] = { 0, F_STR, F_STR };
+	static const struct schema s_symbol_map = SCHEMA(k_symbol_map, NULL);
+	struct proto_wire_msg m;
+
+	if (decode_msg(p, len, &s_symbol_map, &m, NULL) != 0)
+		return -1;
+	return policy_text(m.b[1], m.bl[1], from, PROTO_SYMBOL_MAX + 1) != 0 ||
+			       policy_text(m.b[2], m.bl[2], to, PROTO_SYMBOL_MAX + 1) != 0
+		       ? -1
+		       : 0;
+}
+
+/* One CopyPolicy field (number f, wire type wt) at c into o. */
+static int policy_field(struct proto_wire_cursor *c, uint32_t f, unsigned wt,
+			struct proto_wire_copy_policy *o)
+{
+	const uint8_t *d;
+	size_t n;
+	uint64_t v;
+
+	if (f >= 9 && f <= 13) {
+		if (wt != PROTO_WT_LEN || proto_wire_read_len(c, &d, &n) != 0)
+			return -1;
+		switch (f) {
+		case 9:
+			if (o->n_symbol_map == PROTO_WIRE_POLICY_LIST_MAX)
+				return -1;
+			o->n_symbol_map++;
+			return policy_map(d, n, o->symbol_map[o->n_symbol_map - 1].from,
+					  o->symbol_map[o->n_symbol_map - 1].to);
+		case 10: return policy_text(d, n, o->prefix, sizeof(o->prefix));
+		case 11: return policy_text(d, n, o->suffix, sizeof(o->suffix));
+		case 12:
+			if (o->n_symbols_allow == PROTO_WIRE_POLICY_LIST_MAX)
+				return -1;
+			return policy_text(d, n, o->symbols_allow[o->n_symbols_allow++],
+					   PROTO_SYMBOL_MAX + 1);
+		default:
+			if (o->n_symbols_deny == PROTO_WIRE_POLICY_LIST_MAX)
+				return -1;
+			return policy_text(d, n, o->symbols_deny[o->n_symbols_deny++],
+					   PROTO_SYMBOL_MAX + 1);
+		}
+	}
+	/* every other field of decp.proto's CopyPolicy (1..23) is a varint scalar */
+	if (wt != PROTO_WT_VARINT || proto_wire_read_varint(c, &v, 10) != 0)
+		return -1;
+	if ((f == 4 || f == 14) && v > UINT32_MAX)
+		return -1; /* enum, uint32: wider values are refused (file comment) */
+	switch (f) {
+	case 1: o->subscription_id = v; break;
+	case 2: o->master_id = v; break;
+	case 3: o->version = v; break;
+	case 4: o->lot_mode = (uint32_t)v; break;
+	case 5: o->lot_fixed = (int64_t)v; break;
+	case 6: o->lot_multiplier_milli = (int64_t)v; break;
+	case 7: o->master_equity = (int64_t)v; break;
+	case 8: o->risk_bp = (int64_t)v; break;
+	case 14: o->order_type_mask = (uint32_t)v; break;
+	case 15: o->reverse = v != 0; break;
+	case 16: o->copy_sl = v != 0; break;
+	case 17: o->copy_tp = v != 0; break;
+	case 18: o->sync_modify = v != 0; break;
+	case 19: o->max_deviation_pips_x100 = (int64_t)v; break;
+	case 20: o->min_free_funds = (int64_t)v; break;
+	case 21: o->equity_floor = (int64_t)v; break;
+	case 22: o->max_drawdown_bp = (int64_t)v; break;
+	default: o->close_all_on_trip = v != 0; break; /* 23 */
+	}
+	return 0;
+}
+
+int proto_wire_copy_policy_decode(const uint8_t *p, size_t len,
+				  struct proto_wire_copy_policy *out)
+{
+	struct proto_wire_cursor c;
+
+	if (out == NULL)
+		return -EBADMSG;
+	memset(out, 0, sizeof(*out));
+	if (p == NULL)
+		return len == 0 ? 0 : -EBADMSG;
+	c.p = p;
+	c.end = p + len;
+	while (c.p < c.end) {
+		uint32_t f;
+		unsigned wt;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			goto fail;
+		if (f > 23) {
+			if (proto_wire_skip(&c, wt) != 0)
+				goto fail;
+			continue;
+		}
+		if (policy_field(&c, f, wt, out) != 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	memset(out, 0, sizeof(*out));
+	return -EBADMSG;
+}
+
+/* ServerMessage member 8: checked in depth; m gets the routing fields and the bytes. */
+static int copy_policy_member(const uint8_t *d, size_t dl, struct proto_wire_msg *m,
+			      struct proto_wire_msg *sub)
+{
+	struct proto_wire_copy_policy cp;
+
+	memset(m, 0, sizeof(*m));
+	memset(sub, 0, sizeof(*sub));
+	if (proto_wire_copy_policy_decode(d, dl, &cp) != 0)
+		return -1;
+	m->v[1] = cp.subscription_id;
+	m->v[2] = cp.master_id;
+	m->v[3] = cp.version;
+	m->b[0] = d;
+	m->bl[0] = dl;
+	return 0;
+}
+
 /* A oneof wrapper whose members are all messages: the last member on the wire wins. */
 static int decode_oneof(const uint8_t *p, size_t len, const struct schema *members, size_t n,
 			struct proto_wire_msg *m, struct proto_wire_msg *sub)
@@ -614,11 +805,14 @@ static int decode_oneof(const uint8_t *p, size_t len, const struct schema *membe
 				return -EBADMSG;
 			continue;
 		}
-		if (members[f].kind == k_not_decoded)
+		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &dl) != 0)
 			return -EBADMSG;
-		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &dl) != 0 ||
-		    decode_msg(d, dl, &members[f], &one, &one_sub) != 0)
+		if (members[f].kind == k_copy_policy) {
+			if (copy_policy_member(d, dl, &one, &one_sub) != 0)
+				return -EBADMSG;
+		} else if (decode_msg(d, dl, &members[f], &one, &one_sub) != 0) {
 			return -EBADMSG;
+		}
 		*m = one;
 		if (sub != NULL)
 			*sub = one_sub;

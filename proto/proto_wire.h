@@ -6,9 +6,10 @@
  * What it covers, and nothing more:
  *   encode  Signal (the body that is signed), MasterFrame{Hello | SignedSignal |
  *           Heartbeat | LoginProof}, ClientMessage{Subscribe | TimePing | ExecutionReport |
- *           ProtectionEvent}
+ *           ProtectionEvent | AccountState}
  *   decode  Signal (validated), IngestFrame (every member), ServerMessage (every
- *           member; an Envelope's SignedSignal as pointers into the input)
+ *           member; an Envelope's SignedSignal as pointers into the input; a CopyPolicy
+ *           checked in depth, then read with proto_wire_copy_policy_decode)
  *
  * Byte equality with protobuf-c (the encoders): fields are written in field-number
  * order, proto3 zero scalars and empty strings/bytes are omitted, negative int32/int64
@@ -157,6 +158,9 @@ enum {
 	PROTO_SERVER_STATE_CHANGE = 5,
 	PROTO_SERVER_ERROR = 6,
 	PROTO_SERVER_REPORT_ACK = 7, /* report_id v[1] */
+	/* CopyPolicy: subscription_id v[1], master_id v[2], version v[3]; the whole member
+	 * (the CopyPolicy message) b[0]/bl[0], for proto_wire_copy_policy_decode */
+	PROTO_SERVER_COPY_POLICY = 8,
 	/* KeyAnnouncement: master_id v[1], old key b[2], new key b[3], valid_from_ns v[4],
 	 * overlap_until_ns v[5], signature b[6] (docs/protocol.md "Key announcement") */
 	PROTO_SERVER_KEY_ANNOUNCEMENT = 10,
@@ -164,12 +168,48 @@ enum {
 
 /*
  * Decode a ServerMessage payload. For an Envelope, m->v holds server_arrival_ns (2),
- * master_id (3), sequence (4), and *sig receives its SignedSignal: body (b[1]), hmac
- * (b[2]) and ed25519_sig (b[3]); for other members *sig is zeroed. Both m and sig are
- * required. Returns the member (PROTO_SERVER_*) or -EBADMSG.
+ * master_id (3), sequence (4), fanout_send_ns (5), replay (6: any non-zero is true), and
+ * *sig receives its SignedSignal: body (b[1]), hmac (b[2]) and ed25519_sig (b[3]); for
+ * other members *sig is zeroed. A CopyPolicy is accepted only when
+ * proto_wire_copy_policy_decode accepts it. Both m and sig are required. Returns the
+ * member (PROTO_SERVER_*) or -EBADMSG.
  */
 int proto_wire_server_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m,
 			     struct proto_wire_msg *sig);
+
+/* decp.CopyPolicy (docs/protocol.md): every field, texts NUL-terminated. */
+#define PROTO_WIRE_POLICY_LIST_MAX 16 /* symbol_map, symbols_allow, symbols_deny entries */
+#define PROTO_WIRE_AFFIX_MAX 11       /* prefix, suffix bytes */
+struct proto_wire_copy_policy {
+	uint64_t subscription_id, master_id, version;
+	uint32_t lot_mode; /* decp.CopyPolicy.LotMode */
+	int64_t lot_fixed, lot_multiplier_milli, master_equity, risk_bp;
+	struct {
+		char from[PROTO_SYMBOL_MAX + 1], to[PROTO_SYMBOL_MAX + 1];
+	} symbol_map[PROTO_WIRE_POLICY_LIST_MAX];
+	uint32_t n_symbol_map;
+	char prefix[PROTO_WIRE_AFFIX_MAX + 1], suffix[PROTO_WIRE_AFFIX_MAX + 1];
+	char symbols_allow[PROTO_WIRE_POLICY_LIST_MAX][PROTO_SYMBOL_MAX + 1];
+	uint32_t n_symbols_allow;
+	char symbols_deny[PROTO_WIRE_POLICY_LIST_MAX][PROTO_SYMBOL_MAX + 1];
+	uint32_t n_symbols_deny;
+	uint32_t order_type_mask;
+	int reverse, copy_sl, copy_tp, sync_modify; /* 0 or 1 */
+	int64_t max_deviation_pips_x100, min_free_funds, equity_floor, max_drawdown_bp;
+	int close_all_on_trip;
+};
+
+/*
+ * Decode a CopyPolicy message (the member's bytes, b[0]/bl[0] of a PROTO_SERVER_COPY_POLICY
+ * decode). Stricter than protobuf-c, never looser: refused are more than
+ * PROTO_WIRE_POLICY_LIST_MAX entries in a list, a symbol longer than PROTO_SYMBOL_MAX or
+ * an affix longer than PROTO_WIRE_AFFIX_MAX bytes, a symbol or affix byte outside
+ * 0x21..0x7e, lot_mode or order_type_mask wider than 32 bits, and the rules of the file
+ * comment. Whether the policy itself is sound is the guard's question
+ * (guard_policy_valid). Returns 0 with *out filled, or -EBADMSG (out zeroed).
+ */
+int proto_wire_copy_policy_decode(const uint8_t *p, size_t len,
+				  struct proto_wire_copy_policy *out);
 
 /* ------------------------------------------------------- subscriber -> fanout -- */
 
@@ -189,6 +229,7 @@ struct proto_wire_exec_report {
 	uint64_t broker_ticket;
 	int32_t broker_retcode;
 	int64_t realized_profit, exec_time_ns, latency_ns;
+	uint64_t report_id; /* 14: the EA's id, ReportAck (0 = none) */
 };
 
 /* ClientMessage{ExecutionReport}. */
@@ -202,10 +243,36 @@ struct proto_wire_protection {
 	int64_t age_ns, price_deviation_pips_x100, event_time_ns;
 	uint64_t expected_sequence;
 	char detail[64];
+	int32_t attribution;    /* 11: decp.StalenessAttribution */
+	int64_t fanout_send_ns; /* 12: the envelope's send stamp, echoed */
+	uint64_t report_id;     /* 13: the EA's id, ReportAck (0 = none) */
 };
 
 /* ClientMessage{ProtectionEvent}. */
 int proto_wire_protection_encode(const struct proto_wire_protection *e, uint8_t *out,
 				 size_t cap);
+
+/* decp.AccountState (docs/protocol.md): the broker account as the EA sees it. */
+#define PROTO_WIRE_ACCOUNT_POS_MAX 12 /* positions that fit the fan-out's 1,024-byte limit */
+struct proto_wire_account_position {
+	uint64_t master_id, master_ticket;
+	char symbol[PROTO_SYMBOL_MAX + 1]; /* printable ASCII, 0..32 */
+	int32_t type;                      /* decp.OrderType */
+	int64_t volume, price, sl, tp, profit;
+};
+struct proto_wire_account_state {
+	int64_t time_ns;
+	char currency[4]; /* ISO 4217, 0..3 letters */
+	uint32_t leverage;
+	int64_t balance, equity, margin, free_margin;
+	uint32_t position_count;
+	uint32_t n_positions; /* 0..PROTO_WIRE_ACCOUNT_POS_MAX */
+	struct proto_wire_account_position positions[PROTO_WIRE_ACCOUNT_POS_MAX];
+};
+
+/* ClientMessage{AccountState}. -EINVAL: NULL, n_positions over the maximum, a text not
+ * NUL-terminated within its array. */
+int proto_wire_account_state_encode(const struct proto_wire_account_state *a, uint8_t *out,
+				    size_t cap);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "guard_proto.h"
 #include "guard_test_util.h"
+#include "guard_wire.h"
 #include "proto_arena.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
@@ -150,9 +151,60 @@ static void test_time_pong(void)
 	CU_ASSERT_EQUAL(guard_clock_add_pong(&c, NULL, 0), -EINVAL);
 }
 
+/* The one conversion of the server's policy (guard_wire.h), and guard_policy_from_proto
+ * through it: the same struct for both receivers; version 0, empty entries and a policy
+ * guard_policy_valid refuses give -EPROTO with out zeroed. */
+static void test_policy_wire(void)
+{
+	Decp__CopyPolicy m = DECP__COPY_POLICY__INIT;
+	Decp__CopyPolicy__SymbolMap sm = DECP__COPY_POLICY__SYMBOL_MAP__INIT, *smp = &sm;
+	char *deny[1] = {(char *)"US30"};
+	struct proto_wire_copy_policy w;
+	struct guard_policy a, b;
+	uint8_t buf[512];
+	size_t n;
+
+	m.master_id = 7;
+	m.version = 3;
+	m.lot_mode = DECP__COPY_POLICY__LOT_MODE__LOT_MODE_FIXED;
+	m.lot_fixed = 5;
+	m.order_type_mask = 0x3fe;
+	m.suffix = (char *)".m";
+	sm.from = (char *)"XAUUSD";
+	sm.to = (char *)"GOLD.r";
+	m.symbol_map = &smp;
+	m.n_symbol_map = 1;
+	m.symbols_deny = deny;
+	m.n_symbols_deny = 1;
+	m.max_deviation_pips_x100 = 250;
+	n = decp__copy_policy__pack(&m, buf);
+	CU_ASSERT_EQUAL_FATAL(proto_wire_copy_policy_decode(buf, n, &w), 0);
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), 0);
+	CU_ASSERT_EQUAL(guard_policy_from_proto(&m, &b), 0);
+	CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
+	CU_ASSERT_TRUE(a.version == 3 && a.lot_mode == GUARD_LOT_FIXED && a.lot_fixed == 5 &&
+		       a.map_count == 1 && strcmp(a.map[0].to, "GOLD.r") == 0 &&
+		       a.deny_count == 1 && strcmp(a.suffix, ".m") == 0 &&
+		       a.max_deviation_pips_x100 == 250);
+	w.version = 0;
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), -EPROTO);
+	CU_ASSERT_EQUAL(a.version, 0);
+	w.version = 3;
+	w.symbols_deny[0][0] = '\0'; /* an empty entry */
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), -EPROTO);
+	w.symbols_deny[0][0] = 'U';
+	w.lot_fixed = 0; /* FIXED without lots: guard_policy_valid refuses it */
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), -EPROTO);
+	CU_ASSERT_EQUAL(guard_policy_from_wire(NULL, &a), -EINVAL);
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, NULL), -EINVAL);
+	sm.to = (char *)"GOLD r"; /* outside proto_wire's symbol bytes */
+	CU_ASSERT_EQUAL(guard_policy_from_proto(&m, &b), -EPROTO);
+}
+
 int main(void)
 {
 	static const struct gt_test tests[] = {
+		{"CopyPolicy: one conversion for both receivers", test_policy_wire},
 		{"wire bytes -> envelope -> execute; forged refused", test_wire_to_execute},
 		{"routing copy disagrees with the signed body", test_routing_mismatch},
 		{"garbage bodies", test_garbage_body},

@@ -449,6 +449,15 @@ static void quote_at(int64_t price)
 	view[11] = 10;
 }
 
+/* True when the n bytes of w occur in p[0..len). */
+static int has_bytes(const uint8_t *p, int len, const uint8_t *w, int n)
+{
+	for (int i = 0; i + n <= len; i++)
+		if (memcmp(p + i, w, (size_t)n) == 0)
+			return 1;
+	return 0;
+}
+
 static void t_rx(const struct decp_fns *f)
 {
 	const struct vec *pub = V("pub");
@@ -581,10 +590,17 @@ static void t_rx(const struct decp_fns *f)
 	f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
 	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 1,
 	      "the same envelope again: REPLAY");
-	/* stale: TTL (500 ms) */
-	f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym, 40);
+	/* stale: TTL (500 ms); sent by a replay, so the guard claims PLATFORM_REPLAY (3) and
+	 * echoes the send stamp (ProtectionEvent 11, 12) */
+	CHECK(f->decp_rx_message(h, V("envelope2_replay")->b, V("envelope2_replay")->n, T0, info,
+				 12, sym, 40) == 1 && info[11] == 1, "replayed envelope flagged");
 	CHECK(f->decp_rx_check(h, T0 + 900 * MS, view, 12, verdict, 16, osym, 40) == 4,
 	      "900 ms old: TTL_EXPIRED");
+	n = f->decp_rx_protection(h, T0 + 900 * MS, out, sizeof(out));
+	k = unmask(out, n, pl);
+	CHECK(k > 0 && has_bytes(pl, k, (const uint8_t *)"\x58\x03", 2) &&
+	      has_bytes(pl, k, (const uint8_t *)"\x60\xc0\x84\xd1\xd5\xe9\x94\x8a\xbf\x18", 10),
+	      "TTL_EXPIRED reported with attribution PLATFORM_REPLAY and the send stamp");
 	/* envelope 3 (CLOSE) executes */
 	f->decp_rx_message(h, V("envelope3")->b, V("envelope3")->n, T0, info, 12, sym, 40);
 	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
@@ -628,7 +644,7 @@ static void t_rx(const struct decp_fns *f)
 				g[rnd() % (uint64_t)gl] ^= (uint8_t)(1u << (rnd() % 8));
 		}
 		k = f->decp_rx_message(h, g, gl, T0, info, 12, sym, 40);
-		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 6)))
+		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 8) || k == 10))
 			CHECK(0, "message garbage gave %d", k);
 		if (k == 1) {
 			k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
@@ -713,6 +729,198 @@ static void t_rx_keys(const struct decp_fns *f)
 	CHECK(f->decp_handle_free(h) == DECP_OK, "keys: handle freed");
 }
 
+/* A ServerMessage{ReportAck{id}} as the fan-out sends it. Returns its length. */
+static int report_ack(uint64_t id, uint8_t *b)
+{
+	int n = 3;
+
+	b[0] = 0x3a; /* field 7, length-delimited */
+	b[2] = 0x08; /* ReportAck.report_id, varint */
+	for (; id >= 0x80; id >>= 7)
+		b[n++] = (uint8_t)(id | 0x80);
+	b[n++] = (uint8_t)id;
+	b[1] = (uint8_t)(n - 2);
+	return n;
+}
+
+/*
+ * The server's copy policy (decp_rx_message kind 8) and the local policy that may only
+ * narrow it; report ids kept until ReportAck and resent byte for byte; the broker account
+ * (AccountState, the margin check); bad input to each of these exports.
+ */
+static void t_rx_policy(const struct decp_fns *f)
+{
+	const struct vec *pub = V("pub");
+	uint8_t out[1024], pl[1024], pl2[1024], sym[40], osym[40], text[256], ack[16];
+	int64_t h, h2, info[12], verdict[16], st[11], pi[16];
+	uint64_t id = ((uint64_t)((T0 + 20 * MS) / MS) << 22) + 1;
+	int n, k, k2;
+
+	h = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h > 0, "policy: rx handle");
+	CHECK(f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 0, 200, L"", L".r") == DECP_OK,
+	      "policy: local policy (no pending orders, 2 pips, suffix .r)");
+	CHECK(f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 0 && pi[4] == 1000 &&
+	      pi[12] == 200 && strstr((char *)text, "suffix=.r") != NULL,
+	      "policy: the local one in force before the server's (%s)", text);
+	k = f->decp_rx_message(h, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12, sym, 40);
+	CHECK(k == 8 && info[0] == 1 && info[1] == 1 && info[2] == 11 && info[3] == 7,
+	      "policy: the server's version 1 applied (%d, %lld)", k, (long long)info[1]);
+	CHECK(f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 1 && pi[1] == 11 &&
+	      pi[2] == 2 && pi[4] == 2000 && pi[12] == 200 && (pi[11] & 8) == 0 &&
+	      (pi[11] & 2) != 0 && strstr((char *)text, "suffix=.r") != NULL,
+	      "policy: v1 narrowed by the local one: 2.0x (server), 2 pips and no pending orders "
+	      "(local), the local suffix (%s)", text);
+	CHECK(f->decp_rx_policy(h, 1, 50, 1, 0, 0, 1, 900, L"", L".r") == DECP_OK &&
+	      f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 1 && pi[2] == 2 &&
+	      pi[4] == 2000 && pi[7] == 0 && pi[8] == 1 && pi[9] == 1 && pi[12] == 500 &&
+	      (pi[11] & 8) != 0,
+	      "policy: a looser local policy loosens nothing (fixed lots, reverse, no SL/TP, "
+	      "9 pips: the server's 2.0x, 5 pips, SL/TP)");
+	f->decp_rx_policy(h, 2, 1000, 0, 1, 1, 0, 200, L"", L".r");
+	CHECK(f->decp_rx_policy_info(h, pi, 16, text, 8) == 1 && strcmp((char *)text, "prefix=") == 0,
+	      "policy: text cut short to its buffer (%s)", text);
+
+	/* envelope 1 executes at 2.0x on EURUSD.r */
+	CHECK(f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+	      f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4,
+	      "policy: clock");
+	quote_at(108512);
+	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+				 40) == 1 && strcmp((char *)sym, "EURUSD.r") == 0,
+	      "policy: envelope 1 mapped to %s", sym);
+	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	CHECK(k == 0 && verdict[4] == 20 && strcmp((char *)osym, "EURUSD.r") == 0,
+	      "policy: BUY 0.20 EURUSD.r (v1: 2.0x; %d, %lld)", k, (long long)verdict[4]);
+
+	/* the report: a report id, kept until acknowledged, resent byte for byte */
+	n = f->decp_rx_report(h, 1, 20, 108513, 55501, 10009, 0, T0 + 20 * MS, out, sizeof(out));
+	k = unmask(out, n, pl);
+	CHECK(f->decp_rx_state(h, st, 11) == DECP_OK && st[6] == 1 && st[7] == 0 && st[9] == 1,
+	      "reports: one unacknowledged, policy v1 in force");
+	n = f->decp_rx_unacked(h, 0, out, sizeof(out));
+	k2 = unmask(out, n, pl2);
+	CHECK(k > 0 && k2 == k && memcmp(pl, pl2, (size_t)k) == 0, "reports: resent the same bytes");
+	CHECK(f->decp_rx_unacked(h, 1, out, sizeof(out)) == 0, "reports: one kept");
+	n = report_ack(id, ack);
+	ack[2] = 0x70; /* the same varint as ExecutionReport.report_id (field 14) */
+	CHECK(k > 0 && has_bytes(pl, k, ack + 2, n - 2), "reports: report_id 14 = %llu",
+	      (unsigned long long)id);
+	n = report_ack(id, ack);
+	k = f->decp_rx_message(h, ack, n, T0, info, 12, sym, 40);
+	CHECK(k == 7 && (uint64_t)info[0] == id && info[1] == 1 &&
+	      f->decp_rx_state(h, st, 11) == DECP_OK && st[6] == 0 && st[7] == 1,
+	      "reports: ReportAck forgets it (%d)", k);
+	CHECK(f->decp_rx_message(h, ack, n, T0, info, 12, sym, 40) == 7 && info[1] == 0,
+	      "reports: a repeated ReportAck changes nothing");
+
+	/* v2 denies EURUSD: the modification is FILTERED, reported, kept */
+	k = f->decp_rx_message(h, V("policy_v2")->b, V("policy_v2")->n, T0, info, 12, sym, 40);
+	CHECK(k == 8 && info[0] == 2 && info[1] == 1 &&
+	      f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 2 &&
+	      strstr((char *)text, "deny=EURUSD") != NULL, "policy: v2 applied (%s)", text);
+	f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym, 40);
+	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	CHECK(k == 8, "policy: v2 denies EURUSD: FILTERED (%d)", k);
+	CHECK(f->decp_rx_protection(h, T0 + 10 * MS, out, sizeof(out)) > 0 &&
+	      f->decp_rx_state(h, st, 11) == DECP_OK && st[6] == 1,
+	      "reports: the protection event kept");
+	CHECK(f->decp_rx_message(h, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12, sym,
+				 40) == 8 && info[1] == 0, "policy: an older version changes nothing");
+	CHECK(f->decp_rx_message(h, V("policy_bad")->b, V("policy_bad")->n, T0, info, 12, sym,
+				 40) == 8 && info[1] == -1, "policy: an invalid one is refused");
+	CHECK(f->decp_rx_message(h, V("policy_other")->b, V("policy_other")->n, T0, info, 12, sym,
+				 40) == 8 && info[1] == -1, "policy: another master's is refused");
+	CHECK(f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 2, "policy: v2 stays");
+
+	/* the broker account */
+	CHECK(f->decp_rx_account_frame(h, T0, out, sizeof(out)) == DECP_E_STATE,
+	      "account: no AccountState before decp_rx_account_state");
+	CHECK(f->decp_rx_account_state(h, L"USD", 100, 1000000, 1005000, 20000, 985000, 2, 0) == 0,
+	      "account: state");
+	CHECK(f->decp_rx_account_position(h, 7, 901, L"EURUSD.r", 1, 20, 108512, 0, 0, 5000) == 1,
+	      "account: a position queued");
+	n = f->decp_rx_account_frame(h, T0, out, sizeof(out));
+	k = unmask(out, n, pl);
+	CHECK(same(pl, k, V("account_state")), "AccountState equals protobuf-c's");
+
+	/* bad input to every export of this part */
+	CHECK(f->decp_rx_policy_info(h, NULL, 16, text, 10) == DECP_E_INVAL &&
+	      f->decp_rx_policy_info(h, pi, 15, text, 10) == DECP_E_INVAL &&
+	      f->decp_rx_policy_info(h, pi, 16, NULL, 10) == DECP_E_INVAL &&
+	      f->decp_rx_policy_info(h, pi, 16, text, 0) == DECP_E_INVAL &&
+	      f->decp_rx_policy_info(h, pi, 16, text, 1) == 2 && text[0] == 0 &&
+	      f->decp_rx_policy_info(12345, pi, 16, text, 10) == DECP_E_HANDLE,
+	      "policy_info: bad input refused");
+	CHECK(f->decp_rx_unacked(h, -1, out, sizeof(out)) == DECP_E_INVAL &&
+	      f->decp_rx_unacked(h, 0, NULL, 10) == DECP_E_INVAL &&
+	      f->decp_rx_unacked(h, 0, out, 4) == DECP_E_NOBUFS &&
+	      f->decp_rx_unacked(12345, 0, out, sizeof(out)) == DECP_E_HANDLE,
+	      "unacked: bad input refused");
+	CHECK(f->decp_rx_account_state(h, NULL, 100, 1, 1, 0, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"US", 100, 1, 1, 0, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"usd", 100, 1, 1, 0, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"USD", 0, 1, 1, 0, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"USD", 100, -1, 1, 0, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"USD", 100, 1, 1, -1, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"USD", 100, 1, 1, 0, 1, -1, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(h, L"USD", 100, 1, 1, 0, 1, 0, -1) == DECP_E_INVAL &&
+	      f->decp_rx_account_state(12345, L"USD", 100, 1, 1, 0, 1, 0, 0) == DECP_E_HANDLE,
+	      "account_state: bad input refused");
+	CHECK(f->decp_rx_account_position(h, 7, 1, NULL, 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_position(h, 7, 1, L"EUR USD", 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_position(h, 7, 1, L"EURUSD", 10, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_position(h, 7, 1, L"EURUSD", 1, -1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_position(h, -7, 1, L"EURUSD", 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_account_position(12345, 7, 1, L"EURUSD", 1, 1, 1, 0, 0, 0) ==
+		      DECP_E_HANDLE, "account_position: bad input refused");
+	for (k = 1; k <= DECP_RX_POSITIONS_MAX; k++)
+		f->decp_rx_account_position(h, 7, k, L"EURUSD", 1, 1, 1, 0, 0, 0);
+	CHECK(f->decp_rx_account_position(h, 7, 99, L"EURUSD", 1, 1, 1, 0, 0, 0) == DECP_E_NOBUFS,
+	      "account_position: %d at most", DECP_RX_POSITIONS_MAX);
+	CHECK(f->decp_rx_account_frame(h, T0, NULL, 10) == DECP_E_INVAL &&
+	      f->decp_rx_account_frame(h, T0, out, 8) == DECP_E_NOBUFS &&
+	      f->decp_rx_account_frame(12345, T0, out, sizeof(out)) == DECP_E_HANDLE,
+	      "account_frame: bad input refused");
+	n = f->decp_rx_account_frame(h, T0, out, sizeof(out));
+	CHECK(n > 0 && n <= 1024 + 14, "account: 12 positions fit one frame (%d)", n);
+	CHECK(f->decp_handle_free(h) == DECP_OK, "policy: handle freed");
+
+	/* margin: 100.0000 USD free at 1:100 cannot carry 0.20 EURUSD (about 217 USD):
+	 * INSUFFICIENT_MARGIN, the subscription stays SYNCED */
+	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h2 > 0 && f->decp_rx_message(h2, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12,
+					   sym, 40) == 8 &&
+	      f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+	      f->decp_rx_message(h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 1000000, 1000000, 0, 1000000, 0, 0) == 0,
+	      "margin: a 100 USD account");
+	quote_at(108512);
+	f->decp_rx_message(h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
+	k = f->decp_rx_check(h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	CHECK(k == 10 && f->decp_rx_state(h2, st, 11) == DECP_OK && st[0] == 1 && st[1] == 1,
+	      "margin: INSUFFICIENT_MARGIN (%d), SYNCED, sequence consumed", k);
+	CHECK(f->decp_handle_free(h2) == DECP_OK, "margin: handle freed");
+
+	/* equity protection from the server's policy, fed by the account: the floor trips,
+	 * the EA is told to close everything (2) once, and no new exposure opens */
+	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h2 > 0 && f->decp_rx_message(h2, V("policy_floor")->b, V("policy_floor")->n, T0,
+					   info, 12, sym, 40) == 8 && info[1] == 1 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 2000000, 0, 2000000, 0, 0) == 0 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 900000, 0, 900000, 0, 0) == 2 &&
+	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 800000, 0, 800000, 0, 0) == 0 &&
+	      f->decp_rx_state(h2, st, 11) == DECP_OK && st[10] == 1,
+	      "equity: the server's floor trips once on the account's equity (close all)");
+	CHECK(f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+	      f->decp_rx_message(h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	      f->decp_rx_message(h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+				 40) == 1 &&
+	      f->decp_rx_check(h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 8,
+	      "equity: no new exposure once tripped (FILTERED)");
+	CHECK(f->decp_handle_free(h2) == DECP_OK, "equity: handle freed");
+}
+
 int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 {
 	if (load_vectors(vectors_path) != 0) {
@@ -724,6 +932,7 @@ int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 		t_ws(f);
 		t_rx(f);
 		t_rx_keys(f);
+		t_rx_policy(f);
 	}
 	printf("%d passed, %d failed\n", mt5_passed(), mt5_failed());
 	return mt5_failed();

@@ -2,8 +2,10 @@
  * libFuzzer target: decp.dll's parsers of network bytes, built natively (decp_mt5_native),
  * on arbitrary input: the TCP framing, IngestFrame decoder and login proof from a
  * ServerChallenge (master side), the WebSocket upgrade response check and frame decoder,
- * and ServerMessage handling followed by a guard check (receiver side). Nothing may crash or read out of bounds (ASan), every return must
- * be a documented one, and no envelope whose signature does not verify may execute.
+ * and ServerMessage handling followed by a guard check (receiver side; a CopyPolicy is
+ * applied to the guard and read back). Nothing may crash or read out of bounds (ASan),
+ * every return must be a documented one, and no envelope whose signature does not verify
+ * may execute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +54,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(k == 0 || k == DECP_E_HANDSHAKE))
 		abort(); /* a random key: a valid accept is out of reach */
 	k = decp_rx_message(rx, data, n, 1, info, 12, sym, sizeof(sym));
-	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 7) || k == 10))
+	if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 8) || k == 10))
 		abort();
+	if (k == 8) {
+		/* a copy policy: applied (then in force), not newer, or refused */
+		int64_t pi[16];
+		uint8_t text[64];
+
+		if (info[1] < -1 || info[1] > 1 ||
+		    decp_rx_policy_info(rx, pi, 16, text, sizeof(text)) < 0 ||
+		    (info[1] == 1 && pi[0] != info[0]) || memchr(text, 0, sizeof(text)) == NULL)
+			abort();
+	}
 	if (k == 10 && (info[1] < -1 || info[1] > 1))
 		abort(); /* a key announcement: accepted, already trusted or refused */
 	if (k == 1) {

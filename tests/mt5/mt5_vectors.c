@@ -73,6 +73,10 @@ static void signal_of(Decp__Signal *s, uint64_t seq, int type)
 	s->master_time_ns = T0 - 5000000;
 }
 
+/* The fan-out's stamps of the next envelope() (0/false: none, as before issue 18). */
+static int64_t g_send_ns;
+static int g_replay;
+
 /* ServerMessage{Envelope} of a sealed signal; forge: the body's price moved by a point. */
 static void envelope(const char *name, const struct proto_sealed_signal *sealed, uint64_t seq,
 		     int forge)
@@ -94,9 +98,73 @@ static void envelope(const char *name, const struct proto_sealed_signal *sealed,
 	e.server_arrival_ns = T0;
 	e.master_id = MASTER;
 	e.sequence = seq;
+	e.fanout_send_ns = g_send_ns;
+	e.replay = g_replay;
 	sm.kind_case = DECP__SERVER_MESSAGE__KIND_ENVELOPE;
 	sm.envelope = &e;
 	packed(name, &sm.base);
+}
+
+/* ServerMessage{CopyPolicy} for master m, version v: multiplier 2.0x, 5 pips, every order
+ * type, SL/TP and modifications copied, no affixes; deny: one denied instrument (or NULL);
+ * mult 0 makes it invalid for the guard; equity_floor (money, 0 = off) with close all. */
+static void policy(const char *name, uint64_t m, uint64_t v, const char *deny, int64_t mult,
+		   int64_t equity_floor)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	Decp__CopyPolicy cp = DECP__COPY_POLICY__INIT;
+	char *d[1] = { (char *)deny };
+
+	cp.subscription_id = 11;
+	cp.master_id = m;
+	cp.version = v;
+	cp.lot_mode = DECP__COPY_POLICY__LOT_MODE__LOT_MODE_MULTIPLIER;
+	cp.lot_multiplier_milli = mult;
+	cp.order_type_mask = 0x3fe; /* bits 1..9 */
+	cp.copy_sl = cp.copy_tp = cp.sync_modify = 1;
+	cp.max_deviation_pips_x100 = 500;
+	cp.symbols_deny = d;
+	cp.n_symbols_deny = deny != NULL;
+	cp.equity_floor = equity_floor;
+	cp.close_all_on_trip = equity_floor != 0;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_COPY_POLICY;
+	sm.copy_policy = &cp;
+	packed(name, &sm.base);
+}
+
+/* The copy policies dll_calls applies, and the AccountState it must build. */
+static void policies(void)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__AccountState as = DECP__ACCOUNT_STATE__INIT;
+	Decp__AccountState__Position pos = DECP__ACCOUNT_STATE__POSITION__INIT, *pp = &pos;
+
+	policy("policy_v1", MASTER, 1, NULL, 2000, 0);
+	policy("policy_v2", MASTER, 2, "EURUSD", 2000, 0);
+	policy("policy_bad", MASTER, 3, NULL, 0, 0);
+	policy("policy_other", MASTER + 1, 4, NULL, 2000, 0);
+	/* equity protection: below 100.0000 nothing new opens, and everything is closed */
+	policy("policy_floor", MASTER, 1, NULL, 1000, 1000000);
+	as.time_ns = T0;
+	as.currency = "USD";
+	as.leverage = 100;
+	as.balance = 1000000;    /* 100.0000 */
+	as.equity = 1005000;
+	as.margin = 20000;
+	as.free_margin = 985000;
+	as.position_count = 2;
+	pos.master_id = MASTER;
+	pos.master_ticket = 901;
+	pos.symbol = "EURUSD.r";
+	pos.type = DECP__ORDER_TYPE__ORDER_TYPE_BUY;
+	pos.volume = 20;
+	pos.price = 108512;
+	pos.profit = 5000;
+	as.n_positions = 1;
+	as.positions = &pp;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE;
+	cm.account_state = &as;
+	packed("account_state", &cm.base);
 }
 
 int main(int argc, char **argv)
@@ -188,7 +256,15 @@ int main(int argc, char **argv)
 		envelope(name, &sealed, seq, 0);
 		snprintf(name, sizeof(name), "forged%d", (int)seq);
 		envelope(name, &sealed, seq, 1);
+		/* the same envelope sent by a replay, stamped 1 ms after arrival */
+		g_send_ns = T0 + 1000000;
+		g_replay = 1;
+		snprintf(name, sizeof(name), "envelope%d_replay", (int)seq);
+		envelope(name, &sealed, seq, 0);
+		g_send_ns = 0;
+		g_replay = 0;
 	}
+	policies();
 	{
 		/* Key rotation: the announcement of seed2's key signed by seed's (genuine), the
 		 * same signed by seed2 itself (forged), and signal 1 signed by seed2 only. */

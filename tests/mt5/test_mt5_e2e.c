@@ -5,12 +5,16 @@
  *        --shm--> decp-control (roles edge,fanout,archiver; Redis and PostgreSQL from
  *        tests/harness) --WebSocket--> wine_e2e.exe (receiver thread)
  *
- * The Windows program does what the EAs do through decp.dll and Winsock (see wine_e2e.c).
- * Here: the servers, the master and subscriber rows (cp_testkeys credentials, seed
- * "decp-mt5"), then after the run what the servers stored: every signal archived
+ * The Windows program does what the EAs do through decp.dll and Winsock (see wine_e2e.c;
+ * the signals and their outcomes are e2e_plan.h's). Here: the servers, the master and
+ * subscriber rows (cp_testkeys credentials, seed "decp-mt5") with copy policy version 1
+ * (2.0x), the change to version 2 (GBPUSD denied) once the receiver has consumed the first
+ * half, then after the run what the servers stored: every signal archived
  * (signal_archive), the subscription's last_sequence_id moved by the execution reports
- * (and one EXECUTE trust event each), one INVALID_SIGNATURE protection_logs row per
- * forged envelope the receiver refused.
+ * (one EXECUTE trust event each, every BUY filled at twice the master's volume in
+ * execution_pnl), one INVALID_SIGNATURE protection_logs row per forged envelope, the
+ * planned INSUFFICIENT_MARGIN and FILTERED rows, the subscription still SYNCED, and every
+ * report stored once (subscriber_reports) although some were sent twice.
  *
  * usage: test_mt5_e2e DECP_DATAPLANE DECP_CONTROL RUN_WINE WINE_E2E_EXE DECP_DLL SIGNALS
  * Exit 77 (skipped) only when Wine cannot start. Prints "N passed, N failed" last.
@@ -30,6 +34,7 @@
 
 #include "cp_migrate.h"
 #include "cp_testkeys.h"
+#include "e2e_plan.h"
 #include "harness.h"
 #include "mt5_check.h"
 
@@ -92,8 +97,8 @@ static int load_db(PGconn *db, const struct cp_testkeys *k, const char *sub_toke
 	if (sql_params(db, "INSERT INTO subscriber_tokens (subscriber_id, token_sha256) "
 		       "VALUES ($1, $2)", 2, v, l, f) != 0)
 		return -1;
-	return sql_params(db, "INSERT INTO subscriptions (id, master_id, subscriber_id) "
-			  "VALUES (1, 1, 1)", 0, NULL, NULL, NULL);
+	return sql_params(db, "INSERT INTO subscriptions (id, master_id, subscriber_id, "
+			  "copy_policy) VALUES (1, 1, 1, '" PLAN_POLICY_V1 "')", 0, NULL, NULL, NULL);
 }
 
 /* posix decp-dataplane + decp-control (edge,fanout,archiver); their ports. */
@@ -218,6 +223,12 @@ int main(int argc, char **argv)
 
 		w = harness_spawn(log, wargv);
 	}
+	/* the receiver consumed the first half: copy policy version 2 (the fan-out's policy
+	 * thread pushes it; the master sends the second half once the receiver holds it) */
+	if (harness_wait_line(log, "receiver: phase1 done", NULL, 0, w, 300000) == 0)
+		CHECK(sql_params(db, "UPDATE subscriptions SET copy_policy = '" PLAN_POLICY_V2
+				 "' WHERE id = 1", 0, NULL, NULL, NULL) == 0,
+		      "copy policy version 2 stored");
 	rc = harness_wait_exit(w, 500000);
 	if (rc == 77) {
 		printf("skipped: Wine cannot start (see %s)\n", log);
@@ -240,13 +251,60 @@ int main(int argc, char **argv)
 		CHECK(c == n, "every signal archived: %lld of %d", c, n);
 		c = wait_count(db, "SELECT last_sequence_id FROM subscriptions WHERE id = 1", n, 30000);
 		CHECK(c == n, "execution reports stored: last_sequence_id %lld", c);
-		snprintf(q, sizeof(q), "SELECT count(*) FROM trust_inbox WHERE subscription_id = 1 "
-			 "AND event = 'EXECUTE'");
-		c = wait_count(db, q, n, 30000);
-		CHECK(c == n, "one EXECUTE trust event per report: %lld", c);
 		c = wait_count(db, "SELECT count(DISTINCT sequence) FROM protection_logs WHERE "
 			       "subscriber_id = 1 AND reason = 'INVALID_SIGNATURE'", n, 30000);
 		CHECK(c == n, "forged envelopes reported and stored: %lld of %d", c, n);
+		/* every report once: 2 per signal (the forgery's and the outcome), some sent twice */
+		c = wait_count(db, "SELECT count(*) FROM subscriber_reports WHERE subscriber_id = 1",
+			       2 * n, 30000);
+		CHECK(c == 2 * n, "every report stored once by its report id: %lld of %d", c, 2 * n);
+		c = pg_count(db, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 1");
+		CHECK(c == n + plan_count(n, 10) + plan_count(n, 8),
+		      "no protection event stored twice: %lld rows, %d planned", c,
+		      n + plan_count(n, 10) + plan_count(n, 8));
+		snprintf(q, sizeof(q), "SELECT count(*) FROM trust_inbox WHERE subscription_id = 1 "
+			 "AND event = 'EXECUTE'");
+		c = wait_count(db, q, plan_count(n, 0), 30000);
+		CHECK(c == plan_count(n, 0), "one EXECUTE per executed signal: %lld of %d", c,
+		      plan_count(n, 0));
+		c = pg_count(db, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 1 AND "
+			     "reason = 'INSUFFICIENT_MARGIN'");
+		CHECK(c == plan_count(n, 10), "gold beyond the account's margin: %lld "
+		      "INSUFFICIENT_MARGIN of %d", c, plan_count(n, 10));
+		c = pg_count(db, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 1 AND "
+			     "reason = 'FILTERED'");
+		CHECK(c == plan_count(n, 8), "policy version 2's deny (and gold's missing positions): "
+		      "%lld FILTERED of %d", c, plan_count(n, 8));
+		c = pg_count(db, "SELECT count(*) FROM execution_pnl WHERE subscription_id = 1 AND "
+			     "status = 'FILLED' AND volume = 20");
+		CHECK(c == plan_filled(n), "every BUY filled at twice the master's 0.10: %lld of %d",
+		      c, plan_filled(n));
+		c = pg_count(db, "SELECT count(*) FROM execution_pnl WHERE subscription_id = 1 AND "
+			     "status = 'FILLED' AND volume <> 20");
+		CHECK(c == 0, "no fill of another size: %lld", c);
+		c = pg_count(db, "SELECT count(*) FROM subscriptions WHERE id = 1 AND state = 'SYNCED' "
+			     "AND copy_policy_version = 2");
+		CHECK(c == 1, "the subscription stays SYNCED, policy version 2");
+	}
+	{
+		/* the fan-out's own count: policies sent (v1 at both Subscribes, v2 on change),
+		 * account states received (one per connection) */
+		char ctl_log[512], rest[512];
+		const char *p, *a;
+
+		kill(g_ctl, SIGTERM);
+		harness_wait_exit(g_ctl, 20000);
+		g_ctl = 0;
+		snprintf(ctl_log, sizeof(ctl_log), "%s/control.log", g_dir);
+		if (harness_wait_line(ctl_log, "stopped: connections=", rest, sizeof(rest), 0,
+				      5000) == 0 &&
+		    (p = strstr(rest, "policies_sent=")) != NULL &&
+		    (a = strstr(rest, "account_states=")) != NULL)
+			CHECK(atoi(p + 14) >= 3 && atoi(a + 15) >= 2,
+			      "fan-out: %d copy policies sent, %d account states received",
+			      atoi(p + 14), atoi(a + 15));
+		else
+			CHECK(0, "fan-out's stop line in %s", ctl_log);
 	}
 out:
 	if (g_ctl > 0) {

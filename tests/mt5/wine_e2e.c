@@ -26,6 +26,7 @@
 #include <windows.h>
 
 #include "decp_dll.h" /* codes and sizes only: calls go through struct decp_fns */
+#include "e2e_plan.h"
 #include "mt5_check.h"
 #include "wine_load.h"
 
@@ -38,7 +39,7 @@ static int g_ingest_port, g_fanout_port, g_n;
 static int64_t g_master;
 static wchar_t g_token[128], g_sub_token[128];
 static uint8_t g_secret[32], g_seed[32], g_pub[32];
-static HANDLE g_subscribed;
+static HANDLE g_subscribed, g_policy2;
 
 
 /* Wall clock, ns since the Unix epoch (what MQL5's TimeGMT + GetMicrosecondCount give). */
@@ -195,15 +196,50 @@ static void cut_clean(SOCKET s, uint8_t *out, size_t cap)
 	closesocket(s);
 }
 
+/* ExecutionReport.Status for an executed order type: FILLED, PLACED, MODIFIED, CLOSED. */
+static int status_of(int64_t type)
+{
+	return type == 1 || type == 2 ? 1 : type >= 3 && type <= 6 ? 3 : type == 8 ? 4 : 5;
+}
+
+/* The broker account as the EA reads it (AccountInfo*): 500.0000 USD free at 1:100 (what
+ * e2e_plan.h sizes the orders against), its open positions; sent as AccountState. */
+static int send_account(int64_t h, SOCKET s, uint8_t *out, size_t cap)
+{
+	int open = 0, rc;
+
+	for (int i = 0; i < nacct; i++)
+		open += acct[i].open;
+	rc = F.decp_rx_account_state(h, L"USD", PLAN_LEVERAGE, PLAN_FREE_MARGIN, PLAN_FREE_MARGIN,
+				     0, PLAN_FREE_MARGIN, open, 0);
+	for (int i = 0; i < nacct && rc >= 0; i++)
+		if (acct[i].open)
+			F.decp_rx_account_position(h, g_master, acct[i].ticket, L"", 1,
+						   acct[i].volume, 108512, 0, 0, 0);
+	return rc < 0 ? rc : ws_send(s, out, F.decp_rx_account_frame(h, now_ns(), out, (int32_t)cap));
+}
+
+/* The reports the server has not acknowledged, sent again (after a reconnect). */
+static int resend_unacked(int64_t h, SOCKET s, uint8_t *out, size_t cap)
+{
+	int n, i;
+
+	for (i = 0; (n = F.decp_rx_unacked(h, i, out, (int32_t)cap)) > 0; i++)
+		if (ws_send(s, out, n) != 0)
+			return -1;
+	return n < 0 ? -1 : i;
+}
+
 static DWORD WINAPI receiver(LPVOID arg)
 {
 	int64_t h = F.decp_rx_new(g_master, g_pub, 32, 0, 5000), info[12], verdict[16], view[12],
-		st[6];
-	uint8_t out[4096], sym[40], osym[40], pl[4096];
+		st[11] = { 0 }, pi[16];
+	uint8_t out[4096], sym[40], osym[40], pl[4096], text[256];
 	struct inbuf *in = calloc(1, sizeof(*in));
-	int executed = 0, forged_refused = 0, forged_accepted = 0, rejected = 0, envelopes = 0;
-	int upgraded = 0, pinged = 0, subscribed = 0, connects = 0;
-	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
+	int executed = 0, forged_refused = 0, forged_accepted = 0, envelopes = 0, wrong = 0;
+	int margin = 0, filtered = 0, wrong_volume = 0, policies = 0, accounts = 0, resent = 0;
+	int upgraded = 0, pinged = 0, subscribed = 0, connects = 0, cut = 0, phase1 = 0;
+	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000, version = 0;
 	SOCKET s = INVALID_SOCKET;
 	int n;
 
@@ -218,10 +254,11 @@ static DWORD WINAPI receiver(LPVOID arg)
 	view[7] = 0;
 	view[8] = INT64_C(100000000);
 	CHECK(h > 0, "receiver handle");
+	/* the EA's inputs: 1.0x; the server's policy (2.0x) replaces them */
 	CHECK(F.decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L"") == DECP_OK, "copy policy");
 	if (in == NULL)
 		goto out;
-	while (executed + rejected < g_n && now_ns() < deadline) {
+	while (!(st[1] == g_n && st[6] == 0) && now_ns() < deadline) {
 		if (s == INVALID_SOCKET) {
 			upgraded = pinged = subscribed = 0;
 			in->n = 0;
@@ -278,16 +315,39 @@ static DWORD WINAPI receiver(LPVOID arg)
 				continue;
 			k = F.decp_rx_message(h, pl, n, now_ns(), info, 12, sym, sizeof(sym));
 			if (k == 4 && pinged && !subscribed) {
+				int r;
+
+				/* as DecpReceiver: Subscribe, the account, the unacknowledged reports */
 				n = F.decp_rx_subscribe(h, out, sizeof(out));
 				CHECK(ws_send(s, out, n) == 0, "Subscribe sent");
+				CHECK(send_account(h, s, out, sizeof(out)) == 0, "AccountState sent");
+				accounts++;
+				r = resend_unacked(h, s, out, sizeof(out));
+				CHECK(r >= 0, "unacknowledged reports resent (%d)", r);
+				resent += r > 0 ? r : 0;
 				subscribed = 1;
 			} else if (k == 3 && subscribed) {
 				SetEvent(g_subscribed); /* live: the master may start */
 			} else if (k == 6) {
 				CHECK(0, "fan-out Error %lld", (long long)info[0]);
+			} else if (k == 8) {
+				/* the subscription's copy policy: on Subscribe and on change */
+				int64_t v = F.decp_rx_policy_info(h, pi, 16, text, sizeof(text));
+
+				policies++;
+				CHECK(info[1] == 0 || info[1] == 1, "copy policy version %lld taken "
+				      "(%lld)", (long long)info[0], (long long)info[1]);
+				printf("receiver: copy policy version %lld %s: in force v%lld lot mode "
+				       "%lld multiplier %lld/1000 %s\n", (long long)info[0],
+				       info[1] == 1 ? "applied" : "already held", (long long)v,
+				       (long long)pi[2], (long long)pi[4], text);
+				fflush(stdout);
+				version = v;
+				if (v >= 2)
+					SetEvent(g_policy2);
 			} else if (k == 1) {
 				uint8_t fp[4096];
-				int64_t mv = info[3];
+				int64_t mv = info[3], seq = info[1];
 				struct pos *p;
 
 				envelopes++;
@@ -318,6 +378,7 @@ static DWORD WINAPI receiver(LPVOID arg)
 					continue;
 				}
 				mv = info[3];
+				seq = info[1];
 				p = pos_of(info[7]);
 				view[9] = p != NULL;
 				view[10] = p ? p->volume : 0;
@@ -326,40 +387,70 @@ static DWORD WINAPI receiver(LPVOID arg)
 				view[1] = info[4] + 1;
 				k = F.decp_rx_check(h, now_ns(), view, 12, verdict, 16, osym,
 						    sizeof(osym));
+				if (k != plan_outcome((int)seq, g_n)) {
+					wrong++;
+					fprintf(stderr, "envelope %lld %s type %lld: reason %d filter %lld, "
+						"expected %d (policy v%lld)\n", (long long)seq, sym,
+						(long long)info[2], k, (long long)verdict[1],
+						plan_outcome((int)seq, g_n), (long long)version);
+				}
 				if (k == 0) {
+					/* the policy's size: twice the master's (CLOSE: all of it) */
+					if (verdict[3] != 7 && verdict[4] != PLAN_MULT * mv)
+						wrong_volume++;
 					execute(verdict, mv);
 					executed++;
-					n = F.decp_rx_report(h, verdict[3] == 7 ? 5 : 1, verdict[4],
-							     info[4], 100000 + verdict[9], 10009, 0,
-							     now_ns(), out, sizeof(out));
+					n = F.decp_rx_report(h, status_of(verdict[3]), verdict[4], info[4],
+							     100000 + verdict[9], 10009, 0, now_ns(),
+							     out, sizeof(out));
 					CHECK(ws_send(s, out, n) == 0, "ExecutionReport sent");
-					if (executed == g_n / 3) {
-						/* once, after a third: the connection drops (EA:
-						 * reconnect, upgrade, TimePing, Subscribe from the
-						 * guard's next sequence; what was buffered or in
-						 * flight is replayed) */
-						cut_clean(s, out, sizeof(out));
-						s = INVALID_SOCKET;
-						break;
-					}
 				} else {
-					rejected++;
-					fprintf(stderr, "envelope %lld refused: reason %d filter %lld\n",
-						(long long)info[1], k, (long long)verdict[1]);
+					margin += k == 10;
+					filtered += k == 8;
 					ws_send(s, out, F.decp_rx_protection(h, now_ns(), out, sizeof(out)));
 				}
+				F.decp_rx_state(h, st, 11);
+				if (!phase1 && st[1] >= g_n / 2) {
+					/* the test changes the policy now (test_mt5_e2e.c) */
+					phase1 = 1;
+					printf("receiver: phase1 done at %lld\n", (long long)st[1]);
+					fflush(stdout);
+				}
+				if (!cut && seq == 20) {
+					/* once: the connection drops right after a report (EA:
+					 * reconnect, upgrade, TimePing, Subscribe from the guard's next
+					 * sequence, the account, the reports not acknowledged yet) */
+					cut = 1;
+					cut_clean(s, out, sizeof(out));
+					s = INVALID_SOCKET;
+					break;
+				}
 			}
+			F.decp_rx_state(h, st, 11);
 		}
 	}
-	F.decp_rx_state(h, st, 6);
-	CHECK(executed == g_n && rejected == 0,
-	      "receiver: %d of %d signals executed, %d refused", executed, g_n, rejected);
+	F.decp_rx_state(h, st, 11);
+	CHECK(wrong == 0 && wrong_volume == 0,
+	      "receiver: every outcome as planned (%d wrong, %d wrong volumes)", wrong,
+	      wrong_volume);
+	CHECK(executed == plan_count(g_n, 0) && margin == plan_count(g_n, 10) &&
+	      filtered == plan_count(g_n, 8),
+	      "receiver: %d executed, %d INSUFFICIENT_MARGIN, %d FILTERED of %d", executed, margin,
+	      filtered, g_n);
 	CHECK(forged_refused == envelopes && forged_accepted == 0,
 	      "forgeries: %d of %d refused as INVALID_SIGNATURE, %d accepted", forged_refused,
 	      envelopes, forged_accepted);
-	CHECK(st[1] == g_n && st[3] == g_n, "guard state: last %lld executed %lld",
-	      (long long)st[1], (long long)st[3]);
-	CHECK(connects == 2, "receiver: reconnected once after the cut (%d connections)", connects);
+	CHECK(st[0] == 1 && st[1] == g_n && st[3] == executed,
+	      "guard: SYNCED (%lld), last %lld, executed %lld", (long long)st[0], (long long)st[1],
+	      (long long)st[3]);
+	CHECK(version == 2 && policies >= 3, "copy policy: %d received, version %lld in force",
+	      policies, (long long)version);
+	CHECK(st[6] == 0 && st[7] == 2 * g_n && st[8] == 0 && resent >= 1,
+	      "reports: %lld acknowledged, %lld unacknowledged, %d resent after the cut",
+	      (long long)st[7], (long long)st[6], resent);
+	CHECK(connects == 2 && accounts == 2,
+	      "receiver: reconnected once after the cut (%d connections, %d AccountStates)",
+	      connects, accounts);
 	{
 		int open = 0;
 
@@ -367,13 +458,13 @@ static DWORD WINAPI receiver(LPVOID arg)
 			open += acct[i].open;
 		CHECK(open == 0, "simulated account flat after the cycle (%d open)", open);
 	}
-	printf("receiver: executed=%d forged_refused=%d forged_accepted=%d rejected=%d "
-	       "connections=%d\n", executed, forged_refused, forged_accepted, rejected, connects);
-	/* let the reports reach the server before the close */
-	Sleep(200);
+	printf("receiver: executed=%d margin=%d filtered=%d forged_refused=%d forged_accepted=%d "
+	       "connections=%d acked=%lld resent=%d\n", executed, margin, filtered,
+	       forged_refused, forged_accepted, connects, (long long)st[7], resent);
 	ws_send(s, out, F.decp_ws_encode(8, (const uint8_t *)"\x03\xe8", 2, out, sizeof(out)));
 out:
 	SetEvent(g_subscribed);
+	SetEvent(g_policy2);
 	if (s != INVALID_SOCKET)
 		closesocket(s);
 	F.decp_handle_free(h);
@@ -386,15 +477,15 @@ out:
 static uint8_t frames[NMAX + 1][512];
 static int frame_len[NMAX + 1];
 
-/* The trade cycle of sequence q (6 signals per cycle, tickets per cycle). */
+/* Signal q of e2e_plan.h's trade cycles (6 signals per cycle, tickets per cycle). */
 static int make_signal(int64_t h, int q)
 {
 	int c = (q - 1) / 6, k = (q - 1) % 6;
-	int64_t t = 1000 + 2 * c, price = 108512 + c;
-	static const int type[] = { 1, 8, 9, 7, 3, 7 };
-	static const int64_t vol[] = { 10, 0, 4, 0, 10, 0 };
+	int64_t t = 1000 + 2 * c, price = plan_price(q);
+	wchar_t sym[8];
 
-	frame_len[q] = F.decp_master_signal(h, q, L"EURUSD", type[k], vol[k],
+	mbstowcs(sym, plan_symbol(q), 8);
+	frame_len[q] = F.decp_master_signal(h, q, sym, plan_type(q), plan_volume(q),
 					    k == 4 ? price - 200 : price, price - 500 - k,
 					    price + 500 + k, k >= 4 ? t + 1 : t, now_ns(), 0,
 					    frames[q], sizeof(frames[q]));
@@ -446,8 +537,10 @@ static DWORD WINAPI master(LPVOID arg)
 			}
 			logins++;
 		}
-		/* a window of 64 unACKed signals, as DecpMaster keeps */
-		while (hello_ok && next_send <= g_n && next_send - acked <= 64) {
+		/* a window of 64 unACKed signals, as DecpMaster keeps; the second half only once
+		 * the receiver holds policy version 2 (e2e_plan.h) */
+		while (hello_ok && next_send <= g_n && next_send - acked <= 64 &&
+		       (next_send <= g_n / 2 || WaitForSingleObject(g_policy2, 0) == WAIT_OBJECT_0)) {
 			if (send_all(s, frames[next_send], frame_len[next_send]) != 0)
 				break;
 			next_send++;
@@ -534,6 +627,7 @@ int main(int argc, char **argv)
 	WSADATA wsa;
 	HANDLE rt, mt;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 11) {
 		fprintf(stderr, "usage: wine_e2e.exe DECP_DLL HOST INGEST_PORT FANOUT_PORT MASTER_ID "
 			"LICENSE_TOKEN SECRET_HEX SEED_HEX SUBSCRIBER_TOKEN SIGNALS\n");
@@ -556,6 +650,7 @@ int main(int argc, char **argv)
 	}
 	CHECK(F.decp_ed25519_public(g_seed, 32, g_pub, 32) == 32, "master public key");
 	g_subscribed = CreateEventW(NULL, TRUE, FALSE, NULL);
+	g_policy2 = CreateEventW(NULL, TRUE, FALSE, NULL);
 	rt = CreateThread(NULL, 0, receiver, NULL, 0, NULL);
 	WaitForSingleObject(g_subscribed, TIMEOUT_MS);
 	mt = CreateThread(NULL, 0, master, NULL, 0, NULL);

@@ -3,16 +3,19 @@
  * bytes (proto_wire.h's equivalence rule). Whenever proto_wire accepts an IngestFrame or a
  * ServerMessage, protobuf-c must decode the same member with the same scalar values and
  * byte lengths; whenever proto_wire_signal_parse accepts a body, proto_signal_decode must
- * accept it with the same fields. Any disagreement aborts. The input also serves as a
- * LoginProof's proof and a Hello's client_version: proto_wire's encoders must write
- * protobuf-c's bytes.
+ * accept it with the same fields; whenever it accepts a CopyPolicy (also the input taken
+ * as a bare CopyPolicy), every field must equal protobuf-c's. Any disagreement aborts.
+ * The input also serves as a LoginProof's proof, a Hello's client_version and the
+ * values of an AccountState: proto_wire's encoders must write protobuf-c's bytes.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto_msg.h"
 #include "proto_signal.h"
 #include "proto_wire.h"
+#include "wire_policy_ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -83,6 +86,12 @@ static void check_server(const uint8_t *p, size_t n)
 		   (k == 5 && (uint32_t)s->state_change->new_state != m.v[4]) ||
 		   (k == 7 && s->report_ack->report_id != m.v[1])) {
 		abort();
+	} else if (k == 8) {
+		struct proto_wire_copy_policy cp;
+
+		if (proto_wire_copy_policy_decode(m.b[0], m.bl[0], &cp) != 0 ||
+		    !wire_policy_equal(s->copy_policy, &cp) || s->copy_policy->version != m.v[3])
+			abort();
 	}
 	proto_msg_free(&s->base, NULL);
 }
@@ -121,6 +130,70 @@ static void check_login_encoders(const uint8_t *p, size_t n)
 		abort();
 }
 
+/* The input as a bare CopyPolicy message. */
+static void check_policy(const uint8_t *p, size_t n)
+{
+	struct proto_wire_copy_policy w;
+	Decp__CopyPolicy *r;
+
+	if (proto_wire_copy_policy_decode(p, n, &w) != 0)
+		return;
+	r = (Decp__CopyPolicy *)protobuf_c_message_unpack(&decp__copy_policy__descriptor, NULL,
+							    n, p);
+	if (r == NULL || !wire_policy_equal(r, &w))
+		abort();
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+/* An AccountState (up to two positions) from the input's bytes, against protobuf-c. */
+static void check_account_encoder(const uint8_t *p, size_t n)
+{
+	struct proto_wire_account_state a;
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__AccountState as = DECP__ACCOUNT_STATE__INIT;
+	Decp__AccountState__Position pos[2], *pp[2];
+	uint8_t x[1024], y[1024];
+	int k;
+
+	memset(&a, 0, sizeof(a));
+	if (n < sizeof(int64_t) * 8)
+		return;
+	memcpy(&a.time_ns, p, 8);
+	memcpy(&a.balance, p + 8, 8);
+	memcpy(&a.equity, p + 16, 8);
+	memcpy(&a.margin, p + 24, 8);
+	memcpy(&a.free_margin, p + 32, 8);
+	memcpy(&a.leverage, p + 40, 4);
+	memcpy(&a.position_count, p + 44, 4);
+	a.n_positions = p[48] % 3;
+	snprintf(a.currency, sizeof(a.currency), "%s", n > 64 ? "USD" : "");
+	as.time_ns = a.time_ns;
+	as.currency = a.currency;
+	as.leverage = a.leverage;
+	as.balance = a.balance;
+	as.equity = a.equity;
+	as.margin = a.margin;
+	as.free_margin = a.free_margin;
+	as.position_count = a.position_count;
+	for (uint32_t i = 0; i < a.n_positions; i++) {
+		decp__account_state__position__init(&pos[i]);
+		memcpy(&a.positions[i].volume, p + 50 + i, 8);
+		a.positions[i].type = (int32_t)(p[56 + i] % 10);
+		memcpy(a.positions[i].symbol, "EURUSD", 7);
+		pos[i].volume = a.positions[i].volume;
+		pos[i].type = (Decp__OrderType)a.positions[i].type;
+		pos[i].symbol = a.positions[i].symbol;
+		pp[i] = &pos[i];
+	}
+	as.n_positions = a.n_positions;
+	as.positions = pp;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE;
+	cm.account_state = &as;
+	k = proto_wire_account_state_encode(&a, y, sizeof(y));
+	if (k < 0 || protobuf_c_message_pack(&cm.base, x) != (size_t)k || memcmp(x, y, (size_t)k))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 4096)
@@ -129,5 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_ingest(data, size);
 	check_server(data, size);
 	check_login_encoders(data, size);
+	check_policy(data, size);
+	check_account_encoder(data, size);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "proto_signal.h"
 #include "proto_test_util.h"
 #include "proto_wire.h"
+#include "wire_policy_ref.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -205,6 +206,49 @@ static void test_master_frames(void)
 	}
 }
 
+/* An AccountState with random values and 0..PROTO_WIRE_ACCOUNT_POS_MAX positions: the
+ * wire encoder's bytes equal protobuf-c's (cm is reused as the ClientMessage). */
+static void random_account(Decp__ClientMessage *cm, uint8_t *b, size_t cap)
+{
+	static const char *const syms[] = { "EURUSD.m", "", "XAUUSD",
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345" };
+	Decp__AccountState as = DECP__ACCOUNT_STATE__INIT;
+	Decp__AccountState__Position pos[PROTO_WIRE_ACCOUNT_POS_MAX], *pp[PROTO_WIRE_ACCOUNT_POS_MAX];
+	struct proto_wire_account_state a = { 0 };
+
+	a.time_ns = as.time_ns = (int64_t)rnd();
+	snprintf(a.currency, sizeof(a.currency), "%s", tu_rand(&rng) % 4 ? "USD" : "");
+	as.currency = a.currency;
+	a.leverage = as.leverage = (uint32_t)rnd();
+	a.balance = as.balance = (int64_t)rnd();
+	a.equity = as.equity = (int64_t)rnd();
+	a.margin = as.margin = (int64_t)rnd();
+	a.free_margin = as.free_margin = (int64_t)rnd(); /* may be negative */
+	a.position_count = as.position_count = (uint32_t)rnd();
+	a.n_positions = (uint32_t)(tu_rand(&rng) % (PROTO_WIRE_ACCOUNT_POS_MAX + 1));
+	for (uint32_t i = 0; i < a.n_positions; i++) {
+		struct proto_wire_account_position *w = &a.positions[i];
+
+		decp__account_state__position__init(&pos[i]);
+		w->master_id = pos[i].master_id = rnd();
+		w->master_ticket = pos[i].master_ticket = rnd();
+		snprintf(w->symbol, sizeof(w->symbol), "%s", syms[tu_rand(&rng) % 4]);
+		pos[i].symbol = w->symbol;
+		w->type = (int32_t)(pos[i].type = (Decp__OrderType)(tu_rand(&rng) % 10));
+		w->volume = pos[i].volume = (int64_t)rnd();
+		w->price = pos[i].price = (int64_t)rnd();
+		w->sl = pos[i].sl = (int64_t)rnd();
+		w->tp = pos[i].tp = (int64_t)rnd();
+		w->profit = pos[i].profit = (int64_t)rnd();
+		pp[i] = &pos[i];
+	}
+	as.n_positions = a.n_positions;
+	as.positions = pp;
+	cm->kind_case = DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE;
+	cm->account_state = &as;
+	same(&cm->base, b, proto_wire_account_state_encode(&a, b, cap));
+}
+
 static void test_client_messages(void)
 {
 	for (int i = 0; i < 500; i++) {
@@ -242,6 +286,7 @@ static void test_client_messages(void)
 		wr.realized_profit = er.realized_profit = (int64_t)rnd();
 		wr.exec_time_ns = er.exec_time_ns = (int64_t)rnd();
 		wr.latency_ns = er.latency_ns = (int64_t)rnd();
+		wr.report_id = er.report_id = rnd();
 		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT;
 		cm.execution_report = &er;
 		same(&cm.base, b, proto_wire_exec_report_encode(&wr, b, sizeof(b)));
@@ -257,9 +302,29 @@ static void test_client_messages(void)
 		wp.expected_sequence = pe.expected_sequence = rnd();
 		snprintf(wp.detail, sizeof(wp.detail), "%s", i % 3 ? "decp.dll" : "");
 		pe.detail = wp.detail;
+		wp.attribution = (int32_t)(pe.attribution =
+						   (Decp__StalenessAttribution)(tu_rand(&rng) % 4));
+		wp.fanout_send_ns = pe.fanout_send_ns = (int64_t)rnd();
+		wp.report_id = pe.report_id = rnd();
 		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
 		cm.protection_event = &pe;
 		same(&cm.base, b, proto_wire_protection_encode(&wp, b, sizeof(b)));
+		random_account(&cm, b, sizeof(b));
+	}
+	{
+		struct proto_wire_account_state a = { 0 };
+		uint8_t b[16];
+
+		CU_ASSERT_EQUAL(proto_wire_account_state_encode(NULL, b, sizeof(b)), -EINVAL);
+		CU_ASSERT_EQUAL(proto_wire_account_state_encode(&a, NULL, 16), -EINVAL);
+		a.n_positions = PROTO_WIRE_ACCOUNT_POS_MAX + 1;
+		CU_ASSERT_EQUAL(proto_wire_account_state_encode(&a, b, sizeof(b)), -EINVAL);
+		a.n_positions = 0;
+		memcpy(a.currency, "USDX", 4); /* not NUL-terminated */
+		CU_ASSERT_EQUAL(proto_wire_account_state_encode(&a, b, sizeof(b)), -EINVAL);
+		memcpy(a.currency, "USD", 4);
+		a.balance = -1; /* ten bytes: does not fit */
+		CU_ASSERT_EQUAL(proto_wire_account_state_encode(&a, b, 8), -ENOBUFS);
 	}
 }
 
@@ -348,6 +413,11 @@ static int server_ref(const Decp__ServerMessage *s, struct proto_wire_msg *m,
 	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK:
 		m->v[1] = s->report_ack->report_id;
 		break;
+	case DECP__SERVER_MESSAGE__KIND_COPY_POLICY:
+		m->v[1] = s->copy_policy->subscription_id;
+		m->v[2] = s->copy_policy->master_id;
+		m->v[3] = s->copy_policy->version;
+		break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT:
 		m->v[1] = s->key_announcement->master_id;
 		m->bl[2] = s->key_announcement->old_public_key.len;
@@ -418,6 +488,56 @@ static size_t random_ingest(uint8_t *out)
 	return decp__ingest_frame__pack(&f, out);
 }
 
+/* A CopyPolicy within proto_wire's limits (lists of 0..16, symbols of 1..32 bytes,
+ * affixes of 0..11), every scalar random. */
+static void random_policy(Decp__CopyPolicy *p)
+{
+	static const char *const syms[] = { "EURUSD", "XAUUSD", "GOLD.r", "US30", "A",
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345" };
+	static const char *const affixes[] = { "", ".m", "pro.", "ABCDEFGHIJK" };
+	static Decp__CopyPolicy__SymbolMap map[PROTO_WIRE_POLICY_LIST_MAX];
+	static Decp__CopyPolicy__SymbolMap *mp[PROTO_WIRE_POLICY_LIST_MAX];
+	static char *allow[PROTO_WIRE_POLICY_LIST_MAX], *deny[PROTO_WIRE_POLICY_LIST_MAX];
+
+	decp__copy_policy__init(p);
+	p->subscription_id = rnd();
+	p->master_id = rnd();
+	p->version = rnd();
+	p->lot_mode = (Decp__CopyPolicy__LotMode)(tu_rand(&rng) % 5);
+	p->lot_fixed = (int64_t)rnd();
+	p->lot_multiplier_milli = (int64_t)rnd();
+	p->master_equity = (int64_t)rnd();
+	p->risk_bp = (int64_t)rnd();
+	p->n_symbol_map = tu_rand(&rng) % 4 ? tu_rand(&rng) % 3 : PROTO_WIRE_POLICY_LIST_MAX;
+	for (size_t i = 0; i < p->n_symbol_map; i++) {
+		decp__copy_policy__symbol_map__init(&map[i]);
+		map[i].from = (char *)syms[tu_rand(&rng) % 6];
+		map[i].to = (char *)syms[tu_rand(&rng) % 6];
+		mp[i] = &map[i];
+	}
+	p->symbol_map = mp;
+	p->prefix = (char *)affixes[tu_rand(&rng) % 4];
+	p->suffix = (char *)affixes[tu_rand(&rng) % 4];
+	p->n_symbols_allow = tu_rand(&rng) % 4 ? tu_rand(&rng) % 3 : PROTO_WIRE_POLICY_LIST_MAX;
+	p->n_symbols_deny = tu_rand(&rng) % 3;
+	for (size_t i = 0; i < PROTO_WIRE_POLICY_LIST_MAX; i++) {
+		allow[i] = (char *)syms[tu_rand(&rng) % 6];
+		deny[i] = (char *)syms[tu_rand(&rng) % 6];
+	}
+	p->symbols_allow = allow;
+	p->symbols_deny = deny;
+	p->order_type_mask = (uint32_t)rnd();
+	p->reverse = tu_rand(&rng) % 2;
+	p->copy_sl = tu_rand(&rng) % 2;
+	p->copy_tp = tu_rand(&rng) % 2;
+	p->sync_modify = tu_rand(&rng) % 2;
+	p->max_deviation_pips_x100 = (int64_t)rnd();
+	p->min_free_funds = (int64_t)rnd();
+	p->equity_floor = (int64_t)rnd();
+	p->max_drawdown_bp = (int64_t)rnd();
+	p->close_all_on_trip = tu_rand(&rng) % 2;
+}
+
 static size_t random_server(uint8_t *out)
 {
 	Decp__ServerMessage s = DECP__SERVER_MESSAGE__INIT;
@@ -430,6 +550,7 @@ static size_t random_server(uint8_t *out)
 	Decp__Error err = DECP__ERROR__INIT;
 	Decp__KeyAnnouncement ka = DECP__KEY_ANNOUNCEMENT__INIT;
 	Decp__ReportAck ra = DECP__REPORT_ACK__INIT;
+	Decp__CopyPolicy cp;
 	static uint8_t body[100], mac[32], sig[64];
 
 	memset(body, 0x42, sizeof(body));
@@ -470,10 +591,11 @@ static size_t random_server(uint8_t *out)
 	ka.overlap_until_ns = (int64_t)rnd();
 	ka.signature.data = sig;
 	ka.signature.len = sizeof(sig);
-	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 8);
-	if (s.kind_case == 8)
+	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 9);
+	if (s.kind_case == 9)
 		s.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
 	ra.report_id = rnd();
+	random_policy(&cp);
 	switch (s.kind_case) {
 	case DECP__SERVER_MESSAGE__KIND_ENVELOPE: s.envelope = &e; break;
 	case DECP__SERVER_MESSAGE__KIND_SYNC_START: s.sync_start = &st; break;
@@ -481,6 +603,7 @@ static size_t random_server(uint8_t *out)
 	case DECP__SERVER_MESSAGE__KIND_TIME_PONG: s.time_pong = &tp; break;
 	case DECP__SERVER_MESSAGE__KIND_STATE_CHANGE: s.state_change = &sc; break;
 	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK: s.report_ack = &ra; break;
+	case DECP__SERVER_MESSAGE__KIND_COPY_POLICY: s.copy_policy = &cp; break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT: s.key_announcement = &ka; break;
 	default: s.error = &err; break;
 	}
@@ -491,7 +614,7 @@ static size_t random_server(uint8_t *out)
  * protobuf-c refuses or reads differently. */
 static void test_decoders_differential(void)
 {
-	unsigned accepted_mut = 0;
+	unsigned accepted_mut = 0, policies = 0;
 
 	for (int i = 0; i < 20000; i++) {
 		uint8_t buf[1024];
@@ -525,12 +648,21 @@ static void test_decoders_differential(void)
 			kw = proto_wire_server_decode(buf, n, &w, &ws);
 			if (kw == PROTO_SERVER_ENVELOPE)
 				w.v[6] = w.v[6] != 0; /* replay is a bool: protobuf-c keeps 0/1 */
-			if (s != NULL) {
+			if (s != NULL)
 				kr = server_ref(s, &r, &rs);
-				proto_msg_free(&s->base, NULL);
-			}
 			if (kw > 0)
 				CU_ASSERT_TRUE_FATAL(kr == kw && agree(&w, &r) && agree(&ws, &rs));
+			if (kw == PROTO_SERVER_COPY_POLICY) {
+				struct proto_wire_copy_policy cp;
+
+				/* the member's every field equals protobuf-c's */
+				CU_ASSERT_EQUAL_FATAL(proto_wire_copy_policy_decode(w.b[0], w.bl[0],
+										    &cp), 0);
+				CU_ASSERT_TRUE_FATAL(wire_policy_equal(s->copy_policy, &cp));
+				policies++;
+			}
+			if (s != NULL)
+				proto_msg_free(&s->base, NULL);
 		}
 		if (!mutate) {
 			CU_ASSERT_TRUE_FATAL(kw > 0); /* every valid message is understood */
@@ -539,6 +671,7 @@ static void test_decoders_differential(void)
 		}
 	}
 	CU_ASSERT_TRUE(accepted_mut > 100); /* the mutations did exercise the accept path */
+	CU_ASSERT_TRUE(policies > 500);
 	{
 		struct proto_wire_msg m, s;
 		static const uint8_t dup_sig[] = { 0x0a, 0x04, 0x0a, 0x00, 0x0a, 0x00 };
@@ -550,6 +683,75 @@ static void test_decoders_differential(void)
 	}
 }
 
+/* A CopyPolicy packed by protobuf-c as a ServerMessage; returns proto_wire's verdict. */
+static int policy_verdict(Decp__CopyPolicy *p, struct proto_wire_copy_policy *out)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	struct proto_wire_msg m, sig;
+	uint8_t b[4096];
+	size_t n;
+	int k;
+
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_COPY_POLICY;
+	sm.copy_policy = p;
+	n = decp__server_message__pack(&sm, b);
+	k = proto_wire_server_decode(b, n, &m, &sig);
+	if (k != PROTO_SERVER_COPY_POLICY)
+		return k;
+	return proto_wire_copy_policy_decode(m.b[0], m.bl[0], out);
+}
+
+/* Boundaries of proto_wire_copy_policy_decode: 16 entries and 32-byte symbols pass, one
+ * more is refused; bytes outside 0x21..0x7e refused; an empty CopyPolicy is all zero. */
+static void test_copy_policy_limits(void)
+{
+	static char *list[PROTO_WIRE_POLICY_LIST_MAX + 1];
+	static const char s32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+	Decp__CopyPolicy p = DECP__COPY_POLICY__INIT;
+	struct proto_wire_copy_policy w;
+
+	for (size_t i = 0; i <= PROTO_WIRE_POLICY_LIST_MAX; i++)
+		list[i] = (char *)s32;
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), 0);
+	CU_ASSERT_TRUE(w.version == 0 && w.n_symbols_deny == 0 && w.prefix[0] == '\0');
+	p.version = 7;
+	p.symbols_deny = list;
+	p.n_symbols_deny = PROTO_WIRE_POLICY_LIST_MAX;
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), 0);
+	CU_ASSERT_TRUE(w.version == 7 && w.n_symbols_deny == 16 && strcmp(w.symbols_deny[15], s32) == 0);
+	p.n_symbols_deny = PROTO_WIRE_POLICY_LIST_MAX + 1;
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), -EBADMSG);
+	p.n_symbols_deny = 1;
+	list[0] = (char *)"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"; /* 33 bytes */
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), -EBADMSG);
+	list[0] = (char *)"EUR USD";
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), -EBADMSG);
+	list[0] = (char *)s32;
+	p.suffix = (char *)"ABCDEFGHIJK";
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), 0);
+	p.suffix = (char *)"ABCDEFGHIJKL"; /* 12 bytes */
+	CU_ASSERT_EQUAL(policy_verdict(&p, &w), -EBADMSG);
+	p.suffix = (char *)"";
+	{
+		/* field 4 (lot_mode) as a length-delimited field: a wrong wire type */
+		static const uint8_t wrong[] = { 0x42, 0x02, 0x22, 0x00 };
+		/* an unknown field 30 inside: skipped */
+		static const uint8_t unknown[] = { 0x42, 0x05, 0x18, 0x03, 0xf0, 0x01, 0x05 };
+		struct proto_wire_msg m, sig;
+
+		CU_ASSERT_EQUAL(proto_wire_server_decode(wrong, sizeof(wrong), &m, &sig), -EBADMSG);
+		CU_ASSERT_EQUAL(proto_wire_server_decode(unknown, sizeof(unknown), &m, &sig),
+				PROTO_SERVER_COPY_POLICY);
+		CU_ASSERT_EQUAL(m.v[3], 3);
+		CU_ASSERT_EQUAL(proto_wire_copy_policy_decode(NULL, 0, &w), 0);
+		CU_ASSERT_EQUAL(proto_wire_copy_policy_decode(NULL, 1, &w), -EBADMSG);
+		CU_ASSERT_EQUAL(proto_wire_copy_policy_decode(wrong, 1, NULL), -EBADMSG);
+		w.version = 5;
+		CU_ASSERT_EQUAL(proto_wire_copy_policy_decode(wrong + 2, 2, &w), -EBADMSG);
+		CU_ASSERT_EQUAL(w.version, 0); /* zeroed on refusal */
+	}
+}
+
 int main(void)
 {
 	static const struct tu_case cases[] = {
@@ -558,6 +760,7 @@ int main(void)
 		{ "MasterFrame bytes equal protobuf-c's", test_master_frames },
 		{ "ClientMessage bytes equal protobuf-c's", test_client_messages },
 		{ "decoders agree with protobuf-c (differential)", test_decoders_differential },
+		{ "CopyPolicy limits", test_copy_policy_limits },
 	};
 
 	return tu_run("proto_wire", cases, sizeof(cases) / sizeof(cases[0]));

@@ -21,25 +21,28 @@ input string InpToken          = "";                   // subscriber token (decp
 input long   InpMasterId       = 0;                    // master to copy
 input string InpMasterPubHex   = "";                   // master's Ed25519 public key, 64 hex digits
 input int    InpTtlMs          = 500;                  // TTL shield (server clock)
-input int    InpLotMode        = 2;                    // 1 fixed, 2 multiplier, 3 equity ratio, 4 risk %
-input double InpLotValue       = 1.0;                  // lots / multiplier / master equity / risk %
-input bool   InpReverse        = false;                // reverse copy
-input bool   InpCopySL         = true;                 // copy stop loss
-input bool   InpCopyTP         = true;                 // copy take profit
-input bool   InpPending        = true;                 // copy pending orders
-input double InpMaxDevPips     = 3.0;                  // price deviation guard, pips
-input string InpSymbolPrefix   = "";                   // broker symbol prefix
-input string InpSymbolSuffix   = "";                   // broker symbol suffix, e.g. ".m"
+// The local copy policy: the whole policy until the server's arrives; then it only narrows
+// the server's (smaller deviation, pending orders off, affixes when the server has none).
+input int    InpLotMode        = 2;                    // 1 fixed, 2 multiplier, 3 equity ratio, 4 risk % (until the server's policy)
+input double InpLotValue       = 1.0;                  // lots / multiplier / master equity / risk % (until the server's policy)
+input bool   InpReverse        = false;                // reverse copy (until the server's policy)
+input bool   InpCopySL         = true;                 // copy stop loss (until the server's policy)
+input bool   InpCopyTP         = true;                 // copy take profit (until the server's policy)
+input bool   InpPending        = true;                 // copy pending orders (false also narrows the server's)
+input double InpMaxDevPips     = 3.0;                  // price deviation guard, pips (the smaller of this and the server's)
+input string InpSymbolPrefix   = "";                   // broker symbol prefix (when the server's policy has none)
+input string InpSymbolSuffix   = "";                   // broker symbol suffix, e.g. ".m" (when the server's policy has none)
 input long   InpMagic          = 2126;                 // magic number of copied orders
 input int    InpReconnectSec   = 3;                    // wait before reconnecting
 input int    InpTimeSyncSec    = 30;                   // TimePing period
+input int    InpAccountSec     = 5;                    // AccountState period (also after every execution)
 
 long   g_rx = 0;
 int    g_sock = INVALID_HANDLE;
 bool   g_upgraded = false, g_subscribed = false;
 uchar  g_in[];
 int    g_in_len = 0;
-datetime g_down_since = 0, g_last_ping = 0;
+datetime g_down_since = 0, g_last_ping = 0, g_last_account = 0;
 CTrade g_trade;
 
 string GvLast() { return "decp.rx." + IntegerToString(InpMasterId) + ".last_seq"; }
@@ -118,6 +121,75 @@ ulong FindOrder(long master_ticket)
    return 0;
 }
 
+// Account currency per 1 unit of sym's profit (quote) currency, 1e-5: the margin check's
+// rate for crosses (EURJPY on a USD account); 0 when no rate symbol is found (such an order
+// is refused INSUFFICIENT_MARGIN: fail closed).
+long QuoteRate(string sym)
+{
+   string acc = AccountInfoString(ACCOUNT_CURRENCY), q = SymbolInfoString(sym, SYMBOL_CURRENCY_PROFIT);
+   double b;
+   if(q == acc) return 100000;
+   if(SymbolInfoDouble(acc + q, SYMBOL_BID, b) && b > 0) return (long)MathRound(100000.0 / b);
+   if(SymbolInfoDouble(q + acc, SYMBOL_BID, b) && b > 0) return Px(b);
+   return 0;
+}
+
+// The broker account into the guard (margin check, equity protection); quote_rate for sym.
+// Returns decp_rx_account_state's result (2: equity protection asks to close everything).
+int AccountToGuard(string sym)
+{
+   return decp_rx_account_state(g_rx, AccountInfoString(ACCOUNT_CURRENCY),
+                                (int)AccountInfoInteger(ACCOUNT_LEVERAGE),
+                                Money(AccountInfoDouble(ACCOUNT_BALANCE)),
+                                Money(AccountInfoDouble(ACCOUNT_EQUITY)),
+                                Money(AccountInfoDouble(ACCOUNT_MARGIN)),
+                                Money(AccountInfoDouble(ACCOUNT_MARGIN_FREE)),
+                                PositionsTotal() + OrdersTotal(), sym == "" ? 0 : QuoteRate(sym));
+}
+
+// AccountState to the server: the account and up to 12 copied positions.
+void SendAccount()
+{
+   int rc = AccountToGuard("");
+   if(rc < 0) { Log("account state", rc); return; }
+   if(rc == 2) CloseAll();
+   for(int i = PositionsTotal() - 1; i >= 0; i--)
+   {
+      ulong t = PositionGetTicket(i);
+      string c = PositionGetString(POSITION_COMMENT);
+      if(PositionGetInteger(POSITION_MAGIC) != InpMagic || StringFind(c, "decp:") != 0) continue;
+      if(decp_rx_account_position(g_rx, InpMasterId, StringToInteger(StringSubstr(c, 5)),
+                                  PositionGetString(POSITION_SYMBOL),
+                                  PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
+                                  Lots(PositionGetDouble(POSITION_VOLUME)),
+                                  Px(PositionGetDouble(POSITION_PRICE_OPEN)), Px(PositionGetDouble(POSITION_SL)),
+                                  Px(PositionGetDouble(POSITION_TP)), Money(PositionGetDouble(POSITION_PROFIT))) < 0) break;
+   }
+   uchar fr[1200];
+   Send(fr, decp_rx_account_frame(g_rx, NowNs(), fr, 1200));
+   g_last_account = TimeLocal();
+}
+
+// After a reconnect: every report the server has not acknowledged (kept by the DLL).
+void ResendUnacked()
+{
+   uchar fr[512];
+   int i = 0, n;
+   while((n = decp_rx_unacked(g_rx, i, fr, 512)) > 0) { Send(fr, n); i++; }
+   if(i > 0) PrintFormat("decp: %d unacknowledged reports sent again", i);
+}
+
+void LogPolicy(const long &info[])
+{
+   long pi[16]; uchar t[512];
+   long v = decp_rx_policy_info(g_rx, pi, 16, t, 512);
+   if(info[1] < 0) { PrintFormat("decp: copy policy version %I64d REFUSED (another master or invalid): version %I64d stays", info[0], v); return; }
+   if(info[1] == 0) return;   // the version already in force (every Subscribe sends it)
+   PrintFormat("decp: copy policy version %I64d of subscription %I64d applied: lot mode %I64d (fixed %I64d, x%I64d/1000, equity %I64d, risk %I64d bp), reverse %I64d, SL %I64d, TP %I64d, modify %I64d, types 0x%I64x, deviation %I64d/100 pips, equity floor %I64d, drawdown %I64d bp, close all %I64d; %s",
+               v, pi[1], pi[2], pi[3], pi[4], pi[5], pi[6], pi[7], pi[8], pi[9], pi[10], pi[11], pi[12],
+               pi[13], pi[14], pi[15], CharArrayToString(t));
+}
+
 // master's volume per copied ticket (needed for partial closes), kept in global variables
 string GvMv(long t) { return "decp.rx." + IntegerToString(InpMasterId) + ".mv." + IntegerToString(t); }
 
@@ -143,6 +215,7 @@ void OnEnvelope(const long &info[], string sym)
    view[9] = pos != 0 || ord != 0 ? 1 : 0;
    view[10] = pos != 0 ? Lots(vol) : ord != 0 ? Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)) : 0;
    view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : view[10];
+   if(AccountToGuard(sym) == 2) CloseAll();   // the account now, with this symbol's quote rate
    int reason = decp_rx_check(g_rx, NowNs(), view, 12, v, 16, os, 40);
    uchar fr[1024];
    if(reason != 0)
@@ -175,9 +248,10 @@ void OnEnvelope(const long &info[], string sym)
    int n = decp_rx_report(g_rx, ok ? status : 6, ok ? Lots(g_trade.ResultVolume()) : 0,
                           ok ? Px(g_trade.ResultPrice()) : 0, (long)g_trade.ResultOrder(),
                           (int)g_trade.ResultRetcode(), 0, NowNs(), fr, 1024);
-   Send(fr, n);
+   Send(fr, n);   // kept by the DLL until acknowledged: a failed send is resent after the reconnect
    long st[6];
    if(decp_rx_state(g_rx, st, 6) == 0) GlobalVariableSet(GvLast(), (double)st[1]);
+   SendAccount();
 }
 
 void CloseAll()
@@ -194,8 +268,12 @@ void OnServerMessage(const uchar &p[], int n)
    long info[12]; uchar sym[40];
    int k = decp_rx_message(g_rx, p, n, NowNs(), info, 12, sym, 40);
    uchar fr[256];
-   if(k == 4 && !g_subscribed)             // clock known: subscribe from the guard's next sequence
-   { g_subscribed = Send(fr, decp_rx_subscribe(g_rx, fr, 256)); }
+   if(k == 4 && !g_subscribed)             // clock known: subscribe from the guard's next sequence,
+   {                                       // then the account and the unacknowledged reports
+      g_subscribed = Send(fr, decp_rx_subscribe(g_rx, fr, 256));
+      if(g_subscribed) { SendAccount(); ResendUnacked(); }
+   }
+   else if(k == 8) LogPolicy(info);        // the subscription's copy policy (applied by the DLL)
    else if(k == 1) OnEnvelope(info, CharArrayToString(sym));
    else if(k == 5) PrintFormat("decp: subscription state %d -> %d", info[2], info[3]);
    else if(k == 6) { PrintFormat("decp: server error %d", info[0]); Disconnect("server error"); }
@@ -247,12 +325,13 @@ void OnTimer()
    int bits = decp_rx_account(g_rx, Money(AccountInfoDouble(ACCOUNT_BALANCE)), 0,
                               Money(AccountInfoDouble(ACCOUNT_EQUITY)));
    if(bits > 0 && (bits & 2) != 0) CloseAll();
+   if(g_subscribed && TimeLocal() - g_last_account >= InpAccountSec) SendAccount();
 }
 
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 2) { Print("decp: decp.dll version ", decp_version(), ", expected 2"); return INIT_FAILED; }
+   if(decp_version() != 3) { Print("decp: decp.dll version ", decp_version(), ", expected 3"); return INIT_FAILED; }
    if(StringLen(InpMasterPubHex) != 64 || InpMasterId <= 0)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    ArrayResize(pub, 32);
@@ -273,7 +352,10 @@ int OnInit()
 
 void OnDeinit(const int reason)
 {
+   long st[11];
    EventKillTimer();
+   if(g_rx > 0 && decp_rx_state(g_rx, st, 11) == 0 && st[6] > 0)
+      PrintFormat("decp: %I64d reports not acknowledged by the server are lost with the EA", st[6]);
    if(g_sock != INVALID_HANDLE) SocketClose(g_sock);
    if(g_rx > 0) decp_handle_free(g_rx);
 }

@@ -20,6 +20,7 @@ int decp_master_heartbeat(long time_ns, uchar &out[], int out_cap);
 int decp_ingest_decode(const uchar &payload[], int len, long &fields[], int nfields);
 long decp_rx_new(long master_id, const uchar &master_pub[], int pub_len, long last_seq, long ttl_ms);
 int decp_rx_policy(long rx, int lot_mode, long lot_value, int reverse, int copy_sl, int copy_tp, int pending, long max_dev_pips_x100, string prefix, string suffix);
+long decp_rx_policy_info(long rx, long &info[], int ninfo, uchar &text[], int text_cap);
 int decp_ws_request(long rx, string host, int port, string path, string token, uchar &out[], int out_cap);
 int decp_ws_response(long rx, const uchar &buf[], int len);
 int decp_ws_decode(const uchar &buf[], int len, long &info[], int ninfo);
@@ -30,6 +31,10 @@ int decp_rx_message(long rx, const uchar &payload[], int len, long local_now_ns,
 int decp_rx_check(long rx, long local_now_ns, const long &view[], int nview, long &verdict[], int nverdict, uchar &order_symbol[], int sym_cap);
 int decp_rx_report(long rx, int status, long volume, long price, long broker_ticket, int retcode, long profit, long exec_local_ns, uchar &out[], int out_cap);
 int decp_rx_protection(long rx, long local_now_ns, uchar &out[], int out_cap);
+int decp_rx_unacked(long rx, int index, uchar &out[], int out_cap);
+int decp_rx_account_state(long rx, string currency, int leverage, long balance, long equity, long margin, long free_margin, int position_count, long quote_rate);
+int decp_rx_account_position(long rx, long master_id, long master_ticket, string symbol, int type, long volume, long price, long sl, long tp, long profit);
+int decp_rx_account_frame(long rx, long local_now_ns, uchar &out[], int out_cap);
 int decp_rx_account(long rx, long balance, long reserved, long equity);
 int decp_rx_state(long rx, long &st[], int n);
 #import

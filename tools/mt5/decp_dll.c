@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decp_crypto.h"
 #include "decp_ws.h"
 #include "guard.h"
+#include "guard_wire.h"
 #include "proto_frame.h"
 #include "proto_keyann_msg.h"
 #include "proto_login_msg.h"
@@ -36,10 +38,31 @@ struct master {
 	struct decp_ed25519 *key;
 };
 
+/* A report kept until the server's ReportAck: its id and ClientMessage bytes. */
+struct report {
+	uint64_t id;
+	uint16_t len;
+	uint8_t p[256];
+};
+
 struct rx {
 	struct guard_sub sub;
-	struct guard_policy pol;
+	/* pol is the policy in force: server narrowed by local (rx_policy_update), or local
+	 * while no server policy arrived (server.version 0) */
+	struct guard_policy pol, local, server;
+	bool local_set;
+	uint64_t subscription_id; /* from the server's CopyPolicy */
 	struct guard_clock clk;
+	/* the broker account (decp_rx_account_state) and the positions queued for the next
+	 * AccountState */
+	struct guard_account acct;
+	uint32_t acct_positions;
+	struct proto_wire_account_position pos[DECP_RX_POSITIONS_MAX];
+	uint32_t npos;
+	/* reports kept until acknowledged, oldest first; report ids base + ++report_n */
+	struct report unacked[DECP_RX_UNACKED_MAX];
+	uint32_t nunacked;
+	uint64_t acked, forgotten, report_base, report_n;
 	struct decp_ed25519 *key;
 	/* Key rotation (decp_rx_message kind 10, docs/protocol.md "Key announcement"): pub is
 	 * the trusted key (key's public half); after an accepted announcement prev is the old
@@ -525,7 +548,8 @@ int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_le
 	memcpy(r->pub, master_pub, sizeof(r->pub));
 	v.verify = rx_verify;
 	v.key = r;
-	guard_policy_init(&r->pol);
+	guard_policy_init(&r->local);
+	r->pol = r->local;
 	guard_clock_init(&r->clk, 0);
 	if (guard_sub_init(&r->sub, (uint64_t)master_id, &v, ttl_ms * GUARD_NS_PER_MS,
 			   (uint64_t)last_seq) != 0) {
@@ -533,6 +557,56 @@ int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_le
 		return DECP_E_INVAL;
 	}
 	return handle_or_free(K_RX, r);
+}
+
+/* The policy in force (decp_dll.h "Copy policy"): the server's narrowed by the local one,
+ * or the local one while no server policy arrived. */
+static void rx_policy_update(struct rx *r)
+{
+	struct guard_policy p;
+
+	if (r->server.version == 0) {
+		r->pol = r->local;
+		return;
+	}
+	p = r->server;
+	if (r->local_set) {
+		if (r->local.max_deviation_pips_x100 < p.max_deviation_pips_x100)
+			p.max_deviation_pips_x100 = r->local.max_deviation_pips_x100;
+		if ((r->local.type_mask & GUARD_ORDER_BIT(GUARD_ORDER_BUY_LIMIT)) == 0)
+			guard_policy_pending(&p, false);
+		if (p.prefix[0] == '\0' && p.suffix[0] == '\0') {
+			memcpy(p.prefix, r->local.prefix, sizeof(p.prefix));
+			memcpy(p.suffix, r->local.suffix, sizeof(p.suffix));
+		}
+	}
+	r->pol = p;
+}
+
+/* ServerMessage.copy_policy (m: proto_wire's member). info: version, 1 applied / 0 not
+ * newer / -1 refused, subscription_id, master_id. */
+static void rx_copy_policy(struct rx *r, const struct proto_wire_msg *m, int64_t *info)
+{
+	struct proto_wire_copy_policy w;
+	struct guard_policy next;
+	int rc;
+
+	info[0] = (int64_t)m->v[3];
+	info[1] = -1;
+	info[2] = (int64_t)m->v[1];
+	info[3] = (int64_t)m->v[2];
+	if (m->v[2] != r->sub.master_id ||
+	    proto_wire_copy_policy_decode(m->b[0], m->bl[0], &w) != 0 ||
+	    guard_policy_from_wire(&w, &next) != 0)
+		return;
+	rc = guard_policy_apply(&r->server, &next);
+	if (rc < 0)
+		return;
+	info[1] = rc;
+	if (rc == 1) {
+		r->subscription_id = w.subscription_id;
+		rx_policy_update(r);
+	}
 }
 
 int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t reverse,
@@ -547,7 +621,7 @@ int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t 
 	if (lot_mode < GUARD_LOT_FIXED || lot_mode > GUARD_LOT_RISK_PERCENT || lot_value <= 0 ||
 	    (reverse | copy_sl | copy_tp | pending) & ~1 || max_dev_pips_x100 <= 0)
 		return DECP_E_INVAL;
-	p = r->pol;
+	p = r->local;
 	if (ascii_of(prefix, p.prefix, sizeof(p.prefix), false) < 0 ||
 	    ascii_of(suffix, p.suffix, sizeof(p.suffix), false) < 0)
 		return DECP_E_INVAL;
@@ -565,8 +639,70 @@ int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t 
 	p.copy_tp = copy_tp;
 	guard_policy_pending(&p, pending);
 	p.max_deviation_pips_x100 = max_dev_pips_x100;
-	r->pol = p;
+	r->local = p;
+	r->local_set = true;
+	rx_policy_update(r);
 	return DECP_OK;
+}
+
+/* Appends "sep" and s to the text at *n (cut short at cap - 1, always NUL-terminated). */
+static void text_add(char *t, size_t cap, size_t *n, const char *sep, const char *s)
+{
+	int k = snprintf(t + *n, cap - *n, "%s%s", sep, s);
+
+	if (k > 0)
+		*n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
+}
+
+/* A symbol list as " name=A,B" (nothing when empty). */
+static void text_list(char *t, size_t cap, size_t *n, const char *name,
+		      const char (*list)[GUARD_SYMBOL_MAX], uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		text_add(t, cap, n, i == 0 ? name : ",", list[i]);
+}
+
+int64_t decp_rx_policy_info(int64_t rx, int64_t *info, int32_t ninfo, uint8_t *text,
+			    int32_t text_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	const struct guard_policy *p;
+	char *t = (char *)text;
+	size_t n = 0, cap;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (info == NULL || ninfo < 16 || text == NULL || text_cap < 1)
+		return DECP_E_INVAL;
+	p = &r->pol;
+	memset(info, 0, sizeof(*info) * (size_t)ninfo);
+	info[0] = (int64_t)p->version;
+	info[1] = (int64_t)r->subscription_id;
+	info[2] = p->lot_mode;
+	info[3] = p->lot_fixed;
+	info[4] = p->lot_multiplier_milli;
+	info[5] = p->master_equity;
+	info[6] = p->risk_bp;
+	info[7] = p->reverse;
+	info[8] = p->copy_sl;
+	info[9] = p->copy_tp;
+	info[10] = p->sync_modify;
+	info[11] = p->type_mask;
+	info[12] = p->max_deviation_pips_x100;
+	info[13] = p->equity_floor;
+	info[14] = p->max_drawdown_bp;
+	info[15] = p->close_all_on_trip;
+	cap = (size_t)text_cap;
+	t[0] = '\0';
+	text_add(t, cap, &n, "prefix=", p->prefix);
+	text_add(t, cap, &n, " suffix=", p->suffix);
+	for (uint32_t i = 0; i < p->map_count; i++) {
+		text_add(t, cap, &n, i == 0 ? " map=" : ",", p->map[i].from);
+		text_add(t, cap, &n, ">", p->map[i].to);
+	}
+	text_list(t, cap, &n, " allow=", p->allow, p->allow_count);
+	text_list(t, cap, &n, " deny=", p->deny, p->deny_count);
+	return (int64_t)p->version;
 }
 
 int32_t decp_ws_request(int64_t rx, const wchar_t *host, int32_t port, const wchar_t *path,
@@ -653,6 +789,59 @@ int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_
 	return ws_frame(p, proto_wire_time_ping_encode(local_now_ns, p, sizeof(p)), out, out_cap);
 }
 
+/* A new report id (decp_dll.h "Reports"): unique per subscriber account across runs. */
+static uint64_t rx_report_id(struct rx *r, int64_t local_ns)
+{
+	if (r->report_base == 0)
+		r->report_base = (uint64_t)(local_ns > 0 ? local_ns / 1000000 : 1) << 22;
+	return r->report_base + ++r->report_n;
+}
+
+/* Keeps a report's ClientMessage until acknowledged (the oldest forgotten when full). */
+static void rx_report_keep(struct rx *r, uint64_t id, const uint8_t *p, int n)
+{
+	struct report *k;
+
+	if (n <= 0 || (size_t)n > sizeof(r->unacked[0].p))
+		return;
+	if (r->nunacked == DECP_RX_UNACKED_MAX) {
+		memmove(&r->unacked[0], &r->unacked[1], sizeof(r->unacked[0]) * (DECP_RX_UNACKED_MAX - 1));
+		r->nunacked--;
+		r->forgotten++;
+	}
+	k = &r->unacked[r->nunacked++];
+	k->id = id;
+	k->len = (uint16_t)n;
+	memcpy(k->p, p, (size_t)n);
+}
+
+/* ReportAck: forgets the report (acks come in sending order: the oldest, mostly).
+ * Returns 1 when it was kept, 0 when unknown (a repeated ack, or forgotten). */
+static int rx_report_acked(struct rx *r, uint64_t id)
+{
+	for (uint32_t i = 0; i < r->nunacked; i++) {
+		if (r->unacked[i].id != id)
+			continue;
+		memmove(&r->unacked[i], &r->unacked[i + 1],
+			sizeof(r->unacked[0]) * (r->nunacked - i - 1));
+		r->nunacked--;
+		r->acked++;
+		return 1;
+	}
+	return 0;
+}
+
+/* Encodes a report (n: its ClientMessage length or an error), keeps it, frames it. */
+static int32_t rx_report_send(struct rx *r, uint64_t id, const uint8_t *p, int n, uint8_t *out,
+			      int32_t cap)
+{
+	int32_t rc = ws_frame(p, n, out, cap);
+
+	if (rc > 0)
+		rx_report_keep(r, id, p, n);
+	return rc;
+}
+
 /* The envelope as the guard wants it: trade fields from the signed body only; the
  * routing copies must agree with it (guard_signal.h). Copies body and signature. */
 static int keep_envelope(struct rx *r, const struct proto_wire_msg *m,
@@ -677,6 +866,9 @@ static int keep_envelope(struct rx *r, const struct proto_wire_msg *m,
 	e->master_time_ns = s.master_time_ns;
 	e->expiration_ns = s.expiration_ns;
 	e->server_arrival_ns = (int64_t)m->v[2];
+	/* the fan-out's stamps: the guard's staleness attribution only (guard_signal.h) */
+	e->fanout_send_ns = (int64_t)m->v[5];
+	e->replay = m->v[6] != 0;
 	memcpy(r->body, ss->b[1], ss->bl[1]);
 	e->body = r->body;
 	e->body_len = ss->bl[1];
@@ -723,7 +915,7 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 		info[8] = e->server_arrival_ns;
 		info[9] = e->expiration_ns;
 		info[10] = e->master_time_ns;
-		info[11] = r->replaying;
+		info[11] = r->replaying || e->replay;
 		break;
 	}
 	case PROTO_SERVER_SYNC_START:
@@ -754,8 +946,12 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 	case PROTO_SERVER_KEY_ANNOUNCEMENT:
 		rx_key_announcement(r, &m, info);
 		break;
-	case PROTO_SERVER_REPORT_ACK: /* info[0] = report_id (the EA sends none yet) */
+	case PROTO_SERVER_REPORT_ACK:
 		info[0] = (int64_t)m.v[1];
+		info[1] = rx_report_acked(r, m.v[1]);
+		break;
+	case PROTO_SERVER_COPY_POLICY:
+		rx_copy_policy(r, &m, info);
 		break;
 	default:
 		return DECP_E_MALFORMED;
@@ -795,6 +991,7 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	v.position.open = view[9] != 0;
 	v.position.volume = view[10];
 	v.position.master_volume = view[11];
+	v.account = r->acct; /* known only after decp_rx_account_state: the margin check */
 	/* guard's built-in instrument registry (the instruments table's seed, docs/guard.md);
 	 * an ABI call to load the operator's registry is not there yet */
 	v.instruments = guard_instruments_builtin();
@@ -866,7 +1063,10 @@ int32_t decp_rx_report(int64_t rx, int32_t status, int64_t volume, int64_t price
 	e.realized_profit = profit;
 	e.exec_time_ns = server_time(r, exec_local_ns);
 	e.latency_ns = e.exec_time_ns - r->checked_env.server_arrival_ns;
-	return ws_frame(p, proto_wire_exec_report_encode(&e, p, sizeof(p)), out, out_cap);
+	e.subscription_id = r->subscription_id;
+	e.report_id = rx_report_id(r, exec_local_ns);
+	return rx_report_send(r, e.report_id, p, proto_wire_exec_report_encode(&e, p, sizeof(p)),
+			      out, out_cap);
 }
 
 int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
@@ -891,7 +1091,28 @@ int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out, int32
 	e.event_time_ns = server_time(r, local_now_ns);
 	e.expected_sequence = r->verdict.expected_seq;
 	memcpy(e.detail, "decp.dll", sizeof("decp.dll"));
-	return ws_frame(p, proto_wire_protection_encode(&e, p, sizeof(p)), out, out_cap);
+	e.subscription_id = r->subscription_id;
+	/* the guard's claim, for TTL_EXPIRED only; the server checks it (docs/guard.md) */
+	if (e.reason == GUARD_REASON_TTL_EXPIRED) {
+		e.attribution = (int32_t)r->verdict.attribution;
+		e.fanout_send_ns = r->checked_env.fanout_send_ns;
+	}
+	e.report_id = rx_report_id(r, local_now_ns);
+	return rx_report_send(r, e.report_id, p, proto_wire_protection_encode(&e, p, sizeof(p)),
+			      out, out_cap);
+}
+
+int32_t decp_rx_unacked(int64_t rx, int32_t index, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (index < 0 || !buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	if ((uint32_t)index >= r->nunacked)
+		return 0;
+	return ws_frame(r->unacked[index].p, r->unacked[index].len, out, out_cap);
 }
 
 int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, int64_t equity)
@@ -911,6 +1132,89 @@ int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, int64_t e
 	return bits;
 }
 
+int32_t decp_rx_account_state(int64_t rx, const wchar_t *currency, int32_t leverage,
+			      int64_t balance, int64_t equity, int64_t margin, int64_t free_margin,
+			      int32_t position_count, int64_t quote_rate)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct guard_account a = {.known = true};
+	int rc;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (ascii_of(currency, a.currency, sizeof(a.currency), false) != 3 || leverage < 1 ||
+	    position_count < 0 || quote_rate < 0)
+		return DECP_E_INVAL;
+	a.leverage = (uint32_t)leverage;
+	a.balance = balance;
+	a.equity = equity;
+	a.margin = margin;
+	a.free_margin = free_margin;
+	a.quote_rate = quote_rate;
+	/* checks the account (guard_account_valid) and feeds equity protection */
+	rc = guard_account_update(&r->sub, &r->pol, &a);
+	if (rc < 0)
+		return DECP_E_INVAL;
+	r->acct = a;
+	r->acct_positions = (uint32_t)position_count;
+	return rc == 1 && r->pol.close_all_on_trip ? 2 : 0;
+}
+
+int32_t decp_rx_account_position(int64_t rx, int64_t master_id, int64_t master_ticket,
+				 const wchar_t *symbol, int32_t type, int64_t volume, int64_t price,
+				 int64_t sl, int64_t tp, int64_t profit)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct proto_wire_account_position *p;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (master_id < 0 || master_ticket < 0 || type < 0 || type > 9 || volume < 0 ||
+	    price < 0 || sl < 0 || tp < 0)
+		return DECP_E_INVAL;
+	if (r->npos == DECP_RX_POSITIONS_MAX)
+		return DECP_E_NOBUFS;
+	p = &r->pos[r->npos];
+	if (ascii_of(symbol, p->symbol, sizeof(p->symbol), false) < 0)
+		return DECP_E_INVAL;
+	p->master_id = (uint64_t)master_id;
+	p->master_ticket = (uint64_t)master_ticket;
+	p->type = type;
+	p->volume = volume;
+	p->price = price;
+	p->sl = sl;
+	p->tp = tp;
+	p->profit = profit;
+	return (int32_t)++r->npos;
+}
+
+int32_t decp_rx_account_frame(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = handle_get(rx, K_RX);
+	struct proto_wire_account_state a;
+	uint8_t p[1100];
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	if (!r->acct.known)
+		return DECP_E_STATE;
+	memset(&a, 0, sizeof(a));
+	a.time_ns = local_now_ns;
+	memcpy(a.currency, r->acct.currency, sizeof(a.currency));
+	a.leverage = r->acct.leverage;
+	a.balance = r->acct.balance;
+	a.equity = r->acct.equity;
+	a.margin = r->acct.margin;
+	a.free_margin = r->acct.free_margin;
+	a.position_count = r->acct_positions;
+	a.n_positions = r->npos;
+	memcpy(a.positions, r->pos, sizeof(r->pos[0]) * r->npos);
+	r->npos = 0;
+	return ws_frame(p, proto_wire_account_state_encode(&a, p, sizeof(p)), out, out_cap);
+}
+
 int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 {
 	struct rx *r = handle_get(rx, K_RX);
@@ -927,5 +1231,12 @@ int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 	st[4] = (int64_t)guard_sub_next_sequence(&r->sub);
 	for (int i = 0; i < GUARD_CLOCK_SAMPLES; i++)
 		st[5] |= r->clk.s[i].used;
+	{
+		const int64_t more[] = { r->nunacked, (int64_t)r->acked, (int64_t)r->forgotten,
+					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0 };
+
+		for (int i = 0; i < 5 && 6 + i < n; i++)
+			st[6 + i] = more[i];
+	}
 	return DECP_OK;
 }

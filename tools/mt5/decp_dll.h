@@ -42,7 +42,8 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 2 /* 2: protocol-2 login (decp_master_login_proof) */
+#define DECP_DLL_VERSION 3 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+				  * server's copy policy, account state, report ids */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -64,6 +65,8 @@
 #define DECP_ED25519_SIG_LEN 64
 #define DECP_FRAME_MAX 4096 /* largest TCP frame payload (proto_frame's default) */
 #define DECP_SYMBOL_MAX 33  /* symbol buffers: 32 characters and the NUL */
+#define DECP_RX_UNACKED_MAX 1024 /* reports a receiver keeps until acknowledged */
+#define DECP_RX_POSITIONS_MAX 12 /* positions one AccountState carries (1,024-byte limit) */
 
 /* ------------------------------------------------------------------ general -- */
 
@@ -181,23 +184,47 @@ DECP_API int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t
  * A receiver of one master's signals: the master's Ed25519 public key (32 bytes), the
  * last sequence this account consumed (persisted by the EA; 0 for a new subscription),
  * the TTL in ms (0 = the default 500 ms). The copy policy starts at guard/'s defaults
- * (decp_rx_policy overrides it). Returns the handle or DECP_E_INVAL / DECP_E_NOMEM.
+ * (decp_rx_policy overrides it until the server's arrives, "Copy policy" below). Returns
+ * the handle or DECP_E_INVAL / DECP_E_NOMEM.
  */
 DECP_API int64_t decp_rx_new(int64_t master_id, const uint8_t *master_pub, int32_t pub_len,
 			     int64_t last_seq, int64_t ttl_ms);
 
 /*
- * The local copy-policy override (docs/mt5.md "inputs"): lot_mode 1 fixed (lot_value =
- * lots in 0.01), 2 multiplier (lot_value = multiplier in 1/1000), 3 equity ratio
- * (lot_value = the master's equity in 1e-4), 4 risk percent (lot_value = basis points of
- * equity); reverse, copy_sl, copy_tp, pending: 0 or 1; max_dev_pips_x100 > 0 (hundredths
- * of a pip); prefix/suffix: the broker's symbol decorations (ASCII, 0..11).
+ * Copy policy (docs/mt5.md "Copy policy"). The server sends the subscription's policy
+ * (ServerMessage.copy_policy, versioned) on every Subscribe and on every change;
+ * decp_rx_message applies it (kind 8). The EA's inputs are the local policy:
+ *   - until a server policy arrives (a fan-out whose database was down at Subscribe, a
+ *     server without policies), the local policy is the whole policy;
+ *   - once one is in force, the server's policy is the policy, and the local one may only
+ *     narrow it, never loosen it: max deviation = the smaller of the two, pending orders
+ *     copied only when both copy them; the local prefix/suffix apply only when the
+ *     server's are both empty (the broker's decorations are the account's, not a risk).
+ *     Lot sizing, reverse, SL/TP, filters and protections are the server's alone.
+ *
+ * decp_rx_policy sets the local policy: lot_mode 1 fixed (lot_value = lots in 0.01), 2
+ * multiplier (lot_value = multiplier in 1/1000), 3 equity ratio (lot_value = the master's
+ * equity in 1e-4), 4 risk percent (lot_value = basis points of equity); reverse,
+ * copy_sl, copy_tp, pending: 0 or 1; max_dev_pips_x100 > 0 (hundredths of a pip);
+ * prefix/suffix: the broker's symbol decorations (ASCII, 0..11).
  * Returns DECP_OK, DECP_E_INVAL, DECP_E_HANDLE.
  */
 DECP_API int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value,
 				int32_t reverse, int32_t copy_sl, int32_t copy_tp, int32_t pending,
 				int64_t max_dev_pips_x100, const wchar_t *prefix,
 				const wchar_t *suffix);
+
+/*
+ * The policy in force, for the EA's log. info (ninfo >= 16): version (0 = the local policy,
+ * no server policy yet), subscription_id, lot_mode, lot_fixed, lot_multiplier_milli,
+ * master_equity, risk_bp, reverse, copy_sl, copy_tp, sync_modify, order_type_mask,
+ * max_deviation_pips_x100, equity_floor, max_drawdown_bp, close_all_on_trip.
+ * text (text_cap >= 1; cut short to fit, always NUL-terminated): the symbol rules as
+ * ASCII, "prefix=P suffix=S map=FROM>TO,... allow=A,... deny=D,..." (empty lists
+ * omitted). Returns the version, or DECP_E_INVAL / DECP_E_HANDLE.
+ */
+DECP_API int64_t decp_rx_policy_info(int64_t rx, int64_t *info, int32_t ninfo, uint8_t *text,
+				     int32_t text_cap);
 
 /*
  * The WebSocket upgrade request (RFC 6455 §4.1) for ws://host:port/path, with the
@@ -247,15 +274,23 @@ DECP_API int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *ou
  * Handles one ServerMessage (a binary frame's payload) received at local_now_ns.
  * Returns its member, with info[] (ninfo >= 12) and symbol filled:
  *   1 Envelope: decoded (from the signed body, never from routing copies) and kept for
- *     decp_rx_check. info: master_id, sequence, order_type, volume, price, sl, tp,
- *     position_ticket, server_arrival_ns, expiration_ns, master_time_ns, 1 when the
- *     envelope is part of a replay (between SyncStart and SyncEnd) else 0. symbol
+ *     decp_rx_check, with the fan-out's stamps (fanout_send_ns, replay: the guard's
+ *     staleness attribution, never a reason to accept). info: master_id, sequence,
+ *     order_type, volume, price, sl, tp, position_ticket, server_arrival_ns,
+ *     expiration_ns, master_time_ns, 1 when the envelope was sent by a replay (its
+ *     replay flag, or between SyncStart and SyncEnd) else 0. symbol
  *     (sym_cap >= DECP_SYMBOL_MAX): the SUBSCRIBER's symbol after the policy's mapping,
  *     whose quote and contract the EA passes to decp_rx_check.
  *   2 SyncStart (info: master, from, to), 3 SyncEnd (info: master, last; a DEGRADED_GAP
  *     subscription is re-synced here), 4 TimePong (the clock sample is taken here; info:
  *     offset estimate ns, rtt ns), 5 StateChange (info: subscription, master, old, new,
- *     cause), 6 Error (info: code), 7 ReportAck (info: report_id), 10 KeyAnnouncement (docs/protocol.md "Key
+ *     cause), 6 Error (info: code), 7 ReportAck (the report is durable: the DLL forgets
+ *     it; info: report_id, 1 when it was unacknowledged here else 0), 8 CopyPolicy (the
+ *     subscription's policy; info: version, 1 applied now -- the policy in force from the
+ *     next decp_rx_check, narrowed by the local one --, 0 not newer than the one in force
+ *     (nothing changed), -1 refused: another master, or outside the guard's rules
+ *     (guard_policy_valid; the policy in force stays); subscription_id, master_id),
+ *     10 KeyAnnouncement (docs/protocol.md "Key
  *     announcement"; info: master, 1 accepted -- the new key verifies from now on, the
  *     old one until info[2] ns on the server clock --, 0 the key already trusted, -1
  *     refused: not signed by the trusted key, another master, or malformed; the trusted
@@ -270,11 +305,13 @@ DECP_API int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len
 /*
  * Runs the ExecutionGuard (guard_signal_check: Sequence, State, TTL, Price, Funds,
  * Signature, copy policy) on the envelope decp_rx_message kept, with the account as the
- * EA sees it now. view (nview >= 12): bid, ask (1e-5; 0 = no quote), vol_min, vol_max,
+ * EA sees it now and the broker account of the last decp_rx_account_state (the margin
+ * check, INSUFFICIENT_MARGIN; none before the first). view (nview >= 12): bid, ask (1e-5;
+ * 0 = no quote), vol_min, vol_max,
  * vol_step (0.01 lot), pip_value (1e-4 money per pip per lot), wallet balance, wallet
  * reserved (1e-4), equity (1e-4), position open (0/1), position volume (0.01 lot),
  * master's volume of that position (0.01 lot).
- * Returns the reason: 0 execute, else decp.ProtectionReason (1..8, 22). verdict (nverdict
+ * Returns the reason: 0 execute, else decp.ProtectionReason (1..10, 22). verdict (nverdict
  * >= 16): reason, filter, authenticated, order type, volume, price, sl, tp, master
  * ticket, sequence, expiration_ns, age_ns, deviation_pips_x100, state after,
  * expected sequence, close_all. order_symbol: the symbol to trade (sym_cap >=
@@ -286,21 +323,66 @@ DECP_API int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *
 			       uint8_t *order_symbol, int32_t sym_cap);
 
 /*
- * A binary WebSocket frame carrying ClientMessage{ExecutionReport} for the last checked
- * envelope that was to execute: status (decp.ExecutionReport.Status), the executed
- * volume and fill price, the broker's ticket and retcode, realised profit (1e-4), and
- * when it filled (local clock: converted with the guard's offset). Returns its length,
- * DECP_E_STATE when the last check did not say execute.
+ * Reports (docs/protocol.md "Reports"). decp_rx_report and decp_rx_protection give each
+ * report a new report_id (unique per subscriber account across runs: the ms of the
+ * handle's first report shifted left 22 bits, plus a counter) and keep its bytes in the
+ * handle until the server's ReportAck (decp_rx_message kind 7) says it is durable. After
+ * a reconnect the EA sends decp_rx_unacked(0..) again; the server stores each report id
+ * once. At most DECP_RX_UNACKED_MAX are kept (beyond, the oldest is forgotten and
+ * counted, decp_rx_state); the handle is memory: a terminal restart forgets them.
+ *
+ * decp_rx_report: a binary WebSocket frame carrying ClientMessage{ExecutionReport} for the
+ * last checked envelope that was to execute: status (decp.ExecutionReport.Status), the
+ * executed volume and fill price, the broker's ticket and retcode, realised profit
+ * (1e-4), and when it filled (local clock: converted with the guard's offset). Returns
+ * its length, DECP_E_STATE when the last check did not say execute.
  */
 DECP_API int32_t decp_rx_report(int64_t rx, int32_t status, int64_t volume, int64_t price,
 				int64_t broker_ticket, int32_t retcode, int64_t profit,
 				int64_t exec_local_ns, uint8_t *out, int32_t out_cap);
 
 /* A binary WebSocket frame carrying ClientMessage{ProtectionEvent} for the last
- * check's rejection (reason, age, deviation, expected sequence). Returns its length,
+ * check's rejection (reason, age, deviation, expected sequence; for TTL_EXPIRED the
+ * guard's staleness attribution and the envelope's send stamp). Returns its length,
  * DECP_E_STATE when the last check said execute or nothing was checked. */
 DECP_API int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out,
 				    int32_t out_cap);
+
+/* A fresh binary WebSocket frame of the index-th unacknowledged report (0 = the oldest),
+ * the same ClientMessage bytes as first sent. Returns its length, 0 when index is at or
+ * past the number kept (done), DECP_E_INVAL on a negative index. */
+DECP_API int32_t decp_rx_unacked(int64_t rx, int32_t index, uint8_t *out, int32_t out_cap);
+
+/*
+ * The broker account (AccountState, docs/guard.md "Funds: platform wallet and broker
+ * margin"), from the EA's AccountInfo* values: currency (3 upper-case letters,
+ * ACCOUNT_CURRENCY), leverage (>= 1), balance, equity, margin, free_margin (1e-4 money;
+ * balance and margin >= 0), position_count (>= 0: open positions and pending orders),
+ * quote_rate (account currency per unit of a cross's quote currency, 1e-5; 0 = unknown,
+ * such an order is refused INSUFFICIENT_MARGIN). From now on decp_rx_check checks the
+ * margin an order needs against free_margin, and the equity feeds equity protection.
+ * Returns 0, or 2 when equity protection tripped now and the policy says close every
+ * position; DECP_E_INVAL (nothing changed), DECP_E_HANDLE.
+ */
+DECP_API int32_t decp_rx_account_state(int64_t rx, const wchar_t *currency, int32_t leverage,
+				       int64_t balance, int64_t equity, int64_t margin,
+				       int64_t free_margin, int32_t position_count,
+				       int64_t quote_rate);
+
+/* One position (or pending order) for the next decp_rx_account_frame: master_id (0 = not
+ * a copied one), master_ticket, symbol (broker's, ASCII 0..32), type (decp.OrderType),
+ * volume (0.01 lot), price, sl, tp (1e-5), profit (1e-4). Returns how many are queued,
+ * DECP_E_NOBUFS past DECP_RX_POSITIONS_MAX (the rest are only counted in position_count),
+ * DECP_E_INVAL, DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_account_position(int64_t rx, int64_t master_id, int64_t master_ticket,
+					  const wchar_t *symbol, int32_t type, int64_t volume,
+					  int64_t price, int64_t sl, int64_t tp, int64_t profit);
+
+/* A binary WebSocket frame carrying ClientMessage{AccountState}: the last
+ * decp_rx_account_state and the queued positions (then cleared), time_ns = local_now_ns.
+ * Returns its length, DECP_E_STATE before any decp_rx_account_state. */
+DECP_API int32_t decp_rx_account_frame(int64_t rx, int64_t local_now_ns, uint8_t *out,
+				       int32_t out_cap);
 
 /* Account update (trusted, local): wallet balance/reserved and equity (1e-4). Returns a
  * bit set: 1 the subscription left LOCKED_NO_FUNDS, 2 equity protection tripped now and
@@ -309,7 +391,9 @@ DECP_API int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, 
 
 /* The guard's state for persistence and display. st (n >= 6): state, last_seq,
  * last_executed_seq, executed, next sequence to subscribe from, clock estimate valid
- * (0/1). Returns DECP_OK. */
+ * (0/1); when n allows: reports unacknowledged (6), acknowledged (7), forgotten over
+ * DECP_RX_UNACKED_MAX (8), the policy version in force (9, 0 = local), equity protection
+ * tripped (10, 0/1). Returns DECP_OK. */
 DECP_API int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n);
 
 #endif
