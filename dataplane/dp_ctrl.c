@@ -1,3 +1,6 @@
+/* dp_ctrl: the dataplane main thread's duties toward the control side (control-ring commands
+ * applied to the tables, readiness and liveness, the stats line, signals), shared by both
+ * transports. Contract in dp_ctrl.h. */
 #include "dp_ctrl.h"
 
 #include <errno.h>
