@@ -83,6 +83,11 @@ check "honest-1 and skewed-synced (time sync corrects the clock) report no incid
 st() { q "SELECT s.state FROM subscriptions s JOIN subscribers n ON n.id = s.subscriber_id WHERE n.name = '$1'"; }
 check "the forger was auto-paused ($(st forger))" test "$(st forger)" = PAUSED_TOXIC
 check "honest-1 stays SYNCED ($(st honest-1))" test "$(st honest-1)" = SYNCED
+# Issue 26 item 3: the summary shows master -> subscriber latency and its histogram.
+check "the summary has the master -> guard verdict percentiles" \
+	grep -Eq '^ +master send -> guard verdict \(us\): n [1-9][0-9]* p50 [0-9]+ p99 [0-9]+ p99\.9 [0-9]+' "$LOG"
+check "the summary has the latency histogram (11 buckets)" \
+	test "$(grep -Ec '^ +[0-9]+\.[0-9]+ (- +[0-9]+\.[0-9]+ ms|ms and more) +[0-9]+\.[0-9]+%' "$LOG")" = 11
 
 # Nothing left running.
 left=$(pgrep -af "decp-(dataplane|control|master|subscriber)" | grep -F -e "$SHM" -e "/tmp/decp-demo." || true)

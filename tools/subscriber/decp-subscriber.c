@@ -141,10 +141,13 @@ static struct lws_context *g_ctx;
 static struct sub_quotes g_quotes;
 static volatile sig_atomic_t g_stop; /* signal handler flag */
 
-/* --latency: server arrival -> guard verdict, microseconds, one sample per executed signal
- * received live (not in a replay: a replayed signal's age is history, not latency). */
-#define LAT_MAX (8u << 20)
-static uint32_t *g_lat;
+/* --latency: per executed signal received live (not in a replay: a replayed signal's age
+ * is history, not latency), in microseconds, two samples: the master's send (its
+ * master_time_ns: the same host's clock in the demo and the tests) and the edge's arrival
+ * stamp, each to the guard's verdict. */
+#define LAT_MAX (4u << 20)
+enum { LAT_MASTER, LAT_ARRIVAL, LAT_KINDS };
+static uint32_t *g_lat[LAT_KINDS];
 static size_t g_nlat;
 
 static int cmp_u32(const void *a, const void *b)
@@ -154,14 +157,56 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint32_t lat_us(int64_t ns)
+{
+	int64_t us = ns / 1000;
+
+	return us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* Percentiles of both, and a text histogram of master -> verdict (one bar per bucket,
+ * 50 '#' = the largest bucket). */
 static void latency_report(void)
 {
-	if (g_lat == NULL || g_nlat == 0)
+	static const uint32_t edge[] = {250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+					500000};
+	static const char *const name[LAT_KINDS] = {"master send -> guard verdict",
+						    "edge arrival -> guard verdict"};
+	size_t count[sizeof(edge) / sizeof(edge[0]) + 1] = {0}, most = 1;
+	const size_t nb = sizeof(count) / sizeof(count[0]);
+
+	if (g_lat[0] == NULL || g_nlat == 0)
 		return;
-	qsort(g_lat, g_nlat, sizeof(*g_lat), cmp_u32);
-	fprintf(stderr, "decp-subscriber: latency us n %zu p50 %u p99 %u p99.9 %u max %u\n", g_nlat,
-		g_lat[g_nlat / 2], g_lat[g_nlat * 99 / 100], g_lat[g_nlat * 999 / 1000],
-		g_lat[g_nlat - 1]);
+	for (int k = 0; k < LAT_KINDS; k++) {
+		uint32_t *l = g_lat[k];
+
+		qsort(l, g_nlat, sizeof(*l), cmp_u32);
+		fprintf(stderr, "decp-subscriber: latency %s (us): n %zu p50 %u p99 %u p99.9 %u "
+			"max %u\n", name[k], g_nlat, l[g_nlat / 2], l[g_nlat * 99 / 100],
+			l[g_nlat * 999 / 1000], l[g_nlat - 1]);
+	}
+	for (size_t i = 0, b = 0; i < g_nlat; i++) {
+		while (b < nb - 1 && g_lat[LAT_MASTER][i] >= edge[b])
+			b++;
+		count[b]++;
+	}
+	for (size_t b = 0; b < nb; b++)
+		most = count[b] > most ? count[b] : most;
+	fprintf(stderr, "decp-subscriber: histogram, master send -> guard verdict:\n");
+	for (size_t b = 0; b < nb; b++) {
+		char bar[51];
+		size_t w = count[b] * 50 / most;
+		double lo = b == 0 ? 0 : edge[b - 1] / 1000.0;
+
+		memset(bar, '#', w);
+		bar[w] = '\0';
+		if (b < nb - 1)
+			fprintf(stderr, "  %7.2f - %7.2f ms %6.2f%% %s\n", lo, edge[b] / 1000.0,
+				100.0 * (double)count[b] / (double)g_nlat, bar);
+		else
+			fprintf(stderr, "  %7.2f ms and more %6.2f%% %s\n", lo,
+				100.0 * (double)count[b] / (double)g_nlat, bar);
+	}
 }
 
 static int64_t now_ns(void)
@@ -685,10 +730,11 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			fprintf(stderr, "decp-subscriber: #%d: out of memory booking a position\n",
 				s->idx);
 		s->acct_dirty = true;
-		if (g_lat != NULL && g_nlat < LAT_MAX && !s->replaying[i]) {
-			int64_t us = (now_ns() - env.server_arrival_ns) / 1000;
+		if (g_lat[0] != NULL && g_nlat < LAT_MAX && !s->replaying[i]) {
+			int64_t t = now_ns();
 
-			g_lat[g_nlat++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+			g_lat[LAT_MASTER][g_nlat] = lat_us(t - env.master_time_ns);
+			g_lat[LAT_ARRIVAL][g_nlat++] = lat_us(t - env.server_arrival_ns);
 		}
 		if (g_log != NULL)
 			fprintf(g_log, "%d %" PRIu64 " %" PRIu64 "\n", s->idx, e->master_id, env.sequence);
@@ -972,7 +1018,8 @@ static void usage(FILE *o)
 		"  --ttl-ms N           guard TTL (default 500)\n"
 		"  --report-exec        send an ExecutionReport per execution\n"
 		"  --status             live status line on stderr\n"
-		"  --latency            print delivery latency percentiles (arrival -> verdict) at exit\n"
+		"  --latency            at exit: latency percentiles from the master's send and from\n"
+		"                       the edge's arrival to the guard's verdict, and a histogram\n"
 		"  --orders FILE        per execution \"<subscriber> <master> <sequence> order <type>\n"
 		"                       <symbol> <volume> <policy version> <arrival ns>\" (the order\n"
 		"                       after the copy policy), per CopyPolicy applied \"<subscriber>\n"
@@ -1332,7 +1379,11 @@ int main(int argc, char **argv)
 		case 'C': g_o.ca = optarg; break;
 		case 'X': g_o.stall_ms = atoi(optarg); break;
 		case 'Y':
-			g_lat = malloc(LAT_MAX * sizeof(*g_lat));
+			for (int k = 0; k < LAT_KINDS; k++)
+				if (g_lat[k] == NULL && (g_lat[k] = malloc(LAT_MAX * sizeof(uint32_t))) == NULL) {
+					fprintf(stderr, "decp-subscriber: --latency: out of memory\n");
+					return 2;
+				}
 			break;
 		case 'I': instr = optarg; break;
 		case 'O': ordersp = optarg; break;
@@ -1502,7 +1553,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-subscriber: key announcements accepted %" PRIu64
 			", refused %" PRIu64 "\n", g_keys_accepted, g_keys_refused);
 	latency_report();
-	free(g_lat);
+	for (int k = 0; k < LAT_KINDS; k++)
+		free(g_lat[k]);
 	g_stop = 1;
 	lws_context_destroy(g_ctx);
 	{
