@@ -1362,6 +1362,10 @@ static int sink_data(void *arg, const uint8_t *p, size_t n, bool first, bool tex
 	memcpy(s->rx + s->rx_len, p, n);
 	s->rx_len += n;
 	if (fin) {
+		if (s->rx_text && !cp_ws_utf8_valid(s->rx, s->rx_len)) {
+			cnt(&f->c_malformed);
+			return sess_close_frame(s, 1007, "text message is not UTF-8") < 0 ? -1 : SINK_STOP;
+		}
 		if (s->rx_text)
 			on_json_message(f, s, t);
 		else
@@ -1403,6 +1407,13 @@ static int sink_control(void *arg, unsigned int opcode, const uint8_t *p, size_t
 	if (n >= 2 && !cp_ws_close_code_valid((unsigned int)p[0] << 8 | p[1])) {
 		cnt(&f->c_malformed);
 		if (sess_close_frame(s, 1002, "invalid close code") < 0)
+			return -1;
+		sess_hangup(s);
+		return SINK_STOP;
+	}
+	if (n > 2 && !cp_ws_utf8_valid(p + 2, n - 2)) {
+		cnt(&f->c_malformed);
+		if (sess_close_frame(s, 1007, "close reason is not UTF-8") < 0)
 			return -1;
 		sess_hangup(s);
 		return SINK_STOP;

@@ -142,6 +142,13 @@ int cp_ws_query_value(const char *req, size_t len, const char *name, char *out, 
 bool cp_ws_check_handshake(const char *req, size_t len);
 
 /*
+ * Is p[0..n) well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF)? A text message and a close frame's reason must be (RFC 6455 §5.6, §8.1):
+ * the fan-out closes with 1007 otherwise. Pure.
+ */
+bool cp_ws_utf8_valid(const uint8_t *p, size_t n);
+
+/*
  * May a peer send this status code in a close frame (RFC 6455 §7.4)? Yes for 1000-1003
  * and 1007-1011 (§7.4.1), 1012-1014 (registered since in the IANA registry, §11.7) and
  * 3000-4999 (libraries, applications: §7.4.2). No for anything below 1000, 1004 (reserved),

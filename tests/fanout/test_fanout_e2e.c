@@ -2141,6 +2141,16 @@ static void scenario_close(struct env *e)
 		CHECK(code == 1000, "close: client close 1000 echoed (%d)", code);
 		wsc_close(&c);
 	}
+	/* a close reason that is not UTF-8 (RFC 6455 §8.1): our close 1007 */
+	if (wsc_open(e, &c, "tok-1") == 0) {
+		static const uint8_t bad_reason[] = {0x03, 0xe8, 'o', 0xc0, 0xaf, 'k'};
+
+		(void)wsc_send_frame(&c, 0x8, bad_reason, sizeof(bad_reason));
+		code = wsc_wait_close(&c, 5000);
+		CHECK(code == 1007 && c.frames_after_close == 0,
+		      "close: a close reason in bad UTF-8 answered with %d (expected 1007)", code);
+		wsc_close(&c);
+	}
 
 	/* our own close frame (1003: a text frame on a binary session) while a replay runs and
 	 * live signals keep coming: not one frame after it */

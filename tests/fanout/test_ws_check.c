@@ -1,6 +1,7 @@
 /*
- * test_ws_check: CUnit tests of cp_ws_check, the RFC 6455 client-stream checker in front
- * of libwebsockets (docs/fanout.md "Protocol checks"). Pure logic: no sockets.
+ * test_ws_check: CUnit tests of cp_ws_check, the RFC 6455 client-stream checker and decoder
+ * the fan-out reads every client byte through (docs/fanout.md "The WebSocket protocol is
+ * ours"), and its server-side pieces. Pure logic: no sockets.
  */
 #include <CUnit/Basic.h>
 #include <stdlib.h>
@@ -214,6 +215,161 @@ static void test_close_codes(void)
 		CU_ASSERT_FALSE(cp_ws_close_code_valid(bad[i]));
 }
 
+/* ---- deliver mode ---- */
+
+struct events {
+	char log[2048];
+	size_t n;
+	int stop_at_control; /* return -2 from the n-th control frame (0: never) */
+	int controls;
+};
+
+static void logf_(struct events *e, const char *fmt, const char *a, size_t n, int x, int y,
+		  int z)
+{
+	e->n += (size_t)snprintf(e->log + e->n, sizeof(e->log) - e->n, fmt, (int)n, a, x, y, z);
+}
+
+static int ev_head(void *arg, const char *req, size_t len)
+{
+	struct events *e = arg;
+
+	e->n += (size_t)snprintf(e->log + e->n, sizeof(e->log) - e->n, "H%zu;", len);
+	(void)req;
+	return 0;
+}
+
+static int ev_data(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin)
+{
+	logf_(arg, "D[%.*s]%d%d%d;", (const char *)p, n, first, text, fin);
+	return 0;
+}
+
+static int ev_control(void *arg, unsigned int op, const uint8_t *p, size_t n)
+{
+	struct events *e = arg;
+
+	logf_(arg, "C[%.*s]%d%d%d;", (const char *)p, n, (int)op, 0, 0);
+	return ++e->controls == e->stop_at_control ? -2 : 0;
+}
+
+/* A masked client frame of opcode/fin with payload s into out; returns its length. */
+static size_t frame(uint8_t *out, unsigned int op, bool fin, const char *pl)
+{
+	static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+	size_t n = strlen(pl), h = 2;
+
+	out[0] = (uint8_t)((fin ? 0x80 : 0) | op);
+	out[1] = (uint8_t)(0x80 | n);
+	memcpy(out + h, mask, 4);
+	for (size_t i = 0; i < n; i++)
+		out[h + 4 + i] = (uint8_t)pl[i] ^ mask[i & 3];
+	return h + 4 + n;
+}
+
+/* Deliver stream p[0..n) in chunks of `chunk`; returns the last result, events in *e. */
+static int deliver_all(const uint8_t *p, size_t n, size_t chunk, bool http, struct events *e)
+{
+	struct cp_ws_check c;
+	const struct cp_ws_sink k = {ev_head, ev_data, ev_control, e};
+	int v = 0;
+
+	CU_ASSERT_EQUAL_FATAL(cp_ws_check_init(&c, http, MAX_MSG), 0);
+	for (size_t i = 0; i < n && v == 0; i += chunk)
+		v = cp_ws_check_deliver(&c, p + i, n - i < chunk ? n - i : chunk, &k);
+	cp_ws_check_fini(&c);
+	return v;
+}
+
+static void test_deliver(void)
+{
+	uint8_t st[1024];
+	size_t n = 0;
+	struct events a = {0}, b = {0};
+
+	memcpy(st, good_req, sizeof(good_req) - 1);
+	n = sizeof(good_req) - 1;
+	n += frame(st + n, 2, true, "hello");          /* a whole binary message */
+	n += frame(st + n, 1, false, "ab");            /* a text message in two fragments ... */
+	n += frame(st + n, 9, true, "pi");             /* ... with a ping between them */
+	n += frame(st + n, 0, true, "cd");
+	n += frame(st + n, 2, true, "");               /* an empty message */
+	n += frame(st + n, 8, true, "\x03\xe8" "bye"); /* close 1000 "bye" */
+	CU_ASSERT_EQUAL(deliver_all(st, n, n, true, &a), 0);
+	CU_ASSERT_STRING_EQUAL(a.log, "H170;D[hello]101;D[ab]110;C[pi]900;D[cd]011;D[]101;"
+				      "C[\x03\xe8" "bye]800;");
+	/* byte by byte: the same events except data split into pieces; compare the bytes */
+	CU_ASSERT_EQUAL(deliver_all(st, n, 1, true, &b), 0);
+	{
+		/* every data byte and every control frame, in order, whatever the chunking */
+		char ja[512] = "", jb[512] = "";
+		for (const char *x = a.log; (x = strchr(x, '[')) != NULL; x++)
+			strncat(ja, x + 1, strcspn(x + 1, "]"));
+		for (const char *x = b.log; (x = strchr(x, '[')) != NULL; x++)
+			strncat(jb, x + 1, strcspn(x + 1, "]"));
+		CU_ASSERT_STRING_EQUAL(ja, jb);
+		CU_ASSERT_PTR_NOT_NULL(strstr(b.log, "C[pi]900;"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(b.log, "]011;")); /* the text message ends */
+	}
+	/* a callback's negative value stops the feed and is returned */
+	memset(&a, 0, sizeof(a));
+	a.stop_at_control = 1;
+	CU_ASSERT_EQUAL(deliver_all(st, n, n, true, &a), -2);
+	CU_ASSERT_PTR_NULL(strstr(a.log, "D[cd]"));
+	/* a violation after good frames: what came before was delivered, the verdict returned */
+	n = frame(st, 2, true, "ok");
+	st[n++] = 0x82;
+	st[n++] = 0x01; /* unmasked */
+	st[n++] = 'x';
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT_EQUAL(deliver_all(st, n, 1, false, &a), CP_WS_VERDICT_PROTOCOL);
+	CU_ASSERT_STRING_EQUAL(a.log, "D[o]100;D[k]001;");
+}
+
+static void test_server_pieces(void)
+{
+	uint8_t h[10];
+	char acc[29], v[64];
+	const char req[] = "GET /?format=json&token=a%2Bb%3D+c HTTP/1.1\r\nHost: x\r\n"
+			   "Authorization:  Bearer tok  \r\nX: y\r\n\r\n";
+
+	CU_ASSERT_EQUAL(cp_ws_frame_header(h, 2, 5), 2);
+	CU_ASSERT(h[0] == 0x82 && h[1] == 5);
+	CU_ASSERT_EQUAL(cp_ws_frame_header(h, 1, 126), 4);
+	CU_ASSERT(h[1] == 126 && h[2] == 0 && h[3] == 126);
+	CU_ASSERT_EQUAL(cp_ws_frame_header(h, 2, 70000), 10);
+	CU_ASSERT(h[1] == 127 && h[7] == 0x01 && h[8] == 0x11 && h[9] == 0x70);
+	/* RFC 6455 §1.3's example */
+	cp_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, acc);
+	CU_ASSERT_STRING_EQUAL(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "authorization", v, sizeof(v)), 10);
+	CU_ASSERT_STRING_EQUAL(v, "Bearer tok");
+	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "host", v, sizeof(v)), 1);
+	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "missing", v, sizeof(v)), -1);
+	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "authorization", v, 5), -1);
+	CU_ASSERT_EQUAL(cp_ws_query_value(req, strlen(req), "token", v, sizeof(v)), 6);
+	CU_ASSERT_STRING_EQUAL(v, "a+b= c");
+	CU_ASSERT_EQUAL(cp_ws_query_value(req, strlen(req), "format", v, sizeof(v)), 4);
+	CU_ASSERT_EQUAL(cp_ws_query_value(req, strlen(req), "form", v, sizeof(v)), -1);
+	CU_ASSERT_EQUAL(cp_ws_query_value("GET /?token=%4 HTTP/1.1\r\n\r\n", 27, "token", v,
+					  sizeof(v)), -1);
+	CU_ASSERT_EQUAL(cp_ws_query_value("GET / HTTP/1.1\r\n\r\n", 18, "token", v, sizeof(v)), -1);
+}
+
+static void test_utf8(void)
+{
+	static const char *const ok[] = {"", "abc", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+					 "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf"};
+	static const char *const bad[] = {"\x80", "\xc3", "\xc0\xaf", "\xe0\x80\xaf",
+					  "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
+					  "\xe2\x82", "a\xffz", "\xc3\x28"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		CU_ASSERT_TRUE(cp_ws_utf8_valid((const uint8_t *)ok[i], strlen(ok[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_FALSE(cp_ws_utf8_valid((const uint8_t *)bad[i], strlen(bad[i])));
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -229,6 +385,9 @@ int main(void)
 	CU_add_test(s, "handshake", test_handshake);
 	CU_add_test(s, "HTTP phase then frames", test_http_phase_stream);
 	CU_add_test(s, "close codes (RFC 6455 7.4)", test_close_codes);
+	CU_add_test(s, "deliver mode: head, unmasked data, control frames, chunking", test_deliver);
+	CU_add_test(s, "server pieces: frame headers, accept key, request values", test_server_pieces);
+	CU_add_test(s, "UTF-8", test_utf8);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures();
