@@ -1,6 +1,6 @@
 /*
  * dp_ctrl: what the dataplane's main thread does for the control side, shared by both
- * transports (posix: dp_main.c, DPDK: dpdk/dp_dpdk_app.c).
+ * transports (posix: app/dp_main.c with posix/dp_posix, DPDK: dpdk/dp_dpdk_app.c).
  */
 #ifndef DECP_DP_CTRL_H
 #define DECP_DP_CTRL_H

@@ -1,6 +1,6 @@
 /*
  * dp_opts: decp-dataplane's command line, parsed in one place for both transports
- * (conventions.md: configuration is read once, in one place). dp_main.c parses, then
+ * (conventions.md: configuration is read once, in one place). app/dp_main.c parses, then
  * runs the posix transport itself or hands the result to dp_dpdk_run() (dpdk/
  * dp_dpdk_app.h); decp-dataplane-dpdk parses the same options with --stack preset to dpdk.
  *
