@@ -442,6 +442,16 @@ int dp_opts_load(int *argc, char ***argv, enum dp_stack_kind preset, const char 
 	return dp_opts_parse(*argc, *argv, preset, prog, o);
 }
 
+void dp_opts_shm_params(const struct dp_opts *o, struct dp_shm_params *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->name = o->shm_name;
+	sp->n_workers = o->workers;
+	sp->ingress_entries = o->ring_entries;
+	sp->ack_entries = o->ack_entries;
+	sp->ctrl_entries = 4096;
+}
+
 void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c)
 {
 	memset(c, 0, sizeof(*c));

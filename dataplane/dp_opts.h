@@ -90,6 +90,12 @@ struct dp_session_cfg;
  * transports. */
 void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c);
 
+struct dp_shm_params;
+
+/* The shared-memory segment's parameters (dp_shm.h) from parsed options, both transports
+ * alike (the DPDK one adds its counter names). */
+void dp_opts_shm_params(const struct dp_opts *o, struct dp_shm_params *sp);
+
 /* The --help text. */
 void dp_opts_usage(FILE *f, const char *prog);
 

@@ -29,13 +29,9 @@ static int posix_run(const struct dp_opts *o)
 	memset(&shm, 0, sizeof(shm));
 	memset(&tables, 0, sizeof(tables));
 	const volatile sig_atomic_t *stop = dp_ctrl_signals_install();
-	struct dp_shm_params sp = {
-		.name = o->shm_name,
-		.n_workers = o->workers,
-		.ingress_entries = o->ring_entries,
-		.ack_entries = o->ack_entries,
-		.ctrl_entries = 4096,
-	};
+	struct dp_shm_params sp;
+
+	dp_opts_shm_params(o, &sp);
 	int e = dp_shm_create(&shm, &sp);
 	if (e != 0) {
 		fprintf(stderr, "decp-dataplane: cannot create shared memory '%s': %s\n", o->shm_name,

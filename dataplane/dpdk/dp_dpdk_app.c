@@ -118,15 +118,11 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 			      adaptive) != 0)
 		goto fail;
 	const char *xnames[DP_XCTR_MAX];
-	struct dp_shm_params sp = {
-		.name = o->shm_name,
-		.n_workers = o->workers,
-		.ingress_entries = o->ring_entries,
-		.ack_entries = o->ack_entries,
-		.ctrl_entries = 4096,
-		.xctr_names = xnames,
-		.n_xctr = dp_dpdk_xctr_names(xnames, DP_XCTR_MAX),
-	};
+	struct dp_shm_params sp;
+
+	dp_opts_shm_params(o, &sp);
+	sp.xctr_names = xnames;
+	sp.n_xctr = dp_dpdk_xctr_names(xnames, DP_XCTR_MAX);
 	e = dp_shm_create(&shm, &sp);
 	if (e != 0) {
 		fprintf(stderr, "%s: cannot create shared memory '%s': %s\n", prog, o->shm_name,
