@@ -3099,10 +3099,12 @@ int main(int argc, char **argv)
 
 	if (strcmp(sc, "e2e") == 0 || strcmp(sc, "reconnect") == 0 || strcmp(sc, "slow") == 0 ||
 	    strcmp(sc, "reuseport") == 0 || strcmp(sc, "wss") == 0) {
+		char orders[512];
 		const char *x1[] = {"--subs", subs_arg(&e), "--expect", expect_arg(&e), "--timeout",
-				    "240", "--verify-cache", "--report-exec", "--latency", NULL};
+				    "240", "--verify-cache", "--report-exec", "--latency", "--orders",
+				    orders, NULL};
 		const char *x2[] = {"--subs", subs_arg(&e), "--expect", expect_arg(&e), "--timeout",
-				    "240", "--drop-ms", "50", "--verify-cache", NULL};
+				    "240", "--drop-ms", "50", "--verify-cache", "--orders", orders, NULL};
 		char slow_after[16];
 		const char *x3[] = {"--token", "tok-1", "--master", "1", "--expect", expect_arg(&e),
 				    "--timeout", "240", "--stop-reading-after", slow_after, NULL};
@@ -3111,10 +3113,19 @@ int main(int argc, char **argv)
 		int64_t t0;
 
 		snprintf(slow_after, sizeof(slow_after), "%d", e.nsignals / 10 + 1);
+		snprintf(orders, sizeof(orders), "%s/subs.orders", e.dir);
 		sub = start_subscriber(&e, "subs", strcmp(sc, "reconnect") == 0 ? x2 : x1);
 		if (strcmp(sc, "slow") == 0)
 			slow = start_subscriber(&e, "slow", x3);
-		usleep(1500000); /* let them connect: most of the run is then live delivery */
+		/* every subscriber subscribed (its CopyPolicy, the first answer to Subscribe, is
+		 * logged) before the first signal: the run is live delivery, which the trust
+		 * check below relies on (a late one would execute its first signals replayed) */
+		for (int t = 0; t < 1200 && count_lines(&e, "subs.orders", " policy ", false) < e.nsubs;
+		     t++)
+			usleep(50000);
+		CHECK(count_lines(&e, "subs.orders", " policy ", false) >= e.nsubs,
+		      "every subscriber subscribed before the first signal (%d of %d)",
+		      count_lines(&e, "subs.orders", " policy ", false), e.nsubs);
 		t0 = now_ns();
 		CHECK(publish_all(&e, 5) == 0, "publish signals");
 		fprintf(stderr, "%s: published %d x %d signals in %.2f s\n", sc, e.nmasters, e.nsignals,
