@@ -1,0 +1,226 @@
+/* guard_resync: the re-sync plan. Rules in guard_resync.h. */
+#include "guard_resync.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "guard_check.h"
+#include "guard_instrument.h"
+
+const char *guard_resync_op_name(enum guard_resync_op op)
+{
+	switch (op) {
+	case GUARD_RESYNC_CLOSE: return "CLOSE";
+	case GUARD_RESYNC_REDUCE: return "REDUCE";
+	case GUARD_RESYNC_MODIFY: return "MODIFY";
+	case GUARD_RESYNC_OPEN: return "OPEN";
+	case GUARD_RESYNC_SKIP: return "SKIP";
+	}
+	return "?";
+}
+
+static bool is_market(uint32_t t)
+{
+	return t == GUARD_ORDER_BUY || t == GUARD_ORDER_SELL;
+}
+
+struct plan {
+	struct guard_resync_action *out;
+	size_t cap, n;
+	bool full;
+};
+
+static struct guard_resync_action *push(struct plan *pl, enum guard_resync_op op,
+					uint64_t ticket)
+{
+	struct guard_resync_action *a;
+
+	if (pl->n == pl->cap) {
+		pl->full = true;
+		return NULL;
+	}
+	a = &pl->out[pl->n++];
+	memset(a, 0, sizeof(*a));
+	a->op = op;
+	a->order.master_ticket = ticket;
+	return a;
+}
+
+static void close_held(struct plan *pl, const struct guard_held *h, uint64_t seq)
+{
+	struct guard_resync_action *a = push(pl, GUARD_RESYNC_CLOSE, h->master_ticket);
+
+	if (a == NULL)
+		return;
+	memcpy(a->order.symbol, h->symbol, sizeof(a->order.symbol));
+	a->order.type = h->type;
+	a->order.volume = h->volume;
+	a->order.sequence = seq;
+}
+
+static void skip(struct plan *pl, const struct guard_book_entry *e, enum guard_reason r,
+		 enum guard_filter f, int64_t dev)
+{
+	struct guard_resync_action *a = push(pl, GUARD_RESYNC_SKIP, e->ticket);
+
+	if (a == NULL)
+		return;
+	a->master_volume = e->volume;
+	a->reason = (uint32_t)r;
+	a->filter = (uint32_t)f;
+	a->deviation_pips_x100 = dev;
+}
+
+/* E is not held (any more): open the target, checked as a live open would be. */
+static void open_target(struct plan *pl, const struct guard_policy *p,
+			const struct guard_book_entry *e, const struct guard_view *view,
+			const struct guard_order *target)
+{
+	const struct guard_instrument *in = guard_instrument_find(view->instruments, e->symbol);
+	struct guard_resync_action *a;
+	int64_t dev = 0, price = target->price;
+
+	if (in == NULL) {
+		skip(pl, e, GUARD_REASON_UNKNOWN_INSTRUMENT, GUARD_FILTER_NONE, 0);
+		return;
+	}
+	if (is_market(target->type)) {
+		/* the current price of the side the subscriber trades, against the master's
+		 * open price: a position far from where the master opened it is not chased */
+		int64_t q = target->type == GUARD_ORDER_BUY ? view->quote.ask : view->quote.bid;
+
+		if (guard_price_deviates(p->max_deviation_pips_x100, e->price, q, in->pip, &dev)) {
+			skip(pl, e, GUARD_REASON_PRICE_DEVIATION, GUARD_FILTER_NONE, dev);
+			return;
+		}
+		price = q;
+	}
+	a = push(pl, GUARD_RESYNC_OPEN, e->ticket);
+	if (a == NULL)
+		return;
+	a->order = *target;
+	a->order.price = price;
+	a->master_volume = e->volume;
+}
+
+static const struct guard_held *held_of(const struct guard_held *held, size_t nheld,
+					uint64_t ticket)
+{
+	for (size_t i = 0; i < nheld; i++)
+		if (held[i].master_ticket == ticket)
+			return &held[i];
+	return NULL;
+}
+
+static bool in_book(const struct guard_book_entry *book, size_t nbook, uint64_t ticket)
+{
+	for (size_t i = 0; i < nbook; i++)
+		if (book[i].ticket == ticket)
+			return true;
+	return false;
+}
+
+static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripped,
+		       uint64_t seq, guard_resync_view_fn view_fn, void *view_ctx,
+		       const struct guard_book_entry *e, const struct guard_held *h)
+{
+	struct guard_envelope env;
+	struct guard_view view;
+	struct guard_order target;
+	const struct guard_instrument *in;
+	enum guard_filter f;
+	struct guard_resync_action *a;
+
+	memset(&env, 0, sizeof(env));
+	memset(&view, 0, sizeof(view));
+	env.sequence = seq;
+	memcpy(env.symbol, e->symbol, sizeof(env.symbol));
+	env.symbol[sizeof(env.symbol) - 1] = '\0';
+	env.order_type = e->type;
+	env.volume = e->volume;
+	env.price = e->price;
+	env.sl = e->sl;
+	env.tp = e->tp;
+	env.position_ticket = e->ticket;
+	env.expiration_ns = e->expiration_ns;
+	view_fn(view_ctx, e->symbol, &view);
+	memset(&view.position, 0, sizeof(view.position));
+	in = guard_instrument_find(view.instruments, e->symbol);
+	f = guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0, tripped, &target);
+	if (h == NULL) {
+		if (f != GUARD_FILTER_NONE)
+			skip(pl, e, GUARD_REASON_FILTERED, f, 0);
+		else
+			open_target(pl, p, e, &view, &target);
+		return;
+	}
+	if (f != GUARD_FILTER_NONE)
+		return; /* held, and the policy no longer copies E: as the live path */
+	if (h->type != target.type || strcmp(h->symbol, target.symbol) != 0) {
+		close_held(pl, h, seq);
+		open_target(pl, p, e, &view, &target);
+		return;
+	}
+	if (h->volume > target.volume) {
+		int64_t cut = h->volume - target.volume;
+
+		if (target.volume < view.spec.vol_min || target.volume <= 0) {
+			close_held(pl, h, seq);
+			return;
+		}
+		if ((a = push(pl, GUARD_RESYNC_REDUCE, e->ticket)) == NULL)
+			return;
+		memcpy(a->order.symbol, h->symbol, sizeof(a->order.symbol));
+		a->order.type = h->type;
+		a->order.volume = cut;
+		a->order.sequence = seq;
+		a->master_volume = e->volume;
+	}
+	if (p->sync_modify && (h->sl != target.sl || h->tp != target.tp ||
+			       (!is_market(h->type) && h->price != target.price))) {
+		if ((a = push(pl, GUARD_RESYNC_MODIFY, e->ticket)) == NULL)
+			return;
+		a->order = target;
+		a->order.volume = 0;
+		if (is_market(h->type))
+			a->order.price = 0; /* a position's open price is history */
+		a->master_volume = e->volume;
+	}
+}
+
+/* Stable: actions of one op keep the order they were planned in. */
+static void order_by_op(struct guard_resync_action *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct guard_resync_action x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && v[j - 1].op > x.op; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64_t sequence,
+		       guard_resync_view_fn view_fn, void *view_ctx,
+		       const struct guard_book_entry *book, size_t nbook,
+		       const struct guard_held *held, size_t nheld,
+		       struct guard_resync_action *out, size_t cap)
+{
+	struct plan pl = {out, cap, 0, false};
+
+	if (p == NULL || view_fn == NULL || (book == NULL && nbook > 0) ||
+	    (held == NULL && nheld > 0) || (out == NULL && cap > 0) || guard_policy_valid(p) != 0)
+		return -EINVAL;
+	for (size_t i = 0; i < nheld && !pl.full; i++)
+		if (!in_book(book, nbook, held[i].master_ticket) &&
+		    (p->type_mask & GUARD_ORDER_BIT(GUARD_ORDER_CLOSE)))
+			close_held(&pl, &held[i], sequence);
+	for (size_t i = 0; i < nbook && !pl.full; i++)
+		plan_entry(&pl, p, equity_tripped, sequence, view_fn, view_ctx, &book[i],
+			   held_of(held, nheld, book[i].ticket));
+	if (pl.full)
+		return -ENOBUFS;
+	order_by_op(out, pl.n);
+	return (long)pl.n;
+}
