@@ -14,6 +14,7 @@
 
 #include "cp_fanout_json.h"
 #include "cp_fanout_range.h"
+#include "cp_fanout_snap.h"
 #include "cp_ws_check.h"
 #include "guard_sub.h"
 #include "cp_policy_msg.h"
@@ -511,6 +512,94 @@ static void attach_range_lost(struct cp_fanout *f, struct attach *a, uint64_t fi
 	attach_detach(a);
 }
 
+/* ------------------------------------------------------- lws thread: re-sync by snapshot -- */
+
+/* Ask the replay thread for the master's book at its stream's end instead of a chunk
+ * (cp_fanout_snap.h): the attachment is a REPLAY with its request pending meanwhile, so
+ * neither live publishes nor the pump send it anything until the reply. */
+static void attach_start_snapshot(struct cp_fanout *f, struct attach *a, uint64_t from,
+				  Decp__SnapshotBegin__Reason reason)
+{
+	struct replay_msg *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		sess_send_ctl(a->s, cp_fmsg_error(DECP__ERROR__CODE__CODE_INTERNAL, "out of memory"));
+		attach_detach(a);
+		return;
+	}
+	cp_splice_start(&a->sp, from);
+	r->a = a;
+	r->master = a->m->id;
+	r->from = from;
+	r->snap = true;
+	r->snap_reason = reason;
+	r->sub_id = a->sub_id;
+	cp_splice_request(&a->sp);
+	cp_fo_mq_push(&f->replay_req, r);
+}
+
+static void resync_push(struct cp_fanout *f, uint64_t sub_id, uint64_t seq, bool done)
+{
+	struct resync_ev *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return; /* the state stays as it is; delivery does not depend on it */
+	e->sub_id = sub_id;
+	e->seq = seq;
+	e->done = done;
+	cp_fo_mq_push(&f->resync_q, e);
+}
+
+/* The snapshot arrived: Begin, Parts, End, then SyncStart{S + 1} and the replay (fresh: it
+ * holds only what was published while the book was read) and live. The subscription is
+ * DEGRADED_GAP until its ResyncDone. A snapshot that cannot be used falls back: a lost
+ * range is answered as without snapshots, a stale replay is replayed after all. */
+static void attach_snapshot_reply(struct cp_fanout *f, struct attach *a, struct replay_msg *r)
+{
+	struct sess *s = a->s;
+	uint64_t from = a->sp.next;
+
+	if (r->err == 0 && (r->snap_seq + 1 < from ||
+			    s->qcount + (uint64_t)r->snap_n + QUEUE_RESERVE >= f->cfg.fanout_queue))
+		r->err = -ENOSPC; /* older than asked (cannot happen from Redis), or too large */
+	if (r->err != 0) {
+		cnt(&f->c_snap_failed);
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": no snapshot of master %"
+			  PRIu64 " (%s)", a->sub_id, a->m->id, strerror(-r->err));
+		if (r->snap_reason == DECP__SNAPSHOT_BEGIN__REASON__REASON_RANGE)
+			attach_range_lost(f, a, r->first);
+		else
+			attach_start_replay(f, a, from);
+		return;
+	}
+	for (long i = 0; i < r->snap_n; i++)
+		sess_send_ctl(s, r->snap_msgs[i]); /* takes the reference */
+	r->snap_n = 0;
+	cnt(&f->c_snapshots);
+	if (!a->resyncing)
+		resync_push(f, a->sub_id, r->snap_seq, false);
+	a->resyncing = true;
+	a->resync_seq = r->snap_seq;
+	attach_start_replay(f, a, r->snap_seq + 1);
+}
+
+/* ResyncDone{master, sequence}: accepted only for the snapshot last sent on this
+ * connection; then DEGRADED_GAP -> SYNCED is written (sql 0021). */
+static void on_resync_done(struct cp_fanout *f, struct sess *s, const Decp__ResyncDone *d)
+{
+	struct attach *a = sess_attach_of(s, d->master_id);
+
+	if (a == NULL || !a->resyncing || d->sequence != a->resync_seq) {
+		cnt(&f->c_malformed);
+		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_PROTOCOL,
+					       "ResyncDone without that snapshot"));
+		return;
+	}
+	cnt(&f->c_resync_done);
+	resync_push(f, a->sub_id, d->sequence, true);
+	a->resyncing = false;
+}
+
 static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 {
 	struct attach *a = r->a;
@@ -528,6 +617,10 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 	default:
 		break;
 	}
+	if (r->snap) {
+		attach_snapshot_reply(f, a, r);
+		goto out;
+	}
 	if (r->err != 0) {
 		/* Redis unavailable: retry later from the writeable callback */
 		sess_wake(a->s);
@@ -541,7 +634,11 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 
 		switch (cp_range_check(&rc, &first_avail)) {
 		case CP_RANGE_LOST:
-			attach_range_lost(f, a, first_avail);
+			if (a->snap_ok)
+				attach_start_snapshot(f, a, a->sp.next,
+						      DECP__SNAPSHOT_BEGIN__REASON__REASON_RANGE);
+			else
+				attach_range_lost(f, a, first_avail);
 			goto out;
 		case CP_RANGE_RETRY:
 			a->dry++;
@@ -571,9 +668,7 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 	cp_splice_chunk_end(&a->sp, r->end && whole);
 	attach_pump(f, a);
 out:
-	for (uint32_t i = 0; i < r->n; i++)
-		cp_fmsg_unref(r->msgs[i]);
-	free(r);
+	cp_fo_replay_msg_free(r);
 }
 
 /* direct: write at once where the queue is empty (sess_write_now); false when the lws
@@ -683,6 +778,7 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		return;
 	}
 	m = a->m;
+	a->snap_ok = sub->snapshot;
 	if (m->key_ann != NULL) {
 		/* before any envelope: the new key may sign what the replay or live part holds */
 		sess_send_ctl(s, cp_fmsg_ref(m->key_ann));
@@ -702,6 +798,19 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		cp_splice_live_only(&a->sp, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
 		return;
+	}
+	if (sub->snapshot) {
+		uint64_t from = sub->from_sequence;
+		bool in_hist = master_in_hist(m, from);
+		int64_t arrival = in_hist ? m->hist[from % f->cfg.fanout_history]->arrival_ns : 0;
+
+		/* last_seq 0: this process has not seen the stream yet (a restarted fan-out):
+		 * whatever Redis holds may be stale, the snapshot is safe */
+		if (m->last_seq == 0 ||
+		    cp_snap_wanted(from, m->last_seq, in_hist, arrival, now_ns(), CP_SNAP_STALE_NS)) {
+			attach_start_snapshot(f, a, from, DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
+			return;
+		}
 	}
 	attach_start_replay(f, a, sub->from_sequence);
 }
@@ -828,6 +937,9 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 		break;
 	case DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE:
 		on_account(f, s, cm->account_state);
+		break;
+	case DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE:
+		on_resync_done(f, s, cm->resync_done);
 		break;
 	default:
 		break;
