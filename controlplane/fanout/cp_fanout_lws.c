@@ -396,6 +396,19 @@ static Decp__StateChange__Cause state_cause(Decp__SubscriptionState st)
 	}
 }
 
+/* The cause a StateChange old -> new names: a re-sync's two edges (sql 0021) by their own
+ * causes, a lock by its state's, a return to delivering by the state left. */
+static Decp__StateChange__Cause change_cause(Decp__SubscriptionState old,
+					     Decp__SubscriptionState new_state)
+{
+	if (new_state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP)
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_SEQUENCE_GAP;
+	if (old == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP &&
+	    new_state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED)
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED;
+	return state_cause(state_delivers(new_state) ? old : new_state);
+}
+
 Decp__SubscriptionState cp_fo_state_parse(const char *s)
 {
 	static const char *const names[] = {"", "SYNCED", "DEGRADED_GAP", "LOCKED_NO_FUNDS",
@@ -583,6 +596,29 @@ static void attach_snapshot_reply(struct cp_fanout *f, struct attach *a, struct 
 	attach_start_replay(f, a, r->snap_seq + 1);
 }
 
+/* Would a replay of m from `from` hand the subscriber stale envelopes (cp_snap_wanted)? A
+ * process that has not seen the master's stream yet (last_seq 0: a restarted fan-out)
+ * cannot tell how old Redis's entries are: the snapshot is the safe answer. */
+static bool snapshot_due(const struct cp_fanout *f, const struct master *m, uint64_t from)
+{
+	bool in_hist = master_in_hist(m, from);
+	int64_t arrival = in_hist ? m->hist[from % f->cfg.fanout_history]->arrival_ns : 0;
+
+	return from != 0 && (m->last_seq == 0 ||
+			     cp_snap_wanted(from, m->last_seq, in_hist, arrival, now_ns(),
+					    CP_SNAP_STALE_NS));
+}
+
+/* A held attachment delivers again (the subscription's state came back): the replay from
+ * `next`, or the snapshot when it asked for them and the replay would be stale. */
+static void attach_resume(struct cp_fanout *f, struct attach *a)
+{
+	if (a->snap_ok && snapshot_due(f, a->m, a->sp.next))
+		attach_start_snapshot(f, a, a->sp.next, DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
+	else
+		attach_start_replay(f, a, a->sp.next);
+}
+
 /* ResyncDone{master, sequence}: accepted only for the snapshot last sent on this
  * connection; then DEGRADED_GAP -> SYNCED is written (sql 0021). */
 static void on_resync_done(struct cp_fanout *f, struct sess *s, const Decp__ResyncDone *d)
@@ -610,7 +646,7 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 	}
 	switch (cp_splice_on_reply(&a->sp)) {
 	case CP_SPLICE_START_REPLAY: /* held while read, deliverable again since */
-		attach_start_replay(f, a, a->sp.next);
+		attach_resume(f, a);
 		goto out;
 	case CP_SPLICE_DROP_CHUNK:   /* held while the chunk was read: it is not sent */
 		goto out;
@@ -799,18 +835,10 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
 		return;
 	}
-	if (sub->snapshot) {
-		uint64_t from = sub->from_sequence;
-		bool in_hist = master_in_hist(m, from);
-		int64_t arrival = in_hist ? m->hist[from % f->cfg.fanout_history]->arrival_ns : 0;
-
-		/* last_seq 0: this process has not seen the stream yet (a restarted fan-out):
-		 * whatever Redis holds may be stale, the snapshot is safe */
-		if (m->last_seq == 0 ||
-		    cp_snap_wanted(from, m->last_seq, in_hist, arrival, now_ns(), CP_SNAP_STALE_NS)) {
-			attach_start_snapshot(f, a, from, DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
-			return;
-		}
+	if (sub->snapshot && snapshot_due(f, m, sub->from_sequence)) {
+		attach_start_snapshot(f, a, sub->from_sequence,
+				      DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
+		return;
 	}
 	attach_start_replay(f, a, sub->from_sequence);
 }
@@ -1138,10 +1166,9 @@ static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 		if (a == NULL)
 			continue;
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, ev->master, old, ev->state,
-						      state_cause(state_delivers(ev->state) ? old : ev->state),
-						      now_ns()));
+						      change_cause(old, ev->state), now_ns()));
 		if (cp_splice_on_state(&a->sp, state_delivers(ev->state)) == CP_SPLICE_START_REPLAY)
-			attach_start_replay(f, a, a->sp.next);
+			attach_resume(f, a);
 	}
 }
 

@@ -3254,7 +3254,7 @@ static int rs_double_opens(struct env *e, const char *tag, int n, const int *tic
 
 static void scenario_resync(struct env *e)
 {
-	/* groups: honest (never cut), cut every 100 ms (one of the process's connections),
+	/* groups: honest (not cut by the test), cut every 100 ms (one of the process's connections),
 	 * stopped (SIGSTOP) for half of the run: cut by the keep-alive, back with stale state */
 	int ng = e->nsubs / 5 * 2, nc = e->nsubs / 5 * 2, ns = e->nsubs - ng - nc;
 	struct rs_pos *book = calloc(RS_TICKETS, sizeof(*book));
@@ -3331,7 +3331,8 @@ static void scenario_resync(struct env *e)
 		master = spawn(argv, out);
 	}
 	/* stop the third group from a quarter to three quarters of both masters' streams
-	 * (bounded waits on the streams' lengths, no fixed sleep) */
+	 * (bounded waits on the streams' lengths, no fixed sleep); subscription 1 paused over
+	 * the same span */
 	for (int phase = 1; phase <= 2; phase++) {
 		for (int t = 0; t < 1200; t++) {
 			long long low = LLONG_MAX;
@@ -3356,8 +3357,15 @@ static void scenario_resync(struct env *e)
 			usleep(50000);
 		}
 		kill(sub[2], phase == 1 ? SIGSTOP : SIGCONT);
-		fprintf(stderr, "resync: group 'stopped' %s at %.2f s\n",
-			phase == 1 ? "stopped" : "continued", (double)(now_ns() - t0) / 1e9);
+		/* and subscription 1 (honest, connected throughout) paused over the same span:
+		 * held by the fan-out, resumed by a snapshot */
+		CHECK(sql(e->db, phase == 1 ? "UPDATE subscriptions SET state = 'PAUSED_TOXIC' "
+					      "WHERE id = 1"
+					    : "UPDATE subscriptions SET state = 'SYNCED' WHERE id = 1") == 0,
+		      "subscription 1 %s", phase == 1 ? "paused" : "resumed");
+		fprintf(stderr, "resync: group 'stopped' %s, subscription 1 %s at %.2f s\n",
+			phase == 1 ? "stopped" : "continued", phase == 1 ? "paused" : "resumed",
+			(double)(now_ns() - t0) / 1e9);
 	}
 	rc = harness_wait_exit(master, atoi(timeout) * 1000);
 	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
@@ -3402,6 +3410,23 @@ static void scenario_resync(struct env *e)
 		free(seen);
 		CHECK(n == ns, "every stopped subscriber re-synced by a snapshot after its absence "
 		      "(%d of %d)", n, ns);
+		/* the paused one too: held while PAUSED_TOXIC, then a snapshot past the pause */
+		n = 0;
+		snprintf(p, sizeof(p), "%s/honest.log", e->dir);
+		f = fopen(p, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			int idx;
+			unsigned long long m, s;
+
+			if (sscanf(line, "%d %llu resync %llu", &idx, &m, &s) == 3 && idx == 0 &&
+			    s >= (unsigned long long)e->nsignals / 4)
+				n++;
+		}
+		if (f != NULL)
+			fclose(f);
+		CHECK(n >= 1 && count_lines(e, "honest.log", "0 1 state 4", true) >= 1,
+		      "subscription 1: paused (StateChange PAUSED_TOXIC) and resumed by a snapshot past "
+		      "the pause (%d)", n);
 	}
 	fprintf(stderr, "resync: snapshots reconciled: honest %d, cut %d, stopped %d\n",
 		count_lines(e, "honest.log", " resync ", false),
@@ -3419,7 +3444,7 @@ static void scenario_resync(struct env *e)
 	for (int t = 0; t < 100 && pg_count(e, q) != 0; t++)
 		usleep(100000);
 	CHECK(pg_count(e, q) == 0, "no subscription left DEGRADED_GAP (%lld)", pg_count(e, q));
-	/* honest subscribers are not penalised: no protection event from the never-cut group
+	/* honest subscribers are not penalised: no protection event from the honest group
 	 * but the policy's own filters, and no staleness attributed to a subscriber among the
 	 * cut one's (replays are the platform's) */
 	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id < %d "
