@@ -121,6 +121,7 @@ struct env {
 	const char *roles; /* pipeline: decp-control's roles (NULL: edge,fanout,archiver) */
 	const char *conf;  /* pipeline: more decp-control config lines (NULL: none) */
 	char ctl_extra[128]; /* pipeline: more decp-control config lines */
+	int fport;           /* pipeline: the fan-out's port (0: any free one) */
 };
 
 static int64_t now_ns(void)
@@ -903,10 +904,10 @@ static int start_pipeline(struct env *e, int *dp_port)
 	if (f == NULL)
 		return -1;
 	fprintf(f, "roles = %s\nshm = %s\nredis_host = 127.0.0.1\n"
-		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = 0\n"
+		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = %d\n"
 		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n%s",
 		e->roles != NULL ? e->roles : "edge,fanout,archiver", e->shm,
-		harness_redis_port(e->redis), harness_pg_conninfo(e->pg), e->ctl_extra);
+		harness_redis_port(e->redis), harness_pg_conninfo(e->pg), e->fport, e->ctl_extra);
 	if (e->conf != NULL)
 		fputs(e->conf, f);
 	fclose(f);
@@ -3252,6 +3253,56 @@ static int rs_double_opens(struct env *e, const char *tag, int n, const int *tic
 	return dup;
 }
 
+/* The lowest last sequence of masters 1 and 2's streams (0 when unreadable). */
+static long long rs_stream_low(struct env *e)
+{
+	long long low = LLONG_MAX;
+	char key[64];
+
+	for (int m = 1; m <= 2; m++) {
+		redisReply *r;
+		long long last = 0;
+
+		snprintf(key, sizeof(key), "decp:{m%d}:signals", m);
+		r = redisCommand(e->rc, "XINFO STREAM %s", key);
+		for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements;
+		     i += 2)
+			if (r->element[i]->type == REDIS_REPLY_STRING &&
+			    r->element[i + 1]->type == REDIS_REPLY_STRING &&
+			    strcmp(r->element[i]->str, "last-generated-id") == 0)
+				last = atoll(r->element[i + 1]->str);
+		freeReplyObject(r);
+		low = last < low ? last : low;
+	}
+	return low;
+}
+
+/* Waits (bounded, 60 s) until both streams reach `at`, then stops decp-control with SIGTERM
+ * (exit 0 required) and starts it again with the same configuration (the fan-out on the
+ * same port). 0, or -1. */
+static int restart_control(struct env *e, long long at)
+{
+	char cfg[512], out[512];
+	int rc;
+
+	for (int t = 0; t < 1200 && rs_stream_low(e) < at; t++)
+		usleep(50000);
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control stopped for the restart (exit %d)", rc);
+	snprintf(cfg, sizeof(cfg), "%s/control.conf", e->dir);
+	snprintf(out, sizeof(out), "%s/fanout-restarted.log", e->dir);
+	{
+		char *argv[] = {(char *)e->fanout_bin, (char *)"--config", cfg, NULL};
+
+		e->fanout = spawn(argv, out);
+	}
+	if (harness_wait_line(out, " ready: ", NULL, 0, e->fanout, 30000) != 0)
+		return -1;
+	return rc == 0 ? 0 : -1;
+}
+
 static void scenario_resync(struct env *e)
 {
 	/* groups: honest (not cut by the test), cut every 100 ms (one of the process's connections),
@@ -3259,7 +3310,7 @@ static void scenario_resync(struct env *e)
 	int ng = e->nsubs / 5 * 2, nc = e->nsubs / 5 * 2, ns = e->nsubs - ng - nc;
 	struct rs_pos *book = calloc(RS_TICKETS, sizeof(*book));
 	int *ticket_of_seq = calloc((size_t)e->nsignals, sizeof(int));
-	char trades[512], mport[48], nsig[16], timeout[16], q[512], key[64];
+	char trades[512], mport[48], nsig[16], timeout[16], q[512];
 	char pos[3][512], ord[3][512];
 	static const char *const tags[3] = {"honest", "cut", "stopped"};
 	int first[3] = {1, 1 + ng, 1 + ng + nc}, cnt[3] = {ng, nc, ns};
@@ -3297,6 +3348,7 @@ static void scenario_resync(struct env *e)
 			CHECK(sql(e->db, q) == 0, "policy of subscription %d", i);
 		}
 	e->roles = "edge,fanout,archiver,book";
+	e->fport = harness_free_port(); /* kept across the restart: the EAs reconnect to it */
 	/* a short history ring, a short retention and a short keep-alive: resumes miss the ring,
 	 * streams are trimmed while the run goes on, and a stopped EA is cut within a second */
 	e->conf = "fanout_history = 16\nredis_keep_signals = 1000\nfanout_keepalive_ms = 300\n"
@@ -3332,30 +3384,21 @@ static void scenario_resync(struct env *e)
 	}
 	/* stop the third group from a quarter to three quarters of both masters' streams
 	 * (bounded waits on the streams' lengths, no fixed sleep); subscription 1 paused over
-	 * the same span */
+	 * the same span; decp-control restarted at half */
 	for (int phase = 1; phase <= 2; phase++) {
-		for (int t = 0; t < 1200; t++) {
-			long long low = LLONG_MAX;
-
-			for (int m = 1; m <= 2; m++) {
-				redisReply *r;
-				long long last = 0;
-
-				snprintf(key, sizeof(key), "decp:{m%d}:signals", m);
-				r = redisCommand(e->rc, "XINFO STREAM %s", key);
-				for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
-						   i + 1 < r->elements; i += 2)
-					if (r->element[i]->type == REDIS_REPLY_STRING &&
-					    r->element[i + 1]->type == REDIS_REPLY_STRING &&
-					    strcmp(r->element[i]->str, "last-generated-id") == 0)
-						last = atoll(r->element[i + 1]->str);
-				freeReplyObject(r);
-				low = last < low ? last : low;
-			}
-			if (low >= (long long)e->nsignals * (phase == 1 ? 1 : 3) / 4)
-				break;
-			usleep(50000);
+		if (phase == 2) {
+			/* decp-control (edge, fan-out, archiver, book) restarted once, at half of
+			 * the streams: every subscriber reconnects to a fan-out that has not seen the
+			 * streams (a snapshot for each), the masters resend what was not ACKed */
+			rc = restart_control(e, (long long)e->nsignals / 2);
+			CHECK(rc == 0, "decp-control restarted during the run (%d)", rc);
+			fprintf(stderr, "resync: decp-control restarted at %.2f s\n",
+				(double)(now_ns() - t0) / 1e9);
 		}
+		for (int t = 0; t < 1200 &&
+				rs_stream_low(e) < (long long)e->nsignals * (phase == 1 ? 1 : 3) / 4;
+		     t++)
+			usleep(50000);
 		kill(sub[2], phase == 1 ? SIGSTOP : SIGCONT);
 		/* and subscription 1 (honest, connected throughout) paused over the same span:
 		 * held by the fan-out, resumed by a snapshot */
