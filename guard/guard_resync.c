@@ -103,19 +103,53 @@ static void open_target(struct plan *pl, const struct guard_policy *p,
 	a->master_volume = e->volume;
 }
 
-static const struct guard_held *held_of(const struct guard_held *held, size_t nheld,
-					uint64_t ticket)
+/* The inputs, and whether each is sorted by ticket (then lookups are binary searches). */
+struct inputs {
+	const struct guard_book_entry *book;
+	size_t nbook;
+	const struct guard_held *held;
+	size_t nheld;
+	bool book_sorted, held_sorted;
+};
+
+static const struct guard_held *held_of(const struct inputs *in, uint64_t ticket)
 {
-	for (size_t i = 0; i < nheld; i++)
-		if (held[i].master_ticket == ticket)
-			return &held[i];
+	if (in->held_sorted) {
+		size_t lo = 0, hi = in->nheld;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (in->held[mid].master_ticket < ticket)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < in->nheld && in->held[lo].master_ticket == ticket ? &in->held[lo] : NULL;
+	}
+	for (size_t i = 0; i < in->nheld; i++)
+		if (in->held[i].master_ticket == ticket)
+			return &in->held[i];
 	return NULL;
 }
 
-static bool in_book(const struct guard_book_entry *book, size_t nbook, uint64_t ticket)
+static bool in_book(const struct inputs *in, uint64_t ticket)
 {
-	for (size_t i = 0; i < nbook; i++)
-		if (book[i].ticket == ticket)
+	if (in->book_sorted) {
+		size_t lo = 0, hi = in->nbook;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (in->book[mid].ticket < ticket)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < in->nbook && in->book[lo].ticket == ticket;
+	}
+	for (size_t i = 0; i < in->nbook; i++)
+		if (in->book[i].ticket == ticket)
 			return true;
 	return false;
 }
@@ -208,17 +242,22 @@ long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64
 		       struct guard_resync_action *out, size_t cap)
 {
 	struct plan pl = {out, cap, 0, false};
+	struct inputs in = {book, nbook, held, nheld, true, true};
 
 	if (p == NULL || view_fn == NULL || (book == NULL && nbook > 0) ||
 	    (held == NULL && nheld > 0) || (out == NULL && cap > 0) || guard_policy_valid(p) != 0)
 		return -EINVAL;
+	for (size_t i = 1; i < nbook; i++)
+		in.book_sorted &= book[i - 1].ticket < book[i].ticket;
+	for (size_t i = 1; i < nheld; i++)
+		in.held_sorted &= held[i - 1].master_ticket < held[i].master_ticket;
 	for (size_t i = 0; i < nheld && !pl.full; i++)
-		if (!in_book(book, nbook, held[i].master_ticket) &&
+		if (!in_book(&in, held[i].master_ticket) &&
 		    (p->type_mask & GUARD_ORDER_BIT(GUARD_ORDER_CLOSE)))
 			close_held(&pl, &held[i], sequence);
 	for (size_t i = 0; i < nbook && !pl.full; i++)
 		plan_entry(&pl, p, equity_tripped, sequence, view_fn, view_ctx, &book[i],
-			   held_of(held, nheld, book[i].ticket));
+			   held_of(&in, book[i].ticket));
 	if (pl.full)
 		return -ENOBUFS;
 	order_by_op(out, pl.n);

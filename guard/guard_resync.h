@@ -32,8 +32,9 @@
  *
  * The plan lists CLOSEs first, then REDUCEs, MODIFYs, OPENs (exposure goes down before it
  * goes up), SKIPs last. Idempotent: applying the plan and planning again gives no order
- * (only the same SKIPs). Cost: O(book x held) comparisons (ticket lookups by scan: books and
- * accounts hold hundreds of entries, not millions).
+ * (only the same SKIPs). Cost: O((book + held) log) when each array is sorted by ticket
+ * (ascending, checked here: lookups are binary searches), O(book x held) otherwise; no
+ * allocation.
  */
 #ifndef DECP_GUARD_RESYNC_H
 #define DECP_GUARD_RESYNC_H

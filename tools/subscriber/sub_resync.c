@@ -61,13 +61,36 @@ int sub_snap_part(struct sub_snap *s, const Decp__SnapshotPart *p)
 	return 0;
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	uint64_t x = ((const struct guard_book_entry *)a)->ticket;
+	uint64_t y = ((const struct guard_book_entry *)b)->ticket;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	uint64_t x = ((const struct guard_held *)a)->master_ticket;
+	uint64_t y = ((const struct guard_held *)b)->master_ticket;
+
+	return x < y ? -1 : x > y;
+}
+
 int sub_snap_end(struct sub_snap *s, const Decp__SnapshotEnd *e)
 {
 	bool ok = s->active && e->master_id == s->master && e->sequence == s->seq &&
 		  e->count == s->count && s->n == s->count;
 
 	s->active = false;
-	return ok ? 0 : -EPROTO;
+	if (!ok)
+		return -EPROTO;
+	/* by ticket: the plan's lookups and entry_of are binary searches */
+	qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+	for (size_t i = 1; i < s->n; i++)
+		if (s->e[i - 1].ticket == s->e[i].ticket)
+			return -EPROTO; /* a ticket twice: not a book */
+	return 0;
 }
 
 void sub_snap_free(struct sub_snap *s)
@@ -89,10 +112,9 @@ void sub_instrument_of(const struct guard_instruments *reg, const char *sym, cha
 
 static const struct guard_book_entry *entry_of(const struct sub_snap *s, uint64_t ticket)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->e[i].ticket == ticket)
-			return &s->e[i];
-	return NULL;
+	struct guard_book_entry key = {.ticket = ticket};
+
+	return s->n > 0 ? bsearch(&key, s->e, s->n, sizeof(*s->e), cmp_entry) : NULL;
 }
 
 /* One action into the account. */
@@ -177,6 +199,7 @@ int sub_resync_apply(struct sub_account *a, const struct sub_snap *s, const stru
 		held[nh].tp = ps->tp;
 		nh++;
 	}
+	qsort(held, nh, sizeof(*held), cmp_held);
 	/* at most two actions per entry (CLOSE + OPEN) and one per held copy: cap suffices */
 	n = guard_resync_plan(p, equity_tripped, s->seq, view_fn, view_ctx, s->e, s->n, held, nh,
 			      plan, cap);

@@ -42,8 +42,9 @@ int sub_snap_begin(struct sub_snap *s, const Decp__SnapshotBegin *b);
  * volume > 0, no more than count). Returns 0, -EPROTO (out of order or invalid: s is no
  * longer active), -ENOMEM. */
 int sub_snap_part(struct sub_snap *s, const Decp__SnapshotPart *p);
-/* End: 0 when the snapshot is complete (same master, sequence, count == entries received),
- * -EPROTO otherwise. s stays filled until the next begin. */
+/* End: 0 when the snapshot is complete (same master, sequence, count == entries received,
+ * no ticket twice; the entries are then sorted by ticket), -EPROTO otherwise. s stays
+ * filled until the next begin. */
 int sub_snap_end(struct sub_snap *s, const Decp__SnapshotEnd *e);
 void sub_snap_free(struct sub_snap *s);
 
