@@ -3279,8 +3279,8 @@ static long long rs_stream_low(struct env *e)
 
 /* Waits (bounded, 60 s) until both streams reach `at`, then stops decp-control with SIGTERM
  * (exit 0 required) and starts it again with the same configuration (the fan-out on the
- * same port). 0, or -1. */
-static int restart_control(struct env *e, long long at)
+ * same port); *ready_ns: the wall clock when it was ready again. 0, or -1. */
+static int restart_control(struct env *e, long long at, int64_t *ready_ns)
 {
 	char cfg[512], out[512];
 	int rc;
@@ -3300,7 +3300,57 @@ static int restart_control(struct env *e, long long at)
 	}
 	if (harness_wait_line(out, " ready: ", NULL, 0, e->fanout, 30000) != 0)
 		return -1;
+	*ready_ns = now_ns();
 	return rc == 0 ? 0 : -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* After the restart: for each subscriber of the groups' logs (tags[0..ng)) its first
+ * snapshot reconciled after ready_ns, as ms since then; prints the count, p50, p99, max. */
+static void rs_restart_times(struct env *e, const char *const *tags, int ng, int nsubs,
+			     int64_t ready_ns)
+{
+	int64_t *v = calloc((size_t)nsubs, sizeof(*v));
+	size_t n = 0;
+
+	for (int g = 0; g < ng && v != NULL; g++) {
+		char p[512], line[256];
+		int64_t *first = calloc((size_t)nsubs, sizeof(*first));
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/%s.log", e->dir, tags[g]);
+		f = fopen(p, "r");
+		while (first != NULL && f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			int idx;
+			long long at;
+			const char *a = strstr(line, " at ");
+
+			if (sscanf(line, "%d", &idx) == 1 && strstr(line, " resync ") != NULL &&
+			    a != NULL && (at = atoll(a + 4)) >= ready_ns && idx >= 0 && idx < nsubs &&
+			    (first[idx] == 0 || at < first[idx]))
+				first[idx] = at;
+		}
+		if (f != NULL)
+			fclose(f);
+		for (int i = 0; first != NULL && i < nsubs; i++)
+			if (first[i] != 0)
+				v[n++] = first[i] - ready_ns;
+		free(first);
+	}
+	if (n > 0) {
+		qsort(v, n, sizeof(*v), cmp_i64);
+		fprintf(stderr, "resync: after the restart %zu subscribers re-synced by snapshot: "
+			"p50 %.0f ms, p99 %.0f ms, max %.0f ms after decp-control was ready\n", n,
+			(double)v[n / 2] / 1e6, (double)v[n * 99 / 100] / 1e6,
+			(double)v[n - 1] / 1e6);
+	}
+	free(v);
 }
 
 static void scenario_resync(struct env *e)
@@ -3316,7 +3366,7 @@ static void scenario_resync(struct env *e)
 	int first[3] = {1, 1 + ng, 1 + ng + nc}, cnt[3] = {ng, nc, ns};
 	pid_t sub[3], master;
 	int dp_port, rc;
-	int64_t t0;
+	int64_t t0, ready_ns = 0;
 
 	if (book == NULL || ticket_of_seq == NULL)
 		goto out;
@@ -3353,7 +3403,7 @@ static void scenario_resync(struct env *e)
 	 * streams are trimmed while the run goes on, and a stopped EA is cut within a second */
 	e->conf = "fanout_history = 16\nredis_keep_signals = 1000\nfanout_keepalive_ms = 300\n"
 		  "fanout_keepalive_timeout_ms = 400\n";
-	snprintf(timeout, sizeof(timeout), "%d", 150);
+	snprintf(timeout, sizeof(timeout), "%d", 150 + e->nsubs / 10);
 	if (start_pipeline(e, &dp_port) != 0) {
 		CHECK(0, "dataplane and decp-control started");
 		goto out;
@@ -3390,7 +3440,7 @@ static void scenario_resync(struct env *e)
 			/* decp-control (edge, fan-out, archiver, book) restarted once, at half of
 			 * the streams: every subscriber reconnects to a fan-out that has not seen the
 			 * streams (a snapshot for each), the masters resend what was not ACKed */
-			rc = restart_control(e, (long long)e->nsignals / 2);
+			rc = restart_control(e, (long long)e->nsignals / 2, &ready_ns);
 			CHECK(rc == 0, "decp-control restarted during the run (%d)", rc);
 			fprintf(stderr, "resync: decp-control restarted at %.2f s\n",
 				(double)(now_ns() - t0) / 1e9);
@@ -3471,6 +3521,8 @@ static void scenario_resync(struct env *e)
 		      "subscription 1: paused (StateChange PAUSED_TOXIC) and resumed by a snapshot past "
 		      "the pause (%d)", n);
 	}
+	if (ready_ns != 0) /* the connected groups (the stopped one was stopped then) */
+		rs_restart_times(e, tags, 2, e->nsubs, ready_ns);
 	fprintf(stderr, "resync: snapshots reconciled: honest %d, cut %d, stopped %d\n",
 		count_lines(e, "honest.log", " resync ", false),
 		count_lines(e, "cut.log", " resync ", false),

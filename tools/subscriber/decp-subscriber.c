@@ -877,8 +877,8 @@ static void on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 		(void)guard_sub_sync_complete(&s->gs[i], s->snap[i].seq);
 	if (g_log != NULL)
 		fprintf(g_log, "%d %" PRIu64 " resync %" PRIu64 " opened %u closed %u reduced %u "
-			"modified %u skipped %u\n", s->idx, master, s->snap[i].seq, c.opened, c.closed,
-			c.reduced, c.modified, c.skipped);
+			"modified %u skipped %u at %" PRId64 "\n", s->idx, master, s->snap[i].seq,
+			c.opened, c.closed, c.reduced, c.modified, c.skipped, now_ns());
 	{
 		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
 		Decp__ResyncDone d = DECP__RESYNC_DONE__INIT;
@@ -1115,6 +1115,8 @@ static void usage(FILE *o)
 		"  --subs FILE          one simulated subscriber per line: \"<token> <master>[,<master>...]\"\n"
 		"  --token T --master M a single subscriber (repeat --master)\n"
 		"  --log FILE           execution log: \"<subscriber> <master> <sequence>\" per execution\n"
+		"                       (--resync: \"<subscriber> <master> resync <S> opened N closed N\n"
+		"                       reduced N modified N skipped N at <wall ns>\" per snapshot)\n"
 		"  --expect N           exit 0 once every subscription consumed sequence N\n"
 		"  --timeout S          give up (exit 1) after S seconds (default 60)\n"
 		"  --ttl-ms N           guard TTL (default 500)\n"
