@@ -835,7 +835,11 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
 		return;
 	}
-	if (sub->snapshot && snapshot_due(f, m, sub->from_sequence)) {
+	/* DEGRADED_GAP: a re-sync is owed (its ResyncDone never arrived, the connection was
+	 * lost first): the seed's "awaiting full sync" is this snapshot, whatever the resume */
+	if (sub->snapshot &&
+	    (row->state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP ||
+	     snapshot_due(f, m, sub->from_sequence))) {
 		attach_start_snapshot(f, a, sub->from_sequence,
 				      DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
 		return;
