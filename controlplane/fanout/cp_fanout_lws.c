@@ -563,6 +563,23 @@ static void resync_push(struct cp_fanout *f, uint64_t sub_id, uint64_t seq, bool
 	cp_fo_mq_push(&f->resync_q, e);
 }
 
+/* A re-sync's state edge as the session sees it, told at once (StateChange before the
+ * snapshot, and at its ResyncDone) rather than by the state poll, which may see neither
+ * edge when both land between two polls; the session's row follows, so the poll's view of
+ * the same change (sql 0021's write) is no news. Only from `from`: a subscription in
+ * another state is not moved (nor is it by subscription_resync). */
+static void resync_state(struct cp_fanout *f, struct attach *a, Decp__SubscriptionState from,
+			 Decp__SubscriptionState to, Decp__StateChange__Cause cause)
+{
+	struct subrow *row = sess_subrow(a->s, a->m->id);
+
+	(void)f;
+	if (row == NULL || row->state != from)
+		return;
+	row->state = to;
+	sess_send_ctl(a->s, cp_fmsg_state_change(row->id, a->m->id, from, to, cause, now_ns()));
+}
+
 /* The snapshot arrived: Begin, Parts, End, then SyncStart{S + 1} and the replay (fresh: it
  * holds only what was published while the book was read) and live. The subscription is
  * DEGRADED_GAP until its ResyncDone. A snapshot that cannot be used falls back: a lost
@@ -585,6 +602,9 @@ static void attach_snapshot_reply(struct cp_fanout *f, struct attach *a, struct 
 			attach_start_replay(f, a, from);
 		return;
 	}
+	resync_state(f, a, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED,
+		     DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP,
+		     DECP__STATE_CHANGE__CAUSE__CAUSE_SEQUENCE_GAP);
 	for (long i = 0; i < r->snap_n; i++)
 		sess_send_ctl(s, r->snap_msgs[i]); /* takes the reference */
 	r->snap_n = 0;
@@ -632,6 +652,9 @@ static void on_resync_done(struct cp_fanout *f, struct sess *s, const Decp__Resy
 		return;
 	}
 	cnt(&f->c_resync_done);
+	resync_state(f, a, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP,
+		     DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED,
+		     DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED);
 	resync_push(f, a->sub_id, d->sequence, true);
 	a->resyncing = false;
 }

@@ -1969,6 +1969,7 @@ static void range_snapshot(struct env *e, uint64_t first)
 	struct wsc a = {.fd = -1}, b = {.fd = -1};
 	uint64_t n = (uint64_t)e->nsignals, seq = 0, count = 0, entries = 0, sync_from = 0;
 	bool *seen = calloc(n + 1, sizeof(bool)), end = false, sync_end = false, in_order = true;
+	bool degraded = false, synced = false;
 	int kind_at = 0, code;
 	char msg[256], q[256];
 	struct cp_book book;
@@ -2000,6 +2001,13 @@ static void range_snapshot(struct env *e, uint64_t first)
 	for (Decp__ServerMessage *m; !sync_end && (m = wsc_next(&b, 5000)) != NULL;
 	     decp__server_message__free_unpacked(m, NULL)) {
 		switch (m->kind_case) {
+		case DECP__SERVER_MESSAGE__KIND_STATE_CHANGE: /* before the snapshot */
+			degraded = kind_at == 0 && m->state_change->old_state ==
+				   DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED &&
+				   m->state_change->new_state ==
+				   DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP &&
+				   m->state_change->cause == DECP__STATE_CHANGE__CAUSE__CAUSE_SEQUENCE_GAP;
+			break;
 		case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN:
 			in_order &= kind_at == 0;
 			kind_at = 1;
@@ -2041,6 +2049,8 @@ static void range_snapshot(struct env *e, uint64_t first)
 	      " (want %" PRIu64 "), SnapshotEnd, in order: %d", seq, entries, count, n, in_order);
 	CHECK(sync_end && sync_from == n + 1, "range snapshot: then SyncStart{%" PRIu64 "} and "
 	      "SyncEnd (%d)", sync_from, sync_end);
+	CHECK(degraded, "range snapshot: StateChange SYNCED -> DEGRADED_GAP (SEQUENCE_GAP) before "
+	      "the snapshot");
 	{
 		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
 		Decp__ResyncDone d = DECP__RESYNC_DONE__INIT;
@@ -2055,6 +2065,17 @@ static void range_snapshot(struct env *e, uint64_t first)
 		      "another sequence refused (error %d '%s')", code, msg);
 		d.sequence = n;
 		CHECK(wsc_send_msg(&b, &cm) == 0, "range snapshot: ResyncDone sent");
+		for (Decp__ServerMessage *m; !synced && (m = wsc_next(&b, 3000)) != NULL;
+		     decp__server_message__free_unpacked(m, NULL))
+			synced = m->kind_case == DECP__SERVER_MESSAGE__KIND_STATE_CHANGE &&
+				 m->state_change->old_state ==
+				 DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP &&
+				 m->state_change->new_state ==
+				 DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED &&
+				 m->state_change->cause ==
+				 DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED;
+		CHECK(synced, "range snapshot: StateChange DEGRADED_GAP -> SYNCED (SYNC_COMPLETED) "
+		      "at the ResyncDone");
 	}
 	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id = 1 AND state = "
 		 "'SYNCED' AND state_reason = 're-sync done at sequence %" PRIu64 "'", n);
