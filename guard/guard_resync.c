@@ -6,6 +6,7 @@
 
 #include "guard_check.h"
 #include "guard_instrument.h"
+#include "guard_margin.h"
 
 const char *guard_resync_op_name(enum guard_resync_op op)
 {
@@ -28,6 +29,7 @@ struct plan {
 	struct guard_resync_action *out;
 	size_t cap, n;
 	bool full;
+	int64_t margin_taken; /* by the opens planned so far */
 };
 
 static struct guard_resync_action *push(struct plan *pl, enum guard_resync_op op,
@@ -58,6 +60,7 @@ static void close_held(struct plan *pl, const struct guard_held *h, uint64_t seq
 	a->order.sequence = seq;
 }
 
+/* dev: the deviation (PRICE_DEVIATION) or the margin needed (INSUFFICIENT_MARGIN). */
 static void skip(struct plan *pl, const struct guard_book_entry *e, enum guard_reason r,
 		 enum guard_filter f, int64_t dev)
 {
@@ -68,7 +71,10 @@ static void skip(struct plan *pl, const struct guard_book_entry *e, enum guard_r
 	a->master_volume = e->volume;
 	a->reason = (uint32_t)r;
 	a->filter = (uint32_t)f;
-	a->deviation_pips_x100 = dev;
+	if (r == GUARD_REASON_INSUFFICIENT_MARGIN)
+		a->margin_needed = dev;
+	else
+		a->deviation_pips_x100 = dev;
 }
 
 /* E is not held (any more): open the target, checked as a live open would be. */
@@ -94,6 +100,21 @@ static void open_target(struct plan *pl, const struct guard_policy *p,
 			return;
 		}
 		price = q;
+	}
+	if (view->account.known) {
+		/* the guard's margin rule (guard_margin.h), against the free margin before the
+		 * plan less what its earlier opens take (its closes are not counted: cautious) */
+		int64_t need, left;
+
+		if (guard_margin_needed(in, &view->account, target->volume, price, &need) != 0 ||
+		    __builtin_sub_overflow(view->account.free_margin, pl->margin_taken, &left) ||
+		    need > left) {
+			skip(pl, e, GUARD_REASON_INSUFFICIENT_MARGIN, GUARD_FILTER_NONE,
+			     guard_margin_needed(in, &view->account, target->volume, price,
+						 &need) == 0 ? need : INT64_MAX);
+			return;
+		}
+		pl->margin_taken += need;
 	}
 	a = push(pl, GUARD_RESYNC_OPEN, e->ticket);
 	if (a == NULL)
@@ -241,7 +262,7 @@ long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64
 		       const struct guard_held *held, size_t nheld,
 		       struct guard_resync_action *out, size_t cap)
 {
-	struct plan pl = {out, cap, 0, false};
+	struct plan pl = {out, cap, 0, false, 0};
 	struct inputs in = {book, nbook, held, nheld, true, true};
 
 	if (p == NULL || view_fn == NULL || (book == NULL && nbook > 0) ||

@@ -17,6 +17,11 @@
  *                                within max_deviation_pips_x100 of E's price (fail closed
  *                                without a quote): otherwise SKIP (UNKNOWN_INSTRUMENT,
  *                                PRICE_DEVIATION). Pending orders are placed at their price.
+ *                                With a known broker account (view.account.known) every
+ *                                open also needs its margin (guard_margin_needed) within the
+ *                                free margin less the margin of the plan's earlier opens
+ *                                (its closes not counted): otherwise SKIP
+ *                                (INSUFFICIENT_MARGIN).
  *   no H, policy refuses E       SKIP (FILTERED, the filter): never open what it denies
  *   H, other symbol or direction CLOSE H, then as "no H" (the policy changed since)
  *   H, larger than the target    REDUCE H by the difference (CLOSE when the rest would be
@@ -82,6 +87,7 @@ struct guard_resync_action {
 	uint32_t reason;           /* SKIP: enum guard_reason; 0 otherwise */
 	uint32_t filter;           /* SKIP with FILTERED: enum guard_filter */
 	int64_t deviation_pips_x100; /* SKIP with PRICE_DEVIATION */
+	int64_t margin_needed;       /* SKIP with INSUFFICIENT_MARGIN (INT64_MAX: unknown) */
 };
 
 /*

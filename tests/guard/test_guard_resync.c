@@ -17,6 +17,8 @@ struct mkt {
 	const char *sym[8];
 	int64_t px[8];
 	int n;
+	bool acct;           /* a known broker account with this free margin */
+	int64_t free_margin;
 };
 
 static void view_of(void *ctx, const char *sym, struct guard_view *v)
@@ -32,9 +34,17 @@ static void view_of(void *ctx, const char *sym, struct guard_view *v)
 	for (int i = 0; i < m->n; i++)
 		if (strcmp(m->sym[i], sym) == 0)
 			v->quote.bid = v->quote.ask = m->px[i] + m->off;
+	if (m->acct) {
+		v->account.known = true;
+		memcpy(v->account.currency, "USD", 4);
+		v->account.leverage = 100;
+		v->account.balance = v->account.equity = 10000 * GUARD_MONEY_SCALE;
+		v->account.free_margin = m->free_margin;
+	}
 }
 
-static struct mkt g_mkt = {0, {"EURUSD", "GBPUSD", "XAUUSD"}, {108120, 126510, 203450000}, 3};
+static struct mkt g_mkt = {0, {"EURUSD", "GBPUSD", "XAUUSD"}, {108120, 126510, 203450000}, 3,
+			   false, 0};
 
 static struct guard_book_entry entry(uint64_t t, uint32_t type, const char *sym, int64_t vol,
 				     int64_t price, int64_t sl, int64_t tp)
@@ -307,6 +317,38 @@ static void test_price_checks(void)
 	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
 }
 
+/* With a known account, opens take margin as the live check computes it: the free margin
+ * before the plan pays for the first of two equal opens, not for the second. */
+static void test_margin(void)
+{
+	struct guard_policy p;
+	struct guard_resync_action a[MAXA];
+	struct guard_book_entry b[2] = {entry(1, GUARD_ORDER_BUY, "EURUSD", 10, 108120, 0, 0),
+					entry(2, GUARD_ORDER_SELL, "EURUSD", 10, 108120, 0, 0)};
+	struct guard_account acct = {.known = true, .currency = "USD", .leverage = 100};
+	int64_t need = 0;
+	long n;
+
+	CU_ASSERT_EQUAL_FATAL(guard_margin_needed(guard_instrument_find(
+					guard_instruments_builtin(), "EURUSD"), &acct, 10, 108120, &need), 0);
+	CU_ASSERT(need > 0);
+	guard_policy_init(&p);
+	g_mkt.acct = true;
+	g_mkt.free_margin = need + need / 2;
+	n = plan(&p, b, 2, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	CU_ASSERT_EQUAL(a[0].order.master_ticket, 1);
+	CU_ASSERT_EQUAL(a[1].op, GUARD_RESYNC_SKIP);
+	CU_ASSERT_EQUAL(a[1].reason, GUARD_REASON_INSUFFICIENT_MARGIN);
+	CU_ASSERT_EQUAL(a[1].margin_needed, need);
+	g_mkt.free_margin = 2 * need; /* exactly enough for both */
+	n = plan(&p, b, 2, NULL, 0, a);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(orders_of(a, n), 2);
+	g_mkt.acct = false;
+}
+
 /* Pending orders: placed at their own price without a quote check, deleted when gone. */
 static void test_pending(void)
 {
@@ -456,6 +498,7 @@ int main(void)
 		{"SL/TP and pending price fix, sync_modify", test_modify},
 		{"never open what the policy denies", test_policy_denies},
 		{"price deviation, no quote, unknown instrument", test_price_checks},
+		{"margin of the opens against the free margin", test_margin},
 		{"pending orders placed and deleted", test_pending},
 		{"policy changed direction: close and reopen", test_direction_changed},
 		{"2,000 random books (sorted and not): converges, idempotent", test_random_idempotent},
