@@ -652,6 +652,10 @@ static void on_resync_done(struct cp_fanout *f, struct sess *s, const Decp__Resy
 		return;
 	}
 	cnt(&f->c_resync_done);
+	CP_LOG_RL(CP_LOG_INFO, ROLE, "subscription %" PRIu64 " re-synced at master %" PRIu64
+		  " sequence %" PRIu64 ": opened %" PRIu32 " closed %" PRIu32 " reduced %" PRIu32
+		  " modified %" PRIu32 " skipped %" PRIu32, a->sub_id, d->master_id, d->sequence,
+		  d->opened, d->closed, d->reduced, d->modified, d->skipped);
 	resync_state(f, a, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP,
 		     DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED,
 		     DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED);
