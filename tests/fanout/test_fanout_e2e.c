@@ -3333,16 +3333,18 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* After the restart: for each subscriber of the groups' logs (tags[0..ng)) its first
- * snapshot reconciled after ready_ns, as ms since then; prints the count, p50, p99, max. */
+ * snapshot reconciled after ready_ns, as ms since then and since its first connection after
+ * ready_ns; prints the count, p50, p99, max of each. */
 static void rs_restart_times(struct env *e, const char *const *tags, int ng, int nsubs,
 			     int64_t ready_ns)
 {
-	int64_t *v = calloc((size_t)nsubs, sizeof(*v));
-	size_t n = 0;
+	int64_t *v = calloc((size_t)nsubs, sizeof(*v)), *w = calloc((size_t)nsubs, sizeof(*w));
+	size_t n = 0, nw = 0;
 
-	for (int g = 0; g < ng && v != NULL; g++) {
+	for (int g = 0; g < ng && v != NULL && w != NULL; g++) {
 		char p[512], line[256];
 		int64_t *first = calloc((size_t)nsubs, sizeof(*first));
+		int64_t *conn = calloc((size_t)nsubs, sizeof(*conn));
 		FILE *f;
 
 		snprintf(p, sizeof(p), "%s/%s.log", e->dir, tags[g]);
@@ -3352,17 +3354,24 @@ static void rs_restart_times(struct env *e, const char *const *tags, int ng, int
 			long long at;
 			const char *a = strstr(line, " at ");
 
-			if (sscanf(line, "%d", &idx) == 1 && strstr(line, " resync ") != NULL &&
-			    a != NULL && (at = atoll(a + 4)) >= ready_ns && idx >= 0 && idx < nsubs &&
-			    (first[idx] == 0 || at < first[idx]))
+			if (sscanf(line, "%d", &idx) != 1 || a == NULL || idx < 0 || idx >= nsubs ||
+			    (at = atoll(a + 4)) < ready_ns || conn == NULL)
+				continue;
+			if (strstr(line, " connected ") != NULL && conn[idx] == 0)
+				conn[idx] = at;
+			else if (strstr(line, " resync ") != NULL && (first[idx] == 0 || at < first[idx]))
 				first[idx] = at;
 		}
 		if (f != NULL)
 			fclose(f);
-		for (int i = 0; first != NULL && i < nsubs; i++)
-			if (first[i] != 0)
+		for (int i = 0; first != NULL && conn != NULL && i < nsubs; i++)
+			if (first[i] != 0) {
 				v[n++] = first[i] - ready_ns;
+				if (conn[i] != 0 && conn[i] <= first[i])
+					w[nw++] = first[i] - conn[i];
+			}
 		free(first);
+		free(conn);
 	}
 	if (n > 0) {
 		qsort(v, n, sizeof(*v), cmp_i64);
@@ -3371,7 +3380,14 @@ static void rs_restart_times(struct env *e, const char *const *tags, int ng, int
 			(double)v[n / 2] / 1e6, (double)v[n * 99 / 100] / 1e6,
 			(double)v[n - 1] / 1e6);
 	}
+	if (nw > 0) {
+		qsort(w, nw, sizeof(*w), cmp_i64);
+		fprintf(stderr, "resync: from reconnecting to re-synced: p50 %.0f ms, p99 %.0f ms, "
+			"max %.0f ms (%zu subscribers)\n", (double)w[nw / 2] / 1e6,
+			(double)w[nw * 99 / 100] / 1e6, (double)w[nw - 1] / 1e6, nw);
+	}
 	free(v);
+	free(w);
 }
 
 static void scenario_resync(struct env *e)

@@ -1037,6 +1037,8 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		s->connected = true;
 		s->backoff_ms = 0;
+		if (g_log != NULL && g_o.resync) /* --resync: time from a reconnect to its re-sync */
+			fprintf(g_log, "%d 0 connected at %" PRId64 "\n", s->idx, now_ns());
 		s->rx_len = 0;
 		guard_clock_init(&s->clk, 0);
 		if (g_o.no_time_sync) {
@@ -1116,7 +1118,8 @@ static void usage(FILE *o)
 		"  --token T --master M a single subscriber (repeat --master)\n"
 		"  --log FILE           execution log: \"<subscriber> <master> <sequence>\" per execution\n"
 		"                       (--resync: \"<subscriber> <master> resync <S> opened N closed N\n"
-		"                       reduced N modified N skipped N at <wall ns>\" per snapshot)\n"
+		"                       reduced N modified N skipped N at <wall ns>\" per snapshot,\n"
+		"                       \"<subscriber> 0 connected at <wall ns>\" per connection)\n"
 		"  --expect N           exit 0 once every subscription consumed sequence N\n"
 		"  --timeout S          give up (exit 1) after S seconds (default 60)\n"
 		"  --ttl-ms N           guard TTL (default 500)\n"
