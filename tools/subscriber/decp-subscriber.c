@@ -90,6 +90,8 @@ struct sim {
 	int64_t acct_sent_ns;      /* when the last AccountState went out */
 	uint64_t margin_refused;   /* INSUFFICIENT_MARGIN verdicts */
 	struct lws *wsi;
+	struct lws *attempt;       /* the connection sim_connect last started (NULL: none) */
+	bool retry_pending;        /* sim_retry scheduled the next attempt */
 	lws_sorted_usec_list_t sul;
 	lws_sorted_usec_list_t stall; /* --stop-reading-after: end of the stall */
 	struct outmsg *oh, *ot;
@@ -982,11 +984,13 @@ static void sim_connect(lws_sorted_usec_list_t *sul);
 static void sim_retry(struct sim *s)
 {
 	s->wsi = NULL;
+	s->attempt = NULL;
 	s->connected = false;
 	s->subscribed = false;
 	out_clear(s);
 	if (g_stop)
 		return;
+	s->retry_pending = true;
 	s->backoff_ms = s->backoff_ms == 0 ? 50 : (s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2);
 	lws_sul_schedule(g_ctx, 0, &s->sul, sim_connect, (lws_usec_t)s->backoff_ms * 1000);
 }
@@ -1012,7 +1016,9 @@ static void sim_connect(lws_sorted_usec_list_t *sul)
 						       LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
 	ci.userdata = s;
 	ci.pwsi = &s->wsi;
-	if (lws_client_connect_via_info(&ci) == NULL)
+	s->retry_pending = false;
+	s->attempt = lws_client_connect_via_info(&ci);
+	if (s->attempt == NULL && !s->retry_pending)
 		sim_retry(s);
 }
 
@@ -1084,6 +1090,16 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			fprintf(g_log, "%d 0 refused\n", s->idx);
 		s->reconnects++;
 		sim_retry(s);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* an attempt that ended with neither CONNECTION_ERROR nor CLIENT_CLOSED (seen
+		 * once in 1,000 EAs while the fan-out restarted: that EA never tried again) */
+		if (s != NULL && wsi == s->attempt && !s->retry_pending) {
+			if (g_log != NULL)
+				fprintf(g_log, "%d 0 lost\n", s->idx);
+			s->reconnects++;
+			sim_retry(s);
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (g_log != NULL)
