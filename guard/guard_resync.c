@@ -2,6 +2,7 @@
 #include "guard_resync.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "guard_check.h"
@@ -133,20 +134,32 @@ struct inputs {
 	bool book_sorted, held_sorted;
 };
 
+/* The first of n elements of `size` bytes, sorted by the uint64_t ticket at `off`, whose
+ * ticket is not below t (n when none). */
+static size_t lower_bound(const void *base, size_t n, size_t size, size_t off, uint64_t t)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v;
+
+		memcpy(&v, (const char *)base + mid * size + off, sizeof(v));
+		if (v < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static const struct guard_held *held_of(const struct inputs *in, uint64_t ticket)
 {
 	if (in->held_sorted) {
-		size_t lo = 0, hi = in->nheld;
+		size_t i = lower_bound(in->held, in->nheld, sizeof(*in->held),
+				       offsetof(struct guard_held, master_ticket), ticket);
 
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (in->held[mid].master_ticket < ticket)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return lo < in->nheld && in->held[lo].master_ticket == ticket ? &in->held[lo] : NULL;
+		return i < in->nheld && in->held[i].master_ticket == ticket ? &in->held[i] : NULL;
 	}
 	for (size_t i = 0; i < in->nheld; i++)
 		if (in->held[i].master_ticket == ticket)
@@ -157,17 +170,10 @@ static const struct guard_held *held_of(const struct inputs *in, uint64_t ticket
 static bool in_book(const struct inputs *in, uint64_t ticket)
 {
 	if (in->book_sorted) {
-		size_t lo = 0, hi = in->nbook;
+		size_t i = lower_bound(in->book, in->nbook, sizeof(*in->book),
+				       offsetof(struct guard_book_entry, ticket), ticket);
 
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (in->book[mid].ticket < ticket)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return lo < in->nbook && in->book[lo].ticket == ticket;
+		return i < in->nbook && in->book[i].ticket == ticket;
 	}
 	for (size_t i = 0; i < in->nbook; i++)
 		if (in->book[i].ticket == ticket)
