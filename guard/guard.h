@@ -24,6 +24,7 @@
 #include "guard_instrument.h"
 #include "guard_margin.h"
 #include "guard_policy.h"
+#include "guard_resync.h"
 #include "guard_signal.h"
 #include "guard_sub.h"
 #include "guard_symbol.h"

@@ -58,23 +58,31 @@ static bool ttl_expired(const struct guard_sub *sub, const struct guard_clock *c
  * and exactly 3.000 pass. The reported deviation is rounded up to 1/100 pip, so it
  * exceeds the limit exactly when the check failed.
  */
+bool guard_price_deviates(int64_t max_deviation_pips_x100, int64_t price, int64_t quote,
+			  int64_t pip, int64_t *deviation_pips_x100)
+{
+	int64_t diff, x100, limit;
+
+	*deviation_pips_x100 = INT64_MAX;
+	if (quote <= 0 || price <= 0 || pip <= 0)
+		return true; /* no quote: fail closed */
+	diff = price > quote ? price - quote : quote - price;
+	if (__builtin_mul_overflow(diff, (int64_t)100, &x100))
+		return true;
+	*deviation_pips_x100 = x100 / pip + (x100 % pip != 0);
+	if (__builtin_mul_overflow(max_deviation_pips_x100, pip, &limit))
+		return false; /* a limit beyond any representable distance */
+	return x100 > limit;
+}
+
 static bool price_deviates(const struct guard_policy *pol, const struct guard_envelope *env,
 			   const struct guard_view *view, const struct guard_instrument *in,
 			   enum guard_order_type side, struct guard_verdict *out)
 {
 	int64_t q = side == GUARD_ORDER_BUY ? view->quote.ask : view->quote.bid;
-	int64_t diff, x100, limit;
 
-	out->deviation_pips_x100 = INT64_MAX;
-	if (q <= 0 || env->price <= 0)
-		return true; /* no quote: fail closed */
-	diff = env->price > q ? env->price - q : q - env->price;
-	if (__builtin_mul_overflow(diff, (int64_t)100, &x100))
-		return true;
-	out->deviation_pips_x100 = x100 / in->pip + (x100 % in->pip != 0);
-	if (__builtin_mul_overflow(pol->max_deviation_pips_x100, in->pip, &limit))
-		return false; /* a limit beyond any representable distance */
-	return x100 > limit;
+	return guard_price_deviates(pol->max_deviation_pips_x100, env->price, q, in->pip,
+				    &out->deviation_pips_x100);
 }
 
 static bool funds_short(const struct guard_policy *pol, const struct guard_view *view,

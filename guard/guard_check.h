@@ -98,4 +98,14 @@ int guard_wallet_update(struct guard_sub *sub, const struct guard_wallet *w);
  * says so), else the reason's. */
 enum guard_trust_event guard_trust_event_of(const struct guard_verdict *v);
 
+/*
+ * The Price Deviation Guard's rule (step 4), also used by the re-sync's opens
+ * (guard_resync.h): exact, |price - quote| * 100 > max_deviation_pips_x100 * pip in price
+ * units. Returns true when price deviates, or when quote, price or pip is <= 0 (no quote:
+ * fail closed). *deviation_pips_x100: the deviation in 1/100 pip rounded up (INT64_MAX
+ * when unknown).
+ */
+bool guard_price_deviates(int64_t max_deviation_pips_x100, int64_t price, int64_t quote,
+			  int64_t pip, int64_t *deviation_pips_x100);
+
 #endif

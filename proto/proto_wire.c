@@ -567,6 +567,10 @@ static const uint8_t k_report_ack[] = { 0, F_U64 };
 /* CopyPolicy (8): decoded by proto_wire_copy_policy_decode (repeated fields), not by a
  * schema; this marks the member. */
 static const uint8_t k_copy_policy[] = { 0 };
+/* A member this decoder does not read but protobuf-c checks in depth (the re-sync
+ * snapshot's 9, 11, 12): refused rather than skipped, so nothing protobuf-c refuses is
+ * accepted here. */
+static const uint8_t k_not_decoded[] = { 0 };
 /* KeyAnnouncement: master_id, old key, new key, valid_from_ns, overlap_until_ns, sig */
 static const uint8_t k_key_announcement[] = { 0, F_U64, F_BYTES, F_BYTES, F_U64, F_U64,
 					      F_BYTES };
@@ -585,8 +589,11 @@ static const struct schema s_server[] = {
 	SCHEMA(k_time_pong, NULL), SCHEMA(k_state_change, NULL), SCHEMA(k_error, NULL),
 	SCHEMA(k_report_ack, NULL),
 	SCHEMA(k_copy_policy, NULL), /* 8 CopyPolicy: proto_wire_copy_policy_decode */
-	{ NULL, 0, NULL },           /* 9: reserved, unknown to both: skipped */
+	SCHEMA(k_not_decoded, NULL), /* 9 SnapshotBegin: refused (sent only to a Subscribe
+				      * with `snapshot`, which decp.dll never sets) */
 	SCHEMA(k_key_announcement, NULL),
+	SCHEMA(k_not_decoded, NULL), /* 11 SnapshotPart: refused, as 9 */
+	SCHEMA(k_not_decoded, NULL), /* 12 SnapshotEnd: refused, as 9 */
 };
 
 static int wt_of(uint8_t kind)
@@ -805,6 +812,8 @@ static int decode_oneof(const uint8_t *p, size_t len, const struct schema *membe
 				return -EBADMSG;
 			continue;
 		}
+		if (members[f].kind == k_not_decoded)
+			return -EBADMSG;
 		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &dl) != 0)
 			return -EBADMSG;
 		if (members[f].kind == k_copy_policy) {

@@ -9,7 +9,9 @@
  *           ProtectionEvent | AccountState}
  *   decode  Signal (validated), IngestFrame (every member), ServerMessage (every
  *           member; an Envelope's SignedSignal as pointers into the input; a CopyPolicy
- *           checked in depth, then read with proto_wire_copy_policy_decode)
+ *           checked in depth, then read with proto_wire_copy_policy_decode; the re-sync
+ *           snapshot's SnapshotBegin/Part/End (9, 11, 12) refused whole: only a client
+ *           that set Subscribe.snapshot receives them, and decp.dll does not)
  *
  * Byte equality with protobuf-c (the encoders): fields are written in field-number
  * order, proto3 zero scalars and empty strings/bytes are omitted, negative int32/int64
@@ -171,7 +173,8 @@ enum {
  * master_id (3), sequence (4), fanout_send_ns (5), replay (6: any non-zero is true), and
  * *sig receives its SignedSignal: body (b[1]), hmac (b[2]) and ed25519_sig (b[3]); for
  * other members *sig is zeroed. A CopyPolicy is accepted only when
- * proto_wire_copy_policy_decode accepts it. Both m and sig are required. Returns the
+ * proto_wire_copy_policy_decode accepts it; members 9, 11, 12 are -EBADMSG. Both m and sig
+ * are required. Returns the
  * member (PROTO_SERVER_*) or -EBADMSG.
  */
 int proto_wire_server_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m,

@@ -15,6 +15,7 @@
 #include "cp_pg.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
+#include "cp_book_body.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
 
@@ -106,36 +107,24 @@ static int apply_body(struct books *bk, struct tracked *t, uint64_t seq, const u
 		[CP_BOOK_ANOMALY_REOPENED] = "opens a ticket the book already holds",
 		[CP_BOOK_ANOMALY_NOT_POSITION] = "partly closes a pending order",
 	};
-	struct cp_book_signal s;
+	uint64_t ticket = 0;
 	enum cp_book_effect eff;
-	Decp__Signal *sg = proto_signal_decode(body, len, NULL);
-	int rc;
+	int rc = cp_book_apply_body(&t->b, seq, body, len, &ticket, &eff);
 
-	if (sg == NULL) {
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 " unreadable: "
-			  "the book stops before it", t->master, seq);
-		return -EINVAL;
-	}
-	s = (struct cp_book_signal){.master_id = sg->master_id, .sequence = sg->sequence,
-				    .ticket = sg->position_ticket, .order_type = sg->order_type,
-				    .symbol = sg->symbol, .volume = sg->volume, .price = sg->price,
-				    .sl = sg->sl, .tp = sg->tp, .expiration_ns = sg->expiration_ns};
-	rc = sg->sequence == seq ? cp_book_apply(&t->b, &s, &eff) : -EINVAL;
-	proto_msg_free(&sg->base, NULL);
 	if (rc == -EALREADY)
 		return 0;
 	if (rc == -ERANGE)
 		return -ERANGE;
 	if (rc != 0) {
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 ": not applied "
-			  "(%s): the book stops before it", t->master, seq, strerror(-rc));
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 ": unreadable or "
+			  "not applied (%s): the book stops before it", t->master, seq, strerror(-rc));
 		return -EINVAL;
 	}
 	atomic_fetch_add(&bk->signals, 1);
 	if (eff >= CP_BOOK_ANOMALY_UNKNOWN) {
 		atomic_fetch_add(&bk->anomalies, 1);
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 " ticket %" PRIu64
-			  " %s", t->master, seq, s.ticket, kinds[eff]);
+			  " %s", t->master, seq, ticket, kinds[eff]);
 	}
 	return 0;
 }

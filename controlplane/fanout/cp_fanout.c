@@ -210,6 +210,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 		return NULL;
 	}
 	cp_fo_mq_init(&f->policy_q);
+	cp_fo_mq_init(&f->resync_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_fo_auth_init(&f->auth);
 
@@ -434,6 +435,9 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
 	o->policies_sent = atomic_load_explicit(&w->c_policies_sent, memory_order_relaxed);
 	o->account_states = atomic_load_explicit(&w->c_accounts, memory_order_relaxed);
+	o->snapshots = atomic_load_explicit(&w->c_snapshots, memory_order_relaxed);
+	o->snapshots_failed = atomic_load_explicit(&w->c_snap_failed, memory_order_relaxed);
+	o->resyncs_done = atomic_load_explicit(&w->c_resync_done, memory_order_relaxed);
 	o->live_connections = atomic_load_explicit(&w->c_live, memory_order_relaxed);
 	o->key_announcements = atomic_load_explicit(&w->c_keys_sent, memory_order_relaxed);
 }
@@ -473,15 +477,17 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		cp_fmsg_unref(m);
 	for (r = cp_fo_mq_take_all(&f->replay_rep, 0); r != NULL; r = rn) {
 		rn = r->next;
-		for (uint32_t i = 0; i < r->n; i++)
-			cp_fmsg_unref(r->msgs[i]);
 		free(r->a); /* its session is gone */
-		free(r);
+		cp_fo_replay_msg_free(r);
 	}
 	for (r = cp_fo_mq_take_all(&f->replay_req, 0); r != NULL; r = rn) {
 		rn = r->next;
 		free(r->a);
-		free(r);
+		cp_fo_replay_msg_free(r);
+	}
+	for (n = cp_fo_mq_take_all(&f->resync_q, 0); n != NULL; n = nn) {
+		nn = n->next;
+		free(n);
 	}
 	for (struct adopt *a = cp_fo_mq_take_all(&f->adopt_q, 0), *an; a != NULL; a = an) {
 		an = a->next;

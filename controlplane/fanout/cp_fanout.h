@@ -67,6 +67,9 @@ struct cp_fanout_stats {
 	uint64_t reports_dropped;   /* report queue full or insert failed */
 	uint64_t policies_sent;     /* CopyPolicy messages queued to subscribers (issue 19) */
 	uint64_t account_states;    /* AccountState messages received (issue 19) */
+	uint64_t snapshots;         /* re-syncs by snapshot sent (issue 19, cp_fanout_snap.h) */
+	uint64_t snapshots_failed;  /* snapshots that could not be built (answered CODE_RANGE) */
+	uint64_t resyncs_done;      /* ResyncDone received (DEGRADED_GAP -> SYNCED asked) */
 	uint32_t live_connections;
 	uint64_t key_announcements; /* key announcements written to subscribers (queued) */
 };

@@ -366,6 +366,37 @@ static bool db_auth_post(struct cp_fanout *f, PGconn *c, bool subs)
 	return true;
 }
 
+/* Re-sync state changes (lws thread's resync_q) through subscription_resync() (sql 0021),
+ * in order; what PostgreSQL did not take waits in *pend for the next turn. The StateChange
+ * reaches the subscriber through the state poll below (updated_at moved). */
+static void resync_write(struct cp_fanout *f, struct cp_pg *db, struct resync_ev **pend)
+{
+	struct resync_ev *in = cp_fo_mq_take_all(&f->resync_q, 0), **tail = pend;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = in;
+	while (*pend != NULL && cp_pg_ensure(db) == 0) {
+		struct resync_ev *e = *pend;
+		char id[24], seq[24];
+		const char *vals[3] = {id, e->done ? "true" : "false", seq};
+		PGresult *r;
+
+		snprintf(id, sizeof(id), "%" PRIu64, e->sub_id);
+		snprintf(seq, sizeof(seq), "%" PRIu64, e->seq);
+		r = cp_pg_exec(db, "SELECT subscription_resync($1::bigint, $2::boolean, $3::bigint)",
+			       3, vals);
+		if (r == NULL)
+			return; /* connection lost: retried after the backoff */
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": re-sync state not "
+				  "written: %s", e->sub_id, PQresultErrorMessage(r));
+		PQclear(r);
+		*pend = e->next;
+		free(e);
+	}
+}
+
 void *cp_fo_db_main(void *arg)
 {
 	struct cp_fanout *f = arg;
@@ -381,6 +412,7 @@ void *cp_fo_db_main(void *arg)
 	int64_t rsweep = 0;
 	uint64_t rsession = 0;
 	int64_t next_poll = 0;
+	struct resync_ev *resync = NULL;
 
 	cp_pg_init(&db, &f->cfg, ROLE, "LISTEN decp_subauth");
 	cp_redis_init(&rd, &f->cfg, ROLE);
@@ -394,6 +426,8 @@ void *cp_fo_db_main(void *arg)
 		pending_add(f, &pend, list);
 		while (flush_some(f, &db, &rd, &pend))
 			;
+		if (resync != NULL || cp_fo_mq_len(&f->resync_q) > 0)
+			resync_write(f, &db, &resync);
 		if (mono_ns() < next_poll)
 			continue; /* the state poll keeps its own period */
 		next_poll = mono_ns() + (int64_t)f->cfg.fanout_state_poll_ms * 1000000 / 2;
@@ -485,6 +519,11 @@ void *cp_fo_db_main(void *arg)
 	for (struct report *p = pend.head, *pn; p != NULL; p = pn) {
 		pn = p->next;
 		free(p);
+	}
+	resync_write(f, &db, &resync); /* a last chance, as for reports */
+	for (struct resync_ev *e = resync, *en; e != NULL; e = en) {
+		en = e->next;
+		free(e);
 	}
 	free(seen.s);
 	cp_redis_close(&rd);

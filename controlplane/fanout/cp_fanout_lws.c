@@ -14,6 +14,7 @@
 
 #include "cp_fanout_json.h"
 #include "cp_fanout_range.h"
+#include "cp_fanout_snap.h"
 #include "cp_ws_check.h"
 #include "guard_sub.h"
 #include "cp_policy_msg.h"
@@ -395,6 +396,19 @@ static Decp__StateChange__Cause state_cause(Decp__SubscriptionState st)
 	}
 }
 
+/* The cause a StateChange old -> new names: a re-sync's two edges (sql 0021) by their own
+ * causes, a lock by its state's, a return to delivering by the state left. */
+static Decp__StateChange__Cause change_cause(Decp__SubscriptionState old,
+					     Decp__SubscriptionState new_state)
+{
+	if (new_state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP)
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_SEQUENCE_GAP;
+	if (old == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP &&
+	    new_state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED)
+		return DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED;
+	return state_cause(state_delivers(new_state) ? old : new_state);
+}
+
 Decp__SubscriptionState cp_fo_state_parse(const char *s)
 {
 	static const char *const names[] = {"", "SYNCED", "DEGRADED_GAP", "LOCKED_NO_FUNDS",
@@ -511,6 +525,144 @@ static void attach_range_lost(struct cp_fanout *f, struct attach *a, uint64_t fi
 	attach_detach(a);
 }
 
+/* ------------------------------------------------------- lws thread: re-sync by snapshot -- */
+
+/* Ask the replay thread for the master's book at its stream's end instead of a chunk
+ * (cp_fanout_snap.h): the attachment is a REPLAY with its request pending meanwhile, so
+ * neither live publishes nor the pump send it anything until the reply. */
+static void attach_start_snapshot(struct cp_fanout *f, struct attach *a, uint64_t from,
+				  Decp__SnapshotBegin__Reason reason)
+{
+	struct replay_msg *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		sess_send_ctl(a->s, cp_fmsg_error(DECP__ERROR__CODE__CODE_INTERNAL, "out of memory"));
+		attach_detach(a);
+		return;
+	}
+	cp_splice_start(&a->sp, from);
+	r->a = a;
+	r->master = a->m->id;
+	r->from = from;
+	r->snap = true;
+	r->snap_reason = reason;
+	r->sub_id = a->sub_id;
+	cp_splice_request(&a->sp);
+	cp_fo_mq_push(&f->replay_req, r);
+}
+
+static void resync_push(struct cp_fanout *f, uint64_t sub_id, uint64_t seq, bool done)
+{
+	struct resync_ev *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return; /* the state stays as it is; delivery does not depend on it */
+	e->sub_id = sub_id;
+	e->seq = seq;
+	e->done = done;
+	cp_fo_mq_push(&f->resync_q, e);
+}
+
+/* A re-sync's state edge as the session sees it, told at once (StateChange before the
+ * snapshot, and at its ResyncDone) rather than by the state poll, which may see neither
+ * edge when both land between two polls; the session's row follows, so the poll's view of
+ * the same change (sql 0021's write) is no news. Only from `from`: a subscription in
+ * another state is not moved (nor is it by subscription_resync). */
+static void resync_state(struct cp_fanout *f, struct attach *a, Decp__SubscriptionState from,
+			 Decp__SubscriptionState to, Decp__StateChange__Cause cause)
+{
+	struct subrow *row = sess_subrow(a->s, a->m->id);
+
+	(void)f;
+	if (row == NULL || row->state != from)
+		return;
+	row->state = to;
+	sess_send_ctl(a->s, cp_fmsg_state_change(row->id, a->m->id, from, to, cause, now_ns()));
+}
+
+/* The snapshot arrived: Begin, Parts, End, then SyncStart{S + 1} and the replay (fresh: it
+ * holds only what was published while the book was read) and live. The subscription is
+ * DEGRADED_GAP until its ResyncDone. A snapshot that cannot be used falls back: a lost
+ * range is answered as without snapshots, a stale replay is replayed after all. */
+static void attach_snapshot_reply(struct cp_fanout *f, struct attach *a, struct replay_msg *r)
+{
+	struct sess *s = a->s;
+	uint64_t from = a->sp.next;
+
+	if (r->err == 0 && (r->snap_seq + 1 < from ||
+			    s->qcount + (uint64_t)r->snap_n + QUEUE_RESERVE >= f->cfg.fanout_queue))
+		r->err = -ENOSPC; /* older than asked (cannot happen from Redis), or too large */
+	if (r->err != 0) {
+		cnt(&f->c_snap_failed);
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "subscription %" PRIu64 ": no snapshot of master %"
+			  PRIu64 " (%s)", a->sub_id, a->m->id, strerror(-r->err));
+		if (r->snap_reason == DECP__SNAPSHOT_BEGIN__REASON__REASON_RANGE)
+			attach_range_lost(f, a, r->first);
+		else
+			attach_start_replay(f, a, from);
+		return;
+	}
+	resync_state(f, a, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED,
+		     DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP,
+		     DECP__STATE_CHANGE__CAUSE__CAUSE_SEQUENCE_GAP);
+	for (long i = 0; i < r->snap_n; i++)
+		sess_send_ctl(s, r->snap_msgs[i]); /* takes the reference */
+	r->snap_n = 0;
+	cnt(&f->c_snapshots);
+	if (!a->resyncing)
+		resync_push(f, a->sub_id, r->snap_seq, false);
+	a->resyncing = true;
+	a->resync_seq = r->snap_seq;
+	attach_start_replay(f, a, r->snap_seq + 1);
+}
+
+/* Would a replay of m from `from` hand the subscriber stale envelopes (cp_snap_wanted)? A
+ * process that has not seen the master's stream yet (last_seq 0: a restarted fan-out)
+ * cannot tell how old Redis's entries are: the snapshot is the safe answer. */
+static bool snapshot_due(const struct cp_fanout *f, const struct master *m, uint64_t from)
+{
+	bool in_hist = master_in_hist(m, from);
+	int64_t arrival = in_hist ? m->hist[from % f->cfg.fanout_history]->arrival_ns : 0;
+
+	return from != 0 && (m->last_seq == 0 ||
+			     cp_snap_wanted(from, m->last_seq, in_hist, arrival, now_ns(),
+					    CP_SNAP_STALE_NS));
+}
+
+/* A held attachment delivers again (the subscription's state came back): the replay from
+ * `next`, or the snapshot when it asked for them and the replay would be stale. */
+static void attach_resume(struct cp_fanout *f, struct attach *a)
+{
+	if (a->snap_ok && snapshot_due(f, a->m, a->sp.next))
+		attach_start_snapshot(f, a, a->sp.next, DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
+	else
+		attach_start_replay(f, a, a->sp.next);
+}
+
+/* ResyncDone{master, sequence}: accepted only for the snapshot last sent on this
+ * connection; then DEGRADED_GAP -> SYNCED is written (sql 0021). */
+static void on_resync_done(struct cp_fanout *f, struct sess *s, const Decp__ResyncDone *d)
+{
+	struct attach *a = sess_attach_of(s, d->master_id);
+
+	if (a == NULL || !a->resyncing || d->sequence != a->resync_seq) {
+		cnt(&f->c_malformed);
+		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_PROTOCOL,
+					       "ResyncDone without that snapshot"));
+		return;
+	}
+	cnt(&f->c_resync_done);
+	CP_LOG_RL(CP_LOG_INFO, ROLE, "subscription %" PRIu64 " re-synced at master %" PRIu64
+		  " sequence %" PRIu64 ": opened %" PRIu32 " closed %" PRIu32 " reduced %" PRIu32
+		  " modified %" PRIu32 " skipped %" PRIu32, a->sub_id, d->master_id, d->sequence,
+		  d->opened, d->closed, d->reduced, d->modified, d->skipped);
+	resync_state(f, a, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP,
+		     DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED,
+		     DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED);
+	resync_push(f, a->sub_id, d->sequence, true);
+	a->resyncing = false;
+}
+
 static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 {
 	struct attach *a = r->a;
@@ -521,12 +673,16 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 	}
 	switch (cp_splice_on_reply(&a->sp)) {
 	case CP_SPLICE_START_REPLAY: /* held while read, deliverable again since */
-		attach_start_replay(f, a, a->sp.next);
+		attach_resume(f, a);
 		goto out;
 	case CP_SPLICE_DROP_CHUNK:   /* held while the chunk was read: it is not sent */
 		goto out;
 	default:
 		break;
+	}
+	if (r->snap) {
+		attach_snapshot_reply(f, a, r);
+		goto out;
 	}
 	if (r->err != 0) {
 		/* Redis unavailable: retry later from the writeable callback */
@@ -541,7 +697,11 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 
 		switch (cp_range_check(&rc, &first_avail)) {
 		case CP_RANGE_LOST:
-			attach_range_lost(f, a, first_avail);
+			if (a->snap_ok)
+				attach_start_snapshot(f, a, a->sp.next,
+						      DECP__SNAPSHOT_BEGIN__REASON__REASON_RANGE);
+			else
+				attach_range_lost(f, a, first_avail);
 			goto out;
 		case CP_RANGE_RETRY:
 			a->dry++;
@@ -571,9 +731,7 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 	cp_splice_chunk_end(&a->sp, r->end && whole);
 	attach_pump(f, a);
 out:
-	for (uint32_t i = 0; i < r->n; i++)
-		cp_fmsg_unref(r->msgs[i]);
-	free(r);
+	cp_fo_replay_msg_free(r);
 }
 
 /* direct: write at once where the queue is empty (sess_write_now); false when the lws
@@ -683,6 +841,7 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		return;
 	}
 	m = a->m;
+	a->snap_ok = sub->snapshot;
 	if (m->key_ann != NULL) {
 		/* before any envelope: the new key may sign what the replay or live part holds */
 		sess_send_ctl(s, cp_fmsg_ref(m->key_ann));
@@ -701,6 +860,15 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		sess_send_ctl(s, cp_fmsg_sync_start(m->id, 0, m->last_seq));
 		cp_splice_live_only(&a->sp, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
+		return;
+	}
+	/* DEGRADED_GAP: a re-sync is owed (its ResyncDone never arrived, the connection was
+	 * lost first): the seed's "awaiting full sync" is this snapshot, whatever the resume */
+	if (sub->snapshot &&
+	    (row->state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP ||
+	     snapshot_due(f, m, sub->from_sequence))) {
+		attach_start_snapshot(f, a, sub->from_sequence,
+				      DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE);
 		return;
 	}
 	attach_start_replay(f, a, sub->from_sequence);
@@ -828,6 +996,9 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 		break;
 	case DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE:
 		on_account(f, s, cm->account_state);
+		break;
+	case DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE:
+		on_resync_done(f, s, cm->resync_done);
 		break;
 	default:
 		break;
@@ -1026,10 +1197,9 @@ static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 		if (a == NULL)
 			continue;
 		sess_send_ctl(s, cp_fmsg_state_change(row->id, ev->master, old, ev->state,
-						      state_cause(state_delivers(ev->state) ? old : ev->state),
-						      now_ns()));
+						      change_cause(old, ev->state), now_ns()));
 		if (cp_splice_on_state(&a->sp, state_delivers(ev->state)) == CP_SPLICE_START_REPLAY)
-			attach_start_replay(f, a, a->sp.next);
+			attach_resume(f, a);
 	}
 }
 

@@ -86,6 +86,10 @@ struct attach {
 	struct cp_splice sp;      /* mode, next, pending chunk (cp_fanout_splice.h) */
 	uint32_t dry;             /* empty chunks in a row while behind (cp_fanout_range.h) */
 	struct cp_deliv deliv;    /* what was sent, for trust_deliveries (cp_fanout_deliv.h) */
+	bool snap_ok;             /* its last Subscribe set `snapshot`: re-sync by snapshot
+				   * instead of a stale or lost replay (cp_fanout_snap.h) */
+	uint64_t resync_seq;      /* the sequence of the last snapshot sent ... */
+	bool resyncing;           /* ... until its ResyncDone (DEGRADED_GAP written) */
 };
 
 struct master {
@@ -157,6 +161,24 @@ struct replay_msg {
 	bool end;
 	int err;
 	struct cp_fmsg *msgs[REPLAY_CHUNK];
+	/* a snapshot request (cp_fanout_snap.h) instead of a chunk: the reply carries the
+	 * book's messages at snap_seq (snap_n of them, or err: -ENODATA, -EIO, -ENOMEM) */
+	bool snap;
+	int snap_reason;          /* Decp__SnapshotBegin__Reason */
+	uint64_t sub_id, snap_seq;
+	long snap_n;
+	struct cp_fmsg **snap_msgs;
+};
+
+/* Free a replay request or reply whose attachment is gone (any thread). */
+void cp_fo_replay_msg_free(struct replay_msg *r);
+
+/* A re-sync's state change to write (lws -> db thread): begin (DEGRADED_GAP) or done
+ * (SYNCED), through subscription_resync() (sql 0021). */
+struct resync_ev {
+	struct resync_ev *next;
+	uint64_t sub_id, seq;
+	bool done;
 };
 
 /* A connection that passed the gate (gate thread -> lws thread), its complete request head
@@ -251,6 +273,7 @@ struct cp_fanout {
 
 	struct mq replay_req, replay_rep, state_q, report_q, ack_q, policy_q;
 	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
+	struct mq resync_q;       /* struct resync_ev: lws thread -> db thread */
 
 	/* tail watch list (lws -> tail thread) */
 	pthread_mutex_t watch_mu;
@@ -272,7 +295,8 @@ struct cp_fanout {
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
 		c_reports_acked,
 		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited,
-		c_policies, c_policies_sent, c_accounts;
+		c_policies, c_policies_sent, c_accounts, c_snapshots, c_snap_failed,
+		c_resync_done;
 	atomic_uint c_live;
 };
 

@@ -3,6 +3,7 @@
 #include "cp_fanout_pvt.h"
 #include "cp_rate.h"
 #include "cp_redis_rec.h"
+#include "cp_fanout_snap.h"
 
 /* ---------------------------------------------------------------- redis threads -- */
 
@@ -31,6 +32,44 @@ static uint64_t entry_seq(const redisReply *e)
 	return strtoull(e->element[0]->str, NULL, 10);
 }
 
+void cp_fo_replay_msg_free(struct replay_msg *r)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		cp_fmsg_unref(r->msgs[i]);
+	for (long i = 0; i < r->snap_n; i++)
+		cp_fmsg_unref(r->snap_msgs[i]);
+	free(r->snap_msgs);
+	free(r);
+}
+
+/* A snapshot request: the master's book at its stream's end, as messages (cp_fanout_snap.h).
+ * One rate token like a chunk; the stream entries after the stored book are few (the book
+ * role is ~100 ms behind) unless the role does not run. */
+static void snap_fill(struct cp_redis *rd, struct replay_msg *r)
+{
+	struct cp_book b;
+	unsigned xr = 0;
+	int rc;
+
+	cp_book_init(&b, r->master);
+	rc = cp_redis_ensure(rd) == 0 ? cp_snap_book_current(rd->ctx, r->master, &b, &r->first, &xr)
+				      : -EIO;
+	if (rc == -EIO && rd->ctx != NULL)
+		cp_redis_fail(rd, "snapshot");
+	if (rc == 0) {
+		long n = cp_snap_msgs(&b, r->sub_id, r->from, r->snap_reason, &r->snap_msgs);
+
+		if (n < 0)
+			rc = (int)n;
+		else {
+			r->snap_n = n;
+			r->snap_seq = b.seq;
+		}
+	}
+	r->err = rc;
+	cp_book_free(&b);
+}
+
 void *cp_fo_replay_main(void *arg)
 {
 	struct cp_fanout *f = arg;
@@ -54,6 +93,12 @@ void *cp_fo_replay_main(void *arg)
 					!atomic_load_explicit(&f->stop, memory_order_acquire);)
 				cp_sleep_ms((unsigned int)(w / 1000000) + 1);
 			(void)cp_rate_take(&rate, mono_ns());
+			if (r->snap) {
+				snap_fill(&rd, r);
+				cp_fo_mq_push(&f->replay_rep, r);
+				lws_cancel_service(f->ctx);
+				continue;
+			}
 			cp_redis_key_signals(key, sizeof(key), r->master);
 			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
 			rep = cp_redis_ensure(&rd) == 0

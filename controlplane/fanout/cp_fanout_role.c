@@ -67,6 +67,13 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   st.policies_sent);
 	cp_metrics_counter(m, "decp_fanout_account_states_total",
 			   "broker account states received from subscriber EAs", st.account_states);
+	cp_metrics_counter(m, "decp_fanout_snapshots_total",
+			   "re-syncs by position snapshot sent to subscribers", st.snapshots);
+	cp_metrics_counter(m, "decp_fanout_snapshots_failed_total",
+			   "snapshots that could not be built (answered as before)",
+			   st.snapshots_failed);
+	cp_metrics_counter(m, "decp_fanout_resyncs_done_total",
+			   "ResyncDone reports accepted (DEGRADED_GAP -> SYNCED)", st.resyncs_done);
 	cp_metrics_gauge(m, "decp_fanout_live_connections", "subscriber connections open now",
 			 st.live_connections);
 	cp_metrics_counter(m, "decp_fanout_key_announcements_total",

@@ -57,6 +57,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@
 #include <libpq-fe.h>
 #include <openssl/sha.h>
 
+#include "cp_book.h"
+#include "cp_book_store.h"
 #include "cp_migrate.h"
 #include "cp_testkeys.h"
 #include "harness.h"
@@ -118,6 +121,7 @@ struct env {
 	const char *roles; /* pipeline: decp-control's roles (NULL: edge,fanout,archiver) */
 	const char *conf;  /* pipeline: more decp-control config lines (NULL: none) */
 	char ctl_extra[128]; /* pipeline: more decp-control config lines */
+	int fport;           /* pipeline: the fan-out's port (0: any free one) */
 };
 
 static int64_t now_ns(void)
@@ -900,10 +904,10 @@ static int start_pipeline(struct env *e, int *dp_port)
 	if (f == NULL)
 		return -1;
 	fprintf(f, "roles = %s\nshm = %s\nredis_host = 127.0.0.1\n"
-		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = 0\n"
+		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = %d\n"
 		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n%s",
 		e->roles != NULL ? e->roles : "edge,fanout,archiver", e->shm,
-		harness_redis_port(e->redis), harness_pg_conninfo(e->pg), e->ctl_extra);
+		harness_redis_port(e->redis), harness_pg_conninfo(e->pg), e->fport, e->ctl_extra);
 	if (e->conf != NULL)
 		fputs(e->conf, f);
 	fclose(f);
@@ -1782,16 +1786,23 @@ static int wsc_send_msg(struct wsc *c, const Decp__ClientMessage *cm)
 	return wsc_send_frame(c, 0x2, buf, n);
 }
 
-static int wsc_subscribe(struct wsc *c, uint64_t master, uint64_t from)
+/* Subscribe{master, from, snapshot} (snapshot: re-sync by snapshot, issue 19). */
+static int wsc_subscribe_opt(struct wsc *c, uint64_t master, uint64_t from, bool snapshot)
 {
 	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
 	Decp__Subscribe s = DECP__SUBSCRIBE__INIT;
 
 	s.master_id = master;
 	s.from_sequence = from;
+	s.snapshot = snapshot;
 	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
 	cm.subscribe = &s;
 	return wsc_send_msg(c, &cm);
+}
+
+static int wsc_subscribe(struct wsc *c, uint64_t master, uint64_t from)
+{
+	return wsc_subscribe_opt(c, master, from, false);
 }
 
 /* The next binary message within timeout_ms, decoded (free with
@@ -1943,6 +1954,141 @@ static int wsc_until_error(struct wsc *c, int timeout_ms, char *msg, size_t cap,
  * fanout_replay_rate (200/s here) however many subscribers hammer it; nothing is read
  * once the answers are out.
  */
+/*
+ * Re-sync by snapshot on the trimmed stream of scenario_range (master 1 holds first..N but
+ * first + 50; each signal s opened ticket s): without a stored book (no book role here) the
+ * snapshot cannot be built and the answer is the old Error{CODE_RANGE}; with the book of
+ * 1..first+50 stored
+ * as the book role stores it, the answer is the book completed from the stream to N
+ * (SnapshotBegin{N, N entries}, the parts, SnapshotEnd, SyncStart{N + 1}, SyncEnd), a
+ * ResyncDone for another sequence is refused, and the right one puts the subscription back
+ * to SYNCED (state_reason written by subscription_resync, sql 0021).
+ */
+static void range_snapshot(struct env *e, uint64_t first)
+{
+	struct wsc a = {.fd = -1}, b = {.fd = -1};
+	uint64_t n = (uint64_t)e->nsignals, seq = 0, count = 0, entries = 0, sync_from = 0;
+	bool *seen = calloc(n + 1, sizeof(bool)), end = false, sync_end = false, in_order = true;
+	bool degraded = false, synced = false;
+	int kind_at = 0, code;
+	char msg[256], q[256];
+	struct cp_book book;
+	int envs = 0;
+
+	if (seen == NULL || wsc_open(e, &a, "tok-1") != 0 || wsc_open(e, &b, "tok-1") != 0) {
+		CHECK(0, "range snapshot: connect");
+		goto out;
+	}
+	CHECK(wsc_subscribe_opt(&a, 1, 1, true) == 0, "range snapshot: subscribe");
+	code = wsc_until_error(&a, 5000, msg, sizeof(msg), &envs, NULL, NULL);
+	CHECK(code == DECP__ERROR__CODE__CODE_RANGE && envs == 0,
+	      "range snapshot: no stored book, stream trimmed: the old answer (error %d '%s')", code,
+	      msg);
+	cp_book_init(&book, 1);
+	/* the book role's book goes past the hole the test above made (first + 50, XDEL'ed):
+	 * a stream with a hole after the stored book cannot complete it (-ENODATA) */
+	for (uint64_t s = 1; s <= first + 50; s++) {
+		struct cp_book_signal sg = {.master_id = 1, .sequence = s, .ticket = s,
+					    .order_type = s % 2 ? 1 : 2, .symbol = "EURUSD",
+					    .volume = 10, .price = 108000 + (int64_t)(s % 50)};
+
+		CHECK(cp_book_apply(&book, &sg, NULL) == 0, "range snapshot: book %" PRIu64, s);
+	}
+	CHECK(cp_book_store_save(e->rc, &book) == 1, "range snapshot: book stored at %" PRIu64,
+	      book.seq);
+	cp_book_free(&book);
+	CHECK(wsc_subscribe_opt(&b, 1, 1, true) == 0, "range snapshot: subscribe again");
+	for (Decp__ServerMessage *m; !sync_end && (m = wsc_next(&b, 5000)) != NULL;
+	     decp__server_message__free_unpacked(m, NULL)) {
+		switch (m->kind_case) {
+		case DECP__SERVER_MESSAGE__KIND_STATE_CHANGE: /* before the snapshot */
+			degraded = kind_at == 0 && m->state_change->old_state ==
+				   DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED &&
+				   m->state_change->new_state ==
+				   DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP &&
+				   m->state_change->cause == DECP__STATE_CHANGE__CAUSE__CAUSE_SEQUENCE_GAP;
+			break;
+		case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN:
+			in_order &= kind_at == 0;
+			kind_at = 1;
+			seq = m->snapshot_begin->sequence;
+			count = m->snapshot_begin->count;
+			break;
+		case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART:
+			in_order &= kind_at == 1 && m->snapshot_part->n_entries <= 8;
+			for (size_t i = 0; i < m->snapshot_part->n_entries; i++) {
+				uint64_t t = m->snapshot_part->entries[i]->ticket;
+
+				if (t >= 1 && t <= n && !seen[t]) {
+					seen[t] = true;
+					entries++;
+				}
+			}
+			break;
+		case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END:
+			in_order &= kind_at == 1 && m->snapshot_end->count == count;
+			kind_at = 2;
+			end = true;
+			break;
+		case DECP__SERVER_MESSAGE__KIND_SYNC_START:
+			in_order &= kind_at == 2;
+			sync_from = m->sync_start->from_sequence;
+			break;
+		case DECP__SERVER_MESSAGE__KIND_SYNC_END:
+			sync_end = true;
+			break;
+		case DECP__SERVER_MESSAGE__KIND_ENVELOPE:
+			in_order = false; /* nothing after N was published */
+			break;
+		default:
+			break;
+		}
+	}
+	CHECK(end && in_order && seq == n && count == n && entries == n,
+	      "range snapshot: SnapshotBegin{%" PRIu64 "}, %" PRIu64 " distinct entries of %" PRIu64
+	      " (want %" PRIu64 "), SnapshotEnd, in order: %d", seq, entries, count, n, in_order);
+	CHECK(sync_end && sync_from == n + 1, "range snapshot: then SyncStart{%" PRIu64 "} and "
+	      "SyncEnd (%d)", sync_from, sync_end);
+	CHECK(degraded, "range snapshot: StateChange SYNCED -> DEGRADED_GAP (SEQUENCE_GAP) before "
+	      "the snapshot");
+	{
+		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+		Decp__ResyncDone d = DECP__RESYNC_DONE__INIT;
+
+		d.master_id = 1;
+		d.sequence = n - 1;
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE;
+		cm.resync_done = &d;
+		CHECK(wsc_send_msg(&b, &cm) == 0, "range snapshot: ResyncDone sent");
+		code = wsc_until_error(&b, 5000, msg, sizeof(msg), &envs, NULL, NULL);
+		CHECK(code == DECP__ERROR__CODE__CODE_PROTOCOL, "range snapshot: ResyncDone for "
+		      "another sequence refused (error %d '%s')", code, msg);
+		d.sequence = n;
+		CHECK(wsc_send_msg(&b, &cm) == 0, "range snapshot: ResyncDone sent");
+		for (Decp__ServerMessage *m; !synced && (m = wsc_next(&b, 3000)) != NULL;
+		     decp__server_message__free_unpacked(m, NULL))
+			synced = m->kind_case == DECP__SERVER_MESSAGE__KIND_STATE_CHANGE &&
+				 m->state_change->old_state ==
+				 DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP &&
+				 m->state_change->new_state ==
+				 DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED &&
+				 m->state_change->cause ==
+				 DECP__STATE_CHANGE__CAUSE__CAUSE_SYNC_COMPLETED;
+		CHECK(synced, "range snapshot: StateChange DEGRADED_GAP -> SYNCED (SYNC_COMPLETED) "
+		      "at the ResyncDone");
+	}
+	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id = 1 AND state = "
+		 "'SYNCED' AND state_reason = 're-sync done at sequence %" PRIu64 "'", n);
+	for (int t = 0; t < 100 && pg_count(e, q) != 1; t++)
+		usleep(100000);
+	CHECK(pg_count(e, q) == 1, "range snapshot: subscription 1 DEGRADED_GAP at the snapshot, "
+	      "SYNCED at its ResyncDone");
+out:
+	free(seen);
+	wsc_close(&a);
+	wsc_close(&b);
+}
+
 static void scenario_range(struct env *e)
 {
 	enum { NC = 5, HAMMER = 20 };
@@ -2056,6 +2202,7 @@ static void scenario_range(struct env *e)
 	}
 	CHECK(last_number(e, "fanout.log", "range_lost ") >= NC + 1, "range: counted (range_lost %lu)",
 	      last_number(e, "fanout.log", "range_lost "));
+	range_snapshot(e, first);
 out:
 	for (int i = 0; i < HAMMER; i++)
 		wsc_close(&c[i]);
@@ -2888,6 +3035,581 @@ static void scenario_money_day(struct env *e)
 	}
 }
 
+/* ------------------------------------------------------------ re-sync by snapshot (19) -- */
+
+/* One master position or pending order of the resync scenario's trade model. */
+struct rs_pos {
+	bool open;
+	int sym, type;          /* rs_syms index, decp.OrderType */
+	int64_t vol, price, sl, tp;
+};
+
+static const char *const rs_syms[3] = {"EURUSD", "GBPUSD", "USDJPY"};
+/* decp-subscriber's reference prices (sub_quotes_seed): the simulated market starts there,
+ * so an open re-synced before the subscriber saw that instrument traded is within the
+ * price check's 3 pips; every trade stays within 1.5 pips of them (positions +-0.2 pip,
+ * pending orders 1.0-1.4 pips below) */
+static const int64_t rs_px[3] = {108000, 126500, 15000000};
+#define RS_TICKETS 4000
+
+static const char *rs_type_name(int t)
+{
+	static const char *const n[] = {"", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT", "BUY_STOP",
+					"SELL_STOP", "CLOSE", "MODIFY", "CLOSE_PARTIAL"};
+	return t >= 1 && t <= 9 ? n[t] : "?";
+}
+
+static void rs_dec(char *out, size_t cap, int64_t v, int scale_digits)
+{
+	int64_t div = scale_digits == 2 ? 100 : 100000;
+
+	snprintf(out, cap, "%" PRId64 ".%0*" PRId64, v / div, scale_digits, v % div);
+}
+
+/* The trade file both masters replay (decp-master --trades): opens, pending orders, SL/TP
+ * and pending-price changes, partial closes and closes on three instruments, at most ~30
+ * open at a time (long-lived: a position outlives a subscriber's absence); *book is the master's book after all n trades (the model). */
+static int rs_trades(struct env *e, int n, struct rs_pos *book, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	unsigned seed = 19;
+	int next_ticket = 1, nopen = 0;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "symbol,order_type,volume,price,sl,tp,position_ticket\n");
+	for (int i = 0; i < n; i++) {
+		int r = rand_r(&seed) % 100, t, type, sym;
+		int64_t vol = 0, price, sl = 0, tp = 0;
+		char v[32], p[32], s[32], q[32];
+
+		(void)e;
+		if (nopen < 6 || (nopen < 30 && r < 30) || next_ticket == 1) {
+			t = next_ticket++;
+			sym = rand_r(&seed) % 3;
+			type = r % 10 == 0 ? 3 /* BUY_LIMIT */ : 1 + rand_r(&seed) % 2;
+			vol = 10 + rand_r(&seed) % 31;
+			price = type == 3 ? rs_px[sym] - 10 - rand_r(&seed) % 5
+					  : rs_px[sym] + rand_r(&seed) % 5 - 2;
+			if (rand_r(&seed) % 2) {
+				sl = price - (type == 2 ? -400 : 400);
+				tp = price + (type == 2 ? -800 : 800);
+			}
+			book[t] = (struct rs_pos){true, sym, type, vol, price, sl, tp};
+			nopen++;
+		} else {
+			do
+				t = 1 + rand_r(&seed) % (next_ticket - 1);
+			while (!book[t].open);
+			sym = book[t].sym;
+			price = rs_px[sym] + rand_r(&seed) % 5 - 2;
+			r = rand_r(&seed) % 100;
+			if (r < 35) {
+				type = 8; /* MODIFY: new exits (and a pending order's price) */
+				sl = book[t].price - 300 - rand_r(&seed) % 200;
+				tp = book[t].price + 300 + rand_r(&seed) % 200;
+				if (book[t].type == 2) {
+					int64_t x = sl;
+
+					sl = 2 * book[t].price - x;
+					tp = 2 * book[t].price - tp;
+				}
+				if (book[t].type == 3)
+					book[t].price = price = rs_px[sym] - 10 - rand_r(&seed) % 5;
+				else
+					price = 0;
+				book[t].sl = sl;
+				book[t].tp = tp;
+			} else if (r < 75 && book[t].type != 3 && book[t].vol >= 2) {
+				type = 9; /* CLOSE_PARTIAL */
+				vol = 1 + rand_r(&seed) % (book[t].vol - 1);
+				book[t].vol -= vol;
+			} else {
+				type = 7; /* CLOSE (deletes a pending order) */
+				book[t].open = false;
+				nopen--;
+			}
+		}
+		rs_dec(v, sizeof(v), vol, 2);
+		rs_dec(p, sizeof(p), price, 5);
+		rs_dec(s, sizeof(s), sl, 5);
+		rs_dec(q, sizeof(q), tp, 5);
+		fprintf(f, "%s,%s,%s,%s,%s,%s,%d\n", rs_syms[sym], rs_type_name(type), v, p, s, q, t);
+		if (next_ticket >= RS_TICKETS)
+			break;
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* The copy policies of the scenario, by subscription id % 5, and what each makes of a master
+ * position (the expectation the accounts are compared with). */
+static const char *const rs_policy[5] = {
+	NULL, /* the default: MULTIPLIER 1 */
+	"{\"mode\":\"MULTIPLIER\",\"multiplier\":2,\"suffix\":\".m\"}",
+	"{\"mode\":\"MULTIPLIER\",\"multiplier\":1,\"reverse\":true}",
+	"{\"mode\":\"MULTIPLIER\",\"multiplier\":3,\"symbols_deny\":[\"GBPUSD\"]}",
+	"{\"mode\":\"MULTIPLIER\",\"multiplier\":1,\"prefix\":\"x\",\"copy_tp\":false}"};
+
+static int rs_reverse(int t)
+{
+	static const int r[] = {0, 2, 1, 6, 5, 4, 3};
+	return t >= 1 && t <= 6 ? r[t] : t;
+}
+
+/* "<ticket> <symbol> <type> <volume> <sl> <tp>" of master position p under policy k; 0 when
+ * the policy does not copy it. */
+static int rs_expect(int k, int ticket, const struct rs_pos *p, char *out, size_t cap)
+{
+	int64_t mult = k == 1 ? 2 : k == 3 ? 3 : 1, sl = p->sl, tp = p->tp;
+	int type = p->type;
+
+	if (k == 3 && p->sym == 1)
+		return 0;
+	if (k == 2) {
+		type = rs_reverse(type);
+		sl = p->tp;
+		tp = p->sl;
+	}
+	if (k == 4)
+		tp = 0;
+	snprintf(out, cap, "%d %s%s%s %s %" PRId64 " %" PRId64 " %" PRId64, ticket,
+		 k == 4 ? "x" : "", rs_syms[p->sym], k == 1 ? ".m" : "", rs_type_name(type),
+		 p->vol * mult, sl, tp);
+	return 1;
+}
+
+static int rs_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Compares the --positions file of a group (subscribers first..first+n-1) with the model.
+ * Returns the number of subscribers whose account equals the expectation. */
+static int rs_check_group(struct env *e, const char *tag, int first, int n,
+			  const struct rs_pos *book)
+{
+	char p[512], line[256];
+	int good = 0;
+
+	snprintf(p, sizeof(p), "%s/%s.positions", e->dir, tag);
+	for (int j = 0; j < n; j++) {
+		int sub = first + j, k = sub % 5;
+		char *want[RS_TICKETS], *have[RS_TICKETS];
+		size_t nw = 0, nh = 0;
+		bool same;
+		FILE *f = fopen(p, "r");
+
+		for (int t = 1; t < RS_TICKETS && nw < RS_TICKETS; t++) {
+			char x[160];
+
+			if (book[t].open && rs_expect(k, t, &book[t], x, sizeof(x)))
+				want[nw++] = strdup(x);
+		}
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL && nh < RS_TICKETS) {
+			int idx;
+			unsigned long long m;
+			char rest[200];
+
+			if (sscanf(line, "%d %llu %199[^\n]", &idx, &m, rest) == 3 && idx == j)
+				have[nh++] = strdup(rest);
+		}
+		if (f != NULL)
+			fclose(f);
+		qsort(want, nw, sizeof(*want), rs_cmp);
+		qsort(have, nh, sizeof(*have), rs_cmp);
+		same = nw == nh;
+		for (size_t i = 0; same && i < nw; i++)
+			same = strcmp(want[i], have[i]) == 0;
+		if (same) {
+			good++;
+		} else if (good + 3 > j) { /* name the first few that differ */
+			fprintf(stderr, "resync: subscriber %d (%s, policy %d): %zu positions, want "
+				"%zu\n", sub, tag, k, nh, nw);
+			for (size_t i = 0; i < nw || i < nh; i++)
+				fprintf(stderr, "  want %-40s have %s\n", i < nw ? want[i] : "",
+					i < nh ? have[i] : "");
+		}
+		for (size_t i = 0; i < nw; i++)
+			free(want[i]);
+		for (size_t i = 0; i < nh; i++)
+			free(have[i]);
+	}
+	return good;
+}
+
+/* Opens per (subscriber, ticket) in a group's --orders log: live opens (the trade of that
+ * sequence opened the ticket) and re-sync OPENs. Returns the number of tickets opened more
+ * than once by one subscriber (a duplicate fill). */
+static int rs_double_opens(struct env *e, const char *tag, int n, const int *ticket_of_seq,
+			   int nseq)
+{
+	char p[512], line[256];
+	unsigned char *cnt = calloc((size_t)n * RS_TICKETS * 2, 1);
+	int dup = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s.orders", e->dir, tag);
+	f = fopen(p, "r");
+	while (cnt != NULL && f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		int idx, t = 0;
+		unsigned long long m, seq;
+		char kind[16], op[24];
+
+		if (sscanf(line, "%d %llu %llu %15s %23s", &idx, &m, &seq, kind, op) != 5 || idx < 0 ||
+		    idx >= n || m < 1 || m > 2)
+			continue;
+		if (strcmp(kind, "order") == 0 && seq >= 1 && (int)seq <= nseq &&
+		    (strcmp(op, "BUY") == 0 || strcmp(op, "SELL") == 0 || strstr(op, "_") != NULL) &&
+		    strcmp(op, "CLOSE_PARTIAL") != 0)
+			t = ticket_of_seq[seq - 1];
+		else if (strcmp(kind, "resync") == 0 && strcmp(op, "OPEN") == 0)
+			sscanf(line, "%*d %*u %*u %*s %*s %*s %*s %*d %d", &t);
+		if (t > 0 && t < RS_TICKETS &&
+		    ++cnt[((size_t)idx * 2 + (m - 1)) * RS_TICKETS + (size_t)t] == 2)
+			dup++;
+	}
+	if (f != NULL)
+		fclose(f);
+	free(cnt);
+	return dup;
+}
+
+/* The lowest last sequence of masters 1 and 2's streams (0 when unreadable). */
+static long long rs_stream_low(struct env *e)
+{
+	long long low = LLONG_MAX;
+	char key[64];
+
+	for (int m = 1; m <= 2; m++) {
+		redisReply *r;
+		long long last = 0;
+
+		snprintf(key, sizeof(key), "decp:{m%d}:signals", m);
+		r = redisCommand(e->rc, "XINFO STREAM %s", key);
+		for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements;
+		     i += 2)
+			if (r->element[i]->type == REDIS_REPLY_STRING &&
+			    r->element[i + 1]->type == REDIS_REPLY_STRING &&
+			    strcmp(r->element[i]->str, "last-generated-id") == 0)
+				last = atoll(r->element[i + 1]->str);
+		freeReplyObject(r);
+		low = last < low ? last : low;
+	}
+	return low;
+}
+
+/* Waits (bounded, 60 s) until both streams reach `at`, then stops decp-control with SIGTERM
+ * (exit 0 required) and starts it again with the same configuration (the fan-out on the
+ * same port); *ready_ns: the wall clock when it was ready again. 0, or -1. */
+static int restart_control(struct env *e, long long at, int64_t *ready_ns)
+{
+	char cfg[512], out[512];
+	int rc;
+
+	for (int t = 0; t < 1200 && rs_stream_low(e) < at; t++)
+		usleep(50000);
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control stopped for the restart (exit %d)", rc);
+	snprintf(cfg, sizeof(cfg), "%s/control.conf", e->dir);
+	snprintf(out, sizeof(out), "%s/fanout-restarted.log", e->dir);
+	{
+		char *argv[] = {(char *)e->fanout_bin, (char *)"--config", cfg, NULL};
+
+		e->fanout = spawn(argv, out);
+	}
+	if (harness_wait_line(out, " ready: ", NULL, 0, e->fanout, 30000) != 0)
+		return -1;
+	*ready_ns = now_ns();
+	return rc == 0 ? 0 : -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* After the restart: for each subscriber of the groups' logs (tags[0..ng)) its first
+ * snapshot reconciled after ready_ns, as ms since then and since its first connection after
+ * ready_ns; prints the count, p50, p99, max of each. */
+static void rs_restart_times(struct env *e, const char *const *tags, int ng, int nsubs,
+			     int64_t ready_ns)
+{
+	int64_t *v = calloc((size_t)nsubs, sizeof(*v)), *w = calloc((size_t)nsubs, sizeof(*w));
+	size_t n = 0, nw = 0;
+
+	for (int g = 0; g < ng && v != NULL && w != NULL; g++) {
+		char p[512], line[256];
+		int64_t *first = calloc((size_t)nsubs, sizeof(*first));
+		int64_t *conn = calloc((size_t)nsubs, sizeof(*conn));
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/%s.log", e->dir, tags[g]);
+		f = fopen(p, "r");
+		while (first != NULL && f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			int idx;
+			long long at;
+			const char *a = strstr(line, " at ");
+
+			if (sscanf(line, "%d", &idx) != 1 || a == NULL || idx < 0 || idx >= nsubs ||
+			    (at = atoll(a + 4)) < ready_ns || conn == NULL)
+				continue;
+			if (strstr(line, " connected ") != NULL && conn[idx] == 0)
+				conn[idx] = at;
+			else if (strstr(line, " resync ") != NULL && (first[idx] == 0 || at < first[idx]))
+				first[idx] = at;
+		}
+		if (f != NULL)
+			fclose(f);
+		for (int i = 0; first != NULL && conn != NULL && i < nsubs; i++)
+			if (first[i] != 0) {
+				v[n++] = first[i] - ready_ns;
+				if (conn[i] != 0 && conn[i] <= first[i])
+					w[nw++] = first[i] - conn[i];
+			}
+		free(first);
+		free(conn);
+	}
+	if (n > 0) {
+		qsort(v, n, sizeof(*v), cmp_i64);
+		fprintf(stderr, "resync: after the restart %zu subscribers re-synced by snapshot: "
+			"p50 %.0f ms, p99 %.0f ms, max %.0f ms after decp-control was ready\n", n,
+			(double)v[n / 2] / 1e6, (double)v[n * 99 / 100] / 1e6,
+			(double)v[n - 1] / 1e6);
+	}
+	if (nw > 0) {
+		qsort(w, nw, sizeof(*w), cmp_i64);
+		fprintf(stderr, "resync: from reconnecting to re-synced: p50 %.0f ms, p99 %.0f ms, "
+			"max %.0f ms (%zu subscribers)\n", (double)w[nw / 2] / 1e6,
+			(double)w[nw * 99 / 100] / 1e6, (double)w[nw - 1] / 1e6, nw);
+	}
+	free(v);
+	free(w);
+}
+
+static void scenario_resync(struct env *e)
+{
+	/* groups: honest (not cut by the test), cut every 100 ms (one of the process's connections),
+	 * stopped (SIGSTOP) for half of the run: cut by the keep-alive, back with stale state */
+	int ng = e->nsubs / 5 * 2, nc = e->nsubs / 5 * 2, ns = e->nsubs - ng - nc;
+	struct rs_pos *book = calloc(RS_TICKETS, sizeof(*book));
+	int *ticket_of_seq = calloc((size_t)e->nsignals, sizeof(int));
+	char trades[512], mport[48], nsig[16], timeout[16], q[512];
+	char pos[3][512], ord[3][512];
+	static const char *const tags[3] = {"honest", "cut", "stopped"};
+	int first[3] = {1, 1 + ng, 1 + ng + nc}, cnt[3] = {ng, nc, ns};
+	pid_t sub[3], master;
+	int dp_port, rc;
+	int64_t t0, ready_ns = 0;
+
+	if (book == NULL || ticket_of_seq == NULL)
+		goto out;
+	snprintf(trades, sizeof(trades), "%s/trades.csv", e->dir);
+	if (rs_trades(e, e->nsignals, book, trades) != 0) {
+		CHECK(0, "trade file");
+		goto out;
+	}
+	{
+		/* the ticket each sequence acts on (the file's 7th column), for rs_double_opens */
+		FILE *f = fopen(trades, "r");
+		char line[256];
+		int i = -1;
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL && i < e->nsignals) {
+			const char *c = strrchr(line, ',');
+
+			if (i >= 0 && c != NULL)
+				ticket_of_seq[i] = atoi(c + 1);
+			i++;
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	for (int i = 1; i <= e->nsubs; i++)
+		if (rs_policy[i % 5] != NULL) {
+			snprintf(q, sizeof(q), "UPDATE subscriptions SET copy_policy = '%s' WHERE id = %d",
+				 rs_policy[i % 5], i);
+			CHECK(sql(e->db, q) == 0, "policy of subscription %d", i);
+		}
+	e->roles = "edge,fanout,archiver,book";
+	e->fport = harness_free_port(); /* kept across the restart: the EAs reconnect to it */
+	/* a short history ring, a short retention and a short keep-alive: resumes miss the ring,
+	 * streams are trimmed while the run goes on, and a stopped EA is cut within a second */
+	e->conf = "fanout_history = 16\nredis_keep_signals = 1000\nfanout_keepalive_ms = 300\n"
+		  "fanout_keepalive_timeout_ms = 400\n";
+	snprintf(timeout, sizeof(timeout), "%d", 150 + e->nsubs / 10);
+	if (start_pipeline(e, &dp_port) != 0) {
+		CHECK(0, "dataplane and decp-control started");
+		goto out;
+	}
+	for (int g = 0; g < 3; g++) {
+		/* TTL: 3 s for the stopped group, whose buffered envelopes are older than that when
+		 * it goes on (refused, never executed: then the snapshot); 10 s for the others, so
+		 * that a loaded machine delaying a live envelope does not make its refusal (which
+		 * no re-sync follows) the test's result */
+		const char *x[] = {"--subs", group_file(e, tags[g], first[g], cnt[g]), "--expect",
+				   expect_arg(e), "--timeout", timeout, "--resync", "--ttl-ms",
+				   g == 2 ? "3000" : "10000",
+				   "--positions", pos[g], "--orders", ord[g], "--verify-cache",
+				   g == 1 ? "--drop-ms" : NULL, "100", NULL};
+
+		snprintf(pos[g], sizeof(pos[g]), "%s/%s.positions", e->dir, tags[g]);
+		snprintf(ord[g], sizeof(ord[g]), "%s/%s.orders", e->dir, tags[g]);
+		sub[g] = start_subscriber(e, tags[g], x);
+	}
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
+	snprintf(nsig, sizeof(nsig), "%d", e->nsignals);
+	{
+		char out[512];
+		char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport, (char *)"--masters",
+				(char *)"2", (char *)"--signals", nsig, (char *)"--trades", trades,
+				(char *)"--rate", (char *)"200", (char *)"--threads", (char *)"2",
+				(char *)"--time-limit-s", timeout,
+				NULL};
+
+		snprintf(out, sizeof(out), "%s/master.log", e->dir);
+		t0 = now_ns();
+		master = spawn(argv, out);
+	}
+	/* stop the third group from a quarter to three quarters of both masters' streams
+	 * (bounded waits on the streams' lengths, no fixed sleep); subscription 1 paused over
+	 * the same span; decp-control restarted at half */
+	for (int phase = 1; phase <= 2; phase++) {
+		if (phase == 2) {
+			/* decp-control (edge, fan-out, archiver, book) restarted once, at half of
+			 * the streams: every subscriber reconnects to a fan-out that has not seen the
+			 * streams (a snapshot for each), the masters resend what was not ACKed */
+			rc = restart_control(e, (long long)e->nsignals / 2, &ready_ns);
+			CHECK(rc == 0, "decp-control restarted during the run (%d)", rc);
+			fprintf(stderr, "resync: decp-control restarted at %.2f s\n",
+				(double)(now_ns() - t0) / 1e9);
+		}
+		for (int t = 0; t < 1200 &&
+				rs_stream_low(e) < (long long)e->nsignals * (phase == 1 ? 1 : 3) / 4;
+		     t++)
+			usleep(50000);
+		kill(sub[2], phase == 1 ? SIGSTOP : SIGCONT);
+		/* and subscription 1 (honest, connected throughout) paused over the same span:
+		 * held by the fan-out, resumed by a snapshot */
+		CHECK(sql(e->db, phase == 1 ? "UPDATE subscriptions SET state = 'PAUSED_TOXIC' "
+					      "WHERE id = 1"
+					    : "UPDATE subscriptions SET state = 'SYNCED' WHERE id = 1") == 0,
+		      "subscription 1 %s", phase == 1 ? "paused" : "resumed");
+		fprintf(stderr, "resync: group 'stopped' %s, subscription 1 %s at %.2f s\n",
+			phase == 1 ? "stopped" : "continued", phase == 1 ? "paused" : "resumed",
+			(double)(now_ns() - t0) / 1e9);
+	}
+	rc = harness_wait_exit(master, atoi(timeout) * 1000);
+	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
+	for (int g = 0; g < 3; g++) {
+		rc = harness_wait_exit(sub[g], atoi(timeout) * 1000);
+		CHECK(rc == 0, "decp-subscriber group %s reached sequence %d (exit %d)", tags[g],
+		      e->nsignals, rc);
+	}
+	fprintf(stderr, "resync: every subscriber at sequence %d %.2f s after the masters started\n",
+		e->nsignals, (double)(now_ns() - t0) / 1e9);
+	for (int g = 0; g < 3; g++) {
+		int good = rs_check_group(e, tags[g], first[g], cnt[g], book);
+		int dup = rs_double_opens(e, tags[g], cnt[g], ticket_of_seq, e->nsignals);
+
+		CHECK(good == cnt[g], "group %s: every account holds the master's positions as its "
+		      "policy maps them (%d of %d)", tags[g], good, cnt[g]);
+		CHECK(dup == 0, "group %s: no ticket opened twice by one subscriber (%d)", tags[g],
+		      dup);
+	}
+	{
+		/* each stopped EA came back with state older than the stream: a snapshot past the
+		 * point where it was stopped */
+		char p[512], line[256];
+		bool *seen = calloc((size_t)ns, sizeof(bool));
+		int n = 0;
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/stopped.log", e->dir);
+		f = fopen(p, "r");
+		while (seen != NULL && f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			int idx;
+			unsigned long long m, s;
+
+			if (sscanf(line, "%d %llu resync %llu", &idx, &m, &s) == 3 && idx >= 0 &&
+			    idx < ns && s >= (unsigned long long)e->nsignals / 4 && !seen[idx]) {
+				seen[idx] = true;
+				n++;
+			}
+		}
+		if (f != NULL)
+			fclose(f);
+		free(seen);
+		CHECK(n == ns, "every stopped subscriber re-synced by a snapshot after its absence "
+		      "(%d of %d)", n, ns);
+		/* the paused one too: held while PAUSED_TOXIC, then a snapshot past the pause */
+		n = 0;
+		snprintf(p, sizeof(p), "%s/honest.log", e->dir);
+		f = fopen(p, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			int idx;
+			unsigned long long m, s;
+
+			if (sscanf(line, "%d %llu resync %llu", &idx, &m, &s) == 3 && idx == 0 &&
+			    s >= (unsigned long long)e->nsignals / 4)
+				n++;
+		}
+		if (f != NULL)
+			fclose(f);
+		CHECK(n >= 1 && count_lines(e, "honest.log", "0 1 state 4", true) >= 1,
+		      "subscription 1: paused (StateChange PAUSED_TOXIC) and resumed by a snapshot past "
+		      "the pause (%d)", n);
+	}
+	if (ready_ns != 0) /* the connected groups (the stopped one was stopped then) */
+		rs_restart_times(e, tags, 2, e->nsubs, ready_ns);
+	fprintf(stderr, "resync: snapshots reconciled: honest %d, cut %d, stopped %d\n",
+		count_lines(e, "honest.log", " resync ", false),
+		count_lines(e, "cut.log", " resync ", false),
+		count_lines(e, "stopped.log", " resync ", false));
+	/* the server wrote DEGRADED_GAP for each re-sync and SYNCED at its ResyncDone */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id >= %d AND id < %d AND "
+		 "state_reason LIKE 're-sync done at sequence %%'", first[2], first[2] + ns);
+	for (int t = 0; t < 100 && pg_count(e, q) < ns; t++)
+		usleep(100000);
+	CHECK(pg_count(e, q) == ns, "every stopped subscription back to SYNCED by its ResyncDone "
+	      "(%lld of %d)", pg_count(e, q), ns);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE state <> 'SYNCED' AND "
+		 "id <= %d", e->nsubs);
+	for (int t = 0; t < 100 && pg_count(e, q) != 0; t++)
+		usleep(100000);
+	CHECK(pg_count(e, q) == 0, "no subscription left DEGRADED_GAP (%lld)", pg_count(e, q));
+	/* honest subscribers are not penalised: no protection event from the honest group
+	 * but the policy's own filters, and no staleness attributed to a subscriber among the
+	 * cut one's (replays are the platform's) */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id < %d "
+		 "AND reason <> 'FILTERED'", first[1]);
+	CHECK(pg_count(e, q) == 0, "no protection event from the honest group but FILTERED "
+	      "(%lld)", pg_count(e, q));
+	{
+		PGresult *r = PQexec(e->db, "SELECT subscriber_id <= 40, reason, attribution, "
+				     "count(*) FROM protection_logs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+
+		for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+			fprintf(stderr, "resync: protection events: honest %s %s %s: %s\n",
+				PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+				PQgetvalue(r, i, 3));
+		PQclear(r);
+	}
+	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id >= %d AND "
+		 "subscriber_id < %d AND attribution = 'SUBSCRIBER'", first[1], first[2]);
+	CHECK(pg_count(e, q) == 0, "no staleness blamed on the cut group (%lld)", pg_count(e, q));
+	kill(e->fanout, SIGTERM);
+	rc = harness_wait_exit(e->fanout, 20000);
+	e->fanout = 0;
+	CHECK(rc == 0, "decp-control exit %d", rc);
+out:
+	free(book);
+	free(ticket_of_seq);
+}
+
 static void env_free(struct env *e)
 {
 	if (e->fanout > 0) {
@@ -3002,6 +3724,13 @@ int main(int argc, char **argv)
 	e.rc = redisConnect("127.0.0.1", harness_redis_port(e.redis));
 	if (e.rc == NULL || e.rc->err) {
 		CHECK(0, "redis connect");
+		goto out;
+	}
+	if (strcmp(sc, "resync") == 0) {
+		if (e.dp_bin == NULL)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
+		else
+			scenario_resync(&e);
 		goto out;
 	}
 	if (strcmp(sc, "policy") == 0) {

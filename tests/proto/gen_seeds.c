@@ -197,6 +197,17 @@ int main(int argc, char **argv)
 		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT;
 		cm.protection_event = &pe;
 		rc |= put_msg("client_message", 4, &cm.base);
+
+		Decp__ResyncDone rd = DECP__RESYNC_DONE__INIT; /* issue 19 */
+
+		rd.master_id = 7;
+		rd.sequence = 9;
+		rd.opened = 2;
+		rd.closed = 1;
+		rd.skipped = 1;
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE;
+		cm.resync_done = &rd;
+		rc |= put_msg("client_message", 5, &cm.base);
 	}
 	{ /* fanout -> subscriber */
 		Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
@@ -250,6 +261,48 @@ int main(int argc, char **argv)
 		sm.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
 		sm.key_announcement = &ka;
 		rc |= put_msg("server_message", 5, &sm.base);
+
+		/* re-sync by snapshot (issue 19): Begin, a Part of two entries, End */
+		Decp__SnapshotBegin sb = DECP__SNAPSHOT_BEGIN__INIT;
+		Decp__SnapshotPart sp = DECP__SNAPSHOT_PART__INIT;
+		Decp__SnapshotEnd se = DECP__SNAPSHOT_END__INIT;
+		Decp__BookEntry be[2] = {DECP__BOOK_ENTRY__INIT, DECP__BOOK_ENTRY__INIT};
+		Decp__BookEntry *bp[2] = {&be[0], &be[1]};
+
+		sb.master_id = 7;
+		sb.sequence = 9;
+		sb.count = 2;
+		sb.from_sequence = 1;
+		sb.reason = DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE;
+		sb.subscription_id = 3;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN;
+		sm.snapshot_begin = &sb;
+		rc |= put_msg("server_message", 6, &sm.base);
+		be[0].ticket = 1001;
+		be[0].type = DECP__ORDER_TYPE__ORDER_TYPE_BUY;
+		be[0].symbol = (char *)"EURUSD";
+		be[0].volume = 10;
+		be[0].price = 108120;
+		be[0].sl = 107900;
+		be[1].ticket = 1002;
+		be[1].type = DECP__ORDER_TYPE__ORDER_TYPE_SELL_LIMIT;
+		be[1].symbol = (char *)"XAUUSD";
+		be[1].volume = 5;
+		be[1].price = 203450000;
+		be[1].expiration_ns = 1763946000000000000LL;
+		sp.master_id = 7;
+		sp.sequence = 9;
+		sp.n_entries = 2;
+		sp.entries = bp;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART;
+		sm.snapshot_part = &sp;
+		rc |= put_msg("server_message", 7, &sm.base);
+		se.master_id = 7;
+		se.sequence = 9;
+		se.count = 2;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END;
+		sm.snapshot_end = &se;
+		rc |= put_msg("server_message", 8, &sm.base);
 	}
 	/* fuzz_frame: 8 split-seed bytes, then a stream of three frames. */
 	{

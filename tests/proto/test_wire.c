@@ -681,6 +681,22 @@ static void test_decoders_differential(void)
 		CU_ASSERT_EQUAL(proto_wire_server_decode(dup_sig, 0, &m, &s), -EBADMSG);
 		CU_ASSERT_EQUAL(proto_wire_ingest_decode(dup_sig, 0, &m), -EBADMSG);
 	}
+	{
+		/* the re-sync snapshot's members (9, 11, 12; decp.dll never asks for them):
+		 * refused whole, valid for protobuf-c or not, never skipped */
+		struct proto_wire_msg m, s;
+		static const uint8_t k[3] = { 9, 11, 12 };
+
+		for (int j = 0; j < 3; j++) {
+			uint8_t msg[8] = { (uint8_t)(k[j] << 3 | 2), 2, 0x08, 0x01 };
+			Decp__ServerMessage *sm = proto_server_message_decode(msg, 4, NULL);
+
+			CU_ASSERT_PTR_NOT_NULL(sm); /* valid for protobuf-c */
+			if (sm != NULL)
+				proto_msg_free(&sm->base, NULL);
+			CU_ASSERT_EQUAL(proto_wire_server_decode(msg, 4, &m, &s), -EBADMSG);
+		}
+	}
 }
 
 /* A CopyPolicy packed by protobuf-c as a ServerMessage; returns proto_wire's verdict. */

@@ -1,0 +1,117 @@
+/*
+ * guard_resync: reconcile a subscriber's account with its master's position snapshot
+ * (issue 19 item 2; docs/resync.md "Reconciliation"). Pure: reads its inputs, writes the
+ * plan; the EA executes the plan (decp-subscriber: into its simulated account) and then
+ * reports ResyncDone. Never executes history: it compares what the master holds NOW (the
+ * snapshot at S) with what the subscriber holds, and the plan only makes the second follow
+ * the first under the copy policy.
+ *
+ * For each snapshot entry E (a master position or pending order) the target is the order
+ * the policy would send for E opened now (guard_policy_translate on E as an opening signal:
+ * symbol filters, order-type mask, equity protection, mapping, reverse, SL/TP copy, lot
+ * mode on E's current volume, the broker's volume step and minimum), and H the subscriber's
+ * copy of E.ticket, if any:
+ *
+ *   no H, policy copies E        OPEN the target. A market position is opened only when the
+ *                                instrument is known and the current quote (view_fn) is
+ *                                within max_deviation_pips_x100 of E's price (fail closed
+ *                                without a quote): otherwise SKIP (UNKNOWN_INSTRUMENT,
+ *                                PRICE_DEVIATION). Pending orders are placed at their price.
+ *                                With a known broker account (view.account.known) every
+ *                                open also needs its margin (guard_margin_needed) within the
+ *                                free margin less the margin of the plan's earlier opens
+ *                                (its closes not counted): otherwise SKIP
+ *                                (INSUFFICIENT_MARGIN).
+ *   no H, policy refuses E       SKIP (FILTERED, the filter): never open what it denies
+ *   H, other symbol or direction CLOSE H, then as "no H" (the policy changed since)
+ *   H, larger than the target    REDUCE H by the difference (CLOSE when the rest would be
+ *                                below vol_min): the master partly closed meanwhile
+ *   H, not larger                volume kept: a re-sync never adds exposure to a held
+ *                                position (the live partial close rounds the copy DOWN, so
+ *                                a held copy may be a step below the target; docs)
+ *   H, exits differ              MODIFY sl/tp (and a pending order's price) when the policy
+ *                                syncs modifications (sync_modify)
+ *   H, policy now refuses E      nothing: as the live path, which would filter E's signals
+ *   H of no snapshot entry       CLOSE H (the master closed it), unless the policy's order
+ *                                type mask excludes CLOSE
+ *
+ * The plan lists CLOSEs first, then REDUCEs, MODIFYs, OPENs (exposure goes down before it
+ * goes up), SKIPs last. Idempotent: applying the plan and planning again gives no order
+ * (only the same SKIPs). Cost: O((book + held) log) when each array is sorted by ticket
+ * (ascending, checked here: lookups are binary searches), O(book x held) otherwise; no
+ * allocation.
+ */
+#ifndef DECP_GUARD_RESYNC_H
+#define DECP_GUARD_RESYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guard_policy.h"
+#include "guard_signal.h"
+#include "guard_types.h"
+
+/* One entry of the master's snapshot (proto BookEntry). */
+struct guard_book_entry {
+	uint64_t ticket;
+	uint32_t type;                 /* enum guard_order_type: BUY, SELL or a pending type */
+	char symbol[GUARD_SYMBOL_MAX]; /* the master's */
+	int64_t volume;                /* 0.01 lot, > 0 */
+	int64_t price, sl, tp;         /* 1e-5 */
+	int64_t expiration_ns;
+};
+
+/* What the subscriber holds for this master (a position or pending order). */
+struct guard_held {
+	uint64_t master_ticket;
+	uint32_t type;                 /* broker side, after reverse copy */
+	char symbol[GUARD_SYMBOL_MAX]; /* broker symbol */
+	int64_t volume;                /* 0.01 lot */
+	int64_t price, sl, tp;
+};
+
+enum guard_resync_op {
+	GUARD_RESYNC_CLOSE = 1, /* close H whole (or delete the pending order) */
+	GUARD_RESYNC_REDUCE,    /* close order.volume of H */
+	GUARD_RESYNC_MODIFY,    /* order.sl, order.tp (and order.price of a pending order) */
+	GUARD_RESYNC_OPEN,      /* open / place `order` */
+	GUARD_RESYNC_SKIP,      /* E not copied: reason (and filter) say why */
+};
+
+struct guard_resync_action {
+	enum guard_resync_op op;
+	struct guard_order order;  /* master_ticket always; symbol, type, volume, price, sl, tp
+				    * as the op needs (CLOSE: H's symbol, type, volume) */
+	int64_t master_volume;     /* E's volume (0 for CLOSE of an H not in the snapshot) */
+	uint32_t reason;           /* SKIP: enum guard_reason; 0 otherwise */
+	uint32_t filter;           /* SKIP with FILTERED: enum guard_filter */
+	int64_t deviation_pips_x100; /* SKIP with PRICE_DEVIATION */
+	int64_t margin_needed;       /* SKIP with INSUFFICIENT_MARGIN (INT64_MAX: unknown) */
+};
+
+/*
+ * The subscriber's view for one of the master's symbols: quote (bid/ask now, 0 = none),
+ * the broker's volume spec, equity and account (sizing), the instrument registry. Called
+ * once per snapshot entry; position is ignored.
+ */
+typedef void (*guard_resync_view_fn)(void *ctx, const char *master_symbol,
+				     struct guard_view *view);
+
+/*
+ * The plan (rules above) into out[0..cap). sequence: the snapshot's S (orders carry it).
+ * equity_tripped: the subscription's equity-protection flag. Entries of book must have
+ * distinct tickets, as must held. Returns the number of actions, -ENOBUFS when cap is too
+ * small (out partly written), -EINVAL on a NULL argument with a non-zero count or an
+ * invalid policy.
+ */
+long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64_t sequence,
+		       guard_resync_view_fn view_fn, void *view_ctx,
+		       const struct guard_book_entry *book, size_t nbook,
+		       const struct guard_held *held, size_t nheld,
+		       struct guard_resync_action *out, size_t cap);
+
+/* "CLOSE", "REDUCE", "MODIFY", "OPEN", "SKIP"; "?" otherwise. */
+const char *guard_resync_op_name(enum guard_resync_op op);
+
+#endif
