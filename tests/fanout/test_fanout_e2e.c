@@ -321,9 +321,13 @@ static int start_fanout(struct env *e, const char *queue, const char *tag, bool 
 	return -1;
 }
 
+static int count_lines(struct env *e, const char *file, const char *needle, bool prefix);
+
 static pid_t start_subscriber(struct env *e, const char *tag, const char *const *extra)
 {
 	static char url[64], keys[512], subs[512], logp[512], out[512], expect[16];
+	static char orders[8][512];
+	static unsigned int k;
 	char *argv[40];
 	int a = 0;
 
@@ -355,10 +359,29 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 	 * (an --account in extra comes later and wins) */
 	argv[a++] = (char *)"--account";
 	argv[a++] = (char *)"1000000000:1000:USD";
+	/* the orders log says when each subscription was answered (its CopyPolicy line):
+	 * wait_subscribed() waits for that instead of a fixed time (a later --orders wins) */
+	snprintf(orders[k % 8], sizeof(orders[0]), "%s/%s.orders", e->dir, tag);
+	argv[a++] = (char *)"--orders";
+	argv[a++] = orders[k++ % 8];
 	for (int i = 0; extra != NULL && extra[i] != NULL && a < 38; i++)
 		argv[a++] = (char *)extra[i];
 	argv[a] = NULL;
 	return spawn(argv, out);
+}
+
+/* Until n subscriptions of the subscribers started with tag were answered (their
+ * CopyPolicy logged in <tag>.orders), up to 60 s; a CHECK says how many were. */
+static void wait_subscribed(struct env *e, const char *tag, int n)
+{
+	char f[64];
+	int have = 0;
+
+	snprintf(f, sizeof(f), "%s.orders", tag);
+	for (int t = 0; t < 1200 && (have = count_lines(e, f, " policy ", false)) < n; t++)
+		usleep(50000);
+	CHECK(have >= n, "%s: %d of %d subscriptions answered before the first signal", tag,
+	      have, n);
 }
 
 static char *subs_arg(struct env *e)
@@ -1020,7 +1043,11 @@ static void scenario_pipeline(struct env *e, bool drop)
 			lag = start_subscriber(e, "lag", xl);
 		}
 	}
-	usleep(2000000 + (useconds_t)e->nsubs * 2000); /* let them connect and subscribe */
+	wait_subscribed(e, "subs", nmain);
+	if (nfault > 0) {
+		wait_subscribed(e, "skew", nfault);
+		wait_subscribed(e, "lag", nfault);
+	}
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
 	snprintf(nm, sizeof(nm), "%d", e->nmasters);
 	snprintf(ns, sizeof(ns), "%d", e->nsignals);
@@ -1140,7 +1167,7 @@ static void scenario_reports_pgdown(struct env *e)
 
 		sub = start_subscriber(e, "subs", x);
 	}
-	usleep(2000000 + (useconds_t)e->nsubs * 2000); /* let them connect and subscribe */
+	wait_subscribed(e, "subs", e->nsubs);
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
 	snprintf(nm, sizeof(nm), "%d", e->nmasters);
 	snprintf(ns, sizeof(ns), "%d", e->nsignals);
@@ -1341,7 +1368,9 @@ static void scenario_trust_lag(struct env *e, bool cut_them)
 		paused = start_subscriber(e, "paused", xp);
 		liar = start_subscriber(e, "liar", xl);
 	}
-	usleep(3000000); /* let them connect and subscribe */
+	wait_subscribed(e, "honest", 3);
+	wait_subscribed(e, "paused", 1);
+	wait_subscribed(e, "liar", 1);
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
 	snprintf(ns, sizeof(ns), "%d", e->nsignals);
 	snprintf(rate, sizeof(rate), "%d", 40);
@@ -1530,7 +1559,9 @@ static void scenario_forged(struct env *e)
 
 		sub[k] = start_subscriber(e, kinds[k], x);
 	}
-	usleep(2000000); /* connected and subscribed: forgeries are made on live envelopes */
+	/* connected and subscribed: forgeries are made on live envelopes */
+	for (int k = 0; k < NK; k++)
+		wait_subscribed(e, kinds[k], 1);
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
 	snprintf(ns, sizeof(ns), "%d", e->nsignals);
 	{
@@ -3923,6 +3954,22 @@ int main(int argc, char **argv)
 			      pg_count(&e, "SELECT count(*) FROM trust_inbox WHERE event = 'EXECUTE'"
 				       " AND sequence IS NOT NULL") > 0,
 			      "every EXECUTE names a sequence delivered live (trust_deliveries)");
+			{
+				/* on a failure: which, and what the deliveries say of them */
+				PGresult *x = PQexec(e.db, "SELECT i.subscription_id, i.sequence, (SELECT"
+					" string_agg(concat_ws(':', d.live, d.first_sequence,"
+					" d.last_sequence), ' ') FROM trust_deliveries d WHERE"
+					" d.subscription_id = i.subscription_id) FROM trust_inbox i WHERE"
+					" i.event = 'EXECUTE' AND NOT EXISTS (SELECT 1 FROM trust_deliveries"
+					" d WHERE d.subscription_id = i.subscription_id AND d.live AND"
+					" i.sequence BETWEEN d.first_sequence AND d.last_sequence)"
+					" ORDER BY 1, 2 LIMIT 5");
+
+				for (int i = 0; PQresultStatus(x) == PGRES_TUPLES_OK && i < PQntuples(x); i++)
+					fprintf(stderr, "  not live: subscription %s sequence %s; runs %.300s\n",
+						PQgetvalue(x, i, 0), PQgetvalue(x, i, 1), PQgetvalue(x, i, 2));
+				PQclear(x);
+			}
 			/* issue 20: each fill recorded once (this scenario's signals only open
 			 * positions: realized profit is tests/money's test_sub_realized and the money
 			 * scenario's), and each subscription's profit is the sum of its records */
