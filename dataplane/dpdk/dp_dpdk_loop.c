@@ -47,7 +47,7 @@
  * ACK the control plane never sends: a restart) sleeps as when it owes nothing. */
 #define IDLE_CLEAR_NS (200ull * 1000ull)
 #define OWED_SPIN_NS (20ull * 1000ull)
-#define OWED_NAP_NS (100ull * 1000ull)
+#define OWED_NAP_NS (30ull * 1000ull)
 #define IDLE_OWED_NS (10ull * 1000000ull)
 #define SLEEP_MAX_NS (1000ull * 1000ull)
 

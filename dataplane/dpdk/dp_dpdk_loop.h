@@ -12,7 +12,7 @@
  *   stack timers -> session ticks every 50 ms -> rte_eth_tx_burst of everything queued
  *   -> poll_end (consumer doorbell). With adaptive polling (poll_adaptive), an iteration
  *   that finds nothing after 200 us of idleness with no ACK owed (while owed: naps of
- *   100 us; the IDLE_ and OWED_ rules in dp_dpdk_loop.c) goes RCU-offline and sleeps up to 1 ms on
+ *   30 us; the IDLE_ and OWED_ rules in dp_dpdk_loop.c) goes RCU-offline and sleeps up to 1 ms on
  *   the queue's RX interrupt (or pauses 1 ms where the port has none): docs/dataplane.md
  *   "Operating it", --poll.
  *
