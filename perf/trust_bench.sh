@@ -34,11 +34,14 @@ ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 HASH=$(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 APP=$(printf %s "$DECP_PG_CONNINFO" | sed 's/user=[^ ]*/user=decp_app/')
+"$B/tools/decpctl/decpctl" tls init --dir "$TMP/tls" >/dev/null   # the api's HTTPS
 "$B/controlplane/core/decp-control" --roles api,trust --set pg_conninfo="$APP" \
   --set redis_port="$DECP_REDIS_PORT" --set api_port="$PORT" \
+  --set "api_cert=$TMP/tls/server.crt" --set "api_key=$TMP/tls/server.key" \
   --set api_admin_token_sha256="$HASH" --set log_level=warn >"$TMP/control.log" 2>&1 &
 CTL_PID=$!
-URL=http://127.0.0.1:$PORT
+URL=https://127.0.0.1:$PORT
+curl() { command curl --cacert "$TMP/tls/ca.crt" "$@"; }
 for _ in $(seq 200); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.05; done
 wait_empty() {
   for _ in $(seq 6000); do [ "$(q "SELECT count(*) FROM trust_inbox")" = 0 ] && return 0; sleep 0.05; done

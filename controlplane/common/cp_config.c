@@ -53,6 +53,7 @@ static const struct key keys[] = {
 	{"log_level", K_LEVEL, F(log_level), 0, 0, 0},
 	{"fanout_listen", K_STR, F(fanout_listen), S(fanout_listen), 0, 0},
 	{"fanout_port", K_U32, F(fanout_port), 0, 0, 65535},
+	{"fanout_tls", K_BOOL, F(fanout_tls), 0, 0, 0},
 	{"fanout_cert", K_STR, F(fanout_cert), S(fanout_cert), 0, 0},
 	{"fanout_key", K_STR, F(fanout_key), S(fanout_key), 0, 0},
 	{"fanout_queue", K_U32, F(fanout_queue), 0, 16, 65536},
@@ -73,6 +74,9 @@ static const struct key keys[] = {
 	{"fanout_reports_redis", K_BOOL, F(fanout_reports_redis), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
 	{"api_port", K_U32, F(api_port), 0, 1, 65535},
+	{"api_tls", K_BOOL, F(api_tls), 0, 0, 0},
+	{"api_cert", K_STR, F(api_cert), S(api_cert), 0, 0},
+	{"api_key", K_STR, F(api_key), S(api_key), 0, 0},
 	{"api_threads", K_U32, F(api_threads), 0, 1, 16},
 	{"api_admin_token_sha256", K_STR, F(api_admin_token_sha256), S(api_admin_token_sha256), 0, 0},
 	{"api_max_body", K_U32, F(api_max_body), 0, 1024, 16 << 20},
@@ -115,6 +119,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->log_level = CP_LOG_INFO;
 	snprintf(c->fanout_listen, sizeof(c->fanout_listen), "127.0.0.1");
 	c->fanout_port = 8443;
+	c->fanout_tls = true; /* plain ws only when configured (issue 17) */
 	c->fanout_queue = 1024;
 	c->fanout_history = 4096;
 	c->fanout_max_conns = 19000;
@@ -130,6 +135,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_header_timeout_ms = 5000;
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
 	c->api_port = 8080;
+	c->api_tls = true; /* plain HTTP only when configured (issue 17) */
 	c->api_threads = 1;
 	c->api_max_body = 65536;
 	c->api_max_batch = 500;
@@ -258,13 +264,14 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 		return 0;
 	}
 	case K_BOOL:
-		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
 			*(bool *)(base + k->off) = true;
 		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
-			 strcmp(value, "0") == 0)
+			 strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
 			*(bool *)(base + k->off) = false;
 		else {
-			dp_kvconf_msg(err, errlen, "%s: '%s' is not yes/no", key, value);
+			dp_kvconf_msg(err, errlen, "%s: '%s' is not yes/no (on/off)", key, value);
 			return -EINVAL;
 		}
 		return 0;
@@ -362,6 +369,25 @@ fail:
 	return rc;
 }
 
+/* A role's TLS keys (prefix "api", "fanout"): with TLS on (the default) both files are
+ * needed; with it off neither may be set, so that a half-edited file never serves plain
+ * text by surprise. 0 or -EINVAL with err. */
+static int tls_keys_check(const char *p, bool tls, const char *cert, const char *key, char *err,
+			  size_t errlen)
+{
+	if (tls && (cert[0] == '\0' || key[0] == '\0')) {
+		dp_kvconf_msg(err, errlen, "%s_tls is on (the default): set %s_cert and %s_key "
+			      "('decpctl tls init' makes them), or %s_tls = off for plain text",
+			      p, p, p, p);
+		return -EINVAL;
+	}
+	if (!tls && (cert[0] != '\0' || key[0] != '\0')) {
+		dp_kvconf_msg(err, errlen, "%s_cert / %s_key set but %s_tls = off", p, p, p);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 {
 	if (c->roles == 0) {
@@ -378,10 +404,12 @@ int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 		dp_kvconf_msg(err, errlen, "api_admin_token_sha256: expected 64 lower-case hex digits");
 		return -EINVAL;
 	}
-	if ((c->roles & CP_ROLE_FANOUT) && (c->fanout_cert[0] == '\0') != (c->fanout_key[0] == '\0')) {
-		dp_kvconf_msg(err, errlen, "fanout_cert and fanout_key go together");
+	if ((c->roles & CP_ROLE_FANOUT) &&
+	    tls_keys_check("fanout", c->fanout_tls, c->fanout_cert, c->fanout_key, err, errlen) != 0)
 		return -EINVAL;
-	}
+	if ((c->roles & CP_ROLE_API) &&
+	    tls_keys_check("api", c->api_tls, c->api_cert, c->api_key, err, errlen) != 0)
+		return -EINVAL;
 	if (c->redis_timeout_ms <= c->archiver_block_ms && (c->roles & CP_ROLE_ARCHIVER)) {
 		dp_kvconf_msg(err, errlen, "redis_timeout_ms (%u) must exceed archiver_block_ms (%u)",
 		    c->redis_timeout_ms, c->archiver_block_ms);

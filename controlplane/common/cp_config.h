@@ -60,7 +60,8 @@ struct cp_config {
 	int log_level;                   /* enum cp_log_level */
 	char fanout_listen[256];         /* fanout: address to bind (0.0.0.0 = all) */
 	uint32_t fanout_port;            /* fanout: WebSocket port; 0 = any free one (logged) */
-	char fanout_cert[512];           /* fanout: PEM certificate: wss ("" = plain ws) */
+	bool fanout_tls;                 /* fanout: wss (default); no: plain ws, warned at start */
+	char fanout_cert[512];           /* fanout: PEM certificate (chain) of wss */
 	char fanout_key[512];            /* fanout: PEM key of fanout_cert */
 	uint32_t fanout_queue;           /* fanout: per-connection queue bound (messages) */
 	uint32_t fanout_history;         /* fanout: envelopes kept per master for replay */
@@ -85,7 +86,10 @@ struct cp_config {
 	bool fanout_poll_loop;           /* fanout: lws's poll(2) loop instead of libev/epoll
 					  * (kept for comparison, docs/perf.md "fanout") */
 	char api_listen[256];            /* api: address to bind */
-	uint32_t api_port;               /* api: HTTP port */
+	uint32_t api_port;               /* api: HTTPS (HTTP with api_tls = no) port */
+	bool api_tls;                    /* api: HTTPS (default); no: plain HTTP, warned at start */
+	char api_cert[512];              /* api: PEM certificate (chain) of HTTPS */
+	char api_key[512];               /* api: PEM key of api_cert */
 	uint32_t api_threads;            /* api: workers (threads) sharing one listener */
 	char api_admin_token_sha256[65]; /* api: hex SHA-256 of the admin token ("" = none) */
 	uint32_t api_max_body;           /* api: request body limit, bytes */

@@ -1,6 +1,7 @@
 /* cp_fanout: lifecycle, the publish ring and the mutex queues. Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 #include "cp_net.h"
+#include "cp_tls.h"
 #include "cp_ws_check.h"
 
 #include <ev.h>
@@ -185,7 +186,12 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	struct cp_fanout *f;
 	struct cp_redis probe;
 
-	if (cfg == NULL || (cfg->fanout_cert[0] == '\0') != (cfg->fanout_key[0] == '\0')) {
+	if (cfg == NULL || (cfg->fanout_tls && (cfg->fanout_cert[0] == '\0' ||
+						 cfg->fanout_key[0] == '\0'))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (cfg->fanout_tls && cp_tls_server_check(ROLE, cfg->fanout_cert, cfg->fanout_key) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -245,10 +251,15 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	info.user = f;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	if (cfg->fanout_cert[0] != '\0') {
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		info.ssl_cert_filepath = cfg->fanout_cert;
-		info.ssl_private_key_filepath = cfg->fanout_key;
+	if (cfg->fanout_tls) {
+		/* f->cfg: the paths must outlive the context */
+		if (cp_tls_lws_server(&info, f->cfg.fanout_cert, f->cfg.fanout_key,
+				      &f->no_client) != 0) {
+			errno = ENOMEM;
+			goto fail;
+		}
+	} else {
+		cp_tls_warn_plain(ROLE, "fanout_tls");
 	}
 	if (!cfg->fanout_poll_loop) {
 		/* lws 4.1's own loop is poll(2): every iteration walks all descriptors, which
@@ -289,6 +300,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 fail:
 	if (f->ctx != NULL)
 		lws_context_destroy(f->ctx);
+	cp_tls_lws_server_done(f->no_client);
 	if (f->evloop != NULL)
 		ev_loop_destroy(f->evloop);
 	if (f->listen_fd >= 0)
@@ -342,7 +354,7 @@ static void gate_handoff(void *arg, int fd, const char *head, size_t len)
 
 static int gate_start(struct cp_fanout *f)
 {
-	bool tls = f->cfg.fanout_cert[0] != '\0';
+	bool tls = f->cfg.fanout_tls;
 	struct cp_gate_cfg g = {
 		.name = ROLE, .listen_fd = f->listen_fd, .max_pending = f->cfg.fanout_preauth_max,
 		.per_source = f->cfg.fanout_preauth_per_source,
@@ -471,6 +483,7 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		return;
 	cp_fanout_stop(f);
 	lws_context_destroy(f->ctx); /* closes connections: LWS_CALLBACK_CLOSED frees them */
+	cp_tls_lws_server_done(f->no_client);
 	if (f->evloop != NULL)
 		ev_loop_destroy(f->evloop);
 	while ((m = cp_fo_ring_get(f)) != NULL)

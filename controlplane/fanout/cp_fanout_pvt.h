@@ -247,6 +247,7 @@ struct cp_fanout {
 	struct cp_config cfg;     /* the fanout_* keys; read-only after create */
 	bool tail;                /* tail Redis (no in-process publisher) */
 	struct lws_context *ctx;
+	struct ssl_ctx_st *no_client; /* wss: lws's client context, ours (cp_tls.h) */
 	struct lws_vhost *vh;
 	struct ev_loop *evloop;   /* libev (epoll) loop lws runs on; NULL: lws's poll loop */
 	int port;

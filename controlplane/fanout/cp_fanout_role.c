@@ -146,7 +146,7 @@ int cp_fanout_role_run(struct cp_ctx *ctx)
 	if (cp_ctx_stats_add(ctx, fanout_stats, f) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_fanout_* metrics");
 	cp_log(CP_LOG_INFO, ROLE, "listening on %s:%d (%s), %s", cfg->fanout_listen,
-	       cp_fanout_port(f), cfg->fanout_cert[0] != '\0' ? "wss" : "ws",
+	       cp_fanout_port(f), cfg->fanout_tls ? "wss" : "ws",
 	       hooked ? "fed by the edge in-process" : "tailing Redis");
 	while (!cp_ctx_stopping(ctx))
 		cp_sleep_ms(100);

@@ -33,7 +33,8 @@ static void usage(FILE *o)
 		"  --listen [ADDR:]PORT   WebSocket listen address (default 127.0.0.1:8443; port 0 = any)\n"
 		"  --redis HOST:PORT      Redis holding the decp:{m<id>}:signals streams\n"
 		"  --pg CONNINFO          PostgreSQL (subscriber tokens, subscriptions, reports)\n"
-		"  --cert PEM --key PEM   serve wss (TLS); without them plain ws (loopback only)\n"
+		"  --cert PEM --key PEM   wss certificate and key (TLS 1.3; required unless --plain)\n"
+		"  --plain                serve plain ws (no TLS): a start-up warning; loopback only\n"
 		"  --queue N              per-connection queue bound in messages (default 1024)\n"
 		"  --history N            envelopes kept per master for replay splicing (default 4096)\n"
 		"  --sndbuf BYTES         SO_SNDBUF of subscriber sockets (default: kernel's)\n"
@@ -111,7 +112,7 @@ int main(int argc, char **argv)
 		{"reports-redis", no_argument, NULL, 'D'},
 		{"keepalive-ms", required_argument, NULL, 'K'},
 		{"keepalive-timeout-ms", required_argument, NULL, 'T'},
-		{"set", required_argument, NULL, 'S'},
+		{"set", required_argument, NULL, 'S'},    {"plain", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	struct cp_config cfg;
 	char err[512];
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 		case 'T': bad |= set_key(&cfg, "fanout_keepalive_timeout_ms", optarg); break;
 		case 'B': bad |= set_key(&cfg, "fanout_sndbuf", optarg); break;
 		case 'S': bad |= set_pair(&cfg, optarg); break;
+		case 'N': cfg.fanout_tls = false; break;
 		case 'P': port_file = optarg; break;
 		case 's': stats_ms = strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
@@ -188,7 +190,7 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "decp-fanout: listening on %s:%d (%s)\n", cfg.fanout_listen,
-		cp_fanout_port(f), cfg.fanout_cert[0] != '\0' ? "wss" : "ws");
+		cp_fanout_port(f), cfg.fanout_tls ? "wss" : "ws");
 	while (!g_stop) {
 		struct cp_fanout_stats st;
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "cp_migrate.h"
 
@@ -56,10 +57,82 @@ static int connect_to(int port, unsigned int timeout_ms)
 	return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* The suite's client context: TLS 1.3, trusting the test's CA, verifying 127.0.0.1. */
+static SSL_CTX *client_ctx(const struct api_env *e)
+{
+	static SSL_CTX *ctx;
+	static char ca_of[sizeof(e->ca)];
+
+	if (ctx != NULL && strcmp(ca_of, e->ca) == 0)
+		return ctx;
+	SSL_CTX_free(ctx);
+	ctx = api_tls_client_ctx(e->ca, TLS1_3_VERSION, TLS1_3_VERSION);
+	snprintf(ca_of, sizeof(ca_of), "%s", e->ca);
+	return ctx;
+}
+
+SSL_CTX *api_tls_client_ctx(const char *ca, int min_version, int max_version)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, min_version);
+	SSL_CTX_set_max_proto_version(ctx, max_version);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ca != NULL && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		fprintf(stderr, "cannot load CA %s\n", ca);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* One client connection: fd, and its TLS session unless the api is plain. */
+struct conn {
+	int fd;
+	SSL *ssl;
+};
+
+static int conn_open(const struct api_env *e, struct conn *c, unsigned int timeout_ms)
+{
+	c->ssl = NULL;
+	c->fd = connect_to(e->port, timeout_ms);
+	if (c->fd < 0 || e->plain)
+		return c->fd < 0 ? -1 : 0;
+	SSL_CTX *ctx = client_ctx(e);
+	if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL)
+		goto fail;
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set1_host(c->ssl, "127.0.0.1");
+	if (SSL_connect(c->ssl) != 1)
+		goto fail;
+	return 0;
+fail:
+	SSL_free(c->ssl);
+	close(c->fd);
+	c->ssl = NULL;
+	c->fd = -1;
+	return -1;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->fd = -1;
+}
+
+static int send_all(struct conn *c, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = c->ssl != NULL ? SSL_write(c->ssl, p, (int)n)
+					   : send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w <= 0)
 			return -1;
 		p += w;
@@ -69,14 +142,15 @@ static int send_all(int fd, const char *p, size_t n)
 }
 
 /* Read until close or timeout into a growing buffer. */
-static char *read_all(int fd, size_t *len)
+static char *read_all(struct conn *c, size_t *len)
 {
 	size_t cap = 8192, n = 0;
 	char *b = malloc(cap);
 	for (;;) {
 		if (n + 4096 + 1 > cap)
 			b = realloc(b, cap *= 2);
-		ssize_t r = recv(fd, b + n, cap - n - 1, 0);
+		ssize_t r = c->ssl != NULL ? SSL_read(c->ssl, b + n, (int)(cap - n - 1))
+					   : recv(c->fd, b + n, cap - n - 1, 0);
 		if (r <= 0)
 			break;
 		n += (size_t)r;
@@ -89,17 +163,17 @@ static char *read_all(int fd, size_t *len)
 int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,
 	     unsigned int timeout_ms, char *out, size_t outlen)
 {
-	int fd = connect_to(e->port, timeout_ms);
-	if (fd < 0)
+	struct conn c;
+	if (conn_open(e, &c, timeout_ms) != 0)
 		return 0;
 	size_t half = pause_ms ? n / 2 : n;
-	if (send_all(fd, bytes, half) == 0 && pause_ms) {
+	if (send_all(&c, bytes, half) == 0 && pause_ms) {
 		sleep_ms(pause_ms);
-		send_all(fd, bytes + half, n - half);
+		send_all(&c, bytes + half, n - half);
 	}
 	size_t len;
-	char *b = read_all(fd, &len);
-	close(fd);
+	char *b = read_all(&c, &len);
+	conn_close(&c);
 	int status = 0;
 	sscanf(b, "HTTP/1.%*d %d", &status);
 	if (out != NULL && outlen > 0)
@@ -147,11 +221,12 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 {
 	size_t n, len = 0;
 	char *req = request_make(method, path, token, body, &n), *b = NULL;
-	int fd = connect_to(e->port, 10000);
-	if (fd >= 0 && send_all(fd, req, n) == 0)
-		b = read_all(fd, &len);
-	if (fd >= 0)
-		close(fd);
+	struct conn c;
+	if (conn_open(e, &c, 10000) == 0) {
+		if (send_all(&c, req, n) == 0)
+			b = read_all(&c, &len);
+		conn_close(&c);
+	}
 	free(req);
 	return reply_parse(b, resp);
 }
@@ -159,24 +234,23 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 int http_many(const struct api_env *e, unsigned int n, const char *method, const char *path,
 	      const char *const *tokens, const char *const *bodies, struct http_resp *out)
 {
-	int *fd = calloc(n, sizeof(*fd));
+	struct conn *c = calloc(n, sizeof(*c));
 	int failed = 0;
 	for (unsigned int i = 0; i < n; i++)
-		fd[i] = connect_to(e->port, 10000);
+		conn_open(e, &c[i], 10000);
 	for (unsigned int i = 0; i < n; i++) {
 		size_t len;
 		char *req = request_make(method, path, tokens[i], bodies[i], &len);
-		if (fd[i] < 0 || send_all(fd[i], req, len) != 0)
+		if (c[i].fd < 0 || send_all(&c[i], req, len) != 0)
 			failed++;
 		free(req);
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		size_t len;
-		reply_parse(fd[i] >= 0 ? read_all(fd[i], &len) : NULL, &out[i]);
-		if (fd[i] >= 0)
-			close(fd[i]);
+		reply_parse(c[i].fd >= 0 ? read_all(&c[i], &len) : NULL, &out[i]);
+		conn_close(&c[i]);
 	}
-	free(fd);
+	free(c);
 	return failed ? -1 : 0;
 }
 
@@ -249,9 +323,15 @@ static int write_cfg(struct api_env *e, const char *extra)
 		return -1;
 	fprintf(f, "# written by the api suite\nroles = api,trust\nshm = %s\nredis_host = %s\n"
 		"redis_port = %d\npg_conninfo = %s\napi_port = %d\napi_admin_token_sha256 = %s\n"
-		"trust_tick_s = 1\nbackoff_max_ms = 500\nlog_level = info\n%s\n", e->shm,
+		"trust_tick_s = 1\nbackoff_max_ms = 500\nlog_level = info\n", e->shm,
 		harness_redis_host(e->redis), harness_redis_port(e->redis),
-		conninfo, e->port, hex, extra ? extra : "");
+		conninfo, e->port, hex);
+	if (e->plain) /* plain HTTP only when configured (issue 17) */
+		fprintf(f, "api_tls = off\n");
+	else
+		fprintf(f, "api_cert = %s/server.crt\napi_key = %s/server.key\n", e->tls_dir,
+			e->tls_dir);
+	fprintf(f, "%s\n", extra ? extra : "");
 	fclose(f);
 	return 0;
 }
@@ -290,6 +370,10 @@ int api_env_start(struct api_env *e, const char *ctl_bin, const char *extra)
 	snprintf(e->cfg, sizeof(e->cfg), "%s/control.conf", e->dir);
 	snprintf(e->log, sizeof(e->log), "%s/control.log", e->dir);
 	snprintf(e->shm, sizeof(e->shm), "/decp-apitest-%d", (int)getpid());
+	snprintf(e->tls_dir, sizeof(e->tls_dir), "%s/tls", e->dir);
+	snprintf(e->ca, sizeof(e->ca), "%s/ca.crt", e->tls_dir);
+	if (mkdir(e->tls_dir, 0700) != 0 || harness_tls_certs(e->tls_dir) != 0)
+		return -1;
 	e->redis = harness_redis_start(NULL);
 	e->pg = harness_pg_start(NULL);
 	if (e->redis == NULL || e->pg == NULL)

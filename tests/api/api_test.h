@@ -1,7 +1,9 @@
 /*
  * api_test: what the api suite's scenarios share: a throw-away PostgreSQL (migrated) and
  * Redis from tests/harness, decp-control running the api and trust roles as a child
- * process, and a plain HTTP/1.1 client over kernel TCP (one connection per request).
+ * process, and an HTTP/1.1 client over kernel TCP (one connection per request): HTTPS
+ * (TLS 1.3, verifying the test's own CA) unless the scenario sets `plain`, the one
+ * explicit api_tls = off of the suite (issue 17).
  */
 #ifndef DECP_TESTS_API_TEST_H
 #define DECP_TESTS_API_TEST_H
@@ -30,7 +32,15 @@ struct api_env {
 	int port;                /* api port */
 	pid_t ctl;
 	const char *extra;       /* extra config lines, or NULL */
+	bool plain;              /* set before api_env_start: api_tls = off, plain HTTP */
+	char tls_dir[300];       /* the test's certificate set (harness_tls_certs) */
+	char ca[320];            /* tls_dir/ca.crt: what the client trusts */
 };
+
+struct ssl_ctx_st;
+/* A client context: TLS versions min..max, verifying the server against ca (NULL: no CA
+ * loaded, so verification fails). NULL on failure. */
+struct ssl_ctx_st *api_tls_client_ctx(const char *ca, int min_version, int max_version);
 
 /* Start PostgreSQL (migrated), Redis and decp-control (--roles api,trust) with `extra`
  * config lines; waits for /healthz. 0 or -1 (reason on stderr). */

@@ -4,7 +4,8 @@
 # Environment: DECP_BENCH_ROLES (default api,trust), DECP_BENCH_THREADS (api_threads, 1),
 # DECP_BENCH_GET_ONLY=1 (skip the POST run), DECP_BENCH_LOG=FILE (keep decp-control's log).
 # Needs DECP_PG_CONNINFO and DECP_REDIS_PORT (decp-testenv), wrk and curl. Starts
-# decp-control --roles api,trust on a free port, creates a master, a subscriber with a
+# decp-control --roles api,trust on a free port over HTTPS (a certificate set of its own,
+# decpctl tls init; DECP_BENCH_PLAIN=1: api_tls = off, for the HTTP baseline), creates a master, a subscriber with a
 # token and a subscription through the API, then measures with the subscriber's token:
 #   1. POST /v1/protection-events (one TTL_EXPIRED event per request)
 #   2. GET  /v1/subscriptions/ID
@@ -21,14 +22,21 @@ trap cleanup EXIT
 ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 HASH=$(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if [ -n "${DECP_BENCH_PLAIN:-}" ]; then
+  TLS=(--set api_tls=off); URL=http://127.0.0.1:$PORT
+else
+  "$B/tools/decpctl/decpctl" tls init --dir "$TMP/tls" >/dev/null
+  TLS=(--set "api_cert=$TMP/tls/server.crt" --set "api_key=$TMP/tls/server.key")
+  URL=https://127.0.0.1:$PORT
+fi
 "$B/controlplane/core/decp-control" --roles "${DECP_BENCH_ROLES:-api,trust}" --set pg_conninfo="$DECP_PG_CONNINFO" \
-  --set redis_port="$DECP_REDIS_PORT" --set api_port="$PORT" \
+  --set redis_port="$DECP_REDIS_PORT" --set api_port="$PORT" "${TLS[@]}" \
   --set api_admin_token_sha256="$HASH" --set api_threads="${DECP_BENCH_THREADS:-1}" \
   --set log_level=warn >"${DECP_BENCH_LOG:-$TMP/control.log}" 2>&1 &
 CTL_PID=$!
-URL=http://127.0.0.1:$PORT
-for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.05; done
-api() { curl -sf -H "Authorization: Bearer $ADMIN" "$@"; }
+CURL=(curl); [ -z "${DECP_BENCH_PLAIN:-}" ] && CURL=(curl --cacert "$TMP/tls/ca.crt")
+for _ in $(seq 100); do "${CURL[@]}" -sf "$URL/healthz" >/dev/null && break; sleep 0.05; done
+api() { "${CURL[@]}" -sf -H "Authorization: Bearer $ADMIN" "$@"; }
 num() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 M=$(api -d '{"name":"bench","ed25519_public_key":"'"$(printf '%064d' 7)"'"}' "$URL/v1/masters" | num id)
 S=$(api -d '{"name":"bench-sub"}' "$URL/v1/subscribers" | num id)
@@ -63,7 +71,7 @@ wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/post.lua" "$URL/v1/protection
 case ",${DECP_BENCH_ROLES:-api,trust}," in *,trust,*)
   T0=$(date +%s.%N)
   for _ in $(seq 600); do
-    P=$(curl -sf -H "Authorization: Bearer $TOK" "$URL/v1/subscriptions/$SUB/trust" |
+    P=$("${CURL[@]}" -sf -H "Authorization: Bearer $TOK" "$URL/v1/subscriptions/$SUB/trust" |
         num pending_events) || P='?'
     [ "$P" = 0 ] && break; sleep 0.1
   done
@@ -73,4 +81,4 @@ fi
 echo "== GET /v1/subscriptions/$SUB, $CONNS connections, ${SECS}s"
 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/get.lua" "$URL/v1/subscriptions/$SUB"
 echo "== server-side request time (decp_api_request_duration_seconds)"
-curl -s "$URL/metrics" | grep -E '^decp_api_request_duration_seconds_(bucket|count)|^decp_api_requests_total\{code="[245]xx"|^decp_api_event_commit'
+"${CURL[@]}" -s "$URL/metrics" | grep -E '^decp_api_request_duration_seconds_(bucket|count)|^decp_api_requests_total\{code="[245]xx"|^decp_api_event_commit'

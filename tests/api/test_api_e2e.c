@@ -44,6 +44,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "api_test.h"
 
 #define ADMIN API_TEST_ADMIN
@@ -773,10 +780,10 @@ static void stop_child(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* GET http://127.0.0.1:port/path with the suite's client (Prometheus's API). */
+/* GET http://127.0.0.1:port/path with the suite's client (Prometheus's API, plain). */
 static int prom_get(int port, const char *path, struct http_resp *r)
 {
-	struct api_env p = {.port = port};
+	struct api_env p = {.port = port, .plain = true}; /* Prometheus's own API: HTTP */
 	return http(&p, "GET", path, NULL, NULL, r);
 }
 
@@ -805,9 +812,10 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
 		stop_child(dp);
 		return;
 	}
+	/* Prometheus scrapes /metrics over HTTPS, verifying the api with the test's CA */
 	fprintf(f, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
-		"  - job_name: decp\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n",
-		e->port);
+		"  - job_name: decp\n    scheme: https\n    tls_config:\n      ca_file: %s\n"
+		"    static_configs:\n      - targets: ['127.0.0.1:%d']\n", e->ca, e->port);
 	fclose(f);
 	char *pargv[] = {"prometheus", listen, data, web, "--web.enable-lifecycle", NULL};
 	pid_t prom = harness_spawn(log, pargv);
@@ -825,6 +833,9 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
 		}
 		http_free(&r);
 	}
+	if (!found && prom_get(pport, "/api/v1/targets", &r) > 0)
+		fprintf(stderr, "prometheus targets: %s\n", r.body);
+	http_free(&r);
 	CHECK(found, "Prometheus returns decp_ingest_signals_enqueued_total (log %s)", log);
 	CHECK(prom_get(pport, "/api/v1/query?query=decp_api_requests_total", &r) == 200 &&
 	      json_array_size(json_object_get(json_object_get(r.json, "data"), "result")) == 5,
@@ -1238,7 +1249,10 @@ static void scenario_flood(struct api_env *e)
 	fprintf(stderr, "flood: evicted %.0f per_source %.0f timeout %.0f\n", ev, ps, to);
 	/* 20 addresses x 64 exceed the cap of 256 long before any address reaches its 64:
 	 * here the oldest are evicted (per address and timeout: the fan-out's flood test) */
-	CHECK(ev > 0 && ps >= 0 && to >= 0 && ev + ps + to >= 3000,
+	/* on HTTPS the gate hands a connection over at its first byte (it cannot read an
+	 * encrypted head), so the half-sent ones end in lws's failed TLS handshake instead
+	 * of a budget: only the idle ones count here */
+	CHECK(ev > 0 && ps >= 0 && to >= 0 && ev + ps + to >= (e->plain ? 3000 : 1000),
 	      "metrics: evicted %.0f, per_source %.0f, timeout %.0f", ev, ps, to);
 	free(fr);
 }
@@ -1386,12 +1400,152 @@ static void scenario_http(struct api_env *e)
 	}
 }
 
+/* ------------------------------------------------------------------ tls (issue 17) */
+
+/* A TCP connection to the api on loopback, or -1. */
+static int tcp_to(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {3, 0};
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A TLS handshake with ctx to the api; GET /healthz when it succeeds. Returns the HTTP
+ * status (200), 0 when the handshake failed (*verify: the verification result). */
+static int tls_try(struct api_env *e, SSL_CTX *ctx, long *verify)
+{
+	int fd = tcp_to(e->port), st = 0;
+	SSL *ssl = ctx != NULL && fd >= 0 ? SSL_new(ctx) : NULL;
+	char buf[512];
+
+	*verify = -1;
+	if (ssl != NULL) {
+		SSL_set_fd(ssl, fd);
+		SSL_set1_host(ssl, "127.0.0.1");
+		if (SSL_connect(ssl) == 1) {
+			static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+						  "Connection: close\r\n\r\n";
+			int n;
+
+			if (SSL_write(ssl, req, sizeof(req) - 1) > 0 &&
+			    (n = SSL_read(ssl, buf, sizeof(buf) - 1)) > 0) {
+				buf[n] = '\0';
+				sscanf(buf, "HTTP/1.%*d %d", &st);
+			}
+		}
+		*verify = SSL_get_verify_result(ssl);
+		SSL_free(ssl);
+	}
+	if (fd >= 0)
+		close(fd);
+	return st;
+}
+
+/*
+ * HTTPS by default (issue 17): TLS 1.3 with the CA works; a TLS 1.2 client, a client
+ * without the CA and a plain HTTP request on the HTTPS port are refused (the plain one
+ * gets no HTTP answer: the connection is closed); a configuration without certificates
+ * does not start unless it says api_tls = off, which serves plain HTTP with a warning.
+ */
+static void scenario_tls(struct api_env *e)
+{
+	SSL_CTX *ok = api_tls_client_ctx(e->ca, TLS1_3_VERSION, TLS1_3_VERSION),
+		*v12 = api_tls_client_ctx(e->ca, TLS1_VERSION, TLS1_2_VERSION),
+		*noca = api_tls_client_ctx(NULL, TLS1_3_VERSION, TLS1_3_VERSION);
+	long verify;
+	int st;
+
+	CHECK(tls_try(e, ok, &verify) == 200 && verify == X509_V_OK,
+	      "TLS 1.3 with the CA: GET /healthz 200 (verify %ld)", verify);
+	CHECK((st = tls_try(e, v12, &verify)) == 0, "a TLS 1.2 client refused (got %d)", st);
+	st = tls_try(e, noca, &verify);
+	CHECK(st == 0 && verify != X509_V_OK, "a client without the CA fails verification (got %d, "
+	      "verify %ld: %s)", st, verify, X509_verify_cert_error_string(verify));
+	SSL_CTX_free(ok);
+	SSL_CTX_free(v12);
+	SSL_CTX_free(noca);
+
+	/* plain HTTP on the HTTPS port: no HTTP answer, the connection closed */
+	{
+		static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+		int fd = tcp_to(e->port);
+		unsigned char b[256];
+		ssize_t n = -1, got = 0;
+		uint64_t t0 = now_ms();
+
+		int rerr = 0;
+
+		if (fd >= 0 && send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) > 0)
+			while ((n = recv(fd, b + got, sizeof(b) - (size_t)got, 0)) > 0 &&
+			       got + n < (ssize_t)sizeof(b))
+				got += n;
+		rerr = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = rerr;
+		fprintf(stderr, "tls: plain HTTP on the HTTPS port: %zd bytes back (first 0x%02x), "
+			"%s after %llu ms\n", got, got > 0 ? b[0] : 0, n == 0 ? "closed" : strerror(rerr),
+			(unsigned long long)(now_ms() - t0));
+		CHECK(fd >= 0 && (n == 0 || (n < 0 && errno == ECONNRESET)) &&
+		      (got == 0 || b[0] == 0x15) && now_ms() - t0 < 2500,
+		      "plain HTTP on the HTTPS port: closed without an HTTP answer (%zd bytes, "
+		      "first 0x%02x)", got, got > 0 ? b[0] : 0);
+	}
+
+	/* no certificate and no api_tls = off: decp-control refuses to start, naming the keys */
+	{
+		char cfg[400], log[400];
+		FILE *f;
+
+		snprintf(cfg, sizeof(cfg), "%s/nocert.conf", e->dir);
+		snprintf(log, sizeof(log), "%s/nocert.log", e->dir);
+		f = fopen(cfg, "w");
+		if (f != NULL) {
+			fprintf(f, "roles = api\napi_port = %d\n", harness_free_port());
+			fclose(f);
+		}
+		char *argv[] = {(char *)e->ctl_bin, "--config", cfg, NULL};
+		int rc = harness_wait_exit(harness_spawn(log, argv), 20000);
+		FILE *lf = fopen(log, "r");
+		char line[512];
+		bool named = false;
+
+		while (lf != NULL && !named && fgets(line, sizeof(line), lf) != NULL)
+			named = strstr(line, "api_tls is on (the default): set api_cert and api_key") !=
+				NULL;
+		if (lf != NULL)
+			fclose(lf);
+		CHECK(rc != 0 && rc != -1 && named, "no certificate: decp-control exits %d with the "
+		      "api_tls message (see %s)", rc, log);
+	}
+
+	/* api_tls = off: plain HTTP, and the warning at start-up */
+	e->plain = true;
+	CHECK(api_env_restart(e, NULL) == 0, "restart with api_tls = off");
+	struct http_resp r;
+	CHECK(http(e, "GET", "/healthz", NULL, NULL, &r) == 200, "plain HTTP when configured: %d",
+	      r.status);
+	http_free(&r);
+	CHECK(log_has(e, "api_tls = off: serving PLAIN TEXT"), "the plain-text warning is logged");
+}
+
 int main(int argc, char **argv)
 {
 	struct api_env e;
 	const char *extra = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch DECP_CONTROL "
+		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|flood|http|"
+		       "tls DECP_CONTROL "
 		       "DECP_DATAPLANE\n");
 		return 0;
 	}
@@ -1417,6 +1571,9 @@ int main(int argc, char **argv)
 		extra = "api_threads = 2\napi_preauth_max = 256";
 	}
 	memset(&e, 0, sizeof(e));
+	/* the request-head hardening is the gate's, which reads heads only on plain HTTP
+	 * (docs/api.md "HTTPS"): these scenarios say api_tls = off, the others run HTTPS */
+	e.plain = strcmp(sc, "http") == 0 || strcmp(sc, "badinput") == 0;
 	signal(SIGPIPE, SIG_IGN);
 	if (api_env_start(&e, argv[2], extra) != 0) {
 		api_env_stop(&e, true);
@@ -1440,6 +1597,8 @@ int main(int argc, char **argv)
 		scenario_flood(&e);
 	else if (strcmp(sc, "http") == 0)
 		scenario_http(&e);
+	else if (strcmp(sc, "tls") == 0)
+		scenario_tls(&e);
 	else
 		CHECK(0, "unknown scenario %s", sc);
 	return api_env_finish(&e, sc);

@@ -313,6 +313,11 @@ static int env_start(struct env *e)
 	PQfinish(c);
 	if (rc != 0)
 		return rc;
+	/* the fan-out role (in the default roles) serves wss: the test's own certificates */
+	char tls_dir[300];
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", e->dir);
+	if (mkdir(tls_dir, 0700) != 0 || harness_tls_certs(tls_dir) != 0)
+		return -1;
 	snprintf(e->cfg, sizeof(e->cfg), "%s/control.conf", e->dir);
 	FILE *f = fopen(e->cfg, "w");
 	if (f == NULL)
@@ -328,9 +333,9 @@ static int env_start(struct env *e)
 	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
 		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
 		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n"
-		"fanout_port = 0\n",
+		"fanout_port = 0\nfanout_cert = %s/tls/server.crt\nfanout_key = %s/tls/server.key\n",
 		e->shm, harness_redis_host(e->redis), harness_redis_port(e->redis),
-		harness_pg_conninfo(e->pg));
+		harness_pg_conninfo(e->pg), e->dir, e->dir);
 	fclose(f);
 	if (start_dp(e) != 0 || start_ctl(e) != 0)
 		return -1;

@@ -26,6 +26,12 @@ static void test_defaults_valid(void)
 {
 	cp_config_defaults(&c);
 	CU_ASSERT_EQUAL(c.roles, CP_ROLES_ALL);
+	CU_ASSERT(c.fanout_tls && c.api_tls); /* TLS unless configured off (issue 17) */
+	/* the defaults run the fan-out: wss needs its certificate */
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fanout_tls is on (the default): set fanout_cert"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_cert", "/x.pem", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_key", "/x.key", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 
@@ -110,8 +116,27 @@ static void test_set_and_validate(void)
 	cp_config_defaults(&c);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_cert", "/x.pem", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fanout_cert and fanout_key"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "set fanout_cert and fanout_key"));
 	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_key", "/x.key", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	/* ...off, plain: only without them; on/off spellings */
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_tls", "off", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fanout_cert / fanout_key set but fanout_tls = off"));
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_tls", "maybe", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not yes/no (on/off)"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_tls", "off", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	/* api: the same rule, only when the role runs */
+	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "api", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "api_tls is on (the default): set api_cert and api_key"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "api_tls", "no", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "api_tls", "on", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "api_cert", "/a.pem", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "api_key", "/a.key", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 

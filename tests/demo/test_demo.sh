@@ -50,8 +50,10 @@ check "decpctl top --json: the signal counter moves while the demo runs" \
 	test -n "${s1:-}" -a -n "${s2:-}" -a "${s2%% *}" -gt "${s1%% *}" 2>/dev/null
 
 # The api role's /metrics (URL from the demo's "API while it runs" line) while it runs.
-api=$(sed -n "s/.*Bearer [0-9a-f]*' \(http:[^ ]*\)\/v1\/subscriptions.*/\1/p" "$LOG" | head -1)
-m=$(curl -s --max-time 5 "$api/metrics" 2>/dev/null)
+# HTTPS: the demo's line names its CA (curl --cacert FILE ...)
+api=$(sed -n "s/.*Bearer [0-9a-f]*' \(https:[^ ]*\)\/v1\/subscriptions.*/\1/p" "$LOG" | head -1)
+ca=$(sed -n "s/.*API while it runs: curl --cacert \([^ ]*\) .*/\1/p" "$LOG" | head -1)
+m=$(curl -s --max-time 5 --cacert "$ca" "$api/metrics" 2>/dev/null)
 check "/metrics ($api) has the ingest counter" grep -q '^decp_ingest_signals_enqueued_total [1-9]' <<<"$m"
 check "/metrics has the fan-out's delivered counter" grep -q '^decp_fanout_delivered_total [1-9]' <<<"$m"
 

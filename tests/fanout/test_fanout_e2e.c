@@ -8,7 +8,11 @@
  *   e2e        every subscriber executes each of its master's signals once, in order
  *   reconnect  same while connections are cut at random (--drop-ms)
  *   slow       one subscriber stops reading: it is dropped (queue bound), the others finish
- *   wss        as e2e over TLS (self-signed certificate)
+ *   wss        as e2e, and a certificate that does not chain to the subscriber's --ca
+ *              (another CA) is refused
+ * Every scenario serves wss (TLS 1.3, the test's own CA from harness_tls_certs, verified by
+ * every client: issue 17) except the raw-socket ones (abuse, keepalive, range, close,
+ * flood), which check the WebSocket bytes themselves and say fanout_tls = off (--plain).
  *   reuseport  two decp-fanout processes on one port (SO_REUSEPORT) share the subscribers
  *   refused    wrong token, master without subscription, paused subscription
  *   abuse      raw-socket WebSocket protocol violations
@@ -70,6 +74,7 @@
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 
 #include "cp_book.h"
 #include "cp_book_store.h"
@@ -110,7 +115,7 @@ struct env {
 	redisContext *rc;
 	pid_t fanout, fanout2;
 	int port;
-	bool tls; /* wss: self-signed certificate made with openssl(1) */
+	bool tls; /* wss (default): dir/tls/server.crt, clients trust dir/tls/ca.crt */
 	int nsubs, nmasters, nsignals;
 	struct master_keys *mk;
 	const char *fanout_bin, *sub_bin;
@@ -286,12 +291,14 @@ static int start_fanout(struct env *e, const char *queue, const char *tag, bool 
 	if (e->tls) {
 		static char cert[512], key[512];
 
-		snprintf(cert, sizeof(cert), "%s/cert.pem", e->dir);
-		snprintf(key, sizeof(key), "%s/key.pem", e->dir);
+		snprintf(cert, sizeof(cert), "%s/tls/server.crt", e->dir);
+		snprintf(key, sizeof(key), "%s/tls/server.key", e->dir);
 		argv[a++] = (char *)"--cert";
 		argv[a++] = cert;
 		argv[a++] = (char *)"--key";
 		argv[a++] = key;
+	} else {
+		argv[a++] = (char *)"--plain";
 	}
 	if (queue != NULL) {
 		argv[a++] = (char *)"--queue";
@@ -347,10 +354,10 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 	argv[a++] = (char *)"--ttl-ms";
 	argv[a++] = (char *)"600000";
 	if (e->tls) {
-		/* wss: the fan-out's certificate verified (its own self-signed one is the CA) */
+		/* wss: the fan-out's certificate verified against the test's CA */
 		static char ca[512];
 
-		snprintf(ca, sizeof(ca), "%s/cert.pem", e->dir);
+		snprintf(ca, sizeof(ca), "%s/tls/ca.crt", e->dir);
 		argv[a++] = (char *)"--ca";
 		argv[a++] = ca;
 	}
@@ -850,18 +857,113 @@ out:
 			close(c[i].fd);
 }
 
+/* --------------------------------------------------------------- wss refusals -- */
+
+/*
+ * A TLS client connection to 127.0.0.1:port (TLS versions min_v..max_v, verifying the
+ * server against ca; NULL: no CA loaded). Returns the SSL (its fd inside: tls_close) after
+ * a completed handshake, or NULL; *verify gets the verification result (-1: no handshake).
+ */
+static SSL *tls_open(int port, int min_v, int max_v, const char *ca, long *verify)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = {10, 0};
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	bool ok = false;
+
+	*verify = -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || ctx == NULL)
+		goto done;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	SSL_CTX_set_min_proto_version(ctx, min_v);
+	SSL_CTX_set_max_proto_version(ctx, max_v);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if ((ca != NULL && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || (ssl = SSL_new(ctx)) == NULL)
+		goto done;
+	SSL_set_fd(ssl, fd);
+	SSL_set1_host(ssl, "127.0.0.1");
+	ok = SSL_connect(ssl) == 1;
+	*verify = SSL_get_verify_result(ssl);
+done:
+	SSL_CTX_free(ctx); /* the SSL keeps a reference */
+	if (ok)
+		return ssl;
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void tls_close(SSL *ssl)
+{
+	int fd = SSL_get_fd(ssl);
+
+	SSL_free(ssl);
+	close(fd);
+}
+
+/* A TLS handshake with the fan-out: 1 done, 0 refused (*verify: the verification result). */
+static int wss_handshake(struct env *e, int min_v, int max_v, const char *ca, long *verify)
+{
+	SSL *ssl = tls_open(e->port, min_v, max_v, ca, verify);
+
+	if (ssl == NULL)
+		return 0;
+	tls_close(ssl);
+	return 1;
+}
+
+/* wss by default (issue 17): TLS 1.3 with the CA is accepted; TLS 1.2, a client without
+ * the CA and a plain upgrade request on the wss port are refused (the plain one gets no
+ * HTTP answer: the connection is closed). */
+static void wss_refusals(struct env *e)
+{
+	char ca[600], req[512], buf[256];
+	long verify;
+	int fd, n = -1, got = 0;
+
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", e->dir);
+	CHECK(wss_handshake(e, TLS1_3_VERSION, TLS1_3_VERSION, ca, &verify) == 1 &&
+	      verify == X509_V_OK, "wss: TLS 1.3 with the CA accepted (verify %ld)", verify);
+	CHECK(wss_handshake(e, TLS1_VERSION, TLS1_2_VERSION, ca, &verify) == 0,
+	      "wss: a TLS 1.2 client refused");
+	CHECK(wss_handshake(e, TLS1_3_VERSION, TLS1_3_VERSION, NULL, &verify) == 0 &&
+	      verify != X509_V_OK, "wss: a client without the CA fails verification (verify %ld)",
+	      verify);
+	upgrade_req(e->port, req, sizeof(req));
+	fd = raw_connect(e, "");
+	if (fd >= 0 && write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+		while ((n = (int)recv(fd, buf + got, sizeof(buf) - (size_t)got, 0)) > 0 &&
+		       got + n < (int)sizeof(buf))
+			got += n;
+		CHECK((n == 0 || (n < 0 && errno == ECONNRESET)) &&
+		      (got == 0 || (unsigned char)buf[0] == 0x15),
+		      "wss: a plain upgrade request on the wss port gets no HTTP answer (%d bytes, "
+		      "then %s)", got, n == 0 ? "closed" : strerror(errno));
+	} else {
+		CHECK(0, "wss: raw connection");
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ---------------------------------------------------- npm ws client (independent) -- */
 
 static pid_t start_node_client(struct env *e, const char *tag, int sub, const char *mode)
 {
-	static char url[4][64], tok[4][16], master[4][16], count[4][16];
+	static char url[4][64], tok[4][16], master[4][16], count[4][16], ca[4][512];
 	static int k;
 	char out[512];
 	int i = k++ % 4;
 	char *argv[] = {(char *)"/usr/bin/env", (char *)"node", getenv("DECP_WS_CLIENT"), url[i],
-			tok[i], master[i], count[i], (char *)mode, NULL};
+			tok[i], master[i], count[i], (char *)mode, e->tls ? ca[i] : NULL, NULL};
 
-	snprintf(url[i], sizeof(url[i]), "ws://127.0.0.1:%d/", e->port);
+	snprintf(url[i], sizeof(url[i]), "%s://127.0.0.1:%d/", e->tls ? "wss" : "ws", e->port);
+	snprintf(ca[i], sizeof(ca[i]), "%s/tls/ca.crt", e->dir);
 	snprintf(tok[i], sizeof(tok[i]), "tok-%d", sub);
 	snprintf(master[i], sizeof(master[i]), "%d", (sub - 1) % e->nmasters + 1);
 	snprintf(count[i], sizeof(count[i]), "%d", e->nsignals);
@@ -931,6 +1033,12 @@ static int start_pipeline(struct env *e, int *dp_port)
 		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n%s",
 		e->roles != NULL ? e->roles : "edge,fanout,archiver", e->shm,
 		harness_redis_port(e->redis), harness_pg_conninfo(e->pg), e->fport, e->ctl_extra);
+	if (e->tls) /* the api's HTTPS (when a scenario adds the role) shares the certificate */
+		fprintf(f, "fanout_cert = %s/tls/server.crt\nfanout_key = %s/tls/server.key\n"
+			"api_cert = %s/tls/server.crt\napi_key = %s/tls/server.key\n", e->dir, e->dir,
+			e->dir, e->dir);
+	else
+		fprintf(f, "fanout_tls = off\napi_tls = off\n");
 	if (e->conf != NULL)
 		fputs(e->conf, f);
 	fclose(f);
@@ -2546,32 +2654,28 @@ out:
 
 /* One HTTP/1.1 POST to the api on 127.0.0.1:port (a kernel TCP client, one connection);
  * the reply's body into out. Returns the status code, 0 when there is no reply. */
-static int http_post(int port, const char *path, const char *token, const char *body,
-		     char *out, size_t cap)
+/* POST to the api over HTTPS (its certificate verified against the test's CA, ca). */
+static int http_post(int port, const char *ca, const char *path, const char *token,
+		     const char *body, char *out, size_t cap)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	char req[1024];
 	size_t len = 0;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), n, status = 0;
-	struct timeval tv = {10, 0};
+	int n, status = 0;
+	long verify;
+	SSL *ssl;
 
 	out[0] = '\0';
-	if (fd < 0)
-		return 0;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
 		     "Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n%s", path, token, strlen(body), body);
 	if (n < 0 || (size_t)n >= sizeof(req) ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, req, (size_t)n) != n) {
-		close(fd);
+	    (ssl = tls_open(port, TLS1_3_VERSION, TLS1_3_VERSION, ca, &verify)) == NULL)
 		return 0;
-	}
-	while (len + 1 < cap && (n = (int)read(fd, out + len, cap - len - 1)) > 0)
-		len += (size_t)n;
+	if (SSL_write(ssl, req, n) == n)
+		while (len + 1 < cap && (n = SSL_read(ssl, out + len, (int)(cap - len - 1))) > 0)
+			len += (size_t)n;
+	tls_close(ssl);
 	out[len] = '\0';
-	close(fd);
 	if (sscanf(out, "HTTP/1.1 %d", &status) != 1)
 		return 0;
 	char *b = strstr(out, "\r\n\r\n");
@@ -2661,7 +2765,10 @@ static void scenario_policy(struct env *e)
 		for (int t = 0; t < 600 && count_lines(e, "policy.orders", "0 1 ", true) <
 		     (k + 1) * e->nsignals / 4; t++)
 			usleep(50000);
-		rc = http_post(api_port, "/v1/subscriptions/1/copy-policy", "tok-1", bodies[k], resp,
+		char ca[600];
+
+		snprintf(ca, sizeof(ca), "%s/tls/ca.crt", e->dir);
+		rc = http_post(api_port, ca, "/v1/subscriptions/1/copy-policy", "tok-1", bodies[k], resp,
 			       sizeof(resp));
 		t_reply[k] = now_ns();
 		snprintf(want, sizeof(want), "\"copy_policy_version\":%d", k + 2);
@@ -3719,6 +3826,21 @@ int main(int argc, char **argv)
 	if (mkdtemp(e.dir) == NULL)
 		return 1;
 	chmod(e.dir, 0755);
+	{
+		/* wss unless the scenario reads and writes the WebSocket bytes itself */
+		static const char *const raw[] = {"abuse", "keepalive", "range", "close", "flood"};
+		char tls_dir[600];
+
+		e.tls = true;
+		for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+			if (strcmp(sc, raw[i]) == 0)
+				e.tls = false;
+		snprintf(tls_dir, sizeof(tls_dir), "%s/tls", e.dir);
+		if (mkdir(tls_dir, 0700) != 0 || harness_tls_certs(tls_dir) != 0) {
+			CHECK(0, "certificates");
+			goto out;
+		}
+	}
 	e.mk = calloc((size_t)e.nmasters, sizeof(*e.mk));
 	for (int m = 0; m < e.nmasters; m++) {
 		struct master_keys *k = &e.mk[m];
@@ -3809,19 +3931,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(sc, "wss") == 0) {
-		char cmd[1400];
+		/* another CA and its server certificate: an impostor fan-out, to the clients */
+		char other[600];
 
-		snprintf(cmd, sizeof(cmd),
-			 "for n in cert other; do openssl req -x509 -newkey ec -pkeyopt "
-			 "ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
-			 "subjectAltName=IP:127.0.0.1 -keyout '%s/'$n.key -out '%s/'$n.pem "
-			 ">/dev/null 2>&1 || exit 1; done; mv '%s/cert.key' '%s/key.pem'",
-			 e.dir, e.dir, e.dir, e.dir);
-		if (system(cmd) != 0) {
-			CHECK(0, "self-signed certificate");
+		snprintf(other, sizeof(other), "%s/other", e.dir);
+		if (mkdir(other, 0700) != 0 || harness_tls_certs(other) != 0) {
+			CHECK(0, "the other certificate set");
 			goto out;
 		}
-		e.tls = true;
 	}
 	if (strcmp(sc, "keepalive") == 0) {
 		static const char *const ka[] = {"--keepalive-ms", "300", "--keepalive-timeout-ms",
@@ -3915,11 +4032,12 @@ int main(int argc, char **argv)
 			const char *xi[] = {"--token", "tok-1", "--master", "1", "--expect", "1",
 					    "--timeout", "5", "--ca", other, NULL};
 
-			snprintf(other, sizeof(other), "%s/other.pem", e.dir);
+			snprintf(other, sizeof(other), "%s/other/ca.crt", e.dir);
 			rc = harness_wait_exit(start_subscriber(&e, "impostor", xi), 60000);
 			CHECK(rc != 0 && !log_has(&e, "impostor", " 1 1"),
 			      "wss: a certificate that does not chain to --ca is refused (exit %d)",
 			      rc);
+			wss_refusals(&e);
 		}
 		if (slow > 0) {
 			rc = harness_wait_exit(slow, 120000);

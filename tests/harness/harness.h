@@ -211,4 +211,12 @@ struct harness_flood_result {
  * -ECHILD when the attacking child failed. */
 int harness_flood(const struct harness_flood_cfg *cfg, struct harness_flood_result *res);
 
+/*
+ * A certificate set of the test's own in dir (which must exist): dir/ca.crt (the CA a
+ * client trusts), dir/server.crt and dir/server.key (localhost, 127.0.0.1, ::1), made as
+ * `decpctl tls init` does, valid 2 days. For decp-control's api_cert/fanout_cert, the
+ * dataplane's --tls-cert, decp-fanout --cert. Returns 0 or -1 (reason on stderr).
+ */
+int harness_tls_certs(const char *dir);
+
 #endif

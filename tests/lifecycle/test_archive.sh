@@ -203,7 +203,9 @@ qo "SELECT count(*) FROM maintain_partitions_at('$p'::date, 0)" >/dev/null
 qa "INSERT INTO protection_logs (event_time, reason, subscription_id)
     VALUES ('$p'::date + time '12:00', 'REPLAY', 4242)" >/dev/null
 API_PORT=$((20000 + $$ % 20000))
+"$D" tls init --dir "$T/tls" >/dev/null || bad "decpctl tls init"   # the api's HTTPS
 "$CTL" --roles archiver,api --set "pg_conninfo=$app" --set "redis_host=$DECP_REDIS_HOST" \
+	--set "api_cert=$T/tls/server.crt" --set "api_key=$T/tls/server.key" \
 	--set "redis_port=$DECP_REDIS_PORT" --set partition_maint_s=1 \
 	--set "archive_warm_dir=$T/role-warm" --set "api_port=$API_PORT" \
 	--set "shm=/decp-lifecycle-$$" >"$T/control.log" 2>&1 &
@@ -220,7 +222,7 @@ ls "$T/role-warm/protection_logs/protection_logs_p$(echo "$p" | tr -d -).manifes
 	ok || bad "archiver role's files"
 m=""
 for _ in $(seq 1 100); do
-	m=$(curl -s --max-time 2 "http://127.0.0.1:$API_PORT/metrics" | grep '^decp_archive_dropped_days_total')
+	m=$(curl -s --max-time 2 --cacert "$T/tls/ca.crt" "https://127.0.0.1:$API_PORT/metrics" | grep '^decp_archive_dropped_days_total')
 	[ -n "$m" ] && [ "${m##* }" != 0 ] && break
 	sleep 0.1
 done

@@ -129,9 +129,11 @@ static int start_pipeline(const char *dp_bin, const char *ctl_bin, struct harnes
 	snprintf(cfg, sizeof(cfg), "%s/control.conf", g_dir);
 	if ((f = fopen(cfg, "w")) == NULL)
 		return -1;
+	/* fanout_tls = off, said explicitly: the Wine test program's decp.dll speaks plain
+	 * Winsock; in a terminal the EA's socket is TLS through MQL5 (docs/mt5.md) */
 	fprintf(f, "roles = edge,fanout,archiver\nshm = %s\nredis_host = 127.0.0.1\n"
 		"redis_port = %d\npg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = 0\n"
-		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\n",
+		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\nfanout_tls = off\n",
 		shm, harness_redis_port(rd), harness_pg_conninfo(pg));
 	fclose(f);
 	snprintf(out, sizeof(out), "%s/control.log", g_dir);

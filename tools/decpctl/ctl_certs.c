@@ -241,3 +241,43 @@ fail:
 	ERR_clear_error();
 	return -EINVAL;
 }
+
+int ctl_certs_init_dir(const char *dir, struct ctl_cert_req *srv, unsigned int ca_days,
+		       bool overwrite, EVP_PKEY **ca_key, X509 **ca, char *err, size_t errlen)
+{
+	struct ctl_cert_req r = {.kind = CTL_CERT_CA, .cn = "decp local CA", .days = ca_days};
+	EVP_PKEY *ck = NULL, *sk = NULL;
+	X509 *cc = NULL, *sc = NULL;
+	char why[400];
+	int rc;
+
+	if (srv->dns[0] == NULL)
+		srv->dns[0] = "localhost";
+	if (srv->ip[0] == NULL) {
+		srv->ip[0] = "127.0.0.1";
+		srv->ip[1] = "::1";
+	}
+	if ((rc = ctl_certs_make(&r, NULL, NULL, &ck, &cc, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "CA: %s", why);
+		goto done;
+	}
+	if ((rc = ctl_certs_make(srv, ck, cc, &sk, &sc, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "server: %s", why);
+		goto done;
+	}
+	if ((rc = ctl_certs_write(dir, "ca", ck, cc, overwrite, err, errlen)) != 0 ||
+	    (rc = ctl_certs_write(dir, "server", sk, sc, overwrite, err, errlen)) != 0)
+		goto done;
+	if (ca_key != NULL && ca != NULL) {
+		*ca_key = ck;
+		*ca = cc;
+		ck = NULL;
+		cc = NULL;
+	}
+done:
+	EVP_PKEY_free(ck);
+	EVP_PKEY_free(sk);
+	X509_free(cc);
+	X509_free(sc);
+	return rc;
+}

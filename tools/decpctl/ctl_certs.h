@@ -58,4 +58,16 @@ int ctl_certs_write(const char *dir, const char *name, EVP_PKEY *key, X509 *cert
 int ctl_certs_read(const char *dir, const char *name, EVP_PKEY **key, X509 **cert, char *err,
 		   size_t errlen);
 
+/*
+ * What `decpctl tls init` writes (and tests use for a certificate set of their own): a new
+ * CA (DIR/ca.crt, ca.key; valid ca_days) and a server certificate for srv (DIR/server.crt,
+ * server.key: the dataplane's, the api's HTTPS and the fan-out's wss). srv->kind must be
+ * CTL_CERT_SERVER; with no dns[] name it gets "localhost", with no ip[] "127.0.0.1" and
+ * "::1" (srv is updated). When ca_key / ca are not NULL the CA is handed to the caller
+ * (free them), to sign client certificates. DIR must exist. Returns 0 or a negative errno
+ * with a message in err ("CA: ...", "server: ...", or ctl_certs_write's).
+ */
+int ctl_certs_init_dir(const char *dir, struct ctl_cert_req *srv, unsigned int ca_days,
+		       bool overwrite, EVP_PKEY **ca_key, X509 **ca, char *err, size_t errlen);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * decpctl tls: certificates for masters' TLS 1.3 connections (docs/decpctl.md "tls").
+ * decpctl tls: certificates for decp's TLS 1.3: masters' connections, the api's HTTPS, the
+ * fan-out's wss (docs/decpctl.md "tls").
  *
  *   decpctl tls init --dir DIR [--server-name NAME]... [--server-ip IP]... [--master ID]...
  *                    [--days N] [--force]
@@ -33,9 +34,10 @@ static void usage(FILE *f)
 		"usage: decpctl tls init --dir DIR [--server-name NAME]... [--server-ip IP]...\n"
 		"                        [--master ID]... [--days N] [--force]\n"
 		"       decpctl tls client --dir DIR --master ID... [--days N] [--force]\n\n"
-		"Make the certificates of masters' TLS 1.3 connections to the dataplane.\n"
-		"init: a local CA (ca.crt, ca.key), the dataplane's server certificate\n"
-		"(server.crt, server.key) and one client certificate per --master\n"
+		"Make the certificates of decp's TLS 1.3: masters' connections to the dataplane,\n"
+		"the api's HTTPS and the fan-out's wss.\n"
+		"init: a local CA (ca.crt, ca.key), the server certificate (server.crt,\n"
+		"server.key) and one client certificate per --master\n"
 		"(master-ID.crt, master-ID.key, naming the master: CN decp-master-ID and SAN URI\n"
 		"decp:master:ID). client: more master certificates from DIR's existing CA.\n\n"
 		"  --dir DIR          output directory (created mode 0700 if missing)\n"
@@ -49,7 +51,9 @@ static void usage(FILE *f)
 		"  --help             this text\n\n"
 		"Dataplane: --tls-cert DIR/server.crt --tls-key DIR/server.key\n"
 		"           [--tls-client-ca DIR/ca.crt]; decp-master: --ca DIR/ca.crt\n"
-		"           [--cert DIR/master-ID.crt --key DIR/master-ID.key].\n");
+		"           [--cert DIR/master-ID.crt --key DIR/master-ID.key].\n"
+		"decp-control: api_cert / fanout_cert = DIR/server.crt, api_key / fanout_key =\n"
+		"           DIR/server.key; clients (curl --cacert, decp-subscriber --ca): DIR/ca.crt.\n");
 }
 
 static int write_pair(const char *dir, const char *name, EVP_PKEY *k, X509 *c, bool force)
@@ -163,8 +167,8 @@ int ctl_cmd_tls(int argc, char **argv)
 		fprintf(stderr, "decpctl tls: %s: %s\n", dir, strerror(errno));
 		return CTL_EXIT_FAIL;
 	}
-	EVP_PKEY *ca_key = NULL, *sk = NULL;
-	X509 *ca = NULL, *sc = NULL;
+	EVP_PKEY *ca_key = NULL;
+	X509 *ca = NULL;
 	char err[512];
 	int rc = CTL_EXIT_FAIL;
 	if (strcmp(sub, "client") == 0) {
@@ -173,34 +177,19 @@ int ctl_cmd_tls(int argc, char **argv)
 			return CTL_EXIT_FAIL;
 		}
 	} else {
-		struct ctl_cert_req r = {.kind = CTL_CERT_CA, .cn = "decp local CA",
-					 .days = days > 3650 ? (unsigned int)days : 3650};
-		if (ctl_certs_make(&r, NULL, NULL, &ca_key, &ca, err, sizeof(err)) != 0) {
-			fprintf(stderr, "decpctl tls: CA: %s\n", err);
-			goto done;
-		}
-		if (n_dns == 0)
-			srv.dns[n_dns++] = "localhost";
-		if (n_ip == 0) {
-			srv.ip[n_ip++] = "127.0.0.1";
-			srv.ip[n_ip++] = "::1";
-		}
 		srv.days = (unsigned int)days;
-		if (ctl_certs_make(&srv, ca_key, ca, &sk, &sc, err, sizeof(err)) != 0) {
-			fprintf(stderr, "decpctl tls: server: %s\n", err);
+		if (ctl_certs_init_dir(dir, &srv, days > 3650 ? (unsigned int)days : 3650, force,
+				       &ca_key, &ca, err, sizeof(err)) != 0) {
+			fprintf(stderr, "decpctl tls: %s%s\n", err,
+				strstr(err, "File exists") != NULL ? " (--force overwrites)" : "");
 			goto done;
 		}
-		if (write_pair(dir, "ca", ca_key, ca, force) != 0 ||
-		    write_pair(dir, "server", sk, sc, force) != 0)
-			goto done;
 	}
 	if (make_clients(dir, ca_key, ca, ids, n_ids, (unsigned int)days, force) != 0)
 		goto done;
 	rc = CTL_EXIT_OK;
 done:
 	EVP_PKEY_free(ca_key);
-	EVP_PKEY_free(sk);
 	X509_free(ca);
-	X509_free(sc);
 	return rc;
 }

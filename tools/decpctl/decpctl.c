@@ -33,7 +33,7 @@ static const struct {
 	{"backup", ctl_cmd_backup, "PostgreSQL backups with pgBackRest: 'backup init|full|incr|list|restore'"},
 	{"ledger", ctl_cmd_ledger, "money: 'ledger verify' recomputes the hash chain and the wallets"},
 	{"disk", ctl_cmd_disk, "is a disk fast enough for Redis's AOF: fdatasync latency vs the ACK target"},
-	{"tls", ctl_cmd_tls, "certificates for masters' TLS: a local CA, the dataplane's, one per master"},
+	{"tls", ctl_cmd_tls, "certificates for TLS: a local CA, the server's (dataplane, api, fan-out), one per master"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -3,16 +3,19 @@
 // master from sequence 1 and checks that it receives envelopes 1..COUNT exactly once, in
 // order, bracketed by SyncStart/SyncEnd when they are a replay.
 //
-//   node ws_client.mjs URL TOKEN MASTER COUNT [json]
+//   node ws_client.mjs URL TOKEN MASTER COUNT [json|binary] [CA]
 //
+// CA: a PEM file; with a wss:// URL the fan-out's certificate must chain to it (and name
+// the URL's host), as with decp-subscriber --ca.
 // binary (default): protobuf ClientMessage/ServerMessage (proto/decp.proto), encoded and
 // decoded here by hand (only the fields used); json: URL?format=json, JSON text frames.
 // Exit 0 when all COUNT arrived; 1 on a gap, duplicate, error or timeout (60 s).
+import fs from 'node:fs';
 import WebSocket from 'ws';
 
-const [url, token, masterArg, countArg, mode] = process.argv.slice(2);
+const [url, token, masterArg, countArg, mode, caPath] = process.argv.slice(2);
 if (!url || !token || !masterArg || !countArg) {
-  console.error('usage: node ws_client.mjs URL TOKEN MASTER COUNT [json]');
+  console.error('usage: node ws_client.mjs URL TOKEN MASTER COUNT [json|binary] [CA]');
   process.exit(2);
 }
 const master = Number(masterArg);
@@ -86,7 +89,9 @@ function decodeJson(text) {
 
 // ---- the run ----
 const target = json ? url + (url.includes('?') ? '&' : '?') + 'format=json' : url;
-const ws = new WebSocket(target, {headers: {Authorization: `Bearer ${token}`}});
+const opts = {headers: {Authorization: `Bearer ${token}`}};
+if (caPath) opts.ca = fs.readFileSync(caPath); // rejectUnauthorized stays true (the default)
+const ws = new WebSocket(target, opts);
 let next = 1, syncs = 0, binaryFrames = 0, textFrames = 0;
 const fail = (why) => { console.error(`ws-client: FAIL ${why}`); process.exit(1); };
 const timer = setTimeout(() => fail(`timeout: next expected ${next} of ${count}`), 60000);
