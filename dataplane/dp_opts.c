@@ -73,6 +73,11 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           the MetaTrader EA, docs/mt5.md); counted\n"
 		"                           logins_unbound. Every other TLS login must bind the\n"
 		"                           exporter (refused as 'unbound'). Up to 32, repeatable\n"
+		"  --tls-cert-masters ID[,ID...]  masters that must log in over TLS with a client\n"
+		"                           certificate naming them (mTLS per master; needs\n"
+		"                           --tls-client-ca): without one refused at login as\n"
+		"                           'cert_required', another master's as 'cert_mismatch'.\n"
+		"                           Up to 32, repeatable\n"
 		"  --config FILE            settings file, 'key = value' lines: these options with\n"
 		"                           '_' for '-' and EAL keys (docs/dataplane.md); the\n"
 		"                           command line overrides it\n"
@@ -132,8 +137,10 @@ static int parse_ms_ns(const char *prog, const char *name, const char *s, uint32
 	return 0;
 }
 
-/* --tls-unbound-masters "ID[,ID...]": master ids 1..UINT64_MAX-1, appended (repeatable). */
-static int parse_unbound(const char *prog, const char *s, struct dp_opts *o)
+/* A list of masters "ID[,ID...]" (--tls-unbound-masters, --tls-cert-masters): master ids
+ * 1..UINT64_MAX-1, appended to ids[*n] (repeatable options), at most DP_UNBOUND_MAX. */
+static int parse_masters(const char *prog, const char *name, const char *s, uint64_t *ids,
+			 uint32_t *n)
 {
 	const char *p = s;
 	for (;;) {
@@ -142,16 +149,15 @@ static int parse_unbound(const char *prog, const char *s, struct dp_opts *o)
 		unsigned long long v = strtoull(p, &end, 10);
 		if (errno != 0 || end == p || *p == '-' || *p == '+' || v == 0 ||
 		    v == UINT64_MAX || (*end != ',' && *end != '\0')) {
-			fprintf(stderr, "%s: --tls-unbound-masters '%s': master ids (1.., decimal) "
-					"separated by commas\n", prog, s);
+			fprintf(stderr, "%s: %s '%s': master ids (1.., decimal) separated by "
+					"commas\n", prog, name, s);
 			return -1;
 		}
-		if (o->n_unbound == DP_UNBOUND_MAX) {
-			fprintf(stderr, "%s: --tls-unbound-masters: at most %u masters\n", prog,
-				DP_UNBOUND_MAX);
+		if (*n == DP_UNBOUND_MAX) {
+			fprintf(stderr, "%s: %s: at most %u masters\n", prog, name, DP_UNBOUND_MAX);
 			return -1;
 		}
-		o->unbound_masters[o->n_unbound++] = v;
+		ids[(*n)++] = v;
 		if (*end == '\0')
 			return 0;
 		p = end + 1;
@@ -205,6 +211,7 @@ enum {
 	OPT_CONTROL_STALE,
 	OPT_ALLOW_PROTOCOL_1,
 	OPT_TLS_UNBOUND,
+	OPT_TLS_CERT_MASTERS,
 };
 
 static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen,
@@ -257,7 +264,12 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case OPT_HELLO_TIMEOUT:
 		return parse_u32(prog, "--hello-timeout-ms", optarg, 0, 86400000, &o->hello_ms);
 	case OPT_ALLOW_PROTOCOL_1: o->allow_protocol_1 = true; return 0;
-	case OPT_TLS_UNBOUND: return parse_unbound(prog, optarg, o);
+	case OPT_TLS_UNBOUND:
+		return parse_masters(prog, "--tls-unbound-masters", optarg, o->unbound_masters,
+				     &o->n_unbound);
+	case OPT_TLS_CERT_MASTERS:
+		return parse_masters(prog, "--tls-cert-masters", optarg, o->cert_masters,
+				     &o->n_cert_masters);
 	case OPT_CONTROL_STALE:
 		return parse_u32(prog, "--control-stale-ms", optarg, 0, 86400000, &o->cp_stale_ms);
 	case 'p': o->port_file = optarg; return 0;
@@ -333,6 +345,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"control-stale-ms", required_argument, NULL, OPT_CONTROL_STALE},
 		{"allow-protocol-1", no_argument, NULL, OPT_ALLOW_PROTOCOL_1},
 		{"tls-unbound-masters", required_argument, NULL, OPT_TLS_UNBOUND},
+		{"tls-cert-masters", required_argument, NULL, OPT_TLS_CERT_MASTERS},
 		{"port-file", required_argument, NULL, 'p'},
 		{"prefix-len", required_argument, NULL, 'P'},
 		{"gateway", required_argument, NULL, 'g'},
@@ -402,6 +415,12 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	if (!client_cert_set)
 		o->tls.client_cert = o->tls.client_ca_file != NULL ? DP_TLS_CLIENT_CERT_OPTIONAL
 								   : DP_TLS_CLIENT_CERT_NONE;
+	if (o->n_cert_masters > 0 && (o->tls.client_cert == DP_TLS_CLIENT_CERT_NONE ||
+				      o->tls.mode == DP_TLS_OFF)) {
+		fprintf(stderr, "%s: --tls-cert-masters needs TLS with client certificates "
+				"(--tls-client-ca, --tls-client-cert optional or required)\n", prog);
+		return -1;
+	}
 	if (o->tls.client_cert != DP_TLS_CLIENT_CERT_NONE && o->tls.client_ca_file == NULL) {
 		fprintf(stderr, "%s: --tls-client-cert %s needs --tls-client-ca\n", prog,
 			o->tls.client_cert == DP_TLS_CLIENT_CERT_REQUIRED ? "required" : "optional");
@@ -463,4 +482,6 @@ void dp_opts_session_cfg(const struct dp_opts *o, struct dp_session_cfg *c)
 	c->allow_protocol_1 = o->allow_protocol_1;
 	c->n_unbound = o->n_unbound;
 	memcpy(c->unbound_masters, o->unbound_masters, sizeof(c->unbound_masters));
+	c->n_cert_masters = o->n_cert_masters;
+	memcpy(c->cert_masters, o->cert_masters, sizeof(c->cert_masters));
 }

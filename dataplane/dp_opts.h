@@ -57,6 +57,8 @@ struct dp_opts {
 	bool allow_protocol_1;      /* --allow-protocol-1 */
 	uint32_t n_unbound;         /* --tls-unbound-masters */
 	uint64_t unbound_masters[DP_UNBOUND_MAX];
+	uint32_t n_cert_masters;    /* --tls-cert-masters */
+	uint64_t cert_masters[DP_UNBOUND_MAX];
 	/* posix only */
 	const char *port_file;
 	/* dpdk only */

@@ -266,6 +266,7 @@ static const uint16_t proto_reason_of[DP_REASON_COUNT] = {
 	[DP_REASON_VERSION] = DECP__PROTECTION_REASON__PROTECTION_REASON_PROTOCOL,
 	[DP_REASON_CERT_MISMATCH] = DECP__PROTECTION_REASON__PROTECTION_REASON_MASTER_MISMATCH,
 	[DP_REASON_UNBOUND] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
+	[DP_REASON_CERT_REQUIRED] = DECP__PROTECTION_REASON__PROTECTION_REASON_BAD_TOKEN,
 };
 
 /* Count the reason and publish a protection-event record (never blocks: a full ring is
@@ -676,9 +677,35 @@ static const struct dp_token_ent *proof_token(struct dp_session *s,
 	return found;
 }
 
+/* master_id is one of ids[0..n-1] (the cfg's master lists: at most DP_UNBOUND_MAX). */
+static bool master_listed(const uint64_t *ids, uint32_t n, uint64_t master_id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (ids[i] == master_id)
+			return true;
+	return false;
+}
+
+/* The client certificate against the master a login proved (s->cert_master_id: 0 none,
+ * UINT64_MAX one that names no master): CERT_MISMATCH for a certificate of another master;
+ * CERT_REQUIRED for none, or one naming no master, when the master is in
+ * --tls-cert-masters; CERT_MISMATCH for one naming no master otherwise; else NONE. */
+static enum dp_reason cert_verdict(const struct dp_session *s, uint64_t master_id)
+{
+	const struct dp_session_cfg *c = &s->w->cfg;
+
+	if (s->cert_master_id == master_id)
+		return DP_REASON_NONE;
+	if (s->cert_master_id != 0 && s->cert_master_id != UINT64_MAX)
+		return DP_REASON_CERT_MISMATCH; /* another master's, whoever logs in */
+	if (master_listed(c->cert_masters, c->n_cert_masters, master_id))
+		return DP_REASON_CERT_REQUIRED;
+	return s->cert_master_id != 0 ? DP_REASON_CERT_MISMATCH : DP_REASON_NONE;
+}
+
 /* The end of a login, whichever protocol proved the token: te is the token that matched
  * (NULL: none), me its master. Refuses (bad or revoked token, certificate of another
- * master, keys not loaded yet) or makes the session ACTIVE and answers HelloAck{version}. */
+ * master, no certificate of a --tls-cert-masters master, keys not loaded yet) or makes the session ACTIVE and answers HelloAck{version}. */
 static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 			 const struct dp_token_ent *te, uint32_t version, uint64_t now_ns,
 			 int64_t wall_ns)
@@ -688,9 +715,7 @@ static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 		te = NULL;
 	enum dp_reason bad = te == NULL ? DP_REASON_BAD_TOKEN
 			     : te->revoked ? DP_REASON_REVOKED
-			     : s->cert_master_id != 0 && s->cert_master_id != te->master_id
-				     ? DP_REASON_CERT_MISMATCH
-				     : DP_REASON_NONE;
+			     : cert_verdict(s, te->master_id);
 	if (bad != DP_REASON_NONE) {
 		/* Unknown master, no token of it matches, or a revoked one: one answer for all,
 		 * so the reply does not tell which masters exist. */
@@ -732,13 +757,6 @@ static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 	send_frame(s, &f);
 }
 
-static bool unbound_allowed(const struct dp_session_cfg *c, uint64_t master_id)
-{
-	for (uint32_t i = 0; i < c->n_unbound; i++)
-		if (c->unbound_masters[i] == master_id)
-			return true;
-	return false;
-}
 
 /* Step 2 of the login: LoginProof -> HelloAck (ACTIVE), or a refusal. */
 static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
@@ -768,7 +786,7 @@ static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
 			unbound = te != NULL;
 		}
 	}
-	if (unbound && !unbound_allowed(&w->cfg, me->master_id)) {
+	if (unbound && !master_listed(w->cfg.unbound_masters, w->cfg.n_unbound, me->master_id)) {
 		login_failed(s, now_ns);
 		login_refused(s, DP_REASON_UNBOUND, DECP__NACK__REASON__REASON_BAD_TOKEN,
 			      DECP__ERROR__CODE__CODE_UNAUTHENTICATED, NULL, 0, wall_ns);

@@ -55,7 +55,11 @@
  * the client chose plaintext) it is 32 zero bytes. A TLS login whose proof verifies only
  * with the zero binding (a client that cannot read its exporter, such as MQL5's TLS) is
  * refused as UNBOUND (Nack BAD_TOKEN, a failed login) unless its master is one of
- * cfg.unbound_masters (--tls-unbound-masters; then counted logins_unbound).
+ * cfg.unbound_masters (--tls-unbound-masters; then counted logins_unbound). A master of
+ * cfg.cert_masters (--tls-cert-masters) must present a client certificate naming it: a
+ * login without one (plaintext, or TLS with no certificate or one naming no master) is
+ * refused as CERT_REQUIRED (Nack BAD_TOKEN, a failed login), before it can replace the
+ * master's live session.
  *
  * Checks on every Signal, in this order (the issue's order; each failure is counted by
  * reason and sent as a protection-event record through the ingress ring):
@@ -127,6 +131,11 @@ struct dp_session_cfg {
 	 * login must bind the exporter. */
 	uint32_t n_unbound;
 	uint64_t unbound_masters[DP_UNBOUND_MAX];
+	/* Masters that must log in over TLS with a client certificate naming them
+	 * (--tls-cert-masters): without one refused as CERT_REQUIRED (another master's is
+	 * CERT_MISMATCH for every master). */
+	uint32_t n_cert_masters;
+	uint64_t cert_masters[DP_UNBOUND_MAX];
 };
 
 struct dp_peer {

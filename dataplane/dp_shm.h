@@ -40,8 +40,9 @@
 /* 2: every ring SP/SC (was MP ACK/control rings); 3: transport counters (names in the
  * header, values per worker) and the ack_to_tx histogram; 4: dp_ready follows the control
  * process's liveness (dp_ready_cmd, dp_ready_attach, dp_cp_lost), pre-login counters;
- * 5: TLS channel binding (reject reason "unbound", counter logins_unbound). */
-#define DP_SHM_LAYOUT_VERSION 5u
+ * 5: TLS channel binding (reject reason "unbound", counter logins_unbound);
+ * 6: per-master client certificates (reject reason "cert_required"). */
+#define DP_SHM_LAYOUT_VERSION 6u
 #define DP_SHM_MAX_WORKERS 16u
 #define DP_CACHE_LINE 64u
 
@@ -152,7 +153,8 @@ struct dp_ctrl_cmd {
 	X(TLS, "tls")                         /* refused by the TLS layer (tls_* says why) */  \
 	X(CERT_MISMATCH, "cert_mismatch")     /* client certificate names another master */ \
 	X(HELLO_TIMEOUT, "hello_timeout")     /* not logged in within hello_timeout (no event) */ \
-	X(UNBOUND, "unbound")                 /* TLS login proved with the zero binding */
+	X(UNBOUND, "unbound")                 /* TLS login proved with the zero binding */    \
+	X(CERT_REQUIRED, "cert_required")     /* --tls-cert-masters: no certificate of it */
 
 enum dp_reason {
 	DP_REASON_NONE = 0,

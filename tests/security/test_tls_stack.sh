@@ -14,7 +14,9 @@
 # garbage handshake record -> tls_refused_handshake; plaintext -> tls_refused_plain; a
 # ClientHello at one byte per second -> tls_handshake_timeout; 40 KeyUpdate requests ->
 # tls_keyupdate_flood; a handshake flood from one address -> tls_handshake_rate; the client
-# certificate of master 2 used by master 1 -> cert_mismatch (decp-master exit 3). Then the
+# certificate of master 2 used by master 1 -> cert_mismatch (decp-master exit 3); master 1
+# is --tls-cert-masters: decp-master and Python logging in as master 1 without its
+# certificate -> cert_required (the legitimate session is not replaced). Then the
 # legitimate master: exit 0, every signal ACKed exactly once, no reconnect; one TLS record
 # carries many ACKs (tls_records_tx < acks_sent); a fresh master process after the flood
 # logs in (its own address's handshake budget untouched).
@@ -92,7 +94,7 @@ T=$DIR/tls
 tls=(--tls required --tls-cert "$T/server.crt" --tls-key "$T/server.key"
 	--tls-client-ca "$T/ca.crt" --tls-handshake-timeout-ms 2000
 	--tls-handshake-burst 10 --tls-handshake-refill-ms 1000 --hello-timeout-ms 20000
-	--tls-unbound-masters 3)
+	--tls-unbound-masters 3 --tls-cert-masters 1)
 if [ "$STACK" = dpdk ]; then
 	"$DP" --stack dpdk --listen "$HOST:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 		"${tls[@]}" -- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 \
@@ -198,6 +200,14 @@ check "handshake flood from one address limited (tls_handshake_rate >= 20)" \
 	--fake-ed25519 --time-limit-s 20 >"$DIR/mismatch.out" 2>"$DIR/mismatch.err"
 check "master 1 with master 2's certificate refused (exit 3)" [ $? = 3 ]
 check "certificate mismatch counted (cert_mismatch)" wait_ctr cert_mismatch 1 10
+# Master 1 is --tls-cert-masters: its token and exporter binding without its certificate
+# are refused before they can replace the legitimate session (which goes on undisturbed,
+# "no reconnect" below); master 2, not listed, logged in without one above.
+"${X[@]}" timeout 30 "$MASTER" --connect "$HOST:$PORT" --ca "$T/ca.crt" --masters 1 \
+	--signals 5 --fake-ed25519 --time-limit-s 20 >"$DIR/nocert.out" 2>"$DIR/nocert.err"
+check "per-master mTLS: decp-master 1 without a certificate refused (exit 3)" [ $? = 3 ]
+check "per-master mTLS: python ssl login of master 1 without a certificate refused" "${B[@]}" 1 exporter refused
+check "per-master mTLS: counted (cert_required >= 2)" wait_ctr cert_required 2 10
 
 # 6. The legitimate master was not disturbed; a new process after the flood logs in.
 wait "$M_PID"; rc=$?; M_PID=

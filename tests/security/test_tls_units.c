@@ -201,6 +201,50 @@ static void test_client_cert_for_another_master(void)
 	SSL_CTX_free(c2);
 }
 
+/* --tls-cert-masters (per-master mTLS): master 1 must present its own certificate; master 2,
+ * not listed, still logs in on its token alone. */
+static void test_cert_required_per_master(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_OPTIONAL, 64) == 0);
+	fx.w->cfg.cert_masters[0] = 1;
+	fx.w->cfg.n_cert_masters = 1;
+	SSL_CTX *c0 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	SSL_CTX *c1 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 1);
+	SSL_CTX *c2 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 2);
+	struct tls_fx_conn c;
+	/* master 1 without a certificate: refused at login, counted cert_required */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	CU_ASSERT(c.s->cert_master_id == 0);
+	tls_fx_send_hello(&c, 1, 1);
+	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_REQUIRED) == 1);
+	tls_fx_close(&c);
+	/* master 1 with master 2's certificate: cert_mismatch, as for every master */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c2, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	tls_fx_send_hello(&c, 1, 1);
+	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_MISMATCH) == 1);
+	tls_fx_close(&c);
+	/* master 1 with its own certificate: logged in */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c1, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	tls_fx_send_hello(&c, 1, 1);
+	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
+	tls_fx_close(&c);
+	/* master 2 (not listed) without a certificate: logged in */
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	tls_fx_send_hello(&c, 2, 2);
+	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
+	tls_fx_close(&c);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_REQUIRED) == 1);
+	SSL_CTX_free(c0);
+	SSL_CTX_free(c1);
+	SSL_CTX_free(c2);
+}
+
 static void test_keyupdate_flood(void)
 {
 	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
@@ -387,6 +431,8 @@ int main(void)
 	CU_add_test(s, "handshakes per source limited (burst 3)", test_handshake_rate);
 	CU_add_test(s, "client certificate naming another master refused at Hello",
 		    test_client_cert_for_another_master);
+	CU_add_test(s, "--tls-cert-masters: no certificate of the master refused at Hello",
+		    test_cert_required_per_master);
 	CU_add_test(s, "KeyUpdate flood cut", test_keyupdate_flood);
 	CU_add_test(s, "channel binding: exporter logs in; zeros (unbound) and another "
 		       "connection's exporter refused; --tls-unbound-masters", test_channel_binding);
