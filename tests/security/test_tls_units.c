@@ -159,6 +159,22 @@ static void test_handshake_rate(void)
 	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_HANDSHAKE_RATE) == 2);
 }
 
+/* A TLS connection on cctx (a client certificate of cert_master, 0: none), then a Hello
+ * of master (its own token): the session's state afterwards (ACTIVE or CLOSING). */
+static enum dp_session_state hello_over(SSL_CTX *cctx, uint64_t cert_master, uint64_t master)
+{
+	struct tls_fx_conn c;
+	enum dp_session_state st;
+
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, cctx, NULL) == 0);
+	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
+	CU_ASSERT(c.s->cert_master_id == cert_master);
+	tls_fx_send_hello(&c, master, master);
+	st = c.s->state;
+	tls_fx_close(&c);
+	return st;
+}
+
 static void test_client_cert_for_another_master(void)
 {
 	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_OPTIONAL, 64) == 0);
@@ -166,26 +182,13 @@ static void test_client_cert_for_another_master(void)
 	SSL_CTX *c1 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 1);
 	struct tls_fx_conn c;
 	/* Master 1 logging in with master 2's certificate: refused at Hello. */
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c2, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	CU_ASSERT(c.s->cert_master_id == 2);
-	tls_fx_send_hello(&c, 1, 1);
-	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	CU_ASSERT(hello_over(c2, 2, 1) == DP_SS_CLOSING);
 	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_MISMATCH) == 1);
-	tls_fx_close(&c);
 	/* Its own certificate: logged in. */
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c1, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	tls_fx_send_hello(&c, 1, 1);
-	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
-	tls_fx_close(&c);
+	CU_ASSERT(hello_over(c1, 1, 1) == DP_SS_ACTIVE);
 	/* No certificate at all while optional: logged in on the token alone. */
 	SSL_CTX *c0 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	tls_fx_send_hello(&c, 2, 2);
-	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
-	tls_fx_close(&c);
+	CU_ASSERT(hello_over(c0, 0, 2) == DP_SS_ACTIVE);
 	/* required: no certificate, no handshake. */
 	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_REQUIRED, 64) == 0);
 	SSL_CTX_free(c0);
@@ -211,34 +214,15 @@ static void test_cert_required_per_master(void)
 	SSL_CTX *c0 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
 	SSL_CTX *c1 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 1);
 	SSL_CTX *c2 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 2);
-	struct tls_fx_conn c;
 	/* master 1 without a certificate: refused at login, counted cert_required */
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	CU_ASSERT(c.s->cert_master_id == 0);
-	tls_fx_send_hello(&c, 1, 1);
-	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	CU_ASSERT(hello_over(c0, 0, 1) == DP_SS_CLOSING);
 	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_REQUIRED) == 1);
-	tls_fx_close(&c);
 	/* master 1 with master 2's certificate: cert_mismatch, as for every master */
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c2, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	tls_fx_send_hello(&c, 1, 1);
-	CU_ASSERT(c.s->state == DP_SS_CLOSING);
+	CU_ASSERT(hello_over(c2, 2, 1) == DP_SS_CLOSING);
 	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_MISMATCH) == 1);
-	tls_fx_close(&c);
-	/* master 1 with its own certificate: logged in */
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c1, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	tls_fx_send_hello(&c, 1, 1);
-	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
-	tls_fx_close(&c);
-	/* master 2 (not listed) without a certificate: logged in */
-	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, c0, NULL) == 0);
-	CU_ASSERT_FATAL(tls_fx_handshake(&c) == 0);
-	tls_fx_send_hello(&c, 2, 2);
-	CU_ASSERT(c.s->state == DP_SS_ACTIVE);
-	tls_fx_close(&c);
+	/* master 1 with its own certificate, master 2 (not listed) without one: logged in */
+	CU_ASSERT(hello_over(c1, 1, 1) == DP_SS_ACTIVE);
+	CU_ASSERT(hello_over(c0, 0, 2) == DP_SS_ACTIVE);
 	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_REASON_BASE + DP_REASON_CERT_REQUIRED) == 1);
 	SSL_CTX_free(c0);
 	SSL_CTX_free(c1);
