@@ -1291,7 +1291,7 @@ static void drain_inputs(struct cp_fanout *f)
 	for (struct adopt *ad = cp_fo_mq_take_all(&f->adopt_q, 0), *an; ad != NULL; ad = an) {
 		an = ad->next;
 		lws_sock_file_fd_type sock = {.sockfd = ad->fd};
-		int type = LWS_ADOPT_SOCKET | (f->cfg.fanout_cert[0] != '\0' ? LWS_ADOPT_ALLOW_SSL : 0);
+		int type = LWS_ADOPT_SOCKET | (f->cfg.fanout_tls ? LWS_ADOPT_ALLOW_SSL : 0);
 
 		if (f->draining ||
 		    lws_adopt_descriptor_vhost(f->vh, (lws_adoption_type)type, sock, "decp", NULL) == NULL) {

@@ -12,7 +12,8 @@
  *              (another CA) is refused
  * Every scenario serves wss (TLS 1.3, the test's own CA from harness_tls_certs, verified by
  * every client: issue 17) except the raw-socket ones (abuse, keepalive, range, close,
- * flood), which check the WebSocket bytes themselves and say fanout_tls = off (--plain).
+ * flood, authcache), which check the WebSocket bytes themselves and say fanout_tls = off
+ * (--plain).
  *   reuseport  two decp-fanout processes on one port (SO_REUSEPORT) share the subscribers
  *   refused    wrong token, master without subscription, paused subscription
  *   abuse      raw-socket WebSocket protocol violations
@@ -3828,7 +3829,8 @@ int main(int argc, char **argv)
 	chmod(e.dir, 0755);
 	{
 		/* wss unless the scenario reads and writes the WebSocket bytes itself */
-		static const char *const raw[] = {"abuse", "keepalive", "range", "close", "flood"};
+		static const char *const raw[] = {"abuse", "keepalive", "range", "close", "flood",
+						  "authcache"};
 		char tls_dir[600];
 
 		e.tls = true;
