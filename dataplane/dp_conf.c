@@ -26,7 +26,7 @@ static const char *const option_keys[] = {
 	"tls_client_cert", "tls_handshake_timeout_ms", "tls_handshake_burst",
 	"tls_handshake_refill_ms",
 	"preauth_per_source", "preauth_max", "hello_timeout_ms", "control_stale_ms",
-	"allow_protocol_1", "tls_unbound_masters", "tls_cert_masters",
+	"allow_protocol_1", "tls_unbound_masters", "tls_cert_masters", "tls_crl",
 };
 
 enum eal_kind { E_VALUE, E_REPEAT, E_FLAG_YES, E_FLAG_NO, E_SPLIT };

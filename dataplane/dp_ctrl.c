@@ -99,12 +99,14 @@ bool dp_ctrl_liveness(struct dp_shm *shm, uint64_t now_ns, uint64_t stale_ns)
 	return ready;
 }
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, hup_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		hup_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 const volatile sig_atomic_t *dp_ctrl_signals_install(void)
@@ -114,12 +116,14 @@ const volatile sig_atomic_t *dp_ctrl_signals_install(void)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return &stop_requested;
 }
 
 void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms,
-		 uint32_t cp_stale_ms, const char *prog, const volatile sig_atomic_t *stop)
+		 uint32_t cp_stale_ms, const char *prog, const volatile sig_atomic_t *stop,
+		 void (*on_hup)(void *), void *hup_arg)
 {
 	uint64_t next_stats = dp_mono_ns() + (uint64_t)stats_ms * 1000000ull;
 	bool ready = false;
@@ -133,6 +137,11 @@ void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms,
 				r ? "control ready: accepting logins"
 				  : "control not ready, detached or silent: logins get Nack UNAVAILABLE");
 		ready = r;
+		if (hup_requested) {
+			hup_requested = 0;
+			if (on_hup != NULL)
+				on_hup(hup_arg);
+		}
 		if (stats_ms != 0 && now >= next_stats) {
 			dp_ctrl_print_stats(shm, stderr, prog);
 			next_stats = now + (uint64_t)stats_ms * 1000000ull;

@@ -34,16 +34,18 @@ bool dp_ctrl_liveness(struct dp_shm *shm, uint64_t now_ns, uint64_t stale_ns);
  * prefixed with "<prog> stats:". Any thread (relaxed reads). */
 void dp_ctrl_print_stats(const struct dp_shm *shm, FILE *f, const char *prog);
 
-/* Install the SIGTERM/SIGINT handler (sets the returned flag) and ignore SIGPIPE. Main
- * thread, once, at start. */
+/* Install the SIGTERM/SIGINT handler (sets the returned flag), the SIGHUP one (dp_ctrl_run
+ * calls its on_hup) and ignore SIGPIPE. Main thread, once, at start. */
 const volatile sig_atomic_t *dp_ctrl_signals_install(void);
 
 /* The main thread's loop until *stop: control ring (dp_ctrl_poll), heartbeat in the
  * segment header, control liveness (dp_ctrl_liveness with cp_stale_ms, 0 = pid only; a
  * line on stderr when readiness changes), counters to stderr every stats_ms (0 = never)
- * prefixed with prog; sleeps 1 ms between polls. */
+ * prefixed with prog; on SIGHUP on_hup(hup_arg) (NULL: nothing; the TLS CRL reload,
+ * dp_tls_hup); sleeps 1 ms between polls. */
 void dp_ctrl_run(struct dp_shm *shm, struct dp_tables *t, uint32_t stats_ms,
-		 uint32_t cp_stale_ms, const char *prog, const volatile sig_atomic_t *stop);
+		 uint32_t cp_stale_ms, const char *prog, const volatile sig_atomic_t *stop,
+		 void (*on_hup)(void *), void *hup_arg);
 
 /* Write text to path atomically (path.tmp, then rename), for port and ready files.
  * Returns 0 or a negative errno. */

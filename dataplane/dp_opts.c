@@ -65,6 +65,9 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"  --tls-client-cert none|optional|required  ask masters for a certificate\n"
 		"                           (default optional with --tls-client-ca, else none);\n"
 		"                           one that names another master is refused at login\n"
+		"  --tls-crl FILE           PEM CRL(s) of --tls-client-ca: a revoked client\n"
+		"                           certificate fails its handshake (tls_refused_cert);\n"
+		"                           reread on SIGHUP (decpctl tls revoke writes it)\n"
 		"  --tls-handshake-timeout-ms MS  cut a handshake not done in MS (default 3000)\n"
 		"  --tls-handshake-burst N  handshakes allowed per source address (default 64)\n"
 		"  --tls-handshake-refill-ms MS  one more allowed per MS (default 100)\n"
@@ -108,7 +111,7 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"\n"
 		"Logins are refused (Nack UNAVAILABLE) until the control side sends READY on the\n"
 		"control ring. SIGTERM/SIGINT: stop, close sessions, print counters (dpdk),\n"
-		"remove the segment.\n",
+		"remove the segment. SIGHUP: reread --tls-crl.\n",
 		prog, prog, DP_SHM_MAX_WORKERS, prog);
 }
 
@@ -212,6 +215,7 @@ enum {
 	OPT_ALLOW_PROTOCOL_1,
 	OPT_TLS_UNBOUND,
 	OPT_TLS_CERT_MASTERS,
+	OPT_TLS_CRL,
 };
 
 static int parse_one(int c, const char *prog, struct dp_opts *o, const char **listen,
@@ -242,6 +246,7 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case 'C': o->tls.cert_file = optarg; return 0;
 	case 'K': o->tls.key_file = optarg; return 0;
 	case 'A': o->tls.client_ca_file = optarg; return 0;
+	case OPT_TLS_CRL: o->tls.crl_file = optarg; return 0;
 	case 'Q':
 		if (dp_tls_client_cert_parse(optarg, &o->tls.client_cert) != 0) {
 			fprintf(stderr, "%s: --tls-client-cert '%s': none, optional or required\n",
@@ -346,6 +351,7 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		{"allow-protocol-1", no_argument, NULL, OPT_ALLOW_PROTOCOL_1},
 		{"tls-unbound-masters", required_argument, NULL, OPT_TLS_UNBOUND},
 		{"tls-cert-masters", required_argument, NULL, OPT_TLS_CERT_MASTERS},
+		{"tls-crl", required_argument, NULL, OPT_TLS_CRL},
 		{"port-file", required_argument, NULL, 'p'},
 		{"prefix-len", required_argument, NULL, 'P'},
 		{"gateway", required_argument, NULL, 'g'},
@@ -415,6 +421,10 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	if (!client_cert_set)
 		o->tls.client_cert = o->tls.client_ca_file != NULL ? DP_TLS_CLIENT_CERT_OPTIONAL
 								   : DP_TLS_CLIENT_CERT_NONE;
+	if (o->tls.crl_file != NULL && o->tls.client_cert == DP_TLS_CLIENT_CERT_NONE) {
+		fprintf(stderr, "%s: --tls-crl needs client certificates (--tls-client-ca)\n", prog);
+		return -1;
+	}
 	if (o->n_cert_masters > 0 && (o->tls.client_cert == DP_TLS_CLIENT_CERT_NONE ||
 				      o->tls.mode == DP_TLS_OFF)) {
 		fprintf(stderr, "%s: --tls-cert-masters needs TLS with client certificates "

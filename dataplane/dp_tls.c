@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #define RECORD_OVERHEAD 64u /* header 5 + content type 1 + tag 16, and a queued KeyUpdate */
@@ -15,6 +16,8 @@
 
 struct dp_tls {
 	struct dp_tls_cfg cfg;
+	char *crl_file;                   /* a copy of cfg->crl_file (SIGHUP rereads it), or NULL */
+	bool crl_checking;                /* X509_V_FLAG_CRL_CHECK set (once, by the first load) */
 	SSL_CTX *ctx;
 	BIO_METHOD *bio_method;
 	struct dp_login_limiter hs_limit; /* handshakes per source address, all workers */
@@ -286,6 +289,9 @@ struct dp_tls *dp_tls_create(const struct dp_tls_cfg *cfg, char *err, size_t err
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 		SSL_CTX_set_verify(c, mode, NULL);
 	}
+	if (cfg->crl_file != NULL && ((tls->crl_file = strdup(cfg->crl_file)) == NULL ||
+				      dp_tls_crl_load(tls, cfg->crl_file, err, errlen) < 0))
+		goto fail;
 	return tls;
 fail:
 	dp_tls_destroy(tls);
@@ -293,10 +299,93 @@ fail:
 	return NULL;
 }
 
+int dp_tls_crl_load(struct dp_tls *tls, const char *path, char *err, size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(tls->ctx);
+	STACK_OF(X509_OBJECT) *objs;
+	X509_CRL *crl;
+	X509_CRL *got[64];
+	int n = 0, rc;
+	FILE *f;
+
+	if (tls->cfg.client_cert == DP_TLS_CLIENT_CERT_NONE) {
+		snprintf(err, errlen, "tls: a CRL needs client certificates (--tls-client-ca)");
+		return -EINVAL;
+	}
+	if ((f = fopen(path, "re")) == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "tls: CRL %s: %s", path, strerror(errno));
+		return rc;
+	}
+	ERR_clear_error();
+	while (n < (int)(sizeof(got) / sizeof(got[0])) &&
+	       (crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL)
+		got[n++] = crl;
+	fclose(f);
+	ERR_clear_error(); /* the end of the file reads as a PEM "no start line" */
+	rc = n > 0 ? n : -EINVAL;
+	if (n == 0)
+		snprintf(err, errlen, "tls: CRL %s: no X509 CRL in it (PEM)", path);
+	/* Every CRL must be signed by a CA of the client store (checked before any is
+	 * added: a half-applied file would be worse than none). */
+	X509_STORE_lock(store);
+	objs = X509_STORE_get0_objects(store);
+	for (int i = 0; rc > 0 && i < n; i++) {
+		bool signed_by_ca = false;
+
+		for (int k = 0; k < sk_X509_OBJECT_num(objs) && !signed_by_ca; k++) {
+			X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, k));
+
+			signed_by_ca = ca != NULL &&
+				       X509_NAME_cmp(X509_get_subject_name(ca),
+						     X509_CRL_get_issuer(got[i])) == 0 &&
+				       X509_CRL_verify(got[i], X509_get0_pubkey(ca)) == 1;
+		}
+		if (!signed_by_ca) {
+			snprintf(err, errlen, "tls: CRL %s: CRL %d is not signed by the client CA",
+				 path, i + 1);
+			rc = -EINVAL;
+		}
+	}
+	X509_STORE_unlock(store);
+	for (int i = 0; rc > 0 && i < n; i++)
+		if (X509_STORE_add_crl(store, got[i]) != 1) {
+			ssl_err(err, errlen, "tls: CRL", path);
+			rc = -EINVAL;
+		}
+	if (rc > 0 && !tls->crl_checking) {
+		/* the store's flags are not locked: set at the first load, before workers
+		 * handshake (dp_tls_create); a reload only adds CRLs */
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+		tls->crl_checking = true;
+	}
+	for (int i = 0; i < n; i++)
+		X509_CRL_free(got[i]); /* the store holds its own references */
+	ERR_clear_error();
+	return rc;
+}
+
+void dp_tls_hup(void *arg)
+{
+	struct dp_tls *tls = arg;
+	char err[512];
+	int n;
+
+	if (tls == NULL || tls->crl_file == NULL)
+		return;
+	n = dp_tls_crl_load(tls, tls->crl_file, err, sizeof(err));
+	if (n > 0)
+		fprintf(stderr, "decp-dataplane: SIGHUP: %d CRL(s) of %s applied\n", n,
+			tls->crl_file);
+	else
+		fprintf(stderr, "decp-dataplane: SIGHUP: %s; the CRLs loaded before stay\n", err);
+}
+
 void dp_tls_destroy(struct dp_tls *tls)
 {
 	if (tls == NULL)
 		return;
+	free(tls->crl_file);
 	SSL_CTX_free(tls->ctx);
 	BIO_meth_free(tls->bio_method);
 	free(tls);

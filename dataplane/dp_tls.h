@@ -95,6 +95,7 @@ struct dp_tls_cfg {
 	const char *cert_file;            /* PEM server certificate (chain), required unless off */
 	const char *key_file;             /* PEM private key */
 	const char *client_ca_file;       /* PEM CA for client certificates, NULL = none */
+	const char *crl_file;             /* PEM CRL(s) of that CA, NULL = none (dp_tls_crl_load) */
 	enum dp_tls_client_cert client_cert;
 	uint64_t handshake_timeout_ns;    /* open -> handshake done, else cut */
 	uint32_t handshake_burst;         /* handshakes per source address ... */
@@ -140,6 +141,27 @@ struct dp_tls *dp_tls_create(const struct dp_tls_cfg *cfg, char *err, size_t err
 
 /* Free (after every worker stopped and closed its connections). NULL ok. */
 void dp_tls_destroy(struct dp_tls *tls);
+
+/*
+ * Client-certificate revocation: add every CRL in path (PEM, one or more X509 CRL blocks)
+ * to the store that verifies masters' certificates and turn on CRL checking of the leaf
+ * (X509_V_FLAG_CRL_CHECK). From then on a full handshake whose certificate is revoked, or
+ * whose issuer has no CRL in the store, fails verification (counted tls_refused_cert).
+ * Called by dp_tls_create for cfg->crl_file, and again to reload (decp-dataplane on
+ * SIGHUP): the CRLs are added beside the loaded ones and OpenSSL uses, per issuer, the one
+ * with the latest lastUpdate, so a reissued CRL replaces the old one; a CRL that does not
+ * parse or verify leaves the store as it was. Main thread; safe while workers handshake
+ * (the store locks). A resumed session (ticket) is not re-verified: it ends with the
+ * ticket's lifetime, or at once with the master's token revoked.
+ * Returns the number of CRLs read (>= 1), or -EINVAL (client certificates not enabled,
+ * nothing parsed, or a CRL not signed by the client CA: err says which), -errno of fopen.
+ */
+int dp_tls_crl_load(struct dp_tls *tls, const char *path, char *err, size_t errlen);
+
+/* SIGHUP's action (dp_ctrl_run's on_hup; arg a struct dp_tls *, NULL ok): reload the
+ * configured CRL file (cfg->crl_file) with dp_tls_crl_load and say so on stderr, prefixed
+ * with "decp-dataplane: " (how many CRLs, or why none was applied). Main thread. */
+void dp_tls_hup(void *arg);
 
 enum dp_tls_mode dp_tls_mode_of(const struct dp_tls *tls); /* NULL -> DP_TLS_OFF */
 

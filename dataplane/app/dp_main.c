@@ -74,7 +74,8 @@ static int posix_run(const struct dp_opts *o)
 	}
 	fprintf(stderr, "decp-dataplane: listening on %s:%u, %u worker(s), shm %s\n",
 		o->listen_addr, (unsigned int)dp_posix_port(stack), o->workers, shm.name);
-	dp_ctrl_run(&shm, &tables, o->stats_ms, o->cp_stale_ms, "decp-dataplane", stop);
+	dp_ctrl_run(&shm, &tables, o->stats_ms, o->cp_stale_ms, "decp-dataplane", stop, dp_tls_hup,
+		    tls);
 	rc = 0;
 fail:
 	dp_posix_stop(stack);

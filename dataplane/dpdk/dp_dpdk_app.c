@@ -166,7 +166,7 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 		fprintf(stderr, "%s: cannot write %s: %s\n", prog, o->ready_file, strerror(-e));
 		goto fail;
 	}
-	dp_ctrl_run(&shm, &tables, o->stats_ms, o->cp_stale_ms, prog, stop);
+	dp_ctrl_run(&shm, &tables, o->stats_ms, o->cp_stale_ms, prog, stop, dp_tls_hup, tls);
 	rc = 0;
 fail:
 	if (dd != NULL) {

@@ -16,7 +16,10 @@
 # tls_keyupdate_flood; a handshake flood from one address -> tls_handshake_rate; the client
 # certificate of master 2 used by master 1 -> cert_mismatch (decp-master exit 3); master 1
 # is --tls-cert-masters: decp-master and Python logging in as master 1 without its
-# certificate -> cert_required (the legitimate session is not replaced). Then the
+# certificate -> cert_required (the legitimate session is not replaced); --tls-crl:
+# master 4's certificate, revoked from the start, and master 2's, revoked while the
+# dataplane runs (decpctl tls revoke, SIGHUP), fail their handshakes (tls_refused_cert).
+# Then the
 # legitimate master: exit 0, every signal ACKed exactly once, no reconnect; one TLS record
 # carries many ACKs (tls_records_tx < acks_sent); a fresh master process after the flood
 # logs in (its own address's handshake budget untouched).
@@ -64,6 +67,14 @@ t = json.load(sys.stdin)["total"]
 c = dict(t["counters"]); c.update(t["rejects"])
 print(c.get(sys.argv[1], 0))' "$1"
 }
+# wait_file_has FILE TEXT SECS: 0 once FILE has a line containing TEXT.
+wait_file_has() {
+	local end=$((SECONDS + $3))
+	until grep -qF "$2" "$1" 2>/dev/null; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
 # wait_ctr NAME MIN SECS: 0 once counter NAME >= MIN.
 wait_ctr() {
 	local end=$((SECONDS + $3)) v
@@ -85,8 +96,11 @@ else
 	HOST=127.0.0.1 PORT= EVIL=127.0.0.2 EVIL2=127.0.0.3 EVIL3=127.0.0.4 X=()
 	MITM_HOST=127.0.0.1
 fi
-check "decpctl tls init" "$CTL" tls init --dir "$DIR/tls" --server-ip "$HOST" --master 1 --master 2
+check "decpctl tls init" "$CTL" tls init --dir "$DIR/tls" --server-ip "$HOST" --master 1 --master 2 \
+	--master 4
 T=$DIR/tls
+# the CRL the dataplane starts with: master 4's certificate revoked (decpctl tls revoke)
+check "decpctl tls revoke (master 4)" "$CTL" tls revoke --dir "$T" --master 4
 
 # 2. The dataplane, TLS required, client certificates optional (asked, verified, matched).
 # --hello-timeout-ms 20000: the KeyUpdate case keeps a TLS connection that never logs in
@@ -94,7 +108,7 @@ T=$DIR/tls
 tls=(--tls required --tls-cert "$T/server.crt" --tls-key "$T/server.key"
 	--tls-client-ca "$T/ca.crt" --tls-handshake-timeout-ms 2000
 	--tls-handshake-burst 10 --tls-handshake-refill-ms 1000 --hello-timeout-ms 20000
-	--tls-unbound-masters 3 --tls-cert-masters 1)
+	--tls-unbound-masters 3 --tls-cert-masters 1 --tls-crl "$T/ca.crl")
 if [ "$STACK" = dpdk ]; then
 	"$DP" --stack dpdk --listen "$HOST:7000" --shm "$NAME" --ready-file "$DIR/dp.ready" \
 		"${tls[@]}" -- --no-pci --vdev "net_tap0,iface=$TOPO_TAP" -l 0-1 \
@@ -208,6 +222,23 @@ check "certificate mismatch counted (cert_mismatch)" wait_ctr cert_mismatch 1 10
 check "per-master mTLS: decp-master 1 without a certificate refused (exit 3)" [ $? = 3 ]
 check "per-master mTLS: python ssl login of master 1 without a certificate refused" "${B[@]}" 1 exporter refused
 check "per-master mTLS: counted (cert_required >= 2)" wait_ctr cert_required 2 10
+# CRL: master 4's revoked certificate fails its handshake; master 2's is revoked while
+# the dataplane runs (decpctl tls revoke, then SIGHUP): its next handshake fails too.
+# crl_refused N WHAT: decp-master N with its own (revoked) certificate fails; counted.
+crl_refused() {
+	local before
+	before=$(ctr tls_refused_cert)
+	"${X[@]}" timeout 30 "$MASTER" --connect "$HOST:$PORT" --ca "$T/ca.crt" \
+		--cert "$T/master-$1.crt" --key "$T/master-$1.key" --masters 1 --master-base "$1" \
+		--signals 5 --fake-ed25519 --time-limit-s 10 >"$DIR/crl$1.out" 2>"$DIR/crl$1.err"
+	check "CRL: master $1's certificate refused $2 (decp-master fails)" [ $? != 0 ]
+	check "CRL: counted (tls_refused_cert)" wait_ctr tls_refused_cert $((${before:-0} + 1)) 10
+}
+crl_refused 4 "(revoked before the start)"
+check "decpctl tls revoke (master 2, added to the CRL)" "$CTL" tls revoke --dir "$T" --master 2
+kill -HUP "$DP_PID"
+check "CRL: reloaded on SIGHUP" wait_file_has "$DIR/dataplane.err" "SIGHUP: 1 CRL(s) of" 10
+crl_refused 2 "after the reload"
 
 # 6. The legitimate master was not disturbed; a new process after the flood logs in.
 wait "$M_PID"; rc=$?; M_PID=

@@ -5,8 +5,10 @@
  */
 #include <CUnit/Basic.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "ctl_certs.h"
 #include "decp.pb-c.h"
@@ -229,6 +231,99 @@ static void test_cert_required_per_master(void)
 	SSL_CTX_free(c2);
 }
 
+/* Read fx's DIR/NAME.crt (a certificate only). NULL on failure. */
+static X509 *fx_cert(const char *name)
+{
+	char path[256];
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", fx.dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
+/* A full handshake on cctx: 0 done, -1 refused. */
+static int handshake_on(SSL_CTX *cctx)
+{
+	struct tls_fx_conn c;
+	int rc;
+
+	CU_ASSERT_FATAL(tls_fx_open(&fx, &c, cctx, NULL) == 0);
+	rc = tls_fx_handshake(&c);
+	tls_fx_pump(&c);
+	if (c.s->state == DP_SS_CLOSING)
+		rc = -1;
+	tls_fx_close(&c);
+	return rc;
+}
+
+/* --tls-crl: a revoked client certificate fails its handshake (tls_refused_cert); a
+ * reissued CRL, loaded again (SIGHUP), replaces the old one; a CRL not signed by the
+ * client CA is refused and changes nothing. CRLs made as `decpctl tls revoke` makes them. */
+static void test_crl(void)
+{
+	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_OPTIONAL, 64) == 0);
+	EVP_PKEY *ck = NULL, *ok = NULL;
+	X509 *ca = NULL, *other = NULL, *m1 = fx_cert("master-1"), *m2 = fx_cert("master-2");
+	X509_CRL *crl = NULL;
+	char err[512], path[256];
+	time_t now = time(NULL);
+
+	snprintf(path, sizeof(path), "%s/ca.crl", fx.dir);
+	CU_ASSERT_FATAL(m1 != NULL && m2 != NULL);
+	CU_ASSERT_FATAL(ctl_certs_read(fx.dir, "ca", &ck, &ca, err, sizeof(err)) == 0);
+	SSL_CTX *c1 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 1);
+	SSL_CTX *c2 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 2);
+	SSL_CTX *c0 = tls_fx_client_ctx(&fx, TLS1_3_VERSION, TLS1_3_VERSION, 0);
+	/* master 2 revoked */
+	CU_ASSERT_FATAL(ctl_certs_crl_make(ck, ca, NULL, &m2, 1, now - 10, 1, &crl, err,
+					   sizeof(err)) == 0);
+	CU_ASSERT_FATAL(ctl_certs_crl_write(path, crl, err, sizeof(err)) == 0);
+	CU_ASSERT(dp_tls_crl_load(fx.tls, path, err, sizeof(err)) == 1);
+	CU_ASSERT(handshake_on(c2) == -1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_REFUSED_CERT) == 1);
+	CU_ASSERT(handshake_on(c1) == 0);
+	CU_ASSERT(handshake_on(c0) == 0); /* optional: no certificate, nothing to check */
+	/* reissued a second later with master 1 added, reloaded: both refused */
+	X509_CRL *prev = crl;
+	CU_ASSERT_FATAL(ctl_certs_crl_make(ck, ca, prev, &m1, 1, now - 9, 1, &crl, err,
+					   sizeof(err)) == 0);
+	X509_CRL_free(prev);
+	CU_ASSERT(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) == 2);
+	CU_ASSERT_FATAL(ctl_certs_crl_write(path, crl, err, sizeof(err)) == 0);
+	CU_ASSERT(dp_tls_crl_load(fx.tls, path, err, sizeof(err)) == 1);
+	CU_ASSERT(handshake_on(c1) == -1);
+	CU_ASSERT(handshake_on(c2) == -1);
+	CU_ASSERT(tls_fx_ctr(&fx, DP_CTR_TLS_REFUSED_CERT) == 3);
+	/* a CRL of another CA (empty, later): refused, the store unchanged */
+	struct ctl_cert_req r = {.kind = CTL_CERT_CA, .cn = "other CA", .days = 2};
+	X509_CRL_free(crl);
+	crl = NULL;
+	CU_ASSERT_FATAL(ctl_certs_make(&r, NULL, NULL, &ok, &other, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(ctl_certs_crl_make(ok, other, NULL, NULL, 0, now, 1, &crl, err,
+					   sizeof(err)) == 0);
+	CU_ASSERT_FATAL(ctl_certs_crl_write(path, crl, err, sizeof(err)) == 0);
+	CU_ASSERT(dp_tls_crl_load(fx.tls, path, err, sizeof(err)) == -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not signed by the client CA"));
+	CU_ASSERT(handshake_on(c1) == -1);
+	/* not a CRL */
+	CU_ASSERT(dp_tls_crl_load(fx.tls, "/dev/null", err, sizeof(err)) == -EINVAL);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(ck);
+	EVP_PKEY_free(ok);
+	X509_free(ca);
+	X509_free(other);
+	X509_free(m1);
+	X509_free(m2);
+	SSL_CTX_free(c0);
+	SSL_CTX_free(c1);
+	SSL_CTX_free(c2);
+}
+
 static void test_keyupdate_flood(void)
 {
 	CU_ASSERT_FATAL(fx_up(DP_TLS_REQUIRED, DP_TLS_CLIENT_CERT_NONE, 64) == 0);
@@ -417,6 +512,8 @@ int main(void)
 		    test_client_cert_for_another_master);
 	CU_add_test(s, "--tls-cert-masters: no certificate of the master refused at Hello",
 		    test_cert_required_per_master);
+	CU_add_test(s, "--tls-crl: revoked certificate refused, reissued CRL reloaded, a CRL of "
+		    "another CA refused", test_crl);
 	CU_add_test(s, "KeyUpdate flood cut", test_keyupdate_flood);
 	CU_add_test(s, "channel binding: exporter logs in; zeros (unbound) and another "
 		       "connection's exporter refused; --tls-unbound-masters", test_channel_binding);

@@ -281,3 +281,101 @@ done:
 	X509_free(sc);
 	return rc;
 }
+
+int ctl_certs_crl_make(EVP_PKEY *ca_key, X509 *ca, const X509_CRL *prev, X509 *const *revoked,
+		       size_t n, time_t last_update, unsigned int days, X509_CRL **crl, char *err,
+		       size_t errlen)
+{
+	X509_CRL *c = X509_CRL_new();
+	ASN1_TIME *t = NULL;
+	time_t now = last_update != 0 ? last_update : time(NULL);
+	bool ok = c != NULL && X509_CRL_set_version(c, X509_CRL_VERSION_2) == 1 &&
+		  X509_CRL_set_issuer_name(c, X509_get_subject_name(ca)) == 1 &&
+		  (t = ASN1_TIME_set(NULL, now)) != NULL && X509_CRL_set1_lastUpdate(c, t) == 1 &&
+		  ASN1_TIME_adj(t, now, (int)days, 0) != NULL && X509_CRL_set1_nextUpdate(c, t) == 1;
+	STACK_OF(X509_REVOKED) *old = prev != NULL ? X509_CRL_get_REVOKED((X509_CRL *)prev) : NULL;
+
+	for (int i = 0; ok && i < sk_X509_REVOKED_num(old); i++)
+		ok = X509_CRL_add0_revoked(c, X509_REVOKED_dup(sk_X509_REVOKED_value(old, i))) == 1;
+	for (size_t i = 0; ok && i < n; i++) {
+		const ASN1_INTEGER *serial = X509_get0_serialNumber(revoked[i]);
+		X509_REVOKED *r;
+		bool listed = false;
+
+		for (int k = 0; k < sk_X509_REVOKED_num(X509_CRL_get_REVOKED(c)) && !listed; k++)
+			listed = ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(
+						  X509_CRL_get_REVOKED(c), k)), serial) == 0;
+		if (listed)
+			continue;
+		/* the setters copy; OpenSSL 3.0 declares their arguments non-const */
+		ASN1_INTEGER *sn = ASN1_INTEGER_dup(serial);
+		ASN1_TIME *when = ASN1_TIME_dup(X509_CRL_get0_lastUpdate(c));
+
+		ok = sn != NULL && when != NULL && (r = X509_REVOKED_new()) != NULL;
+		if (ok && (X509_REVOKED_set_serialNumber(r, sn) != 1 ||
+			   X509_REVOKED_set_revocationDate(r, when) != 1 ||
+			   X509_CRL_add0_revoked(c, r) != 1)) {
+			X509_REVOKED_free(r);
+			ok = false;
+		}
+		ASN1_INTEGER_free(sn);
+		ASN1_TIME_free(when);
+	}
+	ok = ok && X509_CRL_sort(c) == 1 && X509_CRL_sign(c, ca_key, EVP_sha256()) > 0;
+	ASN1_TIME_free(t);
+	if (!ok) {
+		X509_CRL_free(c);
+		return ossl_fail(err, errlen, "CRL");
+	}
+	*crl = c;
+	return 0;
+}
+
+int ctl_certs_crl_write(const char *path, X509_CRL *crl, char *err, size_t errlen)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd;
+	bool ok;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	ok = PEM_write_X509_CRL(f, crl) == 1;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: cannot write the CRL", path);
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+int ctl_certs_crl_read(const char *path, X509_CRL **crl, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+
+	*crl = NULL;
+	if (f == NULL) {
+		int e = errno;
+		if (e != ENOENT)
+			snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	*crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+	fclose(f);
+	if (*crl == NULL) {
+		snprintf(err, errlen, "%s: not a PEM X509 CRL", path);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -69,5 +70,24 @@ int ctl_certs_read(const char *dir, const char *name, EVP_PKEY **key, X509 **cer
  */
 int ctl_certs_init_dir(const char *dir, struct ctl_cert_req *srv, unsigned int ca_days,
 		       bool overwrite, EVP_PKEY **ca_key, X509 **ca, char *err, size_t errlen);
+
+/*
+ * A CRL of the CA (ca_key, ca) revoking every entry of prev (NULL: none) and the certificates
+ * revoked[0..n-1] (by serial; one already listed is not listed twice), lastUpdate at
+ * last_update (0: now; a reissued CRL must be later than the one it replaces, to the
+ * second), nextUpdate days later, signed with SHA-256. *crl is the caller's
+ * (X509_CRL_free). Returns 0 or -EIO with OpenSSL's reason in err.
+ */
+int ctl_certs_crl_make(EVP_PKEY *ca_key, X509 *ca, const X509_CRL *prev, X509 *const *revoked,
+		       size_t n, time_t last_update, unsigned int days, X509_CRL **crl, char *err,
+		       size_t errlen);
+
+/* Write crl as PEM to path (mode 0644), replacing it atomically (path.tmp, rename), so a
+ * dataplane rereading it on SIGHUP never sees half a file. 0 or -errno with err. */
+int ctl_certs_crl_write(const char *path, X509_CRL *crl, char *err, size_t errlen);
+
+/* Read the first CRL of path (PEM) into *crl (the caller's). 0, -ENOENT (no file: *crl
+ * NULL), or -EINVAL / -errno with err. */
+int ctl_certs_crl_read(const char *path, X509_CRL **crl, char *err, size_t errlen);
 
 #endif

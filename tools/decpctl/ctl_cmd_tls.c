@@ -8,6 +8,8 @@
  *       server.key) and a client certificate per --master (DIR/master-ID.crt, .key)
  *   decpctl tls client --dir DIR --master ID... [--days N] [--force]
  *       more client certificates signed by DIR's existing CA
+ *   decpctl tls revoke --dir DIR --master ID... [--days N]
+ *       DIR/ca.crl revokes those masters' certificates (decp-dataplane --tls-crl)
  *
  * Everything through OpenSSL's C API (ctl_certs.h). Keys are written mode 0600 and never
  * overwritten without --force. For demos, tests and small deployments; a production
@@ -20,8 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
+
+#include <openssl/pem.h>
 
 #include "ctl_certs.h"
 #include "ctl_cmd.h"
@@ -33,13 +38,16 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: decpctl tls init --dir DIR [--server-name NAME]... [--server-ip IP]...\n"
 		"                        [--master ID]... [--days N] [--force]\n"
-		"       decpctl tls client --dir DIR --master ID... [--days N] [--force]\n\n"
+		"       decpctl tls client --dir DIR --master ID... [--days N] [--force]\n"
+		"       decpctl tls revoke --dir DIR --master ID... [--days N]\n\n"
 		"Make the certificates of decp's TLS 1.3: masters' connections to the dataplane,\n"
 		"the api's HTTPS and the fan-out's wss.\n"
 		"init: a local CA (ca.crt, ca.key), the server certificate (server.crt,\n"
 		"server.key) and one client certificate per --master\n"
 		"(master-ID.crt, master-ID.key, naming the master: CN decp-master-ID and SAN URI\n"
-		"decp:master:ID). client: more master certificates from DIR's existing CA.\n\n"
+		"decp:master:ID). client: more master certificates from DIR's existing CA.\n"
+		"revoke: DIR/ca.crl, signed by DIR's CA, lists the masters' certificates (and\n"
+		"everything it listed before), next update in --days; the dataplane's --tls-crl.\n\n"
 		"  --dir DIR          output directory (created mode 0700 if missing)\n"
 		"  --server-name NAME DNS name in the server certificate (repeatable; default\n"
 		"                     localhost)\n"
@@ -91,6 +99,59 @@ static int make_clients(const char *dir, EVP_PKEY *ca_key, X509 *ca, const long 
 	return 0;
 }
 
+/* tls revoke: DIR/ca.crl lists the certificates of masters ids (and what it listed). */
+static int tls_revoke(const char *dir, const long *ids, int n_ids, unsigned int days)
+{
+	EVP_PKEY *ca_key = NULL;
+	X509 *ca = NULL, *certs[MAX_MASTERS];
+	X509_CRL *prev = NULL, *crl = NULL;
+	char err[512], path[4096];
+	int n = 0, rc = CTL_EXIT_FAIL;
+
+	if (ctl_certs_read(dir, "ca", &ca_key, &ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "decpctl tls: %s (run 'decpctl tls init' first)\n", err);
+		return CTL_EXIT_FAIL;
+	}
+	for (; n < n_ids; n++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/master-%ld.crt", dir, ids[n]);
+		if ((f = fopen(path, "re")) == NULL) {
+			fprintf(stderr, "decpctl tls: %s: %s\n", path, strerror(errno));
+			goto done;
+		}
+		certs[n] = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+		if (certs[n] == NULL) {
+			fprintf(stderr, "decpctl tls: %s: not a PEM certificate\n", path);
+			goto done;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/ca.crl", dir);
+	if (ctl_certs_crl_read(path, &prev, err, sizeof(err)) != 0 && prev == NULL &&
+	    access(path, F_OK) == 0) {
+		fprintf(stderr, "decpctl tls: %s\n", err);
+		goto done;
+	}
+	if (ctl_certs_crl_make(ca_key, ca, prev, certs, (size_t)n, 0, days, &crl, err,
+			       sizeof(err)) != 0 ||
+	    ctl_certs_crl_write(path, crl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "decpctl tls: %s\n", err);
+		goto done;
+	}
+	printf("%s: %d certificate(s) revoked; decp-dataplane --tls-crl %s rereads it on "
+	       "SIGHUP\n", path, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), path);
+	rc = CTL_EXIT_OK;
+done:
+	while (n-- > 0)
+		X509_free(certs[n]);
+	X509_CRL_free(prev);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(ca_key);
+	X509_free(ca);
+	return rc;
+}
+
 int ctl_cmd_tls(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -114,8 +175,8 @@ int ctl_cmd_tls(int argc, char **argv)
 		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 	}
 	const char *sub = argv[1];
-	if (strcmp(sub, "init") != 0 && strcmp(sub, "client") != 0)
-		return ctl_usage_error("tls", "unknown subcommand '%s' (init or client)", sub);
+	if (strcmp(sub, "init") != 0 && strcmp(sub, "client") != 0 && strcmp(sub, "revoke") != 0)
+		return ctl_usage_error("tls", "unknown subcommand '%s' (init, client or revoke)", sub);
 	argc--;
 	argv++;
 	optind = 1;
@@ -161,8 +222,10 @@ int ctl_cmd_tls(int argc, char **argv)
 		return ctl_usage_error("tls", "unexpected argument '%s'", argv[optind]);
 	if (dir == NULL)
 		return ctl_usage_error("tls", "--dir DIR is required");
-	if (strcmp(sub, "client") == 0 && n_ids == 0)
-		return ctl_usage_error("tls", "tls client needs at least one --master ID");
+	if (strcmp(sub, "init") != 0 && n_ids == 0)
+		return ctl_usage_error("tls", "tls %s needs at least one --master ID", sub);
+	if (strcmp(sub, "revoke") == 0)
+		return tls_revoke(dir, ids, n_ids, (unsigned int)days);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "decpctl tls: %s: %s\n", dir, strerror(errno));
 		return CTL_EXIT_FAIL;
