@@ -947,6 +947,9 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 		for (int i = 0; i < s->nm; i++)
 			if (s->masters[i] == sm->sync_end->master_id)
 				s->replaying[i] = false;
+		if (g_orders != NULL)
+			fprintf(g_orders, "%d %" PRIu64 " live %" PRIu64 " %" PRId64 "\n", s->idx,
+				sm->sync_end->master_id, sm->sync_end->last_sequence, now_ns());
 		for (int i = 0; i < s->nm; i++)
 			if (s->masters[i] == sm->sync_end->master_id &&
 			    s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP)
@@ -1146,7 +1149,9 @@ static void usage(FILE *o)
 		"  --orders FILE        per execution \"<subscriber> <master> <sequence> order <type>\n"
 		"                       <symbol> <volume> <policy version> <arrival ns>\" (the order\n"
 		"                       after the copy policy), per CopyPolicy applied \"<subscriber>\n"
-		"                       <master> policy <version> <time ns>\"\n"
+		"                       <master> policy <version> <time ns>\", per SyncEnd (the\n"
+		"                       subscription is live) \"<subscriber> <master> live <last\n"
+		"                       sequence> <time ns>\"\n"
 		"  --account B[:L[:C]]  the simulated broker account: balance B (money, e.g. 10000.00),\n"
 		"                       leverage 1:L, currency C (default 10000:100:USD); its margin\n"
 		"                       and P&L come from the masters' prices (docs/fanout.md)\n"
