@@ -378,32 +378,33 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 	return spawn(argv, out);
 }
 
-/* Until n subscriptions of the subscribers started with tag were answered (their
- * CopyPolicy logged in <tag>.orders), up to 60 s; a CHECK says how many were. */
-static void wait_subscribed(struct env *e, const char *tag, int n)
+/* Until <tag>.orders (start_subscriber) holds n lines with needle, up to 60 s; a CHECK
+ * says how many it held, as n "what". */
+static void wait_orders(struct env *e, const char *tag, const char *needle, int n,
+			const char *what)
 {
 	char f[64];
 	int have = 0;
 
 	snprintf(f, sizeof(f), "%s.orders", tag);
-	for (int t = 0; t < 1200 && (have = count_lines(e, f, " policy ", false)) < n; t++)
+	for (int t = 0; t < 1200 && (have = count_lines(e, f, needle, false)) < n; t++)
 		usleep(50000);
-	CHECK(have >= n, "%s: %d of %d subscriptions answered before the first signal", tag,
-	      have, n);
+	CHECK(have >= n, "%s: %d of %d subscriptions %s before the first signal", tag, have, n,
+	      what);
 }
 
-/* Until n subscriptions of tag are live (SyncEnd logged in <tag>.orders: a fan-out that
- * had not seen a master's stream first replays it from Redis, and what is published
- * meanwhile goes out as part of that replay), up to 60 s. */
+/* Until n subscriptions of tag were answered (their CopyPolicy logged). */
+static void wait_subscribed(struct env *e, const char *tag, int n)
+{
+	wait_orders(e, tag, " policy ", n, "answered");
+}
+
+/* Until n subscriptions of tag are live (their SyncEnd logged): a fan-out that had not
+ * seen a master's stream first replays it from Redis, and what is published meanwhile goes
+ * out as part of that replay. */
 static void wait_live(struct env *e, const char *tag, int n)
 {
-	char f[64];
-	int have = 0;
-
-	snprintf(f, sizeof(f), "%s.orders", tag);
-	for (int t = 0; t < 1200 && (have = count_lines(e, f, " live ", false)) < n; t++)
-		usleep(50000);
-	CHECK(have >= n, "%s: %d of %d subscriptions live before the first signal", tag, have, n);
+	wait_orders(e, tag, " live ", n, "live");
 }
 
 static char *subs_arg(struct env *e)
