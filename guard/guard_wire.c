@@ -48,6 +48,7 @@ int guard_policy_from_wire(const struct proto_wire_copy_policy *m, struct guard_
 	/* guard_policy_valid refuses empty map and list entries, a bad lot mode, ... */
 	if (m->n_symbol_map > GUARD_POLICY_MAP_MAX || m->n_symbols_allow > GUARD_POLICY_LIST_MAX ||
 	    m->n_symbols_deny > GUARD_POLICY_LIST_MAX || m->version == 0 ||
+	    m->version > (uint64_t)INT64_MAX ||
 	    guard_policy_valid(p) != 0) {
 		memset(out, 0, sizeof(*out));
 		return -EPROTO;

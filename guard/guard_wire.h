@@ -16,7 +16,8 @@
 /*
  * Fills out from m: every field taken as it is (the server resolved the defaults),
  * version included. Map entries and list entries must be non-empty, the result must pass
- * guard_policy_valid() and version must be >= 1. Returns 0; -EINVAL on NULL arguments;
+ * guard_policy_valid() and version must be 1..INT64_MAX (the database's bigint; decp.dll
+ * returns it as an int64 where negative values are errors). Returns 0; -EINVAL on NULL arguments;
  * -EPROTO when a rule is broken (out zeroed: keep the policy in force and report it).
  * Apply the result with guard_policy_apply(), which ignores a version not above the
  * current one.

@@ -189,6 +189,10 @@ static void test_policy_wire(void)
 	w.version = 0;
 	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), -EPROTO);
 	CU_ASSERT_EQUAL(a.version, 0);
+	w.version = (uint64_t)INT64_MAX + 1; /* above the database's bigint (fuzz_dll found it) */
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), -EPROTO);
+	w.version = (uint64_t)INT64_MAX;
+	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), 0);
 	w.version = 3;
 	w.symbols_deny[0][0] = '\0'; /* an empty entry */
 	CU_ASSERT_EQUAL(guard_policy_from_wire(&w, &a), -EPROTO);
