@@ -2866,6 +2866,8 @@ static void scenario_policy(struct env *e)
 				version[idx] = (int64_t)x;
 				continue;
 			}
+			if (sscanf(line, "%d %" SCNu64 " live %" SCNu64, &idx, &m, &x) == 3)
+				continue; /* a SyncEnd (the subscription went live) */
 			if (sscanf(line, "%d %" SCNu64 " %" SCNu64 " %15s %23s %39s %lld %lld %lld",
 				   &idx, &m, &x, kind, type, sym, &vol, &ver, &arrival) != 9 ||
 			    idx < 0 || idx > 1 || strcmp(kind, "order") != 0) {
