@@ -250,16 +250,6 @@ char *api_hex(const uint8_t *b, size_t n, char *out)
 	return out;
 }
 
-static int hex_decode(const char *hex, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned int b;
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)b;
-	}
-	return 0;
-}
 
 static int64_t wall_us(void)
 {
@@ -998,7 +988,7 @@ static int shared_init(struct api_shared *sh, const struct cp_config *cfg)
 		return e;
 	}
 	if (cfg->api_admin_token_sha256[0] != '\0') {
-		if (hex_decode(cfg->api_admin_token_sha256, sh->admin_hash, 32) != 0)
+		if (cp_hex_decode(cfg->api_admin_token_sha256, sh->admin_hash, 32) != 0)
 			return -EINVAL;
 		sh->has_admin = true;
 	} else {

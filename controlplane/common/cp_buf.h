@@ -1,7 +1,8 @@
 /*
  * cp_buf: the one growth rule of the control plane's growable byte buffers (the edge's
  * RESP pipeline, the archiver's COPY text, the api's request bodies, /metrics text):
- * double from an initial size until the need fits, keep the old buffer on failure.
+ * double from an initial size until the need fits, keep the old buffer on failure; and the
+ * one hex decoder (configured digests, digests PostgreSQL returns as text).
  *
  * Threading: the buffer's owner only.
  */
@@ -9,11 +10,16 @@
 #define DECP_CP_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Make *p (capacity *cap, NULL/0 when empty) hold at least need bytes: capacity doubles
  * from max(*cap, initial). Returns 0, or -ENOMEM with *p and *cap unchanged.
  */
 int cp_buf_grow(char **p, size_t *cap, size_t need, size_t initial);
+
+/* n bytes from 2 n hex digits (either case) at hex into out: 0, or -EINVAL at the first
+ * pair that is not hex (out partly written). */
+int cp_hex_decode(const char *hex, uint8_t *out, size_t n);
 
 #endif

@@ -2,6 +2,7 @@
  * PostgreSQL through common/cp_report). Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
 
+#include "cp_buf.h"
 #include "cp_policy_msg.h"
 
 /* ---------------------------------------------------------------- db thread -- */
@@ -250,18 +251,6 @@ void cp_fo_auth_rows_free(struct cp_fo_auth_sub *subs, size_t n)
 	free(subs);
 }
 
-static int hex32(const char *hex, uint8_t out[32])
-{
-	for (int i = 0; i < 32; i++) {
-		unsigned int b;
-
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return -1;
-		out[i] = (uint8_t)b;
-	}
-	return 0;
-}
-
 /* Row i of a CP_POLICY_SELECT result as a cache row (its policy message built; NULL
  * when it cannot be: logged, the subscription still listed). */
 static void auth_row_of(PGresult *r, int i, struct cp_fo_auth_sub *out)
@@ -307,7 +296,7 @@ int cp_fo_auth_read(struct cp_fanout *f, PGconn *c, struct cp_fo_auth_tok **toks
 		for (int i = 0; *toks != NULL && i < n; i++) {
 			struct cp_fo_auth_tok *t = &(*toks)[*ntoks];
 
-			if (hex32(PQgetvalue(r, i, 0), t->hash) != 0)
+			if (cp_hex_decode(PQgetvalue(r, i, 0), t->hash, sizeof(t->hash)) != 0)
 				continue;
 			t->token_id = strtoull(PQgetvalue(r, i, 1), NULL, 10);
 			t->subscriber = strtoull(PQgetvalue(r, i, 2), NULL, 10);
