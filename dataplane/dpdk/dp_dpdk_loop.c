@@ -497,19 +497,21 @@ static void xctr_publish(struct dworker *dw, const struct dp_net_stats *ns)
 
 /* ------------------------------------------------------------------ worker lcore */
 
-/* Adaptive polling's sleep, at most until `until` (monotonic ns): offline for RCU (a table
- * update need not wait for us), then the RX interrupt or a pause. */
-static void idle_sleep(struct dworker *dw, uint64_t until)
+/* Adaptive polling's sleep, at most until `until` (monotonic ns) and SLEEP_MAX_NS: offline
+ * for RCU (a table update need not wait for us), then the RX interrupt (intr, where the
+ * port has one; counted in poll_sleeps) or a pause (a nap while ACKs are owed, intr false:
+ * an ACK record raises no interrupt; counted in poll_naps). */
+static void idle_sleep(struct dworker *dw, uint64_t until, bool intr)
 {
 	uint64_t now = dw->now_ns;
 	uint64_t ns = until > now ? until - now : 0;
 	if (ns > SLEEP_MAX_NS)
 		ns = SLEEP_MAX_NS;
-	if (ns < 50000)
+	if (intr && ns < 50000)
 		return; /* not worth a system call */
 	urcu_qsbr_thread_offline();
 	uint64_t t0 = rte_rdtsc();
-	if (dw->rx_intr) {
+	if (intr && dw->rx_intr) {
 		struct rte_epoll_event ev;
 		rte_eth_dev_rx_intr_enable(dw->port, dw->queue);
 		/* A frame that arrived before the interrupt was armed raises none: look once. */
@@ -522,20 +524,10 @@ static void idle_sleep(struct dworker *dw, uint64_t until)
 		nanosleep(&ts, NULL);
 	}
 	urcu_qsbr_thread_online();
-	dw->ctr.poll_sleeps++;
-	dw->ctr.poll_sleep_ns += (rte_rdtsc() - t0) * dw->d->tsc_mult >> 32;
-}
-
-/* Adaptive polling's nap while ACKs are owed: OWED_NAP_NS off the CPU, RCU-offline. */
-static void idle_nap(struct dworker *dw)
-{
-	struct timespec ts = {0, (long)OWED_NAP_NS};
-	uint64_t t0 = rte_rdtsc();
-
-	urcu_qsbr_thread_offline();
-	nanosleep(&ts, NULL);
-	urcu_qsbr_thread_online();
-	dw->ctr.poll_naps++;
+	if (intr)
+		dw->ctr.poll_sleeps++;
+	else
+		dw->ctr.poll_naps++;
 	dw->ctr.poll_sleep_ns += (rte_rdtsc() - t0) * dw->d->tsc_mult >> 32;
 }
 
@@ -627,9 +619,9 @@ static int worker_main(void *arg)
 			bool owed = dp_stat_get(dw->w.st, DP_CTR_SIGNALS_ENQUEUED) > dw->acks_in;
 
 			if (idle >= (owed ? IDLE_OWED_NS : IDLE_CLEAR_NS))
-				idle_sleep(dw, next_tick);
+				idle_sleep(dw, next_tick, true);
 			else if (owed && idle >= OWED_SPIN_NS)
-				idle_nap(dw);
+				idle_sleep(dw, dw->now_ns + OWED_NAP_NS, false);
 		}
 	}
 	/* Shutdown: reset every session's connection, keep the counters, free the stack. */
