@@ -227,17 +227,18 @@ int cp_fo_auth_subs_replace(struct cp_fo_auth *a, const struct cp_fo_auth_sub *r
 bool cp_fo_auth_policy_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscriber,
 			   uint64_t version, struct cp_fmsg *msg)
 {
+	const struct cp_fo_auth_sub row = {.policy = msg, .policy_version = version};
 	struct cp_fo_auth_sub *e;
+	uint64_t before;
 
-	if (a->sub == NULL || id == 0 || msg == NULL)
+	if (a->sub == NULL || id == 0)
 		return false;
 	e = sub_slot(a->sub, a->subcap, subscriber, id);
-	if (e->id == 0 || version <= e->policy_version)
+	if (e->id == 0)
 		return false;
-	cp_fmsg_unref(e->policy);
-	e->policy = cp_fmsg_ref(msg);
-	e->policy_version = version;
-	return true;
+	before = e->policy_version;
+	policy_take(e, &row);
+	return e->policy_version != before;
 }
 
 size_t cp_fo_auth_subs_of(const struct cp_fo_auth *a, uint64_t subscriber,
