@@ -19,9 +19,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include "cp_api_head.h"
 #include "cp_api_pvt.h"
+#include "cp_api_rd.h"
 #include "cp_gate.h"
 #include "cp_buf.h"
 #include "cp_log.h"
@@ -29,9 +31,8 @@
 #include "cp_tls.h"
 
 #define ROLE "api"
-#define URI_MAX 512
 #define API_QUERY_ARGS_MAX 32 /* query arguments per request (cp_api_head) */
-#define TOKEN_MAX 256
+#define TOKEN_MAX 256 /* a bearer token's length (CP_API_AUTH_MAX holds the header) */
 #define RATE_SLOTS 1024u
 
 const uint64_t cp_api_lat_bounds_us[API_LAT_BUCKETS] = {100, 250, 500, 1000, 2000, 5000,
@@ -45,35 +46,37 @@ struct api_bucket {
 	uint64_t last_ns;
 };
 
-/* Decoder of a chunked request body (RFC 9112 §7.1): lws 4.1 hands such a body to
- * LWS_CALLBACK_HTTP_BODY still chunk-coded and never reports its end. */
-enum chunk_state { CK_SIZE = 0, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF,
-		   CK_TRAILER, CK_TRAILER_LF };
-struct chunk {
-	enum chunk_state st;
-	uint64_t left;            /* size being parsed (CK_SIZE), data left (CK_DATA) */
-	unsigned int line;        /* digits of the size, or bytes of a line being skipped */
-	bool empty_line;          /* CK_TRAILER_LF: the line was empty (end of trailers) */
-};
-#define CHUNK_LINE_MAX 4096u      /* a chunk-size line (with extensions) or trailer line */
+/* Bytes a client sent beyond the request being served (pipelined), at most: more while a
+ * request is served means a client ignoring flow control, and it is disconnected. */
+#define STASH_MAX (64u * 1024u)
 
-/* Per-connection state of one HTTP transaction. */
-struct pss {
-	char uri[URI_MAX];
-	char query[URI_MAX];
-	char auth[TOKEN_MAX + 16];
-	enum api_method method;
-	bool bad_method, uri_too_long, no_length;
-	bool chunked, bad_framing; /* Transfer-Encoding: chunked body; unusable framing */
-	struct chunk ck;
-	char *body;
-	size_t len, cap;
-	bool too_big;
-	unsigned char *resp;      /* LWS_PRE + body */
-	size_t resp_len;
-	bool close_after;
-	bool served;              /* reply queued: lws may still report BODY_COMPLETION */
+/* The connection's place in its request cycle (cp_api_rd.h). */
+enum conn_state {
+	C_READ = 0,    /* reading a request */
+	C_SERVE,       /* a handler runs or its reply is deferred (api_finish): nothing read */
+	C_SEND,        /* the reply is queued or going out: then the next request */
+};
+
+/* Which deadline lws is holding the connection to. */
+enum conn_timer { T_HEAD = 0, T_BODY, T_NONE };
+
+/*
+ * One client connection: an lws raw socket (TLS inside lws on HTTPS) carrying our own
+ * HTTP/1.1 (cp_api_rd.h). A session watcher (cp_api_batch.c) has the same user memory,
+ * zeroed: client false.
+ */
+struct conn {
+	bool client;
+	enum conn_state st;
+	enum conn_timer timer;
+	bool hangup;              /* close once the reply is out */
+	bool lingering;           /* our side is shut: input discarded until the peer closes */
+	struct api_rd rd;
 	struct api_pend *pend;    /* deferred: waiting for its transaction (cp_api_batch.c) */
+	unsigned char *resp;      /* LWS_PRE + the whole reply, until written */
+	size_t resp_len;
+	char *stash;              /* received and not yet read (pipelined requests) */
+	size_t stash_len, stash_cap;
 	uint64_t start_ns;
 };
 
@@ -509,9 +512,29 @@ static void account(struct api *a, int status, uint64_t start_ns)
 
 /* ------------------------------------------------------------------ lws glue */
 
-/* Send the reply of r: headers now, the body when writable. Returns what the lws callback
- * should return. */
-static int reply_send(struct lws *wsi, struct api *a, struct pss *ps, struct api_req *r)
+/* Queue a whole reply (head and body, one buffer) for the writeable callback; the
+ * connection closes after it when hangup. 0, or -1 (no memory: close). */
+static int queue_reply(struct lws *wsi, const struct api *a, struct conn *c, const char *head,
+		       size_t hl, const char *body, size_t bl)
+{
+	free(c->resp);
+	c->resp = malloc(LWS_PRE + hl + bl);
+	if (c->resp == NULL)
+		return -1;
+	memcpy(c->resp + LWS_PRE, head, hl);
+	memcpy(c->resp + LWS_PRE + hl, body, bl);
+	c->resp_len = hl + bl;
+	c->st = C_SEND;
+	/* a reader that does not take the reply is not waited for */
+	c->timer = T_NONE;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)a->cfg->api_timeout_s);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* Send the reply of r (set by api_reply / api_error). Returns what the lws callback should
+ * return. */
+static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api_req *r)
 {
 	if (r->out == NULL && r->text == NULL)
 		api_error(r, 500, "internal", "handler gave no reply");
@@ -522,314 +545,213 @@ static int reply_send(struct lws *wsi, struct api *a, struct pss *ps, struct api
 	json_decref(r->out);
 	r->out = NULL;
 	size_t n = txt ? strlen(txt) : 0;
-	free(ps->resp);
-	ps->resp = malloc(LWS_PRE + n + 1);
-	if (ps->resp == NULL) {
-		free(txt);
-		return -1;
-	}
-	memcpy(ps->resp + LWS_PRE, txt, n);
-	ps->resp_len = n;
-	free(txt);
-	account(a, r->status, ps->start_ns);
+	char head[512];
+	bool keep = c->rd.req.keep_alive;
+	int hl;
 
-	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
-	if (lws_add_http_common_headers(wsi, (unsigned int)r->status,
-					r->ctype ? r->ctype : "application/json", n, &p, end))
-		return 1;
-	if (r->status == 401 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
-					(const unsigned char *)"Bearer", 6, &p, end))
-		return 1;
-	if (r->status == 429 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-					(const unsigned char *)"1", 1, &p, end))
-		return 1;
-	if (ps->close_after &&
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-					 (const unsigned char *)"close", 5, &p, end))
-		return 1;
-	if (lws_finalize_write_http_header(wsi, start, &p, end))
-		return 1;
-	lws_callback_on_writable(wsi);
-	return 0;
+	account(a, r->status, c->start_ns);
+	if (!keep)
+		c->hangup = true;
+	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		      "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+		      "X-Content-Type-Options: nosniff\r\n%s%s%s\r\n", r->status,
+		      api_http_reason(r->status), r->ctype ? r->ctype : "application/json", n,
+		      r->status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+		      r->status == 429 ? "Retry-After: 1\r\n" : "",
+		      !keep ? "Connection: close\r\n" : "");
+	int rc = hl > 0 && (size_t)hl < sizeof(head)
+		 ? queue_reply(wsi, a, c, head, (size_t)hl, txt ? txt : "", n) : -1;
+	free(txt);
+	return rc;
 }
 
 void api_finish(struct api *a, struct lws *wsi, struct api_req *r)
 {
-	struct pss *ps = lws_wsi_user(wsi);
-	if (ps == NULL || ps->pend == NULL) {
+	struct conn *c = lws_wsi_user(wsi);
+	if (c == NULL || c->pend == NULL) {
 		json_decref(r->out);
 		return;
 	}
-	ps->pend = NULL;
-	if (reply_send(wsi, a, ps, r) != 0) /* not in this wsi's callback: close it later */
+	c->pend = NULL;
+	if (reply_send(wsi, a, c, r) != 0) /* not in this wsi's callback: close it later */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
-/* Serve the complete request of pss: dispatch, then reply (reply_send), or leave it to
- * api_finish() when the handler deferred it. Returns what the lws callback should return. */
-static int serve(struct lws *wsi, struct api *a, struct pss *ps)
+/* Serve the complete request the reader holds: dispatch, then reply (reply_send), or leave
+ * it to api_finish() when the handler deferred it. Nothing more is read meanwhile.
+ * Returns what the lws callback should return. */
+static int serve(struct lws *wsi, struct api *a, struct conn *c)
 {
-	struct api_req r = {.api = a, .wsi = wsi, .method = ps->method, .path = ps->uri,
-			    .query = ps->query};
-	if (ps->served)
-		return 0;
-	ps->served = true;
-	if (ps->bad_method)
-		api_error(&r, 405, "method_not_allowed", "only GET and POST are served");
-	else if (ps->no_length)
-		api_error(&r, 411, "length_required", "a POST needs a Content-Length header or a "
-			  "chunked body");
-	else if (ps->bad_framing)
-		api_error(&r, 400, "bad_framing", "malformed chunked body, or a Transfer-Encoding "
-			  "other than chunked, or both Transfer-Encoding and Content-Length");
-	else if (ps->uri_too_long)
-		api_error(&r, 414, "uri_too_long", "request URI longer than %d bytes", URI_MAX - 1);
-	else if (ps->too_big) {
-		api_error(&r, 413, "body_too_large", "request body over %u bytes", a->cfg->api_max_body);
-		ps->close_after = true;
-	} else
-		dispatch(&r, ps->body, ps->len, ps->auth);
-	json_decref(r.body);
+	struct api_rd_req *q = &c->rd.req;
+	struct api_req r = {.api = a, .wsi = wsi, .method = q->post ? API_POST : API_GET,
+			    .path = q->path, .query = q->query};
 	int rc = 0;
+
+	c->st = C_SERVE;
+	c->timer = T_NONE;
+	c->start_ns = cp_now_ns();
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	lws_rx_flow_control(wsi, 0);
+	dispatch(&r, q->body, q->len, q->auth);
+	json_decref(r.body);
 	if (r.pend != NULL)
-		ps->pend = r.pend;   /* answered by api_finish() after its commit */
+		c->pend = r.pend;   /* answered by api_finish() after its commit */
 	else
-		rc = reply_send(wsi, a, ps, &r);
+		rc = reply_send(wsi, a, c, &r);
 	api_batch_kick(a);
 	return rc;
 }
 
-static void pss_reset(struct pss *ps)
+/* The reader refused the request (cp_api_rd.h): its JSON answer, then close. */
+static int refuse(struct lws *wsi, struct api *a, struct conn *c)
 {
-	if (ps->pend != NULL)
-		api_batch_detach(ps->pend);
-	free(ps->body);
-	free(ps->resp);
-	memset(ps, 0, sizeof(*ps));
+	char reply[512];
+	size_t n = api_head_reply(&c->rd.v, reply, sizeof(reply));
+
+	API_STAT_ADD(a->sh->st.head_refused, 1);
+	c->hangup = true;
+	return n > 0 ? queue_reply(wsi, a, c, reply, n, "", 0) : -1;
 }
 
-static enum api_method method_of(struct lws *wsi, bool *bad)
+/* Read what the connection has stashed: requests are served one at a time, in order.
+ * Returns what the lws callback should return. */
+static int pump(struct lws *wsi, struct api *a, struct conn *c)
 {
-	*bad = false;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
-		return API_GET;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
-		return API_POST;
-	*bad = true;
-	return API_GET;
-}
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-/* Copy "a=1&b=2" from the URI arguments. */
-static void copy_query(struct lws *wsi, char *q, size_t cap)
-{
-	size_t at = 0;
-	q[0] = '\0';
-	for (int i = 0; i < 16; i++) {
-		char frag[256];
-		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n <= 0)
-			break;
-		int w = snprintf(q + at, cap - at, "%s%s", at ? "&" : "", frag);
-		if (w < 0 || (size_t)w >= cap - at)
-			break;
-		at += (size_t)w;
-	}
-}
+	while (c->st == C_READ && !c->hangup) {
+		enum api_rd_ev ev;
+		long n = api_rd_feed(&c->rd, c->stash, c->stash_len, &ev);
 
-static int on_http(struct lws *wsi, struct api *a, struct pss *ps, const char *in, size_t len)
-{
-	pss_reset(ps);
-	ps->start_ns = cp_now_ns();
-	ps->method = method_of(wsi, &ps->bad_method);
-	if (len >= sizeof(ps->uri))
-		ps->uri_too_long = true;
-	else
-		memcpy(ps->uri, in, len);
-	copy_query(wsi, ps->query, sizeof(ps->query));
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(ps->auth))
-		snprintf(ps->auth, sizeof(ps->auth), "oversize");
-	else if (lws_hdr_copy(wsi, ps->auth, sizeof(ps->auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
-		ps->auth[0] = '\0';
-	if (ps->method == API_POST && !ps->bad_method) {
-		char cl[32], te[16];
-		bool has_cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-			/* Only "chunked" alone, and never with a Content-Length (RFC 9112 §6.1:
-			 * such a request is a smuggling attempt). The reply closes the connection:
-			 * lws 4.1 would take the bytes after the body as more body. */
-			ps->close_after = true;
-			if (has_cl || lws_hdr_copy(wsi, te, sizeof(te),
-						   WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0 ||
-			    strcasecmp(te, "chunked") != 0) {
-				ps->bad_framing = true;
-				return serve(wsi, a, ps);
-			}
-			ps->chunked = true;
-			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)a->cfg->api_timeout_s);
-			return 0;
+		if (n < 0)
+			return -1;
+		c->stash_len -= (size_t)n;
+		memmove(c->stash, c->stash + n, c->stash_len);
+		if (ev == API_RD_MORE && c->rd.want_continue) {
+			unsigned char b[LWS_PRE + sizeof(cont)];
+
+			c->rd.want_continue = false;
+			memcpy(b + LWS_PRE, cont, sizeof(cont) - 1);
+			if (lws_write(wsi, b + LWS_PRE, sizeof(cont) - 1, LWS_WRITE_RAW) < 0)
+				return -1;
 		}
-		if (!has_cl) {
-			/* A POST says how long its body is (or sends it chunked). */
-			ps->no_length = true;
-			ps->close_after = true;
-		} else if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-			unsigned long long v = strtoull(cl, NULL, 10);
-			if (v > a->cfg->api_max_body)
-				ps->too_big = true;
-			if (v > 0) {
-				/* A body follows: bound the time the client may take to send it. */
-				lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)a->cfg->api_timeout_s);
-				return 0;
-			}
-		}
-	}
-	return serve(wsi, a, ps);
-}
+		if (ev == API_RD_REFUSE)
+			return refuse(wsi, a, c);
+		if (ev == API_RD_REQUEST) {
+			int rc = serve(wsi, a, c);
 
-/* Append body bytes; beyond api_max_body they are dropped and the request is a 413 (the
- * body is still read to its end, so that the 413 reaches the client). 0 or -1 (no memory). */
-static int body_append(struct pss *ps, struct api *a, const char *in, size_t len)
-{
-	if (ps->too_big || ps->len + len > a->cfg->api_max_body) {
-		ps->too_big = true;
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		/* more to come: a body is bounded by api_timeout_s from its start (a head by
+		 * the deadline set when the connection came or went idle) */
+		if (c->rd.st != API_RD_HEAD && c->timer != T_BODY) {
+			c->timer = T_BODY;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)a->cfg->api_timeout_s);
+		}
 		return 0;
 	}
-	if (cp_buf_grow(&ps->body, &ps->cap, ps->len + len + 1, 1024) != 0)
-		return -1;
-	memcpy(ps->body + ps->len, in, len);
-	ps->len += len;
 	return 0;
 }
 
-static int hex_digit(char c)
+/* Bytes from the client (plaintext after TLS). */
+static int on_rx(struct lws *wsi, struct api *a, struct conn *c, const char *in, size_t len)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	if (c->hangup)
+		return 0; /* our last bytes are going out: the rest is not read */
+	if (c->stash_len + len > STASH_MAX ||
+	    cp_buf_grow(&c->stash, &c->stash_cap, c->stash_len + len, 4096) != 0)
+		return -1;
+	memcpy(c->stash + c->stash_len, in, len);
+	c->stash_len += len;
+	return pump(wsi, a, c);
 }
 
 /*
- * Decode chunked bytes (RFC 9112 §7.1: size in hex, optional ;extensions, CRLF, data,
- * CRLF, ..., a zero size, trailer lines, an empty line) into the body. Extensions and
- * trailers are skipped (lines up to CHUNK_LINE_MAX). Returns 1 at the end of the body, 0
- * when more is needed, -EINVAL for bad framing, -EFBIG for a chunk over api_max_body
- * (its data would never be kept), -ENOMEM.
+ * The last reply is out and the connection ends. Closing now could lose it: a refusal
+ * comes before the body it refuses is read (an early 413), and a socket closed with
+ * unread input sends a reset that destroys what the peer has not read yet. So the close
+ * is a lingering one (as web servers do): TLS close_notify and FIN now, input read and
+ * dropped until the peer closes, at most 2 s.
  */
-static int chunk_feed(struct pss *ps, struct api *a, const char *in, size_t len)
+static int linger(struct lws *wsi, struct conn *c)
 {
-	struct chunk *c = &ps->ck;
-	for (size_t i = 0; i < len;) {
-		char ch = in[i];
-		int d;
-		switch (c->st) {
-		case CK_SIZE:
-			if ((d = hex_digit(ch)) >= 0) {
-				c->left = c->left * 16 + (unsigned int)d;
-				if (c->left > a->cfg->api_max_body)
-					return -EFBIG;
-				c->line++;
-			} else if (c->line == 0) {
-				return -EINVAL;
-			} else if (ch == '\r') {
-				c->st = CK_SIZE_LF;
-			} else if (ch == ';' || ch == ' ' || ch == '\t') {
-				c->st = CK_EXT;
-			} else {
-				return -EINVAL;
-			}
-			i++;
-			break;
-		case CK_EXT:
-			if (ch == '\r')
-				c->st = CK_SIZE_LF;
-			else if (++c->line > CHUNK_LINE_MAX)
-				return -EINVAL;
-			i++;
-			break;
-		case CK_SIZE_LF:
-			if (ch != '\n')
-				return -EINVAL;
-			c->st = c->left > 0 ? CK_DATA : CK_TRAILER;
-			c->line = 0;
-			i++;
-			break;
-		case CK_DATA: {
-			size_t n = len - i < c->left ? len - i : (size_t)c->left;
-			if (body_append(ps, a, in + i, n) != 0)
-				return -ENOMEM;
-			c->left -= n;
-			i += n;
-			if (c->left == 0)
-				c->st = CK_DATA_CR;
-			break;
-		}
-		case CK_DATA_CR:
-		case CK_DATA_LF:
-			if (ch != (c->st == CK_DATA_CR ? '\r' : '\n'))
-				return -EINVAL;
-			c->st = c->st == CK_DATA_CR ? CK_DATA_LF : CK_SIZE;
-			i++;
-			break;
-		case CK_TRAILER:
-			if (ch == '\r') {
-				c->empty_line = c->line == 0;
-				c->st = CK_TRAILER_LF;
-			} else if (++c->line > CHUNK_LINE_MAX) {
-				return -EINVAL;
-			}
-			i++;
-			break;
-		case CK_TRAILER_LF:
-			if (ch != '\n')
-				return -EINVAL;
-			if (c->empty_line)
-				return 1;   /* bytes after the body: dropped (the reply closes) */
-			c->line = 0;
-			c->st = CK_TRAILER;
-			i++;
-			break;
-		}
-	}
+	SSL *ssl = lws_get_ssl(wsi);
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (c->lingering || fd < 0)
+		return -1; /* 2 s are up, or lws is closing it anyway */
+	c->lingering = true;
+	if (ssl != NULL)
+		(void)SSL_shutdown(ssl); /* our close_notify only; the peer's is not awaited */
+	if (shutdown(fd, SHUT_WR) != 0)
+		return -1;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2);
 	return 0;
 }
 
-static int on_body(struct lws *wsi, struct pss *ps, struct api *a, const char *in, size_t len)
+/* The socket takes more: the queued reply; once it is out, close, or read the next
+ * request. */
+static int on_writeable(struct lws *wsi, struct api *a, struct conn *c)
 {
-	if (len == 0 || in == NULL || ps->served)
-		return 0; /* lws reports an empty body of a Content-Length: 0 request too */
-	if (!ps->chunked)
-		return body_append(ps, a, in, len);
-	int rc = chunk_feed(ps, a, in, len);
-	if (rc == -ENOMEM)
-		return -1;
-	if (rc == 0)
+	if (c->resp != NULL) {
+		int w = lws_write(wsi, c->resp + LWS_PRE, c->resp_len, LWS_WRITE_RAW);
+
+		free(c->resp);
+		c->resp = NULL;
+		if (w < 0)
+			return -1;
+	}
+	if (lws_partial_buffered(wsi)) { /* lws keeps the rest: wait until it is out */
+		lws_callback_on_writable(wsi);
 		return 0;
-	if (rc == -EFBIG)
-		ps->too_big = true;
-	else if (rc < 0)
-		ps->bad_framing = true;
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	return serve(wsi, a, ps);
+	}
+	if (c->hangup)
+		return linger(wsi, c);
+	if (c->st != C_SEND)
+		return 0;
+	/* keep-alive: idle until the next request, for at most api_timeout_s */
+	api_rd_next(&c->rd);
+	c->st = C_READ;
+	c->timer = T_HEAD;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)a->cfg->api_timeout_s);
+	lws_rx_flow_control(wsi, 1);
+	return pump(wsi, a, c);
+}
+
+/* A connection passed the gate and lws adopted it: its first request head (and on HTTPS
+ * the handshake before it) within api_header_timeout_ms, rounded up to seconds. */
+static int on_adopt(struct lws *wsi, struct api *a, struct conn *c)
+{
+	struct api_head_limits lim = {.target_max = CP_API_TARGET_MAX,
+				      .query_args_max = API_QUERY_ARGS_MAX,
+				      .max_body = a->cfg->api_max_body};
+
+	memset(c, 0, sizeof(*c));
+	c->client = true;
+	api_rd_init(&c->rd, &lim);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+			(int)((a->cfg->api_header_timeout_ms + 999) / 1000));
+	return 0;
+}
+
+static void on_closed(struct conn *c)
+{
+	if (!c->client)
+		return;
+	if (c->pend != NULL)
+		api_batch_detach(c->pend);
+	c->pend = NULL;
+	free(c->resp);
+	free(c->stash);
+	c->resp = NULL;
+	c->stash = NULL;
+	api_rd_fini(&c->rd);
+	c->client = false;
 }
 
 /* ---------------------------------------------------------------- the gate -- */
-
-/* The gate's check of a complete head (cp_api_head.h): 0 to serve it, else the JSON
- * refusal written into reply. */
-static size_t api_head_check(void *arg, const char *head, size_t len, char *reply, size_t cap)
-{
-	const struct api_shared *sh = arg;
-	struct api_head_limits lim = {.target_max = URI_MAX - 1, .query_args_max = API_QUERY_ARGS_MAX,
-				      .max_body = sh->cfg->api_max_body};
-	struct api_head_verdict v;
-
-	api_head_check_pure(head, len, &lim, &v);
-	if (v.status == 0)
-		return 0;
-	API_STAT_ADD(((struct api_shared *)sh)->st.head_refused, 1);
-	return api_head_reply(&v, reply, cap);
-}
 
 static const char api_head_too_large[] =
 	"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
@@ -840,26 +762,23 @@ static const char api_head_too_large[] =
 struct api_adopt {
 	struct api_adopt *next;
 	int fd;
-	size_t len;
-	char head[];
 };
 
-/* A connection passed the gate (gate thread): to the next serving worker, round robin;
- * it adopts it with the head the gate read (adopt_inbox). None serving: closed. */
+/* A connection passed the gate (gate thread): to the next serving worker, round robin
+ * (adopt_inbox). None serving: closed. The head the gate saw is still in the socket. */
 static void gate_handoff(void *arg, int fd, const char *head, size_t len)
 {
 	struct api_shared *sh = arg;
 	unsigned int n = sh->cfg->api_threads;
-	struct api_adopt *ad = malloc(sizeof(*ad) + len);
+	struct api_adopt *ad = malloc(sizeof(*ad));
 
+	(void)head;
+	(void)len;
 	if (ad == NULL) {
 		close(fd);
 		return;
 	}
 	ad->fd = fd;
-	ad->len = len;
-	if (len > 0) /* a gate that only peeked hands over no head (NULL) */
-		memcpy(ad->head, head, len);
 	for (unsigned int t = 0; t < n; t++) {
 		struct api_inbox *in = &sh->inbox[atomic_fetch_add(&sh->next_worker, 1) % n];
 
@@ -881,25 +800,28 @@ static void gate_handoff(void *arg, int fd, const char *head, size_t len)
 	free(ad);
 }
 
-/* The worker's inbox into its lws context (EVENT_WAIT_CANCELLED): lws parses each head at
- * once, so its header buffer is held for one loop turn only. */
+/* The worker's inbox into its lws context (EVENT_WAIT_CANCELLED), as raw sockets (TLS
+ * inside lws on HTTPS) that speak our HTTP/1.1 (cp_api_rd.h). */
 static int adopt_inbox(struct api *a)
 {
 	struct api_inbox *in = &a->sh->inbox[a->idx];
 	struct api_adopt *ad, *next;
 	struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
+	int type = LWS_ADOPT_SOCKET | (a->cfg->api_tls ? LWS_ADOPT_ALLOW_SSL : 0);
 
 	pthread_mutex_lock(&in->mu);
 	ad = in->head;
 	in->head = NULL;
 	pthread_mutex_unlock(&in->mu);
 	for (; ad != NULL; ad = next) {
+		lws_sock_file_fd_type sock = {.sockfd = ad->fd};
+
 		next = ad->next;
 		/* lws closes fd itself when the adoption fails */
 		if (vh == NULL)
 			close(ad->fd);
 		else
-			(void)lws_adopt_socket_vhost(vh, ad->fd);
+			(void)lws_adopt_descriptor_vhost(vh, (lws_adoption_type)type, sock, "api", NULL);
 		free(ad);
 	}
 	return 0;
@@ -908,48 +830,36 @@ static int adopt_inbox(struct api *a)
 static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			size_t len)
 {
-	struct pss *ps = user;
+	struct conn *c = user;
 	struct api *a = lws_context_user(lws_get_context(wsi));
 
-	if (reason == LWS_CALLBACK_RAW_RX_FILE && a != NULL)
+	if (a == NULL)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:      /* a PostgreSQL session's socket (cp_api_batch.c) */
 		return api_batch_readable(a, wsi);
-	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && a != NULL)
-		return adopt_inbox(a);
-	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && a != NULL) {
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		api_batch_closed(a, wsi);
 		return 0;
-	}
-	if (ps == NULL) /* a connection refused before it had a transaction (e.g. huge headers) */
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, a, ps, in, len);
-	case LWS_CALLBACK_HTTP_BODY:
-		return on_body(wsi, ps, a, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		return serve(wsi, a, ps);
-	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		if (ps->resp == NULL)
-			return 0;
-		int w = lws_write(wsi, ps->resp + LWS_PRE, ps->resp_len, LWS_WRITE_HTTP_FINAL);
-		bool close_after = ps->close_after;
-		pss_reset(ps);
-		if (w < 0 || close_after)
-			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-	case LWS_CALLBACK_CLOSED_HTTP:
-		pss_reset(ps);
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		return adopt_inbox(a);
+	case LWS_CALLBACK_RAW_ADOPT:
+		return c != NULL ? on_adopt(wsi, a, c) : -1;
+	case LWS_CALLBACK_RAW_RX:
+		return c != NULL && c->client ? on_rx(wsi, a, c, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return c != NULL && c->client ? on_writeable(wsi, a, c) : 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (c != NULL)
+			on_closed(c);
 		return 0;
 	default:
-		break;
+		return 0;
 	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 static const struct lws_protocols protocols[] = {
-	{"http", callback_api, sizeof(struct pss), 0, 0, NULL, 0},
+	{"api", callback_api, sizeof(struct conn), 16384, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -1011,7 +921,7 @@ static int gate_start(struct api_shared *sh)
 		.head_timeout_ms = cfg->api_header_timeout_ms,
 		/* HTTPS: the head is encrypted; the gate hands the connection over at its first
 		 * byte and lws reads the head (docs/api.md "HTTPS": which checks remain) */
-		.peek_only = cfg->api_tls, .head_check = cfg->api_tls ? NULL : api_head_check,
+		.peek_only = cfg->api_tls, .head_check = NULL,
 		.too_large_reply = api_head_too_large, .handoff = gate_handoff, .arg = sh};
 
 	sh->listen_fd = -1; /* the gate's now, also on failure */
@@ -1044,11 +954,8 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	info.iface = cfg->api_listen;
 	info.protocols = protocols;
 	info.user = &a;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
-	info.timeout_secs = cfg->api_timeout_s;      /* slow headers / idle transactions */
-	info.keepalive_timeout = (int)cfg->api_timeout_s;
-	info.max_http_header_data = 4096;           /* larger header sets are refused */
-	info.max_http_header_pool = 64;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.timeout_secs = cfg->api_timeout_s;      /* lws's own waits (the TLS handshake) */
 	info.count_threads = 1;
 	struct lws_context *ctx = NULL;
 	if (!cfg->api_tls || cp_tls_lws_server(&info, cfg->api_cert, cfg->api_key, &no_client) == 0)

@@ -292,7 +292,7 @@ static int batch_watch(struct api *a)
 		return -EIO;
 	lws_sock_file_fd_type d = {.filefd = fd};
 	struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
-	b->watch = vh ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, d, "http", NULL)
+	b->watch = vh ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, d, "api", NULL)
 		      : NULL;
 	if (b->watch == NULL) {
 		close(fd);

@@ -49,4 +49,7 @@ void api_head_check_pure(const char *head, size_t len, const struct api_head_lim
  * small. */
 size_t api_head_reply(const struct api_head_verdict *v, char *out, size_t cap);
 
+/* The reason phrase of an HTTP status the api sends ("Error" for one it never sends). */
+const char *api_http_reason(int status);
+
 #endif

@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "cp_buf.h"
 #include "cp_log.h"
 #include "cp_rate.h"
 
@@ -206,20 +207,6 @@ static void accept_all(struct cp_gate *g, int64_t now)
 	}
 }
 
-/* The end of the head in buf[0..n): offset after its blank line, 0 when not there yet. */
-static size_t head_end(const char *buf, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (buf[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < n && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
 static const char too_large[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
 				"Content-Length: 0\r\nConnection: close\r\n\r\n";
 
@@ -241,7 +228,7 @@ static void on_readable(struct cp_gate *g, struct held *h)
 		g->cfg.handoff(g->cfg.arg, fd, NULL, 0);
 		return;
 	}
-	end = head_end(g->buf, (size_t)n);
+	end = cp_http_head_end(g->buf, (size_t)n);
 	if (end == 0) {
 		if ((size_t)n >= sizeof(g->buf)) {
 			const char *r = g->cfg.too_large_reply ? g->cfg.too_large_reply : too_large;

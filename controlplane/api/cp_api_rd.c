@@ -1,0 +1,335 @@
+/* cp_api_rd: the api's HTTP/1.1 request reader. Contract in cp_api_rd.h. */
+#include "cp_api_rd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cp_buf.h"
+
+#define CHUNK_LINE_MAX 4096u /* a chunk-size line (with extensions) or a trailer line */
+
+/* The chunk decoder's states (struct api_rd.ck). */
+enum { CK_SIZE = 0, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER,
+       CK_TRAILER_LF };
+
+static void refuse(struct api_rd *rd, int status, const char *code, const char *msg)
+{
+	rd->st = API_RD_REFUSED;
+	rd->v.status = status;
+	rd->v.code = code;
+	rd->v.message = msg;
+}
+
+void api_rd_init(struct api_rd *rd, const struct api_head_limits *lim)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->lim = *lim;
+	if (rd->lim.target_max > CP_API_TARGET_MAX)
+		rd->lim.target_max = CP_API_TARGET_MAX;
+}
+
+void api_rd_next(struct api_rd *rd)
+{
+	free(rd->req.body);
+	struct api_head_limits lim = rd->lim;
+	api_rd_init(rd, &lim);
+}
+
+void api_rd_fini(struct api_rd *rd)
+{
+	free(rd->req.body);
+	rd->req.body = NULL;
+	rd->cap = 0;
+}
+
+/* [p, e) without the blanks around it. */
+static void trim(const char **p, const char **e)
+{
+	while (*p < *e && (**p == ' ' || **p == '\t'))
+		(*p)++;
+	while (*e > *p && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+/* Does the comma-separated list [p, e) hold token t (case-insensitive)? */
+static bool list_has(const char *p, const char *e, const char *t)
+{
+	size_t tl = strlen(t);
+
+	while (p < e) {
+		const char *c = memchr(p, ',', (size_t)(e - p)), *ie = c != NULL ? c : e, *ip = p;
+
+		trim(&ip, &ie);
+		if ((size_t)(ie - ip) == tl && strncasecmp(ip, t, tl) == 0)
+			return true;
+		p = c != NULL ? c + 1 : e;
+	}
+	return false;
+}
+
+/*
+ * The head (accepted by cp_api_head) into rd->req, and what follows it: a body to read, a
+ * request without one, or a refusal of its framing.
+ */
+static void head_parse(struct api_rd *rd, size_t n)
+{
+	const char *h = rd->head, *end = h + n, *p, *next;
+	const char *sp1 = memchr(h, ' ', n), *t = sp1 + 1;
+	const char *sp2 = memchr(t, ' ', (size_t)(end - t)), *q;
+	bool http10 = memcmp(sp2 + 1, "HTTP/1.0", 8) == 0, has_cl = false, conn_close = false,
+	     conn_ka = false, expect = false;
+	unsigned int te = 0;
+	bool te_chunked = false;
+	uint64_t cl = 0;
+
+	/* cp_api_head accepted it: "GET|POST SP target SP HTTP/1.x", the target fits */
+	rd->req.post = sp1 - h == 4;
+	q = memchr(t, '?', (size_t)(sp2 - t));
+	memcpy(rd->req.path, t, (size_t)((q != NULL ? q : sp2) - t));
+	if (q != NULL)
+		memcpy(rd->req.query, q + 1, (size_t)(sp2 - q - 1));
+	for (p = memchr(h, '\n', n) + 1; p < end; p = next) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p)), *le, *colon, *v;
+		size_t nl;
+
+		next = lf != NULL ? lf + 1 : end;
+		le = lf != NULL ? lf : end;
+		if (le > p && le[-1] == '\r')
+			le--;
+		if (le == p)
+			break; /* the blank line */
+		colon = memchr(p, ':', (size_t)(le - p));
+		nl = (size_t)(colon - p);
+		v = colon + 1;
+		trim(&v, &le);
+		if (nl == 14 && strncasecmp(p, "Content-Length", nl) == 0) {
+			has_cl = true; /* 1..19 digits, every copy equal: cp_api_head checked */
+			cl = strtoull(v, NULL, 10);
+		} else if (nl == 17 && strncasecmp(p, "Transfer-Encoding", nl) == 0) {
+			te++;
+			te_chunked = (size_t)(le - v) == 7 && strncasecmp(v, "chunked", 7) == 0;
+		} else if (nl == 10 && strncasecmp(p, "Connection", nl) == 0) {
+			conn_close |= list_has(v, le, "close");
+			conn_ka |= list_has(v, le, "keep-alive");
+		} else if (nl == 6 && strncasecmp(p, "Expect", nl) == 0) {
+			expect = (size_t)(le - v) == 12 && strncasecmp(v, "100-continue", 12) == 0;
+		} else if (nl == 13 && strncasecmp(p, "Authorization", nl) == 0) {
+			size_t vl = (size_t)(le - v);
+
+			if (vl >= sizeof(rd->req.auth)) /* refused by the caller as malformed */
+				memcpy(rd->req.auth, "oversize", 9);
+			else
+				memcpy(rd->req.auth, v, vl);
+		}
+	}
+	rd->req.keep_alive = http10 ? conn_ka && !conn_close : !conn_close;
+	if (te > 0) {
+		/* RFC 9112 §6.1: with a Content-Length too, a smuggling attempt */
+		if (te > 1 || !te_chunked || has_cl) {
+			refuse(rd, 400, "bad_framing", "Transfer-Encoding other than chunked alone, or "
+			       "with a Content-Length");
+			return;
+		}
+		rd->st = API_RD_CHUNKED;
+		rd->ck = CK_SIZE;
+	} else if (cl > 0) {
+		rd->st = API_RD_BODY;
+		rd->left = cl;
+	} else if (rd->req.post && !has_cl) {
+		refuse(rd, 411, "length_required", "a POST needs a Content-Length header or a "
+		       "chunked body");
+		return;
+	} else {
+		rd->st = API_RD_DONE;
+		return;
+	}
+	rd->want_continue = expect && !http10;
+}
+
+/* The head: gather it, check it, parse it. Returns bytes taken. */
+static size_t head_feed(struct api_rd *rd, const char *in, size_t len)
+{
+	size_t took = 0, room, from, e;
+	struct api_head_verdict v;
+
+	while (rd->hlen == 0 && took < len && (in[took] == '\r' || in[took] == '\n'))
+		took++; /* RFC 9112 §2.2: empty lines before a request line are ignored */
+	room = sizeof(rd->head) - rd->hlen;
+	if (len - took < room)
+		room = len - took;
+	from = rd->hlen > 2 ? rd->hlen - 2 : 0; /* the blank line may straddle two reads */
+	memcpy(rd->head + rd->hlen, in + took, room);
+	rd->hlen += room;
+	e = cp_http_head_end(rd->head + from, rd->hlen - from);
+	if (e == 0) {
+		if (rd->hlen == sizeof(rd->head))
+			refuse(rd, 431, "headers_too_large", "request head over 4096 bytes");
+		return took + room;
+	}
+	e += from;
+	took += room - (rd->hlen - e); /* the bytes after the head are not the head's */
+	rd->hlen = e;
+	api_head_check_pure(rd->head, e, &rd->lim, &v);
+	if (v.status != 0) {
+		refuse(rd, v.status, v.code, v.message);
+		return took;
+	}
+	head_parse(rd, e);
+	return took;
+}
+
+/* Body bytes into req.body (NUL-terminated); over max_body: 413. 0, -ENOMEM or -EFBIG. */
+static int body_append(struct api_rd *rd, const char *in, size_t n)
+{
+	if (rd->req.len + n > rd->lim.max_body) {
+		refuse(rd, 413, "body_too_large", "request body over the limit (api_max_body)");
+		return -EFBIG;
+	}
+	if (cp_buf_grow(&rd->req.body, &rd->cap, rd->req.len + n + 1, 1024) != 0)
+		return -ENOMEM;
+	memcpy(rd->req.body + rd->req.len, in, n);
+	rd->req.len += n;
+	rd->req.body[rd->req.len] = '\0';
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static void bad_chunk(struct api_rd *rd)
+{
+	refuse(rd, 400, "bad_framing", "malformed chunked body");
+}
+
+/* Chunked bytes (RFC 9112 §7.1) into the body. Returns bytes taken, or -ENOMEM. */
+static long chunk_feed(struct api_rd *rd, const char *in, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && rd->st == API_RD_CHUNKED) {
+		char ch = in[i];
+		int d;
+
+		switch (rd->ck) {
+		case CK_SIZE:
+			if ((d = hex_digit(ch)) >= 0) {
+				rd->left = rd->left * 16 + (unsigned int)d;
+				rd->line++;
+				if (rd->left > rd->lim.max_body) { /* its data would never be kept */
+					refuse(rd, 413, "body_too_large", "a chunk over the limit "
+					       "(api_max_body)");
+					return (long)i;
+				}
+			} else if (rd->line == 0) {
+				bad_chunk(rd);
+			} else if (ch == '\r') {
+				rd->ck = CK_SIZE_LF;
+			} else if (ch == ';' || ch == ' ' || ch == '\t') {
+				rd->ck = CK_EXT;
+			} else {
+				bad_chunk(rd);
+			}
+			i++;
+			break;
+		case CK_EXT:
+			if (ch == '\r')
+				rd->ck = CK_SIZE_LF;
+			else if (++rd->line > CHUNK_LINE_MAX)
+				bad_chunk(rd);
+			i++;
+			break;
+		case CK_SIZE_LF:
+			if (ch != '\n')
+				bad_chunk(rd);
+			rd->ck = rd->left > 0 ? CK_DATA : CK_TRAILER;
+			rd->line = 0;
+			i++;
+			break;
+		case CK_DATA: {
+			size_t n = len - i < rd->left ? len - i : (size_t)rd->left;
+			int rc = body_append(rd, in + i, n);
+
+			if (rc == -ENOMEM)
+				return -ENOMEM;
+			if (rc != 0)
+				return (long)i;
+			rd->left -= n;
+			i += n;
+			if (rd->left == 0)
+				rd->ck = CK_DATA_CR;
+			break;
+		}
+		case CK_DATA_CR:
+		case CK_DATA_LF:
+			if (ch != (rd->ck == CK_DATA_CR ? '\r' : '\n'))
+				bad_chunk(rd);
+			rd->ck = rd->ck == CK_DATA_CR ? CK_DATA_LF : CK_SIZE;
+			i++;
+			break;
+		case CK_TRAILER:
+			if (ch == '\r') {
+				rd->empty_line = rd->line == 0;
+				rd->ck = CK_TRAILER_LF;
+			} else if (++rd->line > CHUNK_LINE_MAX) {
+				bad_chunk(rd);
+			}
+			i++;
+			break;
+		case CK_TRAILER_LF:
+			if (ch != '\n')
+				bad_chunk(rd);
+			else if (rd->empty_line)
+				rd->st = API_RD_DONE; /* the end of the body */
+			rd->line = 0;
+			rd->ck = CK_TRAILER;
+			i++;
+			break;
+		}
+	}
+	return (long)i;
+}
+
+long api_rd_feed(struct api_rd *rd, const char *in, size_t len, enum api_rd_ev *ev)
+{
+	size_t took = 0;
+
+	if (rd->st == API_RD_REFUSED) {
+		*ev = API_RD_REFUSE;
+		return 0;
+	}
+	while (took < len || rd->st == API_RD_DONE) {
+		if (rd->st == API_RD_HEAD) {
+			took += head_feed(rd, in + took, len - took);
+		} else if (rd->st == API_RD_BODY) {
+			size_t n = len - took < rd->left ? len - took : (size_t)rd->left;
+
+			if (body_append(rd, in + took, n) == -ENOMEM)
+				return -ENOMEM;
+			took += n;
+			rd->left -= n;
+			if (rd->left == 0 && rd->st == API_RD_BODY)
+				rd->st = API_RD_DONE;
+		} else if (rd->st == API_RD_CHUNKED) {
+			long n = chunk_feed(rd, in + took, len - took);
+
+			if (n < 0)
+				return n;
+			took += (size_t)n;
+		}
+		if (rd->st == API_RD_DONE) {
+			*ev = API_RD_REQUEST;
+			return (long)took;
+		}
+		if (rd->st == API_RD_REFUSED) {
+			*ev = API_RD_REFUSE;
+			return (long)took;
+		}
+	}
+	*ev = API_RD_MORE;
+	return (long)took;
+}
