@@ -350,13 +350,16 @@ static int64_t subscriber_of(struct api_req *r, const uint8_t h[32])
  * "Bearer <token>" -> caller. 0 on success; otherwise the reply (401/503) is set.
  * Tokens are compared as SHA-256 digests: with the admin digest and with cached digests
  * by CRYPTO_memcmp; in PostgreSQL by the unique index on the digest (a lookup by a hash
- * reveals nothing about the token through timing).
+ * reveals nothing about the token through timing). A request without Authorization but
+ * with the console's session cookie is the console's (api_console_auth).
  */
-static int authenticate(struct api_req *r, const char *hdr)
+int api_authenticate(struct api_req *r, const char *hdr)
 {
 	static const char pfx[] = "Bearer ";
-	uint8_t h[32];
+	uint8_t *h = r->token_sha256;
 	unsigned int hl = 0;
+	if (hdr[0] == '\0' && r->session != NULL && r->session[0] != '\0')
+		return api_console_auth(r);
 	if (hdr[0] == '\0') {
 		api_error(r, 401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
 		return -EACCES;
@@ -368,7 +371,7 @@ static int authenticate(struct api_req *r, const char *hdr)
 		api_error(r, 401, "unauthenticated", "malformed Authorization header");
 		return -EACCES;
 	}
-	if (r->api->sh->has_admin && CRYPTO_memcmp(h, r->api->sh->admin_hash, sizeof(h)) == 0) {
+	if (r->api->sh->has_admin && CRYPTO_memcmp(h, r->api->sh->admin_hash, 32) == 0) {
 		r->admin = true;
 		return 0;
 	}
@@ -467,7 +470,7 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 		return;
 	}
 	if (rt->auth != API_PUBLIC) {
-		if (authenticate(r, auth) != 0 || rate_check(r) != 0)
+		if (api_authenticate(r, auth) != 0 || rate_check(r) != 0)
 			return;
 		if (rt->auth == API_ADMIN && !r->admin) {
 			api_error(r, 403, "forbidden", "operator token required");
@@ -545,7 +548,7 @@ static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api
 	json_decref(r->out);
 	r->out = NULL;
 	size_t n = txt ? strlen(txt) : 0;
-	char head[512];
+	char head[512 + sizeof(r->hdrs)];
 	bool keep = c->rd.req.keep_alive;
 	int hl;
 
@@ -554,11 +557,11 @@ static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api
 		c->hangup = true;
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 		      "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-		      "X-Content-Type-Options: nosniff\r\n%s%s%s\r\n", r->status,
+		      "X-Content-Type-Options: nosniff\r\n%s%s%s%s\r\n", r->status,
 		      api_http_reason(r->status), r->ctype ? r->ctype : "application/json", n,
 		      r->status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
 		      r->status == 429 ? "Retry-After: 1\r\n" : "",
-		      !keep ? "Connection: close\r\n" : "");
+		      !keep ? "Connection: close\r\n" : "", r->hdrs);
 	int rc = hl > 0 && (size_t)hl < sizeof(head)
 		 ? queue_reply(wsi, a, c, head, (size_t)hl, txt ? txt : "", n) : -1;
 	free(txt);
@@ -584,7 +587,8 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 {
 	struct api_rd_req *q = &c->rd.req;
 	struct api_req r = {.api = a, .wsi = wsi, .method = q->post ? API_POST : API_GET,
-			    .path = q->path, .query = q->query};
+			    .path = q->path, .query = q->query, .auth = q->auth, .session = q->session,
+			    .console_hdr = q->console_hdr};
 	int rc = 0;
 
 	c->st = C_SERVE;

@@ -118,13 +118,18 @@ struct api_req {
 	const char *query;             /* "a=1&b=2" or "" */
 	int64_t id[2];                 /* numeric path parameters, in order */
 	json_t *body;                  /* parsed POST body (object), or NULL */
+	const char *auth;              /* the Authorization header ("" when none) */
+	const char *session;           /* the console session cookie (64 hex digits) or "" */
+	bool console_hdr;              /* X-Decp-Console: 1 was sent */
 	bool admin;                    /* operator token */
 	int64_t subscriber;            /* caller's subscriber id (when !admin) */
+	uint8_t token_sha256[32];      /* the caller's token digest (set by authentication) */
 	/* reply */
 	int status;
 	json_t *out;                   /* JSON body; or text when text != NULL */
 	char *text;                    /* malloc'd text body (metrics) */
 	const char *ctype;
+	char hdrs[768];                /* extra header lines of the reply, each ending CR LF */
 };
 
 struct api_route {
@@ -179,6 +184,20 @@ int api_batch_readable(struct api *a, struct lws *wsi);
 void api_batch_closed(struct api *a, struct lws *wsi);
 void api_batch_detach(struct api_pend *p);
 void api_batch_free(struct api *a);
+
+/*
+ * Who calls: "Bearer <token>" (hdr) -> r->admin / r->subscriber / r->token_sha256. 0, or
+ * the reply (401/503) is set. The web console's requests carry no Authorization but its
+ * session cookie (r->session): api_console_auth, cp_api_console.c.
+ */
+int api_authenticate(struct api_req *r, const char *hdr);
+int api_console_auth(struct api_req *r);
+
+/* The console (cp_api_console.c, docs/console.md): its files and its sessions. */
+void api_console_asset(struct api_req *r);
+void api_console_session(struct api_req *r);
+void api_console_me(struct api_req *r);
+void api_console_logout(struct api_req *r);
 
 /* Send r's reply (set by api_reply / api_error) on wsi: the end of a deferred request
  * (cp_api.c). Takes r->out. */

@@ -69,6 +69,30 @@ static bool list_has(const char *p, const char *e, const char *t)
 	return false;
 }
 
+/* The console's session cookie in a Cookie header's value [p, e): `decp_console=` followed
+ * by exactly 64 hex digits, else nothing. */
+static void cookie_session(const char *p, const char *e, char out[CP_API_SESSION_MAX + 1])
+{
+	static const char name[] = "decp_console=";
+
+	while (p < e) {
+		const char *c = memchr(p, ';', (size_t)(e - p)), *ie = c != NULL ? c : e, *ip = p;
+
+		trim(&ip, &ie);
+		if ((size_t)(ie - ip) == sizeof(name) - 1 + CP_API_SESSION_MAX &&
+		    memcmp(ip, name, sizeof(name) - 1) == 0) {
+			ip += sizeof(name) - 1;
+			for (size_t i = 0; i < CP_API_SESSION_MAX; i++)
+				if (!((ip[i] >= '0' && ip[i] <= '9') || (ip[i] >= 'a' && ip[i] <= 'f')))
+					return;
+			memcpy(out, ip, CP_API_SESSION_MAX);
+			out[CP_API_SESSION_MAX] = '\0';
+			return;
+		}
+		p = c != NULL ? c + 1 : e;
+	}
+}
+
 /*
  * The head (accepted by cp_api_head) into rd->req, and what follows it: a body to read, a
  * request without one, or a refusal of its framing.
@@ -115,6 +139,10 @@ static void head_parse(struct api_rd *rd, size_t n)
 			conn_ka |= list_has(v, le, "keep-alive");
 		} else if (nl == 6 && strncasecmp(p, "Expect", nl) == 0) {
 			expect = (size_t)(le - v) == 12 && strncasecmp(v, "100-continue", 12) == 0;
+		} else if (nl == 6 && strncasecmp(p, "Cookie", nl) == 0) {
+			cookie_session(v, le, rd->req.session);
+		} else if (nl == 14 && strncasecmp(p, "X-Decp-Console", nl) == 0) {
+			rd->req.console_hdr = le - v == 1 && v[0] == '1';
 		} else if (nl == 13 && strncasecmp(p, "Authorization", nl) == 0) {
 			size_t vl = (size_t)(le - v);
 

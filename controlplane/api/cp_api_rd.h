@@ -41,6 +41,7 @@
 #define CP_API_HEAD_MAX 4096u   /* a longer request head is 431 (as the gate's CP_GATE_HEAD_MAX) */
 #define CP_API_TARGET_MAX 511u  /* request target with its query string (414 beyond) */
 #define CP_API_AUTH_MAX 272u    /* Authorization value kept; longer: "oversize" */
+#define CP_API_SESSION_MAX 64u  /* a console session cookie: 64 hex digits */
 
 /* One complete request (after API_RD_REQUEST, until api_rd_next). */
 struct api_rd_req {
@@ -48,6 +49,11 @@ struct api_rd_req {
 	char path[CP_API_TARGET_MAX + 1];   /* the target up to '?' */
 	char query[CP_API_TARGET_MAX + 1];  /* after '?', "" when none */
 	char auth[CP_API_AUTH_MAX];         /* Authorization, "" when absent */
+	char session[CP_API_SESSION_MAX + 1]; /* the Cookie decp_console's value (the web
+					     * console's session, docs/console.md), "" when
+					     * absent or not 64 hex digits */
+	bool console_hdr;                   /* `X-Decp-Console: 1` (the console's own requests:
+					     * a cross-site form cannot send it) */
 	bool keep_alive;
 	char *body;                         /* NUL-terminated; NULL when len == 0 */
 	size_t len;

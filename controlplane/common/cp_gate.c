@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -223,6 +224,24 @@ static void on_readable(struct cp_gate *g, struct held *h)
 	if (n < 0)
 		return;
 	if (g->cfg.peek_only) {
+		/* TLS: the first record must be a handshake record (content type 22, version
+		 * 3.x: the ClientHello) and is handed over only once it is all in the socket,
+		 * so that a slow or garbage TLS client costs the gate, never a worker. A record
+		 * longer than the buffer goes over once the buffer is full. */
+		const uint8_t *b = (const uint8_t *)g->buf;
+		size_t need;
+
+		if (b[0] != 22 || (n >= 2 && b[1] != 3)) {
+			held_close(g, h, &g->refused_head); /* plain HTTP, or not TLS at all */
+			return;
+		}
+		if (n < 5)
+			return; /* more to come */
+		need = 5 + ((size_t)b[3] << 8 | b[4]);
+		if (need > sizeof(g->buf))
+			need = sizeof(g->buf);
+		if ((size_t)n < need)
+			return;
 		held_release(g, h);
 		bump(&g->handed);
 		g->cfg.handoff(g->cfg.arg, fd, NULL, 0);

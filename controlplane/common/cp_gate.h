@@ -31,9 +31,11 @@
  * most max_pending, so an owner limit of N sessions keeps N - max_pending for sessions.
  *
  * The head is only peeked, never read: lws reads it (and anything after it) itself, as
- * from a connection it accepted. With `peek_only` (TLS: the head is encrypted) a connection
- * is handed over as soon as its first byte arrives, nothing read; the TLS handshake and the
- * head are then lws's, under its own timeout.
+ * from a connection it accepted. With `peek_only` (TLS: the head is encrypted) the gate
+ * waits instead for the first TLS record, the ClientHello, to be complete in the socket
+ * (closing at once a connection whose first bytes are not a TLS handshake record, e.g.
+ * plain HTTP: counted as `refused_head`); the handshake and the head are then the
+ * owner's, under its own timeout.
  *
  * Threading: one gate thread per struct cp_gate; start/stop/stats from any thread, the
  * callbacks run on the gate thread.
@@ -54,7 +56,7 @@ struct cp_gate_cfg {
 	uint32_t per_source;       /* >= 1 */
 	uint32_t source_rate;      /* new connections per second per address; 0 = off */
 	uint32_t head_timeout_ms;  /* >= 1 */
-	bool peek_only;            /* TLS: hand over at the first byte, read nothing */
+	bool peek_only;            /* TLS: hand over once the ClientHello record is complete */
 	/*
 	 * The complete head (len bytes, ending with the blank line; not NUL-terminated).
 	 * Returns 0 to hand the connection over, or the length (<= cap) of an answer written
@@ -81,7 +83,8 @@ struct cp_gate_stats {
 	uint64_t source_capped;  /* closed at accept: per_source held already */
 	uint64_t source_rated;   /* closed at accept: source_rate exceeded */
 	uint64_t timed_out;      /* closed: head not complete within head_timeout_ms */
-	uint64_t refused_head;   /* answered by head_check (or 431) and closed */
+	uint64_t refused_head;   /* answered by head_check (or 431) and closed; on TLS: not
+				  * a TLS handshake record, closed */
 	uint64_t peer_closed;    /* ended by the peer before its head was complete */
 	uint32_t pending;        /* held now */
 };

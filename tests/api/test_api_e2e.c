@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1442,6 +1443,57 @@ static void scenario_http(struct api_env *e)
 	}
 }
 
+/* ------------------------------------------------------------------ web (issue 27) */
+
+/*
+ * The web console in headless Chromium (tests/api/web/console_test.mjs, docs/console.md):
+ * the world of two subscribers (one with protection events, so its trust is not 100),
+ * then the browser script signs in as the operator and as subscriber A, compares what the
+ * pages show with the API, suspends and resumes, watches a change made elsewhere appear,
+ * probes CSRF and another subscriber's data, and saves screenshots.
+ */
+static void scenario_web(struct api_env *e)
+{
+	const char *chromium = getenv("DECP_CHROMIUM"), *script = getenv("DECP_CONSOLE_TEST"),
+		   *art = getenv("DECP_WEB_ARTIFACTS");
+	struct world w;
+	char url[64], num[4][24], log[400];
+
+	CHECK(chromium != NULL && chromium[0] != '\0' && script != NULL,
+	      "DECP_CHROMIUM and DECP_CONSOLE_TEST are set (tools/bootstrap installs chromium)");
+	if (chromium == NULL || chromium[0] == '\0' || script == NULL)
+		return;
+	if (art == NULL || art[0] == '\0')
+		art = e->dir;
+	mkdir(art, 0755);
+	CHECK(world_make(e, &w) == 0, "the world");
+	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED,SEQUENCE_GAP") == 202,
+	      "protection events for subscription A");
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", e->plain ? "http" : "https", e->port);
+	snprintf(num[0], sizeof(num[0]), "%lld", w.sub_a);
+	snprintf(num[1], sizeof(num[1]), "%lld", w.sa);
+	snprintf(num[2], sizeof(num[2]), "%lld", w.sb);
+	setenv("DECP_URL", url, 1);
+	setenv("DECP_ADMIN", ADMIN, 1);
+	setenv("DECP_TOK_A", w.tok_a, 1);
+	setenv("DECP_SUB_A", num[0], 1);
+	setenv("DECP_SA", num[1], 1);
+	setenv("DECP_SB", num[2], 1);
+	setenv("DECP_ARTIFACTS", art, 1);
+	snprintf(log, sizeof(log), "%s/console_test.log", e->dir);
+	char *argv[] = {"node", (char *)script, NULL};
+	pid_t pid = harness_spawn(log, argv);
+	int rc = pid > 0 ? harness_wait_exit(pid, 170000) : -1;
+	FILE *f = fopen(log, "r");
+	char line[2048];
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		fprintf(stderr, "web: %s", line);
+	if (f != NULL)
+		fclose(f);
+	CHECK(rc == 0, "the browser test passed (exit %d; screenshots in %s)", rc, art);
+}
+
 /* ------------------------------------------------------------------ tls (issue 17) */
 
 /* A TCP connection to the api on loopback, or -1. */
@@ -1587,15 +1639,22 @@ int main(int argc, char **argv)
 	const char *extra = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|flood|http|"
-		       "tls DECP_CONTROL "
-		       "DECP_DATAPLANE\n");
+		       "http_plain|tls|web DECP_CONTROL DECP_DATAPLANE\n"
+		       "  web also reads DECP_CHROMIUM, DECP_CONSOLE_TEST (console_test.mjs) and\n"
+		       "  DECP_WEB_ARTIFACTS (where the screenshots go)\n");
 		return 0;
 	}
 	if (argc != 4) {
 		fprintf(stderr, "usage: test_api_e2e SCENARIO DECP_CONTROL DECP_DATAPLANE\n");
 		return 2;
 	}
-	const char *sc = argv[1];
+	/* SCENARIO or SCENARIO_plain: the same over plain HTTP (api_tls = off) */
+	char scb[32];
+	const char *sc = scb;
+
+	snprintf(scb, sizeof(scb), "%s", argv[1]);
+	if (strstr(scb, "_plain") != NULL)
+		*strstr(scb, "_plain") = '\0';
 	if (strcmp(sc, "prometheus") == 0 && system("prometheus --version >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "prometheus not installed (tools/bootstrap): skipped\n");
 		return 77;
@@ -1615,7 +1674,7 @@ int main(int argc, char **argv)
 	memset(&e, 0, sizeof(e));
 	/* HTTPS, as deployed, except the scenarios named _plain (api_tls = off: the same
 	 * checks where the gate can also read the head) */
-	e.plain = strstr(sc, "_plain") != NULL;
+	e.plain = strstr(argv[1], "_plain") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	if (api_env_start(&e, argv[2], extra) != 0) {
 		api_env_stop(&e, true);
@@ -1637,11 +1696,13 @@ int main(int argc, char **argv)
 		scenario_batch(&e);
 	else if (strcmp(sc, "flood") == 0)
 		scenario_flood(&e);
-	else if (strcmp(sc, "http") == 0 || strcmp(sc, "http_plain") == 0)
+	else if (strcmp(sc, "http") == 0)
 		scenario_http(&e);
 	else if (strcmp(sc, "tls") == 0)
 		scenario_tls(&e);
+	else if (strcmp(sc, "web") == 0)
+		scenario_web(&e);
 	else
 		CHECK(0, "unknown scenario %s", sc);
-	return api_env_finish(&e, sc);
+	return api_env_finish(&e, argv[1]);
 }

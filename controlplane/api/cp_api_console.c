@@ -1,0 +1,219 @@
+/*
+ * cp_api_console: the web console's files and sessions (docs/console.md, issue 27).
+ *
+ * The console is three static files (console/, embedded at build time by
+ * console/embed_console.py) that call the same JSON API as everyone else. What is its
+ * own is how a person signs in: the token is sent once (POST /v1/console/session) and
+ * exchanged for a random session cookie that scripts cannot read (HttpOnly), that no
+ * other site's page can make the browser send (SameSite=Strict), and that is only sent
+ * over TLS when the api serves HTTPS (Secure). The token itself is never kept by the page.
+ * A request authenticated by the cookie that changes something (POST) must also carry
+ * `X-Decp-Console: 1`, which a cross-site form cannot send: CSRF needs both defeated.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "cp_api_pvt.h"
+#include "cp_buf.h"
+#include "cp_console_assets.h"
+
+#define SESSION_HOURS 8 /* as the INSERT's interval */
+#define COOKIE "decp_console"
+
+/* The policy of every console page: our own scripts and styles only, nothing inline,
+ * nothing from elsewhere, never framed. */
+static const char console_headers[] =
+	"Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
+	"connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+	"frame-ancestors 'none'\r\n"
+	"X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n";
+
+void api_console_asset(struct api_req *r)
+{
+	const struct cp_console_asset *f = cp_console_asset_find(r->path);
+
+	if (f == NULL) {
+		api_error(r, 404, "not_found", "no such console file");
+		return;
+	}
+	r->text = malloc(f->len + 1);
+	if (r->text == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	memcpy(r->text, f->data, f->len);
+	r->text[f->len] = '\0';
+	r->status = 200;
+	r->ctype = f->ctype;
+	snprintf(r->hdrs, sizeof(r->hdrs), "%s", console_headers);
+}
+
+/* "\\x" + 64 hex digits of d: a bytea parameter in text form. */
+static void bytea_hex(const uint8_t d[32], char out[67])
+{
+	out[0] = '\\';
+	out[1] = 'x';
+	api_hex(d, 32, out + 2);
+}
+
+/* The digest of a cookie value (64 hex digits, checked by the reader). */
+static int session_digest(const char *cookie, uint8_t d[32])
+{
+	unsigned int n = 0;
+
+	return EVP_Digest(cookie, strlen(cookie), d, &n, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+}
+
+/* The digest of r's session cookie as a bytea parameter: 0, or -EIO with the reply set. */
+static int session_param(struct api_req *r, char hex[67])
+{
+	uint8_t d[32];
+
+	if (session_digest(r->session, d) != 0) {
+		api_error(r, 500, "internal", "digest failed");
+		return -EIO;
+	}
+	bytea_hex(d, hex);
+	return 0;
+}
+
+int api_console_auth(struct api_req *r)
+{
+	char hex[67];
+	const char *p[1] = {hex};
+	PGresult *res;
+
+	if (session_param(r, hex) != 0)
+		return -EIO;
+	res = api_q(r, "SELECT cs.operator, coalesce(cs.subscriber_id, 0), "
+		    "encode(cs.token_sha256, 'hex') FROM console_sessions cs"
+		    " WHERE cs.digest = $1::bytea AND cs.ended_at IS NULL AND cs.expires_at > now()"
+		    " AND (cs.operator OR EXISTS (SELECT 1 FROM subscriber_tokens t"
+		    " JOIN subscribers s ON s.id = t.subscriber_id"
+		    " WHERE t.token_sha256 = cs.token_sha256 AND t.revoked_at IS NULL"
+		    " AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL))",
+		    1, p);
+	if (res == NULL)
+		return -EIO;
+	bool ok = PQntuples(res) == 1;
+	if (ok) {
+		r->admin = PQgetvalue(res, 0, 0)[0] == 't';
+		r->subscriber = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		ok = cp_hex_decode(PQgetvalue(res, 0, 2), r->token_sha256, 32) == 0;
+	}
+	PQclear(res);
+	/* an operator session lasts only as long as the operator token it was opened with */
+	if (ok && r->admin)
+		ok = r->api->sh->has_admin &&
+		     CRYPTO_memcmp(r->token_sha256, r->api->sh->admin_hash, 32) == 0;
+	if (!ok) {
+		r->admin = false;
+		r->subscriber = 0;
+		api_error(r, 401, "session_ended", "the console session has expired or ended; sign "
+			  "in again");
+		return -EACCES;
+	}
+	if (r->method == API_POST && !r->console_hdr) {
+		api_error(r, 403, "csrf", "a change by a console session needs the header "
+			  "X-Decp-Console: 1");
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* POST /v1/console/session {"token": "..."} (public): the caller's token for a session
+ * cookie. */
+void api_console_session(struct api_req *r)
+{
+	json_t *t = json_object_get(r->body, "token");
+	char hdr[300], cookie[65], dhex[67], thex[67], sub[24], *q;
+	uint8_t raw[32], d[32];
+
+	if (json_object_size(r->body) != 1 || !json_is_string(t) || json_string_length(t) == 0 ||
+	    json_string_length(t) > 256) {
+		api_error(r, 422, "invalid_value", "the body is {\"token\": \"<operator or subscriber "
+			  "token>\"}");
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "Bearer %s", json_string_value(t));
+	r->session = "";
+	if (api_authenticate(r, hdr) != 0)
+		return;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		api_error(r, 500, "internal", "no randomness");
+		return;
+	}
+	api_hex(raw, sizeof(raw), cookie);
+	if (session_digest(cookie, d) != 0) {
+		api_error(r, 500, "internal", "digest failed");
+		return;
+	}
+	bytea_hex(d, dhex);
+	bytea_hex(r->token_sha256, thex);
+	snprintf(sub, sizeof(sub), "%" PRId64, r->subscriber);
+	const char *p[4] = {dhex, r->admin ? "t" : "f", r->admin ? NULL : sub, thex};
+	PGresult *res = api_q(r, "INSERT INTO console_sessions (digest, operator, subscriber_id,"
+			      " token_sha256, expires_at) VALUES ($1::bytea, $2, $3, $4::bytea,"
+			      " now() + interval '8 hours') RETURNING expires_at", 4, p);
+	if (res == NULL)
+		return;
+	json_t *o = json_pack("{s:s, s:s}", "role", r->admin ? "operator" : "subscriber",
+			      "expires_at", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!r->admin)
+		json_object_set_new(o, "subscriber_id", json_integer(r->subscriber));
+	q = r->hdrs;
+	snprintf(q, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; "
+		 "SameSite=Strict%s\r\n", cookie, SESSION_HOURS * 3600,
+		 r->api->cfg->api_tls ? "; Secure" : "");
+	api_reply(r, 201, o);
+}
+
+/* GET /v1/console/me (public): who the session cookie (or a token) is; {"role": null}
+ * without a valid one, so that the page asks for a sign-in without an error. */
+void api_console_me(struct api_req *r)
+{
+	const char *hdr = r->auth != NULL ? r->auth : "";
+	bool has = hdr[0] != '\0' || (r->session != NULL && r->session[0] != '\0');
+
+	if (!has || api_authenticate(r, hdr) != 0) {
+		if (has && r->status >= 500)
+			return; /* PostgreSQL is down: say so (503) */
+		api_reply(r, 200, json_pack("{s:n}", "role"));
+		return;
+	}
+	json_t *o = json_pack("{s:s, s:b}", "role", r->admin ? "operator" : "subscriber",
+			      "session", hdr[0] == '\0');
+
+	if (!r->admin)
+		json_object_set_new(o, "subscriber_id", json_integer(r->subscriber));
+	api_reply(r, 200, o);
+}
+
+/* POST /v1/console/logout: the session ends now (the cookie is dropped too). */
+void api_console_logout(struct api_req *r)
+{
+	if (r->session != NULL && r->session[0] != '\0') {
+		char hex[67];
+		const char *p[1] = {hex};
+		PGresult *res;
+
+		if (session_param(r, hex) != 0)
+			return;
+		res = api_q(r, "UPDATE console_sessions SET ended_at = now() WHERE digest = $1::bytea"
+			    " AND ended_at IS NULL", 1, p);
+		if (res == NULL)
+			return;
+		PQclear(res);
+	}
+	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=; Path=/; Max-Age=0; HttpOnly; "
+		 "SameSite=Strict%s\r\n", r->api->cfg->api_tls ? "; Secure" : "");
+	api_reply(r, 200, json_pack("{s:b}", "ended", 1));
+}

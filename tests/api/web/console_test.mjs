@@ -1,0 +1,282 @@
+// console_test.mjs: the web console in a real browser (issue 27, docs/console.md).
+// Debian's Chromium, headless, driven over the DevTools protocol through
+// --remote-debugging-pipe (no npm package needed). Run by test_api_e2e's `web` scenario,
+// which starts PostgreSQL, Redis and decp-control's api and makes the world; everything
+// this script needs comes in the environment:
+//   DECP_URL (https://127.0.0.1:PORT), DECP_ADMIN (operator token), DECP_TOK_A (subscriber
+//   A's token), DECP_SUB_A, DECP_SA (A's subscription), DECP_SB (B's subscription),
+//   DECP_CHROMIUM (the browser), DECP_ARTIFACTS (directory for screenshots).
+// Exit 0 when every check passed; each check prints one line.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import https from 'node:https';
+import http from 'node:http';
+
+const E = process.env;
+const URL_ = E.DECP_URL;
+let failed = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failed++;
+};
+
+// ------------------------------------------------------------------ the API, directly
+function apiGet(path, token) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(path, URL_);
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(u, { method: 'GET', rejectUnauthorized: false,
+                                 headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => { try { resolve(JSON.parse(b)); } catch (e) { reject(e); } });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+function apiPost(path, token, body) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(path, URL_);
+    const mod = u.protocol === 'https:' ? https : http;
+    const data = JSON.stringify(body ?? {});
+    const req = mod.request(u, { method: 'POST', rejectUnauthorized: false,
+                                 headers: { Authorization: `Bearer ${token}`,
+                                            'Content-Type': 'application/json',
+                                            'Content-Length': Buffer.byteLength(data) } },
+                            (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: b }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+// ------------------------------------------------------------------ the browser
+const profile = mkdtempSync(join(tmpdir(), 'decp-chromium-'));
+const browser = spawn(E.DECP_CHROMIUM, [
+  '--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe',
+  '--ignore-certificate-errors', '--no-first-run', '--no-default-browser-check',
+  '--disable-extensions', '--disable-background-networking', `--user-data-dir=${profile}`,
+  '--window-size=1280,900', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+let browserLog = '';
+browser.stderr.on('data', (d) => { browserLog += d; });
+const toBrowser = browser.stdio[3], fromBrowser = browser.stdio[4];
+
+let nextId = 1, inbuf = Buffer.alloc(0);
+const pending = new Map();
+const listeners = [];
+fromBrowser.on('data', (chunk) => {
+  inbuf = Buffer.concat([inbuf, chunk]);
+  let z;
+  while ((z = inbuf.indexOf(0)) >= 0) {
+    const msg = JSON.parse(inbuf.subarray(0, z).toString());
+    inbuf = inbuf.subarray(z + 1);
+    if (msg.id && pending.has(msg.id)) {
+      const { resolve, reject } = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.error) reject(new Error(`${msg.error.message} ${msg.error.data ?? ''}`));
+      else resolve(msg.result);
+    } else if (msg.method) {
+      for (const l of listeners) l(msg);
+    }
+  }
+});
+function send(method, params = {}, sessionId) {
+  const id = nextId++;
+  const m = { id, method, params };
+  if (sessionId) m.sessionId = sessionId;
+  toBrowser.write(JSON.stringify(m) + '\0');
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    setTimeout(() => {
+      if (pending.delete(id)) reject(new Error(`${method}: no answer in 30 s`));
+    }, 30000);
+  });
+}
+
+// A tab of its own browser context (cookies are per context: operator and subscriber
+// never share a session). Collects everything the page logs.
+async function openTab(name) {
+  const { browserContextId } = await send('Target.createBrowserContext');
+  const { targetId } = await send('Target.createTarget', { url: 'about:blank', browserContextId });
+  const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
+  const tab = { name, sessionId, errors: [], network: [], dialogs: 0 };
+  listeners.push((m) => {
+    if (m.sessionId !== sessionId) return;
+    if (m.method === 'Runtime.exceptionThrown') {
+      tab.errors.push(`exception: ${m.params.exceptionDetails.exception?.description ??
+                       m.params.exceptionDetails.text}`);
+    } else if (m.method === 'Runtime.consoleAPICalled' &&
+               (m.params.type === 'error' || m.params.type === 'warning')) {
+      tab.errors.push(`console.${m.params.type}: ${m.params.args.map((a) => a.value ?? a.description).join(' ')}`);
+    } else if (m.method === 'Log.entryAdded' &&
+               (m.params.entry.level === 'error' || m.params.entry.level === 'warning')) {
+      // network: a failed request (the test's own probes of forbidden data are expected)
+      (m.params.entry.source === 'network' ? tab.network : tab.errors)
+        .push(`${m.params.entry.source}: ${m.params.entry.text} ${m.params.entry.url ?? ''}`);
+    } else if (m.method === 'Page.javascriptDialogOpening') {
+      tab.dialogs++;
+      send('Page.handleJavaScriptDialog', { accept: true }, sessionId).catch(() => {});
+    }
+  });
+  await send('Page.enable', {}, sessionId);
+  await send('Runtime.enable', {}, sessionId);
+  await send('Log.enable', {}, sessionId);
+  return tab;
+}
+async function evaluate(tab, expr) {
+  const r = await send('Runtime.evaluate', { expression: expr, returnByValue: true,
+                                             awaitPromise: true }, tab.sessionId);
+  if (r.exceptionDetails) throw new Error(`${expr}: ${r.exceptionDetails.text}`);
+  return r.result.value;
+}
+// Wait (bounded) until expr is truthy in the page; returns its value.
+async function waitFor(tab, expr, what, ms = 15000) {
+  const t0 = Date.now();
+  for (;;) {
+    let v;
+    try { v = await evaluate(tab, expr); } catch (_) { v = undefined; }
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`${tab.name}: waited ${ms} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+async function shot(tab, file) {
+  const { data } = await send('Page.captureScreenshot', { format: 'png' }, tab.sessionId);
+  writeFileSync(join(E.DECP_ARTIFACTS, file), Buffer.from(data, 'base64'));
+}
+async function signIn(tab, token) {
+  await send('Page.navigate', { url: `${URL_}/console/` }, tab.sessionId);
+  await waitFor(tab, "document.getElementById('token')", 'the sign-in form');
+  await evaluate(tab, `(() => { document.getElementById('token').value = ${JSON.stringify(token)};
+    document.getElementById('signin').click(); return true; })()`);
+}
+const cell = (table, id, key) =>
+  `(document.querySelector('[data-table=${table}] tr[data-id="${id}"] td[data-key=${key}]') || {}).textContent`;
+
+async function main() {
+  const admin = E.DECP_ADMIN, sa = E.DECP_SA, sb = E.DECP_SB;
+
+  // ---------------------------------------------------------------- operator
+  const op = await openTab('operator');
+  await signIn(op, admin);
+  await waitFor(op, "document.body.dataset.view === 'operator' && document.querySelector('[data-table=subscriptions] tbody tr[data-id]')", 'the operator overview');
+  check(await evaluate(op, "document.getElementById('token') === null"), 'operator: signed in, the form is gone');
+  check(await evaluate(op, "document.cookie === ''"), 'operator: the session cookie is not readable by scripts (HttpOnly)');
+  const subs = (await apiGet('/v1/subscriptions?limit=100', admin)).subscriptions;
+  let same = subs.length > 0;
+  for (const s of subs) {
+    for (const k of ['state', 'trust_score', 'master_id', 'subscriber_id']) {
+      const shown = await evaluate(op, cell('subscriptions', s.id, k));
+      if (shown !== String(s[k])) {
+        same = false;
+        console.log(`  subscription ${s.id} ${k}: shown ${shown}, API ${s[k]}`);
+      }
+    }
+  }
+  check(same, `operator: the ${subs.length} subscriptions' state, trust, master and subscriber are the API's`);
+  const masters = (await apiGet('/v1/masters?limit=100', admin)).masters;
+  check(await evaluate(op, "document.querySelectorAll('[data-table=masters] tbody tr[data-id]').length") === masters.length,
+        `operator: ${masters.length} masters listed`);
+  await shot(op, 'operator-overview.png');
+
+  // a live update: a change made elsewhere (the API) shows up without a reload
+  const sus = await apiPost(`/v1/subscriptions/${sb}/suspend`, admin);
+  check(sus.status === 200, `API: suspend subscription ${sb}: ${sus.status} ${sus.body}`);
+  await waitFor(op, `${cell('subscriptions', sb, 'state')} === 'SUSPENDED_ADMIN'`, 'the suspension made through the API');
+  check(true, 'operator: a suspension made through the API appears without a reload');
+  await apiPost(`/v1/subscriptions/${sb}/resume`, admin);
+  await waitFor(op, `${cell('subscriptions', sb, 'state')} !== 'SUSPENDED_ADMIN'`, 'the resume made through the API');
+
+  // suspend and resume from the console, with the confirmation accepted
+  const before = op.dialogs;
+  await evaluate(op, `document.querySelector('[data-table=subscriptions] tr[data-id="${sa}"] button[data-action=suspend]').click(), true`);
+  await waitFor(op, `${cell('subscriptions', sa, 'state')} === 'SUSPENDED_ADMIN'`, 'the console suspension');
+  check(op.dialogs === before + 1 && (await apiGet(`/v1/subscriptions/${sa}`, admin)).state === 'SUSPENDED_ADMIN',
+        'operator: Suspend asks for confirmation and the API shows SUSPENDED_ADMIN');
+  await shot(op, 'operator-suspended.png');
+  await evaluate(op, `document.querySelector('[data-table=subscriptions] tr[data-id="${sa}"] button[data-action=resume]').click(), true`);
+  await waitFor(op, `${cell('subscriptions', sa, 'state')} !== 'SUSPENDED_ADMIN'`, 'the console resume');
+  check((await apiGet(`/v1/subscriptions/${sa}`, admin)).state !== 'SUSPENDED_ADMIN', 'operator: Resume, the API agrees');
+
+  // a subscription's page: trust as the API says
+  await evaluate(op, `location.hash = '#/subscription/${sa}', true`);
+  await waitFor(op, "document.body.dataset.view === 'subscription'", 'the subscription page');
+  const trust = await apiGet(`/v1/subscriptions/${sa}/trust`, admin);
+  const shownScore = await waitFor(op, "(document.querySelector('[data-table=subscription] dd[data-key=trust_score]') || {}).textContent", 'the trust score');
+  check(shownScore === String(trust.trust_score) &&
+        await evaluate(op, "document.querySelectorAll('[data-table=events] tbody tr[data-id]').length") === trust.recent_events.length,
+        `operator: subscription ${sa} trust ${shownScore} (API ${trust.trust_score}), ${trust.recent_events.length} recent events`);
+  await shot(op, 'operator-subscription.png');
+
+  // a forged cross-site POST: the session cookie alone does not change anything
+  const csrf = await evaluate(op, `fetch('/v1/subscriptions/${sa}/suspend', {method: 'POST', credentials: 'same-origin'}).then((r) => r.status)`);
+  check(csrf === 403 && (await apiGet(`/v1/subscriptions/${sa}`, admin)).state !== 'SUSPENDED_ADMIN',
+        `operator: a POST with the cookie but without X-Decp-Console is refused (${csrf})`);
+  op.network = op.network.filter((t) => !t.includes('403')); // that 403 was ours
+
+  // the page's own security headers
+  const hdr = await evaluate(op, "fetch('/console/').then((r) => r.headers.get('content-security-policy'))");
+  check(typeof hdr === 'string' && !hdr.includes('unsafe-inline') && hdr.includes("script-src 'self'"),
+        `operator: CSP without unsafe-inline (${hdr})`);
+
+  // ---------------------------------------------------------------- subscriber A
+  const sub = await openTab('subscriber');
+  await signIn(sub, E.DECP_TOK_A);
+  await waitFor(sub, "document.body.dataset.view === 'subscriber' && document.querySelector('[data-table=subscriptions] tbody tr[data-id]')", 'the subscriber page');
+  const mine = (await apiGet('/v1/subscriptions?limit=100', E.DECP_TOK_A)).subscriptions;
+  const ids = await evaluate(sub, "[...document.querySelectorAll('[data-table=subscriptions] tbody tr[data-id]')].map((r) => r.dataset.id).join(',')");
+  check(ids === mine.map((s) => String(s.id)).join(',') && !ids.split(',').includes(String(sb)),
+        `subscriber: sees its own subscriptions only (${ids}), not ${sb}`);
+  const wallet = await apiGet(`/v1/subscribers/${E.DECP_SUB_A}/wallet`, E.DECP_TOK_A);
+  check(await evaluate(sub, "(document.querySelector('[data-table=wallet] dd[data-key=balance_usd]') || {}).textContent") === String(wallet.balance_usd),
+        `subscriber: wallet balance ${wallet.balance_usd} as the API says`);
+  await shot(sub, 'subscriber-account.png');
+  // another subscriber's subscription: an error message, none of its data
+  await evaluate(sub, `location.hash = '#/subscription/${sb}', true`);
+  const msg = await waitFor(sub, "(() => { const m = document.getElementById('msg'); return !m.hidden && m.textContent; })()", 'the refusal message');
+  check(/forbidden|not your/i.test(msg) && await evaluate(sub, "document.querySelector('[data-table=subscription]') === null"),
+        `subscriber: another subscriber's subscription ${sb} is refused with a message (${msg})`);
+  await shot(sub, 'subscriber-forbidden.png');
+  sub.network = sub.network.filter((t) => !t.includes('403'));
+
+  // the phone-sized screen: the subscriber's page still renders, tables scroll
+  await send('Emulation.setDeviceMetricsOverride', { width: 390, height: 844, deviceScaleFactor: 2, mobile: true }, sub.sessionId);
+  await evaluate(sub, "location.hash = '#/', true");
+  await waitFor(sub, "document.body.dataset.view === 'subscriber' && document.querySelector('[data-table=subscriptions] tbody tr[data-id]')", 'the subscriber page on a phone');
+  check(await evaluate(sub, 'document.documentElement.scrollWidth <= 390 + 1'), 'subscriber: no page-wide horizontal scroll at 390 px');
+  await shot(sub, 'subscriber-phone.png');
+
+  // sign-out ends the session on the server: the same cookie is refused afterwards
+  await evaluate(sub, "document.getElementById('logout').click(), true");
+  await waitFor(sub, "document.body.dataset.view === 'login'", 'the sign-in form after sign-out');
+  const me = await evaluate(sub, "fetch('/v1/console/me').then((r) => r.json()).then((j) => j.role)");
+  check(me === null, `subscriber: signed out, /v1/console/me says ${me}`);
+
+  for (const t of [op, sub]) {
+    check(t.errors.length === 0, `${t.name}: no errors in the browser log${t.errors.length ? ': ' + t.errors.join(' | ') : ''}`);
+    check(t.network.length === 0, `${t.name}: no unexpected failed requests${t.network.length ? ': ' + t.network.join(' | ') : ''}`);
+  }
+}
+
+const deadline = setTimeout(() => { console.log('FAIL the browser test took over 150 s'); process.exit(1); }, 150000);
+main().then(() => 0, (e) => {
+  console.log(`FAIL ${e.message}`);
+  // Chromium's own complaints, without its D-Bus noise (no session bus on a server)
+  const own = browserLog.split('\n').filter((l) => l && !/dbus|DBus/.test(l));
+  if (own.length) console.log(own.slice(-30).join('\n'));
+  return 1;
+})
+  .then(async (rc) => {
+    clearTimeout(deadline);
+    try { await send('Browser.close'); } catch (_) { /* gone */ }
+    browser.kill('SIGKILL');
+    await new Promise((r) => { if (browser.exitCode !== null || browser.signalCode) r(); else browser.on('exit', r); });
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+    process.exit(rc || (failed ? 1 : 0));
+  });
