@@ -158,15 +158,35 @@ static int get_num(struct api_req *r, json_t *o, const char *key, double lo, dou
 	return 0;
 }
 
-/* Query-string parameter `key` as text (URL-decoded by lws); NULL when absent. */
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Query-string parameter `key` as text, percent-decoded (cp_api_head let only valid %XX
+ * and never %00 through); NULL when absent or longer than len - 1. */
 static const char *query_str(struct api_req *r, const char *key, char *buf, size_t len)
 {
 	size_t kl = strlen(key);
 	for (const char *p = r->query; *p;) {
 		size_t n = strcspn(p, "&");
-		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=' && n - kl - 1 < len) {
-			memcpy(buf, p + kl + 1, n - kl - 1);
-			buf[n - kl - 1] = '\0';
+		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t o = 0;
+
+			for (size_t i = kl + 1; i < n; i++) {
+				char c = p[i];
+
+				if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
+				    hexval(p[i + 2]) >= 0) {
+					c = (char)(hexval(p[i + 1]) << 4 | hexval(p[i + 2]));
+					i += 2;
+				}
+				if (o + 1 >= len)
+					return NULL;
+				buf[o++] = c;
+			}
+			buf[o] = '\0';
 			return buf;
 		}
 		p += n + (p[n] == '&');
@@ -894,6 +914,58 @@ fail:
  * caller's (403), or an event_time_ms (receiver's clock) is not within the last 7 days or
  * 5 minutes ahead (422).
  */
+/*
+ * GET /v1/protection-events?subscription_id=S&reason=R&before=ID&limit=N: the feed, newest
+ * first (the operator's over everything, a subscriber's over its own subscriptions), by
+ * subscription and reason; `next_before` pages back. The reason is a guard name (checked
+ * as the table checks it).
+ */
+static void h_event_list(struct api_req *r)
+{
+	char reason[64], sub_s[24], before_s[24], limit_s[24], owner_s[24];
+	int64_t sub, before, limit;
+	const char *reason_q = query_str(r, "reason", reason, sizeof(reason));
+
+	if (query_int(r, "subscription_id", 1, ID_MAX, 0, &sub) ||
+	    query_int(r, "before", 1, INT64_MAX, INT64_MAX, &before) ||
+	    query_int(r, "limit", 1, LIST_PAGE_MAX, 100, &limit))
+		return;
+	if (reason_q != NULL) {
+		size_t n = strlen(reason_q);
+		bool ok = n >= 2 && n <= 48 && reason_q[0] >= 'A' && reason_q[0] <= 'Z';
+
+		for (size_t i = 1; ok && i < n; i++)
+			ok = (reason_q[i] >= 'A' && reason_q[i] <= 'Z') ||
+			     (reason_q[i] >= '0' && reason_q[i] <= '9') || reason_q[i] == '_';
+		if (!ok) {
+			api_error(r, 422, "invalid_value", "query parameter 'reason' must be a reason "
+				  "name (A-Z, 0-9, _)");
+			return;
+		}
+	}
+	id_text(sub, sub_s, sizeof(sub_s));
+	id_text(before, before_s, sizeof(before_s));
+	id_text(limit, limit_s, sizeof(limit_s));
+	id_text(r->subscriber, owner_s, sizeof(owner_s));
+	const char *p[5] = {sub > 0 ? sub_s : NULL, reason_q, before_s, limit_s,
+			    r->admin ? NULL : owner_s};
+	PGresult *res = api_q(r, "SELECT l.id, l.event_time, l.subscription_id, l.master_id,"
+			      " l.sequence, l.reason, l.latency_ms, l.price_deviation, l.symbol,"
+			      " l.attribution FROM protection_logs l"
+			      " WHERE ($1::bigint IS NULL OR l.subscription_id = $1)"
+			      " AND ($2::text IS NULL OR l.reason = $2) AND l.id < $3::bigint"
+			      " AND ($5::bigint IS NULL OR l.subscription_id IN"
+			      " (SELECT id FROM subscriptions WHERE subscriber_id = $5))"
+			      " ORDER BY l.id DESC LIMIT $4", 5, p);
+	if (res == NULL)
+		return;
+	int n = PQntuples(res);
+	json_t *next = n == limit ? json_integer(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10))
+				  : json_null();
+	api_reply(r, 200, json_pack("{s:o, s:o}", "events", api_rows(res), "next_before", next));
+	PQclear(res);
+}
+
 static void h_events(struct api_req *r)
 {
 	static const char *const keys[] = {"events", NULL};
@@ -937,6 +1009,7 @@ const struct api_route cp_api_routes[] = {
 	{API_GET, "/v1/console/me", API_PUBLIC, false, api_console_me},
 	{API_POST, "/v1/console/logout", API_ANY, false, api_console_logout},
 	{API_POST, "/v1/protection-events", API_ANY, true, h_events},
+	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list},
 	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list},
 	{API_POST, "/v1/masters", API_ADMIN, true, h_master_create},
 	{API_GET, "/v1/masters/:id", API_ADMIN, false, h_master_get},

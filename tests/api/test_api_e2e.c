@@ -1469,8 +1469,45 @@ static void scenario_web(struct api_env *e)
 	CHECK(world_make(e, &w) == 0, "the world");
 	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED,SEQUENCE_GAP") == 202,
 	      "protection events for subscription A");
+	CHECK(post_events(e, w.tok_b, w.sb, "TTL_EXPIRED,PRICE_DEVIATION") == 202,
+	      "protection events for subscription B");
+	/* the feed the console shows: scoped and filtered by the API */
+	{
+		struct http_resp r;
+		char path[128];
+		json_t *ev;
+
+		CHECK(http(e, "GET", "/v1/protection-events?reason=TTL_EXPIRED", ADMIN, NULL, &r) ==
+		      200 && (ev = json_object_get(r.json, "events")) != NULL &&
+		      json_array_size(ev) == 2, "operator feed, TTL_EXPIRED: 2 events: %s",
+		      r.body ? r.body : "");
+		http_free(&r);
+		CHECK(http(e, "GET", "/v1/protection-events", w.tok_a, NULL, &r) == 200 &&
+		      (ev = json_object_get(r.json, "events")) != NULL && json_array_size(ev) == 2 &&
+		      json_integer_value(json_object_get(json_array_get(ev, 0), "subscription_id")) ==
+		      w.sa && json_integer_value(json_object_get(json_array_get(ev, 1),
+							       "subscription_id")) == w.sa,
+		      "subscriber A's feed: its 2 events only: %s", r.body ? r.body : "");
+		http_free(&r);
+		snprintf(path, sizeof(path), "/v1/protection-events?subscription_id=%lld", w.sb);
+		CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+		      json_array_size(json_object_get(r.json, "events")) == 0,
+		      "subscriber A asking for B's subscription gets nothing: %s", r.body ? r.body : "");
+		http_free(&r);
+		CHECK(http(e, "GET", "/v1/protection-events?reason=ttl", ADMIN, NULL, &r) == 422,
+		      "a reason not in guard's form is 422: %s", r.body ? r.body : "");
+		http_free(&r);
+		CHECK(http(e, "GET", "/v1/protection-events?limit=1&reason=TTL%5FEXPIRED", ADMIN, NULL,
+			   &r) == 200 && json_array_size(json_object_get(r.json, "events")) == 1 &&
+		      !json_is_null(json_object_get(r.json, "next_before")),
+		      "a percent-encoded reason is decoded; limit 1 pages (next_before): %s",
+		      r.body ? r.body : "");
+		http_free(&r);
+	}
 	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", e->plain ? "http" : "https", e->port);
 	snprintf(num[0], sizeof(num[0]), "%lld", w.sub_a);
+	snprintf(num[3], sizeof(num[3]), "%lld", w.sub_b);
+	setenv("DECP_SUB_B", num[3], 1);
 	snprintf(num[1], sizeof(num[1]), "%lld", w.sa);
 	snprintf(num[2], sizeof(num[2]), "%lld", w.sb);
 	setenv("DECP_URL", url, 1);

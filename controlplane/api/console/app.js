@@ -7,7 +7,7 @@
 (() => {
   const REFRESH_MS = 2000;
   const NS = 'http://www.w3.org/2000/svg';
-  const S = { me: null, timer: null, seq: 0 };
+  const S = { me: null, timer: null, seq: 0, editing: false, filter: { sub: '', reason: '' } };
   const $ = (id) => document.getElementById(id);
 
   // ---------------------------------------------------------------- small helpers
@@ -97,7 +97,7 @@
 
   // Recent protection events as dots: time across, latency up.
   function eventsChart(events) {
-    const W = 720, H = 180, L = 44, B = 22;
+    const W = 720, H = 180, L = 64, B = 22;
     const c = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img',
                            'aria-label': 'recent protection events' });
     c.append(svg('line', { class: 'axis', x1: L, y1: H - B, x2: W - 6, y2: H - B }),
@@ -187,28 +187,43 @@
     const [s, w, l] = await Promise.all([
       api('GET', '/v1/subscriptions?limit=100'), api('GET', `/v1/subscribers/${id}/wallet`),
       api('GET', `/v1/subscribers/${id}/ledger?limit=20`)]);
-    const money = (v) => String(v ?? '');
     return [
       el('h2', null, `My subscriptions (${s.subscriptions.length})`),
       table('subscriptions', SUB_COLS, s.subscriptions),
-      el('h2', null, 'Wallet'),
-      el('dl', { class: 'facts', 'data-table': 'wallet' },
-         ...['balance_usd', 'reserved_usd', 'receivable_usd', 'lifetime_fees'].flatMap((k) =>
-           k in w ? [el('dt', null, k.replace(/_usd$/, '').replace('_', ' ')),
-                     el('dd', { 'data-key': k }, money(w[k]))] : [])),
-      el('h2', null, 'Ledger (latest 20)'),
-      table('ledger', [{ key: 'entry_no', label: '#', num: true },
-                       { key: 'entry_type', label: 'type' },
-                       { key: 'amount', label: 'amount', num: true },
-                       { key: 'balance_after', label: 'balance after', num: true },
-                       { key: 'created_at', label: 'at' }],
-            (l.entries || []).map((e) => ({ ...e, id: e.entry_no }))),
+      el('h2', null, 'Wallet'), walletFacts(w),
+      el('h2', null, 'Ledger (latest 20)'), ledgerTable(l),
     ];
   }
 
+  // The copy policy as JSON, editable where the API allows it (both roles, a live
+  // subscription); the refresh holds off while it is being edited.
+  function policyEditor(sub) {
+    const ta = el('textarea', { id: 'policy', rows: 4, spellcheck: false },
+                  JSON.stringify(sub.copy_policy ?? {}, null, 1));
+    ta.addEventListener('focus', () => { S.editing = true; });
+    const save = el('button', { type: 'button', id: 'policy-save' }, 'Save policy');
+    save.addEventListener('click', async () => {
+      let body;
+      try { body = JSON.parse(ta.value); } catch (e) {
+        message('error', `the policy is not valid JSON: ${e.message}`);
+        return;
+      }
+      try {
+        const r = await api('POST', `/v1/subscriptions/${sub.id}/copy-policy`, body);
+        S.editing = false;
+        message('info', `policy saved (version ${r.copy_policy_version})`);
+        await refresh();
+      } catch (e) { showError(e); }
+    });
+    const cancel = el('button', { type: 'button', onclick: () => { S.editing = false; refresh(); } },
+                      'Cancel');
+    return el('div', { class: 'policy' }, ta, el('p', null, save, ' ', cancel));
+  }
+
   async function viewSubscription(id) {
-    const [s, t] = await Promise.all([api('GET', `/v1/subscriptions/${id}`),
-                                      api('GET', `/v1/subscriptions/${id}/trust`)]);
+    const [s, t, fee] = await Promise.all([api('GET', `/v1/subscriptions/${id}`),
+                                           api('GET', `/v1/subscriptions/${id}/trust`),
+                                           api('GET', `/v1/subscriptions/${id}/performance-fee?profit=0`)]);
     const sub = s.subscription || s;
     const fact = (k, v) => [el('dt', null, k), el('dd', { 'data-key': k }, v)];
     const events = t.recent_events || [];
@@ -224,8 +239,12 @@
          ...fact('trust_score', String(t.trust_score)),
          ...fact('incidents', String(t.incidents)),
          ...fact('auto_pauses', String(t.auto_pauses)),
-         ...fact('copy_policy', JSON.stringify(sub.copy_policy ?? {}))),
+         ...fact('copy_policy_version', String(sub.copy_policy_version)),
+         ...fact('fee_pct', String(fee.fee_pct)),
+         ...fact('high_water_mark', String(fee.hwm))),
       el('p', null, gauge(t.trust_score)),
+      el('h2', null, 'Copy policy'),
+      policyEditor(sub),
       el('h2', null, `Recent protection events (${events.length})`),
       eventsChart(events),
       table('events', [{ key: 'event_time', label: 'at' }, { key: 'reason', label: 'reason' },
@@ -236,12 +255,167 @@
     ];
   }
 
+  // guard's reason names (guard_check.c), as protection events carry them
+  const REASONS = ['TTL_EXPIRED', 'SEQUENCE_GAP', 'PRICE_DEVIATION', 'REPLAY', 'STATE_LOCKED',
+                   'INSUFFICIENT_FUNDS', 'INSUFFICIENT_MARGIN', 'INVALID_SIGNATURE', 'FILTERED',
+                   'UNKNOWN_INSTRUMENT', 'MALFORMED'];
+
+  // The protection-event feed, newest first, filtered by subscription and reason.
+  async function viewEvents() {
+    const f = S.filter;
+    const q = new URLSearchParams({ limit: '100' });
+    if (f.sub) q.set('subscription_id', f.sub);
+    if (f.reason) q.set('reason', f.reason);
+    const r = await api('GET', `/v1/protection-events?${q}`);
+    const sub = el('input', { id: 'f-sub', type: 'text', inputMode: 'numeric', value: f.sub,
+                              placeholder: 'subscription id' });
+    const reason = el('select', { id: 'f-reason' }, el('option', { value: '' }, 'any reason'),
+                      ...REASONS.map((x) => el('option', { value: x, selected: x === f.reason }, x)));
+    const apply = el('button', { type: 'button', id: 'f-apply' }, 'Filter');
+    apply.addEventListener('click', () => {
+      S.filter = { sub: sub.value.trim(), reason: reason.value };
+      refresh();
+    });
+    return [
+      el('h2', null, `Protection events (${r.events.length}${r.next_before ? '+' : ''})`),
+      el('p', { class: 'filters' }, sub, ' ', reason, ' ', apply),
+      eventsChart(r.events),
+      table('feed', [{ key: 'id', label: 'id', num: true }, { key: 'event_time', label: 'at' },
+                     { key: 'subscription_id', label: 'subscription',
+                       fmt: (v) => (v ? link(`#/subscription/${v}`, v) : '') },
+                     { key: 'reason', label: 'reason' },
+                     { key: 'sequence', label: 'sequence', num: true },
+                     { key: 'latency_ms', label: 'latency ms', num: true },
+                     { key: 'symbol', label: 'symbol' }, { key: 'attribution', label: 'attribution' }],
+            r.events),
+    ];
+  }
+
+  // The operator's subscribers: each with its wallet a click away.
+  async function viewSubscribers() {
+    const r = await api('GET', '/v1/subscribers?limit=1000');
+    return [
+      el('h2', null, `Subscribers (${r.subscribers.length})`),
+      table('subscribers', [{ key: 'id', label: 'id', fmt: (v) => link(`#/subscriber/${v}`, v) },
+                            { key: 'name', label: 'name' }, { key: 'created_at', label: 'created' },
+                            { key: 'disabled_at', label: 'disabled' }], r.subscribers),
+    ];
+  }
+
+  async function revokeToken(id) {
+    if (!confirm(`Revoke subscriber token ${id}? Its sessions end within a second.`)) return;
+    try {
+      await api('POST', `/v1/subscriber-tokens/${id}/revoke`);
+      message('info', `token ${id} revoked`);
+      await refresh();
+    } catch (e) { showError(e); }
+  }
+
+  function walletFacts(w) {
+    return el('dl', { class: 'facts', 'data-table': 'wallet' },
+              ...['balance_usd', 'reserved_usd', 'receivable_usd', 'lifetime_fees'].flatMap((k) =>
+                k in w ? [el('dt', null, k.replace(/_usd$/, '').replace('_', ' ')),
+                          el('dd', { 'data-key': k }, String(w[k] ?? ''))] : []));
+  }
+
+  function ledgerTable(l) {
+    return table('ledger', [{ key: 'entry_no', label: '#', num: true },
+                            { key: 'entry_type', label: 'type' },
+                            { key: 'amount', label: 'amount', num: true },
+                            { key: 'balance_after', label: 'balance after', num: true },
+                            { key: 'created_at', label: 'at' }],
+                 (l.entries || []).map((e) => ({ ...e, id: e.entry_no })));
+  }
+
+  // One subscriber, for the operator: wallet, fees, ledger, tokens (revocable).
+  async function viewSubscriberAdmin(id) {
+    const [s, w, l, t] = await Promise.all([
+      api('GET', `/v1/subscribers/${id}`), api('GET', `/v1/subscribers/${id}/wallet`),
+      api('GET', `/v1/subscribers/${id}/ledger?limit=20`), api('GET', `/v1/subscribers/${id}/tokens`)]);
+    return [
+      el('p', null, link('#/subscribers', '\u2190 subscribers')),
+      el('h2', null, `Subscriber ${s.id}: ${s.name}`),
+      el('h2', null, 'Wallet'), walletFacts(w),
+      el('h2', null, 'Tokens'),
+      table('tokens', [{ key: 'id', label: 'id', num: true }, { key: 'label', label: 'label' },
+                       { key: 'created_at', label: 'created' }, { key: 'expires_at', label: 'expires' },
+                       { key: 'revoked_at', label: 'revoked' }], t.tokens,
+            (r) => (r.revoked_at ? [] : [el('button', { type: 'button', 'data-action': 'revoke',
+                                                          onclick: () => revokeToken(r.id) }, 'Revoke')])),
+      el('h2', null, 'Ledger (latest 20)'), ledgerTable(l),
+    ];
+  }
+
+  // Prometheus text (the api's /metrics) into {name{labels}: value}.
+  function parseMetrics(text) {
+    const m = new Map();
+    for (const line of text.split('\n')) {
+      if (!line || line[0] === '#') continue;
+      const sp = line.lastIndexOf(' ');
+      m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+    }
+    return m;
+  }
+  // A quantile (seconds) of one histogram from its cumulative buckets.
+  function quantile(m, name, labels, q) {
+    const b = [...m].filter(([k]) => k.startsWith(`${name}_bucket{${labels}`))
+      .map(([k, v]) => ({ le: k.includes('le="+Inf"') ? Infinity : Number(/le="([^"]+)"/.exec(k)[1]), v }))
+      .sort((x, y) => x.le - y.le);
+    const total = b.length ? b[b.length - 1].v : 0;
+    if (!total) return null;
+    return b.find((x) => x.v >= q * total).le;
+  }
+  const ms = (s) => (s === null ? '\u2013' : s === Infinity ? '> max' : `${(s * 1000).toFixed(3)} ms`);
+
+  // The roles and the edge, as the api's /metrics sees them (this process's roles and the
+  // dataplane on this host).
+  async function viewSystem() {
+    const res = await fetch('/metrics', { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) throw Object.assign(new Error('metrics unavailable'), { status: res.status });
+    const m = parseMetrics(await res.text());
+    const g = (k) => (m.has(k) ? m.get(k) : null);
+    const up = (k) => (g(k) === 1 ? 'up' : g(k) === 0 ? 'down' : 'not in this process');
+    const rows = [
+      { id: 'dataplane', what: 'dataplane (edge)', value: up('decp_dataplane_up') },
+      { id: 'postgresql', what: 'PostgreSQL', value: up('decp_postgresql_up') },
+      { id: 'redis', what: 'Redis', value: up('decp_redis_up') },
+    ];
+    for (const [k, v] of m) {
+      const r = /^decp_ring_depth\{ring="([^"]+)"/.exec(k);
+      if (r) rows.push({ id: `ring-${r[1]}`, what: `ring ${r[1]} (entries waiting)`, value: String(v) });
+    }
+    const stages = new Set([...m.keys()].map((k) => /^decp_ingest_latency_seconds_count\{stage="([^"]+)"/.exec(k))
+      .filter(Boolean).map((x) => x[1]));
+    for (const st of stages) {
+      rows.push({ id: `lat-${st}`, what: `ingest ${st} p50 / p99`,
+                  value: `${ms(quantile(m, 'decp_ingest_latency_seconds', `stage="${st}"`, 0.5))} / ${ms(quantile(m, 'decp_ingest_latency_seconds', `stage="${st}"`, 0.99))}` });
+    }
+    rows.push({ id: 'api-p99', what: 'api request p99', value: ms(quantile(m, 'decp_api_request_duration_seconds', '', 0.99)) });
+    const states = [...m].map(([k, v]) => [/^decp_subscriptions\{state="([^"]+)"/.exec(k), v]).filter(([x]) => x)
+      .map(([x, v]) => ({ id: x[1], state: x[1], count: v }));
+    return [
+      el('h2', null, 'Roles and edge'),
+      table('system', [{ key: 'what', label: '' }, { key: 'value', label: '', num: true }], rows),
+      el('h2', null, 'Subscriptions by state'),
+      table('states', [{ key: 'state', label: 'state', cls: stateCls }, { key: 'count', label: 'count', num: true }], states),
+      el('p', { class: 'muted' }, 'From this api process\'s /metrics (Prometheus format).'),
+    ];
+  }
+
   // ---------------------------------------------------------------- routing
   function nav() {
     const n = $('nav');
     n.replaceChildren();
     if (!S.me) return;
-    n.append(link('#/', S.me.role === 'operator' ? 'Overview' : 'My account'));
+    const here = (location.hash || '#/').split('?')[0];
+    const items = [['#/', S.me.role === 'operator' ? 'Overview' : 'My account'],
+                   ['#/events', 'Protection events']];
+    if (S.me.role === 'operator') items.push(['#/subscribers', 'Subscribers'], ['#/system', 'System']);
+    for (const [h, t] of items) {
+      const a = link(h, t);
+      if (h === here) a.className = 'active';
+      n.append(a);
+    }
     $('who').textContent = S.me.role === 'operator' ? 'operator'
                                                     : `subscriber ${S.me.subscriber_id}`;
     $('logout').hidden = false;
@@ -250,15 +424,31 @@
   async function render(seq) {
     const h = location.hash || '#/';
     let nodes;
+    let view = S.me ? S.me.role : 'login';
     if (!S.me) nodes = await viewLogin();
-    else if (h.startsWith('#/subscription/')) nodes = await viewSubscription(Number(h.slice(15)));
-    else nodes = S.me.role === 'operator' ? await viewOperator() : await viewSubscriber();
+    else if (h.startsWith('#/subscription/')) {
+      view = 'subscription';
+      nodes = await viewSubscription(Number(h.slice(15)));
+    } else if (h.startsWith('#/events')) {
+      view = 'events';
+      nodes = await viewEvents();
+    } else if (h === '#/subscribers' && S.me.role === 'operator') {
+      view = 'subscribers';
+      nodes = await viewSubscribers();
+    } else if (h.startsWith('#/subscriber/') && S.me.role === 'operator') {
+      view = 'subscriber-admin';
+      nodes = await viewSubscriberAdmin(Number(h.slice(13)));
+    } else if (h === '#/system' && S.me.role === 'operator') {
+      view = 'system';
+      nodes = await viewSystem();
+    } else nodes = S.me.role === 'operator' ? await viewOperator() : await viewSubscriber();
     if (seq !== S.seq) return; // a newer render started meanwhile
+    // a form being edited is not replaced under the user's hands: the refresh waits
+    if (S.editing) return;
     $('main').replaceChildren(...nodes);
+    S.shown = h;
     $('updated').textContent = S.me ? `updated ${new Date().toLocaleTimeString()}` : '';
-    document.body.dataset.view = S.me ? (h.startsWith('#/subscription/') ? 'subscription'
-                                                                          : S.me.role)
-                                      : 'login';
+    document.body.dataset.view = view;
   }
 
   async function refresh() {
@@ -272,6 +462,11 @@
         $('who').textContent = '';
         nav();
         await render(++S.seq);
+      } else if (S.shown !== (location.hash || '#/')) {
+        // a page that cannot be shown: never leave the previous page's data under it
+        $('main').replaceChildren();
+        S.shown = null;
+        document.body.dataset.view = 'error';
       }
       showError(e);
     }
@@ -294,7 +489,7 @@
       location.hash = '#/';
       route();
     });
-    window.addEventListener('hashchange', () => { message('', ''); route(); });
+    window.addEventListener('hashchange', () => { message('', ''); S.editing = false; route(); });
     try {
       const me = await api('GET', '/v1/console/me');
       S.me = me.role ? me : null; // no session (or an ended one): the sign-in form

@@ -4,7 +4,7 @@
 // which starts PostgreSQL, Redis and decp-control's api and makes the world; everything
 // this script needs comes in the environment:
 //   DECP_URL (https://127.0.0.1:PORT), DECP_ADMIN (operator token), DECP_TOK_A (subscriber
-//   A's token), DECP_SUB_A, DECP_SA (A's subscription), DECP_SB (B's subscription),
+//   A's token), DECP_SUB_A, DECP_SUB_B, DECP_SA (A's subscription), DECP_SB (B's),
 //   DECP_CHROMIUM (the browser), DECP_ARTIFACTS (directory for screenshots).
 // Exit 0 when every check passed; each check prints one line.
 import { spawn } from 'node:child_process';
@@ -225,6 +225,37 @@ async function main() {
   check(typeof hdr === 'string' && !hdr.includes('unsafe-inline') && hdr.includes("script-src 'self'"),
         `operator: CSP without unsafe-inline (${hdr})`);
 
+  // the protection-event feed, filtered: the rows are the API's, in its order
+  await evaluate(op, "location.hash = '#/events', true");
+  await waitFor(op, "document.body.dataset.view === 'events' && document.getElementById('f-reason')", 'the events page');
+  await evaluate(op, `(() => { document.getElementById('f-reason').value = 'TTL_EXPIRED';
+    document.getElementById('f-apply').click(); return true; })()`);
+  const ttl = (await apiGet('/v1/protection-events?reason=TTL_EXPIRED&limit=100', admin)).events.map((e) => String(e.id)).join(',');
+  const shownTtl = await waitFor(op, `(() => { const r = [...document.querySelectorAll('[data-table=feed] tbody tr[data-id]')];
+    return r.length && r.every((x) => x.querySelector('td[data-key=reason]').textContent === 'TTL_EXPIRED') && r.map((x) => x.dataset.id).join(','); })()`, 'the filtered feed');
+  check(ttl !== '' && shownTtl === ttl, `operator: the feed filtered by TTL_EXPIRED shows the API's events (${shownTtl})`);
+  await shot(op, 'operator-events.png');
+
+  // the roles and the edge, as /metrics says
+  await evaluate(op, "location.hash = '#/system', true");
+  await waitFor(op, "document.body.dataset.view === 'system'", 'the system page');
+  const pgShown = await evaluate(op, cell('system', 'postgresql', 'value'));
+  const dpShown = await evaluate(op, cell('system', 'dataplane', 'value'));
+  check(pgShown === 'up' && dpShown === 'down',
+        `operator: system page: PostgreSQL ${pgShown}, dataplane ${dpShown} (none runs in this test)`);
+  await shot(op, 'operator-system.png');
+
+  // a subscriber's tokens: revoke B's from the console, the API agrees
+  await evaluate(op, `location.hash = '#/subscriber/${E.DECP_SUB_B}', true`);
+  await waitFor(op, "document.body.dataset.view === 'subscriber-admin' && document.querySelector('[data-table=tokens] button[data-action=revoke]')", 'subscriber B\'s tokens');
+  const dl = op.dialogs;
+  await evaluate(op, "document.querySelector('[data-table=tokens] button[data-action=revoke]').click(), true");
+  await waitFor(op, "!document.querySelector('[data-table=tokens] button[data-action=revoke]')", 'the revocation');
+  const toks = (await apiGet(`/v1/subscribers/${E.DECP_SUB_B}/tokens`, admin)).tokens;
+  check(op.dialogs === dl + 1 && toks.length > 0 && toks.every((t) => t.revoked_at),
+        'operator: Revoke (confirmed) revokes subscriber B\'s token, the API agrees');
+  await shot(op, 'operator-subscriber.png');
+
   // ---------------------------------------------------------------- subscriber A
   const sub = await openTab('subscriber');
   await signIn(sub, E.DECP_TOK_A);
@@ -237,6 +268,33 @@ async function main() {
   check(await evaluate(sub, "(document.querySelector('[data-table=wallet] dd[data-key=balance_usd]') || {}).textContent") === String(wallet.balance_usd),
         `subscriber: wallet balance ${wallet.balance_usd} as the API says`);
   await shot(sub, 'subscriber-account.png');
+  // its feed holds only its own subscription's events, as the API gives them
+  await evaluate(sub, "location.hash = '#/events', true");
+  const feedA = (await apiGet('/v1/protection-events?limit=100', E.DECP_TOK_A)).events;
+  const shownA = await waitFor(sub, "document.body.dataset.view === 'events' && [...document.querySelectorAll('[data-table=feed] tbody tr[data-id]')].map((x) => x.querySelector('td[data-key=subscription_id]').textContent).join(',')", 'the subscriber feed');
+  check(feedA.length > 0 && shownA === feedA.map((e) => String(e.subscription_id)).join(',') &&
+        shownA.split(',').every((x) => x === String(sa)),
+        `subscriber: its feed shows only subscription ${sa}'s ${feedA.length} events`);
+  // its copy policy, edited in the page: the API has the new version
+  await evaluate(sub, `location.hash = '#/subscription/${sa}', true`);
+  await waitFor(sub, "document.body.dataset.view === 'subscription' && document.getElementById('policy')", 'the policy editor');
+  const v0 = (await apiGet(`/v1/subscriptions/${sa}`, E.DECP_TOK_A)).copy_policy_version;
+  await evaluate(sub, `(() => { const t = document.getElementById('policy'); t.focus();
+    t.value = '{"mode": "MULTIPLIER", "multiplier": 2}'; document.getElementById('policy-save').click(); return true; })()`);
+  await waitFor(sub, "!document.getElementById('msg').hidden && /policy saved/.test(document.getElementById('msg').textContent)", 'the saved policy');
+  const after = await apiGet(`/v1/subscriptions/${sa}`, E.DECP_TOK_A);
+  check(after.copy_policy_version === v0 + 1 && after.copy_policy.multiplier === 2,
+        `subscriber: policy edited in the page: version ${v0} -> ${after.copy_policy_version}, multiplier ${after.copy_policy.multiplier}`);
+  await shot(sub, 'subscriber-policy.png');
+  // a policy the API refuses: its message is shown, nothing changes
+  await evaluate(sub, `(() => { const t = document.getElementById('policy'); t.focus();
+    t.value = '{"mode": "MULTIPLIER", "multiplier": -5}'; document.getElementById('policy-save').click(); return true; })()`);
+  const bad = await waitFor(sub, "(() => { const m = document.getElementById('msg'); return m.className === 'error' && m.textContent; })()", 'the refusal of a bad policy');
+  check((await apiGet(`/v1/subscriptions/${sa}`, E.DECP_TOK_A)).copy_policy_version === v0 + 1,
+        `subscriber: a bad policy is refused with a message (${bad}), the version is unchanged`);
+  sub.network = sub.network.filter((t) => !t.includes('422'));
+  await evaluate(sub, "document.querySelector('.policy button:last-child').click(), true");
+
   // another subscriber's subscription: an error message, none of its data
   await evaluate(sub, `location.hash = '#/subscription/${sb}', true`);
   const msg = await waitFor(sub, "(() => { const m = document.getElementById('msg'); return !m.hidden && m.textContent; })()", 'the refusal message');
