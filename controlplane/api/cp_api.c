@@ -55,6 +55,7 @@ enum conn_state {
 	C_READ = 0,    /* reading a request */
 	C_SERVE,       /* a handler runs or its reply is deferred (api_finish): nothing read */
 	C_SEND,        /* the reply is queued or going out: then the next request */
+	C_STREAM,      /* an event stream (the console's live updates): until it closes */
 };
 
 /* Which deadline lws is holding the connection to. */
@@ -75,6 +76,7 @@ struct conn {
 	struct api_pend *pend;    /* deferred: waiting for its transaction (cp_api_batch.c) */
 	unsigned char *resp;      /* LWS_PRE + the whole reply, until written */
 	size_t resp_len;
+	bool push_due, ka_due;    /* C_STREAM: an event, a keep-alive comment to write */
 	char *stash;              /* received and not yet read (pipelined requests) */
 	size_t stash_len, stash_cap;
 	uint64_t start_ns;
@@ -289,15 +291,28 @@ static int auth_cache_sync(struct api_req *r)
 		a->auth_gen_seen = gen;
 		drop = true;
 	}
-	PQconsumeInput(a->pg.conn);
-	PGnotify *n;
-	while ((n = PQnotifies(a->pg.conn)) != NULL) {
-		PQfreemem(n);
-		drop = true;
-	}
+	api_notifies(a);
+	drop |= a->auth_drop;
+	a->auth_drop = false;
 	if (drop)
 		memset(a->auth, 0, API_AUTH_SLOTS * sizeof(*a->auth));
 	return 0;
+}
+
+void api_notifies(struct api *a)
+{
+	PGnotify *n;
+
+	if (a->pg.conn == NULL)
+		return;
+	PQconsumeInput(a->pg.conn);
+	while ((n = PQnotifies(a->pg.conn)) != NULL) {
+		if (strcmp(n->relname, "decp_console") == 0)
+			a->console_changed = true;
+		else
+			a->auth_drop = true; /* decp_subauth (or anything unknown: drop, to be safe) */
+		PQfreemem(n);
+	}
 }
 
 void api_auth_changed(struct api_req *r)
@@ -553,6 +568,20 @@ static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api
 	int hl;
 
 	account(a, r->status, c->start_ns);
+	if (r->stream && r->status == 200) {
+		/* no length: the body is the events, until the connection closes */
+		hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: "
+			      "text/event-stream\r\nCache-Control: no-store\r\n"
+			      "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n");
+		int rc = queue_reply(wsi, a, c, head, (size_t)hl, txt ? txt : "", n);
+
+		free(txt);
+		if (rc == 0) {
+			c->st = C_STREAM;
+			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		}
+		return rc;
+	}
 	if (!keep)
 		c->hangup = true;
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
@@ -602,6 +631,8 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 		c->pend = r.pend;   /* answered by api_finish() after its commit */
 	else
 		rc = reply_send(wsi, a, c, &r);
+	if (rc == 0 && c->st == C_STREAM)
+		a->streams[a->nstreams++] = wsi; /* room checked by the handler */
 	api_batch_kick(a);
 	return rc;
 }
@@ -662,8 +693,8 @@ static int pump(struct lws *wsi, struct api *a, struct conn *c)
 /* Bytes from the client (plaintext after TLS). */
 static int on_rx(struct lws *wsi, struct api *a, struct conn *c, const char *in, size_t len)
 {
-	if (c->hangup)
-		return 0; /* our last bytes are going out: the rest is not read */
+	if (c->hangup || c->st == C_STREAM)
+		return 0; /* our last bytes are going out, or a stream: the rest is not read */
 	if (c->stash_len + len > STASH_MAX ||
 	    cp_buf_grow(&c->stash, &c->stash_cap, c->stash_len + len, 4096) != 0)
 		return -1;
@@ -695,6 +726,40 @@ static int linger(struct lws *wsi, struct conn *c)
 	return 0;
 }
 
+/* An event stream takes more: the change event (the page re-reads what it shows) and the
+ * keep-alive comment, each only when the previous bytes are out (a slow reader gets one
+ * event for many changes, never a backlog). */
+static int stream_write(struct lws *wsi, struct conn *c)
+{
+	static const char ev[] = "event: change\ndata: {}\n\n", ka[] = ": keep-alive\n\n";
+	unsigned char b[LWS_PRE + sizeof(ev)];
+
+	if (c->push_due || c->ka_due) {
+		const char *m = c->push_due ? ev : ka;
+		size_t n = c->push_due ? sizeof(ev) - 1 : sizeof(ka) - 1;
+
+		c->push_due = false;
+		c->ka_due = false;
+		memcpy(b + LWS_PRE, m, n);
+		if (lws_write(wsi, b + LWS_PRE, n, LWS_WRITE_RAW) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void api_stream_due(struct lws *wsi, bool push)
+{
+	struct conn *c = lws_wsi_user(wsi);
+
+	if (c == NULL || c->st != C_STREAM)
+		return;
+	if (push)
+		c->push_due = true;
+	else
+		c->ka_due = true;
+	lws_callback_on_writable(wsi);
+}
+
 /* The socket takes more: the queued reply; once it is out, close, or read the next
  * request. */
 static int on_writeable(struct lws *wsi, struct api *a, struct conn *c)
@@ -713,6 +778,8 @@ static int on_writeable(struct lws *wsi, struct api *a, struct conn *c)
 	}
 	if (c->hangup)
 		return linger(wsi, c);
+	if (c->st == C_STREAM)
+		return stream_write(wsi, c);
 	if (c->st != C_SEND)
 		return 0;
 	/* keep-alive: idle until the next request, for at most api_timeout_s */
@@ -740,10 +807,16 @@ static int on_adopt(struct lws *wsi, struct api *a, struct conn *c)
 	return 0;
 }
 
-static void on_closed(struct conn *c)
+static void on_closed(struct lws *wsi, struct api *a, struct conn *c)
 {
 	if (!c->client)
 		return;
+	if (c->st == C_STREAM)
+		for (unsigned int i = 0; i < a->nstreams; i++)
+			if (a->streams[i] == wsi) {
+				a->streams[i] = a->streams[--a->nstreams];
+				break;
+			}
 	if (c->pend != NULL)
 		api_batch_detach(c->pend);
 	c->pend = NULL;
@@ -855,7 +928,7 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return c != NULL && c->client ? on_writeable(wsi, a, c) : 0;
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (c != NULL)
-			on_closed(c);
+			on_closed(wsi, a, c);
 		return 0;
 	default:
 		return 0;
@@ -877,6 +950,7 @@ static void wake_cb(lws_sorted_usec_list_t *sul)
 {
 	struct waker *w = lws_container_of(sul, struct waker, sul);
 	api_batch_kick(lws_context_user(w->ctx)); /* backstop: a result read by another call */
+	api_console_tick(lws_context_user(w->ctx));
 	lws_sul_schedule(w->ctx, 0, &w->sul, wake_cb, 100000);
 }
 

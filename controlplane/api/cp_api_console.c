@@ -23,6 +23,7 @@
 #include "cp_api_pvt.h"
 #include "cp_buf.h"
 #include "cp_console_assets.h"
+#include "cp_log.h"
 
 #define SESSION_HOURS 8 /* as the INSERT's interval */
 #define COOKIE "decp_console"
@@ -216,4 +217,70 @@ void api_console_logout(struct api_req *r)
 	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=; Path=/; Max-Age=0; HttpOnly; "
 		 "SameSite=Strict%s\r\n", r->api->cfg->api_tls ? "; Secure" : "");
 	api_reply(r, 200, json_pack("{s:b}", "ended", 1));
+}
+
+/*
+ * GET /v1/console/stream: Server-Sent Events for the console's live updates. Each event
+ * (`event: change`) says only that something the pages show may have changed (a
+ * subscription, a protection event: NOTIFY decp_console, sql 0022); the page then re-reads
+ * what it shows through the API, with the caller's own rights. So a stream carries no data
+ * and needs no authorization of its own beyond the caller's.
+ */
+void api_console_stream(struct api_req *r)
+{
+	struct api *a = r->api;
+
+	if (a->nstreams >= API_STREAMS_MAX) {
+		api_error(r, 429, "too_many_streams", "this api worker serves %d event streams "
+			  "already", API_STREAMS_MAX);
+		return;
+	}
+	if (a->console_listen_session != a->pg.session || a->pg.conn == NULL) {
+		PGresult *res = api_q(r, "LISTEN decp_console", 0, NULL);
+
+		if (res == NULL)
+			return;
+		PQclear(res);
+		a->console_listen_session = a->pg.session;
+	}
+	r->text = strdup("retry: 2000\n\n");
+	if (r->text == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->stream = true;
+}
+
+void api_console_tick(struct api *a)
+{
+	uint64_t now;
+
+	if (a == NULL || a->nstreams == 0)
+		return;
+	now = cp_now_ns();
+	/* a new session (PostgreSQL came back) LISTENs again, and the pages re-read: what
+	 * changed meanwhile was not heard */
+	if (a->console_listen_session != a->pg.session && a->batch.inflight == NULL &&
+	    a->pg.conn != NULL) {
+		PGresult *res = cp_pg_exec(&a->pg, "LISTEN decp_console", 0, NULL);
+
+		if (res != NULL && cp_pg_ok(res)) {
+			a->console_listen_session = a->pg.session;
+			a->console_changed = true;
+		}
+		PQclear(res);
+	}
+	api_notifies(a);
+	if (a->console_changed && now - a->stream_push_ns >= API_STREAM_PUSH_MS * 1000000ull) {
+		a->console_changed = false;
+		a->stream_push_ns = now;
+		for (unsigned int i = 0; i < a->nstreams; i++)
+			api_stream_due(a->streams[i], true);
+	}
+	if (now - a->stream_ka_ns >= API_STREAM_KA_S * 1000000000ull) {
+		a->stream_ka_ns = now;
+		for (unsigned int i = 0; i < a->nstreams; i++)
+			api_stream_due(a->streams[i], false);
+	}
 }

@@ -96,6 +96,10 @@ struct api_batch {
 	uint64_t watch_session;        /* cp_pg.session it watches */
 };
 
+#define API_STREAMS_MAX 64        /* console event streams per worker (429 beyond) */
+#define API_STREAM_PUSH_MS 250    /* at most one change event per stream this often */
+#define API_STREAM_KA_S 15        /* a comment line this often keeps idle streams alive */
+
 /* One api worker: its own lws context, thread, PostgreSQL session and token cache. */
 struct api {
 	const struct cp_config *cfg;
@@ -104,6 +108,14 @@ struct api {
 	struct cp_pg pg;
 	struct api_batch batch;
 	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
+	bool auth_drop;                /* a decp_subauth notification came: drop the cache */
+	/* the console's live updates (cp_api_console.c): Server-Sent Events streams of this
+	 * worker, told when decp_console is notified (at most every API_STREAM_PUSH_MS) */
+	struct lws *streams[API_STREAMS_MAX];
+	unsigned int nstreams;
+	uint64_t console_listen_session; /* cp_pg.session that LISTENs decp_console */
+	bool console_changed;
+	uint64_t stream_push_ns, stream_ka_ns;
 	struct api_auth_entry *auth;   /* API_AUTH_SLOTS entries */
 	uint64_t auth_gen_seen;        /* sh->auth_gen when the cache was last checked */
 	unsigned int idx;              /* the worker's number (its sh->inbox) */
@@ -130,6 +142,8 @@ struct api_req {
 	char *text;                    /* malloc'd text body (metrics) */
 	const char *ctype;
 	char hdrs[768];                /* extra header lines of the reply, each ending CR LF */
+	bool stream;                   /* the reply is an event stream: its head and r->text,
+					* then events until the connection closes */
 };
 
 struct api_route {
@@ -198,6 +212,14 @@ void api_console_asset(struct api_req *r);
 void api_console_session(struct api_req *r);
 void api_console_me(struct api_req *r);
 void api_console_logout(struct api_req *r);
+void api_console_stream(struct api_req *r);
+/* Every wake of the worker (100 ms): notifications in, events out (cp_api_console.c). */
+void api_console_tick(struct api *a);
+/* A stream connection wants an event (push) or a keep-alive comment (api: cp_api.c). */
+void api_stream_due(struct lws *wsi, bool push);
+/* Read the session's notifications: decp_subauth sets auth_drop, decp_console
+ * console_changed (cp_api.c). */
+void api_notifies(struct api *a);
 
 /* Send r's reply (set by api_reply / api_error) on wsi: the end of a deferred request
  * (cp_api.c). Takes r->out. */

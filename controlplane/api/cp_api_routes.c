@@ -1008,6 +1008,7 @@ const struct api_route cp_api_routes[] = {
 	{API_POST, "/v1/console/session", API_PUBLIC, true, api_console_session},
 	{API_GET, "/v1/console/me", API_PUBLIC, false, api_console_me},
 	{API_POST, "/v1/console/logout", API_ANY, false, api_console_logout},
+	{API_GET, "/v1/console/stream", API_ANY, false, api_console_stream},
 	{API_POST, "/v1/protection-events", API_ANY, true, h_events},
 	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list},
 	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list},

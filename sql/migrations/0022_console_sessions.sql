@@ -24,3 +24,23 @@ CREATE INDEX console_sessions_expiry ON console_sessions (expires_at) WHERE ende
 
 GRANT SELECT, INSERT, UPDATE ON console_sessions TO decp_app;
 GRANT USAGE ON SEQUENCE console_sessions_id_seq TO decp_app;
+
+-- The console's live updates (docs/console.md): a change to what its pages show is
+-- NOTIFYed on channel decp_console; each api worker with open event streams LISTENs and
+-- tells its streams "something changed" (at most every 250 ms), and the pages re-read
+-- through the API. Statement-level: one NOTIFY per statement, folded per transaction.
+CREATE FUNCTION decp_console_notify() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+BEGIN
+    PERFORM pg_notify('decp_console', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION decp_console_notify() FROM PUBLIC;
+
+CREATE TRIGGER decp_console_notify AFTER INSERT OR UPDATE OR DELETE
+    ON subscriptions FOR EACH STATEMENT EXECUTE FUNCTION decp_console_notify();
+CREATE TRIGGER decp_console_notify AFTER INSERT
+    ON protection_logs FOR EACH STATEMENT EXECUTE FUNCTION decp_console_notify();
+-- (Wallets are money objects, whose DDL only decp_maintenance may change (0012): a wallet
+-- page is re-read with the rest on any event, and by the page's 15 s backstop.)

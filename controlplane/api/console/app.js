@@ -5,9 +5,11 @@
 'use strict';
 
 (() => {
-  const REFRESH_MS = 2000;
+  // Live updates come as Server-Sent Events (GET /v1/console/stream: "something changed",
+  // the page re-reads); the timer is only a backstop for a stream that cannot be held.
+  const REFRESH_MS = 15000;
   const NS = 'http://www.w3.org/2000/svg';
-  const S = { me: null, timer: null, seq: 0, editing: false, filter: { sub: '', reason: '' } };
+  const S = { me: null, timer: null, es: null, seq: 0, editing: false, filter: { sub: '', reason: '' } };
   const $ = (id) => document.getElementById(id);
 
   // ---------------------------------------------------------------- small helpers
@@ -457,6 +459,7 @@
       await render(seq);
     } catch (e) {
       if (e.status === 401) { // the session ended: back to the sign-in form
+        stream(false);
         S.me = null;
         $('logout').hidden = true;
         $('who').textContent = '';
@@ -472,15 +475,30 @@
     }
   }
 
+  function stream(on) {
+    if (!on) {
+      if (S.es) S.es.close();
+      S.es = null;
+      return;
+    }
+    if (S.es) return;
+    S.es = new EventSource('/v1/console/stream');
+    S.es.addEventListener('change', () => { if (!document.hidden) refresh(); });
+    S.es.addEventListener('open', () => { document.body.dataset.live = 'on'; });
+    S.es.addEventListener('error', () => { document.body.dataset.live = 'off'; });
+  }
+
   function route() {
     clearInterval(S.timer);
     nav();
     refresh();
+    stream(!!S.me);
     if (S.me) S.timer = setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
   }
 
   async function start() {
     $('logout').addEventListener('click', async () => {
+      stream(false);
       try { await api('POST', '/v1/console/logout'); } catch (_) { /* ended anyway */ }
       S.me = null;
       $('logout').hidden = true;
