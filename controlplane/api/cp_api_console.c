@@ -26,6 +26,14 @@
 #include "cp_log.h"
 
 #define SESSION_HOURS 8 /* as the INSERT's interval */
+#define CODE_MINUTES 10 /* a sign-in link's life, as the INSERT's interval */
+
+/* SQL: the subscriber token whose digest is in column `x` is still good (not revoked, not
+ * expired, its subscriber not disabled): what a session or a link of a subscriber needs. */
+#define TOKEN_GOOD(x) " EXISTS (SELECT 1 FROM subscriber_tokens t" \
+	" JOIN subscribers s ON s.id = t.subscriber_id WHERE t.token_sha256 = " x \
+	" AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())" \
+	" AND s.disabled_at IS NULL)"
 #define COOKIE "decp_console"
 
 /* The policy of every console page: our own scripts and styles only, nothing inline,
@@ -96,10 +104,7 @@ int api_console_auth(struct api_req *r)
 	res = api_q(r, "SELECT cs.operator, coalesce(cs.subscriber_id, 0), "
 		    "encode(cs.token_sha256, 'hex') FROM console_sessions cs"
 		    " WHERE cs.digest = $1::bytea AND cs.ended_at IS NULL AND cs.expires_at > now()"
-		    " AND (cs.operator OR EXISTS (SELECT 1 FROM subscriber_tokens t"
-		    " JOIN subscribers s ON s.id = t.subscriber_id"
-		    " WHERE t.token_sha256 = cs.token_sha256 AND t.revoked_at IS NULL"
-		    " AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL))",
+		    " AND (cs.operator OR" TOKEN_GOOD("cs.token_sha256") ")",
 		    1, p);
 	if (res == NULL)
 		return -EIO;
@@ -129,34 +134,84 @@ int api_console_auth(struct api_req *r)
 	return 0;
 }
 
-/* POST /v1/console/session {"token": "..."} (public): the caller's token for a session
- * cookie. */
-void api_console_session(struct api_req *r)
+/* A new secret: 32 random bytes as 64 hex digits (what the client gets) and the bytea
+ * parameter of its digest (what is stored). 0, or -EIO with the reply set. */
+static int new_secret(struct api_req *r, char hex[65], char dig[67])
 {
-	json_t *t = json_object_get(r->body, "token");
-	char hdr[300], cookie[65], dhex[67], thex[67], sub[24], *q;
 	uint8_t raw[32], d[32];
 
-	if (json_object_size(r->body) != 1 || !json_is_string(t) || json_string_length(t) == 0 ||
-	    json_string_length(t) > 256) {
+	if (RAND_bytes(raw, sizeof(raw)) != 1 || session_digest(api_hex(raw, 32, hex), d) != 0) {
+		api_error(r, 500, "internal", "no randomness or no digest");
+		return -EIO;
+	}
+	bytea_hex(d, dig);
+	return 0;
+}
+
+/* A one-time code from a sign-in link: used up now (marked in the same statement), r's
+ * caller set from it. 0, or the reply set (401 for a used, expired or unknown one). */
+static int code_caller(struct api_req *r, const char *code)
+{
+	uint8_t d[32];
+	char dig[67];
+	const char *p[1] = {dig};
+	PGresult *res;
+	bool ok;
+
+	if (strlen(code) != 64 || session_digest(code, d) != 0) {
+		api_error(r, 401, "link_invalid", "this sign-in link is not valid");
+		return -EACCES;
+	}
+	bytea_hex(d, dig);
+	res = api_q(r, "UPDATE console_codes c SET used_at = now() WHERE c.digest = $1::bytea"
+		    " AND c.used_at IS NULL AND c.expires_at > now() AND (c.operator OR"
+		    TOKEN_GOOD("c.token_sha256") ") RETURNING c.operator,"
+		    " coalesce(c.subscriber_id, 0), encode(c.token_sha256, 'hex')", 1, p);
+	if (res == NULL)
+		return -EIO;
+	ok = PQntuples(res) == 1;
+	if (ok) {
+		r->admin = PQgetvalue(res, 0, 0)[0] == 't';
+		r->subscriber = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		ok = cp_hex_decode(PQgetvalue(res, 0, 2), r->token_sha256, 32) == 0;
+	}
+	PQclear(res);
+	if (ok && r->admin) /* the operator token it was made with must still be the one */
+		ok = r->api->sh->has_admin &&
+		     CRYPTO_memcmp(r->token_sha256, r->api->sh->admin_hash, 32) == 0;
+	if (!ok) {
+		r->admin = false;
+		r->subscriber = 0;
+		api_error(r, 401, "link_invalid", "this sign-in link was used already, has expired "
+			  "or is not valid; ask for a new one");
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* POST /v1/console/session {"token": "..."} or {"code": "..."} (public): the caller's
+ * token, or the one-time code of a sign-in link, for a session cookie. */
+void api_console_session(struct api_req *r)
+{
+	json_t *t = json_object_get(r->body, "token"), *c = json_object_get(r->body, "code");
+	char hdr[300], cookie[65], dhex[67], thex[67], sub[24];
+
+	if (json_object_size(r->body) != 1 || !json_is_string(t ? t : c) ||
+	    json_string_length(t ? t : c) == 0 || json_string_length(t ? t : c) > 256) {
 		api_error(r, 422, "invalid_value", "the body is {\"token\": \"<operator or subscriber "
-			  "token>\"}");
+			  "token>\"} or {\"code\": \"<the code of a sign-in link>\"}");
 		return;
 	}
-	snprintf(hdr, sizeof(hdr), "Bearer %s", json_string_value(t));
 	r->session = "";
-	if (api_authenticate(r, hdr) != 0)
-		return;
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		api_error(r, 500, "internal", "no randomness");
-		return;
-	}
-	api_hex(raw, sizeof(raw), cookie);
-	if (session_digest(cookie, d) != 0) {
-		api_error(r, 500, "internal", "digest failed");
+	if (t != NULL) {
+		snprintf(hdr, sizeof(hdr), "Bearer %s", json_string_value(t));
+		if (api_authenticate(r, hdr) != 0)
+			return;
+	} else if (code_caller(r, json_string_value(c)) != 0) {
 		return;
 	}
-	bytea_hex(d, dhex);
+	if (new_secret(r, cookie, dhex) != 0)
+		return;
 	bytea_hex(r->token_sha256, thex);
 	snprintf(sub, sizeof(sub), "%" PRId64, r->subscriber);
 	const char *p[4] = {dhex, r->admin ? "t" : "f", r->admin ? NULL : sub, thex};
@@ -170,11 +225,32 @@ void api_console_session(struct api_req *r)
 	PQclear(res);
 	if (!r->admin)
 		json_object_set_new(o, "subscriber_id", json_integer(r->subscriber));
-	q = r->hdrs;
-	snprintf(q, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; "
-		 "SameSite=Strict%s\r\n", cookie, SESSION_HOURS * 3600,
+	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=%s; Path=/; Max-Age=%d; "
+		 "HttpOnly; SameSite=Strict%s\r\n", cookie, SESSION_HOURS * 3600,
 		 r->api->cfg->api_tls ? "; Secure" : "");
 	api_reply(r, 201, o);
+}
+
+/* POST /v1/console/link (a token or a session): a one-time sign-in link for the caller,
+ * valid CODE_MINUTES; the code is in the fragment (never sent to a server). */
+void api_console_link(struct api_req *r)
+{
+	char code[65], dig[67], thex[67], sub[24], path[128];
+
+	if (new_secret(r, code, dig) != 0)
+		return;
+	bytea_hex(r->token_sha256, thex);
+	snprintf(sub, sizeof(sub), "%" PRId64, r->subscriber);
+	const char *p[4] = {dig, r->admin ? "t" : "f", r->admin ? NULL : sub, thex};
+	PGresult *res = api_q(r, "INSERT INTO console_codes (digest, operator, subscriber_id,"
+			      " token_sha256, expires_at) VALUES ($1::bytea, $2, $3, $4::bytea,"
+			      " now() + interval '10 minutes') RETURNING expires_at", 4, p);
+	if (res == NULL)
+		return;
+	snprintf(path, sizeof(path), "/console/#code=%s", code);
+	api_reply(r, 201, json_pack("{s:s, s:s, s:i}", "path", path, "expires_at",
+				    PQgetvalue(res, 0, 0), "valid_minutes", CODE_MINUTES));
+	PQclear(res);
 }
 
 /* GET /v1/console/me (public): who the session cookie (or a token) is; {"role": null}

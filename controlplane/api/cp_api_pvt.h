@@ -212,6 +212,7 @@ void api_console_asset(struct api_req *r);
 void api_console_session(struct api_req *r);
 void api_console_me(struct api_req *r);
 void api_console_logout(struct api_req *r);
+void api_console_link(struct api_req *r);
 void api_console_stream(struct api_req *r);
 /* Every wake of the worker (100 ms): notifications in, events out (cp_api_console.c). */
 void api_console_tick(struct api *a);

@@ -831,6 +831,15 @@ static void h_trust(struct api_req *r)
 	}
 	json_object_set_new(o, "recent_events", api_rows(res));
 	PQclear(res);
+	/* the score's last 200 changes, oldest first (sql 0022: kept 30 days) */
+	res = api_q(r, "SELECT at, score FROM (SELECT at, score FROM trust_history"
+		    " WHERE subscription_id = $1 ORDER BY at DESC LIMIT 200) h ORDER BY at", 1, p);
+	if (res == NULL) {
+		json_decref(o);
+		return;
+	}
+	json_object_set_new(o, "history", api_rows(res));
+	PQclear(res);
 	api_reply(r, 200, o);
 }
 
@@ -1009,6 +1018,7 @@ const struct api_route cp_api_routes[] = {
 	{API_GET, "/v1/console/me", API_PUBLIC, false, api_console_me},
 	{API_POST, "/v1/console/logout", API_ANY, false, api_console_logout},
 	{API_GET, "/v1/console/stream", API_ANY, false, api_console_stream},
+	{API_POST, "/v1/console/link", API_ANY, false, api_console_link},
 	{API_POST, "/v1/protection-events", API_ANY, true, h_events},
 	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list},
 	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list},

@@ -299,7 +299,10 @@ static int store_many(struct trust *t, struct cols *st)
 		"WITH u AS (SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[],"
 		" $4::bigint[], $5::bigint[], $6::bigint[]) AS u(id, score, quiet, inc, exe, cred)),"
 		" s AS (UPDATE subscriptions s SET trust_score = u.score FROM u WHERE s.id = u.id"
-		" AND s.trust_score IS DISTINCT FROM u.score RETURNING s.id)"
+		" AND s.trust_score IS DISTINCT FROM u.score RETURNING s.id, s.trust_score),"
+		/* every change of a score, for its history (the console's chart, sql 0022) */
+		" h AS (INSERT INTO trust_history (subscription_id, score)"
+		" SELECT id, trust_score FROM s)"
 		" INSERT INTO subscription_trust (subscription_id, quiet_since, incidents, executions,"
 		" credited_sequence) SELECT id, timestamptz 'epoch' + quiet * interval"
 		" '1 microsecond', inc, exe, cred FROM u ORDER BY id"
@@ -566,6 +569,10 @@ static int tick(struct trust *t)
 	PGresult *d = cp_pg_exec(&t->pg, "DELETE FROM trust_deliveries WHERE last_sent_at <"
 				 " now() - $1::int * interval '1 second'", 1, wp);
 	q_ok(t, d, "tick: prune deliveries");
+	PQclear(d);
+	d = cp_pg_exec(&t->pg, "DELETE FROM trust_history WHERE at < now() - interval '30 days'",
+		       0, NULL);
+	q_ok(t, d, "tick: prune the score history");
 	PQclear(d);
 	int rc = 0;
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {

@@ -1517,6 +1517,17 @@ static void scenario_web(struct api_env *e)
 	setenv("DECP_SA", num[1], 1);
 	setenv("DECP_SB", num[2], 1);
 	setenv("DECP_ARTIFACTS", art, 1);
+	/* the operator's one-time sign-in link (as the demo prints it) */
+	{
+		struct http_resp r;
+		const char *path;
+
+		CHECK(http(e, "POST", "/v1/console/link", ADMIN, NULL, &r) == 201 &&
+		      (path = jstr(&r, "path")) != NULL && strncmp(path, "/console/#code=", 15) == 0,
+		      "POST /v1/console/link: 201 with its path: %s", r.body ? r.body : "");
+		setenv("DECP_LINK", jstr(&r, "path"), 1);
+		http_free(&r);
+	}
 	snprintf(log, sizeof(log), "%s/console_test.log", e->dir);
 	char *argv[] = {"node", (char *)script, NULL};
 	pid_t pid = harness_spawn(log, argv);

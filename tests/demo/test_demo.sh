@@ -56,6 +56,17 @@ ca=$(sed -n "s/.*API while it runs: curl --cacert \([^ ]*\) .*/\1/p" "$LOG" | he
 m=$(curl -s --max-time 5 --cacert "$ca" "$api/metrics" 2>/dev/null)
 check "/metrics ($api) has the ingest counter" grep -q '^decp_ingest_signals_enqueued_total [1-9]' <<<"$m"
 check "/metrics has the fan-out's delivered counter" grep -q '^decp_fanout_delivered_total [1-9]' <<<"$m"
+# The console's one-time sign-in link (docs/console.md): the page trades its code once for
+# a session cookie; the operator's session then sees the subscriptions.
+link=$(sed -n 's/.*Console while it runs: \(https:[^ ]*#code=[0-9a-f]*\) .*/\1/p' "$LOG" | head -1)
+code=${link##*#code=}
+jar=$(mktemp)
+st=$(curl -s --max-time 5 --cacert "$ca" -c "$jar" -o /dev/null -w '%{http_code}' \
+	-H 'Content-Type: application/json' -d "{\"code\":\"$code\"}" "${link%%/console/*}/v1/console/session")
+subs=$(curl -s --max-time 5 --cacert "$ca" -b "$jar" "${link%%/console/*}/v1/subscriptions")
+rm -f "$jar"
+check "the demo's console link ($link) signs the operator in ($st)" test "$st" = 201
+check "the console session sees the subscriptions" grep -q '"subscriptions":\[{' <<<"$subs"
 
 wait "$demo_pid"; rc=$?; demo_pid=
 check "demo exits 0 (got $rc)" test "$rc" = 0

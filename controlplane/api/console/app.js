@@ -97,6 +97,32 @@
                              fill: score >= 50 ? '#1a7f37' : '#cf222e' }));
   }
 
+  // The trust score over time: a step line from the subscription's creation (100) through
+  // every change the trust role recorded, to now; the pause line at 50.
+  function trustChart(created, history, now) {
+    const W = 720, H = 160, L = 40, B = 22;
+    const c = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img',
+                           'aria-label': 'trust score history', 'data-points': String(history.length) });
+    const t0 = Math.min(Date.parse(created), ...history.map((h) => Date.parse(h.at)));
+    const t1 = Math.max(now, t0 + 1);
+    const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 10);
+    const y = (v) => 8 + (1 - v / 100) * (H - B - 16);
+    let d = `M${x(t0).toFixed(1)},${y(100).toFixed(1)}`;
+    for (const h of history) {
+      const tx = x(Date.parse(h.at)).toFixed(1);
+      d += ` H${tx} V${y(Number(h.score)).toFixed(1)}`;
+    }
+    d += ` H${x(t1).toFixed(1)}`;
+    c.append(svg('line', { class: 'axis', x1: L, y1: y(50), x2: W - 10, y2: y(50),
+                           'stroke-dasharray': '4 4' }),
+             svg('path', { d, fill: 'none', stroke: '#0969da', 'stroke-width': '2' }),
+             svg('text', { x: 4, y: y(100) + 4 }, '100'), svg('text', { x: 4, y: y(50) + 4 }, '50'),
+             svg('text', { x: 4, y: y(0) + 4 }, '0'),
+             svg('text', { x: L, y: H - 6 }, new Date(t0).toLocaleString()),
+             svg('text', { x: W - 10, y: H - 6, 'text-anchor': 'end' }, 'now'));
+    return c;
+  }
+
   // Recent protection events as dots: time across, latency up.
   function eventsChart(events) {
     const W = 720, H = 180, L = 64, B = 22;
@@ -245,6 +271,8 @@
          ...fact('fee_pct', String(fee.fee_pct)),
          ...fact('high_water_mark', String(fee.hwm))),
       el('p', null, gauge(t.trust_score)),
+      el('h2', null, `Trust score history (${(t.history || []).length} changes)`),
+      trustChart(sub.created_at, t.history || [], Date.now()),
       el('h2', null, 'Copy policy'),
       policyEditor(sub),
       el('h2', null, `Recent protection events (${events.length})`),
@@ -508,6 +536,17 @@
       route();
     });
     window.addEventListener('hashchange', () => { message('', ''); S.editing = false; route(); });
+    // a one-time sign-in link (#code=...): out of the address bar and the history at
+    // once, then traded for a session
+    const link = /^#code=([0-9a-f]{64})$/.exec(location.hash);
+    if (link) {
+      history.replaceState(null, '', `${location.pathname}#/`);
+      try {
+        await api('POST', '/v1/console/session', { code: link[1] });
+      } catch (e) {
+        showError(e);
+      }
+    }
     try {
       const me = await api('GET', '/v1/console/me');
       S.me = me.role ? me : null; // no session (or an ended one): the sign-in form

@@ -5,7 +5,8 @@
 // this script needs comes in the environment:
 //   DECP_URL (https://127.0.0.1:PORT), DECP_ADMIN (operator token), DECP_TOK_A (subscriber
 //   A's token), DECP_SUB_A, DECP_SUB_B, DECP_SA (A's subscription), DECP_SB (B's),
-//   DECP_CHROMIUM (the browser), DECP_ARTIFACTS (directory for screenshots).
+//   DECP_LINK (the operator's one-time sign-in link, a path), DECP_CHROMIUM (the browser),
+//   DECP_ARTIFACTS (directory for screenshots).
 // Exit 0 when every check passed; each check prints one line.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -162,6 +163,18 @@ const cell = (table, id, key) =>
 async function main() {
   const admin = E.DECP_ADMIN, sa = E.DECP_SA, sb = E.DECP_SB;
 
+  // ---------------------------------------------------------------- a sign-in link
+  const ln = await openTab('link');
+  await send('Page.navigate', { url: `${URL_}${E.DECP_LINK}` }, ln.sessionId);
+  await waitFor(ln, "document.body.dataset.view === 'operator'", 'the operator page from the link');
+  check(!(await evaluate(ln, 'location.href')).includes('code='),
+        'link: signed in as the operator; the code is gone from the address bar');
+  const ln2 = await openTab('link-again');
+  await send('Page.navigate', { url: `${URL_}${E.DECP_LINK}` }, ln2.sessionId);
+  const again = await waitFor(ln2, "(() => { const m = document.getElementById('msg'); return document.body.dataset.view === 'login' && !m.hidden && m.textContent; })()", 'the refusal of a used link');
+  check(/used already/.test(again), `link: used a second time, refused with a message (${again})`);
+  ln2.network = ln2.network.filter((t) => !t.includes('401'));
+
   // ---------------------------------------------------------------- operator
   const op = await openTab('operator');
   await signIn(op, admin);
@@ -215,6 +228,10 @@ async function main() {
   check(shownScore === String(trust.trust_score) &&
         await evaluate(op, "document.querySelectorAll('[data-table=events] tbody tr[data-id]').length") === trust.recent_events.length,
         `operator: subscription ${sa} trust ${shownScore} (API ${trust.trust_score}), ${trust.recent_events.length} recent events`);
+  const hist = trust.history || [];
+  const points = await evaluate(op, "(document.querySelector('svg[data-points]') || {dataset: {}}).dataset.points");
+  check(hist.length >= 1 && hist[hist.length - 1].score === trust.trust_score && points === String(hist.length),
+        `operator: the trust history chart has the API's ${hist.length} change(s), the last one ${hist.length ? hist[hist.length - 1].score : '-'}`);
   await shot(op, 'operator-subscription.png');
 
   // a forged cross-site POST: the session cookie alone does not change anything
@@ -319,7 +336,7 @@ async function main() {
   const me = await evaluate(sub, "fetch('/v1/console/me').then((r) => r.json()).then((j) => j.role)");
   check(me === null, `subscriber: signed out, /v1/console/me says ${me}`);
 
-  for (const t of [op, sub]) {
+  for (const t of [ln, ln2, op, sub]) {
     check(t.errors.length === 0, `${t.name}: no errors in the browser log${t.errors.length ? ': ' + t.errors.join(' | ') : ''}`);
     check(t.network.length === 0, `${t.name}: no unexpected failed requests${t.network.length ? ': ' + t.network.join(' | ') : ''}`);
   }
