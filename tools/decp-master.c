@@ -769,6 +769,8 @@ static void usage(FILE *f)
 		"  --fake-ed25519         all-zero Ed25519 signatures: ingest-only load runs (ingest\n"
 		"                         checks only the HMAC; receivers would refuse these)\n"
 		"  --quiet                no summary unless something failed\n"
+		"  --acked-file FILE      at exit, every ACKed sequence as lines MASTER FIRST LAST\n"
+		"                         (ranges; also those HelloAck declared durable)\n"
 		"  --ca FILE              TLS 1.3: verify the dataplane's certificate against this\n"
 		"                         CA (decpctl tls init writes ca.crt); implies --tls on\n"
 		"  --tls on|off           TLS (default: on with --ca, else off; a dataplane with\n"
@@ -813,6 +815,37 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* --acked-file: every sequence ingest ACKed (or HelloAck declared durable), per master,
+ * as ranges "MASTER FIRST LAST", one per line: what a durability test holds the platform
+ * to after a failover. 0, or -1 (said on stderr). */
+static int write_acked(const char *path, const struct master *ms, uint32_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "decp-master: --acked-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct master *m = &ms[i];
+
+		for (uint64_t s = 1; s <= m->high_sent; s++) {
+			uint64_t first = s;
+
+			if (!m->acked[s])
+				continue;
+			while (s + 1 <= m->high_sent && m->acked[s + 1])
+				s++;
+			fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", m->id, first, s);
+		}
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "decp-master: --acked-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -824,6 +857,7 @@ int main(int argc, char **argv)
 		{"ed25519-seed", required_argument, NULL, 1002},
 		{"signals", required_argument, NULL, 's'},
 		{"trades", required_argument, NULL, 'T'},
+		{"acked-file", required_argument, NULL, 'Z'},
 		{"rate", required_argument, NULL, 'r'},
 		{"window", required_argument, NULL, 'w'},
 		{"threads", required_argument, NULL, 't'},
@@ -851,7 +885,7 @@ int main(int argc, char **argv)
 	cfg.ack_timeout_ns = 3000000000ull;
 	cfg.heartbeat_ns = 1000000000ull;
 	cfg.time_limit_ns = 600000000000ull;
-	const char *trades = NULL;
+	const char *trades = NULL, *acked_file = NULL;
 	const char *ca = NULL, *cert = NULL, *key = NULL;
 	int tls_opt = -1; /* -1: on iff --ca */
 	int have_connect = 0;
@@ -868,6 +902,7 @@ int main(int argc, char **argv)
 		case 1002: cfg.ed_seed = optarg; break;   /* --ed25519-seed: long only */
 		case 's': rc = parse_u64("--signals", optarg, 1, 100000000, &cfg.signals); break;
 		case 'T': trades = optarg; break;
+		case 'Z': acked_file = optarg; break;
 		case 'r': rc = parse_u64("--rate", optarg, 0, 100000000, &cfg.rate); break;
 		case 'w': rc = parse_u64("--window", optarg, 1, 100000, &v); cfg.window = (uint32_t)v; break;
 		case 't': rc = parse_u64("--threads", optarg, 1, 64, &v); cfg.threads = (uint32_t)v; break;
@@ -1061,6 +1096,8 @@ int main(int argc, char **argv)
 		       PCT(1.0), cpu);
 	fflush(stdout);
 	free(lat);
+	if (acked_file != NULL && write_acked(acked_file, ms, cfg.n_masters) != 0 && status == 0)
+		status = 1;
 	for (uint32_t i = 0; i < cfg.n_masters; i++) {
 		proto_ed25519_key_free(ms[i].sk);
 		free(ms[i].sent_ns);

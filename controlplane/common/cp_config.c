@@ -15,7 +15,7 @@
 #include "cp_log.h"
 #include "dp_kvconf.h"
 
-enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL };
+enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL, K_DURABILITY };
 
 struct key {
 	const char *name;
@@ -37,6 +37,9 @@ static const struct key keys[] = {
 	{"pg_timeout_ms", K_U32, F(pg_timeout_ms), 0, 100, 3600000},
 	{"backoff_max_ms", K_U32, F(backoff_max_ms), 0, 50, 600000},
 	{"edge_batch", K_U32, F(edge_batch), 0, 1, 8192},
+	{"durability", K_DURABILITY, F(durability), 0, 0, 0},
+	{"durability_replicas", K_U32, F(durability_replicas), 0, 1, 16},
+	{"durability_wait_ms", K_U32, F(durability_wait_ms), 0, 1, 60000},
 	{"dataplane_stale_ms", K_U32, F(dataplane_stale_ms), 0, 100, 600000},
 	{"auth_reload_s", K_U32, F(auth_reload_s), 0, 1, 86400},
 	{"archiver_batch", K_U32, F(archiver_batch), 0, 1, 100000},
@@ -106,6 +109,9 @@ void cp_config_defaults(struct cp_config *c)
 	c->pg_timeout_ms = 10000;
 	c->backoff_max_ms = 2000;
 	c->edge_batch = 1024;
+	c->durability = CP_DUR_FSYNC;
+	c->durability_replicas = 1;
+	c->durability_wait_ms = 100;
 	c->dataplane_stale_ms = 3000;
 	c->auth_reload_s = 60;
 	c->archiver_batch = 5000;
@@ -188,6 +194,13 @@ const char *cp_config_roles_str(unsigned int roles, char *buf, size_t len)
 static void known_roles(char *buf, size_t len)
 {
 	cp_config_roles_str(~0u, buf, len);
+}
+
+const char *cp_durability_name(enum cp_durability d)
+{
+	static const char *const names[] = {"fsync", "replica", "both", "os"};
+
+	return (unsigned int)d < sizeof(names) / sizeof(names[0]) ? names[d] : "?";
 }
 
 int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t errlen)
@@ -281,6 +294,14 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 			return -EINVAL;
 		}
 		return 0;
+	case K_DURABILITY:
+		for (int d = CP_DUR_FSYNC; d <= CP_DUR_OS; d++)
+			if (strcmp(value, cp_durability_name((enum cp_durability)d)) == 0) {
+				c->durability = (enum cp_durability)d;
+				return 0;
+			}
+		dp_kvconf_msg(err, errlen, "%s: '%s' is not fsync/replica/both/os", key, value);
+		return -EINVAL;
 	case K_LEVEL: {
 		int l = cp_log_level_parse(value);
 		if (l < 0) {

@@ -32,6 +32,23 @@ const char *cp_config_role_name(unsigned int bit);
 /* Comma-separated names of the bits in roles into buf ("edge,archiver"). Returns buf. */
 const char *cp_config_roles_str(unsigned int roles, char *buf, size_t len);
 
+/* When the edge may ACK a signal (docs/control.md "Durability modes", issue 23). */
+enum cp_durability {
+	CP_DUR_FSYNC = 0, /* Redis has fsynced its AOF (appendfsync always): the default */
+	CP_DUR_REPLICA,   /* WAIT: durability_replicas replicas have the write */
+	CP_DUR_BOTH,      /* both of the above */
+	CP_DUR_OS,        /* the write is in Redis (appendfsync everysec: up to ~1 s lost on a crash) */
+};
+
+/* Does mode d wait for replicas (WAIT) before an ACK? */
+static inline bool cp_durability_waits(enum cp_durability d)
+{
+	return d == CP_DUR_REPLICA || d == CP_DUR_BOTH;
+}
+
+/* "fsync", "replica", "both" or "os". */
+const char *cp_durability_name(enum cp_durability d);
+
 struct cp_config {
 	unsigned int roles;              /* enum cp_role bits */
 	char shm[64];                    /* dataplane segment name */
@@ -42,6 +59,9 @@ struct cp_config {
 	uint32_t pg_timeout_ms;          /* statement_timeout of our sessions */
 	uint32_t backoff_max_ms;         /* reconnect backoff ceiling (doubles from 50 ms) */
 	uint32_t edge_batch;             /* records per Redis pipeline (group commit) */
+	enum cp_durability durability;   /* edge: when an ACK may go (default fsync) */
+	uint32_t durability_replicas;    /* replica/both: replicas that must have a write */
+	uint32_t durability_wait_ms;     /* replica/both: WAIT's timeout; short: no ACK */
 	uint32_t dataplane_stale_ms;     /* dataplane heartbeat older than this: re-attach */
 	uint32_t auth_reload_s;          /* full token/master reload period (expiry) */
 	uint32_t archiver_batch;         /* entries per XREADGROUP / COPY */

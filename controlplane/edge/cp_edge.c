@@ -33,7 +33,8 @@ struct edge {
 	struct cp_auth a;
 	struct dp_ingress_rec *batch;
 	unsigned int n;
-	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event */
+	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event,
+				  * -3 written but not on enough replicas (no ACK) */
 	struct dp_ack_rec *acks;
 	uint64_t *mkey;          /* open-addressing map master -> group of the batch */
 	unsigned int *mgrp;
@@ -47,6 +48,8 @@ struct edge {
 	size_t cmds_cap;
 	uint64_t next_attach, next_health, next_poll, next_reload;
 	uint64_t written, duplicate, gap, events, acked, ack_dropped, attaches, batches;
+	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
+	bool dur_checked;        /* durability_check has logged what Redis promises */
 };
 
 /* Hand the batch's newly durable signals to the process's consumers (see cp_edge.h). */
@@ -97,11 +100,19 @@ static int push_auth(struct edge *e)
 	return 0;
 }
 
-/* Last durable sequence of every usable master, read in one pipeline. */
+/* Last durable sequence of every usable master, read in one pipeline; with durability =
+ * replica|both it counts as durable only once a WAIT says the replicas have it too (an edge
+ * restarting after its primary took writes its replicas lack must not tell the dataplane,
+ * and through HelloAck the masters, that those are safe). */
 static int push_durable(struct edge *e)
 {
 	char key[64];
 	size_t sent = 0;
+	bool wait = cp_durability_waits(e->cfg->durability);
+	uint64_t *seqs = calloc(e->a.n_masters + 1, sizeof(*seqs));
+
+	if (seqs == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < e->a.n_masters; i++) {
 		if (!e->a.masters[i].usable)
 			continue;
@@ -109,6 +120,9 @@ static int push_durable(struct edge *e)
 		redisAppendCommand(e->r.ctx, "XREVRANGE %s + - COUNT 1", key);
 		sent++;
 	}
+	if (wait)
+		redisAppendCommand(e->r.ctx, "WAIT %u %u", e->cfg->durability_replicas,
+				   e->cfg->durability_wait_ms);
 	int rc = 0;
 	for (size_t i = 0; i < e->a.n_masters && sent > 0; i++) {
 		if (!e->a.masters[i].usable)
@@ -117,34 +131,94 @@ static int push_durable(struct edge *e)
 		sent--;
 		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
 			cp_redis_fail(&e->r, "XREVRANGE (restoring durable sequences)");
+			free(seqs);
 			return -EAGAIN;
 		}
-		uint64_t seq = 0;
 		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
 		    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements >= 1 &&
 		    rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
-			seq = strtoull(rep->element[0]->element[0]->str, NULL, 10);
+			seqs[i] = strtoull(rep->element[0]->element[0]->str, NULL, 10);
 		else if (rep->type != REDIS_REPLY_ARRAY)
 			rc = -EAGAIN;
 		freeReplyObject(rep);
-		if (rc != 0)
+	}
+	if (wait) {
+		redisReply *rep = NULL;
+
+		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(&e->r, "WAIT (restoring durable sequences)");
+			free(seqs);
+			return -EAGAIN;
+		}
+		if (rep->type != REDIS_REPLY_INTEGER ||
+		    rep->integer < (long long)e->cfg->durability_replicas) {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT found %lld replica(s) of %u "
+				  "needed: not READY until the replicas have the streams",
+				  cp_durability_name(e->cfg->durability),
+				  rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1LL,
+				  e->cfg->durability_replicas);
+			freeReplyObject(rep);
+			free(seqs);
+			return -EAGAIN;
+		}
+		freeReplyObject(rep);
+	}
+	for (size_t i = 0; i < e->a.n_masters && rc == 0; i++) {
+		if (!e->a.masters[i].usable)
 			continue;
 		struct dp_ctrl_cmd cmd;
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.type = DP_CTRL_SET_DURABLE;
 		cmd.master_id = e->a.masters[i].id;
-		cmd.sequence = seq;
+		cmd.sequence = seqs[i];
 		rc = ctrl_send(e, &cmd);
 	}
+	free(seqs);
 	if (rc == -EAGAIN)
 		cp_redis_fail(&e->r, "XREVRANGE returned an error (restoring durable sequences)");
 	return rc;
+}
+
+/*
+ * Say at start (once) when the Redis behind the edge cannot keep the
+ * promise the configured durability makes: fsync/both need `appendonly yes` with
+ * `appendfsync always`, replica/both replicas connected. A Redis that hides CONFIG
+ * (renamed in production) is not checked; the log says so.
+ */
+static void durability_check(struct edge *e)
+{
+	enum cp_durability d = e->cfg->durability;
+	redisReply *ao = redisCommand(e->r.ctx, "CONFIG GET appendonly");
+	redisReply *af = redisCommand(e->r.ctx, "CONFIG GET appendfsync");
+	const char *aov = ao && ao->type == REDIS_REPLY_ARRAY && ao->elements == 2 ?
+			  ao->element[1]->str : NULL;
+	const char *afv = af && af->type == REDIS_REPLY_ARRAY && af->elements == 2 ?
+			  af->element[1]->str : NULL;
+
+	if (aov == NULL || afv == NULL)
+		cp_log(CP_LOG_WARN, ROLE, "durability = %s: CONFIG GET is not allowed here, so "
+		       "Redis's persistence is not checked", cp_durability_name(d));
+	else if ((d == CP_DUR_FSYNC || d == CP_DUR_BOTH) &&
+		 (strcmp(aov, "yes") != 0 || strcmp(afv, "always") != 0))
+		cp_log(CP_LOG_WARN, ROLE, "durability = %s but Redis has appendonly %s, appendfsync "
+		       "%s: an ACKed signal does not survive a Redis crash (docs/control.md "
+		       "\"Durability modes\")", cp_durability_name(d), aov, afv);
+	else
+		cp_log(CP_LOG_INFO, ROLE, "durability = %s (Redis: appendonly %s, appendfsync %s%s)",
+		       cp_durability_name(d), aov, afv, cp_durability_waits(d) ?
+		       "; every ACK after a WAIT for its replicas" : "");
+	freeReplyObject(ao);
+	freeReplyObject(af);
 }
 
 static int push_initial(struct edge *e)
 {
 	if (cp_redis_ensure(&e->r) != 0)
 		return -EAGAIN;
+	if (!e->dur_checked) {
+		durability_check(e);
+		e->dur_checked = true;
+	}
 	int rc = push_auth(e);
 	if (rc == 0)
 		rc = push_durable(e);
@@ -366,15 +440,30 @@ static int write_batch(struct edge *e)
 			n_events++;
 		}
 
+	/* durability = replica|both: the batch's WAIT, last in the same pipeline (one round
+	 * trip): its reply says how many replicas have every write before it */
+	bool wait = cp_durability_waits(e->cfg->durability);
+	long long replicas = -1;
+	if (wait && redisAppendCommand(e->r.ctx, "WAIT %u %u", e->cfg->durability_replicas,
+				       e->cfg->durability_wait_ms) != REDIS_OK) {
+		cp_redis_fail(&e->r, "queueing a batch's WAIT");
+		return -EAGAIN;
+	}
+
 	bool ok = true;
 	unsigned int base = e->ngroups > 0 ? 1 : 0; /* the SADD reply comes first */
-	unsigned int total = base + e->ngroups + n_events;
+	unsigned int total = base + e->ngroups + n_events + (wait ? 1 : 0);
 	unsigned int g = 0, ev = 0;
 	for (unsigned int j = 0; j < total; j++) {
 		redisReply *rep = NULL;
 		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
 			cp_redis_fail(&e->r, "writing a batch");
 			return -EAGAIN;
+		}
+		if (wait && j == total - 1) {
+			replicas = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+			freeReplyObject(rep);
+			break;
 		}
 		if (rep->type == REDIS_REPLY_ERROR) {
 			CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
@@ -400,6 +489,23 @@ static int write_batch(struct edge *e)
 		 * batch and retry on a fresh connection. */
 		cp_redis_fail(&e->r, "error reply in a batch");
 		return -EAGAIN;
+	}
+	if (wait && replicas < (long long)e->cfg->durability_replicas) {
+		/* Written on the primary but not (yet) on enough replicas: no ACK, never a false
+		 * one. The masters resend after their ACK timeout; the resends are duplicates,
+		 * ACKed once a WAIT covers them. */
+		unsigned int held = 0;
+
+		for (unsigned int i = 0; i < e->n; i++)
+			if (e->status[i] == 0 || e->status[i] == 1) {
+				e->status[i] = -3;
+				held++;
+			}
+		e->not_durable += held;
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
+			  "%u signal(s) not ACKed (the masters resend)",
+			  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
+			  e->cfg->durability_wait_ms, replicas, held);
 	}
 	return 0;
 }
@@ -532,8 +638,8 @@ int cp_edge_run(struct cp_ctx *ctx)
 out:
 	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64
 	       " events=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64 " batches=%" PRIu64
-	       " attaches=%" PRIu64, e.written, e.duplicate, e.gap, e.events, e.acked, e.ack_dropped,
-	       e.batches, e.attaches);
+	       " attaches=%" PRIu64 " not_durable=%" PRIu64, e.written, e.duplicate, e.gap, e.events,
+	       e.acked, e.ack_dropped, e.batches, e.attaches, e.not_durable);
 	if (e.attached)
 		cp_shm_detach(&e.c);
 	cp_redis_close(&e.r);
