@@ -27,6 +27,7 @@
 #include "cp_gate.h"
 #include "cp_ctx.h"
 #include "cp_metrics.h"
+#include "cp_redis.h"
 #include "cp_shm.h"
 #include "dp_hist.h"
 
@@ -119,7 +120,12 @@ static void ingest(struct cp_metrics *o, const struct cp_config *cfg)
 static int redis_up(const struct cp_config *cfg)
 {
 	struct timeval tv = {cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000};
-	redisContext *c = redisConnectWithTimeout(cfg->redis_host, (int)cfg->redis_port, tv);
+	char host[256], why[640];
+	uint32_t port;
+
+	if (cp_redis_target(cfg, host, sizeof(host), &port, why, sizeof(why)) != 0)
+		return 0;
+	redisContext *c = redisConnectWithTimeout(host, (int)port, tv);
 	int up = 0;
 	if (c != NULL && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK) {
 		redisReply *r = redisCommand(c, "PING");

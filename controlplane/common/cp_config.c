@@ -33,6 +33,8 @@ static const struct key keys[] = {
 	{"redis_host", K_STR, F(redis_host), S(redis_host), 0, 0},
 	{"redis_port", K_U32, F(redis_port), 0, 1, 65535},
 	{"redis_timeout_ms", K_U32, F(redis_timeout_ms), 0, 10, 600000},
+	{"redis_sentinels", K_STR, F(redis_sentinels), S(redis_sentinels), 0, 0},
+	{"redis_sentinel_master", K_STR, F(redis_sentinel_master), S(redis_sentinel_master), 0, 0},
 	{"pg_conninfo", K_STR, F(pg_conninfo), S(pg_conninfo), 0, 0},
 	{"pg_timeout_ms", K_U32, F(pg_timeout_ms), 0, 100, 3600000},
 	{"backoff_max_ms", K_U32, F(backoff_max_ms), 0, 50, 600000},
@@ -109,6 +111,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->pg_timeout_ms = 10000;
 	c->backoff_max_ms = 2000;
 	c->edge_batch = 1024;
+	snprintf(c->redis_sentinel_master, sizeof(c->redis_sentinel_master), "decp");
 	c->durability = CP_DUR_FSYNC;
 	c->durability_replicas = 1;
 	c->durability_wait_ms = 100;

@@ -55,6 +55,9 @@ struct cp_config {
 	char redis_host[256];
 	uint32_t redis_port;
 	uint32_t redis_timeout_ms;       /* connect and per-reply timeout */
+	char redis_sentinels[512];       /* "host:port,..." of Redis Sentinels: the primary is
+					  * asked of them (redis_host/port unused); "" = none */
+	char redis_sentinel_master[64];  /* the name the Sentinels monitor the primary as */
 	char pg_conninfo[1024];          /* libpq conninfo */
 	uint32_t pg_timeout_ms;          /* statement_timeout of our sessions */
 	uint32_t backoff_max_ms;         /* reconnect backoff ceiling (doubles from 50 ms) */

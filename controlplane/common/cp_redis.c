@@ -72,6 +72,8 @@ void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
 	r->role = role;
+	snprintf(r->host, sizeof(r->host), "%s", cfg->redis_host);
+	r->port = cfg->redis_port;
 	r->backoff_ms = 50;
 }
 
@@ -88,11 +90,67 @@ void cp_redis_close(struct cp_redis *r)
 	r->ctx = NULL;
 }
 
+/* Ask one Sentinel (host:port, len bytes of it) for the primary's address. 0 or -EAGAIN. */
+static int sentinel_ask(const struct cp_config *cfg, const char *hp, size_t len, char *host,
+			size_t hostlen, uint32_t *port)
+{
+	char h[256];
+	const char *colon = memrchr(hp, ':', len);
+	struct timeval tv = {(time_t)(cfg->redis_timeout_ms / 1000),
+			     (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000};
+	redisContext *c;
+	redisReply *rep;
+	int rc = -EAGAIN;
+
+	if (colon == NULL || (size_t)(colon - hp) >= sizeof(h))
+		return -EAGAIN;
+	memcpy(h, hp, (size_t)(colon - hp));
+	h[colon - hp] = '\0';
+	c = redisConnectWithTimeout(h, atoi(colon + 1), tv);
+	if (c == NULL || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+		redisFree(c);
+		return -EAGAIN;
+	}
+	rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", cfg->redis_sentinel_master);
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING &&
+	    strlen(rep->element[0]->str) < hostlen) {
+		snprintf(host, hostlen, "%s", rep->element[0]->str);
+		*port = (uint32_t)atoi(rep->element[1]->str);
+		rc = *port > 0 && *port < 65536 ? 0 : -EAGAIN;
+	}
+	freeReplyObject(rep);
+	redisFree(c);
+	return rc;
+}
+
+int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uint32_t *port,
+		    char *why, size_t whylen)
+{
+	const char *p = cfg->redis_sentinels;
+
+	if (p[0] == '\0') {
+		snprintf(host, hostlen, "%s", cfg->redis_host);
+		*port = cfg->redis_port;
+		return 0;
+	}
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (sentinel_ask(cfg, p, n, host, hostlen, port) == 0)
+			return 0;
+		p += n + (p[n] == ',');
+	}
+	snprintf(why, whylen, "no Sentinel of %s knows a primary named %s", cfg->redis_sentinels,
+		 cfg->redis_sentinel_master);
+	return -EAGAIN;
+}
+
 void cp_redis_fail(struct cp_redis *r, const char *what)
 {
 	const char *detail = r->ctx != NULL && r->ctx->err ? r->ctx->errstr : "";
 	CP_LOG_RL(CP_LOG_ERR, r->role, "redis %s:%u: %s%s%s; retrying with backoff",
-		  r->cfg->redis_host, r->cfg->redis_port, what, *detail ? ": " : "", detail);
+		  r->host, r->port, what, *detail ? ": " : "", detail);
 	cp_redis_close(r);
 	r->was_down = true;
 	r->next_try_ns = cp_now_ns() + (uint64_t)r->backoff_ms * 1000000ull;
@@ -108,7 +166,12 @@ int cp_redis_ensure(struct cp_redis *r)
 		return -EAGAIN;
 	struct timeval tv = {(time_t)(r->cfg->redis_timeout_ms / 1000),
 			     (suseconds_t)(r->cfg->redis_timeout_ms % 1000) * 1000};
-	r->ctx = redisConnectWithTimeout(r->cfg->redis_host, (int)r->cfg->redis_port, tv);
+	char why[640];
+	if (cp_redis_target(r->cfg, r->host, sizeof(r->host), &r->port, why, sizeof(why)) != 0) {
+		cp_redis_fail(r, why);
+		return -EAGAIN;
+	}
+	r->ctx = redisConnectWithTimeout(r->host, (int)r->port, tv);
 	if (r->ctx == NULL || r->ctx->err) {
 		cp_redis_fail(r, "connect");
 		return -EAGAIN;
@@ -137,8 +200,7 @@ int cp_redis_ensure(struct cp_redis *r)
 	r->connects++;
 	r->backoff_ms = 50;
 	if (r->was_down)
-		cp_log(CP_LOG_INFO, r->role, "redis %s:%u: connected again", r->cfg->redis_host,
-		       r->cfg->redis_port);
+		cp_log(CP_LOG_INFO, r->role, "redis %s:%u: connected again", r->host, r->port);
 	r->was_down = false;
 	return 0;
 }

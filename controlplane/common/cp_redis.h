@@ -9,6 +9,12 @@
  * FUNCTION LOAD REPLACE, so a Redis restarted without it (or with an older version of it)
  * is fixed before the first write.
  *
+ * With redis_sentinels set, every (re)connect first asks the Sentinels, in order, which
+ * server is the primary of redis_sentinel_master (SENTINEL get-master-addr-by-name) and
+ * connects there; a server that turns out to be a replica (a failover under way) refuses
+ * FUNCTION LOAD (READONLY) and the next attempt asks again. So after a failover every
+ * role follows the new primary at its next reconnect (issue 23 item 3, docs/control.md).
+ *
  * Threading: a struct cp_redis belongs to one thread.
  */
 #ifndef DECP_CP_REDIS_H
@@ -40,6 +46,8 @@
 
 struct cp_redis {
 	redisContext *ctx;          /* NULL while disconnected */
+	char host[256];             /* the server connected to (or last tried) */
+	uint32_t port;
 	const struct cp_config *cfg;
 	const char *role;           /* for log lines */
 	uint32_t backoff_ms;
@@ -57,6 +65,13 @@ void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *
  * logged rate-limited).
  */
 int cp_redis_ensure(struct cp_redis *r);
+
+/*
+ * The Redis primary to connect to: redis_host/redis_port, or what the first Sentinel of
+ * redis_sentinels that answers says. 0, or -EAGAIN (no Sentinel answered; why in why).
+ */
+int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uint32_t *port,
+		    char *why, size_t whylen);
 
 /* Drop the connection after an error `what` (logged rate-limited) and start backoff. */
 void cp_redis_fail(struct cp_redis *r, const char *what);

@@ -61,8 +61,10 @@ static void usage(FILE *f)
 		"  --set KEY=VALUE    override one setting (repeatable; after the file)\n"
 		"  --check            validate the configuration, print it, and exit\n"
 		"  --help             this text\n"
-		"Keys: roles shm redis_host redis_port redis_timeout_ms pg_conninfo pg_timeout_ms\n"
-		"      backoff_max_ms edge_batch dataplane_stale_ms auth_reload_s\n"
+		"Keys: roles shm redis_host redis_port redis_timeout_ms redis_sentinels\n"
+		"      redis_sentinel_master pg_conninfo pg_timeout_ms\n"
+		"      backoff_max_ms edge_batch durability durability_replicas durability_wait_ms\n"
+		"      dataplane_stale_ms auth_reload_s\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms archiver_threads\n"
 		"      archiver_linger_ms\n"
 		"      partition_maint_s archiver_consumer redis_keep_signals archive_warm_dir\n"
@@ -157,9 +159,11 @@ int main(int argc, char **argv)
 	cp_log_set_level((enum cp_log_level)cfg.log_level);
 	if (check) {
 		char rs[160];
-		printf("roles=%s shm=%s redis=%s:%u edge_batch=%u archiver_batch=%u\n",
-		       cp_config_roles_str(cfg.roles, rs, sizeof(rs)), cfg.shm, cfg.redis_host,
-		       cfg.redis_port, cfg.edge_batch, cfg.archiver_batch);
+		printf("roles=%s shm=%s redis=%s:%u%s%s edge_batch=%u archiver_batch=%u "
+		       "durability=%s\n", cp_config_roles_str(cfg.roles, rs, sizeof(rs)), cfg.shm,
+		       cfg.redis_host, cfg.redis_port, cfg.redis_sentinels[0] ? " sentinels=" : "",
+		       cfg.redis_sentinels, cfg.edge_batch, cfg.archiver_batch,
+		       cp_durability_name(cfg.durability));
 		return 0;
 	}
 
