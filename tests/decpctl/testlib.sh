@@ -18,3 +18,25 @@ free_port() { # a TCP port nothing listens on (loopback), or fails
 	done
 	return 1
 }
+# The ingest pipeline of the lifecycle tests: a plaintext posix dataplane on a free loopback
+# port (written to DIR/dp.port) with segment SHM, and decp-control with the configuration
+# lines given (written to DIR/control.conf; log DIR/control.log); waits until the edge has
+# made the dataplane ready (`decpctl top`). Needs $DP, $CTLBIN and $D; sets DPPID and
+# CPPID. Returns 1 when it never became ready.
+start_pipeline() { # DIR SHM CONFIG-LINE...
+	local dir=$1 shm=$2
+	shift 2
+	"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$dir/dp.port" --shm "$shm" \
+		>"$dir/dp.log" 2>&1 &
+	DPPID=$!
+	for _ in $(seq 1 200); do [ -s "$dir/dp.port" ] && break; sleep 0.05; done
+	printf '%s\n' "shm = /$shm" "pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" "$@" \
+		>"$dir/control.conf"
+	"$CTLBIN" --config "$dir/control.conf" >"$dir/control.log" 2>&1 &
+	CPPID=$!
+	for _ in $(seq 1 600); do
+		"$D" top --shm "$shm" --once --json 2>/dev/null | grep -q '"ready":true' && return 0
+		sleep 0.05
+	done
+	return 1
+}

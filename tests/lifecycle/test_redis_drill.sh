@@ -110,18 +110,7 @@ start_redis || bad "restart"
 
 # The pipeline resumes on the restored and rebuilt Redis: the edge reads each master's
 # durable sequence from its stream, so HelloAck says 1501.
-"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$T/dp.port" --shm "$SHM" \
-	>"$T/dp.log" 2>&1 &
-DPPID=$!
-for _ in $(seq 1 200); do [ -s "$T/dp.port" ] && break; sleep 0.05; done
-printf '%s\n' "roles = edge,archiver" "shm = /$SHM" "redis_host = 127.0.0.1" \
-	"redis_port = $PORT" "pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" >"$T/control.conf"
-"$CTLBIN" --config "$T/control.conf" >"$T/control.log" 2>&1 &
-CPPID=$!
-for _ in $(seq 1 600); do
-	"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":true' && break
-	sleep 0.05
-done
+start_pipeline "$T" "$SHM" "roles = edge,archiver" "redis_host = 127.0.0.1" "redis_port = $PORT"
 out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --signals 1600 \
 	--key-seed drill --time-limit-s 100 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q " acked=1600 " && echo "$out" | grep -q " acked_by_helloack=1500 " &&

@@ -64,19 +64,9 @@ run_mode() { # durability
 	done
 	rc_of "$P1" INFO replication | grep -q '^connected_slaves:1' || { bad "$mode: replica not connected"; return; }
 
-	"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$dir/dp.port" --shm "$SHM" \
-		>"$dir/dp.log" 2>&1 &
-	DPPID=$!
-	for _ in $(seq 1 200); do [ -s "$dir/dp.port" ] && break; sleep 0.05; done
-	printf '%s\n' "roles = edge" "shm = /$SHM" "redis_host = 127.0.0.1" "redis_port = $P1" \
-		"redis_timeout_ms = 1000" "durability = $mode" "durability_wait_ms = 200" \
-		"pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" >"$dir/control.conf"
-	"$CTLBIN" --config "$dir/control.conf" >"$dir/control.log" 2>&1 &
-	CPPID=$!
-	for _ in $(seq 1 600); do
-		"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":true' && break
-		sleep 0.05
-	done
+	start_pipeline "$dir" "$SHM" "roles = edge" "redis_host = 127.0.0.1" "redis_port = $P1" \
+		"redis_timeout_ms = 1000" "durability = $mode" "durability_wait_ms = 200" ||
+		{ bad "$mode: the pipeline never became ready: $(tail -3 "$dir/control.log")"; return; }
 	grep -q "durability = $mode" "$dir/control.log" && ok ||
 		bad "$mode: the edge states its durability: $(grep -m1 durability "$dir/control.log")"
 

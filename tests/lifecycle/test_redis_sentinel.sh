@@ -71,22 +71,10 @@ done
 [ "$(rc_of "${SP[0]}" SENTINEL get-master-addr-by-name decp | tail -1)" = "${RP[0]}" ] && ok ||
 	bad "the Sentinels name the primary $(rc_of "${SP[0]}" SENTINEL get-master-addr-by-name decp | tr '\n' ' ')"
 
-"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$T/dp.port" --shm "$SHM" \
-	>"$T/dp.log" 2>&1 &
-DPPID=$!
-for _ in $(seq 1 200); do [ -s "$T/dp.port" ] && break; sleep 0.05; done
 # redis_host/port point nowhere: only the Sentinels lead to the primary
-printf '%s\n' "roles = edge,archiver" "shm = /$SHM" "redis_host = 127.0.0.1" "redis_port = 1" \
+start_pipeline "$T" "$SHM" "roles = edge,archiver" "redis_host = 127.0.0.1" "redis_port = 1" \
 	"redis_sentinels = $sentinels" "redis_sentinel_master = decp" "redis_timeout_ms = 500" \
-	"backoff_max_ms = 200" "durability = replica" "durability_wait_ms = 200" \
-	"pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" >"$T/control.conf"
-"$CTLBIN" --config "$T/control.conf" >"$T/control.log" 2>&1 &
-CPPID=$!
-for _ in $(seq 1 600); do
-	"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":true' && break
-	sleep 0.05
-done
-"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":true' && ok ||
+	"backoff_max_ms = 200" "durability = replica" "durability_wait_ms = 200" && ok ||
 	bad "the edge never became ready through the Sentinels: $(tail -3 "$T/control.log")"
 
 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --signals $SIGNALS --rate 2000 \
