@@ -78,6 +78,11 @@ struct cp_ws_check {
 struct cp_ws_sink {
 	/* the complete valid handshake request (len bytes, up to its blank line) */
 	int (*head)(void *arg, const char *req, size_t len);
+	/* a complete request head that is not a valid handshake (len bytes, up to its blank
+	 * line), when set: handed over instead of the 400 verdict (the fan-out's HTTP polling,
+	 * cp_poll_req.h); the checker then stays in the HTTP phase and collects the
+	 * connection's next request head. NULL: such a head is the 400 verdict. */
+	int (*request)(void *arg, const char *req, size_t len);
 	/* payload bytes of a data message, unmasked (n may be 0 for an empty frame): first
 	 * = the message's first bytes, text = a text message, fin = the message ends here */
 	int (*data)(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin);

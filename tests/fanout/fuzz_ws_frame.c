@@ -95,7 +95,8 @@ static int on_control(void *arg, unsigned int opcode, const uint8_t *p, size_t n
 static int run_deliver(const uint8_t *p, size_t n, bool http, size_t chunk, struct trace *t)
 {
 	struct cp_ws_check c;
-	const struct cp_ws_sink k = {on_head, on_data, on_control, t};
+	const struct cp_ws_sink k = {.head = on_head, .data = on_data, .control = on_control,
+				     .arg = t};
 	int v = 0;
 
 	t->n = 0;

@@ -271,7 +271,8 @@ static size_t frame(uint8_t *out, unsigned int op, bool fin, const char *pl)
 static int deliver_all(const uint8_t *p, size_t n, size_t chunk, bool http, struct events *e)
 {
 	struct cp_ws_check c;
-	const struct cp_ws_sink k = {ev_head, ev_data, ev_control, e};
+	const struct cp_ws_sink k = {.head = ev_head, .data = ev_data, .control = ev_control,
+				     .arg = e};
 	int v = 0;
 
 	CU_ASSERT_EQUAL_FATAL(cp_ws_check_init(&c, http, MAX_MSG), 0);
