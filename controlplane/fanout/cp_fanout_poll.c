@@ -6,6 +6,7 @@
 #include "cp_fanout_range.h"
 #include "cp_fanout_snap.h"
 #include "cp_poll_req.h"
+#include "proto_frame.h"
 
 #define POLL_STOP (-2) /* answered, closing: the sink reads nothing more */
 
@@ -90,15 +91,11 @@ static void poll_error(struct cp_fo_poll *p, int status, const char *code, const
 	poll_done(p, true);
 }
 
-/* Append one framed message (4-byte big-endian length, then the bytes) at *o. */
-static uint8_t *frame_put(uint8_t *o, const uint8_t *msg, uint32_t len)
+/* Append message m framed as on the ingest channel (proto_frame.h: a 4-byte big-endian
+ * length, then the bytes) at o; the caller sized the buffer for it. */
+static uint8_t *frame_put(uint8_t *o, struct cp_fmsg *m)
 {
-	o[0] = (uint8_t)(len >> 24);
-	o[1] = (uint8_t)(len >> 16);
-	o[2] = (uint8_t)(len >> 8);
-	o[3] = (uint8_t)len;
-	memcpy(o + 4, msg, len);
-	return o + 4 + len;
+	return o + proto_frame_encode(o, PROTO_FRAME_HDR_LEN + m->len, cp_fmsg_payload(m), m->len);
 }
 
 /* 200 with what was collected: [CopyPolicy] [snapshot] envelopes SyncEnd{next}. */
@@ -135,17 +132,17 @@ static void poll_answer(struct cp_fo_poll *p)
 	memcpy(buf + LWS_PRE, head, hl);
 	o = buf + LWS_PRE + hl;
 	if (p->policy != NULL) {
-		o = frame_put(o, cp_fmsg_payload(p->policy), p->policy->len);
+		o = frame_put(o, p->policy);
 		cnt(&f->c_policies_sent);
 	}
 	for (long i = 0; i < p->snap_n; i++)
-		o = frame_put(o, cp_fmsg_payload(p->snap[i]), p->snap[i]->len);
+		o = frame_put(o, p->snap[i]);
 	for (uint32_t i = 0; i < p->n; i++) {
 		/* the WebSocket's bytes, stamped for this answer (cp_fmsg_stamp) */
 		cp_fmsg_stamp(p->env[i], t, p->env_replay[i]);
-		o = frame_put(o, cp_fmsg_payload(p->env[i]), p->env[i]->len);
+		o = frame_put(o, p->env[i]);
 	}
-	o = frame_put(o, cp_fmsg_payload(end), end->len);
+	o = frame_put(o, end);
 	cp_fmsg_unref(end);
 	cnt(&f->c_polls);
 	cnt_add(&f->c_poll_envelopes, p->n);

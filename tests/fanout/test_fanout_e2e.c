@@ -2732,6 +2732,10 @@ static void scenario_poll(struct env *e)
 	struct pc *c = calloc(1, sizeof(*c)), *held = calloc(9, sizeof(*held));
 	uint64_t next = 0, same = 0;
 	int envs = 0, st;
+	pid_t wsub = -1, psub = -1;
+	static const char *const poll_args[] = {"--subs", NULL, "--expect", NULL, "--poll",
+						"--poll-wait", "5", NULL};
+	const char *pa[8], *wa[5];
 
 	ws.n = pl.n = n + 1;
 	ws.b = calloc(n + 2, sizeof(*ws.b));
@@ -2747,6 +2751,16 @@ static void scenario_poll(struct env *e)
 	for (int i = 0; i < 9; i++)
 		held[i].fd = -1;
 	poll_refusals(e);
+	/* decp-subscriber over the WebSocket and with --poll, the four subscriptions each:
+	 * the same guard path must execute every signal once, in order, both ways */
+	memcpy(pa, poll_args, sizeof(pa));
+	pa[1] = subs_arg(e);
+	pa[3] = expect_arg(e);
+	memcpy(wa, pa, sizeof(wa) - sizeof(wa[0]));
+	wa[4] = NULL;
+	wsub = start_subscriber(e, "wsub", wa);
+	psub = start_subscriber(e, "psub", pa);
+	CHECK(wsub > 0 && psub > 0, "poll: decp-subscriber (WebSocket) and decp-subscriber --poll");
 
 	/* the first third before anyone asks: a poller catches up from Redis (the ring is
 	 * fanout_history = 64), a WebSocket subscriber replays it */
@@ -2775,7 +2789,7 @@ static void scenario_poll(struct env *e)
 		CHECK(pc_send(c, t) == 0, "poll: waiting request sent");
 		usleep(300000); /* it is parked by now (nothing is published meanwhile) */
 		t_pub = now_ns();
-		CHECK(publish_m1(e, (int)s1) == 0, "poll: publish %" PRIu64, s1);
+		CHECK(publish_span(e, (int)s1, (int)s1, 0) == 0, "poll: publish %" PRIu64, s1);
 		if (pc_read(c, &r, 20000) == 0) {
 			Decp__ServerMessage *m[8];
 			int k = r.status == 200 ? presp_msgs(&r, m, 8) : -1;
@@ -2844,6 +2858,19 @@ compare:
 		CHECK(st == 200 && envs == 0 && nx == n && now_ns() - t0 >= 900000000LL,
 		      "poll: wait=1 with nothing new: 200, no envelope, next %" PRIu64 " after %.2f s",
 		      nx, (double)(now_ns() - t0) / 1e9);
+	}
+
+	/* both decp-subscribers executed every signal once, in order */
+	{
+		int rw = harness_wait_exit(wsub, 120000), rp = harness_wait_exit(psub, 120000);
+
+		wsub = psub = -1;
+		CHECK(rw == 0 && rp == 0, "poll: both decp-subscribers reached %" PRIu64 " (exit %d "
+		      "WebSocket, %d --poll)", n, rw, rp);
+		CHECK(check_log(e, "wsub", 0, e->nsubs) == e->nsubs, "poll: WebSocket decp-subscriber: "
+		      "each of %d subscribers executed 1..%" PRIu64 " once, in order", e->nsubs, n);
+		CHECK(check_log(e, "psub", 0, e->nsubs) == e->nsubs, "poll: decp-subscriber --poll: "
+		      "each of %d subscribers executed 1..%" PRIu64 " once, in order", e->nsubs, n);
 	}
 
 	/* pollers count against the subscriber's connection limit (8) */
@@ -2955,6 +2982,14 @@ compare:
 	      last_number(e, "fanout.log", "poll_timeouts "),
 	      last_number(e, "fanout.log", "poll_refused "));
 out:
+	if (wsub > 0) {
+		kill(wsub, SIGKILL);
+		(void)harness_wait_exit(wsub, 5000);
+	}
+	if (psub > 0) {
+		kill(psub, SIGKILL);
+		(void)harness_wait_exit(psub, 5000);
+	}
 	wsc_close(&w);
 	if (c != NULL)
 		pc_close(c);
