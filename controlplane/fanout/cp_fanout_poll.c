@@ -63,7 +63,8 @@ static void poll_done(struct cp_fo_poll *p, bool close)
 	if (close || p->req.close)
 		cp_fo_sess_hangup(p->s);
 	else
-		lws_set_timeout(p->s->wsi, PENDING_TIMEOUT_USER_OK, CP_POLL_IDLE_S);
+		lws_set_timeout(p->s->wsi, PENDING_TIMEOUT_USER_OK,
+				(int)(p->f->cfg.fanout_poll_idle_ms + 999) / 1000);
 }
 
 /* An error answer: {"code","message"} as the api's, then the connection is closed (the
@@ -104,7 +105,7 @@ static void poll_answer(struct cp_fo_poll *p)
 	struct cp_fanout *f = p->f;
 	struct cp_fmsg *end = cp_fmsg_sync_end(p->m->id, p->next);
 	size_t body = 0, hl;
-	char head[320];
+	char head[320], ka[64];
 	uint8_t *buf, *o;
 	int64_t t = now_ns();
 
@@ -117,12 +118,13 @@ static void poll_answer(struct cp_fo_poll *p)
 	for (long i = 0; i < p->snap_n; i++)
 		body += 4 + p->snap[i]->len;
 	body += p->bytes + 4u * p->n + 4 + end->len;
+	snprintf(ka, sizeof(ka), "Connection: keep-alive\r\nKeep-Alive: timeout=%u\r\n",
+		 (f->cfg.fanout_poll_idle_ms + 999) / 1000);
 	hl = (size_t)snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: "
 			      "application/x-protobuf\r\nContent-Length: %zu\r\nCache-Control: "
 			      "no-store\r\nX-Decp-Next-After: %" PRIu64 "\r\nX-Decp-Envelopes: %"
 			      PRIu32 "\r\n%s\r\n", body, p->next, p->n,
-			      p->req.close ? "Connection: close\r\n"
-			      : "Connection: keep-alive\r\nKeep-Alive: timeout=60\r\n");
+			      p->req.close ? "Connection: close\r\n" : ka);
 	buf = malloc(LWS_PRE + hl + body);
 	if (buf == NULL) {
 		cp_fmsg_unref(end);
@@ -161,7 +163,7 @@ static void poll_answer(struct cp_fo_poll *p)
 /* Take envelope m (sequence next + 1) into the answer; false when the answer is full. */
 static bool poll_take(struct cp_fo_poll *p, struct cp_fmsg *m, bool replay)
 {
-	if (p->n == CP_POLL_MAX_ENVELOPES || (p->n > 0 && p->bytes + m->len > CP_POLL_MAX_BYTES))
+	if (p->n == CP_POLL_MAX_ENVELOPES)
 		return false;
 	p->env[p->n] = cp_fmsg_ref(m);
 	p->env_replay[p->n++] = replay;

@@ -35,11 +35,8 @@
 #include <stdint.h>
 
 #define CP_POLL_WAIT_MAX_S 30u        /* longest wait a request may ask for */
-#define CP_POLL_MAX_ENVELOPES 200u    /* envelopes per answer, at most */
-#define CP_POLL_MAX_BYTES (256u * 1024u) /* envelope bytes per answer: no envelope is
-				       * added once this many are in the body */
-#define CP_POLL_IDLE_S 60u            /* keep-alive: a connection idle this long between
-				       * two requests is closed */
+#define CP_POLL_MAX_ENVELOPES 200u    /* envelopes per answer, at most (each under
+				       * 4.2 KiB: a signal frame is at most 4 KiB) */
 
 struct cp_poll_req {
 	uint64_t master;      /* {id} */

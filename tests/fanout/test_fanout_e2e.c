@@ -2608,10 +2608,14 @@ static int poll_once(struct pc *c, int master, const char *tok, uint64_t after, 
 				seen_add(s, m[i]->envelope);
 				e++;
 			}
-		if (!end_ok || e != r.envs || r.close) {
+		bool head_ok = strstr(r.head, "Content-Type: application/x-protobuf\r\n") != NULL &&
+			       strstr(r.head, "Cache-Control: no-store\r\n") != NULL &&
+			       strstr(r.head, "Keep-Alive: timeout=3\r\n") != NULL;
+
+		if (!end_ok || e != r.envs || r.close || !head_ok) {
 			fprintf(stderr, "poll: answer after=%" PRIu64 ": %d messages, SyncEnd ok %d, "
-				"%d envelopes (header %ld), close %d\n", after, n, end_ok, e, r.envs,
-				r.close);
+				"%d envelopes (header %ld), close %d, headers ok %d:\n%s", after, n,
+				end_ok, e, r.envs, r.close, head_ok, r.head);
 			st = -2;
 		}
 		*next = r.next;
@@ -2643,8 +2647,12 @@ static int poll_status(struct env *e, const char *req, char *code, size_t cap)
 			r.body[r.len] = '\0';
 			snprintf(code, cap, "%.*s", (int)strcspn(k + 8, "\""), k + 8);
 		}
-		if (st != 200 && !r.close)
-			st = -3; /* errors close the connection (documented) */
+		if (st != 200 && (!r.close || strstr(r.head, "Content-Type: application/json\r\n") ==
+				  NULL || strstr(r.head, "Cache-Control: no-store\r\n") == NULL ||
+				  (st == 405 && strstr(r.head, "Allow: GET\r\n") == NULL)))
+			st = -3; /* errors are JSON and close the connection (documented) */
+		if (st == 200 && strstr(req, "Connection: close") != NULL && !r.close)
+			st = -4; /* asked to close */
 	}
 	presp_free(&r);
 	pc_close(c);
@@ -2849,17 +2857,6 @@ compare:
 	      "(send stamps aside): %" PRIu64 " of %" PRIu64 " (duplicates %" PRIu64 "/%" PRIu64
 	      ")", n, same, n, ws.dup, pl.dup);
 
-	/* an empty wait ends with an empty answer at its end */
-	{
-		int64_t t0 = now_ns();
-		uint64_t nx = 0;
-
-		st = poll_once(c, 1, "tok-3", n, 1, &pl, &nx, &envs);
-		CHECK(st == 200 && envs == 0 && nx == n && now_ns() - t0 >= 900000000LL,
-		      "poll: wait=1 with nothing new: 200, no envelope, next %" PRIu64 " after %.2f s",
-		      nx, (double)(now_ns() - t0) / 1e9);
-	}
-
 	/* both decp-subscribers executed every signal once, in order */
 	{
 		int rw = harness_wait_exit(wsub, 120000), rp = harness_wait_exit(psub, 120000);
@@ -2871,6 +2868,72 @@ compare:
 		      "each of %d subscribers executed 1..%" PRIu64 " once, in order", e->nsubs, n);
 		CHECK(check_log(e, "psub", 0, e->nsubs) == e->nsubs, "poll: decp-subscriber --poll: "
 		      "each of %d subscribers executed 1..%" PRIu64 " once, in order", e->nsubs, n);
+		pc_close(c); /* perhaps idle for longer than fanout_poll_idle_ms meanwhile */
+		CHECK(pc_open(e, c) == 0, "poll: connect again");
+	}
+
+	/* an empty wait ends with an empty answer at its end, without reading Redis */
+	{
+		int64_t t0 = now_ns();
+		uint64_t nx = 0;
+		long x0 = redis_xrange_calls(e);
+
+		st = poll_once(c, 1, "tok-3", n, 1, &pl, &nx, &envs);
+		CHECK(st == 200 && envs == 0 && nx == n && now_ns() - t0 >= 900000000LL,
+		      "poll: wait=1 with nothing new: 200, no envelope, next %" PRIu64 " after %.2f s",
+		      nx, (double)(now_ns() - t0) / 1e9);
+		CHECK(redis_xrange_calls(e) == x0, "poll: no XRANGE while waiting (%ld)",
+		      redis_xrange_calls(e) - x0);
+	}
+	/* keep-alive: idle for fanout_poll_idle_ms (3 s here), the connection is closed */
+	{
+		int64_t t0 = now_ns();
+		struct pollfd pf = {c->fd, POLLIN, 0};
+		char x;
+		ssize_t k = -2;
+
+		while (now_ns() - t0 < 10000000000LL && k == -2)
+			if (poll(&pf, 1, 100) > 0)
+				k = recv(c->fd, &x, 1, 0);
+		CHECK(k == 0 && now_ns() - t0 >= 2000000000LL, "poll: an idle connection closed by the "
+		      "server after %.1f s (fanout_poll_idle_ms 3000)", (double)(now_ns() - t0) / 1e9);
+		pc_close(c);
+		CHECK(pc_open(e, c) == 0, "poll: connect again");
+	}
+	/* one request at a time: a second one while the first waits ends the connection */
+	{
+		char t[320];
+		struct pc *d = calloc(1, sizeof(*d));
+		struct presp r;
+
+		snprintf(t, sizeof(t), "GET /v1/masters/1/signals?after=%" PRIu64 "&wait=20 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\nGET /v1/masters/1/"
+			 "signals?after=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\n",
+			 n);
+		CHECK(d != NULL && pc_open(e, d) == 0 && pc_send(d, t) == 0, "poll: pipelined");
+		CHECK(d != NULL && pc_read(d, &r, 5000) != 0 && d->have == 0,
+		      "poll: a request sent while one waits: the connection closed, no answer");
+		presp_free(&r);
+		if (d != NULL)
+			pc_close(d);
+		free(d);
+	}
+	/* at most CP_POLL_MAX_ENVELOPES (200) per answer, one XRANGE for them */
+	{
+		long x0 = redis_xrange_calls(e);
+		uint64_t nx = 0;
+		struct seen s2 = {0};
+
+		s2.n = n;
+		s2.b = calloc(n + 1, sizeof(*s2.b));
+		s2.len = calloc(n + 1, sizeof(*s2.len));
+		st = s2.b != NULL && s2.len != NULL ? poll_once(c, 2, "tok-2", 0, 0, &s2, &nx, &envs)
+						   : -1;
+		CHECK(st == 200 && envs == 200 && nx == 200, "poll: after=0 on a 300-signal stream: "
+		      "%d envelopes, next %" PRIu64 " (status %d; expected 200, 200)", envs, nx, st);
+		CHECK(redis_xrange_calls(e) - x0 == 1, "poll: read with %ld XRANGE (1)",
+		      redis_xrange_calls(e) - x0);
+		seen_free(&s2);
 	}
 
 	/* pollers count against the subscriber's connection limit (8) */
@@ -2969,6 +3032,20 @@ compare:
 		st = poll_once(c, 1, "tok-3", n, 5, &pl, &next, &envs);
 		CHECK(st == 200 && envs == 1 && next == n + 1, "poll: after the snapshot: %" PRIu64
 		      " (status %d, %d envelopes)", n + 1, st, envs);
+	}
+	/* Redis down: what needs Redis is 503 unavailable */
+	{
+		char t[200], code[64];
+
+		CHECK(harness_redis_stop(e->redis) == 0, "poll: Redis stopped");
+		snprintf(t, sizeof(t), "GET /v1/masters/2/signals?after=1 HTTP/1.1\r\nHost: x\r\n"
+			 "Authorization: Bearer tok-2\r\n\r\n");
+		st = poll_status(e, t, code, sizeof(code));
+		CHECK(st == 503 && strcmp(code, "unavailable") == 0, "poll: Redis down: %d '%s' "
+		      "(expected 503 unavailable)", st, code);
+		CHECK(harness_redis_restart(e->redis) == 0, "poll: Redis restarted");
+		redisFree(e->rc);
+		e->rc = redisConnect("127.0.0.1", harness_redis_port(e->redis));
 	}
 	usleep(1200000); /* the next stats line */
 	CHECK(last_number(e, "fanout.log", "polls ") > 0 &&
@@ -4609,7 +4686,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(sc, "poll") == 0) {
 		/* a small history ring: catching up reads Redis, later polls the ring */
-		static const char *const po[] = {"--set", "fanout_history=64", NULL};
+		static const char *const po[] = {"--set", "fanout_history=64", "--set",
+						 "fanout_poll_idle_ms=3000", NULL};
 
 		e.fanout_extra = po;
 	}
