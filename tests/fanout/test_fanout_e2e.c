@@ -2660,6 +2660,61 @@ static int poll_status(struct env *e, const char *req, char *code, size_t cap)
 	return st;
 }
 
+/* HTTP polling over wss (TLS 1.3, the test's CA): two answers on one connection, the
+ * last ten signals of master 1, then a refusal. */
+static void poll_tls(struct env *e)
+{
+	char ca[600], req[256];
+	long verify = -1;
+	SSL *ssl;
+	struct pc *c = calloc(1, sizeof(*c));
+	int st[2] = {-1, -1}, envs[2] = {-1, -1};
+
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", e->dir);
+	ssl = tls_open(e->port, TLS1_3_VERSION, TLS1_3_VERSION, ca, &verify);
+	CHECK(ssl != NULL && verify == X509_V_OK && c != NULL, "wss poll: TLS connection");
+	for (int k = 0; ssl != NULL && c != NULL && k < 2; k++) {
+		struct presp r;
+		Decp__ServerMessage *m[64];
+		int n;
+
+		snprintf(req, sizeof(req), "GET /v1/masters/1/signals?after=%d&policy=99 HTTP/1.1\r\n"
+			 "Host: x\r\nAuthorization: Bearer tok-1\r\n\r\n",
+			 k == 0 ? e->nsignals - 10 : e->nsignals - 5);
+		if (SSL_write(ssl, req, (int)strlen(req)) <= 0)
+			break;
+		c->fd = -1;
+		c->have = 0;
+		for (int i; (i = SSL_read(ssl, c->b + c->have, (int)(sizeof(c->b) - c->have))) > 0;) {
+			const uint8_t *h;
+			const char *cl;
+
+			c->have += (size_t)i;
+			h = memmem(c->b, c->have, "\r\n\r\n", 4);
+			c->b[c->have < sizeof(c->b) ? c->have : sizeof(c->b) - 1] = 0;
+			cl = strstr((const char *)c->b, "Content-Length: ");
+			if (h != NULL && cl != NULL &&
+			    c->have >= (size_t)(h + 4 - c->b) + strtoul(cl + 16, NULL, 10))
+				break;
+		}
+		if (pc_read(c, &r, 0) != 0)
+			break;
+		st[k] = r.status;
+		n = r.status == 200 ? presp_msgs(&r, m, 64) : 0;
+		envs[k] = 0;
+		for (int i = 0; i < n; i++)
+			envs[k] += m[i]->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE;
+		msgs_free(m, n > 0 ? n : 0);
+		presp_free(&r);
+	}
+	CHECK(st[0] == 200 && envs[0] == 10 && st[1] == 200 && envs[1] == 5,
+	      "wss poll: two answers on one TLS connection: %d with %d envelopes, %d with %d "
+	      "(expected 200 with 10, 200 with 5)", st[0], envs[0], st[1], envs[1]);
+	if (ssl != NULL)
+		tls_close(ssl);
+	free(c);
+}
+
 static void poll_refusals(struct env *e)
 {
 	static const struct {
@@ -4772,6 +4827,7 @@ int main(int argc, char **argv)
 			      "wss: a certificate that does not chain to --ca is refused (exit %d)",
 			      rc);
 			wss_refusals(&e);
+			poll_tls(&e);
 		}
 		if (slow > 0) {
 			rc = harness_wait_exit(slow, 120000);

@@ -1327,6 +1327,7 @@ static void usage(FILE *o)
 		"                       path; no TimePing (local clock), no reports (nothing goes to\n"
 		"                       the server); with --resync for snapshots\n"
 		"  --poll-wait S        each poll waits up to S seconds for a signal (0..30, default 10)\n"
+		"                       (ws:// only: lws 4.1's raw client cannot do TLS)\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
 		"                       process instead of once per simulated subscriber\n"
 		"misbehaviour: --skew-ms N (clock), --no-time-sync (trust the local clock: no\n"
@@ -1747,6 +1748,13 @@ int main(int argc, char **argv)
 	if (g_o.poll && (g_o.report_exec || g_o.stop_reading_after != 0 || g_o.forge_every != 0)) {
 		fprintf(stderr, "decp-subscriber: --poll carries no reports: not with --report-exec, "
 			"--stop-reading-after or --forge-every\n");
+		return 2;
+	}
+	if (g_o.poll && g_o.tls) {
+		/* lws 4.1's raw client never completes a TLS connection (libwebsockets issue
+		 * 2916, fixed upstream after 4.3); the fan-out itself serves polling over wss */
+		fprintf(stderr, "decp-subscriber: --poll needs a ws:// URL (plain): this build's "
+			"libwebsockets cannot run TLS on a raw client connection\n");
 		return 2;
 	}
 	if (g_o.ca != NULL && !g_o.tls) {
