@@ -3102,6 +3102,16 @@ compare:
 		redisFree(e->rc);
 		e->rc = redisConnect("127.0.0.1", harness_redis_port(e->redis));
 	}
+	/* one poll is left waiting (its socket open until this process ends): the fan-out
+	 * stops with it, exit 0 and nothing left behind (ASan) */
+	{
+		char t[200];
+
+		snprintf(t, sizeof(t), "GET /v1/masters/2/signals?after=%" PRIu64 "&wait=30 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-2\r\n\r\n", n);
+		CHECK(pc_open(e, &held[0]) == 0 && pc_send(&held[0], t) == 0,
+		      "poll: a poll left waiting through the stop");
+	}
 	usleep(1200000); /* the next stats line */
 	CHECK(last_number(e, "fanout.log", "polls ") > 0 &&
 	      last_number(e, "fanout.log", "poll_woken ") > 0 &&
