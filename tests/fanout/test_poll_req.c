@@ -61,44 +61,47 @@ static void test_valid(void)
 
 static void test_refused(void)
 {
-	expect("GET /v1/masters/1/signals HTTP/1.1", OK_HOST, 400, "bad_after");
-	expect("GET /v1/masters/1/signals?wait=1 HTTP/1.1", OK_HOST, 400, "bad_after");
-	expect("GET /v1/masters/1/signals?after= HTTP/1.1", OK_HOST, 400, "bad_after");
-	expect("GET /v1/masters/1/signals?after HTTP/1.1", OK_HOST, 400, "bad_after");
-	expect("GET /v1/masters/1/signals?after=-1 HTTP/1.1", OK_HOST, 400, "bad_after");
-	expect("GET /v1/masters/1/signals?after=9223372036854775808 HTTP/1.1", OK_HOST, 400,
-	       "bad_after");
-	expect("GET /v1/masters/1/signals?after=%31 HTTP/1.1", OK_HOST, 400, "bad_after");
-	expect("GET /v1/masters/1/signals?after=1&wait=31 HTTP/1.1", OK_HOST, 400, "bad_wait");
-	expect("GET /v1/masters/1/signals?after=1&wait= HTTP/1.1", OK_HOST, 400, "bad_wait");
-	expect("GET /v1/masters/1/signals?after=1&policy=1.5 HTTP/1.1", OK_HOST, 400, "bad_policy");
-	expect("GET /v1/masters/1/signals?after=1&after=1 HTTP/1.1", OK_HOST, 400, "bad_request");
-	expect("GET /v1/masters/1/signals?after=1&wait=1&wait=1 HTTP/1.1", OK_HOST, 400,
-	       "bad_request");
-	expect("GET /v1/masters/1/signals?after=1&token=a&token=b HTTP/1.1", OK_HOST, 400,
-	       "bad_request");
-	expect("GET /v1/masters/0/signals?after=1 HTTP/1.1", OK_HOST, 400, "bad_master");
-	expect("GET /v1/masters/9223372036854775808/signals?after=1 HTTP/1.1", OK_HOST, 400,
-	       "bad_master");
-	expect("GET /v1/masters/x/signals?after=1 HTTP/1.1", OK_HOST, 400, "bad_master");
-	expect("GET /v1/masters//signals?after=1 HTTP/1.1", OK_HOST, 404, "not_found");
-	expect("GET /v1/masters/1/2/signals?after=1 HTTP/1.1", OK_HOST, 404, "not_found");
-	expect("GET /v1/masters/1/signal?after=1 HTTP/1.1", OK_HOST, 404, "not_found");
-	expect("GET /v1/masters?after=1 HTTP/1.1", OK_HOST, 404, "not_found");
-	expect("POST /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST, 405, "method_not_allowed");
-	expect("get /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST, 405, "method_not_allowed");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.0", OK_HOST, 400, "bad_request");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.1", "", 400, "bad_request");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.1", "Host:\r\n", 400, "bad_request");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Content-Length: 1\r\n", 400,
-	       "bad_request");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Transfer-Encoding: x\r\n",
-	       400, "bad_request");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST " folded\r\n", 400,
-	       "bad_request");
-	expect("GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "no colon\r\n", 400,
-	       "bad_request");
-	expect("GET /v1/masters/1/signals?after=1", OK_HOST, 400, "bad_request");
+	static const struct {
+		const char *line, *headers;
+		int status;
+		const char *code;
+	} cases[] = {
+		{"GET /v1/masters/1/signals HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?wait=1 HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?after= HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?after HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?after=-1 HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?after=9223372036854775808 HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?after=%31 HTTP/1.1", OK_HOST, 400, "bad_after"},
+		{"GET /v1/masters/1/signals?after=1&wait=31 HTTP/1.1", OK_HOST, 400, "bad_wait"},
+		{"GET /v1/masters/1/signals?after=1&wait= HTTP/1.1", OK_HOST, 400, "bad_wait"},
+		{"GET /v1/masters/1/signals?after=1&policy=1.5 HTTP/1.1", OK_HOST, 400, "bad_policy"},
+		{"GET /v1/masters/1/signals?after=1&after=1 HTTP/1.1", OK_HOST, 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1&wait=1&wait=1 HTTP/1.1", OK_HOST, 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1&token=a&token=b HTTP/1.1", OK_HOST, 400, "bad_request"},
+		{"GET /v1/masters/0/signals?after=1 HTTP/1.1", OK_HOST, 400, "bad_master"},
+		{"GET /v1/masters/9223372036854775808/signals?after=1 HTTP/1.1", OK_HOST, 400, "bad_master"},
+		{"GET /v1/masters/x/signals?after=1 HTTP/1.1", OK_HOST, 400, "bad_master"},
+		{"GET /v1/masters//signals?after=1 HTTP/1.1", OK_HOST, 404, "not_found"},
+		{"GET /v1/masters/1/2/signals?after=1 HTTP/1.1", OK_HOST, 404, "not_found"},
+		{"GET /v1/masters/1/signal?after=1 HTTP/1.1", OK_HOST, 404, "not_found"},
+		{"GET /v1/masters?after=1 HTTP/1.1", OK_HOST, 404, "not_found"},
+		{"POST /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST, 405, "method_not_allowed"},
+		{"get /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST, 405, "method_not_allowed"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.0", OK_HOST, 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", "", 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", "Host:\r\n", 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Content-Length: 1\r\n",
+		 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Transfer-Encoding: x\r\n",
+		 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST " folded\r\n", 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "no colon\r\n", 400, "bad_request"},
+		{"GET /v1/masters/1/signals?after=1", OK_HOST, 400, "bad_request"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect(cases[i].line, cases[i].headers, cases[i].status, cases[i].code);
 }
 
 static void test_head_is(void)
