@@ -75,6 +75,7 @@ static const struct key keys[] = {
 	{"fanout_preauth_per_source", K_U32, F(fanout_preauth_per_source), 0, 1, 1000000},
 	{"fanout_preauth_rate", K_U32, F(fanout_preauth_rate), 0, 0, 1000000},
 	{"fanout_header_timeout_ms", K_U32, F(fanout_header_timeout_ms), 0, 100, 600000},
+	{"fanout_poll_idle_ms", K_U32, F(fanout_poll_idle_ms), 0, 1000, 3600000},
 	{"fanout_poll_loop", K_BOOL, F(fanout_poll_loop), 0, 0, 0},
 	{"fanout_reports_redis", K_BOOL, F(fanout_reports_redis), 0, 0, 0},
 	{"api_listen", K_STR, F(api_listen), S(api_listen), 0, 0},
@@ -142,6 +143,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_preauth_per_source = 64;
 	c->fanout_preauth_rate = 200;
 	c->fanout_header_timeout_ms = 5000;
+	c->fanout_poll_idle_ms = 60000;
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
 	c->api_port = 8080;
 	c->api_tls = true; /* plain HTTP only when configured (issue 17) */

@@ -103,6 +103,8 @@ struct cp_config {
 	uint32_t fanout_preauth_per_source; /* fanout: ...of them from one IPv4 address */
 	uint32_t fanout_preauth_rate;    /* fanout: new connections/s per address (0 = off) */
 	uint32_t fanout_header_timeout_ms; /* fanout: the upgrade request must arrive within */
+	uint32_t fanout_poll_idle_ms;    /* fanout: an HTTP polling connection idle this long
+					  * between two requests is closed */
 	bool fanout_reports_redis;       /* fanout: subscriber reports to the Redis reports
 					  * stream (the archiver stores them); no: the fan-out
 					  * stores them in PostgreSQL itself (decp-fanout alone) */

@@ -3,6 +3,7 @@
 #include "cp_net.h"
 #include "cp_tls.h"
 #include "cp_ws_check.h"
+#include "cp_poll_req.h"
 
 #include <ev.h>
 
@@ -323,11 +324,13 @@ static const char http_400[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/p
 			       "not a valid WebSocket upgrade request\n";
 
 /* The gate's check of a complete plain-ws head: a valid RFC 6455 opening handshake
- * (cp_ws_check_handshake) or HTTP 400, before lws sees it. */
+ * (cp_ws_check_handshake), a request for the polling endpoint (cp_poll_head_is: the lws
+ * thread answers it, cp_fanout_poll.h), or HTTP 400, before lws sees it. */
 static size_t gate_head_check(void *arg, const char *head, size_t len, char *reply, size_t cap)
 {
 	(void)arg;
-	if (cp_ws_check_handshake(head, len) || cap < sizeof(http_400))
+	if (cp_ws_check_handshake(head, len) || cp_poll_head_is(head, len) ||
+	    cap < sizeof(http_400))
 		return 0;
 	memcpy(reply, http_400, sizeof(http_400) - 1);
 	return sizeof(http_400) - 1;
@@ -452,6 +455,12 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->resyncs_done = atomic_load_explicit(&w->c_resync_done, memory_order_relaxed);
 	o->live_connections = atomic_load_explicit(&w->c_live, memory_order_relaxed);
 	o->key_announcements = atomic_load_explicit(&w->c_keys_sent, memory_order_relaxed);
+	o->polls = atomic_load_explicit(&w->c_polls, memory_order_relaxed);
+	o->poll_envelopes = atomic_load_explicit(&w->c_poll_envelopes, memory_order_relaxed);
+	o->poll_woken = atomic_load_explicit(&w->c_poll_woken, memory_order_relaxed);
+	o->poll_timeouts = atomic_load_explicit(&w->c_poll_timeouts, memory_order_relaxed);
+	o->poll_refused = atomic_load_explicit(&w->c_poll_refused, memory_order_relaxed);
+	o->poll_connections = atomic_load_explicit(&w->c_poll_conns, memory_order_relaxed);
 }
 
 void cp_fanout_stop(struct cp_fanout *f)
@@ -491,11 +500,13 @@ void cp_fanout_destroy(struct cp_fanout *f)
 	for (r = cp_fo_mq_take_all(&f->replay_rep, 0); r != NULL; r = rn) {
 		rn = r->next;
 		free(r->a); /* its session is gone */
+		free(r->poll); /* likewise: closed, it holds nothing else (cp_fo_poll_closed) */
 		cp_fo_replay_msg_free(r);
 	}
 	for (r = cp_fo_mq_take_all(&f->replay_req, 0); r != NULL; r = rn) {
 		rn = r->next;
 		free(r->a);
+		free(r->poll);
 		cp_fo_replay_msg_free(r);
 	}
 	for (n = cp_fo_mq_take_all(&f->resync_q, 0); n != NULL; n = nn) {

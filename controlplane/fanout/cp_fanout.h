@@ -72,6 +72,13 @@ struct cp_fanout_stats {
 	uint64_t resyncs_done;      /* ResyncDone received (DEGRADED_GAP -> SYNCED asked) */
 	uint32_t live_connections;
 	uint64_t key_announcements; /* key announcements written to subscribers (queued) */
+	/* HTTP long polling (issue 19, cp_fanout_poll.h) */
+	uint64_t polls;             /* polling requests answered 200 */
+	uint64_t poll_envelopes;    /* envelopes in those answers */
+	uint64_t poll_woken;        /* waiting polls woken by a publish */
+	uint64_t poll_timeouts;     /* waiting polls answered empty at their wait's end */
+	uint64_t poll_refused;      /* polling requests refused (4xx/503, pipelined) */
+	uint32_t poll_connections;  /* polling connections open now */
 };
 
 struct cp_fanout;

@@ -13,6 +13,8 @@
 #include <openssl/sha.h>
 
 #include "cp_fanout_json.h"
+#include "cp_fanout_poll.h"
+#include "cp_poll_req.h"
 #include "cp_fanout_range.h"
 #include "cp_fanout_snap.h"
 #include "cp_ws_check.h"
@@ -667,6 +669,10 @@ static void on_replay_reply(struct cp_fanout *f, struct replay_msg *r)
 {
 	struct attach *a = r->a;
 
+	if (r->poll != NULL) {
+		cp_fo_poll_on_reply(f, r);
+		return;
+	}
 	if (a->s == NULL) { /* the session closed while the chunk was read */
 		free(a);
 		goto out;
@@ -759,6 +765,8 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 	if (m->hist_first == 0)
 		m->hist_first = seq;
 	m->last_seq = seq;
+	if (m->pollers != NULL)
+		cp_fo_poll_published(f, m); /* answered at the end of this pass */
 
 	for (a = m->subs; a != NULL; a = nx) {
 		nx = a->m_next;
@@ -1331,6 +1339,7 @@ static void drain_inputs(struct cp_fanout *f)
 		cp_fmsg_unref(pe->msg);
 		free(pe);
 	}
+	cp_fo_poll_flush(f); /* the polls this pass's publishes woke */
 }
 
 /* A text message of a ?format=json session: JSON -> ClientMessage -> the binary path. */
@@ -1482,6 +1491,8 @@ static int sink_head(void *arg, const char *req, size_t len)
 
 	if (f->draining) /* stopping: the 1001s are going out */
 		return http_refuse(s, 503);
+	if (s->poll != NULL) /* a polling connection stays one */
+		return http_refuse(s, 400);
 	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, req, len) != 0) {
 		cnt(&f->c_auth_refused);
 		return http_refuse(s, 401);
@@ -1505,6 +1516,18 @@ static int sink_head(void *arg, const char *req, size_t len)
 	s->upgraded = true;
 	s->json = sess_wants_json(req, len);
 	return on_established(f, s) != 0 ? -1 : 0;
+}
+
+/* Sink: a request head that is not an upgrade: HTTP polling (cp_fanout_poll.h), or 400. */
+static int sink_request(void *arg, const char *req, size_t len)
+{
+	struct sess *s = arg;
+
+	if (!cp_poll_head_is(req, len)) {
+		cnt(&s->f->c_malformed);
+		return http_refuse(s, 400);
+	}
+	return cp_fo_poll_request(s->f, s, req, len);
 }
 
 /* Sink: data-message bytes (unmasked; cp_ws_check bounded the message to
@@ -1625,8 +1648,8 @@ static int on_adopt(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 /* Bytes from the client (plaintext after TLS): checked and decoded by cp_ws_check. */
 static int on_rx(struct cp_fanout *f, struct sess *s, const uint8_t *in, size_t len)
 {
-	const struct cp_ws_sink k = {.head = sink_head, .data = sink_data,
-				     .control = sink_control, .arg = s};
+	const struct cp_ws_sink k = {.head = sink_head, .request = sink_request,
+				     .data = sink_data, .control = sink_control, .arg = s};
 	int v;
 
 	if (s->hangup)
@@ -1660,12 +1683,9 @@ static int on_closed(struct cp_fanout *f, struct sess *s)
 	if (s == NULL)
 		return 0;
 	cp_ws_check_fini(&s->chk);
+	cp_fo_poll_closed(f, s);
 	/* the policies taken at authentication, also by an upgrade refused after it (429) */
-	for (uint32_t i = 0; i < s->nsubs; i++) {
-		cp_fmsg_unref(s->subs[i].policy);
-		s->subs[i].policy = NULL;
-	}
-	s->nsubs = 0;
+	cp_fo_sess_rows_release(s);
 	if (s->q == NULL)
 		return 0;
 	for (a = s->att; a != NULL; a = an) {
@@ -1815,4 +1835,50 @@ void *cp_fo_lws_main(void *arg)
 			break;
 	}
 	return NULL;
+}
+
+/* ------------------------------------------------- lws thread: for cp_fanout_poll.c -- */
+
+struct master *cp_fo_master_get(struct cp_fanout *f, uint64_t id)
+{
+	return master_get(f, id);
+}
+
+bool cp_fo_master_in_hist(const struct master *m, uint64_t seq)
+{
+	return master_in_hist(m, seq);
+}
+
+uint32_t cp_fo_subcount(struct cp_fanout *f, uint64_t subscriber, int delta)
+{
+	return subcount_of(f, subscriber, delta);
+}
+
+int cp_fo_sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_t len)
+{
+	return sess_auth(f, s, req, len);
+}
+
+void cp_fo_sess_rows_release(struct sess *s)
+{
+	for (uint32_t i = 0; i < s->nsubs; i++) {
+		cp_fmsg_unref(s->subs[i].policy);
+		s->subs[i].policy = NULL;
+	}
+	s->nsubs = 0;
+}
+
+struct subrow *cp_fo_sess_subrow(struct sess *s, uint64_t master)
+{
+	return sess_subrow(s, master);
+}
+
+bool cp_fo_state_delivers(Decp__SubscriptionState st)
+{
+	return state_delivers(st);
+}
+
+void cp_fo_sess_hangup(struct sess *s)
+{
+	sess_hangup(s);
 }

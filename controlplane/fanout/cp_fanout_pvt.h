@@ -12,6 +12,7 @@
  *   cp_fanout_deliv.c  delivery runs per attachment (pure; own header)
  *   cp_fanout_auth.c   the authentication cache the upgrade reads (pure; own header)
  *   cp_fanout_msg.c, cp_fanout_json.c, cp_ws_check.c: own headers
+ *   cp_fanout_poll.c   HTTP long polling on the same port (lws thread; own header)
  *   cp_fanout_role.c   decp-control's fanout role around all of this (own header)
  * Redis and PostgreSQL sessions are common/'s cp_redis and cp_pg; logging is cp_log.
  * Functions shared between the files carry the prefix cp_fo_.
@@ -76,6 +77,7 @@
 
 struct master;
 struct sess;
+struct cp_fo_poll; /* a polling connection's state (cp_fanout_poll.h) */
 
 struct attach {
 	struct sess *s;           /* NULL: session closed while a replay was pending */
@@ -100,6 +102,7 @@ struct master {
 	struct cp_fmsg **hist;    /* seq % hcap */
 	struct attach *subs;
 	struct cp_fmsg *key_ann;  /* the master's key announcement (cp_fanout_keys.h), or NULL */
+	struct cp_fo_poll *pollers; /* polls waiting for its next signal (cp_fanout_poll.h) */
 	bool watched;
 };
 
@@ -142,6 +145,7 @@ struct sess {
 	uint8_t pong_len;
 	uint8_t pong[125];
 	struct cp_ws_check chk;   /* RFC 6455 checks and decoding of the client's bytes */
+	struct cp_fo_poll *poll;  /* an HTTP polling connection (cp_fanout_poll.h), or NULL */
 	/* the subscriber's broker account as its EA last reported it (AccountState) */
 	int64_t acct_at_ns, acct_equity, acct_free_margin;
 	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */
@@ -168,6 +172,7 @@ struct replay_msg {
 	uint64_t sub_id, snap_seq;
 	long snap_n;
 	struct cp_fmsg **snap_msgs;
+	struct cp_fo_poll *poll;  /* not NULL: a poll's read (a is NULL), answered to it */
 };
 
 /* Free a replay request or reply whose attachment is gone (any thread). */
@@ -290,6 +295,7 @@ struct cp_fanout {
 				   * two, at least twice stab_n (grows) */
 	uint32_t stab_cap, stab_n;
 	uint64_t next_serial;
+	struct cp_fo_poll *poll_ready; /* polls woken by a publish, answered after the pass */
 
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
@@ -297,8 +303,10 @@ struct cp_fanout {
 		c_reports_acked,
 		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited,
 		c_policies, c_policies_sent, c_accounts, c_snapshots, c_snap_failed,
-		c_resync_done;
+		c_resync_done, c_polls, c_poll_envelopes, c_poll_woken, c_poll_timeouts,
+		c_poll_refused;
 	atomic_uint c_live;
+	atomic_uint c_poll_conns; /* connections that made a polling request, open now */
 };
 
 static inline int64_t now_ns(void)
@@ -350,6 +358,20 @@ void cp_fo_master_hist_clear(struct cp_fanout *f, struct master *m);
 Decp__SubscriptionState cp_fo_state_parse(const char *s);
 extern const struct lws_protocols cp_fo_protocols[];
 void *cp_fo_lws_main(void *arg);
+/* Helpers of cp_fanout_lws.c for cp_fanout_poll.c (lws thread): the master (created and
+ * watched when new; NULL: out of memory), whether seq is in its history ring, live
+ * connections of a subscriber changed by delta (0 reads), a request's token and
+ * subscriptions from the authentication cache into s (0 or -EACCES; rows hold policy
+ * references, released by cp_fo_sess_rows_release), s's row for a master (or NULL),
+ * whether a state delivers, and closing s once lws has sent what it holds. */
+struct master *cp_fo_master_get(struct cp_fanout *f, uint64_t id);
+bool cp_fo_master_in_hist(const struct master *m, uint64_t seq);
+uint32_t cp_fo_subcount(struct cp_fanout *f, uint64_t subscriber, int delta);
+int cp_fo_sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_t len);
+void cp_fo_sess_rows_release(struct sess *s);
+struct subrow *cp_fo_sess_subrow(struct sess *s, uint64_t master);
+bool cp_fo_state_delivers(Decp__SubscriptionState st);
+void cp_fo_sess_hangup(struct sess *s);
 /* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout). */
 void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);

@@ -78,6 +78,18 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			 st.live_connections);
 	cp_metrics_counter(m, "decp_fanout_key_announcements_total",
 			   "key announcements sent to subscribers", st.key_announcements);
+	cp_metrics_counter(m, "decp_fanout_polls_total",
+			   "HTTP polling requests answered 200", st.polls);
+	cp_metrics_counter(m, "decp_fanout_poll_envelopes_total",
+			   "envelopes served by HTTP polling", st.poll_envelopes);
+	cp_metrics_counter(m, "decp_fanout_poll_woken_total",
+			   "waiting polls woken by a new signal", st.poll_woken);
+	cp_metrics_counter(m, "decp_fanout_poll_timeouts_total",
+			   "waiting polls answered empty at the end of their wait", st.poll_timeouts);
+	cp_metrics_counter(m, "decp_fanout_poll_refused_total",
+			   "polling requests refused (4xx, 503)", st.poll_refused);
+	cp_metrics_gauge(m, "decp_fanout_poll_connections", "HTTP polling connections open now",
+			 st.poll_connections);
 }
 
 /* The durable-signal consumer (cp_ctx.h): one envelope per signal, one wake-up per batch

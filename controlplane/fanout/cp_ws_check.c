@@ -157,8 +157,14 @@ static size_t feed_http(struct cp_ws_check *c, const uint8_t *p, size_t n,
 		size_t l = c->http_len;
 		if (l >= 4 && memcmp(c->http + l - 4, "\r\n\r\n", 4) == 0) {
 			if (!cp_ws_check_handshake(c->http, l)) {
-				c->verdict = CP_WS_VERDICT_HTTP_400;
-				return i - 1;
+				if (k == NULL || k->request == NULL) {
+					c->verdict = CP_WS_VERDICT_HTTP_400;
+					return i - 1;
+				}
+				c->http_len = 0; /* the next request's head starts here */
+				if ((*stop = k->request(k->arg, c->http, l)) < 0)
+					return i;
+				continue;
 			}
 			if (k != NULL && k->head != NULL && (*stop = k->head(k->arg, c->http, l)) < 0)
 				return i;

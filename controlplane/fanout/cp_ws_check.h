@@ -7,7 +7,9 @@
  *
  *   bytes ──▶ HTTP phase: request line + headers up to CRLFCRLF (≤ CP_WS_CHECK_HTTP_MAX)
  *             GET, Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13,
- *             Sec-WebSocket-Key = base64 of 16 bytes          else → 400
+ *             Sec-WebSocket-Key = base64 of 16 bytes          else → 400 (in deliver
+ *             mode with a `request` sink: the head goes to it, the next head follows:
+ *             the fan-out's HTTP polling, cp_fanout_poll.h)
  *         ──▶ frame phase: per frame header (2..14 bytes), then payload bytes are counted,
  *             never buffered
  *               RSV1-3 set, reserved opcode (3-7, 11-15), unmasked frame,
@@ -78,6 +80,11 @@ struct cp_ws_check {
 struct cp_ws_sink {
 	/* the complete valid handshake request (len bytes, up to its blank line) */
 	int (*head)(void *arg, const char *req, size_t len);
+	/* a complete request head that is not a valid handshake (len bytes, up to its blank
+	 * line), when set: handed over instead of the 400 verdict (the fan-out's HTTP polling,
+	 * cp_poll_req.h); the checker then stays in the HTTP phase and collects the
+	 * connection's next request head. NULL: such a head is the 400 verdict. */
+	int (*request)(void *arg, const char *req, size_t len);
 	/* payload bytes of a data message, unmasked (n may be 0 for an empty frame): first
 	 * = the message's first bytes, text = a text message, fin = the message ends here */
 	int (*data)(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin);

@@ -7,12 +7,15 @@
  * fed; deliver mode gives the same verdict as check mode and hands on the same events
  * (head, data bytes with their message boundaries, control frames) whatever the
  * chunking, no message over the limit and no control payload over 125 bytes; the request
- * value getters stay within their buffers. Seeds: ws_frame_seeds/.
+ * value getters stay within their buffers. With a request sink (HTTP polling, issue 19):
+ * every head that is not a handshake goes to it, and to cp_poll_parse, with the same
+ * events and verdict whatever the chunking. Seeds: ws_frame_seeds/.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cp_poll_req.h"
 #include "cp_ws_check.h"
 
 #define MAX_MSG 1024
@@ -62,6 +65,22 @@ static int on_head(void *arg, const char *req, size_t len)
 	return 0;
 }
 
+/* A head that is not a handshake (HTTP polling): parsed as the fan-out parses it. */
+static int on_request(void *arg, const char *req, size_t len)
+{
+	struct cp_poll_req r;
+	const char *code = NULL;
+	int st = cp_poll_parse(req, len, &r, &code);
+
+	if ((st != 0 && code == NULL) || (st == 0 && (r.master == 0 || r.wait_s > CP_POLL_WAIT_MAX_S ||
+						     !cp_poll_head_is(req, len))))
+		abort();
+	put(arg, "R", 1);
+	put(arg, req, len);
+	put(arg, &st, sizeof(st));
+	return 0;
+}
+
 static int on_data(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin)
 {
 	struct trace *t = arg;
@@ -92,10 +111,12 @@ static int on_control(void *arg, unsigned int opcode, const uint8_t *p, size_t n
 	return 0;
 }
 
-static int run_deliver(const uint8_t *p, size_t n, bool http, size_t chunk, struct trace *t)
+static int run_deliver(const uint8_t *p, size_t n, bool http, size_t chunk, struct trace *t,
+		       bool req)
 {
 	struct cp_ws_check c;
-	const struct cp_ws_sink k = {on_head, on_data, on_control, t};
+	const struct cp_ws_sink k = {.head = on_head, .request = req ? on_request : NULL,
+				     .data = on_data, .control = on_control, .arg = t};
 	int v = 0;
 
 	t->n = 0;
@@ -122,9 +143,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (a == 0 && pa != size - 1)
 		abort();
-	if (run_deliver(data + 1, size - 1, http, size, &ta) != a ||
-	    run_deliver(data + 1, size - 1, http, chunk, &tb) != a || ta.n != tb.n ||
+	if (run_deliver(data + 1, size - 1, http, size, &ta, false) != a ||
+	    run_deliver(data + 1, size - 1, http, chunk, &tb, false) != a || ta.n != tb.n ||
 	    memcmp(ta.b, tb.b, ta.n) != 0)
+		abort();
+	if (http && (run_deliver(data + 1, size - 1, http, size, &ta, true) !=
+		     run_deliver(data + 1, size - 1, http, chunk, &tb, true) || ta.n != tb.n ||
+		     memcmp(ta.b, tb.b, ta.n) != 0))
 		abort();
 	if (http && size > 1) {
 		char v[32];

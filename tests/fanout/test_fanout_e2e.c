@@ -39,6 +39,9 @@
  *              the announcement signed by the old key is accepted; a subscriber started
  *              after it learns it when it subscribes; the rest of the signals, signed by
  *              the new key only, are executed by all of them exactly once, in order
+ *   poll       (issue 19) HTTP long polling: a poller sees exactly the WebSocket's
+ *              envelopes, a waiting poll is woken by the next signal, the snapshot before
+ *              the retained start, every refusal, the per-subscriber limit, hang-ups
  *   range      (issue 28) Subscribe from before the trimmed start of a stream, or across a
  *              hole: Error{CODE_RANGE, first_available}, the connection stays usable,
  *              XRANGE calls bounded (Redis INFO commandstats)
@@ -2363,6 +2366,781 @@ out:
 		wsc_close(&c[i]);
 }
 
+/* ------------------------------------------------ issue 19 item 5: HTTP long polling -- */
+
+/* A raw HTTP/1.1 client of the polling endpoint (docs/fanout.md "HTTP polling"): one
+ * keep-alive connection, one request at a time. */
+struct pc {
+	int fd;
+	uint8_t b[1 << 20];
+	size_t have;
+};
+
+struct presp {
+	int status;
+	char head[2048];
+	uint8_t *body;  /* malloc'd, len bytes */
+	size_t len;
+	uint64_t next;  /* X-Decp-Next-After */
+	long envs;      /* X-Decp-Envelopes (-1: absent) */
+	bool close;     /* Connection: close */
+};
+
+static int pc_open(struct env *e, struct pc *c)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e->port)};
+
+	c->have = 0;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void pc_close(struct pc *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void presp_free(struct presp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+/* The value of header name (with ": ") in r->head, or NULL. */
+static const char *presp_header(const struct presp *r, const char *name)
+{
+	const char *h = strstr(r->head, name);
+
+	return h != NULL ? h + strlen(name) : NULL;
+}
+
+/* Send a raw request. */
+static int pc_send(struct pc *c, const char *req)
+{
+	return write(c->fd, req, strlen(req)) == (ssize_t)strlen(req) ? 0 : -1;
+}
+
+/* Read one answer within timeout_ms. 0 or -1 (timeout, connection ended, malformed). */
+static int pc_read(struct pc *c, struct presp *r, int timeout_ms)
+{
+	int64_t until = now_ns() + (int64_t)timeout_ms * 1000000;
+	uint8_t *end = NULL;
+	size_t hl = 0, cl = 0;
+	const char *v;
+
+	memset(r, 0, sizeof(*r));
+	r->envs = -1;
+	for (;;) {
+		if (end == NULL && c->have >= 4) {
+			uint8_t *e2 = memmem(c->b, c->have, "\r\n\r\n", 4);
+
+			if (e2 != NULL) {
+				end = e2;
+				hl = (size_t)(e2 - c->b) + 4;
+				if (hl >= sizeof(r->head))
+					return -1;
+				memcpy(r->head, c->b, hl);
+				r->head[hl] = '\0';
+				if (sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1 ||
+				    (v = presp_header(r, "Content-Length: ")) == NULL)
+					return -1;
+				cl = strtoul(v, NULL, 10);
+			}
+		}
+		if (end != NULL && c->have >= hl + cl)
+			break;
+		int64_t left = (until - now_ns()) / 1000000;
+		struct pollfd p = {c->fd, POLLIN, 0};
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		ssize_t n = recv(c->fd, c->b + c->have, sizeof(c->b) - c->have, 0);
+		if (n <= 0)
+			return -1;
+		c->have += (size_t)n;
+	}
+	r->body = malloc(cl + 1);
+	if (r->body == NULL)
+		return -1;
+	memcpy(r->body, c->b + hl, cl);
+	r->len = cl;
+	memmove(c->b, c->b + hl + cl, c->have - hl - cl);
+	c->have -= hl + cl;
+	if ((v = presp_header(r, "X-Decp-Next-After: ")) != NULL)
+		r->next = strtoull(v, NULL, 10);
+	if ((v = presp_header(r, "X-Decp-Envelopes: ")) != NULL)
+		r->envs = strtol(v, NULL, 10);
+	r->close = strstr(r->head, "Connection: close") != NULL;
+	return 0;
+}
+
+/* GET target (e.g. "/v1/masters/1/signals?after=0") with token tok (NULL: none). */
+static int pc_get(struct pc *c, const char *target, const char *tok, struct presp *r,
+		  int timeout_ms)
+{
+	char req[1024];
+
+	if (tok != NULL)
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+			 "Bearer %s\r\n\r\n", target, tok);
+	else
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", target);
+	if (pc_send(c, req) != 0)
+		return -1;
+	return pc_read(c, r, timeout_ms);
+}
+
+/* The framed ServerMessages of an answer's body (4-byte big-endian length each), decoded
+ * into out (up to cap). Returns their count, or -1 when the framing is broken. */
+static int presp_msgs(const struct presp *r, Decp__ServerMessage **out, int cap)
+{
+	size_t i = 0;
+	int n = 0;
+
+	while (i < r->len) {
+		uint32_t l;
+
+		if (r->len - i < 4 || n == cap)
+			return -1;
+		l = (uint32_t)r->body[i] << 24 | (uint32_t)r->body[i + 1] << 16 |
+		    (uint32_t)r->body[i + 2] << 8 | r->body[i + 3];
+		if (r->len - i - 4 < l)
+			return -1;
+		out[n] = decp__server_message__unpack(NULL, l, r->body + i + 4);
+		if (out[n] == NULL)
+			return -1;
+		n++;
+		i += 4 + l;
+	}
+	return n;
+}
+
+static void msgs_free(Decp__ServerMessage **m, int n)
+{
+	for (int i = 0; i < n; i++)
+		decp__server_message__free_unpacked(m[i], NULL);
+}
+
+/* An envelope's bytes without its per-connection send stamps (fanout_send_ns, replay),
+ * re-encoded: two connections' copies of one envelope compare equal. malloc'd. */
+static uint8_t *env_norm(Decp__Envelope *env, size_t *len)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	int64_t ns = env->fanout_send_ns;
+	protobuf_c_boolean rp = env->replay;
+	uint8_t *b;
+
+	env->fanout_send_ns = 0;
+	env->replay = 0;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_ENVELOPE;
+	sm.envelope = env;
+	*len = decp__server_message__get_packed_size(&sm);
+	b = malloc(*len);
+	if (b != NULL)
+		decp__server_message__pack(&sm, b);
+	env->fanout_send_ns = ns;
+	env->replay = rp;
+	return b;
+}
+
+/* Envelopes of one master by sequence, as one client saw them (normalised bytes). */
+struct seen {
+	uint8_t **b;
+	size_t *len;
+	uint64_t n, dup, bad;
+};
+
+static void seen_add(struct seen *s, Decp__Envelope *env)
+{
+	if (env->sequence == 0 || env->sequence > s->n) {
+		s->bad++;
+		return;
+	}
+	if (s->b[env->sequence] != NULL) {
+		s->dup++;
+		return;
+	}
+	s->b[env->sequence] = env_norm(env, &s->len[env->sequence]);
+}
+
+static void seen_free(struct seen *s)
+{
+	for (uint64_t i = 0; s->b != NULL && i <= s->n; i++)
+		free(s->b[i]);
+	free(s->b);
+	free(s->len);
+}
+
+/* One poll: the envelopes it holds go into s; *next gets X-Decp-Next-After. Returns the
+ * status (-1: no answer), with the SyncEnd's sequence checked against the header. */
+static int poll_once(struct pc *c, int master, const char *tok, uint64_t after, int wait_s,
+		     struct seen *s, uint64_t *next, int *envs)
+{
+	char t[160];
+	struct presp r;
+	Decp__ServerMessage *m[512];
+	int n, st;
+
+	snprintf(t, sizeof(t), "/v1/masters/%d/signals?after=%" PRIu64 "&wait=%d&policy=99",
+		 master, after, wait_s);
+	if (pc_get(c, t, tok, &r, (wait_s + 10) * 1000) != 0) {
+		presp_free(&r);
+		return -1;
+	}
+	st = r.status;
+	n = st == 200 ? presp_msgs(&r, m, 512) : 0;
+	if (st == 200) {
+		bool end_ok = n > 0 && m[n - 1]->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_END &&
+			      m[n - 1]->sync_end->last_sequence == r.next;
+		int e = 0;
+
+		for (int i = 0; i < n; i++)
+			if (m[i]->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE) {
+				seen_add(s, m[i]->envelope);
+				e++;
+			}
+		bool head_ok = strstr(r.head, "Content-Type: application/x-protobuf\r\n") != NULL &&
+			       strstr(r.head, "Cache-Control: no-store\r\n") != NULL &&
+			       strstr(r.head, "Keep-Alive: timeout=3\r\n") != NULL;
+
+		if (!end_ok || e != r.envs || r.close || !head_ok) {
+			fprintf(stderr, "poll: answer after=%" PRIu64 ": %d messages, SyncEnd ok %d, "
+				"%d envelopes (header %ld), close %d, headers ok %d:\n%s", after, n,
+				end_ok, e, r.envs, r.close, head_ok, r.head);
+			st = -2;
+		}
+		*next = r.next;
+		if (envs != NULL)
+			*envs = e;
+		msgs_free(m, n > 0 ? n : 0);
+	}
+	presp_free(&r);
+	return st;
+}
+
+/* One request on a new connection: its status and JSON error code (into code). */
+static int poll_status(struct env *e, const char *req, char *code, size_t cap)
+{
+	struct pc *c = malloc(sizeof(*c));
+	struct presp r;
+	int st = -1;
+	const char *k;
+
+	code[0] = '\0';
+	if (c == NULL || pc_open(e, c) != 0) {
+		free(c);
+		return -1;
+	}
+	if (pc_send(c, req) == 0 && pc_read(c, &r, 5000) == 0) {
+		st = r.status;
+		k = r.body != NULL ? strstr((const char *)r.body, "\"code\":\"") : NULL;
+		if (k != NULL && r.len > 0) {
+			r.body[r.len] = '\0';
+			snprintf(code, cap, "%.*s", (int)strcspn(k + 8, "\""), k + 8);
+		}
+		if (st != 200 && (!r.close || strstr(r.head, "Content-Type: application/json\r\n") ==
+				  NULL || strstr(r.head, "Cache-Control: no-store\r\n") == NULL ||
+				  (st == 405 && strstr(r.head, "Allow: GET\r\n") == NULL)))
+			st = -3; /* errors are JSON and close the connection (documented) */
+		if (st == 200 && strstr(req, "Connection: close") != NULL && !r.close)
+			st = -4; /* asked to close */
+	}
+	presp_free(&r);
+	pc_close(c);
+	free(c);
+	return st;
+}
+
+/* HTTP polling over wss (TLS 1.3, the test's CA): two answers on one connection, the
+ * last ten signals of master 1, then a refusal. */
+static void poll_tls(struct env *e)
+{
+	char ca[600], req[256];
+	long verify = -1;
+	SSL *ssl;
+	struct pc *c = calloc(1, sizeof(*c));
+	int st[2] = {-1, -1}, envs[2] = {-1, -1};
+
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", e->dir);
+	ssl = tls_open(e->port, TLS1_3_VERSION, TLS1_3_VERSION, ca, &verify);
+	CHECK(ssl != NULL && verify == X509_V_OK && c != NULL, "wss poll: TLS connection");
+	for (int k = 0; ssl != NULL && c != NULL && k < 2; k++) {
+		struct presp r;
+		Decp__ServerMessage *m[64];
+		int n;
+
+		snprintf(req, sizeof(req), "GET /v1/masters/1/signals?after=%d&policy=99 HTTP/1.1\r\n"
+			 "Host: x\r\nAuthorization: Bearer tok-1\r\n\r\n",
+			 k == 0 ? e->nsignals - 10 : e->nsignals - 5);
+		if (SSL_write(ssl, req, (int)strlen(req)) <= 0)
+			break;
+		c->fd = -1;
+		c->have = 0;
+		for (int i; (i = SSL_read(ssl, c->b + c->have, (int)(sizeof(c->b) - c->have))) > 0;) {
+			const uint8_t *h;
+			const char *cl;
+
+			c->have += (size_t)i;
+			h = memmem(c->b, c->have, "\r\n\r\n", 4);
+			c->b[c->have < sizeof(c->b) ? c->have : sizeof(c->b) - 1] = 0;
+			cl = strstr((const char *)c->b, "Content-Length: ");
+			if (h != NULL && cl != NULL &&
+			    c->have >= (size_t)(h + 4 - c->b) + strtoul(cl + 16, NULL, 10))
+				break;
+		}
+		if (pc_read(c, &r, 0) != 0)
+			break;
+		st[k] = r.status;
+		n = r.status == 200 ? presp_msgs(&r, m, 64) : 0;
+		envs[k] = 0;
+		for (int i = 0; i < n; i++)
+			envs[k] += m[i]->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE;
+		msgs_free(m, n > 0 ? n : 0);
+		presp_free(&r);
+	}
+	CHECK(st[0] == 200 && envs[0] == 10 && st[1] == 200 && envs[1] == 5,
+	      "wss poll: two answers on one TLS connection: %d with %d envelopes, %d with %d "
+	      "(expected 200 with 10, 200 with 5)", st[0], envs[0], st[1], envs[1]);
+	if (ssl != NULL)
+		tls_close(ssl);
+	free(c);
+}
+
+static void poll_refusals(struct env *e)
+{
+	static const struct {
+		const char *target, *tok, *method;
+		int status;
+		const char *code;
+	} cases[] = {
+		{"/v1/masters/1/signals?after=0", "tok-x", "GET", 401, "unauthorized"},
+		{"/v1/masters/1/signals?after=0", NULL, "GET", 401, "unauthorized"},
+		{"/v1/masters/1/signals?after=0", "tok-5", "GET", 403, "forbidden"},
+		{"/v1/masters/2/signals?after=0", "tok-1", "GET", 403, "forbidden"},
+		{"/v1/masters/1/signals?after=0", "tok-6", "GET", 409, "subscription_held"},
+		{"/v1/masters/1/signals", "tok-1", "GET", 400, "bad_after"},
+		{"/v1/masters/1/signals?after=x", "tok-1", "GET", 400, "bad_after"},
+		{"/v1/masters/1/signals?after=-1", "tok-1", "GET", 400, "bad_after"},
+		{"/v1/masters/1/signals?after=1&after=2", "tok-1", "GET", 400, "bad_request"},
+		{"/v1/masters/1/signals?after=0&wait=31", "tok-1", "GET", 400, "bad_wait"},
+		{"/v1/masters/1/signals?after=0&wait=1x", "tok-1", "GET", 400, "bad_wait"},
+		{"/v1/masters/1/signals?after=0&policy=z", "tok-1", "GET", 400, "bad_policy"},
+		{"/v1/masters/one/signals?after=0", "tok-1", "GET", 400, "bad_master"},
+		{"/v1/masters/0/signals?after=0", "tok-1", "GET", 400, "bad_master"},
+		{"/v1/masters/1/envelopes?after=0", "tok-1", "GET", 404, "not_found"},
+		{"/v1/masters/1/x/signals?after=0", "tok-1", "GET", 404, "not_found"},
+		{"/v1/masters/1/signals?after=0", "tok-1", "POST", 405, "method_not_allowed"},
+		{"/v1/masters/1/signals?after=999999", "tok-1", "GET", 400, "after_in_future"},
+	};
+	char req[512], code[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int st;
+
+		if (cases[i].tok != NULL)
+			snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+				 "%s\r\n\r\n", cases[i].method, cases[i].target, cases[i].tok);
+		else
+			snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\n\r\n",
+				 cases[i].method, cases[i].target);
+		st = poll_status(e, req, code, sizeof(code));
+		CHECK(st == cases[i].status && strcmp(code, cases[i].code) == 0,
+		      "poll: %s %s (token %s): %d '%s' (expected %d '%s', connection closed)",
+		      cases[i].method, cases[i].target, cases[i].tok ? cases[i].tok : "none", st,
+		      code, cases[i].status, cases[i].code);
+	}
+	/* the token in the query, as on the WebSocket's upgrade */
+	snprintf(req, sizeof(req), "GET /v1/masters/1/signals?after=0&token=tok-1 HTTP/1.1\r\n"
+		 "Host: x\r\nConnection: close\r\n\r\n");
+	CHECK(poll_status(e, req, code, sizeof(code)) == 200, "poll: ?token= accepted");
+	/* no Host, a body, HTTP/1.0 */
+	snprintf(req, sizeof(req), "GET /v1/masters/1/signals?after=0&token=tok-1 HTTP/1.1\r\n\r\n");
+	CHECK(poll_status(e, req, code, sizeof(code)) == 400 && strcmp(code, "bad_request") == 0,
+	      "poll: no Host: 400 bad_request ('%s')", code);
+	snprintf(req, sizeof(req), "GET /v1/masters/1/signals?after=0&token=tok-1 HTTP/1.1\r\n"
+		 "Host: x\r\nContent-Length: 3\r\n\r\nabc");
+	CHECK(poll_status(e, req, code, sizeof(code)) == 400 && strcmp(code, "bad_request") == 0,
+	      "poll: a request body: 400 bad_request ('%s')", code);
+	snprintf(req, sizeof(req), "GET /v1/masters/1/signals?after=0&token=tok-1 HTTP/1.0\r\n"
+		 "Host: x\r\n\r\n");
+	CHECK(poll_status(e, req, code, sizeof(code)) == 400 && strcmp(code, "bad_request") == 0,
+	      "poll: HTTP/1.0: 400 bad_request ('%s')", code);
+}
+
+/* XADD signal seq of master 1 alone, as publish_span does. */
+static int publish_m1(struct env *e, int seq)
+{
+	int save = e->nmasters, rc;
+
+	e->nmasters = 1; /* publish_span writes masters 1..nmasters */
+	rc = publish_span(e, seq, seq, 0);
+	e->nmasters = save;
+	return rc;
+}
+
+static void scenario_poll(struct env *e)
+{
+	const uint64_t n = (uint64_t)e->nsignals;
+	struct seen ws = {0}, pl = {0};
+	struct wsc w = {.fd = -1};
+	struct pc *c = calloc(1, sizeof(*c)), *held = calloc(9, sizeof(*held));
+	uint64_t next = 0, same = 0;
+	int envs = 0, st;
+	pid_t wsub = -1, psub = -1;
+	static const char *const poll_args[] = {"--subs", NULL, "--expect", NULL, "--poll",
+						"--poll-wait", "5", NULL};
+	const char *pa[8], *wa[5];
+
+	ws.n = pl.n = n + 1;
+	ws.b = calloc(n + 2, sizeof(*ws.b));
+	ws.len = calloc(n + 2, sizeof(*ws.len));
+	pl.b = calloc(n + 2, sizeof(*pl.b));
+	pl.len = calloc(n + 2, sizeof(*pl.len));
+	if (c == NULL || held == NULL || ws.b == NULL || ws.len == NULL || pl.b == NULL ||
+	    pl.len == NULL) {
+		CHECK(0, "poll: memory");
+		goto out;
+	}
+	c->fd = -1;
+	for (int i = 0; i < 9; i++)
+		held[i].fd = -1;
+	poll_refusals(e);
+	/* decp-subscriber over the WebSocket and with --poll, the four subscriptions each:
+	 * the same guard path must execute every signal once, in order, both ways */
+	memcpy(pa, poll_args, sizeof(pa));
+	pa[1] = subs_arg(e);
+	pa[3] = expect_arg(e);
+	memcpy(wa, pa, sizeof(wa) - sizeof(wa[0]));
+	wa[4] = NULL;
+	wsub = start_subscriber(e, "wsub", wa);
+	psub = start_subscriber(e, "psub", pa);
+	CHECK(wsub > 0 && psub > 0, "poll: decp-subscriber (WebSocket) and decp-subscriber --poll");
+
+	/* the first third before anyone asks: a poller catches up from Redis (the ring is
+	 * fanout_history = 64), a WebSocket subscriber replays it */
+	CHECK(publish_span(e, 1, (int)n / 3, 0) == 0, "poll: publish 1..%" PRIu64, n / 3);
+	CHECK(wsc_open(e, &w, "tok-1") == 0 && wsc_subscribe(&w, 1, 1) == 0,
+	      "poll: WebSocket subscriber");
+	CHECK(pc_open(e, c) == 0, "poll: connect");
+	for (int i = 0; i < 50 && next < n / 3; i++) {
+		st = poll_once(c, 1, "tok-3", next, 0, &pl, &next, NULL);
+		if (st != 200) {
+			CHECK(0, "poll: catching up at %" PRIu64 ": status %d", next, st);
+			break;
+		}
+	}
+	CHECK(next == n / 3, "poll: caught up to %" PRIu64 " (next %" PRIu64 ")", n / 3, next);
+
+	/* a poll that waits is woken by the next signal, at once */
+	{
+		char t[128];
+		struct presp r;
+		int64_t t_pub, dt;
+		uint64_t s1 = n / 3 + 1;
+
+		snprintf(t, sizeof(t), "GET /v1/masters/1/signals?after=%" PRIu64 "&wait=20&policy=99 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\n", next);
+		CHECK(pc_send(c, t) == 0, "poll: waiting request sent");
+		usleep(300000); /* it is parked by now (nothing is published meanwhile) */
+		t_pub = now_ns();
+		CHECK(publish_span(e, (int)s1, (int)s1, 0) == 0, "poll: publish %" PRIu64, s1);
+		if (pc_read(c, &r, 20000) == 0) {
+			Decp__ServerMessage *m[8];
+			int k = r.status == 200 ? presp_msgs(&r, m, 8) : -1;
+
+			dt = now_ns() - t_pub;
+			CHECK(r.status == 200 && r.next == s1 && r.envs == 1 && k == 2 &&
+			      m[0]->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE &&
+			      m[0]->envelope->sequence == s1,
+			      "poll: the waiting poll got %" PRIu64 " (status %d, next %" PRIu64
+			      ", %ld envelopes)", s1, r.status, r.next, r.envs);
+			CHECK(dt < 1000000000LL, "poll: woken %.1f ms after the publish (< 1 s, wait was "
+			      "20 s)", (double)dt / 1e6);
+			fprintf(stderr, "poll: woken %.2f ms after the XADD\n", (double)dt / 1e6);
+			for (int i = 0; i < k; i++)
+				if (m[i]->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE)
+					seen_add(&pl, m[i]->envelope);
+			next = r.next;
+			msgs_free(m, k > 0 ? k : 0);
+		} else {
+			CHECK(0, "poll: no answer to the waiting poll");
+		}
+		presp_free(&r);
+	}
+
+	/* the rest while a poller long-polls: bursts of 20 signals, polls with wait=5 */
+	for (uint64_t s = n / 3 + 2; s <= n; s += 20) {
+		uint64_t last = s + 19 < n ? s + 19 : n;
+
+		CHECK(publish_span(e, (int)s, (int)last, 0) == 0, "poll: publish %" PRIu64, s);
+		for (int i = 0; i < 100 && next < last; i++) {
+			st = poll_once(c, 1, "tok-3", next, 5, &pl, &next, &envs);
+			if (st != 200) {
+				CHECK(0, "poll: at %" PRIu64 ": status %d", next, st);
+				goto compare;
+			}
+		}
+	}
+compare:
+	CHECK(next == n, "poll: the poller reached %" PRIu64 " (next %" PRIu64 ") on one "
+	      "keep-alive connection", n, next);
+	/* the WebSocket subscriber's copy */
+	for (Decp__ServerMessage *m; (m = wsc_next(&w, 5000)) != NULL;) {
+		bool done;
+
+		if (m->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE)
+			seen_add(&ws, m->envelope);
+		done = ws.b[n] != NULL;
+		decp__server_message__free_unpacked(m, NULL);
+		if (done)
+			break;
+	}
+	for (uint64_t s = 1; s <= n; s++)
+		same += ws.b[s] != NULL && pl.b[s] != NULL && ws.len[s] == pl.len[s] &&
+			memcmp(ws.b[s], pl.b[s], ws.len[s]) == 0;
+	CHECK(same == n && ws.dup == 0 && pl.dup == 0 && ws.bad == 0 && pl.bad == 0,
+	      "poll: the poller's %" PRIu64 " envelopes equal the WebSocket's byte for byte "
+	      "(send stamps aside): %" PRIu64 " of %" PRIu64 " (duplicates %" PRIu64 "/%" PRIu64
+	      ")", n, same, n, ws.dup, pl.dup);
+
+	/* both decp-subscribers executed every signal once, in order */
+	{
+		int rw = harness_wait_exit(wsub, 120000), rp = harness_wait_exit(psub, 120000);
+
+		wsub = psub = -1;
+		CHECK(rw == 0 && rp == 0, "poll: both decp-subscribers reached %" PRIu64 " (exit %d "
+		      "WebSocket, %d --poll)", n, rw, rp);
+		CHECK(check_log(e, "wsub", 0, e->nsubs) == e->nsubs, "poll: WebSocket decp-subscriber: "
+		      "each of %d subscribers executed 1..%" PRIu64 " once, in order", e->nsubs, n);
+		CHECK(check_log(e, "psub", 0, e->nsubs) == e->nsubs, "poll: decp-subscriber --poll: "
+		      "each of %d subscribers executed 1..%" PRIu64 " once, in order", e->nsubs, n);
+		pc_close(c); /* perhaps idle for longer than fanout_poll_idle_ms meanwhile */
+		CHECK(pc_open(e, c) == 0, "poll: connect again");
+	}
+
+	/* an empty wait ends with an empty answer at its end, without reading Redis */
+	{
+		int64_t t0 = now_ns();
+		uint64_t nx = 0;
+		long x0 = redis_xrange_calls(e);
+
+		st = poll_once(c, 1, "tok-3", n, 1, &pl, &nx, &envs);
+		CHECK(st == 200 && envs == 0 && nx == n && now_ns() - t0 >= 900000000LL,
+		      "poll: wait=1 with nothing new: 200, no envelope, next %" PRIu64 " after %.2f s",
+		      nx, (double)(now_ns() - t0) / 1e9);
+		CHECK(redis_xrange_calls(e) == x0, "poll: no XRANGE while waiting (%ld)",
+		      redis_xrange_calls(e) - x0);
+	}
+	/* keep-alive: idle for fanout_poll_idle_ms (3 s here), the connection is closed */
+	{
+		int64_t t0 = now_ns();
+		struct pollfd pf = {c->fd, POLLIN, 0};
+		char x;
+		ssize_t k = -2;
+
+		while (now_ns() - t0 < 10000000000LL && k == -2)
+			if (poll(&pf, 1, 100) > 0)
+				k = recv(c->fd, &x, 1, 0);
+		CHECK(k == 0 && now_ns() - t0 >= 2000000000LL, "poll: an idle connection closed by the "
+		      "server after %.1f s (fanout_poll_idle_ms 3000)", (double)(now_ns() - t0) / 1e9);
+		pc_close(c);
+		CHECK(pc_open(e, c) == 0, "poll: connect again");
+	}
+	/* one request at a time: a second one while the first waits ends the connection */
+	{
+		char t[320];
+		struct pc *d = calloc(1, sizeof(*d));
+		struct presp r;
+
+		snprintf(t, sizeof(t), "GET /v1/masters/1/signals?after=%" PRIu64 "&wait=20 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\nGET /v1/masters/1/"
+			 "signals?after=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\n",
+			 n);
+		CHECK(d != NULL && pc_open(e, d) == 0 && pc_send(d, t) == 0, "poll: pipelined");
+		CHECK(d != NULL && pc_read(d, &r, 5000) != 0 && d->have == 0,
+		      "poll: a request sent while one waits: the connection closed, no answer");
+		presp_free(&r);
+		if (d != NULL)
+			pc_close(d);
+		free(d);
+	}
+	/* at most CP_POLL_MAX_ENVELOPES (200) per answer, one XRANGE for them */
+	{
+		long x0 = redis_xrange_calls(e);
+		uint64_t nx = 0;
+		struct seen s2 = {0};
+
+		s2.n = n;
+		s2.b = calloc(n + 1, sizeof(*s2.b));
+		s2.len = calloc(n + 1, sizeof(*s2.len));
+		st = s2.b != NULL && s2.len != NULL ? poll_once(c, 2, "tok-2", 0, 0, &s2, &nx, &envs)
+						   : -1;
+		CHECK(st == 200 && envs == 200 && nx == 200, "poll: after=0 on a 300-signal stream: "
+		      "%d envelopes, next %" PRIu64 " (status %d; expected 200, 200)", envs, nx, st);
+		CHECK(redis_xrange_calls(e) - x0 == 1, "poll: read with %ld XRANGE (1)",
+		      redis_xrange_calls(e) - x0);
+		seen_free(&s2);
+	}
+
+	/* pollers count against the subscriber's connection limit (8) */
+	{
+		char t[160];
+		int refused = -1;
+
+		pc_close(c);
+		snprintf(t, sizeof(t), "GET /v1/masters/1/signals?after=%" PRIu64 "&wait=30 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\n", n);
+		for (int i = 0; i < 9; i++) {
+			struct presp r;
+
+			if (pc_open(e, &held[i]) != 0 || pc_send(&held[i], t) != 0) {
+				CHECK(0, "poll: held connection %d", i);
+				break;
+			}
+			if (i == 8) {
+				refused = pc_read(&held[i], &r, 5000) == 0 ? r.status : -1;
+				presp_free(&r);
+			} else {
+				usleep(50000); /* each parked in turn */
+			}
+		}
+		CHECK(refused == 429, "poll: the 9th polling connection of one subscriber: %d "
+		      "(expected 429)", refused);
+		/* they hang up while waiting: nothing is left behind (counted down, ASan at exit) */
+		for (int i = 0; i < 9; i++)
+			pc_close(&held[i]);
+		unsigned long conns = 1;
+		for (int t2 = 0; t2 < 60 && (conns = last_number(e, "fanout.log", "poll_conns ")) != 0;
+		     t2++)
+			usleep(100000);
+		CHECK(conns == 0, "poll: no polling connection left after the hang-ups (%lu)", conns);
+		CHECK(pc_open(e, c) == 0 && poll_once(c, 1, "tok-3", n, 0, &pl, &next, NULL) == 200,
+		      "poll: the subscriber polls again once they are gone");
+	}
+
+	/* after=N older than the retained start: the snapshot, then what follows */
+	{
+		redisReply *r = redisCommand(e->rc, "XTRIM decp:{m1}:signals MAXLEN 50");
+		struct cp_book book;
+		struct presp pr;
+		Decp__ServerMessage *m[256];
+		char t[160], code[64];
+		int k;
+
+		if (r != NULL)
+			freeReplyObject(r);
+		snprintf(t, sizeof(t), "GET /v1/masters/1/signals?after=0 HTTP/1.1\r\nHost: x\r\n"
+			 "Authorization: Bearer tok-3\r\n\r\n");
+		st = poll_status(e, t, code, sizeof(code));
+		CHECK(st == 410 && strcmp(code, "range_not_retained") == 0, "poll: after=0 on a "
+		      "trimmed stream without a stored book: %d '%s' (expected 410 "
+		      "range_not_retained)", st, code);
+		cp_book_init(&book, 1);
+		for (uint64_t s = 1; s <= n - 20; s++) {
+			struct cp_book_signal sg = {.master_id = 1, .sequence = s, .ticket = s,
+						    .order_type = s % 2 ? 1 : 2, .symbol = "EURUSD",
+						    .volume = 10, .price = 108000 + (int64_t)(s % 50)};
+
+			(void)cp_book_apply(&book, &sg, NULL);
+		}
+		CHECK(cp_book_store_save(e->rc, &book) == 1, "poll: book stored at %" PRIu64, book.seq);
+		cp_book_free(&book);
+		pc_close(c);
+		CHECK(pc_open(e, c) == 0 && pc_get(c, "/v1/masters/1/signals?after=3", "tok-3", &pr,
+						      10000) == 0, "poll: after=3 asked");
+		k = pr.status == 200 ? presp_msgs(&pr, m, 256) : -1;
+		{
+			uint64_t entries = 0, seq = 0;
+			/* no `policy` asked: the subscription's CopyPolicy comes first */
+			bool order = k >= 4 && m[0]->kind_case == DECP__SERVER_MESSAGE__KIND_COPY_POLICY &&
+				     m[0]->copy_policy->subscription_id == 3 &&
+				     m[1]->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN &&
+				     m[k - 2]->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END &&
+				     m[k - 1]->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_END;
+
+			for (int i = 0; order && i < k; i++) {
+				if (m[i]->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN)
+					seq = m[i]->snapshot_begin->sequence;
+				if (m[i]->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART)
+					entries += m[i]->snapshot_part->n_entries;
+			}
+			CHECK(pr.status == 200 && order && seq == n && entries == n && pr.next == n &&
+			      pr.envs == 0, "poll: after=3 before the retained start: CopyPolicy, SnapshotBegin{%"
+			      PRIu64 "}, %" PRIu64 " entries, SnapshotEnd, SyncEnd, next %" PRIu64
+			      " (status %d, %d messages)", seq, entries, pr.next, pr.status, k);
+		}
+		msgs_free(m, k > 0 ? k : 0);
+		presp_free(&pr);
+		/* and the envelopes after it */
+		CHECK(publish_m1(e, (int)n + 1) == 0, "poll: publish %" PRIu64, n + 1);
+		next = n;
+		pl.n = n + 1;
+		st = poll_once(c, 1, "tok-3", n, 5, &pl, &next, &envs);
+		CHECK(st == 200 && envs == 1 && next == n + 1, "poll: after the snapshot: %" PRIu64
+		      " (status %d, %d envelopes)", n + 1, st, envs);
+	}
+	/* Redis down: what needs Redis is 503 unavailable */
+	{
+		char t[200], code[64];
+
+		CHECK(harness_redis_stop(e->redis) == 0, "poll: Redis stopped");
+		snprintf(t, sizeof(t), "GET /v1/masters/2/signals?after=1 HTTP/1.1\r\nHost: x\r\n"
+			 "Authorization: Bearer tok-2\r\n\r\n");
+		st = poll_status(e, t, code, sizeof(code));
+		CHECK(st == 503 && strcmp(code, "unavailable") == 0, "poll: Redis down: %d '%s' "
+		      "(expected 503 unavailable)", st, code);
+		CHECK(harness_redis_restart(e->redis) == 0, "poll: Redis restarted");
+		redisFree(e->rc);
+		e->rc = redisConnect("127.0.0.1", harness_redis_port(e->redis));
+	}
+	/* one poll is left waiting (its socket open until this process ends): the fan-out
+	 * stops with it, exit 0 and nothing left behind (ASan) */
+	{
+		char t[200];
+
+		snprintf(t, sizeof(t), "GET /v1/masters/2/signals?after=%" PRIu64 "&wait=30 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-2\r\n\r\n", n);
+		CHECK(pc_open(e, &held[0]) == 0 && pc_send(&held[0], t) == 0,
+		      "poll: a poll left waiting through the stop");
+	}
+	usleep(1200000); /* the next stats line */
+	CHECK(last_number(e, "fanout.log", "polls ") > 0 &&
+	      last_number(e, "fanout.log", "poll_woken ") > 0 &&
+	      last_number(e, "fanout.log", "poll_timeouts ") > 0 &&
+	      last_number(e, "fanout.log", "poll_envelopes ") >= n &&
+	      last_number(e, "fanout.log", "poll_refused ") > 0,
+	      "poll: counters polls %lu envelopes %lu woken %lu timeouts %lu refused %lu",
+	      last_number(e, "fanout.log", "polls "), last_number(e, "fanout.log", "poll_envelopes "),
+	      last_number(e, "fanout.log", "poll_woken "),
+	      last_number(e, "fanout.log", "poll_timeouts "),
+	      last_number(e, "fanout.log", "poll_refused "));
+out:
+	if (wsub > 0) {
+		kill(wsub, SIGKILL);
+		(void)harness_wait_exit(wsub, 5000);
+	}
+	if (psub > 0) {
+		kill(psub, SIGKILL);
+		(void)harness_wait_exit(psub, 5000);
+	}
+	wsc_close(&w);
+	if (c != NULL)
+		pc_close(c);
+	free(c);
+	free(held);
+	seen_free(&ws);
+	seen_free(&pl);
+}
+
 /* A close frame from the client with status code `code` (masked, no reason). */
 static int wsc_send_close(struct wsc *c, unsigned int code)
 {
@@ -3847,7 +4625,7 @@ int main(int argc, char **argv)
 	{
 		/* wss unless the scenario reads and writes the WebSocket bytes itself */
 		static const char *const raw[] = {"abuse", "keepalive", "range", "close", "flood",
-						  "authcache"};
+						  "authcache", "poll"};
 		char tls_dir[600];
 
 		e.tls = true;
@@ -3971,6 +4749,13 @@ int main(int argc, char **argv)
 
 		e.fanout_extra = rr;
 	}
+	if (strcmp(sc, "poll") == 0) {
+		/* a small history ring: catching up reads Redis, later polls the ring */
+		static const char *const po[] = {"--set", "fanout_history=64", "--set",
+						 "fanout_poll_idle_ms=3000", NULL};
+
+		e.fanout_extra = po;
+	}
 	if (strcmp(sc, "flood") == 0) {
 		/* descriptors for 3,000 flood sockets here and in decp-fanout (inherited) */
 		static const char *const fl[] = {"--set", "fanout_max_conns=64", NULL};
@@ -4052,6 +4837,7 @@ int main(int argc, char **argv)
 			      "wss: a certificate that does not chain to --ca is refused (exit %d)",
 			      rc);
 			wss_refusals(&e);
+			poll_tls(&e);
 		}
 		if (slow > 0) {
 			rc = harness_wait_exit(slow, 120000);
@@ -4174,6 +4960,8 @@ int main(int argc, char **argv)
 		scenario_keepalive(&e);
 	} else if (strcmp(sc, "range") == 0) {
 		scenario_range(&e);
+	} else if (strcmp(sc, "poll") == 0) {
+		scenario_poll(&e);
 	} else if (strcmp(sc, "close") == 0) {
 		scenario_close(&e);
 	} else if (strcmp(sc, "flood") == 0) {

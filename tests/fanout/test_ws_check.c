@@ -271,7 +271,8 @@ static size_t frame(uint8_t *out, unsigned int op, bool fin, const char *pl)
 static int deliver_all(const uint8_t *p, size_t n, size_t chunk, bool http, struct events *e)
 {
 	struct cp_ws_check c;
-	const struct cp_ws_sink k = {ev_head, ev_data, ev_control, e};
+	const struct cp_ws_sink k = {.head = ev_head, .data = ev_data, .control = ev_control,
+				     .arg = e};
 	int v = 0;
 
 	CU_ASSERT_EQUAL_FATAL(cp_ws_check_init(&c, http, MAX_MSG), 0);
@@ -279,6 +280,43 @@ static int deliver_all(const uint8_t *p, size_t n, size_t chunk, bool http, stru
 		v = cp_ws_check_deliver(&c, p + i, n - i < chunk ? n - i : chunk, &k);
 	cp_ws_check_fini(&c);
 	return v;
+}
+
+static int ev_request(void *arg, const char *req, size_t len)
+{
+	struct events *e = arg;
+
+	e->n += (size_t)snprintf(e->log + e->n, sizeof(e->log) - e->n, "R%zu[%.3s];", len, req);
+	return 0;
+}
+
+/* Heads that are not handshakes go to the request sink when there is one (HTTP polling),
+ * one after the other, whatever the chunking; without it the first is the 400 verdict. */
+static void test_request_sink(void)
+{
+	static const char two[] = "GET /v1/masters/1/signals?after=0 HTTP/1.1\r\nHost: a\r\n\r\n"
+				  "PUT /v1/x HTTP/1.1\r\nHost: a\r\n\r\nGET /v1/";
+	struct cp_ws_check c;
+
+	for (size_t chunk = 1; chunk <= sizeof(two); chunk += 7) {
+		struct events e = {0};
+		const struct cp_ws_sink k = {.head = ev_head, .request = ev_request, .data = ev_data,
+					     .control = ev_control, .arg = &e};
+		int v = 0;
+
+		CU_ASSERT_EQUAL_FATAL(cp_ws_check_init(&c, true, MAX_MSG), 0);
+		for (size_t i = 0; i < sizeof(two) - 1 && v == 0; i += chunk)
+			v = cp_ws_check_deliver(&c, (const uint8_t *)two + i,
+						sizeof(two) - 1 - i < chunk ? sizeof(two) - 1 - i : chunk, &k);
+		CU_ASSERT_EQUAL(v, 0);
+		CU_ASSERT_STRING_EQUAL(e.log, "R55[GET];R31[PUT];");
+		CU_ASSERT_EQUAL(c.phase, CP_WS_HTTP); /* collecting the third head */
+		cp_ws_check_fini(&c);
+	}
+	CU_ASSERT_EQUAL_FATAL(cp_ws_check_init(&c, true, MAX_MSG), 0);
+	CU_ASSERT_EQUAL(cp_ws_check_feed(&c, (const uint8_t *)two, sizeof(two) - 1, NULL),
+			CP_WS_VERDICT_HTTP_400);
+	cp_ws_check_fini(&c);
 }
 
 static void test_deliver(void)
@@ -386,6 +424,8 @@ int main(void)
 	CU_add_test(s, "HTTP phase then frames", test_http_phase_stream);
 	CU_add_test(s, "close codes (RFC 6455 7.4)", test_close_codes);
 	CU_add_test(s, "deliver mode: head, unmasked data, control frames, chunking", test_deliver);
+	CU_add_test(s, "deliver mode: heads that are not handshakes to the request sink",
+		    test_request_sink);
 	CU_add_test(s, "server pieces: frame headers, accept key, request values", test_server_pieces);
 	CU_add_test(s, "UTF-8", test_utf8);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

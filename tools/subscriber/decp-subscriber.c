@@ -27,6 +27,7 @@
 #include "proto_msg.h"
 #include "proto_signal.h"
 #include "sub_account.h"
+#include "sub_poll.h"
 #include "sub_resync.h"
 
 #define MAX_MASTERS 8
@@ -73,6 +74,20 @@ struct key {
 	uint64_t hits, misses;
 };
 
+struct sim;
+
+/* --poll: one HTTP polling connection per (subscriber, master) to the fan-out's polling
+ * endpoint (sub_poll.h, docs/fanout.md "HTTP polling"), instead of the WebSocket. */
+struct pconn {
+	struct sim *s;
+	int mi;                     /* the master's index in s */
+	struct lws *wsi;
+	struct sub_poll_rx rx;
+	lws_sorted_usec_list_t sul; /* the next connection attempt */
+	uint32_t backoff_ms;
+	bool sent;                  /* a request is out, its answer not read yet */
+};
+
 struct sim {
 	int idx;
 	char token[160];
@@ -103,6 +118,7 @@ struct sim {
 	uint64_t envelopes, executed, rejected, reconnects, refused;
 	uint64_t forge_n, forged, forgery_accepted; /* --forge-every */
 	int64_t last_sync_ns;                        /* last TimePing (or local sample) */
+	struct pconn pc[MAX_MASTERS];                /* --poll */
 	uint8_t rx[8192];
 	size_t rx_len;
 };
@@ -128,6 +144,8 @@ struct opts {
 	int64_t acct_balance;
 	int forge_kind;       /* enum forge_kind: what else the forged copy fails */
 	bool resync;          /* Subscribe.snapshot: re-sync by snapshot (sub_resync.h) */
+	bool poll;            /* HTTP long polling instead of the WebSocket (sub_poll.h) */
+	unsigned int poll_wait_s; /* --poll-wait: each poll's wait (0..30) */
 };
 
 static struct opts g_o;
@@ -331,6 +349,10 @@ static void on_key_announcement(struct sim *s, const Decp__KeyAnnouncement *ka)
 
 static void out_push(struct sim *s, struct outmsg *m)
 {
+	if (g_o.poll) { /* polling carries nothing to the server (docs/fanout.md) */
+		free(m);
+		return;
+	}
 	m->next = NULL;
 	if (s->ot != NULL)
 		s->ot->next = m;
@@ -998,27 +1020,34 @@ static void sim_retry(struct sim *s)
 	lws_sul_schedule(g_ctx, 0, &s->sul, sim_connect, (lws_usec_t)s->backoff_ms * 1000);
 }
 
+/* A connection to the fan-out (the WebSocket's, or --poll's) for userdata, its wsi kept in
+ * *pwsi. */
+static void client_info(struct lws_client_connect_info *ci, void *userdata, struct lws **pwsi)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->context = g_ctx;
+	ci->address = g_o.host;
+	ci->port = g_o.port;
+	ci->path = g_o.path;
+	ci->host = g_o.host;
+	ci->origin = g_o.host;
+	/* wss: with --ca the certificate must chain to it and name the host (an impostor
+	 * fan-out is refused); without, anything is taken (tests with throw-away certs). */
+	ci->ssl_connection = !g_o.tls ? 0
+			     : g_o.ca != NULL ? LCCSCF_USE_SSL
+					      : LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
+							LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+	ci->userdata = userdata;
+	ci->pwsi = pwsi;
+}
+
 static void sim_connect(lws_sorted_usec_list_t *sul)
 {
 	struct sim *s = lws_container_of(sul, struct sim, sul);
 	struct lws_client_connect_info ci;
 
-	memset(&ci, 0, sizeof(ci));
-	ci.context = g_ctx;
-	ci.address = g_o.host;
-	ci.port = g_o.port;
-	ci.path = g_o.path;
-	ci.host = g_o.host;
-	ci.origin = g_o.host;
+	client_info(&ci, s, &s->wsi);
 	ci.protocol = "decp";
-	/* wss: with --ca the certificate must chain to it and name the host (an impostor
-	 * fan-out is refused); without, anything is taken (tests with throw-away certs). */
-	ci.ssl_connection = !g_o.tls ? 0
-			    : g_o.ca != NULL ? LCCSCF_USE_SSL
-					     : LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
-						       LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
-	ci.userdata = s;
-	ci.pwsi = &s->wsi;
 	s->retry_pending = false;
 	s->attempt = lws_client_connect_via_info(&ci);
 	if (s->attempt == NULL && !s->retry_pending)
@@ -1121,8 +1150,138 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	return 0;
 }
 
+/* ------------------------------------------------------------------ --poll -- */
+
+static void pc_connect(lws_sorted_usec_list_t *sul);
+
+static void pc_retry(struct pconn *c)
+{
+	c->wsi = NULL;
+	c->sent = false;
+	sub_poll_rx_next(&c->rx);
+	if (g_stop)
+		return;
+	c->backoff_ms = c->backoff_ms == 0 ? 50 : (c->backoff_ms * 2 > 2000 ? 2000 : c->backoff_ms * 2);
+	lws_sul_schedule(g_ctx, 0, &c->sul, pc_connect, (lws_usec_t)c->backoff_ms * 1000);
+}
+
+static void pc_connect(lws_sorted_usec_list_t *sul)
+{
+	struct pconn *c = lws_container_of(sul, struct pconn, sul);
+	struct lws_client_connect_info ci;
+
+	client_info(&ci, c, &c->wsi);
+	ci.method = "RAW"; /* our own HTTP/1.1 (sub_poll.h) on lws's socket */
+	ci.local_protocol_name = "decp-poll";
+	if (lws_client_connect_via_info(&ci) == NULL && c->wsi == NULL)
+		pc_retry(c);
+}
+
+/* The next request: the guard's next sequence, the policy version it holds. */
+static int pc_send(struct pconn *c)
+{
+	struct sim *s = c->s;
+	char b[LWS_PRE + 1024];
+	uint64_t next = guard_sub_next_sequence(&s->gs[c->mi]);
+	int n = sub_poll_request(b + LWS_PRE, sizeof(b) - LWS_PRE, g_o.host, s->masters[c->mi],
+				 next > 0 ? next - 1 : 0, g_o.poll_wait_s, s->pol[c->mi].version,
+				 g_o.wrong_token ? "x" : s->token);
+
+	if (n < 0 || lws_write(c->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW) < n)
+		return -1;
+	c->sent = true;
+	return 0;
+}
+
+/* A complete answer: its messages go through on_server, as a WebSocket's do. -1: close
+ * (refused, malformed), the connection is made again with backoff. */
+static int pc_answer(struct pconn *c)
+{
+	struct sim *s = c->s;
+	const uint8_t *msg;
+	size_t off = 0, len;
+	int rc;
+
+	c->sent = false;
+	if (c->rx.status != 200) {
+		s->refused++;
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": poll answered %d: %.*s\n",
+			s->idx, s->masters[c->mi], c->rx.status, (int)c->rx.body_len,
+			(const char *)c->rx.buf + c->rx.head_len);
+		if (g_log != NULL)
+			fprintf(g_log, "%d 0 poll-status %d\n", s->idx, c->rx.status);
+		return -1;
+	}
+	while ((rc = sub_poll_msg(&c->rx, &off, &msg, &len)) == 1)
+		on_server(s, msg, len);
+	if (rc < 0 || c->rx.close)
+		return -1;
+	sub_poll_rx_next(&c->rx);
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static int cb_poll(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	struct pconn *c = user;
+	size_t used;
+	int rc;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_CONNECTED:
+		c->backoff_ms = 0;
+		if (!c->s->connected) {
+			/* no TimePing over HTTP: the guard trusts the local clock */
+			c->s->connected = true;
+			guard_clock_init(&c->s->clk, 0);
+			local_sample(c->s);
+		}
+		lws_callback_on_writable(wsi);
+		break;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (!c->sent && pc_send(c) != 0)
+			return -1;
+		break;
+	case LWS_CALLBACK_RAW_RX:
+		while (len > 0) {
+			rc = sub_poll_rx_feed(&c->rx, in, len, &used);
+			if (rc < 0)
+				return -1;
+			in = (uint8_t *)in + used;
+			len -= used;
+			if (rc == 1 && pc_answer(c) != 0)
+				return -1;
+			if (rc == 0)
+				break;
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		c->s->refused++;
+		c->s->reconnects++;
+		pc_retry(c);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (c != NULL) {
+			c->s->reconnects++;
+			pc_retry(c);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 static const struct lws_protocols client_protocols[] = {
 	{"decp", cb_client, 0, 8192, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+/* --poll: lws hands some events of a connection (WSI_DESTROY, a connection error) to the
+ * first protocol, whatever the connection's: so with --poll it is the only one. */
+static const struct lws_protocols poll_protocols[] = {
+	{"decp-poll", cb_poll, 0, 8192, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -1163,6 +1322,12 @@ static void usage(FILE *o)
 		"  --positions FILE     at exit, the account's positions and pending orders, one a\n"
 		"                       line: \"<subscriber> <master> <ticket> <symbol> <type>\n"
 		"                       <volume> <sl> <tp>\"\n"
+		"  --poll               HTTP long polling (GET /v1/masters/{id}/signals, one connection\n"
+		"                       per subscription) instead of the WebSocket: the same guard\n"
+		"                       path; no TimePing (local clock), no reports (nothing goes to\n"
+		"                       the server); with --resync for snapshots\n"
+		"  --poll-wait S        each poll waits up to S seconds for a signal (0..30, default 10)\n"
+		"                       (ws:// only: lws 4.1's raw client cannot do TLS)\n"
 		"  --verify-cache       load runs: verify identical (body, signature) bytes once per\n"
 		"                       process instead of once per simulated subscriber\n"
 		"misbehaviour: --skew-ms N (clock), --no-time-sync (trust the local clock: no\n"
@@ -1467,6 +1632,8 @@ int main(int argc, char **argv)
 		{"account", required_argument, NULL, 'A'},
 		{"resync", no_argument, NULL, 'Z'},
 		{"positions", required_argument, NULL, 'p'},
+		{"poll", no_argument, NULL, 'o'},
+		{"poll-wait", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
 	const char *ordersp = NULL, *positionsp = NULL;
@@ -1479,6 +1646,7 @@ int main(int argc, char **argv)
 
 	g_o.timeout_s = 60;
 	g_o.stall_ms = 5000;
+	g_o.poll_wait_s = 10;
 	memcpy(g_o.acct_ccy, "USD", 4); /* --account default: 10,000.00 USD at 1:100 */
 	g_o.acct_leverage = 100;
 	g_o.acct_balance = INT64_C(10000) * GUARD_MONEY_SCALE;
@@ -1546,6 +1714,19 @@ int main(int argc, char **argv)
 		case 'O': ordersp = optarg; break;
 		case 'Z': g_o.resync = true; break;
 		case 'p': positionsp = optarg; break;
+		case 'o': g_o.poll = true; break;
+		case 'w': {
+			char *end = NULL;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end != '\0' || v > 30) {
+				fprintf(stderr, "decp-subscriber: --poll-wait: '%s' is not 0..30 "
+					"seconds\n", optarg);
+				return 2;
+			}
+			g_o.poll_wait_s = (unsigned int)v;
+			break;
+		}
 		case 'A':
 			if (parse_account(optarg) != 0) {
 				fprintf(stderr, "decp-subscriber: --account: '%s' is not BALANCE[:LEVERAGE"
@@ -1562,6 +1743,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-subscriber: need --url ws://HOST:PORT/, --keys and "
 				"--subs or --token with --master\n");
 		usage(stderr);
+		return 2;
+	}
+	if (g_o.poll && (g_o.report_exec || g_o.stop_reading_after != 0 || g_o.forge_every != 0)) {
+		fprintf(stderr, "decp-subscriber: --poll carries no reports: not with --report-exec, "
+			"--stop-reading-after or --forge-every\n");
+		return 2;
+	}
+	if (g_o.poll && g_o.tls) {
+		/* lws 4.1's raw client never completes a TLS connection (libwebsockets issue
+		 * 2916, fixed upstream after 4.3); the fan-out itself serves polling over wss */
+		fprintf(stderr, "decp-subscriber: --poll needs a ws:// URL (plain): this build's "
+			"libwebsockets cannot run TLS on a raw client connection\n");
 		return 2;
 	}
 	if (g_o.ca != NULL && !g_o.tls) {
@@ -1623,7 +1816,7 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = client_protocols;
+	info.protocols = g_o.poll ? poll_protocols : client_protocols;
 
 	info.max_http_header_pool2 = (unsigned)g_nsims + 16; /* all may be connecting at once */
 	if (g_o.tls)
@@ -1635,8 +1828,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	srand((unsigned)getpid());
-	for (int i = 0; i < g_nsims; i++)
-		lws_sul_schedule(g_ctx, 0, &g_sims[i].sul, sim_connect, (lws_usec_t)(i % 100) * 1000);
+	for (int i = 0; i < g_nsims; i++) {
+		struct sim *s = &g_sims[i];
+
+		if (!g_o.poll) {
+			lws_sul_schedule(g_ctx, 0, &s->sul, sim_connect, (lws_usec_t)(i % 100) * 1000);
+			continue;
+		}
+		for (int j = 0; j < s->nm; j++) {
+			s->pc[j].s = s;
+			s->pc[j].mi = j;
+			sub_poll_rx_init(&s->pc[j].rx);
+			lws_sul_schedule(g_ctx, 0, &s->pc[j].sul, pc_connect,
+					 (lws_usec_t)(i % 100) * 1000);
+		}
+	}
 	lws_sul_schedule(g_ctx, 0, &g_tick, tick, 100 * LWS_US_PER_MS);
 	t_end = now_ns() + (int64_t)g_o.timeout_s * 1000000000;
 	while (!g_stop) {
@@ -1736,8 +1942,10 @@ int main(int argc, char **argv)
 		out_clear(&g_sims[i]);
 		unacked_clear(&g_sims[i]);
 		sub_account_free(&g_sims[i].acct);
-		for (int j = 0; j < MAX_MASTERS; j++)
+		for (int j = 0; j < MAX_MASTERS; j++) {
 			sub_snap_free(&g_sims[i].snap[j]);
+			sub_poll_rx_fini(&g_sims[i].pc[j].rx);
+		}
 	}
 	free(g_sims);
 	for (int i = 0; i < g_nkeys; i++) {
