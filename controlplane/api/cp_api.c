@@ -1021,6 +1021,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	struct ssl_ctx_st *no_client = NULL; /* lws's client context (cp_tls.h), HTTPS only */
 
 	cp_pg_init(&a.pg, cfg, ROLE, NULL);
+	cp_redis_init(&a.redis, cfg, ROLE);
 	a.idx = idx;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {
 		atomic_store(&sh->abort, 1);
@@ -1081,6 +1082,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	cp_tls_lws_server_done(no_client);
 	api_batch_free(&a);
 	cp_pg_close(&a.pg);
+	cp_redis_close(&a.redis);
 	free(a.auth);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "cp_config.h"
 #include "cp_ctx.h"
 #include "cp_pg.h"
+#include "cp_redis.h"
 
 enum api_method { API_GET = 1, API_POST = 2 };
 
@@ -106,6 +107,7 @@ struct api {
 	struct api_shared *sh;
 	struct lws_context *ctx;
 	struct cp_pg pg;
+	struct cp_redis redis;         /* read only: the position books (cp_api_console.c) */
 	struct api_batch batch;
 	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
 	bool auth_drop;                /* a decp_subauth notification came: drop the cache */
@@ -213,6 +215,8 @@ void api_console_session(struct api_req *r);
 void api_console_me(struct api_req *r);
 void api_console_logout(struct api_req *r);
 void api_console_link(struct api_req *r);
+void api_master_positions(struct api_req *r);
+void api_subscription_positions(struct api_req *r);
 void api_console_stream(struct api_req *r);
 /* Every wake of the worker (100 ms): notifications in, events out (cp_api_console.c). */
 void api_console_tick(struct api *a);

@@ -1047,5 +1047,7 @@ const struct api_route cp_api_routes[] = {
 	{API_GET, "/v1/subscriptions/:id/performance-fee", API_ANY, false, h_fee_preview},
 	{API_POST, "/v1/subscriptions/:id/performance-fee", API_ADMIN, true, h_fee_charge},
 	{API_GET, "/v1/subscriptions/:id/trust", API_ANY, false, h_trust},
+	{API_GET, "/v1/subscriptions/:id/positions", API_ANY, false, api_subscription_positions},
+	{API_GET, "/v1/masters/:id/positions", API_ANY, false, api_master_positions},
 };
 const unsigned int cp_api_nroutes = sizeof(cp_api_routes) / sizeof(cp_api_routes[0]);

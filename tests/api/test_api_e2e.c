@@ -53,6 +53,8 @@
 #include <openssl/x509.h>
 
 #include "api_test.h"
+#include "cp_book.h"
+#include "cp_book_store.h"
 
 #define ADMIN API_TEST_ADMIN
 
@@ -1517,6 +1519,65 @@ static void scenario_web(struct api_env *e)
 	setenv("DECP_SA", num[1], 1);
 	setenv("DECP_SB", num[2], 1);
 	setenv("DECP_ARTIFACTS", art, 1);
+	/* positions (the subscription page sets the subscriber's beside the master's): the
+	 * master's signals 1..4 archived and applied to its book in Redis as the book role
+	 * stores it (1 BUY EURUSD #1001, 2 SELL GBPUSD #1002, 3 BUY USDJPY #1003, 4 CLOSE
+	 * #1003); subscriber A reported #5001 for 1 and #5003 for 3 and never closed #5003:
+	 * A holds the master's 1001, misses 1002, and still holds what the master closed */
+	{
+		static const struct { int seq; const char *type; uint32_t t; uint64_t ticket;
+				      const char *sym; } sg[] = {
+			{1, "BUY", 1, 1001, "EURUSD"}, {2, "SELL", 2, 1002, "GBPUSD"},
+			{3, "BUY", 1, 1003, "USDJPY"}, {4, "CLOSE", 7, 1003, "USDJPY"}};
+		struct cp_book b;
+		redisContext *rc = redisConnect("127.0.0.1", harness_redis_port(e->redis));
+		char sql[1024], path[128];
+		struct http_resp r;
+		int ok = rc != NULL && rc->err == 0;
+
+		cp_book_init(&b, (uint64_t)w.master);
+		for (size_t i = 0; i < sizeof(sg) / sizeof(sg[0]); i++) {
+			struct cp_book_signal bs = {.master_id = (uint64_t)w.master,
+						    .sequence = (uint64_t)sg[i].seq, .ticket = sg[i].ticket,
+						    .order_type = sg[i].t, .symbol = sg[i].sym,
+						    .volume = 10, .price = 110000};
+			snprintf(sql, sizeof(sql), "INSERT INTO signal_archive (master_id, sequence, "
+				 "arrival_time, arrival_ns, symbol, order_type, volume, price, "
+				 "position_ticket, body) VALUES (%lld, %d, now(), 1, '%s', '%s', 10, "
+				 "110000, %llu, '\\x00')", w.master, sg[i].seq, sg[i].sym, sg[i].type,
+				 (unsigned long long)sg[i].ticket);
+			PQclear(PQexec(e->db, sql));
+			ok &= cp_book_apply(&b, &bs, NULL) == 0;
+		}
+		ok &= cp_book_store_save(rc, &b) == 1;
+		cp_book_free(&b);
+		redisFree(rc);
+		snprintf(sql, sizeof(sql), "SELECT subscription_report_execution(%lld, 1, 5001, "
+			 "'FILLED', 10, 110000, 0), subscription_report_execution(%lld, 3, 5003, "
+			 "'FILLED', 10, 110000, 0)", w.sa, w.sa);
+		PGresult *pr = PQexec(e->db, sql);
+		ok &= PQresultStatus(pr) == PGRES_TUPLES_OK;
+		PQclear(pr);
+		CHECK(ok, "positions set up (signal_archive, the book in Redis, execution reports)");
+		snprintf(path, sizeof(path), "/v1/masters/%lld/positions", w.master);
+		CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+		      jint(&r, "sequence") == 4 &&
+		      json_array_size(json_object_get(r.json, "positions")) == 2,
+		      "the master's book through the API (a subscriber of it): at 4, 2 positions: %s",
+		      r.body ? r.body : "");
+		http_free(&r);
+		snprintf(path, sizeof(path), "/v1/subscriptions/%lld/positions", w.sa);
+		CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
+		      json_array_size(json_object_get(r.json, "positions")) == 2 &&
+		      json_integer_value(json_object_get(json_array_get(json_object_get(r.json,
+			"positions"), 0), "master_ticket")) == 1001,
+		      "A's positions: #5001 (master #1001) and #5003: %s", r.body ? r.body : "");
+		http_free(&r);
+		snprintf(path, sizeof(path), "/v1/subscriptions/%lld/positions", w.sa);
+		CHECK(http(e, "GET", path, w.tok_b, NULL, &r) == 403, "B cannot read A's positions: %d",
+		      r.status);
+		http_free(&r);
+	}
 	/* the operator's one-time sign-in link (as the demo prints it) */
 	{
 		struct http_resp r;

@@ -248,11 +248,35 @@
     return el('div', { class: 'policy' }, ta, el('p', null, save, ' ', cancel));
   }
 
+  // The subscriber's positions beside the master's: matched by the master's signal that
+  // opened them. held: both have it; missing: the master holds it, the subscriber does not;
+  // extra: the subscriber still holds what the master no longer does.
+  function positionRows(book, mine) {
+    const bySeq = new Map(mine.map((p) => [Number(p.opened_sequence), p]));
+    const rows = [];
+    for (const m of book.positions) {
+      const p = bySeq.get(Number(m.opened_sequence));
+      bySeq.delete(Number(m.opened_sequence));
+      rows.push({ id: `m${m.ticket}`, master_ticket: m.ticket, symbol: m.symbol, type: m.type,
+                  master_volume: m.volume, ticket: p ? p.broker_ticket : '', volume: p ? p.volume : '',
+                  status: p ? (p.partly_closed ? 'held (partly closed)' : 'held') : 'missing' });
+    }
+    for (const p of bySeq.values()) {
+      rows.push({ id: `s${p.broker_ticket}`, master_ticket: p.master_ticket ?? '', symbol: p.symbol ?? '',
+                  type: p.order_type ?? '', master_volume: '', ticket: p.broker_ticket, volume: p.volume,
+                  status: 'extra' });
+    }
+    return rows;
+  }
+
   async function viewSubscription(id) {
-    const [s, t, fee] = await Promise.all([api('GET', `/v1/subscriptions/${id}`),
-                                           api('GET', `/v1/subscriptions/${id}/trust`),
-                                           api('GET', `/v1/subscriptions/${id}/performance-fee?profit=0`)]);
+    const [s, t, fee, mine] = await Promise.all([api('GET', `/v1/subscriptions/${id}`),
+                                                 api('GET', `/v1/subscriptions/${id}/trust`),
+                                                 api('GET', `/v1/subscriptions/${id}/performance-fee?profit=0`),
+                                                 api('GET', `/v1/subscriptions/${id}/positions`)]);
     const sub = s.subscription || s;
+    let book = null;
+    try { book = await api('GET', `/v1/masters/${sub.master_id}/positions`); } catch (e) { book = { error: e }; }
     const fact = (k, v) => [el('dt', null, k), el('dd', { 'data-key': k }, v)];
     const events = t.recent_events || [];
     return [
@@ -271,8 +295,19 @@
          ...fact('fee_pct', String(fee.fee_pct)),
          ...fact('high_water_mark', String(fee.hwm))),
       el('p', null, gauge(t.trust_score)),
-      el('h2', null, `Trust score history (${(t.history || []).length} changes)`),
+      el('h2', null, `Trust score history (${(t.history || []).length} change${(t.history || []).length === 1 ? '' : 's'})`),
       trustChart(sub.created_at, t.history || [], Date.now()),
+      el('h2', null, book.error ? 'Positions'
+                                : `Positions: this subscription beside master ${sub.master_id} (its book at sequence ${book.sequence})`),
+      book.error ? el('p', { class: 'muted' }, `the master's book is not available: ${book.error.message}`)
+                 : table('positions', [{ key: 'master_ticket', label: 'master ticket', num: true },
+                                       { key: 'symbol', label: 'symbol' }, { key: 'type', label: 'type' },
+                                       { key: 'master_volume', label: 'master lots/100', num: true },
+                                       { key: 'ticket', label: 'my ticket', num: true },
+                                       { key: 'volume', label: 'my lots/100', num: true },
+                                       { key: 'status', label: 'status',
+                                         cls: (v) => (v.startsWith('held') ? 'state-SYNCED' : 'state-PAUSED_TOXIC') }],
+                         positionRows(book, mine.positions || [])),
       el('h2', null, 'Copy policy'),
       policyEditor(sub),
       el('h2', null, `Recent protection events (${events.length})`),

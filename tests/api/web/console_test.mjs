@@ -148,7 +148,8 @@ async function waitFor(tab, expr, what, ms = 15000) {
   }
 }
 async function shot(tab, file) {
-  const { data } = await send('Page.captureScreenshot', { format: 'png' }, tab.sessionId);
+  const { data } = await send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true },
+                              tab.sessionId);
   writeFileSync(join(E.DECP_ARTIFACTS, file), Buffer.from(data, 'base64'));
 }
 async function signIn(tab, token) {
@@ -232,6 +233,13 @@ async function main() {
   const points = await evaluate(op, "(document.querySelector('svg[data-points]') || {dataset: {}}).dataset.points");
   check(hist.length >= 1 && hist[hist.length - 1].score === trust.trust_score && points === String(hist.length),
         `operator: the trust history chart has the API's ${hist.length} change(s), the last one ${hist.length ? hist[hist.length - 1].score : '-'}`);
+  // positions: A holds the master's #1001 (as #5001), misses #1002, still holds #5003
+  // whose master position #1003 was closed
+  const status = async (id) => evaluate(op, cell('positions', id, 'status'));
+  const pos = [await status('m1001'), await status('m1002'), await status('s5003')];
+  check(pos[0] === 'held' && pos[1] === 'missing' && pos[2] === 'extra' &&
+        await evaluate(op, cell('positions', 'm1001', 'ticket')) === '5001',
+        `operator: positions beside the master's: #1001 ${pos[0]} (as #5001), #1002 ${pos[1]}, #5003 ${pos[2]}`);
   await shot(op, 'operator-subscription.png');
 
   // a forged cross-site POST: the session cookie alone does not change anything
