@@ -419,6 +419,25 @@ static void h_master_list(struct api_req *r)
 		   " AND $3::bigint IS NULL ORDER BY id LIMIT $2", NULL);
 }
 
+/* GET /v1/masters/activity: each master's last archived signal (sequence, arrival time,
+ * age in seconds): what the console's masters table shows, its rate computed by the page
+ * from two readings. One index probe per master (signal_archive's key). */
+static void h_master_activity(struct api_req *r)
+{
+	PGresult *res = api_q(r, "SELECT m.id, m.name, a.sequence AS last_sequence,"
+			      " a.arrival_time AS last_signal_at,"
+			      " round(extract(epoch FROM now() - a.arrival_time)::numeric, 3)::text"
+			      " AS last_signal_age_s FROM masters m LEFT JOIN LATERAL (SELECT sequence,"
+			      " arrival_time FROM signal_archive s WHERE s.master_id = m.id"
+			      " ORDER BY sequence DESC LIMIT 1) a ON true ORDER BY m.id LIMIT 1000",
+			      0, NULL);
+	if (res == NULL)
+		return;
+	api_reply(r, 200, json_pack("{s:o, s:s}", "masters", api_rows(res), "note",
+				    "from the archive: behind the live stream by the archiver's delay"));
+	PQclear(res);
+}
+
 static void h_master_get(struct api_req *r)
 {
 	one_by_id(r, "master", "SELECT " MASTER_COLS " FROM masters WHERE id = $1");
@@ -1023,6 +1042,7 @@ const struct api_route cp_api_routes[] = {
 	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list},
 	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list},
 	{API_POST, "/v1/masters", API_ADMIN, true, h_master_create},
+	{API_GET, "/v1/masters/activity", API_ADMIN, false, h_master_activity},
 	{API_GET, "/v1/masters/:id", API_ADMIN, false, h_master_get},
 	{API_GET, "/v1/masters/:id/license-tokens", API_ADMIN, false, h_license_list},
 	{API_POST, "/v1/masters/:id/license-tokens", API_ADMIN, true, h_license_create},

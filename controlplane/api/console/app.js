@@ -194,13 +194,29 @@
     } catch (e) { showError(e); }
   }
 
+  // signals/s per master from two readings of its last sequence (no counter to keep)
+  function withRates(masters) {
+    const now = Date.now(), prev = S.rates || new Map();
+    S.rates = new Map();
+    return masters.map((m) => {
+      const seq = Number(m.last_sequence || 0), p = prev.get(m.id);
+      S.rates.set(m.id, { seq, t: now });
+      const rate = p && now > p.t ? ((seq - p.seq) * 1000) / (now - p.t) : null;
+      return { ...m, rate: rate === null ? '\u2013' : rate.toFixed(1),
+               last_signal_age_s: m.last_signal_age_s ?? 'never' };
+    });
+  }
+
   async function viewOperator() {
-    const [m, s] = await Promise.all([api('GET', '/v1/masters?limit=100'),
+    const [m, s] = await Promise.all([api('GET', '/v1/masters/activity'),
                                       api('GET', '/v1/subscriptions?limit=100')]);
     return [
       el('h2', null, `Masters (${m.masters.length})`),
       table('masters', [{ key: 'id', label: 'id', num: true }, { key: 'name', label: 'name' },
-                        { key: 'created_at', label: 'created' }], m.masters),
+                        { key: 'last_sequence', label: 'last sequence', num: true },
+                        { key: 'last_signal_age_s', label: 'last signal (s ago)', num: true },
+                        { key: 'rate', label: 'signals/s', num: true }], withRates(m.masters)),
+      el('p', { class: 'muted' }, `Masters: ${m.note}; signals/s between two refreshes.`),
       el('h2', null, `Subscriptions (${s.subscriptions.length})`),
       table('subscriptions', SUB_COLS, s.subscriptions, (r) => [
         r.state.startsWith('SUSPENDED')

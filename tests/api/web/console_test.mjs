@@ -194,9 +194,10 @@ async function main() {
     }
   }
   check(same, `operator: the ${subs.length} subscriptions' state, trust, master and subscriber are the API's`);
-  const masters = (await apiGet('/v1/masters?limit=100', admin)).masters;
-  check(await evaluate(op, "document.querySelectorAll('[data-table=masters] tbody tr[data-id]').length") === masters.length,
-        `operator: ${masters.length} masters listed`);
+  const masters = (await apiGet('/v1/masters/activity', admin)).masters;
+  check(await evaluate(op, "document.querySelectorAll('[data-table=masters] tbody tr[data-id]').length") === masters.length &&
+        await evaluate(op, cell('masters', masters[0].id, 'last_sequence')) === String(masters[0].last_sequence ?? ''),
+        `operator: ${masters.length} masters listed, master ${masters[0].id}'s last sequence ${masters[0].last_sequence} as the API says`);
   await shot(op, 'operator-overview.png');
 
   // a live update: a change made elsewhere (the API) shows up without a reload
