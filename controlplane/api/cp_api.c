@@ -187,9 +187,37 @@ static PGresult *api_checked(struct api_req *r, PGresult *res)
 	return res;
 }
 
+/*
+ * A GET's query on the read session (pg_read_conninfo: a replica, docs/api.md "Read
+ * replicas") when there is one; NULL when there is none or it failed (not a SQL error:
+ * the replica is down or went away), and the caller runs the query on the primary, so a
+ * stopped replica never fails a GET.
+ */
+static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
+			const char *const *params)
+{
+	struct cp_pg *p = &r->api->pg_read;
+	PGresult *res = NULL;
+
+	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0' || cp_pg_ensure(p) != 0)
+		return NULL;
+	res = slot < 0 ? cp_pg_exec(p, sql, n, params)
+		       : cp_pg_exec_prepared(p, (unsigned int)slot, sql, n, params);
+	if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR && p->conn != NULL &&
+	    PQstatus(p->conn) != CONNECTION_OK) {
+		PQclear(res);
+		res = NULL;
+	}
+	if (res == NULL)
+		cp_pg_reset(p); /* the next GET connects again (prefer-standby: maybe the primary) */
+	return res;
+}
+
 PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *params)
 {
-	PGresult *res = NULL;
+	PGresult *res = read_q(r, -1, sql, n, params);
+	if (res != NULL)
+		return api_checked(r, res);
 	api_batch_idle(r->api);
 	if (cp_pg_ensure(&r->api->pg) == 0)
 		res = cp_pg_exec(&r->api->pg, sql, n, params);
@@ -199,7 +227,9 @@ PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *pa
 PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int n,
 		     const char *const *params)
 {
-	PGresult *res = NULL;
+	PGresult *res = read_q(r, (int)slot, sql, n, params);
+	if (res != NULL)
+		return api_checked(r, res);
 	api_batch_idle(r->api);
 	if (cp_pg_ensure(&r->api->pg) == 0)
 		res = cp_pg_exec_prepared(&r->api->pg, slot, sql, n, params);
@@ -509,6 +539,8 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 			return;
 		}
 	}
+	/* what a GET's handler reads may come from the read replica (api_q) */
+	r->read = r->method == API_GET;
 	rt->fn(r);
 }
 
@@ -1021,6 +1053,8 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	struct ssl_ctx_st *no_client = NULL; /* lws's client context (cp_tls.h), HTTPS only */
 
 	cp_pg_init(&a.pg, cfg, ROLE, NULL);
+	cp_pg_init(&a.pg_read, cfg, "api-read", NULL);
+	a.pg_read.conninfo = cfg->pg_read_conninfo;
 	cp_redis_init(&a.redis, cfg, ROLE);
 	a.idx = idx;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {
@@ -1082,6 +1116,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	cp_tls_lws_server_done(no_client);
 	api_batch_free(&a);
 	cp_pg_close(&a.pg);
+	cp_pg_close(&a.pg_read);
 	cp_redis_close(&a.redis);
 	free(a.auth);
 	return 0;

@@ -261,6 +261,8 @@ void api_console_me(struct api_req *r)
 	const char *hdr = r->auth != NULL ? r->auth : "";
 	bool has = hdr[0] != '\0' || (r->session != NULL && r->session[0] != '\0');
 
+	r->read = false; /* a session made a moment ago must be found: the primary's */
+
 	if (!has || api_authenticate(r, hdr) != 0) {
 		if (has && r->status >= 500)
 			return; /* PostgreSQL is down: say so (503) */
@@ -307,6 +309,7 @@ void api_console_stream(struct api_req *r)
 {
 	struct api *a = r->api;
 
+	r->read = false; /* LISTEN: notifications come from the primary only */
 	if (a->nstreams >= API_STREAMS_MAX) {
 		api_error(r, 429, "too_many_streams", "this api worker serves %d event streams "
 			  "already", API_STREAMS_MAX);

@@ -108,6 +108,7 @@ struct api {
 	struct lws_context *ctx;
 	struct cp_pg pg;
 	struct cp_redis redis;         /* read only: the position books (cp_api_console.c) */
+	struct cp_pg pg_read;          /* GETs' session when pg_read_conninfo is set (replica) */
 	struct api_batch batch;
 	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
 	bool auth_drop;                /* a decp_subauth notification came: drop the cache */
@@ -136,6 +137,7 @@ struct api_req {
 	const char *session;           /* the console session cookie (64 hex digits) or "" */
 	bool console_hdr;              /* X-Decp-Console: 1 was sent */
 	bool admin;                    /* operator token */
+	bool read;                     /* a GET's handler: its queries may go to pg_read */
 	int64_t subscriber;            /* caller's subscriber id (when !admin) */
 	uint8_t token_sha256[32];      /* the caller's token digest (set by authentication) */
 	/* reply */

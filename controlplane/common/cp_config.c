@@ -36,6 +36,7 @@ static const struct key keys[] = {
 	{"redis_sentinels", K_STR, F(redis_sentinels), S(redis_sentinels), 0, 0},
 	{"redis_sentinel_master", K_STR, F(redis_sentinel_master), S(redis_sentinel_master), 0, 0},
 	{"pg_conninfo", K_STR, F(pg_conninfo), S(pg_conninfo), 0, 0},
+	{"pg_read_conninfo", K_STR, F(pg_read_conninfo), S(pg_read_conninfo), 0, 0},
 	{"pg_timeout_ms", K_U32, F(pg_timeout_ms), 0, 100, 3600000},
 	{"backoff_max_ms", K_U32, F(backoff_max_ms), 0, 50, 600000},
 	{"edge_batch", K_U32, F(edge_batch), 0, 1, 8192},

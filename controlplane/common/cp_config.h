@@ -59,6 +59,8 @@ struct cp_config {
 					  * asked of them (redis_host/port unused); "" = none */
 	char redis_sentinel_master[64];  /* the name the Sentinels monitor the primary as */
 	char pg_conninfo[1024];          /* libpq conninfo */
+	char pg_read_conninfo[1024];     /* api: its GETs' session (a read replica, e.g. with
+					  * target_session_attrs=prefer-standby); "" = pg_conninfo */
 	uint32_t pg_timeout_ms;          /* statement_timeout of our sessions */
 	uint32_t backoff_max_ms;         /* reconnect backoff ceiling (doubles from 50 ms) */
 	uint32_t edge_batch;             /* records per Redis pipeline (group commit) */

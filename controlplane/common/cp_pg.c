@@ -63,7 +63,7 @@ int cp_pg_ensure(struct cp_pg *p)
 	cp_pg_reset(p);
 	if (cp_now_ns() < p->next_try_ns)
 		return -EAGAIN;
-	p->conn = PQconnectdb(p->cfg->pg_conninfo);
+	p->conn = PQconnectdb(p->conninfo != NULL ? p->conninfo : p->cfg->pg_conninfo);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		cp_pg_fail(p, "connect", NULL);
 		return -EAGAIN;

@@ -36,6 +36,8 @@ struct cp_pg {
 				    * PGconn pointer may be reused by the next connection */
 	uint32_t prepared_mask;    /* slots prepared on this session (cleared by a reset) */
 	const char *setup;         /* the role's statements for each new session, or NULL */
+	const char *conninfo;      /* another server than pg_conninfo (the api's read replica),
+				    * set after cp_pg_init; NULL = pg_conninfo */
 	bool was_down;             /* a failure was logged: log the recovery */
 };
 

@@ -1445,6 +1445,66 @@ static void scenario_http(struct api_env *e)
 	}
 }
 
+/* ------------------------------------------------------------------ replica (issue 24) */
+
+/*
+ * Read replicas (docs/api.md "Read replicas"): a streaming standby of the test's
+ * PostgreSQL; the api restarted with pg_read_conninfo naming it first and the primary
+ * second (target_session_attrs=prefer-standby). A subscriber created on the primary is
+ * read back through the standby (which shows the api's read session in its
+ * pg_stat_activity); with the standby stopped, 20 GETs in a row all answer 200 (each falls
+ * back to the primary at once), and a write still works.
+ */
+static void scenario_replica(struct api_env *e)
+{
+	struct harness_pg *sb = harness_pg_standby_start(e->pg);
+	char extra[900], path[64];
+	struct http_resp r;
+	long long id;
+	int st = 0, ok200 = 0;
+
+	CHECK(sb != NULL, "a streaming standby of the test's PostgreSQL");
+	if (sb == NULL)
+		return;
+	snprintf(extra, sizeof(extra), "pg_read_conninfo = host=127.0.0.1,127.0.0.1 port=%d,%d "
+		 "dbname=%s user=decp_app connect_timeout=2 target_session_attrs=prefer-standby",
+		 harness_pg_port(sb), harness_pg_port(e->pg), harness_pg_dbname(e->pg));
+	CHECK(api_env_restart(e, extra) == 0, "decp-control restarted with pg_read_conninfo");
+	id = post_id(e, "/v1/subscribers", "{\"name\":\"replica-reader\"}", NULL, 0);
+	CHECK(id > 0, "a subscriber created (on the primary)");
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld", id);
+	for (int t = 0; t < 100 && st != 200; t++) { /* the replication delay: ms */
+		st = http(e, "GET", path, ADMIN, NULL, &r);
+		http_free(&r);
+		if (st != 200)
+			sleep_ms(50);
+	}
+	CHECK(st == 200, "read back through the replica: %d", st);
+	{
+		PGconn *sc = PQconnectdb(harness_pg_conninfo(sb));
+		PGresult *pr = PQexec(sc, "SELECT count(*) FROM pg_stat_activity WHERE "
+				      "application_name = 'decp-api-read'");
+
+		CHECK(PQresultStatus(pr) == PGRES_TUPLES_OK && atoi(PQgetvalue(pr, 0, 0)) >= 1,
+		      "the standby serves the api's read session (pg_stat_activity: %s)",
+		      PQresultStatus(pr) == PGRES_TUPLES_OK ? PQgetvalue(pr, 0, 0) :
+		      PQerrorMessage(sc));
+		PQclear(pr);
+		PQfinish(sc);
+	}
+	harness_pg_stop(sb);
+	for (int i = 0; i < 20; i++) {
+		if (http(e, "GET", path, ADMIN, NULL, &r) == 200)
+			ok200++;
+		http_free(&r);
+	}
+	CHECK(ok200 == 20, "with the standby stopped, GETs fall back to the primary: %d of 20 "
+	      "answered 200", ok200);
+	CHECK(post_id(e, "/v1/subscribers", "{\"name\":\"after-standby\"}", NULL, 0) > id,
+	      "writes go on on the primary");
+	harness_pg_destroy(sb);
+}
+
 /* ------------------------------------------------------------------ web (issue 27) */
 
 /*
@@ -1748,7 +1808,7 @@ int main(int argc, char **argv)
 	const char *extra = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|flood|http|"
-		       "http_plain|tls|web DECP_CONTROL DECP_DATAPLANE\n"
+		       "http_plain|tls|web|replica DECP_CONTROL DECP_DATAPLANE\n"
 		       "  web also reads DECP_CHROMIUM, DECP_CONSOLE_TEST (console_test.mjs) and\n"
 		       "  DECP_WEB_ARTIFACTS (where the screenshots go)\n");
 		return 0;
@@ -1811,6 +1871,8 @@ int main(int argc, char **argv)
 		scenario_tls(&e);
 	else if (strcmp(sc, "web") == 0)
 		scenario_web(&e);
+	else if (strcmp(sc, "replica") == 0)
+		scenario_replica(&e);
 	else
 		CHECK(0, "unknown scenario %s", sc);
 	return api_env_finish(&e, argv[1]);

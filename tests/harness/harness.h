@@ -110,6 +110,11 @@ struct harness_pg_opts {
  * Takes 1-3 s. Returns NULL on failure (errno set). Caller owns the result. */
 struct harness_pg *harness_pg_start(const struct harness_pg_opts *opts);
 
+/* A streaming replica of primary (pg_basebackup -R from it, then a hot standby on its own
+ * free port and directory), for the read-replica tests (issue 24). The same accessors,
+ * stop/kill/restart and destroy apply. Returns NULL on failure (errno set). */
+struct harness_pg *harness_pg_standby_start(const struct harness_pg *primary);
+
 /* libpq conninfo over TCP loopback as superuser postgres, e.g.
  * "host=127.0.0.1 port=40123 dbname=decp_test user=postgres connect_timeout=5".
  * Valid until destroy; unchanged across stop/restart. */

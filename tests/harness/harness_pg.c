@@ -42,6 +42,7 @@ struct harness_pg {
 	char conninfo[HARNESS_PATH_MAX + 160];
 	char conninfo_sock[HARNESS_PATH_MAX + 160];
 	char archive_opt[HARNESS_PATH_MAX + 64]; /* "archive_command=...", "" = no archiving */
+	bool standby;                            /* a streaming replica (harness_pg_standby_start) */
 };
 
 static bool dbname_ok(const char *s)
@@ -139,7 +140,9 @@ static bool postmaster_ready(void *ctx)
 		if (line)
 			line++;
 	}
-	return line && strncmp(line, "ready", 5) == 0;
+	/* a hot standby's status once it accepts read-only connections is "standby" */
+	return line && (strncmp(line, "ready", 5) == 0 ||
+			(pg->standby && strncmp(line, "standby", 7) == 0));
 }
 
 /* One attempt to run the postmaster on pg->port. 0, -EADDRINUSE, -EIO. */
@@ -324,6 +327,64 @@ struct harness_pg *harness_pg_start(const struct harness_pg_opts *opts)
 	}
 	return pg;
 fail:
+	if (pg) {
+		if (pg->pid > 0)
+			harness_pg_kill(pg);
+		if (pg->dir[0]) {
+			harness_rm_rf(pg->dir);
+			harness_reaper_untrack_dir(pg->dir);
+		}
+		free(pg);
+	}
+	errno = -rc;
+	return NULL;
+}
+
+struct harness_pg *harness_pg_standby_start(const struct harness_pg *primary)
+{
+	struct harness_pg *pg = calloc(1, sizeof(*pg));
+	char bblog[HARNESS_PATH_MAX + 16], port[16];
+	int rc = -ENOMEM;
+
+	if (pg == NULL)
+		goto fail;
+	pg->uid = primary->uid;
+	pg->gid = primary->gid;
+	pg->standby = true;
+	snprintf(pg->dbname, sizeof(pg->dbname), "%s", primary->dbname);
+	rc = pg_prepare_dirs(pg);
+	if (rc < 0)
+		goto fail;
+	if (harness_fmt(bblog, sizeof(bblog), "%s/basebackup.log", pg->dir) < 0) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
+	snprintf(port, sizeof(port), "%d", primary->port);
+	{
+		/* -R: standby.signal and primary_conninfo; -X stream: the WAL of the copy */
+		char *argv[] = { PG_BIN "/pg_basebackup", "-h", "127.0.0.1", "-p", port,
+				 "-U", "postgres", "-D", pg->data, "-R", "-X", "stream",
+				 "--no-sync", "-c", "fast", NULL };
+
+		rc = run_tool(pg, bblog, 120000, argv);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = pg_spawn_free_port(pg);
+	if (rc < 0)
+		goto fail;
+	if (harness_fmt(pg->conninfo, sizeof(pg->conninfo),
+			"host=127.0.0.1 port=%d dbname=%s user=postgres connect_timeout=5",
+			pg->port, pg->dbname) < 0 ||
+	    harness_fmt(pg->conninfo_sock, sizeof(pg->conninfo_sock),
+			"host=%s port=%d dbname=%s user=postgres connect_timeout=5",
+			pg->sock, pg->port, pg->dbname) < 0) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
+	return pg;
+fail:
+	fprintf(stderr, "harness: standby did not start: %s\n", strerror(-rc));
 	if (pg) {
 		if (pg->pid > 0)
 			harness_pg_kill(pg);
