@@ -247,6 +247,33 @@ static int pg_prepare_dirs(struct harness_pg *pg)
 	return 0;
 }
 
+/* The conninfo strings of a started cluster. 0 or -ENAMETOOLONG. */
+static int pg_set_conninfo(struct harness_pg *pg)
+{
+	if (harness_fmt(pg->conninfo, sizeof(pg->conninfo),
+			"host=127.0.0.1 port=%d dbname=%s user=postgres connect_timeout=5",
+			pg->port, pg->dbname) < 0 ||
+	    harness_fmt(pg->conninfo_sock, sizeof(pg->conninfo_sock),
+			"host=%s port=%d dbname=%s user=postgres connect_timeout=5",
+			pg->sock, pg->port, pg->dbname) < 0)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* A start that failed: its postmaster killed, its directory removed, pg freed. */
+static void pg_discard(struct harness_pg *pg)
+{
+	if (pg == NULL)
+		return;
+	if (pg->pid > 0)
+		harness_pg_kill(pg);
+	if (pg->dir[0]) {
+		harness_rm_rf(pg->dir);
+		harness_reaper_untrack_dir(pg->dir);
+	}
+	free(pg);
+}
+
 struct harness_pg *harness_pg_start(const struct harness_pg_opts *opts)
 {
 	struct harness_pg *pg = calloc(1, sizeof(*pg));
@@ -316,26 +343,12 @@ struct harness_pg *harness_pg_start(const struct harness_pg_opts *opts)
 		if (rc < 0)
 			goto fail;
 	}
-	if (harness_fmt(pg->conninfo, sizeof(pg->conninfo),
-			"host=127.0.0.1 port=%d dbname=%s user=postgres connect_timeout=5",
-			pg->port, pg->dbname) < 0 ||
-	    harness_fmt(pg->conninfo_sock, sizeof(pg->conninfo_sock),
-			"host=%s port=%d dbname=%s user=postgres connect_timeout=5",
-			pg->sock, pg->port, pg->dbname) < 0) {
-		rc = -ENAMETOOLONG;
+	rc = pg_set_conninfo(pg);
+	if (rc < 0)
 		goto fail;
-	}
 	return pg;
 fail:
-	if (pg) {
-		if (pg->pid > 0)
-			harness_pg_kill(pg);
-		if (pg->dir[0]) {
-			harness_rm_rf(pg->dir);
-			harness_reaper_untrack_dir(pg->dir);
-		}
-		free(pg);
-	}
+	pg_discard(pg);
 	errno = -rc;
 	return NULL;
 }
@@ -373,27 +386,13 @@ struct harness_pg *harness_pg_standby_start(const struct harness_pg *primary)
 	rc = pg_spawn_free_port(pg);
 	if (rc < 0)
 		goto fail;
-	if (harness_fmt(pg->conninfo, sizeof(pg->conninfo),
-			"host=127.0.0.1 port=%d dbname=%s user=postgres connect_timeout=5",
-			pg->port, pg->dbname) < 0 ||
-	    harness_fmt(pg->conninfo_sock, sizeof(pg->conninfo_sock),
-			"host=%s port=%d dbname=%s user=postgres connect_timeout=5",
-			pg->sock, pg->port, pg->dbname) < 0) {
-		rc = -ENAMETOOLONG;
+	rc = pg_set_conninfo(pg);
+	if (rc < 0)
 		goto fail;
-	}
 	return pg;
 fail:
 	fprintf(stderr, "harness: standby did not start: %s\n", strerror(-rc));
-	if (pg) {
-		if (pg->pid > 0)
-			harness_pg_kill(pg);
-		if (pg->dir[0]) {
-			harness_rm_rf(pg->dir);
-			harness_reaper_untrack_dir(pg->dir);
-		}
-		free(pg);
-	}
+	pg_discard(pg);
 	errno = -rc;
 	return NULL;
 }
