@@ -1,0 +1,87 @@
+#!/bin/bash
+# Durability modes (issue 23, docs/perf.md "durability modes", docs/control.md "Durability
+# modes"): ACK p50 / p99 / p99.9 / max at a fixed rate, and the maximum ACKed signals/s,
+# for each of durability = fsync, replica, both, os, in one run (alternating, ROUNDS rounds).
+# One primary Redis with one replica on loopback (their AOFs on $DECP_TEST_TMPDIR or /tmp),
+# the posix dataplane, decp-control's edge, decp-master. The Redis settings per mode:
+#   fsync    primary appendfsync always
+#   replica  primary appendfsync everysec; ACK after WAIT 1 (the replica has the batch)
+#   both     primary appendfsync always + WAIT 1
+#   os       primary appendfsync everysec, no WAIT
+# The replica always runs (so the primary's replication cost is the same in every mode).
+#
+# usage: BUILD/tests/harness/decp-testenv --pg -- perf/durability_bench.sh BUILD
+#            [MASTERS SIGNALS RATE [ROUNDS]]
+#   defaults: 10 masters x 5000 signals at 10000 signals/s, then a max-rate pass of
+#   10 x 20000; 2 rounds. Quote the load average with the figures (shared machine).
+set -euo pipefail
+if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	[ $# -ge 1 ] && exit 0 || exit 2
+fi
+B=$1 MASTERS=${2:-10} SIGNALS=${3:-5000} RATE=${4:-10000} ROUNDS=${5:-2}
+D=$B/tools/decpctl/decpctl DP=$B/dataplane/decp-dataplane CTLBIN=$B/controlplane/core/decp-control
+MASTER=$B/tools/decp-master
+for x in "$D" "$DP" "$CTLBIN" "$MASTER"; do
+	[ -x "$x" ] || { echo "missing $x (build it first: meson compile -C $B)" >&2; exit 2; }
+done
+[ -n "${DECP_PG_CONNINFO:-}" ] || { echo "run under decp-testenv --pg (see --help)" >&2; exit 2; }
+. "$(dirname "$0")/../tests/decpctl/testlib.sh"
+T=$(mktemp -d "${DECP_TEST_TMPDIR:-/tmp}/decp-durbench.XXXXXX")
+SHM=decp-durbench-$$
+RP1= RP2= DPPID= CPPID=
+stop_all() {
+	for p in $CPPID $DPPID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+	for p in $RP1 $RP2; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+	CPPID= DPPID= RP1= RP2=
+	rm -f "/dev/shm/$SHM"
+}
+trap 'stop_all; rm -rf "$T"' EXIT
+rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }
+wait_ping() { for _ in $(seq 1 200); do [ "$(rc_of "$1" PING 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done; return 1; }
+field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+
+"$D" db migrate >/dev/null
+for m in $(seq 1 "$MASTERS"); do "$D" master add --id "$m" --name "m$m" --key-seed dur >/dev/null; done
+
+# One measurement: mode, signals per master, rate (0 = as fast as it goes). Prints the
+# decp-master summary line.
+measure() {
+	local mode=$1 signals=$2 rate=$3 dir fs
+	dir=$T/$mode.$RANDOM
+	mkdir -p "$dir/p" "$dir/r"
+	case $mode in replica | os) fs=everysec ;; *) fs=always ;; esac
+	P1=$(free_port) P2=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$P1" --dir "$dir/p" --appendonly yes --appendfsync "$fs" \
+		--save "" --daemonize no --logfile "$dir/p/redis.log" & RP1=$!
+	wait_ping "$P1"
+	redis-server --bind 127.0.0.1 --port "$P2" --dir "$dir/r" --appendonly yes --appendfsync everysec \
+		--save "" --daemonize no --logfile "$dir/r/redis.log" --replicaof 127.0.0.1 "$P1" & RP2=$!
+	wait_ping "$P2"
+	for _ in $(seq 1 200); do rc_of "$P1" INFO replication | grep -q '^connected_slaves:1' && break; sleep 0.05; done
+	start_pipeline "$dir" "$SHM" "roles = edge" "redis_host = 127.0.0.1" "redis_port = $P1" \
+		"durability = $mode" "durability_wait_ms = 1000" || { echo "pipeline not ready ($mode)" >&2; exit 1; }
+	"$MASTER" --connect "127.0.0.1:$(cat "$dir/dp.port")" --masters "$MASTERS" --signals "$signals" \
+		--rate "$rate" --key-seed dur --fake-ed25519 --time-limit-s 300 | tail -1
+	stop_all
+}
+
+printf '%-8s %-5s %8s %8s %8s %8s %10s %6s\n' mode pass p50_ms p99_ms p999_ms max_ms signals/s load
+for round in $(seq 1 "$ROUNDS"); do
+	modes="fsync replica both os"
+	[ $((round % 2)) = 0 ] && modes="os both replica fsync"
+	for mode in $modes; do
+		for pass in rate max; do
+			if [ $pass = rate ]; then
+				out=$(measure "$mode" "$SIGNALS" "$RATE")
+			else
+				out=$(measure "$mode" $((SIGNALS * 4)) 0)
+			fi
+			printf '%-8s %-5s %8s %8s %8s %8s %10s %6s\n' "$mode" "$pass" \
+				"$(ms "$(field ack_p50_us "$out")")" "$(ms "$(field ack_p99_us "$out")")" \
+				"$(ms "$(field ack_p999_us "$out")")" "$(ms "$(field ack_max_us "$out")")" \
+				"$(field rate "$out" | tr -d '/s')" "$(cut -d' ' -f1 /proc/loadavg)"
+		done
+	done
+done
