@@ -75,12 +75,21 @@ void proto_hmac_key_wipe(struct proto_hmac_key *k)
 void proto_hmac_compute(const struct proto_hmac_key *k, const uint8_t *msg,
 			size_t len, uint8_t out[PROTO_HMAC_LEN])
 {
+	proto_hmac_compute_labeled(k, NULL, 0, msg, len, out);
+}
+
+void proto_hmac_compute_labeled(const struct proto_hmac_key *k, const char *label,
+				size_t label_len, const uint8_t *msg, size_t len,
+				uint8_t out[PROTO_HMAC_LEN])
+{
 	const struct schedule *s = (const struct schedule *)k->opaque;
 	SHA256_CTX c;
 	uint8_t ih[SHA256_DIGEST_LENGTH];
 
 	assert(k->magic == KEY_MAGIC);
 	c = s->inner;
+	if (label_len > 0)
+		SHA256_Update(&c, label, label_len);
 	if (len > 0)
 		SHA256_Update(&c, msg, len);
 	SHA256_Final(ih, &c);
@@ -97,12 +106,19 @@ void proto_hmac_compute(const struct proto_hmac_key *k, const uint8_t *msg,
 int proto_hmac_verify(const struct proto_hmac_key *k, const uint8_t *msg,
 		      size_t len, const uint8_t *mac, size_t mac_len)
 {
+	return proto_hmac_verify_labeled(k, NULL, 0, msg, len, mac, mac_len);
+}
+
+int proto_hmac_verify_labeled(const struct proto_hmac_key *k, const char *label,
+			      size_t label_len, const uint8_t *msg, size_t len,
+			      const uint8_t *mac, size_t mac_len)
+{
 	uint8_t want[PROTO_HMAC_LEN];
 	int diff;
 
 	if (mac == NULL || mac_len != PROTO_HMAC_LEN)
 		return -EBADMSG;
-	proto_hmac_compute(k, msg, len, want);
+	proto_hmac_compute_labeled(k, label, label_len, msg, len, want);
 	diff = CRYPTO_memcmp(want, mac, PROTO_HMAC_LEN);
 	return diff == 0 ? 0 : -EBADMSG;
 }

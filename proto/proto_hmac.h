@@ -60,4 +60,18 @@ void proto_hmac_compute(const struct proto_hmac_key *k, const uint8_t *msg,
 int proto_hmac_verify(const struct proto_hmac_key *k, const uint8_t *msg,
 		      size_t len, const uint8_t *mac, size_t mac_len);
 
+/*
+ * out = HMAC-SHA256(key, label[0..label_len) || msg[0..len)): one key for messages of
+ * several kinds, each kind under its own label, so that the MAC of one can never pass for
+ * another's (proto_positions.h). Same rules as proto_hmac_compute.
+ */
+void proto_hmac_compute_labeled(const struct proto_hmac_key *k, const char *label,
+				size_t label_len, const uint8_t *msg, size_t len,
+				uint8_t out[PROTO_HMAC_LEN]);
+
+/* proto_hmac_verify of HMAC-SHA256(key, label || msg). Returns 0 or -EBADMSG. */
+int proto_hmac_verify_labeled(const struct proto_hmac_key *k, const char *label,
+			      size_t label_len, const uint8_t *msg, size_t len,
+			      const uint8_t *mac, size_t mac_len);
+
 #endif

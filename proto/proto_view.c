@@ -17,6 +17,7 @@ static const int8_t hello_wt[] = { -1, PROTO_WT_LEN, PROTO_WT_VARINT, PROTO_WT_L
 static const int8_t signed_wt[] = { -1, PROTO_WT_LEN, PROTO_WT_LEN, PROTO_WT_LEN };
 static const int8_t heartbeat_wt[] = { -1, PROTO_WT_VARINT };
 static const int8_t login_proof_wt[] = { -1, PROTO_WT_LEN };
+static const int8_t positions_wt[] = { -1, PROTO_WT_LEN, PROTO_WT_LEN };
 
 /* Checks a member's encoding; for a SignedSignal also fills *v (last occurrence wins). */
 static int check_member(const uint8_t *p, size_t len, const int8_t *wts, size_t nwts,
@@ -83,7 +84,7 @@ int proto_master_frame_view(const uint8_t *p, size_t len, struct proto_signed_vi
 
 		if (proto_wire_read_tag(&c, &f, &wt) != 0)
 			return -EBADMSG;
-		if (f < 1 || f > DECP__MASTER_FRAME__KIND_LOGIN_PROOF) {
+		if (f < 1 || f > DECP__MASTER_FRAME__KIND_POSITIONS) {
 			if (proto_wire_skip(&c, wt) != 0)
 				return -EBADMSG;
 			continue;
@@ -100,6 +101,8 @@ int proto_master_frame_view(const uint8_t *p, size_t len, struct proto_signed_vi
 			rc = check_member(d, n, hello_wt, sizeof(hello_wt), NULL);
 		} else if (f == DECP__MASTER_FRAME__KIND_HEARTBEAT) {
 			rc = check_member(d, n, heartbeat_wt, sizeof(heartbeat_wt), NULL);
+		} else if (f == DECP__MASTER_FRAME__KIND_POSITIONS) {
+			rc = check_member(d, n, positions_wt, sizeof(positions_wt), NULL);
 		} else {
 			rc = check_member(d, n, login_proof_wt, sizeof(login_proof_wt), NULL);
 		}

@@ -42,7 +42,7 @@ struct proto_signed_view {
  * v at the SignedSignal's fields (absent fields: NULL pointer, length 0).
  * Returns the Decp__MasterFrame__KindCase of the frame (last oneof member on
  * the wire): DECP__MASTER_FRAME__KIND_SIGNAL with *v filled, or
- * DECP__MASTER_FRAME__KIND_HELLO / _HEARTBEAT / _LOGIN_PROOF (decode those with
+ * DECP__MASTER_FRAME__KIND_HELLO / _HEARTBEAT / _LOGIN_PROOF / _POSITIONS (decode those with
  * proto_master_frame_decode, which may still find them malformed; *v is
  * untouched); or -EBADMSG when the payload is malformed or no member is set.
  */

@@ -1,7 +1,7 @@
 /*
  * proto_gen_seeds: write small valid samples of every top-level message as
  * libFuzzer seed corpora: <dir>/{frame,master_frame,ingest_frame,
- * client_message,server_message,signal,view}_seeds/<n>.bin. Deterministic keys, so
+ * client_message,server_message,signal,view,positions}_seeds/<n>.bin. Deterministic keys, so
  * the output is reproducible. Usage: proto_gen_seeds DIR
  */
 #include <errno.h>
@@ -12,6 +12,7 @@
 
 #include "proto_frame.h"
 #include "proto_msg.h"
+#include "proto_positions.h"
 #include "proto_signal.h"
 
 static const char *outdir;
@@ -119,6 +120,51 @@ int main(int argc, char **argv)
 		mf.login_proof = &lp;
 		rc |= put_msg("master_frame", 4, &mf.base);
 		rc |= put_msg("view", 3, &mf.base);
+		/* the master's own positions (issue 19): one part of two entries */
+		Decp__BookEntry be[2] = {DECP__BOOK_ENTRY__INIT, DECP__BOOK_ENTRY__INIT};
+		Decp__BookEntry *bes[2] = {&be[0], &be[1]};
+		Decp__Positions pos = DECP__POSITIONS__INIT;
+		struct proto_sealed_positions sp;
+		Decp__SignedPositions spm = DECP__SIGNED_POSITIONS__INIT;
+		be[0].ticket = 1001;
+		be[0].type = DECP__ORDER_TYPE__ORDER_TYPE_BUY;
+		be[0].symbol = "EURUSD";
+		be[0].volume = 10;
+		be[0].price = 108345;
+		be[1] = be[0];
+		be[1].ticket = 1002;
+		be[1].type = DECP__ORDER_TYPE__ORDER_TYPE_SELL_LIMIT;
+		be[1].expiration_ns = 1763942500000000000LL;
+		pos.master_id = 7;
+		pos.sequence = 1;
+		pos.snapshot_id = 1763942400000000001ULL;
+		pos.parts = 1;
+		pos.count = 2;
+		pos.entries = bes;
+		pos.n_entries = 2;
+		pos.master_time_ns = 1763942400000000000LL;
+		if (proto_positions_seal(&hk, &pos, &sp) != 0) {
+			fprintf(stderr, "proto_gen_seeds: positions seal failed\n");
+			return 1;
+		}
+		rc |= put("positions", 1, sp.body, sp.body_len);
+		pos.count = 0;
+		pos.n_entries = 0;
+		if (proto_positions_seal(&hk, &pos, &sp) != 0)
+			return 1;
+		rc |= put("positions", 2, sp.body, sp.body_len);
+		pos.count = 2;
+		pos.n_entries = 2;
+		if (proto_positions_seal(&hk, &pos, &sp) != 0)
+			return 1;
+		spm.body.data = sp.body;
+		spm.body.len = sp.body_len;
+		spm.hmac.data = sp.hmac;
+		spm.hmac.len = sizeof(sp.hmac);
+		mf.kind_case = DECP__MASTER_FRAME__KIND_POSITIONS;
+		mf.positions = &spm;
+		rc |= put_msg("master_frame", 5, &mf.base);
+		rc |= put_msg("view", 4, &mf.base);
 	}
 	{ /* ingest -> master */
 		Decp__IngestFrame in = DECP__INGEST_FRAME__INIT;
