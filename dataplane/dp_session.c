@@ -19,6 +19,7 @@
 #include "dp_ack_frame.h"
 #include "dp_hist.h"
 #include "proto_msg.h"
+#include "proto_positions.h"
 #include "proto_signal.h"
 #include "proto_view.h"
 
@@ -854,16 +855,24 @@ static int open_signal(struct dp_worker *w, const struct proto_signed_view *v,
 	return rc;
 }
 
+/* Out of protocol order (a Signal or Positions before login, positions ahead of what is
+ * durable): Nack STATE + Error PROTOCOL, closed. */
+static void protocol_violation(struct dp_session *s, uint64_t seq, uint64_t expected,
+			       const uint8_t *payload, size_t len, int64_t wall_ns)
+{
+	reject(s, DP_REASON_PROTOCOL, seq, expected, payload, len, wall_ns);
+	send_nack(s, seq, DECP__NACK__REASON__REASON_STATE, 0);
+	send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
+	begin_close(s, DP_REASON_PROTOCOL);
+}
+
 static void handle_signal(struct dp_session *s, const struct proto_signed_view *ss,
 			  const uint8_t *frame, size_t flen, uint64_t now_ns, int64_t wall_ns)
 {
 	struct dp_worker *w = s->w;
 
 	if (s->state != DP_SS_ACTIVE) {
-		reject(s, DP_REASON_PROTOCOL, 0, 0, frame, flen, wall_ns);
-		send_nack(s, 0, DECP__NACK__REASON__REASON_STATE, 0);
-		send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
-		begin_close(s, DP_REASON_PROTOCOL);
+		protocol_violation(s, 0, 0, frame, flen, wall_ns);
 		return;
 	}
 	/* 1. sizes (the frame limit was enforced by the decoder) */
@@ -989,6 +998,96 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 	}
 }
 
+_Static_assert(PROTO_POSITIONS_BODY_MAX <= DP_BODY_MAX, "a positions part fits a record");
+
+/* One part of the master's own positions snapshot (docs/ingest.md "The master's
+ * positions"): checked like a signal (logged in, still authenticated, HMAC, body, master),
+ * plus its sequence must be durable already (an honest master sends the positions it held
+ * after an ACKed signal). No reply: it is advisory, so a full ring or a control plane that
+ * is not ready drops it (counted), and the master sends a later one. */
+static void handle_positions(struct dp_session *s, const Decp__SignedPositions *sp,
+			     const uint8_t *frame, size_t flen, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+
+	if (s->state != DP_SS_ACTIVE) {
+		protocol_violation(s, 0, 0, frame, flen, wall_ns);
+		return;
+	}
+	if (sp->body.len > PROTO_POSITIONS_BODY_MAX) {
+		reject(s, DP_REASON_OVERSIZE, 0, 0, sp->body.data, sp->body.len, wall_ns);
+		send_error(s, DECP__ERROR__CODE__CODE_OVERSIZE);
+		begin_close(s, DP_REASON_OVERSIZE);
+		return;
+	}
+	if (!still_authenticated(s, frame, flen, wall_ns))
+		return;
+	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->master_id);
+	if (me == NULL || !me->has_keys) {
+		fatal_signal(s, DP_REASON_REVOKED, DECP__NACK__REASON__REASON_BAD_TOKEN, 0,
+			     sp->body.data, sp->body.len, wall_ns);
+		return;
+	}
+	Decp__Positions *pos = NULL;
+	ProtobufCAllocator *al = proto_arena_allocator(&w->arena);
+	int rc = proto_positions_open(sp->body.data, sp->body.len, sp->hmac.data, sp->hmac.len,
+				      &me->hmac, al, &pos);
+	if (rc == -EBADMSG && me->has_prev && wall_ns < me->prev_until_ns) {
+		rc = proto_positions_open(sp->body.data, sp->body.len, sp->hmac.data,
+					  sp->hmac.len, &me->hmac_prev, al, &pos);
+		if (rc == 0)
+			dp_stat_add(w->st, DP_CTR_HMAC_PREV_USED, 1);
+	}
+	if (rc == -EBADMSG) {
+		fatal_signal(s, DP_REASON_BAD_HMAC, DECP__NACK__REASON__REASON_BAD_SIGNATURE, 0,
+			     sp->body.data, sp->body.len, wall_ns);
+		return;
+	}
+	if (rc != 0) {
+		fatal_signal(s, DP_REASON_MALFORMED, DECP__NACK__REASON__REASON_MALFORMED, 0,
+			     sp->body.data, sp->body.len, wall_ns);
+		return;
+	}
+	if (pos->master_id != s->master_id) {
+		fatal_signal(s, DP_REASON_MASTER_MISMATCH, DECP__NACK__REASON__REASON_MASTER_MISMATCH,
+			     pos->sequence, sp->body.data, sp->body.len, wall_ns);
+		return;
+	}
+	uint64_t durable = atomic_load_explicit(&w->tables->rt[s->master_slot].last_durable,
+						memory_order_acquire);
+	if (pos->sequence > durable) {
+		protocol_violation(s, pos->sequence, durable + 1u, sp->body.data, sp->body.len,
+				   wall_ns);
+		return;
+	}
+	struct rte_ring_zc_data zcd;
+	if (atomic_load_explicit(&w->hdr->dp_ready, memory_order_acquire) == 0 ||
+	    rte_ring_enqueue_zc_bulk_elem_start(w->ingress, sizeof(struct dp_ingress_rec), 1,
+						&zcd, NULL) == 0) {
+		dp_stat_add(w->st, DP_CTR_POSITIONS_DROPPED, 1);
+		return;
+	}
+	struct dp_ingress_rec *rec = zcd.ptr1;
+	memset(rec, 0, offsetof(struct dp_ingress_rec, body));
+	rec->kind = DP_REC_POSITIONS;
+	rec->worker = (uint16_t)w->id;
+	rec->master_id = s->master_id;
+	rec->sequence = pos->sequence;
+	rec->arrival_ns = wall_ns;
+	rec->conn_id = s->conn_id;
+	rec->peer_family = s->peer.family;
+	rec->peer_port = s->peer.port;
+	memcpy(rec->peer_addr, s->peer.addr, sizeof(rec->peer_addr));
+	rec->body_len = (uint16_t)sp->body.len;
+	rec->hmac_len = DP_HMAC_LEN;
+	memcpy(rec->hmac, sp->hmac.data, DP_HMAC_LEN);
+	memcpy(rec->body, sp->body.data, sp->body.len);
+	rec->enq_mono_ns = worker_now(w);
+	rte_ring_enqueue_zc_elem_finish(w->ingress, 1);
+	w->enq_since_bell++;
+	dp_stat_add(w->st, DP_CTR_POSITIONS_ENQUEUED, 1);
+}
+
 static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uint64_t now_ns,
 			 int64_t wall_ns)
 {
@@ -1028,6 +1127,9 @@ static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uin
 		handle_signal(s, &v, p, len, now_ns, wall_ns);
 		break;
 	}
+	case DECP__MASTER_FRAME__KIND_POSITIONS:
+		handle_positions(s, f->positions, p, len, wall_ns);
+		break;
 	case DECP__MASTER_FRAME__KIND_HEARTBEAT:
 		if (s->state != DP_SS_ACTIVE) {
 			reject(s, DP_REASON_PROTOCOL, 0, 0, p, len, wall_ns);

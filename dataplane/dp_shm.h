@@ -41,8 +41,9 @@
  * header, values per worker) and the ack_to_tx histogram; 4: dp_ready follows the control
  * process's liveness (dp_ready_cmd, dp_ready_attach, dp_cp_lost), pre-login counters;
  * 5: TLS channel binding (reject reason "unbound", counter logins_unbound);
- * 6: per-master client certificates (reject reason "cert_required"). */
-#define DP_SHM_LAYOUT_VERSION 6u
+ * 6: per-master client certificates (reject reason "cert_required"); 7: the master's
+ * positions snapshot (DP_REC_POSITIONS, counters positions_enqueued/positions_dropped). */
+#define DP_SHM_LAYOUT_VERSION 7u
 #define DP_SHM_MAX_WORKERS 16u
 #define DP_CACHE_LINE 64u
 
@@ -57,6 +58,10 @@
 enum dp_rec_kind {
 	DP_REC_SIGNAL = 1,     /* a validated signal to make durable and ACK */
 	DP_REC_PROTECTION = 2, /* a rejection at ingest (protection event), informational */
+	/* One part of the master's own positions snapshot (MasterFrame.positions), HMAC
+	 * verified: sequence = the snapshot's N, body = the Positions body, hmac = its MAC.
+	 * Stored by the edge (decp:{m<id>}:positions), never ACKed. */
+	DP_REC_POSITIONS = 3,
 };
 
 /* Ingress record: worker -> control. 512 bytes. For DP_REC_PROTECTION the body holds up
@@ -197,7 +202,9 @@ enum dp_reason {
 	X(TLS_KEYUPDATE_FLOOD, "tls_keyupdate_flood") /* too many KeyUpdates */ \
 	X(TLS_RECORD_ERRORS, "tls_record_errors") /* bad record after handshake */ \
 	X(HMAC_PREV_USED, "hmac_prev_used") /* verified with the previous key */ \
-	X(LOGINS_UNBOUND, "logins_unbound") /* TLS login, zero binding, allowed master */
+	X(LOGINS_UNBOUND, "logins_unbound") /* TLS login, zero binding, allowed master */ \
+	X(POSITIONS_ENQUEUED, "positions_enqueued") /* positions parts to control */ \
+	X(POSITIONS_DROPPED, "positions_dropped") /* ring full / control not ready */
 
 enum dp_counter {
 	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */

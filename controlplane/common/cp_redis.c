@@ -83,6 +83,12 @@ const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master)
 	return buf;
 }
 
+const char *cp_redis_key_positions(char *buf, size_t len, uint64_t master)
+{
+	snprintf(buf, len, CP_REDIS_POSITIONS_KEY_FMT, master);
+	return buf;
+}
+
 void cp_redis_close(struct cp_redis *r)
 {
 	if (r->ctx != NULL)

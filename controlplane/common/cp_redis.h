@@ -37,6 +37,10 @@
 #define CP_REDIS_SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals" /* printf format, master id */
 #define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
 #define CP_REDIS_BOOK_KEY_FMT "decp:{m%" PRIu64 "}:book" /* hash: seq, b (cp_book_store.h) */
+/* stream: the master's own positions snapshots, one entry per part (fields q: sequence,
+ * a: arrival ns, b: the Positions body), written by the edge, read by the book role */
+#define CP_REDIS_POSITIONS_KEY_FMT "decp:{m%" PRIu64 "}:positions"
+#define CP_REDIS_POSITIONS_MAXLEN "20000" /* parts kept (~ two snapshots of 10,000 entries) */
 #define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
 #define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"
 #define CP_REDIS_REPORTS_KEY "decp:{rep}:reports"    /* subscriber reports and delivery runs
@@ -81,6 +85,8 @@ void cp_redis_close(struct cp_redis *r);
 
 /* Stream key of master m into buf (returns buf). */
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master);
+/* The master's positions stream key (CP_REDIS_POSITIONS_KEY_FMT) into buf; returns buf. */
+const char *cp_redis_key_positions(char *buf, size_t len, uint64_t master);
 
 /*
  * RESP writer for pipelines the caller formats itself (the edge's batch): append to a

@@ -34,7 +34,7 @@ struct edge {
 	struct dp_ingress_rec *batch;
 	unsigned int n;
 	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event,
-				  * -3 written but not on enough replicas (no ACK) */
+				  * -3 written but not on enough replicas (no ACK), 3 positions part */
 	struct dp_ack_rec *acks;
 	uint64_t *mkey;          /* open-addressing map master -> group of the batch */
 	unsigned int *mgrp;
@@ -47,7 +47,7 @@ struct edge {
 	struct dp_ctrl_cmd *cmds;
 	size_t cmds_cap;
 	uint64_t next_attach, next_health, next_poll, next_reload;
-	uint64_t written, duplicate, gap, events, acked, ack_dropped, attaches, batches;
+	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
 	bool dur_checked;        /* durability_check has logged what Redis promises */
 };
@@ -350,6 +350,30 @@ static void append_event(struct edge *e, const struct dp_ingress_rec *r)
 	redisAppendCommandArgv(e->r.ctx, 23, argv, lens);
 }
 
+/* A part of the master's own positions snapshot (DP_REC_POSITIONS, HMAC checked by the
+ * dataplane) onto its positions stream for the book role: not ACKed, capped. */
+static void append_positions(struct edge *e, const struct dp_ingress_rec *r)
+{
+	char key[64], seq[24], arr[24];
+
+	cp_redis_key_positions(key, sizeof(key), r->master_id);
+	snprintf(seq, sizeof(seq), "%" PRIu64, r->sequence);
+	snprintf(arr, sizeof(arr), "%" PRId64, r->arrival_ns);
+	const char *argv[] = {"XADD", key, "MAXLEN", "~", CP_REDIS_POSITIONS_MAXLEN, "*",
+			      "q", seq, "a", arr, "b", (const char *)r->body};
+	size_t lens[12];
+	for (int i = 0; i < 11; i++)
+		lens[i] = strlen(argv[i]);
+	lens[11] = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX;
+	redisAppendCommandArgv(e->r.ctx, 12, argv, lens);
+}
+
+/* Records written by a command of their own (after the signal groups), in ring order. */
+static bool is_single(const struct dp_ingress_rec *r)
+{
+	return r->kind == DP_REC_PROTECTION || (r->kind == DP_REC_POSITIONS && r->master_id != 0);
+}
+
 /* The batch's signal commands into e->out: SADD of the batch's masters, then one FCALL
  * decp_signals per master with its records in ring order. The set of masters with a
  * signals stream is for the archiver. It lives outside the masters' slots (so it cannot be
@@ -434,11 +458,15 @@ static int write_batch(struct edge *e)
 		return -EAGAIN;
 	}
 	unsigned int n_events = 0;
-	for (unsigned int i = 0; i < e->n; i++)
-		if (e->batch[i].kind == DP_REC_PROTECTION) {
+	for (unsigned int i = 0; i < e->n; i++) {
+		if (!is_single(&e->batch[i]))
+			continue;
+		if (e->batch[i].kind == DP_REC_PROTECTION)
 			append_event(e, &e->batch[i]);
-			n_events++;
-		}
+		else
+			append_positions(e, &e->batch[i]);
+		n_events++;
+	}
 
 	/* durability = replica|both: the batch's WAIT, last in the same pipeline (one round
 	 * trip): its reply says how many replicas have every write before it */
@@ -475,10 +503,12 @@ static int write_batch(struct edge *e)
 				ok = false;
 			}
 		} else if (j >= base) {
-			while (ev < e->n && e->batch[ev].kind != DP_REC_PROTECTION)
+			while (ev < e->n && !is_single(&e->batch[ev]))
 				ev++;
-			if (ev < e->n)
-				e->status[ev++] = 2;
+			if (ev < e->n) {
+				e->status[ev] = e->batch[ev].kind == DP_REC_PROTECTION ? 2 : 3;
+				ev++;
+			}
 		}
 		if (j >= base && g < e->ngroups)
 			g++;
@@ -523,6 +553,8 @@ static void send_acks(struct edge *e)
 			e->gap++;
 		else if (s == 2)
 			e->events++;
+		else if (s == 3)
+			e->positions++;
 	}
 	for (unsigned int w = 0; w < nw; w++) {
 		unsigned int na = 0;
@@ -637,9 +669,10 @@ int cp_edge_run(struct cp_ctx *ctx)
 	}
 out:
 	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64
-	       " events=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64 " batches=%" PRIu64
-	       " attaches=%" PRIu64 " not_durable=%" PRIu64, e.written, e.duplicate, e.gap, e.events,
-	       e.acked, e.ack_dropped, e.batches, e.attaches, e.not_durable);
+	       " events=%" PRIu64 " positions=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64
+	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64, e.written,
+	       e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped, e.batches,
+	       e.attaches, e.not_durable);
 	if (e.attached)
 		cp_shm_detach(&e.c);
 	cp_redis_close(&e.r);

@@ -19,6 +19,7 @@
 #include "proto_hmac.h"
 #include "proto_login.h"
 #include "proto_msg.h"
+#include "proto_positions.h"
 
 #define NS 4
 static struct dp_shm shm;
@@ -589,6 +590,130 @@ static void test_hmac_rotation(void)
 	dp_session_release(&sess[1]);
 }
 
+/* A MasterFrame{positions} of master, at seq, one entry, MACed under key (label or not). */
+static size_t frame_positions(uint8_t *out, size_t cap, uint64_t master, uint64_t seq,
+			      const uint8_t key[32], bool labeled)
+{
+	Decp__BookEntry e = DECP__BOOK_ENTRY__INIT, *ents[1] = {&e};
+	e.ticket = 9;
+	e.type = DECP__ORDER_TYPE__ORDER_TYPE_SELL;
+	e.symbol = "EURUSD";
+	e.volume = 1;
+	e.price = 108000;
+	Decp__Positions p = DECP__POSITIONS__INIT;
+	p.master_id = master;
+	p.sequence = seq;
+	p.snapshot_id = 77;
+	p.parts = 1;
+	p.count = 1;
+	p.entries = ents;
+	p.n_entries = 1;
+	struct proto_hmac_key k;
+	struct proto_sealed_positions sp;
+	proto_hmac_key_init(&k, key, 32);
+	CU_ASSERT_FATAL(proto_positions_seal(&k, &p, &sp) == 0);
+	if (!labeled)
+		proto_hmac_compute(&k, sp.body, sp.body_len, sp.hmac);
+	Decp__SignedPositions m = DECP__SIGNED_POSITIONS__INIT;
+	m.body.data = sp.body;
+	m.body.len = sp.body_len;
+	m.hmac.data = sp.hmac;
+	m.hmac.len = 32;
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_POSITIONS;
+	f.positions = &m;
+	ssize_t n = proto_msg_frame_pack(&f.base, 4096, out, cap);
+	CU_ASSERT_FATAL(n > 0);
+	return (size_t)n;
+}
+
+/* The master's own positions (issue 19): enqueued as DP_REC_POSITIONS with its body and
+ * MAC, no reply; refused before login (protocol), with a MAC under the signal rule (no
+ * label: bad_hmac), for another master (master_mismatch), at a sequence not durable yet
+ * (protocol); dropped and counted when the ring is full. */
+static void test_positions(void)
+{
+	uint8_t buf[1024];
+	uint64_t a = 0, b = 0;
+	struct dp_ingress_rec r;
+	size_t n;
+
+	reset_master();
+	/* before login */
+	struct dp_session *s = open_session(2);
+	n = frame_positions(buf, sizeof(buf), 5, 0, secret, true);
+	dp_session_input(s, buf, n, 3000, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_STATE);
+	CU_ASSERT(s->state == DP_SS_CLOSING);
+	CU_ASSERT(drain_ingress(&r, 1) == 1 && r.kind == DP_REC_PROTECTION &&
+		  r.reason == DP_REASON_PROTOCOL);
+	/* logged in, signal 1 durable, positions at 1: enqueued, not answered */
+	s = open_session(2);
+	login(s, 2000);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	n = frame_signal(buf, sizeof(buf), 5, 1);
+	dp_session_input(s, buf, n, 3000, 1);
+	ack_all();
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_ACK && a == 1);
+	uint64_t enq = dp_stat_get(wk->st, DP_CTR_POSITIONS_ENQUEUED);
+	n = frame_positions(buf, sizeof(buf), 5, 1, secret, true);
+	CU_ASSERT(dp_session_input(s, buf, n, 3000, 4242) == 0);
+	CU_ASSERT_FATAL(drain_ingress(&r, 1) == 1);
+	CU_ASSERT(r.kind == DP_REC_POSITIONS && r.master_id == 5 && r.sequence == 1 &&
+		  r.arrival_ns == 4242 && r.hmac_len == 32 && r.sig_len == 0);
+	Decp__Positions *got = NULL;
+	struct proto_hmac_key k;
+	proto_hmac_key_init(&k, secret, 32);
+	CU_ASSERT(proto_positions_open(r.body, r.body_len, r.hmac, r.hmac_len, &k, NULL, &got) == 0);
+	if (got != NULL)
+		decp__positions__free_unpacked(got, NULL);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_POSITIONS_ENQUEUED) == enq + 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == -1);
+	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	/* ring full: dropped, counted, the session goes on */
+	struct dp_ingress_rec fill = {.kind = DP_REC_PROTECTION};
+	unsigned int filled = 0;
+	while (rte_ring_enqueue_elem(shm.ingress[0], &fill, sizeof(fill)) == 0)
+		filled++;
+	uint64_t dropped = dp_stat_get(wk->st, DP_CTR_POSITIONS_DROPPED);
+	dp_session_input(s, buf, n, 3000, 1);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_POSITIONS_DROPPED) == dropped + 1);
+	CU_ASSERT(s->state == DP_SS_ACTIVE && reply_kind(s, &a, &b) == -1);
+	struct dp_ingress_rec sink[64];
+	while (drain_ingress(sink, 64) > 0) {
+	}
+	CU_ASSERT(filled > 0);
+	/* ahead of what is durable: protocol, closed */
+	n = frame_positions(buf, sizeof(buf), 5, 2, secret, true);
+	dp_session_input(s, buf, n, 3000, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_STATE);
+	CU_ASSERT(s->state == DP_SS_CLOSING);
+	CU_ASSERT(drain_ingress(&r, 1) == 1 && r.reason == DP_REASON_PROTOCOL);
+	/* a MAC under the signal rule (no label): bad_hmac, closed */
+	s = open_session(2);
+	login(s, 2000);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	n = frame_positions(buf, sizeof(buf), 5, 1, secret, false);
+	dp_session_input(s, buf, n, 3000, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_BAD_SIGNATURE);
+	CU_ASSERT(s->state == DP_SS_CLOSING);
+	CU_ASSERT(drain_ingress(&r, 1) == 1 && r.reason == DP_REASON_BAD_HMAC);
+	/* another master's positions on this session */
+	s = open_session(2);
+	login(s, 2000);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	n = frame_positions(buf, sizeof(buf), 6, 1, secret, true);
+	dp_session_input(s, buf, n, 3000, 1);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_MASTER_MISMATCH);
+	CU_ASSERT(drain_ingress(&r, 1) == 1 && r.reason == DP_REASON_MASTER_MISMATCH);
+	dp_session_close(s);
+	dp_session_release(s);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -601,6 +726,7 @@ int main(void)
 	CU_add_test(s, "out buffer backpressure", test_out_buffer_backpressure);
 	CU_add_test(s, "pre-login budget", test_preauth_budget);
 	CU_add_test(s, "HMAC key rotation overlap", test_hmac_rotation);
+	CU_add_test(s, "the master's own positions", test_positions);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
