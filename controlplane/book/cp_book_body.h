@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cp_book.h"
+#include "decp.pb-c.h"
 
 /*
  * Applies the Signal body (a stream entry's or signal_archive's exact bytes) of sequence
@@ -22,5 +23,12 @@
  */
 int cp_book_apply_body(struct cp_book *b, uint64_t seq, const uint8_t *body, size_t len,
 		       uint64_t *ticket, enum cp_book_effect *effect);
+
+/* pb = e as a BookEntry (SnapshotPart, Positions). pb->symbol points into e. */
+void cp_book_entry_to_pb(const struct cp_book_entry *e, Decp__BookEntry *pb);
+
+/* e = the BookEntry pb (a master's Positions); its book sequences 0. A symbol longer than
+ * the book's is cut (proto_positions_validate refuses those before). */
+void cp_book_entry_from_pb(const Decp__BookEntry *pb, struct cp_book_entry *e);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cp_book.h"
+#include "cp_book_check.h"
 #include "cp_book_store.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
@@ -31,12 +32,14 @@ struct tracked {
 	bool loaded;
 	bool behind;       /* the stream starts after seq + 1: catch up from signal_archive */
 	bool gap;          /* neither the stream nor the archive can complete it: left out */
+	struct cp_book_check chk; /* the master's own positions snapshots against the book */
 };
 
 struct books {
 	struct tracked *t;
 	size_t n, cap;
 	_Atomic uint64_t masters, signals, anomalies, gaps, saves, from_archive;
+	struct cp_book_check_stats chk;
 };
 
 static void book_stats(void *arg, struct cp_metrics *m)
@@ -58,6 +61,24 @@ static void book_stats(void *arg, struct cp_metrics *m)
 	cp_metrics_counter(m, "decp_book_archive_signals_total",
 			   "signals applied from signal_archive (trimmed from the stream)",
 			   atomic_load(&bk->from_archive));
+	cp_metrics_counter(m, "decp_book_position_parts_total",
+			   "parts of masters' own positions snapshots read",
+			   atomic_load(&bk->chk.parts));
+	cp_metrics_counter(m, "decp_book_position_matches_total",
+			   "masters' positions snapshots equal to the book at their sequence",
+			   atomic_load(&bk->chk.matches));
+	cp_metrics_counter(m, "decp_book_position_mismatches_total",
+			   "masters' positions snapshots that differ from the book (ALERT)",
+			   atomic_load(&bk->chk.mismatches));
+	cp_metrics_counter(m, "decp_book_position_differences_total",
+			   "entries that differ between masters' snapshots and the book",
+			   atomic_load(&bk->chk.differences));
+	cp_metrics_counter(m, "decp_book_position_stale_total",
+			   "masters' snapshots not compared: the book had moved past them",
+			   atomic_load(&bk->chk.stale));
+	cp_metrics_counter(m, "decp_book_position_expired_total",
+			   "masters' snapshots not compared: incomplete, or the book did not "
+			   "reach them in time", atomic_load(&bk->chk.expired));
 }
 
 /* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. */
@@ -90,6 +111,7 @@ static int refresh_masters(struct books *bk, redisContext *c)
 		memset(&bk->t[bk->n], 0, sizeof(bk->t[bk->n]));
 		bk->t[bk->n].master = m;
 		cp_book_init(&bk->t[bk->n].b, m);
+		cp_book_check_init(&bk->t[bk->n].chk, m);
 		bk->n++;
 		atomic_store(&bk->masters, bk->n);
 	}
@@ -218,6 +240,7 @@ static long follow(struct books *bk, struct tracked *t, redisContext *c, struct 
 			       "rebuilt from the stream", t->master);
 		t->loaded = true;
 		t->saved = t->b.seq;
+		cp_book_check_base(&t->chk, &t->b);
 	}
 	if (t->gap)
 		return 0;
@@ -266,7 +289,8 @@ int cp_book_run(struct cp_ctx *ctx)
 	if (bk == NULL)
 		return 1;
 	cp_redis_init(&r, ctx->cfg, ROLE);
-	cp_pg_init(&pg, ctx->cfg, ROLE, NULL); /* connected only to catch up a trimmed stream */
+	/* connected only to catch up a trimmed stream and to record positions checks */
+	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
 	if (cp_ctx_stats_add(ctx, book_stats, bk) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_book_* metrics");
 	while (!atomic_load(ctx->stop)) {
@@ -286,6 +310,9 @@ int cp_book_run(struct cp_ctx *ctx)
 		for (size_t i = 0; i < bk->n && r.ctx != NULL; i++) {
 			long n = follow(bk, &bk->t[i], r.ctx, &pg);
 
+			if (n >= 0 && bk->t[i].loaded &&
+			    cp_book_check_poll(&bk->t[i].chk, &bk->t[i].b, r.ctx, &pg, &bk->chk) != 0)
+				n = -EIO;
 			if (n < 0)
 				cp_redis_fail(&r, "position book");
 			busy |= n == (long)BOOK_CHUNK;
@@ -295,11 +322,16 @@ int cp_book_run(struct cp_ctx *ctx)
 	}
 	cp_ctx_stats_remove(ctx, book_stats, bk);
 	cp_log(CP_LOG_INFO, ROLE, "stopped: masters=%zu signals=%" PRIu64 " anomalies=%" PRIu64
-	       " gaps=%" PRIu64 " saves=%" PRIu64 " from_archive=%" PRIu64, bk->n,
+	       " gaps=%" PRIu64 " saves=%" PRIu64 " from_archive=%" PRIu64 " positions: matches=%"
+	       PRIu64 " mismatches=%" PRIu64 " stale=%" PRIu64 " expired=%" PRIu64, bk->n,
 	       atomic_load(&bk->signals), atomic_load(&bk->anomalies), atomic_load(&bk->gaps),
-	       atomic_load(&bk->saves), atomic_load(&bk->from_archive));
-	for (size_t i = 0; i < bk->n; i++)
+	       atomic_load(&bk->saves), atomic_load(&bk->from_archive),
+	       atomic_load(&bk->chk.matches), atomic_load(&bk->chk.mismatches),
+	       atomic_load(&bk->chk.stale), atomic_load(&bk->chk.expired));
+	for (size_t i = 0; i < bk->n; i++) {
 		cp_book_free(&bk->t[i].b);
+		cp_book_check_free(&bk->t[i].chk);
+	}
 	free(bk->t);
 	free(bk);
 	cp_redis_close(&r);

@@ -72,6 +72,31 @@ static int reserve(struct cp_book *b)
 	return 0;
 }
 
+int cp_book_copy(struct cp_book *dst, const struct cp_book *src)
+{
+	struct cp_book_entry *e = NULL;
+	uint32_t *idx = NULL;
+
+	if (src->cap > 0 && (e = malloc(src->cap * sizeof(*e))) == NULL)
+		goto fail;
+	if (src->idx_cap > 0 && (idx = malloc(src->idx_cap * sizeof(*idx))) == NULL)
+		goto fail;
+	if (src->n > 0)
+		memcpy(e, src->e, src->n * sizeof(*e));
+	if (src->idx_cap > 0)
+		memcpy(idx, src->idx, src->idx_cap * sizeof(*idx));
+	cp_book_free(dst);
+	*dst = *src;
+	dst->e = e;
+	dst->idx = idx;
+	return 0;
+fail:
+	free(e);
+	cp_book_free(dst);
+	cp_book_init(dst, 0);
+	return -ENOMEM;
+}
+
 const struct cp_book_entry *cp_book_find(const struct cp_book *b, uint64_t ticket)
 {
 	size_t i;

@@ -101,6 +101,10 @@ void cp_book_free(struct cp_book *b);
  */
 int cp_book_apply(struct cp_book *b, const struct cp_book_signal *s, enum cp_book_effect *effect);
 
+/* *dst (initialised or zeroed; its old content freed) becomes a copy of src, which the
+ * caller keeps. Returns 0, or -ENOMEM with *dst left empty (master 0, seq 0). */
+int cp_book_copy(struct cp_book *dst, const struct cp_book *src);
+
 /* The entry of ticket, or NULL. Valid until the next apply or free. */
 const struct cp_book_entry *cp_book_find(const struct cp_book *b, uint64_t ticket);
 

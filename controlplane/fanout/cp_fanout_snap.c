@@ -87,19 +87,6 @@ int cp_snap_book_current(redisContext *c, uint64_t master, struct cp_book *b,
 	}
 }
 
-static void entry_to_pb(const struct cp_book_entry *e, Decp__BookEntry *pb)
-{
-	decp__book_entry__init(pb);
-	pb->ticket = e->ticket;
-	pb->type = (Decp__OrderType)e->type;
-	pb->symbol = (char *)e->symbol;
-	pb->volume = e->volume;
-	pb->price = e->price;
-	pb->sl = e->sl;
-	pb->tp = e->tp;
-	pb->expiration_ns = e->expiration_ns;
-}
-
 long cp_snap_msgs(const struct cp_book *b, uint64_t sub_id, uint64_t from, int reason,
 		  struct cp_fmsg ***out)
 {
@@ -130,7 +117,7 @@ long cp_snap_msgs(const struct cp_book *b, uint64_t sub_id, uint64_t from, int r
 		size_t j;
 
 		for (j = 0; j < CP_SNAP_PART_ENTRIES && i + j < b->n; j++) {
-			entry_to_pb(&b->e[i + j], &ent[j]);
+			cp_book_entry_to_pb(&b->e[i + j], &ent[j]);
 			ptr[j] = &ent[j];
 		}
 		sp.master_id = b->master_id;
