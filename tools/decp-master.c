@@ -55,6 +55,7 @@
 
 #include "proto_creds.h"
 #include "dp_addr.h"
+#include "decp-master-positions.h"
 #include "decp-master-trades.h"
 #include "proto_frame.h"
 #include "proto_hmac.h"
@@ -88,7 +89,14 @@ struct dm_cfg {
 	int quiet;
 	SSL_CTX *tls;           /* NULL: plaintext */
 	const char *server_name; /* verify this DNS name instead of the address */
+	uint64_t positions_every_ns; /* --positions-every-ms: the master's own positions, 0 = off */
+	int positions_at_end;    /* --positions-at-end: once every signal is ACKed */
+	int positions_wrong;     /* --positions-wrong: altered positions (alert test) */
 };
+
+/* The master's positions at the end (--positions-at-end): taken, parts sent, then a
+ * Heartbeat whose answer proves ingest read every part before the master leaves. */
+enum pos_final { PF_NONE, PF_SENDING, PF_FENCE, PF_DONE };
 
 struct master {
 	uint64_t id;
@@ -121,6 +129,10 @@ struct master {
 	uint8_t *out;
 	size_t out_len;
 	int want_out;
+	struct dm_positions pos; /* its own positions (decp-master-positions.h) */
+	uint64_t pos_due;        /* monotonic: next periodic snapshot */
+	int pos_asked;           /* SIGUSR1 requests seen */
+	enum pos_final pos_final;
 };
 
 struct dm_stats {
@@ -149,13 +161,16 @@ struct dm_thread {
 /* SIGTERM/SIGINT: the first stops new signals and drains (what was sent is ACKed, bounded by
  * DRAIN_NS); a second stops at once. */
 static atomic_int stop_flag;
+static atomic_int positions_asked; /* SIGUSR1: every master sends its positions */
 #define DRAIN_MIN_NS 10000000000ull     /* at least 10 s, or 3 ACK timeouts */
 #define REPLACED_MAX 10                 /* takeovers before "another instance is running" */
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	atomic_fetch_add(&stop_flag, 1);
+	if (sig == SIGUSR1)
+		atomic_fetch_add(&positions_asked, 1);
+	else
+		atomic_fetch_add(&stop_flag, 1);
 }
 
 static uint64_t mono_ns(void)
@@ -192,13 +207,19 @@ static int out_frame(struct master *m, const ProtobufCMessage *msg)
 	return 0;
 }
 
+/* The trade of signal seq (the same for every master). */
+static void trade_of(const struct dm_cfg *cfg, uint64_t seq, struct dm_trade *t)
+{
+	if (cfg->trades != NULL)
+		*t = cfg->trades[(seq - 1) % cfg->n_trades];
+	else
+		dm_trade_synthetic(seq - 1, t);
+}
+
 static int build_signal(const struct dm_cfg *cfg, struct master *m, uint64_t seq)
 {
 	struct dm_trade t;
-	if (cfg->trades != NULL)
-		t = cfg->trades[(seq - 1) % cfg->n_trades];
-	else
-		dm_trade_synthetic(seq - 1, &t);
+	trade_of(cfg, seq, &t);
 	Decp__Signal s = DECP__SIGNAL__INIT;
 	s.master_id = m->id;
 	s.sequence = seq;
@@ -325,6 +346,10 @@ static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
 	conn_end(m, 1);
 	m->out_len = 0;
 	m->want_out = 0;
+	/* parts of a snapshot not all sent: the book role expires it; a new one follows */
+	dm_positions_abort(&m->pos);
+	if (m->pos_final != PF_DONE)
+		m->pos_final = PF_NONE;
 	if (m->state == M_HELLO || m->state == M_ACTIVE) {
 		m->state = M_IDLE;
 		m->connect_at = mono_ns() + retry_ns;
@@ -433,10 +458,16 @@ static void flush_out(struct dm_thread *t, struct master *m)
 
 /* ------------------------------------------------------------------ frames in */
 
-static void advance_low(struct master *m, uint64_t total)
+/* Moves past the ACKed prefix; each signal passed goes into the master's own positions
+ * (in sequence, as the control plane's book takes them). */
+static void advance_low(const struct dm_cfg *cfg, struct master *m, uint64_t total)
 {
-	while (m->low_unacked <= total && m->acked[m->low_unacked])
+	while (m->low_unacked <= total && m->acked[m->low_unacked]) {
+		struct dm_trade t;
+		trade_of(cfg, m->low_unacked, &t);
+		(void)dm_positions_apply(&m->pos, m->low_unacked, &t); /* anomalies as the book's */
 		m->low_unacked++;
+	}
 }
 
 static void mark_acked(struct dm_thread *t, struct master *m, uint64_t seq, uint64_t now,
@@ -490,7 +521,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 				mark_acked(t, m, s, now, 0);
 				t->st.acked_by_hello++;
 			}
-		advance_low(m, cfg->signals);
+		advance_low(cfg, m, cfg->signals);
 		m->next_send = e > m->low_unacked ? e : m->low_unacked;
 		m->state = M_ACTIVE;
 		m->active_since = now;
@@ -502,7 +533,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 			if (f->ack->status == DECP__ACK__STATUS__STATUS_DUPLICATE)
 				t->st.dup_acks++;
 			mark_acked(t, m, s, now, 1);
-			advance_low(m, cfg->signals);
+			advance_low(cfg, m, cfg->signals);
 			m->busy_backoff = 0;
 		}
 		break;
@@ -551,6 +582,10 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		}
 		break;
 	}
+	case DECP__INGEST_FRAME__KIND_HEARTBEAT:
+		if (m->pos_final == PF_FENCE)
+			m->pos_final = PF_DONE; /* every part before it was read */
+		break;
 	case DECP__INGEST_FRAME__KIND_ERROR:
 		if (f->error->code == DECP__ERROR__CODE__CODE_SHUTDOWN) {
 			drop_conn(t, m, 200000000ull);
@@ -660,6 +695,69 @@ static int pump(struct dm_thread *t, struct master *m, uint64_t now)
 	return sent;
 }
 
+static void send_heartbeat(struct dm_thread *t, struct master *m, uint64_t now)
+{
+	Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+	hb.time_ns = wall_ns();
+	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+	f.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
+	f.heartbeat = &hb;
+	out_frame(m, &f.base);
+	m->last_tx = now;
+	flush_out(t, m);
+}
+
+/* The master's own positions (issue 19): a snapshot taken when due (--positions-every-ms,
+ * SIGUSR1, or --positions-at-end once everything is ACKed), its parts sent as output room
+ * allows. The book is at low_unacked - 1: every signal up to it ACKed (durable). */
+static int pump_positions(struct dm_thread *t, struct master *m, uint64_t now)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	int asked = atomic_load(&positions_asked), sent = 0;
+	bool due = (cfg->positions_every_ns != 0 && now >= m->pos_due) || asked != m->pos_asked;
+
+	if (m->state != M_ACTIVE || m->want_out)
+		return 0;
+	if (cfg->positions_at_end && m->pos_final == PF_NONE && m->low_unacked > m->last_seq) {
+		due = true;
+		m->pos_final = PF_SENDING;
+	}
+	if (due && !dm_positions_sending(&m->pos)) {
+		m->pos_asked = asked;
+		m->pos_due = now + cfg->positions_every_ns;
+		long parts = dm_positions_take(&m->pos, cfg->positions_wrong, (uint64_t)wall_ns(),
+					       wall_ns());
+		if (parts < 0)
+			fprintf(stderr, "decp-master: master %" PRIu64 ": positions not sent: %s\n",
+				m->id, strerror((int)-parts));
+	}
+	while (dm_positions_sending(&m->pos) && out_room(m) != NULL) {
+		struct proto_sealed_positions sp;
+		if (dm_positions_next(&m->pos, &m->hk, &sp) != 1)
+			break;
+		Decp__SignedPositions msg = DECP__SIGNED_POSITIONS__INIT;
+		msg.body.data = sp.body;
+		msg.body.len = sp.body_len;
+		msg.hmac.data = sp.hmac;
+		msg.hmac.len = sizeof(sp.hmac);
+		Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+		f.kind_case = DECP__MASTER_FRAME__KIND_POSITIONS;
+		f.positions = &msg;
+		if (out_frame(m, &f.base) != 0)
+			break;
+		sent++;
+	}
+	if (sent > 0) {
+		m->last_tx = now;
+		flush_out(t, m);
+	}
+	if (m->pos_final == PF_SENDING && !dm_positions_sending(&m->pos) && !m->want_out) {
+		m->pos_final = PF_FENCE;
+		send_heartbeat(t, m, now);
+	}
+	return sent;
+}
+
 static void *thread_main(void *arg)
 {
 	struct dm_thread *t = arg;
@@ -684,7 +782,8 @@ static void *thread_main(void *arg)
 			struct master *m = &t->m[i];
 			if (m->state == M_DONE || m->state == M_FAILED)
 				continue;
-			if (m->low_unacked > m->last_seq) {
+			if (m->low_unacked > m->last_seq &&
+			    (!cfg->positions_at_end || m->pos_final == PF_DONE || draining)) {
 				conn_end(m, 0);
 				m->state = M_DONE;
 				continue;
@@ -695,6 +794,7 @@ static void *thread_main(void *arg)
 			if (m->state != M_ACTIVE && m->state != M_HELLO)
 				continue;
 			work += pump(t, m, now);
+			work += pump_positions(t, m, now);
 			uint64_t oldest = m->sent_ns[m->low_unacked] > m->active_since
 						  ? m->sent_ns[m->low_unacked]
 						  : m->active_since;
@@ -710,16 +810,8 @@ static void *thread_main(void *arg)
 				drop_conn(t, m, 0);
 				continue;
 			}
-			if (m->state == M_ACTIVE && !m->want_out && quiet > cfg->heartbeat_ns) {
-				Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
-				hb.time_ns = wall_ns();
-				Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
-				f.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
-				f.heartbeat = &hb;
-				out_frame(m, &f.base);
-				m->last_tx = now;
-				flush_out(t, m);
-			}
+			if (m->state == M_ACTIVE && !m->want_out && quiet > cfg->heartbeat_ns)
+				send_heartbeat(t, m, now);
 		}
 		if (active == 0 || atomic_load(&stop_flag) > 1 || now > deadline)
 			break;
@@ -778,6 +870,12 @@ static void usage(FILE *f)
 		"  --cert FILE --key FILE client certificate (mTLS; decpctl tls init --master ID)\n"
 		"  --server-name NAME     verify this DNS name in the dataplane's certificate\n"
 		"                         (default: the --connect address)\n"
+		"  --positions-every-ms MS  send the master's own positions (MasterFrame.positions:\n"
+		"                         what its ACKed signals hold) every MS; SIGUSR1 sends them\n"
+		"                         once at once (docs/ingest.md \"The master's positions\")\n"
+		"  --positions-at-end     send them once every signal is ACKed, before leaving\n"
+		"  --positions-wrong      send altered positions (one volume + 0.01 lot and a ticket\n"
+		"                         never opened): tests the control plane's mismatch alert\n"
 		"  --help\n"
 		"SIGTERM/SIGINT: stop sending and drain (every signal sent is ACKed, up to\n"
 		"max(10 s, 3 ACK timeouts)); a second one stops at once. The summary says stopped=1.\n"
@@ -871,6 +969,9 @@ int main(int argc, char **argv)
 		{"cert", required_argument, NULL, 'C'},
 		{"key", required_argument, NULL, 'K'},
 		{"server-name", required_argument, NULL, 'N'},
+		{"positions-every-ms", required_argument, NULL, 1003},
+		{"positions-at-end", no_argument, NULL, 1004},
+		{"positions-wrong", no_argument, NULL, 1005},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -910,6 +1011,9 @@ int main(int argc, char **argv)
 		case 'H': rc = parse_u64("--heartbeat-ms", optarg, 1, 3600000, &v); cfg.heartbeat_ns = v * 1000000ull; break;
 		case 'L': rc = parse_u64("--time-limit-s", optarg, 1, 86400, &v); cfg.time_limit_ns = v * 1000000000ull; break;
 		case 'F': cfg.fake_ed25519 = 1; break;
+		case 1003: rc = parse_u64("--positions-every-ms", optarg, 1, 3600000, &v); cfg.positions_every_ns = v * 1000000ull; break;
+		case 1004: cfg.positions_at_end = 1; break;
+		case 1005: cfg.positions_wrong = 1; break;
 		case 'q': cfg.quiet = 1; break;
 		case 'A': ca = optarg; break;
 		case 'C': cert = optarg; break;
@@ -974,6 +1078,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 
 	struct master *ms = calloc(cfg.n_masters, sizeof(*ms));
 	struct dm_thread *ts = calloc(cfg.threads, sizeof(*ts));
@@ -986,6 +1091,7 @@ int main(int argc, char **argv)
 		m->next_send = 1;
 		m->low_unacked = 1;
 		m->last_seq = cfg.signals;
+		dm_positions_init(&m->pos, m->id);
 		struct proto_creds hk, ek;
 		if (proto_creds_derive(cfg.seed, m->id, &m->k) != 0 ||
 		    proto_creds_derive(cfg.hmac_seed != NULL ? cfg.hmac_seed : cfg.seed, m->id,
@@ -1103,6 +1209,7 @@ int main(int argc, char **argv)
 		free(ms[i].sent_ns);
 		free(ms[i].acked);
 		free(ms[i].out);
+		dm_positions_free(&ms[i].pos);
 		conn_end(&ms[i], 0);
 		SSL_SESSION_free(ms[i].sess);
 	}

@@ -31,6 +31,12 @@
  *                 the group is rewound and a "ghost" consumer takes half and never ACKs
  *                 (an archiver that crashed after COMMIT), which the archivers XAUTOCLAIM;
  *                 the archive must still hold each signal once and nothing stays pending
+ *   positions     the masters' own positions snapshots (issue 19, decp-control with the
+ *                 edge and book roles): an honest master's at its end matches the book, a
+ *                 wrong one (--positions-wrong) is a mismatch (row, ALERT line, every
+ *                 difference logged), and a master sending its positions every 50 ms while
+ *                 it trades has every one compared and none mismatched (the book at N is
+ *                 rebuilt from a checkpoint when it has moved on)
  * Since decp-master exits 0 only when every signal 1..M of every master was ACKed, "every
  * ACKed signal is durable" is checked as: each master's stream holds exactly 1..M.
  *
@@ -173,6 +179,7 @@ static int start_ctl(struct env *e)
 
 static const char *bench_rate; /* set in the bench scenario only */
 static const char *master_hmac_seed; /* rotate scenario: decp-master --hmac-seed */
+static const char *master_extra[4];  /* positions scenario: more decp-master options */
 static unsigned int keep_signals; /* trim scenario: redis_keep_signals */
 
 static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64_t signals,
@@ -190,13 +197,16 @@ static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64
 	char *argv[] = {(char *)e->master_bin, "--connect", conn, "--masters", n, "--master-base", b,
 			"--signals", s, "--threads", "2", "--window", "256", "--ack-timeout-ms",
 			"2000", "--time-limit-s", "800", "--rate", (char *)rate,
-			bench_rate != NULL ? "--fake-ed25519" : NULL, NULL, NULL, NULL};
+			bench_rate != NULL ? "--fake-ed25519" : NULL, NULL, NULL, NULL, NULL, NULL,
+			NULL, NULL};
+	size_t k = sizeof(argv) / sizeof(argv[0]) - 8;
 	if (master_hmac_seed != NULL) {
 		/* In the --fake-ed25519 slot: the bench (which sets it) never rotates keys. */
-		size_t k = sizeof(argv) / sizeof(argv[0]) - 4;
-		argv[k] = "--hmac-seed";
-		argv[k + 1] = (char *)master_hmac_seed;
+		argv[k++] = "--hmac-seed";
+		argv[k++] = (char *)master_hmac_seed;
 	}
+	for (size_t i = 0; i < 4 && master_extra[i] != NULL; i++)
+		argv[k++] = (char *)master_extra[i];
 	return harness_spawn(log, argv);
 }
 
@@ -378,7 +388,7 @@ static void env_stop(struct env *e, bool show_logs)
 	unlink(shm);
 	if (e->dir[0] != '\0') {
 		const char *files[] = {"dp.port", "dataplane.log", "control.log", "master.log",
-				       "control.conf", "arch-a.log", "arch-b.log"};
+				       "control.conf", "arch-a.log", "arch-b.log", "positions.csv"};
 		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 			char p[320];
 			snprintf(p, sizeof(p), "%s/%s", e->dir, files[i]);
@@ -997,6 +1007,123 @@ static void run_rotate(struct env *e)
 	PQfinish(c);
 }
 
+/* Rows of master_position_checks of master m with outcome o. */
+static long long checks(PGconn *c, unsigned int m, const char *o)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM master_position_checks WHERE master_id = "
+		 "%u AND outcome = '%s'", m, o);
+	return pg_scalar(c, sql);
+}
+
+/* Count of lines of control.log holding needle. */
+static unsigned int log_lines(const struct env *e, const char *needle)
+{
+	char path[300], line[1024];
+	unsigned int n = 0;
+	snprintf(path, sizeof(path), "%s/control.log", e->dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Master 1's trades: 90 positions and pending orders opened (tickets 5001..5090, with
+ * SL/TP), then one modified, one partly closed, one closed: 89 entries at its end, sent in
+ * many parts. */
+static int write_positions_trades(const char *path)
+{
+	static const char *const types[] = {"BUY", "SELL", "BUY_LIMIT", "SELL_STOP"};
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "symbol,order_type,volume,price,sl,tp,position_ticket\n");
+	for (int i = 0; i < 90; i++)
+		fprintf(f, "%s,%s,0.%02d,1.%05d,1.00000,1.20000,%d\n", i % 2 ? "EURUSD" : "GBPUSD.pro",
+			types[i % 4], 10 + i % 50, 8000 + i, 5001 + i);
+	fprintf(f, "EURUSD,MODIFY,0,0,1.01000,1.19000,5001\n");
+	fprintf(f, "EURUSD,CLOSE_PARTIAL,0.05,1.08100,0,0,5002\n");
+	fprintf(f, "EURUSD,CLOSE,0,1.08100,0,0,5005\n");
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/*
+ * The masters' own positions (issue 19 item 1). Master 1 sends its positions (89 entries,
+ * many parts) once every signal is ACKed; master 2 the same, altered (--positions-wrong:
+ * one entry's volume + 1, one ticket it never opened); master 3 every 50 ms while it sends
+ * at 1,000 signals/s, and at its end. Each decp-master waits for ingest to have read every
+ * part (a Heartbeat after them), so what remains is the book role's work: waited for,
+ * bounded.
+ */
+static void run_positions(struct env *e)
+{
+	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
+	CHECK(PQstatus(c) == CONNECTION_OK, "connect pg");
+	char trades[300];
+	snprintf(trades, sizeof(trades), "%s/positions.csv", e->dir);
+	CHECK(write_positions_trades(trades) == 0, "trades file");
+	master_extra[0] = "--positions-at-end";
+	master_extra[1] = "--trades";
+	master_extra[2] = trades;
+	pid_t m1 = start_master(e, 1, 1, 93, "0");
+	CHECK(master_result(m1, 120000) == 0, "master 1 (honest) exit 0");
+	master_extra[2] = NULL;
+	master_extra[1] = "--positions-wrong";
+	pid_t m2 = start_master(e, 1, 2, e->signals, "0");
+	CHECK(master_result(m2, 120000) == 0, "master 2 (wrong positions) exit 0");
+	master_extra[1] = "--positions-every-ms";
+	master_extra[2] = "50";
+	pid_t m3 = start_master(e, 1, 3, e->signals, "1000");
+	CHECK(master_result(m3, 120000) == 0, "master 3 (positions every 50 ms) exit 0");
+	memset(master_extra, 0, sizeof(master_extra));
+
+	uint64_t end = now_ms() + 30000;
+	while (now_ms() < end && (checks(c, 1, "match") < 1 || checks(c, 2, "mismatch") < 1 ||
+				  checks(c, 3, "match") < 10))
+		sleep_ms(100);
+	/* master 3's last snapshot, at its end */
+	char last3[200];
+	snprintf(last3, sizeof(last3), "SELECT count(*) FROM master_position_checks WHERE "
+		 "master_id = 3 AND sequence = %" PRIu64, e->signals);
+	while (now_ms() < end && pg_scalar(c, last3) < 1)
+		sleep_ms(100);
+	long long m1ok = checks(c, 1, "match"), m1bad = checks(c, 1, "mismatch");
+	long long m2bad = checks(c, 2, "mismatch"), m2ok = checks(c, 2, "match");
+	long long m3ok = checks(c, 3, "match"), m3bad = checks(c, 3, "mismatch");
+	long long m3stale = checks(c, 3, "stale"), m3exp = checks(c, 3, "expired");
+	fprintf(stderr, "positions: master 1 match=%lld mismatch=%lld; master 2 mismatch=%lld "
+		"match=%lld; master 3 match=%lld mismatch=%lld stale=%lld expired=%lld\n", m1ok,
+		m1bad, m2bad, m2ok, m3ok, m3bad, m3stale, m3exp);
+	CHECK(m1ok == 1 && m1bad == 0, "master 1: its positions match the book once");
+	CHECK(pg_scalar(c, "SELECT count(*) FROM master_position_checks WHERE master_id = 1 AND "
+			   "sequence = 93 AND master_entries = 89 AND book_entries = 89") == 1,
+	      "master 1: 89 entries in many parts, at sequence 93");
+	CHECK(m2bad == 1 && m2ok == 0, "master 2: its altered positions are a mismatch");
+	CHECK(pg_scalar(c, "SELECT differences FROM master_position_checks WHERE master_id = 2")
+		      == 2, "master 2: two differences (a volume, a ticket the book lacks)");
+	CHECK(pg_scalar(c, "SELECT sequence FROM master_position_checks WHERE master_id = 2") ==
+		      (long long)e->signals, "master 2: checked at its last sequence");
+	CHECK(pg_scalar(c, "SELECT count(*) FROM master_position_checks WHERE master_id = 2 AND "
+			   "detail LIKE '%volume master%' AND detail LIKE "
+			   "'%held by the master, not in the book%'") == 1,
+	      "master 2: the row's detail names both differences");
+	CHECK(m3ok >= 10 && m3bad == 0, "master 3: %lld snapshots matched, %lld mismatched", m3ok,
+	      m3bad);
+	CHECK(pg_scalar(c, last3) == 1, "master 3: its last snapshot checked");
+	CHECK(m3stale + m3exp <= m3ok / 10, "master 3: %lld stale, %lld expired of %lld", m3stale,
+	      m3exp, m3ok);
+	CHECK(log_lines(e, "ALERT master 2: its positions at sequence") == 1, "the ALERT line");
+	CHECK(log_lines(e, "ALERT master 1") == 0 && log_lines(e, "ALERT master 3") == 0,
+	      "no alert for the honest masters");
+	CHECK(log_lines(e, "held by the master, not in the book") == 1 &&
+		      log_lines(e, "differs: volume master") == 1,
+	      "each difference logged");
+	PQfinish(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
@@ -1025,6 +1152,10 @@ int main(int argc, char **argv)
 		keep_signals = 1000;
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
+	if (strcmp(argv[1], "positions") == 0) {
+		ctl_roles = "edge,book";
+		e.masters = 3;
+	}
 	int rc = env_start(&e);
 	CHECK(rc == 0, "environment started");
 	if (rc == 0) {
@@ -1036,6 +1167,8 @@ int main(int argc, char **argv)
 			run_bench_archive(&e);
 		else if (strcmp(argv[1], "share") == 0)
 			run_share(&e);
+		else if (strcmp(argv[1], "positions") == 0)
+			run_positions(&e);
 		else
 			run_with_faults(&e, argv[1]);
 	}
