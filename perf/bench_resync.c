@@ -59,7 +59,7 @@ static int run(uint64_t n)
 			return 1;
 	}
 	t0 = bench_mono_ns();
-	k = cp_snap_msgs(&b, 1, 1, 2, &v);
+	k = cp_snap_msgs(&b, 1, 1, 2, NULL, &v);
 	t_enc = bench_mono_ns() - t0;
 	if (k < 0)
 		return 1;

@@ -56,6 +56,35 @@ static int derive(const char *label, const char *seed, uint64_t id, uint8_t out[
 	return sha256(buf, (size_t)n, out);
 }
 
+int proto_creds_read_seed_file(const char *path, uint8_t seed[32])
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	int rc = -EINVAL;
+
+	if (f == NULL)
+		return -errno;
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		char h[65];
+		int n = 0;
+
+		if (sscanf(line, " ed25519_seed = %64[0-9a-f] %n", h, &n) != 1 || strlen(h) != 64 ||
+		    line[n] != '\0')
+			continue;
+		for (int i = 0; i < 32; i++) {
+			unsigned int b;
+
+			sscanf(h + 2 * i, "%2x", &b);
+			seed[i] = (uint8_t)b;
+		}
+		OPENSSL_cleanse(h, sizeof(h));
+		rc = 0;
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	return rc;
+}
+
 int proto_creds_derive(const char *seed, uint64_t master_id, struct proto_creds *k)
 {
 	uint8_t t[32];

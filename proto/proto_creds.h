@@ -38,4 +38,11 @@ int proto_creds_random(struct proto_creds *k);
  * (seed longer than 400 bytes) or -EIO. */
 int proto_creds_derive(const char *seed, uint64_t master_id, struct proto_creds *k);
 
+/*
+ * The Ed25519 seed of the line "ed25519_seed = <64 lower-case hex>" of a credentials file
+ * (what `decpctl master add --out` writes; the fan-out's fanout_snapshot_key). Returns 0,
+ * the -errno of fopen, or -EINVAL when the file has no such line. The line is wiped.
+ */
+int proto_creds_read_seed_file(const char *path, uint8_t seed[32]);
+
 #endif

@@ -62,6 +62,7 @@ static const struct key keys[] = {
 	{"fanout_tls", K_BOOL, F(fanout_tls), 0, 0, 0},
 	{"fanout_cert", K_STR, F(fanout_cert), S(fanout_cert), 0, 0},
 	{"fanout_key", K_STR, F(fanout_key), S(fanout_key), 0, 0},
+	{"fanout_snapshot_key", K_STR, F(fanout_snapshot_key), S(fanout_snapshot_key), 0, 0},
 	{"fanout_queue", K_U32, F(fanout_queue), 0, 16, 65536},
 	{"fanout_history", K_U32, F(fanout_history), 0, 16, 1048576},
 	{"fanout_max_conns", K_U32, F(fanout_max_conns), 0, 1, 1000000},

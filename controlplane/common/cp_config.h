@@ -88,6 +88,9 @@ struct cp_config {
 	bool fanout_tls;                 /* fanout: wss (default); no: plain ws, warned at start */
 	char fanout_cert[512];           /* fanout: PEM certificate (chain) of wss */
 	char fanout_key[512];            /* fanout: PEM key of fanout_cert */
+	/* fanout: file with the platform's Ed25519 seed ("ed25519_seed = HEX") that signs
+	 * re-sync snapshots (proto_snapsig.h); "" = snapshots unsigned (warned at start) */
+	char fanout_snapshot_key[512];
 	uint32_t fanout_queue;           /* fanout: per-connection queue bound (messages) */
 	uint32_t fanout_history;         /* fanout: envelopes kept per master for replay */
 	uint32_t fanout_max_conns;       /* fanout: connections per process */

@@ -4,6 +4,10 @@
 #include "cp_tls.h"
 #include "cp_ws_check.h"
 #include "cp_poll_req.h"
+#include "proto_creds.h"
+#include "proto_sign.h"
+
+#include <openssl/crypto.h>
 
 #include <ev.h>
 
@@ -181,6 +185,38 @@ static int auth_load(struct cp_fanout *f)
 	return rc;
 }
 
+/* fanout_snapshot_key: the platform's key that signs re-sync snapshots (proto_snapsig.h).
+ * Its public key is logged: receivers verify with it (docs/resync.md). Returns 0, or -1
+ * (logged) when the file is given and unusable. */
+static int snap_key_load(struct cp_fanout *f)
+{
+	uint8_t seed[PROTO_ED25519_SEED_LEN], pub[PROTO_ED25519_PUB_LEN];
+	char hex[2 * PROTO_ED25519_PUB_LEN + 1];
+	int rc;
+
+	if (f->cfg.fanout_snapshot_key[0] == '\0') {
+		cp_log(CP_LOG_WARN, ROLE, "fanout_snapshot_key not set: re-sync snapshots are sent "
+		       "UNSIGNED (receivers that verify refuse them)");
+		return 0;
+	}
+	rc = proto_creds_read_seed_file(f->cfg.fanout_snapshot_key, seed);
+	if (rc == 0 && (f->snap_sk = proto_ed25519_key_new_private(seed)) == NULL)
+		rc = -EIO;
+	OPENSSL_cleanse(seed, sizeof(seed));
+	if (rc != 0) {
+		cp_log(CP_LOG_ERR, ROLE, "fanout_snapshot_key %s: %s", f->cfg.fanout_snapshot_key,
+		       rc == -EINVAL ? "no line 'ed25519_seed = <64 lower-case hex>'"
+				     : strerror(-rc));
+		return -1;
+	}
+	if (proto_ed25519_key_public(f->snap_sk, pub) == 0) {
+		for (size_t i = 0; i < sizeof(pub); i++)
+			snprintf(hex + 2 * i, 3, "%02x", pub[i]);
+		cp_log(CP_LOG_INFO, ROLE, "re-sync snapshots signed: public key %s", hex);
+	}
+	return 0;
+}
+
 struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 {
 	struct lws_context_creation_info info;
@@ -201,6 +237,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 		return NULL;
 	f->cfg = *cfg;
 	f->tail = tail;
+	f->listen_fd = -1; /* an early failure below must not close fd 0 */
 	/* room for data beside the QUEUE_RESERVE control slots (cp_config's floor is 16) */
 	if (f->cfg.fanout_queue < 4 * QUEUE_RESERVE)
 		f->cfg.fanout_queue = 4 * QUEUE_RESERVE;
@@ -220,6 +257,10 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->resync_q);
 	pthread_mutex_init(&f->watch_mu, NULL);
 	cp_fo_auth_init(&f->auth);
+	if (snap_key_load(f) != 0) {
+		errno = EINVAL;
+		goto fail;
+	}
 
 	cp_redis_init(&probe, &f->cfg, ROLE);
 	int down = cp_redis_ensure(&probe);
@@ -307,6 +348,7 @@ fail:
 	if (f->listen_fd >= 0)
 		close(f->listen_fd);
 	cp_fo_auth_free(&f->auth);
+	proto_ed25519_key_free(f->snap_sk);
 	free(f->stab);
 	free(f);
 	return NULL;
@@ -566,5 +608,6 @@ void cp_fanout_destroy(struct cp_fanout *f)
 	free(f->watch);
 	free(f->stab);
 	cp_fo_auth_free(&f->auth);
+	proto_ed25519_key_free(f->snap_sk);
 	free(f);
 }

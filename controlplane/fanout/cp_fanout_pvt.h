@@ -250,6 +250,7 @@ struct mq {
 
 struct cp_fanout {
 	struct cp_config cfg;     /* the fanout_* keys; read-only after create */
+	struct proto_ed25519_key *snap_sk; /* signs re-sync snapshots; NULL: unsigned */
 	bool tail;                /* tail Redis (no in-process publisher) */
 	struct lws_context *ctx;
 	struct ssl_ctx_st *no_client; /* wss: lws's client context, ours (cp_tls.h) */

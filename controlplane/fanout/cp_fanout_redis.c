@@ -45,7 +45,8 @@ void cp_fo_replay_msg_free(struct replay_msg *r)
 /* A snapshot request: the master's book at its stream's end, as messages (cp_fanout_snap.h).
  * One rate token like a chunk; the stream entries after the stored book are few (the book
  * role is ~100 ms behind) unless the role does not run. */
-static void snap_fill(struct cp_redis *rd, struct replay_msg *r)
+static void snap_fill(struct cp_redis *rd, const struct proto_ed25519_key *sk,
+		      struct replay_msg *r)
 {
 	struct cp_book b;
 	unsigned xr = 0;
@@ -57,7 +58,8 @@ static void snap_fill(struct cp_redis *rd, struct replay_msg *r)
 	if (rc == -EIO && rd->ctx != NULL)
 		cp_redis_fail(rd, "snapshot");
 	if (rc == 0) {
-		long n = cp_snap_msgs(&b, r->sub_id, r->from, r->snap_reason, &r->snap_msgs);
+		long n = cp_snap_msgs(&b, r->sub_id, r->from, r->snap_reason, sk,
+				      &r->snap_msgs);
 
 		if (n < 0)
 			rc = (int)n;
@@ -94,7 +96,7 @@ void *cp_fo_replay_main(void *arg)
 				cp_sleep_ms((unsigned int)(w / 1000000) + 1);
 			(void)cp_rate_take(&rate, mono_ns());
 			if (r->snap) {
-				snap_fill(&rd, r);
+				snap_fill(&rd, f->snap_sk, r);
 				cp_fo_mq_push(&f->replay_rep, r);
 				lws_cancel_service(f->ctx);
 				continue;

@@ -10,6 +10,7 @@
 #include "cp_book_store.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
+#include "proto_snapsig.h"
 #include "decp.pb-c.h"
 
 bool cp_snap_wanted(uint64_t from, uint64_t last_seq, bool in_hist, int64_t from_arrival_ns,
@@ -88,14 +89,17 @@ int cp_snap_book_current(redisContext *c, uint64_t master, struct cp_book *b,
 }
 
 long cp_snap_msgs(const struct cp_book *b, uint64_t sub_id, uint64_t from, int reason,
-		  struct cp_fmsg ***out)
+		  const struct proto_ed25519_key *sk, struct cp_fmsg ***out)
 {
 	size_t parts = (b->n + CP_SNAP_PART_ENTRIES - 1) / CP_SNAP_PART_ENTRIES, k = 0;
 	struct cp_fmsg **v = calloc(parts + 2, sizeof(*v));
 	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	struct proto_snapsig sig;
+	long rc = -ENOMEM;
 
 	if (v == NULL)
 		return -ENOMEM;
+	proto_snapsig_init(&sig);
 	{
 		Decp__SnapshotBegin sb = DECP__SNAPSHOT_BEGIN__INIT;
 
@@ -119,6 +123,7 @@ long cp_snap_msgs(const struct cp_book *b, uint64_t sub_id, uint64_t from, int r
 		for (j = 0; j < CP_SNAP_PART_ENTRIES && i + j < b->n; j++) {
 			cp_book_entry_to_pb(&b->e[i + j], &ent[j]);
 			ptr[j] = &ent[j];
+			proto_snapsig_add(&sig, &ent[j]);
 		}
 		sp.master_id = b->master_id;
 		sp.sequence = b->seq;
@@ -133,9 +138,19 @@ long cp_snap_msgs(const struct cp_book *b, uint64_t sub_id, uint64_t from, int r
 	{
 		Decp__SnapshotEnd se = DECP__SNAPSHOT_END__INIT;
 
+		uint8_t s64[PROTO_ED25519_SIG_LEN];
+
 		se.master_id = b->master_id;
 		se.sequence = b->seq;
 		se.count = (uint32_t)b->n;
+		if (sk != NULL) {
+			if (proto_snapsig_sign(&sig, sk, b->master_id, b->seq, s64) != 0) {
+				rc = -EIO;
+				goto fail;
+			}
+			se.signature.data = s64;
+			se.signature.len = sizeof(s64);
+		}
 		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END;
 		sm.snapshot_end = &se;
 		if ((v[k] = cp_fmsg_pack(&sm)) == NULL)
@@ -148,5 +163,5 @@ fail:
 	while (k > 0)
 		cp_fmsg_unref(v[--k]);
 	free(v);
-	return -ENOMEM;
+	return rc;
 }

@@ -36,6 +36,7 @@
 
 #include "cp_book.h"
 #include "cp_fanout_msg.h"
+#include "proto_sign.h"
 
 #define CP_SNAP_PART_ENTRIES 8u
 #define CP_SNAP_XRANGE_COUNT 1024u
@@ -65,11 +66,12 @@ int cp_snap_book_current(redisContext *c, uint64_t master, struct cp_book *b,
 
 /*
  * The messages of a snapshot of b for subscription sub_id, in sending order: Begin, one
- * Part per CP_SNAP_PART_ENTRIES entries, End. reason: Decp__SnapshotBegin__Reason.
- * Returns the count with *out a malloc'd array of references (each to be unref'd, the array
- * freed), or -ENOMEM (nothing allocated).
+ * Part per CP_SNAP_PART_ENTRIES entries, End. reason: Decp__SnapshotBegin__Reason. sk
+ * (NULL: unsigned) signs it: SnapshotEnd.signature over the entries in the order sent
+ * (proto_snapsig.h). Returns the count with *out a malloc'd array of references (each to
+ * be unref'd, the array freed), -ENOMEM (nothing allocated), or -EIO (signing failed).
  */
 long cp_snap_msgs(const struct cp_book *b, uint64_t sub_id, uint64_t from, int reason,
-		  struct cp_fmsg ***out);
+		  const struct proto_ed25519_key *sk, struct cp_fmsg ***out);
 
 #endif

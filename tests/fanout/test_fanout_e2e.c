@@ -86,6 +86,7 @@
 #include "cp_testkeys.h"
 #include "harness.h"
 #include "proto_keyann.h"
+#include "proto_sign.h"
 #include "proto_signal.h"
 
 static int g_pass, g_fail;
@@ -4324,6 +4325,39 @@ static void rs_restart_times(struct env *e, const char *const *tags, int ng, int
 	free(w);
 }
 
+/* The platform's snapshot key (fanout_snapshot_key) into DIR/snapshot.key, its public key
+ * as hex into pub (the EAs' --snapshot-key), and another key's public one into other. */
+static int rs_snapshot_key(struct env *e, char *conf_line, size_t cap, char pub[65],
+			   char other[65])
+{
+	uint8_t seed[32], p[32];
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/snapshot.key", e->dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	memset(seed, 0x5c, sizeof(seed));
+	fprintf(f, "# the platform's snapshot signing key (test)\ned25519_seed = ");
+	for (int i = 0; i < 32; i++)
+		fprintf(f, "%02x", seed[i]);
+	fprintf(f, "\n");
+	if (fclose(f) != 0 || proto_ed25519_public_from_seed(seed, p) != 0)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		snprintf(pub + 2 * i, 3, "%02x", p[i]);
+	seed[0] ^= 1;
+	if (proto_ed25519_public_from_seed(seed, p) != 0)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		snprintf(other + 2 * i, 3, "%02x", p[i]);
+	snprintf(conf_line, cap, "fanout_history = 16\nredis_keep_signals = 1000\n"
+		 "fanout_keepalive_ms = 300\nfanout_keepalive_timeout_ms = 400\n"
+		 "fanout_snapshot_key = %s\n", path);
+	return 0;
+}
+
 static void scenario_resync(struct env *e)
 {
 	/* groups: honest (not cut by the test), cut every 100 ms (one of the process's connections),
@@ -4338,6 +4372,8 @@ static void scenario_resync(struct env *e)
 	pid_t sub[3], master;
 	int dp_port, rc;
 	int64_t t0, ready_ns = 0;
+	static char conf[1024];
+	char snap_pub[65], other_pub[65];
 
 	if (book == NULL || ticket_of_seq == NULL)
 		goto out;
@@ -4371,9 +4407,13 @@ static void scenario_resync(struct env *e)
 	e->roles = "edge,fanout,archiver,book";
 	e->fport = harness_free_port(); /* kept across the restart: the EAs reconnect to it */
 	/* a short history ring, a short retention and a short keep-alive: resumes miss the ring,
-	 * streams are trimmed while the run goes on, and a stopped EA is cut within a second */
-	e->conf = "fanout_history = 16\nredis_keep_signals = 1000\nfanout_keepalive_ms = 300\n"
-		  "fanout_keepalive_timeout_ms = 400\n";
+	 * streams are trimmed while the run goes on, and a stopped EA is cut within a second;
+	 * snapshots signed with the platform's key, which every EA verifies */
+	if (rs_snapshot_key(e, conf, sizeof(conf), snap_pub, other_pub) != 0) {
+		CHECK(0, "snapshot key");
+		goto out;
+	}
+	e->conf = conf;
 	snprintf(timeout, sizeof(timeout), "%d", 150 + e->nsubs / 10);
 	if (start_pipeline(e, &dp_port) != 0) {
 		CHECK(0, "dataplane and decp-control started");
@@ -4388,7 +4428,7 @@ static void scenario_resync(struct env *e)
 				   expect_arg(e), "--timeout", timeout, "--resync", "--ttl-ms",
 				   g == 2 ? "3000" : "10000",
 				   "--positions", pos[g], "--orders", ord[g], "--verify-cache",
-				   g == 1 ? "--drop-ms" : NULL, "100", NULL};
+				   "--snapshot-key", snap_pub, g == 1 ? "--drop-ms" : NULL, "100", NULL};
 
 		snprintf(pos[g], sizeof(pos[g]), "%s/%s.positions", e->dir, tags[g]);
 		snprintf(ord[g], sizeof(ord[g]), "%s/%s.orders", e->dir, tags[g]);
@@ -4535,6 +4575,29 @@ static void scenario_resync(struct env *e)
 	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id >= %d AND "
 		 "subscriber_id < %d AND attribution = 'SUBSCRIBER'", first[1], first[2]);
 	CHECK(pg_count(e, q) == 0, "no staleness blamed on the cut group (%lld)", pg_count(e, q));
+	/* signed snapshots: every snapshot above verified with the platform's key (none
+	 * refused); an EA of subscription 1 that trusts another key refuses the snapshot it is
+	 * sent (a fresh EA: its replay from 1 is stale), says so, and reconciles nothing */
+	CHECK(count_lines(e, "honest.err", "REFUSED: its signature", false) +
+		      count_lines(e, "cut.err", "REFUSED: its signature", false) +
+		      count_lines(e, "stopped.err", "REFUSED: its signature", false) == 0,
+	      "every snapshot verified with the platform's key");
+	CHECK(count_lines(e, "honest.err", "snapshots reconciled ", false) == 1,
+	      "the EAs verified snapshots (--snapshot-key summary line)");
+	{
+		const char *x[] = {"--subs", group_file(e, "wrongkey", 1, 1), "--timeout", "4",
+				   "--resync", "--snapshot-key", other_pub, NULL};
+		pid_t w = start_subscriber(e, "wrongkey", x);
+
+		rc = harness_wait_exit(w, 60000);
+		CHECK(rc == 0, "decp-subscriber with another snapshot key (exit %d)", rc);
+		CHECK(count_lines(e, "wrongkey.err", "REFUSED: its signature does not verify", false)
+			      >= 1, "a snapshot not signed by the trusted key is refused, and said");
+		CHECK(count_lines(e, "wrongkey.err", "snapshots reconciled 0, refused (bad "
+				  "signature) ", false) == 1, "nothing of it reconciled");
+		CHECK(count_lines(e, "wrongkey.log", " resync ", false) == 0,
+		      "no re-sync executed from it");
+	}
 	kill(e->fanout, SIGTERM);
 	rc = harness_wait_exit(e->fanout, 20000);
 	e->fanout = 0;

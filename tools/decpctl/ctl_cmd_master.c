@@ -372,32 +372,13 @@ static int rot_parse(const char *cmd, int argc, char **argv, struct rot_opts *o)
  * -1 after a message naming the file. */
 static int read_seed_file(const char *cmd, const char *path, uint8_t seed[32])
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(stderr, "decpctl %s: --old-key %s: %s\n", cmd, path, strerror(errno));
-		return -1;
-	}
-	char line[256];
-	int rc = -1;
-	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
-		char h[65];
-		int n = 0;
-		if (sscanf(line, " ed25519_seed = %64[0-9a-f] %n", h, &n) != 1 || strlen(h) != 64 ||
-		    line[n] != '\0')
-			continue;
-		for (int i = 0; i < 32; i++) {
-			unsigned int b;
-			sscanf(h + 2 * i, "%2x", &b);
-			seed[i] = (uint8_t)b;
-		}
-		rc = 0;
-	}
-	OPENSSL_cleanse(line, sizeof(line));
-	fclose(f);
-	if (rc != 0)
+	int rc = proto_creds_read_seed_file(path, seed);
+	if (rc == -EINVAL)
 		fprintf(stderr, "decpctl %s: --old-key %s: no line 'ed25519_seed = <64 lower-case "
 				"hex>'\n", cmd, path);
-	return rc;
+	else if (rc != 0)
+		fprintf(stderr, "decpctl %s: --old-key %s: %s\n", cmd, path, strerror(-rc));
+	return rc != 0 ? -1 : 0;
 }
 
 /* rotate-signing-key with the old seed: the announcement of new_pub (proto_keyann.h),

@@ -26,6 +26,7 @@
 #include "proto_money.h"
 #include "proto_msg.h"
 #include "proto_signal.h"
+#include "proto_sign.h"
 #include "sub_account.h"
 #include "sub_poll.h"
 #include "sub_resync.h"
@@ -101,6 +102,7 @@ struct sim {
 	struct sub_account acct;   /* the simulated broker account (sub_account.h) */
 	struct sub_snap snap[MAX_MASTERS]; /* --resync: the snapshot being received */
 	uint64_t resyncs;          /* snapshots reconciled */
+	uint64_t snaps_refused;    /* snapshots whose signature did not verify */
 	bool acct_dirty;           /* changed since the last AccountState sent */
 	int64_t acct_sent_ns;      /* when the last AccountState went out */
 	uint64_t margin_refused;   /* INSUFFICIENT_MARGIN verdicts */
@@ -146,6 +148,8 @@ struct opts {
 	bool resync;          /* Subscribe.snapshot: re-sync by snapshot (sub_resync.h) */
 	bool poll;            /* HTTP long polling instead of the WebSocket (sub_poll.h) */
 	unsigned int poll_wait_s; /* --poll-wait: each poll's wait (0..30) */
+	/* --snapshot-key: the platform's public key; snapshots must verify with it */
+	struct proto_ed25519_key *snap_pk;
 };
 
 static struct opts g_o;
@@ -864,7 +868,7 @@ static void on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 				  : sm->snapshot_end->master_id;
 	struct sub_resync_counts c;
 	struct resync_view rv = {s};
-	int i;
+	int i, end;
 
 	for (i = 0; i < s->nm && s->masters[i] != master; i++)
 		;
@@ -882,8 +886,18 @@ static void on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 				"refused\n", s->idx, master);
 		return;
 	}
-	if (sub_snap_end(&s->snap[i], sm->snapshot_end) != 0 ||
-	    s->snap[i].seq < s->gs[i].st.last_seq) {
+	end = sub_snap_end(&s->snap[i], sm->snapshot_end);
+	if (end == 0 && g_o.snap_pk != NULL &&
+	    sub_snap_verify(&s->snap[i], sm->snapshot_end, g_o.snap_pk) != 0) {
+		/* altered on the way, or not signed by the platform: nothing of it executes;
+		 * the next reconnect asks again */
+		s->snaps_refused++;
+		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": snapshot at %" PRIu64
+			" REFUSED: its signature does not verify with --snapshot-key\n", s->idx,
+			master, s->snap[i].seq);
+		return;
+	}
+	if (end != 0 || s->snap[i].seq < s->gs[i].st.last_seq) {
 		/* incomplete or older than what we executed: not reconciled, no ResyncDone;
 		 * the next reconnect asks again */
 		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": snapshot refused\n", s->idx,
@@ -1319,6 +1333,9 @@ static void usage(FILE *o)
 		"  --resync             re-sync by snapshot (Subscribe.snapshot): a resume that cannot\n"
 		"                       be replayed fresh gets the master's positions, reconciled\n"
 		"                       into the account under the copy policy, then ResyncDone\n"
+		"  --snapshot-key HEX   the platform's Ed25519 public key (the fan-out logs it):\n"
+		"                       a snapshot whose SnapshotEnd.signature does not verify\n"
+		"                       with it is refused (nothing reconciled, said on stderr)\n"
 		"  --positions FILE     at exit, the account's positions and pending orders, one a\n"
 		"                       line: \"<subscriber> <master> <ticket> <symbol> <type>\n"
 		"                       <volume> <sl> <tp>\"\n"
@@ -1631,6 +1648,7 @@ int main(int argc, char **argv)
 		{"orders", required_argument, NULL, 'O'},
 		{"account", required_argument, NULL, 'A'},
 		{"resync", no_argument, NULL, 'Z'},
+		{"snapshot-key", required_argument, NULL, 1201},
 		{"positions", required_argument, NULL, 'p'},
 		{"poll", no_argument, NULL, 'o'},
 		{"poll-wait", required_argument, NULL, 'w'},
@@ -1713,6 +1731,24 @@ int main(int argc, char **argv)
 		case 'I': instr = optarg; break;
 		case 'O': ordersp = optarg; break;
 		case 'Z': g_o.resync = true; break;
+		case 1201: {
+			uint8_t pub[32];
+			size_t k = 0;
+
+			for (; k < 32 && strlen(optarg) == 64; k++) {
+				int a = hexval(optarg[2 * k]), b = hexval(optarg[2 * k + 1]);
+
+				if (a < 0 || b < 0)
+					break;
+				pub[k] = (uint8_t)(a << 4 | b);
+			}
+			if (k != 32 || (g_o.snap_pk = proto_ed25519_key_new_public(pub)) == NULL) {
+				fprintf(stderr, "decp-subscriber: --snapshot-key '%s': the platform's "
+						"Ed25519 public key, 64 hex characters\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'p': positionsp = optarg; break;
 		case 'o': g_o.poll = true; break;
 		case 'w': {
@@ -1892,7 +1928,10 @@ int main(int argc, char **argv)
 		rc = 0; /* ran for --timeout as asked */
 	else if (g_o.expect == 0)
 		rc = 0;
+	uint64_t tot_snap_refused = 0, tot_resyncs = 0;
 	for (int i = 0; i < g_nsims; i++) {
+		tot_snap_refused += g_sims[i].snaps_refused;
+		tot_resyncs += g_sims[i].resyncs;
 		tot_exec += g_sims[i].executed;
 		tot_rej += g_sims[i].rejected;
 		tot_rec += g_sims[i].reconnects;
@@ -1903,6 +1942,9 @@ int main(int argc, char **argv)
 			" reconnects %" PRIu64 " refused %" PRIu64 " margin %" PRIu64 "%s\n",
 		g_o.status ? "\n" : "", g_nsims, tot_exec, tot_rej, tot_rec, tot_ref, tot_margin,
 		rc == 0 ? "" : " (timeout)");
+	if (g_o.snap_pk != NULL)
+		fprintf(stderr, "decp-subscriber: snapshots reconciled %" PRIu64 ", refused (bad "
+			"signature) %" PRIu64 "\n", tot_resyncs, tot_snap_refused);
 	if (g_o.forge_every != 0) {
 		uint64_t forged = 0, accepted = 0;
 		for (int i = 0; i < g_nsims; i++) {
@@ -1948,6 +1990,7 @@ int main(int argc, char **argv)
 		}
 	}
 	free(g_sims);
+	proto_ed25519_key_free(g_o.snap_pk);
 	for (int i = 0; i < g_nkeys; i++) {
 		guard_ed25519_free(g_keys[i].k);
 		guard_ed25519_free(g_keys[i].prev);

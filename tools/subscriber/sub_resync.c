@@ -16,6 +16,7 @@ int sub_snap_begin(struct sub_snap *s, const Decp__SnapshotBegin *b)
 	s->seq = b->sequence;
 	s->count = b->count;
 	s->n = 0;
+	proto_snapsig_init(&s->sig);
 	return 0;
 }
 
@@ -56,6 +57,7 @@ int sub_snap_part(struct sub_snap *s, const Decp__SnapshotPart *p)
 		e->sl = b->sl;
 		e->tp = b->tp;
 		e->expiration_ns = b->expiration_ns;
+		proto_snapsig_add(&s->sig, b);
 		s->n++;
 	}
 	return 0;
@@ -91,6 +93,13 @@ int sub_snap_end(struct sub_snap *s, const Decp__SnapshotEnd *e)
 		if (s->e[i - 1].ticket == s->e[i].ticket)
 			return -EPROTO; /* a ticket twice: not a book */
 	return 0;
+}
+
+int sub_snap_verify(struct sub_snap *s, const Decp__SnapshotEnd *e,
+		    const struct proto_ed25519_key *pk)
+{
+	return proto_snapsig_verify(&s->sig, pk, e->master_id, e->sequence, e->count,
+				    e->signature.data, e->signature.len);
 }
 
 void sub_snap_free(struct sub_snap *s)

@@ -14,6 +14,7 @@
 
 #include "decp.pb-c.h"
 #include "guard.h"
+#include "proto_snapsig.h"
 #include "sub_account.h"
 
 /* A snapshot being received (Begin .. End) for one master. */
@@ -23,6 +24,7 @@ struct sub_snap {
 	uint32_t count;               /* SnapshotBegin.count */
 	struct guard_book_entry *e;
 	size_t n, cap;
+	struct proto_snapsig sig;     /* the entries in the order received (signed snapshots) */
 };
 
 /* What a reconciliation executed (ResyncDone's counts). */
@@ -47,6 +49,13 @@ int sub_snap_part(struct sub_snap *s, const Decp__SnapshotPart *p);
  * filled until the next begin. */
 int sub_snap_end(struct sub_snap *s, const Decp__SnapshotEnd *e);
 void sub_snap_free(struct sub_snap *s);
+
+/* After a successful sub_snap_end: SnapshotEnd.signature verifies with the platform's key
+ * pk over the entries as received (proto_snapsig.h). Returns 0, or -EBADMSG (missing,
+ * wrong, or the entries were altered, dropped or reordered on the way). Once per
+ * snapshot. */
+int sub_snap_verify(struct sub_snap *s, const Decp__SnapshotEnd *e,
+		    const struct proto_ed25519_key *pk);
 
 /*
  * Reconciles master's positions in a with the complete snapshot s under policy p
