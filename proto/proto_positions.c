@@ -40,7 +40,10 @@ int proto_positions_seal(const struct proto_hmac_key *hk, const Decp__Positions 
 {
 	if (hk == NULL || out == NULL || proto_positions_validate(p) != 0)
 		return -EINVAL;
-	if (decp__positions__get_packed_size(p) > PROTO_POSITIONS_BODY_MAX)
+
+	size_t n = decp__positions__get_packed_size(p);
+
+	if (n > PROTO_POSITIONS_BODY_MAX)
 		return -EMSGSIZE;
 	out->body_len = decp__positions__pack(p, out->body);
 	proto_hmac_compute_labeled(hk, PROTO_POSITIONS_LABEL, sizeof(PROTO_POSITIONS_LABEL) - 1,

@@ -395,17 +395,54 @@ static void enc_subscribe(struct wbuf *w, const void *ctx)
 
 	put_u64(w, 1, v[0]);
 	put_u64(w, 2, v[1]);
+	put_u64(w, 3, v[2]); /* snapshot (bool) */
 }
 
 int proto_wire_subscribe_encode(uint64_t master_id, uint64_t from_sequence, uint8_t *out,
 				size_t cap)
 {
-	uint64_t v[2] = { master_id, from_sequence };
+	uint64_t v[3] = { master_id, from_sequence, 0 };
 	struct wbuf w = { out, cap, 0, false };
 
 	if (out == NULL || master_id == 0)
 		return -EINVAL;
 	put_msg(&w, 1, enc_subscribe, v);
+	return finish(&w);
+}
+
+int proto_wire_subscribe_resync_encode(uint64_t master_id, uint64_t from_sequence,
+				       uint8_t *out, size_t cap)
+{
+	uint64_t v[3] = { master_id, from_sequence, 1 };
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || master_id == 0)
+		return -EINVAL;
+	put_msg(&w, 1, enc_subscribe, v);
+	return finish(&w);
+}
+
+static void enc_resync_done(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_resync_done *d = ctx;
+
+	put_u64(w, 1, d->master_id);
+	put_u64(w, 2, d->sequence);
+	put_u64(w, 3, d->opened);
+	put_u64(w, 4, d->closed);
+	put_u64(w, 5, d->reduced);
+	put_u64(w, 6, d->modified);
+	put_u64(w, 7, d->skipped);
+}
+
+int proto_wire_resync_done_encode(const struct proto_wire_resync_done *d, uint8_t *out,
+				  size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (d == NULL || out == NULL || d->master_id == 0)
+		return -EINVAL;
+	put_msg(&w, 6, enc_resync_done, d);
 	return finish(&w);
 }
 
@@ -567,10 +604,15 @@ static const uint8_t k_report_ack[] = { 0, F_U64 };
 /* CopyPolicy (8): decoded by proto_wire_copy_policy_decode (repeated fields), not by a
  * schema; this marks the member. */
 static const uint8_t k_copy_policy[] = { 0 };
-/* A member this decoder does not read but protobuf-c checks in depth (the re-sync
- * snapshot's 9, 11, 12): refused rather than skipped, so nothing protobuf-c refuses is
- * accepted here. */
-static const uint8_t k_not_decoded[] = { 0 };
+/* The re-sync snapshot (docs/protocol.md "Re-sync by snapshot"). SnapshotPart (11) has a
+ * repeated member: decoded by proto_wire_snapshot_part_decode, not by a schema; this
+ * marks the member. */
+static const uint8_t k_snapshot_begin[] = { 0, F_U64, F_U64, F_U32, F_U64, F_U32, F_U64 };
+static const uint8_t k_snapshot_part[] = { 0 };
+static const uint8_t k_snapshot_end[] = { 0, F_U64, F_U64, F_U32, F_BYTES };
+/* BookEntry: ticket, type, symbol, volume, price, sl, tp, expiration_ns */
+static const uint8_t k_book_entry[] = { 0, F_U64, F_U32, F_STR, F_U64, F_U64, F_U64, F_U64,
+					F_U64 };
 /* KeyAnnouncement: master_id, old key, new key, valid_from_ns, overlap_until_ns, sig */
 static const uint8_t k_key_announcement[] = { 0, F_U64, F_BYTES, F_BYTES, F_U64, F_U64,
 					      F_BYTES };
@@ -589,11 +631,10 @@ static const struct schema s_server[] = {
 	SCHEMA(k_time_pong, NULL), SCHEMA(k_state_change, NULL), SCHEMA(k_error, NULL),
 	SCHEMA(k_report_ack, NULL),
 	SCHEMA(k_copy_policy, NULL), /* 8 CopyPolicy: proto_wire_copy_policy_decode */
-	SCHEMA(k_not_decoded, NULL), /* 9 SnapshotBegin: refused (sent only to a Subscribe
-				      * with `snapshot`, which decp.dll never sets) */
+	SCHEMA(k_snapshot_begin, NULL),
 	SCHEMA(k_key_announcement, NULL),
-	SCHEMA(k_not_decoded, NULL), /* 11 SnapshotPart: refused, as 9 */
-	SCHEMA(k_not_decoded, NULL), /* 12 SnapshotEnd: refused, as 9 */
+	SCHEMA(k_snapshot_part, NULL), /* 11: proto_wire_snapshot_part_decode */
+	SCHEMA(k_snapshot_end, NULL),
 };
 
 static int wt_of(uint8_t kind)
@@ -787,6 +828,82 @@ static int copy_policy_member(const uint8_t *d, size_t dl, struct proto_wire_msg
 	return 0;
 }
 
+int proto_wire_snapshot_part_decode(const uint8_t *p, size_t len,
+				    struct proto_wire_snapshot_part *out)
+{
+	static const struct schema s_entry = SCHEMA(k_book_entry, NULL);
+	struct proto_wire_cursor c;
+
+	if (out == NULL)
+		return -EBADMSG;
+	memset(out, 0, sizeof(*out));
+	if (p == NULL)
+		return len == 0 ? 0 : -EBADMSG;
+	c.p = p;
+	c.end = p + len;
+	while (c.p < c.end) {
+		struct proto_wire_book_entry *e;
+		struct proto_wire_msg m;
+		const uint8_t *d;
+		uint32_t f;
+		unsigned wt;
+		uint64_t v;
+		size_t n;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			goto fail;
+		if (f < 1 || f > 3) {
+			if (proto_wire_skip(&c, wt) != 0)
+				goto fail;
+			continue;
+		}
+		if (f != 3) {
+			if (wt != PROTO_WT_VARINT || proto_wire_read_varint(&c, &v, 10) != 0)
+				goto fail;
+			if (f == 1)
+				out->master_id = v;
+			else
+				out->sequence = v;
+			continue;
+		}
+		/* one BookEntry of the repeated field (never merged) */
+		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &n) != 0 ||
+		    out->n == PROTO_WIRE_PART_ENTRIES_MAX ||
+		    decode_msg(d, n, &s_entry, &m, NULL) != 0)
+			goto fail;
+		e = &out->e[out->n++];
+		e->ticket = m.v[1];
+		e->type = (uint32_t)m.v[2];
+		if (policy_text(m.b[3], m.bl[3], e->symbol, sizeof(e->symbol)) != 0)
+			goto fail;
+		e->volume = (int64_t)m.v[4];
+		e->price = (int64_t)m.v[5];
+		e->sl = (int64_t)m.v[6];
+		e->tp = (int64_t)m.v[7];
+		e->expiration_ns = (int64_t)m.v[8];
+	}
+	return 0;
+fail:
+	memset(out, 0, sizeof(*out));
+	return -EBADMSG;
+}
+
+static int snapshot_part_member(const uint8_t *d, size_t dl, struct proto_wire_msg *m,
+				struct proto_wire_msg *sub)
+{
+	struct proto_wire_snapshot_part sp;
+
+	memset(m, 0, sizeof(*m));
+	memset(sub, 0, sizeof(*sub));
+	if (proto_wire_snapshot_part_decode(d, dl, &sp) != 0)
+		return -1;
+	m->v[1] = sp.master_id;
+	m->v[2] = sp.sequence;
+	m->b[0] = d;
+	m->bl[0] = dl;
+	return 0;
+}
+
 /* A oneof wrapper whose members are all messages: the last member on the wire wins. */
 static int decode_oneof(const uint8_t *p, size_t len, const struct schema *members, size_t n,
 			struct proto_wire_msg *m, struct proto_wire_msg *sub)
@@ -812,12 +929,13 @@ static int decode_oneof(const uint8_t *p, size_t len, const struct schema *membe
 				return -EBADMSG;
 			continue;
 		}
-		if (members[f].kind == k_not_decoded)
-			return -EBADMSG;
 		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &dl) != 0)
 			return -EBADMSG;
 		if (members[f].kind == k_copy_policy) {
 			if (copy_policy_member(d, dl, &one, &one_sub) != 0)
+				return -EBADMSG;
+		} else if (members[f].kind == k_snapshot_part) {
+			if (snapshot_part_member(d, dl, &one, &one_sub) != 0)
 				return -EBADMSG;
 		} else if (decode_msg(d, dl, &members[f], &one, &one_sub) != 0) {
 			return -EBADMSG;

@@ -163,9 +163,18 @@ enum {
 	/* CopyPolicy: subscription_id v[1], master_id v[2], version v[3]; the whole member
 	 * (the CopyPolicy message) b[0]/bl[0], for proto_wire_copy_policy_decode */
 	PROTO_SERVER_COPY_POLICY = 8,
+	/* SnapshotBegin: master_id v[1], sequence v[2], count v[3], from_sequence v[4],
+	 * reason v[5], subscription_id v[6] (docs/protocol.md "Re-sync by snapshot") */
+	PROTO_SERVER_SNAPSHOT_BEGIN = 9,
 	/* KeyAnnouncement: master_id v[1], old key b[2], new key b[3], valid_from_ns v[4],
 	 * overlap_until_ns v[5], signature b[6] (docs/protocol.md "Key announcement") */
 	PROTO_SERVER_KEY_ANNOUNCEMENT = 10,
+	/* SnapshotPart: master_id v[1], sequence v[2]; the whole member b[0]/bl[0], for
+	 * proto_wire_snapshot_part_decode (its entries) */
+	PROTO_SERVER_SNAPSHOT_PART = 11,
+	/* SnapshotEnd: master_id v[1], sequence v[2], count v[3], signature b[4]
+	 * (docs/protocol.md "Signed snapshots") */
+	PROTO_SERVER_SNAPSHOT_END = 12,
 };
 
 /*
@@ -173,9 +182,9 @@ enum {
  * master_id (3), sequence (4), fanout_send_ns (5), replay (6: any non-zero is true), and
  * *sig receives its SignedSignal: body (b[1]), hmac (b[2]) and ed25519_sig (b[3]); for
  * other members *sig is zeroed. A CopyPolicy is accepted only when
- * proto_wire_copy_policy_decode accepts it; members 9, 11, 12 are -EBADMSG. Both m and sig
- * are required. Returns the
- * member (PROTO_SERVER_*) or -EBADMSG.
+ * proto_wire_copy_policy_decode accepts it, a SnapshotPart only when
+ * proto_wire_snapshot_part_decode does. Both m and sig are required. Returns the member
+ * (PROTO_SERVER_*) or -EBADMSG.
  */
 int proto_wire_server_decode(const uint8_t *p, size_t len, struct proto_wire_msg *m,
 			     struct proto_wire_msg *sig);
@@ -214,11 +223,52 @@ struct proto_wire_copy_policy {
 int proto_wire_copy_policy_decode(const uint8_t *p, size_t len,
 				  struct proto_wire_copy_policy *out);
 
+/* A re-sync snapshot's part (decp.SnapshotPart): its entries (decp.BookEntry), texts
+ * NUL-terminated; int64 fields as on the wire (two's complement). */
+#define PROTO_WIRE_PART_ENTRIES_MAX 8 /* the fan-out's bound (1..8 per part) */
+struct proto_wire_book_entry {
+	uint64_t ticket;
+	uint32_t type; /* decp.OrderType */
+	char symbol[PROTO_SYMBOL_MAX + 1];
+	int64_t volume, price, sl, tp, expiration_ns;
+};
+struct proto_wire_snapshot_part {
+	uint64_t master_id, sequence;
+	struct proto_wire_book_entry e[PROTO_WIRE_PART_ENTRIES_MAX];
+	uint32_t n;
+};
+
+/*
+ * Decode a SnapshotPart message (the member's bytes, b[0]/bl[0] of a
+ * PROTO_SERVER_SNAPSHOT_PART decode). Stricter than protobuf-c, never looser: refused are
+ * more than PROTO_WIRE_PART_ENTRIES_MAX entries, a symbol longer than PROTO_SYMBOL_MAX or
+ * with a byte outside 0x21..0x7e, a type wider than 32 bits, and the rules of the file
+ * comment. Whether the entries make a book is the receiver's question. Returns 0 with
+ * *out filled, or -EBADMSG (out zeroed).
+ */
+int proto_wire_snapshot_part_decode(const uint8_t *p, size_t len,
+				    struct proto_wire_snapshot_part *out);
+
 /* ------------------------------------------------------- subscriber -> fanout -- */
 
 /* ClientMessage{Subscribe{master_id, from_sequence}}. */
 int proto_wire_subscribe_encode(uint64_t master_id, uint64_t from_sequence, uint8_t *out,
 				size_t cap);
+
+/* ClientMessage{Subscribe{master_id, from_sequence, snapshot = true}}: the client
+ * reconciles from snapshots (docs/protocol.md "Re-sync by snapshot"). */
+int proto_wire_subscribe_resync_encode(uint64_t master_id, uint64_t from_sequence,
+				       uint8_t *out, size_t cap);
+
+/* decp.ResyncDone: the snapshot at `sequence` reconciled, with what it executed. */
+struct proto_wire_resync_done {
+	uint64_t master_id, sequence;
+	uint32_t opened, closed, reduced, modified, skipped;
+};
+
+/* ClientMessage{ResyncDone}. Returns the payload length. */
+int proto_wire_resync_done_encode(const struct proto_wire_resync_done *d, uint8_t *out,
+				  size_t cap);
 
 /* ClientMessage{TimePing{client_send_ns}}. */
 int proto_wire_time_ping_encode(int64_t client_send_ns, uint8_t *out, size_t cap);

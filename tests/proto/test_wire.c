@@ -267,6 +267,25 @@ static void test_client_messages(void)
 		cm.subscribe = &sb;
 		same(&cm.base, b, proto_wire_subscribe_encode(sb.master_id, sb.from_sequence, b,
 							      sizeof(b)));
+		sb.snapshot = 1;
+		same(&cm.base, b, proto_wire_subscribe_resync_encode(sb.master_id, sb.from_sequence,
+								     b, sizeof(b)));
+		sb.snapshot = 0;
+		{
+			Decp__ResyncDone rd = DECP__RESYNC_DONE__INIT;
+			struct proto_wire_resync_done wd = { 0 };
+
+			wd.master_id = rd.master_id = 1 + rnd() % 1000;
+			wd.sequence = rd.sequence = rnd();
+			wd.opened = rd.opened = (uint32_t)rnd() % 5;
+			wd.closed = rd.closed = (uint32_t)rnd();
+			wd.reduced = rd.reduced = (uint32_t)rnd() % 3;
+			wd.modified = rd.modified = (uint32_t)rnd();
+			wd.skipped = rd.skipped = (uint32_t)rnd() % 2;
+			cm.kind_case = DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE;
+			cm.resync_done = &rd;
+			same(&cm.base, b, proto_wire_resync_done_encode(&wd, b, sizeof(b)));
+		}
 		tp.client_send_ns = (int64_t)rnd();
 		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_TIME_PING;
 		cm.time_ping = &tp;
@@ -426,6 +445,24 @@ static int server_ref(const Decp__ServerMessage *s, struct proto_wire_msg *m,
 		m->v[5] = (uint64_t)s->key_announcement->overlap_until_ns;
 		m->bl[6] = s->key_announcement->signature.len;
 		break;
+	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN:
+		m->v[1] = s->snapshot_begin->master_id;
+		m->v[2] = s->snapshot_begin->sequence;
+		m->v[3] = s->snapshot_begin->count;
+		m->v[4] = s->snapshot_begin->from_sequence;
+		m->v[5] = (uint32_t)s->snapshot_begin->reason;
+		m->v[6] = s->snapshot_begin->subscription_id;
+		break;
+	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART:
+		m->v[1] = s->snapshot_part->master_id;
+		m->v[2] = s->snapshot_part->sequence;
+		break;
+	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END:
+		m->v[1] = s->snapshot_end->master_id;
+		m->v[2] = s->snapshot_end->sequence;
+		m->v[3] = s->snapshot_end->count;
+		m->bl[4] = s->snapshot_end->signature.len;
+		break;
 	default:
 		return -1;
 	}
@@ -550,6 +587,12 @@ static size_t random_server(uint8_t *out)
 	Decp__Error err = DECP__ERROR__INIT;
 	Decp__KeyAnnouncement ka = DECP__KEY_ANNOUNCEMENT__INIT;
 	Decp__ReportAck ra = DECP__REPORT_ACK__INIT;
+	Decp__SnapshotBegin sb = DECP__SNAPSHOT_BEGIN__INIT;
+	Decp__SnapshotPart sp = DECP__SNAPSHOT_PART__INIT;
+	Decp__SnapshotEnd se = DECP__SNAPSHOT_END__INIT;
+	Decp__BookEntry be[PROTO_WIRE_PART_ENTRIES_MAX], *bp[PROTO_WIRE_PART_ENTRIES_MAX];
+	static const char *const esyms[4] = {"EURUSD", "XAUUSD.m", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+					      "x"};
 	Decp__CopyPolicy cp;
 	static uint8_t body[100], mac[32], sig[64];
 
@@ -591,9 +634,34 @@ static size_t random_server(uint8_t *out)
 	ka.overlap_until_ns = (int64_t)rnd();
 	ka.signature.data = sig;
 	ka.signature.len = sizeof(sig);
-	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 9);
-	if (s.kind_case == 9)
-		s.kind_case = DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT;
+	s.kind_case = (Decp__ServerMessage__KindCase)(1 + tu_rand(&rng) % 12);
+	sb.master_id = rnd();
+	sb.sequence = rnd();
+	sb.count = (uint32_t)rnd();
+	sb.from_sequence = rnd();
+	sb.reason = (Decp__SnapshotBegin__Reason)(tu_rand(&rng) % 3);
+	sb.subscription_id = rnd();
+	sp.master_id = rnd();
+	sp.sequence = rnd();
+	sp.n_entries = tu_rand(&rng) % (PROTO_WIRE_PART_ENTRIES_MAX + 1);
+	for (size_t i = 0; i < PROTO_WIRE_PART_ENTRIES_MAX; i++) {
+		decp__book_entry__init(&be[i]);
+		be[i].ticket = rnd();
+		be[i].type = (Decp__OrderType)(tu_rand(&rng) % 10);
+		be[i].symbol = (char *)esyms[tu_rand(&rng) % 4];
+		be[i].volume = (int64_t)rnd();
+		be[i].price = (int64_t)rnd();
+		be[i].sl = (int64_t)rnd();
+		be[i].tp = (int64_t)rnd();
+		be[i].expiration_ns = (int64_t)rnd();
+		bp[i] = &be[i];
+	}
+	sp.entries = bp;
+	se.master_id = rnd();
+	se.sequence = rnd();
+	se.count = (uint32_t)rnd();
+	se.signature.data = sig;
+	se.signature.len = tu_rand(&rng) % 2 ? sizeof(sig) : 0;
 	ra.report_id = rnd();
 	random_policy(&cp);
 	switch (s.kind_case) {
@@ -605,6 +673,9 @@ static size_t random_server(uint8_t *out)
 	case DECP__SERVER_MESSAGE__KIND_REPORT_ACK: s.report_ack = &ra; break;
 	case DECP__SERVER_MESSAGE__KIND_COPY_POLICY: s.copy_policy = &cp; break;
 	case DECP__SERVER_MESSAGE__KIND_KEY_ANNOUNCEMENT: s.key_announcement = &ka; break;
+	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN: s.snapshot_begin = &sb; break;
+	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART: s.snapshot_part = &sp; break;
+	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END: s.snapshot_end = &se; break;
 	default: s.error = &err; break;
 	}
 	return decp__server_message__pack(&s, out);
@@ -614,7 +685,7 @@ static size_t random_server(uint8_t *out)
  * protobuf-c refuses or reads differently. */
 static void test_decoders_differential(void)
 {
-	unsigned accepted_mut = 0, policies = 0;
+	unsigned accepted_mut = 0, policies = 0, parts = 0;
 
 	for (int i = 0; i < 20000; i++) {
 		uint8_t buf[1024];
@@ -661,6 +732,27 @@ static void test_decoders_differential(void)
 				CU_ASSERT_TRUE_FATAL(wire_policy_equal(s->copy_policy, &cp));
 				policies++;
 			}
+			if (kw == PROTO_SERVER_SNAPSHOT_PART) {
+				struct proto_wire_snapshot_part sp;
+				const Decp__SnapshotPart *rp = s->snapshot_part;
+
+				/* every entry equals protobuf-c's, in order */
+				CU_ASSERT_EQUAL_FATAL(proto_wire_snapshot_part_decode(w.b[0], w.bl[0],
+										      &sp), 0);
+				CU_ASSERT_EQUAL_FATAL(sp.n, rp->n_entries);
+				for (uint32_t j = 0; j < sp.n; j++) {
+					const Decp__BookEntry *x = rp->entries[j];
+
+					CU_ASSERT_TRUE_FATAL(
+						sp.e[j].ticket == x->ticket &&
+						sp.e[j].type == (uint32_t)x->type &&
+						strcmp(sp.e[j].symbol, x->symbol) == 0 &&
+						sp.e[j].volume == x->volume && sp.e[j].price == x->price &&
+						sp.e[j].sl == x->sl && sp.e[j].tp == x->tp &&
+						sp.e[j].expiration_ns == x->expiration_ns);
+				}
+				parts++;
+			}
 			if (s != NULL)
 				proto_msg_free(&s->base, NULL);
 		}
@@ -672,6 +764,7 @@ static void test_decoders_differential(void)
 	}
 	CU_ASSERT_TRUE(accepted_mut > 100); /* the mutations did exercise the accept path */
 	CU_ASSERT_TRUE(policies > 500);
+	CU_ASSERT_TRUE(parts > 300);
 	{
 		struct proto_wire_msg m, s;
 		static const uint8_t dup_sig[] = { 0x0a, 0x04, 0x0a, 0x00, 0x0a, 0x00 };
@@ -682,20 +775,38 @@ static void test_decoders_differential(void)
 		CU_ASSERT_EQUAL(proto_wire_ingest_decode(dup_sig, 0, &m), -EBADMSG);
 	}
 	{
-		/* the re-sync snapshot's members (9, 11, 12; decp.dll never asks for them):
-		 * refused whole, valid for protobuf-c or not, never skipped */
+		/* a SnapshotPart's limits: 8 entries pass, 9 are refused (protobuf-c takes them);
+		 * a 33-byte symbol is refused */
+		Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+		Decp__SnapshotPart sp = DECP__SNAPSHOT_PART__INIT;
+		Decp__BookEntry be[9], *bp[9];
 		struct proto_wire_msg m, s;
-		static const uint8_t k[3] = { 9, 11, 12 };
+		uint8_t b[2048];
+		size_t n;
 
-		for (int j = 0; j < 3; j++) {
-			uint8_t msg[8] = { (uint8_t)(k[j] << 3 | 2), 2, 0x08, 0x01 };
-			Decp__ServerMessage *sm = proto_server_message_decode(msg, 4, NULL);
-
-			CU_ASSERT_PTR_NOT_NULL(sm); /* valid for protobuf-c */
-			if (sm != NULL)
-				proto_msg_free(&sm->base, NULL);
-			CU_ASSERT_EQUAL(proto_wire_server_decode(msg, 4, &m, &s), -EBADMSG);
+		for (int j = 0; j < 9; j++) {
+			decp__book_entry__init(&be[j]);
+			be[j].ticket = 1 + (uint64_t)j;
+			be[j].type = DECP__ORDER_TYPE__ORDER_TYPE_BUY;
+			be[j].symbol = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"; /* 32 */
+			be[j].volume = 1;
+			bp[j] = &be[j];
 		}
+		sp.master_id = 7;
+		sp.sequence = 9;
+		sp.entries = bp;
+		sp.n_entries = 8;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART;
+		sm.snapshot_part = &sp;
+		n = decp__server_message__pack(&sm, b);
+		CU_ASSERT_EQUAL(proto_wire_server_decode(b, n, &m, &s), PROTO_SERVER_SNAPSHOT_PART);
+		sp.n_entries = 9;
+		n = decp__server_message__pack(&sm, b);
+		CU_ASSERT_EQUAL(proto_wire_server_decode(b, n, &m, &s), -EBADMSG);
+		sp.n_entries = 1;
+		be[0].symbol = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"; /* 33 */
+		n = decp__server_message__pack(&sm, b);
+		CU_ASSERT_EQUAL(proto_wire_server_decode(b, n, &m, &s), -EBADMSG);
 	}
 }
 
