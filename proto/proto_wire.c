@@ -719,9 +719,34 @@ static int policy_map(const uint8_t *p, size_t len, char *from, char *to)
 }
 
 /* One CopyPolicy field (number f, wire type wt) at c into o. */
-static int policy_field(struct proto_wire_cursor *c, uint32_t f, unsigned wt,
-			struct proto_wire_copy_policy *o)
+/* The fields 1..max of a message, each handed to fn (fields above max are skipped).
+ * Returns 0, or -1 when the bytes or fn refuse. */
+static int decode_fields(const uint8_t *p, size_t len, uint32_t max,
+			 int (*fn)(struct proto_wire_cursor *, uint32_t, unsigned, void *),
+			 void *ctx)
 {
+	struct proto_wire_cursor c = { p, p + len };
+
+	while (c.p < c.end) {
+		uint32_t f;
+		unsigned wt;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			return -1;
+		if (f < 1 || f > max) {
+			if (proto_wire_skip(&c, wt) != 0)
+				return -1;
+			continue;
+		}
+		if (fn(&c, f, wt, ctx) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int policy_field(struct proto_wire_cursor *c, uint32_t f, unsigned wt, void *ctx)
+{
+	struct proto_wire_copy_policy *o = ctx;
 	const uint8_t *d;
 	size_t n;
 	uint64_t v;
@@ -781,33 +806,30 @@ static int policy_field(struct proto_wire_cursor *c, uint32_t f, unsigned wt,
 int proto_wire_copy_policy_decode(const uint8_t *p, size_t len,
 				  struct proto_wire_copy_policy *out)
 {
-	struct proto_wire_cursor c;
-
 	if (out == NULL)
 		return -EBADMSG;
 	memset(out, 0, sizeof(*out));
 	if (p == NULL)
 		return len == 0 ? 0 : -EBADMSG;
-	c.p = p;
-	c.end = p + len;
-	while (c.p < c.end) {
-		uint32_t f;
-		unsigned wt;
-
-		if (proto_wire_read_tag(&c, &f, &wt) != 0)
-			goto fail;
-		if (f > 23) {
-			if (proto_wire_skip(&c, wt) != 0)
-				goto fail;
-			continue;
-		}
-		if (policy_field(&c, f, wt, out) != 0)
-			goto fail;
+	if (decode_fields(p, len, 23, policy_field, out) != 0) {
+		memset(out, 0, sizeof(*out));
+		return -EBADMSG;
 	}
 	return 0;
-fail:
-	memset(out, 0, sizeof(*out));
-	return -EBADMSG;
+}
+
+/* A member checked in depth by its own decoder (CopyPolicy, SnapshotPart): m gets the
+ * routing fields v1..v3 and the member's bytes (b[0]); sub nothing. */
+static void member_whole(const uint8_t *d, size_t dl, uint64_t v1, uint64_t v2, uint64_t v3,
+			 struct proto_wire_msg *m, struct proto_wire_msg *sub)
+{
+	memset(m, 0, sizeof(*m));
+	memset(sub, 0, sizeof(*sub));
+	m->v[1] = v1;
+	m->v[2] = v2;
+	m->v[3] = v3;
+	m->b[0] = d;
+	m->bl[0] = dl;
 }
 
 /* ServerMessage member 8: checked in depth; m gets the routing fields and the bytes. */
@@ -816,76 +838,60 @@ static int copy_policy_member(const uint8_t *d, size_t dl, struct proto_wire_msg
 {
 	struct proto_wire_copy_policy cp;
 
-	memset(m, 0, sizeof(*m));
-	memset(sub, 0, sizeof(*sub));
 	if (proto_wire_copy_policy_decode(d, dl, &cp) != 0)
 		return -1;
-	m->v[1] = cp.subscription_id;
-	m->v[2] = cp.master_id;
-	m->v[3] = cp.version;
-	m->b[0] = d;
-	m->bl[0] = dl;
+	member_whole(d, dl, cp.subscription_id, cp.master_id, cp.version, m, sub);
 	return 0;
+}
+
+/* One field of a SnapshotPart: master_id (1), sequence (2), or one BookEntry of the
+ * repeated entries (3, never merged). */
+static int part_field(struct proto_wire_cursor *c, uint32_t f, unsigned wt, void *ctx)
+{
+	static const struct schema s_entry = SCHEMA(k_book_entry, NULL);
+	struct proto_wire_snapshot_part *out = ctx;
+	struct proto_wire_book_entry *e;
+	struct proto_wire_msg m;
+	const uint8_t *d;
+	uint64_t v;
+	size_t n;
+
+	if (f != 3) {
+		if (wt != PROTO_WT_VARINT || proto_wire_read_varint(c, &v, 10) != 0)
+			return -1;
+		if (f == 1)
+			out->master_id = v;
+		else
+			out->sequence = v;
+		return 0;
+	}
+	if (wt != PROTO_WT_LEN || proto_wire_read_len(c, &d, &n) != 0 ||
+	    out->n == PROTO_WIRE_PART_ENTRIES_MAX || decode_msg(d, n, &s_entry, &m, NULL) != 0)
+		return -1;
+	e = &out->e[out->n++];
+	e->ticket = m.v[1];
+	e->type = (uint32_t)m.v[2];
+	e->volume = (int64_t)m.v[4];
+	e->price = (int64_t)m.v[5];
+	e->sl = (int64_t)m.v[6];
+	e->tp = (int64_t)m.v[7];
+	e->expiration_ns = (int64_t)m.v[8];
+	return policy_text(m.b[3], m.bl[3], e->symbol, sizeof(e->symbol));
 }
 
 int proto_wire_snapshot_part_decode(const uint8_t *p, size_t len,
 				    struct proto_wire_snapshot_part *out)
 {
-	static const struct schema s_entry = SCHEMA(k_book_entry, NULL);
-	struct proto_wire_cursor c;
-
 	if (out == NULL)
 		return -EBADMSG;
 	memset(out, 0, sizeof(*out));
 	if (p == NULL)
 		return len == 0 ? 0 : -EBADMSG;
-	c.p = p;
-	c.end = p + len;
-	while (c.p < c.end) {
-		struct proto_wire_book_entry *e;
-		struct proto_wire_msg m;
-		const uint8_t *d;
-		uint32_t f;
-		unsigned wt;
-		uint64_t v;
-		size_t n;
-
-		if (proto_wire_read_tag(&c, &f, &wt) != 0)
-			goto fail;
-		if (f < 1 || f > 3) {
-			if (proto_wire_skip(&c, wt) != 0)
-				goto fail;
-			continue;
-		}
-		if (f != 3) {
-			if (wt != PROTO_WT_VARINT || proto_wire_read_varint(&c, &v, 10) != 0)
-				goto fail;
-			if (f == 1)
-				out->master_id = v;
-			else
-				out->sequence = v;
-			continue;
-		}
-		/* one BookEntry of the repeated field (never merged) */
-		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &n) != 0 ||
-		    out->n == PROTO_WIRE_PART_ENTRIES_MAX ||
-		    decode_msg(d, n, &s_entry, &m, NULL) != 0)
-			goto fail;
-		e = &out->e[out->n++];
-		e->ticket = m.v[1];
-		e->type = (uint32_t)m.v[2];
-		if (policy_text(m.b[3], m.bl[3], e->symbol, sizeof(e->symbol)) != 0)
-			goto fail;
-		e->volume = (int64_t)m.v[4];
-		e->price = (int64_t)m.v[5];
-		e->sl = (int64_t)m.v[6];
-		e->tp = (int64_t)m.v[7];
-		e->expiration_ns = (int64_t)m.v[8];
+	if (decode_fields(p, len, 3, part_field, out) != 0) {
+		memset(out, 0, sizeof(*out));
+		return -EBADMSG;
 	}
 	return 0;
-fail:
-	memset(out, 0, sizeof(*out));
-	return -EBADMSG;
 }
 
 static int snapshot_part_member(const uint8_t *d, size_t dl, struct proto_wire_msg *m,
@@ -893,14 +899,9 @@ static int snapshot_part_member(const uint8_t *d, size_t dl, struct proto_wire_m
 {
 	struct proto_wire_snapshot_part sp;
 
-	memset(m, 0, sizeof(*m));
-	memset(sub, 0, sizeof(*sub));
 	if (proto_wire_snapshot_part_decode(d, dl, &sp) != 0)
 		return -1;
-	m->v[1] = sp.master_id;
-	m->v[2] = sp.sequence;
-	m->b[0] = d;
-	m->bl[0] = dl;
+	member_whole(d, dl, sp.master_id, sp.sequence, 0, m, sub);
 	return 0;
 }
 
