@@ -116,9 +116,10 @@ static void unchecked(struct cp_book_check *c, struct cp_book_snap *s, struct cp
 	snap_clear(s);
 }
 
-/* Compares complete snapshot s with book b (at s->seq). */
+/* Compares complete snapshot s with book b (at s->seq); how: which book, for the log
+ * ("the book", or rebuilt from a checkpoint). */
 static void compare(struct cp_book_check *c, struct cp_book_snap *s, const struct cp_book *b,
-		    struct cp_pg *pg, struct cp_book_check_stats *st)
+		    const char *how, struct cp_pg *pg, struct cp_book_check_stats *st)
 {
 	struct diff_ctx *x = calloc(1, sizeof(*x));
 	size_t n;
@@ -130,8 +131,8 @@ static void compare(struct cp_book_check *c, struct cp_book_snap *s, const struc
 	n = cp_book_compare(b, s->e, s->n, on_diff, x);
 	if (n == 0) {
 		cp_log(CP_LOG_INFO, ROLE, "master %" PRIu64 " positions at sequence %" PRIu64
-		       " (snapshot %" PRIu64 ", %zu entries) match the book", c->master, s->seq,
-		       s->id, s->n);
+		       " (snapshot %" PRIu64 ", %zu entries) match %s", c->master, s->seq,
+		       s->id, s->n, how);
 		atomic_fetch_add(&st->matches, 1);
 		store(pg, c->master, s, "match", b->n, 0, "");
 	} else {
@@ -140,8 +141,8 @@ static void compare(struct cp_book_check *c, struct cp_book_snap *s, const struc
 			       "differences not logged", c->master, s->id, n - CP_BOOK_CHECK_LOG_MAX);
 		cp_log(CP_LOG_WARN, ROLE, "ALERT master %" PRIu64 ": its positions at sequence %"
 		       PRIu64 " differ from the book: %zu difference(s) (snapshot %" PRIu64 ", master "
-		       "%zu entries, book %zu; master_position_checks)", c->master, s->seq, n, s->id,
-		       s->n, b->n);
+		       "%zu entries, book %zu; master_position_checks; %s)", c->master, s->seq, n,
+		       s->id, s->n, b->n, how);
 		atomic_fetch_add(&st->mismatches, 1);
 		atomic_fetch_add(&st->differences, n);
 		store(pg, c->master, s, "mismatch", b->n, n, x->detail);
@@ -153,10 +154,10 @@ static void compare(struct cp_book_check *c, struct cp_book_snap *s, const struc
 /* ---------------------------------------------------------------- the book at N */
 
 /* *out = the book at seq, rebuilt from the newest checkpoint at or below it and the
- * stream's signals after it. Returns 0, -ESTALE (no such checkpoint, or the stream no
- * longer holds the signals), -ENOMEM, or -EIO. */
+ * stream's signals after it (*ck_seq: that checkpoint's sequence). Returns 0, -ESTALE (no
+ * such checkpoint, or the stream no longer holds the signals), -ENOMEM, or -EIO. */
 static int rebuild(const struct cp_book_check *c, uint64_t seq, redisContext *rc,
-		   struct cp_book *out)
+		   struct cp_book *out, uint64_t *ck_seq)
 {
 	char key[64], from[32], to[32];
 	int k = c->has_ck[1] && c->ck[1].seq <= seq ? 1 : c->has_ck[0] && c->ck[0].seq <= seq ? 0
@@ -166,6 +167,7 @@ static int rebuild(const struct cp_book_check *c, uint64_t seq, redisContext *rc
 		return -ESTALE;
 	if (cp_book_copy(out, &c->ck[k]) != 0)
 		return -ENOMEM;
+	*ck_seq = out->seq;
 	cp_redis_key_signals(key, sizeof(key), c->master);
 	while (out->seq < seq) {
 		redisReply *r;
@@ -203,10 +205,11 @@ static int settle_one(struct cp_book_check *c, struct cp_book_snap *s, const str
 		      redisContext *rc, struct cp_pg *pg, struct cp_book_check_stats *st)
 {
 	struct cp_book at;
+	uint64_t from = 0;
 	int rv;
 
 	if (b->seq == s->seq) {
-		compare(c, s, b, pg, st);
+		compare(c, s, b, "the book", pg, st);
 		return 1;
 	}
 	if (b->seq < s->seq) {
@@ -216,9 +219,13 @@ static int settle_one(struct cp_book_check *c, struct cp_book_snap *s, const str
 		return 1;
 	}
 	cp_book_init(&at, c->master);
-	rv = rebuild(c, s->seq, rc, &at);
-	if (rv == 0)
-		compare(c, s, &at, pg, st);
+	rv = rebuild(c, s->seq, rc, &at, &from);
+	if (rv == 0) {
+		char how[96];
+
+		snprintf(how, sizeof(how), "the book rebuilt from its checkpoint at %" PRIu64, from);
+		compare(c, s, &at, how, pg, st);
+	}
 	else if (rv == -ESTALE)
 		unchecked(c, s, pg, st, true, "the book had moved past its sequence");
 	else
@@ -340,21 +347,24 @@ static void take_entry(struct cp_book_check *c, const redisReply *e, struct cp_p
 	decp__positions__free_unpacked(p, NULL);
 }
 
-/* Reads the stream's new parts. Returns 0 or -EIO. */
-static int read_parts(struct cp_book_check *c, redisContext *rc, struct cp_pg *pg,
-		      struct cp_book_check_stats *st)
+/* Reads the stream's new parts; each snapshot they complete is finished as soon as the
+ * book allows (a backlog, e.g. after a restart, never piles up beyond the waiting bound).
+ * Returns 0 or -EIO. */
+static int read_parts(struct cp_book_check *c, const struct cp_book *b, redisContext *rc,
+		      struct cp_pg *pg, struct cp_book_check_stats *st)
 {
 	char key[64], from[64];
 	redisReply *r;
+	int rv = 0;
 
 	cp_redis_key_positions(key, sizeof(key), c->master);
 	if (c->cursor[0] == '\0') {
 		struct timespec ts;
+		uint64_t ms;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(c->cursor, sizeof(c->cursor), "%" PRIu64 "-0",
-			 (uint64_t)ts.tv_sec * UINT64_C(1000) + (uint64_t)ts.tv_nsec / UINT64_C(1000000) -
-				 START_BACK_MS);
+		ms = (uint64_t)ts.tv_sec * UINT64_C(1000) + (uint64_t)ts.tv_nsec / UINT64_C(1000000);
+		snprintf(c->cursor, sizeof(c->cursor), "%" PRIu64 "-0", ms - START_BACK_MS);
 	}
 	snprintf(from, sizeof(from), "(%s", c->cursor);
 	r = redisCommand(rc, "XRANGE %s %s + COUNT %u", key, from, READ_COUNT);
@@ -362,7 +372,7 @@ static int read_parts(struct cp_book_check *c, redisContext *rc, struct cp_pg *p
 		freeReplyObject(r);
 		return -EIO;
 	}
-	for (size_t i = 0; i < r->elements; i++) {
+	for (size_t i = 0; i < r->elements && rv == 0; i++) {
 		const redisReply *e = r->element[i];
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -370,9 +380,10 @@ static int read_parts(struct cp_book_check *c, redisContext *rc, struct cp_pg *p
 			continue;
 		snprintf(c->cursor, sizeof(c->cursor), "%s", e->element[0]->str);
 		take_entry(c, e, pg, st);
+		rv = settle(c, b, rc, pg, st);
 	}
 	freeReplyObject(r);
-	return 0;
+	return rv;
 }
 
 /* ---------------------------------------------------------------- poll */
@@ -402,7 +413,7 @@ int cp_book_check_poll(struct cp_book_check *c, const struct cp_book *b, redisCo
 		       struct cp_pg *pg, struct cp_book_check_stats *st)
 {
 	checkpoint(c, b);
-	if (read_parts(c, rc, pg, st) != 0)
+	if (read_parts(c, b, rc, pg, st) != 0)
 		return -EIO;
 	if (c->asm_.id != 0 && cp_now_ns() - c->asm_.since_ns > CP_BOOK_CHECK_WAIT_NS)
 		unchecked(c, &c->asm_, pg, st, false, "not all of its parts arrived in time");

@@ -22,7 +22,8 @@
  * the wait, or contradict each other (another N, parts or count under one snapshot_id,
  * more entries than count), end it as expired; a part of a new snapshot_id ends an
  * incomplete one the same way. Complete snapshots wait in arrival order, at most
- * CP_BOOK_CHECK_READY_MAX per master (beyond, the oldest is expired). A role (re)started
+ * CP_BOOK_CHECK_READY_MAX per master (beyond, the oldest is expired); each is finished as
+ * soon as the book allows, while the stream is read (a backlog does not pile up). A role (re)started
  * reads the parts of the last minute.
  *
  * Thread: the book role's only; no locks. Allocates per snapshot and per checkpoint.
