@@ -63,7 +63,9 @@ const browser = spawn(E.DECP_CHROMIUM, [
   '--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe',
   '--ignore-certificate-errors', '--no-first-run', '--no-default-browser-check',
   '--disable-extensions', '--disable-background-networking', `--user-data-dir=${profile}`,
-  '--window-size=1280,900', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  '--window-size=1280,900', 'about:blank'],
+  // its own process group: Chromium's helpers (zygote, renderers) are stopped with it
+  { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
 let browserLog = '';
 browser.stderr.on('data', (d) => { browserLog += d; });
 const toBrowser = browser.stdio[3], fromBrowser = browser.stdio[4];
@@ -362,8 +364,20 @@ main().then(() => 0, (e) => {
   .then(async (rc) => {
     clearTimeout(deadline);
     try { await send('Browser.close'); } catch (_) { /* gone */ }
-    browser.kill('SIGKILL');
-    await new Promise((r) => { if (browser.exitCode !== null || browser.signalCode) r(); else browser.on('exit', r); });
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+    // Browser.close ends it (and its helpers) cleanly; whatever is left of the group after
+    // 5 s is killed; the profile is removed once nothing writes into it any more
+    const exited = new Promise((r) => { if (browser.exitCode !== null || browser.signalCode) r(); else browser.on('exit', r); });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    try { process.kill(-browser.pid, 'SIGKILL'); } catch (_) { /* the group is gone */ }
+    await exited;
+    for (let i = 0; ; i++) {
+      try {
+        rmSync(profile, { recursive: true, force: true });
+        break;
+      } catch (e) {
+        if (i === 50) { console.log(`note: profile ${profile} not removed: ${e.message}`); break; }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     process.exit(rc || (failed ? 1 : 0));
   });
