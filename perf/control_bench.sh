@@ -56,7 +56,7 @@ bench() { # label [VAR=value...]: the environment of test_control_e2e bench
 	log=$(env "$@" "$T" bench "$B/dataplane/decp-dataplane" \
 		"$B/controlplane/core/decp-control" "$B/tools/decp-master" \
 		"$MASTERS" "$SIGNALS" "$RATE" 2>&1) || { echo "$log" | tail -20 >&2; exit 1; }
-	line=$(grep -m1 '^decp-master:' <<<"$log")
+	line=$(grep -m1 '^decp-master: masters=' <<<"$log")
 	P99[$label]=$(field ack_p99_us "$line")
 	P999[$label]=$(field ack_p999_us "$line")
 	printf '%-8s p50 %6s  p99 %6s  p99.9 %6s  max %6s ms  load %s  rate %s/s\n' "$label" \

@@ -68,7 +68,7 @@ static void usage(FILE *f)
 		"      backoff_max_ms edge_batch durability durability_replicas durability_wait_ms\n"
 		"      dataplane_stale_ms auth_reload_s edge_sched background_sched\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms archiver_threads\n"
-		"      archiver_linger_ms\n"
+		"      archiver_linger_ms archiver_read_max\n"
 		"      partition_maint_s archiver_consumer redis_keep_signals archive_warm_dir\n"
 		"      archive_cold_dir archive_cold_after_days log_level fanout_listen\n"
 		"      fanout_port fanout_tls fanout_cert\n"

@@ -750,6 +750,24 @@ static void check_default_sched(struct env *e)
 	      nice == 10, "archiver threads at nice 10 (policy %d, nice %d)", pol, nice);
 }
 
+static bool archiver_counts(const struct env *e, const char *name, uint64_t *rows,
+			    uint64_t *skipped, uint64_t *claimed);
+static unsigned int largest_read;
+
+/* archiver_read_max (default 256) takes effect: the masters' backlog (unthrottled, so the
+ * archiver falls behind) was read in XREADGROUPs of at most that many entries, not
+ * archiver_batch (5,000) at once (issue 26: Redis serves the edge between them). The
+ * archiver logs its largest read when it stops. */
+static void check_read_max(struct env *e)
+{
+	uint64_t rows = 0, skipped = 0, claimed = 0;
+	stop_pid(&e->ctl, SIGTERM);
+	CHECK(archiver_counts(e, "control", &rows, &skipped, &claimed) && rows > 0,
+	      "the archiver logged its counts (%" PRIu64 " rows)", rows);
+	CHECK(largest_read > 0 && largest_read <= 256, "largest XREADGROUP %u entries, want "
+	      "1..256 (archiver_read_max)", largest_read);
+}
+
 static void run_with_faults(struct env *e, const char *scenario)
 {
 	uint64_t t0 = now_ms();
@@ -824,6 +842,8 @@ static void run_with_faults(struct env *e, const char *scenario)
 	verify_redis(e);
 	if (ctl_roles == NULL || strstr(ctl_roles, "archiver") != NULL)
 		verify_archive(e);
+	if (strcmp(scenario, "e2e") == 0)
+		check_read_max(e);
 	if (strcmp(scenario, "bench") == 0) {
 		fprintf(stderr, "bench: %u x %" PRIu64 " signals at rate %s: end to end (master start "
 			"to last archive row) %llu ms\n", e->masters, e->signals, bench_rate,
@@ -959,7 +979,7 @@ static pid_t start_archiver(struct env *e, const char *name)
 }
 
 /* Sums of the "stopped: rows=R skipped=S ... claimed=C" lines of an archiver process (one
- * per archiver loop, archiver_threads). */
+ * per archiver loop, archiver_threads), and the largest "largest_read=N" of them. */
 static bool archiver_counts(const struct env *e, const char *name, uint64_t *rows,
 			    uint64_t *skipped, uint64_t *claimed)
 {
@@ -977,6 +997,10 @@ static bool archiver_counts(const struct env *e, const char *name, uint64_t *row
 			*skipped += s;
 			*claimed += c;
 			ok = true;
+			const char *l = strstr(p, " largest_read=");
+			unsigned int n = l != NULL ? (unsigned int)atoi(l + 14) : UINT32_MAX;
+			if (n > largest_read) /* a line without the field fails the check */
+				largest_read = n;
 		}
 	}
 	if (f != NULL)
