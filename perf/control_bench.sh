@@ -13,18 +13,25 @@
 #   idle-25  the same beside a SCHED_IDLE loop busy 10 ms of every 40 ms (the archiver's duty
 #            cycle at 10k/s)
 #   all      every role at normal priority
-# Each line gives p50 / p99 / p99.9 (ms), and the load average; compare within one run.
+# MODE sched: the ACK path first (issue 26), before / after, each round alternating:
+#   alone-0  the ingest path alone (edge only), everything at normal priority, and the
+#            archiver reading archiver_batch entries at once (archiver_read_max 100000)
+#   all-0    every role but the api (edge, archiver, fanout, trust, book), the same
+#   alone-S  the ingest path alone as shipped: edge_sched/background_sched defaults, and
+#            Redis, the dataplane and decp-master at SCHED_FIFO 10 (DECP_BENCH_SCHED)
+#   all-S    every role but the api, the same; then the ratios all/alone of the round
+# Each line gives p50 / p99 / p99.9 / max (ms), and the load average; compare within one run.
 #
 # usage: perf/control_bench.sh BUILD_DIR [MASTERS SIGNALS RATE [REPEATS [MODE]]]
 #   BUILD_DIR: a release build (meson setup BUILD --buildtype=release)
 #   defaults: 20 masters x 5000 signals at 10000 signals/s, 2 repeats, mode fsync
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
 	[ $# -ge 1 ] && exit 0 || exit 2
 fi
 B=$1 MASTERS=${2:-20} SIGNALS=${3:-5000} RATE=${4:-10000} REPEATS=${5:-2} MODE=${6:-fsync}
-case $MODE in fsync | cpu) ;; *) echo "MODE must be fsync or cpu, not '$MODE'" >&2; exit 2 ;; esac
+case $MODE in fsync | cpu | sched) ;; *) echo "MODE must be fsync, cpu or sched, not '$MODE'" >&2; exit 2 ;; esac
 [ "$MODE" = fsync ] || command -v chrt >/dev/null || { echo "chrt (util-linux) is needed" >&2; exit 2; }
 T=$B/tests/control/test_control_e2e CTL=$B/tools/decpctl/decpctl
 for x in "$T" "$CTL" "$B/dataplane/decp-dataplane" "$B/controlplane/core/decp-control" \
@@ -50,11 +57,20 @@ bench() { # label [VAR=value...]: the environment of test_control_e2e bench
 	log=$(env "$@" "$T" bench "$B/dataplane/decp-dataplane" \
 		"$B/controlplane/core/decp-control" "$B/tools/decp-master" \
 		"$MASTERS" "$SIGNALS" "$RATE" 2>&1) || { echo "$log" | tail -20 >&2; exit 1; }
-	line=$(grep -m1 '^decp-master:' <<<"$log")
-	printf '%-8s p50 %6s  p99 %6s  p99.9 %6s ms  load %s  rate %s/s\n' "$label" \
-		"$(ms "$(field ack_p50_us "$line")")" "$(ms "$(field ack_p99_us "$line")")" \
-		"$(ms "$(field ack_p999_us "$line")")" "$(load)" "$(field rate "$line" | tr -d /s)"
+	line=$(grep -m1 '^decp-master: masters=' <<<"$log")
+	P99[$label]=$(field ack_p99_us "$line")
+	P999[$label]=$(field ack_p999_us "$line")
+	printf '%-8s p50 %6s  p99 %6s  p99.9 %6s  max %6s ms  load %s  rate %s/s\n' "$label" \
+		"$(ms "$(field ack_p50_us "$line")")" "$(ms "${P99[$label]}")" \
+		"$(ms "${P999[$label]}")" "$(ms "$(field ack_max_us "$line")")" "$(load)" \
+		"$(field rate "$line" | tr -d /s)"
 }
+declare -A P99 P999
+ratio() { # LABEL_ALL LABEL_ALONE: all / alone of p99 and p99.9, this round
+	awk -v a="${P99[$1]}" -v b="${P99[$2]}" -v c="${P999[$1]}" -v d="${P999[$2]}" -v l="$1/$2" \
+		'BEGIN { printf "ratio %-16s p99 %.2f  p99.9 %.2f\n", l, a / b, c / d }'
+}
+OFF="edge_sched = inherit;background_sched = inherit;archiver_read_max = 100000"
 
 HOG=
 stop_hog() {
@@ -89,6 +105,14 @@ for i in $(seq "$REPEATS"); do
 		floor
 		bench always DECP_BENCH_APPENDFSYNC=always
 		bench no DECP_BENCH_APPENDFSYNC=no
+	elif [ "$MODE" = sched ]; then
+		ALL=edge,archiver,fanout,trust,book
+		bench alone-0 DECP_BENCH_ROLES=edge DECP_TEST_CONF_EXTRA="$OFF"
+		bench all-0 DECP_BENCH_ROLES=$ALL DECP_TEST_CONF_EXTRA="$OFF"
+		bench alone-S DECP_BENCH_ROLES=edge DECP_BENCH_SCHED=10
+		bench all-S DECP_BENCH_ROLES=$ALL DECP_BENCH_SCHED=10
+		ratio all-0 alone-0
+		ratio all-S alone-S
 	else
 		bench edge DECP_BENCH_ROLES=edge
 		hog 1000 1000

@@ -70,6 +70,8 @@ struct arch {
 	bool filter;               /* the held batch may hold archived signals: stage it */
 	uint64_t next_refresh, next_claim, next_maint;
 	uint64_t rows, skipped, events, batches, claimed, reports, report_dups;
+	uint64_t reads;              /* XREADGROUPs of new entries that returned some */
+	unsigned int largest_read;   /* the most entries one of them returned */
 	struct tier_stats *tier;   /* the process's archive counters; NULL: not this loop's job */
 };
 
@@ -728,18 +730,23 @@ static int claim(struct arch *a)
 	return 0;
 }
 
-static int read_new(struct arch *a)
+/*
+ * One XREADGROUP of up to `want` new entries in all (COUNT is per stream: want / feeds, at
+ * least 1), appended to the batch; waits up to block_ms when there are none (0: does not
+ * wait). *more tells that some stream gave all it was asked: it may hold more. Returns 0,
+ * -EAGAIN (Redis failed) or -ENOMEM.
+ */
+static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bool *more)
 {
+	*more = false;
 	const char **argv = malloc((10 + 2 * (size_t)a->n_feeds) * sizeof(char *));
 	if (argv == NULL)
 		return -ENOMEM;
-	/* COUNT is per stream: archiver_batch entries in all, if every feed has that many.
-	 * (Replies of tens of thousands of entries cost hiredis and Redis more per entry:
-	 * docs/perf.md "control".) */
+	unsigned int per = want / (a->n_feeds ? a->n_feeds : 1), before = a->n_ents;
+	per = per > 0 ? per : 1;
 	char count[16], block[16];
-	snprintf(count, sizeof(count), "%u",
-		 (a->cfg->archiver_batch + a->n_feeds - 1) / (a->n_feeds ? a->n_feeds : 1));
-	snprintf(block, sizeof(block), "%u", a->cfg->archiver_block_ms);
+	snprintf(count, sizeof(count), "%u", per);
+	snprintf(block, sizeof(block), "%u", block_ms);
 	size_t k = 0;
 	argv[k++] = "XREADGROUP";
 	argv[k++] = "GROUP";
@@ -747,8 +754,10 @@ static int read_new(struct arch *a)
 	argv[k++] = a->consumer;
 	argv[k++] = "COUNT";
 	argv[k++] = count;
-	argv[k++] = "BLOCK";
-	argv[k++] = block;
+	if (block_ms > 0) {
+		argv[k++] = "BLOCK";
+		argv[k++] = block;
+	}
 	argv[k++] = "STREAMS";
 	for (unsigned int f = 0; f < a->n_feeds; f++)
 		argv[k++] = a->feeds[f].key;
@@ -780,13 +789,44 @@ static int read_new(struct arch *a)
 			f++;
 		if (f == a->n_feeds)
 			continue;
+		if (st->element[1]->elements >= per)
+			*more = true;
 		for (size_t i = 0; i < st->element[1]->elements; i++)
 			if (add_entry(a, f, st->element[1]->element[i]) != 0) {
 				freeReplyObject(rep);
 				return -ENOMEM;
 			}
 	}
+	if (a->n_ents > before) {
+		a->reads++;
+		if (a->n_ents - before > a->largest_read)
+			a->largest_read = a->n_ents - before;
+	}
 	return hold_reply(a, rep);
+}
+
+/*
+ * The next batch of new entries: up to archiver_batch, read in XREADGROUPs of at most
+ * archiver_read_max entries each, back to back while the streams hold more. Redis runs one
+ * command at a time and an XREADGROUP costs it a few us per entry (the pending list, an
+ * XCLAIM in the AOF), so one read of a thousand entries holds the edge's next write for
+ * milliseconds; between small reads Redis serves the edge (docs/perf.md "control", issue
+ * 26). Only the first read waits (archiver_block_ms). Returns 0, -EAGAIN (Redis failed;
+ * the batch keeps what was read) or -ENOMEM.
+ */
+static int read_batch(struct arch *a)
+{
+	const struct cp_config *cfg = a->cfg;
+	unsigned int block_ms = cfg->archiver_block_ms;
+	for (;;) {
+		unsigned int left = cfg->archiver_batch - a->n_ents;
+		bool more = false;
+		int rc = read_new(a, left < cfg->archiver_read_max ? left : cfg->archiver_read_max,
+				  block_ms, &more);
+		if (rc != 0 || !more || a->n_ents >= cfg->archiver_batch || stopping(a))
+			return rc;
+		block_ms = 0;
+	}
 }
 
 /* After a commit: the highest sequence archived per signal feed. */
@@ -960,7 +1000,7 @@ static int archiver_loop(const struct worker *w)
 					a.next_claim = now; /* more may be stale: again after this batch */
 			}
 			if (rc == 0 && a.n_ents == 0)
-				rc = read_new(&a);
+				rc = read_batch(&a);
 			if (rc == -ENOMEM)
 				break;
 			rc = 0;
@@ -999,7 +1039,8 @@ static int archiver_loop(const struct worker *w)
 	}
 	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " skipped=%" PRIu64 " events=%" PRIu64
 	       " batches=%" PRIu64 " claimed=%" PRIu64 " reports=%" PRIu64 " report_duplicates=%"
-	       PRIu64, a.rows, a.skipped, a.events, a.batches, a.claimed, a.reports, a.report_dups);
+	       PRIu64 " reads=%" PRIu64 " largest_read=%u", a.rows, a.skipped, a.events, a.batches,
+	       a.claimed, a.reports, a.report_dups, a.reads, a.largest_read);
 	if (rc == -ENOMEM)
 		cp_log(CP_LOG_ERR, ROLE, "out of memory");
 	release_batch(&a);

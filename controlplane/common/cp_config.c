@@ -15,7 +15,7 @@
 #include "cp_log.h"
 #include "dp_kvconf.h"
 
-enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL, K_DURABILITY };
+enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL, K_DURABILITY, K_SCHED };
 
 struct key {
 	const char *name;
@@ -45,11 +45,14 @@ static const struct key keys[] = {
 	{"durability_wait_ms", K_U32, F(durability_wait_ms), 0, 1, 60000},
 	{"dataplane_stale_ms", K_U32, F(dataplane_stale_ms), 0, 100, 600000},
 	{"auth_reload_s", K_U32, F(auth_reload_s), 0, 1, 86400},
+	{"edge_sched", K_SCHED, F(edge_sched), 0, 0, 0},
+	{"background_sched", K_SCHED, F(background_sched), 0, 0, 0},
 	{"archiver_batch", K_U32, F(archiver_batch), 0, 1, 100000},
 	{"archiver_block_ms", K_U32, F(archiver_block_ms), 0, 1, 60000},
 	{"archiver_claim_idle_ms", K_U32, F(archiver_claim_idle_ms), 0, 100, 86400000},
 	{"archiver_threads", K_U32, F(archiver_threads), 0, 1, 16},
 	{"archiver_linger_ms", K_U32, F(archiver_linger_ms), 0, 0, 10000},
+	{"archiver_read_max", K_U32, F(archiver_read_max), 0, 1, 100000},
 	{"partition_maint_s", K_U32, F(partition_maint_s), 0, 1, 86400},
 	{"redis_keep_signals", K_U32, F(redis_keep_signals), 0, 1000, 1000000000},
 	{"archive_warm_dir", K_STR, F(archive_warm_dir), S(archive_warm_dir), 0, 0},
@@ -120,11 +123,16 @@ void cp_config_defaults(struct cp_config *c)
 	c->durability_wait_ms = 100;
 	c->dataplane_stale_ms = 3000;
 	c->auth_reload_s = 60;
+	/* The ACK path first (issue 26, docs/perf.md "control"): best effort, a thread
+	 * without the privilege for fifo keeps its class and the role logs it. */
+	c->edge_sched = (struct cp_sched){CP_SCHED_FIFO, 10};
+	c->background_sched = (struct cp_sched){CP_SCHED_NICE, 10};
 	c->archiver_batch = 5000;
 	c->archiver_block_ms = 200;
 	c->archiver_claim_idle_ms = 30000;
 	c->archiver_threads = 2;
 	c->archiver_linger_ms = 100;
+	c->archiver_read_max = 256;
 	c->partition_maint_s = 3600;
 	c->redis_keep_signals = 1000000;
 	c->archive_cold_after_days = 365; /* the seed: warm for a year, then cold */
@@ -318,6 +326,13 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 		c->log_level = l;
 		return 0;
 	}
+	case K_SCHED:
+		if (cp_sched_parse(value, (struct cp_sched *)(void *)(base + k->off)) != 0) {
+			dp_kvconf_msg(err, errlen, "%s: '%s' is not inherit, idle, nice:N (-20..19) "
+				      "or fifo:N (1..99)", key, value);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	return -EINVAL;
 }

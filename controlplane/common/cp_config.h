@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cp_sched.h"
+
 /* Roles: one bit each; cp_config.c's role_names table gives their names (one row per role). */
 enum cp_role {
 	CP_ROLE_EDGE = 1u << 0,
@@ -69,11 +71,14 @@ struct cp_config {
 	uint32_t durability_wait_ms;     /* replica/both: WAIT's timeout; short: no ACK */
 	uint32_t dataplane_stale_ms;     /* dataplane heartbeat older than this: re-attach */
 	uint32_t auth_reload_s;          /* full token/master reload period (expiry) */
+	struct cp_sched edge_sched;      /* the edge thread's scheduling class (cp_sched.h) */
+	struct cp_sched background_sched; /* the archiver's, book's and trust's threads */
 	uint32_t archiver_batch;         /* entries per XREADGROUP / COPY */
 	uint32_t archiver_block_ms;      /* XREADGROUP BLOCK */
 	uint32_t archiver_claim_idle_ms; /* XAUTOCLAIM entries pending longer than this */
 	uint32_t archiver_threads;       /* archiver loops (consumers, PG sessions) */
 	uint32_t archiver_linger_ms;     /* pause after a small batch, so the next is larger */
+	uint32_t archiver_read_max;      /* entries per XREADGROUP at most (a batch takes several) */
 	uint32_t partition_maint_s;      /* maintain_partitions() period */
 	uint32_t redis_keep_signals;     /* archived entries kept per master stream (replay) */
 	char archive_warm_dir[512];      /* warm tier: days past the hot window are exported

@@ -22,6 +22,7 @@
 #include "cp_edge.h"
 #include "cp_fanout_role.h"
 #include "cp_log.h"
+#include "cp_sched.h"
 #include "cp_api.h"
 #include "cp_trust.h"
 
@@ -31,6 +32,7 @@ struct role_thread {
 	const char *name;
 	unsigned int bit;
 	int (*run)(struct cp_ctx *);
+	const struct cp_sched *sched; /* the thread's class (cp_sched.h); NULL: inherit */
 	struct cp_ctx *ctx;
 	pthread_t tid;
 	bool started;
@@ -64,9 +66,9 @@ static void usage(FILE *f)
 		"Keys: roles shm redis_host redis_port redis_timeout_ms redis_sentinels\n"
 		"      redis_sentinel_master pg_conninfo pg_timeout_ms\n"
 		"      backoff_max_ms edge_batch durability durability_replicas durability_wait_ms\n"
-		"      dataplane_stale_ms auth_reload_s\n"
+		"      dataplane_stale_ms auth_reload_s edge_sched background_sched\n"
 		"      archiver_batch archiver_block_ms archiver_claim_idle_ms archiver_threads\n"
-		"      archiver_linger_ms\n"
+		"      archiver_linger_ms archiver_read_max\n"
 		"      partition_maint_s archiver_consumer redis_keep_signals archive_warm_dir\n"
 		"      archive_cold_dir archive_cold_after_days log_level fanout_listen\n"
 		"      fanout_port fanout_tls fanout_cert\n"
@@ -83,9 +85,33 @@ static void usage(FILE *f)
 		"usage or configuration.\n");
 }
 
+/* The role thread's scheduling class, before it starts anything (its threads inherit it).
+ * Best effort: without the privilege the thread runs as started, and the log says so. */
+static void apply_sched(const struct role_thread *t)
+{
+	char want[24], now[24];
+	if (t->sched == NULL || t->sched->policy == CP_SCHED_INHERIT)
+		return;
+	cp_sched_str(t->sched, want, sizeof(want));
+	int rc = cp_sched_apply(t->sched);
+	cp_sched_current(now, sizeof(now));
+	if (rc == 0)
+		cp_log(CP_LOG_INFO, t->name, "scheduling %s", now);
+	else
+		cp_log(CP_LOG_WARN, t->name, "scheduling %s not applied (%s: %s), running at %s",
+		       want, strerror(-rc), rc == -EPERM ? "needs CAP_SYS_NICE, or for fifo:N "
+		       "RLIMIT_RTPRIO >= N (systemd LimitRTPRIO=)" : "refused", now);
+}
+
 static void *role_main(void *arg)
 {
 	struct role_thread *t = arg;
+	/* Named per role ("cp-edge"), so that top -H, perf sched and chrt -p can tell the
+	 * threads apart; threads a role starts inherit the name. */
+	char name[16];
+	snprintf(name, sizeof(name), "cp-%s", t->name);
+	(void)pthread_setname_np(pthread_self(), name);
+	apply_sched(t);
 	t->rc = t->run(t->ctx);
 	atomic_store(&t->done, 1);
 	return NULL;
@@ -176,12 +202,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct role_thread roles[] = {
-		{.name = "edge", .bit = CP_ROLE_EDGE, .run = cp_edge_run},
-		{.name = "archiver", .bit = CP_ROLE_ARCHIVER, .run = cp_archiver_run},
+		/* The ACK path first; the roles that work in bursts behind it (issue 26). */
+		{.name = "edge", .bit = CP_ROLE_EDGE, .run = cp_edge_run, .sched = &cfg.edge_sched},
+		{.name = "archiver", .bit = CP_ROLE_ARCHIVER, .run = cp_archiver_run,
+		 .sched = &cfg.background_sched},
 		{.name = "fanout", .bit = CP_ROLE_FANOUT, .run = cp_fanout_role_run},
 		{.name = "api", .bit = CP_ROLE_API, .run = cp_api_run},
-		{.name = "trust", .bit = CP_ROLE_TRUST, .run = cp_trust_run},
-		{.name = "book", .bit = CP_ROLE_BOOK, .run = cp_book_run},
+		{.name = "trust", .bit = CP_ROLE_TRUST, .run = cp_trust_run,
+		 .sched = &cfg.background_sched},
+		{.name = "book", .bit = CP_ROLE_BOOK, .run = cp_book_run,
+		 .sched = &cfg.background_sched},
 	};
 	size_t nroles = sizeof(roles) / sizeof(roles[0]);
 	int rc = 0;

@@ -18,7 +18,9 @@
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
  *                 for docs/perf.md: prints decp-master's ACK latency percentiles
  *                 (DECP_BENCH_APPENDFSYNC=no|everysec overrides Redis's appendfsync always;
- *                 DECP_BENCH_ROLES=edge runs decp-control without the archiver)
+ *                 DECP_BENCH_ROLES=edge runs decp-control without the archiver;
+ *                 DECP_BENCH_SCHED=N: Redis, the dataplane and decp-master at SCHED_FIFO N,
+ *                 DECP_TEST_CONF_EXTRA="k = v;k = v": more lines for decp-control's file)
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
@@ -48,6 +50,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,6 +136,33 @@ static void stop_pid(pid_t *pid, int sig)
 	*pid = 0;
 }
 
+/* bench only: DECP_BENCH_SCHED=N puts redis-server's main thread, every dataplane thread
+ * and decp-master's threads at SCHED_FIFO N (with reset-on-fork: Redis's AOF rewrite
+ * child runs as normal), as docs/operations.md "Sizing" sets up the ACK path's other
+ * processes; decp-control's own threads follow edge_sched / background_sched. */
+static int bench_fifo;
+
+static void bench_sched_pid(pid_t pid, bool all_threads)
+{
+	if (bench_fifo <= 0 || pid <= 0)
+		return;
+	struct sched_param sp = {.sched_priority = bench_fifo};
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = all_threads ? opendir(path) : NULL;
+	struct dirent *de;
+	if (d == NULL) {
+		if (sched_setscheduler(pid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0)
+			fprintf(stderr, "bench: SCHED_FIFO for %d: %s\n", (int)pid, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    sched_setscheduler(atoi(de->d_name), SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0)
+			fprintf(stderr, "bench: SCHED_FIFO for %s: %s\n", de->d_name, strerror(errno));
+	closedir(d);
+}
+
 static int start_dp(struct env *e)
 {
 	char listen[64], portfile[300], log[300], port_s[16];
@@ -151,6 +181,7 @@ static int start_dp(struct env *e)
 			fclose(f);
 			if (ok) {
 				e->port = atoi(port_s);
+				bench_sched_pid(e->dp, true);
 				return 0;
 			}
 		}
@@ -178,6 +209,7 @@ static int start_ctl(struct env *e)
 }
 
 static const char *bench_rate; /* set in the bench scenario only */
+
 static const char *master_hmac_seed; /* rotate scenario: decp-master --hmac-seed */
 static const char *master_extra[4];  /* positions scenario: more decp-master options */
 static unsigned int keep_signals; /* trim scenario: redis_keep_signals */
@@ -310,6 +342,7 @@ static int env_start(struct env *e)
 	e->pg = harness_pg_start(NULL);
 	if (e->redis == NULL || e->pg == NULL || bench_set_appendfsync(e) != 0)
 		return -1;
+	bench_sched_pid(harness_redis_pid(e->redis), false);
 	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
 	char err[512];
 	int rc = PQstatus(c) == CONNECTION_OK ? 0 : -1;
@@ -604,6 +637,18 @@ static double cpu_s(pid_t pid, bool children)
 	return t;
 }
 
+/* A /proc stat file into buf (NUL-terminated). Returns buf, or NULL if it is gone. */
+static char *read_stat(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* PostgreSQL: the postmaster, its reaped children and its live backends. */
 static double pg_cpu_s(pid_t postmaster)
 {
@@ -615,12 +660,8 @@ static double pg_cpu_s(pid_t postmaster)
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		FILE *f = fopen(path, "r");
-		if (f == NULL)
+		if (read_stat(path, buf, sizeof(buf)) == NULL)
 			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
 		const char *p = strrchr(buf, ')');
 		int ppid = 0;
 		if (p != NULL && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == (int)postmaster)
@@ -643,13 +684,105 @@ static void cpu_snap(const struct env *e, struct cpu_snap *c)
 	c->pg = pg_cpu_s(harness_pg_pid(e->pg));
 }
 
+/* Scheduling of the thread named `comm` in process pid (/proc/PID/task/TID/stat: nice is
+ * field 19, rt_priority 40, policy 41). Returns 0 and fills them, or -1 if no such thread. */
+static int thread_sched(pid_t pid, const char *comm, int *policy, int *rtprio, int *nice)
+{
+	char path[300], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int rc = -1;
+	while (d != NULL && rc != 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, de->d_name);
+		if (read_stat(path, buf, sizeof(buf)) == NULL)
+			continue;
+		const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+		if (open == NULL || close == NULL || (size_t)(close - open - 1) != strlen(comm) ||
+		    strncmp(open + 1, comm, strlen(comm)) != 0)
+			continue;
+		/* after ") ": field 3 (state) onwards */
+		const char *p = close + 2;
+		long v[42] = {0};
+		int k = 3;
+		while (k <= 41 && *p != '\0') {
+			v[k++] = strtol(p, NULL, 10);
+			p = strchr(p, ' ');
+			if (p == NULL)
+				break;
+			p++;
+		}
+		if (k > 41) {
+			*nice = (int)v[19];
+			*rtprio = (int)v[40];
+			*policy = (int)v[41];
+			rc = 0;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	return rc;
+}
+
+/* The default edge_sched / background_sched take effect (issue 26): the edge thread at
+ * SCHED_FIFO 10, the archiver's threads at nice 10 (root here: the tests run as root; a
+ * run without CAP_SYS_NICE checks the warning instead). */
+static void check_default_sched(struct env *e)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/control.log", e->dir);
+	/* each role logs its class once it is applied (or why not) */
+	bool root = geteuid() == 0;
+	CHECK(harness_wait_line(path, root ? "edge info: scheduling fifo:10" :
+				"edge warn: scheduling fifo:10 not applied", NULL, 0, e->ctl,
+				30000) == 0 &&
+	      harness_wait_line(path, "archiver info: scheduling nice:10", NULL, 0, e->ctl,
+				30000) == 0, "edge and archiver logged their scheduling class");
+	int pol = -1, rt = -1, nice = 99;
+	CHECK(thread_sched(e->ctl, "cp-edge", &pol, &rt, &nice) == 0, "thread cp-edge found");
+	if (root)
+		CHECK(pol == 1 /* SCHED_FIFO */ && rt == 10, "edge thread SCHED_FIFO 10 (policy %d, "
+		      "priority %d)", pol, rt);
+	pol = -1;
+	CHECK(thread_sched(e->ctl, "cp-archiver", &pol, &rt, &nice) == 0 && pol == 0 &&
+	      nice == 10, "archiver threads at nice 10 (policy %d, nice %d)", pol, nice);
+}
+
+static bool archiver_counts(const struct env *e, const char *name, uint64_t *rows,
+			    uint64_t *skipped, uint64_t *claimed);
+static unsigned int largest_read;
+
+/* archiver_read_max (default 256) takes effect: the masters' backlog (unthrottled, so the
+ * archiver falls behind) was read in XREADGROUPs of at most that many entries, not
+ * archiver_batch (5,000) at once (issue 26: Redis serves the edge between them). The
+ * archiver logs its largest read when it stops. */
+static void check_read_max(struct env *e)
+{
+	uint64_t rows = 0, skipped = 0, claimed = 0;
+	stop_pid(&e->ctl, SIGTERM);
+	CHECK(archiver_counts(e, "control", &rows, &skipped, &claimed) && rows > 0,
+	      "the archiver logged its counts (%" PRIu64 " rows)", rows);
+	CHECK(largest_read > 0 && largest_read <= 256, "largest XREADGROUP %u entries, want "
+	      "1..256 (archiver_read_max)", largest_read);
+}
+
 static void run_with_faults(struct env *e, const char *scenario)
 {
 	uint64_t t0 = now_ms();
 	struct cpu_snap c0, c1;
 	cpu_snap(e, &c0);
 	pid_t m = start_master(e, e->masters, 1, e->signals, bench_rate ? bench_rate : "0");
+	/* at once (threads it starts later inherit it) and again when they have started */
+	bench_sched_pid(m, true);
+	if (bench_fifo > 0) {
+		sleep_ms(100);
+		bench_sched_pid(m, true);
+	}
 	int faults = 0;
+	if (strcmp(scenario, "e2e") == 0)
+		check_default_sched(e);
 	if (strcmp(scenario, "kill_control") == 0) {
 		for (int i = 0; i < 5; i++) {
 			sleep_ms(1500);
@@ -709,6 +842,8 @@ static void run_with_faults(struct env *e, const char *scenario)
 	verify_redis(e);
 	if (ctl_roles == NULL || strstr(ctl_roles, "archiver") != NULL)
 		verify_archive(e);
+	if (strcmp(scenario, "e2e") == 0)
+		check_read_max(e);
 	if (strcmp(scenario, "bench") == 0) {
 		fprintf(stderr, "bench: %u x %" PRIu64 " signals at rate %s: end to end (master start "
 			"to last archive row) %llu ms\n", e->masters, e->signals, bench_rate,
@@ -844,7 +979,7 @@ static pid_t start_archiver(struct env *e, const char *name)
 }
 
 /* Sums of the "stopped: rows=R skipped=S ... claimed=C" lines of an archiver process (one
- * per archiver loop, archiver_threads). */
+ * per archiver loop, archiver_threads), and the largest "largest_read=N" of them. */
 static bool archiver_counts(const struct env *e, const char *name, uint64_t *rows,
 			    uint64_t *skipped, uint64_t *claimed)
 {
@@ -862,6 +997,10 @@ static bool archiver_counts(const struct env *e, const char *name, uint64_t *row
 			*skipped += s;
 			*claimed += c;
 			ok = true;
+			const char *l = strstr(p, " largest_read=");
+			unsigned int n = l != NULL ? (unsigned int)atoi(l + 14) : UINT32_MAX;
+			if (n > largest_read) /* a line without the field fails the check */
+				largest_read = n;
 		}
 	}
 	if (f != NULL)
@@ -1164,6 +1303,10 @@ int main(int argc, char **argv)
 		const char *roles = getenv("DECP_BENCH_ROLES");
 		if (roles != NULL && *roles != '\0')
 			ctl_roles = roles;
+		const char *fifo = getenv("DECP_BENCH_SCHED");
+		bench_fifo = fifo != NULL ? atoi(fifo) : 0;
+		if (bench_fifo < 0 || bench_fifo > 99)
+			bench_fifo = 0;
 	}
 	if (strcmp(argv[1], "trim") == 0)
 		keep_signals = 1000;

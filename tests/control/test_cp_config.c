@@ -4,6 +4,7 @@
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "cp_config.h"
 #include "cp_log.h"
+#include "cp_sched.h"
 
 static struct cp_config c;
 static char err[512];
@@ -106,6 +108,13 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "10001", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "0", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.archiver_linger_ms, 0);
+	/* archiver_read_max: 1..100000, default 256 */
+	CU_ASSERT_EQUAL(c.archiver_read_max, 256);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_max", "0", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "archiver_read_max: 0 is out of range 1..100000"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_max", "100001", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_max", "64", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.archiver_read_max, 64);
 	unsigned int roles = 0;
 	CU_ASSERT_EQUAL(cp_config_parse_roles("all", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLES_ALL);
@@ -158,6 +167,70 @@ static void test_load_file(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
 }
 
+/* edge_sched / background_sched: parsed into cp_sched, every other text refused with the
+ * key named; defaults: the edge at fifo:10, the burst roles at nice:10 (issue 26). */
+static void test_sched_keys(void)
+{
+	char b[24];
+	cp_config_defaults(&c);
+	CU_ASSERT_STRING_EQUAL(cp_sched_str(&c.edge_sched, b, sizeof(b)), "fifo:10");
+	CU_ASSERT_STRING_EQUAL(cp_sched_str(&c.background_sched, b, sizeof(b)), "nice:10");
+	CU_ASSERT_EQUAL(parse("edge_sched = nice:-5\nbackground_sched = idle\n"), 0);
+	CU_ASSERT_STRING_EQUAL(cp_sched_str(&c.edge_sched, b, sizeof(b)), "nice:-5");
+	CU_ASSERT_STRING_EQUAL(cp_sched_str(&c.background_sched, b, sizeof(b)), "idle");
+	CU_ASSERT_EQUAL(cp_config_set(&c, "edge_sched", "inherit", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.edge_sched.policy, CP_SCHED_INHERIT);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "edge_sched", "fifo:99", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.edge_sched.policy, CP_SCHED_FIFO);
+	CU_ASSERT_EQUAL(c.edge_sched.value, 99);
+	const char *bad[] = {"fifo", "fifo:", "fifo:0", "fifo:100", "nice:20", "nice:-21",
+			     "nice:1x", "idle:1", "rr:5", "FIFO:10", " fifo:10"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(cp_config_set(&c, "background_sched", bad[i], err, sizeof(err)),
+				-EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "background_sched: '"));
+	}
+	CU_ASSERT_EQUAL(parse("edge_sched = fifo:10\nedge_sched = fifo:10\n"), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:2: edge_sched: set twice"));
+}
+
+/* cp_sched_apply changes the calling thread alone, and what it sets reads back. */
+static void *sched_thread(void *arg)
+{
+	char *out = arg, b[24];
+	struct cp_sched s;
+	size_t at = 0;
+	/* only ever less priority: also allowed without privilege */
+	const char *seq[] = {"nice:3", "nice:7", "idle"};
+	for (size_t i = 0; i < 3; i++) {
+		if (cp_sched_parse(seq[i], &s) != 0 || cp_sched_apply(&s) != 0)
+			return NULL;
+		at += (size_t)snprintf(out + at, 128 - at, "%s ", cp_sched_current(b, sizeof(b)));
+	}
+	/* fifo needs CAP_SYS_NICE (the tests run as root); without it, -EPERM and no change */
+	CU_ASSERT_EQUAL(cp_sched_parse("fifo:10", &s), 0);
+	int rc = cp_sched_apply(&s);
+	CU_ASSERT(rc == 0 || rc == -EPERM);
+	snprintf(out + at, 128 - at, "%s", rc == 0 ? cp_sched_current(b, sizeof(b)) : "fifo:10");
+	return out;
+}
+
+static void test_sched_apply(void)
+{
+	char out[128] = "", before[24], after[24];
+	pthread_t t;
+	void *r = NULL;
+	cp_sched_current(before, sizeof(before));
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, sched_thread, out), 0);
+	pthread_join(t, &r);
+	CU_ASSERT_PTR_NOT_NULL(r);
+	CU_ASSERT_STRING_EQUAL(out, "nice:3 nice:7 idle fifo:10");
+	CU_ASSERT_STRING_EQUAL(cp_sched_current(after, sizeof(after)), before);
+	struct cp_sched s = {CP_SCHED_INHERIT, 0};
+	CU_ASSERT_EQUAL(cp_sched_apply(&s), 0);
+	CU_ASSERT_STRING_EQUAL(cp_sched_current(after, sizeof(after)), before);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -168,6 +241,8 @@ int main(void)
 	CU_add_test(s, "bad files name file:line", test_bad_files);
 	CU_add_test(s, "set and cross-field validation", test_set_and_validate);
 	CU_add_test(s, "load from a file", test_load_file);
+	CU_add_test(s, "edge_sched and background_sched", test_sched_keys);
+	CU_add_test(s, "scheduling classes apply per thread", test_sched_apply);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int f = CU_get_number_of_failures();

@@ -235,6 +235,7 @@ static void test_plan_xeon2s(void)
 	CU_ASSERT_PTR_NULL(ctl_plan_find(&p, "not_isolated"));
 	CU_ASSERT_PTR_NULL(ctl_plan_find(&p, "nic_remote_node"));
 	CU_ASSERT_PTR_NULL(ctl_plan_find(&p, "too_few_cpus"));
+	CU_ASSERT_PTR_NULL(ctl_plan_find(&p, "control_shared")); /* CPUs to spare for it */
 	CU_ASSERT_PTR_NOT_NULL(strstr(ctl_plan_find(&p, "irq_on_workers")->text, "IRQ 120,123,124,125,126"));
 	CU_ASSERT_STRING_EQUAL(p.kernel_params, "isolcpus=managed_irq,domain,2-5,10-13,26-29 "
 						"nohz_full=2-5,10-13,26-29 rcu_nocbs=10-13,26-29");
@@ -305,6 +306,12 @@ static void test_plan_vm2(void)
 	CU_ASSERT_PTR_NOT_NULL(ctl_plan_find(&p, "too_few_cpus"));
 	CU_ASSERT_PTR_NOT_NULL(ctl_plan_find(&p, "no_cpufreq"));
 	CU_ASSERT_PTR_NULL(ctl_plan_find(&p, "not_isolated")); /* not advised on 2 CPUs */
+	/* 2 CPUs, one the worker's: the control plane shares CPU 0: ACK path first (issue 26) */
+	CU_ASSERT_PTR_NOT_NULL(ctl_plan_find(&p, "control_shared"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ctl_plan_find(&p, "control_shared")->text,
+				      "share CPUs 0: keep the ACK path first"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ctl_plan_find(&p, "control_shared")->text,
+				      "edge_sched = fifo:10"));
 	CU_ASSERT_EQUAL(p.n_workers, 1u);
 	CU_ASSERT_EQUAL(p.workers[0], 1);
 	CU_ASSERT_EQUAL(p.main_lcore, 0);

@@ -356,6 +356,24 @@ static void machine_findings(const struct ctl_machine *m, const struct ctl_nic *
 	(void)n_online;
 }
 
+/* The control plane runs on the CPUs the workers leave. With fewer than three of them the
+ * edge, Redis and the roles that work in bursts (archiver, PostgreSQL) share CPUs, and the
+ * ACK's round trip queues behind them unless it runs first (issue 26, docs/operations.md
+ * "Sizing"). */
+static void control_findings(const struct ctl_machine *m, struct ctl_plan *p)
+{
+	struct ctl_cpuset s;
+	ctl_cpuset_andnot(&s, &m->online, &p->worker_threads);
+	ctl_cpuset_andnot(&s, &s, &m->isolated);
+	if (ctl_cpuset_count(&s) >= 3)
+		return;
+	finding(p, CTL_SEV_INFO, "control_shared",
+		"decp-control, Redis and PostgreSQL share CPUs %s: keep the ACK path first: "
+		"control.conf edge_sched = fifo:10 and background_sched = nice:10 (the defaults), "
+		"Redis at SCHED_FIFO 10 (docs/deploy/redis-server-ackpath.conf), the archiver on "
+		"another host where possible", ctl_cpuset_empty(&s) ? "(none left)" : L(&s));
+}
+
 int ctl_cores_plan(const struct ctl_machine *m, const struct ctl_nic *nic,
 		   const struct ctl_irq *irqs, unsigned int n_irqs, unsigned int want_workers,
 		   const struct ctl_cpuset *current_lcores, int current_main, struct ctl_plan *p)
@@ -425,6 +443,7 @@ int ctl_cores_plan(const struct ctl_machine *m, const struct ctl_nic *nic,
 	p->irq_target = s;
 
 	machine_findings(m, nic, irqs, n_irqs, p, small);
+	control_findings(m, p);
 	if (current_lcores != NULL && !ctl_cpuset_empty(current_lcores)) {
 		struct ctl_cpuset cw = *current_lcores;
 		if (current_main >= 0)
