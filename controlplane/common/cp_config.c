@@ -211,6 +211,25 @@ static void known_roles(char *buf, size_t len)
 	cp_config_roles_str(~0u, buf, len);
 }
 
+void cp_config_print_keys(FILE *f)
+{
+	size_t col = 0;
+
+	fputs("Keys:", f);
+	col = 5;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t n = strlen(keys[i].name);
+
+		if (col + 1 + n > 88) { /* the next key on a line of its own */
+			fputs("\n     ", f);
+			col = 5;
+		}
+		fprintf(f, " %s", keys[i].name);
+		col += n + 1;
+	}
+	fputc('\n', f);
+}
+
 const char *cp_durability_name(enum cp_durability d)
 {
 	static const char *const names[] = {"fsync", "replica", "both", "os"};

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cp_sched.h"
 
@@ -47,6 +48,9 @@ static inline bool cp_durability_waits(enum cp_durability d)
 {
 	return d == CP_DUR_REPLICA || d == CP_DUR_BOTH;
 }
+
+/* "Keys: ..." every configuration key, wrapped, for --help (from the one key table). */
+void cp_config_print_keys(FILE *f);
 
 /* "fsync", "replica", "both" or "os". */
 const char *cp_durability_name(enum cp_durability d);

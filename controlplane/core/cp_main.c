@@ -62,25 +62,9 @@ static void usage(FILE *f)
 		"  --roles LIST       comma-separated roles, or 'all' (overrides the file)\n"
 		"  --set KEY=VALUE    override one setting (repeatable; after the file)\n"
 		"  --check            validate the configuration, print it, and exit\n"
-		"  --help             this text\n"
-		"Keys: roles shm redis_host redis_port redis_timeout_ms redis_sentinels\n"
-		"      redis_sentinel_master pg_conninfo pg_timeout_ms\n"
-		"      backoff_max_ms edge_batch durability durability_replicas durability_wait_ms\n"
-		"      dataplane_stale_ms auth_reload_s edge_sched background_sched\n"
-		"      archiver_batch archiver_block_ms archiver_claim_idle_ms archiver_threads\n"
-		"      archiver_linger_ms archiver_read_max\n"
-		"      partition_maint_s archiver_consumer redis_keep_signals archive_warm_dir\n"
-		"      archive_cold_dir archive_cold_after_days log_level fanout_listen\n"
-		"      fanout_port fanout_tls fanout_cert\n"
-		"      fanout_key fanout_queue fanout_history fanout_max_conns fanout_sndbuf\n"
-		"      fanout_reuse_port fanout_state_poll_ms fanout_keepalive_ms\n"
-		"      fanout_keepalive_timeout_ms fanout_replay_rate fanout_max_conns_per_subscriber\n"
-		"      fanout_preauth_max fanout_preauth_per_source fanout_preauth_rate\n"
-		"      fanout_header_timeout_ms fanout_poll_loop api_listen api_port api_tls\n"
-		"      api_cert api_key api_threads\n"
-		"      api_admin_token_sha256 api_max_body api_max_batch api_timeout_s\n"
-		"      api_preauth_max api_preauth_per_source api_preauth_rate api_header_timeout_ms\n"
-		"      api_rate_per_s trust_tick_s trust_time_offset_s\n"
+		"  --help             this text\n");
+	cp_config_print_keys(f);
+	fprintf(f,
 		"SIGINT/SIGTERM stop it cleanly. Exit status: 0 stopped, 1 a role failed, 2 bad\n"
 		"usage or configuration.\n");
 }
