@@ -5,12 +5,13 @@
 #
 # For each of `replica` and `fsync`: a primary Redis and its replica (both AOF, appendfsync
 # always), a posix dataplane and decp-control's edge on the primary with that durability,
-# decp-master streaming. Once the replica holds 2,000 signals it is stalled for 1.5 s
-# (DEBUG SLEEP: as a replica behind a slow link would be), the primary is killed (-9) in
-# the middle of the stall and the replica promoted (REPLICAOF NO ONE). decp-master is then
-# stopped and writes every sequence it got an ACK for (--acked-file).
-#   replica: every ACKed signal is in the promoted replica's stream (the ACKs of the stall
-#            were held back by WAIT and never sent);
+# decp-master streaming. Once the replica holds 2,000 signals it is cut off from the
+# primary (REPLICAOF NO ONE: a network split with the replica promoted on the other side),
+# the primary takes writes for 0.75 s more and is then killed (-9): the cut-off replica is
+# what remains. decp-master is stopped and writes every sequence it got an ACK for
+# (--acked-file).
+#   replica: every ACKed signal is in the remaining replica's stream (the ACKs after the
+#            cut were held back by WAIT and never sent);
 #   fsync:   the primary's fsync alone ACKed signals the replica never got: the test counts
 #            them (the loss window this mode has in a failover; > 0 here by construction).
 D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
@@ -33,7 +34,7 @@ rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }
 start_redis() { # port dir [replicaof-port] -> pid in $!
 	mkdir -p "$2"
 	redis-server --bind 127.0.0.1 --port "$1" --dir "$2" --appendonly yes --appendfsync always \
-		--save "" --daemonize no --logfile "$2/redis.log" --enable-debug-command local \
+		--save "" --daemonize no --logfile "$2/redis.log" \
 		${3:+--replicaof 127.0.0.1 $3} &
 }
 wait_redis() { # port
@@ -80,18 +81,19 @@ run_mode() { # durability
 	done
 	[ "$(last_seq "$P2")" -ge 2000 ] 2>/dev/null && ok || { bad "$mode: 2,000 signals never reached the replica ($(last_seq "$P2"))"; return; }
 
-	# The replica stalls 1.5 s; half-way through, the primary dies; then the replica is
-	# promoted.
-	rc_of "$P2" DEBUG SLEEP 1.5 >/dev/null &
-	local sleeper=$!
+	# A partition: the replica is cut off from the primary (REPLICAOF NO ONE: it stops
+	# taking the primary's stream at once, as a promotion on the far side of a network
+	# split does) while the primary goes on taking writes for 0.75 s; then the primary dies
+	# and the cut-off replica is what remains. (A stalled replica is not enough: what the
+	# primary had already written to the socket still arrives after the kill.)
+	rc_of "$P2" REPLICAOF NO ONE >/dev/null
+	local kept
+	kept=$(last_seq "$P2")
 	sleep 0.75
 	local on_primary
 	on_primary=$(last_seq "$P1")
 	kill -KILL "$RP1"; wait "$RP1" 2>/dev/null; RP1=
-	wait "$sleeper"
-	rc_of "$P2" REPLICAOF NO ONE >/dev/null
-	local kept
-	kept=$(last_seq "$P2")
+	[ "$(last_seq "$P2")" = "$kept" ] && ok || bad "$mode: the cut-off replica still took writes"
 
 	kill -TERM "$MPID"
 	for _ in $(seq 1 600); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.05; done
@@ -105,14 +107,14 @@ run_mode() { # durability
 	local held
 	kill -TERM "$CPPID" "$DPPID" 2>/dev/null; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
 	held=$(grep -o 'not_durable=[0-9]*' "$dir/control.log" | tail -1)
-	echo "durability = $mode: primary had $on_primary at the kill, promoted replica $kept; decp-master got $acked ACKs; ACKed and lost: $lost (edge: $held)"
+	echo "durability = $mode: replica cut off at $kept, primary had $on_primary at the kill; decp-master got $acked ACKs; ACKed and lost: $lost (edge: $held)"
 	if [ "$mode" = fsync ]; then
-		[ "$lost" -gt 0 ] && ok || bad "$mode: expected the stall to lose ACKed signals (the window this mode has), lost $lost"
+		[ "$lost" -gt 0 ] && ok || bad "$mode: expected the cut to lose ACKed signals (the window this mode has), lost $lost"
 	else
 		[ "$lost" = 0 ] && [ "$acked" -ge 2000 ] && ok ||
 			bad "$mode: $lost ACKed signal(s) missing from the promoted replica (acked $acked, kept $kept)"
 		grep -q "WAIT 1 200 answered" "$dir/control.log" && ok ||
-			bad "$mode: the edge never held an ACK back during the stall"
+			bad "$mode: the edge never held an ACK back after the cut"
 	fi
 	stop_all
 }
