@@ -269,6 +269,7 @@
   // extra: the subscriber still holds what the master no longer does.
   function positionRows(book, mine) {
     const bySeq = new Map(mine.map((p) => [Number(p.opened_sequence), p]));
+    const noBook = Number(book.sequence) === 0 && book.positions.length === 0;
     const rows = [];
     for (const m of book.positions) {
       const p = bySeq.get(Number(m.opened_sequence));
@@ -280,7 +281,7 @@
     for (const p of bySeq.values()) {
       rows.push({ id: `s${p.broker_ticket}`, master_ticket: p.master_ticket ?? '', symbol: p.symbol ?? '',
                   type: p.order_type ?? '', master_volume: '', ticket: p.broker_ticket, volume: p.volume,
-                  status: 'extra' });
+                  status: noBook ? 'no book to compare' : 'extra' });
     }
     return rows;
   }
@@ -315,6 +316,9 @@
       trustChart(sub.created_at, t.history || [], Date.now()),
       el('h2', null, book.error ? 'Positions'
                                 : `Positions: this subscription beside master ${sub.master_id} (its book at sequence ${book.sequence})`),
+      !book.error && Number(book.sequence) === 0 && book.positions.length === 0
+        ? el('p', { class: 'muted', id: 'no-book' }, `No position book is kept for master ${sub.master_id} yet (the book role keeps them: decp-control --roles ...,book); this subscription's positions are listed without a comparison.`)
+        : '',
       book.error ? el('p', { class: 'muted' }, `the master's book is not available: ${book.error.message}`)
                  : table('positions', [{ key: 'master_ticket', label: 'master ticket', num: true },
                                        { key: 'symbol', label: 'symbol' }, { key: 'type', label: 'type' },
@@ -322,7 +326,7 @@
                                        { key: 'ticket', label: 'my ticket', num: true },
                                        { key: 'volume', label: 'my lots/100', num: true },
                                        { key: 'status', label: 'status',
-                                         cls: (v) => (v.startsWith('held') ? 'state-SYNCED' : 'state-PAUSED_TOXIC') }],
+                                         cls: (v) => (v.startsWith('held') ? 'state-SYNCED' : v.startsWith('no book') ? 'muted' : 'state-PAUSED_TOXIC') }],
                          positionRows(book, mine.positions || [])),
       el('h2', null, 'Copy policy'),
       policyEditor(sub),
@@ -446,7 +450,9 @@
     if (!total) return null;
     return b.find((x) => x.v >= q * total).le;
   }
-  const ms = (s) => (s === null ? '\u2013' : s === Infinity ? '> max' : `${(s * 1000).toFixed(3)} ms`);
+  // a histogram quantile is known only to its bucket: "≤ bound"
+  const ms = (s) => (s === null ? '\u2013' : s === Infinity ? 'above the largest bucket'
+                                                             : `\u2264 ${+(s * 1000).toPrecision(3)} ms`);
 
   // The roles and the edge, as the api's /metrics sees them (this process's roles and the
   // dataplane on this host).
