@@ -26,6 +26,7 @@
 #include "cp_api_rd.h"
 #include "cp_gate.h"
 #include "cp_buf.h"
+#include "cp_http.h"
 #include "cp_log.h"
 #include "cp_net.h"
 #include "cp_tls.h"
@@ -619,7 +620,7 @@ static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 		      "Content-Length: %zu\r\nCache-Control: no-store\r\n"
 		      "X-Content-Type-Options: nosniff\r\n%s%s%s%s\r\n", r->status,
-		      api_http_reason(r->status), r->ctype ? r->ctype : "application/json", n,
+		      cp_http_reason(r->status), r->ctype ? r->ctype : "application/json", n,
 		      r->status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
 		      r->status == 429 ? "Retry-After: 1\r\n" : "",
 		      !keep ? "Connection: close\r\n" : "", r->hdrs);
@@ -862,11 +863,6 @@ static void on_closed(struct lws *wsi, struct api *a, struct conn *c)
 
 /* ---------------------------------------------------------------- the gate -- */
 
-static const char api_head_too_large[] =
-	"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
-	"Content-Length: 70\r\nConnection: close\r\n\r\n"
-	"{\"code\":\"headers_too_large\",\"message\":\"request head over 4096 bytes\"}\n";
-
 /* A connection that passed the gate, waiting in a worker's inbox. */
 struct api_adopt {
 	struct api_adopt *next;
@@ -1029,11 +1025,15 @@ static int gate_start(struct api_shared *sh)
 		.name = ROLE, .listen_fd = sh->listen_fd, .max_pending = cfg->api_preauth_max,
 		.per_source = cfg->api_preauth_per_source, .source_rate = cfg->api_preauth_rate,
 		.head_timeout_ms = cfg->api_header_timeout_ms,
-		/* HTTPS: the head is encrypted; the gate hands the connection over at its first
-		 * byte and lws reads the head (docs/api.md "HTTPS": which checks remain) */
+		/* HTTPS: the head is encrypted; the gate hands the connection over once its
+		 * ClientHello is in, and the worker's reader checks the head (cp_api_rd) */
 		.peek_only = cfg->api_tls, .head_check = NULL,
-		.too_large_reply = api_head_too_large, .handoff = gate_handoff, .arg = sh};
+		.too_large_reply = sh->too_large, .handoff = gate_handoff, .arg = sh};
 
+	/* the gate's 431 is the reader's (cp_api_rd): one text for a head over 4 KiB */
+	if (cp_http_error_reply(431, "headers_too_large", API_RD_TOO_LARGE, NULL,
+				sh->too_large, sizeof(sh->too_large)) == 0)
+		return -ENOBUFS;
 	sh->listen_fd = -1; /* the gate's now, also on failure */
 	sh->gate = cp_gate_start(&g);
 	if (sh->gate == NULL) {

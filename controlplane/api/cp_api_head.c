@@ -1,6 +1,8 @@
 /* cp_api_head: the api's check of a complete request head. Contract in cp_api_head.h. */
 #include "cp_api_head.h"
 
+#include "cp_http.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,45 +171,8 @@ void api_head_check_pure(const char *head, size_t len, const struct api_head_lim
 	}
 }
 
-const char *api_http_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
 size_t api_head_reply(const struct api_head_verdict *v, char *out, size_t cap)
 {
-	char body[256];
-	int bl = snprintf(body, sizeof(body), "{\"code\":\"%s\",\"message\":\"%s\"}\n", v->code,
-			  v->message);
-	int n;
-
-	if (bl < 0 || (size_t)bl >= sizeof(body))
-		return 0;
-	n = snprintf(out, cap,
-		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-		     "Connection: close\r\n%s\r\n%s",
-		     v->status, api_http_reason(v->status), bl, v->status == 405 ? "Allow: GET, POST\r\n" : "",
-		     body);
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	return cp_http_error_reply(v->status, v->code, v->message,
+				   v->status == 405 ? "GET, POST" : NULL, out, cap);
 }

@@ -44,12 +44,8 @@ struct api_head_verdict {
 void api_head_check_pure(const char *head, size_t len, const struct api_head_limits *lim,
 			 struct api_head_verdict *v);
 
-/* The whole HTTP reply of a refusal (status line, JSON headers, Connection: close, body
- * {"code": ..., "message": ...}) into out (cap bytes). Returns its length, 0 if cap is too
- * small. */
+/* The whole HTTP reply of a refusal (cp_http_error_reply: JSON, Connection: close, Allow
+ * on a 405) into out (cap bytes). Returns its length, 0 if cap is too small. */
 size_t api_head_reply(const struct api_head_verdict *v, char *out, size_t cap);
-
-/* The reason phrase of an HTTP status the api sends ("Error" for one it never sends). */
-const char *api_http_reason(int status);
 
 #endif

@@ -75,6 +75,7 @@ struct api_shared {
 	atomic_int abort;              /* a worker failed: all stop, the role ends */
 	int listen_fd;                 /* the listener, until the gate takes it (then -1) */
 	struct cp_gate *gate;          /* accepts, holds and reads request heads (cp_gate.h) */
+	char too_large[256];           /* the gate's answer to a head over 4 KiB (431) */
 	struct api_inbox inbox[16];    /* per worker (CP_API_MAX_THREADS) */
 	atomic_uint next_worker;       /* the gate's round robin */
 	_Atomic uint64_t auth_gen;     /* bumped by a revocation: every worker drops its cache */

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cp_buf.h"
+#include "cp_http.h"
 
 #define CHUNK_LINE_MAX 4096u /* a chunk-size line (with extensions) or a trailer line */
 
@@ -193,7 +194,7 @@ static size_t head_feed(struct api_rd *rd, const char *in, size_t len)
 	e = cp_http_head_end(rd->head + from, rd->hlen - from);
 	if (e == 0) {
 		if (rd->hlen == sizeof(rd->head))
-			refuse(rd, 431, "headers_too_large", "request head over 4096 bytes");
+			refuse(rd, 431, "headers_too_large", API_RD_TOO_LARGE);
 		return took + room;
 	}
 	e += from;

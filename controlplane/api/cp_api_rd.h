@@ -39,6 +39,7 @@
 #include "cp_api_head.h"
 
 #define CP_API_HEAD_MAX 4096u   /* a longer request head is 431 (as the gate's CP_GATE_HEAD_MAX) */
+#define API_RD_TOO_LARGE "request head over 4096 bytes" /* the 431's message (also the gate's) */
 #define CP_API_TARGET_MAX 511u  /* request target with its query string (414 beyond) */
 #define CP_API_AUTH_MAX 272u    /* Authorization value kept; longer: "oversize" */
 #define CP_API_SESSION_MAX 64u  /* a console session cookie: 64 hex digits */

@@ -1,4 +1,4 @@
-/* cp_buf: growth of the control plane's byte buffers, hex decoding, HTTP head ends. Contract in cp_buf.h. */
+/* cp_buf: growth of the control plane's byte buffers, hex decoding. Contract in cp_buf.h. */
 #include "cp_buf.h"
 
 #include <errno.h>
@@ -28,19 +28,6 @@ int cp_hex_decode(const char *hex, uint8_t *out, size_t n)
 		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
 			return -EINVAL;
 		out[i] = (uint8_t)b;
-	}
-	return 0;
-}
-
-size_t cp_http_head_end(const char *buf, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (buf[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < n && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-			return i + 3;
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "cp_buf.h"
+#include "cp_http.h"
 #include "cp_log.h"
 #include "cp_rate.h"
 

@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "cp_fanout_json.h"
+#include "cp_http.h"
 #include "cp_fanout_poll.h"
 #include "cp_poll_req.h"
 #include "cp_fanout_range.h"
@@ -1441,8 +1442,7 @@ static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
 static int http_refuse(struct sess *s, int status)
 {
 	char b[LWS_PRE + 256];
-	const char *why = status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
-			  : status == 429 ? "Too Many Requests" : "Service Unavailable";
+	const char *why = cp_http_reason(status);
 	const char *body = status == 400 ? "not a valid WebSocket upgrade request\n" : "";
 	int n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 %d %s\r\nContent-Type: "
 			 "text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",

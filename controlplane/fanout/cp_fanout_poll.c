@@ -3,6 +3,7 @@
 #include "cp_fanout_pvt.h"
 
 #include "cp_fanout_poll.h"
+#include "cp_http.h"
 #include "cp_fanout_range.h"
 #include "cp_fanout_snap.h"
 #include "cp_poll_req.h"
@@ -71,24 +72,13 @@ static void poll_done(struct cp_fo_poll *p, bool close)
  * client starts afresh; a refused request is rare and often a misconfiguration). */
 static void poll_error(struct cp_fo_poll *p, int status, const char *code, const char *msg)
 {
-	char b[LWS_PRE + 1024], body[512];
-	const char *why = status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
-			  : status == 403 ? "Forbidden" : status == 404 ? "Not Found"
-			  : status == 405 ? "Method Not Allowed" : status == 409 ? "Conflict"
-			  : status == 410 ? "Gone" : status == 429 ? "Too Many Requests"
-			  : "Service Unavailable";
-	int bl = snprintf(body, sizeof(body), "{\"code\":\"%s\",\"message\":\"%s\"}\n", code, msg);
-	int n;
+	char b[LWS_PRE + 1024];
+	size_t n = cp_http_error_reply(status, code, msg, status == 405 ? "GET" : NULL,
+				       b + LWS_PRE, sizeof(b) - LWS_PRE);
 
-	if (bl < 0 || (size_t)bl >= sizeof(body))
-		bl = 0;
-	n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 %d %s\r\nContent-Type: "
-		     "application/json\r\nContent-Length: %d\r\nCache-Control: no-store\r\n"
-		     "%sConnection: close\r\n\r\n%.*s", status, why, bl,
-		     status == 405 ? "Allow: GET\r\n" : "", bl, body);
 	cnt(&p->f->c_poll_refused);
-	if (n > 0 && (size_t)n < sizeof(b) - LWS_PRE)
-		(void)lws_write(p->s->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW);
+	if (n > 0)
+		(void)lws_write(p->s->wsi, (uint8_t *)b + LWS_PRE, n, LWS_WRITE_RAW);
 	poll_done(p, true);
 }
 
