@@ -81,12 +81,13 @@ static int session_digest(const char *cookie, uint8_t d[32])
 	return EVP_Digest(cookie, strlen(cookie), d, &n, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
 }
 
-/* The digest of r's session cookie as a bytea parameter: 0, or -EIO with the reply set. */
-static int session_param(struct api_req *r, char hex[67])
+/* The digest of a secret (a session cookie, a link's code: 64 hex digits) as a bytea
+ * parameter: 0, or -EIO with the reply set. */
+static int secret_param(struct api_req *r, const char *secret, char hex[67])
 {
 	uint8_t d[32];
 
-	if (session_digest(r->session, d) != 0) {
+	if (session_digest(secret, d) != 0) {
 		api_error(r, 500, "internal", "digest failed");
 		return -EIO;
 	}
@@ -94,39 +95,55 @@ static int session_param(struct api_req *r, char hex[67])
 	return 0;
 }
 
-int api_console_auth(struct api_req *r)
+/*
+ * r's caller from what a secret was granted to: sql ($1: the secret's digest) returns the
+ * row (operator, subscriber id or 0, token digest in hex) of a live grant, and an
+ * operator's grant lasts only as long as the operator token it was made with. 0; -EIO (the
+ * reply is set); -EACCES (none: the caller answers 401 in its own words).
+ */
+static int caller_of_grant(struct api_req *r, const char *sql, const char *dig)
 {
-	char hex[67];
-	const char *p[1] = {hex};
-	PGresult *res;
+	const char *p[1] = {dig};
+	PGresult *res = api_q(r, sql, 1, p);
+	bool ok;
 
-	if (session_param(r, hex) != 0)
-		return -EIO;
-	res = api_q(r, "SELECT cs.operator, coalesce(cs.subscriber_id, 0), "
-		    "encode(cs.token_sha256, 'hex') FROM console_sessions cs"
-		    " WHERE cs.digest = $1::bytea AND cs.ended_at IS NULL AND cs.expires_at > now()"
-		    " AND (cs.operator OR" TOKEN_GOOD("cs.token_sha256") ")",
-		    1, p);
 	if (res == NULL)
 		return -EIO;
-	bool ok = PQntuples(res) == 1;
+	ok = PQntuples(res) == 1;
 	if (ok) {
 		r->admin = PQgetvalue(res, 0, 0)[0] == 't';
 		r->subscriber = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		ok = cp_hex_decode(PQgetvalue(res, 0, 2), r->token_sha256, 32) == 0;
 	}
 	PQclear(res);
-	/* an operator session lasts only as long as the operator token it was opened with */
 	if (ok && r->admin)
 		ok = r->api->sh->has_admin &&
 		     CRYPTO_memcmp(r->token_sha256, r->api->sh->admin_hash, 32) == 0;
 	if (!ok) {
 		r->admin = false;
 		r->subscriber = 0;
-		api_error(r, 401, "session_ended", "the console session has expired or ended; sign "
-			  "in again");
 		return -EACCES;
 	}
+	return 0;
+}
+
+int api_console_auth(struct api_req *r)
+{
+	char hex[67];
+	int rc;
+
+	if (secret_param(r, r->session, hex) != 0)
+		return -EIO;
+	rc = caller_of_grant(r, "SELECT cs.operator, coalesce(cs.subscriber_id, 0),"
+			     " encode(cs.token_sha256, 'hex') FROM console_sessions cs"
+			     " WHERE cs.digest = $1::bytea AND cs.ended_at IS NULL"
+			     " AND cs.expires_at > now() AND (cs.operator OR"
+			     TOKEN_GOOD("cs.token_sha256") ")", hex);
+	if (rc == -EACCES)
+		api_error(r, 401, "session_ended", "the console session has expired or ended; sign "
+			  "in again");
+	if (rc != 0)
+		return rc;
 	if (r->method == API_POST && !r->console_hdr) {
 		api_error(r, 403, "csrf", "a change by a console session needs the header "
 			  "X-Decp-Console: 1");
@@ -149,45 +166,46 @@ static int new_secret(struct api_req *r, char hex[65], char dig[67])
 	return 0;
 }
 
+/*
+ * A new secret granted to r's caller (r->admin, r->subscriber, r->token_sha256), stored as
+ * its digest by sql: INSERT INTO ... (digest, operator, subscriber_id, token_sha256,
+ * expires_at) VALUES ($1, $2, $3, $4, now() + ...) RETURNING expires_at. The secret's hex
+ * into secret; the result (PQclear it), or NULL with the reply set.
+ */
+static PGresult *grant(struct api_req *r, const char *sql, char secret[65])
+{
+	char dig[67], thex[67], sub[24];
+
+	if (new_secret(r, secret, dig) != 0)
+		return NULL;
+	bytea_hex(r->token_sha256, thex);
+	snprintf(sub, sizeof(sub), "%" PRId64, r->subscriber);
+	const char *p[4] = {dig, r->admin ? "t" : "f", r->admin ? NULL : sub, thex};
+	return api_q(r, sql, 4, p);
+}
+
 /* A one-time code from a sign-in link: used up now (marked in the same statement), r's
  * caller set from it. 0, or the reply set (401 for a used, expired or unknown one). */
 static int code_caller(struct api_req *r, const char *code)
 {
-	uint8_t d[32];
 	char dig[67];
-	const char *p[1] = {dig};
-	PGresult *res;
-	bool ok;
+	int rc;
 
-	if (strlen(code) != 64 || session_digest(code, d) != 0) {
+	if (strlen(code) != 64) {
 		api_error(r, 401, "link_invalid", "this sign-in link is not valid");
 		return -EACCES;
 	}
-	bytea_hex(d, dig);
-	res = api_q(r, "UPDATE console_codes c SET used_at = now() WHERE c.digest = $1::bytea"
-		    " AND c.used_at IS NULL AND c.expires_at > now() AND (c.operator OR"
-		    TOKEN_GOOD("c.token_sha256") ") RETURNING c.operator,"
-		    " coalesce(c.subscriber_id, 0), encode(c.token_sha256, 'hex')", 1, p);
-	if (res == NULL)
+	if (secret_param(r, code, dig) != 0)
 		return -EIO;
-	ok = PQntuples(res) == 1;
-	if (ok) {
-		r->admin = PQgetvalue(res, 0, 0)[0] == 't';
-		r->subscriber = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-		ok = cp_hex_decode(PQgetvalue(res, 0, 2), r->token_sha256, 32) == 0;
-	}
-	PQclear(res);
-	if (ok && r->admin) /* the operator token it was made with must still be the one */
-		ok = r->api->sh->has_admin &&
-		     CRYPTO_memcmp(r->token_sha256, r->api->sh->admin_hash, 32) == 0;
-	if (!ok) {
-		r->admin = false;
-		r->subscriber = 0;
+	rc = caller_of_grant(r, "UPDATE console_codes c SET used_at = now()"
+			     " WHERE c.digest = $1::bytea AND c.used_at IS NULL"
+			     " AND c.expires_at > now() AND (c.operator OR"
+			     TOKEN_GOOD("c.token_sha256") ") RETURNING c.operator,"
+			     " coalesce(c.subscriber_id, 0), encode(c.token_sha256, 'hex')", dig);
+	if (rc == -EACCES)
 		api_error(r, 401, "link_invalid", "this sign-in link was used already, has expired "
 			  "or is not valid; ask for a new one");
-		return -EACCES;
-	}
-	return 0;
+	return rc;
 }
 
 /* POST /v1/console/session {"token": "..."} or {"code": "..."} (public): the caller's
@@ -195,7 +213,7 @@ static int code_caller(struct api_req *r, const char *code)
 void api_console_session(struct api_req *r)
 {
 	json_t *t = json_object_get(r->body, "token"), *c = json_object_get(r->body, "code");
-	char hdr[300], cookie[65], dhex[67], thex[67], sub[24];
+	char hdr[300], cookie[65];
 
 	if (json_object_size(r->body) != 1 || !json_is_string(t ? t : c) ||
 	    json_string_length(t ? t : c) == 0 || json_string_length(t ? t : c) > 256) {
@@ -211,14 +229,9 @@ void api_console_session(struct api_req *r)
 	} else if (code_caller(r, json_string_value(c)) != 0) {
 		return;
 	}
-	if (new_secret(r, cookie, dhex) != 0)
-		return;
-	bytea_hex(r->token_sha256, thex);
-	snprintf(sub, sizeof(sub), "%" PRId64, r->subscriber);
-	const char *p[4] = {dhex, r->admin ? "t" : "f", r->admin ? NULL : sub, thex};
-	PGresult *res = api_q(r, "INSERT INTO console_sessions (digest, operator, subscriber_id,"
+	PGresult *res = grant(r, "INSERT INTO console_sessions (digest, operator, subscriber_id,"
 			      " token_sha256, expires_at) VALUES ($1::bytea, $2, $3, $4::bytea,"
-			      " now() + interval '8 hours') RETURNING expires_at", 4, p);
+			      " now() + interval '8 hours') RETURNING expires_at", cookie);
 	if (res == NULL)
 		return;
 	json_t *o = json_pack("{s:s, s:s}", "role", r->admin ? "operator" : "subscriber",
@@ -236,16 +249,10 @@ void api_console_session(struct api_req *r)
  * valid CODE_MINUTES; the code is in the fragment (never sent to a server). */
 void api_console_link(struct api_req *r)
 {
-	char code[65], dig[67], thex[67], sub[24], path[128];
-
-	if (new_secret(r, code, dig) != 0)
-		return;
-	bytea_hex(r->token_sha256, thex);
-	snprintf(sub, sizeof(sub), "%" PRId64, r->subscriber);
-	const char *p[4] = {dig, r->admin ? "t" : "f", r->admin ? NULL : sub, thex};
-	PGresult *res = api_q(r, "INSERT INTO console_codes (digest, operator, subscriber_id,"
+	char code[65], path[128];
+	PGresult *res = grant(r, "INSERT INTO console_codes (digest, operator, subscriber_id,"
 			      " token_sha256, expires_at) VALUES ($1::bytea, $2, $3, $4::bytea,"
-			      " now() + interval '10 minutes') RETURNING expires_at", 4, p);
+			      " now() + interval '10 minutes') RETURNING expires_at", code);
 	if (res == NULL)
 		return;
 	snprintf(path, sizeof(path), "/console/#code=%s", code);
@@ -285,7 +292,7 @@ void api_console_logout(struct api_req *r)
 		const char *p[1] = {hex};
 		PGresult *res;
 
-		if (session_param(r, hex) != 0)
+		if (secret_param(r, r->session, hex) != 0)
 			return;
 		res = api_q(r, "UPDATE console_sessions SET ended_at = now() WHERE digest = $1::bytea"
 			    " AND ended_at IS NULL", 1, p);
