@@ -541,7 +541,7 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 		}
 	}
 	/* what a GET's handler reads may come from the read replica (api_q) */
-	r->read = r->method == API_GET;
+	r->read = r->method == API_GET && !rt->primary;
 	rt->fn(r);
 }
 

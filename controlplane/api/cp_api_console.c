@@ -21,7 +21,6 @@
 #include <openssl/rand.h>
 
 #include "cp_api_pvt.h"
-#include "cp_book_store.h"
 #include "cp_buf.h"
 #include "cp_console_assets.h"
 #include "cp_log.h"
@@ -268,7 +267,6 @@ void api_console_me(struct api_req *r)
 	const char *hdr = r->auth != NULL ? r->auth : "";
 	bool has = hdr[0] != '\0' || (r->session != NULL && r->session[0] != '\0');
 
-	r->read = false; /* a session made a moment ago must be found: the primary's */
 
 	if (!has || api_authenticate(r, hdr) != 0) {
 		if (has && r->status >= 500)
@@ -316,7 +314,6 @@ void api_console_stream(struct api_req *r)
 {
 	struct api *a = r->api;
 
-	r->read = false; /* LISTEN: notifications come from the primary only */
 	if (a->nstreams >= API_STREAMS_MAX) {
 		api_error(r, 429, "too_many_streams", "this api worker serves %d event streams "
 			  "already", API_STREAMS_MAX);
@@ -370,118 +367,4 @@ void api_console_tick(struct api *a)
 		for (unsigned int i = 0; i < a->nstreams; i++)
 			api_stream_due(a->streams[i], false);
 	}
-}
-
-/* proto OrderType names (decp.proto), as the API spells order types elsewhere */
-static const char *order_type_name(uint32_t t)
-{
-	static const char *const n[] = {"UNSPECIFIED", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT",
-					"BUY_STOP", "SELL_STOP", "CLOSE", "MODIFY", "CLOSE_PARTIAL"};
-
-	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "UNKNOWN";
-}
-
-/*
- * GET /v1/masters/{id}/positions: the master's position book as the book role keeps it in
- * Redis (docs/resync.md): open positions and pending orders at the sequence it reflects.
- * The operator, or a subscriber with a live subscription to that master.
- */
-void api_master_positions(struct api_req *r)
-{
-	char id[24], subs[24];
-	struct cp_book b;
-	int rc;
-
-	snprintf(id, sizeof(id), "%" PRId64, r->id[0]);
-	if (!r->admin) {
-		const char *p[2] = {id, subs};
-		PGresult *res;
-
-		snprintf(subs, sizeof(subs), "%" PRId64, r->subscriber);
-		res = api_q(r, "SELECT 1 FROM subscriptions WHERE master_id = $1 AND subscriber_id = $2"
-			    " AND state <> 'CANCELLED'", 2, p);
-		if (res == NULL)
-			return;
-		rc = PQntuples(res);
-		PQclear(res);
-		if (rc == 0) {
-			api_error(r, 403, "forbidden", "no live subscription to master %s", id);
-			return;
-		}
-	}
-	if (cp_redis_ensure(&r->api->redis) != 0) {
-		api_error(r, 503, "redis_unavailable", "Redis is unreachable; retry later");
-		return;
-	}
-	cp_book_init(&b, (uint64_t)r->id[0]);
-	rc = cp_book_store_load(r->api->redis.ctx, (uint64_t)r->id[0], &b);
-	if (rc == -EIO)
-		cp_redis_fail(&r->api->redis, "loading a position book");
-	if (rc != 0) {
-		cp_book_free(&b);
-		if (rc == -EIO)
-			api_error(r, 503, "redis_unavailable", "Redis is unreachable; retry later");
-		else
-			api_error(r, 500, "internal", "the stored book of master %s does not decode", id);
-		return;
-	}
-	json_t *a = json_array();
-	for (size_t i = 0; i < b.n; i++) {
-		const struct cp_book_entry *e = &b.e[i];
-
-		json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"ticket", (json_int_t)e->ticket, "type", order_type_name(e->type),
-			"symbol", e->symbol, "volume", (json_int_t)e->volume,
-			"price", (json_int_t)e->price, "sl", (json_int_t)e->sl,
-			"tp", (json_int_t)e->tp, "opened_sequence", (json_int_t)e->opened_seq,
-			"updated_sequence", (json_int_t)e->updated_seq));
-	}
-	api_reply(r, 200, json_pack("{s:I, s:I, s:o}", "master_id", (json_int_t)r->id[0],
-				    "sequence", (json_int_t)b.seq, "positions", a));
-	cp_book_free(&b);
-}
-
-/*
- * GET /v1/subscriptions/{id}/positions: what the subscriber reported holding for this
- * subscription (execution reports, sql 0013): each FILLED ticket without a CLOSED report,
- * with the master's signal that opened it (signal_archive: the master's ticket, symbol,
- * type), so that a page can set it beside the master's book.
- */
-void api_subscription_positions(struct api_req *r)
-{
-	char id[24], own[24];
-	const char *p[2] = {id, own};
-
-	snprintf(id, sizeof(id), "%" PRId64, r->id[0]);
-	snprintf(own, sizeof(own), "%" PRId64, r->subscriber);
-	PGresult *res = api_q(r, "SELECT s.id, s.subscriber_id FROM subscriptions s WHERE s.id = $1",
-			      1, p);
-	if (res == NULL)
-		return;
-	if (PQntuples(res) == 0 || (!r->admin && strcmp(PQgetvalue(res, 0, 1), own) != 0)) {
-		bool none = PQntuples(res) == 0;
-
-		PQclear(res);
-		if (none)
-			api_error(r, 404, "not_found", "no subscription %s", id);
-		else
-			api_error(r, 403, "forbidden", "not your subscription");
-		return;
-	}
-	PQclear(res);
-	res = api_q(r, "SELECT x.broker_ticket, x.sequence AS opened_sequence, x.volume, x.price,"
-		    " a.position_ticket AS master_ticket, a.symbol, a.order_type,"
-		    " EXISTS (SELECT 1 FROM execution_pnl q WHERE q.subscription_id = x.subscription_id"
-		    " AND q.broker_ticket = x.broker_ticket AND q.status = 'PARTIAL') AS partly_closed"
-		    " FROM execution_pnl x JOIN subscriptions s ON s.id = x.subscription_id"
-		    " LEFT JOIN signal_archive a ON a.master_id = s.master_id AND a.sequence = x.sequence"
-		    " WHERE x.subscription_id = $1 AND x.status = 'FILLED' AND NOT EXISTS (SELECT 1"
-		    " FROM execution_pnl c WHERE c.subscription_id = x.subscription_id"
-		    " AND c.broker_ticket = x.broker_ticket AND c.status = 'CLOSED')"
-		    " ORDER BY x.sequence, x.broker_ticket", 1, p);
-	if (res == NULL)
-		return;
-	api_reply(r, 200, json_pack("{s:I, s:o}", "subscription_id", (json_int_t)r->id[0],
-				    "positions", api_rows(res)));
-	PQclear(res);
 }

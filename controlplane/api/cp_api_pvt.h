@@ -157,6 +157,7 @@ struct api_route {
 	enum api_auth auth;
 	bool body;                     /* needs a JSON object body */
 	void (*fn)(struct api_req *r);
+	bool primary;                  /* a GET that must read the primary, never pg_read */
 };
 
 /* The route table (cp_api_routes.c) and its length. */
@@ -218,8 +219,6 @@ void api_console_session(struct api_req *r);
 void api_console_me(struct api_req *r);
 void api_console_logout(struct api_req *r);
 void api_console_link(struct api_req *r);
-void api_master_positions(struct api_req *r);
-void api_subscription_positions(struct api_req *r);
 void api_console_stream(struct api_req *r);
 /* Every wake of the worker (100 ms): notifications in, events out (cp_api_console.c). */
 void api_console_tick(struct api *a);

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "cp_api_pvt.h"
+#include "cp_book_store.h"
 #include "cp_trust_event.h"
 
 #define NAME_MAX_LEN 200
@@ -862,6 +863,109 @@ static void h_trust(struct api_req *r)
 	api_reply(r, 200, o);
 }
 
+/* ------------------------------------------------------------------ positions */
+
+/* proto OrderType names (decp.proto), as the API spells order types elsewhere */
+static const char *order_type_name(uint32_t t)
+{
+	static const char *const n[] = {"UNSPECIFIED", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT",
+					"BUY_STOP", "SELL_STOP", "CLOSE", "MODIFY", "CLOSE_PARTIAL"};
+
+	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "UNKNOWN";
+}
+
+/*
+ * GET /v1/masters/{id}/positions: the master's position book as the book role keeps it in
+ * Redis (docs/resync.md): open positions and pending orders at the sequence it reflects.
+ * The operator, or a subscriber with a live subscription to that master.
+ */
+static void h_master_positions(struct api_req *r)
+{
+	char id[24], subs[24];
+	struct cp_book b;
+	int rc;
+
+	snprintf(id, sizeof(id), "%" PRId64, r->id[0]);
+	if (!r->admin) {
+		const char *p[2] = {id, subs};
+		PGresult *res;
+
+		snprintf(subs, sizeof(subs), "%" PRId64, r->subscriber);
+		res = api_q(r, "SELECT 1 FROM subscriptions WHERE master_id = $1 AND subscriber_id = $2"
+			    " AND state <> 'CANCELLED'", 2, p);
+		if (res == NULL)
+			return;
+		rc = PQntuples(res);
+		PQclear(res);
+		if (rc == 0) {
+			api_error(r, 403, "forbidden", "no live subscription to master %s", id);
+			return;
+		}
+	}
+	if (cp_redis_ensure(&r->api->redis) != 0) {
+		api_error(r, 503, "redis_unavailable", "Redis is unreachable; retry later");
+		return;
+	}
+	cp_book_init(&b, (uint64_t)r->id[0]);
+	rc = cp_book_store_load(r->api->redis.ctx, (uint64_t)r->id[0], &b);
+	if (rc == -EIO)
+		cp_redis_fail(&r->api->redis, "loading a position book");
+	if (rc != 0) {
+		cp_book_free(&b);
+		if (rc == -EIO)
+			api_error(r, 503, "redis_unavailable", "Redis is unreachable; retry later");
+		else
+			api_error(r, 500, "internal", "the stored book of master %s does not decode", id);
+		return;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < b.n; i++) {
+		const struct cp_book_entry *e = &b.e[i];
+
+		json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"ticket", (json_int_t)e->ticket, "type", order_type_name(e->type),
+			"symbol", e->symbol, "volume", (json_int_t)e->volume,
+			"price", (json_int_t)e->price, "sl", (json_int_t)e->sl,
+			"tp", (json_int_t)e->tp, "opened_sequence", (json_int_t)e->opened_seq,
+			"updated_sequence", (json_int_t)e->updated_seq));
+	}
+	api_reply(r, 200, json_pack("{s:I, s:I, s:o}", "master_id", (json_int_t)r->id[0],
+				    "sequence", (json_int_t)b.seq, "positions", a));
+	cp_book_free(&b);
+}
+
+/*
+ * GET /v1/subscriptions/{id}/positions: what the subscriber reported holding for this
+ * subscription (execution reports, sql 0013): each FILLED ticket without a CLOSED report,
+ * with the master's signal that opened it (signal_archive: the master's ticket, symbol,
+ * type), so that a page can set it beside the master's book.
+ */
+static void h_subscription_positions(struct api_req *r)
+{
+	char id[24];
+	const char *p[1] = {id};
+	PGresult *res;
+
+	if (own_subscription(r, r->id[0]))
+		return;
+	snprintf(id, sizeof(id), "%" PRId64, r->id[0]);
+	res = api_q(r, "SELECT x.broker_ticket, x.sequence AS opened_sequence, x.volume, x.price,"
+		    " a.position_ticket AS master_ticket, a.symbol, a.order_type,"
+		    " EXISTS (SELECT 1 FROM execution_pnl q WHERE q.subscription_id = x.subscription_id"
+		    " AND q.broker_ticket = x.broker_ticket AND q.status = 'PARTIAL') AS partly_closed"
+		    " FROM execution_pnl x JOIN subscriptions s ON s.id = x.subscription_id"
+		    " LEFT JOIN signal_archive a ON a.master_id = s.master_id AND a.sequence = x.sequence"
+		    " WHERE x.subscription_id = $1 AND x.status = 'FILLED' AND NOT EXISTS (SELECT 1"
+		    " FROM execution_pnl c WHERE c.subscription_id = x.subscription_id"
+		    " AND c.broker_ticket = x.broker_ticket AND c.status = 'CLOSED')"
+		    " ORDER BY x.sequence, x.broker_ticket", 1, p);
+	if (res == NULL)
+		return;
+	api_reply(r, 200, json_pack("{s:I, s:o}", "subscription_id", (json_int_t)r->id[0],
+				    "positions", api_rows(res)));
+	PQclear(res);
+}
+
 /* One batch item, validated and normalised into `norm` (keys of the SQL recordset). */
 static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 {
@@ -1024,50 +1128,52 @@ static void h_events(struct api_req *r)
 /* ------------------------------------------------------------------ table */
 
 const struct api_route cp_api_routes[] = {
-	{API_GET, "/healthz", API_PUBLIC, false, h_healthz},
-	{API_GET, "/readyz", API_PUBLIC, false, h_readyz},
-	{API_GET, "/metrics", API_PUBLIC, false, h_metrics},
+	{API_GET, "/healthz", API_PUBLIC, false, h_healthz, false},
+	{API_GET, "/readyz", API_PUBLIC, false, h_readyz, false},
+	{API_GET, "/metrics", API_PUBLIC, false, h_metrics, false},
 	/* the web console (cp_api_console.c, docs/console.md) */
-	{API_GET, "/console", API_PUBLIC, false, api_console_asset},
-	{API_GET, "/console/", API_PUBLIC, false, api_console_asset},
-	{API_GET, "/console/index.html", API_PUBLIC, false, api_console_asset},
-	{API_GET, "/console/app.js", API_PUBLIC, false, api_console_asset},
-	{API_GET, "/console/app.css", API_PUBLIC, false, api_console_asset},
-	{API_POST, "/v1/console/session", API_PUBLIC, true, api_console_session},
-	{API_GET, "/v1/console/me", API_PUBLIC, false, api_console_me},
-	{API_POST, "/v1/console/logout", API_ANY, false, api_console_logout},
-	{API_GET, "/v1/console/stream", API_ANY, false, api_console_stream},
-	{API_POST, "/v1/console/link", API_ANY, false, api_console_link},
-	{API_POST, "/v1/protection-events", API_ANY, true, h_events},
-	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list},
-	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list},
-	{API_POST, "/v1/masters", API_ADMIN, true, h_master_create},
-	{API_GET, "/v1/masters/activity", API_ADMIN, false, h_master_activity},
-	{API_GET, "/v1/masters/:id", API_ADMIN, false, h_master_get},
-	{API_GET, "/v1/masters/:id/license-tokens", API_ADMIN, false, h_license_list},
-	{API_POST, "/v1/masters/:id/license-tokens", API_ADMIN, true, h_license_create},
-	{API_POST, "/v1/license-tokens/:id/revoke", API_ADMIN, false, h_license_revoke},
-	{API_GET, "/v1/subscribers", API_ADMIN, false, h_subscriber_list},
-	{API_POST, "/v1/subscribers", API_ADMIN, true, h_subscriber_create},
-	{API_GET, "/v1/subscribers/:id", API_ANY, false, h_subscriber_get},
-	{API_GET, "/v1/subscribers/:id/tokens", API_ANY, false, h_subtoken_list},
-	{API_POST, "/v1/subscribers/:id/tokens", API_ADMIN, true, h_subtoken_create},
-	{API_POST, "/v1/subscriber-tokens/:id/revoke", API_ADMIN, false, h_subtoken_revoke},
-	{API_GET, "/v1/subscribers/:id/wallet", API_ANY, false, h_wallet_get},
-	{API_POST, "/v1/subscribers/:id/wallet/deposit", API_ADMIN, true, h_wallet_deposit},
-	{API_POST, "/v1/subscribers/:id/wallet/withdraw", API_ANY, true, h_wallet_withdraw},
-	{API_GET, "/v1/subscribers/:id/ledger", API_ANY, false, h_ledger},
-	{API_GET, "/v1/subscriptions", API_ANY, false, h_subscription_list},
-	{API_POST, "/v1/subscriptions", API_ANY, true, h_subscription_create},
-	{API_GET, "/v1/subscriptions/:id", API_ANY, false, h_subscription_get},
-	{API_POST, "/v1/subscriptions/:id/suspend", API_ADMIN, false, h_subscription_suspend},
-	{API_POST, "/v1/subscriptions/:id/resume", API_ADMIN, false, h_subscription_resume},
-	{API_POST, "/v1/subscriptions/:id/cancel", API_ANY, false, h_subscription_cancel},
-	{API_POST, "/v1/subscriptions/:id/copy-policy", API_ANY, true, h_subscription_policy},
-	{API_GET, "/v1/subscriptions/:id/performance-fee", API_ANY, false, h_fee_preview},
-	{API_POST, "/v1/subscriptions/:id/performance-fee", API_ADMIN, true, h_fee_charge},
-	{API_GET, "/v1/subscriptions/:id/trust", API_ANY, false, h_trust},
-	{API_GET, "/v1/subscriptions/:id/positions", API_ANY, false, api_subscription_positions},
-	{API_GET, "/v1/masters/:id/positions", API_ANY, false, api_master_positions},
+	{API_GET, "/console", API_PUBLIC, false, api_console_asset, false},
+	{API_GET, "/console/", API_PUBLIC, false, api_console_asset, false},
+	{API_GET, "/console/index.html", API_PUBLIC, false, api_console_asset, false},
+	{API_GET, "/console/app.js", API_PUBLIC, false, api_console_asset, false},
+	{API_GET, "/console/app.css", API_PUBLIC, false, api_console_asset, false},
+	{API_POST, "/v1/console/session", API_PUBLIC, true, api_console_session, false},
+	/* primary: a session made a moment ago must be found */
+	{API_GET, "/v1/console/me", API_PUBLIC, false, api_console_me, true},
+	{API_POST, "/v1/console/logout", API_ANY, false, api_console_logout, false},
+	/* primary: LISTEN, and notifications come from the primary only */
+	{API_GET, "/v1/console/stream", API_ANY, false, api_console_stream, true},
+	{API_POST, "/v1/console/link", API_ANY, false, api_console_link, false},
+	{API_POST, "/v1/protection-events", API_ANY, true, h_events, false},
+	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list, false},
+	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list, false},
+	{API_POST, "/v1/masters", API_ADMIN, true, h_master_create, false},
+	{API_GET, "/v1/masters/activity", API_ADMIN, false, h_master_activity, false},
+	{API_GET, "/v1/masters/:id", API_ADMIN, false, h_master_get, false},
+	{API_GET, "/v1/masters/:id/license-tokens", API_ADMIN, false, h_license_list, false},
+	{API_POST, "/v1/masters/:id/license-tokens", API_ADMIN, true, h_license_create, false},
+	{API_POST, "/v1/license-tokens/:id/revoke", API_ADMIN, false, h_license_revoke, false},
+	{API_GET, "/v1/subscribers", API_ADMIN, false, h_subscriber_list, false},
+	{API_POST, "/v1/subscribers", API_ADMIN, true, h_subscriber_create, false},
+	{API_GET, "/v1/subscribers/:id", API_ANY, false, h_subscriber_get, false},
+	{API_GET, "/v1/subscribers/:id/tokens", API_ANY, false, h_subtoken_list, false},
+	{API_POST, "/v1/subscribers/:id/tokens", API_ADMIN, true, h_subtoken_create, false},
+	{API_POST, "/v1/subscriber-tokens/:id/revoke", API_ADMIN, false, h_subtoken_revoke, false},
+	{API_GET, "/v1/subscribers/:id/wallet", API_ANY, false, h_wallet_get, false},
+	{API_POST, "/v1/subscribers/:id/wallet/deposit", API_ADMIN, true, h_wallet_deposit, false},
+	{API_POST, "/v1/subscribers/:id/wallet/withdraw", API_ANY, true, h_wallet_withdraw, false},
+	{API_GET, "/v1/subscribers/:id/ledger", API_ANY, false, h_ledger, false},
+	{API_GET, "/v1/subscriptions", API_ANY, false, h_subscription_list, false},
+	{API_POST, "/v1/subscriptions", API_ANY, true, h_subscription_create, false},
+	{API_GET, "/v1/subscriptions/:id", API_ANY, false, h_subscription_get, false},
+	{API_POST, "/v1/subscriptions/:id/suspend", API_ADMIN, false, h_subscription_suspend, false},
+	{API_POST, "/v1/subscriptions/:id/resume", API_ADMIN, false, h_subscription_resume, false},
+	{API_POST, "/v1/subscriptions/:id/cancel", API_ANY, false, h_subscription_cancel, false},
+	{API_POST, "/v1/subscriptions/:id/copy-policy", API_ANY, true, h_subscription_policy, false},
+	{API_GET, "/v1/subscriptions/:id/performance-fee", API_ANY, false, h_fee_preview, false},
+	{API_POST, "/v1/subscriptions/:id/performance-fee", API_ADMIN, true, h_fee_charge, false},
+	{API_GET, "/v1/subscriptions/:id/trust", API_ANY, false, h_trust, false},
+	{API_GET, "/v1/subscriptions/:id/positions", API_ANY, false, h_subscription_positions, false},
+	{API_GET, "/v1/masters/:id/positions", API_ANY, false, h_master_positions, false},
 };
 const unsigned int cp_api_nroutes = sizeof(cp_api_routes) / sizeof(cp_api_routes[0]);
