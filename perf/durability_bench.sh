@@ -37,8 +37,6 @@ stop_all() {
 	rm -f "/dev/shm/$SHM"
 }
 trap 'stop_all; rm -rf "$T"' EXIT
-rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }
-wait_ping() { for _ in $(seq 1 200); do [ "$(rc_of "$1" PING 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done; return 1; }
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 

@@ -40,3 +40,16 @@ start_pipeline() { # DIR SHM CONFIG-LINE...
 	done
 	return 1
 }
+
+# Redis on loopback for the shell tests and benches that run their own servers.
+rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }     # PORT COMMAND...
+wait_ping() { # PORT: until it answers PING (10 s at most); 1 if it never does
+	for _ in $(seq 1 200); do
+		[ "$(rc_of "$1" PING 2>/dev/null)" = PONG ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+last_seq() { # PORT [MASTER]: the last sequence in a master's stream (default 1), "" when none
+	rc_of "$1" XREVRANGE "decp:{m${2:-1}}:signals" + - COUNT 1 2>/dev/null | head -1 | cut -d- -f1
+}

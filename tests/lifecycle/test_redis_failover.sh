@@ -30,23 +30,12 @@ stop_all() {
 }
 cleanup() { stop_all; rm -rf "$T"; }
 trap cleanup EXIT
-rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }
 start_redis() { # port dir [replicaof-port] -> pid in $!
 	mkdir -p "$2"
 	redis-server --bind 127.0.0.1 --port "$1" --dir "$2" --appendonly yes --appendfsync always \
 		--save "" --daemonize no --logfile "$2/redis.log" \
 		${3:+--replicaof 127.0.0.1 $3} &
 }
-wait_redis() { # port
-	for _ in $(seq 1 200); do
-		[ "$(rc_of "$1" PING 2>/dev/null)" = PONG ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-key='decp:{m1}:signals'
-# The highest sequence in a Redis's stream of master 1 (0: none).
-last_seq() { rc_of "$1" XREVRANGE "$key" + - COUNT 1 2>/dev/null | head -1 | cut -d- -f1; }
 
 "$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
 "$D" master add --id 1 --name m1 --key-seed failover >/dev/null
@@ -56,9 +45,9 @@ run_mode() { # durability
 	mkdir -p "$dir"
 	P1=$(free_port) && P2=$(free_port) || { bad "$mode: no free port"; return; }
 	start_redis "$P1" "$dir/primary"; RP1=$!
-	wait_redis "$P1" || { bad "$mode: primary did not start"; return; }
+	wait_ping "$P1" || { bad "$mode: primary did not start"; return; }
 	start_redis "$P2" "$dir/replica" "$P1"; RP2=$!
-	wait_redis "$P2" || { bad "$mode: replica did not start"; return; }
+	wait_ping "$P2" || { bad "$mode: replica did not start"; return; }
 	for _ in $(seq 1 200); do
 		rc_of "$P1" INFO replication | grep -q '^connected_slaves:1' && break
 		sleep 0.05

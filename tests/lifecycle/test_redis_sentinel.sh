@@ -25,10 +25,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }
-wait_ping() { for _ in $(seq 1 200); do [ "$(rc_of "$1" PING 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done; return 1; }
 key='decp:{m1}:signals'
-last_seq() { rc_of "$1" XREVRANGE "$key" + - COUNT 1 2>/dev/null | head -1 | cut -d- -f1; }
 SIGNALS=20000
 
 "$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
