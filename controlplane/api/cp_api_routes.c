@@ -1098,6 +1098,106 @@ static void h_event_list(struct api_req *r)
 	PQclear(res);
 }
 
+/*
+ * GET /v1/alerts?state=open|acknowledged|all&kind=K&before=ID&limit=N: the alert feed
+ * (sql 0024, docs/console.md "Alerts"), newest activity first by id; `open` counts every
+ * open alert (whatever the filters); `next_before` pages back.
+ */
+#define ALERT_COLS "id, kind, master_id, subscription_id, message, count, first_at, last_at," \
+		   " acknowledged_at, acknowledged_by"
+static void h_alert_list(struct api_req *r)
+{
+	static const char *const states[] = {"open", "acknowledged", "all", NULL};
+	static const char *const kinds[] = {"auto_pause", "platform_lag", "unknown_instrument",
+					    "positions_mismatch", "book_stopped", NULL};
+	char state[16], kind[32], before_s[24], limit_s[24];
+	const char *state_q = query_str(r, "state", state, sizeof(state));
+	const char *kind_q = query_str(r, "kind", kind, sizeof(kind));
+	int64_t before, limit;
+	unsigned int i;
+
+	if (query_int(r, "before", 1, INT64_MAX, INT64_MAX, &before) ||
+	    query_int(r, "limit", 1, LIST_PAGE_MAX, 100, &limit))
+		return;
+	for (i = 0; state_q != NULL && states[i] != NULL && strcmp(states[i], state_q) != 0; i++)
+		;
+	if (state_q != NULL && states[i] == NULL) {
+		api_error(r, 422, "invalid_value", "query parameter 'state' must be open, "
+			  "acknowledged or all");
+		return;
+	}
+	for (i = 0; kind_q != NULL && kinds[i] != NULL && strcmp(kinds[i], kind_q) != 0; i++)
+		;
+	if (kind_q != NULL && kinds[i] == NULL) {
+		api_error(r, 422, "invalid_value", "query parameter 'kind' must be one of "
+			  "auto_pause, platform_lag, unknown_instrument, positions_mismatch, "
+			  "book_stopped");
+		return;
+	}
+	id_text(before, before_s, sizeof(before_s));
+	id_text(limit, limit_s, sizeof(limit_s));
+	const char *p[4] = {state_q != NULL ? state_q : "open", kind_q, before_s, limit_s};
+	PGresult *res = api_q(r, "SELECT " ALERT_COLS ", (SELECT count(*) FROM alerts"
+			      " WHERE acknowledged_at IS NULL) AS open FROM alerts"
+			      " WHERE ($1 = 'all' OR ($1 = 'open') = (acknowledged_at IS NULL))"
+			      " AND ($2::text IS NULL OR kind = $2) AND id < $3::bigint"
+			      " ORDER BY id DESC LIMIT $4", 4, p);
+	if (res == NULL)
+		return;
+	int n = PQntuples(res);
+	json_t *rows = api_rows(res), *open = NULL;
+	json_t *next = n == limit ? json_integer(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10))
+				  : json_null();
+	PQclear(res);
+	for (size_t k = 0; k < json_array_size(rows); k++) {
+		json_t *o = json_array_get(rows, k);
+		if (open == NULL)
+			open = json_incref(json_object_get(o, "open"));
+		json_object_del(o, "open");
+	}
+	if (open == NULL) { /* no row matched the filters: count the open ones alone */
+		res = api_q(r, "SELECT count(*) AS open FROM alerts WHERE acknowledged_at IS NULL",
+			    0, NULL);
+		if (res == NULL) {
+			json_decref(rows);
+			json_decref(next);
+			return;
+		}
+		open = json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+		PQclear(res);
+	}
+	api_reply(r, 200, json_pack("{s:o, s:o, s:o}", "alerts", rows, "open", open,
+				    "next_before", next));
+}
+
+/* POST /v1/alerts/{id}/acknowledge: closes an open alert (its next occurrence opens a new
+ * one). 404 unknown, 409 already acknowledged. */
+static void h_alert_ack(struct api_req *r)
+{
+	char id[24];
+	id_text(r->id[0], id, sizeof(id));
+	const char *p[2] = {id, r->session[0] != '\0' ? "operator (console)" : "operator"};
+	PGresult *res = api_q(r, "WITH a AS (UPDATE alerts SET acknowledged_at = now(),"
+			      " acknowledged_by = $2 WHERE id = $1 AND acknowledged_at IS NULL"
+			      " RETURNING " ALERT_COLS ") SELECT a.*, true AS changed FROM a"
+			      " UNION ALL SELECT " ALERT_COLS ", false FROM alerts WHERE id = $1"
+			      " AND NOT EXISTS (SELECT 1 FROM a)", 2, p);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 0) {
+		api_error(r, 404, "not_found", "no such alert");
+	} else if (strcmp(PQgetvalue(res, 0, PQfnumber(res, "changed")), "t") != 0) {
+		api_error(r, 409, "already_acknowledged", "alert %s was acknowledged at %s by %s",
+			  id, PQgetvalue(res, 0, PQfnumber(res, "acknowledged_at")),
+			  PQgetvalue(res, 0, PQfnumber(res, "acknowledged_by")));
+	} else {
+		json_t *o = api_row(res, 0);
+		json_object_del(o, "changed");
+		api_reply(r, 200, o);
+	}
+	PQclear(res);
+}
+
 static void h_events(struct api_req *r)
 {
 	static const char *const keys[] = {"events", NULL};
@@ -1146,6 +1246,8 @@ const struct api_route cp_api_routes[] = {
 	{API_POST, "/v1/console/link", API_ANY, false, api_console_link, false},
 	{API_POST, "/v1/protection-events", API_ANY, true, h_events, false},
 	{API_GET, "/v1/protection-events", API_ANY, false, h_event_list, false},
+	{API_GET, "/v1/alerts", API_ADMIN, false, h_alert_list, false},
+	{API_POST, "/v1/alerts/:id/acknowledge", API_ADMIN, false, h_alert_ack, false},
 	{API_GET, "/v1/masters", API_ADMIN, false, h_master_list, false},
 	{API_POST, "/v1/masters", API_ADMIN, true, h_master_create, false},
 	{API_GET, "/v1/masters/activity", API_ADMIN, false, h_master_activity, false},

@@ -20,10 +20,11 @@
 #define READ_COUNT 256u
 #define START_BACK_MS UINT64_C(60000) /* a (re)started role reads the parts of the last minute */
 
-void cp_book_check_init(struct cp_book_check *c, uint64_t master)
+void cp_book_check_init(struct cp_book_check *c, uint64_t master, struct cp_alerts *alerts)
 {
 	memset(c, 0, sizeof(*c));
 	c->master = master;
+	c->alerts = alerts;
 	cp_book_init(&c->ck[0], master);
 	cp_book_init(&c->ck[1], master);
 }
@@ -139,10 +140,10 @@ static void compare(struct cp_book_check *c, struct cp_book_snap *s, const struc
 		if (n > CP_BOOK_CHECK_LOG_MAX)
 			cp_log(CP_LOG_WARN, ROLE, "master %" PRIu64 " snapshot %" PRIu64 ": %zu more "
 			       "differences not logged", c->master, s->id, n - CP_BOOK_CHECK_LOG_MAX);
-		cp_log(CP_LOG_WARN, ROLE, "ALERT master %" PRIu64 ": its positions at sequence %"
-		       PRIu64 " differ from the book: %zu difference(s) (snapshot %" PRIu64 ", master "
-		       "%zu entries, book %zu; master_position_checks; %s)", c->master, s->seq, n,
-		       s->id, s->n, b->n, how);
+		cp_alert(c->alerts, CP_ALERT_POSITIONS_MISMATCH, c->master, 0, "master %" PRIu64
+			 ": its positions at sequence %" PRIu64 " differ from the book: %zu "
+			 "difference(s) (snapshot %" PRIu64 ", master %zu entries, book %zu; "
+			 "master_position_checks; %s)", c->master, s->seq, n, s->id, s->n, b->n, how);
 		atomic_fetch_add(&st->mismatches, 1);
 		atomic_fetch_add(&st->differences, n);
 		store(pg, c->master, s, "mismatch", b->n, n, x->detail);

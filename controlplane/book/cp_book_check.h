@@ -13,7 +13,7 @@
  *                                                     stream's signals to N; none: stale
  *                                  book.seq <  N      wait (the book trails its stream),
  *                                                     at most CP_BOOK_CHECK_WAIT_NS: expired
- *     outcome -> log (each difference, an ALERT line for a mismatch), metrics,
+ *     outcome -> log (each difference; a mismatch raised as an alert: cp_alert.h), metrics,
  *                PostgreSQL master_position_checks (sql 0023), once per snapshot
  *
  * Checkpoints: copies of the book taken at most every CP_BOOK_CHECK_CKPT_NS when it moved;
@@ -38,6 +38,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cp_alert.h"
 #include "cp_book.h"
 #include "cp_pg.h"
 
@@ -72,9 +73,11 @@ struct cp_book_check {
 	struct cp_book ck[2];        /* checkpoints: ck[0] older, ck[1] newer */
 	bool has_ck[2];
 	uint64_t ck_at_ns;
+	struct cp_alerts *alerts;    /* the role's: a mismatch is raised there */
 };
 
-void cp_book_check_init(struct cp_book_check *c, uint64_t master);
+/* alerts (not copied, outlives c): where a mismatch is raised (cp_alert.h). */
+void cp_book_check_init(struct cp_book_check *c, uint64_t master, struct cp_alerts *alerts);
 void cp_book_check_free(struct cp_book_check *c);
 
 /* The book as loaded (stored, or empty), before the role applies anything: the first

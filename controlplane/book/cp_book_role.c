@@ -40,6 +40,7 @@ struct books {
 	size_t n, cap;
 	_Atomic uint64_t masters, signals, anomalies, gaps, saves, from_archive;
 	struct cp_book_check_stats chk;
+	struct cp_alerts alerts;   /* positions mismatch, a book no longer kept */
 };
 
 static void book_stats(void *arg, struct cp_metrics *m)
@@ -111,7 +112,7 @@ static int refresh_masters(struct books *bk, redisContext *c)
 		memset(&bk->t[bk->n], 0, sizeof(bk->t[bk->n]));
 		bk->t[bk->n].master = m;
 		cp_book_init(&bk->t[bk->n].b, m);
-		cp_book_check_init(&bk->t[bk->n].chk, m);
+		cp_book_check_init(&bk->t[bk->n].chk, m, &bk->alerts);
 		bk->n++;
 		atomic_store(&bk->masters, bk->n);
 	}
@@ -154,8 +155,8 @@ static int apply_body(struct books *bk, struct tracked *t, uint64_t seq, const u
 /* The book cannot go on: left out, alerted, counted. */
 static void give_up(struct books *bk, struct tracked *t, const char *why)
 {
-	cp_log(CP_LOG_WARN, ROLE, "ALERT master %" PRIu64 ": the book reflects %" PRIu64 " and %s:"
-	       " it is no longer kept", t->master, t->b.seq, why);
+	cp_alert(&bk->alerts, CP_ALERT_BOOK_STOPPED, t->master, 0, "master %" PRIu64 ": the book "
+		 "reflects %" PRIu64 " and %s: it is no longer kept", t->master, t->b.seq, why);
 	t->gap = true;
 	atomic_fetch_add(&bk->gaps, 1);
 }
@@ -291,6 +292,7 @@ int cp_book_run(struct cp_ctx *ctx)
 	cp_redis_init(&r, ctx->cfg, ROLE);
 	/* connected only to catch up a trimmed stream and to record positions checks */
 	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
+	cp_alert_init(&bk->alerts, ROLE);
 	if (cp_ctx_stats_add(ctx, book_stats, bk) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_book_* metrics");
 	while (!atomic_load(ctx->stop)) {
@@ -317,9 +319,11 @@ int cp_book_run(struct cp_ctx *ctx)
 				cp_redis_fail(&r, "position book");
 			busy |= n == (long)BOOK_CHUNK;
 		}
+		cp_alert_flush(&bk->alerts, &pg, false);
 		if (!busy)
 			cp_sleep_ms(BOOK_IDLE_MS);
 	}
+	cp_alert_flush(&bk->alerts, &pg, true);
 	cp_ctx_stats_remove(ctx, book_stats, bk);
 	cp_log(CP_LOG_INFO, ROLE, "stopped: masters=%zu signals=%" PRIu64 " anomalies=%" PRIu64
 	       " gaps=%" PRIu64 " saves=%" PRIu64 " from_archive=%" PRIu64 " positions: matches=%"

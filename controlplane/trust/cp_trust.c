@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cp_alert.h"
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "guard_check.h"
@@ -34,6 +35,7 @@ struct trust {
 	struct cp_pg pg;
 	int64_t offset_us;
 	struct trust_counters counters;
+	struct cp_alerts alerts;   /* auto-pause, platform lag, unknown instrument */
 };
 
 static uint64_t ld(const _Atomic uint64_t *p)
@@ -213,8 +215,9 @@ static int pause_many(struct trust *t, struct cols *c)
 
 	for (int i = 0; i < n; i++) {
 		atomic_fetch_add(&t->counters.auto_pauses, 1);
-		cp_log(CP_LOG_WARN, ROLE, "ALERT auto-pause: subscription %s trust score %s < 50: "
-		       "PAUSED_TOXIC", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+		cp_alert(&t->alerts, CP_ALERT_AUTO_PAUSE, 0, strtoull(PQgetvalue(r, i, 0), NULL, 10),
+			 "auto-pause: subscription %s trust score %s < 50: PAUSED_TOXIC",
+			 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 	}
 	PQclear(r);
 	return failed ? -EIO : n;
@@ -357,18 +360,21 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct tru
 			 * and not scored; a claim our records do not confirm is scored. */
 			if (PQgetvalue(in, i, IN_PLATFORM)[0] == 't') {
 				atomic_fetch_add(&t->counters.platform_stale, 1);
-				CP_LOG_RL(CP_LOG_WARN, ROLE, "ALERT platform lag: subscription %s "
-					  "sequence %s stale by the platform (%s): not scored", id,
-					  PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_ATTR));
+				cp_alert(&t->alerts, CP_ALERT_PLATFORM_LAG, 0,
+					 strtoull(id, NULL, 10), "platform lag: subscription %s "
+					 "sequence %s stale by the platform (%s): not scored", id,
+					 PQgetvalue(in, i, IN_SEQ), PQgetvalue(in, i, IN_ATTR));
 				continue;
 			}
 			atomic_fetch_add(&t->counters.attribution_refuted, 1);
 		}
 		if (ev == GUARD_TRUST_UNKNOWN_INSTRUMENT) {
 			atomic_fetch_add(&t->counters.unknown_instrument, 1);
-			CP_LOG_RL(CP_LOG_WARN, ROLE, "ALERT unknown instrument: subscription %s "
-				  "refused sequence %s: the instrument registry lacks its symbol "
-				  "(decpctl instrument add)", id, PQgetvalue(in, i, IN_SEQ));
+			cp_alert(&t->alerts, CP_ALERT_UNKNOWN_INSTRUMENT, 0, strtoull(id, NULL, 10),
+				 "unknown instrument: subscription %s refused %s%s: the instrument "
+				 "registry lacks its symbol (decpctl instrument add)", id,
+				 PQgetisnull(in, i, IN_SEQ) ? "a signal" : "sequence ",
+				 PQgetvalue(in, i, IN_SEQ));
 		}
 		guard_trust_apply(&row->g, ev, us_to_ns(at + t->offset_us));
 		*incidents += guard_trust_delta(ev) < 0;
@@ -654,6 +660,7 @@ int cp_trust_run(struct cp_ctx *ctx)
 	if (cp_ctx_stats_add(ctx, trust_stats, &t.counters) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_trust_* metrics");
 	cp_pg_init(&t.pg, cfg, ROLE, NULL);
+	cp_alert_init(&t.alerts, ROLE);
 	cp_log(CP_LOG_INFO, ROLE, "scoring with guard's rule table; tick every %u s, clock "
 	       "offset %u s", cfg->trust_tick_s, cfg->trust_time_offset_s);
 	while (!cp_ctx_stopping(ctx)) {
@@ -668,6 +675,7 @@ int cp_trust_run(struct cp_ctx *ctx)
 			next_tick = 0;
 		}
 		int n = drain_once(&t);
+		cp_alert_flush(&t.alerts, &t.pg, false);
 		if (n > 0)
 			continue;
 		uint64_t now = cp_now_ns();
@@ -677,6 +685,7 @@ int cp_trust_run(struct cp_ctx *ctx)
 		}
 		wait_notify(&t, 100);
 	}
+	cp_alert_flush(&t.alerts, &t.pg, true);
 	cp_ctx_stats_remove(ctx, trust_stats, &t.counters);
 	cp_pg_close(&t.pg);
 	return 0;

@@ -1274,6 +1274,17 @@ static void run_positions(struct env *e)
 	CHECK(log_lines(e, "ALERT master 2: its positions at sequence") == 1, "the ALERT line");
 	CHECK(log_lines(e, "ALERT master 1") == 0 && log_lines(e, "ALERT master 3") == 0,
 	      "no alert for the honest masters");
+	/* the alert feed (sql 0024): recorded within a second of the ALERT line */
+	{
+		const char *q = "SELECT count(*) FROM alerts WHERE kind = 'positions_mismatch' AND "
+				"master_id = 2 AND subscription_id IS NULL AND count = 1 AND "
+				"acknowledged_at IS NULL AND message LIKE 'master 2: its positions at %'";
+		uint64_t until = now_ms() + 10000;
+		while (pg_scalar(c, q) != 1 && now_ms() < until)
+			sleep_ms(50);
+		CHECK(pg_scalar(c, q) == 1 && pg_scalar(c, "SELECT count(*) FROM alerts") == 1,
+		      "the alert feed: one open positions_mismatch alert, master 2's");
+	}
 	CHECK(log_lines(e, "held by the master, not in the book") == 1 &&
 		      log_lines(e, "differs: volume master") == 1,
 	      "each difference logged");

@@ -9,7 +9,8 @@
   // the page re-reads); the timer is only a backstop for a stream that cannot be held.
   const REFRESH_MS = 15000;
   const NS = 'http://www.w3.org/2000/svg';
-  const S = { me: null, timer: null, es: null, seq: 0, editing: false, filter: { sub: '', reason: '' } };
+  const S = { me: null, timer: null, es: null, seq: 0, editing: false, filter: { sub: '', reason: '' },
+             alerts: { state: 'open', kind: '' } };
   const $ = (id) => document.getElementById(id);
 
   // ---------------------------------------------------------------- small helpers
@@ -207,10 +208,67 @@
     });
   }
 
-  async function viewOperator() {
-    const [m, s] = await Promise.all([api('GET', '/v1/masters/activity'),
-                                      api('GET', '/v1/subscriptions?limit=100')]);
+  // The alert feed (sql 0024): what the roles found that an operator must act on.
+  const ALERT_KINDS = ['auto_pause', 'platform_lag', 'unknown_instrument', 'positions_mismatch',
+                       'book_stopped'];
+  const ALERT_COLS = [
+    { key: 'id', label: 'id', num: true }, { key: 'kind', label: 'kind' },
+    { key: 'master_id', label: 'master', num: true },
+    { key: 'subscription_id', label: 'subscription',
+      fmt: (v) => (v ? link(`#/subscription/${v}`, v) : '') },
+    { key: 'message', label: 'message' }, { key: 'count', label: 'count', num: true },
+    { key: 'first_at', label: 'first' }, { key: 'last_at', label: 'last' },
+    { key: 'acknowledged_at', label: 'acknowledged',
+      fmt: (v, r) => (v ? `${v} (${r.acknowledged_by})` : '') },
+  ];
+
+  async function acknowledge(id) {
+    if (!confirm(`Acknowledge alert ${id}? Its next occurrence opens a new alert.`)) return;
+    try {
+      await api('POST', `/v1/alerts/${id}/acknowledge`);
+      message('info', `alert ${id} acknowledged`);
+      await refresh();
+    } catch (e) { showError(e); }
+  }
+
+  function alertTable(rows) {
+    return table('alerts', ALERT_COLS, rows, (r) => (r.acknowledged_at ? [] : [
+      el('button', { type: 'button', 'data-action': 'acknowledge',
+                     onclick: () => acknowledge(r.id) }, 'Acknowledge')]));
+  }
+
+  async function viewAlerts() {
+    const f = S.alerts;
+    const q = new URLSearchParams({ limit: '100', state: f.state });
+    if (f.kind) q.set('kind', f.kind);
+    const r = await api('GET', `/v1/alerts?${q}`);
+    const state = el('select', { id: 'f-state' },
+                     ...['open', 'acknowledged', 'all'].map((x) =>
+                       el('option', { value: x, selected: x === f.state }, x)));
+    const kind = el('select', { id: 'f-kind' }, el('option', { value: '' }, 'any kind'),
+                    ...ALERT_KINDS.map((x) => el('option', { value: x, selected: x === f.kind }, x)));
+    const apply = el('button', { type: 'button', id: 'f-apply' }, 'Filter');
+    apply.addEventListener('click', () => {
+      S.alerts = { state: state.value, kind: kind.value };
+      refresh();
+    });
     return [
+      el('h2', null, `Alerts (${r.alerts.length}${r.next_before ? '+' : ''})`),
+      el('p', { class: 'muted', 'data-open-alerts': String(r.open) },
+         `${r.open} open. An open alert folds its repeats (count, last); acknowledging ` +
+         'closes it.'),
+      el('p', { class: 'filters' }, state, ' ', kind, ' ', apply),
+      alertTable(r.alerts),
+    ];
+  }
+
+  async function viewOperator() {
+    const [m, s, a] = await Promise.all([api('GET', '/v1/masters/activity'),
+                                         api('GET', '/v1/subscriptions?limit=100'),
+                                         api('GET', '/v1/alerts?state=open&limit=5')]);
+    return [
+      el('h2', null, link('#/alerts', `Open alerts (${a.open})`)),
+      ...(a.open > 0 ? [alertTable(a.alerts)] : [el('p', { class: 'muted' }, 'No open alert.')]),
       el('h2', null, `Masters (${m.masters.length})`),
       table('masters', [{ key: 'id', label: 'id', num: true }, { key: 'name', label: 'name' },
                         { key: 'last_sequence', label: 'last sequence', num: true },
@@ -497,7 +555,9 @@
     const here = (location.hash || '#/').split('?')[0];
     const items = [['#/', S.me.role === 'operator' ? 'Overview' : 'My account'],
                    ['#/events', 'Protection events']];
-    if (S.me.role === 'operator') items.push(['#/subscribers', 'Subscribers'], ['#/system', 'System']);
+    if (S.me.role === 'operator') {
+      items.push(['#/alerts', 'Alerts'], ['#/subscribers', 'Subscribers'], ['#/system', 'System']);
+    }
     for (const [h, t] of items) {
       const a = link(h, t);
       if (h === here) a.className = 'active';
@@ -519,6 +579,9 @@
     } else if (h.startsWith('#/events')) {
       view = 'events';
       nodes = await viewEvents();
+    } else if (h.startsWith('#/alerts') && S.me.role === 'operator') {
+      view = 'alerts';
+      nodes = await viewAlerts();
     } else if (h === '#/subscribers' && S.me.role === 'operator') {
       view = 'subscribers';
       nodes = await viewSubscribers();

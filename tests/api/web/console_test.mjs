@@ -200,6 +200,9 @@ async function main() {
   check(await evaluate(op, "document.querySelectorAll('[data-table=masters] tbody tr[data-id]').length") === masters.length &&
         await evaluate(op, cell('masters', masters[0].id, 'last_sequence')) === String(masters[0].last_sequence ?? ''),
         `operator: ${masters.length} masters listed, master ${masters[0].id}'s last sequence ${masters[0].last_sequence} as the API says`);
+  const open0 = (await apiGet('/v1/alerts?state=open', admin)).open;
+  check(open0 >= 1 && await evaluate(op, "(document.querySelector('h2 a[href=\"#/alerts\"]') || {}).textContent") === `Open alerts (${open0})`,
+        `operator: the overview counts the API's ${open0} open alert(s)`);
   await shot(op, 'operator-overview.png');
 
   // a live update: a change made elsewhere (the API) shows up without a reload
@@ -267,6 +270,37 @@ async function main() {
   check(ttl !== '' && shownTtl === ttl, `operator: the feed filtered by TTL_EXPIRED shows the API's events (${shownTtl})`);
   await shot(op, 'operator-events.png');
 
+  // the alert feed: the trust role's alert (A reported an instrument the registry lacks)
+  await evaluate(op, "location.hash = '#/alerts', true");
+  await waitFor(op, "document.body.dataset.view === 'alerts' && document.querySelector('[data-table=alerts]')", 'the alerts page');
+  const al = await apiGet('/v1/alerts?state=open&limit=100', admin);
+  const rowsShown = () => evaluate(op, "[...document.querySelectorAll('[data-table=alerts] tbody tr[data-id]')].map((r) => r.dataset.id).join(',')");
+  const a0 = al.alerts[0];
+  check(al.alerts.length >= 1 && await rowsShown() === al.alerts.map((a) => String(a.id)).join(',') &&
+        await evaluate(op, cell('alerts', a0.id, 'kind')) === a0.kind &&
+        await evaluate(op, cell('alerts', a0.id, 'count')) === String(a0.count) &&
+        await evaluate(op, cell('alerts', a0.id, 'message')) === a0.message,
+        `operator: the open alerts are the API's (${al.alerts.map((a) => `${a.id} ${a.kind}`).join(', ')})`);
+  await shot(op, 'operator-alerts.png');
+  const ad = op.dialogs;
+  await evaluate(op, `document.querySelector('[data-table=alerts] tr[data-id="${a0.id}"] button[data-action=acknowledge]').click(), true`);
+  await waitFor(op, `!document.querySelector('[data-table=alerts] tr[data-id="${a0.id}"]')`, 'the acknowledgement');
+  const acked = (await apiGet('/v1/alerts?state=acknowledged&limit=100', admin)).alerts.find((a) => a.id === a0.id);
+  check(op.dialogs === ad + 1 && acked && acked.acknowledged_by === 'operator (console)',
+        `operator: Acknowledge (confirmed): the API has alert ${a0.id} acknowledged by ${acked && acked.acknowledged_by}`);
+  // live: the next occurrence opens a new alert, shown without a reload
+  await waitFor(op, "document.body.dataset.live === 'on'", 'the event stream');
+  const t1 = Date.now();
+  const pe = await apiPost('/v1/protection-events', E.DECP_TOK_A,
+    { events: [{ subscription_id: Number(sa), reason: 'UNKNOWN_INSTRUMENT', symbol: 'XAGUSD' }] });
+  check(pe.status === 202, `API: subscriber A reports UNKNOWN_INSTRUMENT again: ${pe.status}`);
+  await waitFor(op, `(() => { const r = document.querySelector('[data-table=alerts] tbody tr[data-id]');
+    return r && r.dataset.id !== '${a0.id}' && r.querySelector('td[data-key=kind]').textContent === 'unknown_instrument'; })()`,
+    'the new alert', 10000);
+  const al2 = await apiGet('/v1/alerts?state=open&kind=unknown_instrument', admin);
+  check(al2.alerts.length === 1 && await rowsShown() === String(al2.alerts[0].id) && al2.alerts[0].id !== a0.id,
+        `operator: a new occurrence after the acknowledgement opens alert ${al2.alerts[0] && al2.alerts[0].id}, shown live in ${Date.now() - t1} ms`);
+
   // the roles and the edge, as /metrics says
   await evaluate(op, "location.hash = '#/system', true");
   await waitFor(op, "document.body.dataset.view === 'system'", 'the system page');
@@ -292,6 +326,9 @@ async function main() {
   await signIn(sub, E.DECP_TOK_A);
   await waitFor(sub, "document.body.dataset.view === 'subscriber' && document.querySelector('[data-table=subscriptions] tbody tr[data-id]')", 'the subscriber page');
   const mine = (await apiGet('/v1/subscriptions?limit=100', E.DECP_TOK_A)).subscriptions;
+  const subAlerts = await apiPost('/v1/alerts/1/acknowledge', E.DECP_TOK_A);
+  check(await evaluate(sub, "document.querySelector('nav a[href=\"#/alerts\"]') === null") && subAlerts.status === 403,
+        `subscriber: no Alerts page, and the API refuses its acknowledge (${subAlerts.status})`);
   const ids = await evaluate(sub, "[...document.querySelectorAll('[data-table=subscriptions] tbody tr[data-id]')].map((r) => r.dataset.id).join(',')");
   check(ids === mine.map((s) => String(s.id)).join(',') && !ids.split(',').includes(String(sb)),
         `subscriber: sees its own subscriptions only (${ids}), not ${sb}`);
