@@ -68,5 +68,25 @@ for n in $names; do grep -q "$n" "$SRC/docs/api.md" 2>/dev/null || missing="$mis
 if [ -z "$missing" ]; then ok "all $(echo $names | wc -w) series are documented in docs/api.md"
 else bad "series not in docs/api.md:$missing"; fi
 
+# 6. Kubernetes manifests of the cold path (docs/deploy/k8s, issue 24 item 4): offline
+# checks against the object models of Debian's python3-kubernetes (check_k8s.py says what
+# is and is not checked).
+if out=$(/usr/bin/python3 "$SRC/tests/demo/check_k8s.py" "$D/k8s" \
+	 "$BLD/controlplane/core/decp-control" "$SRC/controlplane/api/cp_api_routes.c" 2>&1); then
+	ok "docs/deploy/k8s: $(printf "%s\n" "$out" | grep -c '^ok:') checks"
+else bad "docs/deploy/k8s: $(printf "%s\n" "$out" | grep -v '^ok:')"; fi
+
+# 7. The image's package list (docs/deploy/k8s/Containerfile) provides every library the
+# binaries it copies need (their NEEDED entries, mapped to Debian packages by dpkg -S).
+missing=
+for b in "$BLD/controlplane/core/decp-control" "$BLD/tools/decpctl/decpctl"; do
+	for lib in $(readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		pkg=$(dpkg -S "*/$lib" 2>/dev/null | cut -d: -f1 | grep -v -- '-dev$' | head -1)
+		grep -qw -- "$pkg" "$D/k8s/Containerfile" || missing="$missing $lib(${pkg:-?})"
+	done
+done
+if [ -z "$missing" ]; then ok "Containerfile installs the packages of every NEEDED library"
+else bad "Containerfile lacks:$missing"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
