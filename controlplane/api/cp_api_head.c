@@ -4,16 +4,7 @@
 #include "cp_http.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
-#include <strings.h>
-
-/* RFC 9110 §5.6.2 tchar */
-static bool is_tchar(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 static bool is_hex(unsigned char c)
 {
@@ -25,16 +16,6 @@ static void refuse(struct api_head_verdict *v, int status, const char *code, con
 	v->status = status;
 	v->code = code;
 	v->message = msg;
-}
-
-/* The line starting at p (up to end): its length without CR LF; *next after its LF. */
-static size_t line_len(const char *p, const char *end, const char **next)
-{
-	const char *lf = memchr(p, '\n', (size_t)(end - p));
-	size_t n = lf != NULL ? (size_t)(lf - p) : (size_t)(end - p);
-
-	*next = lf != NULL ? lf + 1 : end;
-	return n > 0 && p[n - 1] == '\r' ? n - 1 : n;
 }
 
 static void check_target(const char *t, size_t n, const struct api_head_limits *lim,
@@ -80,17 +61,12 @@ static void check_target(const char *t, size_t n, const struct api_head_limits *
 		refuse(v, 414, "too_many_args", "too many query arguments");
 }
 
+/* val[0..n): a Content-Length value, trimmed (cp_http_field_next). */
 static void check_length(const char *val, size_t n, uint64_t *seen, const struct api_head_limits *lim,
 			 struct api_head_verdict *v)
 {
 	uint64_t x = 0;
 
-	while (n > 0 && (*val == ' ' || *val == '\t')) {
-		val++;
-		n--;
-	}
-	while (n > 0 && (val[n - 1] == ' ' || val[n - 1] == '\t'))
-		n--;
 	if (n == 0 || n > 19) {
 		refuse(v, 400, "bad_content_length", "Content-Length must be 1 to 19 decimal digits");
 		return;
@@ -114,61 +90,46 @@ static void check_length(const char *val, size_t n, uint64_t *seen, const struct
 void api_head_check_pure(const char *head, size_t len, const struct api_head_limits *lim,
 			 struct api_head_verdict *v)
 {
-	const char *end = head + len, *p = head, *next;
-	size_t n = line_len(p, end, &next);
-	const char *sp1 = memchr(p, ' ', n), *sp2;
+	struct cp_http_line l;
+	struct cp_http_fields it;
+	struct cp_http_field f;
 	uint64_t cl = UINT64_MAX;
+	const char *why;
+	int r;
 
 	refuse(v, 0, NULL, NULL);
-	if (sp1 == NULL || sp1 == p) {
+	if (!cp_http_line(head, len, &l) || l.method_len == 0) {
 		refuse(v, 400, "bad_request", "malformed request line");
 		return;
 	}
-	for (const char *m = p; m < sp1; m++)
-		if (!is_tchar((unsigned char)*m)) {
+	for (size_t i = 0; i < l.method_len; i++)
+		if (!cp_http_is_tchar((unsigned char)l.method[i])) {
 			refuse(v, 400, "bad_request", "malformed request method");
 			return;
 		}
-	sp2 = memchr(sp1 + 1, ' ', (size_t)(p + n - sp1 - 1));
-	if (sp2 == NULL || (size_t)(p + n - sp2 - 1) != 8 ||
-	    (memcmp(sp2 + 1, "HTTP/1.1", 8) != 0 && memcmp(sp2 + 1, "HTTP/1.0", 8) != 0)) {
+	if (l.version_len != 8 || (memcmp(l.version, "HTTP/1.1", 8) != 0 &&
+				   memcmp(l.version, "HTTP/1.0", 8) != 0)) {
 		refuse(v, 400, "bad_request", "malformed request line (HTTP/1.1 or HTTP/1.0 only)");
 		return;
 	}
-	if (!((sp1 - p == 3 && memcmp(p, "GET", 3) == 0) ||
-	      (sp1 - p == 4 && memcmp(p, "POST", 4) == 0))) {
+	if (!((l.method_len == 3 && memcmp(l.method, "GET", 3) == 0) ||
+	      (l.method_len == 4 && memcmp(l.method, "POST", 4) == 0))) {
 		refuse(v, 405, "method_not_allowed", "only GET and POST are served (case-sensitive)");
 		return;
 	}
-	check_target(sp1 + 1, (size_t)(sp2 - sp1 - 1), lim, v);
+	check_target(l.target, l.target_len, lim, v);
 	if (v->status != 0)
 		return;
-	for (p = next; p < end; p = next) {
-		const char *colon;
-
-		n = line_len(p, end, &next);
-		if (n == 0)
-			break; /* the blank line */
-		if (p[0] == ' ' || p[0] == '\t') {
-			refuse(v, 400, "bad_request", "obsolete header line folding");
-			return;
-		}
-		colon = memchr(p, ':', n);
-		if (colon == NULL || colon == p) {
-			refuse(v, 400, "bad_request", "malformed header line");
-			return;
-		}
-		for (const char *c = p; c < colon; c++)
-			if (!is_tchar((unsigned char)*c)) {
-				refuse(v, 400, "bad_request", "malformed header name");
-				return;
-			}
-		if (colon - p == 14 && strncasecmp(p, "Content-Length", 14) == 0) {
-			check_length(colon + 1, (size_t)(p + n - colon - 1), &cl, lim, v);
+	cp_http_fields_init(&it, head, len);
+	while ((r = cp_http_field_next(&it, &f, &why)) > 0) {
+		if (cp_http_field_is(&f, "Content-Length")) {
+			check_length(f.value, f.value_len, &cl, lim, v);
 			if (v->status != 0)
 				return;
 		}
 	}
+	if (r < 0)
+		refuse(v, 400, "bad_request", why);
 }
 
 size_t api_head_reply(const struct api_head_verdict *v, char *out, size_t cap)

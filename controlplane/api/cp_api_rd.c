@@ -54,22 +54,6 @@ static void trim(const char **p, const char **e)
 		(*e)--;
 }
 
-/* Does the comma-separated list [p, e) hold token t (case-insensitive)? */
-static bool list_has(const char *p, const char *e, const char *t)
-{
-	size_t tl = strlen(t);
-
-	while (p < e) {
-		const char *c = memchr(p, ',', (size_t)(e - p)), *ie = c != NULL ? c : e, *ip = p;
-
-		trim(&ip, &ie);
-		if ((size_t)(ie - ip) == tl && strncasecmp(ip, t, tl) == 0)
-			return true;
-		p = c != NULL ? c + 1 : e;
-	}
-	return false;
-}
-
 /* The console's session cookie in a Cookie header's value [p, e): `decp_console=` followed
  * by exactly 64 hex digits, else nothing. */
 static void cookie_session(const char *p, const char *e, char out[CP_API_SESSION_MAX + 1])
@@ -100,53 +84,45 @@ static void cookie_session(const char *p, const char *e, char out[CP_API_SESSION
  */
 static void head_parse(struct api_rd *rd, size_t n)
 {
-	const char *h = rd->head, *end = h + n, *p, *next;
-	const char *sp1 = memchr(h, ' ', n), *t = sp1 + 1;
-	const char *sp2 = memchr(t, ' ', (size_t)(end - t)), *q;
-	bool http10 = memcmp(sp2 + 1, "HTTP/1.0", 8) == 0, has_cl = false, conn_close = false,
-	     conn_ka = false, expect = false;
+	struct cp_http_line l;
+	struct cp_http_fields it;
+	struct cp_http_field f;
+	const char *q, *why;
+	bool http10, has_cl = false, conn_close = false, conn_ka = false, expect = false;
 	unsigned int te = 0;
 	bool te_chunked = false;
 	uint64_t cl = 0;
 
-	/* cp_api_head accepted it: "GET|POST SP target SP HTTP/1.x", the target fits */
-	rd->req.post = sp1 - h == 4;
-	q = memchr(t, '?', (size_t)(sp2 - t));
-	memcpy(rd->req.path, t, (size_t)((q != NULL ? q : sp2) - t));
+	/* cp_api_head accepted it: "GET|POST SP target SP HTTP/1.x", the target fits, every
+	 * header line well formed */
+	cp_http_line(rd->head, n, &l);
+	http10 = memcmp(l.version, "HTTP/1.0", 8) == 0;
+	rd->req.post = l.method_len == 4;
+	q = memchr(l.target, '?', l.target_len);
+	memcpy(rd->req.path, l.target, q != NULL ? (size_t)(q - l.target) : l.target_len);
 	if (q != NULL)
-		memcpy(rd->req.query, q + 1, (size_t)(sp2 - q - 1));
-	for (p = memchr(h, '\n', n) + 1; p < end; p = next) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p)), *le, *colon, *v;
-		size_t nl;
+		memcpy(rd->req.query, q + 1, l.target_len - (size_t)(q + 1 - l.target));
+	cp_http_fields_init(&it, rd->head, n);
+	while (cp_http_field_next(&it, &f, &why) > 0) {
+		const char *v = f.value;
+		size_t vl = f.value_len;
 
-		next = lf != NULL ? lf + 1 : end;
-		le = lf != NULL ? lf : end;
-		if (le > p && le[-1] == '\r')
-			le--;
-		if (le == p)
-			break; /* the blank line */
-		colon = memchr(p, ':', (size_t)(le - p));
-		nl = (size_t)(colon - p);
-		v = colon + 1;
-		trim(&v, &le);
-		if (nl == 14 && strncasecmp(p, "Content-Length", nl) == 0) {
+		if (cp_http_field_is(&f, "Content-Length")) {
 			has_cl = true; /* 1..19 digits, every copy equal: cp_api_head checked */
 			cl = strtoull(v, NULL, 10);
-		} else if (nl == 17 && strncasecmp(p, "Transfer-Encoding", nl) == 0) {
+		} else if (cp_http_field_is(&f, "Transfer-Encoding")) {
 			te++;
-			te_chunked = (size_t)(le - v) == 7 && strncasecmp(v, "chunked", 7) == 0;
-		} else if (nl == 10 && strncasecmp(p, "Connection", nl) == 0) {
-			conn_close |= list_has(v, le, "close");
-			conn_ka |= list_has(v, le, "keep-alive");
-		} else if (nl == 6 && strncasecmp(p, "Expect", nl) == 0) {
-			expect = (size_t)(le - v) == 12 && strncasecmp(v, "100-continue", 12) == 0;
-		} else if (nl == 6 && strncasecmp(p, "Cookie", nl) == 0) {
-			cookie_session(v, le, rd->req.session);
-		} else if (nl == 14 && strncasecmp(p, "X-Decp-Console", nl) == 0) {
-			rd->req.console_hdr = le - v == 1 && v[0] == '1';
-		} else if (nl == 13 && strncasecmp(p, "Authorization", nl) == 0) {
-			size_t vl = (size_t)(le - v);
-
+			te_chunked = vl == 7 && strncasecmp(v, "chunked", 7) == 0;
+		} else if (cp_http_field_is(&f, "Connection")) {
+			conn_close |= cp_http_list_has(v, vl, "close");
+			conn_ka |= cp_http_list_has(v, vl, "keep-alive");
+		} else if (cp_http_field_is(&f, "Expect")) {
+			expect = vl == 12 && strncasecmp(v, "100-continue", 12) == 0;
+		} else if (cp_http_field_is(&f, "Cookie")) {
+			cookie_session(v, v + vl, rd->req.session);
+		} else if (cp_http_field_is(&f, "X-Decp-Console")) {
+			rd->req.console_hdr = vl == 1 && v[0] == '1';
+		} else if (cp_http_field_is(&f, "Authorization")) {
 			if (vl >= sizeof(rd->req.auth)) /* refused by the caller as malformed */
 				memcpy(rd->req.auth, "oversize", 9);
 			else

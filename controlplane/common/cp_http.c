@@ -2,6 +2,8 @@
 #include "cp_http.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 size_t cp_http_head_end(const char *buf, size_t n)
 {
@@ -14,6 +16,105 @@ size_t cp_http_head_end(const char *buf, size_t n)
 			return i + 3;
 	}
 	return 0;
+}
+
+bool cp_http_is_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* The line at p (up to end): its length without CR LF; *next after its LF (or end). */
+static size_t line_len(const char *p, const char *end, const char **next)
+{
+	const char *lf = memchr(p, '\n', (size_t)(end - p));
+	size_t n = lf != NULL ? (size_t)(lf - p) : (size_t)(end - p);
+
+	*next = lf != NULL ? lf + 1 : end;
+	return n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+}
+
+bool cp_http_line(const char *head, size_t len, struct cp_http_line *l)
+{
+	const char *next, *sp1, *sp2;
+	size_t n = line_len(head, head + len, &next);
+
+	if ((sp1 = memchr(head, ' ', n)) == NULL ||
+	    (sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - head))) == NULL)
+		return false;
+	l->method = head;
+	l->method_len = (size_t)(sp1 - head);
+	l->target = sp1 + 1;
+	l->target_len = (size_t)(sp2 - sp1 - 1);
+	l->version = sp2 + 1;
+	l->version_len = n - (size_t)(sp2 + 1 - head);
+	return true;
+}
+
+void cp_http_fields_init(struct cp_http_fields *it, const char *head, size_t len)
+{
+	it->end = head + len;
+	line_len(head, it->end, &it->p);
+}
+
+int cp_http_field_next(struct cp_http_fields *it, struct cp_http_field *f, const char **why)
+{
+	const char *next, *colon, *v, *e;
+	size_t n;
+
+	if (it->p >= it->end)
+		return 0;
+	n = line_len(it->p, it->end, &next);
+	if (n == 0) {
+		it->p = it->end;
+		return 0; /* the blank line */
+	}
+	if (it->p[0] == ' ' || it->p[0] == '\t')
+		return *why = "obsolete header line folding", -1;
+	colon = memchr(it->p, ':', n);
+	if (colon == NULL || colon == it->p)
+		return *why = "malformed header line", -1;
+	for (const char *c = it->p; c < colon; c++)
+		if (!cp_http_is_tchar((unsigned char)*c))
+			return *why = "malformed header name", -1;
+	for (v = colon + 1, e = it->p + n; v < e && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	f->name = it->p;
+	f->name_len = (size_t)(colon - it->p);
+	f->value = v;
+	f->value_len = (size_t)(e - v);
+	it->p = next;
+	return 1;
+}
+
+bool cp_http_field_is(const struct cp_http_field *f, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return f->name_len == n && strncasecmp(f->name, lit, n) == 0;
+}
+
+bool cp_http_list_has(const char *v, size_t n, const char *tok)
+{
+	size_t tl = strlen(tok);
+
+	for (size_t i = 0; i < n;) {
+		size_t s, e;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		s = i;
+		while (i < n && v[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
+			return true;
+	}
+	return false;
 }
 
 const char *cp_http_reason(int status)

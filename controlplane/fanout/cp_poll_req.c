@@ -2,42 +2,18 @@
 #include "cp_poll_req.h"
 
 #include <string.h>
-#include <strings.h>
+
+#include "cp_http.h"
 
 #define V1 "/v1/"
 #define MASTERS "/v1/masters/"
 #define SIGNALS "/signals"
 
-/* The request line's method, target and version (pointers into head). false: no line. */
-struct line {
-	const char *method, *target, *version;
-	size_t method_len, target_len, version_len;
-};
-
-static bool line_split(const char *head, size_t len, struct line *l)
-{
-	const char *eol = memchr(head, '\n', len), *sp1, *sp2;
-	size_t ll = eol != NULL ? (size_t)(eol - head) : len;
-
-	if (ll > 0 && head[ll - 1] == '\r')
-		ll--;
-	if ((sp1 = memchr(head, ' ', ll)) == NULL ||
-	    (sp2 = memchr(sp1 + 1, ' ', ll - (size_t)(sp1 + 1 - head))) == NULL)
-		return false;
-	l->method = head;
-	l->method_len = (size_t)(sp1 - head);
-	l->target = sp1 + 1;
-	l->target_len = (size_t)(sp2 - sp1 - 1);
-	l->version = sp2 + 1;
-	l->version_len = ll - (size_t)(sp2 + 1 - head);
-	return true;
-}
-
 bool cp_poll_head_is(const char *head, size_t len)
 {
-	struct line l;
+	struct cp_http_line l;
 
-	return line_split(head, len, &l) && l.target_len >= sizeof(V1) - 1 &&
+	return cp_http_line(head, len, &l) && l.target_len >= sizeof(V1) - 1 &&
 	       memcmp(l.target, V1, sizeof(V1) - 1) == 0;
 }
 
@@ -59,67 +35,30 @@ static bool dec(const char *p, size_t n, uint64_t *out)
 	return true;
 }
 
-/* Does the comma-separated header value v (n bytes) hold token tok (case-insensitive)? */
-static bool has_token(const char *v, size_t n, const char *tok)
-{
-	size_t tl = strlen(tok);
-
-	for (size_t i = 0; i < n;) {
-		size_t s, e;
-
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		e = i;
-		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-			e--;
-		if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* The headers after the request line: Host required, no body, Connection: close noted.
  * Returns 0 or 400. */
 static int headers(const char *head, size_t len, struct cp_poll_req *out)
 {
-	const char *eol = memchr(head, '\n', len);
-	size_t i = eol != NULL ? (size_t)(eol - head) + 1 : len;
+	struct cp_http_fields it;
+	struct cp_http_field f;
+	const char *why;
 	bool host = false;
+	int r;
 
-	while (i < len) {
-		const char *l = head + i, *colon;
-		size_t ll, nl, vs, ve;
-
-		eol = memchr(l, '\n', len - i);
-		ll = eol != NULL ? (size_t)(eol - l) : len - i;
-		i += ll + 1;
-		if (ll > 0 && l[ll - 1] == '\r')
-			ll--;
-		if (ll == 0)
-			break; /* the blank line */
-		colon = memchr(l, ':', ll);
-		if (colon == NULL || colon == l || l[0] == ' ' || l[0] == '\t')
-			return 400; /* not a header (obsolete folding refused too) */
-		nl = (size_t)(colon - l);
-		for (vs = nl + 1; vs < ll && (l[vs] == ' ' || l[vs] == '\t'); vs++)
-			;
-		for (ve = ll; ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'); ve--)
-			;
-#define IS(lit) (nl == sizeof(lit) - 1 && strncasecmp(l, lit, nl) == 0)
-		if (IS("host"))
-			host = host || ve > vs;
-		else if (IS("transfer-encoding"))
+	cp_http_fields_init(&it, head, len);
+	while ((r = cp_http_field_next(&it, &f, &why)) > 0) {
+		if (cp_http_field_is(&f, "host"))
+			host = host || f.value_len > 0;
+		else if (cp_http_field_is(&f, "transfer-encoding"))
 			return 400; /* a body: a GET has none */
-		else if (IS("content-length") && !(ve - vs == 1 && l[vs] == '0'))
+		else if (cp_http_field_is(&f, "content-length") &&
+			 !(f.value_len == 1 && f.value[0] == '0'))
 			return 400;
-		else if (IS("connection") && has_token(l + vs, ve - vs, "close"))
+		else if (cp_http_field_is(&f, "connection") &&
+			 cp_http_list_has(f.value, f.value_len, "close"))
 			out->close = true;
-#undef IS
 	}
-	return host ? 0 : 400;
+	return r == 0 && host ? 0 : 400; /* a malformed line (obsolete folding too): 400 */
 }
 
 /* The query string q[0..n): after (required), wait, policy; each known name at most
@@ -168,13 +107,13 @@ static int query(const char *q, size_t n, struct cp_poll_req *out, const char **
 
 int cp_poll_parse(const char *head, size_t len, struct cp_poll_req *out, const char **code)
 {
-	struct line l;
+	struct cp_http_line l;
 	const char *path, *qm, *id, *slash;
 	size_t pl;
 
 	memset(out, 0, sizeof(*out));
 	*code = "bad_request";
-	if (!line_split(head, len, &l))
+	if (!cp_http_line(head, len, &l))
 		return 400;
 	if (l.version_len != 8 || memcmp(l.version, "HTTP/1.1", 8) != 0)
 		return 400; /* HTTP/1.0 has no Host and no keep-alive by default: not served */

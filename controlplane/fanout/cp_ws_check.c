@@ -1,10 +1,11 @@
 /* cp_ws_check: strict RFC 6455 client-stream checker. Rules in cp_ws_check.h. */
 #include "cp_ws_check.h"
 
+#include "cp_http.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -48,96 +49,55 @@ static bool key_ok(const char *v, size_t n)
 	return strchr("AQgw", v[21]) != NULL;
 }
 
-/* Does the comma-separated list v (n bytes) hold token tok (case-insensitive)? */
-static bool has_token(const char *v, size_t n, const char *tok)
-{
-	size_t tl = strlen(tok), i = 0;
-
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		size_t s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		size_t e = i;
-		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-			e--;
-		if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
-			return true;
-	}
-	return false;
-}
-
 struct hs_seen {
 	bool upgrade, connection, version, host;
 	int keys;
 	bool key_valid;
 };
 
-static void hs_header(struct hs_seen *h, const char *name, size_t nl, const char *v, size_t vl)
+static void hs_header(struct hs_seen *h, const struct cp_http_field *f)
 {
-#define IS(lit) (nl == sizeof(lit) - 1 && strncasecmp(name, lit, nl) == 0)
-	if (IS("upgrade"))
-		h->upgrade = h->upgrade || has_token(v, vl, "websocket");
-	else if (IS("connection"))
-		h->connection = h->connection || has_token(v, vl, "upgrade");
-	else if (IS("sec-websocket-version"))
+	const char *v = f->value;
+	size_t vl = f->value_len;
+
+	if (cp_http_field_is(f, "upgrade"))
+		h->upgrade = h->upgrade || cp_http_list_has(v, vl, "websocket");
+	else if (cp_http_field_is(f, "connection"))
+		h->connection = h->connection || cp_http_list_has(v, vl, "upgrade");
+	else if (cp_http_field_is(f, "sec-websocket-version"))
 		h->version = vl == 2 && v[0] == '1' && v[1] == '3';
-	else if (IS("host"))
+	else if (cp_http_field_is(f, "host"))
 		h->host = vl > 0;
-	else if (IS("sec-websocket-key")) {
+	else if (cp_http_field_is(f, "sec-websocket-key")) {
 		h->keys++;
 		h->key_valid = key_ok(v, vl);
 	}
-#undef IS
 }
 
 /* "GET <target> HTTP/1.x" with x >= 1 */
-static bool request_line_ok(const char *l, size_t n)
+static bool request_line_ok(const struct cp_http_line *l)
 {
-	if (n < 14 || memcmp(l, "GET ", 4) != 0 || l[4] != '/')
-		return false;
-	const char *sp = memchr(l + 4, ' ', n - 4);
-	if (sp == NULL)
-		return false;
-	size_t rest = n - (size_t)(sp + 1 - l);
-	return rest == 8 && memcmp(sp + 1, "HTTP/1.", 7) == 0 && sp[8] >= '1' && sp[8] <= '9';
+	return l->method_len == 3 && memcmp(l->method, "GET", 3) == 0 && l->target_len > 0 &&
+	       l->target[0] == '/' && l->version_len == 8 &&
+	       memcmp(l->version, "HTTP/1.", 7) == 0 && l->version[7] >= '1' && l->version[7] <= '9';
 }
 
 bool cp_ws_check_handshake(const char *req, size_t len)
 {
 	struct hs_seen h = {0};
-	size_t i = 0;
-	bool first = true;
+	struct cp_http_line l;
+	struct cp_http_fields it;
+	struct cp_http_field f;
+	const char *why;
+	int r;
 
-	while (i < len) {
-		const char *eol = memchr(req + i, '\n', len - i);
-		size_t e = eol != NULL ? (size_t)(eol - req) : len;
-		size_t ll = e - i;
-		if (ll > 0 && req[i + ll - 1] == '\r')
-			ll--;
-		const char *l = req + i;
-		i = e + 1;
-		if (first) {
-			if (!request_line_ok(l, ll))
-				return false;
-			first = false;
-			continue;
-		}
-		if (ll == 0)
-			break; /* end of headers */
-		const char *colon = memchr(l, ':', ll);
-		if (colon == NULL || colon == l || l[0] == ' ' || l[0] == '\t')
-			return false; /* not a header (obsolete line folding is refused too) */
-		size_t nl = (size_t)(colon - l), vs = nl + 1;
-		while (vs < ll && (l[vs] == ' ' || l[vs] == '\t'))
-			vs++;
-		size_t ve = ll;
-		while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
-			ve--;
-		hs_header(&h, l, nl, l + vs, ve - vs);
-	}
-	return !first && h.upgrade && h.connection && h.version && h.host && h.keys == 1 &&
+	if (!cp_http_line(req, len, &l) || !request_line_ok(&l))
+		return false;
+	cp_http_fields_init(&it, req, len);
+	while ((r = cp_http_field_next(&it, &f, &why)) > 0)
+		hs_header(&h, &f);
+	/* a malformed header line (obsolete folding too): not a handshake */
+	return r == 0 && h.upgrade && h.connection && h.version && h.host && h.keys == 1 &&
 	       h.key_valid;
 }
 
@@ -372,36 +332,19 @@ void cp_ws_accept_key(const char *key, size_t key_len, char out[29])
 
 int cp_ws_head_value(const char *req, size_t len, const char *name, char *out, size_t cap)
 {
-	size_t nl = strlen(name), i = 0;
-	bool first = true;
+	struct cp_http_fields it;
+	struct cp_http_field f;
+	const char *why;
 
-	while (i < len) {
-		const char *eol = memchr(req + i, '\n', len - i);
-		size_t e = eol != NULL ? (size_t)(eol - req) : len, ll = e - i;
-		const char *l = req + i;
-
-		i = e + 1;
-		if (ll > 0 && l[ll - 1] == '\r')
-			ll--;
-		if (first) {
-			first = false;
+	cp_http_fields_init(&it, req, len);
+	while (cp_http_field_next(&it, &f, &why) > 0) {
+		if (!cp_http_field_is(&f, name))
 			continue;
-		}
-		if (ll == 0)
-			break;
-		if (ll > nl && l[nl] == ':' && strncasecmp(l, name, nl) == 0) {
-			size_t vs = nl + 1, ve = ll;
-
-			while (vs < ve && (l[vs] == ' ' || l[vs] == '\t'))
-				vs++;
-			while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
-				ve--;
-			if (ve - vs >= cap)
-				return -1;
-			memcpy(out, l + vs, ve - vs);
-			out[ve - vs] = '\0';
-			return (int)(ve - vs);
-		}
+		if (f.value_len >= cap)
+			return -1;
+		memcpy(out, f.value, f.value_len);
+		out[f.value_len] = '\0';
+		return (int)f.value_len;
 	}
 	return -1;
 }
