@@ -94,4 +94,23 @@ for st, c in wrong_status:
     if not re.search(rf"\b{st}\b[^\n]*`{c}`|`{c}`[^\n]*\b{st}\b", doc):
         bad(f"error {c}: answered with {st}, docs/api.md never says {st} beside it")
 ok(f"{len(pairs)} (status, code) pairs the api answers, against docs/api.md")
+
+# the fan-out's polling refusals (cp_poll_req.c, cp_fanout_poll.c) against docs/fanout.md
+fdoc = open(f"{root}/docs/fanout.md").read()
+frows = {(int(st), c) for st, cs in re.findall(r"^\| (\d{3}) \| ([^|]+)\|", fdoc, re.M)
+         for c in re.findall(r"`([a-z_]+)`", cs)}
+fpairs = set()
+s = open(f"{root}/controlplane/fanout/cp_poll_req.c").read()
+fpairs |= {(int(st), c) for c, st in re.findall(r'\*code = "([a-z_]+)", (\d{3})', s)}
+fpairs |= {(int(st), c) for a, c, st in  # *code = x ? "a" : "b", 400
+           re.findall(r'\*code = \w+ \? "([a-z_]+)" : "([a-z_]+)", (\d{3})', s)}
+fpairs |= {(int(st), a) for a, c, st in
+           re.findall(r'\*code = \w+ \? "([a-z_]+)" : "([a-z_]+)", (\d{3})', s)}
+s = open(f"{root}/controlplane/fanout/cp_fanout_poll.c").read()
+fpairs |= {(int(st), c) for st, c in re.findall(r'poll_error\(\w+, (\d{3}), "([a-z_]+)"', s)}
+if '"range_not_retained"' in s:  # chosen by a condition beside its status
+    fpairs.add((410, "range_not_retained"))
+for st, c in sorted(fpairs - frows):
+    bad(f"polling refusal {st} {c}: answered by the fan-out, not in docs/fanout.md's table")
+ok(f"{len(fpairs)} (status, code) pairs of the fan-out's polling, against docs/fanout.md")
 sys.exit(1 if failed else 0)
