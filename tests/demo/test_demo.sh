@@ -8,6 +8,7 @@
 #   - one protection event of each injected kind was recorded: TTL_EXPIRED (skewed clock,
 #     no time sync), PRICE_DEVIATION (lagging quotes), INVALID_SIGNATURE (the forger);
 #   - the forger's subscription was auto-paused (PAUSED_TOXIC), an honest one was not;
+#     the auto-pause is an open alert in the feed and the summary lists it;
 #   - the demo exits 0 and leaves nothing running: no process, segment, tap, namespace or
 #     DPDK dir; the root namespace never carried a private address (the demo's test network
 #     lives in its own namespace; tests/harness/rootns_guard.sh).
@@ -96,6 +97,12 @@ check "honest-1 and skewed-synced (time sync corrects the clock) report no incid
 st() { q "SELECT s.state FROM subscriptions s JOIN subscribers n ON n.id = s.subscriber_id WHERE n.name = '$1'"; }
 check "the forger was auto-paused ($(st forger))" test "$(st forger)" = PAUSED_TOXIC
 check "honest-1 stays SYNCED ($(st honest-1))" test "$(st honest-1)" = SYNCED
+# Issue 27: the forger's auto-pause is an open alert in the feed, and the summary lists it.
+n=$(q "SELECT count(*) FROM alerts a JOIN subscriptions s ON s.id = a.subscription_id
+       JOIN subscribers n ON n.id = s.subscriber_id WHERE n.name = 'forger'
+       AND a.kind = 'auto_pause' AND a.acknowledged_at IS NULL")
+check "the forger's auto-pause is an open alert ($n)" test "${n:-0}" = 1
+check "the summary lists the alerts" grep -Eq '^ +auto_pause +x1 +auto-pause: subscription' "$LOG"
 # Issue 26 item 3: the summary shows master -> subscriber latency and its histogram.
 check "the summary has the master -> guard verdict percentiles" \
 	grep -Eq '^ +master send -> guard verdict \(us\): n [1-9][0-9]* p50 [0-9]+ p99 [0-9]+ p99\.9 [0-9]+' "$LOG"
