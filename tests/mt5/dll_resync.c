@@ -13,6 +13,7 @@
 #include "decp_dll.h" /* codes and sizes only: the calls go through struct decp_fns */
 #include "dll_calls.h"
 #include "mt5_check.h"
+#include "mt5_ea.h"
 
 #define T0 INT64_C(1764892800000000000) /* mt5_vectors' envelope arrival time */
 #define MS INT64_C(1000000)
@@ -44,21 +45,6 @@ static int feed_snapshot(const struct decp_fns *f, int64_t h, const char *prefix
 	}
 	snprintf(name, sizeof(name), "%s_end", prefix);
 	return feed(f, h, name, info);
-}
-
-/* The EA's view of a symbol at price: lots 0.01..100, 10.0000 per pip per lot, wallet and
- * equity 10,000.0000. */
-static void view_at(int64_t *v, int64_t price)
-{
-	memset(v, 0, 12 * sizeof(*v));
-	v[0] = price - 1;
-	v[1] = price + 1;
-	v[2] = 1;
-	v[3] = 10000;
-	v[4] = 1;
-	v[5] = 100000;
-	v[6] = INT64_C(100000000);
-	v[8] = INT64_C(100000000);
 }
 
 /* The simulated account: the EA's copies of the master's positions by master ticket. */
@@ -178,7 +164,7 @@ static void refused(const struct decp_fns *f, int64_t h, int k, int code, int64_
 	f->decp_rx_state(h, st, 15);
 	if (why != 1 && why != 2) {
 		feed(f, h, "sync_end", i2);
-		view_at(v, 108512);
+		mt5_view_at(v, 108512);
 		CHECK(f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 2 &&
 		      feed(f, h, "envelope41", i2) == 1 &&
 		      f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) != 0,
@@ -275,9 +261,9 @@ void dll_resync_run(const struct decp_fns *f)
 	      f->decp_rx_resync_held(h, 960, NULL, 1, 20, 1, 0, 0) == DECP_E_INVAL &&
 	      f->decp_rx_resync_held(12345, 960, L"EURUSD", 1, 20, 1, 0, 0) == DECP_E_HANDLE,
 	      "resync_held: a ticket twice, 0, CLOSE, volume 0, a negative price, no symbol");
-	view_at(v, 108512);
+	mt5_view_at(v, 108512);
 	CHECK(f->decp_rx_resync_quote(h, L"EURUSD", v, 12) == 1, "resync: EURUSD quoted");
-	view_at(v, 127000);
+	mt5_view_at(v, 127000);
 	CHECK(f->decp_rx_resync_quote(h, L"GBPUSD", v, 9) == 2 &&
 	      f->decp_rx_resync_quote(h, L"GBPUSD", v, 9) == 2, "resync: GBPUSD quoted (replaced)");
 	CHECK(f->decp_rx_resync_quote(h, L"GBPUSD", v, 8) == DECP_E_INVAL &&
@@ -343,7 +329,7 @@ void dll_resync_run(const struct decp_fns *f)
 	      st[11] == 0 && st[14] == 1 && f->decp_rx_resync_done(h, out, sizeof(out)) ==
 	      DECP_E_STATE, "resync: SYNCED, the guard continues at S + 1 = 41");
 	/* live from S + 1; a stale replayed signal (1 <= S) refused */
-	view_at(v, 108512);
+	mt5_view_at(v, 108512);
 	v[9] = 0;
 	CHECK(feed(f, h, "envelope1_replay", info) == 1 &&
 	      f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) == 1,
@@ -361,9 +347,9 @@ void dll_resync_run(const struct decp_fns *f)
 	h = rx_resync(f, S, "snap_pub");
 	CHECK(feed_snapshot(f, h, "snap", 2, info) == 12 && hand(f, h, acct, nacct) == 7,
 	      "resync: again at the same S, the reconciled copies handed");
-	view_at(v, 108512);
+	mt5_view_at(v, 108512);
 	f->decp_rx_resync_quote(h, L"EURUSD", v, 12);
-	view_at(v, 127000);
+	mt5_view_at(v, 127000);
 	f->decp_rx_resync_quote(h, L"GBPUSD", v, 12);
 	n = f->decp_rx_resync_plan(h);
 	CHECK(n == 2 && f->decp_rx_resync_action(h, 0, act, 13, sym, 40) == 5 &&
