@@ -290,3 +290,19 @@ long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64
 	order_by_op(out, pl.n);
 	return (long)pl.n;
 }
+
+int guard_book_entry_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct guard_book_entry *)a)->ticket;
+	uint64_t y = ((const struct guard_book_entry *)b)->ticket;
+
+	return x < y ? -1 : x > y;
+}
+
+int guard_held_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct guard_held *)a)->master_ticket;
+	uint64_t y = ((const struct guard_held *)b)->master_ticket;
+
+	return x < y ? -1 : x > y;
+}

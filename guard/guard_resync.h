@@ -111,6 +111,12 @@ long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64
 		       const struct guard_held *held, size_t nheld,
 		       struct guard_resync_action *out, size_t cap);
 
+/* qsort/bsearch comparators by ticket (struct guard_book_entry.ticket, struct
+ * guard_held.master_ticket): the order in which guard_resync_plan's lookups are binary
+ * searches. */
+int guard_book_entry_cmp(const void *a, const void *b);
+int guard_held_cmp(const void *a, const void *b);
+
 /* "CLOSE", "REDUCE", "MODIFY", "OPEN", "SKIP"; "?" otherwise. */
 const char *guard_resync_op_name(enum guard_resync_op op);
 

@@ -2,32 +2,25 @@
 #include "proto_positions.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "proto_wire.h" /* PROTO_SYMBOL_MAX */
+#include "proto_wire.h" /* the validity rules */
 
+/* The rules are proto_wire's (one source for the DLL's encoder and this side). */
 static int entry_validate(const Decp__BookEntry *e)
 {
-	size_t n;
-
-	if (e == NULL || e->ticket == 0 || e->type < 1 || e->type > 6 || e->volume <= 0 ||
-	    e->price < 0 || e->sl < 0 || e->tp < 0 || e->expiration_ns < 0 || e->symbol == NULL)
+	if (e == NULL || (int)e->type < 0)
 		return -EINVAL;
-	n = strnlen(e->symbol, PROTO_SYMBOL_MAX + 1);
-	if (n == 0 || n > PROTO_SYMBOL_MAX)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (e->symbol[i] < 0x21 || e->symbol[i] > 0x7e)
-			return -EINVAL;
-	return 0;
+	return proto_wire_positions_entry_check(e->ticket, (uint32_t)e->type, e->symbol,
+						e->volume, e->price, e->sl, e->tp,
+						e->expiration_ns);
 }
 
 int proto_positions_validate(const Decp__Positions *p)
 {
-	if (p == NULL || p->master_id == 0 || p->snapshot_id == 0 || p->parts < 1 ||
-	    p->part >= p->parts || p->count > PROTO_POSITIONS_MAX ||
-	    p->parts > (p->count > 0 ? p->count : 1) || p->n_entries > p->count ||
-	    (p->count > 0 && p->n_entries == 0))
+	if (p == NULL || proto_wire_positions_header_check(p->master_id, p->snapshot_id, p->part,
+							   p->parts, p->count, p->n_entries) != 0)
 		return -EINVAL;
 	for (size_t i = 0; i < p->n_entries; i++)
 		if (entry_validate(p->entries[i]) != 0)
@@ -51,47 +44,35 @@ int proto_positions_seal(const struct proto_hmac_key *hk, const Decp__Positions 
 	return 0;
 }
 
-/* Bytes of a Positions with every header field at its widest and no entry. */
-static size_t header_max(void)
-{
-	Decp__Positions h = DECP__POSITIONS__INIT;
-
-	h.master_id = h.sequence = h.snapshot_id = UINT64_MAX;
-	h.part = h.parts = h.count = UINT32_MAX;
-	h.master_time_ns = -1;
-	return decp__positions__get_packed_size(&h);
-}
-
 long proto_positions_split(Decp__BookEntry *const *entries, size_t n, size_t *ends,
 			   size_t max_parts)
 {
-	size_t hdr = header_max(), used = hdr, parts = 0;
+	struct proto_wire_book_entry *e;
+	long parts;
 
 	if (n > PROTO_POSITIONS_MAX || ends == NULL || max_parts == 0)
 		return -EINVAL;
-	if (n == 0) {
-		ends[0] = 0;
-		return 1;
-	}
+	if ((e = calloc(n > 0 ? n : 1, sizeof(*e))) == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		size_t sz;
-
-		if (entry_validate(entries[i]) != 0)
+		if (entry_validate(entries[i]) != 0) {
+			free(e);
 			return -EINVAL;
-		sz = decp__book_entry__get_packed_size(entries[i]);
-		sz += 1 + (sz < 128 ? 1 : 2); /* tag and length of the repeated field 7 */
-		if (hdr + sz > PROTO_POSITIONS_BODY_MAX)
-			return -EINVAL;
-		if (used + sz > PROTO_POSITIONS_BODY_MAX) {
-			if (parts + 1 >= max_parts)
-				return -ENOBUFS;
-			ends[parts++] = i;
-			used = hdr;
 		}
-		used += sz;
+		e[i].ticket = entries[i]->ticket;
+		e[i].type = (uint32_t)entries[i]->type;
+		/* validated: 1..PROTO_SYMBOL_MAX bytes */
+		memcpy(e[i].symbol, entries[i]->symbol, strlen(entries[i]->symbol) + 1);
+		e[i].volume = entries[i]->volume;
+		e[i].price = entries[i]->price;
+		e[i].sl = entries[i]->sl;
+		e[i].tp = entries[i]->tp;
+		e[i].expiration_ns = entries[i]->expiration_ns;
 	}
-	ends[parts++] = n;
-	return (long)parts;
+	/* proto_wire's rule, the one the MetaTrader DLL cuts by */
+	parts = proto_wire_positions_split(e, n, ends, max_parts);
+	free(e);
+	return parts;
 }
 
 int proto_positions_open(const uint8_t *body, size_t len, const uint8_t *hmac, size_t hmac_len,

@@ -29,14 +29,15 @@
 
 #include "decp.pb-c.h"
 #include "proto_hmac.h"
+#include "proto_wire.h"
 
 #define PROTO_POSITIONS_LABEL "decp-positions-v1"
 /* Largest body: it travels by value in one ingress record (dataplane DP_BODY_MAX). With
  * typical symbols a part holds 5-7 entries; a 32-byte symbol with every field at its
  * widest still fits two. */
-#define PROTO_POSITIONS_BODY_MAX 320u
+#define PROTO_POSITIONS_BODY_MAX PROTO_WIRE_POSITIONS_BODY_MAX /* 320 */
 /* Entries of one snapshot, all parts together (the book's benchmark size). */
-#define PROTO_POSITIONS_MAX 10000u
+#define PROTO_POSITIONS_MAX PROTO_WIRE_POSITIONS_MAX /* 10,000 */
 
 /* One sealed part with inline storage. */
 struct proto_sealed_positions {
@@ -60,7 +61,8 @@ int proto_positions_seal(const struct proto_hmac_key *hk, const Decp__Positions 
  * part k holds entries [ends[k-1], ends[k]) (ends[-1] = 0). The header fields are sized
  * at their widest, so any master_id, sequence, snapshot_id and time fit. Returns the
  * number of parts (1 for n = 0, with ends[0] = 0), or -EINVAL (an entry invalid or too
- * big for a part alone, n > PROTO_POSITIONS_MAX) or -ENOBUFS (more than max_parts).
+ * big for a part alone, n > PROTO_POSITIONS_MAX) or -ENOBUFS (more than max_parts),
+ * -ENOMEM. The rule is proto_wire_positions_split's (the MetaTrader DLL's too).
  */
 long proto_positions_split(Decp__BookEntry *const *entries, size_t n, size_t *ends,
 			   size_t max_parts);

@@ -446,6 +446,151 @@ int proto_wire_resync_done_encode(const struct proto_wire_resync_done *d, uint8_
 	return finish(&w);
 }
 
+/* ------------------------------------------------- the master's own positions -- */
+
+int proto_wire_positions_entry_check(uint64_t ticket, uint32_t type, const char *symbol,
+				     int64_t volume, int64_t price, int64_t sl, int64_t tp,
+				     int64_t expiration_ns)
+{
+	size_t n;
+
+	if (ticket == 0 || type < 1 || type > 6 || volume <= 0 || price < 0 || sl < 0 || tp < 0 ||
+	    expiration_ns < 0 || symbol == NULL)
+		return -EINVAL;
+	n = strnlen(symbol, PROTO_SYMBOL_MAX + 1);
+	if (n == 0 || n > PROTO_SYMBOL_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (symbol[i] < 0x21 || symbol[i] > 0x7e)
+			return -EINVAL;
+	return 0;
+}
+
+int proto_wire_positions_header_check(uint64_t master_id, uint64_t snapshot_id, uint32_t part,
+				      uint32_t parts, uint32_t count, size_t n_entries)
+{
+	if (master_id == 0 || snapshot_id == 0 || parts < 1 || part >= parts ||
+	    count > PROTO_WIRE_POSITIONS_MAX || parts > (count > 0 ? count : 1) ||
+	    n_entries > count || (count > 0 && n_entries == 0))
+		return -EINVAL;
+	return 0;
+}
+
+static void enc_book_entry(struct wbuf *w, const void *ctx)
+{
+	const struct proto_wire_book_entry *e = ctx;
+
+	put_u64(w, 1, e->ticket);
+	put_u64(w, 2, e->type);
+	put_str(w, 3, e->symbol);
+	put_i64(w, 4, e->volume);
+	put_i64(w, 5, e->price);
+	put_i64(w, 6, e->sl);
+	put_i64(w, 7, e->tp);
+	put_i64(w, 8, e->expiration_ns);
+}
+
+long proto_wire_positions_split(const struct proto_wire_book_entry *e, size_t n, size_t *ends,
+				size_t max_parts)
+{
+	struct wbuf h = { NULL, 0, 0, false };
+	size_t used, parts = 0;
+
+	if (n > PROTO_WIRE_POSITIONS_MAX || ends == NULL || max_parts == 0 || (e == NULL && n != 0))
+		return -EINVAL;
+	/* the header with every field at its widest: any master, sequence, snapshot id, part
+	 * numbers and time fit */
+	put_u64(&h, 1, UINT64_MAX);
+	put_u64(&h, 2, UINT64_MAX);
+	put_u64(&h, 3, UINT64_MAX);
+	put_u64(&h, 4, UINT32_MAX);
+	put_u64(&h, 5, UINT32_MAX);
+	put_u64(&h, 6, UINT32_MAX);
+	put_i64(&h, 8, -1);
+	used = h.len;
+	if (n == 0) {
+		ends[0] = 0;
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct wbuf w = { NULL, 0, 0, false };
+
+		if (memchr(e[i].symbol, 0, sizeof(e[i].symbol)) == NULL ||
+		    proto_wire_positions_entry_check(e[i].ticket, e[i].type, e[i].symbol,
+						     e[i].volume, e[i].price, e[i].sl, e[i].tp,
+						     e[i].expiration_ns) != 0)
+			return -EINVAL;
+		put_msg(&w, 7, enc_book_entry, &e[i]);
+		if (h.len + w.len > PROTO_WIRE_POSITIONS_BODY_MAX)
+			return -EINVAL;
+		if (used + w.len > PROTO_WIRE_POSITIONS_BODY_MAX) {
+			if (parts + 1 >= max_parts)
+				return -ENOBUFS;
+			ends[parts++] = i;
+			used = h.len;
+		}
+		used += w.len;
+	}
+	ends[parts++] = n;
+	return (long)parts;
+}
+
+int proto_wire_positions_encode(const struct proto_wire_positions *p, uint8_t *out, size_t cap)
+{
+	struct wbuf w = { out, cap, 0, false };
+
+	if (p == NULL || out == NULL || (p->entries == NULL && p->n != 0) ||
+	    proto_wire_positions_header_check(p->master_id, p->snapshot_id, p->part, p->parts,
+					      p->count, p->n) != 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < p->n; i++) {
+		const struct proto_wire_book_entry *e = &p->entries[i];
+
+		if (memchr(e->symbol, 0, sizeof(e->symbol)) == NULL ||
+		    proto_wire_positions_entry_check(e->ticket, e->type, e->symbol, e->volume,
+						     e->price, e->sl, e->tp, e->expiration_ns) != 0)
+			return -EINVAL;
+	}
+	put_u64(&w, 1, p->master_id);
+	put_u64(&w, 2, p->sequence);
+	put_u64(&w, 3, p->snapshot_id);
+	put_u64(&w, 4, p->part);
+	put_u64(&w, 5, p->parts);
+	put_u64(&w, 6, p->count);
+	for (uint32_t i = 0; i < p->n; i++)
+		put_msg(&w, 7, enc_book_entry, &p->entries[i]);
+	put_i64(&w, 8, p->master_time_ns);
+	return finish(&w);
+}
+
+struct signed_pos_ctx {
+	const uint8_t *body, *hmac;
+	size_t body_len, hmac_len;
+};
+
+static void enc_signed_pos(struct wbuf *w, const void *ctx)
+{
+	const struct signed_pos_ctx *s = ctx;
+
+	put_bytes(w, 1, s->body, s->body_len);
+	put_bytes(w, 2, s->hmac, s->hmac_len);
+}
+
+int proto_wire_signed_positions_encode(const uint8_t *body, size_t body_len,
+				       const uint8_t *hmac, size_t hmac_len, uint8_t *out,
+				       size_t cap)
+{
+	struct signed_pos_ctx s = { body, hmac, body_len, hmac_len };
+	struct wbuf w = { out, cap, 0, false };
+
+	if (out == NULL || body == NULL || body_len == 0 ||
+	    body_len > PROTO_WIRE_POSITIONS_BODY_MAX || hmac == NULL || hmac_len == 0 ||
+	    hmac_len > 64)
+		return -EINVAL;
+	put_msg(&w, 5, enc_signed_pos, &s);
+	return finish(&w);
+}
+
 int proto_wire_time_ping_encode(int64_t client_send_ns, uint8_t *out, size_t cap)
 {
 	struct wbuf w = { out, cap, 0, false };

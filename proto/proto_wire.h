@@ -4,14 +4,15 @@
  * with mingw-w64) and for the zero-copy readers of proto_view.h.
  *
  * What it covers, and nothing more:
- *   encode  Signal (the body that is signed), MasterFrame{Hello | SignedSignal |
- *           Heartbeat | LoginProof}, ClientMessage{Subscribe | TimePing | ExecutionReport |
- *           ProtectionEvent | AccountState}
+ *   encode  Signal (the body that is signed), Positions (the master's own, one part),
+ *           MasterFrame{Hello | SignedSignal | Heartbeat | LoginProof | SignedPositions},
+ *           ClientMessage{Subscribe | TimePing | ExecutionReport | ProtectionEvent |
+ *           AccountState | ResyncDone}
  *   decode  Signal (validated), IngestFrame (every member), ServerMessage (every
  *           member; an Envelope's SignedSignal as pointers into the input; a CopyPolicy
  *           checked in depth, then read with proto_wire_copy_policy_decode; the re-sync
- *           snapshot's SnapshotBegin/Part/End (9, 11, 12) refused whole: only a client
- *           that set Subscribe.snapshot receives them, and decp.dll does not)
+ *           snapshot's SnapshotBegin/End (9, 12) by field, a SnapshotPart (11) checked in
+ *           depth and read with proto_wire_snapshot_part_decode)
  *
  * Byte equality with protobuf-c (the encoders): fields are written in field-number
  * order, proto3 zero scalars and empty strings/bytes are omitted, negative int32/int64
@@ -120,6 +121,60 @@ int proto_wire_signed_encode(const uint8_t *body, size_t body_len, const uint8_t
 
 /* MasterFrame{Heartbeat{time_ns}}. */
 int proto_wire_heartbeat_encode(int64_t time_ns, uint8_t *out, size_t cap);
+
+/*
+ * The master's own positions (docs/protocol.md "The master's positions"; proto_positions.h
+ * is the protobuf-c side, which ingest and the book role use). proto_wire_positions_encode
+ * writes one part's Positions body (the bytes the master MACs under
+ * "decp-positions-v1"), proto_wire_signed_positions_encode MasterFrame{SignedPositions{body,
+ * hmac}}. Both byte-equal to protobuf-c (tests/proto/test_wire.c).
+ *
+ * The validity rules (proto_positions.h, one source for both sides):
+ * proto_wire_positions_entry_check: ticket != 0, type BUY..SELL_STOP (1..6), symbol
+ * 1..PROTO_SYMBOL_MAX bytes of 0x21..0x7e, volume > 0, price, sl, tp, expiration_ns >= 0.
+ * proto_wire_positions_header_check: master_id != 0, snapshot_id != 0, 1 <= parts, part <
+ * parts, count <= PROTO_WIRE_POSITIONS_MAX, parts <= max(count, 1), entries <= count, a
+ * part has >= 1 entry unless count is 0. Each returns 0 or -EINVAL.
+ */
+#define PROTO_WIRE_POSITIONS_BODY_MAX 320u /* = PROTO_POSITIONS_BODY_MAX */
+#define PROTO_WIRE_POSITIONS_MAX 10000u    /* = PROTO_POSITIONS_MAX */
+struct proto_wire_book_entry;
+int proto_wire_positions_entry_check(uint64_t ticket, uint32_t type, const char *symbol,
+				     int64_t volume, int64_t price, int64_t sl, int64_t tp,
+				     int64_t expiration_ns);
+int proto_wire_positions_header_check(uint64_t master_id, uint64_t snapshot_id, uint32_t part,
+				      uint32_t parts, uint32_t count, size_t n_entries);
+
+/* One part of a Positions snapshot; entries[0..n) (symbols NUL-terminated). */
+struct proto_wire_positions {
+	uint64_t master_id, sequence, snapshot_id;
+	uint32_t part, parts, count;
+	const struct proto_wire_book_entry *entries;
+	uint32_t n;
+	int64_t master_time_ns;
+};
+
+/* Validate (rules above), then encode p (the Positions body). Returns the length,
+ * -EINVAL, -ENOBUFS (a caller packing parts encodes into a PROTO_WIRE_POSITIONS_BODY_MAX
+ * buffer: -ENOBUFS means the part is full). */
+int proto_wire_positions_encode(const struct proto_wire_positions *p, uint8_t *out, size_t cap);
+
+/*
+ * Splits n entries into parts that each encode within PROTO_WIRE_POSITIONS_BODY_MAX, in
+ * order: part k holds entries [ends[k-1], ends[k]) (ends[-1] = 0). The header is sized
+ * with every field at its widest, so any master_id, sequence, snapshot_id and time fit.
+ * Returns the number of parts (1 for n = 0, with ends[0] = 0), or -EINVAL (an entry
+ * invalid or too big for a part alone, n > PROTO_WIRE_POSITIONS_MAX) or -ENOBUFS (more
+ * than max_parts). The one split rule: proto_positions_split (decp-master) calls it.
+ */
+long proto_wire_positions_split(const struct proto_wire_book_entry *e, size_t n, size_t *ends,
+				size_t max_parts);
+
+/* MasterFrame{SignedPositions{body, hmac}}: body 1..PROTO_WIRE_POSITIONS_BODY_MAX bytes,
+ * hmac 1..64. Returns the payload length (unframed), -EINVAL, -ENOBUFS. */
+int proto_wire_signed_positions_encode(const uint8_t *body, size_t body_len,
+				       const uint8_t *hmac, size_t hmac_len, uint8_t *out,
+				       size_t cap);
 
 /* ------------------------------------------------------------- ingest -> master -- */
 

@@ -14,12 +14,7 @@
 
 /* ----------------------------------------------------------------- vectors -- */
 
-struct vec {
-	char name[32];
-	uint8_t b[2048];
-	int n;
-};
-static struct vec vecs[64];
+static struct dll_vec vecs[128];
 static int nvecs;
 
 static int load_vectors(const char *path)
@@ -29,8 +24,8 @@ static int load_vectors(const char *path)
 
 	if (f == NULL)
 		return -1;
-	while (nvecs < 64 && fscanf(f, "%31s %4199s", name, hexs) == 2) {
-		struct vec *v = &vecs[nvecs++];
+	while (nvecs < 128 && fscanf(f, "%31s %4199s", name, hexs) == 2) {
+		struct dll_vec *v = &vecs[nvecs++];
 		size_t n = strlen(hexs) / 2;
 
 		snprintf(v->name, sizeof(v->name), "%s", name);
@@ -46,9 +41,9 @@ static int load_vectors(const char *path)
 	return nvecs > 0 ? 0 : -1;
 }
 
-static const struct vec *V(const char *name)
+static const struct dll_vec *V(const char *name)
 {
-	static struct vec none;
+	static struct dll_vec none;
 
 	for (int i = 0; i < nvecs; i++)
 		if (strcmp(vecs[i].name, name) == 0)
@@ -57,7 +52,12 @@ static const struct vec *V(const char *name)
 	return &none;
 }
 
-static int same(const uint8_t *a, int an, const struct vec *v)
+const struct dll_vec *dll_vector(const char *name)
+{
+	return V(name);
+}
+
+static int same(const uint8_t *a, int an, const struct dll_vec *v)
 {
 	return an == v->n && memcmp(a, v->b, (size_t)an) == 0;
 }
@@ -104,7 +104,7 @@ static void t_crypto(const struct decp_fns *f)
 		0x64, 0xec, 0x38, 0x43,
 	};
 	const char *msg = "what do ya want for nothing?";
-	const struct vec *seed = V("seed"), *pub = V("pub"), *body = V("body1"), *sig = V("sig1");
+	const struct dll_vec *seed = V("seed"), *pub = V("pub"), *body = V("body1"), *sig = V("sig1");
 	uint8_t mac[32], p[32], sg[64], bad[64], big[5000] = { 0 };
 
 	CHECK(f->decp_hmac_sha256((const uint8_t *)"Jefe", 4, (const uint8_t *)msg,
@@ -158,7 +158,7 @@ static void t_crypto(const struct decp_fns *f)
 
 static void t_master(const struct decp_fns *f)
 {
-	const struct vec *seed = V("seed"), *secret = V("secret");
+	const struct dll_vec *seed = V("seed"), *secret = V("secret");
 	uint8_t out[4200], small[8];
 	int64_t h, fields[8];
 	int n;
@@ -185,7 +185,7 @@ static void t_master(const struct decp_fns *f)
 	CHECK(f->decp_master_hello(h + 1, L"v", out, sizeof(out)) == DECP_E_HANDLE,
 	      "hello bad handle");
 	{
-		const struct vec *ch = V("challenge"), *chs = V("challenge_short");
+		const struct dll_vec *ch = V("challenge"), *chs = V("challenge_short");
 		uint8_t bad[128];
 		int64_t h8 = f->decp_master_new(8, secret->b, 32, seed->b, 32);
 
@@ -360,6 +360,11 @@ static int unmask(const uint8_t *fr, int n, uint8_t *payload)
 	return len;
 }
 
+int dll_unmask(const uint8_t *fr, int n, uint8_t *payload)
+{
+	return unmask(fr, n, payload);
+}
+
 static void t_ws(const struct decp_fns *f)
 {
 	uint8_t out[512], pl[512];
@@ -460,7 +465,7 @@ static int has_bytes(const uint8_t *p, int len, const uint8_t *w, int n)
 
 static void t_rx(const struct decp_fns *f)
 {
-	const struct vec *pub = V("pub");
+	const struct dll_vec *pub = V("pub");
 	uint8_t out[1024], pl[512], sym[40], osym[40];
 	int64_t h, info[12], verdict[16], st[6];
 	int n, k;
@@ -629,7 +634,7 @@ static void t_rx(const struct decp_fns *f)
 	CHECK(f->decp_rx_account(h, 100, 0, 100) >= 0, "account update");
 	for (int i = 0; i < 5000; i++) {
 		uint8_t g[160];
-		const struct vec *e = V("envelope2");
+		const struct dll_vec *e = V("envelope2");
 		int gl;
 
 		/* garbage, and the genuine envelope with a few bytes changed */
@@ -683,7 +688,7 @@ static void t_rx(const struct decp_fns *f)
  * still does within the overlap. */
 static void t_rx_keys(const struct decp_fns *f)
 {
-	const struct vec *pub = V("pub");
+	const struct dll_vec *pub = V("pub");
 	uint8_t out[256], sym[40], osym[40];
 	int64_t h, info[12], verdict[16], st[6];
 	int k;
@@ -750,7 +755,7 @@ static int report_ack(uint64_t id, uint8_t *b)
  */
 static void t_rx_policy(const struct decp_fns *f)
 {
-	const struct vec *pub = V("pub");
+	const struct dll_vec *pub = V("pub");
 	uint8_t out[1024], pl[1024], pl2[1024], sym[40], osym[40], text[256], ack[16];
 	int64_t h, h2, info[12], verdict[16], st[11], pi[16];
 	uint64_t id = ((uint64_t)((T0 + 20 * MS) / MS) << 22) + 1;
@@ -933,6 +938,8 @@ int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 		t_rx(f);
 		t_rx_keys(f);
 		t_rx_policy(f);
+		dll_resync_run(f);
+		dll_positions_run(f);
 	}
 	printf("%d passed, %d failed\n", mt5_passed(), mt5_failed());
 	return mt5_failed();

@@ -7,6 +7,8 @@
 #ifndef DECP_DLL_CALLS_H
 #define DECP_DLL_CALLS_H
 
+#include <stdint.h>
+
 #include "decp_imports.h"
 
 struct decp_fns {
@@ -14,6 +16,24 @@ struct decp_fns {
 	DECP_IMPORTS(DECP_FN_FIELD)
 #undef DECP_FN_FIELD
 };
+
+/* A reference vector of mt5_vectors (name, bytes). */
+struct dll_vec {
+	char name[32];
+	uint8_t b[2048];
+	int n;
+};
+
+/* The vector called name (a failed check and an empty vector when there is none). */
+const struct dll_vec *dll_vector(const char *name);
+
+/* Unmasks a client WebSocket frame into payload; returns its length or -1. */
+int dll_unmask(const uint8_t *fr, int n, uint8_t *payload);
+
+/* dll_resync.c: the re-sync ABI (decp_rx_resync*) and the master's positions
+ * (decp_master_position*), with dll_calls' vectors loaded. */
+void dll_resync_run(const struct decp_fns *f);
+void dll_positions_run(const struct decp_fns *f);
 
 /* Runs every check with the reference vectors of mt5_vectors (file path). Prints failures
  * and "N passed, N failed" last. Returns the number of failures. */

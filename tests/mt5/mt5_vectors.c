@@ -5,7 +5,9 @@
  * (Hello, the LoginProof of protocol 2's login -- proto_login_proof's HMAC over a fixed
  * challenge --, a signed Signal -- Ed25519 is deterministic, so equal signatures prove the two
  * signers agree --, Heartbeat, Subscribe) and messages it must decode (IngestFrame and
- * ServerMessage members, genuine and forged envelopes).
+ * ServerMessage members, genuine and forged envelopes), a re-sync snapshot signed by the
+ * platform's key (proto_snapsig, OpenSSL) with its altered and wrongly signed variants, and
+ * the master's own positions as decp-master sends them (proto_positions_split and _seal).
  *
  * usage: mt5_vectors OUT_FILE      (fixed inputs: the output never changes)
  */
@@ -15,7 +17,9 @@
 #include "proto_keyann.h"
 #include "proto_login.h"
 #include "proto_msg.h"
+#include "proto_positions.h"
 #include "proto_signal.h"
+#include "proto_snapsig.h"
 
 #define MASTER 7
 #define T0 INT64_C(1764892800000000000) /* arrival time of the envelopes */
@@ -167,6 +171,216 @@ static void policies(void)
 	packed("account_state", &cm.base);
 }
 
+/* The platform's key (fanout_snapshot_key) that signs the snapshots. */
+static const uint8_t seed_platform[32] = {
+	0xc5, 0xaa, 0x8d, 0xf4, 0x3f, 0x9f, 0x83, 0x7b, 0xed, 0xb7, 0x44, 0x2f, 0x31, 0xdc, 0xb7, 0xb1,
+	0x66, 0xd3, 0x85, 0x35, 0x07, 0x6f, 0x09, 0x4b, 0x85, 0xce, 0x3a, 0x2e, 0x0b, 0x44, 0x58, 0xf7,
+};
+
+/* The book dll_calls' re-sync reconciles (t_rx_resync): master 7 at S = 40. */
+#define SNAP_S 40
+static const struct {
+	uint64_t ticket;
+	int type;
+	const char *symbol;
+	int64_t volume, price, sl, tp, exp;
+} snap_book[] = {
+	{ 901, 1, "EURUSD", 10, 108512, 108012, 109512, 0 }, /* held as it should: nothing */
+	{ 902, 2, "GBPUSD", 6, 127000, 0, 0, 0 },            /* held 0.20: REDUCE 0.08 */
+	{ 903, 1, "EURUSD", 10, 108512, 108000, 109000, 0 }, /* held with other exits: MODIFY */
+	{ 904, 1, "EURUSD", 10, 108512, 0, 0, 0 },           /* not held: OPEN 0.20 */
+	{ 905, 3, "EURUSD", 10, 108000, 0, 0, 0 },           /* BUY_LIMIT: placed 0.20 */
+	{ 906, 1, "XAUUSD", 10, 200000000, 0, 0, 0 },        /* no quote: SKIP */
+	{ 907, 2, "EURUSD", 10, 100000, 0, 0, 0 },           /* far from the quote: SKIP */
+	{ 908, 2, "EURUSD", 5, 108512, 108912, 0, 0 },       /* not held: OPEN 0.10 */
+	{ 909, 1, "EURUSD", 7, 108510, 0, 109000, 0 },       /* part 2: OPEN 0.14 */
+};
+#define SNAP_N (sizeof(snap_book) / sizeof(snap_book[0]))
+
+/* SnapshotBegin/Part/End of entries ent[0..n) as the fan-out sends them (8 per part), the
+ * End signed with key (NULL: no signature) over the entries as signed_ent says (the
+ * altered variants sign one thing and send another). Names prefix_begin, _part1.., _end. */
+static void snapshot(const char *prefix, uint64_t master, Decp__BookEntry *const *ent,
+		     Decp__BookEntry *const *signed_ent, size_t n, uint32_t count,
+		     const struct proto_ed25519_key *key)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	Decp__SnapshotBegin b = DECP__SNAPSHOT_BEGIN__INIT;
+	Decp__SnapshotEnd e = DECP__SNAPSHOT_END__INIT;
+	struct proto_snapsig sig;
+	uint8_t sg[64];
+	char name[32];
+	int part = 0;
+
+	b.master_id = master;
+	b.sequence = SNAP_S;
+	b.count = count;
+	b.from_sequence = 3;
+	b.reason = DECP__SNAPSHOT_BEGIN__REASON__REASON_STALE;
+	b.subscription_id = 11;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN;
+	sm.snapshot_begin = &b;
+	snprintf(name, sizeof(name), "%s_begin", prefix);
+	packed(name, &sm.base);
+	proto_snapsig_init(&sig);
+	for (size_t i = 0; i < n; i += 8) {
+		Decp__SnapshotPart p = DECP__SNAPSHOT_PART__INIT;
+
+		p.master_id = master;
+		p.sequence = SNAP_S;
+		p.n_entries = n - i < 8 ? n - i : 8;
+		p.entries = (Decp__BookEntry **)ent + i;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART;
+		sm.snapshot_part = &p;
+		snprintf(name, sizeof(name), "%s_part%d", prefix, ++part);
+		packed(name, &sm.base);
+	}
+	for (size_t i = 0; i < n; i++)
+		proto_snapsig_add(&sig, signed_ent[i]);
+	e.master_id = master;
+	e.sequence = SNAP_S;
+	e.count = count;
+	if (key != NULL && proto_snapsig_sign(&sig, key, master, SNAP_S, sg) == 0) {
+		e.signature.data = sg;
+		e.signature.len = sizeof(sg);
+	}
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END;
+	sm.snapshot_end = &e;
+	snprintf(name, sizeof(name), "%s_end", prefix);
+	packed(name, &sm.base);
+}
+
+static int snapshots(const struct proto_ed25519_key *master_key)
+{
+	struct proto_ed25519_key *pk = proto_ed25519_key_new_private(seed_platform);
+	Decp__BookEntry be[SNAP_N], alt, *ent[SNAP_N], *altered[SNAP_N];
+	uint8_t pub[32];
+
+	if (pk == NULL || proto_ed25519_key_public(pk, pub) != 0)
+		return -1;
+	hex("snap_pub", pub, sizeof(pub));
+	for (size_t i = 0; i < SNAP_N; i++) {
+		decp__book_entry__init(&be[i]);
+		be[i].ticket = snap_book[i].ticket;
+		be[i].type = (Decp__OrderType)snap_book[i].type;
+		be[i].symbol = (char *)snap_book[i].symbol;
+		be[i].volume = snap_book[i].volume;
+		be[i].price = snap_book[i].price;
+		be[i].sl = snap_book[i].sl;
+		be[i].tp = snap_book[i].tp;
+		be[i].expiration_ns = snap_book[i].exp;
+		ent[i] = altered[i] = &be[i];
+	}
+	snapshot("snap", MASTER, ent, ent, SNAP_N, SNAP_N, pk);
+	/* signed by another key (the master's), and not signed at all */
+	snapshot("snapk", MASTER, ent, ent, SNAP_N, SNAP_N, master_key);
+	snapshot("snapu", MASTER, ent, ent, SNAP_N, SNAP_N, NULL);
+	/* sent with 902's volume raised to 0.10 (the signature is over 0.06) */
+	alt = be[1];
+	alt.volume = 10;
+	altered[1] = &alt;
+	snapshot("snapa", MASTER, altered, ent, SNAP_N, SNAP_N, pk);
+	/* a ticket twice, properly signed: not a book */
+	altered[1] = &be[0];
+	snapshot("snapd", MASTER, altered, altered, 2, 2, pk);
+	/* another master's; more entries than a handle keeps */
+	snapshot("snapo", MASTER + 1, ent, ent, SNAP_N, SNAP_N, pk);
+	snapshot("snapb", MASTER, ent, ent, 0, 5000, pk);
+	proto_ed25519_key_free(pk);
+	{
+		/* what the reconciliation answers: 4 opened, 1 closed, 1 reduced, 1 modified,
+		 * 2 skipped (t_rx_resync's plan) */
+		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+		Decp__ResyncDone d = DECP__RESYNC_DONE__INIT;
+		Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
+
+		d.master_id = MASTER;
+		d.sequence = SNAP_S;
+		d.opened = 4;
+		d.closed = 1;
+		d.reduced = 1;
+		d.modified = 1;
+		d.skipped = 2;
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE;
+		cm.resync_done = &d;
+		packed("resync_done", &cm.base);
+		sb.master_id = MASTER;
+		sb.from_sequence = 1;
+		sb.snapshot = 1;
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
+		cm.subscribe = &sb;
+		packed("subscribe_resync", &cm.base);
+	}
+	return 0;
+}
+
+/* The master's own positions as decp-master sends them (proto_positions_split, _seal):
+ * 14 entries in several parts, then the empty snapshot. All frames of one snapshot in one
+ * line, each framed. */
+static int positions(const struct proto_hmac_key *hk)
+{
+	static const char *const syms[] = { "EURUSD", "GBPUSD.pro", "XAUUSD", "USDJPY_ecn_long" };
+	Decp__BookEntry be[14], *pp[14];
+	size_t ends[14], from = 0;
+	uint8_t all[2048];
+	size_t used = 0;
+	long parts;
+
+	for (int i = 0; i < 14; i++) {
+		decp__book_entry__init(&be[i]);
+		be[i].ticket = 1001 + (uint64_t)i;
+		be[i].type = (Decp__OrderType)(1 + i % 6);
+		be[i].symbol = (char *)syms[i % 4];
+		be[i].volume = 10 + i;
+		be[i].price = 108512 + 1000 * i;
+		be[i].sl = i % 3 == 0 ? 0 : 108000 + i;
+		be[i].tp = i % 2 == 0 ? 0 : 109000 + i;
+		be[i].expiration_ns = i % 6 >= 2 ? T0 + i : 0;
+		pp[i] = &be[i];
+	}
+	for (int empty = 0; empty < 2; empty++) {
+		size_t n = empty ? 0 : 14;
+
+		used = 0;
+		from = 0;
+		parts = proto_positions_split(pp, n, ends, 14);
+		if (parts < 1)
+			return -1;
+		for (long k = 0; k < parts; k++) {
+			Decp__Positions p = DECP__POSITIONS__INIT;
+			Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+			Decp__SignedPositions sp = DECP__SIGNED_POSITIONS__INIT;
+			struct proto_sealed_positions sealed;
+			ssize_t fl;
+
+			p.master_id = MASTER;
+			p.sequence = 60;
+			p.snapshot_id = 12345;
+			p.part = (uint32_t)k;
+			p.parts = (uint32_t)parts;
+			p.count = (uint32_t)n;
+			p.entries = pp + from;
+			p.n_entries = ends[k] - from;
+			p.master_time_ns = T0;
+			from = ends[k];
+			if (proto_positions_seal(hk, &p, &sealed) != 0)
+				return -1;
+			sp.body.data = sealed.body;
+			sp.body.len = sealed.body_len;
+			sp.hmac.data = sealed.hmac;
+			sp.hmac.len = sizeof(sealed.hmac);
+			mf.kind_case = DECP__MASTER_FRAME__KIND_POSITIONS;
+			mf.positions = &sp;
+			fl = proto_msg_frame_pack(&mf.base, 4096, all + used, sizeof(all) - used);
+			if (fl <= 0)
+				return -1;
+			used += (size_t)fl;
+		}
+		hex(empty ? "positions_empty" : "positions", all, used);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct proto_hmac_key hk;
@@ -265,6 +479,18 @@ int main(int argc, char **argv)
 		g_replay = 0;
 	}
 	policies();
+	if (snapshots(sk) != 0 || positions(&hk) != 0)
+		return 1;
+	{
+		/* signal 41, live after the re-sync at 40 (t_rx_resync) */
+		Decp__Signal s;
+		struct proto_sealed_signal sealed;
+
+		signal_of(&s, 41, 1);
+		if (proto_signal_seal(&hk, sk, &s, &sealed) != 0)
+			return 1;
+		envelope("envelope41", &sealed, 41, 0);
+	}
 	{
 		/* Key rotation: the announcement of seed2's key signed by seed's (genuine), the
 		 * same signed by seed2 itself (forged), and signal 1 signed by seed2 only. */

@@ -28,6 +28,7 @@
 #include "decp_dll.h" /* codes and sizes only: calls go through struct decp_fns */
 #include "e2e_plan.h"
 #include "mt5_check.h"
+#include "mt5_ea.h"
 #include "wine_load.h"
 
 #define NMAX 4096
@@ -41,92 +42,6 @@ static wchar_t g_token[128], g_sub_token[128];
 static uint8_t g_secret[32], g_seed[32], g_pub[32];
 static HANDLE g_subscribed, g_policy2;
 
-
-/* Wall clock, ns since the Unix epoch (what MQL5's TimeGMT + GetMicrosecondCount give). */
-static int64_t now_ns(void)
-{
-	FILETIME ft;
-	ULARGE_INTEGER u;
-
-	GetSystemTimePreciseAsFileTime(&ft);
-	u.LowPart = ft.dwLowDateTime;
-	u.HighPart = ft.dwHighDateTime;
-	return ((int64_t)u.QuadPart - INT64_C(116444736000000000)) * 100;
-}
-
-static int unhex(const char *h, uint8_t *out, size_t n)
-{
-	if (strlen(h) != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		if (sscanf(h + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-static SOCKET dial(int port)
-{
-	SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-	struct sockaddr_in a;
-	DWORD tmo = 500;
-
-	if (s == INVALID_SOCKET)
-		return s;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((unsigned short)port);
-	a.sin_addr.s_addr = inet_addr(g_host);
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&tmo, sizeof(tmo));
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		closesocket(s);
-		return INVALID_SOCKET;
-	}
-	return s;
-}
-
-static int send_all(SOCKET s, const uint8_t *p, int n)
-{
-	while (n > 0) {
-		int k = send(s, (const char *)p, n, 0);
-
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= k;
-	}
-	return 0;
-}
-
-/* Input buffer of one connection: bytes read and not yet consumed. */
-struct inbuf {
-	uint8_t b[1 << 16];
-	int n;
-};
-
-/* Reads more bytes (waits up to the socket's 500 ms timeout). Returns -1 on EOF/error. */
-static int fill(SOCKET s, struct inbuf *in)
-{
-	int k;
-
-	if (in->n == (int)sizeof(in->b))
-		return -1;
-	k = recv(s, (char *)in->b + in->n, (int)sizeof(in->b) - in->n, 0);
-	if (k > 0) {
-		in->n += k;
-		return 0;
-	}
-	return k == SOCKET_ERROR && WSAGetLastError() == WSAETIMEDOUT ? 0 : -1;
-}
-
-static void consume(struct inbuf *in, int n)
-{
-	memmove(in->b, in->b + n, (size_t)(in->n - n));
-	in->n -= n;
-}
 
 /* ---------------------------------------------------------------- receiver -- */
 
@@ -167,7 +82,7 @@ static void execute(const int64_t *v, int64_t mv)
 
 static int ws_send(SOCKET s, const uint8_t *fr, int n)
 {
-	return n > 0 ? send_all(s, fr, n) : -1;
+	return n > 0 ? mt5_send_all(s, fr, n) : -1;
 }
 
 /* Flips a byte of the Envelope's Ed25519 signature (tag 0x1a, length 64). */
@@ -216,7 +131,7 @@ static int send_account(int64_t h, SOCKET s, uint8_t *out, size_t cap)
 		if (acct[i].open)
 			F.decp_rx_account_position(h, g_master, acct[i].ticket, L"", 1,
 						   acct[i].volume, 108512, 0, 0, 0);
-	return rc < 0 ? rc : ws_send(s, out, F.decp_rx_account_frame(h, now_ns(), out, (int32_t)cap));
+	return rc < 0 ? rc : ws_send(s, out, F.decp_rx_account_frame(h, mt5_now_ns(), out, (int32_t)cap));
 }
 
 /* The reports the server has not acknowledged, sent again (after a reconnect). */
@@ -235,11 +150,11 @@ static DWORD WINAPI receiver(LPVOID arg)
 	int64_t h = F.decp_rx_new(g_master, g_pub, 32, 0, 5000), info[12], verdict[16], view[12],
 		st[11] = { 0 }, pi[16];
 	uint8_t out[4096], sym[40], osym[40], pl[4096], text[256];
-	struct inbuf *in = calloc(1, sizeof(*in));
+	struct mt5_inbuf *in = calloc(1, sizeof(*in));
 	int executed = 0, forged_refused = 0, forged_accepted = 0, envelopes = 0, wrong = 0;
 	int margin = 0, filtered = 0, wrong_volume = 0, policies = 0, accounts = 0, resent = 0;
 	int upgraded = 0, pinged = 0, subscribed = 0, connects = 0, cut = 0, phase1 = 0;
-	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000, version = 0;
+	int64_t deadline = mt5_now_ns() + (int64_t)TIMEOUT_MS * 1000000, version = 0;
 	SOCKET s = INVALID_SOCKET;
 	int n;
 
@@ -258,20 +173,20 @@ static DWORD WINAPI receiver(LPVOID arg)
 	CHECK(F.decp_rx_policy(h, 2, 1000, 0, 1, 1, 1, 300, L"", L"") == DECP_OK, "copy policy");
 	if (in == NULL)
 		goto out;
-	while (!(st[1] == g_n && st[6] == 0) && now_ns() < deadline) {
+	while (!(st[1] == g_n && st[6] == 0) && mt5_now_ns() < deadline) {
 		if (s == INVALID_SOCKET) {
 			upgraded = pinged = subscribed = 0;
 			in->n = 0;
-			s = dial(g_fanout_port);
+			s = mt5_dial(g_host, g_fanout_port, 500);
 			n = F.decp_ws_request(h, L"127.0.0.1", g_fanout_port, L"/", g_sub_token, out,
 					      sizeof(out));
-			if (s == INVALID_SOCKET || n <= 0 || send_all(s, out, n) != 0) {
+			if (s == INVALID_SOCKET || n <= 0 || mt5_send_all(s, out, n) != 0) {
 				CHECK(0, "connect and upgrade request to the fan-out");
 				break;
 			}
 			connects++;
 		}
-		if (fill(s, in) != 0) {
+		if (mt5_fill(s, in) != 0) {
 			closesocket(s);
 			s = INVALID_SOCKET;
 			continue;
@@ -283,9 +198,9 @@ static DWORD WINAPI receiver(LPVOID arg)
 			CHECK(n > 0, "WebSocket upgrade accepted (%d)", n);
 			if (n < 0)
 				break;
-			consume(in, n);
+			mt5_consume(in, n);
 			upgraded = 1;
-			n = F.decp_rx_time_ping(h, now_ns(), out, sizeof(out));
+			n = F.decp_rx_time_ping(h, mt5_now_ns(), out, sizeof(out));
 			CHECK(ws_send(s, out, n) == 0, "TimePing sent");
 			pinged = 1;
 		}
@@ -301,7 +216,7 @@ static DWORD WINAPI receiver(LPVOID arg)
 			}
 			memcpy(pl, in->b + wi[1], (size_t)wi[2]);
 			n = (int)wi[2];
-			consume(in, fl);
+			mt5_consume(in, fl);
 			if (wi[0] == 9) { /* ping: pong with the same payload */
 				ws_send(s, out, F.decp_ws_encode(10, pl, n, out, sizeof(out)));
 				continue;
@@ -313,7 +228,7 @@ static DWORD WINAPI receiver(LPVOID arg)
 			}
 			if (wi[0] != 2)
 				continue;
-			k = F.decp_rx_message(h, pl, n, now_ns(), info, 12, sym, sizeof(sym));
+			k = F.decp_rx_message(h, pl, n, mt5_now_ns(), info, 12, sym, sizeof(sym));
 			if (k == 4 && pinged && !subscribed) {
 				int r;
 
@@ -354,25 +269,25 @@ static DWORD WINAPI receiver(LPVOID arg)
 				/* the forged copy first: refused, state untouched */
 				memcpy(fp, pl, (size_t)n);
 				if (forge(fp, n) == 0 &&
-				    F.decp_rx_message(h, fp, n, now_ns(), info, 12, sym, sizeof(sym)) == 1) {
+				    F.decp_rx_message(h, fp, n, mt5_now_ns(), info, 12, sym, sizeof(sym)) == 1) {
 					view[0] = info[4] - 1;
 					view[1] = info[4] + 1;
 					p = pos_of(info[7]);
 					view[9] = p != NULL;
 					view[10] = p ? p->volume : 0;
 					view[11] = p ? p->master_volume : 0;
-					k = F.decp_rx_check(h, now_ns(), view, 12, verdict, 16, osym,
+					k = F.decp_rx_check(h, mt5_now_ns(), view, 12, verdict, 16, osym,
 							    sizeof(osym));
 					if (k == 0) {
 						forged_accepted++;
 					} else {
 						forged_refused += k == 7 && verdict[2] == 0;
-						ws_send(s, out, F.decp_rx_protection(h, now_ns(), out,
+						ws_send(s, out, F.decp_rx_protection(h, mt5_now_ns(), out,
 										     sizeof(out)));
 					}
 				}
 				/* the genuine envelope */
-				k = F.decp_rx_message(h, pl, n, now_ns(), info, 12, sym, sizeof(sym));
+				k = F.decp_rx_message(h, pl, n, mt5_now_ns(), info, 12, sym, sizeof(sym));
 				if (k != 1) {
 					CHECK(0, "genuine envelope refused by decode (%d)", k);
 					continue;
@@ -385,7 +300,7 @@ static DWORD WINAPI receiver(LPVOID arg)
 				view[11] = p ? p->master_volume : 0;
 				view[0] = info[4] - 1;
 				view[1] = info[4] + 1;
-				k = F.decp_rx_check(h, now_ns(), view, 12, verdict, 16, osym,
+				k = F.decp_rx_check(h, mt5_now_ns(), view, 12, verdict, 16, osym,
 						    sizeof(osym));
 				if (k != plan_outcome((int)seq, g_n)) {
 					wrong++;
@@ -401,13 +316,13 @@ static DWORD WINAPI receiver(LPVOID arg)
 					execute(verdict, mv);
 					executed++;
 					n = F.decp_rx_report(h, status_of(verdict[3]), verdict[4], info[4],
-							     100000 + verdict[9], 10009, 0, now_ns(),
+							     100000 + verdict[9], 10009, 0, mt5_now_ns(),
 							     out, sizeof(out));
 					CHECK(ws_send(s, out, n) == 0, "ExecutionReport sent");
 				} else {
 					margin += k == 10;
 					filtered += k == 8;
-					ws_send(s, out, F.decp_rx_protection(h, now_ns(), out, sizeof(out)));
+					ws_send(s, out, F.decp_rx_protection(h, mt5_now_ns(), out, sizeof(out)));
 				}
 				F.decp_rx_state(h, st, 11);
 				if (!phase1 && st[1] >= g_n / 2) {
@@ -487,24 +402,24 @@ static int make_signal(int64_t h, int q)
 	mbstowcs(sym, plan_symbol(q), 8);
 	frame_len[q] = F.decp_master_signal(h, q, sym, plan_type(q), plan_volume(q),
 					    k == 4 ? price - 200 : price, price - 500 - k,
-					    price + 500 + k, k >= 4 ? t + 1 : t, now_ns(), 0,
+					    price + 500 + k, k >= 4 ? t + 1 : t, mt5_now_ns(), 0,
 					    frames[q], sizeof(frames[q]));
 	return frame_len[q];
 }
 
 /* Connects to the ingest and sends the Hello (a fresh session: nothing buffered); the
  * challenge, the proof and the HelloAck follow in master()'s loop. */
-static SOCKET master_login(int64_t h, struct inbuf *in)
+static SOCKET master_login(int64_t h, struct mt5_inbuf *in)
 {
 	uint8_t out[1024];
-	SOCKET s = dial(g_ingest_port);
+	SOCKET s = mt5_dial(g_host, g_ingest_port, 500);
 	int n;
 
 	in->n = 0;
 	if (s == INVALID_SOCKET)
 		return s;
 	n = F.decp_master_hello(h, L"wine_e2e/1", out, sizeof(out));
-	if (n <= 0 || send_all(s, out, n) != 0) {
+	if (n <= 0 || mt5_send_all(s, out, n) != 0) {
 		closesocket(s);
 		return INVALID_SOCKET;
 	}
@@ -514,9 +429,9 @@ static SOCKET master_login(int64_t h, struct inbuf *in)
 static DWORD WINAPI master(LPVOID arg)
 {
 	int64_t h = F.decp_master_new(g_master, g_secret, 32, g_seed, 32), fields[4];
-	struct inbuf *in = calloc(1, sizeof(*in));
+	struct mt5_inbuf *in = calloc(1, sizeof(*in));
 	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, logins = 0, cut = 0, proofs = 0;
-	int64_t deadline = now_ns() + (int64_t)TIMEOUT_MS * 1000000;
+	int64_t deadline = mt5_now_ns() + (int64_t)TIMEOUT_MS * 1000000;
 	static int ack_of[NMAX + 1];
 	SOCKET s = INVALID_SOCKET;
 
@@ -527,7 +442,7 @@ static DWORD WINAPI master(LPVOID arg)
 			CHECK(0, "signal %d built", q);
 	if (in == NULL)
 		goto out;
-	while (acked < g_n && now_ns() < deadline) {
+	while (acked < g_n && mt5_now_ns() < deadline) {
 		if (s == INVALID_SOCKET) {
 			s = master_login(h, in);
 			hello_ok = 0;
@@ -541,7 +456,7 @@ static DWORD WINAPI master(LPVOID arg)
 		 * the receiver holds policy version 2 (e2e_plan.h) */
 		while (hello_ok && next_send <= g_n && next_send - acked <= 64 &&
 		       (next_send <= g_n / 2 || WaitForSingleObject(g_policy2, 0) == WAIT_OBJECT_0)) {
-			if (send_all(s, frames[next_send], frame_len[next_send]) != 0)
+			if (mt5_send_all(s, frames[next_send], frame_len[next_send]) != 0)
 				break;
 			next_send++;
 		}
@@ -553,7 +468,7 @@ static DWORD WINAPI master(LPVOID arg)
 			s = INVALID_SOCKET;
 			continue;
 		}
-		if (fill(s, in) != 0) {
+		if (mt5_fill(s, in) != 0) {
 			closesocket(s);
 			s = INVALID_SOCKET;
 			continue;
@@ -575,16 +490,16 @@ static DWORD WINAPI master(LPVOID arg)
 				int pn = F.decp_master_login_proof(h, g_token, in->b + 4, fl - 4, pf,
 								   sizeof(pf));
 
-				consume(in, fl);
+				mt5_consume(in, fl);
 				CHECK(!hello_ok && fields[0] == 32 && fields[1] == 2 && pn > 0,
 				      "ServerChallenge answered (nonce %lld bytes, version %lld, "
 				      "proof %d)", (long long)fields[0], (long long)fields[1], pn);
-				if (pn <= 0 || send_all(s, pf, pn) != 0)
+				if (pn <= 0 || mt5_send_all(s, pf, pn) != 0)
 					goto out;
 				proofs++;
 				continue;
 			}
-			consume(in, fl);
+			mt5_consume(in, fl);
 			if (k == 1) {
 				/* everything below next expected is durable: ACKed by the HelloAck */
 				hello_ok = 1;
@@ -639,8 +554,8 @@ int main(int argc, char **argv)
 	g_master = atoll(argv[5]);
 	g_n = atoi(argv[10]);
 	if (mbstowcs(g_token, argv[6], 127) == (size_t)-1 ||
-	    mbstowcs(g_sub_token, argv[9], 127) == (size_t)-1 || unhex(argv[7], g_secret, 32) ||
-	    unhex(argv[8], g_seed, 32) || g_n < 1 || g_n > NMAX) {
+	    mbstowcs(g_sub_token, argv[9], 127) == (size_t)-1 || mt5_unhex(argv[7], g_secret, 32) ||
+	    mt5_unhex(argv[8], g_seed, 32) || g_n < 1 || g_n > NMAX) {
 		fprintf(stderr, "wine_e2e: bad arguments\n");
 		return 2;
 	}

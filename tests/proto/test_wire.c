@@ -5,10 +5,12 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto_msg.h"
+#include "proto_positions.h"
 #include "proto_signal.h"
 #include "proto_test_util.h"
 #include "proto_wire.h"
@@ -879,6 +881,106 @@ static void test_copy_policy_limits(void)
 	}
 }
 
+/* The master's positions: one part's body and its MasterFrame equal protobuf-c's, the
+ * split equals proto_positions_split's (the same parts as decp-master), every rule of
+ * proto_positions_validate refuses on both sides. */
+static void test_positions(void)
+{
+	static const char *const syms[] = { "EURUSD", "XAUUSD.m", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+					    "GBPJPY" };
+
+	for (int round = 0; round < 2000; round++) {
+		struct proto_wire_book_entry we[40];
+		Decp__BookEntry pe[40], *pp[40];
+		Decp__Positions pos = DECP__POSITIONS__INIT;
+		Decp__MasterFrame mf = DECP__MASTER_FRAME__INIT;
+		Decp__SignedPositions sp = DECP__SIGNED_POSITIONS__INIT;
+		struct proto_wire_positions wp = { 0 };
+		size_t n = tu_rand(&rng) % 40, ends_a[40], ends_b[40];
+		uint8_t b[4096], body[PROTO_WIRE_POSITIONS_BODY_MAX], mac[32];
+		long pa, pb;
+		int nb;
+
+		for (size_t i = 0; i < n; i++) {
+			decp__book_entry__init(&pe[i]);
+			memset(&we[i], 0, sizeof(we[i]));
+			we[i].ticket = pe[i].ticket = 1 + (rnd() >> 1);
+			we[i].type = 1 + (uint32_t)(tu_rand(&rng) % 6);
+			pe[i].type = (Decp__OrderType)we[i].type;
+			snprintf(we[i].symbol, sizeof(we[i].symbol), "%s", syms[tu_rand(&rng) % 4]);
+			pe[i].symbol = we[i].symbol;
+			we[i].volume = pe[i].volume = 1 + rnd_pos() % INT64_MAX;
+			we[i].price = pe[i].price = rnd_pos();
+			we[i].sl = pe[i].sl = rnd_pos();
+			we[i].tp = pe[i].tp = rnd_pos();
+			we[i].expiration_ns = pe[i].expiration_ns = rnd_pos();
+			pp[i] = &pe[i];
+		}
+		pa = proto_positions_split(pp, n, ends_a, 40);
+		pb = proto_wire_positions_split(we, n, ends_b, 40);
+		CU_ASSERT_EQUAL_FATAL(pa, pb);
+		CU_ASSERT_TRUE_FATAL(pa >= 1);
+		CU_ASSERT_EQUAL(memcmp(ends_a, ends_b, (size_t)pa * sizeof(ends_a[0])), 0);
+		/* the first part */
+		pos.master_id = wp.master_id = 1 + (rnd() >> 1);
+		pos.sequence = wp.sequence = rnd();
+		pos.snapshot_id = wp.snapshot_id = 1 + (rnd() >> 1);
+		pos.parts = wp.parts = (uint32_t)pa;
+		pos.part = wp.part = 0;
+		pos.count = wp.count = (uint32_t)n;
+		pos.master_time_ns = wp.master_time_ns = (int64_t)rnd();
+		pos.n_entries = wp.n = (uint32_t)ends_b[0];
+		pos.entries = pp;
+		wp.entries = we;
+		nb = proto_wire_positions_encode(&wp, body, sizeof(body));
+		CU_ASSERT_TRUE_FATAL(nb > 0);
+		same(&pos.base, body, nb);
+		CU_ASSERT_EQUAL(proto_positions_validate(&pos), 0);
+		memset(mac, (int)round, sizeof(mac));
+		sp.body.data = body;
+		sp.body.len = (size_t)nb;
+		sp.hmac.data = mac;
+		sp.hmac.len = sizeof(mac);
+		mf.kind_case = DECP__MASTER_FRAME__KIND_POSITIONS;
+		mf.positions = &sp;
+		same(&mf.base, b, proto_wire_signed_positions_encode(body, (size_t)nb, mac,
+								    sizeof(mac), b, sizeof(b)));
+		/* a rule broken: both sides refuse */
+		if (n > 0) {
+			int k = (int)(tu_rand(&rng) % 5);
+
+			if (k == 0)
+				we[0].volume = pe[0].volume = 0;
+			else if (k == 1)
+				we[0].price = pe[0].price = -1;
+			else if (k == 2)
+				we[0].ticket = pe[0].ticket = 0;
+			else if (k == 3)
+				wp.part = pos.part = wp.parts;
+			else
+				wp.snapshot_id = pos.snapshot_id = 0;
+			CU_ASSERT_EQUAL(proto_wire_positions_encode(&wp, body, sizeof(body)), -EINVAL);
+			CU_ASSERT_EQUAL(proto_positions_validate(&pos), -EINVAL);
+		}
+	}
+	{
+		struct proto_wire_book_entry e = { .ticket = 1, .type = 7, .symbol = "EURUSD",
+						   .volume = 1 };
+		size_t ends[2];
+
+		CU_ASSERT_EQUAL(proto_wire_positions_split(&e, 1, ends, 2), -EINVAL); /* CLOSE */
+		e.type = 1;
+		CU_ASSERT_EQUAL(proto_wire_positions_split(&e, 1, ends, 2), 1);
+		CU_ASSERT_EQUAL(proto_wire_positions_split(&e, 1, ends, 0), -EINVAL);
+		CU_ASSERT_EQUAL(proto_wire_positions_split(NULL, 0, ends, 1), 1);
+		CU_ASSERT_EQUAL(ends[0], 0);
+		CU_ASSERT_EQUAL(proto_wire_positions_encode(NULL, (uint8_t *)ends, 8), -EINVAL);
+		CU_ASSERT_EQUAL(proto_wire_signed_positions_encode((uint8_t *)ends, 0,
+								   (uint8_t *)ends, 32,
+								   (uint8_t *)ends, 16), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	static const struct tu_case cases[] = {
@@ -888,6 +990,7 @@ int main(void)
 		{ "ClientMessage bytes equal protobuf-c's", test_client_messages },
 		{ "decoders agree with protobuf-c (differential)", test_decoders_differential },
 		{ "CopyPolicy limits", test_copy_policy_limits },
+		{ "Positions bytes and split equal protobuf-c's and decp-master's", test_positions },
 	};
 
 	return tu_run("proto_wire", cases, sizeof(cases) / sizeof(cases[0]));

@@ -19,7 +19,10 @@ input string InpHmacSecretHex = "";                   // 64 hex digits: HMAC-SHA
 input string InpEd25519SeedHex= "";                   // 64 hex digits: Ed25519 private seed
 input int    InpHeartbeatSec  = 5;                    // heartbeat period
 input int    InpReconnectSec  = 3;                    // wait before reconnecting
+input int    InpPositionsSec  = 10;                   // own positions to the book check every N s when all is ACKed (0 = never)
 
+#define DECP_FRAME_MAX 4096  // decp_dll.h (decp.mqh carries the functions only)
+#define DECP_MASTER_POSITIONS_OUT 262144 // decp_dll.h: the frames of 1,024 entries always fit
 #define DECP_WINDOW 64       // unACKed signals in flight
 #define DECP_QUEUE  4096     // unACKed signals kept (memory and journal file)
 
@@ -31,7 +34,7 @@ int    g_in_len = 0;
 long   g_next_seq = 1;       // next sequence to assign (persisted)
 long   g_acked = 0;          // highest ACKed sequence
 long   g_sent = 0;           // highest sequence sent on this connection
-datetime g_last_hb = 0, g_down_since = 0;
+datetime g_last_hb = 0, g_down_since = 0, g_last_positions = 0;
 // unACKed frames by sequence (ring): resent after a reconnect from HelloAck's next
 struct QueuedFrame { uchar b[512]; int n; long seq; };
 QueuedFrame g_q[DECP_QUEUE];
@@ -215,6 +218,43 @@ void OnTradeTransaction(const MqlTradeTransaction &t, const MqlTradeRequest &req
       Signal(7, t.symbol, 0, 0, 0, 0, t.order, 0);                               // pending deleted
 }
 
+//--- the master's own positions (docs/mt5.md "The master's positions"): what the account
+//--- holds at N = the last ACKed sequence, for the control plane to compare with its book.
+//--- Only when every signal sent is ACKed, so the book has had every signal up to N.
+uchar g_pos_frames[DECP_MASTER_POSITIONS_OUT];
+
+void SendPositions()
+{
+   int rc = 0;
+   for(int i = 0; i < PositionsTotal() && rc >= 0; i++)
+   {
+      if(PositionGetTicket(i) == 0) continue;
+      // the ticket the signals carried: the position's identifier (DEAL_POSITION_ID)
+      rc = decp_master_position(g_master, PositionGetInteger(POSITION_IDENTIFIER),
+                                PositionGetString(POSITION_SYMBOL),
+                                PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
+                                Lots(PositionGetDouble(POSITION_VOLUME)),
+                                Px(PositionGetDouble(POSITION_PRICE_OPEN)),
+                                Px(PositionGetDouble(POSITION_SL)), Px(PositionGetDouble(POSITION_TP)), 0);
+   }
+   for(int i = 0; i < OrdersTotal() && rc >= 0; i++)
+   {
+      ulong t = OrderGetTicket(i);
+      int type = PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE));
+      if(t == 0 || type == 0) continue;
+      long exp = OrderGetInteger(ORDER_TIME_EXPIRATION);
+      rc = decp_master_position(g_master, (long)t, OrderGetString(ORDER_SYMBOL), type,
+                                Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)),
+                                Px(OrderGetDouble(ORDER_PRICE_OPEN)), Px(OrderGetDouble(ORDER_SL)),
+                                Px(OrderGetDouble(ORDER_TP)), exp > 0 ? exp * 1000000000 : 0);
+   }
+   // the frames of every part (an error empties nothing: the next call starts afresh)
+   int n = rc < 0 ? rc : decp_master_positions(g_master, g_acked, (long)TimeGMT() * 1000 + GetTickCount() % 1000,
+                                               NowNs(), g_pos_frames, DECP_MASTER_POSITIONS_OUT);
+   if(n < 0) { Log("positions", n); decp_master_positions(g_master, g_acked, 1, NowNs(), g_pos_frames, DECP_MASTER_POSITIONS_OUT); return; }
+   if(!Send(g_pos_frames, n)) Disconnect("send");
+}
+
 void OnIngestFrame(const uchar &p[], int n)
 {
    long f[4];
@@ -275,12 +315,18 @@ void OnTimer()
       g_last_hb = TimeLocal();
    }
    Pump();
+   if(InpPositionsSec > 0 && g_ready && g_acked == g_next_seq - 1 &&
+      TimeLocal() - g_last_positions >= InpPositionsSec)
+   {
+      SendPositions();
+      g_last_positions = TimeLocal();
+   }
 }
 
 int OnInit()
 {
    uchar secret[], seed[];
-   if(decp_version() != 3) { Print("decp: decp.dll version ", decp_version(), ", expected 3"); return INIT_FAILED; }
+   if(decp_version() != 4) { Print("decp: decp.dll version ", decp_version(), ", expected 4"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpHmacSecretHex, secret, 32) != 32 || Hex(InpEd25519SeedHex, seed, 32) != 32)
    { Print("decp: set InpMasterId, InpHmacSecretHex and InpEd25519SeedHex (64 hex digits each)"); return INIT_PARAMETERS_INCORRECT; }
    g_master = decp_master_new(InpMasterId, secret, 32, seed, 32);

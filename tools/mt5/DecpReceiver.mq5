@@ -13,6 +13,9 @@
 #include <Trade/Trade.mqh>
 #include "decp.mqh"
 
+#define DECP_E_BADSIG_CODE   (-5)  // decp_dll.h DECP_E_BADSIG
+#define DECP_E_SNAPSHOT_CODE (-11) // decp_dll.h DECP_E_SNAPSHOT
+
 input string InpServer         = "fanout.example.com"; // fan-out host (add to the socket allow-list)
 input int    InpPort           = 8443;                 // fan-out port
 input bool   InpTls            = true;                 // wss (SocketTlsHandshake)
@@ -21,6 +24,7 @@ input string InpToken          = "";                   // subscriber token (decp
 input long   InpMasterId       = 0;                    // master to copy
 input string InpMasterPubHex   = "";                   // master's Ed25519 public key, 64 hex digits
 input int    InpTtlMs          = 500;                  // TTL shield (server clock)
+input string InpPlatformPubHex = "";                   // platform's snapshot key, 64 hex (fan-out log): re-sync by snapshot; "" = off
 // The local copy policy: the whole policy until the server's arrives; then it only narrows
 // the server's (smaller deviation, pending orders off, affixes when the server has none).
 input int    InpLotMode        = 2;                    // 1 fixed, 2 multiplier, 3 equity ratio, 4 risk % (until the server's policy)
@@ -193,13 +197,10 @@ void LogPolicy(const long &info[])
 // master's volume per copied ticket (needed for partial closes), kept in global variables
 string GvMv(long t) { return "decp.rx." + IntegerToString(InpMasterId) + ".mv." + IntegerToString(t); }
 
-void OnEnvelope(const long &info[], string sym)
+// The view of a broker symbol decp_rx_check and decp_rx_resync_quote take: quote, volume
+// spec, pip value, wallet and equity (view[0..8]).
+void SymbolView(string sym, long &view[])
 {
-   long view[12], v[16];
-   uchar os[40];
-   double vol = 0;
-   long ticket = info[7];
-   ulong pos = FindPosition(ticket, vol), ord = pos == 0 ? FindOrder(ticket) : 0;
    MqlTick tick;
    if(sym == "" || !SymbolInfoTick(sym, tick)) { tick.bid = 0; tick.ask = 0; }
    double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE);
@@ -212,6 +213,105 @@ void OnEnvelope(const long &info[], string sym)
    view[6] = Money(AccountInfoDouble(ACCOUNT_BALANCE));   // wallet: see docs/mt5.md
    view[7] = 0;
    view[8] = Money(AccountInfoDouble(ACCOUNT_EQUITY));
+}
+
+// decp.OrderType of a broker pending order type (0: not pending)
+int PendingType(ENUM_ORDER_TYPE t)
+{
+   switch(t)
+   {
+      case ORDER_TYPE_BUY_LIMIT:  return 3;
+      case ORDER_TYPE_SELL_LIMIT: return 4;
+      case ORDER_TYPE_BUY_STOP:   return 5;
+      case ORDER_TYPE_SELL_STOP:  return 6;
+   }
+   return 0;
+}
+
+// Re-sync by snapshot (docs/mt5.md "Re-sync by snapshot"): decp_rx_message returned 12, the
+// master's book at S verified with the platform's key. Done at once, before the next message:
+// the guard executes nothing until decp_rx_resync_done.
+void Resync()
+{
+   long ei[8], view[12], act[13];
+   uchar sym[40], fr[256];
+   int n = 0;
+   for(int i = 0; decp_rx_resync_entry(g_rx, i, ei, 8, sym, 40) == 1; i++)
+   {
+      string s = CharArrayToString(sym);
+      if(s == "") continue;
+      SymbolView(s, view);
+      if(decp_rx_resync_quote(g_rx, s, view, 12) < 0) break;
+   }
+   if(AccountToGuard("") == 2) CloseAll();   // the account now: the OPENs' margin
+   for(int i = PositionsTotal() - 1; i >= 0; i--)   // this EA's copies (magic, "decp:<ticket>")
+   {
+      PositionGetTicket(i);
+      string c = PositionGetString(POSITION_COMMENT);
+      if(PositionGetInteger(POSITION_MAGIC) != InpMagic || StringFind(c, "decp:") != 0) continue;
+      decp_rx_resync_held(g_rx, StringToInteger(StringSubstr(c, 5)), PositionGetString(POSITION_SYMBOL),
+                          PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
+                          Lots(PositionGetDouble(POSITION_VOLUME)), Px(PositionGetDouble(POSITION_PRICE_OPEN)),
+                          Px(PositionGetDouble(POSITION_SL)), Px(PositionGetDouble(POSITION_TP)));
+   }
+   for(int i = OrdersTotal() - 1; i >= 0; i--)
+   {
+      OrderGetTicket(i);
+      string c = OrderGetString(ORDER_COMMENT);
+      int type = PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE));
+      if(OrderGetInteger(ORDER_MAGIC) != InpMagic || StringFind(c, "decp:") != 0 || type == 0) continue;
+      decp_rx_resync_held(g_rx, StringToInteger(StringSubstr(c, 5)), OrderGetString(ORDER_SYMBOL), type,
+                          Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)), Px(OrderGetDouble(ORDER_PRICE_OPEN)),
+                          Px(OrderGetDouble(ORDER_SL)), Px(OrderGetDouble(ORDER_TP)));
+   }
+   n = decp_rx_resync_plan(g_rx);
+   if(n < 0) { Log("re-sync plan", n); return; }
+   g_trade.SetExpertMagicNumber(InpMagic);
+   for(int i = 0; i < n; i++)
+   {
+      int op = decp_rx_resync_action(g_rx, i, act, 13, sym, 40);
+      string s = CharArrayToString(sym), tag = Tag(act[6]);
+      double vol = 0, lots = act[2] / 100.0, price = act[3] / 100000.0, sl = act[4] / 100000.0, tp = act[5] / 100000.0;
+      ulong pos = FindPosition(act[6], vol), ord = pos == 0 ? FindOrder(act[6]) : 0;
+      bool ok = true;
+      if(op == 1) ok = pos != 0 ? g_trade.PositionClose(pos) : g_trade.OrderDelete(ord);
+      else if(op == 2) ok = g_trade.PositionClosePartial(pos, lots);
+      else if(op == 3) ok = pos != 0 ? g_trade.PositionModify(pos, sl, tp)
+                                     : g_trade.OrderModify(ord, price, sl, tp, ORDER_TIME_GTC, 0);
+      else if(op == 4)
+      {
+         switch((int)act[1])
+         {
+            case 1: ok = g_trade.Buy(lots, s, 0, sl, tp, tag); break;
+            case 2: ok = g_trade.Sell(lots, s, 0, sl, tp, tag); break;
+            case 3: ok = g_trade.BuyLimit(lots, price, s, sl, tp, ORDER_TIME_GTC, 0, tag); break;
+            case 4: ok = g_trade.SellLimit(lots, price, s, sl, tp, ORDER_TIME_GTC, 0, tag); break;
+            case 5: ok = g_trade.BuyStop(lots, price, s, sl, tp, ORDER_TIME_GTC, 0, tag); break;
+            case 6: ok = g_trade.SellStop(lots, price, s, sl, tp, ORDER_TIME_GTC, 0, tag); break;
+         }
+      }
+      else if(op == 5)
+         PrintFormat("decp: re-sync: master ticket %I64d not copied: reason %I64d (filter %I64d, deviation %I64d/100 pips)",
+                     act[6], act[9], act[10], act[11]);
+      if(op == 2 || op == 4) GlobalVariableSet(GvMv(act[6]), (double)act[8]);   // the master's volume now
+      if(!ok) PrintFormat("decp: re-sync: %d on master ticket %I64d failed: %d", op, act[6], g_trade.ResultRetcode());
+   }
+   n = decp_rx_resync_done(g_rx, fr, 256);
+   if(n < 0) { Log("re-sync done", n); return; }
+   Send(fr, n);
+   long st[6];
+   if(decp_rx_state(g_rx, st, 6) == 0) GlobalVariableSet(GvLast(), (double)st[1]);
+   SendAccount();
+}
+
+void OnEnvelope(const long &info[], string sym)
+{
+   long view[12], v[16];
+   uchar os[40];
+   double vol = 0;
+   long ticket = info[7];
+   ulong pos = FindPosition(ticket, vol), ord = pos == 0 ? FindOrder(ticket) : 0;
+   SymbolView(sym, view);
    view[9] = pos != 0 || ord != 0 ? 1 : 0;
    view[10] = pos != 0 ? Lots(vol) : ord != 0 ? Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)) : 0;
    view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : view[10];
@@ -274,6 +374,13 @@ void OnServerMessage(const uchar &p[], int n)
       if(g_subscribed) { SendAccount(); ResendUnacked(); }
    }
    else if(k == 8) LogPolicy(info);        // the subscription's copy policy (applied by the DLL)
+   else if(k == 9) PrintFormat("decp: re-sync: the master's positions at %I64d (%I64d entries) instead of a stale replay", info[1], info[2]);
+   else if(k == 12) Resync();              // verified with the platform's key: reconcile now
+   else if(k == DECP_E_SNAPSHOT_CODE || k == DECP_E_BADSIG_CODE)
+   {                                       // refused: nothing reconciled, nothing executes; ask again
+      Log("re-sync snapshot REFUSED (reason " + IntegerToString(info[2]) + ")", k);
+      Disconnect("snapshot refused");
+   }
    else if(k == 1) OnEnvelope(info, CharArrayToString(sym));
    else if(k == 5) PrintFormat("decp: subscription state %d -> %d", info[2], info[3]);
    else if(k == 6) { PrintFormat("decp: server error %d", info[0]); Disconnect("server error"); }
@@ -331,7 +438,7 @@ void OnTimer()
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 3) { Print("decp: decp.dll version ", decp_version(), ", expected 3"); return INIT_FAILED; }
+   if(decp_version() != 4) { Print("decp: decp.dll version ", decp_version(), ", expected 4"); return INIT_FAILED; }
    if(StringLen(InpMasterPubHex) != 64 || InpMasterId <= 0)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    ArrayResize(pub, 32);
@@ -340,6 +447,16 @@ int OnInit()
    long last = GlobalVariableCheck(GvLast()) ? (long)GlobalVariableGet(GvLast()) : 0;
    g_rx = decp_rx_new(InpMasterId, pub, 32, last, InpTtlMs);
    if(g_rx <= 0) { Log("rx_new", (int)g_rx); return INIT_FAILED; }
+   if(InpPlatformPubHex != "")   // re-sync by snapshot: only with the key that verifies them
+   {
+      uchar ppub[];
+      if(StringLen(InpPlatformPubHex) != 64) { Print("decp: InpPlatformPubHex: 64 hex digits"); return INIT_PARAMETERS_INCORRECT; }
+      ArrayResize(ppub, 32);
+      for(int i = 0; i < 32; i++)
+         ppub[i] = (uchar)StringToInteger("0x" + StringSubstr(InpPlatformPubHex, 2 * i, 2));
+      int rs = decp_rx_resync(g_rx, ppub, 32);
+      if(rs != 0) { Log("re-sync", rs); return INIT_PARAMETERS_INCORRECT; }
+   }
    long lot = InpLotMode == 1 ? Lots(InpLotValue) : InpLotMode == 2 ? (long)MathRound(InpLotValue * 1000)
             : InpLotMode == 3 ? Money(InpLotValue) : (long)MathRound(InpLotValue * 100);
    int rc = decp_rx_policy(g_rx, InpLotMode, lot, InpReverse, InpCopySL, InpCopyTP, InpPending,

@@ -17,6 +17,8 @@ int decp_master_hello(long master, string client_version, uchar &out[], int out_
 int decp_master_login_proof(long master, string token, const uchar &challenge[], int len, uchar &out[], int out_cap);
 int decp_master_signal(long master, long sequence, string symbol, int order_type, long volume, long price, long sl, long tp, long position_ticket, long master_time_ns, long expiration_ns, uchar &out[], int out_cap);
 int decp_master_heartbeat(long time_ns, uchar &out[], int out_cap);
+int decp_master_position(long master, long ticket, string symbol, int type, long volume, long price, long sl, long tp, long expiration_ns);
+int decp_master_positions(long master, long sequence, long snapshot_id, long master_time_ns, uchar &out[], int out_cap);
 int decp_ingest_decode(const uchar &payload[], int len, long &fields[], int nfields);
 long decp_rx_new(long master_id, const uchar &master_pub[], int pub_len, long last_seq, long ttl_ms);
 int decp_rx_policy(long rx, int lot_mode, long lot_value, int reverse, int copy_sl, int copy_tp, int pending, long max_dev_pips_x100, string prefix, string suffix);
@@ -28,6 +30,13 @@ int decp_ws_encode(int opcode, const uchar &payload[], int len, uchar &out[], in
 int decp_rx_subscribe(long rx, uchar &out[], int out_cap);
 int decp_rx_time_ping(long rx, long local_now_ns, uchar &out[], int out_cap);
 int decp_rx_message(long rx, const uchar &payload[], int len, long local_now_ns, long &info[], int ninfo, uchar &symbol[], int sym_cap);
+int decp_rx_resync(long rx, const uchar &platform_pub[], int pub_len);
+int decp_rx_resync_entry(long rx, int index, long &info[], int ninfo, uchar &symbol[], int sym_cap);
+int decp_rx_resync_held(long rx, long master_ticket, string symbol, int type, long volume, long price, long sl, long tp);
+int decp_rx_resync_quote(long rx, string symbol, const long &view[], int nview);
+int decp_rx_resync_plan(long rx);
+int decp_rx_resync_action(long rx, int index, long &act[], int nact, uchar &symbol[], int sym_cap);
+int decp_rx_resync_done(long rx, uchar &out[], int out_cap);
 int decp_rx_check(long rx, long local_now_ns, const long &view[], int nview, long &verdict[], int nverdict, uchar &order_symbol[], int sym_cap);
 int decp_rx_report(long rx, int status, long volume, long price, long broker_ticket, int retcode, long profit, long exec_local_ns, uchar &out[], int out_cap);
 int decp_rx_protection(long rx, long local_now_ns, uchar &out[], int out_cap);

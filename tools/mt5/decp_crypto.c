@@ -71,6 +71,53 @@ int decp_sha256(const uint8_t *msg, size_t len, uint8_t out[32])
 	return 0;
 }
 
+struct decp_sha256 {
+	gcry_md_hd_t h;
+};
+
+struct decp_sha256 *decp_sha256_begin(void)
+{
+	struct decp_sha256 *d;
+
+	if (decp_crypto_init() != 0 || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (gcry_md_open(&d->h, GCRY_MD_SHA256, 0) != 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void decp_sha256_add(struct decp_sha256 *d, const uint8_t *p, size_t n)
+{
+	if (d != NULL && n != 0)
+		gcry_md_write(d->h, p, n);
+}
+
+int decp_sha256_end(struct decp_sha256 *d, uint8_t out[32])
+{
+	const unsigned char *r;
+	int rc = -EIO;
+
+	if (d == NULL)
+		return -EINVAL;
+	r = gcry_md_read(d->h, GCRY_MD_SHA256);
+	if (r != NULL) {
+		memcpy(out, r, 32);
+		rc = 0;
+	}
+	decp_sha256_free(d);
+	return rc;
+}
+
+void decp_sha256_free(struct decp_sha256 *d)
+{
+	if (d == NULL)
+		return;
+	gcry_md_close(d->h);
+	free(d);
+}
+
 int decp_sha1(const uint8_t *msg, size_t len, uint8_t out[20])
 {
 	if (decp_crypto_init() != 0)

@@ -29,6 +29,15 @@ int decp_hmac_sha256_compute(const uint8_t *key, size_t key_len, const uint8_t *
 /* out = SHA-256(msg) (the login key, proto_login.h). Returns 0 or -EIO. */
 int decp_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
 
+/* SHA-256 of bytes that arrive in pieces (a re-sync snapshot's entries, part by part):
+ * begin (NULL: libgcrypt failed or out of memory), add, then end (writes the digest and
+ * frees; 0 or -EIO) or free (abandoned). One context per digest, one thread at a time. */
+struct decp_sha256;
+struct decp_sha256 *decp_sha256_begin(void);
+void decp_sha256_add(struct decp_sha256 *d, const uint8_t *p, size_t n);
+int decp_sha256_end(struct decp_sha256 *d, uint8_t out[32]);
+void decp_sha256_free(struct decp_sha256 *d);
+
 /* out = SHA-1(msg). Returns 0 or -EIO. */
 int decp_sha1(const uint8_t *msg, size_t len, uint8_t out[20]);
 

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "decp_crypto.h"
+#include "decp_dll_pvt.h"
+#include "decp_resync.h"
 #include "decp_ws.h"
 #include "guard.h"
 #include "guard_wire.h"
@@ -28,61 +30,6 @@
  * dereferenced. Slots are claimed with a CAS: EAs in one terminal run in different
  * threads.
  */
-#define SLOTS 256
-enum kind { K_FREE = 0, K_BUSY = 1, K_MASTER = 2, K_RX = 3 };
-
-struct master {
-	uint64_t id;
-	uint8_t hmac_key[DECP_CRYPTO_HMAC_KEY_MAX];
-	size_t hmac_len;
-	struct decp_ed25519 *key;
-};
-
-/* A report kept until the server's ReportAck: its id and ClientMessage bytes. */
-struct report {
-	uint64_t id;
-	uint16_t len;
-	uint8_t p[256];
-};
-
-struct rx {
-	struct guard_sub sub;
-	/* pol is the policy in force: server narrowed by local (rx_policy_update), or local
-	 * while no server policy arrived (server.version 0) */
-	struct guard_policy pol, local, server;
-	bool local_set;
-	uint64_t subscription_id; /* from the server's CopyPolicy */
-	struct guard_clock clk;
-	/* the broker account (decp_rx_account_state) and the positions queued for the next
-	 * AccountState */
-	struct guard_account acct;
-	uint32_t acct_positions;
-	struct proto_wire_account_position pos[DECP_RX_POSITIONS_MAX];
-	uint32_t npos;
-	/* reports kept until acknowledged, oldest first; report ids base + ++report_n */
-	struct report unacked[DECP_RX_UNACKED_MAX];
-	uint32_t nunacked;
-	uint64_t acked, forgotten, report_base, report_n;
-	struct decp_ed25519 *key;
-	/* Key rotation (decp_rx_message kind 10, docs/protocol.md "Key announcement"): pub is
-	 * the trusted key (key's public half); after an accepted announcement prev is the old
-	 * key, still verifying until prev_until_ns on the server clock. */
-	uint8_t pub[DECP_ED25519_PUB_LEN];
-	struct decp_ed25519 *prev;
-	int64_t prev_until_ns;
-	int64_t check_server_ns; /* server clock at the running decp_rx_check (INT64_MAX: none) */
-	char ws_key[DECP_WS_KEY_LEN + 1];
-	bool replaying;
-	/* the envelope decp_rx_message kept for decp_rx_check (owns its bytes) */
-	bool pending;
-	struct guard_envelope env;
-	uint8_t body[PROTO_SIGNAL_BODY_MAX], sig[DECP_ED25519_SIG_LEN];
-	/* the last check, for decp_rx_report / decp_rx_protection */
-	bool checked;
-	struct guard_verdict verdict;
-	struct guard_envelope checked_env;
-};
-
 struct slot {
 	atomic_int kind;
 	uint32_t gen;
@@ -106,7 +53,7 @@ static int64_t handle_new(enum kind k, void *obj)
 	return DECP_E_NOMEM;
 }
 
-static void *handle_get(int64_t h, enum kind k)
+void *decp_handle_get(int64_t h, enum kind k)
 {
 	int64_t slot = h & 0xffff;
 
@@ -126,6 +73,7 @@ static void master_free(struct master *m)
 
 static void rx_free(struct rx *r)
 {
+	decp_resync_free(r->rs);
 	decp_ed25519_free(r->key);
 	decp_ed25519_free(r->prev);
 	free(r);
@@ -155,9 +103,9 @@ int32_t decp_handle_free(int64_t h)
 	int64_t slot = h & 0xffff;
 	int k;
 
-	if ((obj = handle_get(h, K_MASTER)) != NULL)
+	if ((obj = decp_handle_get(h, K_MASTER)) != NULL)
 		k = K_MASTER;
-	else if ((obj = handle_get(h, K_RX)) != NULL)
+	else if ((obj = decp_handle_get(h, K_RX)) != NULL)
 		k = K_RX;
 	else
 		return DECP_E_HANDLE;
@@ -172,7 +120,7 @@ int32_t decp_handle_free(int64_t h)
 /* ----------------------------------------------------------------- helpers -- */
 
 /* Maps a negative errno of the modules below to a DECP_E_* code. */
-static int32_t status_of(long rc)
+int32_t decp_status_of(long rc)
 {
 	switch (rc) {
 	case -ENOBUFS: return DECP_E_NOBUFS;
@@ -187,14 +135,14 @@ static int32_t status_of(long rc)
 }
 
 /* A buffer argument: non-NULL with 0 <= len (NULL allowed only when len == 0). */
-static bool buf_ok(const void *p, int32_t len)
+bool decp_buf_ok(const void *p, int32_t len)
 {
 	return len >= 0 && (p != NULL || len == 0);
 }
 
 /* MQL5 string (UTF-16) -> ASCII: printable characters only (0x20..0x7e when spaces are
  * allowed, else 0x21..0x7e), 0..cap-1 of them, NUL-terminated. Returns the length or -1. */
-static int ascii_of(const wchar_t *w, char *out, size_t cap, bool spaces)
+int decp_ascii_of(const wchar_t *w, char *out, size_t cap, bool spaces)
 {
 	size_t n = 0;
 
@@ -210,29 +158,29 @@ static int ascii_of(const wchar_t *w, char *out, size_t cap, bool spaces)
 }
 
 /* Frames a payload with the 4-byte length prefix (proto_frame) into out. */
-static int32_t tcp_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap)
+int32_t decp_tcp_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap)
 {
 	if (n < 0)
-		return status_of(n);
-	return status_of(proto_frame_encode(out, (size_t)cap, payload, (size_t)n));
+		return decp_status_of(n);
+	return decp_status_of(proto_frame_encode(out, (size_t)cap, payload, (size_t)n));
 }
 
 /* Wraps a ClientMessage payload into a masked binary WebSocket frame. */
-static int32_t ws_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap)
+int32_t decp_ws_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap)
 {
 	uint8_t mask[4];
 
 	if (n < 0)
-		return status_of(n);
+		return decp_status_of(n);
 	decp_random(mask, sizeof(mask));
-	return status_of(decp_ws_frame_encode(2, payload, (size_t)n, mask, out, (size_t)cap));
+	return decp_status_of(decp_ws_frame_encode(2, payload, (size_t)n, mask, out, (size_t)cap));
 }
 
 static int32_t copy_name(const char *s, uint8_t *out, int32_t cap)
 {
 	size_t n = strlen(s);
 
-	if (!buf_ok(out, cap) || out == NULL)
+	if (!decp_buf_ok(out, cap) || out == NULL)
 		return DECP_E_INVAL;
 	if ((size_t)cap < n + 1)
 		return DECP_E_NOBUFS;
@@ -252,7 +200,7 @@ int32_t decp_strerror(int32_t code, uint8_t *out, int32_t out_cap)
 	static const char *const names[] = {
 		"OK", "DECP_E_INVAL", "DECP_E_NOBUFS", "DECP_E_MSGSIZE", "DECP_E_MALFORMED",
 		"DECP_E_BADSIG", "DECP_E_HANDLE", "DECP_E_NOMEM", "DECP_E_CRYPTO", "DECP_E_STATE",
-		"DECP_E_HANDSHAKE",
+		"DECP_E_HANDSHAKE", "DECP_E_SNAPSHOT",
 	};
 
 	if (code > 0 || code < -(int32_t)(sizeof(names) / sizeof(names[0]) - 1))
@@ -265,7 +213,7 @@ int32_t decp_strerror(int32_t code, uint8_t *out, int32_t out_cap)
 int32_t decp_hmac_sha256(const uint8_t *key, int32_t key_len, const uint8_t *msg,
 			 int32_t msg_len, uint8_t *mac, int32_t mac_cap)
 {
-	if (!buf_ok(key, key_len) || !buf_ok(msg, msg_len) || mac == NULL || mac_cap < 0)
+	if (!decp_buf_ok(key, key_len) || !decp_buf_ok(msg, msg_len) || mac == NULL || mac_cap < 0)
 		return DECP_E_INVAL;
 	if (mac_cap < DECP_HMAC_LEN)
 		return DECP_E_NOBUFS;
@@ -296,7 +244,7 @@ int32_t decp_ed25519_sign(const uint8_t *seed, int32_t seed_len, const uint8_t *
 	struct decp_ed25519 *k;
 	int rc;
 
-	if (seed == NULL || seed_len != DECP_ED25519_SEED_LEN || !buf_ok(msg, msg_len) ||
+	if (seed == NULL || seed_len != DECP_ED25519_SEED_LEN || !decp_buf_ok(msg, msg_len) ||
 	    sig == NULL || sig_cap < 0)
 		return DECP_E_INVAL;
 	if (sig_cap < DECP_ED25519_SIG_LEN)
@@ -314,8 +262,8 @@ int32_t decp_ed25519_verify(const uint8_t *pub, int32_t pub_len, const uint8_t *
 	struct decp_ed25519 *k;
 	int rc;
 
-	if (pub == NULL || pub_len != DECP_ED25519_PUB_LEN || !buf_ok(msg, msg_len) ||
-	    !buf_ok(sig, sig_len))
+	if (pub == NULL || pub_len != DECP_ED25519_PUB_LEN || !decp_buf_ok(msg, msg_len) ||
+	    !decp_buf_ok(sig, sig_len))
 		return DECP_E_INVAL;
 	if ((k = decp_ed25519_from_public(pub)) == NULL)
 		return DECP_E_BADSIG;
@@ -330,7 +278,7 @@ int32_t decp_frame_split(const uint8_t *buf, int32_t len, int32_t max_payload)
 {
 	uint32_t n;
 
-	if (!buf_ok(buf, len) || max_payload < 1 || max_payload > DECP_FRAME_MAX)
+	if (!decp_buf_ok(buf, len) || max_payload < 1 || max_payload > DECP_FRAME_MAX)
 		return DECP_E_INVAL;
 	if (len < (int32_t)PROTO_FRAME_HDR_LEN)
 		return 0;
@@ -365,24 +313,24 @@ int64_t decp_master_new(int64_t master_id, const uint8_t *hmac_key, int32_t key_
 int32_t decp_master_hello(int64_t master, const wchar_t *client_version, uint8_t *out,
 			  int32_t out_cap)
 {
-	struct master *m = handle_get(master, K_MASTER);
+	struct master *m = decp_handle_get(master, K_MASTER);
 	char ver[PROTO_WIRE_TEXT_MAX + 1];
 	uint8_t p[PROTO_WIRE_TEXT_MAX + 32];
 
 	if (m == NULL)
 		return DECP_E_HANDLE;
-	if (ascii_of(client_version, ver, sizeof(ver), true) < 0 || !buf_ok(out, out_cap) ||
+	if (decp_ascii_of(client_version, ver, sizeof(ver), true) < 0 || !decp_buf_ok(out, out_cap) ||
 	    out == NULL)
 		return DECP_E_INVAL;
 	/* the login is proto/'s; this wrapper only converts the string */
-	return tcp_frame(p, proto_wire_hello_encode(m->id, ver, PROTO_PROTOCOL_VERSION, p,
+	return decp_tcp_frame(p, proto_wire_hello_encode(m->id, ver, PROTO_PROTOCOL_VERSION, p,
 						    sizeof(p)), out, out_cap);
 }
 
 int32_t decp_master_login_proof(int64_t master, const wchar_t *token, const uint8_t *challenge,
 				int32_t len, uint8_t *out, int32_t out_cap)
 {
-	struct master *m = handle_get(master, K_MASTER);
+	struct master *m = decp_handle_get(master, K_MASTER);
 	struct proto_wire_msg c;
 	char tok[PROTO_WIRE_TEXT_MAX + 1];
 	uint8_t key[PROTO_LOGIN_KEY_LEN], msg[PROTO_LOGIN_MSG_LEN], proof[PROTO_LOGIN_PROOF_LEN];
@@ -392,9 +340,9 @@ int32_t decp_master_login_proof(int64_t master, const wchar_t *token, const uint
 
 	if (m == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(challenge, len) || !buf_ok(out, out_cap) || out == NULL)
+	if (!decp_buf_ok(challenge, len) || !decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
-	tl = ascii_of(token, tok, sizeof(tok), false);
+	tl = decp_ascii_of(token, tok, sizeof(tok), false);
 	if (tl < 1)
 		rc = DECP_E_INVAL;
 	else if (proto_wire_ingest_decode(challenge, (size_t)len, &c) != PROTO_INGEST_CHALLENGE ||
@@ -408,7 +356,7 @@ int32_t decp_master_login_proof(int64_t master, const wchar_t *token, const uint
 		 decp_hmac_sha256_compute(key, sizeof(key), msg, sizeof(msg), proof) != 0)
 		rc = DECP_E_CRYPTO;
 	else
-		rc = tcp_frame(p, proto_wire_login_proof_encode(proof, sizeof(proof), p, sizeof(p)),
+		rc = decp_tcp_frame(p, proto_wire_login_proof_encode(proof, sizeof(proof), p, sizeof(p)),
 			       out, out_cap);
 	/* the token and SHA-256(token), the login's secret (also a prefix of a refused one) */
 	decp_wipe(tok, sizeof(tok));
@@ -421,7 +369,7 @@ int32_t decp_master_signal(int64_t master, int64_t sequence, const wchar_t *symb
 			   int64_t tp, int64_t position_ticket, int64_t master_time_ns,
 			   int64_t expiration_ns, uint8_t *out, int32_t out_cap)
 {
-	struct master *m = handle_get(master, K_MASTER);
+	struct master *m = decp_handle_get(master, K_MASTER);
 	struct proto_wire_signal s = { 0 };
 	uint8_t body[PROTO_SIGNAL_BODY_MAX], mac[DECP_HMAC_LEN], sig[DECP_ED25519_SIG_LEN];
 	uint8_t p[PROTO_SIGNAL_BODY_MAX + 128];
@@ -429,8 +377,8 @@ int32_t decp_master_signal(int64_t master, int64_t sequence, const wchar_t *symb
 
 	if (m == NULL)
 		return DECP_E_HANDLE;
-	if (ascii_of(symbol, s.symbol, sizeof(s.symbol), false) < 1 || sequence <= 0 ||
-	    position_ticket <= 0 || !buf_ok(out, out_cap) || out == NULL)
+	if (decp_ascii_of(symbol, s.symbol, sizeof(s.symbol), false) < 1 || sequence <= 0 ||
+	    position_ticket <= 0 || !decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
 	s.master_id = m->id;
 	s.sequence = (uint64_t)sequence;
@@ -444,11 +392,11 @@ int32_t decp_master_signal(int64_t master, int64_t sequence, const wchar_t *symb
 	s.expiration_ns = expiration_ns;
 	n = proto_wire_signal_encode(&s, body, sizeof(body));
 	if (n < 0)
-		return status_of(n);
+		return decp_status_of(n);
 	if (decp_hmac_sha256_compute(m->hmac_key, m->hmac_len, body, (size_t)n, mac) != 0 ||
 	    decp_ed25519_sign_msg(m->key, body, (size_t)n, sig) != 0)
 		return DECP_E_CRYPTO;
-	return tcp_frame(p, proto_wire_signed_encode(body, (size_t)n, mac, sizeof(mac), sig,
+	return decp_tcp_frame(p, proto_wire_signed_encode(body, (size_t)n, mac, sizeof(mac), sig,
 						     sizeof(sig), p, sizeof(p)), out, out_cap);
 }
 
@@ -456,9 +404,9 @@ int32_t decp_master_heartbeat(int64_t time_ns, uint8_t *out, int32_t out_cap)
 {
 	uint8_t p[32];
 
-	if (!buf_ok(out, out_cap) || out == NULL)
+	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
-	return tcp_frame(p, proto_wire_heartbeat_encode(time_ns, p, sizeof(p)), out, out_cap);
+	return decp_tcp_frame(p, proto_wire_heartbeat_encode(time_ns, p, sizeof(p)), out, out_cap);
 }
 
 int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
@@ -467,7 +415,7 @@ int32_t decp_ingest_decode(const uint8_t *payload, int32_t len, int64_t *fields,
 	struct proto_wire_msg m;
 	int k;
 
-	if (!buf_ok(payload, len) || fields == NULL || nfields < 4)
+	if (!decp_buf_ok(payload, len) || fields == NULL || nfields < 4)
 		return DECP_E_INVAL;
 	memset(fields, 0, sizeof(*fields) * (size_t)nfields);
 	k = proto_wire_ingest_decode(payload, (size_t)len, &m);
@@ -613,7 +561,7 @@ int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t 
 		       int32_t copy_sl, int32_t copy_tp, int32_t pending,
 		       int64_t max_dev_pips_x100, const wchar_t *prefix, const wchar_t *suffix)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct guard_policy p;
 
 	if (r == NULL)
@@ -622,8 +570,8 @@ int32_t decp_rx_policy(int64_t rx, int32_t lot_mode, int64_t lot_value, int32_t 
 	    (reverse | copy_sl | copy_tp | pending) & ~1 || max_dev_pips_x100 <= 0)
 		return DECP_E_INVAL;
 	p = r->local;
-	if (ascii_of(prefix, p.prefix, sizeof(p.prefix), false) < 0 ||
-	    ascii_of(suffix, p.suffix, sizeof(p.suffix), false) < 0)
+	if (decp_ascii_of(prefix, p.prefix, sizeof(p.prefix), false) < 0 ||
+	    decp_ascii_of(suffix, p.suffix, sizeof(p.suffix), false) < 0)
 		return DECP_E_INVAL;
 	p.lot_mode = (uint32_t)lot_mode;
 	if (lot_mode == GUARD_LOT_FIXED)
@@ -665,7 +613,7 @@ static void text_list(char *t, size_t cap, size_t *n, const char *name,
 int64_t decp_rx_policy_info(int64_t rx, int64_t *info, int32_t ninfo, uint8_t *text,
 			    int32_t text_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	const struct guard_policy *p;
 	char *t = (char *)text;
 	size_t n = 0, cap;
@@ -708,29 +656,29 @@ int64_t decp_rx_policy_info(int64_t rx, int64_t *info, int32_t ninfo, uint8_t *t
 int32_t decp_ws_request(int64_t rx, const wchar_t *host, int32_t port, const wchar_t *path,
 			const wchar_t *token, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	char h[DECP_WS_TEXT_MAX + 1], p[DECP_WS_TEXT_MAX + 1], t[DECP_WS_TEXT_MAX + 1];
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (ascii_of(host, h, sizeof(h), false) < 1 || ascii_of(path, p, sizeof(p), false) < 1 ||
-	    ascii_of(token, t, sizeof(t), false) < 1 || !buf_ok(out, out_cap) || out == NULL)
+	if (decp_ascii_of(host, h, sizeof(h), false) < 1 || decp_ascii_of(path, p, sizeof(p), false) < 1 ||
+	    decp_ascii_of(token, t, sizeof(t), false) < 1 || !decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
 	decp_ws_new_key(r->ws_key);
-	return status_of(decp_ws_make_request(r->ws_key, h, port, p, t, out, (size_t)out_cap));
+	return decp_status_of(decp_ws_make_request(r->ws_key, h, port, p, t, out, (size_t)out_cap));
 }
 
 int32_t decp_ws_response(int64_t rx, const uint8_t *buf, int32_t len)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(buf, len))
+	if (!decp_buf_ok(buf, len))
 		return DECP_E_INVAL;
 	if (r->ws_key[0] == '\0')
 		return DECP_E_STATE;
-	return status_of(decp_ws_check_response(r->ws_key, buf, (size_t)len));
+	return decp_status_of(decp_ws_check_response(r->ws_key, buf, (size_t)len));
 }
 
 int32_t decp_ws_decode(const uint8_t *buf, int32_t len, int64_t *info, int32_t ninfo)
@@ -738,7 +686,7 @@ int32_t decp_ws_decode(const uint8_t *buf, int32_t len, int64_t *info, int32_t n
 	struct decp_ws_frame f;
 	long n;
 
-	if (!buf_ok(buf, len) || info == NULL || ninfo < 4)
+	if (!decp_buf_ok(buf, len) || info == NULL || ninfo < 4)
 		return DECP_E_INVAL;
 	memset(info, 0, sizeof(*info) * (size_t)ninfo);
 	n = decp_ws_frame_decode(buf, (size_t)len, &f);
@@ -756,37 +704,40 @@ int32_t decp_ws_encode(int32_t opcode, const uint8_t *payload, int32_t len, uint
 {
 	uint8_t mask[4];
 
-	if (!buf_ok(payload, len) || !buf_ok(out, out_cap) || out == NULL || opcode < 0)
+	if (!decp_buf_ok(payload, len) || !decp_buf_ok(out, out_cap) || out == NULL || opcode < 0)
 		return DECP_E_INVAL;
 	decp_random(mask, sizeof(mask));
-	return status_of(decp_ws_frame_encode((unsigned)opcode, payload, (size_t)len, mask, out,
+	return decp_status_of(decp_ws_frame_encode((unsigned)opcode, payload, (size_t)len, mask, out,
 					      (size_t)out_cap));
 }
 
 int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	uint8_t p[32];
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(out, out_cap) || out == NULL)
+	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
-	return ws_frame(p, proto_wire_subscribe_encode(r->sub.master_id,
-							guard_sub_next_sequence(&r->sub), p,
-							sizeof(p)), out, out_cap);
+	/* re-sync on: snapshot = true (the fan-out sends a snapshot instead of a stale replay) */
+	return decp_ws_frame(p, (r->rs != NULL ? proto_wire_subscribe_resync_encode
+					  : proto_wire_subscribe_encode)(r->sub.master_id,
+									 guard_sub_next_sequence(&r->sub),
+									 p, sizeof(p)),
+			out, out_cap);
 }
 
 int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	uint8_t p[32];
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(out, out_cap) || out == NULL)
+	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
-	return ws_frame(p, proto_wire_time_ping_encode(local_now_ns, p, sizeof(p)), out, out_cap);
+	return decp_ws_frame(p, proto_wire_time_ping_encode(local_now_ns, p, sizeof(p)), out, out_cap);
 }
 
 /* A new report id (decp_dll.h "Reports"): unique per subscriber account across runs. */
@@ -835,7 +786,7 @@ static int rx_report_acked(struct rx *r, uint64_t id)
 static int32_t rx_report_send(struct rx *r, uint64_t id, const uint8_t *p, int n, uint8_t *out,
 			      int32_t cap)
 {
-	int32_t rc = ws_frame(p, n, out, cap);
+	int32_t rc = decp_ws_frame(p, n, out, cap);
 
 	if (rc > 0)
 		rx_report_keep(r, id, p, n);
@@ -883,13 +834,13 @@ static int keep_envelope(struct rx *r, const struct proto_wire_msg *m,
 int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t local_now_ns,
 			int64_t *info, int32_t ninfo, uint8_t *symbol, int32_t sym_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct proto_wire_msg m, ss;
 	int k;
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(payload, len) || info == NULL || ninfo < 12 || symbol == NULL ||
+	if (!decp_buf_ok(payload, len) || info == NULL || ninfo < 12 || symbol == NULL ||
 	    sym_cap < DECP_SYMBOL_MAX)
 		return DECP_E_INVAL;
 	memset(info, 0, sizeof(*info) * (size_t)ninfo);
@@ -925,7 +876,8 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 	case PROTO_SERVER_SYNC_END:
 		if (m.v[1] == r->sub.master_id) {
 			r->replaying = false;
-			if (r->sub.st.state == GUARD_STATE_DEGRADED_GAP)
+			/* a snapshot's DEGRADED_GAP ends only with its reconciliation */
+			if (r->sub.st.state == GUARD_STATE_DEGRADED_GAP && !r->snap_gap)
 				guard_sub_sync_complete(&r->sub, m.v[2]);
 		}
 		break;
@@ -953,6 +905,10 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 	case PROTO_SERVER_COPY_POLICY:
 		rx_copy_policy(r, &m, info);
 		break;
+	case PROTO_SERVER_SNAPSHOT_BEGIN:
+	case PROTO_SERVER_SNAPSHOT_PART:
+	case PROTO_SERVER_SNAPSHOT_END:
+		return decp_rx_snapshot(r, k, &m, info);
 	default:
 		return DECP_E_MALFORMED;
 	}
@@ -963,10 +919,27 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 	return k;
 }
 
+/* The EA's view of a subscriber symbol (decp_rx_check's view[0..8]: quote, volume spec,
+ * wallet, equity); the position fields are decp_rx_check's own. */
+void decp_view_of(const int64_t *view, int64_t local_now_ns, struct guard_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->local_now_ns = local_now_ns;
+	v->quote.bid = view[0];
+	v->quote.ask = view[1];
+	v->spec.vol_min = view[2];
+	v->spec.vol_max = view[3];
+	v->spec.vol_step = view[4];
+	v->spec.pip_value = view[5];
+	v->wallet.balance = view[6];
+	v->wallet.reserved = view[7];
+	v->equity = view[8];
+}
+
 int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int32_t nview,
 		      int64_t *verdict, int32_t nverdict, uint8_t *order_symbol, int32_t sym_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct guard_view v;
 	struct guard_verdict *d;
 
@@ -977,17 +950,7 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 		return DECP_E_INVAL;
 	if (!r->pending)
 		return DECP_E_STATE;
-	memset(&v, 0, sizeof(v));
-	v.local_now_ns = local_now_ns;
-	v.quote.bid = view[0];
-	v.quote.ask = view[1];
-	v.spec.vol_min = view[2];
-	v.spec.vol_max = view[3];
-	v.spec.vol_step = view[4];
-	v.spec.pip_value = view[5];
-	v.wallet.balance = view[6];
-	v.wallet.reserved = view[7];
-	v.equity = view[8];
+	decp_view_of(view, local_now_ns, &v);
 	v.position.open = view[9] != 0;
 	v.position.volume = view[10];
 	v.position.master_volume = view[11];
@@ -1039,13 +1002,13 @@ int32_t decp_rx_report(int64_t rx, int32_t status, int64_t volume, int64_t price
 		       int64_t broker_ticket, int32_t retcode, int64_t profit,
 		       int64_t exec_local_ns, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct proto_wire_exec_report e = { 0 };
 	uint8_t p[256];
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (status < 1 || status > 6 || volume < 0 || price < 0 || !buf_ok(out, out_cap) ||
+	if (status < 1 || status > 6 || volume < 0 || price < 0 || !decp_buf_ok(out, out_cap) ||
 	    out == NULL)
 		return DECP_E_INVAL;
 	if (!r->checked || r->verdict.reason != GUARD_REASON_NONE)
@@ -1071,13 +1034,13 @@ int32_t decp_rx_report(int64_t rx, int32_t status, int64_t volume, int64_t price
 
 int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct proto_wire_protection e = { 0 };
 	uint8_t p[256];
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(out, out_cap) || out == NULL)
+	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
 	if (!r->checked || r->verdict.reason == GUARD_REASON_NONE)
 		return DECP_E_STATE;
@@ -1104,20 +1067,20 @@ int32_t decp_rx_protection(int64_t rx, int64_t local_now_ns, uint8_t *out, int32
 
 int32_t decp_rx_unacked(int64_t rx, int32_t index, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (index < 0 || !buf_ok(out, out_cap) || out == NULL)
+	if (index < 0 || !decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
 	if ((uint32_t)index >= r->nunacked)
 		return 0;
-	return ws_frame(r->unacked[index].p, r->unacked[index].len, out, out_cap);
+	return decp_ws_frame(r->unacked[index].p, r->unacked[index].len, out, out_cap);
 }
 
 int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, int64_t equity)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct guard_wallet w = { balance, reserved };
 	int32_t bits = 0;
 
@@ -1136,13 +1099,13 @@ int32_t decp_rx_account_state(int64_t rx, const wchar_t *currency, int32_t lever
 			      int64_t balance, int64_t equity, int64_t margin, int64_t free_margin,
 			      int32_t position_count, int64_t quote_rate)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct guard_account a = {.known = true};
 	int rc;
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (ascii_of(currency, a.currency, sizeof(a.currency), false) != 3 || leverage < 1 ||
+	if (decp_ascii_of(currency, a.currency, sizeof(a.currency), false) != 3 || leverage < 1 ||
 	    position_count < 0 || quote_rate < 0)
 		return DECP_E_INVAL;
 	a.leverage = (uint32_t)leverage;
@@ -1164,7 +1127,7 @@ int32_t decp_rx_account_position(int64_t rx, int64_t master_id, int64_t master_t
 				 const wchar_t *symbol, int32_t type, int64_t volume, int64_t price,
 				 int64_t sl, int64_t tp, int64_t profit)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct proto_wire_account_position *p;
 
 	if (r == NULL)
@@ -1175,7 +1138,7 @@ int32_t decp_rx_account_position(int64_t rx, int64_t master_id, int64_t master_t
 	if (r->npos == DECP_RX_POSITIONS_MAX)
 		return DECP_E_NOBUFS;
 	p = &r->pos[r->npos];
-	if (ascii_of(symbol, p->symbol, sizeof(p->symbol), false) < 0)
+	if (decp_ascii_of(symbol, p->symbol, sizeof(p->symbol), false) < 0)
 		return DECP_E_INVAL;
 	p->master_id = (uint64_t)master_id;
 	p->master_ticket = (uint64_t)master_ticket;
@@ -1190,13 +1153,13 @@ int32_t decp_rx_account_position(int64_t rx, int64_t master_id, int64_t master_t
 
 int32_t decp_rx_account_frame(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 	struct proto_wire_account_state a;
 	uint8_t p[1100];
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
-	if (!buf_ok(out, out_cap) || out == NULL)
+	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
 	if (!r->acct.known)
 		return DECP_E_STATE;
@@ -1212,12 +1175,12 @@ int32_t decp_rx_account_frame(int64_t rx, int64_t local_now_ns, uint8_t *out, in
 	a.n_positions = r->npos;
 	memcpy(a.positions, r->pos, sizeof(r->pos[0]) * r->npos);
 	r->npos = 0;
-	return ws_frame(p, proto_wire_account_state_encode(&a, p, sizeof(p)), out, out_cap);
+	return decp_ws_frame(p, proto_wire_account_state_encode(&a, p, sizeof(p)), out, out_cap);
 }
 
 int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 {
-	struct rx *r = handle_get(rx, K_RX);
+	struct rx *r = decp_handle_get(rx, K_RX);
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
@@ -1232,10 +1195,13 @@ int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 	for (int i = 0; i < GUARD_CLOCK_SAMPLES; i++)
 		st[5] |= r->clk.s[i].used;
 	{
+		const struct decp_resync *rs = r->rs;
 		const int64_t more[] = { r->nunacked, (int64_t)r->acked, (int64_t)r->forgotten,
-					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0 };
+					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0,
+					 rs ? rs->phase : 0, rs ? (int64_t)rs->verified : 0,
+					 rs ? (int64_t)rs->refused : 0, rs ? (int64_t)rs->finished : 0 };
 
-		for (int i = 0; i < 5 && 6 + i < n; i++)
+		for (int i = 0; i < 9 && 6 + i < n; i++)
 			st[6 + i] = more[i];
 	}
 	return DECP_OK;

@@ -42,8 +42,10 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 3 /* 2: protocol-2 login (decp_master_login_proof); 3: the
-				  * server's copy policy, account state, report ids */
+#define DECP_DLL_VERSION 4 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+				  * server's copy policy, account state, report ids; 4: re-sync
+				  * by snapshot (decp_rx_resync*), the master's positions
+				  * (decp_master_position*), DECP_E_SNAPSHOT */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -57,6 +59,7 @@
 #define DECP_E_CRYPTO (-8)     /* libgcrypt failed (no entropy, ...) */
 #define DECP_E_STATE (-9)      /* call out of order (nothing to check, no request made) */
 #define DECP_E_HANDSHAKE (-10) /* the WebSocket upgrade was refused or is invalid */
+#define DECP_E_SNAPSHOT (-11)  /* a re-sync snapshot refused (decp_rx_message: info[2] why) */
 
 /* Sizes. */
 #define DECP_HMAC_LEN 32
@@ -67,6 +70,11 @@
 #define DECP_SYMBOL_MAX 33  /* symbol buffers: 32 characters and the NUL */
 #define DECP_RX_UNACKED_MAX 1024 /* reports a receiver keeps until acknowledged */
 #define DECP_RX_POSITIONS_MAX 12 /* positions one AccountState carries (1,024-byte limit) */
+#define DECP_RX_SNAPSHOT_MAX 1024 /* entries of one re-sync snapshot (larger: refused) */
+#define DECP_RX_HELD_MAX 1024     /* copies decp_rx_resync_held takes per snapshot */
+#define DECP_RX_QUOTES_MAX 256    /* symbols decp_rx_resync_quote takes per snapshot */
+#define DECP_MASTER_POSITIONS_MAX 1024 /* entries of one master positions snapshot */
+#define DECP_MASTER_POSITIONS_OUT 262144 /* always enough for the frames of 1,024 entries */
 
 /* ------------------------------------------------------------------ general -- */
 
@@ -162,6 +170,37 @@ DECP_API int32_t decp_master_signal(int64_t master, int64_t sequence, const wcha
 
 /* A Heartbeat frame (framed) carrying time_ns. Returns the frame length. */
 DECP_API int32_t decp_master_heartbeat(int64_t time_ns, uint8_t *out, int32_t out_cap);
+
+/*
+ * The master's own positions (docs/protocol.md "The master's positions", docs/mt5.md "The
+ * master's positions"): what the account holds, sent so that the control plane can compare
+ * it with the position book it built from the signals (a mismatch is alerted). The EA
+ * lists its positions and pending orders when every signal it sent is ACKed, at N = the
+ * last ACKed sequence:
+ *
+ * decp_master_position: queues one entry: ticket (the position_ticket its signals
+ * carried, > 0), symbol (the master's, printable ASCII 1..32), type (decp.OrderType: 1 BUY,
+ * 2 SELL, 3..6 the pending types), volume (0.01 lot, > 0), price (open or pending price),
+ * sl, tp (1e-5, >= 0; 0 = none), expiration_ns (>= 0, 0 = none). Returns how many are
+ * queued, DECP_E_INVAL (a rule broken, or the ticket is queued already), DECP_E_NOBUFS
+ * (DECP_MASTER_POSITIONS_MAX queued), DECP_E_HANDLE.
+ *
+ * decp_master_positions: every queued entry (none: the empty snapshot, count 0) as the
+ * frames to send one after the other, concatenated in out: each framed
+ * MasterFrame{SignedPositions{body, hmac}}, body a Positions part of <= 320 bytes
+ * {master, sequence, snapshot_id, part, parts, count, entries, master_time_ns}, hmac =
+ * HMAC-SHA256(the master's secret, "decp-positions-v1" || body) (the bytes
+ * proto_positions_seal makes). sequence >= 0 (N: the positions after signal N),
+ * snapshot_id > 0 (the same in every part; a new one per snapshot, e.g. the time in ms).
+ * The queue is emptied on success and kept on DECP_E_NOBUFS (DECP_MASTER_POSITIONS_OUT
+ * bytes always suffice). The ingest does not answer it. Returns the total length, or
+ * DECP_E_INVAL, DECP_E_NOBUFS, DECP_E_HANDLE, DECP_E_CRYPTO.
+ */
+DECP_API int32_t decp_master_position(int64_t master, int64_t ticket, const wchar_t *symbol,
+				      int32_t type, int64_t volume, int64_t price, int64_t sl,
+				      int64_t tp, int64_t expiration_ns);
+DECP_API int32_t decp_master_positions(int64_t master, int64_t sequence, int64_t snapshot_id,
+				       int64_t master_time_ns, uint8_t *out, int32_t out_cap);
 
 /*
  * Decodes one IngestFrame payload (a frame without its 4-byte header) into fields[]
@@ -262,7 +301,8 @@ DECP_API int32_t decp_ws_encode(int32_t opcode, const uint8_t *payload, int32_t 
 				uint8_t *out, int32_t out_cap);
 
 /* A binary WebSocket frame carrying ClientMessage{Subscribe{master, next sequence}}
- * (the guard's: history the account has consumed is not resent). Returns its length. */
+ * (the guard's: history the account has consumed is not resent), with snapshot = true
+ * once decp_rx_resync turned re-sync on. Returns its length. */
 DECP_API int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap);
 
 /* A binary WebSocket frame carrying ClientMessage{TimePing{local_now_ns}}: the reply
@@ -294,13 +334,111 @@ DECP_API int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *ou
  *     announcement"; info: master, 1 accepted -- the new key verifies from now on, the
  *     old one until info[2] ns on the server clock --, 0 the key already trusted, -1
  *     refused: not signed by the trusted key, another master, or malformed; the trusted
- *     key stays).
+ *     key stays),
+ *   9 SnapshotBegin, 11 SnapshotPart, 12 SnapshotEnd: a re-sync snapshot ("Re-sync by
+ *     snapshot" below; only after decp_rx_resync). 9: info master, S, count,
+ *     from_sequence, reason (1 range, 2 stale), subscription_id; the guard leaves SYNCED
+ *     for DEGRADED_GAP (it executes nothing until decp_rx_resync_done). 11: info master,
+ *     S, entries received so far, count. 12: info master, S, count, 1: complete and its
+ *     signature verified with the platform key -- plan it now, before the next message.
  * DECP_E_MALFORMED: undecodable, or an envelope whose body is invalid or disagrees with
  * its routing copies (report it; no state changed).
+ * DECP_E_SNAPSHOT (9, 11, 12): the snapshot is refused and dropped, nothing of it will be
+ * planned; info: master, S, why: 1 re-sync not turned on, 2 another master, 3 more than
+ * DECP_RX_SNAPSHOT_MAX entries, 4 out of order (a part or end without its begin, another
+ * sequence), 5 an invalid entry (ticket 0, a type that is not a position or pending
+ * order, volume <= 0), 6 the entries do not add up to the count, 7 a ticket twice, 8 S
+ * below the guard's last sequence. DECP_E_BADSIG (12): the signature does not verify
+ * with the platform key (missing, another key, entries altered, dropped or reordered on
+ * the way): refused, nothing planned. After a refusal the guard stays DEGRADED_GAP: the
+ * EA reconnects and subscribes again (a new snapshot).
  */
 DECP_API int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len,
 				 int64_t local_now_ns, int64_t *info, int32_t ninfo,
 				 uint8_t *symbol, int32_t sym_cap);
+
+/*
+ * Re-sync by snapshot (docs/resync.md, docs/mt5.md "Re-sync by snapshot"): instead of a
+ * replay of signals too old to execute, the fan-out sends the master's position book at
+ * sequence S, signed by the platform; the EA makes its account follow it under the copy
+ * policy, then continues with live signals from S + 1. History is never executed.
+ *
+ *   decp_rx_resync(platform key)           once: Subscribe carries snapshot = true
+ *   decp_rx_message == 9, 11 x k, 12       collected, digested, verified (12 == verified)
+ *   decp_rx_resync_entry(i)                (optional) what the master holds, mapped
+ *   decp_rx_resync_held x h                the EA's copies of this master's positions
+ *   decp_rx_resync_quote x q               quotes of the mapped symbols
+ *   decp_rx_resync_plan                    the guard's plan: n actions
+ *   decp_rx_resync_action(0..n-1)          CLOSE/REDUCE/MODIFY/OPEN to execute, SKIP to log
+ *   decp_rx_resync_done                    ResyncDone frame; the guard continues at S + 1
+ *
+ * Do all of it when decp_rx_message returns 12, before handling the next message: the
+ * envelopes S + 1.. follow at once and the guard refuses them until decp_rx_resync_done.
+ *
+ * decp_rx_resync: turns re-sync on with the platform's Ed25519 public key (32 bytes; the
+ * fan-out logs it at start, docs/control.md fanout_snapshot_key): an EA never reconciles
+ * from a snapshot it cannot verify. Allocates the handle's fixed re-sync storage once
+ * (about 0.6 MB). Returns DECP_OK, DECP_E_INVAL (NULL, pub_len != 32; a 32-byte value
+ * that is no key may be taken: then no snapshot verifies), DECP_E_NOMEM, DECP_E_STATE
+ * (already on), DECP_E_HANDLE.
+ */
+DECP_API int32_t decp_rx_resync(int64_t rx, const uint8_t *platform_pub, int32_t pub_len);
+
+/* The index-th entry of the verified snapshot (sorted by ticket): info (ninfo >= 8): ticket,
+ * type, volume, price, sl, tp, expiration_ns, 1 when the policy copies its symbol (filters)
+ * else 0; symbol: the SUBSCRIBER's symbol after the policy's mapping (sym_cap >=
+ * DECP_SYMBOL_MAX; empty when it does not fit), whose quote decp_rx_resync_quote wants.
+ * Returns 1, 0 past the last entry, DECP_E_STATE (no verified snapshot), DECP_E_INVAL,
+ * DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_resync_entry(int64_t rx, int32_t index, int64_t *info, int32_t ninfo,
+				      uint8_t *symbol, int32_t sym_cap);
+
+/* One of the EA's copies of this master's positions or pending orders (its magic/comment
+ * say which master ticket it copies): master_ticket (> 0), symbol (the broker's, ASCII
+ * 1..32), type (decp.OrderType of the copy as held: BUY, SELL or a pending type), volume
+ * (0.01 lot, > 0), price, sl, tp (1e-5). Returns how many are held, DECP_E_STATE (no
+ * verified snapshot: hand them after 12), DECP_E_NOBUFS (DECP_RX_HELD_MAX), DECP_E_INVAL
+ * (also: that master ticket twice), DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_resync_held(int64_t rx, int64_t master_ticket, const wchar_t *symbol,
+				     int32_t type, int64_t volume, int64_t price, int64_t sl,
+				     int64_t tp);
+
+/* The quote and contract of a subscriber symbol, as decp_rx_check's view (nview >= 9:
+ * bid, ask, vol_min, vol_max, vol_step, pip_value, wallet balance, wallet reserved,
+ * equity; further entries ignored). A symbol without a quote gets no market OPEN (SKIP
+ * PRICE_DEVIATION). Returns how many symbols are quoted, DECP_E_STATE, DECP_E_NOBUFS
+ * (DECP_RX_QUOTES_MAX), DECP_E_INVAL, DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_resync_quote(int64_t rx, const wchar_t *symbol, const int64_t *view,
+				      int32_t nview);
+
+/* The plan (guard_resync_plan: docs/guard.md "Re-sync") under the copy policy in force,
+ * with the broker account of the last decp_rx_account_state (the margin of OPENs; none
+ * before the first) and the equity-protection flag. Planning again (more held copies or
+ * quotes) replaces the plan. Returns the number of actions, DECP_E_STATE (no verified
+ * snapshot), DECP_E_INVAL, DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_resync_plan(int64_t rx);
+
+/*
+ * The index-th action of the plan, in the order to execute (CLOSEs, REDUCEs, MODIFYs,
+ * OPENs, then SKIPs). Returns its op: 1 CLOSE (the whole copy, or delete the pending
+ * order), 2 REDUCE (close volume of it), 3 MODIFY (sl, tp; a pending order's price), 4
+ * OPEN (open or place the order), 5 SKIP (not copied: reason says why); 0 past the last.
+ * act (nact >= 13): op, order type (decp.OrderType, after reverse copy), volume (0.01 lot),
+ * price, sl, tp (1e-5), master ticket, expiration_ns, the master's volume, reason
+ * (decp.ProtectionReason, SKIP only), filter (FILTERED only), deviation_pips_x100
+ * (PRICE_DEVIATION), margin_needed (INSUFFICIENT_MARGIN, 1e-4). symbol (sym_cap >=
+ * DECP_SYMBOL_MAX): the broker symbol to trade. DECP_E_STATE (not planned), DECP_E_INVAL,
+ * DECP_E_HANDLE.
+ */
+DECP_API int32_t decp_rx_resync_action(int64_t rx, int32_t index, int64_t *act, int32_t nact,
+				       uint8_t *symbol, int32_t sym_cap);
+
+/* After executing the plan: a binary WebSocket frame carrying ClientMessage{ResyncDone{
+ * master, S, opened, closed, reduced, modified, skipped}} (the plan's counts); the guard
+ * continues at S + 1 (SYNCED again; a signal at or below S is REPLAY from now on) and the
+ * server moves the subscription back to SYNCED. Returns its length, DECP_E_STATE (not
+ * planned), DECP_E_INVAL, DECP_E_NOBUFS, DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_resync_done(int64_t rx, uint8_t *out, int32_t out_cap);
 
 /*
  * Runs the ExecutionGuard (guard_signal_check: Sequence, State, TTL, Price, Funds,
@@ -393,7 +531,8 @@ DECP_API int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, 
  * last_executed_seq, executed, next sequence to subscribe from, clock estimate valid
  * (0/1); when n allows: reports unacknowledged (6), acknowledged (7), forgotten over
  * DECP_RX_UNACKED_MAX (8), the policy version in force (9, 0 = local), equity protection
- * tripped (10, 0/1). Returns DECP_OK. */
+ * tripped (10, 0/1), re-sync phase (11: 0 off or idle, 1 receiving, 2 verified, 3
+ * planned), snapshots verified (12), refused (13), reconciled (14). Returns DECP_OK. */
 DECP_API int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n);
 
 #endif

@@ -63,22 +63,6 @@ int sub_snap_part(struct sub_snap *s, const Decp__SnapshotPart *p)
 	return 0;
 }
 
-static int cmp_entry(const void *a, const void *b)
-{
-	uint64_t x = ((const struct guard_book_entry *)a)->ticket;
-	uint64_t y = ((const struct guard_book_entry *)b)->ticket;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_held(const void *a, const void *b)
-{
-	uint64_t x = ((const struct guard_held *)a)->master_ticket;
-	uint64_t y = ((const struct guard_held *)b)->master_ticket;
-
-	return x < y ? -1 : x > y;
-}
-
 int sub_snap_end(struct sub_snap *s, const Decp__SnapshotEnd *e)
 {
 	bool ok = s->active && e->master_id == s->master && e->sequence == s->seq &&
@@ -88,7 +72,7 @@ int sub_snap_end(struct sub_snap *s, const Decp__SnapshotEnd *e)
 	if (!ok)
 		return -EPROTO;
 	/* by ticket: the plan's lookups and entry_of are binary searches */
-	qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+	qsort(s->e, s->n, sizeof(*s->e), guard_book_entry_cmp);
 	for (size_t i = 1; i < s->n; i++)
 		if (s->e[i - 1].ticket == s->e[i].ticket)
 			return -EPROTO; /* a ticket twice: not a book */
@@ -123,7 +107,7 @@ static const struct guard_book_entry *entry_of(const struct sub_snap *s, uint64_
 {
 	struct guard_book_entry key = {.ticket = ticket};
 
-	return s->n > 0 ? bsearch(&key, s->e, s->n, sizeof(*s->e), cmp_entry) : NULL;
+	return s->n > 0 ? bsearch(&key, s->e, s->n, sizeof(*s->e), guard_book_entry_cmp) : NULL;
 }
 
 /* One action into the account. */
@@ -208,7 +192,7 @@ int sub_resync_apply(struct sub_account *a, const struct sub_snap *s, const stru
 		held[nh].tp = ps->tp;
 		nh++;
 	}
-	qsort(held, nh, sizeof(*held), cmp_held);
+	qsort(held, nh, sizeof(*held), guard_held_cmp);
 	/* at most two actions per entry (CLOSE + OPEN) and one per held copy: cap suffices */
 	n = guard_resync_plan(p, equity_tripped, s->seq, view_fn, view_ctx, s->e, s->n, held, nh,
 			      plan, cap);

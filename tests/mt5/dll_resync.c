@@ -1,0 +1,478 @@
+/*
+ * dll_resync: decp.dll's re-sync ABI (decp_rx_resync*, docs/mt5.md "Re-sync by snapshot")
+ * and the master's positions (decp_master_position*), natively and under Wine, through the
+ * decp.mqh-generated pointers, against mt5_vectors' reference bytes: a snapshot signed by
+ * the platform's key with OpenSSL (proto_snapsig) as the fan-out signs it, its variants
+ * signed by another key, unsigned, altered on the way, with a ticket twice, for another
+ * master, too big; the master's positions as decp-master frames them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decp_dll.h" /* codes and sizes only: the calls go through struct decp_fns */
+#include "dll_calls.h"
+#include "mt5_check.h"
+#include "mt5_ea.h"
+
+#define T0 INT64_C(1764892800000000000) /* mt5_vectors' envelope arrival time */
+#define MS INT64_C(1000000)
+#define S 40 /* the snapshot's sequence (mt5_vectors SNAP_S) */
+
+#define V dll_vector
+
+static int feed(const struct decp_fns *f, int64_t h, const char *name, int64_t *info)
+{
+	uint8_t sym[40];
+
+	return f->decp_rx_message(h, V(name)->b, V(name)->n, T0, info, 12, sym, sizeof(sym));
+}
+
+/* The whole snapshot prefix_begin, _part1.._partN, _end; returns the last answer. */
+static int feed_snapshot(const struct decp_fns *f, int64_t h, const char *prefix, int parts,
+			 int64_t *info)
+{
+	char name[32];
+	int k;
+
+	snprintf(name, sizeof(name), "%s_begin", prefix);
+	if ((k = feed(f, h, name, info)) != 9)
+		return k;
+	for (int i = 1; i <= parts; i++) {
+		snprintf(name, sizeof(name), "%s_part%d", prefix, i);
+		if ((k = feed(f, h, name, info)) != 11)
+			return k;
+	}
+	snprintf(name, sizeof(name), "%s_end", prefix);
+	return feed(f, h, name, info);
+}
+
+/* The simulated account: the EA's copies of the master's positions by master ticket. */
+struct copy {
+	int64_t ticket, type, volume, price, sl, tp;
+	char symbol[40];
+	int open;
+};
+
+static struct copy *copy_of(struct copy *a, int n, int64_t ticket)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i].open && a[i].ticket == ticket)
+			return &a[i];
+	return NULL;
+}
+
+/* Executes action act (decp_rx_resync_action's) into the account. */
+static void apply(struct copy *a, int *n, const int64_t *act, const char *sym)
+{
+	struct copy *c = copy_of(a, *n, act[6]);
+
+	if (act[0] == 1 && c != NULL) {
+		c->open = 0;
+	} else if (act[0] == 2 && c != NULL) {
+		c->volume -= act[2];
+	} else if (act[0] == 3 && c != NULL) {
+		c->sl = act[4];
+		c->tp = act[5];
+		if (act[1] >= 3 && act[1] <= 6)
+			c->price = act[3];
+	} else if (act[0] == 4) {
+		a[*n] = (struct copy){ act[6], act[1], act[2], act[3], act[4], act[5], "", 1 };
+		snprintf(a[*n].symbol, sizeof(a[*n].symbol), "%s", sym);
+		(*n)++;
+	}
+}
+
+/* Hands every open copy to the handle. Returns how many. */
+static int hand(const struct decp_fns *f, int64_t h, const struct copy *a, int n)
+{
+	wchar_t w[40];
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!a[i].open)
+			continue;
+		mbstowcs(w, a[i].symbol, 40);
+		if (f->decp_rx_resync_held(h, a[i].ticket, w, (int32_t)a[i].type, a[i].volume,
+					   a[i].price, a[i].sl, a[i].tp) == k + 1)
+			k++;
+	}
+	return k;
+}
+
+/* A handle for master 7 that consumed up to last_seq, with the server's policy v1 (2.0x,
+ * 5 pips, SL/TP and modifications copied), a clock, re-sync on with key (a vector). */
+static int64_t rx_resync(const struct decp_fns *f, int64_t last_seq, const char *key)
+{
+	int64_t h = f->decp_rx_new(7, V("pub")->b, 32, last_seq, 0), info[12];
+	uint8_t out[256];
+
+	if (h <= 0 || feed(f, h, "policy_v1", info) != 8 ||
+	    f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out)) <= 0 ||
+	    feed(f, h, "pong", info) != 4 ||
+	    (key != NULL && f->decp_rx_resync(h, V(key)->b, 32) != DECP_OK))
+		CHECK(0, "resync: handle set up");
+	return h;
+}
+
+/* What the plan must leave the account holding: the snapshot's entries the policy copies
+ * (2.0x; XAUUSD has no quote, 907 is far from the quote), as the broker holds them. */
+static int account_is_target(const struct copy *a, int n)
+{
+	static const struct {
+		int64_t ticket, type, volume, price, sl, tp;
+	} want[] = {
+		{ 901, 1, 20, 108512, 108012, 109512 }, { 902, 2, 12, 127000, 0, 0 },
+		{ 903, 1, 20, 108512, 108000, 109000 }, { 904, 1, 20, 108512, 0, 0 },
+		{ 905, 3, 20, 108000, 0, 0 },           { 908, 2, 10, 108512, 108912, 0 },
+		{ 909, 1, 14, 108510, 0, 109000 },
+	};
+	int open = 0, ok = 1;
+
+	for (int i = 0; i < n; i++)
+		open += a[i].open;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct copy *c = copy_of((struct copy *)a, n, want[i].ticket);
+
+		if (c == NULL || c->type != want[i].type || c->volume != want[i].volume ||
+		    c->sl != want[i].sl || c->tp != want[i].tp ||
+		    (c->type >= 3 && c->price != want[i].price)) {
+			fprintf(stderr, "resync: ticket %lld not as its policy implies\n",
+				(long long)want[i].ticket);
+			ok = 0;
+		}
+	}
+	return ok && open == (int)(sizeof(want) / sizeof(want[0]));
+}
+
+/* The snapshot refused (code, why): nothing to plan, the guard stays DEGRADED_GAP (the
+ * following signals are not executed, a SyncEnd does not end it). */
+static void refused(const struct decp_fns *f, int64_t h, int k, int code, int64_t why,
+		    const int64_t *info, const char *what)
+{
+	int64_t st[15], act[13], v[12], verdict[16];
+	uint8_t out[256], sym[40], osym[40];
+	int64_t i2[12];
+
+	CHECK(k == code && (code != DECP_E_SNAPSHOT || info[2] == why),
+	      "resync: %s refused (%d, why %lld)", what, k, (long long)info[2]);
+	CHECK(f->decp_rx_resync_plan(h) == DECP_E_STATE &&
+	      f->decp_rx_resync_action(h, 0, act, 13, sym, 40) == DECP_E_STATE &&
+	      f->decp_rx_resync_done(h, out, sizeof(out)) == DECP_E_STATE &&
+	      f->decp_rx_resync_held(h, 901, L"EURUSD", 1, 20, 1, 0, 0) == DECP_E_STATE,
+	      "resync: %s: nothing to plan", what);
+	f->decp_rx_state(h, st, 15);
+	if (why != 1 && why != 2) {
+		feed(f, h, "sync_end", i2);
+		mt5_view_at(v, 108512);
+		CHECK(f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 2 &&
+		      feed(f, h, "envelope41", i2) == 1 &&
+		      f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) != 0,
+		      "resync: %s: DEGRADED_GAP after a SyncEnd, signal 41 not executed", what);
+	}
+}
+
+void dll_resync_run(const struct decp_fns *f)
+{
+	struct copy acct[64] = {
+		{ 901, 1, 20, 108512, 108012, 109512, "EURUSD", 1 },
+		{ 902, 2, 20, 127000, 0, 0, "GBPUSD", 1 },
+		{ 903, 1, 20, 108512, 107900, 109100, "EURUSD", 1 },
+		{ 950, 1, 20, 108400, 0, 0, "EURUSD", 1 }, /* the master closed 950 meanwhile */
+	};
+	int nacct = 4, k, n;
+	int64_t h, info[12], st[15], act[13], v[12], ei[8], verdict[16];
+	uint8_t out[256], pl[256], sym[40], osym[40], bad[32];
+
+	/* re-sync off: Subscribe as before, a snapshot is refused */
+	h = rx_resync(f, 0, NULL);
+	n = f->decp_rx_subscribe(h, out, sizeof(out));
+	k = dll_unmask(out, n, pl);
+	CHECK(k == V("subscribe")->n && memcmp(pl, V("subscribe")->b, (size_t)k) == 0,
+	      "resync off: Subscribe without snapshot");
+	k = feed(f, h, "snap_begin", info);
+	CHECK(k == DECP_E_SNAPSHOT && info[0] == 7 && info[1] == S && info[2] == 1 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1 && st[11] == 0,
+	      "resync off: SnapshotBegin refused (not asked for), the guard stays SYNCED (%d)", k);
+
+	/* turning it on */
+	memset(bad, 0xff, sizeof(bad));
+	CHECK(f->decp_rx_resync(h, NULL, 32) == DECP_E_INVAL &&
+	      f->decp_rx_resync(h, V("snap_pub")->b, 31) == DECP_E_INVAL &&
+	      f->decp_rx_resync(12345, V("snap_pub")->b, 32) == DECP_E_HANDLE,
+	      "resync: a platform key is required (NULL, 31 bytes, bad handle)");
+	{
+		/* a key that is not the platform's (not even a point): nothing verifies */
+		int64_t hb = rx_resync(f, 0, NULL);
+
+		CHECK(f->decp_rx_resync(hb, bad, 32) == DECP_OK || f->decp_rx_resync(hb, bad, 32) ==
+		      DECP_E_INVAL, "resync: a wrong key taken or refused");
+		CHECK(feed_snapshot(f, hb, "snap", 2, info) != 12 &&
+		      f->decp_rx_resync_plan(hb) == DECP_E_STATE,
+		      "resync: the genuine snapshot refused by an EA trusting another key");
+		f->decp_handle_free(hb);
+	}
+	CHECK(f->decp_rx_resync(h, V("snap_pub")->b, 32) == DECP_OK &&
+	      f->decp_rx_resync(h, V("snap_pub")->b, 32) == DECP_E_STATE, "resync: on, once");
+	n = f->decp_rx_subscribe(h, out, sizeof(out));
+	k = dll_unmask(out, n, pl);
+	CHECK(k == V("subscribe_resync")->n && memcmp(pl, V("subscribe_resync")->b, (size_t)k) == 0,
+	      "resync: Subscribe with snapshot = true equals protobuf-c's");
+	CHECK(f->decp_rx_resync_plan(h) == DECP_E_STATE &&
+	      f->decp_rx_resync_entry(h, 0, ei, 8, sym, 40) == DECP_E_STATE &&
+	      f->decp_rx_resync_quote(h, L"EURUSD", v, 12) == DECP_E_STATE &&
+	      f->decp_rx_resync_held(h, 901, L"EURUSD", 1, 20, 1, 0, 0) == DECP_E_STATE &&
+	      f->decp_rx_resync_action(h, 0, act, 13, sym, 40) == DECP_E_STATE &&
+	      f->decp_rx_resync_done(h, out, sizeof(out)) == DECP_E_STATE,
+	      "resync: nothing before a verified snapshot");
+
+	/* the snapshot: Begin (the guard leaves SYNCED), two parts, End verified */
+	k = feed(f, h, "snap_begin", info);
+	CHECK(k == 9 && info[0] == 7 && info[1] == S && info[2] == 9 && info[3] == 3 &&
+	      info[4] == 2 && info[5] == 11, "resync: SnapshotBegin{S 40, 9 entries, stale}");
+	CHECK(f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 2 && st[11] == 1,
+	      "resync: the guard DEGRADED_GAP while the snapshot arrives");
+	CHECK(feed(f, h, "snap_part1", info) == 11 && info[2] == 8 && info[3] == 9 &&
+	      feed(f, h, "snap_part2", info) == 11 && info[2] == 9, "resync: parts collected");
+	k = feed(f, h, "snap_end", info);
+	CHECK(k == 12 && info[0] == 7 && info[1] == S && info[2] == 9 && info[3] == 1 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[11] == 2 && st[12] == 1,
+	      "resync: SnapshotEnd: the platform's signature (OpenSSL) verifies with libgcrypt (%d)",
+	      k);
+	CHECK(f->decp_rx_resync_entry(h, 0, ei, 8, sym, 40) == 1 && ei[0] == 901 && ei[1] == 1 &&
+	      ei[2] == 10 && ei[4] == 108012 && ei[7] == 1 && strcmp((char *)sym, "EURUSD") == 0 &&
+	      f->decp_rx_resync_entry(h, 8, ei, 8, sym, 40) == 1 && ei[0] == 909 &&
+	      f->decp_rx_resync_entry(h, 9, ei, 8, sym, 40) == 0,
+	      "resync: the entries by ticket, mapped symbols");
+	CHECK(f->decp_rx_resync_entry(h, -1, ei, 8, sym, 40) == DECP_E_INVAL &&
+	      f->decp_rx_resync_entry(h, 0, ei, 7, sym, 40) == DECP_E_INVAL &&
+	      f->decp_rx_resync_entry(h, 0, ei, 8, sym, 32) == DECP_E_INVAL &&
+	      f->decp_rx_resync_entry(h, 0, NULL, 8, sym, 40) == DECP_E_INVAL,
+	      "resync_entry: bad input refused");
+
+	/* the EA's copies and quotes, bad ones refused */
+	CHECK(hand(f, h, acct, nacct) == 4, "resync: 4 copies handed");
+	CHECK(f->decp_rx_resync_held(h, 901, L"EURUSD", 1, 20, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(h, 0, L"EURUSD", 1, 20, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(h, 960, L"EURUSD", 7, 20, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(h, 960, L"EURUSD", 1, 0, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(h, 960, L"EURUSD", 1, 20, -1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(h, 960, L"", 1, 20, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(h, 960, NULL, 1, 20, 1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held(12345, 960, L"EURUSD", 1, 20, 1, 0, 0) == DECP_E_HANDLE,
+	      "resync_held: a ticket twice, 0, CLOSE, volume 0, a negative price, no symbol");
+	mt5_view_at(v, 108512);
+	CHECK(f->decp_rx_resync_quote(h, L"EURUSD", v, 12) == 1, "resync: EURUSD quoted");
+	mt5_view_at(v, 127000);
+	CHECK(f->decp_rx_resync_quote(h, L"GBPUSD", v, 9) == 2 &&
+	      f->decp_rx_resync_quote(h, L"GBPUSD", v, 9) == 2, "resync: GBPUSD quoted (replaced)");
+	CHECK(f->decp_rx_resync_quote(h, L"GBPUSD", v, 8) == DECP_E_INVAL &&
+	      f->decp_rx_resync_quote(h, L"", v, 9) == DECP_E_INVAL &&
+	      f->decp_rx_resync_quote(h, L"GBPUSD", NULL, 9) == DECP_E_INVAL &&
+	      f->decp_rx_resync_quote(12345, L"GBPUSD", v, 9) == DECP_E_HANDLE,
+	      "resync_quote: bad input refused");
+	CHECK(f->decp_rx_resync_action(h, 0, act, 13, sym, 40) == DECP_E_STATE,
+	      "resync: no action before the plan");
+
+	/* the plan: exposure down first (CLOSE, REDUCE, MODIFY), then OPENs, SKIPs last */
+	n = f->decp_rx_resync_plan(h);
+	CHECK(n == 9, "resync: 9 actions planned (%d)", n);
+	{
+		int last = 0, ordered = 1, cnt[6] = { 0 }, skip_far = 0;
+
+		for (int i = 0; i < n; i++) {
+			k = f->decp_rx_resync_action(h, i, act, 13, sym, 40);
+			if (k < 1 || k > 5 || k < last)
+				ordered = 0;
+			last = k;
+			cnt[k >= 1 && k <= 5 ? k : 0]++;
+			if (k == 2)
+				CHECK(act[6] == 902 && act[2] == 8 && act[8] == 6 &&
+				      strcmp((char *)sym, "GBPUSD") == 0,
+				      "resync: REDUCE 902 by 0.08 (the master closed 0.04 of 0.10)");
+			if (k == 1)
+				CHECK(act[6] == 950, "resync: CLOSE 950 (closed by the master)");
+			if (k == 3)
+				CHECK(act[6] == 903 && act[4] == 108000 && act[5] == 109000,
+				      "resync: MODIFY 903's SL/TP");
+			if (k == 5) {
+				CHECK(act[6] == 906 || (act[6] == 907 && act[9] == 5 && act[11] > 500),
+				      "resync: SKIP 906 (no quote) or 907 (PRICE_DEVIATION %lld)",
+				      (long long)act[11]);
+				skip_far += act[6] == 907;
+			}
+			apply(acct, &nacct, act, (char *)sym);
+		}
+		CHECK(ordered && cnt[1] == 1 && cnt[2] == 1 && cnt[3] == 1 && cnt[4] == 4 &&
+		      cnt[5] == 2 && skip_far == 1, "resync: CLOSE, REDUCE, MODIFY, 4 OPEN, 2 SKIP "
+		      "in that order");
+		CHECK(f->decp_rx_resync_action(h, n, act, 13, sym, 40) == 0 &&
+		      f->decp_rx_resync_action(h, -1, act, 13, sym, 40) == DECP_E_INVAL &&
+		      f->decp_rx_resync_action(h, 0, act, 12, sym, 40) == DECP_E_INVAL &&
+		      f->decp_rx_resync_action(h, 0, act, 13, sym, 32) == DECP_E_INVAL &&
+		      f->decp_rx_resync_action(12345, 0, act, 13, sym, 40) == DECP_E_HANDLE,
+		      "resync_action: past the end 0, bad input refused");
+	}
+	CHECK(account_is_target(acct, nacct),
+	      "resync: the account holds exactly what its policy implies from the snapshot");
+	CHECK(f->decp_rx_resync_done(h, out, 8) == DECP_E_NOBUFS &&
+	      f->decp_rx_resync_done(h, NULL, 100) == DECP_E_INVAL &&
+	      f->decp_rx_resync_done(12345, out, 100) == DECP_E_HANDLE &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 2 && st[11] == 3,
+	      "resync_done: bad input refused, the plan kept");
+	n = f->decp_rx_resync_done(h, out, sizeof(out));
+	k = dll_unmask(out, n, pl);
+	CHECK(k == V("resync_done")->n && memcmp(pl, V("resync_done")->b, (size_t)k) == 0,
+	      "resync: ResyncDone{7, 40, 4 opened, 1 closed, 1 reduced, 1 modified, 2 skipped} "
+	      "equals protobuf-c's");
+	CHECK(f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1 && st[1] == S && st[4] == S + 1 &&
+	      st[11] == 0 && st[14] == 1 && f->decp_rx_resync_done(h, out, sizeof(out)) ==
+	      DECP_E_STATE, "resync: SYNCED, the guard continues at S + 1 = 41");
+	/* live from S + 1; a stale replayed signal (1 <= S) refused */
+	mt5_view_at(v, 108512);
+	v[9] = 0;
+	CHECK(feed(f, h, "envelope1_replay", info) == 1 &&
+	      f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) == 1,
+	      "resync: a replayed signal at or below S refused (REPLAY)");
+	k = feed(f, h, "envelope41", info) == 1
+		    ? f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k == 0 && verdict[4] == 20 && f->decp_rx_state(h, st, 15) == DECP_OK && st[1] == 41,
+	      "resync: signal 41 executes live (%d)", k);
+
+	/* idempotent: the same snapshot again on the reconciled account plans only the SKIPs */
+	k = feed_snapshot(f, h, "snap", 2, info);
+	CHECK(k == DECP_E_SNAPSHOT && info[2] == 8, "resync: a snapshot older than the guard's "
+	      "last sequence refused (%d, why %lld)", k, (long long)info[2]);
+	f->decp_handle_free(h);
+	h = rx_resync(f, S, "snap_pub");
+	CHECK(feed_snapshot(f, h, "snap", 2, info) == 12 && hand(f, h, acct, nacct) == 7,
+	      "resync: again at the same S, the reconciled copies handed");
+	mt5_view_at(v, 108512);
+	f->decp_rx_resync_quote(h, L"EURUSD", v, 12);
+	mt5_view_at(v, 127000);
+	f->decp_rx_resync_quote(h, L"GBPUSD", v, 12);
+	n = f->decp_rx_resync_plan(h);
+	CHECK(n == 2 && f->decp_rx_resync_action(h, 0, act, 13, sym, 40) == 5 &&
+	      f->decp_rx_resync_action(h, 1, act, 13, sym, 40) == 5,
+	      "resync: planning again after executing gives no order (%d actions, SKIPs)", n);
+	f->decp_handle_free(h);
+
+	/* refusals: nothing planned, clear codes */
+	h = rx_resync(f, 0, "snap_pub");
+	refused(f, h, feed_snapshot(f, h, "snapk", 2, info), DECP_E_BADSIG, 0, info,
+		"a snapshot signed by another key");
+	refused(f, h, feed_snapshot(f, h, "snapu", 2, info), DECP_E_BADSIG, 0, info,
+		"an unsigned snapshot");
+	refused(f, h, feed_snapshot(f, h, "snapa", 2, info), DECP_E_BADSIG, 0, info,
+		"a snapshot altered on the way (an entry's volume)");
+	k = feed(f, h, "snap_begin", info);
+	k = k == 9 ? feed(f, h, "snap_part2", info) : k;
+	k = k == 11 ? feed(f, h, "snap_part1", info) : k;
+	k = k == 11 ? feed(f, h, "snap_end", info) : k;
+	refused(f, h, k, DECP_E_BADSIG, 0, info, "the parts reordered");
+	k = feed(f, h, "snap_begin", info);
+	k = k == 9 ? feed(f, h, "snap_part1", info) : k;
+	k = k == 11 ? feed(f, h, "snap_end", info) : k;
+	refused(f, h, k, DECP_E_SNAPSHOT, 6, info, "a part dropped");
+	refused(f, h, feed(f, h, "snap_part1", info), DECP_E_SNAPSHOT, 4, info,
+		"a part without its Begin");
+	refused(f, h, feed_snapshot(f, h, "snapd", 1, info), DECP_E_SNAPSHOT, 7, info,
+		"a ticket twice");
+	refused(f, h, feed(f, h, "snapo_begin", info), DECP_E_SNAPSHOT, 2, info,
+		"another master's snapshot");
+	refused(f, h, feed(f, h, "snapb_begin", info), DECP_E_SNAPSHOT, 3, info,
+		"a snapshot of 5,000 entries (over DECP_RX_SNAPSHOT_MAX)");
+	k = feed_snapshot(f, h, "snap", 2, info);
+	refused(f, h, k == 12 ? feed(f, h, "snap_end", info) : k, DECP_E_SNAPSHOT, 4, info,
+		"a second SnapshotEnd");
+	CHECK(f->decp_rx_state(h, st, 15) == DECP_OK && st[12] == 1 && st[13] == 9,
+	      "resync: 1 verified, 9 refused (%lld, %lld)", (long long)st[12], (long long)st[13]);
+	/* mutated parts never pass for the genuine snapshot */
+	for (int i = 0; i < 300; i++) {
+		struct dll_vec m = *V(i % 2 ? "snap_part1" : "snap_part2");
+		uint8_t sy[40];
+
+		m.b[(size_t)(i * 7919) % (size_t)m.n] ^= (uint8_t)(1u << (i % 8));
+		k = feed(f, h, "snap_begin", info);
+		k = i % 2 ? f->decp_rx_message(h, m.b, m.n, T0, info, 12, sy, 40)
+			  : feed(f, h, "snap_part1", info);
+		if (k == 11)
+			k = i % 2 ? feed(f, h, "snap_part2", info)
+				  : f->decp_rx_message(h, m.b, m.n, T0, info, 12, sy, 40);
+		if (k == 11)
+			k = feed(f, h, "snap_end", info);
+		if (k == 12)
+			CHECK(0, "resync: a mutated part (byte %d) verified", (i * 7919) % m.n);
+	}
+	f->decp_handle_free(h);
+}
+
+void dll_positions_run(const struct decp_fns *f)
+{
+	static const wchar_t *const syms[] = { L"EURUSD", L"GBPUSD.pro", L"XAUUSD",
+					       L"USDJPY_ecn_long" };
+	static uint8_t out[DECP_MASTER_POSITIONS_OUT];
+	const struct dll_vec *seed = V("seed"), *secret = V("secret");
+	int64_t m = f->decp_master_new(7, secret->b, 32, seed->b, 32);
+	int n = 0, frames = 0, ok = 1;
+
+	CHECK(m > 0, "positions: master handle");
+	for (int i = 0; i < 14; i++)
+		n = f->decp_master_position(m, 1001 + i, syms[i % 4], 1 + i % 6, 10 + i,
+					    108512 + 1000 * i, i % 3 == 0 ? 0 : 108000 + i,
+					    i % 2 == 0 ? 0 : 109000 + i, i % 6 >= 2 ? T0 + i : 0);
+	CHECK(n == 14, "positions: 14 queued");
+	CHECK(f->decp_master_positions(m, 60, 12345, T0, out, 200) == DECP_E_NOBUFS,
+	      "positions: short buffer refused, the queue kept");
+	n = f->decp_master_positions(m, 60, 12345, T0, out, sizeof(out));
+	CHECK(n == V("positions")->n && memcmp(out, V("positions")->b, (size_t)n) == 0,
+	      "positions: the frames equal decp-master's (proto_positions_split + _seal, "
+	      "HMAC \"decp-positions-v1\") (%d)", n);
+	n = f->decp_master_positions(m, 60, 12345, T0, out, sizeof(out));
+	CHECK(n == V("positions_empty")->n && memcmp(out, V("positions_empty")->b, (size_t)n) == 0,
+	      "positions: emptied once sent; the empty snapshot equals decp-master's");
+	CHECK(f->decp_master_position(m, 0, L"EURUSD", 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EURUSD", 7, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EURUSD", 0, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EURUSD", 1, 0, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EURUSD", 1, 1, -1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EURUSD", 1, 1, 1, -1, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EURUSD", 1, 1, 1, 0, 0, -1) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"", 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"EUR USD", 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, L"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", 1, 1, 1, 0, 0,
+				      0) == DECP_E_INVAL &&
+	      f->decp_master_position(m, 1, NULL, 1, 1, 1, 0, 0, 0) == DECP_E_INVAL &&
+	      f->decp_master_position(12345, 1, L"EURUSD", 1, 1, 1, 0, 0, 0) == DECP_E_HANDLE,
+	      "position: every rule (ticket, type, volume, prices, expiration, symbol) and handle");
+	CHECK(f->decp_master_position(m, 5, L"EURUSD", 1, 1, 1, 0, 0, 0) == 1 &&
+	      f->decp_master_position(m, 5, L"EURUSD", 1, 1, 1, 0, 0, 0) == DECP_E_INVAL,
+	      "position: a ticket twice refused");
+	CHECK(f->decp_master_positions(m, -1, 1, T0, out, sizeof(out)) == DECP_E_INVAL &&
+	      f->decp_master_positions(m, 1, 0, T0, out, sizeof(out)) == DECP_E_INVAL &&
+	      f->decp_master_positions(m, 1, 1, T0, NULL, 100) == DECP_E_INVAL &&
+	      f->decp_master_positions(m, 1, 1, T0, out, -1) == DECP_E_INVAL &&
+	      f->decp_master_positions(12345, 1, 1, T0, out, sizeof(out)) == DECP_E_HANDLE,
+	      "positions: sequence, snapshot id, buffer, handle checked");
+	/* the limit: 1,024 entries of the widest symbols fit DECP_MASTER_POSITIONS_OUT, every
+	 * frame within the ingest's limit */
+	for (int i = 1; i < DECP_MASTER_POSITIONS_MAX; i++)
+		f->decp_master_position(m, 100000 + i, L"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", 4,
+					INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX);
+	CHECK(f->decp_master_position(m, 99, L"EURUSD", 1, 1, 1, 0, 0, 0) == DECP_E_NOBUFS,
+	      "positions: %d at most", DECP_MASTER_POSITIONS_MAX);
+	n = f->decp_master_positions(m, INT64_MAX, INT64_MAX, -1, out, sizeof(out));
+	for (int off = 0; n > 0 && off < n; frames++) {
+		int fl = f->decp_frame_split(out + off, n - off, DECP_FRAME_MAX);
+
+		if (fl <= 0 || fl > 4 + 400) {
+			ok = 0;
+			break;
+		}
+		off += fl;
+	}
+	CHECK(n > 0 && ok && frames == 512, "positions: 1,024 widest entries in %d frames of "
+	      "<= 400 bytes, %d bytes", frames, n);
+	CHECK(f->decp_rx_subscribe(m, out, 100) == DECP_E_HANDLE &&
+	      f->decp_handle_free(m) == DECP_OK, "positions: master handle freed");
+}
