@@ -33,6 +33,9 @@ static void usage(FILE *f)
 		"  --pg             start PostgreSQL 15 (runs as the postgres user; needs root)\n"
 		"  --pg-db NAME     database to create (default decp_test)\n"
 		"  --pg-archive-command CMD  WAL archiving on, with this archive_command\n"
+		"  --patroni        instead of --pg: a 3-member Patroni cluster of PostgreSQL 15\n"
+		"                   with one etcd (synchronous_mode; ttl 10 s); DECP_PG_CONNINFO\n"
+		"                   is multi-host with target_session_attrs=read-write\n"
 		"  -h, --help       this text\n"
 		"\n"
 		"Environment given to COMMAND:\n"
@@ -40,6 +43,11 @@ static void usage(FILE *f)
 		"  DECP_PG_CONNINFO (libpq conninfo, TCP, superuser postgres)\n"
 		"  DECP_PG_HOST DECP_PG_PORT DECP_PG_DBNAME DECP_PG_USER DECP_PG_SOCKET_DIR\n"
 		"  DECP_PG_DIR DECP_PG_PID, and PGHOST PGPORT PGUSER PGDATABASE for psql\n"
+		"  with --patroni: DECP_PG_CONNINFO, PGHOST PGPORT (lists) PGUSER PGDATABASE\n"
+		"  PGTARGETSESSIONATTRS, DECP_PG_DBNAME, DECP_PATRONI_DIR, and per member i\n"
+		"  (space-separated, in member order) DECP_PATRONI_REST (REST API ports),\n"
+		"  DECP_PATRONI_PG_PORTS, DECP_PATRONI_PIDS, DECP_PATRONI_DATA (data dirs),\n"
+		"  DECP_ETCD_PORT\n"
 		"\n"
 		"PostgreSQL runs with fsync=off and trust authentication: tests only.\n"
 		"Exit status: COMMAND's, 128+N if it died of signal N, 125 if a server\n"
@@ -60,6 +68,46 @@ static int setenv_int(const char *name, long v)
 	return setenv(name, buf, 1);
 }
 
+/* The --patroni environment (see usage). 0 or -ENAMETOOLONG. */
+static int patroni_env(const struct harness_patroni *h)
+{
+	char hosts[128] = "", ports[128] = "", rest[128] = "", pids[128] = "", data[2048] = "";
+	size_t a = 0, b = 0, c = 0, d = 0, e = 0;
+	int n = harness_patroni_members(h);
+
+	for (int i = 0; i < n; i++) {
+		const char *sep = i ? "," : "", *sp = i ? " " : "";
+
+		a += (size_t)snprintf(hosts + a, sizeof(hosts) - a, "%s127.0.0.1", sep);
+		b += (size_t)snprintf(ports + b, sizeof(ports) - b, "%s%d", sep,
+				      harness_patroni_pg_port(h, i));
+		c += (size_t)snprintf(rest + c, sizeof(rest) - c, "%s%d", sp,
+				      harness_patroni_rest_port(h, i));
+		d += (size_t)snprintf(pids + d, sizeof(pids) - d, "%s%d", sp,
+				      (int)harness_patroni_pid(h, i));
+		e += (size_t)snprintf(data + e, sizeof(data) - e, "%s%s", sp,
+				      harness_patroni_data_dir(h, i));
+		if (a >= sizeof(hosts) || b >= sizeof(ports) || c >= sizeof(rest) ||
+		    d >= sizeof(pids) || e >= sizeof(data))
+			return -ENAMETOOLONG;
+	}
+	setenv("DECP_PG_CONNINFO", harness_patroni_conninfo(h), 1);
+	setenv("DECP_PG_DBNAME", harness_patroni_dbname(h), 1);
+	setenv("DECP_PG_USER", "postgres", 1);
+	setenv("DECP_PATRONI_DIR", harness_patroni_dir(h), 1);
+	setenv("DECP_PATRONI_REST", rest, 1);
+	setenv("DECP_PATRONI_PG_PORTS", ports, 1);
+	setenv("DECP_PATRONI_PIDS", pids, 1);
+	setenv("DECP_PATRONI_DATA", data, 1);
+	setenv_int("DECP_ETCD_PORT", harness_patroni_etcd_port(h));
+	setenv("PGHOST", hosts, 1);
+	setenv("PGPORT", ports, 1);
+	setenv("PGUSER", "postgres", 1);
+	setenv("PGDATABASE", harness_patroni_dbname(h), 1);
+	setenv("PGTARGETSESSIONATTRS", "read-write", 1);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -68,6 +116,7 @@ int main(int argc, char **argv)
 		{ "pg", no_argument, NULL, 'p' },
 		{ "pg-db", required_argument, NULL, 'd' },
 		{ "pg-archive-command", required_argument, NULL, 'A' },
+		{ "patroni", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,8 +124,9 @@ int main(int argc, char **argv)
 	struct harness_pg_opts popts = { .dbname = NULL };
 	struct harness_redis *redis = NULL;
 	struct harness_pg *pg = NULL;
+	struct harness_patroni *pat = NULL;
 	struct sigaction sa;
-	bool want_redis = false, want_pg = false;
+	bool want_redis = false, want_pg = false, want_patroni = false;
 	int c, status = 0, rc = 125;
 	pid_t child;
 
@@ -100,6 +150,9 @@ int main(int argc, char **argv)
 			want_pg = true;
 			popts.archive_command = optarg;
 			break;
+		case 'P':
+			want_patroni = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -112,7 +165,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-testenv: no COMMAND given (see --help)\n");
 		return 2;
 	}
-	if (!want_redis && !want_pg)
+	if (want_patroni && want_pg) {
+		fprintf(stderr, "decp-testenv: --patroni replaces --pg (one database per run)\n");
+		return 2;
+	}
+	if (!want_redis && !want_pg && !want_patroni)
 		want_redis = want_pg = true;
 
 	if (want_redis) {
@@ -144,6 +201,20 @@ int main(int argc, char **argv)
 		setenv_int("PGPORT", harness_pg_port(pg));
 		setenv("PGUSER", "postgres", 1);
 		setenv("PGDATABASE", harness_pg_dbname(pg), 1);
+	}
+
+	if (want_patroni) {
+		struct harness_patroni_opts o = { .dbname = popts.dbname };
+
+		pat = harness_patroni_start(&o);
+		if (pat == NULL) {
+			fprintf(stderr, "decp-testenv: patroni: %s\n", strerror(errno));
+			goto out;
+		}
+		if (patroni_env(pat) < 0) {
+			fprintf(stderr, "decp-testenv: patroni: environment too long\n");
+			goto out;
+		}
 	}
 
 	/* Forward termination requests to COMMAND and still clean up after it. */
@@ -191,5 +262,6 @@ int main(int argc, char **argv)
 out:
 	harness_redis_destroy(redis);
 	harness_pg_destroy(pg);
+	harness_patroni_destroy(pat);
 	return rc;
 }

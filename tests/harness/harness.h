@@ -144,6 +144,68 @@ int harness_pg_restart(struct harness_pg *pg);
 /* Stop if running, remove the directory, free pg. pg may be NULL. */
 void harness_pg_destroy(struct harness_pg *pg);
 
+/* ------------------------------------------------------------- patroni -- */
+
+/*
+ * A PostgreSQL 15 HA cluster (issue 24 item 1): one etcd (the DCS; the tests fail
+ * PostgreSQL nodes, not the DCS, so one member is enough and costs a third of three) and
+ * `members` Patroni nodes, each running its own PostgreSQL, every process as the
+ * `postgres` user on free loopback ports in one temporary directory. Patroni settings:
+ * synchronous_mode on (a commit waits for a synchronous standby, and only that standby
+ * may be promoted: no acknowledged commit is lost by a failover), ttl ttl_s, loop_wait
+ * 1 s, retry_timeout (ttl_s - 1) / 2, no pg_rewind; PostgreSQL with the test-only
+ * settings above (fsync off: a crash of a *process* loses nothing, of the machine it
+ * may). Every member gets the database dbname (created on the leader, replicated).
+ * Cleanup as for the other servers: destroy, or the reaper if the test dies (Patroni
+ * and etcd by PID; each postmaster, which is not our child, through its data
+ * directory).
+ */
+struct harness_patroni;
+
+struct harness_patroni_opts {
+	const char *dbname; /* NULL: "decp_test" */
+	int members;        /* 0: 3 (1..5) */
+	int ttl_s;          /* 0: 10 (>= 5): the leader lock's lifetime, which bounds failover */
+};
+
+/* Start etcd, then the members; wait (bounded: 30 s for etcd, 120 s for the cluster)
+ * until every member runs, one is the primary and a synchronous standby is chosen; then
+ * create the database. Returns NULL on failure (errno set, the logs' tails on stderr,
+ * everything started so far stopped and removed). */
+struct harness_patroni *harness_patroni_start(const struct harness_patroni_opts *opts);
+
+/* "host=127.0.0.1,127.0.0.1,... port=P0,P1,... dbname=D user=postgres
+ * target_session_attrs=read-write connect_timeout=2": libpq tries each member in turn
+ * and keeps the one that accepts writes (the primary). Valid until destroy. */
+const char *harness_patroni_conninfo(const struct harness_patroni *h);
+int harness_patroni_members(const struct harness_patroni *h);
+/* Member i's PostgreSQL port, Patroni REST API port (-EINVAL for a bad i). */
+int harness_patroni_pg_port(const struct harness_patroni *h, int i);
+int harness_patroni_rest_port(const struct harness_patroni *h, int i);
+/* Member i's Patroni PID, 0 once killed. */
+pid_t harness_patroni_pid(const struct harness_patroni *h, int i);
+/* Member i's PostgreSQL data directory (its postmaster.pid names the postmaster). */
+const char *harness_patroni_data_dir(const struct harness_patroni *h, int i);
+const char *harness_patroni_dir(const struct harness_patroni *h);
+const char *harness_patroni_dbname(const struct harness_patroni *h);
+int harness_patroni_etcd_port(const struct harness_patroni *h);
+
+/* The member that is the leader, asked through Patroni's REST API (GET /primary answers
+ * 200 only on the member holding the leader lock and running as primary), polling every
+ * 50 ms for up to timeout_ms. Killed members are not asked. Returns its index or
+ * -ETIMEDOUT. */
+int harness_patroni_leader(const struct harness_patroni *h, int timeout_ms);
+
+/* Crash member i as a machine would go: SIGKILL its Patroni, then its postmaster and
+ * every backend (the process group). The leader lock then expires after at most ttl_s and
+ * a synchronous standby is promoted. Returns 0, -ESRCH (already killed or its postgres
+ * not running), -EINVAL, -ETIMEDOUT. */
+int harness_patroni_kill(struct harness_patroni *h, int i);
+
+/* Stop everything still running (Patroni SIGKILL, each postmaster SIGQUIT through its
+ * data directory, etcd SIGTERM), remove the directory, free h. h may be NULL. */
+void harness_patroni_destroy(struct harness_patroni *h);
+
 /* -------------------------------------------------------------- helpers -- */
 
 /* A loopback TCP port that was free a moment ago (bind port 0), or -errno. */

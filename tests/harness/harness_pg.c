@@ -57,10 +57,8 @@ static bool dbname_ok(const char *s)
 	return true;
 }
 
-/* In a forked child: become postgres and exec argv. Never returns.
- * PDEATHSIG is set after setuid() because a credential change clears it. */
-static void exec_as_postgres(const struct harness_pg *pg, const char *log, pid_t parent,
-			     int deathsig, char *const argv[])
+void harness_exec_as(uid_t uid, gid_t gid, const char *log, pid_t parent, int deathsig,
+		     char *const argv[])
 {
 	int fd;
 
@@ -74,8 +72,8 @@ static void exec_as_postgres(const struct harness_pg *pg, const char *log, pid_t
 	if (fd >= 0)
 		dup2(fd, 0);
 	/* Already postgres (harness run by that user): nothing to change. */
-	if (geteuid() != pg->uid &&
-	    (setgid(pg->gid) < 0 || initgroups("postgres", pg->gid) < 0 || setuid(pg->uid) < 0)) {
+	if (geteuid() != uid &&
+	    (setgid(gid) < 0 || initgroups("postgres", gid) < 0 || setuid(uid) < 0)) {
 		dprintf(2, "harness: cannot become postgres: %s\n", strerror(errno));
 		_exit(126);
 	}
@@ -89,9 +87,13 @@ static void exec_as_postgres(const struct harness_pg *pg, const char *log, pid_t
 	_exit(127);
 }
 
-/* Run a PostgreSQL tool as postgres to completion. 0 or -EIO. */
-static int run_tool(const struct harness_pg *pg, const char *log, int timeout_ms,
-		    char *const argv[])
+static void exec_as_postgres(const struct harness_pg *pg, const char *log, pid_t parent,
+			     int deathsig, char *const argv[])
+{
+	harness_exec_as(pg->uid, pg->gid, log, parent, deathsig, argv);
+}
+
+int harness_run_as(uid_t uid, gid_t gid, const char *log, int timeout_ms, char *const argv[])
 {
 	pid_t parent = getpid(), pid;
 	int status, rc;
@@ -101,7 +103,7 @@ static int run_tool(const struct harness_pg *pg, const char *log, int timeout_ms
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		exec_as_postgres(pg, log, parent, SIGKILL, argv);
+		harness_exec_as(uid, gid, log, parent, SIGKILL, argv);
 	rc = harness_wait_child(pid, timeout_ms, &status);
 	if (rc == -ETIMEDOUT) {
 		kill(pid, SIGKILL);
@@ -112,6 +114,13 @@ static int run_tool(const struct harness_pg *pg, const char *log, int timeout_ms
 		return -EIO;
 	}
 	return 0;
+}
+
+/* Run a PostgreSQL tool as postgres to completion. 0 or -EIO. */
+static int run_tool(const struct harness_pg *pg, const char *log, int timeout_ms,
+		    char *const argv[])
+{
+	return harness_run_as(pg->uid, pg->gid, log, timeout_ms, argv);
 }
 
 /* postmaster.pid line 1 is the PID, line 8 the status ("ready" once it

@@ -61,6 +61,29 @@ int harness_child_stop(pid_t pid, int sig, int timeout_ms, int escalate);
 int harness_pick_port(int attempt);
 /* Sleep ms milliseconds. */
 void harness_sleep_ms(int ms);
+/* In a forked child: own process group, stdout/stderr appended to log, stdin /dev/null,
+ * become uid/gid (the `postgres` user; PostgreSQL refuses root), PR_SET_PDEATHSIG deathsig
+ * (after setuid, which clears it), LC_ALL=C, HOME=/var/lib/postgresql, exec argv[0] (a
+ * path). Never returns (exit 126/127 on failure). */
+void harness_exec_as(uid_t uid, gid_t gid, const char *log, pid_t parent, int deathsig,
+		     char *const argv[]) __attribute__((noreturn));
+/* Run argv as uid/gid (harness_exec_as) to completion within timeout_ms (then SIGKILL).
+ * 0, or -EIO when it failed (log tail printed), -errno when it could not be forked. */
+int harness_run_as(uid_t uid, gid_t gid, const char *log, int timeout_ms, char *const argv[]);
+/* The postmaster of a data directory (line 1 of data/postmaster.pid) if it is running
+ * there (its working directory is data: a postmaster chdirs to it): SIGQUIT (immediate
+ * shutdown, the children with it), up to 5 s, then SIGKILL. For servers the harness did
+ * not fork itself (Patroni's), whose postmaster is not its child. Returns 0 (none left)
+ * or -ETIMEDOUT. */
+int harness_pg_quit_datadir(const char *data);
+/* Crash that postmaster (same check): SIGKILL to its process group (postmaster and
+ * backends), wait up to 10 s, remove its SysV segment. 0, -ESRCH (none running),
+ * -ETIMEDOUT. */
+int harness_pg_kill_datadir(const char *data);
+/* GET path from 127.0.0.1:port (HTTP/1.0, the reply read until close, at most 16 KiB),
+ * within timeout_ms. Returns the status code, or -errno (-ETIMEDOUT, -ECONNREFUSED,
+ * -EPROTO). body (may be NULL) gets the reply's body, cut to cap - 1 bytes. */
+int harness_http_get(int port, const char *path, char *body, size_t cap, int timeout_ms);
 /* Remove the SysV segment named in line 7 of a postmaster.pid, if any and if no
  * process is attached. Used after a postmaster died without cleaning up. */
 void harness_pg_remove_shm(const char *pidfile);

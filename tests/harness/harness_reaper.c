@@ -88,6 +88,8 @@ static void reaper_cleanup(struct reaper_pid *pids, int npids, char (*dirs)[HARN
 
 		if (!dirs[i][0])
 			continue;
+		if (harness_fmt(pidfile, sizeof(pidfile), "%s/data", dirs[i]) == 0)
+			harness_pg_quit_datadir(pidfile); /* one the harness did not fork (Patroni's) */
 		if (harness_fmt(pidfile, sizeof(pidfile), "%s/data/postmaster.pid", dirs[i]) == 0)
 			harness_pg_remove_shm(pidfile);
 		harness_rm_rf(dirs[i]);

@@ -283,6 +283,76 @@ void harness_pg_remove_shm(const char *pidfile)
 		shmctl(shmid, IPC_RMID, NULL);
 }
 
+/* The PID in line 1 of data/postmaster.pid when that process runs in data (a postmaster
+ * chdirs to its data directory), else 0: never a reused PID of someone else's. */
+static pid_t datadir_postmaster(const char *data)
+{
+	char path[HARNESS_PATH_MAX + 64], cwd[HARNESS_PATH_MAX + 64], buf[32];
+	ssize_t n;
+	int fd;
+	pid_t pid;
+
+	if (harness_fmt(path, sizeof(path), "%s/postmaster.pid", data) < 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = (pid_t)atoi(buf);
+	if (pid <= 0 || !harness_pid_alive(pid))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+	n = readlink(path, cwd, sizeof(cwd) - 1);
+	if (n <= 0)
+		return 0;
+	cwd[n] = '\0';
+	return strcmp(cwd, data) == 0 ? pid : 0;
+}
+
+int harness_pg_quit_datadir(const char *data)
+{
+	pid_t pid = datadir_postmaster(data);
+	int waited;
+
+	if (pid == 0)
+		return 0;
+	kill(pid, SIGQUIT);
+	for (waited = 0; waited < 5000 && harness_pid_alive(pid); waited += 20)
+		harness_sleep_ms(20);
+	if (!harness_pid_alive(pid))
+		return 0;
+	kill(pid, SIGKILL);
+	for (waited = 0; waited < 5000 && harness_pid_alive(pid); waited += 20)
+		harness_sleep_ms(20);
+	return harness_pid_alive(pid) ? -ETIMEDOUT : 0;
+}
+
+int harness_pg_kill_datadir(const char *data)
+{
+	char pidfile[HARNESS_PATH_MAX + 32];
+	pid_t pid = datadir_postmaster(data), pgid;
+	int waited;
+
+	if (pid == 0)
+		return -ESRCH;
+	/* the postmaster and its backends at once, as a machine's crash would: no backend
+	 * outlives it to answer a client */
+	pgid = getpgid(pid);
+	if (pgid > 1 && pgid != getpgrp())
+		kill(-pgid, SIGKILL);
+	else
+		kill(pid, SIGKILL);
+	for (waited = 0; waited < 10000 && harness_pid_alive(pid); waited += 10)
+		harness_sleep_ms(10);
+	if (harness_fmt(pidfile, sizeof(pidfile), "%s/postmaster.pid", data) == 0)
+		harness_pg_remove_shm(pidfile);
+	return harness_pid_alive(pid) ? -ETIMEDOUT : 0;
+}
+
 int harness_free_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };

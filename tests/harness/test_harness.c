@@ -378,6 +378,73 @@ static void test_helpers(void)
 	}
 }
 
+/* One statement on the cluster's multi-host conninfo; the port of the server that
+ * answered (the primary: target_session_attrs=read-write), or -1. */
+static int patroni_write(const struct harness_patroni *h, const char *sql)
+{
+	PGconn *c = PQconnectdb(harness_patroni_conninfo(h));
+	int port = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexec(c, sql);
+
+		if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+			port = atoi(PQport(c));
+		else
+			fprintf(stderr, "patroni_write: %s", PQresultErrorMessage(r));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "patroni_write: %s", PQerrorMessage(c));
+	}
+	PQfinish(c);
+	return port;
+}
+
+/* Patroni + etcd (issue 24 item 1): the leader found through the REST API is the server
+ * the multi-host conninfo writes to; killed (a machine's crash), another member is
+ * elected within the lock's ttl and has the rows committed before (synchronous_mode);
+ * destroy leaves no process and no directory. */
+static void test_patroni_failover(void)
+{
+	struct harness_patroni *h = harness_patroni_start(NULL);
+	char dir[256];
+	pid_t pids[3];
+	int leader, next, port, n = 0;
+
+	CU_ASSERT_FATAL(h != NULL);
+	CU_ASSERT(harness_patroni_members(h) == 3);
+	snprintf(dir, sizeof(dir), "%s", harness_patroni_dir(h));
+	for (int i = 0; i < 3; i++) {
+		pids[i] = harness_patroni_pid(h, i);
+	}
+	leader = harness_patroni_leader(h, 10000);
+	CU_ASSERT_FATAL(leader >= 0);
+	port = patroni_write(h, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+	CU_ASSERT(port == harness_patroni_pg_port(h, leader));
+	CU_ASSERT(harness_patroni_kill(h, leader) == 0);
+	CU_ASSERT(harness_patroni_pid(h, leader) == 0);
+	CU_ASSERT(harness_patroni_kill(h, leader) == -ESRCH);
+	next = harness_patroni_leader(h, 60000); /* ttl 10 s, on a loaded machine */
+	CU_ASSERT(next >= 0 && next != leader);
+	for (int i = 0; i < 600 && (port = patroni_write(h, "INSERT INTO t VALUES (2)")) < 0; i++)
+		usleep(100000);
+	CU_ASSERT(next >= 0 && port == harness_patroni_pg_port(h, next));
+	{
+		PGconn *c = PQconnectdb(harness_patroni_conninfo(h));
+		PGresult *r = PQexec(c, "SELECT count(*) FROM t");
+
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(c);
+	}
+	CU_ASSERT(n == 2);
+	harness_patroni_destroy(h);
+	CU_ASSERT(!harness_path_exists(dir));
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT(!harness_pid_alive(pids[i]));
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -392,7 +459,8 @@ int main(void)
 	    !CU_add_test(s, "redis_kill9_restart_from_aof", test_redis_kill9_restart_from_aof) ||
 	    !CU_add_test(s, "pg_stop_restart_same_port", test_pg_stop_restart_same_port) ||
 	    !CU_add_test(s, "reaper_after_sigkill", test_reaper_after_sigkill) ||
-	    !CU_add_test(s, "port_collision_retry", test_port_collision_retry)) {
+	    !CU_add_test(s, "port_collision_retry", test_port_collision_retry) ||
+	    !CU_add_test(s, "patroni_failover", test_patroni_failover)) {
 		CU_cleanup_registry();
 		return 1;
 	}
