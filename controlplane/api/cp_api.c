@@ -147,11 +147,17 @@ void api_pg_error(struct api_req *r, const PGresult *res)
 		{"DP022", 409, "cancelled", "the subscription is cancelled"},
 		{"DP030", 409, "insufficient_funds", "the balance does not cover this"},
 		{"DP031", 409, "insufficient_reserved", "the reserved balance does not cover this"},
+		{"DP024", 422, "idempotency_key_reused",
+		 "this Idempotency-Key was used for another request"},
 		{"23505", 409, "conflict", "a row with this key or name exists already"},
 		{"23503", 404, "not_found", "a referenced row does not exist"},
 		{"23514", 422, "invalid_value", "a value is out of its allowed range"},
 		{"23502", 422, "missing_value", "a required value is missing"},
 		{"57014", 503, "timeout", "the database took too long; retry later"},
+		/* no primary (a failover): the server is read-only now (25006, a demoted
+		 * primary or a standby), shutting down or starting (57P01..57P03) */
+		{"25006", 503, "db_unavailable", "PostgreSQL is unreachable; retry later"},
+		{"57P", 503, "db_unavailable", "PostgreSQL is unreachable; retry later"},
 		{"22", 422, "invalid_value", "a value is invalid"},
 		{"08", 503, "db_unavailable", "PostgreSQL is unreachable; retry later"},
 	};
@@ -622,7 +628,7 @@ static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api
 		      "X-Content-Type-Options: nosniff\r\n%s%s%s%s\r\n", r->status,
 		      cp_http_reason(r->status), r->ctype ? r->ctype : "application/json", n,
 		      r->status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
-		      r->status == 429 ? "Retry-After: 1\r\n" : "",
+		      r->status == 429 || r->status == 503 ? "Retry-After: 1\r\n" : "",
 		      !keep ? "Connection: close\r\n" : "", r->hdrs);
 	int rc = hl > 0 && (size_t)hl < sizeof(head)
 		 ? queue_reply(wsi, a, c, head, (size_t)hl, txt ? txt : "", n) : -1;
@@ -650,7 +656,8 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 	struct api_rd_req *q = &c->rd.req;
 	struct api_req r = {.api = a, .wsi = wsi, .method = q->post ? API_POST : API_GET,
 			    .path = q->path, .query = q->query, .auth = q->auth, .session = q->session,
-			    .console_hdr = q->console_hdr};
+			    .console_hdr = q->console_hdr, .idem_key = q->idem_key,
+			    .idem_bad = q->idem_bad};
 	int rc = 0;
 
 	c->st = C_SERVE;

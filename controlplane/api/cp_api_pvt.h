@@ -137,6 +137,8 @@ struct api_req {
 	const char *auth;              /* the Authorization header ("" when none) */
 	const char *session;           /* the console session cookie (64 hex digits) or "" */
 	bool console_hdr;              /* X-Decp-Console: 1 was sent */
+	const char *idem_key;          /* Idempotency-Key ("" when none) */
+	bool idem_bad;                 /* an Idempotency-Key was sent but is not valid */
 	bool admin;                    /* operator token */
 	bool read;                     /* a GET's handler: its queries may go to pg_read */
 	int64_t subscriber;            /* caller's subscriber id (when !admin) */

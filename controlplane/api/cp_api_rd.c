@@ -78,6 +78,22 @@ static void cookie_session(const char *p, const char *e, char out[CP_API_SESSION
 	}
 }
 
+/* An Idempotency-Key header's value [v, e): kept when it is 1..CP_API_IDEM_MAX characters of
+ * [A-Za-z0-9._:-] and the first one; anything else marks the request (idem_bad), so a key
+ * is never silently cut or ignored (a retry would then apply twice). */
+static void idem_key(struct api_rd *rd, const char *v, const char *e)
+{
+	size_t n = (size_t)(e - v);
+
+	if (n == 0 || n > CP_API_IDEM_MAX || rd->req.idem_key[0] != '\0' ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") < n) {
+		rd->req.idem_bad = true;
+		return;
+	}
+	memcpy(rd->req.idem_key, v, n);
+	rd->req.idem_key[n] = '\0';
+}
+
 /*
  * The head (accepted by cp_api_head) into rd->req, and what follows it: a body to read, a
  * request without one, or a refusal of its framing.
@@ -122,6 +138,8 @@ static void head_parse(struct api_rd *rd, size_t n)
 			cookie_session(v, v + vl, rd->req.session);
 		} else if (cp_http_field_is(&f, "X-Decp-Console")) {
 			rd->req.console_hdr = vl == 1 && v[0] == '1';
+		} else if (cp_http_field_is(&f, "Idempotency-Key")) {
+			idem_key(rd, v, v + vl);
 		} else if (cp_http_field_is(&f, "Authorization")) {
 			if (vl >= sizeof(rd->req.auth)) /* refused by the caller as malformed */
 				memcpy(rd->req.auth, "oversize", 9);

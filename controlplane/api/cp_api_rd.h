@@ -43,6 +43,7 @@
 #define CP_API_TARGET_MAX 511u  /* request target with its query string (414 beyond) */
 #define CP_API_AUTH_MAX 272u    /* Authorization value kept; longer: "oversize" */
 #define CP_API_SESSION_MAX 64u  /* a console session cookie: 64 hex digits */
+#define CP_API_IDEM_MAX 64u     /* an Idempotency-Key: 1..64 of [A-Za-z0-9._:-] */
 
 /* One complete request (after API_RD_REQUEST, until api_rd_next). */
 struct api_rd_req {
@@ -53,6 +54,11 @@ struct api_rd_req {
 	char session[CP_API_SESSION_MAX + 1]; /* the Cookie decp_console's value (the web
 					     * console's session, docs/console.md), "" when
 					     * absent or not 64 hex digits */
+	char idem_key[CP_API_IDEM_MAX + 1]; /* Idempotency-Key (money POSTs, docs/api.md
+					     * "Idempotency keys"), "" when absent */
+	bool idem_bad;                      /* an Idempotency-Key that is not 1..64 of
+					     * [A-Za-z0-9._:-] (or given twice): the handler
+					     * answers 422 */
 	bool console_hdr;                   /* `X-Decp-Console: 1` (the console's own requests:
 					     * a cross-site form cannot send it) */
 	bool keep_alive;

@@ -16,6 +16,7 @@
 
 #include "cp_api_pvt.h"
 #include "cp_book_store.h"
+#include "cp_api_rd.h"
 #include "cp_trust_event.h"
 
 #define NAME_MAX_LEN 200
@@ -743,6 +744,44 @@ static void h_wallet_get(struct api_req *r)
 		  " WHERE s.id = $1");
 }
 
+/*
+ * A money POST with an Idempotency-Key (docs/api.md "Idempotency keys"): through
+ * money_request() (sql 0025), which applies it once per (caller, key) and answers a retry
+ * with the first answer (header Idempotent-Replayed: true). Returns false when the
+ * request has no key (the caller runs the operation itself); true when it answered.
+ */
+static bool money_once(struct api_req *r, const char *op, const char *target,
+		       const char *amount, const char *ref)
+{
+	char caller[40];
+	if (r->idem_bad) {
+		api_error(r, 422, "invalid_value", "Idempotency-Key: 1 to %u characters of "
+			  "[A-Za-z0-9._:-], once", CP_API_IDEM_MAX);
+		return true;
+	}
+	if (r->idem_key[0] == '\0')
+		return false;
+	if (r->admin)
+		snprintf(caller, sizeof(caller), "operator");
+	else
+		snprintf(caller, sizeof(caller), "subscriber:%" PRId64, r->subscriber);
+	const char *p[6] = {caller, r->idem_key, op, target, amount, ref};
+	PGresult *res = api_q(r, "SELECT replayed, result::text FROM money_request($1, $2, $3,"
+			      " $4::bigint, $5::numeric, $6)", 6, p);
+	if (res == NULL)
+		return true;
+	json_t *o = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 1), 0, NULL) : NULL;
+	if (o == NULL)
+		api_error(r, 500, "internal", "money_request gave no result");
+	else
+		api_reply(r, 200, o);
+	if (o != NULL && PQgetvalue(res, 0, 0)[0] == 't')
+		snprintf(r->hdrs + strlen(r->hdrs), sizeof(r->hdrs) - strlen(r->hdrs),
+			 "Idempotent-Replayed: true\r\n");
+	PQclear(res);
+	return true;
+}
+
 /* POST {amount, reference?} through wallet_deposit()/wallet_withdraw(). */
 static void wallet_move(struct api_req *r, const char *fn)
 {
@@ -754,6 +793,8 @@ static void wallet_move(struct api_req *r, const char *fn)
 	    get_text(r, r->body, "reference", false, LABEL_MAX_LEN, &ref))
 		return;
 	id_text(r->id[0], id, sizeof(id));
+	if (money_once(r, fn, id, amount, ref))
+		return;
 	const char *p[3] = {id, amount, ref};
 	snprintf(sql, sizeof(sql), "SELECT $1::bigint AS subscriber_id,"
 		 " %s($1, $2::numeric, $3) AS balance_usd", fn);
@@ -796,6 +837,8 @@ static void h_fee_charge(struct api_req *r)
 	    get_text(r, r->body, "reference", false, LABEL_MAX_LEN, &ref))
 		return;
 	id_text(r->id[0], id, sizeof(id));
+	if (money_once(r, "charge_performance_fee", id, profit, ref))
+		return;
 	const char *p[3] = {id, profit, ref};
 	reply_one(r, 200, "subscription", "SELECT * FROM charge_performance_fee($1, $2::numeric, $3)",
 		  3, p);

@@ -82,9 +82,23 @@ int cp_pg_ensure(struct cp_pg *p)
 	return 0;
 }
 
-/* r of a statement just run: NULL (session reset) when the connection broke under it. */
+/* r of a statement just run: NULL (session reset) when the connection broke under it.
+ * A server that refuses a write as read-only (25006) is no longer the primary (a
+ * failover demoted it, or the conninfo led to a standby): r is returned for the caller to
+ * report, and the session is dropped so that the next cp_pg_ensure finds the primary
+ * (target_session_attrs=read-write, docs/operations.md "PostgreSQL with Patroni"). */
 static PGresult *unless_lost(struct cp_pg *p, PGresult *r)
 {
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (PQstatus(p->conn) == CONNECTION_OK && st != NULL && strcmp(st, "25006") == 0 &&
+	    p->conninfo == NULL) {
+		CP_LOG_RL(CP_LOG_WARN, p->role, "postgresql: the server is read-only (no longer"
+			  " the primary): reconnecting");
+		cp_pg_reset(p);
+		p->was_down = true;
+		return r;
+	}
 	if (PQstatus(p->conn) == CONNECTION_OK)
 		return r;
 	CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql connection lost: %s", PQerrorMessage(p->conn));

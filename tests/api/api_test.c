@@ -184,10 +184,10 @@ int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int 
 
 /* The bytes of one request (Connection: close). Returns a malloc'd buffer, length in *n. */
 static char *request_make(const char *method, const char *path, const char *token,
-			  const char *body, size_t *n)
+			  const char *extra, const char *body, size_t *n)
 {
 	size_t bl = body ? strlen(body) : 0;
-	size_t cap = bl + strlen(path) + 512;
+	size_t cap = bl + strlen(path) + (extra ? strlen(extra) : 0) + 512;
 	char *req = malloc(cap);
 	char auth[400] = "", clh[96] = "";
 	if (token != NULL)
@@ -195,8 +195,8 @@ static char *request_make(const char *method, const char *path, const char *toke
 	if (body != NULL || strcmp(method, "POST") == 0)
 		snprintf(clh, sizeof(clh), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
 			 bl);
-	int hl = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sConnection: close"
-			  "\r\n\r\n", method, path, auth, clh);
+	int hl = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sConnection: close"
+			  "\r\n\r\n", method, path, auth, clh, extra ? extra : "");
 	memcpy(req + hl, body ? body : "", bl);
 	*n = (size_t)hl + bl;
 	return req;
@@ -210,6 +210,7 @@ static int reply_parse(char *b, struct http_resp *resp)
 		return 0;
 	sscanf(b, "HTTP/1.%*d %d", &resp->status);
 	char *sep = strstr(b, "\r\n\r\n");
+	snprintf(resp->head, sizeof(resp->head), "%.*s", sep ? (int)(sep - b) : 0, b);
 	resp->body = strdup(sep ? sep + 4 : "");
 	free(b);
 	resp->json = json_loads(resp->body, JSON_DECODE_ANY, NULL);
@@ -219,8 +220,14 @@ static int reply_parse(char *b, struct http_resp *resp)
 int http(const struct api_env *e, const char *method, const char *path, const char *token,
 	 const char *body, struct http_resp *resp)
 {
+	return http_h(e, method, path, token, NULL, body, resp);
+}
+
+int http_h(const struct api_env *e, const char *method, const char *path, const char *token,
+	   const char *headers, const char *body, struct http_resp *resp)
+{
 	size_t n, len = 0;
-	char *req = request_make(method, path, token, body, &n), *b = NULL;
+	char *req = request_make(method, path, token, headers, body, &n), *b = NULL;
 	struct conn c;
 	if (conn_open(e, &c, 10000) == 0) {
 		if (send_all(&c, req, n) == 0)
@@ -240,7 +247,7 @@ int http_many(const struct api_env *e, unsigned int n, const char *method, const
 		conn_open(e, &c[i], 10000);
 	for (unsigned int i = 0; i < n; i++) {
 		size_t len;
-		char *req = request_make(method, path, tokens[i], bodies[i], &len);
+		char *req = request_make(method, path, tokens[i], NULL, bodies[i], &len);
 		if (c[i].fd < 0 || send_all(&c[i], req, len) != 0)
 			failed++;
 		free(req);

@@ -58,11 +58,15 @@ struct http_resp {
 	int status;              /* 0 when no response (connection closed / timeout) */
 	char *body;              /* NUL-terminated */
 	json_t *json;            /* parsed body, or NULL */
+	char head[1024];         /* status line and header lines (cut), "" when none */
 };
 
 /* One request; token NULL = no Authorization header. Returns resp.status. */
 int http(const struct api_env *e, const char *method, const char *path, const char *token,
 	 const char *body, struct http_resp *resp);
+/* http() with extra header lines (each ending CR LF; NULL = none). */
+int http_h(const struct api_env *e, const char *method, const char *path, const char *token,
+	   const char *headers, const char *body, struct http_resp *resp);
 void http_free(struct http_resp *r);
 
 /* n requests at once, each on its own connection: all are sent before any reply is read

@@ -236,6 +236,68 @@ static void fee(struct api_env *e, long long sub, const char *profit, const char
 	http_free(&r);
 }
 
+/* Idempotency keys (issue 24 item 1, sql 0025): a money POST sent again with its key
+ * moves nothing and gets the first answer (Idempotent-Replayed), whatever happened in
+ * between; a key names one request per caller; a bad key is refused, never ignored. */
+static void scenario_money_keys(struct api_env *e, struct world *w)
+{
+	struct http_resp r, r2;
+	char dep[128], wd[128], fee[128];
+	long long rows = db_count(e, "SELECT count(*) FROM billing_ledger");
+
+	snprintf(dep, sizeof(dep), "/v1/subscribers/%lld/wallet/deposit", w->sub_a);
+	snprintf(wd, sizeof(wd), "/v1/subscribers/%lld/wallet/withdraw", w->sub_a);
+	snprintf(fee, sizeof(fee), "/v1/subscriptions/%lld/performance-fee", w->sa);
+	CHECK(http_h(e, "POST", dep, ADMIN, "Idempotency-Key: dep-1\r\n", "{\"amount\":\"10.00\"}",
+		     &r) == 200 && strstr(r.head, "Idempotent-Replayed") == NULL &&
+	      strcmp(jstr(&r, "balance_usd"), "60.00") == 0, "keyed deposit: %s", r.body);
+	CHECK(http_h(e, "POST", dep, ADMIN, "Idempotency-Key: dep-1\r\n", "{\"amount\":\"10\"}",
+		     &r2) == 200 && strstr(r2.head, "\r\nIdempotent-Replayed: true") != NULL &&
+	      r.body != NULL && r2.body != NULL && strcmp(r.body, r2.body) == 0,
+	      "the same deposit again: %s %s", r2.head, r2.body);
+	http_free(&r);
+	http_free(&r2);
+	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == rows + 1, "one ledger row");
+	CHECK(http_h(e, "POST", dep, ADMIN, "Idempotency-Key: dep-1\r\n", "{\"amount\":\"11\"}",
+		     &r) == 422 && strcmp(jstr(&r, "code"), "idempotency_key_reused") == 0,
+	      "key reused for another amount: %d %s", r.status, r.body);
+	http_free(&r);
+	/* keys are per caller: the subscriber's dep-1 is its own */
+	CHECK(http_h(e, "POST", wd, w->tok_a, "Idempotency-Key: dep-1\r\n", "{\"amount\":\"1\"}",
+		     &r) == 200 && strcmp(jstr(&r, "balance_usd"), "59.00") == 0 &&
+	      strstr(r.head, "Idempotent-Replayed") == NULL, "subscriber's own key: %s", r.body);
+	http_free(&r);
+	CHECK(http_h(e, "POST", wd, w->tok_a, "Idempotency-Key: a b\r\n", "{\"amount\":\"1\"}",
+		     &r) == 422 && strcmp(jstr(&r, "code"), "invalid_value") == 0, "bad key: %s",
+	      r.body);
+	http_free(&r);
+	CHECK(http_h(e, "POST", wd, w->tok_a, "Idempotency-Key: k1\r\nIdempotency-Key: k2\r\n",
+		     "{\"amount\":\"1\"}", &r) == 422, "two keys: %s", r.body);
+	http_free(&r);
+	/* a refused request keeps no key: the same key later, with the money there, applies */
+	CHECK(http_h(e, "POST", wd, w->tok_a, "Idempotency-Key: wd-big\r\n",
+		     "{\"amount\":\"100\"}", &r) == 409, "overdraw: %s", r.body);
+	http_free(&r);
+	CHECK(db_count(e, "SELECT count(*) FROM money_requests WHERE key = 'wd-big'") == 0,
+	      "no key kept for a refusal");
+	/* a fee sent twice answers CHARGED twice (without the key the retry says NO_FEE) */
+	CHECK(http_h(e, "POST", fee, ADMIN, "Idempotency-Key: fee-2100\r\n",
+		     "{\"profit\":\"2100\"}", &r) == 200 &&
+	      strcmp(jstr(&r, "outcome"), "CHARGED") == 0 &&
+	      strcmp(jstr(&r, "fee_amount"), "20.00") == 0, "keyed fee: %s", r.body);
+	CHECK(http_h(e, "POST", fee, ADMIN, "Idempotency-Key: fee-2100\r\n",
+		     "{\"profit\":\"2100\"}", &r2) == 200 && r.body != NULL && r2.body != NULL &&
+	      strcmp(r.body, r2.body) == 0 && strstr(r2.head, "Idempotent-Replayed: true") != NULL,
+	      "the same fee again: %s", r2.body);
+	http_free(&r);
+	http_free(&r2);
+	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == rows + 3, "3 ledger rows");
+	/* put the wallet back as the scenario left it: 50.00 */
+	CHECK(http(e, "POST", dep, ADMIN, "{\"amount\":\"11.00\"}", &r) == 200 &&
+	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "back to 50: %s", r.body);
+	http_free(&r);
+}
+
 static void scenario_money(struct api_env *e)
 {
 	struct world w;
@@ -319,6 +381,7 @@ static void scenario_money(struct api_env *e)
 	http_free(&r);
 	/* deposit, fee 200, fee 100, withdrawal, receivable, deposit, receivable paid */
 	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == 7, "7 ledger rows");
+	scenario_money_keys(e, &w);
 	/* A checkpoint's chain head reaches /metrics (issue 20): Prometheus keeps the copy. */
 	PGresult *cp = PQexec(e->db, "SELECT head, rows FROM ledger_checkpoint()");
 	if (PQresultStatus(cp) == PGRES_TUPLES_OK && PQntuples(cp) == 1) {
@@ -819,7 +882,9 @@ static void scenario_pgdown(struct api_env *e)
 	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
 	CHECK(harness_pg_stop(e->pg) == 0, "stop PostgreSQL");
 	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 503 &&
-	      strcmp(jstr(&r, "code"), "db_unavailable") == 0, "down: %d %s", r.status, r.body);
+	      strcmp(jstr(&r, "code"), "db_unavailable") == 0 &&
+	      strstr(r.head, "\r\nRetry-After: 1") != NULL, "down: %d %s %s", r.status, r.head,
+	      r.body);
 	http_free(&r);
 	CHECK(post_events(e, ADMIN, w.sa, "REPLAY") == 503, "events refused while down");
 	CHECK(http(e, "GET", "/readyz", NULL, NULL, &r) == 503, "readyz: %d", r.status);

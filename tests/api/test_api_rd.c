@@ -58,6 +58,44 @@ static void test_get_whole_and_bytewise(void)
 	}
 }
 
+/* Idempotency-Key (docs/api.md "Idempotency keys"): kept when valid; too long, empty, a
+ * character outside [A-Za-z0-9._:-] or a second copy marks the request instead (a key
+ * silently cut or dropped would let a retry apply twice); the next request starts clean. */
+static void test_idempotency_key(void)
+{
+	static const struct {
+		const char *hdr;
+		const char *key;
+		bool bad;
+	} c[] = {
+		{"Idempotency-Key: dep-2026.12:05_a\r\n", "dep-2026.12:05_a", false},
+		{"idempotency-key:   k1  \r\n", "k1", false},
+		{"Idempotency-Key: 0123456789012345678901234567890123456789012345678901234567890123\r\n",
+		 "0123456789012345678901234567890123456789012345678901234567890123", false},
+		{"Idempotency-Key: 01234567890123456789012345678901234567890123456789012345678901234\r\n",
+		 "", true},
+		{"Idempotency-Key: a b\r\n", "", true},
+		{"Idempotency-Key: a/b\r\n", "", true},
+		{"Idempotency-Key:\r\n", "", true},
+		{"Idempotency-Key: k1\r\nIdempotency-Key: k1\r\n", "k1", true},
+		{"", "", false},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char req[512];
+		struct api_rd rd;
+
+		snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n%s\r\n", c[i].hdr);
+		api_rd_init(&rd, &LIM);
+		CU_ASSERT_EQUAL(feed(&rd, req, strlen(req), 0, NULL), API_RD_REQUEST);
+		CU_ASSERT_STRING_EQUAL(rd.req.idem_key, c[i].key);
+		CU_ASSERT_EQUAL(rd.req.idem_bad, c[i].bad);
+		api_rd_next(&rd);
+		CU_ASSERT_STRING_EQUAL(rd.req.idem_key, "");
+		CU_ASSERT_FALSE(rd.req.idem_bad);
+		api_rd_fini(&rd);
+	}
+}
+
 static void test_post_body_and_pipelining(void)
 {
 	static const char two[] = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n"
@@ -220,6 +258,7 @@ int main(void)
 	s = CU_add_suite("api_rd", NULL, NULL);
 	CU_add_test(s, "GET whole and a byte at a time", test_get_whole_and_bytewise);
 	CU_add_test(s, "POST body, pipelining", test_post_body_and_pipelining);
+	CU_add_test(s, "Idempotency-Key", test_idempotency_key);
 	CU_add_test(s, "chunked body", test_chunked);
 	CU_add_test(s, "keep-alive rules", test_keep_alive_rules);
 	CU_add_test(s, "100-continue", test_continue);
