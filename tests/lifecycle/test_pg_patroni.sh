@@ -1,0 +1,199 @@
+#!/bin/bash
+# PostgreSQL failover with Patroni (issue 24 item 1 acceptance; docs/operations.md
+# "PostgreSQL with Patroni"), under decp-testenv --redis-aof --patroni (one etcd, three
+# Patroni members, synchronous_mode). Usage: test_pg_patroni.sh DECPCTL DATAPLANE CONTROL
+# MASTER. Prints "N passed, N failed" and the recovery times.
+#
+# The posix dataplane and one decp-control (edge, archiver, api, trust) whose pg_conninfo
+# is the multi-host conninfo with target_session_attrs=read-write. decp-master streams 4
+# masters x 6,000 signals at 1,000/s; a client (curl, the api's real HTTP path) loops:
+# a deposit of 5.00 and a performance fee at a profit 10.00 higher (fee 2.00 at 20 %),
+# each with its own Idempotency-Key, and a subscriber report with its report_id; it sends
+# each again until it is answered 2xx. Once the archive and the client are under way the
+# Patroni leader's machine is crashed: its Patroni and its postmaster's whole process
+# group get SIGKILL (what a power loss or kernel panic does; killing only postgres would
+# let Patroni restart it in place without a failover, killing only Patroni would leave a
+# primary running unwatched). After the election: every signal is archived exactly once;
+# the wallet holds exactly 3.00 per completed iteration, with one DEPOSIT and one fee row
+# per key (nothing lost, nothing twice); every report stored once; the api answered 503
+# with Retry-After (never 500) while there was no primary and 2xx after; the roles logged
+# their reconnect. Prints: the new leader after S s, the first API write after S s, the
+# archive moving again after S s.
+D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
+. "$(dirname "$0")/../decpctl/testlib.sh"
+[ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] &&
+	[ -n "$DECP_PATRONI_REST" ] && [ -n "$DECP_REDIS_PORT" ] ||
+	{ echo "usage: run under decp-testenv --redis-aof --patroni"; echo "0 passed, 1 failed"; exit 1; }
+
+T=$(mktemp -d /tmp/decp-patroni-test.XXXXXX)
+SHM=decp-patroni-$$
+DPPID= CPPID= MPID= CLPID=
+cleanup() {
+	touch "$T/stop_hard" 2>/dev/null
+	for p in $CLPID $MPID $CPPID $DPPID; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -f "/dev/shm/$SHM"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+MASTERS=4 SIGNALS=6000 TOTAL=$((4 * 6000))
+read -r -a REST <<<"$DECP_PATRONI_REST"
+read -r -a PIDS <<<"$DECP_PATRONI_PIDS"
+read -r -a DATA <<<"$DECP_PATRONI_DATA"
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
+leader() { # the member whose Patroni REST API answers /primary with 200 (none: "")
+	local i
+	for i in "${!REST[@]}"; do
+		[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:${REST[$i]}/primary")" = 200 ] &&
+			{ echo "$i"; return 0; }
+	done
+	return 1
+}
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+for m in $(seq 1 $MASTERS); do
+	"$D" master add --id "$m" --name "m$m" --key-seed patroni >/dev/null || bad "master add $m"
+done
+ADMIN=$(openssl rand -hex 32)
+APORT=$(free_port)
+start_pipeline "$T" "$SHM" "roles = edge,archiver,api,trust" "redis_host = 127.0.0.1" \
+	"redis_port = $DECP_REDIS_PORT" "api_tls = off" "api_port = $APORT" \
+	"api_admin_token_sha256 = $(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)" \
+	"backoff_max_ms = 500" "pg_timeout_ms = 5000" "archiver_batch = 500" && ok ||
+	bad "the pipeline never became ready: $(tail -3 "$T/control.log")"
+api() { # METHOD PATH TOKEN [BODY [EXTRA HEADER]]: the body to stdout, the status on fd 3
+	curl -s -m 20 -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+		${5:+-H "$5"} ${4:+--data "$4"} -D "$T/api.head" -o "$T/api.body" \
+		-w '%{http_code}' "http://127.0.0.1:$APORT$2"
+}
+for _ in $(seq 1 200); do [ "$(api GET /readyz "$ADMIN")" = 200 ] && break; sleep 0.05; done
+api POST /v1/subscribers "$ADMIN" '{"name":"ha"}' >/dev/null
+SUB=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
+api POST "/v1/subscribers/$SUB/tokens" "$ADMIN" '{"label":"ea"}' >/dev/null
+TOK=$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' "$T/api.body")
+api POST /v1/subscriptions "$ADMIN" "{\"master_id\":1,\"subscriber_id\":$SUB,\"fee_pct\":20}" >/dev/null
+SA=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
+[ -n "$SUB" ] && [ -n "$TOK" ] && [ -n "$SA" ] && ok ||
+	{ bad "fixtures: subscriber '$SUB' token '$TOK' subscription '$SA': $(cat "$T/api.body")"
+	  echo "$pass passed, $fail failed"; exit 1; }
+
+# The client: one line per answer in $T/codes: TIME WHAT ITERATION STATUS REPLAYED RETRY-AFTER
+client() {
+	local i=0 what path tok body hdr code
+	while [ ! -e "$T/stop" ]; do
+		i=$((i + 1))
+		for what in dep fee rep; do
+			case $what in
+			dep) path=/v1/subscribers/$SUB/wallet/deposit tok=$ADMIN hdr="Idempotency-Key: dep-$i"
+			     body="{\"amount\":\"5.00\",\"reference\":\"dep-$i\"}" ;;
+			fee) path=/v1/subscriptions/$SA/performance-fee tok=$ADMIN hdr="Idempotency-Key: fee-$i"
+			     body="{\"profit\":\"$((i * 10)).00\",\"reference\":\"fee-$i\"}" ;;
+			rep) path=/v1/protection-events tok=$TOK hdr=
+			     body="{\"events\":[{\"subscription_id\":$SA,\"reason\":\"FILTERED\",\"report_id\":$i}]}" ;;
+			esac
+			while :; do
+				code=$(curl -s -m 20 -X POST -H "Authorization: Bearer $tok" \
+					-H 'Content-Type: application/json' ${hdr:+-H "$hdr"} --data "$body" \
+					-D "$T/c.head" -o "$T/c.body" -w '%{http_code}' \
+					"http://127.0.0.1:$APORT$path")
+				echo "$(now) $what $i $code $(grep -ci '^Idempotent-Replayed: true' "$T/c.head")" \
+				     "$(grep -ci '^Retry-After: 1' "$T/c.head")" >>"$T/codes"
+				case $code in 2??) break ;; 500) cp "$T/c.body" "$T/500.body" ;; esac
+				[ -e "$T/stop_hard" ] && return 1
+				sleep 0.1
+			done
+		done
+		echo "$i" >"$T/client.n"
+	done
+}
+client &
+CLPID=$!
+"$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters $MASTERS --signals $SIGNALS \
+	--rate 1000 --key-seed patroni --ack-timeout-ms 2000 --time-limit-s 150 >"$T/master.log" 2>&1 &
+MPID=$!
+arch() { q "SELECT count(*) FROM signal_archive" 2>/dev/null; }
+for _ in $(seq 1 600); do
+	[ "$(arch)" -ge 3000 ] 2>/dev/null && [ "$(cat "$T/client.n" 2>/dev/null)" -ge 10 ] 2>/dev/null && break
+	sleep 0.1
+done
+L=$(leader)
+[ -n "$L" ] && ok || bad "no leader on the REST API"
+before=$(arch) n_before=$(cat "$T/client.n" 2>/dev/null)
+t0=$(now)
+# The leader's machine crashes: Patroni first (so it restarts nothing), then the
+# postmaster's process group (postmaster and backends, as a machine's loss takes them)
+kill -KILL "${PIDS[$L]}"
+PM=$(head -1 "${DATA[$L]}/postmaster.pid" 2>/dev/null)
+PG=$(ps -o pgid= -p "$PM" 2>/dev/null | tr -d ' ')
+[ -n "$PG" ] && [ "$PG" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] && kill -KILL -- "-$PG" && ok ||
+	bad "could not crash member $L's postgres (postmaster '$PM', group '$PG')"
+REST[$L]=0 # not asked again
+new=
+for _ in $(seq 1 1200); do new=$(leader) && break; sleep 0.05; done
+t_leader=$(since "$t0")
+[ -n "$new" ] && [ "$new" != "$L" ] && ok || bad "no new leader within 60 s"
+for _ in $(seq 1 1200); do [ "$(arch)" -gt "$before" ] 2>/dev/null && break; sleep 0.05; done
+t_archive=$(since "$t0")
+# the client goes on until 10 more iterations after the failover went through
+for _ in $(seq 1 1200); do
+	[ "$(cat "$T/client.n")" -ge $((n_before + 10)) ] 2>/dev/null &&
+		awk -v t="$t0" '$1 > t && $4 == 503' "$T/codes" | grep -q . && break
+	sleep 0.1
+done
+touch "$T/stop"
+wait "$CLPID"; CLPID=
+N=$(cat "$T/client.n")
+wait "$MPID"; rc=$?; MPID=
+[ $rc = 0 ] && ok || bad "decp-master: exit $rc (0 = every signal ACKed): $(tail -2 "$T/master.log")"
+
+# The archive: every signal, once.
+arch_q="SELECT count(*) || ' ' || count(DISTINCT (master_id, sequence)) || ' ' || count(DISTINCT master_id) FROM signal_archive"
+for _ in $(seq 1 600); do
+	[ "$(q "$arch_q")" = "$TOTAL $TOTAL $MASTERS" ] && break
+	sleep 0.1
+done
+[ "$(q "$arch_q")" = "$TOTAL $TOTAL $MASTERS" ] && ok ||
+	bad "archive after the failover: $(q "$arch_q") (rows, distinct, masters; want $TOTAL $TOTAL $MASTERS)"
+[ "$(q "SELECT count(*) FROM (SELECT master_id FROM signal_archive GROUP BY master_id HAVING max(sequence) = $SIGNALS AND min(sequence) = 1) x")" = $MASTERS ] &&
+	ok || bad "some master's archive does not run 1..$SIGNALS"
+
+# Money: each completed iteration moved 5.00 in and 2.00 out, exactly once.
+want="$((N * 3)).00 $((N * 2)).00 $N $N $N $N $((N * 10)).00"
+money=$(q "SELECT w.balance_usd || ' ' || w.lifetime_fees || ' ' ||
+	(SELECT count(*) FROM billing_ledger WHERE subscriber_id = $SUB AND entry_type = 'DEPOSIT') || ' ' ||
+	(SELECT count(DISTINCT reference) FROM billing_ledger WHERE subscriber_id = $SUB AND entry_type = 'DEPOSIT') || ' ' ||
+	(SELECT count(*) FROM billing_ledger WHERE subscriber_id = $SUB AND entry_type = 'FEE_PERFORMANCE') || ' ' ||
+	(SELECT count(*) FROM money_requests WHERE caller = 'operator') / 2 || ' ' ||
+	(SELECT high_water_mark FROM subscriptions WHERE id = $SA)
+	FROM user_wallets w WHERE w.subscriber_id = $SUB")
+[ "$money" = "$want" ] && ok ||
+	bad "money after $N iterations: '$money' (balance, fees, deposits, distinct, fee rows, keys/2, hwm); want '$want'"
+"$D" ledger verify >"$T/verify.log" 2>&1 && ok || bad "decpctl ledger verify: $(tail -2 "$T/verify.log")"
+# Reports: once per report_id.
+reps=$(q "SELECT count(*) || ' ' || count(DISTINCT report_id) FROM subscriber_reports WHERE subscriber_id = $SUB")
+[ "$reps" = "$N $N" ] && ok || bad "subscriber reports: '$reps', want '$N $N'"
+[ "$(q "SELECT count(*) FROM protection_logs WHERE subscription_id = $SA")" = "$N" ] && ok ||
+	bad "protection_logs: $(q "SELECT count(*) FROM protection_logs WHERE subscription_id = $SA") rows for $N reports"
+
+# The api during the election: 503 with Retry-After, never 500 nor anything else.
+c503=$(awk '$4 == 503' "$T/codes" | wc -l)
+c503ra=$(awk '$4 == 503 && $6 == 1' "$T/codes" | wc -l)
+other=$(awk '$4 !~ /^2/ && $4 != 503' "$T/codes" | wc -l)
+[ "$c503" -gt 0 ] && [ "$c503" = "$c503ra" ] && ok ||
+	bad "503 answers: $c503, with Retry-After: $c503ra (want > 0, all)"
+[ "$other" = 0 ] && ok || bad "answers neither 2xx nor 503: $(awk '$4 !~ /^2/ && $4 != 503' "$T/codes" | head -3 | tr '\n' ';') $(cat "$T/500.body" 2>/dev/null)"
+first_ok=$(awk -v t="$t0" '$1 > t && $4 == 503 {s = 1} s && $4 ~ /^2/ {print $1; exit}' "$T/codes")
+last_503=$(awk '$4 == 503 {t = $1} END {print t}' "$T/codes")
+t_api=$(awk -v a="$t0" -v b="$first_ok" 'BEGIN {printf "%.2f", b - a}')
+replayed=$(awk '$5 == 1' "$T/codes" | wc -l)
+[ -n "$first_ok" ] && awk -v a="$first_ok" -v b="$last_503" 'BEGIN {exit !(a > b)}' && ok ||
+	bad "an api write failed after the first success past the failover"
+grep -q "connected again" "$T/control.log" && ok || bad "no role logged its reconnect"
+
+kill -TERM "$CPPID" "$DPPID" 2>/dev/null; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
+echo "Patroni failover: member $L (the leader) crashed with the archive at $before rows and $n_before client iterations;" \
+	"member $new leader after $t_leader s; first API write answered after $t_api s (503 answers: $c503," \
+	"replayed by key: $replayed); the archive moving again after $t_archive s; $N iterations in all"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
