@@ -36,6 +36,8 @@ static void usage(FILE *f)
 		"  --patroni        instead of --pg: a 3-member Patroni cluster of PostgreSQL 15\n"
 		"                   with one etcd (synchronous_mode; ttl 10 s); DECP_PG_CONNINFO\n"
 		"                   is multi-host with target_session_attrs=read-write\n"
+		"  --patroni-ttl S  with --patroni: the leader lock's ttl in seconds (5..3600,\n"
+		"                   default 10; Patroni's own default is 30)\n"
 		"  -h, --help       this text\n"
 		"\n"
 		"Environment given to COMMAND:\n"
@@ -117,6 +119,7 @@ int main(int argc, char **argv)
 		{ "pg-db", required_argument, NULL, 'd' },
 		{ "pg-archive-command", required_argument, NULL, 'A' },
 		{ "patroni", no_argument, NULL, 'P' },
+		{ "patroni-ttl", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,6 +130,7 @@ int main(int argc, char **argv)
 	struct harness_patroni *pat = NULL;
 	struct sigaction sa;
 	bool want_redis = false, want_pg = false, want_patroni = false;
+	int patroni_ttl = 0;
 	int c, status = 0, rc = 125;
 	pid_t child;
 
@@ -153,6 +157,19 @@ int main(int argc, char **argv)
 		case 'P':
 			want_patroni = true;
 			break;
+		case 'T': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 5 || v > 3600) {
+				fprintf(stderr, "decp-testenv: --patroni-ttl: '%s' is not 5..3600\n",
+					optarg);
+				return 2;
+			}
+			want_patroni = true;
+			patroni_ttl = (int)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -204,7 +221,7 @@ int main(int argc, char **argv)
 	}
 
 	if (want_patroni) {
-		struct harness_patroni_opts o = { .dbname = popts.dbname };
+		struct harness_patroni_opts o = { .dbname = popts.dbname, .ttl_s = patroni_ttl };
 
 		pat = harness_patroni_start(&o);
 		if (pat == NULL) {

@@ -37,19 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 MASTERS=4 SIGNALS=6000 TOTAL=$((4 * 6000))
-read -r -a REST <<<"$DECP_PATRONI_REST"
-read -r -a PIDS <<<"$DECP_PATRONI_PIDS"
-read -r -a DATA <<<"$DECP_PATRONI_DATA"
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
-leader() { # the member whose Patroni REST API answers /primary with 200 (none: "")
-	local i
-	for i in "${!REST[@]}"; do
-		[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:${REST[$i]}/primary")" = 200 ] &&
-			{ echo "$i"; return 0; }
-	done
-	return 1
-}
 
 "$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
 for m in $(seq 1 $MASTERS); do
@@ -57,7 +46,9 @@ for m in $(seq 1 $MASTERS); do
 done
 ADMIN=$(openssl rand -hex 32)
 APORT=$(free_port)
-start_pipeline "$T" "$SHM" "roles = edge,archiver,api,trust" "redis_host = 127.0.0.1" \
+# the roles' conninfo as docs/operations.md recommends: a dead host found by TCP itself
+DECP_PG_CONNINFO="$DECP_PG_CONNINFO keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=10000" \
+	start_pipeline "$T" "$SHM" "roles = edge,archiver,api,trust" "redis_host = 127.0.0.1" \
 	"redis_port = $DECP_REDIS_PORT" "api_tls = off" "api_port = $APORT" \
 	"api_admin_token_sha256 = $(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)" \
 	"backoff_max_ms = 500" "pg_timeout_ms = 5000" "archiver_batch = 500" && ok ||
@@ -117,20 +108,14 @@ for _ in $(seq 1 600); do
 	[ "$(arch)" -ge 3000 ] 2>/dev/null && [ "$(cat "$T/client.n" 2>/dev/null)" -ge 10 ] 2>/dev/null && break
 	sleep 0.1
 done
-L=$(leader)
+L=$(patroni_leader)
 [ -n "$L" ] && ok || bad "no leader on the REST API"
 before=$(arch) n_before=$(cat "$T/client.n" 2>/dev/null)
 t0=$(now)
-# The leader's machine crashes: Patroni first (so it restarts nothing), then the
-# postmaster's process group (postmaster and backends, as a machine's loss takes them)
-kill -KILL "${PIDS[$L]}"
-PM=$(head -1 "${DATA[$L]}/postmaster.pid" 2>/dev/null)
-PG=$(ps -o pgid= -p "$PM" 2>/dev/null | tr -d ' ')
-[ -n "$PG" ] && [ "$PG" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] && kill -KILL -- "-$PG" && ok ||
-	bad "could not crash member $L's postgres (postmaster '$PM', group '$PG')"
-REST[$L]=0 # not asked again
+# The leader's machine crashes (Patroni, then its postmaster's process group).
+patroni_crash "$L" && ok || bad "could not crash member $L"
 new=
-for _ in $(seq 1 1200); do new=$(leader) && break; sleep 0.05; done
+for _ in $(seq 1 1200); do new=$(patroni_leader) && break; sleep 0.05; done
 t_leader=$(since "$t0")
 [ -n "$new" ] && [ "$new" != "$L" ] && ok || bad "no new leader within 60 s"
 for _ in $(seq 1 1200); do [ "$(arch)" -gt "$before" ] 2>/dev/null && break; sleep 0.05; done
