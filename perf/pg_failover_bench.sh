@@ -18,6 +18,7 @@ set -uo pipefail
 if [ "${1:-}" = "--one" ]; then
 	# one run, inside decp-testenv --patroni
 	. "$(dirname "$0")/../tests/decpctl/testlib.sh"
+	. "$(dirname "$0")/../tests/lifecycle/patroni.sh"
 	now() { date +%s.%N; }
 	export PGCONNECT_TIMEOUT=2
 	psql -X -q -c "CREATE TABLE bench (id bigint PRIMARY KEY)" "$DECP_PG_CONNINFO" || exit 1

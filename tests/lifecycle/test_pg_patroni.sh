@@ -21,6 +21,7 @@
 # archive moving again after S s.
 D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
 . "$(dirname "$0")/../decpctl/testlib.sh"
+. "$(dirname "$0")/patroni.sh"
 [ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] &&
 	[ -n "$DECP_PATRONI_REST" ] && [ -n "$DECP_REDIS_PORT" ] ||
 	{ echo "usage: run under decp-testenv --redis-aof --patroni"; echo "0 passed, 1 failed"; exit 1; }
