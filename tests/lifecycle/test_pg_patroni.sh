@@ -2,11 +2,13 @@
 # PostgreSQL failover with Patroni (issue 24 item 1 acceptance; docs/operations.md
 # "PostgreSQL with Patroni"), under decp-testenv --redis-aof --patroni (one etcd, three
 # Patroni members, synchronous_mode). Usage: test_pg_patroni.sh DECPCTL DATAPLANE CONTROL
-# MASTER. Prints "N passed, N failed" and the recovery times.
+# MASTER SUBSCRIBER. Prints "N passed, N failed" and the recovery times.
 #
-# The posix dataplane and one decp-control (edge, archiver, api, trust) whose pg_conninfo
-# is the multi-host conninfo with target_session_attrs=read-write. decp-master streams 4
-# masters x 6,000 signals at 1,000/s; a client (curl, the api's real HTTP path) loops:
+# The posix dataplane and one decp-control (edge, archiver, fanout, api, trust) whose
+# pg_conninfo is the multi-host conninfo with target_session_attrs=read-write. decp-master
+# streams 4 masters x 6,000 signals at 1,000/s; decp-subscriber follows master 1 through
+# the fan-out and reports every execution (ExecutionReport: Redis, then the archiver into
+# PostgreSQL, then the trust role); a client (curl, the api's real HTTP path) loops:
 # a deposit of 5.00 and a performance fee at a profit 10.00 higher (fee 2.00 at 20 %),
 # each with its own Idempotency-Key, and a subscriber report with its report_id; it sends
 # each again until it is answered 2xx. Once the archive and the client are under way the
@@ -17,21 +19,21 @@
 # the wallet holds exactly 3.00 per completed iteration, with one DEPOSIT and one fee row
 # per key (nothing lost, nothing twice); every report stored once; the api answered 503
 # with Retry-After (never 500) while there was no primary and 2xx after; the roles logged
-# their reconnect. Prints: the new leader after S s, the first API write after S s, the
-# archive moving again after S s.
-D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
+# their reconnect; every execution the subscriber reported is stored once. Prints: the new
+# leader after S s, the first API write after S s, the archive moving again after S s.
+D="$1" DP="$2" CTLBIN="$3" MASTER="$4" SUBBIN="$5"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 . "$(dirname "$0")/patroni.sh"
-[ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] &&
+[ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] && [ -x "$SUBBIN" ] &&
 	[ -n "$DECP_PATRONI_REST" ] && [ -n "$DECP_REDIS_PORT" ] ||
 	{ echo "usage: run under decp-testenv --redis-aof --patroni"; echo "0 passed, 1 failed"; exit 1; }
 
 T=$(mktemp -d /tmp/decp-patroni-test.XXXXXX)
 SHM=decp-patroni-$$
-DPPID= CPPID= MPID= CLPID=
+DPPID= CPPID= MPID= CLPID= SPID=
 cleanup() {
 	touch "$T/stop_hard" 2>/dev/null
-	for p in $CLPID $MPID $CPPID $DPPID; do kill -KILL "$p" 2>/dev/null; done
+	for p in $CLPID $SPID $MPID $CPPID $DPPID; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -f "/dev/shm/$SHM"
 	rm -rf "$T"
@@ -47,10 +49,12 @@ for m in $(seq 1 $MASTERS); do
 done
 ADMIN=$(openssl rand -hex 32)
 APORT=$(free_port)
+FPORT=$(free_port)
 # the roles' conninfo as docs/operations.md recommends: a dead host found by TCP itself
 DECP_PG_CONNINFO="$DECP_PG_CONNINFO keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=10000" \
-	start_pipeline "$T" "$SHM" "roles = edge,archiver,api,trust" "redis_host = 127.0.0.1" \
+	start_pipeline "$T" "$SHM" "roles = edge,archiver,fanout,api,trust" "redis_host = 127.0.0.1" \
 	"redis_port = $DECP_REDIS_PORT" "api_tls = off" "api_port = $APORT" \
+	"fanout_tls = off" "fanout_port = $FPORT" \
 	"api_admin_token_sha256 = $(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)" \
 	"backoff_max_ms = 500" "pg_timeout_ms = 5000" "archiver_batch = 500" && ok ||
 	bad "the pipeline never became ready: $(tail -3 "$T/control.log")"
@@ -83,6 +87,7 @@ client() {
 			     body="{\"profit\":\"$((i * 10)).00\",\"reference\":\"fee-$i\"}" ;;
 			rep) path=/v1/protection-events tok=$TOK hdr=
 			     body="{\"events\":[{\"subscription_id\":$SA,\"reason\":\"FILTERED\",\"report_id\":$i}]}" ;;
+			# (the subscriber's own report ids are ms << 22: far above these)
 			esac
 			while :; do
 				code=$(curl -s -m 20 -X POST -H "Authorization: Bearer $tok" \
@@ -101,6 +106,10 @@ client() {
 }
 client &
 CLPID=$!
+echo "1 $(q "SELECT encode(ed25519_public_key, 'hex') FROM masters WHERE id = 1")" >"$T/keys"
+"$SUBBIN" --url "ws://127.0.0.1:$FPORT/" --keys "$T/keys" --token "$TOK" --master 1 \
+	--report-exec --log "$T/sub.log" --expect $SIGNALS --timeout 150 >"$T/sub.out" 2>&1 &
+SPID=$!
 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters $MASTERS --signals $SIGNALS \
 	--rate 1000 --key-seed patroni --ack-timeout-ms 2000 --time-limit-s 150 >"$T/master.log" 2>&1 &
 MPID=$!
@@ -132,6 +141,8 @@ wait "$CLPID"; CLPID=
 N=$(cat "$T/client.n")
 wait "$MPID"; rc=$?; MPID=
 [ $rc = 0 ] && ok || bad "decp-master: exit $rc (0 = every signal ACKed): $(tail -2 "$T/master.log")"
+wait "$SPID"; rc=$?; SPID=
+[ $rc = 0 ] && ok || bad "decp-subscriber: exit $rc (0 = it consumed 1..$SIGNALS): $(tail -2 "$T/sub.out")"
 
 # The archive: every signal, once.
 arch_q="SELECT count(*) || ' ' || count(DISTINCT (master_id, sequence)) || ' ' || count(DISTINCT master_id) FROM signal_archive"
@@ -156,11 +167,18 @@ money=$(q "SELECT w.balance_usd || ' ' || w.lifetime_fees || ' ' ||
 [ "$money" = "$want" ] && ok ||
 	bad "money after $N iterations: '$money' (balance, fees, deposits, distinct, fee rows, keys/2, hwm); want '$want'"
 "$D" ledger verify >"$T/verify.log" 2>&1 && ok || bad "decpctl ledger verify: $(tail -2 "$T/verify.log")"
-# Reports: once per report_id.
-reps=$(q "SELECT count(*) || ' ' || count(DISTINCT report_id) FROM subscriber_reports WHERE subscriber_id = $SUB")
-[ "$reps" = "$N $N" ] && ok || bad "subscriber reports: '$reps', want '$N $N'"
-[ "$(q "SELECT count(*) FROM protection_logs WHERE subscription_id = $SA")" = "$N" ] && ok ||
-	bad "protection_logs: $(q "SELECT count(*) FROM protection_logs WHERE subscription_id = $SA") rows for $N reports"
+# Reports: once per report_id. The api's (ids 1..N), and every execution the subscriber
+# reported through the fan-out (archived from Redis, scored by trust: execution_reports).
+reps=$(q "SELECT count(*) FROM subscriber_reports WHERE subscriber_id = $SUB AND report_id <= $N")
+[ "$reps" = "$N" ] && ok || bad "subscriber reports through the api: '$reps', want '$N'"
+E=$(awk '$2 == 1' "$T/sub.log" 2>/dev/null | wc -l)
+exe_q="SELECT count(*) || ' ' || count(DISTINCT sequence) FROM execution_reports WHERE subscription_id = $SA"
+for _ in $(seq 1 600); do [ "$(q "$exe_q")" = "$E $E" ] && break; sleep 0.1; done
+[ "$E" -gt 0 ] && [ "$(q "$exe_q")" = "$E $E" ] && ok ||
+	bad "execution reports: $(q "$exe_q") stored (rows, distinct sequences) for $E executions"
+# (the api client's events name no sequence; the subscriber's own refusals each name theirs)
+pl_q="SELECT count(*) FROM protection_logs WHERE subscription_id = $SA AND sequence IS NULL"
+[ "$(q "$pl_q")" = "$N" ] && ok || bad "protection_logs: $(q "$pl_q") rows without a sequence for $N api reports; by reason: $(q "SELECT reason, count(*), count(sequence) FROM protection_logs WHERE subscription_id = $SA GROUP BY 1" | tr '\n' ' ')"
 
 # The api during the election: 503 with Retry-After, never 500 nor anything else.
 c503=$(awk '$4 == 503' "$T/codes" | wc -l)
@@ -180,6 +198,7 @@ grep -q "connected again" "$T/control.log" && ok || bad "no role logged its reco
 kill -TERM "$CPPID" "$DPPID" 2>/dev/null; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
 echo "Patroni failover: member $L (the leader) crashed with the archive at $before rows and $n_before client iterations;" \
 	"member $new leader after $t_leader s; first API write answered after $t_api s (503 answers: $c503," \
-	"replayed by key: $replayed); the archive moving again after $t_archive s; $N iterations in all"
+	"replayed by key: $replayed); the archive moving again after $t_archive s; $N iterations in all;" \
+	"$E executions reported by the subscriber"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
