@@ -36,7 +36,11 @@ cleanup() {
 	for p in $CLPID $SPID $MPID $CPPID $DPPID; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -f "/dev/shm/$SHM"
-	rm -rf "$T"
+	if [ -n "${DECP_TEST_KEEP:-}" ] && [ "$fail" != 0 ]; then
+		echo "logs kept in $T"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 MASTERS=4 SIGNALS=6000 TOTAL=$((4 * 6000))
@@ -107,8 +111,11 @@ client() {
 client &
 CLPID=$!
 echo "1 $(q "SELECT encode(ed25519_public_key, 'hex') FROM masters WHERE id = 1")" >"$T/keys"
+# a TTL of a minute: on a loaded 2-core machine a 500 ms TTL refuses signals as stale, and
+# enough refusals pause the subscription (trust), which would stop its deliveries
 "$SUBBIN" --url "ws://127.0.0.1:$FPORT/" --keys "$T/keys" --token "$TOK" --master 1 \
-	--report-exec --log "$T/sub.log" --expect $SIGNALS --timeout 150 >"$T/sub.out" 2>&1 &
+	--ttl-ms 60000 --report-exec --log "$T/sub.log" --expect $SIGNALS --timeout 150 \
+	>"$T/sub.out" 2>&1 &
 SPID=$!
 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters $MASTERS --signals $SIGNALS \
 	--rate 1000 --key-seed patroni --ack-timeout-ms 2000 --time-limit-s 150 >"$T/master.log" 2>&1 &
@@ -142,7 +149,8 @@ N=$(cat "$T/client.n")
 wait "$MPID"; rc=$?; MPID=
 [ $rc = 0 ] && ok || bad "decp-master: exit $rc (0 = every signal ACKed): $(tail -2 "$T/master.log")"
 wait "$SPID"; rc=$?; SPID=
-[ $rc = 0 ] && ok || bad "decp-subscriber: exit $rc (0 = it consumed 1..$SIGNALS): $(tail -2 "$T/sub.out")"
+[ $rc = 0 ] && ok || bad "decp-subscriber: exit $rc (0 = it consumed 1..$SIGNALS): $(tail -2 "$T/sub.out");" \
+	"the subscription: $(q "SELECT state, state_reason, trust_score FROM subscriptions WHERE id = $SA")"
 
 # The archive: every signal, once.
 arch_q="SELECT count(*) || ' ' || count(DISTINCT (master_id, sequence)) || ' ' || count(DISTINCT master_id) FROM signal_archive"
