@@ -111,6 +111,13 @@ client() {
 client &
 CLPID=$!
 echo "1 $(q "SELECT encode(ed25519_public_key, 'hex') FROM masters WHERE id = 1")" >"$T/keys"
+# the fan-out learns a new subscription from its state poll (docs/fanout.md "Authentication
+# cache"): until then it answers 403; its polling endpoint says when it is known
+for _ in $(seq 1 200); do
+	[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" \
+		"http://127.0.0.1:$FPORT/v1/masters/1/signals?after=0")" = 200 ] && break
+	sleep 0.05
+done
 # a TTL of a minute: on a loaded 2-core machine a 500 ms TTL refuses signals as stale, and
 # enough refusals pause the subscription (trust), which would stop its deliveries
 "$SUBBIN" --url "ws://127.0.0.1:$FPORT/" --keys "$T/keys" --token "$TOK" --master 1 \
