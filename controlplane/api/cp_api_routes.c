@@ -950,7 +950,9 @@ static void h_master_positions(struct api_req *r)
 		return;
 	}
 	cp_book_init(&b, (uint64_t)r->id[0]);
-	rc = cp_book_store_load(r->api->redis.ctx, (uint64_t)r->id[0], &b);
+	char key[64];
+	rc = cp_book_store_load(cp_redis_at(&r->api->redis, cp_redis_key_signals(key, sizeof(key),
+							(uint64_t)r->id[0])), (uint64_t)r->id[0], &b);
 	if (rc == -EIO)
 		cp_redis_fail(&r->api->redis, "loading a position book");
 	if (rc != 0) {

@@ -604,6 +604,9 @@ static int ack_batch(struct arch *a)
 	if (argv == NULL || lens == NULL)
 		goto out;
 	unsigned int sent = 0;
+	redisContext **at = malloc((2 * (size_t)a->n_feeds + 1) * sizeof(*at));
+	if (at == NULL)
+		goto out;
 	for (unsigned int f = 0; f < a->n_feeds; f++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int argc = 0;
@@ -619,20 +622,27 @@ static int ack_batch(struct arch *a)
 				break;
 			for (int i = 0; i < argc; i++)
 				lens[i] = strlen(argv[i]);
-			redisAppendCommandArgv(a->r.ctx, argc, argv, lens);
+			/* each feed on its node (a cluster): replies come back in order per node */
+			at[sent] = cp_redis_at(&a->r, a->feeds[f].key);
+			redisAppendCommandArgv(at[sent], argc, argv, lens);
 			sent++;
 		}
 	}
 	rc = 0;
 	for (unsigned int i = 0; i < sent; i++) {
 		redisReply *rep = NULL;
-		if (redisGetReply(a->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+		if (redisGetReply(at[i], (void **)&rep) != REDIS_OK || rep == NULL) {
 			cp_redis_fail(&a->r, "XACK");
 			rc = -EAGAIN;
 			break;
 		}
+		redisContext *ask;
+		if (cp_redis_redirect(&a->r, rep, &ask))
+			CP_LOG_RL(CP_LOG_INFO, ROLE, "XACK redirected (%s): the entries come back "
+				  "through XAUTOCLAIM", rep->str); /* and the archive dedups them */
 		freeReplyObject(rep);
 	}
+	free(at);
 out:
 	free(argv);
 	free(lens);
@@ -663,8 +673,8 @@ static int add_feed(struct arch *a, uint64_t master, bool reports)
 		cp_redis_key_signals(f->key, sizeof(f->key), master);
 	f->archived = 0;
 	f->next_trim = 0;
-	redisReply *rep = redisCommand(a->r.ctx, "XGROUP CREATE %s %s 0 MKSTREAM", f->key,
-				       CP_REDIS_GROUP);
+	const char *argv[] = {"XGROUP", "CREATE", f->key, CP_REDIS_GROUP, "0", "MKSTREAM"};
+	redisReply *rep = cp_redis_command_argv(&a->r, f->key, 6, argv, NULL);
 	if (rep == NULL) {
 		cp_redis_fail(&a->r, "XGROUP CREATE");
 		return -EAGAIN;
@@ -682,7 +692,8 @@ static int refresh_feeds(struct arch *a)
 {
 	if (add_feed(a, 0, false) != 0 || (a->read_reports && add_feed(a, 0, true) != 0))
 		return -EAGAIN;
-	redisReply *rep = redisCommand(a->r.ctx, "SMEMBERS %s", CP_REDIS_MASTERS_KEY);
+	const char *argv[] = {"SMEMBERS", CP_REDIS_MASTERS_KEY};
+	redisReply *rep = cp_redis_command_argv(&a->r, CP_REDIS_MASTERS_KEY, 2, argv, NULL);
 	if (rep == NULL) {
 		cp_redis_fail(&a->r, "SMEMBERS");
 		return -EAGAIN;
@@ -707,7 +718,7 @@ static int claim(struct arch *a)
 	for (unsigned int f = 0; f < a->n_feeds && a->n_ents < a->cfg->archiver_batch; f++) {
 		const char *argv[] = {"XAUTOCLAIM", a->feeds[f].key, CP_REDIS_GROUP, a->consumer,
 				      idle, "0-0", "COUNT", count};
-		redisReply *rep = redisCommandArgv(a->r.ctx, 8, argv, NULL);
+		redisReply *rep = cp_redis_command_argv(&a->r, a->feeds[f].key, 8, argv, NULL);
 		if (rep == NULL) {
 			cp_redis_fail(&a->r, "XAUTOCLAIM");
 			return -EAGAIN;
@@ -736,8 +747,13 @@ static int claim(struct arch *a)
  * wait). *more tells that some stream gave all it was asked: it may hold more. Returns 0,
  * -EAGAIN (Redis failed) or -ENOMEM.
  */
+static int read_new_cluster(struct arch *a, unsigned int want, unsigned int block_ms,
+			    bool *more);
+
 static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bool *more)
 {
+	if (cp_redis_is_cluster(&a->r))
+		return read_new_cluster(a, want, block_ms, more);
 	*more = false;
 	const char **argv = malloc((10 + 2 * (size_t)a->n_feeds) * sizeof(char *));
 	if (argv == NULL)
@@ -805,6 +821,96 @@ static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bo
 	return hold_reply(a, rep);
 }
 
+/* Entries of one stream's XREADGROUP reply [[key, [entries]]] onto the batch. */
+static int take_stream(struct arch *a, const redisReply *st, unsigned int per, bool *more)
+{
+	if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
+		return 0;
+	unsigned int f = 0;
+	while (f < a->n_feeds && strcmp(a->feeds[f].key, st->element[0]->str) != 0)
+		f++;
+	if (f == a->n_feeds)
+		return 0;
+	if (st->element[1]->elements >= per)
+		*more = true;
+	for (size_t i = 0; i < st->element[1]->elements; i++)
+		if (add_entry(a, f, st->element[1]->element[i]) != 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/*
+ * read_new on a Redis Cluster: keys of different slots cannot share a command (CROSSSLOT),
+ * so one XREADGROUP per stream, pipelined on the node serving it, all nodes' pipelines
+ * sent before any reply is read. No BLOCK (a blocked read on one node would hold the
+ * others' entries): when nothing came, it waits block_ms before returning, so an idle
+ * archiver reads every feed about 1 / archiver_block_ms times a second. Returns like
+ * read_new.
+ */
+static int read_new_cluster(struct arch *a, unsigned int want, unsigned int block_ms,
+			    bool *more)
+{
+	*more = false;
+	unsigned int per = want / (a->n_feeds ? a->n_feeds : 1), before = a->n_ents;
+	per = per > 0 ? per : 1;
+	char count[16];
+	snprintf(count, sizeof(count), "%u", per);
+	redisContext **at = malloc(((size_t)a->n_feeds + 1) * sizeof(*at));
+	if (at == NULL)
+		return -ENOMEM;
+	for (unsigned int f = 0; f < a->n_feeds; f++) {
+		const char *argv[] = {"XREADGROUP", "GROUP", CP_REDIS_GROUP, a->consumer, "COUNT",
+				      count, "STREAMS", a->feeds[f].key, ">"};
+		at[f] = cp_redis_at(&a->r, a->feeds[f].key);
+		redisAppendCommandArgv(at[f], 9, argv, NULL);
+	}
+	int rc = 0;
+	bool regroup = false;
+	for (unsigned int f = 0; f < a->n_feeds; f++) {
+		redisReply *rep = NULL;
+		redisContext *ask;
+		if (redisGetReply(at[f], (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(&a->r, "XREADGROUP");
+			rc = -EAGAIN;
+			break;
+		}
+		if (cp_redis_redirect(&a->r, rep, &ask)) {
+			/* a slot moved or is moving: its entries are read after the map is read
+			 * again (the group moves with the stream) */
+			freeReplyObject(rep);
+			rc = rc != 0 ? rc : -EAGAIN;
+			continue;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			/* NOGROUP after a Redis restart without the group: re-create the groups */
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "XREADGROUP %s: %s", a->feeds[f].key, rep->str);
+			regroup = true;
+		} else if (rep->type == REDIS_REPLY_ARRAY && rc == 0) {
+			for (size_t s = 0; s < rep->elements && rc == 0; s++)
+				rc = take_stream(a, rep->element[s], per, more);
+		}
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && hold_reply(a, rep) != 0)
+			rc = -ENOMEM;
+		else if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+			freeReplyObject(rep);
+	}
+	free(at);
+	if (regroup)
+		a->n_feeds = 0;
+	if (a->n_ents > before) {
+		a->reads++;
+		if (a->n_ents - before > a->largest_read)
+			a->largest_read = a->n_ents - before;
+	} else if (rc == 0 && block_ms > 0) {
+		for (unsigned int left = block_ms; left > 0 && !stopping(a);) {
+			unsigned int step = left < 10 ? left : 10;
+			cp_sleep_ms(step);
+			left -= step;
+		}
+	}
+	return rc == -EAGAIN && a->n_ents > before ? 0 : rc;
+}
+
 /*
  * The next batch of new entries: up to archiver_batch, read in XREADGROUPs of at most
  * archiver_read_max entries each, back to back while the streams hold more. Redis runs one
@@ -856,7 +962,8 @@ static int trim(struct arch *a, uint64_t now)
 		if (f->master == 0 || f->archived <= keep || now < f->next_trim)
 			continue;
 		f->next_trim = now + 1000000000ull;
-		redisReply *rep = redisCommand(a->r.ctx, "XPENDING %s %s", f->key, CP_REDIS_GROUP);
+		const char *pv[] = {"XPENDING", f->key, CP_REDIS_GROUP};
+		redisReply *rep = cp_redis_command_argv(&a->r, f->key, 3, pv, NULL);
 		if (rep == NULL) {
 			cp_redis_fail(&a->r, "XPENDING");
 			return -EAGAIN;
@@ -874,7 +981,10 @@ static int trim(struct arch *a, uint64_t now)
 		freeReplyObject(rep);
 		if (floor <= keep + 1)
 			continue;
-		rep = redisCommand(a->r.ctx, "XTRIM %s MINID ~ %" PRIu64 "-0", f->key, floor - keep);
+		char minid[32];
+		snprintf(minid, sizeof(minid), "%" PRIu64 "-0", floor - keep);
+		const char *tv[] = {"XTRIM", f->key, "MINID", "~", minid};
+		rep = cp_redis_command_argv(&a->r, f->key, 5, tv, NULL);
 		if (rep == NULL) {
 			cp_redis_fail(&a->r, "XTRIM");
 			return -EAGAIN;

@@ -303,17 +303,21 @@ int cp_book_run(struct cp_ctx *ctx)
 			continue;
 		}
 		if (cp_now_ns() >= next_masters) {
-			if (refresh_masters(bk, r.ctx) != 0) {
+			if (refresh_masters(bk, cp_redis_at(&r, CP_REDIS_MASTERS_KEY)) != 0) {
 				cp_redis_fail(&r, "SMEMBERS");
 				continue;
 			}
 			next_masters = cp_now_ns() + BOOK_MASTERS_EVERY_NS;
 		}
 		for (size_t i = 0; i < bk->n && r.ctx != NULL; i++) {
-			long n = follow(bk, &bk->t[i], r.ctx, &pg);
+			/* every key of a master is in its slot: one connection (a cluster's node) */
+			char key[64];
+			redisContext *mc = cp_redis_at(&r, cp_redis_key_signals(key, sizeof(key),
+										 bk->t[i].master));
+			long n = follow(bk, &bk->t[i], mc, &pg);
 
 			if (n >= 0 && bk->t[i].loaded &&
-			    cp_book_check_poll(&bk->t[i].chk, &bk->t[i].b, r.ctx, &pg, &bk->chk) != 0)
+			    cp_book_check_poll(&bk->t[i].chk, &bk->t[i].b, mc, &pg, &bk->chk) != 0)
 				n = -EIO;
 			if (n < 0)
 				cp_redis_fail(&r, "position book");

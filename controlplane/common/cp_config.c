@@ -35,6 +35,7 @@ static const struct key keys[] = {
 	{"redis_timeout_ms", K_U32, F(redis_timeout_ms), 0, 10, 600000},
 	{"redis_sentinels", K_STR, F(redis_sentinels), S(redis_sentinels), 0, 0},
 	{"redis_sentinel_master", K_STR, F(redis_sentinel_master), S(redis_sentinel_master), 0, 0},
+	{"redis_nodes", K_STR, F(redis_nodes), S(redis_nodes), 0, 0},
 	{"pg_conninfo", K_STR, F(pg_conninfo), S(pg_conninfo), 0, 0},
 	{"pg_read_conninfo", K_STR, F(pg_read_conninfo), S(pg_read_conninfo), 0, 0},
 	{"pg_timeout_ms", K_U32, F(pg_timeout_ms), 0, 100, 3600000},
@@ -450,6 +451,42 @@ static int tls_keys_check(const char *p, bool tls, const char *cert, const char 
 	return 0;
 }
 
+/* redis_nodes: 1..16 "host:port" entries, comma-separated; not with redis_sentinels (a
+ * cluster fails over by itself); only the roles that route per slot (cp_rcluster.h). */
+static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen)
+{
+	const char *p = c->redis_nodes;
+	unsigned int n = 0;
+
+	if (c->redis_sentinels[0] != '\0') {
+		dp_kvconf_msg(err, errlen, "redis_nodes and redis_sentinels exclude each other (a "
+			      "Redis Cluster promotes its replicas itself)");
+		return -EINVAL;
+	}
+	if ((c->roles & CP_ROLE_FANOUT) && !(c->roles & CP_ROLE_EDGE)) {
+		/* its tail reads many masters' streams in one XREAD: one slot only */
+		dp_kvconf_msg(err, errlen, "redis_nodes (Redis Cluster): the fanout role needs the "
+			      "edge in the same process (it cannot tail a cluster yet; docs/control.md "
+			      "\"Redis Cluster\")");
+		return -EINVAL;
+	}
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		const char *colon = memrchr(p, ':', len);
+		char *end = NULL;
+		unsigned long port = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
+
+		if (colon == NULL || colon == p || end != p + len || port < 1 || port > 65535 ||
+		    colon + 1 == p + len || ++n > 16 || (p[len] == ',' && p[len + 1] == '\0')) {
+			dp_kvconf_msg(err, errlen, "redis_nodes: expected 1 to 16 host:port entries "
+				      "separated by commas, got '%.*s'", (int)len, p);
+			return -EINVAL;
+		}
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
 int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 {
 	if (c->roles == 0) {
@@ -471,6 +508,8 @@ int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	if ((c->roles & CP_ROLE_API) &&
 	    tls_keys_check("api", c->api_tls, c->api_cert, c->api_key, err, errlen) != 0)
+		return -EINVAL;
+	if (c->redis_nodes[0] != '\0' && redis_nodes_check(c, err, errlen) != 0)
 		return -EINVAL;
 	if (c->redis_timeout_ms <= c->archiver_block_ms && (c->roles & CP_ROLE_ARCHIVER)) {
 		dp_kvconf_msg(err, errlen, "redis_timeout_ms (%u) must exceed archiver_block_ms (%u)",

@@ -64,6 +64,9 @@ struct cp_config {
 	char redis_sentinels[512];       /* "host:port,..." of Redis Sentinels: the primary is
 					  * asked of them (redis_host/port unused); "" = none */
 	char redis_sentinel_master[64];  /* the name the Sentinels monitor the primary as */
+	char redis_nodes[512];           /* "host:port,..." seed nodes of a Redis Cluster (slot
+					  * routing, cp_rcluster.h; redis_host/port unused); "" =
+					  * one Redis (or Sentinels) */
 	char pg_conninfo[1024];          /* libpq conninfo */
 	char pg_read_conninfo[1024];     /* api: its GETs' session (a read replica, e.g. with
 					  * target_session_attrs=prefer-standby); "" = pg_conninfo */

@@ -91,7 +91,22 @@ const char *cp_redis_key_positions(char *buf, size_t len, uint64_t master)
 
 void cp_redis_close(struct cp_redis *r)
 {
-	if (r->ctx != NULL)
+	if (r->cl != NULL) {
+		cp_rcluster_close(r->cl); /* r->ctx is one of its connections */
+		free(r->cl);
+		r->cl = NULL;
+	} else if (r->ctx != NULL) {
+		redisFree(r->ctx);
+	}
+	r->ctx = NULL;
+}
+
+/* Drop the connection(s); keeps the cluster state (counters) for the next connect. */
+static void drop(struct cp_redis *r)
+{
+	if (r->cl != NULL)
+		cp_rcluster_close(r->cl);
+	else if (r->ctx != NULL)
 		redisFree(r->ctx);
 	r->ctx = NULL;
 }
@@ -135,6 +150,20 @@ int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uin
 {
 	const char *p = cfg->redis_sentinels;
 
+	if (cfg->redis_nodes[0] != '\0') {
+		/* a cluster: the first seed (what a health probe asks; roles use the map) */
+		size_t n = strcspn(cfg->redis_nodes, ",");
+		const char *colon = memrchr(cfg->redis_nodes, ':', n);
+		size_t hl = colon != NULL ? (size_t)(colon - cfg->redis_nodes) : 0;
+		if (hl == 0 || hl >= hostlen) {
+			snprintf(why, whylen, "redis_nodes: bad first entry");
+			return -EAGAIN;
+		}
+		memcpy(host, cfg->redis_nodes, hl);
+		host[hl] = '\0';
+		*port = (uint32_t)atoi(colon + 1);
+		return 0;
+	}
 	if (p[0] == '\0') {
 		snprintf(host, hostlen, "%s", cfg->redis_host);
 		*port = cfg->redis_port;
@@ -155,17 +184,89 @@ int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uin
 void cp_redis_fail(struct cp_redis *r, const char *what)
 {
 	const char *detail = r->ctx != NULL && r->ctx->err ? r->ctx->errstr : "";
-	CP_LOG_RL(CP_LOG_ERR, r->role, "redis %s:%u: %s%s%s; retrying with backoff",
-		  r->host, r->port, what, *detail ? ": " : "", detail);
-	cp_redis_close(r);
+	if (r->cl != NULL)
+		CP_LOG_RL(CP_LOG_ERR, r->role, "redis cluster %s: %s; reading the slot map again "
+			  "with backoff", r->cfg->redis_nodes, what);
+	else
+		CP_LOG_RL(CP_LOG_ERR, r->role, "redis %s:%u: %s%s%s; retrying with backoff",
+			  r->host, r->port, what, *detail ? ": " : "", detail);
+	drop(r);
 	r->was_down = true;
 	r->next_try_ns = cp_now_ns() + (uint64_t)r->backoff_ms * 1000000ull;
 	r->backoff_ms = r->backoff_ms * 2 > r->cfg->backoff_max_ms ? r->cfg->backoff_max_ms
 								   : r->backoff_ms * 2;
 }
 
+/* A new connection (either mode): keep the reply buffer, load the function library.
+ * 0 or -EAGAIN (why). */
+static int prepare(void *arg, redisContext *c, char *why, size_t whylen)
+{
+	(void)arg;
+	/* Keep the reply buffer between reads: by default hiredis frees it whenever it is
+	 * empty and larger than 16 KiB, and a busy role re-grows it on every batch. */
+	c->reader->maxbuf = 0;
+	redisReply *rep = redisCommand(c, "FUNCTION LOAD REPLACE %s", cp_redis_library);
+	if (rep == NULL) {
+		snprintf(why, whylen, "FUNCTION LOAD: %s", c->err ? c->errstr : "no reply");
+		return -EAGAIN;
+	}
+	int rc = 0;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		/* LOADING (AOF replay after a restart), READONLY (a demoted primary) and the
+		 * like: retry later. */
+		snprintf(why, whylen, "FUNCTION LOAD: %s", rep->str);
+		rc = -EAGAIN;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static void connected(struct cp_redis *r)
+{
+	r->connects++;
+	r->backoff_ms = 50;
+	if (r->was_down && r->cl != NULL)
+		cp_log(CP_LOG_INFO, r->role, "redis cluster %s: connected again (%u primaries)",
+		       r->cfg->redis_nodes, r->cl->map.n);
+	else if (r->was_down)
+		cp_log(CP_LOG_INFO, r->role, "redis %s:%u: connected again", r->host, r->port);
+	r->was_down = false;
+}
+
+/* Redis Cluster: (re)read the map and connect to every primary. */
+static int ensure_cluster(struct cp_redis *r)
+{
+	char why[640];
+
+	if (r->cl == NULL) {
+		r->cl = malloc(sizeof(*r->cl));
+		if (r->cl == NULL) {
+			cp_redis_fail(r, "out of memory");
+			return -EAGAIN;
+		}
+		cp_rcluster_init(r->cl, r->cfg->redis_nodes, r->cfg->redis_timeout_ms);
+	}
+	if (r->ctx != NULL && !r->cl->stale)
+		return 0;
+	if (r->ctx == NULL && cp_now_ns() < r->next_try_ns)
+		return -EAGAIN;
+	/* a stale map (MOVED) is read again at once: the connections that still serve stay */
+	if (cp_rcluster_connect(r->cl, prepare, NULL, why, sizeof(why)) != 0) {
+		r->ctx = NULL;
+		cp_redis_fail(r, why);
+		return -EAGAIN;
+	}
+	r->ctx = r->cl->ctx[0];
+	snprintf(r->host, sizeof(r->host), "%s", r->cl->map.node[0].host);
+	r->port = r->cl->map.node[0].port;
+	connected(r);
+	return 0;
+}
+
 int cp_redis_ensure(struct cp_redis *r)
 {
+	if (r->cfg->redis_nodes[0] != '\0')
+		return ensure_cluster(r);
 	if (r->ctx != NULL)
 		return 0;
 	if (cp_now_ns() < r->next_try_ns)
@@ -186,29 +287,80 @@ int cp_redis_ensure(struct cp_redis *r)
 		cp_redis_fail(r, "set timeout");
 		return -EAGAIN;
 	}
-	/* Keep the reply buffer between reads: by default hiredis frees it whenever it is
-	 * empty and larger than 16 KiB, and a busy role re-grows it on every batch. */
-	r->ctx->reader->maxbuf = 0;
-	redisReply *rep = redisCommand(r->ctx, "FUNCTION LOAD REPLACE %s", cp_redis_library);
-	if (rep == NULL) {
-		cp_redis_fail(r, "FUNCTION LOAD");
+	if (prepare(NULL, r->ctx, why, sizeof(why)) != 0) {
+		cp_redis_fail(r, why);
 		return -EAGAIN;
 	}
-	if (rep->type == REDIS_REPLY_ERROR) {
-		/* LOADING (AOF replay after a restart) and the like: retry later. */
-		char what[256];
-		snprintf(what, sizeof(what), "FUNCTION LOAD: %s", rep->str);
-		freeReplyObject(rep);
-		cp_redis_fail(r, what);
-		return -EAGAIN;
-	}
-	freeReplyObject(rep);
-	r->connects++;
-	r->backoff_ms = 50;
-	if (r->was_down)
-		cp_log(CP_LOG_INFO, r->role, "redis %s:%u: connected again", r->host, r->port);
-	r->was_down = false;
+	connected(r);
 	return 0;
+}
+
+bool cp_redis_is_cluster(const struct cp_redis *r)
+{
+	return r->cl != NULL;
+}
+
+unsigned int cp_redis_nodes(const struct cp_redis *r)
+{
+	return r->cl != NULL ? r->cl->map.n : 1;
+}
+
+redisContext *cp_redis_node(const struct cp_redis *r, unsigned int i)
+{
+	return r->cl != NULL ? r->cl->ctx[i] : r->ctx;
+}
+
+unsigned int cp_redis_node_of(const struct cp_redis *r, const char *key)
+{
+	return r->cl != NULL ? cp_rcluster_node_of(r->cl, key, strlen(key)) : 0;
+}
+
+redisContext *cp_redis_at(const struct cp_redis *r, const char *key)
+{
+	return cp_redis_node(r, cp_redis_node_of(r, key));
+}
+
+bool cp_redis_redirect(struct cp_redis *r, const redisReply *rep, redisContext **ask_to)
+{
+	struct cp_rcl_redirect to;
+
+	*ask_to = NULL;
+	if (r->cl == NULL || !cp_rcluster_note(r->cl, rep, &to))
+		return false;
+	if (to.ask) {
+		int k = cp_rcluster_node_at(r->cl, &to.to);
+		if (k >= 0)
+			*ask_to = r->cl->ctx[k];
+		else
+			r->cl->stale = true; /* a primary we do not know: read the map again */
+	}
+	return true;
+}
+
+redisReply *cp_redis_command_argv(struct cp_redis *r, const char *key, int argc,
+				  const char **argv, const size_t *lens)
+{
+	redisReply *rep = redisCommandArgv(cp_redis_at(r, key), argc, argv, lens);
+	redisContext *ask;
+
+	if (!cp_redis_redirect(r, rep, &ask))
+		return rep;
+	freeReplyObject(rep);
+	if (ask != NULL) {
+		redisAppendCommand(ask, "ASKING");
+		redisAppendCommandArgv(ask, argc, argv, lens);
+		redisReply *ok = NULL;
+		rep = NULL;
+		if (redisGetReply(ask, (void **)&ok) != REDIS_OK ||
+		    redisGetReply(ask, (void **)&rep) != REDIS_OK) {
+			freeReplyObject(ok);
+			return NULL;
+		}
+		freeReplyObject(ok);
+		return rep;
+	}
+	/* MOVED: the slot now points at the named primary when it is connected */
+	return redisCommandArgv(cp_redis_at(r, key), argc, argv, lens);
 }
 
 int cp_resp_reserve(struct cp_resp *b, size_t extra)

@@ -15,6 +15,14 @@
  * FUNCTION LOAD (READONLY) and the next attempt asks again. So after a failover every
  * role follows the new primary at its next reconnect (issue 23 item 3, docs/control.md).
  *
+ * With redis_nodes set (Redis Cluster, cp_rcluster.h) the struct holds one connection per
+ * primary instead: cp_redis_ensure reads the slot map from the seeds and connects to (and
+ * loads the library on) every primary, cp_redis_fail drops them all (the next ensure reads
+ * the map again), ctx is then only a "connected" marker (the first primary's connection)
+ * and every keyed command goes to cp_redis_at(key) (or cp_redis_command_argv, which also
+ * follows MOVED and ASK). Without redis_nodes, cp_redis_nodes() is 1, cp_redis_node(r, 0)
+ * and cp_redis_at() are ctx, and nothing else changes.
+ *
  * Threading: a struct cp_redis belongs to one thread.
  */
 #ifndef DECP_CP_REDIS_H
@@ -26,6 +34,7 @@
 #include <stdint.h>
 
 #include "cp_config.h"
+#include "cp_rcluster.h"
 
 /* Library name and function names inside it. */
 #define CP_REDIS_LIB "decp"
@@ -33,9 +42,12 @@
 #define CP_REDIS_FN_SIGNALS "decp_signals"
 #define CP_REDIS_FN_PROTECTION "decp_protection"
 
-/* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot). */
+/* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot;
+ * the global keys are one slot each: docs/control.md "Redis Cluster"). */
 #define CP_REDIS_SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals" /* printf format, master id */
 #define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
+#define CP_REDIS_MASTERS_SLOT 14106 /* its cluster slot: one key, so one slot without a tag
+				     * (the name predates the cluster and stays: no rename) */
 #define CP_REDIS_BOOK_KEY_FMT "decp:{m%" PRIu64 "}:book" /* hash: seq, b (cp_book_store.h) */
 /* stream: the master's own positions snapshots, one entry per part (fields q: sequence,
  * a: arrival ns, b: the Positions body), written by the edge, read by the book role */
@@ -58,6 +70,7 @@ struct cp_redis {
 	uint64_t next_try_ns;
 	uint64_t connects;          /* successful (re)connects */
 	bool was_down;              /* a failure was logged: log the recovery */
+	struct cp_rcluster *cl;     /* redis_nodes set: the cluster (allocated at first ensure) */
 };
 
 /* Initialise (no I/O). */
@@ -72,7 +85,8 @@ int cp_redis_ensure(struct cp_redis *r);
 
 /*
  * The Redis primary to connect to: redis_host/redis_port, or what the first Sentinel of
- * redis_sentinels that answers says. 0, or -EAGAIN (no Sentinel answered; why in why).
+ * redis_sentinels that answers says; with redis_nodes, the first seed node (for a health
+ * probe: the roles route by the slot map). 0, or -EAGAIN (no Sentinel answered; why in why).
  */
 int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uint32_t *port,
 		    char *why, size_t whylen);
@@ -82,6 +96,35 @@ void cp_redis_fail(struct cp_redis *r, const char *what);
 
 /* Free everything. */
 void cp_redis_close(struct cp_redis *r);
+
+/* Redis Cluster (redis_nodes set). Valid while connected (after cp_redis_ensure returned 0
+ * and before the next cp_redis_fail). */
+bool cp_redis_is_cluster(const struct cp_redis *r);
+/* Connections: 1 with one Redis, the primaries of the map with a cluster. */
+unsigned int cp_redis_nodes(const struct cp_redis *r);
+/* Connection i (< cp_redis_nodes). */
+redisContext *cp_redis_node(const struct cp_redis *r, unsigned int i);
+/* Index of the connection serving key (0 with one Redis). */
+unsigned int cp_redis_node_of(const struct cp_redis *r, const char *key);
+/* The connection serving key (ctx with one Redis). */
+redisContext *cp_redis_at(const struct cp_redis *r, const char *key);
+/*
+ * A reply that is a cluster redirect: returns true (and counts it). MOVED: the map is
+ * marked stale, *ask_to is NULL: the caller gives up this attempt and retries after
+ * cp_redis_ensure (which reads the map again, keeping the connections that still serve).
+ * ASK: *ask_to is the connection to send "ASKING" and then the same command to once (NULL
+ * if that node is not in the map: treat as MOVED). Anything else (also any reply with
+ * one Redis): false.
+ */
+bool cp_redis_redirect(struct cp_redis *r, const redisReply *rep, redisContext **ask_to);
+/*
+ * One keyed command (argv[0] the command, key among argv; lens NULL for C strings) on the
+ * connection serving key, following one MOVED (to the named primary when connected) or
+ * ASK (ASKING + the command on the target). Returns the reply (the caller frees it; an
+ * error reply is returned as such) or NULL on an I/O error (call cp_redis_fail).
+ */
+redisReply *cp_redis_command_argv(struct cp_redis *r, const char *key, int argc,
+				  const char **argv, const size_t *lens);
 
 /* Stream key of master m into buf (returns buf). */
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master);

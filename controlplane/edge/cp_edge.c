@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,16 @@
 #include "cp_shm.h"
 
 #define ROLE "edge"
+
+/* One command of a batch's pipelines: its node, what it writes, where its bytes are in
+ * that node's buffer (to resend it after an ASK). */
+struct pcmd {
+	unsigned int node;
+	enum { PC_SADD, PC_SIGNALS, PC_ONE } kind;
+	unsigned int idx;        /* PC_SIGNALS: the group; PC_ONE: the record */
+	size_t off, len;
+	redisContext *ask;       /* an ASK named this connection: ASKING + resend there */
+};
 
 struct edge {
 	struct cp_ctx *ctx;      /* durable-signal consumers */
@@ -43,7 +54,9 @@ struct edge {
 	unsigned int *gcount;    /* per master group: records */
 	uint64_t *gmaster;
 	unsigned int ngroups;
-	struct cp_resp out;      /* the batch's pipeline, formatted here (RESP) */
+	struct cp_resp out[CP_RCL_MAX_NODES]; /* the batch's pipeline per Redis node (RESP) */
+	struct pcmd *pc;         /* the batch's commands (edge_batch + 1) */
+	unsigned int npc;
 	struct dp_ctrl_cmd *cmds;
 	size_t cmds_cap;
 	uint64_t next_attach, next_health, next_poll, next_reload;
@@ -107,61 +120,72 @@ static int push_auth(struct edge *e)
 static int push_durable(struct edge *e)
 {
 	char key[64];
-	size_t sent = 0;
 	bool wait = cp_durability_waits(e->cfg->durability);
 	uint64_t *seqs = calloc(e->a.n_masters + 1, sizeof(*seqs));
+	redisContext **at = calloc(e->a.n_masters + 1, sizeof(*at));
+	unsigned int nodes = cp_redis_nodes(&e->r);
+	int rc = 0;
 
-	if (seqs == NULL)
+	if (seqs == NULL || at == NULL) {
+		free(seqs);
+		free(at);
 		return -ENOMEM;
+	}
+	/* one pipeline per node (the node serving each master's stream), then WAIT on each */
 	for (size_t i = 0; i < e->a.n_masters; i++) {
 		if (!e->a.masters[i].usable)
 			continue;
 		cp_redis_key_signals(key, sizeof(key), e->a.masters[i].id);
-		redisAppendCommand(e->r.ctx, "XREVRANGE %s + - COUNT 1", key);
-		sent++;
+		at[i] = cp_redis_at(&e->r, key);
+		redisAppendCommand(at[i], "XREVRANGE %s + - COUNT 1", key);
 	}
-	if (wait)
-		redisAppendCommand(e->r.ctx, "WAIT %u %u", e->cfg->durability_replicas,
-				   e->cfg->durability_wait_ms);
-	int rc = 0;
-	for (size_t i = 0; i < e->a.n_masters && sent > 0; i++) {
-		if (!e->a.masters[i].usable)
+	for (unsigned int k = 0; k < nodes && wait; k++)
+		redisAppendCommand(cp_redis_node(&e->r, k), "WAIT %u %u",
+				   e->cfg->durability_replicas, e->cfg->durability_wait_ms);
+	for (size_t i = 0; i < e->a.n_masters; i++) {
+		if (at[i] == NULL)
 			continue;
 		redisReply *rep = NULL;
-		sent--;
-		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+		if (redisGetReply(at[i], (void **)&rep) != REDIS_OK || rep == NULL) {
 			cp_redis_fail(&e->r, "XREVRANGE (restoring durable sequences)");
-			free(seqs);
-			return -EAGAIN;
+			rc = -EAGAIN;
+			goto out;
 		}
 		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
 		    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements >= 1 &&
 		    rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
 			seqs[i] = strtoull(rep->element[0]->element[0]->str, NULL, 10);
-		else if (rep->type != REDIS_REPLY_ARRAY)
-			rc = -EAGAIN;
+		else if (rep->type != REDIS_REPLY_ARRAY && rc == 0)
+			rc = -EPROTO; /* an error (MOVED in a reshard, LOADING...): again later */
 		freeReplyObject(rep);
 	}
-	if (wait) {
+	for (unsigned int k = 0; k < nodes && wait; k++) {
 		redisReply *rep = NULL;
 
-		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+		if (redisGetReply(cp_redis_node(&e->r, k), (void **)&rep) != REDIS_OK || rep == NULL) {
 			cp_redis_fail(&e->r, "WAIT (restoring durable sequences)");
-			free(seqs);
-			return -EAGAIN;
+			rc = -EAGAIN;
+			goto out;
 		}
-		if (rep->type != REDIS_REPLY_INTEGER ||
-		    rep->integer < (long long)e->cfg->durability_replicas) {
+		if ((rep->type != REDIS_REPLY_INTEGER ||
+		     rep->integer < (long long)e->cfg->durability_replicas) && rc == 0) {
 			CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT found %lld replica(s) of %u "
 				  "needed: not READY until the replicas have the streams",
 				  cp_durability_name(e->cfg->durability),
 				  rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1LL,
 				  e->cfg->durability_replicas);
-			freeReplyObject(rep);
-			free(seqs);
-			return -EAGAIN;
+			rc = -EBUSY;
 		}
 		freeReplyObject(rep);
+	}
+	if (rc == -EBUSY) {
+		rc = -EAGAIN;
+		goto out;
+	}
+	if (rc == -EPROTO) {
+		cp_redis_fail(&e->r, "XREVRANGE returned an error (restoring durable sequences)");
+		rc = -EAGAIN;
+		goto out;
 	}
 	for (size_t i = 0; i < e->a.n_masters && rc == 0; i++) {
 		if (!e->a.masters[i].usable)
@@ -173,9 +197,9 @@ static int push_durable(struct edge *e)
 		cmd.sequence = seqs[i];
 		rc = ctrl_send(e, &cmd);
 	}
+out:
 	free(seqs);
-	if (rc == -EAGAIN)
-		cp_redis_fail(&e->r, "XREVRANGE returned an error (restoring durable sequences)");
+	free(at);
 	return rc;
 }
 
@@ -326,7 +350,8 @@ static void reason_upper(char *out, size_t cap, unsigned int reason)
 	out[i] = '\0';
 }
 
-static void append_event(struct edge *e, const struct dp_ingress_rec *r)
+/* A protection event: FCALL decp_protection onto both {prot} streams, into b. */
+static int format_event(struct cp_resp *b, const struct dp_ingress_rec *r)
 {
 	char seq[24], arr[24], mid[24], w[8], exp[24], pr[8], peer[64], rs[48];
 	snprintf(mid, sizeof(mid), "%" PRIu64, r->master_id);
@@ -342,30 +367,35 @@ static void append_event(struct edge *e, const struct dp_ingress_rec *r)
 			 r->peer_addr[2], r->peer_addr[3], r->peer_port);
 	const char *argv[] = {"FCALL", CP_REDIS_FN_PROTECTION, "2", CP_REDIS_PROT_KEY,
 			      CP_REDIS_PROT_ARCHIVE_KEY, "r", rs, "m", mid, "q", seq, "a", arr,
-			      "w", w, "e", exp, "x", pr, "p", peer, "b", (const char *)r->body};
-	size_t lens[23];
-	for (int i = 0; i < 22; i++)
-		lens[i] = strlen(argv[i]);
-	lens[22] = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX;
-	redisAppendCommandArgv(e->r.ctx, 23, argv, lens);
+			      "w", w, "e", exp, "x", pr, "p", peer};
+	int rc = cp_resp_array(b, 23);
+	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+		rc |= cp_resp_str(b, argv[i]);
+	rc |= cp_resp_str(b, "b");
+	rc |= cp_resp_bulk(b, r->body, r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX);
+	return rc != 0 ? -ENOMEM : 0;
 }
 
 /* A part of the master's own positions snapshot (DP_REC_POSITIONS, HMAC checked by the
  * dataplane) onto its positions stream for the book role: not ACKed, capped. */
-static void append_positions(struct edge *e, const struct dp_ingress_rec *r)
+static int format_positions(struct cp_resp *b, const struct dp_ingress_rec *r)
 {
-	char key[64], seq[24], arr[24];
+	char key[64];
+	int rc = cp_resp_array(b, 12);
 
-	cp_redis_key_positions(key, sizeof(key), r->master_id);
-	snprintf(seq, sizeof(seq), "%" PRIu64, r->sequence);
-	snprintf(arr, sizeof(arr), "%" PRId64, r->arrival_ns);
-	const char *argv[] = {"XADD", key, "MAXLEN", "~", CP_REDIS_POSITIONS_MAXLEN, "*",
-			      "q", seq, "a", arr, "b", (const char *)r->body};
-	size_t lens[12];
-	for (int i = 0; i < 11; i++)
-		lens[i] = strlen(argv[i]);
-	lens[11] = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX;
-	redisAppendCommandArgv(e->r.ctx, 12, argv, lens);
+	rc |= cp_resp_str(b, "XADD");
+	rc |= cp_resp_str(b, cp_redis_key_positions(key, sizeof(key), r->master_id));
+	rc |= cp_resp_str(b, "MAXLEN");
+	rc |= cp_resp_str(b, "~");
+	rc |= cp_resp_str(b, CP_REDIS_POSITIONS_MAXLEN);
+	rc |= cp_resp_str(b, "*");
+	rc |= cp_resp_str(b, "q");
+	rc |= cp_resp_u64(b, r->sequence);
+	rc |= cp_resp_str(b, "a");
+	rc |= cp_resp_i64(b, r->arrival_ns);
+	rc |= cp_resp_str(b, "b");
+	rc |= cp_resp_bulk(b, r->body, r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX);
+	return rc != 0 ? -ENOMEM : 0;
 }
 
 /* Records written by a command of their own (after the signal groups), in ring order. */
@@ -374,47 +404,103 @@ static bool is_single(const struct dp_ingress_rec *r)
 	return r->kind == DP_REC_PROTECTION || (r->kind == DP_REC_POSITIONS && r->master_id != 0);
 }
 
-/* The batch's signal commands into e->out: SADD of the batch's masters, then one FCALL
- * decp_signals per master with its records in ring order. The set of masters with a
- * signals stream is for the archiver. It lives outside the masters' slots (so it cannot be
- * in the same atomic call on a cluster), but its reply is read before any ACK, so an
- * ACKed signal's stream is always listed. Returns 0 or -ENOMEM. */
-static int format_signals(struct edge *e)
+/* The SADD of the batch's masters: the set of masters with a signals stream is for the
+ * archiver. It lives outside the masters' slots (so it cannot be in the same atomic call
+ * on a cluster), but its reply is read before any ACK, so an ACKed signal's stream is
+ * always listed. */
+static int format_sadd(struct edge *e, struct cp_resp *b)
 {
-	struct cp_resp *b = &e->out;
-	int rc = 0;
-	char key[64];
-
-	b->len = 0;
-	if (e->ngroups == 0)
-		return 0;
-	rc |= cp_resp_array(b, 2 + (size_t)e->ngroups);
+	int rc = cp_resp_array(b, 2 + (size_t)e->ngroups);
 	rc |= cp_resp_str(b, "SADD");
 	rc |= cp_resp_str(b, CP_REDIS_MASTERS_KEY);
 	for (unsigned int g = 0; g < e->ngroups; g++)
 		rc |= cp_resp_u64(b, e->gmaster[g]);
-	for (unsigned int g = 0; g < e->ngroups && rc == 0; g++) {
-		rc |= cp_resp_array(b, 4 + 2 * (size_t)e->gcount[g]);
-		rc |= cp_resp_str(b, "FCALL");
-		rc |= cp_resp_str(b, CP_REDIS_FN_SIGNALS);
-		rc |= cp_resp_str(b, "1");
-		rc |= cp_resp_str(b, cp_redis_key_signals(key, sizeof(key), e->gmaster[g]));
-		for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i]) {
-			const struct dp_ingress_rec *r = &e->batch[i];
-			rc |= cp_resp_u64(b, r->sequence);
-			uint8_t rec[CP_REC_HDR + DP_HMAC_LEN + DP_SIG_LEN + DP_BODY_MAX];
-			const struct cp_rec sr = {
-				.arrival_ns = r->arrival_ns,
-				.body = r->body, .hmac = r->hmac, .sig = r->sig,
-				.body_len = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX,
-				.hmac_len = r->hmac_len <= DP_HMAC_LEN ? r->hmac_len : DP_HMAC_LEN,
-				.sig_len = r->sig_len <= DP_SIG_LEN ? r->sig_len : DP_SIG_LEN,
-			};
-			size_t n = cp_rec_pack(rec, sizeof(rec), &sr);
-			rc |= n == 0 ? -1 : cp_resp_bulk(b, rec, n);
-		}
+	return rc != 0 ? -ENOMEM : 0;
+}
+
+/* FCALL decp_signals for group g: its master's records in ring order. */
+static int format_group(struct edge *e, struct cp_resp *b, unsigned int g)
+{
+	char key[64];
+	int rc = cp_resp_array(b, 4 + 2 * (size_t)e->gcount[g]);
+	rc |= cp_resp_str(b, "FCALL");
+	rc |= cp_resp_str(b, CP_REDIS_FN_SIGNALS);
+	rc |= cp_resp_str(b, "1");
+	rc |= cp_resp_str(b, cp_redis_key_signals(key, sizeof(key), e->gmaster[g]));
+	for (unsigned int i = e->gfirst[g]; i != UINT32_MAX && rc == 0; i = e->nxt[i]) {
+		const struct dp_ingress_rec *r = &e->batch[i];
+		rc |= cp_resp_u64(b, r->sequence);
+		uint8_t rec[CP_REC_HDR + DP_HMAC_LEN + DP_SIG_LEN + DP_BODY_MAX];
+		const struct cp_rec sr = {
+			.arrival_ns = r->arrival_ns,
+			.body = r->body, .hmac = r->hmac, .sig = r->sig,
+			.body_len = r->body_len <= DP_BODY_MAX ? r->body_len : DP_BODY_MAX,
+			.hmac_len = r->hmac_len <= DP_HMAC_LEN ? r->hmac_len : DP_HMAC_LEN,
+			.sig_len = r->sig_len <= DP_SIG_LEN ? r->sig_len : DP_SIG_LEN,
+		};
+		size_t n = cp_rec_pack(rec, sizeof(rec), &sr);
+		rc |= n == 0 ? -1 : cp_resp_bulk(b, rec, n);
 	}
 	return rc != 0 ? -ENOMEM : 0;
+}
+
+/* WAIT durability_replicas durability_wait_ms into b. */
+static int format_wait(const struct edge *e, struct cp_resp *b)
+{
+	int rc = cp_resp_array(b, 3);
+	rc |= cp_resp_str(b, "WAIT");
+	rc |= cp_resp_u64(b, e->cfg->durability_replicas);
+	rc |= cp_resp_u64(b, e->cfg->durability_wait_ms);
+	return rc != 0 ? -ENOMEM : 0;
+}
+
+/*
+ * The batch's commands, each on the node serving its key (one node with one Redis): the
+ * SADD, one FCALL decp_signals per master, one command per event or positions part; then
+ * formatted per node in that order (plus WAIT last with durability = replica|both) into
+ * e->out[node]. Returns 0 or -ENOMEM.
+ */
+static int format_batch(struct edge *e, bool wait)
+{
+	char key[64];
+	unsigned int nodes = cp_redis_nodes(&e->r);
+	int rc = 0;
+
+	e->npc = 0;
+	if (e->ngroups > 0)
+		e->pc[e->npc++] = (struct pcmd){cp_redis_node_of(&e->r, CP_REDIS_MASTERS_KEY),
+						PC_SADD, 0, 0, 0, NULL};
+	for (unsigned int g = 0; g < e->ngroups; g++)
+		e->pc[e->npc++] = (struct pcmd){
+			cp_redis_node_of(&e->r, cp_redis_key_signals(key, sizeof(key), e->gmaster[g])),
+			PC_SIGNALS, g, 0, 0, NULL};
+	for (unsigned int i = 0; i < e->n; i++) {
+		const struct dp_ingress_rec *r = &e->batch[i];
+		if (!is_single(r))
+			continue;
+		e->pc[e->npc++] = (struct pcmd){
+			cp_redis_node_of(&e->r, r->kind == DP_REC_PROTECTION ? CP_REDIS_PROT_KEY
+					 : cp_redis_key_positions(key, sizeof(key), r->master_id)),
+			PC_ONE, i, 0, 0, NULL};
+	}
+	for (unsigned int k = 0; k < nodes; k++) {
+		struct cp_resp *b = &e->out[k];
+		b->len = 0;
+		for (unsigned int c = 0; c < e->npc && rc == 0; c++) {
+			struct pcmd *p = &e->pc[c];
+			if (p->node != k)
+				continue;
+			p->off = b->len;
+			rc = p->kind == PC_SADD ? format_sadd(e, b)
+			   : p->kind == PC_SIGNALS ? format_group(e, b, p->idx)
+			   : e->batch[p->idx].kind == DP_REC_PROTECTION ? format_event(b, &e->batch[p->idx])
+			   : format_positions(b, &e->batch[p->idx]);
+			p->len = b->len - p->off;
+		}
+		if (rc == 0 && wait && b->len > 0)
+			rc = format_wait(e, b);
+	}
+	return rc;
 }
 
 /* Statuses of group g from decp_signals' reply (one character per record, cp_redis.c).
@@ -430,9 +516,153 @@ static bool group_statuses(struct edge *e, unsigned int g, const redisReply *rep
 	return true;
 }
 
-/* One pipeline for the held batch: SADD of the batch's masters, one FCALL decp_signals per
- * master (its records in ring order), one FCALL decp_protection per event. Returns 0
- * (statuses filled) or -EAGAIN (Redis failed, batch kept). */
+/* The reply to command p. Returns 0; 1 when it is a redirect (an ASK sets p->ask: resend;
+ * a MOVED leaves it NULL: the batch is written again after the map is read again);
+ * -EPROTO for an error reply or a reply of the wrong shape. */
+static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
+{
+	if (cp_redis_redirect(&e->r, rep, &p->ask))
+		return 1;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
+		return -EPROTO;
+	}
+	if (p->kind == PC_SIGNALS && !group_statuses(e, p->idx, rep)) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "unexpected reply type %d to %s", rep->type,
+			  CP_REDIS_FN_SIGNALS);
+		return -EPROTO;
+	}
+	if (p->kind == PC_ONE)
+		e->status[p->idx] = e->batch[p->idx].kind == DP_REC_PROTECTION ? 2 : 3;
+	return 0;
+}
+
+/* Hand every node its bytes, then flush them all before reading any reply, so that the
+ * primaries work on the batch at the same time. 0 or -EAGAIN (failed, logged). */
+static int send_all(struct edge *e)
+{
+	unsigned int nodes = cp_redis_nodes(&e->r);
+
+	for (unsigned int k = 0; k < nodes; k++)
+		if (e->out[k].len > 0 &&
+		    redisAppendFormattedCommand(cp_redis_node(&e->r, k), e->out[k].p,
+						e->out[k].len) != REDIS_OK) {
+			cp_redis_fail(&e->r, "queueing a batch");
+			return -EAGAIN;
+		}
+	for (unsigned int k = 0; k < nodes; k++) {
+		int done = e->out[k].len == 0;
+		while (!done)
+			if (redisBufferWrite(cp_redis_node(&e->r, k), &done) != REDIS_OK) {
+				cp_redis_fail(&e->r, "writing a batch");
+				return -EAGAIN;
+			}
+	}
+	return 0;
+}
+
+/* WAIT's reply: the replicas that have every write before it on that node. */
+static int read_wait(struct edge *e, redisContext *c, long long *replicas)
+{
+	redisReply *rep = NULL;
+	if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL) {
+		cp_redis_fail(&e->r, "reading a batch's WAIT");
+		return -EAGAIN;
+	}
+	long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	if (n < *replicas)
+		*replicas = n;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/*
+ * Commands an ASK sent elsewhere (a slot being migrated by a reshard, and this key already
+ * on the target): "ASKING" and the same bytes once to the target, then (replica|both) a
+ * WAIT there too. 0; -EAGAIN (I/O failed, or the target redirected again: the batch is
+ * written again later).
+ */
+static int resend_asked(struct edge *e, bool wait, long long *replicas)
+{
+	static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
+	redisContext *waited[CP_RCL_MAX_NODES];
+	unsigned int nw = 0;
+
+	for (unsigned int c = 0; c < e->npc; c++) {
+		struct pcmd *p = &e->pc[c];
+		redisContext *to = p->ask;
+		redisReply *ok = NULL, *rep = NULL;
+
+		if (to == NULL)
+			continue;
+		p->ask = NULL;
+		if (redisAppendFormattedCommand(to, asking, sizeof(asking) - 1) != REDIS_OK ||
+		    redisAppendFormattedCommand(to, e->out[p->node].p + p->off, p->len) != REDIS_OK ||
+		    redisGetReply(to, (void **)&ok) != REDIS_OK ||
+		    redisGetReply(to, (void **)&rep) != REDIS_OK || rep == NULL) {
+			freeReplyObject(ok);
+			cp_redis_fail(&e->r, "resending a write after ASK");
+			return -EAGAIN;
+		}
+		freeReplyObject(ok);
+		int rc = take_reply(e, p, rep);
+		freeReplyObject(rep);
+		if (rc != 0) {
+			p->ask = NULL;
+			return -EAGAIN; /* redirected twice, or refused: write the batch again */
+		}
+		unsigned int w = 0;
+		while (w < nw && waited[w] != to)
+			w++;
+		if (w == nw)
+			waited[nw++] = to;
+	}
+	for (unsigned int w = 0; w < nw && wait; w++) {
+		redisAppendCommand(waited[w], "WAIT %u %u", e->cfg->durability_replicas,
+				   e->cfg->durability_wait_ms);
+		if (read_wait(e, waited[w], replicas) != 0)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Read every node's replies, in the order its commands were formatted. 0, 1 (some MOVED:
+ * write the batch again once the map is read again), -EPROTO (an error reply) or -EAGAIN
+ * (I/O failed). */
+static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
+{
+	unsigned int nodes = cp_redis_nodes(&e->r);
+	int worst = 0;
+
+	for (unsigned int k = 0; k < nodes; k++) {
+		redisContext *ctx = cp_redis_node(&e->r, k);
+		for (unsigned int c = 0; c < e->npc; c++) {
+			struct pcmd *p = &e->pc[c];
+			redisReply *rep = NULL;
+			if (p->node != k)
+				continue;
+			if (redisGetReply(ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+				cp_redis_fail(&e->r, "writing a batch");
+				return -EAGAIN;
+			}
+			int rc = take_reply(e, p, rep);
+			freeReplyObject(rep);
+			if (rc == 1 && p->ask != NULL)
+				*asked = true;
+			else if (rc == 1 && worst == 0)
+				worst = 1;
+			else if (rc < 0)
+				worst = rc;
+		}
+		if (wait && e->out[k].len > 0 && read_wait(e, ctx, replicas) != 0)
+			return -EAGAIN;
+	}
+	return worst;
+}
+
+/* The held batch on its way to Redis: format_batch's pipelines, one per node, all sent
+ * before any reply is read; ASKed commands resent; with replica|both every node's WAIT.
+ * Returns 0 (statuses filled) or -EAGAIN (Redis failed, batch kept). */
 static int write_batch(struct edge *e)
 {
 	memset(e->mkey, 0, e->mseen_cap * sizeof(*e->mkey));
@@ -448,78 +678,35 @@ static int write_batch(struct edge *e)
 		e->glast[g] = i;
 		e->gcount[g]++;
 	}
-	if (format_signals(e) != 0) {
+	/* durability = replica|both: each node's WAIT, last in its pipeline (one round trip):
+	 * its reply says how many replicas have every write before it */
+	bool wait = cp_durability_waits(e->cfg->durability), asked = false;
+	long long replicas = LLONG_MAX;
+	if (format_batch(e, wait) != 0) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "out of memory formatting a batch; retrying");
 		return -EAGAIN;
 	}
-	if (e->out.len > 0 &&
-	    redisAppendFormattedCommand(e->r.ctx, e->out.p, e->out.len) != REDIS_OK) {
-		cp_redis_fail(&e->r, "queueing a batch");
+	if (send_all(e) != 0)
 		return -EAGAIN;
-	}
-	unsigned int n_events = 0;
-	for (unsigned int i = 0; i < e->n; i++) {
-		if (!is_single(&e->batch[i]))
-			continue;
-		if (e->batch[i].kind == DP_REC_PROTECTION)
-			append_event(e, &e->batch[i]);
-		else
-			append_positions(e, &e->batch[i]);
-		n_events++;
-	}
-
-	/* durability = replica|both: the batch's WAIT, last in the same pipeline (one round
-	 * trip): its reply says how many replicas have every write before it */
-	bool wait = cp_durability_waits(e->cfg->durability);
-	long long replicas = -1;
-	if (wait && redisAppendCommand(e->r.ctx, "WAIT %u %u", e->cfg->durability_replicas,
-				       e->cfg->durability_wait_ms) != REDIS_OK) {
-		cp_redis_fail(&e->r, "queueing a batch's WAIT");
+	int rc = read_all(e, wait, &replicas, &asked);
+	if (rc == -EAGAIN)
 		return -EAGAIN;
-	}
-
-	bool ok = true;
-	unsigned int base = e->ngroups > 0 ? 1 : 0; /* the SADD reply comes first */
-	unsigned int total = base + e->ngroups + n_events + (wait ? 1 : 0);
-	unsigned int g = 0, ev = 0;
-	for (unsigned int j = 0; j < total; j++) {
-		redisReply *rep = NULL;
-		if (redisGetReply(e->r.ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
-			cp_redis_fail(&e->r, "writing a batch");
-			return -EAGAIN;
-		}
-		if (wait && j == total - 1) {
-			replicas = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
-			freeReplyObject(rep);
-			break;
-		}
-		if (rep->type == REDIS_REPLY_ERROR) {
-			CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
-			ok = false;
-		} else if (j >= base && g < e->ngroups) {
-			if (!group_statuses(e, g, rep)) {
-				CP_LOG_RL(CP_LOG_ERR, ROLE, "unexpected reply type %d to %s",
-					  rep->type, CP_REDIS_FN_SIGNALS);
-				ok = false;
-			}
-		} else if (j >= base) {
-			while (ev < e->n && !is_single(&e->batch[ev]))
-				ev++;
-			if (ev < e->n) {
-				e->status[ev] = e->batch[ev].kind == DP_REC_PROTECTION ? 2 : 3;
-				ev++;
-			}
-		}
-		if (j >= base && g < e->ngroups)
-			g++;
-		freeReplyObject(rep);
-	}
-	if (!ok) {
+	if (rc == -EPROTO) {
 		/* An error reply (OOM, script error, LOADING...) means not durable: keep the
 		 * batch and retry on a fresh connection. */
 		cp_redis_fail(&e->r, "error reply in a batch");
 		return -EAGAIN;
 	}
+	if (rc == 1) {
+		/* MOVED: a slot changed hands (reshard, failover). What was written stays and
+		 * answers DUPLICATE when the batch is written again, after cp_redis_ensure has
+		 * read the map again (at once, keeping the connections). */
+		CP_LOG_RL(CP_LOG_INFO, ROLE, "redis cluster: a slot moved; writing the batch again "
+			  "on the new map");
+		return -EAGAIN;
+	}
+	if (asked && resend_asked(e, wait, &replicas) != 0)
+		return -EAGAIN;
 	if (wait && replicas < (long long)e->cfg->durability_replicas) {
 		/* Written on the primary but not (yet) on enough replicas: no ACK, never a false
 		 * one. The masters resend after their ACK timeout; the resends are duplicates,
@@ -619,11 +806,12 @@ int cp_edge_run(struct cp_ctx *ctx)
 	e.nxt = calloc(cfg->edge_batch, sizeof(*e.nxt));
 	e.gmaster = calloc(cfg->edge_batch, sizeof(*e.gmaster));
 	e.gcount = calloc(cfg->edge_batch, sizeof(*e.gcount));
+	e.pc = calloc((size_t)cfg->edge_batch + 1, sizeof(*e.pc));
 	int rc = -ENOMEM;
 	if (e.batch == NULL || e.status == NULL || e.acks == NULL || e.mkey == NULL ||
 	    e.mgrp == NULL || e.gfirst == NULL || e.glast == NULL || e.nxt == NULL ||
-	    e.gmaster == NULL || e.gcount == NULL ||
-	    cp_resp_reserve(&e.out, (size_t)cfg->edge_batch * 600 + 4096) != 0)
+	    e.gmaster == NULL || e.gcount == NULL || e.pc == NULL ||
+	    cp_resp_reserve(&e.out[0], (size_t)cfg->edge_batch * 600 + 4096) != 0)
 		goto out;
 	rc = 0;
 	while (!stopping(&e)) {
@@ -687,7 +875,9 @@ out:
 	free(e.nxt);
 	free(e.gmaster);
 	free(e.gcount);
-	free(e.out.p);
+	for (unsigned int k = 0; k < CP_RCL_MAX_NODES; k++)
+		free(e.out[k].p);
+	free(e.pc);
 	free(e.cmds);
 	if (rc == -ENOMEM)
 		cp_log(CP_LOG_ERR, ROLE, "out of memory");

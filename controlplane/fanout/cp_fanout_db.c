@@ -69,12 +69,13 @@ static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
 			return -EIO; /* cannot happen: CP_REPORT_TEXT_MAX fits every report */
 		for (int k = 0; k < 7; k++)
 			lens[k] = strlen(argv[k]);
-		redisAppendCommandArgv(rd->ctx, 7, argv, lens);
+		redisAppendCommandArgv(cp_redis_at(rd, CP_REDIS_REPORTS_KEY), 7, argv, lens);
 	}
 	for (size_t i = 0; i < n; i++) {
 		redisReply *rep = NULL;
 
-		if (redisGetReply(rd->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+		if (redisGetReply(cp_redis_at(rd, CP_REDIS_REPORTS_KEY), (void **)&rep) != REDIS_OK ||
+		    rep == NULL) {
 			cp_redis_fail(rd, "XADD reports");
 			return -EIO;
 		}

@@ -53,7 +53,10 @@ static void snap_fill(struct cp_redis *rd, const struct proto_ed25519_key *sk,
 	int rc;
 
 	cp_book_init(&b, r->master);
-	rc = cp_redis_ensure(rd) == 0 ? cp_snap_book_current(rd->ctx, r->master, &b, &r->first, &xr)
+	char key[64];
+	cp_redis_key_signals(key, sizeof(key), r->master); /* the master's slot: all its keys */
+	rc = cp_redis_ensure(rd) == 0 ? cp_snap_book_current(cp_redis_at(rd, key), r->master, &b,
+							      &r->first, &xr)
 				      : -EIO;
 	if (rc == -EIO && rd->ctx != NULL)
 		cp_redis_fail(rd, "snapshot");
@@ -104,7 +107,8 @@ void *cp_fo_replay_main(void *arg)
 			cp_redis_key_signals(key, sizeof(key), r->master);
 			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
 			rep = cp_redis_ensure(&rd) == 0
-				      ? redisCommand(rd.ctx, "XRANGE %s %s + COUNT %u", key, from, r->count)
+				      ? redisCommand(cp_redis_at(&rd, key), "XRANGE %s %s + COUNT %u", key,
+						     from, r->count)
 				      : NULL;
 			if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
 				r->err = -EIO;

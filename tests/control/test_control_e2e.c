@@ -13,6 +13,9 @@
  *   pg_down       same while PostgreSQL is stopped for 10 s: masters see no error
  *   dp_restart    same while the dataplane is killed and restarted on the same port
  *   revoke        a token revoked in PostgreSQL: the master is refused within 1 s
+ *   cluster       e2e on a Redis Cluster (3 primaries + 3 replicas, harness_rcluster;
+ *                 decp-control with redis_nodes): the same checks, each stream read on the
+ *                 primary serving its slot (issue 23 item 1)
  *   trim          e2e with redis_keep_signals = 1000: once archived, each stream is cut
  *                 back to its last ~1000 entries, and the archive still holds 1..M
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
@@ -83,7 +86,8 @@ static int passed, failed;
 
 struct env {
 	const char *dp_bin, *ctl_bin, *master_bin;
-	struct harness_redis *redis;
+	struct harness_redis *redis;      /* NULL when cluster is set */
+	struct harness_rcluster *cluster; /* scenario cluster: a Redis Cluster instead */
 	struct harness_pg *pg;
 	char dir[256];
 	char shm[64];
@@ -196,6 +200,7 @@ static int start_dp(struct env *e)
 }
 
 static const char *ctl_roles; /* --roles for decp-control; NULL = the default (all) */
+static bool use_cluster;      /* scenario cluster*: a Redis Cluster (harness_rcluster) */
 
 static int start_ctl(struct env *e)
 {
@@ -338,11 +343,19 @@ static int env_start(struct env *e)
 	chmod(e->dir, 0755);
 	snprintf(e->shm, sizeof(e->shm), "/decp-ctltest-%d", (int)getpid());
 	struct harness_redis_opts ro = {.aof = true};
-	e->redis = harness_redis_start(&ro);
+	if (use_cluster) {
+		e->cluster = harness_rcluster_start(&ro);
+		if (e->cluster == NULL)
+			return -1;
+	} else {
+		e->redis = harness_redis_start(&ro);
+		if (e->redis == NULL || bench_set_appendfsync(e) != 0)
+			return -1;
+		bench_sched_pid(harness_redis_pid(e->redis), false);
+	}
 	e->pg = harness_pg_start(NULL);
-	if (e->redis == NULL || e->pg == NULL || bench_set_appendfsync(e) != 0)
+	if (e->pg == NULL)
 		return -1;
-	bench_sched_pid(harness_redis_pid(e->redis), false);
 	PGconn *c = PQconnectdb(harness_pg_conninfo(e->pg));
 	char err[512];
 	int rc = PQstatus(c) == CONNECTION_OK ? 0 : -1;
@@ -373,11 +386,13 @@ static int env_start(struct env *e)
 		fprintf(f, "%.*s\n", (int)n, x);
 		x += n + (x[n] == ';');
 	}
+	if (e->cluster != NULL)
+		fprintf(f, "redis_nodes = %s\n", harness_rcluster_seeds(e->cluster));
 	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
 		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
 		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n"
 		"fanout_port = 0\nfanout_cert = %s/tls/server.crt\nfanout_key = %s/tls/server.key\n",
-		e->shm, harness_redis_host(e->redis), harness_redis_port(e->redis),
+		e->shm, "127.0.0.1", e->redis != NULL ? harness_redis_port(e->redis) : 1,
 		harness_pg_conninfo(e->pg), e->dir, e->dir);
 	fclose(f);
 	if (start_dp(e) != 0 || start_ctl(e) != 0)
@@ -415,6 +430,7 @@ static void env_stop(struct env *e, bool show_logs)
 		dump(e->dir, "dataplane.log");
 	}
 	harness_redis_destroy(e->redis);
+	harness_rcluster_destroy(e->cluster);
 	harness_pg_destroy(e->pg);
 	char shm[80];
 	snprintf(shm, sizeof(shm), "/dev/shm%s", e->shm);
@@ -435,28 +451,68 @@ static void env_stop(struct env *e, bool show_logs)
  * last M means every sequence once, in order). */
 static bool stream_ok(redisContext *r, const struct env *e, uint32_t m, bool report);
 
-static void verify_redis(struct env *e)
+/* A connection to the Redis holding master m's keys: the one Redis, or on a cluster the
+ * primary serving the slot of decp:{m<m>}:signals (asked of the live nodes: CLUSTER
+ * KEYSLOT, then CLUSTER SLOTS). NULL if none answers. */
+static redisContext *redis_for(const struct env *e, uint32_t m)
 {
 	struct timeval tv = {5, 0};
-	redisContext *r = redisConnectWithTimeout(harness_redis_host(e->redis),
-						  harness_redis_port(e->redis), tv);
-	CHECK(r != NULL && !r->err, "connect redis");
-	if (r == NULL || r->err)
-		return;
-	redisSetTimeout(r, tv);
+	if (e->cluster == NULL) {
+		redisContext *r = redisConnectWithTimeout("127.0.0.1", harness_redis_port(e->redis),
+							  tv);
+		if (r != NULL && !r->err && redisSetTimeout(r, tv) == REDIS_OK)
+			return r;
+		redisFree(r);
+		return NULL;
+	}
+	for (int i = 0; i < harness_rcluster_nodes(e->cluster); i++) {
+		if (harness_rcluster_pid(e->cluster, i) <= 0)
+			continue;
+		redisContext *s = redisConnectWithTimeout("127.0.0.1",
+							  harness_rcluster_port(e->cluster, i), tv);
+		redisReply *ks = s != NULL && !s->err ?
+			redisCommand(s, "CLUSTER KEYSLOT decp:{m%u}:signals", m) : NULL;
+		redisReply *sl = ks != NULL && ks->type == REDIS_REPLY_INTEGER ?
+			redisCommand(s, "CLUSTER SLOTS") : NULL;
+		int port = 0;
+		for (size_t k = 0; sl != NULL && sl->type == REDIS_REPLY_ARRAY && k < sl->elements;
+		     k++) {
+			const redisReply *r = sl->element[k];
+			if (r->elements >= 3 && ks->integer >= r->element[0]->integer &&
+			    ks->integer <= r->element[1]->integer)
+				port = (int)r->element[2]->element[1]->integer;
+		}
+		freeReplyObject(ks);
+		freeReplyObject(sl);
+		redisFree(s);
+		if (port > 0) {
+			redisContext *r = redisConnectWithTimeout("127.0.0.1", port, tv);
+			if (r != NULL && !r->err && redisSetTimeout(r, tv) == REDIS_OK)
+				return r;
+			redisFree(r);
+		}
+	}
+	return NULL;
+}
+
+static void verify_redis(struct env *e)
+{
 	unsigned int bad = 0;
 	/* Trimming runs after archiving, once a second per stream: allow it some time. */
 	uint64_t end = now_ms() + (keep_signals > 0 ? 15000 : 0);
 	do {
 		bad = 0;
-		for (uint32_t m = 1; m <= e->masters; m++)
-			if (!stream_ok(r, e, m, bad == 0 && now_ms() >= end))
+		for (uint32_t m = 1; m <= e->masters; m++) {
+			redisContext *r = redis_for(e, m);
+			CHECK(r != NULL, "connect the redis of master %u", m);
+			if (r != NULL && !stream_ok(r, e, m, bad == 0 && now_ms() >= end))
 				bad++;
+			redisFree(r);
+		}
 		if (bad > 0 && now_ms() < end)
 			sleep_ms(200);
 	} while (bad > 0 && now_ms() < end);
 	CHECK(bad == 0, "%u masters' streams are not exactly 1..%" PRIu64, bad, e->signals);
-	redisFree(r);
 }
 
 static long long pg_scalar(PGconn *c, const char *sql)
@@ -503,17 +559,14 @@ static bool stream_ok(redisContext *r, const struct env *e, uint32_t m, bool rep
 /* One signal per master, archived bytes and arrival equal to the Redis entry's. */
 static void verify_archive_bytes(struct env *e, PGconn *c)
 {
-	struct timeval tv = {5, 0};
-	redisContext *r = redisConnectWithTimeout(harness_redis_host(e->redis),
-						  harness_redis_port(e->redis), tv);
-	if (r == NULL || r->err) {
-		CHECK(0, "connect redis");
-		redisFree(r);
-		return;
-	}
 	unsigned int bad = 0;
 	uint64_t seq = e->signals; /* the last entry: never trimmed */
 	for (uint32_t m = 1; m <= e->masters; m++) {
+		redisContext *r = redis_for(e, m);
+		if (r == NULL) {
+			CHECK(0, "connect the redis of master %u", m);
+			continue;
+		}
 		redisReply *x = redisCommand(r, "XRANGE decp:{m%u}:signals %" PRIu64 "-0 %" PRIu64
 					     "-0", m, seq, seq);
 		char ms[16], qs[24];
@@ -543,9 +596,9 @@ static void verify_archive_bytes(struct env *e, PGconn *c)
 				"Redis entry\n", m, seq);
 		freeReplyObject(x);
 		PQclear(p);
+		redisFree(r);
 	}
 	CHECK(bad == 0, "%u masters' archived bytes differ from Redis", bad);
-	redisFree(r);
 }
 
 /* signal_archive holds each (master, 1..M) exactly once; waits up to 120 s for it. */
@@ -680,7 +733,7 @@ static void cpu_snap(const struct env *e, struct cpu_snap *c)
 {
 	c->dp = cpu_s(e->dp, false);
 	c->ctl = cpu_s(e->ctl, false);
-	c->redis = cpu_s(harness_redis_pid(e->redis), false);
+	c->redis = e->redis != NULL ? cpu_s(harness_redis_pid(e->redis), false) : 0;
 	c->pg = pg_cpu_s(harness_pg_pid(e->pg));
 }
 
@@ -768,6 +821,25 @@ static void check_read_max(struct env *e)
 	      "1..256 (archiver_read_max)", largest_read);
 }
 
+/* On a cluster: the masters' streams are on more than one primary (else the run did not
+ * route anything), and the edge and archiver did not fall back to anything else. */
+static void check_spread(struct env *e)
+{
+	int ports[8] = {0}, n = 0;
+	for (uint32_t m = 1; m <= e->masters; m++) {
+		redisContext *r = redis_for(e, m);
+		int p = r != NULL ? r->tcp.port : 0;
+		int k = 0;
+		while (k < n && ports[k] != p)
+			k++;
+		if (k == n && n < 8)
+			ports[n++] = p;
+		redisFree(r);
+	}
+	fprintf(stderr, "cluster: %u masters' streams on %d primaries\n", e->masters, n);
+	CHECK(n >= (e->masters >= 10 ? 3 : 2), "the masters' streams are on %d primaries", n);
+}
+
 static void run_with_faults(struct env *e, const char *scenario)
 {
 	uint64_t t0 = now_ms();
@@ -844,6 +916,8 @@ static void run_with_faults(struct env *e, const char *scenario)
 		verify_archive(e);
 	if (strcmp(scenario, "e2e") == 0)
 		check_read_max(e);
+	if (e->cluster != NULL)
+		check_spread(e);
 	if (strcmp(scenario, "bench") == 0) {
 		fprintf(stderr, "bench: %u x %" PRIu64 " signals at rate %s: end to end (master start "
 			"to last archive row) %llu ms\n", e->masters, e->signals, bench_rate,
@@ -1321,6 +1395,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "trim") == 0)
 		keep_signals = 1000;
+	if (strncmp(argv[1], "cluster", 7) == 0)
+		use_cluster = true;
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
 	if (strcmp(argv[1], "positions") == 0) {

@@ -149,6 +149,41 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 
+/* redis_nodes (Redis Cluster seeds): host:port list; not with Sentinels; the fan-out only
+ * beside the edge (it cannot tail a cluster) */
+static void test_redis_nodes(void)
+{
+	static const char *const bad[] = {"h", "h:", ":1", "h:0", "h:65536", "h:1,", "h:1,,h:2",
+					  "h:1x", "a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,"
+					  "l:12,m:13,n:14,o:15,p:16,q:17"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cp_config_defaults(&c);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,archiver", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "redis_nodes", bad[i], err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "redis_nodes: expected 1 to 16 host:port"));
+	}
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(c.redis_nodes[0], '\0');
+	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,archiver,api,trust,book", err,
+				      sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "api_tls", "off", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "redis_nodes", "10.0.0.1:7000,r2:7001,::1:7002", err,
+				      sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "redis_sentinels", "s:26379", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "redis_nodes and redis_sentinels exclude each other"));
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "fanout", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_tls", "off", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "redis_nodes", "h:1", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "the fanout role needs the edge in the same process"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,fanout", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+}
+
 static void test_load_file(void)
 {
 	char path[] = "/tmp/test_cp_config_XXXXXX";
@@ -236,6 +271,7 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	CU_pSuite s = CU_add_suite("cp_config", NULL, NULL);
+	CU_add_test(s, "redis_nodes", test_redis_nodes);
 	CU_add_test(s, "defaults are valid", test_defaults_valid);
 	CU_add_test(s, "a good file", test_good_file);
 	CU_add_test(s, "bad files name file:line", test_bad_files);

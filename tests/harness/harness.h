@@ -90,6 +90,31 @@ int harness_redis_restart(struct harness_redis *r);
 /* Stop the server if running, remove its directory, free r. r may be NULL. */
 void harness_redis_destroy(struct harness_redis *r);
 
+/* -------------------------------------------------------- redis cluster -- */
+
+/* A Redis Cluster of 3 primaries and 3 replicas on 127.0.0.1 (issue 23): six
+ * redis-servers (cluster-enabled, opts->aof: AOF with appendfsync always;
+ * cluster-node-timeout 2000 ms), joined with `redis-cli --cluster create
+ * --cluster-replicas 1` (nodes 0-2 primaries, 3-5 their replicas), returned
+ * once every node reports cluster_state:ok and every primary's replica is
+ * online. NULL on failure (errno set; whatever was started is stopped). */
+struct harness_rcluster;
+struct harness_rcluster *harness_rcluster_start(const struct harness_redis_opts *opts);
+/* "127.0.0.1:p0,...,127.0.0.1:p5": a redis_nodes value. */
+const char *harness_rcluster_seeds(const struct harness_rcluster *c);
+int harness_rcluster_nodes(const struct harness_rcluster *c); /* 6 */
+int harness_rcluster_port(const struct harness_rcluster *c, int i);
+pid_t harness_rcluster_pid(const struct harness_rcluster *c, int i); /* 0 once killed */
+const char *harness_rcluster_dir(const struct harness_rcluster *c);
+/* Wait until every live node says cluster_state:ok (after a failover: a
+ * replica promoted). 0 or -ETIMEDOUT. */
+int harness_rcluster_wait_ok(const struct harness_rcluster *c, int timeout_ms);
+/* SIGKILL node i and reap it. 0 or -ESRCH. */
+int harness_rcluster_kill(struct harness_rcluster *c, int i);
+/* Stop every node still running (SIGTERM, then SIGKILL), remove the
+ * directory, free c. c may be NULL. */
+void harness_rcluster_destroy(struct harness_rcluster *c);
+
 /* ------------------------------------------------------------- postgres -- */
 
 struct harness_pg;

@@ -59,6 +59,10 @@ int harness_child_stop(pid_t pid, int sig, int timeout_ms, int escalate);
  * harness_free_port(), except that attempt 0 uses $DECP_HARNESS_TRY_PORT when
  * set (tests of the collision retry). Port or -errno. */
 int harness_pick_port(int attempt);
+/* Send an inline command (e.g. "INFO\r\n") to the Redis on 127.0.0.1:port and tell
+ * whether its bulk-string reply contains every string of needles (NULL-terminated).
+ * Bounded by 1 s per socket operation; false when refused or not a bulk string. */
+bool harness_redis_reply_has(int port, const char *cmd, const char *const *needles);
 /* Sleep ms milliseconds. */
 void harness_sleep_ms(int ms);
 /* In a forked child: own process group, stdout/stderr appended to log, stdin /dev/null,

@@ -59,31 +59,27 @@ static void redis_exec_child(const struct harness_redis *r, pid_t parent)
 	_exit(127);
 }
 
-/* Connect, send INFO, and check "process_id:<our pid>" and "loading:0": a
- * reply from another server that grabbed the port must not count as ours, and
- * INFO is answered while the AOF is still being replayed. Returns 1 when
- * ready, 0 when not yet (refused, loading, not ours). */
-static int redis_probe(int port, pid_t pid)
+/* Send an inline command and tell whether its (bulk string) reply contains every needle
+ * (NULL-terminated list). Bounded by 1 s per socket operation. */
+bool harness_redis_reply_has(int port, const char *cmd, const char *const *needles)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct timeval tv = { 1, 0 };
-	char buf[16384], want[48];
+	char buf[16384];
 	size_t got = 0, need = 0;
-	int fd, ready = 0;
-	static const char cmd[] = "INFO\r\n";
+	bool ok = false;
+	int fd;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((unsigned short)port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return 0;
+		return false;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) != (ssize_t)strlen(cmd))
 		goto out;
-	if (send(fd, cmd, sizeof(cmd) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(cmd) - 1)
-		goto out;
-	/* Reply: "$<len>\r\n<len bytes>\r\n". */
 	while (got < sizeof(buf) - 1) {
 		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
 		char *eol;
@@ -100,13 +96,25 @@ static int redis_probe(int port, pid_t pid)
 		if (need && got >= need)
 			break;
 	}
-	if (!need || got < need)
-		goto out;
-	snprintf(want, sizeof(want), "\r\nprocess_id:%d\r\n", (int)pid);
-	ready = strstr(buf, want) && strstr(buf, "\r\nloading:0\r\n");
+	ok = need && got >= need;
+	for (size_t i = 0; ok && needles[i] != NULL; i++)
+		ok = strstr(buf, needles[i]) != NULL;
 out:
 	close(fd);
-	return ready;
+	return ok;
+}
+
+/* Send INFO and check "process_id:<our pid>" and "loading:0": a reply from another
+ * server that grabbed the port must not count as ours, and INFO is answered while the AOF
+ * is still being replayed. Returns 1 when ready, 0 when not yet (refused, loading, not
+ * ours). */
+static int redis_probe(int port, pid_t pid)
+{
+	char want[48];
+	const char *needles[] = { want, "\r\nloading:0\r\n", NULL };
+
+	snprintf(want, sizeof(want), "\r\nprocess_id:%d\r\n", (int)pid);
+	return harness_redis_reply_has(port, "INFO\r\n", needles) ? 1 : 0;
 }
 
 static bool redis_ready(void *ctx)
