@@ -300,6 +300,14 @@ bool cp_redis_is_cluster(const struct cp_redis *r)
 	return r->cl != NULL;
 }
 
+void cp_redis_redirects(const struct cp_redis *r, uint64_t *moved, uint64_t *asked,
+			uint64_t *maps)
+{
+	*moved = r->cl != NULL ? r->cl->moved : 0;
+	*asked = r->cl != NULL ? r->cl->asked : 0;
+	*maps = r->cl != NULL ? r->cl->maps : 0;
+}
+
 unsigned int cp_redis_nodes(const struct cp_redis *r)
 {
 	return r->cl != NULL ? r->cl->map.n : 1;

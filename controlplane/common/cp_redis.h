@@ -100,6 +100,9 @@ void cp_redis_close(struct cp_redis *r);
 /* Redis Cluster (redis_nodes set). Valid while connected (after cp_redis_ensure returned 0
  * and before the next cp_redis_fail). */
 bool cp_redis_is_cluster(const struct cp_redis *r);
+/* Cluster redirects followed so far (MOVED, ASK) and slot maps read; 0 with one Redis. */
+void cp_redis_redirects(const struct cp_redis *r, uint64_t *moved, uint64_t *asked,
+			uint64_t *maps);
 /* Connections: 1 with one Redis, the primaries of the map with a cluster. */
 unsigned int cp_redis_nodes(const struct cp_redis *r);
 /* Connection i (< cp_redis_nodes). */

@@ -855,12 +855,15 @@ int cp_edge_run(struct cp_ctx *ctx)
 		else
 			cp_sleep_ms(10);
 	}
-out:
+out:;
+	uint64_t moved, asked, maps;
+	cp_redis_redirects(&e.r, &moved, &asked, &maps);
 	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64
 	       " events=%" PRIu64 " positions=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64
-	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64, e.written,
+	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64 " moved=%" PRIu64
+	       " asked=%" PRIu64 " slot_maps=%" PRIu64, e.written,
 	       e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped, e.batches,
-	       e.attaches, e.not_durable);
+	       e.attaches, e.not_durable, moved, asked, maps);
 	if (e.attached)
 		cp_shm_detach(&e.c);
 	cp_redis_close(&e.r);

@@ -16,6 +16,12 @@
  *   cluster       e2e on a Redis Cluster (3 primaries + 3 replicas, harness_rcluster;
  *                 decp-control with redis_nodes): the same checks, each stream read on the
  *                 primary serving its slot (issue 23 item 1)
+ *   cluster_reshard  the same while master 1's slot (and ~1,600 others) move to another
+ *                 primary (redis-cli --cluster reshard): no loss, no duplicate, exit 0
+ *   cluster_kill_replica|both|fsync  master 1's primary cut off from its replica, killed -9
+ *                 0.75 s later, the replica promoted: every ACKed signal on the new primary
+ *                 (replica, both) or the ACKed loss counted and > 0 (fsync); then the run
+ *                 completes and the archive is exact
  *   trim          e2e with redis_keep_signals = 1000: once archived, each stream is cut
  *                 back to its last ~1000 entries, and the archive still holds 1..M
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
@@ -24,6 +30,7 @@
  *                 DECP_BENCH_ROLES=edge runs decp-control without the archiver;
  *                 DECP_BENCH_SCHED=N: Redis, the dataplane and decp-master at SCHED_FIFO N,
  *                 DECP_TEST_CONF_EXTRA="k = v;k = v": more lines for decp-control's file)
+ *   cluster_bench the bench on a Redis Cluster of 3 primaries (harness_rcluster)
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
@@ -201,6 +208,7 @@ static int start_dp(struct env *e)
 
 static const char *ctl_roles; /* --roles for decp-control; NULL = the default (all) */
 static bool use_cluster;      /* scenario cluster*: a Redis Cluster (harness_rcluster) */
+static const char *durability; /* scenario cluster_kill_<d>: decp-control's durability */
 
 static int start_ctl(struct env *e)
 {
@@ -388,6 +396,8 @@ static int env_start(struct env *e)
 	}
 	if (e->cluster != NULL)
 		fprintf(f, "redis_nodes = %s\n", harness_rcluster_seeds(e->cluster));
+	if (durability != NULL)
+		fprintf(f, "durability = %s\ndurability_wait_ms = 100\n", durability);
 	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
 		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
 		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n"
@@ -437,7 +447,8 @@ static void env_stop(struct env *e, bool show_logs)
 	unlink(shm);
 	if (e->dir[0] != '\0') {
 		const char *files[] = {"dp.port", "dataplane.log", "control.log", "master.log",
-				       "control.conf", "arch-a.log", "arch-b.log", "positions.csv"};
+				       "control.conf", "arch-a.log", "arch-b.log", "positions.csv",
+				       "acked", "reshard.log"};
 		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 			char p[320];
 			snprintf(p, sizeof(p), "%s/%s", e->dir, files[i]);
@@ -1365,6 +1376,285 @@ static void run_positions(struct env *e)
 	PQfinish(c);
 }
 
+/* Index of the cluster node listening on port, or -1. */
+static int cluster_node_of_port(const struct env *e, int port)
+{
+	for (int i = 0; i < harness_rcluster_nodes(e->cluster); i++)
+		if (harness_rcluster_port(e->cluster, i) == port)
+			return i;
+	return -1;
+}
+
+/* Last sequence of master m's stream where the cluster serves it now (0: empty/none). */
+static uint64_t stream_last(const struct env *e, uint32_t m)
+{
+	redisContext *r = redis_for(e, m);
+	uint64_t last = 0;
+	redisReply *x = r != NULL ? redisCommand(r, "XREVRANGE decp:{m%u}:signals + - COUNT 1", m)
+				  : NULL;
+	if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1)
+		last = strtoull(x->element[0]->element[0]->str, NULL, 10);
+	freeReplyObject(x);
+	redisFree(r);
+	return last;
+}
+
+/* Slots node i serves up to and including `upto` (CLUSTER SLOTS, asked of node i). */
+static long cluster_slots_of(const struct env *e, int i, long long upto)
+{
+	struct timeval tv = {5, 0};
+	int port = harness_rcluster_port(e->cluster, i);
+	redisContext *r = redisConnectWithTimeout("127.0.0.1", port, tv);
+	redisReply *x = r != NULL && !r->err ? redisCommand(r, "CLUSTER SLOTS") : NULL;
+	long n = 0;
+	for (size_t k = 0; x != NULL && x->type == REDIS_REPLY_ARRAY && k < x->elements; k++) {
+		const redisReply *s = x->element[k];
+		long long lo = s->element[0]->integer, hi = s->element[1]->integer;
+		if (s->elements >= 3 && s->element[2]->element[1]->integer == port && lo <= upto)
+			n += (hi < upto ? hi : upto) - lo + 1;
+	}
+	freeReplyObject(x);
+	redisFree(r);
+	return n;
+}
+
+/* A node's id (CLUSTER MYID). */
+static int cluster_node_id(const struct env *e, int i, char *out, size_t cap)
+{
+	struct timeval tv = {5, 0};
+	redisContext *r = redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster, i),
+						  tv);
+	redisReply *x = r != NULL && !r->err ? redisCommand(r, "CLUSTER MYID") : NULL;
+	int rc = x != NULL && x->type == REDIS_REPLY_STRING ? 0 : -1;
+	if (rc == 0)
+		snprintf(out, cap, "%s", x->str);
+	freeReplyObject(x);
+	redisFree(r);
+	return rc;
+}
+
+/*
+ * cluster_reshard: the slots of master 1's primary up to its slot (and 200 more) move to
+ * another primary (redis-cli --cluster reshard) while all masters stream: the edge meets MOVED and ASK,
+ * the archiver MOVED; nothing lost, nothing twice, no master error (exit 0 means every
+ * signal ACKed; the masters' own retries are all they saw).
+ */
+static void run_cluster_reshard(struct env *e)
+{
+	uint64_t t0 = now_ms();
+	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
+	redisContext *r1 = redis_for(e, 1);
+	int from = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
+	redisFree(r1);
+	int to = from == 0 ? 1 : 0;
+	char id_from[64] = "", id_to[64] = "", seed[32], log[300];
+	CHECK(from >= 0 && cluster_node_id(e, from, id_from, sizeof(id_from)) == 0 &&
+	      cluster_node_id(e, to, id_to, sizeof(id_to)) == 0, "the reshard's nodes");
+	/* under way: master 1 has written a few hundred signals */
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 300;)
+		sleep_ms(50);
+	/* redis-cli takes the source's slots from its lowest: up to master 1's slot, and 200
+	 * more (other live masters on the way), so it ends while the masters still stream */
+	char nslots[16];
+	long long slot1 = 0;
+	{
+		struct timeval tv = {5, 0};
+		redisContext *k = redisConnectWithTimeout("127.0.0.1",
+			harness_rcluster_port(e->cluster, from >= 0 ? from : 0), tv);
+		redisReply *x = k != NULL && !k->err ? redisCommand(k, "CLUSTER KEYSLOT %s",
+								    "decp:{m1}:signals") : NULL;
+		slot1 = x != NULL && x->type == REDIS_REPLY_INTEGER ? x->integer : 0;
+		freeReplyObject(x);
+		redisFree(k);
+	}
+	snprintf(nslots, sizeof(nslots), "%ld", from >= 0 ? cluster_slots_of(e, from, slot1 + 200)
+							   : 0);
+	snprintf(seed, sizeof(seed), "127.0.0.1:%d", harness_rcluster_port(e->cluster, from));
+	snprintf(log, sizeof(log), "%s/reshard.log", e->dir);
+	char *argv[] = {"redis-cli", "--cluster", "reshard", seed, "--cluster-from", id_from,
+			"--cluster-to", id_to, "--cluster-slots", nslots, "--cluster-yes",
+			"--cluster-pipeline", "1", NULL};
+	int owner[64] = {0};
+	for (uint32_t k = 1; k <= e->masters && k < 64; k++) {
+		redisContext *o = redis_for(e, k);
+		owner[k] = o != NULL ? o->tcp.port : 0;
+		redisFree(o);
+	}
+	uint64_t r0 = now_ms();
+	pid_t rs = harness_spawn(log, argv);
+	int rrc = rs > 0 ? harness_wait_exit(rs, 300000) : -1;
+	uint64_t r1ms = now_ms();
+	/* masters whose slot moved and that were still streaming when the reshard ended */
+	unsigned int moved_masters = 0, moved_live = 0;
+	for (uint32_t k = 1; k <= e->masters && k < 64; k++) {
+		redisContext *o = redis_for(e, k);
+		if (o != NULL && o->tcp.port != owner[k]) {
+			moved_masters++;
+			moved_live += stream_last(e, k) < e->signals;
+		}
+		redisFree(o);
+	}
+	uint64_t at_end = stream_last(e, 1);
+	CHECK(rrc == 0, "redis-cli --cluster reshard exit %d", rrc);
+	int rc = master_result(m, 600000);
+	fprintf(stderr, "cluster_reshard: %u masters x %" PRIu64 " signals; %s slots of node %d "
+		"(master 1's among them) moved to node %d in %llu ms while they streamed (master 1 "
+		"at %" PRIu64 " when it ended); masters done in %llu ms (exit %d)\n", e->masters,
+		e->signals, nslots, from, to, (unsigned long long)(r1ms - r0), at_end,
+		(unsigned long long)(now_ms() - t0), rc);
+	dump(e->dir, "master.log");
+	CHECK(rc == 0, "decp-master exit status %d (0 = every signal ACKed)", rc);
+	fprintf(stderr, "cluster_reshard: %u masters' slots moved, %u of them still streaming when "
+		"the reshard ended\n", moved_masters, moved_live);
+	CHECK(moved_live > 0, "slots of live masters moved (%u moved, %u live at the end)",
+	      moved_masters, moved_live);
+	redisContext *after = redis_for(e, 1);
+	CHECK(after != NULL && cluster_node_of_port(e, after->tcp.port) == to,
+	      "master 1's stream moved to node %d", to);
+	redisFree(after);
+	verify_redis(e);
+	verify_archive(e);
+	/* the redirects the edge followed, from its stop line */
+	stop_pid(&e->ctl, SIGTERM);
+	char path[300], line[1024];
+	unsigned long long moved = 0, asked = 0, maps = 0;
+	snprintf(path, sizeof(path), "%s/control.log", e->dir);
+	FILE *f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *p = strstr(line, " moved=");
+		if (strstr(line, "edge info: stopped:") != NULL && p != NULL)
+			sscanf(p, " moved=%llu asked=%llu slot_maps=%llu", &moved, &asked, &maps);
+	}
+	if (f != NULL)
+		fclose(f);
+	fprintf(stderr, "cluster_reshard: the edge followed %llu MOVED and %llu ASK, read the "
+		"slot map %llu times\n", moved, asked, maps);
+	CHECK(moved > 0, "the reshard redirected the edge's live writes (MOVED %llu, ASK %llu)",
+	      moved, asked);
+	CHECK(log_lines(e, "redis refused a write") == 0, "no write refused during the reshard");
+}
+
+/* ACKed sequences (decp-master --acked-file: MASTER FIRST LAST per line) above each
+ * master's stream end where the cluster serves it now: ACKed, and not there. */
+static uint64_t acked_lost(const struct env *e, const char *path, uint64_t *acked)
+{
+	FILE *f = fopen(path, "r");
+	uint64_t lost = 0, last[64] = {0};
+	unsigned int mm, seen = 0;
+	unsigned long long a, b;
+	*acked = 0;
+	if (f == NULL)
+		return UINT64_MAX;
+	for (uint32_t m = 1; m <= e->masters && m < 64; m++)
+		last[m] = stream_last(e, m);
+	while (fscanf(f, "%u %llu %llu", &mm, &a, &b) == 3) {
+		seen++;
+		if (mm == 0 || mm >= 64 || b < a)
+			continue;
+		*acked += b - a + 1;
+		if (b > last[mm])
+			lost += b - (a > last[mm] ? a : last[mm] + 1) + 1;
+	}
+	fclose(f);
+	return seen > 0 ? lost : UINT64_MAX;
+}
+
+/*
+ * cluster_kill_<durability>: the primary serving master 1 is cut off from its replica
+ * (CLIENT KILL TYPE master on the replica, then SIGSTOP so it cannot resync), takes writes
+ * 0.75 s more, and is killed -9; decp-control too (so that nothing writes to the new
+ * primary before it is compared); the replica is resumed and the cluster promotes it.
+ * Then decp-master stops and every sequence it had ACKed is looked for in the streams
+ * where the cluster now serves them. replica/both: none missing; fsync: the loss window,
+ * counted and required to be non-zero (it exists; the test can see it). Then decp-control
+ * starts again, the masters finish, and the archive holds each stream exactly once.
+ */
+static void run_cluster_kill(struct env *e, const char *durability)
+{
+	char acked[300];
+	snprintf(acked, sizeof(acked), "%s/acked", e->dir);
+	master_extra[0] = "--acked-file";
+	master_extra[1] = acked;
+	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
+	memset(master_extra, 0, sizeof(master_extra));
+	redisContext *r1 = redis_for(e, 1);
+	int victim = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
+	redisReply *rep = r1 != NULL ? redisCommand(r1, "INFO replication") : NULL;
+	const char *sp = rep != NULL && rep->type == REDIS_REPLY_STRING ?
+			 strstr(rep->str, "slave0:ip=127.0.0.1,port=") : NULL;
+	int replica = sp != NULL ? cluster_node_of_port(e, atoi(sp + 25)) : -1;
+	freeReplyObject(rep);
+	redisFree(r1);
+	CHECK(victim >= 0 && replica >= 0, "master 1's primary (%d) and its replica (%d)", victim,
+	      replica);
+	if (victim < 0 || replica < 0) {
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+		return;
+	}
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
+		sleep_ms(50);
+	struct timeval tv = {5, 0};
+	redisContext *rr = redisConnectWithTimeout("127.0.0.1",
+						   harness_rcluster_port(e->cluster, replica), tv);
+	redisReply *k = rr != NULL && !rr->err ? redisCommand(rr, "CLIENT KILL TYPE master") : NULL;
+	pid_t rpid = harness_rcluster_pid(e->cluster, replica);
+	kill(rpid, SIGSTOP);
+	freeReplyObject(k);
+	redisFree(rr);
+	uint64_t before = stream_last(e, 1);
+	sleep_ms(750);
+	uint64_t at_kill = stream_last(e, 1);
+	CHECK(harness_rcluster_kill(e->cluster, victim) == 0, "kill -9 the primary");
+	stop_pid(&e->ctl, SIGKILL);
+	uint64_t t0 = now_ms();
+	kill(rpid, SIGCONT);
+	/* promoted: the live nodes name the replica as master 1's primary, and it agrees */
+	bool promoted = false;
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && !promoted;) {
+		redisContext *nr = redis_for(e, 1);
+		redisReply *x = nr != NULL && cluster_node_of_port(e, nr->tcp.port) == replica ?
+				redisCommand(nr, "INFO replication") : NULL;
+		promoted = x != NULL && x->type == REDIS_REPLY_STRING &&
+			   strstr(x->str, "role:master") != NULL;
+		freeReplyObject(x);
+		redisFree(nr);
+		if (!promoted)
+			sleep_ms(50);
+	}
+	uint64_t t_promote = now_ms() - t0;
+	CHECK(promoted, "the cluster promoted master 1's replica within 60 s");
+	CHECK(harness_rcluster_wait_ok(e->cluster, 60000) == 0, "cluster_state:ok again");
+	/* decp-master: stop (a second SIGTERM: at once), writing its ACKed sequences */
+	kill(m, SIGTERM);
+	sleep_ms(200);
+	kill(m, SIGTERM);
+	master_result(m, 60000);
+	uint64_t n_acked = 0, lost = acked_lost(e, acked, &n_acked);
+	fprintf(stderr, "cluster_kill durability=%s: master 1 at %" PRIu64 " when cut off, %" PRIu64
+		" when its primary was killed; replica promoted after %llu ms; ACKed %" PRIu64
+		", of them missing from the new primaries' streams: %" PRIu64 "\n", durability,
+		before, at_kill, (unsigned long long)t_promote, n_acked, lost);
+	CHECK(lost != UINT64_MAX, "decp-master's --acked-file read");
+	if (strcmp(durability, "fsync") == 0)
+		CHECK(lost > 0 && lost != UINT64_MAX, "fsync: the loss window is visible (%" PRIu64
+		      " ACKed signals lost)", lost);
+	else
+		CHECK(lost == 0, "durability = %s: every ACKed signal is on the new primary (%" PRIu64
+		      " missing)", durability, lost);
+	/* the old primary comes back as the new one's replica (replica/both need one to ACK);
+	 * the pipeline resumes on the new map: the masters finish, the archive is exact */
+	CHECK(harness_rcluster_restart(e->cluster, victim) == 0, "the old primary restarted");
+	CHECK(harness_rcluster_wait_synced(e->cluster, 60000) == 0,
+	      "it rejoined as the new primary's replica");
+	CHECK(start_ctl(e) == 0, "decp-control restarted");
+	m = start_master(e, e->masters, 1, e->signals, "0");
+	int rc = master_result(m, 600000);
+	CHECK(rc == 0, "decp-master exit status %d after the failover", rc);
+	verify_redis(e);
+	verify_archive(e);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
@@ -1382,7 +1672,9 @@ int main(int argc, char **argv)
 	e.signals = argc > 6 ? strtoull(argv[6], NULL, 10) : 20000;
 	if (strcmp(argv[1], "revoke") == 0 || strcmp(argv[1], "rotate") == 0)
 		e.masters = 2;
-	if (strcmp(argv[1], "bench") == 0) {
+	/* cluster_bench: the bench on a Redis Cluster (3 primaries), for docs/perf.md */
+	const char *scenario = strcmp(argv[1], "cluster_bench") == 0 ? "bench" : argv[1];
+	if (strcmp(scenario, "bench") == 0) {
 		bench_rate = argc > 7 ? argv[7] : "0";
 		/* DECP_BENCH_ROLES=edge: the ingest path alone (nothing archived meanwhile) */
 		const char *roles = getenv("DECP_BENCH_ROLES");
@@ -1397,6 +1689,8 @@ int main(int argc, char **argv)
 		keep_signals = 1000;
 	if (strncmp(argv[1], "cluster", 7) == 0)
 		use_cluster = true;
+	if (strncmp(argv[1], "cluster_kill_", 13) == 0)
+		durability = argv[1] + 13;
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
 	if (strcmp(argv[1], "positions") == 0) {
@@ -1416,8 +1710,12 @@ int main(int argc, char **argv)
 			run_share(&e);
 		else if (strcmp(argv[1], "positions") == 0)
 			run_positions(&e);
+		else if (strcmp(argv[1], "cluster_reshard") == 0)
+			run_cluster_reshard(&e);
+		else if (strncmp(argv[1], "cluster_kill_", 13) == 0)
+			run_cluster_kill(&e, argv[1] + 13);
 		else
-			run_with_faults(&e, argv[1]);
+			run_with_faults(&e, scenario);
 	}
 	fprintf(stderr, "decp-control started %u times, dataplane %u times\n", e.ctl_starts,
 		e.dp_starts);

@@ -111,6 +111,12 @@ const char *harness_rcluster_dir(const struct harness_rcluster *c);
 int harness_rcluster_wait_ok(const struct harness_rcluster *c, int timeout_ms);
 /* SIGKILL node i and reap it. 0 or -ESRCH. */
 int harness_rcluster_kill(struct harness_rcluster *c, int i);
+/* Start node i again (after harness_rcluster_kill) on its ports and directory: it
+ * rejoins the cluster from its nodes.conf, as a replica if its slots were taken
+ * over meanwhile. 0; -EBUSY when running; -EIO when it did not come up. */
+int harness_rcluster_restart(struct harness_rcluster *c, int i);
+/* As harness_rcluster_wait_ok, and every primary has an online replica again. */
+int harness_rcluster_wait_synced(const struct harness_rcluster *c, int timeout_ms);
 /* Stop every node still running (SIGTERM, then SIGKILL), remove the
  * directory, free c. c may be NULL. */
 void harness_rcluster_destroy(struct harness_rcluster *c);

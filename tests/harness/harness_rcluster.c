@@ -217,6 +217,20 @@ int harness_rcluster_kill(struct harness_rcluster *c, int i)
 	return rc;
 }
 
+int harness_rcluster_restart(struct harness_rcluster *c, int i)
+{
+	if (i < 0 || i >= RCL_NODES)
+		return -EINVAL;
+	if (c->pid[i] > 0)
+		return -EBUSY;
+	return start_node(c, i);
+}
+
+int harness_rcluster_wait_synced(const struct harness_rcluster *c, int timeout_ms)
+{
+	return wait_ready(c, true, timeout_ms);
+}
+
 void harness_rcluster_destroy(struct harness_rcluster *c)
 {
 	if (!c)
