@@ -16,7 +16,7 @@
  *   cluster       e2e on a Redis Cluster (3 primaries + 3 replicas, harness_rcluster;
  *                 decp-control with redis_nodes): the same checks, each stream read on the
  *                 primary serving its slot (issue 23 item 1)
- *   cluster_reshard  the same while master 1's slot (and ~1,600 others) move to another
+ *   cluster_reshard  the same while a master's slot (and a few hundred others) move to another
  *                 primary (redis-cli --cluster reshard): no loss, no duplicate, exit 0
  *   cluster_kill_replica|both|fsync  master 1's primary cut off from its replica, killed -9
  *                 0.75 s later, the replica promoted: every ACKed signal on the new primary
@@ -1434,7 +1434,7 @@ static int cluster_node_id(const struct env *e, int i, char *out, size_t cap)
 }
 
 /*
- * cluster_reshard: the slots of master 1's primary up to its slot (and 200 more) move to
+ * cluster_reshard: the slots of a master's primary up to its slot (and 50 more) move to
  * another primary (redis-cli --cluster reshard) while all masters stream: the edge meets MOVED and ASK,
  * the archiver MOVED; nothing lost, nothing twice, no master error (exit 0 means every
  * signal ACKed; the masters' own retries are all they saw).
@@ -1443,32 +1443,35 @@ static void run_cluster_reshard(struct env *e)
 {
 	uint64_t t0 = now_ms();
 	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
-	redisContext *r1 = redis_for(e, 1);
-	int from = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
-	redisFree(r1);
-	int to = from == 0 ? 1 : 0;
-	char id_from[64] = "", id_to[64] = "", seed[32], log[300];
+	/* redis-cli takes the source's slots from its lowest: the tracked master t is the one
+	 * with the fewest slots of its primary at or below its own, and those (and 50 more)
+	 * move, so that the reshard is short and ends while the masters still stream */
+	uint32_t t = 1;
+	int from = -1;
+	long best = -1;
+	for (uint32_t k = 1; k <= e->masters; k++) {
+		redisContext *o = redis_for(e, k);
+		int node = o != NULL ? cluster_node_of_port(e, o->tcp.port) : -1;
+		redisReply *x = o != NULL ? redisCommand(o, "CLUSTER KEYSLOT decp:{m%u}:signals", k)
+					  : NULL;
+		long n = x != NULL && x->type == REDIS_REPLY_INTEGER && node >= 0 ?
+			 cluster_slots_of(e, node, x->integer) : -1;
+		freeReplyObject(x);
+		redisFree(o);
+		if (n > 0 && (best < 0 || n < best)) {
+			best = n;
+			t = k;
+			from = node;
+		}
+	}
+	int to = (from + 1) % 3; /* nodes 0-2 are the primaries */
+	char id_from[64] = "", id_to[64] = "", seed[32], log[300], nslots[24];
 	CHECK(from >= 0 && cluster_node_id(e, from, id_from, sizeof(id_from)) == 0 &&
 	      cluster_node_id(e, to, id_to, sizeof(id_to)) == 0, "the reshard's nodes");
-	/* under way: master 1 has written a few hundred signals */
-	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 300;)
+	snprintf(nslots, sizeof(nslots), "%ld", best + 50);
+	/* under way: master t has written a few hundred signals */
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, t) < 300;)
 		sleep_ms(50);
-	/* redis-cli takes the source's slots from its lowest: up to master 1's slot, and 200
-	 * more (other live masters on the way), so it ends while the masters still stream */
-	char nslots[16];
-	long long slot1 = 0;
-	{
-		struct timeval tv = {5, 0};
-		redisContext *k = redisConnectWithTimeout("127.0.0.1",
-			harness_rcluster_port(e->cluster, from >= 0 ? from : 0), tv);
-		redisReply *x = k != NULL && !k->err ? redisCommand(k, "CLUSTER KEYSLOT %s",
-								    "decp:{m1}:signals") : NULL;
-		slot1 = x != NULL && x->type == REDIS_REPLY_INTEGER ? x->integer : 0;
-		freeReplyObject(x);
-		redisFree(k);
-	}
-	snprintf(nslots, sizeof(nslots), "%ld", from >= 0 ? cluster_slots_of(e, from, slot1 + 200)
-							   : 0);
 	snprintf(seed, sizeof(seed), "127.0.0.1:%d", harness_rcluster_port(e->cluster, from));
 	snprintf(log, sizeof(log), "%s/reshard.log", e->dir);
 	char *argv[] = {"redis-cli", "--cluster", "reshard", seed, "--cluster-from", id_from,
@@ -1494,13 +1497,13 @@ static void run_cluster_reshard(struct env *e)
 		}
 		redisFree(o);
 	}
-	uint64_t at_end = stream_last(e, 1);
+	uint64_t at_end = stream_last(e, t);
 	CHECK(rrc == 0, "redis-cli --cluster reshard exit %d", rrc);
 	int rc = master_result(m, 600000);
 	fprintf(stderr, "cluster_reshard: %u masters x %" PRIu64 " signals; %s slots of node %d "
-		"(master 1's among them) moved to node %d in %llu ms while they streamed (master 1 "
+		"(master %u's among them) moved to node %d in %llu ms while they streamed (master %u "
 		"at %" PRIu64 " when it ended); masters done in %llu ms (exit %d)\n", e->masters,
-		e->signals, nslots, from, to, (unsigned long long)(r1ms - r0), at_end,
+		e->signals, nslots, from, t, to, (unsigned long long)(r1ms - r0), t, at_end,
 		(unsigned long long)(now_ms() - t0), rc);
 	dump(e->dir, "master.log");
 	CHECK(rc == 0, "decp-master exit status %d (0 = every signal ACKed)", rc);
@@ -1508,9 +1511,9 @@ static void run_cluster_reshard(struct env *e)
 		"the reshard ended\n", moved_masters, moved_live);
 	CHECK(moved_live > 0, "slots of live masters moved (%u moved, %u live at the end)",
 	      moved_masters, moved_live);
-	redisContext *after = redis_for(e, 1);
+	redisContext *after = redis_for(e, t);
 	CHECK(after != NULL && cluster_node_of_port(e, after->tcp.port) == to,
-	      "master 1's stream moved to node %d", to);
+	      "master %u's stream moved to node %d", t, to);
 	redisFree(after);
 	verify_redis(e);
 	verify_archive(e);
