@@ -125,6 +125,9 @@ int cp_rcl_redirect_parse(const char *err, size_t len, struct cp_rcl_redirect *o
 	if (colon == NULL || colon == hp || (size_t)(colon - hp) >= sizeof(out->to.host) ||
 	    colon + 1 == hp + len)
 		return -EINVAL;
+	for (const char *h = hp; h < colon; h++)
+		if ((unsigned char)*h <= ' ' || *h == 0x7f)
+			return -EINVAL; /* a host name has no blanks, controls or NULs */
 	for (const char *d = colon + 1; d < hp + len; d++) {
 		if (*d < '0' || *d > '9' || port > 65535)
 			return -EINVAL;

@@ -183,10 +183,12 @@ static void test_redirects(void)
 		"ERR unknown command", "MOVED", "MOVED 3999", "MOVED 3999 ", "MOVED 16384 h:1",
 		"MOVED x h:1", "MOVED 1 h", "MOVED 1 :1", "MOVED 1 h:", "MOVED 1 h:0",
 		"MOVED 1 h:65536", "MOVED 1 h:1x", "ASK  1 h:1", "moved 1 h:1", "MOVED 1234567 h:1",
-		"TRYAGAIN Multiple keys request during rehashing of slot",
+		"TRYAGAIN Multiple keys request during rehashing of slot", "MOVED 1 a b:1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CU_ASSERT_EQUAL(cp_rcl_redirect_parse(bad[i], strlen(bad[i]), &d), -EINVAL);
+	/* found by fuzz_rcluster: a NUL in the host */
+	CU_ASSERT_EQUAL(cp_rcl_redirect_parse("ASK 1 \0h:5", 10, &d), -EINVAL);
 }
 
 static void test_note_moved(void)
