@@ -745,6 +745,10 @@ static void cpu_snap(const struct env *e, struct cpu_snap *c)
 	c->dp = cpu_s(e->dp, false);
 	c->ctl = cpu_s(e->ctl, false);
 	c->redis = e->redis != NULL ? cpu_s(harness_redis_pid(e->redis), false) : 0;
+	/* a cluster: all six nodes (the replicas' CPU is part of what a signal costs) */
+	for (int i = 0; e->cluster != NULL && i < harness_rcluster_nodes(e->cluster); i++)
+		if (harness_rcluster_pid(e->cluster, i) > 0)
+			c->redis += cpu_s(harness_rcluster_pid(e->cluster, i), false);
 	c->pg = pg_cpu_s(harness_pg_pid(e->pg));
 }
 
