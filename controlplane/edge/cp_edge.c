@@ -703,6 +703,8 @@ static int write_batch(struct edge *e)
 		 * read the map again (at once, keeping the connections). */
 		CP_LOG_RL(CP_LOG_INFO, ROLE, "redis cluster: a slot moved; writing the batch again "
 			  "on the new map");
+		cp_sleep_ms(1); /* bounds the retries while a slot is in flight (an ASK to a
+				 * primary not yet in the map is a MOVED here) */
 		return -EAGAIN;
 	}
 	if (asked && resend_asked(e, wait, &replicas) != 0)
