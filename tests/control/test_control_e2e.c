@@ -31,6 +31,8 @@
  *                 DECP_BENCH_SCHED=N: Redis, the dataplane and decp-master at SCHED_FIFO N,
  *                 DECP_TEST_CONF_EXTRA="k = v;k = v": more lines for decp-control's file)
  *   cluster_bench the bench on a Redis Cluster of 3 primaries (harness_rcluster)
+ *   cluster_positions  positions on the cluster: the book role keeps its books and compares
+ *                 the masters' own snapshots, each master's keys on its slot's primary
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
@@ -1700,7 +1702,7 @@ int main(int argc, char **argv)
 		durability = argv[1] + 13;
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
-	if (strcmp(argv[1], "positions") == 0) {
+	if (strcmp(argv[1], "positions") == 0 || strcmp(argv[1], "cluster_positions") == 0) {
 		ctl_roles = "edge,book";
 		e.masters = 3;
 	}
@@ -1715,7 +1717,8 @@ int main(int argc, char **argv)
 			run_bench_archive(&e);
 		else if (strcmp(argv[1], "share") == 0)
 			run_share(&e);
-		else if (strcmp(argv[1], "positions") == 0)
+		else if (strcmp(argv[1], "positions") == 0 ||
+			 strcmp(argv[1], "cluster_positions") == 0)
 			run_positions(&e);
 		else if (strcmp(argv[1], "cluster_reshard") == 0)
 			run_cluster_reshard(&e);
