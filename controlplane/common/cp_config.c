@@ -479,7 +479,8 @@ static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen
 		if (colon == NULL || colon == p || end != p + len || port < 1 || port > 65535 ||
 		    colon + 1 == p + len || ++n > 16 || (p[len] == ',' && p[len + 1] == '\0')) {
 			dp_kvconf_msg(err, errlen, "redis_nodes: expected 1 to 16 host:port entries "
-				      "separated by commas, got '%.*s'", (int)len, p);
+				      "separated by commas, got '%s' (at '%.*s')", c->redis_nodes,
+				      (int)len, p);
 			return -EINVAL;
 		}
 		p += len + (p[len] == ',');

@@ -169,11 +169,11 @@ int main(int argc, char **argv)
 	cp_log_set_level((enum cp_log_level)cfg.log_level);
 	if (check) {
 		char rs[160];
-		printf("roles=%s shm=%s redis=%s:%u%s%s edge_batch=%u archiver_batch=%u "
+		printf("roles=%s shm=%s redis=%s:%u%s%s%s%s edge_batch=%u archiver_batch=%u "
 		       "durability=%s\n", cp_config_roles_str(cfg.roles, rs, sizeof(rs)), cfg.shm,
 		       cfg.redis_host, cfg.redis_port, cfg.redis_sentinels[0] ? " sentinels=" : "",
-		       cfg.redis_sentinels, cfg.edge_batch, cfg.archiver_batch,
-		       cp_durability_name(cfg.durability));
+		       cfg.redis_sentinels, cfg.redis_nodes[0] ? " cluster=" : "", cfg.redis_nodes,
+		       cfg.edge_batch, cfg.archiver_batch, cp_durability_name(cfg.durability));
 		return 0;
 	}
 
