@@ -154,8 +154,8 @@ static void test_set_and_validate(void)
 static void test_redis_nodes(void)
 {
 	static const char *const bad[] = {"h", "h:", ":1", "h:0", "h:65536", "h:1,", "h:1,,h:2",
-					  "h:1x", "a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,"
-					  "l:12,m:13,n:14,o:15,p:16,q:17"};
+					  "h:1x", ("a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,"
+						   "l:12,m:13,n:14,o:15,p:16,q:17")};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cp_config_defaults(&c);
 		CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,archiver", err, sizeof(err)), 0);
