@@ -64,6 +64,9 @@ void dp_ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
 					      atomic_load_explicit(&h->cp_attach_count,
 								   memory_order_acquire),
 					      memory_order_relaxed);
+			atomic_store_explicit(&h->dp_login_confirm,
+					      (cmds[i].ready_flags & DP_READY_CONFIRM_LOGINS) != 0,
+					      memory_order_relaxed);
 			atomic_store_explicit(&h->dp_ready_cmd, 1, memory_order_relaxed);
 		} else if (cmds[i].type == DP_CTRL_NOT_READY) {
 			atomic_store_explicit(&h->dp_ready_cmd, 0, memory_order_relaxed);

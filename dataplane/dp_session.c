@@ -577,6 +577,100 @@ static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 			 const struct dp_token_ent *te, uint32_t version, uint64_t now_ns,
 			 int64_t wall_ns);
 
+/* A LOGIN or LOGOUT record of session s through its worker's ingress ring (never blocks).
+ * Returns whether it went in. */
+static bool worker_session_rec(struct dp_worker *w, uint32_t kind, uint64_t master_id,
+			       uint64_t conn_id, const struct dp_peer *peer, uint64_t gen,
+			       int64_t wall_ns)
+{
+	struct dp_ingress_rec rec;
+
+	memset(&rec, 0, offsetof(struct dp_ingress_rec, body));
+	rec.kind = kind;
+	rec.worker = (uint16_t)w->id;
+	rec.master_id = master_id;
+	rec.arrival_ns = wall_ns;
+	rec.conn_id = conn_id;
+	rec.session_gen = gen;
+	if (peer != NULL) {
+		rec.peer_family = peer->family;
+		rec.peer_port = peer->port;
+		memcpy(rec.peer_addr, peer->addr, sizeof(rec.peer_addr));
+	}
+	if (rte_ring_sp_enqueue_elem(w->ingress, &rec, sizeof(rec)) != 0)
+		return false;
+	w->enq_since_bell++;
+	return true;
+}
+
+static bool session_rec(struct dp_session *s, uint32_t kind, uint64_t master_id, uint64_t gen,
+			int64_t wall_ns)
+{
+	return worker_session_rec(s->w, kind, master_id, s->conn_id, &s->peer, gen, wall_ns);
+}
+
+/* Refuse a login for now (control not ready, or the edge could not confirm it): Nack
+ * UNAVAILABLE, not a failed login; the master retries (or fails over to another edge). */
+static void login_unavailable(struct dp_session *s, int64_t wall_ns)
+{
+	reject(s, DP_REASON_NOT_READY, 0, 0, NULL, 0, wall_ns);
+	send_nack(s, 0, DECP__NACK__REASON__REASON_UNAVAILABLE, 0);
+	begin_close(s, DP_REASON_NOT_READY);
+}
+
+/* The proof verified and the edge confirms logins: ask it (DP_REC_LOGIN) and wait in
+ * AWAIT_HELLO, login_step 2 (dp_session.h). master_slot and token_hash are set. */
+static void login_confirm_request(struct dp_session *s, uint32_t version, uint64_t now_ns,
+				  int64_t wall_ns)
+{
+	if (!session_rec(s, DP_REC_LOGIN, s->login_master, 0, wall_ns)) {
+		login_unavailable(s, wall_ns); /* ingress ring full: the edge is behind */
+		return;
+	}
+	dp_stat_add(s->w->st, DP_CTR_LOGIN_CONFIRMS, 1);
+	s->login_step = 2;
+	s->pending_ns = now_ns;
+	s->pending_version = version;
+}
+
+/* The login is decided: this session becomes the master's live one (owner word), ACTIVE,
+ * and HelloAck{last durable + 1} goes out. gen: the edge's claim generation (0 when
+ * logins are not confirmed). master_slot and token_hash are set. */
+static void login_finish(struct dp_session *s, uint64_t master_id, uint32_t version,
+			 uint64_t gen, int64_t wall_ns)
+{
+	struct dp_worker *w = s->w;
+	struct dp_master_rt *rt = &w->tables->rt[s->master_slot];
+
+	s->master_id = master_id;
+	s->session_gen = gen;
+	s->confirm_attach = gen != 0 ? atomic_load_explicit(&w->hdr->dp_ready_attach,
+							   memory_order_relaxed) : 0;
+	/* Newer login replaces the older: the older session sees the owner word change at its
+	 * next frame or tick and closes with REPLACED. */
+	atomic_store_explicit(&rt->owner, dp_owner_word(w->id, s->conn_id), memory_order_release);
+	/* Resume from last durable + 1: anything enqueued but not yet durable is resent by the
+	 * master and deduplicated by the consumer's idempotent write (SPEC §2). */
+	s->expect = atomic_load_explicit(&rt->last_durable, memory_order_acquire) + 1u;
+	s->gap_nacked = 0;
+	s->login_step = 0;
+	dp_session_set_state(s, DP_SS_ACTIVE);
+	dp_stat_add(w->st, DP_CTR_LOGINS, 1);
+	if (s->pending_unbound)
+		dp_stat_add(w->st, DP_CTR_LOGINS_UNBOUND, 1);
+	s->pending_unbound = 0;
+
+	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
+	Decp__HelloAck ha = DECP__HELLO_ACK__INIT;
+	ha.next_expected_sequence = s->expect;
+	ha.server_time_ns = wall_ns;
+	ha.protocol_version = version;
+	ha.max_frame = w->cfg.max_frame;
+	f.kind_case = DECP__INGEST_FRAME__KIND_HELLO_ACK;
+	f.hello_ack = &ha;
+	send_frame(s, &f);
+}
+
 /* Step 1 of the login: Hello{master_id, version 2} -> ServerChallenge{fresh nonce}. */
 static void handle_hello(struct dp_session *s, const Decp__Hello *h, const uint8_t *frame,
 			 size_t flen, uint64_t now_ns, int64_t wall_ns)
@@ -732,30 +826,13 @@ static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 		begin_close(s, DP_REASON_NOT_READY);
 		return;
 	}
-	struct dp_master_rt *rt = &w->tables->rt[me->slot];
-	s->master_id = me->master_id;
 	s->master_slot = me->slot;
 	memcpy(s->token_hash, te->hash, sizeof(s->token_hash));
-	/* Newer login replaces the older: the older session sees the owner word change at its
-	 * next frame or tick and closes with REPLACED. */
-	atomic_store_explicit(&rt->owner, dp_owner_word(w->id, s->conn_id), memory_order_release);
-	/* Resume from last durable + 1: anything enqueued but not yet durable is resent by the
-	 * master and deduplicated by the consumer's idempotent write (SPEC §2). */
-	s->expect = atomic_load_explicit(&rt->last_durable, memory_order_acquire) + 1u;
-	s->gap_nacked = 0;
-	s->login_step = 0;
-	dp_session_set_state(s, DP_SS_ACTIVE);
-	dp_stat_add(w->st, DP_CTR_LOGINS, 1);
-
-	Decp__IngestFrame f = DECP__INGEST_FRAME__INIT;
-	Decp__HelloAck ha = DECP__HELLO_ACK__INIT;
-	ha.next_expected_sequence = s->expect;
-	ha.server_time_ns = wall_ns;
-	ha.protocol_version = version;
-	ha.max_frame = w->cfg.max_frame;
-	f.kind_case = DECP__INGEST_FRAME__KIND_HELLO_ACK;
-	f.hello_ack = &ha;
-	send_frame(s, &f);
+	if (atomic_load_explicit(&w->hdr->dp_login_confirm, memory_order_relaxed) != 0) {
+		login_confirm_request(s, version, now_ns, wall_ns);
+		return;
+	}
+	login_finish(s, me->master_id, version, 0, wall_ns);
 }
 
 
@@ -793,9 +870,8 @@ static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
 			      DECP__ERROR__CODE__CODE_UNAUTHENTICATED, NULL, 0, wall_ns);
 		return;
 	}
+	s->pending_unbound = unbound;
 	login_decide(s, me, te, PROTO_PROTOCOL_VERSION, now_ns, wall_ns);
-	if (unbound && s->state == DP_SS_ACTIVE)
-		dp_stat_add(w->st, DP_CTR_LOGINS_UNBOUND, 1);
 }
 
 /* Step 2 of the check order: the session is still authenticated and still the live one. */
@@ -1184,6 +1260,11 @@ void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id
 	s->login_step = 0;
 	s->has_binding = 0;
 	s->login_master = 0;
+	s->pending_ns = 0;
+	s->pending_version = 0;
+	s->pending_unbound = 0;
+	s->session_gen = 0;
+	s->confirm_attach = 0;
 	s->out_head = s->out_tail = 0;
 	proto_frame_decoder_init(&s->dec, s->dec_buf, sizeof(s->dec_buf), w->cfg.max_frame);
 	dp_session_set_state(s, DP_SS_AWAIT_HELLO);
@@ -1243,6 +1324,21 @@ int dp_session_tick(struct dp_session *s, uint64_t now_ns)
 		begin_close(s, DP_REASON_HELLO_TIMEOUT);
 		return -ECONNRESET;
 	}
+	if (s->state == DP_SS_AWAIT_HELLO && s->login_step == 2 &&
+	    now_ns - s->pending_ns > DP_LOGIN_CONFIRM_NS) {
+		/* The edge did not answer the LOGIN (busy, or its Redis is slow): as not ready. */
+		login_unavailable(s, dp_wall_ns());
+		return -ECONNRESET;
+	}
+	if (s->state == DP_SS_ACTIVE && s->session_gen != 0 &&
+	    atomic_load_explicit(&w->hdr->dp_ready_attach, memory_order_relaxed) !=
+		    s->confirm_attach) {
+		/* Confirmed by a control process that is no longer the one READY: the new one
+		 * knows nothing of this session's claim, so the master logs in again (Nack
+		 * UNAVAILABLE, as a Signal would get while control was away). */
+		login_unavailable(s, dp_wall_ns());
+		return -ECONNRESET;
+	}
 	if (now_ns > s->last_frame_ns && now_ns - s->last_frame_ns > w->cfg.idle_timeout_ns) {
 		reject(s, DP_REASON_IDLE_TIMEOUT, 0, 0, NULL, 0, dp_wall_ns());
 		begin_close(s, DP_REASON_IDLE_TIMEOUT);
@@ -1263,6 +1359,12 @@ void dp_session_close(struct dp_session *s)
 {
 	if (s->state == DP_SS_FREE || s->state == DP_SS_CLOSED)
 		return;
+	if (s->session_gen != 0) {
+		/* A confirmed session ends: the edge clears its claim if still this one's. */
+		if (!session_rec(s, DP_REC_LOGOUT, s->master_id, s->session_gen, dp_wall_ns()))
+			dp_stat_add(s->w->st, DP_CTR_LOGOUT_LOST, 1);
+		s->session_gen = 0;
+	}
 	if (s->state == DP_SS_ACTIVE) {
 		/* Give up ownership only if still ours: a newer login keeps its claim. */
 		uint64_t mine = dp_owner_word(s->w->id, s->conn_id);
@@ -1290,6 +1392,55 @@ void dp_session_release(struct dp_session *s)
 	}
 }
 
+/* The edge's answer to a LOGIN, or its order to close a session (ACK statuses LOGIN_OK,
+ * LOGIN_UNAVAILABLE, CLOSE; dp_shm.h). An answer whose session is no longer the pending
+ * one (timed out, evicted, closed) is counted stale; a LOGIN_OK then releases the claim
+ * it made (LOGOUT), so a master is never shown connected through a session that is gone. */
+static void session_answer(struct dp_worker *w, const struct dp_ack_rec *a)
+{
+	struct dp_session *s = w->ops->lookup(w->tctx, a->conn_id);
+	bool pending = s != NULL && s->state == DP_SS_AWAIT_HELLO && s->login_step == 2 &&
+		       s->login_master == a->master_id;
+
+	switch (a->status) {
+	case DP_ACK_LOGIN_OK: {
+		const struct dp_master_ent *me = dp_tables_master_find(w->snap, a->master_id);
+		/* Redis's durable last sequence: ours is stale if the master streamed through
+		 * another edge since our edge pushed SET_DURABLE. */
+		if (me != NULL)
+			dp_master_durable_advance(&w->tables->rt[me->slot], a->sequence);
+		if (pending && me != NULL && me->slot == s->master_slot) {
+			login_finish(s, a->master_id, s->pending_version, a->session_gen,
+				     dp_wall_ns());
+			return;
+		}
+		dp_stat_add(w->st, DP_CTR_LOGIN_CONFIRM_STALE, 1);
+		if (!worker_session_rec(w, DP_REC_LOGOUT, a->master_id, a->conn_id, NULL,
+					a->session_gen, dp_wall_ns()))
+			dp_stat_add(w->st, DP_CTR_LOGOUT_LOST, 1);
+		return;
+	}
+	case DP_ACK_LOGIN_UNAVAILABLE:
+		if (pending)
+			login_unavailable(s, dp_wall_ns());
+		else
+			dp_stat_add(w->st, DP_CTR_LOGIN_CONFIRM_STALE, 1);
+		return;
+	case DP_ACK_CLOSE:
+		if (s != NULL && s->state == DP_SS_ACTIVE && s->master_id == a->master_id &&
+		    s->session_gen == a->session_gen) {
+			/* A newer login of this master took its claim (on another edge, or
+			 * another session here whose owner word the tick would see anyway). */
+			reject(s, DP_REASON_REPLACED, 0, 0, NULL, 0, dp_wall_ns());
+			send_error(s, DECP__ERROR__CODE__CODE_REPLACED);
+			begin_close(s, DP_REASON_REPLACED);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
 unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget)
 {
 	struct dp_ack_rec acks[32];
@@ -1303,6 +1454,10 @@ unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget)
 		uint64_t now = worker_now(w);
 		for (unsigned int i = 0; i < n; i++) {
 			const struct dp_ack_rec *a = &acks[i];
+			if (a->status >= DP_ACK_LOGIN_OK) {
+				session_answer(w, a);
+				continue;
+			}
 			const struct dp_master_ent *me = dp_tables_master_find(w->snap, a->master_id);
 			if (me != NULL)
 				dp_master_durable_advance(&w->tables->rt[me->slot], a->sequence);

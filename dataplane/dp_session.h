@@ -30,6 +30,14 @@
  *   | FREE        | dp_session_open                         | AWAIT_HELLO |
  *   | AWAIT_HELLO | valid Hello: ServerChallenge sent        | AWAIT_HELLO |
  *   | AWAIT_HELLO | LoginProof verifies, READY, keys loaded | ACTIVE      |
+ *   |             |   (edge confirms logins: LOGIN sent,    | AWAIT_HELLO |
+ *   |             |   pending, login_step 2)                |  (pending)  |
+ *   | AWAIT_HELLO | pending: LOGIN_OK from the edge         | ACTIVE      |
+ *   | (pending)   | LOGIN_UNAVAILABLE, no answer in         | CLOSING     |
+ *   |             |   DP_LOGIN_CONFIRM_NS, any frame        |             |
+ *   | ACTIVE      | CLOSE from the edge (claim lost)        | CLOSING     |
+ *   | ACTIVE      | confirmed by a control process no longer| CLOSING     |
+ *   |             |   the one READY (tick)                  |             |
  *   | AWAIT_HELLO | any other frame / bad Hello / timeout   | CLOSING     |
  *   | ACTIVE      | Signal accepted / DUPLICATE / GAP / BUSY| ACTIVE      |
  *   | ACTIVE      | Heartbeat                               | ACTIVE      |
@@ -60,6 +68,19 @@
  * login without one (plaintext, or TLS with no certificate or one naming no master) is
  * refused as CERT_REQUIRED (Nack BAD_TOKEN, a failed login), before it can replace the
  * master's live session.
+ *
+ * Logins confirmed by the edge (layout 8; docs/ingest.md "One live session per master,
+ * across edges"): when the control process said READY with DP_READY_CONFIRM_LOGINS, a
+ * LoginProof that passes every check above does not answer HelloAck at once: the session
+ * sends a DP_REC_LOGIN record through its ingress ring and waits (AWAIT_HELLO, login_step
+ * 2, "pending"). The edge claims the master's live session in Redis, newest login wins,
+ * and answers on the worker's ACK ring (dp_worker_ack_poll): LOGIN_OK with the master's
+ * durable last sequence from Redis (this dataplane's own may be stale: the master may have
+ * streamed through another edge meanwhile) -> owner word, ACTIVE, HelloAck(durable + 1);
+ * LOGIN_UNAVAILABLE, or no answer within DP_LOGIN_CONFIRM_NS (dp_session_tick) -> Nack
+ * UNAVAILABLE (reason not_ready), closed. A confirmed session that closes sends
+ * DP_REC_LOGOUT; a CLOSE order from the edge (its claim went to a newer login elsewhere)
+ * closes it with Error REPLACED. Nothing of this runs per signal.
  *
  * Checks on every Signal, in this order (the issue's order; each failure is counted by
  * reason and sent as a protection-event record through the ingress ring):
@@ -106,6 +127,9 @@
 #define DP_SESSION_RX_MIN_FREE (48u * 1024u)
 #define DP_LOGIN_BUCKETS 1024u
 #define DP_UNBOUND_MAX 32u /* --tls-unbound-masters entries */
+/* A pending login (confirmed by the edge) waits this long for LOGIN_OK, then Nack
+ * UNAVAILABLE: the master tries again, or another edge. */
+#define DP_LOGIN_CONFIRM_NS 1000000000ull
 
 enum dp_session_state {
 	DP_SS_FREE = 0,
@@ -265,6 +289,17 @@ struct dp_session {
 	uint8_t login_step;
 	uint8_t has_binding;         /* binding set by the transport (TLS exporter) */
 	uint64_t login_master;
+	/* Logins confirmed by the edge (dp_login_confirm, layout 8): login_step 2 = the proof
+	 * verified, DP_REC_LOGIN sent, HelloAck waits for the edge's answer (LOGIN_OK) since
+	 * pending_ns; master_slot, token_hash and pending_version are already set, master_id
+	 * stays 0 until LOGIN_OK makes the session ACTIVE. */
+	uint64_t pending_ns;
+	uint32_t pending_version;
+	uint8_t pending_unbound;     /* count logins_unbound once confirmed */
+	/* ACTIVE and confirmed: the claim's generation (0 = not confirmed: no LOGOUT) and the
+	 * control attachment (dp_ready_attach) that confirmed it. */
+	uint64_t session_gen;
+	uint64_t confirm_attach;
 	uint8_t nonce[PROTO_LOGIN_NONCE_LEN];
 	uint8_t binding[PROTO_LOGIN_BINDING_LEN];
 	struct proto_frame_decoder dec;

@@ -42,8 +42,11 @@
  * process's liveness (dp_ready_cmd, dp_ready_attach, dp_cp_lost), pre-login counters;
  * 5: TLS channel binding (reject reason "unbound", counter logins_unbound);
  * 6: per-master client certificates (reject reason "cert_required"); 7: the master's
- * positions snapshot (DP_REC_POSITIONS, counters positions_enqueued/positions_dropped). */
-#define DP_SHM_LAYOUT_VERSION 7u
+ * positions snapshot (DP_REC_POSITIONS, counters positions_enqueued/positions_dropped);
+ * 8: logins confirmed by the edge (DP_REC_LOGIN/LOGOUT, ACK statuses LOGIN_OK /
+ * LOGIN_UNAVAILABLE / CLOSE, READY's DP_READY_CONFIRM_LOGINS, dp_login_confirm; docs/ingest.md
+ * "One live session per master, across edges"). */
+#define DP_SHM_LAYOUT_VERSION 8u
 #define DP_SHM_MAX_WORKERS 16u
 #define DP_CACHE_LINE 64u
 
@@ -62,6 +65,16 @@ enum dp_rec_kind {
 	 * verified: sequence = the snapshot's N, body = the Positions body, hmac = its MAC.
 	 * Stored by the edge (decp:{m<id>}:positions), never ACKed. */
 	DP_REC_POSITIONS = 3,
+	/* A LoginProof verified (layout 8, only while control asked for DP_READY_CONFIRM_LOGINS):
+	 * master_id, conn_id, worker, peer, arrival_ns = wall clock of the proof. The edge
+	 * claims the master's live session in Redis and answers on this worker's ACK ring with
+	 * LOGIN_OK (sequence = the master's durable last sequence, session_gen = the claim's
+	 * generation) or LOGIN_UNAVAILABLE. */
+	DP_REC_LOGIN = 4,
+	/* A confirmed session ended (closed, or LOGIN_OK came for a session that had gone):
+	 * master_id, conn_id, session_gen. The edge clears the claim only if it is still
+	 * that generation's. */
+	DP_REC_LOGOUT = 5,
 };
 
 /* Ingress record: worker -> control. 512 bytes. For DP_REC_PROTECTION the body holds up
@@ -84,7 +97,7 @@ struct dp_ingress_rec {
 	uint8_t peer_family;   /* AF_INET / AF_INET6 / 0 */
 	uint8_t pad0[5];
 	uint8_t peer_addr[16]; /* IPv4 in the first 4 bytes */
-	uint8_t pad1[8];
+	uint64_t session_gen;  /* LOGOUT: the generation LOGIN_OK gave the session; else 0 */
 	uint8_t hmac[DP_HMAC_LEN];
 	uint8_t sig[DP_SIG_LEN];
 	uint8_t body[DP_BODY_MAX];
@@ -93,13 +106,23 @@ struct dp_ingress_rec {
 enum dp_ack_status {
 	DP_ACK_OK = 1,        /* durable now (decp.Ack.STATUS_OK) */
 	DP_ACK_DUPLICATE = 2, /* was already durable (STATUS_DUPLICATE) */
+	/* Answers to DP_REC_LOGIN and orders for live sessions (layout 8); enq_mono_ns = 0. */
+	DP_ACK_LOGIN_OK = 3,  /* the claim is this session's: sequence = durable last sequence
+			       * in Redis, session_gen = the claim's generation -> HelloAck */
+	DP_ACK_LOGIN_UNAVAILABLE = 4, /* no claim (Redis down, replicas behind): Nack
+				       * UNAVAILABLE, the master retries */
+	DP_ACK_CLOSE = 5,     /* the session of (conn_id, session_gen) lost its claim to a newer
+			       * login (on another edge): close it with Error REPLACED */
 };
 
 /* ACK record: control -> worker (the worker of the ingress record). 48 bytes. */
 struct dp_ack_rec {
 	uint64_t master_id;
 	uint64_t sequence;
-	int64_t arrival_ns;   /* copied from the ingress record */
+	union {
+		int64_t arrival_ns;   /* OK/DUPLICATE: copied from the ingress record */
+		uint64_t session_gen; /* LOGIN_OK, CLOSE: the claim's generation */
+	};
 	uint64_t conn_id;     /* copied from the ingress record */
 	uint64_t enq_mono_ns; /* copied from the ingress record */
 	uint32_t status;      /* enum dp_ack_status */
@@ -120,6 +143,12 @@ enum dp_ctrl_type {
 	DP_CTRL_SET_MASTER_PREV = 7,
 };
 
+/* READY flags (layout 8). CONFIRM_LOGINS: this control process (the edge) confirms every
+ * login before HelloAck (DP_REC_LOGIN -> DP_ACK_LOGIN_OK); without it (decp-testconsumer,
+ * tests) a verified LoginProof is answered at once from the dataplane's own durable
+ * sequence, as before layout 8. */
+#define DP_READY_CONFIRM_LOGINS 1ull
+
 /* Control command: control -> dataplane main thread. 128 bytes. */
 struct dp_ctrl_cmd {
 	uint32_t type;            /* enum dp_ctrl_type */
@@ -128,6 +157,7 @@ struct dp_ctrl_cmd {
 	union {
 		uint64_t sequence;        /* SET_DURABLE */
 		int64_t valid_until_ns;   /* SET_MASTER_PREV: CLOCK_REALTIME ns */
+		uint64_t ready_flags;     /* READY: DP_READY_* bits */
 	};
 	uint64_t cookie;          /* echoed in dp_shm_hdr.dp_ctrl_last_cookie once applied */
 	uint8_t token_hash[32];   /* SHA-256(license token) */
@@ -204,7 +234,10 @@ enum dp_reason {
 	X(HMAC_PREV_USED, "hmac_prev_used") /* verified with the previous key */ \
 	X(LOGINS_UNBOUND, "logins_unbound") /* TLS login, zero binding, allowed master */ \
 	X(POSITIONS_ENQUEUED, "positions_enqueued") /* positions parts to control */ \
-	X(POSITIONS_DROPPED, "positions_dropped") /* ring full / control not ready */
+	X(POSITIONS_DROPPED, "positions_dropped") /* ring full / control not ready */ \
+	X(LOGIN_CONFIRMS, "login_confirms") /* LOGIN records sent to the edge */ \
+	X(LOGIN_CONFIRM_STALE, "login_confirm_stale") /* answer for a session gone */ \
+	X(LOGOUT_LOST, "logout_lost") /* ingress ring full: the claim stays until expiry */
 
 enum dp_counter {
 	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */
@@ -304,6 +337,7 @@ struct dp_shm_hdr {
 	 * younger than the dataplane's control_stale_ms). Workers read only this word. */
 	_Atomic uint32_t dp_ready;
 	_Atomic uint32_t dp_ready_cmd;                      /* last READY (1) / NOT_READY (0) */
+	_Atomic uint32_t dp_login_confirm;                  /* that READY's CONFIRM_LOGINS */
 	_Atomic uint64_t dp_ready_attach;                   /* cp_attach_count at that READY */
 	_Atomic uint64_t dp_cp_lost;                        /* times control went silent/away */
 	_Atomic uint64_t dp_heartbeat_ns;                   /* CLOCK_MONOTONIC, every ~10 ms */

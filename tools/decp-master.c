@@ -11,7 +11,9 @@
  *   Nack GAP(expected)  resend from expected
  *   HelloAck(expected)  everything below expected is durable; resend from expected
  *   no ACK for --ack-timeout-ms, EOF, Nack UNAVAILABLE: reconnect (then HelloAck rules);
- *                       the abandoned connection is reset, so none of its bytes arrive late
+ *                       the abandoned connection is reset, so none of its bytes arrive late;
+ *                       with several --connect endpoints, to the next one (failover), at once
+ *                       (a connect that fails or takes --connect-timeout-ms tries the next)
  *   Error REPLACED      a newer login of this master took the session: log in again (a
  *                       master replaced 10 times gives up: another instance is running)
  *   Nack BAD_TOKEN / BAD_SIGNATURE / MASTER_MISMATCH / STATE / MALFORMED, Error:
@@ -68,9 +70,20 @@
 
 enum mstate { M_IDLE, M_HELLO, M_ACTIVE, M_DONE, M_FAILED };
 
-struct dm_cfg {
+#define DM_EPS_MAX 8u
+
+/* One ingest endpoint (--connect ADDR:PORT). */
+struct dm_ep {
 	char addr[64];
 	uint16_t port;
+};
+
+struct dm_cfg {
+	struct dm_ep eps[DM_EPS_MAX]; /* --connect, in order: failover goes to the next */
+	uint32_t n_eps;
+	uint64_t connect_timeout_ns;
+	uint64_t retry_ns;      /* --reconnect-ms: before reconnecting to the same endpoint */
+	FILE *failover_log;     /* --failover-log: one line per failover, NULL = none */
 	uint32_t n_masters;
 	uint64_t base;
 	const char *seed;
@@ -111,6 +124,10 @@ struct master {
 	SSL_SESSION *sess;      /* last TLS session: resumed on reconnect */
 	enum mstate state;
 	uint64_t connect_at;
+	uint32_t ep;            /* index into cfg->eps of the current / next connection */
+	uint32_t ep_cycle;      /* endpoints tried since the last login (all failed: back off) */
+	int64_t lost_wall_ns;   /* a session was lost at this CLOCK_REALTIME, 0 = none */
+	uint32_t lost_ep;       /* ... on this endpoint */
 	uint64_t next_send;
 	uint64_t low_unacked;
 	uint64_t high_sent;     /* highest sequence sent so far */
@@ -137,7 +154,7 @@ struct master {
 
 struct dm_stats {
 	uint64_t acked, acked_by_hello, dup_acks, resent, busy, gaps, reconnects, unavailable;
-	uint64_t ack_timeouts, replaced;
+	uint64_t ack_timeouts, replaced, failovers;
 	uint64_t sent;
 	uint64_t tls_full, tls_resumed, tls_failed;
 };
@@ -299,7 +316,7 @@ static int tls_handshake(struct dm_thread *t, struct master *m, int fd)
 		SSL_set_tlsext_host_name(ssl, cfg->server_name);
 		if (SSL_set1_host(ssl, cfg->server_name) != 1)
 			goto fail;
-	} else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), cfg->addr) != 1) {
+	} else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), cfg->eps[m->ep].addr) != 1) {
 		goto fail;
 	}
 	if (m->sess != NULL)
@@ -357,6 +374,30 @@ static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
 	}
 }
 
+/* The session or connection is lost (EOF, error, Nack UNAVAILABLE, SHUTDOWN, ACK timeout):
+ * with several endpoints go on with the next one at once (its edge claims the master's
+ * session and answers HelloAck from Redis's durable sequence); with one, reconnect to it
+ * after retry_ns. */
+static void drop_failover(struct dm_thread *t, struct master *m, uint64_t retry_ns)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	int live = m->state == M_HELLO || m->state == M_ACTIVE;
+
+	if (live && m->state == M_ACTIVE && m->lost_wall_ns == 0) {
+		m->lost_wall_ns = wall_ns();
+		m->lost_ep = m->ep;
+	}
+	if (cfg->n_eps < 2 || !live) {
+		drop_conn(t, m, retry_ns);
+		return;
+	}
+	m->ep = (m->ep + 1) % cfg->n_eps;
+	m->ep_cycle++;
+	drop_conn(t, m, m->ep_cycle < cfg->n_eps ? 0 : cfg->retry_ns);
+	if (m->ep_cycle >= cfg->n_eps)
+		m->ep_cycle = 0;
+}
+
 static void fail_master(struct dm_thread *t, struct master *m, const char *why)
 {
 	fprintf(stderr, "decp-master: master %" PRIu64 ": %s\n", m->id, why);
@@ -365,36 +406,59 @@ static void fail_master(struct dm_thread *t, struct master *m, const char *why)
 	t->refused = 1;
 }
 
+/* connect (or the TLS handshake) failed: the next endpoint at once, or after retry_ns
+ * (100 ms by default) once every endpoint failed in a row. */
+static void connect_failed(struct dm_thread *t, struct master *m)
+{
+	const struct dm_cfg *cfg = t->cfg;
+
+	m->ep = (m->ep + 1) % cfg->n_eps;
+	m->ep_cycle++;
+	if (m->ep_cycle >= cfg->n_eps) {
+		m->ep_cycle = 0;
+		m->connect_at = mono_ns() + cfg->retry_ns;
+	} else {
+		m->connect_at = mono_ns();
+	}
+}
+
 static void do_connect(struct dm_thread *t, struct master *m)
 {
 	const struct dm_cfg *cfg = t->cfg;
+	const struct dm_ep *ep = &cfg->eps[m->ep];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	memset(&ss, 0, sizeof(ss));
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, cfg->addr, &a4->sin_addr) == 1) {
+	if (inet_pton(AF_INET, ep->addr, &a4->sin_addr) == 1) {
 		a4->sin_family = AF_INET;
-		a4->sin_port = htons(cfg->port);
+		a4->sin_port = htons(ep->port);
 		sl = sizeof(*a4);
 	} else {
-		inet_pton(AF_INET6, cfg->addr, &a6->sin6_addr);
+		inet_pton(AF_INET6, ep->addr, &a6->sin6_addr);
 		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons(cfg->port);
+		a6->sin6_port = htons(ep->port);
 		sl = sizeof(*a6);
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* A blocking connect bounded by --connect-timeout-ms (SO_SNDTIMEO bounds connect on
+	 * Linux): an endpoint whose host died answers nothing, not even a reset. */
+	struct timeval tv = {.tv_sec = (time_t)(cfg->connect_timeout_ns / 1000000000ull),
+			     .tv_usec = (suseconds_t)(cfg->connect_timeout_ns % 1000000000ull / 1000u)};
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
 		if (fd >= 0)
 			close(fd);
-		m->connect_at = mono_ns() + 100000000ull; /* refused: retry in 100 ms */
+		connect_failed(t, m);
 		return;
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (cfg->tls != NULL && tls_handshake(t, m, fd) != 0) {
 		close(fd);
-		m->connect_at = mono_ns() + 100000000ull;
+		connect_failed(t, m);
 		return;
 	}
 	int flags = fcntl(fd, F_GETFL);
@@ -434,7 +498,7 @@ static void flush_out(struct dm_thread *t, struct master *m)
 			int e = SSL_get_error(m->ssl, n);
 			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 				break;
-			drop_conn(t, m, 100000000ull);
+			drop_failover(t, m, t->cfg->retry_ns);
 			return;
 		}
 		ssize_t n = send(m->fd, m->out + off, m->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -446,7 +510,7 @@ static void flush_out(struct dm_thread *t, struct master *m)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		drop_conn(t, m, 100000000ull);
+		drop_failover(t, m, t->cfg->retry_ns);
 		return;
 	}
 	if (off > 0) {
@@ -525,6 +589,16 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		m->next_send = e > m->low_unacked ? e : m->low_unacked;
 		m->state = M_ACTIVE;
 		m->active_since = now;
+		m->ep_cycle = 0;
+		if (m->lost_wall_ns != 0 && m->ep != m->lost_ep) {
+			t->st.failovers++;
+			if (cfg->failover_log != NULL) /* one fprintf: one line, whole */
+				fprintf(cfg->failover_log, "%" PRIu64 " %s:%u %s:%u %" PRId64 " %" PRId64
+					"\n", m->id, cfg->eps[m->lost_ep].addr,
+					cfg->eps[m->lost_ep].port, cfg->eps[m->ep].addr,
+					cfg->eps[m->ep].port, m->lost_wall_ns, wall_ns());
+		}
+		m->lost_wall_ns = 0;
 		break;
 	}
 	case DECP__INGEST_FRAME__KIND_ACK: {
@@ -560,7 +634,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 			break;
 		case DECP__NACK__REASON__REASON_UNAVAILABLE:
 			t->st.unavailable++;
-			drop_conn(t, m, 200000000ull);
+			drop_failover(t, m, 200000000ull);
 			break;
 		case DECP__NACK__REASON__REASON_BAD_TOKEN:
 			fail_master(t, m, "login refused: bad or revoked license token (check "
@@ -588,7 +662,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		break;
 	case DECP__INGEST_FRAME__KIND_ERROR:
 		if (f->error->code == DECP__ERROR__CODE__CODE_SHUTDOWN) {
-			drop_conn(t, m, 200000000ull);
+			drop_failover(t, m, 200000000ull);
 		} else if (f->error->code == DECP__ERROR__CODE__CODE_REPLACED &&
 			   m->replaced < REPLACED_MAX) {
 			/* A login of this master took the session over: one of our own older
@@ -626,7 +700,7 @@ static void read_in(struct dm_thread *t, struct master *m)
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 					return;
 				ERR_clear_error();
-				drop_conn(t, m, 100000000ull); /* close_notify, EOF or a bad record */
+				drop_failover(t, m, t->cfg->retry_ns); /* close_notify, EOF, bad record */
 				return;
 			}
 			n = r;
@@ -638,7 +712,7 @@ static void read_in(struct dm_thread *t, struct master *m)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			drop_conn(t, m, 100000000ull);
+			drop_failover(t, m, t->cfg->retry_ns);
 			return;
 		}
 		const uint8_t *p = buf;
@@ -807,7 +881,7 @@ static void *thread_main(void *arg)
 			     now > oldest && now - oldest > cfg->ack_timeout_ns) ||
 			    (m->want_out && quiet > cfg->ack_timeout_ns)) {
 				t->st.ack_timeouts++;
-				drop_conn(t, m, 0);
+				drop_failover(t, m, 0);
 				continue;
 			}
 			if (m->state == M_ACTIVE && !m->want_out && quiet > cfg->heartbeat_ns)
@@ -834,13 +908,21 @@ static void *thread_main(void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: decp-master --connect ADDR:PORT [options]\n"
+		"usage: decp-master --connect ADDR:PORT[,ADDR:PORT...] [options]\n"
 		"\n"
 		"Master EA simulator and ingest load generator. Every master logs in with its\n"
 		"license token and sends signals 1..N, HMAC + Ed25519 signed, resending what ingest\n"
 		"has not ACKed after BUSY/GAP/reconnect. Prints ACK latency percentiles.\n"
 		"\n"
-		"  --connect ADDR:PORT    ingest address (numeric; [v6]:port allowed)\n"
+		"  --connect ADDR:PORT[,ADDR:PORT...]  ingest endpoints (numeric; [v6]:port\n"
+		"                         allowed; repeatable, at most 8 in all): the first is used\n"
+		"                         first; a lost session (EOF, Nack UNAVAILABLE, ACK timeout)\n"
+		"                         or a failed connect goes on with the next one at once\n"
+		"  --connect-timeout-ms MS  bound of one connect (default 1000)\n"
+		"  --reconnect-ms MS      pause before reconnecting to the same endpoint, and after\n"
+		"                         every endpoint failed in a row (default 100)\n"
+		"  --failover-log FILE    one line per failover: MASTER FROM TO LOST_NS HELLOACK_NS\n"
+		"                         (CLOCK_REALTIME ns: session lost on FROM, HelloAck on TO)\n"
 		"  --masters N            simulated masters (default 1)\n"
 		"  --master-base ID       first master id (default 1): ids ID..ID+N-1\n"
 		"  --key-seed S           test credential seed (default \"decp-test\"); tokens and\n"
@@ -897,14 +979,35 @@ static int parse_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, 
 	return 0;
 }
 
+/* --connect: one or more ADDR:PORT separated by commas, appended to c->eps. */
 static int parse_connect(const char *s, struct dm_cfg *c)
 {
-	const char *why;
-	if (dp_hostport_parse(s, c->addr, sizeof(c->addr), &c->port, 1, &why) != 0) {
-		fprintf(stderr, "decp-master: --connect '%s': %s\n", s, why);
-		return -1;
+	const char *p = s;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		char one[96];
+		const char *why;
+		if (len == 0 || len >= sizeof(one)) {
+			fprintf(stderr, "decp-master: --connect '%s': empty or overlong endpoint\n", s);
+			return -1;
+		}
+		if (c->n_eps == DM_EPS_MAX) {
+			fprintf(stderr, "decp-master: --connect: at most %u endpoints\n", DM_EPS_MAX);
+			return -1;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		struct dm_ep *ep = &c->eps[c->n_eps];
+		if (dp_hostport_parse(one, ep->addr, sizeof(ep->addr), &ep->port, 1, &why) != 0) {
+			fprintf(stderr, "decp-master: --connect '%s': %s\n", one, why);
+			return -1;
+		}
+		c->n_eps++;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
 	}
-	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -948,6 +1051,9 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"connect", required_argument, NULL, 'c'},
+		{"connect-timeout-ms", required_argument, NULL, 1006},
+		{"reconnect-ms", required_argument, NULL, 1007},
+		{"failover-log", required_argument, NULL, 1008},
 		{"masters", required_argument, NULL, 'n'},
 		{"master-base", required_argument, NULL, 'b'},
 		{"key-seed", required_argument, NULL, 'k'},
@@ -984,6 +1090,9 @@ int main(int argc, char **argv)
 	cfg.window = 256;
 	cfg.threads = 1;
 	cfg.ack_timeout_ns = 3000000000ull;
+	cfg.connect_timeout_ns = 1000000000ull;
+	cfg.retry_ns = 100000000ull;
+	const char *failover_log = NULL;
 	cfg.heartbeat_ns = 1000000000ull;
 	cfg.time_limit_ns = 600000000000ull;
 	const char *trades = NULL, *acked_file = NULL;
@@ -996,6 +1105,9 @@ int main(int argc, char **argv)
 		int rc = 0;
 		switch (c) {
 		case 'c': rc = parse_connect(optarg, &cfg); have_connect = 1; break;
+		case 1006: rc = parse_u64("--connect-timeout-ms", optarg, 1, 600000, &v); cfg.connect_timeout_ns = v * 1000000ull; break;
+		case 1007: rc = parse_u64("--reconnect-ms", optarg, 0, 600000, &v); cfg.retry_ns = v * 1000000ull; break;
+		case 1008: failover_log = optarg; break;
 		case 'n': rc = parse_u64("--masters", optarg, 1, 100000, &v); cfg.n_masters = (uint32_t)v; break;
 		case 'b': rc = parse_u64("--master-base", optarg, 1, UINT64_MAX / 2, &cfg.base); break;
 		case 'k': cfg.seed = optarg; break;
@@ -1042,6 +1154,15 @@ int main(int argc, char **argv)
 	}
 	if (trades != NULL && dm_trades_load(trades, &cfg.trades, &cfg.n_trades) != 0)
 		return 2;
+	if (failover_log != NULL) {
+		cfg.failover_log = fopen(failover_log, "w");
+		if (cfg.failover_log == NULL) {
+			fprintf(stderr, "decp-master: --failover-log %s: %s\n", failover_log,
+				strerror(errno));
+			return 2;
+		}
+		setvbuf(cfg.failover_log, NULL, _IOLBF, 0);
+	}
 	if (tls_opt == -1)
 		tls_opt = ca != NULL;
 	if ((cert != NULL) != (key != NULL) || (!tls_opt && (ca != NULL || cert != NULL))) {
@@ -1153,6 +1274,7 @@ int main(int argc, char **argv)
 		tot.reconnects += s->reconnects;
 		tot.ack_timeouts += s->ack_timeouts;
 		tot.replaced += s->replaced;
+		tot.failovers += s->failovers;
 		tot.unavailable += s->unavailable;
 		tot.sent += s->sent;
 		tot.tls_full += s->tls_full;
@@ -1189,14 +1311,14 @@ int main(int argc, char **argv)
 		       " acked_by_helloack=%" PRIu64 " dup_acks=%" PRIu64 " sent=%" PRIu64
 		       " resent=%" PRIu64 " nack_busy=%" PRIu64 " nack_gap=%" PRIu64
 		       " reconnects=%" PRIu64 " ack_timeouts=%" PRIu64 " unavailable=%" PRIu64
-		       " replaced=%" PRIu64 " stopped=%d"
+		       " replaced=%" PRIu64 " failovers=%" PRIu64 " stopped=%d"
 		       " tls_full=%" PRIu64 " tls_resumed=%" PRIu64 " tls_failed=%" PRIu64
 		       " seconds=%.3f rate=%.0f/s"
 		       " ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f"
 		       " cpu_s=%.3f\n",
 		       cfg.n_masters, want, tot.acked, tot.acked_by_hello, tot.dup_acks, tot.sent,
 		       tot.resent, tot.busy, tot.gaps, tot.reconnects, tot.ack_timeouts,
-		       tot.unavailable, tot.replaced, stopped, tot.tls_full, tot.tls_resumed,
+		       tot.unavailable, tot.replaced, tot.failovers, stopped, tot.tls_full, tot.tls_resumed,
 		       tot.tls_failed, secs,
 		       secs > 0 ? (double)tot.acked / secs : 0.0, PCT(0.50), PCT(0.99), PCT(0.999),
 		       PCT(1.0), cpu);
@@ -1221,5 +1343,7 @@ int main(int argc, char **argv)
 	free(ts);
 	free(cfg.trades);
 	SSL_CTX_free(cfg.tls);
+	if (cfg.failover_log != NULL)
+		fclose(cfg.failover_log);
 	return status;
 }

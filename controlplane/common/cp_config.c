@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{"durability_replicas", K_U32, F(durability_replicas), 0, 1, 16},
 	{"durability_wait_ms", K_U32, F(durability_wait_ms), 0, 1, 60000},
 	{"dataplane_stale_ms", K_U32, F(dataplane_stale_ms), 0, 100, 600000},
+	{"edge_id", K_STR, F(edge_id), S(edge_id), 0, 0},
 	{"auth_reload_s", K_U32, F(auth_reload_s), 0, 1, 86400},
 	{"edge_sched", K_SCHED, F(edge_sched), 0, 0, 0},
 	{"background_sched", K_SCHED, F(background_sched), 0, 0, 0},

@@ -77,6 +77,8 @@ struct cp_config {
 	uint32_t durability_replicas;    /* replica/both: replicas that must have a write */
 	uint32_t durability_wait_ms;     /* replica/both: WAIT's timeout; short: no ACK */
 	uint32_t dataplane_stale_ms;     /* dataplane heartbeat older than this: re-attach */
+	char edge_id[64];                /* edge: its name in the masters' session claims;
+					  * "" = "<hostname>:<shm>" */
 	uint32_t auth_reload_s;          /* full token/master reload period (expiry) */
 	struct cp_sched edge_sched;      /* the edge thread's scheduling class (cp_sched.h) */
 	struct cp_sched background_sched; /* the archiver's, book's and trust's threads */

@@ -53,6 +53,11 @@
  * a: arrival ns, b: the Positions body), written by the edge, read by the book role */
 #define CP_REDIS_POSITIONS_KEY_FMT "decp:{m%" PRIu64 "}:positions"
 #define CP_REDIS_POSITIONS_MAXLEN "20000" /* parts kept (~ two snapshots of 10,000 entries) */
+/* hash: the master's live ingest session (edge, gen, worker, conn, peer, since_ms), claimed
+ * at login by the edge that confirmed it, expiring unless touched; and the counter whose
+ * value is the newest login's generation (controlplane/edge/cp_edge_session.h) */
+#define CP_REDIS_SESSION_KEY_FMT "decp:{m%" PRIu64 "}:session"
+#define CP_REDIS_SESSION_GEN_KEY_FMT "decp:{m%" PRIu64 "}:session_gen"
 #define CP_REDIS_PROT_KEY "decp:{prot}:events"       /* protection events (capped) */
 #define CP_REDIS_PROT_ARCHIVE_KEY "decp:{prot}:archive"
 #define CP_REDIS_REPORTS_KEY "decp:{rep}:reports"    /* subscriber reports and delivery runs

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cp_auth.h"
+#include "cp_edge_session.h"
 #include "cp_log.h"
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
@@ -42,6 +43,7 @@ struct edge {
 	uint64_t cookie;
 	struct cp_redis r;
 	struct cp_auth a;
+	struct cp_edge_sessions es; /* live-session claims of the logins it confirms */
 	struct dp_ingress_rec *batch;
 	unsigned int n;
 	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event,
@@ -250,6 +252,9 @@ static int push_initial(struct edge *e)
 		struct dp_ctrl_cmd ready;
 		memset(&ready, 0, sizeof(ready));
 		ready.type = DP_CTRL_READY;
+		/* every login is confirmed here first: one live session per master across
+		 * edges, and HelloAck from Redis's durable sequence (cp_edge_session.h) */
+		ready.ready_flags = DP_READY_CONFIRM_LOGINS;
 		rc = ctrl_send(e, &ready);
 	}
 	if (rc == 0)
@@ -300,6 +305,7 @@ static void check_health(struct edge *e, uint64_t now)
 	e->need_push = false;
 	if (e->n > 0)
 		e->batch_stale = true;
+	cp_edge_sessions_drop_all(&e->es, &e->r);
 }
 
 static void check_auth(struct edge *e, uint64_t now)
@@ -353,7 +359,7 @@ static void reason_upper(char *out, size_t cap, unsigned int reason)
 /* A protection event: FCALL decp_protection onto both {prot} streams, into b. */
 static int format_event(struct cp_resp *b, const struct dp_ingress_rec *r)
 {
-	char seq[24], arr[24], mid[24], w[8], exp[24], pr[8], peer[64], rs[48];
+	char seq[24], arr[24], mid[24], w[8], exp[24], pr[8], peer[48], rs[48];
 	snprintf(mid, sizeof(mid), "%" PRIu64, r->master_id);
 	snprintf(seq, sizeof(seq), "%" PRIu64, r->sequence);
 	snprintf(arr, sizeof(arr), "%" PRId64, r->arrival_ns);
@@ -361,10 +367,7 @@ static int format_event(struct cp_resp *b, const struct dp_ingress_rec *r)
 	snprintf(exp, sizeof(exp), "%" PRIu64, r->expected);
 	snprintf(pr, sizeof(pr), "%u", r->proto_reason);
 	reason_upper(rs, sizeof(rs), r->reason);
-	peer[0] = '\0';
-	if (r->peer_family == 2 /* AF_INET */)
-		snprintf(peer, sizeof(peer), "%u.%u.%u.%u:%u", r->peer_addr[0], r->peer_addr[1],
-			 r->peer_addr[2], r->peer_addr[3], r->peer_port);
+	cp_rec_peer_str(r, peer, sizeof(peer));
 	const char *argv[] = {"FCALL", CP_REDIS_FN_PROTECTION, "2", CP_REDIS_PROT_KEY,
 			      CP_REDIS_PROT_ARCHIVE_KEY, "r", rs, "m", mid, "q", seq, "a", arr,
 			      "w", w, "e", exp, "x", pr, "p", peer};
@@ -795,6 +798,7 @@ int cp_edge_run(struct cp_ctx *ctx)
 	e.stop = ctx->stop;
 	cp_redis_init(&e.r, cfg, ROLE);
 	cp_auth_init(&e.a, cfg);
+	cp_edge_sessions_init(&e.es, cfg);
 	e.mseen_cap = 1;
 	while (e.mseen_cap < cfg->edge_batch * 2)
 		e.mseen_cap <<= 1;
@@ -838,6 +842,8 @@ int cp_edge_run(struct cp_ctx *ctx)
 		}
 		check_auth(&e, now);
 		check_health(&e, now);
+		if (e.attached && !e.need_push)
+			cp_edge_sessions_tick(&e.es, &e.r, &e.c, now);
 		if (e.n == 0 && e.attached && !e.need_push)
 			dequeue(&e);
 		if (e.n > 0) {
@@ -848,6 +854,10 @@ int cp_edge_run(struct cp_ctx *ctx)
 			if (write_batch(&e) == 0) {
 				e.batches++;
 				publish_durable(&e);
+				/* after the batch's signals: a claim reads a durable sequence that
+				 * includes them */
+				if (e.attached && !e.batch_stale)
+					cp_edge_sessions_batch(&e.es, &e.r, &e.c, e.batch, e.n);
 				send_acks(&e);
 			}
 			continue;
@@ -863,11 +873,15 @@ out:;
 	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64
 	       " events=%" PRIu64 " positions=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64
 	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64 " moved=%" PRIu64
-	       " asked=%" PRIu64 " slot_maps=%" PRIu64, e.written,
-	       e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped, e.batches,
-	       e.attaches, e.not_durable, moved, asked, maps);
+	       " asked=%" PRIu64 " slot_maps=%" PRIu64 " logins=%" PRIu64 " logins_unavailable=%"
+	       PRIu64 " logouts=%" PRIu64 " sessions_lost=%" PRIu64 " sessions_dropped=%" PRIu64,
+	       e.written, e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped,
+	       e.batches, e.attaches, e.not_durable, moved, asked, maps, e.es.logins,
+	       e.es.unavailable, e.es.logouts, e.es.lost, e.es.dropped);
 	if (e.attached)
 		cp_shm_detach(&e.c);
+	cp_edge_sessions_drop_all(&e.es, &e.r); /* our dataplane sessions end with us */
+	cp_edge_sessions_fini(&e.es);
 	cp_redis_close(&e.r);
 	cp_auth_close(&e.a);
 	free(e.batch);
