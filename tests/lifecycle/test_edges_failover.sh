@@ -1,0 +1,234 @@
+#!/bin/bash
+# Two ingest edges in front of one Redis, masters failing over between them (issue 24 item 3,
+# docs/ingest.md "One live session per master, across edges", docs/operations.md "Two
+# edges"), under decp-testenv --pg --redis.
+# Usage: test_edges_failover.sh DECPCTL DATAPLANE CONTROL MASTER. Prints "N passed, N failed"
+# and the failover's RTO (p50/max over the masters that failed over).
+#
+#   namespace ha<pid>a: decp-dataplane A (posix, 10.88.1.1:7000 on veth)  --shm-- edge A (root ns)
+#   namespace ha<pid>b: decp-dataplane B (posix, 10.88.2.1:7000 on veth)  --shm-- edge B (root ns)
+#   namespace ha<pid>c: decp-master, veth peers 10.88.1.2 and 10.88.2.2
+#   root namespace:     Redis and PostgreSQL on loopback (decp-testenv), edges A and B, the
+#                       archiver (decp-control, three processes)
+# The posix stack, not DPDK: the masters must reach both dataplanes from one namespace, and a
+# net_tap port puts a DPDK dataplane's network in exactly one namespace; two of them behind a
+# routed client namespace is a larger setup than this test needs (the session layer, the
+# confirmation path and the edge are the same code on both stacks). The doorbells between
+# a dataplane and its edge are abstract unix sockets, which are per network namespace, so
+# here both sides fall back to polling (10 ms): slower ACKs, the same protocol.
+#
+# Cases:
+#  1. one master logged in on both edges at once (two decp-master instances of master 99,
+#     one per edge): the newer login wins, the older session is closed with Error REPLACED
+#     (on the other dataplane, through its edge's claim check); they take it over from each
+#     other until one instance gives up (exit 3, "another instance"); its stream has no gap.
+#  2. 16 masters stream (8 start on A, 8 on B), each through decp-master with both endpoints;
+#     dataplane A is killed -9 mid-stream; A's masters log in on B: every one within 1 s
+#     (RTO = HelloAck on B - the kill, reported p50/max), B's claim is in Redis
+#     (decp:{m<id>}:session edge = edge-b) with the durable sequence continuing exactly; at
+#     the end every signal ACKed, every stream 1..N exactly once and in order, the archive
+#     complete and exactly once, and no session claim left.
+D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
+. "$(dirname "$0")/../decpctl/testlib.sh"
+. "$(dirname "$0")/../harness/rootns_guard.sh"
+[ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] && [ -n "$DECP_PG_CONNINFO" ] &&
+	[ -n "$DECP_REDIS_PORT" ] ||
+	{ echo "usage: run under decp-testenv --pg --redis"; echo "0 passed, 1 failed"; exit 1; }
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root to create network namespaces"
+	exit 77
+fi
+
+T=$(mktemp -d /tmp/decp-edges.XXXXXX)
+NSA=ha$$a NSB=ha$$b NSC=ha$$c
+SHMA=decp-ha-a-$$ SHMB=decp-ha-b-$$
+A=10.88.1.1:7000 B=10.88.2.1:7000
+R=$DECP_REDIS_PORT
+MASTERS=16 SIGNALS=6000 RATE=2400
+DPA= DPB= CPA= CPB= CPR= M1= M2= M3= M4= M5=
+cleanup() {
+	for p in $M1 $M2 $M3 $M4 $M5 $CPA $CPB $CPR $DPA $DPB; do
+		kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
+	done
+	ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null; ip netns del "$NSC" 2>/dev/null
+	rm -f "/dev/shm/$SHMA" "/dev/shm/$SHMB"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+rootns_guard_start
+
+# --- network: two server namespaces, one client namespace, a veth pair to each
+for ns in $NSA $NSB $NSC; do
+	ip netns add "$ns" || { echo "FAIL: ip netns add $ns"; echo "0 passed, 1 failed"; exit 1; }
+	ip -n "$ns" link set lo up
+done
+net_pair() { # server-ns n: veth h<pid><n>s in server-ns (10.88.n.1), h<pid><n>c in NSC (10.88.n.2)
+	local s=h$$${2}s c=h$$${2}c
+	ip link add "$s" type veth peer name "$c" || return 1
+	ip link set "$s" netns "$1" && ip link set "$c" netns "$NSC" || return 1
+	ip -n "$1" addr add "10.88.$2.1/24" dev "$s" && ip -n "$1" link set "$s" up &&
+		ip -n "$NSC" addr add "10.88.$2.2/24" dev "$c" && ip -n "$NSC" link set "$c" up
+}
+net_pair "$NSA" 1 && net_pair "$NSB" 2 ||
+	{ echo "FAIL: veth setup"; echo "0 passed, 1 failed"; exit 1; }
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+for i in $(seq 1 $MASTERS) 98 99; do
+	"$D" master add --id "$i" --name "m$i" --key-seed edges >/dev/null ||
+		{ echo "master add $i failed"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+# --- two dataplanes (each in its namespace: `ip netns exec` execs, so $! is its pid) and
+# their edges, one archiver
+start_dp() { # ns addr shm log
+	ip netns exec "$1" "$DP" --stack posix --tls off --listen "$2" --shm "$3" >"$4" 2>&1 &
+}
+start_dp "$NSA" "$A" "$SHMA" "$T/dpa.log"; DPA=$!
+start_dp "$NSB" "$B" "$SHMB" "$T/dpb.log"; DPB=$!
+control() { # name config-lines... (starts decp-control, pid in $!)
+	local n=$1
+	shift
+	printf '%s\n' "pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" "redis_host = 127.0.0.1" \
+		"redis_port = $R" "$@" >"$T/$n.conf"
+	"$CTLBIN" --config "$T/$n.conf" >"$T/$n.log" 2>&1 &
+}
+# edge A notices its dataplane's death after 0.5 s (not the 3 s default), well before an
+# untouched claim would expire (3 s): the release is its doing
+control edge-a "roles = edge" "shm = /$SHMA" "edge_id = edge-a" "dataplane_stale_ms = 500"; CPA=$!
+control edge-b "roles = edge" "shm = /$SHMB" "edge_id = edge-b"; CPB=$!
+control archiver "roles = archiver" "shm = /decp-ha-none-$$"; CPR=$!
+ready() { "$D" top --shm "$1" --once --json 2>/dev/null | grep -q '"ready":true'; }
+for _ in $(seq 1 600); do ready "$SHMA" && ready "$SHMB" && break; sleep 0.05; done
+ready "$SHMA" && ready "$SHMB" && ok ||
+	{ bad "the edges never made both dataplanes ready: $(tail -2 "$T/edge-a.log") $(tail -2 "$T/edge-b.log")"; echo "$pass passed, $fail failed"; exit 1; }
+
+sess() { rc_of "$R" HGET "decp:{m$1}:session" edge 2>/dev/null; } # MASTER: the edge holding it
+counter() { # shm name: a dataplane counter over its workers
+	"$D" top --shm "$1" --once --json 2>/dev/null | grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2
+}
+
+# (`ip netns exec` execs decp-master: $! is its own pid, which SIGTERM drains)
+
+# --- 1. master 99 logged in on both edges at once
+ip netns exec "$NSC" "$MASTER" --connect "$A" --master-base 99 --signals 100000 --rate 100 --key-seed edges \
+	--ack-timeout-ms 2000 --time-limit-s 60 >"$T/twin-a.log" 2>&1 &
+M3=$!
+for _ in $(seq 1 200); do [ "$(sess 99)" = edge-a ] && break; sleep 0.05; done
+[ "$(sess 99)" = edge-a ] && ok || bad "master 99's claim on edge A: '$(sess 99)'"
+ip netns exec "$NSC" "$MASTER" --connect "$B" --master-base 99 --signals 100000 --rate 100 --key-seed edges \
+	--ack-timeout-ms 2000 --time-limit-s 60 >"$T/twin-b.log" 2>&1 &
+M4=$!
+# They replace each other until one gives up (exit 3 after 10 takeovers); then the other
+# is stopped (drain: exit 0).
+gone=
+for _ in $(seq 1 1200); do
+	kill -0 "$M3" 2>/dev/null || { gone=a; break; }
+	kill -0 "$M4" 2>/dev/null || { gone=b; break; }
+	sleep 0.05
+done
+if [ "$gone" = a ]; then wait "$M3"; rc_gone=$?; M3=; other=$M4; else wait "$M4"; rc_gone=$?; M4=; other=$M3; fi
+[ -n "$gone" ] && [ "$rc_gone" = 3 ] && grep -q "another instance" "$T/twin-$gone.log" && ok ||
+	bad "twin logins: one instance should give up (exit 3, another instance): gone=$gone rc=$rc_gone $(tail -2 "$T/twin-$gone.log")"
+grep -q "taken over from edge edge-" "$T/edge-a.log" "$T/edge-b.log" && ok ||
+	bad "no edge logged a takeover from the other edge"
+grep -q "a newer login elsewhere took its session" "$T/edge-a.log" "$T/edge-b.log" && ok ||
+	bad "no edge closed its session after the other took the claim"
+rep_a=$(counter "$SHMA" replaced) rep_b=$(counter "$SHMB" replaced)
+[ "${rep_a:-0}" -gt 0 ] && [ "${rep_b:-0}" -gt 0 ] && ok ||
+	bad "both dataplanes closed sessions as replaced (A $rep_a, B $rep_b)"
+kill -TERM "$other"; wait "$other"; rc_other=$?; M3= M4=
+[ "$rc_other" = 0 ] && ok || bad "the remaining instance: exit $rc_other (0: what it sent was ACKed)"
+last99=$(last_seq "$R" 99)
+[ -n "$last99" ] && [ "$(rc_of "$R" XLEN "decp:{m99}:signals")" = "$last99" ] && ok ||
+	bad "master 99's stream after the twins: XLEN $(rc_of "$R" XLEN "decp:{m99}:signals"), last $last99"
+
+# --- 2. 16 masters, 8 on each edge first; dataplane A killed -9 mid-stream
+half=$((MASTERS / 2))
+common=(--signals $SIGNALS --key-seed edges --ack-timeout-ms 300 --connect-timeout-ms 300
+	--reconnect-ms 20 --time-limit-s 200 --window 64)
+ip netns exec "$NSC" "$MASTER" --connect "$A,$B" --masters $half --master-base 1 --rate $((RATE / 2)) \
+	"${common[@]}" --failover-log "$T/fo1" --acked-file "$T/acked1" >"$T/m1.log" 2>&1 &
+M1=$!
+ip netns exec "$NSC" "$MASTER" --connect "$B,$A" --masters $half --master-base $((half + 1)) --rate $((RATE / 2)) \
+	"${common[@]}" --failover-log "$T/fo2" --acked-file "$T/acked2" >"$T/m2.log" 2>&1 &
+M2=$!
+# master 98 knows only endpoint A: when A dies it has nowhere to go, and its claim must be
+# released by edge A (dataplane gone), not left "connected"
+ip netns exec "$NSC" "$MASTER" --connect "$A" --master-base 98 --signals 100000 --rate 50 \
+	--key-seed edges --ack-timeout-ms 300 --time-limit-s 200 >"$T/m98.log" 2>&1 &
+M5=$!
+for _ in $(seq 1 600); do
+	[ "$(last_seq "$R" 1)" -ge 1000 ] 2>/dev/null && break
+	sleep 0.05
+done
+for _ in $(seq 1 100); do [ "$(sess 98)" = edge-a ] && break; sleep 0.05; done
+[ "$(sess 1)" = edge-a ] && [ "$(sess $MASTERS)" = edge-b ] && [ "$(sess 98)" = edge-a ] && ok ||
+	bad "claims before the kill: master 1 on '$(sess 1)', master $MASTERS on '$(sess $MASTERS)', 98 on '$(sess 98)'"
+before=$(last_seq "$R" 1)
+t_kill=$(date +%s%N)
+kill -KILL "$DPA"; wait "$DPA" 2>/dev/null; DPA=
+# every master of A logs in on B
+for _ in $(seq 1 200); do
+	n=0
+	for i in $(seq 1 $half); do [ "$(sess "$i")" = edge-b ] && n=$((n + 1)); done
+	[ $n = $half ] && break
+	sleep 0.05
+done
+[ $n = $half ] && ok || bad "after the kill only $n of $half masters of A hold a claim on edge B"
+for _ in $(seq 1 100); do [ -z "$(sess 98)" ] && break; sleep 0.05; done
+t_rel=$(( ($(date +%s%N) - t_kill) / 1000000 ))
+[ -z "$(sess 98)" ] && grep -q "dataplane gone: 1 live session claim(s) released" "$T/edge-a.log" && ok ||
+	bad "master 98's claim (on A only) after the kill: '$(sess 98)'; edge A: $(grep -i 'gone\|re-attach' "$T/edge-a.log" | tail -2)"
+kill -KILL "$M5"; wait "$M5" 2>/dev/null; M5=
+[ "$(last_seq "$R" 1)" -gt "$before" ] 2>/dev/null && ok ||
+	bad "master 1's stream did not continue after the kill ($before -> $(last_seq "$R" 1))"
+
+wait "$M1"; rc1=$?; M1=
+wait "$M2"; rc2=$?; M2=
+[ $rc1 = 0 ] && [ $rc2 = 0 ] && ok ||
+	bad "decp-master exits $rc1 $rc2 (0: every signal ACKed): $(tail -1 "$T/m1.log") $(tail -1 "$T/m2.log")"
+fo=$(wc -l <"$T/fo1" 2>/dev/null)
+[ "$fo" = $half ] && ! [ -s "$T/fo2" ] && ok ||
+	bad "failovers: $fo of A's $half masters (want each once), B's masters $(wc -l <"$T/fo2" 2>/dev/null) (want 0)"
+# RTO per master: its HelloAck on B after the kill
+rto=$(awk -v k="$t_kill" '$2 ~ /^10.88.1.1:/ && $3 ~ /^10.88.2.1:/ {print ($5 - k) / 1e6}' "$T/fo1" | sort -n)
+p50=$(echo "$rto" | awk '{a[NR] = $1} END {if (NR) printf "%.1f", a[int((NR + 1) / 2)]}')
+max=$(echo "$rto" | tail -1 | awk '{printf "%.1f", $1}')
+awk -v m="${max:-9999}" 'BEGIN {exit !(m + 0 < 1000)}' && ok ||
+	bad "RTO max ${max} ms: a master of A took 1 s or more to log in on B"
+
+acked=$(cat "$T/acked1" "$T/acked2" 2>/dev/null | awk '{n += $3 - $2 + 1} END {print n + 0}')
+[ "$acked" = $((MASTERS * SIGNALS)) ] && ok || bad "ACKed $acked of $((MASTERS * SIGNALS))"
+streams_ok=0
+for i in $(seq 1 $MASTERS); do
+	[ "$(rc_of "$R" XLEN "decp:{m$i}:signals")" = $SIGNALS ] && [ "$(last_seq "$R" "$i")" = $SIGNALS ] &&
+		streams_ok=$((streams_ok + 1))
+done
+[ $streams_ok = $MASTERS ] && ok ||
+	bad "$((MASTERS - streams_ok)) master stream(s) not exactly 1..$SIGNALS (XLEN and last entry)"
+arch_q="SELECT count(*) || ' ' || count(DISTINCT (master_id, sequence)) FROM signal_archive WHERE master_id <= $MASTERS"
+bad_q="SELECT count(*) FROM (SELECT master_id FROM signal_archive WHERE master_id <= $MASTERS GROUP BY master_id HAVING max(sequence) <> $SIGNALS OR count(*) <> $SIGNALS) x"
+want="$((MASTERS * SIGNALS)) $((MASTERS * SIGNALS))"
+for _ in $(seq 1 600); do [ "$(q "$arch_q")" = "$want" ] && break; sleep 0.1; done
+[ "$(q "$arch_q")" = "$want" ] && [ "$(q "$bad_q")" = 0 ] && ok ||
+	bad "archive: $(q "$arch_q") (rows, distinct; want $want), masters not 1..$SIGNALS: $(q "$bad_q")"
+# the masters logged out: no claim left (LOGOUT on B; A's were released by edge A when its
+# dataplane died, or expired)
+for _ in $(seq 1 100); do
+	left=0
+	for i in $(seq 1 $MASTERS) 98 99; do [ -n "$(sess "$i")" ] && left=$((left + 1)); done
+	[ $left = 0 ] && break
+	sleep 0.05
+done
+[ $left = 0 ] && ok || bad "$left session claim(s) left in Redis after every master left"
+grep -q "a newer login elsewhere took its session" "$T/edge-a.log" && ok ||
+	bad "edge A never saw its masters' claims taken by edge B"
+
+kill -TERM "$CPA" "$CPB" "$CPR" "$DPB" 2>/dev/null
+wait "$CPA" "$CPB" "$CPR" "$DPB" 2>/dev/null
+CPA= CPB= CPR= DPB=
+rootns_guard_report && ok || bad "a private address appeared in the root namespace"
+echo "edge failover: $half masters moved from a dataplane killed -9 to the other edge at $((RATE)) signals/s over $MASTERS masters; RTO (kill -> HelloAck on the other edge) p50 ${p50} ms, max ${max} ms; claim of a master with nowhere to go released after ${t_rel} ms; $(grep -o 'logins=[0-9]* logins_unavailable=[0-9]*' "$T/edge-b.log" | tail -1) on edge B"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
