@@ -631,6 +631,131 @@ static size_t frame_positions(uint8_t *out, size_t cap, uint64_t master, uint64_
  * MAC, no reply; refused before login (protocol), with a MAC under the signal rule (no
  * label: bad_hmac), for another master (master_mismatch), at a sequence not durable yet
  * (protocol); dropped and counted when the ring is full. */
+/* An ingress record of kind k among what is waiting (others are dropped); 1 found. */
+static int find_rec(uint32_t kind, struct dp_ingress_rec *out)
+{
+	struct dp_ingress_rec r[16];
+	unsigned int n = drain_ingress(r, 16);
+	int found = 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (r[i].kind == kind && !found) {
+			*out = r[i];
+			found = 1;
+		}
+	return found;
+}
+
+static void answer(uint32_t status, uint64_t conn_id, uint64_t seq, uint64_t gen)
+{
+	struct dp_ack_rec a = {.master_id = 5, .sequence = seq, .conn_id = conn_id,
+			       .status = status};
+	a.session_gen = gen;
+	CU_ASSERT(rte_ring_enqueue_elem(shm.ack[0], &a, sizeof(a)) == 0);
+	dp_worker_ack_poll(wk, 64);
+}
+
+/* Logins confirmed by the edge (layout 8, docs/ingest.md "One live session per master,
+ * across edges"): LOGIN record, pending sub-state, LOGIN_OK with Redis's durable sequence,
+ * CLOSE of a lost claim, LOGOUT at close, LOGIN_UNAVAILABLE, the confirmation timeout at
+ * its boundary, a late answer released, a new control process. */
+static void test_login_confirmed(void)
+{
+	uint8_t buf[1024];
+	uint64_t a = 0, b = 0;
+	struct dp_ingress_rec r;
+	reset_master();
+	atomic_store(&shm.hdr->dp_login_confirm, 1);
+	atomic_store(&shm.hdr->dp_ready_attach, 7);
+
+	struct dp_session *s = open_session(0);
+	login(s, 2000);
+	CU_ASSERT(s->state == DP_SS_AWAIT_HELLO && s->login_step == 2 && s->master_id == 0);
+	CU_ASSERT(reply_kind(s, &a, &b) == -1); /* no HelloAck before the edge answers */
+	CU_ASSERT_FATAL(find_rec(DP_REC_LOGIN, &r) == 1);
+	CU_ASSERT(r.master_id == 5 && r.conn_id == s->conn_id && r.peer_port == 1000 &&
+		  r.peer_family == 2 && r.session_gen == 0);
+	/* Redis says 41 are durable (the master streamed through another edge): HelloAck 42 */
+	answer(DP_ACK_LOGIN_OK, s->conn_id, 41, 7);
+	CU_ASSERT(s->state == DP_SS_ACTIVE && s->session_gen == 7);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK && a == 42);
+	const struct dp_master_ent *me = dp_tables_master_find(wk->snap, 5);
+	CU_ASSERT(atomic_load(&tables.rt[me->slot].last_durable) == 41);
+	size_t n = frame_signal(buf, sizeof(buf), 5, 42);
+	CU_ASSERT(dp_session_input(s, buf, n, 3000, 1) == 0);
+	CU_ASSERT(find_rec(DP_REC_SIGNAL, &r) == 1 && r.sequence == 42);
+	/* CLOSE for another generation is not this session's; for its own: REPLACED */
+	answer(DP_ACK_CLOSE, s->conn_id, 0, 8);
+	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	answer(DP_ACK_CLOSE, s->conn_id, 0, 7);
+	CU_ASSERT(s->state == DP_SS_CLOSING && s->close_reason == DP_REASON_REPLACED);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_ERROR &&
+		  a == DECP__ERROR__CODE__CODE_REPLACED);
+	dp_session_close(s);
+	CU_ASSERT_FATAL(find_rec(DP_REC_LOGOUT, &r) == 1);
+	CU_ASSERT(r.master_id == 5 && r.session_gen == 7 && r.conn_id == s->conn_id);
+	dp_session_release(s);
+
+	/* the edge cannot claim (Redis down): Nack UNAVAILABLE, closed, no LOGOUT */
+	s = open_session(1);
+	login(s, 4000);
+	CU_ASSERT(find_rec(DP_REC_LOGIN, &r) == 1);
+	answer(DP_ACK_LOGIN_UNAVAILABLE, s->conn_id, 0, 0);
+	CU_ASSERT(s->state == DP_SS_CLOSING && s->close_reason == DP_REASON_NOT_READY);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_UNAVAILABLE);
+	dp_session_close(s);
+	CU_ASSERT(find_rec(DP_REC_LOGOUT, &r) == 0);
+	dp_session_release(s);
+
+	/* no answer: still pending at exactly DP_LOGIN_CONFIRM_NS, refused just after */
+	s = open_session(2);
+	login(s, 10000);
+	CU_ASSERT(find_rec(DP_REC_LOGIN, &r) == 1);
+	CU_ASSERT(dp_session_tick(s, 10000 + DP_LOGIN_CONFIRM_NS) == 0);
+	CU_ASSERT(s->state == DP_SS_AWAIT_HELLO && s->login_step == 2);
+	CU_ASSERT(dp_session_tick(s, 10000 + DP_LOGIN_CONFIRM_NS + 1) == -ECONNRESET);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_UNAVAILABLE);
+	/* the late LOGIN_OK: counted stale, its claim released (LOGOUT of that generation) */
+	uint64_t stale = dp_stat_get(wk->st, DP_CTR_LOGIN_CONFIRM_STALE);
+	answer(DP_ACK_LOGIN_OK, s->conn_id, 41, 9);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_LOGIN_CONFIRM_STALE) == stale + 1);
+	CU_ASSERT(find_rec(DP_REC_LOGOUT, &r) == 1 && r.session_gen == 9 &&
+		  r.conn_id == s->conn_id);
+	dp_session_close(s);
+	dp_session_release(s);
+
+	/* a frame while pending is out of protocol order */
+	s = open_session(3);
+	login(s, 20000);
+	CU_ASSERT(find_rec(DP_REC_LOGIN, &r) == 1);
+	n = frame_signal(buf, sizeof(buf), 5, 42);
+	CU_ASSERT(dp_session_input(s, buf, n, 20001, 1) == -ECONNRESET);
+	CU_ASSERT(s->close_reason == DP_REASON_PROTOCOL);
+	dp_session_close(s);
+	dp_session_release(s);
+
+	/* confirmed by a control process that is no longer the READY one: logs in again */
+	s = open_session(0);
+	login(s, 30000);
+	CU_ASSERT(find_rec(DP_REC_LOGIN, &r) == 1);
+	answer(DP_ACK_LOGIN_OK, s->conn_id, 42, 10);
+	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_HELLO_ACK && a == 43);
+	CU_ASSERT(dp_session_tick(s, 30001) == 0);
+	atomic_store(&shm.hdr->dp_ready_attach, 8);
+	CU_ASSERT(dp_session_tick(s, 30002) == -ECONNRESET);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_UNAVAILABLE);
+	dp_session_close(s);
+	CU_ASSERT(find_rec(DP_REC_LOGOUT, &r) == 1 && r.session_gen == 10);
+	dp_session_release(s);
+
+	atomic_store(&shm.hdr->dp_login_confirm, 0);
+	atomic_store(&shm.hdr->dp_ready_attach, 0);
+	reset_master();
+}
+
 static void test_positions(void)
 {
 	uint8_t buf[1024];
@@ -727,6 +852,7 @@ int main(void)
 	CU_add_test(s, "pre-login budget", test_preauth_budget);
 	CU_add_test(s, "HMAC key rotation overlap", test_hmac_rotation);
 	CU_add_test(s, "the master's own positions", test_positions);
+	CU_add_test(s, "logins confirmed by the edge", test_login_confirmed);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
