@@ -173,6 +173,7 @@ struct dm_thread {
 	struct dm_stats st;
 	int refused;
 	uint64_t first_tx, last_ack;
+	uint64_t rounds;        /* poll rounds: the first master served rotates */
 };
 
 /* SIGTERM/SIGINT: the first stops new signals and drains (what was sent is ACKed, bounded by
@@ -852,8 +853,11 @@ static void *thread_main(void *arg)
 			if (now + drain < deadline)
 				deadline = now + drain;
 		}
-		for (uint32_t i = 0; i < t->n; i++) {
-			struct master *m = &t->m[i];
+		/* Start each round at the next master: with --rate the round's budget is spread
+		 * over the masters instead of going to the first ones until they are done. */
+		uint32_t first = t->n > 0 ? (uint32_t)(t->rounds++ % t->n) : 0;
+		for (uint32_t j = 0; j < t->n; j++) {
+			struct master *m = &t->m[(first + j) % t->n];
 			if (m->state == M_DONE || m->state == M_FAILED)
 				continue;
 			if (m->low_unacked > m->last_seq &&

@@ -27,7 +27,12 @@
 #     (RTO = HelloAck on B - the kill, reported p50/max), B's claim is in Redis
 #     (decp:{m<id>}:session edge = edge-b) with the durable sequence continuing exactly; at
 #     the end every signal ACKed, every stream 1..N exactly once and in order, the archive
-#     complete and exactly once, and no session claim left.
+#     complete and exactly once, and no session claim left. A master that knows only
+#     endpoint A has its claim released by edge A when it sees its dataplane gone.
+#  3. dataplane A restarted (edge A re-attaches); 8 more masters stream through B, which is
+#     then frozen (SIGSTOP: a hung host, no reset reaches the masters): they notice through
+#     their ACK timeout (300 ms) and log in on A, each within 1 s (RTO reported); B thawed,
+#     every signal ACKed once, streams and archive exactly once and in order.
 D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 . "$(dirname "$0")/../harness/rootns_guard.sh"
@@ -45,6 +50,7 @@ SHMA=decp-ha-a-$$ SHMB=decp-ha-b-$$
 A=10.88.1.1:7000 B=10.88.2.1:7000
 R=$DECP_REDIS_PORT
 MASTERS=16 SIGNALS=6000 RATE=2400
+HUNG_FIRST=21 HUNG_LAST=28
 DPA= DPB= CPA= CPB= CPR= M1= M2= M3= M4= M5=
 cleanup() {
 	for p in $M1 $M2 $M3 $M4 $M5 $CPA $CPB $CPR $DPA $DPB; do
@@ -52,7 +58,7 @@ cleanup() {
 	done
 	ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null; ip netns del "$NSC" 2>/dev/null
 	rm -f "/dev/shm/$SHMA" "/dev/shm/$SHMB"
-	rm -rf "$T"
+	[ -n "${DECP_KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -74,7 +80,7 @@ net_pair "$NSA" 1 && net_pair "$NSB" 2 ||
 	{ echo "FAIL: veth setup"; echo "0 passed, 1 failed"; exit 1; }
 
 "$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
-for i in $(seq 1 $MASTERS) 98 99; do
+for i in $(seq 1 $MASTERS) $(seq $HUNG_FIRST $HUNG_LAST) 98 99; do
 	"$D" master add --id "$i" --name "m$i" --key-seed edges >/dev/null ||
 		{ echo "master add $i failed"; echo "0 passed, 1 failed"; exit 1; }
 done
@@ -96,13 +102,35 @@ control() { # name config-lines... (starts decp-control, pid in $!)
 # edge A notices its dataplane's death after 0.5 s (not the 3 s default), well before an
 # untouched claim would expire (3 s): the release is its doing
 control edge-a "roles = edge" "shm = /$SHMA" "edge_id = edge-a" "dataplane_stale_ms = 500"; CPA=$!
-control edge-b "roles = edge" "shm = /$SHMB" "edge_id = edge-b"; CPB=$!
+control edge-b "roles = edge" "shm = /$SHMB" "edge_id = edge-b" "dataplane_stale_ms = 500"; CPB=$!
 control archiver "roles = archiver" "shm = /decp-ha-none-$$"; CPR=$!
 ready() { "$D" top --shm "$1" --once --json 2>/dev/null | grep -q '"ready":true'; }
 for _ in $(seq 1 600); do ready "$SHMA" && ready "$SHMB" && break; sleep 0.05; done
 ready "$SHMA" && ready "$SHMB" && ok ||
 	{ bad "the edges never made both dataplanes ready: $(tail -2 "$T/edge-a.log") $(tail -2 "$T/edge-b.log")"; echo "$pass passed, $fail failed"; exit 1; }
 
+# Every stream of masters FIRST..LAST is exactly 1..SIGNALS (XLEN and last entry: entry
+# IDs are the sequences, strictly increasing), and so is the archive.
+exactly_once() { # FIRST LAST
+	local n=$(($2 - $1 + 1)) good=0 i
+	for i in $(seq "$1" "$2"); do
+		[ "$(rc_of "$R" XLEN "decp:{m$i}:signals")" = $SIGNALS ] &&
+			[ "$(last_seq "$R" "$i")" = $SIGNALS ] && good=$((good + 1))
+	done
+	[ $good = $n ] && ok ||
+		bad "masters $1..$2: $((n - good)) stream(s) not exactly 1..$SIGNALS (XLEN and last entry)"
+	local aq="SELECT count(*) || ' ' || count(DISTINCT (master_id, sequence)) FROM signal_archive WHERE master_id BETWEEN $1 AND $2"
+	local bq="SELECT count(*) FROM (SELECT master_id FROM signal_archive WHERE master_id BETWEEN $1 AND $2 GROUP BY master_id HAVING max(sequence) <> $SIGNALS OR count(*) <> $SIGNALS) x"
+	local want="$((n * SIGNALS)) $((n * SIGNALS))"
+	for _ in $(seq 1 600); do [ "$(q "$aq")" = "$want" ] && break; sleep 0.1; done
+	[ "$(q "$aq")" = "$want" ] && [ "$(q "$bq")" = 0 ] && ok ||
+		bad "archive of masters $1..$2: $(q "$aq") (rows, distinct; want $want), not 1..$SIGNALS: $(q "$bq")"
+}
+# p50 and max of the RTOs (ms) of a failover log's lines from FROM-prefix, since T0 (ns)
+rto_of() { # LOG FROM-PREFIX T0 -> "p50 max count"
+	awk -v k="$3" -v f="$2" 'index($2, f) == 1 {print ($5 - k) / 1e6}' "$1" | sort -n |
+		awk '{a[NR] = $1} END {if (NR) printf "%.1f %.1f %d", a[int((NR + 1) / 2)], a[NR], NR; else print "- 9999 0"}'
+}
 sess() { rc_of "$R" HGET "decp:{m$1}:session" edge 2>/dev/null; } # MASTER: the edge holding it
 counter() { # shm name: a dataplane counter over its workers
 	"$D" top --shm "$1" --once --json 2>/dev/null | grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2
@@ -192,43 +220,65 @@ fo=$(wc -l <"$T/fo1" 2>/dev/null)
 [ "$fo" = $half ] && ! [ -s "$T/fo2" ] && ok ||
 	bad "failovers: $fo of A's $half masters (want each once), B's masters $(wc -l <"$T/fo2" 2>/dev/null) (want 0)"
 # RTO per master: its HelloAck on B after the kill
-rto=$(awk -v k="$t_kill" '$2 ~ /^10.88.1.1:/ && $3 ~ /^10.88.2.1:/ {print ($5 - k) / 1e6}' "$T/fo1" | sort -n)
-p50=$(echo "$rto" | awk '{a[NR] = $1} END {if (NR) printf "%.1f", a[int((NR + 1) / 2)]}')
-max=$(echo "$rto" | tail -1 | awk '{printf "%.1f", $1}')
-awk -v m="${max:-9999}" 'BEGIN {exit !(m + 0 < 1000)}' && ok ||
+read -r p50 max _ <<<"$(rto_of "$T/fo1" 10.88.1.1: "$t_kill")"
+awk -v m="$max" 'BEGIN {exit !(m + 0 < 1000)}' && ok ||
 	bad "RTO max ${max} ms: a master of A took 1 s or more to log in on B"
 
 acked=$(cat "$T/acked1" "$T/acked2" 2>/dev/null | awk '{n += $3 - $2 + 1} END {print n + 0}')
 [ "$acked" = $((MASTERS * SIGNALS)) ] && ok || bad "ACKed $acked of $((MASTERS * SIGNALS))"
-streams_ok=0
-for i in $(seq 1 $MASTERS); do
-	[ "$(rc_of "$R" XLEN "decp:{m$i}:signals")" = $SIGNALS ] && [ "$(last_seq "$R" "$i")" = $SIGNALS ] &&
-		streams_ok=$((streams_ok + 1))
+exactly_once 1 $MASTERS
+grep -q "a newer login elsewhere took its session" "$T/edge-a.log" && ok ||
+	bad "edge A never saw its masters' claims taken by edge B"
+
+# --- 3. dataplane A back; B frozen (a hung host) while 8 masters stream through it
+start_dp "$NSA" "$A" "$SHMA" "$T/dpa2.log"; DPA=$!
+for _ in $(seq 1 600); do ready "$SHMA" && break; sleep 0.05; done
+ready "$SHMA" && ok || bad "edge A did not make the restarted dataplane ready: $(tail -2 "$T/edge-a.log")"
+nh=$((HUNG_LAST - HUNG_FIRST + 1))
+ip netns exec "$NSC" "$MASTER" --connect "$B,$A" --masters $nh --master-base $HUNG_FIRST \
+	--rate $((RATE / 2)) "${common[@]}" --failover-log "$T/fo3" --acked-file "$T/acked3" \
+	>"$T/m3.log" 2>&1 &
+M1=$!
+for _ in $(seq 1 600); do
+	[ "$(last_seq "$R" $HUNG_LAST)" -ge 1000 ] 2>/dev/null && break
+	sleep 0.05
 done
-[ $streams_ok = $MASTERS ] && ok ||
-	bad "$((MASTERS - streams_ok)) master stream(s) not exactly 1..$SIGNALS (XLEN and last entry)"
-arch_q="SELECT count(*) || ' ' || count(DISTINCT (master_id, sequence)) FROM signal_archive WHERE master_id <= $MASTERS"
-bad_q="SELECT count(*) FROM (SELECT master_id FROM signal_archive WHERE master_id <= $MASTERS GROUP BY master_id HAVING max(sequence) <> $SIGNALS OR count(*) <> $SIGNALS) x"
-want="$((MASTERS * SIGNALS)) $((MASTERS * SIGNALS))"
-for _ in $(seq 1 600); do [ "$(q "$arch_q")" = "$want" ] && break; sleep 0.1; done
-[ "$(q "$arch_q")" = "$want" ] && [ "$(q "$bad_q")" = 0 ] && ok ||
-	bad "archive: $(q "$arch_q") (rows, distinct; want $want), masters not 1..$SIGNALS: $(q "$bad_q")"
+n=0
+for i in $(seq $HUNG_FIRST $HUNG_LAST); do [ "$(sess "$i")" = edge-b ] && n=$((n + 1)); done
+[ $n = $nh ] && ok || bad "before the freeze $n of $nh masters hold a claim on edge B"
+t_stop=$(date +%s%N)
+kill -STOP "$DPB"
+for _ in $(seq 1 200); do
+	n=0
+	for i in $(seq $HUNG_FIRST $HUNG_LAST); do [ "$(sess "$i")" = edge-a ] && n=$((n + 1)); done
+	[ $n = $nh ] && break
+	sleep 0.05
+done
+[ $n = $nh ] && ok || bad "with B frozen only $n of $nh masters hold a claim on edge A"
+kill -CONT "$DPB"
+wait "$M1"; rc3=$?; M1=
+[ $rc3 = 0 ] && ok || bad "decp-master (hung case): exit $rc3: $(tail -1 "$T/m3.log")"
+[ "$(wc -l <"$T/fo3")" = $nh ] && ok || bad "hung case: $(wc -l <"$T/fo3") failovers of $nh masters"
+read -r h50 hmax _ <<<"$(rto_of "$T/fo3" 10.88.2.1: "$t_stop")"
+awk -v m="$hmax" 'BEGIN {exit !(m + 0 < 1000)}' && ok ||
+	bad "hung case: RTO max ${hmax} ms (ACK timeout 300 ms + login on A): 1 s or more"
+acked=$(awk '{n += $3 - $2 + 1} END {print n + 0}' "$T/acked3" 2>/dev/null)
+[ "$acked" = $((nh * SIGNALS)) ] && ok || bad "hung case: ACKed $acked of $((nh * SIGNALS))"
+exactly_once $HUNG_FIRST $HUNG_LAST
 # the masters logged out: no claim left (LOGOUT on B; A's were released by edge A when its
 # dataplane died, or expired)
 for _ in $(seq 1 100); do
 	left=0
-	for i in $(seq 1 $MASTERS) 98 99; do [ -n "$(sess "$i")" ] && left=$((left + 1)); done
+	for i in $(seq 1 $MASTERS) $(seq $HUNG_FIRST $HUNG_LAST) 98 99; do [ -n "$(sess "$i")" ] && left=$((left + 1)); done
 	[ $left = 0 ] && break
 	sleep 0.05
 done
 [ $left = 0 ] && ok || bad "$left session claim(s) left in Redis after every master left"
-grep -q "a newer login elsewhere took its session" "$T/edge-a.log" && ok ||
-	bad "edge A never saw its masters' claims taken by edge B"
 
-kill -TERM "$CPA" "$CPB" "$CPR" "$DPB" 2>/dev/null
-wait "$CPA" "$CPB" "$CPR" "$DPB" 2>/dev/null
-CPA= CPB= CPR= DPB=
+kill -TERM "$CPA" "$CPB" "$CPR" "$DPA" "$DPB" 2>/dev/null
+wait "$CPA" "$CPB" "$CPR" "$DPA" "$DPB" 2>/dev/null
+CPA= CPB= CPR= DPA= DPB=
 rootns_guard_report && ok || bad "a private address appeared in the root namespace"
-echo "edge failover: $half masters moved from a dataplane killed -9 to the other edge at $((RATE)) signals/s over $MASTERS masters; RTO (kill -> HelloAck on the other edge) p50 ${p50} ms, max ${max} ms; claim of a master with nowhere to go released after ${t_rel} ms; $(grep -o 'logins=[0-9]* logins_unavailable=[0-9]*' "$T/edge-b.log" | tail -1) on edge B"
+echo "edge failover: $half masters moved from a dataplane killed -9 to the other edge at $((RATE)) signals/s over $MASTERS masters; RTO (kill -> HelloAck on the other edge) p50 ${p50} ms, max ${max} ms; claim of a master with nowhere to go released after ${t_rel} ms; a hung dataplane (SIGSTOP, ACK timeout 300 ms): $nh masters moved, RTO p50 ${h50} ms, max ${hmax} ms; $(grep -o 'logins=[0-9]* logins_unavailable=[0-9]*' "$T/edge-b.log" | tail -1) on edge B"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
