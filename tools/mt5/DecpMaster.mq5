@@ -10,7 +10,7 @@
 
 #include "decp.mqh"
 
-input string InpServer        = "ingest.example.com"; // ingest host (add to the socket allow-list)
+input string InpServer        = "ingest.example.com"; // ingest host, or hosts "a,b": failover in order (each on the allow-list)
 input int    InpPort          = 7000;                 // ingest TCP port
 input bool   InpTls           = true;                 // TLS 1.3 (SocketTlsHandshake)
 input long   InpMasterId      = 0;                    // master id (decpctl master add)
@@ -18,7 +18,8 @@ input string InpLicenseToken  = "";                   // license token (decpctl 
 input string InpHmacSecretHex = "";                   // 64 hex digits: HMAC-SHA256 secret
 input string InpEd25519SeedHex= "";                   // 64 hex digits: Ed25519 private seed
 input int    InpHeartbeatSec  = 5;                    // heartbeat period
-input int    InpReconnectSec  = 3;                    // wait before reconnecting
+input int    InpReconnectSec  = 3;                    // wait before reconnecting (after every host failed)
+input int    InpAckTimeoutMs  = 3000;                 // no HelloAck / ACK of the oldest signal this long: next host
 input int    InpPositionsSec  = 10;                   // own positions to the book check every N s when all is ACKed (0 = never)
 
 #define DECP_FRAME_MAX 4096  // decp_dll.h (decp.mqh carries the functions only)
@@ -35,6 +36,10 @@ long   g_next_seq = 1;       // next sequence to assign (persisted)
 long   g_acked = 0;          // highest ACKed sequence
 long   g_sent = 0;           // highest sequence sent on this connection
 datetime g_last_hb = 0, g_down_since = 0, g_last_positions = 0;
+string g_hosts[];            // InpServer split at commas
+int    g_host = 0;           // the host of the current / next connection
+int    g_tried = 0;          // hosts failed in a row since the last HelloAck
+uint   g_wait_since = 0;     // GetTickCount() since when a HelloAck / the oldest ACK is due
 // unACKed frames by sequence (ring): resent after a reconnect from HelloAck's next
 struct QueuedFrame { uchar b[512]; int n; long seq; };
 QueuedFrame g_q[DECP_QUEUE];
@@ -93,23 +98,31 @@ bool Send(const uchar &b[], int n)
    return k == n;
 }
 
+// A lost connection goes on with the next host at once (its edge answers HelloAck from the
+// durable sequence in Redis, docs/ingest.md "One live session per master, across edges");
+// after every host failed in a row, InpReconnectSec first.
 void Disconnect(string why)
 {
    if(g_sock != INVALID_HANDLE) { SocketClose(g_sock); g_sock = INVALID_HANDLE; }
    g_ready = false; g_in_len = 0; g_down_since = TimeLocal();
-   Print("decp: disconnected: ", why);
+   Print("decp: disconnected from ", g_hosts[g_host], ": ", why);
+   g_host = (g_host + 1) % ArraySize(g_hosts); g_tried++;
 }
 
 bool Connect()
 {
    g_sock = SocketCreate();
    if(g_sock == INVALID_HANDLE) { Print("decp: SocketCreate failed ", GetLastError()); return false; }
-   if(!SocketConnect(g_sock, InpServer, InpPort, 5000) || (InpTls && !SocketTlsHandshake(g_sock, InpServer)))
+   string host = g_hosts[g_host];
+   if(!SocketConnect(g_sock, host, InpPort, 5000) || (InpTls && !SocketTlsHandshake(g_sock, host)))
    {
-      Print("decp: connect to ", InpServer, ":", InpPort, " failed ", GetLastError(),
+      Print("decp: connect to ", host, ":", InpPort, " failed ", GetLastError(),
             " (is the host in Tools > Options > Expert Advisors > allowed URLs?)");
-      SocketClose(g_sock); g_sock = INVALID_HANDLE; return false;
+      SocketClose(g_sock); g_sock = INVALID_HANDLE;
+      g_host = (g_host + 1) % ArraySize(g_hosts); g_tried++; g_down_since = TimeLocal();
+      return false;
    }
+   g_wait_since = GetTickCount();
    uchar f[1024];
    int n = decp_master_hello(g_master, "DecpMaster/1", f, 1024);   // protocol 2: no token on the wire
    if(n < 0) { Log("hello", n); Disconnect("hello"); return false; }
@@ -154,6 +167,7 @@ void Pump()
       int i = (int)((g_sent + 1) % DECP_QUEUE);
       if(g_q[i].seq != g_sent + 1) { Print("decp: signal ", g_sent + 1, " lost from the queue"); break; }
       if(!Send(g_q[i].b, g_q[i].n)) { Disconnect("send"); return; }
+      if(g_sent == g_acked) g_wait_since = GetTickCount();   // the oldest unACKed: its clock starts
       g_sent++;
    }
 }
@@ -268,10 +282,10 @@ void OnIngestFrame(const uchar &p[], int n)
    }
    else if(k == 1)   // HelloAck: everything below f[0] is durable; resend from there
    {
-      g_ready = true; g_acked = f[0] - 1; g_sent = f[0] - 1;
+      g_ready = true; g_acked = f[0] - 1; g_sent = f[0] - 1; g_tried = 0; g_wait_since = GetTickCount();
       if(g_next_seq < f[0]) g_next_seq = f[0];
    }
-   else if(k == 2) { if(f[0] > g_acked) g_acked = f[0]; }
+   else if(k == 2) { if(f[0] > g_acked) { g_acked = f[0]; g_wait_since = GetTickCount(); } }
    else if(k == 3)   // Nack: GAP -> resend from expected; BUSY -> resend this one
    {
       long from = f[1] == 1 ? f[2] : f[0];
@@ -287,10 +301,13 @@ void OnTimer()
 {
    if(g_sock == INVALID_HANDLE)
    {
-      if(TimeLocal() - g_down_since >= InpReconnectSec) Connect();
+      if(g_tried % ArraySize(g_hosts) != 0 || TimeLocal() - g_down_since >= InpReconnectSec) Connect();
       return;
    }
    if(!SocketIsConnected(g_sock)) { Disconnect("closed by peer"); return; }
+   // a silent host (hung, or its network gone) never closes the socket: the ACK timeout
+   if((!g_ready || g_sent > g_acked) && GetTickCount() - g_wait_since > (uint)InpAckTimeoutMs)
+   { Disconnect("ACK timeout"); return; }
    uint avail = SocketIsReadable(g_sock);
    if(avail > 0)
    {
@@ -334,6 +351,8 @@ int OnInit()
    if(g_master <= 0) { Log("master_new", (int)g_master); return INIT_FAILED; }
    if(GlobalVariableCheck(GvSeq())) g_next_seq = (long)GlobalVariableGet(GvSeq());
    LoadJournal();
+   if(StringSplit(InpServer, ',', g_hosts) < 1) { ArrayResize(g_hosts, 1); g_hosts[0] = InpServer; }
+   for(int i = 0; i < ArraySize(g_hosts); i++) { StringTrimLeft(g_hosts[i]); StringTrimRight(g_hosts[i]); }
    EventSetMillisecondTimer(20);
    Connect();
    return INIT_SUCCEEDED;
