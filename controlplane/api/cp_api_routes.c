@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -421,9 +422,67 @@ static void h_master_list(struct api_req *r)
 		   " AND $3::bigint IS NULL ORDER BY id LIMIT $2", NULL);
 }
 
+/* Each master's live ingest session from Redis (decp:{m<id>}:session, written by the edge
+ * that confirmed its login; docs/control.md "Live sessions"): connected, edge,
+ * connected_since (ISO 8601 UTC), one pipelined HMGET per master. Redis unreachable: the
+ * three are null and the result says so (the archive's part still answers). Returns
+ * whether Redis answered. */
+static bool add_sessions(struct api_req *r, json_t *masters)
+{
+	struct cp_redis *rd = &r->api->redis;
+	size_t n = json_array_size(masters);
+	bool ok = n == 0 || cp_redis_ensure(rd) == 0;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char key[64];
+		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
+		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
+		ok = redisAppendCommand(rd->ctx, "HMGET %s edge since_ms", key) == REDIS_OK;
+		if (!ok)
+			cp_redis_fail(rd, "queueing the masters' live sessions");
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = json_array_get(masters, i);
+		redisReply *rep = NULL;
+		if (ok && (redisGetReply(rd->ctx, (void **)&rep) != REDIS_OK || rep == NULL)) {
+			cp_redis_fail(rd, "reading the masters' live sessions");
+			ok = false;
+		}
+		json_t *conn = json_null(), *edge = json_null(), *since = json_null();
+		if (ok && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+			const redisReply *e = rep->element[0], *t = rep->element[1];
+			bool live = e->type == REDIS_REPLY_STRING;
+			json_decref(conn);
+			conn = json_boolean(live);
+			if (live) {
+				json_decref(edge);
+				edge = json_string(e->str);
+			}
+			if (live && t->type == REDIS_REPLY_STRING) {
+				long long ms = strtoll(t->str, NULL, 10);
+				time_t sec = (time_t)(ms / 1000);
+				struct tm tm;
+				char ts[40], out[48];
+				if (ms > 0 && gmtime_r(&sec, &tm) != NULL &&
+				    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm) > 0) {
+					snprintf(out, sizeof(out), "%s.%03lldZ", ts, ms % 1000);
+					json_decref(since);
+					since = json_string(out);
+				}
+			}
+		}
+		freeReplyObject(rep);
+		json_object_set_new(m, "connected", conn);
+		json_object_set_new(m, "edge", edge);
+		json_object_set_new(m, "connected_since", since);
+	}
+	return ok;
+}
+
 /* GET /v1/masters/activity: each master's last archived signal (sequence, arrival time,
- * age in seconds): what the console's masters table shows, its rate computed by the page
- * from two readings. One index probe per master (signal_archive's key). */
+ * age in seconds) and its live ingest session (connected, edge, connected_since; from
+ * Redis): what the console's masters table shows, its rate computed by the page from two
+ * readings. One index probe per master (signal_archive's key), one HMGET per master. */
 static void h_master_activity(struct api_req *r)
 {
 	PGresult *res = api_q(r, "SELECT m.id, m.name, a.sequence AS last_sequence,"
@@ -435,9 +494,14 @@ static void h_master_activity(struct api_req *r)
 			      0, NULL);
 	if (res == NULL)
 		return;
-	api_reply(r, 200, json_pack("{s:o, s:s}", "masters", api_rows(res), "note",
-				    "from the archive: behind the live stream by the archiver's delay"));
+	json_t *masters = api_rows(res);
 	PQclear(res);
+	bool live = add_sessions(r, masters);
+	api_reply(r, 200, json_pack("{s:o, s:s}", "masters", masters, "note", live
+		? "last signal from the archive (behind the live stream by the archiver's delay);"
+		  " connected from the edges' live-session claims in Redis"
+		: "last signal from the archive (behind the live stream by the archiver's delay);"
+		  " Redis unreachable: connected unknown"));
 }
 
 static void h_master_get(struct api_req *r)

@@ -663,6 +663,7 @@ static void test_login_confirmed(void)
 	uint8_t buf[1024];
 	uint64_t a = 0, b = 0;
 	struct dp_ingress_rec r;
+	memset(&r, 0, sizeof(r));
 	reset_master();
 	atomic_store(&shm.hdr->dp_login_confirm, 1);
 	atomic_store(&shm.hdr->dp_ready_attach, 7);

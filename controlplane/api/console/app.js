@@ -204,7 +204,9 @@
       S.rates.set(m.id, { seq, t: now });
       const rate = p && now > p.t ? ((seq - p.seq) * 1000) / (now - p.t) : null;
       return { ...m, rate: rate === null ? '\u2013' : rate.toFixed(1),
-               last_signal_age_s: m.last_signal_age_s ?? 'never' };
+               last_signal_age_s: m.last_signal_age_s ?? 'never',
+               connected: m.connected === null ? 'unknown' : m.connected ? 'yes' : 'no',
+               edge: m.edge ?? '\u2013', connected_since: m.connected_since ?? '\u2013' };
     });
   }
 
@@ -271,6 +273,8 @@
       ...(a.open > 0 ? [alertTable(a.alerts)] : [el('p', { class: 'muted' }, 'No open alert.')]),
       el('h2', null, `Masters (${m.masters.length})`),
       table('masters', [{ key: 'id', label: 'id', num: true }, { key: 'name', label: 'name' },
+                        { key: 'connected', label: 'connected' }, { key: 'edge', label: 'edge' },
+                        { key: 'connected_since', label: 'since' },
                         { key: 'last_sequence', label: 'last sequence', num: true },
                         { key: 'last_signal_age_s', label: 'last signal (s ago)', num: true },
                         { key: 'rate', label: 'signals/s', num: true }], withRates(m.masters)),

@@ -203,6 +203,18 @@ async function main() {
   const open0 = (await apiGet('/v1/alerts?state=open', admin)).open;
   check(open0 >= 1 && await evaluate(op, "(document.querySelector('h2 a[href=\"#/alerts\"]') || {}).textContent") === `Open alerts (${open0})`,
         `operator: the overview counts the API's ${open0} open alert(s)`);
+  // connected: the edges' live-session claims in Redis, as the API reports them
+  let conn = masters.every((m) => 'connected' in m && 'edge' in m && 'connected_since' in m);
+  for (const m of masters) {
+    const want = m.connected === null ? 'unknown' : m.connected ? 'yes' : 'no';
+    const shown = await evaluate(op, cell('masters', m.id, 'connected'));
+    const edge = await evaluate(op, cell('masters', m.id, 'edge'));
+    if (shown !== want || (m.connected && edge !== m.edge)) {
+      conn = false;
+      console.log(`  master ${m.id} connected: shown ${shown} (edge ${edge}), API ${m.connected} (${m.edge})`);
+    }
+  }
+  check(conn, `operator: each master's connected state and edge are the API's (${masters.filter((m) => m.connected).length} connected)`);
   await shot(op, 'operator-overview.png');
 
   // a live update: a change made elsewhere (the API) shows up without a reload
