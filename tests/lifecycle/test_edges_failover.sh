@@ -9,7 +9,7 @@
 #   namespace ha<pid>b: decp-dataplane B (posix, 10.88.2.1:7000 on veth)  --shm-- edge B (root ns)
 #   namespace ha<pid>c: decp-master, veth peers 10.88.1.2 and 10.88.2.2
 #   root namespace:     Redis and PostgreSQL on loopback (decp-testenv), edges A and B, the
-#                       archiver and the api (decp-control, three processes)
+#                       archiver, the api (decp-control, four processes)
 # The posix stack, not DPDK: the masters must reach both dataplanes from one namespace, and a
 # net_tap port puts a DPDK dataplane's network in exactly one namespace; two of them behind a
 # routed client namespace is a larger setup than this test needs (the session layer, the
@@ -55,9 +55,9 @@ A=10.88.1.1:7000 B=10.88.2.1:7000
 R=$DECP_REDIS_PORT
 MASTERS=16 SIGNALS=6000 RATE=2400
 HUNG_FIRST=21 HUNG_LAST=28
-DPA= DPB= CPA= CPB= CPR= M1= M2= M3= M4= M5= M6=
+DPA= DPB= CPA= CPB= CPR= CPI= M1= M2= M3= M4= M5= M6=
 cleanup() {
-	for p in $M1 $M2 $M3 $M4 $M5 $M6 $CPA $CPB $CPR $DPA $DPB; do
+	for p in $M1 $M2 $M3 $M4 $M5 $M6 $CPA $CPB $CPR $CPI $DPA $DPB; do
 		kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
 	done
 	ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null; ip netns del "$NSC" 2>/dev/null
@@ -107,11 +107,23 @@ control() { # name config-lines... (starts decp-control, pid in $!)
 # untouched claim would expire (3 s): the release is its doing
 control edge-a "roles = edge" "shm = /$SHMA" "edge_id = edge-a" "dataplane_stale_ms = 500"; CPA=$!
 control edge-b "roles = edge" "shm = /$SHMB" "edge_id = edge-b" "dataplane_stale_ms = 500"; CPB=$!
+control archiver "roles = archiver" "shm = /decp-ha-none-$$"; CPR=$!
+# the api in a process of its own, on a free port (another one if somebody took it first)
 ADMIN=edges-admin-$$
-APIPORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
-control archiver "roles = archiver,api" "shm = /decp-ha-none-$$" "api_listen = 127.0.0.1" \
-	"api_port = $APIPORT" "api_tls = off" \
-	"api_admin_token_sha256 = $(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)"; CPR=$!
+for _ in 1 2 3; do
+	APIPORT=$(free_port) || break
+	control api "roles = api" "shm = /decp-ha-none-$$" "api_listen = 127.0.0.1" \
+		"api_port = $APIPORT" "api_tls = off" \
+		"api_admin_token_sha256 = $(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)"; CPI=$!
+	for _ in $(seq 1 200); do
+		grep -q "listening on" "$T/api.log" 2>/dev/null && break
+		kill -0 "$CPI" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q "listening on" "$T/api.log" 2>/dev/null && break
+	kill -KILL "$CPI" 2>/dev/null; wait "$CPI" 2>/dev/null; CPI=
+done
+[ -n "$CPI" ] && ok || bad "the api never listened: $(tail -2 "$T/api.log")"
 ready() { "$D" top --shm "$1" --once --json 2>/dev/null | grep -q '"ready":true'; }
 for _ in $(seq 1 600); do ready "$SHMA" && ready "$SHMB" && break; sleep 0.05; done
 ready "$SHMA" && ready "$SHMB" && ok ||
@@ -150,6 +162,14 @@ sess() { rc_of "$R" HGET "decp:{m$1}:session" edge 2>/dev/null; } # MASTER: the 
 on_edge() { # EDGE FIRST LAST: the masters of FIRST..LAST whose claim EDGE holds
 	local i
 	for i in $(seq "$2" "$3"); do [ "$(sess "$i")" = "$1" ] && echo "$i"; done
+}
+diag() { # SHM: the dataplane's login-related counters, for a failure message
+	local c out=
+	for c in logins login_confirms login_confirm_stale not_ready hello_timeout replaced \
+		preauth_src_refused preauth_evicted conn_refused idle_timeout; do
+		out="$out $c=$(counter "$1" $c)"
+	done
+	echo "${1##*-ha-}:$out"
 }
 counter() { # shm name: a dataplane counter over its workers
 	"$D" top --shm "$1" --once --json 2>/dev/null | grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2
@@ -217,7 +237,7 @@ onA=$(on_edge edge-a 1 $MASTERS)
 nA=$(echo $onA | wc -w)
 first=$(echo $onA | cut -d' ' -f1)
 [ "$nA" -ge $((half / 2)) ] && [ "$(sess 98)" = edge-a ] && ok ||
-	bad "claims before the kill: $nA masters on edge A ($onA; want most of 1..$half), 98 on '$(sess 98)'"
+	bad "claims before the kill: $nA masters on edge A ($onA; want most of 1..$half), 98 on '$(sess 98)'; $(diag "$SHMA"); $(diag "$SHMB")"
 before=$(last_seq "$R" "${first:-1}")
 t_kill=$(date +%s%N)
 kill -KILL "$DPA"; wait "$DPA" 2>/dev/null; DPA=
@@ -270,7 +290,7 @@ for _ in $(seq 1 600); do
 done
 onB=$(on_edge edge-b $HUNG_FIRST $HUNG_LAST)
 nB=$(echo $onB | wc -w)
-[ "$nB" -ge $((nh / 2)) ] && ok || bad "before the freeze only $nB of $nh masters on edge B ($onB)"
+[ "$nB" -ge $((nh / 2)) ] && ok || bad "before the freeze only $nB of $nh masters on edge B ($(echo $onB)); $(diag "$SHMA"); $(diag "$SHMB")"
 t_stop=$(date +%s%N)
 kill -STOP "$DPB"
 for _ in $(seq 1 200); do
@@ -314,9 +334,9 @@ t_exp=$(( ($(date +%s%N) - t_both) / 1000000 ))
 	bad "master 97's claim after edge B and its dataplane died: '$(sess 97)' after $t_exp ms (want gone, by expiry: 2-10 s)"
 kill -KILL "$M6"; wait "$M6" 2>/dev/null; M6=
 
-kill -TERM "$CPA" "$CPR" "$DPA" 2>/dev/null
-wait "$CPA" "$CPR" "$DPA" 2>/dev/null
-CPA= CPR= DPA=
+kill -TERM "$CPA" "$CPR" "$CPI" "$DPA" 2>/dev/null
+wait "$CPA" "$CPR" "$CPI" "$DPA" 2>/dev/null
+CPA= CPR= CPI= DPA=
 rootns_guard_report && ok || bad "a private address appeared in the root namespace"
 echo "edge failover: $nA masters moved from a dataplane killed -9 to the other edge at $((RATE)) signals/s over $MASTERS masters; RTO (kill -> HelloAck on the other edge) p50 ${p50} ms, max ${max} ms; claim of a master with nowhere to go released after ${t_rel} ms; a hung dataplane (SIGSTOP, ACK timeout 300 ms): $nB masters moved, RTO p50 ${h50} ms, max ${hmax} ms; an edge dead with its dataplane: its master's claim expired after ${t_exp} ms"
 echo "$pass passed, $fail failed"
