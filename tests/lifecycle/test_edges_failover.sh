@@ -163,6 +163,17 @@ on_edge() { # EDGE FIRST LAST: the masters of FIRST..LAST whose claim EDGE holds
 	local i
 	for i in $(seq "$2" "$3"); do [ "$(sess "$i")" = "$1" ] && echo "$i"; done
 }
+moved_to() { # EDGE MASTER...: waits (10 s at most) until EDGE holds every one's claim; prints
+	local edge=$1 n i     # how many it holds
+	shift
+	for _ in $(seq 1 200); do
+		n=0
+		for i in "$@"; do [ "$(sess "$i")" = "$edge" ] && n=$((n + 1)); done
+		[ "$n" = $# ] && break
+		sleep 0.05
+	done
+	echo "$n"
+}
 diag() { # SHM: the dataplane's login-related counters, for a failure message
 	local c out=
 	for c in logins login_confirms login_confirm_stale not_ready hello_timeout replaced \
@@ -242,12 +253,7 @@ before=$(last_seq "$R" "${first:-1}")
 t_kill=$(date +%s%N)
 kill -KILL "$DPA"; wait "$DPA" 2>/dev/null; DPA=
 # every master that was on A logs in on B
-for _ in $(seq 1 200); do
-	n=0
-	for i in $onA; do [ "$(sess "$i")" = edge-b ] && n=$((n + 1)); done
-	[ "$n" = "$nA" ] && break
-	sleep 0.05
-done
+n=$(moved_to edge-b $onA)
 [ "$n" = "$nA" ] && ok || bad "after the kill only $n of the $nA masters on A hold a claim on edge B"
 for _ in $(seq 1 100); do [ -z "$(sess 98)" ] && break; sleep 0.05; done
 t_rel=$(( ($(date +%s%N) - t_kill) / 1000000 ))
@@ -293,12 +299,7 @@ nB=$(echo $onB | wc -w)
 [ "$nB" -ge $((nh / 2)) ] && ok || bad "before the freeze only $nB of $nh masters on edge B ($(echo $onB)); $(diag "$SHMA"); $(diag "$SHMB")"
 t_stop=$(date +%s%N)
 kill -STOP "$DPB"
-for _ in $(seq 1 200); do
-	n=0
-	for i in $onB; do [ "$(sess "$i")" = edge-a ] && n=$((n + 1)); done
-	[ "$n" = "$nB" ] && break
-	sleep 0.05
-done
+n=$(moved_to edge-a $onB)
 [ "$n" = "$nB" ] && ok || bad "with B frozen only $n of the $nB masters on B hold a claim on edge A"
 kill -CONT "$DPB"
 wait "$M1"; rc3=$?; M1=
