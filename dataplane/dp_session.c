@@ -103,6 +103,7 @@ int dp_worker_init(struct dp_worker *w, unsigned int id, struct dp_shm *shm,
 	proto_hmac_key_init(&w->nonce_key, nk, sizeof(nk));
 	OPENSSL_cleanse(nk, sizeof(nk));
 	w->nonce_ctr = 0;
+	w->n_logout_q = 0;
 	proto_arena_init(&w->arena, w->arena_buf, sizeof(w->arena_buf));
 	w->bell_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	memset(&w->cp_addr, 0, sizeof(w->cp_addr));
@@ -607,6 +608,41 @@ static bool session_rec(struct dp_session *s, uint32_t kind, uint64_t master_id,
 			int64_t wall_ns)
 {
 	return worker_session_rec(s->w, kind, master_id, s->conn_id, &s->peer, gen, wall_ns);
+}
+
+/* A LOGOUT (the claim of generation gen released): now, or retried from the worker's
+ * backlog at its next ACK polls while the ingress ring is full; lost (counted logout_lost)
+ * only when the backlog is full too. */
+static void logout_send(struct dp_worker *w, uint64_t master_id, uint64_t conn_id, uint64_t gen)
+{
+	if (w->n_logout_q == 0 &&
+	    worker_session_rec(w, DP_REC_LOGOUT, master_id, conn_id, NULL, gen, dp_wall_ns()))
+		return;
+	if (w->n_logout_q == DP_LOGOUT_BACKLOG) {
+		dp_stat_add(w->st, DP_CTR_LOGOUT_LOST, 1);
+		return;
+	}
+	w->logout_q[w->n_logout_q++] = (struct dp_logout_pending){
+		.master_id = master_id, .conn_id = conn_id, .session_gen = gen};
+}
+
+/* The backlog of logout_send, oldest first, as far as the ring takes it. */
+static void logout_retry(struct dp_worker *w)
+{
+	uint32_t done = 0;
+	int64_t now = dp_wall_ns();
+	while (done < w->n_logout_q) {
+		const struct dp_logout_pending *p = &w->logout_q[done];
+		if (!worker_session_rec(w, DP_REC_LOGOUT, p->master_id, p->conn_id, NULL,
+					p->session_gen, now))
+			break;
+		done++;
+	}
+	if (done > 0) {
+		memmove(w->logout_q, w->logout_q + done,
+			(w->n_logout_q - done) * sizeof(w->logout_q[0]));
+		w->n_logout_q -= done;
+	}
 }
 
 /* Refuse a login for now (control not ready, or the edge could not confirm it): Nack
@@ -1361,8 +1397,7 @@ void dp_session_close(struct dp_session *s)
 		return;
 	if (s->session_gen != 0) {
 		/* A confirmed session ends: the edge clears its claim if still this one's. */
-		if (!session_rec(s, DP_REC_LOGOUT, s->master_id, s->session_gen, dp_wall_ns()))
-			dp_stat_add(s->w->st, DP_CTR_LOGOUT_LOST, 1);
+		logout_send(s->w, s->master_id, s->conn_id, s->session_gen);
 		s->session_gen = 0;
 	}
 	if (s->state == DP_SS_ACTIVE) {
@@ -1415,9 +1450,7 @@ static void session_answer(struct dp_worker *w, const struct dp_ack_rec *a)
 			return;
 		}
 		dp_stat_add(w->st, DP_CTR_LOGIN_CONFIRM_STALE, 1);
-		if (!worker_session_rec(w, DP_REC_LOGOUT, a->master_id, a->conn_id, NULL,
-					a->session_gen, dp_wall_ns()))
-			dp_stat_add(w->st, DP_CTR_LOGOUT_LOST, 1);
+		logout_send(w, a->master_id, a->conn_id, a->session_gen);
 		return;
 	}
 	case DP_ACK_LOGIN_UNAVAILABLE:
@@ -1445,6 +1478,8 @@ unsigned int dp_worker_ack_poll(struct dp_worker *w, unsigned int budget)
 {
 	struct dp_ack_rec acks[32];
 	unsigned int total = 0;
+	if (w->n_logout_q != 0)
+		logout_retry(w);
 	while (total < budget) {
 		unsigned int want = budget - total < 32 ? budget - total : 32;
 		unsigned int n = rte_ring_sc_dequeue_burst_elem(w->ack, acks, sizeof(acks[0]), want,

@@ -79,7 +79,7 @@
  * streamed through another edge meanwhile) -> owner word, ACTIVE, HelloAck(durable + 1);
  * LOGIN_UNAVAILABLE, or no answer within DP_LOGIN_CONFIRM_NS (dp_session_tick) -> Nack
  * UNAVAILABLE (reason not_ready), closed. A confirmed session that closes sends
- * DP_REC_LOGOUT; a CLOSE order from the edge (its claim went to a newer login elsewhere)
+ * DP_REC_LOGOUT (kept in the worker's logout_q while the ring is full); a CLOSE order from the edge (its claim went to a newer login elsewhere)
  * closes it with Error REPLACED. Nothing of this runs per signal.
  *
  * Checks on every Signal, in this order (the issue's order; each failure is counted by
@@ -229,6 +229,15 @@ void dp_login_limiter_init(struct dp_login_limiter *l, uint32_t burst, uint64_t 
 bool dp_login_limiter_take(struct dp_login_limiter *l, const struct dp_peer *p,
 			   uint64_t now_ns);
 
+/* LOGOUT records that found the ingress ring full, retried at the next ACK poll (a lost one
+ * would leave the master shown connected until it logs in again). */
+#define DP_LOGOUT_BACKLOG 64u
+struct dp_logout_pending {
+	uint64_t master_id;
+	uint64_t conn_id;
+	uint64_t session_gen;
+};
+
 struct dp_worker {
 	unsigned int id;
 	struct dp_stats *st;
@@ -260,6 +269,8 @@ struct dp_worker {
 	 * repeated, with no system call per connection (getrandom once, at init). */
 	struct proto_hmac_key nonce_key;
 	uint64_t nonce_ctr;
+	struct dp_logout_pending logout_q[DP_LOGOUT_BACKLOG]; /* oldest first */
+	uint32_t n_logout_q;
 };
 
 struct dp_session {

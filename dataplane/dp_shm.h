@@ -237,7 +237,7 @@ enum dp_reason {
 	X(POSITIONS_DROPPED, "positions_dropped") /* ring full / control not ready */ \
 	X(LOGIN_CONFIRMS, "login_confirms") /* LOGIN records sent to the edge */ \
 	X(LOGIN_CONFIRM_STALE, "login_confirm_stale") /* answer for a session gone */ \
-	X(LOGOUT_LOST, "logout_lost") /* ingress ring full: the claim stays until expiry */
+	X(LOGOUT_LOST, "logout_lost") /* ring and backlog full: the claim stays */
 
 enum dp_counter {
 	DP_CTR_REASON_BASE = 0, /* DP_CTR_REASON_BASE + enum dp_reason */

@@ -752,6 +752,29 @@ static void test_login_confirmed(void)
 	CU_ASSERT(find_rec(DP_REC_LOGOUT, &r) == 1 && r.session_gen == 10);
 	dp_session_release(s);
 
+	/* a LOGOUT that finds the ingress ring full waits in the worker's backlog and goes
+	 * out at the next ACK poll once there is room, not lost */
+	atomic_store(&shm.hdr->dp_ready_attach, 8);
+	s = open_session(1);
+	login(s, 40000);
+	CU_ASSERT(find_rec(DP_REC_LOGIN, &r) == 1);
+	answer(DP_ACK_LOGIN_OK, s->conn_id, 42, 11);
+	CU_ASSERT(s->state == DP_SS_ACTIVE);
+	struct dp_ingress_rec fill;
+	memset(&fill, 0, sizeof(fill));
+	fill.kind = DP_REC_PROTECTION;
+	while (rte_ring_sp_enqueue_elem(shm.ingress[0], &fill, sizeof(fill)) == 0) {
+	}
+	uint64_t lost = dp_stat_get(wk->st, DP_CTR_LOGOUT_LOST);
+	dp_session_close(s);
+	CU_ASSERT(wk->n_logout_q == 1);
+	CU_ASSERT(find_rec(DP_REC_LOGOUT, &r) == 0); /* drains the ring: only fillers */
+	dp_worker_ack_poll(wk, 64);
+	CU_ASSERT(wk->n_logout_q == 0);
+	CU_ASSERT(find_rec(DP_REC_LOGOUT, &r) == 1 && r.session_gen == 11 && r.master_id == 5);
+	CU_ASSERT(dp_stat_get(wk->st, DP_CTR_LOGOUT_LOST) == lost);
+	dp_session_release(s);
+
 	atomic_store(&shm.hdr->dp_login_confirm, 0);
 	atomic_store(&shm.hdr->dp_ready_attach, 0);
 	reset_master();
