@@ -431,20 +431,24 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 {
 	struct cp_redis *rd = &r->api->redis;
 	size_t n = json_array_size(masters);
-	bool ok = n == 0 || cp_redis_ensure(rd) == 0;
+	/* each master's HMGET on the connection serving its slot (the only one without a
+	 * cluster), its reply read from there */
+	redisContext **conns = n > 0 ? calloc(n, sizeof(*conns)) : NULL;
+	bool ok = n == 0 || (conns != NULL && cp_redis_ensure(rd) == 0);
 
 	for (size_t i = 0; ok && i < n; i++) {
 		char key[64];
 		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
 		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
-		ok = redisAppendCommand(rd->ctx, "HMGET %s edge since_ms", key) == REDIS_OK;
+		conns[i] = cp_redis_at(rd, key);
+		ok = redisAppendCommand(conns[i], "HMGET %s edge since_ms", key) == REDIS_OK;
 		if (!ok)
 			cp_redis_fail(rd, "queueing the masters' live sessions");
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *m = json_array_get(masters, i);
 		redisReply *rep = NULL;
-		if (ok && (redisGetReply(rd->ctx, (void **)&rep) != REDIS_OK || rep == NULL)) {
+		if (ok && (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL)) {
 			cp_redis_fail(rd, "reading the masters' live sessions");
 			ok = false;
 		}
@@ -476,6 +480,7 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 		json_object_set_new(m, "edge", edge);
 		json_object_set_new(m, "connected_since", since);
 	}
+	free(conns);
 	return ok;
 }
 

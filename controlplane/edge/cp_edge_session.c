@@ -97,24 +97,38 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The library on this connection (once per (re)connect). 0 or -EAGAIN (connection dropped). */
+/* The library on every connection (each primary of a cluster), once per (re)connect. 0 or
+ * -EAGAIN (connection dropped). */
 static int ensure_library(struct cp_edge_sessions *es, struct cp_redis *r)
 {
 	if (r->ctx == NULL)
 		return -EAGAIN;
 	if (es->lib_connects == r->connects)
 		return 0;
-	redisReply *rep = redisCommand(r->ctx, "FUNCTION LOAD REPLACE %s", session_library);
-	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-		if (rep != NULL)
-			CP_LOG_RL(CP_LOG_ERR, ROLE, "FUNCTION LOAD decp_session: %s", rep->str);
+	for (unsigned int i = 0; i < cp_redis_nodes(r); i++) {
+		redisReply *rep = redisCommand(cp_redis_node(r, i), "FUNCTION LOAD REPLACE %s",
+					       session_library);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+			if (rep != NULL)
+				CP_LOG_RL(CP_LOG_ERR, ROLE, "FUNCTION LOAD decp_session: %s", rep->str);
+			freeReplyObject(rep);
+			cp_redis_fail(r, "FUNCTION LOAD decp_session");
+			return -EAGAIN;
+		}
 		freeReplyObject(rep);
-		cp_redis_fail(r, "FUNCTION LOAD decp_session");
-		return -EAGAIN;
 	}
-	freeReplyObject(rep);
 	es->lib_connects = r->connects;
 	return 0;
+}
+
+/* A reply of a claim call: a cluster redirect (the slot moved) is counted and marks the map
+ * stale (the call is retried by the master's next login or the next check); logged once in
+ * a while otherwise. */
+static void note_error(struct cp_redis *r, const redisReply *rep, const char *what)
+{
+	redisContext *ask = NULL;
+	if (rep->type == REDIS_REPLY_ERROR && !cp_redis_redirect(r, rep, &ask))
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "%s: %s", what, rep->str);
 }
 
 static void key_session(char *buf, size_t len, uint64_t m)
@@ -172,26 +186,32 @@ static void held_forget(struct cp_edge_sessions *es, uint64_t master, uint64_t g
 		}
 }
 
-static void append_logout(struct cp_redis *r, uint64_t master, uint64_t gen)
+/* Each call goes to the connection serving the master's slot (the only one without a
+ * cluster), which it returns: its reply is read from there. */
+static redisContext *append_logout(struct cp_redis *r, uint64_t master, uint64_t gen)
 {
 	char ks[64], kg[64], g[24];
 	key_session(ks, sizeof(ks), master);
 	key_gen(kg, sizeof(kg), master);
 	snprintf(g, sizeof(g), "%" PRIu64, gen);
-	redisAppendCommand(r->ctx, "FCALL decp_logout 2 %s %s %s", ks, kg, g);
+	redisContext *c = cp_redis_at(r, ks);
+	redisAppendCommand(c, "FCALL decp_logout 2 %s %s %s", ks, kg, g);
+	return c;
 }
 
-static void append_login(struct cp_edge_sessions *es, struct cp_redis *r,
-			 const struct dp_ingress_rec *rec, int64_t now_ms)
+static redisContext *append_login(struct cp_edge_sessions *es, struct cp_redis *r,
+				  const struct dp_ingress_rec *rec, int64_t now_ms)
 {
 	char ks[64], kg[64], kq[64], peer[48];
 	key_session(ks, sizeof(ks), rec->master_id);
 	key_gen(kg, sizeof(kg), rec->master_id);
 	cp_redis_key_signals(kq, sizeof(kq), rec->master_id);
 	cp_rec_peer_str(rec, peer, sizeof(peer));
-	redisAppendCommand(r->ctx, "FCALL decp_login 3 %s %s %s %s %u %" PRIu64 " %s %" PRId64 " %u",
+	redisContext *c = cp_redis_at(r, ks);
+	redisAppendCommand(c, "FCALL decp_login 3 %s %s %s %s %u %" PRIu64 " %s %" PRId64 " %u",
 			   ks, kg, kq, es->edge_id, (unsigned int)rec->worker, rec->conn_id, peer,
 			   now_ms, CP_EDGE_SESSION_TTL_MS);
+	return c;
 }
 
 /* Parse decp_login's reply {gen, last, prev}. 0 or -EPROTO. */
@@ -238,36 +258,44 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		return -EAGAIN;
 	}
 	int64_t now_ms = wall_ms();
+	bool wait = cp_durability_waits(es->cfg->durability);
+	unsigned int nw = wait ? cp_redis_nodes(r) : 0, total = sent + nw;
+	/* replies[j] comes from conns[j]: each call's primary, then a WAIT on every primary */
+	redisReply **reps = calloc(total, sizeof(*reps));
+	redisContext **conns = calloc(total, sizeof(*conns));
+	if (reps == NULL || conns == NULL) {
+		free(reps);
+		free(conns);
+		refuse_all(es, c, recs, n);
+		return -ENOMEM;
+	}
+	unsigned int k = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		if (!is_session_rec(&recs[i]))
 			continue;
-		if (recs[i].kind == DP_REC_LOGIN)
-			append_login(es, r, &recs[i], now_ms);
-		else
-			append_logout(r, recs[i].master_id, recs[i].session_gen);
+		conns[k++] = recs[i].kind == DP_REC_LOGIN
+			? append_login(es, r, &recs[i], now_ms)
+			: append_logout(r, recs[i].master_id, recs[i].session_gen);
 	}
-	bool wait = cp_durability_waits(es->cfg->durability);
-	if (wait)
-		redisAppendCommand(r->ctx, "WAIT %u %u", es->cfg->durability_replicas,
+	for (unsigned int i = 0; i < nw; i++) {
+		conns[k] = cp_redis_node(r, i);
+		redisAppendCommand(conns[k++], "WAIT %u %u", es->cfg->durability_replicas,
 				   es->cfg->durability_wait_ms);
-
-	/* Read every reply first: with durability = replica|both the WAIT at the end decides
-	 * whether the durable sequences read may be told to the masters. */
-	redisReply **reps = calloc(sent + 1, sizeof(*reps));
-	if (reps == NULL) {
-		cp_redis_fail(r, "out of memory reading session claims");
-		refuse_all(es, c, recs, n);
-		return -EAGAIN;
 	}
+
+	/* Read every reply first: with durability = replica|both the WAITs at the end decide
+	 * whether the durable sequences read may be told to the masters. */
 	int rc = 0;
-	for (unsigned int j = 0; j < sent + (wait ? 1u : 0u); j++) {
-		if (redisGetReply(r->ctx, (void **)&reps[j]) != REDIS_OK || reps[j] == NULL) {
+	for (unsigned int j = 0; j < total; j++) {
+		if (redisGetReply(conns[j], (void **)&reps[j]) != REDIS_OK || reps[j] == NULL) {
 			rc = -EAGAIN;
 			break;
 		}
 	}
-	bool replicas_ok = !wait || (rc == 0 && reps[sent]->type == REDIS_REPLY_INTEGER &&
-				     reps[sent]->integer >= (long long)es->cfg->durability_replicas);
+	bool replicas_ok = rc == 0;
+	for (unsigned int j = sent; j < total && replicas_ok; j++)
+		replicas_ok = reps[j]->type == REDIS_REPLY_INTEGER &&
+			      reps[j]->integer >= (long long)es->cfg->durability_replicas;
 	unsigned int j = 0;
 	for (unsigned int i = 0; i < n && rc == 0; i++) {
 		const struct dp_ingress_rec *rec = &recs[i];
@@ -282,9 +310,7 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		struct dp_ack_rec a = {.master_id = rec->master_id, .conn_id = rec->conn_id,
 				       .status = DP_ACK_LOGIN_UNAVAILABLE};
 		uint64_t gen = 0, last = 0;
-		if (rep->type == REDIS_REPLY_ERROR)
-			CP_LOG_RL(CP_LOG_ERR, ROLE, "decp_login (master %" PRIu64 "): %s",
-				  rec->master_id, rep->str);
+		note_error(r, rep, "decp_login");
 		if (login_reply(rep, &gen, &last) == 0 && replicas_ok) {
 			struct cp_held_session h = {.master_id = rec->master_id, .gen = gen,
 						    .conn_id = rec->conn_id, .worker = rec->worker,
@@ -308,14 +334,15 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 			es->unavailable++;
 		to_worker(c, rec->worker, &a);
 	}
-	for (unsigned int k = 0; k <= sent; k++)
-		freeReplyObject(reps[k]);
+	for (unsigned int j2 = 0; j2 < total; j2++)
+		freeReplyObject(reps[j2]);
 	free(reps);
+	free(conns);
 	if (rc != 0) {
 		cp_redis_fail(r, "claiming live sessions");
 		refuse_all(es, c, recs, n);
 	}
-	if (!replicas_ok && rc == 0)
+	if (!replicas_ok && rc == 0 && wait)
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: the replicas are behind: logins "
 			  "answered UNAVAILABLE (the masters retry)",
 			  cp_durability_name(es->cfg->durability));
@@ -330,36 +357,46 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	es->next_check = now_ns + CP_EDGE_SESSION_CHECK_MS * 1000000ull;
 	if (es->n_held == 0 || cp_redis_ensure(r) != 0 || ensure_library(es, r) != 0)
 		return;
-	for (size_t i = 0; i < es->n_held; i++) {
+	size_t n = es->n_held;
+	uint8_t *lost = calloc(n, 1);
+	redisContext **conns = calloc(n, sizeof(*conns));
+	if (lost == NULL || conns == NULL) {
+		free(lost);
+		free(conns);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const struct cp_held_session *h = &es->held[i];
 		char ks[64], kg[64];
 		key_session(ks, sizeof(ks), h->master_id);
 		key_gen(kg, sizeof(kg), h->master_id);
-		redisAppendCommand(r->ctx, "FCALL decp_session_touch 2 %s %s %s %" PRIu64 " %u %"
+		conns[i] = cp_redis_at(r, ks);
+		redisAppendCommand(conns[i], "FCALL decp_session_touch 2 %s %s %s %" PRIu64 " %u %"
 				   PRIu64 " %s %" PRId64 " %u", ks, kg, es->edge_id, h->gen,
 				   (unsigned int)h->worker, h->conn_id, h->peer, h->since_ms,
 				   CP_EDGE_SESSION_TTL_MS);
 	}
 	/* Replies in table order; lost claims are collected first, removed after. */
-	size_t n = es->n_held;
-	uint8_t *lost = calloc(n, 1);
 	bool failed = false;
 	for (size_t i = 0; i < n; i++) {
 		redisReply *rep = NULL;
-		if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+		if (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL) {
 			failed = true;
 			break;
 		}
-		if (lost != NULL && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0)
+		if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0)
 			lost[i] = 1;
+		else
+			note_error(r, rep, "decp_session_touch");
 		freeReplyObject(rep);
 	}
+	free(conns);
 	if (failed) {
 		cp_redis_fail(r, "checking live sessions");
 		free(lost);
 		return;
 	}
-	for (size_t i = n; lost != NULL && i-- > 0;) {
+	for (size_t i = n; i-- > 0;) {
 		if (!lost[i])
 			continue;
 		const struct cp_held_session *h = &es->held[i];
@@ -381,18 +418,20 @@ void cp_edge_sessions_drop_all(struct cp_edge_sessions *es, struct cp_redis *r)
 	if (n == 0)
 		return;
 	es->dropped += n;
-	if (cp_redis_ensure(r) == 0 && ensure_library(es, r) == 0) {
+	redisContext **conns = calloc(n, sizeof(*conns));
+	if (conns != NULL && cp_redis_ensure(r) == 0 && ensure_library(es, r) == 0) {
 		for (size_t i = 0; i < n; i++)
-			append_logout(r, es->held[i].master_id, es->held[i].gen);
+			conns[i] = append_logout(r, es->held[i].master_id, es->held[i].gen);
 		for (size_t i = 0; i < n; i++) {
 			redisReply *rep = NULL;
-			if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			if (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL) {
 				cp_redis_fail(r, "clearing the sessions of a dataplane gone");
 				break;
 			}
 			freeReplyObject(rep);
 		}
 	}
+	free(conns);
 	cp_log(CP_LOG_INFO, ROLE, "dataplane gone: %zu live session claim(s) released", n);
 	es->n_held = 0;
 }

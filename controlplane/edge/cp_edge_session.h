@@ -20,6 +20,10 @@
  * dataplane go away by themselves. A touch re-creates an expired hash while the generation
  * is still the newest (a Redis outage longer than the TTL closes no session).
  *
+ * On Redis Cluster (redis_nodes) the library is loaded on every primary and each call goes
+ * to the primary serving the master's slot (cp_redis_at); a redirect answers that login
+ * LOGIN_UNAVAILABLE (the master retries) and leaves a touch for the next check.
+ *
  * Threading: the edge thread only; uses the edge's Redis connection between batches and
  * the segment's ACK rings, whose only producer is that thread.
  */
