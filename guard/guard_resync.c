@@ -306,3 +306,24 @@ int guard_held_cmp(const void *a, const void *b)
 
 	return x < y ? -1 : x > y;
 }
+
+int guard_book_entry_set(struct guard_book_entry *e, uint64_t ticket, uint32_t type,
+			 const char *symbol, int64_t volume, int64_t price, int64_t sl,
+			 int64_t tp, int64_t expiration_ns)
+{
+	size_t n = symbol != NULL ? strlen(symbol) : 0;
+
+	if (ticket == 0 || volume <= 0 || n == 0 || n >= sizeof(e->symbol) ||
+	    !guard_order_opens((enum guard_order_type)type))
+		return -EPROTO;
+	memset(e, 0, sizeof(*e));
+	e->ticket = ticket;
+	e->type = type;
+	memcpy(e->symbol, symbol, n + 1);
+	e->volume = volume;
+	e->price = price;
+	e->sl = sl;
+	e->tp = tp;
+	e->expiration_ns = expiration_ns;
+	return 0;
+}

@@ -115,6 +115,14 @@ long guard_resync_plan(const struct guard_policy *p, bool equity_tripped, uint64
  * guard_held.master_ticket): the order in which guard_resync_plan's lookups are binary
  * searches. */
 int guard_book_entry_cmp(const void *a, const void *b);
+
+/* *e = one entry of a master's snapshot as guard_resync_plan takes it, from its wire
+ * fields (decp.dll's decoder and decp-subscriber's protobuf-c one alike). Returns 0, or
+ * -EPROTO for an entry no master holds: ticket 0, volume <= 0, a symbol empty or longer
+ * than GUARD_SYMBOL_MAX - 1 bytes, a type that opens nothing (CLOSE, MODIFY, ...). */
+int guard_book_entry_set(struct guard_book_entry *e, uint64_t ticket, uint32_t type,
+			 const char *symbol, int64_t volume, int64_t price, int64_t sl,
+			 int64_t tp, int64_t expiration_ns);
 int guard_held_cmp(const void *a, const void *b);
 
 /* "CLOSE", "REDUCE", "MODIFY", "OPEN", "SKIP"; "?" otherwise. */

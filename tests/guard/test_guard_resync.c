@@ -488,9 +488,38 @@ static void test_random_idempotent(void)
 	}
 }
 
+/* guard_book_entry_set: a snapshot entry from its wire fields, every refusal. */
+static void test_entry_set(void)
+{
+	struct guard_book_entry e;
+	char longest[GUARD_SYMBOL_MAX], too_long[GUARD_SYMBOL_MAX + 1];
+
+	memset(longest, 'A', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	memset(too_long, 'A', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 7, GUARD_ORDER_BUY_LIMIT, "EURUSD", 10, 110000, 109000,
+					     112000, 99), 0);
+	CU_ASSERT_EQUAL(e.ticket, 7);
+	CU_ASSERT_EQUAL(e.type, GUARD_ORDER_BUY_LIMIT);
+	CU_ASSERT_STRING_EQUAL(e.symbol, "EURUSD");
+	CU_ASSERT(e.volume == 10 && e.price == 110000 && e.sl == 109000 && e.tp == 112000 &&
+		  e.expiration_ns == 99);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 8, GUARD_ORDER_SELL, longest, 1, 0, 0, 0, 0), 0);
+	CU_ASSERT_EQUAL(strlen(e.symbol), GUARD_SYMBOL_MAX - 1);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 8, GUARD_ORDER_SELL, too_long, 1, 0, 0, 0, 0), -EPROTO);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 0, GUARD_ORDER_BUY, "EURUSD", 1, 0, 0, 0, 0), -EPROTO);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 1, GUARD_ORDER_BUY, "EURUSD", 0, 0, 0, 0, 0), -EPROTO);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 1, GUARD_ORDER_BUY, "", 1, 0, 0, 0, 0), -EPROTO);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 1, GUARD_ORDER_BUY, NULL, 1, 0, 0, 0, 0), -EPROTO);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 1, GUARD_ORDER_CLOSE, "EURUSD", 1, 0, 0, 0, 0), -EPROTO);
+	CU_ASSERT_EQUAL(guard_book_entry_set(&e, 1, GUARD_ORDER_MODIFY, "EURUSD", 1, 0, 0, 0, 0), -EPROTO);
+}
+
 int main(void)
 {
 	static const struct gt_test tests[] = {
+		{"guard_book_entry_set: fields, every refusal", test_entry_set},
 		{"empty plan, argument checks", test_empty_and_args},
 		{"open a missing position as the policy maps it", test_open_missing_mapped},
 		{"close what the master closed (CLOSE mask respected)", test_close_extra},

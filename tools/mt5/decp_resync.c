@@ -83,8 +83,8 @@ int decp_resync_part(struct decp_resync *rs, const struct proto_wire_snapshot_pa
 
 		/* what guard_resync_plan takes as a master position or pending order; the
 		 * decoder checked the symbol's bytes and length (<= PROTO_SYMBOL_MAX) */
-		if (b->ticket == 0 || b->volume <= 0 || b->symbol[0] == '\0' ||
-		    !guard_order_opens((enum guard_order_type)b->type))
+		if (guard_book_entry_set(e, b->ticket, b->type, b->symbol, b->volume, b->price,
+					 b->sl, b->tp, b->expiration_ns) != 0)
 			return refuse(rs, -EPROTO, why, DECP_RESYNC_ENTRY);
 		len = proto_snapsig_entry(bytes, b->ticket, b->type, b->symbol, b->volume,
 					  b->price, b->sl, b->tp, b->expiration_ns);
@@ -92,15 +92,6 @@ int decp_resync_part(struct decp_resync *rs, const struct proto_wire_snapshot_pa
 			return refuse(rs, -EPROTO, why, DECP_RESYNC_ENTRY);
 		/* digested in the order sent: the signature covers that order */
 		decp_sha256_add(rs->digest, bytes, len);
-		memset(e, 0, sizeof(*e));
-		e->ticket = b->ticket;
-		e->type = b->type;
-		memcpy(e->symbol, b->symbol, strlen(b->symbol) + 1);
-		e->volume = b->volume;
-		e->price = b->price;
-		e->sl = b->sl;
-		e->tp = b->tp;
-		e->expiration_ns = b->expiration_ns;
 		rs->n++;
 	}
 	return 0;

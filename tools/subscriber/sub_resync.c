@@ -42,21 +42,11 @@ int sub_snap_part(struct sub_snap *s, const Decp__SnapshotPart *p)
 		const Decp__BookEntry *b = p->entries[i];
 		struct guard_book_entry *e = &s->e[s->n];
 
-		if (b->symbol == NULL || b->symbol[0] == '\0' ||
-		    strlen(b->symbol) >= sizeof(e->symbol) || b->volume <= 0 || b->ticket == 0 ||
-		    (!guard_order_opens((enum guard_order_type)b->type))) {
+		if (guard_book_entry_set(e, b->ticket, (uint32_t)b->type, b->symbol, b->volume,
+					 b->price, b->sl, b->tp, b->expiration_ns) != 0) {
 			s->active = false;
 			return -EPROTO;
 		}
-		memset(e, 0, sizeof(*e));
-		e->ticket = b->ticket;
-		e->type = (uint32_t)b->type;
-		memcpy(e->symbol, b->symbol, strlen(b->symbol) + 1);
-		e->volume = b->volume;
-		e->price = b->price;
-		e->sl = b->sl;
-		e->tp = b->tp;
-		e->expiration_ns = b->expiration_ns;
 		proto_snapsig_add(&s->sig, b);
 		s->n++;
 	}
