@@ -1571,7 +1571,8 @@ static uint64_t acked_lost(const struct env *e, const char *path, uint64_t *acke
 
 /*
  * cluster_kill_<durability>: the primary serving master 1 is cut off from its replica
- * (CLIENT KILL TYPE master on the replica, then SIGSTOP so it cannot resync), takes writes
+ * (the replica SIGSTOPped, then CLIENT KILL TYPE replica on the primary: it cannot
+ * reconnect and resync), takes writes
  * 0.75 s more, and is killed -9; decp-control too (so that nothing writes to the new
  * primary before it is compared); the replica is resumed and the cluster promotes it.
  * Then decp-master stops and every sequence it had ACKed is looked for in the streams
@@ -1604,12 +1605,20 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	}
 	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
 		sleep_ms(50);
+	/* The replica stopped first, then the primary drops its link: a replica that could
+	 * still run would reconnect and resync at once (on a quiet machine, before a SIGSTOP
+	 * sent after its own CLIENT KILL), and what the primary then sends waits in the
+	 * stopped replica's socket buffer and is applied at SIGCONT: no loss window at all */
 	struct timeval tv = {5, 0};
-	redisContext *rr = redisConnectWithTimeout("127.0.0.1",
-						   harness_rcluster_port(e->cluster, replica), tv);
-	redisReply *k = rr != NULL && !rr->err ? redisCommand(rr, "CLIENT KILL TYPE master") : NULL;
 	pid_t rpid = harness_rcluster_pid(e->cluster, replica);
 	kill(rpid, SIGSTOP);
+	redisContext *rr = redisConnectWithTimeout("127.0.0.1",
+						   harness_rcluster_port(e->cluster, victim), tv);
+	redisReply *k = rr != NULL && !rr->err ? redisCommand(rr, "CLIENT KILL TYPE replica")
+					       : NULL;
+	CHECK(k != NULL && k->type == REDIS_REPLY_INTEGER && k->integer >= 1,
+	      "the primary dropped its replica's link (CLIENT KILL TYPE replica: %lld)",
+	      k != NULL && k->type == REDIS_REPLY_INTEGER ? k->integer : -1LL);
 	freeReplyObject(k);
 	redisFree(rr);
 	uint64_t before = stream_last(e, 1);
