@@ -139,6 +139,8 @@ static void held_close(struct cp_gate *g, struct held *h, _Atomic uint64_t *c)
 	close(fd);
 }
 
+static bool on_readable(struct cp_gate *g, struct held *h);
+
 static void accept_one(struct cp_gate *g, int fd, const struct sockaddr_in *sa, int64_t now)
 {
 	uint32_t addr = sa->sin_family == AF_INET ? ntohl(sa->sin_addr.s_addr) : 0;
@@ -162,7 +164,9 @@ static void accept_one(struct cp_gate *g, int fd, const struct sockaddr_in *sa, 
 		close(fd);
 		return;
 	}
-	if (g->npending >= g->cfg.max_pending && g->oldest != NULL)
+	/* At the cap the oldest goes, unless its head arrived meanwhile: its event may wait
+	 * behind this accept batch, and a client that sent its head is served, not evicted. */
+	if (g->npending >= g->cfg.max_pending && g->oldest != NULL && on_readable(g, g->oldest))
 		held_close(g, g->oldest, &g->evicted);
 	h = calloc(1, sizeof(*h));
 	if (h == NULL) {
@@ -211,7 +215,9 @@ static void accept_all(struct cp_gate *g, int64_t now)
 static const char too_large[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
 				"Content-Length: 0\r\nConnection: close\r\n\r\n";
 
-static void on_readable(struct cp_gate *g, struct held *h)
+/* Look at h's bytes: hand it over, refuse it, or keep holding it. Returns whether it is
+ * still held. */
+static bool on_readable(struct cp_gate *g, struct held *h)
 {
 	ssize_t n = recv(h->fd, g->buf, sizeof(g->buf), MSG_PEEK);
 	size_t end;
@@ -219,10 +225,10 @@ static void on_readable(struct cp_gate *g, struct held *h)
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 		held_close(g, h, &g->peer_closed);
-		return;
+		return false;
 	}
 	if (n < 0)
-		return;
+		return true;
 	if (g->cfg.peek_only) {
 		/* TLS: the first record must be a handshake record (content type 22, version
 		 * 3.x: the ClientHello) and is handed over only once it is all in the socket,
@@ -233,19 +239,19 @@ static void on_readable(struct cp_gate *g, struct held *h)
 
 		if (b[0] != 22 || (n >= 2 && b[1] != 3)) {
 			held_close(g, h, &g->refused_head); /* plain HTTP, or not TLS at all */
-			return;
+			return false;
 		}
 		if (n < 5)
-			return; /* more to come */
+			return true; /* more to come */
 		need = 5 + ((size_t)b[3] << 8 | b[4]);
 		if (need > sizeof(g->buf))
 			need = sizeof(g->buf);
 		if ((size_t)n < need)
-			return;
+			return true;
 		held_release(g, h);
 		bump(&g->handed);
 		g->cfg.handoff(g->cfg.arg, fd, NULL, 0);
-		return;
+		return false;
 	}
 	end = cp_http_head_end(g->buf, (size_t)n);
 	if (end == 0) {
@@ -254,8 +260,9 @@ static void on_readable(struct cp_gate *g, struct held *h)
 
 			(void)send(fd, r, strlen(r), MSG_NOSIGNAL);
 			held_close(g, h, &g->refused_head);
+			return false;
 		}
-		return; /* more to come (edge-triggered: the next segment wakes us) */
+		return true; /* more to come (edge-triggered: the next segment wakes us) */
 	}
 	if (g->cfg.head_check != NULL) {
 		size_t rl = g->cfg.head_check(g->cfg.arg, g->buf, end, g->reply, sizeof(g->reply));
@@ -264,12 +271,13 @@ static void on_readable(struct cp_gate *g, struct held *h)
 			(void)send(fd, g->reply, rl <= sizeof(g->reply) ? rl : sizeof(g->reply),
 				   MSG_NOSIGNAL);
 			held_close(g, h, &g->refused_head);
-			return;
+			return false;
 		}
 	}
 	held_release(g, h);
 	bump(&g->handed);
 	g->cfg.handoff(g->cfg.arg, fd, g->buf, end);
+	return false;
 }
 
 static void *gate_main(void *arg)

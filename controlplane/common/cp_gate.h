@@ -22,7 +22,9 @@
  *   max_pending      connections held before their head is complete, process-wide; a new
  *                    one beyond it evicts the oldest held one (it has had the longest to
  *                    send its head), so a flood can never lock out a client that sends
- *                    its head promptly;
+ *                    its head promptly; the oldest is looked at first, and one whose
+ *                    head has arrived (its event still queued behind the accepts) is
+ *                    served instead of evicted;
  *   per_source       held connections from one IPv4 address; more are closed at accept;
  *   source_rate      new connections per second from one address (a token bucket,
  *                    cp_rate; 0 = off);

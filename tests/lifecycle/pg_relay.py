@@ -3,9 +3,10 @@
 
 Test tool (tests/lifecycle/test_pg_unknown_outcome.sh, issue 24 item 1). It relays every
 connection from 127.0.0.1:LISTEN to 127.0.0.1:SERVER unchanged while ARMFILE does not
-exist. ARMFILE holds one line "ROLE PATTERN". On the first session of ROLE (one that sent
-"application_name = 'decp-ROLE'", as common/cp_pg sets it) whose client then sends bytes
-containing PATTERN, the relay forwards those bytes, throws away what the server answers
+exist. ARMFILE holds one line "ROLE PATTERN [AFTER]". On the first session of ROLE (one that
+sent "application_name = 'decp-ROLE'", as common/cp_pg sets it) whose client then sends bytes
+containing PATTERN (with AFTER: PATTERN sent after AFTER, e.g. the COMMIT of a transaction that
+copied signals, not of one that held only events), the relay forwards those bytes, throws away what the server answers
 (the server has done the work: committed) and closes both sides: to the client the
 server died between its commit and the answer, the unknown outcome a failover produces.
 Then it removes ARMFILE and writes "dropped ROLE PATTERN" to LOG; sessions made afterwards
@@ -26,18 +27,35 @@ arm_lock = threading.Lock()
 
 
 def armed():
-    """(role, pattern) of ARMFILE, or None."""
+    """(role, pattern, after or None) of ARMFILE, or None."""
     try:
         with open(ARMFILE, "rb") as f:
-            role, pattern = f.read().split()
-        return role, pattern
-    except (OSError, ValueError):
+            words = f.read().split()
+    except OSError:
         return None
+    if len(words) not in (2, 3):
+        return None
+    return words[0], words[1], words[2] if len(words) == 3 else None
 
 
 def log(line):
     with open(LOG, "a") as f:
         f.write(line + "\n")
+
+
+def hit(a, seen, data, state):
+    """Whether the client's bytes complete the armed pattern: PATTERN, or PATTERN sent after
+    AFTER (in this chunk or an earlier one of the session)."""
+    role, pattern, after = a
+    if after is None:
+        return pattern in seen
+    if state["after"] != after:
+        i = seen.find(after)
+        if i < 0:
+            return False
+        state["after"] = after
+        return seen.find(pattern, i + len(after)) >= 0
+    return pattern in data
 
 
 def pipe(src, dst, state, upstream):
@@ -55,7 +73,7 @@ def pipe(src, dst, state, upstream):
                     state["role"] = m.group(1)
                 with arm_lock:
                     a = armed()
-                    if a is not None and state["role"] == a[0] and a[1] in seen:
+                    if a is not None and state["role"] == a[0] and hit(a, seen, data, state):
                         state["drop"] = a
                         os.unlink(ARMFILE)
                 dst.sendall(data)
@@ -77,7 +95,7 @@ def pipe(src, dst, state, upstream):
 
 def serve(client):
     server = socket.create_connection(("127.0.0.1", SERVER))
-    state = {"role": None, "drop": None}
+    state = {"role": None, "drop": None, "after": None}
     threading.Thread(target=pipe, args=(client, server, state, True), daemon=True).start()
     threading.Thread(target=pipe, args=(server, client, state, False), daemon=True).start()
 

@@ -50,7 +50,7 @@ DECP_PG_CONNINFO="host=127.0.0.1 port=$RPORT dbname=$DECP_PG_DBNAME user=postgre
 	bad "the pipeline never became ready: $(tail -3 "$T/control.log")"
 
 # 1. the archiver
-echo "archiver COMMIT" >"$T/arm"
+echo "archiver COMMIT signal_archive" >"$T/arm"
 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --signals $SIGNALS --rate 2000 \
 	--key-seed unknown --time-limit-s 60 >"$T/master.log" 2>&1 &
 MPID=$!
