@@ -53,7 +53,6 @@ void cp_alert(struct cp_alerts *a, enum cp_alert_kind kind, uint64_t master, uin
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	a->raised++;
 	for (unsigned int i = 0; i < a->n && e == NULL; i++)
 		if (a->p[i].kind == kind && a->p[i].master == master && a->p[i].sub == sub)
 			e = &a->p[i];

@@ -48,7 +48,6 @@ struct cp_alerts {
 	struct cp_alert_pending p[CP_ALERT_PENDING_MAX];
 	unsigned int n;
 	uint64_t last_flush_ns;        /* CLOCK_MONOTONIC of the last flush attempt */
-	uint64_t raised;               /* occurrences taken (metrics) */
 	uint64_t recorded;             /* occurrences written to the feed */
 	uint64_t dropped;              /* occurrences lost to a full pending table */
 };
