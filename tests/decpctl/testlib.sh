@@ -10,11 +10,16 @@ check() { # name, expected exit status, command...
 	if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want: $out"; fi
 }
 q() { psql -X -q -t -A -d "$DECP_PG_CONNINFO" -c "$1"; }
-free_port() { # a TCP port nothing listens on (loopback), or fails
-	local p
+# A TCP port no socket uses (loopback), or fails: below the kernel's ephemeral range
+# (ip_local_port_range), so that no process's outgoing connection is given it before our
+# server binds it (as harness_free_port does).
+free_port() {
+	local p low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	[ "$low" -gt 21000 ] || low=61000
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % (low - 20000)))
+		ss -tanH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -36,6 +41,7 @@ start_pipeline() { # DIR SHM CONFIG-LINE...
 	CPPID=$!
 	for _ in $(seq 1 600); do
 		"$D" top --shm "$shm" --once --json 2>/dev/null | grep -q '"ready":true' && return 0
+		kill -0 "$CPPID" 2>/dev/null || return 1 # it stopped (its log says why)
 		sleep 0.05
 	done
 	return 1

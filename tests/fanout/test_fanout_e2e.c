@@ -3608,13 +3608,17 @@ static void scenario_policy(struct env *e)
 
 		for (int i = 0; i < e->nsignals; i += 4)
 			xau += i / 4 % 6 == 3;
+		static const char qf[] = "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
+					 "AND reason = 'FILTERED' AND sequence % 24 IN (14, 15, 16)";
+
 		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
 			 "AND reason = 'INSUFFICIENT_MARGIN' AND sequence %% 24 = 13");
-		for (int t = 0; t < 100 && pg_count(e, q) < xau; t++)
-			usleep(100000); /* stored in batches */
+		/* the reports are stored in batches, the last ones after the subscriber exits:
+		 * wait for both kinds (each refusal's FILTERED follow-ups come after it) */
+		for (int t = 0; t < 200 && (pg_count(e, q) < xau || pg_count(e, qf) < 3 * xau); t++)
+			usleep(100000);
 		q_margin = pg_count(e, q);
-		q_filtered = pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
-				      "AND reason = 'FILTERED' AND sequence % 24 IN (14, 15, 16)");
+		q_filtered = pg_count(e, qf);
 		q_other = pg_count(e, "SELECT count(*) FROM protection_logs WHERE subscriber_id = 3 "
 				   "AND reason NOT IN ('INSUFFICIENT_MARGIN', 'FILTERED')");
 		CHECK(q_margin == xau, "small account: every XAUUSD BUY refused INSUFFICIENT_MARGIN "

@@ -239,8 +239,14 @@ void harness_patroni_destroy(struct harness_patroni *h);
 
 /* -------------------------------------------------------------- helpers -- */
 
-/* A loopback TCP port that was free a moment ago (bind port 0), or -errno. */
+/* A loopback TCP port that was free a moment ago, or -errno: a random one between
+ * HARNESS_PORT_MIN and the kernel's ephemeral range (ip_local_port_range), which no
+ * outgoing connection is given, so nobody else takes it before our server binds it; from
+ * the ephemeral range (harness_any_port) only when there is no room below it. */
+#define HARNESS_PORT_MIN 20000
 int harness_free_port(void);
+/* A loopback TCP port of the ephemeral range that was free a moment ago (bind port 0). */
+int harness_any_port(void);
 /* True when nothing listens on 127.0.0.1:port and it can be bound again. */
 bool harness_port_free(int port);
 /* True when pid exists and is not a zombie. */

@@ -353,7 +353,41 @@ int harness_pg_kill_datadir(const char *data)
 	return harness_pid_alive(pid) ? -ETIMEDOUT : 0;
 }
 
+/* The lowest port the kernel gives outgoing connections (ip_local_port_range). */
+static int ephemeral_low(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	int low = 32768;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &low) != 1)
+			low = 32768;
+		fclose(f);
+	}
+	return low;
+}
+
 int harness_free_port(void)
+{
+	/* Below the kernel's ephemeral range when there is room: a port of that range (what
+	 * bind to port 0 returns) can be given to any process's outgoing connection between
+	 * this probe and the server's bind (seen: a test's fan-out port taken by a Patroni
+	 * member's connection, EADDRINUSE). Ports below it are only ever bound on purpose. */
+	static unsigned int seed;
+	int low = ephemeral_low();
+
+	if (seed == 0)
+		seed = (unsigned int)getpid() * 2654435761u ^ (unsigned int)time(NULL);
+	for (int i = 0; low - HARNESS_PORT_MIN >= 1000 && i < 200; i++) {
+		int p = HARNESS_PORT_MIN + rand_r(&seed) % (low - HARNESS_PORT_MIN);
+
+		if (harness_port_free(p))
+			return p;
+	}
+	return harness_any_port();
+}
+
+int harness_any_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
