@@ -68,7 +68,7 @@
 
 #define OUT_CAP (256u * 1024u)
 
-enum mstate { M_IDLE, M_HELLO, M_ACTIVE, M_DONE, M_FAILED };
+enum mstate { M_IDLE, M_CONNECTING, M_HELLO, M_ACTIVE, M_DONE, M_FAILED };
 
 #define DM_EPS_MAX 8u
 
@@ -123,7 +123,7 @@ struct master {
 	uint8_t binding[PROTO_LOGIN_BINDING_LEN];
 	SSL_SESSION *sess;      /* last TLS session: resumed on reconnect */
 	enum mstate state;
-	uint64_t connect_at;
+	uint64_t connect_at;    /* M_IDLE: when to connect; M_CONNECTING: when to give up */
 	uint32_t ep;            /* index into cfg->eps of the current / next connection */
 	uint32_t ep_cycle;      /* endpoints tried since the last login (all failed: back off) */
 	int64_t lost_wall_ns;   /* a session was lost at this CLOCK_REALTIME, 0 = none */
@@ -423,6 +423,22 @@ static void connect_failed(struct dm_thread *t, struct master *m)
 	}
 }
 
+/* A connect that did not complete: closed, and the next endpoint (connect_failed). */
+static void connect_abort(struct dm_thread *t, struct master *m)
+{
+	close(m->fd);
+	m->fd = -1;
+	m->state = M_IDLE;
+	connect_failed(t, m);
+}
+
+/*
+ * Start a connect without blocking the thread: its other masters keep sending and reading
+ * their ACKs meanwhile (a connect that blocked the thread for --connect-timeout-ms, to a
+ * host that answers nothing, made every other master of the thread miss its ACK timeout
+ * and fail over in turn). The socket waits in the epoll set for EPOLLOUT (connect_finish);
+ * the loop gives up at connect_at.
+ */
 static void do_connect(struct dm_thread *t, struct master *m)
 {
 	const struct dm_cfg *cfg = t->cfg;
@@ -442,38 +458,47 @@ static void do_connect(struct dm_thread *t, struct master *m)
 		a6->sin6_port = htons(ep->port);
 		sl = sizeof(*a6);
 	}
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	/* A blocking connect bounded by --connect-timeout-ms (SO_SNDTIMEO bounds connect on
-	 * Linux): an endpoint whose host died answers nothing, not even a reset. */
-	struct timeval tv = {.tv_sec = (time_t)(cfg->connect_timeout_ns / 1000000000ull),
-			     .tv_usec = (suseconds_t)(cfg->connect_timeout_ns % 1000000000ull / 1000u)};
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-		if (fd >= 0)
-			close(fd);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
 		connect_failed(t, m);
+		return;
+	}
+	m->fd = fd;
+	m->state = M_CONNECTING;
+	m->connect_at = mono_ns() + cfg->connect_timeout_ns;
+	if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
+		connect_abort(t, m);
+		return;
+	}
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)(m - t->m)};
+	if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		connect_abort(t, m);
+}
+
+/* The socket of an M_CONNECTING master became writable (or failed): the TLS handshake (on
+ * the socket made blocking for it, bounded by the ACK timeout), then Hello. */
+static void connect_finish(struct dm_thread *t, struct master *m)
+{
+	const struct dm_cfg *cfg = t->cfg;
+	int fd = m->fd, err = 0;
+	socklen_t el = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+		connect_abort(t, m);
 		return;
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (cfg->tls != NULL && tls_handshake(t, m, fd) != 0) {
-		close(fd);
-		connect_failed(t, m);
-		return;
-	}
 	int flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-		m->fd = fd;
-		conn_end(m, 1);
-		m->connect_at = mono_ns() + 100000000ull;
-		return;
+	if (cfg->tls != NULL) {
+		if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+		    tls_handshake(t, m, fd) != 0 || fcntl(fd, F_SETFL, flags) != 0) {
+			connect_abort(t, m);
+			return;
+		}
 	}
-	m->fd = fd;
 	proto_frame_decoder_reset(&m->dec);
 	m->out_len = 0;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)(m - t->m)};
-	epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev);
 	/* Protocol 2: Hello names the master only; the token proves itself in LoginProof,
 	 * after ingest's challenge (proto_login.h). */
 	ssize_t hn = proto_login_hello_frame(m->id, "decp-master/0.2.0", m->out, OUT_CAP);
@@ -869,6 +894,8 @@ static void *thread_main(void *arg)
 			active++;
 			if (m->state == M_IDLE && now >= m->connect_at)
 				do_connect(t, m);
+			if (m->state == M_CONNECTING && now >= m->connect_at)
+				connect_abort(t, m); /* --connect-timeout-ms: nothing answered */
 			if (m->state != M_ACTIVE && m->state != M_HELLO)
 				continue;
 			work += pump(t, m, now);
@@ -898,6 +925,10 @@ static void *thread_main(void *arg)
 			struct master *m = &t->m[evs[i].data.u32];
 			if (m->fd < 0)
 				continue;
+			if (m->state == M_CONNECTING) {
+				connect_finish(t, m);
+				continue;
+			}
 			if (evs[i].events & EPOLLOUT)
 				flush_out(t, m);
 			if (m->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))

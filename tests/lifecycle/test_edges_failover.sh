@@ -105,8 +105,11 @@ control() { # name config-lines... (starts decp-control, pid in $!)
 }
 # edge A notices its dataplane's death after 0.5 s (not the 3 s default), well before an
 # untouched claim would expire (3 s): the release is its doing
-control edge-a "roles = edge" "shm = /$SHMA" "edge_id = edge-a" "dataplane_stale_ms = 500"; CPA=$!
-control edge-b "roles = edge" "shm = /$SHMB" "edge_id = edge-b" "dataplane_stale_ms = 500"; CPB=$!
+# dataplane_stale_ms 1000 (3000 by default): a dead dataplane is seen within a second; not
+# 500, whose heartbeat gaps on a machine at load 13 made the edge re-attach a live one again
+# and again
+control edge-a "roles = edge" "shm = /$SHMA" "edge_id = edge-a" "dataplane_stale_ms = 1000"; CPA=$!
+control edge-b "roles = edge" "shm = /$SHMB" "edge_id = edge-b" "dataplane_stale_ms = 1000"; CPB=$!
 control archiver "roles = archiver" "shm = /decp-ha-none-$$"; CPR=$!
 # the api in a process of its own, on a free port (another one if somebody took it first)
 ADMIN=edges-admin-$$
