@@ -101,6 +101,8 @@ out=$("$D" redis backup --to "$T/bk" --redis "127.0.0.1:$P" 2>&1) && ok || bad "
 got=$(sed -n 's/^stream decp:{m\([0-9]*\)}:signals last \([0-9]*\)-0$/\1 \2/p' "$T"/bk/redis-*/MANIFEST | sort)
 want=$(for m in $(node_masters "$P"); do echo "$m $N"; done | sort)
 [ -n "$want" ] && [ "$got" = "$want" ] && ok || bad "backup MANIFEST of $P: '$got', want '$want'"
+grep -qx "cluster_node $(rc_of "$P" CLUSTER MYID)" "$T"/bk/redis-*/MANIFEST && ok ||
+	bad "backup MANIFEST names the node: $(cat "$T"/bk/redis-*/MANIFEST | head -5)"
 
 stop_pipeline
 
