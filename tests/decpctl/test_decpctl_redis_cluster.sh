@@ -57,6 +57,9 @@ check nodes_empty_item 2 "$D" redis check --redis-nodes "127.0.0.1:7000,,127.0.0
 check nodes_trailing 2 "$D" redis check --redis-nodes "127.0.0.1:7000,"
 check nodes_and_redis 2 "$D" redis check --redis-nodes "$DECP_REDIS_NODES" --redis 127.0.0.1:1
 check nodes_env_bad 2 env DECP_REDIS_NODES=nonsense "$D" redis check
+out=$("$D" redis backup --to "$T/x" --redis-nodes "$DECP_REDIS_NODES" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "on a cluster run it for each primary with --redis" &&
+	ok || bad "backup --redis-nodes: exit $rc: $out"
 out=$("$D" redis check --redis-nodes 127.0.0.1:1,127.0.0.1:2 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "Redis Cluster: no seed node of redis_nodes (127.0.0.1:1,127.0.0.1:2) answered CLUSTER SLOTS" &&
 	ok || bad "unreachable seeds: exit $rc: $out"

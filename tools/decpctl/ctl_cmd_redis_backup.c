@@ -49,7 +49,8 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		{"redis", required_argument, NULL, 'r'}, {"to", required_argument, NULL, 't'},
 		{"from", required_argument, NULL, 'f'},  {"data-dir", required_argument, NULL, 'd'},
 		{"yes", no_argument, NULL, 'y'},         {"help", no_argument, NULL, 'h'},
-		{"root", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
+		{"root", required_argument, NULL, 'R'},  {"redis-nodes", required_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
 	};
 	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
 	optind = 1;
@@ -67,6 +68,10 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		case 'd': o->data_dir = optarg; break;
 		case 'y': o->yes = true; break;
 		case 'R': break;
+		case 'N':
+			return ctl_usage_error("redis", "%s works on one server's files, on its host: on "
+					       "a cluster run it for each primary with --redis HOST:PORT",
+					       sub);
 		case 'h': ctl_redis_usage(stdout); return -1;
 		default:
 			return ctl_usage_error("redis", "unknown option %s", ctl_bad_option(argv, optopt));
