@@ -141,6 +141,20 @@ for _ in $(seq 1 200); do [ "$(owner $M4)" = "$DST" ] && break; sleep 0.05; done
 [ "$(digest $M4)" = "$before4" ] && ok || bad "master 4's stream after its migration"
 check check_after_migration 0 "$D" redis check
 
+# A migration set up on the source only (MIGRATING, the target not IMPORTING): the source
+# answers ASK for a stream it lacks (master 7 has none), the target MOVED back: a second
+# redirect, not followed, a clear error; then the slot is made stable again.
+S7=$(owner 7)
+T7=$(for p in "${PORTS[@]}"; do [ "$p" != "$S7" ] && [ "$(rc_of "$p" ROLE | head -1)" = master ] && echo "$p"; done | head -1)
+SLOT7=$(rc_of "$S7" CLUSTER KEYSLOT "$(key 7)")
+rc_of "$S7" CLUSTER SETSLOT "$SLOT7" MIGRATING "$(rc_of "$T7" CLUSTER MYID)" >/dev/null
+out=$("$D" redis check --master 7 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "redirected again" &&
+	echo "$out" | grep -q "master 7's slot is being resharded: nothing was concluded for it; run again when the resharding is done" &&
+	ok || bad "a slot redirected twice: exit $rc: $out"
+rc_of "$S7" CLUSTER SETSLOT "$SLOT7" STABLE >/dev/null
+check master7_stable 0 "$D" redis check --master 7
+
 # One primary loses its data (decp-control stopped): exactly its masters are behind.
 V=$(owner 2)
 lost=$(node_masters "$V" | tr '\n' ' ')
@@ -208,6 +222,9 @@ for i in $iv $ir; do
 	for _ in $(seq 1 100); do rc_of "${PORTS[$i]}" PING >/dev/null 2>&1 || break; sleep 0.05; done
 	rm -rf "$DECP_REDIS_CLUSTER_DIR/n$i/appendonlydir"
 done
+out=$("$D" redis check 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "^decpctl redis: Redis Cluster: " && ok ||
+	bad "check with a primary and its replica down: exit $rc: $out"
 out=$("$D" redis restore --from "$BKV" --data-dir "$DECP_REDIS_CLUSTER_DIR/n$iv" \
 	--redis "127.0.0.1:$V" --yes 2>&1) && ok || bad "restore of $V: $out"
 start_node "$iv" && start_node "$ir" && ok || bad "the nodes did not start again"
