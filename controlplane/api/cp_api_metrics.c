@@ -117,8 +117,36 @@ static void ingest(struct cp_metrics *o, const struct cp_config *cfg)
 	cp_shm_unpeek(&s);
 }
 
+/* A Redis Cluster answered: the map from a seed has a primary for every slot, and every
+ * primary accepts a connection and answers PING. A killed primary therefore reads 0 until
+ * the cluster has promoted its replica and the map says so (docs/api.md "Metrics"). */
+static int cluster_up(const struct cp_config *cfg)
+{
+	struct cp_rcluster *c = malloc(sizeof(*c));
+	char why[640];
+	int up = 0;
+
+	if (c == NULL)
+		return 0;
+	cp_rcluster_init(c, cfg->redis_nodes, cfg->redis_timeout_ms);
+	if (cp_rcluster_connect(c, NULL, NULL, why, sizeof(why)) == 0) {
+		up = 1;
+		for (unsigned int i = 0; up && i < c->map.n; i++) {
+			redisReply *r = redisCommand(c->ctx[i], "PING");
+			up = r != NULL && r->type == REDIS_REPLY_STATUS;
+			freeReplyObject(r);
+		}
+	}
+	cp_rcluster_close(c);
+	free(c);
+	return up;
+}
+
 static int redis_up(const struct cp_config *cfg)
 {
+	if (cfg->redis_nodes[0] != '\0')
+		return cluster_up(cfg);
+
 	struct timeval tv = {cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000};
 	char host[256], why[640];
 	uint32_t port;
@@ -234,7 +262,7 @@ char *cp_api_metrics_text(struct api *a)
 	struct cp_metrics o = {0};
 	api_part(&o, a);
 	db_part(&o, a);
-	head(&o, "decp_redis_up", "gauge", "1 when Redis answered PING during this scrape");
+	head(&o, "decp_redis_up", "gauge", "1 when Redis answered PING during this scrape (a cluster: every primary)");
 	put(&o, "decp_redis_up %d\n", redis_up(a->cfg));
 	ingest(&o, a->cfg);
 	cp_ctx_stats_write(a->sh->pctx, &o); /* the other roles' families (fanout, trust) */

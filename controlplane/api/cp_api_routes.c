@@ -422,11 +422,43 @@ static void h_master_list(struct api_req *r)
 		   " AND $3::bigint IS NULL ORDER BY id LIMIT $2", NULL);
 }
 
+/* One master's session fields (HMGET reply) into m: connected, edge, connected_since. */
+static void session_fields(json_t *m, const redisReply *rep)
+{
+	json_t *conn = json_null(), *edge = json_null(), *since = json_null();
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+		const redisReply *e = rep->element[0], *t = rep->element[1];
+		bool live = e->type == REDIS_REPLY_STRING;
+		json_decref(conn);
+		conn = json_boolean(live);
+		if (live) {
+			json_decref(edge);
+			edge = json_string(e->str);
+		}
+		if (live && t->type == REDIS_REPLY_STRING) {
+			long long ms = strtoll(t->str, NULL, 10);
+			time_t sec = (time_t)(ms / 1000);
+			struct tm tm;
+			char ts[40], out[48];
+			if (ms > 0 && gmtime_r(&sec, &tm) != NULL &&
+			    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm) > 0) {
+				snprintf(out, sizeof(out), "%s.%03lldZ", ts, ms % 1000);
+				json_decref(since);
+				since = json_string(out);
+			}
+		}
+	}
+	json_object_set_new(m, "connected", conn);
+	json_object_set_new(m, "edge", edge);
+	json_object_set_new(m, "connected_since", since);
+}
+
 /* Each master's live ingest session from Redis (decp:{m<id>}:session, written by the edge
  * that confirmed its login; docs/control.md "Live sessions"): connected, edge,
  * connected_since (ISO 8601 UTC), one pipelined HMGET per master. Redis unreachable: the
- * three are null and the result says so (the archive's part still answers). Returns
- * whether Redis answered. */
+ * three are null and the result says so (the archive's part still answers). On a cluster
+ * a master whose slot moved (MOVED/ASK) is asked once more where the redirect points,
+ * after every pipelined reply is in. Returns whether Redis answered. */
 static bool add_sessions(struct api_req *r, json_t *masters)
 {
 	struct cp_redis *rd = &r->api->redis;
@@ -434,7 +466,8 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 	/* each master's HMGET on the connection serving its slot (the only one without a
 	 * cluster), its reply read from there */
 	redisContext **conns = n > 0 ? calloc(n, sizeof(*conns)) : NULL;
-	bool ok = n == 0 || (conns != NULL && cp_redis_ensure(rd) == 0);
+	redisReply **reps = n > 0 ? calloc(n, sizeof(*reps)) : NULL;
+	bool ok = n == 0 || (conns != NULL && reps != NULL && cp_redis_ensure(rd) == 0);
 
 	for (size_t i = 0; ok && i < n; i++) {
 		char key[64];
@@ -445,41 +478,32 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 		if (!ok)
 			cp_redis_fail(rd, "queueing the masters' live sessions");
 	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *m = json_array_get(masters, i);
-		redisReply *rep = NULL;
-		if (ok && (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL)) {
+	for (size_t i = 0; ok && i < n; i++)
+		if (redisGetReply(conns[i], (void **)&reps[i]) != REDIS_OK || reps[i] == NULL) {
 			cp_redis_fail(rd, "reading the masters' live sessions");
 			ok = false;
 		}
-		json_t *conn = json_null(), *edge = json_null(), *since = json_null();
-		if (ok && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
-			const redisReply *e = rep->element[0], *t = rep->element[1];
-			bool live = e->type == REDIS_REPLY_STRING;
-			json_decref(conn);
-			conn = json_boolean(live);
-			if (live) {
-				json_decref(edge);
-				edge = json_string(e->str);
-			}
-			if (live && t->type == REDIS_REPLY_STRING) {
-				long long ms = strtoll(t->str, NULL, 10);
-				time_t sec = (time_t)(ms / 1000);
-				struct tm tm;
-				char ts[40], out[48];
-				if (ms > 0 && gmtime_r(&sec, &tm) != NULL &&
-				    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm) > 0) {
-					snprintf(out, sizeof(out), "%s.%03lldZ", ts, ms % 1000);
-					json_decref(since);
-					since = json_string(out);
-				}
-			}
+	for (size_t i = 0; ok && i < n; i++) {
+		redisContext *ask;
+		char key[64];
+		if (!cp_redis_redirect(rd, reps[i], &ask))
+			continue;
+		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
+		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
+		const char *argv[] = {"HMGET", key, "edge", "since_ms"};
+		freeReplyObject(reps[i]);
+		reps[i] = cp_redis_command_argv(rd, key, 4, argv, NULL);
+		if (reps[i] == NULL) {
+			cp_redis_fail(rd, "reading a master's live session after a redirect");
+			ok = false;
 		}
-		freeReplyObject(rep);
-		json_object_set_new(m, "connected", conn);
-		json_object_set_new(m, "edge", edge);
-		json_object_set_new(m, "connected_since", since);
 	}
+	for (size_t i = 0; i < n; i++) {
+		session_fields(json_array_get(masters, i), ok ? reps[i] : NULL);
+		if (reps != NULL)
+			freeReplyObject(reps[i]);
+	}
+	free(reps);
 	free(conns);
 	return ok;
 }
@@ -1019,9 +1043,13 @@ static void h_master_positions(struct api_req *r)
 		return;
 	}
 	cp_book_init(&b, (uint64_t)r->id[0]);
+	/* on the primary serving the master's slot, a cluster redirect followed once */
 	char key[64];
-	rc = cp_book_store_load(cp_redis_at(&r->api->redis, cp_redis_key_signals(key, sizeof(key),
-							(uint64_t)r->id[0])), (uint64_t)r->id[0], &b);
+	snprintf(key, sizeof(key), CP_REDIS_BOOK_KEY_FMT, (uint64_t)r->id[0]);
+	const char *argv[] = {"HMGET", key, "seq", "b"};
+	redisReply *rep = cp_redis_command_argv(&r->api->redis, key, 4, argv, NULL);
+	rc = cp_book_store_decode(rep, (uint64_t)r->id[0], &b);
+	freeReplyObject(rep);
 	if (rc == -EIO)
 		cp_redis_fail(&r->api->redis, "loading a position book");
 	if (rc != 0) {

@@ -21,22 +21,26 @@ int cp_book_store_load(redisContext *c, uint64_t master, struct cp_book *b)
 	int rc;
 
 	snprintf(key, sizeof(key), CP_REDIS_BOOK_KEY_FMT, master);
+	r = redisCommand(c, "HMGET %s seq b", key);
+	rc = cp_book_store_decode(r, master, b);
+	freeReplyObject(r);
+	return rc;
+}
+
+int cp_book_store_decode(const redisReply *r, uint64_t master, struct cp_book *b)
+{
+	int rc;
+
 	cp_book_free(b);
 	cp_book_init(b, master);
-	r = redisCommand(c, "HMGET %s seq b", key);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-		freeReplyObject(r);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
 		return -EIO;
-	}
-	if (r->element[1]->type != REDIS_REPLY_STRING) {
-		freeReplyObject(r);
+	if (r->element[1]->type != REDIS_REPLY_STRING)
 		return 0; /* never stored */
-	}
 	rc = cp_book_decode(b, (const uint8_t *)r->element[1]->str, r->element[1]->len);
 	if (rc == 0 && (b->master_id != master || r->element[0]->type != REDIS_REPLY_STRING ||
 			strtoull(r->element[0]->str, NULL, 10) != b->seq))
 		rc = -EINVAL;
-	freeReplyObject(r);
 	if (rc != 0) {
 		cp_book_free(b);
 		cp_book_init(b, master);

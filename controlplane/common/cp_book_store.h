@@ -28,6 +28,14 @@
 int cp_book_store_load(redisContext *c, uint64_t master, struct cp_book *b);
 
 /*
+ * The same from the reply to "HMGET <CP_REDIS_BOOK_KEY_FMT of master> seq b" (sent by the
+ * caller, e.g. through cp_redis_command_argv, which follows a cluster redirect): rep NULL
+ * or not a two-element array (an error reply, a redirect not followed) is -EIO; otherwise
+ * as cp_book_store_load. rep stays the caller's.
+ */
+int cp_book_store_decode(const redisReply *rep, uint64_t master, struct cp_book *b);
+
+/*
  * Stores b unless the stored book already reflects b->seq or later. Returns 1 stored, 0
  * not newer (nothing written), -EIO, -ENOMEM.
  */

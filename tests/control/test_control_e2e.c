@@ -33,6 +33,12 @@
  *   cluster_bench the bench on a Redis Cluster of 3 primaries (harness_rcluster)
  *   cluster_positions  positions on the cluster: the book role keeps its books and compares
  *                 the masters' own snapshots, each master's keys on its slot's primary
+ *   cluster_api   the api role on the cluster (edge, book, api): masters on all three
+ *                 primaries; /v1/masters/activity shows each connected with its edge,
+ *                 /v1/masters/{id}/positions each master's book as its trades left it,
+ *                 /metrics decp_redis_up 1; a primary killed: 503 redis_unavailable for its
+ *                 master within redis_timeout_ms, activity still answers, decp_redis_up 0;
+ *                 once the replica is promoted, every answer is back (docs/api.md)
  *   bench_archive archive throughput alone, for docs/perf.md: decp-control runs only the
  *                 edge while the masters send; then a second decp-control with only the
  *                 archiver drains the backlog from Redis: rows/s and CPU per row
@@ -61,7 +67,9 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -69,6 +77,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -228,6 +237,11 @@ static const char *bench_rate; /* set in the bench scenario only */
 static const char *master_hmac_seed; /* rotate scenario: decp-master --hmac-seed */
 static const char *master_extra[4];  /* positions scenario: more decp-master options */
 static unsigned int keep_signals; /* trim scenario: redis_keep_signals */
+static int api_port;              /* cluster_api: the api role's plain-HTTP port on loopback */
+/* cluster_api: the admin token (its SHA-256 in the config) and the edge's name */
+#define API_TOKEN "cluster-api-test-token-0123456789"
+#define API_TOKEN_SHA256 "c8fe033d92e550866b6580e8bdd5ba38d1c9c3e62b985c3fe8f4151b68ad66e8"
+#define API_EDGE_ID "edge-cl"
 
 static pid_t start_master(struct env *e, uint32_t masters, uint64_t base, uint64_t signals,
 			  const char *rate)
@@ -400,6 +414,10 @@ static int env_start(struct env *e)
 		fprintf(f, "redis_nodes = %s\n", harness_rcluster_seeds(e->cluster));
 	if (durability != NULL)
 		fprintf(f, "durability = %s\ndurability_wait_ms = 100\n", durability);
+	if (api_port > 0) /* cluster_api: plain HTTP on loopback, the test's admin token */
+		fprintf(f, "api_listen = 127.0.0.1\napi_port = %d\napi_tls = off\n"
+			"api_admin_token_sha256 = %s\nedge_id = %s\n", api_port, API_TOKEN_SHA256,
+			API_EDGE_ID);
 	fprintf(f, "# written by test_control_e2e\nshm = %s\nredis_host = %s\nredis_port = %d\n"
 		"pg_conninfo = %s\ndataplane_stale_ms = 1000\narchiver_claim_idle_ms = 2000\n"
 		"backoff_max_ms = 500\nredis_timeout_ms = 5000\nlog_level = info\n"
@@ -1674,6 +1692,346 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	verify_archive(e);
 }
 
+#define API_MASTERS 4 /* masters 1..4: slots 6916, 11111, 15174, 2977 (all three primaries) */
+
+struct api_reply {
+	int status;     /* 0: no reply within the socket timeout */
+	uint64_t ms;    /* how long the request took */
+	json_t *json;   /* the body, or NULL */
+};
+
+/* One GET of path to the api role over kernel TCP (plain HTTP, Connection: close, the
+ * admin token), 15 s bound: the whole reply into buf (NUL-terminated); its length. */
+static size_t api_fetch(const char *path, char *buf, size_t cap)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {15, 0};
+	char req[512];
+	size_t len = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				 "Authorization: Bearer " API_TOKEN "\r\nConnection: close\r\n\r\n",
+				 path);
+		if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
+			ssize_t k;
+			while (len < cap - 1 && (k = recv(fd, buf + len, cap - 1 - len, 0)) > 0)
+				len += (size_t)k;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	buf[len] = '\0';
+	return len;
+}
+
+/* GET path: status (0 when no reply), time taken, the JSON body. */
+static struct api_reply api_get(const char *path)
+{
+	struct api_reply r = {0};
+	uint64_t t0 = now_ms();
+	char *buf = malloc(1 << 20);
+
+	if (buf != NULL && api_fetch(path, buf, 1 << 20) > 0) {
+		const char *body = strstr(buf, "\r\n\r\n");
+		if (sscanf(buf, "HTTP/1.%*d %d", &r.status) != 1)
+			r.status = 0;
+		if (body != NULL)
+			r.json = json_loads(body + 4, JSON_DECODE_ANY, NULL);
+	}
+	free(buf);
+	r.ms = now_ms() - t0;
+	return r;
+}
+
+/* The value of an unlabelled gauge in /metrics, -1 when absent or no reply. */
+static long long api_metric(const char *name)
+{
+	static char buf[1 << 18];
+	char needle[128];
+
+	api_fetch("/metrics", buf, sizeof(buf));
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	const char *p = strstr(buf, needle);
+	return p != NULL ? atoll(p + strlen(needle)) : -1;
+}
+
+/* An entry of a positions reply by ticket, or NULL. */
+static json_t *position_of(json_t *positions, long long ticket)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(positions, i, p)
+		if (json_integer_value(json_object_get(p, "ticket")) == ticket)
+			return p;
+	return NULL;
+}
+
+/* Master m's book through the api is what write_positions_trades left: at sequence 93,
+ * 89 entries (tickets 5001..5090 without 5005), 5001's SL moved to 1.01000 (101/100 of
+ * 5003's 1.00000), 5002 partly closed (0.11 - 0.05 = 0.06 lot: half of 5003's 0.12). */
+static bool book_as_traded(json_t *o, uint32_t m)
+{
+	json_t *ps = json_object_get(o, "positions");
+	json_t *p1 = position_of(ps, 5001), *p2 = position_of(ps, 5002), *p3 = position_of(ps, 5003);
+	bool tickets = json_array_size(ps) == 89 && position_of(ps, 5005) == NULL;
+
+	for (long long t = 5001; tickets && t <= 5090; t++)
+		tickets = t == 5005 || position_of(ps, t) != NULL;
+	long long sl1 = json_integer_value(json_object_get(p1, "sl"));
+	long long sl3 = json_integer_value(json_object_get(p3, "sl"));
+	long long v2 = json_integer_value(json_object_get(p2, "volume"));
+	long long v3 = json_integer_value(json_object_get(p3, "volume"));
+	bool ok = json_integer_value(json_object_get(o, "master_id")) == m &&
+		  json_integer_value(json_object_get(o, "sequence")) == 93 && tickets &&
+		  p1 != NULL && p2 != NULL && p3 != NULL && sl3 > 0 && sl1 * 100 == sl3 * 101 &&
+		  v3 > 0 && v2 * 2 == v3;
+	if (!ok) {
+		char *txt = json_dumps(o, JSON_COMPACT);
+		fprintf(stderr, "cluster_api: master %u's book: %.600s\n", m, txt ? txt : "null");
+		free(txt);
+	}
+	return ok;
+}
+
+/* GET path until its status is want (or timeout_ms passes); the last reply. */
+static struct api_reply api_wait(const char *path, int want, unsigned int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	struct api_reply r = api_get(path);
+
+	while (r.status != want && now_ms() < end) {
+		json_decref(r.json);
+		sleep_ms(100);
+		r = api_get(path);
+	}
+	return r;
+}
+
+/* A command on cluster node i (a reply of the type wanted, else -1). */
+static int node_cmd(const struct env *e, int i, int want, const char *fmt, ...)
+{
+	struct timeval tv = {5, 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster, i),
+						  tv);
+	redisReply *x = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (c != NULL && !c->err)
+		x = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	int rc = x != NULL && x->type == want ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "node %d: %s: %s\n", i, fmt, x != NULL && x->type == REDIS_REPLY_ERROR
+			? x->str : "unexpected reply");
+	freeReplyObject(x);
+	redisFree(c);
+	return rc;
+}
+
+/*
+ * Moves master m's slot by hand from primary `from` to primary `to` the way redis-cli
+ * --cluster reshard does. keys: IMPORTING on to, MIGRATING on from, every key of the slot
+ * MIGRATEd (the source then answers ASK for them); !keys: the slot given to `to` on every
+ * live node (the source then answers MOVED). 0 or -1.
+ */
+static int slot_move(const struct env *e, uint32_t m, int from, int to, bool keys)
+{
+	char id_from[64], id_to[64], key[64];
+	uint16_t slot;
+	struct timeval tv = {5, 0};
+
+	snprintf(key, sizeof(key), "decp:{m%u}:signals", m);
+	slot = (uint16_t)-1;
+	{
+		redisContext *c = redisConnectWithTimeout("127.0.0.1",
+							  harness_rcluster_port(e->cluster, from), tv);
+		redisReply *x = c != NULL && !c->err ? redisCommand(c, "CLUSTER KEYSLOT %s", key) : NULL;
+		if (x != NULL && x->type == REDIS_REPLY_INTEGER)
+			slot = (uint16_t)x->integer;
+		freeReplyObject(x);
+		redisFree(c);
+	}
+	if (slot >= 16384 || cluster_node_id(e, from, id_from, sizeof(id_from)) != 0 ||
+	    cluster_node_id(e, to, id_to, sizeof(id_to)) != 0)
+		return -1;
+	if (!keys) {
+		for (int i = 0; i < harness_rcluster_nodes(e->cluster); i++)
+			if (harness_rcluster_pid(e->cluster, i) > 0 && (i == from || i == to))
+				if (node_cmd(e, i, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %u NODE %s", slot,
+					     id_to) != 0)
+					return -1;
+		return 0;
+	}
+	if (node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %u IMPORTING %s", slot,
+		     id_from) != 0 ||
+	    node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %u MIGRATING %s", slot,
+		     id_to) != 0)
+		return -1;
+	/* every key of master m (signals, book, positions, session, session_gen) */
+	const char *const kinds[] = {"signals", "book", "positions", "session", "session_gen"};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		snprintf(key, sizeof(key), "decp:{m%u}:%s", m, kinds[k]);
+		if (node_cmd(e, from, REDIS_REPLY_STATUS, "MIGRATE 127.0.0.1 %d %s 0 5000",
+			     harness_rcluster_port(e->cluster, to), key) != 0)
+			fprintf(stderr, "(%s absent: NOKEY)\n", key);
+	}
+	return 0;
+}
+
+/* Every master of /v1/masters/activity connected with edge API_EDGE_ID. */
+static bool all_connected(json_t *o)
+{
+	json_t *ms = json_object_get(o, "masters"), *m;
+	size_t i, n = 0;
+
+	json_array_foreach(ms, i, m)
+		n += json_is_true(json_object_get(m, "connected")) &&
+		     json_is_string(json_object_get(m, "edge")) &&
+		     strcmp(json_string_value(json_object_get(m, "edge")), API_EDGE_ID) == 0 &&
+		     json_is_string(json_object_get(m, "connected_since"));
+	return json_array_size(ms) == API_MASTERS && n == API_MASTERS;
+}
+
+/*
+ * cluster_api (issue 23 item 1, the api role on a Redis Cluster): four masters, their keys
+ * on all three primaries, replay the positions trades at a slow rate, so that they stay
+ * connected a while; then the books through the api, /metrics; then the primary of master
+ * 4 is killed -9 and the api is asked before the cluster has promoted its replica, and
+ * again after.
+ */
+static void run_cluster_api(struct env *e)
+{
+	char trades[300], path[96];
+	snprintf(trades, sizeof(trades), "%s/positions.csv", e->dir);
+	CHECK(write_positions_trades(trades) == 0, "trades file");
+	int on[3] = {-1, -1, -1}, primaries = 0;
+	for (uint32_t m = 1; m <= API_MASTERS; m++) {
+		redisContext *r = redis_for(e, m);
+		int node = r != NULL ? cluster_node_of_port(e, r->tcp.port) : -1;
+		redisFree(r);
+		if (node >= 0 && node != on[0] && node != on[1] && node != on[2])
+			on[primaries++ % 3] = node;
+	}
+	CHECK(primaries == 3, "masters 1..%d on all three primaries (%d)", API_MASTERS, primaries);
+
+	/* 93 signals each, 40/s in all: connected for about 9 s */
+	master_extra[0] = "--trades";
+	master_extra[1] = trades;
+	pid_t mp = start_master(e, API_MASTERS, 1, 93, "40");
+	memset(master_extra, 0, sizeof(master_extra));
+	struct api_reply r = api_get("/v1/masters/activity");
+	uint64_t end = now_ms() + 20000;
+	while (!(r.status == 200 && all_connected(r.json)) && now_ms() < end) {
+		json_decref(r.json);
+		sleep_ms(100);
+		r = api_get("/v1/masters/activity");
+	}
+	CHECK(r.status == 200 && all_connected(r.json),
+	      "activity: every master connected, edge " API_EDGE_ID " (status %d)", r.status);
+	json_decref(r.json);
+	CHECK(master_result(mp, 120000) == 0, "masters exit 0 (every signal ACKed)");
+
+	/* the books, as the book role keeps them on each master's primary */
+	for (uint32_t m = 1; m <= API_MASTERS; m++) {
+		snprintf(path, sizeof(path), "/v1/masters/%u/positions", m);
+		end = now_ms() + 30000;
+		r = api_get(path);
+		while ((r.status != 200 ||
+			json_integer_value(json_object_get(r.json, "sequence")) != 93) &&
+		       now_ms() < end) {
+			json_decref(r.json);
+			sleep_ms(100);
+			r = api_get(path);
+		}
+		CHECK(r.status == 200 && book_as_traded(r.json, m),
+		      "master %u's book through the api (status %d)", m, r.status);
+		json_decref(r.json);
+	}
+	CHECK(api_metric("decp_redis_up") == 1, "decp_redis_up 1 on the cluster");
+
+	/* master 2's slot moves to master 1's primary behind the api's back: its keys first
+	 * (the old primary answers ASK), then the slot (MOVED): each answer follows it */
+	redisContext *r1 = redis_for(e, 1), *r2 = redis_for(e, 2);
+	int n1 = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
+	int n2 = r2 != NULL ? cluster_node_of_port(e, r2->tcp.port) : -1;
+	redisFree(r1);
+	redisFree(r2);
+	CHECK(n1 >= 0 && n2 >= 0 && n1 != n2 && slot_move(e, 2, n2, n1, true) == 0,
+	      "master 2's keys migrated from node %d to node %d", n2, n1);
+	for (int step = 0; step < 2; step++) {
+		const char *how = step == 0 ? "ASK" : "MOVED";
+		r = api_get("/v1/masters/2/positions");
+		CHECK(r.status == 200 && book_as_traded(r.json, 2),
+		      "master 2's book while its slot moves (%s followed): status %d", how, r.status);
+		json_decref(r.json);
+		r = api_get("/v1/masters/activity");
+		CHECK(r.status == 200 && json_is_false(json_object_get(json_array_get(
+			      json_object_get(r.json, "masters"), 1), "connected")),
+		      "activity: master 2 known not connected while its slot moves (%s followed)",
+		      how);
+		json_decref(r.json);
+		if (step == 0)
+			CHECK(slot_move(e, 2, n2, n1, false) == 0, "master 2's slot given to node %d", n1);
+	}
+
+	/* master 1's primary dies (not the first seed: decp_redis_up must ask every primary);
+	 * its replica is not promoted yet (cluster-node-timeout 2 s) */
+	int victim = n1;
+	CHECK(victim > 0 && harness_rcluster_kill(e->cluster, victim) == 0,
+	      "kill -9 master 1's primary (node %d)", victim);
+	r = api_get("/v1/masters/1/positions");
+	CHECK(r.status == 503 && r.ms < 5000 && json_is_string(json_object_get(r.json, "code")) &&
+		      strcmp(json_string_value(json_object_get(r.json, "code")),
+			     "redis_unavailable") == 0,
+	      "master 1 on the dead primary: 503 redis_unavailable in %" PRIu64 " ms (status %d)",
+	      r.ms, r.status);
+	json_decref(r.json);
+	r = api_get("/v1/masters/activity");
+	CHECK(r.status == 200 && r.ms < 5000 && json_array_size(json_object_get(r.json, "masters"))
+		      == API_MASTERS && json_is_null(json_object_get(json_array_get(
+		      json_object_get(r.json, "masters"), 0), "connected")),
+	      "activity while a primary is down: 200, connected unknown, in %" PRIu64 " ms "
+	      "(status %d)", r.ms, r.status);
+	json_decref(r.json);
+	long long up = api_metric("decp_redis_up");
+	CHECK(up == 0, "decp_redis_up 0 with a primary down (%lld)", up);
+	for (uint32_t m = 2; m <= API_MASTERS; m++) { /* any Redis answer may wait for it */
+		snprintf(path, sizeof(path), "/v1/masters/%u/positions", m);
+		r = api_get(path);
+		CHECK((r.status == 503 || r.status == 200) && r.ms < 5000,
+		      "master %u while a primary is down: %d in %" PRIu64 " ms", m, r.status, r.ms);
+		json_decref(r.json);
+	}
+
+	/* the cluster promotes the replica: everything answers again */
+	uint64_t t0 = now_ms();
+	CHECK(harness_rcluster_wait_ok(e->cluster, 60000) == 0, "cluster_state:ok again");
+	for (uint32_t m = 1; m <= API_MASTERS; m++) {
+		snprintf(path, sizeof(path), "/v1/masters/%u/positions", m);
+		r = api_wait(path, 200, 30000);
+		CHECK(r.status == 200 && book_as_traded(r.json, m),
+		      "master %u's book after the promotion (status %d)", m, r.status);
+		json_decref(r.json);
+	}
+	end = now_ms() + 30000;
+	while ((up = api_metric("decp_redis_up")) != 1 && now_ms() < end)
+		sleep_ms(100);
+	CHECK(up == 1, "decp_redis_up 1 after the promotion (%lld)", up);
+	r = api_get("/v1/masters/activity");
+	CHECK(r.status == 200 && json_is_false(json_object_get(json_array_get(
+		      json_object_get(r.json, "masters"), 0), "connected")),
+	      "activity after the promotion: master 1 known not connected (status %d)", r.status);
+	json_decref(r.json);
+	fprintf(stderr, "cluster_api: node %d killed; the api answered from the promoted replica "
+		"%" PRIu64 " ms after the kill's first 503\n", victim, now_ms() - t0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
@@ -1716,6 +2074,11 @@ int main(int argc, char **argv)
 		ctl_roles = "edge,book";
 		e.masters = 3;
 	}
+	if (strcmp(argv[1], "cluster_api") == 0) {
+		ctl_roles = "edge,book,api";
+		e.masters = API_MASTERS;
+		api_port = harness_free_port();
+	}
 	int rc = env_start(&e);
 	CHECK(rc == 0, "environment started");
 	if (rc == 0) {
@@ -1732,6 +2095,8 @@ int main(int argc, char **argv)
 			run_positions(&e);
 		else if (strcmp(argv[1], "cluster_reshard") == 0)
 			run_cluster_reshard(&e);
+		else if (strcmp(argv[1], "cluster_api") == 0)
+			run_cluster_api(&e);
 		else if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 			run_cluster_kill(&e, argv[1] + 13);
 		else

@@ -67,5 +67,14 @@ out=$("$D" redis rebuild --yes --master 1 --master 2 2>&1); rc=$?
 echo "$out" | awk '$1 == 1 || $1 == 2 { if ($4 != 0) exit 1 }' && ok || bad "second rebuild added entries: $out"
 check check_after 0 "$D" redis check --master 1 --master 2
 
+# A backup's MANIFEST lists every stream however many (it was cut at 8 KiB once): 400 more.
+for i in $(seq 1001 1400); do echo "XADD decp:{m$i}:signals 7-0 r x"; done | r >/dev/null
+BK=$(mktemp -d /tmp/decpctl-redis-bk.XXXXXX)
+out=$("$D" redis backup --to "$BK" 2>&1) && ok || bad "backup: $out"
+n=$(grep -c '^stream decp:{m[0-9]*}:signals last ' "$BK"/redis-*/MANIFEST)
+[ "$n" = 403 ] && ok || bad "MANIFEST lists $n streams, want 403"
+grep -q '^stream decp:{m1400}:signals last 7-0$' "$BK"/redis-*/MANIFEST && ok || bad "stream 1400 not listed"
+rm -rf "$BK"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -30,6 +30,9 @@ static void usage(FILE *f)
 		"Options (with neither --redis nor --pg, both are started):\n"
 		"  --redis          start redis-server\n"
 		"  --redis-aof      start redis-server with appendonly yes, appendfsync always\n"
+		"  --redis-cluster  instead of --redis: a Redis Cluster of 3 primaries and 3\n"
+		"                   replicas (AOF, appendfsync always; nodes 0-2 start as the\n"
+		"                   primaries, node i+3 as node i's replica)\n"
 		"  --pg             start PostgreSQL 15 (runs as the postgres user; needs root)\n"
 		"  --pg-db NAME     database to create (default decp_test)\n"
 		"  --pg-archive-command CMD  WAL archiving on, with this archive_command\n"
@@ -42,6 +45,10 @@ static void usage(FILE *f)
 		"\n"
 		"Environment given to COMMAND:\n"
 		"  DECP_REDIS_HOST DECP_REDIS_PORT DECP_REDIS_DIR DECP_REDIS_PID\n"
+		"  with --redis-cluster: DECP_REDIS_NODES (host:port,... of every node, as\n"
+		"  redis_nodes and decpctl --redis-nodes take it), and per node i (space-separated,\n"
+		"  in node order) DECP_REDIS_CLUSTER_PORTS, DECP_REDIS_CLUSTER_PIDS; its data\n"
+		"  directory is DECP_REDIS_CLUSTER_DIR/n<i>\n"
 		"  DECP_PG_CONNINFO (libpq conninfo, TCP, superuser postgres)\n"
 		"  DECP_PG_HOST DECP_PG_PORT DECP_PG_DBNAME DECP_PG_USER DECP_PG_SOCKET_DIR\n"
 		"  DECP_PG_DIR DECP_PG_PID, and PGHOST PGPORT PGUSER PGDATABASE for psql\n"
@@ -68,6 +75,25 @@ static int setenv_int(const char *name, long v)
 
 	snprintf(buf, sizeof(buf), "%ld", v);
 	return setenv(name, buf, 1);
+}
+
+/* The --redis-cluster environment (see usage). */
+static void rcluster_env(const struct harness_rcluster *c)
+{
+	char ports[128] = "", pids[128] = "";
+	size_t a = 0, b = 0;
+
+	for (int i = 0; i < harness_rcluster_nodes(c) && a < sizeof(ports) && b < sizeof(pids);
+	     i++) {
+		a += (size_t)snprintf(ports + a, sizeof(ports) - a, "%s%d", i ? " " : "",
+				      harness_rcluster_port(c, i));
+		b += (size_t)snprintf(pids + b, sizeof(pids) - b, "%s%d", i ? " " : "",
+				      (int)harness_rcluster_pid(c, i));
+	}
+	setenv("DECP_REDIS_NODES", harness_rcluster_seeds(c), 1);
+	setenv("DECP_REDIS_CLUSTER_PORTS", ports, 1);
+	setenv("DECP_REDIS_CLUSTER_PIDS", pids, 1);
+	setenv("DECP_REDIS_CLUSTER_DIR", harness_rcluster_dir(c), 1);
 }
 
 /* The --patroni environment (see usage). 0 or -ENAMETOOLONG. */
@@ -115,6 +141,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "redis", no_argument, NULL, 'r' },
 		{ "redis-aof", no_argument, NULL, 'a' },
+		{ "redis-cluster", no_argument, NULL, 'C' },
 		{ "pg", no_argument, NULL, 'p' },
 		{ "pg-db", required_argument, NULL, 'd' },
 		{ "pg-archive-command", required_argument, NULL, 'A' },
@@ -128,8 +155,9 @@ int main(int argc, char **argv)
 	struct harness_redis *redis = NULL;
 	struct harness_pg *pg = NULL;
 	struct harness_patroni *pat = NULL;
+	struct harness_rcluster *rcl = NULL;
 	struct sigaction sa;
-	bool want_redis = false, want_pg = false, want_patroni = false;
+	bool want_redis = false, want_pg = false, want_patroni = false, want_rcluster = false;
 	int patroni_ttl = 0;
 	int c, status = 0, rc = 125;
 	pid_t child;
@@ -142,6 +170,9 @@ int main(int argc, char **argv)
 		case 'a':
 			want_redis = true;
 			ropts.aof = true;
+			break;
+		case 'C':
+			want_rcluster = true;
 			break;
 		case 'p':
 			want_pg = true;
@@ -186,7 +217,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decp-testenv: --patroni replaces --pg (one database per run)\n");
 		return 2;
 	}
-	if (!want_redis && !want_pg && !want_patroni)
+	if (want_rcluster && want_redis) {
+		fprintf(stderr, "decp-testenv: --redis-cluster replaces --redis (one Redis per run)\n");
+		return 2;
+	}
+	if (!want_redis && !want_pg && !want_patroni && !want_rcluster)
 		want_redis = want_pg = true;
 
 	if (want_redis) {
@@ -199,6 +234,16 @@ int main(int argc, char **argv)
 		setenv_int("DECP_REDIS_PORT", harness_redis_port(redis));
 		setenv("DECP_REDIS_DIR", harness_redis_dir(redis), 1);
 		setenv_int("DECP_REDIS_PID", harness_redis_pid(redis));
+	}
+	if (want_rcluster) {
+		struct harness_redis_opts co = { .aof = true };
+
+		rcl = harness_rcluster_start(&co);
+		if (rcl == NULL) {
+			fprintf(stderr, "decp-testenv: redis cluster: %s\n", strerror(errno));
+			goto out;
+		}
+		rcluster_env(rcl);
 	}
 	if (want_pg) {
 		pg = harness_pg_start(&popts);
@@ -278,6 +323,7 @@ int main(int argc, char **argv)
 		rc = 127;
 out:
 	harness_redis_destroy(redis);
+	harness_rcluster_destroy(rcl);
 	harness_pg_destroy(pg);
 	harness_patroni_destroy(pat);
 	return rc;

@@ -13,6 +13,10 @@
  *            nothing). decp-control must be stopped meanwhile (its edge writes the same
  *            streams); --yes confirms that.
  *
+ * On a Redis Cluster (--redis-nodes, or $DECP_REDIS_NODES) each master's commands go to the
+ * primary serving its slot and decp:masters to its own (ctl_redis_route.h); a single Redis
+ * is a map of one node, so both take the same path.
+ *
  * Keys and fields: controlplane/common/cp_redis.h and docs/control.md "Redis key layout".
  */
 #include <endian.h>
@@ -31,14 +35,20 @@
 #include "cp_redis.h"
 #include "cp_redis_rec.h"
 #include "ctl_cmd.h"
+#include "ctl_redis_route.h"
 
 #define REBUILD_BATCH 1000
+#define REDIS_TIMEOUT_MS 5000
 
 void ctl_redis_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: decpctl redis check [--master ID]... [--json] [common options]\n"
-		"       decpctl redis rebuild [--master ID]... --yes [common options]\n"
+		"usage: decpctl redis check [--master ID]... [--json] [--redis H:P | --redis-nodes "
+		"H:P,...]\n"
+		"                           [--conninfo STR]\n"
+		"       decpctl redis rebuild [--master ID]... --yes [--redis H:P | --redis-nodes "
+		"H:P,...]\n"
+		"                           [--conninfo STR]\n"
 		"       decpctl redis backup --to DIR [--redis H:P]\n"
 		"       decpctl redis restore --from BACKUP --data-dir DIR --yes [--redis H:P]\n"
 		"\n"
@@ -47,7 +57,8 @@ void ctl_redis_usage(FILE *f)
 		"rebuild  append archived signals above each stream's last entry back into Redis\n"
 		"         (after Redis lost data; stop decp-control first). Idempotent.\n"
 		"backup   BGSAVE and copy the RDB into DIR/redis-<UTC time>/ with a MANIFEST (size,\n"
-		"         SHA-256, each stream's last entry); run on the Redis host\n"
+		"         SHA-256, each stream's last entry); run on the Redis host (a cluster:\n"
+		"         on each primary's, --redis naming it: a node lists its own streams)\n"
 		"restore  with Redis stopped: verify BACKUP, move DIR's appendonlydir and dump.rdb\n"
 		"         aside, install the RDB as the base of a new AOF; then start Redis, check,\n"
 		"         rebuild --yes. Exit 5 when BACKUP does not match its MANIFEST.\n"
@@ -58,6 +69,10 @@ void ctl_redis_usage(FILE *f)
 		"  --yes            rebuild: confirm that decp-control is stopped\n"
 		"  --redis H:P      Redis address (default $DECP_REDIS_HOST:$DECP_REDIS_PORT, else\n"
 		"                   127.0.0.1:6379)\n"
+		"  --redis-nodes H:P,...  check/rebuild on a Redis Cluster: seed nodes (any of its\n"
+		"                   nodes; default $DECP_REDIS_NODES when --redis is not given);\n"
+		"                   each master's stream is read and written on the primary\n"
+		"                   serving its slot\n"
 		"  --conninfo STR   libpq connection string (default: $DECP_PG_CONNINFO)\n"
 		"  --help           this text\n"
 		"Exit: 0 done / all streams complete, 1 a stream is behind or a rebuild stopped at a\n"
@@ -65,8 +80,9 @@ void ctl_redis_usage(FILE *f)
 }
 
 struct opts {
-	bool check, json, yes;
+	bool check, json, yes, redis_given;
 	const char *conninfo;
+	const char *nodes;           /* --redis-nodes: a cluster; NULL: one server */
 	char host[256];
 	int port;
 	uint64_t *masters;
@@ -80,6 +96,7 @@ struct master_state {
 	long long pending;           /* archiver group, -1 when there is no group */
 	uint64_t added;              /* rebuild */
 	uint64_t hole_from, hole_to; /* rebuild stopped: archive lacks hole_from..hole_to */
+	char node[300];              /* the Redis serving its stream, "host:port" */
 };
 
 int ctl_redis_addr(const char *s, char *host, size_t hostlen, int *port)
@@ -110,10 +127,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"master", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
 		{"yes", no_argument, NULL, 'y'},          {"redis", required_argument, NULL, 'r'},
 		{"conninfo", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-		{"root", required_argument, NULL, 'R'},   {NULL, 0, NULL, 0},
+		{"root", required_argument, NULL, 'R'},   {"redis-nodes", required_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
 	};
 	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
 	o->conninfo = getenv("DECP_PG_CONNINFO");
+	const char *env_nodes = getenv("DECP_REDIS_NODES");
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -136,6 +155,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'r':
 			if (ctl_redis_addr(optarg, o->host, sizeof(o->host), &o->port) != 0)
 				return ctl_usage_error("redis", "--redis: expected HOST:PORT, got '%s'", optarg);
+			o->redis_given = true;
+			break;
+		case 'N':
+			if (ctl_rd_nodes_parse(optarg) != 0)
+				return ctl_usage_error("redis", "--redis-nodes: expected HOST:PORT[,HOST:PORT"
+						       "...] (at most %d nodes), got '%s'",
+						       CP_RCL_MAX_NODES, optarg);
+			o->nodes = optarg;
 			break;
 		case 'c': o->conninfo = optarg; break;
 		case 'R': break; /* accepted by every command; nothing here reads /proc or /sys */
@@ -145,6 +172,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		return ctl_usage_error("redis", "unexpected argument '%s'", argv[optind]);
+	if (o->nodes != NULL && o->redis_given)
+		return ctl_usage_error("redis", "--redis (one server) and --redis-nodes (a cluster) "
+				       "exclude each other");
+	/* the environment's cluster unless a server was named on the command line */
+	if (o->nodes == NULL && !o->redis_given && env_nodes != NULL && env_nodes[0] != '\0') {
+		if (ctl_rd_nodes_parse(env_nodes) != 0)
+			return ctl_usage_error("redis", "DECP_REDIS_NODES: expected HOST:PORT[,HOST:"
+					       "PORT...], got '%s'", env_nodes);
+		o->nodes = env_nodes;
+	}
 	if (o->conninfo == NULL || o->conninfo[0] == '\0')
 		return ctl_usage_error("redis", "no database: give --conninfo or set DECP_PG_CONNINFO");
 	return 0;
@@ -178,21 +215,39 @@ static int load_masters(PGconn *pg, struct opts *o)
 	return 0;
 }
 
-/* Stream bounds, archive bounds and pending count of one master. Returns 0 or -1. */
-static int inspect(redisContext *rc, PGconn *pg, struct master_state *m)
+/* A command on master m's key failed: say so, naming the master and what to do. */
+static void redis_failed(const struct master_state *m, int rc, const char *why)
 {
-	char key[64], ids[24];
+	fprintf(stderr, "decpctl redis: master %" PRIu64 ": %s\n", m->id, why);
+	if (rc == -EAGAIN)
+		fprintf(stderr, "decpctl redis: master %" PRIu64 "'s slot is being resharded: "
+			"nothing was concluded for it; run again when the resharding is done\n",
+			m->id);
+}
+
+/* Stream bounds, archive bounds and pending count of one master. Returns 0 or -1. */
+static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
+{
+	char key[64], ids[24], why[512];
 	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
-	redisAppendCommand(rc, "XRANGE %s - + COUNT 1", key);
-	redisAppendCommand(rc, "XREVRANGE %s + - COUNT 1", key);
-	redisAppendCommand(rc, "XLEN %s", key);
-	redisAppendCommand(rc, "XPENDING %s %s", key, CP_REDIS_GROUP);
-	redisReply *rep[4] = {0};
-	int bad = 0;
-	for (int i = 0; i < 4; i++)
-		if (redisGetReply(rc, (void **)&rep[i]) != REDIS_OK || rep[i] == NULL)
-			bad = 1;
-	if (!bad) {
+	const char *c0[] = {"XRANGE", key, "-", "+", "COUNT", "1"};
+	const char *c1[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+	const char *c2[] = {"XLEN", key};
+	const char *c3[] = {"XPENDING", key, CP_REDIS_GROUP};
+	const struct ctl_rd_cmd cmd[4] = {{6, c0, NULL}, {6, c1, NULL}, {2, c2, NULL},
+					  {3, c3, NULL}};
+	redisReply *rep[4];
+	int rc = ctl_rd_run(rd, key, 4, cmd, rep, why, sizeof(why));
+	if (rc == 0) {
+		/* the node that answered (after a redirect, where it pointed) */
+		snprintf(m->node, sizeof(m->node), "%s", rd->answered);
+		for (int i = 0; i < 3; i++)
+			if (rep[i]->type == REDIS_REPLY_ERROR) {
+				snprintf(why, sizeof(why), "%s %s: %s", cmd[i].argv[0], key, rep[i]->str);
+				rc = -EPROTO;
+			}
+	}
+	if (rc == 0) {
 		if (rep[0]->type == REDIS_REPLY_ARRAY && rep[0]->elements == 1)
 			m->first = id_seq(rep[0]->element[0]->element[0]->str);
 		if (rep[1]->type == REDIS_REPLY_ARRAY && rep[1]->elements == 1)
@@ -206,8 +261,8 @@ static int inspect(redisContext *rc, PGconn *pg, struct master_state *m)
 	}
 	for (int i = 0; i < 4; i++)
 		freeReplyObject(rep[i]);
-	if (bad) {
-		fprintf(stderr, "decpctl redis: %s: %s\n", key, rc->errstr[0] ? rc->errstr : "no reply");
+	if (rc != 0) {
+		redis_failed(m, rc, why);
 		return -1;
 	}
 	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
@@ -233,12 +288,20 @@ static uint64_t be64(const char *p)
 	return be64toh(v);
 }
 
+/* One XADD of a rebuild batch: the record, its entry ID, its argv. */
+struct rebuild_entry {
+	uint8_t *rec;
+	char id[32];
+	const char *argv[5];
+	size_t lens[5];
+};
+
 /* Append one batch of archived rows (binary result: sequence, arrival_ns, body, hmac,
- * sig) after m->last. Returns rows appended, 0 at the end, -1 on failure; stops at a
- * hole (m->hole_*). */
-static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, const char *key)
+ * sig) after m->last, pipelined on the stream's node. Returns rows appended, 0 at the end,
+ * -1 on failure; stops at a hole (m->hole_*). */
+static long rebuild_batch(struct ctl_rd *rd, PGconn *pg, struct master_state *m, const char *key)
 {
-	char ids[24], after[24], lim[16];
+	char ids[24], after[24], lim[16], why[512];
 	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
 	snprintf(after, sizeof(after), "%" PRIu64, m->last);
 	snprintf(lim, sizeof(lim), "%d", REBUILD_BATCH);
@@ -255,6 +318,14 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 	}
 	int n = PQntuples(r), sent = 0;
 	bool unpackable = false;
+	struct rebuild_entry *e = calloc((size_t)n + 1, sizeof(*e));
+	struct ctl_rd_cmd *cmd = calloc((size_t)n + 1, sizeof(*cmd));
+	redisReply **rep = calloc((size_t)n + 1, sizeof(*rep));
+	if (e == NULL || cmd == NULL || rep == NULL) {
+		fprintf(stderr, "decpctl redis: out of memory\n");
+		n = 0;
+		unpackable = true;
+	}
 	for (int i = 0; i < n; i++) {
 		uint64_t seq = be64(PQgetvalue(r, i, 0));
 		if (seq != m->last + 1 + (uint64_t)i) {
@@ -262,8 +333,7 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 			m->hole_to = seq - 1;
 			break;
 		}
-		char id[32];
-		snprintf(id, sizeof(id), "%" PRIu64 "-0", seq);
+		snprintf(e[i].id, sizeof(e[i].id), "%" PRIu64 "-0", seq);
 		/* The edge's record layout (cp_redis_rec.h). */
 		const struct cp_rec sr = {
 			.arrival_ns = (int64_t)be64(PQgetvalue(r, i, 1)),
@@ -274,66 +344,90 @@ static long rebuild_batch(redisContext *rc, PGconn *pg, struct master_state *m, 
 			.hmac_len = (size_t)PQgetlength(r, i, 3),
 			.sig_len = (size_t)PQgetlength(r, i, 4),
 		};
-		uint8_t *rec = malloc(cp_rec_size(&sr));
-		size_t len = rec != NULL ? cp_rec_pack(rec, cp_rec_size(&sr), &sr) : 0;
+		e[i].rec = malloc(cp_rec_size(&sr));
+		size_t len = e[i].rec != NULL ? cp_rec_pack(e[i].rec, cp_rec_size(&sr), &sr) : 0;
 		if (len == 0) { /* the rows before it are still written, then the rebuild fails */
 			fprintf(stderr, "decpctl redis: master %" PRIu64 " sequence %" PRIu64 ": %s\n",
-				m->id, seq, rec == NULL ? "out of memory" :
+				m->id, seq, e[i].rec == NULL ? "out of memory" :
 				"HMAC or signature longer than 255 bytes in the archive");
-			free(rec);
 			unpackable = true;
 			break;
 		}
-		const char *argv[] = {"XADD", key, id, CP_REC_FIELD, (const char *)rec};
-		size_t lens[] = {4, strlen(key), strlen(id), 1, len};
-		redisAppendCommandArgv(rc, 5, argv, lens);
-		free(rec);
+		const char *argv[] = {"XADD", key, e[i].id, CP_REC_FIELD, (const char *)e[i].rec};
+		const size_t lens[] = {4, strlen(key), strlen(e[i].id), 1, len};
+		memcpy(e[i].argv, argv, sizeof(argv));
+		memcpy(e[i].lens, lens, sizeof(lens));
+		cmd[i] = (struct ctl_rd_cmd){5, e[i].argv, e[i].lens};
 		sent++;
 	}
 	PQclear(r);
-	int ok = 0;
-	for (int i = 0; i < sent; i++) {
-		redisReply *rep = NULL;
-		if (redisGetReply(rc, (void **)&rep) != REDIS_OK || rep == NULL) {
-			fprintf(stderr, "decpctl redis: XADD %s: %s\n", key, rc->errstr);
-			return -1;
-		}
-		if (rep->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "decpctl redis: XADD %s: %s (is decp-control still "
-				"writing?)\n", key, rep->str);
-			freeReplyObject(rep);
-			return -1;
-		}
-		freeReplyObject(rep);
+	int ok = 0, rc = sent > 0 ? ctl_rd_run(rd, key, (size_t)sent, cmd, rep, why, sizeof(why)) : 0;
+	if (rc == -EIO)
+		fprintf(stderr, "decpctl redis: XADD %s: %s\n", key, why);
+	/* What was written is a prefix: once the stream has left a node (a resharding),
+	 * every later XADD to it there is redirected, not written. */
+	for (int i = 0; rc != -EIO && i < sent && rep[i]->type != REDIS_REPLY_ERROR; i++)
 		ok++;
+	if (rc == 0 && ok < sent) {
+		fprintf(stderr, "decpctl redis: XADD %s: %s (is decp-control still writing?)\n",
+			key, rep[ok]->str);
+		rc = -EPROTO;
 	}
+	if (rc == -EAGAIN)
+		redis_failed(m, rc, why);
+	for (int i = 0; i < n; i++)
+		free(e != NULL ? e[i].rec : NULL);
+	for (int i = 0; rep != NULL && i < sent; i++)
+		freeReplyObject(rep[i]);
+	free(e);
+	free(cmd);
+	free(rep);
 	m->last += (uint64_t)ok;
 	m->added += (uint64_t)ok;
 	if (m->first == 0 && ok > 0)
 		m->first = m->last - (uint64_t)ok + 1;
-	if (unpackable)
+	if (unpackable || rc != 0)
 		return -1;
 	return m->hole_from != 0 ? 0 : ok;
 }
 
-static int rebuild(redisContext *rc, PGconn *pg, struct master_state *m)
+/* One command on key's node, its reply an error or not. 0 or -1 (said why). */
+static int run_one(struct ctl_rd *rd, const struct master_state *m, const char *key, int argc,
+		   const char **argv, bool error_ok)
 {
-	char key[64];
+	char why[512];
+	redisReply *rep;
+	const struct ctl_rd_cmd cmd = {argc, argv, NULL};
+	int rc = ctl_rd_run(rd, key, 1, &cmd, &rep, why, sizeof(why));
+	if (rc == 0 && rep->type == REDIS_REPLY_ERROR && !error_ok) {
+		snprintf(why, sizeof(why), "%s %s: %s", argv[0], key, rep->str);
+		rc = -EPROTO;
+	}
+	freeReplyObject(rep);
+	if (rc != 0)
+		redis_failed(m, rc, why);
+	return rc != 0 ? -1 : 0;
+}
+
+static int rebuild(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
+{
+	char key[64], ids[24];
 	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
+	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
 	long got;
-	while ((got = rebuild_batch(rc, pg, m, key)) > 0)
+	while ((got = rebuild_batch(rd, pg, m, key)) > 0)
 		;
 	if (got < 0)
 		return -1;
-	/* The archiver finds the stream through decp:masters; its group starts after what is
-	 * already archived (an existing group is left alone: redelivery is deduplicated). */
-	redisReply *rep = redisCommand(rc, "SADD %s %" PRIu64, CP_REDIS_MASTERS_KEY, m->id);
-	freeReplyObject(rep);
-	if (m->last > 0) {
-		rep = redisCommand(rc, "XGROUP CREATE %s %s $ MKSTREAM", key, CP_REDIS_GROUP);
-		freeReplyObject(rep);
-	}
-	return rc->err ? -1 : 0;
+	/* The archiver finds the stream through decp:masters (on its own slot's node); its
+	 * group starts after what is already archived (an existing group is left alone:
+	 * redelivery is deduplicated, and BUSYGROUP is the answer then). */
+	const char *sadd[] = {"SADD", CP_REDIS_MASTERS_KEY, ids};
+	const char *grp[] = {"XGROUP", "CREATE", key, CP_REDIS_GROUP, "$", "MKSTREAM"};
+	if (run_one(rd, m, CP_REDIS_MASTERS_KEY, 3, sadd, false) != 0 ||
+	    (m->last > 0 && run_one(rd, m, key, 6, grp, true) != 0))
+		return -1;
+	return 0;
 }
 
 static const char *verdict(const struct master_state *m)
@@ -343,10 +437,14 @@ static const char *verdict(const struct master_state *m)
 	return m->last < m->arch_max ? "BEHIND ARCHIVE: run decpctl redis rebuild" : "ok";
 }
 
-static void print_text(const struct master_state *ms, size_t n, bool rebuilt)
+/* On a cluster a column more, before the status: the primary serving the stream. */
+static void print_text(const struct master_state *ms, size_t n, bool rebuilt, bool cluster)
 {
-	printf("%-8s %12s %12s %10s %12s %12s %8s  %s\n", "master", "stream first", "stream last",
-	       rebuilt ? "added" : "length", "archive max", "archive rows", "pending", "status");
+	printf("%-8s %12s %12s %10s %12s %12s %8s  ", "master", "stream first", "stream last",
+	       rebuilt ? "added" : "length", "archive max", "archive rows", "pending");
+	if (cluster)
+		printf("%-21s ", "redis node");
+	printf("status\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct master_state *m = &ms[i];
 		char pend[24];
@@ -355,8 +453,11 @@ static void print_text(const struct master_state *ms, size_t n, bool rebuilt)
 		else
 			snprintf(pend, sizeof(pend), "%lld", m->pending);
 		printf("%-8" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64 " %12" PRIu64
-		       " %12" PRIu64 " %8s  %s\n", m->id, m->first, m->last,
-		       rebuilt ? m->added : m->len, m->arch_max, m->arch_rows, pend, verdict(m));
+		       " %12" PRIu64 " %8s  ", m->id, m->first, m->last,
+		       rebuilt ? m->added : m->len, m->arch_max, m->arch_rows, pend);
+		if (cluster)
+			printf("%-21s ", m->node);
+		printf("%s\n", verdict(m));
 		if (m->hole_from != 0)
 			printf("         master %" PRIu64 ": signal_archive has no sequence %" PRIu64
 			       "..%" PRIu64 "; the stream ends at %" PRIu64 "\n", m->id, m->hole_from,
@@ -369,11 +470,11 @@ static void print_json(const struct master_state *ms, size_t n)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct master_state *m = &ms[i];
-		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "master",
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s}", "master",
 			(json_int_t)m->id, "stream_first", (json_int_t)m->first, "stream_last",
 			(json_int_t)m->last, "stream_length", (json_int_t)m->len, "archive_max",
 			(json_int_t)m->arch_max, "archive_rows", (json_int_t)m->arch_rows, "pending",
-			(json_int_t)m->pending, "behind", m->last < m->arch_max));
+			(json_int_t)m->pending, "behind", m->last < m->arch_max, "node", m->node));
 	}
 	json_t *o = json_pack("{s:o}", "masters", arr);
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -410,21 +511,21 @@ int ctl_cmd_redis(int argc, char **argv)
 		return CTL_EXIT_REFUSED;
 	}
 	PGconn *pg = PQconnectdb(o.conninfo);
-	struct timeval tv = {5, 0};
-	redisContext *rd = NULL;
+	struct ctl_rd rd;
+	bool rd_open = false;
+	char why[768];
 	struct master_state *ms = NULL;
 	rc = CTL_EXIT_FAIL;
 	if (PQstatus(pg) != CONNECTION_OK) {
 		fprintf(stderr, "decpctl redis: PostgreSQL: %s", PQerrorMessage(pg));
 		goto out;
 	}
-	rd = redisConnectWithTimeout(o.host, o.port, tv);
-	if (rd == NULL || rd->err) {
-		fprintf(stderr, "decpctl redis: Redis %s:%d: %s\n", o.host, o.port,
-			rd ? rd->errstr : "out of memory");
+	if (ctl_rd_open(&rd, o.host, o.port, o.nodes, REDIS_TIMEOUT_MS, why, sizeof(why)) != 0) {
+		fprintf(stderr, "decpctl redis: %s%s\n", o.nodes != NULL ? "Redis Cluster: " : "",
+			why);
 		goto out;
 	}
-	redisSetTimeout(rd, tv);
+	rd_open = true;
 	if (load_masters(pg, &o) != 0)
 		goto out;
 	ms = calloc(o.n_masters + 1, sizeof(*ms));
@@ -433,9 +534,9 @@ int ctl_cmd_redis(int argc, char **argv)
 	bool all_ok = true;
 	for (size_t i = 0; i < o.n_masters; i++) {
 		ms[i].id = o.masters[i];
-		if (inspect(rd, pg, &ms[i]) != 0)
+		if (inspect(&rd, pg, &ms[i]) != 0)
 			goto out;
-		if (!o.check && rebuild(rd, pg, &ms[i]) != 0)
+		if (!o.check && rebuild(&rd, pg, &ms[i]) != 0)
 			goto out;
 		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0)
 			all_ok = false;
@@ -443,13 +544,13 @@ int ctl_cmd_redis(int argc, char **argv)
 	if (o.json)
 		print_json(ms, o.n_masters);
 	else
-		print_text(ms, o.n_masters, !o.check);
+		print_text(ms, o.n_masters, !o.check, o.nodes != NULL);
 	rc = all_ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 out:
 	free(ms);
 	free(o.masters);
-	if (rd != NULL)
-		redisFree(rd);
+	if (rd_open)
+		ctl_rd_close(&rd);
 	PQfinish(pg);
 	return rc;
 }

@@ -49,7 +49,8 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		{"redis", required_argument, NULL, 'r'}, {"to", required_argument, NULL, 't'},
 		{"from", required_argument, NULL, 'f'},  {"data-dir", required_argument, NULL, 'd'},
 		{"yes", no_argument, NULL, 'y'},         {"help", no_argument, NULL, 'h'},
-		{"root", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
+		{"root", required_argument, NULL, 'R'},  {"redis-nodes", required_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
 	};
 	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
 	optind = 1;
@@ -67,6 +68,10 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		case 'd': o->data_dir = optarg; break;
 		case 'y': o->yes = true; break;
 		case 'R': break;
+		case 'N':
+			return ctl_usage_error("redis", "%s works on one server's files, on its host: on "
+					       "a cluster run it for each primary with --redis HOST:PORT",
+					       sub);
 		case 'h': ctl_redis_usage(stdout); return -1;
 		default:
 			return ctl_usage_error("redis", "unknown option %s", ctl_bad_option(argv, optopt));
@@ -115,6 +120,49 @@ static long long info_field(redisContext *rd, const char *field)
 	return v;
 }
 
+/* Every decp signal stream of this server (SCAN and XINFO answer for a node's own keys:
+ * on a cluster, back up each primary) as "stream KEY last ID" lines, however many, into
+ * *out (malloc'd). 0, or -1 when SCAN failed. */
+static int stream_ends(redisContext *rd, char **out)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
+	unsigned long long cursor = 0;
+	bool ok = f != NULL;
+
+	while (ok) {
+		char cur[32];
+		snprintf(cur, sizeof(cur), "%llu", cursor);
+		redisReply *r = redisCommand(rd, "SCAN %s MATCH decp:{m*}:signals COUNT 1000", cur);
+		ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		     r->element[0]->type == REDIS_REPLY_STRING;
+		cursor = ok ? strtoull(r->element[0]->str, NULL, 10) : 0;
+		for (size_t i = 0; ok && i < r->element[1]->elements; i++) {
+			const char *key = r->element[1]->element[i]->str;
+			redisReply *x = redisCommand(rd, "XINFO STREAM %s", key);
+			const char *last = "?";
+			for (size_t k = 0; x && x->type == REDIS_REPLY_ARRAY && k + 1 < x->elements; k += 2)
+				if (strcmp(x->element[k]->str, "last-generated-id") == 0)
+					last = x->element[k + 1]->str;
+			fprintf(f, "stream %s last %s\n", key, last);
+			freeReplyObject(x);
+		}
+		freeReplyObject(r);
+		if (cursor == 0)
+			break;
+	}
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		free(*out);
+		*out = NULL;
+	}
+	return ok ? 0 : -1;
+}
+
+static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, const char *dbfile,
+		    const char *version, const char *node, const char *ends);
+
 int ctl_redis_backup(int argc, char **argv)
 {
 	struct ropts o = {0};
@@ -146,33 +194,31 @@ int ctl_redis_backup(int argc, char **argv)
 	freeReplyObject(r);
 
 	/* The streams' ends before the snapshot: the RDB holds at least these. */
-	char ends[8192] = "";
-	size_t elen = 0;
-	unsigned long long cursor = 0;
-	do {
-		char cur[32];
-		snprintf(cur, sizeof(cur), "%llu", cursor);
-		r = redisCommand(rd, "SCAN %s MATCH decp:{m*}:signals COUNT 1000", cur);
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
-			break;
-		cursor = strtoull(r->element[0]->str, NULL, 10);
-		for (size_t i = 0; i < r->element[1]->elements; i++) {
-			const char *key = r->element[1]->element[i]->str;
-			redisReply *x = redisCommand(rd, "XINFO STREAM %s", key);
-			const char *last = "?";
-			for (size_t k = 0; x && x->type == REDIS_REPLY_ARRAY && k + 1 < x->elements; k += 2)
-				if (strcmp(x->element[k]->str, "last-generated-id") == 0)
-					last = x->element[k + 1]->str;
-			int n = snprintf(ends + elen, sizeof(ends) - elen, "stream %s last %s\n", key, last);
-			if (n > 0 && (size_t)n < sizeof(ends) - elen)
-				elen += (size_t)n;
-			freeReplyObject(x);
-		}
-		freeReplyObject(r);
-		r = NULL;
-	} while (cursor != 0);
+	char *ends = NULL;
+	if (stream_ends(rd, &ends) != 0) {
+		fprintf(stderr, "decpctl redis backup: SCAN of the signal streams failed%s%s\n",
+			rd->errstr[0] ? ": " : "", rd->errstr);
+		redisFree(rd);
+		return CTL_EXIT_FAIL;
+	}
+	/* a cluster node: which one (its slots' keys are what this backup holds) */
+	char node[64] = "";
+	r = redisCommand(rd, "CLUSTER MYID");
+	if (r != NULL && r->type == REDIS_REPLY_STRING)
+		snprintf(node, sizeof(node), "%s", r->str);
 	freeReplyObject(r);
+	rc = snapshot(rd, &o, dir, dbfile, version, node, ends);
+	free(ends);
+	return rc;
+}
 
+/* BGSAVE, wait for it, copy the RDB and write the MANIFEST (node: the cluster node's id or
+ * ""; ends: its stream lines). Frees rd. An exit status. */
+static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, const char *dbfile,
+		    const char *version, const char *node, const char *ends)
+{
+	redisReply *r;
+	int rc;
 	long long before = info_field(rd, "rdb_last_save_time");
 	r = redisCommand(rd, "BGSAVE");
 	bool started = r != NULL && r->type == REDIS_REPLY_STATUS;
@@ -220,8 +266,8 @@ int ctl_redis_backup(int argc, char **argv)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(out, sizeof(out), "%s/redis-%s", o.to, stamp);
-	if ((mkdir(o.to, 0750) != 0 && errno != EEXIST) || mkdir(out, 0750) != 0) {
+	snprintf(out, sizeof(out), "%s/redis-%s", o->to, stamp);
+	if ((mkdir(o->to, 0750) != 0 && errno != EEXIST) || mkdir(out, 0750) != 0) {
 		fprintf(stderr, "decpctl redis backup: %s: %s\n", out, strerror(errno));
 		return CTL_EXIT_FAIL;
 	}
@@ -243,8 +289,10 @@ int ctl_redis_backup(int argc, char **argv)
 		fprintf(stderr, "decpctl redis backup: %s: %s\n", man, strerror(errno));
 		return CTL_EXIT_FAIL;
 	}
-	fprintf(f, "format decp-redis-backup/1\nredis_version %s\nsaved_at %lld\nfile dump.rdb "
-		   "size %lld sha256 %s\n%s", version, saved, size, sha, ends);
+	fprintf(f, "format decp-redis-backup/1\nredis_version %s\nsaved_at %lld\n", version, saved);
+	if (node[0] != '\0')
+		fprintf(f, "cluster_node %s\n", node);
+	fprintf(f, "file dump.rdb size %lld sha256 %s\n%s", size, sha, ends);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
 		fprintf(stderr, "decpctl redis backup: %s: %s\n", man, strerror(errno));
 		return CTL_EXIT_FAIL;
