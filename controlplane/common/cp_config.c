@@ -36,6 +36,7 @@ static const struct key keys[] = {
 	{"redis_sentinels", K_STR, F(redis_sentinels), S(redis_sentinels), 0, 0},
 	{"redis_sentinel_master", K_STR, F(redis_sentinel_master), S(redis_sentinel_master), 0, 0},
 	{"redis_nodes", K_STR, F(redis_nodes), S(redis_nodes), 0, 0},
+	{"redis_notify", K_BOOL, F(redis_notify), 0, 0, 0},
 	{"pg_conninfo", K_STR, F(pg_conninfo), S(pg_conninfo), 0, 0},
 	{"pg_read_conninfo", K_STR, F(pg_read_conninfo), S(pg_read_conninfo), 0, 0},
 	{"pg_timeout_ms", K_U32, F(pg_timeout_ms), 0, 100, 3600000},
@@ -141,6 +142,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->log_level = CP_LOG_INFO;
 	snprintf(c->fanout_listen, sizeof(c->fanout_listen), "127.0.0.1");
 	c->fanout_port = 8443;
+	c->redis_notify = true; /* a standalone fan-out's cluster tail is woken by it */
 	c->fanout_tls = true; /* plain ws only when configured (issue 17) */
 	c->fanout_queue = 1024;
 	c->fanout_history = 4096;
@@ -453,7 +455,8 @@ static int tls_keys_check(const char *p, bool tls, const char *cert, const char 
 }
 
 /* redis_nodes: 1..16 "host:port" entries, comma-separated; not with redis_sentinels (a
- * cluster fails over by itself); only the roles that route per slot (cp_rcluster.h). */
+ * cluster fails over by itself). Every role routes per slot (cp_rcluster.h); a fan-out
+ * without the edge tails the cluster through cp_fanout_ctail.h. */
 static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen)
 {
 	const char *p = c->redis_nodes;
@@ -462,13 +465,6 @@ static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen
 	if (c->redis_sentinels[0] != '\0') {
 		dp_kvconf_msg(err, errlen, "redis_nodes and redis_sentinels exclude each other (a "
 			      "Redis Cluster promotes its replicas itself)");
-		return -EINVAL;
-	}
-	if ((c->roles & CP_ROLE_FANOUT) && !(c->roles & CP_ROLE_EDGE)) {
-		/* its tail reads many masters' streams in one XREAD: one slot only */
-		dp_kvconf_msg(err, errlen, "redis_nodes (Redis Cluster): the fanout role needs the "
-			      "edge in the same process (it cannot tail a cluster yet; docs/control.md "
-			      "\"Redis Cluster\")");
 		return -EINVAL;
 	}
 	while (*p != '\0') {

@@ -67,6 +67,9 @@ struct cp_config {
 	char redis_nodes[512];           /* "host:port,..." seed nodes of a Redis Cluster (slot
 					  * routing, cp_rcluster.h; redis_host/port unused); "" =
 					  * one Redis (or Sentinels) */
+	bool redis_notify;               /* redis_nodes: the edge announces new entries on each
+					  * master's shard channel (SPUBLISH, for a standalone
+					  * fan-out's cluster tail, cp_fanout_ctail.h); default yes */
 	char pg_conninfo[1024];          /* libpq conninfo */
 	char pg_read_conninfo[1024];     /* api: its GETs' session (a read replica, e.g. with
 					  * target_session_attrs=prefer-standby); "" = pg_conninfo */

@@ -40,11 +40,15 @@
 #define CP_REDIS_LIB "decp"
 #define CP_REDIS_FN_SIGNAL "decp_signal"
 #define CP_REDIS_FN_SIGNALS "decp_signals"
+#define CP_REDIS_FN_SIGNALS_PUB "decp_signals_pub" /* and SPUBLISH on the tail channel */
 #define CP_REDIS_FN_PROTECTION "decp_protection"
 
 /* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot;
  * the global keys are one slot each: docs/control.md "Redis Cluster"). */
 #define CP_REDIS_SIGNALS_KEY_FMT "decp:{m%" PRIu64 "}:signals" /* printf format, master id */
+/* shard channel (SPUBLISH/SSUBSCRIBE, Redis 7) on which a cluster's edge announces the last
+ * sequence it appended to the master's stream (cp_fanout_ctail.h); same slot as the stream */
+#define CP_REDIS_TAIL_CHANNEL_FMT "decp:{m%" PRIu64 "}:tail"
 #define CP_REDIS_MASTERS_KEY "decp:masters"          /* set of master ids with a signals stream */
 #define CP_REDIS_MASTERS_SLOT 14106 /* its cluster slot: one key, so one slot without a tag
 				     * (the name predates the cluster and stays: no rename) */
@@ -136,6 +140,8 @@ redisReply *cp_redis_command_argv(struct cp_redis *r, const char *key, int argc,
 
 /* Stream key of master m into buf (returns buf). */
 const char *cp_redis_key_signals(char *buf, size_t len, uint64_t master);
+/* The master's tail channel (CP_REDIS_TAIL_CHANNEL_FMT) into buf; returns buf. */
+const char *cp_redis_key_tail(char *buf, size_t len, uint64_t master);
 /* The master's positions stream key (CP_REDIS_POSITIONS_KEY_FMT) into buf; returns buf. */
 const char *cp_redis_key_positions(char *buf, size_t len, uint64_t master);
 

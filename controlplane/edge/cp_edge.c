@@ -421,15 +421,21 @@ static int format_sadd(struct edge *e, struct cp_resp *b)
 	return rc != 0 ? -ENOMEM : 0;
 }
 
-/* FCALL decp_signals for group g: its master's records in ring order. */
+/* FCALL decp_signals for group g: its master's records in ring order. On a cluster with
+ * redis_notify, decp_signals_pub, which also announces the last written sequence on the
+ * master's tail channel (a standalone fan-out's wake-up, cp_fanout_ctail.h), in the same
+ * call: no extra command or round trip (docs/perf.md has its cost on the ACK). */
 static int format_group(struct edge *e, struct cp_resp *b, unsigned int g)
 {
 	char key[64];
-	int rc = cp_resp_array(b, 4 + 2 * (size_t)e->gcount[g]);
+	bool pub = e->cfg->redis_notify && cp_redis_is_cluster(&e->r);
+	int rc = cp_resp_array(b, 4 + (size_t)pub + 2 * (size_t)e->gcount[g]);
 	rc |= cp_resp_str(b, "FCALL");
-	rc |= cp_resp_str(b, CP_REDIS_FN_SIGNALS);
-	rc |= cp_resp_str(b, "1");
+	rc |= cp_resp_str(b, pub ? CP_REDIS_FN_SIGNALS_PUB : CP_REDIS_FN_SIGNALS);
+	rc |= cp_resp_str(b, pub ? "2" : "1");
 	rc |= cp_resp_str(b, cp_redis_key_signals(key, sizeof(key), e->gmaster[g]));
+	if (pub)
+		rc |= cp_resp_str(b, cp_redis_key_tail(key, sizeof(key), e->gmaster[g]));
 	for (unsigned int i = e->gfirst[g]; i != UINT32_MAX && rc == 0; i = e->nxt[i]) {
 		const struct dp_ingress_rec *r = &e->batch[i];
 		rc |= cp_resp_u64(b, r->sequence);

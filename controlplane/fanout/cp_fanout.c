@@ -1,5 +1,6 @@
 /* cp_fanout: lifecycle, the publish ring and the mutex queues. Design: cp_fanout_pvt.h. */
 #include "cp_fanout_pvt.h"
+#include "cp_fanout_ctail.h"
 #include "cp_net.h"
 #include "cp_tls.h"
 #include "cp_ws_check.h"
@@ -429,7 +430,11 @@ int cp_fanout_start(struct cp_fanout *f)
 	if (pthread_create(&f->policy_thr, NULL, cp_fo_policy_main, f) != 0)
 		goto fail_db;
 	if (f->tail) {
-		if (pthread_create(&f->tail_thr, NULL, cp_fo_tail_main, f) != 0)
+		/* one XREAD BLOCK over every stream on one Redis; a cluster refuses that
+		 * (CROSSSLOT) and is tailed by notifications (cp_fanout_ctail.h) */
+		void *(*tail)(void *) = f->cfg.redis_nodes[0] != '\0' ? cp_fo_ctail_main
+								      : cp_fo_tail_main;
+		if (pthread_create(&f->tail_thr, NULL, tail, f) != 0)
 			goto fail_policy;
 		f->tail_started = true;
 	}

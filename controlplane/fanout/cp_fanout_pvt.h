@@ -4,6 +4,7 @@
  *   cp_fanout_lws.c    the lws service thread: masters, sessions, replay/live splice,
  *                      client messages, upgrade auth, lws callbacks
  *   cp_fanout_redis.c  the replay thread (XRANGE) and the tail thread (XREAD BLOCK)
+ *   cp_fanout_ctail.c  the tail thread on a Redis Cluster (own header)
  *   cp_fanout_db.c     the db thread: subscription-state poll, reports and delivery runs
  *                      into PostgreSQL (common/cp_report)
  *   cp_fanout_policy.c the policy thread: LISTEN decp_policy, CopyPolicy messages built
@@ -373,9 +374,14 @@ void cp_fo_sess_rows_release(struct sess *s);
 struct subrow *cp_fo_sess_subrow(struct sess *s, uint64_t master);
 bool cp_fo_state_delivers(Decp__SubscriptionState st);
 void cp_fo_sess_hangup(struct sess *s);
-/* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout). */
+/* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout); entry_msg: one
+ * stream entry [id, [field, value, ...]] of master as a message (either record layout,
+ * cp_redis_rec.h; NULL when incomplete); tail_put: a tailed message into the publish ring,
+ * waiting while it is full (Redis holds the backlog) unless stopping (tail threads). */
 void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
+struct cp_fmsg *cp_fo_entry_msg(uint64_t master, const redisReply *e);
+void cp_fo_tail_put(struct cp_fanout *f, struct cp_fmsg *m);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);
 /* The authentication cache's full lists (cp_fanout_db.c), read on session c: every valid

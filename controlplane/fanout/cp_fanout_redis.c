@@ -7,9 +7,7 @@
 
 /* ---------------------------------------------------------------- redis threads -- */
 
-/* One stream entry [id, [field, value, ...]] into a message (either record layout,
- * cp_redis_rec.h). NULL when incomplete. */
-static struct cp_fmsg *entry_msg(uint64_t master, const redisReply *e)
+struct cp_fmsg *cp_fo_entry_msg(uint64_t master, const redisReply *e)
 {
 	struct cp_rec r;
 
@@ -116,7 +114,7 @@ void *cp_fo_replay_main(void *arg)
 					cp_redis_fail(&rd, "XRANGE");
 			} else {
 				for (size_t i = 0; i < rep->elements && r->n < REPLAY_CHUNK; i++) {
-					struct cp_fmsg *m = entry_msg(r->master, rep->element[i]);
+					struct cp_fmsg *m = cp_fo_entry_msg(r->master, rep->element[i]);
 
 					if (m == NULL)
 						continue;
@@ -141,6 +139,16 @@ void *cp_fo_replay_main(void *arg)
 	}
 	cp_redis_close(&rd);
 	return NULL;
+}
+
+void cp_fo_tail_put(struct cp_fanout *f, struct cp_fmsg *m)
+{
+	/* the tail may wait (unlike the edge): Redis holds the backlog */
+	while (cp_fo_ring_put(f, m) != 0 && !atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		lws_cancel_service(f->ctx);
+		usleep(1000);
+	}
+	cnt(&f->c_published);
 }
 
 struct tailed {
@@ -265,18 +273,12 @@ void *cp_fo_tail_main(void *arg)
 				if (tt == NULL)
 					continue;
 				for (size_t j = 0; j < sr->element[1]->elements; j++) {
-					struct cp_fmsg *m = entry_msg(tt->master, sr->element[1]->element[j]);
+					struct cp_fmsg *m = cp_fo_entry_msg(tt->master, sr->element[1]->element[j]);
 
 					if (m == NULL)
 						continue;
 					tt->last = m->seq;
-					/* the tail may wait (unlike the edge): Redis holds the backlog */
-					while (cp_fo_ring_put(f, m) != 0 &&
-					       !atomic_load_explicit(&f->stop, memory_order_acquire)) {
-						lws_cancel_service(f->ctx);
-						usleep(1000);
-					}
-					cnt(&f->c_published);
+					cp_fo_tail_put(f, m);
 				}
 			}
 			lws_cancel_service(f->ctx);

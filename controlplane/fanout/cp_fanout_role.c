@@ -159,7 +159,9 @@ int cp_fanout_role_run(struct cp_ctx *ctx)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_fanout_* metrics");
 	cp_log(CP_LOG_INFO, ROLE, "listening on %s:%d (%s), %s", cfg->fanout_listen,
 	       cp_fanout_port(f), cfg->fanout_tls ? "wss" : "ws",
-	       hooked ? "fed by the edge in-process" : "tailing Redis");
+	       hooked ? "fed by the edge in-process"
+	       : cfg->redis_nodes[0] != '\0' ? "tailing the Redis Cluster (shard channels)"
+					    : "tailing Redis");
 	while (!cp_ctx_stopping(ctx))
 		cp_sleep_ms(100);
 	/* no edge or scrape call into f after these */

@@ -149,8 +149,8 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 
-/* redis_nodes (Redis Cluster seeds): host:port list; not with Sentinels; the fan-out only
- * beside the edge (it cannot tail a cluster) */
+/* redis_nodes (Redis Cluster seeds): host:port list; not with Sentinels; a fan-out alone
+ * is accepted (it tails the cluster, cp_fanout_ctail.h); redis_notify defaults to yes */
 static void test_redis_nodes(void)
 {
 	static const char *const bad[] = {"h", "h:", ":1", "h:0", "h:65536", "h:1,", "h:1,,h:2",
@@ -178,8 +178,10 @@ static void test_redis_nodes(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "fanout", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_tls", "off", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "redis_nodes", "h:1", err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "the fanout role needs the edge in the same process"));
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	CU_ASSERT_TRUE(c.redis_notify);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "redis_notify", "no", err, sizeof(err)), 0);
+	CU_ASSERT_FALSE(c.redis_notify);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,fanout", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }

@@ -26,6 +26,15 @@
  *              clock offset); a group with quotes 50 pips off executes every signal but the
  *              price-checked BUYs and reports PRICE_DEVIATION for those (protection_logs)
  *   pipeline_drop  the same while subscriber connections are cut at random (--drop-ms)
+ *   ctail      (issue 23) a standalone fan-out (decp-control --roles fanout) beside a
+ *              separate edge,archiver process, in three phases of MASTERS/3 masters each:
+ *              one Redis (XREAD BLOCK tail), a Redis Cluster (cp_fanout_ctail: shard
+ *              notifications), the cluster with redis_notify = no (the sweep alone); each
+ *              subscriber gets every signal once, in order, in each; prints latency
+ *              (master send -> verdict) and the edge's ACK latency per phase
+ *   ctail_faults  the cluster phase while a live master's slot moves (redis-cli --cluster
+ *              reshard) and then a primary is killed -9 (durability = replica): every
+ *              signal once, in order; the tail rebuilt its subscriptions
  *   forged     (suite trust, issue 18) the pipeline with the trust role: one subscriber per
  *              forgery kind (decp-subscriber --forge-kind: price, gap, replay, stale,
  *              deviation, instrument, funds); each reports every forged copy as
@@ -83,6 +92,7 @@
 #include "cp_book.h"
 #include "cp_book_store.h"
 #include "cp_migrate.h"
+#include "cp_rcluster.h"
 #include "cp_testkeys.h"
 #include "harness.h"
 #include "proto_keyann.h"
@@ -488,7 +498,10 @@ static int publish_span(struct env *e, int first, int last, int per_ms)
 
 /* Every subscriber 0..nsubs-1 of the log executed 1..N of its master exactly once in order.
  * Returns the number of subscribers that did. */
-static int check_log(struct env *e, const char *tag, int first, int count)
+/* Subscriber idx (0-based, the order of its --subs file) of tag's log got sequences
+ * 1..nsignals of master want[idx] once, in order: how many of the first count did (or
+ * minus the number of wrong lines). */
+static int check_log_masters(struct env *e, const char *tag, const uint64_t *want, int count)
 {
 	char p[512], line[128];
 	FILE *f;
@@ -513,7 +526,7 @@ static int check_log(struct env *e, const char *tag, int first, int count)
 			continue;
 		if (idx < 0 || idx >= e->nsubs)
 			continue;
-		if (m != (uint64_t)((idx + first) % e->nmasters + 1) || s != next[idx]) {
+		if (m != want[idx] || s != next[idx]) {
 			if (bad++ < 5)
 				fprintf(stderr, "subscriber %d: master %" PRIu64 " seq %" PRIu64
 						", expected seq %" PRIu64 "\n", idx, m, s, next[idx]);
@@ -527,6 +540,21 @@ static int check_log(struct env *e, const char *tag, int first, int count)
 			good++;
 	free(next);
 	return bad == 0 ? good : -bad;
+}
+
+/* check_log_masters for the group of subscribers first+1.. (group_file's order: index idx
+ * follows master (idx + first) % nmasters + 1). */
+static int check_log(struct env *e, const char *tag, int first, int count)
+{
+	uint64_t *want = calloc((size_t)e->nsubs, sizeof(*want));
+
+	if (want == NULL)
+		return -1;
+	for (int i = 0; i < e->nsubs; i++)
+		want[i] = (uint64_t)((i + first) % e->nmasters + 1);
+	int rc = check_log_masters(e, tag, want, count);
+	free(want);
+	return rc;
 }
 
 static bool log_has(struct env *e, const char *tag, const char *needle)
@@ -1254,6 +1282,478 @@ static void scenario_pipeline(struct env *e, bool drop)
 	CHECK(ctl_published(e) == (long long)e->nmasters * e->nsignals,
 	      "every durable signal handed to the fan-out once by the edge (published=%lld)",
 	      ctl_published(e));
+}
+
+/* ------------------------------- a standalone fan-out tailing Redis (issue 23: ctail) -- */
+
+/* One phase of the split deployment: decp-dataplane, decp-control --roles edge,archiver and
+ * a separate decp-control --roles fanout that tails Redis (one Redis: XREAD BLOCK; a
+ * cluster: cp_fanout_ctail). */
+struct split {
+	pid_t dp, edge, fanout;
+	int dp_port;
+	char tag[16], shm[64];
+};
+
+/* Start the phase's three processes; redis: the config lines naming Redis; edge_extra:
+ * more edge config lines. Sets e->port (the fan-out's). 0 or -1 (what failed on stderr). */
+static int split_start(struct env *e, struct split *s, const char *tag, const char *redis,
+		       const char *edge_extra)
+{
+	char pf[512], out[512], cfg[512], rest[256], port[32];
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->tag, sizeof(s->tag), "%s", tag);
+	snprintf(s->shm, sizeof(s->shm), "/decp-ctail-%d-%s", (int)getpid(), tag);
+	snprintf(pf, sizeof(pf), "%s/%s.dp.port", e->dir, tag);
+	snprintf(out, sizeof(out), "%s/%s.dataplane.log", e->dir, tag);
+	{
+		char *argv[] = {(char *)e->dp_bin, "--stack", "posix", "--tls", "off", "--listen",
+				"127.0.0.1:0", "--shm", s->shm, "--workers", "2", "--port-file", pf,
+				NULL};
+		s->dp = harness_spawn(out, argv);
+	}
+	for (int t = 0; t < 1000 && s->dp_port == 0 && harness_pid_alive(s->dp); t++) {
+		f = fopen(pf, "r");
+		if (f != NULL) {
+			if (fscanf(f, "%31s", port) == 1)
+				s->dp_port = atoi(port);
+			fclose(f);
+		}
+		usleep(10000);
+	}
+	if (s->dp_port == 0) {
+		fprintf(stderr, "decp-dataplane did not start (see %s)\n", out);
+		return -1;
+	}
+	snprintf(cfg, sizeof(cfg), "%s/%s.edge.conf", e->dir, tag);
+	f = fopen(cfg, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "roles = edge,archiver\nshm = %s\n%spg_conninfo = %s\nredis_timeout_ms = 5000\n%s",
+		s->shm, redis, harness_pg_conninfo(e->pg), edge_extra);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/%s.edge.log", e->dir, tag);
+	{
+		char *argv[] = {(char *)e->fanout_bin, "--config", cfg, NULL};
+		s->edge = harness_spawn(out, argv);
+	}
+	if (harness_wait_line(out, " ready: ", NULL, 0, s->edge, 30000) != 0)
+		return -1;
+	snprintf(cfg, sizeof(cfg), "%s/%s.fanout.conf", e->dir, tag);
+	f = fopen(cfg, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "roles = fanout\n%spg_conninfo = %s\nfanout_listen = 127.0.0.1\nfanout_port = 0\n"
+		"fanout_state_poll_ms = 200\nredis_timeout_ms = 5000\nfanout_cert = %s/tls/server.crt\n"
+		"fanout_key = %s/tls/server.key\n", redis, harness_pg_conninfo(e->pg), e->dir, e->dir);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/%s.fanout.log", e->dir, tag);
+	{
+		char *argv[] = {(char *)e->fanout_bin, "--config", cfg, NULL};
+		s->fanout = harness_spawn(out, argv);
+	}
+	if (harness_wait_line(out, "listening on 127.0.0.1:", rest, sizeof(rest), s->fanout,
+			      30000) != 0)
+		return -1;
+	e->port = atoi(rest);
+	fprintf(stderr, "%s: fan-out on port %d, %s", tag, e->port, strchr(rest, ' ') + 1);
+	CHECK(strstr(rest, "tailing") != NULL, "%s: the fan-out tails Redis: %s", tag, rest);
+	return e->port > 0 ? 0 : -1;
+}
+
+/* Stop the phase's processes (a clean exit: no sanitizer report either). */
+static void split_stop(struct env *e, struct split *s)
+{
+	const pid_t *p[] = {&s->fanout, &s->edge, &s->dp};
+	const char *name[] = {"fan-out", "edge", "dataplane"};
+	char shm[80];
+
+	for (int i = 0; i < 3; i++) {
+		if (*p[i] <= 0)
+			continue;
+		kill(*p[i], SIGTERM);
+		int rc = harness_wait_exit(*p[i], 20000);
+		CHECK(rc == 0, "%s: %s exit %d (logs in %s)", s->tag, name[i], rc, e->dir);
+	}
+	snprintf(shm, sizeof(shm), "/dev/shm%s", s->shm);
+	unlink(shm);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Subscribers of masters base+1..base+n (load_db: subscriber i follows master
+ * (i-1) % nmasters + 1) into dir/<tag>.subs; their masters, in file order, into want.
+ * Returns how many. */
+static int phase_subs(struct env *e, const char *tag, int base, int n, uint64_t *want)
+{
+	char p[512];
+	int k = 0;
+
+	snprintf(p, sizeof(p), "%s/%s.subs", e->dir, tag);
+	FILE *f = fopen(p, "w");
+	if (f == NULL)
+		return 0;
+	for (int i = 1; i <= e->nsubs; i++) {
+		int m = (i - 1) % e->nmasters + 1;
+		if (m > base && m <= base + n) {
+			fprintf(f, "tok-%d %d\n", i, m);
+			want[k++] = (uint64_t)m;
+		}
+	}
+	fclose(f);
+	return k;
+}
+
+/* A number after needle in file dir/<file> (the last line that has it); -1 when none. */
+static double log_value(struct env *e, const char *file, const char *needle)
+{
+	char p[600], line[1024];
+	double v = -1;
+
+	snprintf(p, sizeof(p), "%s/%s", e->dir, file);
+	FILE *f = fopen(p, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *h = strstr(line, needle);
+		if (h != NULL)
+			v = strtod(h + strlen(needle), NULL);
+	}
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+struct phase_res {
+	double p50, p99, n;    /* master send -> guard verdict (us), live signals sampled */
+	double ack50, ack99;   /* decp-master's ACK latency (us) */
+	int good, subs;        /* subscribers that got every signal once, in order; of */
+};
+
+/* decp-subscriber's --latency line (master send -> guard verdict) from dir/<file>. */
+static void sub_latency(struct env *e, const char *file, struct phase_res *r)
+{
+	static const char needle[] = "master send -> guard verdict (us): n ";
+	char p[600], line[1024];
+
+	r->n = r->p50 = r->p99 = -1;
+	snprintf(p, sizeof(p), "%s/%s", e->dir, file);
+	FILE *f = fopen(p, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *h = strstr(line, needle);
+		if (h != NULL && sscanf(h + sizeof(needle) - 1, "%lf p50 %lf p99 %lf", &r->n, &r->p50,
+					&r->p99) != 3)
+			r->n = r->p50 = r->p99 = -1;
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
+/*
+ * One phase: its processes (split_start), the subscribers of masters base+1..base+m
+ * (latency measured), decp-master sending e->nsignals to each at rate; `during` (may be
+ * NULL) runs once the masters stream. Every subscriber must get every signal once, in
+ * order.
+ */
+static void ctail_phase(struct env *e, const char *tag, const char *redis, const char *edge_extra,
+			int base, int m, const char *rate, struct phase_res *r,
+			void (*during)(struct env *e, void *arg), void *arg)
+{
+	struct split s;
+	uint64_t *want = calloc((size_t)e->nsubs, sizeof(*want));
+	char mport[48], nm[16], bs[16], ns[16], timeout[16], out[512], file[64];
+
+	memset(r, 0, sizeof(*r));
+	if (want == NULL || split_start(e, &s, tag, redis, edge_extra) != 0) {
+		CHECK(0, "%s: the split deployment started (logs in %s)", tag, e->dir);
+		split_stop(e, &s);
+		free(want);
+		return;
+	}
+	r->subs = phase_subs(e, tag, base, m, want);
+	snprintf(out, sizeof(out), "%s/%s.subs", e->dir, tag);
+	snprintf(timeout, sizeof(timeout), "%d", 300);
+	const char *xs[] = {"--subs", out, "--expect", expect_arg(e), "--timeout", timeout,
+			    "--verify-cache", "--latency", NULL};
+	pid_t sub = start_subscriber(e, tag, xs);
+	wait_subscribed(e, tag, r->subs);
+	snprintf(mport, sizeof(mport), "127.0.0.1:%d", s.dp_port);
+	snprintf(nm, sizeof(nm), "%d", m);
+	snprintf(bs, sizeof(bs), "%d", base + 1);
+	snprintf(ns, sizeof(ns), "%d", e->nsignals);
+	snprintf(out, sizeof(out), "%s/%s.master.log", e->dir, tag);
+	char *argv[] = {(char *)e->master_bin, "--connect", mport, "--masters", nm, "--master-base",
+			bs, "--signals", ns, "--threads", "2", "--rate", (char *)rate,
+			"--time-limit-s", timeout, NULL};
+	int64_t t0 = now_ns();
+	pid_t master = harness_spawn(out, argv);
+	if (during != NULL)
+		during(e, arg);
+	int rc = harness_wait_exit(master, 300000);
+	CHECK(rc == 0, "%s: decp-master: every signal ACKed (exit %d)", tag, rc);
+	rc = harness_wait_exit(sub, 300000);
+	CHECK(rc == 0, "%s: decp-subscriber finished (exit %d)", tag, rc);
+	fprintf(stderr, "%s: %d masters x %d signals at %s/s to %d subscribers in %.1f s\n", tag, m,
+		e->nsignals, rate, r->subs, (double)(now_ns() - t0) / 1e9);
+	r->good = check_log_masters(e, tag, want, r->subs);
+	CHECK(r->good == r->subs, "%s: every signal once, in order, to %d of %d subscribers", tag,
+	      r->good, r->subs);
+	snprintf(file, sizeof(file), "%s.err", tag);
+	sub_latency(e, file, r);
+	snprintf(file, sizeof(file), "%s.master.log", tag);
+	r->ack50 = log_value(e, file, "ack_p50_us=");
+	r->ack99 = log_value(e, file, "ack_p99_us=");
+	split_stop(e, &s);
+	free(want);
+}
+
+/* The cluster's slot map as the roles see it (cp_rcluster), for the test's own checks. */
+static int test_map(const struct harness_rcluster *c, struct cp_rcluster *rc)
+{
+	char why[512];
+
+	cp_rcluster_init(rc, harness_rcluster_seeds(c), 5000);
+	int r = cp_rcluster_connect(rc, NULL, NULL, why, sizeof(why));
+	if (r != 0)
+		fprintf(stderr, "slot map: %s\n", why);
+	return r;
+}
+
+/* The harness index of the primary serving master m's keys now; -1 if unknown. */
+static int master_node(const struct harness_rcluster *c, uint64_t m)
+{
+	struct cp_rcluster rc;
+	char key[64];
+	int idx = -1;
+
+	if (test_map(c, &rc) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "decp:{m%" PRIu64 "}:signals", m);
+	unsigned int k = cp_rcluster_node_of(&rc, key, strlen(key));
+	for (int i = 0; k != CP_RCL_NONE && i < harness_rcluster_nodes(c); i++)
+		if ((uint32_t)harness_rcluster_port(c, i) == rc.map.node[k].port)
+			idx = i;
+	cp_rcluster_close(&rc);
+	return idx;
+}
+
+/* The last sequence in master m's stream where the cluster serves it (0: none). */
+static uint64_t master_last(const struct harness_rcluster *c, uint64_t m)
+{
+	struct cp_rcluster rc;
+	char key[64];
+	uint64_t last = 0;
+
+	if (test_map(c, &rc) != 0)
+		return 0;
+	snprintf(key, sizeof(key), "decp:{m%" PRIu64 "}:signals", m);
+	redisReply *x = redisCommand(rc.ctx[cp_rcluster_node_of(&rc, key, strlen(key))],
+				     "XREVRANGE %s + - COUNT 1", key);
+	if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1)
+		last = strtoull(x->element[0]->element[0]->str, NULL, 10);
+	freeReplyObject(x);
+	cp_rcluster_close(&rc);
+	return last;
+}
+
+/* How many distinct primaries serve masters base+1..base+n. */
+static int masters_spread(const struct harness_rcluster *c, int base, int n)
+{
+	bool seen[16] = {false};
+	int k = 0;
+
+	for (int m = base + 1; m <= base + n; m++) {
+		int i = master_node(c, (uint64_t)m);
+		if (i >= 0 && i < 16 && !seen[i]) {
+			seen[i] = true;
+			k++;
+		}
+	}
+	return k;
+}
+
+/* The cluster tail's stop line of phase tag's fan-out: the number after needle. */
+static double ctail_count(struct env *e, const char *tag, const char *needle)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "%s.fanout.log", tag);
+	return log_value(e, file, needle);
+}
+
+static void phase_print(const char *what, const struct phase_res *r)
+{
+	fprintf(stderr, "ctail: %-34s master send -> subscriber verdict p50 %.0f us p99 %.0f us "
+		"(n %.0f); edge ACK p50 %.0f us p99 %.0f us\n", what, r->p50, r->p99, r->n, r->ack50,
+		r->ack99);
+}
+
+/*
+ * ctail (issue 23 item 1): a standalone fan-out (decp-control --roles fanout beside a
+ * separate edge,archiver process) on one Redis (XREAD BLOCK tail), then on a Redis
+ * Cluster (cp_fanout_ctail: shard-channel notifications), then on the cluster with the
+ * edge's notification off (redis_notify = no: the sweep alone delivers). A third of the
+ * masters per phase (MASTERS = 3 x per phase), their subscribers only; every subscriber
+ * gets every signal once, in order, in each phase. Prints latency (master send ->
+ * subscriber verdict) and the edge's ACK latency per phase: docs/perf.md "fanout".
+ */
+static void scenario_ctail(struct env *e)
+{
+	const int m = e->nmasters / 3;
+	const char *rate = getenv("DECP_CTAIL_RATE") ? getenv("DECP_CTAIL_RATE") : "2000";
+	struct phase_res one, cl, off;
+	char redis[600];
+
+	snprintf(redis, sizeof(redis), "redis_host = 127.0.0.1\nredis_port = %d\n",
+		 harness_redis_port(e->redis));
+	ctail_phase(e, "single", redis, "", 0, m, rate, &one, NULL, NULL);
+	struct harness_rcluster *c = harness_rcluster_start(NULL);
+	CHECK(c != NULL, "Redis Cluster started");
+	if (c == NULL)
+		return;
+	CHECK(masters_spread(c, m, m) == 3 && masters_spread(c, 2 * m, m) == 3,
+	      "each cluster phase's masters are on all three primaries (%d, %d)",
+	      masters_spread(c, m, m), masters_spread(c, 2 * m, m));
+	snprintf(redis, sizeof(redis), "redis_nodes = %s\n", harness_rcluster_seeds(c));
+	ctail_phase(e, "cluster", redis, "", m, m, rate, &cl, NULL, NULL);
+	double notes = ctail_count(e, "cluster", " notifications=");
+	CHECK(notes > 0, "cluster: the tail was woken by notifications (%.0f)", notes);
+	ctail_phase(e, "nonotify", redis, "redis_notify = no\n", 2 * m, m, rate, &off, NULL, NULL);
+	double swept = ctail_count(e, "nonotify", " swept=");
+	notes = ctail_count(e, "nonotify", " notifications=");
+	CHECK(swept >= (double)m * e->nsignals && notes == 0,
+	      "nonotify: everything found by the sweep (%.0f entries, %.0f notifications)", swept,
+	      notes);
+	harness_rcluster_destroy(c);
+	fprintf(stderr, "ctail: %d masters x %d signals per phase at %s signals/s, %d subscribers "
+		"per phase\n", m, e->nsignals, rate, one.subs);
+	phase_print("one Redis (XREAD BLOCK):", &one);
+	phase_print("cluster (shard notifications):", &cl);
+	phase_print("cluster, redis_notify = no (sweep):", &off);
+	if (one.p50 > 0 && cl.p50 > 0 && off.ack50 > 0)
+		fprintf(stderr, "ctail: cluster / one Redis latency p50 %.2f p99 %.2f; edge ACK with / "
+			"without the notification p50 %.2f p99 %.2f\n", cl.p50 / one.p50,
+			cl.p99 / one.p99, cl.ack50 / off.ack50, cl.ack99 / off.ack99);
+}
+
+struct faults {
+	struct harness_rcluster *c;
+	int base, m;
+	uint64_t resharded; /* the master whose slot moved */
+	int killed;         /* the harness index of the primary killed */
+};
+
+/* While the masters stream: move a live master's slot (redis-cli --cluster reshard), then
+ * kill -9 the primary of another master and wait until its replica is promoted. */
+static void ctail_inject(struct env *e, void *arg)
+{
+	struct faults *x = arg;
+	struct cp_rcluster rc;
+	uint64_t t = 0;
+	long best = -1;
+	unsigned int from = CP_RCL_NONE;
+
+	/* under way: every master has some signals in its stream */
+	for (int64_t end = now_ns() + 60000000000; now_ns() < end;) {
+		uint64_t low = UINT64_MAX;
+		for (int k = x->base + 1; k <= x->base + x->m; k++) {
+			uint64_t l = master_last(x->c, (uint64_t)k);
+			low = l < low ? l : low;
+		}
+		if (low >= (uint64_t)e->nsignals / 10)
+			break;
+		usleep(50000);
+	}
+	if (test_map(x->c, &rc) != 0) {
+		CHECK(0, "faults: the slot map");
+		return;
+	}
+	/* redis-cli moves the source's lowest slots: the master with the fewest slots of its
+	 * primary at or below its own, so that the reshard is short */
+	for (int k = x->base + 1; k <= x->base + x->m; k++) {
+		char key[64];
+		snprintf(key, sizeof(key), "decp:{m%d}:signals", k);
+		uint16_t slot = cp_rcl_key_slot(key, strlen(key));
+		unsigned int node = rc.map.slot[slot];
+		long n = 0;
+		for (unsigned int s = 0; s <= slot; s++)
+			n += rc.map.slot[s] == node;
+		if (best < 0 || n < best) {
+			best = n;
+			t = (uint64_t)k;
+			from = node;
+		}
+	}
+	unsigned int to = (from + 1) % rc.map.n;
+	char id_from[64] = "", id_to[64] = "", seed[32], nslots[24], log[600];
+	for (int i = 0; i < 2; i++) {
+		unsigned int k = i == 0 ? from : to;
+		redisReply *y = redisCommand(rc.ctx[k], "CLUSTER MYID");
+		if (y != NULL && y->type == REDIS_REPLY_STRING)
+			snprintf(i == 0 ? id_from : id_to, 64, "%s", y->str);
+		freeReplyObject(y);
+	}
+	snprintf(seed, sizeof(seed), "127.0.0.1:%u", rc.map.node[from].port);
+	snprintf(nslots, sizeof(nslots), "%ld", best + 50);
+	snprintf(log, sizeof(log), "%s/reshard.log", e->dir);
+	cp_rcluster_close(&rc);
+	int was = master_node(x->c, t);
+	char *argv[] = {"redis-cli", "--cluster", "reshard", seed, "--cluster-from", id_from,
+			"--cluster-to", id_to, "--cluster-slots", nslots, "--cluster-yes",
+			"--cluster-pipeline", "1", NULL};
+	uint64_t at = master_last(x->c, t);
+	pid_t p = harness_spawn(log, argv);
+	int rrc = p > 0 ? harness_wait_exit(p, 300000) : -1;
+	uint64_t after = master_last(x->c, t);
+	CHECK(rrc == 0, "faults: redis-cli --cluster reshard exit %d (%s)", rrc, log);
+	int now_at = master_node(x->c, t);
+	CHECK(now_at >= 0 && now_at != was, "faults: master %" PRIu64 "'s slot moved (node %d -> "
+	      "%d) while it streamed (%" PRIu64 " -> %" PRIu64 ")", t, was, now_at, at, after);
+	CHECK(after < (uint64_t)e->nsignals, "faults: master %" PRIu64 " still streaming after the "
+	      "reshard (%" PRIu64 " of %d)", t, after, e->nsignals);
+	x->resharded = t;
+	/* the primary of another master, while it streams */
+	uint64_t u = t == (uint64_t)x->base + 1 ? t + 1 : (uint64_t)x->base + 1;
+	x->killed = master_node(x->c, u);
+	uint64_t before = master_last(x->c, u);
+	CHECK(x->killed >= 0 && harness_rcluster_kill(x->c, x->killed) == 0,
+	      "faults: kill -9 of node %d (master %" PRIu64 "'s primary, at %" PRIu64 ")", x->killed,
+	      u, before);
+	int ok = harness_rcluster_wait_ok(x->c, 60000);
+	CHECK(ok == 0, "faults: the cluster promoted node %d's replica", x->killed);
+	fprintf(stderr, "faults: master %" PRIu64 "'s slot and %s more moved, node %d killed at "
+		"master %" PRIu64 "'s %" PRIu64 ", promoted: %s\n", t, nslots, x->killed, u, before,
+		ok == 0 ? "yes" : "no");
+}
+
+/*
+ * ctail_faults (issue 23 item 1): the standalone fan-out on a Redis Cluster while a live
+ * master's slot moves (redis-cli --cluster reshard) and then a primary is killed -9
+ * (durability = replica: the edge ACKs nothing the replica lacks): every subscriber gets
+ * every signal once, in order; the tail rebuilt its subscriptions.
+ */
+static void scenario_ctail_faults(struct env *e)
+{
+	struct faults x = {.m = e->nmasters};
+	struct phase_res r;
+	char redis[600];
+
+	x.c = harness_rcluster_start(NULL);
+	CHECK(x.c != NULL, "Redis Cluster started");
+	if (x.c == NULL)
+		return;
+	CHECK(masters_spread(x.c, 0, x.m) == 3, "the masters are on all three primaries (%d)",
+	      masters_spread(x.c, 0, x.m));
+	snprintf(redis, sizeof(redis), "redis_nodes = %s\n", harness_rcluster_seeds(x.c));
+	const char *rate = getenv("DECP_CTAIL_RATE") ? getenv("DECP_CTAIL_RATE") : "1000";
+	ctail_phase(e, "faults", redis, "durability = replica\n", 0, x.m, rate, &r, ctail_inject,
+		    &x);
+	double rebuilds = ctail_count(e, "faults", " rebuilds=");
+	CHECK(rebuilds >= 3, "faults: the tail rebuilt its subscriptions after the moves (%.0f)",
+	      rebuilds);
+	phase_print("cluster with reshard and kill -9:", &r);
+	fprintf(stderr, "faults: the tail found %.0f entries by its sweep, rebuilt its "
+		"subscriptions %.0f times\n", ctail_count(e, "faults", " swept="), rebuilds);
+	harness_rcluster_destroy(x.c);
 }
 
 /* A count after PostgreSQL came back: the test's own session reconnects once. */
@@ -4785,6 +5285,16 @@ int main(int argc, char **argv)
 			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER", sc);
 		else
 			scenario_reports_pgdown(&e);
+		goto out;
+	}
+	if (strncmp(sc, "ctail", 5) == 0) {
+		if (e.dp_bin == NULL || e.nmasters % 3 != 0)
+			CHECK(0, "%s needs DECP_DATAPLANE and DECP_MASTER (and MASTERS a multiple of "
+			      "3)", sc);
+		else if (strcmp(sc, "ctail_faults") == 0)
+			scenario_ctail_faults(&e);
+		else
+			scenario_ctail(&e);
 		goto out;
 	}
 	if (strncmp(sc, "pipeline", 8) == 0) {

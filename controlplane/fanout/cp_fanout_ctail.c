@@ -1,0 +1,472 @@
+/* cp_fanout_ctail: the fan-out's tail of a Redis Cluster (sharded pub/sub wake-ups, XREAD
+ * per announced master, sweep). Contract and design in cp_fanout_ctail.h. */
+#include "cp_fanout_ctail.h"
+
+#include <poll.h>
+
+#include "cp_ctail_push.h"
+#include "cp_fanout_pvt.h"
+
+enum { DIRTY_NO, DIRTY_NOTE, DIRTY_SWEEP };
+
+/* A watched master. */
+struct ctm {
+	uint64_t master;
+	uint64_t last;     /* last sequence handed to the publish ring; UINT64_MAX: unresolved */
+	int sub;           /* subscriber connection its SSUBSCRIBE went to; -1: none */
+	uint8_t dirty;     /* read it: DIRTY_NOTE (announced or subscribed), DIRTY_SWEEP */
+	int pend;          /* read_dirty: the node its XREAD is pipelined to; -2: redirected */
+	char key[48], chan[48];
+};
+
+struct ctail {
+	struct cp_fanout *f;
+	struct cp_redis rd;
+	struct ctm *m;
+	size_t n, cap;
+	uint32_t *hash;          /* open addressing: index + 1 into m, 0 = empty */
+	size_t hcap;             /* power of two, >= 2 cap */
+	redisContext *sub[CP_RCL_MAX_NODES];
+	unsigned int nsub;       /* subscriber connections open (the map's primaries) */
+	uint64_t maps;           /* rd's maps counter when the subscriptions were built */
+	bool rebuild;            /* rebuild the subscriptions at the next turn */
+	int64_t last_rebuild;
+	int64_t next_sweep;
+	uint64_t notes, reads, swept, rebuilds, others;
+};
+
+static size_t hslot(const struct ctail *t, uint64_t id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (t->hcap - 1);
+}
+
+static struct ctm *find(const struct ctail *t, uint64_t id)
+{
+	for (size_t h = hslot(t, id); t->hcap != 0 && t->hash[h] != 0; h = (h + 1) & (t->hcap - 1))
+		if (t->m[t->hash[h] - 1].master == id)
+			return &t->m[t->hash[h] - 1];
+	return NULL;
+}
+
+/* Room for one more master (array and index). 0 or -ENOMEM. */
+static int grow(struct ctail *t)
+{
+	if (t->n < t->cap)
+		return 0;
+	size_t cap = t->cap != 0 ? t->cap * 2 : 64;
+	struct ctm *m = realloc(t->m, cap * sizeof(*m));
+	uint32_t *h = calloc(cap * 2, sizeof(*h));
+
+	if (m != NULL)
+		t->m = m;
+	if (m == NULL || h == NULL) {
+		free(h);
+		return -ENOMEM;
+	}
+	free(t->hash);
+	t->hash = h;
+	t->hcap = cap * 2;
+	t->cap = cap;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t s = hslot(t, t->m[i].master);
+		while (t->hash[s] != 0)
+			s = (s + 1) & (t->hcap - 1);
+		t->hash[s] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+/* Masters the lws thread started watching since the last call. */
+static void take_watches(struct ctail *t)
+{
+	struct cp_fanout *f = t->f;
+
+	pthread_mutex_lock(&f->watch_mu);
+	while (t->n < f->nwatch && grow(t) == 0) {
+		struct ctm *c = &t->m[t->n];
+
+		memset(c, 0, sizeof(*c));
+		c->master = f->watch[t->n];
+		c->last = UINT64_MAX;
+		c->sub = -1;
+		cp_redis_key_signals(c->key, sizeof(c->key), c->master);
+		cp_redis_key_tail(c->chan, sizeof(c->chan), c->master);
+		size_t s = hslot(t, c->master);
+		while (t->hash[s] != 0)
+			s = (s + 1) & (t->hcap - 1);
+		t->hash[s] = (uint32_t)++t->n;
+	}
+	pthread_mutex_unlock(&f->watch_mu);
+}
+
+static void subs_close(struct ctail *t)
+{
+	for (unsigned int i = 0; i < CP_RCL_MAX_NODES; i++) {
+		redisFree(t->sub[i]);
+		t->sub[i] = NULL;
+	}
+	t->nsub = 0;
+	for (size_t i = 0; i < t->n; i++)
+		t->m[i].sub = -1;
+}
+
+/* Everything is read again from scratch after a failure: the cluster connections too. */
+static void fail(struct ctail *t, const char *what)
+{
+	subs_close(t);
+	if (t->rd.ctx != NULL)
+		cp_redis_fail(&t->rd, what);
+}
+
+/* One subscriber connection per primary of the current map. 0 or -EAGAIN (failed). */
+static int subs_open(struct ctail *t)
+{
+	const struct cp_rcl_map *map = &t->rd.cl->map;
+	struct timeval tv = {(time_t)(t->f->cfg.redis_timeout_ms / 1000),
+			     (suseconds_t)(t->f->cfg.redis_timeout_ms % 1000) * 1000};
+
+	subs_close(t);
+	for (unsigned int i = 0; i < map->n; i++) {
+		t->sub[i] = redisConnectWithTimeout(map->node[i].host, (int)map->node[i].port, tv);
+		if (t->sub[i] == NULL || t->sub[i]->err || redisSetTimeout(t->sub[i], tv) != REDIS_OK) {
+			fail(t, "subscriber connect");
+			return -EAGAIN;
+		}
+	}
+	t->nsub = map->n;
+	t->maps = t->rd.cl->maps;
+	t->rebuild = false;
+	t->rebuilds++;
+	return 0;
+}
+
+/* Send whatever is buffered on subscriber connection i. 0 or -EIO. */
+static int sub_flush(struct ctail *t, unsigned int i)
+{
+	int done = 0;
+
+	while (!done)
+		if (redisBufferWrite(t->sub[i], &done) != REDIS_OK)
+			return -EIO;
+	return 0;
+}
+
+/* SSUBSCRIBE every watched master that has no subscription yet, on its primary's
+ * subscriber connection (resolving where its stream starts first). 0 or -EIO. */
+static int subscribe_new(struct ctail *t)
+{
+	bool any[CP_RCL_MAX_NODES] = {false};
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct ctm *c = &t->m[i];
+
+		if (c->sub >= 0)
+			continue;
+		if (c->last == UINT64_MAX) {
+			/* start after the last durable entry: earlier ones reach subscribers by
+			 * replay (as the single-Redis tail) */
+			const char *argv[] = {"XREVRANGE", c->key, "+", "-", "COUNT", "1"};
+			redisReply *rep = cp_redis_command_argv(&t->rd, c->key, 6, argv, NULL);
+
+			if (rep == NULL)
+				return -EIO;
+			if (rep->type == REDIS_REPLY_ARRAY) {
+				c->last = 0;
+				if (rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
+				    rep->element[0]->elements >= 1 &&
+				    rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
+					c->last = strtoull(rep->element[0]->element[0]->str, NULL, 10);
+			}
+			freeReplyObject(rep);
+			if (c->last == UINT64_MAX)
+				continue; /* a redirect or an error: the next turn, after the map */
+		}
+		unsigned int k = cp_redis_node_of(&t->rd, c->key);
+		if (k >= t->nsub || redisAppendCommand(t->sub[k], "SSUBSCRIBE %s", c->chan) != REDIS_OK)
+			return -EIO;
+		c->sub = (int)k;
+		any[k] = true;
+	}
+	for (unsigned int k = 0; k < t->nsub; k++)
+		if (any[k] && sub_flush(t, k) != 0)
+			return -EIO;
+	return 0;
+}
+
+/* One reply of a subscriber connection. */
+static void on_push(struct ctail *t, const redisReply *rep)
+{
+	struct cp_ctail_push p;
+	struct ctm *c;
+
+	switch (cp_ctail_push_parse(rep, &p)) {
+	case CP_CTAIL_MESSAGE:
+		t->notes++;
+		c = find(t, p.master);
+		if (c != NULL && c->last != UINT64_MAX && p.seq > c->last)
+			c->dirty = DIRTY_NOTE;
+		return;
+	case CP_CTAIL_SUBSCRIBED: /* in effect: what came before it is read now */
+		c = find(t, p.master);
+		if (c != NULL)
+			c->dirty = DIRTY_NOTE;
+		return;
+	case CP_CTAIL_UNSUBSCRIBED: /* its slot left that node: where is it now? */
+	case CP_CTAIL_ERROR:        /* MOVED: the map we subscribed by is out of date */
+		CP_LOG_RL(CP_LOG_INFO, ROLE, "cluster tail: %s; reading the slot map again",
+			  p.kind == CP_CTAIL_ERROR ? rep->str : "a channel's slot moved");
+		if (t->rd.cl != NULL)
+			t->rd.cl->stale = true;
+		t->rebuild = true;
+		return;
+	case CP_CTAIL_OTHER:
+		t->others++;
+		return;
+	}
+}
+
+/* Wait up to wait_ms for subscriber traffic and take it. 0 or -EIO (a connection failed). */
+static int subs_poll(struct ctail *t, int wait_ms)
+{
+	struct pollfd pfd[CP_RCL_MAX_NODES];
+
+	for (unsigned int i = 0; i < t->nsub; i++)
+		pfd[i] = (struct pollfd){.fd = t->sub[i]->fd, .events = POLLIN};
+	int n = poll(pfd, t->nsub, wait_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -EIO;
+	for (unsigned int i = 0; i < t->nsub && n > 0; i++) {
+		void *rep;
+
+		if (pfd[i].revents == 0)
+			continue;
+		if (redisBufferRead(t->sub[i]) != REDIS_OK)
+			return -EIO; /* EOF (a primary killed) or an error */
+		for (;;) {
+			rep = NULL;
+			if (redisGetReplyFromReader(t->sub[i], &rep) != REDIS_OK)
+				return -EIO;
+			if (rep == NULL)
+				break;
+			on_push(t, rep);
+			freeReplyObject(rep);
+		}
+	}
+	return 0;
+}
+
+/* Master c's XREAD reply rep (not an error): its entries into the publish ring. Returns
+ * how many entries the reply held. */
+static size_t take_entries(struct ctail *t, struct ctm *c, const redisReply *rep)
+{
+	size_t got = 0;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements != 2)
+		return 0; /* nil: nothing after last */
+	const redisReply *es = rep->element[0]->element[1];
+	for (size_t j = 0; es->type == REDIS_REPLY_ARRAY && j < es->elements; j++) {
+		struct cp_fmsg *m = cp_fo_entry_msg(c->master, es->element[j]);
+
+		got++;
+		if (m == NULL)
+			continue;
+		c->last = m->seq;
+		if (c->dirty == DIRTY_SWEEP)
+			t->swept++; /* a notification was lost, or went to another node */
+		cp_fo_tail_put(t->f, m);
+	}
+	return got;
+}
+
+/* The XREAD of master c's entries after last (argv storage: id). */
+static void xread_argv(const struct ctm *c, char *id, size_t idlen, const char **argv)
+{
+	snprintf(id, idlen, "%" PRIu64 "-0", c->last);
+	argv[0] = "XREAD";
+	argv[1] = "COUNT";
+	argv[2] = "512"; /* CP_CTAIL_READ_COUNT */
+	argv[3] = "STREAMS";
+	argv[4] = c->key;
+	argv[5] = id;
+}
+
+/* Master c's reply: an error other than a redirect marks the map stale (-EAGAIN); else its
+ * entries are published and c stays dirty while the reply came back full. */
+static int take_reply(struct ctail *t, struct ctm *c, const redisReply *rep)
+{
+	t->reads++;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "cluster tail: XREAD %s: %s", c->key, rep->str);
+		if (t->rd.cl != NULL)
+			t->rd.cl->stale = true;
+		return -EAGAIN;
+	}
+	if (take_entries(t, c, rep) < CP_CTAIL_READ_COUNT)
+		c->dirty = DIRTY_NO;
+	return 0;
+}
+
+/*
+ * Read every dirty master, in one pipeline per primary: every node gets its XREADs before
+ * any reply is read, so a turn costs one round trip per node however many masters were
+ * announced (a node's replies wait for its fsync of the edge's writes: one read per master
+ * in turn fell behind at 2,000 signals/s). A redirected read is done again alone, through
+ * cp_redis_command_argv (MOVED and ASK followed). 0, -EAGAIN (the map is stale), -EIO.
+ */
+static int read_dirty(struct ctail *t)
+{
+	unsigned int nodes = cp_redis_nodes(&t->rd);
+	bool used[CP_RCL_MAX_NODES] = {false};
+	int rc = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct ctm *c = &t->m[i];
+		const char *argv[6];
+		char id[32];
+
+		c->pend = -1;
+		if (c->dirty == DIRTY_NO || c->last == UINT64_MAX)
+			continue;
+		unsigned int k = cp_redis_node_of(&t->rd, c->key);
+		if (k >= nodes)
+			continue;
+		xread_argv(c, id, sizeof(id), argv);
+		if (redisAppendCommandArgv(cp_redis_node(&t->rd, k), 6, argv, NULL) != REDIS_OK)
+			return -EIO;
+		c->pend = (int)k;
+		used[k] = true;
+	}
+	for (unsigned int k = 0; k < nodes; k++) {
+		int done = 0;
+
+		while (used[k] && !done)
+			if (redisBufferWrite(cp_redis_node(&t->rd, k), &done) != REDIS_OK)
+				return -EIO;
+	}
+	bool got = false;
+	for (unsigned int k = 0; k < nodes; k++) {
+		for (size_t i = 0; used[k] && i < t->n; i++) {
+			struct ctm *c = &t->m[i];
+			redisReply *rep = NULL;
+			redisContext *ask;
+
+			if (c->pend != (int)k)
+				continue;
+			if (redisGetReply(cp_redis_node(&t->rd, k), (void **)&rep) != REDIS_OK)
+				return -EIO; /* the connections are dropped: no reply is left unread */
+			uint64_t before = c->last;
+			if (cp_redis_redirect(&t->rd, rep, &ask)) {
+				c->pend = -2; /* again alone, below */
+			} else if (take_reply(t, c, rep) != 0) {
+				rc = -EAGAIN;
+			}
+			got |= c->last != before;
+			freeReplyObject(rep);
+		}
+	}
+	for (size_t i = 0; i < t->n && rc == 0; i++) {
+		struct ctm *c = &t->m[i];
+		const char *argv[6];
+		char id[32];
+
+		if (c->pend != -2)
+			continue;
+		xread_argv(c, id, sizeof(id), argv);
+		redisReply *rep = cp_redis_command_argv(&t->rd, c->key, 6, argv, NULL);
+		if (rep == NULL)
+			return -EIO;
+		rc = take_reply(t, c, rep);
+		got = true;
+		freeReplyObject(rep);
+	}
+	if (got)
+		lws_cancel_service(t->f->ctx);
+	return rc;
+}
+
+static bool any_dirty(const struct ctail *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->m[i].dirty && t->m[i].last != UINT64_MAX)
+			return true;
+	return false;
+}
+
+/* One turn: connections, subscriptions, notifications, reads. */
+static void turn(struct ctail *t)
+{
+	int64_t now = mono_ns();
+
+	if (cp_redis_ensure(&t->rd) != 0) {
+		subs_close(t);
+		cp_sleep_ms(20); /* the backoff decides when the next connect happens */
+		return;
+	}
+	if (t->nsub == 0 || t->rebuild || t->rd.cl->maps != t->maps) {
+		/* a node that still says MOVED (its view lags the seed's) is asked again soon,
+		 * not in a tight loop */
+		if (now - t->last_rebuild < 20000000)
+			cp_sleep_ms(10);
+		t->last_rebuild = now;
+		if (subs_open(t) != 0)
+			return;
+	}
+	if (subscribe_new(t) != 0) {
+		fail(t, "SSUBSCRIBE");
+		return;
+	}
+	int wait = 0;
+	if (!any_dirty(t) && !t->rebuild)
+		wait = (int)((t->next_sweep - now) / 1000000) + 1;
+	if (wait > CP_CTAIL_POLL_MS)
+		wait = CP_CTAIL_POLL_MS;
+	if (subs_poll(t, wait) != 0) {
+		fail(t, "subscriber connection");
+		return;
+	}
+	now = mono_ns();
+	if (now >= t->next_sweep) {
+		/* pub/sub is at-most-once: every master read at least this often */
+		for (size_t i = 0; i < t->n; i++)
+			if (t->m[i].dirty == DIRTY_NO)
+				t->m[i].dirty = DIRTY_SWEEP;
+		t->next_sweep = now + (int64_t)CP_CTAIL_SWEEP_MS * 1000000;
+	}
+	int rc = read_dirty(t);
+	if (rc == -EIO)
+		fail(t, "XREAD");
+	else if (rc == -EAGAIN)
+		t->rebuild = true;
+}
+
+void *cp_fo_ctail_main(void *arg)
+{
+	struct ctail *t = calloc(1, sizeof(*t));
+	struct cp_fanout *f = arg;
+
+	if (t == NULL) {
+		cp_log(CP_LOG_ERR, ROLE, "cluster tail: out of memory");
+		return NULL;
+	}
+	t->f = f;
+	t->next_sweep = mono_ns() + (int64_t)CP_CTAIL_SWEEP_MS * 1000000;
+	cp_redis_init(&t->rd, &f->cfg, ROLE);
+	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		take_watches(t);
+		if (t->n == 0) { /* nothing to tail yet */
+			cp_sleep_ms(20);
+			continue;
+		}
+		turn(t);
+	}
+	cp_log(CP_LOG_INFO, ROLE, "cluster tail: %zu masters, notifications=%" PRIu64
+	       " reads=%" PRIu64 " swept=%" PRIu64 " rebuilds=%" PRIu64 " other=%" PRIu64, t->n,
+	       t->notes, t->reads, t->swept, t->rebuilds, t->others);
+	subs_close(t);
+	cp_redis_close(&t->rd);
+	free(t->m);
+	free(t->hash);
+	free(t);
+	return NULL;
+}
