@@ -26,12 +26,14 @@
  *   (a string rather than an array of integers: one reply object per call, not one per
  *   signal, for the edge to parse).
  * decp_signals_pub(KEYS: signals stream, the master's shard channel; the same ARGV) is
- *   decp_signals, then, when it wrote anything, SPUBLISH of the last written sequence on
- *   the channel (CP_REDIS_TAIL_CHANNEL_FMT: same hash tag, so same slot: Redis allows a
- *   function to publish there, and refuses a channel of another slot). The edge calls
- *   it instead of decp_signals on a Redis Cluster with redis_notify (default): it wakes a
- *   standalone fan-out's cluster tail (controlplane/fanout/cp_fanout_ctail.h) without a
- *   second command or round trip.
+ *   decp_signals, then, when it wrote anything, SPUBLISH on the channel
+ *   (CP_REDIS_TAIL_CHANNEL_FMT: same hash tag, so same slot: Redis allows a function to
+ *   publish there, and refuses a channel of another slot) of what it wrote, as
+ *   "<seq>:<record length>:<record>" per written signal, in order (parsed by
+ *   cp_ctail_push.h). The edge calls it instead of decp_signals on a Redis Cluster with
+ *   redis_notify (default): a standalone fan-out's cluster tail
+ *   (controlplane/fanout/cp_fanout_ctail.h) gets the signals as the single-Redis tail's
+ *   XREAD BLOCK does, in the same event-loop turn, without a second command or round trip.
  * decp_signal(the same ARGV for one signal) returns 1, 0 or -1 for the same three cases.
  * Sequences must stay below 2^53 (Lua numbers are doubles).
  *
@@ -48,10 +50,9 @@ const char cp_redis_library[] =
 	"  if #top == 0 then return 0 end\n"
 	"  return tonumber(string.match(top[1][1], '^(%d+)'))\n"
 	"end\n"
-	"local function append_last(keys, args)\n"
+	"local function append_last(keys, args, pub)\n"
 	"  local out = {}\n"
 	"  local last = last_seq(keys[1])\n"
-	"  local wrote = nil\n"
 	"  for i = 1, #args, 2 do\n"
 	"    local seq = tonumber(args[i])\n"
 	"    if seq <= last then out[#out + 1] = '0'\n"
@@ -59,15 +60,17 @@ const char cp_redis_library[] =
 	"    else\n"
 	"      redis.call('XADD', keys[1], args[i] .. '-0', '" CP_REC_FIELD "', args[i+1])\n"
 	"      last = seq\n"
-	"      wrote = args[i]\n"
 	"      out[#out + 1] = '1'\n"
+	"      if pub then\n"
+	"        pub[#pub + 1] = args[i] .. ':' .. string.len(args[i+1]) .. ':'\n"
+	"        pub[#pub + 1] = args[i+1]\n"
+	"      end\n"
 	"    end\n"
 	"  end\n"
-	"  return table.concat(out), wrote\n"
+	"  return table.concat(out)\n"
 	"end\n"
 	"local function append(keys, args)\n"
-	"  local s = append_last(keys, args)\n"
-	"  return s\n"
+	"  return append_last(keys, args, nil)\n"
 	"end\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNAL "', function(keys, args)\n"
 	"  local s = append(keys, args)\n"
@@ -75,8 +78,9 @@ const char cp_redis_library[] =
 	"end)\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNALS "', append)\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNALS_PUB "', function(keys, args)\n"
-	"  local s, wrote = append_last(keys, args)\n"
-	"  if wrote then redis.call('SPUBLISH', keys[2], wrote) end\n"
+	"  local pub = {}\n"
+	"  local s = append_last(keys, args, pub)\n"
+	"  if #pub > 0 then redis.call('SPUBLISH', keys[2], table.concat(pub)) end\n"
 	"  return s\n"
 	"end)\n"
 	"redis.register_function('" CP_REDIS_FN_PROTECTION "', function(keys, args)\n"

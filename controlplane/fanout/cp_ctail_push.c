@@ -36,6 +36,54 @@ int cp_ctail_channel_master(const char *s, size_t len, uint64_t *master)
 	return dec_u64(s + h, len - h - t, master);
 }
 
+/* Decimal digits up to the next ':' at p[*i..len): the value (dec_u64 rules) and *i past
+ * the ':'. 0 or -EINVAL. */
+static int field(const char *p, size_t len, size_t *i, size_t maxdig, uint64_t *v)
+{
+	const char *colon = memchr(p + *i, ':', len - *i);
+
+	if (colon == NULL || (size_t)(colon - (p + *i)) > maxdig ||
+	    dec_u64(p + *i, (size_t)(colon - (p + *i)), v) != 0)
+		return -EINVAL;
+	*i = (size_t)(colon - p) + 1;
+	return 0;
+}
+
+int cp_ctail_item_next(const char *p, size_t len, size_t *off, struct cp_ctail_item *it)
+{
+	size_t i = *off;
+	uint64_t seq, n;
+
+	if (i >= len)
+		return 0;
+	if (field(p, len, &i, 20, &seq) != 0 || field(p, len, &i, 7, &n) != 0 ||
+	    n > CP_CTAIL_REC_MAX || n > len - i)
+		return -EINVAL;
+	it->seq = seq;
+	it->rec = (const uint8_t *)p + i;
+	it->rec_len = (size_t)n;
+	*off = i + (size_t)n;
+	return 1;
+}
+
+/* Every item of the payload, contiguous: first and last sequence. 0 or -EINVAL. */
+static int items_check(const char *p, size_t len, uint64_t *first, uint64_t *last)
+{
+	struct cp_ctail_item it;
+	size_t off = 0;
+	int rc;
+
+	*first = *last = 0;
+	while ((rc = cp_ctail_item_next(p, len, &off, &it)) == 1) {
+		if (*first != 0 && it.seq != *last + 1)
+			return -EINVAL;
+		if (*first == 0)
+			*first = it.seq;
+		*last = it.seq;
+	}
+	return rc == 0 && *first != 0 ? 0 : -EINVAL;
+}
+
 static bool is_str(const redisReply *r)
 {
 	return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
@@ -58,8 +106,15 @@ enum cp_ctail_kind cp_ctail_push_parse(const redisReply *rep, struct cp_ctail_pu
 	    cp_ctail_channel_master(rep->element[1]->str, rep->element[1]->len, &out->master) != 0)
 		return out->kind;
 	const redisReply *k = rep->element[0], *v = rep->element[2];
-	if (word_is(k, "smessage") && is_str(v) && dec_u64(v->str, v->len, &out->seq) == 0)
+	if (word_is(k, "smessage") && is_str(v)) {
 		out->kind = CP_CTAIL_MESSAGE;
+		if (items_check(v->str, v->len, &out->first, &out->last) == 0) {
+			out->items = v->str;
+			out->items_len = v->len;
+		} else {
+			out->first = out->last = 0;
+		}
+	}
 	else if (word_is(k, "ssubscribe") && v->type == REDIS_REPLY_INTEGER)
 		out->kind = CP_CTAIL_SUBSCRIBED;
 	else if (word_is(k, "sunsubscribe") && v->type == REDIS_REPLY_INTEGER)

@@ -6,6 +6,7 @@
 
 #include "cp_ctail_push.h"
 #include "cp_fanout_pvt.h"
+#include "cp_redis_rec.h"
 
 enum { DIRTY_NO, DIRTY_NOTE, DIRTY_SWEEP };
 
@@ -32,7 +33,8 @@ struct ctail {
 	bool rebuild;            /* rebuild the subscriptions at the next turn */
 	int64_t last_rebuild;
 	int64_t next_sweep;
-	uint64_t notes, reads, swept, rebuilds, others;
+	bool woke;               /* published since the lws thread was last woken */
+	uint64_t notes, direct, reads, swept, rebuilds, others;
 };
 
 static size_t hslot(const struct ctail *t, uint64_t id)
@@ -193,6 +195,40 @@ static int subscribe_new(struct ctail *t)
 	return 0;
 }
 
+/*
+ * A message's signals straight into the publish ring when they continue master c's run
+ * (first == last + 1, no read pending): the single-Redis tail's latency, no round trip.
+ * Otherwise (a gap: a message lost or not yet read, a read pending, a record that does not
+ * unpack) c is read from its stream instead, from last: nothing is skipped, and what was
+ * published is never published again.
+ */
+static void take_items(struct ctail *t, struct ctm *c, const struct cp_ctail_push *p)
+{
+	struct cp_ctail_item it;
+	size_t off = 0;
+
+	if (c->dirty != DIRTY_NO || p->first == 0 || p->first > c->last + 1) {
+		c->dirty = DIRTY_NOTE;
+		return;
+	}
+	while (cp_ctail_item_next(p->items, p->items_len, &off, &it) == 1) {
+		struct cp_rec r;
+		struct cp_fmsg *m;
+
+		if (it.seq <= c->last)
+			continue; /* read from the stream already */
+		if (!cp_rec_unpack(it.rec, it.rec_len, &r) ||
+		    (m = cp_fo_rec_msg(c->master, it.seq, &r)) == NULL) {
+			c->dirty = DIRTY_NOTE;
+			return;
+		}
+		c->last = it.seq;
+		t->direct++;
+		t->woke = true;
+		cp_fo_tail_put(t->f, m);
+	}
+}
+
 /* One reply of a subscriber connection. */
 static void on_push(struct ctail *t, const redisReply *rep)
 {
@@ -203,8 +239,8 @@ static void on_push(struct ctail *t, const redisReply *rep)
 	case CP_CTAIL_MESSAGE:
 		t->notes++;
 		c = find(t, p.master);
-		if (c != NULL && c->last != UINT64_MAX && p.seq > c->last)
-			c->dirty = DIRTY_NOTE;
+		if (c != NULL && c->last != UINT64_MAX && p.last > c->last)
+			take_items(t, c, &p);
 		return;
 	case CP_CTAIL_SUBSCRIBED: /* in effect: what came before it is read now */
 		c = find(t, p.master);
@@ -236,20 +272,24 @@ static int subs_poll(struct ctail *t, int wait_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -EIO;
 	for (unsigned int i = 0; i < t->nsub && n > 0; i++) {
-		void *rep;
+		void *rep = NULL;
 
 		if (pfd[i].revents == 0)
 			continue;
-		if (redisBufferRead(t->sub[i]) != REDIS_OK)
-			return -EIO; /* EOF (a primary killed) or an error */
-		for (;;) {
+		if (redisBufferRead(t->sub[i]) != REDIS_OK ||
+		    redisGetReplyFromReader(t->sub[i], &rep) != REDIS_OK) {
+			/* EOF (a primary killed), a socket or protocol error */
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "cluster tail: subscriber connection to "
+				  "%s:%u: %s", t->rd.cl->map.node[i].host, t->rd.cl->map.node[i].port,
+				  t->sub[i]->errstr);
+			return -EIO;
+		}
+		while (rep != NULL) {
+			on_push(t, rep);
+			freeReplyObject(rep);
 			rep = NULL;
 			if (redisGetReplyFromReader(t->sub[i], &rep) != REDIS_OK)
 				return -EIO;
-			if (rep == NULL)
-				break;
-			on_push(t, rep);
-			freeReplyObject(rep);
 		}
 	}
 	return 0;
@@ -421,7 +461,11 @@ static void turn(struct ctail *t)
 		wait = (int)((t->next_sweep - now) / 1000000) + 1;
 	if (wait > CP_CTAIL_POLL_MS)
 		wait = CP_CTAIL_POLL_MS;
-	if (subs_poll(t, wait) != 0) {
+	int prc = subs_poll(t, wait);
+	if (t->woke) /* once per batch of messages, not per signal */
+		lws_cancel_service(t->f->ctx);
+	t->woke = false;
+	if (prc != 0) {
 		fail(t, "subscriber connection");
 		return;
 	}
@@ -461,8 +505,9 @@ void *cp_fo_ctail_main(void *arg)
 		turn(t);
 	}
 	cp_log(CP_LOG_INFO, ROLE, "cluster tail: %zu masters, notifications=%" PRIu64
-	       " reads=%" PRIu64 " swept=%" PRIu64 " rebuilds=%" PRIu64 " other=%" PRIu64, t->n,
-	       t->notes, t->reads, t->swept, t->rebuilds, t->others);
+	       " direct=%" PRIu64 " reads=%" PRIu64 " swept=%" PRIu64 " rebuilds=%" PRIu64
+	       " other=%" PRIu64, t->n, t->notes, t->direct, t->reads, t->swept, t->rebuilds,
+	       t->others);
 	subs_close(t);
 	cp_redis_close(&t->rd);
 	free(t->m);

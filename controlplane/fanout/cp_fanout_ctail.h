@@ -5,20 +5,22 @@
  * (cp_fanout_redis.c), which a cluster refuses (CROSSSLOT: keys of different slots). Here:
  *
  *   edge: FCALL decp_signals_pub {m<id>}:signals {m<id>}:tail seq rec ...
- *         (appends, then SPUBLISH <last seq> on the master's shard channel: same slot,
- *          same node, same call: cp_redis.c)
- *                    │ smessage
+ *         (appends, then SPUBLISH of what it appended, "<seq>:<len>:<record>" each, on the
+ *          master's shard channel: same slot, same node, same call: cp_redis.c)
+ *                    │ smessage (cp_ctail_push.h parses it)
  *                    ▼
  *   one subscriber connection per primary ── SSUBSCRIBE decp:{m<id>}:tail, one per watched
  *   master (channels of different slots cannot share a command)
- *                    │ master M announced seq S > last read
- *                    ▼
- *   XREAD COUNT 512 STREAMS decp:{m<id>}:signals <last>-0 on the primary serving it, the
- *   XREADs of every master announced since the last turn in one pipeline per primary
- *   (a redirected one again alone: cp_redis_command_argv follows MOVED and ASK); a master
- *   whose read came back full is read again at the next turn
- *                    ▼
- *   cp_fo_tail_put: the publish ring, as the single-Redis tail
+ *                    │
+ *        ┌───────────┴──────────────────────────┐
+ *        │ first == last + 1, no read pending   │ otherwise (a gap: a message lost, a read
+ *        ▼                                      ▼ pending, a record that does not unpack)
+ *   the records into the publish ring     XREAD COUNT 512 STREAMS decp:{m<id>}:signals
+ *   at once (cp_fo_tail_put): no round    <last>-0 on the primary serving it; the XREADs
+ *   trip, the latency of the single-      of every master to read in one pipeline per
+ *   Redis XREAD BLOCK, which is also      primary per turn (a redirected one again alone:
+ *   served in the turn of the write       cp_redis_command_argv follows MOVED and ASK); a
+ *                                         full reply is continued at the next turn
  *
  * Pub/sub is at-most-once, so a master is also read ("caught up") when:
  *   - its SSUBSCRIBE is confirmed (after the first subscribe and every resubscribe: what
@@ -43,12 +45,12 @@
  * and heals a gap by replay (docs/fanout.md "Replay"), so a late or repeated read never
  * duplicates or skips.
  *
- * Cost: per turn one pipelined round trip per primary that has announced masters (one XREAD
- * each; notifications that arrive during a round trip are served by the next one, so the
- * number of reads per second is bounded by turns x masters announced, not by signals);
+ * Cost: per message, parsing and the records' copy into envelopes (what the single-Redis
+ * tail does with its XREAD reply); a read only when a message does not continue the run
+ * (one pipelined round trip per primary per turn, one XREAD per master to read);
  * per sweep one XREAD per watched master, pipelined (1,000 masters: 1,000 commands/s);
- * per map change one SSUBSCRIBE and one XREAD per master. With redis_notify = no on the edge, delivery falls back to the
- * sweep alone (up to CP_CTAIL_SWEEP_MS late).
+ * per map change one SSUBSCRIBE and one XREAD per master. With redis_notify = no on the
+ * edge, delivery falls back to the sweep alone (up to CP_CTAIL_SWEEP_MS late).
  *
  * Threading: cp_fo_ctail_main is the fan-out's tail thread (started by cp_fanout_start when
  * the fan-out tails and redis_nodes is set); it owns its cp_redis and connections.
@@ -62,8 +64,9 @@
 
 /*
  * The tail thread (arg: struct cp_fanout *). Returns NULL when the fan-out stops. Logs
- * once at the end: notifications, reads, entries found by a sweep rather than a
- * notification, subscription rebuilds.
+ * once at the end: notifications (messages), direct (signals published from them), reads
+ * (XREADs), swept (signals a sweep found: their message was lost or went to another
+ * node), rebuilds (subscription sets built), other (replies not understood).
  */
 void *cp_fo_ctail_main(void *arg);
 

@@ -377,10 +377,14 @@ void cp_fo_sess_hangup(struct sess *s);
 /* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout); entry_msg: one
  * stream entry [id, [field, value, ...]] of master as a message (either record layout,
  * cp_redis_rec.h; NULL when incomplete); tail_put: a tailed message into the publish ring,
- * waiting while it is full (Redis holds the backlog) unless stopping (tail threads). */
+ * waiting while it is full (Redis holds the backlog) unless stopping (tail threads);
+ * rec_msg: the same from an unpacked record. */
 void *cp_fo_replay_main(void *arg);
 void *cp_fo_tail_main(void *arg);
 struct cp_fmsg *cp_fo_entry_msg(uint64_t master, const redisReply *e);
+/* The message of master's record r with sequence seq (NULL: no signature, or no memory). */
+struct cp_rec;
+struct cp_fmsg *cp_fo_rec_msg(uint64_t master, uint64_t seq, const struct cp_rec *r);
 void cp_fo_tail_put(struct cp_fanout *f, struct cp_fmsg *m);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);

@@ -15,10 +15,17 @@ struct cp_fmsg *cp_fo_entry_msg(uint64_t master, const redisReply *e)
 	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
 		return NULL;
 	uint64_t seq = strtoull(e->element[0]->str, NULL, 10);
-	if (seq == 0 || !cp_rec_from_fields(e->element[1], &r) || r.sig == NULL)
+	if (seq == 0 || !cp_rec_from_fields(e->element[1], &r))
 		return NULL;
-	return cp_fmsg_envelope_parts(master, seq, r.arrival_ns, r.body, r.body_len, r.sig,
-				      r.sig_len);
+	return cp_fo_rec_msg(master, seq, &r);
+}
+
+struct cp_fmsg *cp_fo_rec_msg(uint64_t master, uint64_t seq, const struct cp_rec *r)
+{
+	if (r->sig == NULL)
+		return NULL;
+	return cp_fmsg_envelope_parts(master, seq, r->arrival_ns, r->body, r->body_len, r->sig,
+				      r->sig_len);
 }
 
 /* The sequence of a stream entry's id "<seq>-0" (0 when it is not an entry). */

@@ -1718,8 +1718,23 @@ static void ctail_inject(struct env *e, void *arg)
 	CHECK(x->killed >= 0 && harness_rcluster_kill(x->c, x->killed) == 0,
 	      "faults: kill -9 of node %d (master %" PRIu64 "'s primary, at %" PRIu64 ")", x->killed,
 	      u, before);
-	int ok = harness_rcluster_wait_ok(x->c, 60000);
-	CHECK(ok == 0, "faults: the cluster promoted node %d's replica", x->killed);
+	/* promoted: the map of the live nodes serves u's slot from another node (until then
+	 * the live nodes may still say cluster_state:ok: the failure is not detected yet) */
+	int ok = -1, now_u = -1;
+	for (int64_t end = now_ns() + 60000000000; ok != 0 && now_ns() < end;) {
+		now_u = master_node(x->c, u);
+		if (now_u >= 0 && now_u != x->killed)
+			ok = harness_rcluster_wait_ok(x->c, 60000);
+		else
+			usleep(100000);
+	}
+	CHECK(ok == 0, "faults: the cluster promoted node %d's replica (node %d serves master %"
+	      PRIu64 ")", x->killed, now_u, u);
+	/* durability = replica: the promoted primary ACKs again once it has a replica: the
+	 * killed node comes back as one */
+	CHECK(harness_rcluster_restart(x->c, x->killed) == 0 &&
+	      harness_rcluster_wait_synced(x->c, 120000) == 0,
+	      "faults: node %d back as a replica", x->killed);
 	fprintf(stderr, "faults: master %" PRIu64 "'s slot and %s more moved, node %d killed at "
 		"master %" PRIu64 "'s %" PRIu64 ", promoted: %s\n", t, nslots, x->killed, u, before,
 		ok == 0 ? "yes" : "no");
