@@ -34,6 +34,8 @@ struct ctail {
 	int64_t last_rebuild;
 	int64_t next_sweep;
 	bool woke;               /* published since the lws thread was last woken */
+	bool todo;               /* some master may be dirty (else a turn scans none) */
+	bool unsub;              /* some master may lack a subscription */
 	uint64_t notes, direct, reads, swept, rebuilds, others;
 };
 
@@ -48,6 +50,12 @@ static struct ctm *find(const struct ctail *t, uint64_t id)
 		if (t->m[t->hash[h] - 1].master == id)
 			return &t->m[t->hash[h] - 1];
 	return NULL;
+}
+
+static void mark(struct ctail *t, struct ctm *c, uint8_t how)
+{
+	c->dirty = how;
+	t->todo = true;
 }
 
 /* Room for one more master (array and index). 0 or -ENOMEM. */
@@ -91,6 +99,7 @@ static void take_watches(struct ctail *t)
 		c->master = f->watch[t->n];
 		c->last = UINT64_MAX;
 		c->sub = -1;
+		t->unsub = true;
 		cp_redis_key_signals(c->key, sizeof(c->key), c->master);
 		cp_redis_key_tail(c->chan, sizeof(c->chan), c->master);
 		size_t s = hslot(t, c->master);
@@ -110,6 +119,7 @@ static void subs_close(struct ctail *t)
 	t->nsub = 0;
 	for (size_t i = 0; i < t->n; i++)
 		t->m[i].sub = -1;
+	t->unsub = true;
 }
 
 /* Everything is read again from scratch after a failure: the cluster connections too. */
@@ -159,6 +169,8 @@ static int subscribe_new(struct ctail *t)
 {
 	bool any[CP_RCL_MAX_NODES] = {false};
 
+	if (!t->unsub)
+		return 0;
 	for (size_t i = 0; i < t->n; i++) {
 		struct ctm *c = &t->m[i];
 
@@ -189,6 +201,9 @@ static int subscribe_new(struct ctail *t)
 		c->sub = (int)k;
 		any[k] = true;
 	}
+	t->unsub = false;
+	for (size_t i = 0; i < t->n && !t->unsub; i++)
+		t->unsub = t->m[i].sub < 0;
 	for (unsigned int k = 0; k < t->nsub; k++)
 		if (any[k] && sub_flush(t, k) != 0)
 			return -EIO;
@@ -208,7 +223,7 @@ static void take_items(struct ctail *t, struct ctm *c, const struct cp_ctail_pus
 	size_t off = 0;
 
 	if (c->dirty != DIRTY_NO || p->first == 0 || p->first > c->last + 1) {
-		c->dirty = DIRTY_NOTE;
+		mark(t, c, DIRTY_NOTE);
 		return;
 	}
 	while (cp_ctail_item_next(p->items, p->items_len, &off, &it) == 1) {
@@ -219,7 +234,7 @@ static void take_items(struct ctail *t, struct ctm *c, const struct cp_ctail_pus
 			continue; /* read from the stream already */
 		if (!cp_rec_unpack(it.rec, it.rec_len, &r) ||
 		    (m = cp_fo_rec_msg(c->master, it.seq, &r)) == NULL) {
-			c->dirty = DIRTY_NOTE;
+			mark(t, c, DIRTY_NOTE);
 			return;
 		}
 		c->last = it.seq;
@@ -239,13 +254,14 @@ static void on_push(struct ctail *t, const redisReply *rep)
 	case CP_CTAIL_MESSAGE:
 		t->notes++;
 		c = find(t, p.master);
-		if (c != NULL && c->last != UINT64_MAX && p.last > c->last)
+		/* a payload that is not items (first 0) still says something was appended */
+		if (c != NULL && c->last != UINT64_MAX && (p.first == 0 || p.last > c->last))
 			take_items(t, c, &p);
 		return;
 	case CP_CTAIL_SUBSCRIBED: /* in effect: what came before it is read now */
 		c = find(t, p.master);
 		if (c != NULL)
-			c->dirty = DIRTY_NOTE;
+			mark(t, c, DIRTY_NOTE);
 		return;
 	case CP_CTAIL_UNSUBSCRIBED: /* its slot left that node: where is it now? */
 	case CP_CTAIL_ERROR:        /* MOVED: the map we subscribed by is out of date */
@@ -360,6 +376,8 @@ static int read_dirty(struct ctail *t)
 	bool used[CP_RCL_MAX_NODES] = {false};
 	int rc = 0;
 
+	if (!t->todo)
+		return 0;
 	for (size_t i = 0; i < t->n; i++) {
 		struct ctm *c = &t->m[i];
 		const char *argv[6];
@@ -422,16 +440,12 @@ static int read_dirty(struct ctail *t)
 	}
 	if (got)
 		lws_cancel_service(t->f->ctx);
+	t->todo = false; /* unless a master is left to read (a full reply, an error) */
+	for (size_t i = 0; i < t->n && !t->todo; i++)
+		t->todo = t->m[i].dirty != DIRTY_NO && t->m[i].last != UINT64_MAX;
 	return rc;
 }
 
-static bool any_dirty(const struct ctail *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->m[i].dirty && t->m[i].last != UINT64_MAX)
-			return true;
-	return false;
-}
 
 /* One turn: connections, subscriptions, notifications, reads. */
 static void turn(struct ctail *t)
@@ -457,7 +471,7 @@ static void turn(struct ctail *t)
 		return;
 	}
 	int wait = 0;
-	if (!any_dirty(t) && !t->rebuild)
+	if (!t->todo && !t->rebuild)
 		wait = (int)((t->next_sweep - now) / 1000000) + 1;
 	if (wait > CP_CTAIL_POLL_MS)
 		wait = CP_CTAIL_POLL_MS;
@@ -473,8 +487,8 @@ static void turn(struct ctail *t)
 	if (now >= t->next_sweep) {
 		/* pub/sub is at-most-once: every master read at least this often */
 		for (size_t i = 0; i < t->n; i++)
-			if (t->m[i].dirty == DIRTY_NO)
-				t->m[i].dirty = DIRTY_SWEEP;
+			if (t->m[i].dirty == DIRTY_NO && t->m[i].last != UINT64_MAX)
+				mark(t, &t->m[i], DIRTY_SWEEP);
 		t->next_sweep = now + (int64_t)CP_CTAIL_SWEEP_MS * 1000000;
 	}
 	int rc = read_dirty(t);

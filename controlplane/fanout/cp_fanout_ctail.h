@@ -34,7 +34,9 @@
  *   - a subscriber connection says sunsubscribe (its slot left the node: resharding, or
  *     the node was demoted) or answers an error (MOVED: we asked the wrong node);
  *   - a subscriber connection fails (a primary killed: cp_redis_fail, reconnect with the
- *     role's backoff until the replica is promoted and the map serves every slot).
+ *     role's backoff until the replica is promoted and the map serves every slot; or
+ *     Redis cut it for exceeding client-output-buffer-limit pubsub while the tail waited
+ *     for room in a full publish ring).
  * Rebuilding costs one SSUBSCRIBE and one XREAD per watched master; it happens per map
  * change, not per signal.
  *

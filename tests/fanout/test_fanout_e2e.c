@@ -1620,9 +1620,14 @@ static void scenario_ctail(struct env *e)
 	ctail_phase(e, "nonotify", redis, "redis_notify = no\n", 2 * m, m, rate, &off, NULL, NULL);
 	double swept = ctail_count(e, "nonotify", " swept=");
 	notes = ctail_count(e, "nonotify", " notifications=");
-	CHECK(swept >= (double)m * e->nsignals && notes == 0,
-	      "nonotify: everything found by the sweep (%.0f entries, %.0f notifications)", swept,
-	      notes);
+	/* a master's first signals may come with the catch-up read of its subscription */
+	CHECK(swept >= (double)m * e->nsignals * 0.9 && notes == 0,
+	      "nonotify: no message, the sweep found the signals (%.0f of %d, %.0f messages)",
+	      swept, m * e->nsignals, notes);
+	double direct = ctail_count(e, "cluster", " direct=");
+	CHECK(direct >= (double)m * e->nsignals * 0.9,
+	      "cluster: the signals came from the edge's messages (%.0f of %d)", direct,
+	      m * e->nsignals);
 	harness_rcluster_destroy(c);
 	fprintf(stderr, "ctail: %d masters x %d signals per phase at %s signals/s, %d subscribers "
 		"per phase\n", m, e->nsignals, rate, one.subs);
