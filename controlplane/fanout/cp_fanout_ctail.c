@@ -329,7 +329,7 @@ static size_t take_entries(struct ctail *t, struct ctm *c, const redisReply *rep
 			continue;
 		c->last = m->seq;
 		if (c->dirty == DIRTY_SWEEP)
-			t->swept++; /* a notification was lost, or went to another node */
+			t->swept++; /* its message was lost, late, or went to another node */
 		cp_fo_tail_put(t->f, m);
 	}
 	return got;

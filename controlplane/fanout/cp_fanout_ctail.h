@@ -67,8 +67,8 @@
 /*
  * The tail thread (arg: struct cp_fanout *). Returns NULL when the fan-out stops. Logs
  * once at the end: notifications (messages), direct (signals published from them), reads
- * (XREADs), swept (signals a sweep found: their message was lost or went to another
- * node), rebuilds (subscription sets built), other (replies not understood).
+ * (XREADs), swept (signals a sweep read first: their message was lost, late, or went to
+ * another node), rebuilds (subscription sets built), other (replies not understood).
  */
 void *cp_fo_ctail_main(void *arg);
 
