@@ -178,20 +178,6 @@ int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uin
 {
 	const char *p = cfg->redis_sentinels;
 
-	if (cfg->redis_nodes[0] != '\0') {
-		/* a cluster: the first seed (what a health probe asks; roles use the map) */
-		size_t n = strcspn(cfg->redis_nodes, ",");
-		const char *colon = memrchr(cfg->redis_nodes, ':', n);
-		size_t hl = colon != NULL ? (size_t)(colon - cfg->redis_nodes) : 0;
-		if (hl == 0 || hl >= hostlen) {
-			snprintf(why, whylen, "redis_nodes: bad first entry");
-			return -EAGAIN;
-		}
-		memcpy(host, cfg->redis_nodes, hl);
-		host[hl] = '\0';
-		*port = (uint32_t)atoi(colon + 1);
-		return 0;
-	}
 	if (p[0] == '\0') {
 		snprintf(host, hostlen, "%s", cfg->redis_host);
 		*port = cfg->redis_port;

@@ -94,8 +94,8 @@ int cp_redis_ensure(struct cp_redis *r);
 
 /*
  * The Redis primary to connect to: redis_host/redis_port, or what the first Sentinel of
- * redis_sentinels that answers says; with redis_nodes, the first seed node (for a health
- * probe: the roles route by the slot map). 0, or -EAGAIN (no Sentinel answered; why in why).
+ * redis_sentinels that answers says. 0, or -EAGAIN (no Sentinel answered; why in why).
+ * Not for redis_nodes: a cluster is reached through its slot map (cp_rcluster).
  */
 int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uint32_t *port,
 		    char *why, size_t whylen);

@@ -422,9 +422,10 @@ static int format_sadd(struct edge *e, struct cp_resp *b)
 }
 
 /* FCALL decp_signals for group g: its master's records in ring order. On a cluster with
- * redis_notify, decp_signals_pub, which also announces the last written sequence on the
- * master's tail channel (a standalone fan-out's wake-up, cp_fanout_ctail.h), in the same
- * call: no extra command or round trip (docs/perf.md has its cost on the ACK). */
+ * redis_notify, decp_signals_pub, which also publishes the records it wrote on the
+ * master's tail channel (what a standalone fan-out's cluster tail delivers,
+ * cp_fanout_ctail.h), in the same call: no extra command or round trip (docs/perf.md has
+ * its cost on the ACK). */
 static int format_group(struct edge *e, struct cp_resp *b, unsigned int g)
 {
 	char key[64];
