@@ -106,8 +106,10 @@ int harness_rcluster_nodes(const struct harness_rcluster *c); /* 6 */
 int harness_rcluster_port(const struct harness_rcluster *c, int i);
 pid_t harness_rcluster_pid(const struct harness_rcluster *c, int i); /* 0 once killed */
 const char *harness_rcluster_dir(const struct harness_rcluster *c);
-/* Wait until every live node says cluster_state:ok (after a failover: a
- * replica promoted). 0 or -ETIMEDOUT. */
+/* Wait until every live node says cluster_state:ok. 0 or -ETIMEDOUT. Right after
+ * harness_rcluster_kill this holds at once (the nodes notice a dead primary only after
+ * cluster-node-timeout): wait for its replica's promotion first (its INFO replication
+ * says role:master, or the slot map names it), then for this. */
 int harness_rcluster_wait_ok(const struct harness_rcluster *c, int timeout_ms);
 /* SIGKILL node i and reap it. 0 or -ESRCH. */
 int harness_rcluster_kill(struct harness_rcluster *c, int i);
