@@ -311,6 +311,13 @@ struct dp_session {
 	 * control attachment (dp_ready_attach) that confirmed it. */
 	uint64_t session_gen;
 	uint64_t confirm_attach;
+	/* ACTIVE: in table snapshot generation auth_gen (0 = none yet) the session's token was
+	 * present, not revoked and of master_id, and auth_me was master_id's entry (NULL: none).
+	 * A snapshot never changes (dp_tables.h), so check 2's token lookup and the master
+	 * lookup run again only when the generation moves: a revocation takes effect on the
+	 * next frame, as before, without a hash and a 32-byte compare per signal. */
+	uint64_t auth_gen;
+	const struct dp_master_ent *auth_me;
 	uint8_t nonce[PROTO_LOGIN_NONCE_LEN];
 	uint8_t binding[PROTO_LOGIN_BINDING_LEN];
 	struct proto_frame_decoder dec;
