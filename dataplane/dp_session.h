@@ -253,6 +253,8 @@ struct dp_worker {
 	struct proto_arena arena;
 	uint8_t arena_buf[PROTO_ARENA_MIN_FOR(DP_FRAME_MAX_LIMIT)];
 	uint32_t enq_since_bell;
+	uint64_t chunk_enq_ns;            /* enqueue stamp of the input chunk being read, 0 =
+					   * not taken yet (enq_stamp in dp_session.c) */
 	int bell_fd;                       /* datagram socket to ring the consumer, -1 none */
 	struct sockaddr_un cp_addr;
 	socklen_t cp_addr_len;
