@@ -170,6 +170,52 @@ static inline uint64_t enq_stamp(struct dp_worker *w)
 	return w->chunk_enq_ns;
 }
 
+/* Signals' ingress slots are reserved this many at a time (a chunk holds ~10 at full load). */
+#define INGRESS_BATCH 16u
+
+/*
+ * Publish the ingress slots filled since the reservation and release the others: at the
+ * end of each input chunk (dp_session_input), and before any record that does not take a
+ * reserved slot (protection events, LOGIN/LOGOUT, positions), so that records reach the
+ * consumer in the order they were made. A no-op when nothing is reserved.
+ */
+static void ingress_publish(struct dp_worker *w)
+{
+	if (w->zc_n == 0)
+		return;
+	rte_ring_enqueue_zc_elem_finish(w->ingress, w->zc_used);
+	w->zc_n = 0;
+	w->zc_used = 0;
+}
+
+/*
+ * The ingress slot for the next signal's record, or NULL when the ring is full (BUSY, as
+ * when each signal reserved its own slot). The signals of one chunk fill consecutive slots
+ * of one reservation (rte_ring's zero-copy burst enqueue of the single-producer ring),
+ * published together: the ring's producer head and tail -- a cache line the consumer
+ * polls from its core -- and the consumer's tail are touched once per chunk, not once per
+ * signal. The consumer sees a chunk's records when the chunk is done (a few us at most).
+ */
+static struct dp_ingress_rec *ingress_slot(struct dp_worker *w)
+{
+	if (w->zc_used == w->zc_n) {
+		struct rte_ring_zc_data zcd;
+
+		ingress_publish(w);
+		unsigned int n = rte_ring_enqueue_zc_burst_elem_start(
+			w->ingress, sizeof(struct dp_ingress_rec), INGRESS_BATCH, &zcd, NULL);
+		if (n == 0)
+			return NULL;
+		w->zc_ptr1 = zcd.ptr1;
+		w->zc_n1 = zcd.n1;
+		w->zc_ptr2 = zcd.ptr2;
+		w->zc_n = n;
+	}
+	uint32_t i = w->zc_used++;
+	return i < w->zc_n1 ? (struct dp_ingress_rec *)w->zc_ptr1 + i
+			    : (struct dp_ingress_rec *)w->zc_ptr2 + (i - w->zc_n1);
+}
+
 /* ------------------------------------------------------------------ output */
 
 static bool out_reserve(struct dp_session *s, size_t need)
@@ -300,6 +346,7 @@ static void reject(struct dp_session *s, enum dp_reason r, uint64_t seq, uint64_
 		dp_stat_add(w->st, DP_CTR_PROT_EVENT_RING_FULL, 1);
 		return;
 	}
+	ingress_publish(w); /* the chunk's signals before this event */
 	struct dp_ingress_rec rec;
 	memset(&rec, 0, offsetof(struct dp_ingress_rec, body));
 	rec.kind = DP_REC_PROTECTION;
@@ -603,6 +650,7 @@ static bool worker_session_rec(struct dp_worker *w, uint32_t kind, uint64_t mast
 {
 	struct dp_ingress_rec rec;
 
+	ingress_publish(w);
 	memset(&rec, 0, offsetof(struct dp_ingress_rec, body));
 	rec.kind = kind;
 	rec.worker = (uint16_t)w->id;
@@ -1001,6 +1049,8 @@ static void protocol_violation(struct dp_session *s, uint64_t seq, uint64_t expe
 }
 
 _Static_assert(DP_HMAC_LEN == PROTO_HMAC_LEN, "a verified MAC fills rec->hmac");
+_Static_assert(offsetof(struct dp_ingress_rec, hmac) == 96,
+	       "handle_signal stores every header field by name: add a new one there");
 _Static_assert(offsetof(struct dp_ingress_rec, hmac) + DP_HMAC_LEN ==
 	       offsetof(struct dp_ingress_rec, sig) &&
 	       offsetof(struct dp_ingress_rec, sig) + DP_SIG_LEN ==
@@ -1122,9 +1172,8 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 	 * session already enqueued that is not durable yet: re-enqueued, harmless (SPEC §2).
 	 * The record is written in place in the ring's slot (zero-copy enqueue of the
 	 * single-producer ring): no 512-byte copy through the stack. */
-	struct rte_ring_zc_data zcd;
-	if (rte_ring_enqueue_zc_bulk_elem_start(w->ingress, sizeof(struct dp_ingress_rec), 1,
-						&zcd, NULL) == 0) {
+	struct dp_ingress_rec *rec = ingress_slot(w);
+	if (rec == NULL) {
 		reject(s, DP_REASON_BUSY, seq, s->expect, NULL, 0, wall_ns);
 		send_nack(s, seq, DECP__NACK__REASON__REASON_BUSY, s->expect);
 		/* Frames pipelined behind the refused one are gaps; the BUSY already told the
@@ -1132,28 +1181,31 @@ static void handle_signal(struct dp_session *s, const struct proto_signed_view *
 		s->gap_nacked = 1;
 		return;
 	}
-	struct dp_ingress_rec *rec = zcd.ptr1; /* one element: never split */
-	/* Header fields not set below are 0; hmac and sig are overwritten whole (lengths
-	 * checked in 3.), body up to body_len (the consumer reads no further). */
-	memset(rec, 0, offsetof(struct dp_ingress_rec, hmac));
+	/* Every header field is stored (no memset: a string store of the header cost more than
+	 * the fields); hmac and sig are overwritten whole (lengths checked in 3.), the body up
+	 * to body_len (the consumer reads no further). */
 	rec->kind = DP_REC_SIGNAL;
 	rec->worker = (uint16_t)w->id;
+	rec->reason = 0;
 	rec->master_id = s->master_id;
 	rec->sequence = seq;
 	rec->arrival_ns = wall_ns;
 	rec->conn_id = s->conn_id;
-	rec->peer_family = s->peer.family;
-	rec->peer_port = s->peer.port;
-	memcpy(rec->peer_addr, s->peer.addr, sizeof(rec->peer_addr));
+	rec->expected = 0;
 	rec->body_len = (uint16_t)ss->body_len;
 	rec->hmac_len = (uint16_t)ss->hmac_len;
 	rec->sig_len = (uint16_t)ss->sig_len;
+	rec->proto_reason = 0;
+	rec->peer_port = s->peer.port;
+	rec->peer_family = s->peer.family;
+	memset(rec->pad0, 0, sizeof(rec->pad0));
+	memcpy(rec->peer_addr, s->peer.addr, sizeof(rec->peer_addr));
+	rec->session_gen = 0;
 	memcpy(rec->hmac, ss->hmac, DP_HMAC_LEN);
 	memcpy(rec->sig, ss->sig, DP_SIG_LEN);
 	memcpy(rec->body, ss->body, ss->body_len);
 	uint64_t enq_ns = enq_stamp(w);
 	rec->enq_mono_ns = enq_ns;
-	rte_ring_enqueue_zc_elem_finish(w->ingress, 1);
 	ring_slot_prefetch(w->ingress, rec + 1);
 	w->enq_since_bell++;
 	dp_hist_record(&w->st->rx_to_enq, enq_ns > now_ns ? enq_ns - now_ns : 0);
@@ -1229,6 +1281,7 @@ static void handle_positions(struct dp_session *s, const Decp__SignedPositions *
 		return;
 	}
 	struct rte_ring_zc_data zcd;
+	ingress_publish(w);
 	if (atomic_load_explicit(&w->hdr->dp_ready, memory_order_acquire) == 0 ||
 	    rte_ring_enqueue_zc_bulk_elem_start(w->ingress, sizeof(struct dp_ingress_rec), 1,
 						&zcd, NULL) == 0) {
@@ -1403,6 +1456,7 @@ int dp_session_input(struct dp_session *s, const uint8_t *data, size_t len, uint
 		if (fr.data != NULL)
 			handle_frame(s, fr.data, fr.len, now_ns, wall_ns);
 	}
+	ingress_publish(s->w); /* the chunk's signals, together */
 	return overflow_check(s, wall_ns);
 }
 

@@ -255,6 +255,15 @@ struct dp_worker {
 	uint32_t enq_since_bell;
 	uint64_t chunk_enq_ns;            /* enqueue stamp of the input chunk being read, 0 =
 					   * not taken yet (enq_stamp in dp_session.c) */
+	/* Ingress ring slots reserved for the signals of the input chunk being read
+	 * (ingress_slot in dp_session.c): zc_n reserved (zc_n1 of them at zc_ptr1, the rest at
+	 * zc_ptr2 after the ring's wrap), zc_used filled; published together at the chunk's
+	 * end, or before any other record, by ingress_publish. */
+	void *zc_ptr1;
+	void *zc_ptr2;
+	uint32_t zc_n1;
+	uint32_t zc_n;
+	uint32_t zc_used;
 	int bell_fd;                       /* datagram socket to ring the consumer, -1 none */
 	struct sockaddr_un cp_addr;
 	socklen_t cp_addr_len;
