@@ -253,6 +253,17 @@ struct dp_worker {
 	struct proto_arena arena;
 	uint8_t arena_buf[PROTO_ARENA_MIN_FOR(DP_FRAME_MAX_LIMIT)];
 	uint32_t enq_since_bell;
+	uint64_t chunk_enq_ns;            /* enqueue stamp of the input chunk being read, 0 =
+					   * not taken yet (enq_stamp in dp_session.c) */
+	/* Ingress ring slots reserved for the signals of the input chunk being read
+	 * (ingress_slot in dp_session.c): zc_n reserved (zc_n1 of them at zc_ptr1, the rest at
+	 * zc_ptr2 after the ring's wrap), zc_used filled; published together at the chunk's
+	 * end, or before any other record, by ingress_publish. */
+	void *zc_ptr1;
+	void *zc_ptr2;
+	uint32_t zc_n1;
+	uint32_t zc_n;
+	uint32_t zc_used;
 	int bell_fd;                       /* datagram socket to ring the consumer, -1 none */
 	struct sockaddr_un cp_addr;
 	socklen_t cp_addr_len;
@@ -311,6 +322,13 @@ struct dp_session {
 	 * control attachment (dp_ready_attach) that confirmed it. */
 	uint64_t session_gen;
 	uint64_t confirm_attach;
+	/* ACTIVE: in table snapshot generation auth_gen (0 = none yet) the session's token was
+	 * present, not revoked and of master_id, and auth_me was master_id's entry (NULL: none).
+	 * A snapshot never changes (dp_tables.h), so check 2's token lookup and the master
+	 * lookup run again only when the generation moves: a revocation takes effect on the
+	 * next frame, as before, without a hash and a 32-byte compare per signal. */
+	uint64_t auth_gen;
+	const struct dp_master_ent *auth_me;
 	uint8_t nonce[PROTO_LOGIN_NONCE_LEN];
 	uint8_t binding[PROTO_LOGIN_BINDING_LEN];
 	struct proto_frame_decoder dec;

@@ -88,7 +88,8 @@ struct dp_ingress_rec {
 	int64_t arrival_ns;   /* Server_Arrival_Time, CLOCK_REALTIME ns at RX */
 	uint64_t conn_id;     /* (slot << 32 | generation) of the worker's connection */
 	uint64_t expected;    /* PROTECTION GAP: expected sequence; else 0 */
-	uint64_t enq_mono_ns; /* CLOCK_MONOTONIC at enqueue, for the worker's ACK histogram */
+	uint64_t enq_mono_ns; /* CLOCK_MONOTONIC at enqueue (read once per input chunk: the
+			       * chunk's first enqueue), for the worker's ACK histogram */
 	uint16_t body_len;
 	uint16_t hmac_len;
 	uint16_t sig_len;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <urcu/urcu-qsbr.h>
 
 static uint32_t tok_hash(const uint8_t h[32])
@@ -65,7 +64,7 @@ const struct dp_token_ent *dp_tables_token_find(const struct dp_table_snap *s,
 		const struct dp_token_ent *e = &s->tok[i];
 		if (!e->used)
 			return NULL;
-		if (CRYPTO_memcmp(e->hash, hash, 32) == 0)
+		if (proto_hmac_equal(e->hash, hash)) /* constant time */
 			return e;
 	}
 }
@@ -87,7 +86,7 @@ static struct dp_token_ent *tok_slot(struct dp_table_snap *s, const uint8_t hash
 {
 	uint32_t mask = s->tok_cap - 1;
 	for (uint32_t i = tok_hash(hash) & mask;; i = (i + 1) & mask)
-		if (!s->tok[i].used || CRYPTO_memcmp(s->tok[i].hash, hash, 32) == 0)
+		if (!s->tok[i].used || proto_hmac_equal(s->tok[i].hash, hash))
 			return &s->tok[i];
 }
 
@@ -130,6 +129,8 @@ int dp_tables_init(struct dp_tables *t, uint32_t max_masters)
 	if (max_masters == 0)
 		return -EINVAL;
 	t->snap = snap_alloc(64, 64);
+	if (t->snap != NULL)
+		t->snap->gen = 1;
 	t->rt = aligned_alloc(DP_CACHE_LINE, (size_t)max_masters * sizeof(*t->rt));
 	if (t->snap == NULL || t->rt == NULL) {
 		dp_tables_fini(t);
@@ -271,6 +272,7 @@ int dp_tables_apply(struct dp_tables *t, const struct dp_ctrl_cmd *cmds, unsigne
 	struct dp_table_snap *s = snap_grow_copy(old, n);
 	if (s == NULL)
 		return -ENOMEM;
+	s->gen = old->gen + 1;
 	for (unsigned int i = 0; i < n; i++)
 		if (apply_one(t, s, &cmds[i]) != 0)
 			bad++;

@@ -49,8 +49,13 @@ struct dp_master_ent {
 };
 
 /* Immutable once published. Open addressing, linear probing, capacity a power of two and
- * at most half full. */
+ * at most half full. gen: 1 for the first snapshot, one more for each published after it;
+ * never reused (a freed snapshot's address may be, its generation not), so a reader that
+ * still sees generation g sees the same entries as when it last looked, and may keep what
+ * it found then (dp_session: the session's token and master entries, looked up again only
+ * when the generation changes). */
 struct dp_table_snap {
+	uint64_t gen;
 	uint32_t tok_cap;
 	uint32_t tok_n;
 	uint32_t mst_cap;

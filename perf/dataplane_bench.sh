@@ -35,7 +35,8 @@
 # against posix / 5 (the ">= 5x less than posix" goal, SPEC §6).
 #
 # usage: perf/dataplane_bench.sh BUILD_DIR [MASTERS] [SIGNALS_PER_MASTER] [RATE] [WINDOW]
-#   RATE 0 = as fast as possible. Needs root (DPDK), 2 free-ish cores. Run on a release
+#   RATE 0 = as fast as possible. PERF_DATA=FILE: also `perf record -t` the DPDK worker
+#   thread while the generator runs (flat profile, read with `perf report -i FILE`). Needs root (DPDK), 2 free-ish cores. Run on a release
 #   build: meson setup build/rel --buildtype=release -Db_lundef=false
 set -u
 B=${1:?usage: dataplane_bench.sh BUILD_DIR [MASTERS] [SIGNALS] [RATE] [WINDOW]}
@@ -100,8 +101,12 @@ echo "posix: dataplane CPU $(( (c1 - c0) * 1000 / HZ )) ms = $posix_ns ns/signal
 	"master sys $msys_ns ns/signal; doorbells/signal $(echo "scale=3; $pbell / ($M * $N)" | bc)"
 
 # ---- dpdk
-"$DP" --stack dpdk --tls off --listen 10.88.0.1:7000 --shm "$SHM-d" --ready-file "$DIR/dp-d.ready" \
-	-- --no-pci --vdev "net_memif0,role=server,socket=$DIR/memif.sock" -l 0-1 \
+# --poll busy: the "cpu" figure subtracts idle polls at one idle poll's cost; adaptive
+# polling (the default where cores are not isolated) would put its sleeps and naps, system
+# calls of microseconds, into that cost and into the load's idle iterations.
+"$DP" --stack dpdk --tls off --poll busy --listen 10.88.0.1:7000 --shm "$SHM-d" \
+	--ready-file "$DIR/dp-d.ready" -- --no-pci \
+	--vdev "net_memif0,role=server,socket=$DIR/memif.sock" -l 0-1 \
 	--file-prefix "$SHM-d" --no-huge -m 256 --log-level=lib.eal:error \
 	>"$DIR/dp-d.out" 2>"$DIR/dp-d.err" &
 DPD=$!; PIDS+=("$DPD")
@@ -131,6 +136,11 @@ p2=$(cpu_ticks "$DPD")
 	--vdev "net_memif0,role=client,socket=$DIR/memif.sock" -l 0 --file-prefix "$SHM-g" \
 	--no-huge -m 256 --log-level=lib.eal:error >"$DIR/gen.out" 2>"$DIR/gen.err" &
 GENP=$!; PIDS+=("$GENP")
+PERFP=
+if [ -n "${PERF_DATA:-}" ]; then
+	perf record -q -t "$WT" -o "$PERF_DATA" >"$DIR/perf.out" 2>&1 &
+	PERFP=$!
+fi
 for _ in $(seq 3200); do
 	grep -q "^bench_dpgen:" "$DIR/gen.out" 2>/dev/null && break
 	kill -0 "$GENP" 2>/dev/null || break
@@ -138,6 +148,7 @@ for _ in $(seq 3200); do
 done
 "$CTL" top --shm "$SHM-d" --once --json --interval 0.05 >"$DIR/top1.json"; r3=$(run_ns)
 p3=$(cpu_ticks "$DPD")
+if [ -n "$PERFP" ]; then kill -INT "$PERFP"; wait "$PERFP"; fi
 b0=$(json_get "$DIR/top0.json" total transport busy_ns)
 b1=$(json_get "$DIR/top1.json" total transport busy_ns)
 i0=$(json_get "$DIR/top0.json" total transport busy_iters)

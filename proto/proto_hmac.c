@@ -103,6 +103,25 @@ void proto_hmac_compute_labeled(const struct proto_hmac_key *k, const char *labe
 	 */
 }
 
+bool proto_hmac_equal(const uint8_t a[PROTO_HMAC_LEN], const uint8_t b[PROTO_HMAC_LEN])
+{
+	uint64_t d = 0;
+
+	static_assert(PROTO_HMAC_LEN % 8 == 0, "whole 64-bit words");
+	for (size_t i = 0; i < PROTO_HMAC_LEN; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		d |= x ^ y;
+		/* An empty asm that "changes" d: the compiler no longer knows d's bits, so it
+		 * cannot leave the loop early once d is non-zero (no data-dependent branch
+		 * before the single test below). */
+		__asm__("" : "+r"(d));
+	}
+	return d == 0;
+}
+
 int proto_hmac_verify(const struct proto_hmac_key *k, const uint8_t *msg,
 		      size_t len, const uint8_t *mac, size_t mac_len)
 {
@@ -114,11 +133,9 @@ int proto_hmac_verify_labeled(const struct proto_hmac_key *k, const char *label,
 			      const uint8_t *mac, size_t mac_len)
 {
 	uint8_t want[PROTO_HMAC_LEN];
-	int diff;
 
 	if (mac == NULL || mac_len != PROTO_HMAC_LEN)
 		return -EBADMSG;
 	proto_hmac_compute_labeled(k, label, label_len, msg, len, want);
-	diff = CRYPTO_memcmp(want, mac, PROTO_HMAC_LEN);
-	return diff == 0 ? 0 : -EBADMSG;
+	return proto_hmac_equal(want, mac) ? 0 : -EBADMSG;
 }

@@ -10,7 +10,7 @@
  * copy on the hot path), which is why the implementation uses OpenSSL's
  * low-level SHA-256 (see proto_hmac.c for the reasoning).
  *
- * Verification compares with CRYPTO_memcmp (constant time) and refuses
+ * Verification compares in constant time (proto_hmac_equal) and refuses
  * truncated MACs: a MAC must be exactly PROTO_HMAC_LEN bytes.
  *
  * Threading: a key is immutable after init; any number of threads may
@@ -21,6 +21,7 @@
 #define DECP_PROTO_HMAC_H
 
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,16 @@ void proto_hmac_key_wipe(struct proto_hmac_key *k);
  */
 void proto_hmac_compute(const struct proto_hmac_key *k, const uint8_t *msg,
 			size_t len, uint8_t out[PROTO_HMAC_LEN]);
+
+/*
+ * Constant-time equality of two PROTO_HMAC_LEN-byte values (MACs, SHA-256 digests): true
+ * when every byte is equal. Both are read whole whatever they hold -- four 64-bit XORs ORed
+ * into one word, tested once at the end -- so the time depends neither on where nor on
+ * whether they differ: CRYPTO_memcmp's guarantee without its byte-at-a-time loop and call
+ * (the ingest hot path compares one MAC and one token digest per signal). Any alignment;
+ * a and b must not be NULL.
+ */
+bool proto_hmac_equal(const uint8_t a[PROTO_HMAC_LEN], const uint8_t b[PROTO_HMAC_LEN]);
 
 /*
  * Constant-time check that mac (mac_len bytes) is HMAC-SHA256(key, msg).

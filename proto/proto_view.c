@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto_wire.h"
+#include "proto_wire_pvt.h"
 
 /*
  * Wire types of the known fields of the MasterFrame members, index = field
@@ -19,22 +20,23 @@ static const int8_t heartbeat_wt[] = { -1, PROTO_WT_VARINT };
 static const int8_t login_proof_wt[] = { -1, PROTO_WT_LEN };
 static const int8_t positions_wt[] = { -1, PROTO_WT_LEN, PROTO_WT_LEN };
 
-/* Checks a member's encoding; for a SignedSignal also fills *v (last occurrence wins). */
+/* Checks a member's encoding; for a SignedSignal also fills *v (last occurrence wins).
+ * Positions stay in registers (proto_wire_pvt.h). */
 static int check_member(const uint8_t *p, size_t len, const int8_t *wts, size_t nwts,
 			struct proto_signed_view *v)
 {
-	struct proto_wire_cursor c = { p, p + len };
+	const uint8_t *end = p + len;
 
-	while (c.p < c.end) {
+	while (p < end) {
 		uint32_t f;
 		unsigned wt;
 		const uint8_t *d;
 		size_t n;
 
-		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+		if ((p = wire_get_tag(p, end, &f, &wt)) == NULL)
 			return -1;
 		if (f >= nwts) {
-			if (proto_wire_skip(&c, wt) != 0)
+			if ((p = wire_skip(p, end, wt)) == NULL)
 				return -1;
 			continue;
 		}
@@ -43,11 +45,11 @@ static int check_member(const uint8_t *p, size_t len, const int8_t *wts, size_t 
 		if (wt == PROTO_WT_VARINT) {
 			uint64_t x;
 
-			if (proto_wire_read_varint(&c, &x, 10) != 0)
+			if ((p = wire_get_varint(p, end, &x, 10)) == NULL)
 				return -1;
 			continue;
 		}
-		if (proto_wire_read_len(&c, &d, &n) != 0)
+		if ((p = wire_get_len(p, end, &d, &n)) == NULL)
 			return -1;
 		if (v == NULL)
 			continue;
@@ -67,30 +69,29 @@ static int check_member(const uint8_t *p, size_t len, const int8_t *wts, size_t 
 
 int proto_master_frame_view(const uint8_t *p, size_t len, struct proto_signed_view *v)
 {
-	struct proto_wire_cursor c;
+	const uint8_t *end;
 	struct proto_signed_view out = { 0 };
 	int kind = DECP__MASTER_FRAME__KIND__NOT_SET;
 
 	if (p == NULL || v == NULL)
 		return -EBADMSG;
-	c.p = p;
-	c.end = p + len;
-	while (c.p < c.end) {
+	end = p + len;
+	while (p < end) {
 		uint32_t f;
 		unsigned wt;
 		const uint8_t *d;
 		size_t n;
 		int rc;
 
-		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+		if ((p = wire_get_tag(p, end, &f, &wt)) == NULL)
 			return -EBADMSG;
 		if (f < 1 || f > DECP__MASTER_FRAME__KIND_POSITIONS) {
-			if (proto_wire_skip(&c, wt) != 0)
+			if ((p = wire_skip(p, end, wt)) == NULL)
 				return -EBADMSG;
 			continue;
 		}
 		/* oneof member (all message-typed): the last one on the wire wins. */
-		if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &n) != 0)
+		if (wt != PROTO_WT_LEN || (p = wire_get_len(p, end, &d, &n)) == NULL)
 			return -EBADMSG;
 		if (f == DECP__MASTER_FRAME__KIND_SIGNAL) {
 			struct proto_signed_view one = { 0 };
@@ -124,7 +125,8 @@ int proto_signal_parse(const uint8_t *body, size_t len, Decp__Signal *out,
 
 	if (out == NULL || symbol == NULL || proto_wire_signal_parse(body, len, &w) != 0)
 		return -EPROTO;
-	decp__signal__init(out);
+	/* An initialiser the compiler inlines (decp__signal__init is an out-of-line copy). */
+	*out = (Decp__Signal)DECP__SIGNAL__INIT;
 	memcpy(symbol, w.symbol, sizeof(w.symbol));
 	out->symbol = symbol;
 	out->master_id = w.master_id;

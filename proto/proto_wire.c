@@ -1,5 +1,6 @@
 /* protobuf-c-free encoding/decoding of the EA-facing messages; contract in proto_wire.h. */
 #include "proto_wire.h"
+#include "proto_wire_pvt.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -9,46 +10,31 @@
 
 int proto_wire_read_varint(struct proto_wire_cursor *c, uint64_t *v, unsigned maxb)
 {
-	uint64_t r = 0;
+	const uint8_t *p = wire_get_varint(c->p, c->end, v, maxb);
 
-	for (unsigned i = 0; i < maxb; i++) {
-		uint8_t b;
-
-		if (c->p == c->end)
-			return -1;
-		b = *c->p++;
-		if (i == 9 && b > 1)
-			return -1;
-		r |= (uint64_t)(b & 0x7f) << (7 * i);
-		if ((b & 0x80) == 0) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
+	if (p == NULL)
+		return -1;
+	c->p = p;
+	return 0;
 }
 
 int proto_wire_read_tag(struct proto_wire_cursor *c, uint32_t *field, unsigned *wt)
 {
-	uint64_t t;
+	const uint8_t *p = wire_get_tag(c->p, c->end, field, wt);
 
-	if (proto_wire_read_varint(c, &t, 5) != 0 || t > UINT32_MAX || (t >> 3) == 0)
+	if (p == NULL)
 		return -1;
-	*field = (uint32_t)(t >> 3);
-	*wt = (unsigned)(t & 7);
+	c->p = p;
 	return 0;
 }
 
 int proto_wire_read_len(struct proto_wire_cursor *c, const uint8_t **data, size_t *len)
 {
-	uint64_t n;
+	const uint8_t *p = wire_get_len(c->p, c->end, data, len);
 
-	if (proto_wire_read_varint(c, &n, 5) != 0 || n > UINT32_MAX ||
-	    n > (uint64_t)(c->end - c->p))
+	if (p == NULL)
 		return -1;
-	*data = c->p;
-	*len = (size_t)n;
-	c->p += n;
+	c->p = p;
 	return 0;
 }
 
@@ -80,74 +66,90 @@ int proto_wire_skip(struct proto_wire_cursor *c, unsigned wt)
 
 /* ------------------------------------------------------------------- Signal -- */
 
+/* proto_signal.h's rules on everything but the symbol. */
+static bool signal_scalars_valid(const struct proto_wire_signal *s)
+{
+	if (s->master_id == 0 || s->sequence == 0 || s->position_ticket == 0)
+		return false;
+	switch (s->order_type) {
+	case 1: case 2: case 3: case 4: case 5: case 6: case 9: /* opening, CLOSE_PARTIAL */
+		if (s->volume <= 0)
+			return false;
+		break;
+	case 7: case 8: /* CLOSE, MODIFY: 0 = whole position / no volume */
+		if (s->volume < 0)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	return s->price >= 0 && s->sl >= 0 && s->tp >= 0 && s->master_time_ns > 0 &&
+	       s->expiration_ns >= 0;
+}
+
+/* A symbol's bytes: printable ASCII only, so no embedded NUL can shorten what protobuf-c
+ * sees. */
+static bool symbol_bytes_valid(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return false;
+	return true;
+}
+
 int proto_wire_signal_validate(const struct proto_wire_signal *s)
 {
 	size_t sym_len;
 
-	if (s == NULL || s->master_id == 0 || s->sequence == 0 || s->position_ticket == 0)
+	if (s == NULL)
 		return -EINVAL;
 	sym_len = strnlen(s->symbol, sizeof(s->symbol));
-	if (sym_len == 0 || sym_len > PROTO_SYMBOL_MAX)
+	if (sym_len == 0 || sym_len > PROTO_SYMBOL_MAX ||
+	    !symbol_bytes_valid((const uint8_t *)s->symbol, sym_len))
 		return -EINVAL;
-	for (size_t i = 0; i < sym_len; i++)
-		if (s->symbol[i] < 0x21 || s->symbol[i] > 0x7e)
-			return -EINVAL;
-	switch (s->order_type) {
-	case 1: case 2: case 3: case 4: case 5: case 6: case 9: /* opening, CLOSE_PARTIAL */
-		if (s->volume <= 0)
-			return -EINVAL;
-		break;
-	case 7: case 8: /* CLOSE, MODIFY: 0 = whole position / no volume */
-		if (s->volume < 0)
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (s->price < 0 || s->sl < 0 || s->tp < 0 || s->master_time_ns <= 0 ||
-	    s->expiration_ns < 0)
-		return -EINVAL;
-	return 0;
+	return signal_scalars_valid(s) ? 0 : -EINVAL;
 }
 
+/*
+ * One pass: each field is checked as it is read (wire type, varint limits, the symbol's
+ * bytes), the scalars' rules once at the end. The position stays in a register
+ * (proto_wire_pvt.h).
+ */
 int proto_wire_signal_parse(const uint8_t *body, size_t len, struct proto_wire_signal *out)
 {
-	struct proto_wire_cursor c;
+	const uint8_t *p = body, *end;
+	size_t sym_len = 0;
 
 	if (body == NULL || out == NULL || len == 0 || len > PROTO_SIGNAL_BODY_MAX)
 		return -EPROTO;
-	c.p = body;
-	c.end = body + len;
+	end = body + len;
 	memset(out, 0, sizeof(*out));
-	while (c.p < c.end) {
+	while (p < end) {
 		uint32_t f;
 		unsigned wt;
 		uint64_t v;
 
-		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+		if ((p = wire_get_tag(p, end, &f, &wt)) == NULL)
 			return -EPROTO;
 		if (f == 3) {
 			const uint8_t *d;
 			size_t n;
 
-			if (wt != PROTO_WT_LEN || proto_wire_read_len(&c, &d, &n) != 0 ||
-			    n > PROTO_SYMBOL_MAX)
+			if (wt != PROTO_WT_LEN || (p = wire_get_len(p, end, &d, &n)) == NULL ||
+			    n > PROTO_SYMBOL_MAX || !symbol_bytes_valid(d, n))
 				return -EPROTO;
-			/* Printable ASCII only, so no embedded NUL can shorten what protobuf-c sees. */
-			for (size_t i = 0; i < n; i++)
-				if (d[i] < 0x21 || d[i] > 0x7e)
-					return -EPROTO;
 			memcpy(out->symbol, d, n);
 			out->symbol[n] = '\0';
+			sym_len = n; /* the last occurrence wins, as in protobuf-c */
 			continue;
 		}
 		if (f > 11) {
-			if (proto_wire_skip(&c, wt) != 0)
+			if ((p = wire_skip(p, end, wt)) == NULL)
 				return -EPROTO;
 			continue;
 		}
 		/* Fields 1, 2, 4..11 are all varint-encoded scalars. */
-		if (wt != PROTO_WT_VARINT || proto_wire_read_varint(&c, &v, 10) != 0)
+		if (wt != PROTO_WT_VARINT || (p = wire_get_varint(p, end, &v, 10)) == NULL)
 			return -EPROTO;
 		switch (f) {
 		case 1: out->master_id = v; break;
@@ -168,7 +170,7 @@ int proto_wire_signal_parse(const uint8_t *body, size_t len, struct proto_wire_s
 		default: break;
 		}
 	}
-	return proto_wire_signal_validate(out) == 0 ? 0 : -EPROTO;
+	return sym_len > 0 && signal_scalars_valid(out) ? 0 : -EPROTO;
 }
 
 /* ------------------------------------------------------------------ writers -- */

@@ -245,6 +245,9 @@ static void test_tables_commands(void)
 {
 	struct dp_tables t;
 	CU_ASSERT_FATAL(dp_tables_init(&t, 4) == 0);
+	/* Generations: 1 at init, one more per published snapshot (sessions keep their
+	 * token and master lookups while it stays the same). */
+	CU_ASSERT(dp_tables_snap(&t)->gen == 1);
 	struct dp_ctrl_cmd c[200];
 	memset(c, 0, sizeof(c));
 	/* 100 tokens for masters 1..3, keys for 1..3 */
@@ -269,6 +272,7 @@ static void test_tables_commands(void)
 	CU_ASSERT(dp_tables_apply(&t, c, 106, &rej) == 0);
 	CU_ASSERT(rej == 2);
 	const struct dp_table_snap *s = dp_tables_snap(&t);
+	CU_ASSERT(s->gen == 2);
 	CU_ASSERT(s->tok_n == 100);
 	uint8_t h[32] = {0};
 	h[0] = 42;
@@ -300,6 +304,7 @@ static void test_tables_commands(void)
 	CU_ASSERT(dp_tables_apply(&t, c, 3, &rej) == 0);
 	CU_ASSERT(rej == 1);
 	s = dp_tables_snap(&t);
+	CU_ASSERT(s->gen == 3);
 	h[31] = 0x5a;
 	te = dp_tables_token_find(s, h);
 	CU_ASSERT(te != NULL && te->revoked);

@@ -102,6 +102,44 @@ static void test_every_bit_flip_rejected(void)
 	CU_ASSERT_EQUAL(proto_hmac_verify(&k, msg, sizeof(msg), mac, 32), 0);
 }
 
+/* proto_hmac_equal, the constant-time compare verify uses: equal at any alignment; unequal
+ * when any one byte differs (every bit of every byte, and every other value of the byte),
+ * whichever of the four 64-bit words that byte falls in; unequal when all differ. */
+static void test_equal_every_byte(void)
+{
+	uint8_t buf_a[PROTO_HMAC_LEN + 8], buf_b[PROTO_HMAC_LEN + 8];
+	uint64_t seed = 32;
+
+	for (size_t i = 0; i < sizeof(buf_a); i++)
+		buf_a[i] = (uint8_t)tu_rand(&seed);
+	for (size_t off_a = 0; off_a < 8; off_a++) {
+		for (size_t off_b = 0; off_b < 8; off_b += 3) {
+			uint8_t *a = buf_a + off_a, *b = buf_b + off_b;
+
+			memcpy(b, a, PROTO_HMAC_LEN);
+			CU_ASSERT_TRUE(proto_hmac_equal(a, b));
+			CU_ASSERT_TRUE(proto_hmac_equal(b, a));
+			for (size_t i = 0; i < PROTO_HMAC_LEN; i++) {
+				for (unsigned v = 1; v < 256; v++) {
+					b[i] ^= (uint8_t)v;
+					if (proto_hmac_equal(a, b) || proto_hmac_equal(b, a))
+						CU_FAIL("a difference in one byte went unseen");
+					b[i] ^= (uint8_t)v;
+				}
+			}
+			CU_ASSERT_TRUE(proto_hmac_equal(a, b));
+			for (size_t i = 0; i < PROTO_HMAC_LEN; i++)
+				b[i] = (uint8_t)~a[i];
+			CU_ASSERT_FALSE(proto_hmac_equal(a, b));
+		}
+	}
+	memset(buf_a, 0, sizeof(buf_a));
+	memset(buf_b, 0, sizeof(buf_b));
+	CU_ASSERT_TRUE(proto_hmac_equal(buf_a, buf_b));
+	buf_b[PROTO_HMAC_LEN - 1] = 0x80; /* the last bit of the last word */
+	CU_ASSERT_FALSE(proto_hmac_equal(buf_a, buf_b));
+}
+
 static void test_bad_arguments(void)
 {
 	struct proto_hmac_key k;
@@ -163,6 +201,7 @@ int main(void)
 	static const struct tu_case cases[] = {
 		TU_CASE(test_rfc4231_vectors),
 		TU_CASE(test_every_bit_flip_rejected),
+		TU_CASE(test_equal_every_byte),
 		TU_CASE(test_bad_arguments),
 		TU_CASE(test_matches_openssl_hmac),
 		TU_CASE(test_key_reuse_is_stateless),
