@@ -105,21 +105,10 @@ void proto_hmac_compute_labeled(const struct proto_hmac_key *k, const char *labe
 
 bool proto_hmac_equal(const uint8_t a[PROTO_HMAC_LEN], const uint8_t b[PROTO_HMAC_LEN])
 {
-	uint64_t d = 0;
-
-	static_assert(PROTO_HMAC_LEN % 8 == 0, "whole 64-bit words");
-	for (size_t i = 0; i < PROTO_HMAC_LEN; i += 8) {
-		uint64_t x, y;
-
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		d |= x ^ y;
-		/* An empty asm that "changes" d: the compiler no longer knows d's bits, so it
-		 * cannot leave the loop early once d is non-zero (no data-dependent branch
-		 * before the single test below). */
-		__asm__("" : "+r"(d));
-	}
-	return d == 0;
+	/* CRYPTO_memcmp, as STYLE.md rule 12 requires of every MAC comparison: a hand-made
+	 * word-wise compare measured ~10 ns faster per signal (docs/perf.md), not worth a
+	 * second constant-time primitive to audit. */
+	return CRYPTO_memcmp(a, b, PROTO_HMAC_LEN) == 0;
 }
 
 int proto_hmac_verify(const struct proto_hmac_key *k, const uint8_t *msg,

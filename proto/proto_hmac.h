@@ -55,11 +55,8 @@ void proto_hmac_compute(const struct proto_hmac_key *k, const uint8_t *msg,
 
 /*
  * Constant-time equality of two PROTO_HMAC_LEN-byte values (MACs, SHA-256 digests): true
- * when every byte is equal. Both are read whole whatever they hold -- four 64-bit XORs ORed
- * into one word, tested once at the end -- so the time depends neither on where nor on
- * whether they differ: CRYPTO_memcmp's guarantee without its byte-at-a-time loop and call
- * (the ingest hot path compares one MAC and one token digest per signal). Any alignment;
- * a and b must not be NULL.
+ * when every byte is equal; CRYPTO_memcmp (STYLE.md rule 12), the one place the ingest
+ * path's MAC check and token lookup compare. Any alignment; a and b must not be NULL.
  */
 bool proto_hmac_equal(const uint8_t a[PROTO_HMAC_LEN], const uint8_t b[PROTO_HMAC_LEN]);
 
