@@ -816,6 +816,9 @@ static pid_t start_fanout(struct run *r, const char *tag, bool reuse, int port, 
 			/* the clients open their connections from one address each, as fast as
 			 * they can: the per-address rate of the gate (issue 28) would refuse them */
 			(char *)"--set", (char *)"fanout_preauth_rate=0",
+			/* plain ws, as the floor serves: the clients do not speak TLS (wss is the
+			 * default since issue 17; without this decp-fanout refused to start) */
+			(char *)"--set", (char *)"fanout_tls=off",
 			reuse ? (char *)"--reuse-port" : NULL, NULL};
 	pid_t p = spawn(argv, log, NULL);
 	*out_port = read_port(pf, p);

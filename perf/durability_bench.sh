@@ -14,6 +14,11 @@
 # decp-control, as the demo runs them. With both, each mode's `all` line is followed by
 # the ratio all / edge of p99 and p99.9 in that round.
 #
+# DECP_BENCH_SCHED=N: both redis-servers' main threads, every dataplane thread and
+# decp-master at SCHED_FIFO N (reset-on-fork: Redis's rewrite child runs as normal), as
+# docs/operations.md "Sizing" sets up the ACK path's processes (docs/deploy/
+# redis-server-ackpath.conf); decp-control's threads follow edge_sched / background_sched.
+#
 # usage: BUILD/tests/harness/decp-testenv --pg -- perf/durability_bench.sh BUILD
 #            [MASTERS SIGNALS RATE [ROUNDS [MODES [ROLES [PASSES]]]]]
 #   defaults: 10 masters x 5000 signals at 10000 signals/s, then a max-rate pass of
@@ -74,11 +79,18 @@ measure() {
 		--save "" --daemonize no --logfile "$dir/r/redis.log" --replicaof 127.0.0.1 "$P1" & RP2=$!
 	wait_ping "$P2"
 	for _ in $(seq 1 200); do rc_of "$P1" INFO replication | grep -q '^connected_slaves:1' && break; sleep 0.05; done
+	local fifo=()
+	if [ -n "${DECP_BENCH_SCHED:-}" ]; then
+		fifo=(chrt -f -R "$DECP_BENCH_SCHED")
+		chrt -f -R -p "$DECP_BENCH_SCHED" "$RP1" >/dev/null
+		chrt -f -R -p "$DECP_BENCH_SCHED" "$RP2" >/dev/null
+	fi
 	[ "$roles" = all ] && roles="edge,archiver,fanout,trust,book"
 	start_pipeline "$dir" "$SHM" "roles = $roles" "redis_host = 127.0.0.1" "redis_port = $P1" \
 		"durability = $mode" "durability_wait_ms = 1000" "fanout_port = 0" "fanout_tls = off" ||
 		{ echo "pipeline not ready ($mode, $roles): $(tail -3 "$dir/control.log")" >&2; exit 1; }
-	"$MASTER" --connect "127.0.0.1:$(cat "$dir/dp.port")" --masters "$MASTERS" --signals "$signals" \
+	[ -n "${DECP_BENCH_SCHED:-}" ] && chrt -a -f -R -p "$DECP_BENCH_SCHED" "$DPPID" >/dev/null
+	"${fifo[@]}" "$MASTER" --connect "127.0.0.1:$(cat "$dir/dp.port")" --masters "$MASTERS" --signals "$signals" \
 		--rate "$rate" --key-seed dur --fake-ed25519 --time-limit-s 300 | tail -1
 	stop_all
 }
