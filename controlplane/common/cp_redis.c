@@ -25,12 +25,15 @@
  *          killed decp-control); nothing written, the master resends from HelloAck
  *   (a string rather than an array of integers: one reply object per call, not one per
  *   signal, for the edge to parse).
- * decp_signals_pub(KEYS: signals stream, the master's shard channel; the same ARGV) is
- *   decp_signals, then, when it wrote anything, SPUBLISH on the channel
+ * decp_signals_pub(KEYS: signals stream; ARGV: the master's shard channel, then the same
+ *   pairs) is decp_signals, then, when it wrote anything, SPUBLISH on the channel
  *   (CP_REDIS_TAIL_CHANNEL_FMT: same hash tag, so same slot: Redis allows a function to
  *   publish there, and refuses a channel of another slot) of what it wrote, as
  *   "<seq>:<record length>:<record>" per written signal, in order (parsed by
- *   cp_ctail_push.h). The edge calls it instead of decp_signals on a Redis Cluster with
+ *   cp_ctail_push.h). The channel is an argument, not a key: declared as a key it made
+ *   the call a multi-key command, which Redis refuses with TRYAGAIN while the slot is
+ *   being migrated (a shard channel, unlike a key, is served by the source until the
+ *   migration ends). The edge calls it instead of decp_signals on a Redis Cluster with
  *   redis_notify (default): a standalone fan-out's cluster tail
  *   (controlplane/fanout/cp_fanout_ctail.h) gets the signals as the single-Redis tail's
  *   XREAD BLOCK does, in the same event-loop turn, without a second command or round trip.
@@ -50,10 +53,10 @@ const char cp_redis_library[] =
 	"  if #top == 0 then return 0 end\n"
 	"  return tonumber(string.match(top[1][1], '^(%d+)'))\n"
 	"end\n"
-	"local function append_last(keys, args, pub)\n"
+	"local function append_last(keys, args, first, pub)\n"
 	"  local out = {}\n"
 	"  local last = last_seq(keys[1])\n"
-	"  for i = 1, #args, 2 do\n"
+	"  for i = first, #args, 2 do\n"
 	"    local seq = tonumber(args[i])\n"
 	"    if seq <= last then out[#out + 1] = '0'\n"
 	"    elseif seq ~= last + 1 then out[#out + 1] = '-'\n"
@@ -70,7 +73,7 @@ const char cp_redis_library[] =
 	"  return table.concat(out)\n"
 	"end\n"
 	"local function append(keys, args)\n"
-	"  return append_last(keys, args, nil)\n"
+	"  return append_last(keys, args, 1, nil)\n"
 	"end\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNAL "', function(keys, args)\n"
 	"  local s = append(keys, args)\n"
@@ -79,8 +82,8 @@ const char cp_redis_library[] =
 	"redis.register_function('" CP_REDIS_FN_SIGNALS "', append)\n"
 	"redis.register_function('" CP_REDIS_FN_SIGNALS_PUB "', function(keys, args)\n"
 	"  local pub = {}\n"
-	"  local s = append_last(keys, args, pub)\n"
-	"  if #pub > 0 then redis.call('SPUBLISH', keys[2], table.concat(pub)) end\n"
+	"  local s = append_last(keys, args, 2, pub)\n"
+	"  if #pub > 0 then redis.call('SPUBLISH', args[1], table.concat(pub)) end\n"
 	"  return s\n"
 	"end)\n"
 	"redis.register_function('" CP_REDIS_FN_PROTECTION "', function(keys, args)\n"

@@ -433,7 +433,7 @@ static int format_group(struct edge *e, struct cp_resp *b, unsigned int g)
 	int rc = cp_resp_array(b, 4 + (size_t)pub + 2 * (size_t)e->gcount[g]);
 	rc |= cp_resp_str(b, "FCALL");
 	rc |= cp_resp_str(b, pub ? CP_REDIS_FN_SIGNALS_PUB : CP_REDIS_FN_SIGNALS);
-	rc |= cp_resp_str(b, pub ? "2" : "1");
+	rc |= cp_resp_str(b, "1"); /* one key: the channel is an argument (cp_redis.c) */
 	rc |= cp_resp_str(b, cp_redis_key_signals(key, sizeof(key), e->gmaster[g]));
 	if (pub)
 		rc |= cp_resp_str(b, cp_redis_key_tail(key, sizeof(key), e->gmaster[g]));

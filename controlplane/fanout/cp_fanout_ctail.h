@@ -4,7 +4,7 @@
  * masters' streams from Redis; on one Redis that is one XREAD BLOCK over every stream
  * (cp_fanout_redis.c), which a cluster refuses (CROSSSLOT: keys of different slots). Here:
  *
- *   edge: FCALL decp_signals_pub {m<id>}:signals {m<id>}:tail seq rec ...
+ *   edge: FCALL decp_signals_pub 1 {m<id>}:signals {m<id>}:tail seq rec ...
  *         (appends, then SPUBLISH of what it appended, "<seq>:<len>:<record>" each, on the
  *          master's shard channel: same slot, same node, same call: cp_redis.c)
  *                    │ smessage (cp_ctail_push.h parses it)
