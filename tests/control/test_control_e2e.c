@@ -1463,6 +1463,28 @@ static int cluster_node_id(const struct env *e, int i, char *out, size_t cap)
  * the archiver MOVED; nothing lost, nothing twice, no master error (exit 0 means every
  * signal ACKed; the masters' own retries are all they saw).
  */
+/* A command on cluster node i (a reply of the type wanted, else -1). */
+static int node_cmd(const struct env *e, int i, int want, const char *fmt, ...)
+{
+	struct timeval tv = {5, 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster, i),
+						  tv);
+	redisReply *x = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (c != NULL && !c->err)
+		x = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	int rc = x != NULL && x->type == want ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "node %d: %s: %s\n", i, fmt, x != NULL && x->type == REDIS_REPLY_ERROR
+			? x->str : "unexpected reply");
+	freeReplyObject(x);
+	redisFree(c);
+	return rc;
+}
+
 static void run_cluster_reshard(struct env *e)
 {
 	uint64_t t0 = now_ms();
@@ -1497,6 +1519,30 @@ static void run_cluster_reshard(struct env *e)
 	 * master evenly: one may run far ahead of the total rate / masters) */
 	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, t) < 50;)
 		sleep_ms(50);
+	/* master t's slot opened for migration, its keys still on the source, as redis-cli
+	 * opens each slot before it moves its keys, for 100 of its signals: a multi-key call
+	 * is refused TRYAGAIN in that state (decp_signals_pub's channel, declared a second
+	 * key, made every batch of t fail until the keys had moved) */
+	{
+		redisContext *o = redis_for(e, t);
+		redisReply *x = o != NULL ? redisCommand(o, "CLUSTER KEYSLOT decp:{m%u}:signals", t)
+					  : NULL;
+		long ts = x != NULL && x->type == REDIS_REPLY_INTEGER ? (long)x->integer : -1;
+		freeReplyObject(x);
+		redisFree(o);
+		CHECK(ts >= 0 && node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld IMPORTING %s",
+					  ts, id_from) == 0 &&
+		      node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld MIGRATING %s", ts,
+			       id_to) == 0, "master %u's slot %ld MIGRATING", t, ts);
+		uint64_t w0 = stream_last(e, t);
+		for (uint64_t end = now_ms() + 20000; now_ms() < end && stream_last(e, t) < w0 + 100;)
+			sleep_ms(20);
+		CHECK(stream_last(e, t) >= w0 + 100, "master %u wrote on while its slot was "
+		      "MIGRATING (%" PRIu64 " -> %" PRIu64 ")", t, w0, stream_last(e, t));
+		CHECK(node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld STABLE", ts) == 0 &&
+		      node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld STABLE", ts) == 0,
+		      "slot %ld stable again", ts);
+	}
 	snprintf(seed, sizeof(seed), "127.0.0.1:%d", harness_rcluster_port(e->cluster, from));
 	snprintf(log, sizeof(log), "%s/reshard.log", e->dir);
 	char *argv[] = {"redis-cli", "--cluster", "reshard", seed, "--cluster-from", id_from,
@@ -1812,27 +1858,6 @@ static struct api_reply api_wait(const char *path, int want, unsigned int timeou
 	return r;
 }
 
-/* A command on cluster node i (a reply of the type wanted, else -1). */
-static int node_cmd(const struct env *e, int i, int want, const char *fmt, ...)
-{
-	struct timeval tv = {5, 0};
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster, i),
-						  tv);
-	redisReply *x = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (c != NULL && !c->err)
-		x = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	int rc = x != NULL && x->type == want ? 0 : -1;
-	if (rc != 0)
-		fprintf(stderr, "node %d: %s: %s\n", i, fmt, x != NULL && x->type == REDIS_REPLY_ERROR
-			? x->str : "unexpected reply");
-	freeReplyObject(x);
-	redisFree(c);
-	return rc;
-}
 
 /*
  * Moves master m's slot by hand from primary `from` to primary `to` the way redis-cli
