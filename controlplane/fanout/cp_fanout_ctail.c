@@ -190,6 +190,8 @@ static int subscribe_new(struct ctail *t)
 				    rep->element[0]->elements >= 1 &&
 				    rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
 					c->last = strtoull(rep->element[0]->element[0]->str, NULL, 10);
+				if (cp_fo_tail_arm(t->f, c->master, c->last) != 0)
+					c->last = UINT64_MAX; /* the next turn */
 			}
 			freeReplyObject(rep);
 			if (c->last == UINT64_MAX)

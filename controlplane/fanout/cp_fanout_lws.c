@@ -67,7 +67,7 @@ static struct master *master_get(struct cp_fanout *f, uint64_t id)
 			f->watch[f->nwatch++] = id;
 		pthread_mutex_unlock(&f->watch_mu);
 	}
-	m->watched = true;
+	m->armed = !f->tail;
 	return m;
 }
 
@@ -466,7 +466,11 @@ static void attach_pump(struct cp_fanout *f, struct attach *a)
 				attach_go_live(a);
 			return;
 		case CP_SPLICE_GO_LIVE:
-			attach_go_live(a);
+			/* the tail has not read the stream's end yet: what it skips before
+			 * its start would reach this attachment by no way at all (master_arm
+			 * pumps it again) */
+			if (m->armed)
+				attach_go_live(a);
 			return;
 		case CP_SPLICE_REQUEST:
 			attach_request(f, a, room);
@@ -741,6 +745,20 @@ out:
 	cp_fo_replay_msg_free(r);
 }
 
+/* The tail's start mark for m: it reads m's stream after `last`. Replays waiting for it
+ * go on: up to `last` from Redis (m->last_seq says where the stream ended), then live. */
+static void master_arm(struct cp_fanout *f, struct master *m, uint64_t last)
+{
+	if (m->armed)
+		return;
+	m->armed = true;
+	if (m->last_seq == 0)
+		m->last_seq = last; /* nothing published yet; the history stays empty */
+	for (struct attach *a = m->subs; a != NULL; a = a->m_next)
+		if (a->sp.mode == CP_SPLICE_REPLAY && !a->s->dead)
+			attach_pump(f, a);
+}
+
 /* direct: write at once where the queue is empty (sess_write_now); false when the lws
  * thread is behind, so that draining the publish ring stays a pointer store per
  * subscriber and the writeable callbacks do the writing. */
@@ -753,6 +771,10 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 
 	if (m == NULL)
 		return;
+	if (cp_fmsg_is_mark(msg)) {
+		master_arm(f, m, seq);
+		return;
+	}
 	if (m->last_seq != 0 && seq <= m->last_seq)
 		return; /* already published (tail restart): idempotent */
 	if (m->last_seq == 0 || seq != m->last_seq + 1)

@@ -134,6 +134,17 @@ static struct cp_fmsg *envelope_build(uint64_t master, uint64_t seq, int64_t arr
 	return m;
 }
 
+struct cp_fmsg *cp_fmsg_mark(uint64_t master, uint64_t seq)
+{
+	struct cp_fmsg *m = fmsg_alloc(0);
+
+	if (m != NULL) {
+		m->master = master;
+		m->seq = seq;
+	}
+	return m;
+}
+
 struct cp_fmsg *cp_fmsg_envelope(uint64_t master, uint64_t seq, int64_t arrival_ns,
 				 const uint8_t *signed_signal, size_t len)
 {

@@ -43,6 +43,16 @@ static inline uint8_t *cp_fmsg_payload(struct cp_fmsg *m)
 	return m->data + LWS_PRE;
 }
 
+/* A tail's start mark for the lws thread, never sent: the tail reads master's stream
+ * after seq (its last entry when the tail began). len 0 tells it from an envelope. refs = 1.
+ * NULL: no memory. */
+struct cp_fmsg *cp_fmsg_mark(uint64_t master, uint64_t seq);
+
+static inline bool cp_fmsg_is_mark(const struct cp_fmsg *m)
+{
+	return m->len == 0;
+}
+
 /* ServerMessage{Envelope{signal = signed_signal (serialised SignedSignal, embedded as is),
  * server_arrival_ns, master_id, sequence, fanout_send_ns = 0, replay = false}}: the last
  * two fixed-width, for cp_fmsg_stamp. refs = 1. Returns NULL (errno ENOMEM, EINVAL). */

@@ -104,7 +104,8 @@ struct master {
 	struct attach *subs;
 	struct cp_fmsg *key_ann;  /* the master's key announcement (cp_fanout_keys.h), or NULL */
 	struct cp_fo_poll *pollers; /* polls waiting for its next signal (cp_fanout_poll.h) */
-	bool watched;
+	bool armed;               /* its publishes flow: fed by the edge, or its tail's start
+				   * mark arrived (cp_fo_tail_arm); replays go live only then */
 };
 
 struct subrow {
@@ -386,6 +387,11 @@ struct cp_fmsg *cp_fo_entry_msg(uint64_t master, const redisReply *e);
 struct cp_rec;
 struct cp_fmsg *cp_fo_rec_msg(uint64_t master, uint64_t seq, const struct cp_rec *r);
 void cp_fo_tail_put(struct cp_fanout *f, struct cp_fmsg *m);
+/* A tail thread starts reading master's stream after entry last (its end when read): the
+ * mark tells the lws thread, whose replays of that master go live only from there on (a
+ * replay that went live before would miss what the tail skipped). 0, or -ENOMEM: call
+ * again later. Waits while the ring is full, as tail_put. */
+int cp_fo_tail_arm(struct cp_fanout *f, uint64_t master, uint64_t last);
 /* cp_fanout_db.c: the db thread (arg = struct cp_fanout). */
 void *cp_fo_db_main(void *arg);
 /* The authentication cache's full lists (cp_fanout_db.c), read on session c: every valid

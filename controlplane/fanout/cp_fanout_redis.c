@@ -148,14 +148,30 @@ void *cp_fo_replay_main(void *arg)
 	return NULL;
 }
 
-void cp_fo_tail_put(struct cp_fanout *f, struct cp_fmsg *m)
+static void tail_ring_put(struct cp_fanout *f, struct cp_fmsg *m)
 {
 	/* the tail may wait (unlike the edge): Redis holds the backlog */
 	while (cp_fo_ring_put(f, m) != 0 && !atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		lws_cancel_service(f->ctx);
 		usleep(1000);
 	}
+}
+
+void cp_fo_tail_put(struct cp_fanout *f, struct cp_fmsg *m)
+{
+	tail_ring_put(f, m);
 	cnt(&f->c_published);
+}
+
+int cp_fo_tail_arm(struct cp_fanout *f, uint64_t master, uint64_t last)
+{
+	struct cp_fmsg *m = cp_fmsg_mark(master, last);
+
+	if (m == NULL)
+		return -ENOMEM;
+	tail_ring_put(f, m);
+	lws_cancel_service(f->ctx);
+	return 0;
 }
 
 struct tailed {
@@ -223,6 +239,9 @@ void *cp_fo_tail_main(void *arg)
 				t[i].last = 0;
 				if (rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY)
 					t[i].last = strtoull(rep->element[0]->element[0]->str, NULL, 10);
+				/* subscribers go live where the tail starts (cp_fo_tail_arm) */
+				if (cp_fo_tail_arm(f, t[i].master, t[i].last) != 0)
+					t[i].last = UINT64_MAX; /* the next turn */
 			}
 			freeReplyObject(rep);
 		}

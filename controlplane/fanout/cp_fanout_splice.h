@@ -78,7 +78,8 @@ enum cp_splice_act {
 /* One step of moving a REPLAY attachment forward. */
 enum cp_splice_step {
 	CP_SPLICE_FROM_HISTORY, /* `next` is in the master's history ring: copy from there */
-	CP_SPLICE_GO_LIVE,      /* caught up with the stream end: cp_splice_go_live */
+	CP_SPLICE_GO_LIVE,      /* caught up with the stream end: cp_splice_go_live (once
+				 * the publishes flow: a tail's start mark, cp_fo_tail_arm) */
 	CP_SPLICE_REQUEST,      /* read the next chunk from Redis: cp_splice_request */
 };
 

@@ -437,24 +437,32 @@ static char *expect_arg(struct env *e)
 	return x;
 }
 
-static int publish_span(struct env *e, int first, int last, int per_ms);
+static int publish_masters(struct env *e, int m_first, int m_last, int first, int last,
+			   int per_ms);
 
 /* Signals seq 1..N of every master, XADD'ed as the edge does; rate-limited so that the
  * run is a live stream, not only a replay. */
 static int publish_all(struct env *e, int per_ms)
 {
-	return publish_span(e, 1, e->nsignals, per_ms);
+	return publish_masters(e, 1, e->nmasters, 1, e->nsignals, per_ms);
 }
 
 /* Signals seq first..last of every master, as publish_all. */
 static int publish_span(struct env *e, int first, int last, int per_ms)
+{
+	return publish_masters(e, 1, e->nmasters, first, last, per_ms);
+}
+
+/* Signals seq first..last of masters m_first..m_last, as publish_all. */
+static int publish_masters(struct env *e, int m_first, int m_last, int first, int last,
+			   int per_ms)
 {
 	/* DECP_FANOUT_ROUND_US: pause after each sequence round (one signal per master), for
 	 * latency measurements at a given rate (docs/perf.md "fanout") */
 	long round_us = getenv("DECP_FANOUT_ROUND_US") ? atol(getenv("DECP_FANOUT_ROUND_US")) : 0;
 
 	for (int s = first; s <= last; s++) {
-		for (int m = 1; m <= e->nmasters; m++) {
+		for (int m = m_first; m <= m_last; m++) {
 			Decp__Signal sg = DECP__SIGNAL__INIT;
 			struct proto_sealed_signal ss;
 			char key[64], id[32], arr[32];
@@ -476,7 +484,7 @@ static int publish_span(struct env *e, int first, int last, int per_ms)
 			redisAppendCommand(e->rc, "XADD %s %s a %s b %b h %b s %b", key, id, arr, ss.body,
 					   ss.body_len, ss.hmac, sizeof(ss.hmac), ss.sig, sizeof(ss.sig));
 		}
-		for (int m = 1; m <= e->nmasters; m++) {
+		for (int m = m_first; m <= m_last; m++) {
 			redisReply *r;
 
 			if (redisGetReply(e->rc, (void **)&r) != REDIS_OK)
@@ -2768,6 +2776,68 @@ out:
 	wsc_close(&b);
 }
 
+/* A standalone fan-out starts tailing a master's stream when its first subscriber comes.
+ * Once that subscriber has SyncEnd, whatever the master sends is live (the trust score
+ * credits only live deliveries): the fan-out goes live only where its tail begins. It used
+ * to send SyncEnd before the tail had read where the stream ended (the tail was blocked
+ * in its XREAD of the other masters for up to 100 ms): what was added meanwhile reached
+ * the subscriber by replay, and only with the master's next signal, however late.
+ * Master 1 is watched first, so that the tail waits in XREAD when each of 2..N comes. */
+static void scenario_tailstart(struct env *e)
+{
+	enum { SIG = 5 };
+	struct wsc c0, c;
+	char tok[32];
+	Decp__ServerMessage *m;
+	bool end = false;
+
+	c0.fd = c.fd = -1;
+	if (wsc_open(e, &c0, "tok-1") != 0 || wsc_subscribe(&c0, 1, 1) != 0) {
+		CHECK(0, "tailstart: subscriber of master 1");
+		goto out;
+	}
+	while (!end && (m = wsc_next(&c0, 30000)) != NULL) {
+		end = m->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_END;
+		decp__server_message__free_unpacked(m, NULL);
+	}
+	CHECK(end, "tailstart: master 1 live");
+	for (int k = 2; k <= e->nmasters; k++) {
+		int live = 0, replayed = 0;
+
+		snprintf(tok, sizeof(tok), "tok-%d", k);
+		end = false;
+		if (wsc_open(e, &c, tok) != 0 || wsc_subscribe(&c, (uint64_t)k, 1) != 0) {
+			CHECK(0, "tailstart: subscriber of master %d", k);
+			goto out;
+		}
+		while (!end && (m = wsc_next(&c, 30000)) != NULL) {
+			end = m->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_END;
+			decp__server_message__free_unpacked(m, NULL);
+		}
+		CHECK(end && publish_masters(e, k, k, 1, SIG, 0) == 0,
+		      "tailstart: master %d live, %d signals sent", k, SIG);
+		while (live + replayed < SIG && (m = wsc_next(&c, 20000)) != NULL) {
+			if (m->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE) {
+				if (m->envelope->replay)
+					replayed++;
+				else
+					live++;
+			}
+			decp__server_message__free_unpacked(m, NULL);
+		}
+		CHECK(live == SIG, "tailstart: master %d: the %d signals sent after SyncEnd arrived "
+		      "live: %d live, %d by replay, %d not within 20 s", k, SIG, live, replayed,
+		      SIG - live - replayed);
+		wsc_close(&c);
+		c.fd = -1;
+	}
+out:
+	if (c.fd >= 0)
+		wsc_close(&c);
+	if (c0.fd >= 0)
+		wsc_close(&c0);
+}
+
 static void scenario_range(struct env *e)
 {
 	enum { NC = 5, HAMMER = 20 };
@@ -3300,12 +3370,7 @@ static void poll_refusals(struct env *e)
 /* XADD signal seq of master 1 alone, as publish_span does. */
 static int publish_m1(struct env *e, int seq)
 {
-	int save = e->nmasters, rc;
-
-	e->nmasters = 1; /* publish_span writes masters 1..nmasters */
-	rc = publish_span(e, seq, seq, 0);
-	e->nmasters = save;
-	return rc;
+	return publish_masters(e, 1, 1, seq, seq, 0);
 }
 
 static void scenario_poll(struct env *e)
@@ -5212,7 +5277,7 @@ int main(int argc, char **argv)
 	{
 		/* wss unless the scenario reads and writes the WebSocket bytes itself */
 		static const char *const raw[] = {"abuse", "keepalive", "range", "close", "flood",
-						  "authcache", "poll"};
+						  "authcache", "poll", "tailstart"};
 		char tls_dir[600];
 
 		e.tls = true;
@@ -5569,6 +5634,8 @@ int main(int argc, char **argv)
 		scenario_keepalive(&e);
 	} else if (strcmp(sc, "range") == 0) {
 		scenario_range(&e);
+	} else if (strcmp(sc, "tailstart") == 0) {
+		scenario_tailstart(&e);
 	} else if (strcmp(sc, "poll") == 0) {
 		scenario_poll(&e);
 	} else if (strcmp(sc, "close") == 0) {
