@@ -500,24 +500,26 @@ static void xctr_publish(struct dworker *dw, const struct dp_net_stats *ns)
 /* Adaptive polling's sleep, at most until `until` (monotonic ns) and SLEEP_MAX_NS: offline
  * for RCU (a table update need not wait for us), then the RX interrupt (intr, where the
  * port has one; counted in poll_sleeps) or a pause (a nap while ACKs are owed, intr false:
- * an ACK record raises no interrupt; counted in poll_naps). */
-static void idle_sleep(struct dworker *dw, uint64_t until, bool intr)
+ * an ACK record raises no interrupt; counted in poll_naps). Returns true when the RX
+ * interrupt woke it (or a frame was already queued), false after a timeout or a pause. */
+static bool idle_sleep(struct dworker *dw, uint64_t until, bool intr)
 {
+	bool woke = false;
 	uint64_t now = dw->now_ns;
 	uint64_t ns = until > now ? until - now : 0;
 	if (ns > SLEEP_MAX_NS)
 		ns = SLEEP_MAX_NS;
 	if (intr && ns < 50000)
-		return; /* not worth a system call */
+		return false; /* not worth a system call */
 	urcu_qsbr_thread_offline();
 	uint64_t t0 = rte_rdtsc();
 	if (intr && dw->rx_intr) {
 		struct rte_epoll_event ev;
 		rte_eth_dev_rx_intr_enable(dw->port, dw->queue);
 		/* A frame that arrived before the interrupt was armed raises none: look once. */
-		if (rte_eth_rx_queue_count(dw->port, dw->queue) <= 0)
-			rte_epoll_wait(RTE_EPOLL_PER_THREAD, &ev, 1,
-				       (int)((ns + 999999) / 1000000));
+		if (rte_eth_rx_queue_count(dw->port, dw->queue) > 0 ||
+		    rte_epoll_wait(RTE_EPOLL_PER_THREAD, &ev, 1, (int)((ns + 999999) / 1000000)) > 0)
+			woke = true;
 		rte_eth_dev_rx_intr_disable(dw->port, dw->queue);
 	} else {
 		struct timespec ts = {0, (long)ns};
@@ -529,6 +531,7 @@ static void idle_sleep(struct dworker *dw, uint64_t until, bool intr)
 	else
 		dw->ctr.poll_naps++;
 	dw->ctr.poll_sleep_ns += (rte_rdtsc() - t0) * dw->d->tsc_mult >> 32;
+	return woke;
 }
 
 static int worker_main(void *arg)
@@ -618,10 +621,20 @@ static int worker_main(void *arg)
 			uint64_t idle = dw->now_ns - last_busy;
 			bool owed = dp_stat_get(dw->w.st, DP_CTR_SIGNALS_ENQUEUED) > dw->acks_in;
 
-			if (idle >= (owed ? IDLE_OWED_NS : IDLE_CLEAR_NS))
-				idle_sleep(dw, next_tick, true);
-			else if (owed && idle >= OWED_SPIN_NS)
+			/* A wake counts as traffic: poll IDLE_CLEAR_NS before sleeping again.
+			 * The interrupt can come before the frame is readable: net_tap's
+			 * rx_burst reads only once its SIGIO handler has run (on any thread
+			 * of the process, a little later), and a worker that slept again at
+			 * once slept through the frame until SLEEP_MAX_NS (the edge-triggered
+			 * interrupt had been spent): p99 1.1-1.3 ms at 2-10k signals/s. */
+			if (idle >= (owed ? IDLE_OWED_NS : IDLE_CLEAR_NS)) {
+				if (idle_sleep(dw, next_tick, true)) {
+					stamp(dw);
+					last_busy = dw->now_ns;
+				}
+			} else if (owed && idle >= OWED_SPIN_NS) {
 				idle_sleep(dw, dw->now_ns + OWED_NAP_NS, false);
+			}
 		}
 	}
 	/* Shutdown: reset every session's connection, keep the counters, free the stack. */
