@@ -14,6 +14,10 @@
 # decp-control, as the demo runs them. With both, each mode's `all` line is followed by
 # the ratio all / edge of p99 and p99.9 in that round.
 #
+# ROLES may also name a comma list (edge,fanout,trust,book: every role but the archiver).
+# DECP_BENCH_CONF="key = value; key = value": more decp-control config lines (e.g.
+# "archiver_read_max = 64").
+#
 # DECP_BENCH_SCHED=N: both redis-servers' main threads, every dataplane thread and
 # decp-master at SCHED_FIFO N (reset-on-fork: Redis's rewrite child runs as normal), as
 # docs/operations.md "Sizing" sets up the ACK path's processes (docs/deploy/
@@ -36,7 +40,12 @@ for m in $MODES; do
 	case $m in fsync | replica | both | os) ;; *) echo "unknown mode '$m' (fsync replica both os)" >&2; exit 2 ;; esac
 done
 for r in $ROLESETS; do
-	case $r in edge | all) ;; *) echo "unknown roles '$r' (edge all)" >&2; exit 2 ;; esac
+	[ "$r" = all ] && continue
+	for x in ${r//,/ }; do
+		case $x in edge | archiver | fanout | trust | book) ;;
+		*) echo "unknown role '$x' in '$r' (edge, all, or a comma list of edge archiver fanout trust book)" >&2; exit 2 ;;
+		esac
+	done
 done
 for p in $PASSES; do
 	case $p in rate | max) ;; *) echo "unknown pass '$p' (rate max)" >&2; exit 2 ;; esac
@@ -86,8 +95,11 @@ measure() {
 		chrt -f -R -p "$DECP_BENCH_SCHED" "$RP2" >/dev/null
 	fi
 	[ "$roles" = all ] && roles="edge,archiver,fanout,trust,book"
+	local extra=()
+	[ -n "${DECP_BENCH_CONF:-}" ] && mapfile -t extra < <(tr ';' '\n' <<<"$DECP_BENCH_CONF")
 	start_pipeline "$dir" "$SHM" "roles = $roles" "redis_host = 127.0.0.1" "redis_port = $P1" \
-		"durability = $mode" "durability_wait_ms = 1000" "fanout_port = 0" "fanout_tls = off" ||
+		"durability = $mode" "durability_wait_ms = 1000" "fanout_port = 0" "fanout_tls = off" \
+		"${extra[@]}" ||
 		{ echo "pipeline not ready ($mode, $roles): $(tail -3 "$dir/control.log")" >&2; exit 1; }
 	[ -n "${DECP_BENCH_SCHED:-}" ] && chrt -a -f -R -p "$DECP_BENCH_SCHED" "$DPPID" >/dev/null
 	"${fifo[@]}" "$MASTER" --connect "127.0.0.1:$(cat "$dir/dp.port")" --masters "$MASTERS" --signals "$signals" \
