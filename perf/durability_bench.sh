@@ -14,7 +14,9 @@
 # decp-control, as the demo runs them. With both, each mode's `all` line is followed by
 # the ratio all / edge of p99 and p99.9 in that round.
 #
-# ROLES may also name a comma list (edge,fanout,trust,book: every role but the archiver).
+# ROLES may also name a comma list (edge,fanout,trust,book: every role but the archiver),
+# or `split`: the roles of `all`, the archiver in a decp-control of its own (same config,
+# no shm), to tell a process's own interference from the machine's.
 # DECP_BENCH_CONF="key = value; key = value": more decp-control config lines (e.g.
 # "archiver_read_max = 64").
 #
@@ -40,7 +42,7 @@ for m in $MODES; do
 	case $m in fsync | replica | both | os) ;; *) echo "unknown mode '$m' (fsync replica both os)" >&2; exit 2 ;; esac
 done
 for r in $ROLESETS; do
-	[ "$r" = all ] && continue
+	[ "$r" = all ] || [ "$r" = split ] && continue
 	for x in ${r//,/ }; do
 		case $x in edge | archiver | fanout | trust | book) ;;
 		*) echo "unknown role '$x' in '$r' (edge, all, or a comma list of edge archiver fanout trust book)" >&2; exit 2 ;;
@@ -61,9 +63,9 @@ T=$(mktemp -d "${DECP_TEST_TMPDIR:-/tmp}/decp-durbench.XXXXXX")
 SHM=decp-durbench-$$
 RP1= RP2= DPPID= CPPID=
 stop_all() {
-	for p in $CPPID $DPPID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+	for p in ${ARPID:-} $CPPID $DPPID; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 	for p in $RP1 $RP2; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-	CPPID= DPPID= RP1= RP2=
+	CPPID= DPPID= RP1= RP2= ARPID=
 	rm -f "/dev/shm/$SHM"
 }
 trap 'stop_all; rm -rf "$T"' EXIT
@@ -95,13 +97,19 @@ measure() {
 		chrt -f -R -p "$DECP_BENCH_SCHED" "$RP2" >/dev/null
 	fi
 	[ "$roles" = all ] && roles="edge,archiver,fanout,trust,book"
+	local r2=$roles
+	[ "$roles" = split ] && r2="edge,fanout,trust,book"
 	local extra=()
 	[ -n "${DECP_BENCH_CONF:-}" ] && mapfile -t extra < <(tr ';' '\n' <<<"$DECP_BENCH_CONF")
-	start_pipeline "$dir" "$SHM" "roles = $roles" "redis_host = 127.0.0.1" "redis_port = $P1" \
+	start_pipeline "$dir" "$SHM" "roles = $r2" "redis_host = 127.0.0.1" "redis_port = $P1" \
 		"durability = $mode" "durability_wait_ms = 1000" "fanout_port = 0" "fanout_tls = off" \
 		"${extra[@]}" ||
 		{ echo "pipeline not ready ($mode, $roles): $(tail -3 "$dir/control.log")" >&2; exit 1; }
 	[ -n "${DECP_BENCH_SCHED:-}" ] && chrt -a -f -R -p "$DECP_BENCH_SCHED" "$DPPID" >/dev/null
+	if [ "$roles" = split ]; then
+		sed 's/^roles = .*/roles = archiver/; s/^shm = .*//' "$dir/control.conf" >"$dir/arch.conf"
+		"$CTLBIN" --config "$dir/arch.conf" >"$dir/arch.log" 2>&1 & ARPID=$!
+	fi
 	"${fifo[@]}" "$MASTER" --connect "127.0.0.1:$(cat "$dir/dp.port")" --masters "$MASTERS" --signals "$signals" \
 		--rate "$rate" --key-seed dur --fake-ed25519 --time-limit-s 300 | tail -1
 	stop_all

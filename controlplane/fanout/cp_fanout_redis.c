@@ -148,10 +148,15 @@ void *cp_fo_replay_main(void *arg)
 	return NULL;
 }
 
+/* m into the publish ring; the tail may wait (unlike the edge): Redis holds the backlog.
+ * Dropped (unreferenced) only when the fan-out stops first. */
 static void tail_ring_put(struct cp_fanout *f, struct cp_fmsg *m)
 {
-	/* the tail may wait (unlike the edge): Redis holds the backlog */
-	while (cp_fo_ring_put(f, m) != 0 && !atomic_load_explicit(&f->stop, memory_order_acquire)) {
+	while (cp_fo_ring_put(f, m) != 0) {
+		if (atomic_load_explicit(&f->stop, memory_order_acquire)) {
+			cp_fmsg_unref(m);
+			return;
+		}
 		lws_cancel_service(f->ctx);
 		usleep(1000);
 	}
