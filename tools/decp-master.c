@@ -359,8 +359,9 @@ fail:
 static void drop_conn(struct dm_thread *t, struct master *m, uint64_t retry_ns)
 {
 	if (m->state == M_HELLO && m->ssl == NULL && t->cfg->tls == NULL && t->st.reconnects == 0)
-		fprintf(stderr, "decp-master: master %" PRIu64 ": closed before HelloAck; a "
-				"dataplane with tls = required needs --ca FILE\n", m->id);
+		fprintf(stderr, "decp-master: master %" PRIu64 ": the connection closed before "
+				"HelloAck (reconnecting); if the dataplane has tls = required, give "
+				"--ca FILE\n", m->id);
 	conn_end(m, 1);
 	m->out_len = 0;
 	m->want_out = 0;
