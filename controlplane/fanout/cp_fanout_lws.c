@@ -746,7 +746,8 @@ out:
 }
 
 /* The tail's start mark for m: it reads m's stream after `last`. Replays waiting for it
- * go on: up to `last` from Redis (m->last_seq says where the stream ended), then live. */
+ * go on: up to `last` from Redis (m->last_seq says where the stream ended), then live;
+ * live-only Subscribes waiting for it go live after `last` (their SyncEnd). */
 static void master_arm(struct cp_fanout *f, struct master *m, uint64_t last)
 {
 	if (m->armed)
@@ -754,9 +755,17 @@ static void master_arm(struct cp_fanout *f, struct master *m, uint64_t last)
 	m->armed = true;
 	if (m->last_seq == 0)
 		m->last_seq = last; /* nothing published yet; the history stays empty */
-	for (struct attach *a = m->subs; a != NULL; a = a->m_next)
-		if (a->sp.mode == CP_SPLICE_REPLAY && !a->s->dead)
+	for (struct attach *a = m->subs; a != NULL; a = a->m_next) {
+		if (a->s->dead)
+			continue;
+		if (a->live_wait && a->sp.mode == CP_SPLICE_NEW) {
+			cp_splice_live_only(&a->sp, m->last_seq);
+			sess_send_ctl(a->s, cp_fmsg_sync_end(m->id, m->last_seq));
+		} else if (a->sp.mode == CP_SPLICE_REPLAY) {
 			attach_pump(f, a);
+		}
+		a->live_wait = false;
+	}
 }
 
 /* direct: write at once where the queue is empty (sess_write_now); false when the lws
@@ -886,9 +895,14 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		return;
 	}
 	if (sub->from_sequence == 0) {
-		/* live only; 0 = this process has not seen the master's stream yet (fed by
-		 * the edge, or the tail just started): take whatever is published next */
+		/* live only. Fed by the edge, last_seq 0 = nothing published since this
+		 * process started: take whatever is published next. Tailing Redis, SyncEnd
+		 * waits for the tail's start mark: live from where the tail reads on */
 		sess_send_ctl(s, cp_fmsg_sync_start(m->id, 0, m->last_seq));
+		if (!m->armed && a->sp.mode == CP_SPLICE_NEW) {
+			a->live_wait = true; /* live from where the tail starts (master_arm) */
+			return;
+		}
 		cp_splice_live_only(&a->sp, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
 		return;
