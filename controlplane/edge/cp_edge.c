@@ -281,6 +281,18 @@ static void try_attach(struct edge *e, uint64_t now)
 						     : strerror(-rc));
 		return;
 	}
+	/* The segment of a dataplane that died (kill -9, a crash) stays until the next one
+	 * replaces it. Attached, it took the READY push's 5 s wait for nobody, then the
+	 * health check, then the same segment again: a restarted dataplane waited up to 5 s
+	 * for its edge. Only a live one is attached (heartbeat within dataplane_stale_ms). */
+	int h = cp_shm_check(&e->c, (uint64_t)e->cfg->dataplane_stale_ms * 1000000ull);
+	if (h != CP_SHM_OK) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "waiting for the dataplane segment %s: its dataplane "
+			  "(pid %d) %s", e->cfg->shm, (int)e->c.s.hdr->dp_pid,
+			  h == CP_SHM_STALE ? "stopped heartbeating" : "is not running");
+		cp_shm_detach(&e->c);
+		return;
+	}
 	e->attached = true;
 	e->need_push = true;
 	e->attaches++;

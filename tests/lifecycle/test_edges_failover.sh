@@ -254,6 +254,7 @@ first=$(echo $onA | cut -d' ' -f1)
 	bad "claims before the kill: $nA masters on edge A ($onA; want most of 1..$half), 98 on '$(sess 98)'; $(diag "$SHMA"); $(diag "$SHMB")"
 before=$(last_seq "$R" "${first:-1}")
 t_kill=$(date +%s%N)
+DPA_DEAD=$DPA
 kill -KILL "$DPA"; wait "$DPA" 2>/dev/null; DPA=
 # every master that was on A logs in on B
 n=$(moved_to edge-b $onA)
@@ -288,6 +289,11 @@ grep -q "a newer login elsewhere took its session" "$T/edge-a.log" && ok ||
 start_dp "$NSA" "$A" "$SHMA" "$T/dpa2.log"; DPA=$!
 for _ in $(seq 1 600); do ready "$SHMA" && break; sleep 0.05; done
 ready "$SHMA" && ok || bad "edge A did not make the restarted dataplane ready: $(tail -2 "$T/edge-a.log")"
+# the killed dataplane's segment stays in /dev/shm until the next one replaces it: edge A
+# must not attach it again (each try waited 5 s for a READY nobody applied, so a restarted
+# dataplane waited up to 5 s for its edge)
+n=$(grep -c "attached dataplane segment /$SHMA (.*pid $DPA_DEAD)" "$T/edge-a.log")
+[ "$n" = 1 ] && ok || bad "edge A attached the segment of its killed dataplane (pid $DPA_DEAD) $n times, want 1 (before the kill)"
 nh=$((HUNG_LAST - HUNG_FIRST + 1))
 ip netns exec "$NSC" "$MASTER" --connect "$B,$A" --masters $nh --master-base $HUNG_FIRST \
 	--rate $((RATE / 2)) "${common[@]}" --ack-timeout-ms 300 --failover-log "$T/fo3" --acked-file "$T/acked3" \
