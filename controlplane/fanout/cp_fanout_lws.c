@@ -755,6 +755,8 @@ static void master_arm(struct cp_fanout *f, struct master *m, uint64_t last)
 	m->armed = true;
 	if (m->last_seq == 0)
 		m->last_seq = last; /* nothing published yet; the history stays empty */
+	if (m->pollers != NULL && m->last_seq != 0)
+		cp_fo_poll_published(f, m); /* parked at the unknown end: read Redis to it */
 	for (struct attach *a = m->subs; a != NULL; a = a->m_next) {
 		if (a->s->dead)
 			continue;
