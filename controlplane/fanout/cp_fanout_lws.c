@@ -760,13 +760,14 @@ static void master_arm(struct cp_fanout *f, struct master *m, uint64_t last)
 	for (struct attach *a = m->subs; a != NULL; a = a->m_next) {
 		if (a->s->dead)
 			continue;
-		if (a->live_wait && a->sp.mode == CP_SPLICE_NEW) {
+		/* NEW after its Subscribe: only a live-only one waiting for this mark (every
+		 * other Subscribe leaves NEW: HELD, REPLAY or LIVE) */
+		if (a->sp.mode == CP_SPLICE_NEW) {
 			cp_splice_live_only(&a->sp, m->last_seq);
 			sess_send_ctl(a->s, cp_fmsg_sync_end(m->id, m->last_seq));
 		} else if (a->sp.mode == CP_SPLICE_REPLAY) {
 			attach_pump(f, a);
 		}
-		a->live_wait = false;
 	}
 }
 
@@ -901,10 +902,8 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 		 * process started: take whatever is published next. Tailing Redis, SyncEnd
 		 * waits for the tail's start mark: live from where the tail reads on */
 		sess_send_ctl(s, cp_fmsg_sync_start(m->id, 0, m->last_seq));
-		if (!m->armed && a->sp.mode == CP_SPLICE_NEW) {
-			a->live_wait = true; /* live from where the tail starts (master_arm) */
-			return;
-		}
+		if (!m->armed && a->sp.mode == CP_SPLICE_NEW)
+			return; /* stays NEW: master_arm makes it live where the tail starts */
 		cp_splice_live_only(&a->sp, m->last_seq);
 		sess_send_ctl(s, cp_fmsg_sync_end(m->id, m->last_seq));
 		return;

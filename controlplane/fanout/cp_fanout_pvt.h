@@ -93,8 +93,6 @@ struct attach {
 				   * instead of a stale or lost replay (cp_fanout_snap.h) */
 	uint64_t resync_seq;      /* the sequence of the last snapshot sent ... */
 	bool resyncing;           /* ... until its ResyncDone (DEGRADED_GAP written) */
-	bool live_wait;           /* a live-only Subscribe before the tail's start mark:
-				   * master_arm makes it live and sends its SyncEnd */
 };
 
 struct master {
