@@ -16,11 +16,20 @@
 
 #define ROLE "trust"
 #define INBOX_BATCH "1000"
+#define INBOX_BATCH_N 1000
 #define US_PER_S INT64_C(1000000)
+
+/*
+ * The statements of a batch, prepared once per session (cp_pg_exec_prepared): parsing and
+ * planning them on every batch cost PostgreSQL about 1 ms of a batch's 1.3 ms, more than
+ * running them (docs/perf.md "trust").
+ */
+enum trust_stmt { TS_INBOX, TS_LOAD, TS_STORE, TS_EXEC, TS_PAUSE, TS_DELETE };
 
 /* What /metrics shows of the role (written by the role thread, read by the scrape). */
 struct trust_counters {
 	_Atomic uint64_t events;       /* inbox rows scored */
+	_Atomic uint64_t batches;      /* transactions that scored inbox rows */
 	_Atomic uint64_t auto_pauses;  /* -> PAUSED_TOXIC */
 	_Atomic uint64_t recoveries;   /* PAUSED_TOXIC -> SYNCED */
 	_Atomic uint64_t recovery_credits; /* subscriptions credited by a tick */
@@ -49,6 +58,9 @@ static void trust_stats(void *arg, struct cp_metrics *m)
 	const struct trust_counters *c = arg;
 	cp_metrics_counter(m, "decp_trust_events_total", "events scored by the trust role",
 			   ld(&c->events));
+	cp_metrics_counter(m, "decp_trust_batches_total",
+			   "transactions that scored inbox events (events / batches: the batch size)",
+			   ld(&c->batches));
 	cp_metrics_counter(m, "decp_trust_auto_pauses_total",
 			   "subscriptions moved to PAUSED_TOXIC", ld(&c->auto_pauses));
 	cp_metrics_counter(m, "decp_trust_recoveries_total", "PAUSED_TOXIC -> SYNCED on recovery",
@@ -153,8 +165,8 @@ static void cols_free(struct cols *c)
 /* Runs sql with the columns as array literals $1..$k (nothing when there are no rows).
  * Returns the result (the caller clears it) or NULL: no rows, out of memory or failed
  * (logged; *failed set). */
-static PGresult *cols_exec(struct trust *t, struct cols *c, const char *sql, const char *what,
-			   bool *failed)
+static PGresult *cols_exec(struct trust *t, struct cols *c, enum trust_stmt slot,
+			   const char *sql, const char *what, bool *failed)
 {
 	char *lit[COLS_MAX] = {0};
 	const char *p[COLS_MAX];
@@ -172,7 +184,7 @@ static PGresult *cols_exec(struct trust *t, struct cols *c, const char *sql, con
 		snprintf(lit[i], n, "{%s}", c->a[i] ? c->a[i] : "");
 		p[i] = lit[i];
 	}
-	r = cp_pg_exec(&t->pg, sql, c->k, p);
+	r = cp_pg_exec_prepared(&t->pg, slot, sql, c->k, p);
 	if (!q_ok(t, r, what)) {
 		PQclear(r);
 		r = NULL;
@@ -185,10 +197,11 @@ out:
 }
 
 /* cols_exec for a statement whose result is not needed. 0 or -EIO. */
-static int cols_run(struct trust *t, struct cols *c, const char *sql, const char *what)
+static int cols_run(struct trust *t, struct cols *c, enum trust_stmt slot, const char *sql,
+		    const char *what)
 {
 	bool failed;
-	PQclear(cols_exec(t, c, sql, what, &failed));
+	PQclear(cols_exec(t, c, slot, sql, what, &failed));
 	return failed ? -EIO : 0;
 }
 
@@ -202,7 +215,7 @@ static int cols_run(struct trust *t, struct cols *c, const char *sql, const char
 static int pause_many(struct trust *t, struct cols *c)
 {
 	bool failed;
-	PGresult *r = cols_exec(t, c,
+	PGresult *r = cols_exec(t, c, TS_PAUSE,
 		"WITH p AS (UPDATE subscriptions s SET state = 'PAUSED_TOXIC', state_reason ="
 		" 'trust score ' || u.score || ' < 50' FROM unnest($1::bigint[], $2::int[])"
 		" AS u(id, score) WHERE s.id = u.id"
@@ -258,19 +271,20 @@ static int resume(struct trust *t, const char *id, int score)
 struct trust_row {
 	struct guard_trust g;
 	int64_t credited_seq;
+	bool paused;               /* PAUSED_TOXIC already: nothing for pause_many to do */
 };
 
 /* Load, locking the subscription rows in ascending id (the order billing and the
  * archiver's money paths take them), the persisted trust state of the ids in `ids`
- * (one column). Result rows: id, score, quiet_since (us), credited sequence, in id
- * order; NULL on failure. */
+ * (one column). Result rows: id, score, quiet_since (us), credited sequence, whether
+ * PAUSED_TOXIC, in id order; NULL on failure. */
 static PGresult *load_many(struct trust *t, struct cols *ids)
 {
 	bool failed;
-	return cols_exec(t, ids,
+	return cols_exec(t, ids, TS_LOAD,
 		"SELECT s.id, s.trust_score, (extract(epoch FROM coalesce(x.quiet_since,"
-		" s.created_at)) * 1000000)::bigint, coalesce(x.credited_sequence, 0)"
-		" FROM subscriptions s LEFT JOIN subscription_trust x ON x.subscription_id = s.id"
+		" s.created_at)) * 1000000)::bigint, coalesce(x.credited_sequence, 0),"
+		" s.state = 'PAUSED_TOXIC' FROM subscriptions s LEFT JOIN subscription_trust x ON x.subscription_id = s.id"
 		" WHERE s.id = ANY($1::bigint[]) ORDER BY s.id FOR NO KEY UPDATE OF s",
 		"load trust", &failed);
 }
@@ -280,6 +294,7 @@ static void row_of(PGresult *r, int i, struct trust_row *row)
 	row->g.score = atoi(PQgetvalue(r, i, 1));
 	row->g.quiet_since_ns = us_to_ns(strtoll(PQgetvalue(r, i, 2), NULL, 10));
 	row->credited_seq = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+	row->paused = PQgetvalue(r, i, 4)[0] == 't';
 }
 
 /* Rows to store: id, score, quiet_since (us), incidents, executions (added), credited. */
@@ -298,7 +313,7 @@ static int store_add(struct cols *st, const char *id, const struct trust_row *ro
 
 static int store_many(struct trust *t, struct cols *st)
 {
-	return cols_run(t, st,
+	return cols_run(t, st, TS_STORE,
 		"WITH u AS (SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[],"
 		" $4::bigint[], $5::bigint[], $6::bigint[]) AS u(id, score, quiet, inc, exe, cred)),"
 		" s AS (UPDATE subscriptions s SET trust_score = u.score FROM u WHERE s.id = u.id"
@@ -387,7 +402,7 @@ static int score_one(struct trust *t, PGresult *in, int from, int to, struct tru
 /* One statement for all execution reports of the batch. 0 or -EIO. */
 static int exec_store(struct trust *t, struct cols *x)
 {
-	return cols_run(t, x,
+	return cols_run(t, x, TS_EXEC,
 		"INSERT INTO execution_reports (subscription_id, sequence, received_at,"
 		" credited, why_not) SELECT s, q, timestamptz 'epoch' + a * interval"
 		" '1 microsecond', w IS NULL, w FROM unnest($1::bigint[], $2::bigint[],"
@@ -430,7 +445,7 @@ static int score_batch(struct trust *t, PGresult *in, int n)
 		if (score_one(t, in, i, j, &row, &incidents, &executions, &x) != 0 ||
 		    store_add(&st, id, &row, incidents, executions) != 0)
 			goto out;
-		if (guard_trust_should_pause(&row.g)) {
+		if (guard_trust_should_pause(&row.g) && !row.paused) {
 			char sc[16];
 			snprintf(sc, sizeof(sc), "%d", row.g.score);
 			if (cols_add(&pz, (const char *const[]){id, sc}) != 0)
@@ -473,7 +488,7 @@ static int drain_once(struct trust *t)
 	const char *wp[2] = {win, half_ttl};
 	if (!exec1(t, "BEGIN"))
 		return -EIO;
-	PGresult *in = cp_pg_exec(&t->pg,
+	PGresult *in = cp_pg_exec_prepared(&t->pg, TS_INBOX,
 		/* The oldest rows (primary key order), then grouped per subscription. For an
 		 * EXECUTE, whether trust_deliveries shows it delivered live and in time. */
 		"SELECT id, subscription_id, event,"
@@ -521,8 +536,8 @@ static int drain_once(struct trust *t)
 	if (n > 0) {
 		ids = id_array(in, n);
 		const char *p[1] = {ids};
-		PGresult *d = ids ? cp_pg_exec(&t->pg, "DELETE FROM trust_inbox WHERE id = ANY($1::bigint[])",
-					       1, p) : NULL;
+		PGresult *d = ids ? cp_pg_exec_prepared(&t->pg, TS_DELETE, "DELETE FROM trust_inbox"
+							" WHERE id = ANY($1::bigint[])", 1, p) : NULL;
 		bool ok = q_ok(t, d, "delete inbox rows");
 		PQclear(d);
 		if (!ok)
@@ -530,7 +545,11 @@ static int drain_once(struct trust *t)
 	}
 	free(ids);
 	PQclear(in);
-	return exec1(t, "COMMIT") ? n : -EIO;
+	if (!exec1(t, "COMMIT"))
+		return -EIO;
+	if (n > 0)
+		atomic_fetch_add(&t->counters.batches, 1);
+	return n;
 fail:
 	free(ids);
 	PQclear(in);
@@ -676,10 +695,10 @@ int cp_trust_run(struct cp_ctx *ctx)
 		}
 		int n = drain_once(&t);
 		cp_alert_flush(&t.alerts, &t.pg, false);
-		if (n > 0)
-			continue;
+		if (n == INBOX_BATCH_N)
+			continue; /* a full batch: more are waiting; otherwise the next window */
 		uint64_t now = cp_now_ns();
-		if (n == 0 && now >= next_tick) {
+		if (n >= 0 && now >= next_tick) {
 			tick(&t);
 			next_tick = now + (uint64_t)cfg->trust_tick_s * 1000000000ull;
 		}
