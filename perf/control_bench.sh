@@ -15,7 +15,8 @@
 #   all      every role at normal priority
 # MODE sched: the ACK path first (issue 26), before / after, each round alternating:
 #   alone-0  the ingest path alone (edge only), everything at normal priority, and the
-#            archiver reading archiver_batch entries at once (archiver_read_max 100000)
+#            archiver reading archiver_batch entries at once (archiver_read_max and
+#            archiver_read_live 100000)
 #   all-0    every role but the api (edge, archiver, fanout, trust, book), the same
 #   alone-S  the ingest path alone as shipped: edge_sched/background_sched defaults, and
 #            Redis, the dataplane and decp-master at SCHED_FIFO 10 (DECP_BENCH_SCHED)
@@ -70,7 +71,7 @@ ratio() { # LABEL_ALL LABEL_ALONE: all / alone of p99 and p99.9, this round
 	awk -v a="${P99[$1]}" -v b="${P99[$2]}" -v c="${P999[$1]}" -v d="${P999[$2]}" -v l="$1/$2" \
 		'BEGIN { printf "ratio %-16s p99 %.2f  p99.9 %.2f\n", l, a / b, c / d }'
 }
-OFF="edge_sched = inherit;background_sched = inherit;archiver_read_max = 100000"
+OFF="edge_sched = inherit;background_sched = inherit;archiver_read_max = 100000;archiver_read_live = 100000"
 
 HOG=
 stop_hog() {

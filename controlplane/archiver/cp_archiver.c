@@ -72,6 +72,9 @@ struct arch {
 	uint64_t rows, skipped, events, batches, claimed, reports, report_dups;
 	uint64_t reads;              /* XREADGROUPs of new entries that returned some */
 	unsigned int largest_read;   /* the most entries one of them returned */
+	unsigned int largest_live;   /* ... of those read while keeping up (!behind) */
+	bool behind;                 /* the last batch held half of archiver_batch or more: a
+				      * backlog, read in archiver_read_max (else _read_live) */
 	struct tier_stats *tier;   /* the process's archive counters; NULL: not this loop's job */
 };
 
@@ -747,6 +750,18 @@ static int claim(struct arch *a)
  * wait). *more tells that some stream gave all it was asked: it may hold more. Returns 0,
  * -EAGAIN (Redis failed) or -ENOMEM.
  */
+/* A read of new entries returned got of them: counted for the stop line. */
+static void note_read(struct arch *a, unsigned int got)
+{
+	if (got == 0)
+		return;
+	a->reads++;
+	if (got > a->largest_read)
+		a->largest_read = got;
+	if (!a->behind && got > a->largest_live)
+		a->largest_live = got;
+}
+
 static int read_new_cluster(struct arch *a, unsigned int want, unsigned int block_ms,
 			    bool *more);
 
@@ -813,11 +828,7 @@ static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bo
 				return -ENOMEM;
 			}
 	}
-	if (a->n_ents > before) {
-		a->reads++;
-		if (a->n_ents - before > a->largest_read)
-			a->largest_read = a->n_ents - before;
-	}
+	note_read(a, a->n_ents - before);
 	return hold_reply(a, rep);
 }
 
@@ -897,11 +908,8 @@ static int read_new_cluster(struct arch *a, unsigned int want, unsigned int bloc
 	free(at);
 	if (regroup)
 		a->n_feeds = 0;
-	if (a->n_ents > before) {
-		a->reads++;
-		if (a->n_ents - before > a->largest_read)
-			a->largest_read = a->n_ents - before;
-	} else if (rc == 0 && block_ms > 0) {
+	note_read(a, a->n_ents - before);
+	if (a->n_ents == before && rc == 0 && block_ms > 0) {
 		for (unsigned int left = block_ms; left > 0 && !stopping(a);) {
 			unsigned int step = left < 10 ? left : 10;
 			cp_sleep_ms(step);
@@ -913,12 +921,15 @@ static int read_new_cluster(struct arch *a, unsigned int want, unsigned int bloc
 
 /*
  * The next batch of new entries: up to archiver_batch, read in XREADGROUPs of at most
- * archiver_read_max entries each, back to back while the streams hold more. Redis runs one
+ * archiver_read_live entries each while the archiver keeps up (archiver_read_max when its
+ * last batch showed a backlog), back to back while the streams hold more. Redis runs one
  * command at a time and an XREADGROUP costs it a few us per entry (the pending list, an
  * XCLAIM in the AOF), so one read of a thousand entries holds the edge's next write for
  * milliseconds; between small reads Redis serves the edge (docs/perf.md "control", issue
- * 26). Only the first read waits (archiver_block_ms). Returns 0, -EAGAIN (Redis failed;
- * the batch keeps what was read) or -ENOMEM.
+ * 26). Small reads cost Redis more per entry, which matters only with a backlog: there
+ * the larger reads drain it about twice as fast. Only the first read waits
+ * (archiver_block_ms). Returns 0, -EAGAIN (Redis failed; the batch keeps what was read)
+ * or -ENOMEM.
  */
 static int read_batch(struct arch *a)
 {
@@ -927,8 +938,9 @@ static int read_batch(struct arch *a)
 	for (;;) {
 		unsigned int left = cfg->archiver_batch - a->n_ents;
 		bool more = false;
-		int rc = read_new(a, left < cfg->archiver_read_max ? left : cfg->archiver_read_max,
-				  block_ms, &more);
+		unsigned int cap = a->behind || cfg->archiver_read_live > cfg->archiver_read_max
+				   ? cfg->archiver_read_max : cfg->archiver_read_live;
+		int rc = read_new(a, left < cap ? left : cap, block_ms, &more);
 		if (rc != 0 || !more || a->n_ents >= cfg->archiver_batch || stopping(a))
 			return rc;
 		block_ms = 0;
@@ -1143,14 +1155,16 @@ static int archiver_loop(const struct worker *w)
 			(void)trim(&a, now);
 		a.batches++;
 		bool small = a.n_ents < cfg->archiver_batch / 2;
+		a.behind = !small;
 		release_batch(&a);
 		if (small)
 			linger(&a);
 	}
 	cp_log(CP_LOG_INFO, ROLE, "stopped: rows=%" PRIu64 " skipped=%" PRIu64 " events=%" PRIu64
 	       " batches=%" PRIu64 " claimed=%" PRIu64 " reports=%" PRIu64 " report_duplicates=%"
-	       PRIu64 " reads=%" PRIu64 " largest_read=%u", a.rows, a.skipped, a.events, a.batches,
-	       a.claimed, a.reports, a.report_dups, a.reads, a.largest_read);
+	       PRIu64 " reads=%" PRIu64 " largest_read=%u largest_live_read=%u", a.rows, a.skipped,
+	       a.events, a.batches, a.claimed, a.reports, a.report_dups, a.reads, a.largest_read,
+	       a.largest_live);
 	if (rc == -ENOMEM)
 		cp_log(CP_LOG_ERR, ROLE, "out of memory");
 	release_batch(&a);

@@ -56,6 +56,7 @@ static const struct key keys[] = {
 	{"archiver_threads", K_U32, F(archiver_threads), 0, 1, 16},
 	{"archiver_linger_ms", K_U32, F(archiver_linger_ms), 0, 0, 10000},
 	{"archiver_read_max", K_U32, F(archiver_read_max), 0, 1, 100000},
+	{"archiver_read_live", K_U32, F(archiver_read_live), 0, 1, 100000},
 	{"partition_maint_s", K_U32, F(partition_maint_s), 0, 1, 86400},
 	{"redis_keep_signals", K_U32, F(redis_keep_signals), 0, 1000, 1000000000},
 	{"archive_warm_dir", K_STR, F(archive_warm_dir), S(archive_warm_dir), 0, 0},
@@ -136,6 +137,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->archiver_threads = 2;
 	c->archiver_linger_ms = 100;
 	c->archiver_read_max = 256;
+	c->archiver_read_live = 64;
 	c->partition_maint_s = 3600;
 	c->redis_keep_signals = 1000000;
 	c->archive_cold_after_days = 365; /* the seed: warm for a year, then cold */

@@ -91,6 +91,7 @@ struct cp_config {
 	uint32_t archiver_threads;       /* archiver loops (consumers, PG sessions) */
 	uint32_t archiver_linger_ms;     /* pause after a small batch, so the next is larger */
 	uint32_t archiver_read_max;      /* entries per XREADGROUP at most (a batch takes several) */
+	uint32_t archiver_read_live;     /* the same while the archiver keeps up (no backlog) */
 	uint32_t partition_maint_s;      /* maintain_partitions() period */
 	uint32_t redis_keep_signals;     /* archived entries kept per master stream (replay) */
 	char archive_warm_dir[512];      /* warm tier: days past the hot window are exported

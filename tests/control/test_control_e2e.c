@@ -840,12 +840,13 @@ static void check_default_sched(struct env *e)
 
 static bool archiver_counts(const struct env *e, const char *name, uint64_t *rows,
 			    uint64_t *skipped, uint64_t *claimed);
-static unsigned int largest_read;
+static unsigned int largest_read, largest_live_read;
 
 /* archiver_read_max (default 256) takes effect: the masters' backlog (unthrottled, so the
  * archiver falls behind) was read in XREADGROUPs of at most that many entries, not
- * archiver_batch (5,000) at once (issue 26: Redis serves the edge between them). The
- * archiver logs its largest read when it stops. */
+ * archiver_batch (5,000) at once (issue 26: Redis serves the edge between them); while it
+ * kept up (its first batch, the tail of the run) in reads of at most archiver_read_live
+ * (default 64). The archiver logs its largest reads when it stops. */
 static void check_read_max(struct env *e)
 {
 	uint64_t rows = 0, skipped = 0, claimed = 0;
@@ -854,6 +855,8 @@ static void check_read_max(struct env *e)
 	      "the archiver logged its counts (%" PRIu64 " rows)", rows);
 	CHECK(largest_read > 0 && largest_read <= 256, "largest XREADGROUP %u entries, want "
 	      "1..256 (archiver_read_max)", largest_read);
+	CHECK(largest_live_read > 0 && largest_live_read <= 64, "largest XREADGROUP while "
+	      "keeping up %u entries, want 1..64 (archiver_read_live)", largest_live_read);
 }
 
 /* On a cluster: the masters' streams are on more than one primary (else the run did not
@@ -1110,6 +1113,10 @@ static bool archiver_counts(const struct env *e, const char *name, uint64_t *row
 			unsigned int n = l != NULL ? (unsigned int)atoi(l + 14) : UINT32_MAX;
 			if (n > largest_read) /* a line without the field fails the check */
 				largest_read = n;
+			l = strstr(p, " largest_live_read=");
+			n = l != NULL ? (unsigned int)atoi(l + 19) : UINT32_MAX;
+			if (n > largest_live_read)
+				largest_live_read = n;
 		}
 	}
 	if (f != NULL)

@@ -115,6 +115,12 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_max", "100001", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_max", "64", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.archiver_read_max, 64);
+	/* archiver_read_live: 1..100000, default 64 */
+	CU_ASSERT_EQUAL(c.archiver_read_live, 64);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_live", "0", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "archiver_read_live: 0 is out of range 1..100000"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_read_live", "32", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.archiver_read_live, 32);
 	unsigned int roles = 0;
 	CU_ASSERT_EQUAL(cp_config_parse_roles("all", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLES_ALL);
