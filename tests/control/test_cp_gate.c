@@ -98,6 +98,18 @@ static int wait_handed(int n)
 	return got;
 }
 
+/* Stats once pending == n (the gate closes an evicted connection before it adds the one
+ * that evicted it, so the count settles a moment after the close is seen), or after 10 s. */
+static void wait_pending(struct cp_gate *g, uint64_t n, struct cp_gate_stats *st)
+{
+	for (int i = 0; i < 10000; i++) {
+		cp_gate_stats_get(g, st);
+		if (st->pending == n)
+			return;
+		usleep(1000);
+	}
+}
+
 static bool wait_holding(void)
 {
 	struct timespec dl;
@@ -244,7 +256,7 @@ static void test_oldest_with_head_served(void)
 	/* the idle ones stay held; a fifth evicts the first of them */
 	idle[4] = client(NULL);
 	CU_ASSERT_EQUAL(closed_within(idle[0], 10000, NULL, 0), 1);
-	cp_gate_stats_get(g, &st);
+	wait_pending(g, 4, &st);
 	CU_ASSERT_EQUAL(st.evicted, 1);
 	CU_ASSERT_EQUAL(st.pending, 4);
 	for (int i = 1; i < 5; i++)
