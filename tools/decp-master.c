@@ -5,7 +5,10 @@
  * challenge: the license token never leaves the process), and sends its
  * signals 1..N (from a trade file or a synthetic generator), HMAC-SHA256 + Ed25519 signed,
  * keeping at most --window unacknowledged. It follows the ingest protocol's recovery rules:
- *   Ack(seq)            seq is durable: forget it, record its ACK latency
+ *   Ack(seq)            seq is durable: forget it, record its ACK latency (from the
+ *                       signal's first send, also when it was resent or its
+ *                       durability came with a HelloAck: a stall that made the master
+ *                       reconnect shows in the percentiles and the max)
  *   Nack BUSY(seq)      back off (1 ms, doubling per BUSY round up to 256 ms; any ACK resets
  *                       it), resend from seq
  *   Nack GAP(expected)  resend from expected
@@ -139,7 +142,8 @@ struct master {
 				 * full (e.g. decp-control down), so resends do not spin */
 	uint64_t last_tx;
 	uint64_t active_since;  /* HelloAck time: ACK timeouts count from here at the earliest */
-	uint64_t *sent_ns;      /* [seq], 0 = never sent */
+	uint64_t *sent_ns;      /* [seq], the last send (ACK timeouts); 0 = never sent */
+	uint64_t *first_ns;     /* [seq], the first send (ACK latency) */
 	uint8_t *acked;         /* [seq] */
 	struct proto_frame_decoder dec;
 	uint8_t decbuf[PROTO_FRAME_MAX_DEFAULT];
@@ -569,8 +573,8 @@ static void mark_acked(struct dm_thread *t, struct master *m, uint64_t seq, uint
 	m->acked[seq] = 1;
 	t->st.acked++;
 	t->last_ack = now;
-	if (record && m->sent_ns[seq] != 0 && t->n_lat < t->cap_lat)
-		t->lat[t->n_lat++] = now - m->sent_ns[seq];
+	if (record && m->first_ns[seq] != 0 && t->n_lat < t->cap_lat)
+		t->lat[t->n_lat++] = now - m->first_ns[seq];
 }
 
 static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p, size_t len)
@@ -609,7 +613,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		}
 		for (uint64_t s = m->low_unacked; s < e && s <= cfg->signals; s++)
 			if (!m->acked[s]) {
-				mark_acked(t, m, s, now, 0);
+				mark_acked(t, m, s, now, 1);
 				t->st.acked_by_hello++;
 			}
 		advance_low(cfg, m, cfg->signals);
@@ -779,9 +783,11 @@ static int pump(struct dm_thread *t, struct master *m, uint64_t now)
 		if (build_signal(cfg, m, m->next_send) != 0)
 			break;
 		if (m->sent_ns[m->next_send] != 0)
-			t->st.resent++;
+			t->st.resent++; /* its latency still counts from the first send */
 		else if (t->first_tx == 0)
 			t->first_tx = now;
+		if (m->first_ns[m->next_send] == 0)
+			m->first_ns[m->next_send] = now;
 		m->sent_ns[m->next_send] = now;
 		if (m->next_send > m->high_sent)
 			m->high_sent = m->next_send;
@@ -948,7 +954,8 @@ static void usage(FILE *f)
 		"\n"
 		"Master EA simulator and ingest load generator. Every master logs in with its\n"
 		"license token and sends signals 1..N, HMAC + Ed25519 signed, resending what ingest\n"
-		"has not ACKed after BUSY/GAP/reconnect. Prints ACK latency percentiles.\n"
+		"has not ACKed after BUSY/GAP/reconnect. Prints ACK latency percentiles, each\n"
+		"signal's from its first send to the ACK or HelloAck that made it durable.\n"
 		"\n"
 		"  --connect ADDR:PORT[,ADDR:PORT...]  ingest endpoints (numeric; [v6]:port\n"
 		"                         allowed; repeatable, at most 8 in all): the first is used\n"
@@ -1261,9 +1268,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		m->sent_ns = calloc(cfg.signals + 2, sizeof(uint64_t));
+		m->first_ns = calloc(cfg.signals + 2, sizeof(uint64_t));
 		m->acked = calloc(cfg.signals + 2, 1);
 		m->out = malloc(OUT_CAP);
-		if (m->sent_ns == NULL || m->acked == NULL || m->out == NULL) {
+		if (m->sent_ns == NULL || m->first_ns == NULL || m->acked == NULL || m->out == NULL) {
 			fprintf(stderr, "decp-master: out of memory\n");
 			return 1;
 		}
@@ -1365,6 +1373,7 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < cfg.n_masters; i++) {
 		proto_ed25519_key_free(ms[i].sk);
 		free(ms[i].sent_ns);
+		free(ms[i].first_ns);
 		free(ms[i].acked);
 		free(ms[i].out);
 		dm_positions_free(&ms[i].pos);

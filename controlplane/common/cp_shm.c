@@ -230,6 +230,23 @@ unsigned int cp_ingress_dequeue(struct cp_shm *c, unsigned int w, struct dp_ingr
 	return rte_ring_dequeue_burst_elem(c->s.ingress[w], recs, sizeof(*recs), n, NULL);
 }
 
+unsigned int cp_ingress_dequeue_fair(struct cp_shm *c, struct dp_ingress_rec *recs,
+				     unsigned int cap, unsigned int *next)
+{
+	unsigned int nw = c->s.hdr != NULL ? c->s.hdr->n_workers : 0, n = 0;
+	if (nw == 0 || cap == 0)
+		return 0;
+	unsigned int share = cap / nw > 0 ? cap / nw : 1, first = *next % nw;
+	for (unsigned int pass = 0; pass < 2 && n < cap; pass++)
+		for (unsigned int i = 0; i < nw && n < cap; i++) {
+			unsigned int w = (first + i) % nw, room = cap - n;
+			n += cp_ingress_dequeue(c, w, recs + n,
+						pass == 0 && share < room ? share : room);
+		}
+	*next = (first + 1) % nw;
+	return n;
+}
+
 static void ring_worker(struct cp_shm *c, unsigned int w)
 {
 	if (c->tx_fd < 0 ||

@@ -85,6 +85,17 @@ int cp_shm_check(struct cp_shm *c, uint64_t stale_ns);
 unsigned int cp_ingress_dequeue(struct cp_shm *c, unsigned int w, struct dp_ingress_rec *recs,
 				unsigned int n);
 
+/*
+ * Up to cap ingress records from every worker's ring into recs, fairly: first up to
+ * cap / workers (at least 1) from each, then what room is left from each in turn; both
+ * passes begin at worker *next, which moves on by one per call. So a worker whose ring is
+ * always full cannot keep another's records (its masters' signals, their logins) waiting:
+ * each non-empty ring gives records to every call. Each ring's order is kept. Returns
+ * the count.
+ */
+unsigned int cp_ingress_dequeue_fair(struct cp_shm *c, struct dp_ingress_rec *recs,
+				     unsigned int cap, unsigned int *next);
+
 /* The ACK for ingress record r with status (enum dp_ack_status): the fields the worker
  * matches it by (master, sequence, connection) and its latency stamps, copied. */
 static inline void cp_ack_for(struct dp_ack_rec *a, const struct dp_ingress_rec *r,

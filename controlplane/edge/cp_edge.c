@@ -46,6 +46,7 @@ struct edge {
 	struct cp_edge_sessions es; /* live-session claims of the logins it confirms */
 	struct dp_ingress_rec *batch;
 	unsigned int n;
+	unsigned int next_worker;  /* whose ring the next dequeue begins with */
 	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event,
 				  * -3 written but not on enough replicas (no ACK), 3 positions part */
 	struct dp_ack_rec *acks;
@@ -799,11 +800,13 @@ static void send_acks(struct edge *e)
 	e->n = 0;
 }
 
+/* The next batch from the workers' rings, every worker's in it (cp_ingress_dequeue_fair):
+ * taking worker 0's first until the batch was full let a worker whose masters kept its
+ * ring full hold back the other's signals and logins for seconds at full rate. */
 static unsigned int dequeue(struct edge *e)
 {
-	unsigned int nw = e->c.s.hdr->n_workers, cap = e->cfg->edge_batch;
-	for (unsigned int w = 0; w < nw && e->n < cap; w++)
-		e->n += cp_ingress_dequeue(&e->c, w, e->batch + e->n, cap - e->n);
+	e->n += cp_ingress_dequeue_fair(&e->c, e->batch + e->n, e->cfg->edge_batch - e->n,
+					&e->next_worker);
 	return e->n;
 }
 

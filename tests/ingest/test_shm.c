@@ -122,6 +122,57 @@ static void test_create_attach_rings(void)
 	dp_shm_destroy(&dp);
 }
 
+/*
+ * cp_ingress_dequeue_fair: worker 0's ring full (127), worker 1's holding 10. A batch of
+ * 64 takes from both (32 + 10, then 22 more of worker 0), every ring in its order; the
+ * next call begins with worker 1. (Taking worker 0's first until the batch was full let a
+ * busy worker keep the other's signals and logins waiting for seconds at full rate.)
+ */
+static void test_dequeue_fair(void)
+{
+	struct dp_shm dp;
+	struct cp_shm cp;
+	make_name("fair");
+	struct dp_shm_params p = params(2);
+	CU_ASSERT_FATAL(dp_shm_create(&dp, &p) == 0);
+	CU_ASSERT_FATAL(cp_shm_attach(&cp, name) == 0);
+	struct dp_ingress_rec r, out[64];
+	memset(&r, 0, sizeof(r));
+	r.kind = DP_REC_SIGNAL;
+	for (unsigned int w = 0; w < 2; w++) {
+		r.master_id = w + 1;
+		for (r.sequence = 1; (w == 1 ? r.sequence <= 10 : true) &&
+		     rte_ring_sp_enqueue_elem(dp.ingress[w], &r, sizeof(r)) == 0; r.sequence++)
+			;
+	}
+	CU_ASSERT(cp_ingress_pending(&cp) == 137);
+	unsigned int next = 0, n = cp_ingress_dequeue_fair(&cp, out, 64, &next);
+	CU_ASSERT(n == 64);
+	CU_ASSERT(next == 1);
+	unsigned int got[2] = {0, 0};
+	uint64_t last[2] = {0, 0};
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int w = (unsigned int)out[i].master_id - 1;
+		CU_ASSERT(out[i].sequence == last[w] + 1); /* each ring in its order */
+		last[w] = out[i].sequence;
+		got[w]++;
+	}
+	CU_ASSERT(got[0] == 54 && got[1] == 10);
+	/* the next call begins with worker 1 (now empty) and fills from worker 0 */
+	n = cp_ingress_dequeue_fair(&cp, out, 64, &next);
+	CU_ASSERT(n == 64 && out[0].master_id == 1 && out[0].sequence == 55);
+	CU_ASSERT(next == 0);
+	/* one record from worker 1 is taken even when worker 0 could fill a batch of 1 */
+	r.master_id = 2;
+	r.sequence = 11;
+	CU_ASSERT(rte_ring_sp_enqueue_elem(dp.ingress[1], &r, sizeof(r)) == 0);
+	next = 1;
+	CU_ASSERT(cp_ingress_dequeue_fair(&cp, out, 1, &next) == 1 && out[0].master_id == 2);
+	CU_ASSERT(cp_ingress_dequeue_fair(&cp, out, 0, &next) == 0);
+	cp_shm_detach(&cp);
+	dp_shm_destroy(&dp);
+}
+
 static void test_restart_detection(void)
 {
 	struct dp_shm dp, dp2;
@@ -321,6 +372,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("ingest_shm", NULL, NULL);
 	CU_add_test(s, "layout", test_layout);
 	CU_add_test(s, "create, attach, rings by value", test_create_attach_rings);
+	CU_add_test(s, "fair dequeue over the workers' rings", test_dequeue_fair);
 	CU_add_test(s, "restart, stale and stop detection", test_restart_detection);
 	CU_add_test(s, "attach refuses other layouts", test_attach_rejects_other_layouts);
 	CU_add_test(s, "attach repairs a dead predecessor", test_attach_repairs_dead_predecessor);
