@@ -29,7 +29,8 @@
  *                 (DECP_BENCH_APPENDFSYNC=no|everysec overrides Redis's appendfsync always;
  *                 DECP_BENCH_ROLES=edge runs decp-control without the archiver;
  *                 DECP_BENCH_SCHED=N: Redis, the dataplane and decp-master at SCHED_FIFO N,
- *                 DECP_TEST_CONF_EXTRA="k = v;k = v": more lines for decp-control's file)
+ *                 DECP_TEST_CONF_EXTRA="k = v;k = v": more lines for decp-control's file;
+ *                 any scenario: DECP_KEEP=1 keeps the logs' directory and prints it)
  *   cluster_bench the bench on a Redis Cluster of 3 primaries (harness_rcluster)
  *   cluster_positions  positions on the cluster: the book role keeps its books and compares
  *                 the masters' own snapshots, each master's keys on its slot's primary
@@ -465,7 +466,9 @@ static void env_stop(struct env *e, bool show_logs)
 	char shm[80];
 	snprintf(shm, sizeof(shm), "/dev/shm%s", e->shm);
 	unlink(shm);
-	if (e->dir[0] != '\0') {
+	if (e->dir[0] != '\0' && getenv("DECP_KEEP") != NULL) {
+		fprintf(stderr, "DECP_KEEP: logs kept in %s\n", e->dir);
+	} else if (e->dir[0] != '\0') {
 		const char *files[] = {"dp.port", "dataplane.log", "control.log", "master.log",
 				       "control.conf", "arch-a.log", "arch-b.log", "positions.csv",
 				       "acked", "reshard.log"};
