@@ -744,12 +744,6 @@ static int claim(struct arch *a)
 	return 0;
 }
 
-/*
- * One XREADGROUP of up to `want` new entries in all (COUNT is per stream: want / feeds, at
- * least 1), appended to the batch; waits up to block_ms when there are none (0: does not
- * wait). *more tells that some stream gave all it was asked: it may hold more. Returns 0,
- * -EAGAIN (Redis failed) or -ENOMEM.
- */
 /* A read of new entries returned got of them: counted for the stop line. */
 static void note_read(struct arch *a, unsigned int got)
 {
@@ -762,6 +756,12 @@ static void note_read(struct arch *a, unsigned int got)
 		a->largest_live = got;
 }
 
+/*
+ * One XREADGROUP of up to `want` new entries in all (COUNT is per stream: want / feeds, at
+ * least 1), appended to the batch; waits up to block_ms when there are none (0: does not
+ * wait). *more tells that some stream gave all it was asked: it may hold more. Returns 0,
+ * -EAGAIN (Redis failed) or -ENOMEM.
+ */
 static int read_new_cluster(struct arch *a, unsigned int want, unsigned int block_ms,
 			    bool *more);
 

@@ -15,8 +15,9 @@
 #include "guard_check.h"
 
 #define ROLE "trust"
-#define INBOX_BATCH "1000"
-#define INBOX_BATCH_N 1000
+#define INBOX_BATCH 1000       /* inbox rows per scoring transaction at most */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define US_PER_S INT64_C(1000000)
 
 /*
@@ -284,7 +285,8 @@ static PGresult *load_many(struct trust *t, struct cols *ids)
 	return cols_exec(t, ids, TS_LOAD,
 		"SELECT s.id, s.trust_score, (extract(epoch FROM coalesce(x.quiet_since,"
 		" s.created_at)) * 1000000)::bigint, coalesce(x.credited_sequence, 0),"
-		" s.state = 'PAUSED_TOXIC' FROM subscriptions s LEFT JOIN subscription_trust x ON x.subscription_id = s.id"
+		" s.state = 'PAUSED_TOXIC'"
+		" FROM subscriptions s LEFT JOIN subscription_trust x ON x.subscription_id = s.id"
 		" WHERE s.id = ANY($1::bigint[]) ORDER BY s.id FOR NO KEY UPDATE OF s",
 		"load trust", &failed);
 }
@@ -524,7 +526,7 @@ static int drain_once(struct trust *t)
 		"   d.first_sequence AND d.last_sequence AND d.first_sent_at > k.arrival_time +"
 		"   $2::bigint * interval '1 microsecond')"
 		"  ELSE false END"
-		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " INBOX_BATCH
+		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " STR(INBOX_BATCH)
 		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 2, wp);
 	char *ids = NULL;
 	int n = -EIO;
@@ -695,7 +697,7 @@ int cp_trust_run(struct cp_ctx *ctx)
 		}
 		int n = drain_once(&t);
 		cp_alert_flush(&t.alerts, &t.pg, false);
-		if (n == INBOX_BATCH_N)
+		if (n == INBOX_BATCH)
 			continue; /* a full batch: more are waiting; otherwise the next window */
 		uint64_t now = cp_now_ns();
 		if (n >= 0 && now >= next_tick) {
