@@ -935,11 +935,11 @@ static int read_batch(struct arch *a)
 {
 	const struct cp_config *cfg = a->cfg;
 	unsigned int block_ms = cfg->archiver_block_ms;
+	unsigned int cap = a->behind || cfg->archiver_read_live > cfg->archiver_read_max
+			   ? cfg->archiver_read_max : cfg->archiver_read_live;
 	for (;;) {
 		unsigned int left = cfg->archiver_batch - a->n_ents;
 		bool more = false;
-		unsigned int cap = a->behind || cfg->archiver_read_live > cfg->archiver_read_max
-				   ? cfg->archiver_read_max : cfg->archiver_read_live;
 		int rc = read_new(a, left < cap ? left : cap, block_ms, &more);
 		if (rc != 0 || !more || a->n_ents >= cfg->archiver_batch || stopping(a))
 			return rc;

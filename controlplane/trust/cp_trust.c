@@ -291,6 +291,12 @@ static PGresult *load_many(struct trust *t, struct cols *ids)
 		"load trust", &failed);
 }
 
+/* The score says pause and the subscription is not paused yet (pause_many has work). */
+static bool pause_due(const struct trust_row *row)
+{
+	return guard_trust_should_pause(&row->g) && !row->paused;
+}
+
 static void row_of(PGresult *r, int i, struct trust_row *row)
 {
 	row->g.score = atoi(PQgetvalue(r, i, 1));
@@ -447,7 +453,7 @@ static int score_batch(struct trust *t, PGresult *in, int n)
 		if (score_one(t, in, i, j, &row, &incidents, &executions, &x) != 0 ||
 		    store_add(&st, id, &row, incidents, executions) != 0)
 			goto out;
-		if (guard_trust_should_pause(&row.g) && !row.paused) {
+		if (pause_due(&row)) {
 			char sc[16];
 			snprintf(sc, sizeof(sc), "%d", row.g.score);
 			if (cols_add(&pz, (const char *const[]){id, sc}) != 0)
@@ -623,7 +629,7 @@ static int tick(struct trust *t)
 				atomic_fetch_add(&t->counters.recovery_credits, 1);
 			if (credited)
 				rc = store_add(&st, id, &row, 0, 0) != 0 ? -ENOMEM : store_many(t, &st);
-			if (rc == 0 && guard_trust_should_pause(&row.g)) {
+			if (rc == 0 && pause_due(&row)) {
 				char sc[16];
 				snprintf(sc, sizeof(sc), "%d", row.g.score);
 				rc = cols_add(&pz, (const char *const[]){id, sc}) != 0 ? -ENOMEM
