@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cp_rcluster.h"
+#include "fuzz_resp_cap.h"
 
 static struct cp_rcl_map map;
 
@@ -29,13 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	    (d.slot >= CP_RCL_SLOTS || d.to.port < 1 || d.to.port > 65535 ||
 	     strlen(d.to.host) == 0))
 		abort();
-	/* hiredis 0.14 allocates an announced array up front ("*454607001"): gigabytes for
-	 * a few input bytes, its behaviour not ours; keep the fuzzer to arrays it can hold */
-	for (size_t i = 0; i + 6 < len; i++)
-		if ((data[i] == '*' || data[i] == '$') && data[i + 1] >= '0' && data[i + 1] <= '9' &&
-		    data[i + 5] >= '0' && data[i + 5] <= '9' && data[i + 6] >= '0' &&
-		    data[i + 6] <= '9')
-			return 0;
+	if (fuzz_resp_too_long(data, len))
+		return 0;
 	rd = redisReaderCreate();
 	if (rd == NULL)
 		return 0;
