@@ -1,37 +1,47 @@
 /*
- * cp_api_batch: group commit of protection-event POSTs (docs/api.md "Protection events",
- * docs/perf.md "api").
+ * cp_api_batch: requests answered by asynchronous statements on the api worker's session:
+ * the group commit of protection-event POSTs (docs/api.md "Protection events") and the
+ * grouped reads of GET /v1/subscriptions/:id (docs/api.md "Grouped reads"; docs/perf.md
+ * "api").
  *
  * Each POST /v1/protection-events used to be its own transaction (protection_logs +
  * trust_inbox + the NOTIFY of the trust_inbox trigger), run synchronously on the api
- * thread: PostgreSQL's commit rate capped the POSTs, and every other request of the
- * worker waited behind each one. Now:
+ * thread, and each GET of a subscription its own synchronous round trip: PostgreSQL's
+ * commit rate capped the POSTs, and the event loop waited for the database on every
+ * request, so the worker's TLS and HTTP work and PostgreSQL's never overlapped. Now:
  *
- *   validated POST ──▶ pending ──(nothing in flight)──▶ one statement for all of them,
- *                                                       sent with PQsendQueryPrepared
- *   PG socket readable (lws raw-file watcher) ──▶ result ──▶ a reply per POST ──▶ next
+ *   validated POST / GET ──▶ its kind's queue ──(nothing in flight)──▶ one statement for
+ *                                 all of them, sent with PQsendQueryPrepared
+ *   PG socket readable (lws raw-file watcher) ──▶ result ──▶ a reply per request ──▶ next
  *
- * While one transaction is in flight the POSTs that arrive wait in `pending`; they go
- * together in the next one (at most BATCH_MAX_REQ requests / BATCH_MAX_EVENTS events). A
- * POST alone is sent at once, so a quiet server adds no delay. The event loop never
- * waits for the database on this path; everything else keeps its synchronous queries on
- * the same session (one per worker) and first waits for the in-flight transaction
- * (api_batch_idle): at most one round trip, the wait they had before behind every POST.
+ * While one statement is in flight the requests that arrive wait in their queue; they go
+ * together in the next one (at most MAX_REQ requests; a transaction of POSTs at most
+ * BATCH_MAX_EVENTS events). When both kinds wait, they take turns. A request alone is
+ * sent at once, so a quiet server adds no delay. The event loop never waits for the
+ * database on these paths; everything else keeps its synchronous queries on the same
+ * session (one per worker) and first waits for the in-flight statement (api_batch_idle):
+ * at most one round trip.
  *
- * Each request keeps its own all-or-nothing checks (unknown subscription 404, another
- * subscriber's 403, event_time_ms out of range 422): the statement computes them per
- * request and inserts only the requests that pass. A transaction that fails as a whole
- * (after validation only a database fault can do that: a timeout, a deadlock, a trigger)
- * stored nothing; its requests are sent again one per transaction, so the fault is
- * answered only to the request that causes it. A lost connection answers every request
- * of the transaction 503.
+ * POSTs: each request keeps its own all-or-nothing checks (unknown subscription 404,
+ * another subscriber's 403, event_time_ms out of range 422): the statement computes them
+ * per request and inserts only the requests that pass. A transaction that fails as a
+ * whole (after validation only a database fault can do that: a timeout, a deadlock, a
+ * trigger) stored nothing; its requests are sent again one per transaction, so the fault
+ * is answered only to the request that causes it. The reply to a POST is sent only after
+ * its transaction committed. A client that closed its connection before the commit gets
+ * no reply; its events are stored anyway (as they were when the handler ran
+ * synchronously).
  *
- * The reply to a POST is sent only after its transaction committed. A client that closed
- * its connection before the commit gets no reply; its events are stored anyway (as they
- * were when the handler ran synchronously).
+ * GETs: one row per request, in order (a LEFT JOIN of the ids with their ordinality), so
+ * a missing subscription is a row of NULLs (404) and another subscriber's is 403, each
+ * request on its own. A failed read answers every GET of it with the failure.
+ *
+ * A lost connection answers every request in flight 503.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,15 +52,16 @@
 #include "cp_log.h"
 
 #define ROLE "api"
-#define BATCH_MAX_REQ 256u      /* requests per transaction */
+#define MAX_REQ 256u            /* requests per statement */
 #define BATCH_MAX_EVENTS 4096u  /* events per transaction (a request may exceed it alone) */
 
-/* One validated POST waiting for its transaction. */
+/* One deferred request waiting for its statement. */
 struct api_pend {
 	struct api_pend *next;
 	struct lws *wsi;          /* NULL once the client closed the connection */
-	json_t *events;           /* normalised items (cp_api_routes.c event_check) */
+	json_t *events;           /* POST: normalised items (cp_api_routes.c event_check) */
 	int64_t who;              /* the caller's subscriber id; 0 = operator */
+	int64_t id;               /* GET: the subscription */
 };
 
 /*
@@ -98,31 +109,101 @@ static const char events_sql[] =
 	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req AND reason <> 'EXECUTE'),"
 	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req) FROM chk ORDER BY req";
 
+/* One row per GET, in the order of the ids ($1, a bigint[] literal); a row of NULLs for
+ * an id with no subscription. */
+static const char sub_get_sql[] =
+	"SELECT " API_SUB_COLS " FROM unnest($1::bigint[]) WITH ORDINALITY AS q(qid, k)"
+	" LEFT JOIN subscriptions s ON s.id = q.qid ORDER BY q.k";
+
+/* What a kind of deferred request is: its statement, how requests go in, what a row says. */
+struct kind {
+	enum api_stmt stmt;
+	const char *sql;
+	enum api_method method;
+	const char *path;         /* for api_pg_error's log line */
+	/* Move the next requests of the kind's queue to in flight (n_inflight); the
+	 * parameter text (free it), or NULL when out of memory */
+	char *(*take)(struct api_batch *b);
+	/* r's reply from its row of a successful result */
+	void (*outcome)(struct api_req *r, const struct api_pend *p, const PGresult *res,
+			int row);
+};
+
+static char *events_take(struct api_batch *b);
+static void events_outcome(struct api_req *r, const struct api_pend *p, const PGresult *res,
+			   int row);
+static char *sub_get_take(struct api_batch *b);
+static void sub_get_outcome(struct api_req *r, const struct api_pend *p, const PGresult *res,
+			    int row);
+
+enum { K_EVENTS = 0, K_SUB_GET = 1 };
+static const struct kind kinds[API_PEND_KINDS] = {
+	[K_EVENTS] = {API_STMT_EVENTS, events_sql, API_POST, "/v1/protection-events",
+		      events_take, events_outcome},
+	[K_SUB_GET] = {API_STMT_SUB_GET, sub_get_sql, API_GET, "/v1/subscriptions/:id",
+		       sub_get_take, sub_get_outcome},
+};
+
 static void pend_free(struct api_pend *p)
 {
 	json_decref(p->events);
 	free(p);
 }
 
-int api_events_defer(struct api_req *r, json_t *events)
+/* Queue a new request of kind k for r (answered by api_finish). NULL, with r's reply set,
+ * when out of memory. */
+static struct api_pend *defer(struct api_req *r, unsigned int k)
 {
 	struct api_pend *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
-		json_decref(events);
 		api_error(r, 500, "internal", "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	p->wsi = r->wsi;
-	p->events = events;
 	p->who = r->admin ? 0 : r->subscriber;
-	struct api_batch *b = &r->api->batch;
-	if (b->tail != NULL)
-		b->tail->next = p;
+	struct api_pendq *q = &r->api->batch.q[k];
+	if (q->tail != NULL)
+		q->tail->next = p;
 	else
-		b->head = p;
-	b->tail = p;
+		q->head = p;
+	q->tail = p;
 	r->pend = p;
+	return p;
+}
+
+int api_events_defer(struct api_req *r, json_t *events)
+{
+	struct api_pend *p = defer(r, K_EVENTS);
+	if (p == NULL) {
+		json_decref(events);
+		return -ENOMEM;
+	}
+	p->events = events;
 	return 0;
+}
+
+void api_sub_get(struct api_req *r, int64_t id)
+{
+	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0') {
+		struct api_pend *p = defer(r, K_SUB_GET);
+		if (p != NULL)
+			p->id = id;
+		return;
+	}
+	/* a read session: there, synchronously (a replica that fails falls back to the
+	 * primary inside api_q_prep) */
+	struct api_pend one = {.id = id, .who = r->admin ? 0 : r->subscriber};
+	char arr[32];
+	snprintf(arr, sizeof(arr), "{%" PRId64 "}", id);
+	const char *p[1] = {arr};
+	PGresult *res = api_q_prep(r, API_STMT_SUB_GET, sub_get_sql, 1, p);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 1)
+		sub_get_outcome(r, &one, res, 0);
+	else
+		api_error(r, 500, "internal", "internal error (logged)");
+	PQclear(res);
 }
 
 void api_batch_detach(struct api_pend *p)
@@ -130,9 +211,11 @@ void api_batch_detach(struct api_pend *p)
 	p->wsi = NULL;
 }
 
-/* The reply of one request of a committed transaction (the checks in events_sql). */
-static void outcome(struct api_req *r, const PGresult *res, int row)
+/* The reply of one POST of a committed transaction (the checks in events_sql). */
+static void events_outcome(struct api_req *r, const struct api_pend *p, const PGresult *res,
+			   int row)
 {
+	(void)p;
 	long long n = strtoll(PQgetvalue(res, row, 1), NULL, 10);
 	long long known = strtoll(PQgetvalue(res, row, 2), NULL, 10);
 	long long mine = strtoll(PQgetvalue(res, row, 3), NULL, 10);
@@ -158,13 +241,31 @@ static void outcome(struct api_req *r, const PGresult *res, int row)
 	}
 }
 
-/* Answer p (reply built by fill(r, res, row)), then free it. */
-static void answer(struct api *a, struct api_pend *p, const PGresult *res, int row)
+/* The reply of one GET: its row of sub_get_sql. */
+static void sub_get_outcome(struct api_req *r, const struct api_pend *p, const PGresult *res,
+			    int row)
 {
-	struct api_req r = {.api = a, .method = API_POST, .path = "/v1/protection-events",
+	if (PQgetisnull(res, row, PQfnumber(res, "id")))
+		api_error(r, 404, "not_found", "no subscription %" PRId64, p->id);
+	else if (p->who != 0 &&
+		 strtoll(PQgetvalue(res, row, PQfnumber(res, "subscriber_id")), NULL, 10) !=
+		 p->who)
+		api_error(r, 403, "forbidden", "not your subscription");
+	else
+		api_reply(r, 200, api_row(res, row));
+}
+
+/* Answer p, a request of kind k: from row of res (row < 0: the failure res, or NULL for
+ * 503 db_unavailable; status > 0: that error), then free it. */
+static void answer(struct api *a, unsigned int k, struct api_pend *p, const PGresult *res,
+		   int row, int status)
+{
+	struct api_req r = {.api = a, .method = kinds[k].method, .path = kinds[k].path,
 			    .wsi = p->wsi};
-	if (row >= 0)
-		outcome(&r, res, row);
+	if (status > 0)
+		api_error(&r, status, "internal", "internal error (logged)");
+	else if (row >= 0)
+		kinds[k].outcome(&r, p, res, row);
 	else
 		api_pg_error(&r, res);
 	if (p->wsi != NULL)
@@ -174,75 +275,72 @@ static void answer(struct api *a, struct api_pend *p, const PGresult *res, int r
 	pend_free(p);
 }
 
-/* Answer every request of list with api_pg_error(res) (res NULL: 503 db_unavailable). */
-static void fail_list(struct api *a, struct api_pend *list, const PGresult *res)
+/* Answer every request of list (kind k) with api_pg_error(res) (res NULL: 503
+ * db_unavailable), or with status when status > 0. */
+static void fail_list(struct api *a, unsigned int k, struct api_pend *list,
+		      const PGresult *res, int status)
 {
 	while (list != NULL) {
 		struct api_pend *next = list->next;
-		answer(a, list, res, -1);
+		answer(a, k, list, res, -1, status);
 		list = next;
 	}
 }
 
-/* Put list (in order) back at the head of pending, to be sent one per transaction. */
+/* Put list (in order) back at the head of the POSTs' queue, to be sent one per
+ * transaction. */
 static void requeue_solo(struct api_batch *b, struct api_pend *list, unsigned int n)
 {
+	struct api_pendq *q = &b->q[K_EVENTS];
 	struct api_pend *last = list;
 	while (last->next != NULL)
 		last = last->next;
-	last->next = b->head;
-	if (b->tail == NULL)
-		b->tail = last;
-	b->head = list;
+	last->next = q->head;
+	if (q->tail == NULL)
+		q->tail = last;
+	q->head = list;
 	b->solo += n;
 }
 
-/* Answer the requests of a committed transaction, one row each (events_sql). */
-static void answer_rows(struct api *a, struct api_pend *list, const PGresult *res)
+/* Answer the requests of a successful statement, one row each, in order. */
+static void answer_rows(struct api *a, unsigned int k, struct api_pend *list, unsigned int n,
+			const PGresult *res)
 {
+	if ((unsigned int)PQntuples(res) != n) {
+		/* cannot happen (every request has a row); never retried: a POST committed */
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "%s: %d result rows for %u requests", kinds[k].path,
+			  PQntuples(res), n);
+		fail_list(a, k, list, NULL, 500);
+		return;
+	}
 	int row = 0;
 	for (struct api_pend *p = list, *next; p != NULL; p = next, row++) {
 		next = p->next;
-		if (row >= PQntuples(res) || strtol(PQgetvalue(res, row, 0), NULL, 10) != row) {
-			/* cannot happen (every request has a row); never retried: it committed */
-			CP_LOG_RL(CP_LOG_ERR, ROLE, "protection events: no result row %d", row);
-			for (; p != NULL; p = next) {
-				next = p->next;
-				struct api_req r = {.api = a, .method = API_POST, .wsi = p->wsi};
-				api_error(&r, 500, "internal", "internal error (logged)");
-				if (p->wsi != NULL)
-					api_finish(a, p->wsi, &r);
-				else
-					json_decref(r.out);
-				pend_free(p);
-			}
-			return;
-		}
-		answer(a, p, res, row);
+		answer(a, k, p, res, row, 0);
 	}
 }
 
-/* The in-flight transaction ended with b->res (NULL: connection lost): answer it. */
+/* The in-flight statement ended with b->res (NULL: connection lost): answer it. */
 static void batch_complete(struct api *a)
 {
 	struct api_batch *b = &a->batch;
 	struct api_pend *list = b->inflight;
-	unsigned int n = b->n_inflight;
+	unsigned int n = b->n_inflight, k = b->inflight_kind;
 	PGresult *res = b->res;
 	bool lost = a->pg.conn == NULL || PQstatus(a->pg.conn) != CONNECTION_OK;
 	b->inflight = NULL;
 	b->n_inflight = 0;
 	b->res = NULL;
 	if (res != NULL && cp_pg_ok(res)) {
-		answer_rows(a, list, res);
+		answer_rows(a, k, list, n, res);
 	} else if (lost) {
 		if (a->pg.conn != NULL) {
 			CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql connection lost: %s",
 				  PQerrorMessage(a->pg.conn));
 			cp_pg_reset(&a->pg);
 		}
-		fail_list(a, list, NULL);
-	} else if (res != NULL && n > 1) {
+		fail_list(a, k, list, NULL, 0);
+	} else if (res != NULL && n > 1 && k == K_EVENTS) {
 		/* Nothing was stored: find the request that fails by sending each alone. */
 		API_STAT_ADD(a->sh->st.event_commit_splits, 1);
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -250,12 +348,12 @@ static void batch_complete(struct api *a)
 			  "failed (%s); retrying them one per transaction", n, msg ? msg : "?");
 		requeue_solo(b, list, n);
 	} else {
-		fail_list(a, list, res);
+		fail_list(a, k, list, res, 0);
 	}
 	PQclear(res);
 }
 
-/* Read what the in-flight transaction returned, without blocking unless block is true. */
+/* Read what the in-flight statement returned, without blocking unless block is true. */
 static void batch_collect(struct api *a, bool block)
 {
 	struct api_batch *b = &a->batch;
@@ -302,18 +400,30 @@ static int batch_watch(struct api *a)
 	return 0;
 }
 
-/* The events of the next requests as one document: each item gets k (order), req (its
- * request's index in this transaction) and who (caller, null = operator). Moves the
- * requests from pending to in flight. Returns the text (free it) or NULL. */
-static char *batch_take(struct api_batch *b)
+/* Move the head of queue q to the end of the in-flight list (*tail moves on). */
+static void take_one(struct api_pendq *q, struct api_pend ***tail)
 {
+	struct api_pend *p = q->head;
+	q->head = p->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	p->next = NULL;
+	**tail = p;
+	*tail = &p->next;
+}
+
+/* The events of the next POSTs as one document: each item gets k (order), req (its
+ * request's index in this transaction) and who (caller, null = operator). */
+static char *events_take(struct api_batch *b)
+{
+	struct api_pendq *q = &b->q[K_EVENTS];
 	json_t *all = json_array();
 	unsigned int events = 0, req = 0;
 	struct api_pend **tail = &b->inflight;
-	while (b->head != NULL && req < BATCH_MAX_REQ &&
+	while (q->head != NULL && req < MAX_REQ &&
 	       (req == 0 || (b->solo == 0 &&
-			     events + json_array_size(b->head->events) <= BATCH_MAX_EVENTS))) {
-		struct api_pend *p = b->head;
+			     events + json_array_size(q->head->events) <= BATCH_MAX_EVENTS))) {
+		struct api_pend *p = q->head;
 		size_t i;
 		json_t *e;
 		json_array_foreach(p->events, i, e) {
@@ -322,12 +432,7 @@ static char *batch_take(struct api_batch *b)
 			json_object_set_new(e, "who", p->who ? json_integer(p->who) : json_null());
 			json_array_append(all, e);
 		}
-		b->head = p->next;
-		if (b->head == NULL)
-			b->tail = NULL;
-		p->next = NULL;
-		*tail = p;
-		tail = &p->next;
+		take_one(q, &tail);
 		req++;
 		if (b->solo > 0) {
 			b->solo--;
@@ -340,47 +445,102 @@ static char *batch_take(struct api_batch *b)
 	return doc;
 }
 
-/* Send the pending requests as one transaction (nothing may be in flight). */
+/* The ids of the next GETs as a bigint[] literal, "{7,3,7}". */
+static char *sub_get_take(struct api_batch *b)
+{
+	struct api_pendq *q = &b->q[K_SUB_GET];
+	char *arr = malloc(MAX_REQ * 21 + 3);
+	size_t o = 0;
+	unsigned int req = 0;
+	struct api_pend **tail = &b->inflight;
+	if (arr != NULL)
+		arr[o++] = '{';
+	while (q->head != NULL && req < MAX_REQ) {
+		if (arr != NULL)
+			o += (size_t)sprintf(arr + o, "%s%" PRId64, req ? "," : "", q->head->id);
+		take_one(q, &tail);
+		req++;
+	}
+	if (arr != NULL) {
+		arr[o++] = '}';
+		arr[o] = '\0';
+	}
+	b->n_inflight = req;
+	return arr;
+}
+
+/* Answer and drop every waiting request (503 with res NULL, else res's failure). */
+static void fail_waiting(struct api *a, const PGresult *res)
+{
+	struct api_batch *b = &a->batch;
+	for (unsigned int k = 0; k < API_PEND_KINDS; k++) {
+		struct api_pend *list = b->q[k].head;
+		b->q[k].head = b->q[k].tail = NULL;
+		fail_list(a, k, list, res, 0);
+	}
+	b->solo = 0;
+}
+
+/* Send the next waiting requests of one kind as one statement (nothing may be in
+ * flight, something waits). */
 static void batch_send(struct api *a)
 {
 	struct api_batch *b = &a->batch;
+	unsigned int k = b->next_kind;
 	char name[16];
+	if (b->q[k].head == NULL)
+		k ^= 1;
+	b->next_kind = k ^ 1;
 	if (cp_pg_ensure(&a->pg) != 0) {
-		struct api_pend *list = b->head;
-		b->head = b->tail = NULL;
-		b->solo = 0;
-		fail_list(a, list, NULL);
+		fail_waiting(a, NULL);
 		return;
 	}
-	PGresult *prep = cp_pg_prepare(&a->pg, API_STMT_EVENTS, events_sql, 1);
+	PGresult *prep = cp_pg_prepare(&a->pg, kinds[k].stmt, kinds[k].sql, 1);
 	if (prep != NULL || a->pg.conn == NULL || batch_watch(a) != 0) {
-		struct api_pend *list = b->head;  /* a statement that cannot be prepared fails all */
-		b->head = b->tail = NULL;
-		b->solo = 0;
-		fail_list(a, list, prep);
+		/* a statement that cannot be prepared fails all of its kind */
+		struct api_pend *list = b->q[k].head;
+		b->q[k].head = b->q[k].tail = NULL;
+		if (k == K_EVENTS)
+			b->solo = 0;
+		fail_list(a, k, list, prep, 0);
 		PQclear(prep);
 		return;
 	}
-	char *doc = batch_take(b);
-	const char *params[1] = {doc};
-	API_STAT_ADD(a->sh->st.event_commits, 1);
-	API_STAT_ADD(a->sh->st.event_commit_requests, b->n_inflight);
-	if (doc == NULL || !PQsendQueryPrepared(a->pg.conn, cp_pg_stmt_name(API_STMT_EVENTS, name),
-						1, params, NULL, NULL, 0)) {
-		if (doc != NULL)
-			CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: cannot send: %s",
-				  PQerrorMessage(a->pg.conn));
+	b->inflight_kind = k;
+	char *param = kinds[k].take(b);
+	const char *params[1] = {param};
+	if (k == K_EVENTS) {
+		API_STAT_ADD(a->sh->st.event_commits, 1);
+		API_STAT_ADD(a->sh->st.event_commit_requests, b->n_inflight);
+	} else {
+		API_STAT_ADD(a->sh->st.read_groups, 1);
+		API_STAT_ADD(a->sh->st.read_group_requests, b->n_inflight);
+	}
+	if (param == NULL) {   /* out of memory: nothing was sent */
+		struct api_pend *list = b->inflight;
+		b->inflight = NULL;
+		b->n_inflight = 0;
+		fail_list(a, k, list, NULL, 500);
+	} else if (!PQsendQueryPrepared(a->pg.conn, cp_pg_stmt_name(kinds[k].stmt, name), 1,
+				       params, NULL, NULL, 0)) {
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: cannot send: %s",
+			  PQerrorMessage(a->pg.conn));
 		cp_pg_reset(&a->pg);   /* a send fails only on a broken connection */
 		batch_collect(a, false);
 	}
-	free(doc);
+	free(param);
+}
+
+static bool waiting(const struct api_batch *b)
+{
+	return b->q[K_EVENTS].head != NULL || b->q[K_SUB_GET].head != NULL;
 }
 
 void api_batch_kick(struct api *a)
 {
 	struct api_batch *b = &a->batch;
 	batch_collect(a, false);
-	while (b->inflight == NULL && b->head != NULL)
+	while (b->inflight == NULL && waiting(b))
 		batch_send(a);
 }
 
@@ -393,7 +553,7 @@ int api_batch_readable(struct api *a, struct lws *wsi)
 {
 	if (wsi != a->batch.watch)
 		return -1;   /* a watcher of a previous session: close it */
-	/* Reads the in-flight transaction's result, or (none in flight) notifications for
+	/* Reads the in-flight statement's result, or (none in flight) notifications for
 	 * the token cache, or sees the server close the session. */
 	if (a->pg.conn != NULL)
 		PQconsumeInput(a->pg.conn);
@@ -402,7 +562,7 @@ int api_batch_readable(struct api *a, struct lws *wsi)
 	    a->batch.watch_session != a->pg.session) {
 		a->batch.watch = NULL;
 		return -1;   /* that session is gone: stop polling its socket (the next
-			      * request reconnects, the next transaction watches again) */
+			      * request reconnects, the next statement watches again) */
 	}
 	return 0;
 }
@@ -416,7 +576,10 @@ void api_batch_closed(struct api *a, struct lws *wsi)
 void api_batch_free(struct api *a)
 {
 	struct api_batch *b = &a->batch;
-	for (struct api_pend *lists[2] = {b->inflight, b->head}, **l = lists; l < lists + 2; l++)
+	struct api_pend *lists[1 + API_PEND_KINDS] = {b->inflight};
+	for (unsigned int k = 0; k < API_PEND_KINDS; k++)
+		lists[1 + k] = b->q[k].head;
+	for (struct api_pend **l = lists; l < lists + 1 + API_PEND_KINDS; l++)
 		while (*l != NULL) {
 			struct api_pend *next = (*l)->next;
 			pend_free(*l);

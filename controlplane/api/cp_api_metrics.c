@@ -206,17 +206,21 @@ static void api_part(struct cp_metrics *o, const struct api *a)
 		     "connections held before their request head is complete");
 		put(o, "decp_api_preauth_pending %" PRIu32 "\n", g.pending);
 	}
-	head(o, "decp_api_event_commits_total", "counter",
-	     "transactions that stored protection-event POSTs (group commit)");
-	put(o, "decp_api_event_commits_total %" PRIu64 "\n", ld(&a->sh->st.event_commits));
-	head(o, "decp_api_event_commit_requests_total", "counter",
-	     "protection-event POSTs those transactions carried");
-	put(o, "decp_api_event_commit_requests_total %" PRIu64 "\n",
-	    ld(&a->sh->st.event_commit_requests));
-	head(o, "decp_api_event_commit_splits_total", "counter",
-	     "failed group transactions retried one request per transaction");
-	put(o, "decp_api_event_commit_splits_total %" PRIu64 "\n",
-	    ld(&a->sh->st.event_commit_splits));
+	cp_metrics_counter(o, "decp_api_event_commits_total",
+			   "transactions that stored protection-event POSTs (group commit)",
+			   ld(&a->sh->st.event_commits));
+	cp_metrics_counter(o, "decp_api_event_commit_requests_total",
+			   "protection-event POSTs those transactions carried",
+			   ld(&a->sh->st.event_commit_requests));
+	cp_metrics_counter(o, "decp_api_event_commit_splits_total",
+			   "failed group transactions retried one request per transaction",
+			   ld(&a->sh->st.event_commit_splits));
+	cp_metrics_counter(o, "decp_api_read_groups_total",
+			   "statements that read grouped GETs of subscriptions",
+			   ld(&a->sh->st.read_groups));
+	cp_metrics_counter(o, "decp_api_read_group_requests_total",
+			   "GETs of subscriptions those statements answered",
+			   ld(&a->sh->st.read_group_requests));
 }
 
 static void db_part(struct cp_metrics *o, struct api *a)

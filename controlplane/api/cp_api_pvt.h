@@ -41,6 +41,8 @@ struct api_stats {
 	_Atomic uint64_t event_commits;        /* transactions storing protection-event POSTs */
 	_Atomic uint64_t event_commit_requests;/* POSTs those transactions carried */
 	_Atomic uint64_t event_commit_splits;  /* failed ones retried a request at a time */
+	_Atomic uint64_t read_groups;          /* statements reading grouped subscription GETs */
+	_Atomic uint64_t read_group_requests;  /* GETs those statements answered */
 	_Atomic uint64_t lat_bucket[API_LAT_BUCKETS]; /* service time (cp_api_lat_bounds_us) */
 	_Atomic uint64_t lat_count, lat_sum_us;
 };
@@ -85,15 +87,25 @@ struct api_shared {
 
 struct lws;
 struct lws_context;
-struct api_pend;                   /* a deferred protection-event POST (cp_api_batch.c) */
+struct api_pend;                   /* a deferred request (cp_api_batch.c) */
 
-/* Group commit of protection-event POSTs (cp_api_batch.c): on the worker's session. */
+/* A queue of deferred requests (cp_api_batch.c). */
+struct api_pendq {
+	struct api_pend *head, *tail;
+};
+
+/* Requests answered by asynchronous statements on the worker's session (cp_api_batch.c):
+ * the group commit of protection-event POSTs and the grouped reads of GET
+ * /v1/subscriptions/:id. One statement in flight at a time. */
+#define API_PEND_KINDS 2
 struct api_batch {
-	struct api_pend *head, *tail;  /* validated, waiting for the next transaction */
-	struct api_pend *inflight;     /* the transaction sent and not yet answered */
+	struct api_pendq q[API_PEND_KINDS]; /* waiting, per kind (cp_api_batch.c kinds[]) */
+	struct api_pend *inflight;     /* the statement sent and not yet answered */
 	unsigned int n_inflight;
+	unsigned int inflight_kind;
+	unsigned int next_kind;        /* the kind sent first when both wait (alternates) */
 	PGresult *res;                 /* its result, once read */
-	unsigned int solo;             /* requests at the head to send one per transaction */
+	unsigned int solo;             /* POSTs at the head to send one per transaction */
 	struct lws *watch;             /* lws raw-file watcher of the session's socket */
 	uint64_t watch_session;        /* cp_pg.session it watches */
 };
@@ -186,13 +198,21 @@ enum api_stmt { API_STMT_TOKEN = 0, API_STMT_EVENTS, API_STMT_SUB_GET, API_STMT_
 PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int n,
 		     const char *const *params);
 
+/* The columns of a subscription in the API's replies. */
+#define API_SUB_COLS "id, master_id, subscriber_id, state, state_reason, state_changed_at," \
+		     " last_sequence_id, high_water_mark, trust_score, fee_pct, copy_policy," \
+		     " copy_policy_version, created_at, updated_at"
+
 /*
- * Protection-event group commit (cp_api_batch.c), all on the worker's thread.
+ * Deferred requests (cp_api_batch.c), all on the worker's thread.
  * api_events_defer: queue the validated, normalised events (a JSON array, stolen) of r
  *   for the next transaction; r is answered by api_finish() after the commit. 0, or
  *   -ENOMEM with r's reply set.
- * api_batch_kick: without blocking, answer a finished transaction and send the next.
- * api_batch_idle: wait for the in-flight transaction (answering it), so that the session
+ * api_sub_get: GET /v1/subscriptions/:id (200, 404, 403). Without a read session it is
+ *   deferred and read together with the GETs that wait beside it; with one
+ *   (pg_read_conninfo) it is read at once, synchronously.
+ * api_batch_kick: without blocking, answer a finished statement and send the next.
+ * api_batch_idle: wait for the in-flight statement (answering it), so that the session
  *   can run a synchronous statement; api_q, api_q_prep and /metrics call it.
  * api_batch_readable: lws callback of a session watcher. Returns what the callback
  *   returns (-1 closes a stale watcher). api_batch_closed: a watcher was closed.
@@ -200,6 +220,7 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
  * api_batch_free: at worker exit, after its lws context is destroyed.
  */
 int api_events_defer(struct api_req *r, json_t *events);
+void api_sub_get(struct api_req *r, int64_t id);
 void api_batch_kick(struct api *a);
 void api_batch_idle(struct api *a);
 int api_batch_readable(struct api *a, struct lws *wsi);

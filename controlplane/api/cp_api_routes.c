@@ -648,9 +648,6 @@ static void h_subtoken_revoke(struct api_req *r)
 
 /* ------------------------------------------------------------------ subscriptions */
 
-#define SUB_COLS "id, master_id, subscriber_id, state, state_reason, state_changed_at," \
-		 " last_sequence_id, high_water_mark, trust_score, fee_pct, copy_policy," \
-		 " copy_policy_version, created_at, updated_at"
 
 /* POST {master_id, subscriber_id?, copy_policy?, fee_pct?}. A subscriber subscribes
  * itself; fee_pct is the operator's. The policy is checked by copy_policy_is_valid(). */
@@ -705,7 +702,7 @@ static void h_subscription_create(struct api_req *r)
 	}
 	char sql[640];
 	snprintf(sql, sizeof(sql), "INSERT INTO subscriptions (master_id, subscriber_id%s)"
-		 " VALUES ($1, $2%s) RETURNING " SUB_COLS, cols, vals);
+		 " VALUES ($1, $2%s) RETURNING " API_SUB_COLS, cols, vals);
 	reply_one(r, 201, "subscription", sql, n, p);
 	free(policy);
 }
@@ -714,30 +711,14 @@ static void h_subscription_list(struct api_req *r)
 {
 	char sub[24];
 	id_text(r->subscriber, sub, sizeof(sub));
-	reply_page(r, "subscriptions", LIST_PAGE_MAX, "SELECT " SUB_COLS " FROM subscriptions"
+	reply_page(r, "subscriptions", LIST_PAGE_MAX, "SELECT " API_SUB_COLS " FROM subscriptions"
 		   " WHERE id > $1 AND ($3::bigint IS NULL OR subscriber_id = $3) ORDER BY id"
 		   " LIMIT $2", r->admin ? NULL : sub);
 }
 
 static void h_subscription_get(struct api_req *r)
 {
-	char id[24];
-	id_text(r->id[0], id, sizeof(id));
-	const char *p[1] = {id};
-	/* One round trip for the hot GET: the row, then ownership in C. */
-	PGresult *res = api_q_prep(r, API_STMT_SUB_GET,
-				   "SELECT " SUB_COLS " FROM subscriptions WHERE id = $1", 1, p);
-	if (res == NULL)
-		return;
-	if (PQntuples(res) == 0)
-		api_error(r, 404, "not_found", "no subscription %s", id);
-	else if (!r->admin &&
-		 strtoll(PQgetvalue(res, 0, PQfnumber(res, "subscriber_id")), NULL, 10) !=
-		 r->subscriber)
-		api_error(r, 403, "forbidden", "not your subscription");
-	else
-		api_reply(r, 200, api_row(res, 0));
-	PQclear(res);
+	api_sub_get(r, r->id[0]);   /* grouped with the GETs beside it (cp_api_batch.c) */
 }
 
 /* Move a subscription to `to` if the database's rules allow it from its state. */
@@ -750,7 +731,7 @@ static void set_state(struct api_req *r, const char *to, const char *from, const
 		return;
 	PGresult *res = api_q(r, "UPDATE subscriptions SET state = $2, state_reason = $4"
 			      " WHERE id = $1 AND ($3::text IS NULL OR state = $3)"
-			      " RETURNING " SUB_COLS, 4, p);
+			      " RETURNING " API_SUB_COLS, 4, p);
 	if (res == NULL)
 		return;
 	if (PQntuples(res) == 1) {
@@ -795,7 +776,7 @@ static void h_subscription_cancel(struct api_req *r)
 	if (res == NULL)
 		return;
 	PQclear(res);
-	reply_one(r, 200, "subscription", "SELECT " SUB_COLS " FROM subscriptions WHERE id = $1",
+	reply_one(r, 200, "subscription", "SELECT " API_SUB_COLS " FROM subscriptions WHERE id = $1",
 		  1, p);
 }
 
@@ -817,7 +798,7 @@ static void h_subscription_policy(struct api_req *r)
 	id_text(r->id[0], id, sizeof(id));
 	const char *p[2] = {id, policy};
 	reply_one(r, 200, "live subscription", "UPDATE subscriptions SET copy_policy = $2::jsonb"
-		  " WHERE id = $1 AND state <> 'CANCELLED' RETURNING " SUB_COLS, 2, p);
+		  " WHERE id = $1 AND state <> 'CANCELLED' RETURNING " API_SUB_COLS, 2, p);
 	free(policy);
 }
 

@@ -238,26 +238,58 @@ int http_h(const struct api_env *e, const char *method, const char *path, const 
 	return reply_parse(b, resp);
 }
 
+struct http_sent {
+	unsigned int n;
+	struct conn c[];
+};
+
+struct http_sent *http_send_many(const struct api_env *e, unsigned int n, const char *method,
+				 const char *const *paths, const char *const *tokens,
+				 const char *const *bodies, int *failed)
+{
+	struct http_sent *s = calloc(1, sizeof(*s) + n * sizeof(s->c[0]));
+	*failed = 0;
+	if (s == NULL)
+		return NULL;
+	s->n = n;
+	for (unsigned int i = 0; i < n; i++)
+		conn_open(e, &s->c[i], 10000);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t len;
+		char *req = request_make(method, paths[i], tokens[i], NULL, bodies[i], &len);
+		if (s->c[i].fd < 0 || send_all(&s->c[i], req, len) != 0)
+			(*failed)++;
+		free(req);
+	}
+	return s;
+}
+
+void http_recv_many(struct http_sent *s, struct http_resp *out)
+{
+	for (unsigned int i = 0; i < s->n; i++) {
+		size_t len;
+		reply_parse(s->c[i].fd >= 0 ? read_all(&s->c[i], &len) : NULL, &out[i]);
+		conn_close(&s->c[i]);
+	}
+	free(s);
+}
+
 int http_many(const struct api_env *e, unsigned int n, const char *method, const char *path,
 	      const char *const *tokens, const char *const *bodies, struct http_resp *out)
 {
-	struct conn *c = calloc(n, sizeof(*c));
+	const char **paths = calloc(n, sizeof(*paths));
 	int failed = 0;
-	for (unsigned int i = 0; i < n; i++)
-		conn_open(e, &c[i], 10000);
-	for (unsigned int i = 0; i < n; i++) {
-		size_t len;
-		char *req = request_make(method, path, tokens[i], NULL, bodies[i], &len);
-		if (c[i].fd < 0 || send_all(&c[i], req, len) != 0)
-			failed++;
-		free(req);
+	for (unsigned int i = 0; paths != NULL && i < n; i++)
+		paths[i] = path;
+	struct http_sent *s = paths ? http_send_many(e, n, method, paths, tokens, bodies, &failed)
+				    : NULL;
+	if (s == NULL) {
+		free(paths);
+		memset(out, 0, n * sizeof(*out));
+		return -1;
 	}
-	for (unsigned int i = 0; i < n; i++) {
-		size_t len;
-		reply_parse(c[i].fd >= 0 ? read_all(&c[i], &len) : NULL, &out[i]);
-		conn_close(&c[i]);
-	}
-	free(c);
+	http_recv_many(s, out);
+	free(paths);
 	return failed ? -1 : 0;
 }
 

@@ -74,6 +74,14 @@ void http_free(struct http_resp *r);
  * (status 0 when none). Returns 0, or -1 when a request could not be sent. */
 int http_many(const struct api_env *e, unsigned int n, const char *method, const char *path,
 	      const char *const *tokens, const char *const *bodies, struct http_resp *out);
+/* http_many in two halves, one path per request: http_send_many sends them (NULL when
+ * out of memory; *failed counts requests not sent), http_recv_many reads the replies and
+ * frees what the first half made. Between them the requests wait at the server. */
+struct http_sent;
+struct http_sent *http_send_many(const struct api_env *e, unsigned int n, const char *method,
+				 const char *const *paths, const char *const *tokens,
+				 const char *const *bodies, int *failed);
+void http_recv_many(struct http_sent *s, struct http_resp *out);
 
 /* Send raw bytes (possibly slowly: pause_ms between the two halves) and read the reply
  * until the server closes or timeout_ms passes. Returns the status line's code or 0. */

@@ -22,7 +22,9 @@
  *               with its own 202/403/404/422; a group failing in the database is retried
  *               a request at a time (only the faulty one refused); hundreds of
  *               simultaneous POSTs stored exactly once and scored; the session killed
- *               under a transaction: 503 for it, then served on a new session
+ *               under a transaction: 503 for it, then served on a new session; GETs of
+ *               subscriptions waiting behind a transaction do not hold up the event
+ *               loop, are read by one statement, each with its own 200/403/404
  *
  *   http        (issue 28) CONNECT, TRACE, unknown and lowercase methods, bad Content-Length,
  *               %00, long targets, many query arguments, early 413: JSON errors, closed at
@@ -1051,6 +1053,19 @@ static pid_t slow_post(struct api_env *e, long long sub, const char *tok, const 
 	return slow;
 }
 
+/* /healthz answers in < 500 ms while `who` wait(s) for PostgreSQL: the event loop does
+ * not wait with them. */
+static void healthz_fast(struct api_env *e, const char *who)
+{
+	uint64_t t0 = now_ms();
+	struct http_resp h;
+	CHECK(http(e, "GET", "/healthz", NULL, NULL, &h) == 200, "healthz while %s wait", who);
+	uint64_t ms = now_ms() - t0;
+	http_free(&h);
+	CHECK(ms < 500, "/healthz took %" PRIu64 " ms while %s waited for PostgreSQL (the event"
+	      " loop must not wait)", ms, who);
+}
+
 static void batch_fault(struct api_env *e, const struct world *w)
 {
 	enum { N = 12 };
@@ -1080,13 +1095,7 @@ static void batch_fault(struct api_env *e, const struct world *w)
 	want[7] = 422;
 
 	pid_t slow = slow_post(e, w->sa, w->tok_a, "SLOWW", 202);
-	uint64_t t0 = now_ms();
-	struct http_resp h;
-	CHECK(http(e, "GET", "/healthz", NULL, NULL, &h) == 200, "healthz during a commit");
-	uint64_t healthz_ms = now_ms() - t0;
-	http_free(&h);
-	CHECK(healthz_ms < 500, "/healthz took %" PRIu64 " ms while a POST waited for PostgreSQL "
-	      "(the event loop must not wait)", healthz_ms);
+	healthz_fast(e, "a POST");
 	CHECK(http_many(e, N, "POST", "/v1/protection-events", tok, (const char *const *)body,
 			out) == 0, "send");
 	int st = -1;
@@ -1281,6 +1290,58 @@ static void batch_report_ids(struct api_env *e, const struct world *w)
 	CHECK(rows_of(e, "RIDBAD") == 0, "nothing stored for bad ids");
 }
 
+/* GET /v1/subscriptions/:id while a slow transaction holds the api's session: the GETs
+ * wait without holding up the event loop (/healthz answers meanwhile), are read together
+ * when the session is free (decp_api_read_groups_total) and each gets its own answer:
+ * the caller's own 200, another subscriber's 403, an unknown id 404, the operator's 200. */
+static void batch_reads(struct api_env *e, const struct world *w)
+{
+	enum { N = 12 };
+	char path[N][48];
+	const char *paths[N], *tok[N], *body[N] = {0};
+	struct http_resp out[N];
+	int want[N], failed = -1;
+	long long id[N], owner[N];
+	for (int i = 0; i < N; i++) {
+		switch (i % 4) {
+		case 0: tok[i] = w->tok_a; id[i] = w->sa; owner[i] = w->sub_a; want[i] = 200; break;
+		case 1: tok[i] = w->tok_b; id[i] = w->sa; owner[i] = 0; want[i] = 403; break;
+		case 2: tok[i] = w->tok_a; id[i] = 987654 + i; owner[i] = 0; want[i] = 404; break;
+		default: tok[i] = ADMIN; id[i] = w->sb; owner[i] = w->sub_b; want[i] = 200; break;
+		}
+		snprintf(path[i], sizeof(path[i]), "/v1/subscriptions/%lld", id[i]);
+		paths[i] = path[i];
+	}
+	double groups0 = metric(e, "decp_api_read_groups_total");
+	double reads0 = metric(e, "decp_api_read_group_requests_total");
+	pid_t slow = slow_post(e, w->sa, w->tok_a, "SLOWG", 202);
+	struct http_sent *sent = http_send_many(e, N, "GET", paths, tok, body, &failed);
+	CHECK(sent != NULL && failed == 0, "send the GETs");
+	healthz_fast(e, "GETs");
+	if (sent != NULL)
+		http_recv_many(sent, out);
+	int st = -1;
+	waitpid(slow, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the slow POST was not accepted");
+	for (int i = 0; sent != NULL && i < N; i++) {
+		CHECK(out[i].status == want[i], "GET %d: %d, want %d: %s", i, out[i].status,
+		      want[i], out[i].body ? out[i].body : "");
+		if (want[i] == 200)
+			CHECK(jint(&out[i], "id") == id[i] && jint(&out[i], "subscriber_id") ==
+			      owner[i] && jstr(&out[i], "state")[0] != '\0',
+			      "GET %d: the subscription's own row: %s", i, out[i].body);
+		else
+			CHECK(jint(&out[i], "id") == -1, "GET %d: no row in a refusal: %s", i,
+			      out[i].body);
+		http_free(&out[i]);
+	}
+	double groups = metric(e, "decp_api_read_groups_total") - groups0;
+	double reads = metric(e, "decp_api_read_group_requests_total") - reads0;
+	CHECK(reads == N, "%.0f GETs read by grouped statements, want %d", reads, N);
+	CHECK(groups >= 1 && groups < reads / 2, "the GETs waiting together were read together:"
+	      " %.0f statements for %.0f GETs", groups, reads);
+}
+
 static void scenario_batch(struct api_env *e)
 {
 	struct world w;
@@ -1316,6 +1377,7 @@ static void scenario_batch(struct api_env *e)
 	      "events scored: %.0f", metric(e, "decp_trust_events_total") - scored0);
 	batch_report_ids(e, &w);
 	batch_session_lost(e, &w);
+	batch_reads(e, &w);
 }
 
 /* ------------------------------------------------------------------ flood (issue 28) */
