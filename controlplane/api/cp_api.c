@@ -206,7 +206,10 @@ static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 	struct cp_pg *p = &r->api->pg_read;
 	PGresult *res = NULL;
 
-	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0' || cp_pg_ensure(p) != 0)
+	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0')
+		return NULL;
+	api_batch_idle(r->api, API_LANE_READ);
+	if (cp_pg_ensure(p) != 0)
 		return NULL;
 	res = slot < 0 ? cp_pg_exec(p, sql, n, params)
 		       : cp_pg_exec_prepared(p, (unsigned int)slot, sql, n, params);
@@ -225,7 +228,7 @@ PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *pa
 	PGresult *res = read_q(r, -1, sql, n, params);
 	if (res != NULL)
 		return api_checked(r, res);
-	api_batch_idle(r->api);
+	api_batch_idle(r->api, API_LANE_PRIMARY);
 	if (cp_pg_ensure(&r->api->pg) == 0)
 		res = cp_pg_exec(&r->api->pg, sql, n, params);
 	return api_checked(r, res);
@@ -237,7 +240,7 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
 	PGresult *res = read_q(r, (int)slot, sql, n, params);
 	if (res != NULL)
 		return api_checked(r, res);
-	api_batch_idle(r->api);
+	api_batch_idle(r->api, API_LANE_PRIMARY);
 	if (cp_pg_ensure(&r->api->pg) == 0)
 		res = cp_pg_exec_prepared(&r->api->pg, slot, sql, n, params);
 	return api_checked(r, res);
@@ -310,7 +313,8 @@ static int64_t wall_us(void)
 static int auth_cache_sync(struct api_req *r)
 {
 	struct api *a = r->api;
-	if ((a->batch.inflight == NULL && cp_pg_ensure(&a->pg) != 0) || a->pg.conn == NULL) {
+	if ((a->lane[API_LANE_PRIMARY].inflight == NULL && cp_pg_ensure(&a->pg) != 0) ||
+	    a->pg.conn == NULL) {
 		api_pg_error(r, NULL);
 		return -EIO;
 	}
@@ -1062,6 +1066,8 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	cp_pg_init(&a.pg, cfg, ROLE, NULL);
 	cp_pg_init(&a.pg_read, cfg, "api-read", NULL);
 	a.pg_read.conninfo = cfg->pg_read_conninfo;
+	a.lane[API_LANE_PRIMARY].pg = &a.pg;
+	a.lane[API_LANE_READ].pg = &a.pg_read;
 	cp_redis_init(&a.redis, cfg, ROLE);
 	a.idx = idx;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {

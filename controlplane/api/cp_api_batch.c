@@ -34,7 +34,11 @@
  *
  * GETs: one row per request, in order (a LEFT JOIN of the ids with their ordinality), so
  * a missing subscription is a row of NULLs (404) and another subscriber's is 403, each
- * request on its own. A failed read answers every GET of it with the failure.
+ * request on its own. A failed read answers every GET of it with the failure. With a read
+ * session (pg_read_conninfo) the GETs go there, on a lane of their own (struct api_lane:
+ * a session with its queue, its statement in flight and its watcher); when that session
+ * cannot connect, is lost or fails the read, its GETs are moved to the primary's lane and
+ * read there, as a synchronous GET falls back to the primary.
  *
  * A lost connection answers every request in flight 503.
  */
@@ -123,16 +127,16 @@ struct kind {
 	const char *path;         /* for api_pg_error's log line */
 	/* Move the next requests of the kind's queue to in flight (n_inflight); the
 	 * parameter text (free it), or NULL when out of memory */
-	char *(*take)(struct api_batch *b);
+	char *(*take)(struct api_lane *l);
 	/* r's reply from its row of a successful result */
 	void (*outcome)(struct api_req *r, const struct api_pend *p, const PGresult *res,
 			int row);
 };
 
-static char *events_take(struct api_batch *b);
+static char *events_take(struct api_lane *l);
 static void events_outcome(struct api_req *r, const struct api_pend *p, const PGresult *res,
 			   int row);
-static char *sub_get_take(struct api_batch *b);
+static char *sub_get_take(struct api_lane *l);
 static void sub_get_outcome(struct api_req *r, const struct api_pend *p, const PGresult *res,
 			    int row);
 
@@ -150,9 +154,16 @@ static void pend_free(struct api_pend *p)
 	free(p);
 }
 
-/* Queue a new request of kind k for r (answered by api_finish). NULL, with r's reply set,
- * when out of memory. */
-static struct api_pend *defer(struct api_req *r, unsigned int k)
+/* The lane that reads GETs: the read session's when there is one. */
+static struct api_lane *read_lane(struct api *a)
+{
+	return a->cfg->pg_read_conninfo[0] != '\0' ? &a->lane[API_LANE_READ]
+						    : &a->lane[API_LANE_PRIMARY];
+}
+
+/* Queue a new request of kind k for r on lane l (answered by api_finish). NULL, with r's
+ * reply set, when out of memory. */
+static struct api_pend *defer(struct api_req *r, struct api_lane *l, unsigned int k)
 {
 	struct api_pend *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -161,7 +172,7 @@ static struct api_pend *defer(struct api_req *r, unsigned int k)
 	}
 	p->wsi = r->wsi;
 	p->who = r->admin ? 0 : r->subscriber;
-	struct api_pendq *q = &r->api->batch.q[k];
+	struct api_pendq *q = &l->q[k];
 	if (q->tail != NULL)
 		q->tail->next = p;
 	else
@@ -173,7 +184,7 @@ static struct api_pend *defer(struct api_req *r, unsigned int k)
 
 int api_events_defer(struct api_req *r, json_t *events)
 {
-	struct api_pend *p = defer(r, K_EVENTS);
+	struct api_pend *p = defer(r, &r->api->lane[API_LANE_PRIMARY], K_EVENTS);
 	if (p == NULL) {
 		json_decref(events);
 		return -ENOMEM;
@@ -184,26 +195,9 @@ int api_events_defer(struct api_req *r, json_t *events)
 
 void api_sub_get(struct api_req *r, int64_t id)
 {
-	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0') {
-		struct api_pend *p = defer(r, K_SUB_GET);
-		if (p != NULL)
-			p->id = id;
-		return;
-	}
-	/* a read session: there, synchronously (a replica that fails falls back to the
-	 * primary inside api_q_prep) */
-	struct api_pend one = {.id = id, .who = r->admin ? 0 : r->subscriber};
-	char arr[32];
-	snprintf(arr, sizeof(arr), "{%" PRId64 "}", id);
-	const char *p[1] = {arr};
-	PGresult *res = api_q_prep(r, API_STMT_SUB_GET, sub_get_sql, 1, p);
-	if (res == NULL)
-		return;
-	if (PQntuples(res) == 1)
-		sub_get_outcome(r, &one, res, 0);
-	else
-		api_error(r, 500, "internal", "internal error (logged)");
-	PQclear(res);
+	struct api_pend *p = defer(r, read_lane(r->api), K_SUB_GET);
+	if (p != NULL)
+		p->id = id;
 }
 
 void api_batch_detach(struct api_pend *p)
@@ -287,19 +281,35 @@ static void fail_list(struct api *a, unsigned int k, struct api_pend *list,
 	}
 }
 
-/* Put list (in order) back at the head of the POSTs' queue, to be sent one per
- * transaction. */
-static void requeue_solo(struct api_batch *b, struct api_pend *list, unsigned int n)
+/* Put list (in order, n requests) back at the head of queue q. */
+static void push_front(struct api_pendq *q, struct api_pend *list)
 {
-	struct api_pendq *q = &b->q[K_EVENTS];
 	struct api_pend *last = list;
+	if (list == NULL)
+		return;
 	while (last->next != NULL)
 		last = last->next;
 	last->next = q->head;
 	if (q->tail == NULL)
 		q->tail = last;
 	q->head = list;
-	b->solo += n;
+}
+
+/* The read session failed (cannot connect, lost, or its statement failed: a standby
+ * may cancel a query that conflicts with recovery): its GETs in flight (list) and
+ * waiting go to the primary's lane, ahead of the GETs waiting there. */
+static void read_fallback(struct api *a, struct api_lane *l, struct api_pend *list,
+			  const char *why)
+{
+	struct api_pendq *to = &a->lane[API_LANE_PRIMARY].q[K_SUB_GET];
+	struct api_pendq *from = &l->q[K_SUB_GET];
+	CP_LOG_RL(CP_LOG_WARN, ROLE, "read session: %s; GETs of subscriptions read on the"
+		  " primary", why);
+	if (from->head != NULL) {
+		push_front(to, from->head);
+		from->head = from->tail = NULL;
+	}
+	push_front(to, list);
 }
 
 /* Answer the requests of a successful statement, one row each, in order. */
@@ -320,24 +330,29 @@ static void answer_rows(struct api *a, unsigned int k, struct api_pend *list, un
 	}
 }
 
-/* The in-flight statement ended with b->res (NULL: connection lost): answer it. */
-static void batch_complete(struct api *a)
+/* Lane l's in-flight statement ended with l->res (NULL: connection lost): answer it. */
+static void batch_complete(struct api *a, struct api_lane *l)
 {
-	struct api_batch *b = &a->batch;
-	struct api_pend *list = b->inflight;
-	unsigned int n = b->n_inflight, k = b->inflight_kind;
-	PGresult *res = b->res;
-	bool lost = a->pg.conn == NULL || PQstatus(a->pg.conn) != CONNECTION_OK;
-	b->inflight = NULL;
-	b->n_inflight = 0;
-	b->res = NULL;
+	struct api_pend *list = l->inflight;
+	unsigned int n = l->n_inflight, k = l->inflight_kind;
+	PGresult *res = l->res;
+	bool lost = l->pg->conn == NULL || PQstatus(l->pg->conn) != CONNECTION_OK;
+	l->inflight = NULL;
+	l->n_inflight = 0;
+	l->res = NULL;
 	if (res != NULL && cp_pg_ok(res)) {
 		answer_rows(a, k, list, n, res);
+	} else if (l == &a->lane[API_LANE_READ]) {
+		/* reads: the primary answers them */
+		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		read_fallback(a, l, list, msg ? msg : "connection lost");
+		if (lost)
+			cp_pg_reset(l->pg);
 	} else if (lost) {
-		if (a->pg.conn != NULL) {
+		if (l->pg->conn != NULL) {
 			CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql connection lost: %s",
-				  PQerrorMessage(a->pg.conn));
-			cp_pg_reset(&a->pg);
+				  PQerrorMessage(l->pg->conn));
+			cp_pg_reset(l->pg);
 		}
 		fail_list(a, k, list, NULL, 0);
 	} else if (res != NULL && n > 1 && k == K_EVENTS) {
@@ -346,57 +361,57 @@ static void batch_complete(struct api *a)
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "protection events: a transaction of %u requests "
 			  "failed (%s); retrying them one per transaction", n, msg ? msg : "?");
-		requeue_solo(b, list, n);
+		push_front(&l->q[K_EVENTS], list);
+		l->solo += n;
 	} else {
 		fail_list(a, k, list, res, 0);
 	}
 	PQclear(res);
 }
 
-/* Read what the in-flight statement returned, without blocking unless block is true. */
-static void batch_collect(struct api *a, bool block)
+/* Read what lane l's in-flight statement returned, without blocking unless block is
+ * true. */
+static void batch_collect(struct api *a, struct api_lane *l, bool block)
 {
-	struct api_batch *b = &a->batch;
-	while (b->inflight != NULL) {
-		PGconn *c = a->pg.conn;
+	while (l->inflight != NULL) {
+		PGconn *c = l->pg->conn;
 		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-			batch_complete(a);   /* 503, unless its success was read already */
+			batch_complete(a, l);   /* 503, unless its success was read already */
 			return;
 		}
 		if (!block && PQisBusy(c))
 			return;   /* the rest arrives later: the watcher calls us again */
 		PGresult *res = PQgetResult(c);
 		if (res == NULL)
-			batch_complete(a);
-		else if (b->res == NULL)
-			b->res = res;
+			batch_complete(a, l);
+		else if (l->res == NULL)
+			l->res = res;
 		else
 			PQclear(res);
 	}
 }
 
-/* Watch the session's socket (lws polls a dup of it: lws closes what it adopted, libpq
+/* Watch lane l's session socket (lws polls a dup of it: lws closes what it adopted, libpq
  * closes its own). Returns 0 or -EIO. */
-static int batch_watch(struct api *a)
+static int batch_watch(struct api *a, struct api_lane *l)
 {
-	struct api_batch *b = &a->batch;
-	if (b->watch != NULL && b->watch_session == a->pg.session)
+	if (l->watch != NULL && l->watch_session == l->pg->session)
 		return 0;
-	if (b->watch != NULL) /* a previous session's: closed by the callback (stale) */
-		lws_set_timeout(b->watch, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-	b->watch = NULL;
-	int fd = fcntl(PQsocket(a->pg.conn), F_DUPFD_CLOEXEC, 0);
+	if (l->watch != NULL) /* a previous session's: closed by the callback (stale) */
+		lws_set_timeout(l->watch, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	l->watch = NULL;
+	int fd = fcntl(PQsocket(l->pg->conn), F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -EIO;
 	lws_sock_file_fd_type d = {.filefd = fd};
 	struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
-	b->watch = vh ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, d, "api", NULL)
+	l->watch = vh ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, d, "api", NULL)
 		      : NULL;
-	if (b->watch == NULL) {
+	if (l->watch == NULL) {
 		close(fd);
 		return -EIO;
 	}
-	b->watch_session = a->pg.session;
+	l->watch_session = l->pg->session;
 	return 0;
 }
 
@@ -414,14 +429,14 @@ static void take_one(struct api_pendq *q, struct api_pend ***tail)
 
 /* The events of the next POSTs as one document: each item gets k (order), req (its
  * request's index in this transaction) and who (caller, null = operator). */
-static char *events_take(struct api_batch *b)
+static char *events_take(struct api_lane *l)
 {
-	struct api_pendq *q = &b->q[K_EVENTS];
+	struct api_pendq *q = &l->q[K_EVENTS];
 	json_t *all = json_array();
 	unsigned int events = 0, req = 0;
-	struct api_pend **tail = &b->inflight;
+	struct api_pend **tail = &l->inflight;
 	while (q->head != NULL && req < MAX_REQ &&
-	       (req == 0 || (b->solo == 0 &&
+	       (req == 0 || (l->solo == 0 &&
 			     events + json_array_size(q->head->events) <= BATCH_MAX_EVENTS))) {
 		struct api_pend *p = q->head;
 		size_t i;
@@ -434,25 +449,25 @@ static char *events_take(struct api_batch *b)
 		}
 		take_one(q, &tail);
 		req++;
-		if (b->solo > 0) {
-			b->solo--;
+		if (l->solo > 0) {
+			l->solo--;
 			break;
 		}
 	}
-	b->n_inflight = req;
+	l->n_inflight = req;
 	char *doc = json_dumps(all, JSON_COMPACT);
 	json_decref(all);
 	return doc;
 }
 
 /* The ids of the next GETs as a bigint[] literal, "{7,3,7}". */
-static char *sub_get_take(struct api_batch *b)
+static char *sub_get_take(struct api_lane *l)
 {
-	struct api_pendq *q = &b->q[K_SUB_GET];
+	struct api_pendq *q = &l->q[K_SUB_GET];
 	char *arr = malloc(MAX_REQ * 21 + 3);
 	size_t o = 0;
 	unsigned int req = 0;
-	struct api_pend **tail = &b->inflight;
+	struct api_pend **tail = &l->inflight;
 	if (arr != NULL)
 		arr[o++] = '{';
 	while (q->head != NULL && req < MAX_REQ) {
@@ -465,102 +480,122 @@ static char *sub_get_take(struct api_batch *b)
 		arr[o++] = '}';
 		arr[o] = '\0';
 	}
-	b->n_inflight = req;
+	l->n_inflight = req;
 	return arr;
 }
 
-/* Answer and drop every waiting request (503 with res NULL, else res's failure). */
-static void fail_waiting(struct api *a, const PGresult *res)
+/* Lane l's session cannot be used: its waiting requests are answered (503 with res NULL,
+ * else res's failure), or, the read lane's, moved to the primary's. */
+static void fail_waiting(struct api *a, struct api_lane *l, const PGresult *res)
 {
-	struct api_batch *b = &a->batch;
-	for (unsigned int k = 0; k < API_PEND_KINDS; k++) {
-		struct api_pend *list = b->q[k].head;
-		b->q[k].head = b->q[k].tail = NULL;
-		fail_list(a, k, list, res, 0);
-	}
-	b->solo = 0;
-}
-
-/* Send the next waiting requests of one kind as one statement (nothing may be in
- * flight, something waits). */
-static void batch_send(struct api *a)
-{
-	struct api_batch *b = &a->batch;
-	unsigned int k = b->next_kind;
-	char name[16];
-	if (b->q[k].head == NULL)
-		k ^= 1;
-	b->next_kind = k ^ 1;
-	if (cp_pg_ensure(&a->pg) != 0) {
-		fail_waiting(a, NULL);
+	if (l == &a->lane[API_LANE_READ]) {
+		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		read_fallback(a, l, NULL, msg ? msg : "cannot connect");
 		return;
 	}
-	PGresult *prep = cp_pg_prepare(&a->pg, kinds[k].stmt, kinds[k].sql, 1);
-	if (prep != NULL || a->pg.conn == NULL || batch_watch(a) != 0) {
+	for (unsigned int k = 0; k < API_PEND_KINDS; k++) {
+		struct api_pend *list = l->q[k].head;
+		l->q[k].head = l->q[k].tail = NULL;
+		fail_list(a, k, list, res, 0);
+	}
+	l->solo = 0;
+}
+
+/* Send lane l's next waiting requests of one kind as one statement (nothing may be in
+ * flight, something waits). */
+static void batch_send(struct api *a, struct api_lane *l)
+{
+	unsigned int k = l->next_kind;
+	char name[16];
+	if (l->q[k].head == NULL)
+		k ^= 1;
+	l->next_kind = k ^ 1;
+	if (cp_pg_ensure(l->pg) != 0) {
+		fail_waiting(a, l, NULL);
+		return;
+	}
+	PGresult *prep = cp_pg_prepare(l->pg, kinds[k].stmt, kinds[k].sql, 1);
+	if (prep == NULL && l->pg->conn == NULL) {
+		fail_waiting(a, l, NULL);   /* lost while preparing */
+		return;
+	}
+	if (prep != NULL && l == &a->lane[API_LANE_READ]) {
+		fail_waiting(a, l, prep);   /* the primary reads them */
+		PQclear(prep);
+		return;
+	}
+	if (prep != NULL || batch_watch(a, l) != 0) {
 		/* a statement that cannot be prepared fails all of its kind */
-		struct api_pend *list = b->q[k].head;
-		b->q[k].head = b->q[k].tail = NULL;
+		struct api_pend *list = l->q[k].head;
+		l->q[k].head = l->q[k].tail = NULL;
 		if (k == K_EVENTS)
-			b->solo = 0;
+			l->solo = 0;
 		fail_list(a, k, list, prep, 0);
 		PQclear(prep);
 		return;
 	}
-	b->inflight_kind = k;
-	char *param = kinds[k].take(b);
+	l->inflight_kind = k;
+	char *param = kinds[k].take(l);
 	const char *params[1] = {param};
 	if (k == K_EVENTS) {
 		API_STAT_ADD(a->sh->st.event_commits, 1);
-		API_STAT_ADD(a->sh->st.event_commit_requests, b->n_inflight);
+		API_STAT_ADD(a->sh->st.event_commit_requests, l->n_inflight);
 	} else {
 		API_STAT_ADD(a->sh->st.read_groups, 1);
-		API_STAT_ADD(a->sh->st.read_group_requests, b->n_inflight);
+		API_STAT_ADD(a->sh->st.read_group_requests, l->n_inflight);
 	}
 	if (param == NULL) {   /* out of memory: nothing was sent */
-		struct api_pend *list = b->inflight;
-		b->inflight = NULL;
-		b->n_inflight = 0;
+		struct api_pend *list = l->inflight;
+		l->inflight = NULL;
+		l->n_inflight = 0;
 		fail_list(a, k, list, NULL, 500);
-	} else if (!PQsendQueryPrepared(a->pg.conn, cp_pg_stmt_name(kinds[k].stmt, name), 1,
+	} else if (!PQsendQueryPrepared(l->pg->conn, cp_pg_stmt_name(kinds[k].stmt, name), 1,
 				       params, NULL, NULL, 0)) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: cannot send: %s",
-			  PQerrorMessage(a->pg.conn));
-		cp_pg_reset(&a->pg);   /* a send fails only on a broken connection */
-		batch_collect(a, false);
+			  PQerrorMessage(l->pg->conn));
+		cp_pg_reset(l->pg);   /* a send fails only on a broken connection */
+		batch_collect(a, l, false);
 	}
 	free(param);
 }
 
-static bool waiting(const struct api_batch *b)
+static bool waiting(const struct api_lane *l)
 {
-	return b->q[K_EVENTS].head != NULL || b->q[K_SUB_GET].head != NULL;
+	return l->q[K_EVENTS].head != NULL || l->q[K_SUB_GET].head != NULL;
 }
 
 void api_batch_kick(struct api *a)
 {
-	struct api_batch *b = &a->batch;
-	batch_collect(a, false);
-	while (b->inflight == NULL && waiting(b))
-		batch_send(a);
+	/* the read lane first: what it cannot read moves to the primary's */
+	for (int i = API_LANES - 1; i >= 0; i--) {
+		struct api_lane *l = &a->lane[i];
+		batch_collect(a, l, false);
+		while (l->inflight == NULL && waiting(l))
+			batch_send(a, l);
+	}
 }
 
-void api_batch_idle(struct api *a)
+void api_batch_idle(struct api *a, unsigned int lane)
 {
-	batch_collect(a, true);
+	batch_collect(a, &a->lane[lane], true);
 }
 
 int api_batch_readable(struct api *a, struct lws *wsi)
 {
-	if (wsi != a->batch.watch)
+	struct api_lane *l = NULL;
+	for (unsigned int i = 0; i < API_LANES; i++)
+		if (wsi == a->lane[i].watch)
+			l = &a->lane[i];
+	if (l == NULL)
 		return -1;   /* a watcher of a previous session: close it */
 	/* Reads the in-flight statement's result, or (none in flight) notifications for
 	 * the token cache, or sees the server close the session. */
-	if (a->pg.conn != NULL)
-		PQconsumeInput(a->pg.conn);
+	if (l->pg->conn != NULL)
+		PQconsumeInput(l->pg->conn);
 	api_batch_kick(a);
-	if (a->pg.conn == NULL || PQstatus(a->pg.conn) != CONNECTION_OK ||
-	    a->batch.watch_session != a->pg.session) {
-		a->batch.watch = NULL;
+	if (l->pg->conn == NULL || PQstatus(l->pg->conn) != CONNECTION_OK ||
+	    l->watch_session != l->pg->session) {
+		l->watch = NULL;
 		return -1;   /* that session is gone: stop polling its socket (the next
 			      * request reconnects, the next statement watches again) */
 	}
@@ -569,22 +604,27 @@ int api_batch_readable(struct api *a, struct lws *wsi)
 
 void api_batch_closed(struct api *a, struct lws *wsi)
 {
-	if (wsi == a->batch.watch)
-		a->batch.watch = NULL;
+	for (unsigned int i = 0; i < API_LANES; i++)
+		if (wsi == a->lane[i].watch)
+			a->lane[i].watch = NULL;
 }
 
 void api_batch_free(struct api *a)
 {
-	struct api_batch *b = &a->batch;
-	struct api_pend *lists[1 + API_PEND_KINDS] = {b->inflight};
-	for (unsigned int k = 0; k < API_PEND_KINDS; k++)
-		lists[1 + k] = b->q[k].head;
-	for (struct api_pend **l = lists; l < lists + 1 + API_PEND_KINDS; l++)
-		while (*l != NULL) {
-			struct api_pend *next = (*l)->next;
-			pend_free(*l);
-			*l = next;
-		}
-	PQclear(b->res);
-	memset(b, 0, sizeof(*b));
+	for (unsigned int i = 0; i < API_LANES; i++) {
+		struct api_lane *l = &a->lane[i];
+		struct cp_pg *pg = l->pg;
+		struct api_pend *lists[1 + API_PEND_KINDS] = {l->inflight};
+		for (unsigned int k = 0; k < API_PEND_KINDS; k++)
+			lists[1 + k] = l->q[k].head;
+		for (struct api_pend **p = lists; p < lists + 1 + API_PEND_KINDS; p++)
+			while (*p != NULL) {
+				struct api_pend *next = (*p)->next;
+				pend_free(*p);
+				*p = next;
+			}
+		PQclear(l->res);
+		memset(l, 0, sizeof(*l));
+		l->pg = pg;
+	}
 }

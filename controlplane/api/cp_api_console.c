@@ -345,8 +345,8 @@ void api_console_tick(struct api *a)
 	now = cp_now_ns();
 	/* a new session (PostgreSQL came back) LISTENs again, and the pages re-read: what
 	 * changed meanwhile was not heard */
-	if (a->console_listen_session != a->pg.session && a->batch.inflight == NULL &&
-	    a->pg.conn != NULL) {
+	if (a->console_listen_session != a->pg.session &&
+	    a->lane[API_LANE_PRIMARY].inflight == NULL && a->pg.conn != NULL) {
 		PGresult *res = cp_pg_exec(&a->pg, "LISTEN decp_console", 0, NULL);
 
 		if (res != NULL && cp_pg_ok(res)) {

@@ -226,7 +226,7 @@ static void api_part(struct cp_metrics *o, const struct api *a)
 static void db_part(struct cp_metrics *o, struct api *a)
 {
 	PGresult *res = NULL;
-	api_batch_idle(a);
+	api_batch_idle(a, API_LANE_PRIMARY);
 	if (cp_pg_ensure(&a->pg) == 0)
 		res = cp_pg_exec(&a->pg, "SELECT state, count(*) FROM subscriptions GROUP BY state"
 				 " ORDER BY state", 0, NULL);

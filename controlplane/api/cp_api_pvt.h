@@ -94,11 +94,14 @@ struct api_pendq {
 	struct api_pend *head, *tail;
 };
 
-/* Requests answered by asynchronous statements on the worker's session (cp_api_batch.c):
- * the group commit of protection-event POSTs and the grouped reads of GET
- * /v1/subscriptions/:id. One statement in flight at a time. */
+/* A PostgreSQL session of the worker that answers deferred requests with asynchronous
+ * statements, one in flight at a time (cp_api_batch.c): the primary's lane carries the
+ * group commit of protection-event POSTs and, without a read session, the grouped reads
+ * of GET /v1/subscriptions/:id; the read session's lane (pg_read_conninfo) those reads. */
 #define API_PEND_KINDS 2
-struct api_batch {
+enum { API_LANE_PRIMARY = 0, API_LANE_READ = 1, API_LANES = 2 };
+struct api_lane {
+	struct cp_pg *pg;              /* the session: the worker's pg or pg_read */
 	struct api_pendq q[API_PEND_KINDS]; /* waiting, per kind (cp_api_batch.c kinds[]) */
 	struct api_pend *inflight;     /* the statement sent and not yet answered */
 	unsigned int n_inflight;
@@ -122,7 +125,7 @@ struct api {
 	struct cp_pg pg;
 	struct cp_redis redis;         /* read only: the position books (cp_api_console.c) */
 	struct cp_pg pg_read;          /* GETs' session when pg_read_conninfo is set (replica) */
-	struct api_batch batch;
+	struct api_lane lane[API_LANES]; /* deferred requests' sessions (API_LANE_*) */
 	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
 	bool auth_drop;                /* a decp_subauth notification came: drop the cache */
 	/* the console's live updates (cp_api_console.c): Server-Sent Events streams of this
@@ -208,12 +211,12 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
  * api_events_defer: queue the validated, normalised events (a JSON array, stolen) of r
  *   for the next transaction; r is answered by api_finish() after the commit. 0, or
  *   -ENOMEM with r's reply set.
- * api_sub_get: GET /v1/subscriptions/:id (200, 404, 403). Without a read session it is
- *   deferred and read together with the GETs that wait beside it; with one
- *   (pg_read_conninfo) it is read at once, synchronously.
- * api_batch_kick: without blocking, answer a finished statement and send the next.
- * api_batch_idle: wait for the in-flight statement (answering it), so that the session
- *   can run a synchronous statement; api_q, api_q_prep and /metrics call it.
+ * api_sub_get: defer GET /v1/subscriptions/:id (200, 404, 403): read together with the
+ *   GETs waiting beside it, on the read session when there is one (falling back to the
+ *   primary when it fails), else on the primary.
+ * api_batch_kick: without blocking, answer finished statements and send the next.
+ * api_batch_idle: wait for a lane's in-flight statement (answering it), so that its
+ *   session can run a synchronous statement; api_q, api_q_prep and /metrics call it.
  * api_batch_readable: lws callback of a session watcher. Returns what the callback
  *   returns (-1 closes a stale watcher). api_batch_closed: a watcher was closed.
  * api_batch_detach: the client of a deferred request closed its connection.
@@ -222,7 +225,7 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
 int api_events_defer(struct api_req *r, json_t *events);
 void api_sub_get(struct api_req *r, int64_t id);
 void api_batch_kick(struct api *a);
-void api_batch_idle(struct api *a);
+void api_batch_idle(struct api *a, unsigned int lane);
 int api_batch_readable(struct api *a, struct lws *wsi);
 void api_batch_closed(struct api *a, struct lws *wsi);
 void api_batch_detach(struct api_pend *p);

@@ -1656,13 +1656,80 @@ static void scenario_http(struct api_env *e)
 
 /* ------------------------------------------------------------------ replica (issue 24) */
 
+/* Run sql on the standby; its first value (a copy) or "" on failure. */
+static const char *standby_q(struct harness_pg *sb, const char *sql, char *out, size_t len)
+{
+	PGconn *c = PQconnectdb(harness_pg_conninfo(sb));
+	PGresult *res = PQexec(c, sql);
+	snprintf(out, len, "%s", PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
+		 PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	PQfinish(c);
+	return out;
+}
+
+/* GET /v1/subscriptions/:id (path sp, subscription A of w) with a read session: the
+ * grouped reads are made on the standby. With its replay paused, a suspension made on the
+ * primary is not in what they answer; resumed, it is. Each GET keeps its own answer
+ * (own 200, another subscriber's 403, unknown 404). */
+static void replica_reads(struct api_env *e, struct harness_pg *sb, const struct world *w,
+			  const char *sp)
+{
+	struct http_resp r;
+	char v[64], path[96];
+	int st = 0;
+	for (int t = 0; t < 100 && st != 200; t++) { /* the replication delay */
+		st = http(e, "GET", sp, w->tok_a, NULL, &r);
+		http_free(&r);
+		if (st != 200)
+			sleep_ms(50);
+	}
+	CHECK(st == 200, "subscription A read back through the replica: %d", st);
+	double reads0 = metric(e, "decp_api_read_group_requests_total");
+	standby_q(sb, "SELECT pg_wal_replay_pause()", v, sizeof(v));
+	for (int t = 0; t < 100 && strcmp(v, "paused") != 0; t++) {
+		sleep_ms(20);
+		standby_q(sb, "SELECT pg_get_wal_replay_pause_state()", v, sizeof(v));
+	}
+	CHECK(strcmp(v, "paused") == 0, "the standby's replay paused: %s", v);
+	snprintf(path, sizeof(path), "%s/suspend", sp);
+	CHECK(http(e, "POST", path, ADMIN, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") == 0, "suspended on the primary: %s",
+	      r.body ? r.body : "");
+	http_free(&r);
+	CHECK(http(e, "GET", sp, w->tok_a, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") != 0,
+	      "the GET read the standby (replay paused: not suspended there): %s",
+	      r.body ? r.body : "");
+	http_free(&r);
+	CHECK(http(e, "GET", sp, w->tok_b, NULL, &r) == 403, "another subscriber's: 403");
+	http_free(&r);
+	CHECK(http(e, "GET", "/v1/subscriptions/987654", w->tok_a, NULL, &r) == 404,
+	      "unknown: 404");
+	http_free(&r);
+	CHECK(metric(e, "decp_api_read_group_requests_total") - reads0 == 3,
+	      "the three GETs were grouped reads");
+	standby_q(sb, "SELECT pg_wal_replay_resume()", v, sizeof(v));
+	st = 0;
+	for (int t = 0; t < 100 && !st; t++) {
+		st = http(e, "GET", sp, w->tok_a, NULL, &r) == 200 &&
+		     strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") == 0;
+		http_free(&r);
+		if (!st)
+			sleep_ms(50);
+	}
+	CHECK(st, "replay resumed: the standby's answer shows the suspension");
+}
+
 /*
  * Read replicas (docs/api.md "Read replicas"): a streaming standby of the test's
  * PostgreSQL; the api restarted with pg_read_conninfo naming it first and the primary
  * second (target_session_attrs=prefer-standby). A subscriber created on the primary is
  * read back through the standby (which shows the api's read session in its
- * pg_stat_activity); with the standby stopped, 20 GETs in a row all answer 200 (each falls
- * back to the primary at once), and a write still works.
+ * pg_stat_activity); the grouped reads of subscriptions are made there (replica_reads);
+ * with the standby stopped, 20 GETs in a row all answer 200 (each falls back to the
+ * primary at once), 20 GETs of a subscription too (the primary's state), and a write
+ * still works.
  */
 static void scenario_replica(struct api_env *e)
 {
@@ -1701,6 +1768,11 @@ static void scenario_replica(struct api_env *e)
 		PQclear(pr);
 		PQfinish(sc);
 	}
+	struct world w;
+	char sp[64];
+	CHECK(world_make(e, &w) == 0, "the world (on the primary)");
+	snprintf(sp, sizeof(sp), "/v1/subscriptions/%lld", w.sa);
+	replica_reads(e, sb, &w, sp);
 	harness_pg_stop(sb);
 	for (int i = 0; i < 20; i++) {
 		if (http(e, "GET", path, ADMIN, NULL, &r) == 200)
@@ -1709,6 +1781,19 @@ static void scenario_replica(struct api_env *e)
 	}
 	CHECK(ok200 == 20, "with the standby stopped, GETs fall back to the primary: %d of 20 "
 	      "answered 200", ok200);
+	/* the grouped reads too: the read session's lane hands them to the primary's */
+	double reads0 = metric(e, "decp_api_read_group_requests_total");
+	ok200 = 0;
+	for (int i = 0; i < 20; i++) {
+		if (http(e, "GET", sp, w.tok_a, NULL, &r) == 200 &&
+		    strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") == 0)
+			ok200++;
+		http_free(&r);
+	}
+	CHECK(ok200 == 20, "with the standby stopped, GETs of a subscription are read on the "
+	      "primary: %d of 20 answered 200 with its state", ok200);
+	CHECK(metric(e, "decp_api_read_group_requests_total") - reads0 == 20,
+	      "grouped reads counted on the primary");
 	CHECK(post_id(e, "/v1/subscribers", "{\"name\":\"after-standby\"}", NULL, 0) > id,
 	      "writes go on on the primary");
 	harness_pg_destroy(sb);
