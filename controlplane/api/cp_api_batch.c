@@ -154,11 +154,13 @@ static void pend_free(struct api_pend *p)
 	free(p);
 }
 
-/* The lane that reads GETs: the read session's when there is one. */
-static struct api_lane *read_lane(struct api *a)
+/* The lane that reads r's GETs: the read session's when there is one and r may read
+ * there (api_req.read). */
+static struct api_lane *read_lane(const struct api_req *r)
 {
-	return a->cfg->pg_read_conninfo[0] != '\0' ? &a->lane[API_LANE_READ]
-						    : &a->lane[API_LANE_PRIMARY];
+	struct api *a = r->api;
+	return r->read && a->cfg->pg_read_conninfo[0] != '\0' ? &a->lane[API_LANE_READ]
+							       : &a->lane[API_LANE_PRIMARY];
 }
 
 /* Queue a new request of kind k for r on lane l (answered by api_finish). NULL, with r's
@@ -195,7 +197,7 @@ int api_events_defer(struct api_req *r, json_t *events)
 
 void api_sub_get(struct api_req *r, int64_t id)
 {
-	struct api_pend *p = defer(r, read_lane(r->api), K_SUB_GET);
+	struct api_pend *p = defer(r, read_lane(r), K_SUB_GET);
 	if (p != NULL)
 		p->id = id;
 }
@@ -312,7 +314,8 @@ static void read_fallback(struct api *a, struct api_lane *l, struct api_pend *li
 	push_front(to, list);
 }
 
-/* Answer the requests of a successful statement, one row each, in order. */
+/* Answer the requests of a successful statement, one row each, in order (and count
+ * them: a statement that failed and was retried counts once). */
 static void answer_rows(struct api *a, unsigned int k, struct api_pend *list, unsigned int n,
 			const PGresult *res)
 {
@@ -322,6 +325,13 @@ static void answer_rows(struct api *a, unsigned int k, struct api_pend *list, un
 			  PQntuples(res), n);
 		fail_list(a, k, list, NULL, 500);
 		return;
+	}
+	if (k == K_EVENTS) {
+		API_STAT_ADD(a->sh->st.event_commits, 1);
+		API_STAT_ADD(a->sh->st.event_commit_requests, n);
+	} else {
+		API_STAT_ADD(a->sh->st.read_groups, 1);
+		API_STAT_ADD(a->sh->st.read_group_requests, n);
 	}
 	int row = 0;
 	for (struct api_pend *p = list, *next; p != NULL; p = next, row++) {
@@ -537,13 +547,6 @@ static void batch_send(struct api *a, struct api_lane *l)
 	l->inflight_kind = k;
 	char *param = kinds[k].take(l);
 	const char *params[1] = {param};
-	if (k == K_EVENTS) {
-		API_STAT_ADD(a->sh->st.event_commits, 1);
-		API_STAT_ADD(a->sh->st.event_commit_requests, l->n_inflight);
-	} else {
-		API_STAT_ADD(a->sh->st.read_groups, 1);
-		API_STAT_ADD(a->sh->st.read_group_requests, l->n_inflight);
-	}
 	if (param == NULL) {   /* out of memory: nothing was sent */
 		struct api_pend *list = l->inflight;
 		l->inflight = NULL;

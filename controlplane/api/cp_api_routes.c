@@ -648,7 +648,6 @@ static void h_subtoken_revoke(struct api_req *r)
 
 /* ------------------------------------------------------------------ subscriptions */
 
-
 /* POST {master_id, subscriber_id?, copy_policy?, fee_pct?}. A subscriber subscribes
  * itself; fee_pct is the operator's. The policy is checked by copy_policy_is_valid(). */
 static void h_subscription_create(struct api_req *r)
