@@ -1065,7 +1065,9 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 
 	cp_pg_init(&a.pg, cfg, ROLE, NULL);
 	cp_pg_init(&a.pg_read, cfg, "api-read", NULL);
-	a.pg_read.conninfo = cfg->pg_read_conninfo;
+	/* the read session: the replica when one is named, else a second session of the
+	 * primary for the grouped reads (they never wait behind a POST's transaction) */
+	a.pg_read.conninfo = cfg->pg_read_conninfo[0] != '\0' ? cfg->pg_read_conninfo : NULL;
 	a.lane[API_LANE_PRIMARY].pg = &a.pg;
 	a.lane[API_LANE_READ].pg = &a.pg_read;
 	cp_redis_init(&a.redis, cfg, ROLE);

@@ -34,11 +34,13 @@
  *
  * GETs: one row per request, in order (a LEFT JOIN of the ids with their ordinality), so
  * a missing subscription is a row of NULLs (404) and another subscriber's is 403, each
- * request on its own. A failed read answers every GET of it with the failure. With a read
- * session (pg_read_conninfo) the GETs go there, on a lane of their own (struct api_lane:
- * a session with its queue, its statement in flight and its watcher); when that session
- * cannot connect, is lost or fails the read, its GETs are moved to the primary's lane and
- * read there, as a synchronous GET falls back to the primary.
+ * request on its own. A failed read answers every GET of it with the failure. The GETs
+ * go to a lane of their own (struct api_lane: a session with its queues, its statement
+ * in flight and its watcher): the read session, on the replica of pg_read_conninfo, or
+ * else a second session of the primary, so that a read never waits behind a POST's
+ * transaction. When that session cannot connect, is lost or fails the read, its GETs are
+ * moved to the primary's lane and read there (taking turns with the POSTs), as a
+ * synchronous GET falls back to the primary.
  *
  * A lost connection answers every request in flight 503.
  */
@@ -154,13 +156,11 @@ static void pend_free(struct api_pend *p)
 	free(p);
 }
 
-/* The lane that reads r's GETs: the read session's when there is one and r may read
- * there (api_req.read). */
+/* The lane that reads r's GETs: the read session's (the replica, or a second session of
+ * the primary) when r may read there (api_req.read). */
 static struct api_lane *read_lane(const struct api_req *r)
 {
-	struct api *a = r->api;
-	return r->read && a->cfg->pg_read_conninfo[0] != '\0' ? &a->lane[API_LANE_READ]
-							       : &a->lane[API_LANE_PRIMARY];
+	return &r->api->lane[r->read ? API_LANE_READ : API_LANE_PRIMARY];
 }
 
 /* Queue a new request of kind k for r on lane l (answered by api_finish). NULL, with r's

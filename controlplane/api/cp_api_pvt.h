@@ -96,8 +96,9 @@ struct api_pendq {
 
 /* A PostgreSQL session of the worker that answers deferred requests with asynchronous
  * statements, one in flight at a time (cp_api_batch.c): the primary's lane carries the
- * group commit of protection-event POSTs and, without a read session, the grouped reads
- * of GET /v1/subscriptions/:id; the read session's lane (pg_read_conninfo) those reads. */
+ * group commit of protection-event POSTs (and reads the read lane could not), the read
+ * session's lane (pg_read_conninfo's replica, else a second session of the primary) the
+ * grouped reads of GET /v1/subscriptions/:id. */
 #define API_PEND_KINDS 2
 enum { API_LANE_PRIMARY = 0, API_LANE_READ = 1, API_LANES = 2 };
 struct api_lane {
@@ -124,7 +125,8 @@ struct api {
 	struct lws_context *ctx;
 	struct cp_pg pg;
 	struct cp_redis redis;         /* read only: the position books (cp_api_console.c) */
-	struct cp_pg pg_read;          /* GETs' session when pg_read_conninfo is set (replica) */
+	struct cp_pg pg_read;          /* the read session: pg_read_conninfo's replica (GETs),
+					* else a second session of the primary (grouped reads) */
 	struct api_lane lane[API_LANES]; /* deferred requests' sessions (API_LANE_*) */
 	uint64_t listen_session;       /* cp_pg.session that LISTENs decp_subauth (0: none) */
 	bool auth_drop;                /* a decp_subauth notification came: drop the cache */
@@ -212,8 +214,8 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
  *   for the next transaction; r is answered by api_finish() after the commit. 0, or
  *   -ENOMEM with r's reply set.
  * api_sub_get: defer GET /v1/subscriptions/:id (200, 404, 403): read together with the
- *   GETs waiting beside it, on the read session when there is one (falling back to the
- *   primary when it fails), else on the primary.
+ *   GETs waiting beside it, on the read session (falling back to the primary's session
+ *   when it fails).
  * api_batch_kick: without blocking, answer finished statements and send the next.
  * api_batch_idle: wait for a lane's in-flight statement (answering it), so that its
  *   session can run a synchronous statement; api_q, api_q_prep and /metrics call it.

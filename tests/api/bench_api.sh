@@ -2,7 +2,10 @@
 # bench_api.sh: wrk latency of the api role (docs/perf.md "api").
 #   BUILD_DIR/tests/harness/decp-testenv -- tests/api/bench_api.sh BUILD_DIR [SECONDS] [CONNECTIONS]
 # Environment: DECP_BENCH_ROLES (default api,trust), DECP_BENCH_THREADS (api_threads, 1),
-# DECP_BENCH_GET_ONLY=1 (skip the POST run), DECP_BENCH_LOG=FILE (keep decp-control's log).
+# DECP_BENCH_GET_ONLY=1 (skip the POST run), DECP_BENCH_LOG=FILE (keep decp-control's log),
+# DECP_BENCH_MIXED=1 (then a third run: POSTs and GETs at once, CONNECTIONS/2 each, two
+# wrk side by side, a PCTL line each, POST first), DECP_BENCH_READ_PRIMARY=1 (pg_read_conninfo
+# = the primary: GETs on a session of their own, docs/api.md "Grouped reads").
 # Needs DECP_PG_CONNINFO and DECP_REDIS_PORT (decp-testenv), wrk and curl. Starts
 # decp-control --roles api,trust on a free port over HTTPS (a certificate set of its own,
 # decpctl tls init; DECP_BENCH_PLAIN=1: api_tls = off, for the HTTP baseline), creates a master, a subscriber with a
@@ -29,7 +32,8 @@ else
   TLS=(--set "api_cert=$TMP/tls/server.crt" --set "api_key=$TMP/tls/server.key")
   URL=https://127.0.0.1:$PORT
 fi
-"$B/controlplane/core/decp-control" --roles "${DECP_BENCH_ROLES:-api,trust}" --set pg_conninfo="$DECP_PG_CONNINFO" \
+READ=(); [ -n "${DECP_BENCH_READ_PRIMARY:-}" ] && READ=(--set "pg_read_conninfo=$DECP_PG_CONNINFO")
+"$B/controlplane/core/decp-control" --roles "${DECP_BENCH_ROLES:-api,trust}" --set pg_conninfo="$DECP_PG_CONNINFO" "${READ[@]}" \
   --set redis_port="$DECP_REDIS_PORT" --set api_port="$PORT" "${TLS[@]}" \
   --set api_admin_token_sha256="$HASH" --set api_threads="${DECP_BENCH_THREADS:-1}" \
   --set log_level=warn >"${DECP_BENCH_LOG:-$TMP/control.log}" 2>&1 &
@@ -80,5 +84,16 @@ esac
 fi
 echo "== GET /v1/subscriptions/$SUB, $CONNS connections, ${SECS}s"
 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/get.lua" "$URL/v1/subscriptions/$SUB"
+if [ -n "${DECP_BENCH_MIXED:-}" ]; then
+  H=$(( (CONNS + 1) / 2 ))
+  echo "== mixed: POST and GET at once, $H connections each, ${SECS}s"
+  wrk -t1 -c"$H" -d"${SECS}s" --latency -s "$TMP/post.lua" "$URL/v1/protection-events" \
+    >"$TMP/mixed-post.txt" 2>&1 &
+  MP=$!
+  wrk -t1 -c"$H" -d"${SECS}s" --latency -s "$TMP/get.lua" "$URL/v1/subscriptions/$SUB" \
+    >"$TMP/mixed-get.txt" 2>&1
+  wait "$MP"
+  cat "$TMP/mixed-post.txt" "$TMP/mixed-get.txt"
+fi
 echo "== server-side request time (decp_api_request_duration_seconds)"
 "${CURL[@]}" -s "$URL/metrics" | grep -E '^decp_api_request_duration_seconds_(bucket|count)|^decp_api_requests_total\{code="[245]xx"|^decp_api_event_commit'
