@@ -5,7 +5,7 @@
 # DECP_BENCH_GET_ONLY=1 (skip the POST run), DECP_BENCH_LOG=FILE (keep decp-control's log),
 # DECP_BENCH_MIXED=1 (then a third run: POSTs and GETs at once, CONNECTIONS/2 each, two
 # wrk side by side, a PCTL line each, POST first), DECP_BENCH_READ_PRIMARY=1 (pg_read_conninfo
-# = the primary: GETs on a session of their own, docs/api.md "Grouped reads").
+# = the primary: every GET on the read session, not only the grouped reads; docs/api.md).
 # Needs DECP_PG_CONNINFO and DECP_REDIS_PORT (decp-testenv), wrk and curl. Starts
 # decp-control --roles api,trust on a free port over HTTPS (a certificate set of its own,
 # decpctl tls init; DECP_BENCH_PLAIN=1: api_tls = off, for the HTTP baseline), creates a master, a subscriber with a
