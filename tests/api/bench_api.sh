@@ -5,7 +5,8 @@
 # DECP_BENCH_GET_ONLY=1 (skip the POST run), DECP_BENCH_LOG=FILE (keep decp-control's log),
 # DECP_BENCH_MIXED=1 (then a third run: POSTs and GETs at once, CONNECTIONS/2 each, two
 # wrk side by side, a PCTL line each, POST first), DECP_BENCH_READ_PRIMARY=1 (pg_read_conninfo
-# = the primary: every GET on the read session, not only the grouped reads; docs/api.md).
+# = the primary: every GET on the read session, not only the grouped reads; docs/api.md),
+# DECP_BENCH_GET_DELAY_MS=N (the mixed run's GET connections wait N ms between requests).
 # Needs DECP_PG_CONNINFO and DECP_REDIS_PORT (decp-testenv), wrk and curl. Starts
 # decp-control --roles api,trust on a free port over HTTPS (a certificate set of its own,
 # decpctl tls init; DECP_BENCH_PLAIN=1: api_tls = off, for the HTTP baseline), creates a master, a subscriber with a
@@ -86,11 +87,16 @@ echo "== GET /v1/subscriptions/$SUB, $CONNS connections, ${SECS}s"
 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/get.lua" "$URL/v1/subscriptions/$SUB"
 if [ -n "${DECP_BENCH_MIXED:-}" ]; then
   H=$(( (CONNS + 1) / 2 ))
+  GL="$TMP/get.lua"
+  if [ -n "${DECP_BENCH_GET_DELAY_MS:-}" ]; then   # each GET connection paced
+    GL="$TMP/get-paced.lua"
+    { cat "$TMP/get.lua"; echo "delay = function() return $DECP_BENCH_GET_DELAY_MS end"; } >"$GL"
+  fi
   echo "== mixed: POST and GET at once, $H connections each, ${SECS}s"
   wrk -t1 -c"$H" -d"${SECS}s" --latency -s "$TMP/post.lua" "$URL/v1/protection-events" \
     >"$TMP/mixed-post.txt" 2>&1 &
   MP=$!
-  wrk -t1 -c"$H" -d"${SECS}s" --latency -s "$TMP/get.lua" "$URL/v1/subscriptions/$SUB" \
+  wrk -t1 -c"$H" -d"${SECS}s" --latency -s "$GL" "$URL/v1/subscriptions/$SUB" \
     >"$TMP/mixed-get.txt" 2>&1
   wait "$MP"
   cat "$TMP/mixed-post.txt" "$TMP/mixed-get.txt"
