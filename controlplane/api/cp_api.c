@@ -1006,8 +1006,11 @@ static int shared_init(struct api_shared *sh, const struct cp_config *cfg)
 	else if (cp_tls_server_check(ROLE, cfg->api_cert, cfg->api_key) != 0)
 		return -EINVAL;
 	/* the role listens, never lws: the gate (cp_gate.h) accepts and holds connections
-	 * until their request head is complete, then hands them to a worker */
-	if ((sh->listen_fd = cp_net_listen(cfg->api_listen, cfg->api_port, false, 1024, NULL)) < 0) {
+	 * until their request head is complete, then hands them to a worker. The accept
+	 * queue as deep as the kernel allows (net.core.somaxconn, 4096 on Debian 12), as the
+	 * fan-out's: under a connection flood a full queue drops new SYNs, and a client's
+	 * retransmission comes 1 s later (api_flood saw one probe lost so at 1,024) */
+	if ((sh->listen_fd = cp_net_listen(cfg->api_listen, cfg->api_port, false, 4096, NULL)) < 0) {
 		int e = sh->listen_fd;
 		cp_log(CP_LOG_ERR, ROLE, "cannot listen on %s:%u: %s", cfg->api_listen, cfg->api_port,
 		       strerror(-e));

@@ -431,6 +431,7 @@ static DWORD WINAPI master(LPVOID arg)
 	int64_t h = F.decp_master_new(g_master, g_secret, 32, g_seed, 32), fields[4];
 	struct mt5_inbuf *in = calloc(1, sizeof(*in));
 	int acked = 0, next_send = 1, hello_ok = 0, busy = 0, logins = 0, cut = 0, proofs = 0;
+	int unavailable = 0;   /* logins refused Nack UNAVAILABLE (not confirmed within 1 s) */
 	int64_t deadline = mt5_now_ns() + (int64_t)TIMEOUT_MS * 1000000;
 	static int ack_of[NMAX + 1];
 	SOCKET s = INVALID_SOCKET;
@@ -469,6 +470,8 @@ static DWORD WINAPI master(LPVOID arg)
 			continue;
 		}
 		if (mt5_fill(s, in) != 0) {
+			printf("master: connection lost after %d logins (WSA error %d)\n", logins,
+			       WSAGetLastError());
 			closesocket(s);
 			s = INVALID_SOCKET;
 			continue;
@@ -515,6 +518,8 @@ static DWORD WINAPI master(LPVOID arg)
 			} else if (k == 3) {
 				if (fields[1] == 2) /* BUSY: send it again */
 					busy++;
+				if (fields[1] == 8) /* UNAVAILABLE: the server closes; log in again */
+					unavailable++;
 				next_send = (int)(fields[1] == 1 ? fields[2] : fields[0]);
 				if (next_send < 1)
 					next_send = 1;
@@ -525,10 +530,14 @@ static DWORD WINAPI master(LPVOID arg)
 		}
 	}
 	CHECK(acked == g_n, "master: %d of %d signals ACKed (%d BUSY)", acked, g_n, busy);
-	CHECK(logins == 2 && proofs == 2,
-	      "master: logged in again after the cut (%d logins, %d challenges answered)", logins,
-	      proofs);
-	printf("master: acked=%d busy=%d logins=%d proofs=%d\n", acked, busy, logins, proofs);
+	/* 2 logins: the first and the one after the cut; one more for each login the server
+	 * refused UNAVAILABLE (its edge did not confirm it within 1 s: a loaded machine),
+	 * never one for an unexplained close */
+	CHECK(logins == 2 + unavailable && proofs == logins,
+	      "master: logged in again after the cut (%d logins, %d challenges answered, %d "
+	      "refused UNAVAILABLE)", logins, proofs, unavailable);
+	printf("master: acked=%d busy=%d logins=%d proofs=%d unavailable=%d\n", acked, busy,
+	       logins, proofs, unavailable);
 out:
 	if (s != INVALID_SOCKET)
 		closesocket(s);
