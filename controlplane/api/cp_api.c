@@ -1073,6 +1073,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	a.pg_read.conninfo = cfg->pg_read_conninfo[0] != '\0' ? cfg->pg_read_conninfo : NULL;
 	a.lane[API_LANE_PRIMARY].pg = &a.pg;
 	a.lane[API_LANE_READ].pg = &a.pg_read;
+	a.lane[API_LANE_READ].fallback = &a.lane[API_LANE_PRIMARY];
 	cp_redis_init(&a.redis, cfg, ROLE);
 	a.idx = idx;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {

@@ -297,13 +297,13 @@ static void push_front(struct api_pendq *q, struct api_pend *list)
 	q->head = list;
 }
 
-/* The read session failed (cannot connect, lost, or its statement failed: a standby
+/* Lane l's session failed (cannot connect, lost, or its statement failed: a standby
  * may cancel a query that conflicts with recovery): its GETs in flight (list) and
- * waiting go to the primary's lane, ahead of the GETs waiting there. */
-static void read_fallback(struct api *a, struct api_lane *l, struct api_pend *list,
-			  const char *why)
+ * waiting go to its fallback lane (the read lane's: the primary's), ahead of the GETs
+ * waiting there. */
+static void read_fallback(struct api_lane *l, struct api_pend *list, const char *why)
 {
-	struct api_pendq *to = &a->lane[API_LANE_PRIMARY].q[K_SUB_GET];
+	struct api_pendq *to = &l->fallback->q[K_SUB_GET];
 	struct api_pendq *from = &l->q[K_SUB_GET];
 	CP_LOG_RL(CP_LOG_WARN, ROLE, "read session: %s; GETs of subscriptions read on the"
 		  " primary", why);
@@ -352,10 +352,10 @@ static void batch_complete(struct api *a, struct api_lane *l)
 	l->res = NULL;
 	if (res != NULL && cp_pg_ok(res)) {
 		answer_rows(a, k, list, n, res);
-	} else if (l == &a->lane[API_LANE_READ]) {
-		/* reads: the primary answers them */
+	} else if (l->fallback != NULL) {
+		/* reads: the fallback lane answers them */
 		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		read_fallback(a, l, list, msg ? msg : "connection lost");
+		read_fallback(l, list, msg ? msg : "connection lost");
 		if (lost)
 			cp_pg_reset(l->pg);
 	} else if (lost) {
@@ -495,12 +495,12 @@ static char *sub_get_take(struct api_lane *l)
 }
 
 /* Lane l's session cannot be used: its waiting requests are answered (503 with res NULL,
- * else res's failure), or, the read lane's, moved to the primary's. */
+ * else res's failure), or, a lane with a fallback's, moved to that lane. */
 static void fail_waiting(struct api *a, struct api_lane *l, const PGresult *res)
 {
-	if (l == &a->lane[API_LANE_READ]) {
+	if (l->fallback != NULL) {
 		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		read_fallback(a, l, NULL, msg ? msg : "cannot connect");
+		read_fallback(l, NULL, msg ? msg : "cannot connect");
 		return;
 	}
 	for (unsigned int k = 0; k < API_PEND_KINDS; k++) {
@@ -529,8 +529,8 @@ static void batch_send(struct api *a, struct api_lane *l)
 		fail_waiting(a, l, NULL);   /* lost while preparing */
 		return;
 	}
-	if (prep != NULL && l == &a->lane[API_LANE_READ]) {
-		fail_waiting(a, l, prep);   /* the primary reads them */
+	if (prep != NULL && l->fallback != NULL) {
+		fail_waiting(a, l, prep);   /* the fallback lane reads them */
 		PQclear(prep);
 		return;
 	}

@@ -112,6 +112,7 @@ struct api_lane {
 	unsigned int solo;             /* POSTs at the head to send one per transaction */
 	struct lws *watch;             /* lws raw-file watcher of the session's socket */
 	uint64_t watch_session;        /* cp_pg.session it watches */
+	struct api_lane *fallback;     /* takes its GETs when its session fails (NULL: none) */
 };
 
 #define API_STREAMS_MAX 64        /* console event streams per worker (429 beyond) */
