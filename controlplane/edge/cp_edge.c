@@ -58,6 +58,7 @@ struct edge {
 	uint64_t *gmaster;
 	unsigned int ngroups;
 	struct cp_resp out[CP_RCL_MAX_NODES]; /* the batch's pipeline per Redis node (RESP) */
+	bool multi[CP_RCL_MAX_NODES]; /* that pipeline is one MULTI ... EXEC (format_batch) */
 	struct pcmd *pc;         /* the batch's commands (edge_batch + 1) */
 	unsigned int npc;
 	struct dp_ctrl_cmd *cmds;
@@ -482,6 +483,13 @@ static int format_wait(const struct edge *e, struct cp_resp *b)
  * SADD, one FCALL decp_signals per master, one command per event or positions part; then
  * formatted per node in that order (plus WAIT last with durability = replica|both) into
  * e->out[node]. Returns 0 or -ENOMEM.
+ *
+ * On one Redis (not a cluster) two or more commands go as one MULTI ... EXEC: Redis reads
+ * a client's pipeline 16 KiB per event-loop turn and, with appendfsync always, writes and
+ * fdatasyncs its AOF after every turn that ran a command, so a batch of 1,024 signals of
+ * 10 masters cost ~10 fdatasyncs (one per FCALL the turn completed); queued until EXEC,
+ * the batch runs in one turn and costs one (docs/perf.md "One fdatasync per batch"). A
+ * cluster refuses a transaction across slots: there each command stays on its own.
  */
 static int format_batch(struct edge *e, bool wait)
 {
@@ -508,7 +516,13 @@ static int format_batch(struct edge *e, bool wait)
 	}
 	for (unsigned int k = 0; k < nodes; k++) {
 		struct cp_resp *b = &e->out[k];
+		unsigned int on_k = 0;
 		b->len = 0;
+		for (unsigned int c = 0; c < e->npc; c++)
+			on_k += e->pc[c].node == k;
+		e->multi[k] = on_k > 1 && !cp_redis_is_cluster(&e->r);
+		if (e->multi[k])
+			rc = cp_resp_array(b, 1) | cp_resp_str(b, "MULTI");
 		for (unsigned int c = 0; c < e->npc && rc == 0; c++) {
 			struct pcmd *p = &e->pc[c];
 			if (p->node != k)
@@ -520,6 +534,8 @@ static int format_batch(struct edge *e, bool wait)
 			   : format_positions(b, &e->batch[p->idx]);
 			p->len = b->len - p->off;
 		}
+		if (rc == 0 && e->multi[k])
+			rc = cp_resp_array(b, 1) | cp_resp_str(b, "EXEC");
 		if (rc == 0 && wait && b->len > 0)
 			rc = format_wait(e, b);
 	}
@@ -649,6 +665,45 @@ static int resend_asked(struct edge *e, bool wait, long long *replicas)
 	return 0;
 }
 
+/* The replies of node k's MULTI ... EXEC: +OK, one +QUEUED per command, then EXEC's
+ * array of the commands' replies (*execed, freed by the caller), or NULL when the
+ * transaction was refused (a command not queued: EXEC answers EXECABORT), which is an
+ * error reply of the batch (-EPROTO) -- nothing of it was written. 0, -EPROTO or
+ * -EAGAIN (I/O failed). */
+static int read_exec(struct edge *e, unsigned int k, redisReply **execed)
+{
+	redisContext *ctx = cp_redis_node(&e->r, k);
+	int rc = 0;
+	*execed = NULL;
+	for (unsigned int c = 0; c <= e->npc; c++) {   /* MULTI's +OK, then each command's */
+		redisReply *rep = NULL;
+		if (c > 0 && e->pc[c - 1].node != k)
+			continue;
+		if (redisGetReply(ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail(&e->r, "writing a batch");
+			return -EAGAIN;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
+			rc = -EPROTO;
+		}
+		freeReplyObject(rep);
+	}
+	if (redisGetReply(ctx, (void **)execed) != REDIS_OK || *execed == NULL) {
+		cp_redis_fail(&e->r, "writing a batch");
+		return -EAGAIN;
+	}
+	if ((*execed)->type != REDIS_REPLY_ARRAY) {
+		if (rc == 0)
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a batch: %s",
+				  (*execed)->type == REDIS_REPLY_ERROR ? (*execed)->str : "EXEC");
+		freeReplyObject(*execed);
+		*execed = NULL;
+		return -EPROTO;
+	}
+	return rc;
+}
+
 /* Read every node's replies, in the order its commands were formatted. 0, 1 (some MOVED:
  * write the batch again once the map is read again), -EPROTO (an error reply) or -EAGAIN
  * (I/O failed). */
@@ -659,11 +714,32 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 
 	for (unsigned int k = 0; k < nodes; k++) {
 		redisContext *ctx = cp_redis_node(&e->r, k);
-		for (unsigned int c = 0; c < e->npc; c++) {
+		redisReply *execed = NULL;
+		size_t next = 0;   /* the next element of execed */
+		if (e->multi[k]) {
+			int rc = read_exec(e, k, &execed);
+			if (rc == -EAGAIN)
+				return rc;
+			if (rc < 0)
+				worst = rc;
+		}
+		for (unsigned int c = 0; c < e->npc && (!e->multi[k] || execed != NULL); c++) {
 			struct pcmd *p = &e->pc[c];
 			redisReply *rep = NULL;
 			if (p->node != k)
 				continue;
+			if (execed != NULL) {
+				if (next >= execed->elements) {
+					CP_LOG_RL(CP_LOG_ERR, ROLE, "EXEC answered %zu replies for more "
+						  "commands", execed->elements);
+					worst = -EPROTO;
+					break;
+				}
+				int rc = take_reply(e, p, execed->element[next++]);
+				if (rc < 0 || (rc == 1 && worst == 0))
+					worst = rc;   /* no redirect inside a transaction */
+				continue;
+			}
 			if (redisGetReply(ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
 				cp_redis_fail(&e->r, "writing a batch");
 				return -EAGAIN;
@@ -677,6 +753,7 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 			else if (rc < 0)
 				worst = rc;
 		}
+		freeReplyObject(execed);
 		if (wait && e->out[k].len > 0 && read_wait(e, ctx, replicas) != 0)
 			return -EAGAIN;
 	}

@@ -12,8 +12,8 @@
  *   - dequeue up to edge_batch records from all workers' ingress rings;
  *   - write them in one pipeline (SADD of the batch's masters, one FCALL decp_signals per
  *     master with its records in ring order, one FCALL decp_protection per event) and read
- *     every reply; Redis with appendfsync always fsyncs the pipeline once: the
- *     batch is the group commit;
+ *     every reply; on one Redis the pipeline is one MULTI ... EXEC, so Redis with
+ *     appendfsync always writes and fsyncs it once: the batch is the group commit;
  *   - ACK OK (written) or DUPLICATE (already durable); a GAP reply gets no ACK (master
  *     resends after its ACK timeout);
  *   - on a Redis failure keep the batch, reconnect with backoff, write it again (the

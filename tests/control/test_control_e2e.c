@@ -7,7 +7,9 @@
  *
  * Scenarios (one meson test each, so they run in parallel on their own servers):
  *   e2e           N masters x M signals; every ACKed signal in Redis once and in
- *                 signal_archive once, in order per master
+ *                 signal_archive once, in order per master; the AOF shows the edge's batches
+ *                 as transactions: most signals were written in a MULTI ... EXEC with other
+ *                 masters' signals (one AOF write and fdatasync per batch, cp_edge.c)
  *   kill_control  same while decp-control is killed with SIGKILL 5 times
  *   kill_redis    same while redis-server is killed with SIGKILL and restarted from AOF
  *   pg_down       same while PostgreSQL is stopped for 10 s: masters see no error
@@ -77,6 +79,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -549,6 +552,94 @@ static void verify_redis(struct env *e)
 	CHECK(bad == 0, "%u masters' streams are not exactly 1..%" PRIu64, bad, e->signals);
 }
 
+/* One RESP array of the AOF (a command) from f into argv (up to 4 arguments kept, each
+ * up to 63 bytes; the rest read past). Returns its argument count, 0 at the end, -1 on
+ * a malformed file. */
+static int aof_command(FILE *f, char argv[4][64])
+{
+	long n, len;
+	int c;
+	if ((c = fgetc(f)) == EOF)
+		return 0;
+	if (c != '*' || fscanf(f, "%ld\r\n", &n) != 1 || n <= 0)
+		return -1;
+	for (long i = 0; i < n; i++) {
+		if (fgetc(f) != '$' || fscanf(f, "%ld", &len) != 1 || len < 0 || fgetc(f) != '\r' ||
+		    fgetc(f) != '\n')
+			return -1;
+		size_t keep = i < 4 ? (size_t)(len < 63 ? len : 63) : 0;
+		if (keep > 0 && fread(argv[i], 1, keep, f) != keep)
+			return -1;
+		if (i < 4)
+			argv[i][keep] = '\0';
+		if (fseek(f, len - (long)keep + 2, SEEK_CUR) != 0)
+			return -1;
+	}
+	return n > 4 ? 4 : (int)n;
+}
+
+/* e2e: the edge wrote each batch as one MULTI ... EXEC (cp_edge.c format_batch), which
+ * Redis propagates to the AOF as one transaction: one write and one fdatasync per batch.
+ * Counts the signal XADDs of the AOF's transactions that span two or more masters' streams
+ * (each FCALL alone would be a transaction of one stream): with 20 masters sending at
+ * once most batches hold several, so most signals must be in such a transaction. */
+static void check_batch_transactions(struct env *e)
+{
+	char dir[400], path[700], argv[4][64], first_key[64] = "";
+	snprintf(dir, sizeof(dir), "%s/appendonlydir", harness_redis_dir(e->redis));
+	DIR *d = opendir(dir);
+	uint64_t xadds = 0, in_multi_master = 0, tx_xadds = 0, txs = 0, spanning = 0;
+	bool in_tx = false, multi_master = false;
+	int bad = d == NULL;
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
+		if (strstr(de->d_name, ".incr.aof") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "r");
+		int n;
+		bad |= f == NULL;
+		while (f != NULL && (n = aof_command(f, argv)) > 0) {
+			if (strcasecmp(argv[0], "MULTI") == 0) {
+				in_tx = true;
+				multi_master = false;
+				tx_xadds = 0;
+				first_key[0] = '\0';
+			} else if (strcasecmp(argv[0], "EXEC") == 0) {
+				if (multi_master) {
+					spanning++;
+					in_multi_master += tx_xadds;
+				}
+				txs++;
+				in_tx = false;
+			} else if (strcasecmp(argv[0], "XADD") == 0 && n > 1 &&
+				   strstr(argv[1], ":signals") != NULL) {
+				xadds++;
+				if (in_tx) {
+					tx_xadds++;
+					if (first_key[0] == '\0')
+						snprintf(first_key, sizeof(first_key), "%s", argv[1]);
+					else if (strcmp(first_key, argv[1]) != 0)
+						multi_master = true;
+				}
+			}
+		}
+		bad |= f != NULL && n < 0;
+		if (f != NULL)
+			fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	fprintf(stderr, "aof: %" PRIu64 " signal XADDs, %" PRIu64 " transactions, %" PRIu64
+		" spanning 2+ masters with %" PRIu64 " of the XADDs\n", xadds, txs, spanning,
+		in_multi_master);
+	CHECK(!bad, "read the AOF in %s", dir);
+	CHECK(xadds >= (uint64_t)e->masters * e->signals,
+	      "the AOF holds every signal's XADD (%" PRIu64 ")", xadds);
+	CHECK(in_multi_master * 2 > xadds, "most signals were written in a transaction with "
+	      "other masters' (one fdatasync per batch): %" PRIu64 " of %" PRIu64,
+	      in_multi_master, xadds);
+}
+
 static long long pg_scalar(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -955,8 +1046,10 @@ static void run_with_faults(struct env *e, const char *scenario)
 	verify_redis(e);
 	if (ctl_roles == NULL || strstr(ctl_roles, "archiver") != NULL)
 		verify_archive(e);
-	if (strcmp(scenario, "e2e") == 0)
+	if (strcmp(scenario, "e2e") == 0) {
 		check_read_max(e);
+		check_batch_transactions(e);
+	}
 	if (e->cluster != NULL)
 		check_spread(e);
 	if (strcmp(scenario, "bench") == 0) {
