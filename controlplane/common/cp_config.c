@@ -120,7 +120,7 @@ void cp_config_defaults(struct cp_config *c)
 	snprintf(c->pg_conninfo, sizeof(c->pg_conninfo), "dbname=decp");
 	c->pg_timeout_ms = 10000;
 	c->backoff_max_ms = 2000;
-	c->edge_batch = 1024;
+	c->edge_batch = 2048;
 	snprintf(c->redis_sentinel_master, sizeof(c->redis_sentinel_master), "decp");
 	c->durability = CP_DUR_FSYNC;
 	c->durability_replicas = 1;
