@@ -40,6 +40,7 @@
 #define CP_REDIS_LIB "decp"
 #define CP_REDIS_FN_SIGNAL "decp_signal"
 #define CP_REDIS_FN_SIGNALS "decp_signals"
+#define CP_REDIS_FN_SIGNALS_RUN "decp_signals_run" /* consecutive sequences: the first only */
 #define CP_REDIS_FN_SIGNALS_PUB "decp_signals_pub" /* and SPUBLISH on the tail channel */
 #define CP_REDIS_FN_PROTECTION "decp_protection"
 

@@ -444,16 +444,26 @@ static int format_group(struct edge *e, struct cp_resp *b, unsigned int g)
 {
 	char key[64];
 	bool pub = e->cfg->redis_notify && cp_redis_is_cluster(&e->r);
-	int rc = cp_resp_array(b, 4 + (size_t)pub + 2 * (size_t)e->gcount[g]);
+	/* consecutive sequences (the usual case): decp_signals_run, the first sequence only */
+	bool run = !pub;
+	uint64_t first = e->batch[e->gfirst[g]].sequence, k = 0;
+	for (unsigned int i = e->gfirst[g]; i != UINT32_MAX && run; i = e->nxt[i], k++)
+		run = e->batch[i].sequence == first + k;
+	int rc = cp_resp_array(b, run ? 5 + (size_t)e->gcount[g]
+				      : 4 + (size_t)pub + 2 * (size_t)e->gcount[g]);
 	rc |= cp_resp_str(b, "FCALL");
-	rc |= cp_resp_str(b, pub ? CP_REDIS_FN_SIGNALS_PUB : CP_REDIS_FN_SIGNALS);
+	rc |= cp_resp_str(b, run ? CP_REDIS_FN_SIGNALS_RUN
+			     : pub ? CP_REDIS_FN_SIGNALS_PUB : CP_REDIS_FN_SIGNALS);
 	rc |= cp_resp_str(b, "1"); /* one key: the channel is an argument (cp_redis.c) */
 	rc |= cp_resp_str(b, cp_redis_key_signals(key, sizeof(key), e->gmaster[g]));
 	if (pub)
 		rc |= cp_resp_str(b, cp_redis_key_tail(key, sizeof(key), e->gmaster[g]));
+	if (run)
+		rc |= cp_resp_u64(b, first);
 	for (unsigned int i = e->gfirst[g]; i != UINT32_MAX && rc == 0; i = e->nxt[i]) {
 		const struct dp_ingress_rec *r = &e->batch[i];
-		rc |= cp_resp_u64(b, r->sequence);
+		if (!run)
+			rc |= cp_resp_u64(b, r->sequence);
 		uint8_t rec[CP_REC_HDR + DP_HMAC_LEN + DP_SIG_LEN + DP_BODY_MAX];
 		const struct cp_rec sr = {
 			.arrival_ns = r->arrival_ns,
@@ -568,7 +578,7 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 	}
 	if (p->kind == PC_SIGNALS && !group_statuses(e, p->idx, rep)) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "unexpected reply type %d to %s", rep->type,
-			  CP_REDIS_FN_SIGNALS);
+			  CP_REDIS_FN_SIGNALS "(_run)");
 		return -EPROTO;
 	}
 	if (p->kind == PC_ONE)
