@@ -490,7 +490,7 @@ static int format_wait(const struct edge *e, struct cp_resp *b)
 
 /*
  * The batch's commands, each on the node serving its key (one node with one Redis): the
- * SADD, one FCALL decp_signals per master, one command per event or positions part; then
+ * SADD, one FCALL decp_signals(_run) per master, one command per event or positions part; then
  * formatted per node in that order (plus WAIT last with durability = replica|both) into
  * e->out[node]. Returns 0 or -ENOMEM.
  *

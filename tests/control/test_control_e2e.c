@@ -13,6 +13,8 @@
  *   kill_control  same while decp-control is killed with SIGKILL 5 times
  *   kill_redis    same while redis-server is killed with SIGKILL and restarted from AOF
  *   pg_down       same while PostgreSQL is stopped for 10 s: masters see no error
+ *   redis_refuses same while Redis refuses every write for 2 s (maxmemory: the edge's
+ *                 MULTI ... EXEC aborted); the edge logs the refusal and writes again
  *   dp_restart    same while the dataplane is killed and restarted on the same port
  *   revoke        a token revoked in PostgreSQL: the master is refused within 1 s
  *   cluster       e2e on a Redis Cluster (3 primaries + 3 replicas, harness_rcluster;
@@ -972,12 +974,27 @@ static void check_spread(struct env *e)
 	CHECK(n >= (e->masters >= 10 ? 3 : 2), "the masters' streams are on %d primaries", n);
 }
 
+static redisContext *redis_open(const struct env *e);
+static unsigned int log_lines(const struct env *e, const char *needle);
+
+/* redis_refuses: CONFIG SET maxmemory on the test's Redis (0 = no limit). */
+static void redis_maxmemory(struct env *e, const char *bytes)
+{
+	redisContext *r = redis_open(e);
+	redisReply *rep = r != NULL ? redisCommand(r, "CONFIG SET maxmemory %s", bytes) : NULL;
+	CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS, "CONFIG SET maxmemory %s", bytes);
+	freeReplyObject(rep);
+	redisFree(r);
+}
+
 static void run_with_faults(struct env *e, const char *scenario)
 {
 	uint64_t t0 = now_ms();
 	struct cpu_snap c0, c1;
 	cpu_snap(e, &c0);
-	pid_t m = start_master(e, e->masters, 1, e->signals, bench_rate ? bench_rate : "0");
+	/* redis_refuses: at 10,000 signals/s, so that signals flow through the whole fault */
+	pid_t m = start_master(e, e->masters, 1, e->signals, bench_rate ? bench_rate
+			       : strcmp(scenario, "redis_refuses") == 0 ? "10000" : "0");
 	/* at once (threads it starts later inherit it) and again when they have started */
 	bench_sched_pid(m, true);
 	if (bench_fifo > 0) {
@@ -1002,6 +1019,14 @@ static void run_with_faults(struct env *e, const char *scenario)
 			CHECK(harness_redis_restart(e->redis) == 0, "restart redis from AOF");
 			faults++;
 		}
+	} else if (strcmp(scenario, "redis_refuses") == 0) {
+		/* Redis refuses every write for 2 s (out of memory: the batch's MULTI ... EXEC
+		 * is aborted, EXECABORT): nothing may be ACKed meanwhile, nothing lost after */
+		sleep_ms(1500);
+		redis_maxmemory(e, "1");
+		sleep_ms(2000);
+		redis_maxmemory(e, "0");
+		faults++;
 	} else if (strcmp(scenario, "pg_down") == 0) {
 		sleep_ms(1500);
 		CHECK(harness_pg_stop(e->pg) == 0, "stop pg");
@@ -1050,6 +1075,9 @@ static void run_with_faults(struct env *e, const char *scenario)
 		check_read_max(e);
 		check_batch_transactions(e);
 	}
+	if (strcmp(scenario, "redis_refuses") == 0)
+		CHECK(log_lines(e, "redis refused") > 0, "the edge saw Redis refuse its batches "
+		      "(control.log: \"redis refused\")");
 	if (e->cluster != NULL)
 		check_spread(e);
 	if (strcmp(scenario, "bench") == 0) {
