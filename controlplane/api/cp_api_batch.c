@@ -47,6 +47,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,6 +513,51 @@ static void fail_waiting(struct api *a, struct api_lane *l, const PGresult *res)
 	l->solo = 0;
 }
 
+/* The connector thread of lane l: connect its session and prepare the grouped GET, off
+ * the worker's loop. */
+static void *connector_main(void *arg)
+{
+	struct api_lane *l = arg;
+	if (cp_pg_ensure(l->pg) == 0) {
+		PGresult *prep = cp_pg_prepare(l->pg, kinds[K_SUB_GET].stmt, kinds[K_SUB_GET].sql, 1);
+		if (prep != NULL) {   /* try again after the backoff; the fallback reads meanwhile */
+			cp_pg_fail(l->pg, "preparing the grouped read", prep);
+			PQclear(prep);
+		}
+	}
+	atomic_store(&l->connecting, false);
+	return NULL;
+}
+
+/*
+ * Whether lane l (one with a fallback: the read lane) may read now: its session is up
+ * and its statement prepared. Otherwise a connection is made on a thread (when the
+ * backoff allows and none is under way) and the caller hands the GETs to the fallback:
+ * a replica host that does not answer held the worker's loop, and every request on it,
+ * for connect_timeout per host at every attempt (docs/api.md "Read replicas").
+ */
+static bool connect_off_loop(struct api_lane *l)
+{
+	if (atomic_load(&l->connecting))
+		return false;
+	if (l->connector_started) {
+		pthread_join(l->connector, NULL);
+		l->connector_started = false;
+	}
+	if (l->pg->conn != NULL && PQstatus(l->pg->conn) == CONNECTION_OK &&
+	    (l->pg->prepared_mask & (1u << kinds[K_SUB_GET].stmt)))
+		return true;
+	if (cp_now_ns() < l->pg->next_try_ns)
+		return false;
+	atomic_store(&l->connecting, true);
+	if (pthread_create(&l->connector, NULL, connector_main, l) != 0) {
+		atomic_store(&l->connecting, false);
+		return false;
+	}
+	l->connector_started = true;
+	return false;
+}
+
 /* Send lane l's next waiting requests of one kind as one statement (nothing may be in
  * flight, something waits). */
 static void batch_send(struct api *a, struct api_lane *l)
@@ -520,6 +567,10 @@ static void batch_send(struct api *a, struct api_lane *l)
 	if (l->q[k].head == NULL)
 		k ^= 1;
 	l->next_kind = k ^ 1;
+	if (l->fallback != NULL && !connect_off_loop(l)) {
+		read_fallback(l, NULL, atomic_load(&l->connecting) ? "connecting" : "cannot connect");
+		return;
+	}
 	if (cp_pg_ensure(l->pg) != 0) {
 		fail_waiting(a, l, NULL);
 		return;
@@ -578,6 +629,11 @@ void api_batch_kick(struct api *a)
 	}
 }
 
+bool api_batch_read_ready(struct api *a)
+{
+	return connect_off_loop(&a->lane[API_LANE_READ]);
+}
+
 void api_batch_idle(struct api *a, unsigned int lane)
 {
 	batch_collect(a, &a->lane[lane], true);
@@ -617,6 +673,8 @@ void api_batch_free(struct api *a)
 	for (unsigned int i = 0; i < API_LANES; i++) {
 		struct api_lane *l = &a->lane[i];
 		struct cp_pg *pg = l->pg;
+		if (l->connector_started)   /* at most connect_timeout per host */
+			pthread_join(l->connector, NULL);
 		struct api_pend *lists[1 + API_PEND_KINDS] = {l->inflight};
 		for (unsigned int k = 0; k < API_PEND_KINDS; k++)
 			lists[1 + k] = l->q[k].head;

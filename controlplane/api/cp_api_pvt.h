@@ -113,6 +113,11 @@ struct api_lane {
 	struct lws *watch;             /* lws raw-file watcher of the session's socket */
 	uint64_t watch_session;        /* cp_pg.session it watches */
 	struct api_lane *fallback;     /* takes its GETs when its session fails (NULL: none) */
+	/* a lane with a fallback connects on a thread of its own (cp_api_batch.c connect_off_loop):
+	 * while `connecting`, the thread owns pg and the lane's GETs go to the fallback */
+	pthread_t connector;
+	bool connector_started;        /* joined by the loop once `connecting` is false */
+	atomic_bool connecting;
 };
 
 #define API_STREAMS_MAX 64        /* console event streams per worker (429 beyond) */
@@ -220,6 +225,9 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
  * api_batch_kick: without blocking, answer finished statements and send the next.
  * api_batch_idle: wait for a lane's in-flight statement (answering it), so that its
  *   session can run a synchronous statement; api_q, api_q_prep and /metrics call it.
+ * api_batch_read_ready: the read session is connected and may be used on this thread;
+ *   false while it connects on a thread of its own (started here when the backoff allows):
+ *   the caller reads on the primary meanwhile.
  * api_batch_readable: lws callback of a session watcher. Returns what the callback
  *   returns (-1 closes a stale watcher). api_batch_closed: a watcher was closed.
  * api_batch_detach: the client of a deferred request closed its connection.
@@ -229,6 +237,7 @@ int api_events_defer(struct api_req *r, json_t *events);
 void api_sub_get(struct api_req *r, int64_t id);
 void api_batch_kick(struct api *a);
 void api_batch_idle(struct api *a, unsigned int lane);
+bool api_batch_read_ready(struct api *a);
 int api_batch_readable(struct api *a, struct lws *wsi);
 void api_batch_closed(struct api *a, struct lws *wsi);
 void api_batch_detach(struct api_pend *p);
