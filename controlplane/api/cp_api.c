@@ -209,7 +209,7 @@ static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0')
 		return NULL;
 	api_batch_idle(r->api, API_LANE_READ);
-	if (!api_batch_read_ready(r->api) || cp_pg_ensure(p) != 0)
+	if (!api_batch_read_ready(r->api))
 		return NULL;   /* connecting off the loop, or down: the primary answers */
 	res = slot < 0 ? cp_pg_exec(p, sql, n, params)
 		       : cp_pg_exec_prepared(p, (unsigned int)slot, sql, n, params);

@@ -497,14 +497,10 @@ static char *sub_get_take(struct api_lane *l)
 }
 
 /* Lane l's session cannot be used: its waiting requests are answered (503 with res NULL,
- * else res's failure), or, a lane with a fallback's, moved to that lane. */
+ * else res's failure). (A lane with a fallback never gets here: connect_off_loop hands
+ * its GETs over until its session is up and prepared.) */
 static void fail_waiting(struct api *a, struct api_lane *l, const PGresult *res)
 {
-	if (l->fallback != NULL) {
-		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		read_fallback(l, NULL, msg ? msg : "cannot connect");
-		return;
-	}
 	for (unsigned int k = 0; k < API_PEND_KINDS; k++) {
 		struct api_pend *list = l->q[k].head;
 		l->q[k].head = l->q[k].tail = NULL;
@@ -578,11 +574,6 @@ static void batch_send(struct api *a, struct api_lane *l)
 	PGresult *prep = cp_pg_prepare(l->pg, kinds[k].stmt, kinds[k].sql, 1);
 	if (prep == NULL && l->pg->conn == NULL) {
 		fail_waiting(a, l, NULL);   /* lost while preparing */
-		return;
-	}
-	if (prep != NULL && l->fallback != NULL) {
-		fail_waiting(a, l, prep);   /* the fallback lane reads them */
-		PQclear(prep);
 		return;
 	}
 	if (prep != NULL || batch_watch(a, l) != 0) {
