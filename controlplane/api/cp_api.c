@@ -195,10 +195,10 @@ static PGresult *api_checked(struct api_req *r, PGresult *res)
 }
 
 /*
- * A GET's query on the read session (pg_read_conninfo: a replica, docs/api.md "Read
- * replicas") when there is one; NULL when there is none or it failed (not a SQL error:
- * the replica is down or went away), and the caller runs the query on the primary, so a
- * stopped replica never fails a GET.
+ * A query on the read session (pg_read_conninfo: a replica, docs/api.md "Read replicas")
+ * when there is one; NULL when there is none or it failed (not a SQL error: the replica
+ * is down or went away), and a GET's caller runs the query on the primary, so a stopped
+ * replica never fails a GET.
  */
 static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 			const char *const *params)
@@ -206,7 +206,7 @@ static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 	struct cp_pg *p = &r->api->pg_read;
 	PGresult *res = NULL;
 
-	if (!r->read || r->api->cfg->pg_read_conninfo[0] == '\0')
+	if (r->api->cfg->pg_read_conninfo[0] == '\0')
 		return NULL;
 	api_batch_idle(r->api, API_LANE_READ);
 	if (!api_batch_read_ready(r->api))
@@ -223,27 +223,32 @@ static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 	return res;
 }
 
+/* The query on the primary's session (slot < 0: not prepared); 503 while that session
+ * is down or connecting (api_batch_primary_ready). */
+static PGresult *primary_q(struct api_req *r, int slot, const char *sql, int n,
+			   const char *const *params)
+{
+	struct cp_pg *p = &r->api->pg;
+	PGresult *res = NULL;
+
+	api_batch_idle(r->api, API_LANE_PRIMARY);
+	if (api_batch_primary_ready(r->api, true))
+		res = slot < 0 ? cp_pg_exec(p, sql, n, params)
+			       : cp_pg_exec_prepared(p, (unsigned int)slot, sql, n, params);
+	return api_checked(r, res);
+}
+
 PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *params)
 {
-	PGresult *res = read_q(r, -1, sql, n, params);
-	if (res != NULL)
-		return api_checked(r, res);
-	api_batch_idle(r->api, API_LANE_PRIMARY);
-	if (cp_pg_ensure(&r->api->pg) == 0)
-		res = cp_pg_exec(&r->api->pg, sql, n, params);
-	return api_checked(r, res);
+	PGresult *res = r->read ? read_q(r, -1, sql, n, params) : NULL;
+	return res != NULL ? api_checked(r, res) : primary_q(r, -1, sql, n, params);
 }
 
 PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int n,
 		     const char *const *params)
 {
-	PGresult *res = read_q(r, (int)slot, sql, n, params);
-	if (res != NULL)
-		return api_checked(r, res);
-	api_batch_idle(r->api, API_LANE_PRIMARY);
-	if (cp_pg_ensure(&r->api->pg) == 0)
-		res = cp_pg_exec_prepared(&r->api->pg, slot, sql, n, params);
-	return api_checked(r, res);
+	PGresult *res = r->read ? read_q(r, (int)slot, sql, n, params) : NULL;
+	return res != NULL ? api_checked(r, res) : primary_q(r, (int)slot, sql, n, params);
 }
 
 /* Type OIDs of pg_type we convert (stable since forever). */
@@ -308,16 +313,15 @@ static int64_t wall_us(void)
  * since changes made while disconnected were not heard), and drop it on any notification.
  * Does not wait for an in-flight protection-event transaction (the session is healthy
  * while one is in flight; reading notifications meanwhile is fine).
- * Returns 0, or -EIO when PostgreSQL is unreachable (reply set).
+ * Returns 0; -EAGAIN when the primary's session is down or connecting (no reply set: the
+ * cache cannot be kept true then); -EIO when LISTEN failed (reply set).
  */
 static int auth_cache_sync(struct api_req *r)
 {
 	struct api *a = r->api;
-	if ((a->lane[API_LANE_PRIMARY].inflight == NULL && cp_pg_ensure(&a->pg) != 0) ||
-	    a->pg.conn == NULL) {
-		api_pg_error(r, NULL);
-		return -EIO;
-	}
+	/* a GET that may authenticate on the replica does not wait for a connection under way */
+	if (!api_batch_primary_ready(a, !r->replica_auth))
+		return -EAGAIN;
 	bool drop = false;
 	if (a->listen_session != a->pg.session) {
 		PGresult *res = api_q(r, "LISTEN decp_subauth", 0, NULL);
@@ -344,7 +348,7 @@ void api_notifies(struct api *a)
 {
 	PGnotify *n;
 
-	if (a->pg.conn == NULL)
+	if (!api_batch_primary_up(a))
 		return;
 	PQconsumeInput(a->pg.conn);
 	while ((n = PQnotifies(a->pg.conn)) != NULL) {
@@ -368,35 +372,51 @@ static struct api_auth_entry *auth_slot(struct api *a, const uint8_t h[32])
 	return &a->auth[k % API_AUTH_SLOTS];
 }
 
-/* The subscriber of token digest h (cache, then subscriber_tokens), 0 when none, -EIO. */
+static const char token_sql[] =
+	"SELECT t.subscriber_id, coalesce((extract(epoch FROM t.expires_at)"
+	" * 1000000)::bigint, 9223372036854775807) FROM subscriber_tokens t"
+	" JOIN subscribers s ON s.id = t.subscriber_id"
+	" WHERE t.token_sha256 = $1::bytea AND t.revoked_at IS NULL"
+	" AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL";
+
+/*
+ * The subscriber of token digest h (cache, then subscriber_tokens), 0 when none, -EIO
+ * (reply set). Looked up on the primary, so that a token made a moment ago is known. While
+ * the primary's session is down or connecting (a failover), a GET that may read the
+ * replica (replica_auth) looks its token up there instead, uncached: without the primary's
+ * NOTIFY the cache cannot be kept true, and the replica has every revocation its replay
+ * reached (docs/api.md "Read replicas").
+ */
 static int64_t subscriber_of(struct api_req *r, const uint8_t h[32])
 {
 	struct api *a = r->api;
-	if (auth_cache_sync(r) != 0)
+	int rc = auth_cache_sync(r);
+	if (rc == -EIO || (rc == -EAGAIN && !r->replica_auth)) {
+		if (rc == -EAGAIN)
+			api_pg_error(r, NULL);
 		return -EIO;
-	struct api_auth_entry *e = auth_slot(a, h);
-	if (e->subscriber > 0 && CRYPTO_memcmp(e->hash, h, 32) == 0 && wall_us() < e->expires_us)
+	}
+	struct api_auth_entry *e = rc == 0 ? auth_slot(a, h) : NULL;
+	if (e != NULL && e->subscriber > 0 && CRYPTO_memcmp(e->hash, h, 32) == 0 &&
+	    wall_us() < e->expires_us)
 		return e->subscriber;
 	char hex[3 + 64];
 	hex[0] = '\\';
 	hex[1] = 'x';
 	api_hex(h, 32, hex + 2);
 	const char *p[1] = {hex};
-	PGresult *res = api_q_prep(r, API_STMT_TOKEN, "SELECT t.subscriber_id,"
-			      " coalesce((extract(epoch FROM t.expires_at)"
-			      " * 1000000)::bigint, 9223372036854775807) FROM subscriber_tokens t"
-			      " JOIN subscribers s ON s.id = t.subscriber_id"
-			      " WHERE t.token_sha256 = $1::bytea AND t.revoked_at IS NULL"
-			      " AND (t.expires_at IS NULL OR t.expires_at > now())"
-			      " AND s.disabled_at IS NULL", 1, p);
+	PGresult *res = e != NULL ? primary_q(r, API_STMT_TOKEN, token_sql, 1, p)
+				  : api_checked(r, read_q(r, API_STMT_TOKEN, token_sql, 1, p));
 	if (res == NULL)
 		return -EIO;
 	int64_t sub = 0;
 	if (PQntuples(res) == 1) {
 		sub = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		memcpy(e->hash, h, 32);
-		e->subscriber = sub; /* only valid tokens are cached: garbage cannot evict them */
-		e->expires_us = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		if (e != NULL) {   /* only valid tokens are cached: garbage cannot evict them */
+			memcpy(e->hash, h, 32);
+			e->subscriber = sub;
+			e->expires_us = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		}
 	}
 	PQclear(res);
 	return sub;
@@ -525,6 +545,9 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 			api_error(r, 404, "not_found", "no such endpoint");
 		return;
 	}
+	/* a GET that may read the replica may also authenticate there while the primary is
+	 * away (subscriber_of) */
+	r->replica_auth = r->method == API_GET && !rt->primary;
 	if (rt->auth != API_PUBLIC) {
 		if (api_authenticate(r, auth) != 0 || rate_check(r) != 0)
 			return;
@@ -957,7 +980,8 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		api_batch_closed(a, wsi);
 		return 0;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:   /* the gate, or a session's connector */
+		api_batch_kick(a);
 		return adopt_inbox(a);
 	case LWS_CALLBACK_RAW_ADOPT:
 		return c != NULL ? on_adopt(wsi, a, c) : -1;
@@ -1100,6 +1124,8 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 		return -ENOMEM;
 	}
 	a.ctx = ctx;
+	for (unsigned int i = 0; i < API_LANES; i++)
+		a.lane[i].ctx = ctx;
 	pthread_mutex_lock(&sh->inbox[idx].mu);
 	sh->inbox[idx].ctx = ctx; /* the gate may hand connections to this worker now */
 	pthread_mutex_unlock(&sh->inbox[idx].mu);
@@ -1131,6 +1157,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 		free(left);
 		left = nx;
 	}
+	api_batch_join(&a);   /* they wake ctx */
 	lws_context_destroy(ctx);
 	cp_tls_lws_server_done(no_client);
 	api_batch_free(&a);

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -509,12 +510,12 @@ static void fail_waiting(struct api *a, struct api_lane *l, const PGresult *res)
 	l->solo = 0;
 }
 
-/* The connector thread of lane l: connect its session and prepare the grouped GET, off
- * the worker's loop. */
+/* The connector thread of lane l: connect its session (and, for the read lane, prepare
+ * the grouped GET) off the worker's loop, then wake the loop for what waited. */
 static void *connector_main(void *arg)
 {
 	struct api_lane *l = arg;
-	if (cp_pg_ensure(l->pg) == 0) {
+	if (cp_pg_ensure(l->pg) == 0 && l->fallback != NULL) {
 		PGresult *prep = cp_pg_prepare(l->pg, kinds[K_SUB_GET].stmt, kinds[K_SUB_GET].sql, 1);
 		if (prep != NULL) {   /* try again after the backoff; the fallback reads meanwhile */
 			cp_pg_fail(l->pg, "preparing the grouped read", prep);
@@ -522,59 +523,87 @@ static void *connector_main(void *arg)
 		}
 	}
 	atomic_store(&l->connecting, false);
+	lws_cancel_service(l->ctx);   /* EVENT_WAIT_CANCELLED: api_batch_kick */
 	return NULL;
 }
 
-/*
- * Whether lane l (one with a fallback: the read lane) may read now: its session is up
- * and its statement prepared. Otherwise a connection is made on a thread (when the
- * backoff allows and none is under way) and the caller hands the GETs to the fallback:
- * a replica host that does not answer held the worker's loop, and every request on it,
- * for connect_timeout per host at every attempt (docs/api.md "Read replicas").
- */
-static bool connect_off_loop(struct api_lane *l)
+/* Lane l's session is up (the read lane's with its grouped read prepared); not while a
+ * connector owns it. */
+static bool lane_up(const struct api_lane *l)
 {
-	if (atomic_load(&l->connecting))
-		return false;
+	return !atomic_load(&l->connecting) && l->pg->conn != NULL &&
+	       PQstatus(l->pg->conn) == CONNECTION_OK &&
+	       (l->fallback == NULL || (l->pg->prepared_mask & (1u << kinds[K_SUB_GET].stmt)));
+}
+
+/*
+ * Whether lane l's session may be used on the loop now. Otherwise a connection is made on
+ * a thread (when the backoff allows and none is under way): a host that does not answer
+ * (a dead machine, a dropped route) held the worker's loop, and every request on it, for
+ * connect_timeout per host at every attempt (docs/api.md "Read replicas", "PostgreSQL
+ * sessions"). The read lane's caller hands its GETs to the fallback meanwhile; with
+ * `grace`, the caller waits for an attempt under way until API_PG_GRACE_MS after it began
+ * (a reachable server answers well within it, so a reconnect costs no request a 503),
+ * and then answers without the session.
+ */
+static bool connect_off_loop(struct api_lane *l, bool grace)
+{
+	if (l->inflight != NULL)
+		return true;   /* a statement in flight: the session is up */
+	if (atomic_load(&l->connecting)) {
+		uint64_t now = cp_now_ns(), end = l->connect_ns + API_PG_GRACE_MS * 1000000ull;
+		if (!grace || now >= end)
+			return false;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		uint64_t ns = (uint64_t)until.tv_nsec + (end - now);
+		until.tv_sec += (time_t)(ns / 1000000000ull);
+		until.tv_nsec = (long)(ns % 1000000000ull);
+		if (pthread_timedjoin_np(l->connector, NULL, &until) != 0)
+			return false;
+		l->connector_started = false;
+	}
 	if (l->connector_started) {
 		pthread_join(l->connector, NULL);
 		l->connector_started = false;
 	}
-	if (l->pg->conn != NULL && PQstatus(l->pg->conn) == CONNECTION_OK &&
-	    (l->pg->prepared_mask & (1u << kinds[K_SUB_GET].stmt)))
+	if (lane_up(l))
 		return true;
 	if (cp_now_ns() < l->pg->next_try_ns)
 		return false;
 	atomic_store(&l->connecting, true);
+	l->connect_ns = cp_now_ns();
 	if (pthread_create(&l->connector, NULL, connector_main, l) != 0) {
 		atomic_store(&l->connecting, false);
 		return false;
 	}
 	l->connector_started = true;
-	return false;
+	return grace && connect_off_loop(l, true);
 }
 
 /* Send lane l's next waiting requests of one kind as one statement (nothing may be in
  * flight, something waits). */
-static void batch_send(struct api *a, struct api_lane *l)
+static bool batch_send(struct api *a, struct api_lane *l)
 {
 	unsigned int k = l->next_kind;
 	char name[16];
+	if (!connect_off_loop(l, false)) {
+		if (l->fallback != NULL)
+			read_fallback(l, NULL, atomic_load(&l->connecting) ? "connecting"
+									  : "cannot connect");
+		else if (atomic_load(&l->connecting))
+			return false;   /* they wait for the connection: its end kicks */
+		else
+			fail_waiting(a, l, NULL);
+		return true;
+	}
 	if (l->q[k].head == NULL)
 		k ^= 1;
 	l->next_kind = k ^ 1;
-	if (l->fallback != NULL && !connect_off_loop(l)) {
-		read_fallback(l, NULL, atomic_load(&l->connecting) ? "connecting" : "cannot connect");
-		return;
-	}
-	if (cp_pg_ensure(l->pg) != 0) {
-		fail_waiting(a, l, NULL);
-		return;
-	}
 	PGresult *prep = cp_pg_prepare(l->pg, kinds[k].stmt, kinds[k].sql, 1);
 	if (prep == NULL && l->pg->conn == NULL) {
 		fail_waiting(a, l, NULL);   /* lost while preparing */
-		return;
+		return true;
 	}
 	if (prep != NULL || batch_watch(a, l) != 0) {
 		/* a statement that cannot be prepared fails all of its kind */
@@ -584,7 +613,7 @@ static void batch_send(struct api *a, struct api_lane *l)
 			l->solo = 0;
 		fail_list(a, k, list, prep, 0);
 		PQclear(prep);
-		return;
+		return true;
 	}
 	l->inflight_kind = k;
 	char *param = kinds[k].take(l);
@@ -602,6 +631,7 @@ static void batch_send(struct api *a, struct api_lane *l)
 		batch_collect(a, l, false);
 	}
 	free(param);
+	return true;
 }
 
 static bool waiting(const struct api_lane *l)
@@ -615,14 +645,33 @@ void api_batch_kick(struct api *a)
 	for (int i = API_LANES - 1; i >= 0; i--) {
 		struct api_lane *l = &a->lane[i];
 		batch_collect(a, l, false);
-		while (l->inflight == NULL && waiting(l))
-			batch_send(a, l);
+		while (l->inflight == NULL && waiting(l) && batch_send(a, l))
+			;
 	}
 }
 
 bool api_batch_read_ready(struct api *a)
 {
-	return connect_off_loop(&a->lane[API_LANE_READ]);
+	return connect_off_loop(&a->lane[API_LANE_READ], false);
+}
+
+bool api_batch_primary_ready(struct api *a, bool grace)
+{
+	return connect_off_loop(&a->lane[API_LANE_PRIMARY], grace);
+}
+
+bool api_batch_primary_up(const struct api *a)
+{
+	return a->lane[API_LANE_PRIMARY].inflight != NULL || lane_up(&a->lane[API_LANE_PRIMARY]);
+}
+
+void api_batch_join(struct api *a)
+{
+	for (unsigned int i = 0; i < API_LANES; i++)
+		if (a->lane[i].connector_started) {   /* at most connect_timeout per host */
+			pthread_join(a->lane[i].connector, NULL);
+			a->lane[i].connector_started = false;
+		}
 }
 
 void api_batch_idle(struct api *a, unsigned int lane)
@@ -636,8 +685,11 @@ int api_batch_readable(struct api *a, struct lws *wsi)
 	for (unsigned int i = 0; i < API_LANES; i++)
 		if (wsi == a->lane[i].watch)
 			l = &a->lane[i];
-	if (l == NULL)
+	if (l == NULL || atomic_load(&l->connecting)) {
+		if (l != NULL)   /* a connector owns the session: watch again after it */
+			l->watch = NULL;
 		return -1;   /* a watcher of a previous session: close it */
+	}
 	/* Reads the in-flight statement's result, or (none in flight) notifications for
 	 * the token cache, or sees the server close the session. */
 	if (l->pg->conn != NULL)
@@ -661,11 +713,10 @@ void api_batch_closed(struct api *a, struct lws *wsi)
 
 void api_batch_free(struct api *a)
 {
+	api_batch_join(a);
 	for (unsigned int i = 0; i < API_LANES; i++) {
 		struct api_lane *l = &a->lane[i];
 		struct cp_pg *pg = l->pg;
-		if (l->connector_started)   /* at most connect_timeout per host */
-			pthread_join(l->connector, NULL);
 		struct api_pend *lists[1 + API_PEND_KINDS] = {l->inflight};
 		for (unsigned int k = 0; k < API_PEND_KINDS; k++)
 			lists[1 + k] = l->q[k].head;

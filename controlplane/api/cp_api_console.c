@@ -319,7 +319,7 @@ void api_console_stream(struct api_req *r)
 			  "already", API_STREAMS_MAX);
 		return;
 	}
-	if (a->console_listen_session != a->pg.session || a->pg.conn == NULL) {
+	if (!api_batch_primary_ready(a, true) || a->console_listen_session != a->pg.session) {
 		PGresult *res = api_q(r, "LISTEN decp_console", 0, NULL);
 
 		if (res == NULL)
@@ -345,8 +345,8 @@ void api_console_tick(struct api *a)
 	now = cp_now_ns();
 	/* a new session (PostgreSQL came back) LISTENs again, and the pages re-read: what
 	 * changed meanwhile was not heard */
-	if (a->console_listen_session != a->pg.session &&
-	    a->lane[API_LANE_PRIMARY].inflight == NULL && a->pg.conn != NULL) {
+	if (a->lane[API_LANE_PRIMARY].inflight == NULL && api_batch_primary_up(a) &&
+	    a->console_listen_session != a->pg.session) {
 		PGresult *res = cp_pg_exec(&a->pg, "LISTEN decp_console", 0, NULL);
 
 		if (res != NULL && cp_pg_ok(res)) {

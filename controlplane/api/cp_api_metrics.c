@@ -227,7 +227,7 @@ static void db_part(struct cp_metrics *o, struct api *a)
 {
 	PGresult *res = NULL;
 	api_batch_idle(a, API_LANE_PRIMARY);
-	if (cp_pg_ensure(&a->pg) == 0)
+	if (api_batch_primary_ready(a, true))
 		res = cp_pg_exec(&a->pg, "SELECT state, count(*) FROM subscriptions GROUP BY state"
 				 " ORDER BY state", 0, NULL);
 	bool up = res != NULL && cp_pg_ok(res);

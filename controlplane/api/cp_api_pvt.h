@@ -113,12 +113,20 @@ struct api_lane {
 	struct lws *watch;             /* lws raw-file watcher of the session's socket */
 	uint64_t watch_session;        /* cp_pg.session it watches */
 	struct api_lane *fallback;     /* takes its GETs when its session fails (NULL: none) */
-	/* a lane with a fallback connects on a thread of its own (cp_api_batch.c connect_off_loop):
-	 * while `connecting`, the thread owns pg and the lane's GETs go to the fallback */
+	/* the session connects on a thread of its own (cp_api_batch.c connect_off_loop): while
+	 * `connecting`, the thread owns pg; the read lane's GETs go to the fallback, the
+	 * primary's POSTs wait, synchronous requests wait until API_PG_GRACE_MS after it began */
 	pthread_t connector;
 	bool connector_started;        /* joined by the loop once `connecting` is false */
 	atomic_bool connecting;
+	uint64_t connect_ns;           /* when the connector began (cp_now_ns) */
+	struct lws_context *ctx;       /* woken by the connector when it is done */
 };
+
+/* How long a request that needs the primary's session waits for a connection under way
+ * (from the attempt's start): a reachable server answers well within it; a host that does
+ * not answer costs the request a 503 db_unavailable after it, not connect_timeout. */
+#define API_PG_GRACE_MS 250u
 
 #define API_STREAMS_MAX 64        /* console event streams per worker (429 beyond) */
 #define API_STREAM_PUSH_MS 250    /* at most one change event per stream this often */
@@ -164,6 +172,8 @@ struct api_req {
 	bool idem_bad;                 /* an Idempotency-Key was sent but is not valid */
 	bool admin;                    /* operator token */
 	bool read;                     /* a GET's handler: its queries may go to pg_read */
+	bool replica_auth;             /* a GET that may be authenticated on pg_read while the
+					* primary's session is away (cp_api.c subscriber_of) */
 	int64_t subscriber;            /* caller's subscriber id (when !admin) */
 	uint8_t token_sha256[32];      /* the caller's token digest (set by authentication) */
 	/* reply */
@@ -228,6 +238,12 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
  * api_batch_read_ready: the read session is connected and may be used on this thread;
  *   false while it connects on a thread of its own (started here when the backoff allows):
  *   the caller reads on the primary meanwhile.
+ * api_batch_primary_ready: the same for the primary's session, which every synchronous
+ *   statement uses; false (the caller answers 503) when it is down or still connecting
+ *   (with grace: API_PG_GRACE_MS after the attempt began). api_batch_primary_up: whether it is up now,
+ *   without starting an attempt or waiting (notifications, the console's LISTEN).
+ * api_batch_join: wait for the connector threads (before the lws context is destroyed:
+ *   they wake it).
  * api_batch_readable: lws callback of a session watcher. Returns what the callback
  *   returns (-1 closes a stale watcher). api_batch_closed: a watcher was closed.
  * api_batch_detach: the client of a deferred request closed its connection.
@@ -238,6 +254,9 @@ void api_sub_get(struct api_req *r, int64_t id);
 void api_batch_kick(struct api *a);
 void api_batch_idle(struct api *a, unsigned int lane);
 bool api_batch_read_ready(struct api *a);
+bool api_batch_primary_ready(struct api *a, bool grace);
+bool api_batch_primary_up(const struct api *a);
+void api_batch_join(struct api *a);
 int api_batch_readable(struct api *a, struct lws *wsi);
 void api_batch_closed(struct api *a, struct lws *wsi);
 void api_batch_detach(struct api_pend *p);

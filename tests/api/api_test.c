@@ -357,14 +357,18 @@ static int write_cfg(struct api_env *e, const char *extra)
 		return -1;
 	snprintf(conninfo, sizeof(conninfo), "%.*suser=decp_app%s", (int)(u - ci), ci,
 		 u + strlen("user=postgres"));
+	/* extra may name a pg_conninfo of its own (a line of it): then it replaces ours */
+	const char *own = extra != NULL ? strstr(extra, "pg_conninfo =") : NULL;
+	bool pg_own = own != NULL && (own == extra || own[-1] == '\n');
 	FILE *f = fopen(e->cfg, "w");
 	if (f == NULL)
 		return -1;
 	fprintf(f, "# written by the api suite\nroles = api,trust\nshm = %s\nredis_host = %s\n"
-		"redis_port = %d\npg_conninfo = %s\napi_port = %d\napi_admin_token_sha256 = %s\n"
+		"redis_port = %d\n%s%s%sapi_port = %d\napi_admin_token_sha256 = %s\n"
 		"trust_tick_s = 1\nbackoff_max_ms = 500\nlog_level = info\n", e->shm,
 		harness_redis_host(e->redis), harness_redis_port(e->redis),
-		conninfo, e->port, hex);
+		pg_own ? "" : "pg_conninfo = ", pg_own ? "" : conninfo, pg_own ? "" : "\n",
+		e->port, hex);
 	if (e->plain) /* plain HTTP only when configured (issue 17) */
 		fprintf(f, "api_tls = off\n");
 	else

@@ -1779,32 +1779,31 @@ static void replica_reads(struct api_env *e, struct harness_pg *sb, const struct
  * primary at once), 20 GETs of a subscription too (the primary's state), and a write
  * still works.
  */
-/*
- * A replica host that does not answer (a listening socket nobody accepts from: libpq
- * waits for connect_timeout, 2 s): the read session connects on a thread of its own, so
- * GETs are read on the primary meanwhile and no request waits for the replica. (Before,
- * the worker's loop made the connection: each attempt held every request 2 s.)
- */
-static void replica_hung(struct api_env *e, const struct world *w, const char *sp)
+/* A loopback port whose listening socket nobody accepts from: a host that does not answer
+ * (libpq waits connect_timeout). The socket in *fd (close it); 0 on failure. */
+static int black_hole(int *fd)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
-	int bh = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	char extra[600];
-	struct http_resp r;
-	double worst = 0;
-	int ok200 = 0;
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(*fd, 64) != 0 ||
+	    getsockname(*fd, (struct sockaddr *)&a, &al) != 0)
+		return 0;
+	return ntohs(a.sin_port);
+}
 
-	CHECK(bh >= 0 && bind(bh, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(bh, 64) == 0 &&
-	      getsockname(bh, (struct sockaddr *)&a, &al) == 0, "a replica address that never "
-	      "answers");
-	snprintf(extra, sizeof(extra), "pg_read_conninfo = host=127.0.0.1 port=%d dbname=%s "
-		 "user=decp_app connect_timeout=2", ntohs(a.sin_port), harness_pg_dbname(e->pg));
-	CHECK(api_env_restart(e, extra) == 0, "decp-control restarted with the hung replica");
-	/* 40 GETs over ~6 s: three connection attempts to the replica (2 s each) at least */
-	for (int i = 0; i < 40; i++) {
+/* n GETs of sp (a suspended subscription) with tok, 150 ms apart, while connection attempts
+ * to a host that never answers (connect_timeout 2 s) go on: each must answer 200 with the
+ * subscription's state, none wait for the host. */
+static void timed_gets(struct api_env *e, const char *sp, const char *tok, int n,
+		       const char *what)
+{
+	struct http_resp r;
+	int ok200 = 0;
+	double worst = 0;
+	for (int i = 0; i < n; i++) {
 		uint64_t t0 = now_ms();
-		int st = http(e, "GET", sp, w->tok_a, NULL, &r);
+		int st = http(e, "GET", sp, tok, NULL, &r);
 		double ms = (double)(now_ms() - t0);
 		if (st == 200 && strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") == 0)
 			ok200++;
@@ -1813,12 +1812,95 @@ static void replica_hung(struct api_env *e, const struct world *w, const char *s
 			worst = ms;
 		sleep_ms(150);
 	}
-	fprintf(stderr, "replica: hung replica: 40 GETs, %d answered 200, slowest %.0f ms\n",
+	fprintf(stderr, "replica: %s: %d GETs, %d answered 200, slowest %.0f ms\n", what, n,
 		ok200, worst);
-	CHECK(ok200 == 40 && worst < 1000, "with a replica that never answers, GETs are read on "
-	      "the primary without waiting for it: %d of 40 answered 200, slowest %.0f ms "
-	      "(expected < 1000; connect_timeout is 2000)", ok200, worst);
+	CHECK(ok200 == n && worst < 1000, "%s: %d of %d GETs answered 200 with the state, "
+	      "slowest %.0f ms (expected < 1000; connect_timeout is 2000)", what, ok200, n, worst);
+}
+
+/*
+ * A replica host that does not answer (a listening socket nobody accepts from: libpq
+ * waits for connect_timeout, 2 s): the read session connects on a thread of its own, so
+ * GETs are read on the primary meanwhile and no request waits for the replica. (Before,
+ * the worker's loop made the connection: each attempt held every request 2 s.)
+ */
+static void replica_hung(struct api_env *e, const struct world *w, const char *sp)
+{
+	int bh, port = black_hole(&bh);
+	char extra[600];
+
+	CHECK(port > 0, "a replica address that never answers");
+	snprintf(extra, sizeof(extra), "pg_read_conninfo = host=127.0.0.1 port=%d dbname=%s "
+		 "user=decp_app connect_timeout=2", port, harness_pg_dbname(e->pg));
+	CHECK(api_env_restart(e, extra) == 0, "decp-control restarted with the hung replica");
+	/* 40 GETs over ~6 s: three connection attempts to the replica (2 s each) at least */
+	timed_gets(e, sp, w->tok_a, 40, "hung replica, GETs read on the primary");
 	close(bh);
+}
+
+/*
+ * The primary gone, the standby up (a failover under way: the old primary's host does not
+ * answer, connect_timeout=2, and no new one yet): the api's session to the primary
+ * connects on a thread of its own, so no request waits for the dead host, and a
+ * subscriber's GET is authenticated and read on the standby (docs/api.md "Read replicas":
+ * "GETs go on being served"). Writes answer 503 with Retry-After: 1. Before, each attempt
+ * to reach the primary held the worker's loop 2 s, and every subscriber's request, GETs
+ * too, answered 503: the token was looked up only on the primary.
+ */
+static void replica_primary_gone(struct api_env *e, const struct world *w, const char *sp,
+				 const char *read_extra)
+{
+	int bh, port = black_hole(&bh), st = 0;
+	char extra[1200], body[160];
+	struct http_resp r;
+
+	CHECK(port > 0, "a primary address that never answers");
+	snprintf(extra, sizeof(extra), "%s\npg_conninfo = host=127.0.0.1 port=%d dbname=%s "
+		 "user=decp_app connect_timeout=2", read_extra, port, harness_pg_dbname(e->pg));
+	CHECK(api_env_restart(e, extra) == 0, "decp-control restarted with the primary gone");
+	/* the read session connects off the loop: bounded wait for the first answer */
+	for (int t = 0; t < 200 && st != 200; t++) {
+		st = http(e, "GET", sp, w->tok_a, NULL, &r);
+		http_free(&r);
+		if (st != 200)
+			sleep_ms(50);
+	}
+	CHECK(st == 200, "with the primary gone, a subscriber's GET is authenticated and read on "
+	      "the standby: %d", st);
+	/* 20 GETs over ~3 s: attempts to reach the primary (2 s each) go on meanwhile */
+	timed_gets(e, sp, w->tok_a, 20, "primary gone, GETs answered from the standby");
+	CHECK(http(e, "GET", sp, w->tok_b, NULL, &r) == 403, "another subscriber's: 403 (%d)",
+	      r.status);
+	http_free(&r);
+	CHECK(http(e, "GET", sp, "not-a-token", NULL, &r) == 401, "an unknown token: 401 (%d)",
+	      r.status);
+	http_free(&r);
+	CHECK(http(e, "GET", sp, ADMIN, NULL, &r) == 200, "the operator's GET: 200 (%d)",
+	      r.status);
+	http_free(&r);
+	uint64_t t0 = now_ms();
+	st = http(e, "POST", "/v1/subscribers", ADMIN, "{\"name\":\"no-primary\"}", &r);
+	double ms = (double)(now_ms() - t0);
+	CHECK(st == 503 && strstr(r.head, "\r\nRetry-After: 1") != NULL && ms < 1000,
+	      "a write: 503 with Retry-After: 1 in %.0f ms (< 1000): %d %s", ms, st, r.head);
+	http_free(&r);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"FILTERED\"}]}", w->sa);
+	t0 = now_ms();
+	st = http(e, "POST", "/v1/protection-events", w->tok_a, body, &r);
+	ms = (double)(now_ms() - t0);
+	CHECK(st == 503 && strstr(r.head, "\r\nRetry-After: 1") != NULL && ms < 5000,
+	      "a protection event: 503 with Retry-After: 1 in %.0f ms (it may wait for the attempt"
+	      " under way: < 5000): %d %s", ms, st, r.head);
+	http_free(&r);
+	t0 = now_ms();
+	st = http(e, "GET", "/healthz", NULL, NULL, &r);
+	ms = (double)(now_ms() - t0);
+	CHECK(st == 200 && ms < 1000, "/healthz 200 in %.0f ms: %d", ms, st);
+	http_free(&r);
+	CHECK(metric(e, "decp_postgresql_up") == 0, "decp_postgresql_up 0");
+	close(bh);
+	CHECK(api_env_restart(e, read_extra) == 0, "decp-control restarted with its primary");
 }
 
 static void scenario_replica(struct api_env *e)
@@ -1863,6 +1945,7 @@ static void scenario_replica(struct api_env *e)
 	CHECK(world_make(e, &w) == 0, "the world (on the primary)");
 	snprintf(sp, sizeof(sp), "/v1/subscriptions/%lld", w.sa);
 	replica_reads(e, sb, &w, sp);
+	replica_primary_gone(e, &w, sp, extra);
 	harness_pg_stop(sb);
 	for (int i = 0; i < 20; i++) {
 		if (http(e, "GET", path, ADMIN, NULL, &r) == 200)
