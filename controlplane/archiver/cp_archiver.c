@@ -916,7 +916,10 @@ static int read_new_cluster(struct arch *a, unsigned int want, unsigned int bloc
 			left -= step;
 		}
 	}
-	return rc == -EAGAIN && a->n_ents > before ? 0 : rc;
+	/* what was read is archived; a redirect alone lets read_batch read on, a dropped
+	 * connection (cp_redis_fail above: every node's) must not: it reads nothing more
+	 * before the next cp_redis_ensure */
+	return rc == -EAGAIN && a->n_ents > before && a->r.ctx != NULL ? 0 : rc;
 }
 
 /*
