@@ -150,12 +150,29 @@ void cp_rcluster_init(struct cp_rcluster *c, const char *seeds, uint32_t timeout
 	memset(c->map.slot, CP_RCL_NONE, sizeof(c->map.slot));
 }
 
-static redisContext *open_ctx(const char *host, uint32_t port, uint32_t timeout_ms)
+static struct timeval ms_tv(uint32_t ms)
 {
-	struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
-	redisContext *x = redisConnectWithTimeout(host, (int)port, tv);
+	return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+}
 
-	if (x == NULL || x->err || redisSetTimeout(x, tv) != REDIS_OK) {
+/* A refresh of a partial connection (some primary down, the others in use) may not hold
+ * the caller up for a dead host's timeout_ms: its TCP connects get this long at most (a
+ * live server on a LAN accepts in well under a millisecond). */
+#define REFRESH_CONNECT_MS 100u
+
+static uint32_t connect_ms(const struct cp_rcluster *c)
+{
+	return c->partial && c->connected && c->timeout_ms > REFRESH_CONNECT_MS ?
+	       REFRESH_CONNECT_MS : c->timeout_ms;
+}
+
+/* A connection: conn_ms to connect, timeout_ms per reply. */
+static redisContext *open_ctx(const char *host, uint32_t port, uint32_t conn_ms,
+			      uint32_t timeout_ms)
+{
+	redisContext *x = redisConnectWithTimeout(host, (int)port, ms_tv(conn_ms));
+
+	if (x == NULL || x->err || redisSetTimeout(x, ms_tv(timeout_ms)) != REDIS_OK) {
 		redisFree(x);
 		return NULL;
 	}
@@ -178,7 +195,7 @@ static int read_map(struct cp_rcluster *c, struct cp_rcl_map *m, char *why, size
 			memcpy(a.host, p, (size_t)(colon - p));
 			a.host[colon - p] = '\0';
 			a.port = (uint32_t)atoi(colon + 1);
-			redisContext *x = open_ctx(a.host, a.port, c->timeout_ms);
+			redisContext *x = open_ctx(a.host, a.port, connect_ms(c), c->timeout_ms);
 			redisReply *rep = x != NULL ? redisCommand(x, "CLUSTER SLOTS") : NULL;
 			int prc = rep != NULL ? cp_rcl_map_parse(rep, a.host, m) : -EAGAIN;
 
@@ -210,11 +227,15 @@ int cp_rcluster_connect(struct cp_rcluster *c, cp_rcl_prepare_fn prepare, void *
 	if (read_map(c, m, why, whylen) != 0)
 		goto fail;
 	c->maps++;
-	for (unsigned int s = 0; s < CP_RCL_SLOTS; s++)
+	bool complete = true;
+	unsigned int up = 0;
+	for (unsigned int s = 0; s < CP_RCL_SLOTS && complete; s++)
 		if (m->slot[s] == CP_RCL_NONE) {
 			snprintf(why, whylen, "slot %u is served by no primary (cluster not ok, or a "
 				 "failover under way)", s);
-			goto fail;
+			complete = false;
+			if (!c->partial)
+				goto fail;
 		}
 	for (unsigned int i = 0; i < m->n; i++) {
 		/* keep the connection to a primary that still is one */
@@ -223,24 +244,33 @@ int cp_rcluster_connect(struct cp_rcluster *c, cp_rcl_prepare_fn prepare, void *
 		if (old >= 0) {
 			ctx[i] = c->ctx[old];
 			c->ctx[old] = NULL;
+			up++;
 			continue;
 		}
-		ctx[i] = open_ctx(m->node[i].host, m->node[i].port, c->timeout_ms);
-		if (ctx[i] == NULL) {
+		ctx[i] = open_ctx(m->node[i].host, m->node[i].port, connect_ms(c), c->timeout_ms);
+		char pw[384];
+		if (ctx[i] == NULL)
 			snprintf(why, whylen, "primary %s:%u: connect failed", m->node[i].host,
 				 m->node[i].port);
-			goto fail;
-		}
-		char pw[384];
-		if (prepare != NULL && prepare(arg, ctx[i], pw, sizeof(pw)) != 0) {
+		else if (prepare != NULL && prepare(arg, ctx[i], pw, sizeof(pw)) != 0)
 			snprintf(why, whylen, "primary %s:%u: %s", m->node[i].host, m->node[i].port, pw);
-			goto fail;
+		else {
+			up++;
+			continue;
 		}
+		if (!c->partial)
+			goto fail;
+		redisFree(ctx[i]);   /* partial: its slots wait for a later connect */
+		ctx[i] = NULL;
+		complete = false;
 	}
+	if (up == 0)
+		goto fail;
 	cp_rcluster_close(c);
 	c->map = *m;
 	memcpy(c->ctx, ctx, sizeof(ctx));
 	c->connected = true;
+	c->complete = complete;
 	c->stale = false;
 	rc = 0;
 	free(m);
@@ -260,6 +290,23 @@ void cp_rcluster_close(struct cp_rcluster *c)
 		c->ctx[i] = NULL;
 	}
 	c->connected = false;
+	c->complete = false;
+}
+
+unsigned int cp_rcluster_drop_node(struct cp_rcluster *c, unsigned int k)
+{
+	unsigned int up = 0;
+
+	if (k < CP_RCL_MAX_NODES) {
+		redisFree(c->ctx[k]);
+		c->ctx[k] = NULL;
+	}
+	c->complete = false;
+	for (unsigned int i = 0; i < c->map.n; i++)
+		up += c->ctx[i] != NULL;
+	if (up == 0)
+		c->connected = false;
+	return up;
 }
 
 unsigned int cp_rcluster_node_of(const struct cp_rcluster *c, const char *key, size_t len)

@@ -85,8 +85,11 @@ struct cp_rcluster {
 	const char *seeds;          /* "host:port,..." (config redis_nodes), not owned */
 	uint32_t timeout_ms;        /* connect and reply timeout */
 	struct cp_rcl_map map;
-	redisContext *ctx[CP_RCL_MAX_NODES]; /* per primary of map; all set while connected */
+	redisContext *ctx[CP_RCL_MAX_NODES]; /* per primary of map; all set while connected
+					      * (partial: NULL for a primary that is down) */
 	bool connected;
+	bool partial;               /* set by the owner: connected without every primary */
+	bool complete;              /* connected with every slot served and every primary */
 	bool stale;                 /* a MOVED said the map is out of date: read it again */
 	uint64_t maps;              /* maps read (the first, and one per refresh) */
 	uint64_t moved, asked;      /* redirects seen */
@@ -109,12 +112,20 @@ void cp_rcluster_init(struct cp_rcluster *c, const char *seeds, uint32_t timeout
  * slot served, a connection per primary); -EAGAIN (why says what failed; everything is
  * closed: no seed answered, a slot is not served (a failover under way), a primary did
  * not accept a connection or refused prepare). Blocking, bounded by timeout_ms per step.
+ * With c->partial (the edge: a dead primary must not stop the masters of the others) a
+ * slot no primary serves stays CP_RCL_NONE and a primary that does not accept or prepare
+ * a connection is left without one (ctx NULL; why says which): 0 when at least one
+ * primary is connected, with c->complete false until a connect finds every one.
  */
 int cp_rcluster_connect(struct cp_rcluster *c, cp_rcl_prepare_fn prepare, void *arg, char *why,
 			size_t whylen);
 
 /* Close every connection (the next cp_rcluster_connect reads the map again). */
 void cp_rcluster_close(struct cp_rcluster *c);
+
+/* Close primary k's connection alone (partial: it failed; the next connect reads the map
+ * again). Returns how many primaries are still connected. */
+unsigned int cp_rcluster_drop_node(struct cp_rcluster *c, unsigned int k);
 
 /* The primary (index into map.node and ctx) serving key's slot; CP_RCL_NONE if none. */
 unsigned int cp_rcluster_node_of(const struct cp_rcluster *c, const char *key, size_t len);

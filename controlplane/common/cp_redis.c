@@ -271,7 +271,28 @@ static void connected(struct cp_redis *r)
 	r->was_down = false;
 }
 
-/* Redis Cluster: (re)read the map and connect to every primary. */
+/* The first primary connected: ctx, the "connected" marker; NULL when none. */
+static redisContext *first_live(struct cp_redis *r)
+{
+	for (unsigned int i = 0; i < r->cl->map.n; i++)
+		if (r->cl->ctx[i] != NULL) {
+			snprintf(r->host, sizeof(r->host), "%s", r->cl->map.node[i].host);
+			r->port = r->cl->map.node[i].port;
+			return r->cl->ctx[i];
+		}
+	return NULL;
+}
+
+/* Partial: the next look for the missing primaries, with backoff. */
+static void partial_backoff(struct cp_redis *r)
+{
+	r->next_full_ns = cp_now_ns() + (uint64_t)r->full_backoff_ms * 1000000ull;
+	r->full_backoff_ms = r->full_backoff_ms * 2 > r->cfg->backoff_max_ms ?
+			     r->cfg->backoff_max_ms : r->full_backoff_ms * 2;
+}
+
+/* Redis Cluster: (re)read the map and connect to every primary (partial: to those that
+ * answer, looking for the others again with backoff). */
 static int ensure_cluster(struct cp_redis *r)
 {
 	char why[640];
@@ -283,8 +304,10 @@ static int ensure_cluster(struct cp_redis *r)
 			return -EAGAIN;
 		}
 		cp_rcluster_init(r->cl, r->cfg->redis_nodes, r->cfg->redis_timeout_ms);
+		r->cl->partial = r->partial;
 	}
-	if (r->ctx != NULL && !r->cl->stale)
+	if (r->ctx != NULL && !r->cl->stale &&
+	    (r->cl->complete || cp_now_ns() < r->next_full_ns))
 		return 0;
 	if (r->ctx == NULL && cp_now_ns() < r->next_try_ns)
 		return -EAGAIN;
@@ -294,11 +317,45 @@ static int ensure_cluster(struct cp_redis *r)
 		cp_redis_fail(r, why);
 		return -EAGAIN;
 	}
-	r->ctx = r->cl->ctx[0];
-	snprintf(r->host, sizeof(r->host), "%s", r->cl->map.node[0].host);
-	r->port = r->cl->map.node[0].port;
+	r->ctx = first_live(r);
+	if (!r->cl->complete) {
+		CP_LOG_RL(CP_LOG_WARN, r->role, "redis cluster %s: %s; going on with the primaries "
+			  "that answer (the others' keys wait)", r->cfg->redis_nodes, why);
+		partial_backoff(r);
+		r->was_down = true;
+		r->backoff_ms = 50;
+		r->connects++;   /* new connections: their per-connection setup is redone */
+		return 0;
+	}
+	r->full_backoff_ms = 50;
 	connected(r);
 	return 0;
+}
+
+void cp_redis_partial(struct cp_redis *r)
+{
+	r->partial = true;
+	r->full_backoff_ms = 50;
+}
+
+void cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what)
+{
+	if (r->cl == NULL || !r->cl->partial || i >= r->cl->map.n) {
+		cp_redis_fail(r, what);
+		return;
+	}
+	if (cp_rcluster_drop_node(r->cl, i) == 0) {
+		r->ctx = NULL;   /* freed with it: the last one */
+		cp_redis_fail(r, what);
+		return;
+	}
+	CP_LOG_RL(CP_LOG_ERR, r->role, "redis cluster %s: primary %s:%u: %s; the other primaries "
+		  "go on, the map is read again with backoff", r->cfg->redis_nodes,
+		  r->cl->map.node[i].host, r->cl->map.node[i].port, what);
+	r->ctx = first_live(r);
+	r->was_down = true;
+	if (r->next_full_ns < cp_now_ns())
+		partial_backoff(r);
 }
 
 int cp_redis_ensure(struct cp_redis *r)
@@ -353,7 +410,9 @@ unsigned int cp_redis_nodes(const struct cp_redis *r)
 
 redisContext *cp_redis_node(const struct cp_redis *r, unsigned int i)
 {
-	return r->cl != NULL ? r->cl->ctx[i] : r->ctx;
+	if (r->cl == NULL)
+		return r->ctx;
+	return i < r->cl->map.n ? r->cl->ctx[i] : NULL;
 }
 
 unsigned int cp_redis_node_of(const struct cp_redis *r, const char *key)

@@ -20,8 +20,10 @@
  * loads the library on) every primary, cp_redis_fail drops them all (the next ensure reads
  * the map again), ctx is then only a "connected" marker (the first primary's connection)
  * and every keyed command goes to cp_redis_at(key) (or cp_redis_command_argv, which also
- * follows MOVED and ASK). Without redis_nodes, cp_redis_nodes() is 1, cp_redis_node(r, 0)
- * and cp_redis_at() are ctx, and nothing else changes.
+ * follows MOVED and ASK). The edge's struct is partial (cp_redis_partial): it stays
+ * connected to the primaries that answer when one does not. Without redis_nodes,
+ * cp_redis_nodes() is 1, cp_redis_node(r, 0) and cp_redis_at() are ctx, and nothing else
+ * changes.
  *
  * Threading: a struct cp_redis belongs to one thread.
  */
@@ -81,6 +83,9 @@ struct cp_redis {
 	uint64_t connects;          /* successful (re)connects */
 	bool was_down;              /* a failure was logged: log the recovery */
 	struct cp_rcluster *cl;     /* redis_nodes set: the cluster (allocated at first ensure) */
+	bool partial;               /* cp_redis_partial: a cluster without every primary */
+	uint32_t full_backoff_ms;   /* partial: the next attempt to connect the missing ... */
+	uint64_t next_full_ns;      /* ... primaries, after this */
 };
 
 /* Initialise (no I/O). */
@@ -104,6 +109,20 @@ int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uin
 /* Drop the connection after an error `what` (logged rate-limited) and start backoff. */
 void cp_redis_fail(struct cp_redis *r, const char *what);
 
+/*
+ * The edge's mode on a Redis Cluster (docs/control.md "Redis Cluster": a dead primary
+ * stops only its own masters): cp_redis_ensure succeeds while at least one primary is
+ * connected, and cp_redis_node()/cp_redis_at() are NULL for a primary that is down or a
+ * slot no primary serves; the missing primaries are looked for again with backoff (each
+ * TCP connect of such a look bounded to 100 ms). Call before the first ensure; nothing
+ * changes with one Redis.
+ * cp_redis_node_down: primary i failed (`what`, logged rate-limited): its connection alone
+ * is dropped and the map read again with backoff; cp_redis_fail when it was the last one
+ * (or not partial).
+ */
+void cp_redis_partial(struct cp_redis *r);
+void cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what);
+
 /* Free everything. */
 void cp_redis_close(struct cp_redis *r);
 
@@ -115,7 +134,8 @@ void cp_redis_redirects(const struct cp_redis *r, uint64_t *moved, uint64_t *ask
 			uint64_t *maps);
 /* Connections: 1 with one Redis, the primaries of the map with a cluster. */
 unsigned int cp_redis_nodes(const struct cp_redis *r);
-/* Connection i (< cp_redis_nodes). */
+/* Connection i (< cp_redis_nodes); NULL for a primary that is down (partial) or an i out
+ * of range (CP_RCL_NONE: a slot no primary serves). */
 redisContext *cp_redis_node(const struct cp_redis *r, unsigned int i);
 /* Index of the connection serving key (0 with one Redis). */
 unsigned int cp_redis_node_of(const struct cp_redis *r, const char *key);

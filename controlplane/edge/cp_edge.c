@@ -30,6 +30,8 @@ struct pcmd {
 	unsigned int idx;        /* PC_SIGNALS: the group; PC_ONE: the record */
 	size_t off, len;
 	redisContext *ask;       /* an ASK named this connection: ASKING + resend there */
+	bool done;               /* its reply was taken */
+	bool down;               /* not written: its primary is down (a cluster, partial) */
 };
 
 struct edge {
@@ -48,7 +50,12 @@ struct edge {
 	unsigned int n;
 	unsigned int next_worker;  /* whose ring the next dequeue begins with */
 	int *status;             /* per record: 1 written, 0 duplicate, -1 gap, 2 event,
-				  * -3 written but not on enough replicas (no ACK), 3 positions part */
+				  * -3 written but not on enough replicas (no ACK), 3 positions part,
+				  * -4 not written, kept for the next batch (an event or positions
+				  * part whose primary is down), -5 a signal not written because its
+				  * primary is down (no ACK: the master resends) */
+	unsigned int kept;       /* the batch's first records are -4s of the last one */
+	uint64_t kept_retry_ns;  /* a batch of only those is tried again after this */
 	struct dp_ack_rec *acks;
 	uint64_t *mkey;          /* open-addressing map master -> group of the batch */
 	unsigned int *mgrp;
@@ -66,6 +73,7 @@ struct edge {
 	uint64_t next_attach, next_health, next_poll, next_reload;
 	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
+	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
 	bool dur_checked;        /* durability_check has logged what Redis promises */
 };
 
@@ -135,14 +143,27 @@ static int push_durable(struct edge *e)
 		free(at);
 		return -ENOMEM;
 	}
-	/* one pipeline per node (the node serving each master's stream), then WAIT on each */
+	/* one pipeline per node (the node serving each master's stream), then WAIT on each;
+	 * every primary is needed (a cluster, partial: not READY until they all answer) */
 	for (size_t i = 0; i < e->a.n_masters; i++) {
 		if (!e->a.masters[i].usable)
 			continue;
 		cp_redis_key_signals(key, sizeof(key), e->a.masters[i].id);
-		at[i] = cp_redis_at(&e->r, key);
-		redisAppendCommand(at[i], "XREVRANGE %s + - COUNT 1", key);
+		if ((at[i] = cp_redis_at(&e->r, key)) == NULL)
+			rc = -EAGAIN;
 	}
+	for (unsigned int k = 0; k < nodes && wait; k++)
+		if (cp_redis_node(&e->r, k) == NULL)
+			rc = -EAGAIN;
+	if (rc != 0) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "a Redis Cluster primary is down: the masters' durable "
+			  "sequences wait for it (not READY)");
+		goto out;
+	}
+	for (size_t i = 0; i < e->a.n_masters; i++)
+		if (at[i] != NULL)
+			redisAppendCommand(at[i], "XREVRANGE %s + - COUNT 1",
+					   cp_redis_key_signals(key, sizeof(key), e->a.masters[i].id));
 	for (unsigned int k = 0; k < nodes && wait; k++)
 		redisAppendCommand(cp_redis_node(&e->r, k), "WAIT %u %u",
 				   e->cfg->durability_replicas, e->cfg->durability_wait_ms);
@@ -509,25 +530,33 @@ static int format_batch(struct edge *e, bool wait)
 
 	e->npc = 0;
 	if (e->ngroups > 0)
-		e->pc[e->npc++] = (struct pcmd){cp_redis_node_of(&e->r, CP_REDIS_MASTERS_KEY),
-						PC_SADD, 0, 0, 0, NULL};
+		e->pc[e->npc++] = (struct pcmd){.node = cp_redis_node_of(&e->r, CP_REDIS_MASTERS_KEY),
+						.kind = PC_SADD};
 	for (unsigned int g = 0; g < e->ngroups; g++)
 		e->pc[e->npc++] = (struct pcmd){
-			cp_redis_node_of(&e->r, cp_redis_key_signals(key, sizeof(key), e->gmaster[g])),
-			PC_SIGNALS, g, 0, 0, NULL};
+			.node = cp_redis_node_of(&e->r, cp_redis_key_signals(key, sizeof(key),
+									 e->gmaster[g])),
+			.kind = PC_SIGNALS, .idx = g};
 	for (unsigned int i = 0; i < e->n; i++) {
 		const struct dp_ingress_rec *r = &e->batch[i];
 		if (!is_single(r))
 			continue;
 		e->pc[e->npc++] = (struct pcmd){
-			cp_redis_node_of(&e->r, r->kind == DP_REC_PROTECTION ? CP_REDIS_PROT_KEY
-					 : cp_redis_key_positions(key, sizeof(key), r->master_id)),
-			PC_ONE, i, 0, 0, NULL};
+			.node = cp_redis_node_of(&e->r, r->kind == DP_REC_PROTECTION ? CP_REDIS_PROT_KEY
+						 : cp_redis_key_positions(key, sizeof(key), r->master_id)),
+			.kind = PC_ONE, .idx = i};
 	}
+	/* a command for a primary that is down, or a slot none serves (a cluster, partial:
+	 * cp_redis_partial), is not sent: mark_down() */
+	for (unsigned int c = 0; c < e->npc; c++)
+		e->pc[c].down = cp_redis_node(&e->r, e->pc[c].node) == NULL;
 	for (unsigned int k = 0; k < nodes; k++) {
 		struct cp_resp *b = &e->out[k];
 		unsigned int on_k = 0;
 		b->len = 0;
+		e->multi[k] = false;
+		if (cp_redis_node(&e->r, k) == NULL)
+			continue;
 		for (unsigned int c = 0; c < e->npc; c++)
 			on_k += e->pc[c].node == k;
 		e->multi[k] = on_k > 1 && !cp_redis_is_cluster(&e->r);
@@ -570,6 +599,7 @@ static bool group_statuses(struct edge *e, unsigned int g, const redisReply *rep
  * -EPROTO for an error reply or a reply of the wrong shape. */
 static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 {
+	p->done = true;
 	if (cp_redis_redirect(&e->r, rep, &p->ask))
 		return 1;
 	if (rep->type == REDIS_REPLY_ERROR) {
@@ -586,6 +616,28 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 	return 0;
 }
 
+/*
+ * Node k failed under the batch (`what`). On a cluster (partial) only its connection is
+ * dropped: its commands whose replies were not taken (all of them with `all`: its WAIT
+ * failed) count as not written, and the other primaries' go on. Returns 0 (go on), or
+ * -EAGAIN (one Redis, or no primary left: everything dropped, the batch kept).
+ */
+static int node_fail(struct edge *e, unsigned int k, const char *what, bool all)
+{
+	if (!cp_redis_is_cluster(&e->r)) {
+		cp_redis_fail(&e->r, what);
+		return -EAGAIN;
+	}
+	cp_redis_node_down(&e->r, k, what);
+	if (e->r.ctx == NULL)
+		return -EAGAIN;
+	for (unsigned int c = 0; c < e->npc; c++)
+		if (e->pc[c].node == k && (all || !e->pc[c].done))
+			e->pc[c].down = true;
+	e->out[k].len = 0;
+	return 0;
+}
+
 /* Hand every node its bytes, then flush them all before reading any reply, so that the
  * primaries work on the batch at the same time. 0 or -EAGAIN (failed, logged). */
 static int send_all(struct edge *e)
@@ -595,29 +647,27 @@ static int send_all(struct edge *e)
 	for (unsigned int k = 0; k < nodes; k++)
 		if (e->out[k].len > 0 &&
 		    redisAppendFormattedCommand(cp_redis_node(&e->r, k), e->out[k].p,
-						e->out[k].len) != REDIS_OK) {
-			cp_redis_fail(&e->r, "queueing a batch");
+						e->out[k].len) != REDIS_OK &&
+		    node_fail(e, k, "queueing a batch", true) != 0)
 			return -EAGAIN;
-		}
 	for (unsigned int k = 0; k < nodes; k++) {
 		int done = e->out[k].len == 0;
 		while (!done)
 			if (redisBufferWrite(cp_redis_node(&e->r, k), &done) != REDIS_OK) {
-				cp_redis_fail(&e->r, "writing a batch");
-				return -EAGAIN;
+				if (node_fail(e, k, "writing a batch", true) != 0)
+					return -EAGAIN;
+				break;
 			}
 	}
 	return 0;
 }
 
 /* WAIT's reply: the replicas that have every write before it on that node. */
-static int read_wait(struct edge *e, redisContext *c, long long *replicas)
+static int read_wait(redisContext *c, long long *replicas)
 {
 	redisReply *rep = NULL;
-	if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL) {
-		cp_redis_fail(&e->r, "reading a batch's WAIT");
-		return -EAGAIN;
-	}
+	if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL)
+		return -EAGAIN;   /* the caller drops the connection */
 	long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	if (n < *replicas)
 		*replicas = n;
@@ -669,8 +719,10 @@ static int resend_asked(struct edge *e, bool wait, long long *replicas)
 	for (unsigned int w = 0; w < nw && wait; w++) {
 		redisAppendCommand(waited[w], "WAIT %u %u", e->cfg->durability_replicas,
 				   e->cfg->durability_wait_ms);
-		if (read_wait(e, waited[w], replicas) != 0)
+		if (read_wait(waited[w], replicas) != 0) {
+			cp_redis_fail(&e->r, "reading a batch's WAIT");
 			return -EAGAIN;
+		}
 	}
 	return 0;
 }
@@ -726,6 +778,9 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 		redisContext *ctx = cp_redis_node(&e->r, k);
 		redisReply *execed = NULL;
 		size_t next = 0;   /* the next element of execed */
+		bool failed = false;
+		if (e->out[k].len == 0)
+			continue;   /* nothing sent there (or it is down) */
 		if (e->multi[k]) {
 			int rc = read_exec(e, k, &execed);
 			if (rc == -EAGAIN)
@@ -751,8 +806,10 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 				continue;
 			}
 			if (redisGetReply(ctx, (void **)&rep) != REDIS_OK || rep == NULL) {
-				cp_redis_fail(&e->r, "writing a batch");
-				return -EAGAIN;
+				if (node_fail(e, k, "writing a batch", false) != 0)
+					return -EAGAIN;
+				failed = true;
+				break;
 			}
 			int rc = take_reply(e, p, rep);
 			freeReplyObject(rep);
@@ -760,14 +817,41 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 				*asked = true;
 			else if (rc == 1 && worst == 0)
 				worst = 1;
-			else if (rc < 0)
+			else if (rc < 0 && cp_redis_is_cluster(&e->r)) {
+				/* refused (CLUSTERDOWN while a failover is under way, LOADING,
+				 * OOM...): that primary's commands are not written this time */
+				p->done = false;
+				if (node_fail(e, k, "error reply in a batch", false) != 0)
+					return -EAGAIN;
+				failed = true;
+				break;
+			} else if (rc < 0)
 				worst = rc;
 		}
 		freeReplyObject(execed);
-		if (wait && e->out[k].len > 0 && read_wait(e, ctx, replicas) != 0)
+		if (!failed && wait && e->out[k].len > 0 && read_wait(ctx, replicas) != 0 &&
+		    node_fail(e, k, "reading a batch's WAIT", true) != 0)
 			return -EAGAIN;
 	}
 	return worst;
+}
+
+/* The records of commands not written because their primary is down (a cluster,
+ * partial): a signal gets no ACK (the master resends it after its ACK timeout, and it
+ * is written once its slot has a primary again); an event or a positions part is kept
+ * for the next batch (nothing resends those). */
+static void mark_down(struct edge *e)
+{
+	for (unsigned int c = 0; c < e->npc; c++) {
+		const struct pcmd *p = &e->pc[c];
+		if (!p->down)
+			continue;
+		if (p->kind == PC_SIGNALS)
+			for (unsigned int i = e->gfirst[p->idx]; i != UINT32_MAX; i = e->nxt[i])
+				e->status[i] = -5;
+		else if (p->kind == PC_ONE)
+			e->status[p->idx] = -4;
+	}
 }
 
 /* The held batch on its way to Redis: format_batch's pipelines, one per node, all sent
@@ -819,6 +903,7 @@ static int write_batch(struct edge *e)
 	}
 	if (asked && resend_asked(e, wait, &replicas) != 0)
 		return -EAGAIN;
+	mark_down(e);
 	if (wait && replicas < (long long)e->cfg->durability_replicas) {
 		/* Written on the primary but not (yet) on enough replicas: no ACK, never a false
 		 * one. The masters resend after their ACK timeout; the resends are duplicates,
@@ -854,6 +939,8 @@ static void send_acks(struct edge *e)
 			e->events++;
 		else if (s == 3)
 			e->positions++;
+		else if (s == -5)
+			e->primary_down++;
 	}
 	for (unsigned int w = 0; w < nw; w++) {
 		unsigned int na = 0;
@@ -884,7 +971,17 @@ static void send_acks(struct edge *e)
 		}
 	}
 	e->batch_stale = false;
-	e->n = 0;
+	/* what waits for its primary goes first into the next batch, in order */
+	unsigned int kept = 0;
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->status[i] == -4)
+			e->batch[kept++] = e->batch[i];
+	if (kept > 0)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "%u event(s) or positions part(s) kept until their "
+			  "cluster primary answers again", kept);
+	e->kept = kept;
+	e->kept_retry_ns = cp_now_ns() + 20000000ull;
+	e->n = kept;
 }
 
 /* The next batch from the workers' rings, every worker's in it (cp_ingress_dequeue_fair):
@@ -906,6 +1003,7 @@ int cp_edge_run(struct cp_ctx *ctx)
 	e.cfg = cfg;
 	e.stop = ctx->stop;
 	cp_redis_init(&e.r, cfg, ROLE);
+	cp_redis_partial(&e.r);   /* on a cluster, a dead primary stops only its own masters */
 	cp_auth_init(&e.a, cfg);
 	cp_edge_sessions_init(&e.es, cfg);
 	e.mseen_cap = 1;
@@ -953,8 +1051,16 @@ int cp_edge_run(struct cp_ctx *ctx)
 		check_health(&e, now);
 		if (e.attached && !e.need_push)
 			cp_edge_sessions_tick(&e.es, &e.r, &e.c, now);
-		if (e.n == 0 && e.attached && !e.need_push)
+		if (e.n == e.kept && e.attached && !e.need_push)
 			dequeue(&e);
+		if (e.n > 0 && e.n == e.kept && now < e.kept_retry_ns) {
+			/* only what waits for a primary that is down: not again at once */
+			if (e.attached)
+				cp_wait(&e.c, 10);
+			else
+				cp_sleep_ms(10);
+			continue;
+		}
 		if (e.n > 0) {
 			if (cp_redis_ensure(&e.r) != 0) {
 				cp_sleep_ms(5);
@@ -981,11 +1087,12 @@ out:;
 	cp_redis_redirects(&e.r, &moved, &asked, &maps);
 	cp_log(CP_LOG_INFO, ROLE, "stopped: written=%" PRIu64 " duplicate=%" PRIu64 " gap=%" PRIu64
 	       " events=%" PRIu64 " positions=%" PRIu64 " acked=%" PRIu64 " ack_dropped=%" PRIu64
-	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64 " moved=%" PRIu64
+	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64 " primary_down=%"
+	       PRIu64 " moved=%" PRIu64
 	       " asked=%" PRIu64 " slot_maps=%" PRIu64 " logins=%" PRIu64 " logins_unavailable=%"
 	       PRIu64 " logouts=%" PRIu64 " sessions_lost=%" PRIu64 " sessions_dropped=%" PRIu64,
 	       e.written, e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped,
-	       e.batches, e.attaches, e.not_durable, moved, asked, maps, e.es.logins,
+	       e.batches, e.attaches, e.not_durable, e.primary_down, moved, asked, maps, e.es.logins,
 	       e.es.unavailable, e.es.logouts, e.es.lost, e.es.dropped);
 	if (e.attached)
 		cp_shm_detach(&e.c);

@@ -106,6 +106,8 @@ static int ensure_library(struct cp_edge_sessions *es, struct cp_redis *r)
 	if (es->lib_connects == r->connects)
 		return 0;
 	for (unsigned int i = 0; i < cp_redis_nodes(r); i++) {
+		if (cp_redis_node(r, i) == NULL)
+			continue;   /* a cluster primary that is down: loaded when it is back */
 		redisReply *rep = redisCommand(cp_redis_node(r, i), "FUNCTION LOAD REPLACE %s",
 					       session_library);
 		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
@@ -187,7 +189,8 @@ static void held_forget(struct cp_edge_sessions *es, uint64_t master, uint64_t g
 }
 
 /* Each call goes to the connection serving the master's slot (the only one without a
- * cluster), which it returns: its reply is read from there. */
+ * cluster), which it returns: its reply is read from there. NULL (nothing sent) when that
+ * slot's primary is down (a cluster, cp_redis_partial). */
 static redisContext *append_logout(struct cp_redis *r, uint64_t master, uint64_t gen)
 {
 	char ks[64], kg[64], g[24];
@@ -195,7 +198,8 @@ static redisContext *append_logout(struct cp_redis *r, uint64_t master, uint64_t
 	key_gen(kg, sizeof(kg), master);
 	snprintf(g, sizeof(g), "%" PRIu64, gen);
 	redisContext *c = cp_redis_at(r, ks);
-	redisAppendCommand(c, "FCALL decp_logout 2 %s %s %s", ks, kg, g);
+	if (c != NULL)
+		redisAppendCommand(c, "FCALL decp_logout 2 %s %s %s", ks, kg, g);
 	return c;
 }
 
@@ -208,9 +212,10 @@ static redisContext *append_login(struct cp_edge_sessions *es, struct cp_redis *
 	cp_redis_key_signals(kq, sizeof(kq), rec->master_id);
 	cp_rec_peer_str(rec, peer, sizeof(peer));
 	redisContext *c = cp_redis_at(r, ks);
-	redisAppendCommand(c, "FCALL decp_login 3 %s %s %s %s %u %" PRIu64 " %s %" PRId64 " %u",
-			   ks, kg, kq, es->edge_id, (unsigned int)rec->worker, rec->conn_id, peer,
-			   now_ms, CP_EDGE_SESSION_TTL_MS);
+	if (c != NULL)
+		redisAppendCommand(c, "FCALL decp_login 3 %s %s %s %s %u %" PRIu64 " %s %" PRId64
+				   " %u", ks, kg, kq, es->edge_id, (unsigned int)rec->worker,
+				   rec->conn_id, peer, now_ms, CP_EDGE_SESSION_TTL_MS);
 	return c;
 }
 
@@ -277,16 +282,17 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 			? append_login(es, r, &recs[i], now_ms)
 			: append_logout(r, recs[i].master_id, recs[i].session_gen);
 	}
-	for (unsigned int i = 0; i < nw; i++) {
-		conns[k] = cp_redis_node(r, i);
-		redisAppendCommand(conns[k++], "WAIT %u %u", es->cfg->durability_replicas,
-				   es->cfg->durability_wait_ms);
-	}
+	for (unsigned int i = 0; i < nw; i++)
+		if ((conns[k++] = cp_redis_node(r, i)) != NULL)
+			redisAppendCommand(conns[k - 1], "WAIT %u %u", es->cfg->durability_replicas,
+					   es->cfg->durability_wait_ms);
 
 	/* Read every reply first: with durability = replica|both the WAITs at the end decide
 	 * whether the durable sequences read may be told to the masters. */
 	int rc = 0;
 	for (unsigned int j = 0; j < total; j++) {
+		if (conns[j] == NULL)
+			continue;   /* a primary that is down: no reply (reps[j] NULL) */
 		if (redisGetReply(conns[j], (void **)&reps[j]) != REDIS_OK || reps[j] == NULL) {
 			rc = -EAGAIN;
 			break;
@@ -294,8 +300,9 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	}
 	bool replicas_ok = rc == 0;
 	for (unsigned int j = sent; j < total && replicas_ok; j++)
-		replicas_ok = reps[j]->type == REDIS_REPLY_INTEGER &&
-			      reps[j]->integer >= (long long)es->cfg->durability_replicas;
+		replicas_ok = reps[j] == NULL ||
+			      (reps[j]->type == REDIS_REPLY_INTEGER &&
+			       reps[j]->integer >= (long long)es->cfg->durability_replicas);
 	unsigned int j = 0;
 	for (unsigned int i = 0; i < n && rc == 0; i++) {
 		const struct dp_ingress_rec *rec = &recs[i];
@@ -310,8 +317,9 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		struct dp_ack_rec a = {.master_id = rec->master_id, .conn_id = rec->conn_id,
 				       .status = DP_ACK_LOGIN_UNAVAILABLE};
 		uint64_t gen = 0, last = 0;
-		note_error(r, rep, "decp_login");
-		if (login_reply(rep, &gen, &last) == 0 && replicas_ok) {
+		if (rep != NULL)   /* NULL: its primary is down (UNAVAILABLE: it retries) */
+			note_error(r, rep, "decp_login");
+		if (rep != NULL && login_reply(rep, &gen, &last) == 0 && replicas_ok) {
 			struct cp_held_session h = {.master_id = rec->master_id, .gen = gen,
 						    .conn_id = rec->conn_id, .worker = rec->worker,
 						    .since_ms = now_ms};
@@ -370,7 +378,8 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		char ks[64], kg[64];
 		key_session(ks, sizeof(ks), h->master_id);
 		key_gen(kg, sizeof(kg), h->master_id);
-		conns[i] = cp_redis_at(r, ks);
+		if ((conns[i] = cp_redis_at(r, ks)) == NULL)
+			continue;   /* its primary is down: touched at a later check */
 		redisAppendCommand(conns[i], "FCALL decp_session_touch 2 %s %s %s %" PRIu64 " %u %"
 				   PRIu64 " %s %" PRId64 " %u", ks, kg, es->edge_id, h->gen,
 				   (unsigned int)h->worker, h->conn_id, h->peer, h->since_ms,
@@ -380,6 +389,8 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	bool failed = false;
 	for (size_t i = 0; i < n; i++) {
 		redisReply *rep = NULL;
+		if (conns[i] == NULL)
+			continue;
 		if (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL) {
 			failed = true;
 			break;
@@ -424,6 +435,8 @@ void cp_edge_sessions_drop_all(struct cp_edge_sessions *es, struct cp_redis *r)
 			conns[i] = append_logout(r, es->held[i].master_id, es->held[i].gen);
 		for (size_t i = 0; i < n; i++) {
 			redisReply *rep = NULL;
+			if (conns[i] == NULL)
+				continue;   /* its primary is down: the claim expires by its TTL */
 			if (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL) {
 				cp_redis_fail(r, "clearing the sessions of a dataplane gone");
 				break;

@@ -22,6 +22,9 @@
  *                 primary serving its slot (issue 23 item 1)
  *   cluster_reshard  the same while a master's slot (and a few hundred others) move to another
  *                 primary (redis-cli --cluster reshard): no loss, no duplicate, exit 0
+ *   cluster_primary_down  master 1's primary killed -9, decp-control running on
+ *                 (durability replica): the masters of the other primaries are written
+ *                 and ACKed before the failover; then the run completes exactly
  *   cluster_kill_replica|both|fsync  master 1's primary cut off from its replica, killed -9
  *                 0.75 s later, the replica promoted: every ACKed signal on the new primary
  *                 (replica, both) or the ACKed loss counted and > 0 (fsync); then the run
@@ -1869,6 +1872,79 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	verify_archive(e);
 }
 
+/*
+ * cluster_primary_down: the primary serving master 1 is killed -9 while 20 masters send at
+ * 4,000 signals/s, decp-control (durability = replica) running on. Until the cluster marks
+ * it failed (cluster-node-timeout 2 s here, 15 s by default) the other primaries take
+ * writes, and the edge goes on writing and ACKing the masters they serve (cp_redis_partial,
+ * docs/control.md "Redis Cluster"): the edge logs that the others go on, and their streams
+ * grow before the cluster could have failed over. Then the replica is promoted, the old
+ * primary rejoins as its replica, the masters finish (exit 0: every signal ACKed) and each
+ * stream and the archive hold every signal once. Before, a dead primary made the edge
+ * drop every connection and write nothing until the promotion.
+ */
+static void run_cluster_primary_down(struct env *e)
+{
+	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
+	redisContext *r1 = redis_for(e, 1);
+	int victim = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
+	uint32_t others[64];
+	unsigned int no = 0;
+
+	redisFree(r1);
+	for (uint32_t k = 2; k <= e->masters && no < 64; k++) {
+		redisContext *rk = redis_for(e, k);
+		if (rk != NULL && cluster_node_of_port(e, rk->tcp.port) != victim)
+			others[no++] = k;
+		redisFree(rk);
+	}
+	CHECK(victim >= 0 && no > 0, "master 1's primary (%d), and %u masters on the others",
+	      victim, no);
+	if (victim < 0 || no == 0) {
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+		return;
+	}
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
+		sleep_ms(50);
+	CHECK(harness_rcluster_kill(e->cluster, victim) == 0, "kill -9 master 1's primary");
+	uint64_t t0 = now_ms(), t_seen = 0, t_grew = 0, sum0 = 0, sum = 0;
+	/* the edge finds it dead on its next batch and goes on with the others */
+	while (now_ms() < t0 + 1800 && log_lines(e, "the other primaries go on") == 0)
+		sleep_ms(10);
+	t_seen = now_ms() - t0;
+	for (unsigned int i = 0; i < no; i++)
+		sum0 += stream_last(e, others[i]);
+	/* and what they serve is written meanwhile: before the cluster may mark it failed */
+	while (now_ms() < t0 + 1900) {
+		sum = 0;
+		for (unsigned int i = 0; i < no; i++)
+			sum += stream_last(e, others[i]);
+		if (sum >= sum0 + 100) {
+			t_grew = now_ms() - t0;
+			break;
+		}
+		sleep_ms(20);
+	}
+	fprintf(stderr, "cluster_primary_down: the edge went on without the dead primary after "
+		"%llu ms; the other %u masters' streams +%" PRIu64 " by %llu ms after the kill\n",
+		(unsigned long long)t_seen, no, sum - sum0, (unsigned long long)t_grew);
+	CHECK(log_lines(e, "the other primaries go on") > 0, "the edge went on with the live "
+	      "primaries (control.log: \"the other primaries go on\") within 1.8 s of the kill");
+	CHECK(t_grew > 0, "the masters of the live primaries were written while master 1's was "
+	      "dead, before a failover could begin: +%" PRIu64 " (want >= 100 within 1.9 s)",
+	      sum - sum0);
+	/* the failover; the old primary back as the new one's replica (replica needs one) */
+	CHECK(harness_rcluster_wait_ok(e->cluster, 60000) == 0, "cluster_state:ok again");
+	CHECK(harness_rcluster_restart(e->cluster, victim) == 0, "the old primary restarted");
+	CHECK(harness_rcluster_wait_synced(e->cluster, 60000) == 0,
+	      "it rejoined as the new primary's replica");
+	int rc = master_result(m, 600000);
+	CHECK(rc == 0, "decp-master exit status %d: every signal ACKed", rc);
+	verify_redis(e);
+	verify_archive(e);
+}
+
 #define API_MASTERS 4 /* masters 1..4: slots 6916, 11111, 15174, 2977 (all three primaries) */
 
 struct api_reply {
@@ -2224,6 +2300,8 @@ int main(int argc, char **argv)
 		use_cluster = true;
 	if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 		durability = argv[1] + 13;
+	if (strcmp(argv[1], "cluster_primary_down") == 0)
+		durability = "replica";
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
 	if (strcmp(argv[1], "positions") == 0 || strcmp(argv[1], "cluster_positions") == 0) {
@@ -2255,6 +2333,8 @@ int main(int argc, char **argv)
 			run_cluster_api(&e);
 		else if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 			run_cluster_kill(&e, argv[1] + 13);
+		else if (strcmp(argv[1], "cluster_primary_down") == 0)
+			run_cluster_primary_down(&e);
 		else
 			run_with_faults(&e, scenario);
 	}
