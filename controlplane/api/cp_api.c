@@ -1099,6 +1099,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	a.lane[API_LANE_READ].pg = &a.pg_read;
 	a.lane[API_LANE_READ].fallback = &a.lane[API_LANE_PRIMARY];
 	cp_redis_init(&a.redis, cfg, ROLE);
+	cp_redis_partial(&a.redis);   /* a cluster: a dead primary fails only its masters' books */
 	a.idx = idx;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {
 		atomic_store(&sh->abort, 1);

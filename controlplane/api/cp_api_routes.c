@@ -469,43 +469,58 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 	redisReply **reps = n > 0 ? calloc(n, sizeof(*reps)) : NULL;
 	bool ok = n == 0 || (conns != NULL && reps != NULL && cp_redis_ensure(rd) == 0);
 
+	bool all = ok;   /* every master's answer is in */
 	for (size_t i = 0; ok && i < n; i++) {
 		char key[64];
 		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
 		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
-		conns[i] = cp_redis_at(rd, key);
+		if ((conns[i] = cp_redis_at(rd, key)) == NULL)
+			continue;   /* a cluster primary that is down: unknown (null) */
 		ok = redisAppendCommand(conns[i], "HMGET %s edge since_ms", key) == REDIS_OK;
 		if (!ok)
 			cp_redis_fail(rd, "queueing the masters' live sessions");
 	}
-	for (size_t i = 0; ok && i < n; i++)
+	for (size_t i = 0; ok && i < n; i++) {
+		if (conns[i] == NULL)
+			continue;
 		if (redisGetReply(conns[i], (void **)&reps[i]) != REDIS_OK || reps[i] == NULL) {
-			cp_redis_fail(rd, "reading the masters' live sessions");
-			ok = false;
+			/* that primary failed (a cluster: only its connection is dropped; its
+			 * other masters' replies are lost with it) */
+			redisContext *gone = conns[i];
+			char key[64];
+			json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i),
+									   "id"));
+			snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
+			cp_redis_fail_key(rd, key, "reading the masters' live sessions");
+			for (size_t j = i; j < n; j++)
+				if (conns[j] == gone)
+					conns[j] = NULL;
+			ok = rd->ctx != NULL;
 		}
+	}
 	for (size_t i = 0; ok && i < n; i++) {
 		redisContext *ask;
 		char key[64];
-		if (!cp_redis_redirect(rd, reps[i], &ask))
+		if (reps[i] == NULL || !cp_redis_redirect(rd, reps[i], &ask))
 			continue;
 		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
 		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
 		const char *argv[] = {"HMGET", key, "edge", "since_ms"};
 		freeReplyObject(reps[i]);
 		reps[i] = cp_redis_command_argv(rd, key, 4, argv, NULL);
-		if (reps[i] == NULL) {
-			cp_redis_fail(rd, "reading a master's live session after a redirect");
-			ok = false;
-		}
+		if (reps[i] == NULL)
+			cp_redis_fail_key(rd, key, "reading a master's live session after a redirect");
+		ok = rd->ctx != NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
+		all = all && ok && reps[i] != NULL;
 		session_fields(json_array_get(masters, i), ok ? reps[i] : NULL);
 		if (reps != NULL)
 			freeReplyObject(reps[i]);
 	}
 	free(reps);
 	free(conns);
-	return ok;
+	return all;
 }
 
 /* GET /v1/masters/activity: each master's last archived signal (sequence, arrival time,
@@ -530,7 +545,8 @@ static void h_master_activity(struct api_req *r)
 		? "last signal from the archive (behind the live stream by the archiver's delay);"
 		  " connected from the edges' live-session claims in Redis"
 		: "last signal from the archive (behind the live stream by the archiver's delay);"
-		  " Redis unreachable: connected unknown"));
+		  " Redis (or the cluster primary of some) unreachable: connected unknown (null)"
+		  " where it could not be read"));
 }
 
 static void h_master_get(struct api_req *r)
@@ -1030,8 +1046,8 @@ static void h_master_positions(struct api_req *r)
 	redisReply *rep = cp_redis_command_argv(&r->api->redis, key, 4, argv, NULL);
 	rc = cp_book_store_decode(rep, (uint64_t)r->id[0], &b);
 	freeReplyObject(rep);
-	if (rc == -EIO)
-		cp_redis_fail(&r->api->redis, "loading a position book");
+	if (rc == -EIO)   /* on a cluster: that master's primary alone */
+		cp_redis_fail_key(&r->api->redis, key, "loading a position book");
 	if (rc != 0) {
 		cp_book_free(&b);
 		if (rc == -EIO)

@@ -442,9 +442,19 @@ bool cp_redis_redirect(struct cp_redis *r, const redisReply *rep, redisContext *
 	return true;
 }
 
+void cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what)
+{
+	if (r->cl == NULL || !r->cl->partial)
+		cp_redis_fail(r, what);
+	else if (cp_redis_at(r, key) != NULL)
+		cp_redis_node_down(r, cp_redis_node_of(r, key), what);
+}
+
 redisReply *cp_redis_command_argv(struct cp_redis *r, const char *key, int argc,
 				  const char **argv, const size_t *lens)
 {
+	if (cp_redis_at(r, key) == NULL)
+		return NULL;   /* partial: its primary is down */
 	redisReply *rep = redisCommandArgv(cp_redis_at(r, key), argc, argv, lens);
 	redisContext *ask;
 
@@ -465,7 +475,8 @@ redisReply *cp_redis_command_argv(struct cp_redis *r, const char *key, int argc,
 		return rep;
 	}
 	/* MOVED: the slot now points at the named primary when it is connected */
-	return redisCommandArgv(cp_redis_at(r, key), argc, argv, lens);
+	return cp_redis_at(r, key) != NULL ? redisCommandArgv(cp_redis_at(r, key), argc, argv, lens)
+					   : NULL;
 }
 
 int cp_resp_reserve(struct cp_resp *b, size_t extra)

@@ -122,6 +122,9 @@ void cp_redis_fail(struct cp_redis *r, const char *what);
  */
 void cp_redis_partial(struct cp_redis *r);
 void cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what);
+/* A command on key failed (`what`): cp_redis_fail, or when partial, cp_redis_node_down of
+ * the primary serving key (nothing when that one is down already). */
+void cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what);
 
 /* Free everything. */
 void cp_redis_close(struct cp_redis *r);
