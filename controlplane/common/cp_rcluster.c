@@ -224,8 +224,13 @@ int cp_rcluster_connect(struct cp_rcluster *c, cp_rcl_prepare_fn prepare, void *
 		snprintf(why, whylen, "out of memory");
 		goto fail;
 	}
-	if (read_map(c, m, why, whylen) != 0)
+	if (read_map(c, m, why, whylen) != 0) {
+		if (c->partial && c->connected) {
+			free(m);   /* partial: what is connected stays; the map is read later */
+			return -EAGAIN;
+		}
 		goto fail;
+	}
 	c->maps++;
 	bool complete = true;
 	unsigned int up = 0;

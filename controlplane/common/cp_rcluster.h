@@ -115,7 +115,8 @@ void cp_rcluster_init(struct cp_rcluster *c, const char *seeds, uint32_t timeout
  * With c->partial (the edge: a dead primary must not stop the masters of the others) a
  * slot no primary serves stays CP_RCL_NONE and a primary that does not accept or prepare
  * a connection is left without one (ctx NULL; why says which): 0 when at least one
- * primary is connected, with c->complete false until a connect finds every one.
+ * primary is connected, with c->complete false until a connect finds every one; when no
+ * seed answers, -EAGAIN with the connections made before kept (c->connected stays true).
  */
 int cp_rcluster_connect(struct cp_rcluster *c, cp_rcl_prepare_fn prepare, void *arg, char *why,
 			size_t whylen);

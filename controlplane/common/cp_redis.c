@@ -309,18 +309,28 @@ static int ensure_cluster(struct cp_redis *r)
 	if (r->ctx != NULL && !r->cl->stale &&
 	    (r->cl->complete || cp_now_ns() < r->next_full_ns))
 		return 0;
+	if (r->ctx != NULL && r->map_failed && cp_now_ns() < r->next_full_ns)
+		return 0;   /* partial: the last look found no seed; what works stays meanwhile */
 	if (r->ctx == NULL && cp_now_ns() < r->next_try_ns)
 		return -EAGAIN;
 	/* a stale map (MOVED) is read again at once: the connections that still serve stay */
 	if (cp_rcluster_connect(r->cl, prepare, NULL, why, sizeof(why)) != 0) {
+		if (r->ctx != NULL && r->cl->connected) {   /* partial: kept */
+			CP_LOG_RL(CP_LOG_WARN, r->role, "redis cluster %s: %s; the primaries "
+				  "connected go on", r->cfg->redis_nodes, why);
+			r->map_failed = true;
+			partial_backoff(r);
+			return 0;
+		}
 		r->ctx = NULL;
 		cp_redis_fail(r, why);
 		return -EAGAIN;
 	}
+	r->map_failed = false;
 	r->ctx = first_live(r);
 	if (!r->cl->complete) {
-		CP_LOG_RL(CP_LOG_WARN, r->role, "redis cluster %s: %s; going on with the primaries "
-			  "that answer (the others' keys wait)", r->cfg->redis_nodes, why);
+		CP_LOG_RL(CP_LOG_WARN, r->role, "redis cluster %s: %s; the other primaries go on "
+			  "(the keys it serves wait)", r->cfg->redis_nodes, why);
 		partial_backoff(r);
 		r->was_down = true;
 		r->backoff_ms = 50;

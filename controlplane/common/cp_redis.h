@@ -86,6 +86,7 @@ struct cp_redis {
 	bool partial;               /* cp_redis_partial: a cluster without every primary */
 	uint32_t full_backoff_ms;   /* partial: the next attempt to connect the missing ... */
 	uint64_t next_full_ns;      /* ... primaries, after this */
+	bool map_failed;            /* partial: the last look could not read the map */
 };
 
 /* Initialise (no I/O). */
