@@ -545,9 +545,11 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 			api_error(r, 404, "not_found", "no such endpoint");
 		return;
 	}
-	/* a GET that may read the replica may also authenticate there while the primary is
-	 * away (subscriber_of) */
-	r->replica_auth = r->method == API_GET && !rt->primary;
+	/* a GET that may read the replica (when there is one) may also authenticate there
+	 * while the primary is away (subscriber_of); without one it waits for the primary's
+	 * connection like any request (API_PG_GRACE_MS) */
+	r->replica_auth = r->method == API_GET && !rt->primary &&
+			  r->api->cfg->pg_read_conninfo[0] != '\0';
 	if (rt->auth != API_PUBLIC) {
 		if (api_authenticate(r, auth) != 0 || rate_check(r) != 0)
 			return;
