@@ -540,8 +540,8 @@ static bool lane_up(const struct api_lane *l)
  * Whether lane l's session may be used on the loop now. Otherwise a connection is made on
  * a thread (when the backoff allows and none is under way): a host that does not answer
  * (a dead machine, a dropped route) held the worker's loop, and every request on it, for
- * connect_timeout per host at every attempt (docs/api.md "Read replicas", "PostgreSQL
- * sessions"). The read lane's caller hands its GETs to the fallback meanwhile; with
+ * connect_timeout per host at every attempt (docs/api.md "Read replicas", "The primary's
+ * session"). The read lane's caller hands its GETs to the fallback meanwhile; with
  * `grace`, the caller waits for an attempt under way until API_PG_GRACE_MS after it began
  * (a reachable server answers well within it, so a reconnect costs no request a 503),
  * and then answers without the session.
