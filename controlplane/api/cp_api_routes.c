@@ -453,6 +453,14 @@ static void session_fields(json_t *m, const redisReply *rep)
 	json_object_set_new(m, "connected_since", since);
 }
 
+/* The session key of the i-th master of masters (decp:{m<id>}:session) into key[64]. */
+static const char *session_key(const json_t *masters, size_t i, char key[64])
+{
+	json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
+	snprintf(key, 64, CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
+	return key;
+}
+
 /* Each master's live ingest session from Redis (decp:{m<id>}:session, written by the edge
  * that confirmed its login; docs/control.md "Live sessions"): connected, edge,
  * connected_since (ISO 8601 UTC), one pipelined HMGET per master. Redis unreachable: the
@@ -472,9 +480,7 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 	bool all = ok;   /* every master's answer is in */
 	for (size_t i = 0; ok && i < n; i++) {
 		char key[64];
-		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
-		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
-		if ((conns[i] = cp_redis_at(rd, key)) == NULL)
+		if ((conns[i] = cp_redis_at(rd, session_key(masters, i, key))) == NULL)
 			continue;   /* a cluster primary that is down: unknown (null) */
 		ok = redisAppendCommand(conns[i], "HMGET %s edge since_ms", key) == REDIS_OK;
 		if (!ok)
@@ -488,10 +494,8 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 			 * other masters' replies are lost with it) */
 			redisContext *gone = conns[i];
 			char key[64];
-			json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i),
-									   "id"));
-			snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
-			cp_redis_fail_key(rd, key, "reading the masters' live sessions");
+			cp_redis_fail_key(rd, session_key(masters, i, key),
+					  "reading the masters' live sessions");
 			for (size_t j = i; j < n; j++)
 				if (conns[j] == gone)
 					conns[j] = NULL;
@@ -503,8 +507,7 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 		char key[64];
 		if (reps[i] == NULL || !cp_redis_redirect(rd, reps[i], &ask))
 			continue;
-		json_int_t id = json_integer_value(json_object_get(json_array_get(masters, i), "id"));
-		snprintf(key, sizeof(key), CP_REDIS_SESSION_KEY_FMT, (uint64_t)id);
+		session_key(masters, i, key);
 		const char *argv[] = {"HMGET", key, "edge", "since_ms"};
 		freeReplyObject(reps[i]);
 		reps[i] = cp_redis_command_argv(rd, key, 4, argv, NULL);

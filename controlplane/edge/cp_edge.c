@@ -30,7 +30,7 @@ struct pcmd {
 	unsigned int idx;        /* PC_SIGNALS: the group; PC_ONE: the record */
 	size_t off, len;
 	redisContext *ask;       /* an ASK named this connection: ASKING + resend there */
-	bool done;               /* its reply was taken */
+	bool done;               /* its reply was taken: written (or redirected), not refused */
 	bool down;               /* not written: its primary is down (a cluster, partial) */
 };
 
@@ -599,9 +599,10 @@ static bool group_statuses(struct edge *e, unsigned int g, const redisReply *rep
  * -EPROTO for an error reply or a reply of the wrong shape. */
 static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 {
-	p->done = true;
-	if (cp_redis_redirect(&e->r, rep, &p->ask))
+	if (cp_redis_redirect(&e->r, rep, &p->ask)) {
+		p->done = true;
 		return 1;
+	}
 	if (rep->type == REDIS_REPLY_ERROR) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "redis refused a write: %s", rep->str);
 		return -EPROTO;
@@ -613,6 +614,7 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 	}
 	if (p->kind == PC_ONE)
 		e->status[p->idx] = e->batch[p->idx].kind == DP_REC_PROTECTION ? 2 : 3;
+	p->done = true;
 	return 0;
 }
 
@@ -820,7 +822,6 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 			else if (rc < 0 && cp_redis_is_cluster(&e->r)) {
 				/* refused (CLUSTERDOWN while a failover is under way, LOADING,
 				 * OOM...): that primary's commands are not written this time */
-				p->done = false;
 				if (node_fail(e, k, "error reply in a batch", false) != 0)
 					return -EAGAIN;
 				failed = true;
@@ -1053,15 +1054,9 @@ int cp_edge_run(struct cp_ctx *ctx)
 			cp_edge_sessions_tick(&e.es, &e.r, &e.c, now);
 		if (e.n == e.kept && e.attached && !e.need_push)
 			dequeue(&e);
-		if (e.n > 0 && e.n == e.kept && now < e.kept_retry_ns) {
-			/* only what waits for a primary that is down: not again at once */
-			if (e.attached)
-				cp_wait(&e.c, 10);
-			else
-				cp_sleep_ms(10);
-			continue;
-		}
-		if (e.n > 0) {
+		/* a batch of only what waits for a primary that is down: not again at once
+		 * (the idle wait below) */
+		if (e.n > e.kept || (e.n > 0 && now >= e.kept_retry_ns)) {
 			if (cp_redis_ensure(&e.r) != 0) {
 				cp_sleep_ms(5);
 				continue;
