@@ -114,12 +114,49 @@ static int ensure_library(struct cp_edge_sessions *es, struct cp_redis *r)
 			if (rep != NULL)
 				CP_LOG_RL(CP_LOG_ERR, ROLE, "FUNCTION LOAD decp_session: %s", rep->str);
 			freeReplyObject(rep);
-			cp_redis_fail(r, "FUNCTION LOAD decp_session");
-			return -EAGAIN;
+			/* that primary alone on a partial cluster (loaded at its reconnect) */
+			cp_redis_node_down(r, i, "FUNCTION LOAD decp_session");
+			if (r->ctx == NULL)
+				return -EAGAIN;
+			continue;
 		}
 		freeReplyObject(rep);
 	}
 	es->lib_connects = r->connects;
+	return 0;
+}
+
+/* The index of connection c among r's primaries (for cp_redis_node_down; out of range,
+ * which fails them all, if it is none of them). */
+static unsigned int node_index(const struct cp_redis *r, const redisContext *c)
+{
+	unsigned int i = 0;
+	while (i < cp_redis_nodes(r) && cp_redis_node(r, i) != c)
+		i++;
+	return i;
+}
+
+/* Read conns[j]'s reply into reps[j], in order (conns[j] NULL: nothing was sent, reps[j]
+ * stays NULL). A connection that fails: on a partial cluster its primary alone is dropped
+ * (cp_redis_node_down, the others go on) and its later calls get no reply, as those of a
+ * primary down before the batch; otherwise, or when it was the last, all are
+ * (cp_redis_fail). 0, or -EAGAIN when no connection is left. */
+static int read_replies(struct cp_redis *r, redisContext **conns, redisReply **reps,
+			size_t total, const char *what)
+{
+	for (size_t j = 0; j < total; j++) {
+		if (conns[j] == NULL)
+			continue;
+		if (redisGetReply(conns[j], (void **)&reps[j]) == REDIS_OK && reps[j] != NULL)
+			continue;
+		redisContext *bad = conns[j];
+		for (size_t l = j; l < total; l++)
+			if (conns[l] == bad)
+				conns[l] = NULL;
+		cp_redis_node_down(r, node_index(r, bad), what);
+		if (r->ctx == NULL)
+			return -EAGAIN;
+	}
 	return 0;
 }
 
@@ -288,16 +325,9 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 					   es->cfg->durability_wait_ms);
 
 	/* Read every reply first: with durability = replica|both the WAITs at the end decide
-	 * whether the durable sequences read may be told to the masters. */
-	int rc = 0;
-	for (unsigned int j = 0; j < total; j++) {
-		if (conns[j] == NULL)
-			continue;   /* a primary that is down: no reply (reps[j] NULL) */
-		if (redisGetReply(conns[j], (void **)&reps[j]) != REDIS_OK || reps[j] == NULL) {
-			rc = -EAGAIN;
-			break;
-		}
-	}
+	 * whether the durable sequences read may be told to the masters. A primary that is
+	 * down, or fails now: no reply (reps[j] NULL), its logins are answered UNAVAILABLE. */
+	int rc = read_replies(r, conns, reps, total, "claiming live sessions");
 	bool replicas_ok = rc == 0;
 	for (unsigned int j = sent; j < total && replicas_ok; j++)
 		replicas_ok = reps[j] == NULL ||
@@ -346,10 +376,8 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		freeReplyObject(reps[j2]);
 	free(reps);
 	free(conns);
-	if (rc != 0) {
-		cp_redis_fail(r, "claiming live sessions");
+	if (rc != 0)
 		refuse_all(es, c, recs, n);
-	}
 	if (!replicas_ok && rc == 0 && wait)
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: the replicas are behind: logins "
 			  "answered UNAVAILABLE (the masters retry)",
@@ -368,9 +396,11 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	size_t n = es->n_held;
 	uint8_t *lost = calloc(n, 1);
 	redisContext **conns = calloc(n, sizeof(*conns));
-	if (lost == NULL || conns == NULL) {
+	redisReply **reps = calloc(n, sizeof(*reps));
+	if (lost == NULL || conns == NULL || reps == NULL) {
 		free(lost);
 		free(conns);
+		free(reps);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -385,25 +415,22 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 				   (unsigned int)h->worker, h->conn_id, h->peer, h->since_ms,
 				   CP_EDGE_SESSION_TTL_MS);
 	}
-	/* Replies in table order; lost claims are collected first, removed after. */
-	bool failed = false;
-	for (size_t i = 0; i < n; i++) {
-		redisReply *rep = NULL;
-		if (conns[i] == NULL)
+	/* Replies in table order (a primary that fails now: its sessions are touched at a
+	 * later check); lost claims are collected first, removed after. */
+	int rc = read_replies(r, conns, reps, n, "checking live sessions");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (reps[i] == NULL)
 			continue;
-		if (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL) {
-			failed = true;
-			break;
-		}
-		if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0)
+		if (reps[i]->type == REDIS_REPLY_INTEGER && reps[i]->integer == 0)
 			lost[i] = 1;
 		else
-			note_error(r, rep, "decp_session_touch");
-		freeReplyObject(rep);
+			note_error(r, reps[i], "decp_session_touch");
 	}
+	for (size_t i = 0; i < n; i++)
+		freeReplyObject(reps[i]);
+	free(reps);
 	free(conns);
-	if (failed) {
-		cp_redis_fail(r, "checking live sessions");
+	if (rc != 0) {
 		free(lost);
 		return;
 	}
@@ -430,20 +457,16 @@ void cp_edge_sessions_drop_all(struct cp_edge_sessions *es, struct cp_redis *r)
 		return;
 	es->dropped += n;
 	redisContext **conns = calloc(n, sizeof(*conns));
-	if (conns != NULL && cp_redis_ensure(r) == 0 && ensure_library(es, r) == 0) {
+	redisReply **reps = calloc(n, sizeof(*reps));
+	if (conns != NULL && reps != NULL && cp_redis_ensure(r) == 0 && ensure_library(es, r) == 0) {
+		/* a primary that is down or fails: those claims expire by their TTL */
 		for (size_t i = 0; i < n; i++)
 			conns[i] = append_logout(r, es->held[i].master_id, es->held[i].gen);
-		for (size_t i = 0; i < n; i++) {
-			redisReply *rep = NULL;
-			if (conns[i] == NULL)
-				continue;   /* its primary is down: the claim expires by its TTL */
-			if (redisGetReply(conns[i], (void **)&rep) != REDIS_OK || rep == NULL) {
-				cp_redis_fail(r, "clearing the sessions of a dataplane gone");
-				break;
-			}
-			freeReplyObject(rep);
-		}
+		read_replies(r, conns, reps, n, "clearing the sessions of a dataplane gone");
+		for (size_t i = 0; i < n; i++)
+			freeReplyObject(reps[i]);
 	}
+	free(reps);
 	free(conns);
 	cp_log(CP_LOG_INFO, ROLE, "dataplane gone: %zu live session claim(s) released", n);
 	es->n_held = 0;

@@ -25,6 +25,9 @@
  *   cluster_primary_down  master 1's primary killed -9, decp-control running on
  *                 (durability replica): the masters of the other primaries are written
  *                 and ACKed before the failover; then the run completes exactly
+ *   cluster_primary_down_idle  the same with the masters stopped (SIGSTOP) around the kill:
+ *                 the edge's 100 ms check of its live sessions finds the dead primary,
+ *                 not a batch, and drops that primary alone
  *   cluster_kill_replica|both|fsync  master 1's primary cut off from its replica, killed -9
  *                 0.75 s later, the replica promoted: every ACKed signal on the new primary
  *                 (replica, both) or the ACKed loss counted and > 0 (fsync); then the run
@@ -1883,7 +1886,7 @@ static void run_cluster_kill(struct env *e, const char *durability)
  * stream and the archive hold every signal once. Before, a dead primary made the edge
  * drop every connection and write nothing until the promotion.
  */
-static void run_cluster_primary_down(struct env *e)
+static void run_cluster_primary_down(struct env *e, bool idle)
 {
 	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
 	redisContext *r1 = redis_for(e, 1);
@@ -1907,12 +1910,37 @@ static void run_cluster_primary_down(struct env *e)
 	}
 	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
 		sleep_ms(50);
+	if (idle) {
+		/* no batch in flight: what meets the dead primary first is the edge's check of
+		 * its live sessions (every 100 ms, each on its master's primary) */
+		CHECK(kill(m, SIGSTOP) == 0, "the masters stopped");
+		uint64_t last = 0, still = now_ms();
+		for (uint64_t end = now_ms() + 5000; now_ms() < end && now_ms() < still + 300;) {
+			uint64_t sum1 = 0;
+			for (unsigned int i = 0; i < no; i++)
+				sum1 += stream_last(e, others[i]);
+			if (sum1 != last)
+				still = now_ms();
+			last = sum1;
+			sleep_ms(20);
+		}
+	}
 	CHECK(harness_rcluster_kill(e->cluster, victim) == 0, "kill -9 master 1's primary");
 	uint64_t t0 = now_ms(), t_seen = 0, t_grew = 0, sum0 = 0, sum = 0;
-	/* the edge finds it dead on its next batch and goes on with the others */
+	/* the edge finds it dead on its next batch (or check) and goes on with the others */
 	while (now_ms() < t0 + 1800 && log_lines(e, "the other primaries go on") == 0)
 		sleep_ms(10);
 	t_seen = now_ms() - t0;
+	if (idle) {
+		CHECK(log_lines(e, "checking live sessions; the other primaries go on") > 0,
+		      "the check of the live sessions found the dead primary and dropped it alone "
+		      "(control.log: \"checking live sessions; the other primaries go on\")");
+		CHECK(log_lines(e, "live sessions; reading the slot map again") == 0,
+		      "no connection but the dead primary's was dropped (control.log: no \"live "
+		      "sessions; reading the slot map again\")");
+		CHECK(kill(m, SIGCONT) == 0, "the masters go on");
+		t0 = now_ms();
+	}
 	for (unsigned int i = 0; i < no; i++)
 		sum0 += stream_last(e, others[i]);
 	/* and what they serve is written meanwhile: before the cluster may mark it failed */
@@ -2323,7 +2351,7 @@ int main(int argc, char **argv)
 		use_cluster = true;
 	if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 		durability = argv[1] + 13;
-	if (strcmp(argv[1], "cluster_primary_down") == 0)
+	if (strncmp(argv[1], "cluster_primary_down", 20) == 0)
 		durability = "replica";
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
@@ -2356,8 +2384,9 @@ int main(int argc, char **argv)
 			run_cluster_api(&e);
 		else if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 			run_cluster_kill(&e, argv[1] + 13);
-		else if (strcmp(argv[1], "cluster_primary_down") == 0)
-			run_cluster_primary_down(&e);
+		else if (strcmp(argv[1], "cluster_primary_down") == 0 ||
+			 strcmp(argv[1], "cluster_primary_down_idle") == 0)
+			run_cluster_primary_down(&e, argv[1][20] != '\0');
 		else
 			run_with_faults(&e, scenario);
 	}
