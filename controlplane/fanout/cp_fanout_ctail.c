@@ -27,11 +27,13 @@ struct ctail {
 	size_t n, cap;
 	uint32_t *hash;          /* open addressing: index + 1 into m, 0 = empty */
 	size_t hcap;             /* power of two, >= 2 cap */
-	redisContext *sub[CP_RCL_MAX_NODES];
-	unsigned int nsub;       /* subscriber connections open (the map's primaries) */
-	uint64_t maps;           /* rd's maps counter when the subscriptions were built */
+	redisContext *sub[CP_RCL_MAX_NODES]; /* per primary of smap; NULL: that one is down */
+	unsigned int nsub;       /* smap's primaries (0: no subscription set built) */
+	struct cp_rcl_map smap;  /* the map the subscriptions follow */
+	uint64_t maps;           /* rd's maps counter when they were last checked against it */
 	bool rebuild;            /* rebuild the subscriptions at the next turn */
 	int64_t last_rebuild;
+	int64_t read_after;      /* no XREAD before (the cluster answered CLUSTERDOWN) */
 	int64_t next_sweep;
 	bool woke;               /* published since the lws thread was last woken */
 	bool todo;               /* some master may be dirty (else a turn scans none) */
@@ -130,25 +132,81 @@ static void fail(struct ctail *t, const char *what)
 		cp_redis_fail(&t->rd, what);
 }
 
-/* One subscriber connection per primary of the current map. 0 or -EAGAIN (failed). */
-static int subs_open(struct ctail *t)
+/* Subscriber connection i is gone (`what`): the masters it carried wait for it, and the
+ * cluster connection to that primary is dropped too (cp_redis_node_down: the map is read
+ * again with backoff, and a primary that answers again gets its subscriber connection
+ * back, subs_fill). The other primaries go on. */
+static void sub_down(struct ctail *t, unsigned int i, const char *what)
 {
-	const struct cp_rcl_map *map = &t->rd.cl->map;
+	redisFree(t->sub[i]);
+	t->sub[i] = NULL;
+	for (size_t j = 0; j < t->n; j++)
+		if (t->m[j].sub == (int)i)
+			t->m[j].sub = -1;
+	t->unsub = true;
+	if (i < cp_redis_nodes(&t->rd) && cp_redis_node(&t->rd, i) != NULL)
+		cp_redis_node_down(&t->rd, i, what);
+}
+
+/* A subscriber connection to each primary of smap that the cluster connection reaches and
+ * that has none (a primary that does not answer is looked for again with the map). */
+static void subs_fill(struct ctail *t)
+{
 	struct timeval tv = {(time_t)(t->f->cfg.redis_timeout_ms / 1000),
 			     (suseconds_t)(t->f->cfg.redis_timeout_ms % 1000) * 1000};
 
-	subs_close(t);
-	for (unsigned int i = 0; i < map->n; i++) {
-		t->sub[i] = redisConnectWithTimeout(map->node[i].host, (int)map->node[i].port, tv);
+	for (unsigned int i = 0; i < t->nsub; i++) {
+		if (t->sub[i] != NULL || cp_redis_node(&t->rd, i) == NULL)
+			continue;
+		t->sub[i] = redisConnectWithTimeout(t->smap.node[i].host, (int)t->smap.node[i].port,
+						    tv);
 		if (t->sub[i] == NULL || t->sub[i]->err || redisSetTimeout(t->sub[i], tv) != REDIS_OK) {
-			fail(t, "subscriber connect");
-			return -EAGAIN;
+			redisFree(t->sub[i]);
+			t->sub[i] = NULL;
+			cp_redis_node_down(&t->rd, i, "subscriber connect");
+			continue;
 		}
+		t->unsub = true;
 	}
-	t->nsub = map->n;
 	t->maps = t->rd.cl->maps;
-	t->rebuild = false;
-	t->rebuilds++;
+}
+
+static bool map_equal(const struct cp_rcl_map *a, const struct cp_rcl_map *b)
+{
+	if (a->n != b->n || memcmp(a->slot, b->slot, sizeof(a->slot)) != 0)
+		return false;
+	for (unsigned int i = 0; i < a->n; i++)
+		if (a->node[i].port != b->node[i].port || strcmp(a->node[i].host, b->node[i].host) != 0)
+			return false;
+	return true;
+}
+
+/* The subscriptions after the map was read again: the same map (a primary is still down,
+ * or answers again) keeps them and fills in what is missing, unless a rebuild a reply asked
+ * for is due; a new one (a failover, a reshard) rebuilds them all on its primaries. 0 or
+ * -EAGAIN (no primary reached). */
+static int subs_open(struct ctail *t, bool rebuild_due)
+{
+	if (t->nsub != 0 && !rebuild_due && map_equal(&t->smap, &t->rd.cl->map)) {
+		subs_fill(t);
+	} else {
+		/* a node that still says MOVED (its view lags the seed's) is asked again soon,
+		 * not in a tight loop */
+		int64_t now = mono_ns();
+		if (now - t->last_rebuild < 20000000)
+			cp_sleep_ms(10);
+		t->last_rebuild = mono_ns();
+		subs_close(t);
+		t->smap = t->rd.cl->map;
+		t->nsub = t->smap.n;
+		t->rebuild = false;
+		t->rebuilds++;
+		subs_fill(t);
+	}
+	if (t->rd.ctx == NULL) {   /* none answered */
+		subs_close(t);
+		return -EAGAIN;
+	}
 	return 0;
 }
 
@@ -176,14 +234,22 @@ static int subscribe_new(struct ctail *t)
 
 		if (c->sub >= 0)
 			continue;
+		unsigned int k = cp_redis_node_of(&t->rd, c->key);
+		if (k >= t->nsub || t->sub[k] == NULL)
+			continue;   /* its primary is down: subscribed when it answers */
 		if (c->last == UINT64_MAX) {
 			/* start after the last durable entry: earlier ones reach subscribers by
 			 * replay (as the single-Redis tail) */
 			const char *argv[] = {"XREVRANGE", c->key, "+", "-", "COUNT", "1"};
 			redisReply *rep = cp_redis_command_argv(&t->rd, c->key, 6, argv, NULL);
 
-			if (rep == NULL)
-				return -EIO;
+			if (rep == NULL) {
+				if (cp_redis_at(&t->rd, c->key) != NULL)   /* failed now */
+					sub_down(t, k, "XREVRANGE");
+				if (t->rd.ctx == NULL)
+					return -EIO;
+				continue;
+			}
 			if (rep->type == REDIS_REPLY_ARRAY) {
 				c->last = 0;
 				if (rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
@@ -197,8 +263,7 @@ static int subscribe_new(struct ctail *t)
 			if (c->last == UINT64_MAX)
 				continue; /* a redirect or an error: the next turn, after the map */
 		}
-		unsigned int k = cp_redis_node_of(&t->rd, c->key);
-		if (k >= t->nsub || redisAppendCommand(t->sub[k], "SSUBSCRIBE %s", c->chan) != REDIS_OK)
+		if (redisAppendCommand(t->sub[k], "SSUBSCRIBE %s", c->chan) != REDIS_OK)
 			return -EIO;
 		c->sub = (int)k;
 		any[k] = true;
@@ -208,8 +273,8 @@ static int subscribe_new(struct ctail *t)
 		t->unsub = t->m[i].sub < 0;
 	for (unsigned int k = 0; k < t->nsub; k++)
 		if (any[k] && sub_flush(t, k) != 0)
-			return -EIO;
-	return 0;
+			sub_down(t, k, "SSUBSCRIBE");
+	return t->rd.ctx != NULL ? 0 : -EIO;
 }
 
 /*
@@ -284,33 +349,34 @@ static int subs_poll(struct ctail *t, int wait_ms)
 {
 	struct pollfd pfd[CP_RCL_MAX_NODES];
 
-	for (unsigned int i = 0; i < t->nsub; i++)
-		pfd[i] = (struct pollfd){.fd = t->sub[i]->fd, .events = POLLIN};
+	for (unsigned int i = 0; i < t->nsub; i++)   /* fd -1 (a primary down): ignored */
+		pfd[i] = (struct pollfd){.fd = t->sub[i] != NULL ? t->sub[i]->fd : -1,
+					 .events = POLLIN};
 	int n = poll(pfd, t->nsub, wait_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -EIO;
 	for (unsigned int i = 0; i < t->nsub && n > 0; i++) {
 		void *rep = NULL;
 
-		if (pfd[i].revents == 0)
+		if (pfd[i].revents == 0 || t->sub[i] == NULL)
 			continue;
-		if (redisBufferRead(t->sub[i]) != REDIS_OK ||
-		    redisGetReplyFromReader(t->sub[i], &rep) != REDIS_OK) {
-			/* EOF (a primary killed), a socket or protocol error */
-			CP_LOG_RL(CP_LOG_WARN, ROLE, "cluster tail: subscriber connection to "
-				  "%s:%u: %s", t->rd.cl->map.node[i].host, t->rd.cl->map.node[i].port,
-				  t->sub[i]->errstr);
-			return -EIO;
-		}
-		while (rep != NULL) {
+		bool ok = redisBufferRead(t->sub[i]) == REDIS_OK &&
+			  redisGetReplyFromReader(t->sub[i], &rep) == REDIS_OK;
+		while (ok && rep != NULL) {
 			on_push(t, rep);
 			freeReplyObject(rep);
 			rep = NULL;
-			if (redisGetReplyFromReader(t->sub[i], &rep) != REDIS_OK)
-				return -EIO;
+			ok = redisGetReplyFromReader(t->sub[i], &rep) == REDIS_OK;
+		}
+		if (!ok) {
+			/* EOF (a primary killed), a socket or protocol error: that primary alone */
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "cluster tail: subscriber connection to "
+				  "%s:%u: %s", t->smap.node[i].host, t->smap.node[i].port,
+				  t->sub[i]->errstr);
+			sub_down(t, i, "subscriber connection");
 		}
 	}
-	return 0;
+	return t->rd.ctx != NULL ? 0 : -EIO;
 }
 
 /* Master c's XREAD reply rep (not an error): its entries into the publish ring. Returns
@@ -349,13 +415,18 @@ static void xread_argv(const struct ctm *c, char *id, size_t idlen, const char *
 	argv[5] = id;
 }
 
-/* Master c's reply: an error other than a redirect marks the map stale (-EAGAIN); else its
- * entries are published and c stays dirty while the reply came back full. */
+/* Master c's reply: a refusal while the cluster is not serving (CLUSTERDOWN: a failover
+ * under way; TRYAGAIN, LOADING) leaves c to read again a little later (-EBUSY); another
+ * error other than a redirect marks the map stale (-EAGAIN); else its entries are
+ * published and c stays dirty while the reply came back full. */
 static int take_reply(struct ctail *t, struct ctm *c, const redisReply *rep)
 {
 	t->reads++;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "cluster tail: XREAD %s: %s", c->key, rep->str);
+		if (strncmp(rep->str, "CLUSTERDOWN", 11) == 0 || strncmp(rep->str, "TRYAGAIN", 8) == 0 ||
+		    strncmp(rep->str, "LOADING", 7) == 0)
+			return -EBUSY;
 		if (t->rd.cl != NULL)
 			t->rd.cl->stale = true;
 		return -EAGAIN;
@@ -370,7 +441,9 @@ static int take_reply(struct ctail *t, struct ctm *c, const redisReply *rep)
  * any reply is read, so a turn costs one round trip per node however many masters were
  * announced (a node's replies wait for its fsync of the edge's writes: one read per master
  * in turn fell behind at 2,000 signals/s). A redirected read is done again alone, through
- * cp_redis_command_argv (MOVED and ASK followed). 0, -EAGAIN (the map is stale), -EIO.
+ * cp_redis_command_argv (MOVED and ASK followed). A master whose primary is down is left
+ * dirty until it answers; a primary that fails now is dropped alone (sub_down), its masters
+ * too left dirty. 0, -EAGAIN (the map is stale), -EIO (no primary is left).
  */
 static int read_dirty(struct ctail *t)
 {
@@ -389,8 +462,8 @@ static int read_dirty(struct ctail *t)
 		if (c->dirty == DIRTY_NO || c->last == UINT64_MAX)
 			continue;
 		unsigned int k = cp_redis_node_of(&t->rd, c->key);
-		if (k >= nodes)
-			continue;
+		if (k >= nodes || cp_redis_node(&t->rd, k) == NULL)
+			continue;   /* its primary is down: read when it answers */
 		xread_argv(c, id, sizeof(id), argv);
 		if (redisAppendCommandArgv(cp_redis_node(&t->rd, k), 6, argv, NULL) != REDIS_OK)
 			return -EIO;
@@ -401,8 +474,10 @@ static int read_dirty(struct ctail *t)
 		int done = 0;
 
 		while (used[k] && !done)
-			if (redisBufferWrite(cp_redis_node(&t->rd, k), &done) != REDIS_OK)
-				return -EIO;
+			if (redisBufferWrite(cp_redis_node(&t->rd, k), &done) != REDIS_OK) {
+				sub_down(t, k, "XREAD");
+				used[k] = false;
+			}
 	}
 	bool got = false;
 	for (unsigned int k = 0; k < nodes; k++) {
@@ -413,14 +488,17 @@ static int read_dirty(struct ctail *t)
 
 			if (c->pend != (int)k)
 				continue;
-			if (redisGetReply(cp_redis_node(&t->rd, k), (void **)&rep) != REDIS_OK)
-				return -EIO; /* the connections are dropped: no reply is left unread */
-			uint64_t before = c->last;
-			if (cp_redis_redirect(&t->rd, rep, &ask)) {
-				c->pend = -2; /* again alone, below */
-			} else if (take_reply(t, c, rep) != 0) {
-				rc = -EAGAIN;
+			if (redisGetReply(cp_redis_node(&t->rd, k), (void **)&rep) != REDIS_OK) {
+				sub_down(t, k, "XREAD");   /* its masters stay dirty */
+				used[k] = false;
+				break;
 			}
+			uint64_t before = c->last;
+			int trc;
+			if (cp_redis_redirect(&t->rd, rep, &ask))
+				c->pend = -2; /* again alone, below */
+			else if ((trc = take_reply(t, c, rep)) != 0 && rc != -EAGAIN)
+				rc = trc;   /* -EAGAIN (stale map) over -EBUSY */
 			got |= c->last != before;
 			freeReplyObject(rep);
 		}
@@ -434,18 +512,26 @@ static int read_dirty(struct ctail *t)
 			continue;
 		xread_argv(c, id, sizeof(id), argv);
 		redisReply *rep = cp_redis_command_argv(&t->rd, c->key, 6, argv, NULL);
-		if (rep == NULL)
-			return -EIO;
+		if (rep == NULL) {
+			if (cp_redis_at(&t->rd, c->key) != NULL)   /* failed now */
+				sub_down(t, cp_redis_node_of(&t->rd, c->key), "XREAD");
+			if (t->rd.ctx == NULL)
+				return -EIO;
+			continue;
+		}
 		rc = take_reply(t, c, rep);
 		got = true;
 		freeReplyObject(rep);
 	}
 	if (got)
 		lws_cancel_service(t->f->ctx);
-	t->todo = false; /* unless a master is left to read (a full reply, an error) */
+	/* unless a master is left to read (a full reply, an error) whose primary answers (the
+	 * others wait for it without keeping the turns from waiting) */
+	t->todo = false;
 	for (size_t i = 0; i < t->n && !t->todo; i++)
-		t->todo = t->m[i].dirty != DIRTY_NO && t->m[i].last != UINT64_MAX;
-	return rc;
+		t->todo = t->m[i].dirty != DIRTY_NO && t->m[i].last != UINT64_MAX &&
+			  cp_redis_at(&t->rd, t->m[i].key) != NULL;
+	return t->rd.ctx != NULL ? rc : -EIO;
 }
 
 
@@ -459,21 +545,25 @@ static void turn(struct ctail *t)
 		cp_sleep_ms(20); /* the backoff decides when the next connect happens */
 		return;
 	}
-	if (t->nsub == 0 || t->rebuild || t->rd.cl->maps != t->maps) {
-		/* a node that still says MOVED (its view lags the seed's) is asked again soon,
-		 * not in a tight loop */
-		if (now - t->last_rebuild < 20000000)
-			cp_sleep_ms(10);
-		t->last_rebuild = now;
-		if (subs_open(t) != 0)
+	/* a rebuild asked for by a reply (sunsubscribe, an error: MOVED, or CLUSTERDOWN while
+	 * the cluster elects a primary) at most every CP_CTAIL_REBUILD_MS; a new map at once */
+	int64_t due = t->last_rebuild + (int64_t)CP_CTAIL_REBUILD_MS * 1000000;
+	bool rebuild_due = t->rebuild && now >= due;
+	if (t->nsub == 0 || t->rd.cl->maps != t->maps || rebuild_due) {
+		if (subs_open(t, rebuild_due) != 0)
 			return;
+		due = t->last_rebuild + (int64_t)CP_CTAIL_REBUILD_MS * 1000000;
 	}
 	if (subscribe_new(t) != 0) {
 		fail(t, "SSUBSCRIBE");
 		return;
 	}
 	int wait = 0;
-	if (!t->todo && !t->rebuild)
+	if (t->rebuild)   /* the rebuild reads every master again: no read before it */
+		wait = (int)((due - now) / 1000000) + 1;
+	else if (now < t->read_after)   /* the cluster refused reads: not again at once */
+		wait = (int)((t->read_after - now) / 1000000) + 1;
+	else if (!t->todo)
 		wait = (int)((t->next_sweep - now) / 1000000) + 1;
 	if (wait > CP_CTAIL_POLL_MS)
 		wait = CP_CTAIL_POLL_MS;
@@ -486,6 +576,8 @@ static void turn(struct ctail *t)
 		return;
 	}
 	now = mono_ns();
+	if (t->rebuild || now < t->read_after)
+		return;
 	if (now >= t->next_sweep) {
 		/* pub/sub is at-most-once: every master read at least this often */
 		for (size_t i = 0; i < t->n; i++)
@@ -498,6 +590,8 @@ static void turn(struct ctail *t)
 		fail(t, "XREAD");
 	else if (rc == -EAGAIN)
 		t->rebuild = true;
+	else if (rc == -EBUSY)
+		t->read_after = now + (int64_t)CP_CTAIL_REBUILD_MS * 1000000;
 }
 
 void *cp_fo_ctail_main(void *arg)
@@ -512,6 +606,7 @@ void *cp_fo_ctail_main(void *arg)
 	t->f = f;
 	t->next_sweep = mono_ns() + (int64_t)CP_CTAIL_SWEEP_MS * 1000000;
 	cp_redis_init(&t->rd, &f->cfg, ROLE);
+	cp_redis_partial(&t->rd);   /* a dead primary stops only the masters it serves */
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		take_watches(t);
 		if (t->n == 0) { /* nothing to tail yet */

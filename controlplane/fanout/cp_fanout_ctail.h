@@ -33,10 +33,15 @@
  *   - the slot map was read again (a MOVED or ASK-to-unknown on a read, cp_redis.h);
  *   - a subscriber connection says sunsubscribe (its slot left the node: resharding, or
  *     the node was demoted) or answers an error (MOVED: we asked the wrong node);
- *   - a subscriber connection fails (a primary killed: cp_redis_fail, reconnect with the
- *     role's backoff until the replica is promoted and the map serves every slot; or
- *     Redis cut it for exceeding client-output-buffer-limit pubsub while the tail waited
- *     for room in a full publish ring).
+ *   - the map read again differs from the one subscribed by (a failover promoted a
+ *     replica, a reshard), or a reply asks for it (at most every CP_CTAIL_REBUILD_MS).
+ * A subscriber connection or a read that fails (a primary killed; or Redis cut the
+ * connection for exceeding client-output-buffer-limit pubsub while the tail waited for
+ * room in a full publish ring) drops that primary alone (cp_redis_partial: its masters
+ * wait, the others go on, sub_down); the map is read again with the role's backoff and,
+ * while it is the same, the missing connection is opened again when the primary answers
+ * (subs_fill), its masters subscribed and caught up. CLUSTERDOWN, TRYAGAIN or LOADING on
+ * a read: read again CP_CTAIL_REBUILD_MS later.
  * Rebuilding costs one SSUBSCRIBE and one XREAD per watched master; it happens per map
  * change, not per signal.
  *
@@ -63,6 +68,7 @@
 #define CP_CTAIL_SWEEP_MS 1000  /* every watched master read at least this often */
 #define CP_CTAIL_POLL_MS 100    /* longest wait for a notification (stop is checked) */
 #define CP_CTAIL_READ_COUNT 512 /* XREAD COUNT per read (as the single-Redis tail) */
+#define CP_CTAIL_REBUILD_MS 100 /* rebuilds a reply asks for, at most this often */
 
 /*
  * The tail thread (arg: struct cp_fanout *). Returns NULL when the fan-out stops. Logs

@@ -1650,13 +1650,39 @@ static void scenario_ctail(struct env *e)
 
 struct faults {
 	struct harness_rcluster *c;
+	const char *tag;    /* the phase's: its subscribers' log is <dir>/<tag>.log */
 	int base, m;
 	uint64_t resharded; /* the master whose slot moved */
 	int killed;         /* the harness index of the primary killed */
 };
 
+/* Lines of the phase's subscriber log (each "<subscriber> <master> <seq>" delivered) of the
+ * masters with live[master - base - 1] set. */
+static long delivered_of(const struct env *e, const struct faults *x, const bool *live)
+{
+	char p[512], line[128];
+	long n = 0;
+
+	snprintf(p, sizeof(p), "%s/%s.log", e->dir, x->tag);
+	FILE *f = fopen(p, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		int idx;
+		uint64_t m, q;
+
+		if (sscanf(line, "%d %" SCNu64 " %" SCNu64, &idx, &m, &q) == 3 &&
+		    m > (uint64_t)x->base && m <= (uint64_t)(x->base + x->m) && live[m - x->base - 1])
+			n++;
+	}
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
 /* While the masters stream: move a live master's slot (redis-cli --cluster reshard), then
- * kill -9 the primary of another master and wait until its replica is promoted. */
+ * kill -9 the primary of another master and wait until its replica is promoted. Before
+ * the cluster may mark that primary failed (cluster-node-timeout 2 s), the masters of the
+ * other primaries go on reaching their subscribers (the edge's and the tail's partial
+ * cluster connections). */
 static void ctail_inject(struct env *e, void *arg)
 {
 	struct faults *x = arg;
@@ -1728,9 +1754,28 @@ static void ctail_inject(struct env *e, void *arg)
 	uint64_t u = t == (uint64_t)x->base + 1 ? t + 1 : (uint64_t)x->base + 1;
 	x->killed = master_node(x->c, u);
 	uint64_t before = master_last(x->c, u);
+	bool live[64] = {false};
+	int nlive = 0;
+	for (int k = 1; k <= x->m && k <= 64; k++)
+		nlive += live[k - 1] = master_node(x->c, (uint64_t)(x->base + k)) != x->killed;
 	CHECK(x->killed >= 0 && harness_rcluster_kill(x->c, x->killed) == 0,
 	      "faults: kill -9 of node %d (master %" PRIu64 "'s primary, at %" PRIu64 ")", x->killed,
 	      u, before);
+	/* from 150 ms after the kill (what was delivered before it is flushed to the log by
+	 * then: the subscriber flushes every 100 ms) to 1.8 s after it */
+	int64_t tk = now_ns();
+	while (now_ns() < tk + 150000000)
+		usleep(10000);
+	long d0 = delivered_of(e, x, live), d1 = d0;
+	while (now_ns() < tk + 1800000000 && d1 < d0 + 500) {
+		usleep(50000);
+		d1 = delivered_of(e, x, live);
+	}
+	fprintf(stderr, "faults: the %d masters of the live primaries: %ld deliveries from 0.15 "
+		"to %.2f s after the kill\n", nlive, d1 - d0, (double)(now_ns() - tk) / 1e9);
+	CHECK(nlive > 0 && d1 >= d0 + 500, "faults: the masters of the live primaries reached their "
+	      "subscribers while node %d was dead, before the cluster could mark it failed (%ld "
+	      "deliveries 0.15-1.8 s after the kill, want >= 500)", x->killed, d1 - d0);
 	/* promoted: the map of the live nodes serves u's slot from another node (until then
 	 * the live nodes may still say cluster_state:ok: the failure is not detected yet) */
 	int ok = -1, now_u = -1;
@@ -1761,7 +1806,7 @@ static void ctail_inject(struct env *e, void *arg)
  */
 static void scenario_ctail_faults(struct env *e)
 {
-	struct faults x = {.m = e->nmasters};
+	struct faults x = {.m = e->nmasters, .tag = "faults"};
 	struct phase_res r;
 	char redis[600];
 
