@@ -57,8 +57,9 @@ static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
 	char text[CP_REPORT_TEXT_MAX];
 	int rc = 0;
 
-	if (cp_redis_ensure(rd) != 0)
-		return -EIO;
+	redisContext *c = cp_redis_ensure(rd) == 0 ? cp_redis_at(rd, CP_REDIS_REPORTS_KEY) : NULL;
+	if (c == NULL)
+		return -EIO;   /* down (on a cluster: the reports' primary) */
 	for (size_t i = 0; i < n; i++) {
 		const char *argv[7] = {"XADD", CP_REDIS_REPORTS_KEY, "*", "r", text, "d",
 				       v[i]->r.detail};
@@ -69,14 +70,13 @@ static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
 			return -EIO; /* cannot happen: CP_REPORT_TEXT_MAX fits every report */
 		for (int k = 0; k < 7; k++)
 			lens[k] = strlen(argv[k]);
-		redisAppendCommandArgv(cp_redis_at(rd, CP_REDIS_REPORTS_KEY), 7, argv, lens);
+		redisAppendCommandArgv(c, 7, argv, lens);
 	}
 	for (size_t i = 0; i < n; i++) {
 		redisReply *rep = NULL;
 
-		if (redisGetReply(cp_redis_at(rd, CP_REDIS_REPORTS_KEY), (void **)&rep) != REDIS_OK ||
-		    rep == NULL) {
-			cp_redis_fail(rd, "XADD reports");
+		if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL) {
+			cp_redis_fail_key(rd, CP_REDIS_REPORTS_KEY, "XADD reports");
 			return -EIO;
 		}
 		if (rep->type == REDIS_REPLY_ERROR) {
@@ -406,6 +406,7 @@ void *cp_fo_db_main(void *arg)
 
 	cp_pg_init(&db, &f->cfg, ROLE, "LISTEN decp_subauth");
 	cp_redis_init(&rd, &f->cfg, ROLE);
+	cp_redis_partial(&rd);   /* reports wait only while their own primary is down */
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		/* waiting reports: a short wait, so a recovered sink is used soon */
 		struct report *list = cp_fo_mq_take_all(&f->report_q, pend.n > 0 ? 100 :

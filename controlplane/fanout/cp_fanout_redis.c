@@ -60,11 +60,10 @@ static void snap_fill(struct cp_redis *rd, const struct proto_ed25519_key *sk,
 	cp_book_init(&b, r->master);
 	char key[64];
 	cp_redis_key_signals(key, sizeof(key), r->master); /* the master's slot: all its keys */
-	rc = cp_redis_ensure(rd) == 0 ? cp_snap_book_current(cp_redis_at(rd, key), r->master, &b,
-							      &r->first, &xr)
-				      : -EIO;
-	if (rc == -EIO && rd->ctx != NULL)
-		cp_redis_fail(rd, "snapshot");
+	redisContext *at = cp_redis_ensure(rd) == 0 ? cp_redis_at(rd, key) : NULL;
+	rc = at != NULL ? cp_snap_book_current(at, r->master, &b, &r->first, &xr) : -EIO;
+	if (rc == -EIO && at != NULL)
+		cp_redis_fail_key(rd, key, "snapshot");
 	if (rc == 0) {
 		long n = cp_snap_msgs(&b, r->sub_id, r->from, r->snap_reason, sk,
 				      &r->snap_msgs);
@@ -91,6 +90,7 @@ void *cp_fo_replay_main(void *arg)
 
 	cp_rate_init(&rate, f->cfg.fanout_replay_rate, f->cfg.fanout_replay_rate / 10, mono_ns());
 	cp_redis_init(&rd, &f->cfg, ROLE);
+	cp_redis_partial(&rd);   /* a dead cluster primary fails only its masters' replays */
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		struct replay_msg *r, *rn;
 
@@ -111,14 +111,14 @@ void *cp_fo_replay_main(void *arg)
 			}
 			cp_redis_key_signals(key, sizeof(key), r->master);
 			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
-			rep = cp_redis_ensure(&rd) == 0
-				      ? redisCommand(cp_redis_at(&rd, key), "XRANGE %s %s + COUNT %u", key,
-						     from, r->count)
-				      : NULL;
+			redisContext *at = cp_redis_ensure(&rd) == 0 ? cp_redis_at(&rd, key) : NULL;
+			rep = at != NULL ? redisCommand(at, "XRANGE %s %s + COUNT %u", key, from,
+							r->count)
+					 : NULL;
 			if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
 				r->err = -EIO;
-				if (rep == NULL && rd.ctx != NULL)
-					cp_redis_fail(&rd, "XRANGE");
+				if (rep == NULL && at != NULL)
+					cp_redis_fail_key(&rd, key, "XRANGE");
 			} else {
 				for (size_t i = 0; i < rep->elements && r->n < REPLAY_CHUNK; i++) {
 					struct cp_fmsg *m = cp_fo_entry_msg(r->master, rep->element[i]);

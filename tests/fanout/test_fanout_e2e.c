@@ -1463,7 +1463,7 @@ static void sub_latency(struct env *e, const char *file, struct phase_res *r)
  * order.
  */
 static void ctail_phase(struct env *e, const char *tag, const char *redis, const char *edge_extra,
-			int base, int m, const char *rate, struct phase_res *r,
+			int base, int m, const char *rate, const char *drop_ms, struct phase_res *r,
 			void (*during)(struct env *e, void *arg), void *arg)
 {
 	struct split s;
@@ -1480,8 +1480,9 @@ static void ctail_phase(struct env *e, const char *tag, const char *redis, const
 	r->subs = phase_subs(e, tag, base, m, want);
 	snprintf(out, sizeof(out), "%s/%s.subs", e->dir, tag);
 	snprintf(timeout, sizeof(timeout), "%d", 300);
+	/* drop_ms: every subscriber cuts its connection that often and catches up by replay */
 	const char *xs[] = {"--subs", out, "--expect", expect_arg(e), "--timeout", timeout,
-			    "--verify-cache", "--latency", NULL};
+			    "--verify-cache", "--latency", drop_ms ? "--drop-ms" : NULL, drop_ms, NULL};
 	pid_t sub = start_subscriber(e, tag, xs);
 	wait_subscribed(e, tag, r->subs);
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", s.dp_port);
@@ -1613,7 +1614,7 @@ static void scenario_ctail(struct env *e)
 
 	snprintf(redis, sizeof(redis), "redis_host = 127.0.0.1\nredis_port = %d\n",
 		 harness_redis_port(e->redis));
-	ctail_phase(e, "single", redis, "", 0, m, rate, &one, NULL, NULL);
+	ctail_phase(e, "single", redis, "", 0, m, rate, NULL, &one, NULL, NULL);
 	struct harness_rcluster *c = harness_rcluster_start(NULL);
 	CHECK(c != NULL, "Redis Cluster started");
 	if (c == NULL)
@@ -1622,10 +1623,11 @@ static void scenario_ctail(struct env *e)
 	      "each cluster phase's masters are on all three primaries (%d, %d)",
 	      masters_spread(c, m, m), masters_spread(c, 2 * m, m));
 	snprintf(redis, sizeof(redis), "redis_nodes = %s\n", harness_rcluster_seeds(c));
-	ctail_phase(e, "cluster", redis, "", m, m, rate, &cl, NULL, NULL);
+	ctail_phase(e, "cluster", redis, "", m, m, rate, NULL, &cl, NULL, NULL);
 	double notes = ctail_count(e, "cluster", " notifications=");
 	CHECK(notes > 0, "cluster: the tail was woken by notifications (%.0f)", notes);
-	ctail_phase(e, "nonotify", redis, "redis_notify = no\n", 2 * m, m, rate, &off, NULL, NULL);
+	ctail_phase(e, "nonotify", redis, "redis_notify = no\n", 2 * m, m, rate, NULL, &off, NULL,
+		    NULL);
 	double swept = ctail_count(e, "nonotify", " swept=");
 	notes = ctail_count(e, "nonotify", " notifications=");
 	/* a master's first signals may come with the catch-up read of its subscription */
@@ -1657,12 +1659,16 @@ struct faults {
 };
 
 /* Lines of the phase's subscriber log (each "<subscriber> <master> <seq>" delivered) of the
- * masters with live[master - base - 1] set. */
-static long delivered_of(const struct env *e, const struct faults *x, const bool *live)
+ * masters with live[master - base - 1] set; per subscriber into per[] (nsubs, when not
+ * NULL; -1 for a subscriber of another master). */
+static long delivered_of(const struct env *e, const struct faults *x, const bool *live,
+			 long *per)
 {
 	char p[512], line[128];
 	long n = 0;
 
+	for (int i = 0; per != NULL && i < e->nsubs; i++)
+		per[i] = -1;
 	snprintf(p, sizeof(p), "%s/%s.log", e->dir, x->tag);
 	FILE *f = fopen(p, "r");
 	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
@@ -1670,8 +1676,11 @@ static long delivered_of(const struct env *e, const struct faults *x, const bool
 		uint64_t m, q;
 
 		if (sscanf(line, "%d %" SCNu64 " %" SCNu64, &idx, &m, &q) == 3 &&
-		    m > (uint64_t)x->base && m <= (uint64_t)(x->base + x->m) && live[m - x->base - 1])
+		    m > (uint64_t)x->base && m <= (uint64_t)(x->base + x->m) && live[m - x->base - 1]) {
 			n++;
+			if (per != NULL && idx >= 0 && idx < e->nsubs)
+				per[idx] = per[idx] < 0 ? 1 : per[idx] + 1;
+		}
 	}
 	if (f != NULL)
 		fclose(f);
@@ -1762,20 +1771,40 @@ static void ctail_inject(struct env *e, void *arg)
 	      "faults: kill -9 of node %d (master %" PRIu64 "'s primary, at %" PRIu64 ")", x->killed,
 	      u, before);
 	/* from 150 ms after the kill (what was delivered before it is flushed to the log by
-	 * then: the subscriber flushes every 100 ms) to 1.8 s after it */
+	 * then: the subscriber flushes every 100 ms) to 1.8 s after it; the subscribers cut a
+	 * connection every 50 ms (drop_ms), so from 0.9 s most of them have reconnected at
+	 * least once since the kill and get what they missed by replay */
 	int64_t tk = now_ns();
+	long *a = calloc((size_t)e->nsubs, sizeof(*a)), *b = calloc((size_t)e->nsubs, sizeof(*b));
 	while (now_ns() < tk + 150000000)
 		usleep(10000);
-	long d0 = delivered_of(e, x, live), d1 = d0;
-	while (now_ns() < tk + 1800000000 && d1 < d0 + 500) {
+	long d0 = delivered_of(e, x, live, NULL), d1 = d0;
+	while (now_ns() < tk + 900000000)
+		usleep(10000);
+	delivered_of(e, x, live, a);
+	int subs = 0, moved = 0;
+	while (a != NULL && b != NULL && now_ns() < tk + 1800000000) {
 		usleep(50000);
-		d1 = delivered_of(e, x, live);
+		d1 = delivered_of(e, x, live, b);
+		subs = moved = 0;
+		for (int i = 0; i < e->nsubs; i++) {
+			subs += a[i] >= 0;
+			moved += a[i] >= 0 && b[i] > a[i];
+		}
+		if (moved == subs && d1 >= d0 + 500)
+			break;
 	}
+	free(a);
+	free(b);
 	fprintf(stderr, "faults: the %d masters of the live primaries: %ld deliveries from 0.15 "
-		"to %.2f s after the kill\n", nlive, d1 - d0, (double)(now_ns() - tk) / 1e9);
+		"to %.2f s after the kill; %d of their %d subscribers got more after 0.9 s\n",
+		nlive, d1 - d0, (double)(now_ns() - tk) / 1e9, moved, subs);
 	CHECK(nlive > 0 && d1 >= d0 + 500, "faults: the masters of the live primaries reached their "
 	      "subscribers while node %d was dead, before the cluster could mark it failed (%ld "
 	      "deliveries 0.15-1.8 s after the kill, want >= 500)", x->killed, d1 - d0);
+	CHECK(subs > 0 && moved == subs, "faults: every subscriber of those masters, reconnecting "
+	      "every ~1.2 s, caught up by replay and got more from 0.9 to 1.8 s after the kill "
+	      "(%d of %d)", moved, subs);
 	/* promoted: the map of the live nodes serves u's slot from another node (until then
 	 * the live nodes may still say cluster_state:ok: the failure is not detected yet) */
 	int ok = -1, now_u = -1;
@@ -1818,7 +1847,7 @@ static void scenario_ctail_faults(struct env *e)
 	      masters_spread(x.c, 0, x.m));
 	snprintf(redis, sizeof(redis), "redis_nodes = %s\n", harness_rcluster_seeds(x.c));
 	const char *rate = getenv("DECP_CTAIL_RATE") ? getenv("DECP_CTAIL_RATE") : "1000";
-	ctail_phase(e, "faults", redis, "durability = replica\n", 0, x.m, rate, &r, ctail_inject,
+	ctail_phase(e, "faults", redis, "durability = replica\n", 0, x.m, rate, "50", &r, ctail_inject,
 		    &x);
 	double rebuilds = ctail_count(e, "faults", " rebuilds=");
 	CHECK(rebuilds >= 3, "faults: the tail rebuilt its subscriptions after the moves (%.0f)",
