@@ -290,6 +290,7 @@ int cp_book_run(struct cp_ctx *ctx)
 	if (bk == NULL)
 		return 1;
 	cp_redis_init(&r, ctx->cfg, ROLE);
+	cp_redis_partial(&r);   /* a dead cluster primary stops only the books of its masters */
 	/* connected only to catch up a trimmed stream and to record positions checks */
 	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
 	cp_alert_init(&bk->alerts, ROLE);
@@ -303,8 +304,10 @@ int cp_book_run(struct cp_ctx *ctx)
 			continue;
 		}
 		if (cp_now_ns() >= next_masters) {
-			if (refresh_masters(bk, cp_redis_at(&r, CP_REDIS_MASTERS_KEY)) != 0) {
-				cp_redis_fail(&r, "SMEMBERS");
+			redisContext *mk = cp_redis_at(&r, CP_REDIS_MASTERS_KEY);
+			/* NULL: its primary is down (a cluster): the masters known go on */
+			if (mk != NULL && refresh_masters(bk, mk) != 0) {
+				cp_redis_fail_key(&r, CP_REDIS_MASTERS_KEY, "SMEMBERS");
 				continue;
 			}
 			next_masters = cp_now_ns() + BOOK_MASTERS_EVERY_NS;
@@ -314,13 +317,15 @@ int cp_book_run(struct cp_ctx *ctx)
 			char key[64];
 			redisContext *mc = cp_redis_at(&r, cp_redis_key_signals(key, sizeof(key),
 										 bk->t[i].master));
+			if (mc == NULL)
+				continue;   /* its primary is down: followed when it answers */
 			long n = follow(bk, &bk->t[i], mc, &pg);
 
 			if (n >= 0 && bk->t[i].loaded &&
 			    cp_book_check_poll(&bk->t[i].chk, &bk->t[i].b, mc, &pg, &bk->chk) != 0)
 				n = -EIO;
-			if (n < 0)
-				cp_redis_fail(&r, "position book");
+			if (n < 0)   /* that primary alone on a cluster (the others' books go on) */
+				cp_redis_fail_key(&r, key, "position book");
 			busy |= n == (long)BOOK_CHUNK;
 		}
 		cp_alert_flush(&bk->alerts, &pg, false);

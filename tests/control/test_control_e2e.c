@@ -1402,7 +1402,8 @@ static long long checks(PGconn *c, unsigned int m, const char *o)
 }
 
 /* Count of lines of control.log holding needle. */
-static unsigned int log_lines(const struct env *e, const char *needle)
+/* Lines of control.log with needle (and with also, when not NULL). */
+static unsigned int log_lines2(const struct env *e, const char *needle, const char *also)
 {
 	char path[300], line[1024];
 	unsigned int n = 0;
@@ -1411,9 +1412,14 @@ static unsigned int log_lines(const struct env *e, const char *needle)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
+		n += strstr(line, needle) != NULL && (also == NULL || strstr(line, also) != NULL);
 	fclose(f);
 	return n;
+}
+
+static unsigned int log_lines(const struct env *e, const char *needle)
+{
+	return log_lines2(e, needle, NULL);
 }
 
 /* Master 1's trades: 90 positions and pending orders opened (tickets 5001..5090, with
@@ -1558,6 +1564,17 @@ static uint64_t stream_last(const struct env *e, uint32_t m)
 	freeReplyObject(x);
 	redisFree(r);
 	return last;
+}
+
+/* The sequence of master m's position book as the book role stored it (0: none). */
+static uint64_t book_seq(const struct env *e, uint32_t m)
+{
+	redisContext *r = redis_for(e, m);
+	redisReply *x = r != NULL ? redisCommand(r, "HGET decp:{m%u}:book seq", m) : NULL;
+	uint64_t seq = x != NULL && x->type == REDIS_REPLY_STRING ? strtoull(x->str, NULL, 10) : 0;
+	freeReplyObject(x);
+	redisFree(r);
+	return seq;
 }
 
 /* Slots node i serves up to and including `upto` (CLUSTER SLOTS, asked of node i). */
@@ -1928,7 +1945,10 @@ static void run_cluster_primary_down(struct env *e, bool idle)
 	CHECK(harness_rcluster_kill(e->cluster, victim) == 0, "kill -9 master 1's primary");
 	uint64_t t0 = now_ms(), t_seen = 0, t_grew = 0, sum0 = 0, sum = 0;
 	/* the edge finds it dead on its next batch (or check) and goes on with the others */
-	while (now_ms() < t0 + 1800 && log_lines(e, "the other primaries go on") == 0)
+	/* (the edge's line: the book role, also partial, logs its own) */
+	const char *edge_found = idle ? "checking live sessions; the other primaries go on"
+				      : "the other primaries go on";
+	while (now_ms() < t0 + 1800 && log_lines2(e, " edge ", edge_found) == 0)
 		sleep_ms(10);
 	t_seen = now_ms() - t0;
 	if (idle) {
@@ -1954,10 +1974,27 @@ static void run_cluster_primary_down(struct env *e, bool idle)
 		}
 		sleep_ms(20);
 	}
+	/* the book role follows them too (its books are what the api and re-syncs serve) */
+	uint64_t b0 = 0, b1 = 0, t_book = 0;
+	for (unsigned int i = 0; i < no; i++)
+		b0 += book_seq(e, others[i]);
+	while (now_ms() < t0 + 1900) {
+		b1 = 0;
+		for (unsigned int i = 0; i < no; i++)
+			b1 += book_seq(e, others[i]);
+		if (b1 >= b0 + 100) {
+			t_book = now_ms() - t0;
+			break;
+		}
+		sleep_ms(20);
+	}
 	fprintf(stderr, "cluster_primary_down: the edge went on without the dead primary after "
-		"%llu ms; the other %u masters' streams +%" PRIu64 " by %llu ms after the kill\n",
-		(unsigned long long)t_seen, no, sum - sum0, (unsigned long long)t_grew);
-	CHECK(log_lines(e, "the other primaries go on") > 0, "the edge went on with the live "
+		"%llu ms; the other %u masters' streams +%" PRIu64 " by %llu ms, their books +%"
+		PRIu64 " by %llu ms after the kill\n", (unsigned long long)t_seen, no, sum - sum0,
+		(unsigned long long)t_grew, b1 - b0, (unsigned long long)t_book);
+	CHECK(t_book > 0, "the book role went on storing the books of the live primaries' masters "
+	      "while master 1's was dead: +%" PRIu64 " (want >= 100 within 1.9 s)", b1 - b0);
+	CHECK(log_lines2(e, " edge ", "the other primaries go on") > 0, "the edge went on with the live "
 	      "primaries (control.log: \"the other primaries go on\") within 1.8 s of the kill");
 	CHECK(t_grew > 0, "the masters of the live primaries were written while master 1's was "
 	      "dead, before a failover could begin: +%" PRIu64 " (want >= 100 within 1.9 s)",
@@ -2351,8 +2388,10 @@ int main(int argc, char **argv)
 		use_cluster = true;
 	if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 		durability = argv[1] + 13;
-	if (strncmp(argv[1], "cluster_primary_down", 20) == 0)
+	if (strncmp(argv[1], "cluster_primary_down", 20) == 0) {
 		durability = "replica";
+		ctl_roles = "edge,archiver,fanout,book";   /* the book role's partial cluster */
+	}
 	if (strcmp(argv[1], "bench_archive") == 0 || strcmp(argv[1], "share") == 0)
 		ctl_roles = "edge";
 	if (strcmp(argv[1], "positions") == 0 || strcmp(argv[1], "cluster_positions") == 0) {
