@@ -1892,6 +1892,26 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	verify_archive(e);
 }
 
+/* Sum of get() over masters ms[0..n) first (*from) and then every 20 ms until it grew by
+ * 100 or `until` (ms) passed (*to, the last sum): when it grew (ms), or 0. */
+static uint64_t grows_by(const struct env *e, const uint32_t *ms, unsigned int n,
+			 uint64_t (*get)(const struct env *, uint32_t), uint64_t until,
+			 uint64_t *from, uint64_t *to)
+{
+	*from = *to = 0;
+	for (unsigned int i = 0; i < n; i++)
+		*from += get(e, ms[i]);
+	while (now_ms() < until) {
+		*to = 0;
+		for (unsigned int i = 0; i < n; i++)
+			*to += get(e, ms[i]);
+		if (*to >= *from + 100)
+			return now_ms();
+		sleep_ms(20);
+	}
+	return 0;
+}
+
 /*
  * cluster_primary_down: the primary serving master 1 is killed -9 while 20 masters send at
  * 4,000 signals/s, decp-control (durability = replica) running on. Until the cluster marks
@@ -1961,33 +1981,13 @@ static void run_cluster_primary_down(struct env *e, bool idle)
 		CHECK(kill(m, SIGCONT) == 0, "the masters go on");
 		t0 = now_ms();
 	}
-	for (unsigned int i = 0; i < no; i++)
-		sum0 += stream_last(e, others[i]);
-	/* and what they serve is written meanwhile: before the cluster may mark it failed */
-	while (now_ms() < t0 + 1900) {
-		sum = 0;
-		for (unsigned int i = 0; i < no; i++)
-			sum += stream_last(e, others[i]);
-		if (sum >= sum0 + 100) {
-			t_grew = now_ms() - t0;
-			break;
-		}
-		sleep_ms(20);
-	}
-	/* the book role follows them too (its books are what the api and re-syncs serve) */
-	uint64_t b0 = 0, b1 = 0, t_book = 0;
-	for (unsigned int i = 0; i < no; i++)
-		b0 += book_seq(e, others[i]);
-	while (now_ms() < t0 + 1900) {
-		b1 = 0;
-		for (unsigned int i = 0; i < no; i++)
-			b1 += book_seq(e, others[i]);
-		if (b1 >= b0 + 100) {
-			t_book = now_ms() - t0;
-			break;
-		}
-		sleep_ms(20);
-	}
+	/* and what they serve is written meanwhile: before the cluster may mark it failed; the
+	 * book role follows them too (its books are what the api and re-syncs serve) */
+	uint64_t b0 = 0, b1 = 0, t_book;
+	t_grew = grows_by(e, others, no, stream_last, t0 + 1900, &sum0, &sum);
+	t_book = grows_by(e, others, no, book_seq, t0 + 1900, &b0, &b1);
+	t_grew = t_grew > 0 ? t_grew - t0 + 1 : 0;   /* ms after the kill (+1: never 0) */
+	t_book = t_book > 0 ? t_book - t0 + 1 : 0;
 	fprintf(stderr, "cluster_primary_down: the edge went on without the dead primary after "
 		"%llu ms; the other %u masters' streams +%" PRIu64 " by %llu ms, their books +%"
 		PRIu64 " by %llu ms after the kill\n", (unsigned long long)t_seen, no, sum - sum0,
