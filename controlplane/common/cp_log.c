@@ -86,11 +86,32 @@ void cp_log(enum cp_log_level lvl, const char *role, const char *fmt, ...)
 	va_end(ap);
 }
 
-void cp_log_rl(struct cp_log_site *site, uint64_t interval_ns, enum cp_log_level lvl,
+/* Role's slot of site: the one it holds, else a free one it takes, else the last. */
+static struct cp_log_site_role *site_role(struct cp_log_site *site, const char *role)
+{
+	const char *key = role != NULL ? role : "";
+	for (unsigned int i = 0; i < CP_LOG_SITE_ROLES; i++) {
+		struct cp_log_site_role *r = &site->r[i];
+		const char *have = atomic_load_explicit(&r->role, memory_order_acquire);
+		if (have == NULL) {
+			if (atomic_compare_exchange_strong_explicit(&r->role, &have, key,
+								    memory_order_acq_rel,
+								    memory_order_acquire))
+				return r;   /* a free slot, this role's from now on */
+			/* another thread took it first: have is its role */
+		}
+		if (strcmp(have, key) == 0)
+			return r;
+	}
+	return &site->r[CP_LOG_SITE_ROLES - 1];
+}
+
+void cp_log_rl(struct cp_log_site *ls, uint64_t interval_ns, enum cp_log_level lvl,
 	       const char *role, const char *fmt, ...)
 {
 	if ((int)lvl > atomic_load_explicit(&max_level, memory_order_relaxed))
 		return;
+	struct cp_log_site_role *site = site_role(ls, role);
 	uint64_t now = cp_now_ns();
 	uint64_t next = atomic_load_explicit(&site->next_ns, memory_order_relaxed);
 	/* One thread wins the interval; the others only count. */
