@@ -473,35 +473,24 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 	size_t n = json_array_size(masters);
 	/* each master's HMGET on the connection serving its slot (the only one without a
 	 * cluster), its reply read from there */
-	redisContext **conns = n > 0 ? calloc(n, sizeof(*conns)) : NULL;
+	unsigned int *node = n > 0 ? calloc(n, sizeof(*node)) : NULL;
 	redisReply **reps = n > 0 ? calloc(n, sizeof(*reps)) : NULL;
-	bool ok = n == 0 || (conns != NULL && reps != NULL && cp_redis_ensure(rd) == 0);
+	bool ok = n == 0 || (node != NULL && reps != NULL && cp_redis_ensure(rd) == 0);
 
 	bool all = ok;   /* every master's answer is in */
 	for (size_t i = 0; ok && i < n; i++) {
 		char key[64];
-		if ((conns[i] = cp_redis_at(rd, session_key(masters, i, key))) == NULL)
+		redisContext *c = cp_redis_at_node(rd, session_key(masters, i, key), &node[i]);
+		if (c == NULL)
 			continue;   /* a cluster primary that is down: unknown (null) */
-		ok = redisAppendCommand(conns[i], "HMGET %s edge since_ms", key) == REDIS_OK;
+		ok = redisAppendCommand(c, "HMGET %s edge since_ms", key) == REDIS_OK;
 		if (!ok)
 			cp_redis_fail(rd, "queueing the masters' live sessions");
 	}
-	for (size_t i = 0; ok && i < n; i++) {
-		if (conns[i] == NULL)
-			continue;
-		if (redisGetReply(conns[i], (void **)&reps[i]) != REDIS_OK || reps[i] == NULL) {
-			/* that primary failed (a cluster: only its connection is dropped; its
-			 * other masters' replies are lost with it) */
-			redisContext *gone = conns[i];
-			char key[64];
-			cp_redis_fail_key(rd, session_key(masters, i, key),
-					  "reading the masters' live sessions");
-			for (size_t j = i; j < n; j++)
-				if (conns[j] == gone)
-					conns[j] = NULL;
-			ok = rd->ctx != NULL;
-		}
-	}
+	/* a primary that fails (a cluster): its connection alone is dropped, the replies of
+	 * its masters with it */
+	if (ok && n > 0)
+		ok = cp_redis_read_replies(rd, node, reps, n, "reading the masters' live sessions") == 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		redisContext *ask;
 		char key[64];
@@ -522,7 +511,7 @@ static bool add_sessions(struct api_req *r, json_t *masters)
 			freeReplyObject(reps[i]);
 	}
 	free(reps);
-	free(conns);
+	free(node);
 	return all;
 }
 

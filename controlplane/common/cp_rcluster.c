@@ -43,6 +43,16 @@ static bool addr_eq(const struct cp_rcl_addr *a, const struct cp_rcl_addr *b)
 	return a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
+bool cp_rcl_map_equal(const struct cp_rcl_map *a, const struct cp_rcl_map *b)
+{
+	if (a->n != b->n || memcmp(a->slot, b->slot, sizeof(a->slot)) != 0)
+		return false;
+	for (unsigned int i = 0; i < a->n; i++)
+		if (!addr_eq(&a->node[i], &b->node[i]))
+			return false;
+	return true;
+}
+
 /* The address of a CLUSTER SLOTS node entry [host, port, ...]. 0 or -EPROTO. */
 static int node_addr(const redisReply *n, const char *seed_host, struct cp_rcl_addr *a)
 {

@@ -72,6 +72,9 @@ uint16_t cp_rcl_key_slot(const char *key, size_t len);
  */
 int cp_rcl_map_parse(const redisReply *rep, const char *seed_host, struct cp_rcl_map *m);
 
+/* Whether two maps name the same primaries, in the same order, serving the same slots. */
+bool cp_rcl_map_equal(const struct cp_rcl_map *a, const struct cp_rcl_map *b);
+
 /*
  * Parse an error reply's text (len bytes, not necessarily NUL-terminated):
  * "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>" (the host may be an IPv6

@@ -348,16 +348,16 @@ void cp_redis_partial(struct cp_redis *r)
 	r->full_backoff_ms = 50;
 }
 
-void cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what)
+int cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what)
 {
 	if (r->cl == NULL || !r->cl->partial || i >= r->cl->map.n) {
 		cp_redis_fail(r, what);
-		return;
+		return -EAGAIN;
 	}
 	if (cp_rcluster_drop_node(r->cl, i) == 0) {
 		r->ctx = NULL;   /* freed with it: the last one */
 		cp_redis_fail(r, what);
-		return;
+		return -EAGAIN;
 	}
 	CP_LOG_RL(CP_LOG_ERR, r->role, "redis cluster %s: primary %s:%u: %s; the other primaries "
 		  "go on, the map is read again with backoff", r->cfg->redis_nodes,
@@ -366,6 +366,36 @@ void cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what)
 	r->was_down = true;
 	if (r->next_full_ns < cp_now_ns())
 		partial_backoff(r);
+	return 0;
+}
+
+int cp_redis_read_replies(struct cp_redis *r, const unsigned int *node, redisReply **reps,
+			  size_t n, const char *what)
+{
+	for (size_t j = 0; j < n; j++) {
+		/* NULL: not sent, or its primary failed at an earlier reply (dropped since) */
+		redisContext *c = node[j] != CP_REDIS_NO_NODE ? cp_redis_node(r, node[j]) : NULL;
+		if (c == NULL)
+			continue;
+		if (redisGetReply(c, (void **)&reps[j]) == REDIS_OK && reps[j] != NULL)
+			continue;
+		if (cp_redis_node_down(r, node[j], what) != 0)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+redisContext *cp_redis_at_node(const struct cp_redis *r, const char *key, unsigned int *node)
+{
+	unsigned int k = cp_redis_node_of(r, key);
+	redisContext *c = cp_redis_node(r, k);
+	*node = c != NULL ? k : CP_REDIS_NO_NODE;
+	return c;
+}
+
+redisContext *cp_redis_ready_at(struct cp_redis *r, const char *key)
+{
+	return cp_redis_ensure(r) == 0 ? cp_redis_at(r, key) : NULL;
 }
 
 int cp_redis_ensure(struct cp_redis *r)

@@ -20,8 +20,9 @@
  * loads the library on) every primary, cp_redis_fail drops them all (the next ensure reads
  * the map again), ctx is then only a "connected" marker (the first primary's connection)
  * and every keyed command goes to cp_redis_at(key) (or cp_redis_command_argv, which also
- * follows MOVED and ASK). The edge's struct is partial (cp_redis_partial): it stays
- * connected to the primaries that answer when one does not. Without redis_nodes,
+ * follows MOVED and ASK). A role's struct may be partial (cp_redis_partial: the edge, the
+ * api, the book role, the fan-out's tail, replay and reports threads; not the archiver):
+ * it stays connected to the primaries that answer when one does not. Without redis_nodes,
  * cp_redis_nodes() is 1, cp_redis_node(r, 0) and cp_redis_at() are ctx, and nothing else
  * changes.
  *
@@ -32,6 +33,7 @@
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -111,7 +113,7 @@ int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uin
 void cp_redis_fail(struct cp_redis *r, const char *what);
 
 /*
- * The edge's mode on a Redis Cluster (docs/control.md "Redis Cluster": a dead primary
+ * A role's mode on a Redis Cluster (docs/control.md "Redis Cluster": a dead primary
  * stops only its own masters): cp_redis_ensure succeeds while at least one primary is
  * connected, and cp_redis_node()/cp_redis_at() are NULL for a primary that is down or a
  * slot no primary serves; the missing primaries are looked for again with backoff (each
@@ -119,10 +121,33 @@ void cp_redis_fail(struct cp_redis *r, const char *what);
  * changes with one Redis.
  * cp_redis_node_down: primary i failed (`what`, logged rate-limited): its connection alone
  * is dropped and the map read again with backoff; cp_redis_fail when it was the last one
- * (or not partial).
+ * (or not partial, or one Redis). 0 while another primary is connected, -EAGAIN when none
+ * is.
  */
 void cp_redis_partial(struct cp_redis *r);
-void cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what);
+int cp_redis_node_down(struct cp_redis *r, unsigned int i, const char *what);
+
+/* node[j] of cp_redis_read_replies: nothing was sent for reply j */
+#define CP_REDIS_NO_NODE UINT_MAX
+
+/*
+ * The replies of a pipeline whose command j went to connection node[j] (cp_redis_node_of
+ * of its key; CP_REDIS_NO_NODE when it was not sent: its primary was down), read into
+ * reps[j] in order (NULL for a command not sent or not answered). A connection that fails
+ * is dropped alone (cp_redis_node_down): the replies still due from it stay NULL and the
+ * other primaries' are read. 0, or -EAGAIN when no connection is left (everything
+ * dropped; one Redis: at its first failure).
+ */
+int cp_redis_read_replies(struct cp_redis *r, const unsigned int *node, redisReply **reps,
+			  size_t n, const char *what);
+
+/* cp_redis_at(r, key), and into *node that connection's index for cp_redis_read_replies
+ * (CP_REDIS_NO_NODE when there is none: its primary is down, partial). */
+redisContext *cp_redis_at_node(const struct cp_redis *r, const char *key, unsigned int *node);
+
+/* cp_redis_ensure, then the connection serving key: NULL when not connected or when its
+ * primary is down (partial). */
+redisContext *cp_redis_ready_at(struct cp_redis *r, const char *key);
 /* A command on key failed (`what`): cp_redis_fail, or when partial, cp_redis_node_down of
  * the primary serving key (nothing when that one is down already). */
 void cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what);

@@ -626,12 +626,7 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
  */
 static int node_fail(struct edge *e, unsigned int k, const char *what, bool all)
 {
-	if (!cp_redis_is_cluster(&e->r)) {
-		cp_redis_fail(&e->r, what);
-		return -EAGAIN;
-	}
-	cp_redis_node_down(&e->r, k, what);
-	if (e->r.ctx == NULL)
+	if (cp_redis_node_down(&e->r, k, what) != 0)
 		return -EAGAIN;
 	for (unsigned int c = 0; c < e->npc; c++)
 		if (e->pc[c].node == k && (all || !e->pc[c].done))

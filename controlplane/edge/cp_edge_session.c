@@ -115,48 +115,13 @@ static int ensure_library(struct cp_edge_sessions *es, struct cp_redis *r)
 				CP_LOG_RL(CP_LOG_ERR, ROLE, "FUNCTION LOAD decp_session: %s", rep->str);
 			freeReplyObject(rep);
 			/* that primary alone on a partial cluster (loaded at its reconnect) */
-			cp_redis_node_down(r, i, "FUNCTION LOAD decp_session");
-			if (r->ctx == NULL)
+			if (cp_redis_node_down(r, i, "FUNCTION LOAD decp_session") != 0)
 				return -EAGAIN;
 			continue;
 		}
 		freeReplyObject(rep);
 	}
 	es->lib_connects = r->connects;
-	return 0;
-}
-
-/* The index of connection c among r's primaries (for cp_redis_node_down; out of range,
- * which fails them all, if it is none of them). */
-static unsigned int node_index(const struct cp_redis *r, const redisContext *c)
-{
-	unsigned int i = 0;
-	while (i < cp_redis_nodes(r) && cp_redis_node(r, i) != c)
-		i++;
-	return i;
-}
-
-/* Read conns[j]'s reply into reps[j], in order (conns[j] NULL: nothing was sent, reps[j]
- * stays NULL). A connection that fails: on a partial cluster its primary alone is dropped
- * (cp_redis_node_down, the others go on) and its later calls get no reply, as those of a
- * primary down before the batch; otherwise, or when it was the last, all are
- * (cp_redis_fail). 0, or -EAGAIN when no connection is left. */
-static int read_replies(struct cp_redis *r, redisContext **conns, redisReply **reps,
-			size_t total, const char *what)
-{
-	for (size_t j = 0; j < total; j++) {
-		if (conns[j] == NULL)
-			continue;
-		if (redisGetReply(conns[j], (void **)&reps[j]) == REDIS_OK && reps[j] != NULL)
-			continue;
-		redisContext *bad = conns[j];
-		for (size_t l = j; l < total; l++)
-			if (conns[l] == bad)
-				conns[l] = NULL;
-		cp_redis_node_down(r, node_index(r, bad), what);
-		if (r->ctx == NULL)
-			return -EAGAIN;
-	}
 	return 0;
 }
 
@@ -226,34 +191,36 @@ static void held_forget(struct cp_edge_sessions *es, uint64_t master, uint64_t g
 }
 
 /* Each call goes to the connection serving the master's slot (the only one without a
- * cluster), which it returns: its reply is read from there. NULL (nothing sent) when that
- * slot's primary is down (a cluster, cp_redis_partial). */
-static redisContext *append_logout(struct cp_redis *r, uint64_t master, uint64_t gen)
+ * cluster), whose index it returns: its reply is read from there. CP_REDIS_NO_NODE
+ * (nothing sent) when that slot's primary is down (a cluster, cp_redis_partial). */
+static unsigned int append_logout(struct cp_redis *r, uint64_t master, uint64_t gen)
 {
 	char ks[64], kg[64], g[24];
 	key_session(ks, sizeof(ks), master);
 	key_gen(kg, sizeof(kg), master);
 	snprintf(g, sizeof(g), "%" PRIu64, gen);
-	redisContext *c = cp_redis_at(r, ks);
+	unsigned int k;
+	redisContext *c = cp_redis_at_node(r, ks, &k);
 	if (c != NULL)
 		redisAppendCommand(c, "FCALL decp_logout 2 %s %s %s", ks, kg, g);
-	return c;
+	return k;
 }
 
-static redisContext *append_login(struct cp_edge_sessions *es, struct cp_redis *r,
-				  const struct dp_ingress_rec *rec, int64_t now_ms)
+static unsigned int append_login(struct cp_edge_sessions *es, struct cp_redis *r,
+				 const struct dp_ingress_rec *rec, int64_t now_ms)
 {
 	char ks[64], kg[64], kq[64], peer[48];
 	key_session(ks, sizeof(ks), rec->master_id);
 	key_gen(kg, sizeof(kg), rec->master_id);
 	cp_redis_key_signals(kq, sizeof(kq), rec->master_id);
 	cp_rec_peer_str(rec, peer, sizeof(peer));
-	redisContext *c = cp_redis_at(r, ks);
+	unsigned int k;
+	redisContext *c = cp_redis_at_node(r, ks, &k);
 	if (c != NULL)
 		redisAppendCommand(c, "FCALL decp_login 3 %s %s %s %s %u %" PRIu64 " %s %" PRId64
 				   " %u", ks, kg, kq, es->edge_id, (unsigned int)rec->worker,
 				   rec->conn_id, peer, now_ms, CP_EDGE_SESSION_TTL_MS);
-	return c;
+	return k;
 }
 
 /* Parse decp_login's reply {gen, last, prev}. 0 or -EPROTO. */
@@ -302,12 +269,12 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	int64_t now_ms = wall_ms();
 	bool wait = cp_durability_waits(es->cfg->durability);
 	unsigned int nw = wait ? cp_redis_nodes(r) : 0, total = sent + nw;
-	/* replies[j] comes from conns[j]: each call's primary, then a WAIT on every primary */
+	/* replies[j] comes from node[j]: each call's primary, then a WAIT on every primary */
 	redisReply **reps = calloc(total, sizeof(*reps));
-	redisContext **conns = calloc(total, sizeof(*conns));
-	if (reps == NULL || conns == NULL) {
+	unsigned int *node = calloc(total, sizeof(*node));
+	if (reps == NULL || node == NULL) {
 		free(reps);
-		free(conns);
+		free(node);
 		refuse_all(es, c, recs, n);
 		return -ENOMEM;
 	}
@@ -315,19 +282,21 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	for (unsigned int i = 0; i < n; i++) {
 		if (!is_session_rec(&recs[i]))
 			continue;
-		conns[k++] = recs[i].kind == DP_REC_LOGIN
+		node[k++] = recs[i].kind == DP_REC_LOGIN
 			? append_login(es, r, &recs[i], now_ms)
 			: append_logout(r, recs[i].master_id, recs[i].session_gen);
 	}
-	for (unsigned int i = 0; i < nw; i++)
-		if ((conns[k++] = cp_redis_node(r, i)) != NULL)
-			redisAppendCommand(conns[k - 1], "WAIT %u %u", es->cfg->durability_replicas,
-					   es->cfg->durability_wait_ms);
+	for (unsigned int i = 0; i < nw; i++, k++) {
+		node[k] = cp_redis_node(r, i) != NULL ? i : CP_REDIS_NO_NODE;
+		if (node[k] != CP_REDIS_NO_NODE)
+			redisAppendCommand(cp_redis_node(r, i), "WAIT %u %u",
+					   es->cfg->durability_replicas, es->cfg->durability_wait_ms);
+	}
 
 	/* Read every reply first: with durability = replica|both the WAITs at the end decide
 	 * whether the durable sequences read may be told to the masters. A primary that is
 	 * down, or fails now: no reply (reps[j] NULL), its logins are answered UNAVAILABLE. */
-	int rc = read_replies(r, conns, reps, total, "claiming live sessions");
+	int rc = cp_redis_read_replies(r, node, reps, total, "claiming live sessions");
 	bool replicas_ok = rc == 0;
 	for (unsigned int j = sent; j < total && replicas_ok; j++)
 		replicas_ok = reps[j] == NULL ||
@@ -375,7 +344,7 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	for (unsigned int j2 = 0; j2 < total; j2++)
 		freeReplyObject(reps[j2]);
 	free(reps);
-	free(conns);
+	free(node);
 	if (rc != 0)
 		refuse_all(es, c, recs, n);
 	if (!replicas_ok && rc == 0 && wait)
@@ -395,11 +364,11 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		return;
 	size_t n = es->n_held;
 	uint8_t *lost = calloc(n, 1);
-	redisContext **conns = calloc(n, sizeof(*conns));
+	unsigned int *node = calloc(n, sizeof(*node));
 	redisReply **reps = calloc(n, sizeof(*reps));
-	if (lost == NULL || conns == NULL || reps == NULL) {
+	if (lost == NULL || node == NULL || reps == NULL) {
 		free(lost);
-		free(conns);
+		free(node);
 		free(reps);
 		return;
 	}
@@ -408,16 +377,17 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		char ks[64], kg[64];
 		key_session(ks, sizeof(ks), h->master_id);
 		key_gen(kg, sizeof(kg), h->master_id);
-		if ((conns[i] = cp_redis_at(r, ks)) == NULL)
+		redisContext *to = cp_redis_at_node(r, ks, &node[i]);
+		if (to == NULL)
 			continue;   /* its primary is down: touched at a later check */
-		redisAppendCommand(conns[i], "FCALL decp_session_touch 2 %s %s %s %" PRIu64 " %u %"
+		redisAppendCommand(to, "FCALL decp_session_touch 2 %s %s %s %" PRIu64 " %u %"
 				   PRIu64 " %s %" PRId64 " %u", ks, kg, es->edge_id, h->gen,
 				   (unsigned int)h->worker, h->conn_id, h->peer, h->since_ms,
 				   CP_EDGE_SESSION_TTL_MS);
 	}
 	/* Replies in table order (a primary that fails now: its sessions are touched at a
 	 * later check); lost claims are collected first, removed after. */
-	int rc = read_replies(r, conns, reps, n, "checking live sessions");
+	int rc = cp_redis_read_replies(r, node, reps, n, "checking live sessions");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (reps[i] == NULL)
 			continue;
@@ -429,7 +399,7 @@ void cp_edge_sessions_tick(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	for (size_t i = 0; i < n; i++)
 		freeReplyObject(reps[i]);
 	free(reps);
-	free(conns);
+	free(node);
 	if (rc != 0) {
 		free(lost);
 		return;
@@ -456,18 +426,18 @@ void cp_edge_sessions_drop_all(struct cp_edge_sessions *es, struct cp_redis *r)
 	if (n == 0)
 		return;
 	es->dropped += n;
-	redisContext **conns = calloc(n, sizeof(*conns));
+	unsigned int *node = calloc(n, sizeof(*node));
 	redisReply **reps = calloc(n, sizeof(*reps));
-	if (conns != NULL && reps != NULL && cp_redis_ensure(r) == 0 && ensure_library(es, r) == 0) {
+	if (node != NULL && reps != NULL && cp_redis_ensure(r) == 0 && ensure_library(es, r) == 0) {
 		/* a primary that is down or fails: those claims expire by their TTL */
 		for (size_t i = 0; i < n; i++)
-			conns[i] = append_logout(r, es->held[i].master_id, es->held[i].gen);
-		read_replies(r, conns, reps, n, "clearing the sessions of a dataplane gone");
+			node[i] = append_logout(r, es->held[i].master_id, es->held[i].gen);
+		cp_redis_read_replies(r, node, reps, n, "clearing the sessions of a dataplane gone");
 		for (size_t i = 0; i < n; i++)
 			freeReplyObject(reps[i]);
 	}
 	free(reps);
-	free(conns);
+	free(node);
 	cp_log(CP_LOG_INFO, ROLE, "dataplane gone: %zu live session claim(s) released", n);
 	es->n_held = 0;
 }

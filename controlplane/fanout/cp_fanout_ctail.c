@@ -171,23 +171,13 @@ static void subs_fill(struct ctail *t)
 	t->maps = t->rd.cl->maps;
 }
 
-static bool map_equal(const struct cp_rcl_map *a, const struct cp_rcl_map *b)
-{
-	if (a->n != b->n || memcmp(a->slot, b->slot, sizeof(a->slot)) != 0)
-		return false;
-	for (unsigned int i = 0; i < a->n; i++)
-		if (a->node[i].port != b->node[i].port || strcmp(a->node[i].host, b->node[i].host) != 0)
-			return false;
-	return true;
-}
-
 /* The subscriptions after the map was read again: the same map (a primary is still down,
  * or answers again) keeps them and fills in what is missing, unless a rebuild a reply asked
  * for is due; a new one (a failover, a reshard) rebuilds them all on its primaries. 0 or
  * -EAGAIN (no primary reached). */
 static int subs_open(struct ctail *t, bool rebuild_due)
 {
-	if (t->nsub != 0 && !rebuild_due && map_equal(&t->smap, &t->rd.cl->map)) {
+	if (t->nsub != 0 && !rebuild_due && cp_rcl_map_equal(&t->smap, &t->rd.cl->map)) {
 		subs_fill(t);
 	} else {
 		/* a node that still says MOVED (its view lags the seed's) is asked again soon,

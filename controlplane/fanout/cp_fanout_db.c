@@ -57,7 +57,7 @@ static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
 	char text[CP_REPORT_TEXT_MAX];
 	int rc = 0;
 
-	redisContext *c = cp_redis_ensure(rd) == 0 ? cp_redis_at(rd, CP_REDIS_REPORTS_KEY) : NULL;
+	redisContext *c = cp_redis_ready_at(rd, CP_REDIS_REPORTS_KEY);
 	if (c == NULL)
 		return -EIO;   /* down (on a cluster: the reports' primary) */
 	for (size_t i = 0; i < n; i++) {

@@ -60,7 +60,7 @@ static void snap_fill(struct cp_redis *rd, const struct proto_ed25519_key *sk,
 	cp_book_init(&b, r->master);
 	char key[64];
 	cp_redis_key_signals(key, sizeof(key), r->master); /* the master's slot: all its keys */
-	redisContext *at = cp_redis_ensure(rd) == 0 ? cp_redis_at(rd, key) : NULL;
+	redisContext *at = cp_redis_ready_at(rd, key);
 	rc = at != NULL ? cp_snap_book_current(at, r->master, &b, &r->first, &xr) : -EIO;
 	if (rc == -EIO && at != NULL)
 		cp_redis_fail_key(rd, key, "snapshot");
@@ -111,7 +111,7 @@ void *cp_fo_replay_main(void *arg)
 			}
 			cp_redis_key_signals(key, sizeof(key), r->master);
 			snprintf(from, sizeof(from), "%" PRIu64 "-0", r->from);
-			redisContext *at = cp_redis_ensure(&rd) == 0 ? cp_redis_at(&rd, key) : NULL;
+			redisContext *at = cp_redis_ready_at(&rd, key);
 			rep = at != NULL ? redisCommand(at, "XRANGE %s %s + COUNT %u", key, from,
 							r->count)
 					 : NULL;

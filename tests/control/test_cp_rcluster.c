@@ -94,6 +94,29 @@ static void test_map_three_primaries(void)
 	free(m);
 }
 
+/* The cluster tail keeps its subscriptions while a map read again equals the last one. */
+static void test_map_equal(void)
+{
+	struct cp_rcl_map *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	redisReply *r = resp(three);
+
+	CU_ASSERT_FATAL(a != NULL && b != NULL);
+	CU_ASSERT_EQUAL(cp_rcl_map_parse(r, "seed", a), 0);
+	CU_ASSERT_EQUAL(cp_rcl_map_parse(r, "seed", b), 0);
+	CU_ASSERT(cp_rcl_map_equal(a, b));
+	b->slot[5461] = 2; /* one slot moved (a reshard) */
+	CU_ASSERT(!cp_rcl_map_equal(a, b));
+	b->slot[5461] = 1;
+	b->node[1].port = 7006; /* the replica promoted in its place (a failover) */
+	CU_ASSERT(!cp_rcl_map_equal(a, b));
+	b->node[1].port = 7002;
+	b->n = 2;
+	CU_ASSERT(!cp_rcl_map_equal(a, b));
+	freeReplyObject(r);
+	free(a);
+	free(b);
+}
+
 static void test_map_split_ranges_and_holes(void)
 {
 	/* after a reshard one primary serves two ranges; slot 100..199 served by nobody; a
@@ -221,6 +244,7 @@ int main(void)
 	CU_add_test(s, "slot: known values", test_slot_known_values);
 	CU_add_test(s, "slot: hash tags (boundary cases)", test_slot_hash_tags);
 	CU_add_test(s, "map: three primaries", test_map_three_primaries);
+	CU_add_test(s, "map: equal, a slot moved, a primary replaced", test_map_equal);
 	CU_add_test(s, "map: split ranges, holes, empty host", test_map_split_ranges_and_holes);
 	CU_add_test(s, "map: malformed replies refused", test_map_refused);
 	CU_add_test(s, "map: more than 64 primaries", test_map_too_many_primaries);
