@@ -241,6 +241,20 @@ bool cp_fo_auth_policy_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscribe
 	return e->policy_version != before;
 }
 
+bool cp_fo_auth_state_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscriber,
+			  Decp__SubscriptionState state)
+{
+	struct cp_fo_auth_sub *e;
+
+	if (a->sub == NULL || id == 0 || state == CANCELLED)
+		return false;
+	e = sub_slot(a->sub, a->subcap, subscriber, id);
+	if (e->id == 0)
+		return false;
+	e->state = state;
+	return true;
+}
+
 size_t cp_fo_auth_subs_of(const struct cp_fo_auth *a, uint64_t subscriber,
 			  const struct cp_fo_auth_sub **out, size_t max)
 {

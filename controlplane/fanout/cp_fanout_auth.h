@@ -7,6 +7,7 @@
  *   db thread ── full token list (start, NOTIFY decp_subauth, sweep) ──▶ tokens_replace
  *             ── full subscription list (start, every new session) ────▶ subs_replace
  *             ── state poll: one subscription changed ─────────────────▶ sub_set
+ *   lws thread ── a re-sync's state edge, at once ────────────────────────▶ state_set
  *   policy thread ── CopyPolicy of a subscription (all at start, then each change) ▶ policy_set
  *   lws thread (upgrade) ── token digest ──▶ token() ──▶ subscriber ──▶ subs_of()
  *
@@ -85,6 +86,13 @@ int cp_fo_auth_sub_set(struct cp_fo_auth *a, const struct cp_fo_auth_sub *row);
  * brings it is followed by the policy thread's). Returns true when kept. */
 bool cp_fo_auth_policy_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscriber,
 			   uint64_t version, struct cp_fmsg *msg);
+
+/* The state of subscription id (of subscriber) as this process has just changed it (a
+ * re-sync's edge, cp_fanout_lws.c), ahead of the state poll that brings the same from
+ * PostgreSQL: a reconnect of the subscriber meanwhile sees it. Only the state; unknown
+ * subscription or CANCELLED: ignored (false). */
+bool cp_fo_auth_state_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscriber,
+			  Decp__SubscriptionState state);
 
 /* The subscriber's subscriptions, ascending id, at most max of them into out[] (pointers
  * into the cache: valid until its next change). Returns how many. */

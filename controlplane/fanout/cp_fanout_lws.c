@@ -573,17 +573,23 @@ static void resync_push(struct cp_fanout *f, uint64_t sub_id, uint64_t seq, bool
 /* A re-sync's state edge as the session sees it, told at once (StateChange before the
  * snapshot, and at its ResyncDone) rather than by the state poll, which may see neither
  * edge when both land between two polls; the session's row follows, so the poll's view of
- * the same change (sql 0021's write) is no news. Only from `from`: a subscription in
- * another state is not moved (nor is it by subscription_resync). */
+ * the same change (sql 0021's write) is no news. The authentication cache takes it at
+ * once too: a connection cut after its snapshot, before its ResyncDone arrived, reconnects
+ * in milliseconds, and its next Subscribe must find the subscription DEGRADED_GAP (and be
+ * answered by a snapshot, whatever its resume point), not the SYNCED that the cache held
+ * until the poll brought the edge back from PostgreSQL (up to fanout_state_poll_ms later):
+ * such a Subscribe was replayed and the subscription stayed DEGRADED_GAP. Only from
+ * `from`: a subscription in another state is not moved (nor is it by
+ * subscription_resync). */
 static void resync_state(struct cp_fanout *f, struct attach *a, Decp__SubscriptionState from,
 			 Decp__SubscriptionState to, Decp__StateChange__Cause cause)
 {
 	struct subrow *row = sess_subrow(a->s, a->m->id);
 
-	(void)f;
 	if (row == NULL || row->state != from)
 		return;
 	row->state = to;
+	cp_fo_auth_state_set(&f->auth, row->id, a->s->subscriber_id, to);
 	sess_send_ctl(a->s, cp_fmsg_state_change(row->id, a->m->id, from, to, cause, now_ns()));
 }
 

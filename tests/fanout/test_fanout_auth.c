@@ -4,7 +4,8 @@
  * only by their exact digest; subscriptions inserted, updated, cancelled (removal in the
  * middle of colliding probe runs), listed per subscriber in ascending id up to a limit;
  * a full list replacing the old one keeps newer policies and drops removed rows; policies
- * kept only when newer.
+ * kept only when newer; a state set alone (a re-sync's edge) changes only that row's
+ * state.
  */
 #include <CUnit/Basic.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #define CANCELLED DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED
 #define SYNCED DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED
 #define PAUSED DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_PAUSED_TOXIC
+#define DEGRADED DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_DEGRADED_GAP
 
 static struct cp_fmsg *msg(void)
 {
@@ -193,6 +195,39 @@ static void test_policies(void)
 	cp_fmsg_unref(p3);
 }
 
+static void test_state_set(void)
+{
+	struct cp_fo_auth a;
+	struct cp_fmsg *p = msg();
+	struct cp_fo_auth_sub rows[2] = {
+		{.id = 1, .master = 10, .subscriber = 7, .state = SYNCED, .policy = p,
+		 .policy_version = 3},
+		{.id = 2, .master = 20, .subscriber = 7, .state = SYNCED},
+	};
+	const struct cp_fo_auth_sub *out[2];
+
+	cp_fo_auth_init(&a);
+	CU_ASSERT_FALSE(cp_fo_auth_state_set(&a, 1, 7, DEGRADED)); /* nothing held yet */
+	CU_ASSERT_EQUAL_FATAL(cp_fo_auth_subs_replace(&a, rows, 2), 0);
+	CU_ASSERT_TRUE(cp_fo_auth_state_set(&a, 1, 7, DEGRADED));
+	CU_ASSERT_EQUAL_FATAL(cp_fo_auth_subs_of(&a, 7, out, 2), 2);
+	CU_ASSERT_EQUAL(out[0]->state, DEGRADED);
+	CU_ASSERT_EQUAL(out[0]->master, 10);
+	CU_ASSERT_PTR_EQUAL(out[0]->policy, p);
+	CU_ASSERT_EQUAL(out[0]->policy_version, 3);
+	CU_ASSERT_EQUAL(out[1]->state, SYNCED);
+	/* unknown id, another subscriber's id, CANCELLED (removal is sub_set's): ignored */
+	CU_ASSERT_FALSE(cp_fo_auth_state_set(&a, 9, 7, SYNCED));
+	CU_ASSERT_FALSE(cp_fo_auth_state_set(&a, 2, 8, PAUSED));
+	CU_ASSERT_FALSE(cp_fo_auth_state_set(&a, 2, 7, CANCELLED));
+	CU_ASSERT_EQUAL_FATAL(cp_fo_auth_subs_of(&a, 7, out, 2), 2);
+	CU_ASSERT_EQUAL(out[1]->state, SYNCED);
+	CU_ASSERT_TRUE(cp_fo_auth_state_set(&a, 1, 7, SYNCED));
+	CU_ASSERT_EQUAL(out[0]->state, SYNCED);
+	cp_fo_auth_free(&a);
+	cp_fmsg_unref(p);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -202,6 +237,7 @@ int main(void)
 	CU_add_test(s, "subscriptions against a model (20,000 random changes)",
 		    test_subscriptions);
 	CU_add_test(s, "copy policies: newer kept, kept across a full list", test_policies);
+	CU_add_test(s, "a state edge alone: that row's state, nothing else", test_state_set);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int f = CU_get_number_of_failures();

@@ -2715,6 +2715,94 @@ static int wsc_until_error(struct wsc *c, int timeout_ms, char *msg, size_t cap,
  * fanout_replay_rate (200/s here) however many subscribers hammer it; nothing is read
  * once the answers are out.
  */
+/* Reads c until SyncEnd for master 1 (at most 5 s): the SnapshotBegin's sequence, 0 for
+ * none; *from: the SyncStart's from_sequence. */
+static uint64_t snapshot_until_sync_end(struct wsc *c, uint64_t *from)
+{
+	uint64_t snap = 0;
+	bool end = false;
+
+	*from = 0;
+	for (Decp__ServerMessage *m; !end && (m = wsc_next(c, 5000)) != NULL;
+	     decp__server_message__free_unpacked(m, NULL)) {
+		if (m->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN)
+			snap = m->snapshot_begin->sequence;
+		else if (m->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_START)
+			*from = m->sync_start->from_sequence;
+		else if (m->kind_case == DECP__SERVER_MESSAGE__KIND_SYNC_END)
+			end = true;
+	}
+	return end ? snap : 0;
+}
+
+/*
+ * A connection cut after its snapshot, before its ResyncDone reached the fan-out (the EA
+ * reconciled and was cut while sending it, or was cut first): the subscription is
+ * DEGRADED_GAP, and the EA's reconnect, milliseconds later, resumes past the snapshot
+ * (from S + 1: nothing to replay, nothing stale). That Subscribe must still be answered by
+ * a snapshot, whose ResyncDone puts the subscription back to SYNCED; it used to be
+ * answered by the plain replay, from the authentication cache's SYNCED (the edge reached
+ * it only with the state poll, up to fanout_state_poll_ms later), and the subscription
+ * stayed DEGRADED_GAP for as long as that connection lived (a test of suite resync saw
+ * it at the end of its run).
+ */
+static void range_resync_lost(struct env *e, uint64_t n)
+{
+	struct wsc c = {.fd = -1}, d = {.fd = -1};
+	uint64_t snap, from;
+	bool synced = false;
+	char t0[64] = "", q[320];
+	PGresult *r = PQexec(e->db, "SELECT updated_at::text FROM subscriptions WHERE id = 1");
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		snprintf(t0, sizeof(t0), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (t0[0] == '\0' || wsc_open(e, &c, "tok-1") != 0) {
+		CHECK(0, "resync lost: connect");
+		goto out;
+	}
+	CHECK(wsc_subscribe_opt(&c, 1, 1, true) == 0, "resync lost: subscribe");
+	snap = snapshot_until_sync_end(&c, &from);
+	CHECK(snap == n && from == n + 1, "resync lost: a snapshot at %" PRIu64 " (want %" PRIu64
+	      "), SyncStart{%" PRIu64 "}", snap, n, from);
+	wsc_close(&c); /* no ResyncDone */
+	if (wsc_open(e, &d, "tok-1") != 0) {
+		CHECK(0, "resync lost: reconnect");
+		goto out;
+	}
+	CHECK(wsc_subscribe_opt(&d, 1, n + 1, true) == 0, "resync lost: subscribe from %" PRIu64,
+	      n + 1);
+	snap = snapshot_until_sync_end(&d, &from);
+	CHECK(snap == n && from == n + 1, "resync lost: the reconnect's Subscribe{%" PRIu64 "} of "
+	      "the DEGRADED_GAP subscription is answered by a snapshot at %" PRIu64 " (got %" PRIu64
+	      ", SyncStart{%" PRIu64 "})", n + 1, n, snap, from);
+	{
+		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+		Decp__ResyncDone rd = DECP__RESYNC_DONE__INIT;
+
+		rd.master_id = 1;
+		rd.sequence = n;
+		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_RESYNC_DONE;
+		cm.resync_done = &rd;
+		CHECK(wsc_send_msg(&d, &cm) == 0, "resync lost: ResyncDone sent");
+		for (Decp__ServerMessage *m; !synced && (m = wsc_next(&d, 3000)) != NULL;
+		     decp__server_message__free_unpacked(m, NULL))
+			synced = m->kind_case == DECP__SERVER_MESSAGE__KIND_STATE_CHANGE &&
+				 m->state_change->new_state ==
+				 DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_SYNCED;
+		CHECK(synced, "resync lost: StateChange to SYNCED at the reconnect's ResyncDone");
+	}
+	/* both edges written (updated_at moved), in order: SYNCED last */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id = 1 AND state = "
+		 "'SYNCED' AND updated_at > '%s'::timestamptz", t0);
+	for (int t = 0; t < 100 && pg_count(e, q) != 1; t++)
+		usleep(100000);
+	CHECK(pg_count(e, q) == 1, "resync lost: subscription 1 SYNCED again in PostgreSQL");
+out:
+	wsc_close(&c);
+	wsc_close(&d);
+}
+
 /*
  * Re-sync by snapshot on the trimmed stream of scenario_range (master 1 holds first..N but
  * first + 50; each signal s opened ticket s): without a stored book (no book role here) the
@@ -2844,6 +2932,7 @@ static void range_snapshot(struct env *e, uint64_t first)
 		usleep(100000);
 	CHECK(pg_count(e, q) == 1, "range snapshot: subscription 1 DEGRADED_GAP at the snapshot, "
 	      "SYNCED at its ResyncDone");
+	range_resync_lost(e, n);
 out:
 	free(seen);
 	wsc_close(&a);
