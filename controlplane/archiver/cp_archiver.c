@@ -591,9 +591,22 @@ static int hold_reply(struct arch *a, redisReply *rep)
 	return 0;
 }
 
+/* A command on key failed (NULL reply: an I/O error, or not sent because its primary is
+ * down). One Redis, or a cluster's last primary: everything is dropped (-EAGAIN). A
+ * cluster's primary: that one alone (cp_redis_fail_key; nothing when it was down already),
+ * and the feeds the others serve go on (0): their streams grow meanwhile, and are archived
+ * and trimmed, instead of waiting for a failover, or, without a replica, for an operator
+ * (docs/control.md "Redis Cluster"). */
+static int key_failed(struct arch *a, const char *key, const char *what)
+{
+	cp_redis_fail_key(&a->r, key, what);
+	return a->r.ctx != NULL ? 0 : -EAGAIN;
+}
+
 /* XACK every entry of the batch, pipelined per feed; XDEL too on the events archive (the
- * signals streams keep their entries for replay; trim() bounds them). Returns 0 or
- * -EAGAIN. */
+ * signals streams keep their entries for replay; trim() bounds them). A feed whose primary
+ * is down (a cluster) is not acknowledged: its entries stay pending and come back through
+ * XAUTOCLAIM once it answers (the archive dedups them). Returns 0 or -EAGAIN. */
 static int ack_batch(struct arch *a)
 {
 	/* The connection may have dropped after the entries were read (e.g. XAUTOCLAIM of a
@@ -607,9 +620,13 @@ static int ack_batch(struct arch *a)
 	if (argv == NULL || lens == NULL)
 		goto out;
 	unsigned int sent = 0;
-	redisContext **at = malloc((2 * (size_t)a->n_feeds + 1) * sizeof(*at));
-	if (at == NULL)
+	unsigned int *node = malloc((2 * (size_t)a->n_feeds + 1) * sizeof(*node));
+	redisReply **reps = calloc(2 * (size_t)a->n_feeds + 1, sizeof(*reps));
+	if (node == NULL || reps == NULL) {
+		free(node);
+		free(reps);
 		goto out;
+	}
 	for (unsigned int f = 0; f < a->n_feeds; f++) {
 		for (int pass = 0; pass < 2; pass++) {
 			int argc = 0;
@@ -626,26 +643,22 @@ static int ack_batch(struct arch *a)
 			for (int i = 0; i < argc; i++)
 				lens[i] = strlen(argv[i]);
 			/* each feed on its node (a cluster): replies come back in order per node */
-			at[sent] = cp_redis_at(&a->r, a->feeds[f].key);
-			redisAppendCommandArgv(at[sent], argc, argv, lens);
+			redisContext *c = cp_redis_at_node(&a->r, a->feeds[f].key, &node[sent]);
+			if (c != NULL)
+				redisAppendCommandArgv(c, argc, argv, lens);
 			sent++;
 		}
 	}
-	rc = 0;
+	rc = cp_redis_read_replies(&a->r, node, reps, sent, "XACK");
 	for (unsigned int i = 0; i < sent; i++) {
-		redisReply *rep = NULL;
-		if (redisGetReply(at[i], (void **)&rep) != REDIS_OK || rep == NULL) {
-			cp_redis_fail(&a->r, "XACK");
-			rc = -EAGAIN;
-			break;
-		}
 		redisContext *ask;
-		if (cp_redis_redirect(&a->r, rep, &ask))
+		if (reps[i] != NULL && cp_redis_redirect(&a->r, reps[i], &ask))
 			CP_LOG_RL(CP_LOG_INFO, ROLE, "XACK redirected (%s): the entries come back "
-				  "through XAUTOCLAIM", rep->str); /* and the archive dedups them */
-		freeReplyObject(rep);
+				  "through XAUTOCLAIM", reps[i]->str); /* and the archive dedups them */
+		freeReplyObject(reps[i]);
 	}
-	free(at);
+	free(node);
+	free(reps);
 out:
 	free(argv);
 	free(lens);
@@ -678,17 +691,16 @@ static int add_feed(struct arch *a, uint64_t master, bool reports)
 	f->next_trim = 0;
 	const char *argv[] = {"XGROUP", "CREATE", f->key, CP_REDIS_GROUP, "0", "MKSTREAM"};
 	redisReply *rep = cp_redis_command_argv(&a->r, f->key, 6, argv, NULL);
-	if (rep == NULL) {
-		cp_redis_fail(&a->r, "XGROUP CREATE");
-		return -EAGAIN;
-	}
+	if (rep == NULL) /* its primary down (a cluster): added at a later refresh */
+		return key_failed(a, f->key, "XGROUP CREATE");
 	bool ok = rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "BUSYGROUP", 9) == 0;
+	/* refused (CLUSTERDOWN, LOADING, READONLY after a failover): added at a later refresh */
 	if (!ok)
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "XGROUP CREATE %s: %s", f->key, rep->str);
 	freeReplyObject(rep);
 	if (ok)
 		a->n_feeds++;
-	return ok ? 0 : -EAGAIN;
+	return 0;
 }
 
 static int refresh_feeds(struct arch *a)
@@ -697,10 +709,8 @@ static int refresh_feeds(struct arch *a)
 		return -EAGAIN;
 	const char *argv[] = {"SMEMBERS", CP_REDIS_MASTERS_KEY};
 	redisReply *rep = cp_redis_command_argv(&a->r, CP_REDIS_MASTERS_KEY, 2, argv, NULL);
-	if (rep == NULL) {
-		cp_redis_fail(&a->r, "SMEMBERS");
-		return -EAGAIN;
-	}
+	if (rep == NULL) /* its primary down (a cluster): the feeds known go on */
+		return key_failed(a, CP_REDIS_MASTERS_KEY, "SMEMBERS");
 	int rc = 0;
 	if (rep->type == REDIS_REPLY_ARRAY)
 		for (size_t i = 0; i < rep->elements && rc == 0; i++) {
@@ -723,8 +733,9 @@ static int claim(struct arch *a)
 				      idle, "0-0", "COUNT", count};
 		redisReply *rep = cp_redis_command_argv(&a->r, a->feeds[f].key, 8, argv, NULL);
 		if (rep == NULL) {
-			cp_redis_fail(&a->r, "XAUTOCLAIM");
-			return -EAGAIN;
+			if (key_failed(a, a->feeds[f].key, "XAUTOCLAIM") != 0)
+				return -EAGAIN;
+			continue;
 		}
 		if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
 		    rep->element[1]->type == REDIS_REPLY_ARRAY && rep->element[1]->elements > 0) {
@@ -866,25 +877,29 @@ static int read_new_cluster(struct arch *a, unsigned int want, unsigned int bloc
 	per = per > 0 ? per : 1;
 	char count[16];
 	snprintf(count, sizeof(count), "%u", per);
-	redisContext **at = malloc(((size_t)a->n_feeds + 1) * sizeof(*at));
-	if (at == NULL)
+	unsigned int *node = malloc(((size_t)a->n_feeds + 1) * sizeof(*node));
+	redisReply **reps = calloc((size_t)a->n_feeds + 1, sizeof(*reps));
+	if (node == NULL || reps == NULL) {
+		free(node);
+		free(reps);
 		return -ENOMEM;
+	}
 	for (unsigned int f = 0; f < a->n_feeds; f++) {
 		const char *argv[] = {"XREADGROUP", "GROUP", CP_REDIS_GROUP, a->consumer, "COUNT",
 				      count, "STREAMS", a->feeds[f].key, ">"};
-		at[f] = cp_redis_at(&a->r, a->feeds[f].key);
-		redisAppendCommandArgv(at[f], 9, argv, NULL);
+		/* a primary that is down: its feeds wait, the others' are read */
+		redisContext *c = cp_redis_at_node(&a->r, a->feeds[f].key, &node[f]);
+		if (c != NULL)
+			redisAppendCommandArgv(c, 9, argv, NULL);
 	}
-	int rc = 0;
+	/* a primary failing now is dropped alone: its replies stay NULL */
+	int rc = cp_redis_read_replies(&a->r, node, reps, a->n_feeds, "XREADGROUP");
 	bool regroup = false;
 	for (unsigned int f = 0; f < a->n_feeds; f++) {
-		redisReply *rep = NULL;
+		redisReply *rep = reps[f];
 		redisContext *ask;
-		if (redisGetReply(at[f], (void **)&rep) != REDIS_OK || rep == NULL) {
-			cp_redis_fail(&a->r, "XREADGROUP");
-			rc = -EAGAIN;
-			break;
-		}
+		if (rep == NULL)
+			continue;
 		if (cp_redis_redirect(&a->r, rep, &ask)) {
 			/* a slot moved or is moving: its entries are read after the map is read
 			 * again (the group moves with the stream) */
@@ -893,19 +908,25 @@ static int read_new_cluster(struct arch *a, unsigned int want, unsigned int bloc
 			continue;
 		}
 		if (rep->type == REDIS_REPLY_ERROR) {
-			/* NOGROUP after a Redis restart without the group: re-create the groups */
+			/* NOGROUP after a Redis restart without the group: re-create the groups;
+			 * anything else (CLUSTERDOWN, LOADING, TRYAGAIN) is that primary's for a
+			 * while: its feeds are read again next time, the others' meanwhile */
 			CP_LOG_RL(CP_LOG_ERR, ROLE, "XREADGROUP %s: %s", a->feeds[f].key, rep->str);
-			regroup = true;
-		} else if (rep->type == REDIS_REPLY_ARRAY && rc == 0) {
-			for (size_t s = 0; s < rep->elements && rc == 0; s++)
-				rc = take_stream(a, rep->element[s], per, more);
+			regroup |= strncmp(rep->str, "NOGROUP", 7) == 0;
+		} else if (rep->type == REDIS_REPLY_ARRAY && (rc == 0 || rc == -EAGAIN)) {
+			int t = 0;
+			for (size_t s = 0; s < rep->elements && t == 0; s++)
+				t = take_stream(a, rep->element[s], per, more);
+			if (t != 0)
+				rc = t;
 		}
 		if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && hold_reply(a, rep) != 0)
 			rc = -ENOMEM;
 		else if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
 			freeReplyObject(rep);
 	}
-	free(at);
+	free(node);
+	free(reps);
 	if (regroup)
 		a->n_feeds = 0;
 	note_read(a, a->n_ents - before);
@@ -980,8 +1001,9 @@ static int trim(struct arch *a, uint64_t now)
 		const char *pv[] = {"XPENDING", f->key, CP_REDIS_GROUP};
 		redisReply *rep = cp_redis_command_argv(&a->r, f->key, 3, pv, NULL);
 		if (rep == NULL) {
-			cp_redis_fail(&a->r, "XPENDING");
-			return -EAGAIN;
+			if (key_failed(a, f->key, "XPENDING") != 0)
+				return -EAGAIN;
+			continue;
 		}
 		uint64_t floor = f->archived + 1;
 		if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
@@ -1001,8 +1023,9 @@ static int trim(struct arch *a, uint64_t now)
 		const char *tv[] = {"XTRIM", f->key, "MINID", "~", minid};
 		rep = cp_redis_command_argv(&a->r, f->key, 5, tv, NULL);
 		if (rep == NULL) {
-			cp_redis_fail(&a->r, "XTRIM");
-			return -EAGAIN;
+			if (key_failed(a, f->key, "XTRIM") != 0)
+				return -EAGAIN;
+			continue;
 		}
 		freeReplyObject(rep);
 	}
@@ -1092,6 +1115,7 @@ static int archiver_loop(const struct worker *w)
 	a.read_reports = w->index == 0;
 	cp_pg_init(&a.pg, cfg, ROLE, STAGE_SQL);
 	cp_redis_init(&a.r, cfg, ROLE);
+	cp_redis_partial(&a.r);   /* a dead cluster primary holds only the feeds it serves */
 	char base[128];
 	if (cfg->archiver_consumer[0] != '\0') {
 		snprintf(base, sizeof(base), "%s", cfg->archiver_consumer);
@@ -1115,8 +1139,12 @@ static int archiver_loop(const struct worker *w)
 		if (a.n_ents == 0) {
 			if (now >= a.next_refresh || a.n_feeds == 0) {
 				a.next_refresh = now + 1000000000ull;
-				if (refresh_feeds(&a) != 0)
+				if (refresh_feeds(&a) != 0 || a.n_feeds == 0) {
+					/* lost, or refused (logged): again shortly, not in a loop
+					 * that hammers a Redis that is down or loading */
+					cp_sleep_ms(50);
 					continue;
+				}
 			}
 			if (now >= a.next_claim) {
 				a.next_claim = now + (uint64_t)cfg->archiver_claim_idle_ms * 500000ull;

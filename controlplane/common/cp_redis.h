@@ -21,7 +21,7 @@
  * the map again), ctx is then only a "connected" marker (the first primary's connection)
  * and every keyed command goes to cp_redis_at(key) (or cp_redis_command_argv, which also
  * follows MOVED and ASK). A role's struct may be partial (cp_redis_partial: the edge, the
- * api, the book role, the fan-out's tail, replay and reports threads; not the archiver):
+ * api, the book role, the archiver, the fan-out's tail, replay and reports threads):
  * it stays connected to the primaries that answer when one does not. Without redis_nodes,
  * cp_redis_nodes() is 1, cp_redis_node(r, 0) and cp_redis_at() are ctx, and nothing else
  * changes.
