@@ -1956,10 +1956,17 @@ static uint64_t grows_by(const struct env *e, const uint32_t *ms, unsigned int n
 static void run_cluster_primary_down(struct env *e, bool idle)
 {
 	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
-	redisContext *r1 = redis_for(e, 1);
-	int victim = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
 	uint32_t others[64];
 	unsigned int no = 0;
+
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
+		sleep_ms(50);
+	/* Which primary serves which master is read now, with the cluster ok: on a loaded
+	 * machine a node timeout of 2 s can fail a primary over by itself before the kill
+	 * (the map then changed, and a cluster that is down would stop every master) */
+	CHECK(harness_rcluster_wait_ok(e->cluster, 60000) == 0, "cluster_state:ok before the kill");
+	redisContext *r1 = redis_for(e, 1);
+	int victim = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
 
 	redisFree(r1);
 	for (uint32_t k = 2; k <= e->masters && no < 64; k++) {
@@ -1975,8 +1982,6 @@ static void run_cluster_primary_down(struct env *e, bool idle)
 		waitpid(m, NULL, 0);
 		return;
 	}
-	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
-		sleep_ms(50);
 	if (idle) {
 		/* no batch in flight: what meets the dead primary first is the edge's check of
 		 * its live sessions (every 100 ms, each on its master's primary) */
