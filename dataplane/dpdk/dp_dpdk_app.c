@@ -95,14 +95,18 @@ int dp_dpdk_run(const struct dp_opts *o, int argc, char **argv, const char *prog
 	memset(&port, 0, sizeof(port));
 	if (o->eal_first < 1 || o->eal_first + o->eal_argc != argc)
 		return 2;
-	/* EAL sees argv[0] followed by everything after "--". */
+	/* EAL sees argv[0] followed by everything after "--", and --huge-unlink unless they
+	 * say otherwise (dp_dpdk_eal_wants_unlink): hugepages are freed when the process
+	 * ends, however it ends. */
 	int eal_argc = o->eal_argc + 1;
-	char **eal_argv = calloc((size_t)eal_argc + 1, sizeof(char *));
+	char **eal_argv = calloc((size_t)eal_argc + 2, sizeof(char *));
 	if (eal_argv == NULL)
 		return 1;
 	eal_argv[0] = argv[0];
 	for (int i = 0; i < o->eal_argc; i++)
 		eal_argv[i + 1] = argv[o->eal_first + i];
+	if (dp_dpdk_eal_wants_unlink(eal_argc, eal_argv))
+		eal_argv[eal_argc++] = "--huge-unlink";
 	int e = dp_dpdk_eal_start(eal_argc, eal_argv);
 	if (e == -EPERM) {
 		free(eal_argv);

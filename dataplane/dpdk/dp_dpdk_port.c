@@ -35,6 +35,17 @@ int dp_dpdk_eal_args_check(int argc, char *const *argv)
 	return -EPERM;
 }
 
+bool dp_dpdk_eal_wants_unlink(int argc, char *const *argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--huge-unlink", 13) == 0 || strcmp(a, "--in-memory") == 0 ||
+		    strcmp(a, "--no-huge") == 0 || strcmp(a, "--single-file-segments") == 0)
+			return false;
+	}
+	return true;
+}
+
 int dp_dpdk_eal_start(int argc, char **argv)
 {
 	int rc = dp_dpdk_eal_args_check(argc, argv);

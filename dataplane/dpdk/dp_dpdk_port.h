@@ -38,6 +38,14 @@ struct dp_dpdk_port {
  * -EPERM with the reason on stderr. Pure function, no EAL needed (unit-testable). */
 int dp_dpdk_eal_args_check(int argc, char *const *argv);
 
+/* Whether the dataplane adds --huge-unlink to the EAL arguments argv[1..argc): true unless
+ * they already say how hugepage files go (--huge-unlink[=...], --in-memory) or use none
+ * (--no-huge), or ask for one file per segment list (--single-file-segments). EAL's
+ * default keeps every hugepage file after the process exits, for secondary processes,
+ * which decp has none of: the pages stay taken until someone deletes the files (256 MiB
+ * per run of the demo, whose file prefix changes with each run). Pure. */
+bool dp_dpdk_eal_wants_unlink(int argc, char *const *argv);
+
 /* Check the arguments, then rte_eal_init. Returns 0, -EPERM (refused), or -EINVAL. */
 int dp_dpdk_eal_start(int argc, char **argv);
 

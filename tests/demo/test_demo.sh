@@ -9,8 +9,8 @@
 #     no time sync), PRICE_DEVIATION (lagging quotes), INVALID_SIGNATURE (the forger);
 #   - the forger's subscription was auto-paused (PAUSED_TOXIC), an honest one was not;
 #     the auto-pause is an open alert in the feed and the summary lists it;
-#   - the demo exits 0 and leaves nothing running: no process, segment, tap, namespace or
-#     DPDK dir; the root namespace never carried a private address (the demo's test network
+#   - the demo exits 0 and leaves nothing running: no process, segment, tap, namespace,
+#     DPDK dir or hugepage file; the root namespace never carried a private address (the demo's test network
 #     lives in its own namespace; tests/harness/rootns_guard.sh).
 #
 # usage: test_demo.sh SOURCE_ROOT BUILD_ROOT     Prints "N passed, N failed".
@@ -114,6 +114,12 @@ left=$(pgrep -af "decp-(dataplane|control|master|subscriber)" | grep -F -e "$SHM
 check "no demo process left running" test -z "$left"
 check "shared-memory segment removed" test ! -e "/dev/shm/$SHM"
 check "DPDK runtime directory removed" test ! -e "/var/run/dpdk/$SHM"
+# The DPDK dataplane's hugepage files (EAL's file prefix is the demo's shm name): EAL keeps
+# them after the process ends unless told --huge-unlink, and with them the pages (256 MiB a
+# run, since each run's prefix is new).
+huge_left=$(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts | while read -r d; do
+	ls "$d" 2>/dev/null | grep -F "$SHM" || true; done)
+check "no hugepage file of the demo left (${huge_left:-none})" test -z "$huge_left"
 check "tap interface and namespace removed" \
 	bash -c '! ip -o link show | grep -q " dd[0-9]*:" && ! ip netns list | grep -q "^decpdemo"'
 check "root namespace: no private address added during the demo" rootns_guard_report
