@@ -591,18 +591,6 @@ static int hold_reply(struct arch *a, redisReply *rep)
 	return 0;
 }
 
-/* A command on key failed (NULL reply: an I/O error, or not sent because its primary is
- * down). One Redis, or a cluster's last primary: everything is dropped (-EAGAIN). A
- * cluster's primary: that one alone (cp_redis_fail_key; nothing when it was down already),
- * and the feeds the others serve go on (0): their streams grow meanwhile, and are archived
- * and trimmed, instead of waiting for a failover, or, without a replica, for an operator
- * (docs/control.md "Redis Cluster"). */
-static int key_failed(struct arch *a, const char *key, const char *what)
-{
-	cp_redis_fail_key(&a->r, key, what);
-	return a->r.ctx != NULL ? 0 : -EAGAIN;
-}
-
 /* XACK every entry of the batch, pipelined per feed; XDEL too on the events archive (the
  * signals streams keep their entries for replay; trim() bounds them). A feed whose primary
  * is down (a cluster) is not acknowledged: its entries stay pending and come back through
@@ -691,8 +679,10 @@ static int add_feed(struct arch *a, uint64_t master, bool reports)
 	f->next_trim = 0;
 	const char *argv[] = {"XGROUP", "CREATE", f->key, CP_REDIS_GROUP, "0", "MKSTREAM"};
 	redisReply *rep = cp_redis_command_argv(&a->r, f->key, 6, argv, NULL);
-	if (rep == NULL) /* its primary down (a cluster): added at a later refresh */
-		return key_failed(a, f->key, "XGROUP CREATE");
+	/* NULL: an I/O error, or its primary is down (a cluster: that one alone is dropped and
+	 * the others' feeds go on, docs/control.md "Redis Cluster"): added at a later refresh */
+	if (rep == NULL)
+		return cp_redis_fail_key(&a->r, f->key, "XGROUP CREATE");
 	bool ok = rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "BUSYGROUP", 9) == 0;
 	/* refused (CLUSTERDOWN, LOADING, READONLY after a failover): added at a later refresh */
 	if (!ok)
@@ -710,7 +700,7 @@ static int refresh_feeds(struct arch *a)
 	const char *argv[] = {"SMEMBERS", CP_REDIS_MASTERS_KEY};
 	redisReply *rep = cp_redis_command_argv(&a->r, CP_REDIS_MASTERS_KEY, 2, argv, NULL);
 	if (rep == NULL) /* its primary down (a cluster): the feeds known go on */
-		return key_failed(a, CP_REDIS_MASTERS_KEY, "SMEMBERS");
+		return cp_redis_fail_key(&a->r, CP_REDIS_MASTERS_KEY, "SMEMBERS");
 	int rc = 0;
 	if (rep->type == REDIS_REPLY_ARRAY)
 		for (size_t i = 0; i < rep->elements && rc == 0; i++) {
@@ -733,7 +723,7 @@ static int claim(struct arch *a)
 				      idle, "0-0", "COUNT", count};
 		redisReply *rep = cp_redis_command_argv(&a->r, a->feeds[f].key, 8, argv, NULL);
 		if (rep == NULL) {
-			if (key_failed(a, a->feeds[f].key, "XAUTOCLAIM") != 0)
+			if (cp_redis_fail_key(&a->r, a->feeds[f].key, "XAUTOCLAIM") != 0)
 				return -EAGAIN;
 			continue;
 		}
@@ -913,7 +903,7 @@ static int read_new_cluster(struct arch *a, unsigned int want, unsigned int bloc
 			 * while: its feeds are read again next time, the others' meanwhile */
 			CP_LOG_RL(CP_LOG_ERR, ROLE, "XREADGROUP %s: %s", a->feeds[f].key, rep->str);
 			regroup |= strncmp(rep->str, "NOGROUP", 7) == 0;
-		} else if (rep->type == REDIS_REPLY_ARRAY && (rc == 0 || rc == -EAGAIN)) {
+		} else if (rep->type == REDIS_REPLY_ARRAY && rc != -ENOMEM) {
 			int t = 0;
 			for (size_t s = 0; s < rep->elements && t == 0; s++)
 				t = take_stream(a, rep->element[s], per, more);
@@ -1001,7 +991,7 @@ static int trim(struct arch *a, uint64_t now)
 		const char *pv[] = {"XPENDING", f->key, CP_REDIS_GROUP};
 		redisReply *rep = cp_redis_command_argv(&a->r, f->key, 3, pv, NULL);
 		if (rep == NULL) {
-			if (key_failed(a, f->key, "XPENDING") != 0)
+			if (cp_redis_fail_key(&a->r, f->key, "XPENDING") != 0)
 				return -EAGAIN;
 			continue;
 		}
@@ -1023,7 +1013,7 @@ static int trim(struct arch *a, uint64_t now)
 		const char *tv[] = {"XTRIM", f->key, "MINID", "~", minid};
 		rep = cp_redis_command_argv(&a->r, f->key, 5, tv, NULL);
 		if (rep == NULL) {
-			if (key_failed(a, f->key, "XTRIM") != 0)
+			if (cp_redis_fail_key(&a->r, f->key, "XTRIM") != 0)
 				return -EAGAIN;
 			continue;
 		}

@@ -482,12 +482,15 @@ bool cp_redis_redirect(struct cp_redis *r, const redisReply *rep, redisContext *
 	return true;
 }
 
-void cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what)
+int cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what)
 {
-	if (r->cl == NULL || !r->cl->partial)
+	if (r->cl == NULL || !r->cl->partial) {
 		cp_redis_fail(r, what);
-	else if (cp_redis_at(r, key) != NULL)
-		cp_redis_node_down(r, cp_redis_node_of(r, key), what);
+		return -EAGAIN;
+	}
+	if (cp_redis_at(r, key) != NULL)
+		return cp_redis_node_down(r, cp_redis_node_of(r, key), what);
+	return r->ctx != NULL ? 0 : -EAGAIN;
 }
 
 redisReply *cp_redis_command_argv(struct cp_redis *r, const char *key, int argc,

@@ -148,9 +148,11 @@ redisContext *cp_redis_at_node(const struct cp_redis *r, const char *key, unsign
 /* cp_redis_ensure, then the connection serving key: NULL when not connected or when its
  * primary is down (partial). */
 redisContext *cp_redis_ready_at(struct cp_redis *r, const char *key);
-/* A command on key failed (`what`): cp_redis_fail, or when partial, cp_redis_node_down of
- * the primary serving key (nothing when that one is down already). */
-void cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what);
+/* A command on key failed (`what`), or was not sent because its primary is down:
+ * cp_redis_fail, or when partial, cp_redis_node_down of the primary serving key (nothing
+ * when that one is down already). Like cp_redis_node_down: 0 while another primary is
+ * connected, -EAGAIN when none is. */
+int cp_redis_fail_key(struct cp_redis *r, const char *key, const char *what);
 
 /* Free everything. */
 void cp_redis_close(struct cp_redis *r);
