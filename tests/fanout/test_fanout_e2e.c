@@ -5339,18 +5339,43 @@ static void scenario_resync(struct env *e)
 	CHECK(count_lines(e, "honest.err", "snapshots reconciled ", false) == 1,
 	      "the EAs verified snapshots (--snapshot-key summary line)");
 	{
-		const char *x[] = {"--subs", group_file(e, "wrongkey", 1, 1), "--timeout", "4",
+		/* while the masters go on trading (100 more signals each): a refused snapshot
+		 * leaves the account without the master's positions, so nothing of that master
+		 * may execute after it (the SyncEnd that follows must not make the EA live at the
+		 * stream's end): the EA closes the connection and asks again, later each time */
+		const char *x[] = {"--subs", group_file(e, "wrongkey", 1, 1), "--timeout", "8",
 				   "--resync", "--snapshot-key", other_pub, NULL};
-		pid_t w = start_subscriber(e, "wrongkey", x);
+		pid_t w = start_subscriber(e, "wrongkey", x), more;
+		char nmore[16], out[512];
+		int t;
 
+		for (t = 0; t < 800 && count_lines(e, "wrongkey.err", "REFUSED: its signature",
+						   false) == 0; t++)
+			usleep(25000);
+		snprintf(nmore, sizeof(nmore), "%d", e->nsignals + 100);
+		snprintf(out, sizeof(out), "%s/master-more.log", e->dir);
+		{
+			char *argv[] = {(char *)e->master_bin, (char *)"--connect", mport,
+					(char *)"--masters", (char *)"2", (char *)"--signals", nmore,
+					(char *)"--rate", (char *)"100", (char *)"--time-limit-s",
+					(char *)"60", NULL};
+
+			more = spawn(argv, out);
+		}
+		rc = harness_wait_exit(more, 70000);
+		CHECK(rc == 0, "decp-master: 100 more signals per master ACKed (exit %d)", rc);
 		rc = harness_wait_exit(w, 60000);
 		CHECK(rc == 0, "decp-subscriber with another snapshot key (exit %d)", rc);
-		CHECK(count_lines(e, "wrongkey.err", "REFUSED: its signature does not verify", false)
-			      >= 1, "a snapshot not signed by the trusted key is refused, and said");
+		t = count_lines(e, "wrongkey.err", "REFUSED: its signature does not verify", false);
+		CHECK(t >= 2, "a snapshot not signed by the trusted key is refused, said, and asked "
+		      "for again after a reconnect (%d refused)", t);
 		CHECK(count_lines(e, "wrongkey.err", "snapshots reconciled 0, refused (bad "
 				  "signature) ", false) == 1, "nothing of it reconciled");
 		CHECK(count_lines(e, "wrongkey.log", " resync ", false) == 0,
 		      "no re-sync executed from it");
+		CHECK(count_lines(e, "wrongkey.err", "decp-subscriber: subscribers 1 executed 0 "
+				  "rejected 0 ", false) == 1,
+		      "no live signal executed (or refused and reported) after a refused snapshot");
 	}
 	kill(e->fanout, SIGTERM);
 	rc = harness_wait_exit(e->fanout, 20000);

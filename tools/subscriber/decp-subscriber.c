@@ -103,6 +103,8 @@ struct sim {
 	struct sub_snap snap[MAX_MASTERS]; /* --resync: the snapshot being received */
 	uint64_t resyncs;          /* snapshots reconciled */
 	uint64_t snaps_refused;    /* snapshots whose signature did not verify */
+	uint8_t snap_from[MAX_MASTERS]; /* the guard's state when the snapshot began */
+	uint32_t refusals;         /* snapshots refused in a row: the reconnect's backoff */
 	bool acct_dirty;           /* changed since the last AccountState sent */
 	int64_t acct_sent_ns;      /* when the last AccountState went out */
 	uint64_t margin_refused;   /* INSUFFICIENT_MARGIN verdicts */
@@ -855,11 +857,44 @@ static void resync_view_of(void *ctx, const char *sym, struct guard_view *v)
 	v->equity = v->account.equity;
 }
 
+/* The wait before the next connection attempt after one that waited prev ms: 50 ms doubling
+ * to 2 s; after a refused snapshot 1 s doubling to 30 s per refusal in a row, since another
+ * snapshot through the same path may well be refused too and each costs the fan-out a
+ * book. */
+static uint32_t sim_backoff_ms(const struct sim *s, uint32_t prev)
+{
+	if (s->refusals > 0)
+		return s->refusals > 5 ? 30000 : 1000u << (s->refusals - 1);
+	return prev == 0 ? 50 : (prev * 2 > 2000 ? 2000 : prev * 2);
+}
+
+/* A snapshot of master i refused: nothing of it reconciled, and the account lacks what it
+ * was to bring, so no later signal of that master may execute on this connection. The
+ * SyncEnd that follows would take the guard to SYNCED at the stream's end, and without it
+ * every live envelope would be refused as SEQUENCE_GAP and reported (-20 each, scored
+ * against this subscriber for what is not its doing); so the connection is closed (-1)
+ * before anything after the SnapshotEnd is read, and the guard is put back as it was when
+ * the snapshot began (same sequence: nothing of the connection happened). The reconnect
+ * subscribes from the same sequence and is sent a new snapshot (or a fresh replay, which
+ * then executes in order). With restore false (the account may have been partly changed)
+ * the guard stays DEGRADED_GAP. */
+static int snapshot_refused(struct sim *s, int i, bool restore)
+{
+	if (restore && s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP &&
+	    s->snap_from[i] != GUARD_STATE_DEGRADED_GAP)
+		(void)guard_sub_set_state(&s->gs[i], (enum guard_state)s->snap_from[i]);
+	s->refusals++;
+	fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": nothing executes until a "
+		"snapshot is reconciled: reconnecting in %u ms (%u refused in a row)\n", s->idx,
+		s->masters[i], sim_backoff_ms(s, 0), s->refusals);
+	return -1;
+}
+
 /* SnapshotBegin/Part/End (only after a Subscribe with `snapshot`): the guard leaves SYNCED
  * while the snapshot arrives (no envelope of that master comes meanwhile), the account is
  * reconciled with it (sub_resync.h), the guard continues from S + 1 (a sync never executes
  * history: guard_sub_sync_complete), and ResyncDone tells the server. */
-static void on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
+static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 {
 	uint64_t master = sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN
 				  ? sm->snapshot_begin->master_id
@@ -873,44 +908,44 @@ static void on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 	for (i = 0; i < s->nm && s->masters[i] != master; i++)
 		;
 	if (i == s->nm)
-		return;
+		return 0;
 	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN) {
 		sub_snap_begin(&s->snap[i], sm->snapshot_begin);
+		s->snap_from[i] = (uint8_t)s->gs[i].st.state;
 		if (s->gs[i].st.state == GUARD_STATE_SYNCED)
 			(void)guard_sub_set_state(&s->gs[i], GUARD_STATE_DEGRADED_GAP);
-		return;
+		return 0;
 	}
 	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART) {
 		if (sub_snap_part(&s->snap[i], sm->snapshot_part) != 0)
 			fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": snapshot part "
 				"refused\n", s->idx, master);
-		return;
+		return 0;
 	}
 	end = sub_snap_end(&s->snap[i], sm->snapshot_end);
 	if (end == 0 && g_o.snap_pk != NULL &&
 	    sub_snap_verify(&s->snap[i], sm->snapshot_end, g_o.snap_pk) != 0) {
-		/* altered on the way, or not signed by the platform: nothing of it executes;
-		 * the next reconnect asks again */
+		/* altered on the way, or not signed by the platform: nothing of it executes */
 		s->snaps_refused++;
 		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": snapshot at %" PRIu64
 			" REFUSED: its signature does not verify with --snapshot-key\n", s->idx,
 			master, s->snap[i].seq);
-		return;
+		return snapshot_refused(s, i, true);
 	}
 	if (end != 0 || s->snap[i].seq < s->gs[i].st.last_seq) {
-		/* incomplete or older than what we executed: not reconciled, no ResyncDone;
-		 * the next reconnect asks again */
+		/* incomplete or older than what we executed: not reconciled, no ResyncDone */
 		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": snapshot refused\n", s->idx,
 			master);
-		return;
+		return snapshot_refused(s, i, true);
 	}
 	if (sub_resync_apply(&s->acct, &s->snap[i], &s->pol[i], s->gs[i].st.equity_tripped != 0,
 			     resync_view_of, &rv, &g_quotes, &g_reg, g_orders, s->idx, &c) != 0) {
 		fprintf(stderr, "decp-subscriber: #%d: out of memory reconciling\n", s->idx);
-		return;
+		return snapshot_refused(s, i, false);
 	}
 	s->acct_dirty = true;
 	s->resyncs++;
+	s->refusals = 0;
 	if (s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP)
 		(void)guard_sub_sync_complete(&s->gs[i], s->snap[i].seq);
 	if (g_log != NULL)
@@ -932,6 +967,7 @@ static void on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 		cm.resync_done = &d;
 		send_client(s, &cm);
 	}
+	return 0;
 }
 
 static void stall_end(lws_sorted_usec_list_t *sul)
@@ -942,12 +978,15 @@ static void stall_end(lws_sorted_usec_list_t *sul)
 		lws_rx_flow_control(s->wsi, 1);
 }
 
-static void on_server(struct sim *s, const uint8_t *p, size_t len)
+/* One message from the fan-out. Returns 0, or -1: close the connection now (a refused
+ * snapshot: snapshot_refused). */
+static int on_server(struct sim *s, const uint8_t *p, size_t len)
 {
 	Decp__ServerMessage *sm = proto_server_message_decode(p, len, NULL);
+	int rc = 0;
 
 	if (sm == NULL)
-		return;
+		return 0;
 	switch (sm->kind_case) {
 	case DECP__SERVER_MESSAGE__KIND_ENVELOPE:
 		on_envelope(s, sm->envelope);
@@ -967,7 +1006,7 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN:
 	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_PART:
 	case DECP__SERVER_MESSAGE__KIND_SNAPSHOT_END:
-		on_snapshot(s, sm);
+		rc = on_snapshot(s, sm);
 		break;
 	case DECP__SERVER_MESSAGE__KIND_TIME_PONG:
 		guard_clock_add_pong(&s->clk, sm->time_pong, local_ns());
@@ -1016,6 +1055,7 @@ static void on_server(struct sim *s, const uint8_t *p, size_t len)
 		break;
 	}
 	proto_msg_free(&sm->base, NULL);
+	return rc;
 }
 
 static void sim_connect(lws_sorted_usec_list_t *sul);
@@ -1030,7 +1070,7 @@ static void sim_retry(struct sim *s)
 	if (g_stop)
 		return;
 	s->retry_pending = true;
-	s->backoff_ms = s->backoff_ms == 0 ? 50 : (s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2);
+	s->backoff_ms = sim_backoff_ms(s, s->backoff_ms);
 	lws_sul_schedule(g_ctx, 0, &s->sul, sim_connect, (lws_usec_t)s->backoff_ms * 1000);
 }
 
@@ -1072,6 +1112,7 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		     size_t len)
 {
 	struct sim *s = user;
+	int rc;
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
@@ -1109,8 +1150,10 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		memcpy(s->rx + s->rx_len, in, len);
 		s->rx_len += len;
 		if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
-			on_server(s, s->rx, s->rx_len);
+			rc = on_server(s, s->rx, s->rx_len);
 			s->rx_len = 0;
+			if (rc != 0)
+				return -1;
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -1175,7 +1218,7 @@ static void pc_retry(struct pconn *c)
 	sub_poll_rx_next(&c->rx);
 	if (g_stop)
 		return;
-	c->backoff_ms = c->backoff_ms == 0 ? 50 : (c->backoff_ms * 2 > 2000 ? 2000 : c->backoff_ms * 2);
+	c->backoff_ms = sim_backoff_ms(c->s, c->backoff_ms);
 	lws_sul_schedule(g_ctx, 0, &c->sul, pc_connect, (lws_usec_t)c->backoff_ms * 1000);
 }
 
@@ -1227,7 +1270,8 @@ static int pc_answer(struct pconn *c)
 		return -1;
 	}
 	while ((rc = sub_poll_msg(&c->rx, &off, &msg, &len)) == 1)
-		on_server(s, msg, len);
+		if (on_server(s, msg, len) != 0)
+			return -1;
 	if (rc < 0 || c->rx.close)
 		return -1;
 	sub_poll_rx_next(&c->rx);
@@ -1332,7 +1376,10 @@ static void usage(FILE *o)
 		"                       default: guard's built-in set (docs/guard.md)\n"
 		"  --resync             re-sync by snapshot (Subscribe.snapshot): a resume that cannot\n"
 		"                       be replayed fresh gets the master's positions, reconciled\n"
-		"                       into the account under the copy policy, then ResyncDone\n"
+		"                       into the account under the copy policy, then ResyncDone;\n"
+		"                       a snapshot refused (below, or incomplete) closes the\n"
+		"                       connection before any later signal of it is read, and the\n"
+		"                       EA asks again after 1 s, doubling to 30 s while refused\n"
 		"  --snapshot-key HEX   the platform's Ed25519 public key (the fan-out logs it):\n"
 		"                       a snapshot whose SnapshotEnd.signature does not verify\n"
 		"                       with it is refused (nothing reconciled, said on stderr)\n"
