@@ -18,6 +18,10 @@
  *   and the envelope's arrival field decoded by hand, no allocation per message).
  *   Memory per connection = decp-fanout's RSS with all clients subscribed minus its RSS
  *   before, over SUBS (user space only; the kernel's socket buffers are not in RSS).
+ *   DECP_BENCH_CHURN=1: every subscription's state changes twice during phase 2, all at
+ *   once (SYNCED -> DEGRADED_GAP at a third of the run, back at two thirds: both still
+ *   deliver), as after a fan-out restart when every EA re-syncs: what the deliveries pay
+ *   for the fan-out's handling of those state changes.
  * hold: FANOUT_PROCS decp-fanout processes share one port (--reuse-port); CLIENT_PROCS
  *   client processes (each from its own loopback source address) open SUBS connections
  *   and subscribe; held SECONDS; counts the connections every process serves and RSS.
@@ -842,7 +846,31 @@ static int phase_fanout(struct run *r)
 		end = next + (int64_t)r->seconds * 1000000000;
 	uint64_t seq[1024] = {0};
 	long c0 = cpu_ms(fo);
+	/* DECP_BENCH_CHURN: the updates go out asynchronously, not to disturb the pacing */
+	PGconn *pc = getenv("DECP_BENCH_CHURN") != NULL ? PQconnectdb(harness_pg_conninfo(r->pg))
+							  : NULL;
+	int churn = 0;
+	int64_t t0 = next;
 	for (uint64_t k = 0; now_ns() < end; k++) {
+		if (pc != NULL && churn < 2 && now_ns() >= t0 + (end - t0) * (churn + 1) / 3) {
+			if (PQsendQuery(pc, churn == 0 ? "UPDATE subscriptions SET state = "
+							 "'DEGRADED_GAP'"
+						       : "UPDATE subscriptions SET state = 'SYNCED'") != 1)
+				fprintf(stderr, "churn: %s", PQerrorMessage(pc));
+			printf("churn: every subscription to %s at %.1f s\n",
+			       churn == 0 ? "DEGRADED_GAP" : "SYNCED", (double)(now_ns() - t0) / 1e9);
+			churn++;
+		}
+		if (pc != NULL && PQconsumeInput(pc) == 1)
+			while (PQisBusy(pc) == 0) {
+				PGresult *res = PQgetResult(pc);
+
+				if (res == NULL)
+					break;
+				if (PQresultStatus(res) != PGRES_COMMAND_OK)
+					fprintf(stderr, "churn: %s", PQresultErrorMessage(res));
+				PQclear(res);
+			}
 		int m = (int)(k % (uint64_t)r->masters) + 1;
 		char key[64], id[32], arr[32];
 		snprintf(key, sizeof(key), "decp:{m%d}:signals", m);
@@ -855,6 +883,8 @@ static int phase_fanout(struct run *r)
 		next += period;
 		sleep_until(next);
 	}
+	if (pc != NULL)
+		PQfinish(pc);
 	usleep(1000000);
 	long c1 = cpu_ms(fo);
 	rc = finish_clients(r, "fanout", "decp-fanout (tail mode)", r->seconds);

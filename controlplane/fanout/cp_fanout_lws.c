@@ -1205,6 +1205,7 @@ static void on_token_revoked(struct cp_fanout *f, uint64_t token_id)
 }
 
 static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev);
+static struct sess *subscriber_sessions(struct cp_fanout *f, uint64_t subscriber);
 
 static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 {
@@ -1235,13 +1236,12 @@ static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 			on_policy_ev(f, &pe);
 		}
 	}
-	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+	for (struct sess *s = subscriber_sessions(f, ev->subscriber); s != NULL; s = s->sub_next) {
 		struct subrow *row;
 		struct attach *a;
 		Decp__SubscriptionState old;
 
-		if (s->subscriber_id != ev->subscriber || (row = sess_subrow(s, ev->master)) == NULL ||
-		    row->state == ev->state)
+		if ((row = sess_subrow(s, ev->master)) == NULL || row->state == ev->state)
 			continue;
 		old = row->state;
 		row->state = ev->state;
@@ -1282,11 +1282,11 @@ static void on_key_ev(struct cp_fanout *f, struct key_ev *k)
 static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev)
 {
 	cp_fo_auth_policy_set(&f->auth, ev->sub_id, ev->subscriber, ev->version, ev->msg);
-	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+	for (struct sess *s = subscriber_sessions(f, ev->subscriber); s != NULL; s = s->sub_next) {
 		struct subrow *row;
 
-		if (s->subscriber_id != ev->subscriber || (row = sess_subrow(s, ev->master)) == NULL ||
-		    row->id != ev->sub_id || ev->version <= row->policy_version)
+		if ((row = sess_subrow(s, ev->master)) == NULL || row->id != ev->sub_id ||
+		    ev->version <= row->policy_version)
 			continue;
 		cp_fmsg_unref(row->policy);
 		row->policy = cp_fmsg_ref(ev->msg);
@@ -1452,10 +1452,10 @@ static void drain_start(struct cp_fanout *f)
 /* One function per lws event of protocol "decp"; cb_decp only dispatches. Each returns what
  * lws expects of the callback: 0 to go on, -1 to close the connection. */
 
-/* Live sessions of a subscriber, changed by delta (+1 at ESTABLISHED, -1 at CLOSED; 0
- * reads). Lws thread only. An out-of-memory count is 0 (the limit is then not applied to
- * that subscriber: the process limit still is). */
-static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
+/* The subscriber's entry after its count changed by delta (+1 at ESTABLISHED, -1 at
+ * CLOSED; 0 reads); NULL when it has no connection left, or out of memory at a +1. Lws
+ * thread only. */
+static struct subcount *subcount_at(struct cp_fanout *f, uint64_t subscriber, int delta)
 {
 	struct subcount **pp = &f->subcnt[subscriber % SUBCOUNT_BUCKETS], *c;
 
@@ -1464,18 +1464,35 @@ static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
 			break;
 	if (c == NULL) {
 		if (delta <= 0 || (c = calloc(1, sizeof(*c))) == NULL)
-			return 0;
+			return NULL;
 		c->subscriber = subscriber;
 		c->next = *pp;
 		*pp = c;
 	}
 	c->n = delta < 0 && c->n == 0 ? 0 : (uint32_t)((int64_t)c->n + delta);
-	if (c->n == 0) {
+	if (c->n == 0 && c->sessions == NULL) { /* (a session listed keeps its entry) */
 		*pp = c->next;
 		free(c);
-		return 0;
+		return NULL;
 	}
-	return c->n;
+	return c;
+}
+
+/* Live connections of a subscriber, changed by delta (subcount_at). An out-of-memory count
+ * is 0 (the limit is then not applied to that subscriber: the process limit still is). */
+static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
+{
+	struct subcount *c = subcount_at(f, subscriber, delta);
+
+	return c != NULL ? c->n : 0;
+}
+
+/* The subscriber's WebSocket sessions (sub_next), or NULL. */
+static struct sess *subscriber_sessions(struct cp_fanout *f, uint64_t subscriber)
+{
+	struct subcount *c = subcount_at(f, subscriber, 0);
+
+	return c != NULL ? c->sessions : NULL;
 }
 
 /* An HTTP answer to the upgrade request (a refusal), then the connection ends. Returns
@@ -1499,16 +1516,24 @@ static int http_refuse(struct sess *s, int status)
 /* The WebSocket is open (our 101 is out): the session joins the fan-out. */
 static int on_established(struct cp_fanout *f, struct sess *s)
 {
+	struct subcount *c;
+
 	sess_heard(s);
 	s->q = calloc(f->cfg.fanout_queue, sizeof(*s->q));
 	s->qreplay = calloc((f->cfg.fanout_queue + 7) / 8, 1);
-	if (s->q == NULL || s->qreplay == NULL) {
+	c = s->q != NULL && s->qreplay != NULL ? subcount_at(f, s->subscriber_id, +1) : NULL;
+	if (c == NULL) {
 		free(s->q);
 		free(s->qreplay);
 		s->q = NULL;
 		s->qreplay = NULL;
 		return -1;
 	}
+	s->sub_prev = NULL;
+	s->sub_next = c->sessions;
+	if (c->sessions != NULL)
+		c->sessions->sub_prev = s;
+	c->sessions = s;
 	s->next_all = f->all;
 	if (f->all != NULL)
 		f->all->prev_all = s;
@@ -1519,7 +1544,6 @@ static int on_established(struct cp_fanout *f, struct sess *s)
 		       s->serial);
 	cnt(&f->c_conn);
 	atomic_fetch_add_explicit(&f->c_live, 1, memory_order_relaxed);
-	(void)subcount_of(f, s->subscriber_id, +1);
 	return 0;
 }
 
@@ -1751,6 +1775,12 @@ static int on_closed(struct cp_fanout *f, struct sess *s)
 		f->all = s->next_all;
 	if (s->next_all != NULL)
 		s->next_all->prev_all = s->prev_all;
+	if (s->sub_prev != NULL)
+		s->sub_prev->sub_next = s->sub_next;
+	else
+		subcount_at(f, s->subscriber_id, 0)->sessions = s->sub_next;
+	if (s->sub_next != NULL)
+		s->sub_next->sub_prev = s->sub_prev;
 	atomic_fetch_sub_explicit(&f->c_live, 1, memory_order_relaxed);
 	(void)subcount_of(f, s->subscriber_id, -1);
 	if (f->draining && f->all == NULL)

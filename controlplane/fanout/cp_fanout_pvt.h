@@ -119,6 +119,7 @@ struct sess {
 	struct cp_fanout *f;
 	struct lws *wsi;
 	struct sess *next_all, *prev_all;
+	struct sess *sub_next, *sub_prev; /* the subscriber's sessions (struct subcount) */
 	uint64_t serial;          /* 1, 2, ...: names the session to other threads (acks) */
 	uint64_t subscriber_id;
 	uint64_t token_id;        /* subscriber_tokens.id the upgrade authenticated with */
@@ -197,12 +198,17 @@ struct adopt {
 	char head[];
 };
 
-/* Sessions of one subscriber (lws thread), for fanout_max_conns_per_subscriber. */
+/* Connections of one subscriber (lws thread): their count, for
+ * fanout_max_conns_per_subscriber (WebSocket and polling ones), and its WebSocket sessions,
+ * which a change of one of its subscriptions concerns (on_state_ev, on_policy_ev: without
+ * this list each change walked every session, a second of stalled deliveries when 5,000
+ * subscriptions changed state at once). */
 #define SUBCOUNT_BUCKETS 1024u
 struct subcount {
 	struct subcount *next;
 	uint64_t subscriber;
 	uint32_t n;
+	struct sess *sessions;    /* linked by sess.sub_next / sub_prev */
 };
 
 /* Subscription state seen by the db poll (db -> lws thread). */

@@ -4262,10 +4262,10 @@ static void scenario_policy(struct env *e)
 	static const char *const bodies[2] = {
 		"{\"mode\":\"MULTIPLIER\",\"multiplier\":2.5,\"suffix\":\".m\"}",
 		"{\"mode\":\"FIXED\",\"lot_fixed\":0.07,\"symbols_deny\":[\"USDJPY\"]}"};
-	char mport[48], ns[16], timeout[16], orders[512], resp[4096], line[256];
+	char mport[48], ns[16], timeout[16], orders[512], orders2[512], resp[4096], line[256];
 	int dp_port, api_port = harness_free_port(), rc;
 	int64_t t_reply[2] = {0, 0};
-	pid_t sub, msub, master;
+	pid_t sub, sub2, msub, master;
 	FILE *f;
 
 	e->roles = "edge,fanout,archiver,api";
@@ -4284,13 +4284,23 @@ static void scenario_policy(struct env *e)
 				    expect_arg(e), "--timeout", timeout, "--account", "150:100:USD",
 				    NULL};
 
+		/* subscriber 1 a second time, on a connection of its own: every change of its
+		 * subscription reaches each of its sessions */
+		const char *x2[] = {"--subs", group_file(e, "policy2", 1, 1), "--expect",
+				    expect_arg(e), "--timeout", timeout, "--orders", orders2, NULL};
+
+		snprintf(orders2, sizeof(orders2), "%s/policy2.orders", e->dir);
 		sub = start_subscriber(e, "policy", x);
+		sub2 = start_subscriber(e, "policy2", x2);
 		msub = start_subscriber(e, "margin", xm);
 	}
-	for (int t = 0; t < 300 && count_lines(e, "policy.orders", " policy 1 ", false) < 2; t++)
+	for (int t = 0; t < 300 && (count_lines(e, "policy.orders", " policy 1 ", false) < 2 ||
+				    count_lines(e, "policy2.orders", " policy 1 ", false) < 1); t++)
 		usleep(100000);
 	CHECK(count_lines(e, "policy.orders", " policy 1 ", false) == 2,
 	      "both subscribers received their policy (version 1) on Subscribe");
+	CHECK(count_lines(e, "policy2.orders", " policy 1 ", false) == 1,
+	      "subscriber 1's second connection received it too");
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
 	snprintf(ns, sizeof(ns), "%d", e->nsignals);
 	{
@@ -4348,6 +4358,15 @@ static void scenario_policy(struct env *e)
 	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
 	rc = harness_wait_exit(sub, 120000);
 	CHECK(rc == 0, "decp-subscriber finished (exit %d)", rc);
+	rc = harness_wait_exit(sub2, 120000);
+	CHECK(rc == 0, "decp-subscriber (subscriber 1's second connection) finished (exit %d)", rc);
+	for (int v = 2; v <= 4; v++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "0 1 policy %d ", v);
+		CHECK(count_lines(e, "policy2.orders", want, true) == 1,
+		      "subscriber 1's second connection applied policy version %d", v);
+	}
 	rc = harness_wait_exit(msub, 120000);
 	CHECK(rc == 0, "decp-subscriber (small account) finished (exit %d)", rc);
 	{
