@@ -211,11 +211,11 @@ static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t c
 	const char *vals[1] = {since};
 	PGresult *r = PQexecParams(c,
 		"WITH w AS (SELECT $1::timestamptz - interval '60 seconds' AS t) "
-		"SELECT tk.id, (SELECT now()::text) FROM subscriber_tokens tk "
+		"SELECT tk.id, (SELECT now()::text), tk.subscriber_id FROM subscriber_tokens tk "
 		"JOIN subscribers s ON s.id = tk.subscriber_id, w "
 		"WHERE tk.revoked_at > w.t OR s.disabled_at > w.t "
 		"OR (tk.expires_at > w.t AND tk.expires_at <= now()) "
-		"UNION ALL SELECT 0, now()::text",
+		"UNION ALL SELECT 0, now()::text, 0",
 		1, NULL, vals, NULL, NULL, 0);
 	int posted = 0;
 
@@ -234,6 +234,7 @@ static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t c
 		if ((e = calloc(1, sizeof(*e))) == NULL)
 			continue;
 		e->revoked_token = id;
+		e->subscriber = strtoull(PQgetvalue(r, i, 2), NULL, 10);
 		cp_fo_mq_push(&f->state_q, e);
 		posted++;
 	}

@@ -1189,12 +1189,14 @@ static void sess_heard(struct sess *s)
 
 /* ---------------------------------------------------------------- lws thread: events -- */
 
-/* A token stopped being valid (revoked, expired, or its subscriber disabled; the db
- * thread's revocation check): every live session it authenticated is told
+static struct sess *subscriber_sessions(struct cp_fanout *f, uint64_t subscriber);
+
+/* Token token_id of subscriber stopped being valid (revoked, expired, or its subscriber
+ * disabled; the db thread's revocation check): every live session it authenticated is told
  * Error{UNAUTHENTICATED} and closed with CP_FANOUT_CLOSE_REVOKED, its queue dropped. */
-static void on_token_revoked(struct cp_fanout *f, uint64_t token_id)
+static void on_token_revoked(struct cp_fanout *f, uint64_t token_id, uint64_t subscriber)
 {
-	for (struct sess *s = f->all; s != NULL; s = s->next_all) {
+	for (struct sess *s = subscriber_sessions(f, subscriber); s != NULL; s = s->sub_next) {
 		if (s->token_id != token_id || s->closing || s->close_sent)
 			continue;
 		cnt(&f->c_revoked);
@@ -1205,12 +1207,11 @@ static void on_token_revoked(struct cp_fanout *f, uint64_t token_id)
 }
 
 static void on_policy_ev(struct cp_fanout *f, const struct policy_ev *ev);
-static struct sess *subscriber_sessions(struct cp_fanout *f, uint64_t subscriber);
 
 static void on_state_ev(struct cp_fanout *f, const struct state_ev *ev)
 {
 	if (ev->revoked_token != 0) {
-		on_token_revoked(f, ev->revoked_token);
+		on_token_revoked(f, ev->revoked_token, ev->subscriber);
 		return;
 	}
 	if (ev->toks != NULL || ev->subs != NULL) {

@@ -214,8 +214,9 @@ struct subcount {
 /* Subscription state seen by the db poll (db -> lws thread). */
 struct state_ev {
 	struct state_ev *next;
-	uint64_t revoked_token;   /* not 0: this token (subscriber_tokens.id) is no longer
-				   * valid (revoked, expired, subscriber disabled); the rest unused */
+	uint64_t revoked_token;   /* not 0: this token (subscriber_tokens.id) of `subscriber` is
+				   * no longer valid (revoked, expired, subscriber disabled); the
+				   * rest unused */
 	uint64_t sub_id, master, subscriber;
 	Decp__SubscriptionState state;
 	uint64_t policy_version;  /* of policy; 0 = none */
