@@ -4108,6 +4108,13 @@ static double probe_upgrade(void *arg)
 	return ms;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
  * Pre-authentication budgets of the fan-out (issue 28 acceptance): subscriber 1 tries 500
  * upgrades (from 5 addresses) and gets its limit of 8, the rest HTTP 429, and subscriber 2
@@ -4125,6 +4132,7 @@ static void scenario_flood(struct env *e)
 				       .seconds = 30, .reconnect_per_s = 300,
 				       .probe_every_ms = 250, .probe = probe_upgrade, .probe_arg = e};
 	struct harness_flood_result *fr = calloc(1, sizeof(*fr));
+	double base_p90, limit;
 
 	if (s1 == NULL || fr == NULL) {
 		CHECK(0, "flood: memory");
@@ -4145,15 +4153,16 @@ static void scenario_flood(struct env *e)
 
 	/* the same probe without a flood: what this (shared, loaded) machine gives */
 	{
-		double base_max = 0;
+		double base[40];
 
 		for (int i = 0; i < 40; i++) {
-			double ms = probe_upgrade(e);
-
-			base_max = ms > base_max ? ms : base_max;
+			base[i] = probe_upgrade(e);
 			usleep(50000);
 		}
-		fprintf(stderr, "flood: without a flood, 40 upgrades: max %.1f ms\n", base_max);
+		qsort(base, 40, sizeof(base[0]), cmp_double);
+		base_p90 = base[35];
+		fprintf(stderr, "flood: without a flood, 40 upgrades: p90 %.1f ms, max %.1f ms\n",
+			base_p90, base[39]);
 	}
 	CHECK(harness_flood(&fc, fr) == 0, "flood: ran");
 	fprintf(stderr, "flood: %ld opened, %ld closed by the server, %d probes: max %.1f ms, "
@@ -4163,12 +4172,15 @@ static void scenario_flood(struct env *e)
 		if (fr->probe_ms[i] >= 20.0)
 			fprintf(stderr, "flood: probe %d took %.1f ms\n", i, fr->probe_ms[i]);
 	/* p99, not the max: on this shared 2-core machine a lone probe can lose the CPU for
-	 * ~100 ms to other jobs, flood or not; the max is printed above and must stay sane */
-	CHECK(fr->probes >= 60 && fr->probe_failed == 0 && fr->probe_p99_ms < 100.0 &&
-	      fr->probe_max_ms < 500.0,
+	 * ~100 ms to other jobs, flood or not; the max is printed above and must stay sane.
+	 * The bound is 100 ms, or on a machine so loaded that the probe alone takes longer,
+	 * 4x what it took there without the flood (a starved accept loop takes seconds) */
+	limit = base_p90 * 4 > 100.0 ? base_p90 * 4 : 100.0;
+	CHECK(fr->probes >= 60 && fr->probe_failed == 0 && fr->probe_p99_ms < limit &&
+	      fr->probe_max_ms < 5 * limit,
 	      "flood: %d legitimate upgrades during 30 s of 3,000 idle connections: p99 %.1f ms, "
-	      "max %.1f ms, %d failed (expected p99 < 100 ms)", fr->probes, fr->probe_p99_ms,
-	      fr->probe_max_ms, fr->probe_failed);
+	      "max %.1f ms, %d failed (expected p99 < %.0f ms)", fr->probes, fr->probe_p99_ms,
+	      fr->probe_max_ms, fr->probe_failed, limit);
 	CHECK(fr->closed_by_server >= 3000, "flood: the budget closed the idle connections (%ld)",
 	      fr->closed_by_server);
 	/* the counters say which budget did it (stats line every second) */
