@@ -295,8 +295,11 @@ enum guard_filter guard_policy_translate(const struct guard_policy *p,
 	enum guard_filter why = GUARD_FILTER_NONE;
 	int64_t sl = env->sl, tp = env->tp, vol;
 
-	/* 1, 2: filters */
-	if (!guard_policy_symbol_allowed(p, env->symbol))
+	/* 1, 2: filters. The symbol filter decides what is copied: a copy already held is
+	 * still closed, partly closed and modified with its master's position after the
+	 * symbol is denied (a policy change never leaves a copy without its management) */
+	if (!guard_policy_symbol_allowed(p, env->symbol) &&
+	    (guard_order_opens(t) || !view->position.open))
 		return GUARD_FILTER_SYMBOL;
 	if (!(p->type_mask & GUARD_ORDER_BIT(t)))
 		return GUARD_FILTER_ORDER_TYPE;

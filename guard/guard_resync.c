@@ -181,6 +181,51 @@ static bool in_book(const struct inputs *in, uint64_t ticket)
 	return false;
 }
 
+static void reduce_held(struct plan *pl, const struct guard_held *h,
+			const struct guard_book_entry *e, uint64_t seq, int64_t cut)
+{
+	struct guard_resync_action *a = push(pl, GUARD_RESYNC_REDUCE, e->ticket);
+
+	if (a == NULL)
+		return;
+	memcpy(a->order.symbol, h->symbol, sizeof(a->order.symbol));
+	a->order.type = h->type;
+	a->order.volume = cut;
+	a->order.sequence = seq;
+	a->master_volume = e->volume;
+}
+
+/* The master's partial closes of E since copy h was last in line with it (h->master_volume
+ * above E's volume): the live CLOSE_PARTIAL of the difference (the same ratio of the copy,
+ * rounded down; the rest below the minimum closes it all; a cut below the minimum is
+ * nothing). Returns 1 when h is closed, else 0. */
+static int held_follow(struct plan *pl, const struct guard_policy *p, uint64_t seq,
+		       const struct guard_envelope *env, const struct guard_view *view,
+		       const struct guard_instrument *in, bool tripped,
+		       const struct guard_book_entry *e, const struct guard_held *h)
+{
+	struct guard_envelope part = *env;
+	struct guard_view v = *view;
+	struct guard_order o;
+
+	if (e->volume >= h->master_volume)
+		return 0;
+	part.order_type = GUARD_ORDER_CLOSE_PARTIAL;
+	part.volume = h->master_volume - e->volume;
+	v.position.open = true;
+	v.position.volume = h->volume;
+	v.position.master_volume = h->master_volume;
+	if (guard_policy_translate(p, &part, &v, in != NULL ? in->pip : 0, tripped, &o) !=
+	    GUARD_FILTER_NONE)
+		return 0;
+	if (o.volume >= h->volume) {
+		close_held(pl, h, seq);
+		return 1;
+	}
+	reduce_held(pl, h, e, seq, o.volume);
+	return 0;
+}
+
 static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripped,
 		       uint64_t seq, guard_resync_view_fn view_fn, void *view_ctx,
 		       const struct guard_book_entry *e, const struct guard_held *h)
@@ -215,30 +260,34 @@ static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripp
 			open_target(pl, p, e, &view, &target);
 		return;
 	}
-	if (f != GUARD_FILTER_NONE)
-		return; /* held, and the policy no longer copies E: as the live path */
-	if (h->type != target.type || strcmp(h->symbol, target.symbol) != 0) {
+	if (f == GUARD_FILTER_NONE && (h->type != target.type || strcmp(h->symbol, target.symbol) != 0)) {
 		close_held(pl, h, seq);
 		open_target(pl, p, e, &view, &target);
 		return;
 	}
-	if (h->volume > target.volume) {
-		int64_t cut = h->volume - target.volume;
-
+	/* A copy held: it follows E as the live path would have made it follow E's signals
+	 * since (held_follow), whether or not the policy would open E now (its filters, equity
+	 * protection, sizing or the minimum lot stop new copies, not the management of one
+	 * held). Without the master's volume of the copy, only a copy larger than what the
+	 * policy would open now is reduced. */
+	if (h->master_volume > 0) {
+		if (held_follow(pl, p, seq, &env, &view, in, tripped, e, h) != 0)
+			return; /* closed */
+	} else if (f == GUARD_FILTER_NONE && h->volume > target.volume) {
 		if (target.volume < view.spec.vol_min || target.volume <= 0) {
 			close_held(pl, h, seq);
 			return;
 		}
-		if ((a = push(pl, GUARD_RESYNC_REDUCE, e->ticket)) == NULL)
-			return;
-		memcpy(a->order.symbol, h->symbol, sizeof(a->order.symbol));
-		a->order.type = h->type;
-		a->order.volume = cut;
-		a->order.sequence = seq;
-		a->master_volume = e->volume;
+		reduce_held(pl, h, e, seq, h->volume - target.volume);
 	}
-	if (p->sync_modify && (h->sl != target.sl || h->tp != target.tp ||
-			       (!is_market(h->type) && h->price != target.price))) {
+	/* exits: what the live path does with a MODIFY of this copy */
+	env.order_type = GUARD_ORDER_MODIFY;
+	view.position.open = true;
+	view.position.volume = h->volume;
+	if (guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0, tripped, &target) ==
+		    GUARD_FILTER_NONE &&
+	    (h->sl != target.sl || h->tp != target.tp ||
+	     (!is_market(h->type) && h->price != target.price))) {
 		if ((a = push(pl, GUARD_RESYNC_MODIFY, e->ticket)) == NULL)
 			return;
 		a->order = target;

@@ -24,14 +24,21 @@
  *                                (INSUFFICIENT_MARGIN).
  *   no H, policy refuses E       SKIP (FILTERED, the filter): never open what it denies
  *   H, other symbol or direction CLOSE H, then as "no H" (the policy changed since)
- *   H, larger than the target    REDUCE H by the difference (CLOSE when the rest would be
- *                                below vol_min): the master partly closed meanwhile
- *   H, not larger                volume kept: a re-sync never adds exposure to a held
- *                                position (the live partial close rounds the copy DOWN, so
- *                                a held copy may be a step below the target; docs)
- *   H, exits differ              MODIFY sl/tp (and a pending order's price) when the policy
- *                                syncs modifications (sync_modify)
- *   H, policy now refuses E      nothing: as the live path, which would filter E's signals
+ *   H, E below H.master_volume   the master partly closed meanwhile: what the live
+ *                                CLOSE_PARTIAL of the difference does (the same ratio of
+ *                                H, rounded down: REDUCE; the rest below vol_min: CLOSE;
+ *                                a cut below vol_min: nothing), whatever the policy would
+ *                                do with E opened now (filters, equity protection, sizing
+ *                                and the minimum stop new copies, not a held one's
+ *                                management; and sizing by today's equity never cuts a
+ *                                copy the master did not cut)
+ *   H, master_volume unknown (0) H larger than the target: REDUCE by the difference (CLOSE
+ *                                when the rest would be below vol_min); not larger, or the
+ *                                policy refuses E now: volume kept. A re-sync never adds
+ *                                exposure to a held position.
+ *   H, exits differ              MODIFY sl/tp (and a pending order's price) when the live
+ *                                path would pass a MODIFY of H (sync_modify, the order-type
+ *                                mask), whatever the policy would do with E opened now
  *   H of no snapshot entry       CLOSE H (the master closed it), unless the policy's order
  *                                type mask excludes CLOSE
  *
@@ -69,6 +76,8 @@ struct guard_held {
 	char symbol[GUARD_SYMBOL_MAX]; /* broker symbol */
 	int64_t volume;                /* 0.01 lot */
 	int64_t price, sl, tp;
+	int64_t master_volume;         /* the master's volume of E when the copy was last in
+					* line with it (opened, partly closed), 0 = unknown */
 };
 
 enum guard_resync_op {

@@ -208,6 +208,31 @@ static void test_filters(void)
 	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_NONE);
 	env.order_type = GUARD_ORDER_SELL;
 	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_ORDER_TYPE);
+	/* a symbol denied after a copy was opened: the copy is still closed, partly closed
+	 * and modified with the master's position (never left without its management); with
+	 * no copy held those signals are still the filter's */
+	fresh();
+	memcpy(pol.deny[0], "EURUSD", 7);
+	pol.deny_count = 1;
+	env.order_type = GUARD_ORDER_CLOSE;
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_SYMBOL);
+	view.position.open = true;
+	view.position.volume = 40;
+	view.position.master_volume = 20;
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_NONE);
+	CU_ASSERT_EQUAL(o.type, GUARD_ORDER_CLOSE);
+	CU_ASSERT_EQUAL(o.volume, 40);
+	env.order_type = GUARD_ORDER_CLOSE_PARTIAL;
+	env.volume = 10;
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_NONE);
+	CU_ASSERT_EQUAL(o.volume, 20);
+	env.order_type = GUARD_ORDER_MODIFY;
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_NONE);
+	env.order_type = GUARD_ORDER_BUY; /* adding exposure is still denied */
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_SYMBOL);
+	env.order_type = GUARD_ORDER_CLOSE; /* the order-type mask stays the owner's choice */
+	pol.type_mask &= ~GUARD_ORDER_BIT(GUARD_ORDER_CLOSE);
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_ORDER_TYPE);
 }
 
 static void test_pending_orders(void)

@@ -21,11 +21,13 @@ struct mkt {
 	int64_t free_margin;
 };
 
+static int64_t view_min = 1; /* the broker's minimum volume in every view */
+
 static void view_of(void *ctx, const char *sym, struct guard_view *v)
 {
 	struct mkt *m = ctx;
 
-	v->spec.vol_min = 1;
+	v->spec.vol_min = view_min;
 	v->spec.vol_max = 100000;
 	v->spec.vol_step = 1;
 	v->spec.pip_value = 100000;
@@ -97,6 +99,7 @@ static size_t apply(struct guard_held *h, size_t n, const struct guard_resync_ac
 		case GUARD_RESYNC_OPEN:
 			h[n] = held(a[k].order.master_ticket, a[k].order.type, a[k].order.symbol,
 				    a[k].order.volume, a[k].order.price, a[k].order.sl, a[k].order.tp);
+			h[n].master_volume = a[k].master_volume;
 			n++;
 			break;
 		case GUARD_RESYNC_CLOSE:
@@ -106,6 +109,7 @@ static size_t apply(struct guard_held *h, size_t n, const struct guard_resync_ac
 		case GUARD_RESYNC_REDUCE:
 			CU_ASSERT_FATAL(i < n);
 			h[i].volume -= a[k].order.volume;
+			h[i].master_volume = a[k].master_volume; /* in line with E again */
 			CU_ASSERT(h[i].volume > 0);
 			break;
 		case GUARD_RESYNC_MODIFY:
@@ -230,6 +234,84 @@ static void test_reduce(void)
 	h.volume = 4;
 	n = plan(&p, &b, 1, &h, 1, a);
 	CU_ASSERT_EQUAL(n, 0); /* the policy filters E (LOT_BELOW_MIN): held is left alone */
+}
+
+/* A copy held follows its master's partial closes as the live path would (the same ratio of
+ * the copy, rounded down; the rest below the minimum closes it), whatever the policy would
+ * do with the entry opened now: a lot below the minimum, equity protection or a symbol
+ * denied since stop new copies, not a held one's management; and sizing by today's equity
+ * never cuts a copy its master did not cut. */
+static void test_held_follows_master(void)
+{
+	struct guard_policy p;
+	struct guard_resync_action a[MAXA];
+	struct guard_book_entry b = entry(1, GUARD_ORDER_BUY, "EURUSD", 5, 108120, 0, 0);
+	struct guard_held h = held(1, GUARD_ORDER_BUY, "EURUSD", 10, 108120, 0, 0);
+	long n;
+
+	/* 0.1 x the master: opened 0.10 lot when he held 1.00; he is down to 0.05, which
+	 * the policy would not open now (0.005 lot): the copy goes down by the same ratio */
+	guard_policy_init(&p);
+	p.lot_multiplier_milli = 100;
+	h.master_volume = 100;
+	n = plan(&p, &b, 1, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_REDUCE);
+	CU_ASSERT_EQUAL(a[0].order.volume, 9); /* 10 x 95/100 rounded down; 0.01 left */
+	CU_ASSERT_EQUAL(a[0].master_volume, 5);
+	h.volume = 9; /* with 0.09 held and a minimum of 0.05, the rest (0.01) is below it */
+	view_min = 5;
+	n = plan(&p, &b, 1, &h, 1, a);
+	view_min = 1;
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_CLOSE);
+	CU_ASSERT_EQUAL(a[0].order.volume, 9);
+	/* equity protection tripped: no new exposure, but the copy still follows the master
+	 * down and takes his new exits */
+	guard_policy_init(&p);
+	b = entry(2, GUARD_ORDER_BUY, "EURUSD", 30, 108120, 107800, 108600);
+	h = held(2, GUARD_ORDER_BUY, "EURUSD", 100, 108120, 107900, 108500);
+	h.master_volume = 100;
+	n = guard_resync_plan(&p, true, 77, view_of, &g_mkt, &b, 1, &h, 1, a, MAXA);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_REDUCE);
+	CU_ASSERT_EQUAL(a[0].order.volume, 70);
+	CU_ASSERT_EQUAL(a[1].op, GUARD_RESYNC_MODIFY);
+	CU_ASSERT_EQUAL(a[1].order.sl, 107800);
+	CU_ASSERT_EQUAL(a[1].order.tp, 108600);
+	/* sized by equity: the subscriber's equity fell 10 % since the copy opened (the
+	 * policy would open 0.90 now), the master cut nothing: nothing is cut */
+	guard_policy_init(&p);
+	p.lot_mode = GUARD_LOT_EQUITY_RATIO;
+	p.master_equity = 11111111; /* view equity 10,000,000: 100 x 0.9 = 90 */
+	b = entry(3, GUARD_ORDER_BUY, "EURUSD", 100, 108120, 0, 0);
+	h = held(3, GUARD_ORDER_BUY, "EURUSD", 100, 108120, 0, 0);
+	h.master_volume = 100;
+	CU_ASSERT_EQUAL(plan(&p, &b, 1, &h, 1, a), 0);
+	h.master_volume = 0; /* not known (decp.dll's copies): cut to what the policy opens */
+	n = plan(&p, &b, 1, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_REDUCE);
+	CU_ASSERT_EQUAL(a[0].order.volume, 10);
+	/* a symbol denied since the copy opened: still modified with the master's position
+	 * and closed when he closed it; never a new copy */
+	guard_policy_init(&p);
+	p.deny_count = 1;
+	snprintf(p.deny[0], sizeof(p.deny[0]), "EURUSD");
+	b = entry(4, GUARD_ORDER_BUY, "EURUSD", 10, 108120, 107800, 0);
+	h = held(4, GUARD_ORDER_BUY, "EURUSD", 10, 108120, 107900, 0);
+	h.master_volume = 10;
+	n = plan(&p, &b, 1, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_MODIFY);
+	CU_ASSERT_EQUAL(a[0].order.sl, 107800);
+	n = plan(&p, NULL, 0, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_CLOSE);
+	n = plan(&p, &b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_SKIP);
+	CU_ASSERT_EQUAL(a[0].filter, GUARD_FILTER_SYMBOL);
 }
 
 /* SL/TP fix (and a pending order's price) when modifications are synced. */
@@ -421,7 +503,9 @@ static void test_random_idempotent(void)
 			int64_t sl = rand_r(&seed) % 2 ? px[s] - 300 : 0;
 			char bsym[GUARD_SYMBOL_MAX];
 
-			if (rand_r(&seed) % 3 != 0)
+			bool in_book = rand_r(&seed) % 3 != 0;
+
+			if (in_book)
 				b[nb++] = entry((uint64_t)t, type, syms[s], vol, px[s], sl, 0);
 			if (rand_r(&seed) % 2 == 0) {
 				/* some copy of the ticket, maybe stale in every field */
@@ -431,6 +515,14 @@ static void test_random_idempotent(void)
 									 : GUARD_ORDER_SELL,
 					       bsym, 1 + rand_r(&seed) % 60, px[s], sl,
 					       rand_r(&seed) % 2 ? 5 : 0);
+				if (in_book && rand_r(&seed) % 2) {
+					/* a copy opened when the master held more, sized then as
+					 * now: the master has partly closed since */
+					int64_t mv = vol + rand_r(&seed) % 10;
+
+					h[nh - 1].master_volume = mv;
+					h[nh - 1].volume = mv * p.lot_multiplier_milli / 1000;
+				}
 			}
 		}
 		if (it % 2) {
@@ -524,6 +616,8 @@ int main(void)
 		{"open a missing position as the policy maps it", test_open_missing_mapped},
 		{"close what the master closed (CLOSE mask respected)", test_close_extra},
 		{"partial close to size, never top up", test_reduce},
+		{"a held copy follows its master whatever the policy opens now",
+		 test_held_follows_master},
 		{"SL/TP and pending price fix, sync_modify", test_modify},
 		{"never open what the policy denies", test_policy_denies},
 		{"price deviation, no quote, unknown instrument", test_price_checks},

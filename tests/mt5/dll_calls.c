@@ -819,13 +819,17 @@ static void t_rx_policy(const struct decp_fns *f)
 	CHECK(f->decp_rx_message(h, ack, n, T0, info, 12, sym, 40) == 7 && info[1] == 0,
 	      "reports: a repeated ReportAck changes nothing");
 
-	/* v2 denies EURUSD: the modification is FILTERED, reported, kept */
+	/* v2 denies EURUSD: the modification (of no copy held) is FILTERED, reported, kept */
 	k = f->decp_rx_message(h, V("policy_v2")->b, V("policy_v2")->n, T0, info, 12, sym, 40);
 	CHECK(k == 8 && info[0] == 2 && info[1] == 1 &&
 	      f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 2 &&
 	      strstr((char *)text, "deny=EURUSD") != NULL, "policy: v2 applied (%s)", text);
 	f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym, 40);
+	/* no copy held: a copy held would still be modified (a symbol denied after a copy
+	 * opened never leaves it unmanaged, guard_policy_translate; CUnit guard_policy) */
+	view[9] = 0;
 	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	view[9] = 1;
 	CHECK(k == 8, "policy: v2 denies EURUSD: FILTERED (%d)", k);
 	CHECK(f->decp_rx_protection(h, T0 + 10 * MS, out, sizeof(out)) > 0 &&
 	      f->decp_rx_state(h, st, 11) == DECP_OK && st[6] == 1,

@@ -180,6 +180,7 @@ int sub_resync_apply(struct sub_account *a, const struct sub_snap *s, const stru
 		held[nh].price = ps->price;
 		held[nh].sl = ps->sl;
 		held[nh].tp = ps->tp;
+		held[nh].master_volume = ps->master_volume;
 		nh++;
 	}
 	qsort(held, nh, sizeof(*held), guard_held_cmp);
