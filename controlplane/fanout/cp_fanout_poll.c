@@ -89,16 +89,55 @@ static uint8_t *frame_put(uint8_t *o, struct cp_fmsg *m)
 	return o + proto_frame_encode(o, PROTO_FRAME_HDR_LEN + m->len, cp_fmsg_payload(m), m->len);
 }
 
+/* Subscription id in state st delivers: true; else answered 403 (none, or cancelled) or
+ * 409 (held: the message names the state) and false. */
+static bool poll_delivers(struct cp_fo_poll *p, uint64_t id, Decp__SubscriptionState st)
+{
+	const ProtobufCEnumValue *v;
+	char msg[160];
+
+	if (id == 0 || st == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED) {
+		cnt(&p->f->c_sub_refused);
+		poll_error(p, 403, "forbidden", "no live subscription to this master");
+		return false;
+	}
+	if (cp_fo_state_delivers(st))
+		return true;
+	v = protobuf_c_enum_descriptor_get_value(&decp__subscription_state__descriptor, (int)st);
+	snprintf(msg, sizeof(msg), "subscription %" PRIu64 " is %s: nothing is delivered", id,
+		 v != NULL ? v->name : "held");
+	poll_error(p, 409, "subscription_held", msg);
+	return false;
+}
+
+/* The subscription's state now, from the authentication cache (which the state events keep
+ * as they reach the WebSocket sessions): a request authorized before a hold, lock or
+ * cancel may be answered after it. Answers 409 (or 403) and returns false when it no longer
+ * delivers. */
+static bool poll_still_delivers(struct cp_fo_poll *p)
+{
+	const struct cp_fo_auth_sub *rows[SESS_MAX_SUBS];
+	size_t n = cp_fo_auth_subs_of(&p->f->auth, p->subscriber, rows, SESS_MAX_SUBS);
+
+	for (size_t i = 0; i < n; i++)
+		if (rows[i]->id == p->sub_id)
+			return poll_delivers(p, rows[i]->id, rows[i]->state);
+	return poll_delivers(p, p->sub_id, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED);
+}
+
 /* 200 with what was collected: [CopyPolicy] [snapshot] envelopes SyncEnd{next}. */
 static void poll_answer(struct cp_fo_poll *p)
 {
 	struct cp_fanout *f = p->f;
-	struct cp_fmsg *end = cp_fmsg_sync_end(p->m->id, p->next);
+	struct cp_fmsg *end;
 	size_t body = 0, hl;
 	char head[320], ka[64];
 	uint8_t *buf, *o;
 	int64_t t = now_ns();
 
+	if (!poll_still_delivers(p))
+		return;
+	end = cp_fmsg_sync_end(p->m->id, p->next);
 	if (end == NULL) {
 		poll_error(p, 503, "unavailable", "out of memory");
 		return;
@@ -387,7 +426,6 @@ static int poll_authorize(struct cp_fo_poll *p, const char *req, size_t len)
 	struct cp_fanout *f = p->f;
 	struct sess *s = p->s;
 	struct subrow *row;
-	char msg[160];
 
 	cp_fo_sess_rows_release(s);
 	if (cp_fo_sess_auth(f, s, req, len) != 0) {
@@ -409,20 +447,10 @@ static int poll_authorize(struct cp_fo_poll *p, const char *req, size_t len)
 		p->subscriber = s->subscriber_id;
 	}
 	row = cp_fo_sess_subrow(s, p->req.master);
-	if (row == NULL || row->state == DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED) {
-		cnt(&f->c_sub_refused);
-		poll_error(p, 403, "forbidden", "no live subscription to this master");
+	if (!poll_delivers(p, row != NULL ? row->id : 0,
+			   row != NULL ? row->state
+				       : DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED))
 		return -1;
-	}
-	if (!cp_fo_state_delivers(row->state)) {
-		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-			&decp__subscription_state__descriptor, (int)row->state);
-
-		snprintf(msg, sizeof(msg), "subscription %" PRIu64 " is %s: nothing is delivered",
-			 row->id, v != NULL ? v->name : "held");
-		poll_error(p, 409, "subscription_held", msg);
-		return -1;
-	}
 	p->sub_id = row->id;
 	if (row->policy != NULL && row->policy_version > p->req.policy)
 		p->policy = cp_fmsg_ref(row->policy);

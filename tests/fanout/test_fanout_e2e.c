@@ -3839,6 +3839,43 @@ compare:
 		CHECK(st == 200 && envs == 1 && next == n + 1, "poll: after the snapshot: %" PRIu64
 		      " (status %d, %d envelopes)", n + 1, st, envs);
 	}
+	/* a poll parked before its subscription is held: woken by the next signal, it answers
+	 * 409 subscription_held, never the signal (a WebSocket is held the same way) */
+	{
+		char t[200];
+		struct presp r;
+		struct pc *d = calloc(1, sizeof(*d));
+		int held_st = 0, rd;
+		uint64_t nx = 0;
+
+		snprintf(t, sizeof(t), "GET /v1/masters/1/signals?after=%" PRIu64 "&wait=20 HTTP/1.1"
+			 "\r\nHost: x\r\nAuthorization: Bearer tok-3\r\n\r\n", n + 1);
+		CHECK(d != NULL && pc_send(c, t) == 0, "poll: a poll parked at %" PRIu64, n + 1);
+		CHECK(sql(e->db, "UPDATE subscriptions SET state = 'SUSPENDED_ADMIN' WHERE "
+			  "subscriber_id = 3 AND master_id = 1") == 0, "poll: subscription suspended");
+		/* the fan-out has it once a new poll of it is refused (its state poll) */
+		for (int i = 0; d != NULL && i < 200 && held_st != 409; i++) {
+			d->fd = -1;
+			if (pc_open(e, d) == 0)
+				held_st = poll_once(d, 1, "tok-3", n + 1, 0, &pl, &nx, NULL);
+			pc_close(d);
+			if (held_st != 409)
+				usleep(50000);
+		}
+		CHECK(held_st == 409, "poll: a new poll of the suspended subscription: %d (409)",
+		      held_st);
+		CHECK(publish_m1(e, (int)n + 2) == 0, "poll: publish %" PRIu64, n + 2);
+		rd = pc_read(c, &r, 20000);
+		CHECK(rd == 0 && r.status == 409 && r.envs <= 0, "poll: the poll parked before the "
+		      "hold, woken by %" PRIu64 ": status %d, %ld envelopes (expected 409 "
+		      "subscription_held)", n + 2, rd == 0 ? r.status : -1, rd == 0 ? r.envs : -1L);
+		presp_free(&r);
+		CHECK(sql(e->db, "UPDATE subscriptions SET state = 'SYNCED' WHERE subscriber_id = 3 "
+			  "AND master_id = 1") == 0, "poll: subscription resumed");
+		pc_close(c);
+		CHECK(pc_open(e, c) == 0, "poll: connect again");
+		free(d);
+	}
 	/* Redis down: what needs Redis is 503 unavailable */
 	{
 		char t[200], code[64];
