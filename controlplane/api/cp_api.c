@@ -1194,8 +1194,16 @@ int cp_api_run(struct cp_ctx *ctx)
 	pthread_t tids[CP_API_MAX_THREADS];
 	unsigned int n = cfg->api_threads, started = 1;
 	int rc = shared_init(&sh, cfg);
+	pthread_t prober;
+	bool probing = false;
 
 	sh.pctx = ctx;
+	sh.stop = stop;
+	atomic_init(&sh.redis_up, -1);
+	if (rc == 0 && pthread_create(&prober, NULL, cp_api_redis_prober, &sh) == 0)
+		probing = true;
+	else if (rc == 0)
+		rc = -EAGAIN;
 
 	lws_set_log_level(LLL_ERR, NULL);
 	/* Workers 1..n-1 in their own threads, worker 0 in the role thread. A worker that
@@ -1215,6 +1223,10 @@ int cp_api_run(struct cp_ctx *ctx)
 		pthread_join(tids[i], NULL);
 		if (rc == 0)
 			rc = args[i].rc;
+	}
+	if (probing) {
+		atomic_store(&sh.abort, 1); /* the workers are done: the prober ends too */
+		pthread_join(prober, NULL);
 	}
 	cp_gate_stop(sh.gate); /* every worker has stopped: nothing reads it any more */
 	pthread_mutex_destroy(&sh.rate_mu);

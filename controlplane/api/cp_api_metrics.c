@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <rte_ring.h>
@@ -164,6 +165,27 @@ static int redis_up(const struct cp_config *cfg)
 	return up;
 }
 
+/* The Redis probe behind decp_redis_up, off the workers' loops: a PING waits up to
+ * redis_timeout_ms for a Redis that accepts and never answers, and a scrape (or anyone
+ * asking /metrics, unauthenticated) must not hold a worker that long. Every
+ * CP_API_REDIS_PROBE_MS until the role stops. */
+void *cp_api_redis_prober(void *arg)
+{
+	struct api_shared *sh = arg;
+
+	while (!atomic_load(sh->stop) && !atomic_load(&sh->abort)) {
+		atomic_store(&sh->redis_up, redis_up(sh->cfg));
+		for (int i = 0; i < CP_API_REDIS_PROBE_MS / 50 && !atomic_load(sh->stop) &&
+				!atomic_load(&sh->abort);
+		     i++) {
+			struct timespec ts = {0, 50 * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
 static void api_part(struct cp_metrics *o, const struct api *a)
 {
 	head(o, "decp_api_requests_total", "counter", "requests served, by status class");
@@ -266,8 +288,9 @@ char *cp_api_metrics_text(struct api *a)
 	struct cp_metrics o = {0};
 	api_part(&o, a);
 	db_part(&o, a);
-	head(&o, "decp_redis_up", "gauge", "1 when Redis answered PING during this scrape (a cluster: every primary)");
-	put(&o, "decp_redis_up %d\n", redis_up(a->cfg));
+	head(&o, "decp_redis_up", "gauge", "1 when Redis answered PING at the last probe, at most "
+	     "half a second ago (a cluster: every primary)");
+	put(&o, "decp_redis_up %d\n", atomic_load(&a->sh->redis_up) == 1);
 	ingest(&o, a->cfg);
 	cp_ctx_stats_write(a->sh->pctx, &o); /* the other roles' families (fanout, trust) */
 	if (o.oom) {

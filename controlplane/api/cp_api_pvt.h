@@ -83,7 +83,13 @@ struct api_shared {
 	_Atomic uint64_t auth_gen;     /* bumped by a revocation: every worker drops its cache */
 	pthread_mutex_t rate_mu;       /* guards buckets */
 	struct api_bucket *buckets;    /* rate limiter (cp_api.c), NULL when off */
+	const atomic_int *stop;        /* the process's stop flag */
+	atomic_int redis_up;           /* the last Redis probe: 1 up, 0 down, -1 none yet */
 };
+
+/* The Redis probe thread (cp_api_metrics.c): decp_redis_up every CP_API_REDIS_PROBE_MS. */
+#define CP_API_REDIS_PROBE_MS 500
+void *cp_api_redis_prober(void *arg);
 
 struct lws;
 struct lws_context;

@@ -913,6 +913,42 @@ static void scenario_pgdown(struct api_env *e)
 	CHECK(metric(e, "decp_postgresql_up") == 1, "metric says up");
 	CHECK(metric(e, "decp_api_requests_total{code=\"5xx\"}") == unavailable,
 	      "every 5xx was one of the %d outage 503s", unavailable);
+
+	/* Redis hung: something accepts on its port and never answers. /metrics (no token
+	 * needed) must not hold the worker for the PING's redis_timeout_ms (2 s): the probe
+	 * runs beside the workers and the scrape answers at once, saying Redis is down */
+	int port = harness_redis_port(e->redis), hung = -1, one = 1;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(harness_redis_stop(e->redis) == 0, "stop Redis");
+	hung = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(hung >= 0 && setsockopt(hung, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+	      bind(hung, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(hung, 64) == 0,
+	      "a listener on Redis's port that never answers");
+	double up = metric(e, "decp_redis_up");
+	for (uint64_t t_end = now_ms() + 8000; up != 0 && now_ms() < t_end;
+	     up = metric(e, "decp_redis_up"))
+		sleep_ms(100);
+	CHECK(up == 0, "decp_redis_up 0 while Redis hangs (%g)", up);
+	uint64_t worst = 0;
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = now_ms();
+
+		CHECK(http(e, "GET", "/metrics", NULL, NULL, &r) == 200, "metrics while Redis hangs");
+		http_free(&r);
+		worst = now_ms() - t0 > worst ? now_ms() - t0 : worst;
+	}
+	CHECK(worst < 1800, "/metrics while Redis hangs: the slowest of 5 in %" PRIu64 " ms "
+	      "(a PING on the worker waits 2,000)", worst);
+	if (hung >= 0)
+		close(hung);
+	CHECK(harness_redis_restart(e->redis) == 0, "restart Redis");
+	up = metric(e, "decp_redis_up");
+	for (uint64_t t_end = now_ms() + 8000; up != 1 && now_ms() < t_end;
+	     up = metric(e, "decp_redis_up"))
+		sleep_ms(100);
+	CHECK(up == 1, "decp_redis_up 1 again (%g)", up);
 }
 
 /* ------------------------------------------------------------------ prometheus */
