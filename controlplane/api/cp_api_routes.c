@@ -1209,16 +1209,38 @@ static void h_event_list(struct api_req *r)
 	id_text(before, before_s, sizeof(before_s));
 	id_text(limit, limit_s, sizeof(limit_s));
 	id_text(r->subscriber, owner_s, sizeof(owner_s));
-	const char *p[5] = {sub > 0 ? sub_s : NULL, reason_q, before_s, limit_s,
-			    r->admin ? NULL : owner_s};
-	PGresult *res = api_q(r, "SELECT l.id, l.event_time, l.subscription_id, l.master_id,"
-			      " l.sequence, l.reason, l.latency_ms, l.price_deviation, l.symbol,"
-			      " l.attribution FROM protection_logs l"
-			      " WHERE ($1::bigint IS NULL OR l.subscription_id = $1)"
-			      " AND ($2::text IS NULL OR l.reason = $2) AND l.id < $3::bigint"
-			      " AND ($5::bigint IS NULL OR l.subscription_id IN"
-			      " (SELECT id FROM subscriptions WHERE subscriber_id = $5))"
-			      " ORDER BY l.id DESC LIMIT $4", 5, p);
+	/* A subscriber's (or one subscription's) events: its subscription ids first, then the
+	 * events of those ids by (subscription_id, id) (sql 0029). The ids go to PostgreSQL as
+	 * values, so the plan is made for them: the statement as one join was planned for any
+	 * subscription, and with one subscriber's events filling a day's partition it scanned
+	 * that partition for every other subscriber's request (0.2 s at 2 M rows, on the
+	 * worker's loop). The operator's list of all of them reads the table by id. */
+	PGresult *res;
+	char *ids = NULL;
+
+	if (sub > 0 || !r->admin) {
+		const char *sp[2] = {sub > 0 ? sub_s : NULL, r->admin ? NULL : owner_s};
+
+		res = api_q(r, "SELECT coalesce(array_agg(id), '{}')::text FROM subscriptions"
+			    " WHERE ($1::bigint IS NULL OR id = $1)"
+			    " AND ($2::bigint IS NULL OR subscriber_id = $2)", 2, sp);
+		if (res == NULL)
+			return;
+		ids = strdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (ids == NULL) {
+			api_error(r, 500, "internal", "out of memory");
+			return;
+		}
+	}
+	const char *p[4] = {ids, reason_q, before_s, limit_s};
+	res = api_q(r, "SELECT l.id, l.event_time, l.subscription_id, l.master_id,"
+		    " l.sequence, l.reason, l.latency_ms, l.price_deviation, l.symbol,"
+		    " l.attribution FROM protection_logs l"
+		    " WHERE ($1::bigint[] IS NULL OR l.subscription_id = ANY($1::bigint[]))"
+		    " AND ($2::text IS NULL OR l.reason = $2) AND l.id < $3::bigint"
+		    " ORDER BY l.id DESC LIMIT $4", 4, p);
+	free(ids);
 	if (res == NULL)
 		return;
 	int n = PQntuples(res);

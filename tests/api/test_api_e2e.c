@@ -1333,6 +1333,91 @@ static void batch_report_ids(struct api_env *e, const struct world *w)
  * another subscriber's 403, an unknown id 404, the operator's 200. The reads are on the
  * worker's read session (a second session of the primary here), so a POST's transaction
  * held meanwhile by the test trigger does not delay them. */
+/* One page of GET /v1/protection-events (query q, before b) as the caller tok sees it: the
+ * ids into ids[*n..], strictly descending, each of subscriber `owner`'s subscriptions
+ * (checked against the database); returns next_before, 0 at the end, -1 on error. */
+static long long event_page(struct api_env *e, const char *tok, const char *q, long long b,
+			    long long owner, long long *ids, size_t *n, size_t cap)
+{
+	char path[256], sql_q[200];
+	struct http_resp r;
+	json_t *ev, *x;
+	size_t i;
+	long long next = -1;
+
+	snprintf(path, sizeof(path), "/v1/protection-events?limit=50%s%s&before=%lld", q[0] ? "&" : "",
+		 q, b);
+	if (http(e, "GET", path, tok, NULL, &r) != 200 ||
+	    (ev = json_object_get(r.json, "events")) == NULL) {
+		http_free(&r);
+		return -1;
+	}
+	json_array_foreach(ev, i, x) {
+		long long id = json_integer_value(json_object_get(x, "id"));
+
+		snprintf(sql_q, sizeof(sql_q), "SELECT count(*) FROM protection_logs l JOIN "
+			 "subscriptions s ON s.id = l.subscription_id WHERE l.id = %lld AND "
+			 "s.subscriber_id = %lld", id, owner);
+		if (*n == cap || (*n > 0 && ids[*n - 1] <= id) || db_count(e, sql_q) != 1) {
+			http_free(&r);
+			return -1;
+		}
+		ids[(*n)++] = id;
+	}
+	x = json_object_get(r.json, "next_before");
+	next = json_is_null(x) ? 0 : json_integer_value(x);
+	http_free(&r);
+	return next;
+}
+
+/* GET /v1/protection-events for a subscriber reads each of its subscriptions by
+ * (subscription_id, id) and merges them (sql 0029): with two subscriptions whose events
+ * interleave with another subscriber's, every page is its own events only, newest first,
+ * and the pages together are all of them (filtered by reason or subscription as asked). */
+static void batch_event_list(struct api_env *e, const struct world *w)
+{
+	char body[256], q[256], filt[64];
+	long long m2, sa2, *ids = calloc(20000, sizeof(*ids));
+	size_t n = 0;
+
+	m2 = post_id(e, "/v1/masters", "{\"name\":\"master-list\",\"ed25519_public_key\":"
+		     "\"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\"}", NULL, 0);
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld}", m2, w->sub_a);
+	sa2 = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	CHECK(ids != NULL && m2 > 0 && sa2 > 0, "list: A's second subscription");
+	if (ids == NULL || sa2 <= 0)
+		goto out;
+	for (int k = 0; k < 6; k++) {
+		CHECK(post_events(e, w->tok_a, k % 2 ? sa2 : w->sa, "TTL_EXPIRED,PRICE_DEVIATION") == 202 &&
+		      post_events(e, w->tok_b, w->sb, "TTL_EXPIRED,SEQUENCE_GAP") == 202,
+		      "list: events round %d", k);
+	}
+	for (int v = 0; v < 3; v++) {
+		long long b = INT64_MAX;
+
+		n = 0;
+		filt[0] = '\0';
+		if (v == 1)
+			snprintf(filt, sizeof(filt), "reason=TTL_EXPIRED");
+		if (v == 2)
+			snprintf(filt, sizeof(filt), "subscription_id=%lld", sa2);
+		while (b > 0)
+			if ((b = event_page(e, w->tok_a, filt, b, w->sub_a, ids, &n, 20000)) < 0)
+				break;
+		snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs l JOIN subscriptions s ON "
+			 "s.id = l.subscription_id WHERE s.subscriber_id = %lld%s%s", w->sub_a,
+			 v == 1 ? " AND l.reason = 'TTL_EXPIRED'" : "",
+			 v == 2 ? " AND l.subscription_id = " : "");
+		if (v == 2)
+			snprintf(q + strlen(q), sizeof(q) - strlen(q), "%lld", sa2);
+		CHECK(b == 0 && (long long)n == db_count(e, q) && n > 0,
+		      "list: A's feed%s%s, pages of 50: %zu events, its own, newest first, all of "
+		      "them (%lld in the database)", filt[0] ? " " : "", filt, n, db_count(e, q));
+	}
+out:
+	free(ids);
+}
+
 static void batch_reads(struct api_env *e, const struct world *w)
 {
 	enum { N = 12 };
@@ -1448,6 +1533,7 @@ static void scenario_batch(struct api_env *e)
 	batch_report_ids(e, &w);
 	batch_session_lost(e, &w);
 	batch_reads(e, &w);
+	batch_event_list(e, &w);
 }
 
 /* ------------------------------------------------------------------ flood (issue 28) */
