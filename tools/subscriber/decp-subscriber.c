@@ -104,6 +104,7 @@ struct sim {
 	uint64_t resyncs;          /* snapshots reconciled */
 	uint64_t snaps_refused;    /* snapshots whose signature did not verify */
 	uint8_t snap_from[MAX_MASTERS]; /* the guard's state when the snapshot began */
+	bool snap_open[MAX_MASTERS];    /* a snapshot began, not reconciled or refused yet */
 	uint32_t refusals;         /* snapshots refused in a row: the reconnect's backoff */
 	bool acct_dirty;           /* changed since the last AccountState sent */
 	int64_t acct_sent_ns;      /* when the last AccountState went out */
@@ -878,11 +879,27 @@ static uint32_t sim_backoff_ms(const struct sim *s, uint32_t prev)
  * subscribes from the same sequence and is sent a new snapshot (or a fresh replay, which
  * then executes in order). With restore false (the account may have been partly changed)
  * the guard stays DEGRADED_GAP. */
-static int snapshot_refused(struct sim *s, int i, bool restore)
+/* The snapshot of master i did not reconcile (refused, or cut off by the connection's end):
+ * the guard back in the state it had when the snapshot began (its sequence never moved), so
+ * that what the next connection brings is judged from there: a new snapshot, or a replay
+ * from the next sequence that executes in order. Left DEGRADED_GAP, a replay from another
+ * fan-out process (which may not know yet of the re-sync) would be refused signal by
+ * signal, each a SEQUENCE_GAP report. */
+static void snapshot_unwind(struct sim *s, int i)
 {
-	if (restore && s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP &&
+	if (s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP &&
 	    s->snap_from[i] != GUARD_STATE_DEGRADED_GAP)
 		(void)guard_sub_set_state(&s->gs[i], (enum guard_state)s->snap_from[i]);
+	s->snap[i].active = false;
+	s->snap_open[i] = false;
+}
+
+static int snapshot_refused(struct sim *s, int i, bool restore)
+{
+	if (restore)
+		snapshot_unwind(s, i);
+	else
+		s->snap_open[i] = false; /* left DEGRADED_GAP on purpose */
 	s->refusals++;
 	fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": nothing executes until a "
 		"snapshot is reconciled: reconnecting in %u ms (%u refused in a row)\n", s->idx,
@@ -912,6 +929,7 @@ static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN) {
 		sub_snap_begin(&s->snap[i], sm->snapshot_begin);
 		s->snap_from[i] = (uint8_t)s->gs[i].st.state;
+		s->snap_open[i] = true;
 		if (s->gs[i].st.state == GUARD_STATE_SYNCED)
 			(void)guard_sub_set_state(&s->gs[i], GUARD_STATE_DEGRADED_GAP);
 		return 0;
@@ -946,6 +964,7 @@ static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 	s->acct_dirty = true;
 	s->resyncs++;
 	s->refusals = 0;
+	s->snap_open[i] = false;
 	if (s->gs[i].st.state == GUARD_STATE_DEGRADED_GAP)
 		(void)guard_sub_sync_complete(&s->gs[i], s->snap[i].seq);
 	if (g_log != NULL)
@@ -1062,6 +1081,11 @@ static void sim_connect(lws_sorted_usec_list_t *sul);
 
 static void sim_retry(struct sim *s)
 {
+	/* a snapshot cut off by the connection's end: the guard as it was when it began (the
+	 * next connection may be answered by a replay, which executes in order from there) */
+	for (int i = 0; i < s->nm; i++)
+		if (s->snap_open[i])
+			snapshot_unwind(s, i);
 	s->wsi = NULL;
 	s->attempt = NULL;
 	s->connected = false;
@@ -1213,6 +1237,8 @@ static void pc_connect(lws_sorted_usec_list_t *sul);
 
 static void pc_retry(struct pconn *c)
 {
+	if (c->s->snap_open[c->mi])
+		snapshot_unwind(c->s, c->mi); /* as sim_retry */
 	c->wsi = NULL;
 	c->sent = false;
 	sub_poll_rx_next(&c->rx);
