@@ -5184,14 +5184,17 @@ static void scenario_resync(struct env *e)
 {
 	/* groups: honest (not cut by the test), cut every 100 ms (one of the process's connections),
 	 * stopped (SIGSTOP) for half of the run: cut by the keep-alive, back with stale state */
-	int ng = e->nsubs / 5 * 2, nc = e->nsubs / 5 * 2, ns = e->nsubs - ng - nc;
+	/* (and late: stops reading for half a second once, connected: what it then reads is
+	 * stale, refused, and asks for a re-sync) */
+	int nl = e->nsubs / 10, ng = e->nsubs / 5 * 2 - nl, nc = e->nsubs / 5 * 2,
+	    ns = e->nsubs - ng - nc - nl;
 	struct rs_pos *book = calloc(RS_TICKETS, sizeof(*book));
 	int *ticket_of_seq = calloc((size_t)e->nsignals, sizeof(int));
 	char trades[512], mport[48], nsig[16], timeout[16], q[512];
-	char pos[3][512], ord[3][512];
-	static const char *const tags[3] = {"honest", "cut", "stopped"};
-	int first[3] = {1, 1 + ng, 1 + ng + nc}, cnt[3] = {ng, nc, ns};
-	pid_t sub[3], master;
+	char pos[4][512], ord[4][512], stop_after[16];
+	static const char *const tags[4] = {"honest", "cut", "stopped", "late"};
+	int first[4] = {1, 1 + ng, 1 + ng + nc, 1 + ng + nc + ns}, cnt[4] = {ng, nc, ns, nl};
+	pid_t sub[4], master;
 	int dp_port, rc;
 	int64_t t0, ready_ns = 0;
 	static char conf[1024];
@@ -5241,16 +5244,21 @@ static void scenario_resync(struct env *e)
 		CHECK(0, "dataplane and decp-control started");
 		goto out;
 	}
-	for (int g = 0; g < 3; g++) {
+	snprintf(stop_after, sizeof(stop_after), "%d", e->nsignals * 5 / 6); /* after the restart */
+	for (int g = 0; g < 4; g++) {
 		/* TTL: 3 s for the stopped group, whose buffered envelopes are older than that when
-		 * it goes on (refused, never executed: then the snapshot); 10 s for the others, so
-		 * that a loaded machine delaying a live envelope does not make its refusal (which
-		 * no re-sync follows) the test's result */
+		 * it goes on (refused, never executed: then the snapshot); 10 s for the honest and
+		 * cut ones, so that a loaded machine delaying a live envelope does not make its
+		 * refusal the test's result; 350 ms for the late one, which stops reading for
+		 * 500 ms (below the keep-alive's cut): the envelopes it then reads are stale, so
+		 * its account converges only through the re-sync it asks for */
 		const char *x[] = {"--subs", group_file(e, tags[g], first[g], cnt[g]), "--expect",
 				   expect_arg(e), "--timeout", timeout, "--resync", "--ttl-ms",
-				   g == 2 ? "3000" : "10000",
+				   g == 2 ? "3000" : g == 3 ? "350" : "10000",
 				   "--positions", pos[g], "--orders", ord[g], "--verify-cache",
-				   "--snapshot-key", snap_pub, g == 1 ? "--drop-ms" : NULL, "100", NULL};
+				   "--snapshot-key", snap_pub,
+				   g == 1 ? "--drop-ms" : g == 3 ? "--stop-reading-after" : NULL,
+				   g == 1 ? "100" : stop_after, "--stall-ms", "500", NULL};
 
 		snprintf(pos[g], sizeof(pos[g]), "%s/%s.positions", e->dir, tags[g]);
 		snprintf(ord[g], sizeof(ord[g]), "%s/%s.orders", e->dir, tags[g]);
@@ -5300,14 +5308,14 @@ static void scenario_resync(struct env *e)
 	}
 	rc = harness_wait_exit(master, atoi(timeout) * 1000);
 	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
-	for (int g = 0; g < 3; g++) {
+	for (int g = 0; g < 4; g++) {
 		rc = harness_wait_exit(sub[g], atoi(timeout) * 1000);
 		CHECK(rc == 0, "decp-subscriber group %s reached sequence %d (exit %d)", tags[g],
 		      e->nsignals, rc);
 	}
 	fprintf(stderr, "resync: every subscriber at sequence %d %.2f s after the masters started\n",
 		e->nsignals, (double)(now_ns() - t0) / 1e9);
-	for (int g = 0; g < 3; g++) {
+	for (int g = 0; g < 4; g++) {
 		int good = rs_check_group(e, tags[g], first[g], cnt[g], book);
 		int dup = rs_double_opens(e, tags[g], cnt[g], ticket_of_seq, e->nsignals);
 
@@ -5361,10 +5369,17 @@ static void scenario_resync(struct env *e)
 	}
 	if (ready_ns != 0) /* the connected groups (the stopped one was stopped then) */
 		rs_restart_times(e, tags, 2, e->nsubs, ready_ns);
-	fprintf(stderr, "resync: snapshots reconciled: honest %d, cut %d, stopped %d\n",
+	fprintf(stderr, "resync: snapshots reconciled: honest %d, cut %d, stopped %d, late %d\n",
 		count_lines(e, "honest.log", " resync ", false),
 		count_lines(e, "cut.log", " resync ", false),
-		count_lines(e, "stopped.log", " resync ", false));
+		count_lines(e, "stopped.log", " resync ", false),
+		count_lines(e, "late.log", " resync ", false));
+	/* the late group's EAs, stale after their stall, ask for a re-sync on their open
+	 * connection (without it none of their accounts is right at the end on a quiet
+	 * machine: 0 of 10); on a loaded one the keep-alive may cut them first, and the
+	 * reconnect's snapshot does the same */
+	fprintf(stderr, "resync: the late group asked for %d re-syncs after stale signals\n",
+		count_lines(e, "late.log", " resync-asked ", false));
 	/* the server wrote DEGRADED_GAP for each re-sync and SYNCED at its ResyncDone */
 	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id >= %d AND id < %d AND "
 		 "state_reason LIKE 're-sync done at sequence %%'", first[2], first[2] + ns);

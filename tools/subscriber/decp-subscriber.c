@@ -105,6 +105,10 @@ struct sim {
 	uint64_t snaps_refused;    /* snapshots whose signature did not verify */
 	uint8_t snap_from[MAX_MASTERS]; /* the guard's state when the snapshot began */
 	bool snap_open[MAX_MASTERS];    /* a snapshot began, not reconciled or refused yet */
+	bool snap_asked[MAX_MASTERS];   /* a re-sync asked for (resync_ask), no snapshot yet */
+	uint64_t ask_from[MAX_MASTERS]; /* from which sequence */
+	int64_t ask_ns[MAX_MASTERS];    /* when (monotonic) */
+	uint64_t resync_asks;           /* re-syncs asked for after a stale signal */
 	uint32_t refusals;         /* snapshots refused in a row: the reconnect's backoff */
 	bool acct_dirty;           /* changed since the last AccountState sent */
 	int64_t acct_sent_ns;      /* when the last AccountState went out */
@@ -569,6 +573,41 @@ static void send_subscribes(struct sim *s)
 	send_account(s);
 }
 
+/* --resync: a signal was refused as stale (TTL_EXPIRED: never executed late) and its
+ * sequence is used up, so nothing after it brings the account in line with the master: a
+ * position he closed would stay open, a partial close or new SL never reach the copy, a
+ * position he opened is missing. The EA subscribes again from that sequence with
+ * `snapshot`; older than the fan-out's 250 ms (asked only when the signal's age is over
+ * RESYNC_ASK_AGE_NS), it is answered with the master's book (docs/resync.md), which the
+ * account is reconciled with under the copy policy (a missing position opened only near
+ * the master's price, as a re-sync does). Once until that snapshot arrives, or again after
+ * RESYNC_ASK_AGAIN_NS (the fan-out may have refused the Subscribe: one during a replay is
+ * an Error). */
+#define RESYNC_ASK_AGE_NS (300 * INT64_C(1000000))
+#define RESYNC_ASK_AGAIN_NS (5 * INT64_C(1000000000))
+static void resync_ask(struct sim *s, int i, uint64_t from, int64_t age_ns)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
+	int64_t t = local_ns();
+
+	if (!g_o.resync || s->snap_open[i] || age_ns < RESYNC_ASK_AGE_NS ||
+	    (s->snap_asked[i] && t - s->ask_ns[i] < RESYNC_ASK_AGAIN_NS))
+		return;
+	s->snap_asked[i] = true;
+	s->ask_from[i] = from;
+	s->ask_ns[i] = t;
+	s->resync_asks++;
+	sb.master_id = s->masters[i];
+	sb.from_sequence = from;
+	sb.snapshot = true;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
+	cm.subscribe = &sb;
+	send_client(s, &cm);
+	if (g_log != NULL)
+		fprintf(g_log, "%d %" PRIu64 " resync-asked %" PRIu64 "\n", s->idx, s->masters[i], from);
+}
+
 static void report_protection(struct sim *s, uint64_t master, const struct guard_envelope *env,
 			      const struct guard_verdict *v)
 {
@@ -800,7 +839,13 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		/* Every refusal is reported, REPLAY included: the fan-out never sends a sequence
 		 * below Subscribe.from_sequence (docs/fanout.md), so a replayed signal did not
 		 * come from the platform's normal resume. */
-		report_protection(s, e->master_id, &env, &v);
+		/* (the signal a re-sync was asked from comes back if the fan-out replays
+		 * instead: it was refused already, no second report) */
+		if (!(v.reason == GUARD_REASON_REPLAY && s->snap_asked[i] &&
+		      env.sequence == s->ask_from[i]))
+			report_protection(s, e->master_id, &env, &v);
+		if (v.reason == GUARD_REASON_TTL_EXPIRED)
+			resync_ask(s, i, env.sequence, v.age_ns);
 	}
 }
 
@@ -928,6 +973,7 @@ static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 		return 0;
 	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN) {
 		sub_snap_begin(&s->snap[i], sm->snapshot_begin);
+		s->snap_asked[i] = false;
 		s->snap_from[i] = (uint8_t)s->gs[i].st.state;
 		s->snap_open[i] = true;
 		if (s->gs[i].st.state == GUARD_STATE_SYNCED)
@@ -1405,7 +1451,10 @@ static void usage(FILE *o)
 		"                       into the account under the copy policy, then ResyncDone;\n"
 		"                       a snapshot refused (below, or incomplete) closes the\n"
 		"                       connection before any later signal of it is read, and the\n"
-		"                       EA asks again after 1 s, doubling to 30 s while refused\n"
+		"                       EA asks again after 1 s, doubling to 30 s while refused;\n"
+		"                       a signal refused as stale (over 300 ms old) makes the EA\n"
+		"                       subscribe again from it with snapshot (a re-sync; at most\n"
+		"                       once per 5 s per master)\n"
 		"  --snapshot-key HEX   the platform's Ed25519 public key (the fan-out logs it):\n"
 		"                       a snapshot whose SnapshotEnd.signature does not verify\n"
 		"                       with it is refused (nothing reconciled, said on stderr)\n"
@@ -2001,9 +2050,10 @@ int main(int argc, char **argv)
 		rc = 0; /* ran for --timeout as asked */
 	else if (g_o.expect == 0)
 		rc = 0;
-	uint64_t tot_snap_refused = 0, tot_resyncs = 0;
+	uint64_t tot_snap_refused = 0, tot_resyncs = 0, tot_asks = 0;
 	for (int i = 0; i < g_nsims; i++) {
 		tot_snap_refused += g_sims[i].snaps_refused;
+		tot_asks += g_sims[i].resync_asks;
 		tot_resyncs += g_sims[i].resyncs;
 		tot_exec += g_sims[i].executed;
 		tot_rej += g_sims[i].rejected;
@@ -2018,6 +2068,9 @@ int main(int argc, char **argv)
 	if (g_o.snap_pk != NULL)
 		fprintf(stderr, "decp-subscriber: snapshots reconciled %" PRIu64 ", refused (bad "
 			"signature) %" PRIu64 "\n", tot_resyncs, tot_snap_refused);
+	if (g_o.resync)
+		fprintf(stderr, "decp-subscriber: re-syncs asked after a stale signal %" PRIu64 "\n",
+			tot_asks);
 	if (g_o.forge_every != 0) {
 		uint64_t forged = 0, accepted = 0;
 		for (int i = 0; i < g_nsims; i++) {
