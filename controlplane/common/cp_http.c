@@ -155,7 +155,8 @@ size_t cp_http_error_reply(int status, const char *code, const char *message, co
 	if (bl < 0 || (size_t)bl >= sizeof(body))
 		return 0;
 	n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-		     "Content-Length: %d\r\nCache-Control: no-store\r\n%s%s%sConnection: close\r\n"
+		     "Content-Length: %d\r\nCache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n%s%s%sConnection: close\r\n"
 		     "\r\n%s", status, cp_http_reason(status), bl, allow ? "Allow: " : "",
 		     allow ? allow : "", allow ? "\r\n" : "", body);
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;

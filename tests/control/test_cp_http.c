@@ -108,6 +108,9 @@ static void test_reply(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "HTTP/1.1 405 Method Not Allowed\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Allow: GET, POST\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Connection: close\r\n"));
+	/* every reply's headers (docs/api.md), refusals of the head included */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Cache-Control: no-store\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Content-Type-Options: nosniff\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"code\":\"method_not_allowed\""));
 	CU_ASSERT_EQUAL(cp_http_error_reply(400, "x", "y", NULL, out, 10), 0);
 	CU_ASSERT_STRING_EQUAL(cp_http_reason(299), "Error");
