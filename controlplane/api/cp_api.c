@@ -700,8 +700,11 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 		c->pend = r.pend;   /* answered by api_finish() after its commit */
 	else
 		rc = reply_send(wsi, a, c, &r);
-	if (rc == 0 && c->st == C_STREAM)
-		a->streams[a->nstreams++] = wsi; /* room checked by the handler */
+	if (rc == 0 && c->st == C_STREAM) {
+		/* room checked by the handler */
+		a->stream_owner[a->nstreams] = r.admin ? 0 : r.subscriber;
+		a->streams[a->nstreams++] = wsi;
+	}
 	api_batch_kick(a);
 	return rc;
 }
@@ -884,6 +887,7 @@ static void on_closed(struct lws *wsi, struct api *a, struct conn *c)
 		for (unsigned int i = 0; i < a->nstreams; i++)
 			if (a->streams[i] == wsi) {
 				a->streams[i] = a->streams[--a->nstreams];
+				a->stream_owner[i] = a->stream_owner[a->nstreams];
 				break;
 			}
 	if (c->pend != NULL)

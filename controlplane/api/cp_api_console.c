@@ -313,10 +313,19 @@ void api_console_logout(struct api_req *r)
 void api_console_stream(struct api_req *r)
 {
 	struct api *a = r->api;
+	unsigned int mine = 0, subscribers = 0;
 
-	if (a->nstreams >= API_STREAMS_MAX) {
-		api_error(r, 429, "too_many_streams", "this api worker serves %d event streams "
-			  "already", API_STREAMS_MAX);
+	for (unsigned int i = 0; i < a->nstreams; i++) {
+		mine += a->stream_owner[i] == (r->admin ? 0 : r->subscriber);
+		subscribers += a->stream_owner[i] != 0;
+	}
+	/* one subscriber's streams never take them all, nor the operator's share */
+	if (a->nstreams >= API_STREAMS_MAX ||
+	    (!r->admin && (mine >= API_STREAMS_PER_SUBSCRIBER ||
+			   subscribers >= API_STREAMS_MAX - API_STREAMS_OPERATOR))) {
+		api_error(r, 429, "too_many_streams", "this api worker serves %u event streams "
+			  "(%u of them yours): at most %d, %d per subscriber", a->nstreams, mine,
+			  API_STREAMS_MAX, API_STREAMS_PER_SUBSCRIBER);
 		return;
 	}
 	if (!api_batch_primary_ready(a, true) || a->console_listen_session != a->pg.session) {

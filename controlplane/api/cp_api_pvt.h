@@ -135,6 +135,9 @@ struct api_lane {
 #define API_PG_GRACE_MS 250u
 
 #define API_STREAMS_MAX 64        /* console event streams per worker (429 beyond) */
+#define API_STREAMS_PER_SUBSCRIBER 4 /* of them one subscriber's (429 beyond) */
+#define API_STREAMS_OPERATOR 8    /* of them kept for the operator: subscribers' at most
+				   * API_STREAMS_MAX - this */
 #define API_STREAM_PUSH_MS 250    /* at most one change event per stream this often */
 #define API_STREAM_KA_S 15        /* a comment line this often keeps idle streams alive */
 
@@ -153,6 +156,7 @@ struct api {
 	/* the console's live updates (cp_api_console.c): Server-Sent Events streams of this
 	 * worker, told when decp_console is notified (at most every API_STREAM_PUSH_MS) */
 	struct lws *streams[API_STREAMS_MAX];
+	int64_t stream_owner[API_STREAMS_MAX]; /* subscriber id, 0: the operator */
 	unsigned int nstreams;
 	uint64_t console_listen_session; /* cp_pg.session that LISTENs decp_console */
 	bool console_changed;

@@ -160,6 +160,55 @@ static char *read_all(struct conn *c, size_t *len)
 	return b;
 }
 
+int api_stream_open(const struct api_env *e, const char *token, struct api_stream *s,
+		    unsigned int timeout_ms)
+{
+	struct conn c;
+	char req[512], b[4096] = "";
+	size_t n = 0;
+	int status = 0;
+	uint64_t end = now_ms() + timeout_ms;
+
+	s->fd = -1;
+	s->ssl = NULL;
+	if (conn_open(e, &c, timeout_ms) != 0)
+		return 0;
+	snprintf(req, sizeof(req), "GET /v1/console/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Authorization: Bearer %s\r\n\r\n", token);
+	if (send_all(&c, req, strlen(req)) != 0) {
+		conn_close(&c);
+		return 0;
+	}
+	while (n + 1 < sizeof(b) && strstr(b, "\r\n\r\n") == NULL && now_ms() < end) {
+		struct pollfd pf = {c.fd, POLLIN, 0};
+		ssize_t r;
+
+		b[n] = '\0';
+		if ((c.ssl == NULL || SSL_pending(c.ssl) == 0) && poll(&pf, 1, 100) <= 0)
+			continue;
+		r = c.ssl != NULL ? SSL_read(c.ssl, b + n, (int)(sizeof(b) - n - 1))
+				  : recv(c.fd, b + n, sizeof(b) - n - 1, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		b[n] = '\0';
+	}
+	b[n] = '\0';
+	sscanf(b, "HTTP/1.%*d %d", &status);
+	s->fd = c.fd;
+	s->ssl = c.ssl;
+	return status;
+}
+
+void api_stream_close(struct api_stream *s)
+{
+	struct conn c = {s->fd, s->ssl};
+
+	conn_close(&c);
+	s->fd = -1;
+	s->ssl = NULL;
+}
+
 int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,
 	     unsigned int timeout_ms, char *out, size_t outlen)
 {

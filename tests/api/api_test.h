@@ -85,6 +85,15 @@ void http_recv_many(struct http_sent *s, struct http_resp *out);
 
 /* Send raw bytes (possibly slowly: pause_ms between the two halves) and read the reply
  * until the server closes or timeout_ms passes. Returns the status line's code or 0. */
+/* A console event stream held open (GET /v1/console/stream with token): the reply's
+ * status once its head arrived (0: none within timeout_ms); api_stream_close ends it. */
+struct api_stream {
+	int fd;
+	void *ssl;
+};
+int api_stream_open(const struct api_env *e, const char *token, struct api_stream *s,
+		    unsigned int timeout_ms);
+void api_stream_close(struct api_stream *s);
 int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,
 	     unsigned int timeout_ms, char *out, size_t outlen);
 

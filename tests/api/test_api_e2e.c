@@ -1808,6 +1808,41 @@ static void scenario_http(struct api_env *e)
 		}
 		CHECK(logged, "the log has '%s' with the constraint", needle);
 	}
+
+	/* console event streams (docs/console.md): one subscriber holds at most 4 of a
+	 * worker's 64 and the operator's share stays free; a stream that ends frees its place */
+	{
+		struct world w;
+		struct api_stream st[6];
+		int got[6];
+
+		CHECK(world_make(e, &w) == 0, "streams: the world");
+		for (int i = 0; i < 5; i++)
+			got[i] = api_stream_open(e, w.tok_a, &st[i], 5000);
+		CHECK(got[0] == 200 && got[1] == 200 && got[2] == 200 && got[3] == 200 &&
+		      got[4] == 429, "streams: subscriber A's 5th of its own: %d (4 x 200: %d %d %d %d)",
+		      got[4], got[0], got[1], got[2], got[3]);
+		got[5] = api_stream_open(e, w.tok_b, &st[5], 5000);
+		CHECK(got[5] == 200, "streams: subscriber B still gets one (%d)", got[5]);
+		api_stream_close(&st[5]);
+		api_stream_close(&st[4]);
+		got[4] = api_stream_open(e, ADMIN, &st[4], 5000);
+		CHECK(got[4] == 200, "streams: the operator's (%d)", got[4]);
+		api_stream_close(&st[4]);
+		api_stream_close(&st[0]);
+		/* the closed one's place is given back once the worker saw it close */
+		got[0] = 0;
+		for (uint64_t end = now_ms() + 5000; got[0] != 200 && now_ms() < end;) {
+			got[0] = api_stream_open(e, w.tok_a, &st[0], 5000);
+			if (got[0] != 200) {
+				api_stream_close(&st[0]);
+				sleep_ms(50);
+			}
+		}
+		CHECK(got[0] == 200, "streams: A's place freed by a closed stream (%d)", got[0]);
+		for (int i = 0; i < 4; i++)
+			api_stream_close(&st[i]);
+	}
 }
 
 /* ------------------------------------------------------------------ replica (issue 24) */
