@@ -122,8 +122,11 @@ static bool margin_short(const struct guard_view *view, const struct guard_instr
 }
 
 /* Whose delay: see enum guard_attribution. A send stamp before the arrival stamp is
- * nonsense (clocks of one platform) and proves nothing: unspecified. */
-static uint32_t attribute(const struct guard_sub *sub, const struct guard_envelope *env)
+ * nonsense (clocks of one platform) and proves nothing: unspecified. Late is against the
+ * platform's promise, half the default TTL (250 ms), the rule the server checks a claim
+ * with (its delivery records, docs/api.md "Trust"), not against this subscriber's own TTL:
+ * with a shorter one an honest claim was refuted and scored. */
+static uint32_t attribute(const struct guard_envelope *env)
 {
 	int64_t send_age;
 
@@ -133,8 +136,8 @@ static uint32_t attribute(const struct guard_sub *sub, const struct guard_envelo
 	    __builtin_sub_overflow(env->fanout_send_ns, env->server_arrival_ns, &send_age) ||
 	    send_age < 0)
 		return GUARD_ATTRIBUTION_UNSPECIFIED;
-	return send_age > sub->ttl_ns / 2 ? GUARD_ATTRIBUTION_PLATFORM_LATE_SEND
-					  : GUARD_ATTRIBUTION_SUBSCRIBER;
+	return send_age > GUARD_TTL_DEFAULT_NS / 2 ? GUARD_ATTRIBUTION_PLATFORM_LATE_SEND
+						   : GUARD_ATTRIBUTION_SUBSCRIBER;
 }
 
 static bool commit(struct guard_sub *sub, const struct guard_envelope *env,
@@ -217,7 +220,7 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	/* 3 TTL (age computed for the report even after an earlier failure) */
 	if (ttl_expired(sub, clk, env, view, out) && !reason) {
 		reason = GUARD_REASON_TTL_EXPIRED;
-		out->attribution = attribute(sub, env);
+		out->attribution = attribute(env);
 	}
 	/* 4 Price, and before it the instrument it needs: an order adding exposure on an
 	 * instrument the registry does not know is refused for that, not as a deviation */

@@ -878,6 +878,27 @@ static void test_ttl_attribution(void)
 		CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED); /* refused, whoever's delay */
 		CU_ASSERT_EQUAL(v.attribution, c[i].want);
 	}
+	/* late is against the platform's 250 ms, whatever this subscriber's TTL: with 300 ms
+	 * a send 200 ms after arrival is the subscriber's (the server would refute a claim),
+	 * with 2 s one 300 ms after is the platform's */
+	{
+		static const struct {
+			int64_t ttl, arrival_ago, send_after;
+			uint32_t want;
+		} t[] = {{300, 400, 200, GUARD_ATTRIBUTION_SUBSCRIBER},
+			 {2000, 2500, 300, GUARD_ATTRIBUTION_PLATFORM_LATE_SEND}};
+
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			fresh();
+			sub.ttl_ns = t[i].ttl * ms;
+			gt_signal_buy(&s, &key, 1);
+			s.env.server_arrival_ns = GT_NOW - t[i].arrival_ago * ms;
+			s.env.fanout_send_ns = s.env.server_arrival_ns + t[i].send_after * ms;
+			v = check(&s);
+			CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
+			CU_ASSERT_EQUAL(v.attribution, t[i].want);
+		}
+	}
 	/* a fresh signal has no attribution; a forged stale one neither */
 	fresh();
 	gt_signal_buy(&s, &key, 1);
