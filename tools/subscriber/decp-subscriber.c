@@ -556,19 +556,23 @@ static void send_account(struct sim *s)
 	s->acct_sent_ns = now_ns();
 }
 
+static void send_subscribe(struct sim *s, uint64_t master, uint64_t from, bool snapshot)
+{
+	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
+	Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
+
+	sb.master_id = master;
+	sb.from_sequence = from;
+	sb.snapshot = snapshot;
+	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
+	cm.subscribe = &sb;
+	send_client(s, &cm);
+}
+
 static void send_subscribes(struct sim *s)
 {
-	for (int i = 0; i < s->nm; i++) {
-		Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
-		Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
-
-		sb.master_id = s->masters[i];
-		sb.from_sequence = guard_sub_next_sequence(&s->gs[i]);
-		sb.snapshot = g_o.resync;
-		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
-		cm.subscribe = &sb;
-		send_client(s, &cm);
-	}
+	for (int i = 0; i < s->nm; i++)
+		send_subscribe(s, s->masters[i], guard_sub_next_sequence(&s->gs[i]), g_o.resync);
 	s->subscribed = true;
 	send_account(s);
 }
@@ -587,8 +591,6 @@ static void send_subscribes(struct sim *s)
 #define RESYNC_ASK_AGAIN_NS (5 * INT64_C(1000000000))
 static void resync_ask(struct sim *s, int i, uint64_t from, int64_t age_ns)
 {
-	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
-	Decp__Subscribe sb = DECP__SUBSCRIBE__INIT;
 	int64_t t = local_ns();
 
 	if (!g_o.resync || s->snap_open[i] || age_ns < RESYNC_ASK_AGE_NS ||
@@ -598,12 +600,7 @@ static void resync_ask(struct sim *s, int i, uint64_t from, int64_t age_ns)
 	s->ask_from[i] = from;
 	s->ask_ns[i] = t;
 	s->resync_asks++;
-	sb.master_id = s->masters[i];
-	sb.from_sequence = from;
-	sb.snapshot = true;
-	cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
-	cm.subscribe = &sb;
-	send_client(s, &cm);
+	send_subscribe(s, s->masters[i], from, true);
 	if (g_log != NULL)
 		fprintf(g_log, "%d %" PRIu64 " resync-asked %" PRIu64 "\n", s->idx, s->masters[i], from);
 }
@@ -1043,6 +1040,36 @@ static void stall_end(lws_sorted_usec_list_t *sul)
 		lws_rx_flow_control(s->wsi, 1);
 }
 
+/* Error{CODE_RANGE}: the resume point of a master is no longer retained (docs/protocol.md:
+ * "range not retained: master=<id> from=<seq> first_available=<seq>"), and the replay
+ * ended there. What was trimmed can never come, so waiting (or asking again from the same
+ * point, as a reconnect would) leaves that master silent for good. Without --resync (with
+ * it the fan-out answers with a snapshot when it can) the EA goes on live: the guard
+ * leaves SYNCED (the signals from the resume point on are history it never gets), and
+ * Subscribe{from 0} makes the SyncEnd that follows continue it at the stream's end. Said
+ * on stderr: the account may differ from the master's by what was lost. */
+static void on_range_lost(struct sim *s, const char *msg)
+{
+	unsigned long long master, from, first;
+	int i;
+
+	if (sscanf(msg, "range not retained: master=%llu from=%llu first_available=%llu",
+		   &master, &from, &first) != 3)
+		return;
+	for (i = 0; i < s->nm && s->masters[i] != master; i++)
+		;
+	if (i == s->nm)
+		return;
+	if (s->gs[i].st.state == GUARD_STATE_SYNCED)
+		(void)guard_sub_set_state(&s->gs[i], GUARD_STATE_DEGRADED_GAP);
+	fprintf(stderr, "decp-subscriber: #%d master %llu: signals %llu..%llu no longer retained: "
+		"live from the stream's end; the account may differ from the master's by them\n",
+		s->idx, master, from, first > from ? first - 1 : from);
+	send_subscribe(s, master, 0, g_o.resync);
+	if (g_log != NULL)
+		fprintf(g_log, "%d %llu range-lost %llu\n", s->idx, master, from);
+}
+
 /* One message from the fan-out. Returns 0, or -1: close the connection now (a refused
  * snapshot: snapshot_refused). */
 static int on_server(struct sim *s, const uint8_t *p, size_t len)
@@ -1115,6 +1142,8 @@ static int on_server(struct sim *s, const uint8_t *p, size_t len)
 			sm->error->message ? sm->error->message : "");
 		if (g_log != NULL)
 			fprintf(g_log, "%d 0 error %d\n", s->idx, sm->error->code);
+		if (sm->error->code == DECP__ERROR__CODE__CODE_RANGE && sm->error->message != NULL)
+			on_range_lost(s, sm->error->message);
 		break;
 	default:
 		break;
