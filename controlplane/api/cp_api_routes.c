@@ -707,11 +707,21 @@ static void h_subscription_create(struct api_req *r)
 		snprintf(cols + cl, sizeof(cols) - cl, ", fee_pct");
 		snprintf(vals + vl, sizeof(vals) - vl, ", $%d::numeric", n);
 	}
-	char sql[640];
+	char sql[640], id[24];
 	snprintf(sql, sizeof(sql), "INSERT INTO subscriptions (master_id, subscriber_id%s)"
-		 " VALUES ($1, $2%s) RETURNING " API_SUB_COLS, cols, vals);
-	reply_one(r, 201, "subscription", sql, n, p);
+		 " VALUES ($1, $2%s) RETURNING id", cols, vals);
+	PGresult *res = api_q(r, sql, n, p);
 	free(policy);
+	if (res == NULL)
+		return;
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	/* The row as the statement left it: its AFTER INSERT triggers may have moved it on
+	 * from SYNCED (sql 0026: the subscriber owes money), which RETURNING, computed before
+	 * they run, would not show. */
+	const char *q[1] = {id};
+	reply_one(r, 201, "subscription", "SELECT " API_SUB_COLS " FROM subscriptions WHERE id = $1",
+		  1, q);
 }
 
 static void h_subscription_list(struct api_req *r)

@@ -7,7 +7,8 @@
  *               simulated days (trust_time_offset_s) recover to SYNCED; an admin
  *               suspension is never turned into PAUSED_TOXIC (database rules)
  *   money       seed HWM table through the API, ledger paging, LOCKED_NO_FUNDS on a fee
- *               the balance cannot cover and back to SYNCED on deposit
+ *               the balance cannot cover (and for a subscription made while owing) and
+ *               back to SYNCED on deposit
  *   authz       every endpoint: no token, wrong token, revoked token, another
  *               subscriber's token, a subscriber token on an operator endpoint
  *   badinput    malformed JSON, wrong types, huge and negative numbers, unknown reasons,
@@ -369,11 +370,29 @@ static void scenario_money(struct api_env *e)
 	      strcmp(jstr(&r, "balance_usd"), "0.00") == 0 &&
 	      strcmp(jstr(&r, "receivable_usd"), "50.00") == 0, "owes 50: %s", r.body);
 	http_free(&r);
+	/* Owing, A subscribes itself to another master (sql 0026): the new subscription starts
+	 * LOCKED_NO_FUNDS by 0016's rule, not SYNCED (which the fan-out would serve: copying
+	 * for free), and the deposit that pays the debt unlocks it with the other. */
+	long long m2 = post_id(e, "/v1/masters", "{\"name\":\"master-2\",\"ed25519_public_key\":"
+			       "\"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\"}",
+			       NULL, 0);
+	char body[96];
+	snprintf(body, sizeof(body), "{\"master_id\":%lld}", m2);
+	CHECK(http(e, "POST", "/v1/subscriptions", w.tok_a, body, &r) == 201 &&
+	      strcmp(jstr(&r, "state"), "LOCKED_NO_FUNDS") == 0 &&
+	      strcmp(jstr(&r, "state_reason"), "owes 50.00 (receivable)") == 0,
+	      "owing, a new subscription starts locked: %d %s", r.status, r.body);
+	long long s2 = jint(&r, "id");
+	http_free(&r);
+	CHECK(strcmp(sub_state(e, s2, &r), "LOCKED_NO_FUNDS") == 0, "and stays so: %s", r.body);
+	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
 	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":100}", &r) == 200 &&
 	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "deposit 100: %s", r.body);
 	http_free(&r);
 	CHECK(strcmp(sub_state(e, w.sa, &r), "SYNCED") == 0, "unlocked: %s", r.body);
+	http_free(&r);
+	CHECK(strcmp(sub_state(e, s2, &r), "SYNCED") == 0, "the new one unlocked: %s", r.body);
 	http_free(&r);
 	fee(e, w.sa, "2000", "NO_FEE", "0.00", "2000.00", "0.00");
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
@@ -404,7 +423,7 @@ static void scenario_money(struct api_env *e)
 	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscriptions?after=%lld", w.sa);
 	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200 &&
-	      json_array_size(json_object_get(r.json, "subscriptions")) == 1 &&
+	      json_array_size(json_object_get(r.json, "subscriptions")) == 2 &&
 	      json_is_null(json_object_get(r.json, "next_after")), "page 2: %s", r.body);
 	http_free(&r);
 }

@@ -156,6 +156,27 @@ static void test_resume_owing(void)
 				 " subscriptions_resume_relock", 0));
 }
 
+/* Owing, a new subscription starts LOCKED_NO_FUNDS (migration 0026: 0016's function AFTER
+ * INSERT, so the same predicate and reason); paying the debt unlocks it with the others. */
+static void test_subscribe_owing(void)
+{
+	char m[32], m2[32], s[32], sub[32], sub2[32], v[128];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_master(m2, sizeof(m2)) &&
+			new_subscriber(s, sizeof(s)) && subscribe(m, s, sub, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '10.00')", 1, s));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT outcome FROM charge_performance_fee($1, '1000.00')", 1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "RECEIVABLE");
+	CU_ASSERT_FATAL(subscribe(m2, s, sub2, sizeof(sub2)));
+	CU_ASSERT_STRING_EQUAL(one("SELECT concat_ws(' ', state, state_reason) FROM subscriptions"
+				   " WHERE id = $1", sub2), "LOCKED_NO_FUNDS owes 190.00 (receivable)");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '200.00')", 1, s));
+	CU_ASSERT_STRING_EQUAL(one("SELECT state FROM subscriptions WHERE id = $1", sub2), "SYNCED");
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE subscriptions DISABLE TRIGGER"
+				 " subscriptions_start_relock", 0));
+}
+
 /* cancel -> settled once; a new subscription continues from the settled HWM */
 static void test_settlement_and_continuation(void)
 {
@@ -224,13 +245,14 @@ static void test_settlement_and_continuation(void)
 			       "RECEIVABLE -0.01 99.99 1600.00 2100.00");
 	CU_ASSERT_STRING_EQUAL(one("SELECT settled_at IS NOT NULL FROM subscriptions WHERE id = $1",
 				   sub2), "t");
-	/* and the third subscription starts there, owing 99.99: LOCKED until paid? It
-	 * starts SYNCED (the seed's only entry state); the next debit or a zero-balance
-	 * sync locks it. */
+	/* and the third subscription starts there, owing 99.99: it enters SYNCED (the
+	 * seed's only entry state) and goes on to LOCKED_NO_FUNDS in the same statement
+	 * (0026), until the deposit that pays the debt */
 	CU_ASSERT_FATAL(subscribe(m, s, sub3, sizeof(sub3)));
-	CU_ASSERT_STRING_EQUAL(one(SUB, sub3), "SYNCED 2100.00 2100.00");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub3), "LOCKED_NO_FUNDS 2100.00 2100.00");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '100.00')", 1, s));
 	CU_ASSERT_STRING_EQUAL(v, "0.01");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub3), "SYNCED 2100.00 2100.00");
 	CU_ASSERT_STRING_EQUAL(one(WALLET, s), "0.01 0.00 420.00 9");
 	/* the application cannot set the carried values itself */
 	CU_ASSERT(sqltest_expect(app, "42501",
@@ -355,6 +377,7 @@ int main(void)
 		{"fee_pct refused not rounded; sub-cent fee writes nothing", test_exact_fee_rules},
 		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
 		{"back to SYNCED while owing: LOCKED_NO_FUNDS until paid", test_resume_owing},
+		{"subscribing while owing: LOCKED_NO_FUNDS until paid", test_subscribe_owing},
 	};
 
 	return sqltest_main("money_scenarios", suite_init, suite_clean, cases,
