@@ -12,7 +12,8 @@
  *   authz       every endpoint: no token, wrong token, revoked token, another
  *               subscriber's token, a subscriber token on an operator endpoint
  *   badinput    malformed JSON, wrong types, huge and negative numbers, unknown reasons,
- *               oversize bodies, SQL metacharacters, slow clients: 4xx, nothing stored,
+ *               oversize bodies, SQL metacharacters, token expiries that are not an RFC
+ *               3339 time in the future, slow clients: 4xx, nothing stored,
  *               the server keeps serving and never answers 5xx
  *   prometheus  a real Prometheus scrapes /metrics (with a posix dataplane running);
  *               its HTTP API returns our ingest counter
@@ -695,6 +696,57 @@ static void badinput_framing(struct api_env *e, const struct world *w)
 	CHECK(stored_rows(e) == rows, "refused framing stored nothing");
 }
 
+/*
+ * A token's expires_at (sql 0027): only an RFC 3339 time in the future, 422 for anything
+ * else PostgreSQL would have taken ('infinity' answered 201, then every request with the
+ * token 500); a token whose row holds 'infinity' anyway (the check dropped, as an older
+ * row or another writer could have it) is still served, not 500.
+ */
+static void badinput_expiry(struct api_env *e, const struct world *w)
+{
+	static const char *const bad[] = {"infinity", "-infinity", "Infinity", "epoch", "tomorrow",
+		"2001-01-01T00:00:00Z", "2030-02-30T00:00:00Z", "2030-01-01", "2030-01-01T24:00:00Z",
+		"2030-01-01T00:00:60Z", "2030-01-01T00:00:00", "2030-01-01T00:00:00+2:00",
+		" 2030-01-01T00:00:00Z", "2030-01-01T00:00:00.Z", "2030-01-01T00:00:00Zx"};
+	char p_sub[96], p_lic[96], body[256], path[96];
+	struct http_resp r;
+
+	snprintf(p_sub, sizeof(p_sub), "/v1/subscribers/%lld/tokens", w->sub_a);
+	snprintf(p_lic, sizeof(p_lic), "/v1/masters/%lld/license-tokens", w->master);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"expires_at\":\"%s\"}", bad[i]);
+		CHECK(http(e, "POST", p_sub, ADMIN, body, &r) == 422 &&
+		      strcmp(jstr(&r, "code"), "invalid_value") == 0, "expires_at %s: %d %s", bad[i],
+		      r.status, r.body ? r.body : "");
+		http_free(&r);
+		expect(e, "POST", p_lic, ADMIN, body, 422);
+	}
+	CHECK(db_count(e, "SELECT count(*) FROM subscriber_tokens WHERE NOT isfinite(expires_at)")
+	      == 0, "no infinite expiry stored");
+	/* a good one, with an offset and a fraction: stored as that instant, and it works */
+	char tok[80] = "";
+	long long id = post_id(e, p_sub, "{\"expires_at\":\"2099-12-31T23:30:00.25-01:30\"}",
+			       tok, sizeof(tok));
+	snprintf(body, sizeof(body), "SELECT count(*) FROM subscriber_tokens WHERE id = %lld AND"
+		 " expires_at = '2100-01-01T01:00:00.25Z'", id);
+	CHECK(id > 0 && db_count(e, body) == 1, "a future expiry in RFC 3339 accepted as sent");
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld", w->sub_a);
+	CHECK(http(e, "GET", path, tok, NULL, &r) == 200, "its token works: %d", r.status);
+	http_free(&r);
+	/* 'infinity' in a row all the same: the lookup reads it as the far future */
+	snprintf(body, sizeof(body), "ALTER TABLE subscriber_tokens DROP CONSTRAINT IF EXISTS"
+		 " subscriber_tokens_expires_at_finite; INSERT INTO subscriber_tokens (subscriber_id,"
+		 " token_sha256, expires_at) VALUES (%lld, sha256('tok-infinity'), 'infinity')",
+		 w->sub_a);
+	PGresult *q = PQexec(e->db, body);
+	CHECK(PQresultStatus(q) == PGRES_COMMAND_OK, "infinite row: %s", PQerrorMessage(e->db));
+	PQclear(q);
+	CHECK(http(e, "GET", path, "tok-infinity", NULL, &r) == 200,
+	      "a token expiring at infinity is served, not 500: %d %s", r.status,
+	      r.body ? r.body : "");
+	http_free(&r);
+}
+
 static void scenario_badinput(struct api_env *e)
 {
 	struct world w;
@@ -851,6 +903,7 @@ static void scenario_badinput(struct api_env *e)
 	CHECK(db_count(e, "SELECT count(*) FROM masters") == 1, "masters intact");
 
 	badinput_framing(e, &w);
+	badinput_expiry(e, &w);
 
 	/* Other methods, unknown paths, bad ids. */
 	expect(e, "DELETE", p_sub, ADMIN, NULL, 405);
