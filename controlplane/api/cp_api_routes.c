@@ -727,7 +727,8 @@ static void h_subtoken_revoke(struct api_req *r)
 /* ------------------------------------------------------------------ subscriptions */
 
 /* POST {master_id, subscriber_id?, copy_policy?, fee_pct?}. A subscriber subscribes
- * itself; fee_pct is the operator's. The policy is checked by copy_policy_is_valid(). */
+ * itself; fee_pct is the operator's (absent: the database continues the pair's last one,
+ * else 20.00; sql 0028). The policy is checked by copy_policy_is_valid(). */
 static void h_subscription_create(struct api_req *r)
 {
 	static const char *const keys[] = {"master_id", "subscriber_id", "copy_policy", "fee_pct",
@@ -787,8 +788,8 @@ static void h_subscription_create(struct api_req *r)
 	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	/* The row as the statement left it: its AFTER INSERT triggers may have moved it on
-	 * from SYNCED (sql 0026: the subscriber owes money), which RETURNING, computed before
-	 * they run, would not show. */
+	 * from SYNCED (sql 0028: a continued trust score below 50; 0026: the subscriber owes
+	 * money), which RETURNING, computed before they run, would not show. */
 	const char *q[1] = {id};
 	reply_one(r, 201, "subscription", "SELECT " API_SUB_COLS " FROM subscriptions WHERE id = $1",
 		  1, q);

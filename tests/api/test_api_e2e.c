@@ -5,7 +5,9 @@
  *
  *   trust       seed trust example (65, not paused); incidents pause (alert line, metric);
  *               simulated days (trust_time_offset_s) recover to SYNCED; an admin
- *               suspension is never turned into PAUSED_TOXIC (database rules)
+ *               suspension is never turned into PAUSED_TOXIC (database rules); cancel +
+ *               subscribe again keeps the fee, the score and its record (a score below
+ *               50 starts PAUSED_TOXIC)
  *   money       seed HWM table through the API, ledger paging, LOCKED_NO_FUNDS on a fee
  *               the balance cannot cover (and for a subscription made while owing) and
  *               back to SYNCED on deposit
@@ -144,6 +146,85 @@ static void alerts_check(struct api_env *e, const struct world *w)
 	http_free(&r);
 }
 
+/* POST /v1/subscriptions for master with token tok and body extra fields; *r the reply. */
+static int subscribe_as(struct api_env *e, const char *tok, long long master,
+			const char *extra, struct http_resp *r)
+{
+	char body[160];
+	snprintf(body, sizeof(body), "{\"master_id\":%lld%s}", master, extra);
+	return http(e, "POST", "/v1/subscriptions", tok, body, r);
+}
+
+/*
+ * Cancel + subscribe again continues the pair's fee and trust (sql 0028), as it did its
+ * HWM and profit (0011): the operator's fee_pct (unless the operator sets another on the
+ * create), the score, the incident counters and quiet_since; a carried score below 50
+ * starts PAUSED_TOXIC. Before, the new subscription had fee_pct 20.00 and score 100.
+ */
+static void trust_continuation(struct api_env *e, const struct world *w)
+{
+	struct http_resp r;
+	char path[96], tok[80], body[160], quiet[64];
+	long long sub_c = post_id(e, "/v1/subscribers", "{\"name\":\"carol\"}", NULL, 0);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", sub_c);
+	post_id(e, path, "{}", tok, sizeof(tok));
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,"
+		 "\"fee_pct\":\"50.00\"}", w->master, sub_c);
+	long long c1 = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	CHECK(post_events(e, tok, c1, "TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,"
+			  "TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED") == 202,
+	      "C: 9 TTL_EXPIRED");
+	CHECK(trust_wait(e, c1, 55, &r) == 0 && strcmp(jstr(&r, "state"), "SYNCED") == 0,
+	      "C scores 55, still SYNCED: %s", r.body ? r.body : "");
+	snprintf(quiet, sizeof(quiet), "%s", jstr(&r, "quiet_since"));
+	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/cancel", c1);
+	CHECK(http(e, "POST", path, tok, NULL, &r) == 200, "C cancels: %s", r.body);
+	http_free(&r);
+	/* subscribing again: the operator's 50.00 and the score 55 with its history */
+	CHECK(subscribe_as(e, tok, w->master, "", &r) == 201 &&
+	      strcmp(jstr(&r, "fee_pct"), "50.00") == 0 && jint(&r, "trust_score") == 55 &&
+	      strcmp(jstr(&r, "state"), "SYNCED") == 0,
+	      "C again: fee 50.00, score 55, SYNCED: %d %s", r.status, r.body);
+	long long c2 = jint(&r, "id");
+	http_free(&r);
+	CHECK(trust_wait(e, c2, 55, &r) == 0 && jint(&r, "incidents") == 9 &&
+	      strcmp(jstr(&r, "quiet_since"), quiet) == 0,
+	      "its trust record: 9 incidents, quiet since %s: %s", quiet, r.body ? r.body : "");
+	http_free(&r);
+	/* the operator may set another fee on the create: that one, the score still carried */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/cancel", c2);
+	CHECK(http(e, "POST", path, tok, NULL, &r) == 200, "C cancels again");
+	http_free(&r);
+	snprintf(body, sizeof(body), ",\"subscriber_id\":%lld,\"fee_pct\":\"30.00\"", sub_c);
+	CHECK(subscribe_as(e, ADMIN, w->master, body, &r) == 201 &&
+	      strcmp(jstr(&r, "fee_pct"), "30.00") == 0 && jint(&r, "trust_score") == 55,
+	      "the operator's new fee 30.00, score 55: %s", r.body);
+	long long c3 = jint(&r, "id");
+	http_free(&r);
+	/* Cancelled below 50 before the trust role acted on it (after an operator's resume or
+	 * a deposit, before the next tick; set here in one transaction, so no tick sees it):
+	 * subscribing again starts PAUSED_TOXIC, and the tick does not resume it. */
+	snprintf(body, sizeof(body), "BEGIN; UPDATE subscriptions SET trust_score = 30 WHERE"
+		 " id = %lld; SELECT subscription_cancel(%lld); COMMIT", c3, c3);
+	PGresult *q = PQexec(e->db, body);
+	CHECK(PQresultStatus(q) == PGRES_COMMAND_OK, "C cancelled at 30: %s",
+	      PQerrorMessage(e->db));
+	PQclear(q);
+	snprintf(body, sizeof(body), "trust score 30 < 50 (carried over from subscription %lld)",
+		 c3);
+	CHECK(subscribe_as(e, tok, w->master, "", &r) == 201 &&
+	      strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0 && jint(&r, "trust_score") == 30 &&
+	      strcmp(jstr(&r, "state_reason"), body) == 0 &&
+	      strcmp(jstr(&r, "fee_pct"), "30.00") == 0,
+	      "C again at 30: PAUSED_TOXIC, '%s', fee 30.00: %d %s", body, r.status, r.body);
+	long long c4 = jint(&r, "id");
+	http_free(&r);
+	sleep_ms(2500); /* two ticks (trust_tick_s = 1) */
+	CHECK(strcmp(sub_state(e, c4, &r), "PAUSED_TOXIC") == 0, "still paused: %s", r.body);
+	http_free(&r);
+}
+
 static void scenario_trust(struct api_env *e)
 {
 	struct world w;
@@ -219,6 +300,7 @@ static void scenario_trust(struct api_env *e)
 	CHECK(db_count(e, "SELECT sum(auto_pauses) FROM subscription_trust") == 2,
 	      "two auto-pauses recorded (A by an event, B by the tick)");
 	alerts_check(e, &w);
+	trust_continuation(e, &w);
 }
 
 /* ------------------------------------------------------------------ money */

@@ -369,6 +369,56 @@ static void test_profit_from_executions(void)
 				   "2026-12-04 10:00+00"), "2026-12-07 00:00 Mon");
 }
 
+/* Cancel + subscribe again continues the fee and the trust record (migration 0028): the
+ * last fee unless the insert names one, the lower score, the subscription_trust row; a
+ * score below 50 starts PAUSED_TOXIC. */
+static void test_continuation_fee_trust(void)
+{
+	char m[32], s[32], sub[32], sub2[32], sub3[32], sub4[32], v[160];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_subscriber(s, sizeof(s)));
+	CU_ASSERT_FATAL(sqltest_value(app, sub, sizeof(sub), "INSERT INTO subscriptions"
+				      " (master_id, subscriber_id, fee_pct) VALUES ($1, $2, '50.00')"
+				      " RETURNING id", 2, m, s));
+	/* the trust role's statements, as the application: score 55 after 9 incidents */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET trust_score = 55 WHERE id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "", "INSERT INTO subscription_trust (subscription_id,"
+				 " quiet_since, incidents, executions, auto_pauses, credited_sequence)"
+				 " VALUES ($1, '2026-01-02Z', 9, 4, 1, 77)", 1, sub));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT subscription_cancel($1)", 1, sub));
+	CU_ASSERT(sqltest_value(app, sub2, sizeof(sub2), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id) VALUES ($1, $2) RETURNING id", 2, m, s));
+#define CONT "SELECT concat_ws(' ', s.state, s.fee_pct, s.trust_score, t.quiet_since =" \
+	" '2026-01-02Z', t.incidents, t.executions, t.auto_pauses, t.credited_sequence)" \
+	" FROM subscriptions s LEFT JOIN subscription_trust t ON t.subscription_id = s.id" \
+	" WHERE s.id = $1"
+	CU_ASSERT_STRING_EQUAL(one(CONT, sub2), "SYNCED 50.00 55 t 9 4 1 77");
+	/* a fee named on the insert (the operator's) wins; the score cannot be raised */
+	CU_ASSERT(sqltest_expect(app, "", "SELECT subscription_cancel($1)", 1, sub2));
+	CU_ASSERT(sqltest_value(app, sub3, sizeof(sub3), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id, fee_pct, trust_score) VALUES ($1, $2, '30.00', 100)"
+				" RETURNING id", 2, m, s));
+	CU_ASSERT_STRING_EQUAL(one(CONT, sub3), "SYNCED 30.00 55 t 9 4 1 77");
+	/* below 50 when cancelled: the next one starts PAUSED_TOXIC, with the fee 30.00 */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET trust_score = 45 WHERE id = $1",
+				 1, sub3));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT subscription_cancel($1)", 1, sub3));
+	CU_ASSERT(sqltest_value(app, sub4, sizeof(sub4), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id) VALUES ($1, $2) RETURNING id", 2, m, s));
+	CU_ASSERT_STRING_EQUAL(one(CONT, sub4), "PAUSED_TOXIC 30.00 45 t 9 4 1 77");
+	snprintf(v, sizeof(v), "trust score 45 < 50 (carried over from subscription %s)", sub3);
+	CU_ASSERT_STRING_EQUAL(one("SELECT state_reason FROM subscriptions WHERE id = $1", sub4), v);
+	/* a new pair: no history, the default fee, 100 */
+	CU_ASSERT(new_subscriber(s, sizeof(s)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id) VALUES ($1, $2) RETURNING id", 2, m, s));
+	CU_ASSERT_STRING_EQUAL(one(CONT, v), "SYNCED 20.00 100");
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE subscriptions DISABLE TRIGGER"
+				 " subscriptions_continue_trust", 0));
+#undef CONT
+}
+
 int main(void)
 {
 	static const struct sqltest_case cases[] = {
@@ -378,6 +428,7 @@ int main(void)
 		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
 		{"back to SYNCED while owing: LOCKED_NO_FUNDS until paid", test_resume_owing},
 		{"subscribing while owing: LOCKED_NO_FUNDS until paid", test_subscribe_owing},
+		{"cancel + subscribe again: fee and trust continue", test_continuation_fee_trust},
 	};
 
 	return sqltest_main("money_scenarios", suite_init, suite_clean, cases,
