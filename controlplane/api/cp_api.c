@@ -372,9 +372,12 @@ static struct api_auth_entry *auth_slot(struct api *a, const uint8_t h[32])
 	return &a->auth[k % API_AUTH_SLOTS];
 }
 
+/* The expiry in Unix microseconds, clamped to int64: a time beyond it ('infinity', refused
+ * by sql 0027's check but still possible in a row written around it) reads as the far
+ * future, never as a failed cast that would answer every request with the token 500. */
 static const char token_sql[] =
-	"SELECT t.subscriber_id, coalesce((extract(epoch FROM t.expires_at)"
-	" * 1000000)::bigint, 9223372036854775807) FROM subscriber_tokens t"
+	"SELECT t.subscriber_id, coalesce(least(extract(epoch FROM t.expires_at) * 1000000,"
+	" 9223372036854775807)::bigint, 9223372036854775807) FROM subscriber_tokens t"
 	" JOIN subscribers s ON s.id = t.subscriber_id"
 	" WHERE t.token_sha256 = $1::bytea AND t.revoked_at IS NULL"
 	" AND (t.expires_at IS NULL OR t.expires_at > now()) AND s.disabled_at IS NULL";

@@ -161,6 +161,76 @@ static int get_num(struct api_req *r, json_t *o, const char *key, double lo, dou
 	return 0;
 }
 
+/* n decimal digits at p (no sign, no space) into *v; false at the first other byte. */
+static bool dec_digits(const char *p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		*v = *v * 10 + (p[i] - '0');
+	}
+	return true;
+}
+
+/*
+ * Seconds since the epoch of an RFC 3339 date-time (section 5.6: "2027-12-31T00:00:00Z",
+ * "2027-12-31 02:00:00.5+02:00"; 'T', 't' or a space; 'Z', 'z' or a numeric offset; 1..9
+ * fraction digits, ignored), a date and time that exist (no 2027-02-30, no second 60).
+ * -1 for anything else. Each byte is read only after the ones before it were found to be
+ * what they must be, so a short string is never read past its end.
+ */
+static int64_t rfc3339_seconds(const char *s)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	if (!dec_digits(s, 4, &y) || s[4] != '-' || !dec_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !dec_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !dec_digits(s + 11, 2, &h) || s[13] != ':' || !dec_digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !dec_digits(s + 17, 2, &sec))
+		return -1;
+	const char *p = s + 19;
+	if (*p == '.') {
+		size_t n = strspn(p + 1, "0123456789");
+		if (n < 1 || n > 9)
+			return -1;
+		p += 1 + n;
+	}
+	if ((*p == '+' || *p == '-') && dec_digits(p + 1, 2, &oh) && p[3] == ':' &&
+	    dec_digits(p + 4, 2, &om) && p[6] == '\0' && oh <= 23 && om <= 59)
+		sign = *p == '+' ? 1 : -1;
+	else if (!((*p == 'Z' || *p == 'z') && p[1] == '\0'))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+			.tm_min = mi, .tm_sec = sec};
+	time_t t = timegm(&tm);
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1) /* timegm moved 02-30 into March */
+		return -1;
+	return (int64_t)t - sign * (oh * 3600 + om * 60);
+}
+
+/*
+ * An optional expiry: an RFC 3339 date-time (rfc3339_seconds) later than now; *out the text
+ * as sent (PostgreSQL reads RFC 3339 the same way), NULL when absent. PostgreSQL's
+ * timestamptz would take much more ('infinity', 'epoch', 'tomorrow', a date alone), and
+ * an infinite expires_at broke every reader that turns it into microseconds (sql 0027).
+ * 0 or -EINVAL (422 set).
+ */
+static int get_expiry(struct api_req *r, json_t *o, const char *key, const char **out)
+{
+	int rc = get_text(r, o, key, false, 64, out);
+	if (rc != 0 || *out == NULL)
+		return rc;
+	int64_t t = rfc3339_seconds(*out);
+	if (t < 0 || t <= (int64_t)time(NULL)) {
+		api_error(r, 422, "invalid_value", "'%s' must be a time in the future in RFC 3339"
+			  " form, like \"2027-12-31T00:00:00Z\"", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
@@ -554,7 +624,7 @@ static void token_create(struct api_req *r, const char *table, const char *owner
 	char owner[24], tok[65], hash[67], sql[512];
 	if (only_keys(r, r->body, keys) ||
 	    get_text(r, r->body, "label", false, LABEL_MAX_LEN, &label) ||
-	    get_text(r, r->body, "expires_at", false, 64, &exp))
+	    get_expiry(r, r->body, "expires_at", &exp))
 		return;
 	if (new_token(tok, hash) != 0) {
 		api_error(r, 500, "internal", "no randomness");
@@ -657,7 +727,8 @@ static void h_subtoken_revoke(struct api_req *r)
 /* ------------------------------------------------------------------ subscriptions */
 
 /* POST {master_id, subscriber_id?, copy_policy?, fee_pct?}. A subscriber subscribes
- * itself; fee_pct is the operator's. The policy is checked by copy_policy_is_valid(). */
+ * itself; fee_pct is the operator's (absent: the database continues the pair's last one,
+ * else 20.00; sql 0028). The policy is checked by copy_policy_is_valid(). */
 static void h_subscription_create(struct api_req *r)
 {
 	static const char *const keys[] = {"master_id", "subscriber_id", "copy_policy", "fee_pct",
@@ -707,11 +778,21 @@ static void h_subscription_create(struct api_req *r)
 		snprintf(cols + cl, sizeof(cols) - cl, ", fee_pct");
 		snprintf(vals + vl, sizeof(vals) - vl, ", $%d::numeric", n);
 	}
-	char sql[640];
+	char sql[640], id[24];
 	snprintf(sql, sizeof(sql), "INSERT INTO subscriptions (master_id, subscriber_id%s)"
-		 " VALUES ($1, $2%s) RETURNING " API_SUB_COLS, cols, vals);
-	reply_one(r, 201, "subscription", sql, n, p);
+		 " VALUES ($1, $2%s) RETURNING id", cols, vals);
+	PGresult *res = api_q(r, sql, n, p);
 	free(policy);
+	if (res == NULL)
+		return;
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	/* The row as the statement left it: its AFTER INSERT triggers may have moved it on
+	 * from SYNCED (sql 0028: a continued trust score below 50; 0026: the subscriber owes
+	 * money), which RETURNING, computed before they run, would not show. */
+	const char *q[1] = {id};
+	reply_one(r, 201, "subscription", "SELECT " API_SUB_COLS " FROM subscriptions WHERE id = $1",
+		  1, q);
 }
 
 static void h_subscription_list(struct api_req *r)

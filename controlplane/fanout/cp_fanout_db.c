@@ -282,8 +282,12 @@ int cp_fo_auth_read(struct cp_fanout *f, PGconn *c, struct cp_fo_auth_tok **toks
 	if (toks != NULL) {
 		*toks = NULL;
 		*ntoks = 0;
+		/* the expiry clamped to int64 (a non-finite one, refused since sql 0027, reads
+		 * as the far future): one failed cast would fail the whole list, every
+		 * subscriber's new tokens refused and a restarted fan-out never ready */
 		r = PQexec(c, "SELECT encode(t.token_sha256, 'hex'), t.id, t.subscriber_id,"
-			   " coalesce((extract(epoch FROM t.expires_at) * 1000000)::bigint, 0)"
+			   " coalesce(least(extract(epoch FROM t.expires_at) * 1000000,"
+			   " 9223372036854775807)::bigint, 0)"
 			   " FROM subscriber_tokens t JOIN subscribers s ON s.id = t.subscriber_id"
 			   " WHERE t.revoked_at IS NULL AND s.disabled_at IS NULL"
 			   " AND (t.expires_at IS NULL OR t.expires_at > now())");

@@ -5,13 +5,17 @@
  *
  *   trust       seed trust example (65, not paused); incidents pause (alert line, metric);
  *               simulated days (trust_time_offset_s) recover to SYNCED; an admin
- *               suspension is never turned into PAUSED_TOXIC (database rules)
+ *               suspension is never turned into PAUSED_TOXIC (database rules); cancel +
+ *               subscribe again keeps the fee, the score and its record (a score below
+ *               50 starts PAUSED_TOXIC)
  *   money       seed HWM table through the API, ledger paging, LOCKED_NO_FUNDS on a fee
- *               the balance cannot cover and back to SYNCED on deposit
+ *               the balance cannot cover (and for a subscription made while owing) and
+ *               back to SYNCED on deposit
  *   authz       every endpoint: no token, wrong token, revoked token, another
  *               subscriber's token, a subscriber token on an operator endpoint
  *   badinput    malformed JSON, wrong types, huge and negative numbers, unknown reasons,
- *               oversize bodies, SQL metacharacters, slow clients: 4xx, nothing stored,
+ *               oversize bodies, SQL metacharacters, token expiries that are not an RFC
+ *               3339 time in the future, slow clients: 4xx, nothing stored,
  *               the server keeps serving and never answers 5xx
  *   prometheus  a real Prometheus scrapes /metrics (with a posix dataplane running);
  *               its HTTP API returns our ingest counter
@@ -142,6 +146,85 @@ static void alerts_check(struct api_env *e, const struct world *w)
 	http_free(&r);
 }
 
+/* POST /v1/subscriptions for master with token tok and body extra fields; *r the reply. */
+static int subscribe_as(struct api_env *e, const char *tok, long long master,
+			const char *extra, struct http_resp *r)
+{
+	char body[160];
+	snprintf(body, sizeof(body), "{\"master_id\":%lld%s}", master, extra);
+	return http(e, "POST", "/v1/subscriptions", tok, body, r);
+}
+
+/*
+ * Cancel + subscribe again continues the pair's fee and trust (sql 0028), as it did its
+ * HWM and profit (0011): the operator's fee_pct (unless the operator sets another on the
+ * create), the score, the incident counters and quiet_since; a carried score below 50
+ * starts PAUSED_TOXIC. Before, the new subscription had fee_pct 20.00 and score 100.
+ */
+static void trust_continuation(struct api_env *e, const struct world *w)
+{
+	struct http_resp r;
+	char path[96], tok[80], body[160], quiet[64];
+	long long sub_c = post_id(e, "/v1/subscribers", "{\"name\":\"carol\"}", NULL, 0);
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", sub_c);
+	post_id(e, path, "{}", tok, sizeof(tok));
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld,"
+		 "\"fee_pct\":\"50.00\"}", w->master, sub_c);
+	long long c1 = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	CHECK(post_events(e, tok, c1, "TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,"
+			  "TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED,TTL_EXPIRED") == 202,
+	      "C: 9 TTL_EXPIRED");
+	CHECK(trust_wait(e, c1, 55, &r) == 0 && strcmp(jstr(&r, "state"), "SYNCED") == 0,
+	      "C scores 55, still SYNCED: %s", r.body ? r.body : "");
+	snprintf(quiet, sizeof(quiet), "%s", jstr(&r, "quiet_since"));
+	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/cancel", c1);
+	CHECK(http(e, "POST", path, tok, NULL, &r) == 200, "C cancels: %s", r.body);
+	http_free(&r);
+	/* subscribing again: the operator's 50.00 and the score 55 with its history */
+	CHECK(subscribe_as(e, tok, w->master, "", &r) == 201 &&
+	      strcmp(jstr(&r, "fee_pct"), "50.00") == 0 && jint(&r, "trust_score") == 55 &&
+	      strcmp(jstr(&r, "state"), "SYNCED") == 0,
+	      "C again: fee 50.00, score 55, SYNCED: %d %s", r.status, r.body);
+	long long c2 = jint(&r, "id");
+	http_free(&r);
+	CHECK(trust_wait(e, c2, 55, &r) == 0 && jint(&r, "incidents") == 9 &&
+	      strcmp(jstr(&r, "quiet_since"), quiet) == 0,
+	      "its trust record: 9 incidents, quiet since %s: %s", quiet, r.body ? r.body : "");
+	http_free(&r);
+	/* the operator may set another fee on the create: that one, the score still carried */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/cancel", c2);
+	CHECK(http(e, "POST", path, tok, NULL, &r) == 200, "C cancels again");
+	http_free(&r);
+	snprintf(body, sizeof(body), ",\"subscriber_id\":%lld,\"fee_pct\":\"30.00\"", sub_c);
+	CHECK(subscribe_as(e, ADMIN, w->master, body, &r) == 201 &&
+	      strcmp(jstr(&r, "fee_pct"), "30.00") == 0 && jint(&r, "trust_score") == 55,
+	      "the operator's new fee 30.00, score 55: %s", r.body);
+	long long c3 = jint(&r, "id");
+	http_free(&r);
+	/* Cancelled below 50 before the trust role acted on it (after an operator's resume or
+	 * a deposit, before the next tick; set here in one transaction, so no tick sees it):
+	 * subscribing again starts PAUSED_TOXIC, and the tick does not resume it. */
+	snprintf(body, sizeof(body), "BEGIN; UPDATE subscriptions SET trust_score = 30 WHERE"
+		 " id = %lld; SELECT subscription_cancel(%lld); COMMIT", c3, c3);
+	PGresult *q = PQexec(e->db, body);
+	CHECK(PQresultStatus(q) == PGRES_COMMAND_OK, "C cancelled at 30: %s",
+	      PQerrorMessage(e->db));
+	PQclear(q);
+	snprintf(body, sizeof(body), "trust score 30 < 50 (carried over from subscription %lld)",
+		 c3);
+	CHECK(subscribe_as(e, tok, w->master, "", &r) == 201 &&
+	      strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0 && jint(&r, "trust_score") == 30 &&
+	      strcmp(jstr(&r, "state_reason"), body) == 0 &&
+	      strcmp(jstr(&r, "fee_pct"), "30.00") == 0,
+	      "C again at 30: PAUSED_TOXIC, '%s', fee 30.00: %d %s", body, r.status, r.body);
+	long long c4 = jint(&r, "id");
+	http_free(&r);
+	sleep_ms(2500); /* two ticks (trust_tick_s = 1) */
+	CHECK(strcmp(sub_state(e, c4, &r), "PAUSED_TOXIC") == 0, "still paused: %s", r.body);
+	http_free(&r);
+}
+
 static void scenario_trust(struct api_env *e)
 {
 	struct world w;
@@ -217,6 +300,7 @@ static void scenario_trust(struct api_env *e)
 	CHECK(db_count(e, "SELECT sum(auto_pauses) FROM subscription_trust") == 2,
 	      "two auto-pauses recorded (A by an event, B by the tick)");
 	alerts_check(e, &w);
+	trust_continuation(e, &w);
 }
 
 /* ------------------------------------------------------------------ money */
@@ -369,11 +453,29 @@ static void scenario_money(struct api_env *e)
 	      strcmp(jstr(&r, "balance_usd"), "0.00") == 0 &&
 	      strcmp(jstr(&r, "receivable_usd"), "50.00") == 0, "owes 50: %s", r.body);
 	http_free(&r);
+	/* Owing, A subscribes itself to another master (sql 0026): the new subscription starts
+	 * LOCKED_NO_FUNDS by 0016's rule, not SYNCED (which the fan-out would serve: copying
+	 * for free), and the deposit that pays the debt unlocks it with the other. */
+	long long m2 = post_id(e, "/v1/masters", "{\"name\":\"master-2\",\"ed25519_public_key\":"
+			       "\"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\"}",
+			       NULL, 0);
+	char body[96];
+	snprintf(body, sizeof(body), "{\"master_id\":%lld}", m2);
+	CHECK(http(e, "POST", "/v1/subscriptions", w.tok_a, body, &r) == 201 &&
+	      strcmp(jstr(&r, "state"), "LOCKED_NO_FUNDS") == 0 &&
+	      strcmp(jstr(&r, "state_reason"), "owes 50.00 (receivable)") == 0,
+	      "owing, a new subscription starts locked: %d %s", r.status, r.body);
+	long long s2 = jint(&r, "id");
+	http_free(&r);
+	CHECK(strcmp(sub_state(e, s2, &r), "LOCKED_NO_FUNDS") == 0, "and stays so: %s", r.body);
+	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet/deposit", w.sub_a);
 	CHECK(http(e, "POST", path, ADMIN, "{\"amount\":100}", &r) == 200 &&
 	      strcmp(jstr(&r, "balance_usd"), "50.00") == 0, "deposit 100: %s", r.body);
 	http_free(&r);
 	CHECK(strcmp(sub_state(e, w.sa, &r), "SYNCED") == 0, "unlocked: %s", r.body);
+	http_free(&r);
+	CHECK(strcmp(sub_state(e, s2, &r), "SYNCED") == 0, "the new one unlocked: %s", r.body);
 	http_free(&r);
 	fee(e, w.sa, "2000", "NO_FEE", "0.00", "2000.00", "0.00");
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
@@ -404,7 +506,7 @@ static void scenario_money(struct api_env *e)
 	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscriptions?after=%lld", w.sa);
 	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200 &&
-	      json_array_size(json_object_get(r.json, "subscriptions")) == 1 &&
+	      json_array_size(json_object_get(r.json, "subscriptions")) == 2 &&
 	      json_is_null(json_object_get(r.json, "next_after")), "page 2: %s", r.body);
 	http_free(&r);
 }
@@ -676,6 +778,57 @@ static void badinput_framing(struct api_env *e, const struct world *w)
 	CHECK(stored_rows(e) == rows, "refused framing stored nothing");
 }
 
+/*
+ * A token's expires_at (sql 0027): only an RFC 3339 time in the future, 422 for anything
+ * else PostgreSQL would have taken ('infinity' answered 201, then every request with the
+ * token 500); a token whose row holds 'infinity' anyway (the check dropped, as an older
+ * row or another writer could have it) is still served, not 500.
+ */
+static void badinput_expiry(struct api_env *e, const struct world *w)
+{
+	static const char *const bad[] = {"infinity", "-infinity", "Infinity", "epoch", "tomorrow",
+		"2001-01-01T00:00:00Z", "2030-02-30T00:00:00Z", "2030-01-01", "2030-01-01T24:00:00Z",
+		"2030-01-01T00:00:60Z", "2030-01-01T00:00:00", "2030-01-01T00:00:00+2:00",
+		" 2030-01-01T00:00:00Z", "2030-01-01T00:00:00.Z", "2030-01-01T00:00:00Zx"};
+	char p_sub[96], p_lic[96], body[256], path[96];
+	struct http_resp r;
+
+	snprintf(p_sub, sizeof(p_sub), "/v1/subscribers/%lld/tokens", w->sub_a);
+	snprintf(p_lic, sizeof(p_lic), "/v1/masters/%lld/license-tokens", w->master);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"expires_at\":\"%s\"}", bad[i]);
+		CHECK(http(e, "POST", p_sub, ADMIN, body, &r) == 422 &&
+		      strcmp(jstr(&r, "code"), "invalid_value") == 0, "expires_at %s: %d %s", bad[i],
+		      r.status, r.body ? r.body : "");
+		http_free(&r);
+		expect(e, "POST", p_lic, ADMIN, body, 422);
+	}
+	CHECK(db_count(e, "SELECT count(*) FROM subscriber_tokens WHERE NOT isfinite(expires_at)")
+	      == 0, "no infinite expiry stored");
+	/* a good one, with an offset and a fraction: stored as that instant, and it works */
+	char tok[80] = "";
+	long long id = post_id(e, p_sub, "{\"expires_at\":\"2099-12-31T23:30:00.25-01:30\"}",
+			       tok, sizeof(tok));
+	snprintf(body, sizeof(body), "SELECT count(*) FROM subscriber_tokens WHERE id = %lld AND"
+		 " expires_at = '2100-01-01T01:00:00.25Z'", id);
+	CHECK(id > 0 && db_count(e, body) == 1, "a future expiry in RFC 3339 accepted as sent");
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld", w->sub_a);
+	CHECK(http(e, "GET", path, tok, NULL, &r) == 200, "its token works: %d", r.status);
+	http_free(&r);
+	/* 'infinity' in a row all the same: the lookup reads it as the far future */
+	snprintf(body, sizeof(body), "ALTER TABLE subscriber_tokens DROP CONSTRAINT IF EXISTS"
+		 " subscriber_tokens_expires_at_finite; INSERT INTO subscriber_tokens (subscriber_id,"
+		 " token_sha256, expires_at) VALUES (%lld, sha256('tok-infinity'), 'infinity')",
+		 w->sub_a);
+	PGresult *q = PQexec(e->db, body);
+	CHECK(PQresultStatus(q) == PGRES_COMMAND_OK, "infinite row: %s", PQerrorMessage(e->db));
+	PQclear(q);
+	CHECK(http(e, "GET", path, "tok-infinity", NULL, &r) == 200,
+	      "a token expiring at infinity is served, not 500: %d %s", r.status,
+	      r.body ? r.body : "");
+	http_free(&r);
+}
+
 static void scenario_badinput(struct api_env *e)
 {
 	struct world w;
@@ -832,6 +985,7 @@ static void scenario_badinput(struct api_env *e)
 	CHECK(db_count(e, "SELECT count(*) FROM masters") == 1, "masters intact");
 
 	badinput_framing(e, &w);
+	badinput_expiry(e, &w);
 
 	/* Other methods, unknown paths, bad ids. */
 	expect(e, "DELETE", p_sub, ADMIN, NULL, 405);

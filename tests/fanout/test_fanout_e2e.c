@@ -4610,9 +4610,9 @@ static int token_add(struct env *e, const char *tok, int sub)
  * Issues 25 and 28: the upgrade is authenticated from the fan-out's cache, never by a
  * query on the thread that delivers. With PostgreSQL stopped, known tokens are let in
  * (101) and unknown ones refused (401), each at once; a token added after PostgreSQL is
- * back is let in once its NOTIFY is heard, refused once revoked; a subscription created
- * while the fan-out runs is in the next session's list with its copy policy, sent ahead
- * of SyncStart.
+ * back is let in once its NOTIFY is heard (beside a row expiring at 'infinity'), refused
+ * once revoked; a subscription created while the fan-out runs is in the next session's
+ * list with its copy policy, sent ahead of SyncStart.
  */
 static void scenario_authcache(struct env *e)
 {
@@ -4637,10 +4637,18 @@ static void scenario_authcache(struct env *e)
 		(double)worst / 1e6);
 	CHECK(harness_pg_restart(e->pg) == 0, "PostgreSQL restarted");
 	PQreset(e->db);
+	/* a row expiring at 'infinity' (refused since sql 0027; written here around the
+	 * check) reads as the far future: before, its cast failed the whole token list, and
+	 * no token added from then on was let in */
+	CHECK(sql(e->db, "ALTER TABLE subscriber_tokens DROP CONSTRAINT IF EXISTS"
+		  " subscriber_tokens_expires_at_finite; INSERT INTO subscriber_tokens"
+		  " (subscriber_id, token_sha256, expires_at) VALUES (1, sha256('tok-infinity'),"
+		  " 'infinity')") == 0, "a token expiring at infinity");
 	/* a token added now: let in once the fan-out's db session is back and heard it */
 	snprintf(tok, sizeof(tok), "tok-fresh-%d", (int)getpid());
 	CHECK(token_add(e, tok, 2) == 0, "a new token of subscriber 2");
 	CHECK(upgrade_until(e, tok, 101, 30000) == 101, "the new token is let in");
+	CHECK(upgrade_status(e, "tok-infinity") == 101, "the one expiring at infinity too");
 	CHECK(sql(e->db, "UPDATE subscriber_tokens SET revoked_at = now() WHERE id = (SELECT "
 		  "max(id) FROM subscriber_tokens)") == 0, "the new token revoked");
 	CHECK(upgrade_until(e, tok, 401, 10000) == 401, "the revoked token is refused");

@@ -156,6 +156,27 @@ static void test_resume_owing(void)
 				 " subscriptions_resume_relock", 0));
 }
 
+/* Owing, a new subscription starts LOCKED_NO_FUNDS (migration 0026: 0016's function AFTER
+ * INSERT, so the same predicate and reason); paying the debt unlocks it with the others. */
+static void test_subscribe_owing(void)
+{
+	char m[32], m2[32], s[32], sub[32], sub2[32], v[128];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_master(m2, sizeof(m2)) &&
+			new_subscriber(s, sizeof(s)) && subscribe(m, s, sub, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '10.00')", 1, s));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT outcome FROM charge_performance_fee($1, '1000.00')", 1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "RECEIVABLE");
+	CU_ASSERT_FATAL(subscribe(m2, s, sub2, sizeof(sub2)));
+	CU_ASSERT_STRING_EQUAL(one("SELECT concat_ws(' ', state, state_reason) FROM subscriptions"
+				   " WHERE id = $1", sub2), "LOCKED_NO_FUNDS owes 190.00 (receivable)");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '200.00')", 1, s));
+	CU_ASSERT_STRING_EQUAL(one("SELECT state FROM subscriptions WHERE id = $1", sub2), "SYNCED");
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE subscriptions DISABLE TRIGGER"
+				 " subscriptions_start_relock", 0));
+}
+
 /* cancel -> settled once; a new subscription continues from the settled HWM */
 static void test_settlement_and_continuation(void)
 {
@@ -224,13 +245,14 @@ static void test_settlement_and_continuation(void)
 			       "RECEIVABLE -0.01 99.99 1600.00 2100.00");
 	CU_ASSERT_STRING_EQUAL(one("SELECT settled_at IS NOT NULL FROM subscriptions WHERE id = $1",
 				   sub2), "t");
-	/* and the third subscription starts there, owing 99.99: LOCKED until paid? It
-	 * starts SYNCED (the seed's only entry state); the next debit or a zero-balance
-	 * sync locks it. */
+	/* and the third subscription starts there, owing 99.99: it enters SYNCED (the
+	 * seed's only entry state) and goes on to LOCKED_NO_FUNDS in the same statement
+	 * (0026), until the deposit that pays the debt */
 	CU_ASSERT_FATAL(subscribe(m, s, sub3, sizeof(sub3)));
-	CU_ASSERT_STRING_EQUAL(one(SUB, sub3), "SYNCED 2100.00 2100.00");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub3), "LOCKED_NO_FUNDS 2100.00 2100.00");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '100.00')", 1, s));
 	CU_ASSERT_STRING_EQUAL(v, "0.01");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub3), "SYNCED 2100.00 2100.00");
 	CU_ASSERT_STRING_EQUAL(one(WALLET, s), "0.01 0.00 420.00 9");
 	/* the application cannot set the carried values itself */
 	CU_ASSERT(sqltest_expect(app, "42501",
@@ -347,6 +369,56 @@ static void test_profit_from_executions(void)
 				   "2026-12-04 10:00+00"), "2026-12-07 00:00 Mon");
 }
 
+/* Cancel + subscribe again continues the fee and the trust record (migration 0028): the
+ * last fee unless the insert names one, the lower score, the subscription_trust row; a
+ * score below 50 starts PAUSED_TOXIC. */
+static void test_continuation_fee_trust(void)
+{
+	char m[32], s[32], sub[32], sub2[32], sub3[32], sub4[32], v[160];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_subscriber(s, sizeof(s)));
+	CU_ASSERT_FATAL(sqltest_value(app, sub, sizeof(sub), "INSERT INTO subscriptions"
+				      " (master_id, subscriber_id, fee_pct) VALUES ($1, $2, '50.00')"
+				      " RETURNING id", 2, m, s));
+	/* the trust role's statements, as the application: score 55 after 9 incidents */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET trust_score = 55 WHERE id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "", "INSERT INTO subscription_trust (subscription_id,"
+				 " quiet_since, incidents, executions, auto_pauses, credited_sequence)"
+				 " VALUES ($1, '2026-01-02Z', 9, 4, 1, 77)", 1, sub));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT subscription_cancel($1)", 1, sub));
+	CU_ASSERT(sqltest_value(app, sub2, sizeof(sub2), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id) VALUES ($1, $2) RETURNING id", 2, m, s));
+#define CONT "SELECT concat_ws(' ', s.state, s.fee_pct, s.trust_score, t.quiet_since =" \
+	" '2026-01-02Z', t.incidents, t.executions, t.auto_pauses, t.credited_sequence)" \
+	" FROM subscriptions s LEFT JOIN subscription_trust t ON t.subscription_id = s.id" \
+	" WHERE s.id = $1"
+	CU_ASSERT_STRING_EQUAL(one(CONT, sub2), "SYNCED 50.00 55 t 9 4 1 77");
+	/* a fee named on the insert (the operator's) wins; the score cannot be raised */
+	CU_ASSERT(sqltest_expect(app, "", "SELECT subscription_cancel($1)", 1, sub2));
+	CU_ASSERT(sqltest_value(app, sub3, sizeof(sub3), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id, fee_pct, trust_score) VALUES ($1, $2, '30.00', 100)"
+				" RETURNING id", 2, m, s));
+	CU_ASSERT_STRING_EQUAL(one(CONT, sub3), "SYNCED 30.00 55 t 9 4 1 77");
+	/* below 50 when cancelled: the next one starts PAUSED_TOXIC, with the fee 30.00 */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET trust_score = 45 WHERE id = $1",
+				 1, sub3));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT subscription_cancel($1)", 1, sub3));
+	CU_ASSERT(sqltest_value(app, sub4, sizeof(sub4), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id) VALUES ($1, $2) RETURNING id", 2, m, s));
+	CU_ASSERT_STRING_EQUAL(one(CONT, sub4), "PAUSED_TOXIC 30.00 45 t 9 4 1 77");
+	snprintf(v, sizeof(v), "trust score 45 < 50 (carried over from subscription %s)", sub3);
+	CU_ASSERT_STRING_EQUAL(one("SELECT state_reason FROM subscriptions WHERE id = $1", sub4), v);
+	/* a new pair: no history, the default fee, 100 */
+	CU_ASSERT(new_subscriber(s, sizeof(s)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "INSERT INTO subscriptions (master_id,"
+				" subscriber_id) VALUES ($1, $2) RETURNING id", 2, m, s));
+	CU_ASSERT_STRING_EQUAL(one(CONT, v), "SYNCED 20.00 100");
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE subscriptions DISABLE TRIGGER"
+				 " subscriptions_continue_trust", 0));
+#undef CONT
+}
+
 int main(void)
 {
 	static const struct sqltest_case cases[] = {
@@ -355,6 +427,8 @@ int main(void)
 		{"fee_pct refused not rounded; sub-cent fee writes nothing", test_exact_fee_rules},
 		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
 		{"back to SYNCED while owing: LOCKED_NO_FUNDS until paid", test_resume_owing},
+		{"subscribing while owing: LOCKED_NO_FUNDS until paid", test_subscribe_owing},
+		{"cancel + subscribe again: fee and trust continue", test_continuation_fee_trust},
 	};
 
 	return sqltest_main("money_scenarios", suite_init, suite_clean, cases,

@@ -9,7 +9,10 @@
  *     subscriptions.state;
  *   - the protection reason names: guard_reason_name() against proto's ProtectionReason
  *     enum (the wire names, "PROTECTION_REASON_<name>"), for every guard reason, and each
- *     name against the CHECK of protection_logs.reason and trust_inbox.event.
+ *     name against the CHECK of protection_logs.reason and trust_inbox.event;
+ *   - the trust score's auto-pause line: GUARD_TRUST_PAUSE_BELOW (the trust role's)
+ *     against trust_pause_below() (sql 0028: a new subscription continuing a score below
+ *     it starts PAUSED_TOXIC).
  * tests/sql/test_schema.c drives the SQL side through real UPDATEs against its own list;
  * this test ties that list, the SQL function and guard's table together.
  */
@@ -18,6 +21,7 @@
 
 #include "decp.pb-c.h"
 #include "guard_sub.h"
+#include "guard_trust.h"
 #include "guard_types.h"
 #include "sqltest.h"
 
@@ -151,6 +155,14 @@ static void test_reason_names(void)
 	CU_ASSERT_STRING_EQUAL(guard_reason_name(GUARD_REASON_NONE), "EXECUTE");
 }
 
+static void test_pause_line(void)
+{
+	char v[16], want[16];
+	snprintf(want, sizeof(want), "%d", GUARD_TRUST_PAUSE_BELOW);
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT trust_pause_below()", 0));
+	CU_ASSERT_STRING_EQUAL(v, want);
+}
+
 int main(void)
 {
 	static const struct sqltest_case cases[] = {
@@ -158,6 +170,7 @@ int main(void)
 		{"transitions: guard_sub = subscription_transition_allowed, all pairs",
 		 test_transitions_all_pairs},
 		{"reason names: guard = proto ProtectionReason", test_reason_names},
+		{"auto-pause line: GUARD_TRUST_PAUSE_BELOW = trust_pause_below()", test_pause_line},
 	};
 	return sqltest_main("sql_seed_tables", suite_init, suite_clean, cases,
 			    sizeof(cases) / sizeof(cases[0]));

@@ -508,11 +508,13 @@ int ctl_cmd_subscription(int argc, char **argv)
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
 	if (sc == &subs[0]) {
-		/* The id column only when asked for: the application role may not choose ids. */
+		/* The id column only when asked for: the application role may not choose ids.
+		 * Without --fee-pct the fee is NULL: the database continues the pair's last
+		 * one, else 20.00 (sql 0028). */
 		char sql[600];
 		bool with_id = id[0] != '\0';
 		snprintf(sql, sizeof(sql), "INSERT INTO subscriptions (%smaster_id, subscriber_id, "
-			 "fee_pct, copy_policy) VALUES (%s$1, $2, coalesce($3::numeric, 20.00), "
+			 "fee_pct, copy_policy) VALUES (%s$1, $2, $3::numeric, "
 			 "coalesce($4::jsonb, '{\"mode\": \"MULTIPLIER\", \"multiplier\": 1}'::jsonb)) "
 			 "RETURNING id, master_id, subscriber_id, state, fee_pct, copy_policy",
 			 with_id ? "id, " : "", with_id ? "$5::bigint, " : "");
