@@ -810,6 +810,10 @@ static void h_subscription_get(struct api_req *r)
 }
 
 /* Move a subscription to `to` if the database's rules allow it from its state. */
+/* from: the states it may leave, as a text array ("{A,B}"), NULL for any. The reply is the
+ * row as the transaction left it, read after the UPDATE: an AFTER trigger may have moved it
+ * on (a resume of a subscriber who owes money is locked again, sql 0016), which the
+ * UPDATE's RETURNING does not show. */
 static void set_state(struct api_req *r, const char *to, const char *from, const char *why)
 {
 	char id[24];
@@ -818,13 +822,14 @@ static void set_state(struct api_req *r, const char *to, const char *from, const
 	if (!r->admin && own_subscription(r, r->id[0]))
 		return;
 	PGresult *res = api_q(r, "UPDATE subscriptions SET state = $2, state_reason = $4"
-			      " WHERE id = $1 AND ($3::text IS NULL OR state = $3)"
-			      " RETURNING " API_SUB_COLS, 4, p);
+			      " WHERE id = $1 AND ($3::text[] IS NULL OR state = ANY($3::text[]))"
+			      " RETURNING id", 4, p);
 	if (res == NULL)
 		return;
 	if (PQntuples(res) == 1) {
-		api_reply(r, 200, api_row(res, 0));
 		PQclear(res);
+		reply_one(r, 200, "subscription", "SELECT " API_SUB_COLS " FROM subscriptions"
+			  " WHERE id = $1", 1, p);
 		return;
 	}
 	PQclear(res);
@@ -847,7 +852,9 @@ static void h_subscription_suspend(struct api_req *r)
 
 static void h_subscription_resume(struct api_req *r)
 {
-	set_state(r, "SYNCED", "SUSPENDED_ADMIN", "re-enabled by operator");
+	/* an admin suspension, or a trust pause (SPEC §5: the quiet-period credit or an
+	 * operator); below the pause line the trust role pauses it again at its next tick */
+	set_state(r, "SYNCED", "{SUSPENDED_ADMIN,PAUSED_TOXIC}", "re-enabled by operator");
 }
 
 /* subscription_cancel() settles the period in the same transaction and takes the wallet

@@ -223,6 +223,19 @@ static void trust_continuation(struct api_env *e, const struct world *w)
 	sleep_ms(2500); /* two ticks (trust_tick_s = 1) */
 	CHECK(strcmp(sub_state(e, c4, &r), "PAUSED_TOXIC") == 0, "still paused: %s", r.body);
 	http_free(&r);
+	/* the operator resumes a trust pause (SPEC §5: the quiet-period credit or an
+	 * operator); at 30 the trust role's next tick pauses it again */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/resume", c4);
+	CHECK(http(e, "POST", path, ADMIN, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "state"), "SYNCED") == 0, "the operator resumes C's pause: %d %s",
+	      r.status, r.body);
+	http_free(&r);
+	for (uint64_t end = now_ms() + 5000;
+	     strcmp(sub_state(e, c4, &r), "PAUSED_TOXIC") != 0 && now_ms() < end; sleep_ms(100))
+		http_free(&r);
+	CHECK(strcmp(jstr(&r, "state"), "PAUSED_TOXIC") == 0, "and the tick pauses it again: %s",
+	      r.body);
+	http_free(&r);
 }
 
 static void scenario_trust(struct api_env *e)
@@ -445,8 +458,25 @@ static void scenario_money(struct api_env *e)
 	/* A fee of 100 with 50 available (issue 20, migration 0011): the 50 is taken, 50 is
 	 * a receivable, the HWM moves, LOCKED_NO_FUNDS; a deposit of 100 pays the 50 owed
 	 * first and leaves 50, which unlocks; the same profit is not billed again. */
+	/* (a third subscription of A, suspended by the operator before the fee: resumed while
+	 * A owes, it is locked again in the same transaction, and the reply says so) */
+	long long m3 = post_id(e, "/v1/masters", "{\"name\":\"master-3\",\"ed25519_public_key\":"
+			       "\"0102030405060708090a0b0c0d0e0f100102030405060708090a0b0c0d0e0f10\"}",
+			       NULL, 0);
+	char body3[96], path3[96];
+
+	snprintf(body3, sizeof(body3), "{\"master_id\":%lld,\"subscriber_id\":%lld}", m3, w.sub_a);
+	long long s3 = post_id(e, "/v1/subscriptions", body3, NULL, 0);
+	snprintf(path3, sizeof(path3), "/v1/subscriptions/%lld/suspend", s3);
+	CHECK(s3 > 0 && http(e, "POST", path3, ADMIN, NULL, &r) == 200, "A's third, suspended");
+	http_free(&r);
 	fee(e, w.sa, "2000", "RECEIVABLE", "100.00", "2000.00", "500.00");
 	CHECK(strcmp(sub_state(e, w.sa, &r), "LOCKED_NO_FUNDS") == 0, "locked: %s", r.body);
+	http_free(&r);
+	snprintf(path3, sizeof(path3), "/v1/subscriptions/%lld/resume", s3);
+	CHECK(http(e, "POST", path3, ADMIN, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "state"), "LOCKED_NO_FUNDS") == 0,
+	      "resumed while A owes: the reply says LOCKED_NO_FUNDS, as the row is: %s", r.body);
 	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscribers/%lld/wallet", w.sub_a);
 	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200 &&
@@ -506,8 +536,9 @@ static void scenario_money(struct api_env *e)
 	http_free(&r);
 	snprintf(path, sizeof(path), "/v1/subscriptions?after=%lld", w.sa);
 	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200 &&
-	      json_array_size(json_object_get(r.json, "subscriptions")) == 2 &&
-	      json_is_null(json_object_get(r.json, "next_after")), "page 2: %s", r.body);
+	      json_array_size(json_object_get(r.json, "subscriptions")) == 3 &&
+	      json_is_null(json_object_get(r.json, "next_after")), "page 2 (B's, A's two "
+	      "others): %s", r.body);
 	http_free(&r);
 }
 
