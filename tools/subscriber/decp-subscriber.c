@@ -105,9 +105,9 @@ struct sim {
 	uint64_t snaps_refused;    /* snapshots whose signature did not verify */
 	uint8_t snap_from[MAX_MASTERS]; /* the guard's state when the snapshot began */
 	bool snap_open[MAX_MASTERS];    /* a snapshot began, not reconciled or refused yet */
-	bool snap_asked[MAX_MASTERS];   /* a re-sync asked for (resync_ask), no snapshot yet */
+	int64_t ask_ns[MAX_MASTERS];    /* a re-sync asked for (resync_ask) when (local_ns),
+					 * no snapshot since; 0 = none */
 	uint64_t ask_from[MAX_MASTERS]; /* from which sequence */
-	int64_t ask_ns[MAX_MASTERS];    /* when (monotonic) */
 	uint64_t resync_asks;           /* re-syncs asked for after a stale signal */
 	uint32_t refusals;         /* snapshots refused in a row: the reconnect's backoff */
 	bool acct_dirty;           /* changed since the last AccountState sent */
@@ -556,6 +556,15 @@ static void send_account(struct sim *s)
 	s->acct_sent_ns = now_ns();
 }
 
+/* The index of master in s->masters, or -1 when s does not copy it. */
+static int master_index(const struct sim *s, uint64_t master)
+{
+	for (int i = 0; i < s->nm; i++)
+		if (s->masters[i] == master)
+			return i;
+	return -1;
+}
+
 static void send_subscribe(struct sim *s, uint64_t master, uint64_t from, bool snapshot)
 {
 	Decp__ClientMessage cm = DECP__CLIENT_MESSAGE__INIT;
@@ -594,9 +603,8 @@ static void resync_ask(struct sim *s, int i, uint64_t from, int64_t age_ns)
 	int64_t t = local_ns();
 
 	if (!g_o.resync || s->snap_open[i] || age_ns < RESYNC_ASK_AGE_NS ||
-	    (s->snap_asked[i] && t - s->ask_ns[i] < RESYNC_ASK_AGAIN_NS))
+	    (s->ask_ns[i] != 0 && t - s->ask_ns[i] < RESYNC_ASK_AGAIN_NS))
 		return;
-	s->snap_asked[i] = true;
 	s->ask_from[i] = from;
 	s->ask_ns[i] = t;
 	s->resync_asks++;
@@ -733,10 +741,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	int i;
 
 	s->envelopes++;
-	for (i = 0; i < s->nm; i++)
-		if (s->masters[i] == e->master_id)
-			break;
-	if (i == s->nm)
+	if ((i = master_index(s, e->master_id)) < 0)
 		return;
 	pol = s->pol[i];
 	memset(&view, 0, sizeof(view));
@@ -838,7 +843,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		 * come from the platform's normal resume. */
 		/* (the signal a re-sync was asked from comes back if the fan-out replays
 		 * instead: it was refused already, no second report) */
-		if (!(v.reason == GUARD_REASON_REPLAY && s->snap_asked[i] &&
+		if (!(v.reason == GUARD_REASON_REPLAY && s->ask_ns[i] != 0 &&
 		      env.sequence == s->ask_from[i]))
 			report_protection(s, e->master_id, &env, &v);
 		if (v.reason == GUARD_REASON_TTL_EXPIRED)
@@ -854,9 +859,7 @@ static void on_policy(struct sim *s, const Decp__CopyPolicy *cp)
 	struct guard_policy next;
 	int i, rc;
 
-	for (i = 0; i < s->nm && s->masters[i] != cp->master_id; i++)
-		;
-	if (i == s->nm)
+	if ((i = master_index(s, cp->master_id)) < 0)
 		return;
 	if (guard_policy_from_proto(cp, &next) != 0) {
 		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": invalid CopyPolicy version %"
@@ -911,16 +914,6 @@ static uint32_t sim_backoff_ms(const struct sim *s, uint32_t prev)
 	return prev == 0 ? 50 : (prev * 2 > 2000 ? 2000 : prev * 2);
 }
 
-/* A snapshot of master i refused: nothing of it reconciled, and the account lacks what it
- * was to bring, so no later signal of that master may execute on this connection. The
- * SyncEnd that follows would take the guard to SYNCED at the stream's end, and without it
- * every live envelope would be refused as SEQUENCE_GAP and reported (-20 each, scored
- * against this subscriber for what is not its doing); so the connection is closed (-1)
- * before anything after the SnapshotEnd is read, and the guard is put back as it was when
- * the snapshot began (same sequence: nothing of the connection happened). The reconnect
- * subscribes from the same sequence and is sent a new snapshot (or a fresh replay, which
- * then executes in order). With restore false (the account may have been partly changed)
- * the guard stays DEGRADED_GAP. */
 /* The snapshot of master i did not reconcile (refused, or cut off by the connection's end):
  * the guard back in the state it had when the snapshot began (its sequence never moved), so
  * that what the next connection brings is judged from there: a new snapshot, or a replay
@@ -936,6 +929,15 @@ static void snapshot_unwind(struct sim *s, int i)
 	s->snap_open[i] = false;
 }
 
+/* A snapshot of master i refused: nothing of it reconciled, and the account lacks what it
+ * was to bring, so no later signal of that master may execute on this connection. The
+ * SyncEnd that follows would take the guard to SYNCED at the stream's end, and without it
+ * every live envelope would be refused as SEQUENCE_GAP and reported (-20 each, scored
+ * against this subscriber for what is not its doing); so the connection is closed (-1)
+ * before anything after the SnapshotEnd is read, and the guard unwound. The reconnect
+ * subscribes from the same sequence and is sent a new snapshot (or a fresh replay, which
+ * then executes in order). With restore false (the account may have been partly changed)
+ * the guard stays DEGRADED_GAP. */
 static int snapshot_refused(struct sim *s, int i, bool restore)
 {
 	if (restore)
@@ -964,13 +966,11 @@ static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 	struct resync_view rv = {s};
 	int i, end;
 
-	for (i = 0; i < s->nm && s->masters[i] != master; i++)
-		;
-	if (i == s->nm)
+	if ((i = master_index(s, master)) < 0)
 		return 0;
 	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN) {
 		sub_snap_begin(&s->snap[i], sm->snapshot_begin);
-		s->snap_asked[i] = false;
+		s->ask_ns[i] = 0;
 		s->snap_from[i] = (uint8_t)s->gs[i].st.state;
 		s->snap_open[i] = true;
 		if (s->gs[i].st.state == GUARD_STATE_SYNCED)
@@ -1056,9 +1056,7 @@ static void on_range_lost(struct sim *s, const char *msg)
 	if (sscanf(msg, "range not retained: master=%llu from=%llu first_available=%llu",
 		   &master, &from, &first) != 3)
 		return;
-	for (i = 0; i < s->nm && s->masters[i] != master; i++)
-		;
-	if (i == s->nm)
+	if ((i = master_index(s, master)) < 0)
 		return;
 	if (s->gs[i].st.state == GUARD_STATE_SYNCED)
 		(void)guard_sub_set_state(&s->gs[i], GUARD_STATE_DEGRADED_GAP);
