@@ -101,10 +101,12 @@ static int hand(const struct decp_fns *f, int64_t h, const struct copy *a, int n
 }
 
 /* A handle for master 7 that consumed up to last_seq, with the server's policy v1 (2.0x,
- * 5 pips, SL/TP and modifications copied), a clock, re-sync on with key (a vector). */
-static int64_t rx_resync(const struct decp_fns *f, int64_t last_seq, const char *key)
+ * 5 pips, SL/TP and modifications copied), a clock, re-sync on with key (a vector); the
+ * TTL ttl_ms (0: the default 500 ms). */
+static int64_t rx_resync_ttl(const struct decp_fns *f, int64_t last_seq, const char *key,
+			     int64_t ttl_ms)
 {
-	int64_t h = f->decp_rx_new(7, V("pub")->b, 32, last_seq, 0), info[12];
+	int64_t h = f->decp_rx_new(7, V("pub")->b, 32, last_seq, ttl_ms), info[12];
 	uint8_t out[256];
 
 	if (h <= 0 || feed(f, h, "policy_v1", info) != 8 ||
@@ -113,6 +115,11 @@ static int64_t rx_resync(const struct decp_fns *f, int64_t last_seq, const char 
 	    (key != NULL && f->decp_rx_resync(h, V(key)->b, 32) != DECP_OK))
 		CHECK(0, "resync: handle set up");
 	return h;
+}
+
+static int64_t rx_resync(const struct decp_fns *f, int64_t last_seq, const char *key)
+{
+	return rx_resync_ttl(f, last_seq, key, 0);
 }
 
 /* What the plan must leave the account holding: the snapshot's entries the policy copies
@@ -404,6 +411,120 @@ void dll_resync_run(const struct decp_fns *f)
 		if (k == 12)
 			CHECK(0, "resync: a mutated part (byte %d) verified", (i * 7919) % m.n);
 	}
+	f->decp_handle_free(h);
+}
+
+/* Envelope name checked at local time t on the account v; returns the reason. */
+static int check_at(const struct decp_fns *f, int64_t h, const char *name, int64_t t)
+{
+	int64_t info[12], v[12], verdict[16];
+	uint8_t osym[40];
+
+	mt5_view_at(v, 108512);
+	if (feed(f, h, name, info) != 1)
+		return -100;
+	return f->decp_rx_check(h, t, v, 12, verdict, 16, osym, sizeof(osym));
+}
+
+/* The frame decp_rx_resync_ask answers at local time t equals vector name (NULL: none). */
+static int asks(const struct decp_fns *f, int64_t h, int64_t t, const char *name)
+{
+	uint8_t out[256], pl[256];
+	int n = f->decp_rx_resync_ask(h, t, out, sizeof(out)), k;
+
+	if (name == NULL)
+		return n == 0;
+	k = n > 0 ? dll_unmask(out, n, pl) : -1;
+	return k == V(name)->n && memcmp(pl, V(name)->b, (size_t)k) == 0;
+}
+
+/*
+ * A stale live signal asks a re-sync (decp_rx_resync_ask, docs/mt5.md "Receiver"): the
+ * signal's sequence is used up, and without the ask the account stays out of line with
+ * the master until a reconnect. And a range lost (Error{CODE_RANGE}): the next Subscribe
+ * goes live from 0, the SyncEnd after it continues the guard at the stream's end.
+ */
+void dll_resync_ask_run(const struct decp_fns *f)
+{
+	int64_t h, info[12], st[15], v[12], verdict[16];
+	uint8_t out[256], pl[256], osym[40];
+	int k, n;
+
+	/* re-sync off: a stale refusal asks nothing */
+	h = rx_resync(f, 0, NULL);
+	k = check_at(f, h, "envelope1", T0 + 600 * MS);
+	CHECK(k == 4 && asks(f, h, T0 + 600 * MS, NULL),
+	      "resync_ask: re-sync off, signal 1 stale (TTL_EXPIRED %d): nothing asked", k);
+	f->decp_handle_free(h);
+	/* stale, but younger than DECP_RX_RESYNC_ASK_AGE_MS (TTL 250 ms, 280 ms old) */
+	h = rx_resync_ttl(f, 0, "snap_pub", 250);
+	k = check_at(f, h, "envelope1", T0 + 280 * MS);
+	CHECK(k == 4 && asks(f, h, T0 + 280 * MS, NULL),
+	      "resync_ask: 280 ms old (TTL 250): refused, no re-sync asked (%d)", k);
+	f->decp_handle_free(h);
+
+	/* re-sync on, 600 ms old: Subscribe{7, from 1, snapshot} on the open connection */
+	h = rx_resync(f, 0, "snap_pub");
+	CHECK(f->decp_rx_resync_ask(h, T0, out, sizeof(out)) == 0,
+	      "resync_ask: nothing before a check");
+	k = check_at(f, h, "envelope1", T0 + 600 * MS);
+	CHECK(f->decp_rx_resync_ask(h, T0 + 600 * MS, NULL, 100) == DECP_E_INVAL &&
+	      f->decp_rx_resync_ask(h, T0 + 600 * MS, out, -1) == DECP_E_INVAL &&
+	      f->decp_rx_resync_ask(12345, T0 + 600 * MS, out, sizeof(out)) == DECP_E_HANDLE,
+	      "resync_ask: bad input refused");
+	CHECK(k == 4 && asks(f, h, T0 + 600 * MS, "subscribe_resync"),
+	      "resync_ask: signal 1 refused stale (%d): Subscribe{7, from 1, snapshot} equals "
+	      "protobuf-c's", k);
+	CHECK(asks(f, h, T0 + 601 * MS, NULL), "resync_ask: once per check");
+	k = check_at(f, h, "envelope2", T0 + 700 * MS);
+	CHECK(k == 4 && asks(f, h, T0 + 700 * MS, NULL),
+	      "resync_ask: signal 2 stale too, within 5 s of the ask: not asked again");
+	k = check_at(f, h, "envelope3", T0 + 5700 * MS);
+	CHECK(k == 4 && asks(f, h, T0 + 5700 * MS, "subscribe_resync3"),
+	      "resync_ask: no snapshot came in 5 s: asked again, from signal 3");
+	/* the snapshot answers it; while it is received nothing is asked */
+	CHECK(feed(f, h, "snap_begin", info) == 9 && asks(f, h, T0 + 11 * 1000 * MS, NULL),
+	      "resync_ask: a snapshot being received: nothing asked");
+	CHECK(feed(f, h, "snap_part1", info) == 11 && feed(f, h, "snap_part2", info) == 11 &&
+	      feed(f, h, "snap_end", info) == 12 && f->decp_rx_resync_plan(h) > 0 &&
+	      f->decp_rx_resync_done(h, out, sizeof(out)) > 0 && f->decp_rx_state(h, st, 15) ==
+	      DECP_OK && st[0] == 1 && st[1] == S,
+	      "resync_ask: the snapshot at 40 reconciled, SYNCED");
+	CHECK(asks(f, h, T0 + 5750 * MS, NULL),
+	      "resync_ask: the check it answered asks no more");
+	/* a stale signal after it asks at once (the last ask was answered) */
+	k = check_at(f, h, "envelope41", T0 + 5800 * MS);
+	CHECK(k == 4 && f->decp_rx_resync_ask(h, T0 + 5800 * MS, out, sizeof(out)) > 0,
+	      "resync_ask: signal 41 stale after the re-sync: asked at once (%d)", k);
+	f->decp_handle_free(h);
+
+	/* a range lost: live from the stream's end */
+	h = rx_resync(f, 0, NULL);
+	k = feed(f, h, "error", info);
+	CHECK(k == 6 && info[0] == 5 && info[3] == 0 && f->decp_rx_state(h, st, 15) == DECP_OK &&
+	      st[0] == 1, "range: another error (FORBIDDEN) changes nothing");
+	CHECK(feed(f, h, "error_range_m8", info) == 6 && info[0] == 11 && info[3] == 0 &&
+	      feed(f, h, "error_range_text", info) == 6 && info[3] == 0 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1,
+	      "range: another master's, or a text that does not say which: nothing changes");
+	k = feed(f, h, "error_range", info);
+	CHECK(k == 6 && info[0] == 11 && info[1] == 1 && info[2] == 30 && info[3] == 1 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 2,
+	      "range: 1..29 no longer retained (info 11, 1, 30, 1); the guard leaves SYNCED");
+	n = f->decp_rx_subscribe(h, out, sizeof(out));
+	k = dll_unmask(out, n, pl);
+	CHECK(k == V("subscribe_live")->n && memcmp(pl, V("subscribe_live")->b, (size_t)k) == 0,
+	      "range: the next Subscribe is from 0 (live), equal to protobuf-c's");
+	n = f->decp_rx_subscribe(h, out, sizeof(out));
+	k = dll_unmask(out, n, pl);
+	CHECK(k == V("subscribe")->n && memcmp(pl, V("subscribe")->b, (size_t)k) == 0,
+	      "range: once: the one after it from the guard's next sequence again");
+	mt5_view_at(v, 108512);
+	CHECK(feed(f, h, "sync_end40", info) == 3 && f->decp_rx_state(h, st, 15) == DECP_OK &&
+	      st[0] == 1 && st[1] == 40, "range: the SyncEnd{40} continues the guard there");
+	k = feed(f, h, "envelope41", info) == 1
+		    ? f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k == 0, "range: signal 41 executes live (%d)", k);
 	f->decp_handle_free(h);
 }
 

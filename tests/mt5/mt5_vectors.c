@@ -601,6 +601,26 @@ int main(int argc, char **argv)
 		cm.kind_case = DECP__CLIENT_MESSAGE__KIND_SUBSCRIBE;
 		cm.subscribe = &sb;
 		packed("subscribe", &cm.base);
+		/* a range lost (docs/fanout.md's text), for this master, another, unparseable;
+		 * the live Subscribe after it and the SyncEnd that continues the guard; the
+		 * re-sync asked after stale signal 3 (t_rx_resync_ask) */
+		er.code = DECP__ERROR__CODE__CODE_RANGE;
+		er.message = "range not retained: master=7 from=1 first_available=30";
+		sm.error = &er;
+		packed("error_range", &sm.base);
+		er.message = "range not retained: master=8 from=1 first_available=30";
+		packed("error_range_m8", &sm.base);
+		er.message = "range not retained";
+		packed("error_range_text", &sm.base);
+		sb.from_sequence = 0;
+		packed("subscribe_live", &cm.base);
+		sb.from_sequence = 3;
+		sb.snapshot = 1;
+		packed("subscribe_resync3", &cm.base);
+		en.last_sequence = 40;
+		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SYNC_END;
+		sm.sync_end = &en;
+		packed("sync_end40", &sm.base);
 	}
 	proto_ed25519_key_free(sk);
 	return fclose(out) == 0 ? 0 : 1;

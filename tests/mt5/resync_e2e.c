@@ -21,6 +21,11 @@
  *      and, altered, by one trusting the platform's
  *   5  master closes 1006, opens 1009 (13, 14): R executes both live from S + 1; the
  *      recorded envelope 1 handed again is refused (REPLAY); R sees StateChange SYNCED
+ *   6  R's terminal is busy for longer than its TTL while the master closes 1009 and opens
+ *      1010 (15, 16): both refused as stale (TTL_EXPIRED), sequences used up; on the same
+ *      connection R asks a re-sync from 15 (decp_rx_resync_ask, once), the fan-out sends
+ *      the book at 16, R closes 1009's copy and opens 1010: the account follows the
+ *      master again without a reconnect
  *
  * usage: resync_e2e DECP_DLL HOST INGEST_PORT FANOUT_PORT LICENSE_TOKEN SECRET_HEX
  *                   SEED_HEX SUBSCRIBER_TOKEN PLATFORM_PUB_HEX
@@ -221,6 +226,7 @@ static struct {
 	int snap_n[64], nsnap;
 	int64_t done_counts[5];
 	int expect; /* the actions the next snapshot's plan must have (-1: unchecked) */
+	int stale, asked; /* step 6: the envelopes are checked late; re-syncs asked */
 } R;
 
 static int ws_send(const uint8_t *fr, int n)
@@ -234,7 +240,7 @@ static void on_envelope(const int64_t *info, const uint8_t *pl, int n)
 	int64_t v[12], verdict[16];
 	uint8_t out[512], osym[40];
 	struct copy *c = copy_of(info[7]);
-	int k;
+	int k, a;
 
 	if (info[1] == 1 && R.env1_n == 0 && n <= (int)sizeof(R.env1)) {
 		memcpy(R.env1, pl, (size_t)n);
@@ -245,6 +251,17 @@ static void on_envelope(const int64_t *info, const uint8_t *pl, int n)
 	v[10] = c ? c->volume : 0;
 	v[11] = c ? c->master_volume : 0;
 	k = F.decp_rx_check(R.h, mt5_now_ns(), v, 12, verdict, 16, osym, sizeof(osym));
+	if (R.stale) {
+		/* checked after the TTL (the terminal was busy): refused, reported, and the
+		 * re-sync asked on this connection as DecpReceiver does */
+		CHECK(k == 4, "receiver: signal %lld checked late refused TTL_EXPIRED (%d)",
+		      (long long)info[1], k);
+		ws_send(out, F.decp_rx_protection(R.h, mt5_now_ns(), out, sizeof(out)));
+		a = F.decp_rx_resync_ask(R.h, mt5_now_ns(), out, sizeof(out));
+		if (a > 0 && ws_send(out, a) == 0)
+			R.asked++;
+		return;
+	}
 	CHECK(k == 0, "receiver: signal %lld executes live (%d)", (long long)info[1], k);
 	if (k != 0)
 		return;
@@ -439,6 +456,11 @@ static int resynced(void)
 	return R.resyncs_done > 1;
 }
 
+static int resynced_again(void)
+{
+	return R.resyncs_done > 2;
+}
+
 static int consumed_14(void)
 {
 	F.decp_rx_state(R.h, st, 15);
@@ -596,6 +618,23 @@ int main(int argc, char **argv)
 	      "receiver: 13 and 14 executed live after the re-sync, StateChange SYNCED seen");
 	CHECK(account_follows_master("live after the re-sync"),
 	      "receiver: the account follows the master");
+
+	/* 6: busy past the TTL (5 s): 15 and 16 stale; a re-sync asked on this connection */
+	master_signal(7, 1009, "EURUSD", 0, EU, 0, 0);
+	master_signal(1, 1010, "EURUSD", 10, EU, 0, 0);
+	mt5_sleep_ms(5800);
+	R.stale = 1;
+	R.expect = 2; /* CLOSE 1009, OPEN 1010 */
+	CHECK(rx_pump(resynced_again) == 0 && R.asked == 1 && R.snapshots == 3,
+	      "receiver: 15 and 16 refused stale, one re-sync asked (%d), the book at 16 "
+	      "received and verified", R.asked);
+	R.stale = 0;
+	CHECK(R.done_counts[0] == 1 && R.done_counts[3] == 1,
+	      "resync: CLOSE 1009, OPEN 1010 from the stale signals' book");
+	CHECK(account_follows_master("after the stale signals"),
+	      "receiver: the account follows the master again, no reconnect");
+	F.decp_rx_state(R.h, st, 15);
+	CHECK(st[0] == 1 && st[1] == 16 && st[4] == 17, "resync: the guard SYNCED at 16");
 	k = F.decp_rx_message(R.h, R.env1, R.env1_n, mt5_now_ns(), info, 12, sym, sizeof(sym));
 	mt5_view_at(v, EU);
 	CHECK(k == 1 && F.decp_rx_check(R.h, mt5_now_ns(), v, 12, verdict, 16, osym, 40) == 1,

@@ -322,6 +322,11 @@ void OnEnvelope(const long &info[], string sym)
    {
       if(reason > 0 && reason != 1)   // a replayed duplicate is not an incident
          Send(fr, decp_rx_protection(g_rx, NowNs(), fr, 1024));
+      // a signal too old to execute used up its sequence: ask for the master's book on this
+      // connection (re-sync on, once per 5 s), so a copy he closed meanwhile does not stay open
+      int ask = decp_rx_resync_ask(g_rx, NowNs(), fr, 1024);
+      if(ask > 0 && Send(fr, ask))
+         PrintFormat("decp: signal %I64d refused as stale: re-sync asked from it", v[9]);
       if(reason < 0) Log("check", reason);
       if(v[15] == 1) CloseAll();
       return;
@@ -383,6 +388,12 @@ void OnServerMessage(const uchar &p[], int n)
    }
    else if(k == 1) OnEnvelope(info, CharArrayToString(sym));
    else if(k == 5) PrintFormat("decp: subscription state %d -> %d", info[2], info[3]);
+   else if(k == 6 && info[0] == 11 && info[3] == 1)
+   {                                       // CODE_RANGE: trimmed signals never come; go on live
+      PrintFormat("decp: signals %I64d..%I64d no longer retained: live from the stream's end; the account may differ from the master's by them",
+                  info[1], info[2] > info[1] ? info[2] - 1 : info[1]);
+      if(!Send(fr, decp_rx_subscribe(g_rx, fr, 256))) Disconnect("subscribe failed");
+   }
    else if(k == 6) { PrintFormat("decp: server error %d", info[0]); Disconnect("server error"); }
    else if(k == 10)                        // the master's new signing key (checked by the DLL)
    { if(info[1] == 1) PrintFormat("decp: master %I64d announced a new signing key: accepted (signed by the trusted key)", info[0]);
@@ -438,7 +449,7 @@ void OnTimer()
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 4) { Print("decp: decp.dll version ", decp_version(), ", expected 4"); return INIT_FAILED; }
+   if(decp_version() != 5) { Print("decp: decp.dll version ", decp_version(), ", expected 5"); return INIT_FAILED; }
    if(StringLen(InpMasterPubHex) != 64 || InpMasterId <= 0)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    ArrayResize(pub, 32);

@@ -28,6 +28,7 @@ int decp_ws_response(long rx, const uchar &buf[], int len);
 int decp_ws_decode(const uchar &buf[], int len, long &info[], int ninfo);
 int decp_ws_encode(int opcode, const uchar &payload[], int len, uchar &out[], int out_cap);
 int decp_rx_subscribe(long rx, uchar &out[], int out_cap);
+int decp_rx_resync_ask(long rx, long local_now_ns, uchar &out[], int out_cap);
 int decp_rx_time_ping(long rx, long local_now_ns, uchar &out[], int out_cap);
 int decp_rx_message(long rx, const uchar &payload[], int len, long local_now_ns, long &info[], int ninfo, uchar &symbol[], int sym_cap);
 int decp_rx_resync(long rx, const uchar &platform_pub[], int pub_len);

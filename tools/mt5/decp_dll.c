@@ -715,17 +715,23 @@ int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap)
 {
 	struct rx *r = decp_handle_get(rx, K_RX);
 	uint8_t p[32];
+	uint64_t from;
+	int32_t n;
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
 	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
-	/* re-sync on: snapshot = true (the fan-out sends a snapshot instead of a stale replay) */
-	return decp_ws_frame(p, (r->rs != NULL ? proto_wire_subscribe_resync_encode
-					  : proto_wire_subscribe_encode)(r->sub.master_id,
-									 guard_sub_next_sequence(&r->sub),
-									 p, sizeof(p)),
-			out, out_cap);
+	/* re-sync on: snapshot = true (the fan-out sends a snapshot instead of a stale replay);
+	 * after a range lost, from 0: live from the stream's end, once */
+	from = r->range_lost ? 0 : guard_sub_next_sequence(&r->sub);
+	n = decp_ws_frame(p, (r->rs != NULL ? proto_wire_subscribe_resync_encode
+				     : proto_wire_subscribe_encode)(r->sub.master_id, from, p,
+								    sizeof(p)),
+			  out, out_cap);
+	if (n > 0)
+		r->range_lost = false;
+	return n;
 }
 
 int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
@@ -831,6 +837,36 @@ static int keep_envelope(struct rx *r, const struct proto_wire_msg *m,
 	return 0;
 }
 
+/* Error{CODE_RANGE, "range not retained: master=M from=F first_available=A"} (the text is
+ * docs/fanout.md's contract): the signals from F on are trimmed and can never come, so
+ * subscribing again from the guard's next sequence would be answered the same, for ever,
+ * and this master's signals would never reach the account. The guard leaves SYNCED (the
+ * signals since F are history it never gets) and the next Subscribe asks from 0, so that
+ * the SyncEnd after it continues the guard at the stream's end (decp-subscriber does the
+ * same, docs/fanout.md "Resume from before the retained range"). info: code, F, A, 1. */
+static void rx_range_lost(struct rx *r, const struct proto_wire_msg *m, int64_t *info)
+{
+	unsigned long long master, from, first;
+	char text[128];
+	size_t n;
+
+	if (m->v[1] != 11 /* Error.CODE_RANGE */ || m->b[2] == NULL)
+		return;
+	n = m->bl[2] < sizeof(text) - 1 ? m->bl[2] : sizeof(text) - 1;
+	memcpy(text, m->b[2], n);
+	text[n] = 0;
+	if (sscanf(text, "range not retained: master=%llu from=%llu first_available=%llu",
+		   &master, &from, &first) != 3 || master != r->sub.master_id)
+		return;
+	if (r->sub.st.state == GUARD_STATE_SYNCED)
+		(void)guard_sub_set_state(&r->sub, GUARD_STATE_DEGRADED_GAP);
+	r->replaying = false;
+	r->range_lost = true;
+	info[1] = (int64_t)from;
+	info[2] = (int64_t)first;
+	info[3] = 1;
+}
+
 int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t local_now_ns,
 			int64_t *info, int32_t ninfo, uint8_t *symbol, int32_t sym_cap)
 {
@@ -893,8 +929,12 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 		break;
 	}
 	case PROTO_SERVER_STATE_CHANGE:
-	case PROTO_SERVER_ERROR:
 		break;
+	case PROTO_SERVER_ERROR:
+		for (int i = 0; i < 5; i++)
+			info[i] = (int64_t)m.v[i + 1];
+		rx_range_lost(r, &m, info);
+		return k;
 	case PROTO_SERVER_KEY_ANNOUNCEMENT:
 		rx_key_announcement(r, &m, info);
 		break;
@@ -913,7 +953,7 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 		return DECP_E_MALFORMED;
 	}
 	if (k == PROTO_SERVER_SYNC_START || k == PROTO_SERVER_SYNC_END ||
-	    k == PROTO_SERVER_STATE_CHANGE || k == PROTO_SERVER_ERROR)
+	    k == PROTO_SERVER_STATE_CHANGE)
 		for (int i = 0; i < 5; i++)
 			info[i] = (int64_t)m.v[i + 1];
 	return k;
@@ -966,6 +1006,7 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	if (guard_signal_check(&r->sub, &r->pol, &r->clk, &r->env, &v, d) != 0)
 		return DECP_E_INVAL;
 	r->checked = true;
+	r->ask_check = true;
 	r->checked_env = r->env;
 	memset(verdict, 0, sizeof(*verdict) * (size_t)nverdict);
 	verdict[0] = d->reason;
@@ -988,6 +1029,35 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	if (d->reason == GUARD_REASON_NONE)
 		memcpy(order_symbol, d->order.symbol, sizeof(d->order.symbol));
 	return (int32_t)d->reason;
+}
+
+int32_t decp_rx_resync_ask(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
+{
+	struct rx *r = decp_handle_get(rx, K_RX);
+	const struct guard_verdict *d;
+	uint8_t p[32];
+	int32_t n;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (!decp_buf_ok(out, out_cap) || out == NULL)
+		return DECP_E_INVAL;
+	d = &r->verdict;
+	/* a snapshot received or verified but not reconciled yet answers it already */
+	if (r->rs == NULL || r->rs->phase != DECP_RESYNC_IDLE || !r->ask_check ||
+	    d->reason != GUARD_REASON_TTL_EXPIRED ||
+	    d->age_ns < DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000) ||
+	    (r->ask_ns != 0 && local_now_ns - r->ask_ns < DECP_RX_RESYNC_ASK_AGAIN_MS * INT64_C(1000000)))
+		return 0;
+	n = decp_ws_frame(p, proto_wire_subscribe_resync_encode(r->sub.master_id,
+								 r->checked_env.sequence, p,
+								 sizeof(p)),
+			  out, out_cap);
+	if (n > 0) {
+		r->ask_check = false;
+		r->ask_ns = local_now_ns != 0 ? local_now_ns : 1;
+	}
+	return n;
 }
 
 /* The server-clock time of a local time (the guard's estimate; local when none). */

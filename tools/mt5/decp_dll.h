@@ -42,10 +42,12 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 4 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+#define DECP_DLL_VERSION 5 /* 2: protocol-2 login (decp_master_login_proof); 3: the
 				  * server's copy policy, account state, report ids; 4: re-sync
 				  * by snapshot (decp_rx_resync*), the master's positions
-				  * (decp_master_position*), DECP_E_SNAPSHOT */
+				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
+				  * after a stale signal (decp_rx_resync_ask), live after
+				  * Error{CODE_RANGE} */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -73,6 +75,8 @@
 #define DECP_RX_SNAPSHOT_MAX 1024 /* entries of one re-sync snapshot (larger: refused) */
 #define DECP_RX_HELD_MAX 1024     /* copies decp_rx_resync_held takes per snapshot */
 #define DECP_RX_QUOTES_MAX 256    /* symbols decp_rx_resync_quote takes per snapshot */
+#define DECP_RX_RESYNC_ASK_AGE_MS 300    /* a stale signal this old asks a re-sync */
+#define DECP_RX_RESYNC_ASK_AGAIN_MS 5000 /* an unanswered ask is repeated after this */
 #define DECP_MASTER_POSITIONS_MAX 1024 /* entries of one master positions snapshot */
 #define DECP_MASTER_POSITIONS_OUT 262144 /* always enough for the frames of 1,024 entries */
 
@@ -302,8 +306,25 @@ DECP_API int32_t decp_ws_encode(int32_t opcode, const uint8_t *payload, int32_t 
 
 /* A binary WebSocket frame carrying ClientMessage{Subscribe{master, next sequence}}
  * (the guard's: history the account has consumed is not resent), with snapshot = true
- * once decp_rx_resync turned re-sync on. Returns its length. */
+ * once decp_rx_resync turned re-sync on; from 0 (live) once after an Error{CODE_RANGE}
+ * (decp_rx_message 6). Returns its length. */
 DECP_API int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap);
+
+/*
+ * A re-sync asked after a stale signal (docs/mt5.md "Receiver"): when the last
+ * decp_rx_check refused a signal TTL_EXPIRED at an age of DECP_RX_RESYNC_ASK_AGE_MS or
+ * more with re-sync on (decp_rx_resync), its sequence is used up and nothing after it
+ * brings the account back in line with the master (a copy of a position he closed stays
+ * open). This returns a binary WebSocket frame carrying ClientMessage{Subscribe{master,
+ * from that sequence, snapshot = true}} to send on the open connection: the fan-out
+ * answers with the master's book (decp_rx_message 9, 11, 12) and the account is
+ * reconciled as after a reconnect. Asked once until that snapshot begins, or again after
+ * DECP_RX_RESYNC_ASK_AGAIN_MS (local clock) when none came. Returns the frame's length, 0
+ * when no re-sync is to be asked (re-sync off, the last check not such a refusal, a
+ * snapshot being received or planned, asked already), DECP_E_INVAL, DECP_E_HANDLE.
+ */
+DECP_API int32_t decp_rx_resync_ask(int64_t rx, int64_t local_now_ns, uint8_t *out,
+				    int32_t out_cap);
 
 /* A binary WebSocket frame carrying ClientMessage{TimePing{local_now_ns}}: the reply
  * (TimePong, via decp_rx_message) feeds the guard's server-clock estimate. */
@@ -324,7 +345,12 @@ DECP_API int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *ou
  *   2 SyncStart (info: master, from, to), 3 SyncEnd (info: master, last; a DEGRADED_GAP
  *     subscription is re-synced here), 4 TimePong (the clock sample is taken here; info:
  *     offset estimate ns, rtt ns), 5 StateChange (info: subscription, master, old, new,
- *     cause), 6 Error (info: code), 7 ReportAck (the report is durable: the DLL forgets
+ *     cause), 6 Error (info: code; for CODE_RANGE (11) of this receiver's master,
+ *     "range not retained: master=M from=F first_available=A" (docs/fanout.md): info[1]
+ *     F, info[2] A, info[3] 1 = what was trimmed can never come, the guard leaves SYNCED
+ *     and the next decp_rx_subscribe asks from the stream's end, 0 (live), so that the
+ *     SyncEnd after it continues the guard there: the account may differ from the
+ *     master's by what was lost, the EA says so), 7 ReportAck (the report is durable: the DLL forgets
  *     it; info: report_id, 1 when it was unacknowledged here else 0), 8 CopyPolicy (the
  *     subscription's policy; info: version, 1 applied now -- the policy in force from the
  *     next decp_rx_check, narrowed by the local one --, 0 not newer than the one in force

@@ -78,6 +78,13 @@ struct rx {
 	 * SyncEnd (which would skip the history unreconciled) */
 	struct decp_resync *rs;
 	bool snap_gap;
+	/* a re-sync asked after a stale signal (decp_rx_resync_ask) at ask_ns (local; 0: none
+	 * outstanding, reset when a snapshot begins); ask_check: the last check may still
+	 * ask (once per check) */
+	int64_t ask_ns;
+	bool ask_check;
+	/* Error{CODE_RANGE} for this master: the next decp_rx_subscribe asks from 0 (live) */
+	bool range_lost;
 	/* the last check, for decp_rx_report / decp_rx_protection */
 	bool checked;
 	struct guard_verdict verdict;

@@ -141,6 +141,7 @@ int32_t decp_rx_snapshot(struct rx *r, int k, const struct proto_wire_msg *m, in
 		/* the guard leaves SYNCED: nothing executes until the reconciliation is done
 		 * (guard.md "Re-sync"); also when the snapshot is refused */
 		r->replaying = false;
+		r->ask_ns = 0; /* a stale signal's ask is answered (decp_rx_resync_ask) */
 		if (r->sub.st.state == GUARD_STATE_SYNCED)
 			(void)guard_sub_set_state(&r->sub, GUARD_STATE_DEGRADED_GAP);
 		if (r->sub.st.state == GUARD_STATE_DEGRADED_GAP)
