@@ -944,6 +944,7 @@ int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 		t_rx_policy(f);
 		dll_resync_run(f);
 		dll_resync_ask_run(f);
+		dll_resync_held_master_run(f);
 		dll_positions_run(f);
 	}
 	printf("%d passed, %d failed\n", mt5_passed(), mt5_failed());

@@ -34,6 +34,7 @@ int dll_unmask(const uint8_t *fr, int n, uint8_t *payload);
  * (decp_master_position*), with dll_calls' vectors loaded. */
 void dll_resync_run(const struct decp_fns *f);
 void dll_resync_ask_run(const struct decp_fns *f);
+void dll_resync_held_master_run(const struct decp_fns *f);
 void dll_positions_run(const struct decp_fns *f);
 
 /* Runs every check with the reference vectors of mt5_vectors (file path). Prints failures

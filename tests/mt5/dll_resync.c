@@ -414,6 +414,69 @@ void dll_resync_run(const struct decp_fns *f)
 	f->decp_handle_free(h);
 }
 
+/* The plan for held copy 901 (0.30 lots: sized 3.0x when it opened) and 902 (0.20) with
+ * their master volumes (0: not passed); returns the op planned for 901 (0: none) and
+ * the volume of 902's REDUCE in *reduce902. */
+static int plan_901(const struct decp_fns *f, int64_t mv901, int64_t mv902, int64_t *reduce902)
+{
+	int64_t h = rx_resync(f, 0, "snap_pub"), info[12], v[12], act[13];
+	uint8_t sym[40];
+	int n, op = 0;
+
+	*reduce902 = 0;
+	if (feed_snapshot(f, h, "snap", 2, info) != 12 ||
+	    f->decp_rx_resync_held(h, 901, L"EURUSD", 1, 30, 108512, 108012, 109512) != 1 ||
+	    f->decp_rx_resync_held(h, 902, L"GBPUSD", 2, 20, 127000, 0, 0) != 2 ||
+	    (mv901 && f->decp_rx_resync_held_master(h, 901, mv901) != DECP_OK) ||
+	    (mv902 && f->decp_rx_resync_held_master(h, 902, mv902) != DECP_OK)) {
+		f->decp_handle_free(h);
+		return -100;
+	}
+	mt5_view_at(v, 108512);
+	f->decp_rx_resync_quote(h, L"EURUSD", v, 12);
+	n = f->decp_rx_resync_plan(h);
+	for (int i = 0; i < n; i++) {
+		int k = f->decp_rx_resync_action(h, i, act, 13, sym, 40);
+
+		if (act[6] == 901)
+			op = k;
+		if (act[6] == 902 && k == 2)
+			*reduce902 = act[2];
+	}
+	f->decp_handle_free(h);
+	return op;
+}
+
+/* decp_rx_resync_held_master: the master's volume each held copy follows. */
+void dll_resync_held_master_run(const struct decp_fns *f)
+{
+	int64_t h = rx_resync(f, 0, "snap_pub"), info[12], r902;
+	int op;
+
+	CHECK(f->decp_rx_resync_held_master(h, 901, 10) == DECP_E_STATE,
+	      "held_master: nothing before a verified snapshot");
+	CHECK(feed_snapshot(f, h, "snap", 2, info) == 12 &&
+	      f->decp_rx_resync_held(h, 901, L"EURUSD", 1, 30, 108512, 0, 0) == 1 &&
+	      f->decp_rx_resync_held_master(h, 902, 10) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held_master(h, 901, 0) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held_master(h, 901, -5) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held_master(h, 0, 10) == DECP_E_INVAL &&
+	      f->decp_rx_resync_held_master(12345, 901, 10) == DECP_E_HANDLE &&
+	      f->decp_rx_resync_held_master(h, 901, 10) == DECP_OK,
+	      "held_master: a copy not held, volume 0 or negative, ticket 0, bad handle refused");
+	f->decp_handle_free(h);
+	/* the master holds 901 at 0.10 as when the copy opened (at 3.0x, the policy now
+	 * says 2.0x): unknown, the copy is cut to 0.20; known, it is his size: kept */
+	op = plan_901(f, 0, 0, &r902);
+	CHECK(op == 2, "held_master: 901's master volume unknown: REDUCE to the policy's size (%d)",
+	      op);
+	op = plan_901(f, 10, 10, &r902);
+	CHECK(op == 0 || op == 3, "held_master: 901 followed the master's 0.10, which he still "
+	      "holds: not reduced (%d)", op);
+	CHECK(r902 == 8, "held_master: 902 (0.20 copying 0.10, the master closed 0.04): REDUCE "
+	      "0.08 as the live CLOSE_PARTIAL would (%lld)", (long long)r902);
+}
+
 /* Envelope name checked at local time t on the account v; returns the reason. */
 static int check_at(const struct decp_fns *f, int64_t h, const char *name, int64_t t)
 {

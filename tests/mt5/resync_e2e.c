@@ -307,9 +307,17 @@ static void on_snapshot(void)
 		if (!account[i].open)
 			continue;
 		mbstowcs(w, account[i].symbol, 40);
-		held += F.decp_rx_resync_held(R.h, account[i].ticket, w, (int32_t)account[i].type,
-					      account[i].volume, account[i].price, account[i].sl,
-					      account[i].tp) > 0;
+		if (F.decp_rx_resync_held(R.h, account[i].ticket, w, (int32_t)account[i].type,
+					  account[i].volume, account[i].price, account[i].sl,
+					  account[i].tp) <= 0)
+			continue;
+		held++;
+		/* the master's volume the copy follows, as DecpReceiver keeps it per copy */
+		CHECK(account[i].master_volume <= 0 ||
+		      F.decp_rx_resync_held_master(R.h, account[i].ticket,
+						   account[i].master_volume) == DECP_OK,
+		      "resync: copy of %lld follows the master's %lld", (long long)account[i].ticket,
+		      (long long)account[i].master_volume);
 	}
 	n = F.decp_rx_resync_plan(R.h);
 	printf("receiver: snapshot verified, %d copies held, %d actions\n", held, n);

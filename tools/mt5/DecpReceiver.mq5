@@ -249,10 +249,13 @@ void Resync()
       PositionGetTicket(i);
       string c = PositionGetString(POSITION_COMMENT);
       if(PositionGetInteger(POSITION_MAGIC) != InpMagic || StringFind(c, "decp:") != 0) continue;
-      decp_rx_resync_held(g_rx, StringToInteger(StringSubstr(c, 5)), PositionGetString(POSITION_SYMBOL),
-                          PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
-                          Lots(PositionGetDouble(POSITION_VOLUME)), Px(PositionGetDouble(POSITION_PRICE_OPEN)),
-                          Px(PositionGetDouble(POSITION_SL)), Px(PositionGetDouble(POSITION_TP)));
+      long mt = StringToInteger(StringSubstr(c, 5));
+      if(decp_rx_resync_held(g_rx, mt, PositionGetString(POSITION_SYMBOL),
+                             PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
+                             Lots(PositionGetDouble(POSITION_VOLUME)), Px(PositionGetDouble(POSITION_PRICE_OPEN)),
+                             Px(PositionGetDouble(POSITION_SL)), Px(PositionGetDouble(POSITION_TP))) > 0 &&
+         GlobalVariableCheck(GvMv(mt)))   // the master's volume the copy follows (kept per copy)
+         decp_rx_resync_held_master(g_rx, mt, (long)GlobalVariableGet(GvMv(mt)));
    }
    for(int i = OrdersTotal() - 1; i >= 0; i--)
    {

@@ -34,6 +34,7 @@ int decp_rx_message(long rx, const uchar &payload[], int len, long local_now_ns,
 int decp_rx_resync(long rx, const uchar &platform_pub[], int pub_len);
 int decp_rx_resync_entry(long rx, int index, long &info[], int ninfo, uchar &symbol[], int sym_cap);
 int decp_rx_resync_held(long rx, long master_ticket, string symbol, int type, long volume, long price, long sl, long tp);
+int decp_rx_resync_held_master(long rx, long master_ticket, long master_volume);
 int decp_rx_resync_quote(long rx, string symbol, const long &view[], int nview);
 int decp_rx_resync_plan(long rx);
 int decp_rx_resync_action(long rx, int index, long &act[], int nact, uchar &symbol[], int sym_cap);

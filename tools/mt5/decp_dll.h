@@ -47,7 +47,8 @@
 				  * by snapshot (decp_rx_resync*), the master's positions
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
 				  * after a stale signal (decp_rx_resync_ask), live after
-				  * Error{CODE_RANGE} */
+				  * Error{CODE_RANGE}, held copies' master volume
+				  * (decp_rx_resync_held_master) */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -393,6 +394,7 @@ DECP_API int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len
  *   decp_rx_message == 9, 11 x k, 12       collected, digested, verified (12 == verified)
  *   decp_rx_resync_entry(i)                (optional) what the master holds, mapped
  *   decp_rx_resync_held x h                the EA's copies of this master's positions
+ *   decp_rx_resync_held_master x h         (optional) each copy's master volume
  *   decp_rx_resync_quote x q               quotes of the mapped symbols
  *   decp_rx_resync_plan                    the guard's plan: n actions
  *   decp_rx_resync_action(0..n-1)          CLOSE/REDUCE/MODIFY/OPEN to execute, SKIP to log
@@ -428,6 +430,18 @@ DECP_API int32_t decp_rx_resync_entry(int64_t rx, int32_t index, int64_t *info, 
 DECP_API int32_t decp_rx_resync_held(int64_t rx, int64_t master_ticket, const wchar_t *symbol,
 				     int32_t type, int64_t volume, int64_t price, int64_t sl,
 				     int64_t tp);
+
+/* The master's volume (0.01 lot, > 0) of a held copy's position when the copy was last
+ * in line with it: the volume of the signal that opened it, less the master's partial
+ * closes since (DecpReceiver keeps it per copy). Optional, after decp_rx_resync_held;
+ * with it the plan follows the master's partial closes as a live CLOSE_PARTIAL does and
+ * keeps a copy he did not change as it is (guard_held.master_volume, docs/guard.md
+ * "Re-sync"); without it (0: unknown) a copy is cut to what the policy would open now,
+ * which with EQUITY_RATIO or RISK_PERCENT sizing follows the account's equity. Returns
+ * DECP_OK, DECP_E_STATE (no verified snapshot), DECP_E_INVAL (no copy of that ticket held,
+ * volume <= 0), DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_resync_held_master(int64_t rx, int64_t master_ticket,
+					    int64_t master_volume);
 
 /* The quote and contract of a subscriber symbol, as decp_rx_check's view (nview >= 9:
  * bid, ask, vol_min, vol_max, vol_step, pip_value, wallet balance, wallet reserved,

@@ -264,6 +264,21 @@ int32_t decp_rx_resync_held(int64_t rx, int64_t master_ticket, const wchar_t *sy
 	return rc == -EPERM ? DECP_E_STATE : rc == -EEXIST ? DECP_E_INVAL : decp_status_of(rc);
 }
 
+int32_t decp_rx_resync_held_master(int64_t rx, int64_t master_ticket, int64_t master_volume)
+{
+	struct rx *r = decp_handle_get(rx, K_RX);
+	int rc;
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (master_ticket <= 0 || master_volume <= 0)
+		return DECP_E_INVAL;
+	if (r->rs == NULL)
+		return DECP_E_STATE;
+	rc = decp_resync_held_master(r->rs, (uint64_t)master_ticket, master_volume);
+	return rc == -EPERM ? DECP_E_STATE : rc == -ENOENT ? DECP_E_INVAL : decp_status_of(rc);
+}
+
 int32_t decp_rx_resync_quote(int64_t rx, const wchar_t *symbol, const int64_t *view,
 			     int32_t nview)
 {

@@ -150,6 +150,22 @@ int decp_resync_held_add(struct decp_resync *rs, const struct guard_held *h)
 	return (int)rs->nheld;
 }
 
+int decp_resync_held_master(struct decp_resync *rs, uint64_t ticket, int64_t master_volume)
+{
+	if (ticket == 0 || master_volume <= 0)
+		return -EINVAL;
+	if (!verified(rs))
+		return -EPERM;
+	for (uint32_t i = 0; i < rs->nheld; i++) {
+		if (rs->held[i].master_ticket != ticket)
+			continue;
+		rs->held[i].master_volume = master_volume;
+		rs->phase = DECP_RESYNC_COMPLETE;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int decp_resync_quote_set(struct decp_resync *rs, const char *symbol,
 			  const struct guard_view *view)
 {

@@ -114,6 +114,11 @@ int decp_resync_end(struct decp_resync *rs, uint64_t master, uint64_t seq, uint3
  * (the master ticket is held already), -EINVAL. */
 int decp_resync_held_add(struct decp_resync *rs, const struct guard_held *h);
 
+/* The master's volume of held copy ticket's position when the copy was last in line with
+ * it (guard_held.master_volume; COMPLETE or PLANNED: the plan must be made again).
+ * Returns 0, -EPERM, -ENOENT (no such copy held), -EINVAL (ticket 0, volume <= 0). */
+int decp_resync_held_master(struct decp_resync *rs, uint64_t ticket, int64_t master_volume);
+
 /* The quote and volume spec of a subscriber symbol (replaces an earlier one; COMPLETE or
  * PLANNED). Returns the number of symbols quoted, -EPERM, -ENOBUFS
  * (DECP_RESYNC_QUOTES_MAX), -EINVAL. */
