@@ -457,8 +457,27 @@ bool dp_login_limiter_take(struct dp_login_limiter *l, const struct dp_peer *p, 
 	return true;
 }
 
+/* Give back the token a LoginProof took (it verified: not a failed login). */
+static void login_refund(struct dp_session *s, uint64_t now_ns)
+{
+	uint64_t now_ms = now_ns / 1000000u;
+	struct dp_login_limiter *l = s->w->login;
+	struct dp_login_bucket *b = lim_bucket(l, &s->peer, now_ms);
+	uint64_t cap = (uint64_t)l->burst * 1000u;
+	uint64_t old = atomic_load_explicit(&b->state, memory_order_relaxed), nw;
+	do {
+		uint64_t t = lim_tokens(l, old, now_ms) + 1000u;
+		nw = (t > cap ? cap : t) << 40 | (now_ms & LIM_MS_MASK);
+	} while (!atomic_compare_exchange_weak_explicit(&b->state, &old, nw, memory_order_relaxed,
+							memory_order_relaxed));
+}
+
 static void login_failed(struct dp_session *s, uint64_t now_ns)
 {
+	if (s->login_charged) {
+		s->login_charged = 0; /* the proof took its token already */
+		return;
+	}
 	uint64_t now_ms = now_ns / 1000000u;
 	struct dp_login_limiter *l = s->w->login;
 	struct dp_login_bucket *b = lim_bucket(l, &s->peer, now_ms);
@@ -913,6 +932,10 @@ static void login_decide(struct dp_session *s, const struct dp_master_ent *me,
 	enum dp_reason bad = te == NULL ? DP_REASON_BAD_TOKEN
 			     : te->revoked ? DP_REASON_REVOKED
 			     : cert_verdict(s, te->master_id);
+	if (bad == DP_REASON_NONE && s->login_charged) {
+		s->login_charged = 0;
+		login_refund(s, now_ns);
+	}
 	if (bad != DP_REASON_NONE) {
 		/* Unknown master, no token of it matches, or a revoked one: one answer for all,
 		 * so the reply does not tell which masters exist. */
@@ -951,6 +974,15 @@ static void handle_login_proof(struct dp_session *s, const Decp__LoginProof *lp,
 	}
 	if (!control_ready(s, wall_ns))
 		return;
+	/* The failed-login budget: Hello only checked that a token was left, and every
+	 * pre-login connection of the address passed that check on the same token; the proof
+	 * takes one before it is verified (given back if it verifies). */
+	if (!dp_login_limiter_take(w->login, &s->peer, now_ns)) {
+		login_refused(s, DP_REASON_LOGIN_RATE, 0, DECP__ERROR__CODE__CODE_UNAUTHENTICATED,
+			      NULL, 0, wall_ns);
+		return;
+	}
+	s->login_charged = 1;
 	const struct dp_master_ent *me = dp_tables_master_find(w->snap, s->login_master);
 	const struct dp_token_ent *te = NULL;
 	bool unbound = false;
@@ -1408,6 +1440,7 @@ void dp_session_open(struct dp_session *s, struct dp_worker *w, uint64_t conn_id
 	s->pending_ns = 0;
 	s->pending_version = 0;
 	s->pending_unbound = 0;
+	s->login_charged = 0;
 	s->session_gen = 0;
 	s->confirm_attach = 0;
 	s->auth_gen = 0;

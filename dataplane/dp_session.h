@@ -318,6 +318,11 @@ struct dp_session {
 	uint64_t pending_ns;
 	uint32_t pending_version;
 	uint8_t pending_unbound;     /* count logins_unbound once confirmed */
+	/* The LoginProof being decided took one token of the source's failed-login budget
+	 * before it was verified (handle_login_proof): a failure keeps it, a proof that
+	 * verifies gives it back (login_decide). Taken, not only checked, so that several
+	 * connections of one address cannot each pass the check on the same last token. */
+	uint8_t login_charged;
 	/* ACTIVE and confirmed: the claim's generation (0 = not confirmed: no LOGOUT) and the
 	 * control attachment (dp_ready_attach) that confirmed it. */
 	uint64_t session_gen;

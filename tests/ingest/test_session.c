@@ -528,6 +528,93 @@ static void test_preauth_budget(void)
 	wk->cfg = saved;
 }
 
+/* Hello on one session of src, the challenge's nonce into nonce (false: refused). */
+static bool hello_from(unsigned int slot, uint8_t src, uint64_t now, uint8_t nonce[32])
+{
+	uint8_t buf[256];
+	CU_ASSERT_FATAL(admit_open(slot, src, NS, now) == 0);
+	ssize_t hn = proto_login_hello_frame(5, "t", buf, sizeof(buf));
+	CU_ASSERT_FATAL(hn > 0);
+	dp_session_input(&sess[slot], buf, (size_t)hn, now, 1); /* -ECONNRESET when refused */
+	Decp__IngestFrame *f = pop_reply(&sess[slot]);
+	CU_ASSERT_FATAL(f != NULL);
+	bool ok = f->kind_case == DECP__INGEST_FRAME__KIND_CHALLENGE;
+	if (ok)
+		memcpy(nonce, f->challenge->nonce.data, 32);
+	proto_msg_free(&f->base, NULL);
+	return ok;
+}
+
+/* The proof of tok for nonce on slot; the first reply's kind (a: Nack reason or Error code). */
+static int proof_from(unsigned int slot, const char *tok, const uint8_t nonce[32], uint64_t now,
+		      uint64_t *a)
+{
+	uint8_t buf[256];
+	uint64_t b = 0;
+	ssize_t pn = proto_login_proof_frame(tok, strlen(tok), nonce, 32, 5, NULL, buf, sizeof(buf));
+	CU_ASSERT_FATAL(pn > 0);
+	dp_session_input(&sess[slot], buf, (size_t)pn, now, 1);
+	return reply_kind(&sess[slot], a, &b);
+}
+
+/* The failed-login budget (5 here, one more per second) bounds the proofs an address has
+ * verified: connections of one address that all said Hello while one token was left get
+ * one proof verified between them, the others are refused (login_rate) before theirs is
+ * looked at; a proof that verifies gives its token back. */
+static void test_login_budget_parallel(void)
+{
+	uint8_t nonce[NS][32];
+	uint64_t a = 0, t = 7000000000000ull;
+	reset_master();
+	for (unsigned int i = 0; i < NS; i++)
+		if (sess[i].state != DP_SS_FREE) {
+			dp_session_close(&sess[i]);
+			dp_session_release(&sess[i]);
+		}
+	/* five wrong proofs in a row spend the budget; the sixth Hello is refused */
+	for (unsigned int i = 0; i < 5; i++) {
+		CU_ASSERT_FATAL(hello_from(0, 77, t, nonce[0]));
+		CU_ASSERT(proof_from(0, "wrong", nonce[0], t, &a) == DECP__INGEST_FRAME__KIND_NACK &&
+			  a == DECP__NACK__REASON__REASON_BAD_TOKEN);
+	}
+	CU_ASSERT(!hello_from(0, 77, t, nonce[0]));
+	/* a second later one token is back: three connections say Hello on it (each Hello
+	 * only checks), then prove; one proof is verified, two are refused unverified */
+	t += 1000000000ull;
+	uint64_t rate0 = ctr(DP_CTR_REASON_BASE + DP_REASON_LOGIN_RATE);
+	uint64_t bad0 = ctr(DP_CTR_REASON_BASE + DP_REASON_BAD_TOKEN);
+	for (unsigned int i = 0; i < 3; i++)
+		CU_ASSERT_FATAL(hello_from(i, 77, t, nonce[i]));
+	unsigned int verified = 0, refused = 0;
+	for (unsigned int i = 0; i < 3; i++) {
+		int k = proof_from(i, "wrong", nonce[i], t, &a);
+		if (k == DECP__INGEST_FRAME__KIND_NACK && a == DECP__NACK__REASON__REASON_BAD_TOKEN)
+			verified++;
+		else if (k == DECP__INGEST_FRAME__KIND_ERROR &&
+			 a == DECP__ERROR__CODE__CODE_UNAUTHENTICATED)
+			refused++;
+		CU_ASSERT(sess[i].state == DP_SS_CLOSING);
+	}
+	CU_ASSERT(verified == 1 && refused == 2);
+	CU_ASSERT(ctr(DP_CTR_REASON_BASE + DP_REASON_BAD_TOKEN) == bad0 + 1);
+	CU_ASSERT(ctr(DP_CTR_REASON_BASE + DP_REASON_LOGIN_RATE) == rate0 + 2);
+	/* a second later: the right token logs in and gives its token back, so a wrong proof
+	 * after it is still verified; the next Hello is refused */
+	t += 1000000000ull;
+	CU_ASSERT_FATAL(hello_from(0, 77, t, nonce[0]));
+	CU_ASSERT(proof_from(0, token, nonce[0], t, &a) == DECP__INGEST_FRAME__KIND_HELLO_ACK);
+	CU_ASSERT(sess[0].state == DP_SS_ACTIVE);
+	CU_ASSERT_FATAL(hello_from(1, 77, t, nonce[1]));
+	CU_ASSERT(proof_from(1, "wrong", nonce[1], t, &a) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_BAD_TOKEN);
+	CU_ASSERT(!hello_from(2, 77, t, nonce[2]));
+	for (unsigned int i = 0; i < NS; i++)
+		if (sess[i].state != DP_SS_FREE) {
+			dp_session_close(&sess[i]);
+			dp_session_release(&sess[i]);
+		}
+}
+
 /* Key rotation: the previous HMAC key is accepted until its end of overlap (wall clock),
  * not after, not once dropped; the current one always. */
 static void test_hmac_rotation(void)
@@ -874,6 +961,7 @@ int main(void)
 	CU_add_test(s, "replaced and idle timeout", test_idle_and_replaced);
 	CU_add_test(s, "out buffer backpressure", test_out_buffer_backpressure);
 	CU_add_test(s, "pre-login budget", test_preauth_budget);
+	CU_add_test(s, "failed-login budget: parallel proofs", test_login_budget_parallel);
 	CU_add_test(s, "HMAC key rotation overlap", test_hmac_rotation);
 	CU_add_test(s, "the master's own positions", test_positions);
 	CU_add_test(s, "logins confirmed by the edge", test_login_confirmed);
