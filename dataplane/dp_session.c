@@ -1385,7 +1385,9 @@ static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uin
 		break;
 	case DECP__MASTER_FRAME__KIND_HEARTBEAT:
 		if (s->state != DP_SS_ACTIVE) {
+			/* out of order like any frame (docs/ingest.md check 2) */
 			reject(s, DP_REASON_PROTOCOL, 0, 0, p, len, wall_ns);
+			send_nack(s, 0, DECP__NACK__REASON__REASON_STATE, 0);
 			send_error(s, DECP__ERROR__CODE__CODE_PROTOCOL);
 			begin_close(s, DP_REASON_PROTOCOL);
 			break;

@@ -296,9 +296,10 @@ static void test_signal_before_hello(void)
 	CU_ASSERT(expect_event(DP_REASON_PROTOCOL));
 	CU_ASSERT(enq_count[2] == 0);
 	close(fd);
-	/* Heartbeat before Hello is out of order too. */
+	/* Heartbeat before Hello is out of order too, answered alike (docs/ingest.md). */
 	fd = ih_connect(env.port);
 	CU_ASSERT(ih_send_heartbeat(fd) == 0);
+	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_STATE, 0));
 	CU_ASSERT(expect_error(fd, DECP__ERROR__CODE__CODE_PROTOCOL));
 	CU_ASSERT(expect_closed(fd, 2000));
 	close(fd);

@@ -822,6 +822,25 @@ static void test_login_confirmed(void)
 	CU_ASSERT(s->close_reason == DP_REASON_PROTOCOL);
 	dp_session_close(s);
 	dp_session_release(s);
+	/* a Heartbeat too (an EA that heartbeats on a timer before its HelloAck): the same
+	 * answer as any frame out of order, Nack STATE then Error PROTOCOL (docs/ingest.md) */
+	s = open_session(3);
+	login(s, 21000);
+	CU_ASSERT(find_rec(DP_REC_LOGIN, &r) == 1);
+	{
+		Decp__Heartbeat hb = DECP__HEARTBEAT__INIT;
+		Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
+
+		f.kind_case = DECP__MASTER_FRAME__KIND_HEARTBEAT;
+		f.heartbeat = &hb;
+		n = (size_t)proto_msg_frame_pack(&f.base, 4096, buf, sizeof(buf));
+	}
+	dp_session_input(s, buf, n, 21001, 1);
+	CU_ASSERT(s->close_reason == DP_REASON_PROTOCOL);
+	CU_ASSERT(reply_kind(s, &a, &b) == DECP__INGEST_FRAME__KIND_NACK &&
+		  a == DECP__NACK__REASON__REASON_STATE);
+	dp_session_close(s);
+	dp_session_release(s);
 
 	/* confirmed by a control process that is no longer the READY one: logs in again */
 	s = open_session(0);

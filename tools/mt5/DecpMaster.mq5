@@ -325,7 +325,8 @@ void OnTimer()
       if(g_sock == INVALID_HANDLE) return;
       Consume(g_in, g_in_len, fl);
    }
-   if(TimeLocal() - g_last_hb >= InpHeartbeatSec)
+   // nothing but the login before the HelloAck: a frame then closes the session
+   if(g_ready && TimeLocal() - g_last_hb >= InpHeartbeatSec)
    {
       uchar hb[64]; int n = decp_master_heartbeat(NowNs(), hb, 64);
       if(n > 0) Send(hb, n);
