@@ -394,20 +394,23 @@ void dp_login_limiter_init(struct dp_login_limiter *l, uint32_t burst, uint64_t 
 		atomic_init(&l->b[i].key, 0);
 		atomic_init(&l->b[i].state, 0);
 	}
-	/* A keyed hash, so nobody can pick addresses that collide in the pre-login table;
-	 * without random bytes the table still works, only predictably. */
-	if (getrandom(&l->seed, sizeof(l->seed), 0) != (ssize_t)sizeof(l->seed))
-		l->seed = 0x9e3779b97f4a7c15ull;
+	/* A keyed hash (peer_hash), so nobody can pick addresses that collide; without random
+	 * bytes the tables still work, only predictably. */
+	if (getrandom(&l->key, sizeof(l->key), 0) != (ssize_t)sizeof(l->key)) {
+		l->key.k0 = 0x9e3779b97f4a7c15ull;
+		l->key.k1 = 0xbf58476d1ce4e5b9ull;
+	}
 	for (unsigned int i = 0; i < DP_PRE_BUCKETS; i++)
 		atomic_init(&l->pre[i], 0);
 }
 
-static uint64_t peer_key(const struct dp_peer *p)
+/* SipHash of the address under the limiter's secret key: which addresses share a failed-
+ * login bucket (a newcomer resets the bucket to a full budget: two addresses that share
+ * one refill each other's) or a pre-login probe window cannot be computed offline. Never
+ * 0 (0 marks an unused bucket). */
+static uint64_t peer_hash(const struct dp_login_limiter *l, const struct dp_peer *p)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (unsigned int i = 0; i < 16; i++)
-		h = (h ^ p->addr[i]) * 1099511628211ull;
-	return h | 1u; /* 0 marks an unused bucket */
+	return dp_siphash(&l->key, p->addr, sizeof(p->addr)) | 1u;
 }
 
 /* Refilled token count (thousandths) of state at now_ms. */
@@ -424,7 +427,7 @@ static uint64_t lim_tokens(const struct dp_login_limiter *l, uint64_t state, uin
 static struct dp_login_bucket *lim_bucket(struct dp_login_limiter *l, const struct dp_peer *p,
 					  uint64_t now_ms)
 {
-	uint64_t key = peer_key(p);
+	uint64_t key = peer_hash(l, p);
 	struct dp_login_bucket *b = &l->b[(key >> 20) % DP_LOGIN_BUCKETS];
 	if (atomic_load_explicit(&b->key, memory_order_acquire) != key) {
 		atomic_store_explicit(&b->state, (uint64_t)l->burst * 1000u << 40 | (now_ms & LIM_MS_MASK),
@@ -496,13 +499,7 @@ static void login_failed(struct dp_session *s, uint64_t now_ns)
 
 static uint64_t pre_key(const struct dp_login_limiter *l, const struct dp_peer *p)
 {
-	uint64_t h = 1469598103934665603ull ^ l->seed;
-	for (unsigned int i = 0; i < 16; i++)
-		h = (h ^ p->addr[i]) * 1099511628211ull;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	return (h & ((1ull << 40) - 1)) | 1u; /* 40 bits, never 0 */
+	return peer_hash(l, p) & ((1ull << 40) - 1); /* 40 bits, never 0 */
 }
 
 /* Count one more pre-login connection of p. Returns 0 with *bucket set (DP_PRE_NONE when

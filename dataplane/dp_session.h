@@ -112,6 +112,7 @@
 #include <sys/un.h>
 
 #include "dp_shm.h"
+#include "dp_siphash.h"
 #include "dp_tables.h"
 #include "proto_arena.h"
 #include "proto_frame.h"
@@ -216,7 +217,8 @@ struct dp_login_bucket {
 struct dp_login_limiter {
 	uint32_t burst;              /* 1..10000 */
 	uint64_t refill_ns;          /* 0 = never refill */
-	uint64_t seed;               /* keys the pre-login hash (random at init) */
+	/* keys the address hash of the buckets and the pre-login table (random at init) */
+	struct dp_siphash_key key;
 	struct dp_login_bucket b[DP_LOGIN_BUCKETS];
 	_Atomic uint64_t pre[DP_PRE_BUCKETS];
 };

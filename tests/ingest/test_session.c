@@ -617,6 +617,61 @@ static void test_login_budget_parallel(void)
 
 /* Key rotation: the previous HMAC key is accepted until its end of overlap (wall clock),
  * not after, not once dropped; the current one always. */
+/* v4 address 10.7.hi.lo as dp_peer holds it (v4-mapped) */
+static struct dp_peer peer_v4(unsigned int n)
+{
+	struct dp_peer p = {.family = 2, .port = 4000};
+
+	p.addr[10] = p.addr[11] = 0xff;
+	p.addr[12] = 10;
+	p.addr[13] = 7;
+	p.addr[14] = (uint8_t)(n >> 8);
+	p.addr[15] = (uint8_t)n;
+	return p;
+}
+
+/* Does b's first take give a's spent bucket a full budget back (the two share a bucket:
+ * a newcomer resets it)? a's budget is spent first; a and b take at time t. */
+static bool refills(struct dp_login_limiter *l, const struct dp_peer *a, const struct dp_peer *b,
+		    uint64_t t)
+{
+	while (dp_login_limiter_take(l, a, t))
+		;
+	return dp_login_limiter_take(l, b, t) && dp_login_limiter_take(l, a, t);
+}
+
+/*
+ * Two addresses that share a failed-login bucket refill each other's budget (a newcomer
+ * resets the bucket). Which addresses share one must depend on a secret, or an attacker
+ * computes such a pair offline and gets unlimited guesses from two addresses. Under key
+ * K1 a pair is found by trying; under K2 that pair shares nothing (with an unkeyed hash it
+ * shares a bucket under every key).
+ */
+static void test_login_buckets_keyed(void)
+{
+	static struct dp_login_limiter l;
+	const struct dp_siphash_key k1 = {0x0123456789abcdefull, 0x1122334455667788ull};
+	const struct dp_siphash_key k2 = {0xfedcba9876543210ull, 0x8877665544332211ull};
+	uint64_t t = 9000000000000ull; /* no refill between the takes: the same instant */
+	struct dp_peer a = peer_v4(1), b;
+	unsigned int n, found = 0;
+
+	dp_login_limiter_init(&l, 20, 1000000000ull);
+	l.key = k1;
+	for (n = 2; n < 20000 && !found; n++) {
+		b = peer_v4(n);
+		found = refills(&l, &a, &b, t) ? n : 0;
+	}
+	CU_ASSERT_FATAL(found != 0); /* 1,024 buckets: some address of 20,000 shares a's */
+	b = peer_v4(found);
+	CU_ASSERT(refills(&l, &a, &b, t)); /* the pair, again under K1 */
+	dp_login_limiter_init(&l, 20, 1000000000ull);
+	l.key = k2;
+	CU_ASSERT(!refills(&l, &a, &b, t));
+	/* and a's budget stays spent whatever b does */
+	CU_ASSERT(!dp_login_limiter_take(&l, &a, t));
+}
+
 static void test_hmac_rotation(void)
 {
 	uint8_t buf[1024], fresh[32];
@@ -981,6 +1036,8 @@ int main(void)
 	CU_add_test(s, "out buffer backpressure", test_out_buffer_backpressure);
 	CU_add_test(s, "pre-login budget", test_preauth_budget);
 	CU_add_test(s, "failed-login budget: parallel proofs", test_login_budget_parallel);
+	CU_add_test(s, "failed-login buckets: a secret decides who shares one",
+		    test_login_buckets_keyed);
 	CU_add_test(s, "HMAC key rotation overlap", test_hmac_rotation);
 	CU_add_test(s, "the master's own positions", test_positions);
 	CU_add_test(s, "logins confirmed by the edge", test_login_confirmed);
