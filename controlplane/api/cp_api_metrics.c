@@ -76,8 +76,17 @@ static void ingest(struct cp_metrics *o, const struct cp_config *cfg)
 {
 	struct dp_shm s;
 	int rc = cp_shm_peek(&s, cfg->shm);
-	head(o, "decp_dataplane_up", "gauge", "1 when the dataplane segment is mapped and running");
-	put(o, "decp_dataplane_up %d\n", rc == 0);
+	/* Up only while the dataplane heartbeats: a dataplane killed (SIGKILL, a crash, the OOM
+	 * killer) or frozen leaves its segment RUNNING, and the counters below stay readable. */
+	bool live = false;
+	if (rc == 0) {
+		uint64_t hb = atomic_load_explicit(&s.hdr->dp_heartbeat_ns, memory_order_relaxed);
+		uint64_t now = dp_mono_ns(), stale = (uint64_t)cfg->dataplane_stale_ms * 1000000ull;
+		live = stale == 0 || now <= hb || now - hb <= stale;
+	}
+	head(o, "decp_dataplane_up", "gauge",
+	     "1 when the dataplane segment is mapped, running and heartbeating (dataplane_stale_ms)");
+	put(o, "decp_dataplane_up %d\n", live);
 	if (rc != 0)
 		return;
 	uint32_t nw = s.hdr->n_workers;

@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1171,6 +1172,20 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
 		sleep_ms(100);
 	CHECK(metric(e, "decp_dataplane_up") == 1, "api maps the dataplane's stats block");
 	CHECK(metric(e, "decp_ingest_signals_enqueued_total") == 0, "ingest counter exported");
+	/* A frozen dataplane leaves its segment RUNNING: up must still go to 0 once its
+	 * heartbeat is older than dataplane_stale_ms (3 s), and back to 1 when it runs again;
+	 * the counters stay exported meanwhile (alert DecpDataplaneDown, docs/deploy). */
+	kill(dp, SIGSTOP);
+	end = now_ms() + 10000;
+	while (metric(e, "decp_dataplane_up") != 0 && now_ms() < end)
+		sleep_ms(200);
+	CHECK(metric(e, "decp_dataplane_up") == 0, "a frozen dataplane is not up");
+	CHECK(metric(e, "decp_ingest_signals_enqueued_total") == 0, "its counters still exported");
+	kill(dp, SIGCONT);
+	end = now_ms() + 10000;
+	while (metric(e, "decp_dataplane_up") != 1 && now_ms() < end)
+		sleep_ms(100);
+	CHECK(metric(e, "decp_dataplane_up") == 1, "up again once it heartbeats");
 
 	int pport = harness_free_port();
 	snprintf(cfg, sizeof(cfg), "%s/prometheus.yml", e->dir);
@@ -1217,7 +1232,14 @@ static void scenario_prometheus(struct api_env *e, const char *dp_bin)
 	      strstr(r.body, "\"1\"") != NULL, "target up: %s", r.body ? r.body : "");
 	http_free(&r);
 	stop_child(prom);
-	stop_child(dp);
+	/* Killed (a crash, the OOM killer): the segment stays, RUNNING, and must not count as up */
+	kill(dp, SIGKILL);
+	waitpid(dp, NULL, 0);
+	end = now_ms() + 10000;
+	while (metric(e, "decp_dataplane_up") != 0 && now_ms() < end)
+		sleep_ms(200);
+	CHECK(metric(e, "decp_dataplane_up") == 0, "a killed dataplane is not up");
+	shm_unlink(e->shm);
 }
 
 /* ------------------------------------------------------------------ batch */

@@ -74,6 +74,17 @@ out=$("$D" redis backup --to "$BK" 2>&1) && ok || bad "backup: $out"
 n=$(grep -c '^stream decp:{m[0-9]*}:signals last ' "$BK"/redis-*/MANIFEST)
 [ "$n" = 403 ] && ok || bad "MANIFEST lists $n streams, want 403"
 grep -q '^stream decp:{m1400}:signals last 7-0$' "$BK"/redis-*/MANIFEST && ok || bad "stream 1400 not listed"
+
+# restore refuses a Redis that runs in --data-dir even when --redis names another address
+# (a Redis on another port or socket answers nothing there): nothing is moved aside. Once it
+# moved the live appendonlydir, and the running Redis rewrote its AOF over the restored one.
+port=$(free_port)
+out=$("$D" redis restore --from "$(ls -d "$BK"/redis-*)" --data-dir "$DECP_REDIS_DIR" --yes \
+	--redis "127.0.0.1:$port" 2>&1); rc=$?
+[ $rc = 3 ] && echo "$out" | grep -q "REFUSED: redis-server (pid $DECP_REDIS_PID) runs in" &&
+	ok || bad "restore under a running Redis on another address: exit $rc: $out"
+ls -d "$DECP_REDIS_DIR"/*.before-restore-* >/dev/null 2>&1 && bad "restore moved the live data aside" || ok
+[ "$(r PING)" = PONG ] && ok || bad "Redis no longer answers"
 rm -rf "$BK"
 
 echo "$pass passed, $fail failed"

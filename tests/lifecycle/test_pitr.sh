@@ -70,6 +70,9 @@ check time_not_restore 2 "$D" backup full --config-file "$CONF" --time "2026-01-
 
 out=$("$D" backup init --config-file "$CONF" --repo "$T/repo" --pgdata "$DATA" --pg-port "$PORT" --pg-socket "$SOCK" 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q "stanza decp ready: WAL archiving checked" && ok || bad "init: $rc $out"
+# init names archive_timeout with the lines PostgreSQL needs: without it the last commits of a
+# quiet database wait in a WAL segment that is never archived, and a restore loses them
+echo "$out" | grep -q "^  archive_timeout = 30 " && ok || bad "init does not name archive_timeout: $out"
 check init_again 0 "$D" backup init --config-file "$CONF" --repo "$T/repo" --pgdata "$DATA" --pg-port "$PORT" --pg-socket "$SOCK"
 check init_other 3 "$D" backup init --config-file "$CONF" --repo "$T/repo2" --pgdata "$DATA" --pg-port "$PORT" --pg-socket "$SOCK"
 

@@ -302,6 +302,47 @@ static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, co
 	return CTL_EXIT_OK;
 }
 
+/* A redis-server whose working directory is dir (Redis chdir()s into its `dir` at start):
+ * its pid, its name in comm; 0 when none. The PING above only asks the address given, and
+ * a Redis on another port, a unix socket only or another interface answers nothing there
+ * while it appends to the AOF this restore would move aside (and rewrites it over the
+ * restored one at its next BGREWRITEAOF). */
+static long redis_in_dir(const char *dir, char *comm, size_t n)
+{
+	struct stat ds;
+	if (stat(dir, &ds) != 0)
+		return 0;
+	DIR *d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	long found = 0;
+	struct dirent *e;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (pid <= 0 || *end != '\0' || pid == (long)getpid())
+			continue;
+		char p[64], name[64] = "";
+		struct stat cs;
+		snprintf(p, sizeof(p), "/proc/%ld/cwd", pid);
+		if (stat(p, &cs) != 0 || cs.st_dev != ds.st_dev || cs.st_ino != ds.st_ino)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
+		FILE *f = fopen(p, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(name, sizeof(name), f) != NULL)
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		if (strncmp(name, "redis-server", 12) == 0) {
+			found = pid;
+			snprintf(comm, n, "%s", name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 int ctl_redis_restore(int argc, char **argv)
 {
 	struct ropts o = {0};
@@ -326,6 +367,14 @@ int ctl_redis_restore(int argc, char **argv)
 	if (running) {
 		fprintf(stderr, "decpctl redis restore: REFUSED: Redis answers on %s:%d: stop it "
 				"first\n", o.host, o.port);
+		return CTL_EXIT_REFUSED;
+	}
+	char comm[64];
+	long live = redis_in_dir(o.data_dir, comm, sizeof(comm));
+	if (live != 0) {
+		fprintf(stderr, "decpctl redis restore: REFUSED: %s (pid %ld) runs in %s: stop it "
+				"first (it did not answer on %s:%d: is --redis its address?)\n", comm,
+			live, o.data_dir, o.host, o.port);
 		return CTL_EXIT_REFUSED;
 	}
 	/* Verify the backup against its manifest. */

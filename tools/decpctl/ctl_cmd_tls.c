@@ -15,7 +15,9 @@
  * overwritten without --force. For demos, tests and small deployments; a production
  * deployment may use its own PKI: the dataplane only needs PEM files.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,6 +78,54 @@ static int write_pair(const char *dir, const char *name, EVP_PKEY *k, X509 *c, b
 	return 0;
 }
 
+/* --force over an existing DIR/master-ID.crt: keep the certificate it replaces as
+ * DIR/master-ID.SERIAL.crt. It stays valid until it expires, and its serial was only in the
+ * file being overwritten: `tls revoke --master ID` revokes the kept ones too (a master whose
+ * key leaked, reissued first and revoked second, had its new certificate revoked and the
+ * leaked one left working). 0, or -1 with the message printed. */
+static int keep_replaced(const char *dir, long id)
+{
+	char path[4096], kept[4200];
+	snprintf(path, sizeof(path), "%s/master-%ld.crt", dir, id);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : (fprintf(stderr, "decpctl tls: %s: %s\n", path,
+						      strerror(errno)), -1);
+	X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (c == NULL) {
+		fprintf(stderr, "decpctl tls: %s: not a PEM certificate (move it away first)\n",
+			path);
+		return -1;
+	}
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	int rc = -1;
+	if (hex != NULL) {
+		snprintf(kept, sizeof(kept), "%s/master-%ld.%s.crt", dir, id, hex);
+		int fd = open(kept, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		FILE *o = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (o != NULL && PEM_write_X509(o, c) == 1 && fflush(o) == 0 &&
+		    fsync(fileno(o)) == 0) {
+			printf("kept the replaced certificate as %s: valid until it expires; 'decpctl "
+			       "tls revoke --master %ld' revokes it with the new one\n", kept, id);
+			rc = 0;
+		} else if (errno == EEXIST) {
+			rc = 0; /* the same certificate was kept before */
+		} else {
+			fprintf(stderr, "decpctl tls: %s: %s\n", kept, strerror(errno));
+		}
+		if (o != NULL)
+			fclose(o);
+		else if (fd >= 0)
+			close(fd);
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(c);
+	return rc;
+}
+
 static int make_clients(const char *dir, EVP_PKEY *ca_key, X509 *ca, const long *ids,
 			int n_ids, unsigned int days, bool force)
 {
@@ -90,7 +140,9 @@ static int make_clients(const char *dir, EVP_PKEY *ca_key, X509 *ca, const long 
 			return -1;
 		}
 		snprintf(name, sizeof(name), "master-%ld", ids[i]);
-		int rc = write_pair(dir, name, k, c, force);
+		int rc = force ? keep_replaced(dir, ids[i]) : 0;
+		if (rc == 0)
+			rc = write_pair(dir, name, k, c, force);
 		EVP_PKEY_free(k);
 		X509_free(c);
 		if (rc != 0)
@@ -103,29 +155,62 @@ static int make_clients(const char *dir, EVP_PKEY *ca_key, X509 *ca, const long 
 static int tls_revoke(const char *dir, const long *ids, int n_ids, unsigned int days)
 {
 	EVP_PKEY *ca_key = NULL;
-	X509 *ca = NULL, *certs[MAX_MASTERS];
+	X509 *ca = NULL, **certs = NULL;
 	X509_CRL *prev = NULL, *crl = NULL;
 	char err[512], path[4096];
-	int n = 0, rc = CTL_EXIT_FAIL;
+	int n = 0, cap = 0, rc = CTL_EXIT_FAIL;
 
 	if (ctl_certs_read(dir, "ca", &ca_key, &ca, err, sizeof(err)) != 0) {
 		fprintf(stderr, "decpctl tls: %s (run 'decpctl tls init' first)\n", err);
 		return CTL_EXIT_FAIL;
 	}
-	for (; n < n_ids; n++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/master-%ld.crt", dir, ids[n]);
-		if ((f = fopen(path, "re")) == NULL) {
-			fprintf(stderr, "decpctl tls: %s: %s\n", path, strerror(errno));
-			goto done;
+	/* Each master's current certificate (it must exist) and the ones --force replaced
+	 * (master-ID.SERIAL.crt, keep_replaced()). */
+	for (int i = 0; i < n_ids; i++) {
+		char pre[48];
+		int npre = snprintf(pre, sizeof(pre), "master-%ld.", ids[i]);
+		DIR *d = opendir(dir);
+		struct dirent *e = NULL;
+		for (bool cur = true; cur || (d != NULL && (e = readdir(d)) != NULL); cur = false) {
+			if (cur) {
+				snprintf(path, sizeof(path), "%s/master-%ld.crt", dir, ids[i]);
+			} else {
+				size_t l = strlen(e->d_name);
+				if (strncmp(e->d_name, pre, (size_t)npre) != 0 || l < (size_t)npre + 5 ||
+				    strcmp(e->d_name + l - 4, ".crt") != 0 || l == (size_t)npre + 3)
+					continue;
+				snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			}
+			FILE *f = fopen(path, "re");
+			if (f == NULL) {
+				fprintf(stderr, "decpctl tls: %s: %s\n", path, strerror(errno));
+				if (d != NULL)
+					closedir(d);
+				goto done;
+			}
+			if (n == cap) {
+				X509 **m = realloc(certs, sizeof(*certs) * (size_t)(cap = cap ? 2 * cap : 16));
+				if (m == NULL) {
+					fclose(f);
+					if (d != NULL)
+						closedir(d);
+					fprintf(stderr, "decpctl tls: out of memory\n");
+					goto done;
+				}
+				certs = m;
+			}
+			certs[n] = PEM_read_X509(f, NULL, NULL, NULL);
+			fclose(f);
+			if (certs[n] == NULL) {
+				fprintf(stderr, "decpctl tls: %s: not a PEM certificate\n", path);
+				if (d != NULL)
+					closedir(d);
+				goto done;
+			}
+			n++;
 		}
-		certs[n] = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-		if (certs[n] == NULL) {
-			fprintf(stderr, "decpctl tls: %s: not a PEM certificate\n", path);
-			goto done;
-		}
+		if (d != NULL)
+			closedir(d);
 	}
 	snprintf(path, sizeof(path), "%s/ca.crl", dir);
 	if (ctl_certs_crl_read(path, &prev, err, sizeof(err)) != 0 && prev == NULL &&
@@ -145,6 +230,7 @@ static int tls_revoke(const char *dir, const long *ids, int n_ids, unsigned int 
 done:
 	while (n-- > 0)
 		X509_free(certs[n]);
+	free(certs);
 	X509_CRL_free(prev);
 	X509_CRL_free(crl);
 	EVP_PKEY_free(ca_key);
