@@ -175,7 +175,8 @@ static int pg_spawn(struct harness_pg *pg)
 		 * so a crashed cluster leaves nothing outside its dir. */
 		"-c", "dynamic_shared_memory_type=mmap",
 		"-c", "logging_collector=off",
-		NULL, NULL, NULL, NULL, /* archive_mode, archive_command when asked */
+		/* archive_mode, archive_command, archive_timeout when asked */
+		NULL, NULL, NULL, NULL, NULL, NULL,
 		NULL,
 	};
 	if (pg->archive_opt[0] != '\0') {
@@ -186,6 +187,9 @@ static int pg_spawn(struct harness_pg *pg)
 		argv[n++] = "archive_mode=on";
 		argv[n++] = "-c";
 		argv[n++] = pg->archive_opt;
+		/* as docs/operations.md "Backups" (decpctl backup init) sets it */
+		argv[n++] = "-c";
+		argv[n++] = "archive_timeout=30";
 	}
 
 	snprintf(port, sizeof(port), "%d", pg->port);
