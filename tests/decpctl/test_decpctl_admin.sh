@@ -132,5 +132,28 @@ check rot_signing_now 0 "$D" master rotate-signing-key --id 1 --overlap-s 0 --ke
 [ "$(q "SELECT ed25519_public_key_prev IS NULL FROM masters WHERE id = 1")" = t ] \
 	&& ok || bad "rotate-signing-key --overlap-s 0: no previous key"
 
+# Explicit ids and the defaults after them (sql 0030): a later plain add never draws an id
+# given with --id (it failed with a duplicate key when the sequence reached it).
+check sub_add_id_60 0 "$D" subscriber add --name dave --id 60 --out "$tmp/s60"
+check sub_add_after_id 0 "$D" subscriber add --name erin --out "$tmp/se"
+[ "$(field subscriber_id "$tmp/se")" -gt 60 ] && ok || bad "plain subscriber add after --id 60 drew $(field subscriber_id "$tmp/se")"
+check subn_add_id 0 "$D" subscription add --subscriber 60 --master 1 --id 70 \
+	--policy '{"mode": "FIXED", "lot_fixed": 0.1}'
+check subn_add_after_id 0 "$D" subscription add --subscriber "$(field subscriber_id "$tmp/se")" --master 1 \
+	--policy '{"mode": "FIXED", "lot_fixed": 0.1}'
+[ "$(q "SELECT max(id) FROM subscriptions")" -gt 70 ] && ok || bad "plain subscription add after --id 70 drew $(q "SELECT max(id) FROM subscriptions")"
+
+# Token expiry: a past --expires adds nothing (the api answers 422); an expired token is not
+# counted live.
+check token_add_expired 1 "$D" token add --master 1 --expires 2020-01-01 --out "$tmp/tx"
+[ ! -e "$tmp/tx" ] && [ "$(q "SELECT count(*) FROM license_tokens WHERE expires_at < now()")" = 0 ] &&
+	ok || bad "a token expired on arrival was added"
+check token_add_future 0 "$D" token add --master 1 --expires 2999-01-01 --out "$tmp/tf"
+live=$("$D" master list --json | sed -n 's/.*"id":"1","name":"m1".*"live_tokens":"\([0-9]*\)".*/\1/p')
+q "UPDATE license_tokens SET expires_at = now() - interval '1 day' WHERE id = $(field token_id "$tmp/tf")" >/dev/null
+live2=$("$D" master list --json | sed -n 's/.*"id":"1","name":"m1".*"live_tokens":"\([0-9]*\)".*/\1/p')
+[ -n "$live" ] && [ "$live2" = $((live - 1)) ] && ok || bad "master list counts an expired token live ($live -> $live2)"
+check sub_token_expired 1 "$D" subscriber token --id 60 --expires 2020-01-01 --out "$tmp/sx"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -210,17 +210,24 @@ static int add_token(PGconn *c, const struct aopts *o, bool subscriber, const ch
 		fprintf(stderr, "decpctl %s: cannot make a token (OpenSSL)\n", o->cmd);
 		return -1;
 	}
+	/* an expiry not in the future makes a token refused from its first use (the api
+	 * answers 422 to it, docs/api.md): no row, said below */
 	const char *sql = subscriber
 		? "INSERT INTO subscriber_tokens (subscriber_id, token_sha256, label, expires_at) "
-		  "VALUES ($1, $2, $3, $4) RETURNING id"
+		  "SELECT $1::bigint, $2::bytea, $3::text, $4::timestamptz "
+		  "WHERE $4::timestamptz IS NULL OR $4::timestamptz > now() RETURNING id"
 		: "INSERT INTO license_tokens (master_id, token_sha256, label, expires_at) "
-		  "VALUES ($1, $2, $3, $4) RETURNING id";
+		  "SELECT $1::bigint, $2::bytea, $3::text, $4::timestamptz "
+		  "WHERE $4::timestamptz IS NULL OR $4::timestamptz > now() RETURNING id";
 	const char *v[] = {owner, (const char *)hash, o->label, o->expires};
 	const int l[] = {0, 32, 0, 0}, fm[] = {0, 1, 0, 0};
 	PGresult *r = PQexecParams(c, sql, 4, NULL, v, l, fm, 0);
 	int rc = -1;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl %s: %s", o->cmd, PQresultErrorMessage(r));
+	} else if (PQntuples(r) != 1) {
+		fprintf(stderr, "decpctl %s: --expires %s is not in the future: such a token is "
+				"refused from its first use; nothing added\n", o->cmd, o->expires);
 	} else {
 		FILE *to = f != NULL ? f : stdout;
 		const char *who = subscriber ? "subscriber" : "master";
@@ -451,7 +458,8 @@ int ctl_cmd_subscriber(int argc, char **argv)
 	} else if (sc == &subs[1]) {
 		rc = print_query(c, &o, "SELECT s.id, s.name, s.created_at, s.disabled_at, "
 				 "(SELECT count(*) FROM subscriber_tokens t WHERE t.subscriber_id = s.id "
-				 "AND t.revoked_at IS NULL) AS live_tokens, "
+				 "AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR "
+				 "t.expires_at > now())) AS live_tokens, "
 				 "(SELECT count(*) FROM subscriptions p WHERE p.subscriber_id = s.id) "
 				 "AS subscriptions FROM subscribers s ORDER BY s.id", 0, NULL, NULL);
 	} else {

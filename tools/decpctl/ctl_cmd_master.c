@@ -245,7 +245,8 @@ static int master_list(int argc, char **argv)
 	} else {
 		PGresult *r = PQexec(conn, "SELECT m.id, m.name, m.created_at, m.disabled_at, "
 				     "(SELECT count(*) FROM license_tokens t WHERE t.master_id = m.id "
-				     "AND t.revoked_at IS NULL) AS live_tokens, "
+				     "AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR "
+				     "t.expires_at > now())) AS live_tokens, "
 				     "(SELECT count(*) FROM subscriptions s WHERE s.master_id = m.id "
 				     "AND s.state <> 'CANCELLED') AS subscriptions "
 				     "FROM masters m ORDER BY m.id");
