@@ -186,6 +186,56 @@ static void test_top_real_dataplane(void)
 	json_decref(o);
 }
 
+/* A dataplane killed with SIGKILL leaves its segment RUNNING: top says "stale" once it has
+ * not beaten for 3 s (it said "running", exit 0, as if all were well). */
+static void test_top_killed_dataplane(void)
+{
+	char name[64], path[80];
+	snprintf(name, sizeof(name), "decpctl-dk%d", (int)getpid());
+	snprintf(path, sizeof(path), "/%s", name);
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		execl(g_dataplane, g_dataplane, "--stack", "posix", "--tls", "off", "--listen",
+		      "127.0.0.1:0", "--shm", name, "--workers", "1", (char *)NULL);
+		_exit(127);
+	}
+	int code = -1, st = 0;
+	json_t *o = NULL;
+	for (int i = 0; i < 100 && o == NULL; i++) {
+		o = top_once(name, &code, NULL);
+		if (o == NULL)
+			usleep(50000);
+	}
+	CU_ASSERT(o != NULL && strcmp(json_string_value(json_object_get(o, "state")), "running") == 0);
+	json_decref(o);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	/* bounded: stale within 3 s of the last beat; polled up to 15 s */
+	const char *state = "";
+	o = NULL;
+	for (int i = 0; i < 150; i++) {
+		json_decref(o);
+		o = top_once(name, &code, NULL);
+		state = o != NULL ? json_string_value(json_object_get(o, "state")) : "";
+		if (state != NULL && strcmp(state, "stale") == 0)
+			break;
+		usleep(100000);
+	}
+	CU_ASSERT(state != NULL && strcmp(state, "stale") == 0);
+	CU_ASSERT(o != NULL && num(o, "heartbeat_age_ms", NULL) > 3000);
+	json_decref(o);
+	char *const av[] = {(char *)g_bin, "top", "--shm", name, "--once", "--interval", "0.1", NULL};
+	struct run_result r;
+	CU_ASSERT_EQUAL(run_prog(av, 30, &r), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "NO HEARTBEAT"));
+	run_free(&r);
+	shm_unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -199,6 +249,7 @@ int main(int argc, char **argv)
 	CU_pSuite s = CU_add_suite("decpctl_top", NULL, NULL);
 	CU_add_test(s, "top on a segment made by dp_shm_create", test_top_created_segment);
 	CU_add_test(s, "top on a real decp-dataplane --stack posix", test_top_real_dataplane);
+	CU_add_test(s, "top on a killed decp-dataplane: stale", test_top_killed_dataplane);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

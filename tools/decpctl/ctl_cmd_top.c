@@ -293,16 +293,22 @@ static json_t *group_json(const struct snap *cur, const struct snap *prev, uint3
 	return o;
 }
 
-static const char *state_name(uint32_t s)
-{
-	return s == DP_SHM_STATE_RUNNING ? "running" : s == DP_SHM_STATE_STOPPED ? "stopped" : "init";
-}
-
 static double age_ms(uint64_t now, uint64_t then)
 {
 	if (then == 0)
 		return -1.0; /* never beat */
 	return then >= now ? 0.0 : (double)(now - then) / 1e6;
+}
+
+/* The dataplane's state. A dataplane killed (SIGKILL, a crash, the OOM killer) or frozen
+ * leaves its segment RUNNING: "stale" once it has not beaten for TOP_STALE_MS (decp-control's
+ * default dataplane_stale_ms, after which it treats the dataplane as gone). */
+#define TOP_STALE_MS 3000.0
+static const char *state_name(const struct snap *cur)
+{
+	if (cur->state == DP_SHM_STATE_RUNNING)
+		return age_ms(cur->mono_ns, cur->dp_hb) > TOP_STALE_MS ? "stale" : "running";
+	return cur->state == DP_SHM_STATE_STOPPED ? "stopped" : "init";
 }
 
 static void print_json(const struct seg *g, const struct snap *cur, const struct snap *prev)
@@ -314,7 +320,7 @@ static void print_json(const struct seg *g, const struct snap *cur, const struct
 	json_object_set_new(o, "shm", json_string(g->s.name));
 	json_object_set_new(o, "pid", json_integer(h->dp_pid));
 	json_object_set_new(o, "generation", json_integer((json_int_t)h->generation));
-	json_object_set_new(o, "state", json_string(state_name(cur->state)));
+	json_object_set_new(o, "state", json_string(state_name(cur)));
 	json_object_set_new(o, "ready", json_boolean(cur->ready != 0));
 	json_object_set_new(o, "heartbeat_age_ms", json_real(age_ms(cur->mono_ns, cur->dp_hb)));
 	json_object_set_new(o, "control", json_pack("{s:i,s:f,s:I}", "pid", cur->cp_pid,
@@ -405,8 +411,11 @@ static void print_text(const struct seg *g, const struct snap *cur, const struct
 	else
 		snprintf(cp, sizeof(cp), "no control process attached");
 	printf("decp-dataplane %s  pid %d  %s%s  heartbeat %.0f ms  %s  %s\n", g->s.name, h->dp_pid,
-	       state_name(cur->state), cur->ready ? ", ready" : ", NOT ready (logins refused)",
+	       state_name(cur), cur->ready ? ", ready" : ", NOT ready (logins refused)",
 	       age_ms(cur->mono_ns, cur->dp_hb), cp, when);
+	if (strcmp(state_name(cur), "stale") == 0)
+		printf("  NO HEARTBEAT for %.1f s: the dataplane is dead or frozen (is pid %d alive?)\n",
+		       age_ms(cur->mono_ns, cur->dp_hb) / 1e3, h->dp_pid);
 	printf("%-9s %10s %10s %8s %6s %13s %13s %22s %9s\n", "", "signals/s", "acks/s", "nacks/s",
 	       "conns", "ingress", "ack ring", "ACK us p50/p99/p99.9", "rejects/s");
 	char label[24];
