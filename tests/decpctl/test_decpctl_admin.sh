@@ -76,6 +76,10 @@ check subn_add_bad_json 1 "$D" subscription add --subscriber 42 --master 1 --pol
 check subn_suspend 0 "$D" subscription suspend --id "$n" --reason "KYC review"
 [ "$(q "SELECT state || '/' || state_reason FROM subscriptions WHERE id = $n")" = "SUSPENDED_ADMIN/KYC review" ] &&
 	ok || bad "suspend state"
+# suspended again: nothing changes, the reason on record stays (it was overwritten)
+check subn_suspend_again 0 "$D" subscription suspend --id "$n"
+[ "$(q "SELECT state || '/' || state_reason FROM subscriptions WHERE id = $n")" = "SUSPENDED_ADMIN/KYC review" ] &&
+	ok || bad "suspend again lost the reason: $(q "SELECT state_reason FROM subscriptions WHERE id = $n")"
 
 check subn_resume 0 "$D" subscription resume --id "$n"
 check subn_cancel 0 "$D" subscription cancel --id "$n"

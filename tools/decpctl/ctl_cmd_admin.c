@@ -543,9 +543,14 @@ int ctl_cmd_subscription(int argc, char **argv)
 					 "settled_fee FROM subscription_cancel($1, $2)", 2,
 					 (const char *[]){id, v[2]}, none);
 		else
-			rc = print_query(c, &o, "UPDATE subscriptions SET state = $2, state_reason = $3 "
-					 "WHERE id = $1 RETURNING id, master_id, subscriber_id, state, "
-					 "state_reason", 3, v, none);
+			/* already in that state: nothing changes, the reason on record (why it
+			 * was suspended) is kept and shown */
+			rc = print_query(c, &o, "WITH u AS (UPDATE subscriptions SET state = $2, "
+					 "state_reason = $3 WHERE id = $1 AND state <> $2 RETURNING id, "
+					 "master_id, subscriber_id, state, state_reason) "
+					 "SELECT * FROM u UNION ALL SELECT id, master_id, subscriber_id, "
+					 "state, state_reason FROM subscriptions WHERE id = $1 AND "
+					 "state = $2 AND NOT EXISTS (SELECT 1 FROM u)", 3, v, none);
 	}
 	return finish(c, NULL, &o, rc);
 }
