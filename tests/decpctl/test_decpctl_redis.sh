@@ -85,6 +85,22 @@ out=$("$D" redis restore --from "$(ls -d "$BK"/redis-*)" --data-dir "$DECP_REDIS
 	ok || bad "restore under a running Redis on another address: exit $rc: $out"
 ls -d "$DECP_REDIS_DIR"/*.before-restore-* >/dev/null 2>&1 && bad "restore moved the live data aside" || ok
 [ "$(r PING)" = PONG ] && ok || bad "Redis no longer answers"
+
+# backup --keep: the newest N complete backups stay, older ones go (a daily timer filled the
+# disk); one cut short (no MANIFEST) is neither counted nor removed.
+BK2=$(mktemp -d /tmp/decpctl-redis-keep.XXXXXX)
+for d in redis-20200101T000000Z redis-20200102T000000Z redis-20200103T000000Z; do
+	mkdir "$BK2/$d" && echo x > "$BK2/$d/dump.rdb"
+done
+echo "format decp-redis-backup/1" > "$BK2/redis-20200101T000000Z/MANIFEST"
+echo "format decp-redis-backup/1" > "$BK2/redis-20200102T000000Z/MANIFEST"
+check backup_keep_bad 2 "$D" redis backup --to "$BK2" --keep -1
+out=$("$D" redis backup --to "$BK2" --keep 2 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "pruned $BK2/redis-20200101T000000Z" && ok || bad "backup --keep 2: exit $rc: $out"
+[ ! -e "$BK2/redis-20200101T000000Z" ] && [ -e "$BK2/redis-20200102T000000Z/MANIFEST" ] &&
+	[ -e "$BK2/redis-20200103T000000Z/dump.rdb" ] && ok || bad "backup --keep 2 left: $(ls "$BK2")"
+[ "$(ls -d "$BK2"/redis-2*/MANIFEST | wc -l)" = 2 ] && ok || bad "complete backups left: $(ls "$BK2")"
+rm -rf "$BK2"
 rm -rf "$BK"
 
 echo "$pass passed, $fail failed"

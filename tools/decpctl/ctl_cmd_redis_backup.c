@@ -41,6 +41,7 @@ struct ropts {
 	int port;
 	const char *to, *from, *data_dir;
 	bool yes;
+	long keep; /* backup: complete backups kept in --to (0: all) */
 };
 
 static int parse(int argc, char **argv, struct ropts *o, const char *sub)
@@ -50,9 +51,11 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		{"from", required_argument, NULL, 'f'},  {"data-dir", required_argument, NULL, 'd'},
 		{"yes", no_argument, NULL, 'y'},         {"help", no_argument, NULL, 'h'},
 		{"root", required_argument, NULL, 'R'},  {"redis-nodes", required_argument, NULL, 'N'},
+		{"keep", required_argument, NULL, 'k'},
 		{NULL, 0, NULL, 0},
 	};
 	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
+	o->keep = 14;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -67,6 +70,16 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		case 'f': o->from = optarg; break;
 		case 'd': o->data_dir = optarg; break;
 		case 'y': o->yes = true; break;
+		case 'k': {
+			char *end;
+			errno = 0;
+			o->keep = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg || o->keep < 0 ||
+			    o->keep > 100000)
+				return ctl_usage_error("redis", "--keep: expected 0..100000 backups, "
+						       "got '%s'", optarg);
+			break;
+		}
 		case 'R': break;
 		case 'N':
 			return ctl_usage_error("redis", "%s works on one server's files, on its host: on "
@@ -158,6 +171,71 @@ static int stream_ends(redisContext *rd, char **out)
 		*out = NULL;
 	}
 	return ok ? 0 : -1;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keeps the newest keep complete backups in dir (redis-<UTC time> with a MANIFEST, which
+ * is written last: a backup cut short is never counted nor removed), removes the older
+ * ones: the daily timer (docs/deploy) would otherwise fill the Redis host's disk, where
+ * the AOF lives. keep 0: all kept. Returns CTL_EXIT_OK or CTL_EXIT_FAIL. */
+static int prune(const char *dir, long keep)
+{
+	char **names = NULL, path[4200];
+	size_t n = 0, cap = 0;
+	int rc = CTL_EXIT_OK;
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+
+	if (keep == 0 || (d = opendir(dir)) == NULL)
+		return keep == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "redis-", 6) != 0 || strlen(e->d_name) != 22 ||
+		    e->d_name[14] != 'T' || e->d_name[21] != 'Z')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/MANIFEST", dir, e->d_name);
+		if (stat(path, &st) != 0)
+			continue;
+		if (n == cap) {
+			char **m = realloc(names, sizeof(*names) * (cap = cap ? 2 * cap : 32));
+			if (m == NULL) {
+				rc = CTL_EXIT_FAIL;
+				break;
+			}
+			names = m;
+		}
+		if ((names[n] = strdup(e->d_name)) == NULL) {
+			rc = CTL_EXIT_FAIL;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), name_cmp); /* the UTC time in the name: oldest first */
+	for (size_t i = 0; rc == CTL_EXIT_OK && n > (size_t)keep && i < n - (size_t)keep; i++) {
+		static const char *const files[] = {"dump.rdb", "MANIFEST"};
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/%s/%s", dir, names[i], files[k]);
+			if (unlink(path) != 0 && errno != ENOENT)
+				rc = CTL_EXIT_FAIL;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (rc == CTL_EXIT_OK && rmdir(path) != 0)
+			rc = CTL_EXIT_FAIL;
+		if (rc == CTL_EXIT_OK)
+			printf("pruned %s (keeping the newest %ld)\n", path, keep);
+		else
+			fprintf(stderr, "decpctl redis backup: cannot prune %s: %s\n", path,
+				strerror(errno));
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
 }
 
 static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, const char *dbfile,
@@ -299,7 +377,7 @@ static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, co
 	}
 	printf("%s: dump.rdb %lld bytes, sha256 %s (BGSAVE %ld s)\n%s", out, size, sha,
 	       (long)(time(NULL) - t0), ends);
-	return CTL_EXIT_OK;
+	return prune(o->to, o->keep);
 }
 
 /* A redis-server whose working directory is dir (Redis chdir()s into its `dir` at start):
