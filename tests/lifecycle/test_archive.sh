@@ -247,6 +247,19 @@ p=$(qo "SELECT (now() AT TIME ZONE 'UTC')::date - 95")
 qo "SELECT count(*) FROM maintain_partitions_at('$p'::date, 0)" >/dev/null
 qa "INSERT INTO protection_logs (event_time, reason, subscription_id)
     VALUES ('$p'::date + time '12:00', 'REPLAY', 4242)" >/dev/null
+# A subscriber's ProtectionEvent dated 300 days ago (its event_time_ns is the EA's clock), as
+# the fan-out queues it on the reports stream: stored at the time of storing, the EA's time
+# in details; not in that old day (a partition per day a subscriber names, rows in days
+# archived already: docs/fanout.md "Reports").
+rm_=$(qa "INSERT INTO masters (name, hmac_secret, ed25519_public_key) VALUES ('rep',
+	decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex')) RETURNING id")
+rs_=$(qa "INSERT INTO subscribers (name) VALUES ('rep') RETURNING id")
+rsub=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($rm_, $rs_) RETURNING id")
+old_ns=$(qo "SELECT (extract(epoch FROM now() - interval '300 days')::bigint) * 1000000000")
+old_day=$(qo "SELECT (now() AT TIME ZONE 'UTC' - interval '300 days')::date")
+redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" XADD 'decp:{rep}:reports' '*' \
+	r "r1 0 $rs_ $rsub $rm_ 9 $old_ns 3 0 0 0 0 0 0 0 0 0 0 0 0 4545" d "dated" >/dev/null ||
+	bad "XADD report"
 API_PORT=$((20000 + $$ % 20000))
 "$D" tls init --dir "$T/tls" >/dev/null || bad "decpctl tls init"   # the api's HTTPS
 "$CTL" --roles archiver,api --set "pg_conninfo=$app" --set "redis_host=$DECP_REDIS_HOST" \
@@ -272,6 +285,16 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$m" ] && [ "${m##* }" -ge 1 ] && ok || bad "metrics: '$m'"
+for _ in $(seq 1 100); do
+	[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = $rsub")" = 1 ] && break
+	sleep 0.1
+done
+[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = $rsub AND event_time > now() - interval '1 hour'
+	AND details->>'ea_time_ns' = '$old_ns'")" = 1 ] && ok ||
+	bad "report dated $old_day: $(qo "SELECT event_time, details FROM protection_logs WHERE subscription_id = $rsub")"
+[ "$(qo "SELECT count(*) FROM pg_class WHERE relname = 'protection_logs_p$(echo "$old_day" | tr -d -)'")" = 0 ] &&
+	[ "$(qo "SELECT count(*) FROM archive_catalog WHERE day = '$old_day'")" = 0 ] && ok ||
+	bad "a partition or an archive of $old_day, the day the EA named"
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=
 
 echo "$pass passed, $fail failed"
