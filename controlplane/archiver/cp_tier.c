@@ -749,6 +749,10 @@ static int merge_archived(PGconn *c, const struct cp_tier_conf *tc, const struct
 int cp_tier_run(PGconn *c, const struct cp_tier_conf *tc, struct cp_tier_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	/* Days and times as ISO text whatever the server's DateStyle: the file names, the
+	 * manifest and the exported rows are read back by that text (under 'SQL, DMY' a day
+	 * came back as 07/08/2026 and no day could be archived). */
+	PQclear(PQexec(c, "SET DateStyle = 'ISO, YMD'"));
 	if (tc->warm_dir == NULL || tc->warm_dir[0] != '/' || tc->hot_days < 1 ||
 	    tc->cold_after_days < tc->hot_days ||
 	    (tc->cold_dir != NULL && tc->cold_dir[0] != '\0' && tc->cold_dir[0] != '/')) {

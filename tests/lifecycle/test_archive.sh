@@ -247,6 +247,18 @@ p=$(qo "SELECT (now() AT TIME ZONE 'UTC')::date - 95")
 qo "SELECT count(*) FROM maintain_partitions_at('$p'::date, 0)" >/dev/null
 qa "INSERT INTO protection_logs (event_time, reason, subscription_id)
     VALUES ('$p'::date + time '12:00', 'REPLAY', 4242)" >/dev/null
+# A server whose DateStyle is not ISO ('SQL, DMY' prints a day as 07/08/2026): archival
+# works the same (it failed with "bad day ..." and nothing was ever archived).
+ds=$(day 74); d105=$(day 105)
+qo "ALTER DATABASE $DECP_PG_DBNAME SET DateStyle = 'SQL, DMY'" >/dev/null
+out=$("$D" archive run --warm "$WARM" --cold "$COLD" --today "$d105" --hot-days 30 --cold-after-days 60 2>&1)
+rc=$?
+qo "ALTER DATABASE $DECP_PG_DBNAME RESET DateStyle" >/dev/null
+[ $rc = 0 ] && [ "$(qo "SELECT count(*) FROM archive_catalog WHERE day = '$ds'")" = 2 ] && ok ||
+	bad "archive under DateStyle 'SQL, DMY': $rc $out"
+out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1)
+echo "$out" | grep -qE "MISMATCH [a-z_]+ $ds " && bad "verify day 74: $out" || ok
+
 # A subscriber's ProtectionEvent dated 300 days ago (its event_time_ns is the EA's clock), as
 # the fan-out queues it on the reports stream: stored at the time of storing, the EA's time
 # in details; not in that old day (a partition per day a subscriber names, rows in days
