@@ -675,9 +675,84 @@ static int cool_day(PGconn *c, const struct cp_tier_conf *tc, const char *table,
 	return rc;
 }
 
+static long long restore_into(PGconn *c, const char *tier_dir, const char *table, const char *day,
+			      const char *into, bool temp, char *err, size_t errlen);
+
+/*
+ * A day that is in the catalog already (archived and dropped) and has a partition again:
+ * rows were written to it afterwards (a signal redelivered once its dedup key was pruned,
+ * an event dated in that day). Its export would replace the archived files, the day's only
+ * copy, with a file of the late rows alone. So the archived rows are put back into the
+ * partition first (each signal once: one whose (master, sequence) is archived again, a
+ * redelivery of the same Redis record, is skipped; each event by its id), and the export
+ * then holds both. The file must verify in the tier the catalog names; when it cannot be
+ * read (no cold tier given, a mismatch) the day fails and keeps its partition. Returns 0
+ * (nothing to merge, or merged) or -errno with err.
+ */
+static int merge_archived(PGconn *c, const struct cp_tier_conf *tc, const struct export *e,
+			  char *err, size_t errlen)
+{
+	const char *pv[] = {e->t->name, e->day};
+	PGresult *r = q(c, "SELECT tier FROM archive_catalog WHERE parent = $1 AND day = $2::date",
+			2, pv);
+	if (!ok(r)) {
+		int rc = fail(err, errlen, -EIO, "archive_catalog %s %s: %s", e->t->name, e->day,
+			      PQerrorMessage(c));
+		PQclear(r);
+		return rc;
+	}
+	bool cold = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "cold") == 0;
+	bool archived = PQntuples(r) == 1;
+	PQclear(r);
+	if (!archived)
+		return 0;
+	const char *dir = cold ? tc->cold_dir : tc->warm_dir;
+	if (dir == NULL || dir[0] == '\0')
+		return fail(err, errlen, -ENOENT, "%s %s was archived to the cold tier and has rows "
+			    "again: give the cold tier to merge them", e->t->name, e->day);
+	char sub[CP_TIER_ERR_LEN];
+	if (exec_simple(c, "DROP TABLE IF EXISTS pg_temp.archive_merge", err, errlen) != 0)
+		return -EIO;
+	long long n = restore_into(c, dir, e->t->name, e->day, "archive_merge", true, sub, sizeof(sub));
+	if (n < 0)
+		return fail(err, errlen, (int)n, "%s %s has rows again; its archived rows cannot be "
+			    "read back to merge them: %s", e->t->name, e->day, sub);
+	const char *absent = strcmp(e->t->name, "signal_archive") == 0
+		? "signal_archive_keys k WHERE k.master_id = o.master_id AND k.sequence = o.sequence"
+		: "protection_logs p WHERE p.id = o.id AND p.event_time = o.event_time";
+	/* the columns the file has (its manifest's, quoted by the server), which the table
+	 * must still have */
+	r = PQexec(c, "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute"
+		      " WHERE attrelid = 'pg_temp.archive_merge'::regclass AND attnum > 0"
+		      " AND NOT attisdropped");
+	int rc = 0;
+	if (!ok(r) || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+		rc = fail(err, errlen, -EIO, "merge %s %s: %s", e->t->name, e->day, PQerrorMessage(c));
+	} else {
+		const char *cols = PQgetvalue(r, 0, 0);
+		size_t len = 2 * strlen(cols) + strlen(absent) + 256;
+		char *ins = malloc(len);
+		if (ins == NULL) {
+			rc = fail(err, errlen, -ENOMEM, "merge: out of memory");
+		} else {
+			snprintf(ins, len, "INSERT INTO %s (%s) SELECT %s FROM pg_temp.archive_merge o"
+				 " WHERE NOT EXISTS (SELECT 1 FROM %s)", e->t->name, cols, cols, absent);
+			rc = exec_simple(c, ins, err, errlen);
+			free(ins);
+		}
+	}
+	PQclear(r);
+	exec_simple(c, "DROP TABLE IF EXISTS pg_temp.archive_merge", sub, sizeof(sub));
+	return rc;
+}
+
 int cp_tier_run(PGconn *c, const struct cp_tier_conf *tc, struct cp_tier_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	/* Days and times as ISO text whatever the server's DateStyle: the file names, the
+	 * manifest and the exported rows are read back by that text (under 'SQL, DMY' a day
+	 * came back as 07/08/2026 and no day could be archived). */
+	PQclear(PQexec(c, "SET DateStyle = 'ISO, YMD'"));
 	if (tc->warm_dir == NULL || tc->warm_dir[0] != '/' || tc->hot_days < 1 ||
 	    tc->cold_after_days < tc->hot_days ||
 	    (tc->cold_dir != NULL && tc->cold_dir[0] != '\0' && tc->cold_dir[0] != '/')) {
@@ -707,7 +782,9 @@ int cp_tier_run(PGconn *c, const struct cp_tier_conf *tc, struct cp_tier_result 
 		err[0] = '\0';
 		if (e.t == NULL)
 			continue;
-		int rc = export_day(c, tc, &e, err, sizeof(err));
+		int rc = merge_archived(c, tc, &e, err, sizeof(err));
+		if (rc == 0)
+			rc = export_day(c, tc, &e, err, sizeof(err));
 		if (rc == 0) {
 			res->exported++;
 			res->rows += (uint64_t)e.rows;
@@ -774,8 +851,9 @@ static bool type_text_ok(const char *t)
 	return true;
 }
 
-long long cp_tier_restore(PGconn *c, const char *tier_dir, const char *table, const char *day,
-			  const char *into, char *err, size_t errlen)
+/* cp_tier_restore into a new table, or (temp) a temporary one of this session. */
+static long long restore_into(PGconn *c, const char *tier_dir, const char *table, const char *day,
+			      const char *into, bool temp, char *err, size_t errlen)
 {
 	struct cp_tier_manifest m;
 	int rc = cp_tier_verify_day(tier_dir, table, day, &m, err, errlen);
@@ -794,7 +872,7 @@ long long cp_tier_restore(PGconn *c, const char *tier_dir, const char *table, co
 	char *id = PQescapeIdentifier(c, into, strlen(into));
 	rc = sql && id ? 0 : -ENOMEM;
 	if (rc == 0)
-		len = (size_t)snprintf(sql, cap, "CREATE TABLE %s (", id);
+		len = (size_t)snprintf(sql, cap, "CREATE %sTABLE %s (", temp ? "TEMPORARY " : "", id);
 	PQfreemem(id);
 	json_t *cols = json_object_get(man, "columns"), *col;
 	size_t i;
@@ -859,4 +937,10 @@ long long cp_tier_restore(PGconn *c, const char *tier_dir, const char *table, co
 	}
 	free(sql);
 	return rc != 0 ? rc : restored;
+}
+
+long long cp_tier_restore(PGconn *c, const char *tier_dir, const char *table, const char *day,
+			  const char *into, char *err, size_t errlen)
+{
+	return restore_into(c, tier_dir, table, day, into, false, err, errlen);
 }

@@ -327,22 +327,29 @@ static const char *reason_name(int r)
 static int store_protection(struct cp_pg *pg, const struct cp_report *p,
 			    struct cp_report_result *res, int64_t now)
 {
-	char v[7][24];
-	const char *vals[10];
+	char v[8][24];
+	const char *vals[11];
 	PGresult *r;
+	/* The EA's clock names the event's day partition: only a time the api would take too
+	 * (docs/api.md, event_time_ms within [now - 7 days, now + 5 min]); any other is stored
+	 * at now, with the EA's in details. An unchecked time put the row in any day, old or
+	 * far ahead: a partition per day named, and rows in days already archived. */
+	bool in_window = p->time_ns >= now - CP_REPORT_PAST_NS && p->time_ns <= now + CP_REPORT_AHEAD_NS;
 
 	snprintf(v[0], 24, "%" PRIu64, p->subscriber);
 	snprintf(v[1], 24, "%" PRIu64, p->sub_id);
 	snprintf(v[2], 24, "%" PRIu64, p->master);
 	snprintf(v[3], 24, "%" PRIu64, p->seq);
-	snprintf(v[4], 24, "%" PRId64, p->time_ns > 0 ? p->time_ns : now);
+	snprintf(v[4], 24, "%" PRId64, in_window ? p->time_ns : now);
 	snprintf(v[5], 24, "%" PRId64, p->age_ns);
 	snprintf(v[6], 24, "%" PRId64, p->dev_x100);
+	snprintf(v[7], 24, "%" PRId64, p->time_ns);
 	for (int i = 0; i < 7; i++)
 		vals[i] = v[i];
 	vals[7] = reason_name(p->reason);
 	vals[8] = p->detail;
 	vals[9] = guard_attribution_name((enum guard_attribution)p->attribution);
+	vals[10] = in_window || p->time_ns == 0 ? NULL : v[7];
 	/* Stored and scored as through the API: the event and its trust_inbox row in one
 	 * statement. */
 	r = cp_pg_exec(pg,
@@ -351,11 +358,13 @@ static int store_protection(struct cp_pg *pg, const struct cp_report *p,
 		"price_deviation, details, attribution) "
 		"VALUES (to_timestamp($5::bigint / 1e9), $3::bigint, $1::bigint, "
 		"$2::bigint, $4::bigint, $8, $6::bigint / 1e6, $7::bigint / 100.0, "
-		"jsonb_build_object('detail', $9::text, 'source', 'subscriber'), $10) "
+		"jsonb_build_object('detail', $9::text, 'source', 'subscriber') || "
+		"CASE WHEN $11::bigint IS NULL THEN '{}'::jsonb "
+		"ELSE jsonb_build_object('ea_time_ns', $11::bigint) END, $10) "
 		"RETURNING subscription_id, reason, sequence, attribution) "
 		"INSERT INTO trust_inbox (subscription_id, event, sequence, attribution) "
 		"SELECT subscription_id, reason, sequence, attribution FROM p "
-		"WHERE subscription_id IS NOT NULL", 10, vals);
+		"WHERE subscription_id IS NOT NULL", 11, vals);
 	if (!ok(r, "store protection event"))
 		return -EIO;
 	res->stored++;

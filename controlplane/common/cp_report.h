@@ -58,6 +58,12 @@ struct cp_report {
 	char detail[128];
 };
 
+/* A protection event's own time (the EA's clock) is stored when it lies within
+ * [now - CP_REPORT_PAST_NS, now + CP_REPORT_AHEAD_NS] (the api's window for event_time_ms),
+ * else the time of storing, the EA's in details.ea_time_ns. */
+#define CP_REPORT_PAST_NS (7ll * 86400 * 1000000000)
+#define CP_REPORT_AHEAD_NS (300ll * 1000000000)
+
 struct cp_report_result {
 	uint32_t stored;   /* reports written */
 	uint32_t duplicates; /* reports whose (subscriber, report_id) was stored before */

@@ -196,12 +196,82 @@ echo "$got" | grep -q "inside the hot window" && ok || bad "hot-window check: $g
 got=$(qa "SELECT * FROM archive_due_at(current_date, 1)" 2>&1)
 echo "$got" | grep -q "permission denied" && ok || bad "app used the test clock: $got"
 
+# Rows written to a day after it was archived (a signal redelivered once its dedup key was
+# pruned, a subscriber's report dated in that day): the next pass must not replace the day's
+# archived file by a file of the late rows alone. It puts the archived rows back first, so
+# the new export holds every archived row and the late ones, each (master, sequence) once
+# (a redelivery is the same Redis record, so which copy is kept does not matter).
+for i in 60 10; do   # day 60 is in the warm tier, day 10 in the cold one
+	d=$(day "$i"); dc=$(echo "$d" | tr -d -)
+	tier=$WARM; [ "$i" = 10 ] && tier=$COLD
+	for t in signal_archive protection_logs; do
+		cp "$tier/$t/${t}_p$dc.tsv.gz" "$T/before_${t}_$i.tsv.gz"
+	done
+	qa "INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol, order_type,
+	      volume, body)
+	    VALUES (8, $i * 10 + 1, ('$d'::date + time '23:00')::timestamp AT TIME ZONE 'UTC', 2, 'EURUSD',
+	            'BUY', 1, '\x01'),
+	           (9, 7000 + $i, ('$d'::date + time '23:30')::timestamp AT TIME ZONE 'UTC', 3, 'EURUSD',
+	            'SELL', 1, '\x02')" >/dev/null || bad "late signals day $i"
+	qa "INSERT INTO protection_logs (event_time, reason, subscription_id)
+	    VALUES (('$d'::date + time '23:00')::timestamp AT TIME ZONE 'UTC', 'REPLAY', 4343)" >/dev/null ||
+		bad "late event day $i"
+done
+qo "SELECT count(*) FROM maintain_partitions_at('$(day 102)'::date, 0)" >/dev/null
+out=$("$D" archive run --warm "$WARM" --cold "$COLD" --today "$(day 102)" --hot-days 30 --cold-after-days 60 2>&1)
+[ $? = 0 ] && ok || bad "run after late rows: $out"
+for i in 60 10; do
+	d=$(day "$i"); dc=$(echo "$d" | tr -d -)
+	tier=$WARM; [ "$i" = 10 ] && tier=$COLD
+	for t in signal_archive protection_logs; do
+		f="$tier/$t/${t}_p$dc.tsv.gz"
+		b=$(zcat "$T/before_${t}_$i.tsv.gz" | wc -l); a=$(zcat "$f" 2>/dev/null | wc -l)
+		want=$((b + 1))  # signals: the redelivery is kept once, the new one added
+		[ "$a" = "$want" ] && ok || bad "$t day $i: archived $b rows, now the file holds $a, want $want"
+		cols=1-; [ "$t" = signal_archive ] && cols=1,2   # a signal by its (master, sequence)
+		lost=$(comm -23 <(zcat "$T/before_${t}_$i.tsv.gz" | cut -f"$cols" | sort) \
+			<(zcat "$f" 2>/dev/null | cut -f"$cols" | sort) | wc -l)
+		[ "$lost" = 0 ] && ok || bad "$t day $i: $lost archived rows are no longer in its file"
+		[ "$(qo "SELECT rows FROM archive_catalog WHERE parent = '$t' AND day = '$d'")" = "$want" ] &&
+			ok || bad "$t day $i: catalog rows"
+	done
+	[ "$(zcat "$tier/signal_archive/signal_archive_p$dc.tsv.gz" | awk -F'\t' -v s=$((i * 10 + 1)) '$1 == 8 && $2 == s' | wc -l)" = 1 ] &&
+		ok || bad "day $i: the redelivered signal is not in the file exactly once"
+done
+out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1)   # (day 71's files are on the tmpfs)
+echo "$out" | grep -qE "MISMATCH [a-z_]+ ($(day 60)|$(day 10)) " && bad "verify after late rows: $out" || ok
+
 # decp-control's archiver role, on today's clock and the application role: a day 95 days
 # ago (past the seed's 90) is exported and dropped by itself, and counted on /metrics.
 p=$(qo "SELECT (now() AT TIME ZONE 'UTC')::date - 95")
 qo "SELECT count(*) FROM maintain_partitions_at('$p'::date, 0)" >/dev/null
 qa "INSERT INTO protection_logs (event_time, reason, subscription_id)
     VALUES ('$p'::date + time '12:00', 'REPLAY', 4242)" >/dev/null
+# A server whose DateStyle is not ISO ('SQL, DMY' prints a day as 07/08/2026): archival
+# works the same (it failed with "bad day ..." and nothing was ever archived).
+ds=$(day 74); d105=$(day 105)
+qo "ALTER DATABASE $DECP_PG_DBNAME SET DateStyle = 'SQL, DMY'" >/dev/null
+out=$("$D" archive run --warm "$WARM" --cold "$COLD" --today "$d105" --hot-days 30 --cold-after-days 60 2>&1)
+rc=$?
+qo "ALTER DATABASE $DECP_PG_DBNAME RESET DateStyle" >/dev/null
+[ $rc = 0 ] && [ "$(qo "SELECT count(*) FROM archive_catalog WHERE day = '$ds'")" = 2 ] && ok ||
+	bad "archive under DateStyle 'SQL, DMY': $rc $out"
+out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1)
+echo "$out" | grep -qE "MISMATCH [a-z_]+ $ds " && bad "verify day 74: $out" || ok
+
+# A subscriber's ProtectionEvent dated 300 days ago (its event_time_ns is the EA's clock), as
+# the fan-out queues it on the reports stream: stored at the time of storing, the EA's time
+# in details; not in that old day (a partition per day a subscriber names, rows in days
+# archived already: docs/fanout.md "Reports").
+rm_=$(qa "INSERT INTO masters (name, hmac_secret, ed25519_public_key) VALUES ('rep',
+	decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex')) RETURNING id")
+rs_=$(qa "INSERT INTO subscribers (name) VALUES ('rep') RETURNING id")
+rsub=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($rm_, $rs_) RETURNING id")
+old_ns=$(qo "SELECT (extract(epoch FROM now() - interval '300 days')::bigint) * 1000000000")
+old_day=$(qo "SELECT (now() AT TIME ZONE 'UTC' - interval '300 days')::date")
+redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" XADD 'decp:{rep}:reports' '*' \
+	r "r1 0 $rs_ $rsub $rm_ 9 $old_ns 3 0 0 0 0 0 0 0 0 0 0 0 0 4545" d "dated" >/dev/null ||
+	bad "XADD report"
 API_PORT=$((20000 + $$ % 20000))
 "$D" tls init --dir "$T/tls" >/dev/null || bad "decpctl tls init"   # the api's HTTPS
 "$CTL" --roles archiver,api --set "pg_conninfo=$app" --set "redis_host=$DECP_REDIS_HOST" \
@@ -227,6 +297,16 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$m" ] && [ "${m##* }" -ge 1 ] && ok || bad "metrics: '$m'"
+for _ in $(seq 1 100); do
+	[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = $rsub")" = 1 ] && break
+	sleep 0.1
+done
+[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = $rsub AND event_time > now() - interval '1 hour'
+	AND details->>'ea_time_ns' = '$old_ns'")" = 1 ] && ok ||
+	bad "report dated $old_day: $(qo "SELECT event_time, details FROM protection_logs WHERE subscription_id = $rsub")"
+[ "$(qo "SELECT count(*) FROM pg_class WHERE relname = 'protection_logs_p$(echo "$old_day" | tr -d -)'")" = 0 ] &&
+	[ "$(qo "SELECT count(*) FROM archive_catalog WHERE day = '$old_day'")" = 0 ] && ok ||
+	bad "a partition or an archive of $old_day, the day the EA named"
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=
 
 echo "$pass passed, $fail failed"

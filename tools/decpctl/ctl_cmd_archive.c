@@ -139,7 +139,7 @@ static PGconn *connect_db(const struct opts *o)
 		PQfinish(c);
 		return NULL;
 	}
-	PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
+	PQclear(PQexec(c, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'")); /* days as files name them */
 	return c;
 }
 
