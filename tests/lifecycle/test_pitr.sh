@@ -3,9 +3,13 @@
 # cluster of its own (initdb as postgres in a temporary directory, loopback, WAL archiving
 # through pgBackRest). Usage: test_pitr.sh DECPCTL. Prints "N passed, N failed" and the
 # time each step took (docs/operations.md "Backups" quotes them against the seed's RTO).
-#   write signals, full backup, more signals, incremental backup, note the time, more
-#   signals; destroy the data directory; decpctl backup restore --time; start: every signal
-#   written before that time is there, none after it.
+#   write signals, full backup, more signals, incremental backup, note the time T1, more
+#   signals ("after"), note T2, more; destroy the data directory; decpctl backup restore
+#   --time T1; start: every signal written before T1 is there, none after it. That restore
+#   began timeline 2 (one more signal batch on it): restore --time T2 is then ambiguous (T2
+#   is on timeline 1, where "after" exists, and on timeline 2, where it does not) and is
+#   refused (exit 3, nothing changed) until --timeline says which; --timeline latest gives
+#   timeline 2's state, --timeline 1 timeline 1's, with "after".
 D="$1"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 [ -x "$D" ] || { echo "usage: test_pitr.sh DECPCTL"; echo "0 passed, 1 failed"; exit 1; }
@@ -90,10 +94,16 @@ t0=$(now_s)
 out=$("$D" backup incr --config-file "$CONF" 2>&1) && ok || bad "incr: $out"
 echo "incremental backup: $(since "$t0") s"
 # The target: after batch 2 committed, before batch 3 (commit times are microseconds).
-TARGET=$(q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+utc_now() { q "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'"; }
+TARGET=$(utc_now)
 q "SELECT pg_sleep(0.01)" >/dev/null
 batch 2001 3000
-# Batch 3's WAL archived, so recovery can read past the target and stop there.
+# T2: after batch 3 ("after") committed, before batch 4, on timeline 1.
+q "SELECT pg_sleep(0.01)" >/dev/null
+TARGET2=$(utc_now)
+q "SELECT pg_sleep(0.01)" >/dev/null
+batch 3001 3100
+# Batches 3 and 4's WAL archived, so recovery can read past either target and stop there.
 wal=$(q "SELECT pg_walfile_name(pg_current_wal_lsn())")
 q "SELECT pg_switch_wal()" >/dev/null
 for _ in $(seq 1 600); do
@@ -105,6 +115,7 @@ done
 
 out=$("$D" backup list --config-file "$CONF" 2>&1)
 [ "$(echo "$out" | grep -c ' full \| incr ')" = 2 ] && echo "$out" | grep -q "^2 backup(s); a restore reaches" && ok || bad "list: $out"
+echo "$out" | grep -q "^WAL archive: timeline 1$" && ok || bad "list does not name the one timeline: $out"
 check list_json 0 "$D" backup list --config-file "$CONF" --json
 check restore_running 3 "$D" backup restore --config-file "$CONF" --time "$TARGET" --yes
 
@@ -126,10 +137,53 @@ t_open=$(since "$t1")
 got=$(q "SELECT count(*) || ' ' || coalesce(min(sequence), 0) || ' ' || coalesce(max(sequence), 0) FROM signal_archive")
 [ "$got" = "2000 1 2000" ] && ok || bad "after PITR to $TARGET: rows/min/max $got, want 2000 1 2000"
 [ "$(q "SELECT count(*) FROM signal_archive_keys")" = 2000 ] && ok || bad "dedup keys after PITR"
-# The restored cluster archives again and takes new backups.
-batch 2001 2100
+# The restored cluster archives again (on timeline 2, begun by the restore) and takes new
+# backups.
+batch 5001 5100
 check full_after_restore 0 "$D" backup full --config-file "$CONF"
 echo "PITR drill: restore $t_restore s, WAL replay and open $t_open s (total $(echo "$t_restore $t_open" | awk '{print $1 + $2}') s)"
+
+# A second restore, to T2 (later than T1): timeline 1 holds "after" (2001-3000) at T2,
+# timeline 2 does not. Without --timeline pgBackRest and PostgreSQL follow the latest
+# timeline and the state silently lacks "after"; decpctl refuses instead.
+started_open() { # start PostgreSQL, wait (bounded) until it has replayed and opened
+	pg_start || { bad "start: $(tail -5 "$T/postgres.log")"; return 1; }
+	for _ in $(seq 1 600); do
+		[ "$(q "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ] && return 0
+		sleep 0.1
+	done
+	bad "still in recovery: $(tail -5 "$T/postgres.log")"
+	return 1
+}
+rows() { q "SELECT count(*) || ' ' || coalesce(min(sequence), 0) || ' ' || coalesce(max(sequence), 0) FROM signal_archive"; }
+out=$("$D" backup list --config-file "$CONF" 2>&1)
+echo "$out" | grep -q "^WAL archive: timelines 1 to 2 .*--timeline" && ok || bad "list does not name the timelines: $out"
+echo "$out" | grep -q "^  timeline 2 began from timeline 1 at .*before " && ok || bad "list does not say where timeline 2 began: $out"
+pg_stop fast
+sum_data() { (cd "$DATA" && find . -type f -print0 | sort -z | xargs -0 md5sum) | md5sum; }
+before=$(sum_data)
+out=$("$D" backup restore --config-file "$CONF" --time "$TARGET2" --yes 2>&1); rc=$?
+[ $rc = 3 ] && ok || bad "restore --time T2 without --timeline: exit $rc, want 3 (refused): $out"
+echo "$out" | grep -q "timelines 1 to 2" && echo "$out" | grep -q -- "--timeline 1 .*before the restore that began timeline 2" &&
+	echo "$out" | grep -q -- "--timeline latest" && ok || bad "refusal does not name the timelines and what to pass: $out"
+[ "$(sum_data)" = "$before" ] && ok || bad "the refused restore changed $DATA"
+got=; started_open && got=$(rows)
+[ "$got" = "2100 1 5100" ] && ok || bad "after the refused restore: rows/min/max $got, want timeline 2's 2100 1 5100"
+pg_stop fast
+check restore_bad_timeline 2 "$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline x --yes
+check timeline_without_time 2 "$D" backup restore --config-file "$CONF" --timeline 1 --yes
+# --timeline latest: timeline 2's history at T2 (T1's state: "after" is not on it).
+out=$("$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline latest --yes 2>&1) && ok || bad "restore --timeline latest: $out"
+got=; started_open && got=$(rows)
+[ "$got" = "2000 1 2000" ] && ok || bad "restore to T2 on the latest timeline: rows/min/max $got, want 2000 1 2000"
+pg_stop fast
+# --timeline 1: the history before the restore that began timeline 2: "after" is there,
+# batch 4 (after T2) and timeline 2's batch are not.
+out=$("$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline 1 --yes 2>&1) && ok || bad "restore --timeline 1: $out"
+echo "$out" | grep -q "to $TARGET2 on timeline 1 " && ok || bad "restore does not say the timeline: $out"
+got=; started_open && got=$(rows)
+[ "$got" = "3000 1 3000" ] && ok || bad "restore to T2 on timeline 1: rows/min/max $got, want 3000 1 3000 (\"after\" present)"
+[ "$(q "SELECT count(*) FROM signal_archive_keys")" = 3000 ] && ok || bad "dedup keys after the timeline 1 restore"
 
 pg_stop fast
 echo "$pass passed, $fail failed"

@@ -10,8 +10,16 @@
  *   init     write the configuration, create the repository and the stanza, and check
  *            that WAL archiving works (it prints the two postgresql.conf lines it needs)
  *   full     a full backup      incr  an incremental backup (on the last one)
- *   list     the backups and the time range a restore can reach
- *   restore  stop-checked restore of the latest backup, or of the state at --time
+ *   list     the backups, the time range a restore can reach and the archive's timelines
+ *   restore  stop-checked restore of the latest backup, or of the state at --time on
+ *            the timeline --timeline names
+ *
+ * Timelines: every restore to a time (and every promotion) begins a new timeline; the
+ * archive then holds two histories that share everything before the branch point and
+ * differ after it. A time after the branch point exists on both, so --time alone does not
+ * say which state is meant: pgBackRest and PostgreSQL default to the latest timeline, which
+ * silently drops what the older one held after the branch. With more than one timeline in
+ * the archive, restore --time is refused until --timeline names one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +46,7 @@ static const char CMD[] = "backup";
 struct opts {
 	const char *config, *stanza;
 	const char *repo, *pgdata, *socket, *time;
+	char timeline[16]; /* --timeline: "latest" or a decimal id; "" when not given */
 	long port, retention;
 	bool json, yes;
 };
@@ -48,16 +57,27 @@ static void usage(FILE *f)
 		   "                           [--retention-full N] [COMMON]\n"
 		   "       decpctl backup full | incr [COMMON]\n"
 		   "       decpctl backup list [--json] [COMMON]\n"
-		   "       decpctl backup restore [--time 'YYYY-MM-DD HH:MM:SS+00'] --yes [COMMON]\n\n"
+		   "       decpctl backup restore [--time 'YYYY-MM-DD HH:MM:SS+00' [--timeline N|latest]]\n"
+		   "                              --yes [COMMON]\n\n"
 		   "PostgreSQL backups with pgBackRest: one stanza, one repository.\n"
 		   "init     write the pgBackRest configuration, create the repository and the\n"
 		   "         stanza, and check that WAL archiving works. PostgreSQL must run with\n"
 		   "         the two settings init prints (archive_mode, archive_command).\n"
 		   "full     a full backup              incr  an incremental backup\n"
-		   "list     the backups and the earliest/latest time a restore can reach\n"
+		   "list     the backups (with their timeline), the earliest/latest time a restore\n"
+		   "         can reach, and the timelines the WAL archive holds\n"
 		   "restore  PostgreSQL must be stopped: restore the latest backup and replay all\n"
 		   "         archived WAL, or stop at --time (point-in-time recovery); the data\n"
 		   "         directory is overwritten (--delta), so --yes is required\n\n"
+		   "  --time T              restore the state at T (give its UTC offset: +00)\n"
+		   "  --timeline N|latest   which history --time is on. An earlier restore to a time\n"
+		   "                        (or a promotion) began a new timeline: the archive then\n"
+		   "                        holds two states for a later time, the old history's and\n"
+		   "                        the one after that restore. N: that timeline (e.g. 1, the\n"
+		   "                        history before the restore that began timeline 2);\n"
+		   "                        latest: the newest. Required with --time when the\n"
+		   "                        archive holds more than one timeline ('backup list'\n"
+		   "                        shows them); refused (exit 3) without it\n\n"
 		   "  --repo DIR            repository directory (init; absolute)\n"
 		   "  --pgdata DIR          PostgreSQL data directory (init; absolute)\n"
 		   "  --pg-port N           PostgreSQL port (init; default 5432)\n"
@@ -70,22 +90,25 @@ static void usage(FILE *f)
 		   "  --help                this text\n\n"
 		   "Runs pgBackRest as the data directory's owner when started as root.\n"
 		   "Exit codes: 0 done, 1 pgBackRest failed (its message is shown), 2 usage error,\n"
-		   "3 refused (PostgreSQL running for restore, no --yes, a different config exists).\n");
+		   "3 refused (PostgreSQL running for restore, no --yes, a different config exists,\n"
+		   "--time without --timeline while the archive holds more than one timeline).\n");
 }
 
-/* The data directory's owner, read from the configuration's pg1-path (or --pgdata). */
-static int pgdata_of(const char *config, char *out, size_t len)
+/* KEY's value in the configuration decpctl wrote (pg1-path: the data directory, whose
+ * owner runs pgBackRest; repo1-path: the repository). 0, -ENOENT or -errno. */
+static int config_value(const char *config, const char *key, char *out, size_t len)
 {
 	FILE *f = fopen(config, "r");
 	if (f == NULL)
 		return -errno;
 	char line[4096];
+	size_t klen = strlen(key);
 	int rc = -ENOENT;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "pg1-path=", 9) != 0)
+		if (strncmp(line, key, klen) != 0 || line[klen] != '=')
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		snprintf(out, len, "%s", line + 9);
+		snprintf(out, len, "%s", line + klen + 1);
 		rc = 0;
 		break;
 	}
@@ -182,6 +205,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"pg-port", required_argument, NULL, 'p'},     {"pg-socket", required_argument, NULL, 'k'},
 		{"retention-full", required_argument, NULL, 'R'},
 		{"time", required_argument, NULL, 't'},        {"json", no_argument, NULL, 'j'},
+		{"timeline", required_argument, NULL, 'T'},
 		{"yes", no_argument, NULL, 'y'},               {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -201,6 +225,17 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'd': o->pgdata = optarg; break;
 		case 'k': o->socket = optarg; break;
 		case 't': o->time = optarg; break;
+		case 'T': {
+			long tl;
+			if (strcmp(optarg, "latest") != 0 &&
+			    ctl_parse_long(CMD, "--timeline", optarg, 1, 0x7fffffffL, &tl))
+				return CTL_EXIT_USAGE;
+			if (strcmp(optarg, "latest") == 0)
+				snprintf(o->timeline, sizeof(o->timeline), "latest");
+			else
+				snprintf(o->timeline, sizeof(o->timeline), "%ld", tl);
+			break;
+		}
 		case 'j': o->json = true; break;
 		case 'y': o->yes = true; break;
 		case 'p':
@@ -327,7 +362,7 @@ static int cmd_init(const struct opts *o)
 
 static int need_config(const struct opts *o, char *pgdata, size_t len)
 {
-	int rc = pgdata_of(o->config, pgdata, len);
+	int rc = config_value(o->config, "pg1-path", pgdata, len);
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "decpctl backup: %s: %s (run 'decpctl backup init' first)\n", o->config,
@@ -356,6 +391,107 @@ static int cmd_backup(const struct opts *o, const char *type)
 	return CTL_EXIT_OK;
 }
 
+/* pgBackRest's info for the stanza (the first element of `info --output=json`), or NULL
+ * (a message printed). *root is to be json_decref'd. */
+static json_t *stanza_info(const struct opts *o, const char *pgdata, const char *who,
+			   json_t **root)
+{
+	char *out = NULL;
+	const char *args[] = {"--output=json", "info", NULL};
+	*root = NULL;
+	if (pgbackrest(o, pgdata, &out, args) != 0 || out == NULL) {
+		free(out);
+		fprintf(stderr, "decpctl backup %s: pgBackRest info failed\n", who);
+		return NULL;
+	}
+	json_error_t je;
+	*root = json_loads(out, 0, &je);
+	free(out);
+	json_t *st = json_array_get(*root, 0);
+	if (!json_is_array(json_object_get(st, "backup"))) {
+		fprintf(stderr, "decpctl backup %s: unexpected pgBackRest output\n", who);
+		json_decref(*root);
+		*root = NULL;
+		return NULL;
+	}
+	return st;
+}
+
+/* The timeline of a WAL file name (its first 8 hex digits), or 0 when it is not one. */
+static unsigned long wal_timeline(const char *wal)
+{
+	if (wal == NULL || strlen(wal) < 24 || strspn(wal, "0123456789ABCDEF") < 24)
+		return 0;
+	char tl[9];
+	memcpy(tl, wal, 8);
+	tl[8] = '\0';
+	return strtoul(tl, NULL, 16);
+}
+
+/* The timelines the WAL archive holds: the lowest and highest timeline of the WAL names
+ * pgBackRest reports (every archive id: after a stanza-upgrade there are several). min and
+ * max are 0 when the archive is empty; archive_id is the entry holding max ("15-1"). */
+struct timelines {
+	unsigned long min, max;
+	char archive_id[64];
+};
+
+static void timelines_of(json_t *st, struct timelines *tl)
+{
+	memset(tl, 0, sizeof(*tl));
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(st, "archive"), i, a) {
+		unsigned long lo = wal_timeline(json_string_value(json_object_get(a, "min")));
+		unsigned long hi = wal_timeline(json_string_value(json_object_get(a, "max")));
+		if (lo != 0 && (tl->min == 0 || lo < tl->min))
+			tl->min = lo;
+		if (hi > tl->max) {
+			tl->max = hi;
+			snprintf(tl->archive_id, sizeof(tl->archive_id), "%s",
+				 json_string_value(json_object_get(a, "id")) ?: "");
+		}
+	}
+}
+
+/* Where timeline T began, from its history file in the repository (PostgreSQL writes one
+ * per new timeline; pgBackRest stores it uncompressed next to the WAL): "from timeline P at
+ * LSN, REASON" (REASON: "before 2026-12-06 19:10:00+00" for a restore to a time), and the
+ * parent in *parent. "" and 0 when the file cannot be read (not run as root or its owner);
+ * the refusal does not depend on it. */
+static void timeline_origin(const struct opts *o, const struct timelines *tl, unsigned long t,
+			    unsigned long *parent, char *out, size_t len)
+{
+	char repo[4096], path[4400], line[1024], last[1024] = "";
+	out[0] = '\0';
+	*parent = 0;
+	if (config_value(o->config, "repo1-path", repo, sizeof(repo)) != 0 ||
+	    tl->archive_id[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/archive/%s/%s/%08lX.history", repo, o->stanza,
+		 tl->archive_id, t);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (line[0] != '#' && line[0] != '\n')
+			snprintf(last, sizeof(last), "%s", line);
+	fclose(f);
+	/* "PARENT<tab>LSN<tab>REASON" (PostgreSQL's timeline.c writes it so). */
+	char *lsn = strchr(last, '\t');
+	if (lsn == NULL)
+		return;
+	*lsn++ = '\0';
+	char *reason = strchr(lsn, '\t');
+	if (reason != NULL) {
+		*reason++ = '\0';
+		reason[strcspn(reason, "\n")] = '\0';
+	}
+	*parent = strtoul(last, NULL, 10);
+	snprintf(out, len, "began from timeline %s at %s%s%s", last, lsn,
+		 reason && *reason ? ", recovery stopped " : "", reason ? reason : "");
+}
+
 static void fmt_time(json_int_t t, char *out, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -370,29 +506,21 @@ static int cmd_list(const struct opts *o)
 	int rc = need_config(o, pgdata, sizeof(pgdata));
 	if (rc != 0)
 		return rc;
-	char *out = NULL;
-	const char *args[] = {"--output=json", "info", NULL};
-	if (pgbackrest(o, pgdata, &out, args) != 0 || out == NULL) {
-		free(out);
-		fprintf(stderr, "decpctl backup list: pgBackRest info failed\n");
-		return CTL_EXIT_FAIL;
-	}
 	if (o->json) {
-		fputs(out, stdout);
-		free(out);
+		const char *args[] = {"--output=json", "info", NULL};
+		if (pgbackrest(o, pgdata, NULL, args) != 0) {
+			fprintf(stderr, "decpctl backup list: pgBackRest info failed\n");
+			return CTL_EXIT_FAIL;
+		}
 		return CTL_EXIT_OK;
 	}
-	json_error_t je;
-	json_t *j = json_loads(out, 0, &je);
-	free(out);
-	json_t *st = json_array_get(j, 0);
-	json_t *backups = json_object_get(st, "backup");
-	if (!json_is_array(backups)) {
-		json_decref(j);
-		fprintf(stderr, "decpctl backup list: unexpected pgBackRest output\n");
+	json_t *j;
+	json_t *st = stanza_info(o, pgdata, "list", &j);
+	if (st == NULL)
 		return CTL_EXIT_FAIL;
-	}
-	printf("%-36s %-5s %-22s %-22s %12s\n", "LABEL", "TYPE", "START", "STOP", "BYTES");
+	json_t *backups = json_object_get(st, "backup");
+	printf("%-36s %-5s %3s %-22s %-22s %12s\n", "LABEL", "TYPE", "TL", "START", "STOP",
+	       "BYTES");
 	size_t i;
 	json_t *b;
 	json_int_t first = 0;
@@ -405,9 +533,11 @@ static int cmd_list(const struct opts *o)
 		fmt_time(stop, s2, sizeof(s2));
 		if (i == 0)
 			first = stop;
-		printf("%-36s %-5s %-22s %-22s %12lld\n",
+		printf("%-36s %-5s %3lu %-22s %-22s %12lld\n",
 		       json_string_value(json_object_get(b, "label")) ?: "?",
-		       json_string_value(json_object_get(b, "type")) ?: "?", s1, s2,
+		       json_string_value(json_object_get(b, "type")) ?: "?",
+		       wal_timeline(json_string_value(json_object_get(
+			       json_object_get(b, "archive"), "start"))), s1, s2,
 		       (long long)json_integer_value(json_object_get(
 			       json_object_get(b, "info"), "size")));
 	}
@@ -418,8 +548,64 @@ static int cmd_list(const struct opts *o)
 	printf("%zu backup(s); a restore reaches any time from %s to the last archived WAL "
 	       "(%s)\n", json_array_size(backups), json_array_size(backups) ? s1 : "-",
 	       max ? max : "none");
+	struct timelines tl;
+	timelines_of(st, &tl);
+	if (tl.max == 0)
+		printf("WAL archive: empty\n");
+	else if (tl.min == tl.max)
+		printf("WAL archive: timeline %lu\n", tl.min);
+	else {
+		printf("WAL archive: timelines %lu to %lu (a restore to a time or a promotion began "
+		       "each new one): restore --time needs --timeline N|latest\n", tl.min, tl.max);
+		for (unsigned long t = tl.min + 1; t <= tl.max; t++) {
+			char why[1200];
+			unsigned long parent;
+			timeline_origin(o, &tl, t, &parent, why, sizeof(why));
+			if (why[0] != '\0')
+				printf("  timeline %lu %s\n", t, why);
+		}
+	}
 	json_decref(j);
 	return CTL_EXIT_OK;
+}
+
+/* restore --time without --timeline: CTL_EXIT_OK when the archive holds one timeline (the
+ * time names one state), else refused with the timelines and what to pass, or
+ * CTL_EXIT_FAIL when pgBackRest's info cannot be read (no guess either way). Touches
+ * nothing. */
+static int refuse_ambiguous_time(const struct opts *o, const char *pgdata)
+{
+	json_t *j;
+	json_t *st = stanza_info(o, pgdata, "restore", &j);
+	if (st == NULL)
+		return CTL_EXIT_FAIL;
+	struct timelines tl;
+	timelines_of(st, &tl);
+	if (tl.min == tl.max) {
+		json_decref(j);
+		return CTL_EXIT_OK;
+	}
+	fprintf(stderr, "decpctl backup restore: REFUSED: the WAL archive holds timelines %lu to "
+			"%lu: a restore to a time (or a promotion) began a new history, so %s may "
+			"be on more than one and the state there differs. Nothing was changed; "
+			"pass one of:\n", tl.min, tl.max, o->time);
+	for (unsigned long t = tl.min; t <= tl.max; t++) {
+		char why[1200] = "", next[96] = "";
+		unsigned long parent;
+		if (t > tl.min)
+			timeline_origin(o, &tl, t, &parent, why, sizeof(why));
+		if (t < tl.max)
+			snprintf(next, sizeof(next), "the history before the restore that began "
+				 "timeline %lu", t + 1);
+		else
+			snprintf(next, sizeof(next), "the newest history");
+		fprintf(stderr, "  --timeline %-7lu %s%s%s\n", t, next, why[0] ? "; it " : "",
+			why);
+	}
+	fprintf(stderr, "  --timeline latest  after it: follow the newest timeline (%lu), as a "
+			"restore without --time does\n", tl.max);
+	json_decref(j);
+	return CTL_EXIT_REFUSED;
 }
 
 static int cmd_restore(const struct opts *o)
@@ -443,6 +629,7 @@ static int cmd_restore(const struct opts *o)
 	/* A data directory that is gone (disk lost) is recreated for pgBackRest, owned like
 	 * its parent. */
 	struct stat st;
+	bool created = false;
 	if (stat(pgdata, &st) != 0) {
 		char parent[4096];
 		snprintf(parent, sizeof(parent), "%s", pgdata);
@@ -457,8 +644,17 @@ static int cmd_restore(const struct opts *o)
 				strerror(errno));
 			return CTL_EXIT_FAIL;
 		}
+		created = true;
 	}
-	char target[256];
+	if (o->time != NULL && o->timeline[0] == '\0') {
+		rc = refuse_ambiguous_time(o, pgdata);
+		if (rc != CTL_EXIT_OK) {
+			if (created)
+				rmdir(pgdata);
+			return rc;
+		}
+	}
+	char target[256], tlarg[64];
 	const char *args[8];
 	size_t n = 0;
 	args[n++] = "--delta";
@@ -467,6 +663,10 @@ static int cmd_restore(const struct opts *o)
 		args[n++] = "--type=time";
 		args[n++] = target;
 		args[n++] = "--target-action=promote";
+		if (o->timeline[0] != '\0') {
+			snprintf(tlarg, sizeof(tlarg), "--target-timeline=%s", o->timeline);
+			args[n++] = tlarg;
+		}
 	}
 	args[n++] = "restore";
 	args[n] = NULL;
@@ -477,8 +677,9 @@ static int cmd_restore(const struct opts *o)
 		return CTL_EXIT_FAIL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("restored %s%s%s in %.1f s: start PostgreSQL; it replays WAL %s, then opens\n",
+	printf("restored %s%s%s%s%s in %.1f s: start PostgreSQL; it replays WAL %s, then opens\n",
 	       pgdata, o->time ? " to " : "", o->time ? o->time : "",
+	       o->timeline[0] ? " on timeline " : "", o->timeline,
 	       (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9,
 	       o->time ? "up to that time" : "to the end of the archive");
 	return CTL_EXIT_OK;
@@ -502,6 +703,8 @@ int ctl_cmd_backup(int argc, char **argv)
 		return ctl_usage_error(CMD, "unexpected argument '%s'", argv[1 + optind]);
 	if (o.time != NULL && strcmp(sub, "restore") != 0)
 		return ctl_usage_error(CMD, "--time is for restore");
+	if (o.timeline[0] != '\0' && o.time == NULL)
+		return ctl_usage_error(CMD, "--timeline goes with restore --time");
 	if (strcmp(sub, "init") == 0)
 		return cmd_init(&o);
 	if (strcmp(sub, "full") == 0)
