@@ -75,7 +75,8 @@ struct arch {
 	unsigned int largest_live;   /* ... of those read while keeping up (!behind) */
 	bool behind;                 /* the last batch held half of archiver_batch or more: a
 				      * backlog, read in archiver_read_max (else _read_live) */
-	struct tier_stats *tier;   /* the process's archive counters; NULL: not this loop's job */
+	struct tier_stats *tier;   /* the process's archive counters; NULL: maintenance and
+				    * archival are not this loop's job */
 };
 
 /* Archival to the warm/cold tiers (cp_tier), done by the first loop only (one exporter
@@ -1022,9 +1023,11 @@ static int trim(struct arch *a, uint64_t now)
 	return 0;
 }
 
+/* Once per partition_maint_s per process: the first loop's job, as archival is (every
+ * loop ran it: two ledger checkpoints, two billing runs ms apart per period). */
 static void maintain(struct arch *a, uint64_t now)
 {
-	if (now < a->next_maint || a->pg.conn == NULL)
+	if (a->tier == NULL || now < a->next_maint || a->pg.conn == NULL)
 		return;
 	a->next_maint = now + (uint64_t)a->cfg->partition_maint_s * 1000000000ull;
 	PGresult *res = PQexec(a->pg.conn, "SELECT count(*) FROM maintain_partitions()");
