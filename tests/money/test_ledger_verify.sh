@@ -117,6 +117,32 @@ out=$("$D" ledger verify 2>&1); rc=$?
 bal=$(qa "SELECT balance_after FROM billing_ledger WHERE subscriber_id = $s ORDER BY entry_no DESC LIMIT 1")
 q "SET session_replication_role = replica; UPDATE user_wallets SET balance_usd = $bal WHERE subscriber_id = $s" || bad "untamper wallet"
 check verify_restored2 0 "$D" ledger verify
+# Checkpoints kept outside the database (--heads): the archiver's log line and ledger head
+# --checkpoint's. A superuser removing a checkpoint (with the rows it covered: the issue's
+# erase-the-evidence case) or rewriting one leaves verify alone, not verify --heads.
+kept=$(mktemp); trap 'rm -f "$kept"' EXIT
+"$D" ledger head --checkpoint > "$kept" || bad "head --checkpoint"
+cp2=$(sed -n 's/.* checkpoint \([0-9]*\) at .*/\1/p' "$kept")
+q "SELECT 'decp-control archiver: ledger checkpoint ' || id || ': rows ' || rows || ' wallets ' || wallets || ' head ' || head FROM ledger_checkpoints WHERE id = 1" >> "$kept"
+echo "some other log line" >> "$kept"
+out=$("$D" ledger verify --heads "$kept" 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "those kept outside included" && ok || bad "verify --heads on honest data: $rc $out"
+check heads_no_lines 2 "$D" ledger verify --heads /dev/null
+check heads_no_file 2 "$D" ledger verify --heads /nonexistent/heads
+check heads_on_head 2 "$D" ledger head --heads "$kept"
+row=$(q "SELECT quote_literal(taken_at) || ', ' || rows || ', ' || wallets || ', ' || quote_literal(head) FROM ledger_checkpoints WHERE id = $cp2")
+q "SET session_replication_role = replica; DELETE FROM ledger_checkpoints WHERE id = $cp2" || bad "remove checkpoint"
+check verify_without_heads 0 "$D" ledger verify
+out=$("$D" ledger verify --heads "$kept" 2>&1); rc=$?
+[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint $cp2 kept outside the database .* removed" &&
+	ok || bad "removed checkpoint found by --heads: $rc $out"
+q "SET session_replication_role = replica; INSERT INTO ledger_checkpoints (id, taken_at, rows, wallets, head) OVERRIDING SYSTEM VALUE VALUES ($cp2, $row)" || bad "put checkpoint back"
+q "SET session_replication_role = replica; UPDATE ledger_checkpoints SET head = repeat('0', 64) WHERE id = $cp2" || bad "rewrite checkpoint"
+out=$("$D" ledger verify --heads "$kept" 2>&1); rc=$?
+[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint $cp2: kept outside the database as .*: rewritten" &&
+	ok || bad "rewritten checkpoint found by --heads: $rc $out"
+q "SET session_replication_role = replica; UPDATE ledger_checkpoints SET head = $(echo "$row" | sed "s/.*, //") WHERE id = $cp2" || bad "restore checkpoint"
+check verify_heads_restored 0 "$D" ledger verify --heads "$kept"
 # ... a row deleted at the end of a wallet: the wallet no longer matches
 # ... and a rewrite re-hashed consistently down the chain: only the checkpoint sees it.
 q "SET session_replication_role = replica; UPDATE billing_ledger SET reference = 'rewritten' WHERE id = $id;
@@ -126,7 +152,7 @@ DO \$\$ DECLARE r billing_ledger; p bytea; BEGIN
     UPDATE billing_ledger SET prev_hash = p, row_hash = ledger_row_hash(p, r) WHERE id = r.id RETURNING row_hash INTO p;
   END LOOP; END \$\$;" >/dev/null || bad "rehash"
 out=$("$D" ledger verify 2>&1); rc=$?
-[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint 1: recorded head" &&
+[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint [0-9]*: recorded head" &&
 	ok || bad "re-hashed chain caught by the checkpoint: $rc $out"
 out=$("$D" ledger verify --checkpoints 0 2>&1); rc=$?
 [ $rc -eq 0 ] && ok || bad "without checkpoints the re-hash is consistent: $rc $out"

@@ -16,6 +16,7 @@
  *   - each checkpoint: the head over every wallet's last row at taken_at.
  * It stops at the first row that does not match and names it (id, wallet, entry, what).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -72,14 +73,27 @@ struct verify {
 	char mismatch[512];
 };
 
+/* A checkpoint kept outside the database (--heads): what its line said. */
+struct kept {
+	long long id, rows;
+	char head[HEX_LEN + 1];
+};
+
+#define MAX_KEPT 100000
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: decpctl ledger verify [--conninfo STR] [--checkpoints N]\n"
+	fprintf(f, "usage: decpctl ledger verify [--conninfo STR] [--checkpoints N] [--heads FILE]\n"
 		   "       decpctl ledger head [--conninfo STR] [--checkpoint]\n\n"
 		   "verify  recompute, here and not in the database, the hash chain of every\n"
 		   "        billing_ledger row, the running balances, every wallet against its\n"
 		   "        ledger, and the last N checkpoints (default 100, max %d); stops at\n"
 		   "        the first row that does not match and names it.\n"
+		   "        --heads FILE: checkpoints kept outside the database, one per line as\n"
+		   "        the archiver logs them ('ledger checkpoint N: rows R wallets W head H')\n"
+		   "        or 'ledger head --checkpoint' prints them; other lines are skipped.\n"
+		   "        Each must be in ledger_checkpoints unchanged, and is recomputed too: a\n"
+		   "        checkpoint removed or rewritten with the rows it covered is found.\n"
 		   "head    print the database's chain head (rows, wallets, SHA-256);\n"
 		   "        --checkpoint records it in ledger_checkpoints first.\n\n"
 		   "  --conninfo STR  libpq connection string (default: $DECP_PG_CONNINFO);\n"
@@ -326,14 +340,21 @@ static int load_wallets(PGconn *c, struct verify *v)
 	return v->w ? 0 : -1;
 }
 
-static int load_checkpoints(PGconn *c, struct verify *v, long n)
+/* The checkpoints to recompute: the last n, and those kept outside (ids, "{1,2}"). */
+static int load_checkpoints(PGconn *c, struct verify *v, long n, const char *ids)
 {
-	char sql[200];
-	snprintf(sql, sizeof(sql), "SELECT id, extract(epoch FROM taken_at), rows, head"
-		 " FROM ledger_checkpoints ORDER BY id DESC LIMIT %ld", n);
-	PGresult *r = query(c, sql, PGRES_TUPLES_OK);
-	if (r == NULL)
+	char lim[32];
+	snprintf(lim, sizeof(lim), "%ld", n);
+	const char *pv[] = {lim, ids};
+	PGresult *r = PQexecParams(c, "SELECT id, extract(epoch FROM taken_at), rows, head"
+				   " FROM ledger_checkpoints WHERE id IN (SELECT id FROM"
+				   " ledger_checkpoints ORDER BY id DESC LIMIT $1::bigint) OR id ="
+				   " ANY($2::bigint[]) ORDER BY id DESC", 2, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "decpctl ledger: %s", PQresultErrorMessage(r));
+		PQclear(r);
 		return -1;
+	}
 	v->ncp = (size_t)PQntuples(r);
 	v->cp = calloc(v->ncp ? v->ncp : 1, sizeof(*v->cp));
 	for (size_t i = 0; v->cp != NULL && i < v->ncp; i++) {
@@ -375,11 +396,98 @@ static int stream_ledger(PGconn *c, struct verify *v)
 	return rc;
 }
 
-static int ledger_verify(PGconn *c, long ncheck)
+/* Reads the checkpoint lines of path into *out (the words "checkpoint N", "rows R" and
+ * "head H" in any order; other lines skipped). Returns how many, or -1 (said). */
+static long read_kept(const char *path, struct kept **out)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	long n = 0, cap = 0;
+
+	*out = NULL;
+	if (f == NULL) {
+		fprintf(stderr, "decpctl ledger verify: --heads %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL && n < MAX_KEPT) {
+		struct kept k = {.id = -1, .rows = -1};
+		char *save = NULL, *prev = NULL;
+		for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL;
+		     prev = t, t = strtok_r(NULL, " \t\r\n", &save)) {
+			if (prev == NULL)
+				continue;
+			if (strcmp(prev, "checkpoint") == 0 && t[0] >= '0' && t[0] <= '9')
+				k.id = strtoll(t, NULL, 10);
+			else if (strcmp(prev, "rows") == 0 && t[0] >= '0' && t[0] <= '9')
+				k.rows = strtoll(t, NULL, 10);
+			else if (strcmp(prev, "head") == 0 && strlen(t) == HEX_LEN &&
+				 strspn(t, "0123456789abcdef") == HEX_LEN)
+				memcpy(k.head, t, HEX_LEN + 1);
+		}
+		if (k.id < 0 || k.rows < 0 || k.head[0] == '\0')
+			continue;
+		if (n == cap) {
+			struct kept *m = realloc(*out, sizeof(**out) * (size_t)(cap = cap ? 2 * cap : 64));
+			if (m == NULL) {
+				fclose(f);
+				fprintf(stderr, "decpctl ledger verify: out of memory\n");
+				return -1;
+			}
+			*out = m;
+		}
+		(*out)[n++] = k;
+	}
+	fclose(f);
+	if (n == 0)
+		fprintf(stderr, "decpctl ledger verify: --heads %s: no checkpoint line in it "
+			"('ledger checkpoint N: rows R wallets W head H')\n", path);
+	return n > 0 ? n : -1;
+}
+
+/* Each checkpoint kept outside is in the database as kept (v->cp holds it: loaded by id). */
+static void match_kept(struct verify *v, const struct kept *kept, long nkept)
+{
+	for (long i = 0; v->mismatch[0] == '\0' && i < nkept; i++) {
+		const struct kept *k = &kept[i];
+		const struct checkpoint *d = NULL;
+		for (size_t j = 0; j < v->ncp && d == NULL; j++)
+			if (v->cp[j].id == k->id)
+				d = &v->cp[j];
+		if (d == NULL)
+			snprintf(v->mismatch, sizeof(v->mismatch),
+				 "checkpoint %lld kept outside the database (rows %lld head %s) is not"
+				 " in ledger_checkpoints: removed", k->id, k->rows, k->head);
+		else if (d->rows != k->rows || strcmp(d->head, k->head) != 0)
+			snprintf(v->mismatch, sizeof(v->mismatch),
+				 "checkpoint %lld: kept outside the database as rows %lld head %s, "
+				 "ledger_checkpoints says rows %lld head %s: rewritten", k->id, k->rows,
+				 k->head, d->rows, d->head);
+	}
+}
+
+static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 {
 	struct verify v = {0};
 	int rc = CTL_EXIT_FAIL;
 	char head[HEX_LEN + 1];
+	struct kept *kept = NULL;
+	long nkept = 0;
+	char *ids = NULL;
+
+	if (heads != NULL) {
+		if ((nkept = read_kept(heads, &kept)) < 0)
+			return CTL_EXIT_USAGE;
+		size_t cap = (size_t)nkept * 24 + 3, len = 1;
+		if ((ids = malloc(cap)) == NULL) {
+			free(kept);
+			return CTL_EXIT_FAIL;
+		}
+		ids[0] = '{';
+		for (long i = 0; i < nkept; i++)
+			len += (size_t)snprintf(ids + len, cap - len, "%s%lld", i ? "," : "",
+						kept[i].id);
+		snprintf(ids + len, cap - len, "}");
+	}
 
 	v.head = EVP_MD_CTX_new();
 	PGresult *r = query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
@@ -390,8 +498,10 @@ static int ledger_verify(PGconn *c, long ncheck)
 	if (r == NULL)
 		goto fail;
 	PQclear(r);
-	if (load_wallets(c, &v) != 0 || load_checkpoints(c, &v, ncheck) != 0 ||
-	    stream_ledger(c, &v) != 0)
+	if (load_wallets(c, &v) != 0 || load_checkpoints(c, &v, ncheck, ids ? ids : "{}") != 0)
+		goto fail;
+	match_kept(&v, kept, nkept);
+	if (v.mismatch[0] == '\0' && stream_ledger(c, &v) != 0)
 		goto fail;
 	if (v.mismatch[0] == '\0' && v.rows > 0)
 		finish_wallet(&v);
@@ -415,10 +525,13 @@ static int ledger_verify(PGconn *c, long ncheck)
 		goto fail;
 	}
 	digest_hex(v.head, head);
-	printf("verified %lld ledger rows in %lld wallets (%zu wallets in all), %zu checkpoints;"
-	       " chain head %s\n", v.rows, v.wallets, v.nw, v.ncp, head);
+	printf("verified %lld ledger rows in %lld wallets (%zu wallets in all), %zu checkpoints"
+	       "%s; chain head %s\n", v.rows, v.wallets, v.nw, v.ncp,
+	       nkept > 0 ? " (those kept outside included, each as kept)" : "", head);
 	rc = CTL_EXIT_OK;
 fail:
+	free(kept);
+	free(ids);
 	for (size_t k = 0; k < v.ncp; k++)
 		EVP_MD_CTX_free(v.cp[k].ctx);
 	free(v.cp);
@@ -449,12 +562,14 @@ int ctl_cmd_ledger(int argc, char **argv)
 		{"conninfo", required_argument, NULL, 'c'},
 		{"checkpoints", required_argument, NULL, 'n'},
 		{"checkpoint", no_argument, NULL, 'k'},
+		{"heads", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *conninfo = getenv("DECP_PG_CONNINFO");
 	long ncheck = 100;
 	bool checkpoint = false;
+	const char *heads = NULL;
 	int c;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -479,6 +594,11 @@ int ctl_cmd_ledger(int argc, char **argv)
 			if (ctl_parse_long(cmd, "--checkpoints", optarg, 0, MAX_CHECKPOINTS, &ncheck))
 				return CTL_EXIT_USAGE;
 			break;
+		case 'H':
+			if (!verify)
+				return ctl_usage_error(cmd, "--heads is an option of verify");
+			heads = optarg;
+			break;
 		case 'k':
 			if (verify)
 				return ctl_usage_error(cmd, "--checkpoint is an option of head");
@@ -499,7 +619,7 @@ int ctl_cmd_ledger(int argc, char **argv)
 		PQfinish(conn);
 		return CTL_EXIT_FAIL;
 	}
-	int rc = verify ? ledger_verify(conn, ncheck) : ledger_head(conn, checkpoint);
+	int rc = verify ? ledger_verify(conn, ncheck, heads) : ledger_head(conn, checkpoint);
 	PQfinish(conn);
 	return rc;
 }
