@@ -100,6 +100,21 @@ refused "owner drop fn" DP012 postgres "DROP FUNCTION subscription_cancel(bigint
 [ "$(as decp_app "CREATE TEMP TABLE t (x int)")" = ok ] && ok || bad "temp table as decp_app"
 out=$("$D" ledger verify 2>&1) && ok || bad "verify after the refusals: $out"
 
+# A subscription's HWM and profit decide what is charged (sql 0031): the owner (here the
+# superuser that migrated), with the triggers on, may not raise them or start a subscription
+# with them chosen; the money functions still move them.
+hs=$(qa "SELECT id FROM subscriptions ORDER BY id LIMIT 1")
+refused "hwm raised by the owner" DP011 postgres "UPDATE subscriptions SET high_water_mark = high_water_mark + 5000 WHERE id = $hs"
+refused "profit set by the owner" DP011 postgres "UPDATE subscriptions SET cumulative_profit = cumulative_profit + 1 WHERE id = $hs"
+refused "profit_exact set by the owner" DP011 postgres "UPDATE subscriptions SET profit_exact = profit_exact + 1 WHERE id = $hs"
+refused "trigger dropped by the owner" DP012 postgres "DROP TRIGGER subscriptions_amounts_guard ON subscriptions"
+refused "trigger disabled by the owner" DP012 postgres "ALTER TABLE subscriptions DISABLE TRIGGER subscriptions_amounts_guard"
+[ "$(as postgres "UPDATE subscriptions SET state_reason = 'audit note' WHERE id = $hs")" = ok ] &&
+	ok || bad "an owner's UPDATE of other columns"
+hm=$(qa "SELECT master_id FROM subscriptions WHERE id = $hs")
+hsub=$(qa "INSERT INTO subscribers (name) VALUES ('hwm chooser') RETURNING id")
+refused "hwm chosen at insert by the owner" DP011 postgres "INSERT INTO subscriptions (master_id, subscriber_id, high_water_mark, fee_pct) VALUES ($hm, $hsub, 5000, 20)"
+
 # A superuser with the triggers off changes a row: verify names it.
 id=$(qa "SELECT id FROM billing_ledger WHERE subscriber_id = $s AND entry_no = 2")
 ref=$(qa "SELECT reference FROM billing_ledger WHERE id = $id")
