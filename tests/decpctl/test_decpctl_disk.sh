@@ -5,6 +5,10 @@ D="$1"
 . "$(dirname "$0")/testlib.sh"
 [ -x "$D" ] || { echo "usage: test_decpctl_disk.sh DECPCTL"; echo "0 passed, 1 failed"; exit 1; }
 tmp=$(mktemp -d "${DECP_TEST_TMPDIR:-/tmp}/decpctl-disk.XXXXXX") || exit 1
+# a disk, not memory (decpctl disk refuses tmpfs: below): where /tmp is a tmpfs, the build dir
+if [ "$(stat -f -c %T "$tmp")" = tmpfs ]; then
+	rmdir "$tmp"; tmp=$(mktemp -d "$PWD/decpctl-disk.XXXXXX") || exit 1
+fi
 trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
 
 check help 0 "$D" disk --help
@@ -33,6 +37,19 @@ assert j["target_us"] == 500, j  # the default: SPEC 6, ACK p99 < 0.5 ms (ingest
 ' && ok || bad "json report: $out"
 out=$("$D" disk --dir "$tmp" --count 20 --interval-us 0 --target-us 10000000 2>&1)
 echo "$out" | grep -q "p50 [0-9]* us, p90 [0-9]* us, p99 [0-9]* us" && ok || bad "text report: $out"
+# Memory is no disk: on tmpfs fdatasync returns at once and keeps nothing (it said "leaves
+# room").
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+	shm=$(mktemp -d /dev/shm/decpctl-disk.XXXXXX)
+	out=$("$D" disk --dir "$shm" --count 20 --interval-us 0 --target-us 10000000 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q "NOT a durable disk" && ok || bad "tmpfs: exit $rc: $out"
+	out=$("$D" disk --dir "$shm" --count 20 --interval-us 0 --target-us 10000000 --json 2>/dev/null)
+	echo "$out" | grep -q '"within_target": *false' && echo "$out" | grep -q '"volatile": *true' &&
+		ok || bad "tmpfs json: $out"
+	rm -rf "$shm"
+else
+	ok; ok
+fi
 # It cleans up after itself.
 [ -z "$(ls "$tmp" | grep -v '^ro$')" ] && ok || bad "left files: $(ls "$tmp")"
 echo "$pass passed, $fail failed"

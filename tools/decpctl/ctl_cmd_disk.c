@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,15 +193,21 @@ int ctl_cmd_disk(int argc, char **argv)
 	double p50 = pct_us(lat, o.count, 0.50), p90 = pct_us(lat, o.count, 0.90);
 	double p99 = pct_us(lat, o.count, 0.99), p999 = pct_us(lat, o.count, 0.999);
 	double max = (double)lat[o.count - 1] / 1000.0;
-	bool ok = p99 < (double)o.target_us;
+	/* tmpfs and ramfs keep files in memory: fdatasync returns at once and makes nothing
+	 * durable, so the figures say nothing of an AOF's safety there */
+	struct statfs fs;
+	bool volatile_fs = statfs(o.dir, &fs) == 0 &&
+			   ((unsigned long)fs.f_type == 0x01021994UL /* TMPFS_MAGIC */ ||
+			    (unsigned long)fs.f_type == 0x858458f6UL /* RAMFS_MAGIC */);
+	bool ok = p99 < (double)o.target_us && !volatile_fs;
 	free(lat);
 	if (o.json) {
-		json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "dir", o.dir,
+		json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "dir", o.dir,
 				      "count", (json_int_t)o.count, "bytes", (json_int_t)o.bytes,
 				      "p50_us", (json_int_t)p50, "p90_us", (json_int_t)p90,
 				      "p99_us", (json_int_t)p99, "p999_us", (json_int_t)p999,
 				      "max_us", (json_int_t)max, "target_us", (json_int_t)o.target_us,
-				      "within_target", ok);
+				      "within_target", ok, "volatile", volatile_fs);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		putchar('\n');
 		json_decref(j);
@@ -208,7 +215,11 @@ int ctl_cmd_disk(int argc, char **argv)
 		printf("write + fdatasync of %ld bytes in %s (%ld samples):\n"
 		       "  p50 %.0f us, p90 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us\n",
 		       o.bytes, o.dir, o.count, p50, p90, p99, p999, max);
-		if (ok)
+		if (volatile_fs)
+			printf("NOT a durable disk: %s is in memory (tmpfs/ramfs), where fdatasync "
+			       "returns at once and a crash or power loss loses every append; never "
+			       "put Redis's AOF there.\n", o.dir);
+		else if (ok)
 			printf("p99 is under the ACK latency target of %ld us: the disk leaves room "
 			       "for it with appendfsync always.\n", o.target_us);
 		else
