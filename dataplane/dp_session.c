@@ -1345,14 +1345,17 @@ static void handle_frame(struct dp_session *s, const uint8_t *p, size_t len, uin
 	dp_stat_add(w->st, DP_CTR_RX_FRAMES, 1);
 	proto_arena_reset(&w->arena);
 	/* Signals (the hot path) through the copy-free view; Hello, Heartbeat and whatever the
-	 * view refuses through protobuf-c, whose verdict stands. */
+	 * view refuses through protobuf-c, whose verdict stands; but a frame of two members
+	 * (protobuf-c keeps the last: a signal before it would go unanswered) is malformed. */
 	struct proto_signed_view v;
-	if (proto_master_frame_view(p, len, &v) == DECP__MASTER_FRAME__KIND_SIGNAL) {
+	int kind = proto_master_frame_view(p, len, &v);
+	if (kind == DECP__MASTER_FRAME__KIND_SIGNAL) {
 		s->last_frame_ns = now_ns;
 		handle_signal(s, &v, p, len, now_ns, wall_ns);
 		return;
 	}
-	Decp__MasterFrame *f = proto_master_frame_decode(p, len, proto_arena_allocator(&w->arena));
+	Decp__MasterFrame *f = kind == -EEXIST ? NULL
+			       : proto_master_frame_decode(p, len, proto_arena_allocator(&w->arena));
 	if (f == NULL) {
 		reject(s, DP_REASON_MALFORMED, 0, 0, p, len, wall_ns);
 		send_error(s, DECP__ERROR__CODE__CODE_MALFORMED);

@@ -90,7 +90,11 @@ int proto_master_frame_view(const uint8_t *p, size_t len, struct proto_signed_vi
 				return -EBADMSG;
 			continue;
 		}
-		/* oneof member (all message-typed): the last one on the wire wins. */
+		/* oneof member (all message-typed). One per frame: protobuf would let the last
+		 * one on the wire win, and a signal before it would go unanswered, so a second
+		 * (the same or another) is refused. */
+		if (kind != DECP__MASTER_FRAME__KIND__NOT_SET)
+			return -EEXIST;
 		if (wt != PROTO_WT_LEN || (p = wire_get_len(p, end, &d, &n)) == NULL)
 			return -EBADMSG;
 		if (f == DECP__MASTER_FRAME__KIND_SIGNAL) {

@@ -40,11 +40,14 @@ struct proto_signed_view {
 /*
  * Classify a MasterFrame payload (p, len) and, when it carries a signal, point
  * v at the SignedSignal's fields (absent fields: NULL pointer, length 0).
- * Returns the Decp__MasterFrame__KindCase of the frame (last oneof member on
- * the wire): DECP__MASTER_FRAME__KIND_SIGNAL with *v filled, or
+ * Returns the Decp__MasterFrame__KindCase of the frame (its one oneof member: a
+ * second one, which protobuf would let win, is malformed): DECP__MASTER_FRAME__KIND_SIGNAL
+ * with *v filled, or
  * DECP__MASTER_FRAME__KIND_HELLO / _HEARTBEAT / _LOGIN_PROOF / _POSITIONS (decode those with
  * proto_master_frame_decode, which may still find them malformed; *v is
- * untouched); or -EBADMSG when the payload is malformed or no member is set.
+ * untouched); -EEXIST when the frame holds a second oneof member (the same or
+ * another; protobuf-c would keep the last one: the frame is to be refused as
+ * malformed); or -EBADMSG when the payload is malformed or no member is set.
  */
 int proto_master_frame_view(const uint8_t *p, size_t len, struct proto_signed_view *v);
 

@@ -272,6 +272,14 @@ static void test_garbage(void)
 	CU_ASSERT(reason_count(DP_REASON_MALFORMED) == 1);
 	CU_ASSERT(expect_event(DP_REASON_MALFORMED));
 	close(fd);
+	/* Two members of the frame's oneof (Hello, then an empty Signal): malformed, not the
+	 * last one handled (protobuf's last-wins left a signal before a heartbeat unanswered). */
+	fd = ih_connect(env.port);
+	uint8_t two[4 + 4] = {0, 0, 0, 4, 0x0a, 0x00, 0x12, 0x00};
+	CU_ASSERT(ih_send_all(fd, two, sizeof(two)) == 0);
+	CU_ASSERT(expect_error(fd, DECP__ERROR__CODE__CODE_MALFORMED));
+	CU_ASSERT(expect_closed(fd, 2000));
+	close(fd);
 	/* Zero-length frame: refused by the framing layer. */
 	fd = ih_connect(env.port);
 	uint8_t zero[4] = {0, 0, 0, 0};
