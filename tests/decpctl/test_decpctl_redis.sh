@@ -67,6 +67,22 @@ out=$("$D" redis rebuild --yes --master 1 --master 2 2>&1); rc=$?
 echo "$out" | awk '$1 == 1 || $1 == 2 { if ($4 != 0) exit 1 }' && ok || bad "second rebuild added entries: $out"
 check check_after 0 "$D" redis check --master 1 --master 2
 
+# PostgreSQL restored to an earlier time: the archive lost 2401..2500, which the archiver
+# group had acknowledged; it never reads them again. check names them and the rewind.
+r XGROUP SETID 'decp:{m1}:signals' archiver 2500-0 >/dev/null || bad "group to 2500"
+q "DELETE FROM signal_archive_keys WHERE master_id = 1 AND sequence > 2400;
+   DELETE FROM signal_archive WHERE master_id = 1 AND sequence > 2400" >/dev/null || bad "archive cut"
+out=$("$D" redis check --master 1 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "ACKNOWLEDGED, NOT ARCHIVED" &&
+	echo "$out" | grep -q "entries 2401..2500 were acknowledged" &&
+	echo "$out" | grep -q "XGROUP SETID 'decp:{m1}:signals' archiver 2400-0" &&
+	ok || bad "acknowledged, not archived: exit $rc: $out"
+"$D" redis check --master 1 --json | grep -q '"acked_not_archived":100' && ok || bad "json: $("$D" redis check --master 1 --json)"
+r XGROUP SETID 'decp:{m1}:signals' archiver 2400-0 >/dev/null
+arch 1 2401 2500
+out=$("$D" redis check --master 1 2>&1); rc=$?
+[ $rc = 0 ] && ok || bad "after the rewind and re-archive: exit $rc: $out"
+
 # A backup's MANIFEST lists every stream however many (it was cut at 8 KiB once): 400 more.
 for i in $(seq 1001 1400); do echo "XADD decp:{m$i}:signals 7-0 r x"; done | r >/dev/null
 BK=$(mktemp -d /tmp/decpctl-redis-bk.XXXXXX)

@@ -53,7 +53,9 @@ void ctl_redis_usage(FILE *f)
 		"       decpctl redis restore --from BACKUP --data-dir DIR --yes [--redis H:P]\n"
 		"\n"
 		"check    compare each master's Redis stream with its PostgreSQL archive; exit 1 when\n"
-		"         a stream is behind the archive (ACKed signals missing from Redis)\n"
+		"         a stream is behind the archive (ACKed signals missing from Redis), or\n"
+		"         holds entries the archiver acknowledged that the archive lacks (after a\n"
+		"         PostgreSQL restore to an earlier time: it names the rewind)\n"
 		"rebuild  append archived signals above each stream's last entry back into Redis\n"
 		"         (after Redis lost data; stop decp-control first). Idempotent.\n"
 		"backup   BGSAVE and copy the RDB into DIR/redis-<UTC time>/ with a MANIFEST (size,\n"
@@ -96,6 +98,9 @@ struct master_state {
 	uint64_t first, last, len;   /* stream (0 when empty) */
 	uint64_t arch_max, arch_rows;
 	long long pending;           /* archiver group, -1 when there is no group */
+	uint64_t acked_from, acked_to; /* stream entries the group acknowledged that are not in
+				      * the archive (after a PostgreSQL restore to an earlier
+				      * time): the archiver never reads them again; 0 = none */
 	uint64_t added;              /* rebuild */
 	uint64_t hole_from, hole_to; /* rebuild stopped: archive lacks hole_from..hole_to */
 	char node[300];              /* the Redis serving its stream, "host:port" */
@@ -236,10 +241,14 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	const char *c1[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
 	const char *c2[] = {"XLEN", key};
 	const char *c3[] = {"XPENDING", key, CP_REDIS_GROUP};
-	const struct ctl_rd_cmd cmd[4] = {{6, c0, NULL}, {6, c1, NULL}, {2, c2, NULL},
-					  {3, c3, NULL}};
-	redisReply *rep[4];
-	int rc = ctl_rd_run(rd, key, 4, cmd, rep, why, sizeof(why));
+	const char *c4[] = {"XINFO", "GROUPS", key};
+	const struct ctl_rd_cmd cmd[5] = {{6, c0, NULL}, {6, c1, NULL}, {2, c2, NULL},
+					  {3, c3, NULL}, {3, c4, NULL}};
+	redisReply *rep[5];
+	uint64_t delivered = 0, pend_min = 0;
+	/* Redis first, then the archive: whatever the group had acknowledged when read was
+	 * archived before (the archiver commits, then XACKs), so a later archive read holds it */
+	int rc = ctl_rd_run(rd, key, 5, cmd, rep, why, sizeof(why));
 	if (rc == 0) {
 		/* the node that answered (after a redirect, where it pointed) */
 		snprintf(m->node, sizeof(m->node), "%s", rd->answered);
@@ -260,8 +269,27 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 				     rep[3]->element[0]->type == REDIS_REPLY_INTEGER
 			     ? rep[3]->element[0]->integer
 			     : -1; /* NOGROUP: no archiver has read this stream yet */
+		if (m->pending > 0 && rep[3]->elements >= 2 &&
+		    rep[3]->element[1]->type == REDIS_REPLY_STRING)
+			pend_min = id_seq(rep[3]->element[1]->str);
+		/* the archiver group's last-delivered-id (XINFO GROUPS: a map per group) */
+		for (size_t g = 0; rep[4]->type == REDIS_REPLY_ARRAY && g < rep[4]->elements; g++) {
+			const redisReply *e = rep[4]->element[g];
+			const char *name = NULL, *last = NULL;
+			for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
+				if (e->element[k]->type != REDIS_REPLY_STRING ||
+				    e->element[k + 1]->type != REDIS_REPLY_STRING)
+					continue;
+				if (strcmp(e->element[k]->str, "name") == 0)
+					name = e->element[k + 1]->str;
+				else if (strcmp(e->element[k]->str, "last-delivered-id") == 0)
+					last = e->element[k + 1]->str;
+			}
+			if (name != NULL && last != NULL && strcmp(name, CP_REDIS_GROUP) == 0)
+				delivered = id_seq(last);
+		}
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		freeReplyObject(rep[i]);
 	if (rc != 0) {
 		redis_failed(m, rc, why);
@@ -280,6 +308,17 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	m->arch_max = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 	m->arch_rows = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
+	/* acknowledged: delivered and no longer pending (the oldest pending one and all after
+	 * it are still to be archived) */
+	uint64_t acked = pend_min != 0 ? pend_min - 1 : delivered;
+	if (acked > delivered)
+		acked = delivered;
+	if (acked > m->arch_max && m->last > m->arch_max) {
+		m->acked_from = m->arch_max + 1 > m->first ? m->arch_max + 1 : m->first;
+		m->acked_to = acked < m->last ? acked : m->last;
+		if (m->acked_to < m->acked_from)
+			m->acked_from = m->acked_to = 0;
+	}
 	return 0;
 }
 
@@ -436,6 +475,8 @@ static const char *verdict(const struct master_state *m)
 {
 	if (m->hole_from != 0)
 		return "archive has a hole";
+	if (m->acked_from != 0)
+		return "ACKNOWLEDGED, NOT ARCHIVED: rewind the archiver's group (below)";
 	return m->last < m->arch_max ? "BEHIND ARCHIVE: run decpctl redis rebuild" : "ok";
 }
 
@@ -464,6 +505,13 @@ static void print_text(const struct master_state *ms, size_t n, bool rebuilt, bo
 			printf("         master %" PRIu64 ": signal_archive has no sequence %" PRIu64
 			       "..%" PRIu64 "; the stream ends at %" PRIu64 "\n", m->id, m->hole_from,
 			       m->hole_to, m->last);
+		if (m->acked_from != 0)
+			printf("         master %" PRIu64 ": entries %" PRIu64 "..%" PRIu64 " were "
+			       "acknowledged by the archiver group but are not in signal_archive (a "
+			       "restore of PostgreSQL to an earlier time?); the archiver will not read "
+			       "them again. With decp-control stopped: XGROUP SETID '" CP_REDIS_SIGNALS_KEY_FMT
+			       "' " CP_REDIS_GROUP " %" PRIu64 "-0 (docs/operations.md)\n", m->id,
+			       m->acked_from, m->acked_to, m->id, m->acked_from - 1);
 	}
 }
 
@@ -472,11 +520,13 @@ static void print_json(const struct master_state *ms, size_t n)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct master_state *m = &ms[i];
-		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s}", "master",
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s,s:I}", "master",
 			(json_int_t)m->id, "stream_first", (json_int_t)m->first, "stream_last",
 			(json_int_t)m->last, "stream_length", (json_int_t)m->len, "archive_max",
 			(json_int_t)m->arch_max, "archive_rows", (json_int_t)m->arch_rows, "pending",
-			(json_int_t)m->pending, "behind", m->last < m->arch_max, "node", m->node));
+			(json_int_t)m->pending, "behind", m->last < m->arch_max, "node", m->node,
+			"acked_not_archived", (json_int_t)(m->acked_from != 0
+							   ? m->acked_to - m->acked_from + 1 : 0)));
 	}
 	json_t *o = json_pack("{s:o}", "masters", arr);
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -540,7 +590,7 @@ int ctl_cmd_redis(int argc, char **argv)
 			goto out;
 		if (!o.check && rebuild(&rd, pg, &ms[i]) != 0)
 			goto out;
-		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0)
+		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0 || ms[i].acked_from != 0)
 			all_ok = false;
 	}
 	if (o.json)
