@@ -1029,7 +1029,8 @@ static void maintain(struct arch *a, uint64_t now)
 {
 	if (a->tier == NULL || now < a->next_maint || a->pg.conn == NULL)
 		return;
-	a->next_maint = now + (uint64_t)a->cfg->partition_maint_s * 1000000000ull;
+	/* from this start, not the loop's earlier reading (a blocking read since) */
+	a->next_maint = cp_now_ns() + (uint64_t)a->cfg->partition_maint_s * 1000000000ull;
 	PGresult *res = PQexec(a->pg.conn, "SELECT count(*) FROM maintain_partitions()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "maintain_partitions(): %s", PQresultErrorMessage(res));
