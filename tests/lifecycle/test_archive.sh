@@ -47,6 +47,8 @@ check run_no_warm 2 "$D" archive run
 check hot_without_today 2 "$D" archive run --warm "$WARM" --hot-days 3
 check restore_args 2 "$D" archive restore --warm "$WARM" signal_archive
 check restore_table 2 "$D" archive restore --warm "$WARM" users 2026-01-01
+check restore_bad_day 2 "$D" archive restore --warm "$WARM" signal_archive 2026-13-01
+check restore_feb30 2 "$D" archive restore --warm "$WARM" signal_archive 2026-02-30
 check no_db 2 env -u DECP_PG_CONNINFO "$D" archive list
 check relative_dir 1 "$D" archive run --warm relative/dir
 

@@ -236,8 +236,23 @@ static int cmd_verify(const struct opts *o)
 	return bad ? CTL_EXIT_MISMATCH : CTL_EXIT_OK;
 }
 
+/* A calendar day as YYYY-MM-DD (2026-13-01 and 2026-02-30 are not). */
+static bool is_day(const char *s)
+{
+	int y, m, d, n = 0;
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+	    m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
 static int cmd_restore(const struct opts *o, const char *table, const char *day)
 {
+	if (!is_day(day))
+		return ctl_usage_error(CMD, "restore: DAY is a calendar day YYYY-MM-DD, got '%s'",
+				       day);
 	if (o->warm == NULL)
 		return ctl_usage_error(CMD, "restore needs --warm DIR (or --config)");
 	char into[128];

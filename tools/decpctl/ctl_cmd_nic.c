@@ -24,7 +24,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: decpctl nic [list] [--json] [--root DIR]\n"
-		"       decpctl nic bind IF|PCI --driver vfio-pci|uio_pci_generic [--yes] [--devbind PATH]\n"
+		"       decpctl nic bind IF|PCI --driver vfio-pci|uio_pci_generic|igb_uio [--yes]\n"
+		"                            [--devbind PATH]\n"
 		"       decpctl nic unbind IF|PCI [--yes] [--devbind PATH]\n"
 		"\n"
 		"list: every network interface and PCI network function with PCI address, drivers,\n"
