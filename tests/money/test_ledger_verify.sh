@@ -143,6 +143,10 @@ echo "some other log line" >> "$kept"
 out=$("$D" ledger verify --heads "$kept" 2>&1); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q "those kept outside included" && ok || bad "verify --heads on honest data: $rc $out"
 check heads_no_lines 2 "$D" ledger verify --heads /dev/null
+# past 100,000 checkpoint lines: refused, never a partial check reported whole
+big=$(mktemp); head -1 "$kept" | awk '{ for (i = 0; i < 100001; i++) print }' > "$big"
+check heads_too_many 2 "$D" ledger verify --heads "$big"
+rm -f "$big"
 check heads_no_file 2 "$D" ledger verify --heads /nonexistent/heads
 check heads_on_head 2 "$D" ledger head --heads "$kept"
 row=$(q "SELECT quote_literal(taken_at) || ', ' || rows || ', ' || wallets || ', ' || quote_literal(head) FROM ledger_checkpoints WHERE id = $cp2")

@@ -409,7 +409,7 @@ static long read_kept(const char *path, struct kept **out)
 		fprintf(stderr, "decpctl ledger verify: --heads %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL && n < MAX_KEPT) {
+	while (fgets(line, sizeof(line), f) != NULL) {
 		struct kept k = {.id = -1, .rows = -1};
 		char *save = NULL, *prev = NULL;
 		for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL;
@@ -426,6 +426,13 @@ static long read_kept(const char *path, struct kept **out)
 		}
 		if (k.id < 0 || k.rows < 0 || k.head[0] == '\0')
 			continue;
+		if (n == MAX_KEPT) {
+			/* never a partial check reported as whole: the newest lines are last */
+			fclose(f);
+			fprintf(stderr, "decpctl ledger verify: --heads %s: more than %d checkpoint "
+				"lines; give the newest (tail -n %d)\n", path, MAX_KEPT, MAX_KEPT);
+			return -1;
+		}
 		if (n == cap) {
 			struct kept *m = realloc(*out, sizeof(**out) * (size_t)(cap = cap ? 2 * cap : 64));
 			if (m == NULL) {

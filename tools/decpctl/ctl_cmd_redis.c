@@ -240,8 +240,10 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	const char *c0[] = {"XRANGE", key, "-", "+", "COUNT", "1"};
 	const char *c1[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
 	const char *c2[] = {"XLEN", key};
-	const char *c3[] = {"XPENDING", key, CP_REDIS_GROUP};
-	const char *c4[] = {"XINFO", "GROUPS", key};
+	/* the group's last delivery before its pending entries: an entry delivered between the
+	 * two is then pending (not counted as acknowledged), never acknowledged unseen */
+	const char *c3[] = {"XINFO", "GROUPS", key};
+	const char *c4[] = {"XPENDING", key, CP_REDIS_GROUP};
 	const struct ctl_rd_cmd cmd[5] = {{6, c0, NULL}, {6, c1, NULL}, {2, c2, NULL},
 					  {3, c3, NULL}, {3, c4, NULL}};
 	redisReply *rep[5];
@@ -265,16 +267,16 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 			m->last = id_seq(rep[1]->element[0]->element[0]->str);
 		if (rep[2]->type == REDIS_REPLY_INTEGER)
 			m->len = (uint64_t)rep[2]->integer;
-		m->pending = rep[3]->type == REDIS_REPLY_ARRAY && rep[3]->elements >= 1 &&
-				     rep[3]->element[0]->type == REDIS_REPLY_INTEGER
-			     ? rep[3]->element[0]->integer
+		m->pending = rep[4]->type == REDIS_REPLY_ARRAY && rep[4]->elements >= 1 &&
+				     rep[4]->element[0]->type == REDIS_REPLY_INTEGER
+			     ? rep[4]->element[0]->integer
 			     : -1; /* NOGROUP: no archiver has read this stream yet */
-		if (m->pending > 0 && rep[3]->elements >= 2 &&
-		    rep[3]->element[1]->type == REDIS_REPLY_STRING)
-			pend_min = id_seq(rep[3]->element[1]->str);
+		if (m->pending > 0 && rep[4]->elements >= 2 &&
+		    rep[4]->element[1]->type == REDIS_REPLY_STRING)
+			pend_min = id_seq(rep[4]->element[1]->str);
 		/* the archiver group's last-delivered-id (XINFO GROUPS: a map per group) */
-		for (size_t g = 0; rep[4]->type == REDIS_REPLY_ARRAY && g < rep[4]->elements; g++) {
-			const redisReply *e = rep[4]->element[g];
+		for (size_t g = 0; rep[3]->type == REDIS_REPLY_ARRAY && g < rep[3]->elements; g++) {
+			const redisReply *e = rep[3]->element[g];
 			const char *name = NULL, *last = NULL;
 			for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
 				if (e->element[k]->type != REDIS_REPLY_STRING ||
