@@ -82,6 +82,27 @@ r XGROUP SETID 'decp:{m1}:signals' archiver 2400-0 >/dev/null
 arch 1 2401 2500
 out=$("$D" redis check --master 1 2>&1); rc=$?
 [ $rc = 0 ] && ok || bad "after the rewind and re-archive: exit $rc: $out"
+# ... but a master idle for longer than the hot window has no hot row while its stream
+# still holds its acknowledged entries, archived to a tier: not flagged (the rewind would
+# have re-read them into days already archived). Master 9: entries 200 days old, a day of
+# signal_archive in the catalog after them.
+"$D" master add --id 9 --name m9 --key-seed t >/dev/null
+old_ns=$(( ($(date +%s) - 200 * 86400) * 1000000000 ))
+for s in 1 2 3; do
+	r XADD 'decp:{m9}:signals' "$s-0" a "$((old_ns + s))" b "body-9-$s" h "hmac-$s" s "sig-$s" >/dev/null
+done
+r XGROUP CREATE 'decp:{m9}:signals' archiver 3-0 >/dev/null
+q "INSERT INTO archive_catalog (parent, day, tier, file, rows, bytes, file_sha256, manifest_sha256)
+   VALUES ('signal_archive', (now() - interval '150 days')::date, 'warm',
+           'signal_archive/signal_archive_p20260101.tsv.gz', 3, 1, repeat('0', 64), repeat('0', 64))" >/dev/null ||
+	bad "catalog row"
+out=$("$D" redis check --master 9 2>&1); rc=$?
+[ $rc = 0 ] && ok || bad "idle master with its days in a tier flagged: exit $rc: $out"
+q "DELETE FROM archive_catalog WHERE parent = 'signal_archive'" >/dev/null
+out=$("$D" redis check --master 9 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "ACKNOWLEDGED, NOT ARCHIVED" && ok ||
+	bad "without an archived day, entries 1..3 acknowledged and not archived: exit $rc: $out"
+r DEL 'decp:{m9}:signals' >/dev/null
 
 # A backup's MANIFEST lists every stream however many (it was cut at 8 KiB once): 400 more.
 for i in $(seq 1001 1400); do echo "XADD decp:{m$i}:signals 7-0 r x"; done | r >/dev/null

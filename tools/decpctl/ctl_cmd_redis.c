@@ -232,6 +232,36 @@ static void redis_failed(const struct master_state *m, int rc, const char *why)
 			m->id);
 }
 
+/* Did stream entry seq of key arrive on a day moved out of signal_archive to the warm or
+ * cold tier (archive_catalog)? The hot archive's max then says nothing of it: a master idle
+ * for longer than the hot window has no hot row and a stream of acknowledged entries. */
+static bool in_archived_day(struct ctl_rd *rd, PGconn *pg, const char *key, uint64_t seq)
+{
+	PGresult *r = PQexec(pg, "SELECT extract(epoch FROM max(day) + 1)::bigint FROM "
+			     "archive_catalog WHERE parent = 'signal_archive'");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		  !PQgetisnull(r, 0, 0);
+	int64_t end_s = ok ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
+	if (!ok)
+		return false;
+	char id[32], why[512];
+	snprintf(id, sizeof(id), "%" PRIu64 "-0", seq);
+	const char *c[] = {"XRANGE", key, id, id};
+	const struct ctl_rd_cmd cmd = {4, c, NULL};
+	redisReply *rep;
+	struct cp_rec rec;
+	bool old = false;
+	if (ctl_rd_run(rd, key, 1, &cmd, &rep, why, sizeof(why)) != 0)
+		return false;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+	    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2 &&
+	    cp_rec_from_fields(rep->element[0]->element[1], &rec))
+		old = rec.arrival_ns / 1000000000 < end_s;
+	freeReplyObject(rep);
+	return old;
+}
+
 /* Stream bounds, archive bounds and pending count of one master. Returns 0 or -1. */
 static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 {
@@ -318,7 +348,7 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	if (acked > m->arch_max && m->last > m->arch_max) {
 		m->acked_from = m->arch_max + 1 > m->first ? m->arch_max + 1 : m->first;
 		m->acked_to = acked < m->last ? acked : m->last;
-		if (m->acked_to < m->acked_from)
+		if (m->acked_to < m->acked_from || in_archived_day(rd, pg, key, m->acked_from))
 			m->acked_from = m->acked_to = 0;
 	}
 	return 0;
