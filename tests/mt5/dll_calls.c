@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "decp_dll.h" /* status codes and sizes only: the calls go through struct decp_fns */
 #include "mt5_check.h"
@@ -91,6 +92,23 @@ static void t_general(const struct decp_fns *f)
 		CHECK(f->decp_handle_free((int64_t)rnd()) == DECP_E_HANDLE, "free of a random handle");
 	CHECK(f->decp_handle_free(0) == DECP_E_HANDLE && f->decp_handle_free(-1) == DECP_E_HANDLE,
 	      "free 0 / -1");
+	{
+		/* the wall clock: within a second of time(), never backwards between two reads,
+		 * and finer than a second (MQL5's TimeGMT is not) */
+		int64_t t0 = f->decp_now_ns(), prev = t0, sub = 0, back = 0;
+		time_t now = time(NULL);
+
+		for (int i = 0; i < 2000; i++) {
+			int64_t t = f->decp_now_ns();
+			back += t < prev;
+			sub += t % 1000000000 != 0;
+			prev = t;
+		}
+		CHECK(t0 / 1000000000 >= (int64_t)now - 1 && t0 / 1000000000 <= (int64_t)now + 1,
+		      "now_ns: %lld s against time() %lld", (long long)(t0 / 1000000000),
+		      (long long)now);
+		CHECK(back == 0 && sub > 0 && prev > t0, "now_ns: monotonic here, sub-second");
+	}
 }
 
 /* ------------------------------------------------------------------ crypto -- */

@@ -67,7 +67,9 @@ int Hex(string h, uchar &out[], int n)
    return n;
 }
 
-long NowNs() { return (long)TimeGMT() * 1000000000 + (long)(GetMicrosecondCount() % 1000000) * 1000; }
+// the wall clock from the DLL: TimeGMT() has 1 s resolution, and GetMicrosecondCount() counts
+// from the program's start, so their sum jumped back up to a second once a second
+long NowNs() { return decp_now_ns(); }
 long Px(double p)  { return (long)MathRound(p * 100000.0); }   // 1e-5
 long Lots(double v){ return (long)MathRound(v * 100.0); }      // 0.01 lot
 

@@ -50,7 +50,9 @@ datetime g_down_since = 0, g_last_ping = 0, g_last_account = 0;
 CTrade g_trade;
 
 string GvLast() { return "decp.rx." + IntegerToString(InpMasterId) + ".last_seq"; }
-long NowNs() { return (long)TimeGMT() * 1000000000 + (long)(GetMicrosecondCount() % 1000000) * 1000; }
+// the wall clock from the DLL: TimeGMT() has 1 s resolution, and GetMicrosecondCount() counts
+// from the program's start, so their sum jumped back up to a second once a second
+long NowNs() { return decp_now_ns(); }
 long Px(double p)  { return (long)MathRound(p * 100000.0); }
 long Lots(double v){ return (long)MathRound(v * 100.0); }
 long Money(double m){ return (long)MathRound(m * 10000.0); }

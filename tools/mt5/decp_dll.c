@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 #include "decp_crypto.h"
 #include "decp_dll_pvt.h"
@@ -193,6 +197,25 @@ static int32_t copy_name(const char *s, uint8_t *out, int32_t cap)
 int32_t decp_version(void)
 {
 	return DECP_DLL_VERSION;
+}
+
+int64_t decp_now_ns(void)
+{
+#ifdef _WIN32
+	FILETIME ft;
+	ULARGE_INTEGER u;
+
+	GetSystemTimePreciseAsFileTime(&ft);
+	u.LowPart = ft.dwLowDateTime;
+	u.HighPart = ft.dwHighDateTime;
+	/* 100 ns ticks since 1601 -> ns since 1970 */
+	return ((int64_t)u.QuadPart - INT64_C(116444736000000000)) * 100;
+#else
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
 }
 
 int32_t decp_strerror(int32_t code, uint8_t *out, int32_t out_cap)

@@ -48,7 +48,7 @@
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
 				  * after a stale signal (decp_rx_resync_ask), live after
 				  * Error{CODE_RANGE}, held copies' master volume
-				  * (decp_rx_resync_held_master) */
+				  * (decp_rx_resync_held_master), decp_now_ns */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -85,6 +85,13 @@
 
 /* Returns DECP_DLL_VERSION. */
 DECP_API int32_t decp_version(void);
+
+/* The wall clock, ns since 1970 UTC (Windows: GetSystemTimePreciseAsFileTime, ~100 ns
+ * resolution). The EAs' local_now_ns / time_ns arguments come from here: MQL5's TimeGMT()
+ * has 1 s resolution, and GetMicrosecondCount() counts from the program's start, not from
+ * a second's start, so their sum jumps back up to a second once a second (fresh signals
+ * then look up to a second old, and the guard's TTL refuses them). */
+DECP_API int64_t decp_now_ns(void);
 
 /* Writes the name of a status code ("DECP_E_INVAL", "OK", "?") as ASCII with a NUL into
  * out. Returns its length without the NUL, or DECP_E_INVAL / DECP_E_NOBUFS. */
