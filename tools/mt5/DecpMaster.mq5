@@ -145,6 +145,7 @@ void Enqueue(long seq, const uchar &f[], int n)
       FileClose(h);
    }
    GlobalVariableSet(GvSeq(), (double)(seq + 1));
+   GlobalVariablesFlush();
 }
 
 void LoadJournal()
@@ -157,6 +158,9 @@ void LoadJournal()
       if(n <= 0 || n > 512) break;
       int i = (int)(seq % DECP_QUEUE);
       FileReadArray(h, g_q[i].b, 0, n); g_q[i].n = n; g_q[i].seq = seq;
+      // a global variable not flushed before a crash is behind the journal: never number a
+      // new trade over a journaled one
+      if(seq + 1 > g_next_seq) g_next_seq = seq + 1;
    }
    FileClose(h);
 }
@@ -167,7 +171,9 @@ void Pump()
    while(g_ready && g_sent + 1 < g_next_seq && g_sent + 1 - g_acked <= DECP_WINDOW)
    {
       int i = (int)((g_sent + 1) % DECP_QUEUE);
-      if(g_q[i].seq != g_sent + 1) { Print("decp: signal ", g_sent + 1, " lost from the queue"); break; }
+      // the ring overflowed (more unACKed signals than it holds): log in again, HelloAck says
+      // what is durable (a break here stalled every later signal with no timeout to end it)
+      if(g_q[i].seq != g_sent + 1) { Print("decp: signal ", g_sent + 1, " lost from the queue"); Disconnect("queue"); return; }
       if(!Send(g_q[i].b, g_q[i].n)) { Disconnect("send"); return; }
       if(g_sent == g_acked) g_wait_since = GetTickCount();   // the oldest unACKed: its clock starts
       g_sent++;
@@ -209,7 +215,13 @@ void OnTradeTransaction(const MqlTradeTransaction &t, const MqlTradeRequest &req
       ulong pos = (ulong)HistoryDealGetInteger(t.deal, DEAL_POSITION_ID);
       double vol = HistoryDealGetDouble(t.deal, DEAL_VOLUME), px = HistoryDealGetDouble(t.deal, DEAL_PRICE);
       string sym = HistoryDealGetString(t.deal, DEAL_SYMBOL);
-      if(e == DEAL_ENTRY_IN)
+      // a pending order that filled: the position carries the order's ticket, which the
+      // receivers hold as a pending copy (filled at their broker or still waiting); an opening
+      // for it again would double their copy
+      ulong ord = (ulong)HistoryDealGetInteger(t.deal, DEAL_ORDER);
+      bool from_pending = e == DEAL_ENTRY_IN && HistoryOrderSelect(ord) &&
+                          PendingType((ENUM_ORDER_TYPE)HistoryOrderGetInteger(ord, ORDER_TYPE)) != 0;
+      if(e == DEAL_ENTRY_IN && !from_pending)
       {
          long dt = HistoryDealGetInteger(t.deal, DEAL_TYPE);
          double sl = 0, tp = 0;
@@ -314,7 +326,7 @@ void OnTimer()
    if(avail > 0)
    {
       uchar tmp[];
-      int k = InpTls ? SocketTlsRead(g_sock, tmp, avail) : SocketRead(g_sock, tmp, avail, 100);
+      int k = InpTls ? SocketTlsReadAvailable(g_sock, tmp, 1048576) : SocketRead(g_sock, tmp, avail, 100);
       if(k > 0) { ArrayResize(g_in, g_in_len + k); ArrayCopy(g_in, tmp, g_in_len, 0, k); g_in_len += k; }
    }
    for(;;)
@@ -352,6 +364,8 @@ int OnInit()
    g_master = decp_master_new(InpMasterId, secret, 32, seed, 32);
    ArrayInitialize(secret, 0); ArrayInitialize(seed, 0);
    if(g_master <= 0) { Log("master_new", (int)g_master); return INIT_FAILED; }
+   if(AccountInfoInteger(ACCOUNT_MARGIN_MODE) != ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
+   { Print("decp: a hedging account is needed: a netting position has no ticket of its own per trade"); return INIT_FAILED; }
    if(GlobalVariableCheck(GvSeq())) g_next_seq = (long)GlobalVariableGet(GvSeq());
    LoadJournal();
    if(StringSplit(InpServer, ',', g_hosts) < 1) { ArrayResize(g_hosts, 1); g_hosts[0] = InpServer; }

@@ -47,6 +47,7 @@ bool   g_upgraded = false, g_subscribed = false;
 uchar  g_in[];
 int    g_in_len = 0;
 datetime g_down_since = 0, g_last_ping = 0, g_last_account = 0;
+datetime g_last_rx = 0;      // the last byte from the server (or the connect): liveness
 CTrade g_trade;
 
 string GvLast() { return "decp.rx." + IntegerToString(InpMasterId) + ".last_seq"; }
@@ -56,6 +57,27 @@ long NowNs() { return decp_now_ns(); }
 long Px(double p)  { return (long)MathRound(p * 100000.0); }
 long Lots(double v){ return (long)MathRound(v * 100.0); }
 long Money(double m){ return (long)MathRound(m * 10000.0); }
+
+// n bytes from 2n hex digits (the keys); -1 on any other character or length
+int Hex(string h, uchar &out[], int n)
+{
+   if(StringLen(h) != 2 * n) return -1;
+   ArrayResize(out, n);
+   for(int i = 0; i < n; i++)
+   {
+      int v = 0;
+      for(int j = 0; j < 2; j++)
+      {
+         ushort c = StringGetCharacter(h, 2 * i + j);
+         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+                 c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+         if(d < 0) return -1;
+         v = v * 16 + d;
+      }
+      out[i] = (uchar)v;
+   }
+   return n;
+}
 
 void Log(string what, int rc)
 {
@@ -95,12 +117,15 @@ bool Connect()
    {
       Print("decp: connect to ", InpServer, ":", InpPort, " failed ", GetLastError(),
             " (is the host in Tools > Options > Expert Advisors > allowed URLs?)");
-      SocketClose(g_sock); g_sock = INVALID_HANDLE; return false;
+      SocketClose(g_sock); g_sock = INVALID_HANDLE; g_down_since = TimeLocal();   // retry after InpReconnectSec
+      return false;
    }
+   g_last_rx = TimeLocal();
    uchar req[2048];
    int n = decp_ws_request(g_rx, InpServer, InpPort, InpPath, InpToken, req, 2048);
    if(n < 0) { Log("ws_request", n); Disconnect("request"); return false; }
-   return Send(req, n);
+   if(!Send(req, n)) { Disconnect("send"); return false; }
+   return true;
 }
 
 //--- the copied position (or pending order) of a master ticket: comment "decp:<ticket>"
@@ -272,10 +297,12 @@ void Resync()
    n = decp_rx_resync_plan(g_rx);
    if(n < 0) { Log("re-sync plan", n); return; }
    g_trade.SetExpertMagicNumber(InpMagic);
+   int failed = 0;
    for(int i = 0; i < n; i++)
    {
       int op = decp_rx_resync_action(g_rx, i, act, 13, sym, 40);
       string s = CharArrayToString(sym), tag = Tag(act[6]);
+      if(s != "") g_trade.SetTypeFillingBySymbol(s);
       double vol = 0, lots = act[2] / 100.0, price = act[3] / 100000.0, sl = act[4] / 100000.0, tp = act[5] / 100000.0;
       ulong pos = FindPosition(act[6], vol), ord = pos == 0 ? FindOrder(act[6]) : 0;
       bool ok = true;
@@ -298,9 +325,12 @@ void Resync()
       else if(op == 5)
          PrintFormat("decp: re-sync: master ticket %I64d not copied: reason %I64d (filter %I64d, deviation %I64d/100 pips)",
                      act[6], act[9], act[10], act[11]);
-      if(op == 2 || op == 4) GlobalVariableSet(GvMv(act[6]), (double)act[8]);   // the master's volume now
-      if(!ok) PrintFormat("decp: re-sync: %d on master ticket %I64d failed: %d", op, act[6], g_trade.ResultRetcode());
+      if(ok && (op == 2 || op == 4)) GlobalVariableSet(GvMv(act[6]), (double)act[8]);   // the master's volume now
+      if(!ok) { failed++; PrintFormat("decp: re-sync: %d on master ticket %I64d failed: %d", op, act[6], g_trade.ResultRetcode()); }
    }
+   // an action that failed leaves the account out of line: no ResyncDone (the guard stays
+   // DEGRADED_GAP, nothing executes); the reconnect gets a new snapshot, planned afresh
+   if(failed > 0) { PrintFormat("decp: re-sync: %d action(s) failed: asking again", failed); Disconnect("re-sync incomplete"); return; }
    n = decp_rx_resync_done(g_rx, fr, 256);
    if(n < 0) { Log("re-sync done", n); return; }
    Send(fr, n);
@@ -319,10 +349,17 @@ void OnEnvelope(const long &info[], string sym)
    SymbolView(sym, view);
    view[9] = pos != 0 || ord != 0 ? 1 : 0;
    view[10] = pos != 0 ? Lots(vol) : ord != 0 ? Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)) : 0;
-   view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : view[10];
+   // the master's volume the copy follows; unknown (0): the guard refuses a partial close
+   // (FILTERED, sizing) rather than guess from the copy's own volume
+   view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : 0;
    if(AccountToGuard(sym) == 2) CloseAll();   // the account now, with this symbol's quote rate
    int reason = decp_rx_check(g_rx, NowNs(), view, 12, v, 16, os, 40);
    uchar fr[1024];
+   // the guard's sequence is persisted before anything is executed: a terminal that dies
+   // between the two loses this signal (the next re-sync brings the account in line), it
+   // never executes it twice
+   long st[6];
+   if(reason >= 0 && decp_rx_state(g_rx, st, 6) == 0) { GlobalVariableSet(GvLast(), (double)st[1]); GlobalVariablesFlush(); }
    if(reason != 0)
    {
       if(reason > 0 && reason != 1)   // a replayed duplicate is not an incident
@@ -340,6 +377,7 @@ void OnEnvelope(const long &info[], string sym)
    double lots = v[4] / 100.0, price = v[5] / 100000.0, sl = v[6] / 100000.0, tp = v[7] / 100000.0;
    bool ok = false; int status = 1;
    g_trade.SetExpertMagicNumber(InpMagic);
+   g_trade.SetTypeFillingBySymbol(osym);   // the broker's filling mode (FOK, IOC or RETURN)
    switch((int)v[3])
    {
       case 1: ok = g_trade.Buy(lots, osym, 0, sl, tp, Tag(ticket)); break;
@@ -353,23 +391,31 @@ void OnEnvelope(const long &info[], string sym)
                             : g_trade.OrderModify(ord, price, sl, tp, ORDER_TIME_GTC, 0); status = 4; break;
       case 9: ok = g_trade.PositionClosePartial(pos, lots); status = 5; break;
    }
-   if(v[3] >= 1 && v[3] <= 6) GlobalVariableSet(GvMv(ticket), (double)info[3]);
-   if(v[3] == 9) GlobalVariableSet(GvMv(ticket), (double)(view[11] - info[3]));
+   ok = ok && (g_trade.ResultRetcode() == TRADE_RETCODE_DONE || g_trade.ResultRetcode() == TRADE_RETCODE_PLACED ||
+               g_trade.ResultRetcode() == TRADE_RETCODE_DONE_PARTIAL);
+   if(ok && v[3] >= 1 && v[3] <= 6) GlobalVariableSet(GvMv(ticket), (double)info[3]);
+   if(ok && v[3] == 9) GlobalVariableSet(GvMv(ticket), (double)(view[11] - info[3]));
    int n = decp_rx_report(g_rx, ok ? status : 6, ok ? Lots(g_trade.ResultVolume()) : 0,
                           ok ? Px(g_trade.ResultPrice()) : 0, (long)g_trade.ResultOrder(),
                           (int)g_trade.ResultRetcode(), 0, NowNs(), fr, 1024);
    Send(fr, n);   // kept by the DLL until acknowledged: a failed send is resent after the reconnect
-   long st[6];
-   if(decp_rx_state(g_rx, st, 6) == 0) GlobalVariableSet(GvLast(), (double)st[1]);
    SendAccount();
 }
 
+// Equity protection: every copy closed and every pending copy deleted; OnTimer calls it again
+// while the protection stays tripped, so a close that failed is retried.
 void CloseAll()
 {
+   g_trade.SetExpertMagicNumber(InpMagic);
    for(int i = PositionsTotal() - 1; i >= 0; i--)
    {
       ulong t = PositionGetTicket(i);
       if(PositionGetInteger(POSITION_MAGIC) == InpMagic) g_trade.PositionClose(t);
+   }
+   for(int i = OrdersTotal() - 1; i >= 0; i--)
+   {
+      ulong t = OrderGetTicket(i);
+      if(OrderGetInteger(ORDER_MAGIC) == InpMagic) g_trade.OrderDelete(t);
    }
 }
 
@@ -418,9 +464,13 @@ void OnTimer()
    if(avail > 0)
    {
       uchar tmp[];
-      int k = InpTls ? SocketTlsRead(g_sock, tmp, avail) : SocketRead(g_sock, tmp, avail, 100);
-      if(k > 0) { ArrayResize(g_in, g_in_len + k); ArrayCopy(g_in, tmp, g_in_len, 0, k); g_in_len += k; }
+      int k = InpTls ? SocketTlsReadAvailable(g_sock, tmp, 1048576) : SocketRead(g_sock, tmp, avail, 100);
+      if(k > 0) { ArrayResize(g_in, g_in_len + k); ArrayCopy(g_in, tmp, g_in_len, 0, k); g_in_len += k; g_last_rx = TimeLocal(); }
    }
+   // a silent connection (network gone, server hung) never closes: nothing arrived for two
+   // TimePing periods (each answered by a TimePong), or no upgrade within 10 s
+   if((!g_upgraded && TimeLocal() - g_last_rx > 10) || TimeLocal() - g_last_rx > 2 * InpTimeSyncSec + 5)
+   { Disconnect("nothing received from the server"); return; }
    if(!g_upgraded)
    {
       int h = decp_ws_response(g_rx, g_in, g_in_len);
@@ -447,7 +497,11 @@ void OnTimer()
    }
    int bits = decp_rx_account(g_rx, Money(AccountInfoDouble(ACCOUNT_BALANCE)), 0,
                               Money(AccountInfoDouble(ACCOUNT_EQUITY)));
-   if(bits > 0 && (bits & 2) != 0) CloseAll();
+   // tripped now, or still tripped under a policy that closes everything (retries what failed)
+   long trip[11], pi[16]; uchar pt[8];
+   if((bits > 0 && (bits & 2) != 0) ||
+      (decp_rx_state(g_rx, trip, 11) == 0 && trip[10] == 1 && decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[15] == 1))
+      CloseAll();
    if(g_subscribed && TimeLocal() - g_last_account >= InpAccountSec) SendAccount();
 }
 
@@ -455,21 +509,17 @@ int OnInit()
 {
    uchar pub[];
    if(decp_version() != 5) { Print("decp: decp.dll version ", decp_version(), ", expected 5"); return INIT_FAILED; }
-   if(StringLen(InpMasterPubHex) != 64 || InpMasterId <= 0)
+   if(InpMasterId <= 0 || Hex(InpMasterPubHex, pub, 32) != 32)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
-   ArrayResize(pub, 32);
-   for(int i = 0; i < 32; i++)
-      pub[i] = (uchar)StringToInteger("0x" + StringSubstr(InpMasterPubHex, 2 * i, 2));
+   if(AccountInfoInteger(ACCOUNT_MARGIN_MODE) != ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
+   { Print("decp: a hedging account is needed: copies are kept one position per master ticket"); return INIT_FAILED; }
    long last = GlobalVariableCheck(GvLast()) ? (long)GlobalVariableGet(GvLast()) : 0;
    g_rx = decp_rx_new(InpMasterId, pub, 32, last, InpTtlMs);
    if(g_rx <= 0) { Log("rx_new", (int)g_rx); return INIT_FAILED; }
    if(InpPlatformPubHex != "")   // re-sync by snapshot: only with the key that verifies them
    {
       uchar ppub[];
-      if(StringLen(InpPlatformPubHex) != 64) { Print("decp: InpPlatformPubHex: 64 hex digits"); return INIT_PARAMETERS_INCORRECT; }
-      ArrayResize(ppub, 32);
-      for(int i = 0; i < 32; i++)
-         ppub[i] = (uchar)StringToInteger("0x" + StringSubstr(InpPlatformPubHex, 2 * i, 2));
+      if(Hex(InpPlatformPubHex, ppub, 32) != 32) { Print("decp: InpPlatformPubHex: 64 hex digits"); return INIT_PARAMETERS_INCORRECT; }
       int rs = decp_rx_resync(g_rx, ppub, 32);
       if(rs != 0) { Log("re-sync", rs); return INIT_PARAMETERS_INCORRECT; }
    }
