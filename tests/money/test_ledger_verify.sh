@@ -111,6 +111,17 @@ refused "trigger dropped by the owner" DP012 postgres "DROP TRIGGER subscription
 refused "trigger disabled by the owner" DP012 postgres "ALTER TABLE subscriptions DISABLE TRIGGER subscriptions_amounts_guard"
 [ "$(as postgres "UPDATE subscriptions SET state_reason = 'audit note' WHERE id = $hs")" = ok ] &&
 	ok || bad "an owner's UPDATE of other columns"
+# ... but a superuser may become decp_money: the HWM against the ledger (ledger verify)
+hwm=$(qa "SELECT high_water_mark FROM subscriptions WHERE id = $hs")
+check verify_hwm_honest 0 "$D" ledger verify
+q "SET ROLE decp_money; UPDATE subscriptions SET high_water_mark = high_water_mark + 5000 WHERE id = $hs" >/dev/null ||
+	bad "raise as decp_money"
+out=$("$D" ledger verify 2>&1); rc=$?
+[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH subscription $hs: high_water_mark is .* but its ledger says $hwm" &&
+	ok || bad "a HWM raised as decp_money not found: $rc $out"
+q "SET session_replication_role = replica; UPDATE subscriptions SET high_water_mark = $hwm WHERE id = $hs" >/dev/null ||
+	bad "restore hwm"
+check verify_hwm_restored 0 "$D" ledger verify
 hm=$(qa "SELECT master_id FROM subscriptions WHERE id = $hs")
 hsub=$(qa "INSERT INTO subscribers (name) VALUES ('hwm chooser') RETURNING id")
 refused "hwm chosen at insert by the owner" DP011 postgres "INSERT INTO subscriptions (master_id, subscriber_id, high_water_mark, fee_pct) VALUES ($hm, $hsub, 5000, 20)"

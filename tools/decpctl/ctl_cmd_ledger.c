@@ -451,6 +451,37 @@ static long read_kept(const char *path, struct kept **out)
 	return n > 0 ? n : -1;
 }
 
+/*
+ * Each subscription's high-water mark against the ledger: it moves only with a fee row
+ * (FEE_PERFORMANCE and its settlement write hwm_before/hwm_after; a charge without a fee
+ * keeps it), so it is its last such row's hwm_after, or without one the mark its pair's
+ * previous subscription carried over at its creation (sql 0011/0028), or 0. A mark raised
+ * by hand (a superuser as decp_money, or with the triggers off) makes every fee below it
+ * uncharged; nothing else would show it. In the verify's snapshot; plain SQL, no function
+ * of the database.
+ */
+static int check_hwm(PGconn *c, struct verify *v)
+{
+	PGresult *r = query(c, "SELECT s.id, s.high_water_mark::text, e.expected::text"
+			    " FROM subscriptions s CROSS JOIN LATERAL (SELECT coalesce("
+			    "  (SELECT l.hwm_after FROM billing_ledger l WHERE l.subscription_id = s.id"
+			    "    AND l.hwm_after IS NOT NULL ORDER BY l.id DESC LIMIT 1),"
+			    "  (SELECT p.high_water_mark FROM subscriptions p WHERE p.master_id ="
+			    "    s.master_id AND p.subscriber_id = s.subscriber_id AND p.id < s.id"
+			    "    ORDER BY p.id DESC LIMIT 1), 0) AS expected) e"
+			    " WHERE s.high_water_mark <> e.expected ORDER BY s.id LIMIT 1",
+			    PGRES_TUPLES_OK);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 1)
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "subscription %s: high_water_mark is %s but its ledger says %s (its last "
+			 "fee row's hwm_after, or the mark its pair carried over)", PQgetvalue(r, 0, 0),
+			 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return 0;
+}
+
 /* Each checkpoint kept outside is in the database as kept (v->cp holds it: loaded by id). */
 static void match_kept(struct verify *v, const struct kept *kept, long nkept)
 {
@@ -526,6 +557,8 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 				 " %s over %lld rows (rows of that time were changed or removed)",
 				 v.cp[k].id, v.cp[k].head, v.cp[k].rows, mine, v.cp[k].my_rows);
 	}
+	if (v.mismatch[0] == '\0' && check_hwm(c, &v) != 0)
+		goto fail;
 	if (v.mismatch[0] != '\0') {
 		printf("MISMATCH %s\n", v.mismatch);
 		rc = CTL_EXIT_MISMATCH;
