@@ -172,6 +172,8 @@ got=; started_open && got=$(rows)
 pg_stop fast
 check restore_bad_timeline 2 "$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline x --yes
 check timeline_without_time 2 "$D" backup restore --config-file "$CONF" --timeline 1 --yes
+# a timeline the archive does not hold: refused before anything is touched
+check restore_unknown_timeline 2 "$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline 7 --yes
 # --timeline latest: timeline 2's history at T2 (T1's state: "after" is not on it).
 out=$("$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline latest --yes 2>&1) && ok || bad "restore --timeline latest: $out"
 got=; started_open && got=$(rows)
