@@ -429,6 +429,8 @@ static long read_kept(const char *path, struct kept **out)
 		if (n == MAX_KEPT) {
 			/* never a partial check reported as whole: the newest lines are last */
 			fclose(f);
+			free(*out);
+			*out = NULL;
 			fprintf(stderr, "decpctl ledger verify: --heads %s: more than %d checkpoint "
 				"lines; give the newest (tail -n %d)\n", path, MAX_KEPT, MAX_KEPT);
 			return -1;
@@ -437,6 +439,8 @@ static long read_kept(const char *path, struct kept **out)
 			struct kept *m = realloc(*out, sizeof(**out) * (size_t)(cap = cap ? 2 * cap : 64));
 			if (m == NULL) {
 				fclose(f);
+				free(*out);
+				*out = NULL;
 				fprintf(stderr, "decpctl ledger verify: out of memory\n");
 				return -1;
 			}
