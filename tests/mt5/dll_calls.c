@@ -109,6 +109,13 @@ static void t_general(const struct decp_fns *f)
 		      (long long)now);
 		CHECK(back == 0 && sub > 0 && prev > t0, "now_ns: monotonic here, sub-second");
 	}
+	/* the guard's pip of a symbol (1e-5): what RISK_PERCENT sizing divides the view's
+	 * pip value by (gold's is 0.1, not FX's 0.0001) */
+	CHECK(f->decp_pip(L"EURUSD") == 10 && f->decp_pip(L"USDJPY") == 1000 &&
+	      f->decp_pip(L"XAUUSD.m") == 10000 && f->decp_pip(L"xagusd") == 1000 &&
+	      f->decp_pip(L"BTCUSD") == 100000, "pip: EURUSD, USDJPY, XAUUSD.m, xagusd, BTCUSD");
+	CHECK(f->decp_pip(L"NOSUCH") == 0 && f->decp_pip(L"") == DECP_E_INVAL &&
+	      f->decp_pip(NULL) == DECP_E_INVAL, "pip: unknown 0, empty or NULL refused");
 }
 
 /* ------------------------------------------------------------------ crypto -- */

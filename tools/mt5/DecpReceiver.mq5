@@ -231,7 +231,10 @@ void SymbolView(string sym, long &view[])
    MqlTick tick;
    if(sym == "" || !SymbolInfoTick(sym, tick)) { tick.bid = 0; tick.ask = 0; }
    double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE);
-   double pip = StringFind(sym, "JPY") >= 0 ? 0.01 : 0.0001;
+   // the guard's pip for the symbol (gold 0.1, BTC 1.0): RISK_PERCENT sizing divides by money
+   // per that pip; unknown to its registry: 0.01 for JPY pairs, else 0.0001
+   long gp = sym == "" ? 0 : decp_pip(sym);
+   double pip = gp > 0 ? gp / 100000.0 : StringFind(sym, "JPY") >= 0 ? 0.01 : 0.0001;
    view[0] = Px(tick.bid); view[1] = Px(tick.ask);
    view[2] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_MIN));
    view[3] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_MAX));

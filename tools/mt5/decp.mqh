@@ -6,6 +6,7 @@
 #import "decp.dll"
 int decp_version();
 long decp_now_ns();
+long decp_pip(string symbol);
 int decp_strerror(int code, uchar &out[], int out_cap);
 int decp_handle_free(long handle);
 int decp_hmac_sha256(const uchar &key[], int key_len, const uchar &msg[], int msg_len, uchar &mac[], int mac_cap);

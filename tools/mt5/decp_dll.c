@@ -199,6 +199,17 @@ int32_t decp_version(void)
 	return DECP_DLL_VERSION;
 }
 
+int64_t decp_pip(const wchar_t *symbol)
+{
+	char sym[GUARD_SYMBOL_MAX];
+	const struct guard_instrument *in;
+
+	if (decp_ascii_of(symbol, sym, sizeof(sym), false) < 1)
+		return DECP_E_INVAL;
+	in = guard_instrument_find(guard_instruments_builtin(), sym);
+	return in != NULL ? in->pip : 0;
+}
+
 int64_t decp_now_ns(void)
 {
 #ifdef _WIN32

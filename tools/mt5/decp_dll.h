@@ -48,7 +48,7 @@
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
 				  * after a stale signal (decp_rx_resync_ask), live after
 				  * Error{CODE_RANGE}, held copies' master volume
-				  * (decp_rx_resync_held_master), decp_now_ns */
+				  * (decp_rx_resync_held_master), decp_now_ns, decp_pip */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -92,6 +92,14 @@ DECP_API int32_t decp_version(void);
  * a second's start, so their sum jumps back up to a second once a second (fresh signals
  * then look up to a second old, and the guard's TTL refuses them). */
 DECP_API int64_t decp_now_ns(void);
+
+/* The pip of a symbol in the guard's instrument registry (the built-in set decp_rx_check
+ * uses: 0.0001 for most FX, 0.01 for JPY pairs, 0.1 for XAUUSD, 1.0 for BTCUSD...), in
+ * price units of 1e-5; a broker's decorations are allowed ("XAUUSD.m"). The view's
+ * pip_value (decp_rx_check's view[5]) is money per this pip: RISK_PERCENT sizing divides
+ * by it. Returns the pip, 0 when the registry does not know the symbol (then the EA's own
+ * rule applies), DECP_E_INVAL. */
+DECP_API int64_t decp_pip(const wchar_t *symbol);
 
 /* Writes the name of a status code ("DECP_E_INVAL", "OK", "?") as ASCII with a NUL into
  * out. Returns its length without the NUL, or DECP_E_INVAL / DECP_E_NOBUFS. */
