@@ -142,20 +142,27 @@ static void test_top_created_segment(void)
 	json_decref(o);
 }
 
-static void test_top_real_dataplane(void)
+/* decp-dataplane --stack posix on shm segment name with workers workers; its pid or -1. */
+static pid_t start_dataplane(const char *name, const char *workers)
 {
-	char name[64];
-	snprintf(name, sizeof(name), "decpctl-dp%d", (int)getpid());
 	pid_t pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
 		dup2(nul, 1);
-		execl(g_dataplane, g_dataplane, "--stack", "posix", "--tls", "off", "--listen", "127.0.0.1:0", "--shm",
-		      name, "--workers", "2", (char *)NULL);
+		execl(g_dataplane, g_dataplane, "--stack", "posix", "--tls", "off", "--listen",
+		      "127.0.0.1:0", "--shm", name, "--workers", workers, (char *)NULL);
 		_exit(127);
 	}
+	return pid;
+}
+
+static void test_top_real_dataplane(void)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "decpctl-dp%d", (int)getpid());
+	pid_t pid = start_dataplane(name, "2");
+	CU_ASSERT_FATAL(pid >= 0);
 	/* Wait (bounded) for the segment to be published. */
 	int code = -1;
 	json_t *o = NULL;
@@ -193,16 +200,8 @@ static void test_top_killed_dataplane(void)
 	char name[64], path[80];
 	snprintf(name, sizeof(name), "decpctl-dk%d", (int)getpid());
 	snprintf(path, sizeof(path), "/%s", name);
-	pid_t pid = fork();
+	pid_t pid = start_dataplane(name, "1");
 	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		dup2(nul, 0);
-		dup2(nul, 1);
-		execl(g_dataplane, g_dataplane, "--stack", "posix", "--tls", "off", "--listen",
-		      "127.0.0.1:0", "--shm", name, "--workers", "1", (char *)NULL);
-		_exit(127);
-	}
 	int code = -1, st = 0;
 	json_t *o = NULL;
 	for (int i = 0; i < 100 && o == NULL; i++) {

@@ -569,9 +569,11 @@ static int cmd_list(const struct opts *o)
 	return CTL_EXIT_OK;
 }
 
-/* restore --timeline N: N must be one the WAL archive holds, else nothing is touched
- * (CTL_EXIT_USAGE; CTL_EXIT_FAIL when pgBackRest's info cannot be read). */
-static int check_timeline(const struct opts *o, const char *pgdata)
+/* restore --time against the WAL archive's timelines, touching nothing. --timeline N: N
+ * must be one it holds (else CTL_EXIT_USAGE). No --timeline: CTL_EXIT_OK when it holds one
+ * timeline (the time names one state), else refused with the timelines and what to pass.
+ * CTL_EXIT_FAIL when pgBackRest's info cannot be read (no guess either way). */
+static int check_time_target(const struct opts *o, const char *pgdata)
 {
 	json_t *j;
 	json_t *st = stanza_info(o, pgdata, "restore", &j);
@@ -579,33 +581,21 @@ static int check_timeline(const struct opts *o, const char *pgdata)
 		return CTL_EXIT_FAIL;
 	struct timelines tl;
 	timelines_of(st, &tl);
-	json_decref(j);
-	unsigned long want = strtoul(o->timeline, NULL, 10);
-	if (want >= tl.min && want <= tl.max && tl.max != 0)
-		return CTL_EXIT_OK;
-	if (tl.min == tl.max)
-		fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive holds "
-				"timeline %lu only ('decpctl backup list'); nothing was changed\n",
-			want, tl.min);
-	else
-		fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive holds "
-				"timelines %lu to %lu ('decpctl backup list'); nothing was changed\n",
-			want, tl.min, tl.max);
-	return CTL_EXIT_USAGE;
-}
-
-/* restore --time without --timeline: CTL_EXIT_OK when the archive holds one timeline (the
- * time names one state), else refused with the timelines and what to pass, or
- * CTL_EXIT_FAIL when pgBackRest's info cannot be read (no guess either way). Touches
- * nothing. */
-static int refuse_ambiguous_time(const struct opts *o, const char *pgdata)
-{
-	json_t *j;
-	json_t *st = stanza_info(o, pgdata, "restore", &j);
-	if (st == NULL)
-		return CTL_EXIT_FAIL;
-	struct timelines tl;
-	timelines_of(st, &tl);
+	if (o->timeline[0] != '\0') {
+		unsigned long want = strtoul(o->timeline, NULL, 10);
+		json_decref(j);
+		if (want >= tl.min && want <= tl.max && tl.max != 0)
+			return CTL_EXIT_OK;
+		if (tl.min == tl.max)
+			fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive "
+					"holds timeline %lu only ('decpctl backup list'); nothing was "
+					"changed\n", want, tl.min);
+		else
+			fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive "
+					"holds timelines %lu to %lu ('decpctl backup list'); nothing was "
+					"changed\n", want, tl.min, tl.max);
+		return CTL_EXIT_USAGE;
+	}
 	if (tl.min == tl.max) {
 		json_decref(j);
 		return CTL_EXIT_OK;
@@ -671,9 +661,8 @@ static int cmd_restore(const struct opts *o)
 		}
 		created = true;
 	}
-	if (o->time != NULL && (o->timeline[0] == '\0' || strcmp(o->timeline, "latest") != 0)) {
-		rc = o->timeline[0] == '\0' ? refuse_ambiguous_time(o, pgdata)
-					     : check_timeline(o, pgdata);
+	if (o->time != NULL && strcmp(o->timeline, "latest") != 0) {
+		rc = check_time_target(o, pgdata);
 		if (rc != CTL_EXIT_OK) {
 			if (created)
 				rmdir(pgdata);
