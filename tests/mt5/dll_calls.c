@@ -955,6 +955,39 @@ static void t_rx_policy(const struct decp_fns *f)
 	CHECK(f->decp_handle_free(h2) == DECP_OK, "equity: handle freed");
 }
 
+/*
+ * The pip of the master's instrument with each envelope (ABI 6, info[12]): the policy maps
+ * XAUUSD to the broker's GOLD, which the guard's registry does not know by that name
+ * (decp_pip: 0). The EA's pip value is money per the pip the guard sizes with: 0.1 for
+ * gold; looked up by the broker's name it was 0.0001, RISK_PERCENT lots 1,000x too large.
+ */
+static void t_rx_pip(const struct decp_fns *f)
+{
+	const struct dll_vec *pub = V("pub");
+	uint8_t sym[40];
+	int64_t h, info[13];
+
+	h = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h > 0, "pip: rx handle");
+	CHECK(f->decp_rx_message(h, V("policy_gold")->b, V("policy_gold")->n, T0, info, 13, sym,
+				 40) == 8 && info[1] == 1, "pip: the policy mapping XAUUSD to GOLD applied");
+	info[12] = -1;
+	CHECK(f->decp_rx_message(h, V("envelope1_gold")->b, V("envelope1_gold")->n, T0, info, 13,
+				 sym, 40) == 1 && strcmp((char *)sym, "GOLD") == 0 && info[4] == 200000000,
+	      "pip: the gold envelope, to trade as %s", sym);
+	CHECK(info[12] == 10000, "pip: the guard's pip of XAUUSD with the envelope (%lld), not "
+	      "the broker name's", (long long)info[12]);
+	CHECK(f->decp_pip(L"GOLD") == 0, "pip: GOLD itself unknown to the registry");
+	info[12] = -1;
+	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 13, sym, 40) ==
+		      1 && info[12] == 10 && strcmp((char *)sym, "EURUSD") == 0,
+	      "pip: EURUSD's envelope 10 (%lld)", (long long)info[12]);
+	info[12] = -1;
+	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40) ==
+		      1 && info[12] == -1, "pip: an ABI-5 caller's 12 entries: nothing beyond written");
+	CHECK(f->decp_handle_free(h) == DECP_OK, "pip: handle freed");
+}
+
 int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 {
 	if (load_vectors(vectors_path) != 0) {
@@ -967,6 +1000,7 @@ int dll_calls_run(const struct decp_fns *f, const char *vectors_path)
 		t_rx(f);
 		t_rx_keys(f);
 		t_rx_policy(f);
+		t_rx_pip(f);
 		dll_resync_run(f);
 		dll_resync_ask_run(f);
 		dll_resync_held_master_run(f);

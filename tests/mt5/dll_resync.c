@@ -188,7 +188,7 @@ void dll_resync_run(const struct decp_fns *f)
 		{ 950, 1, 20, 108400, 0, 0, "EURUSD", 1 }, /* the master closed 950 meanwhile */
 	};
 	int nacct = 4, k, n;
-	int64_t h, info[12], st[15], act[13], v[12], ei[8], verdict[16];
+	int64_t h, info[12], st[15], act[13], v[12], ei[9], verdict[16];
 	uint8_t out[256], pl[256], sym[40], osym[40], bad[32];
 
 	/* re-sync off: Subscribe as before, a snapshot is refused */
@@ -251,6 +251,11 @@ void dll_resync_run(const struct decp_fns *f)
 	      f->decp_rx_resync_entry(h, 8, ei, 8, sym, 40) == 1 && ei[0] == 909 &&
 	      f->decp_rx_resync_entry(h, 9, ei, 8, sym, 40) == 0,
 	      "resync: the entries by ticket, mapped symbols");
+	CHECK(f->decp_rx_resync_entry(h, 5, ei, 9, sym, 40) == 1 && ei[0] == 906 &&
+	      strcmp((char *)sym, "XAUUSD") == 0 && ei[8] == 10000 &&
+	      f->decp_rx_resync_entry(h, 0, ei, 9, sym, 40) == 1 && ei[8] == 10,
+	      "resync: the guard's pip of each entry's instrument (XAUUSD %lld, EURUSD 10)",
+	      (long long)ei[8]);
 	CHECK(f->decp_rx_resync_entry(h, -1, ei, 8, sym, 40) == DECP_E_INVAL &&
 	      f->decp_rx_resync_entry(h, 0, ei, 7, sym, 40) == DECP_E_INVAL &&
 	      f->decp_rx_resync_entry(h, 0, ei, 8, sym, 32) == DECP_E_INVAL &&

@@ -136,6 +136,31 @@ static void policy(const char *name, uint64_t m, uint64_t v, const char *deny, i
 	packed(name, &sm.base);
 }
 
+/* ServerMessage{CopyPolicy} for master MASTER, version 1, with the broker's name of gold:
+ * XAUUSD maps to GOLD (no pip entry of its own in the guard's registry). */
+static void policy_gold(void)
+{
+	Decp__ServerMessage sm = DECP__SERVER_MESSAGE__INIT;
+	Decp__CopyPolicy cp = DECP__COPY_POLICY__INIT;
+	Decp__CopyPolicy__SymbolMap map = DECP__COPY_POLICY__SYMBOL_MAP__INIT, *mp = &map;
+
+	cp.subscription_id = 11;
+	cp.master_id = MASTER;
+	cp.version = 1;
+	cp.lot_mode = DECP__COPY_POLICY__LOT_MODE__LOT_MODE_MULTIPLIER;
+	cp.lot_multiplier_milli = 1000;
+	cp.order_type_mask = 0x3fe;
+	cp.copy_sl = cp.copy_tp = cp.sync_modify = 1;
+	cp.max_deviation_pips_x100 = 500;
+	map.from = "XAUUSD";
+	map.to = "GOLD";
+	cp.symbol_map = &mp;
+	cp.n_symbol_map = 1;
+	sm.kind_case = DECP__SERVER_MESSAGE__KIND_COPY_POLICY;
+	sm.copy_policy = &cp;
+	packed("policy_gold", &sm.base);
+}
+
 /* The copy policies dll_calls applies, and the AccountState it must build. */
 static void policies(void)
 {
@@ -149,6 +174,7 @@ static void policies(void)
 	policy("policy_other", MASTER + 1, 4, NULL, 2000, 0);
 	/* equity protection: below 100.0000 nothing new opens, and everything is closed */
 	policy("policy_floor", MASTER, 1, NULL, 1000, 1000000);
+	policy_gold();
 	as.time_ns = T0;
 	as.currency = "USD";
 	as.leverage = 100;
@@ -490,6 +516,15 @@ int main(int argc, char **argv)
 		if (proto_signal_seal(&hk, sk, &s, &sealed) != 0)
 			return 1;
 		envelope("envelope41", &sealed, 41, 0);
+		/* signal 1 on gold: BUY 0.10 XAUUSD at 2,000.00, SL 10.00 (100 pips) below */
+		signal_of(&s, 1, 1);
+		s.symbol = "XAUUSD";
+		s.price = 200000000;
+		s.sl = 199000000;
+		s.tp = 0;
+		if (proto_signal_seal(&hk, sk, &s, &sealed) != 0)
+			return 1;
+		envelope("envelope1_gold", &sealed, 1, 0);
 	}
 	{
 		/* Key rotation: the announcement of seed2's key signed by seed's (genuine), the

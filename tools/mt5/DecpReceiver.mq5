@@ -225,16 +225,17 @@ void LogPolicy(const long &info[])
 string GvMv(long t) { return "decp.rx." + IntegerToString(InpMasterId) + ".mv." + IntegerToString(t); }
 
 // The view of a broker symbol decp_rx_check and decp_rx_resync_quote take: quote, volume
-// spec, pip value, wallet and equity (view[0..8]).
-void SymbolView(string sym, long &view[])
+// spec, pip value, wallet and equity (view[0..8]). gp: the guard's pip (1e-5) of the
+// MASTER's instrument, as decp_rx_message / decp_rx_resync_entry give it.
+void SymbolView(string sym, long gp, long &view[])
 {
    MqlTick tick;
    if(sym == "" || !SymbolInfoTick(sym, tick)) { tick.bid = 0; tick.ask = 0; }
    double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE);
-   // the guard's pip for the symbol (gold 0.1, BTC 1.0): RISK_PERCENT sizing divides by money
-   // per that pip; unknown to its registry: 0.01 for JPY pairs, else 0.0001
-   long gp = sym == "" ? 0 : decp_pip(sym);
-   double pip = gp > 0 ? gp / 100000.0 : StringFind(sym, "JPY") >= 0 ? 0.01 : 0.0001;
+   // RISK_PERCENT sizing divides by money per the guard's pip of the master's instrument
+   // (gold 0.1, BTC 1.0), whatever the broker calls it (a mapped GOLD). 0: the guard does
+   // not know the instrument (it refuses it), so no pip value is guessed.
+   double pip = gp / 100000.0;
    view[0] = Px(tick.bid); view[1] = Px(tick.ask);
    view[2] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_MIN));
    view[3] = Lots(SymbolInfoDouble(sym, SYMBOL_VOLUME_MAX));
@@ -263,14 +264,14 @@ int PendingType(ENUM_ORDER_TYPE t)
 // the guard executes nothing until decp_rx_resync_done.
 void Resync()
 {
-   long ei[8], view[12], act[13];
+   long ei[9], view[12], act[13];
    uchar sym[40], fr[256];
    int n = 0;
-   for(int i = 0; decp_rx_resync_entry(g_rx, i, ei, 8, sym, 40) == 1; i++)
+   for(int i = 0; decp_rx_resync_entry(g_rx, i, ei, 9, sym, 40) == 1; i++)
    {
       string s = CharArrayToString(sym);
       if(s == "") continue;
-      SymbolView(s, view);
+      SymbolView(s, ei[8], view);
       if(decp_rx_resync_quote(g_rx, s, view, 12) < 0) break;
    }
    if(AccountToGuard("") == 2) CloseAll();   // the account now: the OPENs' margin
@@ -349,7 +350,7 @@ void OnEnvelope(const long &info[], string sym)
    double vol = 0;
    long ticket = info[7];
    ulong pos = FindPosition(ticket, vol), ord = pos == 0 ? FindOrder(ticket) : 0;
-   SymbolView(sym, view);
+   SymbolView(sym, info[12], view);
    view[9] = pos != 0 || ord != 0 ? 1 : 0;
    view[10] = pos != 0 ? Lots(vol) : ord != 0 ? Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)) : 0;
    // the master's volume the copy follows; unknown (0): the guard refuses a partial close
@@ -424,8 +425,8 @@ void CloseAll()
 
 void OnServerMessage(const uchar &p[], int n)
 {
-   long info[12]; uchar sym[40];
-   int k = decp_rx_message(g_rx, p, n, NowNs(), info, 12, sym, 40);
+   long info[13]; uchar sym[40];
+   int k = decp_rx_message(g_rx, p, n, NowNs(), info, 13, sym, 40);
    uchar fr[256];
    if(k == 4 && !g_subscribed)             // clock known: subscribe from the guard's next sequence,
    {                                       // then the account and the unacknowledged reports
@@ -511,7 +512,7 @@ void OnTimer()
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 5) { Print("decp: decp.dll version ", decp_version(), ", expected 5"); return INIT_FAILED; }
+   if(decp_version() != 6) { Print("decp: decp.dll version ", decp_version(), ", expected 6"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpMasterPubHex, pub, 32) != 32)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    if(AccountInfoInteger(ACCOUNT_MARGIN_MODE) != ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)

@@ -199,15 +199,21 @@ int32_t decp_version(void)
 	return DECP_DLL_VERSION;
 }
 
+int64_t decp_guard_pip(const char *master_symbol)
+{
+	const struct guard_instrument *in =
+		guard_instrument_find(guard_instruments_builtin(), master_symbol);
+
+	return in != NULL ? in->pip : 0;
+}
+
 int64_t decp_pip(const wchar_t *symbol)
 {
 	char sym[GUARD_SYMBOL_MAX];
-	const struct guard_instrument *in;
 
 	if (decp_ascii_of(symbol, sym, sizeof(sym), false) < 1)
 		return DECP_E_INVAL;
-	in = guard_instrument_find(guard_instruments_builtin(), sym);
-	return in != NULL ? in->pip : 0;
+	return decp_guard_pip(sym);
 }
 
 int64_t decp_now_ns(void)
@@ -937,6 +943,8 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 		info[9] = e->expiration_ns;
 		info[10] = e->master_time_ns;
 		info[11] = r->replaying || e->replay;
+		if (ninfo >= 13)
+			info[12] = decp_guard_pip(e->symbol);
 		break;
 	}
 	case PROTO_SERVER_SYNC_START:

@@ -42,13 +42,15 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 5 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+#define DECP_DLL_VERSION 6 /* 2: protocol-2 login (decp_master_login_proof); 3: the
 				  * server's copy policy, account state, report ids; 4: re-sync
 				  * by snapshot (decp_rx_resync*), the master's positions
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
 				  * after a stale signal (decp_rx_resync_ask), live after
 				  * Error{CODE_RANGE}, held copies' master volume
-				  * (decp_rx_resync_held_master), decp_now_ns, decp_pip */
+				  * (decp_rx_resync_held_master), decp_now_ns, decp_pip; 6: the
+				  * guard's pip of the master's instrument with each envelope
+				  * (info[12]) and snapshot entry (info[8]) */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -97,8 +99,9 @@ DECP_API int64_t decp_now_ns(void);
  * uses: 0.0001 for most FX, 0.01 for JPY pairs, 0.1 for XAUUSD, 1.0 for BTCUSD...), in
  * price units of 1e-5; a broker's decorations are allowed ("XAUUSD.m"). The view's
  * pip_value (decp_rx_check's view[5]) is money per this pip: RISK_PERCENT sizing divides
- * by it. Returns the pip, 0 when the registry does not know the symbol (then the EA's own
- * rule applies), DECP_E_INVAL. */
+ * by it. Returns the pip, 0 when the registry does not know the symbol, DECP_E_INVAL.
+ * A broker's own name (a mapped "GOLD") is not the master's instrument: for an envelope
+ * or a snapshot entry take the pip decp_rx_message / decp_rx_resync_entry give. */
 DECP_API int64_t decp_pip(const wchar_t *symbol);
 
 /* Writes the name of a status code ("DECP_E_INVAL", "OK", "?") as ASCII with a NUL into
@@ -355,7 +358,10 @@ DECP_API int32_t decp_rx_time_ping(int64_t rx, int64_t local_now_ns, uint8_t *ou
  *     staleness attribution, never a reason to accept). info: master_id, sequence,
  *     order_type, volume, price, sl, tp, position_ticket, server_arrival_ns,
  *     expiration_ns, master_time_ns, 1 when the envelope was sent by a replay (its
- *     replay flag, or between SyncStart and SyncEnd) else 0. symbol
+ *     replay flag, or between SyncStart and SyncEnd) else 0, and with ninfo >= 13 the
+ *     pip (1e-5) the guard uses for the master's instrument (0: its registry does not
+ *     know it; the price check then refuses): the EA's pip_value is money per THAT pip,
+ *     whatever the broker calls the symbol (a mapped GOLD is XAUUSD's 0.1). symbol
  *     (sym_cap >= DECP_SYMBOL_MAX): the SUBSCRIBER's symbol after the policy's mapping,
  *     whose quote and contract the EA passes to decp_rx_check.
  *   2 SyncStart (info: master, from, to), 3 SyncEnd (info: master, last; a DEGRADED_GAP
@@ -429,7 +435,8 @@ DECP_API int32_t decp_rx_resync(int64_t rx, const uint8_t *platform_pub, int32_t
 
 /* The index-th entry of the verified snapshot (sorted by ticket): info (ninfo >= 8): ticket,
  * type, volume, price, sl, tp, expiration_ns, 1 when the policy copies its symbol (filters)
- * else 0; symbol: the SUBSCRIBER's symbol after the policy's mapping (sym_cap >=
+ * else 0, with ninfo >= 9 the guard's pip of the master's instrument (as decp_rx_message's
+ * info[12]: the pip decp_rx_resync_quote's pip_value is per); symbol: the SUBSCRIBER's symbol after the policy's mapping (sym_cap >=
  * DECP_SYMBOL_MAX; empty when it does not fit), whose quote decp_rx_resync_quote wants.
  * Returns 1, 0 past the last entry, DECP_E_STATE (no verified snapshot), DECP_E_INVAL,
  * DECP_E_HANDLE. */

@@ -109,6 +109,10 @@ int decp_ascii_of(const wchar_t *w, char *out, size_t cap, bool spaces);
 int32_t decp_tcp_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap);
 int32_t decp_ws_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap);
 
+/* The pip (1e-5) the guard uses for an instrument as the master names it (its built-in
+ * registry, decorations allowed); 0 when the registry does not know it. */
+int64_t decp_guard_pip(const char *master_symbol);
+
 /* decp_rx_check's view[0..8] (quote, volume spec, pip value, wallet, equity) into v. */
 void decp_view_of(const int64_t *view, int64_t local_now_ns, struct guard_view *v);
 

@@ -233,6 +233,8 @@ int32_t decp_rx_resync_entry(int64_t rx, int32_t index, int64_t *info, int32_t n
 	info[5] = e->tp;
 	info[6] = e->expiration_ns;
 	info[7] = guard_policy_symbol_allowed(&r->pol, e->symbol);
+	if (ninfo >= 9)
+		info[8] = decp_guard_pip(e->symbol);
 	if (guard_policy_map_symbol(&r->pol, e->symbol, (char *)symbol, (size_t)sym_cap) < 0)
 		symbol[0] = 0;
 	return 1;
