@@ -30,10 +30,13 @@
 static const char *g_bin;
 static const char *g_dataplane;
 
-static json_t *top_once(const char *name, int *code, char **err_out)
+/* One JSON sample of top on segment name; opt, val: one more option (NULL: none). */
+static json_t *top_once_opt(const char *name, const char *opt, const char *val, int *code,
+			    char **err_out)
 {
-	char *const av[] = {(char *)g_bin, "top", "--shm", (char *)name, "--json", "--once",
-			    "--interval", "0.3", NULL};
+	char *const av[] = {(char *)g_bin, "top",	  "--shm", (char *)name, "--json",
+			    "--once",	   "--interval", "0.3",	  (char *)opt,	 (char *)val,
+			    NULL};
 	struct run_result r;
 	CU_ASSERT_FATAL(run_prog(av, 30, &r) == 0);
 	*code = r.code;
@@ -43,6 +46,11 @@ static json_t *top_once(const char *name, int *code, char **err_out)
 		*err_out = strdup(r.err);
 	run_free(&r);
 	return o;
+}
+
+static json_t *top_once(const char *name, int *code, char **err_out)
+{
+	return top_once_opt(name, NULL, NULL, code, err_out);
 }
 
 static atomic_int g_run;
@@ -226,12 +234,40 @@ static void test_top_killed_dataplane(void)
 	}
 	CU_ASSERT(state != NULL && strcmp(state, "stale") == 0);
 	CU_ASSERT(o != NULL && num(o, "heartbeat_age_ms", NULL) > 3000);
+	CU_ASSERT(o != NULL && num(o, "stale_ms", NULL) == 3000);
 	json_decref(o);
 	char *const av[] = {(char *)g_bin, "top", "--shm", name, "--once", "--interval", "0.1", NULL};
 	struct run_result r;
 	CU_ASSERT_EQUAL(run_prog(av, 30, &r), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "NO HEARTBEAT"));
 	run_free(&r);
+
+	/* The threshold is decp-control's configured dataplane_stale_ms: with 600 s configured
+	 * the same silent dataplane is not stale yet (decp-control would still wait for it). */
+	char conf[] = "/tmp/decpctl-top-confXXXXXX", bad[] = "/tmp/decpctl-top-badXXXXXX";
+	int fd = mkstemp(conf), fdb = mkstemp(bad);
+	CU_ASSERT_FATAL(fd >= 0 && fdb >= 0);
+	const char *text = "dataplane_stale_ms = 600000\n", *btext = "dataplane_stale_ms = 50\n";
+	CU_ASSERT(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	CU_ASSERT(write(fdb, btext, strlen(btext)) == (ssize_t)strlen(btext));
+	close(fd);
+	close(fdb);
+	o = top_once_opt(name, "--config", conf, &code, NULL);
+	CU_ASSERT(o != NULL && strcmp(json_string_value(json_object_get(o, "state")), "running") == 0);
+	CU_ASSERT(o != NULL && num(o, "stale_ms", NULL) == 600000);
+	json_decref(o);
+	o = top_once_opt(name, "--stale-ms", "600000", &code, NULL);
+	CU_ASSERT(o != NULL && strcmp(json_string_value(json_object_get(o, "state")), "running") == 0);
+	json_decref(o);
+	/* a configuration decp-control would refuse (below 100 ms): exit 1, said why */
+	char *err = NULL;
+	o = top_once_opt(name, "--config", bad, &code, &err);
+	CU_ASSERT(o == NULL && code == 1 && err != NULL && strstr(err, "dataplane_stale_ms") != NULL);
+	free(err);
+	o = top_once_opt(name, "--stale-ms", "99", &code, NULL);
+	CU_ASSERT(o == NULL && code == 2);
+	unlink(conf);
+	unlink(bad);
 	shm_unlink(path);
 }
 

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <rte_ring.h>
 
+#include "cp_config.h"
 #include "cp_shm.h"
 #include "ctl_cmd.h"
 #include "ctl_cores.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: decpctl top [--shm NAME] [--interval S] [--once] [--json]\n"
+		"                   [--config FILE | --stale-ms MS]\n"
 		"\n"
 		"Live view of decp-dataplane's shared stats (read-only: never disturbs decp-control):\n"
 		"signals/s, ACKs/s, connections, ingress/ACK ring depths, ACK latency percentiles\n"
@@ -51,6 +53,9 @@ static void usage(FILE *f)
 		"  --interval S    seconds between samples (0.05..3600, default 1)\n"
 		"  --once          one sample (rates over one interval) and exit\n"
 		"  --json          one JSON object per interval, one per line\n"
+		"  --config FILE   decp-control's configuration: its dataplane_stale_ms decides when\n"
+		"                  a dataplane that stopped beating is 'stale' (default 3000 ms)\n"
+		"  --stale-ms MS   the same threshold given directly (100..600000)\n"
 		"  --help          this text\n"
 		"\n"
 		"Exit: 0 ok, 1 no dataplane segment (or a different layout version), 2 usage.\n",
@@ -301,13 +306,14 @@ static double age_ms(uint64_t now, uint64_t then)
 }
 
 /* The dataplane's state. A dataplane killed (SIGKILL, a crash, the OOM killer) or frozen
- * leaves its segment RUNNING: "stale" once it has not beaten for TOP_STALE_MS (decp-control's
- * default dataplane_stale_ms, after which it treats the dataplane as gone). */
-#define TOP_STALE_MS 3000.0
+ * leaves its segment RUNNING: "stale" once it has not beaten for decp-control's
+ * dataplane_stale_ms (--config, --stale-ms; its default otherwise), after which decp-control
+ * treats the dataplane as gone. */
+static double g_stale_ms;
 static const char *state_name(const struct snap *cur)
 {
 	if (cur->state == DP_SHM_STATE_RUNNING)
-		return age_ms(cur->mono_ns, cur->dp_hb) > TOP_STALE_MS ? "stale" : "running";
+		return age_ms(cur->mono_ns, cur->dp_hb) > g_stale_ms ? "stale" : "running";
 	return cur->state == DP_SHM_STATE_STOPPED ? "stopped" : "init";
 }
 
@@ -323,6 +329,7 @@ static void print_json(const struct seg *g, const struct snap *cur, const struct
 	json_object_set_new(o, "state", json_string(state_name(cur)));
 	json_object_set_new(o, "ready", json_boolean(cur->ready != 0));
 	json_object_set_new(o, "heartbeat_age_ms", json_real(age_ms(cur->mono_ns, cur->dp_hb)));
+	json_object_set_new(o, "stale_ms", json_real(g_stale_ms));
 	json_object_set_new(o, "control", json_pack("{s:i,s:f,s:I}", "pid", cur->cp_pid,
 						    "heartbeat_age_ms", age_ms(cur->mono_ns, cur->cp_hb),
 						    "lost", (json_int_t)cur->cp_lost));
@@ -497,8 +504,11 @@ int ctl_cmd_top(int argc, char **argv)
 		{"shm", required_argument, NULL, 's'},  {"interval", required_argument, NULL, 'i'},
 		{"once", no_argument, NULL, 'o'},        {"json", no_argument, NULL, 'j'},
 		{"root", required_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
+		{"config", required_argument, NULL, 'f'}, {"stale-ms", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0}};
-	const char *name = getenv("DECP_SHM");
+	const char *name = getenv("DECP_SHM"), *config = NULL;
+	long stale_ms = -1;
+	struct cp_config cfg;
 	double interval = 1.0;
 	bool once = false, json = false;
 	int c, rc;
@@ -518,6 +528,11 @@ int ctl_cmd_top(int argc, char **argv)
 		}
 		case 'o': once = true; break;
 		case 'j': json = true; break;
+		case 'f': config = optarg; break;
+		case 'S':
+			if (ctl_parse_long("top", "--stale-ms", optarg, 100, 600000, &stale_ms))
+				return CTL_EXIT_USAGE;
+			break;
 		case 'r':
 			/* Shared memory is not below a root; accepted for uniformity only. */
 			if ((rc = ctl_set_root_opt("top", optarg)) != 0)
@@ -530,6 +545,17 @@ int ctl_cmd_top(int argc, char **argv)
 	}
 	if (optind < argc)
 		return ctl_usage_error("top", "unexpected argument '%s'", argv[optind]);
+	if (config != NULL && stale_ms >= 0)
+		return ctl_usage_error("top", "--config and --stale-ms: give one");
+	cp_config_defaults(&cfg);
+	if (config != NULL) {
+		char err[512];
+		if (cp_config_load(&cfg, config, err, sizeof(err)) != 0) {
+			fprintf(stderr, "decpctl top: %s\n", err);
+			return CTL_EXIT_FAIL;
+		}
+	}
+	g_stale_ms = stale_ms >= 0 ? (double)stale_ms : (double)cfg.dataplane_stale_ms;
 
 	struct seg g;
 	rc = seg_open(&g, name);
