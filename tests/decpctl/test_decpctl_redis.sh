@@ -131,12 +131,20 @@ for d in redis-20200101T000000Z redis-20200102T000000Z redis-20200103T000000Z; d
 done
 echo "format decp-redis-backup/1" > "$BK2/redis-20200101T000000Z/MANIFEST"
 echo "format decp-redis-backup/1" > "$BK2/redis-20200102T000000Z/MANIFEST"
+# another node's backups in the same directory (a cluster's primaries on one host) are
+# neither counted nor pruned by this Redis's --keep: the oldest of all, old and new names
+for d in redis-20190101T000000Z redis-20190102T000000Z-0123456789ab; do
+	mkdir "$BK2/$d" && echo x > "$BK2/$d/dump.rdb" &&
+		printf 'format decp-redis-backup/1\ncluster_node 0123456789abcdef0123456789abcdef01234567\n' > "$BK2/$d/MANIFEST"
+done
 check backup_keep_bad 2 "$D" redis backup --to "$BK2" --keep -1
 out=$("$D" redis backup --to "$BK2" --keep 2 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q "pruned $BK2/redis-20200101T000000Z" && ok || bad "backup --keep 2: exit $rc: $out"
 [ ! -e "$BK2/redis-20200101T000000Z" ] && [ -e "$BK2/redis-20200102T000000Z/MANIFEST" ] &&
 	[ -e "$BK2/redis-20200103T000000Z/dump.rdb" ] && ok || bad "backup --keep 2 left: $(ls "$BK2")"
-[ "$(ls -d "$BK2"/redis-2*/MANIFEST | wc -l)" = 2 ] && ok || bad "complete backups left: $(ls "$BK2")"
+[ "$(ls -d "$BK2"/redis-202*/MANIFEST | wc -l)" = 2 ] && ok || bad "complete backups left: $(ls "$BK2")"
+[ -e "$BK2/redis-20190101T000000Z/MANIFEST" ] && [ -e "$BK2/redis-20190102T000000Z-0123456789ab/MANIFEST" ] &&
+	ok || bad "another node's backups pruned: $(ls "$BK2")"
 rm -rf "$BK2"
 rm -rf "$BK"
 

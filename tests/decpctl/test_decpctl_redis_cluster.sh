@@ -115,6 +115,17 @@ want=$(for m in $(node_masters "$P"); do echo "$m $N"; done | sort)
 	bad "backup of master 2's primary"
 grep -qx "cluster_node $(rc_of "$P" CLUSTER MYID)" "$T"/bk/redis-*/MANIFEST && ok ||
 	bad "backup MANIFEST names the node: $(cat "$T"/bk/redis-*/MANIFEST | head -5)"
+# Every primary's daily backup into one directory (one host), each keeping its newest one:
+# each keeps its own (the directory names the node: two in one second do not collide; the
+# --keep of one does not prune another's).
+for p in "${PORTS[@]}"; do
+	[ "$(rc_of "$p" ROLE | head -1)" = master ] || continue
+	out=$("$D" redis backup --to "$T/shared" --keep 1 --redis "127.0.0.1:$p" 2>&1) ||
+		bad "backup of primary $p into a shared directory: $out"
+done
+nodes=$(for f in "$T"/shared/redis-*/MANIFEST; do sed -n 's/^cluster_node //p' "$f"; done | sort -u | wc -l)
+[ "$(ls -d "$T"/shared/redis-*/MANIFEST | wc -l)" = 3 ] && [ "$nodes" = 3 ] && ok ||
+	bad "a shared directory holds $(ls "$T/shared" | tr '\n' ' ')of 3 nodes ($nodes)"
 
 stop_pipeline
 

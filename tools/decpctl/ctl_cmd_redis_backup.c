@@ -3,7 +3,8 @@
  * RDB snapshots" (docs/operations.md "Redis backups"; issue 22 item 4).
  *
  * backup   BGSAVE, wait for it, and copy the RDB into a new directory
- *          <to>/redis-YYYYMMDDTHHMMSSZ/ with a MANIFEST: the file's size and SHA-256, the
+ *          <to>/redis-YYYYMMDDTHHMMSSZ/ (a cluster node's: ...Z-<its id's first 12
+ *          characters>/, so that every primary's backups can share one --to) with a MANIFEST: the file's size and SHA-256, the
  *          Redis version, the time, and each decp signal stream's last entry ID (where a
  *          restore from this backup ends; `decpctl redis rebuild` appends the rest from
  *          PostgreSQL). The RDB is a consistent point in time; the live AOF is not copied
@@ -178,12 +179,48 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Keeps the newest keep complete backups in dir (redis-<UTC time> with a MANIFEST, which
- * is written last: a backup cut short is never counted nor removed), removes the older
- * ones: the daily timer (docs/deploy) would otherwise fill the Redis host's disk, where
- * the AOF lives. keep 0: all kept. Returns CTL_EXIT_OK or CTL_EXIT_FAIL. */
-static int prune(const char *dir, long keep)
+/* The cluster node a backup's MANIFEST names (cluster_node <id>) into node ("" for a
+ * standalone Redis's). Returns 0, -1 when the MANIFEST cannot be read. */
+static int manifest_node(const char *path, char *node, size_t cap)
 {
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return -1;
+	node[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "cluster_node ", 13) == 0) {
+			size_t n = strcspn(line + 13, "\n");
+
+			if (n >= cap)
+				n = cap - 1; /* a node id is 40 characters */
+			memcpy(node, line + 13, n);
+			node[n] = '\0';
+			break;
+		}
+	fclose(f);
+	return 0;
+}
+
+/* A backup directory's name: redis-YYYYMMDDTHHMMSSZ, or with -<12 characters> after it. */
+static bool backup_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return strncmp(n, "redis-", 6) == 0 && (len == 22 || (len == 35 && n[22] == '-')) &&
+	       n[14] == 'T' && n[21] == 'Z';
+}
+
+/* Keeps the newest keep complete backups of this node (node: its cluster id, "" for a
+ * standalone Redis; the MANIFEST says whose a backup is) in dir (redis-<UTC time>[-<id>]
+ * with a MANIFEST, which is written last: a backup cut short is never counted nor
+ * removed), removes its older ones: the daily timer (docs/deploy) would otherwise fill the
+ * Redis host's disk, where the AOF lives. Other nodes' backups in a shared dir are theirs
+ * to prune. keep 0: all kept. Returns CTL_EXIT_OK or CTL_EXIT_FAIL. */
+static int prune(const char *dir, long keep, const char *node)
+{
+	char whose[64];
 	char **names = NULL, path[4200];
 	size_t n = 0, cap = 0;
 	int rc = CTL_EXIT_OK;
@@ -194,11 +231,11 @@ static int prune(const char *dir, long keep)
 	if (keep == 0 || (d = opendir(dir)) == NULL)
 		return keep == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "redis-", 6) != 0 || strlen(e->d_name) != 22 ||
-		    e->d_name[14] != 'T' || e->d_name[21] != 'Z')
+		if (!backup_name(e->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/MANIFEST", dir, e->d_name);
-		if (stat(path, &st) != 0)
+		if (stat(path, &st) != 0 || manifest_node(path, whose, sizeof(whose)) != 0 ||
+		    strcmp(whose, node) != 0)
 			continue;
 		if (n == cap) {
 			char **m = realloc(names, sizeof(*names) * (cap = cap ? 2 * cap : 32));
@@ -344,7 +381,7 @@ static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, co
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(out, sizeof(out), "%s/redis-%s", o->to, stamp);
+	snprintf(out, sizeof(out), "%s/redis-%s%s%.12s", o->to, stamp, node[0] ? "-" : "", node);
 	if ((mkdir(o->to, 0750) != 0 && errno != EEXIST) || mkdir(out, 0750) != 0) {
 		fprintf(stderr, "decpctl redis backup: %s: %s\n", out, strerror(errno));
 		return CTL_EXIT_FAIL;
@@ -377,7 +414,7 @@ static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, co
 	}
 	printf("%s: dump.rdb %lld bytes, sha256 %s (BGSAVE %ld s)\n%s", out, size, sha,
 	       (long)(time(NULL) - t0), ends);
-	return prune(o->to, o->keep);
+	return prune(o->to, o->keep, node);
 }
 
 /* A redis-server whose working directory is dir (Redis chdir()s into its `dir` at start):
