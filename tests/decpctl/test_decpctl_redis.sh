@@ -112,6 +112,30 @@ n=$(grep -c '^stream decp:{m[0-9]*}:signals last ' "$BK"/redis-*/MANIFEST)
 [ "$n" = 403 ] && ok || bad "MANIFEST lists $n streams, want 403"
 grep -q '^stream decp:{m1400}:signals last 7-0$' "$BK"/redis-*/MANIFEST && ok || bad "stream 1400 not listed"
 
+# Run away from the Redis host, the file under Redis's dir name is not the RDB it saved
+# (here a Redis in a mount namespace of its own: its dir a tmpfs over a directory of this
+# host that holds an old RDB): refused, nothing written. It copied the old file once.
+if unshare -m true 2>/dev/null; then
+	RD=$(mktemp -d /tmp/decpctl-redis-far.XXXXXX)
+	echo "REDIS0011 an old file" > "$RD/dump.rdb" && touch -d 2020-01-01 "$RD/dump.rdb"
+	fport=$(free_port)
+	unshare -m sh -c "mount -t tmpfs tmpfs '$RD' && exec redis-server --port $fport \
+		--bind 127.0.0.1 --dir '$RD' --save '' --appendonly no" >/dev/null 2>&1 &
+	FARPID=$!
+	for _ in $(seq 1 200); do
+		[ "$(redis-cli -p "$fport" PING 2>/dev/null)" = PONG ] && break
+		sleep 0.05
+	done
+	out=$("$D" redis backup --to "$BK/far" --redis "127.0.0.1:$fport" 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q "dump.rdb is not the RDB Redis just saved (written before it)" &&
+		[ ! -e "$BK/far" ] && ok || bad "backup away from the Redis host: exit $rc: $out"
+	kill "$FARPID" 2>/dev/null
+	wait "$FARPID" 2>/dev/null
+	rm -rf "$RD"
+else
+	echo "no mount namespace here: the backup away from the Redis host is not checked"
+fi
+
 # restore refuses a Redis that runs in --data-dir even when --redis names another address
 # (a Redis on another port or socket answers nothing there): nothing is moved aside. Once it
 # moved the live appendonlydir, and the running Redis rewrote its AOF over the restored one.

@@ -377,6 +377,23 @@ static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, co
 	}
 
 	char stamp[32], out[4096], src[4096], dst[4200], man[4200];
+	/* The RDB is read from this host's file system under the name Redis gave: run away
+	 * from the Redis host, that name may hold another (an old) RDB. The BGSAVE just done
+	 * wrote it at `saved` (Redis's clock, whole seconds): an older file is not this save. */
+	struct stat sst;
+	snprintf(src, sizeof(src), "%s/%s", dir, dbfile);
+	int se = stat(src, &sst) != 0 ? errno : 0;
+	if (se != 0 && se != ENOENT) {
+		fprintf(stderr, "decpctl redis backup: %s: %s\n", src, strerror(se));
+		return CTL_EXIT_FAIL;
+	}
+	if (se == ENOENT || (long long)sst.st_mtime < saved - 2) {
+		fprintf(stderr,
+			"decpctl redis backup: %s is not the RDB Redis just saved (%s): run the "
+			"backup on the Redis host (docs/operations.md \"Redis backups\")\n",
+			src, se == ENOENT ? "no such file here" : "written before it");
+		return CTL_EXIT_FAIL;
+	}
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -386,7 +403,6 @@ static int snapshot(redisContext *rd, const struct ropts *o, const char *dir, co
 		fprintf(stderr, "decpctl redis backup: %s: %s\n", out, strerror(errno));
 		return CTL_EXIT_FAIL;
 	}
-	snprintf(src, sizeof(src), "%s/%s", dir, dbfile);
 	snprintf(dst, sizeof(dst), "%s/dump.rdb", out);
 	if ((rc = cp_tier_copy_file(src, dst)) != 0) {
 		fprintf(stderr, "decpctl redis backup: %s -> %s: %s\n", src, dst, strerror(-rc));
