@@ -26,8 +26,12 @@ static const char *const option_keys[] = {
 	"tls_client_cert", "tls_handshake_timeout_ms", "tls_handshake_burst",
 	"tls_handshake_refill_ms",
 	"preauth_per_source", "preauth_max", "hello_timeout_ms", "control_stale_ms",
-	"allow_protocol_1", "tls_unbound_masters", "tls_cert_masters", "tls_crl",
+	"allow_protocol_1", "tls_unbound_masters", "tls_cert_masters", "tls_crl", "poll",
 };
+
+/* Of option_keys, those whose option takes no argument: yes/no in the file, the bare
+ * option for yes, nothing for no. */
+static const char *const flag_keys[] = {"allow_protocol_1"};
 
 enum eal_kind { E_VALUE, E_REPEAT, E_FLAG_YES, E_FLAG_NO, E_SPLIT };
 
@@ -109,6 +113,16 @@ static int apply(const char *key, const char *val, struct dp_conf_args *opt,
 		char name[64] = "--";
 		for (size_t k = 0; key[k] != '\0' && k + 3 < sizeof(name); k++)
 			name[2 + k] = key[k] == '_' ? '-' : key[k];
+		for (size_t f = 0; f < NELEM(flag_keys); f++) {
+			bool b;
+			if (strcmp(key, flag_keys[f]) != 0)
+				continue;
+			if (!yes_no(val, &b)) {
+				dp_kvconf_msg(err, errlen, "%s: '%s' is not yes/no", key, val);
+				return -EINVAL;
+			}
+			return b ? push_str(opt, name) : 0;
+		}
 		int rc = push_str(opt, name);
 		return rc ? rc : push_str(opt, val);
 	}
@@ -197,7 +211,15 @@ static int read_file(const char *path, char **out, char *err, size_t errlen)
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0) {
+			/* a directory (EISDIR) or an I/O error: never an empty or partial file */
+			int e = errno;
+			close(fd);
+			free(buf);
+			dp_kvconf_msg(err, errlen, "%s: %s", path, strerror(e));
+			return -e;
+		}
+		if (r == 0)
 			break;
 		got += (size_t)r;
 	}

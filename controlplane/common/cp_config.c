@@ -511,6 +511,18 @@ int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	if (c->redis_nodes[0] != '\0' && redis_nodes_check(c, err, errlen) != 0)
 		return -EINVAL;
+	/* The archiver's tier pass (cp_tier_run) refuses relative tier directories at every
+	 * maintenance period: refuse them here, at start and in --check, instead of logging
+	 * the failure hourly while the days wait in PostgreSQL. */
+	if ((c->archive_warm_dir[0] != '\0' && c->archive_warm_dir[0] != '/') ||
+	    (c->archive_cold_dir[0] != '\0' && c->archive_cold_dir[0] != '/')) {
+		dp_kvconf_msg(err, errlen, "%s: '%s' is not an absolute path",
+			      c->archive_warm_dir[0] != '\0' && c->archive_warm_dir[0] != '/'
+				      ? "archive_warm_dir" : "archive_cold_dir",
+			      c->archive_warm_dir[0] != '\0' && c->archive_warm_dir[0] != '/'
+				      ? c->archive_warm_dir : c->archive_cold_dir);
+		return -EINVAL;
+	}
 	if (c->redis_timeout_ms <= c->archiver_block_ms && (c->roles & CP_ROLE_ARCHIVER)) {
 		dp_kvconf_msg(err, errlen, "redis_timeout_ms (%u) must exceed archiver_block_ms (%u)",
 		    c->redis_timeout_ms, c->archiver_block_ms);

@@ -155,6 +155,25 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 
+/* archive_warm_dir / archive_cold_dir: absolute paths, refused at validation (start and
+ * --check), not only by the archiver's hourly tier pass */
+static void test_archive_dirs(void)
+{
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,archiver", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archive_warm_dir", "srv/warm", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "archive_warm_dir: 'srv/warm' is not an absolute path"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archive_warm_dir", "/srv/warm", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archive_cold_dir", "./cold", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "archive_cold_dir: './cold' is not an absolute path"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "archive_cold_dir", "/srv/cold", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+}
+
 /* redis_nodes (Redis Cluster seeds): host:port list; not with Sentinels; a fan-out alone
  * is accepted (it tails the cluster, cp_fanout_ctail.h); redis_notify defaults to yes */
 static void test_redis_nodes(void)
@@ -280,6 +299,7 @@ int main(void)
 		return 1;
 	CU_pSuite s = CU_add_suite("cp_config", NULL, NULL);
 	CU_add_test(s, "redis_nodes", test_redis_nodes);
+	CU_add_test(s, "archive tier directories are absolute", test_archive_dirs);
 	CU_add_test(s, "defaults are valid", test_defaults_valid);
 	CU_add_test(s, "a good file", test_good_file);
 	CU_add_test(s, "bad files name file:line", test_bad_files);

@@ -73,6 +73,12 @@ static void test_keys(void)
 	CU_ASSERT_STRING_EQUAL(o, "--shm a");
 	CU_ASSERT_EQUAL(parse("", o, e), 0);
 	CU_ASSERT_STRING_EQUAL(o, "");
+	/* every long option is a key: --poll too; --allow-protocol-1 takes no argument, so
+	 * its key is yes/no and yes gives the bare option */
+	CU_ASSERT_EQUAL(parse("poll = busy\nallow_protocol_1 = yes\n", o, e), 0);
+	CU_ASSERT_STRING_EQUAL(o, "--poll busy --allow-protocol-1");
+	CU_ASSERT_EQUAL(parse("allow_protocol_1 = no\n", o, e), 0);
+	CU_ASSERT_STRING_EQUAL(o, "");
 }
 
 static void expect_error(const char *text, const char *want)
@@ -94,6 +100,7 @@ static void test_errors(void)
 	expect_error("shm =   # nothing\n", "t.conf:1: shm: empty value");
 	expect_error("no_pci = maybe\n", "no_pci: 'maybe' is not yes/no");
 	expect_error("shm = \"abc\n", "t.conf:1: shm: unterminated quoted value");
+	expect_error("allow_protocol_1 = maybe\n", "t.conf:1: allow_protocol_1: 'maybe' is not yes/no");
 }
 
 static char *write_conf(const char *text)
@@ -156,6 +163,10 @@ static void test_expand(void)
 	char *a6[] = {"dp", "--config", NULL};
 	CU_ASSERT_STRING_EQUAL(expand(2, a6), "ERROR");
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--config needs a file name"));
+	/* a directory is not an empty configuration */
+	char *a8[] = {"dp", "--config", "/tmp", NULL};
+	CU_ASSERT_STRING_EQUAL(expand(3, a8), "ERROR");
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/tmp: Is a directory"));
 	path = write_conf("listen = 1.2.3.4:5\nworkers 3\n");
 	char *a7[] = {"dp", "--config", path, NULL};
 	CU_ASSERT_STRING_EQUAL(expand(3, a7), "ERROR");

@@ -99,6 +99,8 @@ check instr_add_bad_digits 2 "$D" instrument add --symbol US30 --digits 6 --pip 
 check instr_add_bad_pip 2 "$D" instrument add --symbol US30 --digits 2 --pip 0.015 --contract 1
 check instr_add_lower 2 "$D" instrument add --symbol us30 --digits 2 --pip 1 --contract 1
 check instr_add_bad_contract 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 0
+# beyond bigint: refused, not stored as 9223372036854775807 (strtoll's clamp)
+check instr_add_contract_overflow 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 99999999999999999999
 check instr_add 0 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 1
 check instr_add_again 1 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 1
 [ "$(q "SELECT digits || ' ' || point || ' ' || pip_size || ' ' || contract_size FROM instruments WHERE symbol = 'US30'")" = "2 0.01000 1.00000 1" ] &&

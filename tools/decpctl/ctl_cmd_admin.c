@@ -601,8 +601,9 @@ static int instrument_from_opts(const struct aopts *o, struct guard_instrument *
 		return -1;
 	}
 	if (o->contract != NULL) {
+		errno = 0;
 		long long v = strtoll(o->contract, &end, 10);
-		if (end == o->contract || *end != '\0' || v <= 0) {
+		if (errno != 0 || end == o->contract || *end != '\0' || v <= 0) {
 			fprintf(stderr, "decpctl %s: --contract '%s' is not a positive integer\n",
 				o->cmd, o->contract);
 			return -1;

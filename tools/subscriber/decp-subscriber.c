@@ -7,6 +7,7 @@
  * reports executions and protection events back, and reconnects with backoff.
  * See docs/fanout.md "decp-subscriber".
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -1536,6 +1537,24 @@ static int parse_account(const char *arg)
 	return 0;
 }
 
+/* A whole decimal number lo..hi for option NAME (no sign unless lo < 0, no trailing text,
+ * no overflow); prints what is wrong and returns -1. */
+static int parse_num(const char *name, const char *s, long long lo, long long hi, long long *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || !(isdigit((unsigned char)s[0]) ||
+							   (s[0] == '-' && lo < 0)) ||
+	    v < lo || v > hi) {
+		fprintf(stderr, "decp-subscriber: %s: '%s' is not a number in %lld..%lld\n", name, s,
+			lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int parse_url(const char *u)
 {
 	const char *p;
@@ -1557,6 +1576,10 @@ static int parse_url(const char *u)
 		return -EINVAL;
 	memcpy(g_o.host, p, (size_t)(colon - p));
 	g_o.host[colon - p] = '\0';
+	/* the port: digits only, up to the path */
+	size_t plen = slash != NULL ? (size_t)(slash - colon - 1) : strlen(colon + 1);
+	if (plen == 0 || plen > 5 || strspn(colon + 1, "0123456789") != plen)
+		return -EINVAL;
 	g_o.port = atoi(colon + 1);
 	snprintf(g_o.path, sizeof(g_o.path), "%s", slash != NULL ? slash : "/");
 	return g_o.port > 0 && g_o.port < 65536 ? 0 : -EINVAL;
@@ -1810,6 +1833,7 @@ int main(int argc, char **argv)
 	int64_t t_end, t_drop = 0, t_status = 0;
 	uint64_t tot_exec = 0, tot_rej = 0, tot_rec = 0, tot_ref = 0, tot_margin = 0;
 	int o, rc = 1;
+	long long num;
 
 	g_o.timeout_s = 60;
 	g_o.stall_ms = 5000;
@@ -1831,13 +1855,33 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'l': logp = optarg; break;
-		case 'e': g_o.expect = strtoull(optarg, NULL, 10); break;
-		case 'T': g_o.timeout_s = atoi(optarg); break;
-		case 'L': g_o.ttl_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+		case 'e':
+			if (parse_num("--expect", optarg, 0, INT64_MAX, &num) != 0)
+				return 2;
+			g_o.expect = (uint64_t)num;
+			break;
+		case 'T':
+			if (parse_num("--timeout", optarg, 1, 86400, &num) != 0)
+				return 2;
+			g_o.timeout_s = (int)num;
+			break;
+		case 'L':
+			if (parse_num("--ttl-ms", optarg, 1, 3600000, &num) != 0)
+				return 2;
+			g_o.ttl_ns = num * 1000000;
+			break;
 		case 'r': g_o.report_exec = true; break;
 		case 'S': g_o.status = true; break;
-		case 'K': g_o.skew_ns = strtoll(optarg, NULL, 10) * 1000000; break;
-		case 'Q': g_o.quote_off_pips_x100 = strtoll(optarg, NULL, 10) * 100; break;
+		case 'K':
+			if (parse_num("--skew-ms", optarg, -86400000, 86400000, &num) != 0)
+				return 2;
+			g_o.skew_ns = num * 1000000;
+			break;
+		case 'Q':
+			if (parse_num("--quote-off-pips", optarg, -1000000, 1000000, &num) != 0)
+				return 2;
+			g_o.quote_off_pips_x100 = num * 100;
+			break;
 		case 'W': g_o.wrong_token = true; break;
 		case 'N': g_o.no_time_sync = true; break;
 		case 'P': g_o.claim_platform = true; break;
@@ -1865,11 +1909,23 @@ int main(int argc, char **argv)
 			g_o.forge_kind = k;
 			break;
 		}
-		case 'R': g_o.stop_reading_after = strtoull(optarg, NULL, 10); break;
-		case 'D': g_o.drop_ms = atoi(optarg); break;
+		case 'R':
+			if (parse_num("--stop-reading-after", optarg, 0, INT64_MAX, &num) != 0)
+				return 2;
+			g_o.stop_reading_after = (uint64_t)num;
+			break;
+		case 'D':
+			if (parse_num("--drop-ms", optarg, 1, 86400000, &num) != 0)
+				return 2;
+			g_o.drop_ms = (int)num;
+			break;
 		case 'V': g_o.verify_cache = true; break;
 		case 'C': g_o.ca = optarg; break;
-		case 'X': g_o.stall_ms = atoi(optarg); break;
+		case 'X':
+			if (parse_num("--stall-ms", optarg, 0, 86400000, &num) != 0)
+				return 2;
+			g_o.stall_ms = (int)num;
+			break;
 		case 'Y':
 			for (int k = 0; k < LAT_KINDS; k++)
 				if (g_lat[k] == NULL && (g_lat[k] = malloc(LAT_MAX * sizeof(uint32_t))) == NULL) {
@@ -1922,6 +1978,11 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "decp-subscriber: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return 2;
 	}
 	if (url == NULL || keys == NULL || parse_url(url) != 0 || (subs == NULL && token == NULL) ||
 	    (token != NULL && masters[0] == '\0')) {
