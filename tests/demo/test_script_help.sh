@@ -23,6 +23,17 @@ for s in test demo; do
 		echo "FAIL tools/$s --no-such-option: exit $rc (want 2)"; head -3 "$T/out"; fail=1
 	fi
 done
+# the demo's numbers: named with their range, exit 2 (a missing value was a bash message,
+# exit 1; '--duration 90000' made the subscribers' --timeout out of their range)
+for args in "--duration" "--duration 0" "--duration 90000" "--rate 10x" "--subscribers 201"; do
+	# shellcheck disable=SC2086 # the words of args are the options
+	timeout 20 "$T/tools/demo" $args >"$T/out" 2>&1
+	rc=$?
+	set -- $args
+	if [ $rc -ne 2 ] || ! grep -q "^demo: $1 " "$T/out"; then
+		echo "FAIL tools/demo $args: exit $rc (want 2, $1 named)"; head -3 "$T/out"; fail=1
+	fi
+done
 if [ -e "$T/bootstrap-called" ]; then
 	echo "FAIL a script ran tools/bootstrap for --help or a bad option"; fail=1
 fi
