@@ -1,6 +1,7 @@
 /* cp_http: HTTP/1.1 pieces the api and the fan-out share. Contract in cp_http.h. */
 #include "cp_http.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -160,4 +161,40 @@ size_t cp_http_error_reply(int status, const char *code, const char *message, co
 		     "\r\n%s", status, cp_http_reason(status), bl, allow ? "Allow: " : "",
 		     allow ? allow : "", allow ? "\r\n" : "", body);
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+bool cp_utf8_valid(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t k;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			k = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			k = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			k = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (n - i <= k)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
 }

@@ -16,6 +16,11 @@
  * not arrived yet. */
 size_t cp_http_head_end(const char *buf, size_t n);
 
+/* Is p[0..n) well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF)? What PostgreSQL takes as text (NUL aside) and what RFC 6455 asks of text
+ * messages and close reasons (cp_ws_utf8_valid). */
+bool cp_utf8_valid(const unsigned char *p, size_t n);
+
 /* ---------------------------------------------------------------- reading a head */
 
 /* The request line, split at its first two spaces (pointers into the head). */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cp_buf.h"
+#include "cp_http.h"
 #include "cp_log.h"
 #include "guard_types.h"
 
@@ -531,12 +532,34 @@ int cp_report_decode(const char *text, size_t len, const char *detail, size_t dl
 	r->live = live != 0;
 	r->late = late != 0;
 	if (detail != NULL) {
-		size_t n = dlen < sizeof(r->detail) - 1 ? dlen : sizeof(r->detail) - 1;
-
-		memcpy(r->detail, detail, n);
-		r->detail[n] = '\0';
-		if (strlen(r->detail) != n) /* an embedded NUL: not ours */
+		if (memchr(detail, '\0', dlen) != NULL) /* an embedded NUL: not ours */
 			return -EINVAL;
+		cp_report_set_detail(r, detail, dlen);
 	}
-	return 0;
+	/* an older fan-out queued whatever the EA sent */
+	return r->kind == CP_REPORT_DELIVERY || cp_report_fit(r) ? 0 : -EINVAL;
+}
+
+void cp_report_set_detail(struct cp_report *r, const char *s, size_t n)
+{
+	size_t m = n < sizeof(r->detail) - 1 ? n : sizeof(r->detail) - 1;
+
+	/* cut before the character the limit falls into, not inside it */
+	while (m < n && m > 0 && ((unsigned char)s[m] & 0xc0) == 0x80)
+		m--;
+	memcpy(r->detail, s, m);
+	r->detail[m] = '\0';
+}
+
+static int64_t clamp64(int64_t v, int64_t max)
+{
+	return v > max ? max : v < -max ? -max : v;
+}
+
+bool cp_report_fit(struct cp_report *r)
+{
+	r->age_ns = clamp64(r->age_ns, CP_REPORT_AGE_MAX_NS);
+	r->dev_x100 = clamp64(r->dev_x100, CP_REPORT_DEV_MAX_X100);
+	return r->seq <= INT64_MAX && r->ticket <= INT64_MAX &&
+	       cp_utf8_valid((const unsigned char *)r->detail, strlen(r->detail));
 }

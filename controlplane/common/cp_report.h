@@ -81,6 +81,24 @@ int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
 int cp_report_store_tx(struct cp_pg *pg, const struct cp_report *reports, size_t n,
 		       struct cp_report_result *res);
 
+/* The largest age and price deviation stored: the api's limits for latency_ms (1e9 ms) and
+ * price_deviation (1e9 pips), well inside protection_logs' numeric(14,3) and (14,2). */
+#define CP_REPORT_AGE_MAX_NS (1000000000ll * 1000000)
+#define CP_REPORT_DEV_MAX_X100 100000000000ll
+
+/* Make a subscriber's report (PROTECTION or EXECUTION) storable, or say it cannot be:
+ * false for a sequence or broker ticket above 2^63 - 1 (bigint) or a detail that is not
+ * UTF-8 (text); the age and the price deviation are clamped to the maxima above. The
+ * fan-out calls it before it queues a report (refused: Error{MALFORMED}, close 4002, never
+ * acknowledged) and cp_report_decode on every stream entry (refused: dropped), so no
+ * report reaches a batch's transaction that the database refuses: one such value failed
+ * the whole batch, again at every retry, and held every later report of every subscriber
+ * (protection logs, trust credits, profit) unstored. DELIVERY runs are the fan-out's own. */
+bool cp_report_fit(struct cp_report *r);
+
+/* Copy s[0..n) into r->detail, cut at a UTF-8 character boundary when it is longer. */
+void cp_report_set_detail(struct cp_report *r, const char *s, size_t n);
+
 /* The stream entry's "r" field: every member but detail, as text, into buf. Returns the
  * length, or -ENOSPC. CP_REPORT_TEXT_MAX always suffices. */
 #define CP_REPORT_TEXT_MAX 512

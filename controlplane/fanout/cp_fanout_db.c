@@ -205,17 +205,24 @@ static bool db_notified(PGconn *c)
 	return any;
 }
 
-/* Posts the tokens invalid since `since` (updated to the server's now()); false on error. */
-static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t cap)
+/* Posts the tokens invalid since `since` (updated to the server's now()); *next_ns: the
+ * time until the next valid token expires (REVOKE_SWEEP_NS at most), when the next look is
+ * due: a session of an expiring token is closed within a poll of its expiry, not up to
+ * REVOKE_SWEEP_NS later. false on error. */
+static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t cap,
+			   int64_t *next_ns)
 {
 	const char *vals[1] = {since};
 	PGresult *r = PQexecParams(c,
 		"WITH w AS (SELECT $1::timestamptz - interval '60 seconds' AS t) "
-		"SELECT tk.id, (SELECT now()::text), tk.subscriber_id FROM subscriber_tokens tk "
+		"SELECT tk.id, (SELECT now()::text), tk.subscriber_id, NULL::bigint "
+		"FROM subscriber_tokens tk "
 		"JOIN subscribers s ON s.id = tk.subscriber_id, w "
 		"WHERE tk.revoked_at > w.t OR s.disabled_at > w.t "
 		"OR (tk.expires_at > w.t AND tk.expires_at <= now()) "
-		"UNION ALL SELECT 0, now()::text, 0",
+		"UNION ALL SELECT 0, now()::text, 0, (SELECT (extract(epoch FROM min(t.expires_at)"
+		" - now()) * 1e9)::bigint FROM subscriber_tokens t WHERE t.revoked_at IS NULL"
+		" AND t.expires_at > now() AND t.expires_at < now() + interval '30 seconds')",
 		1, NULL, vals, NULL, NULL, 0);
 	int posted = 0;
 
@@ -229,6 +236,8 @@ static bool db_revocations(struct cp_fanout *f, PGconn *c, char *since, size_t c
 
 		if (id == 0) {
 			snprintf(since, cap, "%s", PQgetvalue(r, i, 1));
+			*next_ns = PQgetisnull(r, i, 3) ? REVOKE_SWEEP_NS
+				   : strtoll(PQgetvalue(r, i, 3), NULL, 10);
 			continue;
 		}
 		if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -404,7 +413,7 @@ void *cp_fo_db_main(void *arg)
 	struct cp_fo_keys_seen keys = {NULL, 0, 0};
 	int posted = 0;
 	char rsince[64] = "";
-	int64_t rsweep = 0;
+	int64_t rsweep = 0, rnext = REVOKE_SWEEP_NS, rexpiry = 0;
 	uint64_t rsession = 0;
 	int64_t next_poll = 0;
 	struct resync_ev *resync = NULL;
@@ -451,11 +460,17 @@ void *cp_fo_db_main(void *arg)
 		}
 		/* a new session may have missed NOTIFYs: look once at once (and re-read every
 		 * list the authentication cache holds) */
-		if (db_notified(c) || db.session != rsession || mono_ns() - rsweep >= REVOKE_SWEEP_NS) {
-			if (db_auth_post(f, c, db.session != rsession) &&
-			    db_revocations(f, c, rsince, sizeof(rsince))) {
-				rsession = db.session;
-				rsweep = mono_ns();
+		bool full = db_notified(c) || db.session != rsession ||
+			    mono_ns() - rsweep >= REVOKE_SWEEP_NS;
+		/* and a token's expiry, when one is due before the next full look */
+		if (full || mono_ns() >= rexpiry) {
+			if ((!full || db_auth_post(f, c, db.session != rsession)) &&
+			    db_revocations(f, c, rsince, sizeof(rsince), &rnext)) {
+				if (full) {
+					rsession = db.session;
+					rsweep = mono_ns();
+				}
+				rexpiry = mono_ns() + rnext;
 			}
 		}
 		{

@@ -926,6 +926,8 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 	attach_start_replay(f, a, sub->from_sequence);
 }
 
+static void sess_malformed(struct cp_fanout *f, struct sess *s);
+
 static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMessage *cm)
 {
 	struct report *r;
@@ -977,7 +979,13 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 		r->r.time_ns = e->event_time_ns;
 		r->r.report_id = e->report_id;
 		if (e->detail != NULL)
-			snprintf(r->r.detail, sizeof(r->r.detail), "%s", e->detail);
+			cp_report_set_detail(&r->r, e->detail, strlen(e->detail));
+	}
+	/* a value the database cannot hold would fail every batch it is in, for everyone */
+	if (!cp_report_fit(&r->r)) {
+		free(r);
+		sess_malformed(f, s);
+		return;
 	}
 	cp_fo_mq_push(&f->report_q, r);
 }

@@ -1,0 +1,140 @@
+"""rawws: a WebSocket client (RFC 6455) and the few protobuf messages of decp's subscriber
+channel the fan-out tests send, written from docs/protocol.md alone (as a third party would:
+no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
+archiver on plain ws). Used by test_report_poison.py and test_token_expiry.py."""
+import base64, os, socket, struct, subprocess, tempfile, time
+
+
+# ---- protobuf (docs/protocol.md "Subscriber channel"), encoder only ----
+def varint(n):
+    n &= (1 << 64) - 1
+    out = b''
+    while True:
+        b, n = n & 0x7f, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def fld(num, val):
+    if isinstance(val, bytes):
+        return varint(num << 3 | 2) + varint(len(val)) + val
+    return varint(num << 3) + varint(val)
+
+
+def msg(*fields):
+    return b''.join(fld(n, v) for n, v in fields)
+
+
+def subscribe(master):                       # ClientMessage.subscribe (1)
+    return fld(1, msg((1, master)))
+
+
+def protection(master, seq, reason, rid, extra=()):  # ClientMessage.protection_event (4)
+    return fld(4, msg((3, master), (4, seq), (5, reason), (13, rid), *extra))
+
+
+def execution(master, seq, status, ticket, rid, extra=()):  # ClientMessage.execution_report (3)
+    return fld(3, msg((2, master), (3, seq), (4, status), (9, ticket), (14, rid), *extra))
+
+
+# ---- WebSocket client (RFC 6455) ----
+class WS:
+    def __init__(self, port, token):
+        self.s = socket.create_connection(('127.0.0.1', port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall((f'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'
+                        f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
+                        f'Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n').encode())
+        self.buf = b''
+        while b'\r\n\r\n' not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                break
+            self.buf += d
+        head, _, self.buf = self.buf.partition(b'\r\n\r\n')
+        self.status = int(head.split(b' ')[1]) if head.startswith(b'HTTP/1.1 ') else 0
+
+    def send(self, payload):
+        m = os.urandom(4)
+        n = len(payload)
+        hdr = struct.pack('!BB', 0x82, 0x80 | n) if n < 126 else struct.pack('!BBH', 0x82, 0xfe, n)
+        self.s.sendall(hdr + m + bytes(c ^ m[i % 4] for i, c in enumerate(payload)))
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError
+            self.buf += d
+
+    def frames(self, seconds):
+        """(opcode, payload) until a close frame, the end of the stream or `seconds`."""
+        out, end = [], time.time() + seconds
+        while time.time() < end:
+            self.s.settimeout(max(0.01, end - time.time()))
+            try:
+                self._need(2)
+                n, off = self.buf[1] & 0x7f, 2
+                if n == 126:
+                    self._need(4)
+                    n, off = struct.unpack('!H', self.buf[2:4])[0], 4
+                self._need(off + n)
+                op, p = self.buf[0] & 0x0f, self.buf[off:off + n]
+                self.buf = self.buf[off + n:]
+            except (socket.timeout, TimeoutError):
+                break
+            except (EOFError, ConnectionResetError):
+                out.append(('EOF', b''))
+                break
+            out.append((op, p))
+            if op == 8:
+                break
+        return out
+
+
+def acked(frames, rid):     # ServerMessage.report_ack (7) { report_id (1) }
+    return any(op == 2 and p == fld(7, msg((1, rid))) for op, p in frames)
+
+
+def close_code(frames):
+    c = [p for op, p in frames if op == 8]
+    return struct.unpack('!H', c[0][:2])[0] if c and len(c[0]) >= 2 else None
+
+
+
+def start_pipeline(bld, pg, redis, names, extra=''):
+    """Schema, master 1, a subscriber with a subscription to it per name, and decp-control
+    --roles fanout,archiver (plain ws). Returns (process, log file, port, {name: (token,
+    subscriber id)}, run directory)."""
+    decpctl = os.path.join(bld, 'tools/decpctl/decpctl')
+    run = tempfile.mkdtemp(prefix='decp-rawws.')
+    subprocess.check_call([decpctl, 'db', 'migrate'], stdout=subprocess.DEVNULL)
+    subprocess.check_call([decpctl, 'master', 'add', '--id', '1', '--name', 'm1', '--key-seed',
+                           'rawws'], stdout=subprocess.DEVNULL)
+    tokens = {}
+    for name in names:
+        out = os.path.join(run, name + '.token')
+        subprocess.check_call([decpctl, 'subscriber', 'add', '--name', name, '--out', out],
+                              stdout=subprocess.DEVNULL)
+        kv = dict(l.split(' = ', 1) for l in open(out).read().splitlines() if ' = ' in l)
+        subprocess.check_call([decpctl, 'subscription', 'add', '--subscriber',
+                               kv['subscriber_id'], '--master', '1'], stdout=subprocess.DEVNULL)
+        tokens[name] = (kv['subscriber_token'], int(kv['subscriber_id']))
+    conf = os.path.join(run, 'control.conf')
+    with open(conf, 'w') as f:
+        f.write(f'roles = fanout,archiver\nredis_host = {redis[0]}\nredis_port = {redis[1]}\n'
+                f'pg_conninfo = "{pg}"\nfanout_port = 0\nfanout_tls = off\n{extra}')
+    log = open(os.path.join(run, 'control.log'), 'w+')
+    ctl = subprocess.Popen([os.path.join(bld, 'controlplane/core/decp-control'), '--config', conf],
+                           stdout=log, stderr=subprocess.STDOUT)
+    port = None
+    for _ in range(100):
+        time.sleep(0.1)
+        log.seek(0)
+        for line in log.read().splitlines():
+            if 'listening on 127.0.0.1:' in line:
+                port = int(line.split('listening on 127.0.0.1:')[1].split()[0])
+        if port:
+            break
+    return ctl, log, port, tokens, run
