@@ -594,10 +594,14 @@ static int tick(struct trust *t)
 		PQclear(r);
 		return -EIO;
 	}
-	/* Deliveries no report can be credited for any more (the inbox is empty when a tick
-	 * runs, so nothing pending still needs them). */
+	/* Deliveries no report can name any more: a report may come back as long as its event
+	 * may be accepted (an EA resends its unacknowledged reports after a reconnect, event
+	 * times up to 7 days old: docs/api.md), and a staleness claim is checked against
+	 * these runs: pruned sooner, an honest EA offline for a quarter of an hour had the
+	 * platform's replay scored as its own. Kept 7 days and 10 minutes (longer than any
+	 * credit window, trust_credit_window_s <= 1 day). */
 	char win[24];
-	snprintf(win, sizeof(win), "%u", t->cfg->trust_credit_window_s + 600);
+	snprintf(win, sizeof(win), "%u", 7u * 86400 + 600);
 	const char *wp[1] = {win};
 	PGresult *d = cp_pg_exec(&t->pg, "DELETE FROM trust_deliveries WHERE last_sent_at <"
 				 " now() - $1::int * interval '1 second'", 1, wp);

@@ -275,12 +275,25 @@ static void scenario_stale(struct api_env *e)
 	CHECK(score_after(e, w.sa) == 85, "a claim with nothing on record: -5");
 	CHECK(post_ttl(e, w.tok_a, w.sa, 60, "SUBSCRIBER") == 202, "60 (the subscriber's)");
 	CHECK(score_after(e, w.sa) == 80, "the subscriber's own: -5");
+	/* An EA offline for a quarter of an hour resends its unacknowledged reports: the replay
+	 * that made 85 stale went out 15 minutes ago, and a tick (every second here) has
+	 * pruned what no report can name any more (a run 8 days old) since. The claim is
+	 * still checked, and confirmed. Runs were kept for the credit window + 10 min. */
+	sent(e, w.sa, false, 85, 85, 900);
+	sent(e, w.sa, false, 86, 86, 8 * 86400);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM trust_deliveries WHERE subscription_id = %lld"
+		 " AND first_sequence = 86", w.sa);
+	for (int i = 0; i < 300 && db_count(e, q) != 0; i++)
+		usleep(50000); /* bounded: 15 s for a tick that comes every second */
+	CHECK(db_count(e, q) == 0, "a tick pruned the run of 8 days ago");
+	CHECK(post_ttl(e, w.tok_a, w.sa, 85, "PLATFORM_REPLAY") == 202, "85 replayed 15 min ago");
+	CHECK(score_after(e, w.sa) == 80, "the platform's replay of 15 min ago is not scored");
 	CHECK(metric(e, "decp_trust_attribution_refuted_total") == 3, "refuted metric 3");
-	CHECK(metric(e, "decp_trust_platform_stale_total") == 3, "platform metric still 3");
+	CHECK(metric(e, "decp_trust_platform_stale_total") == 4, "platform metric 4");
 	/* both kinds stored, with the claim */
 	snprintf(q, sizeof(q), "SELECT count(*) FROM protection_logs WHERE subscription_id = %lld"
 		 " AND reason = 'TTL_EXPIRED' AND attribution IS NOT NULL", w.sa);
-	CHECK(db_count(e, q) == 7, "7 stored with their attribution: %lld", db_count(e, q));
+	CHECK(db_count(e, q) == 8, "8 stored with their attribution: %lld", db_count(e, q));
 	CHECK(log_has(e, "ALERT platform lag: subscription"), "platform-lag alert line");
 	/* attribution only on TTL_EXPIRED, only guard's names */
 	struct http_resp r;
