@@ -73,6 +73,15 @@ n=$(q "SELECT id FROM subscriptions WHERE subscriber_id = 42")
 out=$("$D" subscription add --subscriber 42 --master 1 --policy '{"mode": "YOLO"}' 2>&1)
 [ $? = 1 ] && echo "$out" | grep -qi "copy_policy" && ok || bad "bad policy accepted or unclear: $out"
 check subn_add_bad_json 1 "$D" subscription add --subscriber 42 --master 1 --policy '{'
+# A fee outside 0..100 or with more than two decimals is a usage error that names the
+# option, before the database (it was a CHECK constraint's message, exit 1, an id drawn).
+nsub=$(q "SELECT count(*) FROM subscriptions")
+for fee in 101 -1 nan 12.555 1e2; do
+	out=$("$D" subscription add --subscriber 42 --master 1 --fee-pct "$fee" 2>&1)
+	[ $? = 2 ] && echo "$out" | grep -q -- "--fee-pct '$fee': a percentage 0..100" && ok ||
+		bad "--fee-pct $fee: $out"
+done
+[ "$(q "SELECT count(*) FROM subscriptions")" = "$nsub" ] && ok || bad "a refused fee added a subscription"
 check subn_suspend 0 "$D" subscription suspend --id "$n" --reason "KYC review"
 [ "$(q "SELECT state || '/' || state_reason FROM subscriptions WHERE id = $n")" = "SUSPENDED_ADMIN/KYC review" ] &&
 	ok || bad "suspend state"
@@ -160,6 +169,17 @@ q "UPDATE license_tokens SET expires_at = now() - interval '1 day' WHERE id = $(
 live2=$("$D" master list --json | sed -n 's/.*"id":"1","name":"m1".*"live_tokens":"\([0-9]*\)".*/\1/p')
 [ -n "$live" ] && [ "$live2" = $((live - 1)) ] && ok || bad "master list counts an expired token live ($live -> $live2)"
 check sub_token_expired 1 "$D" subscriber token --id 60 --expires 2020-01-01 --out "$tmp/sx"
+# --expires PostgreSQL does not read as a timestamp: a usage error naming it, nothing added
+# (it was PostgreSQL's "date/time field value out of range", exit 1)
+ntok=$(q "SELECT count(*) FROM license_tokens")
+out=$("$D" token add --master 1 --expires 2099-13-45 --out "$tmp/tbad" 2>&1)
+[ $? = 2 ] && echo "$out" | grep -q -- "--expires '2099-13-45' is not a timestamp" && [ ! -e "$tmp/tbad" ] &&
+	[ "$(q "SELECT count(*) FROM license_tokens")" = "$ntok" ] && ok || bad "token add --expires 2099-13-45: $out"
+nstok=$(q "SELECT count(*) FROM subscriber_tokens")
+out=$("$D" subscriber token --id 60 --expires "next week" --out "$tmp/sbad" 2>&1)
+[ $? = 2 ] && echo "$out" | grep -q -- "--expires 'next week' is not a timestamp" &&
+	[ "$(q "SELECT count(*) FROM subscriber_tokens")" = "$nstok" ] && ok ||
+	bad "subscriber token --expires 'next week': $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

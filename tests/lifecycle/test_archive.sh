@@ -50,7 +50,17 @@ check restore_table 2 "$D" archive restore --warm "$WARM" users 2026-01-01
 check restore_bad_day 2 "$D" archive restore --warm "$WARM" signal_archive 2026-13-01
 check restore_feb30 2 "$D" archive restore --warm "$WARM" signal_archive 2026-02-30
 check no_db 2 env -u DECP_PG_CONNINFO "$D" archive list
-check relative_dir 1 "$D" archive run --warm relative/dir
+# refused before anything runs, with the option named (a relative directory and a cold age
+# inside the hot window were refused only by the tier pass, exit 1; a bad --today day by
+# PostgreSQL's "date/time field value out of range")
+check relative_dir 2 "$D" archive run --warm relative/dir
+check relative_dir_verify 2 "$D" archive verify --warm relative/dir
+check cold_in_hot 2 "$D" archive run --warm "$WARM" --cold-after-days 5
+check cold_in_hot_days 2 "$D" archive run --warm "$WARM" --today 2026-03-01 --hot-days 30 --cold-after-days 29
+check today_bad 2 "$D" archive run --warm "$WARM" --today 2026-13-01 --hot-days 30
+check today_feb29 2 "$D" archive run --warm "$WARM" --today 2026-02-29 --hot-days 30
+out=$("$D" archive run --warm relative/dir 2>&1)
+echo "$out" | grep -q -- "--warm 'relative/dir' is not an absolute path" && ok || bad "relative --warm: $out"
 
 # The simulated days: 200 days ago .. 101 days ago, so today's real partitions stay hot.
 B=$(qo "SELECT (now() AT TIME ZONE 'UTC')::date - 200")

@@ -35,6 +35,22 @@ int ctl_new_token(char hex[65], unsigned char hash[32])
 	return proto_token_new(hex, hash);
 }
 
+/* --fee-pct: a percentage 0..100 with at most two decimals (subscriptions.fee_pct is
+ * numeric(5,2) with those checks: said here, not by a constraint's name). 0 or a usage
+ * error's exit code. */
+static int parse_fee(const char *cmd, const char *s)
+{
+	size_t n = strspn(s, "0123456789"), f = 0;
+
+	if (s[n] == '.')
+		f = strspn(s + n + 1, "0123456789");
+	if (n == 0 || n > 3 || (s[n] == '.' && (f == 0 || f > 2)) ||
+	    s[n + (s[n] == '.' ? 1 + f : 0)] != '\0' || strtod(s, NULL) > 100.0)
+		return ctl_usage_error(cmd, "--fee-pct '%s': a percentage 0..100 with at most two "
+				       "decimals (e.g. 20 or 12.5)", s);
+	return 0;
+}
+
 /* Options every admin subcommand understands; each uses the ones it needs. */
 struct aopts {
 	const char *cmd;      /* "subscriber add", for messages */
@@ -106,7 +122,7 @@ static int parse(int argc, char **argv, unsigned int allowed, struct aopts *o,
 		case O_OUT: o->out = optarg; rc = 0; break;
 		case O_POLICY: o->policy = optarg; rc = 0; break;
 		case O_REASON: o->reason = optarg; rc = 0; break;
-		case O_FEE: o->fee = optarg; rc = 0; break;
+		case O_FEE: rc = parse_fee(o->cmd, optarg); o->fee = optarg; break;
 		case O_EXPIRES: o->expires = optarg; rc = 0; break;
 		case O_JSON: o->json = true; rc = 0; break;
 		case O_SYMBOL: o->symbol = optarg; rc = 0; break;
@@ -200,7 +216,8 @@ static int open_out(const struct aopts *o, FILE **f)
 }
 
 /* Insert a token row (table license_tokens or subscriber_tokens) for owner; show it once.
- * Within the caller's transaction. Returns 0 or -1. */
+ * Within the caller's transaction. Returns 0, -1, or -2 when --expires is no timestamp
+ * (a usage error). */
 static int add_token(PGconn *c, const struct aopts *o, bool subscriber, const char *owner,
 		     FILE *f)
 {
@@ -223,7 +240,17 @@ static int add_token(PGconn *c, const struct aopts *o, bool subscriber, const ch
 	const int l[] = {0, 32, 0, 0}, fm[] = {0, 1, 0, 0};
 	PGresult *r = PQexecParams(c, sql, 4, NULL, v, l, fm, 0);
 	int rc = -1;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && state != NULL &&
+	    (strcmp(state, "22007") == 0 || strcmp(state, "22008") == 0)) {
+		/* invalid_datetime_format, datetime_field_overflow: $4::timestamptz did not
+		 * read --expires */
+		fprintf(stderr, "decpctl %s: --expires '%s' is not a timestamp (e.g. "
+				"2027-12-31T00:00:00Z): %s", o->cmd, o->expires,
+			PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+		fputc('\n', stderr);
+		rc = -2;
+	} else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl %s: %s", o->cmd, PQresultErrorMessage(r));
 	} else if (PQntuples(r) != 1) {
 		fprintf(stderr, "decpctl %s: --expires %s is not in the future: such a token is "
@@ -329,8 +356,9 @@ static int finish(PGconn *c, FILE *f, const struct aopts *o, int rc)
 static int add_token_tx(PGconn *c, const struct aopts *o, bool subscriber, const char *owner,
 			FILE *f)
 {
-	return end_tx(c, begin_tx(c) && add_token(c, o, subscriber, owner, f) == 0)
-		? CTL_EXIT_OK : CTL_EXIT_FAIL;
+	int rc = begin_tx(c) ? add_token(c, o, subscriber, owner, f) : -1;
+
+	return end_tx(c, rc == 0) ? CTL_EXIT_OK : rc == -2 ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
 }
 
 /* Revoke license or subscriber token id: prints the revoked row, or says there is none. */
@@ -407,8 +435,9 @@ static void subscriber_usage(FILE *f)
 		   "is shown once (stdout, or --out FILE with mode 0600); only its SHA-256 is kept.\n");
 }
 
-/* subscriber add: the row and its first token, in one transaction; ids receives the id. */
-static bool subscriber_add(PGconn *c, const struct aopts *o, char ids[24], FILE *f)
+/* subscriber add: the row and its first token, in one transaction; ids receives the id.
+ * An exit code. */
+static int subscriber_add(PGconn *c, const struct aopts *o, char ids[24], FILE *f)
 {
 	const char *v[] = {o->name, ids};
 	bool ok = begin_tx(c);
@@ -420,7 +449,8 @@ static bool subscriber_add(PGconn *c, const struct aopts *o, char ids[24], FILE 
 	if (ok)
 		snprintf(ids, 24, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	return end_tx(c, ok && add_token(c, o, true, ids, f) == 0);
+	int rc = ok ? add_token(c, o, true, ids, f) : -1;
+	return end_tx(c, rc == 0) ? CTL_EXIT_OK : rc == -2 ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
 }
 
 int ctl_cmd_subscriber(int argc, char **argv)
@@ -450,7 +480,7 @@ int ctl_cmd_subscriber(int argc, char **argv)
 	if (c == NULL) {
 		rc = CTL_EXIT_FAIL;
 	} else if (sc == &subs[0]) {
-		rc = subscriber_add(c, &o, ids, f) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+		rc = subscriber_add(c, &o, ids, f);
 		if (rc == CTL_EXIT_OK)
 			fprintf(f != NULL ? stdout : stderr, "subscriber %s '%s' added\n", ids, o.name);
 	} else if (sc == &subs[2]) {

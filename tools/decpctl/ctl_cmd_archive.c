@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -64,6 +65,22 @@ static void usage(FILE *f)
 		   "  --help               this text\n\n"
 		   "Exit codes: 0 done, 1 could not (message says why), 2 usage error,\n"
 		   "5 verify found a mismatch (each one printed).\n");
+}
+
+/* Is s a calendar day written YYYY-MM-DD (2026-02-29 is not)? */
+static bool iso_day(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = strptime(s, "%Y-%m-%d", &tm);
+	int y = tm.tm_year, m = tm.tm_mon, d = tm.tm_mday;
+
+	if (end == NULL || *end != '\0' || strlen(s) != 10)
+		return false;
+	tm.tm_isdst = -1;
+	tm.tm_hour = 12; /* away from any DST edge */
+	if (mktime(&tm) == (time_t)-1)
+		return false;
+	return tm.tm_year == y && tm.tm_mon == m && tm.tm_mday == d; /* not normalised */
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -124,6 +141,17 @@ static int parse(int argc, char **argv, struct opts *o)
 		o->cold = o->cfg.archive_cold_dir;
 	if (o->cold_after < 0)
 		o->cold_after = o->cfg.archive_cold_after_days;
+	/* what the tier pass would refuse at run time, said here with the option's name */
+	if (o->cold_after < o->hot_days)
+		return ctl_usage_error(CMD, "--cold-after-days %ld is below the hot window (%ld days%s):"
+				       " a day is warm before it is cold", o->cold_after, o->hot_days,
+				       o->hot_given ? ", --hot-days" : "");
+	if ((o->warm != NULL && o->warm[0] != '/') || (o->cold != NULL && o->cold[0] != '/'))
+		return ctl_usage_error(CMD, "%s '%s' is not an absolute path",
+				       o->warm != NULL && o->warm[0] != '/' ? "--warm" : "--cold",
+				       o->warm != NULL && o->warm[0] != '/' ? o->warm : o->cold);
+	if (o->today != NULL && !iso_day(o->today))
+		return ctl_usage_error(CMD, "--today '%s' is not a day YYYY-MM-DD", o->today);
 	return 0;
 }
 
@@ -361,3 +389,4 @@ int ctl_cmd_archive(int argc, char **argv)
 		return ctl_usage_error(CMD, "%s takes no arguments", sub);
 	return ctl_usage_error(CMD, "unknown subcommand '%s' (list, verify, restore, run)", sub);
 }
+
