@@ -1457,7 +1457,8 @@ static void usage(FILE *o)
 		"                       reduced N modified N skipped N at <wall ns>\" per snapshot,\n"
 		"                       \"<subscriber> 0 connected at <wall ns>\" per connection)\n"
 		"  --expect N           exit 0 once every subscription consumed sequence N\n"
-		"  --timeout S          give up (exit 1) after S seconds (default 60)\n"
+		"  --timeout S          stop after S seconds, 1..86400 (default 60): exit 1 when\n"
+		"                       --expect was not reached, else 0\n"
 		"  --ttl-ms N           guard TTL (default 500)\n"
 		"  --report-exec        send an ExecutionReport per execution\n"
 		"  --status             live status line on stderr\n"
@@ -2134,10 +2135,8 @@ int main(int argc, char **argv)
 					", rejected %" PRIu64 "   ", cn, g_nsims, ex, rj);
 		}
 	}
-	if (g_o.expect == 0 && !g_stop)
-		rc = 0; /* ran for --timeout as asked */
-	else if (g_o.expect == 0)
-		rc = 0;
+	if (g_o.expect == 0)
+		rc = 0; /* ran for --timeout (or until stopped) as asked */
 	uint64_t tot_snap_refused = 0, tot_resyncs = 0, tot_asks = 0;
 	for (int i = 0; i < g_nsims; i++) {
 		tot_snap_refused += g_sims[i].snaps_refused;
