@@ -121,7 +121,8 @@ static int parse_u32(const char *prog, const char *name, const char *s, uint32_t
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+	/* digits only: strtoul also takes leading space, '+' and '-' (which wraps) */
+	if (errno != 0 || *s < '0' || *s > '9' || *end != '\0' || v < lo || v > hi) {
 		fprintf(stderr, "%s: %s: '%s' is not a number in %u..%u\n", prog, name, s, lo, hi);
 		return -1;
 	}
@@ -438,7 +439,8 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	}
 	if (o->preauth_max == 0)
 		o->preauth_max = o->max_conns > 1 ? o->max_conns / 2 : 1;
-	else if (o->preauth_max >= o->max_conns && o->max_conns > 1) {
+	else if (o->preauth_max > o->max_conns ||
+		 (o->preauth_max == o->max_conns && o->max_conns > 1)) {
 		fprintf(stderr, "%s: --preauth-max %u must be below --max-conns %u (the rest is "
 				"kept for logged-in sessions)\n", prog, o->preauth_max, o->max_conns);
 		return -1;

@@ -152,6 +152,20 @@ static void test_usage_errors(void)
 	CU_ASSERT_EQUAL(parse(ARGC(stray), stray, DP_STACK_NONE, &o), -1);
 	char *unknown[] = {"x", "--stack", "posix", "--bogus", NULL};
 	CU_ASSERT_EQUAL(parse(ARGC(unknown), unknown, DP_STACK_NONE, &o), -1);
+	/* numbers are digits only: strtoul's leading space and sign are not taken */
+	static const char *const not_digits[] = {" 2", "+2", "-1", "\t3"};
+	for (size_t i = 0; i < sizeof(not_digits) / sizeof(not_digits[0]); i++) {
+		char *w[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			     "--workers", (char *)not_digits[i], NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(w), w, DP_STACK_NONE, &o), -1);
+	}
+	/* more connections before login than connections at all */
+	char *pre[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		       "--max-conns", "1", "--preauth-max", "5", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(pre), pre, DP_STACK_NONE, &o), -1);
+	char *pre1[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			"--max-conns", "1", "--preauth-max", "1", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(pre1), pre1, DP_STACK_NONE, &o), 0);
 }
 
 /* --tls-unbound-masters: comma lists appended across repetitions into the session cfg;
