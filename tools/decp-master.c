@@ -1206,6 +1206,12 @@ int main(int argc, char **argv)
 		}
 		setvbuf(cfg.failover_log, NULL, _IOLBF, 0);
 	}
+	if (cfg.base - 1 > (uint64_t)INT64_MAX - cfg.n_masters) {
+		fprintf(stderr, "decp-master: --master-base %" PRIu64 " with --masters %u: the last "
+				"id passes %" PRId64 " (the largest master id)\n", cfg.base,
+			(unsigned)cfg.n_masters, INT64_MAX);
+		return 2;
+	}
 	if (tls_opt == -1)
 		tls_opt = ca != NULL;
 	if ((cert != NULL) != (key != NULL) || (!tls_opt && (ca != NULL || cert != NULL))) {

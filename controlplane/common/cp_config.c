@@ -263,8 +263,10 @@ int cp_config_parse_roles(const char *s, unsigned int *roles, char *err, size_t 
 		}
 		r |= bit;
 		p += n;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && *++p == '\0') {
+			dp_kvconf_msg(err, errlen, "a role list ends in ',' (known: %s, all)", known);
+			return -EINVAL;
+		}
 	}
 	if (r == 0) {
 		dp_kvconf_msg(err, errlen, "no role given (known: %s, all)", known);

@@ -127,6 +127,13 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_parse_roles("", &roles, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_parse_roles("archiver", &roles, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(roles, CP_ROLE_ARCHIVER);
+	/* a list cut short or with an empty item is refused, not read as what it holds */
+	CU_ASSERT_EQUAL(cp_config_parse_roles("edge,", &roles, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "ends in ','"));
+	CU_ASSERT_EQUAL(cp_config_parse_roles("edge,,api", &roles, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_parse_roles(",edge", &roles, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_parse_roles("edge,api", &roles, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(roles, CP_ROLE_EDGE | CP_ROLE_API);
 	/* fanout: a certificate without its key is refused */
 	cp_config_defaults(&c);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_cert", "/x.pem", err, sizeof(err)), 0);

@@ -286,6 +286,10 @@ static void test_master_refused_and_bad_files(void)
 	char needle[600];
 	snprintf(needle, sizeof(needle), "%s:2: unknown order_type", bad);
 	CU_ASSERT(file_contains(&e, "master.err", needle));
+	/* master ids past PostgreSQL's bigint: refused before any connection */
+	const char *a4[] = {"--master-base", "9223372036854775807", "--masters", "2", NULL};
+	CU_ASSERT(ih_wait(master_start(&e, a4), 20000) == 2);
+	CU_ASSERT(file_contains(&e, "master.err", "(the largest master id)"));
 	ih_stop(c);
 	/* Second run resumed from HelloAck: 20 signals total in order. */
 	CU_ASSERT(check_log(ih_path(&e, "durable.log", p, sizeof(p)), 1, 20));
