@@ -13,6 +13,8 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 perf/lab --help | grep -q "perf/lab \[--quick\]" && ok || bad "--help"
 perf/lab --frob >/dev/null 2>&1; [ $? = 2 ] && ok || bad "unknown option not refused"
 perf/lab --only nothing >/dev/null 2>&1; [ $? = 2 ] && ok || bad "unknown step not refused"
+perf/lab --only , >/dev/null 2>&1; [ $? = 2 ] && ok || bad "an empty step list not refused"
+perf/lab --only >/dev/null 2>&1; [ $? = 2 ] && ok || bad "--only without a value: not exit 2"
 out=$(perf/lab --quick --build "$B" --out "$O" --only proto,guard,api 2>&1); rc=$?
 [ $rc = 0 ] && ok || bad "lab proto,guard,api: $rc $out"
 echo "$out" | grep -q "^perf/lab \[3/3\] api      done in" && ok || bad "progress lines: $out"
