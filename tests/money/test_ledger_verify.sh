@@ -7,7 +7,10 @@
 #     ledger rows or wallets is refused, with the SQLSTATE that says why;
 #   - decpctl ledger verify passes on honest data and, after a superuser changes a row
 #     with the triggers off (session_replication_role = replica), names that row; a wallet
-#     changed so is named; a consistently re-hashed chain is caught by a checkpoint.
+#     changed so is named; a consistently re-hashed chain is caught by a checkpoint;
+#   - the profit history (sql 0032): 0031's data backfilled; executions, sets, a NO_FEE
+#     charge, a cancel and a carry-over replay to each subscription's profit; a profit
+#     lowered as decp_money, an execution_pnl row without its event or rewritten are named.
 D="$1"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 [ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] || { echo "usage: run under decp-testenv --pg"; echo "0 passed, 1 failed"; exit 1; }
@@ -26,7 +29,26 @@ refused() { # name, want sqlstate, role, sql
 app="$DECP_PG_CONNINFO user=decp_app"
 qa() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$app" -c "$1"; }
 
+# Up to 0031 first, with a profit history 0032 must take over (its backfill): executions
+# of gains and losses, and an explicit profit whose fraction the old sync rule kept.
+old=$(mktemp -d)
+cp "$(dirname "$0")"/../../sql/migrations/00[0-2]*.sql "$(dirname "$0")"/../../sql/migrations/0030_*.sql \
+	"$(dirname "$0")"/../../sql/migrations/0031_*.sql "$old"/
+"$D" db migrate --dir "$old" >/dev/null || { echo "migrate to 0031 failed"; echo "0 passed, 1 failed"; exit 1; }
+rm -rf "$old"
+om=$(qa "INSERT INTO masters (name, hmac_secret, ed25519_public_key) VALUES ('before 0032',
+	decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex')) RETURNING id")
+os=$(qa "INSERT INTO subscribers (name) VALUES ('before 0032') RETURNING id")
+osub=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($om, $os) RETURNING id")
+qa "SELECT subscription_report_execution($osub, 1, 1, 'CLOSED', 1, 1, 100.0049)" >/dev/null &&
+	qa "SELECT subscription_report_executions(ARRAY[$osub, $osub], ARRAY[2, 3], ARRAY[2, 3], ARRAY['CLOSED', 'CLOSED'], ARRAY[1, 1], ARRAY[1, 1], ARRAY[-50, 7])" >/dev/null &&
+	qa "SELECT subscription_record_profit($osub, 57.00)" >/dev/null || bad "history before 0032"
+[ "$(qa "SELECT profit_exact FROM subscriptions WHERE id = $osub")" = 57.0049 ] && ok || bad "0013's rule kept the fraction"
 "$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+[ "$(qa "SELECT string_agg(kind || ' ' || amount, ',' ORDER BY seq) FROM profit_events WHERE subscription_id = $osub")" = \
+	"execution 100.0049,execution -50.0000,execution 7.0000,set 57.0049" ] && ok || bad "backfill of $osub"
+[ "$(qa "SELECT profit_exact FROM subscription_report_execution($osub, 4, 4, 'CLOSED', 1, 1, 1)")" = 58.0049 ] &&
+	ok || bad "an execution after the backfill"
 
 # Usage and help.
 check help 0 "$D" ledger --help
@@ -56,7 +78,8 @@ qa "SELECT wallet_deposit($s, 300)" >/dev/null || bad "deposit pays"
 	ok || bad "receivable paid"
 
 out=$("$D" ledger verify 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "^verified 7 ledger rows in 2 wallets" && ok || bad "verify honest: $rc $out"
+[ $rc -eq 0 ] && echo "$out" | grep -q "^verified 7 ledger rows in 2 wallets .* 8 profit events of 2 subscriptions" &&
+	ok || bad "verify honest: $rc $out"
 head=$(echo "$out" | sed -n 's/.*chain head \([0-9a-f]*\)$/\1/p')
 dbhead=$("$D" ledger head | sed -n 's/.*head \([0-9a-f]*\)$/\1/p')
 [ -n "$head" ] && [ "$head" = "$dbhead" ] && ok || bad "C head $head vs database head $dbhead"
@@ -86,6 +109,8 @@ for who in postgres mallory decp_app ops; do
 	refused "$who truncate" $dml $who "${pre}TRUNCATE billing_ledger CASCADE"
 	refused "$who wallet" $wal $who "${pre}UPDATE user_wallets SET balance_usd = 1480 WHERE subscriber_id = $s"
 	refused "$who checkpoint" $dml $who "${pre}DELETE FROM ledger_checkpoints"
+	refused "$who profit events" $dml $who "${pre}DELETE FROM profit_events"
+	refused "$who profit events update" $dml $who "${pre}UPDATE profit_events SET amount = 0"
 done
 # The settlement and continuation triggers on subscriptions (owned by the migrating role)
 # cannot be switched off either.
@@ -103,7 +128,7 @@ out=$("$D" ledger verify 2>&1) && ok || bad "verify after the refusals: $out"
 # A subscription's HWM and profit decide what is charged (sql 0031): the owner (here the
 # superuser that migrated), with the triggers on, may not raise them or start a subscription
 # with them chosen; the money functions still move them.
-hs=$(qa "SELECT id FROM subscriptions ORDER BY id LIMIT 1")
+hs=$sub
 refused "hwm raised by the owner" DP011 postgres "UPDATE subscriptions SET high_water_mark = high_water_mark + 5000 WHERE id = $hs"
 refused "profit set by the owner" DP011 postgres "UPDATE subscriptions SET cumulative_profit = cumulative_profit + 1 WHERE id = $hs"
 refused "profit_exact set by the owner" DP011 postgres "UPDATE subscriptions SET profit_exact = profit_exact + 1 WHERE id = $hs"
@@ -125,6 +150,65 @@ check verify_hwm_restored 0 "$D" ledger verify
 hm=$(qa "SELECT master_id FROM subscriptions WHERE id = $hs")
 hsub=$(qa "INSERT INTO subscribers (name) VALUES ('hwm chooser') RETURNING id")
 refused "hwm chosen at insert by the owner" DP011 postgres "INSERT INTO subscriptions (master_id, subscriber_id, high_water_mark, fee_pct) VALUES ($hm, $hsub, 5000, 20)"
+
+finds() { # what, the start of the MISMATCH line verify must print (exit 5)
+	out=$("$D" ledger verify 2>&1); rc=$?
+	[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH $2" && ok || bad "$1 not found: $rc $out"
+}
+# Every change of a profit is a profit event (sql 0032), which verify replays: executions
+# (one at a time and in a batch) of gains and losses with sub-cent parts, explicit sets, a
+# NO_FEE charge, a cancel with a profit, and the carry-over to the pair's next subscription.
+ps=$(qa "INSERT INTO subscribers (name) VALUES ('profit') RETURNING id")
+qa "SELECT wallet_deposit($ps, 1000)" >/dev/null || bad "profit deposit"
+p1=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($m, $ps) RETURNING id")
+rep() { qa "SELECT profit_exact FROM subscription_report_execution($1, $2, $3, 'CLOSED', 1, 100000, $4)"; }
+[ "$(rep $p1 1 11 1200.5)" = 1200.5000 ] && [ "$(rep $p1 2 12 -200.2549)" = 1000.2451 ] &&
+	[ "$(rep $p1 2 12 -200.2549)" = 1000.2451 ] && ok || bad "executions"
+[ "$(qa "SELECT subscription_report_executions(ARRAY[$p1, $p1, $p1], ARRAY[4, 3, 3],
+	ARRAY[14, 13, 13], ARRAY['CLOSED', 'CLOSED', 'FILLED'], ARRAY[1, 1, 1],
+	ARRAY[1, 1, 1], ARRAY[300.0049, -50, 0])")" = 3 ] && ok || bad "batch"
+[ "$(qa "SELECT subscription_record_profit($p1, 1250.1234)")" = 1250.12 ] && ok || bad "record profit"
+[ "$(rep $p1 5 15 0.0051)" = 1250.1285 ] && ok || bad "execution after a set"
+[ "$(qa "SELECT outcome FROM charge_performance_fee($p1, 1300)")" = CHARGED ] && ok || bad "charge"
+[ "$(qa "SELECT outcome FROM charge_performance_fee($p1, 500)")" = NO_FEE ] && ok || bad "no fee"
+[ "$(rep $p1 6 16 -0.0049)" = 499.9951 ] && ok || bad "loss after NO_FEE"
+qa "SELECT * FROM subscription_cancel($p1, 'test', 1400.5)" >/dev/null || bad "cancel"
+p2=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($m, $ps) RETURNING id")
+[ "$(rep $p2 7 17 10)" = 1410.5000 ] && ok || bad "execution after the carry-over"
+[ "$(qa "SELECT string_agg(kind || ' ' || amount, ',' ORDER BY seq) FROM profit_events WHERE subscription_id = $p1")" = \
+	"carry 0.0000,execution 1200.5000,execution -200.2549,execution -50.0000,execution 0.0000,execution 300.0049,set 1250.1234,execution 0.0051,set 1300.0000,set 500.0000,execution -0.0049,set 1400.5000" ] &&
+	ok || bad "the events of $p1"
+[ "$(qa "SELECT kind || ' ' || amount || ' ' || carried_from FROM profit_events WHERE subscription_id = $p2 AND seq = 1")" = "carry 1400.5000 $p1" ] &&
+	ok || bad "the carry-over of $p2"
+out=$("$D" ledger verify 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "profit events of" && ok || bad "verify the profit history: $rc $out"
+# ... a superuser who becomes decp_money (past 0031) and lowers a profit below the HWM
+# (1400.50): the fee on the profit above it would be lost; verify names the subscription.
+q "SET ROLE decp_money; UPDATE subscriptions SET profit_exact = 900 WHERE id = $p2" >/dev/null ||
+	bad "lower the profit as decp_money"
+finds "a profit lowered as decp_money" "subscription $p2: profit_exact is 900.0000 but its profit events give 1410.5000"
+# (cents alone set profit_exact to them, 0013's trigger: here the replayed value again)
+q "SET ROLE decp_money; UPDATE subscriptions SET cumulative_profit = 1410.50 WHERE id = $p2" >/dev/null ||
+	bad "restore the profit"
+check verify_profit_restored 0 "$D" ledger verify
+q "SET session_replication_role = replica; UPDATE subscriptions SET cumulative_profit = 1410.49 WHERE id = $p2" >/dev/null ||
+	bad "cents off"
+finds "cents off" "subscription $p2: cumulative_profit is 1410.49 but its profit events give 1410.50"
+q "SET session_replication_role = replica; UPDATE subscriptions SET cumulative_profit = 1410.50 WHERE id = $p2" >/dev/null ||
+	bad "cents back"
+check verify_cents_restored 0 "$D" ledger verify
+# ... an execution recorded outside the money functions (a superuser's INSERT): no event
+q "INSERT INTO execution_pnl (subscription_id, sequence, broker_ticket, status, volume, price, realized_profit) VALUES ($p2, 99, 99, 'CLOSED', 1, 1, 5)" >/dev/null ||
+	bad "insert execution_pnl"
+finds "an execution without its event" "subscription $p2: execution_pnl row 99/99/CLOSED (realized_profit 5.0000) has no profit event"
+# ... and an event whose execution row a superuser changed
+q "DELETE FROM execution_pnl WHERE subscription_id = $p2 AND sequence = 99" >/dev/null || bad "remove it"
+q "UPDATE execution_pnl SET realized_profit = 11 WHERE subscription_id = $p2 AND sequence = 7" >/dev/null ||
+	bad "rewrite execution_pnl"
+finds "an execution row rewritten" "subscription $p2: profit event 2 (execution 7/17/CLOSED 10.0000) is not its execution_pnl row's realized_profit (11.0000)"
+q "UPDATE execution_pnl SET realized_profit = 10 WHERE subscription_id = $p2 AND sequence = 7" >/dev/null ||
+	bad "restore execution_pnl"
+check verify_profit_restored2 0 "$D" ledger verify
 
 # A superuser with the triggers off changes a row: verify names it.
 id=$(qa "SELECT id FROM billing_ledger WHERE subscriber_id = $s AND entry_no = 2")

@@ -312,6 +312,41 @@ static void test_ledger_append_only(void)
 	CU_ASSERT_STRING_EQUAL(v, "1");
 }
 
+/* profit_events (0032): written only by the money functions; the application may read it
+ * and nothing else, the owner of the schema may not rewrite it either. */
+static void test_profit_events_append_only(void)
+{
+	char sub[32], subscriber[32], v[64];
+
+	CU_ASSERT_FATAL(new_subscription("20.00", sub, subscriber, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT subscription_record_profit($1, $2)", 2,
+				sub, "12.3456"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT string_agg(kind || ' ' || amount,"
+				" ',' ORDER BY seq) FROM profit_events WHERE subscription_id = $1",
+				1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "carry 0.0000,set 12.3456");
+
+	CU_ASSERT(sqltest_expect(app, "42501", "INSERT INTO profit_events (subscription_id, seq,"
+				 " kind, amount) VALUES ($1, 3, 'set', 900)", 1, sub));
+	CU_ASSERT(sqltest_expect(app, "42501", "UPDATE profit_events SET amount = 900"
+				 " WHERE subscription_id = $1", 1, sub));
+	CU_ASSERT(sqltest_expect(app, "42501", "DELETE FROM profit_events WHERE subscription_id = $1",
+				 1, sub));
+	CU_ASSERT(sqltest_expect(app, "42501", "TRUNCATE profit_events", 0));
+	CU_ASSERT(sqltest_expect(app, "42501", "SELECT profit_event_append($1, 'set', 900)", 1,
+				 sub));
+	CU_ASSERT(sqltest_expect(app, "42501", "SELECT subscription_profit_set($1, 900)", 1, sub));
+
+	CU_ASSERT(sqltest_expect(own, "DP010", "UPDATE profit_events SET amount = 900"
+				 " WHERE subscription_id = $1", 1, sub));
+	CU_ASSERT(sqltest_expect(own, "DP010", "DELETE FROM profit_events WHERE false", 0));
+	CU_ASSERT(sqltest_expect(own, "DP010", "TRUNCATE profit_events", 0));
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE profit_events DISABLE TRIGGER USER", 0));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT count(*) FROM profit_events"
+				" WHERE subscription_id = $1", 1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "2");
+}
+
 /* Every (from, to) pair of the six states: inside the diagram accepted,
  * outside refused (DP002), through the application role. */
 static void test_state_transitions_all_pairs(void)
@@ -746,6 +781,7 @@ int main(void)
 		{ "fee_insufficient_funds", test_fee_insufficient_funds },
 		{ "wallet_functions", test_wallet_functions },
 		{ "ledger_append_only", test_ledger_append_only },
+		{ "profit_events_append_only", test_profit_events_append_only },
 		{ "state_transitions_all_pairs", test_state_transitions_all_pairs },
 		{ "subscription_rules", test_subscription_rules },
 		{ "copy_policy", test_copy_policy },

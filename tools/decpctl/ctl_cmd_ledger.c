@@ -13,7 +13,9 @@
  *     reserved, owed), balance_after = balance_before + amount;
  *   - each wallet against its ledger: balance, reserved, receivable, lifetime fees (the
  *     fee and receivable rows) and ledger_seq; a wallet without rows is empty;
- *   - each checkpoint: the head over every wallet's last row at taken_at.
+ *   - each checkpoint: the head over every wallet's last row at taken_at;
+ *   - each subscription's high-water mark against its fee rows, and its profit replayed
+ *     from its profit_events (sql 0032; check_profit below).
  * It stops at the first row that does not match and names it (id, wallet, entry, what).
  */
 #include <errno.h>
@@ -70,6 +72,13 @@ struct verify {
 	unsigned char prev[HASH_LEN];
 	__int128 bal, res, rec, fees;
 	char last_hash[HEX_LEN + 1];
+	/* the subscription whose profit events are being replayed */
+	struct profit_replay {
+		long long sub, seq, events, subs;
+		bool based;                   /* a set or carry seen: cur is replayed from it */
+		__int128 cur;                 /* 1e-4, as profit_exact */
+		char exact[48], cum[48];      /* its profit_exact, cumulative_profit */
+	} p;
 	char mismatch[512];
 };
 
@@ -87,8 +96,9 @@ static void usage(FILE *f)
 		   "       decpctl ledger head [--conninfo STR] [--checkpoint]\n\n"
 		   "verify  recompute, here and not in the database, the hash chain of every\n"
 		   "        billing_ledger row, the running balances, every wallet against its\n"
-		   "        ledger, and the last N checkpoints (default 100, max %d); stops at\n"
-		   "        the first row that does not match and names it.\n"
+		   "        ledger, the last N checkpoints (default 100, max %d), each\n"
+		   "        subscription's HWM and its profit replayed from profit_events;\n"
+		   "        stops at the first row that does not match and names it.\n"
 		   "        --heads FILE: checkpoints kept outside the database, one per line as\n"
 		   "        the archiver logs them ('ledger checkpoint N: rows R wallets W head H')\n"
 		   "        or 'ledger head --checkpoint' prints them; other lines are skipped.\n"
@@ -121,8 +131,9 @@ static void digest_hex(EVP_MD_CTX *ctx, char out[HEX_LEN + 1])
 	hex(md, HASH_LEN, out);
 }
 
-/* "-12.34" (at most 2 decimals, as numeric(20,2) prints) -> cents. */
-static __int128 cents(const char *s)
+/* "-12.3456" (at most scale decimals, as numeric(n,scale) prints) -> units of
+ * 10^-scale. */
+static __int128 fixed(const char *s, int scale)
 {
 	bool neg = *s == '-';
 	__int128 v = 0;
@@ -138,9 +149,15 @@ static __int128 cents(const char *s)
 		if (dec >= 0)
 			dec++;
 	}
-	for (; dec < 2; dec = dec < 0 ? 1 : dec + 1)
+	for (; dec < scale; dec = dec < 0 ? 1 : dec + 1)
 		v *= 10;
 	return neg ? -v : v;
+}
+
+/* "-12.34" (numeric(20,2)) -> cents. */
+static __int128 cents(const char *s)
+{
+	return fixed(s, 2);
 }
 
 /* "1796426400.123456" -> microseconds. */
@@ -373,11 +390,12 @@ static int load_checkpoints(PGconn *c, struct verify *v, long n, const char *ids
 	return v->cp ? 0 : -1;
 }
 
-/* Stream the ledger through check_row. 0 read to the end (v->mismatch may be set),
- * -1 could not read. */
-static int stream_ledger(PGconn *c, struct verify *v)
+/* Stream the rows of sql (ncols columns) through check, one at a time, until the first
+ * mismatch. 0 read to the end (v->mismatch may be set), -1 could not read. */
+static int stream_rows(PGconn *c, struct verify *v, const char *sql, int ncols,
+		       bool (*check)(struct verify *, const PGresult *))
 {
-	if (!PQsendQuery(c, LEDGER_QUERY) || !PQsetSingleRowMode(c)) {
+	if (!PQsendQuery(c, sql) || !PQsetSingleRowMode(c)) {
 		fprintf(stderr, "decpctl ledger: %s", PQerrorMessage(c));
 		return -1;
 	}
@@ -385,8 +403,8 @@ static int stream_ledger(PGconn *c, struct verify *v)
 	PGresult *r;
 	while ((r = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
-		if (st == PGRES_SINGLE_TUPLE && v->mismatch[0] == '\0' && PQnfields(r) == C_COUNT)
-			check_row(v, r);
+		if (st == PGRES_SINGLE_TUPLE && v->mismatch[0] == '\0' && PQnfields(r) == ncols)
+			check(v, r);
 		else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
 			fprintf(stderr, "decpctl ledger: %s", PQresultErrorMessage(r));
 			rc = -1;
@@ -486,6 +504,153 @@ static int check_hwm(PGconn *c, struct verify *v)
 	return 0;
 }
 
+/*
+ * Each subscription's profit against its history (sql 0032, profit_events): numbered 1, 2,
+ * ... without a gap; a carry (event 1, its creation) brings 0 or the cumulative_profit of
+ * the pair's cancelled subscription it names; a set makes the profit its amount; an
+ * execution adds its amount, which is its execution_pnl row's realized_profit. At least one
+ * set or carry: the migration's backfill wrote a set after the executions it had, which
+ * are checked against their rows but not replayed. The result must be profit_exact, and its cents
+ * (rounded half away from zero, as round() and subscriptions_profit_sync do)
+ * cumulative_profit. A profit lowered by hand below the HWM leaves a fee uncharged, and the
+ * wallet ledger would not show it. Then every execution_pnl row must have its event.
+ */
+enum { P_SUB, P_EXACT, P_CUM, P_SEQ, P_KIND, P_AMOUNT, P_KEY, P_PNL, P_FROM, P_FROM_CUM,
+       P_FROM_PAIR, P_COUNT };
+
+static const char PROFIT_QUERY[] =
+	"SELECT s.id, s.profit_exact, s.cumulative_profit, e.seq, e.kind, e.amount,"
+	" e.exec_sequence || '/' || e.exec_broker_ticket || '/' || e.exec_status,"
+	" p.realized_profit, e.carried_from, f.cumulative_profit,"
+	" f.master_id = s.master_id AND f.subscriber_id = s.subscriber_id"
+	"  AND f.state = 'CANCELLED'"
+	" FROM subscriptions s LEFT JOIN profit_events e ON e.subscription_id = s.id"
+	" LEFT JOIN execution_pnl p ON p.subscription_id = e.subscription_id"
+	"  AND p.sequence = e.exec_sequence AND p.broker_ticket = e.exec_broker_ticket"
+	"  AND p.status = e.exec_status"
+	" LEFT JOIN subscriptions f ON f.id = e.carried_from"
+	" ORDER BY s.id, e.seq";
+
+static void units4_text(__int128 u, char *out, size_t len)
+{
+	bool neg = u < 0;
+	unsigned long long a = (unsigned long long)(neg ? -u : u);
+	snprintf(out, len, "%s%llu.%04llu", neg ? "-" : "", a / 10000, a % 10000);
+}
+
+/* The subscription replayed so far is complete: its replay against its columns. */
+static bool finish_profit(struct verify *v)
+{
+	struct profit_replay *p = &v->p;
+	char mine[48], cents_text[48];
+	__int128 a = p->cur < 0 ? -p->cur : p->cur, c = (a + 50) / 100;
+
+	if (p->sub == 0)
+		return true;
+	c = p->cur < 0 ? -c : c;
+	units4_text(p->cur, mine, sizeof(mine));
+	money_text(c, cents_text, sizeof(cents_text));
+	if (!p->based)
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "subscription %lld: no set or carry among its profit events (profit_exact "
+			 "%s has no base to replay from)", p->sub, p->exact);
+	else if (fixed(p->exact, 4) != p->cur)
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "subscription %lld: profit_exact is %s but its profit events give %s (the "
+			 "last set or carry and the executions after it)", p->sub, p->exact, mine);
+	else if (cents(p->cum) != c)
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "subscription %lld: cumulative_profit is %s but its profit events give %s "
+			 "(%s rounded to cents)", p->sub, p->cum, cents_text, mine);
+	p->subs++;
+	return v->mismatch[0] == '\0';
+}
+
+/* One (subscription, event) row of PROFIT_QUERY; false (with v->mismatch) on a mismatch. */
+static bool check_profit_row(struct verify *v, const PGresult *r)
+{
+	struct profit_replay *p = &v->p;
+	long long sub = strtoll(PQgetvalue(r, 0, P_SUB), NULL, 10);
+	const char *what = NULL;
+	char detail[160] = "";
+
+	if (sub != p->sub) {
+		if (!finish_profit(v))
+			return false;
+		p->sub = sub;
+		p->seq = 0;
+		p->cur = 0;
+		p->based = false;
+		snprintf(p->exact, sizeof(p->exact), "%s", PQgetvalue(r, 0, P_EXACT));
+		snprintf(p->cum, sizeof(p->cum), "%s", PQgetvalue(r, 0, P_CUM));
+	}
+	if (PQgetisnull(r, 0, P_SEQ)) {
+		snprintf(v->mismatch, sizeof(v->mismatch), "subscription %lld: no profit events "
+			 "(profit_exact %s has no history)", sub, p->exact);
+		return false;
+	}
+	long long seq = strtoll(PQgetvalue(r, 0, P_SEQ), NULL, 10);
+	const char *kind = PQgetvalue(r, 0, P_KIND);
+	__int128 amount = fixed(PQgetvalue(r, 0, P_AMOUNT), 4);
+	bool execution = strcmp(kind, "execution") == 0, carry = strcmp(kind, "carry") == 0;
+
+	p->events++;
+	if (seq != p->seq + 1)
+		what = "does not follow the previous event (an event is missing)";
+	else if (carry && seq != 1)
+		what = "is a carry, which only a subscription's creation writes (event 1)";
+	else if (carry && PQgetisnull(r, 0, P_FROM) && amount != 0)
+		what = "carries a profit from no subscription (a new pair starts at 0)";
+	else if (carry && !PQgetisnull(r, 0, P_FROM) &&
+		 (strcmp(PQgetvalue(r, 0, P_FROM_PAIR), "t") != 0 ||
+		  fixed(PQgetvalue(r, 0, P_FROM_CUM), 4) != amount)) {
+		what = "does not carry the cumulative_profit of the pair's cancelled subscription";
+		snprintf(detail, sizeof(detail), " (from subscription %s: %s)",
+			 PQgetvalue(r, 0, P_FROM), PQgetvalue(r, 0, P_FROM_CUM));
+	} else if (execution && PQgetisnull(r, 0, P_PNL)) {
+		what = "has no execution_pnl row";
+	} else if (execution && fixed(PQgetvalue(r, 0, P_PNL), 4) != amount) {
+		what = "is not its execution_pnl row's realized_profit";
+		snprintf(detail, sizeof(detail), " (%s)", PQgetvalue(r, 0, P_PNL));
+	}
+	if (what != NULL) {
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "subscription %lld: profit event %lld (%s%s%s %s) %s%s", sub, seq, kind,
+			 execution ? " " : "", execution ? PQgetvalue(r, 0, P_KEY) : "",
+			 PQgetvalue(r, 0, P_AMOUNT), what, detail);
+		return false;
+	}
+	p->seq = seq;
+	if (!execution)
+		p->based = true;
+	p->cur = execution ? p->cur + amount : amount;
+	return true;
+}
+
+static int check_profit(PGconn *c, struct verify *v)
+{
+	if (stream_rows(c, v, PROFIT_QUERY, P_COUNT, check_profit_row) != 0)
+		return -1;
+	if (v->mismatch[0] != '\0' || !finish_profit(v))
+		return 0;
+	PGresult *r = query(c, "SELECT p.subscription_id, p.sequence, p.broker_ticket, p.status,"
+			    " p.realized_profit FROM execution_pnl p WHERE NOT EXISTS (SELECT 1"
+			    " FROM profit_events e WHERE e.subscription_id = p.subscription_id"
+			    " AND e.exec_sequence = p.sequence AND e.exec_broker_ticket ="
+			    " p.broker_ticket AND e.exec_status = p.status)"
+			    " ORDER BY 1, 2, 3, 4 LIMIT 1", PGRES_TUPLES_OK);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 1)
+		snprintf(v->mismatch, sizeof(v->mismatch),
+			 "subscription %s: execution_pnl row %s/%s/%s (realized_profit %s) has no "
+			 "profit event (recorded outside the money functions)", PQgetvalue(r, 0, 0),
+			 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
+			 PQgetvalue(r, 0, 4));
+	PQclear(r);
+	return 0;
+}
+
 /* Each checkpoint kept outside is in the database as kept (v->cp holds it: loaded by id). */
 static void match_kept(struct verify *v, const struct kept *kept, long nkept)
 {
@@ -543,7 +708,7 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 	if (load_wallets(c, &v) != 0 || load_checkpoints(c, &v, ncheck, ids ? ids : "{}") != 0)
 		goto fail;
 	match_kept(&v, kept, nkept);
-	if (v.mismatch[0] == '\0' && stream_ledger(c, &v) != 0)
+	if (v.mismatch[0] == '\0' && stream_rows(c, &v, LEDGER_QUERY, C_COUNT, check_row) != 0)
 		goto fail;
 	if (v.mismatch[0] == '\0' && v.rows > 0)
 		finish_wallet(&v);
@@ -563,6 +728,8 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 	}
 	if (v.mismatch[0] == '\0' && check_hwm(c, &v) != 0)
 		goto fail;
+	if (v.mismatch[0] == '\0' && check_profit(c, &v) != 0)
+		goto fail;
 	if (v.mismatch[0] != '\0') {
 		printf("MISMATCH %s\n", v.mismatch);
 		rc = CTL_EXIT_MISMATCH;
@@ -570,8 +737,9 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 	}
 	digest_hex(v.head, head);
 	printf("verified %lld ledger rows in %lld wallets (%zu wallets in all), %zu checkpoints"
-	       "%s; chain head %s\n", v.rows, v.wallets, v.nw, v.ncp,
-	       nkept > 0 ? " (those kept outside included, each as kept)" : "", head);
+	       "%s, %lld profit events of %lld subscriptions; chain head %s\n", v.rows,
+	       v.wallets, v.nw, v.ncp, nkept > 0 ? " (those kept outside included, each as kept)"
+	       : "", v.p.events, v.p.subs, head);
 	rc = CTL_EXIT_OK;
 fail:
 	free(kept);
