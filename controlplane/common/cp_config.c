@@ -80,6 +80,7 @@ static const struct key keys[] = {
 	{"fanout_keepalive_timeout_ms", K_U32, F(fanout_keepalive_timeout_ms), 0, 10, 3600000},
 	{"fanout_replay_rate", K_U32, F(fanout_replay_rate), 0, 1, 1000000},
 	{"fanout_max_conns_per_subscriber", K_U32, F(fanout_max_conns_per_subscriber), 0, 1, 1000000},
+	{"fanout_report_rate", K_U32, F(fanout_report_rate), 0, 0, 1000000},
 	{"fanout_preauth_max", K_U32, F(fanout_preauth_max), 0, 1, 1000000},
 	{"fanout_preauth_per_source", K_U32, F(fanout_preauth_per_source), 0, 1, 1000000},
 	{"fanout_preauth_rate", K_U32, F(fanout_preauth_rate), 0, 0, 1000000},
@@ -155,6 +156,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->fanout_keepalive_timeout_ms = 10000;
 	c->fanout_replay_rate = 2000;
 	c->fanout_max_conns_per_subscriber = 8;
+	c->fanout_report_rate = 5000;
 	c->fanout_preauth_max = 1024;
 	c->fanout_preauth_per_source = 64;
 	c->fanout_preauth_rate = 200;

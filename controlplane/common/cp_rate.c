@@ -51,3 +51,11 @@ int64_t cp_rate_wait_ns(struct cp_rate *r, int64_t now_ns)
 		return 0;
 	return (NS - r->tokens_ns + r->rate - 1) / r->rate;
 }
+
+bool cp_rate_full(struct cp_rate *r, int64_t now_ns)
+{
+	if (r->rate == 0)
+		return true;
+	refill(r, now_ns);
+	return r->tokens_ns >= (int64_t)r->burst * NS;
+}

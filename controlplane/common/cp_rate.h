@@ -29,4 +29,8 @@ bool cp_rate_take(struct cp_rate *r, int64_t now_ns);
 /* Nanoseconds from now_ns until a token is there (0: one is there now). */
 int64_t cp_rate_wait_ns(struct cp_rate *r, int64_t now_ns);
 
+/* True when the bucket holds its whole burst at now_ns (rate 0: always): forgetting it
+ * then and starting a full one later changes nothing. */
+bool cp_rate_full(struct cp_rate *r, int64_t now_ns);
+
 #endif

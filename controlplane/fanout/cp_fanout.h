@@ -56,6 +56,8 @@ struct cp_fanout_stats {
 	uint64_t malformed;         /* client messages refused as malformed */
 	uint64_t revoked_closed;    /* sessions closed because their token stopped being valid */
 	uint64_t sub_limited;       /* upgrades refused: fanout_max_conns_per_subscriber reached */
+	uint64_t report_throttled;  /* fanout_report_rate: sessions paused (reads stopped),
+				     * upgrades refused (429) while their subscriber owed */
 	uint64_t preauth_evicted;   /* the gate (cp_gate.h): oldest held connection evicted */
 	uint64_t preauth_source_capped; /* ...closed at accept: the address holds enough */
 	uint64_t preauth_source_rated;  /* ...closed at accept: the address connects too fast */
@@ -63,7 +65,9 @@ struct cp_fanout_stats {
 	uint64_t preauth_refused;   /* ...not a valid upgrade request (HTTP 400) */
 	uint32_t preauth_pending;   /* ...held now */
 	uint64_t range_lost;        /* replays ended with Error{CODE_RANGE} (range not retained) */
-	uint64_t reports;           /* execution reports and protection events stored */
+	uint64_t reports;           /* execution reports and protection events made durable:
+				     * XADDed to the reports stream, or stored in PostgreSQL
+				     * (fanout_reports_redis off) */
 	uint64_t reports_dropped;   /* report queue full or insert failed */
 	uint64_t policies_sent;     /* CopyPolicy messages queued to subscribers (issue 19) */
 	uint64_t account_states;    /* AccountState messages received (issue 19) */

@@ -927,6 +927,7 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 }
 
 static void sess_malformed(struct cp_fanout *f, struct sess *s);
+static void sess_report_budget(struct cp_fanout *f, struct sess *s);
 
 static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMessage *cm)
 {
@@ -1052,6 +1053,7 @@ static int on_message(struct cp_fanout *f, struct sess *s, const uint8_t *p, siz
 	}
 	case DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT:
 	case DECP__CLIENT_MESSAGE__KIND_PROTECTION_EVENT:
+		sess_report_budget(f, s); /* taken whatever it says: it may pause the reads */
 		on_report(f, s, cm);
 		break;
 	case DECP__CLIENT_MESSAGE__KIND_ACCOUNT_STATE:
@@ -1153,7 +1155,7 @@ static void ka_check(struct cp_fanout *f, struct sess *s, int64_t now)
 	int64_t idle = (int64_t)f->cfg.fanout_keepalive_ms * 1000000,
 		grace = (int64_t)f->cfg.fanout_keepalive_timeout_ms * 1000000;
 
-	if (s->ka_cut)
+	if (s->ka_cut || s->rep_paused) /* paused: we are the ones not reading its answer */
 		return;
 	if (s->ping_at_ns != 0 && now - s->ping_at_ns >= grace) {
 		/* Cut, no close handshake (lws would wait for an answer the peer cannot give):
@@ -1461,16 +1463,43 @@ static void drain_start(struct cp_fanout *f)
 /* One function per lws event of protocol "decp"; cb_decp only dispatches. Each returns what
  * lws expects of the callback: 0 to go on, -1 to close the connection. */
 
+/* Pay c's report debt from its bucket as far as the tokens go. Returns true when nothing
+ * is owed. */
+static bool subcount_rep_pay(struct subcount *c, int64_t now)
+{
+	while (c->rep_owed > 0 && cp_rate_take(&c->rep_rate, now))
+		c->rep_owed--;
+	return c->rep_owed == 0;
+}
+
+/* An entry nothing needs any more: no connection, no session listed, no report debt, its
+ * report bucket full again. (Freed earlier, a subscriber closing all its sessions and
+ * coming back would get a full bucket and no debt at once: a way round
+ * fanout_report_rate.) */
+static bool subcount_idle(struct subcount *c, int64_t now)
+{
+	return c->n == 0 && c->sessions == NULL &&
+	       (!c->rep_rate_set || (subcount_rep_pay(c, now) && cp_rate_full(&c->rep_rate, now)));
+}
+
 /* The subscriber's entry after its count changed by delta (+1 at ESTABLISHED, -1 at
- * CLOSED; 0 reads); NULL when it has no connection left, or out of memory at a +1. Lws
- * thread only. */
+ * CLOSED; 0 reads); NULL when it has no connection left, no report debt and a full
+ * report bucket (subcount_idle), or out of memory at a +1. An entry left with no
+ * connection but a debt or a bucket still refilling (1 s + debt / rate) is freed by a
+ * later walk of its hash chain. Lws thread only. */
 static struct subcount *subcount_at(struct cp_fanout *f, uint64_t subscriber, int delta)
 {
 	struct subcount **pp = &f->subcnt[subscriber % SUBCOUNT_BUCKETS], *c;
+	int64_t now = mono_ns();
 
-	for (; (c = *pp) != NULL; pp = &c->next)
-		if (c->subscriber == subscriber)
-			break;
+	while ((c = *pp) != NULL && c->subscriber != subscriber) {
+		if (subcount_idle(c, now)) { /* another's leftover, its bucket full by now */
+			*pp = c->next;
+			free(c);
+		} else {
+			pp = &c->next;
+		}
+	}
 	if (c == NULL) {
 		if (delta <= 0 || (c = calloc(1, sizeof(*c))) == NULL)
 			return NULL;
@@ -1479,7 +1508,7 @@ static struct subcount *subcount_at(struct cp_fanout *f, uint64_t subscriber, in
 		*pp = c;
 	}
 	c->n = delta < 0 && c->n == 0 ? 0 : (uint32_t)((int64_t)c->n + delta);
-	if (c->n == 0 && c->sessions == NULL) { /* (a session listed keeps its entry) */
+	if (subcount_idle(c, now)) { /* (a session listed keeps its entry) */
 		*pp = c->next;
 		free(c);
 		return NULL;
@@ -1487,8 +1516,9 @@ static struct subcount *subcount_at(struct cp_fanout *f, uint64_t subscriber, in
 	return c;
 }
 
-/* Live connections of a subscriber, changed by delta (subcount_at). An out-of-memory count
- * is 0 (the limit is then not applied to that subscriber: the process limit still is). */
+/* Live connections of a subscriber, changed by delta (subcount_at). A missing entry or an
+ * out-of-memory count is 0 (the limit is then not applied to that subscriber: the process
+ * limit still is). */
 static uint32_t subcount_of(struct cp_fanout *f, uint64_t subscriber, int delta)
 {
 	struct subcount *c = subcount_at(f, subscriber, delta);
@@ -1502,6 +1532,90 @@ static struct sess *subscriber_sessions(struct cp_fanout *f, uint64_t subscriber
 	struct subcount *c = subcount_at(f, subscriber, 0);
 
 	return c != NULL ? c->sessions : NULL;
+}
+
+/* ---------------------------------------------------------- lws thread: report budget -- */
+
+/*
+ * Reports of one subscriber, all its sessions together, share a token bucket
+ * (subcount.rep_rate: fanout_report_rate per second, burst the same). A report is never
+ * refused or dropped for it (an EA resends what is not acknowledged; a drop would only
+ * move the flood): the report in hand was read and decoded, so it is taken; beyond the
+ * budget it is owed (subcount.rep_owed), and the session stops reading
+ * (lws_rx_flow_control) until the subscriber's debt is paid from its bucket: the client's
+ * further writes wait in TCP (its sends block), not in our memory, the report queue or
+ * Redis. What the read in progress still holds (one read: lws's 4 KiB buffer, ~100
+ * reports, 512 of the smallest frames) is taken and owed too, so a subscriber is at most
+ * one read per session ahead of its budget. The debt stays with the subscriber when its
+ * sessions close, and an upgrade while it owes is refused (429): closing and reopening
+ * sessions buys no new read (sink_head).
+ *
+ *   reading ──(report, bucket empty or debt: owed + 1, rx off, timer)──▶ paused
+ *   paused ──(report of the same read: owed + 1)──▶ paused
+ *   paused ──(timer: pays from the bucket; nothing owed: rx on)──▶ reading
+ *   paused ──(timer: still owed: timer when it can be paid)──▶ paused
+ *   either ──(on_closed: timer cancelled; the debt stays)──▶ gone
+ */
+static void sess_report_due(struct cp_fanout *f, struct sess *s, struct subcount *c);
+
+static void sess_report_resume(lws_sorted_usec_list_t *sul)
+{
+	struct sess *s = lws_container_of(sul, struct sess, rep_sul);
+	struct subcount *c = subcount_at(s->f, s->subscriber_id, 0);
+
+	/* c is there: a listed session keeps its subscriber's entry */
+	if (c != NULL && !subcount_rep_pay(c, mono_ns())) {
+		sess_report_due(s->f, s, c);
+		return;
+	}
+	s->rep_paused = false;
+	lws_rx_flow_control(s->wsi, 1);
+}
+
+/* The timer that resumes s when its subscriber's debt can be paid (at most a burst of
+ * it: the rest at the next turn). */
+static void sess_report_due(struct cp_fanout *f, struct sess *s, struct subcount *c)
+{
+	uint32_t need = c->rep_owed < c->rep_rate.burst ? c->rep_owed : c->rep_rate.burst;
+	int64_t w = cp_rate_wait_ns(&c->rep_rate, mono_ns()) +
+		    (int64_t)(need > 0 ? need - 1 : 0) * 1000000000 / c->rep_rate.rate;
+
+	lws_sul_schedule(f->ctx, 0, &s->rep_sul, sess_report_resume, (lws_usec_t)(w / 1000 + 1));
+}
+
+/* One report message from s: one token of its subscriber's bucket, or owed and the reads
+ * paused (above). fanout_report_rate 0: nothing. */
+static void sess_report_budget(struct cp_fanout *f, struct sess *s)
+{
+	struct subcount *c;
+	int64_t t;
+
+	if (f->cfg.fanout_report_rate == 0 ||
+	    (c = subcount_at(f, s->subscriber_id, 0)) == NULL)
+		return;
+	t = mono_ns();
+	if (!c->rep_rate_set) {
+		cp_rate_init(&c->rep_rate, f->cfg.fanout_report_rate, f->cfg.fanout_report_rate, t);
+		c->rep_rate_set = true;
+	}
+	if (subcount_rep_pay(c, t) && cp_rate_take(&c->rep_rate, t))
+		return;
+	if (c->rep_owed < UINT32_MAX)
+		c->rep_owed++;
+	if (s->rep_paused)
+		return;
+	s->rep_paused = true;
+	cnt(&f->c_rep_throttled);
+	lws_rx_flow_control(s->wsi, 0);
+	sess_report_due(f, s, c);
+}
+
+/* The subscriber owes reports (above): its upgrades wait (429) until that is paid. */
+static bool subscriber_owes(struct cp_fanout *f, uint64_t subscriber)
+{
+	struct subcount *c = subcount_at(f, subscriber, 0);
+
+	return c != NULL && c->rep_rate_set && !subcount_rep_pay(c, mono_ns());
 }
 
 /* An HTTP answer to the upgrade request (a refusal), then the connection ends. Returns
@@ -1576,6 +1690,11 @@ static int sink_head(void *arg, const char *req, size_t len)
 	if (subcount_of(f, s->subscriber_id, 0) >= f->cfg.fanout_max_conns_per_subscriber) {
 		/* one subscriber's connections never crowd out another's */
 		cnt(&f->c_sub_limited);
+		return http_refuse(s, 429);
+	}
+	if (subscriber_owes(f, s->subscriber_id)) {
+		/* a new session would read its first bytes beyond the report budget */
+		cnt(&f->c_rep_throttled);
 		return http_refuse(s, 429);
 	}
 	n = cp_ws_head_value(req, len, "sec-websocket-key", key, sizeof(key));
@@ -1758,6 +1877,7 @@ static int on_closed(struct cp_fanout *f, struct sess *s)
 
 	if (s == NULL)
 		return 0;
+	lws_sul_cancel(&s->rep_sul); /* a paused session's resume: s is freed after this */
 	cp_ws_check_fini(&s->chk);
 	cp_fo_poll_closed(f, s);
 	/* the policies taken at authentication, also by an upgrade refused after it (429) */

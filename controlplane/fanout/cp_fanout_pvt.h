@@ -59,6 +59,7 @@
 #include "cp_gate.h"
 #include "cp_log.h"
 #include "cp_pg.h"
+#include "cp_rate.h"
 #include "cp_redis.h"
 #include "cp_report.h"
 #include "decp.pb-c.h"
@@ -149,6 +150,9 @@ struct sess {
 	uint8_t pong[125];
 	struct cp_ws_check chk;   /* RFC 6455 checks and decoding of the client's bytes */
 	struct cp_fo_poll *poll;  /* an HTTP polling connection (cp_fanout_poll.h), or NULL */
+	/* the subscriber's report budget (sess_report_budget in cp_fanout_lws.c) */
+	lws_sorted_usec_list_t rep_sul; /* when its subscriber's debt can be paid: resume */
+	bool rep_paused;          /* not reading (lws_rx_flow_control) while it owes */
 	/* the subscriber's broker account as its EA last reported it (AccountState) */
 	int64_t acct_at_ns, acct_equity, acct_free_margin;
 	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */
@@ -209,6 +213,11 @@ struct subcount {
 	uint64_t subscriber;
 	uint32_t n;
 	struct sess *sessions;    /* linked by sess.sub_next / sub_prev */
+	struct cp_rate rep_rate;  /* fanout_report_rate: reports of all its sessions */
+	uint32_t rep_owed;        /* reports taken beyond rep_rate, to be paid from it; the
+				   * entry outlives its connections until this is 0 and
+				   * rep_rate full again */
+	bool rep_rate_set;        /* rep_rate initialised (at its first report) */
 };
 
 /* Subscription state seen by the db poll (db -> lws thread). */
@@ -314,7 +323,7 @@ struct cp_fanout {
 		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited,
 		c_policies, c_policies_sent, c_accounts, c_snapshots, c_snap_failed,
 		c_resync_done, c_polls, c_poll_envelopes, c_poll_woken, c_poll_timeouts,
-		c_poll_refused;
+		c_poll_refused, c_rep_throttled;
 	atomic_uint c_live;
 	atomic_uint c_poll_conns; /* connections that made a polling request, open now */
 };

@@ -43,10 +43,15 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   "sessions closed (4001): token revoked or expired, subscriber disabled",
 			   st.revoked_closed);
 	cp_metrics_counter(m, "decp_fanout_reports_total",
-			   "execution reports and protection events stored", st.reports);
+			   "execution reports and protection events made durable (XADDed to the "
+			   "reports stream; stored in PostgreSQL without fanout_reports_redis)",
+			   st.reports);
 	cp_metrics_counter(m, "decp_fanout_subscriber_limited_total",
 			   "upgrades refused (429): fanout_max_conns_per_subscriber reached",
 			   st.sub_limited);
+	cp_metrics_counter(m, "decp_fanout_report_throttled_total",
+			   "fanout_report_rate: sessions paused (reads stopped), upgrades refused "
+			   "(429) while the subscriber owed reports", st.report_throttled);
 	cp_metrics_counter(m, "decp_fanout_preauth_evicted_total",
 			   "connections evicted before their upgrade request (oldest, at the cap)",
 			   st.preauth_evicted);
@@ -174,8 +179,9 @@ int cp_fanout_role_run(struct cp_ctx *ctx)
 	cp_log(CP_LOG_INFO, ROLE, "stopped: connections=%" PRIu64 " refused=%" PRIu64
 	       " published=%" PRIu64 " publish_dropped=%" PRIu64 " delivered=%" PRIu64
 	       " replayed=%" PRIu64 " slow_closed=%" PRIu64 " reports=%" PRIu64
-	       " policies_sent=%" PRIu64 " account_states=%" PRIu64, st.connections,
-	       st.auth_refused, st.published, st.publish_dropped, st.delivered, st.replayed,
-	       st.slow_closed, st.reports, st.policies_sent, st.account_states);
+	       " report_throttled=%" PRIu64 " policies_sent=%" PRIu64 " account_states=%" PRIu64,
+	       st.connections, st.auth_refused, st.published, st.publish_dropped, st.delivered,
+	       st.replayed, st.slow_closed, st.reports, st.report_throttled, st.policies_sent,
+	       st.account_states);
 	return 0;
 }

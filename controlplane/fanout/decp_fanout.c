@@ -202,13 +202,13 @@ int main(int argc, char **argv)
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64
 			" delivered %" PRIu64 " replayed %" PRIu64 " slow %" PRIu64 " dead %" PRIu64 " reports %" PRIu64
 			" malformed %" PRIu64 " range_lost %" PRIu64 " revoked %" PRIu64
-			" sublimit %" PRIu64 " preauth held %u evicted %" PRIu64 " capped %" PRIu64
+			" sublimit %" PRIu64 " throttled %" PRIu64 " preauth held %u evicted %" PRIu64 " capped %" PRIu64
 			" rated %" PRIu64 " timeout %" PRIu64 " bad %" PRIu64 " polls %" PRIu64
 			" poll_envelopes %" PRIu64 " poll_woken %" PRIu64 " poll_timeouts %" PRIu64
 			" poll_refused %" PRIu64 " poll_conns %u\n",
 			st.live_connections, st.connections, st.auth_refused, st.published, st.delivered,
 			st.replayed, st.slow_closed, st.keepalive_closed, st.reports, st.malformed,
-			st.range_lost, st.revoked_closed, st.sub_limited, st.preauth_pending,
+			st.range_lost, st.revoked_closed, st.sub_limited, st.report_throttled, st.preauth_pending,
 			st.preauth_evicted, st.preauth_source_capped, st.preauth_source_rated,
 			st.preauth_timed_out, st.preauth_refused, st.polls, st.poll_envelopes,
 			st.poll_woken, st.poll_timeouts, st.poll_refused, st.poll_connections);

@@ -1,7 +1,8 @@
 """rawws: a WebSocket client (RFC 6455) and the few protobuf messages of decp's subscriber
 channel the fan-out tests send, written from docs/protocol.md alone (as a third party would:
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
-archiver on plain ws). Used by test_report_poison.py and test_token_expiry.py."""
+archiver on plain ws). Used by test_report_poison.py, test_token_expiry.py and
+test_report_rate.py."""
 import base64, os, socket, struct, subprocess, tempfile, time
 
 
@@ -39,13 +40,25 @@ def execution(master, seq, status, ticket, rid, extra=()):  # ClientMessage.exec
 
 
 # ---- WebSocket client (RFC 6455) ----
+def frame(payload):
+    """A masked binary client frame (payload < 65,536 bytes)."""
+    m = os.urandom(4)
+    n = len(payload)
+    hdr = struct.pack('!BB', 0x82, 0x80 | n) if n < 126 else struct.pack('!BBH', 0x82, 0xfe, n)
+    return hdr + m + bytes(c ^ m[i % 4] for i, c in enumerate(payload))
+
+
+def upgrade_request(token):
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'
+            f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
+            f'Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n').encode()
+
+
 class WS:
     def __init__(self, port, token):
         self.s = socket.create_connection(('127.0.0.1', port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'
-                        f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
-                        f'Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n').encode())
+        self.s.sendall(upgrade_request(token))
         self.buf = b''
         while b'\r\n\r\n' not in self.buf:
             d = self.s.recv(4096)
@@ -56,10 +69,7 @@ class WS:
         self.status = int(head.split(b' ')[1]) if head.startswith(b'HTTP/1.1 ') else 0
 
     def send(self, payload):
-        m = os.urandom(4)
-        n = len(payload)
-        hdr = struct.pack('!BB', 0x82, 0x80 | n) if n < 126 else struct.pack('!BBH', 0x82, 0xfe, n)
-        self.s.sendall(hdr + m + bytes(c ^ m[i % 4] for i, c in enumerate(payload)))
+        self.s.sendall(frame(payload))
 
     def _need(self, n):
         while len(self.buf) < n:
@@ -103,10 +113,27 @@ def close_code(frames):
 
 
 
-def start_pipeline(bld, pg, redis, names, extra=''):
+class Checks:
+    """check(what, cond): an 'ok:' or 'FAIL:' line; check.failed counts the FAILs."""
+
+    def __init__(self):
+        self.failed = 0
+
+    def __call__(self, what, cond):
+        print(('ok: ' if cond else 'FAIL: ') + what, flush=True)
+        self.failed += 0 if cond else 1
+
+
+def psql(pg, sql):
+    """One statement's result, unaligned, tuples only."""
+    return subprocess.check_output(['psql', '-X', '-q', '-t', '-A', '-d', pg, '-c', sql],
+                                   text=True).strip()
+
+
+def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver'):
     """Schema, master 1, a subscriber with a subscription to it per name, and decp-control
-    --roles fanout,archiver (plain ws). Returns (process, log file, port, {name: (token,
-    subscriber id)}, run directory)."""
+    --roles fanout,archiver (plain ws; `roles` to add others, e.g. api for /metrics).
+    Returns (process, log file, port, {name: (token, subscriber id)}, run directory)."""
     decpctl = os.path.join(bld, 'tools/decpctl/decpctl')
     run = tempfile.mkdtemp(prefix='decp-rawws.')
     subprocess.check_call([decpctl, 'db', 'migrate'], stdout=subprocess.DEVNULL)
@@ -123,7 +150,7 @@ def start_pipeline(bld, pg, redis, names, extra=''):
         tokens[name] = (kv['subscriber_token'], int(kv['subscriber_id']))
     conf = os.path.join(run, 'control.conf')
     with open(conf, 'w') as f:
-        f.write(f'roles = fanout,archiver\nredis_host = {redis[0]}\nredis_port = {redis[1]}\n'
+        f.write(f'roles = {roles}\nredis_host = {redis[0]}\nredis_port = {redis[1]}\n'
                 f'pg_conninfo = "{pg}"\nfanout_port = 0\nfanout_tls = off\n{extra}')
     log = open(os.path.join(run, 'control.log'), 'w+')
     ctl = subprocess.Popen([os.path.join(bld, 'controlplane/core/decp-control'), '--config', conf],

@@ -97,6 +97,20 @@ static void test_rate(void)
 	CU_ASSERT_FALSE(cp_rate_take(&r, 0));
 	/* time going backwards takes nothing back */
 	CU_ASSERT_FALSE(cp_rate_take(&r, -s));
+	/* full: the whole burst there again (boundary: burst / rate after the last take) */
+	cp_rate_init(&r, 100, 10, 0);
+	CU_ASSERT_TRUE(cp_rate_full(&r, 0));
+	CU_ASSERT_TRUE(cp_rate_take(&r, 0));
+	CU_ASSERT_FALSE(cp_rate_full(&r, 0));
+	CU_ASSERT_FALSE(cp_rate_full(&r, s / 100 - 1));
+	CU_ASSERT_TRUE(cp_rate_full(&r, s / 100));
+	while (cp_rate_take(&r, s / 100))
+		;
+	CU_ASSERT_FALSE(cp_rate_full(&r, s / 100 + s / 10 - 1));
+	CU_ASSERT_TRUE(cp_rate_full(&r, s / 100 + s / 10));
+	cp_rate_init(&r, 0, 0, 0);
+	CU_ASSERT_TRUE(cp_rate_take(&r, 0));
+	CU_ASSERT_TRUE(cp_rate_full(&r, 0));
 }
 
 int main(void)
