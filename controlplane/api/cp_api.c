@@ -466,8 +466,9 @@ int api_authenticate(struct api_req *r, const char *hdr)
 }
 
 /* Token bucket per caller: api_rate_per_s per second, burst of the same size, shared by
- * all workers (one short critical section per request). */
-static int rate_check(struct api_req *r)
+ * all workers (one short critical section per request). Also for a console sign-in, once
+ * its caller is known (cp_api_console.c). */
+int api_rate_check(struct api_req *r)
 {
 	struct api_shared *sh = r->api->sh;
 	uint32_t rate = sh->cfg->api_rate_per_s;
@@ -554,7 +555,7 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 	r->replica_auth = r->method == API_GET && !rt->primary &&
 			  r->api->cfg->pg_read_conninfo[0] != '\0';
 	if (rt->auth != API_PUBLIC) {
-		if (api_authenticate(r, auth) != 0 || rate_check(r) != 0)
+		if (api_authenticate(r, auth) != 0 || api_rate_check(r) != 0)
 			return;
 		if (rt->auth == API_ADMIN && !r->admin) {
 			api_error(r, 403, "forbidden", "operator token required");

@@ -214,6 +214,14 @@ void api_console_session(struct api_req *r)
 	json_t *t = json_object_get(r->body, "token"), *c = json_object_get(r->body, "code");
 	char hdr[300], cookie[65];
 
+	/* a sign-in changes whose session the browser holds: a page of another origin (a
+	 * no-cors fetch, a form) must not trade its own token or link for the victim's
+	 * cookie (login CSRF; SameSite does not separate ports of one host) */
+	if (!r->console_hdr) {
+		api_error(r, 403, "csrf", "signing in to the console needs the header "
+			  "X-Decp-Console: 1");
+		return;
+	}
 	if (json_object_size(r->body) != 1 || !json_is_string(t ? t : c) ||
 	    json_string_length(t ? t : c) == 0 || json_string_length(t ? t : c) > 256) {
 		api_error(r, 422, "invalid_value", "the body is {\"token\": \"<operator or subscriber "
@@ -223,7 +231,9 @@ void api_console_session(struct api_req *r)
 	r->session = "";
 	if (t != NULL) {
 		snprintf(hdr, sizeof(hdr), "Bearer %s", json_string_value(t));
-		if (api_authenticate(r, hdr) != 0)
+		/* each sign-in stores a session: the caller's api_rate_per_s as for any
+		 * request (a code is used once, and each was made by a request that counted) */
+		if (api_authenticate(r, hdr) != 0 || api_rate_check(r) != 0)
 			return;
 	} else if (code_caller(r, json_string_value(c)) != 0) {
 		return;

@@ -279,6 +279,8 @@ void api_batch_free(struct api *a);
  */
 int api_authenticate(struct api_req *r, const char *hdr);
 int api_console_auth(struct api_req *r);
+/* The caller's request budget (api_rate_per_s): 0, or -EAGAIN with 429 set (cp_api.c). */
+int api_rate_check(struct api_req *r);
 
 /* The console (cp_api_console.c, docs/console.md): its files and its sessions. */
 void api_console_asset(struct api_req *r);

@@ -699,6 +699,25 @@ static void scenario_authz(struct api_env *e)
 	      "rate limit: %d ok, %d limited", ok, limited);
 	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200, "operator has its own bucket");
 	http_free(&r);
+	/* a console sign-in with A's token stores a session: it spends A's budget too (it
+	 * was public, so one token could store sessions without limit) */
+	{
+		char body[160];
+		int made = 0, refused = 0;
+
+		sleep_ms(1100); /* refill A's bucket */
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
+		for (int i = 0; i < 20; i++) {
+			int st = http_h(e, "POST", "/v1/console/session", NULL,
+					"X-Decp-Console: 1\r\n", body, &r);
+			made += st == 201;
+			refused += st == 429 && strcmp(jstr(&r, "code"), "rate_limited") == 0;
+			http_free(&r);
+		}
+		CHECK(made >= 5 && made <= 15 && refused >= 5 && made + refused == 20,
+		      "console sign-ins are rate limited per caller: %d made, %d limited", made,
+		      refused);
+	}
 
 	/* A token revoked in SQL by another session (the api caches token lookups): refused
 	 * as soon as the NOTIFY has arrived. */
@@ -2477,6 +2496,28 @@ static void scenario_web(struct api_env *e)
 		snprintf(path, sizeof(path), "/v1/subscriptions/%lld/positions", w.sa);
 		CHECK(http(e, "GET", path, w.tok_b, NULL, &r) == 403, "B cannot read A's positions: %d",
 		      r.status);
+		http_free(&r);
+	}
+	/* a console sign-in without X-Decp-Console (a no-cors fetch or a form of another
+	 * page, which can send neither the header nor a preflight-free custom one): refused,
+	 * no session stored, no cookie (login CSRF: SameSite does not separate the ports of
+	 * one host); with the header: a session */
+	{
+		struct http_resp r;
+		char body[160];
+		long long before = db_count(e, "SELECT count(*) FROM console_sessions");
+
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
+		CHECK(http_h(e, "POST", "/v1/console/session", NULL, NULL,
+			     body, &r) == 403 && strcmp(jstr(&r, "code"), "csrf") == 0 &&
+		      strstr(r.head, "Set-Cookie") == NULL &&
+		      db_count(e, "SELECT count(*) FROM console_sessions") == before,
+		      "console sign-in without X-Decp-Console: 403 csrf, no session: %d %s", r.status,
+		      r.body ? r.body : "");
+		http_free(&r);
+		CHECK(http_h(e, "POST", "/v1/console/session", NULL, "X-Decp-Console: 1\r\n", body,
+			     &r) == 201 && strstr(r.head, "Set-Cookie: decp_console=") != NULL,
+		      "console sign-in with X-Decp-Console: 201 and the cookie: %d", r.status);
 		http_free(&r);
 	}
 	/* the operator's one-time sign-in link (as the demo prints it) */
