@@ -2068,6 +2068,42 @@ static void scenario_http(struct api_env *e)
 		CHECK(got[0] == 200, "streams: A's place freed by a closed stream (%d)", got[0]);
 		for (int i = 0; i < 4; i++)
 			api_stream_close(&st[i]);
+
+		/* a stream ends with what it was opened with: a console session signed out, a
+		 * token revoked (docs/console.md: it went on with its events for ever) */
+		struct http_resp r;
+		struct api_stream ss, ts;
+		char body[160], path[96], tok[128] = "", ck[128] = "", cookie[160];
+		const char *p;
+		long long tid;
+
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
+		http_h(e, "POST", "/v1/console/session", NULL, "X-Decp-Console: 1\r\n", body, &r);
+		if ((p = strstr(r.head, "decp_console=")) != NULL)
+			snprintf(ck, sizeof(ck), "%.64s", p + 13);
+		http_free(&r);
+		snprintf(cookie, sizeof(cookie), "Cookie: decp_console=%s\r\n", ck);
+		snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w.sub_a);
+		tid = post_id(e, path, "{}", tok, sizeof(tok));
+		got[0] = api_stream_open_h(e, cookie, &ss, 5000);
+		got[1] = api_stream_open(e, tok, &ts, 5000);
+		CHECK(strlen(ck) == 64 && tid > 0 && got[0] == 200 && got[1] == 200,
+		      "streams: one of a console session, one of a new token (%d %d)", got[0], got[1]);
+		snprintf(cookie, sizeof(cookie), "Cookie: decp_console=%s\r\nX-Decp-Console: 1\r\n",
+			 ck);
+		CHECK(http_h(e, "POST", "/v1/console/logout", NULL, cookie, "", &r) == 200,
+		      "streams: sign out: %d", r.status);
+		http_free(&r);
+		snprintf(path, sizeof(path), "/v1/subscriber-tokens/%lld/revoke", tid);
+		CHECK(http(e, "POST", path, ADMIN, "", &r) == 200, "streams: revoke: %d", r.status);
+		http_free(&r);
+		uint64_t t0 = now_ms();
+		bool ended_s = api_stream_ended(&ss, 17000), ended_t = api_stream_ended(&ts, 2000);
+		CHECK(ended_s && ended_t, "streams: the signed-out session's stream ended (%d) and the "
+		      "revoked token's (%d), by the next keep-alive: %llu ms", ended_s, ended_t,
+		      (unsigned long long)(now_ms() - t0));
+		api_stream_close(&ss);
+		api_stream_close(&ts);
 	}
 }
 
