@@ -354,8 +354,8 @@ void api_notifies(struct api *a)
 	while ((n = PQnotifies(a->pg.conn)) != NULL) {
 		if (strcmp(n->relname, "decp_console") == 0)
 			a->console_changed = true;
-		else
-			a->auth_drop = true; /* decp_subauth (or anything unknown: drop, to be safe) */
+		else    /* decp_subauth (or anything unknown: drop, to be safe) */
+			a->auth_drop = a->stream_check_due = true;
 		PQfreemem(n);
 	}
 }
@@ -466,8 +466,9 @@ int api_authenticate(struct api_req *r, const char *hdr)
 }
 
 /* Token bucket per caller: api_rate_per_s per second, burst of the same size, shared by
- * all workers (one short critical section per request). */
-static int rate_check(struct api_req *r)
+ * all workers (one short critical section per request). Also for a console sign-in, once
+ * its caller is known (cp_api_console.c). */
+int api_rate_check(struct api_req *r)
 {
 	struct api_shared *sh = r->api->sh;
 	uint32_t rate = sh->cfg->api_rate_per_s;
@@ -554,7 +555,7 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 	r->replica_auth = r->method == API_GET && !rt->primary &&
 			  r->api->cfg->pg_read_conninfo[0] != '\0';
 	if (rt->auth != API_PUBLIC) {
-		if (api_authenticate(r, auth) != 0 || rate_check(r) != 0)
+		if (api_authenticate(r, auth) != 0 || api_rate_check(r) != 0)
 			return;
 		if (rt->auth == API_ADMIN && !r->admin) {
 			api_error(r, 403, "forbidden", "operator token required");
@@ -706,6 +707,9 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 	if (rc == 0 && c->st == C_STREAM) {
 		/* room checked by the handler */
 		a->stream_owner[a->nstreams] = r.admin ? 0 : r.subscriber;
+		snprintf(a->stream_session[a->nstreams], sizeof(a->stream_session[0]), "%s",
+			 r.auth != NULL && r.auth[0] != '\0' ? "" : r.session);
+		memcpy(a->stream_token[a->nstreams], r.token_sha256, 32);
 		a->streams[a->nstreams++] = wsi;
 	}
 	api_batch_kick(a);
@@ -835,6 +839,11 @@ void api_stream_due(struct lws *wsi, bool push)
 	lws_callback_on_writable(wsi);
 }
 
+void api_stream_end(struct lws *wsi)
+{
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
 /* The socket takes more: the queued reply; once it is out, close, or read the next
  * request. */
 static int on_writeable(struct lws *wsi, struct api *a, struct conn *c)
@@ -891,6 +900,9 @@ static void on_closed(struct lws *wsi, struct api *a, struct conn *c)
 			if (a->streams[i] == wsi) {
 				a->streams[i] = a->streams[--a->nstreams];
 				a->stream_owner[i] = a->stream_owner[a->nstreams];
+				memcpy(a->stream_session[i], a->stream_session[a->nstreams],
+				       sizeof(a->stream_session[0]));
+				memcpy(a->stream_token[i], a->stream_token[a->nstreams], 32);
 				break;
 			}
 	if (c->pend != NULL)

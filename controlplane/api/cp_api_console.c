@@ -214,6 +214,14 @@ void api_console_session(struct api_req *r)
 	json_t *t = json_object_get(r->body, "token"), *c = json_object_get(r->body, "code");
 	char hdr[300], cookie[65];
 
+	/* a sign-in changes whose session the browser holds: a page of another origin (a
+	 * no-cors fetch, a form) must not trade its own token or link for the victim's
+	 * cookie (login CSRF; SameSite does not separate ports of one host) */
+	if (!r->console_hdr) {
+		api_error(r, 403, "csrf", "signing in to the console needs the header "
+			  "X-Decp-Console: 1");
+		return;
+	}
 	if (json_object_size(r->body) != 1 || !json_is_string(t ? t : c) ||
 	    json_string_length(t ? t : c) == 0 || json_string_length(t ? t : c) > 256) {
 		api_error(r, 422, "invalid_value", "the body is {\"token\": \"<operator or subscriber "
@@ -223,7 +231,9 @@ void api_console_session(struct api_req *r)
 	r->session = "";
 	if (t != NULL) {
 		snprintf(hdr, sizeof(hdr), "Bearer %s", json_string_value(t));
-		if (api_authenticate(r, hdr) != 0)
+		/* each sign-in stores a session: the caller's api_rate_per_s as for any
+		 * request (a code is used once, and each was made by a request that counted) */
+		if (api_authenticate(r, hdr) != 0 || api_rate_check(r) != 0)
 			return;
 	} else if (code_caller(r, json_string_value(c)) != 0) {
 		return;
@@ -345,6 +355,48 @@ void api_console_stream(struct api_req *r)
 	r->stream = true;
 }
 
+/*
+ * Every stream is checked again against what it was opened with: a session that ended
+ * (Sign out, expiry) or whose token was revoked or expired, a subscriber token revoked or
+ * expired, ends its stream too (closed). Run on the primary's session when it is idle;
+ * a failed statement leaves the rest for the next time.
+ */
+static void streams_recheck(struct api *a)
+{
+	for (unsigned int i = 0; i < a->nstreams; i++) {
+		char dig[67];
+		const char *p[1] = {dig};
+		const char *sql;
+		uint8_t d[32];
+		unsigned int n = 0;
+
+		if (a->stream_session[i][0] != '\0') {
+			const char *s = a->stream_session[i];
+
+			if (EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL) != 1)
+				return;
+			bytea_hex(d, dig);
+			sql = "SELECT 1 FROM console_sessions cs WHERE cs.digest = $1::bytea"
+			      " AND cs.ended_at IS NULL AND cs.expires_at > now() AND (cs.operator OR"
+			      TOKEN_GOOD("cs.token_sha256") ")";
+		} else if (a->stream_owner[i] != 0) {
+			bytea_hex(a->stream_token[i], dig);
+			sql = "SELECT 1 WHERE" TOKEN_GOOD("$1::bytea");
+		} else {
+			continue; /* the operator's token: good while the process runs */
+		}
+		PGresult *res = cp_pg_exec(&a->pg, sql, 1, p);
+
+		if (res == NULL || !cp_pg_ok(res)) {
+			PQclear(res);
+			return;
+		}
+		if (PQntuples(res) == 0)
+			api_stream_end(a->streams[i]);
+		PQclear(res);
+	}
+}
+
 void api_console_tick(struct api *a)
 {
 	uint64_t now;
@@ -365,6 +417,11 @@ void api_console_tick(struct api *a)
 		PQclear(res);
 	}
 	api_notifies(a);
+	if ((a->stream_check_due || now - a->stream_ka_ns >= API_STREAM_KA_S * 1000000000ull) &&
+	    a->lane[API_LANE_PRIMARY].inflight == NULL && api_batch_primary_up(a)) {
+		a->stream_check_due = false;
+		streams_recheck(a);
+	}
 	if (a->console_changed && now - a->stream_push_ns >= API_STREAM_PUSH_MS * 1000000ull) {
 		a->console_changed = false;
 		a->stream_push_ns = now;

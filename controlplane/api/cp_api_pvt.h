@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "cp_api_rd.h"
 #include "cp_config.h"
 #include "cp_ctx.h"
 #include "cp_pg.h"
@@ -157,6 +158,12 @@ struct api {
 	 * worker, told when decp_console is notified (at most every API_STREAM_PUSH_MS) */
 	struct lws *streams[API_STREAMS_MAX];
 	int64_t stream_owner[API_STREAMS_MAX]; /* subscriber id, 0: the operator */
+	/* what each stream was opened with, checked again at every keep-alive and when a
+	 * token changes (a stream ends with its session or token: api_console_tick): the
+	 * session cookie ("" for a token) and the token's digest */
+	char stream_session[API_STREAMS_MAX][CP_API_SESSION_MAX + 1];
+	uint8_t stream_token[API_STREAMS_MAX][32];
+	bool stream_check_due;         /* a decp_subauth notification came */
 	unsigned int nstreams;
 	uint64_t console_listen_session; /* cp_pg.session that LISTENs decp_console */
 	bool console_changed;
@@ -279,6 +286,8 @@ void api_batch_free(struct api *a);
  */
 int api_authenticate(struct api_req *r, const char *hdr);
 int api_console_auth(struct api_req *r);
+/* The caller's request budget (api_rate_per_s): 0, or -EAGAIN with 429 set (cp_api.c). */
+int api_rate_check(struct api_req *r);
 
 /* The console (cp_api_console.c, docs/console.md): its files and its sessions. */
 void api_console_asset(struct api_req *r);
@@ -291,6 +300,8 @@ void api_console_stream(struct api_req *r);
 void api_console_tick(struct api *a);
 /* A stream connection wants an event (push) or a keep-alive comment (api: cp_api.c). */
 void api_stream_due(struct lws *wsi, bool push);
+/* A stream whose session or token ended: closed from the service loop (cp_api.c). */
+void api_stream_end(struct lws *wsi);
 /* Read the session's notifications: decp_subauth sets auth_drop, decp_console
  * console_changed (cp_api.c). */
 void api_notifies(struct api *a);

@@ -163,6 +163,15 @@ static char *read_all(struct conn *c, size_t *len)
 int api_stream_open(const struct api_env *e, const char *token, struct api_stream *s,
 		    unsigned int timeout_ms)
 {
+	char h[400];
+
+	snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n", token);
+	return api_stream_open_h(e, h, s, timeout_ms);
+}
+
+int api_stream_open_h(const struct api_env *e, const char *hdr, struct api_stream *s,
+		      unsigned int timeout_ms)
+{
 	struct conn c;
 	char req[512], b[4096] = "";
 	size_t n = 0;
@@ -174,7 +183,7 @@ int api_stream_open(const struct api_env *e, const char *token, struct api_strea
 	if (conn_open(e, &c, timeout_ms) != 0)
 		return 0;
 	snprintf(req, sizeof(req), "GET /v1/console/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		 "Authorization: Bearer %s\r\n\r\n", token);
+		 "%s\r\n", hdr);
 	if (send_all(&c, req, strlen(req)) != 0) {
 		conn_close(&c);
 		return 0;
@@ -198,6 +207,25 @@ int api_stream_open(const struct api_env *e, const char *token, struct api_strea
 	s->fd = c.fd;
 	s->ssl = c.ssl;
 	return status;
+}
+
+bool api_stream_ended(struct api_stream *s, unsigned int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	char b[512];
+
+	while (now_ms() < end) {
+		struct pollfd pf = {s->fd, POLLIN, 0};
+		int r;
+
+		if ((s->ssl == NULL || SSL_pending(s->ssl) == 0) && poll(&pf, 1, 100) <= 0)
+			continue;
+		r = s->ssl != NULL ? SSL_read(s->ssl, b, sizeof(b))
+				   : (int)recv(s->fd, b, sizeof(b), 0);
+		if (r <= 0)
+			return true;
+	}
+	return false;
 }
 
 void api_stream_close(struct api_stream *s)

@@ -93,6 +93,11 @@ struct api_stream {
 };
 int api_stream_open(const struct api_env *e, const char *token, struct api_stream *s,
 		    unsigned int timeout_ms);
+/* The same with a header line of its own (hdr ends in \r\n: a Cookie, say). */
+int api_stream_open_h(const struct api_env *e, const char *hdr, struct api_stream *s,
+		      unsigned int timeout_ms);
+/* The server closed the stream within timeout_ms (what arrives is read and dropped). */
+bool api_stream_ended(struct api_stream *s, unsigned int timeout_ms);
 void api_stream_close(struct api_stream *s);
 int http_raw(const struct api_env *e, const char *bytes, size_t n, unsigned int pause_ms,
 	     unsigned int timeout_ms, char *out, size_t outlen);

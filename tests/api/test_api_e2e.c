@@ -699,6 +699,25 @@ static void scenario_authz(struct api_env *e)
 	      "rate limit: %d ok, %d limited", ok, limited);
 	CHECK(http(e, "GET", path, ADMIN, NULL, &r) == 200, "operator has its own bucket");
 	http_free(&r);
+	/* a console sign-in with A's token stores a session: it spends A's budget too (it
+	 * was public, so one token could store sessions without limit) */
+	{
+		char body[160];
+		int made = 0, refused = 0;
+
+		sleep_ms(1100); /* refill A's bucket */
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
+		for (int i = 0; i < 20; i++) {
+			int st = http_h(e, "POST", "/v1/console/session", NULL,
+					"X-Decp-Console: 1\r\n", body, &r);
+			made += st == 201;
+			refused += st == 429 && strcmp(jstr(&r, "code"), "rate_limited") == 0;
+			http_free(&r);
+		}
+		CHECK(made >= 5 && made <= 15 && refused >= 5 && made + refused == 20,
+		      "console sign-ins are rate limited per caller: %d made, %d limited", made,
+		      refused);
+	}
 
 	/* A token revoked in SQL by another session (the api caches token lookups): refused
 	 * as soon as the NOTIFY has arrived. */
@@ -2049,6 +2068,42 @@ static void scenario_http(struct api_env *e)
 		CHECK(got[0] == 200, "streams: A's place freed by a closed stream (%d)", got[0]);
 		for (int i = 0; i < 4; i++)
 			api_stream_close(&st[i]);
+
+		/* a stream ends with what it was opened with: a console session signed out, a
+		 * token revoked (docs/console.md: it went on with its events for ever) */
+		struct http_resp r;
+		struct api_stream ss, ts;
+		char body[160], path[96], tok[128] = "", ck[128] = "", cookie[160];
+		const char *p;
+		long long tid;
+
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
+		http_h(e, "POST", "/v1/console/session", NULL, "X-Decp-Console: 1\r\n", body, &r);
+		if ((p = strstr(r.head, "decp_console=")) != NULL)
+			snprintf(ck, sizeof(ck), "%.64s", p + 13);
+		http_free(&r);
+		snprintf(cookie, sizeof(cookie), "Cookie: decp_console=%s\r\n", ck);
+		snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w.sub_a);
+		tid = post_id(e, path, "{}", tok, sizeof(tok));
+		got[0] = api_stream_open_h(e, cookie, &ss, 5000);
+		got[1] = api_stream_open(e, tok, &ts, 5000);
+		CHECK(strlen(ck) == 64 && tid > 0 && got[0] == 200 && got[1] == 200,
+		      "streams: one of a console session, one of a new token (%d %d)", got[0], got[1]);
+		snprintf(cookie, sizeof(cookie), "Cookie: decp_console=%s\r\nX-Decp-Console: 1\r\n",
+			 ck);
+		CHECK(http_h(e, "POST", "/v1/console/logout", NULL, cookie, "", &r) == 200,
+		      "streams: sign out: %d", r.status);
+		http_free(&r);
+		snprintf(path, sizeof(path), "/v1/subscriber-tokens/%lld/revoke", tid);
+		CHECK(http(e, "POST", path, ADMIN, "", &r) == 200, "streams: revoke: %d", r.status);
+		http_free(&r);
+		uint64_t t0 = now_ms();
+		bool ended_s = api_stream_ended(&ss, 17000), ended_t = api_stream_ended(&ts, 2000);
+		CHECK(ended_s && ended_t, "streams: the signed-out session's stream ended (%d) and the "
+		      "revoked token's (%d), by the next keep-alive: %llu ms", ended_s, ended_t,
+		      (unsigned long long)(now_ms() - t0));
+		api_stream_close(&ss);
+		api_stream_close(&ts);
 	}
 }
 
@@ -2477,6 +2532,28 @@ static void scenario_web(struct api_env *e)
 		snprintf(path, sizeof(path), "/v1/subscriptions/%lld/positions", w.sa);
 		CHECK(http(e, "GET", path, w.tok_b, NULL, &r) == 403, "B cannot read A's positions: %d",
 		      r.status);
+		http_free(&r);
+	}
+	/* a console sign-in without X-Decp-Console (a no-cors fetch or a form of another
+	 * page, which can send neither the header nor a preflight-free custom one): refused,
+	 * no session stored, no cookie (login CSRF: SameSite does not separate the ports of
+	 * one host); with the header: a session */
+	{
+		struct http_resp r;
+		char body[160];
+		long long before = db_count(e, "SELECT count(*) FROM console_sessions");
+
+		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
+		CHECK(http_h(e, "POST", "/v1/console/session", NULL, NULL,
+			     body, &r) == 403 && strcmp(jstr(&r, "code"), "csrf") == 0 &&
+		      strstr(r.head, "Set-Cookie") == NULL &&
+		      db_count(e, "SELECT count(*) FROM console_sessions") == before,
+		      "console sign-in without X-Decp-Console: 403 csrf, no session: %d %s", r.status,
+		      r.body ? r.body : "");
+		http_free(&r);
+		CHECK(http_h(e, "POST", "/v1/console/session", NULL, "X-Decp-Console: 1\r\n", body,
+			     &r) == 201 && strstr(r.head, "Set-Cookie: decp_console=") != NULL,
+		      "console sign-in with X-Decp-Console: 201 and the cookie: %d", r.status);
 		http_free(&r);
 	}
 	/* the operator's one-time sign-in link (as the demo prints it) */

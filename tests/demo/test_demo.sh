@@ -63,7 +63,7 @@ link=$(sed -n 's/.*Console while it runs: \(https:[^ ]*#code=[0-9a-f]*\) .*/\1/p
 code=${link##*#code=}
 jar=$(mktemp)
 st=$(curl -s --max-time 5 --cacert "$ca" -c "$jar" -o /dev/null -w '%{http_code}' \
-	-H 'Content-Type: application/json' -d "{\"code\":\"$code\"}" "${link%%/console/*}/v1/console/session")
+	-H 'Content-Type: application/json' -H 'X-Decp-Console: 1' -d "{\"code\":\"$code\"}" "${link%%/console/*}/v1/console/session")
 subs=$(curl -s --max-time 5 --cacert "$ca" -b "$jar" "${link%%/console/*}/v1/subscriptions")
 rm -f "$jar"
 check "the demo's console link ($link) signs the operator in ($st)" test "$st" = 201

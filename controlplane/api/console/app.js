@@ -661,14 +661,24 @@
     });
     window.addEventListener('hashchange', () => { message('', ''); S.editing = false; route(); });
     // a one-time sign-in link (#code=...): out of the address bar and the history at
-    // once, then traded for a session
+    // once, then traded for a session, but never in place of the session this browser
+    // holds: another site's page can open a link made for someone else (its own), and
+    // would otherwise sign the user in as that someone without a word
     const link = /^#code=([0-9a-f]{64})$/.exec(location.hash);
     if (link) {
       history.replaceState(null, '', `${location.pathname}#/`);
-      try {
-        await api('POST', '/v1/console/session', { code: link[1] });
-      } catch (e) {
-        showError(e);
+      let cur = null;
+      try { cur = await api('GET', '/v1/console/me'); } catch (_) { cur = null; }
+      if (cur && cur.role) {
+        message('error', 'this browser is signed in already ' +
+                `(${cur.role === 'operator' ? 'operator' : `subscriber ${cur.subscriber_id}`}): ` +
+                'the sign-in link was not used; sign out first to use it');
+      } else {
+        try {
+          await api('POST', '/v1/console/session', { code: link[1] });
+        } catch (e) {
+          showError(e);
+        }
       }
     }
     try {

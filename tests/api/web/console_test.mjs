@@ -177,6 +177,15 @@ async function main() {
   const again = await waitFor(ln2, "(() => { const m = document.getElementById('msg'); return document.body.dataset.view === 'login' && !m.hidden && m.textContent; })()", 'the refusal of a used link');
   check(/used already/.test(again), `link: used a second time, refused with a message (${again})`);
   ln2.network = ln2.network.filter((t) => !t.includes('401'));
+  // another's link opened where a session is held (a hostile page can navigate there with
+  // a link made for itself): not traded, the session stays the operator's, a message says so
+  const other = JSON.parse((await apiPost('/v1/console/link', E.DECP_TOK_A, {})).body).path;
+  await send('Page.navigate', { url: 'about:blank' }, ln.sessionId); // a load, not a hashchange
+  await send('Page.navigate', { url: `${URL_}${other}` }, ln.sessionId);
+  const kept = await waitFor(ln, "(() => { const m = document.getElementById('msg'); return !m.hidden && /signed in already/.test(m.textContent) && m.textContent; })()", 'the refusal of a link over a session');
+  const who = await evaluate(ln, "fetch('/v1/console/me', { cache: 'no-store' }).then((r) => r.json()).then((j) => j.role)");
+  check(who === 'operator' && !(await evaluate(ln, 'location.href')).includes('code='),
+        `link: another's link opened over the operator's session is not used (${kept}; still ${who})`);
 
   // ---------------------------------------------------------------- operator
   const op = await openTab('operator');
