@@ -482,6 +482,7 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->revoked_closed = atomic_load_explicit(&w->c_revoked, memory_order_relaxed);
 	o->sub_limited = atomic_load_explicit(&w->c_sub_limited, memory_order_relaxed);
 	o->report_throttled = atomic_load_explicit(&w->c_rep_throttled, memory_order_relaxed);
+	o->acks_dropped = atomic_load_explicit(&w->c_acks_dropped, memory_order_relaxed);
 	if (w->gate != NULL) {
 		struct cp_gate_stats g;
 

@@ -58,6 +58,8 @@ struct cp_fanout_stats {
 	uint64_t sub_limited;       /* upgrades refused: fanout_max_conns_per_subscriber reached */
 	uint64_t report_throttled;  /* fanout_report_rate: sessions paused (reads stopped),
 				     * upgrades refused (429) while their subscriber owed */
+	uint64_t acks_dropped;      /* ReportAcks not sent: over SESS_ACKS_MAX waiting beside a
+				     * full queue (the EA resends; answered again) */
 	uint64_t preauth_evicted;   /* the gate (cp_gate.h): oldest held connection evicted */
 	uint64_t preauth_source_capped; /* ...closed at accept: the address holds enough */
 	uint64_t preauth_source_rated;  /* ...closed at accept: the address connects too fast */

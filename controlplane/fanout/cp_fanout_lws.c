@@ -336,6 +336,66 @@ static void sess_send_ctl(struct sess *s, struct cp_fmsg *m)
 	cp_fmsg_unref(m);
 }
 
+/* At most this many ReportAcks wait beside a session's full queue (8 bytes each); beyond,
+ * one is dropped and counted: the report is durable, its EA resends it after a reconnect
+ * and is answered again (stored once). The report budget bounds how fast they come. */
+#define SESS_ACKS_MAX 65536
+
+/* A ReportAck for s. Never a reason to drop the session as slow: a burst of them (an EA
+ * resending a thousand unacknowledged reports after an outage, acknowledged by the db
+ * thread in batches of up to 4,096) once filled fanout_queue and closed an honest,
+ * reading session 4008, again at every reconnect. Acks take at most the queue's lower
+ * half; the rest wait in s->acks and go out as the queue empties (sess_acks_flush). */
+static void sess_ack(struct cp_fanout *f, struct sess *s, uint64_t report_id)
+{
+	struct cp_fmsg *m;
+
+	/* the queue's upper half stays the envelopes': acks never make a live send overflow */
+	if (s->nacks == 0 && s->qcount < f->cfg.fanout_queue / 2 &&
+	    (m = cp_fmsg_report_ack(report_id)) != NULL) {
+		int rc = sess_enqueue(s, m, 0, false);
+
+		cp_fmsg_unref(m);
+		if (rc != -ENOBUFS) {
+			cnt(&f->c_reports_acked);
+			return;
+		}
+	}
+	if (s->nacks == s->acks_cap) {
+		uint32_t cap = s->acks_cap ? 2 * s->acks_cap : 256;
+		uint64_t *a = cap <= SESS_ACKS_MAX ? realloc(s->acks, cap * sizeof(*a)) : NULL;
+
+		if (a == NULL) {
+			cnt(&f->c_acks_dropped);
+			return;
+		}
+		s->acks = a;
+		s->acks_cap = cap;
+	}
+	s->acks[s->nacks++] = report_id;
+	sess_wake(s);
+}
+
+/* The acks waiting in s->acks that fit the queue's free half, in their order. */
+static void sess_acks_flush(struct cp_fanout *f, struct sess *s)
+{
+	uint32_t cap = f->cfg.fanout_queue, i = 0;
+
+	while (i < s->nacks && s->qcount < cap / 2) {
+		struct cp_fmsg *m = cp_fmsg_report_ack(s->acks[i]);
+
+		if (m == NULL || sess_enqueue(s, m, 0, false) != 0) {
+			cp_fmsg_unref(m);
+			break;
+		}
+		cp_fmsg_unref(m);
+		cnt(&f->c_reports_acked);
+		i++;
+	}
+	memmove(s->acks, s->acks + i, (s->nacks - i) * sizeof(*s->acks));
+	s->nacks -= i;
+}
+
 static void sess_close_after(struct sess *s, uint16_t code)
 {
 	s->closing = true;
@@ -1382,10 +1442,8 @@ static void drain_inputs(struct cp_fanout *f)
 
 		akn = ak->next;
 		/* gone since: its EA resends the report after reconnecting (stored once) */
-		if (s != NULL && !s->dead) {
-			sess_send_ctl(s, cp_fmsg_report_ack(ak->report_id));
-			cnt(&f->c_reports_acked);
-		}
+		if (s != NULL && !s->dead && !s->closing)
+			sess_ack(f, s, ak->report_id);
 		free(ak);
 	}
 	for (pe = cp_fo_mq_take_all(&f->policy_q, 0); pe != NULL; pe = pen) {
@@ -1878,6 +1936,9 @@ static int on_closed(struct cp_fanout *f, struct sess *s)
 	if (s == NULL)
 		return 0;
 	lws_sul_cancel(&s->rep_sul); /* a paused session's resume: s is freed after this */
+	free(s->acks);
+	s->acks = NULL;
+	s->nacks = s->acks_cap = 0;
 	cp_ws_check_fini(&s->chk);
 	cp_fo_poll_closed(f, s);
 	/* the policies taken at authentication, also by an upgrade refused after it (429) */
@@ -1974,6 +2035,8 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		if (n < 0)
 			return -1;
 	}
+	if (s->nacks > 0)
+		sess_acks_flush(f, s);
 	if (s->qcount < cap / 2)
 		for (struct attach *a = s->att; a != NULL; a = a->s_next)
 			if (a->sp.mode == CP_SPLICE_REPLAY && !a->sp.pending)

@@ -153,6 +153,9 @@ struct sess {
 	/* the subscriber's report budget (sess_report_budget in cp_fanout_lws.c) */
 	lws_sorted_usec_list_t rep_sul; /* when its subscriber's debt can be paid: resume */
 	bool rep_paused;          /* not reading (lws_rx_flow_control) while it owes */
+	/* ReportAcks the queue had no room for, sent as it empties (sess_ack) */
+	uint64_t *acks;
+	uint32_t nacks, acks_cap;
 	/* the subscriber's broker account as its EA last reported it (AccountState) */
 	int64_t acct_at_ns, acct_equity, acct_free_margin;
 	uint32_t acct_positions;                /* ?format=json: JSON text frames (debug mode) */
@@ -323,7 +326,7 @@ struct cp_fanout {
 		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited,
 		c_policies, c_policies_sent, c_accounts, c_snapshots, c_snap_failed,
 		c_resync_done, c_polls, c_poll_envelopes, c_poll_woken, c_poll_timeouts,
-		c_poll_refused, c_rep_throttled;
+		c_poll_refused, c_rep_throttled, c_acks_dropped;
 	atomic_uint c_live;
 	atomic_uint c_poll_conns; /* connections that made a polling request, open now */
 };

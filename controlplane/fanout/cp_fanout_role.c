@@ -52,6 +52,10 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 	cp_metrics_counter(m, "decp_fanout_report_throttled_total",
 			   "fanout_report_rate: sessions paused (reads stopped), upgrades refused "
 			   "(429) while the subscriber owed reports", st.report_throttled);
+	cp_metrics_counter(m, "decp_fanout_report_acks_dropped_total",
+			   "ReportAcks not sent: 65,536 already waiting beside a session's full "
+			   "queue (its EA resends the report after a reconnect, answered again)",
+			   st.acks_dropped);
 	cp_metrics_counter(m, "decp_fanout_preauth_evicted_total",
 			   "connections evicted before their upgrade request (oldest, at the cap)",
 			   st.preauth_evicted);

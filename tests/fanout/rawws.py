@@ -124,6 +124,17 @@ class Checks:
         self.failed += 0 if cond else 1
 
 
+def stop_pipeline(ctl, log, check):
+    """Stop start_pipeline's decp-control (SIGTERM): it must exit 0; its log's tail when a
+    check failed."""
+    ctl.terminate()
+    rc = ctl.wait(timeout=10)
+    check(f'decp-control exits 0 ({rc})', rc == 0)
+    if check.failed:
+        log.seek(0)
+        print(log.read()[-4000:])
+
+
 def psql(pg, sql):
     """One statement's result, unaligned, tuples only."""
     return subprocess.check_output(['psql', '-X', '-q', '-t', '-A', '-d', pg, '-c', sql],

@@ -21,22 +21,15 @@ import os, subprocess, sys, time
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
 REDIS = [os.environ['DECP_REDIS_HOST'], os.environ['DECP_REDIS_PORT']]
-failed = 0
-
-
-def check(what, cond):
-    global failed
-    print(('ok: ' if cond else 'FAIL: ') + what, flush=True)
-    failed += 0 if cond else 1
-
-
-def q(sql):
-    return subprocess.check_output(['psql', '-X', '-q', '-t', '-A', '-d', PG, '-c', sql],
-                                   text=True).strip()
-
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rawws import *  # noqa: E402,F401,F403
+
+check = Checks()
+
+
+def q(sql):
+    return psql(PG, sql)
 
 ctl, log, port, tokens, run = start_pipeline(BLD, PG, REDIS, ('hostile', 'honest'))
 try:
@@ -101,11 +94,6 @@ try:
                                     'decp:{rep}:reports'], text=True).strip()
     check(f'reports stream drained ({left} left)', left == '0')
 finally:
-    ctl.terminate()
-    rc = ctl.wait(timeout=10)
-    check(f'decp-control exits 0 ({rc})', rc == 0)
-    if failed:
-        log.seek(0)
-        print(log.read()[-4000:])
-print(f'{failed} failed')
-sys.exit(1 if failed else 0)
+    stop_pipeline(ctl, log, check)
+print(f'{check.failed} failed')
+sys.exit(1 if check.failed else 0)

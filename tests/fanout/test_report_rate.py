@@ -40,10 +40,6 @@ SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
 REDIS = [os.environ['DECP_REDIS_HOST'], os.environ['DECP_REDIS_PORT']]
 RATE, PER_SESS, SESSIONS = 200, 1500, 2
-# a send queue that holds every ack of the test: ReportAcks come in batches of up to 4,096
-# (one per Redis pipeline), and a batch beyond fanout_queue (1,024) closes the session 4008
-# as a slow consumer, which would hide what is measured here
-QUEUE = 8192
 CYCLE = 150          # reports behind each reconnect's upgrade request
 READ = 8192          # bytes of one read, with slack (lws reads 4 KiB: pt_serv_buf_size)
 
@@ -118,7 +114,7 @@ class Flood:
 
 ctl, log, port, tokens, run = start_pipeline(
     BLD, PG, REDIS, ('flood', 'honest'),
-    extra=f'fanout_report_rate = {RATE}\nfanout_queue = {QUEUE}\napi_port = {api_port}\n'
+    extra=f'fanout_report_rate = {RATE}\napi_port = {api_port}\n'
           'api_tls = off\n',
     roles='fanout,archiver,api')
 try:
@@ -249,11 +245,6 @@ try:
     check('honest reports stored', q(f'SELECT count(*) FROM protection_logs '
                                      f'WHERE subscription_id = {hsub}') == '10')
 finally:
-    ctl.terminate()
-    rc = ctl.wait(timeout=10)
-    check(f'decp-control exits 0 ({rc})', rc == 0)
-    if check.failed:
-        log.seek(0)
-        print(log.read()[-4000:])
+    stop_pipeline(ctl, log, check)
 print(f'{check.failed} failed')
 sys.exit(1 if check.failed else 0)

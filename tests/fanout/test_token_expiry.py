@@ -11,26 +11,19 @@ Error{UNAUTHENTICATED} and close 4001 within 1.5 s of the expiry; the other stay
 Before the fix the fan-out looked for expired tokens every 30 s only: the session went on
 receiving signals for up to 30 s after its token expired.
 """
-import os, subprocess, sys, time
+import os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rawws import WS, start_pipeline, subscribe, close_code  # noqa: E402
+from rawws import WS, Checks, close_code, psql, start_pipeline, stop_pipeline, subscribe  # noqa: E402
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
 REDIS = [os.environ['DECP_REDIS_HOST'], os.environ['DECP_REDIS_PORT']]
-failed = 0
-
-
-def check(what, cond):
-    global failed
-    print(('ok: ' if cond else 'FAIL: ') + what, flush=True)
-    failed += 0 if cond else 1
+check = Checks()
 
 
 def q(sql):
-    return subprocess.check_output(['psql', '-X', '-q', '-t', '-A', '-d', PG, '-c', sql],
-                                   text=True).strip()
+    return psql(PG, sql)
 
 
 ctl, log, port, tokens, run = start_pipeline(BLD, PG, REDIS, ('expiring', 'other'))
@@ -56,11 +49,6 @@ try:
     fr = ws['other'].frames(0.5)
     check('the other session stays open', close_code(fr) is None and not any(op == 'EOF' for op, _ in fr))
 finally:
-    ctl.terminate()
-    rc = ctl.wait(timeout=10)
-    check(f'decp-control exits 0 ({rc})', rc == 0)
-    if failed:
-        log.seek(0)
-        print(log.read()[-3000:])
-print(f'{failed} failed')
-sys.exit(1 if failed else 0)
+    stop_pipeline(ctl, log, check)
+print(f'{check.failed} failed')
+sys.exit(1 if check.failed else 0)
