@@ -2073,7 +2073,7 @@ static void scenario_http(struct api_env *e)
 		 * token revoked (docs/console.md: it went on with its events for ever) */
 		struct http_resp r;
 		struct api_stream ss, ts;
-		char body[160], path[96], tok[128] = "", ck[128] = "", cookie[160];
+		char body[160], path[96], tok[128] = "", ck[128] = "", cookie[192];
 		const char *p;
 		long long tid;
 
