@@ -209,6 +209,21 @@ finds "an execution row rewritten" "subscription $p2: profit event 2 (execution 
 q "UPDATE execution_pnl SET realized_profit = 10 WHERE subscription_id = $p2 AND sequence = 7" >/dev/null ||
 	bad "restore execution_pnl"
 check verify_profit_restored2 0 "$D" ledger verify
+# The pair's previous subscription is the one the creation carried from (its last
+# cancelled, by settlement), whatever the ids: one added with an explicit id above the
+# sequence, charged and cancelled, then the pair's next (a lower id) carries its HWM and
+# profit. verify looked for the pair's subscription of the next lower id: a false MISMATCH.
+xs=$(qa "INSERT INTO subscribers (name) VALUES ('explicit id') RETURNING id")
+qa "SELECT wallet_deposit($xs, 1000)" >/dev/null || bad "explicit id deposit"
+q "INSERT INTO subscriptions (id, master_id, subscriber_id) VALUES (900000, $m, $xs)" >/dev/null ||
+	bad "subscription 900000"
+[ "$(qa "SELECT outcome FROM charge_performance_fee(900000, 700)")" = CHARGED ] && ok || bad "charge 900000"
+qa "SELECT * FROM subscription_cancel(900000, 'test')" >/dev/null || bad "cancel 900000"
+q "SELECT setval('subscriptions_id_seq', 800000)" >/dev/null || bad "sequence below 900000"
+x2=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($m, $xs) RETURNING id")
+[ "$x2" -lt 900000 ] && [ "$(qa "SELECT high_water_mark || ' ' || cumulative_profit FROM subscriptions WHERE id = $x2")" = "700.00 700.00" ] &&
+	ok || bad "the pair's next subscription ($x2) carries 900000's HWM and profit"
+check verify_pair_by_settlement 0 "$D" ledger verify
 
 # A superuser with the triggers off changes a row: verify names it.
 id=$(qa "SELECT id FROM billing_ledger WHERE subscriber_id = $s AND entry_no = 2")

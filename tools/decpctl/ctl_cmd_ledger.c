@@ -484,13 +484,20 @@ static long read_kept(const char *path, struct kept **out)
  */
 static int check_hwm(PGconn *c, struct verify *v)
 {
+	/* the pair's previous subscription: the one its carry event names (sql 0032: the
+	 * creation's, by settlement); created before 0032 (no carry), the pair's next lower
+	 * id, as subscriptions were numbered then */
 	PGresult *r = query(c, "SELECT s.id, s.high_water_mark::text, e.expected::text"
-			    " FROM subscriptions s CROSS JOIN LATERAL (SELECT coalesce("
+			    " FROM subscriptions s LEFT JOIN profit_events k ON k.subscription_id ="
+			    "  s.id AND k.kind = 'carry'"
+			    " CROSS JOIN LATERAL (SELECT coalesce("
 			    "  (SELECT l.hwm_after FROM billing_ledger l WHERE l.subscription_id = s.id"
 			    "    AND l.hwm_after IS NOT NULL ORDER BY l.id DESC LIMIT 1),"
-			    "  (SELECT p.high_water_mark FROM subscriptions p WHERE p.master_id ="
+			    "  CASE WHEN k.subscription_id IS NOT NULL THEN (SELECT p.high_water_mark"
+			    "    FROM subscriptions p WHERE p.id = k.carried_from)"
+			    "  ELSE (SELECT p.high_water_mark FROM subscriptions p WHERE p.master_id ="
 			    "    s.master_id AND p.subscriber_id = s.subscriber_id AND p.id < s.id"
-			    "    ORDER BY p.id DESC LIMIT 1), 0) AS expected) e"
+			    "    ORDER BY p.id DESC LIMIT 1) END, 0) AS expected) e"
 			    " WHERE s.high_water_mark <> e.expected ORDER BY s.id LIMIT 1",
 			    PGRES_TUPLES_OK);
 	if (r == NULL)
