@@ -311,6 +311,9 @@ enum guard_filter guard_policy_translate(const struct guard_policy *p,
 	if (!guard_order_opens(t) &&
 	    (!view->position.open || (t != GUARD_ORDER_MODIFY && view->position.volume <= 0)))
 		return GUARD_FILTER_NO_POSITION;
+	/* a second copy of one master position is exposure the master does not have */
+	if (guard_order_opens(t) && view->position.open)
+		return GUARD_FILTER_HELD;
 
 	memset(out, 0, sizeof(*out));
 	/* 4: symbol */

@@ -67,6 +67,7 @@ enum guard_filter {
 	GUARD_FILTER_LOT_BELOW_MIN, /* sized volume below the broker minimum after rounding */
 	GUARD_FILTER_NO_POSITION,   /* CLOSE/MODIFY/CLOSE_PARTIAL for a position we do not hold */
 	GUARD_FILTER_SIZING,        /* lot sizing impossible (no SL for risk %, no master equity) */
+	GUARD_FILTER_HELD,          /* an opening for a master ticket whose copy is held already */
 	GUARD_FILTER_COUNT
 };
 

@@ -635,6 +635,7 @@ static void test_equity_protection(void)
 	gt_seal(&s, &key);
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
 	CU_ASSERT_EQUAL(guard_equity_reset(&sub, view.equity), 0);
+	view.position.open = false; /* closed: a new ticket opens */
 	execute(4);
 }
 
@@ -796,6 +797,7 @@ static void test_unknown_instrument(void)
 	view.position.open = true;
 	view.position.volume = view.position.master_volume = 100;
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	view.position.open = false; /* closed: the openings below are new tickets */
 	/* no registry at all: unknown */
 	view.instruments = NULL;
 	gt_signal_buy(&s, &key, 3);

@@ -102,7 +102,8 @@ static struct guard_verdict run(struct guard_sub *sub, const struct guard_accoun
 	gt_view(&view, 0);
 	if (a != NULL)
 		view.account = *a;
-	view.position.open = true;
+	/* a copy held for the closes, none for the openings (one would be a second copy) */
+	view.position.open = !guard_order_opens((enum guard_order_type)s->env.order_type);
 	view.position.volume = 100;
 	view.position.master_volume = 100;
 	CU_ASSERT_EQUAL_FATAL(guard_signal_check(sub, pol, &clk, &s->env, &view, &v), 0);

@@ -164,6 +164,27 @@ static void test_sl_tp_copy(void)
 	CU_ASSERT_EQUAL(o.tp, 0);
 }
 
+/* An opening (market or pending) for a master ticket whose copy is held already would be
+ * a second copy: exposure the master does not have (a master EA that signals one position
+ * twice). Refused HELD; the same opening with no copy held is placed. */
+static void test_opening_held(void)
+{
+	struct guard_order o;
+	static const enum guard_order_type opens[] = {GUARD_ORDER_BUY, GUARD_ORDER_SELL,
+						      GUARD_ORDER_BUY_LIMIT, GUARD_ORDER_SELL_STOP};
+
+	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++) {
+		fresh();
+		env.order_type = opens[i];
+		view.position.open = true;
+		view.position.volume = 10;
+		CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_HELD);
+		view.position.open = false;
+		view.position.volume = 0;
+		CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_NONE);
+	}
+}
+
 static void test_modify_sync(void)
 {
 	struct guard_order o;
@@ -455,6 +476,7 @@ int main(void)
 		{"reverse copy of every order type, SL<->TP", test_reverse_all_types},
 		{"SL/TP copy on/off", test_sl_tp_copy},
 		{"modification sync", test_modify_sync},
+		{"an opening for a ticket held already: HELD", test_opening_held},
 		{"symbol and order-type filters", test_filters},
 		{"pending orders on/off", test_pending_orders},
 		{"close and partial close by ratio", test_close_and_partial},

@@ -463,6 +463,32 @@ static void t_ws(const struct decp_fns *f)
 
 static int64_t view[12];
 
+/* The order type of the envelope rx_message decoded last (0: none). */
+static int64_t g_env_type;
+
+int32_t rx_message(const struct decp_fns *f, int64_t rx, const uint8_t *payload, int32_t len,
+		   int64_t now, int64_t *info, int32_t ninfo, uint8_t *sym, int32_t cap)
+{
+	int32_t k = f->decp_rx_message(rx, payload, len, now, info, ninfo, sym, cap);
+
+	if (k == 1)
+		g_env_type = info[2];
+	return k;
+}
+
+int32_t rx_check(const struct decp_fns *f, int64_t rx, int64_t now, const int64_t *v,
+		 int32_t nview, int64_t *verdict, int32_t nverdict, uint8_t *osym, int32_t cap)
+{
+	int64_t w[16];
+
+	if (v == NULL || nview < 10 || nview > 16)
+		return f->decp_rx_check(rx, now, v, nview, verdict, nverdict, osym, cap);
+	memcpy(w, v, sizeof(*w) * (size_t)nview);
+	if (g_env_type >= 1 && g_env_type <= 6) /* BUY .. SELL_STOP: an opening */
+		w[9] = 0;
+	return f->decp_rx_check(rx, now, w, nview, verdict, nverdict, osym, cap);
+}
+
 static void quote_at(int64_t price)
 {
 	view[0] = price - 1; /* bid */
@@ -564,31 +590,31 @@ static void t_rx(const struct decp_fns *f)
 	CHECK(f->decp_rx_subscribe(h, out, 4) == DECP_E_NOBUFS, "subscribe short");
 	n = f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out));
 	CHECK(n > 0 && unmask(out, n, pl) > 0, "TimePing frame");
-	CHECK(f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	CHECK(rx_message(f, h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
 	      info[0] > -2 * MS && info[0] < 2 * MS && info[1] == 2 * MS,
 	      "TimePong: offset %lld rtt %lld", (long long)info[0], (long long)info[1]);
 	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[0] == 1 && st[1] == 0 && st[4] == 1 &&
 	      st[5] == 1, "state: SYNCED, next 1, clock valid");
-	CHECK(f->decp_rx_message(h, V("sync_start")->b, V("sync_start")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("sync_start")->b, V("sync_start")->n, T0, info, 12, sym,
 				 40) == 2 && info[0] == 7 && info[1] == 1, "SyncStart");
-	CHECK(f->decp_rx_message(h, V("sync_end")->b, V("sync_end")->n, T0, info, 12, sym, 40) ==
+	CHECK(rx_message(f, h, V("sync_end")->b, V("sync_end")->n, T0, info, 12, sym, 40) ==
 	      3, "SyncEnd");
-	CHECK(f->decp_rx_message(h, V("state_change")->b, V("state_change")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("state_change")->b, V("state_change")->n, T0, info, 12, sym,
 				 40) == 5 && info[3] == 4, "StateChange to PAUSED_TOXIC reported");
-	CHECK(f->decp_rx_message(h, V("error")->b, V("error")->n, T0, info, 12, sym, 40) == 6 &&
+	CHECK(rx_message(f, h, V("error")->b, V("error")->n, T0, info, 12, sym, 40) == 6 &&
 	      info[0] == 5, "Error FORBIDDEN");
 
 	/* no envelope yet */
 	quote_at(108512);
-	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
+	CHECK(rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
 	      "check without an envelope");
 	CHECK(f->decp_rx_protection(h, T0, out, sizeof(out)) == DECP_E_STATE,
 	      "protection before any check");
 
 	/* a forged first signal: refused, nothing consumed */
-	CHECK(f->decp_rx_message(h, V("forged1")->b, V("forged1")->n, T0, info, 12, sym, 40) == 1,
+	CHECK(rx_message(f, h, V("forged1")->b, V("forged1")->n, T0, info, 12, sym, 40) == 1,
 	      "forged envelope decodes");
-	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	k = rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
 	CHECK(k == 7 && verdict[2] == 0, "forged signal: INVALID_SIGNATURE, not authenticated (%d)",
 	      k);
 	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[1] == 0 && st[0] == 1,
@@ -599,15 +625,15 @@ static void t_rx(const struct decp_fns *f)
 	      DECP_E_STATE, "no report for a refused signal");
 
 	/* the genuine one executes */
-	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
 				 40) == 1 && info[0] == 7 && info[1] == 1 && info[2] == 1 &&
 	      info[3] == 10 && info[4] == 108512 && info[7] == 901 && info[8] == T0 &&
 	      strcmp((char *)sym, "EURUSD.m") == 0, "envelope 1 decoded, symbol mapped (%s)", sym);
-	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	k = rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
 	CHECK(k == 0 && verdict[2] == 1 && verdict[3] == 1 && verdict[4] == 10 &&
 	      verdict[9] == 1 && strcmp((char *)osym, "EURUSD.m") == 0,
 	      "envelope 1: execute BUY 0.10 EURUSD.m (%d)", k);
-	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
+	CHECK(rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
 	      "an envelope is checked once");
 	n = f->decp_rx_report(h, 1, 10, 108513, 55501, 10009, 0, T0 + 20 * MS, out, sizeof(out));
 	CHECK(n > 0, "ExecutionReport frame");
@@ -617,14 +643,14 @@ static void t_rx(const struct decp_fns *f)
 	      "report status 7");
 
 	/* replayed: REPLAY */
-	f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
-	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 1,
+	rx_message(f, h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
+	CHECK(rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 1,
 	      "the same envelope again: REPLAY");
 	/* stale: TTL (500 ms); sent by a replay, so the guard claims PLATFORM_REPLAY (3) and
 	 * echoes the send stamp (ProtectionEvent 11, 12) */
-	CHECK(f->decp_rx_message(h, V("envelope2_replay")->b, V("envelope2_replay")->n, T0, info,
+	CHECK(rx_message(f, h, V("envelope2_replay")->b, V("envelope2_replay")->n, T0, info,
 				 12, sym, 40) == 1 && info[11] == 1, "replayed envelope flagged");
-	CHECK(f->decp_rx_check(h, T0 + 900 * MS, view, 12, verdict, 16, osym, 40) == 4,
+	CHECK(rx_check(f, h, T0 + 900 * MS, view, 12, verdict, 16, osym, 40) == 4,
 	      "900 ms old: TTL_EXPIRED");
 	n = f->decp_rx_protection(h, T0 + 900 * MS, out, sizeof(out));
 	k = unmask(out, n, pl);
@@ -632,27 +658,27 @@ static void t_rx(const struct decp_fns *f)
 	      has_bytes(pl, k, (const uint8_t *)"\x60\xc0\x84\xd1\xd5\xe9\x94\x8a\xbf\x18", 10),
 	      "TTL_EXPIRED reported with attribution PLATFORM_REPLAY and the send stamp");
 	/* envelope 3 (CLOSE) executes */
-	f->decp_rx_message(h, V("envelope3")->b, V("envelope3")->n, T0, info, 12, sym, 40);
-	CHECK(f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
+	rx_message(f, h, V("envelope3")->b, V("envelope3")->n, T0, info, 12, sym, 40);
+	CHECK(rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
 	      verdict[3] == 7, "CLOSE executes");
 	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[1] == 3 && st[2] == 3 && st[3] == 2 &&
 	      st[4] == 4, "state: last 3, executed 2, next 4");
 
 	/* bad input */
-	CHECK(f->decp_rx_check(h, T0, view, 11, verdict, 16, osym, 40) == DECP_E_INVAL, "nview 11");
-	CHECK(f->decp_rx_check(h, T0, view, 12, verdict, 15, osym, 40) == DECP_E_INVAL,
+	CHECK(rx_check(f, h, T0, view, 11, verdict, 16, osym, 40) == DECP_E_INVAL, "nview 11");
+	CHECK(rx_check(f, h, T0, view, 12, verdict, 15, osym, 40) == DECP_E_INVAL,
 	      "nverdict 15");
-	CHECK(f->decp_rx_check(h, T0, view, 12, verdict, 16, osym, 10) == DECP_E_INVAL,
+	CHECK(rx_check(f, h, T0, view, 12, verdict, 16, osym, 10) == DECP_E_INVAL,
 	      "symbol cap 10");
-	CHECK(f->decp_rx_check(h, T0, NULL, 12, verdict, 16, osym, 40) == DECP_E_INVAL,
+	CHECK(rx_check(f, h, T0, NULL, 12, verdict, 16, osym, 40) == DECP_E_INVAL,
 	      "NULL view");
-	CHECK(f->decp_rx_message(h, NULL, 5, T0, info, 12, sym, 40) == DECP_E_INVAL,
+	CHECK(rx_message(f, h, NULL, 5, T0, info, 12, sym, 40) == DECP_E_INVAL,
 	      "message NULL");
-	CHECK(f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 11, sym, 40) ==
+	CHECK(rx_message(f, h, V("pong")->b, V("pong")->n, T0, info, 11, sym, 40) ==
 	      DECP_E_INVAL, "message ninfo 11");
-	CHECK(f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 32) ==
+	CHECK(rx_message(f, h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 32) ==
 	      DECP_E_INVAL, "message symbol cap 32");
-	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n - 3, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("envelope1")->b, V("envelope1")->n - 3, T0, info, 12, sym,
 				 40) == DECP_E_MALFORMED, "truncated envelope");
 	CHECK(f->decp_rx_state(h, st, 5) == DECP_E_INVAL, "state n 5");
 	CHECK(f->decp_rx_account(h, 1, -1, 1) == DECP_E_INVAL, "reserved -1");
@@ -673,11 +699,11 @@ static void t_rx(const struct decp_fns *f)
 			for (int j = 0; j < 3; j++)
 				g[rnd() % (uint64_t)gl] ^= (uint8_t)(1u << (rnd() % 8));
 		}
-		k = f->decp_rx_message(h, g, gl, T0, info, 12, sym, 40);
+		k = rx_message(f, h, g, gl, T0, info, 12, sym, 40);
 		if (!(k == DECP_E_MALFORMED || (k >= 1 && k <= 8) || k == 10))
 			CHECK(0, "message garbage gave %d", k);
 		if (k == 1) {
-			k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+			k = rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
 			if (k == 0 && verdict[2] != 1)
 				CHECK(0, "an unauthenticated envelope executed");
 		}
@@ -721,40 +747,40 @@ static void t_rx_keys(const struct decp_fns *f)
 	h = f->decp_rx_new(7, pub->b, 32, 0, 0);
 	CHECK(h > 0, "keys: rx handle");
 	CHECK(f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out)) > 0 &&
-	      f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4,
+	      rx_message(f, h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4,
 	      "keys: clock");
 	quote_at(108512);
-	CHECK(f->decp_rx_message(h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
+	CHECK(rx_message(f, h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
 				 12, sym, 40) == 1 &&
-	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 7 &&
+	      rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 7 &&
 	      verdict[2] == 0, "keys: the new key's signal before any announcement: "
 	      "INVALID_SIGNATURE");
-	k = f->decp_rx_message(h, V("key_announcement_forged")->b, V("key_announcement_forged")->n,
+	k = rx_message(f, h, V("key_announcement_forged")->b, V("key_announcement_forged")->n,
 			       T0, info, 12, sym, 40);
 	CHECK(k == 10 && info[0] == 7 && info[1] == -1,
 	      "keys: announcement signed by the new key itself refused (%d, %lld)", k,
 	      (long long)info[1]);
-	CHECK(f->decp_rx_message(h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
+	CHECK(rx_message(f, h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
 				 12, sym, 40) == 1 &&
-	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 7,
+	      rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 7,
 	      "keys: still refused after the forged announcement");
 	CHECK(f->decp_rx_state(h, st, 6) == DECP_OK && st[1] == 0, "keys: nothing consumed");
-	k = f->decp_rx_message(h, V("key_announcement")->b, V("key_announcement")->n, T0, info, 12,
+	k = rx_message(f, h, V("key_announcement")->b, V("key_announcement")->n, T0, info, 12,
 			       sym, 40);
 	CHECK(k == 10 && info[0] == 7 && info[1] == 1 && info[2] == T0 + INT64_C(3600000000000),
 	      "keys: announcement signed by the trusted key accepted (%d, %lld)", k,
 	      (long long)info[1]);
-	k = f->decp_rx_message(h, V("key_announcement")->b, V("key_announcement")->n, T0, info, 12,
+	k = rx_message(f, h, V("key_announcement")->b, V("key_announcement")->n, T0, info, 12,
 			       sym, 40);
 	CHECK(k == 10 && info[1] == 0, "keys: the same announcement again changes nothing");
-	CHECK(f->decp_rx_message(h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
+	CHECK(rx_message(f, h, V("envelope1_newkey")->b, V("envelope1_newkey")->n, T0, info,
 				 12, sym, 40) == 1 &&
-	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
+	      rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
 	      verdict[2] == 1, "keys: the new key's signal executes");
 	view[9] = 1; /* MODIFY acts on the copied position */
-	CHECK(f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym,
 				 40) == 1 &&
-	      f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
+	      rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 0 &&
 	      verdict[2] == 1, "keys: the old key's signal still executes within the overlap");
 	CHECK(f->decp_handle_free(h) == DECP_OK, "keys: handle freed");
 }
@@ -793,7 +819,7 @@ static void t_rx_policy(const struct decp_fns *f)
 	CHECK(f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 0 && pi[4] == 1000 &&
 	      pi[12] == 200 && strstr((char *)text, "suffix=.r") != NULL,
 	      "policy: the local one in force before the server's (%s)", text);
-	k = f->decp_rx_message(h, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12, sym, 40);
+	k = rx_message(f, h, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12, sym, 40);
 	CHECK(k == 8 && info[0] == 1 && info[1] == 1 && info[2] == 11 && info[3] == 7,
 	      "policy: the server's version 1 applied (%d, %lld)", k, (long long)info[1]);
 	CHECK(f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 1 && pi[1] == 11 &&
@@ -813,13 +839,13 @@ static void t_rx_policy(const struct decp_fns *f)
 
 	/* envelope 1 executes at 2.0x on EURUSD.r */
 	CHECK(f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out)) > 0 &&
-	      f->decp_rx_message(h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4,
+	      rx_message(f, h, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4,
 	      "policy: clock");
 	quote_at(108512);
-	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
 				 40) == 1 && strcmp((char *)sym, "EURUSD.r") == 0,
 	      "policy: envelope 1 mapped to %s", sym);
-	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	k = rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
 	CHECK(k == 0 && verdict[4] == 20 && strcmp((char *)osym, "EURUSD.r") == 0,
 	      "policy: BUY 0.20 EURUSD.r (v1: 2.0x; %d, %lld)", k, (long long)verdict[4]);
 
@@ -837,33 +863,33 @@ static void t_rx_policy(const struct decp_fns *f)
 	CHECK(k > 0 && has_bytes(pl, k, ack + 2, n - 2), "reports: report_id 14 = %llu",
 	      (unsigned long long)id);
 	n = report_ack(id, ack);
-	k = f->decp_rx_message(h, ack, n, T0, info, 12, sym, 40);
+	k = rx_message(f, h, ack, n, T0, info, 12, sym, 40);
 	CHECK(k == 7 && (uint64_t)info[0] == id && info[1] == 1 &&
 	      f->decp_rx_state(h, st, 11) == DECP_OK && st[6] == 0 && st[7] == 1,
 	      "reports: ReportAck forgets it (%d)", k);
-	CHECK(f->decp_rx_message(h, ack, n, T0, info, 12, sym, 40) == 7 && info[1] == 0,
+	CHECK(rx_message(f, h, ack, n, T0, info, 12, sym, 40) == 7 && info[1] == 0,
 	      "reports: a repeated ReportAck changes nothing");
 
 	/* v2 denies EURUSD: the modification (of no copy held) is FILTERED, reported, kept */
-	k = f->decp_rx_message(h, V("policy_v2")->b, V("policy_v2")->n, T0, info, 12, sym, 40);
+	k = rx_message(f, h, V("policy_v2")->b, V("policy_v2")->n, T0, info, 12, sym, 40);
 	CHECK(k == 8 && info[0] == 2 && info[1] == 1 &&
 	      f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 2 &&
 	      strstr((char *)text, "deny=EURUSD") != NULL, "policy: v2 applied (%s)", text);
-	f->decp_rx_message(h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym, 40);
+	rx_message(f, h, V("envelope2")->b, V("envelope2")->n, T0, info, 12, sym, 40);
 	/* no copy held: a copy held would still be modified (a symbol denied after a copy
 	 * opened never leaves it unmanaged, guard_policy_translate; CUnit guard_policy) */
 	view[9] = 0;
-	k = f->decp_rx_check(h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	k = rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
 	view[9] = 1;
 	CHECK(k == 8, "policy: v2 denies EURUSD: FILTERED (%d)", k);
 	CHECK(f->decp_rx_protection(h, T0 + 10 * MS, out, sizeof(out)) > 0 &&
 	      f->decp_rx_state(h, st, 11) == DECP_OK && st[6] == 1,
 	      "reports: the protection event kept");
-	CHECK(f->decp_rx_message(h, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12, sym,
 				 40) == 8 && info[1] == 0, "policy: an older version changes nothing");
-	CHECK(f->decp_rx_message(h, V("policy_bad")->b, V("policy_bad")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("policy_bad")->b, V("policy_bad")->n, T0, info, 12, sym,
 				 40) == 8 && info[1] == -1, "policy: an invalid one is refused");
-	CHECK(f->decp_rx_message(h, V("policy_other")->b, V("policy_other")->n, T0, info, 12, sym,
+	CHECK(rx_message(f, h, V("policy_other")->b, V("policy_other")->n, T0, info, 12, sym,
 				 40) == 8 && info[1] == -1, "policy: another master's is refused");
 	CHECK(f->decp_rx_policy_info(h, pi, 16, text, sizeof(text)) == 2, "policy: v2 stays");
 
@@ -923,15 +949,15 @@ static void t_rx_policy(const struct decp_fns *f)
 	/* margin: 100.0000 USD free at 1:100 cannot carry 0.20 EURUSD (about 217 USD):
 	 * INSUFFICIENT_MARGIN, the subscription stays SYNCED */
 	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
-	CHECK(h2 > 0 && f->decp_rx_message(h2, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12,
+	CHECK(h2 > 0 && rx_message(f, h2, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12,
 					   sym, 40) == 8 &&
 	      f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
-	      f->decp_rx_message(h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	      rx_message(f, h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
 	      f->decp_rx_account_state(h2, L"USD", 100, 1000000, 1000000, 0, 1000000, 0, 0) == 0,
 	      "margin: a 100 USD account");
 	quote_at(108512);
-	f->decp_rx_message(h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
-	k = f->decp_rx_check(h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+	rx_message(f, h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
+	k = rx_check(f, h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
 	CHECK(k == 10 && f->decp_rx_state(h2, st, 11) == DECP_OK && st[0] == 1 && st[1] == 1,
 	      "margin: INSUFFICIENT_MARGIN (%d), SYNCED, sequence consumed", k);
 	CHECK(f->decp_handle_free(h2) == DECP_OK, "margin: handle freed");
@@ -939,7 +965,7 @@ static void t_rx_policy(const struct decp_fns *f)
 	/* equity protection from the server's policy, fed by the account: the floor trips,
 	 * the EA is told to close everything (2) once, and no new exposure opens */
 	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
-	CHECK(h2 > 0 && f->decp_rx_message(h2, V("policy_floor")->b, V("policy_floor")->n, T0,
+	CHECK(h2 > 0 && rx_message(f, h2, V("policy_floor")->b, V("policy_floor")->n, T0,
 					   info, 12, sym, 40) == 8 && info[1] == 1 &&
 	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 2000000, 0, 2000000, 0, 0) == 0 &&
 	      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 900000, 0, 900000, 0, 0) == 2 &&
@@ -947,10 +973,10 @@ static void t_rx_policy(const struct decp_fns *f)
 	      f->decp_rx_state(h2, st, 11) == DECP_OK && st[10] == 1,
 	      "equity: the server's floor trips once on the account's equity (close all)");
 	CHECK(f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
-	      f->decp_rx_message(h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
-	      f->decp_rx_message(h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+	      rx_message(f, h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+	      rx_message(f, h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
 				 40) == 1 &&
-	      f->decp_rx_check(h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 8,
+	      rx_check(f, h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 8,
 	      "equity: no new exposure once tripped (FILTERED)");
 	CHECK(f->decp_handle_free(h2) == DECP_OK, "equity: handle freed");
 }
@@ -969,21 +995,21 @@ static void t_rx_pip(const struct decp_fns *f)
 
 	h = f->decp_rx_new(7, pub->b, 32, 0, 0);
 	CHECK(h > 0, "pip: rx handle");
-	CHECK(f->decp_rx_message(h, V("policy_gold")->b, V("policy_gold")->n, T0, info, 13, sym,
+	CHECK(rx_message(f, h, V("policy_gold")->b, V("policy_gold")->n, T0, info, 13, sym,
 				 40) == 8 && info[1] == 1, "pip: the policy mapping XAUUSD to GOLD applied");
 	info[12] = -1;
-	CHECK(f->decp_rx_message(h, V("envelope1_gold")->b, V("envelope1_gold")->n, T0, info, 13,
+	CHECK(rx_message(f, h, V("envelope1_gold")->b, V("envelope1_gold")->n, T0, info, 13,
 				 sym, 40) == 1 && strcmp((char *)sym, "GOLD") == 0 && info[4] == 200000000,
 	      "pip: the gold envelope, to trade as %s", sym);
 	CHECK(info[12] == 10000, "pip: the guard's pip of XAUUSD with the envelope (%lld), not "
 	      "the broker name's", (long long)info[12]);
 	CHECK(f->decp_pip(L"GOLD") == 0, "pip: GOLD itself unknown to the registry");
 	info[12] = -1;
-	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 13, sym, 40) ==
+	CHECK(rx_message(f, h, V("envelope1")->b, V("envelope1")->n, T0, info, 13, sym, 40) ==
 		      1 && info[12] == 10 && strcmp((char *)sym, "EURUSD") == 0,
 	      "pip: EURUSD's envelope 10 (%lld)", (long long)info[12]);
 	info[12] = -1;
-	CHECK(f->decp_rx_message(h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40) ==
+	CHECK(rx_message(f, h, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40) ==
 		      1 && info[12] == -1, "pip: an ABI-5 caller's 12 entries: nothing beyond written");
 	CHECK(f->decp_handle_free(h) == DECP_OK, "pip: handle freed");
 }

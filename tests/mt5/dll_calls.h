@@ -27,6 +27,16 @@ struct dll_vec {
 /* The vector called name (a failed check and an empty vector when there is none). */
 const struct dll_vec *dll_vector(const char *name);
 
+/* decp_rx_message and decp_rx_check as the EA makes them: rx_message remembers the order
+ * type of the envelope it decoded, and rx_check passes view with "a copy of this ticket
+ * is held" (view[9]) cleared for an opening: DecpReceiver finds no copy of a ticket its
+ * master opens now (one held would be a second copy: FILTERED, HELD). The tests' view
+ * otherwise says a copy is held, for the MODIFY and CLOSE envelopes. */
+int32_t rx_message(const struct decp_fns *f, int64_t rx, const uint8_t *payload, int32_t len,
+		   int64_t now, int64_t *info, int32_t ninfo, uint8_t *sym, int32_t cap);
+int32_t rx_check(const struct decp_fns *f, int64_t rx, int64_t now, const int64_t *view,
+		 int32_t nview, int64_t *verdict, int32_t nverdict, uint8_t *osym, int32_t cap);
+
 /* Unmasks a client WebSocket frame into payload; returns its length or -1. */
 int dll_unmask(const uint8_t *fr, int n, uint8_t *payload);
 

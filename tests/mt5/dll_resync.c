@@ -25,7 +25,7 @@ static int feed(const struct decp_fns *f, int64_t h, const char *name, int64_t *
 {
 	uint8_t sym[40];
 
-	return f->decp_rx_message(h, V(name)->b, V(name)->n, T0, info, 12, sym, sizeof(sym));
+	return rx_message(f, h, V(name)->b, V(name)->n, T0, info, 12, sym, sizeof(sym));
 }
 
 /* The whole snapshot prefix_begin, _part1.._partN, _end; returns the last answer. */
@@ -174,7 +174,7 @@ static void refused(const struct decp_fns *f, int64_t h, int k, int code, int64_
 		mt5_view_at(v, 108512);
 		CHECK(f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 2 &&
 		      feed(f, h, "envelope41", i2) == 1 &&
-		      f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) != 0,
+		      rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) != 0,
 		      "resync: %s: DEGRADED_GAP after a SyncEnd, signal 41 not executed", what);
 	}
 }
@@ -344,10 +344,10 @@ void dll_resync_run(const struct decp_fns *f)
 	mt5_view_at(v, 108512);
 	v[9] = 0;
 	CHECK(feed(f, h, "envelope1_replay", info) == 1 &&
-	      f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) == 1,
+	      rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) == 1,
 	      "resync: a replayed signal at or below S refused (REPLAY)");
 	k = feed(f, h, "envelope41", info) == 1
-		    ? f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
 	CHECK(k == 0 && verdict[4] == 20 && f->decp_rx_state(h, st, 15) == DECP_OK && st[1] == 41,
 	      "resync: signal 41 executes live (%d)", k);
 
@@ -406,11 +406,11 @@ void dll_resync_run(const struct decp_fns *f)
 
 		m.b[(size_t)(i * 7919) % (size_t)m.n] ^= (uint8_t)(1u << (i % 8));
 		k = feed(f, h, "snap_begin", info);
-		k = i % 2 ? f->decp_rx_message(h, m.b, m.n, T0, info, 12, sy, 40)
+		k = i % 2 ? rx_message(f, h, m.b, m.n, T0, info, 12, sy, 40)
 			  : feed(f, h, "snap_part1", info);
 		if (k == 11)
 			k = i % 2 ? feed(f, h, "snap_part2", info)
-				  : f->decp_rx_message(h, m.b, m.n, T0, info, 12, sy, 40);
+				  : rx_message(f, h, m.b, m.n, T0, info, 12, sy, 40);
 		if (k == 11)
 			k = feed(f, h, "snap_end", info);
 		if (k == 12)
@@ -491,7 +491,7 @@ static int check_at(const struct decp_fns *f, int64_t h, const char *name, int64
 	mt5_view_at(v, 108512);
 	if (feed(f, h, name, info) != 1)
 		return -100;
-	return f->decp_rx_check(h, t, v, 12, verdict, 16, osym, sizeof(osym));
+	return rx_check(f, h, t, v, 12, verdict, 16, osym, sizeof(osym));
 }
 
 /* The frame decp_rx_resync_ask answers at local time t equals vector name (NULL: none). */
@@ -591,7 +591,7 @@ void dll_resync_ask_run(const struct decp_fns *f)
 	CHECK(feed(f, h, "sync_end40", info) == 3 && f->decp_rx_state(h, st, 15) == DECP_OK &&
 	      st[0] == 1 && st[1] == 40, "range: the SyncEnd{40} continues the guard there");
 	k = feed(f, h, "envelope41", info) == 1
-		    ? f->decp_rx_check(h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
 	CHECK(k == 0, "range: signal 41 executes live (%d)", k);
 	f->decp_handle_free(h);
 }
