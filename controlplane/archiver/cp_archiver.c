@@ -269,13 +269,6 @@ static uint64_t id_seq(const char *id)
 	return v;
 }
 
-static const char *order_name(int t)
-{
-	static const char *const n[] = {"UNSPECIFIED", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT",
-					"BUY_STOP", "SELL_STOP", "CLOSE", "MODIFY", "CLOSE_PARTIAL"};
-	return t >= 0 && t < (int)(sizeof(n) / sizeof(n[0])) ? n[t] : "UNKNOWN";
-}
-
 static int row_signal(struct arch *a, const struct entry *e)
 {
 	struct cp_rec r;
@@ -296,7 +289,7 @@ static int row_signal(struct arch *a, const struct entry *e)
 	rc |= bin_i64(o, pg_time_us(arrival));
 	rc |= bin_i64(o, arrival);
 	if (sg != NULL) {
-		const char *ot = order_name(sg->order_type);
+		const char *ot = cp_report_order_name(sg->order_type);
 		rc |= bin_i64(o, sg->master_time_ns);
 		rc |= bin_bytes(o, sg->symbol, strlen(sg->symbol));
 		rc |= bin_bytes(o, ot, strlen(ot));

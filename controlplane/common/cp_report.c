@@ -65,6 +65,21 @@ static bool exec0(struct cp_pg *pg, const char *sql)
 	return ok(cp_pg_exec(pg, sql, 0, NULL), sql);
 }
 
+const char *cp_report_order_name(int t)
+{
+	static const char *const n[] = {"UNSPECIFIED", "BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT",
+					"BUY_STOP", "SELL_STOP", "CLOSE", "MODIFY", "CLOSE_PARTIAL"};
+
+	return t >= 0 && t < (int)(sizeof(n) / sizeof(n[0])) ? n[t] : "UNKNOWN";
+}
+
+/* The signal type the fan-out saw for e, as the SQL functions take it (NULL: not known
+ * there, the archive is asked). */
+static const char *sig_type_name(const struct cp_report *e)
+{
+	return e->sig_type > 0 ? cp_report_order_name(e->sig_type) : NULL;
+}
+
 const char *cp_report_pnl_status(int status)
 {
 	switch (status) {
@@ -186,7 +201,8 @@ static bool by_rule(const PGresult *r)
 static int store_pnl_one(struct cp_pg *pg, const struct cp_report *e, struct cp_report_result *res)
 {
 	char v[6][24];
-	const char *p[7] = {v[0], v[1], v[2], cp_report_pnl_status(e->status), v[3], v[4], v[5]};
+	const char *p[8] = {v[0], v[1], v[2], cp_report_pnl_status(e->status), v[3], v[4], v[5],
+			    sig_type_name(e)};
 	PGresult *r;
 
 	snprintf(v[0], sizeof(v[0]), "%" PRIu64, e->sub_id);
@@ -198,8 +214,8 @@ static int store_pnl_one(struct cp_pg *pg, const struct cp_report *e, struct cp_
 	if (!exec0(pg, "SAVEPOINT pnl"))
 		return -EIO;
 	r = cp_pg_exec(pg, "SELECT recorded FROM subscription_report_execution($1::bigint,"
-		       " $2::bigint, $3::bigint, $4, $5::bigint, $6::bigint, $7::numeric * 0.0001)",
-		       7, p);
+		       " $2::bigint, $3::bigint, $4, $5::bigint, $6::bigint, $7::numeric * 0.0001,"
+		       " $8::text)", 8, p);
 	if (cp_pg_ok(r)) {
 		PQclear(r);
 		return exec0(pg, "RELEASE SAVEPOINT pnl") ? 0 : -EIO;
@@ -223,14 +239,15 @@ static int store_pnl_one(struct cp_pg *pg, const struct cp_report *e, struct cp_
 static int store_pnl(struct cp_pg *pg, const struct cp_report *const *e, size_t k,
 		     struct cp_report_result *res)
 {
-	struct arr a[7] = {{0}};
-	const char *p[7];
+	struct arr a[8] = {{0}};
+	const char *p[8];
 	size_t n = 0;
 	PGresult *r;
 	int rc = 0;
 
 	for (size_t i = 0; i < k; i++) {
 		const char *st = cp_report_pnl_status(e[i]->status);
+		const char *ty = sig_type_name(e[i]);
 
 		if (st == NULL)
 			continue;
@@ -241,9 +258,10 @@ static int store_pnl(struct cp_pg *pg, const struct cp_report *const *e, size_t 
 		arr_add(&a[4], "%" PRId64, e[i]->volume);
 		arr_add(&a[5], "%" PRId64, e[i]->price);
 		arr_add(&a[6], "%" PRId64, e[i]->realized_profit);
+		arr_add(&a[7], "%s", ty != NULL ? ty : "NULL");
 		n++;
 	}
-	for (int j = 0; j < 7 && n > 0; j++)
+	for (int j = 0; j < 8 && n > 0; j++)
 		if ((p[j] = arr_end(&a[j])) == NULL)
 			rc = -EIO;
 	if (n == 0 || rc != 0)
@@ -255,7 +273,7 @@ static int store_pnl(struct cp_pg *pg, const struct cp_report *const *e, size_t 
 	r = cp_pg_exec(pg, "SELECT subscription_report_executions($1::bigint[], $2::bigint[],"
 		       " $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],"
 		       " array(SELECT x * 0.0001 FROM unnest($7::numeric[]) WITH ORDINALITY"
-		       " AS a(x, o) ORDER BY o))", 7, p);
+		       " AS a(x, o) ORDER BY o), $8::text[])", 8, p);
 	if (cp_pg_ok(r)) {
 		PQclear(r);
 		rc = exec0(pg, "RELEASE SAVEPOINT pnl_batch") ? 0 : -EIO;
@@ -275,9 +293,69 @@ static int store_pnl(struct cp_pg *pg, const struct cp_report *const *e, size_t 
 		if (cp_report_pnl_status(e[i]->status) != NULL)
 			rc = store_pnl_one(pg, e[i], res);
 out:
-	for (int j = 0; j < 7; j++)
+	for (int j = 0; j < 8; j++)
 		free(a[j].p);
 	return rc;
+}
+
+/*
+ * Keep only the execution reports that name a signal the master sent (e[0..*k), sorted by
+ * subscription): a sequence up to the larger of the fan-out's bound (the master's last
+ * publish when it took the report) and the archive's highest sequence of the master. The
+ * archive alone may lag the stream (the report can be stored before its signal is
+ * archived), the fan-out's bound alone is 0 for an older fan-out's entry or a master it had
+ * not seen. A report beyond both is dropped whole, counted refused: it would raise
+ * last_sequence_id past the master's real last (the column never goes back) and book
+ * profit for a trade that never was. 0 or -EIO.
+ */
+static int keep_known(struct cp_pg *pg, const struct cp_report **e, size_t *k,
+		      struct cp_report_result *res)
+{
+	struct arr a = {0};
+	const char *p[1];
+	PGresult *q;
+	size_t n = 0;
+	int rows;
+
+	for (size_t i = 0; i < *k; i++)
+		if (e[i]->seq > e[i]->last_seq)
+			arr_add(&a, "%" PRIu64, e[i]->master);
+	if (a.len == 0)
+		return 0;
+	if ((p[0] = arr_end(&a)) == NULL) {
+		free(a.p);
+		return -EIO;
+	}
+	q = cp_pg_exec(pg, "SELECT m, coalesce((SELECT max(sequence) FROM signal_archive_keys k"
+		       " WHERE k.master_id = m), 0) FROM (SELECT DISTINCT m FROM"
+		       " unnest($1::bigint[]) m) u", 1, p);
+	free(a.p);
+	if (!cp_pg_ok(q)) {
+		ok(q, "archived sequence bound");
+		return -EIO;
+	}
+	rows = PQntuples(q);
+	for (size_t i = 0; i < *k; i++) {
+		uint64_t bound = e[i]->last_seq;
+
+		for (int j = 0; j < rows && e[i]->seq > bound; j++)
+			if (strtoull(PQgetvalue(q, j, 0), NULL, 10) == e[i]->master) {
+				uint64_t arch = strtoull(PQgetvalue(q, j, 1), NULL, 10);
+
+				bound = arch > bound ? arch : bound;
+			}
+		if (e[i]->seq > bound) {
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "execution report of subscription %" PRIu64
+				  " names sequence %" PRIu64 " beyond master %" PRIu64 "'s last %"
+				  PRIu64 ": dropped", e[i]->sub_id, e[i]->seq, e[i]->master, bound);
+			res->refused++;
+			continue;
+		}
+		e[n++] = e[i];
+	}
+	PQclear(q);
+	*k = n;
+	return 0;
 }
 
 static int store_executions(struct cp_pg *pg, const struct cp_report *r, size_t n,
@@ -301,6 +379,7 @@ static int store_executions(struct cp_pg *pg, const struct cp_report *r, size_t 
 	/* Row locks in ascending subscription id, the order the trust role takes them in:
 	 * the two never deadlock. */
 	qsort(e, k, sizeof(*e), exec_cmp);
+	rc = keep_known(pg, e, &k, res);
 	for (size_t i = 0; i < k && rc == 0;) {
 		size_t j = i + 1;
 
@@ -493,17 +572,17 @@ int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
 }
 
 /* Version tag of the "r" text: a change of the members is a new tag. */
-#define REPORT_TEXT_V "r1"
+#define REPORT_TEXT_V "r2"
 
 int cp_report_encode(const struct cp_report *r, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap, REPORT_TEXT_V " %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
 			 " %" PRId64 " %d %d %" PRId64 " %" PRId64 " %d %" PRIu64 " %" PRId64
-			 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %d %d %" PRIu64,
+			 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %d %d %" PRIu64 " %d",
 			 (int)r->kind, r->subscriber, r->sub_id, r->master, r->seq, r->time_ns,
 			 r->reason, r->attribution, r->age_ns, r->dev_x100, r->status, r->ticket,
 			 r->volume, r->price, r->realized_profit, r->last_seq, r->last_ns,
-			 (int)r->live, (int)r->late, r->report_id);
+			 (int)r->live, (int)r->late, r->report_id, r->sig_type);
 
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
@@ -512,20 +591,28 @@ int cp_report_decode(const char *text, size_t len, const char *detail, size_t dl
 		     struct cp_report *r)
 {
 	char t[CP_REPORT_TEXT_MAX];
-	int kind, live, late, used = 0;
+	int kind, live, late, used = 0, more = 0;
+	bool v1;
 
-	if (text == NULL || len >= sizeof(t))
+	if (text == NULL || len >= sizeof(t) || len < 3)
 		return -EINVAL;
 	memcpy(t, text, len);
 	t[len] = '\0';
 	memset(r, 0, sizeof(*r));
-	if (sscanf(t, REPORT_TEXT_V " %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+	/* "r1" (an older fan-out's, still in the stream): no sig_type, and an execution's
+	 * last_seq 0 (no bound of the fan-out's: the archive's alone applies) */
+	v1 = strncmp(t, "r1 ", 3) == 0;
+	if (!v1 && strncmp(t, REPORT_TEXT_V " ", 3) != 0)
+		return -EINVAL;
+	if (sscanf(t + 2, " %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %" SCNd64 " %d %d %" SCNd64 " %" SCNd64 " %d %" SCNu64 " %" SCNd64
 		   " %" SCNd64 " %" SCNd64 " %" SCNu64 " %" SCNd64 " %d %d %" SCNu64 "%n",
 		   &kind, &r->subscriber, &r->sub_id, &r->master, &r->seq, &r->time_ns,
 		   &r->reason, &r->attribution, &r->age_ns, &r->dev_x100, &r->status, &r->ticket,
 		   &r->volume, &r->price, &r->realized_profit, &r->last_seq, &r->last_ns,
-		   &live, &late, &r->report_id, &used) != 20 || (size_t)used != len ||
+		   &live, &late, &r->report_id, &used) != 20 ||
+	    (!v1 && sscanf(t + 2 + used, " %d%n", &r->sig_type, &more) != 1) ||
+	    (size_t)(2 + used + more) != len ||
 	    kind < CP_REPORT_PROTECTION || kind > CP_REPORT_DELIVERY || r->sub_id == 0)
 		return -EINVAL;
 	r->kind = (enum cp_report_kind)kind;

@@ -6,8 +6,13 @@
  *               trust_deliveries (upsert that only grows a run)
  *   EXECUTION   ──▶ subscriptions.last_sequence_id (forward only), a trust_inbox EXECUTE
  *               row naming the sequence (the trust role's credit rule), and for FILLED,
- *               PARTIAL and CLOSED subscription_report_execution() (profit, once per
- *               report; a cancelled subscription's report is kept out, counted refused)
+ *               PARTIAL and CLOSED subscription_report_execution() (recorded once per
+ *               report; its realized profit counted once per (subscription, sequence) and
+ *               only for a signal not known to be other than CLOSE / CLOSE_PARTIAL, sql
+ *               0033; a cancelled subscription's report is kept out, counted refused).
+ *               Only a signal the master sent: a report whose sequence is above both the
+ *               fan-out's bound (last_seq) and the archive's highest sequence of the
+ *               master is dropped whole, counted refused (docs/security.md)
  *   PROTECTION  ──▶ protection_logs and its trust_inbox row (the attribution claimed)
  *
  * Deliveries are written first, so a report never reaches the trust role before the
@@ -49,7 +54,11 @@ struct cp_report {
 	int status;               /* Decp__ExecutionReport__Status */
 	uint64_t ticket;
 	int64_t volume, price, realized_profit; /* 0.01 lot, 1e-5, 1e-4 account currency */
-	/* DELIVERY */
+	int sig_type;             /* EXECUTION: the named signal's OrderType as the fan-out's
+				   * history held it; 0 = not known there */
+	/* DELIVERY: the run's last sequence. EXECUTION: the master's last sequence the
+	 * fan-out had published when it took the report (0 = it had seen none), the
+	 * report's bound with the archive's (cp_report_store) */
 	uint64_t last_seq;
 	int64_t last_ns;
 	bool live;
@@ -108,6 +117,10 @@ int cp_report_encode(const struct cp_report *r, char *buf, size_t cap);
  * (not a report of this version: the caller logs and drops the entry). */
 int cp_report_decode(const char *text, size_t len, const char *detail, size_t dlen,
 		     struct cp_report *r);
+
+/* OrderType (proto) as signal_archive.order_type's name ("CLOSE"; "UNKNOWN" outside the
+ * enum). */
+const char *cp_report_order_name(int order_type);
 
 /* ExecutionReport status as execution_pnl's name, or NULL when it carries no money
  * (PLACED, MODIFIED, BROKER_REJECTED, unknown). */

@@ -22,6 +22,7 @@
 #include "guard_sub.h"
 #include "cp_policy_msg.h"
 #include "proto_msg.h"
+#include "proto_signal.h"
 
 /* ---------------------------------------------------------------- lws thread: masters -- */
 
@@ -988,6 +989,31 @@ static void on_subscribe(struct cp_fanout *f, struct sess *s, const Decp__Subscr
 
 static void sess_malformed(struct cp_fanout *f, struct sess *s);
 static void sess_report_budget(struct cp_fanout *f, struct sess *s);
+static void sess_refuse(struct cp_fanout *f, struct sess *s, const char *why);
+
+/* The OrderType of master m's signal seq as its history holds it, 0 when it is not there
+ * (or does not decode). Called for reports that carry a realized profit only. */
+static int master_hist_type(const struct master *m, uint64_t seq, size_t hcap)
+{
+	const struct cp_fmsg *msg;
+	Decp__ServerMessage *sm;
+	Decp__Signal *sg;
+	int t = 0;
+
+	if (m == NULL || !master_in_hist(m, seq) || (msg = m->hist[seq % hcap]) == NULL)
+		return 0;
+	sm = decp__server_message__unpack(NULL, msg->len, msg->data + LWS_PRE);
+	if (sm == NULL)
+		return 0;
+	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_ENVELOPE && sm->envelope->signal != NULL &&
+	    (sg = proto_signal_decode(sm->envelope->signal->body.data,
+				      sm->envelope->signal->body.len, NULL)) != NULL) {
+		t = sg->order_type;
+		proto_msg_free(&sg->base, NULL);
+	}
+	decp__server_message__free_unpacked(sm, NULL);
+	return t;
+}
 
 static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMessage *cm)
 {
@@ -1003,6 +1029,22 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 		sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_FORBIDDEN,
 					       "report for a master without subscription"));
 		return;
+	}
+	/* An execution names a signal the master sent: beyond the last this process has seen
+	 * published it is refused like an undecodable message (docs/security.md "Execution
+	 * reports"). A master it has not seen (0) is bounded at store time by the archive. */
+	if (cm->kind_case == DECP__CLIENT_MESSAGE__KIND_EXECUTION_REPORT) {
+		const struct master *m = master_find(f, master);
+
+		if (m != NULL && m->last_seq != 0 && cm->execution_report->sequence > m->last_seq) {
+			char why[120];
+
+			snprintf(why, sizeof(why), "report names sequence %" PRIu64 " beyond master %"
+				 PRIu64 "'s last %" PRIu64, cm->execution_report->sequence, master,
+				 m->last_seq);
+			sess_refuse(f, s, why);
+			return;
+		}
 	}
 	/* what this connection sent reaches the database before the report naming it */
 	if (a != NULL)
@@ -1028,6 +1070,14 @@ static void on_report(struct cp_fanout *f, struct sess *s, const Decp__ClientMes
 		r->r.price = x->price;
 		r->r.realized_profit = x->realized_profit;
 		r->r.report_id = x->report_id;
+		{
+			const struct master *m = master_find(f, master);
+
+			/* the bound at store time, and whether the signal closes (sql 0033) */
+			r->r.last_seq = m != NULL ? m->last_seq : 0;
+			if (x->realized_profit != 0)
+				r->r.sig_type = master_hist_type(m, x->sequence, f->cfg.fanout_history);
+		}
 	} else {
 		const Decp__ProtectionEvent *e = cm->protection_event;
 
@@ -1070,9 +1120,14 @@ static void on_account(struct cp_fanout *f, struct sess *s, const Decp__AccountS
 
 static void sess_malformed(struct cp_fanout *f, struct sess *s)
 {
+	sess_refuse(f, s, "undecodable ClientMessage");
+}
+
+/* Error{MALFORMED, why}, then close 4002 (docs/fanout.md "Close codes"). */
+static void sess_refuse(struct cp_fanout *f, struct sess *s, const char *why)
+{
 	cnt(&f->c_malformed);
-	sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_MALFORMED,
-				       "undecodable ClientMessage"));
+	sess_send_ctl(s, cp_fmsg_error(DECP__ERROR__CODE__CODE_MALFORMED, why));
 	sess_close_after(s, CP_FANOUT_CLOSE_MALFORMED);
 }
 

@@ -1,8 +1,8 @@
 """rawws: a WebSocket client (RFC 6455) and the few protobuf messages of decp's subscriber
 channel the fan-out tests send, written from docs/protocol.md alone (as a third party would:
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
-archiver on plain ws). Used by test_report_poison.py, test_token_expiry.py and
-test_report_rate.py."""
+archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
+test_report_rate.py, test_report_acks.py and test_token_expiry.py."""
 import base64, os, socket, struct, subprocess, tempfile, time
 
 
@@ -111,6 +111,31 @@ def close_code(frames):
     c = [p for op, p in frames if op == 8]
     return struct.unpack('!H', c[0][:2])[0] if c and len(c[0]) >= 2 else None
 
+
+def redis_cmd(addr, *args):
+    """One Redis command over RESP (binary-safe, which redis-cli's arguments are not)."""
+    s = socket.create_connection((addr[0], int(addr[1])), timeout=5)
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    s.sendall(b'*%d\r\n' % len(parts) + b''.join(b'$%d\r\n%s\r\n' % (len(p), p) for p in parts))
+    out = s.recv(4096)
+    s.close()
+    if out.startswith(b'-'):
+        raise RuntimeError(out)
+    return out
+
+
+def publish_signals(addr, master, signals):
+    """Signals of `master` as the edge writes them (docs/control.md "Redis key layout"): each
+    (sequence, order_type, ticket, volume) a Signal (decp.proto) in a one-field record
+    (cp_redis_rec.h), unsigned (the fan-out and the archiver do not verify), and the master
+    in the archiver's set."""
+    now = time.time_ns()
+    redis_cmd(addr, 'SADD', 'decp:masters', str(master))
+    for seq, ot, ticket, vol in signals:
+        body = msg((1, master), (2, seq), (3, b'EURUSD'), (4, ot), (5, vol), (6, 110000 + seq),
+                   (9, ticket), (10, now))
+        rec = bytes([1]) + (now - 1000).to_bytes(8, 'little') + bytes([0, 0]) + body
+        redis_cmd(addr, 'XADD', f'decp:{{m{master}}}:signals', f'{seq}-0', 'r', rec)
 
 
 class Checks:

@@ -72,6 +72,9 @@ try:
     w = WS(port, hon)
     w.send(subscribe(1))
     w.frames(0.3)
+    # an execution names a signal the master sent (test_report_bounds.py): 1..8 published
+    publish_signals(REDIS, 1, [(i, 1, 100 + i, 10) for i in range(1, 9)])
+    w.frames(1)
     w.send(protection(1, 7, 5, 201))
     w.send(execution(1, 8, 1, 4242, 202, [(6, 10), (7, 100000)]))
     fr = w.frames(2)

@@ -127,20 +127,23 @@ static void test_apply_and_rerun(void)
 	size_t n;
 	PGconn *c = fresh_db("CREATE DATABASE mig_rerun", "mig_rerun");
 
-	cp_migrate_embedded(&n);
+	const struct cp_migration *m = cp_migrate_embedded(&n);
+	int top;
+
 	CU_ASSERT_FATAL(c != NULL);
 	CU_ASSERT_FATAL(n >= 4);
+	top = m[n - 1].version; /* the highest: numbers may skip one (another branch's) */
 	CU_ASSERT_EQUAL(cp_migrate_apply(c, NULL, &rep, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(rep.applied, (int)n);
 	CU_ASSERT_EQUAL(rep.already, 0);
-	CU_ASSERT_EQUAL(rep.version, (int)n);
+	CU_ASSERT_EQUAL(rep.version, top);
 	/* Re-run: nothing applied, nothing changed. */
 	CU_ASSERT(sqltest_value(c, v, sizeof(v), "SELECT max(applied_at)::text FROM schema_migrations",
 				0));
 	CU_ASSERT_EQUAL(cp_migrate_apply(c, NULL, &rep, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(rep.applied, 0);
 	CU_ASSERT_EQUAL(rep.already, (int)n);
-	CU_ASSERT_EQUAL(rep.version, (int)n);
+	CU_ASSERT_EQUAL(rep.version, top);
 	{
 		char v2[64];
 
@@ -284,8 +287,8 @@ static void test_runners_at_once(void)
 	size_t n;
 	char v[32], want[32];
 	PGconn *c = fresh_db("CREATE DATABASE mig_race", "mig_race");
+	const struct cp_migration *m = cp_migrate_embedded(&n);
 
-	cp_migrate_embedded(&n);
 	CU_ASSERT_FATAL(c != NULL);
 	pthread_barrier_init(&start, NULL, RUNNERS);
 	for (i = 0; i < RUNNERS; i++) {
@@ -298,7 +301,7 @@ static void test_runners_at_once(void)
 		CU_ASSERT_EQUAL(r[i].rc, 0);
 		if (r[i].rc)
 			fprintf(stderr, "runner %d: %s\n", i, r[i].err);
-		CU_ASSERT_EQUAL(r[i].rep.version, (int)n);
+		CU_ASSERT_EQUAL(r[i].rep.version, m[n - 1].version);
 		applied += r[i].rep.applied;
 	}
 	pthread_barrier_destroy(&start);

@@ -520,7 +520,8 @@ static int check_hwm(PGconn *c, struct verify *v)
  * are checked against their rows but not replayed. The result must be profit_exact, and its cents
  * (rounded half away from zero, as round() and subscriptions_profit_sync do)
  * cumulative_profit. A profit lowered by hand below the HWM leaves a fee uncharged, and the
- * wallet ledger would not show it. Then every execution_pnl row must have its event.
+ * wallet ledger would not show it. Then every counted execution_pnl row (not_counted NULL,
+ * sql 0033: a REPEAT or NOT_CLOSING row changes no profit and has none) must have its event.
  */
 enum { P_SUB, P_EXACT, P_CUM, P_SEQ, P_KIND, P_AMOUNT, P_KEY, P_PNL, P_FROM, P_FROM_CUM,
        P_FROM_PAIR, P_COUNT };
@@ -534,7 +535,7 @@ static const char PROFIT_QUERY[] =
 	" FROM subscriptions s LEFT JOIN profit_events e ON e.subscription_id = s.id"
 	" LEFT JOIN execution_pnl p ON p.subscription_id = e.subscription_id"
 	"  AND p.sequence = e.exec_sequence AND p.broker_ticket = e.exec_broker_ticket"
-	"  AND p.status = e.exec_status"
+	"  AND p.status = e.exec_status AND p.not_counted IS NULL"
 	" LEFT JOIN subscriptions f ON f.id = e.carried_from"
 	" ORDER BY s.id, e.seq";
 
@@ -615,7 +616,7 @@ static bool check_profit_row(struct verify *v, const PGresult *r)
 		snprintf(detail, sizeof(detail), " (from subscription %s: %s)",
 			 PQgetvalue(r, 0, P_FROM), PQgetvalue(r, 0, P_FROM_CUM));
 	} else if (execution && PQgetisnull(r, 0, P_PNL)) {
-		what = "has no execution_pnl row";
+		what = "has no counted execution_pnl row";
 	} else if (execution && fixed(PQgetvalue(r, 0, P_PNL), 4) != amount) {
 		what = "is not its execution_pnl row's realized_profit";
 		snprintf(detail, sizeof(detail), " (%s)", PQgetvalue(r, 0, P_PNL));
@@ -641,7 +642,8 @@ static int check_profit(PGconn *c, struct verify *v)
 	if (v->mismatch[0] != '\0' || !finish_profit(v))
 		return 0;
 	PGresult *r = query(c, "SELECT p.subscription_id, p.sequence, p.broker_ticket, p.status,"
-			    " p.realized_profit FROM execution_pnl p WHERE NOT EXISTS (SELECT 1"
+			    " p.realized_profit FROM execution_pnl p WHERE p.not_counted IS NULL"
+			    " AND NOT EXISTS (SELECT 1"
 			    " FROM profit_events e WHERE e.subscription_id = p.subscription_id"
 			    " AND e.exec_sequence = p.sequence AND e.exec_broker_ticket ="
 			    " p.broker_ticket AND e.exec_status = p.status)"
