@@ -34,7 +34,8 @@
 #define ROLE "api"
 #define API_QUERY_ARGS_MAX 32 /* query arguments per request (cp_api_head) */
 #define TOKEN_MAX 256 /* a bearer token's length (CP_API_AUTH_MAX holds the header) */
-#define RATE_SLOTS 1024u
+#define RATE_SLOTS 65536u /* the rate limiter's buckets (24 bytes each): a power of 2 */
+#define RATE_PROBE 8u     /* slots a caller's bucket may be in, from its hash on */
 
 const uint64_t cp_api_lat_bounds_us[API_LAT_BUCKETS] = {100, 250, 500, 1000, 2000, 5000,
 							10000, 25000, 50000, 100000, 1000000,
@@ -465,6 +466,38 @@ int api_authenticate(struct api_req *r, const char *hdr)
 	return 0;
 }
 
+/* The caller's bucket: one of RATE_PROBE slots from its hash on. Another caller's bucket
+ * is taken over only when it is empty or full again (that caller idle: a full bucket is
+ * where it would start anyway). A caller's bucket was once reset to full whenever another
+ * caller of the same slot came in between, so two colliding callers were never limited
+ * (subscribers 6 and 616: 20 of 20 sign-ins at api_rate_per_s = 5). With every slot of
+ * the window in use by active callers, the caller shares the emptiest: limited with it,
+ * never reset. */
+static struct api_bucket *rate_bucket(struct api_bucket *t, int64_t who, uint32_t rate,
+				      uint64_t now)
+{
+	uint64_t h = (uint64_t)who * 0x9E3779B97F4A7C15ull >> 48;
+	struct api_bucket *reuse = NULL, *emptiest = NULL;
+
+	for (uint32_t i = 0; i < RATE_PROBE; i++) {
+		struct api_bucket *b = &t[(h + i) & (RATE_SLOTS - 1)];
+
+		if (b->who == who)
+			return b;
+		if (reuse == NULL &&
+		    (b->who == 0 || b->tokens + (double)(now - b->last_ns) * rate / 1e9 >= rate))
+			reuse = b;
+		if (emptiest == NULL || b->tokens < emptiest->tokens)
+			emptiest = b;
+	}
+	if (reuse == NULL)
+		return emptiest;
+	reuse->who = who;
+	reuse->tokens = rate;
+	reuse->last_ns = now;
+	return reuse;
+}
+
 /* Token bucket per caller: api_rate_per_s per second, burst of the same size, shared by
  * all workers (one short critical section per request). Also for a console sign-in, once
  * its caller is known (cp_api_console.c). */
@@ -478,12 +511,7 @@ int api_rate_check(struct api_req *r)
 	uint64_t now = cp_now_ns();
 	bool ok;
 	pthread_mutex_lock(&sh->rate_mu);
-	struct api_bucket *b = &sh->buckets[(uint64_t)who * 0x9E3779B97F4A7C15ull >> 54];
-	if (b->who != who) {
-		b->who = who;
-		b->tokens = rate;
-		b->last_ns = now;
-	}
+	struct api_bucket *b = rate_bucket(sh->buckets, who, rate, now);
 	b->tokens += (double)(now - b->last_ns) * rate / 1e9;
 	if (b->tokens > rate)
 		b->tokens = rate;
