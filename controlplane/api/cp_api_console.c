@@ -417,10 +417,14 @@ void api_console_tick(struct api *a)
 		PQclear(res);
 	}
 	api_notifies(a);
-	if ((a->stream_check_due || now - a->stream_ka_ns >= API_STREAM_KA_S * 1000000000ull) &&
-	    a->lane[API_LANE_PRIMARY].inflight == NULL && api_batch_primary_up(a)) {
-		a->stream_check_due = false;
-		streams_recheck(a);
+	if (a->stream_check_due || now - a->stream_ka_ns >= API_STREAM_KA_S * 1000000000ull) {
+		/* the lane busy: the next tick checks (the keep-alive below moves on, and
+		 * would otherwise put the check off another 15 s, again and again) */
+		a->stream_check_due = true;
+		if (a->lane[API_LANE_PRIMARY].inflight == NULL && api_batch_primary_up(a)) {
+			a->stream_check_due = false;
+			streams_recheck(a);
+		}
 	}
 	if (a->console_changed && now - a->stream_push_ns >= API_STREAM_PUSH_MS * 1000000ull) {
 		a->console_changed = false;

@@ -634,6 +634,19 @@ void cp_report_set_detail(struct cp_report *r, const char *s, size_t n)
 	/* cut before the character the limit falls into, not inside it */
 	while (m < n && m > 0 && ((unsigned char)s[m] & 0xc0) == 0x80)
 		m--;
+	/* and drop a character the text itself ends inside: an older fan-out cut details at
+	 * 127 bytes wherever they fell, and cp_report_fit would refuse the whole report */
+	for (size_t k = 1; k <= 3 && k <= m; k++) {
+		unsigned char c = (unsigned char)s[m - k];
+		size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+			     : (c & 0xf8) == 0xf0 ? 4 : 0;
+
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: look further back for its lead */
+		if (len > k)
+			m -= k; /* its lead byte k from the end, the character incomplete */
+		break;
+	}
 	memcpy(r->detail, s, m);
 	r->detail[m] = '\0';
 }

@@ -1682,6 +1682,9 @@ static void sess_report_resume(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	s->rep_paused = false;
+	/* the keep-alive starts over: a ping out before the pause is answered in what we
+	 * did not read meanwhile (cut at once, the session would lose that answer) */
+	sess_heard(s);
 	lws_rx_flow_control(s->wsi, 1);
 }
 

@@ -174,11 +174,32 @@ static long long epoch_us(const char *s)
 	return sec * 1000000 + us;
 }
 
+/* v, an amount in units of 10^-decimals, as decimal text ("-12.50"): every value an
+ * __int128 holds (a forged row beyond the fee domain prints as it is, not wrapped). */
+static void fixed_text(__int128 v, int decimals, char *out, size_t len)
+{
+	char d[48];
+	int n = 0;
+	unsigned __int128 a = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+
+	do {
+		d[n++] = (char)('0' + (int)(a % 10));
+		a /= 10;
+	} while (a != 0 || n <= decimals);
+	size_t k = 0;
+	if (v < 0 && k + 1 < len)
+		out[k++] = '-';
+	for (int i = n - 1; i >= 0 && k + 1 < len; i--) {
+		out[k++] = d[i];
+		if (i == decimals && decimals > 0 && k + 1 < len)
+			out[k++] = '.';
+	}
+	out[k] = '\0';
+}
+
 static void money_text(__int128 c, char *out, size_t len)
 {
-	bool neg = c < 0;
-	unsigned long long u = (unsigned long long)(neg ? -c : c);
-	snprintf(out, len, "%s%llu.%02llu", neg ? "-" : "", u / 100, u % 100);
+	fixed_text(c, 2, out, len);
 }
 
 /* Feed "<sub>:<entry>:<hash>\n" to a head digest. */
@@ -541,9 +562,7 @@ static const char PROFIT_QUERY[] =
 
 static void units4_text(__int128 u, char *out, size_t len)
 {
-	bool neg = u < 0;
-	unsigned long long a = (unsigned long long)(neg ? -u : u);
-	snprintf(out, len, "%s%llu.%04llu", neg ? "-" : "", a / 10000, a % 10000);
+	fixed_text(u, 4, out, len);
 }
 
 /* The subscription replayed so far is complete: its replay against its columns. */
