@@ -29,6 +29,7 @@
 #include "cp_http.h"
 #include "cp_log.h"
 #include "cp_net.h"
+#include "cp_rate.h"
 #include "cp_tls.h"
 
 #define ROLE "api"
@@ -44,8 +45,7 @@ const uint64_t cp_api_lat_bounds_us[API_LAT_BUCKETS] = {100, 250, 500, 1000, 200
 /* Per-caller token bucket, indexed by a hash of the caller (admin or subscriber id). */
 struct api_bucket {
 	int64_t who;        /* -1 admin, else subscriber id; 0 = empty slot */
-	double tokens;
-	uint64_t last_ns;
+	struct cp_rate r;   /* api_rate_per_s, burst the same */
 };
 
 /* Bytes a client sent beyond the request being served (pipelined), at most: more while a
@@ -474,7 +474,7 @@ int api_authenticate(struct api_req *r, const char *hdr)
  * the window in use by active callers, the caller shares the emptiest: limited with it,
  * never reset. */
 static struct api_bucket *rate_bucket(struct api_bucket *t, int64_t who, uint32_t rate,
-				      uint64_t now)
+				      int64_t now)
 {
 	uint64_t h = (uint64_t)who * 0x9E3779B97F4A7C15ull >> 48;
 	struct api_bucket *reuse = NULL, *emptiest = NULL;
@@ -484,17 +484,15 @@ static struct api_bucket *rate_bucket(struct api_bucket *t, int64_t who, uint32_
 
 		if (b->who == who)
 			return b;
-		if (reuse == NULL &&
-		    (b->who == 0 || b->tokens + (double)(now - b->last_ns) * rate / 1e9 >= rate))
+		if (reuse == NULL && (b->who == 0 || cp_rate_full(&b->r, now)))
 			reuse = b;
-		if (emptiest == NULL || b->tokens < emptiest->tokens)
+		if (emptiest == NULL || b->r.tokens_ns < emptiest->r.tokens_ns)
 			emptiest = b;
 	}
 	if (reuse == NULL)
 		return emptiest;
 	reuse->who = who;
-	reuse->tokens = rate;
-	reuse->last_ns = now;
+	cp_rate_init(&reuse->r, rate, rate, now);
 	return reuse;
 }
 
@@ -507,18 +505,9 @@ int api_rate_check(struct api_req *r)
 	uint32_t rate = sh->cfg->api_rate_per_s;
 	if (rate == 0 || sh->buckets == NULL)
 		return 0;
-	int64_t who = r->admin ? -1 : r->subscriber;
-	uint64_t now = cp_now_ns();
-	bool ok;
+	int64_t who = r->admin ? -1 : r->subscriber, now = (int64_t)cp_now_ns();
 	pthread_mutex_lock(&sh->rate_mu);
-	struct api_bucket *b = rate_bucket(sh->buckets, who, rate, now);
-	b->tokens += (double)(now - b->last_ns) * rate / 1e9;
-	if (b->tokens > rate)
-		b->tokens = rate;
-	b->last_ns = now;
-	ok = b->tokens >= 1.0;
-	if (ok)
-		b->tokens -= 1.0;
+	bool ok = cp_rate_take(&rate_bucket(sh->buckets, who, rate, now)->r, now);
 	pthread_mutex_unlock(&sh->rate_mu);
 	if (!ok) {
 		API_STAT_ADD(sh->st.rate_limited, 1);

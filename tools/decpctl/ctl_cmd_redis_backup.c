@@ -71,16 +71,10 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 		case 'f': o->from = optarg; break;
 		case 'd': o->data_dir = optarg; break;
 		case 'y': o->yes = true; break;
-		case 'k': {
-			char *end;
-			errno = 0;
-			o->keep = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || end == optarg || o->keep < 0 ||
-			    o->keep > 100000)
-				return ctl_usage_error("redis", "--keep: expected 0..100000 backups, "
-						       "got '%s'", optarg);
+		case 'k':
+			if (ctl_parse_long("redis", "--keep", optarg, 0, 100000, &o->keep))
+				return CTL_EXIT_USAGE;
 			break;
-		}
 		case 'R': break;
 		case 'N':
 			return ctl_usage_error("redis", "%s works on one server's files, on its host: on "
