@@ -40,12 +40,9 @@ int ctl_new_token(char hex[65], unsigned char hash[32])
  * error's exit code. */
 static int parse_fee(const char *cmd, const char *s)
 {
-	size_t n = strspn(s, "0123456789"), f = 0;
+	int64_t v;
 
-	if (s[n] == '.')
-		f = strspn(s + n + 1, "0123456789");
-	if (n == 0 || n > 3 || (s[n] == '.' && (f == 0 || f > 2)) ||
-	    s[n + (s[n] == '.' ? 1 + f : 0)] != '\0' || strtod(s, NULL) > 100.0)
+	if (proto_decimal_parse(s, strlen(s), 2, &v) != 0 || v < 0 || v > 10000)
 		return ctl_usage_error(cmd, "--fee-pct '%s': a percentage 0..100 with at most two "
 				       "decimals (e.g. 20 or 12.5)", s);
 	return 0;
