@@ -88,7 +88,7 @@ static struct {
 } M;
 
 /* Reads ingest frames until the wanted one: HelloAck (want 1) or the Ack of seq (want 2).
- * Returns 0 or -1. */
+ * Returns 0, -2 for Nack UNAVAILABLE (the server closes; log in again later) or -1. */
 static int master_wait(int want, int64_t seq)
 {
 	int64_t fields[4], deadline = mt5_now_ns() + TIMEOUT_NS;
@@ -122,23 +122,45 @@ static int master_wait(int want, int64_t seq)
 		if (k == 3 || k == 4) {
 			fprintf(stderr, "master: ingest answered %d (%lld %lld)\n", k,
 				(long long)fields[0], (long long)fields[1]);
-			return -1;
+			return k == 3 && fields[1] == 8 ? -2 : -1;
 		}
 	}
 	return -1;
 }
 
+/* Logs in as DecpMaster does: a login the server refuses Nack UNAVAILABLE (its edge did
+ * not confirm it within 1 s: a loaded machine, ASan, Wine starting) is tried again after
+ * 200 ms, at most 20 times; any other refusal ends it. */
 static int master_login(void)
 {
 	uint8_t out[256];
 
 	M.h = F.decp_master_new(MASTER, g_secret, 32, g_seed, 32);
-	M.s = mt5_dial(g_host, g_ingest_port, 300);
-	M.in.n = 0;
-	return M.h > 0 && M.s != MT5_NO_SOCK &&
-			       mt5_send_all(M.s, out, F.decp_master_hello(M.h, L"resync_e2e/1", out,
-								      sizeof(out))) == 0
-		       ? master_wait(1, 0) : -1;
+	if (M.h <= 0)
+		return -1;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		int rc;
+
+		if (attempt > 0)
+			mt5_sleep_ms(200);
+		M.s = mt5_dial(g_host, g_ingest_port, 300);
+		M.in.n = 0;
+		if (M.s == MT5_NO_SOCK)
+			continue;
+		rc = mt5_send_all(M.s, out, F.decp_master_hello(M.h, L"resync_e2e/1", out,
+								 sizeof(out))) == 0
+			     ? master_wait(1, 0) : -1;
+		if (rc == 0) {
+			if (attempt > 0)
+				printf("master: logged in after %d UNAVAILABLE\n", attempt);
+			return 0;
+		}
+		mt5_close(M.s);
+		M.s = MT5_NO_SOCK;
+		if (rc != -2)
+			return -1;
+	}
+	return -1;
 }
 
 /* One signal, signed by the DLL, sent and ACKed; the master's own book follows it. */
