@@ -1425,6 +1425,21 @@ static unsigned int log_lines(const struct env *e, const char *needle)
 	return log_lines2(e, needle, NULL);
 }
 
+/* The last `max` lines of control.log holding needle, to stderr (a failure's context). */
+static void log_print(const struct env *e, const char *needle, unsigned int max)
+{
+	unsigned int n = log_lines(e, needle), seen = 0;
+	char path[300], line[1024];
+	snprintf(path, sizeof(path), "%s/control.log", e->dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL && ++seen + max > n)
+			fprintf(stderr, "  | %s", line);
+	fclose(f);
+}
+
 /* Master 1's trades: 90 positions and pending orders opened (tickets 5001..5090, with
  * SL/TP), then one modified, one partly closed, one closed: 89 entries at its end, sent in
  * many parts. */
@@ -2057,6 +2072,19 @@ static void run_cluster_primary_down(struct env *e, bool idle)
 		"or more after the kill were archived within 1.9 s of it\n", early);
 	CHECK(early >= 100, "the archiver went on archiving the live primaries' masters while "
 	      "master 1's was dead: %lld rows (want >= 100)", early);
+	if (early < 100) {
+		/* for whoever reads the failure: when the archiver did commit those rows, and
+		 * what it said meanwhile (control.log's archiver lines, timestamped) */
+		char sql[512];
+		snprintf(sql, sizeof(sql), "SELECT coalesce(round(extract(epoch FROM "
+			 "min(archived_at)) * 1000 - %lld), -1) FROM signal_archive WHERE "
+			 "arrival_ns >= %lld", (long long)(kill_ns / 1000000),
+			 (long long)(kill_ns + 300000000ll));
+		fprintf(stderr, "cluster_primary_down: the first of those rows was archived %lld ms "
+			"after the kill (kill at %lld ns wall)\n", pg_scalar(pg, sql),
+			(long long)kill_ns);
+		log_print(e, " archiver ", 60);
+	}
 	PQfinish(pg);
 }
 
