@@ -509,6 +509,9 @@ static int commit_batch(struct arch *a)
 			return rc;
 		events += f->master == 0 && !f->reports;
 	}
+	/* a report may come before its signal is archived: what the fan-out could not judge
+	 * is looked up in the master's stream (cp_report.h) */
+	cp_report_resolve(&a->r, a->reps, a->n_reps);
 	if (cp_pg_ensure(&a->pg) != 0)
 		return -EAGAIN;
 	uint64_t inserted = 0;

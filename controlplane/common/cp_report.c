@@ -13,7 +13,10 @@
 #include "cp_buf.h"
 #include "cp_http.h"
 #include "cp_log.h"
+#include "cp_redis.h"
+#include "cp_redis_rec.h"
 #include "guard_types.h"
+#include "proto_wire.h"
 
 #define ROLE "report"
 
@@ -356,6 +359,70 @@ static int keep_known(struct cp_pg *pg, const struct cp_report **e, size_t *k,
 	PQclear(q);
 	*k = n;
 	return 0;
+}
+
+/* An execution report the fan-out could not judge (cp_report_resolve). */
+static bool unjudged(const struct cp_report *e)
+{
+	return e->kind == CP_REPORT_EXECUTION &&
+	       (e->seq > e->last_seq || (e->sig_type == 0 && e->realized_profit != 0));
+}
+
+size_t cp_report_resolve(struct cp_redis *rd, struct cp_report *r, size_t n)
+{
+	size_t m = 0, found = 0, *ix = NULL;
+	unsigned int *node = NULL;
+	redisReply **reps = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		m += unjudged(&r[i]);
+	if (m == 0 || cp_redis_ensure(rd) != 0)
+		return 0;
+	ix = malloc(m * sizeof(*ix));
+	node = malloc(m * sizeof(*node));
+	reps = calloc(m, sizeof(*reps));
+	if (ix == NULL || node == NULL || reps == NULL)
+		goto out;
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		char key[64], id[32];
+		const char *argv[4] = {"XRANGE", key, id, id};
+		redisContext *c;
+
+		if (!unjudged(&r[i]))
+			continue;
+		snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, r[i].master);
+		snprintf(id, sizeof(id), "%" PRIu64 "-0", r[i].seq);
+		c = cp_redis_at_node(rd, key, &node[m]);
+		if (c != NULL)
+			redisAppendCommandArgv(c, 4, argv, NULL);
+		ix[m++] = i;
+	}
+	(void)cp_redis_read_replies(rd, node, reps, m, "XRANGE signal");
+	for (size_t j = 0; j < m; j++) {
+		const redisReply *x = reps[j];
+		struct cp_report *e = &r[ix[j]];
+		struct proto_wire_signal s;
+		struct cp_rec rec;
+
+		/* [[id, [field, value, ...]]]: the one entry, the signal of that master and
+		 * sequence (anything else, a redirect or an error: not found) */
+		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == 1 &&
+		    x->element[0]->type == REDIS_REPLY_ARRAY && x->element[0]->elements == 2 &&
+		    cp_rec_from_fields(x->element[0]->element[1], &rec) &&
+		    proto_wire_signal_parse(rec.body, rec.body_len, &s) == 0 &&
+		    s.master_id == e->master && s.sequence == e->seq) {
+			e->last_seq = e->seq > e->last_seq ? e->seq : e->last_seq;
+			e->sig_type = s.order_type;
+			found++;
+		}
+		freeReplyObject(reps[j]);
+	}
+out:
+	free(ix);
+	free(node);
+	free(reps);
+	return found;
 }
 
 static int store_executions(struct cp_pg *pg, const struct cp_report *r, size_t n,

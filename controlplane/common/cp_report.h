@@ -12,7 +12,9 @@
  *               0033; a cancelled subscription's report is kept out, counted refused).
  *               Only a signal the master sent: a report whose sequence is above both the
  *               fan-out's bound (last_seq) and the archive's highest sequence of the
- *               master is dropped whole, counted refused (docs/security.md)
+ *               master is dropped whole, counted refused (docs/security.md); the callers
+ *               first look the reports the fan-out could not judge up in Redis
+ *               (cp_report_resolve)
  *   PROTECTION  ──▶ protection_logs and its trust_inbox row (the attribution claimed)
  *
  * Deliveries are written first, so a report never reaches the trust role before the
@@ -79,6 +81,23 @@ struct cp_report_result {
 	uint32_t refused;  /* reports the database refused by rule (cancelled, bad field,
 			    * not the session's subscription): kept out, never retried */
 };
+
+struct cp_redis;
+
+/*
+ * Look the execution reports of r[0..n) that the fan-out could not judge up in their
+ * master's Redis stream: one beyond the fan-out's bound (last_seq: it had not seen the
+ * master, just after its restart, or an older fan-out's entry) or with a profit on a
+ * signal whose type it did not hold (sig_type 0). Every signal the edge ACKed is there
+ * (entry "<sequence>-0") until trimmed, in the archive after that, and the archiver may
+ * store a report before its signal. A report whose signal is found gets its sequence as
+ * its bound and the signal's type (cp_report_store then keeps it and tells a close from an
+ * opening); one not found is left as it was (the archive decides: beyond both, dropped).
+ * Pipelined, each lookup on the node serving its master; nothing is looked up for the
+ * other reports. Redis down or the master's primary down: nothing found, as before.
+ * Returns the reports found.
+ */
+size_t cp_report_resolve(struct cp_redis *rd, struct cp_report *r, size_t n);
 
 /* Store reports[0..n) in one transaction. 0 with *res filled, or -EIO (rolled back or
  * connection lost: nothing stored, the caller may retry the whole batch). */

@@ -112,6 +112,7 @@ static bool flush_some(struct cp_fanout *f, struct cp_pg *db, struct cp_redis *r
 			return false;
 		for (size_t i = 0; i < n; i++)
 			flat[i] = v[i]->r;
+		cp_report_resolve(rd, flat, n);
 		rc = cp_report_store(db, flat, n, &res);
 		free(flat);
 	}

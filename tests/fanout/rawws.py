@@ -129,13 +129,19 @@ def publish_signals(addr, master, signals):
     (sequence, order_type, ticket, volume) a Signal (decp.proto) in a one-field record
     (cp_redis_rec.h), unsigned (the fan-out and the archiver do not verify), and the master
     in the archiver's set."""
-    now = time.time_ns()
     redis_cmd(addr, 'SADD', 'decp:masters', str(master))
     for seq, ot, ticket, vol in signals:
-        body = msg((1, master), (2, seq), (3, b'EURUSD'), (4, ot), (5, vol), (6, 110000 + seq),
-                   (9, ticket), (10, now))
-        rec = bytes([1]) + (now - 1000).to_bytes(8, 'little') + bytes([0, 0]) + body
-        redis_cmd(addr, 'XADD', f'decp:{{m{master}}}:signals', f'{seq}-0', 'r', rec)
+        redis_cmd(addr, 'XADD', f'decp:{{m{master}}}:signals', f'{seq}-0', 'r',
+                  signal_record(master, seq, ot, ticket, vol))
+
+
+def signal_record(master, seq, ot, ticket, vol):
+    """A stream entry's "r" field: the Signal (sequence, order_type, ticket, volume) in a
+    one-field record (cp_redis_rec.h), unsigned."""
+    now = time.time_ns()
+    body = msg((1, master), (2, seq), (3, b'EURUSD'), (4, ot), (5, vol), (6, 110000 + seq),
+               (9, ticket), (10, now))
+    return bytes([1]) + (now - 1000).to_bytes(8, 'little') + bytes([0, 0]) + body
 
 
 class Checks:
@@ -164,6 +170,43 @@ def psql(pg, sql):
     """One statement's result, unaligned, tuples only."""
     return subprocess.check_output(['psql', '-X', '-q', '-t', '-A', '-d', pg, '-c', sql],
                                    text=True).strip()
+
+
+def wait_psql(pg, sql, want, seconds=10):
+    """psql(pg, sql) until it is `want`, at most `seconds`; the last result."""
+    got = None
+    for _ in range(seconds * 10):
+        got = psql(pg, sql)
+        if got == want:
+            break
+        time.sleep(0.1)
+    return got
+
+
+def reports_left(redis, seconds=10):
+    """XLEN of the reports stream until the archiver has drained it (0), at most
+    `seconds`; the last length, as text."""
+    left = '?'
+    for _ in range(seconds * 10):
+        left = subprocess.check_output(['redis-cli', '-h', redis[0], '-p', redis[1], 'XLEN',
+                                        'decp:{rep}:reports'], text=True).strip()
+        if left == '0':
+            break
+        time.sleep(0.1)
+    return left
+
+
+def ledger_verify(bld, check):
+    """decpctl ledger verify must exit 0 (the money trail replays, sql 0032)."""
+    v = subprocess.run([os.path.join(bld, 'tools/decpctl/decpctl'), 'ledger', 'verify'],
+                       capture_output=True, text=True)
+    check(f'decpctl ledger verify: exit {v.returncode} ({(v.stdout + v.stderr).strip()[-300:]})',
+          v.returncode == 0)
+
+
+def profit(extra):
+    """ExecutionReport.realized_profit (11), in 1e-4, as extra fields of execution()."""
+    return [(11, extra & ((1 << 64) - 1))]
 
 
 def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver'):

@@ -22,7 +22,7 @@ Before the fix (0033, cp_report.c keep_known, the fan-out's bound): sequence 900
 was acknowledged and set last_sequence_id to it for good, the BUY's -10^10 and the second
 close's -12.5 were added to profit_exact.
 """
-import os, subprocess, sys, time
+import os, sys, time
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
@@ -46,25 +46,11 @@ def subid(name):
     return int(q(f'SELECT id FROM subscriptions WHERE subscriber_id = {tokens[name][1]}'))
 
 
-def wait_for(sql, want, seconds=10):
-    got = None
-    for _ in range(seconds * 10):
-        got = q(sql)
-        if got == want:
-            break
-        time.sleep(0.1)
-    return got
-
-
 def session(name):
     w = WS(port, tokens[name][0])
     w.send(subscribe(1))
     w.frames(0.5)
     return w
-
-
-def profit(extra):  # realized_profit (11), in 1e-4
-    return [(11, extra & ((1 << 64) - 1))]
 
 
 try:
@@ -73,7 +59,7 @@ try:
     watch = session('honest')  # the fan-out tails master 1 from here on: its history
     publish_signals(REDIS, 1, SIGNALS)
     watch.frames(1)
-    got = wait_for('SELECT count(*) FROM signal_archive WHERE master_id = 1', '4')
+    got = wait_psql(PG, 'SELECT count(*) FROM signal_archive WHERE master_id = 1', '4')
     check(f'the 4 signals archived ({got})', got == '4')
     # (b) a sequence the master never sent: refused at the fan-out
     w = session('hostile')
@@ -105,7 +91,7 @@ try:
     fr = w.frames(1)
     check('honest reports acknowledged', all(acked(fr, i) for i in (401, 402, 403)))
     w.s.close()
-    left = wait_for("SELECT count(*) FROM execution_pnl", '6')
+    left = wait_psql(PG, "SELECT count(*) FROM execution_pnl", '6')
     check(f'6 execution rows stored ({left})', left == '6')
     time.sleep(0.5)
     row = q(f'SELECT last_sequence_id || \' \' || profit_exact FROM subscriptions WHERE id = {hs}')
@@ -125,15 +111,11 @@ try:
           audit == '1 1 1 1 12.5000')
     inbox = q(f"SELECT count(*) FROM trust_inbox WHERE subscription_id = {hs} AND sequence > 4")
     check(f'no EXECUTE inbox row beyond the master\'s last ({inbox})', inbox == '0')
-    n = subprocess.check_output(['redis-cli', '-h', REDIS[0], '-p', REDIS[1], 'XLEN',
-                                 'decp:{rep}:reports'], text=True).strip()
+    n = reports_left(REDIS)
     check(f'reports stream drained ({n} left)', n == '0')
     # the money trail replays: every counted execution is a profit event (sql 0032), the
     # rows not counted (REPEAT, NOT_CLOSING) change no profit and have none
-    v = subprocess.run([os.path.join(BLD, 'tools/decpctl/decpctl'), 'ledger', 'verify'],
-                       capture_output=True, text=True)
-    check(f'decpctl ledger verify: exit {v.returncode} ({(v.stdout + v.stderr).strip()[-300:]})',
-          v.returncode == 0)
+    ledger_verify(BLD, check)
 finally:
     stop_pipeline(ctl, log, check)
 print(f'{check.failed} failed')

@@ -93,8 +93,7 @@ try:
     check(f'hostile reports stored clamped ({rows})',
           rows == ['5 -1000000000.000 0.00 0', '6 0.000 1000000000.00 0',
                    f'{I64} 1000000000.000 0.00 63'])
-    left = subprocess.check_output(['redis-cli', '-h', REDIS[0], '-p', REDIS[1], 'XLEN',
-                                    'decp:{rep}:reports'], text=True).strip()
+    left = reports_left(REDIS)
     check(f'reports stream drained ({left} left)', left == '0')
 finally:
     stop_pipeline(ctl, log, check)

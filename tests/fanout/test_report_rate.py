@@ -34,7 +34,7 @@ Without the budget (its call taken out of on_message): no pause counted, 3,000 a
 subscriber that owes: the 20 reconnects let in, 3,454 XADDed at 2.9 s (bound 2,324). With
 both: ~14 s for the 3,000 (~210 acks/s), 19 of the 20 reconnects refused.
 """
-import os, socket, subprocess, sys, threading, time, urllib.request
+import os, socket, sys, threading, time, urllib.request
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
@@ -234,13 +234,7 @@ try:
         time.sleep(0.1)
     check(f'flood: {total} protection events stored once each (distinct, rows: {n})',
           n == f'{total} {total}')
-    left = '?'
-    for _ in range(100):
-        left = subprocess.check_output(['redis-cli', '-h', REDIS[0], '-p', REDIS[1], 'XLEN',
-                                        'decp:{rep}:reports'], text=True).strip()
-        if left == '0':
-            break
-        time.sleep(0.1)
+    left = reports_left(REDIS)
     check(f'reports stream drained ({left} left)', left == '0')
     check('honest reports stored', q(f'SELECT count(*) FROM protection_logs '
                                      f'WHERE subscription_id = {hsub}') == '10')
