@@ -668,6 +668,10 @@ static int reply_send(struct lws *wsi, struct api *a, struct conn *c, struct api
 		if (rc == 0) {
 			c->st = C_STREAM;
 			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+			/* read again (what comes is dropped, on_rx): so the client's close is
+			 * seen now and its place given back, not at the next keep-alive's
+			 * failed write (15 s of 429 too_many_streams for a page reopened) */
+			lws_rx_flow_control(wsi, 1);
 		}
 		return rc;
 	}
