@@ -118,6 +118,13 @@ refused "owner disable settle" DP012 postgres "ALTER TABLE subscriptions DISABLE
 refused "owner drop settle" DP012 postgres "DROP TRIGGER subscriptions_settle ON subscriptions"
 refused "owner replica-only" DP012 postgres "ALTER TABLE subscriptions ENABLE REPLICA TRIGGER subscriptions_continue"
 refused "owner drop fn" DP012 postgres "DROP FUNCTION subscription_cancel(bigint, text, numeric)"
+# Every money table keeps its owner (sql 0034; before, only the three of 0012 were checked
+# and ALTER TABLE profit_events OWNER TO postgres went through, after which the guard no
+# longer knew it as a money table)
+for t in profit_events execution_pnl money_requests ledger_checkpoints money_owned_tables; do
+	refused "owner of $t given away" DP012 postgres "ALTER TABLE $t OWNER TO postgres"
+done
+refused "owner of the audit view given away" DP012 postgres "ALTER VIEW execution_profit_audit OWNER TO postgres"
 # Only the maintenance role may (and the guards stand again at the end of its work).
 [ "$(as postgres "SET ROLE decp_maintenance; ALTER TABLE billing_ledger DISABLE TRIGGER billing_ledger_no_update; ALTER TABLE billing_ledger ENABLE TRIGGER billing_ledger_no_update")" = ok ] &&
 	ok || bad "maintenance role may alter"
