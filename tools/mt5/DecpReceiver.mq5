@@ -162,7 +162,7 @@ ulong FindOrder(long master_ticket)
 
 // The bid of a broker symbol, put in Market Watch first (a symbol not in it has no live
 // quote); false when the broker has no such symbol or no quote.
-bool Bid(string s, double &b)
+bool SymbolBid(string s, double &b)
 {
    b = 0;
    return s != "" && SymbolSelect(s, true) && SymbolInfoDouble(s, SYMBOL_BID, b) && b > 0;
@@ -181,10 +181,10 @@ long QuoteRate(string sym)
    if(q == acc) return 100000;
    int at = StringFind(sym, pair);
    if(at >= 0) { pre = StringSubstr(sym, 0, at); suf = StringSubstr(sym, at + StringLen(pair)); }
-   if(Bid(pre + acc + q + suf, b)) return (long)MathRound(100000.0 / b);
-   if(Bid(pre + q + acc + suf, b)) return Px(b);
-   if((pre != "" || suf != "") && Bid(acc + q, b)) return (long)MathRound(100000.0 / b);
-   if((pre != "" || suf != "") && Bid(q + acc, b)) return Px(b);
+   if(SymbolBid(pre + acc + q + suf, b)) return (long)MathRound(100000.0 / b);
+   if(SymbolBid(pre + q + acc + suf, b)) return Px(b);
+   if((pre != "" || suf != "") && SymbolBid(acc + q, b)) return (long)MathRound(100000.0 / b);
+   if((pre != "" || suf != "") && SymbolBid(q + acc, b)) return Px(b);
    double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE),
           cs = SymbolInfoDouble(sym, SYMBOL_TRADE_CONTRACT_SIZE);
    if(tv > 0 && ts > 0 && cs > 0) return (long)MathRound(100000.0 * tv / (ts * cs));
