@@ -152,6 +152,17 @@ static bool symbol_ok(const char *s, size_t n)
 	return true;
 }
 
+/* BUY/SELL of the symbol and side of a pending order held under its ticket. */
+static bool fills(const struct cp_book_entry *e, const struct cp_book_signal *s)
+{
+	bool buy = e->type == GUARD_ORDER_BUY_LIMIT || e->type == GUARD_ORDER_BUY_STOP;
+	bool sell = e->type == GUARD_ORDER_SELL_LIMIT || e->type == GUARD_ORDER_SELL_STOP;
+
+	return ((buy && s->order_type == GUARD_ORDER_BUY) ||
+		(sell && s->order_type == GUARD_ORDER_SELL)) &&
+	       strcmp(e->symbol, s->symbol) == 0;
+}
+
 static void fill(struct cp_book_entry *e, const struct cp_book_signal *s)
 {
 	size_t n = strlen(s->symbol);
@@ -233,7 +244,9 @@ int cp_book_apply(struct cp_book *b, const struct cp_book_signal *s, enum cp_boo
 	default: /* BUY, SELL and the pending types */
 		eff = is_pending(s->order_type) ? CP_BOOK_PLACED : CP_BOOK_OPENED;
 		if (e != NULL) {
-			eff = CP_BOOK_ANOMALY_REOPENED;
+			/* a pending order's fill: the position keeps the order's ticket (MT5),
+			 * DecpMaster signals the opening deal */
+			eff = fills(e, s) ? CP_BOOK_FILLED : CP_BOOK_ANOMALY_REOPENED;
 		} else {
 			e = &b->e[b->n++];
 			b->idx[i] = (uint32_t)b->n;

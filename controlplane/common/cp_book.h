@@ -54,6 +54,8 @@ enum cp_book_effect {
 	CP_BOOK_MODIFIED,            /* exits (and a pending price) changed */
 	CP_BOOK_REDUCED,             /* a partial close left some volume */
 	CP_BOOK_CLOSED,              /* a position or pending order was removed */
+	CP_BOOK_FILLED,              /* BUY/SELL of a ticket held as a pending order of that
+				      * side and symbol: the order filled, it is the position now */
 	/* anomalies: consumed, counted, the book as the rule below says */
 	CP_BOOK_ANOMALY_UNKNOWN,     /* MODIFY/CLOSE/CLOSE_PARTIAL of a ticket not held: no change */
 	CP_BOOK_ANOMALY_REOPENED,    /* open/place of a ticket already held: replaced */

@@ -92,6 +92,50 @@ static void test_pending_orders(void)
 	cp_book_free(&b);
 }
 
+/* A pending order's fill: MT5 gives the position the order's ticket and DecpMaster signals
+ * the opening deal. BUY/SELL of the order's side and symbol turns it into the position
+ * (not an anomaly); another side or symbol is a reopening as before. */
+static void test_pending_filled(void)
+{
+	struct cp_book b;
+	struct cp_book_signal s;
+	const struct cp_book_entry *e;
+
+	cp_book_init(&b, M);
+	CU_ASSERT_EQUAL(apply(&b, sig(1, GUARD_ORDER_BUY_LIMIT, 300, 30, 107000, 106500, 108000)),
+			CP_BOOK_PLACED);
+	CU_ASSERT_EQUAL(apply(&b, sig(2, GUARD_ORDER_BUY, 300, 30, 106990, 106500, 108000)),
+			CP_BOOK_FILLED);
+	e = cp_book_find(&b, 300);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(e->type, GUARD_ORDER_BUY);
+	CU_ASSERT_EQUAL(e->volume, 30);
+	CU_ASSERT_EQUAL(e->price, 106990);
+	/* the position then lives as any other */
+	CU_ASSERT_EQUAL(apply(&b, sig(3, GUARD_ORDER_CLOSE_PARTIAL, 300, 10, 107100, 0, 0)),
+			CP_BOOK_REDUCED);
+	CU_ASSERT_EQUAL(cp_book_find(&b, 300)->volume, 20);
+	CU_ASSERT_EQUAL(apply(&b, sig(4, GUARD_ORDER_SELL_STOP, 301, 10, 106000, 0, 0)),
+			CP_BOOK_PLACED);
+	CU_ASSERT_EQUAL(apply(&b, sig(5, GUARD_ORDER_SELL, 301, 10, 105990, 0, 0)), CP_BOOK_FILLED);
+	CU_ASSERT_EQUAL(b.anomalies, 0);
+	/* another side, another symbol, a position opened again: reopenings */
+	CU_ASSERT_EQUAL(apply(&b, sig(6, GUARD_ORDER_BUY_STOP, 302, 10, 108000, 0, 0)),
+			CP_BOOK_PLACED);
+	CU_ASSERT_EQUAL(apply(&b, sig(7, GUARD_ORDER_SELL, 302, 10, 108000, 0, 0)),
+			CP_BOOK_ANOMALY_REOPENED);
+	CU_ASSERT_EQUAL(apply(&b, sig(8, GUARD_ORDER_SELL_LIMIT, 303, 10, 108000, 0, 0)),
+			CP_BOOK_PLACED);
+	s = sig(9, GUARD_ORDER_SELL, 303, 10, 108000, 0, 0);
+	s.symbol = "GBPUSD";
+	CU_ASSERT_EQUAL(apply(&b, s), CP_BOOK_ANOMALY_REOPENED);
+	CU_ASSERT_EQUAL(apply(&b, sig(10, GUARD_ORDER_BUY, 300, 10, 107000, 0, 0)),
+			CP_BOOK_ANOMALY_REOPENED);
+	CU_ASSERT_EQUAL(b.anomalies, 3);
+	CU_ASSERT_EQUAL(b.n, 4);
+	cp_book_free(&b);
+}
+
 static void test_anomalies(void)
 {
 	struct cp_book b;
@@ -276,6 +320,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("cp_book", NULL, NULL);
 	CU_add_test(s, "position: open, modify SL/TP, partial close, close", test_position_lifecycle);
 	CU_add_test(s, "pending: place, modify price, delete", test_pending_orders);
+	CU_add_test(s, "pending: filled by BUY/SELL of its side and symbol", test_pending_filled);
 	CU_add_test(s, "anomalies: unknown ticket, reopened, partial of a pending", test_anomalies);
 	CU_add_test(s, "sequence: redelivery, gap, bad input change nothing", test_sequence_rule);
 	CU_add_test(s, "Redis encoding: round trip, refusals", test_encode_decode);

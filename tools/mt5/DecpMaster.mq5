@@ -155,14 +155,41 @@ void LoadJournal()
    while(!FileIsEnding(h))
    {
       long seq = FileReadLong(h); int n = FileReadInteger(h);
-      if(n <= 0 || n > 512) break;
+      if(seq <= 0 || n <= 0 || n > 512) break;
+      // a record cut by a crash mid-write ends the journal (RewriteJournal then drops it):
+      // resent, its bytes would fail the ingest's HMAC (Nack, the session closed) at every
+      // login and nothing after it would ever be sent; appended after, every later record
+      // would be read misaligned. Its signal was not numbered (the global variable follows)
+      uchar rec[];
+      if(FileReadArray(h, rec, 0, n) != n) break;
       int i = (int)(seq % DECP_QUEUE);
-      FileReadArray(h, g_q[i].b, 0, n); g_q[i].n = n; g_q[i].seq = seq;
+      ArrayCopy(g_q[i].b, rec, 0, 0, n); g_q[i].n = n; g_q[i].seq = seq;
       // a global variable not flushed before a crash is behind the journal: never number a
       // new trade over a journaled one
       if(seq + 1 > g_next_seq) g_next_seq = seq + 1;
    }
    FileClose(h);
+}
+
+// The journal as the ring holds it, in sequence order (written beside, then moved over it:
+// a crash meanwhile leaves the old one): drops a cut record and what HelloAck made
+// durable long ago, so the file no longer grows with every signal ever sent.
+void RewriteJournal()
+{
+   string tmp = Journal() + ".tmp";
+   int h = FileOpen(tmp, FILE_WRITE | FILE_BIN | FILE_COMMON);
+   if(h == INVALID_HANDLE) return;
+   long from = g_next_seq - DECP_QUEUE;
+   if(from < 1) from = 1;
+   for(long q = from; q < g_next_seq; q++)
+   {
+      int i = (int)(q % DECP_QUEUE);
+      if(g_q[i].seq != q || g_q[i].n <= 0) continue;
+      FileWriteLong(h, q); FileWriteInteger(h, g_q[i].n); FileWriteArray(h, g_q[i].b, 0, g_q[i].n);
+   }
+   FileClose(h);
+   if(!FileMove(tmp, FILE_COMMON, Journal(), FILE_COMMON | FILE_REWRITE))
+      Print("decp: journal not rewritten: ", GetLastError());
 }
 
 void Pump()
@@ -207,23 +234,54 @@ int PendingType(ENUM_ORDER_TYPE t)
    return 0;
 }
 
+// the price, SL and TP last signalled per pending order (placement or MODIFY), so that an
+// ORDER_UPDATE that changes only the order's state sends nothing
+struct PendingSent { ulong ticket; long price, sl, tp; };
+PendingSent g_pend[];
+
+int PendFind(ulong t)
+{
+   for(int i = 0; i < ArraySize(g_pend); i++) if(g_pend[i].ticket == t) return i;
+   return -1;
+}
+bool PendSame(ulong t, double price, double sl, double tp)
+{
+   int i = PendFind(t);
+   return i >= 0 && g_pend[i].price == Px(price) && g_pend[i].sl == Px(sl) && g_pend[i].tp == Px(tp);
+}
+void PendSet(ulong t, double price, double sl, double tp)
+{
+   int i = PendFind(t);
+   if(i < 0) { i = ArraySize(g_pend); ArrayResize(g_pend, i + 1); g_pend[i].ticket = t; }
+   g_pend[i].price = Px(price); g_pend[i].sl = Px(sl); g_pend[i].tp = Px(tp);
+}
+bool PendDrop(ulong t)   // always true: used inside a condition, after the type test
+{
+   int i = PendFind(t), n = ArraySize(g_pend);
+   if(i >= 0) { g_pend[i] = g_pend[n - 1]; ArrayResize(g_pend, n - 1); }
+   return true;
+}
+
 void OnTradeTransaction(const MqlTradeTransaction &t, const MqlTradeRequest &req, const MqlTradeResult &res)
 {
    if(t.type == TRADE_TRANSACTION_DEAL_ADD && HistoryDealSelect(t.deal))
    {
       ENUM_DEAL_ENTRY e = (ENUM_DEAL_ENTRY)HistoryDealGetInteger(t.deal, DEAL_ENTRY);
+      long dt = HistoryDealGetInteger(t.deal, DEAL_TYPE);
+      // only trades: balance, credit, commission, swap and dividend deals are no signal
+      if(dt != DEAL_TYPE_BUY && dt != DEAL_TYPE_SELL) return;
       ulong pos = (ulong)HistoryDealGetInteger(t.deal, DEAL_POSITION_ID);
       double vol = HistoryDealGetDouble(t.deal, DEAL_VOLUME), px = HistoryDealGetDouble(t.deal, DEAL_PRICE);
       string sym = HistoryDealGetString(t.deal, DEAL_SYMBOL);
-      // a pending order that filled: the position carries the order's ticket, which the
-      // receivers hold as a pending copy (filled at their broker or still waiting); an opening
-      // for it again would double their copy
-      ulong ord = (ulong)HistoryDealGetInteger(t.deal, DEAL_ORDER);
-      bool from_pending = e == DEAL_ENTRY_IN && HistoryOrderSelect(ord) &&
-                          PendingType((ENUM_ORDER_TYPE)HistoryOrderGetInteger(ord, ORDER_TYPE)) != 0;
-      if(e == DEAL_ENTRY_IN && !from_pending)
+      // every opening deal is signalled, a pending order's fill too (the position carries
+      // the order's ticket): the book turns the pending order into the position
+      // (docs/resync.md, CP_BOOK_FILLED), a receiver holding a copy of the order (waiting
+      // or filled at its broker) refuses a second copy (FILTERED/HELD), one without a copy
+      // (pending orders off, its placement refused by its broker, an order placed before
+      // this EA started) copies the position. Not signalling fills left the book holding
+      // the pending order, so a re-sync closed a filled copy and placed the order again.
+      if(e == DEAL_ENTRY_IN)
       {
-         long dt = HistoryDealGetInteger(t.deal, DEAL_TYPE);
          double sl = 0, tp = 0;
          if(PositionSelectByTicket(pos)) { sl = PositionGetDouble(POSITION_SL); tp = PositionGetDouble(POSITION_TP); }
          Signal(dt == DEAL_TYPE_BUY ? 1 : 2, sym, vol, px, sl, tp, pos, 0);
@@ -236,13 +294,31 @@ void OnTradeTransaction(const MqlTradeTransaction &t, const MqlTradeRequest &req
    }
    else if(t.type == TRADE_TRANSACTION_POSITION)                                 // SL/TP changed
       Signal(8, t.symbol, 0, 0, t.price_sl, t.price_tp, t.position, 0);
-   else if(t.type == TRADE_TRANSACTION_ORDER_ADD && PendingType(t.order_type) != 0)
-      Signal(PendingType(t.order_type), t.symbol, t.volume, t.price, t.price_sl, t.price_tp, t.order,
-             t.time_expiration);
-   else if(t.type == TRADE_TRANSACTION_ORDER_UPDATE && PendingType(t.order_type) != 0)
-      Signal(8, t.symbol, 0, t.price, t.price_sl, t.price_tp, t.order, 0);
-   else if(t.type == TRADE_TRANSACTION_ORDER_DELETE && PendingType(t.order_type) != 0 &&
-           (t.order_state == ORDER_STATE_CANCELED || t.order_state == ORDER_STATE_EXPIRED))
+   else if((t.type == TRADE_TRANSACTION_ORDER_ADD || t.type == TRADE_TRANSACTION_ORDER_UPDATE) &&
+           PendingType(t.order_type) != 0)
+   {
+      // an update of an order no longer working (filled or deleted meanwhile) says nothing
+      if(t.type == TRADE_TRANSACTION_ORDER_UPDATE && !OrderSelect(t.order)) return;
+      // a pending order not known yet is placed: its ORDER_ADD, or an update that came first
+      // (their order is not guaranteed), or a stop-limit order that became a limit order
+      // (stop-limit orders themselves are not copied). An update of a known one is also sent
+      // when only its state changes (placed after the ORDER_ADD, request_modify/cancel,
+      // triggered): a MODIFY only when price, SL or TP changed
+      if(PendFind(t.order) < 0)
+      {
+         PendSet(t.order, t.price, t.price_sl, t.price_tp);
+         Signal(PendingType(t.order_type), t.symbol, t.volume, t.price, t.price_sl, t.price_tp, t.order,
+                t.time_expiration);
+      }
+      else if(t.type == TRADE_TRANSACTION_ORDER_UPDATE && !PendSame(t.order, t.price, t.price_sl, t.price_tp))
+      {
+         PendSet(t.order, t.price, t.price_sl, t.price_tp);
+         Signal(8, t.symbol, 0, t.price, t.price_sl, t.price_tp, t.order, 0);
+      }
+   }
+   else if(t.type == TRADE_TRANSACTION_ORDER_DELETE && PendingType(t.order_type) != 0 && PendDrop(t.order) &&
+           (t.order_state == ORDER_STATE_CANCELED || t.order_state == ORDER_STATE_EXPIRED ||
+            t.order_state == ORDER_STATE_REJECTED))   // signalled at ORDER_ADD: a refusal after it too
       Signal(7, t.symbol, 0, 0, 0, 0, t.order, 0);                               // pending deleted
 }
 
@@ -368,6 +444,16 @@ int OnInit()
    { Print("decp: a hedging account is needed: a netting position has no ticket of its own per trade"); return INIT_FAILED; }
    if(GlobalVariableCheck(GvSeq())) g_next_seq = (long)GlobalVariableGet(GvSeq());
    LoadJournal();
+   RewriteJournal();
+   // the pending orders held now were placed before this EA ran (never signalled): known,
+   // so that their updates are MODIFYs, not placements (their fills are signalled)
+   ArrayResize(g_pend, 0);
+   for(int i = 0; i < OrdersTotal(); i++)
+   {
+      ulong t = OrderGetTicket(i);
+      if(t != 0 && PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE)) != 0)
+         PendSet(t, OrderGetDouble(ORDER_PRICE_OPEN), OrderGetDouble(ORDER_SL), OrderGetDouble(ORDER_TP));
+   }
    if(StringSplit(InpServer, ',', g_hosts) < 1) { ArrayResize(g_hosts, 1); g_hosts[0] = InpServer; }
    for(int i = 0; i < ArraySize(g_hosts); i++) { StringTrimLeft(g_hosts[i]); StringTrimRight(g_hosts[i]); }
    EventSetMillisecondTimer(20);
@@ -380,4 +466,8 @@ void OnDeinit(const int reason)
    EventKillTimer();
    if(g_sock != INVALID_HANDLE) SocketClose(g_sock);
    if(g_master > 0) decp_handle_free(g_master);
+   // a chart's symbol/period or input change runs OnDeinit/OnInit without unloading the EA:
+   // its globals keep their values, and a g_ready still true sent frames before the next
+   // HelloAck (the session closed) and took the next ServerChallenge as one "after login"
+   g_sock = INVALID_HANDLE; g_ready = false; g_in_len = 0; g_master = 0; g_sent = 0; g_acked = 0;
 }

@@ -49,6 +49,14 @@ int    g_in_len = 0;
 datetime g_down_since = 0, g_last_ping = 0, g_last_account = 0;
 datetime g_last_rx = 0;      // the last byte from the server (or the connect): liveness
 CTrade g_trade;
+#define DECP_RESYNC_TRIES 3  // re-syncs in a row with a failed action before going on without it
+int    g_resync_failed = 0;  // re-syncs in a row with a failed action
+// copies whose CLOSE failed at the broker (requote, off quotes, market closed, timeout):
+// retried every DECP_CLOSE_RETRY_SEC while they exist; the signal's sequence is used up, so
+// nothing else would close them
+#define DECP_CLOSE_RETRY_SEC 5
+ulong  g_retry_pos[], g_retry_ord[];
+datetime g_last_retry = 0;
 
 string GvLast() { return "decp.rx." + IntegerToString(InpMasterId) + ".last_seq"; }
 // the wall clock from the DLL: TimeGMT() has 1 s resolution, and GetMicrosecondCount() counts
@@ -152,16 +160,34 @@ ulong FindOrder(long master_ticket)
    return 0;
 }
 
+// The bid of a broker symbol, put in Market Watch first (a symbol not in it has no live
+// quote); false when the broker has no such symbol or no quote.
+bool SymbolBid(string s, double &b)
+{
+   b = 0;
+   return s != "" && SymbolSelect(s, true) && SymbolInfoDouble(s, SYMBOL_BID, b) && b > 0;
+}
+
 // Account currency per 1 unit of sym's profit (quote) currency, 1e-5: the margin check's
-// rate for crosses (EURJPY on a USD account); 0 when no rate symbol is found (such an order
-// is refused INSUFFICIENT_MARGIN: fail closed).
+// rate for crosses (EURJPY on a USD account); 0 when none is found (such an order is
+// refused INSUFFICIENT_MARGIN: fail closed). The rate symbol carries sym's decoration (a
+// broker's EURJPY.pro is quoted by USDJPY.pro, not USDJPY); else the terminal's own
+// conversion: money per tick of one lot / (tick size x contract size).
 long QuoteRate(string sym)
 {
-   string acc = AccountInfoString(ACCOUNT_CURRENCY), q = SymbolInfoString(sym, SYMBOL_CURRENCY_PROFIT);
+   string acc = AccountInfoString(ACCOUNT_CURRENCY), q = SymbolInfoString(sym, SYMBOL_CURRENCY_PROFIT),
+          pair = SymbolInfoString(sym, SYMBOL_CURRENCY_BASE) + q, pre = "", suf = "";
    double b;
    if(q == acc) return 100000;
-   if(SymbolInfoDouble(acc + q, SYMBOL_BID, b) && b > 0) return (long)MathRound(100000.0 / b);
-   if(SymbolInfoDouble(q + acc, SYMBOL_BID, b) && b > 0) return Px(b);
+   int at = StringFind(sym, pair);
+   if(at >= 0) { pre = StringSubstr(sym, 0, at); suf = StringSubstr(sym, at + StringLen(pair)); }
+   if(SymbolBid(pre + acc + q + suf, b)) return (long)MathRound(100000.0 / b);
+   if(SymbolBid(pre + q + acc + suf, b)) return Px(b);
+   if((pre != "" || suf != "") && SymbolBid(acc + q, b)) return (long)MathRound(100000.0 / b);
+   if((pre != "" || suf != "") && SymbolBid(q + acc, b)) return Px(b);
+   double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE),
+          cs = SymbolInfoDouble(sym, SYMBOL_TRADE_CONTRACT_SIZE);
+   if(tv > 0 && ts > 0 && cs > 0) return (long)MathRound(100000.0 * tv / (ts * cs));
    return 0;
 }
 
@@ -230,7 +256,8 @@ string GvMv(long t) { return "decp.rx." + IntegerToString(InpMasterId) + ".mv." 
 void SymbolView(string sym, long gp, long &view[])
 {
    MqlTick tick;
-   if(sym == "" || !SymbolInfoTick(sym, tick)) { tick.bid = 0; tick.ask = 0; }
+   // a symbol not in Market Watch has no live quote (nor a tradable one on some terminals)
+   if(sym == "" || !SymbolSelect(sym, true) || !SymbolInfoTick(sym, tick)) { tick.bid = 0; tick.ask = 0; }
    double tv = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_VALUE), ts = SymbolInfoDouble(sym, SYMBOL_TRADE_TICK_SIZE);
    // RISK_PERCENT sizing divides by money per the guard's pip of the master's instrument
    // (gold 0.1, BTC 1.0), whatever the broker calls it (a mapped GOLD). 0: the guard does
@@ -299,7 +326,8 @@ void Resync()
                           Px(OrderGetDouble(ORDER_SL)), Px(OrderGetDouble(ORDER_TP)));
    }
    n = decp_rx_resync_plan(g_rx);
-   if(n < 0) { Log("re-sync plan", n); return; }
+   // no plan, no ResyncDone: the guard would stay DEGRADED_GAP on this connection for good
+   if(n < 0) { Log("re-sync plan", n); Disconnect("re-sync not planned"); return; }
    g_trade.SetExpertMagicNumber(InpMagic);
    int failed = 0;
    for(int i = 0; i < n; i++)
@@ -333,10 +361,19 @@ void Resync()
       if(!ok) { failed++; PrintFormat("decp: re-sync: %d on master ticket %I64d failed: %d", op, act[6], g_trade.ResultRetcode()); }
    }
    // an action that failed leaves the account out of line: no ResyncDone (the guard stays
-   // DEGRADED_GAP, nothing executes); the reconnect gets a new snapshot, planned afresh
-   if(failed > 0) { PrintFormat("decp: re-sync: %d action(s) failed: asking again", failed); Disconnect("re-sync incomplete"); return; }
+   // DEGRADED_GAP, nothing executes); the reconnect gets a new snapshot, planned afresh.
+   // An action that fails every time (a pending price the market has passed at this
+   // broker, a closed market, a volume the broker refuses) would keep every later signal
+   // from executing, the master's closes of the copies held included: after
+   // DECP_RESYNC_TRIES plans in a row with a failure, go on live without it (logged; the
+   // next re-sync tries it again)
+   if(failed > 0 && ++g_resync_failed < DECP_RESYNC_TRIES)
+   { PrintFormat("decp: re-sync: %d action(s) failed: asking again", failed); Disconnect("re-sync incomplete"); return; }
+   if(failed > 0)
+      PrintFormat("decp: re-sync: %d action(s) failed in %d re-syncs in a row: going on live without them; the account differs from the master's by them", failed, g_resync_failed);
+   g_resync_failed = 0;
    n = decp_rx_resync_done(g_rx, fr, 256);
-   if(n < 0) { Log("re-sync done", n); return; }
+   if(n < 0) { Log("re-sync done", n); Disconnect("re-sync not done"); return; }
    Send(fr, n);
    long st[6];
    if(decp_rx_state(g_rx, st, 6) == 0) GlobalVariableSet(GvLast(), (double)st[1]);
@@ -351,7 +388,12 @@ void OnEnvelope(const long &info[], string sym)
    long ticket = info[7];
    ulong pos = FindPosition(ticket, vol), ord = pos == 0 ? FindOrder(ticket) : 0;
    SymbolView(sym, info[12], view);
-   view[9] = pos != 0 || ord != 0 ? 1 : 0;
+   // an opening of a ticket this EA placed a copy of before (its master volume is kept) is
+   // held even when the terminal lists the copy nowhere for a moment (a pending copy
+   // filling as the master's fill is signalled) or the copy was closed at this broker
+   // already (its own SL): never a second copy
+   view[9] = pos != 0 || ord != 0 ||
+             (info[2] >= 1 && info[2] <= 6 && GlobalVariableCheck(GvMv(ticket))) ? 1 : 0;
    view[10] = pos != 0 ? Lots(vol) : ord != 0 ? Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)) : 0;
    // the master's volume the copy follows; unknown (0): the guard refuses a partial close
    // (FILTERED, sizing) rather than guess from the copy's own volume
@@ -382,6 +424,14 @@ void OnEnvelope(const long &info[], string sym)
    bool ok = false; int status = 1;
    g_trade.SetExpertMagicNumber(InpMagic);
    g_trade.SetTypeFillingBySymbol(osym);   // the broker's filling mode (FOK, IOC or RETURN)
+   // slippage a market order may take: the policy's deviation (CTrade's default of 10
+   // points, 1 pip, has instant/request-execution brokers requote, and a requoted copy is
+   // not retried), in points of the guard's pip of the master's instrument
+   long pi[16]; uchar pt[8];
+   double point = SymbolInfoDouble(osym, SYMBOL_POINT);
+   if(decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && point > 0 && info[12] > 0)
+      g_trade.SetDeviationInPoints((ulong)MathCeil(MathMin((double)pi[12], InpMaxDevPips * 100.0) / 100.0 *
+                                                   info[12] / 100000.0 / point));
    switch((int)v[3])
    {
       case 1: ok = g_trade.Buy(lots, osym, 0, sl, tp, Tag(ticket)); break;
@@ -399,11 +449,52 @@ void OnEnvelope(const long &info[], string sym)
                g_trade.ResultRetcode() == TRADE_RETCODE_DONE_PARTIAL);
    if(ok && v[3] >= 1 && v[3] <= 6) GlobalVariableSet(GvMv(ticket), (double)info[3]);
    if(ok && v[3] == 9) GlobalVariableSet(GvMv(ticket), (double)(view[11] - info[3]));
+   if(!ok && v[3] == 7) RetryLater(pos, ord);
    int n = decp_rx_report(g_rx, ok ? status : 6, ok ? Lots(g_trade.ResultVolume()) : 0,
                           ok ? Px(g_trade.ResultPrice()) : 0, (long)g_trade.ResultOrder(),
                           (int)g_trade.ResultRetcode(), 0, NowNs(), fr, 1024);
    Send(fr, n);   // kept by the DLL until acknowledged: a failed send is resent after the reconnect
    SendAccount();
+}
+
+void RetryLater(ulong pos, ulong ord)
+{
+   int n;
+   if(pos != 0) { n = ArraySize(g_retry_pos); ArrayResize(g_retry_pos, n + 1); g_retry_pos[n] = pos; }
+   else if(ord != 0) { n = ArraySize(g_retry_ord); ArrayResize(g_retry_ord, n + 1); g_retry_ord[n] = ord; }
+   PrintFormat("decp: close of copy %I64u failed (%d): retried every %d s while it exists",
+               pos != 0 ? pos : ord, g_trade.ResultRetcode(), DECP_CLOSE_RETRY_SEC);
+}
+
+bool TradeDone()
+{
+   uint rc = g_trade.ResultRetcode();
+   return rc == TRADE_RETCODE_DONE || rc == TRADE_RETCODE_PLACED || rc == TRADE_RETCODE_DONE_PARTIAL;
+}
+
+// The failed closes again; a copy gone (closed here, by its SL/TP or by hand) is dropped.
+void RetryCloses()
+{
+   if(TimeLocal() - g_last_retry < DECP_CLOSE_RETRY_SEC) return;
+   g_last_retry = TimeLocal();
+   g_trade.SetExpertMagicNumber(InpMagic);
+   for(int i = ArraySize(g_retry_pos) - 1; i >= 0; i--)
+   {
+      ulong t = g_retry_pos[i];
+      if(PositionSelectByTicket(t))
+      {
+         g_trade.SetTypeFillingBySymbol(PositionGetString(POSITION_SYMBOL));
+         if(!g_trade.PositionClose(t) || !TradeDone()) continue;
+         PrintFormat("decp: copy %I64u closed on retry", t);
+      }
+      g_retry_pos[i] = g_retry_pos[ArraySize(g_retry_pos) - 1]; ArrayResize(g_retry_pos, ArraySize(g_retry_pos) - 1);
+   }
+   for(int i = ArraySize(g_retry_ord) - 1; i >= 0; i--)
+   {
+      ulong t = g_retry_ord[i];
+      if(OrderSelect(t) && (!g_trade.OrderDelete(t) || !TradeDone())) continue;
+      g_retry_ord[i] = g_retry_ord[ArraySize(g_retry_ord) - 1]; ArrayResize(g_retry_ord, ArraySize(g_retry_ord) - 1);
+   }
 }
 
 // Equity protection: every copy closed and every pending copy deleted; OnTimer calls it again
@@ -507,6 +598,7 @@ void OnTimer()
       (decp_rx_state(g_rx, trip, 11) == 0 && trip[10] == 1 && decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[15] == 1))
       CloseAll();
    if(g_subscribed && TimeLocal() - g_last_account >= InpAccountSec) SendAccount();
+   RetryCloses();
 }
 
 int OnInit()
@@ -545,4 +637,7 @@ void OnDeinit(const int reason)
       PrintFormat("decp: %I64d reports not acknowledged by the server are lost with the EA", st[6]);
    if(g_sock != INVALID_HANDLE) SocketClose(g_sock);
    if(g_rx > 0) decp_handle_free(g_rx);
+   // a chart's symbol/period or input change runs OnDeinit/OnInit without unloading the EA:
+   // its globals keep their values (a connection state of the closed socket)
+   g_sock = INVALID_HANDLE; g_upgraded = false; g_subscribed = false; g_in_len = 0; g_rx = 0;
 }
