@@ -429,9 +429,10 @@ void OnEnvelope(const long &info[], string sym)
    // not retried), in points of the guard's pip of the master's instrument
    long pi[16]; uchar pt[8];
    double point = SymbolInfoDouble(osym, SYMBOL_POINT);
-   if(decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && point > 0 && info[12] > 0)
-      g_trade.SetDeviationInPoints((ulong)MathCeil(MathMin((double)pi[12], InpMaxDevPips * 100.0) / 100.0 *
-                                                   info[12] / 100000.0 / point));
+   double dev = InpMaxDevPips * 100.0;   // pips x 100; the policy's when it sets one
+   if(decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[12] > 0) dev = MathMin((double)pi[12], dev);
+   if(point > 0 && info[12] > 0 && dev > 0)
+      g_trade.SetDeviationInPoints((ulong)MathCeil(dev / 100.0 * info[12] / 100000.0 / point));
    switch((int)v[3])
    {
       case 1: ok = g_trade.Buy(lots, osym, 0, sl, tp, Tag(ticket)); break;
