@@ -26,6 +26,26 @@ int guard_clock_add_sample(struct guard_clock *c, int64_t t0, int64_t t1, int64_
 	/* a/2 + b/2 avoids overflowing a + b; the lost half-nanosecond is irrelevant. */
 	offset = a / 2 + b / 2;
 
+	/* A held sample this one contradicts describes a clock that has since stepped (an NTP
+	 * step or a manual set, here or at the server): drop it, or its lower round trip
+	 * would keep the old offset for up to max_age_ns (a local step of 2 s forward refused
+	 * every signal as stale for 5 min). Two true measurements of one clock pair agree
+	 * within their error bounds plus the drift since the older one. */
+	for (unsigned i = 0; i < GUARD_CLOCK_SAMPLES; i++) {
+		struct guard_clock_sample *o = &c->s[i];
+		int64_t age, diff, tol;
+
+		if (!o->used)
+			continue;
+		if (__builtin_sub_overflow(t3, o->taken_ns, &age) || age < 0 ||
+		    __builtin_sub_overflow(offset, o->offset_ns, &diff) || diff == INT64_MIN) {
+			o->used = false; /* taken "later" than now: the local clock went back */
+			continue;
+		}
+		tol = o->rtt_ns / 2 + rtt / 2 + age / GUARD_CLOCK_DRIFT_DIV + GUARD_CLOCK_SLACK_NS;
+		if ((diff < 0 ? -diff : diff) > tol)
+			o->used = false;
+	}
 	c->s[c->next] = (struct guard_clock_sample){
 		.offset_ns = offset, .rtt_ns = rtt, .taken_ns = t3, .used = true};
 	c->next = (c->next + 1) % GUARD_CLOCK_SAMPLES;

@@ -13,6 +13,10 @@
  * The live sample with the lowest rtt wins (its error bound is smallest); a sample
  * older than max_age_ns (local clock) no longer counts, so a drifting local clock
  * is re-measured. GUARD_CLOCK_SAMPLES samples are kept; a new one replaces the oldest.
+ * A new sample drops every held one whose offset it contradicts: beyond both error bounds
+ * (rtt / 2 each), the drift since the older one (1/GUARD_CLOCK_DRIFT_DIV of its age) and
+ * GUARD_CLOCK_SLACK_NS. Only a clock step (NTP, an operator, here or at the server) makes
+ * two true measurements disagree so; the newest then describes the clock as it is.
  *
  * Memory: caller-owned plain struct, no allocation. Thread: one thread per clock (the
  * subscriber's event loop); readers on other threads need the caller's own locking.
@@ -24,6 +28,10 @@
 
 #define GUARD_CLOCK_SAMPLES 8
 #define GUARD_CLOCK_MAX_AGE_DEFAULT_NS (INT64_C(300) * GUARD_NS_PER_S)
+/* Drift allowed between two samples: 1/5000 of the older one's age (200 ppm; a PC's
+ * crystal is within 100), and a fixed slack. */
+#define GUARD_CLOCK_DRIFT_DIV 5000
+#define GUARD_CLOCK_SLACK_NS (INT64_C(1) * GUARD_NS_PER_MS)
 /* A round trip slower than this says nothing useful about the offset. */
 #define GUARD_CLOCK_MAX_RTT_NS (INT64_C(10) * GUARD_NS_PER_S)
 
