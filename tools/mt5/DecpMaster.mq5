@@ -43,6 +43,17 @@ uint   g_wait_since = 0;     // GetTickCount() since when a HelloAck / the oldes
 // unACKed frames by sequence (ring): resent after a reconnect from HelloAck's next
 struct QueuedFrame { uchar b[512]; int n; long seq; };
 QueuedFrame g_q[DECP_QUEUE];
+// what this EA last signalled as held (positions and pending orders, the book's view), kept
+// in decp_master_<id>.held at every signal: at start what the account did while the EA was
+// not running is signalled from it (CatchUp; docs/mt5.md "While DecpMaster was not running")
+ulong  g_held_ticket[];
+int    g_held_type[];
+string g_held_sym[];
+long   g_held_vol[], g_held_price[], g_held_sl[], g_held_tp[];
+int    g_held_todo = 0;        // once connected 3 s: 1 CatchUp (a held file was read at
+                               // start), 2 HeldFromAccount (none: the first start), 0 done
+bool   g_held_ready = false;   // the list is what the book holds: saved from then on
+datetime g_online_since = 0;   // since when the terminal has been connected to its broker
 
 string GvSeq() { return "decp.master." + IntegerToString(InpMasterId) + ".next_seq"; }
 string Journal() { return "decp_master_" + IntegerToString(InpMasterId) + ".journal"; }
@@ -218,7 +229,232 @@ void Signal(int type, string symbol, double volume, double price, double sl, dou
    if(n < 0) { Log("signal " + symbol, n); return; }
    g_next_seq++;
    Enqueue(seq, f, n);
+   HeldApply(type, symbol, Lots(volume), Px(price), Px(sl), Px(tp), ticket);
    Pump();
+}
+
+//--- the held file
+string HeldFile() { return "decp_master_" + IntegerToString(InpMasterId) + ".held"; }
+
+int HeldFind(ulong t)
+{
+   for(int i = 0; i < ArraySize(g_held_ticket); i++) if(g_held_ticket[i] == t) return i;
+   return -1;
+}
+
+void HeldResize(int n)
+{
+   ArrayResize(g_held_ticket, n); ArrayResize(g_held_type, n); ArrayResize(g_held_sym, n);
+   ArrayResize(g_held_vol, n); ArrayResize(g_held_price, n); ArrayResize(g_held_sl, n);
+   ArrayResize(g_held_tp, n);
+}
+
+void HeldSet(int i, ulong t, int type, string sym, long vol, long price, long sl, long tp)
+{
+   g_held_ticket[i] = t; g_held_type[i] = type; g_held_sym[i] = sym; g_held_vol[i] = vol;
+   g_held_price[i] = price; g_held_sl[i] = sl; g_held_tp[i] = tp;
+}
+
+void HeldRemove(int i)
+{
+   int last = ArraySize(g_held_ticket) - 1;
+   if(i < last)
+      HeldSet(i, g_held_ticket[last], g_held_type[last], g_held_sym[last], g_held_vol[last],
+              g_held_price[last], g_held_sl[last], g_held_tp[last]);
+   HeldResize(last);
+}
+
+// Written beside, then moved over it: a crash meanwhile leaves the previous one.
+void SaveHeld()
+{
+   if(!g_held_ready) return;   // the first start before the account was read: nothing to keep yet
+   string tmp = HeldFile() + ".tmp";
+   int h = FileOpen(tmp, FILE_WRITE | FILE_BIN | FILE_COMMON);
+   if(h == INVALID_HANDLE) { Print("decp: ", HeldFile(), " not written: ", GetLastError()); return; }
+   FileWriteInteger(h, ArraySize(g_held_ticket));
+   for(int i = 0; i < ArraySize(g_held_ticket); i++)
+   {
+      int len = StringLen(g_held_sym[i]);
+      FileWriteLong(h, (long)g_held_ticket[i]); FileWriteInteger(h, g_held_type[i]);
+      FileWriteInteger(h, len); FileWriteString(h, g_held_sym[i], len);
+      FileWriteLong(h, g_held_vol[i]); FileWriteLong(h, g_held_price[i]);
+      FileWriteLong(h, g_held_sl[i]); FileWriteLong(h, g_held_tp[i]);
+   }
+   FileClose(h);
+   if(!FileMove(tmp, FILE_COMMON, HeldFile(), FILE_COMMON | FILE_REWRITE))
+      Print("decp: ", HeldFile(), " not replaced: ", GetLastError());
+}
+
+// False when there is no file (the first start of this EA for this master) or it cannot be
+// read: then nothing is compared (the held list starts from the account as it is).
+bool LoadHeld()
+{
+   HeldResize(0);
+   int h = FileOpen(HeldFile(), FILE_READ | FILE_BIN | FILE_COMMON);
+   if(h == INVALID_HANDLE) return false;
+   int n = FileReadInteger(h);
+   bool ok = n >= 0 && n <= 100000;
+   for(int i = 0; ok && i < n; i++)
+   {
+      ulong t = (ulong)FileReadLong(h);
+      int type = FileReadInteger(h), len = FileReadInteger(h);
+      if(type < 1 || type > 6 || len < 1 || len > 64) { ok = false; break; }
+      string sym = FileReadString(h, len);
+      long vol = FileReadLong(h), price = FileReadLong(h), sl = FileReadLong(h), tp = FileReadLong(h);
+      HeldResize(i + 1);
+      HeldSet(i, t, type, sym, vol, price, sl, tp);
+   }
+   FileClose(h);
+   if(!ok) { Print("decp: ", HeldFile(), " unreadable: what happened while the EA was off is not signalled"); HeldResize(0); }
+   g_held_ready = ok;
+   return ok;
+}
+
+// A signal's effect on the held list, as the book applies it (controlplane/common/cp_book.c).
+void HeldApply(int type, string sym, long vol, long price, long sl, long tp, ulong ticket)
+{
+   int i = HeldFind(ticket);
+   if(type >= 1 && type <= 6)
+   {
+      if(i < 0) { i = ArraySize(g_held_ticket); HeldResize(i + 1); }
+      HeldSet(i, ticket, type, sym, vol, price, sl, tp);
+   }
+   else if(i < 0) return;
+   else if(type == 7) HeldRemove(i);
+   else if(type == 8)
+   {
+      g_held_sl[i] = sl; g_held_tp[i] = tp;
+      if(g_held_type[i] >= 3 && price > 0) g_held_price[i] = price;
+   }
+   else if(type == 9)
+   {
+      g_held_vol[i] -= vol;
+      if(g_held_vol[i] <= 0) HeldRemove(i);
+   }
+   SaveHeld();
+}
+
+// The account as it is, held without a signal (the first start: nothing to compare with;
+// what was signalled live before it is in the account too).
+void HeldFromAccount()
+{
+   HeldResize(0);
+   g_held_ready = true;
+   for(int j = 0; j < PositionsTotal(); j++)
+   {
+      if(PositionGetTicket(j) == 0) continue;
+      int i = ArraySize(g_held_ticket);
+      HeldResize(i + 1);
+      HeldSet(i, (ulong)PositionGetInteger(POSITION_IDENTIFIER), PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
+              PositionGetString(POSITION_SYMBOL), Lots(PositionGetDouble(POSITION_VOLUME)),
+              Px(PositionGetDouble(POSITION_PRICE_OPEN)), Px(PositionGetDouble(POSITION_SL)),
+              Px(PositionGetDouble(POSITION_TP)));
+   }
+   for(int j = 0; j < OrdersTotal(); j++)
+   {
+      ulong t = OrderGetTicket(j);
+      int type = t == 0 ? 0 : PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE));
+      if(type == 0) continue;
+      int i = ArraySize(g_held_ticket);
+      HeldResize(i + 1);
+      HeldSet(i, t, type, OrderGetString(ORDER_SYMBOL), Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)),
+              Px(OrderGetDouble(ORDER_PRICE_OPEN)), Px(OrderGetDouble(ORDER_SL)), Px(OrderGetDouble(ORDER_TP)));
+   }
+   SaveHeld();
+}
+
+// The price of a position's last closing deal (a partial close's too) in the terminal's
+// history; 0 when the history shows none (not loaded, or not closed): then no CLOSE is sent.
+double ClosedAt(ulong position)
+{
+   if(!HistorySelectByPosition(position)) return 0;
+   for(int k = HistoryDealsTotal() - 1; k >= 0; k--)
+   {
+      ulong d = HistoryDealGetTicket(k);
+      ENUM_DEAL_ENTRY e = (ENUM_DEAL_ENTRY)HistoryDealGetInteger(d, DEAL_ENTRY);
+      if(e == DEAL_ENTRY_OUT || e == DEAL_ENTRY_OUT_BY) return HistoryDealGetDouble(d, DEAL_PRICE);
+   }
+   return 0;
+}
+
+// Whether the history shows the pending order ticket t as cancelled, expired or rejected.
+bool OrderGone(ulong t)
+{
+   if(!HistoryOrderSelect(t)) return false;
+   ENUM_ORDER_STATE st = (ENUM_ORDER_STATE)HistoryOrderGetInteger(t, ORDER_STATE);
+   return st == ORDER_STATE_CANCELED || st == ORDER_STATE_EXPIRED || st == ORDER_STATE_REJECTED;
+}
+
+// What the account did while this EA was not running (a terminal or VPS restart, trades from
+// the mobile app or another terminal, an SL hit meanwhile), signalled as it would have been
+// live: a held position closed (only when the history shows its closing deal: a terminal
+// whose trade data is not loaded yet must never close every copy), partly closed, or its
+// SL/TP changed; a held pending order filled, deleted (when the history says so) or changed;
+// positions and pending orders that appeared. Run once, when the terminal has been
+// connected to its broker for 3 s.
+void CatchUp()
+{
+   int sent = 0, n = ArraySize(g_held_ticket), unsure = 0;
+   ulong tickets[];
+   ArrayResize(tickets, n);
+   for(int k = 0; k < n; k++) tickets[k] = g_held_ticket[k];   // Signal edits the list
+   for(int k = 0; k < n; k++)
+   {
+      ulong t = tickets[k];
+      int i = HeldFind(t);
+      if(i < 0) continue;
+      string sym = g_held_sym[i];
+      if(g_held_type[i] >= 3 && OrderSelect(t))                 // still a pending order
+      {
+         double p = OrderGetDouble(ORDER_PRICE_OPEN), sl = OrderGetDouble(ORDER_SL), tp = OrderGetDouble(ORDER_TP);
+         if(Px(p) != g_held_price[i] || Px(sl) != g_held_sl[i] || Px(tp) != g_held_tp[i])
+         { Signal(8, sym, 0, p, sl, tp, t, 0); sent++; }
+      }
+      else if(PositionSelectByTicket(t))
+      {
+         double vol = PositionGetDouble(POSITION_VOLUME), sl = PositionGetDouble(POSITION_SL),
+                tp = PositionGetDouble(POSITION_TP), at = PositionGetDouble(POSITION_PRICE_OPEN);
+         int side = PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2;
+         if(g_held_type[i] >= 3)                                // the pending order filled
+         { Signal(side, sym, vol, at, sl, tp, t, 0); sent++; continue; }
+         if(Lots(vol) < g_held_vol[i])                          // partly closed (at its last deal's price)
+         { Signal(9, sym, (g_held_vol[i] - Lots(vol)) / 100.0, ClosedAt(t), 0, 0, t, 0); sent++; }
+         i = HeldFind(t);
+         if(i >= 0 && (Px(sl) != g_held_sl[i] || Px(tp) != g_held_tp[i]))
+         { Signal(8, sym, 0, 0, sl, tp, t, 0); sent++; }
+      }
+      else if(g_held_type[i] <= 2)                              // a position closed
+      {
+         double px = ClosedAt(t);
+         if(px > 0) { Signal(7, sym, 0, px, 0, 0, t, 0); sent++; }
+         else unsure++;
+      }
+      // the order deleted, or filled and its position closed (the position keeps its ticket)
+      else if(OrderGone(t) || ClosedAt(t) > 0) { Signal(7, sym, 0, 0, 0, 0, t, 0); sent++; }
+      else unsure++;
+   }
+   for(int j = 0; j < PositionsTotal(); j++)                     // positions opened meanwhile
+   {
+      if(PositionGetTicket(j) == 0) continue;
+      ulong id = (ulong)PositionGetInteger(POSITION_IDENTIFIER);
+      if(HeldFind(id) >= 0) continue;
+      Signal(PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2, PositionGetString(POSITION_SYMBOL),
+             PositionGetDouble(POSITION_VOLUME), PositionGetDouble(POSITION_PRICE_OPEN),
+             PositionGetDouble(POSITION_SL), PositionGetDouble(POSITION_TP), id, 0);
+      sent++;
+   }
+   for(int j = 0; j < OrdersTotal(); j++)                        // pending orders placed meanwhile
+   {
+      ulong t = OrderGetTicket(j);
+      int type = t == 0 ? 0 : PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE));
+      if(type == 0 || HeldFind(t) >= 0) continue;
+      Signal(type, OrderGetString(ORDER_SYMBOL), OrderGetDouble(ORDER_VOLUME_CURRENT),
+             OrderGetDouble(ORDER_PRICE_OPEN), OrderGetDouble(ORDER_SL), OrderGetDouble(ORDER_TP), t,
+             (datetime)OrderGetInteger(ORDER_TIME_EXPIRATION));
+      sent++;
+   }
+   PrintFormat("decp: %d signal(s) for what the account did while this EA was not running%s", sent,
+               unsure > 0 ? StringFormat("; %d held ticket(s) gone without a closing deal in the history: not closed (see the positions check)", unsure) : "");
 }
 
 //--- terminal events -> signals (decp.OrderType numbers)
@@ -389,6 +625,18 @@ void OnIngestFrame(const uchar &p[], int n)
 
 void OnTimer()
 {
+   // the account's trade data is the broker's: compared (or taken) only once the terminal
+   // has been connected for 3 s, never from a terminal still loading it
+   if(g_held_todo != 0)
+   {
+      if(TerminalInfoInteger(TERMINAL_CONNECTED) == 0) g_online_since = 0;
+      else if(g_online_since == 0) g_online_since = TimeLocal();
+      else if(TimeLocal() - g_online_since >= 3)
+      {
+         if(g_held_todo == 1) CatchUp(); else HeldFromAccount();
+         g_held_todo = 0;
+      }
+   }
    if(g_sock == INVALID_HANDLE)
    {
       if(g_tried % ArraySize(g_hosts) != 0 || TimeLocal() - g_down_since >= InpReconnectSec) Connect();
@@ -445,6 +693,8 @@ int OnInit()
    if(GlobalVariableCheck(GvSeq())) g_next_seq = (long)GlobalVariableGet(GvSeq());
    LoadJournal();
    RewriteJournal();
+   g_online_since = 0; g_held_ready = false;
+   g_held_todo = LoadHeld() ? 1 : 2;
    // the pending orders held now were placed before this EA ran (never signalled): known,
    // so that their updates are MODIFYs, not placements (their fills are signalled)
    ArrayResize(g_pend, 0);
