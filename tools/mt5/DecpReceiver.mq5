@@ -136,8 +136,30 @@ bool Connect()
    return true;
 }
 
-//--- the copied position (or pending order) of a master ticket: comment "decp:<ticket>"
+//--- the copied position (or pending order) of a master ticket: comment "decp:<ticket>",
+//--- and the copy's own ticket kept both ways in global variables when it was placed: a
+//--- broker that drops or rewrites order comments must not leave copies that no CLOSE finds
+//--- (and that a re-sync would open again)
 string Tag(long ticket) { return "decp:" + IntegerToString(ticket); }
+string GvCp(long master_ticket) { return "decp.rx." + IntegerToString(InpMasterId) + ".cp." + IntegerToString(master_ticket); }
+string GvOf(ulong copy_ticket) { return "decp.rx." + IntegerToString(InpMasterId) + ".of." + IntegerToString((long)copy_ticket); }
+
+// After a successful opening or placement of master_ticket's copy (its order ticket: the
+// position's too, on a hedging account).
+void KeepCopy(long master_ticket)
+{
+   ulong ct = g_trade.ResultOrder();
+   if(ct == 0) return;
+   GlobalVariableSet(GvCp(master_ticket), (double)ct);
+   GlobalVariableSet(GvOf(ct), (double)master_ticket);
+}
+
+// The master ticket a copy of this EA (magic checked by the caller) follows; 0: none.
+long MasterOf(string comment, ulong copy_ticket)
+{
+   if(StringFind(comment, "decp:") == 0) return StringToInteger(StringSubstr(comment, 5));
+   return GlobalVariableCheck(GvOf(copy_ticket)) ? (long)GlobalVariableGet(GvOf(copy_ticket)) : 0;
+}
 
 ulong FindPosition(long master_ticket, double &vol)
 {
@@ -146,6 +168,12 @@ ulong FindPosition(long master_ticket, double &vol)
       ulong t = PositionGetTicket(i);
       if(PositionGetInteger(POSITION_MAGIC) == InpMagic && PositionGetString(POSITION_COMMENT) == Tag(master_ticket))
       { vol = PositionGetDouble(POSITION_VOLUME); return t; }
+   }
+   if(GlobalVariableCheck(GvCp(master_ticket)))
+   {
+      ulong ct = (ulong)GlobalVariableGet(GvCp(master_ticket));
+      if(PositionSelectByTicket(ct) && PositionGetInteger(POSITION_MAGIC) == InpMagic)
+      { vol = PositionGetDouble(POSITION_VOLUME); return ct; }
    }
    return 0;
 }
@@ -156,6 +184,11 @@ ulong FindOrder(long master_ticket)
    {
       ulong t = OrderGetTicket(i);
       if(OrderGetInteger(ORDER_MAGIC) == InpMagic && OrderGetString(ORDER_COMMENT) == Tag(master_ticket)) return t;
+   }
+   if(GlobalVariableCheck(GvCp(master_ticket)))
+   {
+      ulong ct = (ulong)GlobalVariableGet(GvCp(master_ticket));
+      if(OrderSelect(ct) && OrderGetInteger(ORDER_MAGIC) == InpMagic) return ct;
    }
    return 0;
 }
@@ -213,9 +246,9 @@ void SendAccount()
    for(int i = PositionsTotal() - 1; i >= 0; i--)
    {
       ulong t = PositionGetTicket(i);
-      string c = PositionGetString(POSITION_COMMENT);
-      if(PositionGetInteger(POSITION_MAGIC) != InpMagic || StringFind(c, "decp:") != 0) continue;
-      if(decp_rx_account_position(g_rx, InpMasterId, StringToInteger(StringSubstr(c, 5)),
+      long mt = MasterOf(PositionGetString(POSITION_COMMENT), t);
+      if(PositionGetInteger(POSITION_MAGIC) != InpMagic || mt <= 0) continue;
+      if(decp_rx_account_position(g_rx, InpMasterId, mt,
                                   PositionGetString(POSITION_SYMBOL),
                                   PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
                                   Lots(PositionGetDouble(POSITION_VOLUME)),
@@ -302,12 +335,11 @@ void Resync()
       if(decp_rx_resync_quote(g_rx, s, view, 12) < 0) break;
    }
    if(AccountToGuard("") == 2) CloseAll();   // the account now: the OPENs' margin
-   for(int i = PositionsTotal() - 1; i >= 0; i--)   // this EA's copies (magic, "decp:<ticket>")
+   for(int i = PositionsTotal() - 1; i >= 0; i--)   // this EA's copies (magic, "decp:<ticket>" or kept)
    {
-      PositionGetTicket(i);
-      string c = PositionGetString(POSITION_COMMENT);
-      if(PositionGetInteger(POSITION_MAGIC) != InpMagic || StringFind(c, "decp:") != 0) continue;
-      long mt = StringToInteger(StringSubstr(c, 5));
+      ulong pt = PositionGetTicket(i);
+      long mt = MasterOf(PositionGetString(POSITION_COMMENT), pt);
+      if(PositionGetInteger(POSITION_MAGIC) != InpMagic || mt <= 0) continue;
       if(decp_rx_resync_held(g_rx, mt, PositionGetString(POSITION_SYMBOL),
                              PositionGetInteger(POSITION_TYPE) == POSITION_TYPE_BUY ? 1 : 2,
                              Lots(PositionGetDouble(POSITION_VOLUME)), Px(PositionGetDouble(POSITION_PRICE_OPEN)),
@@ -317,11 +349,11 @@ void Resync()
    }
    for(int i = OrdersTotal() - 1; i >= 0; i--)
    {
-      OrderGetTicket(i);
-      string c = OrderGetString(ORDER_COMMENT);
+      ulong ot = OrderGetTicket(i);
+      long mt = MasterOf(OrderGetString(ORDER_COMMENT), ot);
       int type = PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE));
-      if(OrderGetInteger(ORDER_MAGIC) != InpMagic || StringFind(c, "decp:") != 0 || type == 0) continue;
-      decp_rx_resync_held(g_rx, StringToInteger(StringSubstr(c, 5)), OrderGetString(ORDER_SYMBOL), type,
+      if(OrderGetInteger(ORDER_MAGIC) != InpMagic || mt <= 0 || type == 0) continue;
+      decp_rx_resync_held(g_rx, mt, OrderGetString(ORDER_SYMBOL), type,
                           Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)), Px(OrderGetDouble(ORDER_PRICE_OPEN)),
                           Px(OrderGetDouble(ORDER_SL)), Px(OrderGetDouble(ORDER_TP)));
    }
@@ -358,6 +390,7 @@ void Resync()
          PrintFormat("decp: re-sync: master ticket %I64d not copied: reason %I64d (filter %I64d, deviation %I64d/100 pips)",
                      act[6], act[9], act[10], act[11]);
       if(ok && (op == 2 || op == 4)) GlobalVariableSet(GvMv(act[6]), (double)act[8]);   // the master's volume now
+      if(ok && op == 4) KeepCopy(act[6]);
       if(!ok) { failed++; PrintFormat("decp: re-sync: %d on master ticket %I64d failed: %d", op, act[6], g_trade.ResultRetcode()); }
    }
    // an action that failed leaves the account out of line: no ResyncDone (the guard stays
@@ -448,7 +481,7 @@ void OnEnvelope(const long &info[], string sym)
    }
    ok = ok && (g_trade.ResultRetcode() == TRADE_RETCODE_DONE || g_trade.ResultRetcode() == TRADE_RETCODE_PLACED ||
                g_trade.ResultRetcode() == TRADE_RETCODE_DONE_PARTIAL);
-   if(ok && v[3] >= 1 && v[3] <= 6) GlobalVariableSet(GvMv(ticket), (double)info[3]);
+   if(ok && v[3] >= 1 && v[3] <= 6) { GlobalVariableSet(GvMv(ticket), (double)info[3]); KeepCopy(ticket); }
    if(ok && v[3] == 9) GlobalVariableSet(GvMv(ticket), (double)(view[11] - info[3]));
    if(!ok && v[3] == 7) RetryLater(pos, ord);
    int n = decp_rx_report(g_rx, ok ? status : 6, ok ? Lots(g_trade.ResultVolume()) : 0,
