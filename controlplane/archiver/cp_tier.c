@@ -900,10 +900,19 @@ static long long restore_into(PGconn *c, const char *tier_dir, const char *table
 	long long restored = -1;
 	if (rc == 0 && (rc = exec_simple(c, "BEGIN", err, errlen)) == 0) {
 		PGresult *r = PQexec(c, sql);
-		if (!ok(r))
-			rc = fail(err, errlen, strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "",
-						      "42P07") == 0 ? -EEXIST : -EIO,
-				  "create %s: %s", into, PQerrorMessage(c));
+		if (!ok(r)) {
+			const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "";
+			/* 42501: the role may not create tables (decp_app, control.conf's role,
+			 * has no CREATE on the schema): say who can. */
+			if (strcmp(st, "42501") == 0)
+				rc = fail(err, errlen, -EACCES, "create %s: %s: a restored day is a "
+					  "new table; restore as the database owner (--conninfo "
+					  "\"dbname=decp user=decp_owner\"), not as decp_app", into,
+					  PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "denied");
+			else
+				rc = fail(err, errlen, strcmp(st, "42P07") == 0 ? -EEXIST : -EIO,
+					  "create %s: %s", into, PQerrorMessage(c));
+		}
 		PQclear(r);
 		if (rc == 0) {
 			char *qi = PQescapeIdentifier(c, into, strlen(into));

@@ -923,15 +923,18 @@ static int write_batch(struct edge *e)
 static void send_acks(struct edge *e)
 {
 	unsigned int nw = e->attached && !e->batch_stale ? e->c.s.hdr->n_workers : 0;
+	unsigned int gaps = 0, gap_first = 0;
 	for (unsigned int i = 0; i < e->n; i++) {
 		int s = e->status[i];
 		if (s == 1)
 			e->written++;
 		else if (s == 0)
 			e->duplicate++;
-		else if (s == -1)
+		else if (s == -1) {
 			e->gap++;
-		else if (s == 2)
+			if (gaps++ == 0)
+				gap_first = i;
+		} else if (s == 2)
 			e->events++;
 		else if (s == 3)
 			e->positions++;
@@ -966,6 +969,16 @@ static void send_acks(struct edge *e)
 				  "dropped (masters will resend)", w, na - done);
 		}
 	}
+	/* Not ACKed, and said: once after a crash of decp-control (a later sequence got through
+	 * first; the master resends), but a master refused again and again means its stream
+	 * ends below what was ACKed to it (Redis came back from an older or repaired AOF):
+	 * nothing of it is ACKed until the stream is rebuilt (docs/operations.md). */
+	if (gaps > 0)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "master %" PRIu64 " sequence %" PRIu64 ": refused by "
+			  "Redis as a gap, its stream ends before it (%u such signal(s) in this "
+			  "batch, not ACKed); if this goes on, the stream lost ACKed signals: "
+			  "decpctl redis check", e->batch[gap_first].master_id,
+			  e->batch[gap_first].sequence, gaps);
 	e->batch_stale = false;
 	/* what waits for its primary goes first into the next batch, in order */
 	unsigned int kept = 0;

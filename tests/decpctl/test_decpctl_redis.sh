@@ -172,5 +172,31 @@ out=$("$D" redis backup --to "$BK2" --keep 2 2>&1); rc=$?
 rm -rf "$BK2"
 rm -rf "$BK"
 
+# PostgreSQL in recovery (a standby here; a point-in-time restore still replaying WAL
+# accepts the same read-only connections): its archive is not final, so check and rebuild
+# conclude nothing (exit 1, said why) instead of naming a wrong archive end and rewind.
+if [ "$(id -u)" = 0 ] && [ -x /usr/lib/postgresql/15/bin/pg_ctl ] && SBP=$(free_port); then
+	SB=$(mktemp -d /tmp/decp-standby.XXXXXX)
+	chown postgres "$SB"
+	as_pg() { runuser -u postgres -- "$@"; }
+	if as_pg pg_basebackup -D "$SB/data" -R -X stream -c fast -h "$DECP_PG_HOST" -p "$DECP_PG_PORT" \
+		-U "$DECP_PG_USER" >"$SB/basebackup.log" 2>&1 &&
+	   as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$SB/data" -l "$SB/log" -w -t 60 \
+		-o "-c port=$SBP -c listen_addresses=127.0.0.1 -c unix_socket_directories=$SB" start >/dev/null; then
+		sb="host=127.0.0.1 port=$SBP dbname=$DECP_PG_DBNAME user=$DECP_PG_USER"
+		for cmd in check "rebuild --yes"; do
+			# shellcheck disable=SC2086
+			out=$("$D" redis $cmd --conninfo "$sb" 2>&1); rc=$?
+			[ $rc = 1 ] && echo "$out" | grep -q "PostgreSQL is in recovery" &&
+				! echo "$out" | grep -q "BEHIND\|ACKNOWLEDGED\|^1 " && ok ||
+				bad "redis $cmd on a server in recovery: exit $rc: $out"
+		done
+		as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$SB/data" -m immediate -w stop >/dev/null
+	else
+		bad "standby: $(tail -3 "$SB/basebackup.log" "$SB/log" 2>/dev/null)"
+	fi
+	rm -rf "$SB"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -150,6 +150,11 @@ for i in 5 50; do
 done
 check restore_exists 1 "$D" archive restore --warm "$WARM" --cold "$COLD" protection_logs "$(day 5)" --into r_log_5
 check restore_absent 1 "$D" archive restore --warm "$WARM" --cold "$COLD" protection_logs "$(day 95)"
+# As decp_app (control.conf's pg_conninfo, which --config reads): no CREATE on the schema, so
+# no restored table; refused (exit 1) with the role to use named, nothing created.
+out=$("$D" archive restore --conninfo "$app" --warm "$WARM" --cold "$COLD" signal_archive "$(day 50)" --into r_app 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q 'restore as the database owner (--conninfo "dbname=decp user=decp_owner"), not as decp_app' &&
+	[ "$(qo "SELECT to_regclass('r_app') IS NULL")" = t ] && ok || bad "restore as decp_app: $rc $out"
 
 # One byte flipped in a warm file (day 40, due for the cold tier at day 101).
 f40="$WARM/signal_archive/signal_archive_p$(day 40 | tr -d -).tsv.gz"

@@ -122,6 +122,16 @@ for _ in $(seq 1 600); do
 	sleep 0.05
 done
 [ "$(q "$arch_q")" = "1600 1600" ] && ok || bad "archive after resuming: $(q "$arch_q")"
+# A stream that ends below what was ACKed while decp-control runs (Redis back from a repaired
+# or older AOF, docs/operations.md "Redis restart or crash"): the dataplane goes on from the
+# ACKed sequence and Redis refuses each new signal as a gap: none is ACKed, and the edge says
+# why (it said nothing: masters stalled silently).
+r XDEL 'decp:{m1}:signals' 1599-0 1600-0 >/dev/null
+timeout 30 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --signals 1610 \
+	--key-seed drill --time-limit-s 3 >/dev/null 2>&1
+[ "$(r XLEN 'decp:{m1}:signals')" = 1598 ] && ok || bad "a gap was written: XLEN $(r XLEN 'decp:{m1}:signals')"
+grep -q "edge warn: master 1 sequence 16[0-9][0-9]: refused by Redis as a gap" "$T/control.log" &&
+	ok || bad "no warning of the gap: $(tail -5 "$T/control.log")"
 kill "$CPPID" "$DPPID"; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
 
 # A second restore moves the current data aside, never deletes it.

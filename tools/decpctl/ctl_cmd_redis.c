@@ -604,6 +604,23 @@ int ctl_cmd_redis(int argc, char **argv)
 		fprintf(stderr, "decpctl redis: PostgreSQL: %s", PQerrorMessage(pg));
 		goto out;
 	}
+	/* A server in recovery holds an archive that is not final: a point-in-time restore
+	 * still replaying WAL (it accepts read-only connections from its consistent point on,
+	 * so pg_ctl start -w and systemctl return before the target is reached), or a standby.
+	 * What check or rebuild concluded from it would be wrong (drill of 7 Dec 2026: an
+	 * archive max of 3500 and a rewind to 3500-0 named, the restored archive ending at
+	 * 12100). */
+	PGresult *rec = PQexec(pg, "SELECT pg_is_in_recovery()");
+	bool in_recovery = PQresultStatus(rec) == PGRES_TUPLES_OK && PQntuples(rec) == 1 &&
+			   strcmp(PQgetvalue(rec, 0, 0), "t") == 0;
+	PQclear(rec);
+	if (in_recovery) {
+		fprintf(stderr, "decpctl redis: PostgreSQL is in recovery (replaying WAL after a "
+			"restore, or a standby): its signal_archive is not final, so nothing is "
+			"concluded; run again once it accepts writes (SELECT pg_is_in_recovery() "
+			"gives f)\n");
+		goto out;
+	}
 	if (ctl_rd_open(&rd, o.host, o.port, o.nodes, REDIS_TIMEOUT_MS, why, sizeof(why)) != 0) {
 		fprintf(stderr, "decpctl redis: %s%s\n", o.nodes != NULL ? "Redis Cluster: " : "",
 			why);
