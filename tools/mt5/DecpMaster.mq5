@@ -218,13 +218,21 @@ void Pump()
    }
 }
 
+// The broker's trade-server time (ORDER_TIME_EXPIRATION is in it) to UTC seconds: its offset
+// from GMT in whole quarter hours (time zones are), so a tick's jitter does not move it.
+// Before, the expiration went out as if it were UTC: hours off on most brokers.
+long ServerToUtc(datetime t)
+{
+   return (long)t - (long)MathRound((double)(TimeTradeServer() - TimeGMT()) / 900.0) * 900;
+}
+
 void Signal(int type, string symbol, double volume, double price, double sl, double tp, ulong ticket,
             datetime expiration)
 {
    uchar f[512];
    long seq = g_next_seq;
    int n = decp_master_signal(g_master, seq, symbol, type, Lots(volume), Px(price), Px(sl), Px(tp),
-                              (long)ticket, NowNs(), expiration > 0 ? (long)expiration * 1000000000 : 0,
+                              (long)ticket, NowNs(), expiration > 0 ? ServerToUtc(expiration) * 1000000000 : 0,
                               f, 512);
    if(n < 0) { Log("signal " + symbol, n); return; }
    g_next_seq++;
@@ -586,7 +594,7 @@ void SendPositions()
       rc = decp_master_position(g_master, (long)t, OrderGetString(ORDER_SYMBOL), type,
                                 Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)),
                                 Px(OrderGetDouble(ORDER_PRICE_OPEN)), Px(OrderGetDouble(ORDER_SL)),
-                                Px(OrderGetDouble(ORDER_TP)), exp > 0 ? exp * 1000000000 : 0);
+                                Px(OrderGetDouble(ORDER_TP)), exp > 0 ? ServerToUtc((datetime)exp) * 1000000000 : 0);
    }
    // the frames of every part (an error empties nothing: the next call starts afresh)
    int n = rc < 0 ? rc : decp_master_positions(g_master, g_acked, (long)TimeGMT() * 1000 + GetTickCount() % 1000,
