@@ -179,6 +179,8 @@ if [ "$(id -u)" = 0 ] && [ -x /usr/lib/postgresql/15/bin/pg_ctl ] && SBP=$(free_
 	SB=$(mktemp -d /tmp/decp-standby.XXXXXX)
 	chown postgres "$SB"
 	as_pg() { runuser -u postgres -- "$@"; }
+	# stopped and removed however the script ends (a kill by meson's timeout included)
+	trap 'as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$SB/data" -m immediate -w stop >/dev/null 2>&1; rm -rf "$SB"' EXIT
 	if as_pg pg_basebackup -D "$SB/data" -R -X stream -c fast -h "$DECP_PG_HOST" -p "$DECP_PG_PORT" \
 		-U "$DECP_PG_USER" >"$SB/basebackup.log" 2>&1 &&
 	   as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$SB/data" -l "$SB/log" -w -t 60 \
