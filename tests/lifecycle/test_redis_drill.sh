@@ -109,8 +109,11 @@ start_redis || bad "restart"
 [ "$(r XLEN 'decp:{m1}:signals')" = 1500 ] && ok || bad "XLEN after restart $(r XLEN 'decp:{m1}:signals')"
 
 # The pipeline resumes on the restored and rebuilt Redis: the edge reads each master's
-# durable sequence from its stream, so HelloAck says 1501.
-start_pipeline "$T" "$SHM" "roles = edge,archiver" "redis_host = 127.0.0.1" "redis_port = $PORT"
+# durable sequence from its stream, so HelloAck says 1501. (With the api, plain, for the
+# edge's counters on /metrics below.)
+APIPORT=$(free_port) || bad "no free port for the api"
+start_pipeline "$T" "$SHM" "roles = edge,archiver,api" "redis_host = 127.0.0.1" "redis_port = $PORT" \
+	"api_port = $APIPORT" "api_tls = off"
 out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --signals 1600 \
 	--key-seed drill --time-limit-s 100 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q " acked=1600 " && echo "$out" | grep -q " acked_by_helloack=1500 " &&
@@ -132,6 +135,13 @@ timeout 30 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 1 --sig
 [ "$(r XLEN 'decp:{m1}:signals')" = 1598 ] && ok || bad "a gap was written: XLEN $(r XLEN 'decp:{m1}:signals')"
 grep -q "edge warn: master 1 sequence 16[0-9][0-9]: refused by Redis as a gap" "$T/control.log" &&
 	ok || bad "no warning of the gap: $(tail -5 "$T/control.log")"
+# ... and counts it where an alert sees it (docs/deploy/decp-alerts.yml DecpRedisStreamGap):
+# before, the count was only in the edge's stopped: line
+metrics=$(curl -s --max-time 10 "http://127.0.0.1:$APIPORT/metrics")
+gaps=$(echo "$metrics" | sed -n 's/^decp_edge_redis_gaps_total \([0-9]*\)$/\1/p')
+written=$(echo "$metrics" | sed -n 's/^decp_edge_signals_written_total \([0-9]*\)$/\1/p')
+[ "${gaps:-0}" -ge 1 ] && [ "${written:-0}" = 100 ] && ok ||
+	bad "/metrics: decp_edge_redis_gaps_total '$gaps' (want >= 1), decp_edge_signals_written_total '$written' (want 100)"
 kill "$CPPID" "$DPPID"; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
 
 # A second restore moves the current data aside, never deletes it.
