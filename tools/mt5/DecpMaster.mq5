@@ -590,11 +590,11 @@ void SendPositions()
       ulong t = OrderGetTicket(i);
       int type = PendingType((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE));
       if(t == 0 || type == 0) continue;
-      long exp = OrderGetInteger(ORDER_TIME_EXPIRATION);
+      long expiry = OrderGetInteger(ORDER_TIME_EXPIRATION);
       rc = decp_master_position(g_master, (long)t, OrderGetString(ORDER_SYMBOL), type,
                                 Lots(OrderGetDouble(ORDER_VOLUME_CURRENT)),
                                 Px(OrderGetDouble(ORDER_PRICE_OPEN)), Px(OrderGetDouble(ORDER_SL)),
-                                Px(OrderGetDouble(ORDER_TP)), exp > 0 ? ServerToUtc((datetime)exp) * 1000000000 : 0);
+                                Px(OrderGetDouble(ORDER_TP)), expiry > 0 ? ServerToUtc((datetime)expiry) * 1000000000 : 0);
    }
    // the frames of every part (an error empties nothing: the next call starts afresh)
    int n = rc < 0 ? rc : decp_master_positions(g_master, g_acked, (long)TimeGMT() * 1000 + GetTickCount() % 1000,

@@ -140,12 +140,12 @@ bool Connect()
 // clock when the symbol takes a specified time, else good till cancelled (the master's CLOSE
 // at its expiry deletes the copy). Before, every copy was placed good till cancelled: one
 // whose CLOSE was missed could fill long after the master's order had expired.
-ENUM_ORDER_TYPE_TIME CopyTimeType(string sym, long exp_ns, datetime &exp)
+ENUM_ORDER_TYPE_TIME CopyTimeType(string sym, long exp_ns, datetime &expiry)
 {
-   exp = 0;
+   expiry = 0;
    if(exp_ns <= 0 || (SymbolInfoInteger(sym, SYMBOL_EXPIRATION_MODE) & SYMBOL_EXPIRATION_SPECIFIED) == 0)
       return ORDER_TIME_GTC;
-   exp = (datetime)(exp_ns / 1000000000 + (long)MathRound((double)(TimeTradeServer() - TimeGMT()) / 900.0) * 900);
+   expiry = (datetime)(exp_ns / 1000000000 + (long)MathRound((double)(TimeTradeServer() - TimeGMT()) / 900.0) * 900);
    return ORDER_TIME_SPECIFIED;
 }
 
@@ -389,16 +389,16 @@ void Resync()
                                      : g_trade.OrderModify(ord, price, sl, tp, ORDER_TIME_GTC, 0);
       else if(op == 4)
       {
-         datetime exp;
-         ENUM_ORDER_TYPE_TIME tif = CopyTimeType(s, act[7], exp);   // act[7]: the expiration, UTC ns
+         datetime expiry;
+         ENUM_ORDER_TYPE_TIME tif = CopyTimeType(s, act[7], expiry);   // act[7]: the expiration, UTC ns
          switch((int)act[1])
          {
             case 1: ok = g_trade.Buy(lots, s, 0, sl, tp, tag); break;
             case 2: ok = g_trade.Sell(lots, s, 0, sl, tp, tag); break;
-            case 3: ok = g_trade.BuyLimit(lots, price, s, sl, tp, tif, exp, tag); break;
-            case 4: ok = g_trade.SellLimit(lots, price, s, sl, tp, tif, exp, tag); break;
-            case 5: ok = g_trade.BuyStop(lots, price, s, sl, tp, tif, exp, tag); break;
-            case 6: ok = g_trade.SellStop(lots, price, s, sl, tp, tif, exp, tag); break;
+            case 3: ok = g_trade.BuyLimit(lots, price, s, sl, tp, tif, expiry, tag); break;
+            case 4: ok = g_trade.SellLimit(lots, price, s, sl, tp, tif, expiry, tag); break;
+            case 5: ok = g_trade.BuyStop(lots, price, s, sl, tp, tif, expiry, tag); break;
+            case 6: ok = g_trade.SellStop(lots, price, s, sl, tp, tif, expiry, tag); break;
          }
       }
       else if(op == 5)
@@ -481,16 +481,16 @@ void OnEnvelope(const long &info[], string sym)
    if(decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[12] > 0) dev = MathMin((double)pi[12], dev);
    if(point > 0 && info[12] > 0 && dev > 0)
       g_trade.SetDeviationInPoints((ulong)MathCeil(dev / 100.0 * info[12] / 100000.0 / point));
-   datetime exp;
-   ENUM_ORDER_TYPE_TIME tif = CopyTimeType(osym, v[10], exp);   // v[10]: the expiration, UTC ns
+   datetime expiry;
+   ENUM_ORDER_TYPE_TIME tif = CopyTimeType(osym, v[10], expiry);   // v[10]: the expiration, UTC ns
    switch((int)v[3])
    {
       case 1: ok = g_trade.Buy(lots, osym, 0, sl, tp, Tag(ticket)); break;
       case 2: ok = g_trade.Sell(lots, osym, 0, sl, tp, Tag(ticket)); break;
-      case 3: ok = g_trade.BuyLimit(lots, price, osym, sl, tp, tif, exp, Tag(ticket)); status = 3; break;
-      case 4: ok = g_trade.SellLimit(lots, price, osym, sl, tp, tif, exp, Tag(ticket)); status = 3; break;
-      case 5: ok = g_trade.BuyStop(lots, price, osym, sl, tp, tif, exp, Tag(ticket)); status = 3; break;
-      case 6: ok = g_trade.SellStop(lots, price, osym, sl, tp, tif, exp, Tag(ticket)); status = 3; break;
+      case 3: ok = g_trade.BuyLimit(lots, price, osym, sl, tp, tif, expiry, Tag(ticket)); status = 3; break;
+      case 4: ok = g_trade.SellLimit(lots, price, osym, sl, tp, tif, expiry, Tag(ticket)); status = 3; break;
+      case 5: ok = g_trade.BuyStop(lots, price, osym, sl, tp, tif, expiry, Tag(ticket)); status = 3; break;
+      case 6: ok = g_trade.SellStop(lots, price, osym, sl, tp, tif, expiry, Tag(ticket)); status = 3; break;
       case 7: ok = pos != 0 ? g_trade.PositionClose(pos) : g_trade.OrderDelete(ord); status = 5; break;
       case 8: ok = pos != 0 ? g_trade.PositionModify(pos, sl, tp)
                             : g_trade.OrderModify(ord, price, sl, tp, ORDER_TIME_GTC, 0); status = 4; break;
