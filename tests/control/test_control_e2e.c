@@ -8,7 +8,7 @@
  * Scenarios (one meson test each, so they run in parallel on their own servers):
  *   e2e           N masters x M signals; every ACKed signal in Redis once and in
  *                 signal_archive once, in order per master; the AOF shows the edge's batches
- *                 as transactions: most signals were written in a MULTI ... EXEC with other
+ *                 as transactions: signals were written in a MULTI ... EXEC with other
  *                 masters' signals (one AOF write and fdatasync per batch, cp_edge.c)
  *   kill_control  same while decp-control is killed with SIGKILL 5 times
  *   kill_redis    same while redis-server is killed with SIGKILL and restarted from AOF
@@ -646,9 +646,14 @@ static void check_batch_transactions(struct env *e)
 	CHECK(!bad, "read the AOF in %s", dir);
 	CHECK(xadds >= (uint64_t)e->masters * e->signals,
 	      "the AOF holds every signal's XADD (%" PRIu64 ")", xadds);
-	CHECK(in_multi_master * 2 > xadds, "most signals were written in a transaction with "
-	      "other masters' (one fdatasync per batch): %" PRIu64 " of %" PRIu64,
-	      in_multi_master, xadds);
+	/* A batch holding several masters' signals is one MULTI ... EXEC (one fdatasync):
+	 * an edge writing a transaction per master would leave none spanning two. How many
+	 * do depends on how full the batches are, so on the machine's load, not on the code
+	 * (most under load; a third to a half with the machine idle, where the check "most"
+	 * used to fail) */
+	CHECK(spanning > 0 && in_multi_master > 0, "signals of several masters were written in "
+	      "one transaction (one fdatasync per batch): %" PRIu64 " transactions, %" PRIu64
+	      " of %" PRIu64 " signals", spanning, in_multi_master, xadds);
 }
 
 static long long pg_scalar(PGconn *c, const char *sql)
