@@ -369,6 +369,55 @@ void dll_resync_run(const struct decp_fns *f)
 	      "resync: planning again after executing gives no order (%d actions, SKIPs)", n);
 	f->decp_handle_free(h);
 
+	/* An account in JPY: EURUSD is a cross there, and one AccountState carries one rate
+	 * (the EA's for the signal at hand; for a re-sync, none). Without a rate handed with
+	 * the quote the plan's four OPENs cannot be priced: SKIP INSUFFICIENT_MARGIN (and,
+	 * with ResyncDone sent, never copied). With one (decp_rx_resync_quote's 13th entry,
+	 * JPY per USD) they open. */
+	for (int rate = 0; rate < 2; rate++) {
+		static const struct copy held0[] = {
+			{ 901, 1, 20, 108512, 108012, 109512, "EURUSD", 1 },
+			{ 902, 2, 20, 127000, 0, 0, "GBPUSD", 1 },
+			{ 903, 1, 20, 108512, 107900, 109100, "EURUSD", 1 },
+			{ 950, 1, 20, 108400, 0, 0, "EURUSD", 1 },
+		};
+		int64_t q[13];
+		int opens = 0, margin_skips = 0;
+
+		h = rx_resync(f, S, "snap_pub");
+		CHECK(feed_snapshot(f, h, "snap", 2, info) == 12 && hand(f, h, held0, 4) == 4 &&
+		      f->decp_rx_account_state(h, L"JPY", 100, INT64_C(100000000000),
+					       INT64_C(100000000000), 0, INT64_C(100000000000), 4,
+					       0) >= 0, "resync, JPY account: snapshot, copies, account");
+		mt5_view_at(q, 108512);
+		q[12] = rate ? INT64_C(15000000) : 0; /* 150.00000 JPY per USD */
+		mt5_view_at(v, 127000);
+		CHECK(f->decp_rx_resync_quote(h, L"EURUSD", q, rate ? 13 : 12) == 1 &&
+		      f->decp_rx_resync_quote(h, L"GBPUSD", v, 12) == 2,
+		      "resync, JPY account: quotes (EURUSD %s a rate)", rate ? "with" : "without");
+		n = f->decp_rx_resync_plan(h);
+		for (int i = 0; i < n; i++) {
+			k = f->decp_rx_resync_action(h, i, act, 13, sym, 40);
+			opens += k == 4;
+			margin_skips += k == 5 && act[9] == 10;
+		}
+		CHECK(rate ? opens == 4 && margin_skips == 0 : opens == 0 && margin_skips == 4,
+		      "resync, JPY account, EURUSD %s a rate: %d OPEN, %d SKIP INSUFFICIENT_MARGIN",
+		      rate ? "with" : "without", opens, margin_skips);
+		f->decp_handle_free(h);
+	}
+	h = rx_resync(f, S, "snap_pub");
+	feed_snapshot(f, h, "snap", 2, info);
+	{
+		int64_t q[13];
+
+		mt5_view_at(q, 108512);
+		q[12] = -1;
+		CHECK(f->decp_rx_resync_quote(h, L"EURUSD", q, 13) == DECP_E_INVAL,
+		      "resync_quote: a negative rate refused");
+	}
+	f->decp_handle_free(h);
+
 	/* refusals: nothing planned, clear codes */
 	h = rx_resync(f, 0, "snap_pub");
 	refused(f, h, feed_snapshot(f, h, "snapk", 2, info), DECP_E_BADSIG, 0, info,

@@ -337,7 +337,7 @@ int PendingType(ENUM_ORDER_TYPE t)
 // the guard executes nothing until decp_rx_resync_done.
 void Resync()
 {
-   long ei[9], view[12], act[13];
+   long ei[9], view[13], act[13];
    uchar sym[40], fr[256];
    int n = 0;
    for(int i = 0; decp_rx_resync_entry(g_rx, i, ei, 9, sym, 40) == 1; i++)
@@ -345,7 +345,10 @@ void Resync()
       string s = CharArrayToString(sym);
       if(s == "") continue;
       SymbolView(s, ei[8], view);
-      if(decp_rx_resync_quote(g_rx, s, view, 12) < 0) break;
+      // each symbol's own rate for the margin of its OPENs: one AccountState carries one,
+      // and without it every instrument without the account currency was SKIPped
+      view[12] = QuoteRate(s);
+      if(decp_rx_resync_quote(g_rx, s, view, 13) < 0) break;
    }
    if(AccountToGuard("") == 2) CloseAll();   // the account now: the OPENs' margin
    for(int i = PositionsTotal() - 1; i >= 0; i--)   // this EA's copies (magic, "decp:<ticket>" or kept)

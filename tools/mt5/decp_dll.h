@@ -467,9 +467,13 @@ DECP_API int32_t decp_rx_resync_held_master(int64_t rx, int64_t master_ticket,
 
 /* The quote and contract of a subscriber symbol, as decp_rx_check's view (nview >= 9:
  * bid, ask, vol_min, vol_max, vol_step, pip_value, wallet balance, wallet reserved,
- * equity; further entries ignored). A symbol without a quote gets no market OPEN (SKIP
- * PRICE_DEVIATION). Returns how many symbols are quoted, DECP_E_STATE, DECP_E_NOBUFS
- * (DECP_RX_QUOTES_MAX), DECP_E_INVAL, DECP_E_HANDLE. */
+ * equity; entries 9..11 ignored; nview >= 13: view[12] the account currency per unit of
+ * the symbol's quote currency, 1e-5, >= 0, the margin check's rate for its OPENs, as
+ * decp_rx_account_state's quote_rate but per symbol: 0 or absent, the account's). A
+ * symbol without a quote gets no market OPEN (SKIP PRICE_DEVIATION); an OPEN of a cross
+ * without a rate, none either (SKIP INSUFFICIENT_MARGIN). Returns how many symbols are
+ * quoted, DECP_E_STATE, DECP_E_NOBUFS (DECP_RX_QUOTES_MAX), DECP_E_INVAL (also a negative
+ * rate), DECP_E_HANDLE. */
 DECP_API int32_t decp_rx_resync_quote(int64_t rx, const wchar_t *symbol, const int64_t *view,
 				      int32_t nview);
 

@@ -167,12 +167,13 @@ int decp_resync_held_master(struct decp_resync *rs, uint64_t ticket, int64_t mas
 }
 
 int decp_resync_quote_set(struct decp_resync *rs, const char *symbol,
-			  const struct guard_view *view)
+			  const struct guard_view *view, int64_t quote_rate)
 {
 	struct decp_resync_quote *q = NULL;
 	size_t n;
 
-	if (symbol == NULL || view == NULL || (n = strlen(symbol)) == 0 || n >= GUARD_SYMBOL_MAX)
+	if (symbol == NULL || view == NULL || (n = strlen(symbol)) == 0 ||
+	    n >= GUARD_SYMBOL_MAX || quote_rate < 0)
 		return -EINVAL;
 	if (!verified(rs))
 		return -EPERM;
@@ -186,6 +187,7 @@ int decp_resync_quote_set(struct decp_resync *rs, const char *symbol,
 		memcpy(q->symbol, symbol, n + 1);
 	}
 	q->view = *view;
+	q->quote_rate = quote_rate;
 	rs->phase = DECP_RESYNC_COMPLETE;
 	return (int)rs->nquotes;
 }
@@ -198,20 +200,26 @@ struct view_ctx {
 };
 
 /* guard_resync_view_fn: the EA's quote of the subscriber symbol the policy maps the
- * master's to (none: no quote, so a market OPEN fails closed: PRICE_DEVIATION). */
+ * master's to (none: no quote, so a market OPEN fails closed: PRICE_DEVIATION), with the
+ * account and, when the EA gave one with the quote, that symbol's rate for the margin
+ * (one AccountState carries one rate: a re-sync of several crosses needs one each). */
 static void view_of(void *arg, const char *master_symbol, struct guard_view *v)
 {
 	const struct view_ctx *c = arg;
 	char sym[GUARD_SYMBOL_MAX];
+	int64_t rate = 0;
 
 	memset(v, 0, sizeof(*v));
 	if (guard_policy_map_symbol(c->pol, master_symbol, sym, sizeof(sym)) >= 0)
 		for (uint32_t i = 0; i < c->rs->nquotes; i++)
 			if (strcmp(c->rs->quotes[i].symbol, sym) == 0) {
 				*v = c->rs->quotes[i].view;
+				rate = c->rs->quotes[i].quote_rate;
 				break;
 			}
 	v->account = *c->acct;
+	if (rate > 0)
+		v->account.quote_rate = rate;
 	v->instruments = c->reg;
 }
 

@@ -58,6 +58,8 @@ enum decp_resync_refusal {
 struct decp_resync_quote {
 	char symbol[GUARD_SYMBOL_MAX]; /* the subscriber's (after the policy's mapping) */
 	struct guard_view view;        /* as decp_rx_check's view (position unused) */
+	int64_t quote_rate;            /* account currency per unit of its quote currency
+					* (1e-5) for the margin of its OPENs; 0: the account's */
 };
 
 struct decp_sha256;
@@ -120,10 +122,12 @@ int decp_resync_held_add(struct decp_resync *rs, const struct guard_held *h);
 int decp_resync_held_master(struct decp_resync *rs, uint64_t ticket, int64_t master_volume);
 
 /* The quote and volume spec of a subscriber symbol (replaces an earlier one; COMPLETE or
- * PLANNED). Returns the number of symbols quoted, -EPERM, -ENOBUFS
- * (DECP_RESYNC_QUOTES_MAX), -EINVAL. */
+ * PLANNED), and quote_rate (>= 0): the account currency per unit of the symbol's quote
+ * currency (1e-5), the margin check's rate for its OPENs (a cross: EURJPY on a USD
+ * account); 0: the account's (decp_rx_account_state). Returns the number of symbols
+ * quoted, -EPERM, -ENOBUFS (DECP_RESYNC_QUOTES_MAX), -EINVAL. */
 int decp_resync_quote_set(struct decp_resync *rs, const char *symbol,
-			  const struct guard_view *view);
+			  const struct guard_view *view, int64_t quote_rate);
 
 /*
  * guard_resync_plan on the verified snapshot, the held copies and the quotes, under pol
