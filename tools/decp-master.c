@@ -158,6 +158,7 @@ struct master {
 
 struct dm_stats {
 	uint64_t acked, acked_by_hello, dup_acks, resent, busy, gaps, reconnects, unavailable;
+	uint64_t server_lost;   /* ACKed signals the server no longer had: sent again */
 	uint64_t ack_timeouts, replaced, failovers;
 	uint64_t sent;
 	uint64_t tls_full, tls_resumed, tls_failed;
@@ -577,6 +578,26 @@ static void mark_acked(struct dm_thread *t, struct master *m, uint64_t seq, uint
 		t->lat[t->n_lat++] = now - m->first_ns[seq];
 }
 
+/*
+ * The server's next expected sequence e lies below what it ACKed: its Redis lost ACKed
+ * signals (docs/operations.md "Redis host lost": HelloAck from the archive's end). They are
+ * this master's trades to send again (made again from their sequences, the same bytes).
+ * Before, next_send fell below low_unacked, the window's unsigned difference wrapped and
+ * the master sent nothing more, with no timeout to end it.
+ */
+static void resend_from(struct dm_thread *t, struct master *m, uint64_t e)
+{
+	if (e == 0 || e >= m->low_unacked)
+		return;
+	for (uint64_t s = e; s < m->low_unacked; s++)
+		if (m->acked[s]) {
+			m->acked[s] = 0;
+			t->st.acked--;
+			t->st.server_lost++;
+		}
+	m->low_unacked = e; /* the positions model ignores their second application */
+}
+
 static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p, size_t len)
 {
 	const struct dm_cfg *cfg = t->cfg;
@@ -611,6 +632,7 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 			fail_master(t, m, "HelloAck with next expected sequence 0");
 			break;
 		}
+		resend_from(t, m, e);
 		for (uint64_t s = m->low_unacked; s < e && s <= cfg->signals; s++)
 			if (!m->acked[s]) {
 				mark_acked(t, m, s, now, 1);
@@ -648,8 +670,10 @@ static void handle_frame(struct dm_thread *t, struct master *m, const uint8_t *p
 		switch (n->reason) {
 		case DECP__NACK__REASON__REASON_GAP:
 			t->st.gaps++;
-			if (n->expected_sequence >= 1 && n->expected_sequence < m->next_send)
+			if (n->expected_sequence >= 1 && n->expected_sequence < m->next_send) {
+				resend_from(t, m, n->expected_sequence);
 				m->next_send = n->expected_sequence;
+			}
 			break;
 		case DECP__NACK__REASON__REASON_BUSY:
 			t->st.busy++;
@@ -1321,6 +1345,7 @@ int main(int argc, char **argv)
 		tot.resent += s->resent;
 		tot.busy += s->busy;
 		tot.gaps += s->gaps;
+		tot.server_lost += s->server_lost;
 		tot.reconnects += s->reconnects;
 		tot.ack_timeouts += s->ack_timeouts;
 		tot.replaced += s->replaced;
@@ -1360,14 +1385,14 @@ int main(int argc, char **argv)
 		printf("decp-master: masters=%u signals=%" PRIu64 " acked=%" PRIu64
 		       " acked_by_helloack=%" PRIu64 " dup_acks=%" PRIu64 " sent=%" PRIu64
 		       " resent=%" PRIu64 " nack_busy=%" PRIu64 " nack_gap=%" PRIu64
-		       " reconnects=%" PRIu64 " ack_timeouts=%" PRIu64 " unavailable=%" PRIu64
+		       " server_lost=%" PRIu64 " reconnects=%" PRIu64 " ack_timeouts=%" PRIu64 " unavailable=%" PRIu64
 		       " replaced=%" PRIu64 " failovers=%" PRIu64 " stopped=%d"
 		       " tls_full=%" PRIu64 " tls_resumed=%" PRIu64 " tls_failed=%" PRIu64
 		       " seconds=%.3f rate=%.0f/s"
 		       " ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f"
 		       " cpu_s=%.3f\n",
 		       cfg.n_masters, want, tot.acked, tot.acked_by_hello, tot.dup_acks, tot.sent,
-		       tot.resent, tot.busy, tot.gaps, tot.reconnects, tot.ack_timeouts,
+		       tot.resent, tot.busy, tot.gaps, tot.server_lost, tot.reconnects, tot.ack_timeouts,
 		       tot.unavailable, tot.replaced, tot.failovers, stopped, tot.tls_full, tot.tls_resumed,
 		       tot.tls_failed, secs,
 		       secs > 0 ? (double)tot.acked / secs : 0.0, PCT(0.50), PCT(0.99), PCT(0.999),

@@ -31,8 +31,9 @@ free_port() {
 start_pipeline() { # DIR SHM CONFIG-LINE...
 	local dir=$1 shm=$2
 	shift 2
-	"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$dir/dp.port" --shm "$shm" \
-		>"$dir/dp.log" 2>&1 &
+	rm -f "$dir/dp.port"   # (DP_LISTEN: a fixed address, e.g. to restart on the same port)
+	"$DP" --stack posix --tls off --listen "${DP_LISTEN:-127.0.0.1:0}" --port-file "$dir/dp.port" \
+		--shm "$shm" >"$dir/dp.log" 2>&1 &
 	DPPID=$!
 	for _ in $(seq 1 200); do [ -s "$dir/dp.port" ] && break; sleep 0.05; done
 	printf '%s\n' "shm = /$shm" "pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" "$@" \

@@ -144,6 +144,37 @@ written=$(echo "$metrics" | sed -n 's/^decp_edge_signals_written_total \([0-9]*\
 	bad "/metrics: decp_edge_redis_gaps_total '$gaps' (want >= 1), decp_edge_signals_written_total '$written' (want 100)"
 kill "$CPPID" "$DPPID"; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
 
+# A master that runs on while its server loses ACKed signals (Redis rebuilt from an archive
+# that lacks the newest, as after "Redis host lost"; here decp-control runs without its
+# archiver, so the archive stays at 1600): HelloAck says where the stream ends, and the
+# master sends those signals again, the same bytes. decp-master stalled there: its next
+# signal fell below its oldest unACKed one, the window's unsigned difference wrapped, it
+# sent nothing and no timeout fired (the second drill of 7 Dec 2026).
+r DEL 'decp:{m1}:signals' >/dev/null
+check rebuild_1600 0 "$D" redis rebuild --yes
+EP1=127.0.0.1:$(free_port) EP2=127.0.0.1:$(free_port)   # the restart's: EP1 is in TIME_WAIT
+export DP_LISTEN=$EP1
+start_pipeline "$T" "$SHM" "roles = edge" "redis_host = 127.0.0.1" "redis_port = $PORT" ||
+	bad "pipeline for the running master"
+timeout 150 "$MASTER" --connect "$EP1,$EP2" --masters 1 --signals 2200 --key-seed drill \
+	--rate 100 --time-limit-s 120 >"$T/running.out" 2>&1 &
+MPID=$!
+for _ in $(seq 1 600); do [ "$(r XLEN 'decp:{m1}:signals')" -ge 1750 ] && break; sleep 0.1; done
+kill "$CPPID" "$DPPID"; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
+lost=$(( $(r XLEN 'decp:{m1}:signals') - 1600 ))
+r DEL 'decp:{m1}:signals' >/dev/null
+check rebuild_again 0 "$D" redis rebuild --yes
+export DP_LISTEN=$EP2
+start_pipeline "$T" "$SHM" "roles = edge" "redis_host = 127.0.0.1" "redis_port = $PORT" ||
+	bad "pipeline again"
+wait "$MPID"; rc=$?
+out=$(cat "$T/running.out")
+[ "$lost" -ge 100 ] && [ $rc = 0 ] && echo "$out" | grep -q " acked=2200 " &&
+	echo "$out" | grep -q " server_lost=[1-9]" && [ "$(r XLEN 'decp:{m1}:signals')" = 2200 ] &&
+	ok || bad "the running master after the loss of $lost ACKed signals: exit $rc, XLEN $(r XLEN 'decp:{m1}:signals') (want 2200): $out"
+unset DP_LISTEN
+kill "$CPPID" "$DPPID"; wait "$CPPID" "$DPPID" 2>/dev/null; CPPID= DPPID=
+
 # A second restore moves the current data aside, never deletes it.
 stop_redis TERM
 check restore_again 0 "$D" redis restore --from "$BK" --data-dir "$RDIR" --yes
