@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,42 +77,49 @@ struct edge {
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
 	bool dur_checked;        /* durability_check has logged what Redis promises */
-	/* the counters above as the api's /metrics reads them: stored once per batch */
-	struct edge_stats {
-		_Atomic uint64_t written, duplicate, gap, not_durable, primary_down;
-	} st;
+	/* the counters above as the api's /metrics reads them (EDGE_STATS): stored once per
+	 * batch */
+	_Atomic uint64_t st[5];
 };
+
+/* The counters /metrics shows, in the order of edge.st. */
+static const struct {
+	size_t off; /* of the plain counter in struct edge */
+	const char *name, *help;
+} EDGE_STATS[] = {
+	{offsetof(struct edge, written), "decp_edge_signals_written_total",
+	 "signals the edge wrote to Redis (durable, ACKed)"},
+	{offsetof(struct edge, duplicate), "decp_edge_signals_duplicate_total",
+	 "signals Redis already held (a master's resend; ACKed again)"},
+	{offsetof(struct edge, gap), "decp_edge_redis_gaps_total",
+	 "signals Redis refused as a gap, not ACKed: their master's stream ends before them. "
+	 "Once after a decp-control crash; rising, the stream lost ACKed signals (decpctl "
+	 "redis check)"},
+	{offsetof(struct edge, not_durable), "decp_edge_not_durable_total",
+	 "signals not ACKed: WAIT answered too few replicas"},
+	{offsetof(struct edge, primary_down), "decp_edge_primary_down_total",
+	 "signals not ACKed yet: their Redis Cluster primary was down"},
+};
+
+_Static_assert(sizeof(EDGE_STATS) / sizeof(EDGE_STATS[0]) ==
+		       sizeof(((struct edge *)0)->st) / sizeof(((struct edge *)0)->st[0]),
+	       "one /metrics counter per edge.st slot");
 
 static void edge_stats(void *arg, struct cp_metrics *m)
 {
-	struct edge_stats *s = arg;
+	_Atomic uint64_t *st = arg;
 
-	cp_metrics_counter(m, "decp_edge_signals_written_total",
-			   "signals the edge wrote to Redis (durable, ACKed)",
-			   atomic_load_explicit(&s->written, memory_order_relaxed));
-	cp_metrics_counter(m, "decp_edge_signals_duplicate_total",
-			   "signals Redis already held (a master's resend; ACKed again)",
-			   atomic_load_explicit(&s->duplicate, memory_order_relaxed));
-	cp_metrics_counter(m, "decp_edge_redis_gaps_total",
-			   "signals Redis refused as a gap, not ACKed: their master's stream ends "
-			   "before them. Once after a decp-control crash; rising, the stream lost "
-			   "ACKed signals (decpctl redis check)",
-			   atomic_load_explicit(&s->gap, memory_order_relaxed));
-	cp_metrics_counter(m, "decp_edge_not_durable_total",
-			   "signals not ACKed: WAIT answered too few replicas",
-			   atomic_load_explicit(&s->not_durable, memory_order_relaxed));
-	cp_metrics_counter(m, "decp_edge_primary_down_total",
-			   "signals not ACKed yet: their Redis Cluster primary was down",
-			   atomic_load_explicit(&s->primary_down, memory_order_relaxed));
+	for (size_t i = 0; i < sizeof(EDGE_STATS) / sizeof(EDGE_STATS[0]); i++)
+		cp_metrics_counter(m, EDGE_STATS[i].name, EDGE_STATS[i].help,
+				   atomic_load_explicit(&st[i], memory_order_relaxed));
 }
 
 static void stats_publish(struct edge *e)
 {
-	atomic_store_explicit(&e->st.written, e->written, memory_order_relaxed);
-	atomic_store_explicit(&e->st.duplicate, e->duplicate, memory_order_relaxed);
-	atomic_store_explicit(&e->st.gap, e->gap, memory_order_relaxed);
-	atomic_store_explicit(&e->st.not_durable, e->not_durable, memory_order_relaxed);
-	atomic_store_explicit(&e->st.primary_down, e->primary_down, memory_order_relaxed);
+	for (size_t i = 0; i < sizeof(EDGE_STATS) / sizeof(EDGE_STATS[0]); i++)
+		atomic_store_explicit(&e->st[i],
+				      *(const uint64_t *)((const char *)e + EDGE_STATS[i].off),
+				      memory_order_relaxed);
 }
 
 /* Hand the batch's newly durable signals to the process's consumers (see cp_edge.h). */
@@ -1051,7 +1059,7 @@ int cp_edge_run(struct cp_ctx *ctx)
 	e.stop = ctx->stop;
 	cp_redis_init(&e.r, cfg, ROLE);
 	cp_redis_partial(&e.r);   /* on a cluster, a dead primary stops only its own masters */
-	if (cp_ctx_stats_add(ctx, edge_stats, &e.st) != 0)
+	if (cp_ctx_stats_add(ctx, edge_stats, e.st) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "no room for its /metrics counters");
 	cp_auth_init(&e.a, cfg);
 	cp_edge_sessions_init(&e.es, cfg);
@@ -1137,7 +1145,7 @@ out:;
 	       e.written, e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped,
 	       e.batches, e.attaches, e.not_durable, e.primary_down, moved, asked, maps, e.es.logins,
 	       e.es.unavailable, e.es.logouts, e.es.lost, e.es.dropped);
-	cp_ctx_stats_remove(ctx, edge_stats, &e.st);
+	cp_ctx_stats_remove(ctx, edge_stats, e.st);
 	if (e.attached)
 		cp_shm_detach(&e.c);
 	cp_edge_sessions_drop_all(&e.es, &e.r); /* our dataplane sessions end with us */
