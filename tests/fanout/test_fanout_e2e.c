@@ -2481,9 +2481,23 @@ static void scenario_keyrotate(struct env *e)
 	      "subscribers 1-2: 1 announcement accepted, the forged one refused by each (%lu, %lu)",
 	      last_number(e, "keys.err", "key announcements accepted "),
 	      last_number(e, "keys.err", ", refused "));
-	CHECK(pg_count(e, "SELECT count(*) FROM protection_logs") == 0,
-	      "no protection event: no signal was refused (%lld)",
-	      pg_count(e, "SELECT count(*) FROM protection_logs"));
+	/* Refusals by the subscribers only: the dataplane stores its own events there too (a
+	 * login answered UNAVAILABLE while the edge is slow to confirm it, under load, is one,
+	 * with no subscriber). */
+	long long refused = pg_count(e, "SELECT count(*) FROM protection_logs WHERE "
+				     "subscriber_id IS NOT NULL");
+
+	CHECK(refused == 0, "no signal was refused by a subscriber (%lld)", refused);
+	if (refused != 0) {
+		PGresult *r = PQexec(e->db, "SELECT coalesce(subscriber_id::text, '-'), master_id, "
+				     "sequence, reason FROM protection_logs ORDER BY id LIMIT 20");
+
+		for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+			fprintf(stderr, "keyrotate: protection event: subscriber %s master %s "
+				"sequence %s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+				PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+		PQclear(r);
+	}
 }
 
 /* ------------------------------------------- issue 28: replay range, close codes -- */
