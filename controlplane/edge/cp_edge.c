@@ -32,6 +32,8 @@ struct pcmd {
 	unsigned int idx;        /* PC_SIGNALS: the group; PC_ONE: the record */
 	size_t off, len;
 	redisContext *ask;       /* an ASK named this connection: ASKING + resend there */
+	redisContext *asked_to;  /* where it was resent after an ASK (its WAIT is that one's) */
+	long long replicas;      /* replica|both: the WAIT after it on the node that wrote it */
 	bool done;               /* its reply was taken: written (or redirected), not refused */
 	bool down;               /* not written: its primary is down (a cluster, partial) */
 };
@@ -75,6 +77,7 @@ struct edge {
 	uint64_t next_attach, next_health, next_poll, next_reload;
 	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
+	long long sadd_added;    /* the batch's SADD: masters it added to the set */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
 	bool dur_checked;        /* durability_check has logged what Redis promises */
 	/* the counters above as the api's /metrics reads them (EDGE_STATS): stored once per
@@ -173,19 +176,26 @@ static int push_auth(struct edge *e)
 /* Last durable sequence of every usable master, read in one pipeline; with durability =
  * replica|both it counts as durable only once a WAIT says the replicas have it too (an edge
  * restarting after its primary took writes its replicas lack must not tell the dataplane,
- * and through HelloAck the masters, that those are safe). */
+ * and through HelloAck the masters, that those are safe). A master whose primary's WAIT
+ * is short is not pushed: the dataplane keeps what it had, and its logins, confirmed by
+ * the same WAIT (cp_edge_session.c), are answered UNAVAILABLE until the replicas catch
+ * up; the other primaries' masters go on. */
 static int push_durable(struct edge *e)
 {
 	char key[64];
 	bool wait = cp_durability_waits(e->cfg->durability);
 	uint64_t *seqs = calloc(e->a.n_masters + 1, sizeof(*seqs));
 	redisContext **at = calloc(e->a.n_masters + 1, sizeof(*at));
-	unsigned int nodes = cp_redis_nodes(&e->r);
+	unsigned int *node_of = calloc(e->a.n_masters + 1, sizeof(*node_of));
+	unsigned int nodes = cp_redis_nodes(&e->r), short_nodes = 0;
+	bool short_node[CP_RCL_MAX_NODES] = {false};
+	size_t held = 0;
 	int rc = 0;
 
-	if (seqs == NULL || at == NULL) {
+	if (seqs == NULL || at == NULL || node_of == NULL) {
 		free(seqs);
 		free(at);
+		free(node_of);
 		return -ENOMEM;
 	}
 	/* one pipeline per node (the node serving each master's stream), then WAIT on each;
@@ -194,7 +204,7 @@ static int push_durable(struct edge *e)
 		if (!e->a.masters[i].usable)
 			continue;
 		cp_redis_key_signals(key, sizeof(key), e->a.masters[i].id);
-		if ((at[i] = cp_redis_at(&e->r, key)) == NULL)
+		if ((at[i] = cp_redis_at_node(&e->r, key, &node_of[i])) == NULL)
 			rc = -EAGAIN;
 	}
 	for (unsigned int k = 0; k < nodes && wait; k++)
@@ -237,20 +247,18 @@ static int push_durable(struct edge *e)
 			rc = -EAGAIN;
 			goto out;
 		}
-		if ((rep->type != REDIS_REPLY_INTEGER ||
-		     rep->integer < (long long)e->cfg->durability_replicas) && rc == 0) {
+		if (rep->type != REDIS_REPLY_INTEGER ||
+		    rep->integer < (long long)e->cfg->durability_replicas) {
 			CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT found %lld replica(s) of %u "
-				  "needed: not READY until the replicas have the streams",
+				  "needed on Redis primary %u: its masters' durable sequences are "
+				  "not pushed, their logins wait for the replicas",
 				  cp_durability_name(e->cfg->durability),
 				  rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1LL,
-				  e->cfg->durability_replicas);
-			rc = -EBUSY;
+				  e->cfg->durability_replicas, k);
+			short_node[k] = true;
+			short_nodes++;
 		}
 		freeReplyObject(rep);
-	}
-	if (rc == -EBUSY) {
-		rc = -EAGAIN;
-		goto out;
 	}
 	if (rc == -EPROTO) {
 		cp_redis_fail(&e->r, "XREVRANGE returned an error (restoring durable sequences)");
@@ -260,6 +268,10 @@ static int push_durable(struct edge *e)
 	for (size_t i = 0; i < e->a.n_masters && rc == 0; i++) {
 		if (!e->a.masters[i].usable)
 			continue;
+		if (short_node[node_of[i]]) {
+			held++;
+			continue;
+		}
 		struct dp_ctrl_cmd cmd;
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.type = DP_CTRL_SET_DURABLE;
@@ -267,9 +279,14 @@ static int push_durable(struct edge *e)
 		cmd.sequence = seqs[i];
 		rc = ctrl_send(e, &cmd);
 	}
+	if (held > 0 && rc == 0)
+		cp_log(CP_LOG_WARN, ROLE, "durability = %s: %zu master(s) on %u Redis primary(ies) "
+		       "without enough replicas: logins refused until the replicas catch up",
+		       cp_durability_name(e->cfg->durability), held, short_nodes);
 out:
 	free(seqs);
 	free(at);
+	free(node_of);
 	return rc;
 }
 
@@ -659,6 +676,8 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 	}
 	if (p->kind == PC_ONE)
 		e->status[p->idx] = e->batch[p->idx].kind == DP_REC_PROTECTION ? 2 : 3;
+	if (p->kind == PC_SADD)   /* masters new to the set (any other reply: say some) */
+		e->sadd_added = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 1;
 	p->done = true;
 	return 0;
 }
@@ -704,15 +723,14 @@ static int send_all(struct edge *e)
 	return 0;
 }
 
-/* WAIT's reply: the replicas that have every write before it on that node. */
+/* WAIT's reply: the replicas that have every write before it on that node (-1: an
+ * error reply). */
 static int read_wait(redisContext *c, long long *replicas)
 {
 	redisReply *rep = NULL;
 	if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL)
 		return -EAGAIN;   /* the caller drops the connection */
-	long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
-	if (n < *replicas)
-		*replicas = n;
+	*replicas = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	freeReplyObject(rep);
 	return 0;
 }
@@ -723,7 +741,7 @@ static int read_wait(redisContext *c, long long *replicas)
  * WAIT there too. 0; -EAGAIN (I/O failed, or the target redirected again: the batch is
  * written again later).
  */
-static int resend_asked(struct edge *e, bool wait, long long *replicas)
+static int resend_asked(struct edge *e, bool wait)
 {
 	static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
 	redisContext *waited[CP_RCL_MAX_NODES];
@@ -737,6 +755,7 @@ static int resend_asked(struct edge *e, bool wait, long long *replicas)
 		if (to == NULL)
 			continue;
 		p->ask = NULL;
+		p->asked_to = to;
 		if (redisAppendFormattedCommand(to, asking, sizeof(asking) - 1) != REDIS_OK ||
 		    redisAppendFormattedCommand(to, e->out[p->node].p + p->off, p->len) != REDIS_OK ||
 		    redisGetReply(to, (void **)&ok) != REDIS_OK ||
@@ -759,12 +778,17 @@ static int resend_asked(struct edge *e, bool wait, long long *replicas)
 			waited[nw++] = to;
 	}
 	for (unsigned int w = 0; w < nw && wait; w++) {
+		long long n;
+
 		redisAppendCommand(waited[w], "WAIT %u %u", e->cfg->durability_replicas,
 				   e->cfg->durability_wait_ms);
-		if (read_wait(waited[w], replicas) != 0) {
+		if (read_wait(waited[w], &n) != 0) {
 			cp_redis_fail(&e->r, "reading a batch's WAIT");
 			return -EAGAIN;
 		}
+		for (unsigned int c = 0; c < e->npc; c++)
+			if (e->pc[c].asked_to == waited[w])
+				e->pc[c].replicas = n;
 	}
 	return 0;
 }
@@ -811,7 +835,7 @@ static int read_exec(struct edge *e, unsigned int k, redisReply **execed)
 /* Read every node's replies, in the order its commands were formatted. 0, 1 (some MOVED:
  * write the batch again once the map is read again), -EPROTO (an error reply) or -EAGAIN
  * (I/O failed). */
-static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
+static int read_all(struct edge *e, bool wait, bool *asked)
 {
 	unsigned int nodes = cp_redis_nodes(&e->r);
 	int worst = 0;
@@ -870,9 +894,17 @@ static int read_all(struct edge *e, bool wait, long long *replicas, bool *asked)
 				worst = rc;
 		}
 		freeReplyObject(execed);
-		if (!failed && wait && e->out[k].len > 0 && read_wait(ctx, replicas) != 0 &&
-		    node_fail(e, k, "reading a batch's WAIT", true) != 0)
-			return -EAGAIN;
+		/* replica|both: what node k wrote counts as durable by its own WAIT only; a
+		 * node that failed before its WAIT proved nothing of what it answered */
+		long long n = wait && failed ? -1 : LLONG_MAX;
+		if (!failed && wait && e->out[k].len > 0 && read_wait(ctx, &n) != 0) {
+			if (node_fail(e, k, "reading a batch's WAIT", true) != 0)
+				return -EAGAIN;
+			continue;
+		}
+		for (unsigned int c = 0; c < e->npc; c++)
+			if (e->pc[c].node == k)
+				e->pc[c].replicas = n;
 	}
 	return worst;
 }
@@ -893,6 +925,49 @@ static void mark_down(struct edge *e)
 		else if (p->kind == PC_ONE)
 			e->status[p->idx] = -4;
 	}
+}
+
+/*
+ * durability = replica|both: a signal written on its primary but not (yet) on enough of
+ * that primary's replicas gets no ACK, never a false one; the master resends after its
+ * ACK timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
+ * judged by the WAIT of the primary that wrote it (on a cluster, one primary that lost its
+ * replica holds only its own masters), and by the SADD's when the batch added a master to
+ * the set of streams (the archiver finds a stream there: a new master's first ACK waits
+ * until its listing would survive a failover too).
+ */
+static void hold_not_durable(struct edge *e)
+{
+	long long need = (long long)e->cfg->durability_replicas, worst = LLONG_MAX;
+	bool sadd_short = false;
+	unsigned int held = 0;
+
+	for (unsigned int c = 0; c < e->npc; c++)
+		if (e->pc[c].kind == PC_SADD && !e->pc[c].down && e->sadd_added > 0 &&
+		    e->pc[c].replicas < need) {
+			sadd_short = true;
+			worst = e->pc[c].replicas;
+		}
+	for (unsigned int c = 0; c < e->npc; c++) {
+		const struct pcmd *p = &e->pc[c];
+		if (p->kind != PC_SIGNALS || p->down || (p->replicas >= need && !sadd_short))
+			continue;
+		if (p->replicas < worst)
+			worst = p->replicas;
+		for (unsigned int i = e->gfirst[p->idx]; i != UINT32_MAX; i = e->nxt[i])
+			if (e->status[i] == 0 || e->status[i] == 1) {
+				e->status[i] = -3;
+				held++;
+			}
+	}
+	if (held == 0)
+		return;
+	e->not_durable += held;
+	CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s)%s: "
+		  "%u signal(s) not ACKed (the masters resend)",
+		  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
+		  e->cfg->durability_wait_ms, worst,
+		  sadd_short ? " on the primary of the masters' set" : "", held);
 }
 
 /* The held batch on its way to Redis: format_batch's pipelines, one per node, all sent
@@ -916,14 +991,14 @@ static int write_batch(struct edge *e)
 	/* durability = replica|both: each node's WAIT, last in its pipeline (one round trip):
 	 * its reply says how many replicas have every write before it */
 	bool wait = cp_durability_waits(e->cfg->durability), asked = false;
-	long long replicas = LLONG_MAX;
+	e->sadd_added = 0;
 	if (format_batch(e, wait) != 0) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "out of memory formatting a batch; retrying");
 		return -EAGAIN;
 	}
 	if (send_all(e) != 0)
 		return -EAGAIN;
-	int rc = read_all(e, wait, &replicas, &asked);
+	int rc = read_all(e, wait, &asked);
 	if (rc == -EAGAIN)
 		return -EAGAIN;
 	if (rc == -EPROTO) {
@@ -942,26 +1017,11 @@ static int write_batch(struct edge *e)
 				 * primary not yet in the map is a MOVED here) */
 		return -EAGAIN;
 	}
-	if (asked && resend_asked(e, wait, &replicas) != 0)
+	if (asked && resend_asked(e, wait) != 0)
 		return -EAGAIN;
 	mark_down(e);
-	if (wait && replicas < (long long)e->cfg->durability_replicas) {
-		/* Written on the primary but not (yet) on enough replicas: no ACK, never a false
-		 * one. The masters resend after their ACK timeout; the resends are duplicates,
-		 * ACKed once a WAIT covers them. */
-		unsigned int held = 0;
-
-		for (unsigned int i = 0; i < e->n; i++)
-			if (e->status[i] == 0 || e->status[i] == 1) {
-				e->status[i] = -3;
-				held++;
-			}
-		e->not_durable += held;
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
-			  "%u signal(s) not ACKed (the masters resend)",
-			  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
-			  e->cfg->durability_wait_ms, replicas, held);
-	}
+	if (wait)
+		hold_not_durable(e);
 	return 0;
 }
 

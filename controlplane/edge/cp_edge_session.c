@@ -254,6 +254,13 @@ static void refuse_all(struct cp_edge_sessions *es, struct cp_shm *c,
 	}
 }
 
+/* A primary's WAIT reply: enough replicas have every write before it. */
+static bool wait_ok(const struct cp_edge_sessions *es, const redisReply *w)
+{
+	return w != NULL && w->type == REDIS_REPLY_INTEGER &&
+	       w->integer >= (long long)es->cfg->durability_replicas;
+}
+
 int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, struct cp_shm *c,
 			   const struct dp_ingress_rec *recs, unsigned int n)
 {
@@ -294,14 +301,14 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	}
 
 	/* Read every reply first: with durability = replica|both the WAITs at the end decide
-	 * whether the durable sequences read may be told to the masters. A primary that is
-	 * down, or fails now: no reply (reps[j] NULL), its logins are answered UNAVAILABLE. */
+	 * whether the durable sequences read may be told to the masters, each login by the
+	 * WAIT of its own primary (on a cluster, a primary that lost its replica refuses only
+	 * its own masters). A primary that is down, or fails now: no reply (reps[j] NULL),
+	 * its logins are answered UNAVAILABLE. */
 	int rc = cp_redis_read_replies(r, node, reps, total, "claiming live sessions");
-	bool replicas_ok = rc == 0;
-	for (unsigned int j = sent; j < total && replicas_ok; j++)
-		replicas_ok = reps[j] == NULL ||
-			      (reps[j]->type == REDIS_REPLY_INTEGER &&
-			       reps[j]->integer >= (long long)es->cfg->durability_replicas);
+	unsigned int short_nodes = 0;
+	for (unsigned int j = sent; j < total; j++)
+		short_nodes += node[j] != CP_REDIS_NO_NODE && !wait_ok(es, reps[j]);
 	unsigned int j = 0;
 	for (unsigned int i = 0; i < n && rc == 0; i++) {
 		const struct dp_ingress_rec *rec = &recs[i];
@@ -318,7 +325,9 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		uint64_t gen = 0, last = 0;
 		if (rep != NULL)   /* NULL: its primary is down (UNAVAILABLE: it retries) */
 			note_error(r, rep, "decp_login");
-		if (rep != NULL && login_reply(rep, &gen, &last) == 0 && replicas_ok) {
+		bool durable = !wait || (node[j - 1] != CP_REDIS_NO_NODE &&
+					 wait_ok(es, reps[sent + node[j - 1]]));
+		if (rep != NULL && login_reply(rep, &gen, &last) == 0 && durable) {
 			struct cp_held_session h = {.master_id = rec->master_id, .gen = gen,
 						    .conn_id = rec->conn_id, .worker = rec->worker,
 						    .since_ms = now_ms};
@@ -347,10 +356,10 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	free(node);
 	if (rc != 0)
 		refuse_all(es, c, recs, n);
-	if (!replicas_ok && rc == 0 && wait)
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: the replicas are behind: logins "
-			  "answered UNAVAILABLE (the masters retry)",
-			  cp_durability_name(es->cfg->durability));
+	if (short_nodes > 0 && rc == 0)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: the replicas of %u of %u Redis "
+			  "primaries are behind: their masters' logins answered UNAVAILABLE (the "
+			  "masters retry)", cp_durability_name(es->cfg->durability), short_nodes, nw);
 	return rc;
 }
 

@@ -32,6 +32,10 @@
  *                 0.75 s later, the replica promoted: every ACKed signal on the new primary
  *                 (replica, both) or the ACKed loss counted and > 0 (fsync); then the run
  *                 completes and the archive is exact
+ *   cluster_replica_lost  (durability replica) the replica of master 1's primary stopped
+ *                 while the masters send: only that primary's masters wait (no ACK, logins
+ *                 UNAVAILABLE, also across a decp-control restart); the other primaries'
+ *                 are ACKed and log in; the replica back, the run completes exactly
  *   trim          e2e with redis_keep_signals = 1000: once archived, each stream is cut
  *                 back to its last ~1000 entries, and the archive still holds 1..M
  *   bench         e2e at a fixed total rate (extra argument RATE, signals/s; 0 = max),
@@ -1835,6 +1839,42 @@ static uint64_t acked_lost(const struct env *e, const char *path, uint64_t *acke
 	return seen > 0 ? lost : UINT64_MAX;
 }
 
+/* The cluster nodes of master 1's primary (*victim) and of its replica; -1 unknown. */
+static void primary_of_master1(const struct env *e, int *victim, int *replica)
+{
+	redisContext *r1 = redis_for(e, 1);
+	*victim = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
+	redisReply *rep = r1 != NULL ? redisCommand(r1, "INFO replication") : NULL;
+	const char *sp = rep != NULL && rep->type == REDIS_REPLY_STRING ?
+			 strstr(rep->str, "slave0:ip=127.0.0.1,port=") : NULL;
+	*replica = sp != NULL ? cluster_node_of_port(e, atoi(sp + 25)) : -1;
+	freeReplyObject(rep);
+	redisFree(r1);
+	CHECK(*victim >= 0 && *replica >= 0, "master 1's primary (%d) and its replica (%d)",
+	      *victim, *replica);
+}
+
+/* The replica stopped first, then the primary drops its link: a replica that could still
+ * run would reconnect and resync at once (on a quiet machine, before a SIGSTOP sent after
+ * its own CLIENT KILL), and what the primary then sends waits in the stopped replica's
+ * socket buffer and is applied at SIGCONT: no loss window at all. Returns its pid. */
+static pid_t cut_off_replica(const struct env *e, int victim, int replica)
+{
+	struct timeval tv = {5, 0};
+	pid_t rpid = harness_rcluster_pid(e->cluster, replica);
+	kill(rpid, SIGSTOP);
+	redisContext *rr = redisConnectWithTimeout("127.0.0.1",
+						   harness_rcluster_port(e->cluster, victim), tv);
+	redisReply *k = rr != NULL && !rr->err ? redisCommand(rr, "CLIENT KILL TYPE replica")
+					       : NULL;
+	CHECK(k != NULL && k->type == REDIS_REPLY_INTEGER && k->integer >= 1,
+	      "the primary dropped its replica's link (CLIENT KILL TYPE replica: %lld)",
+	      k != NULL && k->type == REDIS_REPLY_INTEGER ? k->integer : -1LL);
+	freeReplyObject(k);
+	redisFree(rr);
+	return rpid;
+}
+
 /*
  * cluster_kill_<durability>: the primary serving master 1 is cut off from its replica
  * (the replica SIGSTOPped, then CLIENT KILL TYPE replica on the primary: it cannot
@@ -1854,16 +1894,8 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	master_extra[1] = acked;
 	pid_t m = start_master(e, e->masters, 1, e->signals, "4000");
 	memset(master_extra, 0, sizeof(master_extra));
-	redisContext *r1 = redis_for(e, 1);
-	int victim = r1 != NULL ? cluster_node_of_port(e, r1->tcp.port) : -1;
-	redisReply *rep = r1 != NULL ? redisCommand(r1, "INFO replication") : NULL;
-	const char *sp = rep != NULL && rep->type == REDIS_REPLY_STRING ?
-			 strstr(rep->str, "slave0:ip=127.0.0.1,port=") : NULL;
-	int replica = sp != NULL ? cluster_node_of_port(e, atoi(sp + 25)) : -1;
-	freeReplyObject(rep);
-	redisFree(r1);
-	CHECK(victim >= 0 && replica >= 0, "master 1's primary (%d) and its replica (%d)", victim,
-	      replica);
+	int victim, replica;
+	primary_of_master1(e, &victim, &replica);
 	if (victim < 0 || replica < 0) {
 		kill(m, SIGKILL);
 		waitpid(m, NULL, 0);
@@ -1871,22 +1903,7 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	}
 	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
 		sleep_ms(50);
-	/* The replica stopped first, then the primary drops its link: a replica that could
-	 * still run would reconnect and resync at once (on a quiet machine, before a SIGSTOP
-	 * sent after its own CLIENT KILL), and what the primary then sends waits in the
-	 * stopped replica's socket buffer and is applied at SIGCONT: no loss window at all */
-	struct timeval tv = {5, 0};
-	pid_t rpid = harness_rcluster_pid(e->cluster, replica);
-	kill(rpid, SIGSTOP);
-	redisContext *rr = redisConnectWithTimeout("127.0.0.1",
-						   harness_rcluster_port(e->cluster, victim), tv);
-	redisReply *k = rr != NULL && !rr->err ? redisCommand(rr, "CLIENT KILL TYPE replica")
-					       : NULL;
-	CHECK(k != NULL && k->type == REDIS_REPLY_INTEGER && k->integer >= 1,
-	      "the primary dropped its replica's link (CLIENT KILL TYPE replica: %lld)",
-	      k != NULL && k->type == REDIS_REPLY_INTEGER ? k->integer : -1LL);
-	freeReplyObject(k);
-	redisFree(rr);
+	pid_t rpid = cut_off_replica(e, victim, replica);
 	uint64_t before = stream_last(e, 1);
 	sleep_ms(750);
 	uint64_t at_kill = stream_last(e, 1);
@@ -1936,6 +1953,157 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	m = start_master(e, e->masters, 1, e->signals, "0");
 	int rc = master_result(m, 600000);
 	CHECK(rc == 0, "decp-master exit status %d after the failover", rc);
+	verify_redis(e);
+	verify_archive(e);
+}
+
+/* Highest ACKed sequence per master in decp-master's --acked-file (MASTER FIRST LAST per
+ * line) into max[1..63]. -1 if it cannot be read. */
+static int acked_max(const char *path, uint64_t max[64])
+{
+	FILE *f = fopen(path, "r");
+	unsigned int mm;
+	unsigned long long a, b;
+	memset(max, 0, 64 * sizeof(*max));
+	if (f == NULL)
+		return -1;
+	while (fscanf(f, "%u %llu %llu", &mm, &a, &b) == 3)
+		if (mm > 0 && mm < 64 && b > max[mm])
+			max[mm] = b;
+	fclose(f);
+	return 0;
+}
+
+/* Waits (up to 60 s) until the stream of every master off the victim holds 50 more than
+ * from[m]: each of them logged in and streams, so what it sent before those 50 is ACKed.
+ * Returns how many did not. */
+static unsigned int wait_others_grow(const struct env *e, const bool *on_victim,
+				     const uint64_t *from)
+{
+	unsigned int behind = 0;
+	for (uint64_t end = now_ms() + 60000;; sleep_ms(50)) {
+		behind = 0;
+		for (uint32_t m = 1; m <= e->masters && m < 64; m++)
+			behind += !on_victim[m] && stream_last(e, m) < from[m] + 50;
+		if (behind == 0 || now_ms() > end)
+			return behind;
+	}
+}
+
+/* decp-master stopped (a second SIGTERM: at once), its --acked-file written. */
+static void master_stop(pid_t m)
+{
+	kill(m, SIGTERM);
+	sleep_ms(200);
+	kill(m, SIGTERM);
+	master_result(m, 60000);
+}
+
+/* The ACKs of one phase of cluster_replica_lost: every master off the victim ACKed
+ * beyond from[m] (streams went on there), none on it beyond cut[m] (what its primary
+ * wrote after losing its replica is not durable). */
+static void check_held(const struct env *e, const char *phase, const char *acked,
+		       const bool *on_victim, const uint64_t *from, const uint64_t *cut)
+{
+	uint64_t max[64];
+	unsigned int on = 0, off = 0, on_bad = 0, off_bad = 0;
+	CHECK(acked_max(acked, max) == 0, "%s: decp-master's --acked-file read", phase);
+	for (uint32_t m = 1; m <= e->masters && m < 64; m++) {
+		if (on_victim[m]) {
+			on++;
+			if (max[m] > cut[m]) {
+				on_bad++;
+				fprintf(stderr, "%s: master %u ACKed %" PRIu64 ", its primary had %"
+					PRIu64 " when its replica was stopped\n", phase, m, max[m],
+					cut[m]);
+			}
+		} else {
+			off++;
+			if (max[m] <= from[m]) {
+				off_bad++;
+				fprintf(stderr, "%s: master %u ACKed up to %" PRIu64 ", not beyond %"
+					PRIu64 "\n", phase, m, max[m], from[m]);
+			}
+		}
+	}
+	CHECK(on > 0 && off > 0, "%s: masters on the primary without a replica (%u) and on "
+	      "the others (%u)", phase, on, off);
+	CHECK(on_bad == 0, "%s: no master of the primary without a replica was ACKed beyond "
+	      "what it had when the replica stopped (%u were)", phase, on_bad);
+	CHECK(off_bad == 0, "%s: every master of the other primaries was ACKed on (%u were "
+	      "not)", phase, off_bad);
+}
+
+/*
+ * cluster_replica_lost (durability = replica): the replica of the primary serving master 1
+ * is stopped (SIGSTOP, and the primary drops its link) while 20 masters send, so that
+ * primary's WAIT answers 0. Each signal and login is judged by its own primary's WAIT:
+ * the masters of that primary get no ACK (nothing they send after the cut is durable),
+ * the other primaries' are ACKed on. decp-control restarted meanwhile becomes READY: the
+ * other primaries' masters log in and stream, that primary's are answered UNAVAILABLE
+ * (before: one WAIT short kept the edge from READY, and refused every login on every
+ * primary; the second runbook drill stalled all 6 masters for 140 s). The replica
+ * resumed, every master completes and the streams and archive are exact.
+ */
+static void run_cluster_replica_lost(struct env *e)
+{
+	char acked[300];
+	bool on_victim[64] = {false};
+	uint64_t cut[64] = {0}, from[64] = {0};
+	snprintf(acked, sizeof(acked), "%s/acked", e->dir);
+	master_extra[0] = "--acked-file";
+	master_extra[1] = acked;
+	pid_t m = start_master(e, e->masters, 1, e->signals, "2000");
+	int victim, replica;
+	primary_of_master1(e, &victim, &replica);
+	if (victim < 0 || replica < 0 || e->masters >= 64) {
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+		memset(master_extra, 0, sizeof(master_extra));
+		return;
+	}
+	for (uint32_t k = 1; k <= e->masters; k++) {
+		redisContext *rk = redis_for(e, k);
+		on_victim[k] = rk != NULL && cluster_node_of_port(e, rk->tcp.port) == victim;
+		redisFree(rk);
+	}
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 200;)
+		sleep_ms(50);
+	pid_t rpid = cut_off_replica(e, victim, replica);
+	for (uint32_t i = 1; i <= e->masters; i++)
+		from[i] = cut[i] = stream_last(e, i);
+
+	/* 1. running: every other primary's master streams 50 more, then decp-master stops */
+	unsigned int behind = wait_others_grow(e, on_victim, from);
+	CHECK(behind == 0, "running: the streams of the other primaries' masters grew (%u did "
+	      "not)", behind);
+	master_stop(m);
+	check_held(e, "running", acked, on_victim, from, cut);
+
+	/* 2. decp-control restarted with the replica still stopped: READY, and the same */
+	stop_pid(&e->ctl, SIGTERM);
+	CHECK(start_ctl(e) == 0 && wait_ready(e, 2, 60000) == 0,
+	      "decp-control restarted and READY with a primary short of its replica");
+	for (uint32_t i = 1; i <= e->masters; i++)
+		from[i] = stream_last(e, i);
+	unlink(acked);
+	m = start_master(e, e->masters, 1, e->signals, "2000");
+	behind = wait_others_grow(e, on_victim, from);
+	CHECK(behind == 0, "restarted: the other primaries' masters logged in and their streams "
+	      "grew (%u did not)", behind);
+	master_stop(m);
+	memset(master_extra, 0, sizeof(master_extra));
+	check_held(e, "restarted", acked, on_victim, from, cut);
+	CHECK(log_lines(e, "their logins wait for the replicas") > 0,
+	      "the edge said which primary's masters wait");
+
+	/* 3. the replica back: every master completes, exactly */
+	kill(rpid, SIGCONT);
+	CHECK(harness_rcluster_wait_synced(e->cluster, 60000) == 0,
+	      "the replica resynced with its primary");
+	m = start_master(e, e->masters, 1, e->signals, "0");
+	int rc = master_result(m, 600000);
+	CHECK(rc == 0, "decp-master exit status %d once the replica is back", rc);
 	verify_redis(e);
 	verify_archive(e);
 }
@@ -2482,6 +2650,8 @@ int main(int argc, char **argv)
 		use_cluster = true;
 	if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 		durability = argv[1] + 13;
+	if (strcmp(argv[1], "cluster_replica_lost") == 0)
+		durability = "replica";
 	if (strncmp(argv[1], "cluster_primary_down", 20) == 0) {
 		durability = "replica";
 		ctl_roles = "edge,archiver,fanout,book";   /* the book role's partial cluster */
@@ -2520,6 +2690,8 @@ int main(int argc, char **argv)
 			run_cluster_api(&e);
 		else if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 			run_cluster_kill(&e, argv[1] + 13);
+		else if (strcmp(argv[1], "cluster_replica_lost") == 0)
+			run_cluster_replica_lost(&e);
 		else if (strcmp(argv[1], "cluster_primary_down") == 0 ||
 			 strcmp(argv[1], "cluster_primary_down_idle") == 0)
 			run_cluster_primary_down(&e, argv[1][20] != '\0');
