@@ -105,6 +105,24 @@ done
 # One node named with --redis: the streams elsewhere answer MOVED, followed.
 check via_one_node 0 "$D" redis check --redis "127.0.0.1:${PORTS[0]}"
 
+# Holes below the archive's max (a promoted asynchronous replica): each master loses
+# 200..260 from the archive; --repair-holes rewinds each group on its stream's primary, the
+# running archiver fills them, each row once.
+q "DELETE FROM signal_archive_keys WHERE sequence BETWEEN 200 AND 260;
+   DELETE FROM signal_archive WHERE sequence BETWEEN 200 AND 260" >/dev/null || bad "cut holes"
+out=$("$D" redis check --redis-nodes "$DECP_REDIS_NODES" --repair-holes 2>&1); rc=$?
+[ $rc = 1 ] && ok || bad "repair-holes: exit $rc: $out"
+for m in $MASTERS; do
+	echo "$out" | grep -q "master $m: the stream holds 61 of them, from 200: rewound from $N-0" &&
+		ok || bad "master $m (on $(owner "$m")) not rewound: $out"
+done
+for _ in $(seq 1 600); do
+	[ "$(q "$arch_q")" = "$((6 * N)) $((6 * N))" ] && break
+	sleep 0.05
+done
+[ "$(q "$arch_q")" = "$((6 * N)) $((6 * N))" ] && ok || bad "archive after repair-holes: $(q "$arch_q")"
+check holes_repaired 0 "$D" redis check --redis-nodes "$DECP_REDIS_NODES"
+
 # A backup of one primary lists its own streams, and only those.
 P=$(owner 1)
 out=$("$D" redis backup --to "$T/bk" --redis "127.0.0.1:$P" 2>&1) && ok || bad "backup of $P: $out"
