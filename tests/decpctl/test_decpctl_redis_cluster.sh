@@ -77,9 +77,7 @@ echo "$out" | grep -q "exclude each other" && ok || bad "--redis with --redis-no
 start_pipeline "$T" "$SHM" "roles = edge,archiver" "redis_nodes = $DECP_REDIS_NODES" \
 	"redis_port = 1" "archiver_block_ms = 20" ||
 	{ bad "pipeline not ready: $(tail -5 "$T/control.log")"; echo "$pass passed, $fail failed"; exit 1; }
-out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 6 \
-	--signals $N --key-seed rcl --time-limit-s 100 2>&1); rc=$?
-[ $rc = 0 ] && echo "$out" | grep -q " acked=$((6 * N)) " && ok || bad "masters: $rc $out"
+stream_masters "$T" 6 $N rcl
 for _ in $(seq 1 600); do
 	[ "$(q "$arch_q")" = "$((6 * N)) $((6 * N))" ] && break
 	sleep 0.05

@@ -51,9 +51,7 @@ for m in 1 2 3; do "$D" master add --id "$m" --name "m$m" --key-seed holes >/dev
 start_pipeline "$T" "$SHM" "roles = edge,archiver" "redis_host = $DECP_REDIS_HOST" \
 	"redis_port = $DECP_REDIS_PORT" "archiver_block_ms = 20" ||
 	{ bad "pipeline not ready: $(tail -5 "$T/control.log")"; echo "$pass passed, $fail failed"; exit 1; }
-out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$T/dp.port")" --masters 3 \
-	--signals $N --key-seed holes --time-limit-s 100 2>&1); rc=$?
-[ $rc = 0 ] && echo "$out" | grep -q " acked=$((3 * N)) " && ok || bad "masters: $rc $out"
+stream_masters "$T" 3 $N holes
 full="1:$N/$N/$N/$N 2:$N/$N/$N/$N 3:$N/$N/$N/$N"
 wait_archive "$full" && ok || bad "archive: $(q "$per_master")"
 check clean_before 0 "$D" redis check

@@ -48,6 +48,15 @@ start_pipeline() { # DIR SHM CONFIG-LINE...
 	return 1
 }
 
+# decp-master's MASTERS masters (ids 1..MASTERS) send SIGNALS signals each to the pipeline's
+# dataplane (start_pipeline) and all are ACKed; needs $MASTER. Counts ok/bad.
+stream_masters() { # DIR MASTERS SIGNALS KEY-SEED
+	local out rc
+	out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$1/dp.port")" --masters "$2" \
+		--signals "$3" --key-seed "$4" --time-limit-s 100 2>&1); rc=$?
+	[ $rc = 0 ] && echo "$out" | grep -q " acked=$(($2 * $3)) " && ok || bad "masters: $rc $out"
+}
+
 # Redis on loopback for the shell tests and benches that run their own servers.
 rc_of() { redis-cli -h 127.0.0.1 -p "$1" --raw "${@:2}"; }     # PORT COMMAND...
 wait_ping() { # PORT: until it answers PING (10 s at most); 1 if it never does

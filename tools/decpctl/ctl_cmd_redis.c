@@ -254,6 +254,20 @@ static void redis_failed(const struct master_state *m, int rc, const char *why)
 			m->id);
 }
 
+/* One query with master m's parameters v[0..n) (text; results binary when asked): its
+ * rows, or NULL after saying "<what> of master <id>: <error>". */
+static PGresult *master_query(PGconn *pg, const struct master_state *m, const char *what,
+			      const char *sql, int n, const char *const *v, int binary)
+{
+	PGresult *r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, binary);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	fprintf(stderr, "decpctl redis: %s of master %" PRIu64 ": %s", what, m->id,
+		PQresultErrorMessage(r));
+	PQclear(r);
+	return NULL;
+}
+
 /* Did stream entry seq of key arrive on a day moved out of signal_archive to the warm or
  * cold tier (archive_catalog)? The hot archive's max then says nothing of it: a master idle
  * for longer than the hot window has no hot row and a stream of acknowledged entries. */
@@ -303,7 +317,7 @@ static int archive_holes(PGconn *pg, struct master_state *m)
 	snprintf(last, sizeof(last), "%" PRIu64, m->last);
 	snprintf(lim, sizeof(lim), "%d", HOLES_SHOWN);
 	const char *v[] = {ids, first, last, lim};
-	PGresult *r = PQexecParams(pg,
+	PGresult *r = master_query(pg, m, "holes in the archive",
 		"WITH g AS (SELECT s + 1 AS a, nxt - 1 AS b FROM (SELECT sequence AS s, "
 		"  arrival_time AS t, lead(sequence) OVER w AS nxt, lead(arrival_time) OVER w AS nt "
 		"  FROM signal_archive WHERE master_id = $1 WINDOW w AS (ORDER BY sequence)) x "
@@ -316,13 +330,9 @@ static int archive_holes(PGconn *pg, struct master_state *m)
 		" coalesce(min(CASE WHEN hb >= ha THEN ha END) OVER (), 0), "
 		" sum((SELECT count(*) FROM signal_archive_keys k WHERE k.master_id = $1 "
 		"  AND k.sequence BETWEEN a AND b)) OVER () "
-		"FROM h ORDER BY a LIMIT $4", 4, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "decpctl redis: holes in the archive of master %" PRIu64 ": %s",
-			m->id, PQresultErrorMessage(r));
-		PQclear(r);
+		"FROM h ORDER BY a LIMIT $4", 4, v, 0);
+	if (r == NULL)
 		return -1;
-	}
 	int n = PQntuples(r);
 	for (int i = 0; i < n && i < HOLES_SHOWN; i++) {
 		m->hole[i][0] = strtoull(PQgetvalue(r, i, 0), NULL, 10);
@@ -408,15 +418,11 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m, bool h
 	}
 	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
 	const char *v[] = {ids};
-	PGresult *r = PQexecParams(pg, "SELECT coalesce(max(sequence), 0), count(*), "
-				   "coalesce(min(sequence), 0) FROM signal_archive WHERE master_id = $1",
-				   1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "decpctl redis: archive of master %" PRIu64 ": %s", m->id,
-			PQresultErrorMessage(r));
-		PQclear(r);
+	PGresult *r = master_query(pg, m, "archive", "SELECT coalesce(max(sequence), 0), "
+				   "count(*), coalesce(min(sequence), 0) FROM signal_archive WHERE "
+				   "master_id = $1", 1, v, 0);
+	if (r == NULL)
 		return -1;
-	}
 	m->arch_max = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 	m->arch_rows = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
 	uint64_t arch_min = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
@@ -464,16 +470,12 @@ static long rebuild_batch(struct ctl_rd *rd, PGconn *pg, struct master_state *m,
 	snprintf(after, sizeof(after), "%" PRIu64, m->last);
 	snprintf(lim, sizeof(lim), "%d", REBUILD_BATCH);
 	const char *v[] = {ids, after, lim};
-	PGresult *r = PQexecParams(pg, "SELECT sequence, arrival_ns, body, "
-				   "coalesce(hmac, ''::bytea), coalesce(ed25519_sig, ''::bytea) "
+	PGresult *r = master_query(pg, m, "reading the archive", "SELECT sequence, arrival_ns, "
+				   "body, coalesce(hmac, ''::bytea), coalesce(ed25519_sig, ''::bytea) "
 				   "FROM signal_archive WHERE master_id = $1 AND sequence > $2 "
-				   "ORDER BY sequence LIMIT $3", 3, NULL, v, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "decpctl redis: reading the archive of master %" PRIu64 ": %s",
-			m->id, PQresultErrorMessage(r));
-		PQclear(r);
+				   "ORDER BY sequence LIMIT $3", 3, v, 1);
+	if (r == NULL)
 		return -1;
-	}
 	int n = PQntuples(r), sent = 0;
 	bool unpackable = false;
 	struct rebuild_entry *e = calloc((size_t)n + 1, sizeof(*e));
