@@ -668,11 +668,15 @@ static void print_holes(const struct master_state *m)
 	for (size_t i = 0; i < m->n_shown; i++)
 		printf("%s %" PRIu64 "..%" PRIu64, i > 0 ? "," : "", m->hole[i][0], m->hole[i][1]);
 	printf("%s\n", m->holes > m->n_shown ? ", ..." : "");
-	if (m->held < m->missing)
+	if (m->held < m->missing) {
+		char holds[64] = "it is empty";
+		if (m->len > 0)
+			snprintf(holds, sizeof(holds), "it holds %" PRIu64 "..%" PRIu64, m->first,
+				 m->last);
 		printf("         master %" PRIu64 ": LOST: %" PRIu64 " of them are in neither the "
-		       "archive nor the Redis stream (it holds %" PRIu64 "..%" PRIu64 "); they "
-		       "can only come from the old primary's disk or a backup\n", m->id,
-		       m->missing - m->held, m->first, m->last);
+		       "archive nor the Redis stream (%s); they can only come from the old "
+		       "primary's disk or a backup\n", m->id, m->missing - m->held, holds);
+	}
 	if (m->held > 0)
 		printf("         master %" PRIu64 ": the stream holds %" PRIu64 " of them, from %"
 		       PRIu64 ": %s\n", m->id, m->held, m->repair_from, m->rewound[0] != '\0'
