@@ -18,7 +18,8 @@ free_port() {
 	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
 	[ "$low" -gt 21000 ] || low=61000
 	for _ in $(seq 1 50); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % (low - 20000)))
+		# (not $RANDOM: sh has none, and every try was port 20000, in TIME-WAIT after a run)
+		p=$((20000 + $(od -An -N4 -tu4 /dev/urandom) % (low - 20000)))
 		ss -tanH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
 	done
 	return 1
