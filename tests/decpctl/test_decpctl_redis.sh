@@ -38,6 +38,9 @@ check no_redis 1 "$D" redis check --redis 127.0.0.1:1
 out=$("$D" redis check 2>&1); rc=$?
 [ $rc = 1 ] && ok || bad "check before rebuild: exit $rc, want 1"
 echo "$out" | grep -E "^1 " | grep -q "BEHIND ARCHIVE" && ok || bad "master 1 not reported behind: $out"
+echo "$out" | grep -q "master 3: signal_archive lacks 1 sequence in 1 hole below its highest (6): 4..4$" &&
+	echo "$out" | grep -q "master 3: LOST: 1 of them are in neither the archive nor the Redis stream (it is empty)" &&
+	ok || bad "master 3's hole in check: $out"
 "$D" redis check --json | grep -q '"master":2,"stream_first":0,"stream_last":0,"stream_length":0,"archive_max":5,"archive_rows":5,"pending":-1,"behind":true' &&
 	ok || bad "check --json: $("$D" redis check --json)"
 

@@ -18,7 +18,8 @@ free_port() {
 	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
 	[ "$low" -gt 21000 ] || low=61000
 	for _ in $(seq 1 50); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % (low - 20000)))
+		# (not $RANDOM: sh has none, and every try was port 20000, in TIME-WAIT after a run)
+		p=$((20000 + $(od -An -N4 -tu4 /dev/urandom) % (low - 20000)))
 		ss -tanH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
 	done
 	return 1
@@ -46,6 +47,15 @@ start_pipeline() { # DIR SHM CONFIG-LINE...
 		sleep 0.05
 	done
 	return 1
+}
+
+# decp-master's MASTERS masters (ids 1..MASTERS) send SIGNALS signals each to the pipeline's
+# dataplane (start_pipeline) and all are ACKed; needs $MASTER. Counts ok/bad.
+stream_masters() { # DIR MASTERS SIGNALS KEY-SEED
+	local out rc
+	out=$(timeout 120 "$MASTER" --connect "127.0.0.1:$(cat "$1/dp.port")" --masters "$2" \
+		--signals "$3" --key-seed "$4" --time-limit-s 100 2>&1); rc=$?
+	[ $rc = 0 ] && echo "$out" | grep -q " acked=$(($2 * $3)) " && ok || bad "masters: $rc $out"
 }
 
 # Redis on loopback for the shell tests and benches that run their own servers.

@@ -5,6 +5,10 @@
  *            PostgreSQL (highest sequence, rows) and the archiver group's pending entries.
  *            A stream whose last sequence is below the archive's highest has lost ACKed
  *            signals (Redis restored from an old copy, or empty): exit 1, "rebuild".
+ *            Holes below the archive's highest (an asynchronous replica promoted: rows the
+ *            old primary committed, the archiver XACKed, and never shipped): exit 1, the
+ *            ranges, and whether the stream still holds them. --repair-holes rewinds the
+ *            archiver's group to just before the first one the stream holds.
  *   rebuild  after Redis lost data: append to each master's stream, from signal_archive,
  *            every archived signal above the stream's last entry, with the same entry ID
  *            (<seq>-0) and fields (a b h s) the edge writes, so durable sequences, replay and
@@ -38,14 +42,14 @@
 #include "ctl_redis_route.h"
 
 #define REBUILD_BATCH 1000
+#define HOLES_SHOWN 5 /* ranges printed per master; the totals count them all */
 #define REDIS_TIMEOUT_MS 5000
 
 void ctl_redis_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: decpctl redis check [--master ID]... [--json] [--redis H:P | --redis-nodes "
-		"H:P,...]\n"
-		"                           [--conninfo STR]\n"
+		"usage: decpctl redis check [--master ID]... [--json] [--repair-holes]\n"
+		"                           [--redis H:P | --redis-nodes H:P,...] [--conninfo STR]\n"
 		"       decpctl redis rebuild [--master ID]... --yes [--redis H:P | --redis-nodes "
 		"H:P,...]\n"
 		"                           [--conninfo STR]\n"
@@ -55,7 +59,9 @@ void ctl_redis_usage(FILE *f)
 		"check    compare each master's Redis stream with its PostgreSQL archive; exit 1 when\n"
 		"         a stream is behind the archive (ACKed signals missing from Redis), or\n"
 		"         holds entries the archiver acknowledged that the archive lacks (after a\n"
-		"         PostgreSQL restore to an earlier time: it names the rewind)\n"
+		"         PostgreSQL restore to an earlier time: it names the rewind), or has\n"
+		"         holes below its highest sequence (an asynchronous replica promoted):\n"
+		"         it names them, and says LOST for those the stream no longer holds\n"
 		"rebuild  append archived signals above each stream's last entry back into Redis\n"
 		"         (after Redis lost data; stop decp-control first). Idempotent.\n"
 		"backup   BGSAVE and copy the RDB into DIR/redis-<UTC time>/ with a MANIFEST (size,\n"
@@ -68,6 +74,10 @@ void ctl_redis_usage(FILE *f)
 		"  --master ID      only this master (repeatable; default: every master in the\n"
 		"                   database)\n"
 		"  --json           check: one JSON object\n"
+		"  --repair-holes   check: for each master with holes the stream still holds,\n"
+		"                   rewind the archiver group to just before the first of them\n"
+		"                   (XGROUP SETID, never forward) so the archiver reads them again\n"
+		"                   (it skips what it archived already); safe while it runs\n"
 		"  --yes            rebuild: confirm that decp-control is stopped\n"
 		"  --keep N         backup: keep the newest N complete backups in DIR, remove\n"
 		"                   older ones (default 14; 0 = keep all)\n"
@@ -79,12 +89,13 @@ void ctl_redis_usage(FILE *f)
 		"                   serving its slot\n"
 		"  --conninfo STR   libpq connection string (default: $DECP_PG_CONNINFO)\n"
 		"  --help           this text\n"
-		"Exit: 0 done / all streams complete, 1 a stream is behind or a rebuild stopped at a\n"
-		"hole, or a server failed, 2 usage, 3 rebuild without --yes.\n");
+		"Exit: 0 done / all streams complete, 1 a stream is behind, the archive has a hole\n"
+		"(also right after --repair-holes: check again once the archiver caught up), a\n"
+		"rebuild stopped at a hole, or a server failed, 2 usage, 3 rebuild without --yes.\n");
 }
 
 struct opts {
-	bool check, json, yes, redis_given;
+	bool check, json, yes, redis_given, repair;
 	const char *conninfo;
 	const char *nodes;           /* --redis-nodes: a cluster; NULL: one server */
 	char host[256];
@@ -103,6 +114,15 @@ struct master_state {
 				      * time): the archiver never reads them again; 0 = none */
 	uint64_t added;              /* rebuild */
 	uint64_t hole_from, hole_to; /* rebuild stopped: archive lacks hole_from..hole_to */
+	/* check: sequences missing between two rows of the archive, those on days moved to a
+	 * tier left out (archive_holes) */
+	uint64_t holes, missing;     /* ranges, sequences */
+	uint64_t held;               /* of them, still in the stream (repairable) */
+	uint64_t keyed;              /* of them, still in signal_archive_keys (never refilled) */
+	uint64_t repair_from;        /* the first missing sequence the stream holds; 0 none */
+	uint64_t hole[HOLES_SHOWN][2];
+	size_t n_shown;
+	char rewound[64];            /* --repair-holes: what happened, "" when not tried */
 	char node[300];              /* the Redis serving its stream, "host:port" */
 };
 
@@ -135,6 +155,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"yes", no_argument, NULL, 'y'},          {"redis", required_argument, NULL, 'r'},
 		{"conninfo", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
 		{"root", required_argument, NULL, 'R'},   {"redis-nodes", required_argument, NULL, 'N'},
+		{"repair-holes", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0},
 	};
 	ctl_redis_addr_default(o->host, sizeof(o->host), &o->port);
@@ -159,6 +180,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 		case 'j': o->json = true; break;
 		case 'y': o->yes = true; break;
+		case 'H': o->repair = true; break;
 		case 'r':
 			if (ctl_redis_addr(optarg, o->host, sizeof(o->host), &o->port) != 0)
 				return ctl_usage_error("redis", "--redis: expected HOST:PORT, got '%s'", optarg);
@@ -232,6 +254,20 @@ static void redis_failed(const struct master_state *m, int rc, const char *why)
 			m->id);
 }
 
+/* One query with master m's parameters v[0..n) (text; results binary when asked): its
+ * rows, or NULL after saying "<what> of master <id>: <error>". */
+static PGresult *master_query(PGconn *pg, const struct master_state *m, const char *what,
+			      const char *sql, int n, const char *const *v, int binary)
+{
+	PGresult *r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, binary);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	fprintf(stderr, "decpctl redis: %s of master %" PRIu64 ": %s", what, m->id,
+		PQresultErrorMessage(r));
+	PQclear(r);
+	return NULL;
+}
+
 /* Did stream entry seq of key arrive on a day moved out of signal_archive to the warm or
  * cold tier (archive_catalog)? The hot archive's max then says nothing of it: a master idle
  * for longer than the hot window has no hot row and a stream of acknowledged entries. */
@@ -262,8 +298,61 @@ static bool in_archived_day(struct ctl_rd *rd, PGconn *pg, const char *key, uint
 	return old;
 }
 
-/* Stream bounds, archive bounds and pending count of one master. Returns 0 or -1. */
-static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
+/*
+ * The holes of master m's archive: sequences missing between two of its rows, in one
+ * ordered pass over its rows (each partition's primary key index, merged; called only when
+ * the row count says there is a gap). A gap whose bounding rows arrived on days around one
+ * moved out to the warm or cold tier (archive_catalog, sql 0015: whole days past the hot
+ * window, exported then dropped) is not a hole: its rows were moved, not lost. Below the
+ * lowest hot row nothing is looked at (days tiered out, or before the master began).
+ * Fills m's totals, the first HOLES_SHOWN ranges, how many of the missing sequences the
+ * stream still holds (it holds m->first..m->last: trimmed from the front only), and the
+ * first of those. Returns 0 or -1 (said why).
+ */
+static int archive_holes(PGconn *pg, struct master_state *m)
+{
+	char ids[24], first[24], last[24], lim[8];
+	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
+	snprintf(first, sizeof(first), "%" PRIu64, m->first);
+	snprintf(last, sizeof(last), "%" PRIu64, m->last);
+	snprintf(lim, sizeof(lim), "%d", HOLES_SHOWN);
+	const char *v[] = {ids, first, last, lim};
+	PGresult *r = master_query(pg, m, "holes in the archive",
+		"WITH g AS (SELECT s + 1 AS a, nxt - 1 AS b FROM (SELECT sequence AS s, "
+		"  arrival_time AS t, lead(sequence) OVER w AS nxt, lead(arrival_time) OVER w AS nt "
+		"  FROM signal_archive WHERE master_id = $1 WINDOW w AS (ORDER BY sequence)) x "
+		" WHERE nxt > s + 1 AND NOT EXISTS (SELECT 1 FROM archive_catalog c "
+		"  WHERE c.parent = 'signal_archive' AND c.day BETWEEN (t AT TIME ZONE 'UTC')::date "
+		"  AND (nt AT TIME ZONE 'UTC')::date)), "
+		"h AS (SELECT a, b, greatest($2::bigint, a) AS ha, least($3::bigint, b) AS hb FROM g) "
+		"SELECT a, b, count(*) OVER (), sum(b - a + 1) OVER (), "
+		" sum(greatest(hb - ha + 1, 0)) OVER (), "
+		" coalesce(min(CASE WHEN hb >= ha THEN ha END) OVER (), 0), "
+		" sum((SELECT count(*) FROM signal_archive_keys k WHERE k.master_id = $1 "
+		"  AND k.sequence BETWEEN a AND b)) OVER () "
+		"FROM h ORDER BY a LIMIT $4", 4, v, 0);
+	if (r == NULL)
+		return -1;
+	int n = PQntuples(r);
+	for (int i = 0; i < n && i < HOLES_SHOWN; i++) {
+		m->hole[i][0] = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+		m->hole[i][1] = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		m->n_shown++;
+	}
+	if (n > 0) {
+		m->holes = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+		m->missing = strtoull(PQgetvalue(r, 0, 3), NULL, 10);
+		m->held = strtoull(PQgetvalue(r, 0, 4), NULL, 10);
+		m->repair_from = strtoull(PQgetvalue(r, 0, 5), NULL, 10);
+		m->keyed = strtoull(PQgetvalue(r, 0, 6), NULL, 10);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Stream bounds, archive bounds and pending count of one master, and with `holes` the
+ * archive's holes. Returns 0 or -1. */
+static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m, bool holes)
 {
 	char key[64], ids[24], why[512];
 	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
@@ -329,17 +418,19 @@ static int inspect(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	}
 	snprintf(ids, sizeof(ids), "%" PRIu64, m->id);
 	const char *v[] = {ids};
-	PGresult *r = PQexecParams(pg, "SELECT coalesce(max(sequence), 0), count(*) FROM "
-				   "signal_archive WHERE master_id = $1", 1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "decpctl redis: archive of master %" PRIu64 ": %s", m->id,
-			PQresultErrorMessage(r));
-		PQclear(r);
+	PGresult *r = master_query(pg, m, "archive", "SELECT coalesce(max(sequence), 0), "
+				   "count(*), coalesce(min(sequence), 0) FROM signal_archive WHERE "
+				   "master_id = $1", 1, v, 0);
+	if (r == NULL)
 		return -1;
-	}
 	m->arch_max = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 	m->arch_rows = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	uint64_t arch_min = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 	PQclear(r);
+	/* a gap between the lowest and the highest row: find it (one pass, only then) */
+	if (holes && m->arch_rows > 0 && m->arch_rows != m->arch_max - arch_min + 1 &&
+	    archive_holes(pg, m) != 0)
+		return -1;
 	/* acknowledged: delivered and no longer pending (the oldest pending one and all after
 	 * it are still to be archived) */
 	uint64_t acked = pend_min != 0 ? pend_min - 1 : delivered;
@@ -379,16 +470,12 @@ static long rebuild_batch(struct ctl_rd *rd, PGconn *pg, struct master_state *m,
 	snprintf(after, sizeof(after), "%" PRIu64, m->last);
 	snprintf(lim, sizeof(lim), "%d", REBUILD_BATCH);
 	const char *v[] = {ids, after, lim};
-	PGresult *r = PQexecParams(pg, "SELECT sequence, arrival_ns, body, "
-				   "coalesce(hmac, ''::bytea), coalesce(ed25519_sig, ''::bytea) "
+	PGresult *r = master_query(pg, m, "reading the archive", "SELECT sequence, arrival_ns, "
+				   "body, coalesce(hmac, ''::bytea), coalesce(ed25519_sig, ''::bytea) "
 				   "FROM signal_archive WHERE master_id = $1 AND sequence > $2 "
-				   "ORDER BY sequence LIMIT $3", 3, NULL, v, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "decpctl redis: reading the archive of master %" PRIu64 ": %s",
-			m->id, PQresultErrorMessage(r));
-		PQclear(r);
+				   "ORDER BY sequence LIMIT $3", 3, v, 1);
+	if (r == NULL)
 		return -1;
-	}
 	int n = PQntuples(r), sent = 0;
 	bool unpackable = false;
 	struct rebuild_entry *e = calloc((size_t)n + 1, sizeof(*e));
@@ -503,13 +590,105 @@ static int rebuild(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	return 0;
 }
 
+/*
+ * --repair-holes: rewind master m's archiver group to just before the first missing
+ * sequence its stream holds, so the archiver reads the holes again (the archive skips what
+ * it has: sql 0007, docs/control.md "archiver"). In one script, so atomic on the stream's
+ * node: the group is only ever moved back (its last delivered ID above the target), never
+ * forward past entries it has not delivered, and a group that does not exist is not made.
+ * Its pending entries are left alone: below the target they are delivered again and move
+ * to the reader; above it the archiver claims them as before. Returns 0 or -1 (said why).
+ */
+static int repair_holes(struct ctl_rd *rd, struct master_state *m)
+{
+	static const char lua[] =
+		"for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do "
+		" local name, last "
+		" for i = 1, #g - 1, 2 do "
+		"  if g[i] == 'name' then name = g[i + 1] "
+		"  elseif g[i] == 'last-delivered-id' then last = g[i + 1] end "
+		" end "
+		" if name == ARGV[1] then "
+		"  local s = tonumber(string.match(last, '^(%d+)-')) "
+		"  if s == nil or s <= tonumber(ARGV[2]) then return {0, last} end "
+		"  redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], ARGV[2] .. '-0') "
+		"  return {1, last} "
+		" end "
+		"end "
+		"return {-1, ''}";
+	char key[64], to[24], why[512];
+	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
+	snprintf(to, sizeof(to), "%" PRIu64, m->repair_from - 1);
+	const char *argv[] = {"EVAL", lua, "1", key, CP_REDIS_GROUP, to};
+	const struct ctl_rd_cmd cmd = {6, argv, NULL};
+	redisReply *rep;
+	int rc = ctl_rd_run(rd, key, 1, &cmd, &rep, why, sizeof(why));
+	if (rc == 0 && (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+			rep->element[0]->type != REDIS_REPLY_INTEGER ||
+			rep->element[1]->type != REDIS_REPLY_STRING)) {
+		snprintf(why, sizeof(why), "rewinding %s's group: %s", key,
+			 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+		rc = -EPROTO;
+	}
+	if (rc == 0) {
+		long long done = rep->element[0]->integer;
+		snprintf(m->rewound, sizeof(m->rewound), "%s%s",
+			 done == 1 ? "rewound from " : done == 0 ? "not moved forward from "
+			 : "no archiver group", done >= 0 ? rep->element[1]->str : "");
+	}
+	freeReplyObject(rep);
+	if (rc != 0) {
+		redis_failed(m, rc, why);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *verdict(const struct master_state *m)
 {
 	if (m->hole_from != 0)
 		return "archive has a hole";
 	if (m->acked_from != 0)
 		return "ACKNOWLEDGED, NOT ARCHIVED: rewind the archiver's group (below)";
+	if (m->held < m->missing)
+		return "ARCHIVE HOLES, SIGNALS LOST (below)";
+	if (m->holes != 0)
+		return m->rewound[0] != '\0' ? "ARCHIVE HOLES: archiver group rewound (below)"
+		       : "ARCHIVE HOLES: run decpctl redis check --repair-holes";
 	return m->last < m->arch_max ? "BEHIND ARCHIVE: run decpctl redis rebuild" : "ok";
+}
+
+/* The holes of one master: the first ranges, totals, what the stream holds and the
+ * rewind. */
+static void print_holes(const struct master_state *m)
+{
+	printf("         master %" PRIu64 ": signal_archive lacks %" PRIu64 " sequence%s in %"
+	       PRIu64 " hole%s below its highest (%" PRIu64 "):", m->id, m->missing,
+	       m->missing == 1 ? "" : "s", m->holes, m->holes == 1 ? "" : "s", m->arch_max);
+	for (size_t i = 0; i < m->n_shown; i++)
+		printf("%s %" PRIu64 "..%" PRIu64, i > 0 ? "," : "", m->hole[i][0], m->hole[i][1]);
+	printf("%s\n", m->holes > m->n_shown ? ", ..." : "");
+	if (m->held < m->missing) {
+		char holds[64] = "it is empty";
+		if (m->len > 0)
+			snprintf(holds, sizeof(holds), "it holds %" PRIu64 "..%" PRIu64, m->first,
+				 m->last);
+		printf("         master %" PRIu64 ": LOST: %" PRIu64 " of them are in neither the "
+		       "archive nor the Redis stream (%s); they can only come from the old "
+		       "primary's disk or a backup\n", m->id, m->missing - m->held, holds);
+	}
+	if (m->held > 0)
+		printf("         master %" PRIu64 ": the stream holds %" PRIu64 " of them, from %"
+		       PRIu64 ": %s\n", m->id, m->held, m->repair_from, m->rewound[0] != '\0'
+		       ? m->rewound : "decpctl redis check --repair-holes rewinds the archiver "
+		       "group to read them again");
+	if (m->rewound[0] != '\0' && strncmp(m->rewound, "rewound", 7) == 0)
+		printf("         master %" PRIu64 ": the archiver group now reads again from %" PRIu64
+		       "; check again once it caught up\n", m->id, m->repair_from);
+	if (m->keyed > 0)
+		printf("         master %" PRIu64 ": signal_archive_keys still lists %" PRIu64 " of "
+		       "the missing sequences (rows deleted by hand?): the archiver skips them "
+		       "until those keys are deleted\n", m->id, m->keyed);
 }
 
 /* On a cluster a column more, before the status: the primary serving the stream. */
@@ -544,6 +723,8 @@ static void print_text(const struct master_state *ms, size_t n, bool rebuilt, bo
 			       "them again. With decp-control stopped: XGROUP SETID '" CP_REDIS_SIGNALS_KEY_FMT
 			       "' " CP_REDIS_GROUP " %" PRIu64 "-0 (docs/operations.md)\n", m->id,
 			       m->acked_from, m->acked_to, m->id, m->acked_from - 1);
+		if (m->holes != 0)
+			print_holes(m);
 	}
 }
 
@@ -552,13 +733,22 @@ static void print_json(const struct master_state *ms, size_t n)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct master_state *m = &ms[i];
-		json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s,s:I}", "master",
+		json_t *one = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s,s:I}", "master",
 			(json_int_t)m->id, "stream_first", (json_int_t)m->first, "stream_last",
 			(json_int_t)m->last, "stream_length", (json_int_t)m->len, "archive_max",
 			(json_int_t)m->arch_max, "archive_rows", (json_int_t)m->arch_rows, "pending",
 			(json_int_t)m->pending, "behind", m->last < m->arch_max, "node", m->node,
 			"acked_not_archived", (json_int_t)(m->acked_from != 0
-							   ? m->acked_to - m->acked_from + 1 : 0)));
+							   ? m->acked_to - m->acked_from + 1 : 0));
+		json_t *ranges = json_array();
+		for (size_t k = 0; k < m->n_shown; k++)
+			json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)m->hole[k][0],
+								(json_int_t)m->hole[k][1]));
+		json_object_set_new(one, "holes", json_pack("{s:I,s:I,s:I,s:I,s:o,s:s}", "ranges",
+			(json_int_t)m->holes, "missing", (json_int_t)m->missing, "in_stream",
+			(json_int_t)m->held, "repair_from", (json_int_t)m->repair_from, "first",
+			ranges, "repair", m->rewound));
+		json_array_append_new(arr, one);
 	}
 	json_t *o = json_pack("{s:o}", "masters", arr);
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -587,6 +777,10 @@ int ctl_cmd_redis(int argc, char **argv)
 	if (rc != 0) {
 		free(o.masters);
 		return rc < 0 ? CTL_EXIT_OK : rc;
+	}
+	if (o.repair && !o.check) {
+		free(o.masters);
+		return ctl_usage_error("redis", "--repair-holes goes with check");
 	}
 	if (!o.check && !o.yes) {
 		fprintf(stderr, "decpctl redis rebuild: stop decp-control first (its edge writes the "
@@ -635,11 +829,14 @@ int ctl_cmd_redis(int argc, char **argv)
 	bool all_ok = true;
 	for (size_t i = 0; i < o.n_masters; i++) {
 		ms[i].id = o.masters[i];
-		if (inspect(&rd, pg, &ms[i]) != 0)
+		if (inspect(&rd, pg, &ms[i], o.check) != 0)
 			goto out;
 		if (!o.check && rebuild(&rd, pg, &ms[i]) != 0)
 			goto out;
-		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0 || ms[i].acked_from != 0)
+		if (o.repair && ms[i].repair_from != 0 && repair_holes(&rd, &ms[i]) != 0)
+			goto out;
+		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0 || ms[i].acked_from != 0 ||
+		    ms[i].holes != 0)
 			all_ok = false;
 	}
 	if (o.json)
