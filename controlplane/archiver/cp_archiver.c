@@ -969,13 +969,42 @@ static void note_archived(struct arch *a)
 	}
 }
 
+/* The group's last delivered sequence in XINFO GROUPS' reply (RESP2: per group a flat
+ * list of names and values); UINT64_MAX when the reply does not name it. */
+static uint64_t group_delivered(const redisReply *rep)
+{
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+		return UINT64_MAX;
+	for (size_t g = 0; g < rep->elements; g++) {
+		const redisReply *x = rep->element[g];
+		const char *name = NULL, *last = NULL;
+		if (x->type != REDIS_REPLY_ARRAY)
+			continue;
+		for (size_t k = 0; k + 1 < x->elements; k += 2) {
+			const redisReply *f = x->element[k], *v = x->element[k + 1];
+			if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(f->str, "name") == 0)
+				name = v->str;
+			else if (strcmp(f->str, "last-delivered-id") == 0)
+				last = v->str;
+		}
+		if (name != NULL && last != NULL && strcmp(name, CP_REDIS_GROUP) == 0)
+			return id_seq(last);
+	}
+	return UINT64_MAX;
+}
+
 /*
  * Bound each signals stream to redis_keep_signals archived entries (the replay window).
  * Everything below `floor` is archived: entries still pending in the group (delivered to
  * some archiver, not yet committed) are at or above XPENDING's smallest ID, and entries not
- * yet delivered are above the group's last delivered ID, which is at or above what this
- * archiver committed. MINID ~ trims whole macro nodes only, so at most keep + a node
- * remain. Returns 0 or -EAGAIN (Redis failed).
+ * yet delivered are above the group's last delivered ID. That ID is read each time, not
+ * taken to be at or above what this archiver committed: a rewind of the group (`decpctl
+ * redis check --repair-holes` after an asynchronous PostgreSQL failover lost archive rows,
+ * or an XGROUP SETID by hand) moves it below, and the entries it is to deliver again must
+ * stay until they are archived. MINID ~ trims whole macro nodes only, so at most keep + a
+ * node remain. Returns 0 or -EAGAIN (Redis failed).
  */
 static int trim(struct arch *a, uint64_t now)
 {
@@ -1005,6 +1034,19 @@ static int trim(struct arch *a, uint64_t now)
 		freeReplyObject(rep);
 		if (floor <= keep + 1)
 			continue;
+		const char *gv[] = {"XINFO", "GROUPS", f->key};
+		rep = cp_redis_command_argv(&a->r, f->key, 3, gv, NULL);
+		if (rep == NULL) {
+			if (cp_redis_fail_key(&a->r, f->key, "XINFO GROUPS") != 0)
+				return -EAGAIN;
+			continue;
+		}
+		uint64_t delivered = group_delivered(rep);
+		freeReplyObject(rep);
+		if (delivered == UINT64_MAX || delivered + 1 <= keep + 1)
+			continue; /* its position unknown, or nothing delivered beyond the window */
+		if (delivered + 1 < floor)
+			floor = delivered + 1;
 		char minid[32];
 		snprintf(minid, sizeof(minid), "%" PRIu64 "-0", floor - keep);
 		const char *tv[] = {"XTRIM", f->key, "MINID", "~", minid};
