@@ -81,7 +81,17 @@ out=$("$D" redis check --master 1 2>&1); rc=$?
 	echo "$out" | grep -q "XGROUP SETID 'decp:{m1}:signals' archiver 2400-0" &&
 	ok || bad "acknowledged, not archived: exit $rc: $out"
 "$D" redis check --master 1 --json | grep -q '"acked_not_archived":100' && ok || bad "json: $("$D" redis check --master 1 --json)"
-r XGROUP SETID 'decp:{m1}:signals' archiver 2400-0 >/dev/null
+# --repair-holes rewinds the group to the archive's end (2400-0), still exit 1 until the
+# archiver read them again
+out=$("$D" redis check --master 1 --repair-holes 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "ACKNOWLEDGED, NOT ARCHIVED: archiver group rewound" &&
+	echo "$out" | grep -q "rewound from 2500-0; the archiver reads again from 2401" &&
+	ok || bad "--repair-holes on acknowledged, not archived: exit $rc: $out"
+r XINFO GROUPS 'decp:{m1}:signals' | tr '\n' ' ' | grep -q "archiver .*2400-0" &&
+	ok || bad "group not rewound to 2400-0: $(r XINFO GROUPS 'decp:{m1}:signals' | tr '\n' ' ')"
+# rewound, they are the archiver's lag again (not delivered yet): nothing to repair
+out=$("$D" redis check --master 1 --repair-holes 2>&1); rc=$?
+[ $rc = 0 ] && ! echo "$out" | grep -q "rewound" && ok || bad "second repair: exit $rc: $out"
 arch 1 2401 2500
 out=$("$D" redis check --master 1 2>&1); rc=$?
 [ $rc = 0 ] && ok || bad "after the rewind and re-archive: exit $rc: $out"

@@ -74,10 +74,12 @@ void ctl_redis_usage(FILE *f)
 		"  --master ID      only this master (repeatable; default: every master in the\n"
 		"                   database)\n"
 		"  --json           check: one JSON object\n"
-		"  --repair-holes   check: for each master with holes the stream still holds,\n"
-		"                   rewind the archiver group to just before the first of them\n"
-		"                   (XGROUP SETID, never forward) so the archiver reads them again\n"
-		"                   (it skips what it archived already); safe while it runs\n"
+		"  --repair-holes   check: for each master with holes the stream still holds, or\n"
+		"                   entries its group acknowledged that the archive lacks (after a\n"
+		"                   PostgreSQL restore to an earlier time), rewind the archiver\n"
+		"                   group to just before the first of them (XGROUP SETID, never\n"
+		"                   forward) so the archiver reads them again (it skips what it\n"
+		"                   archived already); safe while it runs\n"
 		"  --yes            rebuild: confirm that decp-control is stopped\n"
 		"  --keep N         backup: keep the newest N complete backups in DIR, remove\n"
 		"                   older ones (default 14; 0 = keep all)\n"
@@ -123,6 +125,7 @@ struct master_state {
 	uint64_t hole[HOLES_SHOWN][2];
 	size_t n_shown;
 	char rewound[64];            /* --repair-holes: what happened, "" when not tried */
+	uint64_t rewind_to;          /* --repair-holes: the group's target (rewind_target) */
 	char node[300];              /* the Redis serving its stream, "host:port" */
 };
 
@@ -590,10 +593,26 @@ static int rebuild(struct ctl_rd *rd, PGconn *pg, struct master_state *m)
 	return 0;
 }
 
+/* Where --repair-holes puts master m's group: just before the first missing sequence its
+ * stream holds, or the archive's end when the group acknowledged entries the archive
+ * lacks (a restore of PostgreSQL to an earlier time), whichever is lower; 0: nothing to
+ * do (the sequence numbers start at 1: a target of 0 is "0-0", every entry again). */
+static bool rewind_target(const struct master_state *m, uint64_t *to)
+{
+	uint64_t t = UINT64_MAX;
+	if (m->repair_from != 0)
+		t = m->repair_from - 1;
+	if (m->acked_from != 0 && m->acked_from - 1 < t)
+		t = m->acked_from - 1;
+	*to = t;
+	return t != UINT64_MAX;
+}
+
 /*
- * --repair-holes: rewind master m's archiver group to just before the first missing
- * sequence its stream holds, so the archiver reads the holes again (the archive skips what
- * it has: sql 0007, docs/control.md "archiver"). In one script, so atomic on the stream's
+ * --repair-holes: rewind master m's archiver group to rewind_target, so the archiver reads
+ * the holes, or what it acknowledged and the archive lost, again (the archive skips what
+ * it has: sql 0007, docs/control.md "archiver"; its trim keeps what the group is to
+ * deliver again, so the running archiver may do it). In one script, so atomic on the stream's
  * node: the group is only ever moved back (its last delivered ID above the target), never
  * forward past entries it has not delivered, and a group that does not exist is not made.
  * Its pending entries are left alone: below the target they are delivered again and move
@@ -618,7 +637,7 @@ static int repair_holes(struct ctl_rd *rd, struct master_state *m)
 		"return {-1, ''}";
 	char key[64], to[24], why[512];
 	snprintf(key, sizeof(key), CP_REDIS_SIGNALS_KEY_FMT, m->id);
-	snprintf(to, sizeof(to), "%" PRIu64, m->repair_from - 1);
+	snprintf(to, sizeof(to), "%" PRIu64, m->rewind_to);
 	const char *argv[] = {"EVAL", lua, "1", key, CP_REDIS_GROUP, to};
 	const struct ctl_rd_cmd cmd = {6, argv, NULL};
 	redisReply *rep;
@@ -649,7 +668,9 @@ static const char *verdict(const struct master_state *m)
 	if (m->hole_from != 0)
 		return "archive has a hole";
 	if (m->acked_from != 0)
-		return "ACKNOWLEDGED, NOT ARCHIVED: rewind the archiver's group (below)";
+		return strncmp(m->rewound, "rewound", 7) == 0
+		       ? "ACKNOWLEDGED, NOT ARCHIVED: archiver group rewound (below)"
+		       : "ACKNOWLEDGED, NOT ARCHIVED: run decpctl redis check --repair-holes";
 	if (m->held < m->missing)
 		return "ARCHIVE HOLES, SIGNALS LOST (below)";
 	if (m->holes != 0)
@@ -682,9 +703,9 @@ static void print_holes(const struct master_state *m)
 		       PRIu64 ": %s\n", m->id, m->held, m->repair_from, m->rewound[0] != '\0'
 		       ? m->rewound : "decpctl redis check --repair-holes rewinds the archiver "
 		       "group to read them again");
-	if (m->rewound[0] != '\0' && strncmp(m->rewound, "rewound", 7) == 0)
+	if (m->acked_from == 0 && strncmp(m->rewound, "rewound", 7) == 0)
 		printf("         master %" PRIu64 ": the archiver group now reads again from %" PRIu64
-		       "; check again once it caught up\n", m->id, m->repair_from);
+		       "; check again once it caught up\n", m->id, m->rewind_to + 1);
 	if (m->keyed > 0)
 		printf("         master %" PRIu64 ": signal_archive_keys still lists %" PRIu64 " of "
 		       "the missing sequences (rows deleted by hand?): the archiver skips them "
@@ -716,13 +737,20 @@ static void print_text(const struct master_state *ms, size_t n, bool rebuilt, bo
 			printf("         master %" PRIu64 ": signal_archive has no sequence %" PRIu64
 			       "..%" PRIu64 "; the stream ends at %" PRIu64 "\n", m->id, m->hole_from,
 			       m->hole_to, m->last);
-		if (m->acked_from != 0)
+		if (m->acked_from != 0 && m->rewound[0] == '\0')
 			printf("         master %" PRIu64 ": entries %" PRIu64 "..%" PRIu64 " were "
 			       "acknowledged by the archiver group but are not in signal_archive (a "
 			       "restore of PostgreSQL to an earlier time?); the archiver will not read "
-			       "them again. With decp-control stopped: XGROUP SETID '" CP_REDIS_SIGNALS_KEY_FMT
-			       "' " CP_REDIS_GROUP " %" PRIu64 "-0 (docs/operations.md)\n", m->id,
+			       "them again until its group is rewound: decpctl redis check "
+			       "--repair-holes, or XGROUP SETID '" CP_REDIS_SIGNALS_KEY_FMT "' "
+			       CP_REDIS_GROUP " %" PRIu64 "-0 (docs/operations.md)\n", m->id,
 			       m->acked_from, m->acked_to, m->id, m->acked_from - 1);
+		else if (m->acked_from != 0)
+			printf("         master %" PRIu64 ": entries %" PRIu64 "..%" PRIu64 " were "
+			       "acknowledged by the archiver group but are not in signal_archive: "
+			       "%s; the archiver reads again from %" PRIu64 ", check again once it "
+			       "caught up\n", m->id, m->acked_from, m->acked_to, m->rewound,
+			       m->rewind_to + 1);
 		if (m->holes != 0)
 			print_holes(m);
 	}
@@ -833,7 +861,8 @@ int ctl_cmd_redis(int argc, char **argv)
 			goto out;
 		if (!o.check && rebuild(&rd, pg, &ms[i]) != 0)
 			goto out;
-		if (o.repair && ms[i].repair_from != 0 && repair_holes(&rd, &ms[i]) != 0)
+		if (o.repair && rewind_target(&ms[i], &ms[i].rewind_to) &&
+		    repair_holes(&rd, &ms[i]) != 0)
 			goto out;
 		if (ms[i].last < ms[i].arch_max || ms[i].hole_from != 0 || ms[i].acked_from != 0 ||
 		    ms[i].holes != 0)
