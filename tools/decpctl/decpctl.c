@@ -28,7 +28,7 @@ static const struct {
 	{"subscriber", ctl_cmd_subscriber, "subscribers and their tokens: add, list, token, revoke-token"},
 	{"subscription", ctl_cmd_subscription, "subscriptions: add, list, suspend, resume, cancel"},
 	{"instrument", ctl_cmd_instrument, "instrument registry (digits, pip, contract): add, list, set, remove"},
-	{"redis", ctl_cmd_redis, "Redis recovery: 'redis check' streams vs archive, 'redis rebuild'"},
+	{"redis", ctl_cmd_redis, "Redis: 'redis check [--repair-holes]' streams vs archive, 'rebuild', 'backup', 'restore'"},
 	{"archive", ctl_cmd_archive, "warm/cold archive tiers: 'archive list|verify|restore DAY|run'"},
 	{"backup", ctl_cmd_backup, "PostgreSQL backups with pgBackRest: 'backup init|full|incr|list|restore'"},
 	{"ledger", ctl_cmd_ledger, "money: 'ledger verify' recomputes the hash chain and the wallets"},
