@@ -19,7 +19,7 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # 1. systemd units: syntax and every directive known to this systemd.
 for u in decp-dataplane.service decp-control.service decp-backup-full.service \
 	 decp-backup-incr.service decp-backup-full.timer decp-backup-incr.timer \
-	 decp-redis-backup.service decp-redis-backup.timer; do
+	 decp-redis-backup.service decp-redis-backup.timer decp-fanout@.service; do
 	for f in "$D"/decp-*.service "$D"/decp-*.timer; do
 		sed -e "s#/usr/local/bin/decp-dataplane#$BLD/dataplane/decp-dataplane#g" \
 		    -e "s#/usr/local/bin/decp-control#$BLD/controlplane/core/decp-control#g" \
@@ -37,6 +37,11 @@ done
 if out=$("$BLD/controlplane/core/decp-control" --config "$D/control.conf" --check 2>&1); then
 	ok "control.conf passes decp-control --check"
 else bad "control.conf: $out"; fi
+# ... and as decp-fanout@.service runs it: the fan-out alone, on the shared port
+if out=$("$BLD/controlplane/core/decp-control" --config "$D/control.conf" --roles fanout \
+	--check 2>&1) && grep -q "^fanout_reuse_port *= *yes" "$D/control.conf"; then
+	ok "control.conf --roles fanout passes --check, fanout_reuse_port = yes"
+else bad "control.conf --roles fanout: $out"; fi
 
 # 3. Prometheus configuration and alert rules.
 # (its CA file, /etc/decp/tls/ca.crt there, is one of this test's own here)

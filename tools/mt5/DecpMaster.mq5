@@ -18,7 +18,7 @@ input string InpLicenseToken  = "";                   // license token (decpctl 
 input string InpHmacSecretHex = "";                   // 64 hex digits: HMAC-SHA256 secret
 input string InpEd25519SeedHex= "";                   // 64 hex digits: Ed25519 private seed
 input int    InpHeartbeatSec  = 5;                    // heartbeat period
-input int    InpReconnectSec  = 3;                    // wait before reconnecting (after every host failed)
+input int    InpReconnectSec  = 3;                    // longest wait before reconnecting after every host failed (after a live session: 0.25-0.5 s first, doubling)
 input int    InpAckTimeoutMs  = 3000;                 // no HelloAck / ACK of the oldest signal this long: next host
 input int    InpPositionsSec  = 10;                   // own positions to the book check every N s when all is ACKed (0 = never)
 
@@ -35,7 +35,9 @@ int    g_in_len = 0;
 long   g_next_seq = 1;       // next sequence to assign (persisted)
 long   g_acked = 0;          // highest ACKed sequence
 long   g_sent = 0;           // highest sequence sent on this connection
-datetime g_last_hb = 0, g_down_since = 0, g_last_positions = 0;
+datetime g_last_hb = 0, g_last_positions = 0;
+ulong  g_down_ms = 0;        // GetTickCount64() when the last host failed
+uint   g_retry_ms = 0;       // the wait before trying the hosts again (RetryAfter)
 string g_hosts[];            // InpServer split at commas
 int    g_host = 0;           // the host of the current / next connection
 int    g_tried = 0;          // hosts failed in a row since the last HelloAck
@@ -111,13 +113,26 @@ bool Send(const uchar &b[], int n)
    return k == n;
 }
 
+// The wait before the hosts are tried again once every one failed in a row: 0.25-0.5 s
+// (random) after a session that was logged in (a dataplane restarted for an upgrade: with
+// one host, waiting InpReconnectSec at once held every trade for 3 s), else twice the
+// last, at most InpReconnectSec.
+void RetryAfter(bool was_live)
+{
+   uint most = (uint)MathMax(InpReconnectSec, 1) * 1000;
+   g_retry_ms = was_live || g_retry_ms == 0 ? 250 + (uint)(MathRand() % 250)
+              : (uint)MathMin(g_retry_ms * 2, most);
+   g_down_ms = GetTickCount64();
+}
+
 // A lost connection goes on with the next host at once (its edge answers HelloAck from the
 // durable sequence in Redis, docs/ingest.md "One live session per master, across edges");
-// after every host failed in a row, InpReconnectSec first.
+// after every host failed in a row, RetryAfter's wait first.
 void Disconnect(string why)
 {
+   bool was_live = g_ready;
    if(g_sock != INVALID_HANDLE) { SocketClose(g_sock); g_sock = INVALID_HANDLE; }
-   g_ready = false; g_in_len = 0; g_down_since = TimeLocal();
+   g_ready = false; g_in_len = 0; RetryAfter(was_live);
    Print("decp: disconnected from ", g_hosts[g_host], ": ", why);
    g_host = (g_host + 1) % ArraySize(g_hosts); g_tried++;
 }
@@ -132,7 +147,7 @@ bool Connect()
       Print("decp: connect to ", host, ":", InpPort, " failed ", GetLastError(),
             " (is the host in Tools > Options > Expert Advisors > allowed URLs?)");
       SocketClose(g_sock); g_sock = INVALID_HANDLE;
-      g_host = (g_host + 1) % ArraySize(g_hosts); g_tried++; g_down_since = TimeLocal();
+      g_host = (g_host + 1) % ArraySize(g_hosts); g_tried++; RetryAfter(false);
       return false;
    }
    g_wait_since = GetTickCount();
@@ -647,7 +662,7 @@ void OnTimer()
    }
    if(g_sock == INVALID_HANDLE)
    {
-      if(g_tried % ArraySize(g_hosts) != 0 || TimeLocal() - g_down_since >= InpReconnectSec) Connect();
+      if(g_tried % ArraySize(g_hosts) != 0 || GetTickCount64() - g_down_ms >= g_retry_ms) Connect();
       return;
    }
    if(!SocketIsConnected(g_sock)) { Disconnect("closed by peer"); return; }
@@ -714,6 +729,8 @@ int OnInit()
    }
    if(StringSplit(InpServer, ',', g_hosts) < 1) { ArrayResize(g_hosts, 1); g_hosts[0] = InpServer; }
    for(int i = 0; i < ArraySize(g_hosts); i++) { StringTrimLeft(g_hosts[i]); StringTrimRight(g_hosts[i]); }
+   MathSrand((uint)GetTickCount() ^ (uint)AccountInfoInteger(ACCOUNT_LOGIN));   // the reconnect's jitter
+   g_retry_ms = 0;
    EventSetMillisecondTimer(20);
    Connect();
    return INIT_SUCCEEDED;

@@ -37,7 +37,7 @@ input double InpMaxDevPips     = 3.0;                  // price deviation guard,
 input string InpSymbolPrefix   = "";                   // broker symbol prefix (when the server's policy has none)
 input string InpSymbolSuffix   = "";                   // broker symbol suffix, e.g. ".m" (when the server's policy has none)
 input long   InpMagic          = 2126;                 // magic number of copied orders
-input int    InpReconnectSec   = 3;                    // wait before reconnecting
+input int    InpReconnectSec   = 3;                    // longest wait before reconnecting (after a live connection: 0.25-0.5 s first, doubling)
 input int    InpTimeSyncSec    = 30;                   // TimePing period
 input int    InpAccountSec     = 5;                    // AccountState period (also after every execution)
 
@@ -46,7 +46,14 @@ int    g_sock = INVALID_HANDLE;
 bool   g_upgraded = false, g_subscribed = false;
 uchar  g_in[];
 int    g_in_len = 0;
-datetime g_down_since = 0, g_last_ping = 0, g_last_account = 0;
+datetime g_last_ping = 0, g_last_account = 0;
+// Reconnecting: a live connection that ends (the fan-out restarted for an upgrade: close
+// 1001, its listener already handed to the other process) is made again after 0.25-0.5 s
+// (random, so that thousands of EAs do not arrive at once), then doubling to
+// InpReconnectSec while attempts fail. Waiting InpReconnectSec at once cost every
+// restart 3 s of signals, each then refused as older than the TTL.
+ulong  g_down_ms = 0;        // GetTickCount64() when the connection ended or failed
+uint   g_retry_ms = 0;       // the wait before the next attempt
 datetime g_last_rx = 0;      // the last byte from the server (or the connect): liveness
 CTrade g_trade;
 #define DECP_RESYNC_TRIES 3  // re-syncs in a row with a failed action before going on without it
@@ -110,11 +117,24 @@ bool Send(const uchar &b[], int n)
    return (InpTls ? SocketTlsSend(g_sock, tmp, n) : SocketSend(g_sock, tmp, n)) == n;
 }
 
+// The wait before the next attempt: 0.25-0.5 s after a connection that was subscribed,
+// else twice the last, at most InpReconnectSec.
+void RetryAfter(bool was_live)
+{
+   uint most = (uint)MathMax(InpReconnectSec, 1) * 1000;
+   g_retry_ms = was_live || g_retry_ms == 0 ? 250 + (uint)(MathRand() % 250)
+              : (uint)MathMin(g_retry_ms * 2, most);
+   g_down_ms = GetTickCount64();
+}
+
 void Disconnect(string why)
 {
+   bool was_live = g_subscribed;
    if(g_sock != INVALID_HANDLE) { SocketClose(g_sock); g_sock = INVALID_HANDLE; }
-   g_upgraded = false; g_subscribed = false; g_in_len = 0; g_down_since = TimeLocal();
-   Print("decp: disconnected: ", why, "; no signal is executed until re-subscribed");
+   g_upgraded = false; g_subscribed = false; g_in_len = 0;
+   RetryAfter(was_live);
+   PrintFormat("decp: disconnected: %s; no signal is executed until re-subscribed (reconnecting in %u ms)",
+               why, g_retry_ms);
 }
 
 bool Connect()
@@ -125,7 +145,7 @@ bool Connect()
    {
       Print("decp: connect to ", InpServer, ":", InpPort, " failed ", GetLastError(),
             " (is the host in Tools > Options > Expert Advisors > allowed URLs?)");
-      SocketClose(g_sock); g_sock = INVALID_HANDLE; g_down_since = TimeLocal();   // retry after InpReconnectSec
+      SocketClose(g_sock); g_sock = INVALID_HANDLE; RetryAfter(false);   // doubling to InpReconnectSec
       return false;
    }
    g_last_rx = TimeLocal();
@@ -605,7 +625,7 @@ void OnTimer()
 {
    if(g_sock == INVALID_HANDLE)
    {
-      if(TimeLocal() - g_down_since >= InpReconnectSec) Connect();
+      if(GetTickCount64() - g_down_ms >= g_retry_ms) Connect();
       return;
    }
    if(!SocketIsConnected(g_sock)) { Disconnect("closed by peer"); return; }
@@ -678,6 +698,8 @@ int OnInit()
    int rc = decp_rx_policy(g_rx, InpLotMode, lot, InpReverse, InpCopySL, InpCopyTP, InpPending,
                            (long)MathRound(InpMaxDevPips * 100), InpSymbolPrefix, InpSymbolSuffix);
    if(rc != 0) { Log("copy policy", rc); return INIT_PARAMETERS_INCORRECT; }
+   MathSrand((uint)GetTickCount() ^ (uint)AccountInfoInteger(ACCOUNT_LOGIN));   // the reconnect's jitter
+   g_retry_ms = 0;
    EventSetMillisecondTimer(10);
    Connect();
    return INIT_SUCCEEDED;
