@@ -46,6 +46,15 @@ static void repair_rings(struct cp_shm *c)
 				 __atomic_load_n(&prod[i]->prod.tail, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
+/* The shm_open name of segment `name` ("/x" or "x"): 0, -EINVAL or -ENAMETOOLONG. */
+static int seg_path(char *path, size_t cap, const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return -EINVAL;
+	int n = snprintf(path, cap, "%s%s", name[0] == '/' ? "" : "/", name);
+	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
 static int validate(const struct dp_shm_hdr *h, size_t size)
 {
 	if (atomic_load_explicit(&h->magic, memory_order_acquire) != DP_SHM_MAGIC)
@@ -67,11 +76,9 @@ int cp_shm_peek(struct dp_shm *s, const char *name)
 	char path[64];
 	struct stat st;
 	memset(s, 0, sizeof(*s));
-	if (name == NULL || name[0] == '\0')
-		return -EINVAL;
-	int n = snprintf(path, sizeof(path), "%s%s", name[0] == '/' ? "" : "/", name);
-	if (n <= 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
+	int rc = seg_path(path, sizeof(path), name);
+	if (rc != 0)
+		return rc;
 	int fd = shm_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return -errno;
@@ -87,7 +94,7 @@ int cp_shm_peek(struct dp_shm *s, const char *name)
 	s->hdr = m;
 	s->size = (size_t)st.st_size;
 	snprintf(s->name, sizeof(s->name), "%s", path);
-	int rc = validate(s->hdr, s->size);
+	rc = validate(s->hdr, s->size);
 	if (rc == 0)
 		rc = dp_shm_resolve(s);
 	if (rc != 0)
@@ -102,6 +109,33 @@ void cp_shm_unpeek(struct dp_shm *s)
 	memset(s, 0, sizeof(*s));
 }
 
+uint32_t cp_shm_layout_of(const char *name)
+{
+	char path[64];
+	struct stat st;
+	uint32_t v = 0;
+	if (seg_path(path, sizeof(path), name) != 0)
+		return 0;
+	int fd = shm_open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return 0;
+	size_t len = sizeof(struct dp_shm_hdr);
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < offsetof(struct dp_shm_hdr, hdr_size)) {
+		close(fd);
+		return 0;
+	}
+	if ((size_t)st.st_size < len)
+		len = (size_t)st.st_size;
+	const struct dp_shm_hdr *h = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (h == MAP_FAILED)
+		return 0;
+	if (atomic_load_explicit(&h->magic, memory_order_acquire) == DP_SHM_MAGIC)
+		v = h->layout_version;
+	munmap((void *)h, len);
+	return v;
+}
+
 int cp_shm_attach(struct cp_shm *c, const char *name)
 {
 	char path[64];
@@ -112,11 +146,9 @@ int cp_shm_attach(struct cp_shm *c, const char *name)
 	memset(c, 0, sizeof(*c));
 	c->wake_fd = -1;
 	c->tx_fd = -1;
-	if (name == NULL || name[0] == '\0')
-		return -EINVAL;
-	int n = snprintf(path, sizeof(path), "%s%s", name[0] == '/' ? "" : "/", name);
-	if (n <= 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
+	rc = seg_path(path, sizeof(path), name);
+	if (rc != 0)
+		return rc;
 	fd = shm_open(path, O_RDWR, 0);
 	if (fd < 0)
 		return -errno;

@@ -73,6 +73,14 @@ int cp_shm_peek(struct dp_shm *s, const char *name);
 void cp_shm_unpeek(struct dp_shm *s);
 
 /*
+ * The layout version the segment `name` says it has (magic published), for the message of
+ * an attach refused with -EPROTO: 0 when there is none to read. Every layout so far keeps
+ * magic and layout_version at the start of the header (dp_shm.h), so an older or newer
+ * dataplane's segment is read right.
+ */
+uint32_t cp_shm_layout_of(const char *name);
+
+/*
  * Health of the attachment: compares the name's current object with the mapped one, the
  * segment state, and the dataplane heartbeat against stale_ns (0 disables that check).
  * Also refreshes our own heartbeat. Makes a few syscalls: call every ~100 ms, not per record.

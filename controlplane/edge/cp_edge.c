@@ -360,10 +360,22 @@ static void try_attach(struct edge *e, uint64_t now)
 		return;
 	e->next_attach = now + 100000000ull;
 	int rc = cp_shm_attach(&e->c, e->cfg->shm);
+	if (rc == -EPROTO) {
+		/* Nothing is ingested until both run one build: masters get Nack UNAVAILABLE.
+		 * Said as an error, with both versions and what to do (docs/operations.md
+		 * "Upgrades": a release that changes the layout restarts both together). */
+		uint32_t v = cp_shm_layout_of(e->cfg->shm);
+		CP_LOG_RL(CP_LOG_ERR, ROLE, "dataplane segment %s has shared-memory layout %u%s, "
+			  "this decp-control build needs layout %u: not attached, no master can "
+			  "log in; run decp-dataplane and decp-control of the same build (restart "
+			  "the dataplane after an upgrade, docs/operations.md \"Upgrades\")",
+			  e->cfg->shm, v, v == DP_SHM_LAYOUT_VERSION ? " but other record sizes" : "",
+			  DP_SHM_LAYOUT_VERSION);
+		return;
+	}
 	if (rc != 0) {
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "waiting for the dataplane segment %s: %s",
-			  e->cfg->shm, rc == -EPROTO ? "different layout (another build?)"
-						     : strerror(-rc));
+			  e->cfg->shm, strerror(-rc));
 		return;
 	}
 	/* The segment of a dataplane that died (kill -9, a crash) stays until the next one

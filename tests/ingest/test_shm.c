@@ -207,14 +207,19 @@ static void test_attach_rejects_other_layouts(void)
 	make_name("version");
 	struct dp_shm_params p = params(1);
 	CU_ASSERT_FATAL(dp_shm_create(&dp, &p) == 0);
+	CU_ASSERT(cp_shm_layout_of(name) == DP_SHM_LAYOUT_VERSION);
 	dp.hdr->layout_version = DP_SHM_LAYOUT_VERSION + 1;
 	CU_ASSERT(cp_shm_attach(&cp, name) == -EPROTO);
+	/* the edge's message names the segment's layout (docs/operations.md "Upgrades") */
+	CU_ASSERT(cp_shm_layout_of(name) == DP_SHM_LAYOUT_VERSION + 1);
+	CU_ASSERT(cp_shm_layout_of("decp-no-such-segment") == 0);
 	dp.hdr->layout_version = DP_SHM_LAYOUT_VERSION;
 	dp.hdr->ingress_elem_size = 256;
 	CU_ASSERT(cp_shm_attach(&cp, name) == -EPROTO);
 	dp.hdr->ingress_elem_size = sizeof(struct dp_ingress_rec);
 	atomic_store(&dp.hdr->magic, 0);
 	CU_ASSERT(cp_shm_attach(&cp, name) == -EAGAIN); /* not published (yet) */
+	CU_ASSERT(cp_shm_layout_of(name) == 0);
 	atomic_store(&dp.hdr->magic, DP_SHM_MAGIC);
 	dp.hdr->off_ack[0] = dp.hdr->total_size + 64;
 	CU_ASSERT(cp_shm_attach(&cp, name) == -EPROTO);
