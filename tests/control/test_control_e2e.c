@@ -2194,7 +2194,13 @@ static void run_cluster_set_replica_lost(struct env *e)
 	memset(master_extra, 0, sizeof(master_extra));
 	for (uint64_t end = now_ms() + 6000; now_ms() < end && stream_last(e, n) < 300;)
 		sleep_ms(100);
-	sleep_ms(2500);   /* its resends after the ACK timeout (2 s) */
+	/* decp-control restarted under the running master: the dataplane closes sessions a
+	 * control that is gone confirmed, and the master's new login (its stream not empty,
+	 * its listing on no replica) gets no HelloAck either */
+	stop_pid(&e->ctl, SIGTERM);
+	CHECK(start_ctl(e) == 0 && wait_ready(e, 2, 60000) == 0,
+	      "decp-control restarted and READY with the set's primary short of its replica");
+	sleep_ms(4500);   /* its resends after the ACK timeout (2 s) */
 	master_stop(m);
 	uint64_t max[64];
 	CHECK(acked_max(acked, max) == 0, "decp-master's --acked-file read");
