@@ -687,6 +687,14 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
  */
 static int node_fail(struct edge *e, unsigned int k, const char *what, bool all)
 {
+	/* a command another node's ASK sent here (not resent yet, resend_asked) is not
+	 * written either, and must not be resent on the connection freed now */
+	redisContext *gone = cp_redis_node(&e->r, k);
+	for (unsigned int c = 0; c < e->npc && gone != NULL; c++)
+		if (e->pc[c].ask == gone) {
+			e->pc[c].ask = NULL;
+			e->pc[c].down = true;
+		}
 	if (cp_redis_node_down(&e->r, k, what) != 0)
 		return -EAGAIN;
 	for (unsigned int c = 0; c < e->npc; c++)
