@@ -77,7 +77,6 @@ struct edge {
 	uint64_t next_attach, next_health, next_poll, next_reload;
 	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
-	long long sadd_added;    /* the batch's SADD: masters it added to the set */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
 	bool dur_checked;        /* durability_check has logged what Redis promises */
 	/* the counters above as the api's /metrics reads them (EDGE_STATS): stored once per
@@ -688,8 +687,6 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
 	}
 	if (p->kind == PC_ONE)
 		e->status[p->idx] = e->batch[p->idx].kind == DP_REC_PROTECTION ? 2 : 3;
-	if (p->kind == PC_SADD)   /* masters new to the set (any other reply: say some) */
-		e->sadd_added = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 1;
 	p->done = true;
 	return 0;
 }
@@ -702,6 +699,14 @@ static int take_reply(struct edge *e, struct pcmd *p, const redisReply *rep)
  */
 static int node_fail(struct edge *e, unsigned int k, const char *what, bool all)
 {
+	/* a command another node's ASK sent here (not resent yet, resend_asked) is not
+	 * written either, and must not be resent on the connection freed now */
+	redisContext *gone = cp_redis_node(&e->r, k);
+	for (unsigned int c = 0; c < e->npc && gone != NULL; c++)
+		if (e->pc[c].ask == gone) {
+			e->pc[c].ask = NULL;
+			e->pc[c].down = true;
+		}
 	if (cp_redis_node_down(&e->r, k, what) != 0)
 		return -EAGAIN;
 	for (unsigned int c = 0; c < e->npc; c++)
@@ -940,46 +945,59 @@ static void mark_down(struct edge *e)
 }
 
 /*
- * durability = replica|both: a signal written on its primary but not (yet) on enough of
- * that primary's replicas gets no ACK, never a false one; the master resends after its
- * ACK timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
+ * No ACK, never a false one. durability = replica|both: a signal written on its primary
+ * but not (yet) on enough of that primary's replicas; the master resends after its ACK
+ * timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
  * judged by the WAIT of the primary that wrote it (on a cluster, one primary that lost its
- * replica holds only its own masters), and by the SADD's when the batch added a master to
- * the set of streams (the archiver finds a stream there: a new master's first ACK waits
- * until its listing would survive a failover too).
+ * replica holds only its own masters). Every mode: a signal of a master whose listing in
+ * decp:masters (where the archiver finds the streams) this process has not seen written
+ * -- and with replica|both, on the set's replicas too -- waits for a batch whose SADD
+ * was: its SADD's primary down, or short of replicas, holds it. The SADD's added count
+ * does not tell: a master added by an earlier batch whose WAIT was short answers 0 on
+ * the primary and is on none of its replicas (a failover there unlists it, and its
+ * ACKed signals are never archived while it stays quiet).
  */
-static void hold_not_durable(struct edge *e)
+static void hold_unsafe(struct edge *e, bool wait)
 {
-	long long need = (long long)e->cfg->durability_replicas, worst = LLONG_MAX;
-	bool sadd_short = false;
-	unsigned int held = 0;
+	long long need = wait ? (long long)e->cfg->durability_replicas : LLONG_MIN;
+	long long worst = LLONG_MAX;
+	bool set_ok = false;
+	unsigned int held = 0, unlisted = 0;
 
 	for (unsigned int c = 0; c < e->npc; c++)
-		if (e->pc[c].kind == PC_SADD && !e->pc[c].down && e->sadd_added > 0 &&
-		    e->pc[c].replicas < need) {
-			sadd_short = true;
-			worst = e->pc[c].replicas;
-		}
+		if (e->pc[c].kind == PC_SADD && e->pc[c].done && !e->pc[c].down)
+			set_ok = e->pc[c].replicas >= need;
 	for (unsigned int c = 0; c < e->npc; c++) {
 		const struct pcmd *p = &e->pc[c];
-		if (p->kind != PC_SIGNALS || p->down || (p->replicas >= need && !sadd_short))
+		if (p->kind != PC_SIGNALS || p->down)
 			continue;
-		if (p->replicas < worst)
+		bool durable = p->replicas >= need;
+		if (durable && (set_ok || cp_edge_listed_has(&e->es, e->gmaster[p->idx])))
+			continue;
+		if (!durable && p->replicas < worst)
 			worst = p->replicas;
 		for (unsigned int i = e->gfirst[p->idx]; i != UINT32_MAX; i = e->nxt[i])
 			if (e->status[i] == 0 || e->status[i] == 1) {
 				e->status[i] = -3;
 				held++;
+				unlisted += durable;
 			}
 	}
+	if (set_ok)
+		for (unsigned int g = 0; g < e->ngroups; g++)
+			cp_edge_listed_add(&e->es, e->gmaster[g]);
 	if (held == 0)
 		return;
 	e->not_durable += held;
-	CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s)%s: "
-		  "%u signal(s) not ACKed (the masters resend)",
-		  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
-		  e->cfg->durability_wait_ms, worst,
-		  sadd_short ? " on the primary of the masters' set" : "", held);
+	if (held > unlisted)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
+			  "%u signal(s) not ACKed (the masters resend)",
+			  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
+			  e->cfg->durability_wait_ms, worst, held - unlisted);
+	if (unlisted > 0)
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "%u signal(s) of masters not yet listed in %s for "
+			  "good not ACKed: the set's primary is down%s (the masters resend)",
+			  unlisted, CP_REDIS_MASTERS_KEY, wait ? " or short of replicas" : "");
 }
 
 /* The held batch on its way to Redis: format_batch's pipelines, one per node, all sent
@@ -1003,7 +1021,6 @@ static int write_batch(struct edge *e)
 	/* durability = replica|both: each node's WAIT, last in its pipeline (one round trip):
 	 * its reply says how many replicas have every write before it */
 	bool wait = cp_durability_waits(e->cfg->durability), asked = false;
-	e->sadd_added = 0;
 	if (format_batch(e, wait) != 0) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "out of memory formatting a batch; retrying");
 		return -EAGAIN;
@@ -1032,8 +1049,7 @@ static int write_batch(struct edge *e)
 	if (asked && resend_asked(e, wait) != 0)
 		return -EAGAIN;
 	mark_down(e);
-	if (wait)
-		hold_not_durable(e);
+	hold_unsafe(e, wait);
 	return 0;
 }
 

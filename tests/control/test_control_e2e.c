@@ -503,27 +503,18 @@ static void env_stop(struct env *e, bool show_logs)
  * last M means every sequence once, in order). */
 static bool stream_ok(redisContext *r, const struct env *e, uint32_t m, bool report);
 
-/* A connection to the Redis holding master m's keys: the one Redis, or on a cluster the
- * primary serving the slot of decp:{m<m>}:signals (asked of the live nodes: CLUSTER
- * KEYSLOT, then CLUSTER SLOTS). NULL if none answers. */
-static redisContext *redis_for(const struct env *e, uint32_t m)
+/* On a cluster: the port of the primary serving `key` now (CLUSTER KEYSLOT, then CLUSTER
+ * SLOTS, asked of the live nodes), 0 if none answers. */
+static int cluster_port_of_key(const struct env *e, const char *key)
 {
 	struct timeval tv = {5, 0};
-	if (e->cluster == NULL) {
-		redisContext *r = redisConnectWithTimeout("127.0.0.1", harness_redis_port(e->redis),
-							  tv);
-		if (r != NULL && !r->err && redisSetTimeout(r, tv) == REDIS_OK)
-			return r;
-		redisFree(r);
-		return NULL;
-	}
 	for (int i = 0; i < harness_rcluster_nodes(e->cluster); i++) {
 		if (harness_rcluster_pid(e->cluster, i) <= 0)
 			continue;
 		redisContext *s = redisConnectWithTimeout("127.0.0.1",
 							  harness_rcluster_port(e->cluster, i), tv);
-		redisReply *ks = s != NULL && !s->err ?
-			redisCommand(s, "CLUSTER KEYSLOT decp:{m%u}:signals", m) : NULL;
+		redisReply *ks = s != NULL && !s->err ? redisCommand(s, "CLUSTER KEYSLOT %s", key)
+						      : NULL;
 		redisReply *sl = ks != NULL && ks->type == REDIS_REPLY_INTEGER ?
 			redisCommand(s, "CLUSTER SLOTS") : NULL;
 		int port = 0;
@@ -537,13 +528,29 @@ static redisContext *redis_for(const struct env *e, uint32_t m)
 		freeReplyObject(ks);
 		freeReplyObject(sl);
 		redisFree(s);
-		if (port > 0) {
-			redisContext *r = redisConnectWithTimeout("127.0.0.1", port, tv);
-			if (r != NULL && !r->err && redisSetTimeout(r, tv) == REDIS_OK)
-				return r;
-			redisFree(r);
-		}
+		if (port > 0)
+			return port;
 	}
+	return 0;
+}
+
+/* A connection to the Redis holding master m's keys: the one Redis, or on a cluster the
+ * primary serving the slot of decp:{m<m>}:signals. NULL if none answers. */
+static redisContext *redis_for(const struct env *e, uint32_t m)
+{
+	struct timeval tv = {5, 0};
+	char key[64];
+	int port = e->cluster == NULL ? harness_redis_port(e->redis) : 0;
+	if (e->cluster != NULL) {
+		snprintf(key, sizeof(key), "decp:{m%u}:signals", m);
+		port = cluster_port_of_key(e, key);
+	}
+	if (port <= 0)
+		return NULL;
+	redisContext *r = redisConnectWithTimeout("127.0.0.1", port, tv);
+	if (r != NULL && !r->err && redisSetTimeout(r, tv) == REDIS_OK)
+		return r;
+	redisFree(r);
 	return NULL;
 }
 
@@ -1999,6 +2006,17 @@ static void master_stop(pid_t m)
 	master_result(m, 60000);
 }
 
+/* Every master sends all its signals (resuming where HelloAck puts it): each is ACKed
+ * (exit 0), and the streams and the archive hold each exactly once. */
+static void finish_all(struct env *e, const char *when)
+{
+	pid_t m = start_master(e, e->masters, 1, e->signals, "0");
+	int rc = master_result(m, 600000);
+	CHECK(rc == 0, "decp-master exit status %d %s", rc, when);
+	verify_redis(e);
+	verify_archive(e);
+}
+
 /* The ACKs of one phase of cluster_replica_lost: every master off the victim ACKed
  * beyond from[m] (streams went on there), none on it beyond cut[m] (what its primary
  * wrote after losing its replica is not durable). */
@@ -2101,11 +2119,128 @@ static void run_cluster_replica_lost(struct env *e)
 	kill(rpid, SIGCONT);
 	CHECK(harness_rcluster_wait_synced(e->cluster, 60000) == 0,
 	      "the replica resynced with its primary");
-	m = start_master(e, e->masters, 1, e->signals, "0");
-	int rc = master_result(m, 600000);
-	CHECK(rc == 0, "decp-master exit status %d once the replica is back", rc);
-	verify_redis(e);
-	verify_archive(e);
+	finish_all(e, "once the replica is back");
+}
+
+/* The cluster node serving `key` now, -1. */
+static int cluster_node_of_key(const struct env *e, const char *key)
+{
+	int port = cluster_port_of_key(e, key);
+	return port > 0 ? cluster_node_of_port(e, port) : -1;
+}
+
+/* SISMEMBER decp:masters m where the cluster serves the set now: 1, 0, -1 (no answer). */
+static int set_lists(const struct env *e, uint32_t m)
+{
+	struct timeval tv = {5, 0};
+	int node = cluster_node_of_key(e, "decp:masters");
+	if (node < 0)
+		return -1;
+	redisContext *s = redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster,
+										     node), tv);
+	redisReply *x = s != NULL && !s->err ? redisCommand(s, "SISMEMBER decp:masters %u", m)
+					     : NULL;
+	int in = x != NULL && x->type == REDIS_REPLY_INTEGER ? (int)x->integer : -1;
+	freeReplyObject(x);
+	redisFree(s);
+	return in;
+}
+
+/*
+ * cluster_set_replica_lost (durability = replica): the replica of the primary serving
+ * decp:masters (the set the archiver finds streams in) is cut off before a master that
+ * never sent anything starts, on another primary (with its replica). Its first batch adds
+ * it to the set on a primary whose WAIT is short: held. Its next batches' SADD adds
+ * nothing (it is in the set, on that primary only) and may not be ACKed either: an ACK
+ * says the signal survives a failover, and a signal whose stream the set does not list
+ * after one is never archived while its master stays quiet (docs/control.md "Durability
+ * modes"). The set's primary is then killed -9 and its replica promoted: every master
+ * that holds an ACK is listed there, and its ACKed signals reach the archive (the
+ * archiver, not running until then, starts after the failover).
+ */
+static void run_cluster_set_replica_lost(struct env *e)
+{
+	char acked[300];
+	int set_node = cluster_node_of_key(e, "decp:masters"), replica = -1;
+	uint32_t n = 0;
+	snprintf(acked, sizeof(acked), "%s/acked", e->dir);
+	for (uint32_t k = 1; k <= e->masters && n == 0; k++) {
+		char key[64];
+		snprintf(key, sizeof(key), "decp:{m%u}:signals", k);
+		int at = cluster_node_of_key(e, key);
+		if (at >= 0 && at != set_node)
+			n = k;
+	}
+	struct timeval tv = {5, 0};
+	redisContext *sc = set_node >= 0 ?
+		redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster, set_node), tv)
+		: NULL;
+	redisReply *rep = sc != NULL && !sc->err ? redisCommand(sc, "INFO replication") : NULL;
+	const char *sp = rep != NULL && rep->type == REDIS_REPLY_STRING ?
+			 strstr(rep->str, "slave0:ip=127.0.0.1,port=") : NULL;
+	replica = sp != NULL ? cluster_node_of_port(e, atoi(sp + 25)) : -1;
+	freeReplyObject(rep);
+	redisFree(sc);
+	CHECK(set_node >= 0 && replica >= 0 && n > 0, "the set's primary (%d), its replica (%d), "
+	      "a master on another primary (%u)", set_node, replica, n);
+	if (set_node < 0 || replica < 0 || n == 0)
+		return;
+	pid_t rpid = cut_off_replica(e, set_node, replica);
+
+	/* master n alone, never seen before: 300 signals, 6 s at most */
+	master_extra[0] = "--acked-file";
+	master_extra[1] = acked;
+	pid_t m = start_master(e, 1, n, 300, "100");
+	memset(master_extra, 0, sizeof(master_extra));
+	for (uint64_t end = now_ms() + 6000; now_ms() < end && stream_last(e, n) < 300;)
+		sleep_ms(100);
+	/* decp-control restarted under the running master: the dataplane closes sessions a
+	 * control that is gone confirmed, and the master's new login (its stream not empty,
+	 * its listing on no replica) gets no HelloAck either */
+	stop_pid(&e->ctl, SIGTERM);
+	CHECK(start_ctl(e) == 0 && wait_ready(e, 2, 60000) == 0,
+	      "decp-control restarted and READY with the set's primary short of its replica");
+	sleep_ms(4500);   /* its resends after the ACK timeout (2 s) */
+	master_stop(m);
+	uint64_t max[64];
+	CHECK(acked_max(acked, max) == 0, "decp-master's --acked-file read");
+	fprintf(stderr, "cluster_set_replica_lost: master %u (stream at %" PRIu64 ") ACKed up to %"
+		PRIu64 " while the set's primary had no replica\n", n, stream_last(e, n), max[n]);
+
+	/* the set's primary dies; its replica (cut off before master n began) is promoted */
+	CHECK(harness_rcluster_kill(e->cluster, set_node) == 0, "kill -9 the set's primary");
+	kill(rpid, SIGCONT);
+	CHECK(harness_rcluster_wait_ok(e->cluster, 60000) == 0, "cluster_state:ok again");
+	/* the archiver starts now (a separate process, or restarted: what it knows of the
+	 * streams is what the set lists) */
+	stop_pid(&e->ctl, SIGTERM);
+	ctl_roles = NULL;
+	CHECK(start_ctl(e) == 0, "decp-control restarted with every role");
+	int listed = -1;
+	for (uint64_t end = now_ms() + 30000; now_ms() < end; sleep_ms(100))
+		if ((listed = set_lists(e, n)) >= 0 && cluster_node_of_key(e, "decp:masters") == replica)
+			break;
+	PGconn *pg = PQconnectdb(harness_pg_conninfo(e->pg));
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM signal_archive WHERE master_id = %u", n);
+	long long rows = -1;
+	for (uint64_t end = now_ms() + 8000; now_ms() < end; sleep_ms(200))
+		if ((rows = pg_scalar(pg, sql)) >= (long long)max[n])
+			break;
+	fprintf(stderr, "cluster_set_replica_lost: after the failover the set lists master %u: "
+		"%d; its archive rows: %lld (ACKed %" PRIu64 ")\n", n, listed, rows, max[n]);
+	CHECK(max[n] == 0 || listed == 1, "a master ACKed while the set's primary had no replica "
+	      "is listed after that primary's failover (ACKed %" PRIu64 ", listed %d)", max[n],
+	      listed);
+	CHECK(rows >= (long long)max[n], "its ACKed signals archived with the master quiet "
+	      "(%lld rows, %" PRIu64 " ACKed)", rows, max[n]);
+	PQfinish(pg);
+
+	/* the old primary back as the new one's replica: every master completes, exactly */
+	CHECK(harness_rcluster_restart(e->cluster, set_node) == 0, "the old primary restarted");
+	CHECK(harness_rcluster_wait_synced(e->cluster, 60000) == 0,
+	      "it rejoined as the new primary's replica");
+	finish_all(e, "after the failover");
 }
 
 /* Sum of get() over masters ms[0..n) first (*from) and then every 20 ms until it grew by
@@ -2652,6 +2787,10 @@ int main(int argc, char **argv)
 		durability = argv[1] + 13;
 	if (strcmp(argv[1], "cluster_replica_lost") == 0)
 		durability = "replica";
+	if (strcmp(argv[1], "cluster_set_replica_lost") == 0) {
+		durability = "replica";
+		ctl_roles = "edge,fanout";   /* the archiver starts after the failover */
+	}
 	if (strncmp(argv[1], "cluster_primary_down", 20) == 0) {
 		durability = "replica";
 		ctl_roles = "edge,archiver,fanout,book";   /* the book role's partial cluster */
@@ -2692,6 +2831,8 @@ int main(int argc, char **argv)
 			run_cluster_kill(&e, argv[1] + 13);
 		else if (strcmp(argv[1], "cluster_replica_lost") == 0)
 			run_cluster_replica_lost(&e);
+		else if (strcmp(argv[1], "cluster_set_replica_lost") == 0)
+			run_cluster_set_replica_lost(&e);
 		else if (strcmp(argv[1], "cluster_primary_down") == 0 ||
 			 strcmp(argv[1], "cluster_primary_down_idle") == 0)
 			run_cluster_primary_down(&e, argv[1][20] != '\0');
