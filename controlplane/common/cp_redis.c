@@ -14,6 +14,9 @@
 #include "cp_log.h"
 #include "cp_redis_rec.h"
 
+#define CP_STR_(x) #x
+#define CP_STR(x) CP_STR_(x)
+
 /*
  * decp_signals(KEYS: signals stream; ARGV: seq, record, seq, record, ...)
  *   appends each signal of one master as stream entry <seq>-0 with the one field "r" =
@@ -111,7 +114,49 @@ const char cp_redis_library[] =
 	"  redis.call('XADD', keys[1], 'MAXLEN', '~', '1000000', '*', unpack(args))\n"
 	"  redis.call('XADD', keys[2], '*', unpack(args))\n"
 	"  return 1\n"
-	"end)\n";
+	"end)\n"
+	"redis.register_function{function_name = '" CP_REDIS_FN_VERSION "', flags = {'no-writes'},\n"
+	"  callback = function() return " CP_STR(CP_REDIS_LIB_VERSION) " end}\n";
+
+/* Loaded when a connection keeps the library it found: a write all the same (below). The
+ * same text in every build, its own name: it never replaces anyone's functions. */
+static const char conn_library[] =
+	"#!lua name=decp_conn\n"
+	"redis.register_function('decp_conn_mark', function() return 1 end)\n";
+
+int cp_redis_load_library(redisContext *c, const char *code, const char *ver_fn,
+			  long long version, char *why, size_t whylen)
+{
+	redisReply *rep = redisCommand(c, "FCALL_RO %s 0", ver_fn);
+	if (rep == NULL) {
+		snprintf(why, whylen, "FCALL_RO %s: %s", ver_fn, c->err ? c->errstr : "no reply");
+		return -EAGAIN;
+	}
+	/* an error (no such function: an older library, or none) means load ours */
+	bool kept = rep->type == REDIS_REPLY_INTEGER && rep->integer >= version;
+	freeReplyObject(rep);
+	/* A new connection writes once, whether it loads or keeps: WAIT counts the replicas
+	 * that have this connection's last write, and one that wrote nothing gets every
+	 * connected replica at once, even a stopped one. The edge's WAIT after a pipeline
+	 * of resends only (duplicates, nothing written) would then confirm entries another
+	 * connection wrote and no replica has. A FUNCTION LOAD is written to the replication
+	 * stream after everything this primary took before it, so a WAIT covering it covers
+	 * those too. */
+	rep = redisCommand(c, "FUNCTION LOAD REPLACE %s", kept ? conn_library : code);
+	if (rep == NULL) {
+		snprintf(why, whylen, "FUNCTION LOAD: %s", c->err ? c->errstr : "no reply");
+		return -EAGAIN;
+	}
+	int rc = 0;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		/* LOADING (AOF replay after a restart), READONLY (a demoted primary) and the
+		 * like: retry later. */
+		snprintf(why, whylen, "FUNCTION LOAD: %s", rep->str);
+		rc = -EAGAIN;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
 
 void cp_redis_init(struct cp_redis *r, const struct cp_config *cfg, const char *role)
 {
@@ -243,20 +288,8 @@ static int prepare(void *arg, redisContext *c, char *why, size_t whylen)
 	/* Keep the reply buffer between reads: by default hiredis frees it whenever it is
 	 * empty and larger than 16 KiB, and a busy role re-grows it on every batch. */
 	c->reader->maxbuf = 0;
-	redisReply *rep = redisCommand(c, "FUNCTION LOAD REPLACE %s", cp_redis_library);
-	if (rep == NULL) {
-		snprintf(why, whylen, "FUNCTION LOAD: %s", c->err ? c->errstr : "no reply");
-		return -EAGAIN;
-	}
-	int rc = 0;
-	if (rep->type == REDIS_REPLY_ERROR) {
-		/* LOADING (AOF replay after a restart), READONLY (a demoted primary) and the
-		 * like: retry later. */
-		snprintf(why, whylen, "FUNCTION LOAD: %s", rep->str);
-		rc = -EAGAIN;
-	}
-	freeReplyObject(rep);
-	return rc;
+	return cp_redis_load_library(c, cp_redis_library, CP_REDIS_FN_VERSION,
+				     CP_REDIS_LIB_VERSION, why, whylen);
 }
 
 static void connected(struct cp_redis *r)

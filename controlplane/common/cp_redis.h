@@ -47,6 +47,12 @@
 #define CP_REDIS_FN_SIGNALS_RUN "decp_signals_run" /* consecutive sequences: the first only */
 #define CP_REDIS_FN_SIGNALS_PUB "decp_signals_pub" /* and SPUBLISH on the tail channel */
 #define CP_REDIS_FN_PROTECTION "decp_protection"
+/* The library's version (decp_lib_version, no keys, read-only): a process loads its
+ * build's library only over an older one (cp_redis_load_library). Raise it with every
+ * change of the library's text (test_cp_redis_lib checks its SHA-256 per version), and
+ * keep every function an older build calls: a newer library serves older processes. */
+#define CP_REDIS_FN_VERSION "decp_lib_version"
+#define CP_REDIS_LIB_VERSION 2 /* 1: every build before the version function */
 
 /* Keys (all of one master share the hash tag {m<id>}; Redis Cluster puts them in one slot;
  * the global keys are one slot each: docs/control.md "Redis Cluster"). */
@@ -216,5 +222,19 @@ int cp_resp_i64(struct cp_resp *b, int64_t v);
 
 /* The Lua source of the library (for docs and tests). */
 extern const char cp_redis_library[];
+
+/*
+ * Load a function library on c unless the one there is as new or newer: its version
+ * function ver_fn (no keys, read-only) answers an integer >= version. So processes of
+ * different builds sharing one Redis (an upgrade under way: a fan-out process of its own,
+ * a second edge) no longer replace each other's library on every connect: an older build's
+ * library (no version function: version 1) is replaced, a newer one kept, whoever
+ * connects last. Either way the connection writes once (a kept library: a one-function
+ * library of its own, decp_conn), so that its WAITs count replicas against a write of its
+ * own that follows everything the primary took before. Returns 0 (loaded or kept), -EAGAIN
+ * (no reply, or an error reply such as LOADING or READONLY: retry later; why says which).
+ */
+int cp_redis_load_library(redisContext *c, const char *code, const char *ver_fn,
+			  long long version, char *why, size_t whylen);
 
 #endif

@@ -28,7 +28,10 @@
  *   deletes the claim if gen is still the newest; 1 deleted, 0 not ours any more.
  * All keys of one master share its hash tag: one slot on Redis Cluster.
  */
-static const char session_library[] =
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char cp_edge_session_library[] =
 	"#!lua name=decp_session\n"
 	"local function put(key, edge, gen, worker, conn, peer, since, ttl)\n"
 	"  redis.call('DEL', key)\n"
@@ -56,7 +59,10 @@ static const char session_library[] =
 	"  if redis.call('GET', keys[2]) ~= args[1] then return 0 end\n"
 	"  redis.call('DEL', keys[1])\n"
 	"  return 1\n"
-	"end)\n";
+	"end)\n"
+	"redis.register_function{function_name = '" CP_EDGE_SESSION_FN_VERSION "',\n"
+	"  flags = {'no-writes'}, callback = function() return "
+	STR(CP_EDGE_SESSION_LIB_VERSION) " end}\n";
 
 void cp_edge_sessions_init(struct cp_edge_sessions *es, const struct cp_config *cfg)
 {
@@ -155,18 +161,16 @@ static int ensure_library(struct cp_edge_sessions *es, struct cp_redis *r)
 	for (unsigned int i = 0; i < cp_redis_nodes(r); i++) {
 		if (cp_redis_node(r, i) == NULL)
 			continue;   /* a cluster primary that is down: loaded when it is back */
-		redisReply *rep = redisCommand(cp_redis_node(r, i), "FUNCTION LOAD REPLACE %s",
-					       session_library);
-		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-			if (rep != NULL)
-				CP_LOG_RL(CP_LOG_ERR, ROLE, "FUNCTION LOAD decp_session: %s", rep->str);
-			freeReplyObject(rep);
+		char why[256];
+		if (cp_redis_load_library(cp_redis_node(r, i), cp_edge_session_library,
+					  CP_EDGE_SESSION_FN_VERSION, CP_EDGE_SESSION_LIB_VERSION,
+					  why, sizeof(why)) != 0) {
+			CP_LOG_RL(CP_LOG_ERR, ROLE, "decp_session library: %s", why);
 			/* that primary alone on a partial cluster (loaded at its reconnect) */
 			if (cp_redis_node_down(r, i, "FUNCTION LOAD decp_session") != 0)
 				return -EAGAIN;
 			continue;
 		}
-		freeReplyObject(rep);
 	}
 	es->lib_connects = r->connects;
 	return 0;

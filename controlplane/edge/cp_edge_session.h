@@ -39,6 +39,12 @@
 
 #define CP_EDGE_SESSION_CHECK_MS 100u  /* claims checked (and kept alive) this often */
 #define CP_EDGE_SESSION_TTL_MS 3000u   /* a claim nobody touches expires after this */
+/* The claims' function library (decp_session) and its version, loaded as the decp
+ * library is (cp_redis_load_library: never over a newer one); raise the version with
+ * every change of its text (test_cp_redis_lib checks its SHA-256). */
+#define CP_EDGE_SESSION_LIB_VERSION 2 /* 1: every build before the version function */
+#define CP_EDGE_SESSION_FN_VERSION "decp_session_version"
+extern const char cp_edge_session_library[];
 
 /* A session this edge confirmed and still holds. */
 struct cp_held_session {
