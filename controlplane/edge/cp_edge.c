@@ -81,7 +81,7 @@ struct edge {
 	bool dur_checked;        /* durability_check has logged what Redis promises */
 	/* the counters above as the api's /metrics reads them (EDGE_STATS): stored once per
 	 * batch */
-	_Atomic uint64_t st[5];
+	_Atomic uint64_t st[6];
 };
 
 /* The counters /metrics shows, in the order of edge.st. */
@@ -101,6 +101,9 @@ static const struct {
 	 "signals not ACKed: WAIT answered too few replicas"},
 	{offsetof(struct edge, primary_down), "decp_edge_primary_down_total",
 	 "signals not ACKed yet: their Redis Cluster primary was down"},
+	{offsetof(struct edge, es.unavailable), "decp_edge_logins_unavailable_total",
+	 "master logins answered UNAVAILABLE (the master retries): Redis, or its primary, "
+	 "down, or with durability replica|both the replicas of the master's primary behind"},
 };
 
 _Static_assert(sizeof(EDGE_STATS) / sizeof(EDGE_STATS[0]) ==

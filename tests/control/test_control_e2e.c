@@ -2052,6 +2052,8 @@ static void check_held(const struct env *e, const char *phase, const char *acked
 	      "not)", phase, off_bad);
 }
 
+static long long api_metric(const char *name);
+
 /*
  * cluster_replica_lost (durability = replica): the replica of the primary serving master 1
  * is stopped (SIGSTOP, and the primary drops its link) while 20 masters send, so that
@@ -2097,6 +2099,9 @@ static void run_cluster_replica_lost(struct env *e)
 	      "not)", behind);
 	master_stop(m);
 	check_held(e, "running", acked, on_victim, from, cut);
+	CHECK(api_metric("decp_edge_not_durable_total") > 0,
+	      "running: /metrics counts the held signals (decp_edge_not_durable_total %lld)",
+	      api_metric("decp_edge_not_durable_total"));
 
 	/* 2. decp-control restarted with the replica still stopped: READY, and the same */
 	stop_pid(&e->ctl, SIGTERM);
@@ -2112,6 +2117,9 @@ static void run_cluster_replica_lost(struct env *e)
 	master_stop(m);
 	memset(master_extra, 0, sizeof(master_extra));
 	check_held(e, "restarted", acked, on_victim, from, cut);
+	CHECK(api_metric("decp_edge_logins_unavailable_total") > 0,
+	      "restarted: /metrics counts the refused logins (decp_edge_logins_unavailable_total "
+	      "%lld)", api_metric("decp_edge_logins_unavailable_total"));
 	CHECK(log_lines(e, "their logins wait for the replicas") > 0,
 	      "the edge said which primary's masters wait");
 
@@ -2785,8 +2793,12 @@ int main(int argc, char **argv)
 		use_cluster = true;
 	if (strncmp(argv[1], "cluster_kill_", 13) == 0)
 		durability = argv[1] + 13;
-	if (strcmp(argv[1], "cluster_replica_lost") == 0)
+	if (strcmp(argv[1], "cluster_replica_lost") == 0) {
 		durability = "replica";
+		/* the api role for /metrics: what the operator's alert sees */
+		ctl_roles = "edge,archiver,fanout,api";
+		api_port = harness_free_port();
+	}
 	if (strcmp(argv[1], "cluster_set_replica_lost") == 0) {
 		durability = "replica";
 		ctl_roles = "edge,fanout";   /* the archiver starts after the failover */
