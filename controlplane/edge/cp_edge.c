@@ -102,8 +102,10 @@ static const struct {
 	{offsetof(struct edge, primary_down), "decp_edge_primary_down_total",
 	 "signals not ACKed yet: their Redis Cluster primary was down"},
 	{offsetof(struct edge, es.unavailable), "decp_edge_logins_unavailable_total",
-	 "master logins answered UNAVAILABLE (the master retries): Redis, or its primary, "
-	 "down, or with durability replica|both the replicas of the master's primary behind"},
+	 "master logins the edge answered UNAVAILABLE (the master retries): the master's Redis "
+	 "Cluster primary down, or with durability replica|both its primary's replicas behind "
+	 "(with Redis down altogether the dataplane refuses them: decp_ingest_rejects_total"
+	 "{reason=\"not_ready\"})"},
 };
 
 _Static_assert(sizeof(EDGE_STATS) / sizeof(EDGE_STATS[0]) ==

@@ -52,6 +52,10 @@ if out=$(promtool check config "$T/prometheus.yml" 2>&1); then ok "promtool chec
 else bad "promtool check config: $out"; fi
 if out=$(promtool check rules "$T/decp-alerts.yml" 2>&1); then ok "promtool check rules"
 else bad "promtool check rules: $out"; fi
+# ... and what DecpNotDurable pages on (a few MT5 masters' refused logins do; one does not)
+cp "$SRC/tests/demo/decp-alerts-test.yml" "$T/"
+if out=$(promtool test rules "$T/decp-alerts-test.yml" 2>&1); then ok "promtool test rules"
+else bad "promtool test rules: $out"; fi
 
 # 4. Grafana dashboard: valid JSON, unique panel ids, a query in every graph panel.
 if out=$(/usr/bin/python3 - "$D/grafana-dashboard.json" <<'PY' 2>&1
