@@ -615,8 +615,8 @@ static bool rewind_target(const struct master_state *m, uint64_t *to)
  * deliver again, so the running archiver may do it). In one script, so atomic on the stream's
  * node: the group is only ever moved back (its last delivered ID above the target), never
  * forward past entries it has not delivered, and a group that does not exist is not made.
- * Its pending entries are left alone: below the target they are delivered again and move
- * to the reader; above it the archiver claims them as before. Returns 0 or -1 (said why).
+ * Its pending entries are left alone: above the target they are delivered again and move
+ * to the reader; at or below it they stay pending and the archiver claims them as before. Returns 0 or -1 (said why).
  */
 static int repair_holes(struct ctl_rd *rd, struct master_state *m)
 {
