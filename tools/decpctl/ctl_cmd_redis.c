@@ -673,8 +673,10 @@ static const char *verdict(const struct master_state *m)
 		       : "ACKNOWLEDGED, NOT ARCHIVED: run decpctl redis check --repair-holes";
 	if (m->held < m->missing)
 		return "ARCHIVE HOLES, SIGNALS LOST (below)";
-	if (m->holes != 0)
-		return m->rewound[0] != '\0' ? "ARCHIVE HOLES: archiver group rewound (below)"
+	if (m->holes != 0) /* --repair-holes may have left the group: "not moved forward" */
+		return strncmp(m->rewound, "rewound", 7) == 0
+		       ? "ARCHIVE HOLES: archiver group rewound (below)"
+		       : m->rewound[0] != '\0' ? "ARCHIVE HOLES (below)"
 		       : "ARCHIVE HOLES: run decpctl redis check --repair-holes";
 	return m->last < m->arch_max ? "BEHIND ARCHIVE: run decpctl redis rebuild" : "ok";
 }
