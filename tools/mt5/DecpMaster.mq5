@@ -38,6 +38,14 @@ long   g_sent = 0;           // highest sequence sent on this connection
 datetime g_last_hb = 0, g_last_positions = 0;
 ulong  g_down_ms = 0;        // GetTickCount64() when the last host failed
 uint   g_retry_ms = 0;       // the wait before trying the hosts again (RetryAfter)
+// Error REPLACED: a newer login of this master took the session. Another DecpMaster (or
+// decp-master) for the same master would take it back at once and so on; so a REPLACED
+// waits InpReconnectSec, and DECP_REPLACED_MAX of them without a session that lasted a
+// minute in between stop the EA's connecting (an Alert: remove the twin, then restart).
+#define DECP_REPLACED_MAX 10
+int    g_replaced = 0;
+bool   g_stopped = false;
+ulong  g_live_since = 0;     // GetTickCount64() of the current session's HelloAck
 string g_hosts[];            // InpServer split at commas
 int    g_host = 0;           // the host of the current / next connection
 int    g_tried = 0;          // hosts failed in a row since the last HelloAck
@@ -632,6 +640,7 @@ void OnIngestFrame(const uchar &p[], int n)
    else if(k == 1)   // HelloAck: everything below f[0] is durable; resend from there
    {
       g_ready = true; g_acked = f[0] - 1; g_sent = f[0] - 1; g_tried = 0; g_wait_since = GetTickCount();
+      g_live_since = GetTickCount64();
       if(g_next_seq < f[0]) g_next_seq = f[0];
    }
    else if(k == 2) { if(f[0] > g_acked) { g_acked = f[0]; g_wait_since = GetTickCount(); } }
@@ -640,6 +649,17 @@ void OnIngestFrame(const uchar &p[], int n)
       long from = f[1] == 1 ? f[2] : f[0];
       if(from - 1 < g_sent) g_sent = from - 1;
       if(f[1] != 1 && f[1] != 2 && f[1] != 8) Disconnect("Nack " + IntegerToString(f[1]));
+   }
+   else if(k == 4 && f[0] == 8)   // REPLACED
+   {
+      Disconnect("Error 8: replaced by a newer login of this master");
+      g_retry_ms = (uint)MathMax(InpReconnectSec, 1) * 1000;   // not the quick reconnect
+      if(++g_replaced >= DECP_REPLACED_MAX)
+      {
+         g_stopped = true;
+         Alert("decp: master ", InpMasterId, " replaced by a newer login ", g_replaced,
+               " times: another DecpMaster or decp-master runs for it; not connecting until this EA is restarted");
+      }
    }
    else if(k == 4) Disconnect("Error " + IntegerToString(f[0]));
    else if(k == 6) Disconnect("challenge after login");
@@ -660,8 +680,10 @@ void OnTimer()
          g_held_todo = 0;
       }
    }
+   if(g_ready && g_replaced > 0 && GetTickCount64() - g_live_since >= 60000) g_replaced = 0;
    if(g_sock == INVALID_HANDLE)
    {
+      if(g_stopped) return;
       if(g_tried % ArraySize(g_hosts) != 0 || GetTickCount64() - g_down_ms >= g_retry_ms) Connect();
       return;
    }
@@ -730,7 +752,7 @@ int OnInit()
    if(StringSplit(InpServer, ',', g_hosts) < 1) { ArrayResize(g_hosts, 1); g_hosts[0] = InpServer; }
    for(int i = 0; i < ArraySize(g_hosts); i++) { StringTrimLeft(g_hosts[i]); StringTrimRight(g_hosts[i]); }
    MathSrand((uint)GetTickCount() ^ (uint)AccountInfoInteger(ACCOUNT_LOGIN));   // the reconnect's jitter
-   g_retry_ms = 0;
+   g_retry_ms = 0; g_replaced = 0; g_stopped = false;
    EventSetMillisecondTimer(20);
    Connect();
    return INIT_SUCCEEDED;
