@@ -581,8 +581,16 @@ static void send_subscribe(struct sim *s, uint64_t master, uint64_t from, bool s
 
 static void send_subscribes(struct sim *s)
 {
-	for (int i = 0; i < s->nm; i++)
+	for (int i = 0; i < s->nm; i++) {
+		/* a re-sync asked and not answered before the connection ended is asked again
+		 * (resync_ask): from the guard's next sequence the fan-out sees no gap */
+		if (s->ask_ns[i] != 0) {
+			s->ask_ns[i] = local_ns();
+			send_subscribe(s, s->masters[i], s->ask_from[i], true);
+			continue;
+		}
 		send_subscribe(s, s->masters[i], guard_sub_next_sequence(&s->gs[i]), g_o.resync);
+	}
 	s->subscribed = true;
 	send_account(s);
 }
@@ -1457,6 +1465,7 @@ static void usage(FILE *o)
 		"                       reduced N modified N skipped N at <wall ns>\" per snapshot,\n"
 		"                       \"<subscriber> 0 connected at <wall ns>\" per connection)\n"
 		"  --expect N           exit 0 once every subscription consumed sequence N\n"
+		"                       (--resync: and no re-sync is asked or snapshot open)\n"
 		"  --timeout S          stop after S seconds, 1..86400 (default 60): exit 1 when\n"
 		"                       --expect was not reached, else 0\n"
 		"  --ttl-ms N           guard TTL (default 500)\n"
@@ -1748,6 +1757,18 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (s->connected && s->subscribed &&
 		    now - s->acct_sent_ns > (s->acct_dirty ? INT64_C(500000000) : INT64_C(5000000000)))
 			send_account(s);
+		/* a re-sync asked and not answered (no SnapshotBegin) is asked again
+		 * (resync_ask): the fan-out may have refused or replayed it */
+		for (int j = 0; j < s->nm; j++)
+			if (s->connected && s->subscribed && s->ask_ns[j] != 0 &&
+			    local_ns() - s->ask_ns[j] >= RESYNC_ASK_AGAIN_NS) {
+				s->ask_ns[j] = local_ns();
+				s->resync_asks++;
+				send_subscribe(s, s->masters[j], s->ask_from[j], true);
+				if (g_log != NULL)
+					fprintf(g_log, "%d %" PRIu64 " resync-asked-again %" PRIu64 "\n",
+						s->idx, s->masters[j], s->ask_from[j]);
+			}
 		if (s->connected && s->subscribed && now - s->last_sync_ns > INT64_C(60000000000)) {
 			if (g_o.no_time_sync)
 				local_sample(s);
@@ -1789,9 +1810,12 @@ static bool all_done(void)
 {
 	if (g_o.expect == 0)
 		return false;
+	/* every guard at --expect, and no re-sync asked or snapshot under way: an account
+	 * that refused its last signals as stale is right only once its snapshot came */
 	for (int i = 0; i < g_nsims; i++)
 		for (int j = 0; j < g_sims[i].nm; j++)
-			if (g_sims[i].gs[j].st.last_seq < g_o.expect)
+			if (g_sims[i].gs[j].st.last_seq < g_o.expect || g_sims[i].ask_ns[j] != 0 ||
+			    g_sims[i].snap_open[j])
 				return false;
 	return true;
 }
