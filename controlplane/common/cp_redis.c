@@ -14,9 +14,6 @@
 #include "cp_log.h"
 #include "cp_redis_rec.h"
 
-#define CP_STR_(x) #x
-#define CP_STR(x) CP_STR_(x)
-
 /*
  * decp_signals(KEYS: signals stream; ARGV: seq, record, seq, record, ...)
  *   appends each signal of one master as stream entry <seq>-0 with the one field "r" =

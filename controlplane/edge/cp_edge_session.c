@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cp_buf.h"
 #include "cp_log.h"
 
 #define ROLE "edge"
@@ -28,8 +29,6 @@
  *   deletes the claim if gen is still the newest; 1 deleted, 0 not ours any more.
  * All keys of one master share its hash tag: one slot on Redis Cluster.
  */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 const char cp_edge_session_library[] =
 	"#!lua name=decp_session\n"
@@ -62,7 +61,7 @@ const char cp_edge_session_library[] =
 	"end)\n"
 	"redis.register_function{function_name = '" CP_EDGE_SESSION_FN_VERSION "',\n"
 	"  flags = {'no-writes'}, callback = function() return "
-	STR(CP_EDGE_SESSION_LIB_VERSION) " end}\n";
+	CP_STR(CP_EDGE_SESSION_LIB_VERSION) " end}\n";
 
 void cp_edge_sessions_init(struct cp_edge_sessions *es, const struct cp_config *cfg)
 {

@@ -10,14 +10,13 @@
 #include <time.h>
 
 #include "cp_alert.h"
+#include "cp_buf.h"
 #include "cp_log.h"
 #include "cp_pg.h"
 #include "guard_check.h"
 
 #define ROLE "trust"
 #define INBOX_BATCH 1000       /* inbox rows per scoring transaction at most */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 #define US_PER_S INT64_C(1000000)
 
 /*
@@ -532,7 +531,7 @@ static int drain_once(struct trust *t)
 		"   d.first_sequence AND d.last_sequence AND d.first_sent_at > k.arrival_time +"
 		"   $2::bigint * interval '1 microsecond')"
 		"  ELSE false END"
-		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " STR(INBOX_BATCH)
+		" FROM (SELECT * FROM trust_inbox ORDER BY id LIMIT " CP_STR(INBOX_BATCH)
 		" FOR UPDATE SKIP LOCKED) q ORDER BY subscription_id, id", 2, wp);
 	char *ids = NULL;
 	int n = -EIO;

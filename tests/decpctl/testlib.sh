@@ -70,3 +70,17 @@ wait_ping() { # PORT: until it answers PING (10 s at most); 1 if it never does
 last_seq() { # PORT [MASTER]: the last sequence in a master's stream (default 1), "" when none
 	rc_of "$1" XREVRANGE "decp:{m${2:-1}}:signals" + - COUNT 1 2>/dev/null | head -1 | cut -d- -f1
 }
+
+# Through the caller's api() (METHOD PATH TOKEN [BODY]: the body into $T/api.body, the
+# status to stdout), once /readyz answers 200 (30 s at most): a subscriber NAME (SUB) with
+# a token (TOK), subscribed to master 1 at fee 20 % (SA). Returns 1 when one is missing.
+api_fixtures() { # NAME
+	for _ in $(seq 1 300); do [ "$(api GET /readyz "$ADMIN")" = 200 ] && break; sleep 0.1; done
+	api POST /v1/subscribers "$ADMIN" "{\"name\":\"$1\"}" >/dev/null
+	SUB=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
+	api POST "/v1/subscribers/$SUB/tokens" "$ADMIN" '{"label":"ea"}' >/dev/null
+	TOK=$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' "$T/api.body")
+	api POST /v1/subscriptions "$ADMIN" "{\"master_id\":1,\"subscriber_id\":$SUB,\"fee_pct\":20}" >/dev/null
+	SA=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
+	[ -n "$SUB" ] && [ -n "$TOK" ] && [ -n "$SA" ]
+}

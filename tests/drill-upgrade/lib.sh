@@ -10,14 +10,7 @@ api() { # METHOD PATH TOKEN [BODY]: the body into $T/api.body, the status to std
 # master 1 (SA, fee 20 %); master 1's public key into $T/keys; waits until the fan-out on
 # $FPORT knows the subscription. Returns 1 when a fixture is missing.
 drill_fixtures() { # NAME
-	for _ in $(seq 1 300); do [ "$(api GET /readyz "$ADMIN")" = 200 ] && break; sleep 0.1; done
-	api POST /v1/subscribers "$ADMIN" "{\"name\":\"$1\"}" >/dev/null
-	SUB=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
-	api POST "/v1/subscribers/$SUB/tokens" "$ADMIN" '{"label":"ea"}' >/dev/null
-	TOK=$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' "$T/api.body")
-	api POST /v1/subscriptions "$ADMIN" "{\"master_id\":1,\"subscriber_id\":$SUB,\"fee_pct\":20}" >/dev/null
-	SA=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
-	[ -n "$SUB" ] && [ -n "$TOK" ] && [ -n "$SA" ] || return 1
+	api_fixtures "$1" || return 1
 	echo "1 $(q "SELECT encode(ed25519_public_key, 'hex') FROM masters WHERE id = 1")" >"$T/keys"
 	for _ in $(seq 1 300); do
 		[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" \

@@ -67,14 +67,7 @@ api() { # METHOD PATH TOKEN [BODY [EXTRA HEADER]]: the body to stdout, the statu
 		${5:+-H "$5"} ${4:+--data "$4"} -D "$T/api.head" -o "$T/api.body" \
 		-w '%{http_code}' "http://127.0.0.1:$APORT$2"
 }
-for _ in $(seq 1 200); do [ "$(api GET /readyz "$ADMIN")" = 200 ] && break; sleep 0.05; done
-api POST /v1/subscribers "$ADMIN" '{"name":"ha"}' >/dev/null
-SUB=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
-api POST "/v1/subscribers/$SUB/tokens" "$ADMIN" '{"label":"ea"}' >/dev/null
-TOK=$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' "$T/api.body")
-api POST /v1/subscriptions "$ADMIN" "{\"master_id\":1,\"subscriber_id\":$SUB,\"fee_pct\":20}" >/dev/null
-SA=$(sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$T/api.body")
-[ -n "$SUB" ] && [ -n "$TOK" ] && [ -n "$SA" ] && ok ||
+api_fixtures ha && ok ||
 	{ bad "fixtures: subscriber '$SUB' token '$TOK' subscription '$SA': $(cat "$T/api.body")"
 	  echo "$pass passed, $fail failed"; exit 1; }
 
