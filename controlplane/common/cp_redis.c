@@ -264,6 +264,9 @@ int cp_redis_target(const struct cp_config *cfg, char *host, size_t hostlen, uin
 void cp_redis_fail(struct cp_redis *r, const char *what)
 {
 	const char *detail = r->ctx != NULL && r->ctx->err ? r->ctx->errstr : "";
+
+	if (strstr(what, detail) != NULL)   /* the why of a failed connect carries it already */
+		detail = "";
 	if (r->cl != NULL)
 		CP_LOG_RL(CP_LOG_ERR, r->role, "redis cluster %s: %s; reading the slot map again "
 			  "with backoff", r->cfg->redis_nodes, what);
