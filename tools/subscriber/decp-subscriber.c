@@ -604,14 +604,14 @@ static void send_subscribes(struct sim *s)
  * account is reconciled with under the copy policy (a missing position opened only near
  * the master's price, as a re-sync does). Once until that snapshot arrives, or again after
  * RESYNC_ASK_AGAIN_NS (the fan-out may have refused the Subscribe: one during a replay is
- * an Error). */
+ * an Error). Not with --poll: polling carries nothing to the server. */
 #define RESYNC_ASK_AGE_NS (300 * INT64_C(1000000))
 #define RESYNC_ASK_AGAIN_NS (5 * INT64_C(1000000000))
 static void resync_ask(struct sim *s, int i, uint64_t from, int64_t age_ns)
 {
 	int64_t t = local_ns();
 
-	if (!g_o.resync || s->snap_open[i] || age_ns < RESYNC_ASK_AGE_NS ||
+	if (!g_o.resync || g_o.poll || s->snap_open[i] || age_ns < RESYNC_ASK_AGE_NS ||
 	    (s->ask_ns[i] != 0 && t - s->ask_ns[i] < RESYNC_ASK_AGAIN_NS))
 		return;
 	s->ask_from[i] = from;
