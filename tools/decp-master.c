@@ -108,6 +108,7 @@ struct dm_cfg {
 	uint64_t positions_every_ns; /* --positions-every-ms: the master's own positions, 0 = off */
 	int positions_at_end;    /* --positions-at-end: once every signal is ACKed */
 	int positions_wrong;     /* --positions-wrong: altered positions (alert test) */
+	int resend_in_session;   /* --resend-in-session: ACK timeout resends, no reconnect */
 };
 
 /* The master's positions at the end (--positions-at-end): taken, parts sent, then a
@@ -943,6 +944,13 @@ static void *thread_main(void *arg)
 			     now > oldest && now - oldest > cfg->ack_timeout_ns) ||
 			    (m->want_out && quiet > cfg->ack_timeout_ns)) {
 				t->st.ack_timeouts++;
+				if (cfg->resend_in_session && m->state == M_ACTIVE && !m->want_out) {
+					/* the unACKed signals again on this session (the dataplane
+					 * takes a resend of what it enqueued: dp_session.c) */
+					m->next_send = m->low_unacked;
+					m->sent_ns[m->low_unacked] = now;
+					continue;
+				}
 				drop_failover(t, m, 0);
 				continue;
 			}
@@ -1006,6 +1014,8 @@ static void usage(FILE *f)
 		"  --threads T            sender threads (default 1)\n"
 		"  --ack-timeout-ms MS    reconnect when the oldest signal waits longer (default 3000)\n"
 		"  --heartbeat-ms MS      heartbeat when idle this long (default 1000)\n"
+		"  --resend-in-session    at the ACK timeout resend the unACKed signals on the same\n"
+		"                         session instead of reconnecting (tests)\n"
 		"  --time-limit-s S       give up after S seconds (default 600)\n"
 		"  --fake-ed25519         all-zero Ed25519 signatures: ingest-only load runs (ingest\n"
 		"                         checks only the HMAC; receivers would refuse these)\n"
@@ -1145,6 +1155,7 @@ int main(int argc, char **argv)
 		{"positions-every-ms", required_argument, NULL, 1003},
 		{"positions-at-end", no_argument, NULL, 1004},
 		{"positions-wrong", no_argument, NULL, 1005},
+		{"resend-in-session", no_argument, NULL, 1020},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1193,6 +1204,7 @@ int main(int argc, char **argv)
 		case 1003: rc = parse_u64("--positions-every-ms", optarg, 1, 3600000, &v); cfg.positions_every_ns = v * 1000000ull; break;
 		case 1004: cfg.positions_at_end = 1; break;
 		case 1005: cfg.positions_wrong = 1; break;
+		case 1020: cfg.resend_in_session = 1; break;
 		case 'q': cfg.quiet = 1; break;
 		case 'A': ca = optarg; break;
 		case 'C': cert = optarg; break;

@@ -121,6 +121,12 @@ static const char conn_library[] =
 	"#!lua name=decp_conn\n"
 	"redis.register_function('decp_conn_mark', function() return 1 end)\n";
 
+int cp_redis_append_mark(redisContext *c)
+{
+	return redisAppendCommand(c, "FUNCTION LOAD REPLACE %s", conn_library) == REDIS_OK ? 0
+											     : -EIO;
+}
+
 int cp_redis_load_library(redisContext *c, const char *code, const char *ver_fn,
 			  long long version, char *why, size_t whylen)
 {
@@ -133,7 +139,8 @@ int cp_redis_load_library(redisContext *c, const char *code, const char *ver_fn,
 	bool kept = rep->type == REDIS_REPLY_INTEGER && rep->integer >= version;
 	freeReplyObject(rep);
 	/* A new connection writes once, whether it loads or keeps: WAIT counts the replicas
-	 * that have this connection's last write, and one that wrote nothing gets every
+	 * that have this connection's last write (from Redis 7.2 on, the last command that
+	 * wrote; cp_redis_append_mark), and one that wrote nothing gets every
 	 * connected replica at once, even a stopped one. The edge's WAIT after a pipeline
 	 * of resends only (duplicates, nothing written) would then confirm entries another
 	 * connection wrote and no replica has. A FUNCTION LOAD is written to the replication

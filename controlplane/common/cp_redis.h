@@ -237,4 +237,17 @@ extern const char cp_redis_library[];
 int cp_redis_load_library(redisContext *c, const char *code, const char *ver_fn,
 			  long long version, char *why, size_t whylen);
 
+/*
+ * Append to c's pipeline a write that changes nothing (FUNCTION LOAD REPLACE of the
+ * decp_conn library above), so that a WAIT after it covers everything the primary held
+ * when it ran, whoever wrote it. A WAIT counts the replicas that have the connection's
+ * last write, and from Redis 7.2 on only a command that itself wrote moves that (7.0
+ * moved it with every command: src/server.c call(), since the WAITAOF commit): a WAIT
+ * after commands that wrote nothing (an FCALL answering DUPLICATE, an XREVRANGE) counts
+ * replicas that lack entries another connection wrote meanwhile (another edge's late
+ * batch, a reshard's MIGRATE to this primary). Its reply (+OK, or an error such as
+ * READONLY or OOM) is the caller's to read. 0, or -EIO (not appended).
+ */
+int cp_redis_append_mark(redisContext *c);
+
 #endif

@@ -78,6 +78,7 @@ struct edge {
 	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
+	uint64_t resend_waits;   /* connections that wrote and WAITed again for resends */
 	bool dur_checked;        /* durability_check has logged what Redis promises */
 	/* the counters above as the api's /metrics reads them (EDGE_STATS): stored once per
 	 * batch */
@@ -223,9 +224,17 @@ static int push_durable(struct edge *e)
 		if (at[i] != NULL)
 			redisAppendCommand(at[i], "XREVRANGE %s + - COUNT 1",
 					   cp_redis_key_signals(key, sizeof(key), e->a.masters[i].id));
+	/* each WAIT after a write of its own connection: an XREVRANGE moves nothing that a
+	 * WAIT counts from Redis 7.2 on (cp_redis_append_mark) */
 	for (unsigned int k = 0; k < nodes && wait; k++)
-		redisAppendCommand(cp_redis_node(&e->r, k), "WAIT %u %u",
-				   e->cfg->durability_replicas, e->cfg->durability_wait_ms);
+		if (cp_redis_append_mark(cp_redis_node(&e->r, k)) != 0 ||
+		    redisAppendCommand(cp_redis_node(&e->r, k), "WAIT %u %u",
+				       e->cfg->durability_replicas,
+				       e->cfg->durability_wait_ms) != REDIS_OK) {
+			cp_redis_fail(&e->r, "WAIT (restoring durable sequences)");
+			rc = -EAGAIN;
+			goto out;
+		}
 	for (size_t i = 0; i < e->a.n_masters; i++) {
 		if (at[i] == NULL)
 			continue;
@@ -244,14 +253,19 @@ static int push_durable(struct edge *e)
 		freeReplyObject(rep);
 	}
 	for (unsigned int k = 0; k < nodes && wait; k++) {
-		redisReply *rep = NULL;
+		redisReply *rep = NULL, *mark = NULL;
 
-		if (redisGetReply(cp_redis_node(&e->r, k), (void **)&rep) != REDIS_OK || rep == NULL) {
+		if (redisGetReply(cp_redis_node(&e->r, k), (void **)&mark) != REDIS_OK ||
+		    mark == NULL ||
+		    redisGetReply(cp_redis_node(&e->r, k), (void **)&rep) != REDIS_OK || rep == NULL) {
+			freeReplyObject(mark);
 			cp_redis_fail(&e->r, "WAIT (restoring durable sequences)");
 			rc = -EAGAIN;
 			goto out;
 		}
-		if (rep->type != REDIS_REPLY_INTEGER ||
+		bool marked = mark->type != REDIS_REPLY_ERROR;
+		freeReplyObject(mark);
+		if (!marked || rep->type != REDIS_REPLY_INTEGER ||
 		    rep->integer < (long long)e->cfg->durability_replicas) {
 			CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT found %lld replica(s) of %u "
 				  "needed on Redis primary %u: its masters' durable sequences are "
@@ -815,6 +829,78 @@ static int resend_asked(struct edge *e, bool wait)
 	return 0;
 }
 
+/* Does group g hold a record Redis answered DUPLICATE? */
+static bool group_has_dup(const struct edge *e, unsigned int g)
+{
+	for (unsigned int i = e->gfirst[g]; i != UINT32_MAX; i = e->nxt[i])
+		if (e->status[i] == 0)
+			return true;
+	return false;
+}
+
+/* The connection command p was written on, and its WAIT read on (NULL: none). */
+static redisContext *conn_of(const struct edge *e, const struct pcmd *p)
+{
+	return p->asked_to != NULL ? p->asked_to : cp_redis_node(&e->r, p->node);
+}
+
+/*
+ * replica|both: a group Redis answered DUPLICATE (a resend) wrote nothing, so the WAIT
+ * after it on its connection need not cover the entry it found. From Redis 7.2 on a WAIT
+ * counts the replicas that have the connection's own last write (cp_redis_append_mark):
+ * an entry another connection wrote after that -- another edge's late batch for a master
+ * that has since logged in here, a reshard's MIGRATE onto this primary -- counted as
+ * durable while no replica had it. Each connection that answered such a duplicate with
+ * enough replicas writes the mark and WAITs again; that WAIT, covering everything the
+ * primary held when it answered, judges its commands. One more round trip, only for
+ * batches with resends. 0, or -EAGAIN (I/O failed: the batch is written again).
+ */
+static int cover_duplicates(struct edge *e)
+{
+	long long need = (long long)e->cfg->durability_replicas;
+	redisContext *ctx[2 * CP_RCL_MAX_NODES];
+	unsigned int n = 0;
+
+	for (unsigned int c = 0; c < e->npc; c++) {
+		const struct pcmd *p = &e->pc[c];
+		redisContext *x = conn_of(e, p);
+		unsigned int k = 0;
+		if (p->kind != PC_SIGNALS || !p->done || p->down || x == NULL ||
+		    p->replicas < need || !group_has_dup(e, p->idx))
+			continue;
+		while (k < n && ctx[k] != x)
+			k++;
+		if (k == n && n < sizeof(ctx) / sizeof(ctx[0]))
+			ctx[n++] = x;
+	}
+	for (unsigned int k = 0; k < n; k++) {
+		redisReply *mark = NULL;
+		long long got = -1;
+
+		if (cp_redis_append_mark(ctx[k]) != 0 ||
+		    redisAppendCommand(ctx[k], "WAIT %u %u", e->cfg->durability_replicas,
+				       e->cfg->durability_wait_ms) != REDIS_OK ||
+		    redisGetReply(ctx[k], (void **)&mark) != REDIS_OK || mark == NULL ||
+		    read_wait(ctx[k], &got) != 0) {
+			freeReplyObject(mark);
+			cp_redis_fail(&e->r, "reading a resend's WAIT");
+			return -EAGAIN;
+		}
+		if (mark->type == REDIS_REPLY_ERROR) {
+			/* READONLY, OOM...: nothing proves the duplicates durable (no ACK) */
+			CP_LOG_RL(CP_LOG_WARN, ROLE, "redis refused the write before a resend's "
+				  "WAIT: %s", mark->str);
+			got = -1;
+		}
+		freeReplyObject(mark);
+		e->resend_waits++;
+		for (unsigned int c = 0; c < e->npc; c++)
+			if (!e->pc[c].down && conn_of(e, &e->pc[c]) == ctx[k])
+				e->pc[c].replicas = got;
+	}
+	return 0;
+}
+
 /* The replies of node k's MULTI ... EXEC: +OK, one +QUEUED per command, then EXEC's
  * array of the commands' replies (*execed, freed by the caller), or NULL when the
  * transaction was refused (a command not queued: EXEC answers EXECABORT), which is an
@@ -1053,6 +1139,8 @@ static int write_batch(struct edge *e)
 	}
 	if (asked && resend_asked(e, wait) != 0)
 		return -EAGAIN;
+	if (wait && cover_duplicates(e) != 0)
+		return -EAGAIN;
 	mark_down(e);
 	hold_unsafe(e, wait);
 	return 0;
@@ -1234,10 +1322,11 @@ out:;
 	       " batches=%" PRIu64 " attaches=%" PRIu64 " not_durable=%" PRIu64 " primary_down=%"
 	       PRIu64 " moved=%" PRIu64
 	       " asked=%" PRIu64 " slot_maps=%" PRIu64 " logins=%" PRIu64 " logins_unavailable=%"
-	       PRIu64 " logouts=%" PRIu64 " sessions_lost=%" PRIu64 " sessions_dropped=%" PRIu64,
+	       PRIu64 " logouts=%" PRIu64 " sessions_lost=%" PRIu64 " sessions_dropped=%" PRIu64
+	       " resend_waits=%" PRIu64,
 	       e.written, e.duplicate, e.gap, e.events, e.positions, e.acked, e.ack_dropped,
 	       e.batches, e.attaches, e.not_durable, e.primary_down, moved, asked, maps, e.es.logins,
-	       e.es.unavailable, e.es.logouts, e.es.lost, e.es.dropped);
+	       e.es.unavailable, e.es.logouts, e.es.lost, e.es.dropped, e.resend_waits);
 	cp_ctx_stats_remove(ctx, edge_stats, e.st);
 	if (e.attached)
 		cp_shm_detach(&e.c);

@@ -32,6 +32,9 @@
  *                 0.75 s later, the replica promoted: every ACKed signal on the new primary
  *                 (replica, both) or the ACKed loss counted and > 0 (fsync); then the run
  *                 completes and the archive is exact
+ *   cluster_reshard_dup  (durability replica) master 1's primary cut off from its replica,
+ *                 then its stream moved (MIGRATE) to a primary whose replica is stopped:
+ *                 the master's resends, DUPLICATE there, are not ACKed (on no replica)
  *   cluster_replica_lost  (durability replica) the replica of master 1's primary stopped
  *                 while the masters send: only that primary's masters wait (no ACK, logins
  *                 UNAVAILABLE, also across a decp-control restart); the other primaries'
@@ -2137,6 +2140,154 @@ static void run_cluster_replica_lost(struct env *e)
 	finish_all(e, "once the replica is back");
 }
 
+/* The cluster node of node i's first replica (INFO replication there), -1. */
+static int replica_of(const struct env *e, int i)
+{
+	struct timeval tv = {5, 0};
+	redisContext *r = redisConnectWithTimeout("127.0.0.1", harness_rcluster_port(e->cluster, i),
+						  tv);
+	redisReply *x = r != NULL && !r->err ? redisCommand(r, "INFO replication") : NULL;
+	const char *sp = x != NULL && x->type == REDIS_REPLY_STRING ?
+			 strstr(x->str, "slave0:ip=127.0.0.1,port=") : NULL;
+	int n = sp != NULL ? cluster_node_of_port(e, atoi(sp + 25)) : -1;
+	freeReplyObject(x);
+	redisFree(r);
+	return n;
+}
+
+/*
+ * cluster_reshard_dup (durability = replica): a reshard must not turn a signal that was
+ * never durable into an ACKed one. Master 1's primary S loses its replica (cut off):
+ * what it writes after is on S alone, its WAITs answer 0 and the master's resends answer
+ * DUPLICATE without an ACK (docs/control.md "Durability modes"). Then the replica of
+ * another primary T is stopped (still connected: T counts it, its last ACK offset frozen)
+ * and master 1's stream moves to T (CLUSTER SETSLOT IMPORTING/MIGRATING + MIGRATE, as
+ * redis-cli --cluster reshard does key by key; the slot's other keys stay on S): the
+ * resends are ASKed to T and answer DUPLICATE there. T got the stream by MIGRATE's
+ * RESTORE, from another connection: a WAIT on the edge's connection to T, which wrote
+ * nothing since before, counts T's stopped replica at once -- while no replica anywhere
+ * holds those signals (S's is cut off, T's never got the RESTORE, S deleted the key).
+ * None of them may be ACKed. Then both replicas resume, the slot's move is finished and
+ * the master completes exactly.
+ */
+static void run_cluster_reshard_dup(struct env *e)
+{
+	char acked[300], id_from[64] = "", id_to[64] = "";
+	int from, s_rep;
+	snprintf(acked, sizeof(acked), "%s/acked", e->dir);
+	master_extra[0] = "--acked-file";
+	master_extra[1] = acked;
+	/* a master that resends on its session at the ACK timeout (the dataplane takes it:
+	 * re-enqueued; decp-master and DecpMaster log in again instead, and a login's own
+	 * write and WAIT cover what it reads) */
+	master_extra[2] = "--resend-in-session";
+	pid_t m = start_master(e, 1, 1, e->signals, "500");
+	memset(master_extra, 0, sizeof(master_extra));
+	primary_of_master1(e, &from, &s_rep);
+	int to = from >= 0 ? (from + 1) % 3 : -1; /* nodes 0-2 start as the primaries */
+	int t_rep = to >= 0 ? replica_of(e, to) : -1;
+	CHECK(to >= 0 && t_rep >= 0 && cluster_node_id(e, from, id_from, sizeof(id_from)) == 0 &&
+	      cluster_node_id(e, to, id_to, sizeof(id_to)) == 0,
+	      "the move's nodes: %d -> %d (its replica %d)", from, to, t_rep);
+	if (from < 0 || s_rep < 0 || t_rep < 0) {
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+		return;
+	}
+	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 200;)
+		sleep_ms(50);
+	pid_t s_pid = cut_off_replica(e, from, s_rep);
+	/* the master's window fills with signals S wrote alone (no ACK): wait until its
+	 * stream stops growing (only resends, all DUPLICATE) */
+	uint64_t cut = stream_last(e, 1), full = cut;
+	for (uint64_t end = now_ms() + 20000; now_ms() < end;) {
+		sleep_ms(1000);
+		uint64_t now = stream_last(e, 1);
+		if (now == full)
+			break;
+		full = now;
+	}
+	uint64_t max[64];
+	/* T's replica stopped, its link kept (T still counts it) */
+	pid_t t_pid = harness_rcluster_pid(e->cluster, t_rep);
+	kill(t_pid, SIGSTOP);
+	/* master 1's stream (alone) to T */
+	redisContext *o = redis_for(e, 1);
+	redisReply *x = o != NULL ? redisCommand(o, "CLUSTER KEYSLOT decp:{m1}:signals") : NULL;
+	long slot = x != NULL && x->type == REDIS_REPLY_INTEGER ? (long)x->integer : -1;
+	freeReplyObject(x);
+	redisFree(o);
+	CHECK(slot >= 0 && node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld IMPORTING %s",
+				    slot, id_from) == 0 &&
+	      node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld MIGRATING %s", slot,
+		       id_to) == 0 &&
+	      node_cmd(e, from, REDIS_REPLY_STATUS, "MIGRATE 127.0.0.1 %d %s 0 5000 KEYS "
+		       "decp:{m1}:signals", harness_rcluster_port(e->cluster, to), "") == 0,
+	      "master 1's stream moved to node %d (slot %ld MIGRATING)", to, slot);
+	/* the master's resends after its ACK timeout (2 s), twice */
+	sleep_ms(5000);
+	master_stop(m);
+	CHECK(acked_max(acked, max) == 0, "decp-master's --acked-file read");
+	fprintf(stderr, "cluster_reshard_dup: master 1's stream at %" PRIu64 " on node %d when "
+		"its replica was cut off, %" PRIu64 " when moved to node %d with its replica "
+		"stopped; ACKed up to %" PRIu64 "\n", cut, from, full, to, max[1]);
+	CHECK(full > cut, "the primary wrote signals without its replica (%" PRIu64 " -> %"
+	      PRIu64 ")", cut, full);
+	CHECK(max[1] <= cut, "no signal ACKed that no replica holds: ACKed up to %" PRIu64 ", "
+	      "the primary had %" PRIu64 " when its replica was cut off (the rest are on node "
+	      "%d alone)", max[1], cut, to);
+
+	/* both replicas back, the slot's move finished: the run completes exactly */
+	kill(t_pid, SIGCONT);
+	kill(s_pid, SIGCONT);
+	struct timeval tv = {5, 0};
+	redisContext *src = redisConnectWithTimeout("127.0.0.1",
+						    harness_rcluster_port(e->cluster, from), tv);
+	x = src != NULL && !src->err ? redisCommand(src, "CLUSTER GETKEYSINSLOT %ld 100", slot)
+				     : NULL;
+	for (size_t k = 0; x != NULL && x->type == REDIS_REPLY_ARRAY && k < x->elements; k++)
+		CHECK(node_cmd(e, from, REDIS_REPLY_STATUS, "MIGRATE 127.0.0.1 %d %s 0 5000 "
+			       "KEYS %s", harness_rcluster_port(e->cluster, to), "",
+			       x->element[k]->str) == 0, "%s moved", x->element[k]->str);
+	freeReplyObject(x);
+	redisFree(src);
+	for (int i = 0; i < 3; i++)
+		CHECK(node_cmd(e, i, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld NODE %s", slot,
+			       id_to) == 0, "slot %ld given to node %d on node %d", slot, to, i);
+	CHECK(harness_rcluster_wait_synced(e->cluster, 60000) == 0, "the replicas resynced");
+	/* resends that are durable are ACKed: T's replica stopped for 0.5 s while the master
+	 * (resending on its session) streams the rest, then resumed: the resends answer
+	 * DUPLICATE, the edge writes and WAITs again on T (resend_waits), and ACKs them */
+	master_extra[0] = "--resend-in-session";
+	m = start_master(e, 1, 1, e->signals, "1000");
+	memset(master_extra, 0, sizeof(master_extra));
+	uint64_t w0 = stream_last(e, 1);
+	for (uint64_t end = now_ms() + 30000; now_ms() < end && stream_last(e, 1) < w0 + 100;)
+		sleep_ms(20);
+	kill(t_pid, SIGSTOP);
+	sleep_ms(500);
+	kill(t_pid, SIGCONT);
+	int rc = master_result(m, 240000);
+	CHECK(rc == 0, "decp-master (resending on its session) exit status %d", rc);
+	verify_redis(e);
+	verify_archive(e);
+	stop_pid(&e->ctl, SIGTERM);
+	char path[300], line[1024];
+	unsigned long long rw = 0;
+	snprintf(path, sizeof(path), "%s/control.log", e->dir);
+	FILE *f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *q = strstr(line, " resend_waits=");
+		if (strstr(line, "edge info: stopped:") != NULL && q != NULL)
+			sscanf(q, " resend_waits=%llu", &rw);
+	}
+	if (f != NULL)
+		fclose(f);
+	fprintf(stderr, "cluster_reshard_dup: the edge wrote and WAITed again for resends %llu "
+		"time(s)\n", rw);
+	CHECK(rw > 0, "durable resends ACKed after a WAIT of their own (resend_waits %llu)", rw);
+}
+
 /* The cluster node serving `key` now, -1. */
 static int cluster_node_of_key(const struct env *e, const char *key)
 {
@@ -2806,6 +2957,10 @@ int main(int argc, char **argv)
 		ctl_roles = "edge,archiver,fanout,api";
 		api_port = -1; /* chosen when the config is written (env_start) */
 	}
+	if (strcmp(argv[1], "cluster_reshard_dup") == 0) {
+		durability = "replica";
+		ctl_roles = "edge,archiver,fanout";
+	}
 	if (strcmp(argv[1], "cluster_set_replica_lost") == 0) {
 		durability = "replica";
 		ctl_roles = "edge,fanout";   /* the archiver starts after the failover */
@@ -2852,6 +3007,8 @@ int main(int argc, char **argv)
 			run_cluster_replica_lost(&e);
 		else if (strcmp(argv[1], "cluster_set_replica_lost") == 0)
 			run_cluster_set_replica_lost(&e);
+		else if (strcmp(argv[1], "cluster_reshard_dup") == 0)
+			run_cluster_reshard_dup(&e);
 		else if (strcmp(argv[1], "cluster_primary_down") == 0 ||
 			 strcmp(argv[1], "cluster_primary_down_idle") == 0)
 			run_cluster_primary_down(&e, argv[1][20] != '\0');
