@@ -271,7 +271,7 @@ ALTER FUNCTION profit_events_chain() OWNER TO decp_money;
 ALTER FUNCTION profit_chain_head() OWNER TO decp_money;
 REVOKE EXECUTE ON FUNCTION profit_event_content(profit_events),
                            profit_event_hash(bytea, profit_events),
-                           profit_events_chain() FROM PUBLIC;
+                           profit_events_chain(), profit_chain_head() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION profit_chain_head() TO decp_app;
 INSERT INTO money_guarded_functions VALUES ('profit_event_content'), ('profit_event_hash'),
                                            ('profit_events_chain'), ('profit_chain_head');

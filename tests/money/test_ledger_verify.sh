@@ -152,6 +152,8 @@ for who in postgres mallory decp_app ops; do
 	refused "$who checkpoint" $dml $who "${pre}DELETE FROM ledger_checkpoints"
 	refused "$who profit events" $dml $who "${pre}DELETE FROM profit_events"
 	refused "$who profit events update" $dml $who "${pre}UPDATE profit_events SET amount = 0"
+	refused "$who profit chain disable" $own $who "${pre}ALTER TABLE profit_events DISABLE TRIGGER profit_events_chain"
+	refused "$who profit chain replaced" $rep $who "${pre}CREATE OR REPLACE FUNCTION profit_events_chain() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"
 done
 # The settlement and continuation triggers on subscriptions (owned by the migrating role)
 # cannot be switched off either.
