@@ -126,6 +126,7 @@ dbphead=$(echo "$dbout" | sed -n 's/.* profit_events 14 subscriptions 3 profit_h
 [ -n "$phead" ] && [ "$phead" = "$dbphead" ] && ok || bad "C profit head $phead vs database's: $dbout"
 # The application may verify and checkpoint; a checkpoint is then verified too.
 check checkpoint 0 "$D" ledger head --checkpoint --conninfo "$app"
+check head_as_app 0 "$D" ledger head --conninfo "$app"
 out=$("$D" ledger verify --conninfo "$app" 2>&1)
 echo "$out" | grep -q "2 checkpoints" && ok || bad "verify as decp_app with a checkpoint: $out"
 qa "SELECT wallet_deposit($s2, 1)" >/dev/null || bad "deposit after checkpoint"
