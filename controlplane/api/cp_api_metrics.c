@@ -276,13 +276,21 @@ static void db_part(struct cp_metrics *o, struct api *a)
 	/* The money ledger's last checkpoint (the archiver takes one each maintenance
 	 * period): scraped, its head is kept by Prometheus, a copy of the chain head outside
 	 * the database that `decpctl ledger verify` output can be compared with (docs/database.md
-	 * "Tamper evidence"). */
-	res = cp_pg_exec(&a->pg, "SELECT head, rows, wallets, extract(epoch FROM taken_at)::bigint"
-			 " FROM ledger_checkpoints ORDER BY id DESC LIMIT 1", 0, NULL);
+	 * "Tamper evidence").
+	 * Since sql 0035 it covers the profit events' chains too: profit_head, a second label
+	 * (absent for a checkpoint taken before; to_jsonb reads a database not migrated yet). */
+	res = cp_pg_exec(&a->pg, "SELECT c.head, c.rows, c.wallets,"
+			 " extract(epoch FROM c.taken_at)::bigint, to_jsonb(c) ->> 'profit_head'"
+			 " FROM ledger_checkpoints c ORDER BY c.id DESC LIMIT 1", 0, NULL);
 	if (res != NULL && cp_pg_ok(res) && PQntuples(res) == 1) {
 		head(o, "decp_ledger_checkpoint_info", "gauge",
-		     "the last ledger checkpoint's chain head (SHA-256), as a label");
-		put(o, "decp_ledger_checkpoint_info{head=\"%s\"} 1\n", PQgetvalue(res, 0, 0));
+		     "the last ledger checkpoint's chain head and profit events' head (SHA-256),"
+		     " as labels");
+		if (PQgetisnull(res, 0, 4))
+			put(o, "decp_ledger_checkpoint_info{head=\"%s\"} 1\n", PQgetvalue(res, 0, 0));
+		else
+			put(o, "decp_ledger_checkpoint_info{head=\"%s\",profit_head=\"%s\"} 1\n",
+			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 4));
 		head(o, "decp_ledger_checkpoint_rows", "gauge", "ledger rows under that head");
 		put(o, "decp_ledger_checkpoint_rows %s\n", PQgetvalue(res, 0, 1));
 		head(o, "decp_ledger_checkpoint_timestamp_seconds", "gauge",

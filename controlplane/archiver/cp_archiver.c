@@ -1077,12 +1077,21 @@ static void maintain(struct arch *a, uint64_t now)
 		tier_run(a);
 	/* The money ledger's chain head, recorded and copied to the log: the copy outside the
 	 * database that `decpctl ledger verify` checkpoints are compared with (issue 20,
-	 * docs/database.md "Tamper evidence"). */
-	res = PQexec(a->pg.conn, "SELECT id, rows, wallets, head FROM ledger_checkpoint()");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	 * docs/database.md "Tamper evidence"). Since sql 0035 the checkpoint covers the profit
+	 * events' chains too (profit_head); read through to_jsonb so a database not migrated
+	 * yet still gets its old line. */
+	res = PQexec(a->pg.conn, "SELECT c.id, c.rows, c.wallets, c.head,"
+		     " to_jsonb(c) ->> 'profit_events', to_jsonb(c) ->> 'profit_subscriptions',"
+		     " to_jsonb(c) ->> 'profit_head' FROM ledger_checkpoint() c");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 6))
 		cp_log(CP_LOG_INFO, ROLE, "ledger checkpoint %s: rows %s wallets %s head %s",
 		       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
 		       PQgetvalue(res, 0, 3));
+	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		cp_log(CP_LOG_INFO, ROLE, "ledger checkpoint %s: rows %s wallets %s head %s"
+		       " profit_events %s subscriptions %s profit_head %s", PQgetvalue(res, 0, 0),
+		       PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+		       PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6));
 	else
 		CP_LOG_RL(CP_LOG_WARN, ROLE, "ledger_checkpoint(): %s", PQresultErrorMessage(res));
 	PQclear(res);

@@ -517,12 +517,14 @@ static void scenario_money(struct api_env *e)
 	/* deposit, fee 200, fee 100, withdrawal, receivable, deposit, receivable paid */
 	CHECK(db_count(e, "SELECT count(*) FROM billing_ledger") == 7, "7 ledger rows");
 	scenario_money_keys(e, &w);
-	/* A checkpoint's chain head reaches /metrics (issue 20): Prometheus keeps the copy. */
-	PGresult *cp = PQexec(e->db, "SELECT head, rows FROM ledger_checkpoint()");
+	/* A checkpoint's chain head reaches /metrics (issue 20): Prometheus keeps the copy;
+	 * with the profit events' head (sql 0035). */
+	PGresult *cp = PQexec(e->db, "SELECT head, rows, profit_head FROM ledger_checkpoint()");
 	if (PQresultStatus(cp) == PGRES_TUPLES_OK && PQntuples(cp) == 1) {
-		char series[160];
-		snprintf(series, sizeof(series), "decp_ledger_checkpoint_info{head=\"%s\"}",
-			 PQgetvalue(cp, 0, 0));
+		char series[240];
+		snprintf(series, sizeof(series),
+			 "decp_ledger_checkpoint_info{head=\"%s\",profit_head=\"%s\"}",
+			 PQgetvalue(cp, 0, 0), PQgetvalue(cp, 0, 2));
 		CHECK(metric(e, series) == 1, "chain head on /metrics: %s", series);
 		CHECK(metric(e, "decp_ledger_checkpoint_rows") == atof(PQgetvalue(cp, 0, 1)),
 		      "checkpoint rows on /metrics");

@@ -344,6 +344,14 @@ done
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=
 [ "$(qo "SELECT count(*) FROM ledger_checkpoints")" = $((n0 + 1)) ] && ok ||
 	bad "maintenance more than once per period: $(qo "SELECT string_agg(id || ' ' || taken_at::text, ', ' ORDER BY id) FROM ledger_checkpoints WHERE id > $n0")"
+# Its log line carries the ledger's and the profit events' heads (sql 0035), and is a line
+# ledger verify --heads takes.
+cpid=$(qo "SELECT max(id) FROM ledger_checkpoints")
+cpph=$(qo "SELECT profit_head FROM ledger_checkpoints WHERE id = $cpid")
+grep -q "ledger checkpoint $cpid: rows [0-9]* wallets [0-9]* head [0-9a-f]\{64\} profit_events [0-9]* subscriptions [0-9]* profit_head $cpph" "$T/control-m.log" &&
+	ok || bad "the checkpoint's log line: $(grep "ledger checkpoint" "$T/control-m.log")"
+out=$("$D" ledger verify --conninfo "$app" --heads "$T/control-m.log" 2>&1) && ok ||
+	bad "ledger verify --heads the archiver's log: $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

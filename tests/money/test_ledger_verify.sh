@@ -10,7 +10,12 @@
 #     changed so is named; a consistently re-hashed chain is caught by a checkpoint;
 #   - the profit history (sql 0032): 0031's data backfilled; executions, sets, a NO_FEE
 #     charge, a cancel and a carry-over replay to each subscription's profit; a profit
-#     lowered as decp_money, an execution_pnl row without its event or rewritten are named.
+#     lowered as decp_money, an execution_pnl row without its event or rewritten are named;
+#   - the profit events' hash chain (sql 0035): the events of a database at 0034 chained by
+#     the migration, a checkpoint of 0034 (no profit head) still verified; an event edited
+#     with the triggers off is named by its hash; an event and its profit rewritten and the
+#     chain re-hashed consistently is caught by the checkpoint's profit head, and, the
+#     checkpoint in the database rewritten too, by the line kept outside (--heads).
 D="$1"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 [ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] || { echo "usage: run under decp-testenv --pg"; echo "0 passed, 1 failed"; exit 1; }
@@ -44,11 +49,43 @@ qa "SELECT subscription_report_execution($osub, 1, 1, 'CLOSED', 1, 1, 100.0049)"
 	qa "SELECT subscription_report_executions(ARRAY[$osub, $osub], ARRAY[2, 3], ARRAY[2, 3], ARRAY['CLOSED', 'CLOSED'], ARRAY[1, 1], ARRAY[1, 1], ARRAY[-50, 7])" >/dev/null &&
 	qa "SELECT subscription_record_profit($osub, 57.00)" >/dev/null || bad "history before 0032"
 [ "$(qa "SELECT profit_exact FROM subscriptions WHERE id = $osub")" = 57.0049 ] && ok || bad "0013's rule kept the fraction"
-"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+# Then up to 0034 (the profit events of 0032, not chained yet), with events of every writer
+# there: the backfill, executions one by one and in a batch (two of one subscription, given
+# out of seq order), a set, a carry-over; and a checkpoint of that time (no profit head).
+old=$(mktemp -d)
+cp "$(dirname "$0")"/../../sql/migrations/00[0-2]*.sql "$(dirname "$0")"/../../sql/migrations/003[0-4]_*.sql "$old"/
+"$D" db migrate --dir "$old" >/dev/null || { echo "migrate to 0034 failed"; echo "0 passed, 1 failed"; exit 1; }
+rm -rf "$old"
 [ "$(qa "SELECT string_agg(kind || ' ' || amount, ',' ORDER BY seq) FROM profit_events WHERE subscription_id = $osub")" = \
 	"execution 100.0049,execution -50.0000,execution 7.0000,set 57.0049" ] && ok || bad "backfill of $osub"
 [ "$(qa "SELECT profit_exact FROM subscription_report_execution($osub, 4, 4, 'CLOSED', 1, 1, 1)")" = 58.0049 ] &&
 	ok || bad "an execution after the backfill"
+[ "$(qa "SELECT subscription_report_executions(ARRAY[$osub, $osub], ARRAY[6, 5], ARRAY[6, 5], ARRAY['CLOSED', 'CLOSED'], ARRAY[1, 1], ARRAY[1, 1], ARRAY[2, -1.5])")" = 2 ] &&
+	qa "SELECT subscription_record_profit($osub, 60.25)" >/dev/null &&
+	qa "SELECT * FROM subscription_cancel($osub, 'before 0035')" >/dev/null || bad "history at 0034"
+osub2=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($om, $os) RETURNING id")
+qa "SELECT subscription_report_execution($osub2, 7, 7, 'CLOSED', 1, 1, 3)" >/dev/null || bad "execution at 0034"
+oldcp=$(qa "SELECT 'decp-control archiver: ledger checkpoint ' || id || ': rows ' || rows || ' wallets ' || wallets || ' head ' || head FROM ledger_checkpoint()")
+[ -n "$oldcp" ] || bad "checkpoint at 0034"
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+# ... 0035 chained them, per subscription in seq order, as its trigger chains new ones
+[ "$(qa "SELECT string_agg(kind || ' ' || amount, ',' ORDER BY seq) FROM profit_events WHERE subscription_id = $osub")" = \
+	"execution 100.0049,execution -50.0000,execution 7.0000,set 57.0049,execution 1.0000,execution -1.5000,execution 2.0000,set 60.2500" ] &&
+	ok || bad "the events of $osub at 0034"
+[ "$(qa "SELECT count(*) FROM profit_events e LEFT JOIN profit_events p ON p.subscription_id = e.subscription_id AND p.seq = e.seq - 1
+	WHERE e.prev_hash IS DISTINCT FROM coalesce(p.row_hash, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)")" = 0 ] &&
+	[ "$(qa "SELECT count(DISTINCT row_hash) = count(*) AND count(*) = 10 FROM profit_events")" = t ] &&
+	ok || bad "0035 linked the events of 0032-0034"
+[ "$(qa "SELECT carried_from FROM profit_events WHERE subscription_id = $osub2 AND seq = 1")" = "$osub" ] &&
+	ok || bad "carry at 0034"
+oldkept=$(mktemp)
+echo "$oldcp" > "$oldkept"
+out=$("$D" ledger verify --heads "$oldkept" 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "10 profit events of 2 subscriptions" && ok ||
+	bad "verify after 0035, with the checkpoint of 0034 kept outside: $rc $out"
+rm -f "$oldkept"
+[ "$(qa "SELECT profit_exact FROM subscription_report_execution($osub2, 8, 8, 'CLOSED', 1, 1, 1)")" = 64.2500 ] &&
+	ok || bad "an execution after 0035"
 
 # Usage and help.
 check help 0 "$D" ledger --help
@@ -78,15 +115,20 @@ qa "SELECT wallet_deposit($s, 300)" >/dev/null || bad "deposit pays"
 	ok || bad "receivable paid"
 
 out=$("$D" ledger verify 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "^verified 7 ledger rows in 2 wallets .* 8 profit events of 2 subscriptions" &&
+[ $rc -eq 0 ] && echo "$out" | grep -q "^verified 8 ledger rows in 3 wallets .* 14 profit events of 3 subscriptions" &&
 	ok || bad "verify honest: $rc $out"
 head=$(echo "$out" | sed -n 's/.*chain head \([0-9a-f]*\)$/\1/p')
-dbhead=$("$D" ledger head | sed -n 's/.*head \([0-9a-f]*\)$/\1/p')
+phead=$(echo "$out" | sed -n 's/.*(profit head \([0-9a-f]*\)).*/\1/p')
+dbout=$("$D" ledger head)
+dbhead=$(echo "$dbout" | sed -n 's/^rows .* head \([0-9a-f]*\) profit_events .*/\1/p')
+dbphead=$(echo "$dbout" | sed -n 's/.* profit_events 14 subscriptions 3 profit_head \([0-9a-f]*\)$/\1/p')
 [ -n "$head" ] && [ "$head" = "$dbhead" ] && ok || bad "C head $head vs database head $dbhead"
+[ -n "$phead" ] && [ "$phead" = "$dbphead" ] && ok || bad "C profit head $phead vs database's: $dbout"
 # The application may verify and checkpoint; a checkpoint is then verified too.
 check checkpoint 0 "$D" ledger head --checkpoint --conninfo "$app"
+check head_as_app 0 "$D" ledger head --conninfo "$app"
 out=$("$D" ledger verify --conninfo "$app" 2>&1)
-echo "$out" | grep -q "1 checkpoints" && ok || bad "verify as decp_app with a checkpoint: $out"
+echo "$out" | grep -q "2 checkpoints" && ok || bad "verify as decp_app with a checkpoint: $out"
 qa "SELECT wallet_deposit($s2, 1)" >/dev/null || bad "deposit after checkpoint"
 
 # Roles: a login holding the money owner role, and an operator in decp_app.
@@ -111,6 +153,8 @@ for who in postgres mallory decp_app ops; do
 	refused "$who checkpoint" $dml $who "${pre}DELETE FROM ledger_checkpoints"
 	refused "$who profit events" $dml $who "${pre}DELETE FROM profit_events"
 	refused "$who profit events update" $dml $who "${pre}UPDATE profit_events SET amount = 0"
+	refused "$who profit chain disable" $own $who "${pre}ALTER TABLE profit_events DISABLE TRIGGER profit_events_chain"
+	refused "$who profit chain replaced" $rep $who "${pre}CREATE OR REPLACE FUNCTION profit_events_chain() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"
 done
 # The settlement and continuation triggers on subscriptions (owned by the migrating role)
 # cannot be switched off either.
@@ -232,6 +276,61 @@ x2=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($m, $xs) R
 	ok || bad "the pair's next subscription ($x2) carries 900000's HWM and profit"
 check verify_pair_by_settlement 0 "$D" ledger verify
 
+# The profit events' hash chain (sql 0035). A subscription with a profit of 825 (a set of
+# 800, an execution of 25), and a checkpoint of that time kept outside the database, as
+# ledger head --checkpoint prints it and as the archiver logs it.
+cs=$(qa "INSERT INTO subscribers (name) VALUES ('chain') RETURNING id")
+pc=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($m, $cs) RETURNING id")
+[ "$(qa "SELECT subscription_record_profit($pc, 800)")" = 800.00 ] && [ "$(rep $pc 1 1 25)" = 825.0000 ] &&
+	ok || bad "the profit of $pc"
+pkept=$(mktemp)
+"$D" ledger head --checkpoint > "$pkept" || bad "checkpoint of the profit chains"
+pcp=$(sed -n 's/.* checkpoint \([0-9]*\) at .*/\1/p' "$pkept")
+grep -q "^rows [0-9]* wallets [0-9]* head [0-9a-f]\{64\} profit_events [0-9]* subscriptions [0-9]* profit_head [0-9a-f]\{64\} checkpoint $pcp at " "$pkept" &&
+	ok || bad "head --checkpoint prints the profit head: $(cat "$pkept")"
+q "SELECT 'decp-control archiver: ledger checkpoint ' || id || ': rows ' || rows || ' wallets ' || wallets || ' head ' || head || ' profit_events ' || profit_events || ' subscriptions ' || profit_subscriptions || ' profit_head ' || profit_head FROM ledger_checkpoints WHERE id = $pcp" >> "$pkept"
+check verify_profit_chain 0 "$D" ledger verify --heads "$pkept"
+porig=$(qa "SELECT profit_head FROM ledger_checkpoints WHERE id = $pcp")
+# ... an event appended past a gap is refused by the chain trigger (the owner's too)
+refused "event past a gap" DP010 postgres "INSERT INTO profit_events (subscription_id, seq, kind, amount) VALUES ($pc, 9, 'set', 1)"
+# ... an event edited with the triggers off: named by its hash
+q "SET session_replication_role = replica; UPDATE profit_events SET amount = 300 WHERE subscription_id = $pc AND seq = 2" >/dev/null ||
+	bad "edit an event"
+finds "an edited event" "subscription $pc: profit event 2 (set 300.0000) has a row_hash that does not match its content"
+# ... and the profit with it, the chain re-hashed consistently (the fee base is now 325,
+# not 825, and the events replay to it): the checkpoint's profit head of that time does not
+# match; the checkpoint in the database rewritten too, verify is fooled, not --heads.
+rehash() {
+	q "SET session_replication_role = replica; UPDATE profit_events SET amount = $1 WHERE subscription_id = $pc AND seq = 2;
+UPDATE subscriptions SET profit_exact = $2, cumulative_profit = $2 WHERE id = $pc;
+DO \$\$ DECLARE r profit_events; p bytea := '\\x0000000000000000000000000000000000000000000000000000000000000000'; BEGIN
+  FOR r IN SELECT * FROM profit_events WHERE subscription_id = $pc ORDER BY seq LOOP
+    UPDATE profit_events SET prev_hash = p, row_hash = profit_event_hash(p, r)
+     WHERE subscription_id = r.subscription_id AND seq = r.seq RETURNING row_hash INTO p;
+  END LOOP; END \$\$;" >/dev/null
+}
+rehash 300 325 || bad "re-hash the profit chain"
+finds "a consistently re-hashed profit chain" "checkpoint $pcp: recorded profit head $porig over [0-9]* events, the profit events now give"
+forged=$("$D" ledger verify 2>&1 | sed -n 's/.*the profit events now give \([0-9a-f]*\) over.*/\1/p')
+q "SET session_replication_role = replica; UPDATE ledger_checkpoints SET profit_head = '$forged' WHERE id = $pcp" >/dev/null ||
+	bad "rewrite the checkpoint"
+check verify_profit_forged_consistently 0 "$D" ledger verify
+out=$("$D" ledger verify --heads "$pkept" 2>&1); rc=$?
+[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint $pcp: kept outside the database as profit_events [0-9]* profit_head $porig, ledger_checkpoints says profit_events [0-9]* profit_head $forged: rewritten" &&
+	ok || bad "a re-hashed profit chain and its checkpoint found by --heads: $rc $out"
+# (the archiver's line alone finds it too)
+grep "archiver" "$pkept" > "$pkept.a"
+out=$("$D" ledger verify --heads "$pkept.a" 2>&1); rc=$?
+[ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint $pcp: kept outside .*: rewritten" &&
+	ok || bad "found by the archiver's line: $rc $out"
+rm -f "$pkept.a"
+# back as it was: the same hashes again (created_at unchanged)
+rehash 800 825 || bad "re-hash back"
+q "SET session_replication_role = replica; UPDATE ledger_checkpoints SET profit_head = '$porig' WHERE id = $pcp" >/dev/null ||
+	bad "restore the checkpoint"
+check verify_profit_chain_restored 0 "$D" ledger verify --heads "$pkept"
+rm -f "$pkept"
+
 # A superuser with the triggers off changes a row: verify names it.
 id=$(qa "SELECT id FROM billing_ledger WHERE subscriber_id = $s AND entry_no = 2")
 ref=$(qa "SELECT reference FROM billing_ledger WHERE id = $id")
@@ -266,13 +365,13 @@ check heads_too_many 2 "$D" ledger verify --heads "$big"
 rm -f "$big"
 check heads_no_file 2 "$D" ledger verify --heads /nonexistent/heads
 check heads_on_head 2 "$D" ledger head --heads "$kept"
-row=$(q "SELECT quote_literal(taken_at) || ', ' || rows || ', ' || wallets || ', ' || quote_literal(head) FROM ledger_checkpoints WHERE id = $cp2")
+row=$(q "SELECT quote_literal(taken_at) || ', ' || rows || ', ' || wallets || ', ' || profit_events || ', ' || profit_subscriptions || ', ' || quote_literal(profit_head) || ', ' || quote_literal(head) FROM ledger_checkpoints WHERE id = $cp2")
 q "SET session_replication_role = replica; DELETE FROM ledger_checkpoints WHERE id = $cp2" || bad "remove checkpoint"
 check verify_without_heads 0 "$D" ledger verify
 out=$("$D" ledger verify --heads "$kept" 2>&1); rc=$?
 [ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint $cp2 kept outside the database .* removed" &&
 	ok || bad "removed checkpoint found by --heads: $rc $out"
-q "SET session_replication_role = replica; INSERT INTO ledger_checkpoints (id, taken_at, rows, wallets, head) OVERRIDING SYSTEM VALUE VALUES ($cp2, $row)" || bad "put checkpoint back"
+q "SET session_replication_role = replica; INSERT INTO ledger_checkpoints (id, taken_at, rows, wallets, profit_events, profit_subscriptions, profit_head, head) OVERRIDING SYSTEM VALUE VALUES ($cp2, $row)" || bad "put checkpoint back"
 q "SET session_replication_role = replica; UPDATE ledger_checkpoints SET head = repeat('0', 64) WHERE id = $cp2" || bad "rewrite checkpoint"
 out=$("$D" ledger verify --heads "$kept" 2>&1); rc=$?
 [ $rc -eq 5 ] && echo "$out" | grep -q "^MISMATCH checkpoint $cp2: kept outside the database as .*: rewritten" &&

@@ -15,7 +15,11 @@
  *     fee and receivable rows) and ledger_seq; a wallet without rows is empty;
  *   - each checkpoint: the head over every wallet's last row at taken_at;
  *   - each subscription's high-water mark against its fee rows, and its profit replayed
- *     from its profit_events (sql 0032; check_profit below).
+ *     from its profit_events (sql 0032; check_profit below), whose hash chain (sql 0035)
+ *     is recomputed as the ledger's: row_hash = SHA-256(prev_hash || content), content in
+ *     the order of profit_event_content(), seq 1 linked to 32 zero bytes;
+ *   - each checkpoint taken since 0035: the profit head over every subscription's last
+ *     event at taken_at.
  * It stops at the first row that does not match and names it (id, wallet, entry, what).
  */
 #include <errno.h>
@@ -59,6 +63,13 @@ struct checkpoint {
 	long long my_rows;
 	long long cand_entry; /* the current wallet's last entry at taken_at, 0 = none */
 	char cand_hash[HEX_LEN + 1];
+	/* the profit events' head (sql 0035); profit_head "" for a checkpoint before */
+	long long profit_events;
+	char profit_head[HEX_LEN + 1];
+	EVP_MD_CTX *pctx;
+	long long my_events;
+	long long pcand_seq;  /* the current subscription's last event at taken_at, 0 = none */
+	char pcand_hash[HEX_LEN + 1];
 };
 
 struct verify {
@@ -67,6 +78,7 @@ struct verify {
 	struct checkpoint *cp;
 	size_t ncp;
 	EVP_MD_CTX *head;      /* over every wallet's last row */
+	EVP_MD_CTX *phead;     /* over every subscription's last profit event (sql 0035) */
 	/* the wallet being read */
 	long long sub, entry, rows, wallets;
 	unsigned char prev[HASH_LEN];
@@ -76,16 +88,19 @@ struct verify {
 	struct profit_replay {
 		long long sub, seq, events, subs;
 		bool based;                   /* a set or carry seen: cur is replayed from it */
+		unsigned char prev[HASH_LEN]; /* the last event's row_hash */
+		char last_hash[HEX_LEN + 1];  /* the same in hex */
 		__int128 cur;                 /* 1e-4, as profit_exact */
 		char exact[48], cum[48];      /* its profit_exact, cumulative_profit */
 	} p;
 	char mismatch[512];
 };
 
-/* A checkpoint kept outside the database (--heads): what its line said. */
+/* A checkpoint kept outside the database (--heads): what its line said (profit_events
+ * -1 and profit_head "" in a line without them: before sql 0035). */
 struct kept {
-	long long id, rows;
-	char head[HEX_LEN + 1];
+	long long id, rows, profit_events;
+	char head[HEX_LEN + 1], profit_head[HEX_LEN + 1];
 };
 
 #define MAX_KEPT 100000
@@ -97,15 +112,18 @@ static void usage(FILE *f)
 		   "verify  recompute, here and not in the database, the hash chain of every\n"
 		   "        billing_ledger row, the running balances, every wallet against its\n"
 		   "        ledger, the last N checkpoints (default 100, max %d), each\n"
-		   "        subscription's HWM and its profit replayed from profit_events;\n"
+		   "        subscription's HWM and its profit replayed from profit_events, with\n"
+		   "        their hash chain and the checkpoints' profit heads;\n"
 		   "        stops at the first row that does not match and names it.\n"
 		   "        --heads FILE: checkpoints kept outside the database, one per line as\n"
-		   "        the archiver logs them ('ledger checkpoint N: rows R wallets W head H')\n"
-		   "        or 'ledger head --checkpoint' prints them; other lines are skipped.\n"
+		   "        the archiver logs them ('ledger checkpoint N: rows R wallets W head H\n"
+		   "        [profit_events E subscriptions S profit_head P]') or 'ledger head\n"
+		   "        --checkpoint' prints them; other lines are skipped.\n"
 		   "        Each must be in ledger_checkpoints unchanged, and is recomputed too: a\n"
 		   "        checkpoint removed or rewritten with the rows it covered is found.\n"
-		   "head    print the database's chain head (rows, wallets, SHA-256);\n"
-		   "        --checkpoint records it in ledger_checkpoints first.\n\n"
+		   "head    print the database's chain heads (ledger rows, wallets, SHA-256;\n"
+		   "        profit events, subscriptions, SHA-256);\n"
+		   "        --checkpoint records them in ledger_checkpoints first.\n\n"
 		   "  --conninfo STR  libpq connection string (default: $DECP_PG_CONNINFO);\n"
 		   "                  decp_app may run both\n"
 		   "  --help          this text\n\n"
@@ -263,6 +281,35 @@ static bool finish_wallet(struct verify *v)
 	return true;
 }
 
+/* SHA-256(prev || content) of row 0 of r, content being the columns cols in order, each
+ * "<octets>:<text>" or "-" for NULL (sql 0012 ledger_field()). false: out of memory. */
+static bool content_hash(const PGresult *r, const unsigned char prev[HASH_LEN], const int *cols,
+			 size_t ncols, unsigned char md[HASH_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return false;
+	}
+	EVP_DigestUpdate(ctx, prev, HASH_LEN);
+	for (size_t i = 0; i < ncols; i++) {
+		char len[24];
+		if (PQgetisnull(r, 0, cols[i])) {
+			EVP_DigestUpdate(ctx, "-", 1);
+			continue;
+		}
+		const char *s = PQgetvalue(r, 0, cols[i]);
+		size_t n = strlen(s);
+		int ln = snprintf(len, sizeof(len), "%zu:", n);
+		EVP_DigestUpdate(ctx, len, (size_t)ln);
+		EVP_DigestUpdate(ctx, s, n);
+	}
+	unsigned int mdn = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdn);
+	EVP_MD_CTX_free(ctx);
+	return true;
+}
+
 /* One ledger row; false (with v->mismatch) when it does not match. */
 static bool check_row(struct verify *v, const PGresult *r)
 {
@@ -281,31 +328,16 @@ static bool check_row(struct verify *v, const PGresult *r)
 	}
 	v->rows++;
 	/* the chain */
+	static const int content[] = {C_ID, C_SUB, C_ENTRY, C_SUBSCRIPTION, C_TYPE, C_AMOUNT,
+				      C_BAL_B, C_BAL_A, C_RES_B, C_RES_A, C_REC_B, C_REC_A,
+				      C_HWM_B, C_HWM_A, C_PROFIT, C_FEE_PCT, C_REF, C_CREATED};
 	char prev_hex[HEX_LEN + 1], mine[HEX_LEN + 1];
+	unsigned char md[HASH_LEN];
 	hex(v->prev, HASH_LEN, prev_hex);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
+	if (!content_hash(r, v->prev, content, sizeof(content) / sizeof(content[0]), md)) {
 		snprintf(v->mismatch, sizeof(v->mismatch), "out of memory");
 		return false;
 	}
-	EVP_DigestUpdate(ctx, v->prev, HASH_LEN);
-	for (int c = C_ID; c <= C_CREATED; c++) {
-		char len[24];
-		if (PQgetisnull(r, 0, c)) {
-			EVP_DigestUpdate(ctx, "-", 1);
-			continue;
-		}
-		const char *s = PQgetvalue(r, 0, c);
-		size_t n = strlen(s);
-		int ln = snprintf(len, sizeof(len), "%zu:", n);
-		EVP_DigestUpdate(ctx, len, (size_t)ln);
-		EVP_DigestUpdate(ctx, s, n);
-	}
-	unsigned char md[HASH_LEN];
-	unsigned int mdn = 0;
-	EVP_DigestFinal_ex(ctx, md, &mdn);
-	EVP_MD_CTX_free(ctx);
 	hex(md, HASH_LEN, mine);
 
 	__int128 amount = cents(PQgetvalue(r, 0, C_AMOUNT));
@@ -384,7 +416,8 @@ static int load_checkpoints(PGconn *c, struct verify *v, long n, const char *ids
 	char lim[32];
 	snprintf(lim, sizeof(lim), "%ld", n);
 	const char *pv[] = {lim, ids};
-	PGresult *r = PQexecParams(c, "SELECT id, extract(epoch FROM taken_at), rows, head"
+	PGresult *r = PQexecParams(c, "SELECT id, extract(epoch FROM taken_at), rows, head,"
+				   " profit_events, profit_head"
 				   " FROM ledger_checkpoints WHERE id IN (SELECT id FROM"
 				   " ledger_checkpoints ORDER BY id DESC LIMIT $1::bigint) OR id ="
 				   " ANY($2::bigint[]) ORDER BY id DESC", 2, NULL, pv, NULL, NULL, 0);
@@ -401,8 +434,13 @@ static int load_checkpoints(PGconn *c, struct verify *v, long n, const char *ids
 		k->taken_us = epoch_us(PQgetvalue(r, (int)i, 1));
 		k->rows = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
 		snprintf(k->head, sizeof(k->head), "%s", PQgetvalue(r, (int)i, 3));
+		k->profit_events = PQgetisnull(r, (int)i, 4) ? -1 :
+				   strtoll(PQgetvalue(r, (int)i, 4), NULL, 10);
+		snprintf(k->profit_head, sizeof(k->profit_head), "%s", PQgetvalue(r, (int)i, 5));
 		k->ctx = EVP_MD_CTX_new();
-		if (k->ctx == NULL || EVP_DigestInit_ex(k->ctx, EVP_sha256(), NULL) != 1) {
+		k->pctx = EVP_MD_CTX_new();
+		if (k->ctx == NULL || EVP_DigestInit_ex(k->ctx, EVP_sha256(), NULL) != 1 ||
+		    k->pctx == NULL || EVP_DigestInit_ex(k->pctx, EVP_sha256(), NULL) != 1) {
 			PQclear(r);
 			return -1;
 		}
@@ -449,7 +487,7 @@ static long read_kept(const char *path, struct kept **out)
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		struct kept k = {.id = -1, .rows = -1};
+		struct kept k = {.id = -1, .rows = -1, .profit_events = -1};
 		char *save = NULL, *prev = NULL;
 		for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL;
 		     prev = t, t = strtok_r(NULL, " \t\r\n", &save)) {
@@ -462,9 +500,19 @@ static long read_kept(const char *path, struct kept **out)
 			else if (strcmp(prev, "head") == 0 && strlen(t) == HEX_LEN &&
 				 strspn(t, "0123456789abcdef") == HEX_LEN)
 				memcpy(k.head, t, HEX_LEN + 1);
+			else if (strcmp(prev, "profit_events") == 0 && t[0] >= '0' && t[0] <= '9')
+				k.profit_events = strtoll(t, NULL, 10);
+			else if (strcmp(prev, "profit_head") == 0 && strlen(t) == HEX_LEN &&
+				 strspn(t, "0123456789abcdef") == HEX_LEN)
+				memcpy(k.profit_head, t, HEX_LEN + 1);
 		}
 		if (k.id < 0 || k.rows < 0 || k.head[0] == '\0')
 			continue;
+		/* the profit part whole or not at all (a line before sql 0035) */
+		if (k.profit_events < 0 || k.profit_head[0] == '\0') {
+			k.profit_events = -1;
+			k.profit_head[0] = '\0';
+		}
 		if (n == MAX_KEPT) {
 			/* never a partial check reported as whole: the newest lines are last */
 			fclose(f);
@@ -545,14 +593,21 @@ static int check_hwm(PGconn *c, struct verify *v)
  * sql 0033: a REPEAT or NOT_CLOSING row changes no profit and has none) must have its event.
  */
 enum { P_SUB, P_EXACT, P_CUM, P_SEQ, P_KIND, P_AMOUNT, P_KEY, P_PNL, P_FROM, P_FROM_CUM,
-       P_FROM_PAIR, P_COUNT };
+       P_FROM_PAIR, P_ESUB, P_EXEC_SEQ, P_EXEC_TICKET, P_EXEC_STATUS, P_CREATED, P_PREV, P_HASH,
+       P_COUNT };
+
+/* The hashed content of an event (sql 0035, profit_event_content()), in its order. */
+static const int PROFIT_CONTENT[] = {P_ESUB, P_SEQ, P_KIND, P_AMOUNT, P_EXEC_SEQ, P_EXEC_TICKET,
+				     P_EXEC_STATUS, P_FROM, P_CREATED};
 
 static const char PROFIT_QUERY[] =
 	"SELECT s.id, s.profit_exact, s.cumulative_profit, e.seq, e.kind, e.amount,"
 	" e.exec_sequence || '/' || e.exec_broker_ticket || '/' || e.exec_status,"
 	" p.realized_profit, e.carried_from, f.cumulative_profit,"
 	" f.master_id = s.master_id AND f.subscriber_id = s.subscriber_id"
-	"  AND f.state = 'CANCELLED'"
+	"  AND f.state = 'CANCELLED',"
+	" e.subscription_id, e.exec_sequence, e.exec_broker_ticket, e.exec_status,"
+	" extract(epoch FROM e.created_at), encode(e.prev_hash, 'hex'), encode(e.row_hash, 'hex')"
 	" FROM subscriptions s LEFT JOIN profit_events e ON e.subscription_id = s.id"
 	" LEFT JOIN execution_pnl p ON p.subscription_id = e.subscription_id"
 	"  AND p.sequence = e.exec_sequence AND p.broker_ticket = e.exec_broker_ticket"
@@ -574,6 +629,16 @@ static bool finish_profit(struct verify *v)
 
 	if (p->sub == 0)
 		return true;
+	if (p->seq > 0)
+		head_line(v->phead, p->sub, p->seq, p->last_hash);
+	for (size_t k = 0; k < v->ncp; k++) {
+		struct checkpoint *cp = &v->cp[k];
+		if (cp->pcand_seq > 0) {
+			head_line(cp->pctx, p->sub, cp->pcand_seq, cp->pcand_hash);
+			cp->my_events += cp->pcand_seq;
+		}
+		cp->pcand_seq = 0;
+	}
 	c = p->cur < 0 ? -c : c;
 	units4_text(p->cur, mine, sizeof(mine));
 	money_text(c, cents_text, sizeof(cents_text));
@@ -608,6 +673,7 @@ static bool check_profit_row(struct verify *v, const PGresult *r)
 		p->seq = 0;
 		p->cur = 0;
 		p->based = false;
+		memset(p->prev, 0, sizeof(p->prev));
 		snprintf(p->exact, sizeof(p->exact), "%s", PQgetvalue(r, 0, P_EXACT));
 		snprintf(p->cum, sizeof(p->cum), "%s", PQgetvalue(r, 0, P_CUM));
 	}
@@ -621,9 +687,25 @@ static bool check_profit_row(struct verify *v, const PGresult *r)
 	__int128 amount = fixed(PQgetvalue(r, 0, P_AMOUNT), 4);
 	bool execution = strcmp(kind, "execution") == 0, carry = strcmp(kind, "carry") == 0;
 
+	/* the chain (sql 0035) */
+	char prev_hex[HEX_LEN + 1], mine[HEX_LEN + 1];
+	unsigned char md[HASH_LEN];
+	hex(p->prev, HASH_LEN, prev_hex);
+	if (!content_hash(r, p->prev, PROFIT_CONTENT,
+			  sizeof(PROFIT_CONTENT) / sizeof(PROFIT_CONTENT[0]), md)) {
+		snprintf(v->mismatch, sizeof(v->mismatch), "out of memory");
+		return false;
+	}
+	hex(md, HASH_LEN, mine);
+
 	p->events++;
 	if (seq != p->seq + 1)
 		what = "does not follow the previous event (an event is missing)";
+	else if (PQgetisnull(r, 0, P_PREV) || strcmp(PQgetvalue(r, 0, P_PREV), prev_hex) != 0)
+		what = "has a prev_hash that is not the previous event's hash (the chain is broken "
+		       "before it)";
+	else if (PQgetisnull(r, 0, P_HASH) || strcmp(PQgetvalue(r, 0, P_HASH), mine) != 0)
+		what = "has a row_hash that does not match its content (a column was changed)";
 	else if (carry && seq != 1)
 		what = "is a carry, which only a subscription's creation writes (event 1)";
 	else if (carry && PQgetisnull(r, 0, P_FROM) && amount != 0)
@@ -648,6 +730,14 @@ static bool check_profit_row(struct verify *v, const PGresult *r)
 		return false;
 	}
 	p->seq = seq;
+	memcpy(p->prev, md, HASH_LEN);
+	memcpy(p->last_hash, mine, sizeof(mine));
+	long long at = epoch_us(PQgetvalue(r, 0, P_CREATED));
+	for (size_t k = 0; k < v->ncp; k++)
+		if (at <= v->cp[k].taken_us) {
+			v->cp[k].pcand_seq = seq;
+			memcpy(v->cp[k].pcand_hash, mine, sizeof(mine));
+		}
 	if (!execution)
 		p->based = true;
 	p->cur = execution ? p->cur + amount : amount;
@@ -697,6 +787,14 @@ static void match_kept(struct verify *v, const struct kept *kept, long nkept)
 				 "checkpoint %lld: kept outside the database as rows %lld head %s, "
 				 "ledger_checkpoints says rows %lld head %s: rewritten", k->id, k->rows,
 				 k->head, d->rows, d->head);
+		else if (k->profit_head[0] != '\0' &&
+			 (d->profit_events != k->profit_events ||
+			  strcmp(d->profit_head, k->profit_head) != 0))
+			snprintf(v->mismatch, sizeof(v->mismatch),
+				 "checkpoint %lld: kept outside the database as profit_events %lld "
+				 "profit_head %s, ledger_checkpoints says profit_events %lld profit_head "
+				 "%s: rewritten", k->id, k->profit_events, k->profit_head,
+				 d->profit_events, d->profit_head[0] ? d->profit_head : "(none)");
 	}
 }
 
@@ -704,7 +802,7 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 {
 	struct verify v = {0};
 	int rc = CTL_EXIT_FAIL;
-	char head[HEX_LEN + 1];
+	char head[HEX_LEN + 1], phead[HEX_LEN + 1];
 	struct kept *kept = NULL;
 	long nkept = 0;
 	char *ids = NULL;
@@ -725,8 +823,10 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 	}
 
 	v.head = EVP_MD_CTX_new();
+	v.phead = EVP_MD_CTX_new();
 	PGresult *r = query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
-	if (r == NULL || v.head == NULL || EVP_DigestInit_ex(v.head, EVP_sha256(), NULL) != 1)
+	if (r == NULL || v.head == NULL || EVP_DigestInit_ex(v.head, EVP_sha256(), NULL) != 1 ||
+	    v.phead == NULL || EVP_DigestInit_ex(v.phead, EVP_sha256(), NULL) != 1)
 		goto fail;
 	PQclear(r);
 	r = query(c, "SET LOCAL client_encoding = 'UTF8'", PGRES_COMMAND_OK);
@@ -758,39 +858,59 @@ static int ledger_verify(PGconn *c, long ncheck, const char *heads)
 		goto fail;
 	if (v.mismatch[0] == '\0' && check_profit(c, &v) != 0)
 		goto fail;
+	for (size_t k = 0; v.mismatch[0] == '\0' && k < v.ncp; k++) {
+		char mine[HEX_LEN + 1];
+		if (v.cp[k].profit_head[0] == '\0')
+			continue; /* taken before sql 0035 */
+		digest_hex(v.cp[k].pctx, mine);
+		if (strcmp(mine, v.cp[k].profit_head) != 0 ||
+		    v.cp[k].my_events != v.cp[k].profit_events)
+			snprintf(v.mismatch, sizeof(v.mismatch),
+				 "checkpoint %lld: recorded profit head %s over %lld events, the profit"
+				 " events now give %s over %lld events (events of that time were changed"
+				 " or removed)", v.cp[k].id, v.cp[k].profit_head, v.cp[k].profit_events,
+				 mine, v.cp[k].my_events);
+	}
 	if (v.mismatch[0] != '\0') {
 		printf("MISMATCH %s\n", v.mismatch);
 		rc = CTL_EXIT_MISMATCH;
 		goto fail;
 	}
 	digest_hex(v.head, head);
+	digest_hex(v.phead, phead);
 	printf("verified %lld ledger rows in %lld wallets (%zu wallets in all), %zu checkpoints"
-	       "%s, %lld profit events of %lld subscriptions; chain head %s\n", v.rows,
-	       v.wallets, v.nw, v.ncp, nkept > 0 ? " (those kept outside included, each as kept)"
-	       : "", v.p.events, v.p.subs, head);
+	       "%s, %lld profit events of %lld subscriptions (profit head %s); chain head %s\n",
+	       v.rows, v.wallets, v.nw, v.ncp,
+	       nkept > 0 ? " (those kept outside included, each as kept)" : "", v.p.events,
+	       v.p.subs, phead, head);
 	rc = CTL_EXIT_OK;
 fail:
 	free(kept);
 	free(ids);
-	for (size_t k = 0; k < v.ncp; k++)
+	for (size_t k = 0; k < v.ncp; k++) {
 		EVP_MD_CTX_free(v.cp[k].ctx);
+		EVP_MD_CTX_free(v.cp[k].pctx);
+	}
 	free(v.cp);
 	free(v.w);
 	EVP_MD_CTX_free(v.head);
+	EVP_MD_CTX_free(v.phead);
 	return rc;
 }
 
 static int ledger_head(PGconn *c, bool checkpoint)
 {
-	PGresult *r = query(c, checkpoint ? "SELECT rows, wallets, head, id, taken_at"
-				" FROM ledger_checkpoint()"
-				: "SELECT rows, wallets, head FROM ledger_chain_head()", PGRES_TUPLES_OK);
+	PGresult *r = query(c, checkpoint ? "SELECT rows, wallets, head, profit_events,"
+				" profit_subscriptions, profit_head, id, taken_at FROM ledger_checkpoint()"
+				: "SELECT h.rows, h.wallets, h.head, p.events, p.subscriptions, p.head"
+				" FROM ledger_chain_head() h, profit_chain_head() p", PGRES_TUPLES_OK);
 	if (r == NULL)
 		return CTL_EXIT_FAIL;
-	printf("rows %s wallets %s head %s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-	       PQgetvalue(r, 0, 2));
+	printf("rows %s wallets %s head %s profit_events %s subscriptions %s profit_head %s",
+	       PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
+	       PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5));
 	if (checkpoint)
-		printf(" checkpoint %s at %s", PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4));
+		printf(" checkpoint %s at %s", PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 7));
 	printf("\n");
 	PQclear(r);
 	return CTL_EXIT_OK;
