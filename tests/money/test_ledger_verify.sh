@@ -67,6 +67,10 @@ osub2=$(qa "INSERT INTO subscriptions (master_id, subscriber_id) VALUES ($om, $o
 qa "SELECT subscription_report_execution($osub2, 7, 7, 'CLOSED', 1, 1, 3)" >/dev/null || bad "execution at 0034"
 oldcp=$(qa "SELECT 'decp-control archiver: ledger checkpoint ' || id || ': rows ' || rows || ' wallets ' || wallets || ' head ' || head FROM ledger_checkpoint()")
 [ -n "$oldcp" ] || bad "checkpoint at 0034"
+# this decpctl names a database without the profit chain (exit 1), not a missing function
+out=$("$D" ledger verify 2>&1); rc=$?
+[ "$rc" = 1 ] && case $out in *"no profit chain (migration 0035)"*"decp-migrate"*) true ;; *) false ;; esac &&
+	ok || bad "verify at 0034: $rc $out"
 "$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
 # ... 0035 chained them, per subscription in seq order, as its trigger chains new ones
 [ "$(qa "SELECT string_agg(kind || ' ' || amount, ',' ORDER BY seq) FROM profit_events WHERE subscription_id = $osub")" = \

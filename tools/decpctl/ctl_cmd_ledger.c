@@ -979,6 +979,18 @@ int ctl_cmd_ledger(int argc, char **argv)
 		PQfinish(conn);
 		return CTL_EXIT_FAIL;
 	}
+	/* the profit chain (sql 0035) is read as the ledger's: an older schema is named, not
+	 * met with "function profit_chain_head() does not exist" */
+	PGresult *mig = PQexec(conn, "SELECT to_regproc('public.profit_chain_head') IS NOT NULL");
+	bool chained = PQresultStatus(mig) == PGRES_TUPLES_OK && PQntuples(mig) == 1 &&
+		       strcmp(PQgetvalue(mig, 0, 0), "t") == 0;
+	PQclear(mig);
+	if (!chained) {
+		fprintf(stderr, "decpctl %s: the database has no profit chain (migration 0035) yet:"
+			" run decp-migrate first, or the decpctl of the release before\n", cmd);
+		PQfinish(conn);
+		return CTL_EXIT_FAIL;
+	}
 	int rc = verify ? ledger_verify(conn, ncheck, heads) : ledger_head(conn, checkpoint);
 	PQfinish(conn);
 	return rc;
