@@ -79,7 +79,7 @@ struct edge {
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
 	uint64_t resend_waits;   /* connections that wrote and WAITed again for resends */
-	bool dur_checked;        /* durability_check has logged what Redis promises */
+	uint64_t dur_checked;    /* cp_redis.connects when durability_check last ran */
 	/* the counters above as the api's /metrics reads them (EDGE_STATS): stored once per
 	 * batch */
 	_Atomic uint64_t st[6];
@@ -309,44 +309,58 @@ out:
 }
 
 /*
- * Say at start (once) when the Redis behind the edge cannot keep the
- * promise the configured durability makes: fsync/both need `appendonly yes` with
- * `appendfsync always`, replica/both replicas connected. A Redis that hides CONFIG
- * (renamed in production) is not checked; the log says so.
+ * Say, at start and after each (re)connect (a failover, a primary added to a cluster),
+ * when a Redis primary behind the edge cannot keep the promise the configured durability
+ * makes: fsync/both need `appendonly yes` with `appendfsync always` on every primary,
+ * replica/both replicas connected. A Redis that hides CONFIG (renamed in production) is
+ * not checked; the log says so. Before, only the first primary was asked, once: another
+ * primary of a cluster at `appendfsync everysec` went unnamed.
  */
 static void durability_check(struct edge *e)
 {
 	enum cp_durability d = e->cfg->durability;
-	redisReply *ao = redisCommand(e->r.ctx, "CONFIG GET appendonly");
-	redisReply *af = redisCommand(e->r.ctx, "CONFIG GET appendfsync");
-	const char *aov = ao && ao->type == REDIS_REPLY_ARRAY && ao->elements == 2 ?
-			  ao->element[1]->str : NULL;
-	const char *afv = af && af->type == REDIS_REPLY_ARRAY && af->elements == 2 ?
-			  af->element[1]->str : NULL;
+	unsigned int nodes = cp_redis_nodes(&e->r);
 
-	if (aov == NULL || afv == NULL)
-		cp_log(CP_LOG_WARN, ROLE, "durability = %s: CONFIG GET is not allowed here, so "
-		       "Redis's persistence is not checked", cp_durability_name(d));
-	else if ((d == CP_DUR_FSYNC || d == CP_DUR_BOTH) &&
-		 (strcmp(aov, "yes") != 0 || strcmp(afv, "always") != 0))
-		cp_log(CP_LOG_WARN, ROLE, "durability = %s but Redis has appendonly %s, appendfsync "
-		       "%s: an ACKed signal does not survive a Redis crash (docs/control.md "
-		       "\"Durability modes\")", cp_durability_name(d), aov, afv);
-	else
-		cp_log(CP_LOG_INFO, ROLE, "durability = %s (Redis: appendonly %s, appendfsync %s%s)",
-		       cp_durability_name(d), aov, afv, cp_durability_waits(d) ?
-		       "; every ACK after a WAIT for its replicas" : "");
-	freeReplyObject(ao);
-	freeReplyObject(af);
+	for (unsigned int k = 0; k < nodes; k++) {
+		redisContext *c = cp_redis_node(&e->r, k);
+		if (c == NULL)
+			continue;   /* down: asked after the reconnect that brings it back */
+		const char *host = c->connection_type == REDIS_CONN_TCP ? c->tcp.host : "?";
+		int port = c->connection_type == REDIS_CONN_TCP ? c->tcp.port : 0;
+		redisReply *ao = redisCommand(c, "CONFIG GET appendonly");
+		redisReply *af = redisCommand(c, "CONFIG GET appendfsync");
+		const char *aov = ao && ao->type == REDIS_REPLY_ARRAY && ao->elements == 2 ?
+				  ao->element[1]->str : NULL;
+		const char *afv = af && af->type == REDIS_REPLY_ARRAY && af->elements == 2 ?
+				  af->element[1]->str : NULL;
+
+		if (aov == NULL || afv == NULL)
+			cp_log(CP_LOG_WARN, ROLE, "durability = %s: CONFIG GET is not allowed on "
+			       "Redis %s:%d, so its persistence is not checked", cp_durability_name(d),
+			       host, port);
+		else if ((d == CP_DUR_FSYNC || d == CP_DUR_BOTH) &&
+			 (strcmp(aov, "yes") != 0 || strcmp(afv, "always") != 0))
+			cp_log(CP_LOG_WARN, ROLE, "durability = %s but Redis %s:%d has appendonly %s, "
+			       "appendfsync %s: an ACKed signal does not survive a crash of it "
+			       "(docs/control.md \"Durability modes\")", cp_durability_name(d), host,
+			       port, aov, afv);
+		else
+			cp_log(CP_LOG_INFO, ROLE, "durability = %s (Redis %s:%d: appendonly %s, "
+			       "appendfsync %s%s)", cp_durability_name(d), host, port, aov, afv,
+			       cp_durability_waits(d) ? "; every ACK after a WAIT for its replicas"
+						      : "");
+		freeReplyObject(ao);
+		freeReplyObject(af);
+	}
 }
 
 static int push_initial(struct edge *e)
 {
 	if (cp_redis_ensure(&e->r) != 0)
 		return -EAGAIN;
-	if (!e->dur_checked) {
+	if (e->dur_checked != e->r.connects) {
 		durability_check(e);
-		e->dur_checked = true;
+		e->dur_checked = e->r.connects;
 	}
 	int rc = push_auth(e);
 	if (rc == 0)

@@ -1918,6 +1918,14 @@ static void run_cluster_kill(struct env *e, const char *durability)
 	}
 	for (uint64_t end = now_ms() + 60000; now_ms() < end && stream_last(e, 1) < 500;)
 		sleep_ms(50);
+	/* fsync: the edge asked every primary for its persistence, not only the first */
+	for (int i = 0; i < 3 && strcmp(durability, "fsync") == 0; i++) {
+		char needle[128];
+		snprintf(needle, sizeof(needle), "durability = fsync (Redis 127.0.0.1:%d: "
+			 "appendonly yes, appendfsync always)", harness_rcluster_port(e->cluster, i));
+		CHECK(log_lines(e, needle) >= 1, "the edge checked primary %d's persistence: '%s' "
+		      "logged", i, needle);
+	}
 	pid_t rpid = cut_off_replica(e, victim, replica);
 	uint64_t before = stream_last(e, 1);
 	sleep_ms(750);
