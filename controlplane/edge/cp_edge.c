@@ -520,10 +520,12 @@ static bool is_single(const struct dp_ingress_rec *r)
 	return r->kind == DP_REC_PROTECTION || (r->kind == DP_REC_POSITIONS && r->master_id != 0);
 }
 
-/* The SADD of the batch's masters: the set of masters with a signals stream is for the
- * archiver. It lives outside the masters' slots (so it cannot be in the same atomic call
- * on a cluster), but its reply is read before any ACK, so an ACKed signal's stream is
- * always listed. */
+/* The SADD of the batch's masters: the set of masters with a signals stream, the
+ * archiver's and the book role's shortcut to the streams. It lives outside the masters'
+ * slots (so it cannot be in the same atomic call on a cluster), and on a cluster its
+ * primary's answer and WAIT hold no ACK (hold_not_durable): a listing lost with that
+ * primary, or never written while it was down, is found again by their SCAN of every
+ * primary (cp_discover.h). */
 static int format_sadd(struct edge *e, struct cp_resp *b)
 {
 	int rc = cp_resp_array(b, 2 + (size_t)e->ngroups);
@@ -950,59 +952,40 @@ static void mark_down(struct edge *e)
 }
 
 /*
- * No ACK, never a false one. durability = replica|both: a signal written on its primary
- * but not (yet) on enough of that primary's replicas; the master resends after its ACK
- * timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
+ * durability = replica|both: a signal written on its primary but not (yet) on enough of
+ * that primary's replicas gets no ACK, never a false one; the master resends after its
+ * ACK timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
  * judged by the WAIT of the primary that wrote it (on a cluster, one primary that lost its
- * replica holds only its own masters). Every mode: a signal of a master whose listing in
- * decp:masters (where the archiver finds the streams) this process has not seen written
- * -- and with replica|both, on the set's replicas too -- waits for a batch whose SADD
- * was: its SADD's primary down, or short of replicas, holds it. The SADD's added count
- * does not tell: a master added by an earlier batch whose WAIT was short answers 0 on
- * the primary and is on none of its replicas (a failover there unlists it, and its
- * ACKed signals are never archived while it stays quiet).
+ * replica holds only its own masters). The batch's SADD of decp:masters is sent, but its
+ * primary's answer and WAIT hold nothing: the set is a shortcut, the archiver and the book
+ * role also find every stream by SCAN and list it again (cp_discover.h), so a failover of
+ * the set's primary that loses a listing delays its archiving by one sweep at most, and
+ * the set's primary short of its replica (or down) no longer holds every new master.
  */
-static void hold_unsafe(struct edge *e, bool wait)
+static void hold_not_durable(struct edge *e)
 {
-	long long need = wait ? (long long)e->cfg->durability_replicas : LLONG_MIN;
-	long long worst = LLONG_MAX;
-	bool set_ok = false;
-	unsigned int held = 0, unlisted = 0;
+	long long need = (long long)e->cfg->durability_replicas, worst = LLONG_MAX;
+	unsigned int held = 0;
 
-	for (unsigned int c = 0; c < e->npc; c++)
-		if (e->pc[c].kind == PC_SADD && e->pc[c].done && !e->pc[c].down)
-			set_ok = e->pc[c].replicas >= need;
 	for (unsigned int c = 0; c < e->npc; c++) {
 		const struct pcmd *p = &e->pc[c];
-		if (p->kind != PC_SIGNALS || p->down)
+		if (p->kind != PC_SIGNALS || p->down || p->replicas >= need)
 			continue;
-		bool durable = p->replicas >= need;
-		if (durable && (set_ok || cp_edge_listed_has(&e->es, e->gmaster[p->idx])))
-			continue;
-		if (!durable && p->replicas < worst)
+		if (p->replicas < worst)
 			worst = p->replicas;
 		for (unsigned int i = e->gfirst[p->idx]; i != UINT32_MAX; i = e->nxt[i])
 			if (e->status[i] == 0 || e->status[i] == 1) {
 				e->status[i] = -3;
 				held++;
-				unlisted += durable;
 			}
 	}
-	if (set_ok)
-		for (unsigned int g = 0; g < e->ngroups; g++)
-			cp_edge_listed_add(&e->es, e->gmaster[g]);
 	if (held == 0)
 		return;
 	e->not_durable += held;
-	if (held > unlisted)
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
-			  "%u signal(s) not ACKed (the masters resend)",
-			  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
-			  e->cfg->durability_wait_ms, worst, held - unlisted);
-	if (unlisted > 0)
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "%u signal(s) of masters not yet listed in %s for "
-			  "good not ACKed: the set's primary is down%s (the masters resend)",
-			  unlisted, CP_REDIS_MASTERS_KEY, wait ? " or short of replicas" : "");
+	CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
+		  "%u signal(s) not ACKed (the masters resend)",
+		  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
+		  e->cfg->durability_wait_ms, worst, held);
 }
 
 /* The held batch on its way to Redis: format_batch's pipelines, one per node, all sent
@@ -1054,7 +1037,8 @@ static int write_batch(struct edge *e)
 	if (asked && resend_asked(e, wait) != 0)
 		return -EAGAIN;
 	mark_down(e);
-	hold_unsafe(e, wait);
+	if (wait)
+		hold_not_durable(e);
 	return 0;
 }
 
