@@ -75,6 +75,7 @@ struct edge {
 	struct dp_ctrl_cmd *cmds;
 	size_t cmds_cap;
 	uint64_t next_attach, next_health, next_poll, next_reload;
+	uint64_t next_push;       /* every primary short of replicas: READY tried again then */
 	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
@@ -269,6 +270,17 @@ static int push_durable(struct edge *e)
 		rc = -EAGAIN;
 		goto out;
 	}
+	/* every primary short: no master could log in, so not READY (a READY dataplane that
+	 * refuses every login looks healthy to whoever spreads masters over edges); pushed
+	 * again once a WAIT finds the replicas (-EBUSY: push_initial retries in a second) */
+	if (wait && nodes > 0 && short_nodes == nodes) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: the replicas of every Redis primary "
+			  "(%u) are behind or gone: no master can log in, the dataplane is not told "
+			  "READY until a WAIT finds them", cp_durability_name(e->cfg->durability),
+			  nodes);
+		rc = -EBUSY;
+		goto out;
+	}
 	for (size_t i = 0; i < e->a.n_masters && rc == 0; i++) {
 		if (!e->a.masters[i].usable)
 			continue;
@@ -348,6 +360,8 @@ static int push_initial(struct edge *e)
 	}
 	if (rc == 0)
 		rc = cp_ctrl_wait_applied(&e->c, e->cookie, 5000);
+	if (rc == -EBUSY)
+		return rc;   /* every primary short of replicas: logged, not READY */
 	if (rc != 0) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "pushing credentials and durable sequences to the "
 			  "dataplane (%s) failed: %s; retrying", e->cfg->shm, strerror(-rc));
@@ -1173,8 +1187,13 @@ int cp_edge_run(struct cp_ctx *ctx)
 		}
 		if (!e.attached)
 			try_attach(&e, now);
-		if (e.attached && e.need_push) {
-			if (push_initial(&e) != 0) {
+		if (e.attached && e.need_push && now >= e.next_push) {
+			int pr = push_initial(&e);
+			if (pr != 0) {
+				/* every primary short: again in a second (each try pushes the
+				 * credentials and waits durability_wait_ms per WAIT) */
+				if (pr == -EBUSY)
+					e.next_push = now + 1000000000ull;
 				cp_sleep_ms(20);
 				check_health(&e, cp_now_ns());
 				continue;
