@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cp_buf.h"
+#include "cp_discover.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
 #include "cp_pg.h"
@@ -69,6 +70,8 @@ struct arch {
 	unsigned int n_reps, cap_reps;
 	bool filter;               /* the held batch may hold archived signals: stage it */
 	uint64_t next_refresh, next_claim, next_maint;
+	struct cp_discover disc;   /* the first loop's SCAN for streams the set lost (the
+				    * others read the set it lists them in again) */
 	uint64_t rows, skipped, events, batches, claimed, reports, report_dups;
 	uint64_t reads;              /* XREADGROUPs of new entries that returned some */
 	unsigned int largest_read;   /* the most entries one of them returned */
@@ -709,6 +712,21 @@ static int refresh_feeds(struct arch *a)
 	return rc;
 }
 
+static int found_stream(void *arg, uint64_t master)
+{
+	return add_feed(arg, master, false);
+}
+
+/* The set is a shortcut: the first loop also SCANs every primary for signal streams (at
+ * start, then every masters_scan_s, a bounded step per refresh: cp_discover.h), archives
+ * what it finds and lists it in the set again, so a master whose listing a failover of
+ * the set's primary lost is archived while it stays quiet. */
+static int discover_feeds(struct arch *a, uint64_t now)
+{
+	int rc = cp_discover_step(&a->disc, &a->r, now, found_stream, a);
+	return rc == -ENOMEM ? rc : 0;
+}
+
 /* Take over entries pending longer than archiver_claim_idle_ms (crashed consumers). */
 static int claim(struct arch *a)
 {
@@ -1157,6 +1175,7 @@ static int archiver_loop(const struct worker *w)
 	cp_pg_init(&a.pg, cfg, ROLE, STAGE_SQL);
 	cp_redis_init(&a.r, cfg, ROLE);
 	cp_redis_partial(&a.r);   /* a dead cluster primary holds only the feeds it serves */
+	cp_discover_init(&a.disc, w->index == 0 ? cfg->masters_scan_s : 0, ROLE);
 	char base[128];
 	if (cfg->archiver_consumer[0] != '\0') {
 		snprintf(base, sizeof(base), "%s", cfg->archiver_consumer);
@@ -1180,7 +1199,12 @@ static int archiver_loop(const struct worker *w)
 		if (a.n_ents == 0) {
 			if (now >= a.next_refresh || a.n_feeds == 0) {
 				a.next_refresh = now + 1000000000ull;
-				if (refresh_feeds(&a) != 0 || a.n_feeds == 0) {
+				int fr = refresh_feeds(&a);
+				if (discover_feeds(&a, now) == -ENOMEM) {
+					rc = -ENOMEM;
+					break;
+				}
+				if (fr != 0 || a.n_feeds == 0) {
 					/* lost, or refused (logged): again shortly, not in a loop
 					 * that hammers a Redis that is down or loading */
 					cp_sleep_ms(50);
@@ -1244,6 +1268,7 @@ static int archiver_loop(const struct worker *w)
 	free(a.ents);
 	free(a.reps);
 	free(a.feeds);
+	cp_discover_fini(&a.disc);
 	free(a.sig.p);
 	free(a.prot.p);
 	cp_pg_close(&a.pg);

@@ -2,7 +2,11 @@
  * cp_archiver: decp-control's archiver role (SPEC §4; docs/control.md "archiver").
  *
  *   decp:masters (set) ──▶ feeds: each master's stream decp:{m<id>}:signals (the stream
- *        the edge writes: it is the archive feed, no second copy) + decp:{prot}:archive
+ *        the edge writes: it is the archive feed, no second copy) + decp:{prot}:archive;
+ *        the set is a shortcut: the first loop also SCANs every primary for signal
+ *        streams (at start and every masters_scan_s, bounded steps: cp_discover.h) and
+ *        lists what it finds in the set again (a failover of the set's primary that lost
+ *        a master's listing no longer leaves its stream unarchived)
  *        consumer group "archiver", consumer = archiver_consumer or "<host>-<pid>";
  *        the first loop also reads decp:{rep}:reports (subscriber reports and delivery
  *        runs from the fan-out, common/cp_report.h), stored in the same transaction

@@ -11,6 +11,7 @@
 #include "cp_book.h"
 #include "cp_book_check.h"
 #include "cp_book_store.h"
+#include "cp_discover.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
 #include "cp_pg.h"
@@ -82,6 +83,40 @@ static void book_stats(void *arg, struct cp_metrics *m)
 			   "reach them in time", atomic_load(&bk->chk.expired));
 }
 
+/* Tracks master m (nothing when it is already). 0, or -ENOMEM (tried again later). */
+static int track(struct books *bk, uint64_t m)
+{
+	size_t k;
+
+	for (k = 0; k < bk->n && bk->t[k].master != m; k++)
+		;
+	if (m == 0 || k < bk->n)
+		return 0;
+	if (bk->n == bk->cap) {
+		size_t cap = bk->cap ? bk->cap * 2 : 16;
+		struct tracked *t = realloc(bk->t, cap * sizeof(*t));
+
+		if (t == NULL)
+			return -ENOMEM;
+		bk->t = t;
+		bk->cap = cap;
+	}
+	memset(&bk->t[bk->n], 0, sizeof(bk->t[bk->n]));
+	bk->t[bk->n].master = m;
+	cp_book_init(&bk->t[bk->n].b, m);
+	cp_book_check_init(&bk->t[bk->n].chk, m, &bk->alerts);
+	bk->n++;
+	atomic_store(&bk->masters, bk->n);
+	return 0;
+}
+
+/* cp_discover's callback: a signals stream found by SCAN */
+static int found_stream(void *arg, uint64_t master)
+{
+	(void)track(arg, master);   /* out of memory: found again at the next sweep */
+	return 0;
+}
+
 /* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. */
 static int refresh_masters(struct books *bk, redisContext *c)
 {
@@ -94,27 +129,8 @@ static int refresh_masters(struct books *bk, redisContext *c)
 	for (size_t i = 0; i < r->elements; i++) {
 		uint64_t m = r->element[i]->type == REDIS_REPLY_STRING
 				     ? strtoull(r->element[i]->str, NULL, 10) : 0;
-		size_t k;
-
-		for (k = 0; k < bk->n && bk->t[k].master != m; k++)
-			;
-		if (m == 0 || k < bk->n)
-			continue;
-		if (bk->n == bk->cap) {
-			size_t cap = bk->cap ? bk->cap * 2 : 16;
-			struct tracked *t = realloc(bk->t, cap * sizeof(*t));
-
-			if (t == NULL)
-				break; /* tried again in a second */
-			bk->t = t;
-			bk->cap = cap;
-		}
-		memset(&bk->t[bk->n], 0, sizeof(bk->t[bk->n]));
-		bk->t[bk->n].master = m;
-		cp_book_init(&bk->t[bk->n].b, m);
-		cp_book_check_init(&bk->t[bk->n].chk, m, &bk->alerts);
-		bk->n++;
-		atomic_store(&bk->masters, bk->n);
+		if (track(bk, m) != 0)
+			break; /* tried again in a second */
 	}
 	freeReplyObject(r);
 	return 0;
@@ -286,11 +302,13 @@ int cp_book_run(struct cp_ctx *ctx)
 	struct cp_redis r;
 	struct cp_pg pg;
 	uint64_t next_masters = 0;
+	struct cp_discover disc;   /* the set is a shortcut: SCAN finds what it lost */
 
 	if (bk == NULL)
 		return 1;
 	cp_redis_init(&r, ctx->cfg, ROLE);
 	cp_redis_partial(&r);   /* a dead cluster primary stops only the books of its masters */
+	cp_discover_init(&disc, ctx->cfg->masters_scan_s, ROLE);
 	/* connected only to catch up a trimmed stream and to record positions checks */
 	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
 	cp_alert_init(&bk->alerts, ROLE);
@@ -311,6 +329,11 @@ int cp_book_run(struct cp_ctx *ctx)
 				continue;
 			}
 			next_masters = cp_now_ns() + BOOK_MASTERS_EVERY_NS;
+			/* and a bounded step of the SCAN for signal streams (cp_discover.h),
+			 * which also lists what it finds in the set again */
+			if (cp_discover_step(&disc, &r, cp_now_ns(), found_stream, bk) == -EAGAIN &&
+			    cp_redis_ensure(&r) != 0)
+				continue;
 		}
 		for (size_t i = 0; i < bk->n && r.ctx != NULL; i++) {
 			/* every key of a master is in its slot: one connection (a cluster's node) */
@@ -347,6 +370,7 @@ int cp_book_run(struct cp_ctx *ctx)
 	}
 	free(bk->t);
 	free(bk);
+	cp_discover_fini(&disc);
 	cp_redis_close(&r);
 	cp_pg_close(&pg);
 	return 0;

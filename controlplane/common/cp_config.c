@@ -58,6 +58,7 @@ static const struct key keys[] = {
 	{"archiver_read_max", K_U32, F(archiver_read_max), 0, 1, 100000},
 	{"archiver_read_live", K_U32, F(archiver_read_live), 0, 1, 100000},
 	{"partition_maint_s", K_U32, F(partition_maint_s), 0, 1, 86400},
+	{"masters_scan_s", K_U32, F(masters_scan_s), 0, 0, 86400},
 	{"redis_keep_signals", K_U32, F(redis_keep_signals), 0, 1000, 1000000000},
 	{"archive_warm_dir", K_STR, F(archive_warm_dir), S(archive_warm_dir), 0, 0},
 	{"archive_cold_dir", K_STR, F(archive_cold_dir), S(archive_cold_dir), 0, 0},
@@ -141,6 +142,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->archiver_read_live = 64;
 	c->partition_maint_s = 3600;
 	c->redis_keep_signals = 1000000;
+	c->masters_scan_s = 60;
 	c->archive_cold_after_days = 365; /* the seed: warm for a year, then cold */
 	c->log_level = CP_LOG_INFO;
 	snprintf(c->fanout_listen, sizeof(c->fanout_listen), "127.0.0.1");

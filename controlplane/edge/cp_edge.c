@@ -75,6 +75,7 @@ struct edge {
 	struct dp_ctrl_cmd *cmds;
 	size_t cmds_cap;
 	uint64_t next_attach, next_health, next_poll, next_reload;
+	uint64_t next_push;       /* every primary short of replicas: READY tried again then */
 	uint64_t written, duplicate, gap, events, positions, acked, ack_dropped, attaches, batches;
 	uint64_t not_durable;    /* signals not ACKed: WAIT answered too few replicas */
 	uint64_t primary_down;   /* signals not ACKed: their cluster primary was down */
@@ -283,6 +284,17 @@ static int push_durable(struct edge *e)
 		rc = -EAGAIN;
 		goto out;
 	}
+	/* every primary short: no master could log in, so not READY (a READY dataplane that
+	 * refuses every login looks healthy to whoever spreads masters over edges); pushed
+	 * again once a WAIT finds the replicas (-EBUSY: push_initial retries in a second) */
+	if (wait && nodes > 0 && short_nodes == nodes) {
+		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: the replicas of every Redis primary "
+			  "(%u) are behind or gone: no master can log in, the dataplane is not told "
+			  "READY until a WAIT finds them", cp_durability_name(e->cfg->durability),
+			  nodes);
+		rc = -EBUSY;
+		goto out;
+	}
 	for (size_t i = 0; i < e->a.n_masters && rc == 0; i++) {
 		if (!e->a.masters[i].usable)
 			continue;
@@ -376,6 +388,8 @@ static int push_initial(struct edge *e)
 	}
 	if (rc == 0)
 		rc = cp_ctrl_wait_applied(&e->c, e->cookie, 5000);
+	if (rc == -EBUSY)
+		return rc;   /* every primary short of replicas: logged, not READY */
 	if (rc != 0) {
 		CP_LOG_RL(CP_LOG_ERR, ROLE, "pushing credentials and durable sequences to the "
 			  "dataplane (%s) failed: %s; retrying", e->cfg->shm, strerror(-rc));
@@ -548,10 +562,12 @@ static bool is_single(const struct dp_ingress_rec *r)
 	return r->kind == DP_REC_PROTECTION || (r->kind == DP_REC_POSITIONS && r->master_id != 0);
 }
 
-/* The SADD of the batch's masters: the set of masters with a signals stream is for the
- * archiver. It lives outside the masters' slots (so it cannot be in the same atomic call
- * on a cluster), but its reply is read before any ACK, so an ACKed signal's stream is
- * always listed. */
+/* The SADD of the batch's masters: the set of masters with a signals stream, the
+ * archiver's and the book role's shortcut to the streams. It lives outside the masters'
+ * slots (so it cannot be in the same atomic call on a cluster), and on a cluster its
+ * primary's answer and WAIT hold no ACK (hold_not_durable): a listing lost with that
+ * primary, or never written while it was down, is found again by their SCAN of every
+ * primary (cp_discover.h). */
 static int format_sadd(struct edge *e, struct cp_resp *b)
 {
 	int rc = cp_resp_array(b, 2 + (size_t)e->ngroups);
@@ -1050,59 +1066,40 @@ static void mark_down(struct edge *e)
 }
 
 /*
- * No ACK, never a false one. durability = replica|both: a signal written on its primary
- * but not (yet) on enough of that primary's replicas; the master resends after its ACK
- * timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
+ * durability = replica|both: a signal written on its primary but not (yet) on enough of
+ * that primary's replicas gets no ACK, never a false one; the master resends after its
+ * ACK timeout, and the resend is a duplicate, ACKed once a WAIT covers it. Each signal is
  * judged by the WAIT of the primary that wrote it (on a cluster, one primary that lost its
- * replica holds only its own masters). Every mode: a signal of a master whose listing in
- * decp:masters (where the archiver finds the streams) this process has not seen written
- * -- and with replica|both, on the set's replicas too -- waits for a batch whose SADD
- * was: its SADD's primary down, or short of replicas, holds it. The SADD's added count
- * does not tell: a master added by an earlier batch whose WAIT was short answers 0 on
- * the primary and is on none of its replicas (a failover there unlists it, and its
- * ACKed signals are never archived while it stays quiet).
+ * replica holds only its own masters). The batch's SADD of decp:masters is sent, but its
+ * primary's answer and WAIT hold nothing: the set is a shortcut, the archiver and the book
+ * role also find every stream by SCAN and list it again (cp_discover.h), so a failover of
+ * the set's primary that loses a listing delays its archiving by one sweep at most, and
+ * the set's primary short of its replica (or down) no longer holds every new master.
  */
-static void hold_unsafe(struct edge *e, bool wait)
+static void hold_not_durable(struct edge *e)
 {
-	long long need = wait ? (long long)e->cfg->durability_replicas : LLONG_MIN;
-	long long worst = LLONG_MAX;
-	bool set_ok = false;
-	unsigned int held = 0, unlisted = 0;
+	long long need = (long long)e->cfg->durability_replicas, worst = LLONG_MAX;
+	unsigned int held = 0;
 
-	for (unsigned int c = 0; c < e->npc; c++)
-		if (e->pc[c].kind == PC_SADD && e->pc[c].done && !e->pc[c].down)
-			set_ok = e->pc[c].replicas >= need;
 	for (unsigned int c = 0; c < e->npc; c++) {
 		const struct pcmd *p = &e->pc[c];
-		if (p->kind != PC_SIGNALS || p->down)
+		if (p->kind != PC_SIGNALS || p->down || p->replicas >= need)
 			continue;
-		bool durable = p->replicas >= need;
-		if (durable && (set_ok || cp_edge_listed_has(&e->es, e->gmaster[p->idx])))
-			continue;
-		if (!durable && p->replicas < worst)
+		if (p->replicas < worst)
 			worst = p->replicas;
 		for (unsigned int i = e->gfirst[p->idx]; i != UINT32_MAX; i = e->nxt[i])
 			if (e->status[i] == 0 || e->status[i] == 1) {
 				e->status[i] = -3;
 				held++;
-				unlisted += durable;
 			}
 	}
-	if (set_ok)
-		for (unsigned int g = 0; g < e->ngroups; g++)
-			cp_edge_listed_add(&e->es, e->gmaster[g]);
 	if (held == 0)
 		return;
 	e->not_durable += held;
-	if (held > unlisted)
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
-			  "%u signal(s) not ACKed (the masters resend)",
-			  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
-			  e->cfg->durability_wait_ms, worst, held - unlisted);
-	if (unlisted > 0)
-		CP_LOG_RL(CP_LOG_WARN, ROLE, "%u signal(s) of masters not yet listed in %s for "
-			  "good not ACKed: the set's primary is down%s (the masters resend)",
-			  unlisted, CP_REDIS_MASTERS_KEY, wait ? " or short of replicas" : "");
+	CP_LOG_RL(CP_LOG_WARN, ROLE, "durability = %s: WAIT %u %u answered %lld replica(s): "
+		  "%u signal(s) not ACKed (the masters resend)",
+		  cp_durability_name(e->cfg->durability), e->cfg->durability_replicas,
+		  e->cfg->durability_wait_ms, worst, held);
 }
 
 /* The held batch on its way to Redis: format_batch's pipelines, one per node, all sent
@@ -1156,7 +1153,8 @@ static int write_batch(struct edge *e)
 	if (wait && cover_duplicates(e) != 0)
 		return -EAGAIN;
 	mark_down(e);
-	hold_unsafe(e, wait);
+	if (wait)
+		hold_not_durable(e);
 	return 0;
 }
 
@@ -1291,8 +1289,13 @@ int cp_edge_run(struct cp_ctx *ctx)
 		}
 		if (!e.attached)
 			try_attach(&e, now);
-		if (e.attached && e.need_push) {
-			if (push_initial(&e) != 0) {
+		if (e.attached && e.need_push && now >= e.next_push) {
+			int pr = push_initial(&e);
+			if (pr != 0) {
+				/* every primary short: again in a second (each try pushes the
+				 * credentials and waits durability_wait_ms per WAIT) */
+				if (pr == -EBUSY)
+					e.next_push = now + 1000000000ull;
 				cp_sleep_ms(20);
 				check_health(&e, cp_now_ns());
 				continue;

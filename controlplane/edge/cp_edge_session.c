@@ -84,53 +84,6 @@ void cp_edge_sessions_fini(struct cp_edge_sessions *es)
 	free(es->held);
 	es->held = NULL;
 	es->n_held = es->cap_held = 0;
-	free(es->listed);
-	es->listed = NULL;
-	es->listed_n = es->listed_cap = 0;
-}
-
-static size_t listed_slot(uint64_t m, size_t cap)
-{
-	return (size_t)((m * 0x9e3779b97f4a7c15ull) >> 40) & (cap - 1);
-}
-
-bool cp_edge_listed_has(const struct cp_edge_sessions *es, uint64_t m)
-{
-	if (es->listed_cap == 0)
-		return false;
-	for (size_t i = listed_slot(m, es->listed_cap); es->listed[i] != 0;
-	     i = (i + 1) & (es->listed_cap - 1))
-		if (es->listed[i] == m)
-			return true;
-	return false;
-}
-
-void cp_edge_listed_add(struct cp_edge_sessions *es, uint64_t m)
-{
-	if (m == 0 || cp_edge_listed_has(es, m))
-		return;
-	if ((es->listed_n + 1) * 2 > es->listed_cap) {
-		size_t cap = es->listed_cap ? es->listed_cap * 2 : 1024;
-		uint64_t *t = calloc(cap, sizeof(*t));
-		if (t == NULL)
-			return;
-		for (size_t j = 0; j < es->listed_cap; j++) {
-			if (es->listed[j] == 0)
-				continue;
-			size_t i = listed_slot(es->listed[j], cap);
-			while (t[i] != 0)
-				i = (i + 1) & (cap - 1);
-			t[i] = es->listed[j];
-		}
-		free(es->listed);
-		es->listed = t;
-		es->listed_cap = cap;
-	}
-	size_t i = listed_slot(m, es->listed_cap);
-	while (es->listed[i] != 0)
-		i = (i + 1) & (es->listed_cap - 1);
-	es->listed[i] = m;
-	es->listed_n++;
 }
 
 const char *cp_rec_peer_str(const struct dp_ingress_rec *r, char *buf, size_t len)
@@ -325,18 +278,12 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	}
 	int64_t now_ms = wall_ms();
 	bool wait = cp_durability_waits(es->cfg->durability);
-	/* logins of masters not known listed in decp:masters: one SADD of them on the set's
-	 * primary (its WAIT below): a HelloAck says what the stream holds is safe, and the
-	 * archiver finds a stream only through the set (a master whose listing did not
-	 * survive a failover of the set's primary is never archived while it stays quiet) */
-	unsigned int unlisted = 0;
-	for (unsigned int i = 0; i < n; i++)
-		unlisted += recs[i].kind == DP_REC_LOGIN && is_session_rec(&recs[i]) &&
-			    !cp_edge_listed_has(es, recs[i].master_id);
-	unsigned int ns = unlisted > 0, nw = wait ? cp_redis_nodes(r) : 0;
-	unsigned int total = sent + ns + nw;
-	/* replies[j] comes from node[j]: each call's primary, the SADD's, then a WAIT on
-	 * every primary */
+	unsigned int nw = wait ? cp_redis_nodes(r) : 0, total = sent + nw;
+	/* replies[j] comes from node[j]: each call's primary, then a WAIT on every primary.
+	 * No SADD of decp:masters and no WAIT of its primary here: the set is a shortcut (the
+	 * batch's SADD lists every master that writes; the archiver and the book role also
+	 * find streams by SCAN and list them again, cp_discover.h), so a HelloAck waits only
+	 * for the primary of the master's own stream. */
 	redisReply **reps = calloc(total, sizeof(*reps));
 	unsigned int *node = calloc(total, sizeof(*node));
 	if (reps == NULL || node == NULL) {
@@ -353,31 +300,6 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 			? append_login(es, r, &recs[i], now_ms)
 			: append_logout(r, recs[i].master_id, recs[i].session_gen);
 	}
-	unsigned int set_node = CP_REDIS_NO_NODE;
-	if (ns > 0) {
-		redisContext *sc = cp_redis_at_node(r, CP_REDIS_MASTERS_KEY, &set_node);
-		const char **av = calloc((size_t)unlisted + 2, sizeof(*av));
-		char (*ids)[24] = calloc(unlisted, sizeof(*ids));
-		unsigned int a = 2;
-		if (sc != NULL && av != NULL && ids != NULL) {
-			av[0] = "SADD";
-			av[1] = CP_REDIS_MASTERS_KEY;
-			for (unsigned int i = 0; i < n; i++)
-				if (recs[i].kind == DP_REC_LOGIN && is_session_rec(&recs[i]) &&
-				    !cp_edge_listed_has(es, recs[i].master_id)) {
-					snprintf(ids[a - 2], sizeof(ids[0]), "%" PRIu64,
-						 recs[i].master_id);
-					av[a] = ids[a - 2];
-					a++;
-				}
-			redisAppendCommandArgv(sc, (int)a, av, NULL);
-		} else {
-			set_node = CP_REDIS_NO_NODE;   /* not sent: those logins wait */
-		}
-		free(av);
-		free(ids);
-		node[k++] = set_node;
-	}
 	for (unsigned int i = 0; i < nw; i++, k++) {
 		node[k] = cp_redis_node(r, i) != NULL ? i : CP_REDIS_NO_NODE;
 		if (node[k] != CP_REDIS_NO_NODE)
@@ -392,12 +314,8 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 	 * its logins are answered UNAVAILABLE. */
 	int rc = cp_redis_read_replies(r, node, reps, total, "claiming live sessions");
 	unsigned int short_nodes = 0;
-	for (unsigned int j = sent + ns; j < total; j++)
+	for (unsigned int j = sent; j < total; j++)
 		short_nodes += node[j] != CP_REDIS_NO_NODE && !wait_ok(es, reps[j]);
-	/* the SADD answered, and (replica|both) its primary's WAIT found the replicas */
-	bool set_ok = ns > 0 && set_node != CP_REDIS_NO_NODE && reps[sent] != NULL &&
-		      reps[sent]->type == REDIS_REPLY_INTEGER &&
-		      (!wait || wait_ok(es, reps[sent + ns + set_node]));
 	unsigned int j = 0;
 	for (unsigned int i = 0; i < n && rc == 0; i++) {
 		const struct dp_ingress_rec *rec = &recs[i];
@@ -415,12 +333,8 @@ int cp_edge_sessions_batch(struct cp_edge_sessions *es, struct cp_redis *r, stru
 		if (rep != NULL)   /* NULL: its primary is down (UNAVAILABLE: it retries) */
 			note_error(r, rep, "decp_login");
 		bool durable = !wait || (node[j - 1] != CP_REDIS_NO_NODE &&
-					 wait_ok(es, reps[sent + ns + node[j - 1]]));
-		bool listed = cp_edge_listed_has(es, rec->master_id) || set_ok;
-		if (rep != NULL && login_reply(rep, &gen, &last) == 0 && durable &&
-		    (listed || last == 0)) {
-			if (listed)
-				cp_edge_listed_add(es, rec->master_id);
+					 wait_ok(es, reps[sent + node[j - 1]]));
+		if (rep != NULL && login_reply(rep, &gen, &last) == 0 && durable) {
 			struct cp_held_session h = {.master_id = rec->master_id, .gen = gen,
 						    .conn_id = rec->conn_id, .worker = rec->worker,
 						    .since_ms = now_ms};

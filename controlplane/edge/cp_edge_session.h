@@ -64,19 +64,7 @@ struct cp_edge_sessions {
 	uint64_t lib_connects; /* r->connects when the library was last loaded; 0 = never */
 	uint64_t next_check;   /* CLOCK_MONOTONIC ns */
 	uint64_t logins, unavailable, logouts, lost, dropped;
-	/* masters whose listing in decp:masters (where the archiver finds the streams) this
-	 * process saw written, with replica|both on the set's primary's replicas too: open
-	 * addressing, 0 free, at most half full */
-	uint64_t *listed;
-	size_t listed_cap, listed_n;
 };
-
-/* Master m is known listed in decp:masters for good (cp_edge_sessions.listed). */
-bool cp_edge_listed_has(const struct cp_edge_sessions *es, uint64_t m);
-
-/* Remember m as listed (out of memory: not remembered; its ACKs and HelloAck wait for a
- * batch or login whose SADD was). */
-void cp_edge_listed_add(struct cp_edge_sessions *es, uint64_t m);
 
 /* Initialise (no I/O). */
 void cp_edge_sessions_init(struct cp_edge_sessions *es, const struct cp_config *cfg);

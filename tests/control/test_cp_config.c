@@ -103,6 +103,11 @@ static void test_set_and_validate(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "17", err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_threads", "16", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.archiver_threads, 16);
+	/* masters_scan_s: 0..86400, default 60 (0: no SCAN for signal streams) */
+	CU_ASSERT_EQUAL(c.masters_scan_s, 60);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "masters_scan_s", "86401", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "masters_scan_s", "0", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.masters_scan_s, 0);
 	/* archiver_linger_ms: 0..10000, default 100 */
 	CU_ASSERT_EQUAL(c.archiver_linger_ms, 100);
 	CU_ASSERT_EQUAL(cp_config_set(&c, "archiver_linger_ms", "10001", err, sizeof(err)), -EINVAL);

@@ -14,6 +14,8 @@
 #            cut were held back by WAIT and never sent);
 #   fsync:   the primary's fsync alone ACKed signals the replica never got: the test counts
 #            them (the loss window this mode has in a failover; > 0 here by construction).
+# Then (run_no_replica) durability = replica with the replica absent at the edge's start:
+# not READY until a replica is attached, then every signal ACKed.
 D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 [ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] && [ -n "$DECP_PG_CONNINFO" ] ||
@@ -108,8 +110,51 @@ run_mode() { # durability
 	stop_all
 }
 
+# durability = replica with the primary's replica absent at the edge's start: no master can
+# log in, so the dataplane is not told READY (a READY edge that refuses every login looks
+# healthy to whatever spreads masters over edges: before, it went READY and answered every
+# login UNAVAILABLE); once a replica is attached it goes READY and every signal is ACKed.
+run_no_replica() {
+	local dir=$T/no-replica
+	mkdir -p "$dir"
+	P1=$(free_port) && P2=$(free_port) || { bad "no-replica: no free port"; return; }
+	start_redis "$P1" "$dir/primary"; RP1=$!
+	wait_ping "$P1" || { bad "no-replica: primary did not start"; return; }
+	rm -f "$dir/dp.port"
+	"$DP" --stack posix --tls off --listen 127.0.0.1:0 --port-file "$dir/dp.port" \
+		--shm "$SHM" >"$dir/dp.log" 2>&1 &
+	DPPID=$!
+	for _ in $(seq 1 200); do [ -s "$dir/dp.port" ] && break; sleep 0.05; done
+	printf '%s\n' "shm = /$SHM" "pg_conninfo = \"$DECP_PG_CONNINFO user=decp_app\"" \
+		"roles = edge" "redis_host = 127.0.0.1" "redis_port = $P1" "redis_timeout_ms = 1000" \
+		"durability = replica" "durability_wait_ms = 200" >"$dir/control.conf"
+	"$CTLBIN" --config "$dir/control.conf" >"$dir/control.log" 2>&1 &
+	CPPID=$!
+	for _ in $(seq 1 100); do
+		grep -q "no master can log in" "$dir/control.log" && break
+		sleep 0.05
+	done
+	sleep 2
+	grep -q "no master can log in" "$dir/control.log" && ok ||
+		bad "no-replica: the edge did not say that no master can log in: $(tail -3 "$dir/control.log")"
+	"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":false' && ok ||
+		bad "no-replica: the dataplane is READY with no replica (every login would be refused)"
+	start_redis "$P2" "$dir/replica" "$P1"; RP2=$!
+	wait_ping "$P2" || { bad "no-replica: replica did not start"; return; }
+	local t0=$SECONDS ready=
+	for _ in $(seq 1 400); do
+		"$D" top --shm "$SHM" --once --json 2>/dev/null | grep -q '"ready":true' && { ready=1; break; }
+		sleep 0.05
+	done
+	[ -n "$ready" ] && ok || { bad "no-replica: not READY 20 s after the replica came: $(tail -3 "$dir/control.log")"; return; }
+	echo "no-replica: READY $((SECONDS - t0)) s after the replica started"
+	stream_masters "$dir" 1 500 failover
+	stop_all
+}
+
 run_mode replica
 run_mode fsync
+run_no_replica
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
