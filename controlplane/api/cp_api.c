@@ -88,6 +88,7 @@ struct conn {
 	struct conn *park_next;   /* struct api's list */
 	unsigned int park_lane;
 	uint64_t park_until_ns;   /* a probe's end of waiting (0: until the lane is idle) */
+	bool rate_paid;           /* api_req.rate_paid when it was parked */
 };
 
 /* ------------------------------------------------------------------ replies */
@@ -522,8 +523,8 @@ int api_rate_check(struct api_req *r)
 	uint32_t rate = sh->cfg->api_rate_per_s;
 	if (rate == 0 || sh->buckets == NULL)
 		return 0;
-	if (r->replay)
-		return 0;   /* charged when it was parked */
+	if (r->rate_paid)
+		return 0;   /* charged before it was parked */
 	int64_t who = r->admin ? -1 : r->subscriber, now = (int64_t)cp_now_ns();
 	pthread_mutex_lock(&sh->rate_mu);
 	bool ok = cp_rate_take(&rate_bucket(sh->buckets, who, rate, now)->r, now);
@@ -533,6 +534,7 @@ int api_rate_check(struct api_req *r)
 		api_error(r, 429, "rate_limited", "more than %u requests per second", rate);
 		return -EAGAIN;
 	}
+	r->rate_paid = true;
 	return 0;
 }
 
@@ -728,6 +730,7 @@ static void park(struct api *a, struct conn *c, struct lws *wsi, const struct ap
 	c->parked = true;
 	c->wsi = wsi;
 	c->park_lane = r->park - 1;
+	c->rate_paid = r->rate_paid;
 	if (r->probe && c->park_until_ns == 0)
 		c->park_until_ns = cp_now_ns() + API_PROBE_WAIT_MS * 1000000ull;
 	c->park_next = NULL;
@@ -747,17 +750,17 @@ static void unpark(struct api *a, struct conn *c)
 	c->parked = false;
 }
 
-/* Dispatch the complete request the reader holds (again, when replay: it was parked; late:
- * past its wait), then reply (reply_send), or leave it to api_finish() when the handler
+/* Dispatch the complete request the reader holds (again, when it was parked; late: past
+ * its wait), then reply (reply_send), or leave it to api_finish() when the handler
  * deferred it, or park it. Nothing more is read meanwhile. Returns what the lws callback
  * should return. */
-static int serve_req(struct lws *wsi, struct api *a, struct conn *c, bool replay, bool late)
+static int serve_req(struct lws *wsi, struct api *a, struct conn *c, bool late)
 {
 	struct api_rd_req *q = &c->rd.req;
 	struct api_req r = {.api = a, .wsi = wsi, .method = q->post ? API_POST : API_GET,
 			    .path = q->path, .query = q->query, .auth = q->auth, .session = q->session,
 			    .console_hdr = q->console_hdr, .idem_key = q->idem_key,
-			    .idem_bad = q->idem_bad, .replay = replay, .late = late};
+			    .idem_bad = q->idem_bad, .rate_paid = c->rate_paid, .late = late};
 	int rc = 0;
 
 	dispatch(&r, q->body, q->len, q->auth);
@@ -791,9 +794,10 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 	c->timer = T_NONE;
 	c->start_ns = cp_now_ns();
 	c->park_until_ns = 0;
+	c->rate_paid = false;
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	lws_rx_flow_control(wsi, 0);
-	int rc = serve_req(wsi, a, c, false, false);
+	int rc = serve_req(wsi, a, c, false);
 	api_batch_kick(a);
 	return rc;
 }
@@ -815,7 +819,7 @@ void api_resume(struct api *a)
 			continue;
 		}
 		c->parked = false;
-		if (serve_req(c->wsi, a, c, true, late) != 0)   /* not in its callback */
+		if (serve_req(c->wsi, a, c, late) != 0)   /* not in its callback */
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 	}
 }

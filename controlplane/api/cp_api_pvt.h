@@ -207,7 +207,7 @@ struct api_req {
 	bool probe;                    /* /metrics, /readyz: park API_PROBE_WAIT_MS at most */
 	bool late;                     /* served again past that: a busy session is not waited
 					* for, the request answers without it */
-	bool replay;                   /* served again after parking (its rate budget paid) */
+	bool rate_paid;                /* charged to the rate limit (kept when it is parked) */
 	int64_t subscriber;            /* caller's subscriber id (when !admin) */
 	uint8_t token_sha256[32];      /* the caller's token digest (set by authentication) */
 	/* reply */
@@ -253,7 +253,7 @@ void api_auth_changed(struct api_req *r);
  * for the database behind a statement in flight. False when the lane is idle, or when r
  * is late (the caller answers without the session). Handlers may be served again: what
  * they do before their first statement must be free of effects (authentication and the
- * rate limit are: a replay is not charged again).
+ * rate limit are: a request is charged once).
  */
 bool api_park(struct api_req *r, unsigned int lane);
 /* Serve again the parked requests whose lane is idle or whose wait is over (cp_api.c):
