@@ -1833,9 +1833,9 @@ static bool api_waits_lock(struct api_env *e, long long n)
 }
 
 /* Hold a SHARE lock on protection_logs (as psql's LOCK TABLE would) and POST an event
- * (symbol sym) in a child process that exits 0 on 202; wait until the api's session waits
- * for the lock. Returns the child's pid. */
-static pid_t locked_post(struct api_env *e, const struct world *w, const char *sym)
+ * (symbol sym) in a child process that exits 0 when answered `want`; wait until the api's
+ * session waits for the lock. Returns the child's pid. */
+static pid_t locked_post(struct api_env *e, const struct world *w, const char *sym, int want)
 {
 	PGresult *res = PQexec(e->db, "BEGIN; LOCK TABLE protection_logs IN SHARE MODE");
 	CHECK(PQresultStatus(res) == PGRES_COMMAND_OK, "lock: %s", PQerrorMessage(e->db));
@@ -1844,7 +1844,7 @@ static pid_t locked_post(struct api_env *e, const struct world *w, const char *s
 	if (post == 0) {
 		struct http_resp r;
 		char *b = event_body(w->sa, sym, NULL);
-		_exit(http(e, "POST", "/v1/protection-events", w->tok_a, b, &r) == 202 ? 0 : 1);
+		_exit(http(e, "POST", "/v1/protection-events", w->tok_a, b, &r) == want ? 0 : 1);
 	}
 	CHECK(api_waits_lock(e, 1), "%s: the POST waits for the lock", sym);
 	return post;
@@ -1883,14 +1883,14 @@ static void busy_probes(struct api_env *e, const char *when, unsigned int window
 	http_free(&r);
 }
 
-/* Release the lock: the POST child gets 202. */
+/* Release the lock: the POST child gets its answer. */
 static void busy_release(struct api_env *e, pid_t post)
 {
 	int st = -1;
 	PGresult *res = PQexec(e->db, "COMMIT");
 	PQclear(res);
 	waitpid(post, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the locked POST was not accepted");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the locked POST's answer was not as expected");
 }
 
 /*
@@ -1903,7 +1903,9 @@ static void busy_release(struct api_env *e, pid_t post)
  * something unrelated (a synchronous statement on that session), a POST whose token is
  * not cached yet (its lookup is one too) and a subscriber's GET of a subscription sent
  * meanwhile. Once the lock is released every request gets its own answer: the POSTs 202
- * after their commit, the GET 200; and /metrics, /readyz say up again.
+ * after their commit, the GET 200; and /metrics, /readyz say up again. Last, with
+ * pg_timeout_ms 1 s, a PREPARE that times out waiting for the lock: its POST 503, the
+ * loop free meanwhile, and the next POST prepares the statement again.
  */
 static void scenario_busy(struct api_env *e)
 {
@@ -1920,7 +1922,7 @@ static void scenario_busy(struct api_env *e)
 	http_free(&r);
 	CHECK(metric(e, "decp_postgresql_up") == 1, "postgresql up before");
 
-	pid_t post = locked_post(e, &w, "LOCKED1");
+	pid_t post = locked_post(e, &w, "LOCKED1", 202);
 	busy_probes(e, "the first POST", 0);
 	busy_release(e, post);
 
@@ -1930,7 +1932,7 @@ static void scenario_busy(struct api_env *e)
 	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
 	/* the session's statement is prepared now, whatever became of the first */
 	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED") == 202, "a POST without the lock");
-	post = locked_post(e, &w, "LOCKED2");
+	post = locked_post(e, &w, "LOCKED2", 202);
 	/* an unrelated synchronous GET, and a POST whose token must be looked up */
 	char *b3 = event_body(w.sa, "LOCKED3", NULL);
 	const char *paths[2] = {"/v1/masters", "/v1/protection-events"};
@@ -1968,6 +1970,26 @@ static void scenario_busy(struct api_env *e)
 	CHECK(metric(e, "decp_postgresql_up") == 1, "postgresql up after");
 	CHECK(http(e, "GET", "/readyz", NULL, NULL, &r) == 200, "/readyz after: %d", r.status);
 	http_free(&r);
+
+	CHECK(api_env_restart(e, "pg_timeout_ms = 1000") == 0, "restart (statement_timeout 1 s)");
+	post = locked_post(e, &w, "LOCKED4", 503);
+	CHECK(timed(e, "/healthz", NULL, &r, &ms) == 200 && ms < 500,
+	      "/healthz while a PREPARE waits for the lock: %d in %" PRIu64 " ms", r.status, ms);
+	fprintf(stderr, "busy: a PREPARE waiting for the lock: /healthz %" PRIu64 " ms\n", ms);
+	http_free(&r);
+	pid_t done = 0;
+	st = -1;
+	for (int i = 0; i < 300 && (done = waitpid(post, &st, WNOHANG)) == 0; i++)
+		sleep_ms(10);   /* its statement_timeout, 1 s */
+	CHECK(done == post && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the POST whose PREPARE timed out: not 503 within 3 s");
+	PGresult *res = PQexec(e->db, "COMMIT");
+	PQclear(res);
+	if (done != post)
+		waitpid(post, &st, 0);
+	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED") == 202, "a POST after it");
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'LOCKED4'") == 0,
+	      "the refused POST stored nothing");
 }
 
 /* ------------------------------------------------------------------ flood (issue 28) */
