@@ -82,6 +82,13 @@ struct conn {
 	char *stash;              /* received and not yet read (pipelined requests) */
 	size_t stash_len, stash_cap;
 	uint64_t start_ns;
+	/* parked (api_park): its request is served again from the reader's copy */
+	bool parked;
+	struct lws *wsi;
+	struct conn *park_next;   /* struct api's list */
+	unsigned int park_lane;
+	uint64_t park_until_ns;   /* a probe's end of waiting (0: until the lane is idle) */
+	bool rate_paid;           /* api_req.rate_paid when it was parked */
 };
 
 /* ------------------------------------------------------------------ replies */
@@ -207,9 +214,10 @@ static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 	struct cp_pg *p = &r->api->pg_read;
 	PGresult *res = NULL;
 
-	if (r->api->cfg->pg_read_conninfo[0] == '\0')
+	if (r->api->cfg->pg_read_conninfo[0] == '\0' || r->park != 0 || api_park(r, API_LANE_READ))
 		return NULL;
-	api_batch_idle(r->api, API_LANE_READ);
+	if (r->api->lane[API_LANE_READ].inflight != NULL)
+		return NULL;   /* late: the primary answers */
 	if (!api_batch_read_ready(r->api))
 		return NULL;   /* connecting off the loop, or down: the primary answers */
 	res = slot < 0 ? cp_pg_exec(p, sql, n, params)
@@ -225,15 +233,17 @@ static PGresult *read_q(struct api_req *r, int slot, const char *sql, int n,
 }
 
 /* The query on the primary's session (slot < 0: not prepared); 503 while that session
- * is down or connecting (api_batch_primary_ready). */
+ * is down or connecting (api_batch_primary_ready), or busy past a late request's wait;
+ * NULL without a reply when r is parked. */
 static PGresult *primary_q(struct api_req *r, int slot, const char *sql, int n,
 			   const char *const *params)
 {
 	struct cp_pg *p = &r->api->pg;
 	PGresult *res = NULL;
 
-	api_batch_idle(r->api, API_LANE_PRIMARY);
-	if (api_batch_primary_ready(r->api, true))
+	if (r->park != 0 || api_park(r, API_LANE_PRIMARY))
+		return NULL;
+	if (r->api->lane[API_LANE_PRIMARY].inflight == NULL && api_batch_primary_ready(r->api, true))
 		res = slot < 0 ? cp_pg_exec(p, sql, n, params)
 			       : cp_pg_exec_prepared(p, (unsigned int)slot, sql, n, params);
 	return api_checked(r, res);
@@ -250,6 +260,14 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
 {
 	PGresult *res = r->read ? read_q(r, (int)slot, sql, n, params) : NULL;
 	return res != NULL ? api_checked(r, res) : primary_q(r, (int)slot, sql, n, params);
+}
+
+bool api_park(struct api_req *r, unsigned int lane)
+{
+	if (r->late || r->api->lane[lane].inflight == NULL)
+		return false;
+	r->park = lane + 1;
+	return true;
 }
 
 /* Type OIDs of pg_type we convert (stable since forever). */
@@ -505,6 +523,8 @@ int api_rate_check(struct api_req *r)
 	uint32_t rate = sh->cfg->api_rate_per_s;
 	if (rate == 0 || sh->buckets == NULL)
 		return 0;
+	if (r->rate_paid)
+		return 0;   /* charged before it was parked */
 	int64_t who = r->admin ? -1 : r->subscriber, now = (int64_t)cp_now_ns();
 	pthread_mutex_lock(&sh->rate_mu);
 	bool ok = cp_rate_take(&rate_bucket(sh->buckets, who, rate, now)->r, now);
@@ -514,6 +534,7 @@ int api_rate_check(struct api_req *r)
 		api_error(r, 429, "rate_limited", "more than %u requests per second", rate);
 		return -EAGAIN;
 	}
+	r->rate_paid = true;
 	return 0;
 }
 
@@ -702,25 +723,55 @@ void api_finish(struct api *a, struct lws *wsi, struct api_req *r)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
-/* Serve the complete request the reader holds: dispatch, then reply (reply_send), or leave
- * it to api_finish() when the handler deferred it. Nothing more is read meanwhile.
- * Returns what the lws callback should return. */
-static int serve(struct lws *wsi, struct api *a, struct conn *c)
+/* Park c's request behind lane's statement in flight (api_park): served again by
+ * api_resume. */
+static void park(struct api *a, struct conn *c, struct lws *wsi, const struct api_req *r)
+{
+	c->parked = true;
+	c->wsi = wsi;
+	c->park_lane = r->park - 1;
+	c->rate_paid = r->rate_paid;
+	if (r->probe && c->park_until_ns == 0)
+		c->park_until_ns = cp_now_ns() + API_PROBE_WAIT_MS * 1000000ull;
+	c->park_next = NULL;
+	*a->parked_tail = c;
+	a->parked_tail = &c->park_next;
+}
+
+static void unpark(struct api *a, struct conn *c)
+{
+	struct conn **pp = &a->parked;
+	while (*pp != NULL && *pp != c)
+		pp = &(*pp)->park_next;
+	if (*pp == c)
+		*pp = c->park_next;
+	if (a->parked_tail == &c->park_next)
+		a->parked_tail = pp;
+	c->parked = false;
+}
+
+/* Dispatch the complete request the reader holds (again, when it was parked; late: past
+ * its wait), then reply (reply_send), or leave it to api_finish() when the handler
+ * deferred it, or park it. Nothing more is read meanwhile. Returns what the lws callback
+ * should return. */
+static int serve_req(struct lws *wsi, struct api *a, struct conn *c, bool late)
 {
 	struct api_rd_req *q = &c->rd.req;
 	struct api_req r = {.api = a, .wsi = wsi, .method = q->post ? API_POST : API_GET,
 			    .path = q->path, .query = q->query, .auth = q->auth, .session = q->session,
 			    .console_hdr = q->console_hdr, .idem_key = q->idem_key,
-			    .idem_bad = q->idem_bad};
+			    .idem_bad = q->idem_bad, .rate_paid = c->rate_paid, .late = late};
 	int rc = 0;
 
-	c->st = C_SERVE;
-	c->timer = T_NONE;
-	c->start_ns = cp_now_ns();
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	lws_rx_flow_control(wsi, 0);
 	dispatch(&r, q->body, q->len, q->auth);
 	json_decref(r.body);
+	if (r.park != 0) {
+		/* nothing was done that a second dispatch would repeat (api_park) */
+		json_decref(r.out);
+		free(r.text);
+		park(a, c, wsi, &r);
+		return 0;
+	}
 	if (r.pend != NULL)
 		c->pend = r.pend;   /* answered by api_finish() after its commit */
 	else
@@ -733,8 +784,44 @@ static int serve(struct lws *wsi, struct api *a, struct conn *c)
 		memcpy(a->stream_token[a->nstreams], r.token_sha256, 32);
 		a->streams[a->nstreams++] = wsi;
 	}
+	return rc;
+}
+
+/* Serve the complete request the reader holds (serve_req), then send what it queued. */
+static int serve(struct lws *wsi, struct api *a, struct conn *c)
+{
+	c->st = C_SERVE;
+	c->timer = T_NONE;
+	c->start_ns = cp_now_ns();
+	c->park_until_ns = 0;
+	c->rate_paid = false;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	lws_rx_flow_control(wsi, 0);
+	int rc = serve_req(wsi, a, c, false);
 	api_batch_kick(a);
 	return rc;
+}
+
+void api_resume(struct api *a)
+{
+	struct conn *c = a->parked, *next;
+	uint64_t now = cp_now_ns();
+
+	a->parked = NULL;   /* what parks again goes to a new list, in order */
+	a->parked_tail = &a->parked;
+	for (; c != NULL; c = next) {
+		next = c->park_next;
+		bool late = c->park_until_ns != 0 && now >= c->park_until_ns;
+		if (a->lane[c->park_lane].inflight != NULL && !late) {
+			c->park_next = NULL;
+			*a->parked_tail = c;
+			a->parked_tail = &c->park_next;
+			continue;
+		}
+		c->parked = false;
+		if (serve_req(c->wsi, a, c, late) != 0)   /* not in its callback */
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	}
 }
 
 /* The reader refused the request (cp_api_rd.h): its JSON answer, then close. */
@@ -929,6 +1016,8 @@ static void on_closed(struct lws *wsi, struct api *a, struct conn *c)
 	if (c->pend != NULL)
 		api_batch_detach(c->pend);
 	c->pend = NULL;
+	if (c->parked)
+		unpark(a, c);
 	free(c->resp);
 	free(c->stash);
 	c->resp = NULL;
@@ -1143,6 +1232,7 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	cp_redis_init(&a.redis, cfg, ROLE);
 	cp_redis_partial(&a.redis);   /* a cluster: a dead primary fails only its masters' books */
 	a.idx = idx;
+	a.parked_tail = &a.parked;
 	if ((a.auth = calloc(API_AUTH_SLOTS, sizeof(*a.auth))) == NULL) {
 		atomic_store(&sh->abort, 1);
 		return -ENOMEM;

@@ -17,10 +17,14 @@
  * While one statement is in flight the requests that arrive wait in their queue; they go
  * together in the next one (at most MAX_REQ requests; a transaction of POSTs at most
  * BATCH_MAX_EVENTS events). When both kinds wait, they take turns. A request alone is
- * sent at once, so a quiet server adds no delay. The event loop never waits for the
- * database on these paths; everything else keeps its synchronous queries on the same
- * session (one per worker) and first waits for the in-flight statement (api_batch_idle):
- * at most one round trip.
+ * sent at once, so a quiet server adds no delay. A statement not yet prepared on the
+ * session is prepared asynchronously too (PQsendPrepare, then the statement once it is
+ * answered): PREPARE takes the locks of the tables the statement writes, and a PREPARE
+ * waiting for a lock another session held stopped the loop for pg_timeout_ms. The event
+ * loop never waits for the database on these paths; everything else keeps its
+ * synchronous queries on the same sessions (one pair per worker), and a request that
+ * needs a session with a statement in flight is parked and served again once it is
+ * answered (cp_api.c api_park, api_resume), before the next statement is sent.
  *
  * POSTs: each request keeps its own all-or-nothing checks (unknown subscription 404,
  * another subscriber's 403, event_time_ms out of range 422): the statement computes them
@@ -343,9 +347,26 @@ static void answer_rows(struct api *a, unsigned int k, struct api_pend *list, un
 	}
 }
 
-/* Lane l's in-flight statement ended with l->res (NULL: connection lost): answer it. */
+static void batch_exec(struct api *a, struct api_lane *l);
+
+/* Lane l's in-flight statement ended with l->res (NULL: connection lost): answer it. Or
+ * its PREPARE did: prepared, the statement is sent for the same requests. */
 static void batch_complete(struct api *a, struct api_lane *l)
 {
+	bool prep_failed = false;
+	if (l->preparing) {
+		l->preparing = false;
+		if (l->res != NULL && cp_pg_ok(l->res)) {
+			PQclear(l->res);
+			l->res = NULL;
+			l->pg->prepared_mask |= 1u << kinds[l->inflight_kind].stmt;
+			batch_exec(a, l);
+			return;
+		}
+		free(l->param);
+		l->param = NULL;
+		prep_failed = true;
+	}
 	struct api_pend *list = l->inflight;
 	unsigned int n = l->n_inflight, k = l->inflight_kind;
 	PGresult *res = l->res;
@@ -353,7 +374,11 @@ static void batch_complete(struct api *a, struct api_lane *l)
 	l->inflight = NULL;
 	l->n_inflight = 0;
 	l->res = NULL;
-	if (res != NULL && cp_pg_ok(res)) {
+	if (prep_failed && !lost && res != NULL) {
+		/* a statement that cannot be prepared (a timeout waiting for a lock) fails its
+		 * requests, not split: each alone would fail the same way */
+		fail_list(a, k, list, res, 0);
+	} else if (res != NULL && cp_pg_ok(res)) {
 		answer_rows(a, k, list, n, res);
 	} else if (l->fallback != NULL) {
 		/* reads: the fallback lane answers them */
@@ -382,9 +407,8 @@ static void batch_complete(struct api *a, struct api_lane *l)
 	PQclear(res);
 }
 
-/* Read what lane l's in-flight statement returned, without blocking unless block is
- * true. */
-static void batch_collect(struct api *a, struct api_lane *l, bool block)
+/* Read what lane l's in-flight statement returned, without blocking. */
+static void batch_collect(struct api *a, struct api_lane *l)
 {
 	while (l->inflight != NULL) {
 		PGconn *c = l->pg->conn;
@@ -392,7 +416,7 @@ static void batch_collect(struct api *a, struct api_lane *l, bool block)
 			batch_complete(a, l);   /* 503, unless its success was read already */
 			return;
 		}
-		if (!block && PQisBusy(c))
+		if (PQisBusy(c))
 			return;   /* the rest arrives later: the watcher calls us again */
 		PGresult *res = PQgetResult(c);
 		if (res == NULL)
@@ -581,6 +605,32 @@ static bool connect_off_loop(struct api_lane *l, bool grace)
 	return grace && connect_off_loop(l, true);
 }
 
+/* Lane l's statement (or its PREPARE) could not be sent: the session is broken. Its
+ * requests are answered as for a lost session. */
+static void batch_send_failed(struct api *a, struct api_lane *l)
+{
+	CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: cannot send: %s", PQerrorMessage(l->pg->conn));
+	free(l->param);
+	l->param = NULL;
+	cp_pg_reset(l->pg);   /* a send fails only on a broken connection */
+	batch_collect(a, l);
+}
+
+/* Send lane l's statement, prepared on its session, for its requests in flight with
+ * l->param (freed). */
+static void batch_exec(struct api *a, struct api_lane *l)
+{
+	char name[16];
+	const char *params[1] = {l->param};
+	if (PQsendQueryPrepared(l->pg->conn, cp_pg_stmt_name(kinds[l->inflight_kind].stmt, name),
+				1, params, NULL, NULL, 0) != 1) {
+		batch_send_failed(a, l);
+		return;
+	}
+	free(l->param);
+	l->param = NULL;
+}
+
 /* Send lane l's next waiting requests of one kind as one statement (nothing may be in
  * flight, something waits). */
 static bool batch_send(struct api *a, struct api_lane *l)
@@ -600,37 +650,30 @@ static bool batch_send(struct api *a, struct api_lane *l)
 	if (l->q[k].head == NULL)
 		k ^= 1;
 	l->next_kind = k ^ 1;
-	PGresult *prep = cp_pg_prepare(l->pg, kinds[k].stmt, kinds[k].sql, 1);
-	if (prep == NULL && l->pg->conn == NULL) {
-		fail_waiting(a, l, NULL);   /* lost while preparing */
-		return true;
-	}
-	if (prep != NULL || batch_watch(a, l) != 0) {
-		/* a statement that cannot be prepared fails all of its kind */
+	if (batch_watch(a, l) != 0) {
 		struct api_pend *list = l->q[k].head;
 		l->q[k].head = l->q[k].tail = NULL;
 		if (k == K_EVENTS)
 			l->solo = 0;
-		fail_list(a, k, list, prep, 0);
-		PQclear(prep);
+		fail_list(a, k, list, NULL, 0);
 		return true;
 	}
 	l->inflight_kind = k;
-	char *param = kinds[k].take(l);
-	const char *params[1] = {param};
-	if (param == NULL) {   /* out of memory: nothing was sent */
+	l->param = kinds[k].take(l);
+	if (l->param == NULL) {   /* out of memory: nothing was sent */
 		struct api_pend *list = l->inflight;
 		l->inflight = NULL;
 		l->n_inflight = 0;
 		fail_list(a, k, list, NULL, 500);
-	} else if (!PQsendQueryPrepared(l->pg->conn, cp_pg_stmt_name(kinds[k].stmt, name), 1,
-				       params, NULL, NULL, 0)) {
-		CP_LOG_RL(CP_LOG_ERR, ROLE, "postgresql: cannot send: %s",
-			  PQerrorMessage(l->pg->conn));
-		cp_pg_reset(l->pg);   /* a send fails only on a broken connection */
-		batch_collect(a, l, false);
+	} else if (!(l->pg->prepared_mask & (1u << kinds[k].stmt))) {
+		/* prepared first, without waiting (batch_complete sends the statement) */
+		l->preparing = PQsendPrepare(l->pg->conn, cp_pg_stmt_name(kinds[k].stmt, name),
+					     kinds[k].sql, 1, NULL) == 1;
+		if (!l->preparing)
+			batch_send_failed(a, l);
+	} else {
+		batch_exec(a, l);
 	}
-	free(param);
 	return true;
 }
 
@@ -641,10 +684,14 @@ static bool waiting(const struct api_lane *l)
 
 void api_batch_kick(struct api *a)
 {
+	for (unsigned int i = 0; i < API_LANES; i++)
+		batch_collect(a, &a->lane[i]);
+	/* requests parked behind a statement that is answered now go before the next one:
+	 * under a steady stream of POSTs they would otherwise wait for ever */
+	api_resume(a);
 	/* the read lane first: what it cannot read moves to the primary's */
 	for (int i = API_LANES - 1; i >= 0; i--) {
 		struct api_lane *l = &a->lane[i];
-		batch_collect(a, l, false);
 		while (l->inflight == NULL && waiting(l) && batch_send(a, l))
 			;
 	}
@@ -672,11 +719,6 @@ void api_batch_join(struct api *a)
 			pthread_join(a->lane[i].connector, NULL);
 			a->lane[i].connector_started = false;
 		}
-}
-
-void api_batch_idle(struct api *a, unsigned int lane)
-{
-	batch_collect(a, &a->lane[lane], true);
 }
 
 int api_batch_readable(struct api *a, struct lws *wsi)
@@ -727,6 +769,7 @@ void api_batch_free(struct api *a)
 				*p = next;
 			}
 		PQclear(l->res);
+		free(l->param);
 		memset(l, 0, sizeof(*l));
 		l->pg = pg;
 	}

@@ -257,8 +257,9 @@ static void api_part(struct cp_metrics *o, const struct api *a)
 static void db_part(struct cp_metrics *o, struct api *a)
 {
 	PGresult *res = NULL;
-	api_batch_idle(a, API_LANE_PRIMARY);
-	if (api_batch_primary_ready(a, true))
+	/* a statement still in flight (the scrape waited API_PROBE_WAIT_MS for it, h_metrics):
+	 * PostgreSQL did not answer this scrape in time */
+	if (a->lane[API_LANE_PRIMARY].inflight == NULL && api_batch_primary_ready(a, true))
 		res = cp_pg_exec(&a->pg, "SELECT state, count(*) FROM subscriptions GROUP BY state"
 				 " ORDER BY state", 0, NULL);
 	bool up = res != NULL && cp_pg_ok(res);

@@ -115,6 +115,8 @@ struct api_lane {
 	unsigned int n_inflight;
 	unsigned int inflight_kind;
 	unsigned int next_kind;        /* the kind sent first when both wait (alternates) */
+	bool preparing;                /* its PREPARE is in flight; then the statement */
+	char *param;                   /* the statement's parameter until it is sent */
 	PGresult *res;                 /* its result, once read */
 	unsigned int solo;             /* POSTs at the head to send one per transaction */
 	struct lws *watch;             /* lws raw-file watcher of the session's socket */
@@ -134,6 +136,13 @@ struct api_lane {
  * (from the attempt's start): a reachable server answers well within it; a host that does
  * not answer costs the request a 503 db_unavailable after it, not connect_timeout. */
 #define API_PG_GRACE_MS 250u
+
+/* How long /metrics and /readyz wait for a statement in flight on the primary's session
+ * (api_park): a load balancer's or Kubernetes' probe gives up after 1 s. Past it they
+ * answer that PostgreSQL did not answer (decp_postgresql_up 0, 503). */
+#define API_PROBE_WAIT_MS 500u
+
+struct conn;                       /* a client connection (cp_api.c) */
 
 #define API_STREAMS_MAX 64        /* console event streams per worker (429 beyond) */
 #define API_STREAMS_PER_SUBSCRIBER 4 /* of them one subscriber's (429 beyond) */
@@ -171,6 +180,9 @@ struct api {
 	struct api_auth_entry *auth;   /* API_AUTH_SLOTS entries */
 	uint64_t auth_gen_seen;        /* sh->auth_gen when the cache was last checked */
 	unsigned int idx;              /* the worker's number (its sh->inbox) */
+	/* connections whose request waits for a session's statement in flight (api_park),
+	 * in arrival order */
+	struct conn *parked, **parked_tail;
 };
 
 struct api_req {
@@ -191,6 +203,11 @@ struct api_req {
 	bool read;                     /* a GET's handler: its queries may go to pg_read */
 	bool replica_auth;             /* a GET that may be authenticated on pg_read while the
 					* primary's session is away (cp_api.c subscriber_of) */
+	unsigned int park;             /* parked behind lane park - 1's statement (0: not) */
+	bool probe;                    /* /metrics, /readyz: park API_PROBE_WAIT_MS at most */
+	bool late;                     /* served again past that: a busy session is not waited
+					* for, the request answers without it */
+	bool rate_paid;                /* charged to the rate limit (kept when it is parked) */
 	int64_t subscriber;            /* caller's subscriber id (when !admin) */
 	uint8_t token_sha256[32];      /* the caller's token digest (set by authentication) */
 	/* reply */
@@ -228,7 +245,23 @@ void api_pg_error(struct api_req *r, const PGresult *res);
  * before its next lookup (other processes' changes arrive by NOTIFY decp_subauth). */
 void api_auth_changed(struct api_req *r);
 
-/* Query with text params; NULL when PostgreSQL is unreachable (reply already set 503). */
+/*
+ * Whether r must wait for the statement in flight on `lane` (API_LANE_*): then r is
+ * parked (r->park) and its handler returns at once, without a reply; its connection's
+ * request is served again from the start (api_resume) once that statement is answered, or
+ * for a probe (r->probe) API_PROBE_WAIT_MS later (r->late). So the event loop never waits
+ * for the database behind a statement in flight. False when the lane is idle, or when r
+ * is late (the caller answers without the session). Handlers may be served again: what
+ * they do before their first statement must be free of effects (authentication and the
+ * rate limit are: a request is charged once).
+ */
+bool api_park(struct api_req *r, unsigned int lane);
+/* Serve again the parked requests whose lane is idle or whose wait is over (cp_api.c):
+ * api_batch_kick, before it sends the next statement. */
+void api_resume(struct api *a);
+
+/* Query with text params; NULL when PostgreSQL is unreachable (reply already set 503), or
+ * r was parked (api_park: no reply). */
 PGresult *api_q(struct api_req *r, const char *sql, int n, const char *const *params);
 
 /* api_q for a hot statement, prepared once per session (slot: enum api_stmt). */
@@ -249,9 +282,8 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
  * api_sub_get: defer GET /v1/subscriptions/:id (200, 404, 403): read together with the
  *   GETs waiting beside it, on the read session (falling back to the primary's session
  *   when it fails).
- * api_batch_kick: without blocking, answer finished statements and send the next.
- * api_batch_idle: wait for a lane's in-flight statement (answering it), so that its
- *   session can run a synchronous statement; api_q, api_q_prep and /metrics call it.
+ * api_batch_kick: without blocking, answer finished statements, serve again the requests
+ *   parked behind them (api_resume), and send the next.
  * api_batch_read_ready: the read session is connected and may be used on this thread;
  *   false while it connects on a thread of its own (started here when the backoff allows):
  *   the caller reads on the primary meanwhile.
@@ -269,7 +301,6 @@ PGresult *api_q_prep(struct api_req *r, enum api_stmt slot, const char *sql, int
 int api_events_defer(struct api_req *r, json_t *events);
 void api_sub_get(struct api_req *r, int64_t id);
 void api_batch_kick(struct api *a);
-void api_batch_idle(struct api *a, unsigned int lane);
 bool api_batch_read_ready(struct api *a);
 bool api_batch_primary_ready(struct api *a, bool grace);
 bool api_batch_primary_up(const struct api *a);

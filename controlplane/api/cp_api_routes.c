@@ -425,17 +425,27 @@ static void h_healthz(struct api_req *r)
 	api_reply(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* /readyz and /metrics wait for a statement in flight API_PROBE_WAIT_MS at most (api_park):
+ * a probe that times out says less than an answer that PostgreSQL did not answer in time. */
 static void h_readyz(struct api_req *r)
 {
+	r->probe = true;
 	PGresult *res = api_q(r, "SELECT 1", 0, NULL);
-	if (res == NULL)
+	if (res == NULL) {
+		if (r->late && r->api->lane[API_LANE_PRIMARY].inflight != NULL)
+			api_error(r, 503, "db_unavailable", "PostgreSQL did not answer within %u ms"
+				  " (this worker's session waits for a statement)", API_PROBE_WAIT_MS);
 		return;
+	}
 	PQclear(res);
 	api_reply(r, 200, json_pack("{s:s, s:s}", "status", "ready", "postgresql", "ok"));
 }
 
 static void h_metrics(struct api_req *r)
 {
+	r->probe = true;
+	if (api_park(r, API_LANE_PRIMARY))
+		return;
 	r->text = cp_api_metrics_text(r->api);
 	if (r->text == NULL) {
 		api_error(r, 500, "internal", "out of memory");

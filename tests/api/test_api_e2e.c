@@ -30,6 +30,11 @@
  *               subscriptions waiting behind a transaction do not hold up the event
  *               loop, are read by one statement, each with its own 200/403/404
  *
+ *   busy        a POST's transaction waits for a lock another session holds: /healthz
+ *               answers at once, /metrics and /readyz within their bound (and say so),
+ *               while an unrelated GET and a POST whose token needs a lookup wait off the
+ *               event loop; all answered once the lock is released
+ *
  *   http        (issue 28) CONNECT, TRACE, unknown and lowercase methods, bad Content-Length,
  *               %00, long targets, many query arguments, early 413: JSON errors, closed at
  *               once; no PostgreSQL text in replies (request id); explicit master ids and
@@ -1420,10 +1425,10 @@ static void batch_fault(struct api_env *e, const struct world *w)
 		       " 'NOSUCH', 'STALE')") == 0, "refused requests stored nothing");
 	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'SLOWW'") == 1,
 	      "slow one stored once");
+	/* (the POSTs sent meanwhile went in one transaction, which the failing one split:
+	 * that they commit together is checked after the bulk rounds) */
 	CHECK(metric(e, "decp_api_event_commit_splits_total") >= 1,
 	      "the failing group was split");
-	CHECK(metric(e, "decp_api_event_commit_requests_total") >
-	      metric(e, "decp_api_event_commits_total"), "POSTs were committed together");
 }
 
 /* Rounds of many simultaneous POSTs (both subscribers): every one accepted, stored exactly
@@ -1778,6 +1783,8 @@ static void scenario_batch(struct api_env *e)
 	int scored_a = 0;
 	batch_fault(e, &w);
 	batch_bulk(e, &w, &scored_a);
+	CHECK(metric(e, "decp_api_event_commit_requests_total") >
+	      metric(e, "decp_api_event_commits_total"), "POSTs were committed together");
 	/* Scored once each: incidents (negative deltas) are A's slow + 6 good TTL_EXPIRED and
 	 * B's 2 good ones (FILTERED is 0); executions the bulk EXECUTE reports. */
 	struct http_resp r;
@@ -1801,6 +1808,190 @@ static void scenario_batch(struct api_env *e)
 	batch_session_lost(e, &w);
 	batch_reads(e, &w);
 	batch_event_list(e, &w);
+}
+
+/* ------------------------------------------------------------------ busy */
+
+/* One request's status and time (ms). */
+static int timed(struct api_env *e, const char *path, const char *tok, struct http_resp *r,
+		 uint64_t *ms)
+{
+	uint64_t t0 = now_ms();
+	int st = http(e, "GET", path, tok, NULL, r);
+	*ms = now_ms() - t0;
+	return st;
+}
+
+/* Wait (3 s at most) until n of the api's primary sessions wait for a lock. */
+static bool api_waits_lock(struct api_env *e, long long n)
+{
+	for (int i = 0; i < 300; i++) {
+		if (db_count(e, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+			     " 'decp-api' AND wait_event_type = 'Lock'") == n)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* Hold a SHARE lock on protection_logs (as psql's LOCK TABLE would) and POST an event
+ * (symbol sym) in a child process that exits 0 when answered `want`; wait until the api's
+ * session waits for the lock. Returns the child's pid. */
+static pid_t locked_post(struct api_env *e, const struct world *w, const char *sym, int want)
+{
+	PGresult *res = PQexec(e->db, "BEGIN; LOCK TABLE protection_logs IN SHARE MODE");
+	CHECK(PQresultStatus(res) == PGRES_COMMAND_OK, "lock: %s", PQerrorMessage(e->db));
+	PQclear(res);
+	pid_t post = fork();
+	if (post == 0) {
+		struct http_resp r;
+		char *b = event_body(w->sa, sym, NULL);
+		_exit(http(e, "POST", "/v1/protection-events", w->tok_a, b, &r) == want ? 0 : 1);
+	}
+	CHECK(api_waits_lock(e, 1), "%s: the POST waits for the lock", sym);
+	return post;
+}
+
+/* /healthz again and again for `window` ms (each < 500 ms), then /metrics (< 1 s,
+ * decp_postgresql_up 0) and /readyz (< 1 s, 503) while the POST waits for the lock; the
+ * lock is still held afterwards. */
+static void busy_probes(struct api_env *e, const char *when, unsigned int window)
+{
+	struct http_resp r;
+	uint64_t ms, worst = 0, end = now_ms() + window;
+	int n = 0;
+	do {
+		CHECK(timed(e, "/healthz", NULL, &r, &ms) == 200, "/healthz %d: %d", n, r.status);
+		CHECK(ms < 500, "%s: /healthz %d took %" PRIu64 " ms (the event loop waited for"
+		      " the database)", when, n, ms);
+		worst = ms > worst ? ms : worst;
+		n++;
+		http_free(&r);
+		if (now_ms() < end)
+			sleep_ms(50);   /* a probe's pace, as a load balancer's */
+	} while (now_ms() < end);
+	fprintf(stderr, "busy: %s: %d /healthz, the slowest %" PRIu64 " ms\n", when, n, worst);
+	int st = timed(e, "/metrics", NULL, &r, &ms);
+	fprintf(stderr, "busy: %s: /metrics: %d in %" PRIu64 " ms\n", when, st, ms);
+	CHECK(st == 200 && ms < 1000 && r.body != NULL &&
+	      strstr(r.body, "\ndecp_postgresql_up 0\n") != NULL,
+	      "%s: /metrics in %" PRIu64 " ms (%d), decp_postgresql_up 0: PostgreSQL did not"
+	      " answer within the bound", when, ms, st);
+	http_free(&r);
+	st = timed(e, "/readyz", NULL, &r, &ms);
+	fprintf(stderr, "busy: %s: /readyz: %d in %" PRIu64 " ms\n", when, st, ms);
+	CHECK(st == 503 && ms < 1000 && strcmp(jstr(&r, "code"), "db_unavailable") == 0,
+	      "%s: /readyz in %" PRIu64 " ms: %d %s", when, ms, st, r.body ? r.body : "");
+	http_free(&r);
+}
+
+/* Release the lock: the POST child gets its answer. */
+static void busy_release(struct api_env *e, pid_t post)
+{
+	int st = -1;
+	PGresult *res = PQexec(e->db, "COMMIT");
+	PQclear(res);
+	waitpid(post, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the locked POST's answer was not as expected");
+}
+
+/*
+ * A protection-event POST whose transaction waits for a table lock another session holds:
+ * the worker's primary session is busy for as long as the lock is held. The event loop
+ * must not wait for the database meanwhile: /healthz answers at once, every time; /metrics
+ * and /readyz within their bound (0.5 s), saying PostgreSQL did not answer in it
+ * (decp_postgresql_up 0, 503). First with the session's first POST (its statement is
+ * prepared then, and PREPARE waits for the lock too); then with an operator's GET of
+ * something unrelated (a synchronous statement on that session), a POST whose token is
+ * not cached yet (its lookup is one too) and a subscriber's GET of a subscription sent
+ * meanwhile. Once the lock is released every request gets its own answer: the POSTs 202
+ * after their commit, the GET 200; and /metrics, /readyz say up again. Last, with
+ * pg_timeout_ms 1 s, a PREPARE that times out waiting for the lock: its POST 503, the
+ * loop free meanwhile, and the next POST prepares the statement again.
+ */
+static void scenario_busy(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	uint64_t ms;
+	char path[96], tok_c[80];
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "A's subscription (read session)");
+	http_free(&r);
+	CHECK(metric(e, "decp_postgresql_up") == 1, "postgresql up before");
+
+	pid_t post = locked_post(e, &w, "LOCKED1", 202);
+	busy_probes(e, "the first POST", 0);
+	busy_release(e, post);
+
+	/* a token of A's that this worker has not looked up yet */
+	snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w.sub_a);
+	CHECK(post_id(e, path, "{}", tok_c, sizeof(tok_c)) > 0, "a second token of A's");
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld", w.sa);
+	/* the session's statement is prepared now, whatever became of the first */
+	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED") == 202, "a POST without the lock");
+	post = locked_post(e, &w, "LOCKED2", 202);
+	/* an unrelated synchronous GET, and a POST whose token must be looked up */
+	char *b3 = event_body(w.sa, "LOCKED3", NULL);
+	const char *paths[2] = {"/v1/masters", "/v1/protection-events"};
+	const char *toks[2] = {ADMIN, tok_c};
+	const char *bodies[2] = {NULL, b3};
+	struct http_resp out[2];
+	int failed = -1;
+	struct http_sent *get = http_send_many(e, 1, "GET", paths, toks, bodies, &failed);
+	struct http_sent *post2 = http_send_many(e, 1, "POST", paths + 1, toks + 1, bodies + 1,
+						 &failed);
+	CHECK(get != NULL && post2 != NULL && failed == 0, "send");
+	busy_probes(e, "a POST, a GET, a POST to look up", 1000);
+	int st = timed(e, path, w.tok_a, &r, &ms);
+	fprintf(stderr, "busy: GET of a subscription meanwhile: %d in %" PRIu64 " ms\n", st, ms);
+	CHECK(st == 200 && ms < 500, "a grouped GET in %" PRIu64 " ms: %d", ms, st);
+	http_free(&r);
+	CHECK(api_waits_lock(e, 1), "the POST still waits (the lock is held)");
+	uint64_t t0 = now_ms();
+	busy_release(e, post);
+	if (get != NULL)
+		http_recv_many(get, &out[0]);
+	if (post2 != NULL)
+		http_recv_many(post2, &out[1]);
+	fprintf(stderr, "busy: after the lock's release: the GET %d, the POST %d, in %" PRIu64
+		" ms\n", out[0].status, out[1].status, now_ms() - t0);
+	CHECK(out[0].status == 200 && json_is_array(json_object_get(out[0].json, "masters")),
+	      "the GET after the lock: %d %s", out[0].status, out[0].body ? out[0].body : "");
+	CHECK(out[1].status == 202 && jint(&out[1], "stored") == 1, "the POST to look up: %d %s",
+	      out[1].status, out[1].body ? out[1].body : "");
+	http_free(&out[0]);
+	http_free(&out[1]);
+	free(b3);
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol LIKE 'LOCKED%'") == 3,
+	      "every POST stored once");
+	CHECK(metric(e, "decp_postgresql_up") == 1, "postgresql up after");
+	CHECK(http(e, "GET", "/readyz", NULL, NULL, &r) == 200, "/readyz after: %d", r.status);
+	http_free(&r);
+
+	CHECK(api_env_restart(e, "pg_timeout_ms = 1000") == 0, "restart (statement_timeout 1 s)");
+	post = locked_post(e, &w, "LOCKED4", 503);
+	CHECK(timed(e, "/healthz", NULL, &r, &ms) == 200 && ms < 500,
+	      "/healthz while a PREPARE waits for the lock: %d in %" PRIu64 " ms", r.status, ms);
+	fprintf(stderr, "busy: a PREPARE waiting for the lock: /healthz %" PRIu64 " ms\n", ms);
+	http_free(&r);
+	pid_t done = 0;
+	st = -1;
+	for (int i = 0; i < 300 && (done = waitpid(post, &st, WNOHANG)) == 0; i++)
+		sleep_ms(10);   /* its statement_timeout, 1 s */
+	CHECK(done == post && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the POST whose PREPARE timed out: not 503 within 3 s");
+	PGresult *res = PQexec(e->db, "COMMIT");
+	PQclear(res);
+	if (done != post)
+		waitpid(post, &st, 0);
+	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED") == 202, "a POST after it");
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol = 'LOCKED4'") == 0,
+	      "the refused POST stored nothing");
 }
 
 /* ------------------------------------------------------------------ flood (issue 28) */
@@ -2804,7 +2995,7 @@ int main(int argc, char **argv)
 	struct api_env e;
 	const char *extra = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|flood|http|"
+		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|busy|flood|http|"
 		       "http_plain|tls|web|replica DECP_CONTROL DECP_DATAPLANE\n"
 		       "  web also reads DECP_CHROMIUM, DECP_CONSOLE_TEST (console_test.mjs) and\n"
 		       "  DECP_WEB_ARTIFACTS (where the screenshots go)\n");
@@ -2860,6 +3051,8 @@ int main(int argc, char **argv)
 		scenario_pgdown(&e);
 	else if (strcmp(sc, "batch") == 0)
 		scenario_batch(&e);
+	else if (strcmp(sc, "busy") == 0)
+		scenario_busy(&e);
 	else if (strcmp(sc, "flood") == 0)
 		scenario_flood(&e);
 	else if (strcmp(sc, "http") == 0)
