@@ -462,10 +462,13 @@ int api_authenticate(struct api_req *r, const char *hdr)
 		api_error(r, 401, "unauthenticated", "missing 'Authorization: Bearer <token>'");
 		return -EACCES;
 	}
-	const char *tok = hdr + sizeof(pfx) - 1;
-	size_t tl = strlen(hdr) >= sizeof(pfx) - 1 ? strlen(tok) : 0;
-	if (strncmp(hdr, pfx, sizeof(pfx) - 1) != 0 || tl == 0 || tl > TOKEN_MAX ||
-	    EVP_Digest(tok, tl, h, &hl, EVP_sha256(), NULL) != 1) {
+	const char *tok = NULL;
+	size_t tl = 0;
+	if (strncmp(hdr, pfx, sizeof(pfx) - 1) == 0) {
+		tok = hdr + sizeof(pfx) - 1;
+		tl = strlen(tok);
+	}
+	if (tl == 0 || tl > TOKEN_MAX || EVP_Digest(tok, tl, h, &hl, EVP_sha256(), NULL) != 1) {
 		api_error(r, 401, "unauthenticated", "malformed Authorization header");
 		return -EACCES;
 	}

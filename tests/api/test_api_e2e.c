@@ -872,6 +872,14 @@ static void badinput_framing(struct api_env *e, const struct world *w)
 	snprintf(raw, sizeof(raw), "POST /v1/subscribers HTTP/1.1\r\nHost: x\r\nAuthorization: "
 		 "Bearer %s\r\n\r\n", ADMIN);
 	CHECK(http_raw(e, raw, strlen(raw), 0, 5000, NULL, 0) == 411, "no length: 411");
+	/* an Authorization header shorter than "Bearer ", or of another scheme: 401 */
+	static const char *const auth[] = {"Bearer", "Bearer ", "Bear", "B", "Basic YWRtaW4="};
+	for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
+		snprintf(raw, sizeof(raw), "GET /v1/masters HTTP/1.1\r\nHost: x\r\n"
+			 "Authorization: %s\r\n\r\n", auth[i]);
+		CHECK(http_raw(e, raw, strlen(raw), 0, 5000, out, sizeof(out)) == 401 &&
+		      strstr(out, "unauthenticated") != NULL, "Authorization '%s': %s", auth[i], out);
+	}
 	CHECK(stored_rows(e) == rows, "refused framing stored nothing");
 }
 
