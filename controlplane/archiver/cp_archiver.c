@@ -57,6 +57,10 @@ struct arch {
 	char consumer[160];
 	struct feed *feeds;
 	unsigned int n_feeds, cap_feeds;
+	/* feeds by stream key (feed_find): open addressing, a slot holds a feed's index + 1;
+	 * feeds 0 .. n_indexed - 1 are in it (n_feeds fell below it: emptied first) */
+	unsigned int *feed_slot;
+	unsigned int feed_slots, n_indexed;
 	redisReply **replies;      /* held replies the batch points into */
 	unsigned int n_replies;
 	struct entry *ents;
@@ -653,11 +657,72 @@ out:
 	return rc;
 }
 
+static unsigned int feed_hash(const char *key)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+	for (; *key != '\0'; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h;
+}
+
+/* Bring the key index up to the feeds (they were reset, or added). 0, or -ENOMEM. */
+static int feed_index_sync(struct arch *a)
+{
+	if (a->n_indexed > a->n_feeds) {
+		memset(a->feed_slot, 0, a->feed_slots * sizeof(*a->feed_slot));
+		a->n_indexed = 0;
+	}
+	if (a->n_feeds * 2 > a->feed_slots) {   /* at most half full */
+		unsigned int n = a->feed_slots ? a->feed_slots : 128;
+		while (a->n_feeds * 2 > n)
+			n *= 2;
+		unsigned int *t = calloc(n, sizeof(*t));
+		if (t == NULL)
+			return -ENOMEM;
+		free(a->feed_slot);
+		a->feed_slot = t;
+		a->feed_slots = n;
+		a->n_indexed = 0;
+	}
+	for (; a->n_indexed < a->n_feeds; a->n_indexed++) {
+		unsigned int i = feed_hash(a->feeds[a->n_indexed].key) & (a->feed_slots - 1);
+		while (a->feed_slot[i] != 0)
+			i = (i + 1) & (a->feed_slots - 1);
+		a->feed_slot[i] = a->n_indexed + 1;
+	}
+	return 0;
+}
+
+/* The feed of stream key, or n_feeds when there is none: one probe sequence, not a walk
+ * over every feed (a thousand masters' XREADGROUP reply made that a million compares). */
+static unsigned int feed_find(struct arch *a, const char *key)
+{
+	if (feed_index_sync(a) != 0) {   /* out of memory: the walk */
+		unsigned int f = 0;
+		while (f < a->n_feeds && strcmp(a->feeds[f].key, key) != 0)
+			f++;
+		return f;
+	}
+	if (a->feed_slots == 0)
+		return a->n_feeds;
+	for (unsigned int i = feed_hash(key) & (a->feed_slots - 1); a->feed_slot[i] != 0;
+	     i = (i + 1) & (a->feed_slots - 1))
+		if (strcmp(a->feeds[a->feed_slot[i] - 1].key, key) == 0)
+			return a->feed_slot[i] - 1;
+	return a->n_feeds;
+}
+
 static int add_feed(struct arch *a, uint64_t master, bool reports)
 {
-	for (unsigned int i = 0; i < a->n_feeds; i++)
-		if (a->feeds[i].master == master && a->feeds[i].reports == reports)
-			return 0;
+	char key[sizeof(a->feeds[0].key)];
+	if (reports)
+		snprintf(key, sizeof(key), "%s", CP_REDIS_REPORTS_KEY);
+	else if (master == 0)
+		snprintf(key, sizeof(key), "%s", CP_REDIS_PROT_ARCHIVE_KEY);
+	else
+		cp_redis_key_signals(key, sizeof(key), master);
+	if (feed_find(a, key) < a->n_feeds)
+		return 0;
 	if (a->n_feeds == a->cap_feeds) {
 		unsigned int cap = a->cap_feeds ? a->cap_feeds * 2 : 64;
 		struct feed *n = realloc(a->feeds, cap * sizeof(*n));
@@ -669,12 +734,7 @@ static int add_feed(struct arch *a, uint64_t master, bool reports)
 	struct feed *f = &a->feeds[a->n_feeds];
 	f->master = master;
 	f->reports = reports;
-	if (reports)
-		snprintf(f->key, sizeof(f->key), "%s", CP_REDIS_REPORTS_KEY);
-	else if (master == 0)
-		snprintf(f->key, sizeof(f->key), "%s", CP_REDIS_PROT_ARCHIVE_KEY);
-	else
-		cp_redis_key_signals(f->key, sizeof(f->key), master);
+	memcpy(f->key, key, sizeof(f->key));
 	f->archived = 0;
 	f->next_trim = 0;
 	const char *argv[] = {"XGROUP", "CREATE", f->key, CP_REDIS_GROUP, "0", "MKSTREAM"};
@@ -772,6 +832,23 @@ static void note_read(struct arch *a, unsigned int got)
 		a->largest_live = got;
 }
 
+/* Entries of one stream's XREADGROUP reply [[key, [entries]]] onto the batch. */
+static int take_stream(struct arch *a, const redisReply *st, unsigned int per, bool *more)
+{
+	if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
+	    st->element[0]->type != REDIS_REPLY_STRING)
+		return 0;
+	unsigned int f = feed_find(a, st->element[0]->str);
+	if (f == a->n_feeds)
+		return 0;
+	if (st->element[1]->elements >= per)
+		*more = true;
+	for (size_t i = 0; i < st->element[1]->elements; i++)
+		if (add_entry(a, f, st->element[1]->element[i]) != 0)
+			return -ENOMEM;
+	return 0;
+}
+
 /*
  * One XREADGROUP of up to `want` new entries in all (COUNT is per stream: want / feeds, at
  * least 1), appended to the batch; waits up to block_ms when there are none (0: does not
@@ -827,44 +904,15 @@ static int read_new(struct arch *a, unsigned int want, unsigned int block_ms, bo
 		freeReplyObject(rep);
 		return 0;
 	}
-	for (size_t s = 0; s < rep->elements; s++) {
-		const redisReply *st = rep->element[s];
-		if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
-			continue;
-		unsigned int f = 0;
-		while (f < a->n_feeds && strcmp(a->feeds[f].key, st->element[0]->str) != 0)
-			f++;
-		if (f == a->n_feeds)
-			continue;
-		if (st->element[1]->elements >= per)
-			*more = true;
-		for (size_t i = 0; i < st->element[1]->elements; i++)
-			if (add_entry(a, f, st->element[1]->element[i]) != 0) {
-				freeReplyObject(rep);
-				return -ENOMEM;
-			}
-	}
+	for (size_t s = 0; s < rep->elements; s++)
+		if (take_stream(a, rep->element[s], per, more) != 0) {
+			freeReplyObject(rep);
+			return -ENOMEM;
+		}
 	note_read(a, a->n_ents - before);
 	return hold_reply(a, rep);
 }
 
-/* Entries of one stream's XREADGROUP reply [[key, [entries]]] onto the batch. */
-static int take_stream(struct arch *a, const redisReply *st, unsigned int per, bool *more)
-{
-	if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
-		return 0;
-	unsigned int f = 0;
-	while (f < a->n_feeds && strcmp(a->feeds[f].key, st->element[0]->str) != 0)
-		f++;
-	if (f == a->n_feeds)
-		return 0;
-	if (st->element[1]->elements >= per)
-		*more = true;
-	for (size_t i = 0; i < st->element[1]->elements; i++)
-		if (add_entry(a, f, st->element[1]->element[i]) != 0)
-			return -ENOMEM;
-	return 0;
-}
 
 /*
  * read_new on a Redis Cluster: keys of different slots cannot share a command (CROSSSLOT),
@@ -1268,6 +1316,7 @@ static int archiver_loop(const struct worker *w)
 	free(a.ents);
 	free(a.reps);
 	free(a.feeds);
+	free(a.feed_slot);
 	cp_discover_fini(&a.disc);
 	free(a.sig.p);
 	free(a.prot.p);
