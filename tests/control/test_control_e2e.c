@@ -1684,12 +1684,6 @@ static int cluster_node_id(const struct env *e, int i, char *out, size_t cap)
 	return rc;
 }
 
-/*
- * cluster_reshard: the slots of a master's primary up to its slot (and 50 more) move to
- * another primary (redis-cli --cluster reshard) while all masters stream: the edge meets MOVED and ASK,
- * the archiver MOVED; nothing lost, nothing twice, no master error (exit 0 means every
- * signal ACKed; the masters' own retries are all they saw).
- */
 /* A command on cluster node i (a reply of the type wanted, else -1). */
 static int node_cmd(const struct env *e, int i, int want, const char *fmt, ...)
 {
@@ -1712,6 +1706,38 @@ static int node_cmd(const struct env *e, int i, int want, const char *fmt, ...)
 	return rc;
 }
 
+/* Master m's slot (CLUSTER KEYSLOT of its signals stream), or -1. */
+static long master_slot(const struct env *e, uint32_t m)
+{
+	redisContext *o = redis_for(e, m);
+	redisReply *x = o != NULL ? redisCommand(o, "CLUSTER KEYSLOT decp:{m%u}:signals", m) : NULL;
+	long slot = x != NULL && x->type == REDIS_REPLY_INTEGER ? (long)x->integer : -1;
+	freeReplyObject(x);
+	redisFree(o);
+	return slot;
+}
+
+/* Opens `slot` for its move from primary `from` to `to`, as redis-cli --cluster reshard
+ * does before it moves the slot's keys: IMPORTING on `to`, MIGRATING on `from`. 0 or -1. */
+static int slot_open(const struct env *e, long slot, int from, int to)
+{
+	char id_from[64], id_to[64];
+
+	if (slot < 0 || cluster_node_id(e, from, id_from, sizeof(id_from)) != 0 ||
+	    cluster_node_id(e, to, id_to, sizeof(id_to)) != 0)
+		return -1;
+	return node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld IMPORTING %s", slot,
+			id_from) == 0 &&
+	       node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld MIGRATING %s", slot,
+			id_to) == 0 ? 0 : -1;
+}
+
+/*
+ * cluster_reshard: the slots of a master's primary up to its slot (and 50 more) move to
+ * another primary (redis-cli --cluster reshard) while all masters stream: the edge meets MOVED and ASK,
+ * the archiver MOVED; nothing lost, nothing twice, no master error (exit 0 means every
+ * signal ACKed; the masters' own retries are all they saw).
+ */
 static void run_cluster_reshard(struct env *e)
 {
 	uint64_t t0 = now_ms();
@@ -1751,16 +1777,8 @@ static void run_cluster_reshard(struct env *e)
 	 * is refused TRYAGAIN in that state (decp_signals_pub's channel, declared a second
 	 * key, made every batch of t fail until the keys had moved) */
 	{
-		redisContext *o = redis_for(e, t);
-		redisReply *x = o != NULL ? redisCommand(o, "CLUSTER KEYSLOT decp:{m%u}:signals", t)
-					  : NULL;
-		long ts = x != NULL && x->type == REDIS_REPLY_INTEGER ? (long)x->integer : -1;
-		freeReplyObject(x);
-		redisFree(o);
-		CHECK(ts >= 0 && node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld IMPORTING %s",
-					  ts, id_from) == 0 &&
-		      node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld MIGRATING %s", ts,
-			       id_to) == 0, "master %u's slot %ld MIGRATING", t, ts);
+		long ts = master_slot(e, t);
+		CHECK(slot_open(e, ts, from, to) == 0, "master %u's slot %ld MIGRATING", t, ts);
 		uint64_t w0 = stream_last(e, t);
 		for (uint64_t end = now_ms() + 20000; now_ms() < end && stream_last(e, t) < w0 + 100;)
 			sleep_ms(20);
@@ -2249,15 +2267,8 @@ static void run_cluster_reshard_dup(struct env *e)
 	pid_t t_pid = harness_rcluster_pid(e->cluster, t_rep);
 	kill(t_pid, SIGSTOP);
 	/* master 1's stream (alone) to T */
-	redisContext *o = redis_for(e, 1);
-	redisReply *x = o != NULL ? redisCommand(o, "CLUSTER KEYSLOT decp:{m1}:signals") : NULL;
-	long slot = x != NULL && x->type == REDIS_REPLY_INTEGER ? (long)x->integer : -1;
-	freeReplyObject(x);
-	redisFree(o);
-	CHECK(slot >= 0 && node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld IMPORTING %s",
-				    slot, id_from) == 0 &&
-	      node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld MIGRATING %s", slot,
-		       id_to) == 0 &&
+	long slot = master_slot(e, 1);
+	CHECK(slot_open(e, slot, from, to) == 0 &&
 	      node_cmd(e, from, REDIS_REPLY_STATUS, "MIGRATE 127.0.0.1 %d %s 0 5000 KEYS "
 		       "decp:{m1}:signals", harness_rcluster_port(e->cluster, to), "") == 0,
 	      "master 1's stream moved to node %d (slot %ld MIGRATING)", to, slot);
@@ -2280,7 +2291,8 @@ static void run_cluster_reshard_dup(struct env *e)
 	struct timeval tv = {5, 0};
 	redisContext *src = redisConnectWithTimeout("127.0.0.1",
 						    harness_rcluster_port(e->cluster, from), tv);
-	x = src != NULL && !src->err ? redisCommand(src, "CLUSTER GETKEYSINSLOT %ld 100", slot)
+	redisReply *x = src != NULL && !src->err ? redisCommand(src, "CLUSTER GETKEYSINSLOT %ld 100",
+								slot)
 				     : NULL;
 	for (size_t k = 0; x != NULL && x->type == REDIS_REPLY_ARRAY && k < x->elements; k++)
 		CHECK(node_cmd(e, from, REDIS_REPLY_STATUS, "MIGRATE 127.0.0.1 %d %s 0 5000 "
@@ -2751,36 +2763,20 @@ static struct api_reply api_wait(const char *path, int want, unsigned int timeou
  */
 static int slot_move(const struct env *e, uint32_t m, int from, int to, bool keys)
 {
-	char id_from[64], id_to[64], key[64];
-	uint16_t slot;
-	struct timeval tv = {5, 0};
+	char id_to[64], key[64];
+	long slot = master_slot(e, m);
 
-	snprintf(key, sizeof(key), "decp:{m%u}:signals", m);
-	slot = (uint16_t)-1;
-	{
-		redisContext *c = redisConnectWithTimeout("127.0.0.1",
-							  harness_rcluster_port(e->cluster, from), tv);
-		redisReply *x = c != NULL && !c->err ? redisCommand(c, "CLUSTER KEYSLOT %s", key) : NULL;
-		if (x != NULL && x->type == REDIS_REPLY_INTEGER)
-			slot = (uint16_t)x->integer;
-		freeReplyObject(x);
-		redisFree(c);
-	}
-	if (slot >= 16384 || cluster_node_id(e, from, id_from, sizeof(id_from)) != 0 ||
-	    cluster_node_id(e, to, id_to, sizeof(id_to)) != 0)
+	if (slot < 0 || cluster_node_id(e, to, id_to, sizeof(id_to)) != 0)
 		return -1;
 	if (!keys) {
 		for (int i = 0; i < harness_rcluster_nodes(e->cluster); i++)
 			if (harness_rcluster_pid(e->cluster, i) > 0 && (i == from || i == to))
-				if (node_cmd(e, i, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %u NODE %s", slot,
+				if (node_cmd(e, i, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %ld NODE %s", slot,
 					     id_to) != 0)
 					return -1;
 		return 0;
 	}
-	if (node_cmd(e, to, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %u IMPORTING %s", slot,
-		     id_from) != 0 ||
-	    node_cmd(e, from, REDIS_REPLY_STATUS, "CLUSTER SETSLOT %u MIGRATING %s", slot,
-		     id_to) != 0)
+	if (slot_open(e, slot, from, to) != 0)
 		return -1;
 	/* every key of master m (signals, book, positions, session, session_gen) */
 	const char *const kinds[] = {"signals", "book", "positions", "session", "session_gen"};
