@@ -114,7 +114,8 @@ static bool margin_short(const struct guard_view *view, const struct guard_instr
 		price = view->quote.ask;
 	else if (side == GUARD_ORDER_SELL && view->quote.bid > 0)
 		price = view->quote.bid;
-	if (guard_margin_needed(in, &view->account, o->volume, price, &out->margin_needed) != 0) {
+	if (guard_margin_needed(in, view->spec.contract, &view->account, o->volume, price,
+				&out->margin_needed) != 0) {
 		out->margin_needed = INT64_MAX;
 		return true;
 	}
@@ -200,7 +201,8 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 		  (guard_order_opens((enum guard_order_type)env->order_type) &&
 		   guard_equity_breached(pol, st->peak_equity, view->equity));
 	in = guard_instrument_find(view->instruments, env->symbol);
-	filter = guard_policy_translate(pol, env, view, in ? in->pip : 0, tripped, &out->order);
+	filter = guard_policy_translate(pol, env, view, in ? in->pip : 0,
+					in ? in->contract_size : 0, tripped, &out->order);
 	side = pol->reverse ? guard_order_reverse((enum guard_order_type)env->order_type)
 			    : (enum guard_order_type)env->order_type;
 

@@ -33,22 +33,28 @@ static __int128 div_up(__int128 num, __int128 den)
 	return (num + den - 1) / den;
 }
 
-int guard_margin_needed(const struct guard_instrument *in, const struct guard_account *acct,
-			int64_t volume, int64_t price, int64_t *out)
+int guard_margin_needed(const struct guard_instrument *in, int64_t contract,
+			const struct guard_account *acct, int64_t volume, int64_t price,
+			int64_t *out)
 {
 	/* money per 1.00 base unit at 1e-4, units in 1/100 of a base unit (volume is in
-	 * 0.01 lot): margin = volume * contract * value / 100 / leverage, value in money. */
-	__int128 num, den;
+	 * 0.01 lot): margin = volume * contract * value / 100 / leverage, value in money;
+	 * a broker's contract (1e-4 units) adds GUARD_CONTRACT_SCALE to the divisor. */
+	__int128 num, den, scale = 1;
 
 	if (in == NULL || out == NULL || !guard_account_valid(acct) || volume <= 0 ||
-	    price <= 0 || in->contract_size <= 0)
+	    price <= 0 || in->contract_size <= 0 || contract < 0)
 		return -EINVAL;
-	num = (__int128)volume * in->contract_size; /* < 2^63 * 2^63: fits */
+	if (contract > 0)
+		scale = GUARD_CONTRACT_SCALE;
+	else
+		contract = in->contract_size;
+	num = (__int128)volume * contract; /* < 2^63 * 2^63: fits */
 	if (is_currency(in, acct->currency, false)) {
 		/* one base unit is worth 1 (GUARD_MONEY_SCALE money units) */
 		if (__builtin_mul_overflow(num, (__int128)GUARD_MONEY_SCALE, &num))
 			return -EOVERFLOW;
-		den = (__int128)100 * acct->leverage;
+		den = (__int128)100 * acct->leverage * scale;
 	} else {
 		/* one base unit is worth price (1e-5) quote units, each worth 1 account unit
 		 * when the quote is the account currency, else quote_rate (1e-5) */
@@ -61,7 +67,7 @@ int guard_margin_needed(const struct guard_instrument *in, const struct guard_ac
 		    __builtin_mul_overflow(num, (__int128)rate, &num) ||
 		    __builtin_mul_overflow(num, (__int128)GUARD_MONEY_SCALE, &num))
 			return -EOVERFLOW;
-		den = (__int128)100 * GUARD_PRICE_SCALE * GUARD_PRICE_SCALE * acct->leverage;
+		den = (__int128)100 * GUARD_PRICE_SCALE * GUARD_PRICE_SCALE * acct->leverage * scale;
 	}
 	num = div_up(num, den);
 	if (num > INT64_MAX)

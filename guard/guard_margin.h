@@ -12,7 +12,8 @@
  *     misbehaviour), the next signal that fits executes.
  *
  * Margin of an order (MetaTrader's Forex rule, exact integers, rounded up):
- *   units   = volume (0.01 lot) / 100 * contract_size (the instrument registry's)
+ *   units   = volume (0.01 lot) / 100 * contract size (the subscriber broker's when the EA
+ *             gave it, spec.contract; else the instrument registry's)
  *   margin  = units * value of one base unit in the account currency / leverage
  * where the value of one base unit is
  *   1                           when the base currency is the account's (USDJPY, USD)
@@ -34,14 +35,17 @@
 #include "guard_sub.h"
 
 /*
- * Margin (money, 1e-4, rounded up) that `volume` (0.01 lot, > 0) of instrument `in`
+ * Margin (money, 1e-4, rounded up) that `volume` (0.01 lot, > 0) of instrument `in`,
+ * at a contract of `contract` base units per 1.00 lot (GUARD_CONTRACT_SCALE, the
+ * subscriber broker's; 0: the registry's, in->contract_size, >= 0),
  * at `price` (1e-5, > 0) needs on account `acct` (leverage >= 1, currency three
  * upper-case letters). Returns 0 with *out; -EINVAL on NULL or a bad argument; -ENODATA
  * when the value of a base unit is unknown (no currency match and quote_rate 0);
  * -EOVERFLOW when it does not fit int64.
  */
-int guard_margin_needed(const struct guard_instrument *in, const struct guard_account *acct,
-			int64_t volume, int64_t price, int64_t *out);
+int guard_margin_needed(const struct guard_instrument *in, int64_t contract,
+			const struct guard_account *acct, int64_t volume, int64_t price,
+			int64_t *out);
 
 /* True when acct is usable: known, leverage >= 1, a three-letter upper-case currency,
  * no negative balance-side amount (equity and free margin may be negative). */

@@ -224,9 +224,33 @@ static int64_t muldiv(int64_t a, int64_t b, int64_t c)
 	return prod / c;
 }
 
+/*
+ * The master's volume * num / den in the subscriber broker's lots: times the master's
+ * contract size (the registry's, whole units) over the broker's (spec.contract, 1e-4),
+ * when both are known, in one exact product (rounded down once). -1 on a negative
+ * operand, den <= 0, or a result that does not fit.
+ */
+static int64_t master_scaled(int64_t volume, int64_t num, int64_t den, int64_t contract,
+			     const struct guard_symbol_spec *spec)
+{
+	__int128 n = volume, d = den;
+
+	if (volume < 0 || num < 0 || den <= 0)
+		return -1;
+	n *= num; /* < 2^126 */
+	if (contract > 0 && spec->contract > 0) {
+		if (n > ((__int128)1 << 126) / ((__int128)contract * GUARD_CONTRACT_SCALE))
+			return -1;
+		n *= (__int128)contract * GUARD_CONTRACT_SCALE;
+		d *= spec->contract;
+	}
+	n /= d;
+	return n > INT64_MAX ? -1 : (int64_t)n;
+}
+
 /* Step 7 for opening orders: raw (unrounded) volume, or -1 when it cannot be sized. */
 static int64_t size_open(const struct guard_policy *p, const struct guard_envelope *env,
-			 const struct guard_view *view, int64_t pip)
+			 const struct guard_view *view, int64_t pip, int64_t contract)
 {
 	int64_t risk, dist, pips_x100, loss_per_lot;
 
@@ -234,9 +258,11 @@ static int64_t size_open(const struct guard_policy *p, const struct guard_envelo
 	case GUARD_LOT_FIXED:
 		return p->lot_fixed > 0 ? p->lot_fixed : -1;
 	case GUARD_LOT_MULTIPLIER:
-		return muldiv(env->volume, p->lot_multiplier_milli, 1000);
+		return master_scaled(env->volume, p->lot_multiplier_milli, 1000, contract,
+				     &view->spec);
 	case GUARD_LOT_EQUITY_RATIO:
-		return muldiv(env->volume, view->equity, p->master_equity);
+		return master_scaled(env->volume, view->equity, p->master_equity, contract,
+				     &view->spec);
 	case GUARD_LOT_RISK_PERCENT:
 		if (env->sl <= 0 || env->price <= 0 || pip <= 0 || view->spec.pip_value <= 0)
 			return -1;
@@ -289,7 +315,8 @@ static int64_t size_partial(const struct guard_envelope *env, const struct guard
 enum guard_filter guard_policy_translate(const struct guard_policy *p,
 					 const struct guard_envelope *env,
 					 const struct guard_view *view, int64_t pip,
-					 bool equity_tripped, struct guard_order *out)
+					 int64_t contract, bool equity_tripped,
+					 struct guard_order *out)
 {
 	enum guard_order_type t = (enum guard_order_type)env->order_type;
 	enum guard_filter why = GUARD_FILTER_NONE;
@@ -350,7 +377,7 @@ enum guard_filter guard_policy_translate(const struct guard_policy *p,
 	default:
 		break;
 	}
-	vol = size_open(p, env, view, pip);
+	vol = size_open(p, env, view, pip, contract);
 	if (vol < 0)
 		return GUARD_FILTER_SIZING;
 	vol = guard_volume_round(vol, &view->spec);

@@ -21,10 +21,13 @@
  *      Then rounded DOWN to vol_step, capped at vol_max (itself rounded down), and
  *      refused (FILTERED, LOT_BELOW_MIN) when below vol_min: never round up exposure.
  *        FIXED          volume = lot_fixed
- *        MULTIPLIER     volume = master volume * lot_multiplier_milli / 1000
- *        EQUITY_RATIO   volume = master volume * subscriber equity / master_equity
+ *        MULTIPLIER     volume = master volume * lot_multiplier_milli / 1000 * c
+ *        EQUITY_RATIO   volume = master volume * subscriber equity / master_equity * c
  *        RISK_PERCENT   volume = (equity * risk_bp / 10000) / (SL distance in pips *
  *                       pip_value per lot); needs an SL (else FILTERED, SIZING)
+ *      c = the master's contract size (the instrument registry's) / the subscriber
+ *      broker's (spec.contract), 1 when either is unknown: a master's 1.00 lot of gold
+ *      at 100 oz is 100.00 lots of a broker's 1 oz contract, the same ounces.
  *      CLOSE_PARTIAL: close = copied volume * master closed / master position volume,
  *      rounded down; if the rest would fall below vol_min, the whole position closes;
  *      if the close itself is below vol_min, it is refused (LOT_BELOW_MIN).
@@ -151,13 +154,16 @@ int guard_equity_update(struct guard_sub *sub, const struct guard_policy *p, int
 int guard_equity_reset(struct guard_sub *sub, int64_t equity);
 
 /*
- * Steps 1..7 for an envelope. Pure: reads only. pip is the instrument's pip size.
- * Returns GUARD_FILTER_NONE with *out filled, or the filter cause (out unspecified).
- * equity_tripped is the subscription's current trip flag.
+ * Steps 1..7 for an envelope. Pure: reads only. pip and contract are the instrument
+ * registry's pip size and contract size (whole base units per 1.00 lot: what the
+ * master's lots mean), 0 when it lacks the instrument. Returns GUARD_FILTER_NONE with
+ * *out filled, or the filter cause (out unspecified). equity_tripped is the
+ * subscription's current trip flag.
  */
 enum guard_filter guard_policy_translate(const struct guard_policy *p,
 					 const struct guard_envelope *env,
 					 const struct guard_view *view, int64_t pip,
-					 bool equity_tripped, struct guard_order *out);
+					 int64_t contract, bool equity_tripped,
+					 struct guard_order *out);
 
 #endif

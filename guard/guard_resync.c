@@ -106,13 +106,13 @@ static void open_target(struct plan *pl, const struct guard_policy *p,
 		/* the guard's margin rule (guard_margin.h), against the free margin before the
 		 * plan less what its earlier opens take (its closes are not counted: cautious) */
 		int64_t need, left;
+		int rc = guard_margin_needed(in, view->spec.contract, &view->account,
+					     target->volume, price, &need);
 
-		if (guard_margin_needed(in, &view->account, target->volume, price, &need) != 0 ||
-		    __builtin_sub_overflow(view->account.free_margin, pl->margin_taken, &left) ||
-		    need > left) {
+		if (rc != 0 || __builtin_sub_overflow(view->account.free_margin, pl->margin_taken,
+						      &left) || need > left) {
 			skip(pl, e, GUARD_REASON_INSUFFICIENT_MARGIN, GUARD_FILTER_NONE,
-			     guard_margin_needed(in, &view->account, target->volume, price,
-						 &need) == 0 ? need : INT64_MAX);
+			     rc == 0 ? need : INT64_MAX);
 			return;
 		}
 		pl->margin_taken += need;
@@ -215,7 +215,8 @@ static int held_follow(struct plan *pl, const struct guard_policy *p, uint64_t s
 	v.position.open = true;
 	v.position.volume = h->volume;
 	v.position.master_volume = h->master_volume;
-	if (guard_policy_translate(p, &part, &v, in != NULL ? in->pip : 0, tripped, &o) !=
+	if (guard_policy_translate(p, &part, &v, in != NULL ? in->pip : 0,
+				   in != NULL ? in->contract_size : 0, tripped, &o) !=
 	    GUARD_FILTER_NONE)
 		return 0;
 	if (o.volume >= h->volume) {
@@ -252,7 +253,8 @@ static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripp
 	view_fn(view_ctx, e->symbol, &view);
 	memset(&view.position, 0, sizeof(view.position));
 	in = guard_instrument_find(view.instruments, e->symbol);
-	f = guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0, tripped, &target);
+	f = guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0,
+				   in != NULL ? in->contract_size : 0, tripped, &target);
 	if (h == NULL) {
 		if (f != GUARD_FILTER_NONE)
 			skip(pl, e, GUARD_REASON_FILTERED, f, 0);
@@ -284,7 +286,8 @@ static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripp
 	env.order_type = GUARD_ORDER_MODIFY;
 	view.position.open = true;
 	view.position.volume = h->volume;
-	if (guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0, tripped, &target) ==
+	if (guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0,
+				   in != NULL ? in->contract_size : 0, tripped, &target) ==
 		    GUARD_FILTER_NONE &&
 	    (h->sl != target.sl || h->tp != target.tp ||
 	     (!is_market(h->type) && h->price != target.price))) {

@@ -49,6 +49,9 @@ struct guard_quote {
 struct guard_symbol_spec {
 	int64_t vol_min, vol_max, vol_step; /* 0.01 lot */
 	int64_t pip_value;                  /* money (1e-4) per pip per 1.00 lot */
+	/* base units per 1.00 lot at the subscriber's broker (GUARD_CONTRACT_SCALE: 1e-4);
+	 * 0 = unknown: taken to be the instrument registry's, which is the master's */
+	int64_t contract;
 };
 
 /* Pre-paid platform credits (seed user_wallets): balance_usd, reserved_usd. */

@@ -10,6 +10,8 @@
  *   price, sl, tp, quotes ...... int64, units of 1e-5          (GUARD_PRICE_SCALE)
  *   volume, lots ............... int64, units of 0.01 lot      (GUARD_VOLUME_SCALE)
  *   money ...................... int64, units of 1e-4 currency (GUARD_MONEY_SCALE)
+ *   a broker's contract size ... int64, units of 1e-4 base unit per 1.00 lot
+ *                                (GUARD_CONTRACT_SCALE; the registry's is whole units)
  *   times ...................... int64 nanoseconds since the Unix epoch
  *   durations .................. int64 nanoseconds
  *   ratios ..................... basis points (1/10000) unless the name says otherwise
@@ -29,6 +31,7 @@
 #define GUARD_VOLUME_SCALE 100
 #define GUARD_MONEY_SCALE 10000
 #define GUARD_BP_SCALE 10000
+#define GUARD_CONTRACT_SCALE 10000
 
 /* Symbols: ASCII, NUL-terminated, at most GUARD_SYMBOL_MAX - 1 characters (proto's
  * PROTO_SYMBOL_MAX = 32, plus the NUL). */

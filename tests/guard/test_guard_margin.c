@@ -37,27 +37,39 @@ static void test_margin_currencies(void)
 	int64_t m = 0;
 
 	/* 1.00 EURUSD at 1.08000, 1:100: 100,000 EUR = 108,000 USD / 100 = 1,080 USD */
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURUSD"), &a, 100, 108000, &m), 0);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURUSD"), 0, &a, 100, 108000, &m), 0);
 	CU_ASSERT_EQUAL(m, USD(1080));
 	/* 0.01 lot: 10.80 USD */
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURUSD"), &a, 1, 108000, &m), 0);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURUSD"), 0, &a, 1, 108000, &m), 0);
 	CU_ASSERT_EQUAL(m, 108000);
 	/* USDJPY: the base is the account's, price irrelevant: 100,000 USD / 100 */
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("USDJPY"), &a, 100, 15123400, &m), 0);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("USDJPY"), 0, &a, 100, 15123400, &m), 0);
 	CU_ASSERT_EQUAL(m, USD(1000));
 	/* XAUUSD, contract 100 oz: 0.10 lot at 2034.50 = 10 oz = 20,345 USD / 100 */
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("XAUUSD"), &a, 10, 203450000, &m), 0);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("XAUUSD"), 0, &a, 10, 203450000, &m), 0);
 	CU_ASSERT_EQUAL(m, 2034500);
+	/* at a broker whose gold contract is 1 oz (1e-4 units): 0.10 lot = 0.1 oz = 203.45
+	 * USD / 100; 100 oz given as the broker's is the registry's figure again */
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("XAUUSD"), 1 * GUARD_CONTRACT_SCALE, &a, 10,
+					    203450000, &m), 0);
+	CU_ASSERT_EQUAL(m, 20345);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("XAUUSD"), 100 * GUARD_CONTRACT_SCALE, &a, 10,
+					    203450000, &m), 0);
+	CU_ASSERT_EQUAL(m, 2034500);
+	/* USDJPY with a 1,000-unit contract (a micro lot broker): 1.00 lot = 1,000 USD / 100 */
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("USDJPY"), 1000 * GUARD_CONTRACT_SCALE, &a,
+					    100, 15123400, &m), 0);
+	CU_ASSERT_EQUAL(m, USD(10));
 	/* EURJPY on a USD account needs the JPY rate: unknown -> -ENODATA */
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURJPY"), &a, 100, 16146200, &m), -ENODATA);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURJPY"), 0, &a, 100, 16146200, &m), -ENODATA);
 	/* 1 JPY = 0.00661 USD: 100,000 EUR = 16,146,200 JPY = 106,726.382 USD / 100 */
 	a.quote_rate = 661;
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURJPY"), &a, 100, 16146200, &m), 0);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURJPY"), 0, &a, 100, 16146200, &m), 0);
 	CU_ASSERT_EQUAL(m, 10672639); /* rounded up */
 	/* a EUR account: EURUSD's base is the account's */
 	struct guard_account e = usd(30, USD(1000));
 	memcpy(e.currency, "EUR", 4);
-	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURUSD"), &e, 100, 108000, &m), 0);
+	CU_ASSERT_EQUAL(guard_margin_needed(instr("EURUSD"), 0, &e, 100, 108000, &m), 0);
 	CU_ASSERT_EQUAL(m, 33333334); /* 100,000 / 30 = 3333.3333.. rounded up */
 }
 
@@ -67,13 +79,16 @@ static void test_margin_bad_input(void)
 	const struct guard_instrument *in = instr("EURUSD");
 	int64_t m;
 
-	CU_ASSERT_EQUAL(guard_margin_needed(NULL, &a, 1, 1, &m), -EINVAL);
-	CU_ASSERT_EQUAL(guard_margin_needed(in, NULL, 1, 1, &m), -EINVAL);
-	CU_ASSERT_EQUAL(guard_margin_needed(in, &a, 0, 108000, &m), -EINVAL);
-	CU_ASSERT_EQUAL(guard_margin_needed(in, &a, 1, 0, &m), -EINVAL);
-	CU_ASSERT_EQUAL(guard_margin_needed(in, &a, INT64_MAX, INT64_MAX, &m), -EOVERFLOW);
+	CU_ASSERT_EQUAL(guard_margin_needed(NULL, 0, &a, 1, 1, &m), -EINVAL);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, 0, NULL, 1, 1, &m), -EINVAL);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, 0, &a, 0, 108000, &m), -EINVAL);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, 0, &a, 1, 0, &m), -EINVAL);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, -1, &a, 1, 108000, &m), -EINVAL);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, INT64_MAX, &a, INT64_MAX, INT64_MAX, &m),
+			-EOVERFLOW);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, 0, &a, INT64_MAX, INT64_MAX, &m), -EOVERFLOW);
 	a.leverage = 0;
-	CU_ASSERT_EQUAL(guard_margin_needed(in, &a, 1, 108000, &m), -EINVAL);
+	CU_ASSERT_EQUAL(guard_margin_needed(in, 0, &a, 1, 108000, &m), -EINVAL);
 	a = usd(100, USD(1000));
 	memcpy(a.currency, "usd", 4);
 	CU_ASSERT_FALSE(guard_account_valid(&a));
@@ -89,6 +104,7 @@ static void test_margin_bad_input(void)
 }
 
 static struct gt_key key;
+static int64_t g_contract; /* the broker's contract size in run()'s view (0: unknown) */
 
 /* A check with the standard view and the account a; the sequence is `seq`. */
 static struct guard_verdict run(struct guard_sub *sub, const struct guard_account *a,
@@ -102,6 +118,7 @@ static struct guard_verdict run(struct guard_sub *sub, const struct guard_accoun
 	gt_view(&view, 0);
 	if (a != NULL)
 		view.account = *a;
+	view.spec.contract = g_contract;
 	/* a copy held for the closes, none for the openings (one would be a second copy) */
 	view.position.open = !guard_order_opens((enum guard_order_type)s->env.order_type);
 	view.position.volume = 100;
@@ -208,6 +225,22 @@ static void test_pipeline_margin(void)
 		CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
 		CU_ASSERT_EQUAL(v.margin_needed, 10672639); /* at the ask 161.46201: 106,726.389 / 100 */
 	}
+
+	/* at a broker of 1,000-unit lots the master's 1.00 lot is 100.00 lots: the same
+	 * 100,000 EUR, the same margin (one unit short still refused) */
+	g_contract = 1000 * GUARD_CONTRACT_SCALE;
+	a.free_margin = 11000199;
+	gt_signal_buy(&s, &key, 10);
+	v = run(&sub, &a, &s, &pol);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INSUFFICIENT_MARGIN);
+	CU_ASSERT_EQUAL(v.margin_needed, 11000200);
+	a.free_margin = 11000200;
+	gt_signal_buy(&s, &key, 11);
+	v = run(&sub, &a, &s, &pol);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_EQUAL(v.order.volume, 10000);
+	CU_ASSERT_EQUAL(v.margin_needed, 11000200);
+	g_contract = 0;
 }
 
 /* The platform wallet comes first: empty wallet -> INSUFFICIENT_FUNDS and

@@ -32,13 +32,25 @@ static void fresh(void)
 
 static enum guard_filter run(struct guard_order *o)
 {
-	return guard_policy_translate(&pol, &env, &view, guard_symbol_pip(env.symbol), false, o);
+	return guard_policy_translate(&pol, &env, &view, guard_symbol_pip(env.symbol), 0, false,
+				      o);
 }
 
 static int64_t sized(void)
 {
 	struct guard_order o;
 	enum guard_filter f = run(&o);
+
+	return f == GUARD_FILTER_NONE ? o.volume : -(int64_t)f;
+}
+
+/* sized() with the master's contract size `contract` (the registry's, whole units) */
+static int64_t sized_at(int64_t contract)
+{
+	struct guard_order o;
+	enum guard_filter f = guard_policy_translate(&pol, &env, &view,
+						     guard_symbol_pip(env.symbol), contract,
+						     false, &o);
 
 	return f == GUARD_FILTER_NONE ? o.volume : -(int64_t)f;
 }
@@ -83,6 +95,66 @@ static void test_lot_equity_ratio(void)
 	CU_ASSERT_EQUAL(sized(), 17);
 	pol.master_equity = 0;
 	CU_ASSERT_EQUAL(sized(), -GUARD_FILTER_SIZING);
+}
+
+/* The master's lots mean the registry's contract size; the subscriber's broker may trade
+ * another: the copy holds the same units of the instrument, rounded down once. */
+static void test_lot_contract_size(void)
+{
+	fresh();
+	memcpy(env.symbol, "XAUUSD", 7);
+	env.price = 203450000;
+	env.sl = 0;
+	view.spec.vol_max = 1000000;
+	/* a master's 1.00 lot of gold at 100 oz: 100.00 lots of a 1 oz contract */
+	view.spec.contract = 1 * GUARD_CONTRACT_SCALE;
+	CU_ASSERT_EQUAL(sized_at(100), 10000);
+	/* the same contract, or either unknown: the master's lots as they are */
+	view.spec.contract = 100 * GUARD_CONTRACT_SCALE;
+	CU_ASSERT_EQUAL(sized_at(100), 100);
+	CU_ASSERT_EQUAL(sized_at(0), 100);
+	view.spec.contract = 0;
+	CU_ASSERT_EQUAL(sized_at(100), 100);
+	/* a 10 oz broker, x 1.5: 15.00 lots; 0.01 lot x 1.5 at 1 oz: 1.50 lots, not 1.00
+	 * (one rounding, after the contract) */
+	pol.lot_multiplier_milli = 1500;
+	view.spec.contract = 10 * GUARD_CONTRACT_SCALE;
+	CU_ASSERT_EQUAL(sized_at(100), 1500);
+	env.volume = 1;
+	view.spec.contract = 1 * GUARD_CONTRACT_SCALE;
+	CU_ASSERT_EQUAL(sized_at(100), 150);
+	/* a larger contract at the broker: fewer lots, rounded DOWN to its step, and below
+	 * its minimum refused rather than rounded up: 1.00 lot of a 1-unit BTC contract is
+	 * 0.20 lot of a 5-unit one; 0.01 lot of it is 0.002: nothing */
+	memcpy(env.symbol, "BTCUSD", 7);
+	env.volume = 100;
+	pol.lot_multiplier_milli = 1000;
+	view.spec.contract = 5 * GUARD_CONTRACT_SCALE;
+	CU_ASSERT_EQUAL(sized_at(1), 20);
+	env.volume = 1;
+	CU_ASSERT_EQUAL(sized_at(1), -GUARD_FILTER_LOT_BELOW_MIN);
+	/* a fractional contract (0.1 BTC per lot): 10x the lots */
+	env.volume = 100;
+	view.spec.contract = GUARD_CONTRACT_SCALE / 10;
+	CU_ASSERT_EQUAL(sized_at(1), 1000);
+	/* equity ratio: 1/4 of the master's ounces at 1 oz per lot */
+	memcpy(env.symbol, "XAUUSD", 7);
+	pol.lot_mode = GUARD_LOT_EQUITY_RATIO;
+	pol.master_equity = 40000 * GUARD_MONEY_SCALE;
+	view.spec.contract = 1 * GUARD_CONTRACT_SCALE;
+	CU_ASSERT_EQUAL(sized_at(100), 2500);
+	/* fixed lots and risk sizing are in the broker's lots already: unchanged */
+	pol.lot_mode = GUARD_LOT_FIXED;
+	pol.lot_fixed = 30;
+	CU_ASSERT_EQUAL(sized_at(100), 30);
+	/* a product that does not fit: not sized (never a wrapped volume) */
+	pol.lot_mode = GUARD_LOT_MULTIPLIER;
+	pol.lot_multiplier_milli = INT64_MAX;
+	env.volume = INT64_MAX;
+	CU_ASSERT_EQUAL(sized_at(INT64_MAX), -GUARD_FILTER_SIZING);
+	view.spec.contract = 0;
+	pol.lot_multiplier_milli = 1000;
+	CU_ASSERT_EQUAL(sized_at(INT64_MAX), 1000000); /* capped at vol_max */
 }
 
 static void test_lot_risk_percent(void)
@@ -415,12 +487,12 @@ static void test_equity_protection(void)
 	/* floor */
 	CU_ASSERT_EQUAL(guard_equity_update(&sub, &pol, 7999 * GUARD_MONEY_SCALE), 1);
 	/* the translate step blocks opening orders only */
-	CU_ASSERT_EQUAL(guard_policy_translate(&pol, &env, &view, 10, true, &o),
+	CU_ASSERT_EQUAL(guard_policy_translate(&pol, &env, &view, 10, 0, true, &o),
 			GUARD_FILTER_EQUITY);
 	env.order_type = GUARD_ORDER_CLOSE;
 	view.position.open = true;
 	view.position.volume = 10;
-	CU_ASSERT_EQUAL(guard_policy_translate(&pol, &env, &view, 10, true, &o),
+	CU_ASSERT_EQUAL(guard_policy_translate(&pol, &env, &view, 10, 0, true, &o),
 			GUARD_FILTER_NONE);
 	/* off when both limits are 0 */
 	guard_policy_init(&pol);
@@ -472,6 +544,7 @@ int main(void)
 		{"lots: fixed", test_lot_fixed},
 		{"lots: multiplier, step rounding, min/max", test_lot_multiplier},
 		{"lots: equity ratio", test_lot_equity_ratio},
+		{"lots: the master's contract size against the broker's", test_lot_contract_size},
 		{"lots: risk percent with SL distance and pip value", test_lot_risk_percent},
 		{"reverse copy of every order type, SL<->TP", test_reverse_all_types},
 		{"SL/TP copy on/off", test_sl_tp_copy},

@@ -22,6 +22,7 @@ struct mkt {
 };
 
 static int64_t view_min = 1; /* the broker's minimum volume in every view */
+static int64_t view_contract; /* the broker's contract size in every view (0: unknown) */
 
 static void view_of(void *ctx, const char *sym, struct guard_view *v)
 {
@@ -31,6 +32,7 @@ static void view_of(void *ctx, const char *sym, struct guard_view *v)
 	v->spec.vol_max = 100000;
 	v->spec.vol_step = 1;
 	v->spec.pip_value = 100000;
+	v->spec.contract = view_contract;
 	v->equity = 10000000;
 	v->instruments = guard_instruments_builtin();
 	for (int i = 0; i < m->n; i++)
@@ -412,7 +414,8 @@ static void test_margin(void)
 	long n;
 
 	CU_ASSERT_EQUAL_FATAL(guard_margin_needed(guard_instrument_find(
-					guard_instruments_builtin(), "EURUSD"), &acct, 10, 108120, &need), 0);
+					guard_instruments_builtin(), "EURUSD"), 0, &acct, 10, 108120,
+				  &need), 0);
 	CU_ASSERT(need > 0);
 	guard_policy_init(&p);
 	g_mkt.acct = true;
@@ -432,6 +435,40 @@ static void test_margin(void)
 }
 
 /* Pending orders: placed at their own price without a quote check, deleted when gone. */
+/* The master's lots are the registry's contract (gold: 100 oz); a broker of 1 oz lots
+ * holds the same ounces in 100x the lots: a re-sync opens that, and keeps a copy of that
+ * size rather than cutting it to the master's lot count. */
+static void test_contract(void)
+{
+	struct guard_policy p;
+	struct guard_resync_action a[MAXA];
+	struct guard_book_entry b = entry(3, GUARD_ORDER_BUY, "XAUUSD", 100, 203450000, 0, 0);
+	struct guard_held h = held(3, GUARD_ORDER_BUY, "XAUUSD", 10000, 203450000, 0, 0);
+	long n;
+
+	guard_policy_init(&p);
+	view_contract = 1 * GUARD_CONTRACT_SCALE;
+	n = plan(&p, &b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	CU_ASSERT_EQUAL(a[0].order.volume, 10000);
+	CU_ASSERT_EQUAL(a[0].master_volume, 100);
+	/* the copy held (its master volume unknown): in line, nothing to do */
+	n = plan(&p, &b, 1, &h, 1, a);
+	CU_ASSERT_EQUAL(n, 0);
+	/* with its master volume: the master halved his position since: the copy halves */
+	h.master_volume = 200;
+	n = plan(&p, &b, 1, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_REDUCE);
+	CU_ASSERT_EQUAL(a[0].order.volume, 5000);
+	/* the broker's contract unknown: the master's lots as they are */
+	view_contract = 0;
+	n = plan(&p, &b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].order.volume, 100);
+}
+
 static void test_pending(void)
 {
 	struct guard_policy p;
@@ -623,6 +660,7 @@ int main(void)
 		{"price deviation, no quote, unknown instrument", test_price_checks},
 		{"margin of the opens against the free margin", test_margin},
 		{"pending orders placed and deleted", test_pending},
+		{"the broker's contract size: opens sized, held copies kept", test_contract},
 		{"policy changed direction: close and reopen", test_direction_changed},
 		{"2,000 random books (sorted and not): converges, idempotent", test_random_idempotent},
 		{NULL, NULL},

@@ -629,10 +629,29 @@ static void t_rx(const struct decp_fns *f)
 				 40) == 1 && info[0] == 7 && info[1] == 1 && info[2] == 1 &&
 	      info[3] == 10 && info[4] == 108512 && info[7] == 901 && info[8] == T0 &&
 	      strcmp((char *)sym, "EURUSD.m") == 0, "envelope 1 decoded, symbol mapped (%s)", sym);
-	k = rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
-	CHECK(k == 0 && verdict[2] == 1 && verdict[3] == 1 && verdict[4] == 10 &&
+	{
+		/* view[13], the broker's contract size (1e-4 units): the master's lots are
+		 * the registry's 100,000 EUR; at a broker of 10,000-unit lots his 0.10 lot is
+		 * 1.00 lot. A negative one is refused before the envelope is used. */
+		int64_t v14[14];
+
+		memcpy(v14, view, sizeof(view));
+		v14[12] = 0;
+		v14[13] = -1;
+		CHECK(rx_check(f, h, T0 + 10 * MS, v14, 14, verdict, 16, osym, 40) ==
+		      DECP_E_INVAL, "a negative contract size");
+		v14[12] = -1;
+		v14[13] = 0;
+		CHECK(rx_check(f, h, T0 + 10 * MS, v14, 13, verdict, 16, osym, 40) ==
+		      DECP_E_INVAL, "a negative quote rate");
+		v14[12] = 0;
+		v14[13] = INT64_C(10000) * 10000;
+		k = rx_check(f, h, T0 + 10 * MS, v14, 14, verdict, 16, osym, 40);
+	}
+	CHECK(k == 0 && verdict[2] == 1 && verdict[3] == 1 && verdict[4] == 100 &&
 	      verdict[9] == 1 && strcmp((char *)osym, "EURUSD.m") == 0,
-	      "envelope 1: execute BUY 0.10 EURUSD.m (%d)", k);
+	      "envelope 1: execute BUY 1.00 EURUSD.m of 10,000-unit lots (%d, volume %lld)", k,
+	      (long long)verdict[4]);
 	CHECK(rx_check(f, h, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == DECP_E_STATE,
 	      "an envelope is checked once");
 	n = f->decp_rx_report(h, 1, 10, 108513, 55501, 10009, 0, T0 + 20 * MS, out, sizeof(out));

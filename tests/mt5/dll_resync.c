@@ -409,12 +409,40 @@ void dll_resync_run(const struct decp_fns *f)
 	h = rx_resync(f, S, "snap_pub");
 	feed_snapshot(f, h, "snap", 2, info);
 	{
-		int64_t q[13];
+		int64_t q[14];
+		int64_t act[13];
+		uint8_t s[40];
 
 		mt5_view_at(q, 108512);
 		q[12] = -1;
 		CHECK(f->decp_rx_resync_quote(h, L"EURUSD", q, 13) == DECP_E_INVAL,
 		      "resync_quote: a negative rate refused");
+		q[12] = 0;
+		q[13] = -1;
+		CHECK(f->decp_rx_resync_quote(h, L"EURUSD", q, 14) == DECP_E_INVAL,
+		      "resync_quote: a negative contract size refused");
+		/* a broker of 1,000-unit lots (view[13], 1e-4 units): every OPEN of EURUSD in
+		 * 100x the lots of the plan without it, the same euros */
+		int64_t base[64] = {0};
+		int opens = 0, scaled = 0;
+
+		q[3] = 1000000; /* vol_max 10,000.00 lots */
+		for (int pass = 0; pass < 2; pass++) {
+			q[13] = pass == 0 ? 0 : INT64_C(1000) * 10000;
+			CHECK(f->decp_rx_resync_quote(h, L"EURUSD", q, 14) >= 1 &&
+			      f->decp_rx_resync_plan(h) >= 1, "resync: planned, contract %lld",
+			      (long long)q[13]);
+			for (int32_t i = 0; i < 64 && f->decp_rx_resync_action(h, i, act, 13, s,
+									      sizeof(s)) > 0; i++)
+				if (act[0] == 4 && strncmp((const char *)s, "EURUSD", 6) == 0) {
+					if (pass == 0)
+						base[i] = act[2];
+					opens += pass;
+					scaled += pass && base[i] > 0 && act[2] == base[i] * 100;
+				}
+		}
+		CHECK(opens >= 1 && scaled == opens, "resync: %d EURUSD OPEN at 1,000-unit lots, "
+		      "%d of them 100x the lots at the registry's contract", opens, scaled);
 	}
 	f->decp_handle_free(h);
 

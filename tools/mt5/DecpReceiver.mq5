@@ -317,8 +317,9 @@ void LogPolicy(const long &info[])
 string GvMv(long t) { return "decp.rx." + IntegerToString(InpMasterId) + ".mv." + IntegerToString(t); }
 
 // The view of a broker symbol decp_rx_check and decp_rx_resync_quote take: quote, volume
-// spec, pip value, wallet and equity (view[0..8]). gp: the guard's pip (1e-5) of the
-// MASTER's instrument, as decp_rx_message / decp_rx_resync_entry give it.
+// spec, pip value, wallet and equity (view[0..8]), the symbol's quote rate (view[12]) and
+// contract size (view[13]: the guard converts the master's lots to it). gp: the guard's pip
+// (1e-5) of the MASTER's instrument, as decp_rx_message / decp_rx_resync_entry give it.
 void SymbolView(string sym, long gp, long &view[])
 {
    MqlTick tick;
@@ -337,6 +338,11 @@ void SymbolView(string sym, long gp, long &view[])
    view[6] = Money(AccountInfoDouble(ACCOUNT_BALANCE));   // wallet: see docs/mt5.md
    view[7] = 0;
    view[8] = Money(AccountInfoDouble(ACCOUNT_EQUITY));
+   view[12] = QuoteRate(sym);
+   // units per 1.00 lot at this broker (1e-4): a master's lot of gold at 100 oz is 100 lots
+   // of a 1 oz contract; 0 (unknown) leaves the master's lots as they are
+   double cs = SymbolInfoDouble(sym, SYMBOL_TRADE_CONTRACT_SIZE);
+   view[13] = cs > 0 ? (long)MathRound(cs * 10000.0) : 0;
 }
 
 // decp.OrderType of a broker pending order type (0: not pending)
@@ -357,18 +363,17 @@ int PendingType(ENUM_ORDER_TYPE t)
 // the guard executes nothing until decp_rx_resync_done.
 void Resync()
 {
-   long ei[9], view[13], act[13];
+   long ei[9], view[14], act[13];
    uchar sym[40], fr[256];
    int n = 0;
    for(int i = 0; decp_rx_resync_entry(g_rx, i, ei, 9, sym, 40) == 1; i++)
    {
       string s = CharArrayToString(sym);
       if(s == "") continue;
+      // each symbol's own rate for the margin of its OPENs (view[12]): one AccountState
+      // carries one, and without it every instrument without the account currency was SKIPped
       SymbolView(s, ei[8], view);
-      // each symbol's own rate for the margin of its OPENs: one AccountState carries one,
-      // and without it every instrument without the account currency was SKIPped
-      view[12] = QuoteRate(s);
-      if(decp_rx_resync_quote(g_rx, s, view, 13) < 0) break;
+      if(decp_rx_resync_quote(g_rx, s, view, 14) < 0) break;
    }
    if(AccountToGuard("") == 2) CloseAll();   // the account now: the OPENs' margin
    for(int i = PositionsTotal() - 1; i >= 0; i--)   // this EA's copies (magic, "decp:<ticket>" or kept)
@@ -453,7 +458,7 @@ void Resync()
 
 void OnEnvelope(const long &info[], string sym)
 {
-   long view[12], v[16];
+   long view[14], v[16];
    uchar os[40];
    double vol = 0;
    long ticket = info[7];
@@ -470,7 +475,7 @@ void OnEnvelope(const long &info[], string sym)
    // (FILTERED, sizing) rather than guess from the copy's own volume
    view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : 0;
    if(AccountToGuard(sym) == 2) CloseAll();   // the account now, with this symbol's quote rate
-   int reason = decp_rx_check(g_rx, NowNs(), view, 12, v, 16, os, 40);
+   int reason = decp_rx_check(g_rx, NowNs(), view, 14, v, 16, os, 40);
    uchar fr[1024];
    // the guard's sequence is persisted before anything is executed: a terminal that dies
    // between the two loses this signal (the next re-sync brings the account in line), it

@@ -1002,9 +1002,13 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 }
 
 /* The EA's view of a subscriber symbol (decp_rx_check's view[0..8]: quote, volume spec,
- * wallet, equity); the position fields are decp_rx_check's own. */
-void decp_view_of(const int64_t *view, int64_t local_now_ns, struct guard_view *v)
+ * wallet, equity; view[13]: the contract size); the position fields are decp_rx_check's
+ * own, view[12] (the symbol's quote rate) the caller's. */
+int decp_view_of(const int64_t *view, int32_t nview, int64_t local_now_ns,
+		 struct guard_view *v)
 {
+	if ((nview >= 13 && view[12] < 0) || (nview >= 14 && view[13] < 0))
+		return -1;
 	memset(v, 0, sizeof(*v));
 	v->local_now_ns = local_now_ns;
 	v->quote.bid = view[0];
@@ -1016,6 +1020,8 @@ void decp_view_of(const int64_t *view, int64_t local_now_ns, struct guard_view *
 	v->wallet.balance = view[6];
 	v->wallet.reserved = view[7];
 	v->equity = view[8];
+	v->spec.contract = nview >= 14 ? view[13] : 0;
+	return 0;
 }
 
 int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int32_t nview,
@@ -1032,11 +1038,14 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 		return DECP_E_INVAL;
 	if (!r->pending)
 		return DECP_E_STATE;
-	decp_view_of(view, local_now_ns, &v);
+	if (decp_view_of(view, nview, local_now_ns, &v) != 0)
+		return DECP_E_INVAL;
 	v.position.open = view[9] != 0;
 	v.position.volume = view[10];
 	v.position.master_volume = view[11];
 	v.account = r->acct; /* known only after decp_rx_account_state: the margin check */
+	if (nview >= 13 && view[12] > 0)
+		v.account.quote_rate = view[12]; /* this symbol's, as decp_rx_resync_quote's */
 	/* guard's built-in instrument registry (the instruments table's seed, docs/guard.md);
 	 * an ABI call to load the operator's registry is not there yet */
 	v.instruments = guard_instruments_builtin();

@@ -469,7 +469,8 @@ DECP_API int32_t decp_rx_resync_held_master(int64_t rx, int64_t master_ticket,
  * bid, ask, vol_min, vol_max, vol_step, pip_value, wallet balance, wallet reserved,
  * equity; entries 9..11 ignored; nview >= 13: view[12] the account currency per unit of
  * the symbol's quote currency, 1e-5, >= 0, the margin check's rate for its OPENs, as
- * decp_rx_account_state's quote_rate but per symbol: 0 or absent, the account's). A
+ * decp_rx_account_state's quote_rate but per symbol: 0 or absent, the account's;
+ * nview >= 14: view[13] the broker's contract size, as decp_rx_check's). A
  * symbol without a quote gets no market OPEN (SKIP PRICE_DEVIATION); an OPEN of a cross
  * without a rate, none either (SKIP INSUFFICIENT_MARGIN). Returns how many symbols are
  * quoted, DECP_E_STATE, DECP_E_NOBUFS (DECP_RX_QUOTES_MAX), DECP_E_INVAL (also a negative
@@ -514,7 +515,13 @@ DECP_API int32_t decp_rx_resync_done(int64_t rx, uint8_t *out, int32_t out_cap);
  * 0 = no quote), vol_min, vol_max,
  * vol_step (0.01 lot), pip_value (1e-4 money per pip per lot), wallet balance, wallet
  * reserved (1e-4), equity (1e-4), position open (0/1), position volume (0.01 lot),
- * master's volume of that position (0.01 lot).
+ * master's volume of that position (0.01 lot); nview >= 13: view[12] the account currency
+ * per unit of the symbol's quote currency (1e-5, >= 0; 0: decp_rx_account_state's rate);
+ * nview >= 14: view[13] the broker's contract size of the symbol, base units per 1.00
+ * lot in 1e-4 (SYMBOL_TRADE_CONTRACT_SIZE x 10000, >= 0; 0 or absent: the instrument
+ * registry's). The master's lots mean the registry's contract size: MULTIPLIER and
+ * EQUITY_RATIO sizing convert them to this contract (the master's 1.00 lot of gold at
+ * 100 oz is 100.00 lots at 1 oz), and the margin check counts this contract's units.
  * Returns the reason: 0 execute, else decp.ProtectionReason (1..10, 22). verdict (nverdict
  * >= 16): reason, filter, authenticated, order type, volume, price, sl, tp, master
  * ticket, sequence, expiration_ns, age_ns, deviation_pips_x100, state after,

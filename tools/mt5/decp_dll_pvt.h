@@ -113,8 +113,11 @@ int32_t decp_ws_frame(const uint8_t *payload, int n, uint8_t *out, int32_t cap);
  * registry, decorations allowed); 0 when the registry does not know it. */
 int64_t decp_guard_pip(const char *master_symbol);
 
-/* decp_rx_check's view[0..8] (quote, volume spec, pip value, wallet, equity) into v. */
-void decp_view_of(const int64_t *view, int64_t local_now_ns, struct guard_view *v);
+/* decp_rx_check's view[0..8] (quote, volume spec, pip value, wallet, equity) and, when
+ * nview >= 14, view[13] (the broker's contract size) into v; view[12] (a rate) is the
+ * caller's. -1 when an optional entry is negative (DECP_E_INVAL), else 0. */
+int decp_view_of(const int64_t *view, int32_t nview, int64_t local_now_ns,
+		 struct guard_view *v);
 
 /* decp_rx_message's members 9, 11, 12 (decp_dll_resync.c): m is proto_wire's decode.
  * Returns the kind or the refusal's code, info filled as decp_dll.h says. */

@@ -292,11 +292,10 @@ int32_t decp_rx_resync_quote(int64_t rx, const wchar_t *symbol, const int64_t *v
 	if (r == NULL)
 		return DECP_E_HANDLE;
 	if (decp_ascii_of(symbol, sym, sizeof(sym), false) < 1 || view == NULL || nview < 9 ||
-	    (nview >= 13 && view[12] < 0))
+	    decp_view_of(view, nview, 0, &v) != 0)
 		return DECP_E_INVAL;
 	if (r->rs == NULL)
 		return DECP_E_STATE;
-	decp_view_of(view, 0, &v);
 	rc = decp_resync_quote_set(r->rs, sym, &v, nview >= 13 ? view[12] : 0);
 	return rc == -EPERM ? DECP_E_STATE : decp_status_of(rc);
 }

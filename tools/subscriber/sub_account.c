@@ -222,7 +222,7 @@ void sub_account_view(const struct sub_account *a, const struct sub_quotes *q,
 		memcpy(m.currency, a->currency, 4);
 		m.quote_rate = quote_ccy(e->instrument) != NULL
 				       ? rate_of(q, quote_ccy(e->instrument), a->currency) : 0;
-		if (e->in != NULL && guard_margin_needed(e->in, &m, e->gross, now, &need) == 0)
+		if (e->in != NULL && guard_margin_needed(e->in, 0, &m, e->gross, now, &need) == 0)
 			margin += need;
 	}
 	out->balance = a->balance;
