@@ -4477,6 +4477,65 @@ static int count_lines(struct env *e, const char *file, const char *needle, bool
 	return n;
 }
 
+/* The BUYs of one connection's --orders file: per sequence (< cap) the volume, the policy
+ * version in *ver and whether it was gold; 0 where none. */
+static void buys_of(const char *path, long long *vol, long long *ver, bool *xau, int cap)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		int idx;
+		uint64_t m, x;
+		char type[24], sym[40];
+		long long v, pv, arrival;
+
+		if (sscanf(line, "%d %" SCNu64 " %" SCNu64 " order %23s %39s %lld %lld %lld", &idx, &m,
+			   &x, type, sym, &v, &pv, &arrival) == 8 && idx == 0 &&
+		    strcmp(type, "BUY") == 0 && x < (uint64_t)cap) {
+			vol[x] = v;
+			ver[x] = pv;
+			xau[x] = strncmp(sym, "XAUUSD", 6) == 0;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
+/* Subscriber 1's two connections under one policy, the second at a broker of 1 oz gold
+ * lots (--contract XAUUSD=1): each BUY the two sized under one policy version is the
+ * same, but gold's is 100x under the multiplier versions (1, 2: the same ounces as the
+ * master's 100 oz lots) and equal under FIXED (3, 4: the broker's lots already). */
+static void policy_contract_check(struct env *e, const char *orders, const char *orders2)
+{
+	enum { CAP = 4096 };
+	static long long v1[CAP], p1[CAP], v2[CAP], p2[CAP];
+	static bool x1[CAP], x2[CAP];
+	int compared = 0, gold = 0, bad = 0;
+
+	memset(v1, 0, sizeof(v1));
+	memset(v2, 0, sizeof(v2));
+	buys_of(orders, v1, p1, x1, CAP);
+	buys_of(orders2, v2, p2, x2, CAP);
+	for (int s = 1; s < CAP && s <= e->nsignals; s++) {
+		if (v1[s] == 0 || v2[s] == 0 || p1[s] != p2[s])
+			continue;
+		long long want = x1[s] && p1[s] <= 2 ? v1[s] * 100 : v1[s];
+
+		compared++;
+		gold += x1[s] && p1[s] <= 2;
+		if (v2[s] != want) {
+			bad++;
+			fprintf(stderr, "policy: sequence %d (%s, policy %lld): %lld lots/100 at 1 oz, "
+				"%lld at 100 oz\n", s, x1[s] ? "XAUUSD" : "other", p1[s], v2[s], v1[s]);
+		}
+	}
+	fprintf(stderr, "policy: 1 oz gold lots: %d BUYs compared, %d of gold (100x), %d sized "
+		"otherwise\n", compared, gold, bad);
+	CHECK(bad == 0 && gold > 0 && compared > gold, "1 oz gold lots: %d BUYs compared, %d of "
+	      "gold 100x, %d sized otherwise", compared, gold, bad);
+}
+
 /* The copy policy delivered (issue 19): two subscribers of one master on the real
  * pipeline; while signals flow, subscriber 1 changes its policy twice through the api
  * (multiplier 2.5 with suffix ".m"; then a fixed 0.07 lot with USDJPY denied). Its
@@ -4517,9 +4576,11 @@ static void scenario_policy(struct env *e)
 				    NULL};
 
 		/* subscriber 1 a second time, on a connection of its own: every change of its
-		 * subscription reaches each of its sessions */
+		 * subscription reaches each of its sessions; its broker trades gold in 1 oz
+		 * lots (the registry's, the master's, are 100 oz) */
 		const char *x2[] = {"--subs", group_file(e, "policy2", 1, 1), "--expect",
-				    expect_arg(e), "--timeout", timeout, "--orders", orders2, NULL};
+				    expect_arg(e), "--timeout", timeout, "--orders", orders2,
+				    "--contract", "XAUUSD=1", NULL};
 
 		snprintf(orders2, sizeof(orders2), "%s/policy2.orders", e->dir);
 		sub = start_subscriber(e, "policy", x);
@@ -4692,6 +4753,7 @@ static void scenario_policy(struct env *e)
 		CHECK(n[1][1] == e->nsignals && n[1][2] == 0 && n[1][3] == 0,
 		      "subscriber 2 kept its policy for all %d signals (%d)", e->nsignals, n[1][1]);
 	}
+	policy_contract_check(e, orders, orders2);
 	kill(e->fanout, SIGTERM);
 	rc = harness_wait_exit(e->fanout, 20000);
 	e->fanout = 0;

@@ -172,6 +172,10 @@ static FILE *g_orders;
  * built-in set: docs/guard.md "Instrument registry"). */
 static struct guard_instrument *g_instr;
 static struct guard_instruments g_reg;
+/* The simulated broker's instruments: the registry's, with the contract sizes --contract
+ * sets (the guard's view.spec.contract; the account's margin and P&L). */
+static struct guard_instrument *g_broker_v;
+static struct guard_instruments g_broker;
 static struct lws_context *g_ctx;
 /* The simulated market: each instrument's last price traded by a master (sub_account.h) */
 static struct sub_quotes g_quotes;
@@ -545,7 +549,7 @@ static void send_account(struct sim *s)
 		pos[k].price = p->price;
 		pos[k].sl = p->sl;
 		pos[k].tp = p->tp;
-		pos[k].profit = sub_position_profit(&s->acct, p, &g_quotes, &g_reg);
+		pos[k].profit = sub_position_profit(&s->acct, p, &g_quotes, &g_broker);
 		pp[k] = &pos[k];
 		as.n_positions = k + 1;
 	}
@@ -738,6 +742,20 @@ static Decp__ExecutionReport__Status exec_status(const struct guard_verdict *v)
 	}
 }
 
+/* The simulated broker's contract of instrument (a registry name): volumes 0.01 to
+ * 1,000.00 lots in steps of 0.01, 10.0000 of money per pip per lot, the contract size of
+ * --contract or the registry's (0 when the registry lacks it). */
+static void broker_spec(struct guard_symbol_spec *spec, const char *instrument)
+{
+	const struct guard_instrument *in = guard_instrument_find(&g_broker, instrument);
+
+	spec->vol_min = 1;
+	spec->vol_max = 100000;
+	spec->vol_step = 1;
+	spec->pip_value = 100000;
+	spec->contract = in != NULL ? in->contract_size * GUARD_CONTRACT_SCALE : 0;
+}
+
 static void on_envelope(struct sim *s, const Decp__Envelope *e)
 {
 	struct guard_envelope env;
@@ -772,10 +790,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		view.quote.bid = env.price + off - 1;
 		view.quote.ask = env.price + off + 1;
 	}
-	view.spec.vol_min = 1;
-	view.spec.vol_max = 100000;
-	view.spec.vol_step = 1;
-	view.spec.pip_value = 100000;
+	broker_spec(&view.spec, instrument);
 	/* The platform wallet (seed user_wallets) is the server's: an empty one locks the
 	 * subscription there (LOCKED_NO_FUNDS arrives as StateChange), so the simulator
 	 * holds no copy and never refuses on it locally. */
@@ -784,7 +799,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	sub_account_view(&s->acct, &g_quotes, instrument, &view.account);
 	view.equity = view.account.equity;
 	if (guard_account_update(&s->gs[i], &pol, &view.account) == 1 && pol.close_all_on_trip) {
-		size_t n = sub_account_close_all(&s->acct, e->master_id, &g_quotes, &g_reg);
+		size_t n = sub_account_close_all(&s->acct, e->master_id, &g_quotes, &g_broker);
 
 		fprintf(stderr, "decp-subscriber: #%d master %" PRIu64 ": equity protection "
 			"tripped, %zu positions closed\n", s->idx, e->master_id, n);
@@ -804,7 +819,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		s->executed++;
 		if (v.order.price <= 0 && held != NULL)
 			v.order.price = sub_quotes_get(&g_quotes, instrument);
-		if (sub_account_apply(&s->acct, &env, instrument, &v.order, &g_quotes, &g_reg,
+		if (sub_account_apply(&s->acct, &env, instrument, &v.order, &g_quotes, &g_broker,
 				      &realized) == -ENOMEM)
 			fprintf(stderr, "decp-subscriber: #%d: out of memory booking a position\n",
 				s->idx);
@@ -903,10 +918,7 @@ static void resync_view_of(void *ctx, const char *sym, struct guard_view *v)
 	}
 	v->local_now_ns = local_ns();
 	v->instruments = &g_reg;
-	v->spec.vol_min = 1;
-	v->spec.vol_max = 100000;
-	v->spec.vol_step = 1;
-	v->spec.pip_value = 100000;
+	broker_spec(&v->spec, instrument);
 	v->wallet.balance = INT64_C(1000000000);
 	sub_account_view(&rv->s->acct, &g_quotes, instrument, &v->account);
 	v->equity = v->account.equity;
@@ -1009,7 +1021,7 @@ static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 		return snapshot_refused(s, i, true);
 	}
 	if (sub_resync_apply(&s->acct, &s->snap[i], &s->pol[i], s->gs[i].st.equity_tripped != 0,
-			     resync_view_of, &rv, &g_quotes, &g_reg, g_orders, s->idx, &c) != 0) {
+			     resync_view_of, &rv, &g_quotes, &g_broker, g_orders, s->idx, &c) != 0) {
 		fprintf(stderr, "decp-subscriber: #%d: out of memory reconciling\n", s->idx);
 		return snapshot_refused(s, i, false);
 	}
@@ -1484,6 +1496,11 @@ static void usage(FILE *o)
 		"                       and P&L come from the masters' prices (docs/fanout.md)\n"
 		"  --instruments FILE   instrument registry (`decpctl instrument list` output);\n"
 		"                       default: guard's built-in set (docs/guard.md)\n"
+		"  --contract SYM=UNITS[,SYM=UNITS...]  the simulated broker's contract size of a\n"
+		"                       registry instrument (whole base units per 1.00 lot; default\n"
+		"                       the registry's, which is what the master's lots mean): the\n"
+		"                       guard sizes copies in its lots (XAUUSD=1: a master's 1.00 lot\n"
+		"                       of 100 oz is 100.00 lots), margin and P&L count its units\n"
 		"  --resync             re-sync by snapshot (Subscribe.snapshot): a resume that cannot\n"
 		"                       be replayed fresh gets the master's positions, reconciled\n"
 		"                       into the account under the copy policy, then ResyncDone;\n"
@@ -1699,6 +1716,48 @@ static int load_instruments(const char *path, int *line_no)
 	return n;
 }
 
+/*
+ * The simulated broker's instruments (g_broker): the registry's, with the contract sizes
+ * of --contract "SYMBOL=UNITS[,SYMBOL=UNITS...]" (a registry instrument, whole base units
+ * per 1.00 lot, > 0). Returns 0, -ENOMEM, or -EINVAL with the item at fault in bad.
+ */
+static int broker_contracts(const char *list, char *bad, size_t cap)
+{
+	char copy[512], *save = NULL;
+
+	g_broker_v = calloc(g_reg.n > 0 ? g_reg.n : 1, sizeof(*g_broker_v));
+	if (g_broker_v == NULL)
+		return -ENOMEM;
+	memcpy(g_broker_v, g_reg.v, g_reg.n * sizeof(*g_broker_v));
+	g_broker.v = g_broker_v;
+	g_broker.n = g_reg.n;
+	if (list == NULL)
+		return 0;
+	if (snprintf(copy, sizeof(copy), "%s", list) >= (int)sizeof(copy)) {
+		snprintf(bad, cap, "%.40s...", list);
+		return -EINVAL;
+	}
+	for (char *it = strtok_r(copy, ",", &save); it != NULL; it = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(it, '='), *end = NULL;
+		const struct guard_instrument *in;
+		long long units;
+
+		snprintf(bad, cap, "%s", it);
+		if (eq == NULL)
+			return -EINVAL;
+		*eq = '\0';
+		errno = 0;
+		units = strtoll(eq + 1, &end, 10);
+		in = guard_instrument_find(&g_broker, it);
+		if (in == NULL || eq[1] == '\0' || *end != '\0' || errno != 0 || units <= 0 ||
+		    units > INT64_MAX / GUARD_CONTRACT_SCALE)
+			return -EINVAL;
+		g_broker_v[in - g_broker_v].contract_size = units;
+	}
+	bad[0] = '\0';
+	return 0;
+}
+
 static int sim_add(const char *token, const char *masters)
 {
 	struct sim *s;
@@ -1846,13 +1905,14 @@ int main(int argc, char **argv)
 		{"account", required_argument, NULL, 'A'},
 		{"resync", no_argument, NULL, 'Z'},
 		{"snapshot-key", required_argument, NULL, 1201},
+		{"contract", required_argument, NULL, 1202},
 		{"positions", required_argument, NULL, 'p'},
 		{"poll", no_argument, NULL, 'o'},
 		{"poll-wait", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0}};
 	const char *url = NULL, *keys = NULL, *subs = NULL, *token = NULL, *logp = NULL;
 	const char *ordersp = NULL, *positionsp = NULL;
-	const char *instr = NULL;
+	const char *instr = NULL, *contracts = NULL;
 	char masters[256] = "";
 	struct lws_context_creation_info info;
 	int64_t t_end, t_drop = 0, t_status = 0;
@@ -1961,6 +2021,7 @@ int main(int argc, char **argv)
 		case 'I': instr = optarg; break;
 		case 'O': ordersp = optarg; break;
 		case 'Z': g_o.resync = true; break;
+		case 1202: contracts = optarg; break;
 		case 1201: {
 			uint8_t pub[32];
 			size_t k = 0;
@@ -2049,6 +2110,23 @@ int main(int argc, char **argv)
 				"\"symbol digits point pip_size contract_size\", as decpctl "
 				"instrument list prints)\n", instr, strerror(-n), line_no);
 			free(g_instr);
+			return 2;
+		}
+	}
+	{
+		char bad[64] = "";
+
+		int rc = broker_contracts(contracts, bad, sizeof(bad));
+
+		if (rc != 0) {
+			if (rc == -ENOMEM)
+				fprintf(stderr, "decp-subscriber: out of memory\n");
+			else
+				fprintf(stderr, "decp-subscriber: --contract: '%s' is not SYMBOL=UNITS "
+					"with a symbol of the instrument registry and whole units per "
+					"1.00 lot > 0 (e.g. XAUUSD=1,BTCUSD=5)\n", bad);
+			free(g_instr);
+			free(g_broker_v);
 			return 2;
 		}
 	}
@@ -2238,5 +2316,6 @@ int main(int argc, char **argv)
 	if (g_orders != NULL)
 		fclose(g_orders);
 	free(g_instr);
+	free(g_broker_v);
 	return rc;
 }
