@@ -162,6 +162,9 @@ void api_pg_error(struct api_req *r, const PGresult *res)
 		{"23514", 422, "invalid_value", "a value is out of its allowed range"},
 		{"23502", 422, "missing_value", "a required value is missing"},
 		{"57014", 503, "timeout", "the database took too long; retry later"},
+		/* lock_timeout: api_lock_wait_ms (cp_pg lock_wait_ms) */
+		{"55P03", 503, "timeout", "a row or table this request needs is locked by"
+		 " another transaction; retry later"},
 		/* no primary (a failover): the server is read-only now (25006, a demoted
 		 * primary or a standby), shutting down or starting (57P01..57P03) */
 		{"25006", 503, "db_unavailable", "PostgreSQL is unreachable; retry later"},
@@ -1229,6 +1232,11 @@ static int worker_run(struct api_shared *sh, unsigned int idx, const atomic_int 
 	/* the read session: the replica when one is named, else a second session of the
 	 * primary for the grouped reads (they never wait behind a POST's transaction) */
 	a.pg_read.conninfo = cfg->pg_read_conninfo[0] != '\0' ? cfg->pg_read_conninfo : NULL;
+	/* the synchronous statements run on the loop: a lock they wait for holds it (and every
+	 * request of the worker) only this long; the asynchronous ones (cp_api_batch.c) are
+	 * sent without cp_pg_exec and wait as before */
+	a.pg.lock_wait_ms = cfg->api_lock_wait_ms;
+	a.pg_read.lock_wait_ms = cfg->api_lock_wait_ms;
 	a.lane[API_LANE_PRIMARY].pg = &a.pg;
 	a.lane[API_LANE_READ].pg = &a.pg_read;
 	a.lane[API_LANE_READ].fallback = &a.lane[API_LANE_PRIMARY];

@@ -22,7 +22,9 @@
  * answered): PREPARE takes the locks of the tables the statement writes, and a PREPARE
  * waiting for a lock another session held stopped the loop for pg_timeout_ms. The event
  * loop never waits for the database on these paths; everything else keeps its
- * synchronous queries on the same sessions (one pair per worker), and a request that
+ * synchronous queries on the same sessions (one pair per worker; a lock they wait for
+ * holds the loop api_lock_wait_ms at most: cp_pg lock_wait_ms, which these asynchronous
+ * statements, sent without cp_pg_exec, do not have), and a request that
  * needs a session with a statement in flight is parked and served again once it is
  * answered (cp_api.c api_park, api_resume), before the next statement is sent.
  *

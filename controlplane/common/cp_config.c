@@ -104,6 +104,7 @@ static const struct key keys[] = {
 	{"api_preauth_rate", K_U32, F(api_preauth_rate), 0, 0, 1000000},
 	{"api_header_timeout_ms", K_U32, F(api_header_timeout_ms), 0, 100, 600000},
 	{"api_rate_per_s", K_U32, F(api_rate_per_s), 0, 0, 1000000},
+	{"api_lock_wait_ms", K_U32, F(api_lock_wait_ms), 0, 0, 60000},
 	{"trust_tick_s", K_U32, F(trust_tick_s), 0, 1, 86400},
 	{"trust_time_offset_s", K_U32, F(trust_time_offset_s), 0, 0, 400000000},
 	{"trust_credit_window_s", K_U32, F(trust_credit_window_s), 0, 1, 86400},
@@ -175,6 +176,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->api_preauth_per_source = 64;
 	c->api_preauth_rate = 0;
 	c->api_header_timeout_ms = 5000;
+	c->api_lock_wait_ms = 300;
 	c->trust_tick_s = 60;
 	c->trust_credit_window_s = 60;
 }

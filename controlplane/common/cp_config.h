@@ -154,6 +154,8 @@ struct cp_config {
 	uint32_t api_preauth_rate;       /* api: new connections/s per address (0 = off) */
 	uint32_t api_header_timeout_ms;  /* api: the request head must arrive within */
 	uint32_t api_rate_per_s;         /* api: requests per second per caller (0 = off) */
+	uint32_t api_lock_wait_ms;       /* api: a synchronous statement's lock wait, at most
+					  * (lock_timeout; 0 = pg_timeout_ms alone) */
 	uint32_t trust_tick_s;           /* trust: recovery check period */
 	uint32_t trust_time_offset_s;    /* trust: added to "now" (tests: simulated days) */
 	uint32_t trust_credit_window_s;  /* trust: an EXECUTE scores only this soon after delivery */

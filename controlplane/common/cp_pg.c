@@ -108,10 +108,83 @@ static PGresult *unless_lost(struct cp_pg *p, PGresult *r)
 	return NULL;
 }
 
+/*
+ * A statement (slot < 0: unnamed; else slot's, prepared first when it is not yet) with its
+ * lock waits bounded by p->lock_wait_ms: one pipeline, [set_config; PREPARE; statement;
+ * Sync], sent in one write and answered in one round trip. What comes before a Sync is one
+ * implicit transaction, so the transaction-local lock_timeout covers the PREPARE and the
+ * statement and ends with them (nothing to reset: the session's asynchronous statements,
+ * cp_api_batch.c, keep waiting as long as statement_timeout lets them). A failure aborts
+ * the rest of the pipeline and rolls the transaction back. Returns the first failure
+ * (set_config's, the PREPARE's, the statement's) or the statement's result; NULL when the
+ * connection broke.
+ */
+static PGresult *exec_bounded(struct cp_pg *p, int slot, const char *sql, int n,
+			      const char *const *params)
+{
+	PGconn *c = p->conn;
+	char name[16], ms[16];
+	const char *lp[1] = {ms};
+	bool prep = slot >= 0 && !(p->prepared_mask & (1u << slot));
+	int last = prep ? 2 : 1;   /* the statement's index in the pipeline */
+	PGresult *out = NULL;
+
+	snprintf(ms, sizeof(ms), "%u", p->lock_wait_ms);
+	if (slot >= 0)
+		cp_pg_stmt_name((unsigned int)slot, name);
+	if (PQenterPipelineMode(c) != 1)   /* only while busy: never here (synchronous) */
+		return NULL;
+	if (PQsendQueryParams(c, "SELECT set_config('lock_timeout', $1, true)", 1, NULL, lp,
+			      NULL, NULL, 0) != 1 ||
+	    (prep && PQsendPrepare(c, name, sql, n, NULL) != 1) ||
+	    (slot < 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)
+		      : PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0)) != 1 ||
+	    PQpipelineSync(c) != 1) {
+		/* a send fails only on a broken connection (or out of memory) */
+		CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql: cannot send: %s", PQerrorMessage(c));
+		cp_pg_reset(p);
+		p->was_down = true;
+		return NULL;
+	}
+	for (int q = 0, idle = 0;;) {
+		PGresult *r = PQgetResult(c);
+		if (r == NULL) {   /* the end of query q's results */
+			q++;
+			if (PQstatus(c) != CONNECTION_OK || ++idle > 1)
+				break;   /* lost (or nothing more will come) */
+			continue;
+		}
+		idle = 0;
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (prep && q == 1 && st == PGRES_COMMAND_OK)
+			p->prepared_mask |= 1u << slot;
+		if (out == NULL && (q == last || (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+						  st != PGRES_PIPELINE_ABORTED)))
+			out = r;   /* the first failure, else the statement's result */
+		else
+			PQclear(r);
+	}
+	if (PQstatus(c) == CONNECTION_OK && PQexitPipelineMode(c) != 1) {
+		CP_LOG_RL(CP_LOG_ERR, p->role, "postgresql: pipeline not finished: %s",
+			  PQerrorMessage(c));
+		cp_pg_reset(p);
+		p->was_down = true;
+		PQclear(out);
+		return NULL;
+	}
+	return unless_lost(p, out);
+}
+
 PGresult *cp_pg_exec(struct cp_pg *p, const char *sql, int n, const char *const *params)
 {
 	if (p->conn == NULL)
 		return NULL;
+	if (p->lock_wait_ms > 0)
+		return exec_bounded(p, -1, sql, n, params);
 	return unless_lost(p, PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0));
 }
 
@@ -140,6 +213,8 @@ PGresult *cp_pg_exec_prepared(struct cp_pg *p, unsigned int slot, const char *sq
 	char name[16];
 	if (p->conn == NULL || slot >= 32)
 		return NULL;
+	if (p->lock_wait_ms > 0)
+		return exec_bounded(p, (int)slot, sql, n, params);
 	PGresult *r = cp_pg_prepare(p, slot, sql, n);
 	if (r != NULL || p->conn == NULL)
 		return r;

@@ -39,6 +39,10 @@ struct cp_pg {
 	const char *conninfo;      /* another server than pg_conninfo (the api's read replica),
 				    * set after cp_pg_init; NULL = pg_conninfo */
 	bool was_down;             /* a failure was logged: log the recovery */
+	uint32_t lock_wait_ms;     /* > 0: cp_pg_exec and cp_pg_exec_prepared give up waiting
+				    * for a lock after this (lock_timeout for their statement's
+				    * transaction only; SQLSTATE 55P03); 0: statement_timeout
+				    * alone bounds them. Set after cp_pg_init */
 };
 
 /* Zero the session; connects lazily. setup (may be NULL; not copied, must outlive p):
@@ -66,14 +70,18 @@ void cp_pg_close(struct cp_pg *p);
 /*
  * PQexecParams with n text parameters; on a broken connection the session is reset
  * (the next cp_pg_ensure reconnects). Returns the result (PQclear it) or NULL when not
- * connected / out of memory.
+ * connected / out of memory. With lock_wait_ms, the statement goes in one pipeline after
+ * SELECT set_config('lock_timeout', lock_wait_ms, true), in one implicit transaction
+ * (one round trip, as before): a lock it waits for longer fails it (55P03), rolled back.
  */
 PGresult *cp_pg_exec(struct cp_pg *p, const char *sql, int n, const char *const *params);
 
 /*
  * Like cp_pg_exec() for a hot statement: prepared once per session as "cp<slot>" (slot
  * 0..31, one fixed sql per slot chosen by the caller), then executed without parsing and
- * planning it again. A session re-established after a failure prepares again.
+ * planning it again. A session re-established after a failure prepares again. With
+ * lock_wait_ms, the PREPARE (which takes the locks of the tables the statement names) goes
+ * in the same pipeline and transaction, bounded the same way.
  */
 PGresult *cp_pg_exec_prepared(struct cp_pg *p, unsigned int slot, const char *sql, int n,
 			      const char *const *params);

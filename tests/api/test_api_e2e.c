@@ -34,6 +34,9 @@
  *               answers at once, /metrics and /readyz within their bound (and say so),
  *               while an unrelated GET and a POST whose token needs a lookup wait off the
  *               event loop; all answered once the lock is released
+ *   lockwait    a synchronous statement (an operator's suspend) waits for a row lock
+ *               another session holds: 503 timeout after api_lock_wait_ms, /healthz
+ *               answers within it meanwhile, nothing changed; succeeds once released
  *
  *   http        (issue 28) CONNECT, TRACE, unknown and lowercase methods, bad Content-Length,
  *               %00, long targets, many query arguments, early 413: JSON errors, closed at
@@ -2002,6 +2005,132 @@ static void scenario_busy(struct api_env *e)
 	      "the refused POST stored nothing");
 }
 
+/* ------------------------------------------------------------------ lockwait */
+
+#define LOCK_WAIT_MS 300   /* api_lock_wait_ms's default */
+
+/* Hold a lock from the owner's session (sql after BEGIN), send one request (method path
+ * tok) and wait until the api's session waits for the lock. The request's connection, or
+ * NULL; *t0 when it was sent. */
+static struct http_sent *lock_and_send(struct api_env *e, const char *lock_sql,
+				       const char *method, const char *path, const char *tok,
+				       uint64_t *t0)
+{
+	char sql[256];
+	const char *body[1] = {NULL};
+	int failed = 0;
+	snprintf(sql, sizeof(sql), "BEGIN; %s", lock_sql);
+	PGresult *res = PQexec(e->db, sql);
+	CHECK(PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK,
+	      "lock: %s", PQerrorMessage(e->db));
+	PQclear(res);
+	*t0 = now_ms();
+	struct http_sent *s = http_send_many(e, 1, method, &path, &tok, body, &failed);
+	CHECK(s != NULL && failed == 0, "%s %s: sent", method, path);
+	CHECK(api_waits_lock(e, 1), "%s %s waits for the lock", method, path);
+	return s;
+}
+
+/* While the request sent by lock_and_send waits: /healthz answers within the bound and a
+ * margin (the loop waits only that long); then the request is answered 503 `timeout`
+ * (Retry-After) after the bound, not pg_timeout_ms. The lock is still held. */
+static void lockwait_refused(struct api_env *e, struct http_sent *s, uint64_t t0,
+			     const char *what)
+{
+	struct http_resp r, out;
+	uint64_t ms;
+	int st = timed(e, "/healthz", NULL, &r, &ms);
+	fprintf(stderr, "lockwait: %s waits for a lock: /healthz %d in %" PRIu64 " ms\n", what,
+		st, ms);
+	CHECK(st == 200 && ms < LOCK_WAIT_MS + 200, "/healthz while %s waits for a lock: %d in %"
+	      PRIu64 " ms (the event loop waited with it)", what, st, ms);
+	http_free(&r);
+	memset(&out, 0, sizeof(out));
+	if (s != NULL)
+		http_recv_many(s, &out);
+	ms = now_ms() - t0;
+	fprintf(stderr, "lockwait: %s: %d %s in %" PRIu64 " ms\n", what, out.status,
+		jstr(&out, "code"), ms);
+	CHECK(out.status == 503 && strcmp(jstr(&out, "code"), "timeout") == 0 &&
+	      strstr(out.head, "Retry-After: 1") != NULL,
+	      "%s: 503 timeout with Retry-After: %d %s", what, out.status,
+	      out.body ? out.body : "");
+	CHECK(ms >= LOCK_WAIT_MS - 20 && ms < LOCK_WAIT_MS + 1500,
+	      "%s answered in %" PRIu64 " ms: not after api_lock_wait_ms (%d)", what, ms,
+	      LOCK_WAIT_MS);
+	http_free(&out);
+}
+
+static void db_exec(struct api_env *e, const char *sql)
+{
+	PGresult *res = PQexec(e->db, sql);
+	CHECK(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(e->db));
+	PQclear(res);
+}
+
+/*
+ * A synchronous statement (everything but the grouped POSTs and GETs) waiting for a lock
+ * runs on the worker's event loop: it gives up after api_lock_wait_ms (lock_timeout, for
+ * its own transaction), so the loop is held that long at most. A row of subscriptions
+ * locked FOR UPDATE by another session: the operator's suspend of it is answered 503
+ * `timeout` after the bound, /healthz meanwhile within the bound, the row unchanged; the
+ * same suspend succeeds once the lock is released. A wait shorter than the bound still
+ * succeeds (the resume, the lock released as soon as it waits). A prepared statement (the
+ * subscriber's ownership check) behind an ACCESS EXCLUSIVE table lock: the same. The
+ * session stays usable throughout; the grouped POSTs keep waiting as long as
+ * pg_timeout_ms lets them (api_busy).
+ */
+static void scenario_lockwait(struct api_env *e)
+{
+	struct world w;
+	struct http_resp r;
+	char path[96], sql[160], lock[160];
+	uint64_t t0;
+	if (world_make(e, &w) != 0) {
+		api_failures++;
+		return;
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM subscriptions WHERE id = %lld AND"
+		 " state = 'SUSPENDED_ADMIN'", w.sa);
+	snprintf(lock, sizeof(lock), "SELECT id FROM subscriptions WHERE id = %lld FOR UPDATE",
+		 w.sa);
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/suspend", w.sa);
+
+	struct http_sent *s = lock_and_send(e, lock, "POST", path, ADMIN, &t0);
+	lockwait_refused(e, s, t0, "the suspend of a locked row");
+	CHECK(db_count(e, sql) == 0, "the refused suspend changed nothing");
+	db_exec(e, "COMMIT");
+	CHECK(http(e, "POST", path, ADMIN, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "state"), "SUSPENDED_ADMIN") == 0,
+	      "the same suspend after the lock's release: %d %s", r.status, r.body ? r.body : "");
+	http_free(&r);
+	CHECK(db_count(e, sql) == 1, "suspended");
+
+	/* a wait shorter than the bound: answered as before */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/resume", w.sa);
+	s = lock_and_send(e, lock, "POST", path, ADMIN, &t0);
+	db_exec(e, "COMMIT");
+	memset(&r, 0, sizeof(r));
+	if (s != NULL)
+		http_recv_many(s, &r);
+	fprintf(stderr, "lockwait: a resume whose lock is released at once: %d in %" PRIu64
+		" ms\n", r.status, now_ms() - t0);
+	CHECK(r.status == 200 && strcmp(jstr(&r, "state"), "SYNCED") == 0,
+	      "a resume that waited less than the bound: %d %s", r.status, r.body ? r.body : "");
+	http_free(&r);
+
+	/* a prepared statement (the ownership check, on its first use) behind a table lock */
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/positions", w.sa);
+	s = lock_and_send(e, "LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE", "GET", path,
+			  w.tok_a, &t0);
+	lockwait_refused(e, s, t0, "a prepared statement behind a table lock");
+	db_exec(e, "COMMIT");
+	CHECK(http(e, "GET", path, w.tok_a, NULL, &r) == 200, "the same GET after the release: %d"
+	      " %s", r.status, r.body ? r.body : "");
+	http_free(&r);
+	CHECK(post_events(e, w.tok_a, w.sa, "TTL_EXPIRED") == 202, "a POST after it");
+}
+
 /* ------------------------------------------------------------------ flood (issue 28) */
 
 static double probe_healthz(void *arg);
@@ -3003,7 +3132,7 @@ int main(int argc, char **argv)
 	struct api_env e;
 	const char *extra = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|busy|flood|http|"
+		printf("usage: test_api_e2e trust|money|authz|badinput|prometheus|pgdown|batch|busy|lockwait|flood|http|"
 		       "http_plain|tls|web|replica DECP_CONTROL DECP_DATAPLANE\n"
 		       "  web also reads DECP_CHROMIUM, DECP_CONSOLE_TEST (console_test.mjs) and\n"
 		       "  DECP_WEB_ARTIFACTS (where the screenshots go)\n");
@@ -3061,6 +3190,8 @@ int main(int argc, char **argv)
 		scenario_batch(&e);
 	else if (strcmp(sc, "busy") == 0)
 		scenario_busy(&e);
+	else if (strcmp(sc, "lockwait") == 0)
+		scenario_lockwait(&e);
 	else if (strcmp(sc, "flood") == 0)
 		scenario_flood(&e);
 	else if (strcmp(sc, "http") == 0)

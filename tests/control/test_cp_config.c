@@ -29,6 +29,7 @@ static void test_defaults_valid(void)
 	cp_config_defaults(&c);
 	CU_ASSERT_EQUAL(c.roles, CP_ROLES_ALL);
 	CU_ASSERT(c.fanout_tls && c.api_tls); /* TLS unless configured off (issue 17) */
+	CU_ASSERT_EQUAL(c.api_lock_wait_ms, 300);
 	/* the defaults run the fan-out: wss needs its certificate */
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "fanout_tls is on (the default): set fanout_cert"));
@@ -80,6 +81,8 @@ static void test_bad_files(void)
 	expect_error("pg_conninfo = \"abc\n", "unterminated quoted value");
 	expect_error("edge_batch = 1\nedge_batch = 2\n", "t.conf:2: edge_batch: set twice");
 	expect_error("edge_batch = 0\n", "out of range");
+	expect_error("api_lock_wait_ms = 60001\n",
+		     "t.conf:1: api_lock_wait_ms: 60001 is out of range 0..60000");
 	char big[200];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
