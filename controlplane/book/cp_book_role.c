@@ -12,6 +12,7 @@
 #include "cp_book_check.h"
 #include "cp_book_store.h"
 #include "cp_discover.h"
+#include "cp_index.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
 #include "cp_pg.h"
@@ -39,6 +40,7 @@ struct tracked {
 struct books {
 	struct tracked *t;
 	size_t n, cap;
+	struct cp_index by_master;   /* t by master id (track) */
 	_Atomic uint64_t masters, signals, anomalies, gaps, saves, from_archive;
 	struct cp_book_check_stats chk;
 	struct cp_alerts alerts;   /* positions mismatch, a book no longer kept */
@@ -83,14 +85,23 @@ static void book_stats(void *arg, struct cp_metrics *m)
 			   "reach them in time", atomic_load(&bk->chk.expired));
 }
 
-/* Tracks master m (nothing when it is already). 0, or -ENOMEM (tried again later). */
+static uint32_t tracked_hash(const void *owner, unsigned int k)
+{
+	return cp_index_hash_u64(((const struct books *)owner)->t[k].master);
+}
+
+static bool tracked_is(const void *owner, unsigned int k, const void *m)
+{
+	return ((const struct books *)owner)->t[k].master == *(const uint64_t *)m;
+}
+
+/* Tracks master m (nothing when it is already: one probe of the index, not a walk over
+ * every master, which made each second's refresh quadratic in masters). 0, or -ENOMEM
+ * (tried again later). */
 static int track(struct books *bk, uint64_t m)
 {
-	size_t k;
-
-	for (k = 0; k < bk->n && bk->t[k].master != m; k++)
-		;
-	if (m == 0 || k < bk->n)
+	if (m == 0 || cp_index_find(&bk->by_master, (unsigned int)bk->n, cp_index_hash_u64(m),
+				    &m) < bk->n)
 		return 0;
 	if (bk->n == bk->cap) {
 		size_t cap = bk->cap ? bk->cap * 2 : 16;
@@ -312,6 +323,7 @@ int cp_book_run(struct cp_ctx *ctx)
 	/* connected only to catch up a trimmed stream and to record positions checks */
 	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
 	cp_alert_init(&bk->alerts, ROLE);
+	cp_index_init(&bk->by_master, bk, tracked_hash, tracked_is);
 	if (cp_ctx_stats_add(ctx, book_stats, bk) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_book_* metrics");
 	while (!atomic_load(ctx->stop)) {
@@ -369,6 +381,7 @@ int cp_book_run(struct cp_ctx *ctx)
 		cp_book_check_free(&bk->t[i].chk);
 	}
 	free(bk->t);
+	cp_index_free(&bk->by_master);
 	free(bk);
 	cp_discover_fini(&disc);
 	cp_redis_close(&r);
