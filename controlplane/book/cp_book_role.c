@@ -11,7 +11,6 @@
 #include "cp_book.h"
 #include "cp_book_check.h"
 #include "cp_book_store.h"
-#include "cp_discover.h"
 #include "cp_index.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
@@ -121,14 +120,11 @@ static int track(struct books *bk, uint64_t m)
 	return 0;
 }
 
-/* cp_discover's callback: a signals stream found by SCAN */
-static int found_stream(void *arg, uint64_t master)
-{
-	(void)track(arg, master);   /* out of memory: found again at the next sweep */
-	return 0;
-}
-
-/* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. */
+/* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. The set
+ * alone: what a failover of its primary lost, the archiver's SCAN of the primaries lists
+ * again (cp_discover.h; an archiver runs in every deployment, or nothing is archived or
+ * trimmed), and this role reads it at its next refresh. A second SCAN here cost each
+ * primary as much again and found nothing the archiver's did not. */
 static int refresh_masters(struct books *bk, redisContext *c)
 {
 	redisReply *r = redisCommand(c, "SMEMBERS %s", CP_REDIS_MASTERS_KEY);
@@ -313,13 +309,11 @@ int cp_book_run(struct cp_ctx *ctx)
 	struct cp_redis r;
 	struct cp_pg pg;
 	uint64_t next_masters = 0;
-	struct cp_discover disc;   /* the set is a shortcut: SCAN finds what it lost */
 
 	if (bk == NULL)
 		return 1;
 	cp_redis_init(&r, ctx->cfg, ROLE);
 	cp_redis_partial(&r);   /* a dead cluster primary stops only the books of its masters */
-	cp_discover_init(&disc, ctx->cfg->masters_scan_s, ROLE);
 	/* connected only to catch up a trimmed stream and to record positions checks */
 	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
 	cp_alert_init(&bk->alerts, ROLE);
@@ -341,11 +335,6 @@ int cp_book_run(struct cp_ctx *ctx)
 				continue;
 			}
 			next_masters = cp_now_ns() + BOOK_MASTERS_EVERY_NS;
-			/* and a bounded step of the SCAN for signal streams (cp_discover.h),
-			 * which also lists what it finds in the set again */
-			if (cp_discover_step(&disc, &r, cp_now_ns(), found_stream, bk) == -EAGAIN &&
-			    cp_redis_ensure(&r) != 0)
-				continue;
 		}
 		for (size_t i = 0; i < bk->n && r.ctx != NULL; i++) {
 			/* every key of a master is in its slot: one connection (a cluster's node) */
@@ -383,7 +372,6 @@ int cp_book_run(struct cp_ctx *ctx)
 	free(bk->t);
 	cp_index_free(&bk->by_master);
 	free(bk);
-	cp_discover_fini(&disc);
 	cp_redis_close(&r);
 	cp_pg_close(&pg);
 	return 0;
