@@ -17,6 +17,7 @@
 
 #include "cp_buf.h"
 #include "cp_discover.h"
+#include "cp_index.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
 #include "cp_pg.h"
@@ -57,10 +58,7 @@ struct arch {
 	char consumer[160];
 	struct feed *feeds;
 	unsigned int n_feeds, cap_feeds;
-	/* feeds by stream key (feed_find): open addressing, a slot holds a feed's index + 1;
-	 * feeds 0 .. n_indexed - 1 are in it (n_feeds fell below it: emptied first) */
-	unsigned int *feed_slot;
-	unsigned int feed_slots, n_indexed;
+	struct cp_index by_key;    /* feeds by stream key (feed_find) */
 	redisReply **replies;      /* held replies the batch points into */
 	unsigned int n_replies;
 	struct entry *ents;
@@ -657,59 +655,21 @@ out:
 	return rc;
 }
 
-static unsigned int feed_hash(const char *key)
+static uint32_t feed_hash(const void *owner, unsigned int f)
 {
-	uint32_t h = 2166136261u;   /* FNV-1a */
-	for (; *key != '\0'; key++)
-		h = (h ^ (uint8_t)*key) * 16777619u;
-	return h;
+	return cp_index_hash_str(((const struct arch *)owner)->feeds[f].key);
 }
 
-/* Bring the key index up to the feeds (they were reset, or added). 0, or -ENOMEM. */
-static int feed_index_sync(struct arch *a)
+static bool feed_is(const void *owner, unsigned int f, const void *key)
 {
-	if (a->n_indexed > a->n_feeds) {
-		memset(a->feed_slot, 0, a->feed_slots * sizeof(*a->feed_slot));
-		a->n_indexed = 0;
-	}
-	if (a->n_feeds * 2 > a->feed_slots) {   /* at most half full */
-		unsigned int n = a->feed_slots ? a->feed_slots : 128;
-		while (a->n_feeds * 2 > n)
-			n *= 2;
-		unsigned int *t = calloc(n, sizeof(*t));
-		if (t == NULL)
-			return -ENOMEM;
-		free(a->feed_slot);
-		a->feed_slot = t;
-		a->feed_slots = n;
-		a->n_indexed = 0;
-	}
-	for (; a->n_indexed < a->n_feeds; a->n_indexed++) {
-		unsigned int i = feed_hash(a->feeds[a->n_indexed].key) & (a->feed_slots - 1);
-		while (a->feed_slot[i] != 0)
-			i = (i + 1) & (a->feed_slots - 1);
-		a->feed_slot[i] = a->n_indexed + 1;
-	}
-	return 0;
+	return strcmp(((const struct arch *)owner)->feeds[f].key, key) == 0;
 }
 
 /* The feed of stream key, or n_feeds when there is none: one probe sequence, not a walk
  * over every feed (a thousand masters' XREADGROUP reply made that a million compares). */
 static unsigned int feed_find(struct arch *a, const char *key)
 {
-	if (feed_index_sync(a) != 0) {   /* out of memory: the walk */
-		unsigned int f = 0;
-		while (f < a->n_feeds && strcmp(a->feeds[f].key, key) != 0)
-			f++;
-		return f;
-	}
-	if (a->feed_slots == 0)
-		return a->n_feeds;
-	for (unsigned int i = feed_hash(key) & (a->feed_slots - 1); a->feed_slot[i] != 0;
-	     i = (i + 1) & (a->feed_slots - 1))
-		if (strcmp(a->feeds[a->feed_slot[i] - 1].key, key) == 0)
-			return a->feed_slot[i] - 1;
-	return a->n_feeds;
+	return cp_index_find(&a->by_key, a->n_feeds, cp_index_hash_str(key), key);
 }
 
 static int add_feed(struct arch *a, uint64_t master, bool reports)
@@ -1224,6 +1184,7 @@ static int archiver_loop(const struct worker *w)
 	cp_redis_init(&a.r, cfg, ROLE);
 	cp_redis_partial(&a.r);   /* a dead cluster primary holds only the feeds it serves */
 	cp_discover_init(&a.disc, w->index == 0 ? cfg->masters_scan_s : 0, ROLE);
+	cp_index_init(&a.by_key, &a, feed_hash, feed_is);
 	char base[128];
 	if (cfg->archiver_consumer[0] != '\0') {
 		snprintf(base, sizeof(base), "%s", cfg->archiver_consumer);
@@ -1316,7 +1277,7 @@ static int archiver_loop(const struct worker *w)
 	free(a.ents);
 	free(a.reps);
 	free(a.feeds);
-	free(a.feed_slot);
+	cp_index_free(&a.by_key);
 	cp_discover_fini(&a.disc);
 	free(a.sig.p);
 	free(a.prot.p);

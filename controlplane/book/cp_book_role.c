@@ -11,7 +11,7 @@
 #include "cp_book.h"
 #include "cp_book_check.h"
 #include "cp_book_store.h"
-#include "cp_discover.h"
+#include "cp_index.h"
 #include "cp_log.h"
 #include "cp_metrics.h"
 #include "cp_pg.h"
@@ -39,6 +39,7 @@ struct tracked {
 struct books {
 	struct tracked *t;
 	size_t n, cap;
+	struct cp_index by_master;   /* t by master id (track) */
 	_Atomic uint64_t masters, signals, anomalies, gaps, saves, from_archive;
 	struct cp_book_check_stats chk;
 	struct cp_alerts alerts;   /* positions mismatch, a book no longer kept */
@@ -83,14 +84,23 @@ static void book_stats(void *arg, struct cp_metrics *m)
 			   "reach them in time", atomic_load(&bk->chk.expired));
 }
 
-/* Tracks master m (nothing when it is already). 0, or -ENOMEM (tried again later). */
+static uint32_t tracked_hash(const void *owner, unsigned int k)
+{
+	return cp_index_hash_u64(((const struct books *)owner)->t[k].master);
+}
+
+static bool tracked_is(const void *owner, unsigned int k, const void *m)
+{
+	return ((const struct books *)owner)->t[k].master == *(const uint64_t *)m;
+}
+
+/* Tracks master m (nothing when it is already: one probe of the index, not a walk over
+ * every master, which made each second's refresh quadratic in masters). 0, or -ENOMEM
+ * (tried again later). */
 static int track(struct books *bk, uint64_t m)
 {
-	size_t k;
-
-	for (k = 0; k < bk->n && bk->t[k].master != m; k++)
-		;
-	if (m == 0 || k < bk->n)
+	if (m == 0 || cp_index_find(&bk->by_master, (unsigned int)bk->n, cp_index_hash_u64(m),
+				    &m) < bk->n)
 		return 0;
 	if (bk->n == bk->cap) {
 		size_t cap = bk->cap ? bk->cap * 2 : 16;
@@ -110,14 +120,11 @@ static int track(struct books *bk, uint64_t m)
 	return 0;
 }
 
-/* cp_discover's callback: a signals stream found by SCAN */
-static int found_stream(void *arg, uint64_t master)
-{
-	(void)track(arg, master);   /* out of memory: found again at the next sweep */
-	return 0;
-}
-
-/* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. */
+/* Adds the masters of decp:masters not tracked yet. -EIO on a Redis failure. The set
+ * alone: what a failover of its primary lost, the archiver's SCAN of the primaries lists
+ * again (cp_discover.h; an archiver runs in every deployment, or nothing is archived or
+ * trimmed), and this role reads it at its next refresh. A second SCAN here cost each
+ * primary as much again and found nothing the archiver's did not. */
 static int refresh_masters(struct books *bk, redisContext *c)
 {
 	redisReply *r = redisCommand(c, "SMEMBERS %s", CP_REDIS_MASTERS_KEY);
@@ -302,16 +309,15 @@ int cp_book_run(struct cp_ctx *ctx)
 	struct cp_redis r;
 	struct cp_pg pg;
 	uint64_t next_masters = 0;
-	struct cp_discover disc;   /* the set is a shortcut: SCAN finds what it lost */
 
 	if (bk == NULL)
 		return 1;
 	cp_redis_init(&r, ctx->cfg, ROLE);
 	cp_redis_partial(&r);   /* a dead cluster primary stops only the books of its masters */
-	cp_discover_init(&disc, ctx->cfg->masters_scan_s, ROLE);
 	/* connected only to catch up a trimmed stream and to record positions checks */
 	cp_pg_init(&pg, ctx->cfg, ROLE, NULL);
 	cp_alert_init(&bk->alerts, ROLE);
+	cp_index_init(&bk->by_master, bk, tracked_hash, tracked_is);
 	if (cp_ctx_stats_add(ctx, book_stats, bk) != 0)
 		cp_log(CP_LOG_WARN, ROLE, "too many stats providers: no decp_book_* metrics");
 	while (!atomic_load(ctx->stop)) {
@@ -329,11 +335,6 @@ int cp_book_run(struct cp_ctx *ctx)
 				continue;
 			}
 			next_masters = cp_now_ns() + BOOK_MASTERS_EVERY_NS;
-			/* and a bounded step of the SCAN for signal streams (cp_discover.h),
-			 * which also lists what it finds in the set again */
-			if (cp_discover_step(&disc, &r, cp_now_ns(), found_stream, bk) == -EAGAIN &&
-			    cp_redis_ensure(&r) != 0)
-				continue;
 		}
 		for (size_t i = 0; i < bk->n && r.ctx != NULL; i++) {
 			/* every key of a master is in its slot: one connection (a cluster's node) */
@@ -369,8 +370,8 @@ int cp_book_run(struct cp_ctx *ctx)
 		cp_book_check_free(&bk->t[i].chk);
 	}
 	free(bk->t);
+	cp_index_free(&bk->by_master);
 	free(bk);
-	cp_discover_fini(&disc);
 	cp_redis_close(&r);
 	cp_pg_close(&pg);
 	return 0;

@@ -3,9 +3,11 @@
  * (cp_book.h) current from its Redis stream and durable in Redis (cp_book_store.h).
  *
  * One thread, its own Redis connection. Every second it reads the masters with a stream
- * (decp:masters, and a bounded step of a SCAN of every primary for signal streams, which
- * finds what the set lost in a failover and lists it again: cp_discover.h); for each it loads the stored book once, then reads the stream from the
- * book's sequence + 1 (XRANGE, 1,024 entries at a time), applies each signal in sequence
+ * from decp:masters (SMEMBERS): the edge lists each master it writes, and the archiver
+ * lists again what a failover of the set's primary lost, found by its SCAN of every
+ * primary (cp_discover.h, masters_scan_s), so this role does not SCAN too. For each master
+ * it loads the stored book once, then reads the stream from the book's sequence + 1
+ * (XRANGE, 1,024 entries at a time), applies each signal in sequence
  * (a redelivered one changes nothing) and stores the book whenever it moved (replaced
  * only by a later sequence, so a restart or a second instance never moves it back). Idle,
  * it polls every 100 ms: a book trails its stream by at most that plus one chunk.

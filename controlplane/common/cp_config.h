@@ -94,7 +94,7 @@ struct cp_config {
 	uint32_t archiver_read_live;     /* the same while the archiver keeps up (no backlog) */
 	uint32_t partition_maint_s;      /* maintain_partitions() period */
 	uint32_t redis_keep_signals;     /* archived entries kept per master stream (replay) */
-	uint32_t masters_scan_s;         /* archiver, book: SCAN the primaries for signal streams
+	uint32_t masters_scan_s;         /* archiver: SCAN the primaries for signal streams
 					  * every this many seconds (and at start; 0: never;
 					  * cp_discover.h) */
 	char archive_warm_dir[512];      /* warm tier: days past the hot window are exported

@@ -4,29 +4,32 @@
  * The set decp:masters (CP_REDIS_MASTERS_KEY) is a shortcut: the edge adds every master it
  * writes, but the set lives on one primary (a cluster: slot 14106's), and a failover of
  * that primary before its replica had the SADD loses the listing while the stream itself,
- * on another primary, is safe. A role that finds streams only through the set (the
- * archiver, the book role) then never reads that master while it stays quiet. So these
- * roles also sweep every primary with
+ * on another primary, is safe. A role that finds streams only through the set then never
+ * reads that master while it stays quiet. So the archiver (its first loop) also sweeps
+ * every primary with
  *
  *     SCAN <cursor> MATCH decp:{m*}:signals TYPE stream COUNT CP_DISCOVER_COUNT
  *
- * at start and then every masters_scan_s seconds (config), and list what they find again
+ * at start and then every masters_scan_s seconds (config), and lists what it finds again
  * (one SADD decp:masters of the ids a step found: ids already members add nothing, write
- * nothing to the AOF and nothing to the replicas).
+ * nothing to the AOF and nothing to the replicas). The other readers of the set (the
+ * archiver's other loops and processes, the book role) read it there every second: an
+ * archiver runs in every deployment (nothing is archived or trimmed without one), so
+ * they do not sweep too.
  *
- * Bounded: a step (one call of cp_discover_step, the roles' once-a-second refresh) sends
- * at most CP_DISCOVER_CALLS SCANs per primary; each looks at about CP_DISCOVER_COUNT keys
- * (all of the primary's keys, not only streams: SCAN's cost is the keyspace, the MATCH and
- * TYPE filters run after). A primary with K keys is swept in about
+ * Bounded: a step (one call of cp_discover_step, the archiver's once-a-second refresh)
+ * sends at most CP_DISCOVER_CALLS SCANs per primary; each looks at about
+ * CP_DISCOVER_COUNT keys (all of the primary's keys, not only streams: SCAN's cost is the
+ * keyspace, the MATCH and TYPE filters run after). A primary with K keys is swept in about
  * K / (CP_DISCOVER_CALLS * CP_DISCOVER_COUNT) seconds; a new sweep starts once the last
  * finished and masters_scan_s passed since it started. Measured (redis-server 7.0.15,
  * 1,010,000 keys of which 10,000 signals streams, this 2-core test machine): a SCAN costs
  * the primary ~1 us per key it looks at whatever COUNT (COUNT 500: 0.51 ms a call, 1000:
  * 1.0 ms), so a sweep of 1M keys costs that primary ~1 s of its time, spread by the
  * bound over ~100 s (~10 ms a second, each call delaying the commands behind it, such as
- * the edge's, by up to ~0.5 ms); per role that sweeps (the archiver's first loop, the
- * book role). A slot map read (failover,
- * reshard) or a reconnect (Sentinel: maybe another server) during a sweep starts it over; a primary that is down is skipped in it,
+ * the edge's, by up to ~0.5 ms); per archiver process (its first loop). A slot map read
+ * (failover, reshard) or a reconnect (Sentinel: maybe another server) during a sweep
+ * starts it over; a primary that is down is skipped in it,
  * and a sweep that skipped one is done again as soon as a new map is read (the primary
  * back, or its replica promoted). Ids the SADD could not list (the set's primary down)
  * are listed at the next step that can.

@@ -2389,7 +2389,9 @@ static int set_lists(const struct env *e, uint32_t m)
  * master. The archiver, not running until then, starts after the failover with the
  * master quiet: its SCAN of the primaries (cp_discover.h) finds the stream, lists it in
  * the set again and archives every ACKed signal (before 88a4dec: 300 ACKed, 0 listed, 0
- * archived; 88a4dec held the ACKs instead).
+ * archived; 88a4dec held the ACKs instead). A book role starts with it and, reading the
+ * set only (it does not SCAN), keeps the master's book up to the stream's last sequence
+ * from the archiver's listing.
  */
 static void run_cluster_set_replica_lost(struct env *e)
 {
@@ -2447,8 +2449,8 @@ static void run_cluster_set_replica_lost(struct env *e)
 	/* the archiver starts now (a separate process, or restarted: what it knows of the
 	 * streams is what the set lists) */
 	stop_pid(&e->ctl, SIGTERM);
-	ctl_roles = NULL;
-	CHECK(start_ctl(e) == 0, "decp-control restarted with every role");
+	ctl_roles = "edge,archiver,fanout,book";
+	CHECK(start_ctl(e) == 0, "decp-control restarted with the archiver and the book role");
 	int listed = -1;
 	for (uint64_t end = now_ms() + 30000; now_ms() < end; sleep_ms(100))
 		if ((listed = set_lists(e, n)) == 1 &&
@@ -2461,8 +2463,14 @@ static void run_cluster_set_replica_lost(struct env *e)
 	for (uint64_t end = now_ms() + 8000; now_ms() < end; sleep_ms(200))
 		if ((rows = pg_scalar(pg, sql)) >= (long long)max[n])
 			break;
+	/* the book role, which reads the set only, follows the master the archiver listed */
+	uint64_t last = stream_last(e, n), book = 0;
+	for (uint64_t end = now_ms() + 8000; now_ms() < end; sleep_ms(200))
+		if ((book = book_seq(e, n)) >= last)
+			break;
 	fprintf(stderr, "cluster_set_replica_lost: after the failover the set lists master %u: "
-		"%d; its archive rows: %lld (ACKed %" PRIu64 ")\n", n, listed, rows, max[n]);
+		"%d; its archive rows: %lld (ACKed %" PRIu64 "); its book at %" PRIu64 " (stream "
+		"at %" PRIu64 ")\n", n, listed, rows, max[n], book, last);
 	CHECK(max[n] >= 250, "master %u ACKed while the set's primary had no replica, its own "
 	      "primary having one (ACKed up to %" PRIu64 " of 300)", n, max[n]);
 	CHECK(listed == 1, "a master ACKed while the set's primary had no replica is listed "
@@ -2472,6 +2480,9 @@ static void run_cluster_set_replica_lost(struct env *e)
 	      "(the set had lost it)");
 	CHECK(rows >= (long long)max[n], "its ACKed signals archived with the master quiet "
 	      "(%lld rows, %" PRIu64 " ACKed)", rows, max[n]);
+	CHECK(last >= max[n] && book == last, "its book kept by the book role from the "
+	      "archiver's listing, at the stream's last sequence (book %" PRIu64 ", stream %"
+	      PRIu64 ")", book, last);
 	PQfinish(pg);
 
 	/* the old primary back as the new one's replica: every master completes, exactly */

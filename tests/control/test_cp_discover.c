@@ -1,5 +1,5 @@
 /*
- * test_cp_discover: the archiver's and the book role's SCAN for signal streams
+ * test_cp_discover: the archiver's SCAN for signal streams
  * (controlplane/common/cp_discover.h) in a real redis-server (tests/harness), CUnit:
  * - a key is a master's signals stream only in the exact form decp:{m<id>}:signals;
  * - a sweep finds every signals stream once or more and nothing else (a string under a
