@@ -309,11 +309,15 @@ ls "$T/role-warm/protection_logs/protection_logs_p$(echo "$p" | tr -d -).manifes
 	ok || bad "archiver role's files"
 m=""
 for _ in $(seq 1 100); do
-	m=$(curl -s --max-time 2 --cacert "$T/tls/ca.crt" "https://127.0.0.1:$API_PORT/metrics" | grep '^decp_archive_dropped_days_total')
+	out=$(curl -s -w '\nHTTP %{http_code}' --max-time 2 --cacert "$T/tls/ca.crt" \
+		"https://127.0.0.1:$API_PORT/metrics")
+	crc=$?
+	m=$(printf '%s\n' "$out" | grep '^decp_archive_dropped_days_total')
 	[ -n "$m" ] && [ "${m##* }" != 0 ] && break
 	sleep 0.1
 done
-[ -n "$m" ] && [ "${m##* }" -ge 1 ] && ok || bad "metrics: '$m'"
+[ -n "$m" ] && [ "${m##* }" -ge 1 ] && ok ||
+	bad "metrics: '$m' (the last scrape: curl exit $crc, $(printf '%s\n' "$out" | tail -1); control.log: $(tail -3 "$T/control.log"))"
 for _ in $(seq 1 100); do
 	[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = $rsub")" = 1 ] && break
 	sleep 0.1
