@@ -182,7 +182,8 @@ static int cmd_list(const struct opts *o)
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
 	PGresult *r = PQexec(c, "SELECT parent, day, tier, rows, bytes, file_sha256, exported_at,"
-				" coalesce(cooled_at::text, '') FROM archive_catalog ORDER BY day, parent");
+				" coalesce(cooled_at::text, ''), manifest_sha256 FROM archive_catalog"
+				" ORDER BY day, parent");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl archive: %s", PQerrorMessage(c));
 		PQclear(r);
@@ -195,11 +196,11 @@ static int cmd_list(const struct opts *o)
 	for (int i = 0; i < PQntuples(r); i++) {
 		if (o->json)
 			printf("{\"table\":\"%s\",\"day\":\"%s\",\"tier\":\"%s\",\"rows\":%s,"
-			       "\"bytes\":%s,\"file_sha256\":\"%s\","
+			       "\"bytes\":%s,\"file_sha256\":\"%s\",\"manifest_sha256\":\"%s\","
 			       "\"exported_at\":\"%s\",\"cooled_at\":\"%s\"}\n",
 			       PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
 			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-			       PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+			       PQgetvalue(r, i, 8), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
 		else
 			printf("%-16s %-10s %-4s %10s %12s %s\n", PQgetvalue(r, i, 0),
 			       PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Promises of docs/decpctl.md that a review found broken (7 Dec 2026), against a real Redis
+# and PostgreSQL (run under decp-testenv --pg --redis): `redis check` / `rebuild` refuse a
+# --master the database lacks (it was "ok", exit 0, and rebuild added it to decp:masters);
+# `archive list --json` has both hashes of the catalog; `backup restore --time` takes a time
+# with its UTC offset only (anything went to pgBackRest and PostgreSQL's recovery_target_time
+# after the data directory was overwritten). Usage: test_decpctl_contract.sh DECPCTL
+# Prints "N passed, N failed" last.
+D="$1"
+. "$(dirname "$0")/testlib.sh"
+r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
+[ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
+	{ echo "usage: run under decp-testenv --pg --redis"; echo "0 passed, 1 failed"; exit 1; }
+
+"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+"$D" master add --id 1 --name m1 --key-seed c >/dev/null || bad "master add"
+
+# A --master the database does not have: named, exit 1, nothing written to Redis.
+out=$("$D" redis check --master 999 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q -- "--master 999: no such master in the database" &&
+	ok || bad "check --master 999: exit $rc: $out"
+out=$("$D" redis check --master 1 --master 999 --json 2>&1); rc=$?
+[ $rc = 1 ] && ! echo "$out" | grep -q '"masters"' && ok || bad "check --master 1 --master 999: exit $rc: $out"
+out=$("$D" redis rebuild --yes --master 999 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q -- "--master 999: no such master" && ok || bad "rebuild --master 999: exit $rc: $out"
+[ "$(r SISMEMBER decp:masters 999)" = 0 ] && ok || bad "rebuild added master 999 to decp:masters"
+check known_master 0 "$D" redis check --master 1
+check rebuild_known 0 "$D" redis rebuild --yes --master 1
+
+# archive list --json: "both hashes" (docs/decpctl.md "decpctl archive").
+q "INSERT INTO archive_catalog (parent, day, tier, file, rows, bytes, file_sha256, manifest_sha256)
+   VALUES ('signal_archive', '2026-01-01', 'warm', 'signal_archive/signal_archive_p20260101.tsv.gz',
+           3, 1, repeat('a', 64), repeat('b', 64))" >/dev/null || bad "catalog row"
+out=$("$D" archive list --json 2>&1)
+echo "$out" | grep -q "\"file_sha256\":\"$(printf 'a%.0s' $(seq 64))\",\"manifest_sha256\":\"$(printf 'b%.0s' $(seq 64))\"" &&
+	ok || bad "archive list --json: $out"
+
+# backup restore --time: a time with its UTC offset, or exit 2 before anything (here the
+# configuration does not exist: a time that passes reaches that, exit 1).
+cf=/nonexistent/decp-contract-pgbackrest.conf
+for t in garbage "2026-12-05 10:41:00" "2026-12-05" "2026-13-05 10:41:00+00" "2026-12-05 24:00:00+00" \
+	"2026-12-05 10:41:00+" "2026-12-05 10:41:00 +00" "2026-12-05 10:41:00.+00" "2026-12-05 10:41:00+00:7" \
+	"2026-12-05 10:41:00 EST"; do
+	out=$("$D" backup restore --config-file "$cf" --time "$t" --yes 2>&1); rc=$?
+	[ $rc = 2 ] && echo "$out" | grep -q -- "--time '$t' is not a time with its UTC offset" &&
+		ok || bad "--time '$t': exit $rc, want 2: $out"
+done
+for t in "2026-12-05 10:41:00+00" "2026-12-05 10:41:00.123456+00" "2026-12-05T10:41:00Z" \
+	"2026-12-05 10:41:00-05:30" "2026-12-05 10:41:00+0100"; do
+	out=$("$D" backup restore --config-file "$cf" --time "$t" --yes 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q "no pg1-path" && ok || bad "--time '$t': exit $rc, want 1: $out"
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
