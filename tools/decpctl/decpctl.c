@@ -49,7 +49,8 @@ static void usage(FILE *f)
 		   "  --root DIR  read /proc and /sys below DIR instead of / (captured trees, tests)\n"
 		   "  --help      this text\n\n"
 		   "Exit codes (all commands): 0 ok, 1 failed (see message), 2 usage error,\n"
-		   "3 refused for safety, 4 partially applied, 5 mismatch found (ledger verify, archive verify).\n"
+		   "3 refused for safety, 4 partially applied, 5 mismatch found (ledger verify, archive\n"
+		   "verify/restore, redis restore).\n"
 		   "docs/decpctl.md has the details.\n");
 }
 
