@@ -108,6 +108,18 @@ check instr_add_bad_digits 2 "$D" instrument add --symbol US30 --digits 6 --pip 
 check instr_add_bad_pip 2 "$D" instrument add --symbol US30 --digits 2 --pip 0.015 --contract 1
 check instr_add_lower 2 "$D" instrument add --symbol us30 --digits 2 --pip 1 --contract 1
 check instr_add_bad_contract 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 0
+# The message names the rule broken, only that one, and points to --help (docs/decpctl.md
+# "Exit codes"): a lower-case symbol with a good pip once said the pip was wrong too.
+out=$("$D" instrument add --symbol us30 --digits 2 --pip 1 --contract 1 2>&1)
+echo "$out" | grep -q "^decpctl instrument add: --symbol 'us30' must be upper case" &&
+	! echo "$out" | grep -q pip && echo "$out" | grep -q "^Try 'decpctl instrument add --help'" &&
+	ok || bad "lower-case symbol message: $out"
+out=$("$D" instrument add --symbol US30 --digits 2 --pip 0.015 --contract 1 2>&1)
+echo "$out" | grep -q "^decpctl instrument add: the pip (0.015) must be a whole number of points" &&
+	! echo "$out" | grep -q "symbol" && echo "$out" | grep -q "^Try 'decpctl instrument add --help'" &&
+	ok || bad "pip message: $out"
+out=$("$D" instrument add --symbol US30 --digits 6 --pip 1 --contract 1 2>&1)
+echo "$out" | grep -q "^Try 'decpctl instrument add --help'" && ok || bad "digits message: $out"
 # beyond bigint: refused, not stored as 9223372036854775807 (strtoll's clamp)
 check instr_add_contract_overflow 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 99999999999999999999
 check instr_add 0 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 1

@@ -606,14 +606,14 @@ static int instrument_from_opts(const struct aopts *o, struct guard_instrument *
 	char *end;
 	size_t n = strlen(o->symbol);
 	if (n == 0 || n >= sizeof(in->symbol)) {
-		fprintf(stderr, "decpctl %s: --symbol must be 1..32 characters\n", o->cmd);
+		ctl_usage_error(o->cmd, "--symbol must be 1..32 characters");
 		return -1;
 	}
 	memcpy(in->symbol, o->symbol, n + 1);
 	if (o->digits != NULL) {
 		long d = strtol(o->digits, &end, 10);
 		if (end == o->digits || *end != '\0' || d < 0 || d > GUARD_DIGITS_MAX) {
-			fprintf(stderr, "decpctl %s: --digits '%s' is not in 0..5\n", o->cmd, o->digits);
+			ctl_usage_error(o->cmd, "--digits '%s' is not in 0..5", o->digits);
 			return -1;
 		}
 		in->digits = (uint32_t)d;
@@ -623,24 +623,32 @@ static int instrument_from_opts(const struct aopts *o, struct guard_instrument *
 	}
 	if (o->pip != NULL && (proto_decimal_parse(o->pip, strlen(o->pip), PROTO_PRICE_DECIMALS,
 						   &in->pip) != 0 || in->pip <= 0)) {
-		fprintf(stderr, "decpctl %s: --pip '%s' is not a positive decimal with at most 5 "
-			"decimals\n", o->cmd, o->pip);
+		ctl_usage_error(o->cmd, "--pip '%s' is not a positive decimal with at most 5 "
+				"decimals", o->pip);
 		return -1;
 	}
 	if (o->contract != NULL) {
 		errno = 0;
 		long long v = strtoll(o->contract, &end, 10);
 		if (errno != 0 || end == o->contract || *end != '\0' || v <= 0) {
-			fprintf(stderr, "decpctl %s: --contract '%s' is not a positive integer\n",
-				o->cmd, o->contract);
+			ctl_usage_error(o->cmd, "--contract '%s' is not a positive integer",
+					o->contract);
 			return -1;
 		}
 		in->contract_size = v;
 	}
 	if (guard_instrument_valid(in) != 0) {
-		fprintf(stderr, "decpctl %s: --symbol must be upper case [A-Z0-9._#-], and the pip "
-			"(%s) a whole number of points (10^-%u)\n", o->cmd,
-			o->pip != NULL ? o->pip : "stored", in->digits);
+		/* which rule: the symbol alone, on an entry that is otherwise valid */
+		struct guard_instrument sym = {.digits = 0, .point = 100000, .pip = 100000,
+					       .contract_size = 1};
+		memcpy(sym.symbol, in->symbol, sizeof(sym.symbol));
+		if (guard_instrument_valid(&sym) != 0)
+			ctl_usage_error(o->cmd, "--symbol '%s' must be upper case [A-Z0-9._#-]",
+					o->symbol);
+		else
+			ctl_usage_error(o->cmd, "the pip (%s) must be a whole number of points "
+					"(10^-%u with --digits %u)",
+					o->pip != NULL ? o->pip : "stored", in->digits, in->digits);
 		return -1;
 	}
 	return 0;
