@@ -4,7 +4,8 @@
 # --master the database lacks (it was "ok", exit 0, and rebuild added it to decp:masters);
 # `archive list --json` has both hashes of the catalog; `backup restore --time` takes a time
 # with its UTC offset only (anything went to pgBackRest and PostgreSQL's recovery_target_time
-# after the data directory was overwritten). Usage: test_decpctl_contract.sh DECPCTL
+# after the data directory was overwritten); a usage error names the option and what is wrong
+# with it. Usage: test_decpctl_contract.sh DECPCTL
 # Prints "N passed, N failed" last.
 D="$1"
 . "$(dirname "$0")/testlib.sh"
@@ -50,6 +51,33 @@ for t in "2026-12-05 10:41:00+00" "2026-12-05 10:41:00.123456+00" "2026-12-05T10
 	out=$("$D" backup restore --config-file "$cf" --time "$t" --yes 2>&1); rc=$?
 	[ $rc = 1 ] && echo "$out" | grep -q "no pg1-path" && ok || bad "--time '$t': exit $rc, want 1: $out"
 done
+
+# A usage error names the option and what is wrong with it (docs/decpctl.md "Exit codes"):
+# a known option without its value was "unknown option '--conninfo'", an option of another
+# subcommand was named by its value ("unknown option '{}'"), tls printed getopt's own line
+# and redis the whole usage without naming the option.
+usage_msg() { # want-message, decpctl arguments...
+	want=$1; shift
+	out=$("$D" "$@" 2>&1); rc=$?
+	[ $rc = 2 ] && echo "$out" | head -1 | grep -qF -- "$want" && [ "$(echo "$out" | wc -l)" = 2 ] &&
+		ok || bad "decpctl $*: exit $rc, want 2 and \"$want\": $out"
+}
+usage_msg "decpctl db migrate: option '--conninfo' needs a value" db migrate --conninfo
+usage_msg "decpctl token list: option '--master' needs a value" token list --master
+usage_msg "decpctl token add: option '--policy' is not one of token add's" token add --master 1 --policy '{}'
+usage_msg "decpctl token add: option '--policy' is not one of token add's" token add --master 1 --policy='{}'
+usage_msg "decpctl subscriber list: option '--name' is not one of subscriber list's" subscriber list --name x
+usage_msg "decpctl redis: option '--redis' needs a value" redis check --redis
+usage_msg "decpctl redis: unknown option '--frob'" redis check --frob
+usage_msg "decpctl redis: option '--json' takes no value" redis check --json=1
+usage_msg "decpctl tls: option '--dir' needs a value" tls init --dir
+usage_msg "decpctl nic: option '--json' takes no value" nic --json=1
+usage_msg "decpctl ledger verify: option '--heads' needs a value" ledger verify --heads
+usage_msg "decpctl backup: option '--config-file' needs a value" backup list --config-file
+usage_msg "decpctl archive: option '--warm' needs a value" archive list --warm
+usage_msg "decpctl top: option '--shm' needs a value" top --shm
+usage_msg "decpctl cores: option '--nic' needs a value" cores --nic
+usage_msg "decpctl disk: unknown option '--frob'" disk --frob
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -107,9 +107,16 @@ static int parse(int argc, char **argv, unsigned int allowed, struct aopts *o,
 			help(stdout);
 			return -1;
 		}
-		if (c == '?' || (c != 'c' && !(allowed & (unsigned int)c)))
-			return ctl_usage_error(o->cmd, "unknown option '%s'",
-					       c == '?' ? ctl_bad_option(argv, optopt) : argv[optind - 1]);
+		if (c == '?')
+			return ctl_option_error(o->cmd, argv, optopt);
+		if (c != 'c' && !(allowed & (unsigned int)c)) {
+			/* an option of another subcommand: its name, not its value */
+			const char *opt = argv[optind - 1];
+			if (optarg != NULL && optarg == opt && optind >= 2)
+				opt = argv[optind - 2];
+			return ctl_usage_error(o->cmd, "option '%.*s' is not one of %s's",
+					       (int)strcspn(opt, "="), opt, o->cmd);
+		}
 		switch (c) {
 		case O_ID: rc = parse_id(o->cmd, "--id", optarg, &o->id); break;
 		case O_MASTER: rc = parse_id(o->cmd, "--master", optarg, &o->master); break;

@@ -121,7 +121,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'j': o->json = true; break;
 		case 'H': usage(stdout); return -1;
 		default:
-			return ctl_usage_error(CMD, "unknown option %s", ctl_bad_option(argv, optopt));
+			return ctl_option_error(CMD, argv, optopt);
 		}
 	}
 	if (config != NULL) {

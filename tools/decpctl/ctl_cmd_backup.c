@@ -296,7 +296,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); return -1;
 		default:
-			return ctl_usage_error(CMD, "unknown option %s", ctl_bad_option(argv, optopt));
+			return ctl_option_error(CMD, argv, optopt);
 		}
 	}
 	for (const char *s = o->stanza; *s; s++)

@@ -167,6 +167,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	const char *env_nodes = getenv("DECP_REDIS_NODES");
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': {
@@ -200,7 +201,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->conninfo = optarg; break;
 		case 'R': break; /* accepted by every command; nothing here reads /proc or /sys */
 		case 'h': ctl_redis_usage(stdout); return -1;
-		default: ctl_redis_usage(stderr); return CTL_EXIT_USAGE;
+		default: return ctl_option_error("redis", argv, optopt);
 		}
 	}
 	if (optind < argc)

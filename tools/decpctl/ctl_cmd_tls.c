@@ -266,6 +266,7 @@ int ctl_cmd_tls(int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 1;
+	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -301,7 +302,7 @@ int ctl_cmd_tls(int argc, char **argv)
 		case 'f': force = true; break;
 		case 'r': break; /* --root: nothing here reads /proc or /sys */
 		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: return ctl_usage_error("tls", "unknown option '%s'", ctl_bad_option(argv, optopt));
+		default: return ctl_option_error("tls", argv, optopt);
 		}
 	}
 	if (optind < argc)

@@ -80,6 +80,20 @@ const char *ctl_bad_option(char **argv, int optopt_value)
 	return optind > 0 && argv[optind - 1] != NULL ? argv[optind - 1] : "?";
 }
 
+int ctl_option_error(const char *cmd, char **argv, int optopt_value)
+{
+	const char *opt = ctl_bad_option(argv, optopt_value);
+	if (optopt_value != 0 && optopt_value != '?' && strncmp(opt, "--", 2) == 0) {
+		if (strchr(opt, '=') != NULL) /* --json=1: a value given to a flag */
+			return ctl_usage_error(cmd, "option '%.*s' takes no value",
+					       (int)strcspn(opt, "="), opt);
+		return ctl_usage_error(cmd, "option '%s' needs a value", opt);
+	}
+	if (optopt_value != 0 && optopt_value != '?')
+		return ctl_usage_error(cmd, "unknown or incomplete option '%s'", opt);
+	return ctl_usage_error(cmd, "unknown option '%s'", opt);
+}
+
 int ctl_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
 {
 	char *end;
