@@ -36,6 +36,16 @@ out=$("$D" archive list --json 2>&1)
 echo "$out" | grep -q "\"file_sha256\":\"$(printf 'a%.0s' $(seq 64))\",\"manifest_sha256\":\"$(printf 'b%.0s' $(seq 64))\"" &&
 	ok || bad "archive list --json: $out"
 
+# archive run --today as decp_app (docs/decpctl.md: decp_app may run everything but run
+# --today and restore): refused with what to do, and no counts (they were uninitialised
+# memory: "archive: 3005876340 day(s) exported (541165879307 rows), 32767 dropped, ...").
+w=$(mktemp -d)
+out=$("$D" archive run --conninfo "$DECP_PG_CONNINFO user=decp_app" --warm "$w" --today 2026-12-01 \
+	--hot-days 5 2>"$w/err"); rc=$?
+[ $rc = 1 ] && [ -z "$out" ] && grep -q "run it as the database owner" "$w/err" &&
+	ok || bad "archive run --today as decp_app: exit $rc: $out $(cat "$w/err")"
+rm -rf "$w"
+
 # backup restore --time: a time with its UTC offset, or exit 2 before anything (here the
 # configuration does not exist: a time that passes reaches that, exit 1).
 cf=/nonexistent/decp-contract-pgbackrest.conf

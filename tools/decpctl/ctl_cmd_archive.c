@@ -319,15 +319,23 @@ static int cmd_run(const struct opts *o)
 	PGconn *c = connect_db(o);
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
-	int rc = 0;
+	int rc;
 	if (o->today != NULL) {
 		/* The same partition maintenance the archiver runs, on the test clock. */
 		const char *v[] = {o->today};
 		PGresult *r = PQexecParams(c, "SELECT count(*) FROM maintain_partitions_at($1::date)",
 					   1, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "decpctl archive run: %s", PQerrorMessage(c));
-			rc = -EIO;
+			/* nothing ran: no counts to print (they were uninitialised memory) */
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			fprintf(stderr, "decpctl archive run: --today: %s%s", PQerrorMessage(c),
+				state != NULL && strcmp(state, "42501") == 0 ?
+				"decpctl archive run: --today runs the owner's maintain_partitions_at(): "
+				"run it as the database owner (--conninfo \"dbname=decp "
+				"user=decp_owner\"), not as decp_app; nothing was archived\n" : "");
+			PQclear(r);
+			PQfinish(c);
+			return CTL_EXIT_FAIL;
 		}
 		PQclear(r);
 	}
@@ -336,11 +344,13 @@ static int cmd_run(const struct opts *o)
 		.hot_days = (int)o->hot_days, .cold_after_days = (int)o->cold_after,
 	};
 	struct cp_tier_result res;
-	if (rc == 0)
-		rc = cp_tier_run(c, &tc, &res);
+	rc = cp_tier_run(c, &tc, &res);
 	PQfinish(c);
-	if (rc == -EIO && res.failed == 0)
+	if (rc == -EIO && res.failed == 0) {
+		if (res.error[0] != '\0')
+			fprintf(stderr, "decpctl archive run: %s\n", res.error);
 		return CTL_EXIT_FAIL;
+	}
 	printf("archive: %u day(s) exported (%llu rows), %u dropped, %u moved to cold, %u failed\n",
 	       res.exported, (unsigned long long)res.rows, res.dropped, res.cooled, res.failed);
 	if (rc != 0) {
