@@ -46,6 +46,16 @@ out=$("$D" archive run --conninfo "$DECP_PG_CONNINFO user=decp_app" --warm "$w" 
 	ok || bad "archive run --today as decp_app: exit $rc: $out $(cat "$w/err")"
 rm -rf "$w"
 
+# cores --config: a current map whose main lcore is offline is an error (cpu_offline: "the
+# map names an offline CPU"); only the workers were checked, so main_lcore = 5 on a 2-CPU
+# machine passed without a word (DPDK's EAL then refuses to start).
+w=$(mktemp -d)
+printf 'lcores = 0-1\nmain_lcore = 5\n' >"$w/dp.conf"
+out=$("$D" --root "$(dirname "$0")/fixtures/vm2" cores --config "$w/dp.conf" 2>&1)
+echo "$out" | grep -q "\[error\] cpu_offline: current map: CPUs 5 are not online" &&
+	ok || bad "cores: offline main lcore of the current map: $out"
+rm -rf "$w"
+
 # backup restore --time: a time with its UTC offset, or exit 2 before anything (here the
 # configuration does not exist: a time that passes reaches that, exit 1).
 cf=/nonexistent/decp-contract-pgbackrest.conf

@@ -169,6 +169,8 @@ static void check_map(const struct ctl_machine *m, const struct ctl_nic *nic, st
 				who, ctl_cpuset_has(workers, 0) ? " by a worker" : " as main lcore");
 	}
 	ctl_cpuset_andnot(&s, workers, &m->online);
+	if (main_lcore >= 0 && !ctl_cpuset_has(&m->online, (unsigned int)main_lcore))
+		ctl_cpuset_add(&s, (unsigned int)main_lcore); /* the main lcore is in the map too */
 	if (!ctl_cpuset_empty(&s))
 		finding(p, CTL_SEV_ERROR, "cpu_offline", "%s: CPUs %s are not online", who, L(&s));
 	if (small)
