@@ -96,6 +96,14 @@ check subn_resume_cancelled 1 "$D" subscription resume --id "$n"
 check subn_suspend_cancelled 1 "$D" subscription suspend --id "$n"
 check subn_no_such 1 "$D" subscription suspend --id 9999
 "$D" subscription list --master 1 | grep -q "CANCELLED" && ok || bad "subscription list"
+# A list filtered by an id the database does not have: named, exit 1 (it was an empty table,
+# exit 0, as for a master without tokens).
+for a in "token list --master 999" "subscription list --master 999" "subscription list --subscriber 999" \
+	"subscription list --subscriber 42 --master 999"; do
+	out=$("$D" $a 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -Eq "no (master|subscriber) 999$" && ok || bad "$a: exit $rc: $out"
+done
+check subn_list_known 0 "$D" subscription list --subscriber 42 --master 1
 "$D" master list --json | grep -q '"id":"1","name":"m1"' && ok || bad "master list: $("$D" master list --json)"
 [ "$(q "SELECT count(*) FROM subscribers")" -ge 2 ] && ok || bad "subscribers table damaged"
 

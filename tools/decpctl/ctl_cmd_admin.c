@@ -342,6 +342,23 @@ static int print_query(PGconn *c, const struct aopts *o, const char *sql, int n,
 	return rc;
 }
 
+/* Is id a row of table (masters or subscribers)? A list filtered by an id the database
+ * does not have said nothing (an empty table, exit 0): a mistyped id looked like one with
+ * no tokens or subscriptions. Prints "no master N" and returns false when not. */
+static bool row_exists(PGconn *c, const struct aopts *o, const char *table, const char *what,
+		       const char *id)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = $1::bigint", table);
+	const char *v[] = {id};
+	PGresult *r = run(c, o, sql, 1, v);
+	bool found = r != NULL && PQntuples(r) == 1;
+	if (r != NULL && !found)
+		fprintf(stderr, "decpctl %s: no %s %s\n", o->cmd, what, id);
+	PQclear(r);
+	return found;
+}
+
 /* Close the connection and --out FILE; the file is removed unless the command succeeded. */
 static int finish(PGconn *c, FILE *f, const struct aopts *o, int rc)
 {
@@ -416,6 +433,8 @@ int ctl_cmd_token(int argc, char **argv)
 		rc = CTL_EXIT_FAIL;
 	else if (sc == &subs[0])
 		rc = add_token_tx(c, &o, false, ids, f);
+	else if (sc == &subs[1] && !row_exists(c, &o, "masters", "master", ids))
+		rc = CTL_EXIT_FAIL;
 	else if (sc == &subs[1])
 		rc = print_query(c, &o, "SELECT id, master_id, label, created_at, expires_at, "
 				 "revoked_at FROM license_tokens WHERE master_id = $1 ORDER BY id",
@@ -564,6 +583,9 @@ int ctl_cmd_subscription(int argc, char **argv)
 		rc = print_query(c, &o, sql, with_id ? 5 : 4, v, NULL);
 	} else if (sc == &subs[1]) {
 		const char *v[] = {s[0] ? s : NULL, m[0] ? m : NULL};
+		if ((s[0] && !row_exists(c, &o, "subscribers", "subscriber", s)) ||
+		    (m[0] && !row_exists(c, &o, "masters", "master", m)))
+			return finish(c, NULL, &o, CTL_EXIT_FAIL);
 		rc = print_query(c, &o, "SELECT id, master_id, subscriber_id, state, state_reason, "
 				 "trust_score, last_sequence_id, high_water_mark, fee_pct FROM "
 				 "subscriptions WHERE ($1::bigint IS NULL OR subscriber_id = $1) AND "
