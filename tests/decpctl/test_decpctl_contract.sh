@@ -98,6 +98,8 @@ usage_msg "decpctl archive: option '--warm' needs a value" archive list --warm
 usage_msg "decpctl top: option '--shm' needs a value" top --shm
 usage_msg "decpctl cores: option '--nic' needs a value" cores --nic
 usage_msg "decpctl disk: unknown option '--frob'" disk --frob
+usage_msg "decpctl: option '--root' needs a directory" --root
+usage_msg "decpctl: --root needs a directory" --root ""
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -57,11 +57,12 @@ static void usage(FILE *f)
 int ctl_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "decpctl %s: ", cmd);
+	const char *sep = cmd[0] != '\0' ? " " : ""; /* "" : before the command */
+	fprintf(stderr, "decpctl%s%s: ", sep, cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'decpctl %s --help'.\n", cmd);
+	fprintf(stderr, "\nTry 'decpctl%s%s --help'.\n", sep, cmd);
 	return CTL_EXIT_USAGE;
 }
 
@@ -138,8 +139,9 @@ int main(int argc, char **argv)
 			i++;
 			continue;
 		}
-		fprintf(stderr, "decpctl: unknown option '%s'\nTry 'decpctl --help'.\n", argv[i]);
-		return CTL_EXIT_USAGE;
+		if (strcmp(argv[i], "--root") == 0)
+			return ctl_usage_error("", "option '--root' needs a directory");
+		return ctl_usage_error("", "unknown option '%s'", argv[i]);
 	}
 	if (i >= argc) {
 		usage(stderr);
