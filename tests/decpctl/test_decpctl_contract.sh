@@ -54,6 +54,10 @@ printf 'lcores = 0-1\nmain_lcore = 5\n' >"$w/dp.conf"
 out=$("$D" --root "$(dirname "$0")/fixtures/vm2" cores --config "$w/dp.conf" 2>&1)
 echo "$out" | grep -q "\[error\] cpu_offline: current map: CPUs 5 are not online" &&
 	ok || bad "cores: offline main lcore of the current map: $out"
+printf 'lcores = 1\nmain_lcore = 0\n' >"$w/dp2.conf"
+out=$("$D" --root "$(dirname "$0")/fixtures/vm2" cores --config "$w/dp2.conf" 2>&1)
+echo "$out" | grep -q "\[error\] main_not_in_lcores: current map: main_lcore 0 is not in lcores 1" &&
+	ok || bad "cores: main lcore outside lcores: $out"
 rm -rf "$w"
 
 # backup restore --time: a time with its UTC offset, or exit 2 before anything (here the

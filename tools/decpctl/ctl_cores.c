@@ -448,6 +448,11 @@ int ctl_cores_plan(const struct ctl_machine *m, const struct ctl_nic *nic,
 	control_findings(m, p);
 	if (current_lcores != NULL && !ctl_cpuset_empty(current_lcores)) {
 		struct ctl_cpuset cw = *current_lcores;
+		if (current_main >= 0 && !ctl_cpuset_has(current_lcores, (unsigned int)current_main))
+			finding(p, CTL_SEV_ERROR, "main_not_in_lcores",
+				"current map: main_lcore %d is not in lcores %s: DPDK's EAL refuses "
+				"to start (the main lcore must be one of -l)", current_main,
+				L(current_lcores));
 		if (current_main >= 0)
 			ctl_cpuset_del(&cw, (unsigned int)current_main);
 		check_map(m, nic, p, &cw, current_main, "current map", small);
