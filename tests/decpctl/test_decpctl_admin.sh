@@ -96,6 +96,14 @@ check subn_resume_cancelled 1 "$D" subscription resume --id "$n"
 check subn_suspend_cancelled 1 "$D" subscription suspend --id "$n"
 check subn_no_such 1 "$D" subscription suspend --id 9999
 "$D" subscription list --master 1 | grep -q "CANCELLED" && ok || bad "subscription list"
+# A list filtered by an id the database does not have: named, exit 1 (it was an empty table,
+# exit 0, as for a master without tokens).
+for a in "token list --master 999" "subscription list --master 999" "subscription list --subscriber 999" \
+	"subscription list --subscriber 42 --master 999"; do
+	out=$("$D" $a 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -Eq "no (master|subscriber) 999$" && ok || bad "$a: exit $rc: $out"
+done
+check subn_list_known 0 "$D" subscription list --subscriber 42 --master 1
 "$D" master list --json | grep -q '"id":"1","name":"m1"' && ok || bad "master list: $("$D" master list --json)"
 [ "$(q "SELECT count(*) FROM subscribers")" -ge 2 ] && ok || bad "subscribers table damaged"
 
@@ -108,6 +116,18 @@ check instr_add_bad_digits 2 "$D" instrument add --symbol US30 --digits 6 --pip 
 check instr_add_bad_pip 2 "$D" instrument add --symbol US30 --digits 2 --pip 0.015 --contract 1
 check instr_add_lower 2 "$D" instrument add --symbol us30 --digits 2 --pip 1 --contract 1
 check instr_add_bad_contract 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 0
+# The message names the rule broken, only that one, and points to --help (docs/decpctl.md
+# "Exit codes"): a lower-case symbol with a good pip once said the pip was wrong too.
+out=$("$D" instrument add --symbol us30 --digits 2 --pip 1 --contract 1 2>&1)
+echo "$out" | grep -q "^decpctl instrument add: --symbol 'us30' must be upper case" &&
+	! echo "$out" | grep -q pip && echo "$out" | grep -q "^Try 'decpctl instrument add --help'" &&
+	ok || bad "lower-case symbol message: $out"
+out=$("$D" instrument add --symbol US30 --digits 2 --pip 0.015 --contract 1 2>&1)
+echo "$out" | grep -q "^decpctl instrument add: the pip (0.015) must be a whole number of points" &&
+	! echo "$out" | grep -q "symbol" && echo "$out" | grep -q "^Try 'decpctl instrument add --help'" &&
+	ok || bad "pip message: $out"
+out=$("$D" instrument add --symbol US30 --digits 6 --pip 1 --contract 1 2>&1)
+echo "$out" | grep -q "^Try 'decpctl instrument add --help'" && ok || bad "digits message: $out"
 # beyond bigint: refused, not stored as 9223372036854775807 (strtoll's clamp)
 check instr_add_contract_overflow 2 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 99999999999999999999
 check instr_add 0 "$D" instrument add --symbol US30 --digits 2 --pip 1 --contract 1

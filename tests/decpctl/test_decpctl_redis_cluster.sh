@@ -170,7 +170,10 @@ check check_after_migration 0 "$D" redis check
 
 # A migration set up on the source only (MIGRATING, the target not IMPORTING): the source
 # answers ASK for a stream it lacks (master 7 has none), the target MOVED back: a second
-# redirect, not followed, a clear error; then the slot is made stable again.
+# redirect, not followed, a clear error; then the slot is made stable again. Master 7 is a
+# row of masters only for this (check refuses a --master the database lacks), removed after.
+q "INSERT INTO masters (id, name, hmac_secret, ed25519_public_key) VALUES (7, 'm7',
+   decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), 'hex'))" >/dev/null || bad "master 7 row"
 S7=$(owner 7)
 T7=$(for p in "${PORTS[@]}"; do [ "$p" != "$S7" ] && [ "$(rc_of "$p" ROLE | head -1)" = master ] && echo "$p"; done | head -1)
 SLOT7=$(rc_of "$S7" CLUSTER KEYSLOT "$(key 7)")
@@ -181,6 +184,7 @@ out=$("$D" redis check --master 7 2>&1); rc=$?
 	ok || bad "a slot redirected twice: exit $rc: $out"
 rc_of "$S7" CLUSTER SETSLOT "$SLOT7" STABLE >/dev/null
 check master7_stable 0 "$D" redis check --master 7
+q "DELETE FROM masters WHERE id = 7" >/dev/null || bad "master 7 row removed"
 
 # One primary loses its data (decp-control stopped): exactly its masters are behind.
 V=$(owner 2)

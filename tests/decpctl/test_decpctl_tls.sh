@@ -12,6 +12,16 @@ T=$(mktemp -d /tmp/decpctl-tls.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 verify() { openssl verify -crl_check -CAfile "$T/tls/ca.crt" -CRLfile "$T/tls/ca.crl" "$1" >/dev/null 2>&1; }
 
+# A --server-name that is not a DNS name is a usage error before anything is written (an
+# empty one failed in OpenSSL with exit 1, "bad name" was signed into the SAN).
+for n in "" "bad name" "a..b" ".a" "a_b" "x*.example" "$(printf 'a%.0s' $(seq 64)).example"; do
+	check "server_name_$n" 2 "$D" tls init --dir "$T/bad" --server-name "$n"
+done
+[ ! -e "$T/bad" ] && ok || bad "a refused tls init left $T/bad: $(ls -la "$T/bad")"
+check server_name_ok 0 "$D" tls init --dir "$T/good" --server-name ingest.example \
+	--server-name '*.decp.example' --server-name localhost
+openssl x509 -in "$T/good/server.crt" -noout -ext subjectAltName | grep -q "DNS:\*.decp.example" &&
+	ok || bad "wildcard name not in the SAN"
 check init 0 "$D" tls init --dir "$T/tls" --master 1 --master 2 --master 10
 cp "$T/tls/master-1.crt" "$T/leaked.crt"
 serial=$(openssl x509 -in "$T/leaked.crt" -noout -serial | cut -d= -f2)

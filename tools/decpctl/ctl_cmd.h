@@ -58,6 +58,10 @@ void ctl_pg_print(const struct pg_result *r, _Bool json);
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text of the option getopt_long just rejected (argv[optind - 1] or the short option). */
 const char *ctl_bad_option(char **argv, int optopt_value);
+/* The usage error for the option getopt_long just rejected: "option '--conninfo' needs a
+ * value" for a known long option given without one, else "unknown option '...'" (getopt
+ * cannot tell a short option's two cases apart: "unknown or incomplete"). */
+int ctl_option_error(const char *cmd, char **argv, int optopt_value);
 /* Parse a decimal in lo..hi; returns 0 or -1 after printing a usage error. */
 int ctl_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 /* --root DIR: returns 0 or a usage error exit code after printing. */

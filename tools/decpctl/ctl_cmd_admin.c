@@ -107,9 +107,16 @@ static int parse(int argc, char **argv, unsigned int allowed, struct aopts *o,
 			help(stdout);
 			return -1;
 		}
-		if (c == '?' || (c != 'c' && !(allowed & (unsigned int)c)))
-			return ctl_usage_error(o->cmd, "unknown option '%s'",
-					       c == '?' ? ctl_bad_option(argv, optopt) : argv[optind - 1]);
+		if (c == '?')
+			return ctl_option_error(o->cmd, argv, optopt);
+		if (c != 'c' && !(allowed & (unsigned int)c)) {
+			/* an option of another subcommand: its name, not its value */
+			const char *opt = argv[optind - 1];
+			if (optarg != NULL && optarg == opt && optind >= 2)
+				opt = argv[optind - 2];
+			return ctl_usage_error(o->cmd, "option '%.*s' is not one of %s's",
+					       (int)strcspn(opt, "="), opt, o->cmd);
+		}
 		switch (c) {
 		case O_ID: rc = parse_id(o->cmd, "--id", optarg, &o->id); break;
 		case O_MASTER: rc = parse_id(o->cmd, "--master", optarg, &o->master); break;
@@ -335,6 +342,23 @@ static int print_query(PGconn *c, const struct aopts *o, const char *sql, int n,
 	return rc;
 }
 
+/* Is id a row of table (masters or subscribers)? A list filtered by an id the database
+ * does not have said nothing (an empty table, exit 0): a mistyped id looked like one with
+ * no tokens or subscriptions. Prints "no master N" and returns false when not. */
+static bool row_exists(PGconn *c, const struct aopts *o, const char *table, const char *what,
+		       const char *id)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = $1::bigint", table);
+	const char *v[] = {id};
+	PGresult *r = run(c, o, sql, 1, v);
+	bool found = r != NULL && PQntuples(r) == 1;
+	if (r != NULL && !found)
+		fprintf(stderr, "decpctl %s: no %s %s\n", o->cmd, what, id);
+	PQclear(r);
+	return found;
+}
+
 /* Close the connection and --out FILE; the file is removed unless the command succeeded. */
 static int finish(PGconn *c, FILE *f, const struct aopts *o, int rc)
 {
@@ -409,6 +433,8 @@ int ctl_cmd_token(int argc, char **argv)
 		rc = CTL_EXIT_FAIL;
 	else if (sc == &subs[0])
 		rc = add_token_tx(c, &o, false, ids, f);
+	else if (sc == &subs[1] && !row_exists(c, &o, "masters", "master", ids))
+		rc = CTL_EXIT_FAIL;
 	else if (sc == &subs[1])
 		rc = print_query(c, &o, "SELECT id, master_id, label, created_at, expires_at, "
 				 "revoked_at FROM license_tokens WHERE master_id = $1 ORDER BY id",
@@ -557,6 +583,9 @@ int ctl_cmd_subscription(int argc, char **argv)
 		rc = print_query(c, &o, sql, with_id ? 5 : 4, v, NULL);
 	} else if (sc == &subs[1]) {
 		const char *v[] = {s[0] ? s : NULL, m[0] ? m : NULL};
+		if ((s[0] && !row_exists(c, &o, "subscribers", "subscriber", s)) ||
+		    (m[0] && !row_exists(c, &o, "masters", "master", m)))
+			return finish(c, NULL, &o, CTL_EXIT_FAIL);
 		rc = print_query(c, &o, "SELECT id, master_id, subscriber_id, state, state_reason, "
 				 "trust_score, last_sequence_id, high_water_mark, fee_pct FROM "
 				 "subscriptions WHERE ($1::bigint IS NULL OR subscriber_id = $1) AND "
@@ -606,14 +635,14 @@ static int instrument_from_opts(const struct aopts *o, struct guard_instrument *
 	char *end;
 	size_t n = strlen(o->symbol);
 	if (n == 0 || n >= sizeof(in->symbol)) {
-		fprintf(stderr, "decpctl %s: --symbol must be 1..32 characters\n", o->cmd);
+		ctl_usage_error(o->cmd, "--symbol must be 1..32 characters");
 		return -1;
 	}
 	memcpy(in->symbol, o->symbol, n + 1);
 	if (o->digits != NULL) {
 		long d = strtol(o->digits, &end, 10);
 		if (end == o->digits || *end != '\0' || d < 0 || d > GUARD_DIGITS_MAX) {
-			fprintf(stderr, "decpctl %s: --digits '%s' is not in 0..5\n", o->cmd, o->digits);
+			ctl_usage_error(o->cmd, "--digits '%s' is not in 0..5", o->digits);
 			return -1;
 		}
 		in->digits = (uint32_t)d;
@@ -623,24 +652,32 @@ static int instrument_from_opts(const struct aopts *o, struct guard_instrument *
 	}
 	if (o->pip != NULL && (proto_decimal_parse(o->pip, strlen(o->pip), PROTO_PRICE_DECIMALS,
 						   &in->pip) != 0 || in->pip <= 0)) {
-		fprintf(stderr, "decpctl %s: --pip '%s' is not a positive decimal with at most 5 "
-			"decimals\n", o->cmd, o->pip);
+		ctl_usage_error(o->cmd, "--pip '%s' is not a positive decimal with at most 5 "
+				"decimals", o->pip);
 		return -1;
 	}
 	if (o->contract != NULL) {
 		errno = 0;
 		long long v = strtoll(o->contract, &end, 10);
 		if (errno != 0 || end == o->contract || *end != '\0' || v <= 0) {
-			fprintf(stderr, "decpctl %s: --contract '%s' is not a positive integer\n",
-				o->cmd, o->contract);
+			ctl_usage_error(o->cmd, "--contract '%s' is not a positive integer",
+					o->contract);
 			return -1;
 		}
 		in->contract_size = v;
 	}
 	if (guard_instrument_valid(in) != 0) {
-		fprintf(stderr, "decpctl %s: --symbol must be upper case [A-Z0-9._#-], and the pip "
-			"(%s) a whole number of points (10^-%u)\n", o->cmd,
-			o->pip != NULL ? o->pip : "stored", in->digits);
+		/* which rule: the symbol alone, on an entry that is otherwise valid */
+		struct guard_instrument sym = {.digits = 0, .point = 100000, .pip = 100000,
+					       .contract_size = 1};
+		memcpy(sym.symbol, in->symbol, sizeof(sym.symbol));
+		if (guard_instrument_valid(&sym) != 0)
+			ctl_usage_error(o->cmd, "--symbol '%s' must be upper case [A-Z0-9._#-]",
+					o->symbol);
+		else
+			ctl_usage_error(o->cmd, "the pip (%s) must be a whole number of points "
+					"(10^-%u with --digits %u)",
+					o->pip != NULL ? o->pip : "stored", in->digits, in->digits);
 		return -1;
 	}
 	return 0;

@@ -45,8 +45,9 @@ static void usage(FILE *f)
 		   "       decpctl archive restore [OPTIONS] TABLE DAY [--into NAME]\n"
 		   "       decpctl archive run     [OPTIONS] [--today YYYY-MM-DD --hot-days N]\n\n"
 		   "list     archived days (catalog): table, day, tier, rows, bytes, when\n"
-		   "verify   every manifest in both tiers against its file (SHA-256, size, rows,\n"
-		   "         data SHA-256), and every catalog entry against the tier it names\n"
+		   "verify   every catalogued day in the tier the catalog names: its manifest (the\n"
+		   "         one the catalog recorded) against its file (SHA-256, size, rows, data\n"
+		   "         SHA-256); files the catalog does not name are not looked at\n"
 		   "restore  a day of TABLE (signal_archive or protection_logs) into a new table\n"
 		   "         (default restored_TABLE_pYYYYMMDD), exactly as archived\n"
 		   "run      one archival pass: export days past the hot window, verify, drop;\n"
@@ -121,7 +122,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'j': o->json = true; break;
 		case 'H': usage(stdout); return -1;
 		default:
-			return ctl_usage_error(CMD, "unknown option %s", ctl_bad_option(argv, optopt));
+			return ctl_option_error(CMD, argv, optopt);
 		}
 	}
 	if (config != NULL) {
@@ -182,7 +183,8 @@ static int cmd_list(const struct opts *o)
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
 	PGresult *r = PQexec(c, "SELECT parent, day, tier, rows, bytes, file_sha256, exported_at,"
-				" coalesce(cooled_at::text, '') FROM archive_catalog ORDER BY day, parent");
+				" coalesce(cooled_at::text, ''), manifest_sha256 FROM archive_catalog"
+				" ORDER BY day, parent");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl archive: %s", PQerrorMessage(c));
 		PQclear(r);
@@ -195,11 +197,11 @@ static int cmd_list(const struct opts *o)
 	for (int i = 0; i < PQntuples(r); i++) {
 		if (o->json)
 			printf("{\"table\":\"%s\",\"day\":\"%s\",\"tier\":\"%s\",\"rows\":%s,"
-			       "\"bytes\":%s,\"file_sha256\":\"%s\","
+			       "\"bytes\":%s,\"file_sha256\":\"%s\",\"manifest_sha256\":\"%s\","
 			       "\"exported_at\":\"%s\",\"cooled_at\":\"%s\"}\n",
 			       PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
 			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-			       PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+			       PQgetvalue(r, i, 8), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
 		else
 			printf("%-16s %-10s %-4s %10s %12s %s\n", PQgetvalue(r, i, 0),
 			       PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
@@ -318,15 +320,23 @@ static int cmd_run(const struct opts *o)
 	PGconn *c = connect_db(o);
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
-	int rc = 0;
+	int rc;
 	if (o->today != NULL) {
 		/* The same partition maintenance the archiver runs, on the test clock. */
 		const char *v[] = {o->today};
 		PGresult *r = PQexecParams(c, "SELECT count(*) FROM maintain_partitions_at($1::date)",
 					   1, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			fprintf(stderr, "decpctl archive run: %s", PQerrorMessage(c));
-			rc = -EIO;
+			/* nothing ran: no counts to print (they were uninitialised memory) */
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			fprintf(stderr, "decpctl archive run: --today: %s%s", PQerrorMessage(c),
+				state != NULL && strcmp(state, "42501") == 0 ?
+				"decpctl archive run: --today runs the owner's maintain_partitions_at(): "
+				"run it as the database owner (--conninfo \"dbname=decp "
+				"user=decp_owner\"), not as decp_app; nothing was archived\n" : "");
+			PQclear(r);
+			PQfinish(c);
+			return CTL_EXIT_FAIL;
 		}
 		PQclear(r);
 	}
@@ -335,11 +345,13 @@ static int cmd_run(const struct opts *o)
 		.hot_days = (int)o->hot_days, .cold_after_days = (int)o->cold_after,
 	};
 	struct cp_tier_result res;
-	if (rc == 0)
-		rc = cp_tier_run(c, &tc, &res);
+	rc = cp_tier_run(c, &tc, &res);
 	PQfinish(c);
-	if (rc == -EIO && res.failed == 0)
+	if (rc == -EIO && res.failed == 0) {
+		if (res.error[0] != '\0')
+			fprintf(stderr, "decpctl archive run: %s\n", res.error);
 		return CTL_EXIT_FAIL;
+	}
 	printf("archive: %u day(s) exported (%llu rows), %u dropped, %u moved to cold, %u failed\n",
 	       res.exported, (unsigned long long)res.rows, res.dropped, res.cooled, res.failed);
 	if (rc != 0) {

@@ -197,6 +197,47 @@ static int pgbackrest(const struct opts *o, const char *pgdata, char **capture,
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Is s "YYYY-MM-DD HH:MM:SS[.fraction]" (or a T between) with its UTC offset: Z, +HH,
+ * +HH:MM or +HHMM (- too)? pgBackRest passes --target on to recovery_target_time, where a
+ * time without an offset is read in the server's time zone (not UTC), and one PostgreSQL
+ * cannot read at all stops it from starting after the data directory was overwritten. */
+static bool time_target_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-dd dd:dd:dd";
+	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+		char want = shape[i], got = s[i];
+		if (want == 'd' ? (got < '0' || got > '9') :
+		    !(got == want || (i == 10 && got == 'T')))
+			return false;
+	}
+	int mon = (s[5] - '0') * 10 + s[6] - '0', day = (s[8] - '0') * 10 + s[9] - '0';
+	int h = (s[11] - '0') * 10 + s[12] - '0', mi = (s[14] - '0') * 10 + s[15] - '0';
+	int sec = (s[17] - '0') * 10 + s[18] - '0';
+	if (mon < 1 || mon > 12 || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 59)
+		return false;
+	const char *p = s + sizeof(shape) - 1;
+	if (*p == '.') {
+		const char *f = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == f || p - f > 6)
+			return false;
+	}
+	if (strcmp(p, "Z") == 0)
+		return true;
+	if (*p != '+' && *p != '-')
+		return false;
+	p++;
+	size_t n = strlen(p);
+	bool digits2 = n >= 2 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9';
+	if (!digits2 || (p[0] - '0') * 10 + p[1] - '0' > 15)
+		return false;
+	if (n == 2)
+		return true;
+	const char *m = p[2] == ':' ? p + 3 : p + 2;
+	return strlen(m) == 2 && m[0] >= '0' && m[0] <= '5' && m[1] >= '0' && m[1] <= '9';
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -224,7 +265,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'r': o->repo = optarg; break;
 		case 'd': o->pgdata = optarg; break;
 		case 'k': o->socket = optarg; break;
-		case 't': o->time = optarg; break;
+		case 't':
+			if (!time_target_ok(optarg))
+				return ctl_usage_error(CMD, "--time '%s' is not a time with its UTC "
+						       "offset, 'YYYY-MM-DD HH:MM:SS[.ffffff]+00' "
+						       "(without one PostgreSQL reads it in its own "
+						       "time zone)", optarg);
+			o->time = optarg;
+			break;
 		case 'T': {
 			long tl;
 			if (strcmp(optarg, "latest") != 0 &&
@@ -248,7 +296,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); return -1;
 		default:
-			return ctl_usage_error(CMD, "unknown option %s", ctl_bad_option(argv, optopt));
+			return ctl_option_error(CMD, argv, optopt);
 		}
 	}
 	for (const char *s = o->stanza; *s; s++)

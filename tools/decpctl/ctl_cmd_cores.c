@@ -422,8 +422,7 @@ int ctl_cmd_cores(int argc, char **argv)
 				return rc;
 			break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: return ctl_usage_error("cores", "unknown or incomplete option '%s'",
-						ctl_bad_option(argv, optopt));
+		default: return ctl_option_error("cores", argv, optopt);
 		}
 	}
 	if (optind < argc)

@@ -45,8 +45,7 @@ static int db_migrate(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default:
-			return ctl_usage_error("db migrate", "unknown option '%s'",
-					       ctl_bad_option(argv, optopt));
+			return ctl_option_error("db migrate", argv, optopt);
 		}
 	}
 	if (optind != argc)

@@ -159,7 +159,7 @@ static bool parse(int argc, char **argv, struct disk_opts *o, int *code)
 			*code = CTL_EXIT_OK;
 			return false;
 		default:
-			ctl_usage_error("disk", "unknown option '%s'", ctl_bad_option(argv, optopt));
+			ctl_option_error("disk", argv, optopt);
 			return false;
 		}
 	}

@@ -152,8 +152,7 @@ int ctl_cmd_hugepages(int argc, char **argv)
 				return rc;
 			break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: return ctl_usage_error("hugepages", "unknown or incomplete option '%s'",
-						ctl_bad_option(argv, optopt));
+		default: return ctl_option_error("hugepages", argv, optopt);
 		}
 	}
 	if (optind < argc)

@@ -966,7 +966,7 @@ int ctl_cmd_ledger(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default:
-			return ctl_usage_error(cmd, "unknown option '%s'", ctl_bad_option(argv, optopt));
+			return ctl_option_error(cmd, argv, optopt);
 		}
 	}
 	if (optind != argc)

@@ -155,8 +155,7 @@ static int master_add(int argc, char **argv)
 		case 'c': conninfo = optarg; break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default:
-			return ctl_usage_error("master add", "unknown option '%s'",
-					       ctl_bad_option(argv, optopt));
+			return ctl_option_error("master add", argv, optopt);
 		}
 	}
 	if (optind != argc)
@@ -230,8 +229,7 @@ static int master_list(int argc, char **argv)
 		case 'c': conninfo = optarg; break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default:
-			return ctl_usage_error("master list", "unknown option '%s'",
-					       ctl_bad_option(argv, optopt));
+			return ctl_option_error("master list", argv, optopt);
 		}
 	}
 	if (optind != argc)
@@ -350,7 +348,7 @@ static int rot_parse(const char *cmd, int argc, char **argv, struct rot_opts *o)
 		case 'c': o->conninfo = optarg; break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default:
-			return ctl_usage_error(cmd, "unknown option '%s'", ctl_bad_option(argv, optopt));
+			return ctl_option_error(cmd, argv, optopt);
 		}
 	}
 	if (optind != argc)

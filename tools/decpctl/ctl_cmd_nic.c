@@ -264,8 +264,7 @@ int ctl_cmd_nic(int argc, char **argv)
 				return rc;
 			break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: return ctl_usage_error("nic", "unknown or incomplete option '%s'",
-						ctl_bad_option(argv, optopt));
+		default: return ctl_option_error("nic", argv, optopt);
 		}
 	}
 	const char *action = optind < argc ? argv[optind++] : "list";

@@ -93,7 +93,8 @@ void ctl_redis_usage(FILE *f)
 		"  --help           this text\n"
 		"Exit: 0 done / all streams complete, 1 a stream is behind, the archive has a hole\n"
 		"(also right after --repair-holes: check again once the archiver caught up), a\n"
-		"rebuild stopped at a hole, or a server failed, 2 usage, 3 rebuild without --yes.\n");
+		"rebuild stopped at a hole, a server failed, or a --master the database does not\n"
+		"have, 2 usage, 3 rebuild without --yes.\n");
 }
 
 struct opts {
@@ -166,6 +167,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	const char *env_nodes = getenv("DECP_REDIS_NODES");
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': {
@@ -199,7 +201,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->conninfo = optarg; break;
 		case 'R': break; /* accepted by every command; nothing here reads /proc or /sys */
 		case 'h': ctl_redis_usage(stdout); return -1;
-		default: ctl_redis_usage(stderr); return CTL_EXIT_USAGE;
+		default: return ctl_option_error("redis", argv, optopt);
 		}
 	}
 	if (optind < argc)
@@ -224,11 +226,35 @@ static uint64_t id_seq(const char *id)
 	return strtoull(id, NULL, 10); /* "<seq>-0" */
 }
 
-/* The masters to look at: --master, else every row of `masters`. */
+/* The masters to look at: --master, else every row of `masters`. A --master the database
+ * does not have is refused (-1, named): its "ok" (an empty stream against an empty
+ * archive) would pass a mistyped id as checked, and rebuild would add it to decp:masters. */
 static int load_masters(PGconn *pg, struct opts *o)
 {
-	if (o->n_masters > 0)
-		return 0;
+	if (o->n_masters > 0) {
+		int unknown = 0;
+		for (size_t i = 0; i < o->n_masters; i++) {
+			char id[24];
+			snprintf(id, sizeof(id), "%" PRIu64, o->masters[i]);
+			const char *v[] = {id};
+			PGresult *r = PQexecParams(pg, "SELECT 1 FROM masters WHERE id = $1::numeric",
+						   1, NULL, v, NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+				fprintf(stderr, "decpctl redis: reading masters: %s",
+					PQresultErrorMessage(r));
+				PQclear(r);
+				return -1;
+			}
+			if (PQntuples(r) == 0) {
+				fprintf(stderr, "decpctl redis: --master %s: no such master in the "
+					"database ('decpctl master list'); nothing was checked or "
+					"written\n", id);
+				unknown++;
+			}
+			PQclear(r);
+		}
+		return unknown > 0 ? -1 : 0;
+	}
 	PGresult *r = PQexec(pg, "SELECT id FROM masters ORDER BY id");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl redis: reading masters: %s", PQresultErrorMessage(r));

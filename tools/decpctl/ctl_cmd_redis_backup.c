@@ -82,7 +82,7 @@ static int parse(int argc, char **argv, struct ropts *o, const char *sub)
 					       sub);
 		case 'h': ctl_redis_usage(stdout); return -1;
 		default:
-			return ctl_usage_error("redis", "unknown option %s", ctl_bad_option(argv, optopt));
+			return ctl_option_error("redis", argv, optopt);
 		}
 	}
 	if (optind < argc)

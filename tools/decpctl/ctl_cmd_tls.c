@@ -238,6 +238,32 @@ done:
 	return rc;
 }
 
+/* A DNS name for the server certificate's SAN: labels of letters, digits and '-' (1..63
+ * characters; a leftmost "*" for a wildcard) joined by '.', 253 characters at most. An
+ * empty one failed in OpenSSL ("invalid null value", exit 1) and "bad name" was signed. */
+static bool dns_name_ok(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63)
+				return false;
+			label = 0;
+			continue;
+		}
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '-' ||
+			  (ch == '*' && i == 0 && (s[1] == '.' || s[1] == '\0'));
+		if (!ok)
+			return false;
+		label++;
+	}
+	return true;
+}
+
 int ctl_cmd_tls(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -266,6 +292,7 @@ int ctl_cmd_tls(int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 1;
+	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -274,6 +301,9 @@ int ctl_cmd_tls(int argc, char **argv)
 			if (n_dns == CTL_CERT_MAX_NAMES - 1)
 				return ctl_usage_error("tls", "at most %d --server-name",
 						       CTL_CERT_MAX_NAMES - 1);
+			if (!dns_name_ok(optarg))
+				return ctl_usage_error("tls", "--server-name '%s' is not a DNS name "
+						       "(letters, digits, '-' and '.')", optarg);
 			srv.dns[n_dns++] = optarg;
 			break;
 		case 'i': {
@@ -301,7 +331,7 @@ int ctl_cmd_tls(int argc, char **argv)
 		case 'f': force = true; break;
 		case 'r': break; /* --root: nothing here reads /proc or /sys */
 		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: return ctl_usage_error("tls", "unknown option '%s'", ctl_bad_option(argv, optopt));
+		default: return ctl_option_error("tls", argv, optopt);
 		}
 	}
 	if (optind < argc)

@@ -539,8 +539,7 @@ int ctl_cmd_top(int argc, char **argv)
 				return rc;
 			break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
-		default: return ctl_usage_error("top", "unknown or incomplete option '%s'",
-						ctl_bad_option(argv, optopt));
+		default: return ctl_option_error("top", argv, optopt);
 		}
 	}
 	if (optind < argc)

@@ -169,6 +169,8 @@ static void check_map(const struct ctl_machine *m, const struct ctl_nic *nic, st
 				who, ctl_cpuset_has(workers, 0) ? " by a worker" : " as main lcore");
 	}
 	ctl_cpuset_andnot(&s, workers, &m->online);
+	if (main_lcore >= 0 && !ctl_cpuset_has(&m->online, (unsigned int)main_lcore))
+		ctl_cpuset_add(&s, (unsigned int)main_lcore); /* the main lcore is in the map too */
 	if (!ctl_cpuset_empty(&s))
 		finding(p, CTL_SEV_ERROR, "cpu_offline", "%s: CPUs %s are not online", who, L(&s));
 	if (small)
@@ -446,6 +448,11 @@ int ctl_cores_plan(const struct ctl_machine *m, const struct ctl_nic *nic,
 	control_findings(m, p);
 	if (current_lcores != NULL && !ctl_cpuset_empty(current_lcores)) {
 		struct ctl_cpuset cw = *current_lcores;
+		if (current_main >= 0 && !ctl_cpuset_has(current_lcores, (unsigned int)current_main))
+			finding(p, CTL_SEV_ERROR, "main_not_in_lcores",
+				"current map: main_lcore %d is not in lcores %s: DPDK's EAL refuses "
+				"to start (the main lcore must be one of -l)", current_main,
+				L(current_lcores));
 		if (current_main >= 0)
 			ctl_cpuset_del(&cw, (unsigned int)current_main);
 		check_map(m, nic, p, &cw, current_main, "current map", small);

@@ -49,18 +49,20 @@ static void usage(FILE *f)
 		   "  --root DIR  read /proc and /sys below DIR instead of / (captured trees, tests)\n"
 		   "  --help      this text\n\n"
 		   "Exit codes (all commands): 0 ok, 1 failed (see message), 2 usage error,\n"
-		   "3 refused for safety, 4 partially applied, 5 mismatch found (ledger verify, archive verify).\n"
+		   "3 refused for safety, 4 partially applied, 5 mismatch found (ledger verify, archive\n"
+		   "verify/restore, redis restore).\n"
 		   "docs/decpctl.md has the details.\n");
 }
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "decpctl %s: ", cmd);
+	const char *sep = cmd[0] != '\0' ? " " : ""; /* "" : before the command */
+	fprintf(stderr, "decpctl%s%s: ", sep, cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'decpctl %s --help'.\n", cmd);
+	fprintf(stderr, "\nTry 'decpctl%s%s --help'.\n", sep, cmd);
 	return CTL_EXIT_USAGE;
 }
 
@@ -77,6 +79,20 @@ const char *ctl_bad_option(char **argv, int optopt_value)
 		return b;
 	}
 	return optind > 0 && argv[optind - 1] != NULL ? argv[optind - 1] : "?";
+}
+
+int ctl_option_error(const char *cmd, char **argv, int optopt_value)
+{
+	const char *opt = ctl_bad_option(argv, optopt_value);
+	if (optopt_value != 0 && optopt_value != '?' && strncmp(opt, "--", 2) == 0) {
+		if (strchr(opt, '=') != NULL) /* --json=1: a value given to a flag */
+			return ctl_usage_error(cmd, "option '%.*s' takes no value",
+					       (int)strcspn(opt, "="), opt);
+		return ctl_usage_error(cmd, "option '%s' needs a value", opt);
+	}
+	if (optopt_value != 0 && optopt_value != '?')
+		return ctl_usage_error(cmd, "unknown or incomplete option '%s'", opt);
+	return ctl_usage_error(cmd, "unknown option '%s'", opt);
 }
 
 int ctl_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
@@ -123,8 +139,9 @@ int main(int argc, char **argv)
 			i++;
 			continue;
 		}
-		fprintf(stderr, "decpctl: unknown option '%s'\nTry 'decpctl --help'.\n", argv[i]);
-		return CTL_EXIT_USAGE;
+		if (strcmp(argv[i], "--root") == 0)
+			return ctl_usage_error("", "option '--root' needs a directory");
+		return ctl_usage_error("", "unknown option '%s'", argv[i]);
 	}
 	if (i >= argc) {
 		usage(stderr);
