@@ -1792,7 +1792,7 @@ static int sink_head(void *arg, const char *req, size_t len)
 {
 	struct sess *s = arg;
 	struct cp_fanout *f = s->f;
-	char key[64], acc[29], b[LWS_PRE + 160];
+	char key[64], acc[29], b[LWS_PRE + 192];
 	int n;
 
 	if (f->draining) /* stopping: the 1001s are going out */
@@ -1817,9 +1817,12 @@ static int sink_head(void *arg, const char *req, size_t len)
 	if (n <= 0)
 		return http_refuse(s, 400); /* cp_ws_check_handshake saw exactly one */
 	cp_ws_accept_key(key, (size_t)n, acc);
+	/* the optional subprotocol "decp" (docs/fanout.md "Protocol") is confirmed when
+	 * offered: a client that offered subprotocols fails a 101 that names none */
 	n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 101 Switching Protocols\r\n"
-		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-		     acc);
+		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s"
+		     "\r\n", acc, cp_ws_offers_protocol(req, len, "decp")
+		     ? "Sec-WebSocket-Protocol: decp\r\n" : "");
 	if (lws_write(s->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW) < 0)
 		return -1;
 	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
