@@ -2,8 +2,8 @@
 channel the fan-out tests send, written from docs/protocol.md alone (as a third party would:
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
 archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
-test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_wss_timeout.py and
-test_subprotocol.py."""
+test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_wss_timeout.py,
+test_subprotocol.py and test_many_subs.py."""
 import base64, os, socket, struct, subprocess, tempfile, time
 
 
