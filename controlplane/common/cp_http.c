@@ -97,7 +97,8 @@ bool cp_http_field_is(const struct cp_http_field *f, const char *lit)
 	return f->name_len == n && strncasecmp(f->name, lit, n) == 0;
 }
 
-bool cp_http_list_has(const char *v, size_t n, const char *tok)
+/* cp_http_list_has and cp_http_list_has_exact: `icase` tells which */
+static bool list_has(const char *v, size_t n, const char *tok, bool icase)
 {
 	size_t tl = strlen(tok);
 
@@ -112,10 +113,20 @@ bool cp_http_list_has(const char *v, size_t n, const char *tok)
 		e = i;
 		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
 			e--;
-		if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
+		if (e - s == tl && (icase ? strncasecmp(v + s, tok, tl) : memcmp(v + s, tok, tl)) == 0)
 			return true;
 	}
 	return false;
+}
+
+bool cp_http_list_has(const char *v, size_t n, const char *tok)
+{
+	return list_has(v, n, tok, true);
+}
+
+bool cp_http_list_has_exact(const char *v, size_t n, const char *tok)
+{
+	return list_has(v, n, tok, false);
 }
 
 const char *cp_http_reason(int status)

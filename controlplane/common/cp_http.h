@@ -62,6 +62,9 @@ bool cp_http_field_is(const struct cp_http_field *f, const char *lit);
  * around each element)? ("Connection: keep-alive, Upgrade") */
 bool cp_http_list_has(const char *v, size_t n, const char *tok);
 
+/* The same, the token compared exactly (a WebSocket subprotocol: RFC 6455 §4.2.2). */
+bool cp_http_list_has_exact(const char *v, size_t n, const char *tok);
+
 /* RFC 9110 §5.6.2 tchar: a byte of a method or a header name. */
 bool cp_http_is_tchar(unsigned char c);
 

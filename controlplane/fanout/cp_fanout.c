@@ -321,7 +321,15 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	/* No lws validity policy (its per-connection timer re-inserted into a sorted list,
 	 * O(connections) each): our keep-alive sweep does the same job (cp_fanout_lws.c) */
 	info.retry_and_idle_policy = &no_validity;
-	info.timeout_secs = 10;
+	/* lws arms timeout_secs itself on an adopted wss socket (the TLS accept, then again
+	 * once it completes), over the one on_adopt sets: the handshake and the upgrade
+	 * request are bounded by fanout_header_timeout_ms (rounded up to lws's seconds), not by
+	 * a fixed 10 s each (docs/fanout.md "Pre-authentication budgets"). Our own close
+	 * waits set their timeouts themselves (cp_fanout_lws.c). */
+	info.timeout_secs = cfg->fanout_header_timeout_ms / 1000u +
+			    (cfg->fanout_header_timeout_ms % 1000u != 0 ? 1u : 0u);
+	if (info.timeout_secs == 0)
+		info.timeout_secs = 1;
 	/* header buffers are held only while lws parses a head that is already complete (the
 	 * gate read it), within one loop turn; the pool only bounds a reconnect burst */
 	info.max_http_header_pool2 = 1024;

@@ -255,6 +255,29 @@ bool cp_fo_auth_state_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscriber
 	return true;
 }
 
+size_t cp_fo_auth_subs_count(const struct cp_fo_auth *a, uint64_t subscriber)
+{
+	size_t n = 0;
+
+	if (a->sub == NULL)
+		return 0;
+	for (size_t j = sub_home(subscriber, a->subcap); a->sub[j].id != 0;
+	     j = (j + 1) & (a->subcap - 1))
+		n += a->sub[j].subscriber == subscriber;
+	return n;
+}
+
+const struct cp_fo_auth_sub *cp_fo_auth_sub_get(const struct cp_fo_auth *a, uint64_t subscriber,
+						uint64_t id)
+{
+	const struct cp_fo_auth_sub *e;
+
+	if (a->sub == NULL || id == 0)
+		return NULL;
+	e = sub_slot(a->sub, a->subcap, subscriber, id);
+	return e->id != 0 ? e : NULL;
+}
+
 size_t cp_fo_auth_subs_of(const struct cp_fo_auth *a, uint64_t subscriber,
 			  const struct cp_fo_auth_sub **out, size_t max)
 {

@@ -99,4 +99,12 @@ bool cp_fo_auth_state_set(struct cp_fo_auth *a, uint64_t id, uint64_t subscriber
 size_t cp_fo_auth_subs_of(const struct cp_fo_auth *a, uint64_t subscriber,
 			  const struct cp_fo_auth_sub **out, size_t max);
 
+/* How many subscriptions the subscriber has (the size cp_fo_auth_subs_of's out[] needs). */
+size_t cp_fo_auth_subs_count(const struct cp_fo_auth *a, uint64_t subscriber);
+
+/* Subscription id of subscriber (a pointer into the cache, valid until its next change),
+ * or NULL: unknown or CANCELLED. */
+const struct cp_fo_auth_sub *cp_fo_auth_sub_get(const struct cp_fo_auth *a, uint64_t subscriber,
+						uint64_t id);
+
 #endif

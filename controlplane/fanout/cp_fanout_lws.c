@@ -1219,7 +1219,7 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_
 {
 	char tok[256];
 	unsigned char dig[SHA256_DIGEST_LENGTH];
-	const struct cp_fo_auth_sub *rows[SESS_MAX_SUBS];
+	const struct cp_fo_auth_sub **rows = NULL;
 	const struct cp_fo_auth_tok *t;
 	size_t tl = token_of(req, len, tok, sizeof(tok)), n;
 
@@ -1231,8 +1231,20 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_
 		return -EACCES;
 	s->subscriber_id = t->subscriber;
 	s->token_id = t->token_id;
-	n = cp_fo_auth_subs_of(&f->auth, t->subscriber, rows, SESS_MAX_SUBS);
+	/* all of them: a subscription left out would be refused FORBIDDEN although live */
+	n = cp_fo_auth_subs_count(&f->auth, t->subscriber);
 	s->nsubs = 0;
+	if (n > 0) {
+		rows = malloc(n * sizeof(*rows));
+		s->subs = calloc(n, sizeof(*s->subs));
+		if (rows == NULL || s->subs == NULL) {
+			free(rows);
+			free(s->subs);
+			s->subs = NULL;
+			return -ENOMEM;
+		}
+		n = cp_fo_auth_subs_of(&f->auth, t->subscriber, rows, n);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct subrow *row = &s->subs[s->nsubs++];
 
@@ -1242,6 +1254,7 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_
 		row->policy = rows[i]->policy != NULL ? cp_fmsg_ref(rows[i]->policy) : NULL;
 		row->policy_version = rows[i]->policy_version;
 	}
+	free(rows);
 	return 0;
 }
 
@@ -1792,7 +1805,7 @@ static int sink_head(void *arg, const char *req, size_t len)
 {
 	struct sess *s = arg;
 	struct cp_fanout *f = s->f;
-	char key[64], acc[29], b[LWS_PRE + 160];
+	char key[64], acc[29], b[LWS_PRE + 192];
 	int n;
 
 	if (f->draining) /* stopping: the 1001s are going out */
@@ -1817,9 +1830,12 @@ static int sink_head(void *arg, const char *req, size_t len)
 	if (n <= 0)
 		return http_refuse(s, 400); /* cp_ws_check_handshake saw exactly one */
 	cp_ws_accept_key(key, (size_t)n, acc);
+	/* the optional subprotocol "decp" (docs/fanout.md "Protocol") is confirmed when
+	 * offered: a client that offered subprotocols fails a 101 that names none */
 	n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 101 Switching Protocols\r\n"
-		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-		     acc);
+		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s"
+		     "\r\n", acc, cp_ws_offers_protocol(req, len, "decp")
+		     ? "Sec-WebSocket-Protocol: decp\r\n" : "");
 	if (lws_write(s->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW) < 0)
 		return -1;
 	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
@@ -2189,6 +2205,8 @@ void cp_fo_sess_rows_release(struct sess *s)
 		s->subs[i].policy = NULL;
 	}
 	s->nsubs = 0;
+	free(s->subs);
+	s->subs = NULL;
 }
 
 struct subrow *cp_fo_sess_subrow(struct sess *s, uint64_t master)

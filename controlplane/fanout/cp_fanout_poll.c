@@ -116,13 +116,10 @@ static bool poll_delivers(struct cp_fo_poll *p, uint64_t id, Decp__SubscriptionS
  * delivers. */
 static bool poll_still_delivers(struct cp_fo_poll *p)
 {
-	const struct cp_fo_auth_sub *rows[SESS_MAX_SUBS];
-	size_t n = cp_fo_auth_subs_of(&p->f->auth, p->subscriber, rows, SESS_MAX_SUBS);
+	const struct cp_fo_auth_sub *row = cp_fo_auth_sub_get(&p->f->auth, p->subscriber, p->sub_id);
 
-	for (size_t i = 0; i < n; i++)
-		if (rows[i]->id == p->sub_id)
-			return poll_delivers(p, rows[i]->id, rows[i]->state);
-	return poll_delivers(p, p->sub_id, DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED);
+	return poll_delivers(p, p->sub_id, row != NULL ? row->state
+				: DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED);
 }
 
 /* 200 with what was collected: [CopyPolicy] [snapshot] envelopes SyncEnd{next}. */

@@ -66,7 +66,6 @@
 
 #define ROLE "fanout" /* log tag and PostgreSQL application_name suffix */
 
-#define SESS_MAX_SUBS 32u     /* live subscriptions loaded per subscriber at the upgrade */
 #define QUEUE_RESERVE 8u      /* queue slots kept for control messages */
 #define REPLAY_CHUNK 256u     /* XRANGE COUNT */
 #define REPORT_QUEUE_MAX 100000u
@@ -125,7 +124,7 @@ struct sess {
 	uint64_t subscriber_id;
 	uint64_t token_id;        /* subscriber_tokens.id the upgrade authenticated with */
 	uint32_t nsubs;
-	struct subrow subs[SESS_MAX_SUBS];
+	struct subrow *subs;      /* every live subscription of the subscriber at the upgrade */
 	struct attach *att;
 	struct cp_fmsg **q;
 	uint8_t *qreplay;         /* bit per queue slot: the envelope is sent by a replay */

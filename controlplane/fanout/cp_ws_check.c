@@ -349,6 +349,20 @@ int cp_ws_head_value(const char *req, size_t len, const char *name, char *out, s
 	return -1;
 }
 
+bool cp_ws_offers_protocol(const char *req, size_t len, const char *proto)
+{
+	struct cp_http_fields it;
+	struct cp_http_field f;
+	const char *why;
+
+	cp_http_fields_init(&it, req, len);
+	while (cp_http_field_next(&it, &f, &why) > 0)
+		if (cp_http_field_is(&f, "sec-websocket-protocol") &&
+		    cp_http_list_has_exact(f.value, f.value_len, proto))
+			return true;
+	return false;
+}
+
 static int hexval(char ch)
 {
 	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10

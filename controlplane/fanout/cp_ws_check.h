@@ -136,6 +136,14 @@ void cp_ws_accept_key(const char *key, size_t key_len, char out[29]);
 int cp_ws_head_value(const char *req, size_t len, const char *name, char *out, size_t cap);
 
 /*
+ * Does request req offer subprotocol proto in a Sec-WebSocket-Protocol header (any of
+ * them: the header may repeat; each a comma-separated list)? Compared exactly: the answer's
+ * header must name one of the client's values as sent (RFC 6455 §4.2.2), and clients (npm
+ * `ws`, browsers) fail a handshake in which they offered subprotocols and got none. Pure.
+ */
+bool cp_ws_offers_protocol(const char *req, size_t len, const char *proto);
+
+/*
  * The value of query argument `name` (e.g. "token") of the request line's target,
  * percent-decoded, into out (cap bytes, NUL-terminated). Returns its length, or -1 when
  * absent, badly encoded or longer than cap - 1.

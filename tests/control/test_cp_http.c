@@ -91,6 +91,11 @@ static void test_list_and_tchar(void)
 	CU_ASSERT_TRUE(cp_http_list_has(S(",,a , b,"), "b"));
 	CU_ASSERT_FALSE(cp_http_list_has(S("closed"), "close"));
 	CU_ASSERT_FALSE(cp_http_list_has(S(""), "close"));
+	CU_ASSERT_TRUE(cp_http_list_has(S("a, Close"), "close"));
+	/* exact: a subprotocol as sent */
+	CU_ASSERT_FALSE(cp_http_list_has_exact(S("a, Close"), "close"));
+	CU_ASSERT_TRUE(cp_http_list_has_exact(S("chat,\tdecp "), "decp"));
+	CU_ASSERT_FALSE(cp_http_list_has_exact(S("decp2, dec"), "decp"));
 	CU_ASSERT_TRUE(cp_http_is_tchar('~'));
 	CU_ASSERT_FALSE(cp_http_is_tchar(' '));
 	CU_ASSERT_FALSE(cp_http_is_tchar('\0'));

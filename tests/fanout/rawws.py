@@ -2,7 +2,8 @@
 channel the fan-out tests send, written from docs/protocol.md alone (as a third party would:
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
 archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
-test_report_rate.py, test_report_acks.py and test_token_expiry.py."""
+test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_wss_timeout.py,
+test_subprotocol.py and test_many_subs.py."""
 import base64, os, socket, struct, subprocess, tempfile, time
 
 
@@ -209,9 +210,10 @@ def profit(extra):
     return [(11, extra & ((1 << 64) - 1))]
 
 
-def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver'):
+def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver', tls=False):
     """Schema, master 1, a subscriber with a subscription to it per name, and decp-control
-    --roles fanout,archiver (plain ws; `roles` to add others, e.g. api for /metrics).
+    --roles fanout,archiver (plain ws; `roles` to add others, e.g. api for /metrics; `tls`:
+    wss with a set from `decpctl tls init` in the run directory, its CA `ca.crt` there).
     Returns (process, log file, port, {name: (token, subscriber id)}, run directory)."""
     decpctl = os.path.join(bld, 'tools/decpctl/decpctl')
     run = tempfile.mkdtemp(prefix='decp-rawws.')
@@ -228,9 +230,13 @@ def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver'):
                                kv['subscriber_id'], '--master', '1'], stdout=subprocess.DEVNULL)
         tokens[name] = (kv['subscriber_token'], int(kv['subscriber_id']))
     conf = os.path.join(run, 'control.conf')
+    wss = 'fanout_tls = off\n'
+    if tls:
+        subprocess.check_call([decpctl, 'tls', 'init', '--dir', run], stdout=subprocess.DEVNULL)
+        wss = f'fanout_cert = {run}/server.crt\nfanout_key = {run}/server.key\n'
     with open(conf, 'w') as f:
         f.write(f'roles = {roles}\nredis_host = {redis[0]}\nredis_port = {redis[1]}\n'
-                f'pg_conninfo = "{pg}"\nfanout_port = 0\nfanout_tls = off\n{extra}')
+                f'pg_conninfo = "{pg}"\nfanout_port = 0\n{wss}{extra}')
     log = open(os.path.join(run, 'control.log'), 'w+')
     ctl = subprocess.Popen([os.path.join(bld, 'controlplane/core/decp-control'), '--config', conf],
                            stdout=log, stderr=subprocess.STDOUT)

@@ -104,6 +104,16 @@ static void check_model(const struct cp_fo_auth *a)
 			if (model[id] != 0 && (uint64_t)id % NSUB == sub)
 				want++;
 		CU_ASSERT_EQUAL(n, want);
+		CU_ASSERT_EQUAL(cp_fo_auth_subs_count(a, sub), want);
+		for (int id = 1; id <= MAXID; id++) {
+			/* by id: the model's rows of this subscriber, nothing of another's */
+			const struct cp_fo_auth_sub *e = cp_fo_auth_sub_get(a, sub, (uint64_t)id);
+			bool has = model[id] != 0 && (uint64_t)id % NSUB == sub;
+
+			CU_ASSERT_EQUAL(e != NULL, has);
+			if (e != NULL && has)
+				CU_ASSERT_EQUAL((int)e->state, model[id]);
+		}
 		for (size_t i = 0; i < n; i++) {
 			CU_ASSERT(out[i]->id > last); /* ascending */
 			last = out[i]->id;

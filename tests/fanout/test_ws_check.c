@@ -385,6 +385,25 @@ static void test_server_pieces(void)
 	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "host", v, sizeof(v)), 1);
 	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "missing", v, sizeof(v)), -1);
 	CU_ASSERT_EQUAL(cp_ws_head_value(req, strlen(req), "authorization", v, 5), -1);
+	/* the subprotocol offered: any element of any Sec-WebSocket-Protocol header, exactly */
+	{
+		static const char *const yes[] = {
+			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: decp\r\n\r\n",
+			"GET / HTTP/1.1\r\nsec-websocket-protocol:chat, decp\t\r\n\r\n",
+			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: chat\r\n"
+			"Sec-WebSocket-Protocol: x,decp,y\r\n\r\n"};
+		static const char *const no[] = {
+			"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: DECP\r\n\r\n",
+			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: decp2, dec, chat\r\n\r\n",
+			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol:\r\n\r\n",
+			"GET / HTTP/1.1\r\nX-Sec-WebSocket-Protocol: decp\r\n\r\n"};
+
+		for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+			CU_ASSERT(cp_ws_offers_protocol(yes[i], strlen(yes[i]), "decp"));
+		for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+			CU_ASSERT(!cp_ws_offers_protocol(no[i], strlen(no[i]), "decp"));
+	}
 	CU_ASSERT_EQUAL(cp_ws_query_value(req, strlen(req), "token", v, sizeof(v)), 6);
 	CU_ASSERT_STRING_EQUAL(v, "a+b= c");
 	CU_ASSERT_EQUAL(cp_ws_query_value(req, strlen(req), "format", v, sizeof(v)), 4);
