@@ -3,8 +3,8 @@ channel the fan-out tests send, written from docs/protocol.md alone (as a third 
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
 archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
 test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_wss_timeout.py,
-test_subprotocol.py and test_many_subs.py."""
-import base64, os, socket, struct, subprocess, tempfile, time
+test_subprotocol.py, test_many_subs.py and test_msg_rate.py."""
+import base64, os, socket, struct, subprocess, tempfile, time, urllib.request
 
 
 # ---- protobuf (docs/protocol.md "Subscriber channel"), encoder only ----
@@ -38,6 +38,27 @@ def protection(master, seq, reason, rid, extra=()):  # ClientMessage.protection_
 
 def execution(master, seq, status, ticket, rid, extra=()):  # ClientMessage.execution_report (3)
     return fld(3, msg((2, master), (3, seq), (4, status), (9, ticket), (14, rid), *extra))
+
+
+# ---- the pipeline's other ends ----
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http_metric(port, name):
+    """A counter's value on the api's plain-HTTP /metrics at port, None when absent."""
+    try:
+        body = urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics', timeout=5).read()
+    except OSError:
+        return None
+    for line in body.decode().splitlines():
+        if line.startswith(name + ' '):
+            return int(float(line.split()[1]))
+    return None
 
 
 # ---- WebSocket client (RFC 6455) ----
@@ -210,11 +231,16 @@ def profit(extra):
     return [(11, extra & ((1 << 64) - 1))]
 
 
-def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver', tls=False):
+def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver', tls=False,
+                   api_port=None):
     """Schema, master 1, a subscriber with a subscription to it per name, and decp-control
-    --roles fanout,archiver (plain ws; `roles` to add others, e.g. api for /metrics; `tls`:
-    wss with a set from `decpctl tls init` in the run directory, its CA `ca.crt` there).
+    --roles fanout,archiver (plain ws; `roles` to add others; `tls`: wss with a set from
+    `decpctl tls init` in the run directory, its CA `ca.crt` there; `api_port`: the api role
+    too, plain HTTP there, and its /metrics answering before this returns, http_metric).
     Returns (process, log file, port, {name: (token, subscriber id)}, run directory)."""
+    if api_port is not None:
+        roles += ',api'
+        extra += f'api_port = {api_port}\napi_tls = off\n'
     decpctl = os.path.join(bld, 'tools/decpctl/decpctl')
     run = tempfile.mkdtemp(prefix='decp-rawws.')
     subprocess.check_call([decpctl, 'db', 'migrate'], stdout=subprocess.DEVNULL)
@@ -249,4 +275,8 @@ def start_pipeline(bld, pg, redis, names, extra='', roles='fanout,archiver', tls
                 port = int(line.split('listening on 127.0.0.1:')[1].split()[0])
         if port:
             break
+    for _ in range(100 if api_port is not None and port else 0):
+        if http_metric(api_port, 'decp_fanout_connections_total') is not None:
+            break
+        time.sleep(0.1)
     return ctl, log, port, tokens, run

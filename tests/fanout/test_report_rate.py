@@ -34,7 +34,7 @@ Without the budget (its call taken out of on_message): no pause counted, 3,000 a
 subscriber that owes: the 20 reconnects let in, 3,454 XADDed at 2.9 s (bound 2,324). With
 both: ~14 s for the 3,000 (~210 acks/s), 19 of the 20 reconnects refused.
 """
-import os, socket, sys, threading, time, urllib.request
+import os, socket, sys, threading, time
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
@@ -42,14 +42,6 @@ REDIS = [os.environ['DECP_REDIS_HOST'], os.environ['DECP_REDIS_PORT']]
 RATE, PER_SESS, SESSIONS = 200, 1500, 2
 CYCLE = 150          # reports behind each reconnect's upgrade request
 READ = 8192          # bytes of one read, with slack (lws reads 4 KiB: pt_serv_buf_size)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -65,15 +57,7 @@ api_port = free_port()
 
 
 def metric(name):
-    """The counter's value on /metrics, or None when it is not there."""
-    try:
-        body = urllib.request.urlopen(f'http://127.0.0.1:{api_port}/metrics', timeout=5).read()
-    except OSError:
-        return None
-    for line in body.decode().splitlines():
-        if line.startswith(name + ' '):
-            return int(float(line.split()[1]))
-    return None
+    return http_metric(api_port, name)
 
 
 def frame_len(payload):      # a masked client frame (payload < 126 bytes)
@@ -114,15 +98,9 @@ class Flood:
 
 ctl, log, port, tokens, run = start_pipeline(
     BLD, PG, REDIS, ('flood', 'honest'),
-    extra=f'fanout_report_rate = {RATE}\napi_port = {api_port}\n'
-          'api_tls = off\n',
-    roles='fanout,archiver,api')
+    extra=f'fanout_report_rate = {RATE}\n', api_port=api_port)
 try:
     check('decp-control (fanout, archiver, api) listens', port is not None)
-    for _ in range(100):
-        if metric('decp_fanout_connections_total') is not None:
-            break
-        time.sleep(0.1)
     fsub = int(q(f"SELECT id FROM subscriptions WHERE subscriber_id = {tokens['flood'][1]}"))
     hsub = int(q(f"SELECT id FROM subscriptions WHERE subscriber_id = {tokens['honest'][1]}"))
     base = metric('decp_fanout_reports_total') or 0
