@@ -390,8 +390,9 @@ static void test_server_pieces(void)
 		static const char *const yes[] = {
 			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: decp\r\n\r\n",
 			"GET / HTTP/1.1\r\nsec-websocket-protocol:chat, decp\t\r\n\r\n",
-			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: chat\r\n"
-			"Sec-WebSocket-Protocol: x,decp,y\r\n\r\n"};
+			/* two headers (one string: clang's -Wstring-concatenation) */
+			("GET / HTTP/1.1\r\nSec-WebSocket-Protocol: chat\r\n"
+			 "Sec-WebSocket-Protocol: x,decp,y\r\n\r\n")};
 		static const char *const no[] = {
 			"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 			"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: DECP\r\n\r\n",
