@@ -9,11 +9,7 @@
 # Prints "N passed, N failed" last.
 D="$1"
 . "$(dirname "$0")/testlib.sh"
-r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
-[ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
-	{ echo "usage: run under decp-testenv --pg --redis"; echo "0 passed, 1 failed"; exit 1; }
-
-"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+need_pg_redis
 "$D" master add --id 1 --name m1 --key-seed c >/dev/null || bad "master add"
 
 # A --master the database does not have: named, exit 1, nothing written to Redis.

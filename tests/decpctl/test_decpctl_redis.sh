@@ -6,11 +6,7 @@
 # Prints "N passed, N failed" last.
 D="$1"
 . "$(dirname "$0")/testlib.sh"
-r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
-[ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
-	{ echo "usage: run under decp-testenv"; echo "0 passed, 1 failed"; exit 1; }
-
-"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+need_pg_redis
 for m in 1 2 3; do "$D" master add --id $m --name m$m --key-seed t >/dev/null; done
 # The archive: master 1 has 1..2500, master 2 has 1..5, master 3 has 1..3 and 5..6 (a hole).
 arch() { # master, first, last

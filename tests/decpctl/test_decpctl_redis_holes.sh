@@ -17,7 +17,6 @@ D="$1" DP="$2" CTLBIN="$3" MASTER="$4"
 [ -x "$D" ] && [ -x "$DP" ] && [ -x "$CTLBIN" ] && [ -x "$MASTER" ] &&
 	[ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
 	{ echo "usage: run under decp-testenv --redis --pg"; echo "0 passed, 1 failed"; exit 1; }
-r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
 
 T=$(mktemp -d /tmp/decp-ctl-holes.XXXXXX)
 SHM=decp-ctlholes-$$

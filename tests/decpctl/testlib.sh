@@ -10,6 +10,15 @@ check() { # name, expected exit status, command...
 	if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want: $out"; fi
 }
 q() { psql -X -q -t -A -d "$DECP_PG_CONNINFO" -c "$1"; }
+# the harness's Redis (decp-testenv --redis)
+r() { redis-cli -h "$DECP_REDIS_HOST" -p "$DECP_REDIS_PORT" --raw "$@"; }
+# A test of decpctl ($D) against the harness's PostgreSQL and Redis: both there and the
+# schema migrated, else it ends failed.
+need_pg_redis() {
+	[ -n "$D" ] && [ -n "$DECP_PG_CONNINFO" ] && [ -n "$DECP_REDIS_PORT" ] ||
+		{ echo "usage: run under decp-testenv --pg --redis"; echo "0 passed, 1 failed"; exit 1; }
+	"$D" db migrate >/dev/null || { echo "migrate failed"; echo "0 passed, 1 failed"; exit 1; }
+}
 # A TCP port no socket uses (loopback), or fails: below the kernel's ephemeral range
 # (ip_local_port_range), so that no process's outgoing connection is given it before our
 # server binds it (as harness_free_port does).
