@@ -239,13 +239,17 @@ static void deliv_flush(struct cp_fanout *f, struct attach *a)
 		deliv_push(f, a, &run);
 }
 
-/* Envelope m goes to the socket now: stamp it for this connection (cp_fmsg_stamp; the
- * shared bytes are patched right before lws_write copies or sends them) and record the
- * send in a's delivery run (a NULL: the attachment is gone, nothing to record). */
-static void sess_stamp(struct cp_fanout *f, struct attach *a, struct cp_fmsg *m, bool replay,
-		       int64_t t)
+/* Envelope m goes to the socket now: stamp it for this connection with the clock read
+ * here, at this write (cp_fmsg_stamp; the shared bytes are patched right before lws_write
+ * copies or sends them), and record the send in a's delivery run (a NULL: the attachment
+ * is gone, nothing to record). One clock read per write, not per publish or burst: the
+ * stamp decides whose fault a stale signal is (PLATFORM_LATE_SEND, docs/guard.md), and a
+ * stamp read before the writes to the subscribers ahead of this one (thousands of them,
+ * or a preemption between them) would put our delay on the subscriber. */
+static void sess_stamp(struct cp_fanout *f, struct attach *a, struct cp_fmsg *m, bool replay)
 {
 	struct cp_deliv_run out[2];
+	int64_t t = now_ns();
 	int n;
 
 	cp_fmsg_stamp(m, t, replay);
@@ -309,14 +313,14 @@ static void sess_hangup(struct sess *s)
  * safe here: same thread, whole frames only, and a short write is kept by lws (then
  * lws_partial_buffered() is set and everything after it goes through the queue, whose
  * bound still decides when a reader is slow). Returns true when m was consumed. */
-static bool sess_write_now(struct attach *a, struct cp_fmsg *m, int64_t t)
+static bool sess_write_now(struct attach *a, struct cp_fmsg *m)
 {
 	struct sess *s = a->s;
 
 	if (s->qcount != 0 || s->json || s->dead || s->closing || s->close_sent || s->peer_closing ||
 	    s->ping_due || s->pong_due || s->hangup || lws_partial_buffered(s->wsi))
 		return false;
-	sess_stamp(s->f, a, m, false, t);
+	sess_stamp(s->f, a, m, false);
 	if (ws_write(s, 2, cp_fmsg_payload(m), m->len) < 0) {
 		/* broken connection: not ours to close from here, lws does it at once */
 		s->closing = true;
@@ -846,7 +850,6 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 	struct master *m = master_get(f, msg->master);
 	uint64_t seq = msg->seq;
 	struct attach *a, *nx;
-	int64_t t = 0; /* the send stamp of direct writes, read once per publish */
 
 	if (m == NULL)
 		return;
@@ -883,9 +886,7 @@ static void master_publish(struct cp_fanout *f, struct cp_fmsg *msg, bool direct
 		case CP_SPLICE_SEND:
 			break;
 		}
-		if (direct && t == 0)
-			t = now_ns();
-		if (!direct || !sess_write_now(a, msg, t)) {
+		if (!direct || !sess_write_now(a, msg)) {
 			int rc = sess_enqueue(a->s, msg, QUEUE_RESERVE, false);
 
 			if (rc == -ENOBUFS)
@@ -2064,7 +2065,6 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 {
 	uint32_t cap = f->cfg.fanout_queue;
 	int burst = 0;
-	int64_t t = 0; /* the send stamp of this burst, read at its first envelope */
 
 	if (s->hangup) {
 		if (!lws_partial_buffered(wsi))
@@ -2101,11 +2101,8 @@ static int on_writeable(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 
 		s->qhead = (s->qhead + 1) % cap;
 		s->qcount--;
-		if (m->master != 0) {
-			if (t == 0)
-				t = now_ns();
-			sess_stamp(f, sess_attach_of(s, m->master), m, replay, t);
-		}
+		if (m->master != 0)
+			sess_stamp(f, sess_attach_of(s, m->master), m, replay);
 		n = s->json ? write_json(s, m) : ws_write(s, 2, cp_fmsg_payload(m), m->len);
 		if (m->master != 0)
 			cnt(&f->c_delivered);

@@ -3,11 +3,11 @@ channel the fan-out tests send, written from docs/protocol.md alone (as a third 
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
 archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
 test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_wss_timeout.py,
-test_subprotocol.py, test_many_subs.py and test_msg_rate.py."""
+test_subprotocol.py, test_many_subs.py, test_msg_rate.py and test_send_stamp.py."""
 import base64, os, socket, struct, subprocess, tempfile, time, urllib.request
 
 
-# ---- protobuf (docs/protocol.md "Subscriber channel"), encoder only ----
+# ---- protobuf (docs/protocol.md "Subscriber channel"): an encoder, a field walker ----
 def varint(n):
     n &= (1 << 64) - 1
     out = b''
@@ -26,6 +26,35 @@ def fld(num, val):
 
 def msg(*fields):
     return b''.join(fld(n, v) for n, v in fields)
+
+
+def varint_at(b, i):
+    """The varint at b[i:] and the index after it."""
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, i
+
+
+def fields(b):
+    """(field number, value) of a message's fields: varints as int, length-delimited as
+    bytes (the only wire types of the subscriber channel's messages)."""
+    out, i = [], 0
+    while i < len(b):
+        key, i = varint_at(b, i)
+        if key & 7 == 0:
+            v, i = varint_at(b, i)
+        elif key & 7 == 2:
+            n, i = varint_at(b, i)
+            v, i = b[i:i + n], i + n
+        else:
+            raise ValueError(f'wire type {key & 7}')
+        out.append((key >> 3, v))
+    return out
 
 
 def subscribe(master):                       # ClientMessage.subscribe (1)
