@@ -27,6 +27,16 @@ decpctl = os.path.join(BLD, 'tools/decpctl/decpctl')
 ctl, log, port, tokens, run = start_pipeline(BLD, PG, REDIS, ('a',))
 
 
+def poll_head(master):
+    """The status line of a polling request for master's signals (docs/fanout.md)."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+    s.sendall(f'GET /v1/masters/{master}/signals?after=0 HTTP/1.1\r\nHost: x\r\n'
+              f'Authorization: Bearer {tokens["a"][0]}\r\nConnection: close\r\n\r\n'.encode())
+    head = s.recv(4096).split(b'\r\n')[0]
+    s.close()
+    return head
+
+
 def kinds(frames):
     """The ServerMessage field numbers of binary frames (6 = Error)."""
     return [p[0] >> 3 for op, p in frames if op == 2 and p]
@@ -40,27 +50,30 @@ try:
                                '--key-seed', f'many{m}'], stdout=subprocess.DEVNULL)
         subprocess.check_call([decpctl, 'subscription', 'add', '--subscriber', str(sid),
                                '--master', str(m)], stdout=subprocess.DEVNULL)
-    # the authentication cache has them once the NOTIFY or the state poll brought them
-    time.sleep(1.5)
     redis_cmd(REDIS, 'SADD', 'decp:masters', str(MASTERS))
     redis_cmd(REDIS, 'XADD', f'decp:{{m{MASTERS}}}:signals', '1-0', 'r',
               signal_record(MASTERS, 1, 1, 7, 10))
+    # the authentication cache has them once the NOTIFY or the state poll brought them:
+    # wait (bounded) until polling master 40 is answered 200 (before the fix it never was)
+    end, head = time.time() + 20, b''
+    while time.time() < end and not head.startswith(b'HTTP/1.1 200'):
+        head = poll_head(MASTERS)
+        if not head.startswith(b'HTTP/1.1 200'):
+            time.sleep(0.1)
     w = WS(port, tok)
     refused, answered = [], 0
     for m in range(1, MASTERS + 1):
         w.send(fld(1, msg((1, m), (2, 1))) if m == MASTERS else subscribe(m))
-        k = kinds(w.frames(0.3))
+        k, end = [], time.time() + 10
+        while time.time() < end and 3 not in k and 6 not in k:   # SyncEnd or Error
+            k += kinds(w.frames(0.2))
         if 6 in k:
             refused.append(m)
         answered += 3 in k   # SyncEnd
     check(f'{MASTERS} Subscribes: none refused (refused: {refused})', refused == [])
     check(f'...each answered with its SyncEnd ({answered})', answered == MASTERS)
-    s = socket.create_connection(('127.0.0.1', port), timeout=5)
-    s.sendall(f'GET /v1/masters/{MASTERS}/signals?after=0 HTTP/1.1\r\nHost: x\r\n'
-              f'Authorization: Bearer {tok}\r\nConnection: close\r\n\r\n'.encode())
-    head = s.recv(4096).split(b'\r\n')[0]
+    head = poll_head(MASTERS)
     check(f'polling master {MASTERS}: {head.decode()}', head.startswith(b'HTTP/1.1 200'))
-    s.close()
 finally:
     stop_pipeline(ctl, log, check)
 print(f'{check.failed} failed')
