@@ -573,12 +573,14 @@ static bool route_match(const char *pat, const char *path, int64_t *ids)
 static void dispatch(struct api_req *r, const char *body, size_t len, const char *auth)
 {
 	const struct api_route *rt = NULL;
-	bool path_known = false;
+	bool path_known = false, allow_get = false, allow_post = false;
 	for (unsigned int i = 0; i < cp_api_nroutes; i++) {
 		int64_t ids[2] = {0, 0};
 		if (!route_match(cp_api_routes[i].pattern, r->path, ids))
 			continue;
 		path_known = true;
+		allow_get |= cp_api_routes[i].method == API_GET;
+		allow_post |= cp_api_routes[i].method == API_POST;
 		if (cp_api_routes[i].method == r->method) {
 			rt = &cp_api_routes[i];
 			memcpy(r->id, ids, sizeof(ids));
@@ -586,10 +588,14 @@ static void dispatch(struct api_req *r, const char *body, size_t len, const char
 		}
 	}
 	if (rt == NULL) {
-		if (path_known)
+		if (path_known) {
+			/* RFC 9110 §15.5.6: a 405 lists the methods the resource has */
 			api_error(r, 405, "method_not_allowed", "%s is not allowed on %s",
 				  r->method == API_GET ? "GET" : "POST", r->path);
-		else
+			snprintf(r->hdrs + strlen(r->hdrs), sizeof(r->hdrs) - strlen(r->hdrs),
+				 "Allow: %s\r\n", allow_get && allow_post ? "GET, POST"
+				 : allow_get ? "GET" : "POST");
+		} else
 			api_error(r, 404, "not_found", "no such endpoint");
 		return;
 	}

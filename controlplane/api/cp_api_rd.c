@@ -105,7 +105,7 @@ static void head_parse(struct api_rd *rd, size_t n)
 	struct cp_http_field f;
 	const char *q, *why;
 	bool http10, has_cl = false, conn_close = false, conn_ka = false, expect = false;
-	unsigned int te = 0;
+	unsigned int te = 0, auth_n = 0;
 	bool te_chunked = false;
 	uint64_t cl = 0;
 
@@ -141,6 +141,7 @@ static void head_parse(struct api_rd *rd, size_t n)
 		} else if (cp_http_field_is(&f, "Idempotency-Key")) {
 			idem_key(rd, v, v + vl);
 		} else if (cp_http_field_is(&f, "Authorization")) {
+			auth_n++;
 			if (vl >= sizeof(rd->req.auth)) /* refused by the caller as malformed */
 				memcpy(rd->req.auth, "oversize", 9);
 			else
@@ -148,6 +149,13 @@ static void head_parse(struct api_rd *rd, size_t n)
 		}
 	}
 	rd->req.keep_alive = http10 ? conn_ka && !conn_close : !conn_close;
+	/* RFC 9110 §11.6.2: one set of credentials. Two were read as the last one written
+	 * over the first (its tail kept after a shorter one); a proxy that checks the first
+	 * would pass a request we serve with the second. */
+	if (auth_n > 1) {
+		refuse(rd, 400, "bad_request", "more than one Authorization header");
+		return;
+	}
 	if (te > 0) {
 		/* RFC 9112 §6.1: with a Content-Length too, a smuggling attempt */
 		if (te > 1 || !te_chunked || has_cl) {

@@ -217,6 +217,9 @@ static void test_refusals(void)
 	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_framing");
 	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX", 400, "bad_framing");
 	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n", 413, "body_too_large");
+	/* one set of credentials: a second Authorization was written over the first */
+	R("GET / HTTP/1.1\r\nAuthorization: Bearer aaaa\r\nAuthorization: Bearer b\r\n\r\n", 400,
+	  "bad_request");
 }
 
 static void test_chunked_total_over(void)
