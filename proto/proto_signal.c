@@ -2,6 +2,8 @@
 #include "proto_signal.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 int proto_signal_validate(const Decp__Signal *s)
@@ -83,6 +85,34 @@ void proto_sealed_signal_view(const struct proto_sealed_signal *in, Decp__Signed
 	ss->ed25519_sig.len = PROTO_ED25519_SIG_LEN;
 }
 
+/* protobuf-c copies a string field with its length and a NUL after it, so a symbol with
+ * an embedded NUL ("EUR\0USD") reads as a shorter, valid one through s->symbol. The
+ * symbol protobuf-c kept is the body's last field 3: its length on the wire must be the
+ * length strlen() sees. */
+static bool symbol_whole(const uint8_t *body, size_t len, const Decp__Signal *s)
+{
+	struct proto_wire_cursor c = { body, body + len };
+	size_t wire_len = SIZE_MAX;
+
+	while (c.p < c.end) {
+		uint32_t field;
+		unsigned wt;
+		const uint8_t *d;
+		size_t n;
+
+		if (proto_wire_read_tag(&c, &field, &wt) != 0)
+			return false;
+		if (field == 3 && wt == PROTO_WT_LEN) {
+			if (proto_wire_read_len(&c, &d, &n) != 0)
+				return false;
+			wire_len = n;
+		} else if (proto_wire_skip(&c, wt) != 0) {
+			return false;
+		}
+	}
+	return s->symbol != NULL && wire_len == strlen(s->symbol);
+}
+
 Decp__Signal *proto_signal_decode(const uint8_t *body, size_t len, ProtobufCAllocator *alloc)
 {
 	Decp__Signal *s;
@@ -90,7 +120,7 @@ Decp__Signal *proto_signal_decode(const uint8_t *body, size_t len, ProtobufCAllo
 	if (body == NULL || len == 0 || len > PROTO_SIGNAL_BODY_MAX)
 		return NULL;
 	s = decp__signal__unpack(alloc, len, body);
-	if (s != NULL && proto_signal_validate(s) != 0) {
+	if (s != NULL && (proto_signal_validate(s) != 0 || !symbol_whole(body, len, s))) {
 		decp__signal__free_unpacked(s, alloc);
 		s = NULL;
 	}
@@ -123,7 +153,7 @@ int proto_signal_open(const Decp__SignedSignal *ss, const struct proto_hmac_key 
 	s = decp__signal__unpack(alloc, len, body);
 	if (s == NULL)
 		return -EPROTO; /* undecodable, or the allocator ran out: both refuse */
-	if (proto_signal_validate(s) != 0) {
+	if (proto_signal_validate(s) != 0 || !symbol_whole(body, len, s)) {
 		decp__signal__free_unpacked(s, alloc);
 		return -EPROTO;
 	}

@@ -241,6 +241,53 @@ static void test_open_bad_bodies(void)
 	CU_ASSERT_PTR_NULL(proto_signal_decode(novalid, sizeof(novalid), NULL));
 }
 
+/* A symbol with an embedded NUL byte ("EUR\0USD": 7 bytes on the wire) is not 1..32
+ * bytes of 0x21..0x7e, although protobuf-c's NUL-terminated copy reads "EUR". It must be
+ * refused on every decode (docs/protocol.md "Signal"), as proto_wire and the view refuse
+ * it; the same body with a clean symbol, or the symbol given twice (protobuf keeps the
+ * last), still opens. */
+static void test_open_symbol_nul(void)
+{
+	Decp__Signal s, *got = NULL;
+	Decp__SignedSignal ss;
+	uint8_t body[PROTO_SIGNAL_BODY_MAX], mac[32];
+	size_t n, len;
+
+	sample(&s);
+	n = decp__signal__get_packed_size(&s);
+	CU_ASSERT_FATAL(n + 16 <= sizeof(body));
+	decp__signal__pack(&s, body);
+	/* The packed body carries "EURUSD" (field 3) once: make it "EUR\0US". */
+	uint8_t *sym = memmem(body, n, "\x1a\x06" "EURUSD", 8);
+	CU_ASSERT_FATAL(sym != NULL);
+	sym[2 + 3] = '\0';
+	decp__signed_signal__init(&ss);
+	ss.body.data = body;
+	ss.body.len = n;
+	ss.hmac.data = mac;
+	ss.hmac.len = sizeof(mac);
+	proto_hmac_compute(&hk, body, n, mac);
+	CU_ASSERT_EQUAL(proto_signal_open(&ss, &hk, NULL, NULL, &got), -EPROTO);
+	CU_ASSERT_PTR_NULL(proto_signal_decode(body, n, NULL));
+	/* A clean symbol after it is the one protobuf keeps: valid. */
+	memcpy(body + n, "\x1a\x06" "GBPUSD", 8);
+	len = n + 8;
+	proto_hmac_compute(&hk, body, len, mac);
+	ss.body.len = len;
+	CU_ASSERT_EQUAL(proto_signal_open(&ss, &hk, NULL, NULL, &got), 0);
+	if (got != NULL)
+		CU_ASSERT_STRING_EQUAL(got->symbol, "GBPUSD");
+	decp__signal__free_unpacked(got, NULL);
+	/* And the NUL one after a clean one is refused. */
+	sym[2 + 3] = 'U';
+	memcpy(body + n, "\x1a\x03" "EU\0", 5);
+	len = n + 5;
+	proto_hmac_compute(&hk, body, len, mac);
+	ss.body.len = len;
+	CU_ASSERT_EQUAL(proto_signal_open(&ss, &hk, NULL, NULL, &got), -EPROTO);
+	CU_ASSERT_PTR_NULL(proto_signal_decode(body, len, NULL));
+}
+
 /* Decoding from an arena: no malloc, results valid until reset, exhaustion fails cleanly. */
 static void test_arena_decode(void)
 {
@@ -338,6 +385,7 @@ int main(void)
 		TU_CASE(test_every_bit_flip_rejected),
 		TU_CASE(test_validation),
 		TU_CASE(test_open_bad_bodies),
+		TU_CASE(test_open_symbol_nul),
 		TU_CASE(test_arena_decode),
 		TU_CASE(test_arena_bound_worst_case),
 	};
