@@ -2,6 +2,7 @@
 #include "proto_positions.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,34 @@ long proto_positions_split(Decp__BookEntry *const *entries, size_t n, size_t *en
 	return parts;
 }
 
+/* Every entry's symbol as protobuf-c kept it is whole, no NUL inside it
+ * (proto_wire_last_len): the entries are the body's field 7 occurrences, in order. */
+static bool symbols_whole(const uint8_t *body, size_t len, const Decp__Positions *p)
+{
+	struct proto_wire_cursor c = { body, body + len };
+	size_t i = 0;
+
+	while (c.p < c.end) {
+		uint32_t f;
+		unsigned wt;
+		const uint8_t *d;
+		size_t l, n;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			return false;
+		if (f != 7 || wt != PROTO_WT_LEN) {
+			if (proto_wire_skip(&c, wt) != 0)
+				return false;
+			continue;
+		}
+		if (proto_wire_read_len(&c, &d, &l) != 0 || i >= p->n_entries ||
+		    proto_wire_last_len(d, l, 3, &n) != 0 || n != strlen(p->entries[i]->symbol))
+			return false;
+		i++;
+	}
+	return i == p->n_entries;
+}
+
 int proto_positions_open(const uint8_t *body, size_t len, const uint8_t *hmac, size_t hmac_len,
 			 const struct proto_hmac_key *hk, ProtobufCAllocator *alloc,
 			 Decp__Positions **out)
@@ -92,7 +121,7 @@ int proto_positions_open(const uint8_t *body, size_t len, const uint8_t *hmac, s
 	p = decp__positions__unpack(alloc, len, body);
 	if (p == NULL)
 		return -EPROTO;
-	if (proto_positions_validate(p) != 0) {
+	if (proto_positions_validate(p) != 0 || !symbols_whole(body, len, p)) {
 		decp__positions__free_unpacked(p, alloc);
 		return -EPROTO;
 	}

@@ -85,32 +85,13 @@ void proto_sealed_signal_view(const struct proto_sealed_signal *in, Decp__Signed
 	ss->ed25519_sig.len = PROTO_ED25519_SIG_LEN;
 }
 
-/* protobuf-c copies a string field with its length and a NUL after it, so a symbol with
- * an embedded NUL ("EUR\0USD") reads as a shorter, valid one through s->symbol. The
- * symbol protobuf-c kept is the body's last field 3: its length on the wire must be the
- * length strlen() sees. */
+/* The symbol protobuf-c kept is whole: no NUL inside it (proto_wire_last_len). */
 static bool symbol_whole(const uint8_t *body, size_t len, const Decp__Signal *s)
 {
-	struct proto_wire_cursor c = { body, body + len };
-	size_t wire_len = SIZE_MAX;
+	size_t n;
 
-	while (c.p < c.end) {
-		uint32_t field;
-		unsigned wt;
-		const uint8_t *d;
-		size_t n;
-
-		if (proto_wire_read_tag(&c, &field, &wt) != 0)
-			return false;
-		if (field == 3 && wt == PROTO_WT_LEN) {
-			if (proto_wire_read_len(&c, &d, &n) != 0)
-				return false;
-			wire_len = n;
-		} else if (proto_wire_skip(&c, wt) != 0) {
-			return false;
-		}
-	}
-	return s->symbol != NULL && wire_len == strlen(s->symbol);
+	return s->symbol != NULL && proto_wire_last_len(body, len, 3, &n) == 0 &&
+	       n == strlen(s->symbol);
 }
 
 Decp__Signal *proto_signal_decode(const uint8_t *body, size_t len, ProtobufCAllocator *alloc)

@@ -64,6 +64,31 @@ int proto_wire_skip(struct proto_wire_cursor *c, unsigned wt)
 	}
 }
 
+int proto_wire_last_len(const uint8_t *m, size_t len, uint32_t field, size_t *n)
+{
+	struct proto_wire_cursor c = { m, m + len };
+	bool found = false;
+
+	while (c.p < c.end) {
+		uint32_t f;
+		unsigned wt;
+		const uint8_t *d;
+		size_t l;
+
+		if (proto_wire_read_tag(&c, &f, &wt) != 0)
+			return -1;
+		if (f == field && wt == PROTO_WT_LEN) {
+			if (proto_wire_read_len(&c, &d, &l) != 0)
+				return -1;
+			*n = l;
+			found = true;
+		} else if (proto_wire_skip(&c, wt) != 0) {
+			return -1;
+		}
+	}
+	return found ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------- Signal -- */
 
 /* proto_signal.h's rules on everything but the symbol. */

@@ -74,6 +74,14 @@ int proto_wire_read_varint(struct proto_wire_cursor *c, uint64_t *v, unsigned ma
 int proto_wire_read_tag(struct proto_wire_cursor *c, uint32_t *field, unsigned *wt);
 int proto_wire_read_len(struct proto_wire_cursor *c, const uint8_t **data, size_t *len);
 int proto_wire_skip(struct proto_wire_cursor *c, unsigned wt);
+/*
+ * The length of the last length-delimited field `field` of the message m[0..len), the
+ * occurrence protobuf-c keeps: 0 with *n set, -1 when the message does not parse or has
+ * no such field. protobuf-c gives a string field as a NUL-terminated copy, so a string
+ * with an embedded NUL ("EUR\0USD") reads as a shorter one through strlen(); the decoders
+ * that check strings through protobuf-c compare that strlen() with this length.
+ */
+int proto_wire_last_len(const uint8_t *m, size_t len, uint32_t field, size_t *n);
 
 /* decp.Signal with its symbol inline (plain data). */
 struct proto_wire_signal {

@@ -118,6 +118,35 @@ static void test_label_separates_kinds(void)
 			-EBADMSG);
 }
 
+/* An entry's symbol with a NUL inside it ("EUR\0USD" reads as "EUR" through protobuf-c's
+ * copy) is refused, in the first entry as in the second. */
+static void test_open_symbol_nul(void)
+{
+	Decp__BookEntry e[2], *ents[2] = {&e[0], &e[1]};
+	Decp__Positions p, *got = NULL;
+	struct proto_sealed_positions s;
+	uint8_t *sym;
+
+	entry(&e[0], 5001, "EURUSD");
+	entry(&e[1], 5002, "GBPUSD");
+	header(&p, ents, 2);
+	CU_ASSERT_EQUAL_FATAL(proto_positions_seal(&hk, &p, &s), 0);
+	CU_ASSERT_EQUAL(proto_positions_open(s.body, s.body_len, NULL, 0, NULL, NULL, &got), 0);
+	decp__positions__free_unpacked(got, NULL);
+	for (int k = 0; k < 2; k++) {
+		const char *want = k == 0 ? "\x1a\x06" "EURUSD" : "\x1a\x06" "GBPUSD";
+
+		sym = memmem(s.body, s.body_len, want, 8);
+		CU_ASSERT_FATAL(sym != NULL);
+		sym[2 + 3] = '\0';
+		got = NULL;
+		CU_ASSERT_EQUAL(proto_positions_open(s.body, s.body_len, NULL, 0, NULL, NULL, &got),
+				-EPROTO);
+		CU_ASSERT_PTR_NULL(got);
+		sym[2 + 3] = want[2 + 3];
+	}
+}
+
 static void test_validation(void)
 {
 	Decp__BookEntry e[3], *ents[3] = {&e[0], &e[1], &e[2]};
@@ -245,6 +274,7 @@ int main(void)
 		TU_CASE(test_roundtrip),
 		TU_CASE(test_every_bit_flip_refused),
 		TU_CASE(test_label_separates_kinds),
+		TU_CASE(test_open_symbol_nul),
 		TU_CASE(test_validation),
 		TU_CASE(test_split),
 	};
