@@ -7,6 +7,8 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
   header was someone's rejected or proxy-checked credentials was served with the second.
 - A 405 for a path that exists with the other method carries `Allow` (RFC 9110 §15.5.6), as
   the head's 405 does.
+- A withdrawal by a subscriber that never deposited is 409 insufficient_funds (its wallet
+  reads 0.00), not 404 not_found; an unknown subscriber's is still 404.
 
 usage (meson): decp-testenv --pg --redis -- test_api_contract.py DECP_CONTROL DECP_MIGRATE
 """
@@ -133,6 +135,40 @@ try:
               r.getheader("Allow") == allow,
               "%s %s: 405 method_not_allowed with Allow: %s (got %d, Allow %r)" %
               (method, path, allow, st, r.getheader("Allow")))
+
+    # A withdrawal before any deposit: 409 insufficient_funds, by the subscriber and by the
+    # operator, with or without an Idempotency-Key; the wallet still reads 0.00.
+    wd = "/v1/subscribers/%d/wallet/withdraw" % sub["id"]
+    for tok, what in ((sub_tok, "the subscriber"), (admin, "the operator")):
+        st, err, _ = req("POST", wd, json.dumps({"amount": "1.00"}), tok)
+        check(st == 409 and err.get("code") == "insufficient_funds",
+              "withdrawal before any deposit by %s: 409 insufficient_funds (got %d %s)" %
+              (what, st, err.get("code")))
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("POST", wd, body=json.dumps({"amount": "1.00"}),
+              headers={"Authorization": "Bearer " + admin, "Idempotency-Key": "wd-1"})
+    r = c.getresponse()
+    err = json.loads(r.read())
+    c.close()
+    check(r.status == 409 and err.get("code") == "insufficient_funds",
+          "...with an Idempotency-Key too (got %d %s)" % (r.status, err.get("code")))
+    st, w, _ = req("GET", "/v1/subscribers/%d/wallet" % sub["id"], None, sub_tok)
+    check(st == 200 and w.get("balance_usd") in ("0.00", 0, "0"),
+          "the wallet reads 0.00 (%d %r)" % (st, w.get("balance_usd")))
+    st, err, _ = req("POST", "/v1/subscribers/999999/wallet/withdraw",
+                     json.dumps({"amount": "1.00"}))
+    check(st == 404 and err.get("code") == "not_found",
+          "an unknown subscriber's withdrawal: 404 not_found (got %d %s)" %
+          (st, err.get("code")))
+    # after a deposit, beyond the balance is 409 as before, within it 200
+    st, _, _ = req("POST", "/v1/subscribers/%d/wallet/deposit" % sub["id"],
+                   json.dumps({"amount": "5.00"}))
+    check(st == 200, "a deposit of 5.00 (%d)" % st)
+    st, err, _ = req("POST", wd, json.dumps({"amount": "6.00"}), sub_tok)
+    check(st == 409 and err.get("code") == "insufficient_funds",
+          "6.00 of 5.00: 409 insufficient_funds (got %d %s)" % (st, err.get("code")))
+    st, w, _ = req("POST", wd, json.dumps({"amount": "2.00"}), sub_tok)
+    check(st == 200, "2.00 of 5.00: 200 (%d %r)" % (st, w))
 finally:
     ctl.terminate()
     ctl.wait(timeout=10)
