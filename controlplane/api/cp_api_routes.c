@@ -4,6 +4,7 @@
  * values only as query parameters, and leave constraint checks to the database, whose
  * errors api_pg_error() maps to 4xx.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -277,8 +278,10 @@ static int query_int(struct api_req *r, const char *key, int64_t lo, int64_t hi,
 	if (q == NULL)
 		return 0;
 	errno = 0;
+	/* digits only (a '-' first): strtoll alone would take "+5" and " 5" */
 	long long x = strtoll(q, &end, 10);
-	if (errno == 0 && *end == '\0' && end != q && x >= lo && x <= hi) {
+	if (errno == 0 && *end == '\0' && end != q && (isdigit((unsigned char)q[0]) ||
+	    (q[0] == '-' && isdigit((unsigned char)q[1]))) && x >= lo && x <= hi) {
 		*out = x;
 		return 0;
 	}
@@ -368,6 +371,28 @@ static void list_by_id(struct api_req *r, const char *key, const char *sql)
 	id_text(r->id[0], id, sizeof(id));
 	const char *p[1] = {id};
 	reply_list(r, key, sql, 1, p);
+}
+
+/* For the operator, whose lists of a master's or subscriber's things are not bounded by an
+ * ownership check that already read the row: true (answered 404 not_found, "no such what",
+ * or the database's error) when the path's id is not a row of table, so that an unknown id
+ * is 404 (docs/api.md "Errors") and not an empty list. A subscriber's own id exists. */
+static bool admin_unknown(struct api_req *r, const char *table, const char *what)
+{
+	char id[24], sql[64];
+	if (!r->admin)
+		return false;
+	id_text(r->id[0], id, sizeof(id));
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = $1", table);
+	const char *p[1] = {id};
+	PGresult *res = api_q(r, sql, 1, p);
+	if (res == NULL)
+		return true;
+	bool none = PQntuples(res) == 0;
+	PQclear(res);
+	if (none)
+		api_error(r, 404, "not_found", "no such %s", what);
+	return none;
 }
 
 /*
@@ -655,9 +680,12 @@ static void token_create(struct api_req *r, const char *table, const char *owner
 }
 
 /* The tokens of the path's master or subscriber (never the token itself). */
-static void token_list(struct api_req *r, const char *table, const char *owner_col)
+static void token_list(struct api_req *r, const char *table, const char *owner_col,
+		       const char *parent, const char *what)
 {
 	char sql[256];
+	if (admin_unknown(r, parent, what))
+		return;
 	snprintf(sql, sizeof(sql), "SELECT id, %s, label, created_at, expires_at, revoked_at"
 		 " FROM %s WHERE %s = $1 ORDER BY id", owner_col, table, owner_col);
 	list_by_id(r, "tokens", sql);
@@ -680,7 +708,7 @@ static void h_license_create(struct api_req *r)
 
 static void h_license_list(struct api_req *r)
 {
-	token_list(r, "license_tokens", "master_id");
+	token_list(r, "license_tokens", "master_id", "masters", "master");
 }
 
 /* The edge follows a revocation through its NOTIFY trigger on license_tokens. */
@@ -724,7 +752,7 @@ static void h_subtoken_create(struct api_req *r)
 static void h_subtoken_list(struct api_req *r)
 {
 	if (own_subscriber(r, r->id[0]) == 0)
-		token_list(r, "subscriber_tokens", "subscriber_id");
+		token_list(r, "subscriber_tokens", "subscriber_id", "subscribers", "subscriber");
 }
 
 static void h_subtoken_revoke(struct api_req *r)
@@ -857,7 +885,7 @@ static void set_state(struct api_req *r, const char *to, const char *from, const
 
 static void h_subscription_suspend(struct api_req *r)
 {
-	set_state(r, "SUSPENDED_ADMIN", NULL, "suspended by operator");
+	set_state(r, "SUSPENDED_ADMIN", "{SYNCED}", "suspended by operator");
 }
 
 static void h_subscription_resume(struct api_req *r)
@@ -1016,7 +1044,7 @@ static void h_wallet_withdraw(struct api_req *r)
 static void h_ledger(struct api_req *r)
 {
 	char id[24];
-	if (own_subscriber(r, r->id[0]))
+	if (own_subscriber(r, r->id[0]) || admin_unknown(r, "subscribers", "subscriber"))
 		return;
 	id_text(r->id[0], id, sizeof(id));
 	reply_page(r, "entries", LEDGER_PAGE_MAX,
@@ -1053,7 +1081,11 @@ static void h_fee_preview(struct api_req *r)
 	if (own_subscription(r, r->id[0]))
 		return;
 	const char *q = query_str(r, "profit", raw, sizeof(raw));
-	json_t *o = json_pack("{s:s?}", "profit", q);
+	if (q == NULL) {   /* absent, not of a wrong type */
+		api_error(r, 422, "missing_field", "query parameter 'profit' is required");
+		return;
+	}
+	json_t *o = json_pack("{s:s}", "profit", q);
 	int rc = get_money(r, o, "profit", true, profit, sizeof(profit));
 	json_decref(o);
 	if (rc != 0)
@@ -1130,6 +1162,8 @@ static void h_master_positions(struct api_req *r)
 	int rc;
 
 	snprintf(id, sizeof(id), "%" PRId64, r->id[0]);
+	if (admin_unknown(r, "masters", "master"))
+		return;
 	if (!r->admin) {
 		const char *p[2] = {id, subs};
 		PGresult *res;

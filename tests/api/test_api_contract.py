@@ -9,6 +9,12 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
   the head's 405 does.
 - A withdrawal by a subscriber that never deposited is 409 insufficient_funds (its wallet
   reads 0.00), not 404 not_found; an unknown subscriber's is still 404.
+- The operator's lists of an unknown master's or subscriber's things (tokens, license
+  tokens, ledger, position book) are 404 not_found ("unknown endpoint or id"), not 200
+  with an empty list.
+- A performance-fee preview without `profit` is 422 missing_field (was wrong_type); a query
+  integer is digits only ("+5" and " 5" were taken as 5); a second suspend is 409
+  invalid_transition ("from SYNCED only"; it was 200 and rewrote the reason).
 
 usage (meson): decp-testenv --pg --redis -- test_api_contract.py DECP_CONTROL DECP_MIGRATE
 """
@@ -169,6 +175,43 @@ try:
           "6.00 of 5.00: 409 insufficient_funds (got %d %s)" % (st, err.get("code")))
     st, w, _ = req("POST", wd, json.dumps({"amount": "2.00"}), sub_tok)
     check(st == 200, "2.00 of 5.00: 200 (%d %r)" % (st, w))
+
+    # Unknown ids in the operator's lists: 404, and the known ones still 200.
+    st, m, _ = req("POST", "/v1/masters", json.dumps({"name": "contract-m",
+                                                      "ed25519_public_key": "07" * 32}))
+    check(st == 201, "a master made (%d)" % st)
+    for path, known in (("/v1/subscribers/%d/tokens", sub["id"]),
+                        ("/v1/subscribers/%d/ledger", sub["id"]),
+                        ("/v1/masters/%d/license-tokens", m["id"]),
+                        ("/v1/masters/%d/positions", m["id"])):
+        st, err, _ = req("GET", path % 999999)
+        check(st == 404 and err.get("code") == "not_found",
+              "GET %s of an unknown id: 404 not_found (got %d %s)" %
+              (path % 999999, st, err.get("code")))
+        st, _, _ = req("GET", path % known)
+        check(st == 200, "GET %s: 200 (%d)" % (path % known, st))
+
+    # A subscription to preview, page and suspend.
+    st, so, _ = req("POST", "/v1/subscriptions", json.dumps({"master_id": m["id"],
+                                                             "subscriber_id": sub["id"]}))
+    check(st == 201, "a subscription made (%d)" % st)
+    st, err, _ = req("GET", "/v1/subscriptions/%d/performance-fee" % so["id"])
+    check(st == 422 and err.get("code") == "missing_field",
+          "a fee preview without profit: 422 missing_field (got %d %s)" % (st, err.get("code")))
+    st, _, _ = req("GET", "/v1/subscriptions/%d/performance-fee?profit=10.00" % so["id"])
+    check(st == 200, "a fee preview with profit=10.00: 200 (%d)" % st)
+    for q in ("+5", "%205", "5%20", "0x5", ""):
+        st, err, _ = req("GET", "/v1/subscriptions?limit=" + q)
+        check(st == 422 and err.get("code") == "invalid_value",
+              "limit=%s: 422 invalid_value (got %d %s)" % (q, st, err.get("code")))
+    st, _, _ = req("GET", "/v1/subscriptions?limit=5")
+    check(st == 200, "limit=5: 200 (%d)" % st)
+    sp = "/v1/subscriptions/%d/suspend" % so["id"]
+    st, row, _ = req("POST", sp, "{}")
+    check(st == 200 and row.get("state") == "SUSPENDED_ADMIN", "suspend: 200 (%d)" % st)
+    st, err, _ = req("POST", sp, "{}")
+    check(st == 409 and err.get("code") == "invalid_transition",
+          "suspend again: 409 invalid_transition (got %d %s)" % (st, err.get("code")))
 finally:
     ctl.terminate()
     ctl.wait(timeout=10)
