@@ -74,7 +74,16 @@ void dp_ctrl_poll(struct dp_shm *shm, struct dp_tables *t)
 		if (cmds[i].cookie > cookie)
 			cookie = cmds[i].cookie;
 	}
-	/* Tables first, then readiness: a READY in this batch sees its tokens published. */
+	/* A master refused here cannot log in (its token is unknown: bad_token): say so, the
+	 * operator's only other sign is `decpctl top`'s refused commands. */
+	if (rejected != 0)
+		fprintf(stderr, "decp-dataplane: control: %u table command(s) refused, the first for "
+			"master %llu: %s\n", rejected, (unsigned long long)t->refused_master,
+			t->refused_err == -ENOSPC
+				? "no master slot left (--max-masters, the runtime slots in use): "
+				  "its logins are refused as bad_token"
+				: "malformed command");
+		/* Tables first, then readiness: a READY in this batch sees its tokens published. */
 	dp_ctrl_liveness(shm, dp_mono_ns(), 0);
 	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_applied, n - rejected, memory_order_relaxed);
 	atomic_fetch_add_explicit(&shm->hdr->dp_ctrl_rejected, rejected, memory_order_relaxed);

@@ -273,9 +273,15 @@ int dp_tables_apply(struct dp_tables *t, const struct dp_ctrl_cmd *cmds, unsigne
 	if (s == NULL)
 		return -ENOMEM;
 	s->gen = old->gen + 1;
-	for (unsigned int i = 0; i < n; i++)
-		if (apply_one(t, s, &cmds[i]) != 0)
-			bad++;
+	t->refused_master = 0;
+	t->refused_err = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		int rc = apply_one(t, s, &cmds[i]);
+		if (rc != 0 && bad++ == 0) {
+			t->refused_master = cmds[i].master_id;
+			t->refused_err = rc;
+		}
+	}
 	link_tokens(s);
 	rcu_assign_pointer(t->snap, s);
 	/* Workers go offline while blocked in epoll_wait, so the grace period is bounded by

@@ -75,6 +75,10 @@ struct dp_tables {
 	struct dp_master_rt *rt;
 	uint32_t rt_cap;
 	uint32_t rt_used;           /* main thread only */
+	/* the first command the last dp_tables_apply refused: its master and why (-EINVAL
+	 * malformed, -ENOSPC no runtime slot left: --max-masters), 0 when none was */
+	uint64_t refused_master;
+	int refused_err;
 };
 
 /* Init with room for max_masters runtime slots. Returns 0 or -ENOMEM / -EINVAL. */
@@ -100,7 +104,8 @@ const struct dp_master_ent *dp_tables_master_find(const struct dp_table_snap *s,
  * once, wait for a grace period and free the old one. READY/NOT_READY are not table
  * commands and are ignored here (the caller handles them). A malformed command (unknown
  * type, secret_len 0 or > 32, master id 0, table or slot space exhausted) is skipped and
- * counted in *rejected. Returns 0, or -ENOMEM (nothing published, state unchanged).
+ * counted in *rejected; the first of them is named in t->refused_master / refused_err.
+ * Returns 0, or -ENOMEM (nothing published, state unchanged).
  */
 int dp_tables_apply(struct dp_tables *t, const struct dp_ctrl_cmd *cmds, unsigned int n,
 		    unsigned int *rejected);

@@ -79,6 +79,7 @@ struct snap {
 	uint64_t dp_hb, cp_hb;
 	int32_t cp_pid;
 	uint64_t cp_lost;
+	uint64_t cmd_applied, cmd_refused;   /* control's table commands, since start */
 };
 
 struct seg {
@@ -154,6 +155,8 @@ static void take(const struct seg *g, struct snap *sn)
 	sn->cp_hb = atomic_load_explicit(&h->cp_heartbeat_ns, memory_order_relaxed);
 	sn->cp_pid = atomic_load_explicit(&h->cp_pid, memory_order_relaxed);
 	sn->cp_lost = atomic_load_explicit(&h->dp_cp_lost, memory_order_relaxed);
+	sn->cmd_applied = atomic_load_explicit(&h->dp_ctrl_applied, memory_order_relaxed);
+	sn->cmd_refused = atomic_load_explicit(&h->dp_ctrl_rejected, memory_order_relaxed);
 	for (uint32_t w = 0; w < sn->n; w++) {
 		const struct dp_stats *st = &g->s.stats[w];
 		for (unsigned int c = 0; c < DP_CTR_COUNT; c++)
@@ -330,9 +333,11 @@ static void print_json(const struct seg *g, const struct snap *cur, const struct
 	json_object_set_new(o, "ready", json_boolean(cur->ready != 0));
 	json_object_set_new(o, "heartbeat_age_ms", json_real(age_ms(cur->mono_ns, cur->dp_hb)));
 	json_object_set_new(o, "stale_ms", json_real(g_stale_ms));
-	json_object_set_new(o, "control", json_pack("{s:i,s:f,s:I}", "pid", cur->cp_pid,
+	json_object_set_new(o, "control", json_pack("{s:i,s:f,s:I,s:I,s:I}", "pid", cur->cp_pid,
 						    "heartbeat_age_ms", age_ms(cur->mono_ns, cur->cp_hb),
-						    "lost", (json_int_t)cur->cp_lost));
+						    "lost", (json_int_t)cur->cp_lost,
+						    "commands_applied", (json_int_t)cur->cmd_applied,
+						    "commands_refused", (json_int_t)cur->cmd_refused));
 	json_object_set_new(o, "interval_s", json_real(dt));
 	json_object_set_new(o, "n_workers", json_integer(cur->n));
 	json_object_set_new(o, "total", group_json(cur, prev, 0, cur->n, dt));
@@ -447,14 +452,14 @@ static void print_text(const struct seg *g, const struct snap *cur, const struct
 	printf("%s\n", any ? "" : " none");
 	/* The pre-authentication budget (docs/ingest.md): who is being kept out, and how. */
 	printf("pre-login now %llu; since start: source limit %llu, evicted %llu, hello timeout "
-	       "%llu, table full %llu; control lost %llu\n",
+	       "%llu, table full %llu; control lost %llu, its table commands refused %llu\n",
 	       (unsigned long long)sum_ctr(cur, 0, cur->n, DP_CTR_PRELOGIN),
 	       (unsigned long long)sum_ctr(cur, 0, cur->n, DP_CTR_PREAUTH_SRC_REFUSED),
 	       (unsigned long long)sum_ctr(cur, 0, cur->n, DP_CTR_PREAUTH_EVICTED),
 	       (unsigned long long)sum_ctr(cur, 0, cur->n,
 					   DP_CTR_REASON_BASE + DP_REASON_HELLO_TIMEOUT),
 	       (unsigned long long)sum_ctr(cur, 0, cur->n, DP_CTR_CONN_REFUSED),
-	       (unsigned long long)cur->cp_lost);
+	       (unsigned long long)cur->cp_lost, (unsigned long long)cur->cmd_refused);
 	char rl[40], tl[40];
 	fmt_us(rl, sizeof(rl), pct_of((uint64_t(*)[DP_HIST_BUCKETS])cur->rx,
 				      (uint64_t(*)[DP_HIST_BUCKETS])prev->rx, 0, cur->n));
