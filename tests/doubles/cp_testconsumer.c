@@ -49,7 +49,7 @@ struct tc {
 	int ev_fd;
 	uint64_t *durable;       /* per master index */
 	uint64_t cookie;
-	uint64_t n_written, n_dup, n_ooo, n_unknown, n_events, n_acks, n_reattach;
+	uint64_t n_written, n_dup, n_ooo, n_unknown, n_events, n_acks, n_reattach, n_positions;
 	struct cp_shm c;
 };
 
@@ -194,6 +194,12 @@ static int drain_worker(struct tc *t, unsigned int w)
 					 dp_reason_name(r->reason), r->master_id, r->sequence);
 			if (k > 0 && (size_t)k < sizeof(evbuf) - elen)
 				elen += (size_t)k;
+			continue;
+		}
+		if (r->kind != DP_REC_SIGNAL) {
+			/* a positions part (or a login record): never ACKed, as the edge does not
+			 * (docs/protocol.md: a valid part is never answered) */
+			t->n_positions += r->kind == DP_REC_POSITIONS;
 			continue;
 		}
 		if (r->master_id < t->base || r->master_id - t->base >= t->n_masters) {
@@ -352,8 +358,10 @@ int main(int argc, char **argv)
 out:
 	fprintf(stderr,
 		"decp-testconsumer: written=%" PRIu64 " duplicate=%" PRIu64 " out_of_order=%" PRIu64
-		" unknown=%" PRIu64 " events=%" PRIu64 " acks=%" PRIu64 " reattach=%" PRIu64 "\n",
-		t.n_written, t.n_dup, t.n_ooo, t.n_unknown, t.n_events, t.n_acks, t.n_reattach);
+		" unknown=%" PRIu64 " events=%" PRIu64 " acks=%" PRIu64 " reattach=%" PRIu64
+		" positions=%" PRIu64 "\n",
+		t.n_written, t.n_dup, t.n_ooo, t.n_unknown, t.n_events, t.n_acks, t.n_reattach,
+		t.n_positions);
 	cp_shm_detach(&t.c);
 	if (t.out_fd >= 0)
 		close(t.out_fd);
