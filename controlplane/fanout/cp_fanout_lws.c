@@ -1234,6 +1234,7 @@ static int sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_
 		return -EACCES;
 	s->subscriber_id = t->subscriber;
 	s->token_id = t->token_id;
+	memcpy(s->token_sha256, dig, sizeof(s->token_sha256));
 	/* all of them: a subscription left out would be refused FORBIDDEN although live */
 	n = cp_fo_auth_subs_count(&f->auth, t->subscriber);
 	s->nsubs = 0;

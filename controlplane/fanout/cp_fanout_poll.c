@@ -117,7 +117,18 @@ static bool poll_delivers(struct cp_fo_poll *p, uint64_t id, Decp__SubscriptionS
 static bool poll_still_delivers(struct cp_fo_poll *p)
 {
 	const struct cp_fo_auth_sub *row = cp_fo_auth_sub_get(&p->f->auth, p->subscriber, p->sub_id);
+	const struct cp_fo_auth_tok *t = cp_fo_auth_token(&p->f->auth, p->s->token_sha256,
+							  now_ns() / 1000);
 
+	/* the token too: a poll parked before its token was revoked or expired (or its
+	 * subscriber disabled) must not carry the signals published after that (the
+	 * WebSocket's sessions are closed 4001 then; a poller is in no subscriber's list) */
+	if (t == NULL || t->token_id != p->s->token_id) {
+		cnt(&p->f->c_auth_refused);
+		poll_error(p, 401, "unauthorized", "token revoked or expired, or subscriber "
+			   "disabled");
+		return false;
+	}
 	return poll_delivers(p, p->sub_id, row != NULL ? row->state
 				: DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED);
 }

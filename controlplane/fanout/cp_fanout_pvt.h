@@ -123,6 +123,7 @@ struct sess {
 	uint64_t serial;          /* 1, 2, ...: names the session to other threads (acks) */
 	uint64_t subscriber_id;
 	uint64_t token_id;        /* subscriber_tokens.id the upgrade authenticated with */
+	uint8_t token_sha256[32]; /* its digest: a polling answer checks it again (revoked?) */
 	uint32_t nsubs;
 	struct subrow *subs;      /* every live subscription of the subscriber at the upgrade */
 	struct attach *att;
