@@ -254,11 +254,19 @@ void api_console_session(struct api_req *r)
 	api_reply(r, 201, o);
 }
 
-/* POST /v1/console/link (a token or a session): a one-time sign-in link for the caller,
- * valid CODE_MINUTES; the code is in the fragment (never sent to a server). */
+/* POST /v1/console/link (a token, not a session): a one-time sign-in link for the caller,
+ * valid CODE_MINUTES; the code is in the fragment (never sent to a server). Not from a
+ * console session: its link would open a new 8-hour session, so a holder of the cookie
+ * could chain links past the session's Sign out and past its 8 hours. */
 void api_console_link(struct api_req *r)
 {
 	char code[65], path[128];
+
+	if (r->auth == NULL || r->auth[0] == '\0') {
+		api_error(r, 403, "forbidden", "a sign-in link is made with a token (Authorization:"
+			  " Bearer), not from a console session");
+		return;
+	}
 	PGresult *res = grant(r, "INSERT INTO console_codes (digest, operator, subscriber_id,"
 			      " token_sha256, expires_at) VALUES ($1::bytea, $2, $3, $4::bytea,"
 			      " now() + interval '10 minutes') RETURNING expires_at", code);

@@ -15,6 +15,9 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
 - A performance-fee preview without `profit` is 422 missing_field (was wrong_type); a query
   integer is digits only ("+5" and " 5" were taken as 5); a second suspend is 409
   invalid_transition ("from SYNCED only"; it was 200 and rewrote the reason).
+- A console session cannot make a sign-in link (403): its link opened a fresh 8-hour session,
+  so a holder of the cookie could chain links past the session's Sign out (and past its 8
+  hours); a token still can.
 
 usage (meson): decp-testenv --pg --redis -- test_api_contract.py DECP_CONTROL DECP_MIGRATE
 """
@@ -212,6 +215,29 @@ try:
     st, err, _ = req("POST", sp, "{}")
     check(st == 409 and err.get("code") == "invalid_transition",
           "suspend again: 409 invalid_transition (got %d %s)" % (st, err.get("code")))
+
+    # Console: a session cannot mint a sign-in link; a token can.
+    def post_h(path, body, headers):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("POST", path, body=body, headers=headers)
+        r = c.getresponse()
+        d = r.read()
+        c.close()
+        return r.status, (json.loads(d) if d else {}), r
+
+    st, _, r = post_h("/v1/console/session", json.dumps({"token": admin}),
+                      {"X-Decp-Console": "1", "Content-Type": "application/json"})
+    cookie = (r.getheader("Set-Cookie") or "").split(";")[0]
+    check(st == 201 and cookie.startswith("decp_console="), "a console session (%d)" % st)
+    st, err, _ = post_h("/v1/console/link", "{}", {"Cookie": cookie, "X-Decp-Console": "1"})
+    check(st == 403 and err.get("code") == "forbidden",
+          "a sign-in link from the console session: 403 forbidden (got %d %s)" %
+          (st, err.get("code")))
+    st, lk, _ = post_h("/v1/console/link", "{}", {"Authorization": "Bearer " + admin})
+    check(st == 201 and lk.get("path", "").startswith("/console/#code="),
+          "a sign-in link with the operator token: 201 (%d)" % st)
+    st, _, _ = post_h("/v1/console/logout", "{}", {"Cookie": cookie, "X-Decp-Console": "1"})
+    check(st == 200, "sign out (%d)" % st)
 finally:
     ctl.terminate()
     ctl.wait(timeout=10)
