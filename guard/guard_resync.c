@@ -252,6 +252,10 @@ static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripp
 	env.expiration_ns = e->expiration_ns;
 	view_fn(view_ctx, e->symbol, &view);
 	memset(&view.position, 0, sizeof(view.position));
+	/* equity protection as the live check applies it to an opening: the flag, or the
+	 * view's equity below the floor (a re-sync at a reconnect comes before any signal or
+	 * account update could set the flag; the drawdown needs the peak, which is the flag's) */
+	tripped = tripped || guard_equity_breached(p, 0, view.equity);
 	in = guard_instrument_find(view.instruments, e->symbol);
 	f = guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0,
 				   in != NULL ? in->contract_size : 0, tripped, &target);

@@ -375,6 +375,33 @@ static void test_policy_denies(void)
 	CU_ASSERT_EQUAL(a[0].filter, GUARD_FILTER_EQUITY);
 }
 
+/* The equity floor is checked on the view, as the live check does (guard_equity_breached
+ * on view.equity), not only through the persisted flag: a re-sync at a reconnect comes
+ * before any signal or account update could trip it, and must not open the master's book
+ * into an account below the subscriber's floor. A held copy is still managed. */
+static void test_equity_floor_view(void)
+{
+	struct guard_policy p;
+	struct guard_resync_action a[MAXA];
+	struct guard_book_entry b[2] = {entry(1, GUARD_ORDER_BUY, "EURUSD", 10, 108120, 0, 0),
+					entry(2, GUARD_ORDER_SELL, "GBPUSD", 10, 126510, 0, 126000)};
+	struct guard_held h = held(2, GUARD_ORDER_SELL, "GBPUSD", 10, 126510, 0, 0);
+	long n;
+
+	guard_policy_init(&p);
+	p.equity_floor = 2000 * GUARD_MONEY_SCALE; /* the views' equity is 1,000 */
+	n = plan(&p, b, 2, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_MODIFY); /* the held copy's TP */
+	CU_ASSERT_EQUAL(a[1].op, GUARD_RESYNC_SKIP);
+	CU_ASSERT_EQUAL(a[1].reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(a[1].filter, GUARD_FILTER_EQUITY);
+	p.equity_floor = 1000 * GUARD_MONEY_SCALE; /* at the floor: not below it, opens */
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+}
+
 /* Opens are price-checked like live ones: too far, no quote, unknown instrument. */
 static void test_price_checks(void)
 {
@@ -657,6 +684,7 @@ int main(void)
 		 test_held_follows_master},
 		{"SL/TP and pending price fix, sync_modify", test_modify},
 		{"never open what the policy denies", test_policy_denies},
+		{"equity below the floor in the view: no open, held managed", test_equity_floor_view},
 		{"price deviation, no quote, unknown instrument", test_price_checks},
 		{"margin of the opens against the free margin", test_margin},
 		{"pending orders placed and deleted", test_pending},
