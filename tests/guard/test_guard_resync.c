@@ -23,6 +23,7 @@ struct mkt {
 
 static int64_t view_min = 1; /* the broker's minimum volume in every view */
 static int64_t view_contract; /* the broker's contract size in every view (0: unknown) */
+static int64_t view_equity = 10000000; /* the equity in every view (0: none given) */
 
 static void view_of(void *ctx, const char *sym, struct guard_view *v)
 {
@@ -33,7 +34,7 @@ static void view_of(void *ctx, const char *sym, struct guard_view *v)
 	v->spec.vol_step = 1;
 	v->spec.pip_value = 100000;
 	v->spec.contract = view_contract;
-	v->equity = 10000000;
+	v->equity = view_equity;
 	v->instruments = guard_instruments_builtin();
 	for (int i = 0; i < m->n; i++)
 		if (strcmp(m->sym[i], sym) == 0)
@@ -400,6 +401,26 @@ static void test_equity_floor_view(void)
 	n = plan(&p, b, 1, NULL, 0, a);
 	CU_ASSERT_EQUAL_FATAL(n, 1);
 	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	/* a view without an equity and no account: unknown, not below the floor */
+	p.equity_floor = 2000 * GUARD_MONEY_SCALE;
+	view_equity = 0;
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	/* ... with a known account, its equity counts (10,000 here: above the floor; 1,000
+	 * below a floor of 20,000) */
+	g_mkt.acct = true;
+	g_mkt.free_margin = 10000 * GUARD_MONEY_SCALE;
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	p.equity_floor = 20000 * GUARD_MONEY_SCALE;
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].filter, GUARD_FILTER_EQUITY);
+	g_mkt.acct = false;
+	g_mkt.free_margin = 0;
+	view_equity = 10000000;
 }
 
 /* Opens are price-checked like live ones: too far, no quote, unknown instrument. */
