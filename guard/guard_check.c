@@ -225,8 +225,10 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 		out->attribution = attribute(env);
 	}
 	/* 4 Price, and before it the instrument it needs: an order adding exposure on an
-	 * instrument the registry does not know is refused for that, not as a deviation */
-	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) && !in)
+	 * instrument the registry does not know is refused for that, not as a deviation;
+	 * also when the policy could not size it for that (RISK_PERCENT needs the pip) */
+	if (!reason && (filter == GUARD_FILTER_NONE || filter == GUARD_FILTER_SIZING) &&
+	    guard_order_opens(side) && !in)
 		reason = GUARD_REASON_UNKNOWN_INSTRUMENT;
 	if (!reason && filter == GUARD_FILTER_NONE &&
 	    (side == GUARD_ORDER_BUY || side == GUARD_ORDER_SELL) &&

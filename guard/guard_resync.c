@@ -265,7 +265,9 @@ static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripp
 	f = guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0,
 				   in != NULL ? in->contract_size : 0, tripped, &target);
 	if (h == NULL) {
-		if (f != GUARD_FILTER_NONE)
+		if (f == GUARD_FILTER_SIZING && in == NULL) /* as the live check reports it */
+			skip(pl, e, GUARD_REASON_UNKNOWN_INSTRUMENT, GUARD_FILTER_NONE, 0);
+		else if (f != GUARD_FILTER_NONE)
 			skip(pl, e, GUARD_REASON_FILTERED, f, 0);
 		else
 			open_target(pl, p, e, &view, &target);

@@ -815,6 +815,25 @@ static void test_unknown_instrument(void)
 	memcpy(s.env.symbol, "us30", 5);
 	gt_seal(&s, &key);
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	/* risk-percent sizing needs the registry's pip: an unknown instrument is reported as
+	 * such (the trust role's ALERT and counter), not as the policy's SIZING */
+	pol.lot_mode = GUARD_LOT_RISK_PERCENT;
+	pol.risk_bp = 100;
+	gt_signal_buy(&s, &key, 6);
+	memcpy(s.env.symbol, "USDSEK", 7); /* two currencies, not in the registry */
+	gt_seal(&s, &key);
+	view.instruments = guard_instruments_builtin();
+	view.quote.ask = view.quote.bid = s.env.price;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_UNKNOWN_INSTRUMENT);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_NONE);
+	/* known, without an SL: still the policy's SIZING */
+	gt_signal_buy(&s, &key, 7);
+	s.env.sl = 0;
+	gt_seal(&s, &key);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_SIZING);
 }
 
 /* Registry entries: the built-in set is valid, lookups strip broker decorations. */

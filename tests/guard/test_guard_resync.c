@@ -447,6 +447,13 @@ static void test_price_checks(void)
 	g_mkt.off = 0;
 	CU_ASSERT_EQUAL_FATAL(n, 1);
 	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	/* risk-percent sizing of an unknown instrument: reported as unknown, as live */
+	p.lot_mode = GUARD_LOT_RISK_PERCENT;
+	p.risk_bp = 100;
+	b[0] = entry(1, GUARD_ORDER_BUY, "USDSEK", 10, 1050000, 1045000, 0);
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].reason, GUARD_REASON_UNKNOWN_INSTRUMENT);
 }
 
 /* With a known account, opens take margin as the live check computes it: the free margin
