@@ -40,13 +40,17 @@ static bool ttl_expired(const struct guard_sub *sub, const struct guard_clock *c
 			const struct guard_envelope *env, const struct guard_view *view,
 			struct guard_verdict *out)
 {
-	int64_t now;
+	int64_t now, err = 0;
 
-	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, NULL) != 0)
+	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, &err) != 0)
 		return true; /* no server time: fail closed */
 	if (__builtin_sub_overflow(now, env->server_arrival_ns, &out->age_ns))
 		return true;
 	out->age_known = true;
+	/* An estimate whose error bound (rtt / 2) exceeds the TTL cannot tell a fresh signal
+	 * from a stale one (a slow return leg moves it by up to that much): fail closed. */
+	if (err > sub->ttl_ns)
+		return true;
 	/* A signal from the "future" beyond the TTL is as suspect as a stale one. */
 	return out->age_ns > sub->ttl_ns || out->age_ns < -sub->ttl_ns;
 }
