@@ -40,13 +40,17 @@ static bool ttl_expired(const struct guard_sub *sub, const struct guard_clock *c
 			const struct guard_envelope *env, const struct guard_view *view,
 			struct guard_verdict *out)
 {
-	int64_t now;
+	int64_t now, err = 0;
 
-	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, NULL) != 0)
+	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, &err) != 0)
 		return true; /* no server time: fail closed */
 	if (__builtin_sub_overflow(now, env->server_arrival_ns, &out->age_ns))
 		return true;
 	out->age_known = true;
+	/* An estimate whose error bound (rtt / 2) exceeds the TTL cannot tell a fresh signal
+	 * from a stale one (a slow return leg moves it by up to that much): fail closed. */
+	if (err > sub->ttl_ns)
+		return true;
 	/* A signal from the "future" beyond the TTL is as suspect as a stale one. */
 	return out->age_ns > sub->ttl_ns || out->age_ns < -sub->ttl_ns;
 }
@@ -225,8 +229,10 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 		out->attribution = attribute(env);
 	}
 	/* 4 Price, and before it the instrument it needs: an order adding exposure on an
-	 * instrument the registry does not know is refused for that, not as a deviation */
-	if (!reason && filter == GUARD_FILTER_NONE && guard_order_opens(side) && !in)
+	 * instrument the registry does not know is refused for that, not as a deviation;
+	 * also when the policy could not size it for that (RISK_PERCENT needs the pip) */
+	if (!reason && (filter == GUARD_FILTER_NONE || filter == GUARD_FILTER_SIZING) &&
+	    guard_order_opens(side) && !in)
 		reason = GUARD_REASON_UNKNOWN_INSTRUMENT;
 	if (!reason && filter == GUARD_FILTER_NONE &&
 	    (side == GUARD_ORDER_BUY || side == GUARD_ORDER_SELL) &&

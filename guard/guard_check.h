@@ -6,7 +6,8 @@
  *   1 Sequence .................... REPLAY (seq <= last) / SEQUENCE_GAP (seq > last + 1)
  *   2 State ....................... STATE_LOCKED (state != SYNCED)
  *   3 TTL ......................... TTL_EXPIRED (|server now - server arrival| > ttl, or
- *                                   no live clock estimate: fail closed); every stale
+ *                                   no live clock estimate, or one whose error bound
+ *                                   (rtt / 2) exceeds ttl: fail closed); every stale
  *                                   signal is refused, verdict.attribution says whose
  *                                   delay it was (the envelope's send stamp and replay
  *                                   flag; guard_types.h enum guard_attribution)

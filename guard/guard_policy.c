@@ -248,9 +248,13 @@ static int64_t master_scaled(int64_t volume, int64_t num, int64_t den, int64_t c
 	return n > INT64_MAX ? -1 : (int64_t)n;
 }
 
-/* Step 7 for opening orders: raw (unrounded) volume, or -1 when it cannot be sized. */
+/* Step 7 for opening orders: raw (unrounded) volume, or -1 when it cannot be sized.
+ * stop: the SL the copy is sent with (after reverse copy and copy_sl): RISK_PERCENT
+ * bounds the loss at that stop, so it is sized by it, not by the master's SL (reversed,
+ * the copy's stop is the master's TP; without copy_sl the copy has none). */
 static int64_t size_open(const struct guard_policy *p, const struct guard_envelope *env,
-			 const struct guard_view *view, int64_t pip, int64_t contract)
+			 const struct guard_view *view, int64_t pip, int64_t contract,
+			 int64_t stop)
 {
 	int64_t risk, dist, pips_x100, loss_per_lot;
 
@@ -264,10 +268,10 @@ static int64_t size_open(const struct guard_policy *p, const struct guard_envelo
 		return master_scaled(env->volume, view->equity, p->master_equity, contract,
 				     &view->spec);
 	case GUARD_LOT_RISK_PERCENT:
-		if (env->sl <= 0 || env->price <= 0 || pip <= 0 || view->spec.pip_value <= 0)
+		if (stop <= 0 || env->price <= 0 || pip <= 0 || view->spec.pip_value <= 0)
 			return -1;
 		risk = muldiv(view->equity, p->risk_bp, GUARD_BP_SCALE);
-		dist = env->price > env->sl ? env->price - env->sl : env->sl - env->price;
+		dist = env->price > stop ? env->price - stop : stop - env->price;
 		pips_x100 = muldiv(dist, 100, pip);
 		if (risk < 0 || pips_x100 <= 0)
 			return -1;
@@ -377,7 +381,7 @@ enum guard_filter guard_policy_translate(const struct guard_policy *p,
 	default:
 		break;
 	}
-	vol = size_open(p, env, view, pip, contract);
+	vol = size_open(p, env, view, pip, contract, out->sl);
 	if (vol < 0)
 		return GUARD_FILTER_SIZING;
 	vol = guard_volume_round(vol, &view->spec);

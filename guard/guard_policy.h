@@ -24,7 +24,9 @@
  *        MULTIPLIER     volume = master volume * lot_multiplier_milli / 1000 * c
  *        EQUITY_RATIO   volume = master volume * subscriber equity / master_equity * c
  *        RISK_PERCENT   volume = (equity * risk_bp / 10000) / (SL distance in pips *
- *                       pip_value per lot); needs an SL (else FILTERED, SIZING)
+ *                       pip_value per lot), the SL the copy is sent with (after reverse
+ *                       copy: the master's TP; copy_sl off: none); needs one (else
+ *                       FILTERED, SIZING)
  *      c = the master's contract size (the instrument registry's) / the subscriber
  *      broker's (spec.contract), 1 when either is unknown: a master's 1.00 lot of gold
  *      at 100 oz is 100.00 lots of a broker's 1 oz contract, the same ounces.

@@ -252,11 +252,22 @@ static void plan_entry(struct plan *pl, const struct guard_policy *p, bool tripp
 	env.expiration_ns = e->expiration_ns;
 	view_fn(view_ctx, e->symbol, &view);
 	memset(&view.position, 0, sizeof(view.position));
+	/* equity protection as the live check applies it to an opening: the flag, or the
+	 * view's equity below the floor (a re-sync at a reconnect comes before any signal or
+	 * account update could set the flag; the drawdown needs the peak, which is the flag's).
+	 * A view without an equity (decp.dll's for a symbol the EA gave no quote of) takes the
+	 * broker account's; with neither it is unknown, not zero. */
+	if (view.equity != 0 || view.account.known)
+		tripped = tripped ||
+			  guard_equity_breached(p, 0, view.equity != 0 ? view.equity
+								     : view.account.equity);
 	in = guard_instrument_find(view.instruments, e->symbol);
 	f = guard_policy_translate(p, &env, &view, in != NULL ? in->pip : 0,
 				   in != NULL ? in->contract_size : 0, tripped, &target);
 	if (h == NULL) {
-		if (f != GUARD_FILTER_NONE)
+		if (f == GUARD_FILTER_SIZING && in == NULL) /* as the live check reports it */
+			skip(pl, e, GUARD_REASON_UNKNOWN_INSTRUMENT, GUARD_FILTER_NONE, 0);
+		else if (f != GUARD_FILTER_NONE)
 			skip(pl, e, GUARD_REASON_FILTERED, f, 0);
 		else
 			open_target(pl, p, e, &view, &target);

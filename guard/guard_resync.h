@@ -109,7 +109,8 @@ typedef void (*guard_resync_view_fn)(void *ctx, const char *master_symbol,
 
 /*
  * The plan (rules above) into out[0..cap). sequence: the snapshot's S (orders carry it).
- * equity_tripped: the subscription's equity-protection flag. Entries of book must have
+ * equity_tripped: the subscription's equity-protection flag; an entry's view with equity
+ * below the policy's equity_floor counts as tripped too (as the live check does). Entries of book must have
  * distinct tickets, as must held. Returns the number of actions, -ENOBUFS when cap is too
  * small (out partly written), -EINVAL on a NULL argument with a non-zero count or an
  * invalid policy.

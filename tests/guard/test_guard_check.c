@@ -594,6 +594,41 @@ static void skew_case(int64_t skew)
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
 }
 
+/* The server-clock estimate is only as good as its error bound (rtt / 2): a single
+ * TimePong over a congested link (3 s round trip, the return leg slow) puts the estimate
+ * 1.475 s behind, and a signal 1.9 s old looked 425 ms old and executed. An estimate whose
+ * error bound exceeds the TTL cannot tell fresh from stale: fail closed, as with none. */
+static void test_clock_error_bound(void)
+{
+	const int64_t ms = GUARD_NS_PER_MS;
+	struct gt_signal s;
+	struct guard_verdict v;
+
+	fresh();
+	guard_clock_init(&clk, 0);
+	CU_ASSERT_EQUAL(guard_clock_add_sample(&clk, GT_NOW - 3050 * ms, GT_NOW - 3000 * ms,
+					       GT_NOW - 3000 * ms, GT_NOW), 0);
+	gt_signal_buy(&s, &key, 1);
+	s.env.server_arrival_ns = GT_NOW - 1900 * ms;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
+	CU_ASSERT_EQUAL(sub.st.executed, 0);
+	/* a fresh one too: nothing can be told with that estimate */
+	gt_signal_buy(&s, &key, 2);
+	s.env.server_arrival_ns = GT_NOW - 10 * ms;
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_TTL_EXPIRED);
+	/* a better sample (2 ms round trip) decides again */
+	gt_clock(&clk, 0);
+	gt_signal_buy(&s, &key, 3);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	/* an error bound of exactly the TTL still decides (1 s round trip, symmetric) */
+	guard_clock_init(&clk, 0);
+	CU_ASSERT_EQUAL(guard_clock_add_sample(&clk, GT_NOW - 1000 * ms, GT_NOW - 500 * ms,
+					       GT_NOW - 500 * ms, GT_NOW), 0);
+	gt_signal_buy(&s, &key, 4);
+	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+}
+
 static void test_clock_skew_ahead(void)
 {
 	skew_case(10 * GUARD_NS_PER_S);
@@ -815,6 +850,25 @@ static void test_unknown_instrument(void)
 	memcpy(s.env.symbol, "us30", 5);
 	gt_seal(&s, &key);
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
+	/* risk-percent sizing needs the registry's pip: an unknown instrument is reported as
+	 * such (the trust role's ALERT and counter), not as the policy's SIZING */
+	pol.lot_mode = GUARD_LOT_RISK_PERCENT;
+	pol.risk_bp = 100;
+	gt_signal_buy(&s, &key, 6);
+	memcpy(s.env.symbol, "USDSEK", 7); /* two currencies, not in the registry */
+	gt_seal(&s, &key);
+	view.instruments = guard_instruments_builtin();
+	view.quote.ask = view.quote.bid = s.env.price;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_UNKNOWN_INSTRUMENT);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_NONE);
+	/* known, without an SL: still the policy's SIZING */
+	gt_signal_buy(&s, &key, 7);
+	s.env.sl = 0;
+	gt_seal(&s, &key);
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(v.filter, GUARD_FILTER_SIZING);
 }
 
 /* Registry entries: the built-in set is valid, lookups strip broker decorations. */
@@ -945,6 +999,7 @@ int main(void)
 		{"reason UNKNOWN_INSTRUMENT until the registry knows it", test_unknown_instrument},
 		{"instrument registry entries and lookups", test_instrument_registry},
 		{"exactly-once across reconnect and restart", test_exactly_once_reconnect},
+		{"TTL: an estimate whose error bound exceeds the TTL fails closed", test_clock_error_bound},
 		{"clock skew +10 s", test_clock_skew_ahead},
 		{"clock skew -10 s", test_clock_skew_behind},
 		{"equity protection in the pipeline", test_equity_protection},

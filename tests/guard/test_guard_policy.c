@@ -179,6 +179,36 @@ static void test_lot_risk_percent(void)
 	CU_ASSERT_EQUAL(sized(), -GUARD_FILTER_SIZING);
 }
 
+/*
+ * RISK_PERCENT sizes by the stop the copy will carry, not the master's. With reverse copy
+ * the copy's stop is the master's TP (test_reverse_all_types): sized by the master's 50-pip
+ * SL, a 100-pip stop loses twice the risk. Without a stop on the copy (reverse of a signal
+ * without TP, or copy_sl off) the loss is not bounded by anything: not sized.
+ */
+static void test_lot_risk_percent_copy_stop(void)
+{
+	struct guard_order o;
+
+	fresh();
+	pol.lot_mode = GUARD_LOT_RISK_PERCENT;
+	pol.risk_bp = 100; /* $100 of $10000 */
+	pol.reverse = true; /* SELL, stop at the master's TP 1.11000: 100 pips */
+	CU_ASSERT_EQUAL(run(&o), GUARD_FILTER_NONE);
+	CU_ASSERT_EQUAL(o.sl, 111000);
+	CU_ASSERT_EQUAL(o.volume, 10); /* $100 / (100 pips * $10) = 0.10, not 0.20 */
+	/* the loss at the copy's stop is within the risk */
+	CU_ASSERT_TRUE((o.sl - env.price) / 10 * view.spec.pip_value * o.volume / 100 <=
+		       view.equity * pol.risk_bp / GUARD_BP_SCALE);
+	env.tp = 0; /* reversed, the copy has no stop at all */
+	CU_ASSERT_EQUAL(sized(), -GUARD_FILTER_SIZING);
+	pol.reverse = false;
+	env.tp = 111000;
+	pol.copy_sl = false; /* the copy is sent without its stop */
+	CU_ASSERT_EQUAL(sized(), -GUARD_FILTER_SIZING);
+	pol.copy_sl = true;
+	CU_ASSERT_EQUAL(sized(), 20); /* unchanged: the master's SL is the copy's */
+}
+
 static void test_reverse_all_types(void)
 {
 	static const struct {
@@ -546,6 +576,8 @@ int main(void)
 		{"lots: equity ratio", test_lot_equity_ratio},
 		{"lots: the master's contract size against the broker's", test_lot_contract_size},
 		{"lots: risk percent with SL distance and pip value", test_lot_risk_percent},
+		{"lots: risk percent by the copy's own stop (reverse, copy_sl)",
+		 test_lot_risk_percent_copy_stop},
 		{"reverse copy of every order type, SL<->TP", test_reverse_all_types},
 		{"SL/TP copy on/off", test_sl_tp_copy},
 		{"modification sync", test_modify_sync},

@@ -23,6 +23,7 @@ struct mkt {
 
 static int64_t view_min = 1; /* the broker's minimum volume in every view */
 static int64_t view_contract; /* the broker's contract size in every view (0: unknown) */
+static int64_t view_equity = 10000000; /* the equity in every view (0: none given) */
 
 static void view_of(void *ctx, const char *sym, struct guard_view *v)
 {
@@ -33,7 +34,7 @@ static void view_of(void *ctx, const char *sym, struct guard_view *v)
 	v->spec.vol_step = 1;
 	v->spec.pip_value = 100000;
 	v->spec.contract = view_contract;
-	v->equity = 10000000;
+	v->equity = view_equity;
 	v->instruments = guard_instruments_builtin();
 	for (int i = 0; i < m->n; i++)
 		if (strcmp(m->sym[i], sym) == 0)
@@ -375,6 +376,53 @@ static void test_policy_denies(void)
 	CU_ASSERT_EQUAL(a[0].filter, GUARD_FILTER_EQUITY);
 }
 
+/* The equity floor is checked on the view, as the live check does (guard_equity_breached
+ * on view.equity), not only through the persisted flag: a re-sync at a reconnect comes
+ * before any signal or account update could trip it, and must not open the master's book
+ * into an account below the subscriber's floor. A held copy is still managed. */
+static void test_equity_floor_view(void)
+{
+	struct guard_policy p;
+	struct guard_resync_action a[MAXA];
+	struct guard_book_entry b[2] = {entry(1, GUARD_ORDER_BUY, "EURUSD", 10, 108120, 0, 0),
+					entry(2, GUARD_ORDER_SELL, "GBPUSD", 10, 126510, 0, 126000)};
+	struct guard_held h = held(2, GUARD_ORDER_SELL, "GBPUSD", 10, 126510, 0, 0);
+	long n;
+
+	guard_policy_init(&p);
+	p.equity_floor = 2000 * GUARD_MONEY_SCALE; /* the views' equity is 1,000 */
+	n = plan(&p, b, 2, &h, 1, a);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_MODIFY); /* the held copy's TP */
+	CU_ASSERT_EQUAL(a[1].op, GUARD_RESYNC_SKIP);
+	CU_ASSERT_EQUAL(a[1].reason, GUARD_REASON_FILTERED);
+	CU_ASSERT_EQUAL(a[1].filter, GUARD_FILTER_EQUITY);
+	p.equity_floor = 1000 * GUARD_MONEY_SCALE; /* at the floor: not below it, opens */
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	/* a view without an equity and no account: unknown, not below the floor */
+	p.equity_floor = 2000 * GUARD_MONEY_SCALE;
+	view_equity = 0;
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	/* ... with a known account, its equity counts (10,000 here: above the floor; 1,000
+	 * below a floor of 20,000) */
+	g_mkt.acct = true;
+	g_mkt.free_margin = 10000 * GUARD_MONEY_SCALE;
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	p.equity_floor = 20000 * GUARD_MONEY_SCALE;
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].filter, GUARD_FILTER_EQUITY);
+	g_mkt.acct = false;
+	g_mkt.free_margin = 0;
+	view_equity = 10000000;
+}
+
 /* Opens are price-checked like live ones: too far, no quote, unknown instrument. */
 static void test_price_checks(void)
 {
@@ -399,6 +447,13 @@ static void test_price_checks(void)
 	g_mkt.off = 0;
 	CU_ASSERT_EQUAL_FATAL(n, 1);
 	CU_ASSERT_EQUAL(a[0].op, GUARD_RESYNC_OPEN);
+	/* risk-percent sizing of an unknown instrument: reported as unknown, as live */
+	p.lot_mode = GUARD_LOT_RISK_PERCENT;
+	p.risk_bp = 100;
+	b[0] = entry(1, GUARD_ORDER_BUY, "USDSEK", 10, 1050000, 1045000, 0);
+	n = plan(&p, b, 1, NULL, 0, a);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(a[0].reason, GUARD_REASON_UNKNOWN_INSTRUMENT);
 }
 
 /* With a known account, opens take margin as the live check computes it: the free margin
@@ -657,6 +712,7 @@ int main(void)
 		 test_held_follows_master},
 		{"SL/TP and pending price fix, sync_modify", test_modify},
 		{"never open what the policy denies", test_policy_denies},
+		{"equity below the floor in the view: no open, held managed", test_equity_floor_view},
 		{"price deviation, no quote, unknown instrument", test_price_checks},
 		{"margin of the opens against the free margin", test_margin},
 		{"pending orders placed and deleted", test_pending},
