@@ -66,7 +66,7 @@ static int get_text(struct api_req *r, json_t *o, const char *key, bool required
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v);
 	if (n == 0 || n > max || strlen(s) != n) {
-		api_error(r, 422, "invalid_value", "'%s' must be 1..%zu characters", key, max);
+		api_error(r, 422, "invalid_value", "'%s' must be 1..%zu bytes of UTF-8", key, max);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++)
