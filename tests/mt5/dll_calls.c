@@ -827,7 +827,7 @@ static void t_rx_policy(const struct decp_fns *f)
 {
 	const struct dll_vec *pub = V("pub");
 	uint8_t out[1024], pl[1024], pl2[1024], sym[40], osym[40], text[256], ack[16];
-	int64_t h, h2, info[12], verdict[16], st[11], pi[16];
+	int64_t h, h2, info[12], verdict[16], st[16], pi[16];
 	uint64_t id = ((uint64_t)((T0 + 20 * MS) / MS) << 22) + 1;
 	int n, k, k2;
 
@@ -997,7 +997,41 @@ static void t_rx_policy(const struct decp_fns *f)
 				 40) == 1 &&
 	      rx_check(f, h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40) == 8,
 	      "equity: no new exposure once tripped (FILTERED)");
+	int64_t saved[16];
+	CHECK(f->decp_rx_state(h2, saved, 16) == DECP_OK && saved[10] == 1 &&
+	      saved[15] == 2000000, "equity: state 15 is the peak (%lld)", (long long)saved[15]);
 	CHECK(f->decp_handle_free(h2) == DECP_OK, "equity: handle freed");
+
+	/* ABI 7: the EA restarts (a new handle) and gives back what it saved: still tripped,
+	 * no new exposure, the peak kept; without the restore (as before ABI 7, or the user's
+	 * re-arm) the new handle is untripped and the same signal is not refused */
+	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	CHECK(h2 > 0 && f->decp_rx_equity_restore(h2, -1, 1) == DECP_E_INVAL &&
+	      f->decp_rx_equity_restore(h2, 1, 2) == DECP_E_INVAL &&
+	      f->decp_rx_equity_restore(12345, 1, 1) == DECP_E_HANDLE,
+	      "equity restore: bad input refused");
+	CHECK(f->decp_handle_free(h2) == DECP_OK, "equity restore: handle freed");
+	for (int restore = 1; restore >= 0; restore--) {
+		h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
+		CHECK(h2 > 0 && (!restore || f->decp_rx_equity_restore(h2, saved[15],
+									(int32_t)saved[10]) == DECP_OK) &&
+		      rx_message(f, h2, V("policy_floor")->b, V("policy_floor")->n, T0, info, 12,
+				 sym, 40) == 8 &&
+		      f->decp_rx_account_state(h2, L"USD", 100, 2000000, 1500000, 0, 1500000, 0,
+					       0) == 0 &&
+		      f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+		      rx_message(f, h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
+		      rx_message(f, h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym,
+				 40) == 1, "equity: a restarted handle (restored %d), fed", restore);
+		k = rx_check(f, h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);
+		CHECK(f->decp_rx_state(h2, st, 16) == DECP_OK &&
+		      (restore ? k == 8 && st[10] == 1 && st[15] == 2000000 : k != 8 && st[10] == 0),
+		      "equity after a restart, the equity back above the floor (150.0000): restored"
+		      " %d: %s (%d, tripped %lld, peak %lld)", restore,
+		      restore ? "still tripped, FILTERED, peak 200.0000 kept" : "untripped, not FILTERED",
+		      k, (long long)st[10], (long long)st[15]);
+		CHECK(f->decp_handle_free(h2) == DECP_OK, "equity restart: handle freed");
+	}
 }
 
 /*

@@ -40,6 +40,7 @@ input long   InpMagic          = 2126;                 // magic number of copied
 input int    InpReconnectSec   = 3;                    // longest wait before reconnecting (after a live connection: 0.25-0.5 s first, doubling)
 input int    InpTimeSyncSec    = 30;                   // TimePing period
 input int    InpAccountSec     = 5;                    // AccountState period (also after every execution)
+input bool   InpEquityRearm    = false;                // re-arm equity protection at this start: forget a saved trip and peak
 
 long   g_rx = 0;
 int    g_sock = INVALID_HANDLE;
@@ -66,6 +67,11 @@ ulong  g_retry_pos[], g_retry_ord[];
 datetime g_last_retry = 0;
 
 string GvLast() { return "decp.rx." + IntegerToString(InpMasterId) + ".last_seq"; }
+// equity protection over a restart (ABI 7): the guard's peak equity and its trip, saved as
+// they change, given back to the new handle in OnInit (decp_rx_equity_restore)
+string GvPeak() { return "decp.rx." + IntegerToString(InpMasterId) + ".equity_peak"; }
+string GvTrip() { return "decp.rx." + IntegerToString(InpMasterId) + ".equity_tripped"; }
+long   g_saved_peak = -1, g_saved_trip = -1;
 // the wall clock from the DLL: TimeGMT() has 1 s resolution, and GetMicrosecondCount() counts
 // from the program's start, so their sum jumped back up to a second once a second
 long NowNs() { return decp_now_ns(); }
@@ -672,9 +678,15 @@ void OnTimer()
    int bits = decp_rx_account(g_rx, Money(AccountInfoDouble(ACCOUNT_BALANCE)), 0,
                               Money(AccountInfoDouble(ACCOUNT_EQUITY)));
    // tripped now, or still tripped under a policy that closes everything (retries what failed)
-   long trip[11], pi[16]; uchar pt[8];
+   long trip[16], pi[16]; uchar pt[8];
+   bool have = decp_rx_state(g_rx, trip, 16) == 0;
+   if(have && (trip[15] != g_saved_peak || trip[10] != g_saved_trip))   // kept over a restart
+   {
+      GlobalVariableSet(GvPeak(), (double)trip[15]); GlobalVariableSet(GvTrip(), (double)trip[10]);
+      g_saved_peak = trip[15]; g_saved_trip = trip[10];
+   }
    if((bits > 0 && (bits & 2) != 0) ||
-      (decp_rx_state(g_rx, trip, 11) == 0 && trip[10] == 1 && decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[15] == 1))
+      (have && trip[10] == 1 && decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[15] == 1))
       CloseAll();
    if(g_subscribed && TimeLocal() - g_last_account >= InpAccountSec) SendAccount();
    RetryCloses();
@@ -683,7 +695,7 @@ void OnTimer()
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 6) { Print("decp: decp.dll version ", decp_version(), ", expected 6"); return INIT_FAILED; }
+   if(decp_version() != 7) { Print("decp: decp.dll version ", decp_version(), ", expected 7"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpMasterPubHex, pub, 32) != 32)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    if(AccountInfoInteger(ACCOUNT_MARGIN_MODE) != ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
@@ -691,6 +703,23 @@ int OnInit()
    long last = GlobalVariableCheck(GvLast()) ? (long)GlobalVariableGet(GvLast()) : 0;
    g_rx = decp_rx_new(InpMasterId, pub, 32, last, InpTtlMs);
    if(g_rx <= 0) { Log("rx_new", (int)g_rx); return INIT_FAILED; }
+   // equity protection as it was when the EA stopped: a trip stays a trip (no copies until
+   // the user re-arms), the drawdown counts from the saved peak, not the reduced equity
+   g_saved_peak = -1; g_saved_trip = -1;
+   if(InpEquityRearm)
+   {
+      GlobalVariableDel(GvPeak()); GlobalVariableDel(GvTrip());
+      Print("decp: equity protection re-armed (InpEquityRearm): the saved trip and peak are forgotten");
+   }
+   else if(GlobalVariableCheck(GvPeak()))
+   {
+      long peak = (long)GlobalVariableGet(GvPeak());
+      int tripped = GlobalVariableCheck(GvTrip()) && GlobalVariableGet(GvTrip()) == 1.0 ? 1 : 0;
+      int er = decp_rx_equity_restore(g_rx, peak, tripped);
+      if(er != 0) Log("equity restore", er);
+      else if(tripped == 1)
+         Print("decp: equity protection is still tripped (saved): no new copies until re-armed (InpEquityRearm = true for one start)");
+   }
    if(InpPlatformPubHex != "")   // re-sync by snapshot: only with the key that verifies them
    {
       uchar ppub[];

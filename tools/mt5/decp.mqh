@@ -50,4 +50,5 @@ int decp_rx_account_position(long rx, long master_id, long master_ticket, string
 int decp_rx_account_frame(long rx, long local_now_ns, uchar &out[], int out_cap);
 int decp_rx_account(long rx, long balance, long reserved, long equity);
 int decp_rx_state(long rx, long &st[], int n);
+int decp_rx_equity_restore(long rx, long peak_equity, int tripped);
 #import

@@ -1216,6 +1216,21 @@ int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, int64_t e
 	return bits;
 }
 
+int32_t decp_rx_equity_restore(int64_t rx, int64_t peak_equity, int32_t tripped)
+{
+	struct rx *r = decp_handle_get(rx, K_RX);
+
+	if (r == NULL)
+		return DECP_E_HANDLE;
+	if (peak_equity < 0 || (tripped != 0 && tripped != 1))
+		return DECP_E_INVAL;
+	if (peak_equity > r->sub.st.peak_equity)
+		r->sub.st.peak_equity = peak_equity;
+	if (tripped)
+		r->sub.st.equity_tripped = 1;
+	return DECP_OK;
+}
+
 int32_t decp_rx_account_state(int64_t rx, const wchar_t *currency, int32_t leverage,
 			      int64_t balance, int64_t equity, int64_t margin, int64_t free_margin,
 			      int32_t position_count, int64_t quote_rate)
@@ -1320,9 +1335,10 @@ int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 		const int64_t more[] = { r->nunacked, (int64_t)r->acked, (int64_t)r->forgotten,
 					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0,
 					 rs ? rs->phase : 0, rs ? (int64_t)rs->verified : 0,
-					 rs ? (int64_t)rs->refused : 0, rs ? (int64_t)rs->finished : 0 };
+					 rs ? (int64_t)rs->refused : 0, rs ? (int64_t)rs->finished : 0,
+					 r->sub.st.peak_equity };
 
-		for (int i = 0; i < 9 && 6 + i < n; i++)
+		for (int i = 0; i < 10 && 6 + i < n; i++)
 			st[6 + i] = more[i];
 	}
 	return DECP_OK;

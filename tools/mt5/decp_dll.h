@@ -42,7 +42,7 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 6 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+#define DECP_DLL_VERSION 7 /* 2: protocol-2 login (decp_master_login_proof); 3: the
 				  * server's copy policy, account state, report ids; 4: re-sync
 				  * by snapshot (decp_rx_resync*), the master's positions
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
@@ -50,7 +50,9 @@
 				  * Error{CODE_RANGE}, held copies' master volume
 				  * (decp_rx_resync_held_master), decp_now_ns, decp_pip; 6: the
 				  * guard's pip of the master's instrument with each envelope
-				  * (info[12]) and snapshot entry (info[8]) */
+				  * (info[12]) and snapshot entry (info[8]); 7: equity
+				  * protection kept over a restart (decp_rx_equity_restore,
+				  * decp_rx_state st[15]) */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -605,7 +607,15 @@ DECP_API int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, 
  * (0/1); when n allows: reports unacknowledged (6), acknowledged (7), forgotten over
  * DECP_RX_UNACKED_MAX (8), the policy version in force (9, 0 = local), equity protection
  * tripped (10, 0/1), re-sync phase (11: 0 off or idle, 1 receiving, 2 verified, 3
- * planned), snapshots verified (12), refused (13), reconciled (14). Returns DECP_OK. */
+ * planned), snapshots verified (12), refused (13), reconciled (14), equity protection's
+ * peak equity (15, 1e-4 money, 0 = none seen). Returns DECP_OK. */
 DECP_API int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n);
+
+/* Equity protection as decp_rx_state left it before a restart (ABI 7): peak_equity (st[15],
+ * >= 0; the peak becomes the higher of it and the one held) and tripped (st[10], 0/1: 1
+ * keeps copying stopped until the user re-arms). A new handle forgets both, so without
+ * this a restarted EA copied again after a trip and measured the drawdown from the reduced
+ * equity. Returns DECP_OK; DECP_E_INVAL (peak < 0, tripped not 0/1), DECP_E_HANDLE. */
+DECP_API int32_t decp_rx_equity_restore(int64_t rx, int64_t peak_equity, int32_t tripped);
 
 #endif
