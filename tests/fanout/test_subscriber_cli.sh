@@ -36,6 +36,7 @@ expect drop_zero 2 "--drop-ms: '0'" --url $U --drop-ms 0
 expect stall_garbage 2 "--stall-ms: '5s'" --url $U --stall-ms 5s
 expect stop_garbage 2 "--stop-reading-after: '+3'" --url $U --stop-reading-after +3
 expect stray_argument 2 "unexpected argument 'extra'" --url $U extra
+expect resync_short_ttl 2 "--resync needs --ttl-ms of at least 300" --url $U --resync --ttl-ms 250
 expect url_port_garbage 2 "need --url ws://HOST:PORT/" --url ws://127.0.0.1:80x/
 expect url_port_empty 2 "need --url ws://HOST:PORT/" --url ws://127.0.0.1:/
 # a negative skew is a valid setting (a clock behind): it runs until --timeout

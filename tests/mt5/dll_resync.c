@@ -601,11 +601,17 @@ void dll_resync_ask_run(const struct decp_fns *f)
 	CHECK(k == 4 && asks(f, h, T0 + 600 * MS, NULL),
 	      "resync_ask: re-sync off, signal 1 stale (TTL_EXPIRED %d): nothing asked", k);
 	f->decp_handle_free(h);
-	/* stale, but younger than DECP_RX_RESYNC_ASK_AGE_MS (TTL 250 ms, 280 ms old) */
-	h = rx_resync_ttl(f, 0, "snap_pub", 250);
-	k = check_at(f, h, "envelope1", T0 + 280 * MS);
-	CHECK(k == 4 && asks(f, h, T0 + 280 * MS, NULL),
-	      "resync_ask: 280 ms old (TTL 250): refused, no re-sync asked (%d)", k);
+	/* a TTL below DECP_RX_RESYNC_ASK_AGE_MS cannot have re-sync: a signal refused stale
+	 * younger than that (TTL 250 ms, 280 ms old) would ask nothing, its CLOSE lost for
+	 * good; refused when re-sync is turned on. At the age exactly it is taken. */
+	h = f->decp_rx_new(7, V("pub")->b, 32, 0, 250);
+	CHECK(h > 0 && f->decp_rx_resync(h, V("snap_pub")->b, 32) == DECP_E_INVAL,
+	      "resync: refused with a TTL of 250 ms (below %d ms)", DECP_RX_RESYNC_ASK_AGE_MS);
+	f->decp_handle_free(h);
+	h = rx_resync_ttl(f, 0, "snap_pub", DECP_RX_RESYNC_ASK_AGE_MS);
+	k = check_at(f, h, "envelope1", T0 + 320 * MS);
+	CHECK(k == 4 && asks(f, h, T0 + 320 * MS, "subscribe_resync"),
+	      "resync_ask: TTL 300 ms, 320 ms old: refused, re-sync asked (%d)", k);
 	f->decp_handle_free(h);
 
 	/* re-sync on, 600 ms old: Subscribe{7, from 1, snapshot} on the open connection */

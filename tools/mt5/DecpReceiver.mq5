@@ -724,6 +724,8 @@ int OnInit()
    {
       uchar ppub[];
       if(Hex(InpPlatformPubHex, ppub, 32) != 32) { Print("decp: InpPlatformPubHex: 64 hex digits"); return INIT_PARAMETERS_INCORRECT; }
+      if(InpTtlMs > 0 && InpTtlMs < 300)   // DECP_RX_RESYNC_ASK_AGE_MS
+      { Print("decp: re-sync needs InpTtlMs >= 300: a signal refused as stale at a younger age could not be re-synced"); return INIT_PARAMETERS_INCORRECT; }
       int rs = decp_rx_resync(g_rx, ppub, 32);
       if(rs != 0) { Log("re-sync", rs); return INIT_PARAMETERS_INCORRECT; }
    }

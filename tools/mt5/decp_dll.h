@@ -430,8 +430,9 @@ DECP_API int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len
  * fan-out logs it at start, docs/control.md fanout_snapshot_key): an EA never reconciles
  * from a snapshot it cannot verify. Allocates the handle's fixed re-sync storage once
  * (about 0.6 MB). Returns DECP_OK, DECP_E_INVAL (NULL, pub_len != 32; a 32-byte value
- * that is no key may be taken: then no snapshot verifies), DECP_E_NOMEM, DECP_E_STATE
- * (already on), DECP_E_HANDLE.
+ * that is no key may be taken: then no snapshot verifies; a handle whose TTL is below
+ * DECP_RX_RESYNC_ASK_AGE_MS: a signal refused stale younger than that asks no re-sync, so
+ * its CLOSE would be lost), DECP_E_NOMEM, DECP_E_STATE (already on), DECP_E_HANDLE.
  */
 DECP_API int32_t decp_rx_resync(int64_t rx, const uint8_t *platform_pub, int32_t pub_len);
 

@@ -196,6 +196,10 @@ int32_t decp_rx_resync(int64_t rx, const uint8_t *platform_pub, int32_t pub_len)
 		return DECP_E_INVAL;
 	if (r->rs != NULL)
 		return DECP_E_STATE;
+	/* a signal refused stale younger than the ask's age asks nothing (the fan-out would
+	 * replay it, which cannot undo it): with a shorter TTL its CLOSE would be lost */
+	if (r->sub.ttl_ns < DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000))
+		return DECP_E_INVAL;
 	if ((r->rs = decp_resync_new(platform_pub)) == NULL)
 		return errno == EINVAL ? DECP_E_INVAL : DECP_E_NOMEM;
 	return DECP_OK;

@@ -2077,6 +2077,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (g_o.resync && g_o.ttl_ns < RESYNC_ASK_AGE_NS) {
+		/* a signal refused stale younger than that asks no re-sync (the fan-out would
+		 * answer a replay, which cannot undo it): its CLOSE would be lost for good */
+		fprintf(stderr, "decp-subscriber: --resync needs --ttl-ms of at least %lld: a signal "
+			"refused as stale at a younger age could not be re-synced\n",
+			(long long)(RESYNC_ASK_AGE_NS / 1000000));
+		return 2;
+	}
 	if (g_o.poll && (g_o.report_exec || g_o.stop_reading_after != 0 || g_o.forge_every != 0)) {
 		fprintf(stderr, "decp-subscriber: --poll carries no reports: not with --report-exec, "
 			"--stop-reading-after or --forge-every\n");
