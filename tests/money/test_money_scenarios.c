@@ -177,6 +177,38 @@ static void test_subscribe_owing(void)
 				 " subscriptions_start_relock", 0));
 }
 
+/* Locked for an unpaid fee, the operator's resume (decpctl subscription resume: an UPDATE to
+ * SYNCED from whatever state) lands in LOCKED_NO_FUNDS again while the fee is owed
+ * (migration 0036: 0016's rule for the edge LOCKED_NO_FUNDS -> SYNCED too); paying unlocks
+ * it; a resume from LOCKED_NO_FUNDS with nothing owed stays SYNCED. */
+static void test_unlock_owing(void)
+{
+	char m[32], s[32], sub[32], v[128];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_subscriber(s, sizeof(s)) &&
+			subscribe(m, s, sub, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '10.00')", 1, s));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v),
+				"SELECT outcome FROM charge_performance_fee($1, '1000.00')", 1, sub));
+	CU_ASSERT_STRING_EQUAL(v, "RECEIVABLE");
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "LOCKED_NO_FUNDS 1000.00 1000.00");
+	/* decpctl's statement (tools/decpctl/ctl_cmd_admin.c), as the application */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'SYNCED',"
+				 " state_reason = 'operator (decpctl)' WHERE id = $1 AND state <> 'SYNCED'",
+				 1, sub));
+	CU_ASSERT_STRING_EQUAL(one("SELECT concat_ws(' ', state, state_reason) FROM subscriptions"
+				   " WHERE id = $1", sub), "LOCKED_NO_FUNDS owes 190.00 (receivable)");
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '190.00')", 1, s));
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "LOCKED_NO_FUNDS 1000.00 1000.00");
+	CU_ASSERT_STRING_EQUAL(one(WALLET, s), "0.00 0.00 200.00 4");
+	/* nothing owed (locked because the balance is 0): the resume is the operator's call */
+	CU_ASSERT(sqltest_expect(app, "", "UPDATE subscriptions SET state = 'SYNCED'"
+				 " WHERE id = $1", 1, sub));
+	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "SYNCED 1000.00 1000.00");
+	CU_ASSERT(sqltest_expect(own, "DP012", "ALTER TABLE subscriptions DISABLE TRIGGER"
+				 " subscriptions_unlock_relock", 0));
+}
+
 /* cancel -> settled once; a new subscription continues from the settled HWM */
 static void test_settlement_and_continuation(void)
 {
@@ -428,6 +460,7 @@ int main(void)
 		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
 		{"back to SYNCED while owing: LOCKED_NO_FUNDS until paid", test_resume_owing},
 		{"subscribing while owing: LOCKED_NO_FUNDS until paid", test_subscribe_owing},
+		{"resume from LOCKED_NO_FUNDS while owing: locked again", test_unlock_owing},
 		{"cancel + subscribe again: fee and trust continue", test_continuation_fee_trust},
 	};
 
