@@ -95,6 +95,21 @@ check subn_cancel 0 "$D" subscription cancel --id "$n"
 check subn_resume_cancelled 1 "$D" subscription resume --id "$n"
 check subn_suspend_cancelled 1 "$D" subscription suspend --id "$n"
 check subn_no_such 1 "$D" subscription suspend --id 9999
+# A resume of a subscription locked for an unpaid fee: the database locks it again in the
+# same statement (sql 0016 / 0036); decpctl shows the row as the statement left it and fails
+# naming why (it printed SYNCED, the UPDATE's RETURNING, before its triggers ran).
+"$D" subscriber add --name owes --out "$tmp/owes" >/dev/null || bad "subscriber add owes"
+os=$(field subscriber_id "$tmp/owes")
+"$D" subscription add --subscriber "$os" --master 1 >/dev/null || bad "subscription add owes"
+osub=$(q "SELECT id FROM subscriptions WHERE subscriber_id = $os")
+q "SELECT wallet_deposit($os, '10.00')" >/dev/null
+[ "$(q "SELECT outcome FROM charge_performance_fee($osub, '1000.00')")" = RECEIVABLE ] &&
+	[ "$(q "SELECT state FROM subscriptions WHERE id = $osub")" = LOCKED_NO_FUNDS ] &&
+	ok || bad "a fee beyond the balance did not lock subscription $osub"
+out=$("$D" subscription resume --id "$osub" 2>&1); rc=$?
+[ "$rc" = 1 ] && echo "$out" | grep -q "the database left it LOCKED_NO_FUNDS (owes" &&
+	[ "$(q "SELECT state FROM subscriptions WHERE id = $osub")" = LOCKED_NO_FUNDS ] &&
+	ok || bad "resume while owing: exit $rc: $out"
 "$D" subscription list --master 1 | grep -q "CANCELLED" && ok || bad "subscription list"
 # A list filtered by an id the database does not have: named, exit 1 (it was an empty table,
 # exit 0, as for a master without tokens).

@@ -359,6 +359,36 @@ static bool row_exists(PGconn *c, const struct aopts *o, const char *table, cons
 	return found;
 }
 
+/* Move subscription v[0] to state v[1] with reason v[2] and print the row as the statement
+ * left it: its AFTER triggers may have moved it on (a resume of a subscription whose
+ * subscriber owes money is LOCKED_NO_FUNDS again, sql 0016 / 0036), which an UPDATE's
+ * RETURNING does not show; then the command fails, naming the state and why. Already in
+ * that state: nothing changes, the reason on record (why it was suspended) is kept and
+ * shown. Returns the exit code. */
+static int set_state(PGconn *c, const struct aopts *o, const char *const *v, const char *none)
+{
+	PGresult *r = run(c, o, "UPDATE subscriptions SET state = $2, state_reason = $3"
+			  " WHERE id = $1 AND state <> $2", 3, v);
+	if (r == NULL)
+		return CTL_EXIT_FAIL;
+	PQclear(r);
+	r = run(c, o, "SELECT id, master_id, subscriber_id, state, state_reason FROM"
+		" subscriptions WHERE id = $1", 1, v);
+	int rc = CTL_EXIT_FAIL;
+	if (r != NULL && PQntuples(r) == 0) {
+		fprintf(stderr, "decpctl %s: %s\n", o->cmd, none);
+	} else if (r != NULL) {
+		ctl_pg_print(r, o->json);
+		if (strcmp(PQgetvalue(r, 0, 3), v[1]) == 0)
+			rc = CTL_EXIT_OK;
+		else
+			fprintf(stderr, "decpctl %s: the database left it %s (%s)\n", o->cmd,
+				PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4));
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* Close the connection and --out FILE; the file is removed unless the command succeeded. */
 static int finish(PGconn *c, FILE *f, const struct aopts *o, int rc)
 {
@@ -599,14 +629,7 @@ int ctl_cmd_subscription(int argc, char **argv)
 					 "settled_fee FROM subscription_cancel($1, $2)", 2,
 					 (const char *[]){id, v[2]}, none);
 		else
-			/* already in that state: nothing changes, the reason on record (why it
-			 * was suspended) is kept and shown */
-			rc = print_query(c, &o, "WITH u AS (UPDATE subscriptions SET state = $2, "
-					 "state_reason = $3 WHERE id = $1 AND state <> $2 RETURNING id, "
-					 "master_id, subscriber_id, state, state_reason) "
-					 "SELECT * FROM u UNION ALL SELECT id, master_id, subscriber_id, "
-					 "state, state_reason FROM subscriptions WHERE id = $1 AND "
-					 "state = $2 AND NOT EXISTS (SELECT 1 FROM u)", 3, v, none);
+			rc = set_state(c, &o, v, none);
 	}
 	return finish(c, NULL, &o, rc);
 }
