@@ -40,7 +40,7 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"  --idle-timeout-ms MS     close a session without a complete frame for MS\n"
 		"                           (default 30000)\n"
 		"  --login-fail-burst N     failed logins allowed per source address (default 20)\n"
-		"  --login-fail-refill-ms MS  one more allowed per MS (default 1000)\n"
+		"  --login-fail-refill-ms MS  one more allowed per MS (1..86400000, default 1000)\n"
 		"  --preauth-per-source N   connections not logged in yet per source address,\n"
 		"                           all workers together (default 16, 0 = no limit)\n"
 		"  --preauth-max N          connections not logged in yet per worker, below\n"
@@ -70,7 +70,8 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           reread on SIGHUP (decpctl tls revoke writes it)\n"
 		"  --tls-handshake-timeout-ms MS  cut a handshake not done in MS (default 3000)\n"
 		"  --tls-handshake-burst N  handshakes allowed per source address (default 64)\n"
-		"  --tls-handshake-refill-ms MS  one more allowed per MS (default 100)\n"
+		"  --tls-handshake-refill-ms MS  one more allowed per MS (1..86400000, default\n"
+		"                           100)\n"
 		"  --tls-unbound-masters ID[,ID...]  masters whose TLS login may carry the zero\n"
 		"                           channel binding (a client without the TLS exporter:\n"
 		"                           the MetaTrader EA, docs/mt5.md); counted\n"
@@ -235,7 +236,9 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case 'i': return parse_u32(prog, "--idle-timeout-ms", optarg, 1, 86400000, &o->idle_ms);
 	case 'b': return parse_u32(prog, "--login-fail-burst", optarg, 1, 10000, &o->login_burst);
 	case 'R':
-		return parse_u32(prog, "--login-fail-refill-ms", optarg, 0, 86400000,
+		/* 1..: the limiter takes 0 as "never refill", which locked a source out for
+		 * the process's life after its burst */
+		return parse_u32(prog, "--login-fail-refill-ms", optarg, 1, 86400000,
 				 &o->login_refill_ms);
 	case 'S': return parse_u32(prog, "--stats-ms", optarg, 0, 86400000, &o->stats_ms);
 	case 'T':
@@ -262,7 +265,7 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	case 'B': return parse_u32(prog, "--tls-handshake-burst", optarg, 1, 10000,
 				   &o->tls.handshake_burst);
 	case 'F':
-		return parse_ms_ns(prog, "--tls-handshake-refill-ms", optarg, 0, 86400000,
+		return parse_ms_ns(prog, "--tls-handshake-refill-ms", optarg, 1, 86400000,
 				   &o->tls.handshake_refill_ns);
 	case OPT_PREAUTH_PER_SRC:
 		return parse_u32(prog, "--preauth-per-source", optarg, 0, 100000, &o->preauth_per_src);

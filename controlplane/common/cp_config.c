@@ -3,6 +3,7 @@
  * cp_config.h; reference in docs/control.md "Configuration". */
 #include "cp_config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -464,19 +465,13 @@ static int tls_keys_check(const char *p, bool tls, const char *cert, const char 
 	return 0;
 }
 
-/* redis_nodes: 1..16 "host:port" entries, comma-separated; not with redis_sentinels (a
- * cluster fails over by itself). Every role routes per slot (cp_rcluster.h); a fan-out
- * without the edge tails the cluster through cp_fanout_ctail.h. */
-static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen)
+/* A list of 1..16 "host:port" entries, comma-separated (redis_nodes, redis_sentinels).
+ * 0 or -EINVAL with err naming key. */
+static int hostport_list_check(const char *key, const char *list, char *err, size_t errlen)
 {
-	const char *p = c->redis_nodes;
+	const char *p = list;
 	unsigned int n = 0;
 
-	if (c->redis_sentinels[0] != '\0') {
-		dp_kvconf_msg(err, errlen, "redis_nodes and redis_sentinels exclude each other (a "
-			      "Redis Cluster promotes its replicas itself)");
-		return -EINVAL;
-	}
 	while (*p != '\0') {
 		size_t len = strcspn(p, ",");
 		const char *colon = memrchr(p, ':', len);
@@ -484,13 +479,41 @@ static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen
 		unsigned long port = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
 
 		if (colon == NULL || colon == p || end != p + len || port < 1 || port > 65535 ||
-		    colon + 1 == p + len || ++n > 16 || (p[len] == ',' && p[len + 1] == '\0')) {
-			dp_kvconf_msg(err, errlen, "redis_nodes: expected 1 to 16 host:port entries "
-				      "separated by commas, got '%s' (at '%.*s')", c->redis_nodes,
+		    colon + 1 == p + len || !isdigit((unsigned char)colon[1]) || ++n > 16 ||
+		    (p[len] == ',' && p[len + 1] == '\0')) {
+			dp_kvconf_msg(err, errlen, "%s: expected 1 to 16 host:port entries "
+				      "separated by commas, got '%s' (at '%.*s')", key, list,
 				      (int)len, p);
 			return -EINVAL;
 		}
 		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
+/* redis_nodes: 1..16 "host:port" entries, comma-separated; not with redis_sentinels (a
+ * cluster fails over by itself). Every role routes per slot (cp_rcluster.h); a fan-out
+ * without the edge tails the cluster through cp_fanout_ctail.h. */
+static int redis_nodes_check(const struct cp_config *c, char *err, size_t errlen)
+{
+	if (c->redis_sentinels[0] != '\0') {
+		dp_kvconf_msg(err, errlen, "redis_nodes and redis_sentinels exclude each other (a "
+			      "Redis Cluster promotes its replicas itself)");
+		return -EINVAL;
+	}
+	return hostport_list_check("redis_nodes", c->redis_nodes, err, errlen);
+}
+
+/* A role's listen address: cp_net_listen binds numeric IPv4 only (inet_pton AF_INET), so
+ * anything else (a host name, IPv6) would pass --check and end the role at start. */
+static int listen_check(const char *key, const char *addr, char *err, size_t errlen)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, addr, &a) != 1) {
+		dp_kvconf_msg(err, errlen, "%s: '%s' is not a numeric IPv4 address (0.0.0.0 = all)",
+			      key, addr);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -518,6 +541,16 @@ int cp_config_validate(const struct cp_config *c, char *err, size_t errlen)
 	    tls_keys_check("api", c->api_tls, c->api_cert, c->api_key, err, errlen) != 0)
 		return -EINVAL;
 	if (c->redis_nodes[0] != '\0' && redis_nodes_check(c, err, errlen) != 0)
+		return -EINVAL;
+	/* the Sentinels were only tried at connect: a malformed entry was skipped there and
+	 * the role retried for ever with "no Sentinel of ... knows a primary" */
+	if (c->redis_sentinels[0] != '\0' &&
+	    hostport_list_check("redis_sentinels", c->redis_sentinels, err, errlen) != 0)
+		return -EINVAL;
+	if ((c->roles & CP_ROLE_FANOUT) && listen_check("fanout_listen", c->fanout_listen, err,
+							 errlen) != 0)
+		return -EINVAL;
+	if ((c->roles & CP_ROLE_API) && listen_check("api_listen", c->api_listen, err, errlen) != 0)
 		return -EINVAL;
 	/* The archiver's tier pass (cp_tier_run) refuses relative tier directories at every
 	 * maintenance period: refuse them here, at start and in --check, instead of logging

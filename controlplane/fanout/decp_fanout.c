@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cp_config.h"
@@ -74,6 +75,31 @@ bad:
 	return -EINVAL;
 }
 
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --stats-ms: digits only, 0..86400000 (the dataplane's range; strtol took "abc" as 0 and
+ * "5s" as 5). 0 or -EINVAL (reported). */
+static int parse_stats_ms(const char *s, long *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > 86400000ul) {
+		fprintf(stderr, "decp-fanout: --stats-ms: '%s' is not a number in 0..86400000\n", s);
+		return -EINVAL;
+	}
+	*out = (long)v;
+	return 0;
+}
+
 /* One option = one key. 0 or -EINVAL (reported). */
 static int set_key(struct cp_config *c, const char *key, const char *value)
 {
@@ -118,7 +144,7 @@ int main(int argc, char **argv)
 	char err[512];
 	const char *port_file = NULL;
 	bool have_redis = false, have_pg = false;
-	long stats_ms = 0;
+	long stats_ms = 0, last_ms = mono_ms();
 	struct cp_fanout *f;
 	int o, bad = 0;
 
@@ -146,7 +172,7 @@ int main(int argc, char **argv)
 		case 'S': bad |= set_pair(&cfg, optarg); break;
 		case 'N': cfg.fanout_tls = false; break;
 		case 'P': port_file = optarg; break;
-		case 's': stats_ms = strtol(optarg, NULL, 10); break;
+		case 's': bad |= parse_stats_ms(optarg, &stats_ms); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -194,9 +220,14 @@ int main(int argc, char **argv)
 	while (!g_stop) {
 		struct cp_fanout_stats st;
 
-		usleep(stats_ms > 0 ? (useconds_t)stats_ms * 1000 : 100000);
-		if (stats_ms <= 0)
+		long left = stats_ms - (mono_ms() - last_ms);
+
+		/* in steps of at most 100 ms, so that a stop is seen soon (and usleep's argument
+		 * stays far below its 32 bits whatever --stats-ms is) */
+		usleep(stats_ms > 0 && left > 0 && left < 100 ? (useconds_t)left * 1000 : 100000);
+		if (stats_ms <= 0 || mono_ms() - last_ms < stats_ms)
 			continue;
+		last_ms = mono_ms();
 		cp_fanout_stats_get(f, &st);
 		fprintf(stderr,
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64

@@ -226,6 +226,50 @@ static void test_redis_nodes(void)
 	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
 }
 
+/* redis_sentinels: the same host:port list as redis_nodes, checked by --check instead of
+ * skipped at connect (the role then retried for ever, blaming the Sentinels) */
+static void test_redis_sentinels(void)
+{
+	static const char *const bad[] = {"garbage", "s:", ":26379", "s:0", "s:99999", "s:1,",
+					  "s:1,,t:2", "s:1x", "s:+1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cp_config_defaults(&c);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,archiver", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "redis_sentinels", bad[i], err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "redis_sentinels: expected 1 to 16 host:port"));
+	}
+	cp_config_defaults(&c);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge,archiver", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "redis_sentinels", "sentinel-a:26379,10.0.0.2:26379",
+				      err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+}
+
+/* fanout_listen / api_listen: numeric IPv4 (what cp_net_listen binds), refused by
+ * validation (so --check) with the key named, only for a role that listens */
+static void test_listen_addresses(void)
+{
+	static const char *const bad[] = {"localhost", "::1", "10.0.0.300", "10.0.0.5 x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cp_config_defaults(&c);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "fanout,api", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_tls", "off", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "api_tls", "off", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_listen", bad[i], err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "fanout_listen: '"));
+		CU_ASSERT_EQUAL(cp_config_set(&c, "fanout_listen", "0.0.0.0", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_set(&c, "api_listen", bad[i], err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "api_listen: '"));
+		/* not checked for roles that do not listen */
+		CU_ASSERT_EQUAL(cp_config_set(&c, "roles", "edge", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cp_config_validate(&c, err, sizeof(err)), 0);
+	}
+}
+
 static void test_load_file(void)
 {
 	char path[] = "/tmp/test_cp_config_XXXXXX";
@@ -314,6 +358,8 @@ int main(void)
 		return 1;
 	CU_pSuite s = CU_add_suite("cp_config", NULL, NULL);
 	CU_add_test(s, "redis_nodes", test_redis_nodes);
+	CU_add_test(s, "redis_sentinels", test_redis_sentinels);
+	CU_add_test(s, "listen addresses", test_listen_addresses);
 	CU_add_test(s, "archive tier directories are absolute", test_archive_dirs);
 	CU_add_test(s, "defaults are valid", test_defaults_valid);
 	CU_add_test(s, "a good file", test_good_file);

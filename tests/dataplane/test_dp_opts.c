@@ -168,6 +168,25 @@ static void test_usage_errors(void)
 	CU_ASSERT_EQUAL(parse(ARGC(pre1), pre1, DP_STACK_NONE, &o), 0);
 }
 
+/* The two per-source token buckets refill one token per MS: 0 meant "never" (the limiter's
+ * refill_ns 0), so after --tls-handshake-burst handshakes (or --login-fail-burst failed
+ * logins) a source address was refused for the life of the process. Refused: 1.. only. */
+static void test_refill_zero_refused(void)
+{
+	static const char *const opts[] = {"--tls-handshake-refill-ms", "--login-fail-refill-ms"};
+	struct dp_opts o;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char *zero[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+				(char *)opts[i], "0", NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(zero), zero, DP_STACK_NONE, &o), -1);
+		char *one[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			       (char *)opts[i], "1", NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(one), one, DP_STACK_NONE, &o), 0);
+	}
+	CU_ASSERT_EQUAL(o.login_refill_ms, 1);
+	CU_ASSERT_EQUAL(o.tls.handshake_refill_ns, 100ull * 1000000ull); /* the default */
+}
+
 /* --tls-unbound-masters: comma lists appended across repetitions into the session cfg;
  * boundaries (0, UINT64_MAX, signs, empty items, more than DP_UNBOUND_MAX) refused. */
 static void test_tls_unbound_masters(void)
@@ -260,6 +279,7 @@ int main(void)
 	CU_add_test(s, "other stack's options refused", test_other_stack_options_refused);
 	CU_add_test(s, "--listen rules per stack", test_listen_rules_per_stack);
 	CU_add_test(s, "usage errors", test_usage_errors);
+	CU_add_test(s, "refill periods of 0 refused", test_refill_zero_refused);
 	CU_add_test(s, "--tls-unbound-masters list and boundaries", test_tls_unbound_masters);
 	CU_add_test(s, "--config file via dp_opts_load", test_load_config_file);
 	CU_add_test(s, "--help", test_help);
