@@ -1974,8 +1974,10 @@ static int on_adopt(struct cp_fanout *f, struct sess *s, struct lws *wsi)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 	}
 	/* the TLS handshake and the request within lws's timeout (the gate bounded only the
-	 * first byte on wss) */
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)f->cfg.fanout_header_timeout_ms / 1000 + 1);
+	 * first byte on wss): fanout_header_timeout_ms rounded up to lws's seconds, as the
+	 * context's timeout_secs (cp_fanout.c; 5000 ms was 6 s here) */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+			(int)((f->cfg.fanout_header_timeout_ms + 999u) / 1000u));
 	return 0;
 }
 
