@@ -6,22 +6,11 @@
 F=$1
 T=$(mktemp -d) || exit 1
 trap 'rm -rf "$T"' EXIT
-fail=0
-# expect NAME WANT_EXIT WANT_TEXT ARGS...
-expect() {
-	name=$1 want=$2 text=$3
-	shift 3
+run_cli() {
 	timeout 20 "$F" --redis 127.0.0.1:1 --pg 'host=127.0.0.1 port=1 connect_timeout=1' \
-		--plain "$@" >"$T/out" 2>&1
-	rc=$?
-	if [ "$rc" != "$want" ] || ! grep -qF -- "$text" "$T/out"; then
-		echo "FAIL $name: exit $rc (want $want), output:"
-		head -3 "$T/out"
-		fail=1
-	else
-		echo "ok $name"
-	fi
+		--plain "$@"
 }
+. "$(dirname "$0")/clilib.sh"
 expect stats_garbage 2 "--stats-ms: 'abc' is not a number in 0..86400000" --stats-ms abc
 expect stats_suffix 2 "--stats-ms: '5s'" --stats-ms 5s
 expect stats_negative 2 "--stats-ms: '-1'" --stats-ms -1

@@ -6,21 +6,8 @@ S=$1
 T=$(mktemp -d) || exit 1
 trap 'rm -rf "$T"' EXIT
 printf '1 %064d\n' 0 >"$T/keys"
-fail=0
-# expect NAME WANT_EXIT WANT_TEXT ARGS...
-expect() {
-	name=$1 want=$2 text=$3
-	shift 3
-	timeout 20 "$S" --keys "$T/keys" --token T --master 1 "$@" >"$T/out" 2>&1
-	rc=$?
-	if [ "$rc" != "$want" ] || ! grep -qF -- "$text" "$T/out"; then
-		echo "FAIL $name: exit $rc (want $want), output:"
-		head -3 "$T/out"
-		fail=1
-	else
-		echo "ok $name"
-	fi
-}
+run_cli() { timeout 20 "$S" --keys "$T/keys" --token T --master 1 "$@"; }
+. "$(dirname "$0")/clilib.sh"
 U=ws://127.0.0.1:1/
 expect timeout_garbage 2 "--timeout: '10x' is not a number in 1..86400" --url $U --timeout 10x
 expect timeout_zero 2 "--timeout: '0'" --url $U --timeout 0
