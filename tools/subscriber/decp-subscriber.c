@@ -505,6 +505,22 @@ static void local_sample(struct sim *s)
 	s->last_sync_ns = now_ns();
 }
 
+/* How long after the last TimePing the next one goes: every 60 s while the clock estimate
+ * is good; every second while it is none or its error bound (half its round trip) is over
+ * half the TTL: the guard refuses every signal while the bound exceeds the TTL
+ * (guard_check.h), so a slow exchange at connect would otherwise stop copying for a
+ * minute. */
+static int64_t sync_every(struct sim *s)
+{
+	int64_t ttl = g_o.ttl_ns > 0 ? g_o.ttl_ns : GUARD_TTL_DEFAULT_NS, est, err = 0;
+
+	if (g_o.no_time_sync)
+		return INT64_C(60000000000);
+	if (guard_clock_server_now(&s->clk, local_ns(), &est, &err) != 0 || err > ttl / 2)
+		return INT64_C(1000000000);
+	return INT64_C(60000000000);
+}
+
 static void send_ping(struct sim *s)
 {
 	s->last_sync_ns = now_ns();
@@ -1828,7 +1844,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 					fprintf(g_log, "%d %" PRIu64 " resync-asked-again %" PRIu64 "\n",
 						s->idx, s->masters[j], s->ask_from[j]);
 			}
-		if (s->connected && s->subscribed && now - s->last_sync_ns > INT64_C(60000000000)) {
+		if (s->connected && s->subscribed && now - s->last_sync_ns > sync_every(s)) {
 			if (g_o.no_time_sync)
 				local_sample(s);
 			else
