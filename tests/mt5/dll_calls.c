@@ -968,12 +968,18 @@ static void t_rx_policy(const struct decp_fns *f)
 	/* margin: 100.0000 USD free at 1:100 cannot carry 0.20 EURUSD (about 217 USD):
 	 * INSUFFICIENT_MARGIN, the subscription stays SYNCED */
 	h2 = f->decp_rx_new(7, pub->b, 32, 0, 0);
+	int64_t cs[17];
+	CHECK(h2 > 0 && f->decp_rx_state(h2, cs, 17) == DECP_OK && cs[16] == -1,
+	      "state 16: no clock estimate yet, -1 (%lld)", (long long)cs[16]);
 	CHECK(h2 > 0 && rx_message(f, h2, V("policy_v1")->b, V("policy_v1")->n, T0, info, 12,
 					   sym, 40) == 8 &&
 	      f->decp_rx_time_ping(h2, T0 - 2 * MS, out, sizeof(out)) > 0 &&
 	      rx_message(f, h2, V("pong")->b, V("pong")->n, T0, info, 12, sym, 40) == 4 &&
 	      f->decp_rx_account_state(h2, L"USD", 100, 1000000, 1000000, 0, 1000000, 0, 0) == 0,
 	      "margin: a 100 USD account");
+	CHECK(f->decp_rx_state(h2, cs, 17) == DECP_OK && cs[16] >= 0 && cs[16] <= 1 * MS,
+	      "state 16: the pong's error bound, rtt / 2 of a 2 ms exchange (%lld ns)",
+	      (long long)cs[16]);
 	quote_at(108512);
 	rx_message(f, h2, V("envelope1")->b, V("envelope1")->n, T0, info, 12, sym, 40);
 	k = rx_check(f, h2, T0 + 10 * MS, view, 12, verdict, 16, osym, 40);

@@ -660,7 +660,12 @@ void OnTimer()
       g_upgraded = true; g_last_ping = 0;
    }
    uchar fr[256];
-   if(TimeLocal() - g_last_ping >= InpTimeSyncSec)
+   // every InpTimeSyncSec; every second while the clock estimate is none or its error bound
+   // (st[16], ns) is over half the TTL: the guard refuses every signal while it exceeds the TTL
+   long cs[17];
+   long ttl_ms = InpTtlMs > 0 ? InpTtlMs : 500;
+   bool poor = decp_rx_state(g_rx, cs, 17) == 0 && (cs[16] < 0 || cs[16] > ttl_ms * 500000);
+   if(TimeLocal() - g_last_ping >= (poor ? 1 : InpTimeSyncSec))
    { Send(fr, decp_rx_time_ping(g_rx, NowNs(), fr, 256)); g_last_ping = TimeLocal(); }
    for(;;)
    {

@@ -1336,10 +1336,15 @@ int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0,
 					 rs ? rs->phase : 0, rs ? (int64_t)rs->verified : 0,
 					 rs ? (int64_t)rs->refused : 0, rs ? (int64_t)rs->finished : 0,
-					 r->sub.st.peak_equity };
+					 r->sub.st.peak_equity, -1 };
+		int64_t err = -1;
 
-		for (int i = 0; i < 10 && 6 + i < n; i++)
-			st[6 + i] = more[i];
+		/* the best sample's error bound (rtt / 2), as the guard would use it */
+		for (int i = 0; i < GUARD_CLOCK_SAMPLES; i++)
+			if (r->clk.s[i].used && (err < 0 || r->clk.s[i].rtt_ns / 2 < err))
+				err = r->clk.s[i].rtt_ns / 2;
+		for (int i = 0; i < 11 && 6 + i < n; i++)
+			st[6 + i] = i == 10 ? err : more[i];
 	}
 	return DECP_OK;
 }

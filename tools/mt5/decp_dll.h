@@ -52,7 +52,7 @@
 				  * guard's pip of the master's instrument with each envelope
 				  * (info[12]) and snapshot entry (info[8]); 7: equity
 				  * protection kept over a restart (decp_rx_equity_restore,
-				  * decp_rx_state st[15]) */
+				  * decp_rx_state st[15]), the clock's error bound (st[16]) */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -609,7 +609,9 @@ DECP_API int32_t decp_rx_account(int64_t rx, int64_t balance, int64_t reserved, 
  * DECP_RX_UNACKED_MAX (8), the policy version in force (9, 0 = local), equity protection
  * tripped (10, 0/1), re-sync phase (11: 0 off or idle, 1 receiving, 2 verified, 3
  * planned), snapshots verified (12), refused (13), reconciled (14), equity protection's
- * peak equity (15, 1e-4 money, 0 = none seen). Returns DECP_OK. */
+ * peak equity (15, 1e-4 money, 0 = none seen), the clock estimate's error bound (16, ns:
+ * the best TimePong's round trip / 2, -1 = none; the guard refuses every signal while it
+ * exceeds the TTL: ping again soon). Returns DECP_OK. */
 DECP_API int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n);
 
 /* Equity protection as decp_rx_state left it before a restart (ABI 7): peak_equity (st[15],
