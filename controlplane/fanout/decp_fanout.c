@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cp_config.h"
@@ -73,14 +72,6 @@ static int set_hostport(struct cp_config *c, const char *opt, const char *s, con
 bad:
 	fprintf(stderr, "decp-fanout: bad %s '%s'\n", opt, s);
 	return -EINVAL;
-}
-
-static long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --stats-ms: digits only, 0..86400000 (the dataplane's range; strtol took "abc" as 0 and
@@ -144,7 +135,8 @@ int main(int argc, char **argv)
 	char err[512];
 	const char *port_file = NULL;
 	bool have_redis = false, have_pg = false;
-	long stats_ms = 0, last_ms = mono_ms();
+	long stats_ms = 0;
+	uint64_t last_ns = cp_now_ns();
 	struct cp_fanout *f;
 	int o, bad = 0;
 
@@ -220,14 +212,14 @@ int main(int argc, char **argv)
 	while (!g_stop) {
 		struct cp_fanout_stats st;
 
-		long left = stats_ms - (mono_ms() - last_ms);
+		long left = stats_ms - (long)((cp_now_ns() - last_ns) / 1000000);
 
 		/* in steps of at most 100 ms, so that a stop is seen soon (and usleep's argument
 		 * stays far below its 32 bits whatever --stats-ms is) */
 		usleep(stats_ms > 0 && left > 0 && left < 100 ? (useconds_t)left * 1000 : 100000);
-		if (stats_ms <= 0 || mono_ms() - last_ms < stats_ms)
+		if (stats_ms <= 0 || cp_now_ns() - last_ns < (uint64_t)stats_ms * 1000000u)
 			continue;
-		last_ms = mono_ms();
+		last_ns = cp_now_ns();
 		cp_fanout_stats_get(f, &st);
 		fprintf(stderr,
 			"decp-fanout: conns %u (total %" PRIu64 ", refused %" PRIu64 ") published %" PRIu64

@@ -1332,19 +1332,20 @@ int32_t decp_rx_state(int64_t rx, int64_t *st, int32_t n)
 		st[5] |= r->clk.s[i].used;
 	{
 		const struct decp_resync *rs = r->rs;
-		const int64_t more[] = { r->nunacked, (int64_t)r->acked, (int64_t)r->forgotten,
-					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0,
-					 rs ? rs->phase : 0, rs ? (int64_t)rs->verified : 0,
-					 rs ? (int64_t)rs->refused : 0, rs ? (int64_t)rs->finished : 0,
-					 r->sub.st.peak_equity, -1 };
 		int64_t err = -1;
 
 		/* the best sample's error bound (rtt / 2), as the guard would use it */
 		for (int i = 0; i < GUARD_CLOCK_SAMPLES; i++)
 			if (r->clk.s[i].used && (err < 0 || r->clk.s[i].rtt_ns / 2 < err))
 				err = r->clk.s[i].rtt_ns / 2;
-		for (int i = 0; i < 11 && 6 + i < n; i++)
-			st[6 + i] = i == 10 ? err : more[i];
+		const int64_t more[] = { r->nunacked, (int64_t)r->acked, (int64_t)r->forgotten,
+					 (int64_t)r->pol.version, r->sub.st.equity_tripped != 0,
+					 rs ? rs->phase : 0, rs ? (int64_t)rs->verified : 0,
+					 rs ? (int64_t)rs->refused : 0, rs ? (int64_t)rs->finished : 0,
+					 r->sub.st.peak_equity, err };
+
+		for (int i = 0; i < (int)(sizeof(more) / sizeof(more[0])) && 6 + i < n; i++)
+			st[6 + i] = more[i];
 	}
 	return DECP_OK;
 }
