@@ -40,13 +40,22 @@ static bool ttl_expired(const struct guard_sub *sub, const struct guard_clock *c
 			const struct guard_envelope *env, const struct guard_view *view,
 			struct guard_verdict *out)
 {
-	int64_t now, err = 0;
+	int64_t now, err = 0, tol = 0;
 
-	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, &err) != 0)
+	if (!clk || guard_clock_server_now(clk, view->local_now_ns, &now, &err) != 0 ||
+	    guard_clock_tolerance(clk, view->local_now_ns, &tol) != 0)
 		return true; /* no server time: fail closed */
 	if (__builtin_sub_overflow(now, env->server_arrival_ns, &out->age_ns))
 		return true;
 	out->age_known = true;
+	/* A signal reaches the server before it reaches us: its true age is >= 0, so an
+	 * estimated age below what the estimate's error allows proves the estimate wrong
+	 * (a clock stepped since the sample). The age is then unknown, as without an
+	 * estimate: fail closed, and tell the caller to measure the clock again. */
+	if (out->age_ns < -tol) {
+		out->clock_suspect = true;
+		return true;
+	}
 	/* An estimate whose error bound (rtt / 2) exceeds the TTL cannot tell a fresh signal
 	 * from a stale one (a slow return leg moves it by up to that much): fail closed. */
 	if (err > sub->ttl_ns)
@@ -255,6 +264,7 @@ int guard_signal_check(struct guard_sub *sub, const struct guard_policy *pol,
 	if (!out->authenticated) {
 		reason = GUARD_REASON_INVALID_SIGNATURE; /* whatever else failed: see the header */
 		out->attribution = GUARD_ATTRIBUTION_UNSPECIFIED;
+		out->clock_suspect = false; /* a forgery proves nothing about our clock */
 	}
 	/* 7 Execute */
 	if (!reason) {

@@ -7,7 +7,9 @@
  *   2 State ....................... STATE_LOCKED (state != SYNCED)
  *   3 TTL ......................... TTL_EXPIRED (|server now - server arrival| > ttl, or
  *                                   no live clock estimate, or one whose error bound
- *                                   (rtt / 2) exceeds ttl: fail closed); every stale
+ *                                   (rtt / 2) exceeds ttl, or a negative age beyond the
+ *                                   estimate's tolerance, which proves the estimate
+ *                                   wrong: verdict.clock_suspect; fail closed); every stale
  *                                   signal is refused, verdict.attribution says whose
  *                                   delay it was (the envelope's send stamp and replay
  *                                   flag; guard_types.h enum guard_attribution)
@@ -64,6 +66,11 @@ struct guard_verdict {
 	bool committed;          /* sub->st changed */
 	bool close_all;          /* equity protection tripped now and policy says flatten */
 	bool age_known;          /* a live clock estimate existed */
+	bool clock_suspect;      /* authenticated, and its age is negative beyond the clock
+				  * estimate's tolerance (guard_clock_tolerance): the estimate
+				  * is wrong. TTL_EXPIRED unless an earlier check failed; the
+				  * caller drops the estimate (guard_clock_distrust) and sends a
+				  * TimePing at once */
 	uint32_t state_before;   /* enum guard_state */
 	uint32_t state_after;
 	uint64_t sequence;       /* the signal's */

@@ -52,13 +52,12 @@ int guard_clock_add_sample(struct guard_clock *c, int64_t t0, int64_t t1, int64_
 	return 0;
 }
 
-int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
-			   int64_t *server_now_ns, int64_t *err_ns)
+/* The live sample with the lowest rtt at local_now_ns, or NULL. */
+static const struct guard_clock_sample *best_sample(const struct guard_clock *c,
+						    int64_t local_now_ns, int64_t *age_ns)
 {
 	const struct guard_clock_sample *best = NULL;
 
-	if (!c || !server_now_ns)
-		return -EINVAL;
 	for (unsigned i = 0; i < GUARD_CLOCK_SAMPLES; i++) {
 		const struct guard_clock_sample *s = &c->s[i];
 		int64_t age;
@@ -68,9 +67,23 @@ int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
 		/* A sample "from the future" means the local clock jumped back: distrust it. */
 		if (age < 0 || age > c->max_age_ns)
 			continue;
-		if (!best || s->rtt_ns < best->rtt_ns)
+		if (!best || s->rtt_ns < best->rtt_ns) {
 			best = s;
+			*age_ns = age;
+		}
 	}
+	return best;
+}
+
+int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
+			   int64_t *server_now_ns, int64_t *err_ns)
+{
+	const struct guard_clock_sample *best;
+	int64_t age = 0;
+
+	if (!c || !server_now_ns)
+		return -EINVAL;
+	best = best_sample(c, local_now_ns, &age);
 	if (!best)
 		return -ENODATA;
 	if (__builtin_add_overflow(local_now_ns, best->offset_ns, server_now_ns))
@@ -78,4 +91,27 @@ int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
 	if (err_ns)
 		*err_ns = best->rtt_ns / 2;
 	return 0;
+}
+
+int guard_clock_tolerance(const struct guard_clock *c, int64_t local_now_ns, int64_t *tol_ns)
+{
+	const struct guard_clock_sample *best;
+	int64_t age = 0;
+
+	if (!c || !tol_ns)
+		return -EINVAL;
+	best = best_sample(c, local_now_ns, &age);
+	if (!best)
+		return -ENODATA;
+	/* no overflow: rtt <= GUARD_CLOCK_MAX_RTT_NS, age <= max_age_ns (int64) / 5000 */
+	*tol_ns = best->rtt_ns / 2 + age / GUARD_CLOCK_DRIFT_DIV + GUARD_CLOCK_SLACK_NS;
+	return 0;
+}
+
+void guard_clock_distrust(struct guard_clock *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < GUARD_CLOCK_SAMPLES; i++)
+		c->s[i].used = false;
 }

@@ -70,4 +70,23 @@ int guard_clock_add_sample(struct guard_clock *c, int64_t t0_client_send,
 int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
 			   int64_t *server_now_ns, int64_t *err_ns);
 
+/*
+ * How far the estimate guard_clock_server_now() gives at local_now_ns may be from the
+ * server's clock: the best sample's error bound (rtt / 2), plus the drift since it was
+ * taken (1/GUARD_CLOCK_DRIFT_DIV of its age) and GUARD_CLOCK_SLACK_NS, the same allowance
+ * by which a new sample contradicts a held one. A signal reaches the server before it
+ * reaches us, so its true age is >= 0: an estimated age below -tolerance proves the
+ * estimate wrong (a clock stepped since the sample: here, or the server's), and
+ * guard_signal_check() then sets verdict.clock_suspect. Returns 0 with *tol_ns set,
+ * -EINVAL on NULL c or tol_ns, -ENODATA as guard_clock_server_now().
+ */
+int guard_clock_tolerance(const struct guard_clock *c, int64_t local_now_ns, int64_t *tol_ns);
+
+/*
+ * Drops every sample (max_age_ns kept): the estimate was proven wrong
+ * (verdict.clock_suspect). The TTL check then fails closed until the next TimePong, so
+ * the caller sends a TimePing at once. NULL is ignored. Cannot fail.
+ */
+void guard_clock_distrust(struct guard_clock *c);
+
 #endif

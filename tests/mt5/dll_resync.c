@@ -649,6 +649,41 @@ void dll_resync_ask_run(const struct decp_fns *f)
 	      "resync_ask: signal 41 stale after the re-sync: asked at once (%d)", k);
 	f->decp_handle_free(h);
 
+	/* A signal from the "future": the estimate (a pong whose server clock is 100 ms
+	 * behind the local one) makes envelope 1, stamped T0, -90 ms old at local T0 + 10 ms,
+	 * far beyond the estimate's 1 ms error bound. It was executed as fresh and asked
+	 * nothing. Now: TTL_EXPIRED, verdict[16] 1, the estimate dropped (st[5] 0, st[16] -1:
+	 * DecpReceiver pings at once), a re-sync asked (its sequence is used up); the next
+	 * pong measures the clock again and signals pass the TTL check. */
+	h = f->decp_rx_new(7, V("pub")->b, 32, 0, 0);
+	CHECK(h > 0 && feed(f, h, "policy_v1", info) == 8 &&
+	      f->decp_rx_time_ping(h, T0 - 2 * MS, out, sizeof(out)) > 0 &&
+	      feed(f, h, "pong_behind", info) == 4 &&
+	      f->decp_rx_resync(h, V("snap_pub")->b, 32) == DECP_OK,
+	      "future: handle set up with a clock estimate 100 ms behind");
+	{
+		int64_t vd[17], st17[17];
+
+		mt5_view_at(v, 108512);
+		k = feed(f, h, "envelope1", info) == 1
+			    ? rx_check(f, h, T0 + 10 * MS, v, 12, vd, 17, osym, 40) : -100;
+		CHECK(k == 4 && vd[0] == 4 && vd[16] == 1 && vd[11] == -90 * MS,
+		      "future: signal 1 at -90 ms refused TTL_EXPIRED, clock suspect (%d, %lld)",
+		      k, (long long)vd[16]);
+		CHECK(f->decp_rx_state(h, st17, 17) == DECP_OK && st17[1] == 1 && st17[3] == 0 &&
+		      st17[5] == 0 && st17[16] == -1,
+		      "future: consumed, not executed, the clock estimate dropped");
+		CHECK(asks(f, h, T0 + 10 * MS, "subscribe_resync"),
+		      "future: re-sync asked from signal 1");
+		CHECK(feed(f, h, "pong", info) == 4, "future: the clock measured again");
+		k = feed(f, h, "envelope2", info) == 1
+			    ? rx_check(f, h, T0 + 10 * MS, v, 12, vd, 17, osym, 40) : -100;
+		CHECK(k == 8 && vd[11] == 10 * MS && vd[16] == 0,
+		      "future: signal 2 (a MODIFY of no copy: FILTERED) passes the TTL check, "
+		      "10 ms old (%d)", k);
+	}
+	f->decp_handle_free(h);
+
 	/* a range lost: live from the stream's end */
 	h = rx_resync(f, 0, NULL);
 	k = feed(f, h, "error", info);

@@ -607,6 +607,12 @@ int main(int argc, char **argv)
 		sm.kind_case = DECP__SERVER_MESSAGE__KIND_TIME_PONG;
 		sm.time_pong = &tp;
 		packed("pong", &sm.base);
+		/* the same exchange with the server's clock 100 ms behind the local one (or the
+		 * local clock stepped 100 ms ahead since): envelopes stamped at T0 look 100 ms
+		 * "from the future" at local T0 */
+		tp.server_recv_ns = T0 - 101000000;
+		tp.server_send_ns = T0 - 101000000;
+		packed("pong_behind", &sm.base);
 		st.master_id = MASTER;
 		st.from_sequence = 1;
 		st.to_sequence = 0;

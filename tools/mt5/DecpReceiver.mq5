@@ -464,7 +464,7 @@ void Resync()
 
 void OnEnvelope(const long &info[], string sym)
 {
-   long view[14], v[16];
+   long view[14], v[17];
    uchar os[40];
    double vol = 0;
    long ticket = info[7];
@@ -481,7 +481,9 @@ void OnEnvelope(const long &info[], string sym)
    // (FILTERED, sizing) rather than guess from the copy's own volume
    view[11] = GlobalVariableCheck(GvMv(ticket)) ? (long)GlobalVariableGet(GvMv(ticket)) : 0;
    if(AccountToGuard(sym) == 2) CloseAll();   // the account now, with this symbol's quote rate
-   int reason = decp_rx_check(g_rx, NowNs(), view, 14, v, 16, os, 40);
+   int reason = decp_rx_check(g_rx, NowNs(), view, 14, v, 17, os, 40);
+   // a signal from the "future": the clock estimate was wrong and is dropped; measure now
+   if(v[16] == 1) g_last_ping = 0;
    uchar fr[1024];
    // the guard's sequence is persisted before anything is executed: a terminal that dies
    // between the two loses this signal (the next re-sync brings the account in line), it
@@ -700,7 +702,7 @@ void OnTimer()
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 7) { Print("decp: decp.dll version ", decp_version(), ", expected 7"); return INIT_FAILED; }
+   if(decp_version() != 8) { Print("decp: decp.dll version ", decp_version(), ", expected 8"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpMasterPubHex, pub, 32) != 32)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    if(AccountInfoInteger(ACCOUNT_MARGIN_MODE) != ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)

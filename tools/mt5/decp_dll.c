@@ -1056,6 +1056,11 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 		r->check_server_ns = INT64_MAX;
 	if (guard_signal_check(&r->sub, &r->pol, &r->clk, &r->env, &v, d) != 0)
 		return DECP_E_INVAL;
+	/* the estimate is proven wrong (a signal older than zero beyond its tolerance): drop
+	 * it, so nothing is judged by it and DecpReceiver pings every second (st[16] -1)
+	 * until a TimePong measures the clock again */
+	if (d->clock_suspect)
+		guard_clock_distrust(&r->clk);
 	r->checked = true;
 	r->ask_check = true;
 	r->checked_env = r->env;
@@ -1076,6 +1081,8 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	verdict[13] = d->state_after;
 	verdict[14] = (int64_t)d->expected_seq;
 	verdict[15] = d->close_all;
+	if (nverdict >= 17)
+		verdict[16] = d->clock_suspect;
 	order_symbol[0] = 0;
 	if (d->reason == GUARD_REASON_NONE)
 		memcpy(order_symbol, d->order.symbol, sizeof(d->order.symbol));
@@ -1097,7 +1104,7 @@ int32_t decp_rx_resync_ask(int64_t rx, int64_t local_now_ns, uint8_t *out, int32
 	/* a snapshot received or verified but not reconciled yet answers it already */
 	if (r->rs == NULL || r->rs->phase != DECP_RESYNC_IDLE || !r->ask_check ||
 	    d->reason != GUARD_REASON_TTL_EXPIRED ||
-	    d->age_ns < DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000) ||
+	    (d->age_ns < DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000) && !d->clock_suspect) ||
 	    (r->ask_ns != 0 && local_now_ns - r->ask_ns < DECP_RX_RESYNC_ASK_AGAIN_MS * INT64_C(1000000)))
 		return 0;
 	n = decp_ws_frame(p, proto_wire_subscribe_resync_encode(r->sub.master_id,

@@ -42,7 +42,7 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 7 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+#define DECP_DLL_VERSION 8 /* 2: protocol-2 login (decp_master_login_proof); 3: the
 				  * server's copy policy, account state, report ids; 4: re-sync
 				  * by snapshot (decp_rx_resync*), the master's positions
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
@@ -52,7 +52,9 @@
 				  * guard's pip of the master's instrument with each envelope
 				  * (info[12]) and snapshot entry (info[8]); 7: equity
 				  * protection kept over a restart (decp_rx_equity_restore,
-				  * decp_rx_state st[15]), the clock's error bound (st[16]) */
+				  * decp_rx_state st[15]), the clock's error bound (st[16]);
+				  * 8: a signal from the "future" (decp_rx_check verdict[16]):
+				  * the clock estimate dropped, a re-sync asked */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -334,7 +336,8 @@ DECP_API int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap);
 /*
  * A re-sync asked after a stale signal (docs/mt5.md "Receiver"): when the last
  * decp_rx_check refused a signal TTL_EXPIRED at an age of DECP_RX_RESYNC_ASK_AGE_MS or
- * more with re-sync on (decp_rx_resync), its sequence is used up and nothing after it
+ * more, or from the "future" (verdict[16], its true age unknown), with re-sync on
+ * (decp_rx_resync), its sequence is used up and nothing after it
  * brings the account back in line with the master (a copy of a position he closed stays
  * open). This returns a binary WebSocket frame carrying ClientMessage{Subscribe{master,
  * from that sequence, snapshot = true}} to send on the open connection: the fan-out
@@ -528,7 +531,10 @@ DECP_API int32_t decp_rx_resync_done(int64_t rx, uint8_t *out, int32_t out_cap);
  * Returns the reason: 0 execute, else decp.ProtectionReason (1..10, 22). verdict (nverdict
  * >= 16): reason, filter, authenticated, order type, volume, price, sl, tp, master
  * ticket, sequence, expiration_ns, age_ns, deviation_pips_x100, state after,
- * expected sequence, close_all. order_symbol: the symbol to trade (sym_cap >=
+ * expected sequence, close_all; nverdict >= 17 (ABI 8): verdict[16] 1 when the signal's
+ * age was negative beyond the clock estimate's tolerance (guard_clock_tolerance): the
+ * estimate is wrong, the signal refused TTL_EXPIRED, the estimate dropped (decp_rx_state
+ * st[5] 0, st[16] -1): send a TimePing now. order_symbol: the symbol to trade (sym_cap >=
  * DECP_SYMBOL_MAX). A forged envelope (signature invalid) changes nothing. The envelope
  * is consumed: a second call returns DECP_E_STATE.
  */

@@ -889,6 +889,13 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		if (v.reason == GUARD_REASON_TTL_EXPIRED)
 			resync_ask(s, i, env.sequence, v.age_ns);
 	}
+	/* a signal from the "future": the clock estimate is wrong (docs/guard.md "A signal
+	 * from the future"); drop it and measure again now (--no-time-sync: the EA believes
+	 * its own clock by design) */
+	if (v.clock_suspect && !g_o.no_time_sync) {
+		guard_clock_distrust(&s->clk);
+		send_ping(s);
+	}
 }
 
 /* The subscription's copy policy from the server (on Subscribe and on every change): the
