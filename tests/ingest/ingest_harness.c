@@ -362,6 +362,12 @@ int ih_send_hello(int fd, const char *token, uint64_t master_id)
 int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
 		   bool corrupt_hmac)
 {
+	return ih_send_signal_sig(fd, secret, master_id, seq, corrupt_hmac, 64);
+}
+
+int ih_send_signal_sig(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
+		       bool corrupt_hmac, size_t sig_len)
+{
 	Decp__Signal s = DECP__SIGNAL__INIT;
 	s.master_id = master_id;
 	s.sequence = seq;
@@ -385,7 +391,7 @@ int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_
 	ss.hmac.data = mac;
 	ss.hmac.len = 32;
 	ss.ed25519_sig.data = sig;
-	ss.ed25519_sig.len = 64;
+	ss.ed25519_sig.len = sig_len < sizeof(sig) ? sig_len : sizeof(sig);
 	Decp__MasterFrame f = DECP__MASTER_FRAME__INIT;
 	f.kind_case = DECP__MASTER_FRAME__KIND_SIGNAL;
 	f.signal = &ss;

@@ -105,6 +105,9 @@ int ih_send_proof(int fd, const char *token, uint64_t master_id, const uint8_t *
 /* Build and send a signed signal; hmac_key NULL = all-zero MAC. */
 int ih_send_signal(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
 		   bool corrupt_hmac);
+/* The same with an Ed25519 signature field of sig_len bytes (0..64; 64 as above). */
+int ih_send_signal_sig(int fd, const uint8_t secret[32], uint64_t master_id, uint64_t seq,
+		       bool corrupt_hmac, size_t sig_len);
 int ih_send_heartbeat(int fd);
 
 /*

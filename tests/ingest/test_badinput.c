@@ -387,6 +387,40 @@ static void test_bad_hmac(void)
 	stop();
 }
 
+/* A signal whose HMAC verifies but whose Ed25519 signature is missing or not 64 bytes
+ * (a master EA signing without its Ed25519 key). Ingest does not verify Ed25519 (receivers
+ * do); the length is a rule of the frame it checks after the HMAC, so the master's operator
+ * reads MALFORMED ("your frame is incomplete"), not BAD_SIGNATURE, which names the HMAC
+ * secret (docs/protocol.md "Error behaviour", docs/ingest.md step 4). A bad HMAC still
+ * wins: it is checked first. */
+static void test_no_ed25519_sig(void)
+{
+	static const size_t lens[] = {0, 63};
+
+	CU_ASSERT_FATAL(start("nosig", "10000", "100", true) == 0);
+	good_open();
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		int fd = login2();
+		CU_ASSERT(ih_send_signal_sig(fd, keys[2].secret, 2, 1, false, lens[i]) == 0);
+		CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_MALFORMED, 0));
+		CU_ASSERT(expect_closed(fd, 2000));
+		CU_ASSERT(reason_count(DP_REASON_MALFORMED) == i + 1);
+		CU_ASSERT(reason_count(DP_REASON_BAD_HMAC) == 0);
+		CU_ASSERT(expect_event(DP_REASON_MALFORMED));
+		CU_ASSERT(enq_count[2] == 0);
+		close(fd);
+	}
+	int fd = login2();
+	CU_ASSERT(ih_send_signal_sig(fd, keys[2].secret, 2, 1, true, 0) == 0);
+	CU_ASSERT(expect_nack(fd, DECP__NACK__REASON__REASON_BAD_SIGNATURE, 0));
+	CU_ASSERT(expect_closed(fd, 2000));
+	CU_ASSERT(reason_count(DP_REASON_BAD_HMAC) == 1);
+	CU_ASSERT(enq_count[2] == 0);
+	close(fd);
+	good_check();
+	stop();
+}
+
 static void test_master_mismatch(void)
 {
 	CU_ASSERT_FATAL(start("mismatch", "10000", "100", true) == 0);
@@ -677,6 +711,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "wrong token", test_wrong_token);
 	CU_add_test(s, "revoked token", test_revoked_token);
 	CU_add_test(s, "bad hmac", test_bad_hmac);
+	CU_add_test(s, "signal without its Ed25519 signature: MALFORMED", test_no_ed25519_sig);
 	CU_add_test(s, "master id mismatch", test_master_mismatch);
 	CU_add_test(s, "duplicate", test_duplicate);
 	CU_add_test(s, "gap", test_gap);
