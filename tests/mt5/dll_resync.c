@@ -583,6 +583,45 @@ static int asks(const struct decp_fns *f, int64_t h, int64_t t, const char *name
 	return k == V(name)->n && memcmp(pl, V(name)->b, (size_t)k) == 0;
 }
 
+/* decp_rx_resync_plan while the guard is LOCKED_NO_FUNDS. */
+static void resync_locked(const struct decp_fns *f)
+{
+	int64_t h, info[12], st[15], act[13], v[12], verdict[16];
+	uint8_t out[256], osym[40];
+	int k;
+
+	/* A snapshot verified while the guard is LOCKED_NO_FUNDS (signal 1 refused on an empty
+	 * wallet): execution is halted and no edge leads to DEGRADED_GAP, so the plan is
+	 * refused (STATE), and S is consumed as every signal in that state is. Before, the plan
+	 * ran, last_seq stayed at 1, and after the funds returned signal 41 was a
+	 * SEQUENCE_GAP (-20) into DEGRADED_GAP. */
+	h = rx_resync(f, 0, "snap_pub");
+	mt5_view_at(v, 108512);
+	v[6] = 0; /* wallet balance */
+	k = feed(f, h, "envelope1", info) == 1
+		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k == 6 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3 && st[1] == 1,
+	      "locked: signal 1 on an empty wallet: INSUFFICIENT_FUNDS, LOCKED_NO_FUNDS (%d)", k);
+	k = feed_snapshot(f, h, "snap", 2, info);
+	CHECK(k == 12 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3,
+	      "locked: the snapshot at 40 verified, still LOCKED_NO_FUNDS (%d)", k);
+	k = f->decp_rx_resync_plan(h);
+	CHECK(k == DECP_E_STATE && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3 &&
+	      st[1] == S && st[4] == S + 1 && st[11] == 0 &&
+	      f->decp_rx_resync_action(h, 0, act, 13, osym, 40) == DECP_E_STATE &&
+	      f->decp_rx_resync_done(h, out, sizeof(out)) == DECP_E_STATE,
+	      "locked: plan refused (%d), nothing planned, the guard consumed up to S", k);
+	CHECK(f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1,
+	      "locked: funds restored, SYNCED");
+	mt5_view_at(v, 108512);
+	k = feed(f, h, "envelope41", info) == 1
+		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k == 0 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1 && st[1] == 41,
+	      "locked: signal 41 executes live after the funds returned, no gap (%d)", k);
+	f->decp_handle_free(h);
+}
+
 /*
  * A stale live signal asks a re-sync (decp_rx_resync_ask, docs/mt5.md "Receiver"): the
  * signal's sequence is used up, and without the ask the account stays out of line with
@@ -594,6 +633,8 @@ void dll_resync_ask_run(const struct decp_fns *f)
 	int64_t h, info[12], st[15], v[12], verdict[16];
 	uint8_t out[256], pl[256], osym[40];
 	int k, n;
+
+	resync_locked(f);
 
 	/* re-sync off: a stale refusal asks nothing */
 	h = rx_resync(f, 0, NULL);

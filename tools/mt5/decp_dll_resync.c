@@ -313,6 +313,21 @@ int32_t decp_rx_resync_plan(int64_t rx)
 		return DECP_E_HANDLE;
 	if (r->rs == NULL)
 		return DECP_E_STATE;
+	/* Execution halted (LOCKED_NO_FUNDS, PAUSED_TOXIC, SUSPENDED_ADMIN, CANCELLED: the
+	 * seed's state machine has no edge from them to DEGRADED_GAP, so the snapshot could
+	 * not move the guard): nothing is planned. The signals up to S are consumed as the
+	 * guard consumes every signal in these states (refused STATE_LOCKED), so when the
+	 * subscription returns to SYNCED the stream continues at S + 1 with no gap. Before,
+	 * the plan ran, last_seq stayed below S and the first live signal after the funds
+	 * returned was a SEQUENCE_GAP (-20) into DEGRADED_GAP. */
+	if (r->rs->phase == DECP_RESYNC_COMPLETE && r->sub.st.state != GUARD_STATE_SYNCED &&
+	    r->sub.st.state != GUARD_STATE_DEGRADED_GAP) {
+		if (r->rs->seq > r->sub.st.last_seq)
+			r->sub.st.last_seq = r->rs->seq;
+		decp_resync_abandon(r->rs);
+		r->snap_gap = false;
+		return DECP_E_STATE;
+	}
 	/* the instrument registry decp_rx_check uses (guard's built-in) */
 	n = decp_resync_plan(r->rs, &r->pol, r->sub.st.equity_tripped != 0, &r->acct,
 			     guard_instruments_builtin());

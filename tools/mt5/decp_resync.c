@@ -267,3 +267,11 @@ void decp_resync_finish(struct decp_resync *rs)
 	drop(rs);
 	rs->finished++;
 }
+
+void decp_resync_abandon(struct decp_resync *rs)
+{
+	if (rs->phase != DECP_RESYNC_COMPLETE)
+		return;
+	drop(rs);
+	rs->refused++;
+}

@@ -145,4 +145,8 @@ int decp_resync_counts(const struct decp_resync *rs, struct proto_wire_resync_do
 /* The plan was executed and reported: IDLE (nothing when not PLANNED). */
 void decp_resync_finish(struct decp_resync *rs);
 
+/* A verified snapshot that will not be planned (the guard's execution is halted:
+ * decp_rx_resync_plan): IDLE, counted in refused (nothing when not COMPLETE). */
+void decp_resync_abandon(struct decp_resync *rs);
+
 #endif
