@@ -104,7 +104,7 @@ int guard_clock_tolerance(const struct guard_clock *c, int64_t local_now_ns, int
 	if (!best)
 		return -ENODATA;
 	/* no overflow: rtt <= GUARD_CLOCK_MAX_RTT_NS, age <= max_age_ns (int64) / 5000 */
-	*tol_ns = best->rtt_ns / 2 + age / GUARD_CLOCK_DRIFT_DIV + GUARD_CLOCK_SLACK_NS;
+	*tol_ns = best->rtt_ns / 2 + age / GUARD_CLOCK_DRIFT_DIV + GUARD_CLOCK_FUTURE_SLACK_NS;
 	return 0;
 }
 

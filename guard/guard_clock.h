@@ -32,6 +32,14 @@
  * crystal is within 100), and a fixed slack. */
 #define GUARD_CLOCK_DRIFT_DIV 5000
 #define GUARD_CLOCK_SLACK_NS (INT64_C(1) * GUARD_NS_PER_MS)
+/* How far a signal's Server_Arrival_Time may be ahead of the estimate before it proves the
+ * estimate wrong (guard_clock_tolerance). Not GUARD_CLOCK_SLACK_NS: two samples come from
+ * one clock, the fan-out's TimePong; the arrival stamp from another, the dataplane's TSC
+ * time, which follows CLOCK_REALTIME within 50 ms (docs/dataplane.md "Clock"), often on
+ * another host than a standalone decp-fanout (their offset: NTP's, a few ms). With 1 ms,
+ * such an offset refused every honest subscriber's every signal; a clock step (seconds,
+ * what this catches) is far beyond 50 ms. */
+#define GUARD_CLOCK_FUTURE_SLACK_NS (INT64_C(50) * GUARD_NS_PER_MS)
 /* A round trip slower than this says nothing useful about the offset. */
 #define GUARD_CLOCK_MAX_RTT_NS (INT64_C(10) * GUARD_NS_PER_S)
 
@@ -73,8 +81,8 @@ int guard_clock_server_now(const struct guard_clock *c, int64_t local_now_ns,
 /*
  * How far the estimate guard_clock_server_now() gives at local_now_ns may be from the
  * server's clock: the best sample's error bound (rtt / 2), plus the drift since it was
- * taken (1/GUARD_CLOCK_DRIFT_DIV of its age) and GUARD_CLOCK_SLACK_NS, the same allowance
- * by which a new sample contradicts a held one. A signal reaches the server before it
+ * taken (1/GUARD_CLOCK_DRIFT_DIV of its age) and GUARD_CLOCK_FUTURE_SLACK_NS (the
+ * arrival stamp and the TimePong come from two clocks, see there). A signal reaches the server before it
  * reaches us, so its true age is >= 0: an estimated age below -tolerance proves the
  * estimate wrong (a clock stepped since the sample: here, or the server's), and
  * guard_signal_check() then sets verdict.clock_suspect. Returns 0 with *tol_ns set,

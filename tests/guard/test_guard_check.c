@@ -631,15 +631,15 @@ static void test_clock_error_bound(void)
 
 /* A signal reaches the server before it reaches us, so its true age is >= 0. An estimated
  * age below minus the estimate's tolerance (error bound rtt / 2, drift since the sample,
- * 1 ms slack: guard_clock_tolerance) proves the estimate wrong, e.g. the local clock
+ * 50 ms slack: guard_clock_tolerance) proves the estimate wrong, e.g. the local clock
  * stepped 100 ms back since the last TimePong. Such a signal was executed as fresh
  * (anything down to -TTL was), and nothing told the EA to measure its clock again. Now:
  * TTL_EXPIRED (age unknown: fail closed), verdict.clock_suspect, sequence consumed. */
 static void test_clock_future_beyond_bound(void)
 {
 	const int64_t ms = GUARD_NS_PER_MS;
-	/* gt_clock: 2 ms round trip 1 s ago: 1 ms + 1 s / 5000 + 1 ms */
-	const int64_t tol = ms + GUARD_NS_PER_S / GUARD_CLOCK_DRIFT_DIV + GUARD_CLOCK_SLACK_NS;
+	/* gt_clock: 2 ms round trip 1 s ago: 1 ms + 1 s / 5000 + 50 ms */
+	const int64_t tol = ms + GUARD_NS_PER_S / GUARD_CLOCK_DRIFT_DIV + GUARD_CLOCK_FUTURE_SLACK_NS;
 	struct gt_signal s;
 	struct guard_verdict v;
 	int64_t t = 0;
@@ -659,44 +659,52 @@ static void test_clock_future_beyond_bound(void)
 	CU_ASSERT_EQUAL(sub.st.last_seq, 1); /* consumed, as every refused stale signal */
 	CU_ASSERT_EQUAL(sub.st.executed, 0);
 	CU_ASSERT_EQUAL(guard_trust_event_of(&v), GUARD_TRUST_TTL_EXPIRED);
-	/* boundary: exactly -tolerance is within the estimate's error, one ns more is not */
+	/* the arrival stamp 20 ms ahead of the TimePong's clock (a standalone fan-out's host
+	 * 20 ms behind the dataplane's, within NTP's reach): not a clock step; a 1 ms slack
+	 * refused it, and so every signal of that deployment */
 	gt_signal_buy(&s, &key, 2);
+	s.env.server_arrival_ns = GT_NOW + 20 * ms;
+	v = check(&s);
+	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
+	CU_ASSERT_FALSE(v.clock_suspect);
+	/* boundary: exactly -tolerance is within the estimate's error, one ns more is not */
+	gt_signal_buy(&s, &key, 3);
 	s.env.server_arrival_ns = GT_NOW + tol;
 	v = check(&s);
 	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);
 	CU_ASSERT_FALSE(v.clock_suspect);
-	gt_signal_buy(&s, &key, 3);
+	gt_signal_buy(&s, &key, 4);
 	s.env.server_arrival_ns = GT_NOW + tol + 1;
 	v = check(&s);
 	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
 	CU_ASSERT_TRUE(v.clock_suspect);
 	/* an earlier failure keeps its reason; the clock is suspect all the same */
-	gt_signal_buy(&s, &key, 3);
+	gt_signal_buy(&s, &key, 4);
 	s.env.server_arrival_ns = GT_NOW + 100 * ms;
 	v = check_no_change(&s);
 	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_REPLAY);
 	CU_ASSERT_TRUE(v.clock_suspect);
 	/* a forged one proves nothing about our clock */
-	gt_signal_buy(&s, &other_key, 4);
+	gt_signal_buy(&s, &other_key, 5);
 	s.env.server_arrival_ns = GT_NOW + 100 * ms;
 	v = check_no_change(&s);
 	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_INVALID_SIGNATURE);
 	CU_ASSERT_FALSE(v.clock_suspect);
 	/* the caller drops the estimate: every signal fails closed until the next TimePong */
 	guard_clock_distrust(&clk);
-	gt_signal_buy(&s, &key, 4);
+	gt_signal_buy(&s, &key, 5);
 	v = check(&s);
 	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_TTL_EXPIRED);
 	CU_ASSERT_FALSE(v.age_known);
 	CU_ASSERT_FALSE(v.clock_suspect);
 	gt_clock(&clk, 0);
-	gt_signal_buy(&s, &key, 5);
+	gt_signal_buy(&s, &key, 6);
 	CU_ASSERT_EQUAL(check(&s).reason, GUARD_REASON_NONE);
 	/* a poor estimate tolerates more: 400 ms round trip, 150 ms "ahead" is its error */
 	guard_clock_init(&clk, 0);
 	CU_ASSERT_EQUAL(guard_clock_add_sample(&clk, GT_NOW - 400 * ms, GT_NOW - 200 * ms,
 					       GT_NOW - 200 * ms, GT_NOW), 0);
-	gt_signal_buy(&s, &key, 6);
+	gt_signal_buy(&s, &key, 7);
 	s.env.server_arrival_ns = GT_NOW + 150 * ms;
 	v = check(&s);
 	CU_ASSERT_EQUAL(v.reason, GUARD_REASON_NONE);

@@ -692,7 +692,7 @@ void dll_resync_ask_run(const struct decp_fns *f)
 
 	/* A signal from the "future": the estimate (a pong whose server clock is 100 ms
 	 * behind the local one) makes envelope 1, stamped T0, -90 ms old at local T0 + 10 ms,
-	 * far beyond the estimate's 1 ms error bound. It was executed as fresh and asked
+	 * beyond the estimate's tolerance (1 ms error bound + 50 ms slack). It was executed as fresh and asked
 	 * nothing. Now: TTL_EXPIRED, verdict[16] 1, the estimate dropped (st[5] 0, st[16] -1:
 	 * DecpReceiver pings at once), a re-sync asked (its sequence is used up); the next
 	 * pong measures the clock again and signals pass the TTL check. */
