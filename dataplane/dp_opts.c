@@ -28,14 +28,18 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           port 0 picks a free port (see --port-file).\n"
 		"                           dpdk: the stack's own IPv4 address (it answers ARP and\n"
 		"                           ICMP echo for it) and TCP port 1..65535\n"
-		"  --shm NAME               shared-memory segment name (/dev/shm/NAME)\n"
+		"  --shm NAME               shared-memory segment name (/dev/shm/NAME): 1..%u\n"
+		"                           characters of A-Z a-z 0-9 . _ - (an optional leading\n"
+		"                           '/'), not . or ..\n"
 		"  --workers N              worker threads / lcores (1..%u, default 1); dpdk: one\n"
 		"                           port queue each, more than 1 needs RSS on the port\n"
 		"                           or --steering external\n"
 		"  --ring-size N            ingress ring entries per worker (8..2^24, rounded up\n"
 		"                           to a power of two; default 16384)\n"
 		"  --ack-ring-size N        ACK ring entries per worker (8..2^24, rounded up to a\n"
-		"                           power of two; default 16384)\n"
+		"                           power of two; default 16384); all workers' rings\n"
+		"                           together must fit a 4 GiB segment (an ingress entry\n"
+		"                           is 512 bytes: one worker's --ring-size at most 2^22)\n"
 		"  --max-conns N            connections per worker (1..100000, default 1024)\n"
 		"  --max-masters N          master runtime slots (1..2^24, default 65536; a master\n"
 		"                           beyond them cannot log in, docs/ingest.md)\n"
@@ -120,8 +124,12 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"\n"
 		"Logins are refused (Nack UNAVAILABLE) until the control side sends READY on the\n"
 		"control ring. SIGTERM/SIGINT: stop, close sessions, print counters (dpdk),\n"
-		"remove the segment. SIGHUP: reread --tls-crl.\n",
-		prog, prog, DP_SHM_MAX_WORKERS, prog);
+		"remove the segment. SIGHUP: reread --tls-crl.\n"
+		"Exit status: 0 after SIGTERM/SIGINT or --help, 2 for a usage error (an option,\n"
+		"its value or a combination refused, a --config file refused or unreadable, EAL\n"
+		"arguments without --no-pci or an allow-list), 1 for a failure at start (shared\n"
+		"memory, a TLS file, the listening socket; dpdk: the EAL, the port).\n",
+		prog, prog, DP_SHM_NAME_MAX - 1u, DP_SHM_MAX_WORKERS, prog);
 }
 
 static int parse_u32(const char *prog, const char *name, const char *s, uint32_t lo,
@@ -175,6 +183,31 @@ static int parse_masters(const char *prog, const char *name, const char *s, uint
 			return 0;
 		p = end + 1;
 	}
+}
+
+/* --shm: dp_shm_name_fix's rules, so a name shm_open or the doorbells cannot take is a
+ * usage error here rather than a failure to create the segment at start. */
+static int parse_shm(const char *prog, const char *s, const char **out)
+{
+	if (dp_shm_name_fix(NULL, 0, s) != 0) {
+		fprintf(stderr, "%s: --shm '%s': 1..%u characters of A-Z a-z 0-9 . _ - (an optional "
+				"leading '/'), not . or ..\n", prog, s, DP_SHM_NAME_MAX - 1u);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* A file the program reads or writes: any path but the empty one (which fails only at
+ * start, with ENOENT). */
+static int parse_path(const char *prog, const char *name, const char *s, const char **out)
+{
+	if (s[0] == '\0') {
+		fprintf(stderr, "%s: %s: the path is empty\n", prog, name);
+		return -1;
+	}
+	*out = s;
+	return 0;
 }
 
 static int parse_ipv4(const char *prog, const char *name, const char *s, uint32_t *out)
@@ -234,7 +267,7 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 	switch (c) {
 	case 's': return parse_stack(prog, optarg, &o->stack);
 	case 'l': *listen = optarg; return 0;
-	case 'm': o->shm_name = optarg; return 0;
+	case 'm': return parse_shm(prog, optarg, &o->shm_name);
 	case 'w': return parse_u32(prog, "--workers", optarg, 1, DP_SHM_MAX_WORKERS, &o->workers);
 	case 'r': return parse_u32(prog, "--ring-size", optarg, 8, 1u << 24, &o->ring_entries);
 	case 'a': return parse_u32(prog, "--ack-ring-size", optarg, 8, 1u << 24, &o->ack_entries);
@@ -255,10 +288,10 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 			return -1;
 		}
 		return 0;
-	case 'C': o->tls.cert_file = optarg; return 0;
-	case 'K': o->tls.key_file = optarg; return 0;
-	case 'A': o->tls.client_ca_file = optarg; return 0;
-	case OPT_TLS_CRL: o->tls.crl_file = optarg; return 0;
+	case 'C': return parse_path(prog, "--tls-cert", optarg, &o->tls.cert_file);
+	case 'K': return parse_path(prog, "--tls-key", optarg, &o->tls.key_file);
+	case 'A': return parse_path(prog, "--tls-client-ca", optarg, &o->tls.client_ca_file);
+	case OPT_TLS_CRL: return parse_path(prog, "--tls-crl", optarg, &o->tls.crl_file);
 	case 'Q':
 		if (dp_tls_client_cert_parse(optarg, &o->tls.client_cert) != 0) {
 			fprintf(stderr, "%s: --tls-client-cert '%s': none, optional or required\n",
@@ -289,11 +322,11 @@ static int parse_one(int c, const char *prog, struct dp_opts *o, const char **li
 				     &o->n_cert_masters);
 	case OPT_CONTROL_STALE:
 		return parse_u32(prog, "--control-stale-ms", optarg, 0, 86400000, &o->cp_stale_ms);
-	case 'p': o->port_file = optarg; return 0;
+	case 'p': return parse_path(prog, "--port-file", optarg, &o->port_file);
 	case 'P': return parse_u32(prog, "--prefix-len", optarg, 1, 31, &o->prefix_len);
 	case 'g': return parse_ipv4(prog, "--gateway", optarg, &o->gateway);
 	case 'n': return parse_u32(prog, "--mbufs", optarg, 1023, 1u << 22, &o->mbufs);
-	case 'y': o->ready_file = optarg; return 0;
+	case 'y': return parse_path(prog, "--ready-file", optarg, &o->ready_file);
 	case 'e':
 		if (strcmp(optarg, "rss") != 0 && strcmp(optarg, "external") != 0) {
 			fprintf(stderr, "%s: --steering '%s': rss or external\n", prog, optarg);
@@ -329,6 +362,24 @@ static int parse_listen(const char *prog, const char *s, struct dp_opts *o)
 		return -1;
 	}
 	return dpdk ? parse_ipv4(prog, "--listen", o->listen_addr, &o->listen_ipv4) : 0;
+}
+
+/* --workers, --ring-size and --ack-ring-size together: the segment they make must fit
+ * dp_shm's 4 GiB, else dp_shm_create fails at start (-E2BIG). */
+static int segment_check(const char *prog, const struct dp_opts *o)
+{
+	struct dp_shm_params sp;
+	struct dp_shm_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	dp_opts_shm_params(o, &sp);
+	if (dp_shm_layout(&sp, &h) != 0) {
+		fprintf(stderr, "%s: --workers %u with --ring-size %u and --ack-ring-size %u: the "
+				"shared-memory segment would be over 4 GiB\n", prog, o->workers,
+			o->ring_entries, o->ack_entries);
+		return -1;
+	}
+	return 0;
 }
 
 int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *prog,
@@ -430,6 +481,11 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 	}
 	if (parse_listen(prog, listen, o) != 0)
 		return -1;
+	if (o->tls.mode != DP_TLS_OFF && (o->tls.cert_file == NULL || o->tls.key_file == NULL)) {
+		fprintf(stderr, "%s: --tls %s needs --tls-cert and --tls-key (or --tls off)\n", prog,
+			o->tls.mode == DP_TLS_REQUIRED ? "required" : "optional");
+		return -1;
+	}
 	if (!client_cert_set)
 		o->tls.client_cert = o->tls.client_ca_file != NULL ? DP_TLS_CLIENT_CERT_OPTIONAL
 								   : DP_TLS_CLIENT_CERT_NONE;
@@ -448,6 +504,8 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 			o->tls.client_cert == DP_TLS_CLIENT_CERT_REQUIRED ? "required" : "optional");
 		return -1;
 	}
+	if (segment_check(prog, o) != 0)
+		return -1;
 	if (o->preauth_max == 0)
 		o->preauth_max = o->max_conns > 1 ? o->max_conns / 2 : 1;
 	else if (o->preauth_max > o->max_conns ||

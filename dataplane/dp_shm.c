@@ -162,12 +162,28 @@ int dp_shm_resolve(struct dp_shm *shm)
 	return 0;
 }
 
-static int name_fix(char *out, size_t cap, const char *name)
+static bool name_char_ok(char ch)
 {
-	if (name == NULL || name[0] == '\0' || strchr(name + 1, '/') != NULL)
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-';
+}
+
+int dp_shm_name_fix(char *out, size_t cap, const char *name)
+{
+	if (name == NULL)
 		return -EINVAL;
-	int n = snprintf(out, cap, "%s%s", name[0] == '/' ? "" : "/", name);
-	return n > 0 && (size_t)n < cap && n <= 40 ? 0 : -ENAMETOOLONG;
+	const char *s = name[0] == '/' ? name + 1 : name;
+	size_t n = strlen(s);
+	if (n == 0 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char_ok(s[i]))
+			return -EINVAL;
+	if (n + 1 > DP_SHM_NAME_MAX || (out != NULL && n + 2 > cap))
+		return -ENAMETOOLONG;
+	if (out != NULL)
+		snprintf(out, cap, "/%s", s);
+	return 0;
 }
 
 int dp_shm_create(struct dp_shm *shm, const struct dp_shm_params *p)
@@ -181,7 +197,7 @@ int dp_shm_create(struct dp_shm *shm, const struct dp_shm_params *p)
 	rc = dp_shm_layout(p, &lay);
 	if (rc != 0)
 		return rc;
-	rc = name_fix(shm->name, sizeof(shm->name), p->name);
+	rc = dp_shm_name_fix(shm->name, sizeof(shm->name), p->name);
 	if (rc != 0)
 		return rc;
 	/* A previous instance's object is never reused: a fresh inode is how the control side

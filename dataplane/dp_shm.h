@@ -355,7 +355,8 @@ struct dp_shm_hdr {
 
 /* Segment creation parameters. Entries are rounded up to a power of two. */
 struct dp_shm_params {
-	const char *name;           /* shm name, e.g. "/decp-ingest" (leading '/' added if missing) */
+	const char *name;           /* shm name, e.g. "/decp-ingest" (leading '/' added if missing;
+				     * dp_shm_name_fix's rules) */
 	uint32_t n_workers;         /* 1..DP_SHM_MAX_WORKERS */
 	uint32_t ingress_entries;   /* per worker, >= 8 */
 	uint32_t ack_entries;       /* per worker, >= 8 */
@@ -378,6 +379,20 @@ struct dp_shm {
 	struct dp_stats *stats;
 };
 
+/* Longest segment name, its leading '/' included: the name goes into the doorbells'
+ * abstract socket names (dp_shm_hdr.doorbell_prefix: "decp" NAME "-" 16 hex "-" + suffix). */
+#define DP_SHM_NAME_MAX 40u
+
+/*
+ * A segment name as --shm and dp_shm_params.name take it: an optional leading '/', then
+ * 1..DP_SHM_NAME_MAX-1 characters of the POSIX portable filename set [A-Za-z0-9._-], not
+ * "." or ".." (shm_open refuses those and '/' inside; the set keeps names in logs, unit
+ * files and shells plain). Writes the shm_open name "/NAME" into out (cap bytes) when out
+ * is not NULL. Returns 0, -EINVAL (empty, '/' inside, another character, "." or "..") or
+ * -ENAMETOOLONG (longer, or over cap).
+ */
+int dp_shm_name_fix(char *out, size_t cap, const char *name);
+
 /*
  * Compute the layout for p and write it into a zeroed header h (no memory mapped).
  * Returns 0, or -EINVAL (bad counts / name / transport counter names), -E2BIG (segment
@@ -388,7 +403,8 @@ int dp_shm_layout(const struct dp_shm_params *p, struct dp_shm_hdr *h);
 /*
  * Create the segment (dataplane side, init only): unlink any old object of that name,
  * create, size, map, build every ring, then publish magic with state RUNNING.
- * Returns 0, or a negative errno (-EINVAL bad params, shm_open/ftruncate/mmap errno).
+ * Returns 0, or a negative errno (-EINVAL bad params or name, -ENAMETOOLONG, -E2BIG,
+ * shm_open/ftruncate/mmap errno).
  * On failure nothing is left behind.
  */
 int dp_shm_create(struct dp_shm *shm, const struct dp_shm_params *p);

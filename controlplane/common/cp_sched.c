@@ -10,17 +10,22 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* "PREFIX:N" with N in lo..hi into *v. */
+/* "PREFIX:N" with N in lo..hi into *v. N is decimal digits, after a '-' where lo < 0, as
+ * the other numeric keys are digits only: strtol's leading blanks and '+' are refused
+ * ("nice:+5", "fifo: 10"). */
 static int parse_num(const char *text, const char *prefix, int lo, int hi, int *v)
 {
 	size_t n = strlen(prefix);
 	if (strncmp(text, prefix, n) != 0 || text[n] != ':')
 		return -EINVAL;
 	const char *p = text + n + 1;
+	const char *d = p[0] == '-' && lo < 0 ? p + 1 : p;
+	if (*d < '0' || *d > '9')
+		return -EINVAL;
 	char *end = NULL;
 	errno = 0;
 	long x = strtol(p, &end, 10);
-	if (*p == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi)
+	if (*end != '\0' || errno != 0 || x < lo || x > hi)
 		return -EINVAL;
 	*v = (int)x;
 	return 0;

@@ -31,7 +31,8 @@ struct cp_sched {
 	int value;
 };
 
-/* Parse "inherit", "nice:N", "fifo:N" or "idle". Returns 0 or -EINVAL. */
+/* Parse "inherit", "nice:N" (N -20..19: digits, '-' before a negative one), "fifo:N" (N
+ * 1..99: digits) or "idle"; no blanks, no '+'. Returns 0 or -EINVAL. */
 int cp_sched_parse(const char *text, struct cp_sched *out);
 
 /* The text form of s ("fifo:10") into buf. Returns buf. */

@@ -186,20 +186,19 @@ static int auth_load(struct cp_fanout *f)
 	return rc;
 }
 
-/* fanout_snapshot_key: the platform's key that signs re-sync snapshots (proto_snapsig.h).
- * Its public key is logged: receivers verify with it (docs/resync.md). Returns 0, or -1
- * (logged) when the file is given and unusable. */
+/* fanout_snapshot_key: the platform's key that signs re-sync snapshots (proto_snapsig.h),
+ * read before anything is connected so a bad file ends the role at once. Returns 0, or -1
+ * (logged) when the file is given and unusable. Says nothing when it is fine: snap_key_log
+ * does, once the fan-out is created (create_retrying in cp_fanout_role.c calls
+ * cp_fanout_create again at every retry while Redis or PostgreSQL is down, and a warning
+ * here was repeated each time). */
 static int snap_key_load(struct cp_fanout *f)
 {
-	uint8_t seed[PROTO_ED25519_SEED_LEN], pub[PROTO_ED25519_PUB_LEN];
-	char hex[2 * PROTO_ED25519_PUB_LEN + 1];
+	uint8_t seed[PROTO_ED25519_SEED_LEN];
 	int rc;
 
-	if (f->cfg.fanout_snapshot_key[0] == '\0') {
-		cp_log(CP_LOG_WARN, ROLE, "fanout_snapshot_key not set: re-sync snapshots are sent "
-		       "UNSIGNED (receivers that verify refuse them)");
+	if (f->cfg.fanout_snapshot_key[0] == '\0')
 		return 0;
-	}
 	rc = proto_creds_read_seed_file(f->cfg.fanout_snapshot_key, seed);
 	if (rc == 0 && (f->snap_sk = proto_ed25519_key_new_private(seed)) == NULL)
 		rc = -EIO;
@@ -210,12 +209,26 @@ static int snap_key_load(struct cp_fanout *f)
 				     : strerror(-rc));
 		return -1;
 	}
+	return 0;
+}
+
+/* What signs re-sync snapshots, said once per fan-out created: no key (a warning), or the
+ * public key receivers verify with (docs/resync.md). */
+static void snap_key_log(const struct cp_fanout *f)
+{
+	uint8_t pub[PROTO_ED25519_PUB_LEN];
+	char hex[2 * PROTO_ED25519_PUB_LEN + 1];
+
+	if (f->snap_sk == NULL) {
+		cp_log(CP_LOG_WARN, ROLE, "fanout_snapshot_key not set: re-sync snapshots are sent "
+		       "UNSIGNED (receivers that verify refuse them)");
+		return;
+	}
 	if (proto_ed25519_key_public(f->snap_sk, pub) == 0) {
 		for (size_t i = 0; i < sizeof(pub); i++)
 			snprintf(hex + 2 * i, 3, "%02x", pub[i]);
 		cp_log(CP_LOG_INFO, ROLE, "re-sync snapshots signed: public key %s", hex);
 	}
-	return 0;
 }
 
 struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
@@ -347,6 +360,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 		errno = EIO;
 		goto fail;
 	}
+	snap_key_log(f);
 	return f;
 fail:
 	if (f->ctx != NULL)

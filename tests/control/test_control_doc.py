@@ -83,5 +83,31 @@ for k in code_keys:
             ok = rc == want and (want == 0 or f'{k}: {v} is out of range {lo}..{hi}' in out)
             check(ok, f'{k}={v} ({how}): exit {rc}, want {want} (docs: {lo}..{hi}): {out.strip()[:160]}')
 
+# The scheduling keys (edge_sched's row, "the same forms" for the other *_sched keys): the
+# documented forms taken at both ends of N, one past each end refused, and N written other
+# than as the row says (a '+', blanks) refused, exit 2 with the key named.
+sched_row = next(l for l in lines if l.startswith('| `edge_sched` |'))
+fifo = re.search(r'`fifo:N` \(SCHED_FIFO priority (-?\d+)\.\.(-?\d+)', sched_row)
+nice = re.search(r'`nice:N` \((-?\d+)\.\.(-?\d+)\)', sched_row)
+check(fifo is not None and nice is not None, 'edge_sched: fifo:N and nice:N ranges not in the row')
+sched_keys = [k for k in code_keys if k.endswith('_sched')]
+check('edge_sched' in sched_keys and 'background_sched' in sched_keys,
+      f'*_sched keys: {sched_keys}')
+if fifo and nice:
+    flo, fhi, nlo, nhi = (int(x) for x in fifo.groups() + nice.groups())
+    good = [f'fifo:{flo}', f'fifo:{fhi}', f'nice:{nlo}', f'nice:{nhi}', 'nice:0', 'idle',
+            'inherit']
+    bad = [f'fifo:{flo - 1}', f'fifo:{fhi + 1}', f'nice:{nlo - 1}', f'nice:{nhi + 1}',
+           'nice:+5', f'fifo:+{fhi}', 'nice: 5', 'nice:- 5', 'fifo:10 ', 'nice']
+    for k in sched_keys:
+        for v, want in [(v, 0) for v in good] + [(v, 2) for v in bad]:
+            for how in ('set', 'file'):
+                if how == 'set':
+                    rc, out = run(['--set', f'{k}={v}'])
+                else:  # quoted: the file keeps the value's blanks as written
+                    rc, out = run([], f'{k} = "{v}"\n')
+                ok = rc == want and (want == 0 or f"{k}: '{v}' is not inherit" in out)
+                check(ok, f'{k}={v!r} ({how}): exit {rc}, want {want}: {out.strip()[:160]}')
+
 print(f'{passed} passed, {len(fails)} failed')
 sys.exit(1 if fails else 0)

@@ -304,8 +304,16 @@ static void test_sched_keys(void)
 	CU_ASSERT_EQUAL(cp_config_set(&c, "edge_sched", "fifo:99", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.edge_sched.policy, CP_SCHED_FIFO);
 	CU_ASSERT_EQUAL(c.edge_sched.value, 99);
+	CU_ASSERT_EQUAL(cp_config_set(&c, "edge_sched", "nice:19", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cp_sched_str(&c.edge_sched, b, sizeof(b)), "nice:19");
+	CU_ASSERT_EQUAL(cp_config_set(&c, "edge_sched", "nice:-20", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cp_sched_str(&c.edge_sched, b, sizeof(b)), "nice:-20");
+	/* N is digits ('-' before a negative nice), as every numeric key: strtol also took
+	 * leading blanks and '+' ("nice:+5" was nice 5) */
 	const char *bad[] = {"fifo", "fifo:", "fifo:0", "fifo:100", "nice:20", "nice:-21",
-			     "nice:1x", "idle:1", "rr:5", "FIFO:10", " fifo:10"};
+			     "nice:1x", "idle:1", "rr:5", "FIFO:10", " fifo:10", "nice:+5",
+			     "fifo:+10", "nice: 5", "fifo:\t10", "nice:-", "nice:--5", "nice:- 5",
+			     "nice:-+5", "fifo:-1", "fifo:-0"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CU_ASSERT_EQUAL(cp_config_set(&c, "background_sched", bad[i], err, sizeof(err)),
 				-EINVAL);

@@ -5,6 +5,7 @@
  * Messages go to stderr; stdout is touched only by --help.
  */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,25 @@
 #include "dp_conf.h"
 #include "dp_opts.h"
 #include "dp_session.h"
+#include "dp_shm.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
 
+/* argv with "--tls=off" after the program name: TLS on needs --tls-cert and --tls-key
+ * (test_tls_needs_cert_and_key), which the other cases do not exercise. */
 static int parse(int argc, char **argv, enum dp_stack_kind preset, struct dp_opts *o)
 {
-	return dp_opts_parse(argc, argv, preset, "test", o);
+	char *av[64];
+	if (argc < 1 || argc + 2 > (int)(sizeof(av) / sizeof(av[0])))
+		return -99;
+	av[0] = argv[0];
+	av[1] = "--tls=off";
+	memcpy(av + 2, argv + 1, (size_t)argc * sizeof(char *)); /* argv[1..argc], NULL too */
+	int rc = dp_opts_parse(argc + 1, av, preset, "test", o);
+	/* eal_first indexes av: shift it back to argv's */
+	if (rc == 0 && o->eal_argc > 0)
+		o->eal_first--;
+	return rc;
 }
 
 static void test_posix_defaults_and_options(void)
@@ -234,7 +248,7 @@ static void test_load_config_file(void)
 			    "workers = 1\nno_pci = yes\nvdev = net_tap0,iface=t0\nlcores = 0-1\n";
 	CU_ASSERT_FATAL(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
 	close(fd);
-	char *a[] = {"x", "--config", path, "--shm", "fromcli", NULL};
+	char *a[] = {"x", "--config", path, "--shm", "fromcli", "--tls", "off", NULL};
 	int ac = ARGC(a);
 	char **av = a;
 	struct dp_opts o;
@@ -254,6 +268,95 @@ static void test_load_config_file(void)
 	av = b;
 	CU_ASSERT_EQUAL(dp_opts_load(&ac, &av, DP_STACK_NONE, "test", &o), -1);
 	unlink(path);
+}
+
+/* --shm: what dp_shm_create and shm_open take, checked as an option so a bad name is a usage
+ * error (exit 2), not a failure to create the segment at start (it was exit 1). Boundary:
+ * 39 characters after the optional '/' (DP_SHM_NAME_MAX). */
+static void test_shm_names(void)
+{
+	struct dp_opts o;
+	char n39[40], n40[41], s39[41], s40[42];
+	memset(n39, 'a', 39);
+	n39[39] = '\0';
+	memset(n40, 'b', 40);
+	n40[40] = '\0';
+	snprintf(s39, sizeof(s39), "/%s", n39);
+	snprintf(s40, sizeof(s40), "/%s", n40);
+	const char *good[] = {"s", "/decp-ingest", "a.b_c-D9", "..a", n39, s39};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm",
+			     (char *)good[i], NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(a), a, DP_STACK_NONE, &o), 0);
+	}
+	const char *bad[] = {"", "/", "a/b", "//a", ".", "..", "/..", "a b", "a:b", "a\n",
+			     "\xc3\xa9", n40, s40};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm",
+			     (char *)bad[i], NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(a), a, DP_STACK_NONE, &o), -1);
+		CU_ASSERT_EQUAL(dp_shm_name_fix(NULL, 0, bad[i]) != 0, 1);
+	}
+	char out[64];
+	CU_ASSERT_EQUAL(dp_shm_name_fix(out, sizeof(out), "decp-ingest"), 0);
+	CU_ASSERT_STRING_EQUAL(out, "/decp-ingest");
+	CU_ASSERT_EQUAL(dp_shm_name_fix(out, sizeof(out), s39), 0);
+	CU_ASSERT_STRING_EQUAL(out, s39);
+	CU_ASSERT_EQUAL(dp_shm_name_fix(out, sizeof(out), n40), -ENAMETOOLONG);
+	CU_ASSERT_EQUAL(dp_shm_name_fix(out, 4, "abcd"), -ENAMETOOLONG); /* over cap */
+}
+
+/* Option values that failed only at start (exit 1) are usage errors: an empty path, TLS on
+ * without its certificate and key, rings that do not fit the 4 GiB segment. */
+static void test_start_failures_are_usage_errors(void)
+{
+	struct dp_opts o;
+	static const char *const paths[] = {"--port-file", "--tls-cert", "--tls-key",
+					    "--tls-client-ca", "--tls-crl"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			     (char *)paths[i], "", NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(a), a, DP_STACK_NONE, &o), -1);
+	}
+	char *r[] = {"x", "--stack", "dpdk", "--listen", "10.0.0.1:7", "--shm", "s",
+		     "--ready-file", "", "--", "--no-pci", NULL};
+	CU_ASSERT_EQUAL(parse(ARGC(r), r, DP_STACK_NONE, &o), -1);
+
+	/* an ingress entry is 512 bytes: one worker's 2^22 fit in 4 GiB, 2^23 do not, nor 2
+	 * workers' 2^22 (the boundary of the sum, not of --ring-size's own 8..2^24) */
+	CU_ASSERT_EQUAL(sizeof(struct dp_ingress_rec), 512);
+	static const struct {
+		const char *workers, *ring;
+		int want;
+	} seg[] = {{"1", "8388608", -1}, {"2", "4194304", -1}, {"1", "4194304", 0}};
+	for (size_t i = 0; i < sizeof(seg) / sizeof(seg[0]); i++) {
+		char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			     "--workers", (char *)seg[i].workers, "--ring-size", (char *)seg[i].ring,
+			     NULL};
+		CU_ASSERT_EQUAL(parse(ARGC(a), a, DP_STACK_NONE, &o), seg[i].want);
+	}
+}
+
+/* --tls required (the default) or optional needs --tls-cert and --tls-key: refused here,
+ * exit 2, not when dp_tls_create fails at start (exit 1). --tls off needs neither. */
+static void test_tls_needs_cert_and_key(void)
+{
+	struct dp_opts o;
+	char *none[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s", NULL};
+	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(none), none, DP_STACK_NONE, "test", &o), -1);
+	char *opt[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		       "--tls", "optional", "--tls-cert", "c.pem", NULL};
+	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(opt), opt, DP_STACK_NONE, "test", &o), -1);
+	char *key[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		       "--tls-key", "k.pem", NULL};
+	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(key), key, DP_STACK_NONE, "test", &o), -1);
+	char *both[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			"--tls-cert", "c.pem", "--tls-key", "k.pem", NULL};
+	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(both), both, DP_STACK_NONE, "test", &o), 0);
+	CU_ASSERT_EQUAL(o.tls.mode, DP_TLS_REQUIRED);
+	char *off[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		       "--tls", "off", NULL};
+	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(off), off, DP_STACK_NONE, "test", &o), 0);
 }
 
 static void test_help(void)
@@ -282,6 +385,9 @@ int main(void)
 	CU_add_test(s, "refill periods of 0 refused", test_refill_zero_refused);
 	CU_add_test(s, "--tls-unbound-masters list and boundaries", test_tls_unbound_masters);
 	CU_add_test(s, "--config file via dp_opts_load", test_load_config_file);
+	CU_add_test(s, "--shm names", test_shm_names);
+	CU_add_test(s, "start failures that are usage errors", test_start_failures_are_usage_errors);
+	CU_add_test(s, "--tls on needs --tls-cert and --tls-key", test_tls_needs_cert_and_key);
 	CU_add_test(s, "--help", test_help);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
