@@ -15,6 +15,8 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
 - A performance-fee preview without `profit` is 422 missing_field (was wrong_type); a query
   integer is digits only ("+5" and " 5" were taken as 5); a second suspend is 409
   invalid_transition ("from SYNCED only"; it was 200 and rewrote the reason).
+- RFC 9112 §3.2: an HTTP/1.1 request without Host, and any with two Hosts or an invalid
+  one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack Host.
 - A console session cannot make a sign-in link (403): its link opened a fresh 8-hour session,
   so a holder of the cookie could chain links past the session's Sign out (and past its 8
   hours); a token still can.
@@ -127,6 +129,35 @@ try:
     st, lst, _ = req("GET", "/v1/subscribers")
     check(st == 200 and all(s["name"] != "smuggled" for s in lst["subscribers"]),
           "and no subscriber 'smuggled' was made")
+    # RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with two Hosts or an invalid
+    # one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack it.
+    body = json.dumps({"name": "hostless"})
+    for what, data in (
+            ("GET /healthz without Host", "GET /healthz HTTP/1.1\r\n\r\n"),
+            ("the console without Host", "GET /console/ HTTP/1.1\r\n\r\n"),
+            ("GET /v1/masters without Host",
+             "GET /v1/masters HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n" % admin),
+            ("POST /v1/subscribers without Host",
+             "POST /v1/subscribers HTTP/1.1\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: %d\r\n\r\n%s" % (admin, len(body), body)),
+            ("two Host headers", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            ("two Host headers on HTTP/1.0",
+             "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"),
+            ("an empty Host", "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n"),
+            ("a Host with a space", "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n")):
+        out = raw(port, data)
+        check(out.startswith("HTTP/1.1 400 ") and '"code":"bad_request"' in out and
+              "Host" in out and "Connection: close" in out and "<timeout>" not in out,
+              "%s: 400 bad_request, closed: %r" % (what, out.split("\r\n")[-1]))
+    st, lst, _ = req("GET", "/v1/subscribers")
+    check(st == 200 and all(s["name"] != "hostless" for s in lst["subscribers"]),
+          "and no subscriber 'hostless' was made")
+    for what, data in (("HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n"),
+                       ("HTTP/1.1 with Host", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                        "Connection: close\r\n\r\n" % port)):
+        out = raw(port, data)
+        check(out.startswith("HTTP/1.1 200 ") and '"ok"' in out, "%s: 200 (%r)" %
+              (what, out.split("\r\n")[0]))
     # one header still works, as before
     st, _, _ = req("GET", "/v1/masters")
     check(st == 200, "one Authorization header: 200 (%d)" % st)
