@@ -17,6 +17,8 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
   invalid_transition ("from SYNCED only"; it was 200 and rewrote the reason).
 - RFC 9112 §3.2: an HTTP/1.1 request without Host, and any with two Hosts or an invalid
   one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack Host.
+- An integer field given as a string (or a real, a boolean) is 422 wrong_type on every
+  route, an integer out of range invalid_value (a string was invalid_value).
 - A console session cannot make a sign-in link (403): its link opened a fresh 8-hour session,
   so a holder of the cookie could chain links past the session's Sign out (and past its 8
   hours); a token still can.
@@ -101,6 +103,14 @@ try:
         c.close()
         return r.status, json.loads(d), r
 
+    def post_h(path, body, headers):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("POST", path, body=body, headers=headers)
+        r = c.getresponse()
+        d = r.read()
+        c.close()
+        return r.status, (json.loads(d) if d else {}), r
+
     st, sub, _ = req("POST", "/v1/subscribers", json.dumps({"name": "contract"}))
     check(st == 201, "a subscriber made (%d)" % st)
     st, tok, _ = req("POST", "/v1/subscribers/%d/tokens" % sub["id"], "{}")
@@ -129,6 +139,7 @@ try:
     st, lst, _ = req("GET", "/v1/subscribers")
     check(st == 200 and all(s["name"] != "smuggled" for s in lst["subscribers"]),
           "and no subscriber 'smuggled' was made")
+
     # RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with two Hosts or an invalid
     # one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack it.
     body = json.dumps({"name": "hostless"})
@@ -232,6 +243,56 @@ try:
     st, err, _ = req("GET", "/v1/subscriptions/%d/performance-fee" % so["id"])
     check(st == 422 and err.get("code") == "missing_field",
           "a fee preview without profit: 422 missing_field (got %d %s)" % (st, err.get("code")))
+    # wrong_type is a value of the wrong JSON type, invalid_value the right type with a bad
+    # value, for every integer field of every route (an integer given as a string was
+    # invalid_value); nothing is made or stored by a refusal.
+    ev = "/v1/protection-events"
+    sid = so["id"]
+    for path, body, code in (
+            ("/v1/subscriptions", {"master_id": str(m["id"]), "subscriber_id": sub["id"]},
+             "wrong_type"),
+            ("/v1/subscriptions", {"master_id": m["id"], "subscriber_id": str(sub["id"])},
+             "wrong_type"),
+            ("/v1/subscriptions", {"master_id": 1.0, "subscriber_id": sub["id"]}, "wrong_type"),
+            ("/v1/subscriptions", {"master_id": True, "subscriber_id": sub["id"]}, "wrong_type"),
+            ("/v1/subscriptions", {"master_id": 0, "subscriber_id": sub["id"]}, "invalid_value"),
+            ("/v1/subscriptions", {"master_id": None, "subscriber_id": sub["id"]},
+             "missing_field"),
+            (ev, {"events": [{"subscription_id": str(sid), "reason": "TTL_EXPIRED"}]},
+             "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "sequence": "5"}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "event_time_ms": str(int(time.time() * 1000))}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "EXECUTE", "sequence": 5,
+                              "report_id": "7"}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "latency_ms": "12"}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "sequence": 5.5}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "sequence": -1}]}, "invalid_value"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "EXECUTE", "sequence": 5,
+                              "report_id": 0}]}, "invalid_value"),
+            (ev, {"events": [{"subscription_id": 0, "reason": "TTL_EXPIRED"}]},
+             "invalid_value"),
+            (ev, {"events": "TTL_EXPIRED"}, "wrong_type"),
+            (ev, {"events": []}, "invalid_value")):
+        st, err, _ = req("POST", path, json.dumps(body))
+        check(st == 422 and err.get("code") == code,
+              "POST %s %s: 422 %s (got %d %s %s)" % (path, json.dumps(body), code, st,
+                                                     err.get("code"), err.get("message")))
+    st, lst, _ = req("GET", "/v1/subscriptions")
+    check(st == 200 and len(lst["subscriptions"]) == 1,
+          "no subscription made by the refused ones (%d)" % len(lst.get("subscriptions", [])))
+    st, tr, _ = req("GET", "/v1/subscriptions/%d/trust" % sid)
+    check(st == 200 and not tr.get("recent_events"), "no event stored by the refused ones")
+    st, err, _ = post_h("/v1/console/session", json.dumps({"token": 5}),
+                        {"X-Decp-Console": "1", "Content-Type": "application/json"})
+    check(st == 422 and err.get("code") == "wrong_type",
+          "console sign-in with a number for the token: 422 wrong_type (got %d %s)" %
+          (st, err.get("code")))
+
     st, _, _ = req("GET", "/v1/subscriptions/%d/performance-fee?profit=10.00" % so["id"])
     check(st == 200, "a fee preview with profit=10.00: 200 (%d)" % st)
     for q in ("+5", "%205", "5%20", "0x5", ""):
@@ -248,14 +309,6 @@ try:
           "suspend again: 409 invalid_transition (got %d %s)" % (st, err.get("code")))
 
     # Console: a session cannot mint a sign-in link; a token can.
-    def post_h(path, body, headers):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("POST", path, body=body, headers=headers)
-        r = c.getresponse()
-        d = r.read()
-        c.close()
-        return r.status, (json.loads(d) if d else {}), r
-
     st, _, r = post_h("/v1/console/session", json.dumps({"token": admin}),
                       {"X-Decp-Console": "1", "Content-Type": "application/json"})
     cookie = (r.getheader("Set-Cookie") or "").split(";")[0]
