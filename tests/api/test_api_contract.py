@@ -19,6 +19,8 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
   one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack Host.
 - An integer field given as a string (or a real, a boolean) is 422 wrong_type on every
   route, an integer out of range invalid_value (a string was invalid_value).
+- A protection event for a CANCELLED subscription is 409 cancelled, nothing stored nor
+  scored (it was 202).
 - A console session cannot make a sign-in link (403): its link opened a fresh 8-hour session,
   so a holder of the cookie could chain links past the session's Sign out (and past its 8
   hours); a token still can.
@@ -307,6 +309,25 @@ try:
     st, err, _ = req("POST", sp, "{}")
     check(st == 409 and err.get("code") == "invalid_transition",
           "suspend again: 409 invalid_transition (got %d %s)" % (st, err.get("code")))
+
+    # A CANCELLED subscription takes no protection events (terminal; its score would carry
+    # over to the pair's next subscription): 409 cancelled, nothing stored. It was 202.
+    st, m2, _ = req("POST", "/v1/masters", json.dumps({"name": "contract-m2",
+                                                       "ed25519_public_key": "08" * 32}))
+    st2, sc, _ = req("POST", "/v1/subscriptions", json.dumps({"master_id": m2["id"],
+                                                              "subscriber_id": sub["id"]}))
+    st3, row, _ = req("POST", "/v1/subscriptions/%d/cancel" % sc["id"], "{}", sub_tok)
+    check(st == 201 and st2 == 201 and st3 == 200 and row.get("state") == "CANCELLED",
+          "a second subscription, cancelled (%d %d %d)" % (st, st2, st3))
+    for tok, what in ((sub_tok, "its subscriber"), (admin, "the operator")):
+        st, err, _ = req("POST", "/v1/protection-events", json.dumps(
+            {"events": [{"subscription_id": sc["id"], "reason": "REPLAY", "sequence": 3}]}), tok)
+        check(st == 409 and err.get("code") == "cancelled",
+              "an event for the cancelled subscription by %s: 409 cancelled (got %d %s)" %
+              (what, st, err.get("code")))
+    st, tr, _ = req("GET", "/v1/subscriptions/%d/trust" % sc["id"])
+    check(st == 200 and not tr.get("recent_events") and tr.get("trust_score") == 100,
+          "nothing stored nor scored for it (%d %r)" % (st, tr.get("recent_events")))
 
     # Console: a session cannot mint a sign-in link; a token can.
     st, _, r = post_h("/v1/console/session", json.dumps({"token": admin}),
