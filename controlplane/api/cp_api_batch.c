@@ -29,8 +29,9 @@
  * answered (cp_api.c api_park, api_resume), before the next statement is sent.
  *
  * POSTs: each request keeps its own all-or-nothing checks (unknown subscription 404,
- * another subscriber's 403, event_time_ms out of range 422): the statement computes them
- * per request and inserts only the requests that pass. A transaction that fails as a
+ * another subscriber's 403, a cancelled one 409, event_time_ms out of range 422): the
+ * statement computes them per request and inserts only the requests that pass, so one
+ * refused request costs the others of its transaction nothing. A transaction that fails as a
  * whole (after validation only a database fault can do that: a timeout, a deadlock, a
  * trigger) stored nothing; its requests are sent again one per transaction, so the fault
  * is answered only to the request that causes it. The reply to a POST is sent only after
@@ -82,7 +83,9 @@ struct api_pend {
 /*
  * Per request k of a transaction ("req" of its events, in order): n events, known (the
  * subscription exists), mine (known and the caller's own), stale (event time out of
- * range). A request is stored only when n = known = mine and stale = 0. An event with a
+ * range), closed (the subscription is CANCELLED: terminal, it takes no events, and its
+ * score would be carried over to the pair's next subscription, sql 0028). A request is
+ * stored only when n = known = mine and stale = closed = 0. An event with a
  * report_id is stored once per (subscriber, report_id), the key the WebSocket path's
  * reports use (subscriber_reports, 0019): the first of a request's events with that key,
  * and only when no earlier transaction stored it (kept); the others are duplicates (a
@@ -97,13 +100,15 @@ static const char events_sql[] =
 	"   subscription_id bigint, reason text, sequence bigint, latency_ms numeric,"
 	"   price_deviation numeric, symbol text, event_time_ms bigint, attribution text,"
 	"   report_id bigint)),"
-	" j AS (SELECT ev.*, s.id AS sid, s.master_id, s.subscriber_id FROM ev"
+	" j AS (SELECT ev.*, s.id AS sid, s.master_id, s.subscriber_id, s.state FROM ev"
 	"   LEFT JOIN subscriptions s ON s.id = ev.subscription_id),"
 	" chk AS (SELECT req, count(*) AS n, count(sid) AS known,"
 	"   count(sid) FILTER (WHERE who IS NULL OR subscriber_id = who) AS mine,"
 	"   count(*) FILTER (WHERE at < now() - interval '7 days'"
-	"      OR at > now() + interval '5 minutes') AS stale FROM j GROUP BY req),"
-	" ok AS (SELECT req FROM chk WHERE n = known AND known = mine AND stale = 0),"
+	"      OR at > now() + interval '5 minutes') AS stale,"
+	"   count(sid) FILTER (WHERE state = 'CANCELLED') AS closed FROM j GROUP BY req),"
+	" ok AS (SELECT req FROM chk WHERE n = known AND known = mine AND stale = 0"
+	"   AND closed = 0),"
 	" first AS (SELECT DISTINCT ON (subscriber_id, report_id) k, subscriber_id, report_id"
 	"   FROM j WHERE req IN (SELECT req FROM ok) AND report_id IS NOT NULL"
 	"   ORDER BY subscriber_id, report_id, k),"
@@ -122,7 +127,7 @@ static const char events_sql[] =
 	"   ORDER BY k RETURNING 1)"
 	" SELECT req, n, known, mine, stale,"
 	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req AND reason <> 'EXECUTE'),"
-	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req) FROM chk ORDER BY req";
+	"   (SELECT count(*) FROM kept WHERE kept.req = chk.req), closed FROM chk ORDER BY req";
 
 /* One row per GET, in the order of the ids ($1, a bigint[] literal); a row of NULLs for
  * an id with no subscription. */
@@ -227,12 +232,16 @@ static void events_outcome(struct api_req *r, const struct api_pend *p, const PG
 	long long stale = strtoll(PQgetvalue(res, row, 4), NULL, 10);
 	long long stored = strtoll(PQgetvalue(res, row, 5), NULL, 10);
 	long long kept = strtoll(PQgetvalue(res, row, 6), NULL, 10);
+	long long closed = strtoll(PQgetvalue(res, row, 7), NULL, 10);
 	if (known < n)
 		api_error(r, 404, "not_found", "%lld event(s) name an unknown subscription; nothing "
 			  "stored", n - known);
 	else if (mine < known)
 		api_error(r, 403, "forbidden", "%lld event(s) name another subscriber's subscription;"
 			  " nothing stored", known - mine);
+	else if (closed > 0) /* after 403: another's subscription's state is not told */
+		api_error(r, 409, "cancelled", "%lld event(s) name a cancelled subscription, which "
+			  "takes no events; nothing stored", closed);
 	else if (stale > 0)
 		api_error(r, 422, "invalid_value", "%lld event(s) have event_time_ms outside"
 			  " [now - 7 days, now + 5 minutes]; nothing stored", stale);

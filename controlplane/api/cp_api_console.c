@@ -222,6 +222,11 @@ void api_console_session(struct api_req *r)
 			  "X-Decp-Console: 1");
 		return;
 	}
+	if (json_object_size(r->body) == 1 && (t != NULL || c != NULL) &&
+	    !json_is_string(t ? t : c)) {
+		api_error(r, 422, "wrong_type", "'%s' must be a string", t ? "token" : "code");
+		return;
+	}
 	if (json_object_size(r->body) != 1 || !json_is_string(t ? t : c) ||
 	    json_string_length(t ? t : c) == 0 || json_string_length(t ? t : c) > 256) {
 		api_error(r, 422, "invalid_value", "the body is {\"token\": \"<operator or subscriber "

@@ -128,7 +128,14 @@ void api_head_check_pure(const char *head, size_t len, const struct api_head_lim
 				return;
 		}
 	}
-	if (r < 0)
+	if (r < 0) {
+		refuse(v, 400, "bad_request", why);
+		return;
+	}
+	/* RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to
+	 * any request with two or an invalid one (the api served them) */
+	why = cp_http_host_refusal(head, len, memcmp(l.version, "HTTP/1.1", 8) == 0);
+	if (why != NULL)
 		refuse(v, 400, "bad_request", why);
 }
 

@@ -20,7 +20,9 @@
  *   header lines   "name: value" with a token name, no obsolete line folding, else 400
  *                  bad_request; Content-Length 1..19 decimal digits (no sign, no
  *                  overflow), all copies equal, else 400 bad_content_length; over max_body
- *                  413 body_too_large, before the body is sent.
+ *                  413 body_too_large, before the body is sent;
+ *   Host           exactly one on HTTP/1.1, at most one on HTTP/1.0, its value uri-host
+ *                  [":" port] (cp_http_host_refusal, RFC 9112 §3.2), else 400 bad_request.
  */
 #ifndef DECP_CP_API_HEAD_H
 #define DECP_CP_API_HEAD_H

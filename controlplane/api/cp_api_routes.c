@@ -26,6 +26,7 @@
 #define LEDGER_PAGE_MAX 500
 #define LIST_PAGE_MAX 1000
 #define ID_MAX (INT64_C(1) << 62)
+#define JSON_SAFE_MAX ((INT64_C(1) << 53) - 1) /* the largest integer every JSON client keeps */
 
 /* ------------------------------------------------------------------ input checks */
 
@@ -78,24 +79,41 @@ static int get_text(struct api_req *r, json_t *o, const char *key, bool required
 	return 0;
 }
 
-/* A positive id (1..2^62) into buf as decimal; "" when absent and optional. */
-static int get_id(struct api_req *r, json_t *o, const char *key, bool required, char *buf,
-		  size_t len)
+/*
+ * Every integer field of every body: a JSON integer within [lo, hi] into buf as decimal;
+ * "" when absent or null and optional (missing_field when required). Another JSON type (a
+ * string "5", a real 5.0 or 5.5, a boolean, an array) is 422 wrong_type, an integer out of
+ * range 422 invalid_value (docs/api.md "Errors and limits": the type, then the value).
+ */
+static int get_int(struct api_req *r, json_t *o, const char *key, bool required, int64_t lo,
+		   int64_t hi, char *buf, size_t len)
 {
 	json_t *v = json_object_get(o, key);
 	buf[0] = '\0';
-	if (v == NULL) {
+	if (v == NULL || json_is_null(v)) {
 		if (!required)
 			return 0;
 		api_error(r, 422, "missing_field", "'%s' is required", key);
 		return -EINVAL;
 	}
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > ID_MAX) {
-		api_error(r, 422, "invalid_value", "'%s' must be an integer id >= 1", key);
+	if (!json_is_integer(v)) {
+		api_error(r, 422, "wrong_type", "'%s' must be an integer", key);
+		return -EINVAL;
+	}
+	if (json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		api_error(r, 422, "invalid_value", "'%s' must be an integer in %" PRId64 "..%" PRId64,
+			  key, lo, hi);
 		return -EINVAL;
 	}
 	snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	return 0;
+}
+
+/* A positive id (1..2^62): get_int. */
+static int get_id(struct api_req *r, json_t *o, const char *key, bool required, char *buf,
+		  size_t len)
+{
+	return get_int(r, o, key, required, 1, ID_MAX, buf, len);
 }
 
 /*
@@ -142,7 +160,7 @@ static int get_money(struct api_req *r, json_t *o, const char *key, bool signed_
 	return 0;
 }
 
-/* A finite number within [lo, hi] as text; "" when absent. */
+/* A finite number within [lo, hi] as text; "" when absent. Not a JSON number: wrong_type. */
 static int get_num(struct api_req *r, json_t *o, const char *key, double lo, double hi,
 		   char *buf, size_t len)
 {
@@ -150,7 +168,11 @@ static int get_num(struct api_req *r, json_t *o, const char *key, double lo, dou
 	buf[0] = '\0';
 	if (v == NULL || json_is_null(v))
 		return 0;
-	if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < lo ||
+	if (!json_is_number(v)) {
+		api_error(r, 422, "wrong_type", "'%s' must be a number", key);
+		return -EINVAL;
+	}
+	if (!isfinite(json_number_value(v)) || json_number_value(v) < lo ||
 	    json_number_value(v) > hi) {
 		api_error(r, 422, "invalid_value", "'%s' must be a number in %g..%g", key, lo, hi);
 		return -EINVAL;
@@ -1265,11 +1287,11 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 	}
 	if (only_keys(r, e, keys) || get_id(r, e, "subscription_id", true, sid, sizeof(sid)) ||
 	    get_text(r, e, "reason", true, 48, &reason) ||
-	    get_num(r, e, "sequence", 0, 9007199254740991.0, seq, sizeof(seq)) ||
+	    get_int(r, e, "sequence", false, 0, JSON_SAFE_MAX, seq, sizeof(seq)) ||
 	    get_num(r, e, "latency_ms", 0, 1e9, lat, sizeof(lat)) ||
 	    get_num(r, e, "price_deviation", -1e9, 1e9, dev, sizeof(dev)) ||
-	    get_num(r, e, "event_time_ms", 0, 9e15, at, sizeof(at)) ||
-	    get_num(r, e, "report_id", 1, 9007199254740991.0, rid, sizeof(rid)) ||
+	    get_int(r, e, "event_time_ms", false, 0, INT64_C(9000000000000000), at, sizeof(at)) ||
+	    get_int(r, e, "report_id", false, 1, JSON_SAFE_MAX, rid, sizeof(rid)) ||
 	    get_text(r, e, "symbol", false, 31, &sym) ||
 	    get_text(r, e, "attribution", false, 31, &attr))
 		goto fail;
@@ -1293,13 +1315,6 @@ static int event_check(struct api_req *r, json_t *e, size_t i, json_t *norm)
 	if (sym != NULL && strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				       "0123456789._#-") != strlen(sym)) {
 		api_error(r, 422, "invalid_value", "events[%zu]: 'symbol' has invalid characters", i);
-		return -EINVAL;
-	}
-	if ((seq[0] && !json_is_integer(json_object_get(e, "sequence"))) ||
-	    (at[0] && !json_is_integer(json_object_get(e, "event_time_ms"))) ||
-	    (rid[0] && !json_is_integer(json_object_get(e, "report_id")))) {
-		api_error(r, 422, "wrong_type", "events[%zu]: 'sequence', 'event_time_ms' and "
-			  "'report_id' are integers", i);
 		return -EINVAL;
 	}
 	json_object_set_new(norm, "subscription_id", json_string(sid));
@@ -1510,7 +1525,15 @@ static void h_events(struct api_req *r)
 	json_t *ev = json_object_get(r->body, "events");
 	if (only_keys(r, r->body, keys))
 		return;
-	if (!json_is_array(ev) || json_array_size(ev) == 0) {
+	if (ev == NULL) {
+		api_error(r, 422, "missing_field", "'events' is required");
+		return;
+	}
+	if (!json_is_array(ev)) {
+		api_error(r, 422, "wrong_type", "'events' must be an array");
+		return;
+	}
+	if (json_array_size(ev) == 0) {
 		api_error(r, 422, "invalid_value", "'events' must be a non-empty array");
 		return;
 	}

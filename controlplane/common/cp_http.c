@@ -97,6 +97,45 @@ bool cp_http_field_is(const struct cp_http_field *f, const char *lit)
 	return f->name_len == n && strncasecmp(f->name, lit, n) == 0;
 }
 
+/* A Host value: uri-host [":" port], 1 or more of RFC 3986's bytes for a reg-name, an
+ * IPv4 address, an IP-literal ("[...]") and the port. */
+static bool host_value_ok(const char *v, size_t n)
+{
+	static const char other[] = "-._~%!$&'()*+,;=:[]";
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c != '\0' && strchr(other, c) != NULL)))
+			return false;
+	}
+	return true;
+}
+
+const char *cp_http_host_refusal(const char *head, size_t len, bool http11)
+{
+	struct cp_http_fields it;
+	struct cp_http_field f;
+	const char *why;
+	unsigned int hosts = 0;
+
+	cp_http_fields_init(&it, head, len);
+	while (cp_http_field_next(&it, &f, &why) > 0) {
+		if (!cp_http_field_is(&f, "Host"))
+			continue;
+		if (++hosts > 1)
+			return "more than one Host header (RFC 9112 3.2)";
+		if (!host_value_ok(f.value, f.value_len))
+			return "malformed Host header (RFC 9112 3.2)";
+	}
+	if (hosts == 0 && http11)
+		return "an HTTP/1.1 request needs a Host header (RFC 9112 3.2)";
+	return NULL;
+}
+
 /* cp_http_list_has and cp_http_list_has_exact: `icase` tells which */
 static bool list_has(const char *v, size_t n, const char *tok, bool icase)
 {

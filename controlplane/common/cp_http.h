@@ -65,6 +65,16 @@ bool cp_http_list_has(const char *v, size_t n, const char *tok);
 /* The same, the token compared exactly (a WebSocket subprotocol: RFC 6455 §4.2.2). */
 bool cp_http_list_has_exact(const char *v, size_t n, const char *tok);
 
+/*
+ * RFC 9112 §3.2, the Host rule every server of ours applies to a request head (head[0..len),
+ * its header lines well formed: cp_http_field_next): more than one Host header line, or a
+ * Host value that is not uri-host [":" port] (RFC 3986 §3.2.2: empty, or a byte outside
+ * unreserved, pct-encoded, sub-delims, ':', '[' and ']'), and, when http11, no Host at
+ * all. Returns NULL when the head passes, else why (static text) for the 400 that RFC
+ * 9112 asks for. An HTTP/1.0 request may lack Host (1.0 had none).
+ */
+const char *cp_http_host_refusal(const char *head, size_t len, bool http11);
+
 /* RFC 9110 §5.6.2 tchar: a byte of a method or a header name. */
 bool cp_http_is_tchar(unsigned char c);
 

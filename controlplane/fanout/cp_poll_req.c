@@ -35,21 +35,18 @@ static bool dec(const char *p, size_t n, uint64_t *out)
 	return true;
 }
 
-/* The headers after the request line: Host required, no body, Connection: close noted.
- * Returns 0 or 400. */
+/* The headers after the request line: one valid Host (cp_http_host_refusal), no body,
+ * Connection: close noted. Returns 0 or 400. */
 static int headers(const char *head, size_t len, struct cp_poll_req *out)
 {
 	struct cp_http_fields it;
 	struct cp_http_field f;
 	const char *why;
-	bool host = false;
 	int r;
 
 	cp_http_fields_init(&it, head, len);
 	while ((r = cp_http_field_next(&it, &f, &why)) > 0) {
-		if (cp_http_field_is(&f, "host"))
-			host = host || f.value_len > 0;
-		else if (cp_http_field_is(&f, "transfer-encoding"))
+		if (cp_http_field_is(&f, "transfer-encoding"))
 			return 400; /* a body: a GET has none */
 		else if (cp_http_field_is(&f, "content-length") &&
 			 !(f.value_len == 1 && f.value[0] == '0'))
@@ -58,7 +55,8 @@ static int headers(const char *head, size_t len, struct cp_poll_req *out)
 			 cp_http_list_has(f.value, f.value_len, "close"))
 			out->close = true;
 	}
-	return r == 0 && host ? 0 : 400; /* a malformed line (obsolete folding too): 400 */
+	/* a malformed line (obsolete folding too): 400 */
+	return r == 0 && cp_http_host_refusal(head, len, true) == NULL ? 0 : 400;
 }
 
 /* The query string q[0..n): after (required), wait, policy; each known name at most

@@ -14,7 +14,8 @@
  *   method GET only                                  405 method_not_allowed
  *   path /v1/masters/{id}/signals, id 1..2^63-1      404 not_found (other path),
  *                                                    400 bad_master (id not a number)
- *   HTTP/1.1 with a Host header                      400 bad_request
+ *   HTTP/1.1 with one valid Host header
+ *   (cp_http_host_refusal, RFC 9112 §3.2)            400 bad_request
  *   no request body (Content-Length > 0, any
  *   Transfer-Encoding)                               400 bad_request
  *   after: decimal 0..2^63-1, required               400 bad_after

@@ -50,7 +50,7 @@ static bool key_ok(const char *v, size_t n)
 }
 
 struct hs_seen {
-	bool upgrade, connection, version, host;
+	bool upgrade, connection, version;
 	int keys;
 	bool key_valid;
 };
@@ -66,8 +66,6 @@ static void hs_header(struct hs_seen *h, const struct cp_http_field *f)
 		h->connection = h->connection || cp_http_list_has(v, vl, "upgrade");
 	else if (cp_http_field_is(f, "sec-websocket-version"))
 		h->version = vl == 2 && v[0] == '1' && v[1] == '3';
-	else if (cp_http_field_is(f, "host"))
-		h->host = vl > 0;
 	else if (cp_http_field_is(f, "sec-websocket-key")) {
 		h->keys++;
 		h->key_valid = key_ok(v, vl);
@@ -96,9 +94,10 @@ bool cp_ws_check_handshake(const char *req, size_t len)
 	cp_http_fields_init(&it, req, len);
 	while ((r = cp_http_field_next(&it, &f, &why)) > 0)
 		hs_header(&h, &f);
-	/* a malformed header line (obsolete folding too): not a handshake */
-	return r == 0 && h.upgrade && h.connection && h.version && h.host && h.keys == 1 &&
-	       h.key_valid;
+	/* a malformed header line (obsolete folding too): not a handshake; nor is one without
+	 * exactly one valid Host (RFC 9112 §3.2: two were taken, the last one winning) */
+	return r == 0 && h.upgrade && h.connection && h.version && h.keys == 1 &&
+	       h.key_valid && cp_http_host_refusal(req, len, true) == NULL;
 }
 
 /* Collect the request; on its blank line decide (and hand it to k's head). Returns bytes

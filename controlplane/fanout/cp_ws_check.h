@@ -7,7 +7,8 @@
  *
  *   bytes ──▶ HTTP phase: request line + headers up to CRLFCRLF (≤ CP_WS_CHECK_HTTP_MAX)
  *             GET, Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13,
- *             Sec-WebSocket-Key = base64 of 16 bytes          else → 400 (in deliver
+ *             Sec-WebSocket-Key = base64 of 16 bytes, one valid Host
+ *             (cp_http_host_refusal)                          else → 400 (in deliver
  *             mode with a `request` sink: the head goes to it, the next head follows:
  *             the fan-out's HTTP polling, cp_fanout_poll.h)
  *         ──▶ frame phase: per frame header (2..14 bytes), then payload bytes are counted,

@@ -15,6 +15,12 @@ against a real decp-control (api role, api_tls = off) on decp-testenv's PostgreS
 - A performance-fee preview without `profit` is 422 missing_field (was wrong_type); a query
   integer is digits only ("+5" and " 5" were taken as 5); a second suspend is 409
   invalid_transition ("from SYNCED only"; it was 200 and rewrote the reason).
+- RFC 9112 §3.2: an HTTP/1.1 request without Host, and any with two Hosts or an invalid
+  one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack Host.
+- An integer field given as a string (or a real, a boolean) is 422 wrong_type on every
+  route, an integer out of range invalid_value (a string was invalid_value).
+- A protection event for a CANCELLED subscription is 409 cancelled, nothing stored nor
+  scored (it was 202).
 - A console session cannot make a sign-in link (403): its link opened a fresh 8-hour session,
   so a holder of the cookie could chain links past the session's Sign out (and past its 8
   hours); a token still can.
@@ -99,6 +105,14 @@ try:
         c.close()
         return r.status, json.loads(d), r
 
+    def post_h(path, body, headers):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("POST", path, body=body, headers=headers)
+        r = c.getresponse()
+        d = r.read()
+        c.close()
+        return r.status, (json.loads(d) if d else {}), r
+
     st, sub, _ = req("POST", "/v1/subscribers", json.dumps({"name": "contract"}))
     check(st == 201, "a subscriber made (%d)" % st)
     st, tok, _ = req("POST", "/v1/subscribers/%d/tokens" % sub["id"], "{}")
@@ -127,6 +141,36 @@ try:
     st, lst, _ = req("GET", "/v1/subscribers")
     check(st == 200 and all(s["name"] != "smuggled" for s in lst["subscribers"]),
           "and no subscriber 'smuggled' was made")
+
+    # RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with two Hosts or an invalid
+    # one, is 400 bad_request and closed (they were served); HTTP/1.0 may lack it.
+    body = json.dumps({"name": "hostless"})
+    for what, data in (
+            ("GET /healthz without Host", "GET /healthz HTTP/1.1\r\n\r\n"),
+            ("the console without Host", "GET /console/ HTTP/1.1\r\n\r\n"),
+            ("GET /v1/masters without Host",
+             "GET /v1/masters HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n" % admin),
+            ("POST /v1/subscribers without Host",
+             "POST /v1/subscribers HTTP/1.1\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: %d\r\n\r\n%s" % (admin, len(body), body)),
+            ("two Host headers", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            ("two Host headers on HTTP/1.0",
+             "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"),
+            ("an empty Host", "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n"),
+            ("a Host with a space", "GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n")):
+        out = raw(port, data)
+        check(out.startswith("HTTP/1.1 400 ") and '"code":"bad_request"' in out and
+              "Host" in out and "Connection: close" in out and "<timeout>" not in out,
+              "%s: 400 bad_request, closed: %r" % (what, out.split("\r\n")[-1]))
+    st, lst, _ = req("GET", "/v1/subscribers")
+    check(st == 200 and all(s["name"] != "hostless" for s in lst["subscribers"]),
+          "and no subscriber 'hostless' was made")
+    for what, data in (("HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n"),
+                       ("HTTP/1.1 with Host", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                        "Connection: close\r\n\r\n" % port)):
+        out = raw(port, data)
+        check(out.startswith("HTTP/1.1 200 ") and '"ok"' in out, "%s: 200 (%r)" %
+              (what, out.split("\r\n")[0]))
     # one header still works, as before
     st, _, _ = req("GET", "/v1/masters")
     check(st == 200, "one Authorization header: 200 (%d)" % st)
@@ -201,6 +245,56 @@ try:
     st, err, _ = req("GET", "/v1/subscriptions/%d/performance-fee" % so["id"])
     check(st == 422 and err.get("code") == "missing_field",
           "a fee preview without profit: 422 missing_field (got %d %s)" % (st, err.get("code")))
+    # wrong_type is a value of the wrong JSON type, invalid_value the right type with a bad
+    # value, for every integer field of every route (an integer given as a string was
+    # invalid_value); nothing is made or stored by a refusal.
+    ev = "/v1/protection-events"
+    sid = so["id"]
+    for path, body, code in (
+            ("/v1/subscriptions", {"master_id": str(m["id"]), "subscriber_id": sub["id"]},
+             "wrong_type"),
+            ("/v1/subscriptions", {"master_id": m["id"], "subscriber_id": str(sub["id"])},
+             "wrong_type"),
+            ("/v1/subscriptions", {"master_id": 1.0, "subscriber_id": sub["id"]}, "wrong_type"),
+            ("/v1/subscriptions", {"master_id": True, "subscriber_id": sub["id"]}, "wrong_type"),
+            ("/v1/subscriptions", {"master_id": 0, "subscriber_id": sub["id"]}, "invalid_value"),
+            ("/v1/subscriptions", {"master_id": None, "subscriber_id": sub["id"]},
+             "missing_field"),
+            (ev, {"events": [{"subscription_id": str(sid), "reason": "TTL_EXPIRED"}]},
+             "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "sequence": "5"}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "event_time_ms": str(int(time.time() * 1000))}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "EXECUTE", "sequence": 5,
+                              "report_id": "7"}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "latency_ms": "12"}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "sequence": 5.5}]}, "wrong_type"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "TTL_EXPIRED",
+                              "sequence": -1}]}, "invalid_value"),
+            (ev, {"events": [{"subscription_id": sid, "reason": "EXECUTE", "sequence": 5,
+                              "report_id": 0}]}, "invalid_value"),
+            (ev, {"events": [{"subscription_id": 0, "reason": "TTL_EXPIRED"}]},
+             "invalid_value"),
+            (ev, {"events": "TTL_EXPIRED"}, "wrong_type"),
+            (ev, {"events": []}, "invalid_value")):
+        st, err, _ = req("POST", path, json.dumps(body))
+        check(st == 422 and err.get("code") == code,
+              "POST %s %s: 422 %s (got %d %s %s)" % (path, json.dumps(body), code, st,
+                                                     err.get("code"), err.get("message")))
+    st, lst, _ = req("GET", "/v1/subscriptions")
+    check(st == 200 and len(lst["subscriptions"]) == 1,
+          "no subscription made by the refused ones (%d)" % len(lst.get("subscriptions", [])))
+    st, tr, _ = req("GET", "/v1/subscriptions/%d/trust" % sid)
+    check(st == 200 and not tr.get("recent_events"), "no event stored by the refused ones")
+    st, err, _ = post_h("/v1/console/session", json.dumps({"token": 5}),
+                        {"X-Decp-Console": "1", "Content-Type": "application/json"})
+    check(st == 422 and err.get("code") == "wrong_type",
+          "console sign-in with a number for the token: 422 wrong_type (got %d %s)" %
+          (st, err.get("code")))
+
     st, _, _ = req("GET", "/v1/subscriptions/%d/performance-fee?profit=10.00" % so["id"])
     check(st == 200, "a fee preview with profit=10.00: 200 (%d)" % st)
     for q in ("+5", "%205", "5%20", "0x5", ""):
@@ -216,15 +310,26 @@ try:
     check(st == 409 and err.get("code") == "invalid_transition",
           "suspend again: 409 invalid_transition (got %d %s)" % (st, err.get("code")))
 
-    # Console: a session cannot mint a sign-in link; a token can.
-    def post_h(path, body, headers):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("POST", path, body=body, headers=headers)
-        r = c.getresponse()
-        d = r.read()
-        c.close()
-        return r.status, (json.loads(d) if d else {}), r
+    # A CANCELLED subscription takes no protection events (terminal; its score would carry
+    # over to the pair's next subscription): 409 cancelled, nothing stored. It was 202.
+    st, m2, _ = req("POST", "/v1/masters", json.dumps({"name": "contract-m2",
+                                                       "ed25519_public_key": "08" * 32}))
+    st2, sc, _ = req("POST", "/v1/subscriptions", json.dumps({"master_id": m2["id"],
+                                                              "subscriber_id": sub["id"]}))
+    st3, row, _ = req("POST", "/v1/subscriptions/%d/cancel" % sc["id"], "{}", sub_tok)
+    check(st == 201 and st2 == 201 and st3 == 200 and row.get("state") == "CANCELLED",
+          "a second subscription, cancelled (%d %d %d)" % (st, st2, st3))
+    for tok, what in ((sub_tok, "its subscriber"), (admin, "the operator")):
+        st, err, _ = req("POST", "/v1/protection-events", json.dumps(
+            {"events": [{"subscription_id": sc["id"], "reason": "REPLAY", "sequence": 3}]}), tok)
+        check(st == 409 and err.get("code") == "cancelled",
+              "an event for the cancelled subscription by %s: 409 cancelled (got %d %s)" %
+              (what, st, err.get("code")))
+    st, tr, _ = req("GET", "/v1/subscriptions/%d/trust" % sc["id"])
+    check(st == 200 and not tr.get("recent_events") and tr.get("trust_score") == 100,
+          "nothing stored nor scored for it (%d %r)" % (st, tr.get("recent_events")))
 
+    # Console: a session cannot mint a sign-in link; a token can.
     st, _, r = post_h("/v1/console/session", json.dumps({"token": admin}),
                       {"X-Decp-Console": "1", "Content-Type": "application/json"})
     cookie = (r.getheader("Set-Cookie") or "").split(";")[0]

@@ -1123,7 +1123,7 @@ static void scenario_badinput(struct api_env *e)
 	/* Headers too large: refused, server fine. */
 	size_t hn = 16384;
 	char *hdr = malloc(hn + 128);
-	int n = snprintf(hdr, hn + 128, "GET /healthz HTTP/1.1\r\nX-Big: %0*d\r\n\r\n",
+	int n = snprintf(hdr, hn + 128, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %0*d\r\n\r\n",
 			 (int)hn, 0);
 	CHECK(http_raw(e, hdr, (size_t)n, 0, 5000, NULL, 0) != 200, "oversize header refused");
 	free(hdr);
@@ -1385,6 +1385,21 @@ static void healthz_fast(struct api_env *e, const char *who)
 	      " loop must not wait)", ms, who);
 }
 
+/* n one-event POSTs that are accepted (202), A's and B's in turn, each with its own
+ * symbol <prefix><i>: tok[i], body[i] (free each) and want[i]. */
+static void good_events(const struct world *w, int n, const char *prefix, const char **tok,
+			char **body, int *want)
+{
+	for (int i = 0; i < n; i++) {
+		char sym[16];
+		bool a = i % 2 == 0;
+		snprintf(sym, sizeof(sym), "%s%d", prefix, i);
+		tok[i] = a ? w->tok_a : w->tok_b;
+		body[i] = event_body(a ? w->sa : w->sb, sym, NULL);
+		want[i] = 202;
+	}
+}
+
 static void batch_fault(struct api_env *e, const struct world *w)
 {
 	enum { N = 12 };
@@ -1392,14 +1407,7 @@ static void batch_fault(struct api_env *e, const struct world *w)
 	char *body[N];
 	struct http_resp out[N];
 	int want[N];
-	for (int i = 0; i < N; i++) {
-		char sym[16];
-		bool a = i % 2 == 0;
-		snprintf(sym, sizeof(sym), "GOOD%d", i);
-		tok[i] = a ? w->tok_a : w->tok_b;
-		body[i] = event_body(a ? w->sa : w->sb, sym, NULL);
-		want[i] = 202;
-	}
+	good_events(w, N, "GOOD", tok, body, want);
 	free(body[1]);
 	body[1] = event_body(w->sb, "BOOM", NULL);                 /* fails in the database */
 	want[1] = 422;
@@ -1780,6 +1788,98 @@ static void batch_reads(struct api_env *e, const struct world *w)
 	      " primary's session (reads have a session of their own)", read_ms);
 }
 
+/* Protection events for a CANCELLED subscription: refused 409 `cancelled`, nothing stored
+ * nor scored (they were accepted 202 and fed its score, which the pair's next subscription
+ * carries on, sql 0028), alone, beside a live one in one request (all or nothing), and in
+ * a group commit, where the other requests of the transaction are answered and stored as
+ * if it were not there. */
+static void batch_cancelled(struct api_env *e, const struct world *w)
+{
+	enum { N = 6 };
+	struct http_resp r, out[N];
+	char body[256], path[96];
+	const char *tok[N];
+	char *bodies[N];
+	int want[N];
+
+	long long m2 = post_id(e, "/v1/masters", "{\"name\":\"master-cancel\","
+			       "\"ed25519_public_key\":\"ffeeddccbbaa99887766554433221100"
+			       "ffeeddccbbaa99887766554433221100\"}", NULL, 0);
+	snprintf(body, sizeof(body), "{\"master_id\":%lld,\"subscriber_id\":%lld}", m2,
+		 w->sub_b);
+	long long sc = post_id(e, "/v1/subscriptions", body, NULL, 0);
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/cancel", sc);
+	CHECK(m2 > 0 && sc > 0 && http(e, "POST", path, w->tok_b, NULL, &r) == 200 &&
+	      strcmp(jstr(&r, "state"), "CANCELLED") == 0, "B's second subscription cancelled");
+	http_free(&r);
+	char *b = event_body(sc, "CANC0", NULL);
+	CHECK(http(e, "POST", "/v1/protection-events", w->tok_b, b, &r) == 409 &&
+	      strcmp(jstr(&r, "code"), "cancelled") == 0,
+	      "an event for the cancelled subscription: 409 cancelled: %d %s", r.status,
+	      r.body ? r.body : "");
+	http_free(&r);
+	free(b);
+	snprintf(body, sizeof(body), "{\"events\":[{\"subscription_id\":%lld,\"reason\":"
+		 "\"TTL_EXPIRED\",\"symbol\":\"CLIVE\"},{\"subscription_id\":%lld,\"reason\":"
+		 "\"EXECUTE\",\"sequence\":1,\"symbol\":\"CANC0\"}]}", w->sb, sc);
+	CHECK(http(e, "POST", "/v1/protection-events", ADMIN, body, &r) == 409 &&
+	      strcmp(jstr(&r, "code"), "cancelled") == 0,
+	      "beside a live one, by the operator: 409 cancelled: %d %s", r.status,
+	      r.body ? r.body : "");
+	http_free(&r);
+	b = event_body(sc, "CANC0", NULL);
+	CHECK(http(e, "POST", "/v1/protection-events", w->tok_a, b, &r) == 403,
+	      "another subscriber's cancelled subscription: 403 (its state is not told)");
+	http_free(&r);
+	free(b);
+
+	/* in a group commit: held behind a slow POST, one transaction for the six */
+	good_events(w, N, "CGOOD", tok, bodies, want);
+	free(bodies[1]);
+	bodies[1] = event_body(sc, "CANC1", NULL);        /* B's own, cancelled */
+	want[1] = 409;
+	free(bodies[4]);
+	tok[4] = ADMIN;
+	bodies[4] = event_body(sc, "CANC4", NULL);        /* the operator's, cancelled */
+	want[4] = 409;
+	double commits0 = metric(e, "decp_api_event_commits_total");
+	double reqs0 = metric(e, "decp_api_event_commit_requests_total");
+	pid_t slow = slow_post(e, w->sb, w->tok_b, "SLOWC", 202);
+	CHECK(http_many(e, N, "POST", "/v1/protection-events", tok,
+			(const char *const *)bodies, out) == 0, "send");
+	int st = -1;
+	waitpid(slow, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the slow POST was not accepted");
+	for (int i = 0; i < N; i++) {
+		CHECK(out[i].status == want[i], "grouped request %d: %d, want %d: %s", i,
+		      out[i].status, want[i], out[i].body ? out[i].body : "");
+		if (want[i] == 202)
+			CHECK(jint(&out[i], "stored") == 1, "grouped request %d: %s", i, out[i].body);
+		else
+			CHECK(strcmp(jstr(&out[i], "code"), "cancelled") == 0,
+			      "grouped request %d: %s", i, out[i].body);
+		http_free(&out[i]);
+		free(bodies[i]);
+	}
+	CHECK(metric(e, "decp_api_event_commit_requests_total") - reqs0 == N + 1 &&
+	      metric(e, "decp_api_event_commits_total") - commits0 < N + 1,
+	      "the six went in fewer transactions than requests (%.0f commits of %.0f requests)",
+	      metric(e, "decp_api_event_commits_total") - commits0,
+	      metric(e, "decp_api_event_commit_requests_total") - reqs0);
+	CHECK(db_count(e, "SELECT count(*) FROM protection_logs WHERE symbol LIKE 'CGOOD%'") ==
+	      N - 2, "the live requests of the group stored once each");
+	snprintf(body, sizeof(body), "SELECT count(*) FROM protection_logs WHERE subscription_id"
+		 " = %lld OR symbol IN ('CANC0', 'CANC1', 'CANC4', 'CLIVE')", sc);
+	CHECK(db_count(e, body) == 0, "nothing stored for the cancelled subscription");
+	CHECK(trust_wait(e, w->sb, -1, &r) == 0, "B's inbox drained");
+	http_free(&r);
+	snprintf(path, sizeof(path), "/v1/subscriptions/%lld/trust", sc);
+	CHECK(http(e, "GET", path, w->tok_b, NULL, &r) == 200 && jint(&r, "trust_score") == 100 &&
+	      jint(&r, "incidents") <= 0, "the cancelled subscription was not scored: %s",
+	      r.body ? r.body : "");
+	http_free(&r);
+}
+
 static void scenario_batch(struct api_env *e)
 {
 	struct world w;
@@ -1819,6 +1919,7 @@ static void scenario_batch(struct api_env *e)
 	batch_session_lost(e, &w);
 	batch_reads(e, &w);
 	batch_event_list(e, &w);
+	batch_cancelled(e, &w);
 }
 
 /* ------------------------------------------------------------------ busy */

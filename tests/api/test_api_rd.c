@@ -84,7 +84,7 @@ static void test_idempotency_key(void)
 		char req[512];
 		struct api_rd rd;
 
-		snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n%s\r\n", c[i].hdr);
+		snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\n%s\r\n", c[i].hdr);
 		api_rd_init(&rd, &LIM);
 		CU_ASSERT_EQUAL(feed(&rd, req, strlen(req), 0, NULL), API_RD_REQUEST);
 		CU_ASSERT_STRING_EQUAL(rd.req.idem_key, c[i].key);
@@ -98,8 +98,8 @@ static void test_idempotency_key(void)
 
 static void test_post_body_and_pipelining(void)
 {
-	static const char two[] = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n"
-				  "Connection: close\r\n\r\n";
+	static const char two[] = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+				  "helloGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct api_rd rd;
 	size_t took, at;
 
@@ -124,7 +124,7 @@ static void test_post_body_and_pipelining(void)
 
 static void test_chunked(void)
 {
-	static const char req[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	static const char req[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 				  "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nGET";
 	for (size_t step = 0; step <= 1; step++) {
 		struct api_rd rd;
@@ -143,8 +143,8 @@ static void test_chunked(void)
 static void test_keep_alive_rules(void)
 {
 	static const struct { const char *req; int ka; } cases[] = {
-		{"GET / HTTP/1.1\r\n\r\n", 1},
-		{"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n", 0},
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n", 0},
 		{"GET / HTTP/1.0\r\n\r\n", 0},
 		{"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 1},
 	};
@@ -160,7 +160,9 @@ static void test_keep_alive_rules(void)
 
 static void test_continue(void)
 {
-	static const char h[] = "POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+#define EXPECT_GET "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"
+	static const char h[] = "POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+				"Content-Length: 2\r\n\r\n";
 	struct api_rd rd;
 
 	api_rd_init(&rd, &LIM);
@@ -172,10 +174,11 @@ static void test_continue(void)
 	api_rd_fini(&rd);
 	/* no body to come: nothing to continue */
 	api_rd_init(&rd, &LIM);
-	CU_ASSERT_EQUAL(feed(&rd, "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", 40, 0, NULL),
+	CU_ASSERT_EQUAL(feed(&rd, EXPECT_GET, strlen(EXPECT_GET), 0, NULL),
 			API_RD_REQUEST);
 	CU_ASSERT_FALSE(rd.want_continue);
 	api_rd_fini(&rd);
+#undef EXPECT_GET
 }
 
 static void refused(const char *req, size_t len, int status, const char *code)
@@ -204,30 +207,36 @@ static void R(const char *req, int status, const char *code)
 
 static void test_refusals(void)
 {
-	R("get / HTTP/1.1\r\n\r\n", 405, "method_not_allowed");
-	R("CONNECT x:443 HTTP/1.1\r\n\r\n", 405, "method_not_allowed");
-	R("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400, "bad_content_length");
-	R("POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", 413, "body_too_large");
-	R("POST / HTTP/1.1\r\n\r\n", 411, "length_required");
-	R("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "bad_framing");
-	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+	R("get / HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed");
+	R("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed");
+	R("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "bad_content_length");
+	R("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 413, "body_too_large");
+	R("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 411, "length_required");
+	R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "bad_framing");
+	R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 	  400, "bad_framing");
-	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400,
+	R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400,
 	  "bad_framing");
-	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_framing");
-	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX", 400, "bad_framing");
-	R("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n", 413, "body_too_large");
+	R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_framing");
+	R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX", 400, "bad_framing");
+	R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n", 413,
+	  "body_too_large");
 	/* one set of credentials: a second Authorization was written over the first */
-	R("GET / HTTP/1.1\r\nAuthorization: Bearer aaaa\r\nAuthorization: Bearer b\r\n\r\n", 400,
-	  "bad_request");
+	R("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer aaaa\r\n"
+	  "Authorization: Bearer b\r\n\r\n", 400, "bad_request");
+	/* RFC 9112 §3.2: HTTP/1.1 without Host, two of them, an invalid one */
+	R("GET / HTTP/1.1\r\n\r\n", 400, "bad_request");
+	R("POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400, "bad_request");
+	R("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "bad_request");
+	R("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "bad_request");
 }
 
 static void test_chunked_total_over(void)
 {
 	/* two chunks of 600 (each under the limit of 1,000, the sum over it) */
 	char req[2000];
-	int n = snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-			 "258\r\n");
+	int n = snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nHost: x\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n258\r\n");
 	memset(req + n, 'a', 600);
 	n += 600;
 	n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n258\r\n");
@@ -239,7 +248,7 @@ static void test_chunked_total_over(void)
 static void test_head_too_large(void)
 {
 	char big[5000];
-	int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: ");
+	int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: x\r\nX: ");
 
 	memset(big + n, 'a', sizeof(big) - (size_t)n);
 	refused(big, sizeof(big), 431, "headers_too_large");

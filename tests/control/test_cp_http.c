@@ -102,6 +102,26 @@ static void test_list_and_tchar(void)
 	CU_ASSERT_FALSE(cp_http_is_tchar(':'));
 }
 
+/* RFC 9112 §3.2, the rule the api and the fan-out share: one Host, a valid value, and on
+ * HTTP/1.1 one at all (boundary: an HTTP/1.0 head may have none, never two). */
+static void test_host(void)
+{
+	CU_ASSERT_PTR_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), true));
+	CU_ASSERT_PTR_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\nX: y\r\nhost:  [::1]:80 "
+						  "\r\n\r\n"), true));
+	CU_ASSERT_PTR_NULL(cp_http_host_refusal(S("GET / HTTP/1.0\r\n\r\n"), false));
+	CU_ASSERT_PTR_NOT_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\n\r\n"), true));
+	CU_ASSERT_PTR_NOT_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\nX-Host: a\r\n\r\n"),
+						    true));
+	CU_ASSERT_PTR_NOT_NULL(cp_http_host_refusal(S("GET / HTTP/1.0\r\nHost: a\r\nHOST: a"
+						      "\r\n\r\n"), false));
+	CU_ASSERT_PTR_NOT_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\nHost:\r\n\r\n"), true));
+	CU_ASSERT_PTR_NOT_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"),
+						    true));
+	CU_ASSERT_PTR_NOT_NULL(cp_http_host_refusal(S("GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n"),
+						    true));
+}
+
 static void test_reply(void)
 {
 	char out[512];
@@ -130,6 +150,7 @@ int main(void)
 	CU_add_test(s, "cp_http_line", test_line);
 	CU_add_test(s, "cp_http_fields: values, the end, every malformed kind", test_fields);
 	CU_add_test(s, "cp_http_list_has, cp_http_is_tchar", test_list_and_tchar);
+	CU_add_test(s, "cp_http_host_refusal (RFC 9112 3.2)", test_host);
 	CU_add_test(s, "cp_http_error_reply, cp_http_reason", test_reply);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

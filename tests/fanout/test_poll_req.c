@@ -91,6 +91,10 @@ static void test_refused(void)
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.0", OK_HOST, 400, "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", "", 400, "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", "Host:\r\n", 400, "bad_request"},
+		/* RFC 9112 §3.2: two Hosts (the first one was taken), an invalid value */
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Host: b\r\n", 400,
+		 "bad_request"},
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", "Host: a b\r\n", 400, "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Content-Length: 1\r\n",
 		 400, "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Transfer-Encoding: x\r\n",
