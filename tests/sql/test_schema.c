@@ -734,6 +734,44 @@ static void test_partition_retention(void)
 	CU_ASSERT(sqltest_expect(app, "42501", maint, 2, "0", "7"));
 }
 
+/* Migration 0037: no function of ours is executable by PUBLIC (docs/database.md "Roles"),
+ * whichever role made it; run on every migration set, so a later migration that forgets
+ * its REVOKE fails here. Functions decp_maintenance creates (the money migrations') get no
+ * PUBLIC EXECUTE by default, and DDL by the application role (the archiver's temporary
+ * tables) still passes the money guard, which no longer calls a function of ours. */
+static void test_no_public_execute(void)
+{
+	char v[4096];
+
+	CU_ASSERT(sqltest_value(own, v, sizeof(v),
+				"SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '"
+				" ORDER BY 1), '') FROM pg_proc p"
+				" JOIN pg_namespace n ON n.oid = p.pronamespace"
+				" WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+				" AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'"
+				" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid ="
+				" 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
+				" AND has_function_privilege('public', p.oid, 'EXECUTE')", 0));
+	if (v[0] != '\0')
+		fprintf(stderr, "executable by PUBLIC: %s\n", v);
+	CU_ASSERT_STRING_EQUAL(v, "");
+
+	CU_ASSERT_FATAL(sqltest_expect(own, "", "BEGIN", 0));
+	CU_ASSERT(sqltest_expect(own, "", "GRANT CREATE ON SCHEMA public TO decp_money", 0));
+	CU_ASSERT(sqltest_expect(own, "", "SET LOCAL ROLE decp_maintenance", 0));
+	CU_ASSERT(sqltest_expect(own, "", "CREATE FUNCTION public_execute_probe() RETURNS int"
+				 " LANGUAGE sql AS 'SELECT 1'", 0));
+	CU_ASSERT(sqltest_expect(own, "", "ALTER FUNCTION public_execute_probe() OWNER TO"
+				 " decp_money", 0));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT has_function_privilege('public',"
+				" 'public_execute_probe()', 'EXECUTE')", 0));
+	CU_ASSERT_STRING_EQUAL(v, "f");
+	CU_ASSERT(sqltest_expect(own, "", "ROLLBACK", 0));
+
+	CU_ASSERT(sqltest_expect(app, "", "CREATE TEMP TABLE public_execute_ddl (x int)", 0));
+	CU_ASSERT(sqltest_expect(app, "", "DROP TABLE public_execute_ddl", 0));
+}
+
 /* Migration 0005: a change to masters or license_tokens NOTIFYs decp_auth (what
  * decp-control's edge LISTENs on), also when the application role makes it; and the
  * HMAC secret is exactly 32 bytes. */
@@ -791,6 +829,7 @@ int main(void)
 		{ "signal_archive_partitions_guarded", test_signal_archive_partitions_guarded },
 		{ "partition_retention", test_partition_retention },
 		{ "auth_notify", test_auth_notify },
+		{ "no_public_execute", test_no_public_execute },
 	};
 
 	return sqltest_main("sql_schema", suite_init, suite_clean, cases,
