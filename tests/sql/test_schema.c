@@ -238,7 +238,19 @@ static void test_wallet_functions(void)
 	char subscriber[32], v[64];
 
 	CU_ASSERT_FATAL(new_subscriber(subscriber, sizeof(subscriber)));
-	CU_ASSERT(sqltest_expect(app, "DP021", "SELECT wallet_withdraw($1, $2)", 2, subscriber, "1"));
+	/* Before the first deposit (which makes the wallet) the wallet reads 0.00, and taking
+	 * money out is refused as from any wallet of 0.00 (0038; DP021 "no wallet" before),
+	 * creating nothing; an unknown subscriber is not found, an invalid amount invalid. */
+	CU_ASSERT(sqltest_expect(app, "DP030", "SELECT wallet_withdraw($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_expect(app, "DP030", "SELECT wallet_reserve($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_expect(app, "DP031", "SELECT wallet_release($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT wallet_withdraw($1, $2)", 2, subscriber,
+				 "1.001"));
+	CU_ASSERT(sqltest_expect(app, "DP021", "SELECT wallet_withdraw($1, $2)", 2,
+				 "999999999", "1"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM user_wallets"
+				" WHERE subscriber_id = $1", 1, subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "0");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
 				"100.00"));
 	/* Never below zero; whole cents only; positive only. */
