@@ -784,6 +784,34 @@ static void test_no_public_execute(void)
 	CU_ASSERT(sqltest_expect(app, "", "DROP TABLE public_execute_ddl", 0));
 }
 
+/* Migration 0040: a row of a partitioned table at -infinity or infinity belongs to no day:
+ * refused at insert (23514), for the application and the owner. Such a row written before
+ * 0040 (simulated: the constraint dropped in a transaction) no longer stops maintenance,
+ * which failed on it (42P17) from then on. */
+static void test_partition_time_finite(void)
+{
+	static const char *const sig =
+		"INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,"
+		" order_type, volume, body) VALUES (89, 1, $1, 1, 'EURUSD', 'BUY', 1, '\\x00')";
+	static const char *const ev =
+		"INSERT INTO protection_logs (event_time, reason) VALUES ($1, 'TTL_EXPIRED')";
+	char v[64];
+
+	CU_ASSERT(sqltest_expect(app, "23514", ev, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(app, "23514", ev, 1, "infinity"));
+	CU_ASSERT(sqltest_expect(own, "23514", ev, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(app, "23514", sig, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(app, "23514", sig, 1, "infinity"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM maintain_partitions()", 0));
+
+	CU_ASSERT_FATAL(sqltest_expect(own, "", "BEGIN", 0));
+	CU_ASSERT(sqltest_expect(own, "", "ALTER TABLE protection_logs DROP CONSTRAINT"
+				 " protection_logs_event_time_finite", 0));
+	CU_ASSERT(sqltest_expect(own, "", ev, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(own, "", "SELECT count(*) FROM maintain_partitions()", 0));
+	CU_ASSERT(sqltest_expect(own, "", "ROLLBACK", 0));
+}
+
 /* Migration 0005: a change to masters or license_tokens NOTIFYs decp_auth (what
  * decp-control's edge LISTENs on), also when the application role makes it; and the
  * HMAC secret is exactly 32 bytes. */
@@ -842,6 +870,7 @@ int main(void)
 		{ "partition_retention", test_partition_retention },
 		{ "auth_notify", test_auth_notify },
 		{ "no_public_execute", test_no_public_execute },
+		{ "partition_time_finite", test_partition_time_finite },
 	};
 
 	return sqltest_main("sql_schema", suite_init, suite_clean, cases,
