@@ -1011,26 +1011,6 @@ static bool money_once(struct api_req *r, const char *op, const char *target,
 	return true;
 }
 
-/* A withdrawal from a subscriber that has no wallet yet (one is made by its first
- * deposit, sql 0011): its balance is 0.00, so the answer is 409 insufficient_funds, as for
- * any withdrawal beyond the balance (wallet_withdraw() itself would raise DP021, "no
- * wallet", which reads as 404 although GET .../wallet answers 0.00). True when it
- * answered; an unknown subscriber is left to the function (404). */
-static bool withdraw_no_wallet(struct api_req *r, const char *id)
-{
-	const char *p[1] = {id};
-	PGresult *res = api_q(r, "SELECT EXISTS (SELECT 1 FROM user_wallets WHERE subscriber_id"
-			      " = $1::bigint) FROM subscribers WHERE id = $1::bigint", 1, p);
-	if (res == NULL)
-		return true;
-	bool none = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f';
-	PQclear(res);
-	if (none)
-		api_error(r, 409, "insufficient_funds", "the balance does not cover this"
-			  " (balance 0.00: no deposit yet)");
-	return none;
-}
-
 /* POST {amount, reference?} through wallet_deposit()/wallet_withdraw(). */
 static void wallet_move(struct api_req *r, const char *fn)
 {
@@ -1042,8 +1022,6 @@ static void wallet_move(struct api_req *r, const char *fn)
 	    get_text(r, r->body, "reference", false, LABEL_MAX_LEN, &ref))
 		return;
 	id_text(r->id[0], id, sizeof(id));
-	if (strcmp(fn, "wallet_withdraw") == 0 && withdraw_no_wallet(r, id))
-		return;
 	if (money_once(r, fn, id, amount, ref))
 		return;
 	const char *p[3] = {id, amount, ref};

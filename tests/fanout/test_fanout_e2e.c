@@ -5026,7 +5026,7 @@ static void scenario_money_day(struct env *e)
 				    : "SELECT max(billing_period_end(billing_period, billed_until)) "
 				      "FROM subscriptions WHERE id <= 2", end, sizeof(end));
 		snprintf(q, sizeof(q), "SELECT string_agg(concat_ws(' ', subscription_id, outcome, "
-			 "fee_amount), ', ' ORDER BY subscription_id) FROM billing_run('%s') WHERE "
+			 "fee_amount), ', ' ORDER BY subscription_id) FROM billing_run_at('%s') WHERE "
 			 "subscription_id <= 2", end);
 		snprintf(exp, sizeof(exp), "1 %s, 2 %s", run == 0 ? want[0].charge : "NO_FEE 0.00",
 			 run == 0 ? want[1].charge : "NO_FEE 0.00");

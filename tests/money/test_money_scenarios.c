@@ -329,7 +329,8 @@ static void test_exact_fee_rules(void)
 }
 
 /* Profit from execution reports (idempotent per report) billed by the scheduler at the
- * end of each period: a hand-computed table, fee 20 %, wallet 1000.00.
+ * end of each period (billing_run_at, the owner's, with a test clock: the application's
+ * billing_run refuses a time ahead, 0039): a hand-computed table, fee 20 %, wallet 1000.00.
  *   period  reports (seq ticket status realized)        profit      fee     HWM      balance
  *   1       1 11 FILLED 0; 2 11 CLOSED +1000 (sent twice)  1000.0000   200.00  1000.00  800.00
  *   2       3 12 FILLED 0; 4 12 CLOSED -1500.0049          -500.0049   -       1000.00  800.00
@@ -339,7 +340,7 @@ static void test_profit_from_executions(void)
 {
 	char m[32], s[32], sub[32], t1[64], t2[64], t3[64], v[160];
 	static const char *const run =
-		"SELECT coalesce((SELECT concat_ws(' ', outcome, fee_amount) FROM billing_run($1)"
+		"SELECT coalesce((SELECT concat_ws(' ', outcome, fee_amount) FROM billing_run_at($1)"
 		" WHERE subscription_id = $2), 'none')";
 	static const char *const report =
 		"SELECT concat_ws(' ', recorded, cumulative_profit, profit_exact)"
@@ -361,24 +362,24 @@ static void test_profit_from_executions(void)
 	CU_ASSERT_STRING_EQUAL(v, "t 1000.00 1000.0000");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "2", "11", "CLOSED", "1000"));
 	CU_ASSERT_STRING_EQUAL(v, "f 1000.00 1000.0000");	/* the same report: once */
-	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, "-infinity", sub));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), run, 2, "-infinity", sub));
 	CU_ASSERT_STRING_EQUAL(v, "none");			/* the period has not ended */
-	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t1, sub));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), run, 2, t1, sub));
 	CU_ASSERT_STRING_EQUAL(v, "CHARGED 200.00");
-	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t1, sub));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), run, 2, t1, sub));
 	CU_ASSERT_STRING_EQUAL(v, "none");			/* billed once per period */
 	/* period 2 */
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "3", "12", "FILLED", "0"));
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "4", "12", "CLOSED",
 				"-1500.0049"));
 	CU_ASSERT_STRING_EQUAL(v, "t -500.00 -500.0049");
-	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t2, sub));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), run, 2, t2, sub));
 	CU_ASSERT_STRING_EQUAL(v, "NO_FEE 0.00");
 	/* period 3 */
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), report, 5, sub, "5", "13", "CLOSED",
 				"2000.0099"));
 	CU_ASSERT_STRING_EQUAL(v, "t 1500.01 1500.0050");
-	CU_ASSERT(sqltest_value(app, v, sizeof(v), run, 2, t3, sub));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), run, 2, t3, sub));
 	CU_ASSERT_STRING_EQUAL(v, "CHARGED 100.00");
 	CU_ASSERT_STRING_EQUAL(one(SUB, sub), "SYNCED 1500.01 1500.01");
 	CU_ASSERT_STRING_EQUAL(one(WALLET, s), "700.00 0.00 300.00 3");
@@ -399,6 +400,37 @@ static void test_profit_from_executions(void)
 	CU_ASSERT_STRING_EQUAL(one("SELECT to_char(billing_period_end('WEEKLY', $1::timestamptz)"
 				   " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI Dy')",
 				   "2026-12-04 10:00+00"), "2026-12-07 00:00 Mon");
+}
+
+/* Migration 0039: the application's billing_run() bills as of now. An as-of time more
+ * than a minute ahead of the database's clock is refused (DP025) and bills nothing: it
+ * charged every period early and moved billed_until so far ahead that the periodic run
+ * billed nothing more. Within the minute, and in the past, it runs. */
+static void test_billing_not_ahead(void)
+{
+	char m[32], s[32], sub[32], v[160];
+
+	CU_ASSERT_FATAL(new_master(m, sizeof(m)) && new_subscriber(s, sizeof(s)) &&
+			subscribe(m, s, sub, sizeof(sub)));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, '1000.00')", 1, s));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT subscription_record_profit($1, 1000)",
+				1, sub));
+	CU_ASSERT(sqltest_expect(app, "DP025", "SELECT count(*) FROM billing_run('infinity')", 0));
+	CU_ASSERT(sqltest_expect(app, "DP025", "SELECT count(*) FROM billing_run('2100-01-01')", 0));
+	CU_ASSERT(sqltest_expect(app, "DP025", "SELECT count(*) FROM billing_run(clock_timestamp()"
+				 " + interval '61 seconds')", 0));
+	/* nothing billed ahead: no fee row, billed_until untouched (checked before the runs
+	 * within the minute, which bill a period that ends in it) */
+	CU_ASSERT_STRING_EQUAL(one("SELECT concat_ws(' ', count(l.id),"
+				   " coalesce(max(s.billed_until)::text, 'none')) FROM subscriptions s"
+				   " LEFT JOIN billing_ledger l ON l.subscription_id = s.id"
+				   " WHERE s.id = $1", sub), "0 none");
+	CU_ASSERT(sqltest_expect(app, "", "SELECT count(*) FROM billing_run(clock_timestamp()"
+				 " + interval '30 seconds')", 0));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT count(*) FROM billing_run()", 0));
+	CU_ASSERT(sqltest_expect(app, "", "SELECT count(*) FROM billing_run('-infinity')", 0));
+	/* the test clock is the owner's */
+	CU_ASSERT(sqltest_expect(app, "42501", "SELECT count(*) FROM billing_run_at(now())", 0));
 }
 
 /* Cancel + subscribe again continues the fee and the trust record (migration 0028): the
@@ -458,6 +490,7 @@ int main(void)
 		{"cancel settles once; a new subscription continues", test_settlement_and_continuation},
 		{"fee_pct refused not rounded; sub-cent fee writes nothing", test_exact_fee_rules},
 		{"profit from execution reports, billed by the scheduler", test_profit_from_executions},
+		{"billing_run as of now: a time ahead refused (DP025)", test_billing_not_ahead},
 		{"back to SYNCED while owing: LOCKED_NO_FUNDS until paid", test_resume_owing},
 		{"subscribing while owing: LOCKED_NO_FUNDS until paid", test_subscribe_owing},
 		{"resume from LOCKED_NO_FUNDS while owing: locked again", test_unlock_owing},

@@ -238,7 +238,19 @@ static void test_wallet_functions(void)
 	char subscriber[32], v[64];
 
 	CU_ASSERT_FATAL(new_subscriber(subscriber, sizeof(subscriber)));
-	CU_ASSERT(sqltest_expect(app, "DP021", "SELECT wallet_withdraw($1, $2)", 2, subscriber, "1"));
+	/* Before the first deposit (which makes the wallet) the wallet reads 0.00, and taking
+	 * money out is refused as from any wallet of 0.00 (0038; DP021 "no wallet" before),
+	 * creating nothing; an unknown subscriber is not found, an invalid amount invalid. */
+	CU_ASSERT(sqltest_expect(app, "DP030", "SELECT wallet_withdraw($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_expect(app, "DP030", "SELECT wallet_reserve($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_expect(app, "DP031", "SELECT wallet_release($1, $2)", 2, subscriber, "1"));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT wallet_withdraw($1, $2)", 2, subscriber,
+				 "1.001"));
+	CU_ASSERT(sqltest_expect(app, "DP021", "SELECT wallet_withdraw($1, $2)", 2,
+				 "999999999", "1"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM user_wallets"
+				" WHERE subscriber_id = $1", 1, subscriber));
+	CU_ASSERT_STRING_EQUAL(v, "0");
 	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT wallet_deposit($1, $2)", 2, subscriber,
 				"100.00"));
 	/* Never below zero; whole cents only; positive only. */
@@ -734,6 +746,72 @@ static void test_partition_retention(void)
 	CU_ASSERT(sqltest_expect(app, "42501", maint, 2, "0", "7"));
 }
 
+/* Migration 0037: no function of ours is executable by PUBLIC (docs/database.md "Roles"),
+ * whichever role made it; run on every migration set, so a later migration that forgets
+ * its REVOKE fails here. Functions decp_maintenance creates (the money migrations') get no
+ * PUBLIC EXECUTE by default, and DDL by the application role (the archiver's temporary
+ * tables) still passes the money guard, which no longer calls a function of ours. */
+static void test_no_public_execute(void)
+{
+	char v[4096];
+
+	CU_ASSERT(sqltest_value(own, v, sizeof(v),
+				"SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '"
+				" ORDER BY 1), '') FROM pg_proc p"
+				" JOIN pg_namespace n ON n.oid = p.pronamespace"
+				" WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+				" AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'"
+				" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid ="
+				" 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
+				" AND has_function_privilege('public', p.oid, 'EXECUTE')", 0));
+	if (v[0] != '\0')
+		fprintf(stderr, "executable by PUBLIC: %s\n", v);
+	CU_ASSERT_STRING_EQUAL(v, "");
+
+	CU_ASSERT_FATAL(sqltest_expect(own, "", "BEGIN", 0));
+	CU_ASSERT(sqltest_expect(own, "", "GRANT CREATE ON SCHEMA public TO decp_money", 0));
+	CU_ASSERT(sqltest_expect(own, "", "SET LOCAL ROLE decp_maintenance", 0));
+	CU_ASSERT(sqltest_expect(own, "", "CREATE FUNCTION public_execute_probe() RETURNS int"
+				 " LANGUAGE sql AS 'SELECT 1'", 0));
+	CU_ASSERT(sqltest_expect(own, "", "ALTER FUNCTION public_execute_probe() OWNER TO"
+				 " decp_money", 0));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT has_function_privilege('public',"
+				" 'public_execute_probe()', 'EXECUTE')", 0));
+	CU_ASSERT_STRING_EQUAL(v, "f");
+	CU_ASSERT(sqltest_expect(own, "", "ROLLBACK", 0));
+
+	CU_ASSERT(sqltest_expect(app, "", "CREATE TEMP TABLE public_execute_ddl (x int)", 0));
+	CU_ASSERT(sqltest_expect(app, "", "DROP TABLE public_execute_ddl", 0));
+}
+
+/* Migration 0040: a row of a partitioned table at -infinity or infinity belongs to no day:
+ * refused at insert (23514), for the application and the owner. Such a row written before
+ * 0040 (simulated: the constraint dropped in a transaction) no longer stops maintenance,
+ * which failed on it (42P17) from then on. */
+static void test_partition_time_finite(void)
+{
+	static const char *const sig =
+		"INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,"
+		" order_type, volume, body) VALUES (89, 1, $1, 1, 'EURUSD', 'BUY', 1, '\\x00')";
+	static const char *const ev =
+		"INSERT INTO protection_logs (event_time, reason) VALUES ($1, 'TTL_EXPIRED')";
+	char v[64];
+
+	CU_ASSERT(sqltest_expect(app, "23514", ev, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(app, "23514", ev, 1, "infinity"));
+	CU_ASSERT(sqltest_expect(own, "23514", ev, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(app, "23514", sig, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(app, "23514", sig, 1, "infinity"));
+	CU_ASSERT(sqltest_value(app, v, sizeof(v), "SELECT count(*) FROM maintain_partitions()", 0));
+
+	CU_ASSERT_FATAL(sqltest_expect(own, "", "BEGIN", 0));
+	CU_ASSERT(sqltest_expect(own, "", "ALTER TABLE protection_logs DROP CONSTRAINT"
+				 " protection_logs_event_time_finite", 0));
+	CU_ASSERT(sqltest_expect(own, "", ev, 1, "-infinity"));
+	CU_ASSERT(sqltest_expect(own, "", "SELECT count(*) FROM maintain_partitions()", 0));
+	CU_ASSERT(sqltest_expect(own, "", "ROLLBACK", 0));
+}
+
 /* Migration 0005: a change to masters or license_tokens NOTIFYs decp_auth (what
  * decp-control's edge LISTENs on), also when the application role makes it; and the
  * HMAC secret is exactly 32 bytes. */
@@ -791,6 +869,8 @@ int main(void)
 		{ "signal_archive_partitions_guarded", test_signal_archive_partitions_guarded },
 		{ "partition_retention", test_partition_retention },
 		{ "auth_notify", test_auth_notify },
+		{ "no_public_execute", test_no_public_execute },
+		{ "partition_time_finite", test_partition_time_finite },
 	};
 
 	return sqltest_main("sql_schema", suite_init, suite_clean, cases,
