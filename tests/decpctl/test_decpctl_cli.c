@@ -371,6 +371,43 @@ static void test_nic_refusals(void)
 	CU_ASSERT_EQUAL(ctl(&r, "--root", noroute, "nic", "bind", "ens1f0", "--driver", "vfio-pci", "--yes", NULL), 3);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "default route is unknown"));
 	run_free(&r);
+	/* The management network on a VLAN of a bond of eno1 (route on bond0.100 only, as on
+	 * most servers with bonded uplinks): the port under it carries the default route too.
+	 * Once only the route's own netdev counted, so eno1 was listed bindable ("capable",
+	 * a vfio-pci hint) and a bind went on to dpdk-devbind, which does not see the route
+	 * either and would have cut the machine off. */
+	char stacked[PATH_MAX], p[PATH_MAX + 64];
+	fixture_copy("xeon2s", stacked, sizeof(stacked));
+	snprintf(p, sizeof(p), "%s/proc/net/route", stacked);
+	CU_ASSERT_EQUAL(spit(p, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+				"bond0.100\t00000000\t0100A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+				"bond0.100\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
+				"ens1f0\t00000A0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"), 0);
+	static const char *const links[][2] = {
+		{"eno1/upper_bond0", "../bond0"},         {"bond0/lower_eno1", "../eno1"},
+		{"bond0/upper_bond0.100", "../bond0.100"}, {"bond0.100/lower_bond0", "../bond0"}};
+	snprintf(p, sizeof(p), "%s/sys/class/net/bond0", stacked);
+	CU_ASSERT_EQUAL(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/sys/class/net/bond0.100", stacked);
+	CU_ASSERT_EQUAL(mkdir(p, 0755), 0);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "%s/sys/class/net/%s", stacked, links[i][0]);
+		CU_ASSERT_EQUAL(symlink(links[i][1], p), 0);
+	}
+	CU_ASSERT_EQUAL(ctl(&r, "--root", stacked, "nic", "bind", "eno1", "--driver", "vfio-pci", "--yes", NULL), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "eno1 0000:02:00.0 carries the default route (through bond0.100"));
+	run_free(&r);
+	CU_ASSERT_EQUAL(ctl(&r, "--root", stacked, "nic", "unbind", "02:00.0", "--yes", NULL), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "carries the default route"));
+	run_free(&r);
+	CU_ASSERT_EQUAL(ctl(&r, "--root", stacked, "nic", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "eno1         0000:02:00.0  igb              0    up       1G      capable         default route via bond0.100: never bound"));
+	CU_ASSERT_PTR_NULL(strstr(r.out, "  eno1: ")); /* no binding hint for it */
+	run_free(&r);
+	/* ens1f0 is not under the bond: still bindable (refused here only for --root). */
+	CU_ASSERT_EQUAL(ctl(&r, "--root", stacked, "nic", "bind", "ens1f0", "--driver", "vfio-pci", "--yes", NULL), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "is for inspection"));
+	run_free(&r);
 	/* lo is not listed; a virtual interface (ifb0 in the vm2 capture) has nothing to bind. */
 	CU_ASSERT_EQUAL(ctl(&r, "nic", "bind", "lo", "--driver", "vfio-pci", "--yes", NULL), 1);
 	run_free(&r);

@@ -77,6 +77,8 @@ static int do_list(bool json)
 					      dpdk_status(x));
 			const char *h = ctl_nic_pmd_hint(x);
 			json_object_set_new(o, "pmd_hint", h ? json_string(h) : json_null());
+			json_object_set_new(o, "default_route_via",
+					    x->route_via[0] ? json_string(x->route_via) : json_null());
 			json_array_append_new(a, o);
 		}
 		char *s = json_dumps(a, JSON_COMPACT);
@@ -99,9 +101,14 @@ static int do_list(bool json)
 		if (x->speed_mbps > 0 && x->speed_mbps < 1000)
 			snprintf(speed, sizeof(speed), "%ldM", x->speed_mbps);
 		const char *drv = x->pci_driver[0] ? x->pci_driver : x->driver[0] ? x->driver : "-";
+		char note[64] = "";
+		if (x->default_route && x->route_via[0] != '\0')
+			snprintf(note, sizeof(note), "default route via %s: never bound", x->route_via);
+		else if (x->default_route)
+			snprintf(note, sizeof(note), "default route: never bound");
 		printf("%-12s %-13s %-16s %-4s %-8s %-7s %-15s %s\n", x->ifname[0] ? x->ifname : "-",
 		       x->pci[0] ? x->pci : "-", drv, node, x->operstate[0] ? x->operstate : "-", speed,
-		       dpdk_status(x), x->default_route ? "default route: never bound" : "");
+		       dpdk_status(x), note);
 	}
 	for (int i = 0; i < n; i++) {
 		const char *h = ctl_nic_pmd_hint(&all[i]);
@@ -175,12 +182,15 @@ static int do_bind(bool bind, const char *target, const char *driver, bool yes, 
 	}
 	/* First, before anything that could act: the default route stays with the kernel. */
 	if (nic.default_route) {
+		char via[64] = "";
+		if (nic.route_via[0] != '\0')
+			snprintf(via, sizeof(via), " (through %s, on top of it)", nic.route_via);
 		fprintf(stderr,
-			"decpctl nic %s: REFUSED: %s%s%s carries the default route; taking it from the "
+			"decpctl nic %s: REFUSED: %s%s%s carries the default route%s; taking it from the "
 			"kernel would cut this machine off the network (SSH included). Nothing was "
 			"changed. Use a dedicated NIC for the dataplane.\n",
 			verb, nic.ifname[0] ? nic.ifname : "", nic.ifname[0] && nic.pci[0] ? " " : "",
-			nic.pci[0] ? nic.pci : "");
+			nic.pci[0] ? nic.pci : "", via);
 		return CTL_EXIT_REFUSED;
 	}
 	if (nic.pci[0] == '\0') {

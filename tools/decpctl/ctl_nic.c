@@ -70,6 +70,42 @@ static int if_pci(const char *ifname, char *pci, size_t cap)
 	return -ENODEV;
 }
 
+/*
+ * Does a device stacked on ifname carry the default route? A bond, bridge, team, VLAN or
+ * macvlan over a port links the two both ways in sysfs (upper_<name> in the port's
+ * directory, lower_<name> in the upper's), so the upper_ links are followed, at any depth
+ * (a VLAN on a bond on two ports). Binding such a port takes the management network, SSH
+ * included, with it although the route names only the upper device. Sets via to the upper
+ * device that routes 0/0.
+ */
+static bool upper_routes(const char *ifname, const char *defroutes, char *via, size_t cap, int depth)
+{
+	char rel[256], p[CTL_PATH_MAX];
+	bool found = false;
+	if (depth > 8 || ctl_fmt(rel, sizeof(rel), "/sys/class/net/%s", ifname) != 0 ||
+	    ctl_path(p, sizeof(p), rel) != 0)
+		return false;
+	DIR *d = opendir(p);
+	if (d == NULL)
+		return false;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "upper_", 6) != 0 || strlen(e->d_name + 6) >= 32)
+			continue;
+		const char *up = e->d_name + 6;
+		char key[40];
+		snprintf(key, sizeof(key), ",%s,", up);
+		if (strstr(defroutes, key) != NULL) {
+			snprintf(via, cap, "%s", up);
+			found = true;
+		} else {
+			found = upper_routes(up, defroutes, via, cap, depth + 1);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 static void load_if(struct ctl_nic *n, const char *ifname, const char *defroutes)
 {
 	char rel[256];
@@ -100,6 +136,8 @@ static void load_if(struct ctl_nic *n, const char *ifname, const char *defroutes
 	char key[40];
 	snprintf(key, sizeof(key), ",%s,", ifname);
 	n->default_route = strstr(defroutes, key) != NULL;
+	if (!n->default_route)
+		n->default_route = upper_routes(ifname, defroutes, n->route_via, sizeof(n->route_via), 0);
 }
 
 static void add_name(char *out, size_t cap, size_t *len, int *count, const char *ifn)
@@ -226,9 +264,12 @@ int ctl_nic_list(struct ctl_nic *out, unsigned int max)
 	/* A PCI function carries the default route when any of its netdevs does. */
 	for (unsigned int i = 0; i < n; i++)
 		for (unsigned int j = 0; j < n; j++)
-			if (out[j].default_route && out[i].pci[0] != '\0' &&
-			    strcmp(out[i].pci, out[j].pci) == 0)
+			if (out[j].default_route && !out[i].default_route && out[i].pci[0] != '\0' &&
+			    strcmp(out[i].pci, out[j].pci) == 0) {
 				out[i].default_route = true;
+				snprintf(out[i].route_via, sizeof(out[i].route_via), "%s",
+					 out[j].route_via[0] != '\0' ? out[j].route_via : out[j].ifname);
+			}
 	qsort(out, n, sizeof(*out), nic_cmp);
 	return (int)n;
 }

@@ -6,7 +6,8 @@
  * Sources: /sys/class/net/IF/{device,operstate,carrier,speed,address}, the PCI device
  * directory the `device` link resolves to (or its parent for virtio: pci -> virtioN ->
  * net), /sys/bus/pci/devices/ADDR/{class,vendor,device,driver,numa_node,msi_irqs},
- * /proc/net/route and /proc/net/ipv6_route (default routes), /proc/interrupts,
+ * /sys/class/net/IF/upper_* (a bond, bridge or VLAN on top), /proc/net/route and
+ * /proc/net/ipv6_route (default routes), /proc/interrupts,
  * /proc/irq/N/smp_affinity_list.
  */
 #ifndef DECPCTL_CTL_NIC_H
@@ -31,7 +32,11 @@ struct ctl_nic {
 	int carrier;            /* 1, 0, -1 unknown */
 	long speed_mbps;        /* -1 unknown */
 	char mac[24];
-	bool default_route;     /* this netdev, or a netdev of this PCI function, routes 0/0 */
+	bool default_route;     /* this netdev, a netdev of this PCI function, or a device stacked
+				 * on it (bond, bridge, VLAN: its upper_* links) routes 0/0 */
+	char route_via[32];     /* with default_route: the other netdev that routes 0/0 (the
+				 * bridge, bond or VLAN on top, or the PCI function's netdev);
+				 * "" when this one does itself */
 	bool dpdk_bound;        /* PCI function bound to vfio-pci / uio_pci_generic / igb_uio */
 };
 
