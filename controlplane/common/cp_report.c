@@ -498,23 +498,38 @@ static int store_protection(struct cp_pg *pg, const struct cp_report *p,
 	vals[9] = guard_attribution_name((enum guard_attribution)p->attribution);
 	vals[10] = in_window || p->time_ns == 0 ? NULL : v[7];
 	/* Stored and scored as through the API: the event and its trust_inbox row in one
-	 * statement. */
+	 * statement; none for a CANCELLED subscription (the api's 409 cancelled): the
+	 * fan-out drops a cancelled subscription from its sessions when the database tells
+	 * it, and a report taken before that must not score it (docs/fanout.md). The
+	 * statement's single row says whether the event was stored. */
 	r = cp_pg_exec(pg,
 		"WITH p AS (INSERT INTO protection_logs (event_time, master_id, "
 		"subscriber_id, subscription_id, sequence, reason, latency_ms, "
 		"price_deviation, details, attribution) "
-		"VALUES (to_timestamp($5::bigint / 1e9), $3::bigint, $1::bigint, "
+		"SELECT to_timestamp($5::bigint / 1e9), $3::bigint, $1::bigint, "
 		"$2::bigint, $4::bigint, $8, $6::bigint / 1e6, $7::bigint / 100.0, "
 		"jsonb_build_object('detail', $9::text, 'source', 'subscriber') || "
 		"CASE WHEN $11::bigint IS NULL THEN '{}'::jsonb "
-		"ELSE jsonb_build_object('ea_time_ns', $11::bigint) END, $10) "
-		"RETURNING subscription_id, reason, sequence, attribution) "
-		"INSERT INTO trust_inbox (subscription_id, event, sequence, attribution) "
+		"ELSE jsonb_build_object('ea_time_ns', $11::bigint) END, $10 "
+		"WHERE NOT EXISTS (SELECT 1 FROM subscriptions "
+		"WHERE id = $2::bigint AND state = 'CANCELLED') "
+		"RETURNING subscription_id, reason, sequence, attribution), "
+		"t AS (INSERT INTO trust_inbox (subscription_id, event, sequence, attribution) "
 		"SELECT subscription_id, reason, sequence, attribution FROM p "
-		"WHERE subscription_id IS NOT NULL", 11, vals);
-	if (!ok(r, "store protection event"))
+		"WHERE subscription_id IS NOT NULL) "
+		"SELECT count(*) FROM p", 11, vals);
+	if (!cp_pg_ok(r) || PQntuples(r) != 1) {
+		ok(r, "store protection event");
 		return -EIO;
-	res->stored++;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "0") == 0) {
+		CP_LOG_RL(CP_LOG_INFO, ROLE, "protection event of cancelled subscription %s "
+			  "sequence %s kept out", v[1], v[3]);
+		res->refused++;
+	} else {
+		res->stored++;
+	}
+	PQclear(r);
 	return 0;
 }
 

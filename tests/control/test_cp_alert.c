@@ -16,50 +16,30 @@
 #include <libpq-fe.h>
 
 #include "cp_alert.h"
-#include "cp_config.h"
-#include "cp_migrate.h"
 #include "cp_pg.h"
-#include "harness.h"
+#include "cp_pgtest.h"
 
-static struct harness_pg *g_pg;
-static PGconn *g_db;
-static struct cp_config g_cfg;
+static struct cp_pgtest g_t;
 
 static long long scalar(const char *sql)
 {
-	PGresult *r = PQexec(g_db, sql);
-	long long v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-			      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-	PQclear(r);
-	return v;
+	return cp_pgtest_scalar(g_t.db, sql);
 }
 
 static int setup(void)
 {
-	char err[256];
-
-	g_pg = harness_pg_start(NULL);
-	if (g_pg == NULL)
+	if (cp_pgtest_start(&g_t,
+			    "INSERT INTO masters (id, name, hmac_secret, ed25519_public_key) VALUES "
+			    "(7, 'm7', decode(repeat('ab', 32), 'hex'), decode(repeat('cd', 32), "
+			    "'hex')); INSERT INTO subscribers (id, name) VALUES (3, 's3'); INSERT "
+			    "INTO subscriptions (id, master_id, subscriber_id) VALUES (11, 7, 3)") != 0)
 		return 1;
-	g_db = PQconnectdb(harness_pg_conninfo(g_pg));
-	if (PQstatus(g_db) != CONNECTION_OK || cp_migrate_apply(g_db, NULL, NULL, err, sizeof(err))) {
-		fprintf(stderr, "migrations: %s\n", err);
-		return 1;
-	}
-	PQclear(PQexec(g_db, "INSERT INTO masters (id, name, hmac_secret, ed25519_public_key) "
-			     "VALUES (7, 'm7', decode(repeat('ab', 32), 'hex'), decode(repeat("
-			     "'cd', 32), 'hex')); INSERT INTO subscribers (id, name) VALUES (3, "
-			     "'s3'); INSERT INTO subscriptions (id, master_id, subscriber_id) "
-			     "VALUES (11, 7, 3)"));
-	cp_config_defaults(&g_cfg);
-	snprintf(g_cfg.pg_conninfo, sizeof(g_cfg.pg_conninfo), "%s", harness_pg_conninfo(g_pg));
 	return scalar("SELECT count(*) FROM subscriptions WHERE id = 11") == 1 ? 0 : 1;
 }
 
 static int teardown(void)
 {
-	PQfinish(g_db);
-	harness_pg_destroy(g_pg);
+	cp_pgtest_stop(&g_t);
 	return 0;
 }
 
@@ -69,7 +49,7 @@ static void test_fold_and_escape(void)
 	struct cp_alerts a;
 	struct cp_pg pg;
 
-	cp_pg_init(&pg, &g_cfg, "test", NULL);
+	cp_pg_init(&pg, &g_t.cfg, "test", NULL);
 	cp_alert_init(&a, "test");
 	cp_alert(&a, CP_ALERT_PLATFORM_LAG, 0, 11, "first %d", 1);
 	cp_alert(&a, CP_ALERT_PLATFORM_LAG, 0, 11, "%s", nasty);
@@ -82,7 +62,7 @@ static void test_fold_and_escape(void)
 	/* master filled from the subscription; the latest message, byte for byte */
 	CU_ASSERT_EQUAL(scalar("SELECT count(*) FROM alerts WHERE kind = 'platform_lag' AND "
 			       "master_id = 7 AND subscription_id = 11 AND count = 2"), 1);
-	PGresult *r = PQexec(g_db, "SELECT message FROM alerts WHERE kind = 'platform_lag'");
+	PGresult *r = PQexec(g_t.db, "SELECT message FROM alerts WHERE kind = 'platform_lag'");
 	CU_ASSERT_EQUAL_FATAL(PQntuples(r), 1);
 	CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), nasty);
 	PQclear(r);
@@ -98,7 +78,7 @@ static void test_fold_and_escape(void)
 	CU_ASSERT_EQUAL(scalar("SELECT count(*) FROM alerts"), 2);
 
 	/* acknowledged: the next occurrence opens a new alert */
-	PQclear(PQexec(g_db, "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = "
+	PQclear(PQexec(g_t.db, "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = "
 			     "'operator' WHERE kind = 'platform_lag'"));
 	cp_alert(&a, CP_ALERT_PLATFORM_LAG, 0, 11, "after the acknowledgement");
 	CU_ASSERT_EQUAL(cp_alert_flush(&a, &pg, true), 1);
@@ -122,7 +102,7 @@ static void test_full_and_down(void)
 	struct cp_alerts a;
 	struct cp_pg pg;
 
-	cp_pg_init(&pg, &g_cfg, "test", NULL);
+	cp_pg_init(&pg, &g_t.cfg, "test", NULL);
 	cp_alert_init(&a, "test");
 	for (unsigned int i = 0; i <= CP_ALERT_PENDING_MAX; i++)
 		cp_alert(&a, CP_ALERT_AUTO_PAUSE, 0, 1000 + i, "sub %u", i);
@@ -130,14 +110,14 @@ static void test_full_and_down(void)
 	CU_ASSERT_EQUAL(a.dropped, 1);
 
 	/* PostgreSQL down: kept, not lost */
-	CU_ASSERT_EQUAL_FATAL(harness_pg_stop(g_pg), 0);
-	PQfinish(g_db);
-	g_db = NULL;
+	CU_ASSERT_EQUAL_FATAL(harness_pg_stop(g_t.pg), 0);
+	PQfinish(g_t.db);
+	g_t.db = NULL;
 	int rc = cp_alert_flush(&a, &pg, true);
 	CU_ASSERT(rc == -EAGAIN || rc == -EIO);
 	CU_ASSERT_EQUAL(a.n, CP_ALERT_PENDING_MAX);
-	CU_ASSERT_EQUAL_FATAL(harness_pg_restart(g_pg), 0);
-	g_db = PQconnectdb(harness_pg_conninfo(g_pg));
+	CU_ASSERT_EQUAL_FATAL(harness_pg_restart(g_t.pg), 0);
+	g_t.db = PQconnectdb(harness_pg_conninfo(g_t.pg));
 	/* the session reconnects after its backoff: bounded retries */
 	for (int i = 0; i < 200 && a.n > 0; i++) {
 		rc = cp_alert_flush(&a, &pg, true);
