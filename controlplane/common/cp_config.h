@@ -124,7 +124,8 @@ struct cp_config {
 	uint32_t fanout_replay_rate;     /* fanout: Redis replay reads (XRANGE) per second,
 					  * whole process */
 	uint32_t fanout_max_conns_per_subscriber; /* fanout: sessions of one subscriber */
-	uint32_t fanout_report_rate;     /* fanout: reports, AccountStates and TimePings per
+	uint32_t fanout_report_rate;     /* fanout: reports, AccountStates, TimePings, pings,
+					  * pongs and empty continuation frames per
 					  * second of one subscriber, burst the same (0 = off);
 					  * beyond, its sessions stop reading */
 	uint32_t fanout_preauth_max;     /* fanout: connections held before their upgrade request

@@ -1669,9 +1669,10 @@ static struct sess *subscriber_sessions(struct cp_fanout *f, uint64_t subscriber
 /*
  * Reports of one subscriber, all its sessions together, share a token bucket
  * (subcount.rep_rate: fanout_report_rate per second, burst the same), and so do its
- * AccountStates and TimePings: each costs the fan-out work (a pong to write, a state to
- * decode and keep), and without a budget 8 sessions of one subscriber flooding them took
- * most of the fan-out thread (another subscriber's delivery p50 0.6 -> 4-11 ms). A report is never
+ * AccountStates and TimePings, WebSocket pings and pongs, and empty continuation frames:
+ * each costs the fan-out work (a pong to write, a state to decode and keep, a frame to
+ * parse), and without a budget 8 sessions of one subscriber flooding them took most of the
+ * fan-out thread (another subscriber's delivery p50 0.6 -> 4-11 ms). A report is never
  * refused or dropped for it (an EA resends what is not acknowledged; a drop would only
  * move the flood): the report in hand was read and decoded, so it is taken; beyond the
  * budget it is owed (subcount.rep_owed), and the session stops reading
@@ -1719,8 +1720,9 @@ static void sess_report_due(struct cp_fanout *f, struct sess *s, struct subcount
 	lws_sul_schedule(f->ctx, 0, &s->rep_sul, sess_report_resume, (lws_usec_t)(w / 1000 + 1));
 }
 
-/* One report, AccountState or TimePing from s: one token of its subscriber's bucket, or
- * owed and the reads paused (above). fanout_report_rate 0: nothing. */
+/* One report, AccountState, TimePing, ping, pong or empty continuation frame from s: one
+ * token of its subscriber's bucket, or owed and the reads paused (above).
+ * fanout_report_rate 0: nothing. */
 static void sess_msg_budget(struct cp_fanout *f, struct sess *s)
 {
 	struct subcount *c;
@@ -1865,7 +1867,10 @@ static int sink_request(void *arg, const char *req, size_t len)
 }
 
 /* Sink: data-message bytes (unmasked; cp_ws_check bounded the message to
- * CP_FANOUT_MAX_RX): gather them, handle the message once whole. */
+ * CP_FANOUT_MAX_RX): gather them, handle the message once whole. A call with no byte
+ * that neither starts nor ends the message is an empty continuation frame (cp_ws_check
+ * calls with n = 0 only at a frame's end or a message's start): it takes a token of the
+ * subscriber's message budget, as a ping does, since its count has no bound of its own. */
 static int sink_data(void *arg, const uint8_t *p, size_t n, bool first, bool text, bool fin)
 {
 	struct sess *s = arg;
@@ -1874,6 +1879,8 @@ static int sink_data(void *arg, const uint8_t *p, size_t n, bool first, bool tex
 
 	if (s->q == NULL || s->close_sent || s->peer_closing)
 		return 0; /* closing: what the peer still sends is read and dropped */
+	if (n == 0 && !first && !fin)
+		sess_msg_budget(f, s); /* an empty continuation frame: no progress, no message */
 	if (first) {
 		s->rx_len = 0;
 		s->rx_text = text;
@@ -1903,7 +1910,7 @@ static int sink_data(void *arg, const uint8_t *p, size_t n, bool first, bool tex
 }
 
 /* Sink: a control frame. A ping is answered with its payload, a pong only shows the peer
- * is there. A close ends the session: after ours, it completes the handshake; from the
+ * is there; each takes a token of the subscriber's message budget (sess_msg_budget). A close ends the session: after ours, it completes the handshake; from the
  * peer first, it is echoed (RFC 6455 §5.5.1) with nothing written after it, unless its
  * status code is one a peer may not send (§7.4: 1005, 1006, 5000, ...), which gets our
  * own close 1002 instead. */
@@ -1915,6 +1922,8 @@ static int sink_control(void *arg, unsigned int opcode, const uint8_t *p, size_t
 
 	if (s->q == NULL)
 		return 0;
+	if (opcode == 9 || opcode == 10)
+		sess_msg_budget(f, s); /* as a TimePing: a flood of them took the lws thread */
 	if (opcode == 9) {
 		if (!s->close_sent && !s->peer_closing) {
 			memcpy(s->pong, p, n);

@@ -23,6 +23,7 @@ struct cp_fo_poll {
 	uint64_t sub_id;
 	uint64_t next;               /* the last sequence the answer covers so far */
 	struct cp_fmsg *policy;      /* CopyPolicy to send first (a reference), or NULL */
+	uint64_t policy_version;     /* policy's version; 0 = none */
 	struct cp_fmsg **snap;       /* snapshot messages to send first (references) */
 	long snap_n;
 	struct cp_fmsg *env[CP_POLL_MAX_ENVELOPES]; /* envelopes next + 1.. (references) */
@@ -51,6 +52,7 @@ static void poll_reset(struct cp_fo_poll *p)
 	p->snap_n = 0;
 	cp_fmsg_unref(p->policy);
 	p->policy = NULL;
+	p->policy_version = 0;
 	p->busy = false;
 	p->end_known = false;
 	p->reads = 0;
@@ -133,6 +135,22 @@ static bool poll_still_delivers(struct cp_fo_poll *p)
 				: DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED);
 }
 
+/* The subscription's newest CopyPolicy (the authentication cache, which the policy thread
+ * keeps current) when it is above the one the client holds and the one the answer has: a
+ * policy changed while the request waited or read Redis goes out ahead of the envelopes
+ * the answer carries, as the WebSocket's does, not one answer after them. */
+static void poll_policy_latest(struct cp_fo_poll *p)
+{
+	const struct cp_fo_auth_sub *row = cp_fo_auth_sub_get(&p->f->auth, p->subscriber, p->sub_id);
+
+	if (row == NULL || row->policy == NULL || row->policy_version <= p->req.policy ||
+	    row->policy_version <= p->policy_version)
+		return;
+	cp_fmsg_unref(p->policy);
+	p->policy = cp_fmsg_ref(row->policy);
+	p->policy_version = row->policy_version;
+}
+
 /* 200 with what was collected: [CopyPolicy] [snapshot] envelopes SyncEnd{next}. */
 static void poll_answer(struct cp_fo_poll *p)
 {
@@ -145,6 +163,7 @@ static void poll_answer(struct cp_fo_poll *p)
 
 	if (!poll_still_delivers(p))
 		return;
+	poll_policy_latest(p);
 	end = cp_fmsg_sync_end(p->m->id, p->next);
 	if (end == NULL) {
 		poll_error(p, 503, "unavailable", "out of memory");
@@ -460,8 +479,10 @@ static int poll_authorize(struct cp_fo_poll *p, const char *req, size_t len)
 				       : DECP__SUBSCRIPTION_STATE__SUBSCRIPTION_STATE_CANCELLED))
 		return -1;
 	p->sub_id = row->id;
-	if (row->policy != NULL && row->policy_version > p->req.policy)
+	if (row->policy != NULL && row->policy_version > p->req.policy) {
 		p->policy = cp_fmsg_ref(row->policy);
+		p->policy_version = row->policy_version;
+	}
 	return 0;
 }
 

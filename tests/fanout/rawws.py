@@ -2,7 +2,8 @@
 channel the fan-out tests send, written from docs/protocol.md alone (as a third party would:
 no generated code), and the pipeline set-up they share (decpctl, decp-control fanout +
 archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
-test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_wss_timeout.py,
+test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_poll_revoke.py,
+test_poll_policy.py, test_wss_timeout.py,
 test_subprotocol.py, test_many_subs.py, test_msg_rate.py and test_send_stamp.py."""
 import base64, os, socket, struct, subprocess, tempfile, time, urllib.request
 
@@ -152,6 +153,32 @@ class WS:
             if op == 8:
                 break
         return out
+
+
+def http_answer(s, seconds):
+    """One HTTP answer read from socket s (its Content-Length body whole, or what came
+    before the end of the stream or `seconds`): (status, head lines, body); status 0
+    without an answer."""
+    s.settimeout(seconds)
+    b = b''
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            b += d
+            head, sep, body = b.partition(b'\r\n\r\n')
+            cl = [int(h.split(b':')[1]) for h in head.split(b'\r\n')
+                  if h.lower().startswith(b'content-length:')]
+            if sep and cl and len(body) >= cl[0]:
+                break
+    except (socket.timeout, TimeoutError, ConnectionResetError):
+        pass
+    head, _, body = b.partition(b'\r\n\r\n')
+    if not head.startswith(b'HTTP/1.1 '):
+        return 0, [], b''
+    lines = head.split(b'\r\n')
+    return int(lines[0].split(b' ')[1]), lines, body
 
 
 def acked(frames, rid):     # ServerMessage.report_ack (7) { report_id (1) }

@@ -17,7 +17,8 @@ subscription's state, never for its token).
 import os, socket, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rawws import WS, Checks, psql, publish_signals, start_pipeline, stop_pipeline, subscribe  # noqa: E402
+from rawws import (WS, Checks, http_answer, psql, publish_signals, start_pipeline,  # noqa: E402
+                   stop_pipeline, subscribe)
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
@@ -34,27 +35,9 @@ def poll(port, token, after, wait):
 
 def answer(s, seconds):
     """(status, X-Decp-Envelopes or None) of the answer, (0, None) without one."""
-    s.settimeout(seconds)
-    b = b''
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            b += d
-            head, sep, body = b.partition(b'\r\n\r\n')
-            if sep:
-                hs = head.split(b'\r\n')
-                cl = [int(h.split(b':')[1]) for h in hs if h.lower().startswith(b'content-length:')]
-                if cl and len(body) >= cl[0]:
-                    break
-    except (socket.timeout, TimeoutError, ConnectionResetError):
-        pass
-    head = b.partition(b'\r\n\r\n')[0].split(b'\r\n')
-    if not head[0].startswith(b'HTTP/1.1 '):
-        return 0, None
+    st, head, _ = http_answer(s, seconds)
     env = [int(h.split(b':')[1]) for h in head if h.lower().startswith(b'x-decp-envelopes:')]
-    return int(head[0].split(b' ')[1]), env[0] if env else None
+    return st, env[0] if env else None
 
 
 ctl, log, port, tokens, run = start_pipeline(BLD, PG, REDIS, ('revoked', 'other', 'watch'))
