@@ -611,6 +611,8 @@ static void resync_locked(const struct decp_fns *f)
 	      f->decp_rx_resync_action(h, 0, act, 13, osym, 40) == DECP_E_STATE &&
 	      f->decp_rx_resync_done(h, out, sizeof(out)) == DECP_E_STATE,
 	      "locked: plan refused (%d), nothing planned, the guard consumed up to S", k);
+	CHECK(asks(f, h, T0 + 400 * MS, NULL),
+	      "locked: the dropped snapshot's signals owe a re-sync, not asked while locked");
 	CHECK(f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1 &&
 	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1,
 	      "locked: funds restored, SYNCED");
@@ -619,6 +621,71 @@ static void resync_locked(const struct decp_fns *f)
 		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
 	CHECK(k == 0 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1 && st[1] == 41,
 	      "locked: signal 41 executes live after the funds returned, no gap (%d)", k);
+	/* the snapshot settled 2..40 unreconciled (the account never followed it): once
+	 * SYNCED, a re-sync from 2, the first of them */
+	CHECK(asks(f, h, T0 + 400 * MS, "subscribe_resync2"),
+	      "locked: back in SYNCED, the re-sync the dropped snapshot left owed is asked "
+	      "from 2");
+	f->decp_handle_free(h);
+}
+
+/* Signals consumed while the guard is halted (LOCKED_NO_FUNDS: refused STATE_LOCKED, a
+ * CLOSE included) leave the account out of line with the master: the return to SYNCED
+ * (funds restored, decp_rx_account) asks a re-sync from the first of them, once it is
+ * 300 ms old by local time, again every 5 s until a snapshot answers it. Before, nothing
+ * was asked: a copy of a position the master closed meanwhile stayed open for ever. */
+static void resync_halted(const struct decp_fns *f)
+{
+	int64_t h, info[12], st[15], v[12], verdict[16];
+	uint8_t out[256], osym[40];
+	int k2, k3;
+
+	h = rx_resync(f, 0, "snap_pub");
+	mt5_view_at(v, 108512);
+	v[6] = 0; /* wallet balance */
+	CHECK(feed(f, h, "envelope1", info) == 1 &&
+	      rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) == 6 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3,
+	      "halted: signal 1 on an empty wallet: LOCKED_NO_FUNDS");
+	k2 = feed(f, h, "envelope2", info) == 1
+		     ? rx_check(f, h, T0 + 20 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	k3 = feed(f, h, "envelope3", info) == 1
+		     ? rx_check(f, h, T0 + 30 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k2 == 3 && k3 == 3 && f->decp_rx_state(h, st, 15) == DECP_OK && st[1] == 3 &&
+	      st[3] == 0, "halted: the MODIFY and the CLOSE refused STATE_LOCKED and consumed "
+	      "(%d %d)", k2, k3);
+	CHECK(asks(f, h, T0 + 30 * MS, NULL) && asks(f, h, T0 + 2000 * MS, NULL),
+	      "halted: nothing asked while locked");
+	CHECK(f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1,
+	      "halted: funds restored, SYNCED");
+	CHECK(asks(f, h, T0 + 2000 * MS, "subscribe_resync2"),
+	      "halted: back in SYNCED, a re-sync asked from 2, the first signal consumed "
+	      "while locked");
+	CHECK(asks(f, h, T0 + 2001 * MS, NULL) && asks(f, h, T0 + 6999 * MS, NULL),
+	      "halted: once per 5 s");
+	CHECK(asks(f, h, T0 + 7000 * MS, "subscribe_resync2"),
+	      "halted: not answered in 5 s: asked again without a new check");
+	CHECK(feed_snapshot(f, h, "snap", 2, info) == 12 && f->decp_rx_resync_plan(h) > 0 &&
+	      f->decp_rx_resync_done(h, out, sizeof(out)) > 0 &&
+	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1 && st[1] == S,
+	      "halted: the snapshot at 40 reconciled, SYNCED");
+	CHECK(asks(f, h, T0 + 13000 * MS, NULL), "halted: answered: nothing asked any more");
+	f->decp_handle_free(h);
+
+	/* deferred: the funds return before the first signal consumed while locked is 300 ms
+	 * old (local time since its check): asked only once it is */
+	h = rx_resync(f, 0, "snap_pub");
+	mt5_view_at(v, 108512);
+	v[6] = 0;
+	k2 = feed(f, h, "envelope1", info) == 1
+		     ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	k3 = feed(f, h, "envelope2", info) == 1
+		     ? rx_check(f, h, T0 + 20 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k2 == 6 && k3 == 3 && f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1,
+	      "halted: locked, signal 2 consumed at +20 ms, funds back at once");
+	CHECK(asks(f, h, T0 + 319 * MS, NULL) && asks(f, h, T0 + 320 * MS, "subscribe_resync2"),
+	      "halted: asked only 300 ms after signal 2's check, not dropped");
 	f->decp_handle_free(h);
 }
 
@@ -635,6 +702,7 @@ void dll_resync_ask_run(const struct decp_fns *f)
 	int k, n;
 
 	resync_locked(f);
+	resync_halted(f);
 
 	/* re-sync off: a stale refusal asks nothing */
 	h = rx_resync(f, 0, NULL);
@@ -714,8 +782,13 @@ void dll_resync_ask_run(const struct decp_fns *f)
 		CHECK(f->decp_rx_state(h, st17, 17) == DECP_OK && st17[1] == 1 && st17[3] == 0 &&
 		      st17[5] == 0 && st17[16] == -1,
 		      "future: consumed, not executed, the clock estimate dropped");
-		CHECK(asks(f, h, T0 + 10 * MS, "subscribe_resync"),
-		      "future: re-sync asked from signal 1");
+		/* its true age unknown: asked once 300 ms of local time passed since the check
+		 * (the fan-out answers a younger `from` with a replay, not a snapshot); before,
+		 * asked at once */
+		CHECK(asks(f, h, T0 + 10 * MS, NULL) && asks(f, h, T0 + 309 * MS, NULL),
+		      "future: no re-sync asked within 300 ms of the check");
+		CHECK(asks(f, h, T0 + 310 * MS, "subscribe_resync"),
+		      "future: re-sync asked from signal 1, 300 ms after the check");
 		CHECK(feed(f, h, "pong", info) == 4, "future: the clock measured again");
 		k = feed(f, h, "envelope2", info) == 1
 			    ? rx_check(f, h, T0 + 10 * MS, v, 12, vd, 17, osym, 40) : -100;

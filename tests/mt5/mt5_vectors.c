@@ -658,6 +658,9 @@ int main(int argc, char **argv)
 		sb.from_sequence = 3;
 		sb.snapshot = 1;
 		packed("subscribe_resync3", &cm.base);
+		/* the re-sync owed after a halt: from the first signal consumed while locked */
+		sb.from_sequence = 2;
+		packed("subscribe_resync2", &cm.base);
 		en.last_sequence = 40;
 		sm.kind_case = DECP__SERVER_MESSAGE__KIND_SYNC_END;
 		sm.sync_end = &en;

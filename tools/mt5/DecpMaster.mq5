@@ -727,7 +727,7 @@ void OnTimer()
 int OnInit()
 {
    uchar secret[], seed[];
-   if(decp_version() != 8) { Print("decp: decp.dll version ", decp_version(), ", expected 8"); return INIT_FAILED; }
+   if(decp_version() != 9) { Print("decp: decp.dll version ", decp_version(), ", expected 9"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpHmacSecretHex, secret, 32) != 32 || Hex(InpEd25519SeedHex, seed, 32) != 32)
    { Print("decp: set InpMasterId, InpHmacSecretHex and InpEd25519SeedHex (64 hex digits each)"); return INIT_PARAMETERS_INCORRECT; }
    g_master = decp_master_new(InpMasterId, secret, 32, seed, 32);

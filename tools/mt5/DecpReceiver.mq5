@@ -495,10 +495,10 @@ void OnEnvelope(const long &info[], string sym)
       if(reason > 0 && reason != 1)   // a replayed duplicate is not an incident
          Send(fr, decp_rx_protection(g_rx, NowNs(), fr, 1024));
       // a signal too old to execute used up its sequence: ask for the master's book on this
-      // connection (re-sync on, once per 5 s), so a copy he closed meanwhile does not stay open
-      int ask = decp_rx_resync_ask(g_rx, NowNs(), fr, 1024);
-      if(ask > 0 && Send(fr, ask))
-         PrintFormat("decp: signal %I64d refused as stale: re-sync asked from it", v[9]);
+      // connection (re-sync on, once per 5 s), so a copy he closed meanwhile does not stay
+      // open; one whose age is unknown or that was refused while halted is asked by
+      // AskResync on the timer, once the DLL says it may be
+      AskResync();
       if(reason < 0) Log("check", reason);
       if(v[15] == 1) CloseAll();
       return;
@@ -542,6 +542,20 @@ void OnEnvelope(const long &info[], string sym)
                           (int)g_trade.ResultRetcode(), 0, NowNs(), fr, 1024);
    Send(fr, n);   // kept by the DLL until acknowledged: a failed send is resent after the reconnect
    SendAccount();
+}
+
+// A re-sync the DLL says is owed and may be asked now (decp_rx_resync_ask, ABI 9): after a
+// stale signal at once; after one from the "future" 300 ms later; after signals consumed
+// while the subscription was halted (no funds) once it is SYNCED again; asked again every
+// 5 s until the snapshot comes. Sent on the open connection.
+void AskResync()
+{
+   uchar fr[256];
+   if(g_sock == INVALID_HANDLE || !g_subscribed) return;
+   int ask = decp_rx_resync_ask(g_rx, NowNs(), fr, 256);
+   if(ask > 0 && Send(fr, ask))
+      Print("decp: re-sync asked: signals consumed without being executed (stale, clock, or while halted)");
+   else if(ask < 0) Log("re-sync ask", ask);
 }
 
 void RetryLater(ulong pos, ulong ord)
@@ -696,13 +710,18 @@ void OnTimer()
       (have && trip[10] == 1 && decp_rx_policy_info(g_rx, pi, 16, pt, 8) >= 0 && pi[15] == 1))
       CloseAll();
    if(g_subscribed && TimeLocal() - g_last_account >= InpAccountSec) SendAccount();
+   // bits & 1: the funds returned (LOCKED_NO_FUNDS -> SYNCED): the signals refused while
+   // locked are owed a re-sync; AskResync every tick sends it (and a deferred or
+   // unanswered one) as soon as the DLL allows
+   if(bits > 0 && (bits & 1) != 0) Print("decp: funds restored: subscription SYNCED again");
+   AskResync();
    RetryCloses();
 }
 
 int OnInit()
 {
    uchar pub[];
-   if(decp_version() != 8) { Print("decp: decp.dll version ", decp_version(), ", expected 8"); return INIT_FAILED; }
+   if(decp_version() != 9) { Print("decp: decp.dll version ", decp_version(), ", expected 9"); return INIT_FAILED; }
    if(InpMasterId <= 0 || Hex(InpMasterPubHex, pub, 32) != 32)
    { Print("decp: set InpMasterId and InpMasterPubHex (64 hex digits)"); return INIT_PARAMETERS_INCORRECT; }
    if(AccountInfoInteger(ACCOUNT_MARGIN_MODE) != ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)

@@ -921,6 +921,7 @@ int32_t decp_rx_message(int64_t rx, const uint8_t *payload, int32_t len, int64_t
 		return DECP_E_INVAL;
 	memset(info, 0, sizeof(*info) * (size_t)ninfo);
 	symbol[0] = 0;
+	r->msg_ns = local_now_ns;
 	k = proto_wire_server_decode(payload, (size_t)len, &m, &ss);
 	switch (k) {
 	case PROTO_SERVER_ENVELOPE: {
@@ -1024,12 +1025,62 @@ int decp_view_of(const int64_t *view, int32_t nview, int64_t local_now_ns,
 	return 0;
 }
 
+void decp_rx_ask_owe(struct rx *r, uint64_t from, int64_t due_ns, int64_t now_ns)
+{
+	if (r->rs == NULL || from == 0)
+		return;
+	/* an ask not answered for DECP_RX_RESYNC_ASK_AGAIN_MS gives way to the newer signal's
+	 * (as decp-subscriber's resync_ask); else the earlier sequence stays, and since it
+	 * arrived first it is old enough whenever the later one is */
+	if (r->ask_from != 0 && !(r->ask_ns != 0 && now_ns - r->ask_ns >=
+				  DECP_RX_RESYNC_ASK_AGAIN_MS * INT64_C(1000000))) {
+		if (due_ns < r->ask_due_ns)
+			r->ask_due_ns = due_ns;
+		return;
+	}
+	r->ask_from = from;
+	r->ask_due_ns = due_ns;
+	r->ask_ns = 0;
+}
+
+/* After a check that consumed d's signal (last_seq moved): a signal used up without being
+ * executed while nothing will bring the account back in line owes a re-sync from it
+ * (docs/mt5.md "Receiver"):
+ *  - refused stale (TTL_EXPIRED): askable at once when its measured age, less the
+ *    estimate's error bound, is at least DECP_RX_RESYNC_ASK_AGE_MS; its age unknown (from
+ *    the "future": the estimate proven wrong; no usable estimate) or younger, once that
+ *    much local time has passed since this check (it arrived before it). Before, one from the "future" asked at once, and
+ *    the fan-out may have answered with a replay (its limit is 250 ms), not a snapshot;
+ *  - refused STATE_LOCKED while the guard is halted (LOCKED_NO_FUNDS, PAUSED_TOXIC,
+ *    SUSPENDED_ADMIN: every signal is consumed, a CLOSE included): asked once the guard is
+ *    SYNCED again (decp_rx_resync_ask), so a copy of a position the master closed meanwhile
+ *    is closed and one he opened is copied. Before, nothing asked: the copy stayed open for
+ *    ever after the funds returned. */
+static void rx_ask_after_check(struct rx *r, const struct guard_verdict *d, int64_t err,
+			       int64_t now_ns)
+{
+	const int64_t age_min = DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000);
+	uint32_t before = d->state_before;
+
+	if (d->reason == GUARD_REASON_TTL_EXPIRED)
+		decp_rx_ask_owe(r, d->sequence,
+				d->age_known && !d->clock_suspect && d->age_ns - err >= age_min
+					? now_ns : now_ns + age_min,
+				now_ns);
+	else if (d->reason == GUARD_REASON_STATE_LOCKED &&
+		 (before == GUARD_STATE_LOCKED_NO_FUNDS || before == GUARD_STATE_PAUSED_TOXIC ||
+		  before == GUARD_STATE_SUSPENDED_ADMIN))
+		decp_rx_ask_owe(r, d->sequence, now_ns + age_min, now_ns);
+}
+
 int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int32_t nview,
 		      int64_t *verdict, int32_t nverdict, uint8_t *order_symbol, int32_t sym_cap)
 {
 	struct rx *r = decp_handle_get(rx, K_RX);
 	struct guard_view v;
 	struct guard_verdict *d;
+	uint64_t last_before;
+	int64_t err = 0;
 
 	if (r == NULL)
 		return DECP_E_HANDLE;
@@ -1052,8 +1103,9 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	d = &r->verdict;
 	r->pending = false;
 	/* the previous key's overlap is on the server clock; none measured: it is over */
-	if (guard_clock_server_now(&r->clk, local_now_ns, &r->check_server_ns, NULL) != 0)
+	if (guard_clock_server_now(&r->clk, local_now_ns, &r->check_server_ns, &err) != 0)
 		r->check_server_ns = INT64_MAX;
+	last_before = r->sub.st.last_seq;
 	if (guard_signal_check(&r->sub, &r->pol, &r->clk, &r->env, &v, d) != 0)
 		return DECP_E_INVAL;
 	/* the estimate is proven wrong (a signal older than zero beyond its tolerance): drop
@@ -1061,8 +1113,9 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 	 * until a TimePong measures the clock again */
 	if (d->clock_suspect)
 		guard_clock_distrust(&r->clk);
+	if (r->sub.st.last_seq != last_before)
+		rx_ask_after_check(r, d, err, local_now_ns);
 	r->checked = true;
-	r->ask_check = true;
 	r->checked_env = r->env;
 	memset(verdict, 0, sizeof(*verdict) * (size_t)nverdict);
 	verdict[0] = d->reason;
@@ -1092,7 +1145,7 @@ int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int
 int32_t decp_rx_resync_ask(int64_t rx, int64_t local_now_ns, uint8_t *out, int32_t out_cap)
 {
 	struct rx *r = decp_handle_get(rx, K_RX);
-	const struct guard_verdict *d;
+	uint32_t state;
 	uint8_t p[32];
 	int32_t n;
 
@@ -1100,21 +1153,22 @@ int32_t decp_rx_resync_ask(int64_t rx, int64_t local_now_ns, uint8_t *out, int32
 		return DECP_E_HANDLE;
 	if (!decp_buf_ok(out, out_cap) || out == NULL)
 		return DECP_E_INVAL;
-	d = &r->verdict;
-	/* a snapshot received or verified but not reconciled yet answers it already */
-	if (r->rs == NULL || r->rs->phase != DECP_RESYNC_IDLE || !r->ask_check ||
-	    d->reason != GUARD_REASON_TTL_EXPIRED ||
-	    (d->age_ns < DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000) && !d->clock_suspect) ||
+	state = r->sub.st.state;
+	/* Not while a snapshot is received or verified but not reconciled (it answers it
+	 * already); not while halted (a snapshot would be dropped unplanned: asked once the
+	 * guard is SYNCED again); not during a replay (the fan-out refuses a Subscribe while
+	 * its replay runs, Error{PROTOCOL}); not before the signal is old enough for the
+	 * fan-out to answer with a snapshot; once per DECP_RX_RESYNC_ASK_AGAIN_MS. */
+	if (r->rs == NULL || r->rs->phase != DECP_RESYNC_IDLE || r->ask_from == 0 ||
+	    (state != GUARD_STATE_SYNCED && state != GUARD_STATE_DEGRADED_GAP) || r->replaying ||
+	    local_now_ns < r->ask_due_ns ||
 	    (r->ask_ns != 0 && local_now_ns - r->ask_ns < DECP_RX_RESYNC_ASK_AGAIN_MS * INT64_C(1000000)))
 		return 0;
-	n = decp_ws_frame(p, proto_wire_subscribe_resync_encode(r->sub.master_id,
-								 r->checked_env.sequence, p,
+	n = decp_ws_frame(p, proto_wire_subscribe_resync_encode(r->sub.master_id, r->ask_from, p,
 								 sizeof(p)),
 			  out, out_cap);
-	if (n > 0) {
-		r->ask_check = false;
+	if (n > 0)
 		r->ask_ns = local_now_ns != 0 ? local_now_ns : 1;
-	}
 	return n;
 }
 

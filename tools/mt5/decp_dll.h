@@ -42,7 +42,7 @@
 #endif
 
 /* ABI version: decp_version() returns it; bump on any incompatible change. */
-#define DECP_DLL_VERSION 8 /* 2: protocol-2 login (decp_master_login_proof); 3: the
+#define DECP_DLL_VERSION 9 /* 2: protocol-2 login (decp_master_login_proof); 3: the
 				  * server's copy policy, account state, report ids; 4: re-sync
 				  * by snapshot (decp_rx_resync*), the master's positions
 				  * (decp_master_position*), DECP_E_SNAPSHOT; 5: a re-sync asked
@@ -54,7 +54,11 @@
 				  * protection kept over a restart (decp_rx_equity_restore,
 				  * decp_rx_state st[15]), the clock's error bound (st[16]);
 				  * 8: a signal from the "future" (decp_rx_check verdict[16]):
-				  * the clock estimate dropped, a re-sync asked */
+				  * the clock estimate dropped, a re-sync asked; 9: a re-sync
+				  * owed, not only asked after a check: after a halt (funds
+				  * returned), deferred until the signal is 300 ms old, asked
+				  * again every 5 s until answered (decp_rx_resync_ask on a
+				  * timer) */
 
 /* Status codes (negative returns). Stable numbers: the EAs log them. */
 #define DECP_OK 0
@@ -334,18 +338,30 @@ DECP_API int32_t decp_ws_encode(int32_t opcode, const uint8_t *payload, int32_t 
 DECP_API int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap);
 
 /*
- * A re-sync asked after a stale signal (docs/mt5.md "Receiver"): when the last
- * decp_rx_check refused a signal TTL_EXPIRED at an age of DECP_RX_RESYNC_ASK_AGE_MS or
- * more, or from the "future" (verdict[16], its true age unknown), with re-sync on
- * (decp_rx_resync), its sequence is used up and nothing after it
- * brings the account back in line with the master (a copy of a position he closed stays
- * open). This returns a binary WebSocket frame carrying ClientMessage{Subscribe{master,
- * from that sequence, snapshot = true}} to send on the open connection: the fan-out
- * answers with the master's book (decp_rx_message 9, 11, 12) and the account is
- * reconciled as after a reconnect. Asked once until that snapshot begins, or again after
- * DECP_RX_RESYNC_ASK_AGAIN_MS (local clock) when none came. Returns the frame's length, 0
- * when no re-sync is to be asked (re-sync off, the last check not such a refusal, a
- * snapshot being received or planned, asked already), DECP_E_INVAL, DECP_E_HANDLE.
+ * A re-sync owed (docs/mt5.md "Receiver"), with re-sync on (decp_rx_resync): a signal
+ * decp_rx_check consumed without executing it, with nothing after it to bring the account
+ * back in line with the master (a copy of a position he closed would stay open, one he
+ * opened would be missing):
+ *   - refused TTL_EXPIRED (stale, or from the "future": verdict[16]);
+ *   - refused STATE_LOCKED while the guard is LOCKED_NO_FUNDS, PAUSED_TOXIC or
+ *     SUSPENDED_ADMIN (every signal is consumed then, a CLOSE included), and a snapshot
+ *     decp_rx_resync_plan dropped in those states (ABI 9).
+ * This returns a binary WebSocket frame carrying ClientMessage{Subscribe{master, from the
+ * first such sequence, snapshot = true}} to send on the open connection: the fan-out
+ * answers with the master's book (decp_rx_message 9, 11, 12) and the account is reconciled
+ * as after a reconnect. Asked only
+ *   - once that signal is DECP_RX_RESYNC_ASK_AGE_MS old (the fan-out replays a younger
+ *     one instead): at once when its measured age (less the clock's error bound) is, else
+ *     that long after the check on the local clock (ABI 9: a signal from the "future" asked
+ *     at once before);
+ *   - while the guard is SYNCED or DEGRADED_GAP (after a halt: once the funds returned,
+ *     decp_rx_account 1), and no replay (SyncStart .. SyncEnd) runs;
+ *   - once per DECP_RX_RESYNC_ASK_AGAIN_MS (local clock), again until a snapshot begins
+ *     while the guard is SYNCED or DEGRADED_GAP (ABI 9: again also without a new check).
+ * Call it after every refused check and on a timer. Returns the frame's length, 0 when
+ * nothing is to be asked now (re-sync off, nothing owed, too young, halted, a snapshot
+ * being received or planned, a replay running, asked within 5 s), DECP_E_INVAL,
+ * DECP_E_HANDLE.
  */
 DECP_API int32_t decp_rx_resync_ask(int64_t rx, int64_t local_now_ns, uint8_t *out,
 				    int32_t out_cap);

@@ -78,11 +78,17 @@ struct rx {
 	 * SyncEnd (which would skip the history unreconciled) */
 	struct decp_resync *rs;
 	bool snap_gap;
-	/* a re-sync asked after a stale signal (decp_rx_resync_ask) at ask_ns (local; 0: none
-	 * outstanding, reset when a snapshot begins); ask_check: the last check may still
-	 * ask (once per check) */
-	int64_t ask_ns;
-	bool ask_check;
+	/* A re-sync owed (decp_rx_resync_ask, rx_ask_owe): the account may be out of line with
+	 * the master from sequence ask_from on (0: nothing owed), a signal consumed and never
+	 * executed (refused stale, from the "future", or while the guard was halted; the
+	 * signals a snapshot dropped while halted settled). Asked from local time ask_due_ns
+	 * (that signal >= DECP_RX_RESYNC_ASK_AGE_MS old: the fan-out replays a younger from),
+	 * only while the guard is SYNCED or DEGRADED_GAP and no replay runs; ask_ns: when it
+	 * was last asked (0: not yet), again after DECP_RX_RESYNC_ASK_AGAIN_MS until a
+	 * snapshot that will be planned begins. msg_ns: the local time of the last
+	 * decp_rx_message (decp_rx_resync_plan takes none). */
+	uint64_t ask_from;
+	int64_t ask_due_ns, ask_ns, msg_ns;
 	/* Error{CODE_RANGE} for this master: the next decp_rx_subscribe asks from 0 (live) */
 	bool range_lost;
 	/* the last check, for decp_rx_report / decp_rx_protection */
@@ -122,5 +128,10 @@ int decp_view_of(const int64_t *view, int32_t nview, int64_t local_now_ns,
 /* decp_rx_message's members 9, 11, 12 (decp_dll_resync.c): m is proto_wire's decode.
  * Returns the kind or the refusal's code, info filled as decp_dll.h says. */
 int32_t decp_rx_snapshot(struct rx *r, int k, const struct proto_wire_msg *m, int64_t *info);
+
+/* A re-sync owed from sequence `from`, askable from local time due_ns (decp_rx_resync_ask);
+ * now_ns: the local time. Keeps an owed ask that is earlier or was asked within
+ * DECP_RX_RESYNC_ASK_AGAIN_MS; replaces one asked longer ago. Nothing with re-sync off. */
+void decp_rx_ask_owe(struct rx *r, uint64_t from, int64_t due_ns, int64_t now_ns);
 
 #endif

@@ -141,7 +141,14 @@ int32_t decp_rx_snapshot(struct rx *r, int k, const struct proto_wire_msg *m, in
 		/* the guard leaves SYNCED: nothing executes until the reconciliation is done
 		 * (guard.md "Re-sync"); also when the snapshot is refused */
 		r->replaying = false;
-		r->ask_ns = 0; /* a stale signal's ask is answered (decp_rx_resync_ask) */
+		/* an owed re-sync is answered (decp_rx_resync_ask), unless the guard is halted:
+		 * then this snapshot is dropped unplanned (decp_rx_resync_plan) and the ask waits
+		 * for the return to SYNCED */
+		if (r->sub.st.state == GUARD_STATE_SYNCED ||
+		    r->sub.st.state == GUARD_STATE_DEGRADED_GAP) {
+			r->ask_from = 0;
+			r->ask_ns = 0;
+		}
 		if (r->sub.st.state == GUARD_STATE_SYNCED)
 			(void)guard_sub_set_state(&r->sub, GUARD_STATE_DEGRADED_GAP);
 		if (r->sub.st.state == GUARD_STATE_DEGRADED_GAP)
@@ -322,8 +329,15 @@ int32_t decp_rx_resync_plan(int64_t rx)
 	 * returned was a SEQUENCE_GAP (-20) into DEGRADED_GAP. */
 	if (r->rs->phase == DECP_RESYNC_COMPLETE && r->sub.st.state != GUARD_STATE_SYNCED &&
 	    r->sub.st.state != GUARD_STATE_DEGRADED_GAP) {
-		if (r->rs->seq > r->sub.st.last_seq)
+		/* what it settles unreconciled is owed a re-sync: asked once the guard is SYNCED
+		 * again, from the first sequence it consumes, no sooner than
+		 * DECP_RX_RESYNC_ASK_AGE_MS after the SnapshotEnd (those signals came before) */
+		if (r->rs->seq > r->sub.st.last_seq) {
+			decp_rx_ask_owe(r, r->sub.st.last_seq + 1,
+					r->msg_ns + DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000),
+					r->msg_ns);
 			r->sub.st.last_seq = r->rs->seq;
+		}
 		decp_resync_abandon(r->rs);
 		r->snap_gap = false;
 		return DECP_E_STATE;

@@ -109,6 +109,8 @@ struct sim {
 	int64_t ask_ns[MAX_MASTERS];    /* a re-sync asked for (resync_ask) when (local_ns),
 					 * no snapshot since; 0 = none */
 	uint64_t ask_from[MAX_MASTERS]; /* from which sequence */
+	int64_t ask_due[MAX_MASTERS];   /* a re-sync owed, not asked yet: from when (local_ns,
+					 * resync_ask); 0 = none */
 	uint64_t resync_asks;           /* re-syncs asked for after a stale signal */
 	uint32_t refusals;         /* snapshots refused in a row: the reconnect's backoff */
 	bool acct_dirty;           /* changed since the last AccountState sent */
@@ -619,27 +621,52 @@ static void send_subscribes(struct sim *s)
  * sequence is used up, so nothing after it brings the account in line with the master: a
  * position he closed would stay open, a partial close or new SL never reach the copy, a
  * position he opened is missing. The EA subscribes again from that sequence with
- * `snapshot`; older than the fan-out's 250 ms (asked only when the signal's age is over
- * RESYNC_ASK_AGE_NS), it is answered with the master's book (docs/resync.md), which the
- * account is reconciled with under the copy policy (a missing position opened only near
- * the master's price, as a re-sync does). Once until that snapshot arrives, or again after
- * RESYNC_ASK_AGAIN_NS (the fan-out may have refused the Subscribe: one during a replay is
- * an Error). Not with --poll: polling carries nothing to the server. */
+ * `snapshot`; older than the fan-out's 250 ms, it is answered with the master's book
+ * (docs/resync.md), which the account is reconciled with under the copy policy (a missing
+ * position opened only near the master's price, as a re-sync does). So it is asked only
+ * once the signal is RESYNC_ASK_AGE_NS old: at once when its measured age (less the
+ * clock's error bound) says so, else that long after the check (deferred, never dropped):
+ * a signal from the "future" (the estimate proven wrong) or one refused for want of an
+ * estimate has no known age; before, such a one asked nothing. Once until that snapshot
+ * arrives, or again after RESYNC_ASK_AGAIN_NS (the fan-out may have refused the
+ * Subscribe: one during a replay is an Error). Not with --poll: polling carries nothing to
+ * the server. This EA's guard is never halted locally (the wallet is the server's, which
+ * holds delivery while it halts the subscription: docs/fanout.md), so no signal is
+ * consumed unexecuted for a halt. */
 #define RESYNC_ASK_AGE_NS (300 * INT64_C(1000000))
 #define RESYNC_ASK_AGAIN_NS (5 * INT64_C(1000000000))
-static void resync_ask(struct sim *s, int i, uint64_t from, int64_t age_ns)
-{
-	int64_t t = local_ns();
 
-	if (!g_o.resync || g_o.poll || s->snap_open[i] || age_ns < RESYNC_ASK_AGE_NS ||
-	    (s->ask_ns[i] != 0 && t - s->ask_ns[i] < RESYNC_ASK_AGAIN_NS))
+/* Master i's owed re-sync, asked now if its time has come (resync_ask). */
+static void resync_ask_due(struct sim *s, int i, int64_t t)
+{
+	if (s->ask_due[i] == 0 || t < s->ask_due[i] || !s->connected || !s->subscribed)
 		return;
-	s->ask_from[i] = from;
+	s->ask_due[i] = 0;
 	s->ask_ns[i] = t;
 	s->resync_asks++;
-	send_subscribe(s, s->masters[i], from, true);
+	send_subscribe(s, s->masters[i], s->ask_from[i], true);
 	if (g_log != NULL)
-		fprintf(g_log, "%d %" PRIu64 " resync-asked %" PRIu64 "\n", s->idx, s->masters[i], from);
+		fprintf(g_log, "%d %" PRIu64 " resync-asked %" PRIu64 "\n", s->idx, s->masters[i],
+			s->ask_from[i]);
+}
+
+/* A re-sync owed from sequence `from` (refused stale, checked at local time t), asked
+ * from local time due. */
+static void resync_ask(struct sim *s, int i, uint64_t from, int64_t due, int64_t t)
+{
+	if (!g_o.resync || g_o.poll || s->snap_open[i] ||
+	    (s->ask_ns[i] != 0 && t - s->ask_ns[i] < RESYNC_ASK_AGAIN_NS))
+		return;
+	if (s->ask_due[i] != 0) {
+		/* owed already from an earlier sequence: it arrived first, so it is old enough
+		 * whenever this one is */
+		if (due < s->ask_due[i])
+			s->ask_due[i] = due;
+	} else {
+		s->ask_from[i] = from;
+		s->ask_due[i] = due;
+	}
+	resync_ask_due(s, i, t);
 }
 
 static void report_protection(struct sim *s, uint64_t master, const struct guard_envelope *env,
@@ -780,7 +807,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	struct guard_verdict v;
 	char instrument[GUARD_SYMBOL_MAX];
 	const struct sub_position *held;
-	int64_t realized = 0;
+	int64_t realized = 0, clk_err = 0, srv_now;
 	int i;
 
 	s->envelopes++;
@@ -830,6 +857,9 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 	view.position.master_volume = held != NULL ? held->master_volume : 0;
 	if (g_o.forge_every != 0 && ++s->forge_n % g_o.forge_every == 0 && !s->replaying[i])
 		forge_check(s, i, e->master_id, &env, &pol, &view);
+	/* the estimate's error bound: a stale signal's measured age is at least age - err */
+	if (guard_clock_server_now(&s->clk, view.local_now_ns, &srv_now, &clk_err) != 0)
+		clk_err = 0;
 	guard_signal_check(&s->gs[i], &pol, &s->clk, &env, &view, &v);
 	if (v.reason == GUARD_REASON_NONE) {
 		s->executed++;
@@ -887,7 +917,12 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 		      env.sequence == s->ask_from[i]))
 			report_protection(s, e->master_id, &env, &v);
 		if (v.reason == GUARD_REASON_TTL_EXPIRED)
-			resync_ask(s, i, env.sequence, v.age_ns);
+			resync_ask(s, i, env.sequence,
+				   v.age_known && !v.clock_suspect &&
+						   v.age_ns - clk_err >= RESYNC_ASK_AGE_NS
+					   ? view.local_now_ns
+					   : view.local_now_ns + RESYNC_ASK_AGE_NS,
+				   view.local_now_ns);
 	}
 	/* a signal from the "future": the clock estimate is wrong (docs/guard.md "A signal
 	 * from the future"); drop it and measure again now (--no-time-sync: the EA believes
@@ -1015,6 +1050,7 @@ static int on_snapshot(struct sim *s, const Decp__ServerMessage *sm)
 	if (sm->kind_case == DECP__SERVER_MESSAGE__KIND_SNAPSHOT_BEGIN) {
 		sub_snap_begin(&s->snap[i], sm->snapshot_begin);
 		s->ask_ns[i] = 0;
+		s->ask_due[i] = 0; /* answers an owed re-sync too */
 		s->snap_from[i] = (uint8_t)s->gs[i].st.state;
 		s->snap_open[i] = true;
 		if (s->gs[i].st.state == GUARD_STATE_SYNCED)
@@ -1839,8 +1875,11 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (s->connected && s->subscribed &&
 		    now - s->acct_sent_ns > (s->acct_dirty ? INT64_C(500000000) : INT64_C(5000000000)))
 			send_account(s);
-		/* a re-sync asked and not answered (no SnapshotBegin) is asked again
-		 * (resync_ask): the fan-out may have refused or replayed it */
+		/* a re-sync owed whose signal is old enough now is asked (resync_ask); one asked
+		 * and not answered (no SnapshotBegin) is asked again: the fan-out may have
+		 * refused or replayed it */
+		for (int j = 0; j < s->nm; j++)
+			resync_ask_due(s, j, local_ns());
 		for (int j = 0; j < s->nm; j++)
 			if (s->connected && s->subscribed && s->ask_ns[j] != 0 &&
 			    local_ns() - s->ask_ns[j] >= RESYNC_ASK_AGAIN_NS) {
@@ -1897,6 +1936,7 @@ static bool all_done(void)
 	for (int i = 0; i < g_nsims; i++)
 		for (int j = 0; j < g_sims[i].nm; j++)
 			if (g_sims[i].gs[j].st.last_seq < g_o.expect || g_sims[i].ask_ns[j] != 0 ||
+			    g_sims[i].ask_due[j] != 0 ||
 			    g_sims[i].snap_open[j])
 				return false;
 	return true;
