@@ -1766,8 +1766,9 @@ static int http_refuse(struct sess *s, int status)
 	const char *why = cp_http_reason(status);
 	const char *body = status == 400 ? "not a valid WebSocket upgrade request\n" : "";
 	int n = snprintf(b + LWS_PRE, sizeof(b) - LWS_PRE, "HTTP/1.1 %d %s\r\nContent-Type: "
-			 "text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 status, why, strlen(body), body);
+			 "text/plain\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n%s",
+			 status, why, strlen(body), status == 503 ? "Retry-After: 1\r\n" : "",
+			 body);
 
 	(void)lws_write(s->wsi, (uint8_t *)b + LWS_PRE, (size_t)n, LWS_WRITE_RAW);
 	sess_hangup(s);
@@ -1821,9 +1822,15 @@ static int sink_head(void *arg, const char *req, size_t len)
 		return http_refuse(s, 503);
 	if (s->poll != NULL) /* a polling connection stays one */
 		return http_refuse(s, 400);
-	if (f->c_live >= f->cfg.fanout_max_conns || sess_auth(f, s, req, len) != 0) {
+	if (sess_auth(f, s, req, len) != 0) {
 		cnt(&f->c_auth_refused);
 		return http_refuse(s, 401);
+	}
+	if (f->c_live >= f->cfg.fanout_max_conns) {
+		/* the process is full: the platform's condition, not the client's (a 401 told
+		 * it its token was bad); it retries, or a balancer tries another process */
+		cnt(&f->c_auth_refused);
+		return http_refuse(s, 503);
 	}
 	if (subcount_of(f, s->subscriber_id, 0) >= f->cfg.fanout_max_conns_per_subscriber) {
 		/* one subscriber's connections never crowd out another's */

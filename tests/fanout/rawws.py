@@ -118,6 +118,7 @@ class WS:
                 break
             self.buf += d
         head, _, self.buf = self.buf.partition(b'\r\n\r\n')
+        self.head = head
         self.status = int(head.split(b' ')[1]) if head.startswith(b'HTTP/1.1 ') else 0
 
     def send(self, payload):
