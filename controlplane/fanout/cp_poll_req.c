@@ -35,18 +35,20 @@ static bool dec(const char *p, size_t n, uint64_t *out)
 	return true;
 }
 
-/* The headers after the request line: one valid Host (cp_http_host_refusal), no body,
- * Connection: close noted. Returns 0 or 400. */
+/* The headers after the request line: one valid Host (cp_http_host_refusal), at most one
+ * Authorization, no body, Connection: close noted. Returns 0 or 400. */
 static int headers(const char *head, size_t len, struct cp_poll_req *out)
 {
 	struct cp_http_fields it;
 	struct cp_http_field f;
 	const char *why;
-	int r;
+	int r, auths = 0;
 
 	cp_http_fields_init(&it, head, len);
 	while ((r = cp_http_field_next(&it, &f, &why)) > 0) {
-		if (cp_http_field_is(&f, "transfer-encoding"))
+		if (cp_http_field_is(&f, "authorization") && ++auths > 1)
+			return 400; /* two: the first was taken (the WebSocket's rule too) */
+		else if (cp_http_field_is(&f, "transfer-encoding"))
 			return 400; /* a body: a GET has none */
 		else if (cp_http_field_is(&f, "content-length") &&
 			 !(f.value_len == 1 && f.value[0] == '0'))

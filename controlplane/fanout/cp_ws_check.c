@@ -51,7 +51,7 @@ static bool key_ok(const char *v, size_t n)
 
 struct hs_seen {
 	bool upgrade, connection, version;
-	int keys;
+	int keys, auths;
 	bool key_valid;
 };
 
@@ -69,7 +69,8 @@ static void hs_header(struct hs_seen *h, const struct cp_http_field *f)
 	else if (cp_http_field_is(f, "sec-websocket-key")) {
 		h->keys++;
 		h->key_valid = key_ok(v, vl);
-	}
+	} else if (cp_http_field_is(f, "authorization"))
+		h->auths++;
 }
 
 /* "GET <target> HTTP/1.x" with x >= 1 */
@@ -95,9 +96,11 @@ bool cp_ws_check_handshake(const char *req, size_t len)
 	while ((r = cp_http_field_next(&it, &f, &why)) > 0)
 		hs_header(&h, &f);
 	/* a malformed header line (obsolete folding too): not a handshake; nor is one without
-	 * exactly one valid Host (RFC 9112 §3.2: two were taken, the last one winning) */
+	 * exactly one valid Host (RFC 9112 §3.2: two were taken, the last one winning), nor
+	 * one with two Authorization headers (the first was taken: which one a proxy added
+	 * and which the client sent is not ours to guess; the api answers 400 too) */
 	return r == 0 && h.upgrade && h.connection && h.version && h.keys == 1 &&
-	       h.key_valid && cp_http_host_refusal(req, len, true) == NULL;
+	       h.key_valid && h.auths <= 1 && cp_http_host_refusal(req, len, true) == NULL;
 }
 
 /* Collect the request; on its blank line decide (and hand it to k's head). Returns bytes

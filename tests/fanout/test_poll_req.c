@@ -95,6 +95,9 @@ static void test_refused(void)
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Host: b\r\n", 400,
 		 "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", "Host: a b\r\n", 400, "bad_request"},
+		/* two Authorization headers (the first one was taken) */
+		{"GET /v1/masters/1/signals?after=1 HTTP/1.1",
+		 OK_HOST "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n", 400, "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Content-Length: 1\r\n",
 		 400, "bad_request"},
 		{"GET /v1/masters/1/signals?after=1 HTTP/1.1", OK_HOST "Transfer-Encoding: x\r\n",
