@@ -190,8 +190,7 @@ static int parse_masters(const char *prog, const char *name, const char *s, uint
 static int parse_shm(const char *prog, const char *s, const char **out)
 {
 	if (dp_shm_name_fix(NULL, 0, s) != 0) {
-		fprintf(stderr, "%s: --shm '%s': 1..%u characters of A-Z a-z 0-9 . _ - (an optional "
-				"leading '/'), not . or ..\n", prog, s, DP_SHM_NAME_MAX - 1u);
+		fprintf(stderr, "%s: --shm '%s': " DP_SHM_NAME_RULE "\n", prog, s);
 		return -1;
 	}
 	*out = s;
