@@ -70,6 +70,8 @@ void dp_opts_usage(FILE *f, const char *prog)
 		"                           a first byte 0x16 starts TLS, anything else is\n"
 		"                           plaintext)\n"
 		"  --tls-cert FILE          PEM server certificate (chain); needed unless off\n"
+		"                           (with off it, --tls-key, --tls-client-ca and\n"
+		"                           --tls-crl are refused)\n"
 		"  --tls-key FILE           PEM private key of --tls-cert\n"
 		"  --tls-client-ca FILE     PEM CA of masters' client certificates (mTLS)\n"
 		"  --tls-client-cert none|optional|required  ask masters for a certificate\n"
@@ -190,8 +192,7 @@ static int parse_masters(const char *prog, const char *name, const char *s, uint
 static int parse_shm(const char *prog, const char *s, const char **out)
 {
 	if (dp_shm_name_fix(NULL, 0, s) != 0) {
-		fprintf(stderr, "%s: --shm '%s': 1..%u characters of A-Z a-z 0-9 . _ - (an optional "
-				"leading '/'), not . or ..\n", prog, s, DP_SHM_NAME_MAX - 1u);
+		fprintf(stderr, "%s: --shm '%s': " DP_SHM_NAME_RULE "\n", prog, s);
 		return -1;
 	}
 	*out = s;
@@ -485,6 +486,18 @@ int dp_opts_parse(int argc, char **argv, enum dp_stack_kind preset, const char *
 		fprintf(stderr, "%s: --tls %s needs --tls-cert and --tls-key (or --tls off)\n", prog,
 			o->tls.mode == DP_TLS_REQUIRED ? "required" : "optional");
 		return -1;
+	}
+	/* A TLS file with TLS off would be ignored: an operator who set a client CA and turned
+	 * TLS off by mistake would serve plain text believing masters were checked. */
+	if (o->tls.mode == DP_TLS_OFF) {
+		const char *f = o->tls.cert_file ? "--tls-cert" : o->tls.key_file ? "--tls-key"
+				: o->tls.client_ca_file ? "--tls-client-ca"
+				: o->tls.crl_file ? "--tls-crl" : NULL;
+		if (f != NULL) {
+			fprintf(stderr, "%s: --tls off with %s: TLS is off, so %s would be ignored "
+					"(remove it, or --tls required|optional)\n", prog, f, f);
+			return -1;
+		}
 	}
 	if (!client_cert_set)
 		o->tls.client_cert = o->tls.client_ca_file != NULL ? DP_TLS_CLIENT_CERT_OPTIONAL

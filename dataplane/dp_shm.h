@@ -393,6 +393,12 @@ struct dp_shm {
  */
 int dp_shm_name_fix(char *out, size_t cap, const char *name);
 
+/* dp_shm_name_fix's rule in words, for the message of every program that takes a segment
+ * name (decp-dataplane --shm, decp-control's shm key, decpctl top --shm). */
+#define DP_SHM_NAME_RULE "1..39 characters of A-Z a-z 0-9 . _ - (an optional leading '/'), " \
+			 "not . or .."
+_Static_assert(DP_SHM_NAME_MAX - 1u == 39u, "DP_SHM_NAME_RULE names the length");
+
 /*
  * Compute the layout for p and write it into a zeroed header h (no memory mapped).
  * Returns 0, or -EINVAL (bad counts / name / transport counter names), -E2BIG (segment

@@ -425,7 +425,7 @@ int cp_migrate_apply(PGconn *conn, const char *dir, struct cp_migrate_report *re
 	if (dir) {
 		rc = set_load_dir(&set, dir, err, errlen);
 		if (rc < 0)
-			return rc;
+			goto out; /* set_load_dir freed the set */
 	} else {
 		set.m = (struct cp_migration *)cp_migrate_embedded(&set.n);
 		set.owned = false;
@@ -488,5 +488,8 @@ out:
 	if (report)
 		*report = rep;
 	set_free(&set);
+	/* err always says why (the header's contract): the paths that only return a code. */
+	if (rc < 0 && err && errlen && err[0] == '\0')
+		set_err(err, errlen, "%s", strerror(-rc));
 	return rc;
 }

@@ -64,7 +64,8 @@ const struct cp_migration *cp_migrate_embedded(size_t *count);
 
 /* Apply pending migrations from dir (NULL = the embedded set) to conn.
  * report may be NULL; err (may be NULL) receives a one-line reason on
- * failure, truncated to errlen.
+ * failure, truncated to errlen: the whole message (it names the cause; a
+ * caller adds no strerror of the return value).
  * Returns 0 on success (including "nothing to do"), or:
  *   -EINVAL      bad arguments, bad file name, duplicate version, empty set
  *   -ENOENT      dir cannot be read;   -ENOMEM

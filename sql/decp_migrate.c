@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	rc = cp_migrate_apply(conn, dir, &rep, err, sizeof(err));
 	PQfinish(conn);
 	if (rc < 0) {
-		fprintf(stderr, "decp-migrate: %s (%s)\n", err, strerror(-rc));
+		fprintf(stderr, "decp-migrate: %s\n", err);
 		return 1;
 	}
 	printf("decp-migrate: applied %d migration(s), %d already applied, database at version %04d\n",

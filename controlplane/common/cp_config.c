@@ -15,14 +15,15 @@
 
 #include "cp_log.h"
 #include "dp_kvconf.h"
+#include "dp_shm.h"
 
-enum kind { K_STR, K_U32, K_BOOL, K_ROLES, K_LEVEL, K_DURABILITY, K_SCHED };
+enum kind { K_STR, K_SHM, K_U32, K_BOOL, K_ROLES, K_LEVEL, K_DURABILITY, K_SCHED };
 
 struct key {
 	const char *name;
 	enum kind kind;
 	size_t off;
-	size_t size;      /* K_STR: buffer size */
+	size_t size;      /* K_STR, K_SHM: buffer size */
 	uint32_t min, max; /* K_U32 */
 };
 
@@ -30,7 +31,7 @@ struct key {
 #define S(field) sizeof(((struct cp_config *)0)->field)
 static const struct key keys[] = {
 	{"roles", K_ROLES, F(roles), 0, 0, 0},
-	{"shm", K_STR, F(shm), S(shm), 0, 0},
+	{"shm", K_SHM, F(shm), S(shm), 0, 0},
 	{"redis_host", K_STR, F(redis_host), S(redis_host), 0, 0},
 	{"redis_port", K_U32, F(redis_port), 0, 1, 65535},
 	{"redis_timeout_ms", K_U32, F(redis_timeout_ms), 0, 10, 600000},
@@ -296,7 +297,14 @@ int cp_config_set(struct cp_config *c, const char *key, const char *value, char 
 	}
 	char *base = (char *)c;
 	char e2[160];
+	/* shm: the dataplane's rule for its --shm (dp_shm.h): a name it could not have created
+	 * is a config error here, not a segment never found */
+	if (k->kind == K_SHM && dp_shm_name_fix(NULL, 0, value) != 0) {
+		dp_kvconf_msg(err, errlen, "%s: '%s': " DP_SHM_NAME_RULE, key, value);
+		return -EINVAL;
+	}
 	switch (k->kind) {
+	case K_SHM:
 	case K_STR: {
 		size_t n = strlen(value);
 		if (n == 0 || n >= k->size) {

@@ -46,13 +46,11 @@ static void repair_rings(struct cp_shm *c)
 				 __atomic_load_n(&prod[i]->prod.tail, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
-/* The shm_open name of segment `name` ("/x" or "x"): 0, -EINVAL or -ENAMETOOLONG. */
+/* The shm_open name of segment `name` ("/x" or "x"), by the dataplane's own rule
+ * (dp_shm_name_fix): 0, -EINVAL or -ENAMETOOLONG. */
 static int seg_path(char *path, size_t cap, const char *name)
 {
-	if (name == NULL || name[0] == '\0')
-		return -EINVAL;
-	int n = snprintf(path, cap, "%s%s", name[0] == '/' ? "" : "/", name);
-	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+	return dp_shm_name_fix(path, cap, name);
 }
 
 static int validate(const struct dp_shm_hdr *h, size_t size)

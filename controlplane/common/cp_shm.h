@@ -44,7 +44,8 @@ enum cp_shm_health {
 };
 
 /*
- * Map and validate the segment `name` ("/x" or "x"): magic, layout version, header size,
+ * Map and validate the segment `name` ("/x" or "x", by dp_shm_name_fix's rule: another
+ * name is -EINVAL or -ENAMETOOLONG, as for cp_shm_peek): magic, layout version, header size,
  * element sizes, counter and bucket counts, ring offsets inside the mapping. Registers this
  * process as the consumer (cp_pid) and opens the doorbell sockets.
  * A previous control process that died mid-operation may have left a ring half-updated

@@ -49,9 +49,31 @@ static void test_good_file(void)
 	CU_ASSERT_EQUAL(c.log_level, CP_LOG_DEBUG);
 	CU_ASSERT_STRING_EQUAL(c.shm, "/x");
 	/* Trailing comments after a blank, '#' kept inside quotes (dp_kvconf syntax). */
-	CU_ASSERT_EQUAL(parse("redis_host = h1   # primary\nshm = \"/a#b\"  # quoted\n"), 0);
+	CU_ASSERT_EQUAL(parse("redis_host = h1   # primary\nedge_id = \"a#b\"  # quoted\n"), 0);
 	CU_ASSERT_STRING_EQUAL(c.redis_host, "h1");
-	CU_ASSERT_STRING_EQUAL(c.shm, "/a#b");
+	CU_ASSERT_STRING_EQUAL(c.edge_id, "a#b");
+}
+
+/* shm: the dataplane's --shm rule (dp_shm_name_fix), so a name decp-dataplane refuses is a
+ * config error naming the key, not a segment never found (ENOENT) at attach. */
+static void test_shm_name(void)
+{
+	static const char *const bad[] = {"", "/", "a/b", "..", ".", "/a#b", "x y",
+					  "0123456789012345678901234567890123456789"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cp_config_defaults(&c);
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(cp_config_set(&c, "shm", bad[i], err, sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "shm: '"));
+		CU_ASSERT_STRING_EQUAL(c.shm, "/decp-ingest"); /* unchanged */
+	}
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "1..39 characters of A-Z a-z 0-9 . _ -"));
+	CU_ASSERT_EQUAL(cp_config_set(&c, "shm", "decp-a.b_1", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.shm, "decp-a.b_1");
+	CU_ASSERT_EQUAL(cp_config_set(&c, "shm", "/012345678901234567890123456789012345678", err,
+				      sizeof(err)), 0); /* 39 after the '/' */
+	CU_ASSERT_EQUAL(parse("shm = a/b\n"), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:1"));
 }
 
 static void expect_error(const char *text, const char *fragment)
@@ -87,8 +109,8 @@ static void test_bad_files(void)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	char line[300];
-	snprintf(line, sizeof(line), "shm = %s\n", big);
-	expect_error(line, "shm: value must be 1..63 characters");
+	snprintf(line, sizeof(line), "edge_id = %s\n", big);
+	expect_error(line, "edge_id: value must be 1..63 characters");
 }
 
 static void test_set_and_validate(void)
@@ -371,6 +393,7 @@ int main(void)
 	CU_add_test(s, "archive tier directories are absolute", test_archive_dirs);
 	CU_add_test(s, "defaults are valid", test_defaults_valid);
 	CU_add_test(s, "a good file", test_good_file);
+	CU_add_test(s, "shm: the dataplane's name rule", test_shm_name);
 	CU_add_test(s, "bad files name file:line", test_bad_files);
 	CU_add_test(s, "set and cross-field validation", test_set_and_validate);
 	CU_add_test(s, "load from a file", test_load_file);

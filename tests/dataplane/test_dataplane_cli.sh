@@ -30,6 +30,13 @@ expect segment_over_4g 2 "the shared-memory segment would be over 4 GiB" --tls o
 	--shm "$SHM" --ring-size 8388608
 expect workers_range 2 "--workers: '17' is not a number in 1..16" --tls off --shm "$SHM" \
 	--workers 17
+# a TLS file with --tls off was accepted and ignored (plain text served with a client CA set)
+expect tls_off_cert 2 "--tls off with --tls-cert: TLS is off, so --tls-cert would be ignored" \
+	--tls off --shm "$SHM" --tls-cert "$T/x.pem"
+expect tls_off_client_ca 2 "--tls off with --tls-client-ca" --tls off --shm "$SHM" \
+	--tls-client-ca /nonexistent
+printf 'shm = %s\ntls = off\ntls_crl = /x.crl\n' "$SHM" >"$T/dp2.conf"
+expect tls_off_crl_in_config 2 "--tls off with --tls-crl" --config "$T/dp2.conf"
 expect help_ok 0 "Exit status: 0 after SIGTERM/SIGINT or --help, 2 for a usage error" --help
-if [ $fail = 0 ]; then echo "14 passed, 0 failed"; else echo "FAILED"; fi
+if [ $fail = 0 ]; then echo "17 passed, 0 failed"; else echo "FAILED"; fi
 exit $fail

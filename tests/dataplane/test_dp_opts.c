@@ -359,6 +359,25 @@ static void test_tls_needs_cert_and_key(void)
 	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(off), off, DP_STACK_NONE, "test", &o), 0);
 }
 
+/* A TLS file option with --tls off is a usage error (it was accepted and ignored: a client
+ * CA set and TLS turned off by mistake served plain text); a later --tls on takes it. */
+static void test_tls_off_refuses_tls_files(void)
+{
+	struct dp_opts o;
+	static const char *const files[] = {"--tls-cert", "--tls-key", "--tls-client-ca",
+					    "--tls-crl"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *a[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+			     "--tls", "off", (char *)files[i], "/nonexistent", NULL};
+		CU_ASSERT_EQUAL(dp_opts_parse(ARGC(a), a, DP_STACK_NONE, "test", &o), -1);
+	}
+	char *on[] = {"x", "--stack", "posix", "--listen", "127.0.0.1:0", "--shm", "s",
+		      "--tls", "off", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+		      "--tls-client-ca", "ca.pem", "--tls", "optional", NULL};
+	CU_ASSERT_EQUAL(dp_opts_parse(ARGC(on), on, DP_STACK_NONE, "test", &o), 0);
+	CU_ASSERT_EQUAL(o.tls.mode, DP_TLS_OPTIONAL);
+}
+
 static void test_help(void)
 {
 	struct dp_opts o;
@@ -388,6 +407,7 @@ int main(void)
 	CU_add_test(s, "--shm names", test_shm_names);
 	CU_add_test(s, "start failures that are usage errors", test_start_failures_are_usage_errors);
 	CU_add_test(s, "--tls on needs --tls-cert and --tls-key", test_tls_needs_cert_and_key);
+	CU_add_test(s, "--tls off refuses TLS file options", test_tls_off_refuses_tls_files);
 	CU_add_test(s, "--help", test_help);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

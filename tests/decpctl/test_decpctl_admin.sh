@@ -178,6 +178,16 @@ pub=$(q "SELECT encode(ed25519_public_key, 'hex') FROM masters WHERE id = 1")
 check rot_signing 0 "$D" master rotate-signing-key --id 1 --key-seed t2
 [ "$(q "SELECT encode(ed25519_public_key_prev, 'hex') = '$pub' AND ed25519_public_key <> ed25519_public_key_prev FROM masters WHERE id = 1")" = t ] \
 	&& ok || bad "rotate-signing-key: previous public key kept"
+# both kinds asked, only the Ed25519 key has a previous one: the message says what was
+# revoked and which had none (it said "previous HMAC and Ed25519 key revoked")
+out=$("$D" master revoke-key --id 1 --hmac --signing 2>&1); rc=$?
+[ $rc = 0 ] && [ "$out" = "master 1: previous Ed25519 key revoked: refused from now on; no previous HMAC key (nothing to revoke)" ] \
+	&& ok || bad "revoke-key --hmac --signing, only a previous Ed25519 key: exit $rc: $out"
+[ "$(q "SELECT ed25519_public_key_prev IS NULL AND hmac_secret_prev IS NULL FROM masters WHERE id = 1")" = t ] \
+	&& ok || bad "revoke-key --hmac --signing: previous public key gone"
+out=$("$D" master revoke-key --id 1 --hmac --signing 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "master 1 has no previous HMAC or Ed25519 key" \
+	&& ok || bad "revoke-key --hmac --signing, none: exit $rc: $out"
 check rot_signing_now 0 "$D" master rotate-signing-key --id 1 --overlap-s 0 --key-seed t3
 [ "$(q "SELECT ed25519_public_key_prev IS NULL FROM masters WHERE id = 1")" = t ] \
 	&& ok || bad "rotate-signing-key --overlap-s 0: no previous key"

@@ -15,6 +15,17 @@ check migrate_no_db 2 env -u DECP_PG_CONNINFO "$D" db migrate
 check migrate_bad_db 1 "$D" db migrate --conninfo "host=127.0.0.1 port=1 connect_timeout=2"
 out=$("$D" db migrate 2>&1) && echo "$out" | grep -q "applied [1-9][0-9]* migration(s), 0 already" && ok || bad "first migrate: $out"
 out=$("$D" db migrate 2>&1) && echo "$out" | grep -q "applied 0 migration(s)" && ok || bad "second migrate: $out"
+# A failing migration and a bad file name: the message is the cause, with no strerror of
+# the return code after it (it ended "(Input/output error)", "(Invalid argument)").
+mkdir "$tmp/mig" && cp "$(dirname "$0")/../../sql/migrations/"*.sql "$tmp/mig/" &&
+	printf 'SELECT no_such_function();\n' >"$tmp/mig/9999_fail.sql"
+out=$("$D" db migrate --dir "$tmp/mig" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "^decpctl db migrate: migration 9999_fail failed: ERROR: .*no_such_function" &&
+	! echo "$out" | grep -q "Input/output error" && ok || bad "failing migration: exit $rc: $out"
+mkdir "$tmp/badname" && printf 'SELECT 1;\n' >"$tmp/badname/x.sql"
+out=$("$D" db migrate --dir "$tmp/badname" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$out" = "decpctl db migrate: bad migration file name x.sql (want NNNN_name.sql)" ] &&
+	ok || bad "bad file name: exit $rc: $out"
 
 check add_help 0 "$D" master add --help
 check add_missing 2 "$D" master add --id 1

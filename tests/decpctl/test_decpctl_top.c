@@ -271,6 +271,34 @@ static void test_top_killed_dataplane(void)
 	shm_unlink(path);
 }
 
+/* --shm (and $DECP_SHM) by decp-dataplane's own rule (dp_shm_name_fix): a name it cannot
+ * have created is a usage error naming the option, not "does not exist". */
+static void test_top_bad_shm_name(void)
+{
+	static const char *const bad[] = {"a/b", "..", "x y", "/",
+					  "0123456789012345678901234567890123456789"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int code;
+		char *err = NULL;
+		json_t *o = top_once(bad[i], &code, &err);
+		CU_ASSERT_PTR_NULL(o);
+		CU_ASSERT_EQUAL(code, 2);
+		char want[128];
+		snprintf(want, sizeof(want), "decpctl top: --shm '%s': 1..39 characters of", bad[i]);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+		if (code != 2 || strstr(err, want) == NULL)
+			fprintf(stderr, "top --shm '%s': exit %d: %s\n", bad[i], code, err);
+		free(err);
+		json_decref(o);
+	}
+	char *const av[] = {"/usr/bin/env", "DECP_SHM=a/b", (char *)g_bin, "top", "--once", NULL};
+	struct run_result r;
+	CU_ASSERT_FATAL(run_prog(av, 30, &r) == 0);
+	CU_ASSERT_EQUAL(r.code, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "decpctl top: $DECP_SHM 'a/b': 1..39 characters"));
+	run_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -282,6 +310,7 @@ int main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	CU_pSuite s = CU_add_suite("decpctl_top", NULL, NULL);
+	CU_add_test(s, "top --shm outside the dataplane's name rule", test_top_bad_shm_name);
 	CU_add_test(s, "top on a segment made by dp_shm_create", test_top_created_segment);
 	CU_add_test(s, "top on a real decp-dataplane --stack posix", test_top_real_dataplane);
 	CU_add_test(s, "top on a killed decp-dataplane: stale", test_top_killed_dataplane);

@@ -9,7 +9,8 @@
 #   began timeline 2 (one more signal batch on it): restore --time T2 is then ambiguous (T2
 #   is on timeline 1, where "after" exists, and on timeline 2, where it does not) and is
 #   refused (exit 3, nothing changed) until --timeline says which; --timeline latest gives
-#   timeline 2's state, --timeline 1 timeline 1's, with "after".
+#   timeline 2's state, --timeline 1 timeline 1's, with "after". --timeline N without
+#   --time: the end of timeline N (1: all four batches; 4, begun at T2 from 1: T2's state).
 D="$1"
 . "$(dirname "$0")/../decpctl/testlib.sh"
 [ -x "$D" ] || { echo "usage: test_pitr.sh DECPCTL"; echo "0 passed, 1 failed"; exit 1; }
@@ -137,6 +138,15 @@ t_open=$(since "$t1")
 got=$(q "SELECT count(*) || ' ' || coalesce(min(sequence), 0) || ' ' || coalesce(max(sequence), 0) FROM signal_archive")
 [ "$got" = "2000 1 2000" ] && ok || bad "after PITR to $TARGET: rows/min/max $got, want 2000 1 2000"
 [ "$(q "SELECT count(*) FROM signal_archive_keys")" = 2000 ] && ok || bad "dedup keys after PITR"
+# The restore began timeline 2: its history file is archived at once, its first WAL only
+# when a segment fills. `backup list` names both timelines from the history file already
+# (reading WAL names only it said "timeline 1", and a restore --time then was not refused).
+for _ in $(seq 1 600); do
+	ls "$T"/repo/archive/decp/*/00000002.history >/dev/null 2>&1 && break
+	sleep 0.1
+done
+out=$("$D" backup list --config-file "$CONF" 2>&1)
+echo "$out" | grep -q "^WAL archive: timelines 1 to 2 " && ok || bad "list right after the restore, 00000002.history archived: $out"
 # The restored cluster archives again (on timeline 2, begun by the restore) and takes new
 # backups.
 batch 5001 5100
@@ -171,7 +181,8 @@ got=; started_open && got=$(rows)
 [ "$got" = "2100 1 5100" ] && ok || bad "after the refused restore: rows/min/max $got, want timeline 2's 2100 1 5100"
 pg_stop fast
 check restore_bad_timeline 2 "$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline x --yes
-check timeline_without_time 2 "$D" backup restore --config-file "$CONF" --timeline 1 --yes
+check timeline_not_restore 2 "$D" backup full --config-file "$CONF" --timeline 1
+check timeline_unknown_no_time 2 "$D" backup restore --config-file "$CONF" --timeline 7 --yes
 # a timeline the archive does not hold: refused before anything is touched
 check restore_unknown_timeline 2 "$D" backup restore --config-file "$CONF" --time "$TARGET2" --timeline 7 --yes
 # --timeline latest: timeline 2's history at T2 (T1's state: "after" is not on it).
@@ -186,6 +197,21 @@ echo "$out" | grep -q "to $TARGET2 on timeline 1 " && ok || bad "restore does no
 got=; started_open && got=$(rows)
 [ "$got" = "3000 1 3000" ] && ok || bad "restore to T2 on timeline 1: rows/min/max $got, want 3000 1 3000 (\"after\" present)"
 [ "$(q "SELECT count(*) FROM signal_archive_keys")" = 3000 ] && ok || bad "dedup keys after the timeline 1 restore"
+
+# --timeline N without --time: the end of timeline N (everything its WAL holds). The
+# restores so far began timelines 2 (T1 on 1), 3 (T2 on 2) and 4 (T2 on 1). The newest
+# backup is timeline 2's (full_after_restore), which cannot reach timeline 1 or 4: decpctl
+# picks the newest backup on N's history (here the incremental on timeline 1).
+pg_stop fast
+out=$("$D" backup restore --config-file "$CONF" --timeline 1 --yes 2>&1) && ok || bad "restore --timeline 1 (to its end): $out"
+echo "$out" | grep -q "to the end of timeline 1 " && ok || bad "restore does not say the end of timeline 1: $out"
+got=; started_open && got=$(rows)
+[ "$got" = "3100 1 3100" ] && ok || bad "restore to the end of timeline 1: rows/min/max $got, want 3100 1 3100 (all of timeline 1)"
+pg_stop fast
+# timeline 4: branched from timeline 1 at T2, no backup of its own, no WAL after it
+out=$("$D" backup restore --config-file "$CONF" --timeline 4 --yes 2>&1) && ok || bad "restore --timeline 4 (to its end): $out"
+got=; started_open && got=$(rows)
+[ "$got" = "3000 1 3000" ] && ok || bad "restore to the end of timeline 4: rows/min/max $got, want 3000 1 3000"
 
 pg_stop fast
 echo "$pass passed, $fail failed"

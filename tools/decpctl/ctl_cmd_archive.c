@@ -305,6 +305,13 @@ static int cmd_restore(const struct opts *o, const char *table, const char *day)
 		if (dirs[i] != NULL)
 			n = cp_tier_restore(c, dirs[i], table, day, into, err, sizeof(err));
 	PQfinish(c);
+	if (n == -ENOENT) {
+		/* in no tier given: cp_tier's message names only the last tier's manifest path */
+		fprintf(stderr, "decpctl archive restore: %s %s is in no tier (warm %s%s%s): "
+				"'decpctl archive list' shows the days archived\n", table, day,
+			o->warm, o->cold ? ", cold " : ", no --cold given", o->cold ? o->cold : "");
+		return CTL_EXIT_FAIL;
+	}
 	if (n < 0) {
 		fprintf(stderr, "decpctl archive restore: %s\n", err);
 		return n == -EBADMSG ? CTL_EXIT_MISMATCH : CTL_EXIT_FAIL;

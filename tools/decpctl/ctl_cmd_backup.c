@@ -12,21 +12,31 @@
  *   full     a full backup      incr  an incremental backup (on the last one)
  *   list     the backups, the time range a restore can reach and the archive's timelines
  *   restore  stop-checked restore of the latest backup, or of the state at --time on
- *            the timeline --timeline names
+ *            the timeline --timeline names, or (--timeline N alone) of the end of
+ *            timeline N
  *
  * Timelines: every restore to a time (and every promotion) begins a new timeline; the
  * archive then holds two histories that share everything before the branch point and
  * differ after it. A time after the branch point exists on both, so --time alone does not
  * say which state is meant: pgBackRest and PostgreSQL default to the latest timeline, which
  * silently drops what the older one held after the branch. With more than one timeline in
- * the archive, restore --time is refused until --timeline names one.
+ * the archive, restore --time is refused until --timeline names one. --timeline N without
+ * --time is the end of timeline N (everything its WAL holds): PostgreSQL's default target
+ * with recovery_target_timeline N, from the newest backup on N's history (pgBackRest picks
+ * the newest backup whatever its timeline, and one taken on a later branch cannot reach N).
+ *
+ * The timelines are read from the WAL names pgBackRest reports and from the history files
+ * in the repository (PostgreSQL archives a new timeline's history file at once, its first
+ * WAL only when a segment fills).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +67,7 @@ static void usage(FILE *f)
 		   "                           [--retention-full N] [COMMON]\n"
 		   "       decpctl backup full | incr [COMMON]\n"
 		   "       decpctl backup list [--json] [COMMON]\n"
-		   "       decpctl backup restore [--time 'YYYY-MM-DD HH:MM:SS+00' [--timeline N|latest]]\n"
+		   "       decpctl backup restore [--time 'YYYY-MM-DD HH:MM:SS+00'] [--timeline N|latest]\n"
 		   "                              --yes [COMMON]\n\n"
 		   "PostgreSQL backups with pgBackRest: one stanza, one repository.\n"
 		   "init     write the pgBackRest configuration, create the repository and the\n"
@@ -67,8 +77,9 @@ static void usage(FILE *f)
 		   "list     the backups (with their timeline), the earliest/latest time a restore\n"
 		   "         can reach, and the timelines the WAL archive holds\n"
 		   "restore  PostgreSQL must be stopped: restore the latest backup and replay all\n"
-		   "         archived WAL, or stop at --time (point-in-time recovery); the data\n"
-		   "         directory is overwritten (--delta), so --yes is required\n\n"
+		   "         archived WAL, or stop at --time (point-in-time recovery), or replay to\n"
+		   "         the end of timeline --timeline N; the data directory is overwritten\n"
+		   "         (--delta), so --yes is required\n\n"
 		   "  --time T              restore the state at T (give its UTC offset: +00)\n"
 		   "  --timeline N|latest   which history --time is on. An earlier restore to a time\n"
 		   "                        (or a promotion) began a new timeline: the archive then\n"
@@ -77,7 +88,9 @@ static void usage(FILE *f)
 		   "                        history before the restore that began timeline 2);\n"
 		   "                        latest: the newest. Required with --time when the\n"
 		   "                        archive holds more than one timeline ('backup list'\n"
-		   "                        shows them); refused (exit 3) without it\n\n"
+		   "                        shows them); refused (exit 3) without it. Without\n"
+		   "                        --time: restore to the END of timeline N (all its WAL),\n"
+		   "                        from the newest backup on N's history\n\n"
 		   "  --repo DIR            repository directory (init; absolute)\n"
 		   "  --pgdata DIR          PostgreSQL data directory (init; absolute)\n"
 		   "  --pg-port N           PostgreSQL port (init; default 5432)\n"
@@ -91,7 +104,8 @@ static void usage(FILE *f)
 		   "Runs pgBackRest as the data directory's owner when started as root.\n"
 		   "Exit codes: 0 done, 1 pgBackRest failed (its message is shown), 2 usage error,\n"
 		   "3 refused (PostgreSQL running for restore, no --yes, a different config exists,\n"
-		   "--time without --timeline while the archive holds more than one timeline).\n");
+		   "--time without --timeline while the archive holds more than one timeline, no\n"
+		   "backup on timeline N's history).\n");
 }
 
 /* KEY's value in the configuration decpctl wrote (pg1-path: the data directory, whose
@@ -477,67 +491,150 @@ static unsigned long wal_timeline(const char *wal)
 }
 
 /* The timelines the WAL archive holds: the lowest and highest timeline of the WAL names
- * pgBackRest reports (every archive id: after a stanza-upgrade there are several). min and
- * max are 0 when the archive is empty; archive_id is the entry holding max ("15-1"). */
+ * pgBackRest reports and of the history files in the repository (every archive id: after a
+ * stanza-upgrade there are several). A new timeline's history file is archived when it
+ * begins, its first WAL only when a segment fills (archive_timeout): from WAL names alone a
+ * restore just made would not count. The history files are read directly (root or the
+ * repository's owner); when they cannot be, the WAL names alone decide. min and max are 0
+ * when the archive is empty; archive_id is the entry holding max ("15-1"). */
 struct timelines {
 	unsigned long min, max;
 	char archive_id[64];
 };
 
-static void timelines_of(json_t *st, struct timelines *tl)
+/* The highest timeline with a history file ("0000000N.history") in archive ID's directory,
+ * or 0 (none, or not readable). */
+static unsigned long history_max(const struct opts *o, const char *id)
+{
+	char repo[4096], path[4400];
+	if (id == NULL || id[0] == '\0' || strchr(id, '/') != NULL ||
+	    config_value(o->config, "repo1-path", repo, sizeof(repo)) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/archive/%s/%s", repo, o->stanza, id);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return 0;
+	unsigned long max = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strlen(e->d_name) != 16 || strspn(e->d_name, "0123456789ABCDEF") != 8 ||
+		    strcmp(e->d_name + 8, ".history") != 0)
+			continue;
+		unsigned long t = strtoul(e->d_name, NULL, 16);
+		if (t > max)
+			max = t;
+	}
+	closedir(d);
+	return max;
+}
+
+static void timelines_of(const struct opts *o, json_t *st, struct timelines *tl)
 {
 	memset(tl, 0, sizeof(*tl));
 	size_t i;
 	json_t *a;
 	json_array_foreach(json_object_get(st, "archive"), i, a) {
+		const char *id = json_string_value(json_object_get(a, "id"));
 		unsigned long lo = wal_timeline(json_string_value(json_object_get(a, "min")));
 		unsigned long hi = wal_timeline(json_string_value(json_object_get(a, "max")));
+		unsigned long h = history_max(o, id);
+		if (h > hi)
+			hi = h;
 		if (lo != 0 && (tl->min == 0 || lo < tl->min))
 			tl->min = lo;
 		if (hi > tl->max) {
 			tl->max = hi;
-			snprintf(tl->archive_id, sizeof(tl->archive_id), "%s",
-				 json_string_value(json_object_get(a, "id")) ?: "");
+			snprintf(tl->archive_id, sizeof(tl->archive_id), "%s", id ?: "");
 		}
 	}
+	if (tl->min == 0 && tl->max != 0)
+		tl->min = 1; /* history files only: the first timeline is 1 */
 }
 
-/* Where timeline T began, from its history file in the repository (PostgreSQL writes one
- * per new timeline; pgBackRest stores it uncompressed next to the WAL): "from timeline P at
- * LSN, REASON" (REASON: "before 2026-12-06 19:10:00+00" for a restore to a time), and the
- * parent in *parent. "" and 0 when the file cannot be read (not run as root or its owner);
- * the refusal does not depend on it. */
-static void timeline_origin(const struct opts *o, const struct timelines *tl, unsigned long t,
-			    unsigned long *parent, char *out, size_t len)
+/* An LSN "X/Y" (hex) as a number; false when s is not one. */
+static bool parse_lsn(const char *s, uint64_t *out)
 {
-	char repo[4096], path[4400], line[1024], last[1024] = "";
-	out[0] = '\0';
-	*parent = 0;
+	char *end;
+	if (s == NULL || strspn(s, "0123456789ABCDEFabcdef") == 0)
+		return false;
+	unsigned long long hi = strtoull(s, &end, 16);
+	if (*end != '/' || strspn(end + 1, "0123456789ABCDEFabcdef") == 0)
+		return false;
+	unsigned long long lo = strtoull(end + 1, &end, 16);
+	if (*end != '\0' || hi > 0xffffffffULL || lo > 0xffffffffULL)
+		return false;
+	*out = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+/* Timeline T's history: one entry per ancestor, oldest first, each the ancestor's id, the
+ * LSN at which it ended (its child began there) and why (PostgreSQL's timeline.c writes
+ * "PARENT<tab>LSN<tab>REASON" lines; REASON: "before 2026-12-06 19:10:00+00" for a restore
+ * to a time). pgBackRest stores the file uncompressed next to the WAL. */
+#define TL_HIST_MAX 64
+struct tl_hist {
+	size_t n;
+	struct {
+		unsigned long tli;
+		uint64_t end;
+		char lsn[24], reason[256];
+	} e[TL_HIST_MAX];
+};
+
+/* Read timeline T's history file from the repository into h: 0, or -ENOENT when there is
+ * none or it cannot be read (not run as root or the repository's owner). Timeline 1 has
+ * none (h->n is 0). */
+static int timeline_history(const struct opts *o, const struct timelines *tl, unsigned long t,
+			    struct tl_hist *h)
+{
+	char repo[4096], path[4400], line[1024];
+	h->n = 0;
+	if (t <= 1)
+		return 0;
 	if (config_value(o->config, "repo1-path", repo, sizeof(repo)) != 0 ||
 	    tl->archive_id[0] == '\0')
-		return;
+		return -ENOENT;
 	snprintf(path, sizeof(path), "%s/archive/%s/%s/%08lX.history", repo, o->stanza,
 		 tl->archive_id, t);
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (line[0] != '#' && line[0] != '\n')
-			snprintf(last, sizeof(last), "%s", line);
-	fclose(f);
-	/* "PARENT<tab>LSN<tab>REASON" (PostgreSQL's timeline.c writes it so). */
-	char *lsn = strchr(last, '\t');
-	if (lsn == NULL)
-		return;
-	*lsn++ = '\0';
-	char *reason = strchr(lsn, '\t');
-	if (reason != NULL) {
-		*reason++ = '\0';
-		reason[strcspn(reason, "\n")] = '\0';
+		return -ENOENT;
+	while (h->n < TL_HIST_MAX && fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		char *lsn = strchr(line, '\t');
+		if (lsn == NULL)
+			continue;
+		*lsn++ = '\0';
+		char *reason = strchr(lsn, '\t');
+		if (reason != NULL)
+			*reason++ = '\0';
+		uint64_t end;
+		if (!parse_lsn(lsn, &end))
+			continue;
+		h->e[h->n].tli = strtoul(line, NULL, 10);
+		h->e[h->n].end = end;
+		snprintf(h->e[h->n].lsn, sizeof(h->e[h->n].lsn), "%s", lsn);
+		snprintf(h->e[h->n].reason, sizeof(h->e[h->n].reason), "%s", reason ?: "");
+		h->n++;
 	}
-	*parent = strtoul(last, NULL, 10);
-	snprintf(out, len, "began from timeline %s at %s%s%s", last, lsn,
-		 reason && *reason ? ", recovery stopped " : "", reason ? reason : "");
+	fclose(f);
+	return h->n > 0 ? 0 : -ENOENT;
+}
+
+/* Where timeline T began, from its history file: "began from timeline P at LSN, REASON",
+ * "" when the file cannot be read; the refusal does not depend on it. */
+static void timeline_origin(const struct opts *o, const struct timelines *tl, unsigned long t,
+			    char *out, size_t len)
+{
+	struct tl_hist h;
+	out[0] = '\0';
+	if (timeline_history(o, tl, t, &h) != 0 || h.n == 0)
+		return;
+	const char *reason = h.e[h.n - 1].reason;
+	snprintf(out, len, "began from timeline %lu at %s%s%s", h.e[h.n - 1].tli,
+		 h.e[h.n - 1].lsn, reason[0] ? ", recovery stopped " : "", reason);
 }
 
 static void fmt_time(json_int_t t, char *out, size_t len)
@@ -597,7 +694,7 @@ static int cmd_list(const struct opts *o)
 	       "(%s)\n", json_array_size(backups), json_array_size(backups) ? s1 : "-",
 	       max ? max : "none");
 	struct timelines tl;
-	timelines_of(st, &tl);
+	timelines_of(o, st, &tl);
 	if (tl.max == 0)
 		printf("WAL archive: empty\n");
 	else if (tl.min == tl.max)
@@ -607,14 +704,103 @@ static int cmd_list(const struct opts *o)
 		       "each new one): restore --time needs --timeline N|latest\n", tl.min, tl.max);
 		for (unsigned long t = tl.min + 1; t <= tl.max; t++) {
 			char why[1200];
-			unsigned long parent;
-			timeline_origin(o, &tl, t, &parent, why, sizeof(why));
+			timeline_origin(o, &tl, t, why, sizeof(why));
 			if (why[0] != '\0')
 				printf("  timeline %lu %s\n", t, why);
 		}
 	}
 	json_decref(j);
 	return CTL_EXIT_OK;
+}
+
+/* stanza_info for restore, and the archive's timelines into tl. */
+static json_t *restore_info(const struct opts *o, const char *pgdata, json_t **root,
+			    struct timelines *tl)
+{
+	json_t *st = stanza_info(o, pgdata, "restore", root);
+	if (st != NULL)
+		timelines_of(o, st, tl);
+	return st;
+}
+
+/* --timeline N against the archive's timelines: CTL_EXIT_OK when it holds N, else
+ * CTL_EXIT_USAGE with the timelines it holds. */
+static int timeline_held(const struct timelines *tl, unsigned long want)
+{
+	if (want >= tl->min && want <= tl->max && tl->max != 0)
+		return CTL_EXIT_OK;
+	if (tl->min == tl->max)
+		fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive holds "
+				"timeline %lu only ('decpctl backup list'); nothing was changed\n",
+			want, tl->min);
+	else
+		fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive holds "
+				"timelines %lu to %lu ('decpctl backup list'); nothing was changed\n",
+			want, tl->min, tl->max);
+	return CTL_EXIT_USAGE;
+}
+
+/* Is backup b on timeline t's history, i.e. can recovery from it follow t? When it was
+ * taken on t itself, or on an ancestor of t and ended (reached consistency) before that
+ * ancestor's child began. A backup on another branch (a later restore's timeline) cannot:
+ * PostgreSQL refuses to start ("requested timeline ... is not a child of this server's
+ * history"). */
+static bool backup_on_history(json_t *b, unsigned long t, const struct tl_hist *h)
+{
+	unsigned long bt = wal_timeline(json_string_value(json_object_get(
+		json_object_get(b, "archive"), "start")));
+	if (bt == t)
+		return true;
+	uint64_t stop;
+	if (!parse_lsn(json_string_value(json_object_get(json_object_get(b, "lsn"), "stop")),
+		       &stop))
+		return false;
+	for (size_t i = 0; i < h->n; i++)
+		if (h->e[i].tli == bt)
+			return stop <= h->e[i].end;
+	return false;
+}
+
+/* restore --timeline N without --time (the end of timeline N), touching nothing: N must be
+ * one the archive holds (else CTL_EXIT_USAGE); the label of the newest backup on N's
+ * history into label (pgBackRest's --set; it would take the newest backup whatever its
+ * timeline). CTL_EXIT_REFUSED when there is none (or N's history file cannot be read and
+ * no backup was taken on N itself), CTL_EXIT_FAIL when pgBackRest's info cannot be read. */
+static int check_timeline_end(const struct opts *o, const char *pgdata, char *label,
+			      size_t len)
+{
+	json_t *j;
+	struct timelines tl;
+	json_t *st = restore_info(o, pgdata, &j, &tl);
+	if (st == NULL)
+		return CTL_EXIT_FAIL;
+	unsigned long want = strtoul(o->timeline, NULL, 10);
+	int rc = timeline_held(&tl, want);
+	if (rc != CTL_EXIT_OK) {
+		json_decref(j);
+		return rc;
+	}
+	struct tl_hist *h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		json_decref(j);
+		return CTL_EXIT_FAIL;
+	}
+	bool history = timeline_history(o, &tl, want, h) == 0;
+	size_t i;
+	json_t *b;
+	label[0] = '\0';
+	json_array_foreach(json_object_get(st, "backup"), i, b)
+		if (backup_on_history(b, want, h))
+			snprintf(label, len, "%s", json_string_value(json_object_get(b, "label")) ?: "");
+	free(h);
+	json_decref(j);
+	if (label[0] != '\0')
+		return CTL_EXIT_OK;
+	fprintf(stderr, "decpctl backup restore: REFUSED: no backup lies on timeline %lu's "
+			"history (each was taken on another branch%s): nothing was changed; "
+			"'decpctl backup list' shows the backups' timelines\n", want,
+		history ? "" : ", or its history file could not be read: run as root");
+	return CTL_EXIT_REFUSED;
 }
 
 /* restore --time against the WAL archive's timelines, touching nothing. --timeline N: N
@@ -624,25 +810,13 @@ static int cmd_list(const struct opts *o)
 static int check_time_target(const struct opts *o, const char *pgdata)
 {
 	json_t *j;
-	json_t *st = stanza_info(o, pgdata, "restore", &j);
+	struct timelines tl;
+	json_t *st = restore_info(o, pgdata, &j, &tl);
 	if (st == NULL)
 		return CTL_EXIT_FAIL;
-	struct timelines tl;
-	timelines_of(st, &tl);
 	if (o->timeline[0] != '\0') {
-		unsigned long want = strtoul(o->timeline, NULL, 10);
 		json_decref(j);
-		if (want >= tl.min && want <= tl.max && tl.max != 0)
-			return CTL_EXIT_OK;
-		if (tl.min == tl.max)
-			fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive "
-					"holds timeline %lu only ('decpctl backup list'); nothing was "
-					"changed\n", want, tl.min);
-		else
-			fprintf(stderr, "decpctl backup restore: --timeline %lu: the WAL archive "
-					"holds timelines %lu to %lu ('decpctl backup list'); nothing was "
-					"changed\n", want, tl.min, tl.max);
-		return CTL_EXIT_USAGE;
+		return timeline_held(&tl, strtoul(o->timeline, NULL, 10));
 	}
 	if (tl.min == tl.max) {
 		json_decref(j);
@@ -654,9 +828,8 @@ static int check_time_target(const struct opts *o, const char *pgdata)
 			"pass one of:\n", tl.min, tl.max, o->time);
 	for (unsigned long t = tl.min; t <= tl.max; t++) {
 		char why[1200] = "", next[96] = "";
-		unsigned long parent;
 		if (t > tl.min)
-			timeline_origin(o, &tl, t, &parent, why, sizeof(why));
+			timeline_origin(o, &tl, t, why, sizeof(why));
 		if (t < tl.max)
 			snprintf(next, sizeof(next), "the history before the restore that began "
 				 "timeline %lu", t + 1);
@@ -709,16 +882,23 @@ static int cmd_restore(const struct opts *o)
 		}
 		created = true;
 	}
-	if (o->time != NULL && strcmp(o->timeline, "latest") != 0) {
+	/* --timeline N alone: the end of timeline N, from a backup on its history */
+	bool tl_end = o->time == NULL && o->timeline[0] != '\0' &&
+		      strcmp(o->timeline, "latest") != 0;
+	char set[300] = "", label[256];
+	if (o->time != NULL && strcmp(o->timeline, "latest") != 0)
 		rc = check_time_target(o, pgdata);
-		if (rc != CTL_EXIT_OK) {
-			if (created)
-				rmdir(pgdata);
-			return rc;
-		}
+	else if (tl_end)
+		rc = check_timeline_end(o, pgdata, label, sizeof(label));
+	if (rc != CTL_EXIT_OK) {
+		if (created)
+			rmdir(pgdata);
+		return rc;
 	}
+	if (tl_end)
+		snprintf(set, sizeof(set), "--set=%s", label);
 	char target[256], tlarg[64];
-	const char *args[8];
+	const char *args[10];
 	size_t n = 0;
 	args[n++] = "--delta";
 	if (o->time != NULL) {
@@ -726,10 +906,14 @@ static int cmd_restore(const struct opts *o)
 		args[n++] = "--type=time";
 		args[n++] = target;
 		args[n++] = "--target-action=promote";
-		if (o->timeline[0] != '\0') {
-			snprintf(tlarg, sizeof(tlarg), "--target-timeline=%s", o->timeline);
-			args[n++] = tlarg;
-		}
+	} else {
+		args[n++] = "--type=default";
+	}
+	if (set[0] != '\0')
+		args[n++] = set;
+	if (o->timeline[0] != '\0') {
+		snprintf(tlarg, sizeof(tlarg), "--target-timeline=%s", o->timeline);
+		args[n++] = tlarg;
 	}
 	args[n++] = "restore";
 	args[n] = NULL;
@@ -740,11 +924,16 @@ static int cmd_restore(const struct opts *o)
 		return CTL_EXIT_FAIL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("restored %s%s%s%s%s in %.1f s: start PostgreSQL; it replays WAL %s, then opens\n",
-	       pgdata, o->time ? " to " : "", o->time ? o->time : "",
-	       o->timeline[0] ? " on timeline " : "", o->timeline,
-	       (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9,
-	       o->time ? "up to that time" : "to the end of the archive");
+	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (tl_end)
+		printf("restored %s to the end of timeline %s (backup %s) in %.1f s: start "
+		       "PostgreSQL; it replays timeline %s's WAL to its end, then opens on a new "
+		       "timeline\n", pgdata, o->timeline, label, secs, o->timeline);
+	else
+		printf("restored %s%s%s%s%s in %.1f s: start PostgreSQL; it replays WAL %s, then "
+		       "opens\n", pgdata, o->time ? " to " : "", o->time ? o->time : "",
+		       o->timeline[0] ? " on timeline " : "", o->timeline, secs,
+		       o->time ? "up to that time" : "to the end of the archive");
 	return CTL_EXIT_OK;
 }
 
@@ -766,8 +955,8 @@ int ctl_cmd_backup(int argc, char **argv)
 		return ctl_usage_error(CMD, "unexpected argument '%s'", argv[1 + optind]);
 	if (o.time != NULL && strcmp(sub, "restore") != 0)
 		return ctl_usage_error(CMD, "--time is for restore");
-	if (o.timeline[0] != '\0' && o.time == NULL)
-		return ctl_usage_error(CMD, "--timeline goes with restore --time");
+	if (o.timeline[0] != '\0' && strcmp(sub, "restore") != 0)
+		return ctl_usage_error(CMD, "--timeline is for restore");
 	if (strcmp(sub, "init") == 0)
 		return cmd_init(&o);
 	if (strcmp(sub, "full") == 0)

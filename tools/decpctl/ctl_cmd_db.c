@@ -64,11 +64,9 @@ static int db_migrate(int argc, char **argv)
 	int rc = cp_migrate_apply(conn, dir, &rep, err, sizeof(err));
 	PQfinish(conn);
 	if (rc < 0) {
-		/* the message may name the cause already ("opendir DIR: No such file ...") */
-		if (strstr(err, strerror(-rc)) != NULL)
-			fprintf(stderr, "decpctl db migrate: %s\n", err);
-		else
-			fprintf(stderr, "decpctl db migrate: %s (%s)\n", err, strerror(-rc));
+		/* err names the cause (cp_migrate.h); strerror(-rc) added only
+		 * "(Input/output error)" to PostgreSQL's own message */
+		fprintf(stderr, "decpctl db migrate: %s\n", err);
 		return CTL_EXIT_FAIL;
 	}
 	printf("applied %d migration(s), %d already applied, database at version %04d\n",

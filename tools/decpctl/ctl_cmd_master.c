@@ -38,7 +38,7 @@ static void usage(FILE *f)
 		   "       decpctl master rotate-signing-key --id N [--overlap-s S] [--out FILE |\n"
 		   "                                         --key-seed S]\n"
 		   "                                         [--old-key FILE | --old-key-seed S]\n"
-		   "       decpctl master revoke-key --id N (--hmac | --signing)\n\n"
+		   "       decpctl master revoke-key --id N [--hmac] [--signing]\n\n"
 		   "Register a master with a license token, HMAC secret and Ed25519 key; rotate\n"
 		   "its keys; revoke the key being retired.\n\n"
 		   "  --id N          master id (1..2^53)\n"
@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		   "  --overlap-s S   rotate: the old key stays valid S seconds more (default 3600),\n"
 		   "                  so the master can switch without a refused signal; 0 = the\n"
 		   "                  old key is refused at once (a leaked key)\n"
-		   "  --hmac, --signing  revoke-key: which previous key stops being accepted now\n"
+		   "  --hmac, --signing  revoke-key: which previous key(s) stop being accepted now\n"
 		   "  --old-key FILE  rotate-signing-key: the CURRENT Ed25519 seed (a file with an\n"
 		   "                  'ed25519_seed = HEX' line, as --out writes): signs the\n"
 		   "                  announcement of the new key that the fan-out relays to the\n"
@@ -529,27 +529,36 @@ static int master_revoke_key(int argc, char **argv)
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "decpctl %s: cannot connect: %s", cmd, PQerrorMessage(conn));
 	} else {
+		/* Which previous keys there were, read in the UPDATE's own snapshot (the row
+		 * locked): RETURNING alone shows the columns after they were cleared. */
 		PGresult *r = PQexecParams(
 			conn,
-			"UPDATE masters SET "
+			"WITH old AS (SELECT id, hmac_secret_prev IS NOT NULL AS h, "
+			"ed25519_public_key_prev IS NOT NULL AS s FROM masters WHERE id = $1 "
+			"FOR UPDATE) "
+			"UPDATE masters m SET "
 			"hmac_secret_prev = CASE WHEN $2::bool THEN NULL ELSE hmac_secret_prev END, "
 			"hmac_prev_until = CASE WHEN $2::bool THEN NULL ELSE hmac_prev_until END, "
 			"ed25519_public_key_prev = CASE WHEN $3::bool THEN NULL ELSE "
 			"ed25519_public_key_prev END, "
 			"ed25519_prev_until = CASE WHEN $3::bool THEN NULL ELSE ed25519_prev_until END "
-			"WHERE id = $1 AND (($2::bool AND hmac_secret_prev IS NOT NULL) OR "
-			"($3::bool AND ed25519_public_key_prev IS NOT NULL)) RETURNING id",
+			"FROM old WHERE m.id = old.id AND (($2::bool AND old.h) OR ($3::bool AND old.s)) "
+			"RETURNING $2::bool AND old.h, $3::bool AND old.s",
 			3, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "decpctl %s: %s", cmd, PQresultErrorMessage(r));
 		} else if (PQntuples(r) != 1) {
-			fprintf(stderr, "decpctl %s: master %lld has no previous key of that kind (a "
-					"leaked current key: rotate-hmac / rotate-signing-key "
-					"--overlap-s 0)\n", cmd, o.id);
+			fprintf(stderr, "decpctl %s: master %lld has no previous %s key (a leaked "
+					"current key: rotate-hmac / rotate-signing-key --overlap-s 0)\n",
+				cmd, o.id, o.hmac && o.signing ? "HMAC or Ed25519" : o.hmac ? "HMAC"
+											: "Ed25519");
 		} else {
-			printf("master %lld: previous %s%s%s key revoked: refused from now on\n", o.id,
-			       o.hmac ? "HMAC" : "", o.hmac && o.signing ? " and " : "",
-			       o.signing ? "Ed25519" : "");
+			bool h = PQgetvalue(r, 0, 0)[0] == 't', s = PQgetvalue(r, 0, 1)[0] == 't';
+			/* Both asked, one there: say which was revoked and which had none. */
+			printf("master %lld: previous %s%s%s key revoked: refused from now on%s%s\n",
+			       o.id, h ? "HMAC" : "", h && s ? " and " : "", s ? "Ed25519" : "",
+			       o.hmac && !h ? "; no previous HMAC key (nothing to revoke)" : "",
+			       o.signing && !s ? "; no previous Ed25519 key (nothing to revoke)" : "");
 			rc = CTL_EXIT_OK;
 		}
 		PQclear(r);

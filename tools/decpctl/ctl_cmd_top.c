@@ -511,7 +511,7 @@ int ctl_cmd_top(int argc, char **argv)
 		{"root", required_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
 		{"config", required_argument, NULL, 'f'}, {"stale-ms", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0}};
-	const char *name = getenv("DECP_SHM"), *config = NULL;
+	const char *name = getenv("DECP_SHM"), *config = NULL, *shm_opt = NULL;
 	long stale_ms = -1;
 	struct cp_config cfg;
 	double interval = 1.0;
@@ -523,7 +523,7 @@ int ctl_cmd_top(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 's': name = optarg; break;
+		case 's': name = shm_opt = optarg; break;
 		case 'i': {
 			char *end;
 			interval = strtod(optarg, &end);
@@ -551,6 +551,11 @@ int ctl_cmd_top(int argc, char **argv)
 		return ctl_usage_error("top", "unexpected argument '%s'", argv[optind]);
 	if (config != NULL && stale_ms >= 0)
 		return ctl_usage_error("top", "--config and --stale-ms: give one");
+	/* the dataplane's rule for its --shm (dp_shm.h): a name it cannot have created is a
+	 * usage error, not "does not exist" */
+	if (dp_shm_name_fix(NULL, 0, name) != 0)
+		return ctl_usage_error("top", "%s '%s': " DP_SHM_NAME_RULE,
+				       name == shm_opt ? "--shm" : "$DECP_SHM", name);
 	cp_config_defaults(&cfg);
 	if (config != NULL) {
 		char err[512];
