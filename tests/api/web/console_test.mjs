@@ -108,7 +108,8 @@ async function openTab(name) {
   const { browserContextId } = await send('Target.createBrowserContext');
   const { targetId } = await send('Target.createTarget', { url: 'about:blank', browserContextId });
   const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
-  const tab = { name, sessionId, errors: [], network: [], dialogs: 0 };
+  const tab = { name, sessionId, errors: [], network: [], dialogs: 0, dialogText: [],
+                accept: true };
   listeners.push((m) => {
     if (m.sessionId !== sessionId) return;
     if (m.method === 'Runtime.exceptionThrown') {
@@ -124,7 +125,8 @@ async function openTab(name) {
         .push(`${m.params.entry.source}: ${m.params.entry.text} ${m.params.entry.url ?? ''}`);
     } else if (m.method === 'Page.javascriptDialogOpening') {
       tab.dialogs++;
-      send('Page.handleJavaScriptDialog', { accept: true }, sessionId).catch(() => {});
+      tab.dialogText.push(m.params.message);
+      send('Page.handleJavaScriptDialog', { accept: tab.accept }, sessionId).catch(() => {});
     }
   });
   await send('Page.enable', {}, sessionId);
@@ -167,6 +169,18 @@ async function main() {
   const admin = E.DECP_ADMIN, sa = E.DECP_SA, sb = E.DECP_SB;
 
   // ---------------------------------------------------------------- a sign-in link
+  // Opened in a browser that holds no session, a link is used only once the user confirms:
+  // any site can send the browser to a link made for its own account (login CSRF), and
+  // without the question it signed the user in as that account without a word. Declined,
+  // the page stays signed out and the code unused (the next tab uses it).
+  const no = await openTab('link-declined');
+  no.accept = false;
+  await send('Page.navigate', { url: `${URL_}${E.DECP_LINK}` }, no.sessionId);
+  await waitFor(no, "['login', 'operator'].includes(document.body.dataset.view)", 'the page opened by a link');
+  const noWho = await evaluate(no, "fetch('/v1/console/me', { cache: 'no-store' }).then((r) => r.json()).then((j) => j.role)");
+  check(noWho === null && no.dialogs === 1 && /one-time sign-in link/.test(no.dialogText[0]) &&
+        !(await evaluate(no, 'location.href')).includes('code='),
+        `link: not used until confirmed; declined, signed out, no code in the address bar (${noWho}; dialogs: ${JSON.stringify(no.dialogText)})`);
   const ln = await openTab('link');
   await send('Page.navigate', { url: `${URL_}${E.DECP_LINK}` }, ln.sessionId);
   await waitFor(ln, "document.body.dataset.view === 'operator'", 'the operator page from the link');
