@@ -770,7 +770,8 @@ static int serve_req(struct lws *wsi, struct api *a, struct conn *c, bool late)
 {
 	struct api_rd_req *q = &c->rd.req;
 	struct api_req r = {.api = a, .wsi = wsi, .method = q->post ? API_POST : API_GET,
-			    .path = q->path, .query = q->query, .auth = q->auth, .session = q->session,
+			    .path = q->path, .query = q->query, .auth = q->auth,
+			    .session = a->cfg->api_tls ? q->session_tls : q->session_plain,
 			    .console_hdr = q->console_hdr, .idem_key = q->idem_key,
 			    .idem_bad = q->idem_bad, .rate_paid = c->rate_paid, .late = late};
 	int rc = 0;

@@ -34,7 +34,8 @@
 	" JOIN subscribers s ON s.id = t.subscriber_id WHERE t.token_sha256 = " x \
 	" AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())" \
 	" AND s.disabled_at IS NULL)"
-#define COOKIE "decp_console"
+/* the session cookie's name: CP_API_COOKIE_TLS over HTTPS (cp_api_rd.h) */
+#define COOKIE(r) ((r)->api->cfg->api_tls ? CP_API_COOKIE_TLS : CP_API_COOKIE_PLAIN)
 
 /* The policy of every console page: our own scripts and styles only, nothing inline,
  * nothing from elsewhere, never framed. */
@@ -253,8 +254,8 @@ void api_console_session(struct api_req *r)
 	PQclear(res);
 	if (!r->admin)
 		json_object_set_new(o, "subscriber_id", json_integer(r->subscriber));
-	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=%s; Path=/; Max-Age=%d; "
-		 "HttpOnly; SameSite=Strict%s\r\n", cookie, SESSION_HOURS * 3600,
+	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: %s=%s; Path=/; Max-Age=%d; "
+		 "HttpOnly; SameSite=Strict%s\r\n", COOKIE(r), cookie, SESSION_HOURS * 3600,
 		 r->api->cfg->api_tls ? "; Secure" : "");
 	api_reply(r, 201, o);
 }
@@ -321,8 +322,8 @@ void api_console_logout(struct api_req *r)
 			return;
 		PQclear(res);
 	}
-	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: " COOKIE "=; Path=/; Max-Age=0; HttpOnly; "
-		 "SameSite=Strict%s\r\n", r->api->cfg->api_tls ? "; Secure" : "");
+	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: %s=; Path=/; Max-Age=0; HttpOnly; "
+		 "SameSite=Strict%s\r\n", COOKIE(r), r->api->cfg->api_tls ? "; Secure" : "");
 	api_reply(r, 200, json_pack("{s:b}", "ended", 1));
 }
 

@@ -54,19 +54,21 @@ static void trim(const char **p, const char **e)
 		(*e)--;
 }
 
-/* The console's session cookie in a Cookie header's value [p, e): `decp_console=` followed
- * by exactly 64 hex digits, else nothing. */
-static void cookie_session(const char *p, const char *e, char out[CP_API_SESSION_MAX + 1])
+/* The console's session cookie `name` (with its '=') in a Cookie header's value [p, e):
+ * the first one followed by exactly 64 hex digits, else nothing. */
+static void cookie_session(const char *p, const char *e, const char *name,
+			   char out[CP_API_SESSION_MAX + 1])
 {
-	static const char name[] = "decp_console=";
+	size_t nl = strlen(name);
 
+	if (out[0] != '\0') /* a second Cookie header: the first's stands */
+		return;
 	while (p < e) {
 		const char *c = memchr(p, ';', (size_t)(e - p)), *ie = c != NULL ? c : e, *ip = p;
 
 		trim(&ip, &ie);
-		if ((size_t)(ie - ip) == sizeof(name) - 1 + CP_API_SESSION_MAX &&
-		    memcmp(ip, name, sizeof(name) - 1) == 0) {
-			ip += sizeof(name) - 1;
+		if ((size_t)(ie - ip) == nl + CP_API_SESSION_MAX && memcmp(ip, name, nl) == 0) {
+			ip += nl;
 			for (size_t i = 0; i < CP_API_SESSION_MAX; i++)
 				if (!((ip[i] >= '0' && ip[i] <= '9') || (ip[i] >= 'a' && ip[i] <= 'f')))
 					return;
@@ -135,7 +137,8 @@ static void head_parse(struct api_rd *rd, size_t n)
 		} else if (cp_http_field_is(&f, "Expect")) {
 			expect = vl == 12 && strncasecmp(v, "100-continue", 12) == 0;
 		} else if (cp_http_field_is(&f, "Cookie")) {
-			cookie_session(v, v + vl, rd->req.session);
+			cookie_session(v, v + vl, CP_API_COOKIE_TLS "=", rd->req.session_tls);
+			cookie_session(v, v + vl, CP_API_COOKIE_PLAIN "=", rd->req.session_plain);
 		} else if (cp_http_field_is(&f, "X-Decp-Console")) {
 			rd->req.console_hdr = vl == 1 && v[0] == '1';
 		} else if (cp_http_field_is(&f, "Idempotency-Key")) {

@@ -43,6 +43,13 @@
 #define CP_API_TARGET_MAX 511u  /* request target with its query string (414 beyond) */
 #define CP_API_AUTH_MAX 272u    /* Authorization value kept; longer: "oversize" */
 #define CP_API_SESSION_MAX 64u  /* a console session cookie: 64 hex digits */
+/* The console's session cookie: over HTTPS with the `__Host-` prefix, which a browser
+ * accepts only with Secure, Path=/ and no Domain, from a secure page: so no page of another
+ * host name (a sibling subdomain) and no plain-HTTP page can plant one, nor shadow it with
+ * a longer Path (RFC 6265bis §4.1.3.2). Plain HTTP (api_tls = off) cannot use the prefix. */
+#define CP_API_COOKIE_TLS "__Host-decp_console"
+#define CP_API_COOKIE_PLAIN "decp_console"
+
 #define CP_API_IDEM_MAX 64u     /* an Idempotency-Key: 1..64 of [A-Za-z0-9._:-] */
 
 /* One complete request (after API_RD_REQUEST, until api_rd_next). */
@@ -51,9 +58,10 @@ struct api_rd_req {
 	char path[CP_API_TARGET_MAX + 1];   /* the target up to '?' */
 	char query[CP_API_TARGET_MAX + 1];  /* after '?', "" when none */
 	char auth[CP_API_AUTH_MAX];         /* Authorization, "" when absent */
-	char session[CP_API_SESSION_MAX + 1]; /* the Cookie decp_console's value (the web
-					     * console's session, docs/console.md), "" when
-					     * absent or not 64 hex digits */
+	/* the web console's session cookie (docs/console.md), "" when absent or not 64 hex
+	 * digits: an api serving HTTPS reads only session_tls, a plain one session_plain */
+	char session_tls[CP_API_SESSION_MAX + 1];   /* CP_API_COOKIE_TLS's value */
+	char session_plain[CP_API_SESSION_MAX + 1]; /* CP_API_COOKIE_PLAIN's value */
 	char idem_key[CP_API_IDEM_MAX + 1]; /* Idempotency-Key (money POSTs, docs/api.md
 					     * "Idempotency keys"), "" when absent */
 	bool idem_bad;                      /* an Idempotency-Key that is not 1..64 of

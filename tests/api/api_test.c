@@ -300,6 +300,11 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 	return http_h(e, method, path, token, NULL, body, resp);
 }
 
+const char *api_cookie(const struct api_env *e)
+{
+	return e->plain ? "decp_console" : "__Host-decp_console";
+}
+
 int http_h(const struct api_env *e, const char *method, const char *path, const char *token,
 	   const char *headers, const char *body, struct http_resp *resp)
 {

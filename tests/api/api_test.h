@@ -68,6 +68,9 @@ int http(const struct api_env *e, const char *method, const char *path, const ch
 int http_h(const struct api_env *e, const char *method, const char *path, const char *token,
 	   const char *headers, const char *body, struct http_resp *resp);
 void http_free(struct http_resp *r);
+/* The console's session cookie's name as this env's api sets it: `__Host-decp_console` over
+ * HTTPS, `decp_console` on plain HTTP (docs/console.md). */
+const char *api_cookie(const struct api_env *e);
 
 /* n requests at once, each on its own connection: all are sent before any reply is read
  * (so the server has them all queued). tokens[i] may be NULL; out[i] gets reply i

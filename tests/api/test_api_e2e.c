@@ -2584,10 +2584,10 @@ static void scenario_http(struct api_env *e)
 
 		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", w.tok_a);
 		http_h(e, "POST", "/v1/console/session", NULL, "X-Decp-Console: 1\r\n", body, &r);
-		if ((p = strstr(r.head, "decp_console=")) != NULL)
-			snprintf(ck, sizeof(ck), "%.64s", p + 13);
+		if ((p = strstr(r.head, "Set-Cookie: ")) != NULL && (p = strchr(p, '=')) != NULL)
+			snprintf(ck, sizeof(ck), "%.64s", p + 1);
 		http_free(&r);
-		snprintf(cookie, sizeof(cookie), "Cookie: decp_console=%s\r\n", ck);
+		snprintf(cookie, sizeof(cookie), "Cookie: %s=%s\r\n", api_cookie(e), ck);
 		snprintf(path, sizeof(path), "/v1/subscribers/%lld/tokens", w.sub_a);
 		tid = post_id(e, path, "{}", tok, sizeof(tok));
 		/* A's four closed just before: their places come back as the worker sees them */
@@ -2598,8 +2598,8 @@ static void scenario_http(struct api_env *e)
 		      "streams: one of a console session, one of a new token, in the places of A's "
 		      "four closed just before, within 3 s (%d %d, %llu %llu ms)", got[0], got[1],
 		      (unsigned long long)waited[0], (unsigned long long)waited[1]);
-		snprintf(cookie, sizeof(cookie), "Cookie: decp_console=%s\r\nX-Decp-Console: 1\r\n",
-			 ck);
+		snprintf(cookie, sizeof(cookie), "Cookie: %s=%s\r\nX-Decp-Console: 1\r\n",
+			 api_cookie(e), ck);
 		CHECK(http_h(e, "POST", "/v1/console/logout", NULL, cookie, "", &r) == 200,
 		      "streams: sign out: %d", r.status);
 		http_free(&r);
@@ -3061,8 +3061,10 @@ static void scenario_web(struct api_env *e)
 		      r.body ? r.body : "");
 		http_free(&r);
 		CHECK(http_h(e, "POST", "/v1/console/session", NULL, "X-Decp-Console: 1\r\n", body,
-			     &r) == 201 && strstr(r.head, "Set-Cookie: decp_console=") != NULL,
-		      "console sign-in with X-Decp-Console: 201 and the cookie: %d", r.status);
+			     &r) == 201 && strstr(r.head, "Set-Cookie: __Host-decp_console=") != NULL &&
+		      strstr(r.head, "; Secure") != NULL,
+		      "console sign-in with X-Decp-Console: 201 and the cookie (__Host-, Secure: "
+		      "HTTPS): %d", r.status);
 		http_free(&r);
 	}
 	/* the operator's one-time sign-in link (as the demo prints it) */

@@ -662,8 +662,9 @@
     window.addEventListener('hashchange', () => { message('', ''); S.editing = false; route(); });
     // a one-time sign-in link (#code=...): out of the address bar and the history at
     // once, then traded for a session, but never in place of the session this browser
-    // holds: another site's page can open a link made for someone else (its own), and
-    // would otherwise sign the user in as that someone without a word
+    // holds, and only once the user says so: another site's page can open a link made for
+    // someone else (its own), and would otherwise sign the user in as that someone
+    // without a word (login CSRF); it cannot answer the question for the user
     const link = /^#code=([0-9a-f]{64})$/.exec(location.hash);
     if (link) {
       history.replaceState(null, '', `${location.pathname}#/`);
@@ -673,6 +674,9 @@
         message('error', 'this browser is signed in already ' +
                 `(${cur.role === 'operator' ? 'operator' : `subscriber ${cur.subscriber_id}`}): ` +
                 'the sign-in link was not used; sign out first to use it');
+      } else if (!confirm('Sign in with this one-time sign-in link? It signs this browser in ' +
+                          'as whoever made the link: use only a link you asked for.')) {
+        message('info', 'the sign-in link was not used');
       } else {
         try {
           await api('POST', '/v1/console/session', { code: link[1] });

@@ -57,6 +57,24 @@ function apiPost(path, token, body) {
   });
 }
 
+// A console session made through the API (as the sign-in form does): its cookie's value.
+function signInApi(token) {
+  return new Promise((resolve, reject) => {
+    const u = new URL('/v1/console/session', URL_);
+    const mod = u.protocol === 'https:' ? https : http;
+    const data = JSON.stringify({ token });
+    const req = mod.request(u, { method: 'POST', rejectUnauthorized: false,
+                                 headers: { 'X-Decp-Console': '1', 'Content-Type': 'application/json',
+                                            'Content-Length': Buffer.byteLength(data) } }, (res) => {
+      res.resume();
+      const c = /^[^=]+=([0-9a-f]{64});/.exec((res.headers['set-cookie'] || [''])[0]);
+      res.on('end', () => resolve(c ? c[1] : ''));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 // ------------------------------------------------------------------ the browser
 const profile = mkdtempSync(join(tmpdir(), 'decp-chromium-'));
 const browser = spawn(E.DECP_CHROMIUM, [
@@ -108,7 +126,8 @@ async function openTab(name) {
   const { browserContextId } = await send('Target.createBrowserContext');
   const { targetId } = await send('Target.createTarget', { url: 'about:blank', browserContextId });
   const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
-  const tab = { name, sessionId, errors: [], network: [], dialogs: 0 };
+  const tab = { name, sessionId, errors: [], network: [], dialogs: 0, dialogText: [],
+                accept: true };
   listeners.push((m) => {
     if (m.sessionId !== sessionId) return;
     if (m.method === 'Runtime.exceptionThrown') {
@@ -124,7 +143,8 @@ async function openTab(name) {
         .push(`${m.params.entry.source}: ${m.params.entry.text} ${m.params.entry.url ?? ''}`);
     } else if (m.method === 'Page.javascriptDialogOpening') {
       tab.dialogs++;
-      send('Page.handleJavaScriptDialog', { accept: true }, sessionId).catch(() => {});
+      tab.dialogText.push(m.params.message);
+      send('Page.handleJavaScriptDialog', { accept: tab.accept }, sessionId).catch(() => {});
     }
   });
   await send('Page.enable', {}, sessionId);
@@ -166,7 +186,49 @@ const cell = (table, id, key) =>
 async function main() {
   const admin = E.DECP_ADMIN, sa = E.DECP_SA, sb = E.DECP_SB;
 
+  // ---------------------------------------------------------------- planted cookies
+  // A page of the same host on another port (here plain HTTP) can write cookies for the
+  // api's host (cookies are not per port) and plant a session of its own account, on a
+  // longer Path so that it is sent first. Over HTTPS the api reads only
+  // `__Host-decp_console`, which a browser takes only from a secure page, with Path=/ and no
+  // Domain: the planted ones are ignored or refused, the console shows its sign-in form.
+  // Before, the browser was signed in as the planter's account (subscriber A here). Left
+  // (docs/security.md): a page Chromium deems secure on the same host name (loopback HTTP is)
+  // can still set `__Host-decp_console; Path=/; Secure`.
+  const planted = await signInApi(E.DECP_TOK_A);
+  const evil = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<!doctype html><title>x</title><script>
+      for (const c of ['decp_console=V; Path=/v1', 'decp_console=V; Path=/; Secure',
+                       '__Host-decp_console=V; Path=/v1; Secure', '__Host-decp_console=V; Path=/'])
+        document.cookie = c.replace('V', '${planted}');
+      document.title = 'planted';</script>`);
+  });
+  await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+  const pl = await openTab('planted');
+  await send('Page.navigate', { url: `http://127.0.0.1:${evil.address().port}/` }, pl.sessionId);
+  await waitFor(pl, "document.title === 'planted'", 'the planting page');
+  evil.close();
+  await send('Page.navigate', { url: `${URL_}/console/` }, pl.sessionId);
+  await waitFor(pl, "['login', 'subscriber'].includes(document.body.dataset.view)", 'the console after the planting page');
+  const plWho = await evaluate(pl, "fetch('/v1/console/me', { cache: 'no-store' }).then((r) => r.json()).then((j) => j.role)");
+  check(planted.length === 64 && plWho === null &&
+        await evaluate(pl, "document.body.dataset.view === 'login'"),
+        `cookies planted by a page of the same host on another port are not a session (${plWho})`);
+
   // ---------------------------------------------------------------- a sign-in link
+  // Opened in a browser that holds no session, a link is used only once the user confirms:
+  // any site can send the browser to a link made for its own account (login CSRF), and
+  // without the question it signed the user in as that account without a word. Declined,
+  // the page stays signed out and the code unused (the next tab uses it).
+  const no = await openTab('link-declined');
+  no.accept = false;
+  await send('Page.navigate', { url: `${URL_}${E.DECP_LINK}` }, no.sessionId);
+  await waitFor(no, "['login', 'operator'].includes(document.body.dataset.view)", 'the page opened by a link');
+  const noWho = await evaluate(no, "fetch('/v1/console/me', { cache: 'no-store' }).then((r) => r.json()).then((j) => j.role)");
+  check(noWho === null && no.dialogs === 1 && /one-time sign-in link/.test(no.dialogText[0]) &&
+        !(await evaluate(no, 'location.href')).includes('code='),
+        `link: not used until confirmed; declined, signed out, no code in the address bar (${noWho}; dialogs: ${JSON.stringify(no.dialogText)})`);
   const ln = await openTab('link');
   await send('Page.navigate', { url: `${URL_}${E.DECP_LINK}` }, ln.sessionId);
   await waitFor(ln, "document.body.dataset.view === 'operator'", 'the operator page from the link');
