@@ -110,6 +110,7 @@ static const struct key keys[] = {
 	{"trust_tick_s", K_U32, F(trust_tick_s), 0, 1, 86400},
 	{"trust_time_offset_s", K_U32, F(trust_time_offset_s), 0, 0, 400000000},
 	{"trust_credit_window_s", K_U32, F(trust_credit_window_s), 0, 1, 86400},
+	{"trust_record_wait_s", K_U32, F(trust_record_wait_s), 0, 0, 600},
 };
 #undef F
 #undef S
@@ -181,6 +182,7 @@ void cp_config_defaults(struct cp_config *c)
 	c->api_lock_wait_ms = 300;
 	c->trust_tick_s = 60;
 	c->trust_credit_window_s = 60;
+	c->trust_record_wait_s = 10;
 }
 
 static const struct {

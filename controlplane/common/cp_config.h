@@ -161,6 +161,8 @@ struct cp_config {
 	uint32_t trust_tick_s;           /* trust: recovery check period */
 	uint32_t trust_time_offset_s;    /* trust: added to "now" (tests: simulated days) */
 	uint32_t trust_credit_window_s;  /* trust: an EXECUTE scores only this soon after delivery */
+	uint32_t trust_record_wait_s;    /* trust: how long a report waits for the delivery record
+					  * it names (docs/api.md "Trust") */
 };
 
 /* Fill the defaults (docs/control.md). */

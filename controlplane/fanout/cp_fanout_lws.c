@@ -1304,6 +1304,22 @@ static void ka_check(struct cp_fanout *f, struct sess *s, int64_t now)
 	}
 }
 
+/* The open delivery runs of s that stopped growing over DELIV_SNAPSHOT_NS ago and were
+ * never snapshotted since: a send is otherwise recorded only by the next send, a report
+ * on this connection or its close. A master gone quiet left its last sends in memory for
+ * as long as the connection lived: a report of them through the api (no ordering with
+ * this connection) found nothing on record, so the platform's late send was scored as the
+ * subscriber's and an execution never credited, and a crash lost them. Visited with the
+ * keep-alive slice: each session every ka_period_us. */
+static void deliv_idle_flush(struct cp_fanout *f, struct sess *s)
+{
+	int64_t now = now_ns();
+
+	for (struct attach *a = s->att; a != NULL; a = a->s_next)
+		if (a->deliv.dirty && now - a->deliv.open.last_ns >= DELIV_SNAPSHOT_NS)
+			deliv_flush(f, a);
+}
+
 static void ka_sweep(lws_sorted_usec_list_t *sul)
 {
 	struct cp_fanout *f = lws_container_of(sul, struct cp_fanout, ka_sul);
@@ -1318,6 +1334,7 @@ static void ka_sweep(lws_sorted_usec_list_t *sul)
 		if (s == NULL)
 			break;
 		f->ka_cursor = s->next_all; /* NULL: the next slice starts over */
+		deliv_idle_flush(f, s);
 		ka_check(f, s, now);
 	}
 	lws_sul_schedule(f->ctx, 0, &f->ka_sul, ka_sweep, (lws_usec_t)tick);

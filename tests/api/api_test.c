@@ -447,7 +447,7 @@ static int write_cfg(struct api_env *e, const char *extra)
 		return -1;
 	fprintf(f, "# written by the api suite\nroles = api,trust\nshm = %s\nredis_host = %s\n"
 		"redis_port = %d\n%s%s%sapi_port = %d\napi_admin_token_sha256 = %s\n"
-		"trust_tick_s = 1\nbackoff_max_ms = 500\nlog_level = info\n", e->shm,
+		"trust_tick_s = 1\ntrust_record_wait_s = 1\nbackoff_max_ms = 500\nlog_level = info\n", e->shm,
 		harness_redis_host(e->redis), harness_redis_port(e->redis),
 		pg_own ? "" : "pg_conninfo = ", pg_own ? "" : conninfo, pg_own ? "" : "\n",
 		e->port, hex);
