@@ -306,9 +306,12 @@ void api_console_me(struct api_req *r)
 	api_reply(r, 200, o);
 }
 
-/* POST /v1/console/logout: the session ends now (the cookie is dropped too). */
+/* POST /v1/console/logout: the session ends now (the cookie is dropped too). "ended" says
+ * whether a session ended: false for a call with a token (no session to end). */
 void api_console_logout(struct api_req *r)
 {
+	bool ended = false;
+
 	if (r->session != NULL && r->session[0] != '\0') {
 		char hex[67];
 		const char *p[1] = {hex};
@@ -320,11 +323,12 @@ void api_console_logout(struct api_req *r)
 			    " AND ended_at IS NULL", 1, p);
 		if (res == NULL)
 			return;
+		ended = strcmp(PQcmdTuples(res), "0") != 0;
 		PQclear(res);
 	}
 	snprintf(r->hdrs, sizeof(r->hdrs), "Set-Cookie: %s=; Path=/; Max-Age=0; HttpOnly; "
 		 "SameSite=Strict%s\r\n", COOKIE(r), r->api->cfg->api_tls ? "; Secure" : "");
-	api_reply(r, 200, json_pack("{s:b}", "ended", 1));
+	api_reply(r, 200, json_pack("{s:b}", "ended", ended));
 }
 
 /*

@@ -341,8 +341,15 @@ try:
     st, lk, _ = post_h("/v1/console/link", "{}", {"Authorization": "Bearer " + admin})
     check(st == 201 and lk.get("path", "").startswith("/console/#code="),
           "a sign-in link with the operator token: 201 (%d)" % st)
-    st, _, _ = post_h("/v1/console/logout", "{}", {"Cookie": cookie, "X-Decp-Console": "1"})
-    check(st == 200, "sign out (%d)" % st)
+    # Sign out says whether it ended a session: with a token (no session) nothing ends.
+    st, out, _ = post_h("/v1/console/logout", "{}", {"Authorization": "Bearer " + admin})
+    check(st == 200 and out.get("ended") is False,
+          "sign out with a token, no session: ended false (%d %r)" % (st, out))
+    st, out, _ = post_h("/v1/console/logout", "{}", {"Cookie": cookie, "X-Decp-Console": "1"})
+    check(st == 200 and out.get("ended") is True, "sign out: ended true (%d %r)" % (st, out))
+    st, out, _ = post_h("/v1/console/logout", "{}", {"Cookie": cookie, "X-Decp-Console": "1"})
+    check(out.get("ended") is not True,
+          "the ended session's cookie again: nothing ended (%d %r)" % (st, out))
 finally:
     ctl.terminate()
     ctl.wait(timeout=10)
