@@ -16,7 +16,10 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#define MANIFEST_FORMAT "decp-archive/1"
+/* Format 2 (sql 0041) adds rows_digest; format 1 manifests (no digest) still verify and
+ * restore. */
+#define MANIFEST_FORMAT "decp-archive/2"
+#define MANIFEST_FORMAT_1 "decp-archive/1"
 #define IO_CHUNK 65536
 #define MAX_COLUMNS 64
 
@@ -261,6 +264,17 @@ int cp_tier_copy_file(const char *from, const char *to)
 
 /* ---- the manifest ---- */
 
+/* s is exactly len lower-case hex digits. */
+static bool hex_ok(const char *s, size_t len)
+{
+	if (s == NULL || strlen(s) != len)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
 static int manifest_load(const char *path, json_t **out, struct cp_tier_manifest *m,
 			 char *err, size_t errlen)
 {
@@ -282,7 +296,10 @@ static int manifest_load(const char *path, json_t **out, struct cp_tier_manifest
 	const char *dsha = json_string_value(json_object_get(j, "data_sha256"));
 	json_t *rows = json_object_get(j, "rows"), *fbytes = json_object_get(j, "bytes");
 	json_t *cols = json_object_get(j, "columns");
-	if (fmt == NULL || strcmp(fmt, MANIFEST_FORMAT) != 0 || table == NULL || day == NULL ||
+	bool v1 = fmt != NULL && strcmp(fmt, MANIFEST_FORMAT_1) == 0;
+	const char *rdig = json_string_value(json_object_get(j, "rows_digest"));
+	if (fmt == NULL || (!v1 && strcmp(fmt, MANIFEST_FORMAT) != 0) ||
+	    (!v1 && !hex_ok(rdig, 32)) || table == NULL || day == NULL ||
 	    fsha == NULL || strlen(fsha) != 64 || dsha == NULL || strlen(dsha) != 64 ||
 	    !json_is_integer(rows) || !json_is_integer(fbytes) || !json_is_array(cols) ||
 	    json_array_size(cols) == 0 || json_array_size(cols) > MAX_COLUMNS ||
@@ -294,6 +311,7 @@ static int manifest_load(const char *path, json_t **out, struct cp_tier_manifest
 	snprintf(m->day, sizeof(m->day), "%s", day);
 	snprintf(m->file_sha256, sizeof(m->file_sha256), "%s", fsha);
 	snprintf(m->data_sha256, sizeof(m->data_sha256), "%s", dsha);
+	snprintf(m->rows_digest, sizeof(m->rows_digest), "%s", v1 ? "" : rdig);
 	m->rows = json_integer_value(rows);
 	m->bytes = json_integer_value(fbytes);
 	m->schema_version = (int)json_integer_value(json_object_get(j, "schema_version"));
@@ -370,8 +388,28 @@ struct export {
 	const char *day;
 	long long rows, bytes;
 	char data_sha[65], file_sha[65], manifest_sha[65];
+	char rows_digest[33];   /* archive_rows_digest() in the COPY's snapshot */
 	char file_rel[256];
 };
+
+/* The day's row count and archive_rows_digest() (sql 0041), in the caller's snapshot. */
+static int rows_digest(PGconn *c, const char *rel, const char *day, long long *rows,
+		       char digest[33], char *err, size_t errlen)
+{
+	const char *v[] = {rel, day};
+	PGresult *r = q(c, "SELECT rows, rows_digest FROM archive_rows_digest($1::regclass,"
+			   " $2::date)", 2, v);
+	int rc = 0;
+	if (!ok(r) || PQntuples(r) != 1 || !hex_ok(PQgetvalue(r, 0, 1), 32))
+		rc = fail(err, errlen, -EIO, "rows digest of %s %s: %s", rel, day ? day : "",
+			  PQerrorMessage(c));
+	else {
+		*rows = atoll(PQgetvalue(r, 0, 0));
+		snprintf(digest, 33, "%s", PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return rc;
+}
 
 /* The manifest's descriptive part, from the snapshot the COPY reads. */
 static json_t *describe(PGconn *c, const struct export *e, const char *lo, const char *hi,
@@ -550,15 +588,21 @@ static int export_day(PGconn *c, const struct cp_tier_conf *tc, struct export *e
 	if ((rc = exec_simple(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen)))
 		return rc;
 	json_t *man = describe(c, e, lo, hi, schema_version, err, errlen);
-	rc = man == NULL ? -EIO : copy_out(c, e, lo, hi, tmp, &e->rows, e->data_sha, err, errlen);
+	long long digested = -1;
+	rc = man == NULL ? -EIO : rows_digest(c, e->t->name, e->day, &digested, e->rows_digest,
+					      err, errlen);
+	if (rc == 0)
+		rc = copy_out(c, e, lo, hi, tmp, &e->rows, e->data_sha, err, errlen);
 	char scratch[CP_TIER_ERR_LEN];
 	int end = exec_simple(c, rc == 0 ? "COMMIT" : "ROLLBACK", scratch, sizeof(scratch));
 	if (rc == 0 && end != 0)
 		rc = fail(err, errlen, end, "%s", scratch);
-	if (rc == 0 && json_integer_value(json_object_get(man, "expected_rows")) != e->rows)
-		rc = fail(err, errlen, -EBADMSG, "%s %s: COPY gave %lld rows, count(*) %lld",
-			  e->t->name, e->day, e->rows,
-			  (long long)json_integer_value(json_object_get(man, "expected_rows")));
+	if (rc == 0 && (json_integer_value(json_object_get(man, "expected_rows")) != e->rows ||
+			digested != e->rows))
+		rc = fail(err, errlen, -EBADMSG, "%s %s: COPY gave %lld rows, count(*) %lld, the "
+			  "rows digest %lld", e->t->name, e->day, e->rows,
+			  (long long)json_integer_value(json_object_get(man, "expected_rows")),
+			  digested);
 
 	/* Read back what was written before anything relies on it. */
 	if (rc == 0 && (rc = cp_tier_file_sha256(tmp, e->file_sha, &e->bytes)) != 0)
@@ -581,6 +625,7 @@ static int export_day(PGconn *c, const struct cp_tier_conf *tc, struct export *e
 		json_object_set_new(man, "file", json_string(strrchr(dpath, '/') + 1));
 		json_object_set_new(man, "file_sha256", json_string(e->file_sha));
 		json_object_set_new(man, "data_sha256", json_string(e->data_sha));
+		json_object_set_new(man, "rows_digest", json_string(e->rows_digest));
 		json_object_set_new(man, "compression", json_string("gzip"));
 		json_object_set_new(man, "encoding", json_string("postgresql-copy-text"));
 		char *text = json_dumps(man, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -618,13 +663,14 @@ static int drop_day(PGconn *c, const struct cp_tier_conf *tc, const struct expor
 	PGresult *r;
 	if (tc->today != NULL) {
 		const char *v[] = {tc->today, hot, e->t->name, e->day, rows, bytes, e->file_rel,
-				   e->file_sha, e->manifest_sha};
+				   e->file_sha, e->manifest_sha, e->rows_digest};
 		r = q(c, "SELECT archive_drop_at($1::date, $2::integer, $3, $4::date, $5::bigint,"
-			 " $6::bigint, $7, $8, $9)", 9, v);
+			 " $6::bigint, $7, $8, $9, $10)", 10, v);
 	} else {
 		const char *v[] = {e->t->name, e->day, rows, bytes, e->file_rel, e->file_sha,
-				   e->manifest_sha};
-		r = q(c, "SELECT archive_drop($1, $2::date, $3::bigint, $4::bigint, $5, $6, $7)", 7, v);
+				   e->manifest_sha, e->rows_digest};
+		r = q(c, "SELECT archive_drop($1, $2::date, $3::bigint, $4::bigint, $5, $6, $7, $8)",
+		      8, v);
 	}
 	int rc = ok(r) ? 0 : fail(err, errlen, -EIO, "drop %s %s: %s", e->t->name, e->day,
 				   PQerrorMessage(c));
@@ -940,6 +986,18 @@ static long long restore_into(PGconn *c, const char *tier_dir, const char *table
 			if (rc == 0 && (restored != m.rows || rows != m.rows || strcmp(sha, m.data_sha256)))
 				rc = fail(err, errlen, -EBADMSG, "restored %lld rows, manifest says %lld",
 					  restored, m.rows);
+		}
+		/* The rows as the table now holds them have the digest of the rows exported
+		 * (format 2): what the drop checked is what came back. */
+		if (rc == 0 && m.rows_digest[0] != '\0') {
+			char *qi = PQescapeIdentifier(c, into, strlen(into));
+			long long n = -1;
+			char dig[33] = "";
+			rc = qi ? rows_digest(c, qi, NULL, &n, dig, err, errlen) : -ENOMEM;
+			PQfreemem(qi);
+			if (rc == 0 && (n != m.rows || strcmp(dig, m.rows_digest) != 0))
+				rc = fail(err, errlen, -EBADMSG, "restored rows have digest %s, the "
+					  "manifest says %s", dig, m.rows_digest);
 		}
 		char e2[64];
 		exec_simple(c, rc == 0 ? "COMMIT" : "ROLLBACK", e2, sizeof(e2));

@@ -6,11 +6,14 @@
  * as one gzip-compressed file of PostgreSQL COPY text (one row per line, every column as
  * PostgreSQL prints it, so a restore gives back exactly the same values) and a manifest
  * (JSON: table, day, schema version, columns and types, row count, first/last key, time
- * range, SHA-256 of the compressed file and of the uncompressed data). The file is read
- * back and checked against what the export counted and hashed before the database is
- * asked to drop the partition (archive_drop(), which also checks the row count under an
- * exclusive lock, so nothing written after the export is lost). Later the files move to
- * the cold tier: copied, verified there, recorded, and only then removed from warm.
+ * range, SHA-256 of the compressed file and of the uncompressed data, and the rows digest:
+ * archive_rows_digest(), sql 0041, an order-independent digest of the day's rows taken in
+ * the COPY's snapshot). The file is read back and checked against what the export counted
+ * and hashed before the database is asked to drop the partition (archive_drop(), which
+ * recomputes the rows digest under an exclusive lock: a row written, deleted or changed
+ * after the export, even one that leaves the count equal, refuses the drop (DP023) and the
+ * next pass exports again). Later the files move to the cold tier: copied, verified there,
+ * recorded, and only then removed from warm.
  *
  *   <tier>/<table>/<table>_pYYYYMMDD.tsv.gz
  *   <tier>/<table>/<table>_pYYYYMMDD.manifest.json
@@ -63,6 +66,8 @@ struct cp_tier_manifest {
 	int schema_version;
 	char file_sha256[65];
 	char data_sha256[65];
+	char rows_digest[33];   /* archive_rows_digest(); "" in a format-1 manifest (before
+				 * sql 0041), which still verifies and restores */
 	char manifest_sha256[65]; /* of the manifest file itself */
 };
 
@@ -73,8 +78,9 @@ int cp_tier_verify_day(const char *tier_dir, const char *table, const char *day,
 		       struct cp_tier_manifest *m, char *err, size_t errlen);
 
 /* Restore a verified day into a new table `into` (columns and types from the manifest),
- * in one transaction. Returns the number of rows restored, or -errno (err says why;
- * -EEXIST when the table exists). */
+ * in one transaction; with a format-2 manifest the restored rows must have its rows digest
+ * (archive_rows_digest() of the new table). Returns the number of rows restored, or -errno
+ * (err says why; -EEXIST when the table exists, -EBADMSG on a mismatch). */
 long long cp_tier_restore(PGconn *c, const char *tier_dir, const char *table, const char *day,
 			  const char *into, char *err, size_t errlen);
 

@@ -13,6 +13,10 @@
 #     completes;
 #   - archive_drop refuses a partition whose row count changed since the export, and a day
 #     inside the hot window;
+#   - a row deleted and another inserted by the owner between a day's export and its drop
+#     (the count unchanged): the drop is refused by the rows digest (sql 0041), the
+#     partition kept; the next pass archives the day with the new row; a restore checks
+#     the digest, and a manifest of format 1 (no digest) still restores;
 #   - decp-control's archiver role does the same by itself with archive_warm_dir set
 #     (today's clock, the application role), and counts it on its metrics.
 D="$1"
@@ -24,8 +28,12 @@ CTL="$2"
 T=$(mktemp -d /tmp/decp-lifecycle.XXXXXX)
 MNT="$T/small"
 CTL_PID=
+RUN_PID=
+OWN_PID=
 cleanup() {
 	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	[ -n "$RUN_PID" ] && kill "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
+	[ -n "$OWN_PID" ] && kill "$OWN_PID" 2>/dev/null && wait "$OWN_PID" 2>/dev/null
 	mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"
 	rm -rf "$T"
 }
@@ -207,11 +215,16 @@ fi
 # and the application cannot use the test clock.
 p=$(day 85)
 got=$(qo "SELECT archive_drop_at('$(day 110)'::date, 20, 'signal_archive', '$p'::date, 2, 1,
-	'signal_archive/signal_archive_p$(echo "$p" | tr -d -).tsv.gz', repeat('0', 64), repeat('0', 64))" 2>&1)
+	'signal_archive/signal_archive_p$(echo "$p" | tr -d -).tsv.gz', repeat('0', 64), repeat('0', 64),
+	repeat('0', 32))" 2>&1)
 echo "$got" | grep -q "holds 3 rows, the export has 2" && ok || bad "row count check: $got"
+# 0015's signature, without the rows digest (an archiver from before 0041): refused
+got=$(qo "SELECT archive_drop_at('$(day 110)'::date, 20, 'signal_archive', '$p'::date, 3, 1,
+	'signal_archive/signal_archive_p$(echo "$p" | tr -d -).tsv.gz', repeat('0', 64), repeat('0', 64))" 2>&1)
+echo "$got" | grep -q "no rows digest of the export" && ok || bad "drop without a digest: $got"
 [ "$(qo "SELECT count(*) FROM signal_archive WHERE arrival_time >= '$p'::date AND arrival_time < '$p'::date + 1")" = 3 ] && ok || bad "day 85 dropped"
 got=$(qa "SELECT archive_drop('signal_archive', (now() AT TIME ZONE 'UTC')::date - 3, 0, 0,
-	'signal_archive/signal_archive_p20260101.tsv.gz', repeat('0', 64), repeat('0', 64))" 2>&1)
+	'signal_archive/signal_archive_p20260101.tsv.gz', repeat('0', 64), repeat('0', 64), repeat('0', 32))" 2>&1)
 echo "$got" | grep -q "inside the hot window" && ok || bad "hot-window check: $got"
 got=$(qa "SELECT * FROM archive_due_at(current_date, 1)" 2>&1)
 echo "$got" | grep -q "permission denied" && ok || bad "app used the test clock: $got"
@@ -260,6 +273,82 @@ for i in 60 10; do
 done
 out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1)   # (day 71's files are on the tmpfs)
 echo "$out" | grep -qE "MISMATCH [a-z_]+ ($(day 60)|$(day 10)) " && bad "verify after late rows: $out" || ok
+
+# Rows changed between a day's export and its drop, their count unchanged (sql 0041). The
+# test holds ROW EXCLUSIVE on day 75's protection_logs partition (the first due: days
+# before 75 are archived, and protection_logs comes before signal_archive): the export
+# only reads, the drop's ACCESS EXCLUSIVE waits. Then, as the owner, one event of the day
+# is deleted and another inserted, committed, and the drop goes on: it must refuse (with a
+# count-only check it dropped the partition, and the new event was in no file).
+d75=$(day 75); p75="protection_logs_p$(echo "$d75" | tr -d -)"
+[ "$(qo "SELECT count(*) FROM protection_logs WHERE event_time >= '$d75'::date AND event_time < '$d75'::date + 1")" = 2 ] &&
+	ok || bad "day 75's events before the race"
+mkfifo "$T/own.fifo"
+psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DECP_PG_CONNINFO" <"$T/own.fifo" >"$T/own.out" 2>&1 &
+OWN_PID=$!
+exec 7>"$T/own.fifo"
+echo "BEGIN; LOCK TABLE $p75 IN ROW EXCLUSIVE MODE;" >&7
+lockq="SELECT count(*) FROM pg_locks WHERE relation = '$p75'::regclass"
+for _ in $(seq 1 300); do
+	[ "$(qo "$lockq AND mode = 'RowExclusiveLock' AND granted")" = 1 ] && break
+	sleep 0.1
+done
+"$D" archive run --warm "$WARM" --cold "$COLD" --today "$(day 106)" --hot-days 30 \
+	--cold-after-days 60 >"$T/race.out" 2>&1 &
+RUN_PID=$!
+for _ in $(seq 1 600); do
+	[ "$(qo "$lockq AND mode = 'AccessExclusiveLock' AND NOT granted")" = 1 ] && break
+	kill -0 "$RUN_PID" 2>/dev/null || break
+	sleep 0.1
+done
+[ "$(qo "$lockq AND mode = 'AccessExclusiveLock' AND NOT granted")" = 1 ] && ok ||
+	bad "the drop of $p75 did not wait for the lock: $(cat "$T/race.out")"
+[ -f "$WARM/protection_logs/$p75.manifest.json" ] && ok || bad "day 75 not exported before its drop"
+echo "DELETE FROM protection_logs WHERE event_time >= '$d75'::date AND event_time < '$d75'::date + 1
+	AND sequence = 752;
+      INSERT INTO protection_logs (event_time, reason, subscription_id)
+	VALUES ('$d75'::date + time '23:00', 'REPLAY', 4747);
+      COMMIT;" >&7
+exec 7>&-
+wait "$OWN_PID"; own_rc=$?; OWN_PID=
+wait "$RUN_PID"; rc=$?; RUN_PID=
+[ "$own_rc" = 0 ] && ok || bad "the owner's change: $(cat "$T/own.out")"
+out=$(cat "$T/race.out")
+[ $rc = 1 ] && echo "$out" | grep -q "$p75 holds 2 rows as the export, but not the same" && ok ||
+	bad "drop after a changed row: $rc $out"
+[ "$(qo "SELECT count(*) FROM protection_logs WHERE subscription_id = 4747")" = 1 ] &&
+	[ "$(qo "SELECT to_regclass('$p75') IS NOT NULL")" = t ] && ok || bad "$p75 dropped with a row in no file"
+[ "$(qo "SELECT count(*) FROM archive_catalog WHERE parent = 'protection_logs' AND day = '$d75'")" = 0 ] &&
+	ok || bad "day 75 catalogued after a refused drop"
+[ "$(qo "SELECT count(*) FROM archive_catalog WHERE parent = 'signal_archive' AND day = '$d75'")" = 1 ] &&
+	ok || bad "signal_archive's day 75 did not go on"
+# The next pass exports the day as it is now and drops it.
+check run_after_race 0 "$D" archive run --warm "$WARM" --cold "$COLD" --today "$(day 106)" --hot-days 30 --cold-after-days 60
+f75="$WARM/protection_logs/$p75.tsv.gz"
+[ "$(zcat "$f75" | awk -F'\t' '$5 == 4747' | wc -l)" = 1 ] && [ "$(zcat "$f75" | awk -F'\t' '$6 == 751' | wc -l)" = 1 ] &&
+	[ "$(zcat "$f75" | awk -F'\t' '$6 == 752' | wc -l)" = 0 ] && ok || bad "day 75's file: $(zcat "$f75")"
+[ "$(qo "SELECT to_regclass('$p75') IS NULL")" = t ] && ok || bad "$p75 not dropped by the next pass"
+dg=$(qo "SELECT rows_digest FROM archive_catalog WHERE parent = 'protection_logs' AND day = '$d75'")
+grep -q "\"rows_digest\": \"$dg\"" "$WARM/protection_logs/$p75.manifest.json" && [ ${#dg} = 32 ] && ok ||
+	bad "catalog's rows digest '$dg' not in the manifest"
+"$D" archive list --json | grep "\"day\":\"$d75\"" | grep -q "\"rows_digest\":\"$dg\"" && ok ||
+	bad "list --json: $("$D" archive list --json | grep "$d75")"
+out=$("$D" archive verify --warm "$WARM" --cold "$COLD" 2>&1)
+echo "$out" | grep -qE "MISMATCH [a-z_]+ $d75 " && bad "verify day 75: $out" || ok
+# A restore checks the restored rows against the manifest's digest: a manifest whose digest
+# was altered (and the file intact) is a mismatch (exit 5); a manifest of format 1 (before
+# 0041: no digest) restores.
+X="$T/alt"; mkdir -p "$X/protection_logs"
+cp "$f75" "$X/protection_logs/"
+sed "s/\"rows_digest\": \"$dg\"/\"rows_digest\": \"$(printf '%032d' 7)\"/" \
+	"$WARM/protection_logs/$p75.manifest.json" >"$X/protection_logs/$p75.manifest.json"
+out=$("$D" archive restore --warm "$X" protection_logs "$d75" --into r_alt 2>&1); rc=$?
+[ $rc = 5 ] && echo "$out" | grep -q "restored rows have digest $dg, the manifest says" &&
+	[ "$(qo "SELECT to_regclass('r_alt') IS NULL")" = t ] && ok || bad "restore, altered digest: $rc $out"
+grep -v '"rows_digest"' "$WARM/protection_logs/$p75.manifest.json" |
+	sed 's|"decp-archive/2"|"decp-archive/1"|' >"$X/protection_logs/$p75.manifest.json"
+check restore_format1 0 "$D" archive restore --warm "$X" protection_logs "$d75" --into r_v1
+[ "$(qo "SELECT count(*) FROM r_v1 WHERE subscription_id = 4747")" = 1 ] && ok || bad "format-1 restore's rows"
 
 # decp-control's archiver role, on today's clock and the application role: a day 95 days
 # ago (past the seed's 90) is exported and dropped by itself, and counted on /metrics.

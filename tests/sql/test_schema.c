@@ -812,6 +812,117 @@ static void test_partition_time_finite(void)
 	CU_ASSERT(sqltest_expect(own, "", "ROLLBACK", 0));
 }
 
+/* Migration 0041: archive_rows_digest() is the sum modulo 2^128 of the first 128 bits of
+ * each row's SHA-256 over its text. The expected values are computed outside PostgreSQL
+ * (Python's hashlib: int(sha256(row).hexdigest()[:32], 16), summed, mod 2**128); the
+ * duplicate cases carry past 2^128. Order does not matter, a duplicated row counts (an
+ * XOR would cancel it), the session's settings do not change it. */
+/* archive_rows_digest(rel) as "rows digest" into out (64 bytes), as the owner. */
+static void rows_digest_of(const char *rel, char *out)
+{
+	CU_ASSERT(sqltest_value(own, out, 64, "SELECT rows || ' ' || rows_digest FROM"
+				" archive_rows_digest($1::regclass)", 1, rel));
+}
+
+static void test_archive_rows_digest(void)
+{
+	static const char *const step[][2] = {
+		/* statement, then the digest of dg (or NULL: not checked) */
+		{ "CREATE TABLE dg (a integer, b text)", "0 00000000000000000000000000000000" },
+		{ "INSERT INTO dg VALUES (1, 'a')", "1 cd7d4ae0861b77878e94b88fe0a8291f" },
+		{ "INSERT INTO dg VALUES (2, 'b')", "2 d3ccb758ea630bff344712668c9cb1b6" },
+		/* the same rows written in the other order: compared below */
+		{ "CREATE TABLE dg2 AS SELECT * FROM dg ORDER BY a DESC", NULL },
+		/* a row twice: not the same rows (with an XOR, {a, a, b} would read as {b}) */
+		{ "INSERT INTO dg VALUES (1, 'a')", "3 a14a0239707e8386c2dbcaf66d44dad5" },
+		{ "DELETE FROM dg WHERE a = 2", "2 9afa95c10c36ef0f1d29711fc150523e" },
+	};
+	char v[64], w[64];
+
+	for (size_t i = 0; i < sizeof(step) / sizeof(step[0]); i++) {
+		CU_ASSERT_FATAL(sqltest_expect(own, "", step[i][0], 0));
+		if (step[i][1] == NULL)
+			continue;
+		rows_digest_of("dg", v);
+		CU_ASSERT_STRING_EQUAL(v, step[i][1]);
+	}
+	rows_digest_of("dg2", v);
+	CU_ASSERT_STRING_EQUAL(v, "2 d3ccb758ea630bff344712668c9cb1b6");
+	/* one value changed, the count the same */
+	CU_ASSERT(sqltest_expect(own, "", "UPDATE dg2 SET b = 'c' WHERE a = 2", 0));
+	rows_digest_of("dg2", w);
+	CU_ASSERT(strncmp(w, "2 ", 2) == 0 && strcmp(v, w) != 0);
+	/* a row's text under the session's own DateStyle and TimeZone: the same digest */
+	CU_ASSERT(sqltest_expect(own, "", "CREATE TABLE dg3 (t timestamptz, d date, x bytea)", 0));
+	CU_ASSERT(sqltest_expect(own, "", "INSERT INTO dg3 VALUES ('2026-03-01 12:00+00',"
+				 " '2026-03-01', '\\x00ff')", 0));
+	rows_digest_of("dg3", v);
+	CU_ASSERT(sqltest_expect(own, "", "SELECT set_config('DateStyle', 'SQL, DMY', false),"
+				 " set_config('TimeZone', 'Asia/Tokyo', false),"
+				 " set_config('bytea_output', 'escape', false)", 0));
+	rows_digest_of("dg3", w);
+	CU_ASSERT_STRING_EQUAL(w, v);
+	CU_ASSERT(sqltest_expect(own, "", "RESET ALL", 0));
+	CU_ASSERT(sqltest_expect(own, "", "DROP TABLE dg, dg2, dg3", 0));
+	/* a day only of the two archived tables */
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT * FROM archive_rows_digest('masters',"
+				 " '2026-01-01')", 0));
+}
+
+/* Migration 0041: archive_drop refuses a partition whose rows changed since the export
+ * although their count did not (one row deleted, another inserted), keeps it, and drops
+ * it with the digest of what it now holds; without a digest (0015's signatures, an
+ * archiver from before 0041) it refuses whatever the rows. */
+static void test_archive_drop_digest(void)
+{
+	static const char *const ins =
+		"INSERT INTO signal_archive (master_id, sequence, arrival_time, arrival_ns, symbol,"
+		" order_type, volume, body) VALUES (91, $1, '2020-03-05 10:00+00', 1, 'EURUSD',"
+		" 'BUY', 1, '\\x01')";
+	static const char *const drop =
+		"SELECT archive_drop_at('2020-06-01', 30, 'signal_archive', '2020-03-05', 2, 10,"
+		" 'signal_archive/signal_archive_p20200305.tsv.gz', repeat('0', 64),"
+		" repeat('0', 64), $1)";
+	static const char *const part =
+		"SELECT count(*) FROM pg_class WHERE relname = 'signal_archive_p20200305'";
+	char v[64], exported[64], now_[64];
+
+	CU_ASSERT_FATAL(sqltest_value(own, v, sizeof(v),
+				      "SELECT count(*) FROM maintain_partitions_at('2020-03-05', 0)", 0));
+	CU_ASSERT(sqltest_expect(app, "", ins, 1, "1"));
+	CU_ASSERT(sqltest_expect(app, "", ins, 1, "2"));
+	/* the export's digest, as the archiver (the application role) takes it */
+	CU_ASSERT(sqltest_value(app, exported, sizeof(exported), "SELECT rows_digest FROM"
+				" archive_rows_digest('signal_archive', '2020-03-05')", 0));
+	CU_ASSERT(sqltest_expect(own, "", "DELETE FROM signal_archive WHERE master_id = 91"
+				 " AND sequence = 2", 0));
+	CU_ASSERT(sqltest_expect(app, "", ins, 1, "3"));
+	CU_ASSERT(sqltest_expect(own, "DP023", drop, 1, exported));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), part, 0));
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	/* no digest, or 0015's signatures: refused, kept */
+	CU_ASSERT(sqltest_expect(own, "DP020", drop, 1, (const char *)NULL));
+	CU_ASSERT(sqltest_expect(own, "DP020", "SELECT archive_drop_at('2020-06-01', 30,"
+				 " 'signal_archive', '2020-03-05', 2, 10,"
+				 " 'signal_archive/signal_archive_p20200305.tsv.gz', repeat('0', 64),"
+				 " repeat('0', 64))", 0));
+	CU_ASSERT(sqltest_expect(app, "DP020", "SELECT archive_drop('signal_archive',"
+				 " '2020-03-05', 2, 10, 'signal_archive/signal_archive_p20200305.tsv.gz',"
+				 " repeat('0', 64), repeat('0', 64))", 0));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), part, 0));
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	/* exported again: dropped, the digest in the catalog */
+	CU_ASSERT(sqltest_value(app, now_, sizeof(now_), "SELECT rows_digest FROM"
+				" archive_rows_digest('signal_archive', '2020-03-05')", 0));
+	CU_ASSERT(strcmp(now_, exported) != 0);
+	CU_ASSERT(sqltest_expect(own, "", drop, 1, now_));
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), part, 0));
+	CU_ASSERT_STRING_EQUAL(v, "0");
+	CU_ASSERT(sqltest_value(own, v, sizeof(v), "SELECT rows_digest FROM archive_catalog"
+				" WHERE parent = 'signal_archive' AND day = '2020-03-05'", 0));
+	CU_ASSERT_STRING_EQUAL(v, now_);
+}
+
 /* Migration 0005: a change to masters or license_tokens NOTIFYs decp_auth (what
  * decp-control's edge LISTENs on), also when the application role makes it; and the
  * HMAC secret is exactly 32 bytes. */
@@ -871,6 +982,8 @@ int main(void)
 		{ "auth_notify", test_auth_notify },
 		{ "no_public_execute", test_no_public_execute },
 		{ "partition_time_finite", test_partition_time_finite },
+		{ "archive_rows_digest", test_archive_rows_digest },
+		{ "archive_drop_digest", test_archive_drop_digest },
 	};
 
 	return sqltest_main("sql_schema", suite_init, suite_clean, cases,

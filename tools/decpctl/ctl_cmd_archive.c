@@ -183,8 +183,8 @@ static int cmd_list(const struct opts *o)
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
 	PGresult *r = PQexec(c, "SELECT parent, day, tier, rows, bytes, file_sha256, exported_at,"
-				" coalesce(cooled_at::text, ''), manifest_sha256 FROM archive_catalog"
-				" ORDER BY day, parent");
+				" coalesce(cooled_at::text, ''), manifest_sha256,"
+				" coalesce(rows_digest, '') FROM archive_catalog ORDER BY day, parent");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl archive: %s", PQerrorMessage(c));
 		PQclear(r);
@@ -198,10 +198,11 @@ static int cmd_list(const struct opts *o)
 		if (o->json)
 			printf("{\"table\":\"%s\",\"day\":\"%s\",\"tier\":\"%s\",\"rows\":%s,"
 			       "\"bytes\":%s,\"file_sha256\":\"%s\",\"manifest_sha256\":\"%s\","
-			       "\"exported_at\":\"%s\",\"cooled_at\":\"%s\"}\n",
+			       "\"rows_digest\":\"%s\",\"exported_at\":\"%s\",\"cooled_at\":\"%s\"}\n",
 			       PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
 			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-			       PQgetvalue(r, i, 8), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+			       PQgetvalue(r, i, 8), PQgetvalue(r, i, 9), PQgetvalue(r, i, 6),
+			       PQgetvalue(r, i, 7));
 		else
 			printf("%-16s %-10s %-4s %10s %12s %s\n", PQgetvalue(r, i, 0),
 			       PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
@@ -223,8 +224,8 @@ static int cmd_verify(const struct opts *o)
 	PGconn *c = connect_db(o);
 	if (c == NULL)
 		return CTL_EXIT_FAIL;
-	PGresult *r = PQexec(c, "SELECT parent, day, tier, rows, file_sha256, manifest_sha256"
-				" FROM archive_catalog ORDER BY day, parent");
+	PGresult *r = PQexec(c, "SELECT parent, day, tier, rows, file_sha256, manifest_sha256,"
+				" coalesce(rows_digest, '') FROM archive_catalog ORDER BY day, parent");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "decpctl archive: %s", PQerrorMessage(c));
 		PQclear(r);
@@ -250,6 +251,14 @@ static int cmd_verify(const struct opts *o)
 				m.rows != atoll(PQgetvalue(r, i, 3)))) {
 			snprintf(err, sizeof(err), "%s/%s: manifest or file differs from the catalog's "
 				 "record (rows %lld vs %s)", dir, table, m.rows, PQgetvalue(r, i, 3));
+			rc = -EBADMSG;
+		}
+		/* A day archived since sql 0041 has the rows digest the drop checked, in the
+		 * catalog and in its manifest: they must agree (before 0041, neither has one). */
+		const char *cdig = PQgetvalue(r, i, 6);
+		if (rc == 0 && cdig[0] != '\0' && strcmp(m.rows_digest, cdig) != 0) {
+			snprintf(err, sizeof(err), "%s/%s: the manifest's rows digest '%s' is not the "
+				 "catalog's %s", dir, table, m.rows_digest, cdig);
 			rc = -EBADMSG;
 		}
 		if (rc != 0) {
