@@ -19,7 +19,7 @@
 --                                  restored day's table). The invoker's rights.
 --   archive_drop_at(..., rows_digest), archive_drop(..., rows_digest)
 --                                  as 0015's, and refuse (DP023) when the day's rows
---                                  under the exclusive lock have another digest than the
+--                                  under the SHARE lock have another digest than the
 --                                  export's (taken in the export's snapshot); the digest
 --                                  goes into archive_catalog.rows_digest.
 --   0015's archive_drop_at(9 args) is renamed archive_drop_at_0015 (it still does the
@@ -107,8 +107,14 @@ $$;
 REVOKE EXECUTE ON FUNCTION archive_drop_refuse_no_digest(text) FROM PUBLIC;
 
 -- The drop (0015's archive_drop_at_0015: hot window, row count, catalog, dedup keys), after
--- the day's rows were found to have the export's digest under the partition's ACCESS
--- EXCLUSIVE lock, taken first so that no row can change between the check and the drop.
+-- the day's rows were found to have the export's digest under the partition's SHARE lock,
+-- taken first and held to the drop, so that no row can change between the check and the
+-- drop: SHARE stops every writer but no reader, so the digest (one SHA-256 per row: ~10 s a
+-- million rows here) holds up no query of the parent that cannot prune the day (the api's
+-- lists, the book role's catch-up), as ACCESS EXCLUSIVE did; 0015's function then takes
+-- ACCESS EXCLUSIVE for the count and the drop, a moment. A transaction that read the day
+-- and then writes to it meanwhile deadlocks with the upgrade and one of the two is aborted
+-- (a drop refused is retried by the next pass; nothing is lost either way).
 CREATE FUNCTION archive_drop_at(p_today date, p_hot_days integer, p_parent text, p_day date,
                                 p_rows bigint, p_bytes bigint, p_file text,
                                 p_file_sha256 text, p_manifest_sha256 text, p_rows_digest text)
@@ -130,7 +136,7 @@ BEGIN
        AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                     WHERE i.inhparent = p_parent::regclass AND c.relname = v_part) THEN
         PERFORM pg_advisory_xact_lock(7234017283807667300);
-        EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', v_part);
+        EXECUTE format('LOCK TABLE %I IN SHARE MODE', v_part);
         SELECT d.rows, d.rows_digest INTO v_n, v_digest
           FROM archive_rows_digest(p_parent::regclass, p_day) d;
         IF v_n <> p_rows OR v_digest <> p_rows_digest THEN
