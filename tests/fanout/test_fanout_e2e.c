@@ -356,7 +356,7 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 	static char url[64], keys[512], subs[512], logp[512], out[512], expect[16];
 	static char orders[8][512];
 	static unsigned int k;
-	char *argv[40];
+	char *argv[48];
 	int a = 0;
 
 	snprintf(url, sizeof(url), "%s://127.0.0.1:%d/", e->tls ? "wss" : "ws", e->port);
@@ -392,7 +392,7 @@ static pid_t start_subscriber(struct env *e, const char *tag, const char *const 
 	snprintf(orders[k % 8], sizeof(orders[0]), "%s/%s.orders", e->dir, tag);
 	argv[a++] = (char *)"--orders";
 	argv[a++] = orders[k++ % 8];
-	for (int i = 0; extra != NULL && extra[i] != NULL && a < 38; i++)
+	for (int i = 0; extra != NULL && extra[i] != NULL && a < 46; i++)
 		argv[a++] = (char *)extra[i];
 	argv[a] = NULL;
 	return spawn(argv, out);
@@ -5441,16 +5441,20 @@ static void scenario_resync(struct env *e)
 	/* groups: honest (not cut by the test), cut every 100 ms (one of the process's connections),
 	 * stopped (SIGSTOP) for half of the run: cut by the keep-alive, back with stale state */
 	/* (and late: stops reading for half a second once, connected: what it then reads is
-	 * stale, refused, and asks for a re-sync) */
-	int nl = e->nsubs / 10, ng = e->nsubs / 5 * 2 - nl, nc = e->nsubs / 5 * 2,
-	    ns = e->nsubs - ng - nc - nl;
+	 * stale, refused, and asks for a re-sync; and future: its clock 2 s behind the
+	 * server's, believed (--no-time-sync), so every live signal comes "from the future",
+	 * is refused and consumed, and asks for a re-sync 300 ms after its check) */
+	int nl = e->nsubs / 10, nf = e->nsubs / 50 > 0 ? e->nsubs / 50 : 1,
+	    ng = e->nsubs / 5 * 2 - nl - nf, nc = e->nsubs / 5 * 2,
+	    ns = e->nsubs - ng - nc - nl - nf;
 	struct rs_pos *book = calloc(RS_TICKETS, sizeof(*book));
 	int *ticket_of_seq = calloc((size_t)e->nsignals, sizeof(int));
 	char trades[512], mport[48], nsig[16], timeout[16], q[512];
-	char pos[4][512], ord[4][512], stop_after[16];
-	static const char *const tags[4] = {"honest", "cut", "stopped", "late"};
-	int first[4] = {1, 1 + ng, 1 + ng + nc, 1 + ng + nc + ns}, cnt[4] = {ng, nc, ns, nl};
-	pid_t sub[4], master;
+	char pos[5][512], ord[5][512], stop_after[16];
+	static const char *const tags[5] = {"honest", "cut", "stopped", "late", "future"};
+	int first[5] = {1, 1 + ng, 1 + ng + nc, 1 + ng + nc + ns, 1 + ng + nc + ns + nl},
+	    cnt[5] = {ng, nc, ns, nl, nf};
+	pid_t sub[5], master;
 	int dp_port, rc;
 	int64_t t0, ready_ns = 0;
 	static char conf[1024];
@@ -5520,6 +5524,23 @@ static void scenario_resync(struct env *e)
 		snprintf(ord[g], sizeof(ord[g]), "%s/%s.orders", e->dir, tags[g]);
 		sub[g] = start_subscriber(e, tags[g], x);
 	}
+	{
+		/* the future group: its clock 2 s behind (--skew-ms -2000), believed instead of
+		 * measured (--no-time-sync): every live signal's age is about -2 s, below the
+		 * clock's tolerance (docs/guard.md "A signal from the future"; within the TTL of
+		 * 10 s, so it is that rule, not the TTL's, which refuses it), refused TTL_EXPIRED
+		 * with no known age, consumed: its account follows the master only through the
+		 * re-syncs it asks 300 ms after such a check */
+		const char *x[] = {"--subs", group_file(e, tags[4], first[4], cnt[4]), "--expect",
+				   expect_arg(e), "--timeout", timeout, "--resync", "--ttl-ms",
+				   "10000", "--positions", pos[4], "--orders", ord[4],
+				   "--verify-cache", "--snapshot-key", snap_pub, "--skew-ms", "-2000",
+				   "--no-time-sync", NULL};
+
+		snprintf(pos[4], sizeof(pos[4]), "%s/%s.positions", e->dir, tags[4]);
+		snprintf(ord[4], sizeof(ord[4]), "%s/%s.orders", e->dir, tags[4]);
+		sub[4] = start_subscriber(e, tags[4], x);
+	}
 	snprintf(mport, sizeof(mport), "127.0.0.1:%d", dp_port);
 	snprintf(nsig, sizeof(nsig), "%d", e->nsignals);
 	{
@@ -5564,14 +5585,14 @@ static void scenario_resync(struct env *e)
 	}
 	rc = harness_wait_exit(master, atoi(timeout) * 1000);
 	CHECK(rc == 0, "decp-master: every signal ACKed (exit %d)", rc);
-	for (int g = 0; g < 4; g++) {
+	for (int g = 0; g < 5; g++) {
 		rc = harness_wait_exit(sub[g], atoi(timeout) * 1000);
 		CHECK(rc == 0, "decp-subscriber group %s reached sequence %d (exit %d)", tags[g],
 		      e->nsignals, rc);
 	}
 	fprintf(stderr, "resync: every subscriber at sequence %d %.2f s after the masters started\n",
 		e->nsignals, (double)(now_ns() - t0) / 1e9);
-	for (int g = 0; g < 4; g++) {
+	for (int g = 0; g < 5; g++) {
 		int good = rs_check_group(e, tags[g], first[g], cnt[g], book);
 		int dup = rs_double_opens(e, tags[g], cnt[g], ticket_of_seq, e->nsignals);
 
@@ -5636,6 +5657,51 @@ static void scenario_resync(struct env *e)
 	 * reconnect's snapshot does the same */
 	fprintf(stderr, "resync: the late group asked for %d re-syncs after stale signals\n",
 		count_lines(e, "late.log", " resync-asked ", false));
+	{
+		/* the future group: each EA asked a re-sync on its open connection from a signal
+		 * it refused "from the future" (its ProtectionEvent: TTL_EXPIRED at a negative
+		 * age; stored by the archiver after the EA's exit: a bounded wait), and its account
+		 * matched its master's book above. Without the deferred ask (before af9eb6b) none
+		 * asked: each account stayed where the last snapshot of a reconnect left it */
+		char p[512], line[256], in[3000], qf[3300];
+		int asked = 0, from_future = 0;
+
+		snprintf(p, sizeof(p), "%s/future.log", e->dir);
+		for (int j = 0; j < nf; j++) {
+			FILE *f = fopen(p, "r");
+			size_t n = 0;
+
+			/* the sequences it asked from (its master is the subscription's) */
+			in[0] = '\0';
+			while (f != NULL && fgets(line, sizeof(line), f) != NULL &&
+			       n + 24 < sizeof(in)) {
+				int idx;
+				unsigned long long m, sq;
+
+				if (sscanf(line, "%d %llu resync-asked %llu", &idx, &m, &sq) == 3 &&
+				    idx == j)
+					n += (size_t)snprintf(in + n, sizeof(in) - n, "%s%llu",
+							      n > 0 ? "," : "", sq);
+			}
+			if (f != NULL)
+				fclose(f);
+			if (n == 0)
+				continue;
+			asked++;
+			snprintf(qf, sizeof(qf), "SELECT count(*) FROM protection_logs WHERE "
+				 "subscriber_id = %d AND sequence IN (%s) AND reason = 'TTL_EXPIRED' "
+				 "AND latency_ms < 0", first[4] + j, in);
+			for (int t = 0; t < 300 && pg_count(e, qf) < 1; t++)
+				usleep(100000);
+			from_future += pg_count(e, qf) >= 1;
+		}
+		CHECK(asked == nf && from_future == nf,
+		      "group future: every EA asked a re-sync (%d of %d) from a signal it refused "
+		      "from the future (%d of %d)", asked, nf, from_future, nf);
+		fprintf(stderr, "resync: the future group asked for %d re-syncs, reconciled %d "
+			"snapshots\n", count_lines(e, "future.log", " resync-asked ", false),
+			count_lines(e, "future.log", " resync ", false));
+	}
 	/* the server wrote DEGRADED_GAP for each re-sync and SYNCED at its ResyncDone */
 	snprintf(q, sizeof(q), "SELECT count(*) FROM subscriptions WHERE id >= %d AND id < %d AND "
 		 "state_reason LIKE 're-sync done at sequence %%'", first[2], first[2] + ns);

@@ -26,6 +26,14 @@
  *      connection R asks a re-sync from 15 (decp_rx_resync_ask, once), the fan-out sends
  *      the book at 16, R closes 1009's copy and opens 1010: the account follows the
  *      master again without a reconnect
+ *   7  R's wallet view is empty (view[6] = 0: DecpReceiver's account balance at 0): the
+ *      master opens 1011 (17), refused INSUFFICIENT_FUNDS, the guard LOCKED_NO_FUNDS; he
+ *      closes 1010, whose copy R holds, and opens 1012 (18, 19): both refused
+ *      STATE_LOCKED and consumed, nothing asked while locked; the funds return
+ *      (decp_rx_account, SYNCED) at once: R polls decp_rx_resync_ask on its timer until it
+ *      gives Subscribe{from 18, snapshot}, no sooner than 300 ms after 18's check, sends
+ *      it on the open connection, the fan-out's book at 19 closes 1010's copy and opens
+ *      1011 and 1012 (ABI 9; before, nothing was asked and 1010's copy stayed open)
  *
  * usage: resync_e2e DECP_DLL HOST INGEST_PORT FANOUT_PORT LICENSE_TOKEN SECRET_HEX
  *                   SEED_HEX SUBSCRIBER_TOKEN PLATFORM_PUB_HEX
@@ -249,6 +257,10 @@ static struct {
 	int64_t done_counts[5];
 	int expect; /* the actions the next snapshot's plan must have (-1: unchecked) */
 	int stale, asked; /* step 6: the envelopes are checked late; re-syncs asked */
+	/* step 7: the wallet view is empty (view[6] = 0), each check's verdict, asks made
+	 * while the guard was halted, the first STATE_LOCKED check's and the ask's times */
+	int broke, locked_asks;
+	int64_t verdicts[32], locked_ns, asked_ns;
 } R;
 
 static int ws_send(const uint8_t *fr, int n)
@@ -259,7 +271,7 @@ static int ws_send(const uint8_t *fr, int n)
 /* A live envelope: the guard, then "executed" into the account, reported. */
 static void on_envelope(const int64_t *info, const uint8_t *pl, int n)
 {
-	int64_t v[12], verdict[16];
+	int64_t v[12], verdict[16], t;
 	uint8_t out[512], osym[40];
 	struct copy *c = copy_of(info[7]);
 	int k, a;
@@ -272,7 +284,20 @@ static void on_envelope(const int64_t *info, const uint8_t *pl, int n)
 	v[9] = c != NULL;
 	v[10] = c ? c->volume : 0;
 	v[11] = c ? c->master_volume : 0;
-	k = F.decp_rx_check(R.h, mt5_now_ns(), v, 12, verdict, 16, osym, sizeof(osym));
+	if (R.broke)
+		v[6] = 0; /* the wallet balance: the account's funds are gone */
+	t = mt5_now_ns();
+	k = F.decp_rx_check(R.h, t, v, 12, verdict, 16, osym, sizeof(osym));
+	if (info[1] >= 0 && info[1] < 32)
+		R.verdicts[info[1]] = k;
+	if (R.broke) {
+		/* refused (no funds, then the guard halted), consumed; DecpReceiver asks after
+		 * every refused check: nothing while the guard is LOCKED_NO_FUNDS */
+		if (k == 3 && R.locked_ns == 0)
+			R.locked_ns = t;
+		R.locked_asks += F.decp_rx_resync_ask(R.h, mt5_now_ns(), out, sizeof(out)) != 0;
+		return;
+	}
 	if (R.stale) {
 		/* checked after the TTL (the terminal was busy): refused, reported, and the
 		 * re-sync asked on this connection as DecpReceiver does */
@@ -405,11 +430,11 @@ static int rx_connect(void)
 	return -1;
 }
 
-/* Handles the receiver's messages until done() or the timeout. Returns 0 or -1. */
-static int rx_pump(int (*done)(void))
+/* Handles the receiver's messages until done() or timeout_ns. Returns 0 or -1. */
+static int rx_pump_for(int (*done)(void), int64_t timeout_ns)
 {
 	uint8_t pl[4096], sym[40], out[256];
-	int64_t info[12], wi[4], deadline = mt5_now_ns() + TIMEOUT_NS;
+	int64_t info[12], wi[4], deadline = mt5_now_ns() + timeout_ns;
 
 	while (!done()) {
 		int fl, k, n;
@@ -467,6 +492,11 @@ static int rx_pump(int (*done)(void))
 	return 0;
 }
 
+static int rx_pump(int (*done)(void))
+{
+	return rx_pump_for(done, TIMEOUT_NS);
+}
+
 static int64_t st[15];
 
 static int live(void)
@@ -489,6 +519,34 @@ static int resynced(void)
 static int resynced_again(void)
 {
 	return R.resyncs_done > 2;
+}
+
+static int resynced_after_halt(void)
+{
+	return R.resyncs_done > 3;
+}
+
+static int consumed_19(void)
+{
+	F.decp_rx_state(R.h, st, 15);
+	return st[1] >= 19;
+}
+
+/* DecpReceiver's timer (OnTimer every 10 ms; here each pass of rx_pump, which waits at
+ * most the socket's 300 ms for data): an owed re-sync asked when it is due, sent on the
+ * open connection. */
+static int resync_asked(void)
+{
+	uint8_t out[256];
+	int64_t t = mt5_now_ns();
+	int n = F.decp_rx_resync_ask(R.h, t, out, sizeof(out));
+
+	if (n <= 0)
+		return 0;
+	CHECK(ws_send(out, n) == 0, "receiver: the re-sync asked sent");
+	R.asked++;
+	R.asked_ns = t;
+	return 1;
 }
 
 static int consumed_14(void)
@@ -669,6 +727,50 @@ int main(int argc, char **argv)
 	mt5_view_at(v, EU);
 	CHECK(k == 1 && F.decp_rx_check(R.h, mt5_now_ns(), v, 12, verdict, 16, osym, 40) == 1,
 	      "receiver: envelope 1 handed again is refused (REPLAY)");
+
+	/* 7: the wallet empty (view[6] = 0); the master opens 1011, closes 1010 (whose copy
+	 * R holds) and opens 1012; the funds return; the re-sync owed is asked */
+	R.broke = 1;
+	master_signal(1, 1011, "GBPUSD", 10, GU, 0, 0);
+	master_signal(7, 1010, "EURUSD", 0, EU, 0, 0);
+	master_signal(1, 1012, "EURUSD", 5, EU, 0, 0);
+	CHECK(rx_pump(consumed_19) == 0 && R.verdicts[17] == 6 && R.verdicts[18] == 3 &&
+	      R.verdicts[19] == 3,
+	      "halted: 17 refused INSUFFICIENT_FUNDS, then 18 (CLOSE 1010) and 19 refused "
+	      "STATE_LOCKED (%lld %lld %lld)", (long long)R.verdicts[17],
+	      (long long)R.verdicts[18], (long long)R.verdicts[19]);
+	R.broke = 0;
+	F.decp_rx_state(R.h, st, 15);
+	CHECK(st[0] == 3 && st[1] == 19 && copy_of(1010) != NULL && R.locked_asks == 0,
+	      "halted: LOCKED_NO_FUNDS, 17-19 consumed, 1010's copy still open, nothing asked "
+	      "(%d)", R.locked_asks);
+	CHECK(F.decp_rx_account(R.h, INT64_C(100000000), 0, INT64_C(100000000)) == 1,
+	      "halted: the funds back (decp_rx_account): the guard left LOCKED_NO_FUNDS");
+	/* the ask comes from the DLL's own clock, due 300 ms after 18's check: a bounded wait
+	 * for it far longer than that (a loaded machine only slows the polling); without it
+	 * no snapshot comes (the rest is not waited for) */
+	k = rx_pump_for(resync_asked, INT64_C(30) * 1000000000);
+	CHECK(k == 0 && R.asked == 2,
+	      "halted: back in SYNCED, decp_rx_resync_ask gives the re-sync owed (%d asks)",
+	      R.asked);
+	if (k == 0) {
+		printf("receiver: re-sync asked %lld ms after the first STATE_LOCKED check\n",
+		       (long long)((R.asked_ns - R.locked_ns) / 1000000));
+		CHECK(R.asked_ns - R.locked_ns >= INT64_C(300) * 1000000,
+		      "halted: asked no sooner than 300 ms after the first STATE_LOCKED check");
+		R.expect = 3; /* CLOSE 1010, OPEN 1011, 1012 */
+		CHECK(rx_pump(resynced_after_halt) == 0 && R.snapshots == 4,
+		      "halted: the book at 19 received from the fan-out and verified");
+		CHECK(R.done_counts[0] == 1 && R.done_counts[3] == 2,
+		      "halted: CLOSE 1010, OPEN 1011, 1012 from the book");
+	}
+	CHECK(copy_of(1010) == NULL && account_follows_master("after the halt"),
+	      "halted: 1010's copy closed, the account follows the master again");
+	F.decp_rx_state(R.h, st, 15);
+	CHECK(st[0] == 1 && st[1] == 19 && st[4] == 20 &&
+	      F.decp_rx_resync_ask(R.h, mt5_now_ns() + INT64_C(6000000000), out,
+				   sizeof(out)) == 0,
+	      "halted: the guard SYNCED at 19, the ask answered (none again)");
 	CHECK(R.refusals == 0, "receiver: no message refused");
 	printf("receiver: executed=%d snapshots=%d resyncs=%d\n", R.executed, R.snapshots,
 	       R.resyncs_done);

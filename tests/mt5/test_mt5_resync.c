@@ -88,9 +88,9 @@ int main(int argc, char **argv)
 		CHECK(c == 2, "two comparisons, no other (%lld)", c);
 		CHECK(harness_wait_line(ctl_log, "ALERT master 1: its positions at sequence 12 differ",
 					NULL, 0, 0, 5000) == 0, "the mismatch ALERT line logged");
-		c = mt5_wait_count(db, "SELECT count(*) FROM signal_archive WHERE master_id = 1", 16,
+		c = mt5_wait_count(db, "SELECT count(*) FROM signal_archive WHERE master_id = 1", 19,
 				   30000);
-		CHECK(c == 16, "every signal archived (%lld of 16)", c);
+		CHECK(c == 19, "every signal archived (%lld of 19)", c);
 	}
 out:
 	mt5_pipeline_stop(&pp, mt5_failed() != 0 && !skipped);
