@@ -621,11 +621,12 @@ static void resync_locked(const struct decp_fns *f)
 		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
 	CHECK(k == 0 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1 && st[1] == 41,
 	      "locked: signal 41 executes live after the funds returned, no gap (%d)", k);
-	/* the snapshot settled 2..40 unreconciled (the account never followed it): once
-	 * SYNCED, a re-sync from 2, the first of them */
-	CHECK(asks(f, h, T0 + 400 * MS, "subscribe_resync2"),
-	      "locked: back in SYNCED, the re-sync the dropped snapshot left owed is asked "
-	      "from 2");
+	/* signal 1 (the opening that locked it) and the snapshot's 2..40 were settled
+	 * unreconciled (the account never followed them): once SYNCED, a re-sync from 1, the
+	 * first of them */
+	CHECK(asks(f, h, T0 + 400 * MS, "subscribe_resync"),
+	      "locked: back in SYNCED, the re-sync the locking opening and the dropped "
+	      "snapshot left owed is asked from 1");
 	f->decp_handle_free(h);
 }
 
@@ -659,12 +660,12 @@ static void resync_halted(const struct decp_fns *f)
 	CHECK(f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1 &&
 	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 1,
 	      "halted: funds restored, SYNCED");
-	CHECK(asks(f, h, T0 + 2000 * MS, "subscribe_resync2"),
-	      "halted: back in SYNCED, a re-sync asked from 2, the first signal consumed "
-	      "while locked");
+	CHECK(asks(f, h, T0 + 2000 * MS, "subscribe_resync"),
+	      "halted: back in SYNCED, a re-sync asked from 1, the opening whose funds check "
+	      "locked the guard (consumed unexecuted as those after it)");
 	CHECK(asks(f, h, T0 + 2001 * MS, NULL) && asks(f, h, T0 + 6999 * MS, NULL),
 	      "halted: once per 5 s");
-	CHECK(asks(f, h, T0 + 7000 * MS, "subscribe_resync2"),
+	CHECK(asks(f, h, T0 + 7000 * MS, "subscribe_resync"),
 	      "halted: not answered in 5 s: asked again without a new check");
 	CHECK(feed_snapshot(f, h, "snap", 2, info) == 12 && f->decp_rx_resync_plan(h) > 0 &&
 	      f->decp_rx_resync_done(h, out, sizeof(out)) > 0 &&
@@ -684,8 +685,22 @@ static void resync_halted(const struct decp_fns *f)
 		     ? rx_check(f, h, T0 + 20 * MS, v, 12, verdict, 16, osym, 40) : -100;
 	CHECK(k2 == 6 && k3 == 3 && f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1,
 	      "halted: locked, signal 2 consumed at +20 ms, funds back at once");
-	CHECK(asks(f, h, T0 + 319 * MS, NULL) && asks(f, h, T0 + 320 * MS, "subscribe_resync2"),
-	      "halted: asked only 300 ms after signal 2's check, not dropped");
+	CHECK(asks(f, h, T0 + 309 * MS, NULL) && asks(f, h, T0 + 310 * MS, "subscribe_resync"),
+	      "halted: asked only 300 ms after signal 1's check, not dropped");
+	f->decp_handle_free(h);
+
+	/* the halt's only signal is the opening that emptied the wallet: still owed (before,
+	 * nothing was asked and the position was never copied) */
+	h = rx_resync(f, 0, "snap_pub");
+	mt5_view_at(v, 108512);
+	v[6] = 0;
+	k2 = feed(f, h, "envelope1", info) == 1
+		     ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	CHECK(k2 == 6 && asks(f, h, T0 + 400 * MS, NULL),
+	      "halted: the opening refused INSUFFICIENT_FUNDS, locked: nothing asked while locked");
+	CHECK(f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1 &&
+	      asks(f, h, T0 + 400 * MS, "subscribe_resync"),
+	      "halted: funds back: a re-sync asked from 1, the opening");
 	f->decp_handle_free(h);
 }
 

@@ -31,7 +31,7 @@
  *      closes 1010, whose copy R holds, and opens 1012 (18, 19): both refused
  *      STATE_LOCKED and consumed, nothing asked while locked; the funds return
  *      (decp_rx_account, SYNCED) at once: R polls decp_rx_resync_ask on its timer until it
- *      gives Subscribe{from 18, snapshot}, no sooner than 300 ms after 18's check, sends
+ *      gives Subscribe{from 17, snapshot}, no sooner than 300 ms after 17's check, sends
  *      it on the open connection, the fan-out's book at 19 closes 1010's copy and opens
  *      1011 and 1012 (ABI 9; before, nothing was asked and 1010's copy stayed open)
  *
@@ -293,8 +293,8 @@ static void on_envelope(const int64_t *info, const uint8_t *pl, int n)
 	if (R.broke) {
 		/* refused (no funds, then the guard halted), consumed; DecpReceiver asks after
 		 * every refused check: nothing while the guard is LOCKED_NO_FUNDS */
-		if (k == 3 && R.locked_ns == 0)
-			R.locked_ns = t;
+		if ((k == 3 || k == 6) && R.locked_ns == 0)
+			R.locked_ns = t; /* the first check that owes: the opening that locked it */
 		R.locked_asks += F.decp_rx_resync_ask(R.h, mt5_now_ns(), out, sizeof(out)) != 0;
 		return;
 	}
@@ -746,7 +746,7 @@ int main(int argc, char **argv)
 	      "(%d)", R.locked_asks);
 	CHECK(F.decp_rx_account(R.h, INT64_C(100000000), 0, INT64_C(100000000)) == 1,
 	      "halted: the funds back (decp_rx_account): the guard left LOCKED_NO_FUNDS");
-	/* the ask comes from the DLL's own clock, due 300 ms after 18's check: a bounded wait
+	/* the ask comes from the DLL's own clock, due 300 ms after 17's check: a bounded wait
 	 * for it far longer than that (a loaded machine only slows the polling); without it
 	 * no snapshot comes (the rest is not waited for) */
 	k = rx_pump_for(resync_asked, INT64_C(30) * 1000000000);
@@ -754,10 +754,10 @@ int main(int argc, char **argv)
 	      "halted: back in SYNCED, decp_rx_resync_ask gives the re-sync owed (%d asks)",
 	      R.asked);
 	if (k == 0) {
-		printf("receiver: re-sync asked %lld ms after the first STATE_LOCKED check\n",
+		printf("receiver: re-sync asked %lld ms after the check that locked the guard\n",
 		       (long long)((R.asked_ns - R.locked_ns) / 1000000));
 		CHECK(R.asked_ns - R.locked_ns >= INT64_C(300) * 1000000,
-		      "halted: asked no sooner than 300 ms after the first STATE_LOCKED check");
+		      "halted: asked no sooner than 300 ms after the check that locked the guard");
 		R.expect = 3; /* CLOSE 1010, OPEN 1011, 1012 */
 		CHECK(rx_pump(resynced_after_halt) == 0 && R.snapshots == 4,
 		      "halted: the book at 19 received from the fan-out and verified");

@@ -1055,7 +1055,11 @@ void decp_rx_ask_owe(struct rx *r, uint64_t from, int64_t due_ns, int64_t now_ns
  *    SUSPENDED_ADMIN: every signal is consumed, a CLOSE included): asked once the guard is
  *    SYNCED again (decp_rx_resync_ask), so a copy of a position the master closed meanwhile
  *    is closed and one he opened is copied. Before, nothing asked: the copy stayed open for
- *    ever after the funds returned. */
+ *    ever after the funds returned;
+ *  - refused INSUFFICIENT_FUNDS by the check that emptied the wallet into LOCKED_NO_FUNDS:
+ *    the halt's first signal (an opening), owed as those after it; before, a halt whose
+ *    only signal was that opening asked nothing, and the position was never copied. A
+ *    refusal for funds below min_free_funds (no halt) owes nothing: the guard's decision. */
 static void rx_ask_after_check(struct rx *r, const struct guard_verdict *d, int64_t err,
 			       int64_t now_ns)
 {
@@ -1067,9 +1071,12 @@ static void rx_ask_after_check(struct rx *r, const struct guard_verdict *d, int6
 				d->age_known && !d->clock_suspect && d->age_ns - err >= age_min
 					? now_ns : now_ns + age_min,
 				now_ns);
-	else if (d->reason == GUARD_REASON_STATE_LOCKED &&
-		 (before == GUARD_STATE_LOCKED_NO_FUNDS || before == GUARD_STATE_PAUSED_TOXIC ||
-		  before == GUARD_STATE_SUSPENDED_ADMIN))
+	else if ((d->reason == GUARD_REASON_STATE_LOCKED &&
+		  (before == GUARD_STATE_LOCKED_NO_FUNDS || before == GUARD_STATE_PAUSED_TOXIC ||
+		   before == GUARD_STATE_SUSPENDED_ADMIN)) ||
+		 (d->reason == GUARD_REASON_INSUFFICIENT_FUNDS &&
+		  before != GUARD_STATE_LOCKED_NO_FUNDS &&
+		  r->sub.st.state == GUARD_STATE_LOCKED_NO_FUNDS))
 		decp_rx_ask_owe(r, d->sequence, now_ns + age_min, now_ns);
 }
 

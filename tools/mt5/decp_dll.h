@@ -344,7 +344,8 @@ DECP_API int32_t decp_rx_subscribe(int64_t rx, uint8_t *out, int32_t out_cap);
  * opened would be missing):
  *   - refused TTL_EXPIRED (stale, or from the "future": verdict[16]);
  *   - refused STATE_LOCKED while the guard is LOCKED_NO_FUNDS, PAUSED_TOXIC or
- *     SUSPENDED_ADMIN (every signal is consumed then, a CLOSE included), and a snapshot
+ *     SUSPENDED_ADMIN (every signal is consumed then, a CLOSE included), the opening
+ *     refused INSUFFICIENT_FUNDS that moved it into LOCKED_NO_FUNDS, and a snapshot
  *     decp_rx_resync_plan dropped in those states (ABI 9).
  * This returns a binary WebSocket frame carrying ClientMessage{Subscribe{master, from the
  * first such sequence, snapshot = true}} to send on the open connection: the fan-out
