@@ -393,6 +393,14 @@ int cp_fo_sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_t
 void cp_fo_sess_rows_release(struct sess *s);
 struct subrow *cp_fo_sess_subrow(struct sess *s, uint64_t master);
 bool cp_fo_state_delivers(Decp__SubscriptionState st);
+
+/* Queue a snapshot of a delivery run of subscription sub_id (master) for trust_deliveries
+ * (the db thread writes it before any report queued after it). polled: sent as polling
+ * answers (cp_fanout_poll.c), whose `late` counts only the fan-out's own delay (sql 0041).
+ * A full queue drops it: the credit and staleness rules then fail safe (no credit,
+ * scored). Lws thread only. */
+void cp_fo_deliv_push(struct cp_fanout *f, uint64_t sub_id, uint64_t master,
+		      const struct cp_deliv_run *run, bool polled);
 void cp_fo_sess_hangup(struct sess *s);
 /* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout); entry_msg: one
  * stream entry [id, [field, value, ...]] of master as a message (either record layout,
