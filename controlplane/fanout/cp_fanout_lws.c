@@ -215,8 +215,10 @@ void cp_fo_deliv_push(struct cp_fanout *f, uint64_t sub_id, uint64_t master,
 {
 	struct report *r;
 
-	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL)
+	if (cp_fo_mq_len(&f->deliv_q) >= DELIV_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
+		cnt(&f->c_deliv_dropped);
 		return;
+	}
 	r->r.kind = CP_REPORT_DELIVERY;
 	r->r.sub_id = sub_id;
 	r->r.master = master;
@@ -227,7 +229,8 @@ void cp_fo_deliv_push(struct cp_fanout *f, uint64_t sub_id, uint64_t master,
 	r->r.last_seq = run->last;
 	r->r.time_ns = run->first_ns;
 	r->r.last_ns = run->last_ns;
-	cp_fo_mq_push(&f->report_q, r);
+	cp_fo_mq_push(&f->deliv_q, r);
+	cp_fo_mq_wake(&f->report_q); /* the db thread waits on report_q (cp_fanout_db.c) */
 }
 
 static void deliv_push(struct cp_fanout *f, const struct attach *a, const struct cp_deliv_run *run)

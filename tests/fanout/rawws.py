@@ -5,7 +5,8 @@ archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
 test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_poll_revoke.py,
 test_poll_policy.py, test_wss_timeout.py,
 test_subprotocol.py, test_many_subs.py, test_msg_rate.py and test_send_stamp.py."""
-import base64, json, os, socket, struct, subprocess, tempfile, time, urllib.error, urllib.request
+import base64, json, os, signal, socket, struct, subprocess, tempfile, time, urllib.error
+import urllib.request
 
 
 # ---- protobuf (docs/protocol.md "Subscriber channel"): an encoder, a field walker ----
@@ -189,6 +190,27 @@ def acked(frames, rid):     # ServerMessage.report_ack (7) { report_id (1) }
 def close_code(frames):
     c = [p for op, p in frames if op == 8]
     return struct.unpack('!H', c[0][:2])[0] if c and len(c[0]) >= 2 else None
+
+
+def redis_server_start(port, run):
+    """redis-server on `port` (no persistence, files in `run`), answering PING within 10 s;
+    its Popen."""
+    p = subprocess.Popen(['redis-server', '--port', str(port), '--bind', '127.0.0.1',
+                          '--save', '', '--appendonly', 'no', '--dir', run],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        r = subprocess.run(['redis-cli', '-p', str(port), 'ping'], capture_output=True,
+                           text=True)
+        if r.stdout.strip() == 'PONG':
+            return p
+        time.sleep(0.1)
+    return p
+
+
+def redis_server_stop(p):
+    """Stop redis_server_start's server by its PID."""
+    os.kill(p.pid, signal.SIGTERM)
+    p.wait(timeout=10)
 
 
 def redis_cmd(addr, *args):
