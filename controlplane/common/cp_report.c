@@ -97,7 +97,7 @@ const char *cp_report_pnl_status(int status)
 static int store_deliveries(struct cp_pg *pg, const struct cp_report *r, size_t n,
 			    struct cp_report_result *res)
 {
-	struct arr a[7] = {{0}};
+	struct arr a[8] = {{0}};
 	uint32_t k = 0;
 	int rc = 0;
 
@@ -111,31 +111,33 @@ static int store_deliveries(struct cp_pg *pg, const struct cp_report *r, size_t 
 		arr_add(&a[3], "%" PRIu64, r[i].last_seq);
 		arr_add(&a[4], "%" PRId64, r[i].time_ns / 1000);
 		arr_add(&a[5], "%" PRId64, r[i].last_ns / 1000);
+		arr_add(&a[7], "%s", r[i].polled ? "t" : "f");
 		k++;
 	}
 	if (k > 0) {
-		const char *p[7];
+		const char *p[8];
 
-		for (int j = 0; j < 7; j++)
+		for (int j = 0; j < 8; j++)
 			if ((p[j] = arr_end(&a[j])) == NULL)
 				rc = -EIO;
 		if (rc == 0 && !ok(cp_pg_exec(pg,
 			"INSERT INTO trust_deliveries (subscription_id, live, first_sequence,"
-			" last_sequence, first_sent_at, last_sent_at, late)"
+			" last_sequence, first_sent_at, last_sent_at, late, polled)"
 			" SELECT s, l, f, max(la), timestamptz 'epoch' + min(fa) * interval"
 			" '1 microsecond', timestamptz 'epoch' + max(greatest(fa, lat)) * interval"
-			" '1 microsecond', bool_and(lt) FROM unnest($1::bigint[], $2::boolean[],"
-			" $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[])"
-			" AS u(s, l, f, la, fa, lat, lt) GROUP BY s, l, f"
+			" '1 microsecond', bool_and(lt), bool_and(pl) FROM unnest($1::bigint[],"
+			" $2::boolean[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],"
+			" $7::boolean[], $8::boolean[]) AS u(s, l, f, la, fa, lat, lt, pl)"
+			" GROUP BY s, l, f"
 			" ON CONFLICT (subscription_id, live, first_sequence) DO UPDATE SET"
 			" last_sequence = greatest(trust_deliveries.last_sequence, excluded.last_sequence),"
 			" last_sent_at = greatest(trust_deliveries.last_sent_at, excluded.last_sent_at)",
-			7, p), "store deliveries"))
+			8, p), "store deliveries"))
 			rc = -EIO;
 		if (rc == 0)
 			res->stored += k;
 	}
-	for (int j = 0; j < 7; j++)
+	for (int j = 0; j < 8; j++)
 		free(a[j].p);
 	return rc;
 }
@@ -653,18 +655,18 @@ int cp_report_store(struct cp_pg *pg, const struct cp_report *reports, size_t n,
 	return -EIO;
 }
 
-/* Version tag of the "r" text: a change of the members is a new tag. */
-#define REPORT_TEXT_V "r2"
+/* Version tag of the "r" text: a change of the members is a new tag ("r3": polled). */
+#define REPORT_TEXT_V "r3"
 
 int cp_report_encode(const struct cp_report *r, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap, REPORT_TEXT_V " %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
 			 " %" PRId64 " %d %d %" PRId64 " %" PRId64 " %d %" PRIu64 " %" PRId64
-			 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %d %d %" PRIu64 " %d",
+			 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %d %d %" PRIu64 " %d %d",
 			 (int)r->kind, r->subscriber, r->sub_id, r->master, r->seq, r->time_ns,
 			 r->reason, r->attribution, r->age_ns, r->dev_x100, r->status, r->ticket,
 			 r->volume, r->price, r->realized_profit, r->last_seq, r->last_ns,
-			 (int)r->live, (int)r->late, r->report_id, r->sig_type);
+			 (int)r->live, (int)r->late, r->report_id, r->sig_type, (int)r->polled);
 
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
@@ -673,8 +675,8 @@ int cp_report_decode(const char *text, size_t len, const char *detail, size_t dl
 		     struct cp_report *r)
 {
 	char t[CP_REPORT_TEXT_MAX];
-	int kind, live, late, used = 0, more = 0;
-	bool v1;
+	int kind, live, late, polled = 0, used = 0, more = 0, more3 = 0;
+	bool v1, v2;
 
 	if (text == NULL || len >= sizeof(t) || len < 3)
 		return -EINVAL;
@@ -684,7 +686,9 @@ int cp_report_decode(const char *text, size_t len, const char *detail, size_t dl
 	/* "r1" (an older fan-out's, still in the stream): no sig_type, and an execution's
 	 * last_seq 0 (no bound of the fan-out's: the archive's alone applies) */
 	v1 = strncmp(t, "r1 ", 3) == 0;
-	if (!v1 && strncmp(t, REPORT_TEXT_V " ", 3) != 0)
+	/* "r2": no polled (a WebSocket run) */
+	v2 = strncmp(t, "r2 ", 3) == 0;
+	if (!v1 && !v2 && strncmp(t, REPORT_TEXT_V " ", 3) != 0)
 		return -EINVAL;
 	if (sscanf(t + 2, " %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %" SCNd64 " %d %d %" SCNd64 " %" SCNd64 " %d %" SCNu64 " %" SCNd64
@@ -694,12 +698,14 @@ int cp_report_decode(const char *text, size_t len, const char *detail, size_t dl
 		   &r->volume, &r->price, &r->realized_profit, &r->last_seq, &r->last_ns,
 		   &live, &late, &r->report_id, &used) != 20 ||
 	    (!v1 && sscanf(t + 2 + used, " %d%n", &r->sig_type, &more) != 1) ||
-	    (size_t)(2 + used + more) != len ||
+	    (!v1 && !v2 && sscanf(t + 2 + used + more, " %d%n", &polled, &more3) != 1) ||
+	    (size_t)(2 + used + more + more3) != len ||
 	    kind < CP_REPORT_PROTECTION || kind > CP_REPORT_DELIVERY || r->sub_id == 0)
 		return -EINVAL;
 	r->kind = (enum cp_report_kind)kind;
 	r->live = live != 0;
 	r->late = late != 0;
+	r->polled = polled != 0;
 	if (detail != NULL) {
 		if (memchr(detail, '\0', dlen) != NULL) /* an embedded NUL: not ours */
 			return -EINVAL;

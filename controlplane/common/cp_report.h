@@ -65,6 +65,8 @@ struct cp_report {
 	int64_t last_ns;
 	bool live;
 	bool late;                /* every envelope of the run sent > default TTL/2 late */
+	bool polled;              /* DELIVERY: sent as polling answers (sql 0041: late counts
+				   * only the fan-out's own delay, docs/fanout.md "HTTP polling") */
 	uint64_t report_id;       /* EXECUTION, PROTECTION: the EA's id, 0 = none (no dedup) */
 	char detail[128];
 };

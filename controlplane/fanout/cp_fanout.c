@@ -42,6 +42,15 @@ void cp_fo_mq_push(struct mq *q, void *item)
 	pthread_mutex_unlock(&q->mu);
 }
 
+/* Wakes a thread waiting in cp_fo_mq_take_all(q) without an item (it takes what another
+ * queue holds: the db thread waits on report_q, a delivery run on deliv_q wakes it). */
+void cp_fo_mq_wake(struct mq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
 /* Takes the whole list (NULL when empty); waits up to wait_ms when wait_ms > 0. */
 void *cp_fo_mq_take_all(struct mq *q, int wait_ms)
 {
@@ -259,6 +268,7 @@ struct cp_fanout *cp_fanout_create(const struct cp_config *cfg, bool tail)
 	cp_fo_mq_init(&f->replay_rep);
 	cp_fo_mq_init(&f->state_q);
 	cp_fo_mq_init(&f->report_q);
+	cp_fo_mq_init(&f->deliv_q);
 	cp_fo_mq_init(&f->key_q);
 	cp_fo_mq_init(&f->ack_q);
 	f->stab_cap = 64;
@@ -519,6 +529,7 @@ void cp_fanout_stats_get(const struct cp_fanout *f, struct cp_fanout_stats *o)
 	o->range_lost = atomic_load_explicit(&w->c_range_lost, memory_order_relaxed);
 	o->reports = atomic_load_explicit(&w->c_reports, memory_order_relaxed);
 	o->reports_dropped = atomic_load_explicit(&w->c_reports_dropped, memory_order_relaxed);
+	o->deliveries_dropped = atomic_load_explicit(&w->c_deliv_dropped, memory_order_relaxed);
 	o->policies_sent = atomic_load_explicit(&w->c_policies_sent, memory_order_relaxed);
 	o->account_states = atomic_load_explicit(&w->c_accounts, memory_order_relaxed);
 	o->snapshots = atomic_load_explicit(&w->c_snapshots, memory_order_relaxed);
@@ -606,6 +617,10 @@ void cp_fanout_destroy(struct cp_fanout *f)
 		free(e);
 	}
 	for (n = cp_fo_mq_take_all(&f->report_q, 0); n != NULL; n = nn) {
+		nn = n->next;
+		free(n);
+	}
+	for (n = cp_fo_mq_take_all(&f->deliv_q, 0); n != NULL; n = nn) {
 		nn = n->next;
 		free(n);
 	}

@@ -71,6 +71,8 @@ struct cp_fanout_stats {
 				     * XADDed to the reports stream, or stored in PostgreSQL
 				     * (fanout_reports_redis off) */
 	uint64_t reports_dropped;   /* report queue full or insert failed */
+	uint64_t deliveries_dropped; /* delivery runs dropped: their own queue full (Redis or
+				      * PostgreSQL down that long) */
 	uint64_t policies_sent;     /* CopyPolicy messages queued to subscribers (issue 19) */
 	uint64_t account_states;    /* AccountState messages received (issue 19) */
 	uint64_t snapshots;         /* re-syncs by snapshot sent (issue 19, cp_fanout_snap.h) */

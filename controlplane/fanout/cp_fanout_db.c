@@ -11,10 +11,19 @@
  * Reports (and delivery runs) are made durable before they are acknowledged: XADD to the
  * reports stream (fanout_reports_redis; the archiver stores them in PostgreSQL, exactly
  * once per report id) or, for decp-fanout alone, stored in PostgreSQL at once (common/
- * cp_report). Until that succeeds they wait here, in order (Redis or PostgreSQL down: no
- * report is lost while the queue has room); then each report with a report_id is
- * acknowledged to its session (ReportAck through ack_q). Beyond REPORT_QUEUE_MAX waiting,
- * the oldest are dropped, counted, unacknowledged: their EA resends them.
+ * cp_report). Until that succeeds they wait here (Redis or PostgreSQL down: nothing is
+ * lost while there is room); then each report with a report_id is acknowledged to its
+ * session (ReportAck through ack_q).
+ *
+ * Runs and reports wait apart, each with its own bound: beyond REPORT_QUEUE_MAX waiting
+ * reports the oldest report is dropped, counted, unacknowledged (its EA resends it);
+ * beyond DELIV_QUEUE_MAX waiting runs the oldest run (counted deliveries_dropped). In one
+ * queue, one subscriber reporting fast while Redis was down pushed every other
+ * subscriber's runs out, and their true platform claims were then refuted for want of a
+ * record (test fanout_trust_flood). A report is queued after the runs it names (the lws
+ * thread pushes them to deliv_q first), so the db thread takes report_q before deliv_q
+ * and writes every waiting run ahead of the reports: a run is never durable after a
+ * report that names it.
  */
 #define FLUSH_MAX 4096u
 
@@ -23,7 +32,8 @@ struct pending {
 	size_t n;
 };
 
-static void pending_add(struct cp_fanout *f, struct pending *p, struct report *list)
+static void pending_add(struct pending *p, struct report *list, size_t max,
+			atomic_uint_fast64_t *dropped)
 {
 	while (list != NULL) {
 		struct report *r = list;
@@ -37,17 +47,30 @@ static void pending_add(struct cp_fanout *f, struct pending *p, struct report *l
 		p->tail = r;
 		p->n++;
 	}
-	while (p->n > REPORT_QUEUE_MAX) {
+	while (p->n > max) {
 		struct report *r = p->head;
 
 		p->head = r->next;
 		if (p->head == NULL)
 			p->tail = NULL;
 		p->n--;
-		if (r->r.kind != CP_REPORT_DELIVERY)
-			cnt(&f->c_reports_dropped);
+		cnt(dropped);
 		free(r);
 	}
+}
+
+/* What waits: runs and reports (the order matters, above). */
+struct waiting {
+	struct pending runs, reps;
+};
+
+static void waiting_take(struct cp_fanout *f, struct waiting *w, int wait_ms)
+{
+	struct report *reps = cp_fo_mq_take_all(&f->report_q, wait_ms);
+
+	pending_add(&w->reps, reps, REPORT_QUEUE_MAX, &f->c_reports_dropped);
+	pending_add(&w->runs, cp_fo_mq_take_all(&f->deliv_q, 0), DELIV_QUEUE_MAX,
+		    &f->c_deliv_dropped);
 }
 
 /* XADD v[0..n) in one pipeline. 0 or -EIO (connection reset: retried later; entries
@@ -88,19 +111,22 @@ static int flush_redis(struct cp_redis *rd, struct report *const *v, size_t n)
 	return rc;
 }
 
-/* Make up to FLUSH_MAX waiting reports durable; acknowledge and free them. Returns true
- * when some were flushed (more may wait). */
+/* Make up to FLUSH_MAX waiting runs and reports durable, runs first; acknowledge and free
+ * them. Returns true when some were flushed (more may wait). */
 static bool flush_some(struct cp_fanout *f, struct cp_pg *db, struct cp_redis *rd,
-		       struct pending *p)
+		       struct waiting *w)
 {
 	struct report *v[FLUSH_MAX];
 	struct cp_report *flat = NULL;
 	struct cp_report_result res;
-	size_t n = 0, acks = 0;
+	size_t n = 0, nruns, acks = 0;
 	struct report *r;
 	int rc;
 
-	for (r = p->head; r != NULL && n < FLUSH_MAX; r = r->next)
+	for (r = w->runs.head; r != NULL && n < FLUSH_MAX; r = r->next)
+		v[n++] = r;
+	nruns = n;
+	for (r = w->reps.head; r != NULL && n < FLUSH_MAX; r = r->next)
 		v[n++] = r;
 	if (n == 0)
 		return false;
@@ -119,8 +145,12 @@ static bool flush_some(struct cp_fanout *f, struct cp_pg *db, struct cp_redis *r
 	if (rc != 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
+		struct pending *p = i < nruns ? &w->runs : &w->reps;
+
 		r = v[i];
 		p->head = r->next;
+		if (p->head == NULL)
+			p->tail = NULL;
 		p->n--;
 		if (r->r.kind != CP_REPORT_DELIVERY)
 			cnt(&f->c_reports);
@@ -136,8 +166,6 @@ static bool flush_some(struct cp_fanout *f, struct cp_pg *db, struct cp_redis *r
 		}
 		free(r);
 	}
-	if (p->head == NULL)
-		p->tail = NULL;
 	if (acks > 0)
 		lws_cancel_service(f->ctx);
 	return true;
@@ -407,7 +435,7 @@ void *cp_fo_db_main(void *arg)
 	struct cp_fanout *f = arg;
 	struct cp_pg db;
 	struct cp_redis rd;
-	struct pending pend = {NULL, NULL, 0};
+	struct waiting pend = {{NULL, NULL, 0}, {NULL, NULL, 0}};
 	PGconn *c;
 	char since[64] = "";
 	struct seen_tab seen = {NULL, 0, 0};
@@ -424,12 +452,11 @@ void *cp_fo_db_main(void *arg)
 	cp_redis_partial(&rd);   /* reports wait only while their own primary is down */
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
 		/* waiting reports: a short wait, so a recovered sink is used soon */
-		struct report *list = cp_fo_mq_take_all(&f->report_q, pend.n > 0 ? 100 :
-							(int)f->cfg.fanout_state_poll_ms);
 		PGresult *r;
 		bool up;
 
-		pending_add(f, &pend, list);
+		waiting_take(f, &pend, pend.runs.n + pend.reps.n > 0 ? 100 :
+			     (int)f->cfg.fanout_state_poll_ms);
 		while (flush_some(f, &db, &rd, &pend))
 			;
 		if (resync != NULL || cp_fo_mq_len(&f->resync_q) > 0)
@@ -525,10 +552,14 @@ void *cp_fo_db_main(void *arg)
 	}
 	cp_fo_keys_seen_free(&keys);
 	/* stopping: a last chance for what waits (unacknowledged: the EA resends the rest) */
-	pending_add(f, &pend, cp_fo_mq_take_all(&f->report_q, 0));
+	waiting_take(f, &pend, 0);
 	while (flush_some(f, &db, &rd, &pend))
 		;
-	for (struct report *p = pend.head, *pn; p != NULL; p = pn) {
+	for (struct report *p = pend.runs.head, *pn; p != NULL; p = pn) {
+		pn = p->next;
+		free(p);
+	}
+	for (struct report *p = pend.reps.head, *pn; p != NULL; p = pn) {
 		pn = p->next;
 		free(p);
 	}

@@ -210,24 +210,32 @@ static void sess_drop_slow(struct sess *s)
 	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
 }
 
-/* Queue a snapshot of a delivery run for trust_deliveries (db thread). A full report
- * queue drops it: the credit and staleness rules then fail safe (no credit, scored). */
-static void deliv_push(struct cp_fanout *f, const struct attach *a, const struct cp_deliv_run *run)
+void cp_fo_deliv_push(struct cp_fanout *f, uint64_t sub_id, uint64_t master,
+		      const struct cp_deliv_run *run, bool polled)
 {
 	struct report *r;
 
-	if (cp_fo_mq_len(&f->report_q) >= REPORT_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL)
+	if (cp_fo_mq_len(&f->deliv_q) >= DELIV_QUEUE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
+		cnt(&f->c_deliv_dropped);
 		return;
+	}
 	r->r.kind = CP_REPORT_DELIVERY;
-	r->r.sub_id = a->sub_id;
-	r->r.master = a->m->id;
+	r->r.sub_id = sub_id;
+	r->r.master = master;
 	r->r.live = run->live;
 	r->r.late = run->late;
+	r->r.polled = polled;
 	r->r.seq = run->first;
 	r->r.last_seq = run->last;
 	r->r.time_ns = run->first_ns;
 	r->r.last_ns = run->last_ns;
-	cp_fo_mq_push(&f->report_q, r);
+	cp_fo_mq_push(&f->deliv_q, r);
+	cp_fo_mq_wake(&f->report_q); /* the db thread waits on report_q (cp_fanout_db.c) */
+}
+
+static void deliv_push(struct cp_fanout *f, const struct attach *a, const struct cp_deliv_run *run)
+{
+	cp_fo_deliv_push(f, a->sub_id, a->m->id, run, false);
 }
 
 /* The open run of a, if it grew since its last snapshot (before a report, at close). */

@@ -7,6 +7,7 @@
 #include "cp_fanout_range.h"
 #include "cp_fanout_snap.h"
 #include "cp_poll_req.h"
+#include "guard_sub.h"
 #include "proto_frame.h"
 
 #define POLL_STOP (-2) /* answered, closing: the sink reads nothing more */
@@ -31,6 +32,10 @@ struct cp_fo_poll {
 	uint32_t n;
 	size_t bytes;                /* envelope bytes in env */
 	int reads;                   /* Redis reads made for this request */
+	int64_t req_ns;              /* wall clock when the request's head arrived */
+	struct cp_deliv deliv;       /* what this connection's answers sent, for
+				      * trust_deliveries (cp_fanout_deliv.h) ... */
+	uint64_t deliv_sub, deliv_master; /* ... to this subscription (0: none yet) */
 	bool busy;                   /* a request is being answered */
 	bool waiting, ready, pending;
 	bool end_known;              /* a read proved the stream holds nothing after `next` */
@@ -151,6 +156,44 @@ static void poll_policy_latest(struct cp_fo_poll *p)
 	p->policy_version = row->policy_version;
 }
 
+/*
+ * Record the answer's envelopes env[0..n), written at t, as delivery runs (the WebSocket's
+ * cp_fanout_deliv: consecutive sequences, all live or all read from Redis, all on time or
+ * all late), and queue the open run at once: a poller reports through the api, with no
+ * ordering against this connection, so the record must not wait for a later answer.
+ * An answer continues the connection's run, so a poller following a master grows one row.
+ *
+ * Late is the fan-out's own delay only: t - max(arrival, the request's arrival) > 250 ms
+ * (half the guard's default TTL, as the WebSocket's rule). A poller chooses when it asks:
+ * an envelope it asks for long after the signal arrived (catching up from history, or
+ * polling slowly) is late by its own pace, not ours; one that waited in a parked poll, in
+ * a Redis read or behind a slow answer is ours. docs/fanout.md "HTTP polling".
+ */
+static void poll_record(struct cp_fo_poll *p, int64_t t)
+{
+	struct cp_deliv_run out[2], run;
+	int64_t since_ns;
+
+	if (p->deliv_sub != p->sub_id) {
+		memset(&p->deliv, 0, sizeof(p->deliv));
+		p->deliv_sub = p->sub_id;
+		p->deliv_master = p->m->id;
+	}
+	for (uint32_t i = 0; i < p->n; i++) {
+		const struct cp_fmsg *m = p->env[i];
+		int n;
+
+		since_ns = m->arrival_ns > p->req_ns ? m->arrival_ns : p->req_ns;
+		n = cp_deliv_sent(&p->deliv, m->seq, !p->env_replay[i],
+				  m->arrival_ns > 0 && t - since_ns > GUARD_TTL_DEFAULT_NS / 2, t, 0,
+				  out);
+		for (int k = 0; k < n; k++)
+			cp_fo_deliv_push(p->f, p->deliv_sub, p->deliv_master, &out[k], true);
+	}
+	if (cp_deliv_take(&p->deliv, &run))
+		cp_fo_deliv_push(p->f, p->deliv_sub, p->deliv_master, &run, true);
+}
+
 /* 200 with what was collected: [CopyPolicy] [snapshot] envelopes SyncEnd{next}. */
 static void poll_answer(struct cp_fo_poll *p)
 {
@@ -211,6 +254,7 @@ static void poll_answer(struct cp_fo_poll *p)
 		return;
 	}
 	free(buf);
+	poll_record(p, t); /* written (or kept by lws for the socket): sent */
 	poll_done(p, false);
 }
 
@@ -505,6 +549,7 @@ int cp_fo_poll_request(struct cp_fanout *f, struct sess *s, const char *req, siz
 		return -1;
 	}
 	p->busy = true;
+	p->req_ns = now_ns();
 	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
 	if (f->draining) {
 		poll_error(p, 503, "unavailable", "server stopping");

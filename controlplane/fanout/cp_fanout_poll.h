@@ -17,7 +17,9 @@
  * the very buffers published to WebSocket sessions, stamped at the write), each framed
  * with a 4-byte big-endian length: [CopyPolicy] [SnapshotBegin Part.. End] Envelope..
  * SyncEnd{master, next after}. One request at a time per connection (HTTP/1.1
- * keep-alive); Redis reads per request are bounded (CP_FO_POLL_READS).
+ * keep-alive); Redis reads per request are bounded (CP_FO_POLL_READS). Each answer written
+ * is recorded as delivery runs (cp_fanout_deliv.h, polled; late by the fan-out's own delay
+ * only: send - max(arrival, the request's arrival) > 250 ms) and queued at once.
  *
  * Threading: every function here runs on the lws service thread only.
  */

@@ -68,7 +68,9 @@
 
 #define QUEUE_RESERVE 8u      /* queue slots kept for control messages */
 #define REPLAY_CHUNK 256u     /* XRANGE COUNT */
-#define REPORT_QUEUE_MAX 100000u
+#define REPORT_QUEUE_MAX 100000u /* subscriber reports waiting for Redis (or PostgreSQL) */
+#define DELIV_QUEUE_MAX 100000u  /* delivery runs waiting, a bound of their own: a flood
+				  * of reports never pushes a run out (cp_fanout_db.c) */
 #define PUB_RING 65536u       /* power of two */
 #define DELIV_SNAPSHOT_NS 1000000000 /* an open delivery run reaches the database at least
 			       * this often while it grows (cp_fanout_deliv.h) */
@@ -299,7 +301,7 @@ struct cp_fanout {
 	atomic_bool ring_lost;    /* publisher: a signal was dropped (ring full); lws thread
 				   * clears it and heals (heal_lost in cp_fanout_lws.c) */
 
-	struct mq replay_req, replay_rep, state_q, report_q, ack_q, policy_q;
+	struct mq replay_req, replay_rep, state_q, report_q, deliv_q, ack_q, policy_q;
 	struct mq key_q;          /* struct key_ev: db thread -> lws thread */
 	struct mq resync_q;       /* struct resync_ev: lws thread -> db thread */
 
@@ -322,6 +324,7 @@ struct cp_fanout {
 	/* counters: written by one thread each, read by any (relaxed) */
 	atomic_uint_fast64_t c_conn, c_auth_refused, c_sub_refused, c_published, c_pub_dropped,
 		c_delivered, c_replayed, c_slow, c_malformed, c_reports, c_reports_dropped,
+		c_deliv_dropped,
 		c_reports_acked,
 		c_ka_closed, c_keys_sent, c_range_lost, c_revoked, c_sub_limited,
 		c_policies, c_policies_sent, c_accounts, c_snapshots, c_snap_failed,
@@ -366,6 +369,7 @@ static inline void cnt_add(atomic_uint_fast64_t *c, uint64_t n)
 void cp_fo_mq_init(struct mq *q);
 void cp_fo_mq_push(struct mq *q, void *item);
 void *cp_fo_mq_take_all(struct mq *q, int wait_ms);
+void cp_fo_mq_wake(struct mq *q);
 size_t cp_fo_mq_len(struct mq *q);
 /* Publish ring (cp_fanout.c), single producer (edge or tail thread) / single consumer (lws
  * thread): put returns 0 or -ENOBUFS (full, m not taken); get returns NULL when empty. */
@@ -393,6 +397,15 @@ int cp_fo_sess_auth(struct cp_fanout *f, struct sess *s, const char *req, size_t
 void cp_fo_sess_rows_release(struct sess *s);
 struct subrow *cp_fo_sess_subrow(struct sess *s, uint64_t master);
 bool cp_fo_state_delivers(Decp__SubscriptionState st);
+
+/* Queue a snapshot of a delivery run of subscription sub_id (master) for trust_deliveries
+ * (the db thread writes it before any report queued after it). polled: sent as polling
+ * answers (cp_fanout_poll.c), whose `late` counts only the fan-out's own delay (sql 0041).
+ * Runs wait in their own queue (deliv_q, DELIV_QUEUE_MAX), apart from reports: beyond
+ * it the run is dropped (counted deliveries_dropped; the credit and staleness rules then
+ * fail safe: no credit, scored). Lws thread only. */
+void cp_fo_deliv_push(struct cp_fanout *f, uint64_t sub_id, uint64_t master,
+		      const struct cp_deliv_run *run, bool polled);
 void cp_fo_sess_hangup(struct sess *s);
 /* cp_fanout_redis.c: the replay and tail threads (arg = struct cp_fanout); entry_msg: one
  * stream entry [id, [field, value, ...]] of master as a message (either record layout,

@@ -46,6 +46,13 @@ static void fanout_stats(void *arg, struct cp_metrics *m)
 			   "execution reports and protection events made durable (XADDed to the "
 			   "reports stream; stored in PostgreSQL without fanout_reports_redis)",
 			   st.reports);
+	cp_metrics_counter(m, "decp_fanout_reports_dropped_total",
+			   "subscriber reports dropped unacknowledged: 100,000 waiting for Redis "
+			   "(the EA resends them)", st.reports_dropped);
+	cp_metrics_counter(m, "decp_fanout_deliveries_dropped_total",
+			   "delivery runs dropped: 100,000 waiting for Redis (a report naming one "
+			   "then finds no record: not credited, its claim scored)",
+			   st.deliveries_dropped);
 	cp_metrics_counter(m, "decp_fanout_subscriber_limited_total",
 			   "upgrades refused (429): fanout_max_conns_per_subscriber reached",
 			   st.sub_limited);

@@ -525,11 +525,15 @@ static int drain_once(struct trust *t)
 		"  WHEN attribution = 'PLATFORM_LATE_SEND' THEN EXISTS (SELECT 1 FROM"
 		"   trust_deliveries d WHERE d.subscription_id = q.subscription_id AND d.live AND"
 		"   d.late AND q.sequence BETWEEN d.first_sequence AND d.last_sequence) OR EXISTS"
+		/* or a live run's first send over 250 ms after the arrival: not a polled run,
+		 * whose sends follow the poller's own pace (a catch-up from history is late by
+		 * the poller's choice; its `late` counts only our delay, sql 0042) */
 		"   (SELECT 1 FROM"
 		"   trust_deliveries d JOIN subscriptions s ON s.id = d.subscription_id JOIN"
 		"   signal_archive_keys k ON k.master_id = s.master_id AND k.sequence = q.sequence"
-		"   WHERE d.subscription_id = q.subscription_id AND d.live AND q.sequence BETWEEN"
-		"   d.first_sequence AND d.last_sequence AND d.first_sent_at > k.arrival_time +"
+		"   WHERE d.subscription_id = q.subscription_id AND d.live AND NOT d.polled AND"
+		"   q.sequence BETWEEN d.first_sequence AND d.last_sequence AND"
+		"   d.first_sent_at > k.arrival_time +"
 		"   $2::bigint * interval '1 microsecond')"
 		"  ELSE false END"
 		/* A report that names a delivery our records do not show yet waits for it up to

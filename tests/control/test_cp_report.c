@@ -3,8 +3,11 @@
  * cp_report.h): cp_report_set_detail cuts at character boundaries, both where the buffer
  * ends and where the text itself ends inside a character (an older fan-out cut details
  * at 127 bytes wherever they fell: such an entry must keep its event, not be refused);
- * cp_report_fit refuses what the database cannot hold and clamps what it can.
+ * cp_report_fit refuses what the database cannot hold and clamps what it can; a delivery
+ * run's `polled` (sql 0042) goes through the stream text ("r3") and an "r2" entry of an
+ * older fan-out reads as a WebSocket run.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -75,6 +78,38 @@ static void test_fit(void)
 	CU_ASSERT_EQUAL(r.dev_x100, -CP_REPORT_DEV_MAX_X100);
 }
 
+static void test_text_polled(void)
+{
+	struct cp_report r, back;
+	char t[CP_REPORT_TEXT_MAX];
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = CP_REPORT_DELIVERY;
+	r.sub_id = 3;
+	r.seq = 10;
+	r.last_seq = 12;
+	r.live = true;
+	r.late = true;
+	r.polled = true;
+	n = cp_report_encode(&r, t, sizeof(t));
+	CU_ASSERT_FATAL(n > 3);
+	CU_ASSERT_EQUAL(memcmp(t, "r3 ", 3), 0);
+	CU_ASSERT_EQUAL(cp_report_decode(t, (size_t)n, NULL, 0, &back), 0);
+	CU_ASSERT_TRUE(back.polled && back.late && back.live);
+	CU_ASSERT_EQUAL(back.last_seq, 12);
+	/* the same run as an older fan-out wrote it: no polled field */
+	t[1] = '2';
+	CU_ASSERT_EQUAL(cp_report_decode(t, (size_t)n - 2, NULL, 0, &back), 0);
+	CU_ASSERT_FALSE(back.polled);
+	CU_ASSERT_TRUE(back.late && back.live);
+	/* an r3 entry without it, or r2 with one more field: not a report of that version */
+	t[1] = '3';
+	CU_ASSERT_EQUAL(cp_report_decode(t, (size_t)n - 2, NULL, 0, &back), -EINVAL);
+	t[1] = '2';
+	CU_ASSERT_EQUAL(cp_report_decode(t, (size_t)n, NULL, 0, &back), -EINVAL);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -82,6 +117,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite("cp_report", NULL, NULL);
 	CU_add_test(s, "detail cut at character boundaries", test_detail_cut);
 	CU_add_test(s, "fit: refused and clamped", test_fit);
+	CU_add_test(s, "stream text: a run's polled, r2 read as not polled", test_text_polled);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned int failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

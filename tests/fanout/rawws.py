@@ -5,7 +5,8 @@ archiver on plain ws). Used by test_report_poison.py, test_report_bounds.py,
 test_report_rate.py, test_report_acks.py, test_token_expiry.py, test_poll_revoke.py,
 test_poll_policy.py, test_wss_timeout.py,
 test_subprotocol.py, test_many_subs.py, test_msg_rate.py and test_send_stamp.py."""
-import base64, os, socket, struct, subprocess, tempfile, time, urllib.request
+import base64, json, os, signal, socket, struct, subprocess, tempfile, time, urllib.error
+import urllib.request
 
 
 # ---- protobuf (docs/protocol.md "Subscriber channel"): an encoder, a field walker ----
@@ -191,6 +192,27 @@ def close_code(frames):
     return struct.unpack('!H', c[0][:2])[0] if c and len(c[0]) >= 2 else None
 
 
+def redis_server_start(port, run):
+    """redis-server on `port` (no persistence, files in `run`), answering PING within 10 s;
+    its Popen."""
+    p = subprocess.Popen(['redis-server', '--port', str(port), '--bind', '127.0.0.1',
+                          '--save', '', '--appendonly', 'no', '--dir', run],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        r = subprocess.run(['redis-cli', '-p', str(port), 'ping'], capture_output=True,
+                           text=True)
+        if r.stdout.strip() == 'PONG':
+            return p
+        time.sleep(0.1)
+    return p
+
+
+def redis_server_stop(p):
+    """Stop redis_server_start's server by its PID."""
+    os.kill(p.pid, signal.SIGTERM)
+    p.wait(timeout=10)
+
+
 def redis_cmd(addr, *args):
     """One Redis command over RESP (binary-safe, which redis-cli's arguments are not)."""
     s = socket.create_connection((addr[0], int(addr[1])), timeout=5)
@@ -214,13 +236,28 @@ def publish_signals(addr, master, signals):
                   signal_record(master, seq, ot, ticket, vol))
 
 
-def signal_record(master, seq, ot, ticket, vol):
+def signal_record(master, seq, ot, ticket, vol, arrival_ns=None):
     """A stream entry's "r" field: the Signal (sequence, order_type, ticket, volume) in a
-    one-field record (cp_redis_rec.h), unsigned."""
+    one-field record (cp_redis_rec.h), unsigned; its arrival stamp `arrival_ns` (default:
+    now)."""
     now = time.time_ns()
     body = msg((1, master), (2, seq), (3, b'EURUSD'), (4, ot), (5, vol), (6, 110000 + seq),
                (9, ticket), (10, now))
-    return bytes([1]) + (now - 1000).to_bytes(8, 'little') + bytes([0, 0]) + body
+    arrival = now - 1000 if arrival_ns is None else arrival_ns
+    return bytes([1]) + arrival.to_bytes(8, 'little') + bytes([0, 0]) + body
+
+
+def poll_answer(s, seconds):
+    """(status, [(ServerMessage field, {field: value})]) of the polling answer read from s
+    (docs/fanout.md "HTTP polling": messages framed as on the ingest channel)."""
+    st, _, body = http_answer(s, seconds)
+    out, i = [], 0
+    while i + 4 <= len(body):
+        n = struct.unpack('!I', body[i:i + 4])[0]
+        kind, val = fields(body[i + 4:i + 4 + n])[0]
+        out.append((kind, dict(fields(val))))
+        i += 4 + n
+    return st, out
 
 
 class Checks:
@@ -273,6 +310,49 @@ def reports_left(redis, seconds=10):
             break
         time.sleep(0.1)
     return left
+
+
+def event(sid, reason, seq, rid, attribution=None):
+    """One event of POST /v1/protection-events (docs/api.md "Protection events")."""
+    e = {'subscription_id': sid, 'reason': reason, 'sequence': seq, 'report_id': rid}
+    if attribution is not None:
+        e['attribution'] = attribution
+    return e
+
+
+def post_events(api, tok, events):
+    """POST /v1/protection-events as the subscriber of `tok`; the HTTP status."""
+    req = urllib.request.Request(f'http://127.0.0.1:{api}/v1/protection-events',
+                                 data=json.dumps({'events': events}).encode(), method='POST',
+                                 headers={'Authorization': f'Bearer {tok}',
+                                          'Content-Type': 'application/json'})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def delivery_runs(pg, sid, want, seconds=10):
+    """Subscription sid's trust_deliveries as 'first-last live late polled,...' until it is
+    `want`, at most `seconds`."""
+    return wait_psql(pg, 'SELECT string_agg(first_sequence || \'-\' || last_sequence || \' \''
+                     ' || live::int || \' \' || late::int || \' \' || polled::int, \',\''
+                     ' ORDER BY first_sequence) FROM trust_deliveries WHERE subscription_id'
+                     f' = {sid}', want, seconds)
+
+
+def trust_scored(pg, api, sid):
+    """Once sid's inbox is empty (30 s at most: the wait for records, 10 s, plus the way of
+    the fan-out's runs): (rows left, trust score, 'sequence credited,...' of its
+    executions, platform_stale, attribution_refuted)."""
+    left = wait_psql(pg, f'SELECT count(*) FROM trust_inbox WHERE subscription_id = {sid}',
+                     '0', seconds=30)
+    return (left, psql(pg, f'SELECT trust_score FROM subscriptions WHERE id = {sid}'),
+            psql(pg, 'SELECT string_agg(sequence || \' \' || credited::int, \',\') FROM '
+                 f'execution_reports WHERE subscription_id = {sid}'),
+            http_metric(api, 'decp_trust_platform_stale_total'),
+            http_metric(api, 'decp_trust_attribution_refuted_total'))
 
 
 def ledger_verify(bld, check):

@@ -16,14 +16,13 @@ one. Then it starts redis-server again on the same port, waits for the fan-out t
 and wants exactly one warning in all.
 """
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rawws import Checks, free_port  # noqa: E402
+from rawws import Checks, free_port, redis_server_start, redis_server_stop  # noqa: E402
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
@@ -34,22 +33,11 @@ port = free_port()
 
 
 def redis_start():
-    """redis-server on `port` (no persistence), answering PING within 10 s; its Popen."""
-    p = subprocess.Popen(['redis-server', '--port', str(port), '--bind', '127.0.0.1',
-                          '--save', '', '--appendonly', 'no', '--dir', run],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        r = subprocess.run(['redis-cli', '-p', str(port), 'ping'], capture_output=True,
-                           text=True)
-        if r.stdout.strip() == 'PONG':
-            return p
-        time.sleep(0.1)
-    return p
+    return redis_server_start(port, run)
 
 
 def redis_stop(p):
-    os.kill(p.pid, signal.SIGTERM)
-    p.wait(timeout=10)
+    redis_server_stop(p)
 
 
 def log_text():

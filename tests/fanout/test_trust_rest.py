@@ -21,7 +21,7 @@ a report on that connection or its close, and a report through the api was score
 moment it was posted: nothing on record, so the platform's late send cost the honest
 subscriber 5 and its execution was never credited (score 85, no run in the database).
 """
-import json, os, sys, time, urllib.request, urllib.error
+import os, sys, time
 
 SRC, BLD = sys.argv[1], sys.argv[2]
 PG = os.environ['DECP_PG_CONNINFO']
@@ -39,18 +39,6 @@ def record(seq, arrival_ns):
     body = msg((1, 1), (2, seq), (3, b'EURUSD'), (4, 1), (5, 10), (6, 110000 + seq),
                (9, 100 + seq), (10, arrival_ns))
     return bytes([1]) + arrival_ns.to_bytes(8, 'little') + bytes([0, 0]) + body
-
-
-def post(tok, events):
-    req = urllib.request.Request(f'http://127.0.0.1:{api}/v1/protection-events',
-                                 data=json.dumps({'events': events}).encode(), method='POST',
-                                 headers={'Authorization': f'Bearer {tok}',
-                                          'Content-Type': 'application/json'})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 def envelopes(frames):
@@ -91,30 +79,17 @@ try:
     check('2 sent late (over 250 ms after its arrival), 1 in time',
           len(got) == 2 and got[1][1] - got[1][3] > 250_000_000 and
           got[0][1] - got[0][3] <= 250_000_000)
-    st = post(tok, [  # scored in this order (the last one after its wait)
-        {'subscription_id': sid, 'reason': 'TTL_EXPIRED', 'sequence': 1,
-         'attribution': 'PLATFORM_LATE_SEND', 'report_id': 13},
-        {'subscription_id': sid, 'reason': 'EXECUTE', 'sequence': 1, 'report_id': 11},
-        {'subscription_id': sid, 'reason': 'TTL_EXPIRED', 'sequence': 2,
-         'attribution': 'PLATFORM_LATE_SEND', 'report_id': 12},
-        {'subscription_id': sid, 'reason': 'TTL_EXPIRED', 'sequence': 2,
-         'attribution': 'PLATFORM_REPLAY', 'report_id': 14}])
+    st = post_events(api, tok, [  # scored in this order (the last one after its wait)
+        event(sid, 'TTL_EXPIRED', 1, 13, 'PLATFORM_LATE_SEND'), event(sid, 'EXECUTE', 1, 11),
+        event(sid, 'TTL_EXPIRED', 2, 12, 'PLATFORM_LATE_SEND'),
+        event(sid, 'TTL_EXPIRED', 2, 14, 'PLATFORM_REPLAY')])
     check(f'four reports posted through the api ({st})', st == 202)
-    # bounded: the wait for records (10 s) plus the fan-out's and archiver's way
-    left = wait_psql(PG, f'SELECT count(*) FROM trust_inbox WHERE subscription_id = {sid}',
-                     '0', seconds=30)
+    left, score, cred, ps, rf = trust_scored(PG, api, sid)
     check(f'every report scored ({left} left)', left == '0')
-    runs = wait_psql(PG, f'SELECT string_agg(first_sequence || \'-\' || last_sequence || \' \' || '
-                f'live::int || \' \' || late::int, \',\' ORDER BY first_sequence) FROM trust_deliveries '
-                f'WHERE subscription_id = {sid}', '1-1 1 0,2-2 1 1')
-    check(f'both live runs recorded with no later send ({runs})', runs == '1-1 1 0,2-2 1 1')
-    score = psql(PG, f'SELECT trust_score FROM subscriptions WHERE id = {sid}')
+    runs = delivery_runs(PG, sid, '1-1 1 0 0,2-2 1 1 0')
+    check(f'both live runs recorded with no later send ({runs})', runs == '1-1 1 0 0,2-2 1 1 0')
     check(f'score 100 - 5 + 1 - 5 = 91 ({score})', score == '91')
-    cred = psql(PG, f'SELECT string_agg(sequence || \' \' || credited::int, \',\') FROM '
-                f'execution_reports WHERE subscription_id = {sid}')
     check(f'the execution of 1 credited ({cred})', cred == '1 1')
-    ps = http_metric(api, 'decp_trust_platform_stale_total')
-    rf = http_metric(api, 'decp_trust_attribution_refuted_total')
     check(f'one platform lag confirmed ({ps}), two claims refuted ({rf})', ps == 1 and rf == 2)
 finally:
     stop_pipeline(ctl, log, check)

@@ -1,0 +1,13 @@
+-- 0042_poll_deliveries: the delivery runs of HTTP polling (docs/fanout.md "HTTP polling",
+-- "Send stamps and delivery records"; docs/api.md "Trust").
+--
+-- trust_deliveries.polled: the run was sent as answers to a subscriber's polling requests,
+-- not pushed on a WebSocket. A poller sets the pace at which it reads: an envelope it asks
+-- for long after the signal's arrival (catching up from history) is late by its own pace,
+-- not by ours. The fan-out therefore marks a polled run `late` only for its own delay
+-- (send time - max(signal arrival, the request's arrival) > 250 ms), and the trust role's
+-- other PLATFORM_LATE_SEND rule (0009: the run's first send more than 250 ms after the
+-- signal's arrival) does not apply to polled runs: it would blame the platform for the
+-- poller's catch-up. Before 0042 a poll recorded no delivery at all: no EXECUTE of a
+-- poller was credited and every true platform claim of a poller was scored (-5).
+ALTER TABLE trust_deliveries ADD COLUMN polled boolean NOT NULL DEFAULT false;
