@@ -583,6 +583,21 @@ static int asks(const struct decp_fns *f, int64_t h, int64_t t, const char *name
 	return k == V(name)->n && memcmp(pl, V(name)->b, (size_t)k) == 0;
 }
 
+/* A handle with re-sync on whose wallet view is empty (view[6] = 0) and signal 1 checked
+ * on it at T0 + 10 ms: an opening refused INSUFFICIENT_FUNDS, the guard LOCKED_NO_FUNDS
+ * (*k1: the check's verdict, -100 when envelope 1 was not taken). v is left empty. */
+static int64_t rx_locked(const struct decp_fns *f, int64_t *v, int *k1)
+{
+	int64_t h = rx_resync(f, 0, "snap_pub"), info[12], verdict[16];
+	uint8_t osym[40];
+
+	mt5_view_at(v, 108512);
+	v[6] = 0; /* wallet balance */
+	*k1 = feed(f, h, "envelope1", info) == 1
+		      ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	return h;
+}
+
 /* decp_rx_resync_plan while the guard is LOCKED_NO_FUNDS. */
 static void resync_locked(const struct decp_fns *f)
 {
@@ -595,11 +610,7 @@ static void resync_locked(const struct decp_fns *f)
 	 * refused (STATE), and S is consumed as every signal in that state is. Before, the plan
 	 * ran, last_seq stayed at 1, and after the funds returned signal 41 was a
 	 * SEQUENCE_GAP (-20) into DEGRADED_GAP. */
-	h = rx_resync(f, 0, "snap_pub");
-	mt5_view_at(v, 108512);
-	v[6] = 0; /* wallet balance */
-	k = feed(f, h, "envelope1", info) == 1
-		    ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	h = rx_locked(f, v, &k);
 	CHECK(k == 6 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3 && st[1] == 1,
 	      "locked: signal 1 on an empty wallet: INSUFFICIENT_FUNDS, LOCKED_NO_FUNDS (%d)", k);
 	k = feed_snapshot(f, h, "snap", 2, info);
@@ -639,14 +650,10 @@ static void resync_halted(const struct decp_fns *f)
 {
 	int64_t h, info[12], st[15], v[12], verdict[16];
 	uint8_t out[256], osym[40];
-	int k2, k3;
+	int k1, k2, k3;
 
-	h = rx_resync(f, 0, "snap_pub");
-	mt5_view_at(v, 108512);
-	v[6] = 0; /* wallet balance */
-	CHECK(feed(f, h, "envelope1", info) == 1 &&
-	      rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) == 6 &&
-	      f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3,
+	h = rx_locked(f, v, &k1);
+	CHECK(k1 == 6 && f->decp_rx_state(h, st, 15) == DECP_OK && st[0] == 3,
 	      "halted: signal 1 on an empty wallet: LOCKED_NO_FUNDS");
 	k2 = feed(f, h, "envelope2", info) == 1
 		     ? rx_check(f, h, T0 + 20 * MS, v, 12, verdict, 16, osym, 40) : -100;
@@ -676,11 +683,7 @@ static void resync_halted(const struct decp_fns *f)
 
 	/* deferred: the funds return before the first signal consumed while locked is 300 ms
 	 * old (local time since its check): asked only once it is */
-	h = rx_resync(f, 0, "snap_pub");
-	mt5_view_at(v, 108512);
-	v[6] = 0;
-	k2 = feed(f, h, "envelope1", info) == 1
-		     ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	h = rx_locked(f, v, &k2);
 	k3 = feed(f, h, "envelope2", info) == 1
 		     ? rx_check(f, h, T0 + 20 * MS, v, 12, verdict, 16, osym, 40) : -100;
 	CHECK(k2 == 6 && k3 == 3 && f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1,
@@ -691,11 +694,7 @@ static void resync_halted(const struct decp_fns *f)
 
 	/* the halt's only signal is the opening that emptied the wallet: still owed (before,
 	 * nothing was asked and the position was never copied) */
-	h = rx_resync(f, 0, "snap_pub");
-	mt5_view_at(v, 108512);
-	v[6] = 0;
-	k2 = feed(f, h, "envelope1", info) == 1
-		     ? rx_check(f, h, T0 + 10 * MS, v, 12, verdict, 16, osym, 40) : -100;
+	h = rx_locked(f, v, &k2);
 	CHECK(k2 == 6 && asks(f, h, T0 + 400 * MS, NULL),
 	      "halted: the opening refused INSUFFICIENT_FUNDS, locked: nothing asked while locked");
 	CHECK(f->decp_rx_account(h, 1000 * 10000, 0, 1000 * 10000) == 1 &&
