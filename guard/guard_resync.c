@@ -390,3 +390,10 @@ int guard_book_entry_set(struct guard_book_entry *e, uint64_t ticket, uint32_t t
 	e->expiration_ns = expiration_ns;
 	return 0;
 }
+
+int64_t guard_resync_ask_at(const struct guard_verdict *v, int64_t err_ns, int64_t now_ns)
+{
+	return v->age_known && !v->clock_suspect && v->age_ns - err_ns >= GUARD_RESYNC_ASK_AGE_NS
+		       ? now_ns
+		       : now_ns + GUARD_RESYNC_ASK_AGE_NS;
+}

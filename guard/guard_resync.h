@@ -138,4 +138,19 @@ int guard_held_cmp(const void *a, const void *b);
 /* "CLOSE", "REDUCE", "MODIFY", "OPEN", "SKIP"; "?" otherwise. */
 const char *guard_resync_op_name(enum guard_resync_op op);
 
+struct guard_verdict;
+
+/*
+ * When a signal refused stale (TTL_EXPIRED: its sequence used up, so nothing after it
+ * brings the account back in line) may ask a re-sync by snapshot (docs/resync.md "A stale
+ * signal asks for a re-sync"). The fan-out replays, not snapshots, a signal that arrived
+ * less than its 250 ms ago, so the ask waits until the signal is GUARD_RESYNC_ASK_AGE_NS
+ * old: at now_ns when its measured age less the clock estimate's error bound err_ns says
+ * so; else, its age unknown (from the "future": verdict.clock_suspect; no estimate) or
+ * younger, GUARD_RESYNC_ASK_AGE_NS after the check (now_ns on the local clock). The one
+ * rule of decp.dll and decp-subscriber. Pure.
+ */
+#define GUARD_RESYNC_ASK_AGE_NS (INT64_C(300) * GUARD_NS_PER_MS)
+int64_t guard_resync_ask_at(const struct guard_verdict *v, int64_t err_ns, int64_t now_ns);
+
 #endif

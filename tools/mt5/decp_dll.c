@@ -1060,24 +1060,23 @@ void decp_rx_ask_owe(struct rx *r, uint64_t from, int64_t due_ns, int64_t now_ns
  *    the halt's first signal (an opening), owed as those after it; before, a halt whose
  *    only signal was that opening asked nothing, and the position was never copied. A
  *    refusal for funds below min_free_funds (no halt) owes nothing: the guard's decision. */
+_Static_assert(DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000) == GUARD_RESYNC_ASK_AGE_NS,
+	       "decp_dll.h's ask age is guard_resync_ask_at's");
+
 static void rx_ask_after_check(struct rx *r, const struct guard_verdict *d, int64_t err,
 			       int64_t now_ns)
 {
-	const int64_t age_min = DECP_RX_RESYNC_ASK_AGE_MS * INT64_C(1000000);
 	uint32_t before = d->state_before;
 
 	if (d->reason == GUARD_REASON_TTL_EXPIRED)
-		decp_rx_ask_owe(r, d->sequence,
-				d->age_known && !d->clock_suspect && d->age_ns - err >= age_min
-					? now_ns : now_ns + age_min,
-				now_ns);
+		decp_rx_ask_owe(r, d->sequence, guard_resync_ask_at(d, err, now_ns), now_ns);
 	else if ((d->reason == GUARD_REASON_STATE_LOCKED &&
 		  (before == GUARD_STATE_LOCKED_NO_FUNDS || before == GUARD_STATE_PAUSED_TOXIC ||
 		   before == GUARD_STATE_SUSPENDED_ADMIN)) ||
 		 (d->reason == GUARD_REASON_INSUFFICIENT_FUNDS &&
 		  before != GUARD_STATE_LOCKED_NO_FUNDS &&
 		  r->sub.st.state == GUARD_STATE_LOCKED_NO_FUNDS))
-		decp_rx_ask_owe(r, d->sequence, now_ns + age_min, now_ns);
+		decp_rx_ask_owe(r, d->sequence, now_ns + GUARD_RESYNC_ASK_AGE_NS, now_ns);
 }
 
 int32_t decp_rx_check(int64_t rx, int64_t local_now_ns, const int64_t *view, int32_t nview,

@@ -633,7 +633,7 @@ static void send_subscribes(struct sim *s)
  * the server. This EA's guard is never halted locally (the wallet is the server's, which
  * holds delivery while it halts the subscription: docs/fanout.md), so no signal is
  * consumed unexecuted for a halt. */
-#define RESYNC_ASK_AGE_NS (300 * INT64_C(1000000))
+#define RESYNC_ASK_AGE_NS GUARD_RESYNC_ASK_AGE_NS /* guard_resync_ask_at */
 #define RESYNC_ASK_AGAIN_NS (5 * INT64_C(1000000000))
 
 /* Master i's owed re-sync, asked now if its time has come (resync_ask). */
@@ -918,10 +918,7 @@ static void on_envelope(struct sim *s, const Decp__Envelope *e)
 			report_protection(s, e->master_id, &env, &v);
 		if (v.reason == GUARD_REASON_TTL_EXPIRED)
 			resync_ask(s, i, env.sequence,
-				   v.age_known && !v.clock_suspect &&
-						   v.age_ns - clk_err >= RESYNC_ASK_AGE_NS
-					   ? view.local_now_ns
-					   : view.local_now_ns + RESYNC_ASK_AGE_NS,
+				   guard_resync_ask_at(&v, clk_err, view.local_now_ns),
 				   view.local_now_ns);
 	}
 	/* a signal from the "future": the clock estimate is wrong (docs/guard.md "A signal
